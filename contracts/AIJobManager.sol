@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Owned} from "./libraries/Owned.sol";
+import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
+import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
+import {IProofOfCompute} from "./interfaces/IProofOfCompute.sol";
+
+/// @title AIJobManager
+/// @notice Training jobs: escrowed budget, assignment of nodes, reassignment after missed
+/// heartbeats, rounds, and pull payments of what ProofOfCompute credits.
+contract AIJobManager is Owned, IAIJobManager {
+    /// @notice Thrown when a job is submitted without budget.
+    error JobManager__BudgetZero();
+    /// @notice Thrown when job parameters are out of range.
+    error JobManager__InvalidParams(string reason);
+    /// @notice Thrown when a job id is unknown.
+    error JobManager__UnknownJob(bytes32 jobId);
+    /// @notice Thrown when a job is not in the status the call needs.
+    error JobManager__WrongStatus(bytes32 jobId, JobStatus status);
+    /// @notice Thrown when the caller is neither the job owner nor an authorised coordinator.
+    error JobManager__NotJobController(address caller, bytes32 jobId);
+    /// @notice Thrown when a node cannot take compute work (inactive or Basic role).
+    error JobManager__NodeNotEligible(bytes32 nodePubkey);
+    /// @notice Thrown when a node has not heartbeated within the interval.
+    error JobManager__NodeNotLive(bytes32 nodePubkey);
+    /// @notice Thrown when a node is assigned twice to the same job.
+    error JobManager__AlreadyAssigned(bytes32 jobId, bytes32 nodePubkey);
+    /// @notice Thrown when a node is not (or no longer) assigned to the job.
+    error JobManager__NotAssigned(bytes32 jobId, bytes32 nodePubkey);
+    /// @notice Thrown when reassigning away from a node that is still live.
+    error JobManager__NodeStillLive(bytes32 nodePubkey);
+    /// @notice Thrown when closing a round other than the current one.
+    error JobManager__WrongRound(uint256 given, uint256 current);
+    /// @notice Thrown when a credit exceeds the job's escrow.
+    error JobManager__EscrowExceeded(uint256 amount, uint256 escrow);
+    /// @notice Thrown when a caller other than ProofOfCompute credits escrow.
+    error JobManager__NotProofOfCompute(address caller);
+    /// @notice Thrown when there is nothing to withdraw.
+    error JobManager__NothingToWithdraw(address account);
+    /// @notice Thrown when a native transfer fails.
+    error JobManager__TransferFailed(address to, uint256 amount);
+
+    /// @notice Emitted when a job is submitted.
+    event JobSubmitted(
+        bytes32 indexed jobId,
+        address indexed owner,
+        string modelCid,
+        string datasetCid,
+        bytes32 paramsHash,
+        uint32 rounds,
+        uint256 budget
+    );
+    /// @notice Emitted when a node is assigned to a job.
+    event NodeAssigned(bytes32 indexed jobId, bytes32 indexed nodePubkey, address operator);
+    /// @notice Emitted when a task moves from a silent node to another.
+    event TaskReassigned(bytes32 indexed jobId, bytes32 indexed fromNode, bytes32 indexed toNode, uint32 round);
+    /// @notice Emitted when a round's aggregate is accepted.
+    event RoundClosed(bytes32 indexed jobId, uint32 round, string checkpointCid, bytes32 weightsDigest);
+    /// @notice Emitted when the measured improvement of a job is reported.
+    event AccuracyReported(bytes32 indexed jobId, uint32 improvementBps);
+    /// @notice Emitted when a job changes status.
+    event JobStatusChanged(bytes32 indexed jobId, JobStatus status);
+    /// @notice Emitted when escrow is credited to an account.
+    event Credited(bytes32 indexed jobId, address indexed to, uint256 amount);
+    /// @notice Emitted when an account withdraws its credited balance.
+    event Withdrawn(address indexed account, uint256 amount);
+    /// @notice Emitted when the linked contracts are set.
+    event LinksSet(address registry, address proofOfCompute);
+
+    /// @notice What a job owner submits.
+    struct TrainParams {
+        string modelCid;
+        string datasetCid;
+        bytes32 paramsHash;
+        uint32 rounds;
+        uint32 nodesWanted;
+        uint16 redundancy;
+        uint256 baseRatePerSecond;
+        uint32 targetImprovementBps;
+    }
+
+    struct Job {
+        address owner;
+        JobStatus status;
+        uint32 rounds;
+        uint32 currentRound;
+        uint32 nodesWanted;
+        uint16 redundancy;
+        uint64 createdAt;
+        uint32 targetImprovementBps;
+        uint32 achievedImprovementBps;
+        uint256 budget;
+        uint256 escrow;
+        uint256 baseRatePerSecond;
+        bytes32 paramsHash;
+        bytes32 latestWeightsDigest;
+        string modelCid;
+        string datasetCid;
+        string latestCheckpointCid;
+    }
+
+    uint256 public constant MAX_ROUNDS = 100_000;
+    uint256 public constant MAX_REDUNDANCY = 10;
+
+    INodeCertRegistry public registry;
+    IProofOfCompute public proofOfCompute;
+    uint256 public totalEscrow;
+    uint256 public totalClaimable;
+
+    mapping(bytes32 jobId => Job job) private _jobs;
+    mapping(bytes32 jobId => bytes32[] nodes) private _nodes;
+    mapping(bytes32 jobId => mapping(bytes32 nodePubkey => address operator)) private _operators;
+    mapping(bytes32 jobId => mapping(bytes32 nodePubkey => bool active)) private _activeAssignment;
+    mapping(address account => uint256 amount) private _claimable;
+    mapping(address owner => uint256 nonce) private _nonces;
+
+    /// @notice Links the node registry and ProofOfCompute. Owner only.
+    /// @param registry_ The NodeCertRegistry.
+    /// @param proofOfCompute_ The ProofOfCompute contract that credits rewards.
+    function setLinks(address registry_, address proofOfCompute_) external onlyOwner {
+        if (registry_ == address(0) || proofOfCompute_ == address(0)) revert Owned__ZeroAddress();
+        registry = INodeCertRegistry(registry_);
+        proofOfCompute = IProofOfCompute(proofOfCompute_);
+        emit LinksSet(registry_, proofOfCompute_);
+    }
+
+    /// @notice Submits a training job; `msg.value` is escrowed as its budget.
+    /// @param p Model and dataset CIDs, hyper-parameter hash, rounds and reward terms.
+    /// @return jobId keccak256(owner, owner nonce, chain id).
+    function submitTrain(TrainParams calldata p) external payable returns (bytes32 jobId) {
+        if (msg.value == 0) revert JobManager__BudgetZero();
+        if (p.rounds == 0 || p.rounds > MAX_ROUNDS) revert JobManager__InvalidParams("rounds");
+        if (p.redundancy == 0 || p.redundancy > MAX_REDUNDANCY) revert JobManager__InvalidParams("redundancy");
+        if (p.nodesWanted == 0) revert JobManager__InvalidParams("nodesWanted");
+        if (bytes(p.modelCid).length == 0) revert JobManager__InvalidParams("modelCid");
+        if (bytes(p.datasetCid).length == 0) revert JobManager__InvalidParams("datasetCid");
+
+        jobId = keccak256(abi.encode(msg.sender, _nonces[msg.sender]++, block.chainid));
+        Job storage j = _jobs[jobId];
+        j.owner = msg.sender;
+        j.status = JobStatus.Open;
+        j.rounds = p.rounds;
+        j.nodesWanted = p.nodesWanted;
+        j.redundancy = p.redundancy;
+        j.createdAt = uint64(block.timestamp);
+        j.targetImprovementBps = p.targetImprovementBps;
+        j.budget = msg.value;
+        j.escrow = msg.value;
+        j.baseRatePerSecond = p.baseRatePerSecond;
+        j.paramsHash = p.paramsHash;
+        j.modelCid = p.modelCid;
+        j.datasetCid = p.datasetCid;
+        totalEscrow += msg.value;
+        emit JobSubmitted(jobId, msg.sender, p.modelCid, p.datasetCid, p.paramsHash, p.rounds, msg.value);
+    }
+
+    /// @notice Assigns nodes to a job. The job owner or an authorised coordinator only.
+    /// @param jobId The job.
+    /// @param nodes Public keys of eligible, live nodes.
+    function assign(bytes32 jobId, bytes32[] calldata nodes) external {
+        Job storage j = _controlledJob(jobId);
+        if (j.status != JobStatus.Open && j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            _assignOne(jobId, nodes[i]);
+        }
+        if (j.status == JobStatus.Open) {
+            j.status = JobStatus.Running;
+            emit JobStatusChanged(jobId, JobStatus.Running);
+        }
+    }
+
+    /// @notice Moves a task from a node that missed its heartbeat to another node, which resumes
+    /// from the latest checkpoint. The job owner or an authorised coordinator only.
+    /// @param jobId The job.
+    /// @param fromNode The silent node.
+    /// @param toNode The replacement.
+    function reassign(bytes32 jobId, bytes32 fromNode, bytes32 toNode) external {
+        Job storage j = _controlledJob(jobId);
+        if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
+        if (!_activeAssignment[jobId][fromNode]) revert JobManager__NotAssigned(jobId, fromNode);
+        if (registry.isLive(fromNode)) revert JobManager__NodeStillLive(fromNode);
+        _activeAssignment[jobId][fromNode] = false;
+        proofOfCompute.deauthorize(jobId, fromNode, _operators[jobId][fromNode]);
+        _assignOne(jobId, toNode);
+        emit TaskReassigned(jobId, fromNode, toNode, j.currentRound);
+    }
+
+    /// @notice Accepts the aggregate of the current round. Authorised coordinator only.
+    /// @param jobId The job.
+    /// @param round Must equal the current round.
+    /// @param checkpointCid CID of the aggregated weights.
+    /// @param weightsDigest keccak256 Merkle root of the aggregated weights.
+    function closeRound(bytes32 jobId, uint32 round, string calldata checkpointCid, bytes32 weightsDigest)
+        external
+        onlyAuthorised
+    {
+        Job storage j = _job(jobId);
+        if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
+        if (round != j.currentRound) revert JobManager__WrongRound(round, j.currentRound);
+        j.currentRound = round + 1;
+        j.latestCheckpointCid = checkpointCid;
+        j.latestWeightsDigest = weightsDigest;
+        emit RoundClosed(jobId, round, checkpointCid, weightsDigest);
+        if (j.currentRound == j.rounds) {
+            j.status = JobStatus.Completed;
+            emit JobStatusChanged(jobId, JobStatus.Completed);
+        }
+    }
+
+    /// @notice Reports the validation improvement the job achieved. Authorised coordinator only.
+    /// @param jobId The job.
+    /// @param improvementBps Relative improvement of the validation metric in basis points.
+    function reportAccuracy(bytes32 jobId, uint32 improvementBps) external onlyAuthorised {
+        Job storage j = _job(jobId);
+        if (j.status != JobStatus.Running && j.status != JobStatus.Completed) {
+            revert JobManager__WrongStatus(jobId, j.status);
+        }
+        j.achievedImprovementBps = improvementBps;
+        emit AccuracyReported(jobId, improvementBps);
+    }
+
+    /// @notice Cancels a job nobody works on yet; the budget becomes withdrawable by its owner.
+    /// @param jobId The job.
+    function cancelJob(bytes32 jobId) external {
+        Job storage j = _job(jobId);
+        if (msg.sender != j.owner) revert JobManager__NotJobController(msg.sender, jobId);
+        if (j.status != JobStatus.Open) revert JobManager__WrongStatus(jobId, j.status);
+        j.status = JobStatus.Cancelled;
+        emit JobStatusChanged(jobId, JobStatus.Cancelled);
+        _credit(jobId, j, j.owner, j.escrow);
+    }
+
+    /// @inheritdoc IAIJobManager
+    function credit(bytes32 jobId, address to, uint256 amount) external {
+        if (msg.sender != address(proofOfCompute)) revert JobManager__NotProofOfCompute(msg.sender);
+        Job storage j = _job(jobId);
+        _credit(jobId, j, to, amount);
+    }
+
+    /// @inheritdoc IAIJobManager
+    function markFinalized(bytes32 jobId) external returns (uint256 refund) {
+        if (msg.sender != address(proofOfCompute)) revert JobManager__NotProofOfCompute(msg.sender);
+        Job storage j = _job(jobId);
+        if (j.status != JobStatus.Completed) revert JobManager__WrongStatus(jobId, j.status);
+        j.status = JobStatus.Finalized;
+        emit JobStatusChanged(jobId, JobStatus.Finalized);
+        refund = j.escrow;
+        if (refund > 0) _credit(jobId, j, j.owner, refund);
+    }
+
+    /// @notice Pays out everything credited to the caller (pull payment).
+    function withdraw() external {
+        uint256 amount = _claimable[msg.sender];
+        if (amount == 0) revert JobManager__NothingToWithdraw(msg.sender);
+        _claimable[msg.sender] = 0;
+        totalClaimable -= amount;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert JobManager__TransferFailed(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------------------- views
+
+    /// @notice The full record of a job.
+    function getJob(bytes32 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    /// @inheritdoc IAIJobManager
+    function termsOf(bytes32 jobId) external view returns (JobTerms memory) {
+        Job storage j = _jobs[jobId];
+        return JobTerms({
+            owner: j.owner,
+            status: j.status,
+            rounds: j.rounds,
+            budget: j.budget,
+            escrow: j.escrow,
+            baseRatePerSecond: j.baseRatePerSecond,
+            targetImprovementBps: j.targetImprovementBps,
+            achievedImprovementBps: j.achievedImprovementBps
+        });
+    }
+
+    /// @inheritdoc IAIJobManager
+    function nodesOf(bytes32 jobId) external view returns (bytes32[] memory) {
+        return _nodes[jobId];
+    }
+
+    /// @inheritdoc IAIJobManager
+    function assignedOperator(bytes32 jobId, bytes32 nodePubkey) external view returns (address) {
+        return _operators[jobId][nodePubkey];
+    }
+
+    /// @notice Whether `nodePubkey` currently holds a task of `jobId`.
+    function isAssigned(bytes32 jobId, bytes32 nodePubkey) external view returns (bool) {
+        return _activeAssignment[jobId][nodePubkey];
+    }
+
+    /// @notice What `account` can withdraw.
+    function claimableOf(address account) external view returns (uint256) {
+        return _claimable[account];
+    }
+
+    // ------------------------------------------------------------------------ internals
+
+    function _job(bytes32 jobId) private view returns (Job storage j) {
+        j = _jobs[jobId];
+        if (j.status == JobStatus.None) revert JobManager__UnknownJob(jobId);
+    }
+
+    function _controlledJob(bytes32 jobId) private view returns (Job storage j) {
+        j = _job(jobId);
+        if (msg.sender != j.owner && !isAuthorised(msg.sender)) revert JobManager__NotJobController(msg.sender, jobId);
+    }
+
+    function _assignOne(bytes32 jobId, bytes32 node) private {
+        if (_operators[jobId][node] != address(0)) revert JobManager__AlreadyAssigned(jobId, node);
+        if (!registry.isComputeEligible(node)) revert JobManager__NodeNotEligible(node);
+        if (!registry.isLive(node)) revert JobManager__NodeNotLive(node);
+        address operator = registry.operatorOf(node);
+        _operators[jobId][node] = operator;
+        _activeAssignment[jobId][node] = true;
+        _nodes[jobId].push(node);
+        emit NodeAssigned(jobId, node, operator);
+        proofOfCompute.authorize(jobId, node, operator);
+    }
+
+    function _credit(bytes32 jobId, Job storage j, address to, uint256 amount) private {
+        if (amount > j.escrow) revert JobManager__EscrowExceeded(amount, j.escrow);
+        j.escrow -= amount;
+        totalEscrow -= amount;
+        _claimable[to] += amount;
+        totalClaimable += amount;
+        emit Credited(jobId, to, amount);
+    }
+}

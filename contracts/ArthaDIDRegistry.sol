@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title ArthaDIDRegistry
+/// @notice did:artha identifiers: the on-chain half of a DID document (keys, metadata CID,
+/// revocation), data-access grants from data owners to grantee DIDs, and consent records.
+/// Every change is an event, so the event log is the audit trail.
+contract ArthaDIDRegistry {
+    /// @notice Thrown when a DID hash or key is zero.
+    error DID__InvalidArgument(string field);
+    /// @notice Thrown when a DID is created twice.
+    error DID__AlreadyExists(bytes32 didHash);
+    /// @notice Thrown when a DID is unknown.
+    error DID__UnknownDID(bytes32 didHash);
+    /// @notice Thrown when the caller does not control the DID.
+    error DID__NotController(address caller, bytes32 didHash);
+    /// @notice Thrown when a revoked DID is used.
+    error DID__Revoked(bytes32 didHash);
+    /// @notice Thrown when a dataset is registered twice.
+    error DID__DatasetExists(bytes32 datasetId);
+    /// @notice Thrown when a dataset is unknown.
+    error DID__UnknownDataset(bytes32 datasetId);
+    /// @notice Thrown when the caller does not own the dataset.
+    error DID__NotDatasetOwner(address caller, bytes32 datasetId);
+    /// @notice Thrown when a grantee has no valid grant.
+    error DID__NoAccess(bytes32 datasetId, bytes32 granteeDid);
+    /// @notice Thrown when an expiry lies in the past.
+    error DID__ExpiryInPast(uint64 expiresAt, uint256 now_);
+
+    /// @notice Emitted when a DID is created.
+    event DIDCreated(bytes32 indexed didHash, address indexed owner, bytes32 authKey, bytes32 encKey, string metaCid);
+    /// @notice Emitted when a DID's keys change.
+    event KeysRotated(bytes32 indexed didHash, bytes32 authKey, bytes32 encKey);
+    /// @notice Emitted when a DID's document CID changes.
+    event MetadataUpdated(bytes32 indexed didHash, string metaCid);
+    /// @notice Emitted when a DID is revoked.
+    event DIDRevoked(bytes32 indexed didHash);
+    /// @notice Emitted when control of a DID moves to another account.
+    event DIDOwnerChanged(bytes32 indexed didHash, address indexed newOwner);
+    /// @notice Emitted when a data owner registers an (encrypted) dataset.
+    event DatasetRegistered(bytes32 indexed datasetId, bytes32 indexed ownerDid, string cid);
+    /// @notice Emitted when access is granted; `wrappedKeyCid` holds the data key wrapped for the
+    /// grantee's encKey.
+    event DataAccessGranted(bytes32 indexed datasetId, bytes32 indexed granteeDid, string wrappedKeyCid, uint64 expiresAt);
+    /// @notice Emitted when access is revoked.
+    event DataAccessRevoked(bytes32 indexed datasetId, bytes32 indexed granteeDid);
+    /// @notice Emitted on every recorded use of a dataset.
+    event DataAccessed(bytes32 indexed datasetId, bytes32 indexed granteeDid, address indexed accessor, bytes32 purposeHash);
+    /// @notice Emitted when a subject gives or withdraws consent for a purpose.
+    event ConsentRecorded(bytes32 indexed subjectDid, bytes32 indexed purposeHash, bool given);
+
+    struct DIDDocument {
+        bytes32 didHash;
+        address owner;
+        bytes32 authKey;
+        bytes32 encKey;
+        string metaCid;
+        uint64 created;
+        uint64 updated;
+        bool revoked;
+    }
+
+    struct Dataset {
+        bytes32 ownerDid;
+        string cid;
+    }
+
+    struct Grant {
+        uint64 grantedAt;
+        uint64 expiresAt;
+        bool active;
+        string wrappedKeyCid;
+    }
+
+    mapping(bytes32 didHash => DIDDocument doc) private _dids;
+    mapping(bytes32 datasetId => Dataset dataset) private _datasets;
+    mapping(bytes32 datasetId => mapping(bytes32 granteeDid => Grant grant)) private _grants;
+    mapping(bytes32 subjectDid => mapping(bytes32 purposeHash => bool given)) private _consents;
+
+    // --------------------------------------------------------------------------- DIDs
+
+    /// @notice Creates a DID controlled by the caller.
+    /// @param didHash The identifier (did:artha:<didHash>).
+    /// @param authKey Ed25519 authentication key.
+    /// @param encKey X25519 key-agreement key.
+    /// @param metaCid SVDB CID of the full DID document.
+    function createDID(bytes32 didHash, bytes32 authKey, bytes32 encKey, string calldata metaCid) external {
+        if (didHash == bytes32(0)) revert DID__InvalidArgument("didHash");
+        if (authKey == bytes32(0)) revert DID__InvalidArgument("authKey");
+        if (encKey == bytes32(0)) revert DID__InvalidArgument("encKey");
+        if (_dids[didHash].owner != address(0)) revert DID__AlreadyExists(didHash);
+        _dids[didHash] = DIDDocument({
+            didHash: didHash,
+            owner: msg.sender,
+            authKey: authKey,
+            encKey: encKey,
+            metaCid: metaCid,
+            created: uint64(block.timestamp),
+            updated: uint64(block.timestamp),
+            revoked: false
+        });
+        emit DIDCreated(didHash, msg.sender, authKey, encKey, metaCid);
+    }
+
+    /// @notice Replaces both keys of a DID. Controller only.
+    function rotateKeys(bytes32 didHash, bytes32 authKey, bytes32 encKey) external {
+        if (authKey == bytes32(0)) revert DID__InvalidArgument("authKey");
+        if (encKey == bytes32(0)) revert DID__InvalidArgument("encKey");
+        DIDDocument storage d = _controlled(didHash);
+        d.authKey = authKey;
+        d.encKey = encKey;
+        d.updated = uint64(block.timestamp);
+        emit KeysRotated(didHash, authKey, encKey);
+    }
+
+    /// @notice Points a DID at a new document CID. Controller only.
+    function updateMetadata(bytes32 didHash, string calldata metaCid) external {
+        DIDDocument storage d = _controlled(didHash);
+        d.metaCid = metaCid;
+        d.updated = uint64(block.timestamp);
+        emit MetadataUpdated(didHash, metaCid);
+    }
+
+    /// @notice Hands control of a DID to another account. Controller only.
+    function changeOwner(bytes32 didHash, address newOwner) external {
+        if (newOwner == address(0)) revert DID__InvalidArgument("newOwner");
+        DIDDocument storage d = _controlled(didHash);
+        d.owner = newOwner;
+        d.updated = uint64(block.timestamp);
+        emit DIDOwnerChanged(didHash, newOwner);
+    }
+
+    /// @notice Revokes a DID for good; its grants stop working. Controller only.
+    function revokeDID(bytes32 didHash) external {
+        DIDDocument storage d = _controlled(didHash);
+        d.revoked = true;
+        d.updated = uint64(block.timestamp);
+        emit DIDRevoked(didHash);
+    }
+
+    /// @notice The on-chain document of a DID.
+    function getDID(bytes32 didHash) external view returns (DIDDocument memory) {
+        return _dids[didHash];
+    }
+
+    // ----------------------------------------------------------------------- datasets
+
+    /// @notice Registers an encrypted dataset owned by one of the caller's DIDs.
+    /// @param datasetId Identifier of the dataset.
+    /// @param ownerDid The owning DID (controlled by the caller).
+    /// @param cid SVDB CID of the ciphertext.
+    function registerDataset(bytes32 datasetId, bytes32 ownerDid, string calldata cid) external {
+        if (datasetId == bytes32(0)) revert DID__InvalidArgument("datasetId");
+        _controlled(ownerDid);
+        if (_datasets[datasetId].ownerDid != bytes32(0)) revert DID__DatasetExists(datasetId);
+        _datasets[datasetId] = Dataset({ownerDid: ownerDid, cid: cid});
+        emit DatasetRegistered(datasetId, ownerDid, cid);
+    }
+
+    /// @notice Grants a DID access to a dataset. Dataset owner only.
+    /// @param datasetId The dataset.
+    /// @param granteeDid The grantee; must exist and not be revoked.
+    /// @param wrappedKeyCid SVDB CID of the data key wrapped for the grantee's encKey.
+    /// @param expiresAt Unix time the grant ends; 0 for no expiry.
+    function grantDataAccess(bytes32 datasetId, bytes32 granteeDid, string calldata wrappedKeyCid, uint64 expiresAt)
+        external
+    {
+        _ownedDataset(datasetId);
+        DIDDocument storage g = _dids[granteeDid];
+        if (g.owner == address(0)) revert DID__UnknownDID(granteeDid);
+        if (g.revoked) revert DID__Revoked(granteeDid);
+        if (expiresAt != 0 && expiresAt <= block.timestamp) revert DID__ExpiryInPast(expiresAt, block.timestamp);
+        _grants[datasetId][granteeDid] = Grant({
+            grantedAt: uint64(block.timestamp),
+            expiresAt: expiresAt,
+            active: true,
+            wrappedKeyCid: wrappedKeyCid
+        });
+        emit DataAccessGranted(datasetId, granteeDid, wrappedKeyCid, expiresAt);
+    }
+
+    /// @notice Revokes a grant. Dataset owner only.
+    function revokeDataAccess(bytes32 datasetId, bytes32 granteeDid) external {
+        _ownedDataset(datasetId);
+        Grant storage gr = _grants[datasetId][granteeDid];
+        if (!gr.active) revert DID__NoAccess(datasetId, granteeDid);
+        gr.active = false;
+        emit DataAccessRevoked(datasetId, granteeDid);
+    }
+
+    /// @notice Records a use of a dataset by a grantee, for the audit trail. The grantee's
+    /// controller only, and only while the grant is valid.
+    /// @param datasetId The dataset.
+    /// @param granteeDid The grantee DID (controlled by the caller).
+    /// @param purposeHash keccak256 of the purpose (e.g. the job id).
+    function recordAccess(bytes32 datasetId, bytes32 granteeDid, bytes32 purposeHash) external {
+        _controlled(granteeDid);
+        if (!hasAccess(datasetId, granteeDid)) revert DID__NoAccess(datasetId, granteeDid);
+        emit DataAccessed(datasetId, granteeDid, msg.sender, purposeHash);
+    }
+
+    /// @notice Whether a grantee may use a dataset now.
+    function hasAccess(bytes32 datasetId, bytes32 granteeDid) public view returns (bool) {
+        Grant storage gr = _grants[datasetId][granteeDid];
+        DIDDocument storage g = _dids[granteeDid];
+        return gr.active && !g.revoked && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
+    }
+
+    /// @notice The grant of a grantee on a dataset.
+    function getGrant(bytes32 datasetId, bytes32 granteeDid) external view returns (Grant memory) {
+        return _grants[datasetId][granteeDid];
+    }
+
+    /// @notice The record of a dataset.
+    function getDataset(bytes32 datasetId) external view returns (Dataset memory) {
+        return _datasets[datasetId];
+    }
+
+    // ------------------------------------------------------------------------ consent
+
+    /// @notice Gives or withdraws the consent of a subject for a purpose. Controller only.
+    function recordConsent(bytes32 subjectDid, bytes32 purposeHash, bool given) external {
+        _controlled(subjectDid);
+        _consents[subjectDid][purposeHash] = given;
+        emit ConsentRecorded(subjectDid, purposeHash, given);
+    }
+
+    /// @notice Whether a subject currently consents to a purpose.
+    function hasConsent(bytes32 subjectDid, bytes32 purposeHash) external view returns (bool) {
+        return _consents[subjectDid][purposeHash];
+    }
+
+    // ---------------------------------------------------------------------- internals
+
+    function _controlled(bytes32 didHash) private view returns (DIDDocument storage d) {
+        d = _dids[didHash];
+        if (d.owner == address(0)) revert DID__UnknownDID(didHash);
+        if (d.owner != msg.sender) revert DID__NotController(msg.sender, didHash);
+        if (d.revoked) revert DID__Revoked(didHash);
+    }
+
+    function _ownedDataset(bytes32 datasetId) private view returns (Dataset storage ds) {
+        ds = _datasets[datasetId];
+        if (ds.ownerDid == bytes32(0)) revert DID__UnknownDataset(datasetId);
+        DIDDocument storage owner = _dids[ds.ownerDid];
+        if (owner.owner != msg.sender) revert DID__NotDatasetOwner(msg.sender, datasetId);
+    }
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Owned} from "./libraries/Owned.sol";
+import {Caps} from "./libraries/Caps.sol";
+import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
+import {IReputationRegistry} from "./interfaces/IReputationRegistry.sol";
+
+/// @title NodeCertRegistry
+/// @notice Registers compute nodes with stake, capabilities and heartbeats; verifies hardware
+/// attestations; slashes misbehaving nodes into a pool; releases stake after unbonding.
+/// Stake is held in the chain's native coin (ARTH, 18 decimals).
+contract NodeCertRegistry is Owned, INodeCertRegistry {
+    /// @notice Thrown when a public key is zero.
+    error NodeCert__InvalidPubkey();
+    /// @notice Thrown when a public key is registered a second time.
+    error NodeCert__AlreadyRegistered(bytes32 nodePubkey);
+    /// @notice Thrown when a node is unknown.
+    error NodeCert__UnknownNode(bytes32 nodePubkey);
+    /// @notice Thrown when the stake sent is below what the role requires.
+    error NodeCert__StakeTooLow(uint256 sent, uint256 min);
+    /// @notice Thrown when the caller is not the operator of the node.
+    error NodeCert__NotOperator(address caller, bytes32 nodePubkey);
+    /// @notice Thrown when the node is not active.
+    error NodeCert__NotActive(bytes32 nodePubkey);
+    /// @notice Thrown when the capability word contradicts the role (TEE role without TEE bit).
+    error NodeCert__CapsMismatch(NodeRole role, bytes32 caps);
+    /// @notice Thrown when the attestation is not signed by an attester.
+    error NodeCert__BadAttestation(address signer);
+    /// @notice Thrown when a slash asks for more than the node holds.
+    error NodeCert__SlashExceedsStake(uint256 amount, uint256 stake);
+    /// @notice Thrown when a basis-point value is above 10,000.
+    error NodeCert__BpsOutOfRange(uint256 bps);
+    /// @notice Thrown when no heartbeat has been missed for the time of the call.
+    error NodeCert__NoMissedHeartbeat(bytes32 nodePubkey, uint256 missed);
+    /// @notice Thrown when withdrawal is requested before the unbonding delay ends.
+    error NodeCert__StillUnbonding(uint256 now_, uint256 unlocksAt);
+    /// @notice Thrown when withdrawal is asked for a node that never started unbonding.
+    error NodeCert__NotUnbonding(bytes32 nodePubkey);
+    /// @notice Thrown when there is nothing to withdraw.
+    error NodeCert__NothingToWithdraw();
+    /// @notice Thrown when a native transfer fails.
+    error NodeCert__TransferFailed(address to, uint256 amount);
+
+    /// @notice Emitted when a node registers.
+    event NodeRegistered(
+        bytes32 indexed nodePubkey,
+        address indexed operator,
+        NodeRole role,
+        string region,
+        bytes32 caps,
+        bytes32 slaId,
+        uint256 stake
+    );
+    /// @notice Emitted on every heartbeat.
+    event Heartbeat(bytes32 indexed nodePubkey, uint64 timestamp);
+    /// @notice Emitted when stake is added to a node.
+    event StakeAdded(bytes32 indexed nodePubkey, uint256 amount, uint256 stake);
+    /// @notice Emitted when an attester vouches for a node's hardware.
+    event HardwareVerified(bytes32 indexed nodePubkey, bytes32 hwHash, address attester);
+    /// @notice Emitted when heartbeats were missed (the first hour is a warning).
+    event HeartbeatMissed(bytes32 indexed nodePubkey, uint256 missed, address reporter);
+    /// @notice Emitted when stake is slashed.
+    event NodeSlashed(bytes32 indexed nodePubkey, uint256 amount, SlashReason reason, uint256 offences);
+    /// @notice Emitted when a node stops being active.
+    event NodeDeactivated(bytes32 indexed nodePubkey, uint64 unlocksAt);
+    /// @notice Emitted when stake leaves the registry for its operator.
+    event StakeWithdrawn(bytes32 indexed nodePubkey, address indexed operator, uint256 amount);
+    /// @notice Emitted when a configuration value changes.
+    event ConfigChanged(bytes32 indexed key, uint256 value);
+    /// @notice Emitted when an attester is added or removed.
+    event AttesterSet(address indexed attester, bool allowed);
+    /// @notice Emitted when the slash pool is paid out to the treasury.
+    event SlashPoolWithdrawn(address indexed to, uint256 amount);
+
+    struct NodeCert {
+        bytes32 nodePubkey;
+        address operator;
+        NodeRole role;
+        string region;
+        bytes32 caps;
+        bytes32 slaId;
+        uint256 stake;
+        uint64 registeredAt;
+        uint64 lastHeartbeat;
+        uint64 unlocksAt;
+        uint32 missesPenalised;
+        uint32 offences;
+        bytes32 hwHash;
+        bool active;
+    }
+
+    uint256 public constant BPS = 10_000;
+    /// @dev 3 consecutive missed heartbeats cost 10% of stake (design doc, stake slashing).
+    uint256 public constant MISSED_HEARTBEAT_SLASH_BPS = 1_000;
+    uint256 public constant MISSES_PER_SLASH = 3;
+
+    uint256 public minStake = 1 ether;
+    uint256 public heartbeatInterval = 1 hours;
+    uint256 public unbondingDelay = 7 days;
+    uint256 public slashPool;
+    uint256 public totalStaked;
+    address public reputation;
+
+    mapping(NodeRole role => uint256 stake) private _roleStake;
+    mapping(bytes32 nodePubkey => NodeCert cert) private _nodes;
+    mapping(address attester => bool allowed) private _attesters;
+    mapping(address operator => bytes32[] pubkeys) private _operatorNodes;
+
+    constructor() {
+        _roleStake[NodeRole.Basic] = 1 ether;
+        _roleStake[NodeRole.GPUProvider] = 10 ether;
+        _roleStake[NodeRole.TEE] = 50 ether;
+        _roleStake[NodeRole.Priority] = 100 ether;
+    }
+
+    // ----------------------------------------------------------------- registration
+
+    /// @notice Registers a node with stake. The Ed25519 key's binding to `msg.sender` is checked
+    /// off-chain by the register function before this is sent (on-chain Ed25519 costs ~490k gas).
+    /// @param nodePubkey Ed25519 public key of the node.
+    /// @param role Stake tier: Basic 1, GPUProvider 10, TEE 50, Priority 100 ARTH by default.
+    /// @param region Free-form region label (e.g. "eu-west").
+    /// @param caps Capability word (see Caps library).
+    /// @param slaId Identifier of the service-level agreement the node accepts.
+    /// @return The node id (its public key).
+    function registerNode(
+        bytes32 nodePubkey,
+        NodeRole role,
+        string calldata region,
+        bytes32 caps,
+        bytes32 slaId
+    ) external payable returns (bytes32) {
+        if (nodePubkey == bytes32(0)) revert NodeCert__InvalidPubkey();
+        if (_nodes[nodePubkey].operator != address(0)) revert NodeCert__AlreadyRegistered(nodePubkey);
+        uint256 required = requiredStake(role);
+        if (msg.value < required) revert NodeCert__StakeTooLow(msg.value, required);
+        if (role == NodeRole.TEE && !Caps.hasTEE(caps)) revert NodeCert__CapsMismatch(role, caps);
+
+        NodeCert storage n = _nodes[nodePubkey];
+        n.nodePubkey = nodePubkey;
+        n.operator = msg.sender;
+        n.role = role;
+        n.region = region;
+        n.caps = caps;
+        n.slaId = slaId;
+        n.stake = msg.value;
+        n.registeredAt = uint64(block.timestamp);
+        n.lastHeartbeat = uint64(block.timestamp);
+        n.active = true;
+        totalStaked += msg.value;
+        _operatorNodes[msg.sender].push(nodePubkey);
+        emit NodeRegistered(nodePubkey, msg.sender, role, region, caps, slaId, msg.value);
+        return nodePubkey;
+    }
+
+    /// @notice Adds stake to an active node (e.g. to climb a tier or refill after a slash).
+    /// @param nodePubkey The node.
+    function addStake(bytes32 nodePubkey) external payable {
+        NodeCert storage n = _operatorNode(nodePubkey);
+        if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        n.stake += msg.value;
+        totalStaked += msg.value;
+        emit StakeAdded(nodePubkey, msg.value, n.stake);
+    }
+
+    /// @notice Proves liveness; resets the missed-heartbeat count.
+    /// @param nodePubkey The node.
+    function heartbeat(bytes32 nodePubkey) external {
+        NodeCert storage n = _operatorNode(nodePubkey);
+        if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        n.lastHeartbeat = uint64(block.timestamp);
+        n.missesPenalised = 0;
+        emit Heartbeat(nodePubkey, uint64(block.timestamp));
+    }
+
+    /// @notice Records hardware verified by an attester. Anyone may submit; the attestation is an
+    /// ECDSA signature by a registered attester over
+    /// keccak256(abi.encode(chainid, this, nodePubkey, hwHash)) with the EIP-191 prefix.
+    /// @param nodePubkey The node.
+    /// @param hwHash Hash of the hardware report (CPU, RAM, GPU, disk, bandwidth test).
+    /// @param attestation 65-byte signature (r, s, v).
+    function verifyHardware(bytes32 nodePubkey, bytes32 hwHash, bytes calldata attestation) external {
+        NodeCert storage n = _node(nodePubkey);
+        address signer = _recover(hardwareDigest(nodePubkey, hwHash), attestation);
+        if (!_attesters[signer]) revert NodeCert__BadAttestation(signer);
+        n.hwHash = hwHash;
+        emit HardwareVerified(nodePubkey, hwHash, signer);
+    }
+
+    /// @notice Applies the missed-heartbeat policy; anyone may call it, the block time is the
+    /// evidence. One missed interval is a warning; every 3 consecutive misses slash 10%.
+    /// @param nodePubkey The node.
+    /// @return slashed Amount taken from stake by this call.
+    function reportMissedHeartbeats(bytes32 nodePubkey) external returns (uint256 slashed) {
+        NodeCert storage n = _node(nodePubkey);
+        if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        uint256 missed = (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
+        if (missed <= n.missesPenalised) revert NodeCert__NoMissedHeartbeat(nodePubkey, missed);
+        uint256 newWindows = missed / MISSES_PER_SLASH - n.missesPenalised / MISSES_PER_SLASH;
+        n.missesPenalised = uint32(missed);
+        emit HeartbeatMissed(nodePubkey, missed, msg.sender);
+        for (uint256 i = 0; i < newWindows; ++i) {
+            slashed += _slash(n, n.stake * MISSED_HEARTBEAT_SLASH_BPS / BPS, SlashReason.MissedHeartbeats);
+        }
+    }
+
+    // --------------------------------------------------------------------- slashing
+
+    /// @notice Slashes an exact amount of stake. Authorised contracts or the owner only.
+    /// @param nodePubkey The node.
+    /// @param amount Wei to move from stake to the slash pool.
+    /// @param reason Why.
+    /// @param deactivate Whether the node also stops being active.
+    function slashNode(bytes32 nodePubkey, uint256 amount, SlashReason reason, bool deactivate)
+        external
+        onlyAuthorised
+    {
+        NodeCert storage n = _node(nodePubkey);
+        if (amount > n.stake) revert NodeCert__SlashExceedsStake(amount, n.stake);
+        _slash(n, amount, reason);
+        if (deactivate && n.active) _deactivate(n);
+    }
+
+    /// @inheritdoc INodeCertRegistry
+    function slashBps(bytes32 nodePubkey, uint256 bps, SlashReason reason, bool deactivate)
+        external
+        onlyAuthorised
+        returns (uint256 amount)
+    {
+        if (bps > BPS) revert NodeCert__BpsOutOfRange(bps);
+        NodeCert storage n = _node(nodePubkey);
+        amount = _slash(n, n.stake * bps / BPS, reason);
+        if (deactivate && n.active) _deactivate(n);
+    }
+
+    /// @notice Pays the slash pool to a treasury. Owner only.
+    /// @param to Recipient.
+    function withdrawSlashPool(address payable to) external onlyOwner {
+        uint256 amount = slashPool;
+        if (amount == 0) revert NodeCert__NothingToWithdraw();
+        slashPool = 0;
+        emit SlashPoolWithdrawn(to, amount);
+        _send(to, amount);
+    }
+
+    // -------------------------------------------------------------- exit and unbonding
+
+    /// @notice Stops the node taking work and starts the unbonding delay. Operator only.
+    /// @param nodePubkey The node.
+    function deactivateNode(bytes32 nodePubkey) external {
+        NodeCert storage n = _operatorNode(nodePubkey);
+        if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        _deactivate(n);
+    }
+
+    /// @notice Withdraws the remaining stake after unbonding. Operator only. The node stays
+    /// slashable during the delay so evidence found late still bites.
+    /// @param nodePubkey The node.
+    function withdrawStake(bytes32 nodePubkey) external {
+        NodeCert storage n = _operatorNode(nodePubkey);
+        if (n.active || n.unlocksAt == 0) revert NodeCert__NotUnbonding(nodePubkey);
+        if (block.timestamp < n.unlocksAt) revert NodeCert__StillUnbonding(block.timestamp, n.unlocksAt);
+        uint256 amount = n.stake;
+        if (amount == 0) revert NodeCert__NothingToWithdraw();
+        n.stake = 0;
+        totalStaked -= amount;
+        emit StakeWithdrawn(nodePubkey, n.operator, amount);
+        _send(payable(n.operator), amount);
+    }
+
+    // -------------------------------------------------------------------- configuration
+
+    /// @notice Sets the floor stake for every role. Owner only.
+    function setMinStake(uint256 value) external onlyOwner {
+        minStake = value;
+        emit ConfigChanged("minStake", value);
+    }
+
+    /// @notice Sets the stake tier of a role. Owner only.
+    function setRoleStake(NodeRole role, uint256 value) external onlyOwner {
+        _roleStake[role] = value;
+        emit ConfigChanged(bytes32(uint256(keccak256("roleStake")) + uint256(role)), value);
+    }
+
+    /// @notice Sets the heartbeat interval in seconds. Owner only.
+    function setHeartbeatInterval(uint256 value) external onlyOwner {
+        heartbeatInterval = value;
+        emit ConfigChanged("heartbeatInterval", value);
+    }
+
+    /// @notice Sets the unbonding delay in seconds. Owner only.
+    function setUnbondingDelay(uint256 value) external onlyOwner {
+        unbondingDelay = value;
+        emit ConfigChanged("unbondingDelay", value);
+    }
+
+    /// @notice Sets the reputation registry that hears about slashes. Owner only.
+    function setReputation(address value) external onlyOwner {
+        reputation = value;
+        emit ConfigChanged("reputation", uint256(uint160(value)));
+    }
+
+    /// @notice Adds or removes a hardware attester. Owner only.
+    function setAttester(address attester, bool allowed) external onlyOwner {
+        _attesters[attester] = allowed;
+        emit AttesterSet(attester, allowed);
+    }
+
+    // ---------------------------------------------------------------------------- views
+
+    /// @notice The stake `role` needs: its tier, but never less than `minStake`.
+    function requiredStake(NodeRole role) public view returns (uint256) {
+        uint256 tier = _roleStake[role];
+        return tier > minStake ? tier : minStake;
+    }
+
+    /// @notice The full record of a node.
+    function getNode(bytes32 nodePubkey) external view returns (NodeCert memory) {
+        return _nodes[nodePubkey];
+    }
+
+    /// @notice The nodes an operator registered.
+    function nodesOf(address operator) external view returns (bytes32[] memory) {
+        return _operatorNodes[operator];
+    }
+
+    /// @inheritdoc INodeCertRegistry
+    function operatorOf(bytes32 nodePubkey) external view returns (address) {
+        return _nodes[nodePubkey].operator;
+    }
+
+    /// @inheritdoc INodeCertRegistry
+    function isComputeEligible(bytes32 nodePubkey) external view returns (bool) {
+        NodeCert storage n = _nodes[nodePubkey];
+        return n.active && n.role != NodeRole.Basic;
+    }
+
+    /// @inheritdoc INodeCertRegistry
+    function isLive(bytes32 nodePubkey) external view returns (bool) {
+        NodeCert storage n = _nodes[nodePubkey];
+        return n.active && block.timestamp <= n.lastHeartbeat + heartbeatInterval;
+    }
+
+    /// @notice Whether `attester` may sign hardware attestations.
+    function isAttester(address attester) external view returns (bool) {
+        return _attesters[attester];
+    }
+
+    /// @notice The digest an attester signs (before the EIP-191 prefix).
+    function hardwareDigest(bytes32 nodePubkey, bytes32 hwHash) public view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), nodePubkey, hwHash));
+    }
+
+    // ------------------------------------------------------------------------ internals
+
+    function _node(bytes32 nodePubkey) private view returns (NodeCert storage n) {
+        n = _nodes[nodePubkey];
+        if (n.operator == address(0)) revert NodeCert__UnknownNode(nodePubkey);
+    }
+
+    function _operatorNode(bytes32 nodePubkey) private view returns (NodeCert storage n) {
+        n = _node(nodePubkey);
+        if (n.operator != msg.sender) revert NodeCert__NotOperator(msg.sender, nodePubkey);
+    }
+
+    function _slash(NodeCert storage n, uint256 amount, SlashReason reason) private returns (uint256) {
+        n.stake -= amount;
+        totalStaked -= amount;
+        slashPool += amount;
+        n.offences += 1;
+        emit NodeSlashed(n.nodePubkey, amount, reason, n.offences);
+        if (reputation != address(0)) IReputationRegistry(reputation).recordSlash(n.nodePubkey);
+        return amount;
+    }
+
+    function _deactivate(NodeCert storage n) private {
+        n.active = false;
+        n.unlocksAt = uint64(block.timestamp + unbondingDelay);
+        emit NodeDeactivated(n.nodePubkey, n.unlocksAt);
+    }
+
+    function _send(address payable to, uint256 amount) private {
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert NodeCert__TransferFailed(to, amount);
+    }
+
+    function _recover(bytes32 digest, bytes calldata sig) private pure returns (address) {
+        if (sig.length != 65) return address(0);
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (v < 27) v += 27;
+        bytes32 ethDigest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", digest));
+        return ecrecover(ethDigest, v, r, s);
+    }
+}

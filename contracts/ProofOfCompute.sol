@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Owned} from "./libraries/Owned.sol";
+import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
+import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
+import {IReputationRegistry} from "./interfaces/IReputationRegistry.sol";
+import {IProofOfCompute} from "./interfaces/IProofOfCompute.sol";
+
+/// @title ProofOfCompute
+/// @notice Training proofs committed once per node per round, redundancy checks over them,
+/// verification hooks (quality, penalties), and the finalisation that pays rewards.
+/// @dev A commit stores one slot (the result hash) and updates one packed slot of per-node work,
+/// which keeps it under 60k gas. The per-step TrainProofs, with their Ed25519 signatures, travel
+/// off-chain; the commit carries the Merkle root of their hashes (see `hashTrainProof`).
+contract ProofOfCompute is Owned, IProofOfCompute {
+    /// @notice Thrown when the caller is not the job manager.
+    error PoC__NotJobManager(address caller);
+    /// @notice Thrown when the sender is not the assigned operator of the node for the job.
+    error PoC__NotAssigned(bytes32 jobId, bytes32 nodePubkey, address sender);
+    /// @notice Thrown when a node commits twice for one round.
+    error PoC__AlreadyCommitted(bytes32 jobId, uint32 round, bytes32 nodePubkey);
+    /// @notice Thrown when a commit arrives after the job was settled.
+    error PoC__AlreadySettled(bytes32 jobId, bytes32 nodePubkey);
+    /// @notice Thrown when a commit carries no work.
+    error PoC__EmptyCommit();
+    /// @notice Thrown when a value does not fit the packed work record.
+    error PoC__ValueTooLarge(string field, uint256 value);
+    /// @notice Thrown when finalising a job that has not completed all rounds.
+    error PoC__JobNotCompleted(bytes32 jobId, IAIJobManager.JobStatus status);
+    /// @notice Thrown when finalising a job a second time.
+    error PoC__AlreadyFinalized(bytes32 jobId);
+    /// @notice Thrown when a basis-point value is above its bound.
+    error PoC__BpsOutOfRange(uint256 bps);
+    /// @notice Thrown when the linked contracts are missing.
+    error PoC__NotLinked();
+
+    /// @notice Emitted once per node per round with everything the round's proofs commit to.
+    event RoundCommitted(
+        bytes32 indexed jobId,
+        bytes32 indexed nodePubkey,
+        uint32 round,
+        bytes32 resultHash,
+        bytes32 lossDigest,
+        bytes32 gradientDigest,
+        bytes32 weightsDigest,
+        bytes32 proofsRoot,
+        uint32 steps,
+        uint32 samples,
+        uint32 gpuSeconds
+    );
+    /// @notice Emitted when an operator may commit for a node.
+    event Authorized(bytes32 indexed jobId, bytes32 indexed nodePubkey, address operator, bool allowed);
+    /// @notice Emitted when verification sets a node's quality multiplier for a job.
+    event QualitySet(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint256 qualityBps);
+    /// @notice Emitted when verification penalises a node.
+    event NodePenalised(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint256 slashed, INodeCertRegistry.SlashReason reason);
+    /// @notice Emitted for every node paid at finalisation.
+    event RewardCredited(
+        bytes32 indexed jobId,
+        bytes32 indexed nodePubkey,
+        address indexed operator,
+        uint256 batchReward,
+        uint256 stepReward,
+        uint256 roundReward,
+        uint256 accuracyBonus
+    );
+    /// @notice Emitted when a job's rewards are settled.
+    event JobFinalized(bytes32 indexed jobId, uint256 paid, uint256 refund);
+    /// @notice Emitted when the linked contracts are set.
+    event LinksSet(address jobManager, address registry, address reputation);
+
+    /// @notice One node's commitment for one round (one transaction).
+    struct RoundCommit {
+        bytes32 jobId;
+        uint32 round;
+        bytes32 nodePubkey;
+        uint32 steps;
+        uint32 samples;
+        uint32 gpuSeconds;
+        bytes32 lossDigest;
+        bytes32 gradientDigest;
+        bytes32 weightsDigest;
+        bytes32 proofsRoot;
+    }
+
+    /// @notice A per-step training proof (design doc, section 1.2). Signed off-chain with Ed25519.
+    struct TrainProof {
+        bytes32 jobId;
+        uint256 step;
+        bytes32 lossDigest;
+        bytes32 gradientDigest;
+        bytes32 weightsDigest;
+        uint64 timestamp;
+        bytes32 nodePubkey;
+    }
+
+    /// @dev Work of one node on one job, packed in one slot (240 bits).
+    struct Work {
+        bool authorised;
+        bool settled;
+        uint16 qualityBps;
+        uint32 rounds;
+        uint32 steps;
+        uint32 samples;
+        uint32 gpuSeconds;
+        uint32 lastRound;
+    }
+
+    /// @notice The reward pools, as shares of the job budget.
+    uint256 public constant BPS = 10_000;
+    uint256 public constant BATCH_POOL_BPS = 4_000;
+    uint256 public constant STEP_POOL_BPS = 2_000;
+    uint256 public constant ROUND_POOL_BPS = 3_000;
+    uint256 public constant ACCURACY_POOL_BPS = 1_000;
+    /// @notice Batch multiplier: +0.1% per sample per step, at most +20% (larger batches are
+    /// more efficient for the network, design doc section 1.4).
+    uint256 public constant BATCH_BONUS_BPS_PER_SAMPLE = 10;
+    uint256 public constant MAX_BATCH_BONUS_BPS = 2_000;
+    uint256 public constant DEFAULT_QUALITY_BPS = 10_000;
+    uint256 public constant MAX_QUALITY_BPS = 20_000;
+
+    IAIJobManager public jobManager;
+    INodeCertRegistry public registry;
+    IReputationRegistry public reputation;
+
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 nodePubkey => bytes32 resultHash))) private
+        _results;
+    mapping(bytes32 workKey => Work work) private _work;
+
+    /// @notice Links the job manager, node registry and reputation registry. Owner only.
+    function setLinks(address jobManager_, address registry_, address reputation_) external onlyOwner {
+        if (jobManager_ == address(0) || registry_ == address(0) || reputation_ == address(0)) {
+            revert Owned__ZeroAddress();
+        }
+        jobManager = IAIJobManager(jobManager_);
+        registry = INodeCertRegistry(registry_);
+        reputation = IReputationRegistry(reputation_);
+        emit LinksSet(jobManager_, registry_, reputation_);
+    }
+
+    /// @inheritdoc IProofOfCompute
+    function authorize(bytes32 jobId, bytes32 nodePubkey, address operator) external {
+        if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
+        Work storage w = _work[workKey(jobId, nodePubkey, operator)];
+        w.authorised = true;
+        w.qualityBps = uint16(DEFAULT_QUALITY_BPS);
+        emit Authorized(jobId, nodePubkey, operator, true);
+    }
+
+    /// @inheritdoc IProofOfCompute
+    function deauthorize(bytes32 jobId, bytes32 nodePubkey, address operator) external {
+        if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
+        _work[workKey(jobId, nodePubkey, operator)].authorised = false;
+        emit Authorized(jobId, nodePubkey, operator, false);
+    }
+
+    /// @notice Commits one round of training by one node: the digests of its loss values,
+    /// gradient and weights, and the Merkle root of its per-step TrainProof hashes.
+    /// Authenticated by `msg.sender` being the operator the node was assigned under.
+    /// @param c The round commitment.
+    function commitRound(RoundCommit calldata c) external {
+        if (c.steps == 0) revert PoC__EmptyCommit();
+        Work storage w = _work[workKey(c.jobId, c.nodePubkey, msg.sender)];
+        if (!w.authorised) revert PoC__NotAssigned(c.jobId, c.nodePubkey, msg.sender);
+        if (w.settled) revert PoC__AlreadySettled(c.jobId, c.nodePubkey);
+        mapping(bytes32 => bytes32) storage roundResults = _results[c.jobId][c.round];
+        if (roundResults[c.nodePubkey] != bytes32(0)) revert PoC__AlreadyCommitted(c.jobId, c.round, c.nodePubkey);
+
+        bytes32 result = resultHash(c.lossDigest, c.gradientDigest, c.weightsDigest);
+        roundResults[c.nodePubkey] = result;
+        w.rounds += 1;
+        w.steps += c.steps;
+        w.samples += c.samples;
+        w.gpuSeconds += c.gpuSeconds;
+        w.lastRound = c.round;
+        emit RoundCommitted(
+            c.jobId,
+            c.nodePubkey,
+            c.round,
+            result,
+            c.lossDigest,
+            c.gradientDigest,
+            c.weightsDigest,
+            c.proofsRoot,
+            c.steps,
+            c.samples,
+            c.gpuSeconds
+        );
+    }
+
+    // ------------------------------------------------------------ verification hooks
+
+    /// @notice Sets the quality multiplier verification gives a node on a job (0 to 2x).
+    /// Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param nodePubkey The node.
+    /// @param qualityBps Multiplier in basis points; 10,000 is neutral.
+    function setQuality(bytes32 jobId, bytes32 nodePubkey, uint256 qualityBps) external onlyAuthorised {
+        if (qualityBps > MAX_QUALITY_BPS) revert PoC__BpsOutOfRange(qualityBps);
+        _assignedWork(jobId, nodePubkey).qualityBps = uint16(qualityBps);
+        emit QualitySet(jobId, nodePubkey, qualityBps);
+    }
+
+    /// @notice Penalises a node caught by verification: zero quality on the job, a slash of
+    /// `slashBps` of its stake, a failed proof on its reputation. Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param nodePubkey The node.
+    /// @param slashBps Share of stake to slash.
+    /// @param reason Why.
+    /// @param deactivate Whether the node is also deactivated.
+    function penalise(
+        bytes32 jobId,
+        bytes32 nodePubkey,
+        uint256 slashBps,
+        INodeCertRegistry.SlashReason reason,
+        bool deactivate
+    ) external onlyAuthorised {
+        if (slashBps > BPS) revert PoC__BpsOutOfRange(slashBps);
+        _assignedWork(jobId, nodePubkey).qualityBps = 0;
+        emit QualitySet(jobId, nodePubkey, 0);
+        uint256 slashed = registry.slashBps(nodePubkey, slashBps, reason, deactivate);
+        emit NodePenalised(jobId, nodePubkey, slashed, reason);
+        reputation.recordProof(nodePubkey, false);
+    }
+
+    // ---------------------------------------------------------------------- settlement
+
+    /// @notice Pays every node of a completed job from its escrow (credited, then pulled with
+    /// AIJobManager.withdraw) and refunds the rest to the job owner. Anyone may call it.
+    /// Pools: per batch 40% (gpuSeconds x baseRate x batch multiplier), per step 20%, per round
+    /// 30%, accuracy bonus 10% (when the reported improvement meets the target); shares of the
+    /// step, round and bonus pools are weighted by each node's quality multiplier.
+    /// @param jobId The job.
+    function finalize(bytes32 jobId) external {
+        if (address(jobManager) == address(0)) revert PoC__NotLinked();
+        IAIJobManager.JobTerms memory t = jobManager.termsOf(jobId);
+        if (t.status == IAIJobManager.JobStatus.Finalized) revert PoC__AlreadyFinalized(jobId);
+        if (t.status != IAIJobManager.JobStatus.Completed) revert PoC__JobNotCompleted(jobId, t.status);
+
+        bytes32[] memory nodes = jobManager.nodesOf(jobId);
+        address[] memory operators = new address[](nodes.length);
+        Totals memory tot;
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            operators[i] = jobManager.assignedOperator(jobId, nodes[i]);
+            Work storage w = _work[workKey(jobId, nodes[i], operators[i])];
+            tot.weightedSteps += uint256(w.steps) * w.qualityBps;
+            tot.weightedRounds += uint256(w.rounds) * w.qualityBps;
+            tot.weightedSamples += uint256(w.samples) * w.qualityBps;
+            tot.batchDemand += _batchDemand(w, t.baseRatePerSecond);
+        }
+
+        bool bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
+        uint256 paid;
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            paid += _settle(jobId, nodes[i], operators[i], t, tot, bonus);
+        }
+        uint256 refund = jobManager.markFinalized(jobId);
+        emit JobFinalized(jobId, paid, refund);
+    }
+
+    // ---------------------------------------------------------------------------- views
+
+    /// @notice The key of a node's work record on a job under an operator.
+    function workKey(bytes32 jobId, bytes32 nodePubkey, address operator) public pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, nodePubkey, operator));
+    }
+
+    /// @notice The result hash a round commit stores: equal for nodes that computed the same task.
+    function resultHash(bytes32 lossDigest, bytes32 gradientDigest, bytes32 weightsDigest)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(lossDigest, gradientDigest, weightsDigest));
+    }
+
+    /// @notice The hash of a TrainProof that goes into a commit's proofsRoot and is Ed25519-signed.
+    function hashTrainProof(TrainProof calldata p) external pure returns (bytes32) {
+        return keccak256(abi.encode(p));
+    }
+
+    /// @notice The result hash `nodePubkey` committed for `round` of `jobId` (zero if none).
+    function resultOf(bytes32 jobId, uint32 round, bytes32 nodePubkey) external view returns (bytes32) {
+        return _results[jobId][round][nodePubkey];
+    }
+
+    /// @notice The work record of a node on a job under an operator.
+    function workOf(bytes32 jobId, bytes32 nodePubkey, address operator) external view returns (Work memory) {
+        return _work[workKey(jobId, nodePubkey, operator)];
+    }
+
+    /// @notice Redundancy check: the most common result among `nodes` for a round, how many
+    /// nodes committed it, and whether that is a strict majority of `nodes`.
+    function verifyByRedundancy(bytes32 jobId, uint32 round, bytes32[] calldata nodes)
+        external
+        view
+        returns (bytes32 majority, uint256 count, bool consensus)
+    {
+        mapping(bytes32 => bytes32) storage roundResults = _results[jobId][round];
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            bytes32 r = roundResults[nodes[i]];
+            if (r == bytes32(0)) continue;
+            uint256 c;
+            for (uint256 k = 0; k < nodes.length; ++k) {
+                if (roundResults[nodes[k]] == r) ++c;
+            }
+            if (c > count) (majority, count) = (r, c);
+        }
+        consensus = count * 2 > nodes.length;
+    }
+
+    // ------------------------------------------------------------------------ internals
+
+    struct Totals {
+        uint256 weightedSteps;
+        uint256 weightedRounds;
+        uint256 weightedSamples;
+        uint256 batchDemand;
+    }
+
+    function _assignedWork(bytes32 jobId, bytes32 nodePubkey) private view returns (Work storage w) {
+        address operator = jobManager.assignedOperator(jobId, nodePubkey);
+        if (operator == address(0)) revert PoC__NotAssigned(jobId, nodePubkey, address(0));
+        w = _work[workKey(jobId, nodePubkey, operator)];
+    }
+
+    function _batchDemand(Work storage w, uint256 baseRate) private view returns (uint256) {
+        if (w.steps == 0) return 0;
+        uint256 bonus = uint256(w.samples) / w.steps * BATCH_BONUS_BPS_PER_SAMPLE;
+        if (bonus > MAX_BATCH_BONUS_BPS) bonus = MAX_BATCH_BONUS_BPS;
+        return uint256(w.gpuSeconds) * baseRate * (BPS + bonus) / BPS * w.qualityBps / BPS;
+    }
+
+    function _share(uint256 budget, uint256 poolBps, uint256 part, uint256 whole) private pure returns (uint256) {
+        return whole == 0 ? 0 : budget * poolBps / BPS * part / whole;
+    }
+
+    function _settle(
+        bytes32 jobId,
+        bytes32 node,
+        address operator,
+        IAIJobManager.JobTerms memory t,
+        Totals memory tot,
+        bool bonus
+    ) private returns (uint256 total) {
+        Work storage w = _work[workKey(jobId, node, operator)];
+        if (w.settled) return 0;
+        w.settled = true;
+
+        uint256 batchPool = t.budget * BATCH_POOL_BPS / BPS;
+        uint256 batchReward = _batchDemand(w, t.baseRatePerSecond);
+        // When the job under-budgeted its base rate, every node's batch reward shrinks alike.
+        if (tot.batchDemand > batchPool) batchReward = batchReward * batchPool / tot.batchDemand;
+        // Quality weights each share, so a zero-quality node's part goes to the honest ones.
+        uint256 stepReward = _share(t.budget, STEP_POOL_BPS, uint256(w.steps) * w.qualityBps, tot.weightedSteps);
+        uint256 roundReward = _share(t.budget, ROUND_POOL_BPS, uint256(w.rounds) * w.qualityBps, tot.weightedRounds);
+        uint256 accuracyBonus =
+            bonus ? _share(t.budget, ACCURACY_POOL_BPS, uint256(w.samples) * w.qualityBps, tot.weightedSamples) : 0;
+
+        total = batchReward + stepReward + roundReward + accuracyBonus;
+        bool worked = w.rounds > 0 && w.qualityBps > 0;
+        reputation.recordJob(node, worked);
+        reputation.recordDeal(node, worked);
+        if (total > 0) jobManager.credit(jobId, operator, total);
+        emit RewardCredited(jobId, node, operator, batchReward, stepReward, roundReward, accuracyBonus);
+    }
+}

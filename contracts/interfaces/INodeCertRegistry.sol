@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title INodeCertRegistry
+/// @notice What other ArthaTrain contracts need from the node registry.
+interface INodeCertRegistry {
+    /// @notice Node roles, in increasing stake tier order.
+    enum NodeRole {
+        Basic,
+        GPUProvider,
+        TEE,
+        Priority
+    }
+
+    /// @notice Why stake was taken from a node.
+    enum SlashReason {
+        MissedHeartbeats,
+        FailedVerification,
+        FakeGradients,
+        Cheating,
+        FailedJob
+    }
+
+    /// @notice The operator account of `nodePubkey`, or the zero address if unknown.
+    function operatorOf(bytes32 nodePubkey) external view returns (address);
+
+    /// @notice Whether `nodePubkey` is active and may take compute work.
+    function isComputeEligible(bytes32 nodePubkey) external view returns (bool);
+
+    /// @notice Whether `nodePubkey` is active and heartbeated within the last interval.
+    function isLive(bytes32 nodePubkey) external view returns (bool);
+
+    /// @notice Slashes `bps` basis points of the node's current stake.
+    function slashBps(bytes32 nodePubkey, uint256 bps, SlashReason reason, bool deactivate)
+        external
+        returns (uint256 amount);
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Owned
+/// @notice Single-owner access control plus a set of authorised callers (other ArthaTrain
+/// contracts or service accounts). Kept tiny on purpose: every contract here needs the same
+/// two checks and nothing else from a full access-control library.
+abstract contract Owned {
+    /// @notice Thrown when a caller other than the owner calls an owner-only function.
+    error Owned__NotOwner(address caller);
+    /// @notice Thrown when a caller that is not authorised calls a restricted function.
+    error Owned__NotAuthorised(address caller);
+    /// @notice Thrown when the zero address is passed where an account is required.
+    error Owned__ZeroAddress();
+
+    /// @notice Emitted when ownership moves to a new account.
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+    /// @notice Emitted when an account gains or loses authorisation.
+    event AuthorisationSet(address indexed account, bool allowed);
+
+    address private _owner;
+    mapping(address account => bool allowed) private _authorised;
+
+    constructor() {
+        _owner = msg.sender;
+        emit OwnershipTransferred(address(0), msg.sender);
+    }
+
+    modifier onlyOwner() {
+        if (msg.sender != _owner) revert Owned__NotOwner(msg.sender);
+        _;
+    }
+
+    modifier onlyAuthorised() {
+        if (!_authorised[msg.sender] && msg.sender != _owner) revert Owned__NotAuthorised(msg.sender);
+        _;
+    }
+
+    /// @notice The current owner.
+    function owner() public view returns (address) {
+        return _owner;
+    }
+
+    /// @notice Whether `account` may call restricted functions.
+    function isAuthorised(address account) public view returns (bool) {
+        return _authorised[account] || account == _owner;
+    }
+
+    /// @notice Hands ownership to `newOwner`.
+    /// @param newOwner The account that becomes owner.
+    function transferOwnership(address newOwner) external onlyOwner {
+        if (newOwner == address(0)) revert Owned__ZeroAddress();
+        emit OwnershipTransferred(_owner, newOwner);
+        _owner = newOwner;
+    }
+
+    /// @notice Grants or removes authorisation of `account` for restricted functions.
+    /// @param account The contract or service account.
+    /// @param allowed True to authorise, false to revoke.
+    function setAuthorised(address account, bool allowed) external onlyOwner {
+        if (account == address(0)) revert Owned__ZeroAddress();
+        _authorised[account] = allowed;
+        emit AuthorisationSet(account, allowed);
+    }
+}

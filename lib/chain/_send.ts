@@ -1,0 +1,80 @@
+/**
+ * Simulate, send, wait: the one path every chain verb takes, so a revert surfaces as a
+ * ChainCallError naming the contract's custom error before any gas is spent.
+ */
+import { BaseError, ContractFunctionRevertedError } from "viem";
+import type {
+  Abi,
+  ContractFunctionArgs,
+  ContractFunctionName,
+  Hex,
+  TransactionReceipt,
+} from "viem";
+import type { ArthaClient } from "./client.ts";
+
+/** A contract call that reverted or failed; `errorName` is the Solidity custom error. */
+export class ChainCallError extends Error {
+  readonly code = "CHAIN_CALL_FAILED";
+  constructor(
+    readonly functionName: string,
+    readonly errorName: string | undefined,
+    readonly args: readonly unknown[] | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot ${functionName}: ${errorName ?? "transaction failed"}${
+        args?.length ? `(${args.map(String).join(", ")})` : ""
+      }`,
+      options,
+    );
+    this.name = "ChainCallError";
+  }
+}
+
+/** The Solidity error name and arguments of a viem error, if it was a revert. */
+export function revertOf(e: unknown): { errorName?: string; args?: readonly unknown[] } {
+  if (e instanceof BaseError) {
+    const revert = e.walk((x) => x instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError) {
+      return { errorName: revert.data?.errorName ?? revert.reason, args: revert.data?.args };
+    }
+  }
+  return {};
+}
+
+export interface SendResult {
+  hash: Hex;
+  receipt: TransactionReceipt;
+  gasUsed: bigint;
+}
+
+/** Simulates then sends a contract write from the client's account and waits for its receipt. */
+export async function sendContract<
+  const abi extends Abi,
+  functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
+>(
+  client: ArthaClient,
+  request: {
+    address: Hex;
+    abi: abi;
+    functionName: functionName;
+    args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
+    value?: bigint;
+  },
+): Promise<SendResult> {
+  let hash: Hex;
+  try {
+    // deno-lint-ignore no-explicit-any
+    const { request: prepared } = await client.simulateContract(request as any);
+    // deno-lint-ignore no-explicit-any
+    hash = await client.writeContract(prepared as any);
+  } catch (e) {
+    const { errorName, args } = revertOf(e);
+    throw new ChainCallError(request.functionName, errorName, args, { cause: e });
+  }
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") {
+    throw new ChainCallError(request.functionName, undefined, undefined);
+  }
+  return { hash, receipt, gasUsed: receipt.gasUsed };
+}

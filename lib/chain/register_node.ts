@@ -1,0 +1,57 @@
+import type { Hex } from "viem";
+import type { ArthaClient } from "./client.ts";
+import { abis, type ArthaAddresses } from "./contracts.ts";
+import { sendContract, type SendResult } from "./_send.ts";
+
+export interface RegisterNodeParameters {
+  addresses: ArthaAddresses;
+  /** Ed25519 public key of the node (bytes32). */
+  nodePubkey: Hex;
+  /** NodeRole value (see contracts.ts). */
+  role: number;
+  region: string;
+  /** Capability word from encodeCaps. */
+  caps: Hex;
+  slaId: Hex;
+  /** Stake in wei; defaults to the role's required stake. */
+  stake?: bigint;
+}
+
+/**
+ * Registers a node with stake from the client's account (the operator). Check the node's
+ * Ed25519 binding to this account off-chain first (lib/registration.ts).
+ */
+export async function registerNode(
+  client: ArthaClient,
+  params: RegisterNodeParameters,
+): Promise<SendResult & { stake: bigint }> {
+  const { addresses, nodePubkey, role, region, caps, slaId } = params;
+  const stake = params.stake ?? await client.readContract({
+    address: addresses.registry,
+    abi: abis.registry,
+    functionName: "requiredStake",
+    args: [role],
+  });
+  const sent = await sendContract(client, {
+    address: addresses.registry,
+    abi: abis.registry,
+    functionName: "registerNode",
+    args: [nodePubkey, role, region, caps, slaId],
+    value: stake,
+  });
+  return { ...sent, stake };
+}
+
+/** The nonce the next binding of `operator` must sign: how many nodes it registered. */
+export async function bindingNonce(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; operator: Hex },
+): Promise<bigint> {
+  const nodes = await client.readContract({
+    address: params.addresses.registry,
+    abi: abis.registry,
+    functionName: "nodesOf",
+    args: [params.operator],
+  });
+  return BigInt(nodes.length);
+}

@@ -1,0 +1,156 @@
+/**
+ * A local EVM chain for the demo and the tests: anvil from the npm package
+ * `@foundry-rs/anvil` (its binary ships inside the platform tarball), bound to 127.0.0.1 on a
+ * free port and stopped with the returned handle.
+ *
+ * @example
+ * ```ts
+ * import { startDevnet } from "./devnet.ts";
+ * await using net = await startDevnet();
+ * console.log(net.rpcUrl);
+ * ```
+ */
+import { mnemonicToAccount } from "viem/accounts";
+import type { HDAccount } from "viem/accounts";
+
+/** anvil's well-known development mnemonic; its keys hold only devnet coins. */
+export const DEVNET_MNEMONIC = "test test test test test test test test test test test junk";
+
+export interface DevnetOptions {
+  /** How many funded accounts to create (default 10). */
+  accounts?: number;
+  /** Balance of each account in ARTH (default 1,000,000). */
+  balanceArth?: number;
+  /** Chain id (default 31337). */
+  chainId?: number;
+  /** Print anvil's output (default false). */
+  verbose?: boolean;
+}
+
+export interface Devnet extends AsyncDisposable {
+  rpcUrl: string;
+  chainId: number;
+  /** Funded accounts, in anvil's order. */
+  accounts: HDAccount[];
+  stop(): Promise<void>;
+}
+
+/** Error raised when the anvil binary cannot be found or does not start. */
+export class DevnetError extends Error {
+  readonly code = "DEVNET_FAILED";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DevnetError";
+  }
+}
+
+const PLATFORM_PACKAGES: Record<string, string> = {
+  "linux-x86_64": "anvil-linux-amd64",
+  "linux-aarch64": "anvil-linux-arm64",
+  "darwin-x86_64": "anvil-darwin-amd64",
+  "darwin-aarch64": "anvil-darwin-arm64",
+  "windows-x86_64": "anvil-win32-amd64",
+};
+
+/** Finds the anvil binary: $ANVIL_BIN, else the platform package under node_modules. */
+export async function findAnvil(): Promise<string> {
+  const fromEnv = Deno.env.get("ANVIL_BIN");
+  if (fromEnv) return fromEnv;
+  const pkg = PLATFORM_PACKAGES[`${Deno.build.os}-${Deno.build.arch}`];
+  if (!pkg) throw new DevnetError(`Cannot start devnet: no anvil build for ${Deno.build.target}`);
+  const exe = Deno.build.os === "windows" ? "anvil.exe" : "anvil";
+  const store = new URL("../node_modules/.deno/", import.meta.url);
+  try {
+    for await (const entry of Deno.readDir(store)) {
+      if (entry.name.startsWith(`@foundry-rs+${pkg}@`)) {
+        return new URL(`${entry.name}/node_modules/@foundry-rs/${pkg}/bin/${exe}`, store).pathname;
+      }
+    }
+  } catch (cause) {
+    throw new DevnetError("Cannot find anvil: run `deno install` first", { cause });
+  }
+  throw new DevnetError("Cannot find anvil: run `deno install` (installs npm:@foundry-rs/anvil)");
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function waitForRpc(rpcUrl: string, child: Deno.ChildProcess, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (Date.now() < deadline) {
+    if (exited) throw new DevnetError("Cannot start devnet: anvil exited during start-up");
+    try {
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new DevnetError(`Cannot start devnet: no answer on ${rpcUrl} within ${timeoutMs} ms`);
+}
+
+/** Starts anvil on 127.0.0.1 with funded accounts; stop it with `stop()` or `await using`. */
+export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
+  const count = options.accounts ?? 10;
+  const chainId = options.chainId ?? 31337;
+  const balance = options.balanceArth ?? 1_000_000;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError("accounts must be >= 1");
+  const bin = await findAnvil();
+  const port = freePort();
+  const child = new Deno.Command(bin, {
+    args: [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--accounts",
+      String(count),
+      "--balance",
+      String(balance),
+      "--chain-id",
+      String(chainId),
+      "--mnemonic",
+      DEVNET_MNEMONIC,
+      "--hardfork",
+      "cancun",
+      "--silent",
+    ],
+    stdout: options.verbose ? "inherit" : "null",
+    stderr: options.verbose ? "inherit" : "null",
+  }).spawn();
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  try {
+    await waitForRpc(rpcUrl, child, 15_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const accounts = Array.from(
+    { length: count },
+    (_, i) => mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: i }),
+  );
+  return { rpcUrl, chainId, accounts, stop, [Symbol.asyncDispose]: stop };
+}
