@@ -1,0 +1,164 @@
+/**
+ * Sharing an encrypted dataset with DIDs: the owner encrypts client-side with a fresh
+ * data key, stores the ciphertext in the SVDB and registers it; each grant stores the data
+ * key wrapped to the grantee's on-chain X25519 key and records the grant on chain; a
+ * grantee checks its grant, unwraps, decrypts, and (by default) records the access for the
+ * audit trail.
+ *
+ * What revocation means: the registry (and every client using {@link openDataset}) refuses
+ * a revoked, expired or never-granted DID. It is not cryptographic: the wrapped key is an
+ * SVDB object, so a grantee that kept it (or its unwrapped data key) can still decrypt the
+ * ciphertext it already could. For hard revocation, share the next version under a new
+ * data key and grant only the remaining DIDs.
+ *
+ * @module
+ */
+import { concatBytes, digestHex, type Hex, hexToBytes } from "../digest.ts";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import type { Store } from "../store/store.ts";
+import { randomKey } from "../crypto/aead.ts";
+import { decryptDataset, encryptDataset } from "../crypto/dataset_cipher.ts";
+import { unwrapKey, wrapKey } from "../crypto/key_wrap.ts";
+import {
+  getDataset,
+  getGrant,
+  grantDataAccess,
+  hasAccess,
+  recordAccess,
+  registerDataset,
+} from "./data_access.ts";
+import { getDid } from "./registry.ts";
+import { formatDid } from "./did.ts";
+
+type Addresses = Pick<ArthaAddresses, "dids">;
+
+/** Thrown when a DID has no valid grant on a dataset (never granted, revoked, expired). */
+export class AccessDeniedError extends Error {
+  /** Stable error code. */
+  readonly code = "ACCESS_DENIED";
+  /** @param datasetId dataset @param granteeDid grantee */
+  constructor(datasetId: Hex, granteeDid: Hex) {
+    super(`Cannot open dataset ${datasetId}: ${formatDid(granteeDid)} has no valid grant`);
+    this.name = "AccessDeniedError";
+  }
+}
+
+/**
+ * The context a wrapped key is bound to: `datasetId ++ granteeDid`, so it cannot be reused
+ * for another dataset or grantee.
+ */
+export function grantContext(datasetId: Hex, granteeDid: Hex): Uint8Array {
+  return concatBytes(hexToBytes(datasetId), hexToBytes(granteeDid));
+}
+
+/**
+ * Encrypts `plaintext` with a fresh data key, stores the ciphertext and registers the
+ * dataset under `ownerDid` (controlled by the client's account). Keep `dataKey` secret: it
+ * is needed to grant access.
+ *
+ * @example
+ * ```ts ignore
+ * const { datasetId, dataKey } = await shareDataset(owner, { addresses, store, ownerDid, plaintext });
+ * ```
+ */
+export async function shareDataset(
+  client: ArthaClient,
+  params: { addresses: Addresses; store: Store; ownerDid: Hex; plaintext: Uint8Array },
+): Promise<{ datasetId: Hex; cid: string; dataKey: Uint8Array }> {
+  const dataKey = randomKey();
+  const cid = (await params.store.put(encryptDataset(params.plaintext, dataKey))).toString();
+  const datasetId = digestHex(
+    concatBytes(hexToBytes(params.ownerDid), new TextEncoder().encode(cid)),
+  );
+  await registerDataset(client, {
+    addresses: params.addresses,
+    datasetId,
+    ownerDid: params.ownerDid,
+    cid,
+  });
+  return { datasetId, cid, dataKey };
+}
+
+/**
+ * Grants `granteeDid` access: wraps the data key to the grantee's current on-chain
+ * `encKey`, stores it, and records the grant.
+ *
+ * @example
+ * ```ts ignore
+ * await grantAccess(owner, { addresses, store, datasetId, dataKey, granteeDid });
+ * ```
+ */
+export async function grantAccess(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    store: Store;
+    datasetId: Hex;
+    dataKey: Uint8Array;
+    granteeDid: Hex;
+    /** Unix seconds; omitted = no expiry. */
+    expiresAt?: bigint;
+  },
+): Promise<{ wrappedKeyCid: string }> {
+  const { addresses, store, datasetId, granteeDid } = params;
+  const grantee = await getDid(client, { addresses, didHash: granteeDid });
+  if (!grantee) {
+    throw new TypeError(`Cannot grant access: ${formatDid(granteeDid)} is not registered`);
+  }
+  const wrapped = wrapKey(params.dataKey, hexToBytes(grantee.encKey), {
+    context: grantContext(datasetId, granteeDid),
+  });
+  const wrappedKeyCid = (await store.put(wrapped)).toString();
+  await grantDataAccess(client, {
+    addresses,
+    datasetId,
+    granteeDid,
+    wrappedKeyCid,
+    expiresAt: params.expiresAt,
+  });
+  return { wrappedKeyCid };
+}
+
+/**
+ * Opens a dataset as `granteeDid` (controlled by the client's account): checks the grant
+ * on chain, unwraps the data key with the grantee's X25519 secret, decrypts, and records
+ * the access (unless `record: false`).
+ *
+ * @throws {AccessDeniedError} without a valid grant
+ * @throws {DecryptionError} when the secret key does not match the wrapped key
+ * @example
+ * ```ts ignore
+ * const rows = await openDataset(grantee, { addresses, store, datasetId, granteeDid, encSecretKey });
+ * ```
+ */
+export async function openDataset(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    store: Store;
+    datasetId: Hex;
+    granteeDid: Hex;
+    encSecretKey: Uint8Array;
+    /** Purpose recorded in the audit event (hashed); default "training". */
+    purpose?: string;
+    /** Emit the on-chain audit event. Default true. */
+    record?: boolean;
+  },
+): Promise<Uint8Array> {
+  const { addresses, store, datasetId, granteeDid } = params;
+  if (!(await hasAccess(client, { addresses, datasetId, granteeDid }))) {
+    throw new AccessDeniedError(datasetId, granteeDid);
+  }
+  const grant = await getGrant(client, { addresses, datasetId, granteeDid });
+  const dataset = await getDataset(client, { addresses, datasetId });
+  const dataKey = unwrapKey(await store.get(grant.wrappedKeyCid), params.encSecretKey, {
+    context: grantContext(datasetId, granteeDid),
+  });
+  const plaintext = decryptDataset(await store.get(dataset.cid), dataKey);
+  if (params.record ?? true) {
+    const purposeHash = digestHex(new TextEncoder().encode(params.purpose ?? "training"));
+    await recordAccess(client, { addresses, datasetId, granteeDid, purposeHash });
+  }
+  return plaintext;
+}

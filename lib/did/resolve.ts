@@ -1,0 +1,146 @@
+/**
+ * DID lifecycle across chain and SVDB: register an identity (document in the SVDB, keys
+ * and document CID on chain), resolve it (and check that the two halves agree), rotate
+ * its keys.
+ *
+ * @module
+ */
+import type { Hex } from "../digest.ts";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import type { Store } from "../store/store.ts";
+import { didHashFromAuthKey, formatDid, parseDid } from "./did.ts";
+import {
+  buildDidDocument,
+  type DidDocument,
+  DidDocumentError,
+  documentKeys,
+  loadDidDocument,
+  publishDidDocument,
+} from "./did_document.ts";
+import { createDid, getDid, type OnChainDid, rotateKeys, updateMetadata } from "./registry.ts";
+
+type Addresses = Pick<ArthaAddresses, "dids">;
+
+/** Thrown when a DID is not registered on chain. */
+export class DidNotFoundError extends Error {
+  /** Stable error code. */
+  readonly code = "DID_NOT_FOUND";
+  /** @param did the DID */
+  constructor(did: string) {
+    super(`Cannot resolve ${did}: not registered`);
+    this.name = "DidNotFoundError";
+  }
+}
+
+/** A DID resolution result (W3C DID Resolution shape). */
+export interface DidResolution {
+  didDocument: DidDocument;
+  didDocumentMetadata: {
+    created: Date;
+    updated: Date;
+    /** True once the DID is revoked. */
+    deactivated: boolean;
+    /** SVDB CID of the document. */
+    metaCid: string;
+  };
+  /** The raw on-chain record. */
+  onChain: OnChainDid;
+}
+
+/**
+ * Creates a DID for the client's account: the DID hash is `keccak256(authKey)`, the
+ * document goes to the SVDB, the keys and its CID on chain.
+ *
+ * @example
+ * ```ts ignore
+ * const { did } = await registerIdentity(client, {
+ *   addresses, store, authKey: nodeKey.publicKeyHex, encKey: encKey.publicKeyHex,
+ * });
+ * ```
+ */
+export async function registerIdentity(
+  client: ArthaClient,
+  params: { addresses: Addresses; store: Store; authKey: Hex; encKey: Hex },
+): Promise<{ did: string; didHash: Hex; metaCid: string }> {
+  const didHash = didHashFromAuthKey(params.authKey);
+  const doc = buildDidDocument({ didHash, authKey: params.authKey, encKey: params.encKey });
+  const metaCid = (await publishDidDocument(params.store, doc)).toString();
+  await createDid(client, {
+    addresses: params.addresses,
+    didHash,
+    authKey: params.authKey,
+    encKey: params.encKey,
+    metaCid,
+  });
+  return { did: formatDid(didHash), didHash, metaCid };
+}
+
+/**
+ * Resolves a DID: reads the chain, loads the document from the SVDB and checks that its
+ * keys are the ones on chain.
+ *
+ * @throws {DidNotFoundError} when the DID was never registered
+ * @throws {DidDocumentError} when the stored document disagrees with the chain
+ * @example
+ * ```ts ignore
+ * const { didDocument, didDocumentMetadata } = await resolveDid(client, { addresses, store, did });
+ * ```
+ */
+export async function resolveDid(
+  client: ArthaClient,
+  params: { addresses: Addresses; store: Store; did: string },
+): Promise<DidResolution> {
+  const didHash = parseDid(params.did);
+  const onChain = await getDid(client, { addresses: params.addresses, didHash });
+  if (!onChain) throw new DidNotFoundError(params.did);
+  const didDocument = await loadDidDocument(params.store, onChain.metaCid);
+  const keys = documentKeys(didDocument);
+  if (
+    keys.didHash !== didHash || keys.authKey !== onChain.authKey.toLowerCase() ||
+    keys.encKey !== onChain.encKey.toLowerCase()
+  ) {
+    throw new DidDocumentError(
+      `Cannot resolve ${params.did}: document ${onChain.metaCid} does not match the on-chain keys`,
+    );
+  }
+  return {
+    didDocument,
+    didDocumentMetadata: {
+      created: new Date(Number(onChain.created) * 1000),
+      updated: new Date(Number(onChain.updated) * 1000),
+      deactivated: onChain.revoked,
+      metaCid: onChain.metaCid,
+    },
+    onChain,
+  };
+}
+
+/**
+ * Rotates a DID's keys: publishes the new document, then updates keys and document CID
+ * on chain (two transactions; the DID itself does not change).
+ *
+ * @example
+ * ```ts ignore
+ * await rotateIdentityKeys(client, { addresses, store, didHash, authKey, encKey, keyVersion: 2 });
+ * ```
+ */
+export async function rotateIdentityKeys(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    store: Store;
+    didHash: Hex;
+    authKey: Hex;
+    encKey: Hex;
+    /** Version used in key ids (`#auth-<n>`); default 2. */
+    keyVersion?: number;
+  },
+): Promise<{ metaCid: string }> {
+  const { addresses, store, didHash, authKey, encKey } = params;
+  const doc = buildDidDocument({ didHash, authKey, encKey, keyVersion: params.keyVersion ?? 2 });
+  const metaCid = (await publishDidDocument(store, doc)).toString();
+  await rotateKeys(client, { addresses, didHash, authKey, encKey });
+  await updateMetadata(client, { addresses, didHash, metaCid });
+  return { metaCid };
+}

@@ -1,0 +1,70 @@
+/**
+ * Crash-safe file writes: write a temp file beside the target, optionally fsync, then
+ * rename (or hard-link, to refuse overwriting). A crash leaves at most a temp file whose
+ * name starts with {@link TEMP_PREFIX}, never a half-written target.
+ *
+ * @module
+ */
+
+/** Prefix of temp files; anything with it is an abandoned write and safe to delete. */
+export const TEMP_PREFIX = ".tmp-";
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File mode set with chmod (exact, not masked by umask). Default: leave to umask. */
+  mode?: number;
+  /** Fail with Deno.errors.AlreadyExists instead of replacing an existing file. */
+  exclusive?: boolean;
+  /** fsync the data before publishing it. Default true. */
+  sync?: boolean;
+}
+
+/**
+ * Writes `data` to `path` so that readers see either the old file or the whole new one.
+ *
+ * @throws {Deno.errors.AlreadyExists} with `exclusive` when `path` exists
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./_atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/a`, new Uint8Array([1]), { mode: 0o600 });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
+  const base = slash >= 0 ? path.slice(slash + 1) : path;
+  const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
+  const tmp = `${dir}/${TEMP_PREFIX}${base}.${suffix}`;
+  const file = await Deno.open(tmp, {
+    write: true,
+    createNew: true,
+    mode: options.mode ?? 0o644,
+  });
+  let published = false;
+  try {
+    try {
+      if (options.mode !== undefined && Deno.build.os !== "windows") {
+        await Deno.chmod(tmp, options.mode);
+      }
+      let written = 0;
+      while (written < data.length) written += await file.write(data.subarray(written));
+      if (options.sync ?? true) await file.sync();
+    } finally {
+      file.close();
+    }
+    if (options.exclusive) {
+      await Deno.link(tmp, path); // fails with AlreadyExists: never clobbers a winner
+    } else {
+      await Deno.rename(tmp, path);
+      published = true;
+    }
+  } finally {
+    if (!published) await Deno.remove(tmp).catch(() => {});
+  }
+}

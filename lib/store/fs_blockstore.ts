@@ -1,0 +1,159 @@
+/**
+ * Filesystem {@link Blockstore}: the default SVDB backend.
+ *
+ * Layout under `root`: `blocks/<shard>/<key>` where `key` is the block's multihash in
+ * base32 and `shard` its next-to-last two characters (like go-ipfs flatfs), and
+ * `pins/<cid>` (empty files). Blocks are written to a temp file and renamed, so a crash
+ * leaves at most a `.tmp-*` file that {@link FsBlockstore.removeTemporary} deletes,
+ * never a half-written block.
+ *
+ * @module
+ */
+import { type CID, parseCid } from "../cid.ts";
+import { blockKey, BlockNotFoundError, type Blockstore, cidFromBlockKey } from "./blockstore.ts";
+import { TEMP_PREFIX, writeFileAtomic } from "./_atomic.ts";
+
+/** Options of {@link FsBlockstore.open}. */
+export interface FsBlockstoreOptions {
+  /** fsync every block before publishing it (durable across power loss). Default true. */
+  sync?: boolean;
+}
+
+/**
+ * Blocks as files.
+ *
+ * @example
+ * ```ts
+ * import { FsBlockstore } from "./fs_blockstore.ts";
+ * import { Store } from "./store.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = new Store(await FsBlockstore.open(dir));
+ * const cid = await store.put(new TextEncoder().encode("hello world\n"));
+ * console.assert(new TextDecoder().decode(await store.get(cid)) === "hello world\n");
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class FsBlockstore implements Blockstore {
+  /** Root directory. */
+  readonly root: string;
+  readonly #sync: boolean;
+
+  private constructor(root: string, options: FsBlockstoreOptions) {
+    this.root = root;
+    this.#sync = options.sync ?? true;
+  }
+
+  /** Opens (creating if needed) a store rooted at `root`. */
+  static async open(root: string, options: FsBlockstoreOptions = {}): Promise<FsBlockstore> {
+    await Deno.mkdir(`${root}/blocks`, { recursive: true });
+    await Deno.mkdir(`${root}/pins`, { recursive: true });
+    return new FsBlockstore(root, options);
+  }
+
+  #path(cid: CID): { dir: string; path: string } {
+    const key = blockKey(cid);
+    const dir = `${this.root}/blocks/${key.slice(-3, -1)}`;
+    return { dir, path: `${dir}/${key}` };
+  }
+
+  /** Writes the block unless it is already there. */
+  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+    const { dir, path } = this.#path(cid);
+    if (await exists(path)) return;
+    await Deno.mkdir(dir, { recursive: true });
+    await writeFileAtomic(path, bytes, { sync: this.#sync });
+  }
+
+  /** Reads the block. @throws {BlockNotFoundError} */
+  async get(cid: CID): Promise<Uint8Array> {
+    try {
+      return await Deno.readFile(this.#path(cid).path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new BlockNotFoundError(cid, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Whether the block file exists. */
+  has(cid: CID): Promise<boolean> {
+    return exists(this.#path(cid).path);
+  }
+
+  /** Deletes the block file if present. */
+  async delete(cid: CID): Promise<void> {
+    await Deno.remove(this.#path(cid).path).catch(ignoreNotFound);
+  }
+
+  /** Every stored block (temp files skipped). */
+  async *blocks(): AsyncIterable<CID> {
+    for await (const shard of Deno.readDir(`${this.root}/blocks`)) {
+      if (!shard.isDirectory) continue;
+      for await (const entry of Deno.readDir(`${this.root}/blocks/${shard.name}`)) {
+        if (entry.isFile && !entry.name.startsWith(TEMP_PREFIX)) {
+          yield cidFromBlockKey(entry.name);
+        }
+      }
+    }
+  }
+
+  /** Records a pin root as an empty file named by the CID. */
+  async putPin(cid: CID): Promise<void> {
+    await Deno.writeFile(`${this.root}/pins/${cid}`, new Uint8Array());
+  }
+
+  /** Removes a pin root. */
+  async deletePin(cid: CID): Promise<void> {
+    await Deno.remove(`${this.root}/pins/${cid}`).catch(ignoreNotFound);
+  }
+
+  /** Every pin root. */
+  async *pins(): AsyncIterable<CID> {
+    for await (const entry of Deno.readDir(`${this.root}/pins`)) {
+      if (entry.isFile && !entry.name.startsWith(TEMP_PREFIX)) yield parseCid(entry.name);
+    }
+  }
+
+  /**
+   * Deletes temp files left by interrupted writes that are older than `minAgeMs`
+   * (default one minute, so writes in flight are spared).
+   *
+   * @returns how many files were removed
+   */
+  async removeTemporary(minAgeMs = 60_000): Promise<number> {
+    let removed = 0;
+    const cutoff = Date.now() - minAgeMs;
+    for await (const shard of Deno.readDir(`${this.root}/blocks`)) {
+      if (!shard.isDirectory) continue;
+      const dir = `${this.root}/blocks/${shard.name}`;
+      for await (const entry of Deno.readDir(dir)) {
+        if (!entry.name.startsWith(TEMP_PREFIX)) continue;
+        const info = await Deno.stat(`${dir}/${entry.name}`).catch(() => null);
+        if (info && (info.mtime?.getTime() ?? 0) <= cutoff) {
+          await Deno.remove(`${dir}/${entry.name}`).catch(ignoreNotFound);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Nothing to release. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!(err instanceof Deno.errors.NotFound)) throw err;
+}

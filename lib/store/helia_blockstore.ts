@@ -1,0 +1,136 @@
+/**
+ * Helia (IPFS) {@link Blockstore}: blocks live in a Helia node; a block that is not local
+ * is fetched from connected peers over bitswap. The {@link Store} on top re-verifies
+ * every block, so a lying peer yields {@link CidMismatchError}, never wrong bytes.
+ *
+ * Pins are kept in the Helia node's datastore under `/artha/pins/`.
+ *
+ * @module
+ */
+import type { Helia } from "helia";
+import { Key } from "interface-datastore";
+import { type CID, parseCid, RAW_CODE } from "../cid.ts";
+import { CID as MfCID } from "multiformats/cid";
+import { BlockNotFoundError, type Blockstore } from "./blockstore.ts";
+
+/** Options of {@link HeliaBlockstore}. */
+export interface HeliaBlockstoreOptions {
+  /** How long `get` waits for peers to deliver a missing block. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Never ask the network; only local blocks. Default false. */
+  offline?: boolean;
+  /** Stop the Helia node on `close()`. Default true. */
+  stopOnClose?: boolean;
+  /**
+   * The node's local blockstore when it was created with one (see `createHeliaPeer`):
+   * pins and temp-file cleanup then go there and persist with it.
+   */
+  local?: Blockstore;
+}
+
+const PIN_PREFIX = "/artha/pins/";
+
+/**
+ * Wraps a started Helia node.
+ *
+ * @example
+ * ```ts ignore
+ * import { createHeliaPeer } from "./helia_peer.ts";
+ * import { HeliaBlockstore } from "./helia_blockstore.ts";
+ * import { Store } from "./store.ts";
+ * const store = new Store(new HeliaBlockstore(await createHeliaPeer()));
+ * const cid = await store.put(new Uint8Array([1]));
+ * await store.close();
+ * ```
+ */
+export class HeliaBlockstore implements Blockstore {
+  /** The wrapped node. */
+  readonly helia: Helia;
+  readonly #timeoutMs: number;
+  readonly #offline: boolean;
+  readonly #stopOnClose: boolean;
+  readonly #local: Blockstore | undefined;
+
+  /** @param helia a started node @param options timeouts and ownership */
+  constructor(helia: Helia, options: HeliaBlockstoreOptions = {}) {
+    this.helia = helia;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#offline = options.offline ?? false;
+    this.#stopOnClose = options.stopOnClose ?? true;
+    this.#local = options.local;
+  }
+
+  /** Stores the block in the node (and so offers it to peers). */
+  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+    await this.helia.blockstore.put(cid, bytes);
+  }
+
+  /** Local block, or one fetched from peers within the timeout. @throws {BlockNotFoundError} */
+  async get(cid: CID): Promise<Uint8Array> {
+    if (this.#offline && !(await this.has(cid))) throw new BlockNotFoundError(cid);
+    const parts: Uint8Array[] = [];
+    try {
+      const signal = AbortSignal.timeout(this.#timeoutMs);
+      for await (const part of this.helia.blockstore.get(cid, { signal })) parts.push(part);
+    } catch (cause) {
+      throw new BlockNotFoundError(cid, { cause });
+    }
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
+
+  /** Whether the block is in the node's local blockstore. */
+  has(cid: CID): Promise<boolean> {
+    return Promise.resolve(this.helia.blockstore.has(cid));
+  }
+
+  /** Deletes the local copy. */
+  async delete(cid: CID): Promise<void> {
+    await this.helia.blockstore.delete(cid);
+  }
+
+  /** Every local block, as CIDv1 raw of its multihash. */
+  async *blocks(): AsyncIterable<CID> {
+    for await (const pair of this.helia.blockstore.getAll()) {
+      yield MfCID.createV1(RAW_CODE, pair.cid.multihash);
+    }
+  }
+
+  /** Records a pin in the local store, else in the node's datastore. */
+  async putPin(cid: CID): Promise<void> {
+    if (this.#local) return await this.#local.putPin(cid);
+    await this.helia.datastore.put(new Key(PIN_PREFIX + cid.toString()), new Uint8Array());
+  }
+
+  /** Removes a pin. */
+  async deletePin(cid: CID): Promise<void> {
+    if (this.#local) return await this.#local.deletePin(cid);
+    await this.helia.datastore.delete(new Key(PIN_PREFIX + cid.toString()));
+  }
+
+  /** Every pin root. */
+  async *pins(): AsyncIterable<CID> {
+    if (this.#local) return yield* this.#local.pins();
+    for await (const pair of this.helia.datastore.query({ prefix: PIN_PREFIX })) {
+      yield parseCid(pair.key.toString().slice(PIN_PREFIX.length));
+    }
+  }
+
+  /** Cleans leftovers of interrupted writes in the local store, if it has any. */
+  removeTemporary(minAgeMs?: number): Promise<number> {
+    return this.#local?.removeTemporary?.(minAgeMs) ?? Promise.resolve(0);
+  }
+
+  /** Stops the node and closes its local store (unless `stopOnClose: false`). */
+  async close(): Promise<void> {
+    if (!this.#stopOnClose) return;
+    await this.helia.stop();
+    await this.#local?.close();
+  }
+}

@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { startDevnet } from "../../../lib/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
+import { ChainCallError } from "../../../lib/chain/_send.ts";
+import {
+  arthaDIDRegistryAbi,
+  arthaDIDRegistryBytecode,
+} from "../../../lib/abi/ArthaDIDRegistry.ts";
+import { generateNodeKey } from "../../../lib/keys.ts";
+import { type EncKey, generateEncKey } from "../../../lib/crypto/enc_key.ts";
+import { DecryptionError } from "../../../lib/crypto/aead.ts";
+import { unwrapKey } from "../../../lib/crypto/key_wrap.ts";
+import { digestHex, type Hex } from "../../../lib/digest.ts";
+import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
+import { Store } from "../../../lib/store/store.ts";
+import { formatDid } from "../../../lib/did/did.ts";
+import {
+  buildDidDocument,
+  DidDocumentError,
+  publishDidDocument,
+} from "../../../lib/did/did_document.ts";
+import {
+  DidNotFoundError,
+  registerIdentity,
+  resolveDid,
+  rotateIdentityKeys,
+} from "../../../lib/did/resolve.ts";
+import { createDid, getDid, revokeDid, updateMetadata } from "../../../lib/did/registry.ts";
+import {
+  getGrant,
+  hasAccess,
+  hasConsent,
+  recordConsent,
+  revokeDataAccess,
+} from "../../../lib/did/data_access.ts";
+import {
+  AccessDeniedError,
+  grantAccess,
+  grantContext,
+  openDataset,
+  shareDataset,
+} from "../../../lib/did/dataset_share.ts";
+
+interface Party {
+  client: ArthaClient;
+  didHash: Hex;
+  enc: EncKey;
+}
+
+Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, consent", async (t) => {
+  // Prepare: a fresh devnet with the DID registry, three parties with DIDs
+  await using net = await startDevnet({ accounts: 3 });
+  const clients = net.accounts.map((account) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
+  );
+  const deployer = clients[0]!;
+  const hash = await deployer.deployContract({
+    abi: arthaDIDRegistryAbi,
+    bytecode: arthaDIDRegistryBytecode,
+    args: [],
+  });
+  const addresses = {
+    dids: (await deployer.waitForTransactionReceipt({ hash })).contractAddress!,
+  };
+  const store = new Store(new MemoryBlockstore());
+  const parties: Party[] = [];
+  for (const client of clients) {
+    const auth = generateNodeKey();
+    const enc = generateEncKey();
+    const { didHash } = await registerIdentity(client, {
+      addresses,
+      store,
+      authKey: auth.publicKeyHex,
+      encKey: enc.publicKeyHex,
+    });
+    parties.push({ client, didHash, enc });
+  }
+  const [owner, grantee, stranger] = parties as [Party, Party, Party];
+  const plaintext = new TextEncoder().encode("age,zip\n34,94110\n29,10001\n");
+
+  await t.step("resolveDid returns the document whose keys are on chain", async () => {
+    const res = await resolveDid(owner.client, {
+      addresses,
+      store,
+      did: formatDid(grantee.didHash),
+    });
+    assert.equal(res.didDocument.id, formatDid(grantee.didHash));
+    assert.equal(res.onChain.encKey, grantee.enc.publicKeyHex);
+    assert.equal(res.didDocumentMetadata.deactivated, false);
+    await assert.rejects(
+      resolveDid(owner.client, { addresses, store, did: formatDid(`0x${"ab".repeat(32)}`) }),
+      DidNotFoundError,
+    );
+    await assert.rejects(
+      createDid(stranger.client, {
+        addresses,
+        didHash: grantee.didHash,
+        authKey: grantee.didHash,
+        encKey: grantee.didHash,
+        metaCid: "x",
+      }),
+      (e) => e instanceof ChainCallError && e.errorName === "DID__AlreadyExists",
+    );
+  });
+
+  const shared = await shareDataset(owner.client, {
+    addresses,
+    store,
+    ownerDid: owner.didHash,
+    plaintext,
+  });
+
+  await t.step("a grantee decrypts, and the access is recorded on chain", async () => {
+    await grantAccess(owner.client, { addresses, store, ...shared, granteeDid: grantee.didHash });
+    const opened = await openDataset(grantee.client, {
+      addresses,
+      store,
+      datasetId: shared.datasetId,
+      granteeDid: grantee.didHash,
+      encSecretKey: grantee.enc.secretKey,
+      purpose: "job-1",
+    });
+    assert.deepEqual(opened, plaintext);
+    const events = await grantee.client.getContractEvents({
+      address: addresses.dids,
+      abi: arthaDIDRegistryAbi,
+      eventName: "DataAccessed",
+      fromBlock: 0n,
+    });
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.args.granteeDid, grantee.didHash);
+    assert.equal(events[0]!.args.purposeHash, digestHex(new TextEncoder().encode("job-1")));
+  });
+
+  await t.step("a never-granted DID is refused, and cannot unwrap another's key", async () => {
+    await assert.rejects(
+      openDataset(stranger.client, {
+        addresses,
+        store,
+        datasetId: shared.datasetId,
+        granteeDid: stranger.didHash,
+        encSecretKey: stranger.enc.secretKey,
+      }),
+      (e) => e instanceof AccessDeniedError && e.code === "ACCESS_DENIED",
+    );
+    const grant = await getGrant(owner.client, {
+      addresses,
+      datasetId: shared.datasetId,
+      granteeDid: grantee.didHash,
+    });
+    const wrapped = await store.get(grant.wrappedKeyCid);
+    assert.throws(
+      () =>
+        unwrapKey(wrapped, stranger.enc.secretKey, {
+          context: grantContext(shared.datasetId, grantee.didHash),
+        }),
+      DecryptionError,
+    );
+  });
+
+  await t.step("a revoked grant is refused", async () => {
+    await revokeDataAccess(owner.client, {
+      addresses,
+      datasetId: shared.datasetId,
+      granteeDid: grantee.didHash,
+    });
+    await assert.rejects(
+      openDataset(grantee.client, {
+        addresses,
+        store,
+        datasetId: shared.datasetId,
+        granteeDid: grantee.didHash,
+        encSecretKey: grantee.enc.secretKey,
+      }),
+      AccessDeniedError,
+    );
+  });
+
+  await t.step("after key rotation the old wrapped key is useless until re-granted", async () => {
+    const old = grantee.enc;
+    const next = generateEncKey();
+    const nextAuth = generateNodeKey();
+    await grantAccess(owner.client, { addresses, store, ...shared, granteeDid: grantee.didHash });
+    await rotateIdentityKeys(grantee.client, {
+      addresses,
+      store,
+      didHash: grantee.didHash,
+      authKey: nextAuth.publicKeyHex,
+      encKey: next.publicKeyHex,
+    });
+    const res = await resolveDid(owner.client, {
+      addresses,
+      store,
+      did: formatDid(grantee.didHash),
+    });
+    assert.equal(res.onChain.encKey, next.publicKeyHex);
+    assert.deepEqual(res.didDocument.keyAgreement, [`${formatDid(grantee.didHash)}#enc-2`]);
+    const params = {
+      addresses,
+      store,
+      datasetId: shared.datasetId,
+      granteeDid: grantee.didHash,
+      record: false,
+    };
+    await assert.rejects(
+      openDataset(grantee.client, { ...params, encSecretKey: next.secretKey }),
+      DecryptionError,
+    );
+    assert.deepEqual(
+      await openDataset(grantee.client, { ...params, encSecretKey: old.secretKey }),
+      plaintext,
+    );
+    await grantAccess(owner.client, { addresses, store, ...shared, granteeDid: grantee.didHash });
+    assert.deepEqual(
+      await openDataset(grantee.client, { ...params, encSecretKey: next.secretKey }),
+      plaintext,
+    );
+  });
+
+  await t.step("consent is recorded and withdrawn", async () => {
+    const purposeHash = digestHex(new TextEncoder().encode("train:job-1"));
+    const args = { addresses, subjectDid: owner.didHash, purposeHash };
+    assert.equal(await hasConsent(owner.client, args), false);
+    await recordConsent(owner.client, { ...args, given: true });
+    assert.equal(await hasConsent(owner.client, args), true);
+    await recordConsent(owner.client, { ...args, given: false });
+    assert.equal(await hasConsent(owner.client, args), false);
+    await assert.rejects(
+      recordConsent(stranger.client, { ...args, given: true }),
+      (e) => e instanceof ChainCallError && e.errorName === "DID__NotController",
+    );
+  });
+
+  await t.step("a document that disagrees with the chain does not resolve", async () => {
+    const fake = buildDidDocument({
+      didHash: stranger.didHash,
+      authKey: generateNodeKey().publicKeyHex,
+      encKey: generateEncKey().publicKeyHex,
+    });
+    const metaCid = (await publishDidDocument(store, fake)).toString();
+    await updateMetadata(stranger.client, { addresses, didHash: stranger.didHash, metaCid });
+    await assert.rejects(
+      resolveDid(owner.client, { addresses, store, did: formatDid(stranger.didHash) }),
+      DidDocumentError,
+    );
+  });
+
+  await t.step("a revoked DID loses its grants and is shown deactivated", async () => {
+    await revokeDid(grantee.client, { addresses, didHash: grantee.didHash });
+    const args = { addresses, datasetId: shared.datasetId, granteeDid: grantee.didHash };
+    assert.equal(await hasAccess(owner.client, args), false);
+    assert.equal(
+      (await getDid(owner.client, { addresses, didHash: grantee.didHash }))!.revoked,
+      true,
+    );
+    const res = await resolveDid(owner.client, {
+      addresses,
+      store,
+      did: formatDid(grantee.didHash),
+    });
+    assert.equal(res.didDocumentMetadata.deactivated, true);
+    await assert.rejects(
+      grantAccess(owner.client, { addresses, store, ...shared, granteeDid: grantee.didHash }),
+      (e) => e instanceof ChainCallError && e.errorName === "DID__Revoked",
+    );
+  });
+});

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
+import { FsBlockstore } from "../../../lib/store/fs_blockstore.ts";
+import { openFsStore, Store } from "../../../lib/store/store.ts";
+import { BlockNotFoundError } from "../../../lib/store/blockstore.ts";
+import { computeCid } from "../../../lib/cid.ts";
+import { randomBytes } from "../_helpers.ts";
+
+// Helia and libp2p come from npm; skip (loudly) only if they cannot be loaded at all.
+let helia: typeof import("../../../lib/store/helia_peer.ts") | undefined;
+let heliaStore: typeof import("../../../lib/store/helia_blockstore.ts") | undefined;
+try {
+  helia = await import("../../../lib/store/helia_peer.ts");
+  heliaStore = await import("../../../lib/store/helia_blockstore.ts");
+} catch (err) {
+  console.warn(`SKIPPING Helia tests: cannot load helia/libp2p from npm (${err})`);
+}
+
+Deno.test({
+  name: "two loopback Helia peers: a file put on one is fetched, verified and stored by the other",
+  ignore: helia === undefined,
+  async fn() {
+    // Prepare
+    const { createHeliaPeer } = helia!;
+    const { HeliaBlockstore } = heliaStore!;
+    const nodeA = await createHeliaPeer();
+    const nodeB = await createHeliaPeer();
+    const a = new Store(new HeliaBlockstore(nodeA));
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 5_000 }));
+    try {
+      const bytes = randomBytes(600 * 1024, 21); // 3 chunks: root + 3 leaves
+      const cid = await a.put(bytes);
+      const addrs = nodeA.libp2p.getMultiaddrs();
+      // Execute
+      await nodeB.libp2p.dial(addrs[0]!);
+      const before = await b.has(cid);
+      const fetched = await b.get(cid);
+      await b.pin(cid);
+      // Assert
+      assert.ok(addrs.every((ma) => ma.toString().startsWith("/ip4/127.0.0.1/tcp/")));
+      assert.equal(before, false);
+      assert.deepEqual(fetched, bytes);
+      assert.ok(cid.equals(await computeCid(bytes)));
+      assert.equal(await b.has(cid), true); // blocks were stored locally by B
+      assert.deepEqual((await b.pins()).map(String), [cid.toString()]);
+      assert.deepEqual(await b.gc(), { removed: 0, kept: 4 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a Helia peer with no connections reports a missing block as BlockNotFoundError",
+  ignore: helia === undefined,
+  async fn() {
+    // Prepare
+    const { createHeliaPeer } = helia!;
+    const { HeliaBlockstore } = heliaStore!;
+    const lonely = new Store(
+      new HeliaBlockstore(await createHeliaPeer(), { timeoutMs: 300 }),
+    );
+    const offline = new Store(new HeliaBlockstore(await createHeliaPeer(), { offline: true }));
+    const cid = await new Store(new MemoryBlockstore()).put(new TextEncoder().encode("absent"));
+    try {
+      // Execute / Assert
+      await assert.rejects(lonely.get(cid), BlockNotFoundError);
+      await assert.rejects(offline.get(cid), BlockNotFoundError);
+    } finally {
+      await lonely.close();
+      await offline.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a Helia peer backed by the filesystem store serves and persists SVDB blocks",
+  ignore: helia === undefined,
+  async fn() {
+    // Prepare
+    const { createHeliaPeer } = helia!;
+    const { HeliaBlockstore } = heliaStore!;
+    const dir = await Deno.makeTempDir();
+    const disk = await FsBlockstore.open(dir, { sync: false });
+    const nodeA = await createHeliaPeer({ blockstore: disk });
+    const nodeB = await createHeliaPeer();
+    const a = new Store(new HeliaBlockstore(nodeA, { local: disk }));
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 5_000 }));
+    const bytes = randomBytes(300 * 1024, 33);
+    try {
+      // Execute
+      const cid = await a.put(bytes);
+      await nodeB.libp2p.dial(nodeA.libp2p.getMultiaddrs()[0]!);
+      const fetched = await b.get(cid);
+      await a.close();
+      await b.close();
+      const reopened = await openFsStore(dir);
+      // Assert
+      assert.deepEqual(fetched, bytes);
+      assert.deepEqual(await reopened.get(cid), bytes); // blocks were on disk
+      assert.deepEqual((await reopened.pins()).map(String), [cid.toString()]);
+    } finally {
+      await a.close().catch(() => {});
+      await b.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
