@@ -1,0 +1,184 @@
+/**
+ * Model-size planner: memory and per-round traffic of a data-parallel job on one laptop, and
+ * whether a node can take it (design doc sections 6, 7, 9).
+ *
+ * Units: bytes, and decimal GB (1 GB = 1e9 bytes) as in the design doc: 1B params in fp32 =
+ * 4 GB of weights, and a round moves ~8 GB (download weights + upload an update of the same
+ * size, uncompressed).
+ *
+ * Memory = params + grads (one copy each, `dtypeBytes`) + optimizer state (AdamW 2 copies,
+ * SGD-momentum 1, SGD 0, `stateBytes`, default = dtypeBytes) + activations.
+ * Activations for a GPT follow llm.c's `train_gpt2.c` buffer list (the kernel's model):
+ * per layer `18·B·T·C + 2·B·H·T² + 4·B·T` values (ln1, qkv, atty, attproj, residual2, ln2,
+ * fch, fch_gelu, fcproj, residual3 = 18 C; preatt and att = 2 H T; 4 mean/rstd), plus
+ * `2·B·T·C + 2·B·T·V + 3·B·T` outside the layers (encoded, lnf, logits, probs, lnf stats,
+ * losses); doubled for their gradients (llm.c keeps grads_acts the same size), no
+ * recomputation.
+ *
+ * @example
+ * ```ts
+ * import { fitsNode, planModel } from "./planner.ts";
+ * const plan = planModel({ params: 1e9 }, { dtypeBytes: 4 });
+ * console.log(plan.memory.params / 1e9, plan.traffic.perRound / 1e9); // 4 8
+ * console.log(fitsNode(plan, { diskGB: 100, bandwidthMbps: 100, computeUnits: 8 }).fits); // true
+ * ```
+ *
+ * @module
+ */
+
+/** A GPT-2 style decoder (llm.c layout: tied embeddings, biases, 4x MLP). */
+export interface GptConfig {
+  layers: number;
+  /** Model width C (d_model). */
+  width: number;
+  heads: number;
+  /** Context length T. */
+  context: number;
+  vocab: number;
+}
+
+/** What to plan for: a parameter count, or a GPT config (params and activations). */
+export type ModelSpec = { params: number } | { gpt: GptConfig };
+
+/** Optimizers and their extra state copies per parameter. */
+export const OPTIMIZER_STATES = { adamw: 2, "sgd-momentum": 1, sgd: 0 } as const;
+export type OptimizerName = keyof typeof OPTIMIZER_STATES;
+
+/** Training settings for a plan. */
+export interface PlanOptions {
+  /** Micro-batch size B (activations scale with it; default 1). */
+  batchSize?: number;
+  /** Bytes per weight/grad/activation value (4 fp32, 2 fp16/bf16; default 4). */
+  dtypeBytes?: number;
+  /** Bytes per optimizer-state value (default dtypeBytes). */
+  stateBytes?: number;
+  /** Default "adamw". */
+  optimizer?: OptimizerName;
+  /** Uploaded update size / raw size (0.01 = top-1%; default 1 = uncompressed). */
+  compressionRatio?: number;
+}
+
+/** Bytes of everything a node holds and moves. */
+export interface Plan {
+  params: number;
+  memory: {
+    params: number;
+    grads: number;
+    optimizer: number;
+    /** 0 when only a parameter count was given. */
+    activations: number;
+    total: number;
+  };
+  traffic: { download: number; upload: number; perRound: number };
+  /** Disk for weights + optimizer state + one update (to resume after a crash). */
+  disk: number;
+}
+
+/** Capabilities of a node (caps word fields, plus RAM when known). */
+export interface NodeCaps {
+  diskGB: number;
+  bandwidthMbps: number;
+  computeUnits: number;
+  memoryGB?: number;
+}
+
+/** Requirements beyond the plan itself. */
+export interface FitOptions {
+  /** Round length in seconds; transfers must fit in `transferShare` of it (default 3600). */
+  roundSeconds?: number;
+  /** Share of a round that may go to transfers (default 0.5). */
+  transferShare?: number;
+  /** Fewest compute units (default 1). */
+  minComputeUnits?: number;
+}
+
+/** The verdict, with one reason per failed check. */
+export interface Fit {
+  fits: boolean;
+  reasons: string[];
+  /** Seconds to download and upload one round at bandwidthMbps (sequential). */
+  transferSeconds: number;
+}
+
+export const GB = 1e9;
+
+/** Parameter count of a GPT: V·C + T·C + L·(12C² + 13C) + 2C. GPT-2 small: 124,439,808. */
+export function gptParamCount(cfg: GptConfig): number {
+  const { layers: L, width: C, context: T, vocab: V } = cfg;
+  return V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
+}
+
+/** Activation values of one forward pass (llm.c buffer list; see the module doc). */
+export function gptActivationCount(cfg: GptConfig, batchSize: number): number {
+  const { layers: L, width: C, heads: H, context: T, vocab: V } = cfg;
+  const B = batchSize;
+  const perLayer = 18 * B * T * C + 2 * B * H * T * T + 4 * B * T;
+  return L * perLayer + 2 * B * T * C + 2 * B * T * V + 3 * B * T;
+}
+
+/** Memory, traffic and disk of training `spec` with `options` on one node. */
+export function planModel(spec: ModelSpec, options: PlanOptions = {}): Plan {
+  const dtype = options.dtypeBytes ?? 4;
+  const stateBytes = options.stateBytes ?? dtype;
+  const batch = options.batchSize ?? 1;
+  const optimizer = options.optimizer ?? "adamw";
+  const ratio = options.compressionRatio ?? 1;
+  if (!(ratio > 0 && ratio <= 1)) {
+    throw new RangeError(`Cannot plan: compressionRatio ${ratio} not in (0, 1]`);
+  }
+  if (!(optimizer in OPTIMIZER_STATES)) {
+    throw new RangeError(`Cannot plan: unknown optimizer ${optimizer}`);
+  }
+  const params = "params" in spec ? spec.params : gptParamCount(spec.gpt);
+  if (!(params > 0)) throw new RangeError(`Cannot plan: params ${params} not positive`);
+  const activations = "gpt" in spec ? 2 * gptActivationCount(spec.gpt, batch) * dtype : 0;
+  const weights = params * dtype;
+  const opt = params * OPTIMIZER_STATES[optimizer] * stateBytes;
+  const upload = Math.ceil(weights * ratio);
+  return {
+    params,
+    memory: {
+      params: weights,
+      grads: weights,
+      optimizer: opt,
+      activations,
+      total: 2 * weights + opt + activations,
+    },
+    traffic: { download: weights, upload, perRound: weights + upload },
+    disk: weights + opt + upload,
+  };
+}
+
+/** Bytes a node moves per 30-day month at `roundsPerDay` (design doc section 9 table). */
+export function monthlyTraffic(plan: Plan, roundsPerDay: number): number {
+  return plan.traffic.perRound * roundsPerDay * 30;
+}
+
+/** Whether a node can take the plan; `reasons` says what does not fit. */
+export function fitsNode(plan: Plan, caps: NodeCaps, options: FitOptions = {}): Fit {
+  const reasons: string[] = [];
+  const round = options.roundSeconds ?? 3600;
+  const share = options.transferShare ?? 0.5;
+  const minCu = options.minComputeUnits ?? 1;
+  const gb = (b: number) => (b / GB).toFixed(2);
+  if (plan.disk > caps.diskGB * GB) {
+    reasons.push(`disk: needs ${gb(plan.disk)} GB, has ${caps.diskGB} GB`);
+  }
+  if (caps.memoryGB !== undefined && plan.memory.total > caps.memoryGB * GB) {
+    reasons.push(`memory: needs ${gb(plan.memory.total)} GB, has ${caps.memoryGB} GB`);
+  }
+  const transferSeconds = caps.bandwidthMbps > 0
+    ? (plan.traffic.perRound * 8) / (caps.bandwidthMbps * 1e6)
+    : Infinity;
+  if (transferSeconds > round * share) {
+    reasons.push(
+      `bandwidth: a round's ${gb(plan.traffic.perRound)} GB takes ${
+        Math.round(transferSeconds)
+      } s at ${caps.bandwidthMbps} Mbps, over ${Math.round(round * share)} s`,
+    );
+  }
+  if (caps.computeUnits < minCu) {
+    reasons.push(`compute: ${caps.computeUnits} units < ${minCu}`);
+  }
+  return { fits: reasons.length === 0, reasons, transferSeconds };
+}

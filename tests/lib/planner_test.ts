@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import {
+  fitsNode,
+  GB,
+  gptActivationCount,
+  gptParamCount,
+  monthlyTraffic,
+  planModel,
+} from "../../lib/planner.ts";
+
+const gpt2 = { layers: 12, width: 768, heads: 12, context: 1024, vocab: 50257 };
+
+Deno.test("planModel: design doc section 6/7 numbers (1B, 500M, 3B)", () => {
+  const oneB = planModel({ params: 1e9 });
+  assert.equal(oneB.memory.params, 4 * GB); // FP32 weights: 4GB
+  assert.equal(oneB.traffic.perRound, 8 * GB); // ~8GB per round
+  assert.equal(planModel({ params: 1e9 }, { dtypeBytes: 2 }).memory.params, 2 * GB);
+  assert.equal(planModel({ params: 5e8 }).memory.params, 2 * GB);
+  assert.equal(planModel({ params: 5e8 }, { dtypeBytes: 2 }).memory.params, 1 * GB);
+  assert.equal(planModel({ params: 3e9 }).memory.params, 12 * GB);
+  // AdamW: params + grads + 2 states = 4 copies
+  assert.equal(oneB.memory.total, 16 * GB);
+  assert.equal(planModel({ params: 1e9 }, { optimizer: "sgd-momentum" }).memory.total, 12 * GB);
+  assert.equal(planModel({ params: 1e9 }, { optimizer: "sgd" }).memory.total, 8 * GB);
+});
+
+Deno.test("planModel: section 9 bandwidth table (1B fp16: 4 GB/round)", () => {
+  const plan = planModel({ params: 1e9 }, { dtypeBytes: 2 });
+  assert.equal(plan.traffic.upload, 2 * GB);
+  assert.equal(plan.traffic.download, 2 * GB);
+  assert.equal(monthlyTraffic(plan, 24) / 1e12, 2.88); // ~2.9 TB at 1 round/hour
+  assert.equal(monthlyTraffic(plan, 144) / 1e12, 17.28); // ~17.5 TB at 1 round/10 min
+  assert.equal(monthlyTraffic(plan, 1) / GB, 120); // ~120 GB at 1 round/day
+  const compressed = planModel({ params: 1e9 }, { dtypeBytes: 2, compressionRatio: 0.01 });
+  assert.equal(compressed.traffic.upload, 0.02 * GB);
+});
+
+Deno.test("gptParamCount: GPT-2 small is 124,439,808 (llm.c)", () => {
+  assert.equal(gptParamCount(gpt2), 124_439_808);
+  const plan = planModel({ gpt: gpt2 }, { batchSize: 4 });
+  assert.equal(plan.params, 124_439_808);
+  // llm.c train_gpt2.c fill_in_activation_sizes, buffer by buffer (B=4, T=64, padded Vp=50304)
+  const [B, T, C, L, NH, Vp] = [4, 64, 768, 12, 12, 50304];
+  const sizes = [
+    B * T * C, // encoded
+    L * B * T * C, // ln1
+    L * B * T, // ln1_mean
+    L * B * T, // ln1_rstd
+    L * B * T * 3 * C, // qkv
+    L * B * T * C, // atty
+    L * B * NH * T * T, // preatt
+    L * B * NH * T * T, // att
+    L * B * T * C, // attproj
+    L * B * T * C, // residual2
+    L * B * T * C, // ln2
+    L * B * T, // ln2_mean
+    L * B * T, // ln2_rstd
+    L * B * T * 4 * C, // fch
+    L * B * T * 4 * C, // fch_gelu
+    L * B * T * C, // fcproj
+    L * B * T * C, // residual3
+    B * T * C, // lnf
+    B * T, // lnf_mean
+    B * T, // lnf_rstd
+    B * T * Vp, // logits
+    B * T * Vp, // probs
+    B * T, // losses
+  ];
+  const llmc = sizes.reduce((a, b) => a + b, 0);
+  assert.equal(gptActivationCount({ ...gpt2, context: T, vocab: Vp }, B), llmc);
+  assert.equal(llmc, 73_347_840);
+  assert.equal(plan.memory.activations, 2 * gptActivationCount(gpt2, 4) * 4);
+});
+
+Deno.test("fitsNode: fits, or says why not", () => {
+  // Prepare
+  const plan = planModel({ params: 1e9 }, { dtypeBytes: 2 });
+  // Execute
+  const urban = fitsNode(plan, { diskGB: 100, bandwidthMbps: 20, computeUnits: 8, memoryGB: 16 });
+  const rural = fitsNode(plan, { diskGB: 5, bandwidthMbps: 5, computeUnits: 0, memoryGB: 4 });
+  // Assert
+  assert.equal(urban.fits, true, urban.reasons.join("; "));
+  assert.equal(urban.transferSeconds, 1600);
+  assert.equal(rural.fits, false);
+  assert.equal(rural.reasons.length, 4);
+  assert.match(rural.reasons.join("\n"), /disk: needs 8\.00 GB, has 5 GB/);
+  assert.match(rural.reasons.join("\n"), /memory: needs 8\.00 GB, has 4 GB/);
+  assert.match(rural.reasons.join("\n"), /bandwidth: .* 6400 s at 5 Mbps/);
+  assert.match(rural.reasons.join("\n"), /compute: 0 units < 1/);
+});
+
+Deno.test("planModel: bad options throw RangeError", () => {
+  assert.throws(() => planModel({ params: 0 }), RangeError);
+  assert.throws(() => planModel({ params: 1 }, { compressionRatio: 0 }), RangeError);
+});
