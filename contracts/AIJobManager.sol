@@ -24,6 +24,8 @@ contract AIJobManager is Owned, IAIJobManager {
     error JobManager__NodeNotEligible(bytes32 nodePubkey);
     /// @notice Thrown when a node has not heartbeated within the interval.
     error JobManager__NodeNotLive(bytes32 nodePubkey);
+    /// @notice Thrown when an assignment would exceed nodesWanted x redundancy active nodes.
+    error JobManager__TooManyNodes(uint256 active, uint256 max);
     /// @notice Thrown when a node is assigned twice to the same job.
     error JobManager__AlreadyAssigned(bytes32 jobId, bytes32 nodePubkey);
     /// @notice Thrown when a node is not (or no longer) assigned to the job.
@@ -114,6 +116,7 @@ contract AIJobManager is Owned, IAIJobManager {
     mapping(bytes32 jobId => mapping(bytes32 nodePubkey => bool active)) private _activeAssignment;
     mapping(address account => uint256 amount) private _claimable;
     mapping(address owner => uint256 nonce) private _nonces;
+    mapping(bytes32 jobId => uint256 count) private _activeCount;
 
     /// @notice Links the node registry and ProofOfCompute. Owner only.
     /// @param registry_ The NodeCertRegistry.
@@ -181,6 +184,7 @@ contract AIJobManager is Owned, IAIJobManager {
         if (!_activeAssignment[jobId][fromNode]) revert JobManager__NotAssigned(jobId, fromNode);
         if (registry.isLive(fromNode)) revert JobManager__NodeStillLive(fromNode);
         _activeAssignment[jobId][fromNode] = false;
+        _activeCount[jobId] -= 1;
         proofOfCompute.deauthorize(jobId, fromNode, _operators[jobId][fromNode]);
         _assignOne(jobId, toNode);
         emit TaskReassigned(jobId, fromNode, toNode, j.currentRound);
@@ -318,12 +322,16 @@ contract AIJobManager is Owned, IAIJobManager {
         if (_operators[jobId][node] != address(0)) revert JobManager__AlreadyAssigned(jobId, node);
         if (!registry.isComputeEligible(node)) revert JobManager__NodeNotEligible(node);
         if (!registry.isLive(node)) revert JobManager__NodeNotLive(node);
+        Job storage j = _jobs[jobId];
+        uint256 max = uint256(j.nodesWanted) * j.redundancy;
+        if (_activeCount[jobId] + 1 > max) revert JobManager__TooManyNodes(_activeCount[jobId] + 1, max);
         address operator = registry.operatorOf(node);
         _operators[jobId][node] = operator;
         _activeAssignment[jobId][node] = true;
+        _activeCount[jobId] += 1;
         _nodes[jobId].push(node);
         emit NodeAssigned(jobId, node, operator);
-        proofOfCompute.authorize(jobId, node, operator);
+        proofOfCompute.authorize(jobId, node, operator, _jobs[jobId].rounds);
     }
 
     function _credit(bytes32 jobId, Job storage j, address to, uint256 amount) private {

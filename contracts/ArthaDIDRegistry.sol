@@ -244,5 +244,6 @@ contract ArthaDIDRegistry {
         if (ds.ownerDid == bytes32(0)) revert DID__UnknownDataset(datasetId);
         DIDDocument storage owner = _dids[ds.ownerDid];
         if (owner.owner != msg.sender) revert DID__NotDatasetOwner(msg.sender, datasetId);
+        if (owner.revoked) revert DID__Revoked(ds.ownerDid);
     }
 }

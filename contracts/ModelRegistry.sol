@@ -15,6 +15,8 @@ contract ModelRegistry {
     error ModelRegistry__NotPublisher(address caller, bytes32 modelId);
     /// @notice Thrown when a CID is empty.
     error ModelRegistry__EmptyCid();
+    /// @notice Thrown when a CID is already published under another model.
+    error ModelRegistry__CidTaken(string cid, bytes32 modelId);
     /// @notice Thrown when a checkpoint round does not increase.
     error ModelRegistry__StaleRound(uint256 round, uint256 latest);
 
@@ -95,6 +97,8 @@ contract ModelRegistry {
     {
         Model storage m = _ownedModel(modelId);
         if (bytes(cid).length == 0) revert ModelRegistry__EmptyCid();
+        bytes32 holder = _publishedCids[keccak256(bytes(cid))];
+        if (holder != bytes32(0) && holder != modelId) revert ModelRegistry__CidTaken(cid, holder);
         m.versions += 1;
         m.publishedCid = cid;
         m.publishedDigest = weightsDigest;

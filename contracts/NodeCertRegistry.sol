@@ -39,6 +39,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     error NodeCert__NotUnbonding(bytes32 nodePubkey);
     /// @notice Thrown when there is nothing to withdraw.
     error NodeCert__NothingToWithdraw();
+    /// @notice Thrown when a configuration value is out of its range.
+    error NodeCert__InvalidConfig(bytes32 key, uint256 value);
     /// @notice Thrown when a native transfer fails.
     error NodeCert__TransferFailed(address to, uint256 amount);
 
@@ -273,6 +275,7 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     /// @notice Sets the floor stake for every role. Owner only.
     function setMinStake(uint256 value) external onlyOwner {
+        if (value == 0) revert NodeCert__InvalidConfig("minStake", value);
         minStake = value;
         emit ConfigChanged("minStake", value);
     }
@@ -285,12 +288,16 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     /// @notice Sets the heartbeat interval in seconds. Owner only.
     function setHeartbeatInterval(uint256 value) external onlyOwner {
+        // Zero would divide by zero in the missed-heartbeat policy; a day is the longest that
+        // still lets the policy catch a node that went away.
+        if (value == 0 || value > 1 days) revert NodeCert__InvalidConfig("heartbeatInterval", value);
         heartbeatInterval = value;
         emit ConfigChanged("heartbeatInterval", value);
     }
 
     /// @notice Sets the unbonding delay in seconds. Owner only.
     function setUnbondingDelay(uint256 value) external onlyOwner {
+        if (value > 365 days) revert NodeCert__InvalidConfig("unbondingDelay", value);
         unbondingDelay = value;
         emit ConfigChanged("unbondingDelay", value);
     }
@@ -303,6 +310,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     /// @notice Adds or removes a hardware attester. Owner only.
     function setAttester(address attester, bool allowed) external onlyOwner {
+        // ecrecover returns address(0) for malformed signatures: it must never be an attester.
+        if (attester == address(0)) revert Owned__ZeroAddress();
         _attesters[attester] = allowed;
         emit AttesterSet(attester, allowed);
     }

@@ -24,8 +24,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     error PoC__AlreadySettled(bytes32 jobId, bytes32 nodePubkey);
     /// @notice Thrown when a commit carries no work.
     error PoC__EmptyCommit();
-    /// @notice Thrown when a value does not fit the packed work record.
-    error PoC__ValueTooLarge(string field, uint256 value);
+    /// @notice Thrown when a commit names a round outside the job's rounds.
+    error PoC__RoundOutOfRange(uint32 round, uint32 rounds);
     /// @notice Thrown when finalising a job that has not completed all rounds.
     error PoC__JobNotCompleted(bytes32 jobId, IAIJobManager.JobStatus status);
     /// @notice Thrown when finalising a job a second time.
@@ -95,11 +95,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 nodePubkey;
     }
 
-    /// @dev Work of one node on one job, packed in one slot (240 bits).
+    /// @dev Work of one node on one job, packed in one slot (224 bits).
     struct Work {
         bool authorised;
         bool settled;
         uint16 qualityBps;
+        uint32 maxRounds;
         uint32 rounds;
         uint32 steps;
         uint32 samples;
@@ -140,11 +141,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     }
 
     /// @inheritdoc IProofOfCompute
-    function authorize(bytes32 jobId, bytes32 nodePubkey, address operator) external {
+    function authorize(bytes32 jobId, bytes32 nodePubkey, address operator, uint32 rounds) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
         Work storage w = _work[workKey(jobId, nodePubkey, operator)];
         w.authorised = true;
         w.qualityBps = uint16(DEFAULT_QUALITY_BPS);
+        w.maxRounds = rounds;
         emit Authorized(jobId, nodePubkey, operator, true);
     }
 
@@ -164,6 +166,9 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         Work storage w = _work[workKey(c.jobId, c.nodePubkey, msg.sender)];
         if (!w.authorised) revert PoC__NotAssigned(c.jobId, c.nodePubkey, msg.sender);
         if (w.settled) revert PoC__AlreadySettled(c.jobId, c.nodePubkey);
+        // The round bound lives in the work slot already loaded, so it costs no extra storage read;
+        // with one commit per (round, node) no node can claim more rounds than the job has.
+        if (c.round >= w.maxRounds) revert PoC__RoundOutOfRange(c.round, w.maxRounds);
         mapping(bytes32 => bytes32) storage roundResults = _results[c.jobId][c.round];
         if (roundResults[c.nodePubkey] != bytes32(0)) revert PoC__AlreadyCommitted(c.jobId, c.round, c.nodePubkey);
 

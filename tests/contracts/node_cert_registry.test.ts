@@ -1,0 +1,920 @@
+import assert from "node:assert/strict";
+import { encodeAbiParameters, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import {
+  abis,
+  b32,
+  caps,
+  DAY,
+  event,
+  events,
+  expectRevert,
+  HOUR,
+  mined,
+  NodeRole,
+  registerNode,
+  ROLE_STAKE,
+  setupFixture,
+  SlashReason,
+} from "./_fixture.ts";
+
+Deno.test("NodeCertRegistry", async (t) => {
+  await using fx = await setupFixture();
+  const [owner, , alice, bob, attester, stranger] = fx.clients as [
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+  ];
+  const reg = fx.c.registry;
+  const node = b32("node-a");
+  const ten = parseEther("10");
+  const getNode = (pk = node) =>
+    owner.readContract({ ...reg, functionName: "getNode", args: [pk] });
+  const read = <N extends "totalStaked" | "slashPool">(functionName: N) =>
+    owner.readContract({ ...reg, functionName });
+
+  await fx.step(
+    t,
+    "registerNode stores the cert, escrows the stake and emits NodeRegistered",
+    async () => {
+      const word = caps({ gpu: true, diskGB: 512, bandwidthMbps: 100, computeUnits: 7 });
+      const receipt = await registerNode(fx, alice, {
+        pubkey: node,
+        role: NodeRole.GPUProvider,
+        stake: parseEther("12"),
+        caps: word,
+        region: "in-south",
+        slaId: b32("sla"),
+      });
+      const ev = event(receipt, abis.registry, "NodeRegistered");
+      assert.deepEqual(ev, {
+        nodePubkey: node,
+        operator: alice.account.address,
+        role: NodeRole.GPUProvider,
+        region: "in-south",
+        caps: word,
+        slaId: b32("sla"),
+        stake: parseEther("12"),
+      });
+      const n = await getNode();
+      const block = await owner.getBlock({ blockNumber: receipt.blockNumber });
+      assert.equal(n.operator, alice.account.address);
+      assert.equal(n.stake, parseEther("12"));
+      assert.equal(n.registeredAt, block.timestamp);
+      assert.equal(n.lastHeartbeat, block.timestamp);
+      assert.equal(n.active, true);
+      assert.equal(n.unlocksAt, 0n);
+      assert.equal(await read("totalStaked"), parseEther("12"));
+      assert.equal(await owner.getBalance({ address: reg.address }), parseEther("12"));
+      assert.deepEqual(
+        await owner.readContract({
+          ...reg,
+          functionName: "nodesOf",
+          args: [alice.account.address],
+        }),
+        [node],
+      );
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "operatorOf", args: [node] }),
+        alice.account.address,
+      );
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isComputeEligible", args: [node] }),
+        true,
+      );
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        true,
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "registerNode reverts with StakeTooLow when stake is below the tier",
+    async () => {
+      for (const role of [NodeRole.Basic, NodeRole.GPUProvider, NodeRole.TEE, NodeRole.Priority]) {
+        const min = ROLE_STAKE[role]!;
+        assert.equal(
+          await owner.readContract({ ...reg, functionName: "requiredStake", args: [role] }),
+          min,
+        );
+        const args = await expectRevert(
+          alice.simulateContract({
+            ...reg,
+            functionName: "registerNode",
+            args: [node, role, "eu", caps({ gpu: true, tee: true }), b32("sla")],
+            value: min - 1n,
+          }),
+          "NodeCert__StakeTooLow",
+        );
+        assert.deepEqual(args, [min - 1n, min]);
+      }
+    },
+  );
+
+  await fx.step(
+    t,
+    "registerNode reverts with CapsMismatch for a TEE node without the TEE bit",
+    async () => {
+      const noTee = caps({ gpu: true });
+      const args = await expectRevert(
+        alice.simulateContract({
+          ...reg,
+          functionName: "registerNode",
+          args: [node, NodeRole.TEE, "eu", noTee, b32("sla")],
+          value: ROLE_STAKE[NodeRole.TEE]!,
+        }),
+        "NodeCert__CapsMismatch",
+      );
+      assert.deepEqual(args, [NodeRole.TEE, noTee]);
+      await registerNode(fx, alice, {
+        pubkey: node,
+        role: NodeRole.TEE,
+        caps: caps({ tee: true }),
+      });
+      assert.equal((await getNode()).role, NodeRole.TEE);
+    },
+  );
+
+  await fx.step(t, "registerNode reverts with AlreadyRegistered for a taken key", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    for (const client of [alice, bob]) {
+      const args = await expectRevert(
+        client.simulateContract({
+          ...reg,
+          functionName: "registerNode",
+          args: [node, NodeRole.GPUProvider, "eu", caps({ gpu: true }), b32("sla")],
+          value: ten,
+        }),
+        "NodeCert__AlreadyRegistered",
+      );
+      assert.deepEqual(args, [node]);
+    }
+  });
+
+  await fx.step(t, "registerNode reverts with InvalidPubkey for a zero key", async () => {
+    await expectRevert(
+      alice.simulateContract({
+        ...reg,
+        functionName: "registerNode",
+        args: [`0x${"0".repeat(64)}`, NodeRole.Basic, "eu", caps(), b32("sla")],
+        value: ten,
+      }),
+      "NodeCert__InvalidPubkey",
+    );
+  });
+
+  await fx.step(t, "Basic nodes register with 1 ARTH but are not compute eligible", async () => {
+    await registerNode(fx, alice, { pubkey: node, role: NodeRole.Basic, caps: caps() });
+    assert.equal(
+      await owner.readContract({ ...reg, functionName: "isComputeEligible", args: [node] }),
+      false,
+    );
+  });
+
+  await fx.step(
+    t,
+    "setMinStake and setRoleStake change requiredStake and emit ConfigChanged",
+    async () => {
+      let receipt = await mined(
+        owner,
+        owner.writeContract({ ...reg, functionName: "setMinStake", args: [parseEther("5")] }),
+      );
+      assert.deepEqual(event(receipt, abis.registry, "ConfigChanged"), {
+        key: stringToHex("minStake", { size: 32 }),
+        value: parseEther("5"),
+      });
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "requiredStake", args: [NodeRole.Basic] }),
+        parseEther("5"),
+      );
+      assert.equal(
+        await owner.readContract({
+          ...reg,
+          functionName: "requiredStake",
+          args: [NodeRole.GPUProvider],
+        }),
+        ten,
+      );
+      await expectRevert(
+        alice.simulateContract({
+          ...reg,
+          functionName: "registerNode",
+          args: [node, NodeRole.Basic, "eu", caps(), b32("sla")],
+          value: parseEther("1"),
+        }),
+        "NodeCert__StakeTooLow",
+      );
+      receipt = await mined(
+        owner,
+        owner.writeContract({
+          ...reg,
+          functionName: "setRoleStake",
+          args: [NodeRole.Priority, parseEther("200")],
+        }),
+      );
+      const key = BigInt(keccak256(stringToHex("roleStake"))) + BigInt(NodeRole.Priority);
+      assert.deepEqual(event(receipt, abis.registry, "ConfigChanged"), {
+        key: `0x${key.toString(16).padStart(64, "0")}`,
+        value: parseEther("200"),
+      });
+      assert.equal(
+        await owner.readContract({
+          ...reg,
+          functionName: "requiredStake",
+          args: [NodeRole.Priority],
+        }),
+        parseEther("200"),
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "addStake raises the stake and emits StakeAdded; only the operator may add",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      const receipt = await mined(
+        alice,
+        alice.writeContract({
+          ...reg,
+          functionName: "addStake",
+          args: [node],
+          value: parseEther("3"),
+        }),
+      );
+      assert.deepEqual(event(receipt, abis.registry, "StakeAdded"), {
+        nodePubkey: node,
+        amount: parseEther("3"),
+        stake: parseEther("13"),
+      });
+      assert.equal(await read("totalStaked"), parseEther("13"));
+      const args = await expectRevert(
+        bob.simulateContract({ ...reg, functionName: "addStake", args: [node], value: 1n }),
+        "NodeCert__NotOperator",
+      );
+      assert.deepEqual(args, [bob.account.address, node]);
+      await expectRevert(
+        alice.simulateContract({
+          ...reg,
+          functionName: "addStake",
+          args: [b32("nobody")],
+          value: 1n,
+        }),
+        "NodeCert__UnknownNode",
+      );
+      await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+      );
+      await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "addStake", args: [node], value: 1n }),
+        "NodeCert__NotActive",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "heartbeat records the time and emits Heartbeat; only the operator may beat",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      await fx.increaseTime(HOUR + 1);
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        false,
+      );
+      const receipt = await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "heartbeat", args: [node] }),
+      );
+      const ts = (await owner.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
+      assert.deepEqual(event(receipt, abis.registry, "Heartbeat"), {
+        nodePubkey: node,
+        timestamp: ts,
+      });
+      assert.equal((await getNode()).lastHeartbeat, ts);
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        true,
+      );
+      await expectRevert(
+        bob.simulateContract({ ...reg, functionName: "heartbeat", args: [node] }),
+        "NodeCert__NotOperator",
+      );
+      await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+      );
+      await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "heartbeat", args: [node] }),
+        "NodeCert__NotActive",
+      );
+    },
+  );
+
+  await fx.step(t, "verifyHardware accepts an attester's EIP-191 signature", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    const receipt = await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "setAttester",
+        args: [attester.account.address, true],
+      }),
+    );
+    assert.deepEqual(event(receipt, abis.registry, "AttesterSet"), {
+      attester: attester.account.address,
+      allowed: true,
+    });
+    assert.equal(
+      await owner.readContract({
+        ...reg,
+        functionName: "isAttester",
+        args: [attester.account.address],
+      }),
+      true,
+    );
+    const hwHash = b32("rtx-4090, 64GB, 2TB");
+    const digest = keccak256(encodeAbiParameters(
+      [{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }],
+      [BigInt(fx.net.chainId), reg.address, node, hwHash],
+    ));
+    assert.equal(
+      await owner.readContract({ ...reg, functionName: "hardwareDigest", args: [node, hwHash] }),
+      digest,
+    );
+    const signature = await fx.net.accounts[4]!.signMessage({ message: { raw: digest } });
+    // Anyone may submit the attestation; the signer is what counts.
+    const verified = await mined(
+      stranger,
+      stranger.writeContract({
+        ...reg,
+        functionName: "verifyHardware",
+        args: [node, hwHash, signature],
+      }),
+    );
+    assert.deepEqual(event(verified, abis.registry, "HardwareVerified"), {
+      nodePubkey: node,
+      hwHash,
+      attester: attester.account.address,
+    });
+    assert.equal((await getNode()).hwHash, hwHash);
+  });
+
+  await fx.step(
+    t,
+    "verifyHardware reverts with BadAttestation when the signer is no attester",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      const hwHash = b32("fake gpu");
+      const digest = await owner.readContract({
+        ...reg,
+        functionName: "hardwareDigest",
+        args: [node, hwHash],
+      });
+      const signature = await fx.net.accounts[5]!.signMessage({ message: { raw: digest } });
+      const args = await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "verifyHardware",
+          args: [node, hwHash, signature],
+        }),
+        "NodeCert__BadAttestation",
+      );
+      assert.deepEqual(args, [stranger.account.address]);
+      // A removed attester no longer counts, and a malformed signature recovers nobody.
+      await mined(
+        owner,
+        owner.writeContract({
+          ...reg,
+          functionName: "setAttester",
+          args: [attester.account.address, false],
+        }),
+      );
+      const old = await fx.net.accounts[4]!.signMessage({ message: { raw: digest } });
+      await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "verifyHardware",
+          args: [node, hwHash, old],
+        }),
+        "NodeCert__BadAttestation",
+      );
+      const short = await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "verifyHardware",
+          args: [node, hwHash, "0x1234"],
+        }),
+        "NodeCert__BadAttestation",
+      );
+      assert.deepEqual(short, [zeroAddress]);
+      await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "verifyHardware",
+          args: [b32("nobody"), hwHash, signature],
+        }),
+        "NodeCert__UnknownNode",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "reportMissedHeartbeats reverts with NoMissedHeartbeat within the interval",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      await fx.increaseTime(HOUR - 60);
+      const args = await expectRevert(
+        stranger.simulateContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+        "NodeCert__NoMissedHeartbeat",
+      );
+      assert.deepEqual(args, [node, 0n]);
+    },
+  );
+
+  await fx.step(t, "reportMissedHeartbeats warns after 1 hour without slashing", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    await fx.increaseTime(HOUR + 10);
+    const receipt = await mined(
+      stranger,
+      stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+    );
+    assert.deepEqual(event(receipt, abis.registry, "HeartbeatMissed"), {
+      nodePubkey: node,
+      missed: 1n,
+      reporter: stranger.account.address,
+    });
+    assert.equal(events(receipt, abis.registry, "NodeSlashed").length, 0);
+    assert.equal((await getNode()).stake, ten);
+    assert.equal((await getNode()).missesPenalised, 1);
+    assert.equal(await read("slashPool"), 0n);
+    // The same miss cannot be reported twice.
+    const args = await expectRevert(
+      stranger.simulateContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+      "NodeCert__NoMissedHeartbeat",
+    );
+    assert.deepEqual(args, [node, 1n]);
+  });
+
+  await fx.step(t, "reportMissedHeartbeats slashes 10% after 3 consecutive misses", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    await fx.increaseTime(HOUR + 10);
+    await mined(
+      stranger,
+      stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+    );
+    await fx.increaseTime(2 * HOUR);
+    const receipt = await mined(
+      stranger,
+      stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+    );
+    assert.equal(event(receipt, abis.registry, "HeartbeatMissed").missed, 3n);
+    assert.deepEqual(event(receipt, abis.registry, "NodeSlashed"), {
+      nodePubkey: node,
+      amount: ten / 10n,
+      reason: SlashReason.MissedHeartbeats,
+      offences: 1n,
+    });
+    assert.equal(
+      event(receipt, abis.reputation, "ReputationUpdated").dimension,
+      stringToHex("slash", { size: 32 }),
+    );
+    assert.equal((await getNode()).stake, ten - ten / 10n);
+    assert.equal(await read("slashPool"), ten / 10n);
+    assert.equal(await read("totalStaked"), ten - ten / 10n);
+    const record = await owner.readContract({
+      ...fx.c.reputation,
+      functionName: "getRecord",
+      args: [node],
+    });
+    assert.equal(record.slashCount, 1);
+    // A heartbeat resets the count: the next hour is a fresh warning, not a slash.
+    await mined(alice, alice.writeContract({ ...reg, functionName: "heartbeat", args: [node] }));
+    await expectRevert(
+      stranger.simulateContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+      "NodeCert__NoMissedHeartbeat",
+    );
+  });
+
+  await fx.step(
+    t,
+    "reportMissedHeartbeats slashes once per 3-miss window when reported late",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      await fx.increaseTime(6 * HOUR + 10);
+      const receipt = await mined(
+        stranger,
+        stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+      );
+      const slashes = events(receipt, abis.registry, "NodeSlashed").map((l) => l.args.amount);
+      const first = ten / 10n;
+      assert.deepEqual(slashes, [first, (ten - first) / 10n]);
+      assert.equal((await getNode()).stake, ten - first - (ten - first) / 10n);
+      await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+      );
+      await expectRevert(
+        stranger.simulateContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+        "NodeCert__NotActive",
+      );
+    },
+  );
+
+  await fx.step(t, "slashNode moves stake to the slash pool and may deactivate", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    const receipt = await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "slashNode",
+        args: [node, parseEther("4"), SlashReason.Cheating, true],
+      }),
+    );
+    assert.deepEqual(event(receipt, abis.registry, "NodeSlashed"), {
+      nodePubkey: node,
+      amount: parseEther("4"),
+      reason: SlashReason.Cheating,
+      offences: 1n,
+    });
+    const ts = (await owner.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
+    assert.deepEqual(event(receipt, abis.registry, "NodeDeactivated"), {
+      nodePubkey: node,
+      unlocksAt: ts + BigInt(7 * DAY),
+    });
+    const n = await getNode();
+    assert.equal(n.stake, parseEther("6"));
+    assert.equal(n.active, false);
+    assert.equal(n.offences, 1);
+    assert.equal(await read("slashPool"), parseEther("4"));
+    assert.equal(await read("totalStaked"), parseEther("6"));
+    assert.equal(
+      await owner.readContract({ ...reg, functionName: "isComputeEligible", args: [node] }),
+      false,
+    );
+    // Still slashable while unbonding, without a second NodeDeactivated.
+    const again = await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "slashNode",
+        args: [node, 1n, SlashReason.FailedJob, true],
+      }),
+    );
+    assert.equal(events(again, abis.registry, "NodeDeactivated").length, 0);
+  });
+
+  await fx.step(
+    t,
+    "slashNode reverts with SlashExceedsStake when asked for more than the stake",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      const args = await expectRevert(
+        owner.simulateContract({
+          ...reg,
+          functionName: "slashNode",
+          args: [node, ten + 1n, SlashReason.Cheating, false],
+        }),
+        "NodeCert__SlashExceedsStake",
+      );
+      assert.deepEqual(args, [ten + 1n, ten]);
+      const notAuth = await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "slashNode",
+          args: [node, 1n, SlashReason.Cheating, false],
+        }),
+        "Owned__NotAuthorised",
+      );
+      assert.deepEqual(notAuth, [stranger.account.address]);
+      await expectRevert(
+        owner.simulateContract({
+          ...reg,
+          functionName: "slashNode",
+          args: [b32("nobody"), 0n, SlashReason.Cheating, false],
+        }),
+        "NodeCert__UnknownNode",
+      );
+    },
+  );
+
+  await fx.step(t, "slashBps takes a share of stake for authorised callers", async () => {
+    await registerNode(fx, alice, { pubkey: node });
+    const auth = await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "setAuthorised",
+        args: [bob.account.address, true],
+      }),
+    );
+    assert.deepEqual(event(auth, abis.registry, "AuthorisationSet"), {
+      account: bob.account.address,
+      allowed: true,
+    });
+    assert.equal(
+      await owner.readContract({
+        ...reg,
+        functionName: "isAuthorised",
+        args: [bob.account.address],
+      }),
+      true,
+    );
+    const receipt = await mined(
+      bob,
+      bob.writeContract({
+        ...reg,
+        functionName: "slashBps",
+        args: [node, 5_000n, SlashReason.FakeGradients, false],
+      }),
+    );
+    assert.equal(event(receipt, abis.registry, "NodeSlashed").amount, parseEther("5"));
+    assert.equal((await getNode()).active, true);
+    const args = await expectRevert(
+      bob.simulateContract({
+        ...reg,
+        functionName: "slashBps",
+        args: [node, 10_001n, SlashReason.FakeGradients, false],
+      }),
+      "NodeCert__BpsOutOfRange",
+    );
+    assert.deepEqual(args, [10_001n]);
+    await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "setAuthorised",
+        args: [bob.account.address, false],
+      }),
+    );
+    await expectRevert(
+      bob.simulateContract({
+        ...reg,
+        functionName: "slashBps",
+        args: [node, 1n, SlashReason.Cheating, false],
+      }),
+      "Owned__NotAuthorised",
+    );
+  });
+
+  await fx.step(
+    t,
+    "withdrawSlashPool pays the treasury; reverts when empty, for non-owners, on refusal",
+    async () => {
+      await expectRevert(
+        owner.simulateContract({
+          ...reg,
+          functionName: "withdrawSlashPool",
+          args: [stranger.account.address],
+        }),
+        "NodeCert__NothingToWithdraw",
+      );
+      await registerNode(fx, alice, { pubkey: node });
+      await mined(
+        owner,
+        owner.writeContract({
+          ...reg,
+          functionName: "slashNode",
+          args: [node, parseEther("2"), SlashReason.Cheating, false],
+        }),
+      );
+      await expectRevert(
+        stranger.simulateContract({
+          ...reg,
+          functionName: "withdrawSlashPool",
+          args: [stranger.account.address],
+        }),
+        "Owned__NotOwner",
+      );
+      // ModelRegistry has no receive function, so it refuses the payment.
+      const failed = await expectRevert(
+        owner.simulateContract({
+          ...reg,
+          functionName: "withdrawSlashPool",
+          args: [fx.addrs.models],
+        }),
+        "NodeCert__TransferFailed",
+      );
+      assert.deepEqual(failed, [fx.addrs.models, parseEther("2")]);
+      const treasury = b32("treasury").slice(0, 42) as `0x${string}`;
+      const receipt = await mined(
+        owner,
+        owner.writeContract({ ...reg, functionName: "withdrawSlashPool", args: [treasury] }),
+      );
+      assert.equal(event(receipt, abis.registry, "SlashPoolWithdrawn").amount, parseEther("2"));
+      assert.equal(await owner.getBalance({ address: treasury }), parseEther("2"));
+      assert.equal(await read("slashPool"), 0n);
+      assert.equal(await owner.getBalance({ address: reg.address }), parseEther("8"));
+    },
+  );
+
+  await fx.step(
+    t,
+    "withdrawStake reverts with StillUnbonding then pays the operator after the delay",
+    async () => {
+      await registerNode(fx, alice, { pubkey: node });
+      await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "withdrawStake", args: [node] }),
+        "NodeCert__NotUnbonding",
+      );
+      const deact = await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+      );
+      const unlocksAt = event(deact, abis.registry, "NodeDeactivated").unlocksAt;
+      assert.equal((await getNode()).unlocksAt, unlocksAt);
+      await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+        "NodeCert__NotActive",
+      );
+      await fx.increaseTime(7 * DAY - 120);
+      const args = await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "withdrawStake", args: [node] }),
+        "NodeCert__StillUnbonding",
+      );
+      assert.equal(args[1], unlocksAt);
+      await expectRevert(
+        bob.simulateContract({ ...reg, functionName: "withdrawStake", args: [node] }),
+        "NodeCert__NotOperator",
+      );
+      await fx.increaseTime(120);
+      const before = await owner.getBalance({ address: alice.account.address });
+      const receipt = await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "withdrawStake", args: [node] }),
+      );
+      assert.deepEqual(event(receipt, abis.registry, "StakeWithdrawn"), {
+        nodePubkey: node,
+        operator: alice.account.address,
+        amount: ten,
+      });
+      const gas = receipt.gasUsed * receipt.effectiveGasPrice;
+      assert.equal(await owner.getBalance({ address: alice.account.address }), before + ten - gas);
+      assert.equal(await read("totalStaked"), 0n);
+      assert.equal(await owner.getBalance({ address: reg.address }), 0n);
+      await expectRevert(
+        alice.simulateContract({ ...reg, functionName: "withdrawStake", args: [node] }),
+        "NodeCert__NothingToWithdraw",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "configuration setters revert with InvalidConfig or ZeroAddress for unusable values",
+    async () => {
+      for (
+        const [functionName, value] of [
+          ["setHeartbeatInterval", 0n],
+          ["setHeartbeatInterval", 86_401n],
+          ["setUnbondingDelay", 365n * 86_400n + 1n],
+          ["setMinStake", 0n],
+        ] as const
+      ) {
+        await expectRevert(
+          owner.simulateContract({ ...reg, functionName, args: [value] }),
+          "NodeCert__InvalidConfig",
+        );
+      }
+      await expectRevert(
+        owner.simulateContract({
+          ...reg,
+          functionName: "setAttester",
+          args: ["0x0000000000000000000000000000000000000000", true],
+        }),
+        "Owned__ZeroAddress",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "setHeartbeatInterval, setUnbondingDelay and setReputation take effect",
+    async () => {
+      for (
+        const [functionName, value] of [
+          ["setHeartbeatInterval", 600n],
+          ["setUnbondingDelay", 60n],
+        ] as const
+      ) {
+        const receipt = await mined(
+          owner,
+          owner.writeContract({ ...reg, functionName, args: [value] }),
+        );
+        assert.equal(event(receipt, abis.registry, "ConfigChanged").value, value);
+      }
+      assert.equal(await owner.readContract({ ...reg, functionName: "heartbeatInterval" }), 600n);
+      assert.equal(await owner.readContract({ ...reg, functionName: "unbondingDelay" }), 60n);
+      await registerNode(fx, alice, { pubkey: node });
+      await fx.increaseTime(601);
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        false,
+      );
+      const deact = await mined(
+        alice,
+        alice.writeContract({ ...reg, functionName: "deactivateNode", args: [node] }),
+      );
+      const ts = (await owner.getBlock({ blockNumber: deact.blockNumber })).timestamp;
+      assert.equal(event(deact, abis.registry, "NodeDeactivated").unlocksAt, ts + 60n);
+      // Without a reputation registry, slashes are not reported anywhere.
+      const unset = await mined(
+        owner,
+        owner.writeContract({ ...reg, functionName: "setReputation", args: [zeroAddress] }),
+      );
+      assert.equal(event(unset, abis.registry, "ConfigChanged").value, 0n);
+      assert.equal(await owner.readContract({ ...reg, functionName: "reputation" }), zeroAddress);
+      const slash = await mined(
+        owner,
+        owner.writeContract({
+          ...reg,
+          functionName: "slashNode",
+          args: [node, 1n, SlashReason.Cheating, false],
+        }),
+      );
+      assert.equal(events(slash, abis.reputation, "ReputationUpdated").length, 0);
+    },
+  );
+
+  await fx.step(t, "owner-only functions revert with NotOwner for other accounts", async () => {
+    const me = stranger.account.address;
+    const calls = [
+      () => stranger.simulateContract({ ...reg, functionName: "setMinStake", args: [1n] }),
+      () =>
+        stranger.simulateContract({
+          ...reg,
+          functionName: "setRoleStake",
+          args: [NodeRole.Basic, 1n],
+        }),
+      () => stranger.simulateContract({ ...reg, functionName: "setHeartbeatInterval", args: [1n] }),
+      () => stranger.simulateContract({ ...reg, functionName: "setUnbondingDelay", args: [1n] }),
+      () => stranger.simulateContract({ ...reg, functionName: "setReputation", args: [me] }),
+      () => stranger.simulateContract({ ...reg, functionName: "setAttester", args: [me, true] }),
+      () => stranger.simulateContract({ ...reg, functionName: "setAuthorised", args: [me, true] }),
+      () => stranger.simulateContract({ ...reg, functionName: "transferOwnership", args: [me] }),
+    ];
+    for (const call of calls) assert.deepEqual(await expectRevert(call(), "Owned__NotOwner"), [me]);
+  });
+
+  await fx.step(t, "transferOwnership hands over control; zero addresses revert", async () => {
+    await expectRevert(
+      owner.simulateContract({ ...reg, functionName: "transferOwnership", args: [zeroAddress] }),
+      "Owned__ZeroAddress",
+    );
+    await expectRevert(
+      owner.simulateContract({ ...reg, functionName: "setAuthorised", args: [zeroAddress, true] }),
+      "Owned__ZeroAddress",
+    );
+    const receipt = await mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "transferOwnership",
+        args: [bob.account.address],
+      }),
+    );
+    assert.deepEqual(event(receipt, abis.registry, "OwnershipTransferred"), {
+      previousOwner: owner.account.address,
+      newOwner: bob.account.address,
+    });
+    assert.equal(await owner.readContract({ ...reg, functionName: "owner" }), bob.account.address);
+    await expectRevert(
+      owner.simulateContract({ ...reg, functionName: "setMinStake", args: [1n] }),
+      "Owned__NotOwner",
+    );
+    await mined(bob, bob.writeContract({ ...reg, functionName: "setMinStake", args: [2n] }));
+  });
+  await fx.step(t, "constants and defaults match the design's staking policy", async () => {
+    const rd = <
+      N extends
+        | "BPS"
+        | "MISSED_HEARTBEAT_SLASH_BPS"
+        | "MISSES_PER_SLASH"
+        | "minStake"
+        | "heartbeatInterval"
+        | "unbondingDelay",
+    >(
+      functionName: N,
+    ) => owner.readContract({ ...reg, functionName });
+    assert.equal(await rd("BPS"), 10_000n);
+    assert.equal(await rd("MISSED_HEARTBEAT_SLASH_BPS"), 1_000n);
+    assert.equal(await rd("MISSES_PER_SLASH"), 3n);
+    assert.equal(await rd("minStake"), parseEther("1"));
+    assert.equal(await rd("heartbeatInterval"), BigInt(HOUR));
+    assert.equal(await rd("unbondingDelay"), BigInt(7 * DAY));
+    assert.equal(
+      await owner.readContract({ ...reg, functionName: "reputation" }),
+      fx.addrs.reputation,
+    );
+    assert.equal(
+      await owner.readContract({ ...reg, functionName: "isAuthorised", args: [fx.addrs.proofs] }),
+      true,
+    );
+  });
+});

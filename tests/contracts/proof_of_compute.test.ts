@@ -1,0 +1,748 @@
+import assert from "node:assert/strict";
+import {
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  parseEther,
+  stringToHex,
+  zeroAddress,
+} from "viem";
+import { proofOfComputeBytecode } from "../../lib/abi/ProofOfCompute.ts";
+import {
+  abis,
+  b32,
+  event,
+  events,
+  expectRevert,
+  type Fixture,
+  JobStatus,
+  mined,
+  registerNode,
+  roundCommit,
+  setupFixture,
+  SlashReason,
+  submitJob,
+} from "./_fixture.ts";
+
+const BPS = 10_000n;
+
+/** Work of one node on a job, as ProofOfCompute.Work counts it. */
+interface Work {
+  rounds: bigint;
+  steps: bigint;
+  samples: bigint;
+  gpuSeconds: bigint;
+  quality: bigint;
+}
+
+interface Reward {
+  batchReward: bigint;
+  stepReward: bigint;
+  roundReward: bigint;
+  accuracyBonus: bigint;
+}
+
+/** TypeScript re-implementation of ProofOfCompute.finalize's reward formulas. */
+function expectedRewards(
+  budget: bigint,
+  baseRate: bigint,
+  works: Work[],
+  bonus: boolean,
+): Reward[] {
+  const demand = (w: Work) => {
+    if (w.steps === 0n) return 0n;
+    let b = w.samples / w.steps * 10n;
+    if (b > 2_000n) b = 2_000n;
+    return w.gpuSeconds * baseRate * (BPS + b) / BPS * w.quality / BPS;
+  };
+  const sum = (f: (w: Work) => bigint) => works.reduce((acc, w) => acc + f(w), 0n);
+  const totDemand = sum(demand);
+  const totSteps = sum((w) => w.steps * w.quality);
+  const totRounds = sum((w) => w.rounds * w.quality);
+  const totSamples = sum((w) => w.samples * w.quality);
+  const share = (poolBps: bigint, part: bigint, whole: bigint) =>
+    whole === 0n ? 0n : budget * poolBps / BPS * part / whole;
+  const batchPool = budget * 4_000n / BPS;
+  return works.map((w) => {
+    let batchReward = demand(w);
+    if (totDemand > batchPool) batchReward = batchReward * batchPool / totDemand;
+    return {
+      batchReward,
+      stepReward: share(2_000n, w.steps * w.quality, totSteps),
+      roundReward: share(3_000n, w.rounds * w.quality, totRounds),
+      accuracyBonus: bonus ? share(1_000n, w.samples * w.quality, totSamples) : 0n,
+    };
+  });
+}
+
+const total = (r: Reward) => r.batchReward + r.stepReward + r.roundReward + r.accuracyBonus;
+
+Deno.test("ProofOfCompute", async (t) => {
+  await using fx: Fixture = await setupFixture({ accounts: 7 });
+  const [owner, coordinator, alice, bob, carol, dave, stranger] = fx.clients as [
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+    typeof fx.owner,
+  ];
+  const poc = fx.c.proofs;
+  const jobs = fx.c.jobs;
+  const nodes = [b32("gpu-1"), b32("gpu-2"), b32("gpu-3")] as const;
+  const operators = [alice, bob, carol] as const;
+  const [n1, n2, n3] = nodes;
+
+  // Shared by every step: three GPUProvider nodes, one per operator.
+  for (let i = 0; i < 3; i++) await registerNode(fx, operators[i]!, { pubkey: nodes[i]! });
+
+  const commit = (
+    i: number,
+    jobId: Hex,
+    round: number,
+    work: Parameters<typeof roundCommit>[3] = {},
+  ) =>
+    mined(
+      operators[i]!,
+      operators[i]!.writeContract({
+        ...poc,
+        functionName: "commitRound",
+        args: [roundCommit(jobId, nodes[i]!, round, work)],
+      }),
+    );
+  const closeRound = (jobId: Hex, round: number) =>
+    mined(
+      coordinator,
+      coordinator.writeContract({
+        ...jobs,
+        functionName: "closeRound",
+        args: [jobId, round, `cp-${round}`, b32(`w-${round}`)],
+      }),
+    );
+  const startJob = async (budget: bigint, p: Parameters<typeof submitJob>[3] = {}) => {
+    const jobId = await submitJob(fx, dave, budget, p);
+    await mined(
+      dave,
+      dave.writeContract({ ...jobs, functionName: "assign", args: [jobId, [...nodes]] }),
+    );
+    return jobId;
+  };
+  const claimable = (who: typeof owner) =>
+    owner.readContract({ ...jobs, functionName: "claimableOf", args: [who.account.address] });
+
+  /** Per node per round work of the reward scenarios. */
+  const perRound = [
+    { steps: 10, samples: 320, gpuSeconds: 600 },
+    { steps: 12, samples: 120, gpuSeconds: 500 },
+    { steps: 8, samples: 4_000, gpuSeconds: 900 },
+  ];
+
+  /** Runs a job through every round and finalize; returns the receipt of finalize. */
+  async function runJob(
+    budget: bigint,
+    baseRatePerSecond: bigint,
+    rounds: number,
+    achieved: number,
+    beforeFinalize: (jobId: Hex) => Promise<void> = async () => {},
+  ) {
+    const jobId = await startJob(budget, { rounds, baseRatePerSecond, targetImprovementBps: 500 });
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < 3; i++) await commit(i, jobId, r, perRound[i]);
+      await closeRound(jobId, r);
+    }
+    await mined(
+      coordinator,
+      coordinator.writeContract({
+        ...jobs,
+        functionName: "reportAccuracy",
+        args: [jobId, achieved],
+      }),
+    );
+    await beforeFinalize(jobId);
+    const receipt = await mined(
+      stranger,
+      stranger.writeContract({ ...poc, functionName: "finalize", args: [jobId] }),
+    );
+    return { jobId, receipt };
+  }
+  const worksOf = (rounds: number, quality: bigint[]): Work[] =>
+    perRound.map((w, i) => ({
+      rounds: BigInt(rounds),
+      steps: BigInt(w.steps * rounds),
+      samples: BigInt(w.samples * rounds),
+      gpuSeconds: BigInt(w.gpuSeconds * rounds),
+      quality: quality[i]!,
+    }));
+
+  await fx.step(
+    t,
+    "a full job pays each node the formula's reward and refunds the rest",
+    async () => {
+      const budget = parseEther("100");
+      const rate = parseEther("0.001");
+      const { jobId, receipt } = await runJob(budget, rate, 3, 600, async (id) => {
+        const q = await mined(
+          coordinator,
+          coordinator.writeContract({
+            ...poc,
+            functionName: "setQuality",
+            args: [id, n2, 15_000n],
+          }),
+        );
+        assert.deepEqual(event(q, abis.proofs, "QualitySet"), {
+          jobId: id,
+          nodePubkey: n2,
+          qualityBps: 15_000n,
+        });
+      });
+      const expected = expectedRewards(budget, rate, worksOf(3, [10_000n, 15_000n, 10_000n]), true);
+      const paid = expected.reduce((acc, r) => acc + total(r), 0n);
+      assert.deepEqual(
+        events(receipt, abis.proofs, "RewardCredited").map((l) => l.args),
+        expected.map((r, i) => ({
+          jobId,
+          nodePubkey: nodes[i],
+          operator: operators[i]!.account.address,
+          ...r,
+        })),
+      );
+      assert.deepEqual(event(receipt, abis.proofs, "JobFinalized"), {
+        jobId,
+        paid,
+        refund: budget - paid,
+      });
+      assert.deepEqual(event(receipt, abis.jobs, "JobStatusChanged"), {
+        jobId,
+        status: JobStatus.Finalized,
+      });
+      // Worked example of node 3: 2700 GPU-seconds at 0.001 ARTH with the +20% batch cap.
+      assert.equal(expected[2]!.batchReward, parseEther("3.24"));
+      assert.ok(expected.every((r) => r.accuracyBonus > 0n));
+      // Every node's operator and the job owner withdraw exactly what was credited.
+      for (let i = 0; i < 3; i++) {
+        const op = operators[i]!;
+        assert.equal(await claimable(op), total(expected[i]!));
+        const w = await mined(op, op.writeContract({ ...jobs, functionName: "withdraw" }));
+        assert.deepEqual(event(w, abis.jobs, "Withdrawn"), {
+          account: op.account.address,
+          amount: total(expected[i]!),
+        });
+      }
+      assert.equal(await claimable(dave), budget - paid);
+      await mined(dave, dave.writeContract({ ...jobs, functionName: "withdraw" }));
+      assert.equal(await owner.getBalance({ address: jobs.address }), 0n);
+      assert.equal(await owner.readContract({ ...jobs, functionName: "totalEscrow" }), 0n);
+      assert.equal(await owner.readContract({ ...jobs, functionName: "totalClaimable" }), 0n);
+      // Reputation heard of one completed job and one successful deal per node.
+      for (const n of nodes) {
+        const rec = await owner.readContract({
+          ...fx.c.reputation,
+          functionName: "getRecord",
+          args: [n],
+        });
+        assert.equal(rec.jobsCompleted, 1);
+        assert.equal(rec.successfulDeals, 1);
+      }
+    },
+  );
+
+  await fx.step(
+    t,
+    "an under-budgeted base rate scales batch rewards and a missed target pays no bonus",
+    async () => {
+      const budget = parseEther("10");
+      const rate = parseEther("0.1");
+      const { jobId, receipt } = await runJob(budget, rate, 2, 400);
+      const expected = expectedRewards(
+        budget,
+        rate,
+        worksOf(2, [10_000n, 10_000n, 10_000n]),
+        false,
+      );
+      const batchSum = expected.reduce((acc, r) => acc + r.batchReward, 0n);
+      assert.ok(batchSum <= budget * 4_000n / BPS && batchSum > budget * 3_999n / BPS);
+      assert.ok(expected.every((r) => r.accuracyBonus === 0n));
+      assert.deepEqual(
+        events(receipt, abis.proofs, "RewardCredited").map((l) => l.args),
+        expected.map((r, i) => ({
+          jobId,
+          nodePubkey: nodes[i],
+          operator: operators[i]!.account.address,
+          ...r,
+        })),
+      );
+      const paid = expected.reduce((acc, r) => acc + total(r), 0n);
+      assert.equal(event(receipt, abis.proofs, "JobFinalized").refund, budget - paid);
+      assert.equal(await claimable(dave), budget - paid);
+    },
+  );
+
+  await fx.step(
+    t,
+    "finalize reverts with AlreadyFinalized the second time and commits stop",
+    async () => {
+      const { jobId } = await runJob(parseEther("1"), 0n, 1, 0);
+      const args = await expectRevert(
+        stranger.simulateContract({ ...poc, functionName: "finalize", args: [jobId] }),
+        "PoC__AlreadyFinalized",
+      );
+      assert.deepEqual(args, [jobId]);
+      const settled = await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 5)],
+        }),
+        "PoC__AlreadySettled",
+      );
+      assert.deepEqual(settled, [jobId, n1]);
+    },
+  );
+
+  await fx.step(
+    t,
+    "finalize reverts with JobNotCompleted before the last round closes",
+    async () => {
+      const jobId = await startJob(parseEther("1"), { rounds: 2 });
+      await closeRound(jobId, 0);
+      const args = await expectRevert(
+        stranger.simulateContract({ ...poc, functionName: "finalize", args: [jobId] }),
+        "PoC__JobNotCompleted",
+      );
+      assert.deepEqual(args, [jobId, JobStatus.Running]);
+    },
+  );
+
+  await fx.step(t, "commitRound records the result hash and accumulates work", async () => {
+    const jobId = await startJob(parseEther("1"));
+    const c = roundCommit(jobId, n1, 0, { steps: 7, samples: 224, gpuSeconds: 42, result: "same" });
+    const receipt = await mined(
+      alice,
+      alice.writeContract({ ...poc, functionName: "commitRound", args: [c] }),
+    );
+    const result = keccak256(encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }],
+      [c.lossDigest, c.gradientDigest, c.weightsDigest],
+    ));
+    assert.equal(
+      await owner.readContract({
+        ...poc,
+        functionName: "resultHash",
+        args: [c.lossDigest, c.gradientDigest, c.weightsDigest],
+      }),
+      result,
+    );
+    assert.deepEqual(event(receipt, abis.proofs, "RoundCommitted"), {
+      jobId,
+      nodePubkey: n1,
+      round: 0,
+      resultHash: result,
+      lossDigest: c.lossDigest,
+      gradientDigest: c.gradientDigest,
+      weightsDigest: c.weightsDigest,
+      proofsRoot: c.proofsRoot,
+      steps: 7,
+      samples: 224,
+      gpuSeconds: 42,
+    });
+    assert.equal(
+      await owner.readContract({ ...poc, functionName: "resultOf", args: [jobId, 0, n1] }),
+      result,
+    );
+    await commit(0, jobId, 1, { steps: 3, samples: 96, gpuSeconds: 8 });
+    const work = await owner.readContract({
+      ...poc,
+      functionName: "workOf",
+      args: [jobId, n1, alice.account.address],
+    });
+    assert.deepEqual(work, {
+      authorised: true,
+      settled: false,
+      qualityBps: 10_000,
+      rounds: 2,
+      steps: 10,
+      samples: 320,
+      gpuSeconds: 50,
+      lastRound: 1,
+      maxRounds: 2,
+    });
+    const key = keccak256(encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "address" }],
+      [jobId, n1, alice.account.address],
+    ));
+    assert.equal(
+      await owner.readContract({
+        ...poc,
+        functionName: "workKey",
+        args: [jobId, n1, alice.account.address],
+      }),
+      key,
+    );
+  });
+
+  await fx.step(
+    t,
+    "commitRound reverts with AlreadyCommitted for a second commit of a round",
+    async () => {
+      const jobId = await startJob(parseEther("1"));
+      await commit(0, jobId, 0);
+      const args = await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 0, { result: "other" })],
+        }),
+        "PoC__AlreadyCommitted",
+      );
+      assert.deepEqual(args, [jobId, 0, n1]);
+      await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 1, { steps: 0 })],
+        }),
+        "PoC__EmptyCommit",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "commitRound reverts with NotAssigned for a sender that is not the operator",
+    async () => {
+      const jobId = await startJob(parseEther("1"));
+      const args = await expectRevert(
+        stranger.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 0)],
+        }),
+        "PoC__NotAssigned",
+      );
+      assert.deepEqual(args, [jobId, n1, stranger.account.address]);
+      // Another assigned operator cannot commit for a node that is not theirs.
+      await expectRevert(
+        bob.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 0)],
+        }),
+        "PoC__NotAssigned",
+      );
+      await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(b32("no job"), n1, 0)],
+        }),
+        "PoC__NotAssigned",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "commitRound reverts with RoundOutOfRange for a round beyond the job's rounds",
+    async () => {
+      const jobId = await startJob(parseEther("1"), { rounds: 2 });
+      // Round 7 of a 2-round job inflates the node's round and step shares.
+      await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 7)],
+        }),
+        "PoC__RoundOutOfRange",
+      );
+    },
+  );
+
+  await fx.step(t, "verifyByRedundancy finds the majority result of a round", async () => {
+    const jobId = await startJob(parseEther("1"));
+    await commit(0, jobId, 0, { result: "honest" });
+    await commit(1, jobId, 0, { result: "honest" });
+    await commit(2, jobId, 0, { result: "lazy" });
+    const honest = await owner.readContract({
+      ...poc,
+      functionName: "resultOf",
+      args: [jobId, 0, n1],
+    });
+    assert.deepEqual(
+      await owner.readContract({
+        ...poc,
+        functionName: "verifyByRedundancy",
+        args: [jobId, 0, [...nodes]],
+      }),
+      [honest, 2n, true],
+    );
+    // Two of four named nodes is no strict majority; nodes without a commit are skipped.
+    assert.deepEqual(
+      await owner.readContract({
+        ...poc,
+        functionName: "verifyByRedundancy",
+        args: [jobId, 0, [...nodes, b32("absent")]],
+      }),
+      [honest, 2n, false],
+    );
+    assert.deepEqual(
+      await owner.readContract({
+        ...poc,
+        functionName: "verifyByRedundancy",
+        args: [jobId, 1, [...nodes]],
+      }),
+      [`0x${"0".repeat(64)}`, 0n, false],
+    );
+  });
+
+  await fx.step(t, "hashTrainProof is keccak256 of the ABI-encoded TrainProof", async () => {
+    const proof = {
+      jobId: b32("job"),
+      step: 12n,
+      lossDigest: b32("l"),
+      gradientDigest: b32("g"),
+      weightsDigest: b32("w"),
+      timestamp: 1_700_000_000n,
+      nodePubkey: n1,
+    };
+    const expected = keccak256(encodeAbiParameters(
+      [{
+        type: "tuple",
+        components: [
+          { name: "jobId", type: "bytes32" },
+          { name: "step", type: "uint256" },
+          { name: "lossDigest", type: "bytes32" },
+          { name: "gradientDigest", type: "bytes32" },
+          { name: "weightsDigest", type: "bytes32" },
+          { name: "timestamp", type: "uint64" },
+          { name: "nodePubkey", type: "bytes32" },
+        ],
+      }],
+      [proof],
+    ));
+    assert.equal(
+      await owner.readContract({ ...poc, functionName: "hashTrainProof", args: [proof] }),
+      expected,
+    );
+  });
+
+  await fx.step(
+    t,
+    "setQuality reverts above 2x, for unassigned nodes and for strangers",
+    async () => {
+      const jobId = await startJob(parseEther("1"));
+      const args = await expectRevert(
+        coordinator.simulateContract({
+          ...poc,
+          functionName: "setQuality",
+          args: [jobId, n1, 20_001n],
+        }),
+        "PoC__BpsOutOfRange",
+      );
+      assert.deepEqual(args, [20_001n]);
+      const na = await expectRevert(
+        coordinator.simulateContract({
+          ...poc,
+          functionName: "setQuality",
+          args: [jobId, b32("x"), 1n],
+        }),
+        "PoC__NotAssigned",
+      );
+      assert.deepEqual(na, [jobId, b32("x"), zeroAddress]);
+      await expectRevert(
+        stranger.simulateContract({ ...poc, functionName: "setQuality", args: [jobId, n1, 1n] }),
+        "Owned__NotAuthorised",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "penalise zeroes quality, slashes stake and gives the share to honest nodes",
+    async () => {
+      const budget = parseEther("20");
+      const { jobId, receipt } = await runJob(budget, 0n, 1, 0, async (id) => {
+        await expectRevert(
+          coordinator.simulateContract({
+            ...poc,
+            functionName: "penalise",
+            args: [id, n3, 10_001n, SlashReason.FakeGradients, false],
+          }),
+          "PoC__BpsOutOfRange",
+        );
+        await expectRevert(
+          stranger.simulateContract({
+            ...poc,
+            functionName: "penalise",
+            args: [id, n3, 5_000n, SlashReason.FakeGradients, false],
+          }),
+          "Owned__NotAuthorised",
+        );
+        const p = await mined(
+          coordinator,
+          coordinator.writeContract({
+            ...poc,
+            functionName: "penalise",
+            args: [id, n3, 5_000n, SlashReason.FakeGradients, true],
+          }),
+        );
+        assert.deepEqual(event(p, abis.proofs, "QualitySet"), {
+          jobId: id,
+          nodePubkey: n3,
+          qualityBps: 0n,
+        });
+        assert.deepEqual(event(p, abis.proofs, "NodePenalised"), {
+          jobId: id,
+          nodePubkey: n3,
+          slashed: parseEther("5"),
+          reason: SlashReason.FakeGradients,
+        });
+        assert.equal(event(p, abis.registry, "NodeSlashed").amount, parseEther("5"));
+        assert.equal(events(p, abis.registry, "NodeDeactivated").length, 1);
+        const dims = events(p, abis.reputation, "ReputationUpdated").map((l) => l.args.dimension);
+        assert.deepEqual(dims, [
+          stringToHex("slash", { size: 32 }),
+          stringToHex("proof", { size: 32 }),
+        ]);
+      });
+      const expected = expectedRewards(budget, 0n, worksOf(1, [10_000n, 10_000n, 0n]), false);
+      assert.equal(total(expected[2]!), 0n);
+      assert.deepEqual(
+        events(receipt, abis.proofs, "RewardCredited").map((l) => l.args),
+        expected.map((r, i) => ({
+          jobId,
+          nodePubkey: nodes[i],
+          operator: operators[i]!.account.address,
+          ...r,
+        })),
+      );
+      // No Credited event for the penalised node, and its reputation records a failed job.
+      assert.equal(events(receipt, abis.jobs, "Credited").length, 3);
+      const rec = await owner.readContract({
+        ...fx.c.reputation,
+        functionName: "getRecord",
+        args: [n3],
+      });
+      assert.deepEqual([rec.jobsFailed, rec.totalDeals, rec.successfulDeals, rec.proofsChecked], [
+        1,
+        1,
+        0,
+        1,
+      ]);
+    },
+  );
+
+  await fx.step(
+    t,
+    "authorize and deauthorize revert with NotJobManager for other callers",
+    async () => {
+      for (const fn of ["authorize", "deauthorize"] as const) {
+        const args = await expectRevert(
+          owner.simulateContract({
+            ...poc,
+            functionName: fn,
+            args: fn === "authorize"
+              ? [b32("job"), n1, alice.account.address, 2]
+              : [b32("job"), n1, alice.account.address],
+          }),
+          "PoC__NotJobManager",
+        );
+        assert.deepEqual(args, [owner.account.address]);
+      }
+    },
+  );
+
+  await fx.step(
+    t,
+    "finalize reverts with NotLinked and setLinks wires a fresh deployment",
+    async () => {
+      const deployed = await owner.waitForTransactionReceipt({
+        hash: await owner.deployContract({ abi: abis.proofs, bytecode: proofOfComputeBytecode }),
+      });
+      const fresh = { address: deployed.contractAddress!, abi: abis.proofs } as const;
+      await expectRevert(
+        stranger.simulateContract({ ...fresh, functionName: "finalize", args: [b32("job")] }),
+        "PoC__NotLinked",
+      );
+      await expectRevert(
+        owner.simulateContract({
+          ...fresh,
+          functionName: "setLinks",
+          args: [fx.addrs.jobs, zeroAddress, fx.addrs.reputation],
+        }),
+        "Owned__ZeroAddress",
+      );
+      await expectRevert(
+        stranger.simulateContract({
+          ...fresh,
+          functionName: "setLinks",
+          args: [fx.addrs.jobs, fx.addrs.registry, fx.addrs.reputation],
+        }),
+        "Owned__NotOwner",
+      );
+      const receipt = await mined(
+        owner,
+        owner.writeContract({
+          ...fresh,
+          functionName: "setLinks",
+          args: [fx.addrs.jobs, fx.addrs.registry, fx.addrs.reputation],
+        }),
+      );
+      assert.deepEqual(event(receipt, abis.proofs, "LinksSet"), {
+        jobManager: fx.addrs.jobs,
+        registry: fx.addrs.registry,
+        reputation: fx.addrs.reputation,
+      });
+      assert.equal(
+        await owner.readContract({ ...fresh, functionName: "jobManager" }),
+        fx.addrs.jobs,
+      );
+      assert.equal(
+        await owner.readContract({ ...fresh, functionName: "registry" }),
+        fx.addrs.registry,
+      );
+      assert.equal(
+        await owner.readContract({ ...fresh, functionName: "reputation" }),
+        fx.addrs.reputation,
+      );
+    },
+  );
+  await fx.step(t, "the reward constants are the ones the TypeScript model uses", async () => {
+    const expected = {
+      BPS: 10_000n,
+      BATCH_POOL_BPS: 4_000n,
+      STEP_POOL_BPS: 2_000n,
+      ROUND_POOL_BPS: 3_000n,
+      ACCURACY_POOL_BPS: 1_000n,
+      BATCH_BONUS_BPS_PER_SAMPLE: 10n,
+      MAX_BATCH_BONUS_BPS: 2_000n,
+      DEFAULT_QUALITY_BPS: 10_000n,
+      MAX_QUALITY_BPS: 20_000n,
+    } as const;
+    for (const [functionName, value] of Object.entries(expected)) {
+      assert.equal(
+        await owner.readContract({ ...poc, functionName: functionName as keyof typeof expected }),
+        value,
+        functionName,
+      );
+    }
+  });
+
+  await fx.step(
+    t,
+    "commitRound reverts with a Panic (not ValueTooLarge) when steps overflow uint32",
+    async () => {
+      const jobId = await startJob(parseEther("1"));
+      await commit(0, jobId, 0, { steps: 2 ** 32 - 1 });
+      const args = await expectRevert(
+        alice.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n1, 1, { steps: 1 })],
+        }),
+        "Panic",
+      );
+      assert.deepEqual(args, [0x11n]);
+    },
+  );
+});
