@@ -1,0 +1,134 @@
+/**
+ * Model configuration and the flat parameter layout: every tensor is a named slice of one
+ * Float32Array (llm.c style), so weights hash, copy and ship as a single buffer.
+ */
+import type { Kernel } from "./wasm_module.ts";
+
+/** Byte-level vocabulary: tokens are raw UTF-8 bytes. */
+export const VOCAB = 256;
+
+export interface ModelConfig {
+  /** "gpt": GPT-2 style decoder; "ssm": attention replaced by a diagonal linear recurrence. */
+  kind: "gpt" | "ssm";
+  /** Maximum context length (rows of the position table). */
+  maxT: number;
+  layers: number;
+  heads: number;
+  /** Residual stream width C. */
+  width: number;
+}
+
+/** One tensor of the flat buffer. */
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  size: number;
+  offset: number;
+  /** How to initialise: normal with `std`, or the constant `value`. */
+  init: { std: number } | { value: number } | { ramp: [number, number] };
+  /** Whether AdamW weight decay applies (matrices yes; biases, norms, SSM coefficients no). */
+  decay: boolean;
+}
+
+export interface ParamLayout {
+  config: ModelConfig;
+  tensors: TensorSpec[];
+  byName: Map<string, TensorSpec>;
+  size: number;
+}
+
+/** Throws RangeError if the configuration cannot run on this kernel. */
+export function validateConfig(cfg: ModelConfig): void {
+  const ints = [cfg.maxT, cfg.layers, cfg.heads, cfg.width];
+  if (!ints.every((x) => Number.isInteger(x) && x > 0)) {
+    throw new RangeError(`Cannot build model: sizes must be positive integers`);
+  }
+  if (cfg.width % cfg.heads !== 0 || (cfg.width / cfg.heads) % 4 !== 0) {
+    throw new RangeError(
+      `Cannot build model: head size ${cfg.width / cfg.heads} must be an integer multiple of 4`,
+    );
+  }
+}
+
+/** The tensor list for a configuration, in buffer order. */
+export function paramLayout(cfg: ModelConfig): ParamLayout {
+  validateConfig(cfg);
+  const C = cfg.width;
+  const std = 0.02;
+  // GPT-2 scales the init of projections that write into the residual stream by 1/sqrt(2L).
+  const resStd = std / Math.sqrt(2 * cfg.layers);
+  const tensors: TensorSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], init: TensorSpec["init"], decay: boolean) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    tensors.push({ name, shape, size, offset, init, decay });
+    offset += size;
+  };
+  add("wte", [VOCAB, C], { std }, true);
+  add("wpe", [cfg.maxT, C], { std }, true);
+  for (let l = 0; l < cfg.layers; l++) {
+    const p = `h${l}.`;
+    add(p + "ln1w", [C], { value: 1 }, false);
+    add(p + "ln1b", [C], { value: 0 }, false);
+    if (cfg.kind === "gpt") {
+      add(p + "qkvw", [C, 3 * C], { std }, true);
+      add(p + "qkvb", [3 * C], { value: 0 }, false);
+      add(p + "projw", [C, C], { std: resStd }, true);
+      add(p + "projb", [C], { value: 0 }, false);
+    } else {
+      add(p + "inw", [C, C], { std }, true);
+      add(p + "inb", [C], { value: 0 }, false);
+      // a = sigmoid(alpha) ramps from 0.5 to ~0.98 across channels: a spread of memory lengths.
+      add(p + "alpha", [C], { ramp: [0, 4] }, false);
+      add(p + "bc", [C], { value: 0.1 }, false);
+      add(p + "cc", [C], { value: 1 }, false);
+      add(p + "dc", [C], { value: 1 }, false);
+      add(p + "projw", [C, C], { std: resStd }, true);
+      add(p + "projb", [C], { value: 0 }, false);
+    }
+    add(p + "ln2w", [C], { value: 1 }, false);
+    add(p + "ln2b", [C], { value: 0 }, false);
+    add(p + "fcw", [C, 4 * C], { std }, true);
+    add(p + "fcb", [4 * C], { value: 0 }, false);
+    add(p + "fcprojw", [4 * C, C], { std: resStd }, true);
+    add(p + "fcprojb", [C], { value: 0 }, false);
+  }
+  add("lnfw", [C], { value: 1 }, false);
+  add("lnfb", [C], { value: 0 }, false);
+  return { config: cfg, tensors, byName: new Map(tensors.map((t) => [t.name, t])), size: offset };
+}
+
+/** Named views into a flat buffer (weights or gradients) laid out by `layout`. */
+export function paramViews(layout: ParamLayout, flat: Float32Array): Record<string, Float32Array> {
+  if (flat.length !== layout.size) {
+    throw new RangeError(`Cannot view params: buffer has ${flat.length}, layout ${layout.size}`);
+  }
+  const views: Record<string, Float32Array> = {};
+  for (const t of layout.tensors) views[t.name] = flat.subarray(t.offset, t.offset + t.size);
+  return views;
+}
+
+/**
+ * Deterministic initial weights from a 32-bit seed. Random tensors use the kernel's own PRNG and
+ * Box-Muller (no Math.random, no host libm), one stream per tensor index.
+ */
+export function initWeights(kernel: Kernel, layout: ParamLayout, seed: number): Float32Array {
+  const mark = kernel.mark();
+  const ptr = kernel.alloc(layout.size);
+  layout.tensors.forEach((t, stream) => {
+    const p = ptr + t.offset * 4;
+    const init = t.init;
+    if ("std" in init) {
+      kernel.ops.initNormal(p, t.size, seed >>> 0, stream, init.std);
+    } else if ("value" in init) {
+      kernel.f32(p, t.size).fill(init.value);
+    } else {
+      const [lo, hi] = init.ramp;
+      const view = kernel.f32(p, t.size);
+      for (let i = 0; i < t.size; i++) view[i] = lo + ((hi - lo) * i) / Math.max(1, t.size - 1);
+    }
+  });
+  const out = kernel.f32(ptr, layout.size).slice();
+  kernel.release(mark);
+  return out;
+}

@@ -1,0 +1,44 @@
+// @ts-nocheck -- AssemblyScript, compiled by scripts/build_kernel.ts; Deno cannot type it.
+// Entry point compiled to kernel.wasm: re-exports every op. Built by scripts/build_kernel.ts.
+export { dot4Naive, setScratch } from "./util.ts";
+export {
+  biasGrad,
+  gemm,
+  gemmNaive,
+  gemmScratchBytes,
+  matmulBackward,
+  matmulBackwardNaive,
+  matmulForward,
+  matmulForwardNaive,
+} from "./matmul.ts";
+export {
+  biasAddBackward,
+  biasAddBackwardNaive,
+  biasAddForward,
+  biasAddForwardNaive,
+  residualBackward,
+  residualBackwardNaive,
+  residualForward,
+  residualForwardNaive,
+} from "./elementwise.ts";
+export { encoderBackward, encoderForward } from "./encoder.ts";
+export { layernormBackward, layernormForward } from "./layernorm.ts";
+export { geluBackward, geluBackwardNaive, geluForward, geluForwardNaive } from "./gelu.ts";
+export { softmaxBackward, softmaxForward } from "./softmax.ts";
+export {
+  attentionBackward,
+  attentionBackwardNaive,
+  attentionForward,
+  attentionForwardNaive,
+} from "./attention.ts";
+export { crossEntropyBackward, crossEntropyForward } from "./crossentropy.ts";
+export { ssmBackward, ssmBackwardNaive, ssmForward, ssmForwardNaive } from "./ssm.ts";
+export {
+  adamwUpdate,
+  initNormal,
+  scaleInPlace,
+  sgdMomentumUpdate,
+  sumF64,
+  sumSquares,
+} from "./optim.ts";
+export { dropoutBackward, dropoutForward } from "./dropout.ts";

@@ -1,0 +1,98 @@
+// @ts-nocheck -- AssemblyScript, compiled by scripts/build_kernel.ts; Deno cannot type it.
+// Parameter init, optimiser updates and reductions. They live in WASM rather than TypeScript so
+// that every floating-point operation of a training step, including log/cos in the initialiser,
+// comes from this module and not from the host's Math implementation.
+import { ldf, stf } from "./util.ts";
+
+function splitmix64(x: u64): u64 {
+  let z = x + 0x9E3779B97F4A7C15;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+  return z ^ (z >> 31);
+}
+
+// out (n) ~ N(0, std^2); stream separates tensors drawn from the same seed.
+// Box-Muller in f32 on 24-bit uniforms; u1 is in (0,1] so the log is finite.
+export function initNormal(out: usize, n: i32, seed: u32, stream: u32, std: f32): void {
+  let state: u64 = ((<u64> seed) << 32) | (<u64> stream);
+  state = splitmix64(state);
+  const TWO_PI: f32 = 6.283185307179586;
+  const INV24: f32 = 1.0 / 16777216.0;
+  for (let i = 0; i < n; i += 2) {
+    state += 1;
+    const x = splitmix64(state);
+    const u1: f32 = (<f32> (<u32> (x >> 40)) + 1) * INV24;
+    const u2: f32 = <f32> (<u32> ((x >> 16) & 0xFFFFFF)) * INV24;
+    const r = Mathf.sqrt(<f32> -2 * Mathf.log(u1));
+    stf(out, i, std * r * Mathf.cos(TWO_PI * u2));
+    if (i + 1 < n) stf(out, i + 1, std * r * Mathf.sin(TWO_PI * u2));
+  }
+}
+
+// AdamW (decoupled weight decay); bc1 = 1 - beta1^t and bc2 = 1 - beta2^t come from the host.
+// params, grads, m, v are (n)
+export function adamwUpdate(
+  params: usize,
+  grads: usize,
+  m: usize,
+  v: usize,
+  n: i32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  wd: f32,
+  bc1: f32,
+  bc2: f32,
+): void {
+  for (let i = 0; i < n; i++) {
+    const g = ldf(grads, i);
+    const mi = beta1 * ldf(m, i) + (<f32> 1 - beta1) * g;
+    const vi = beta2 * ldf(v, i) + (<f32> 1 - beta2) * g * g;
+    stf(m, i, mi);
+    stf(v, i, vi);
+    const mhat = mi / bc1;
+    const vhat = vi / bc2;
+    const p = ldf(params, i);
+    stf(params, i, p - lr * (mhat / (Mathf.sqrt(vhat) + eps) + wd * p));
+  }
+}
+
+// SGD with (heavy-ball) momentum and L2 weight decay folded into the gradient.
+export function sgdMomentumUpdate(
+  params: usize,
+  grads: usize,
+  mom: usize,
+  n: i32,
+  lr: f32,
+  mu: f32,
+  wd: f32,
+): void {
+  for (let i = 0; i < n; i++) {
+    const p = ldf(params, i);
+    const b = mu * ldf(mom, i) + (ldf(grads, i) + wd * p);
+    stf(mom, i, b);
+    stf(params, i, p - lr * b);
+  }
+}
+
+// Sum of squares in f64, ascending order (global gradient norm for clipping).
+export function sumSquares(p: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = <f64> ldf(p, i);
+    s += x * x;
+  }
+  return s;
+}
+
+// Sum in f64, ascending order (mean loss).
+export function sumF64(p: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) s += <f64> ldf(p, i);
+  return s;
+}
+
+export function scaleInPlace(p: usize, n: i32, s: f32): void {
+  for (let i = 0; i < n; i++) stf(p, i, ldf(p, i) * s);
+}
