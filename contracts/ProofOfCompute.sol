@@ -34,6 +34,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     error PoC__BpsOutOfRange(uint256 bps);
     /// @notice Thrown when the linked contracts are missing.
     error PoC__NotLinked();
+    /// @notice Thrown when a settlement batch of zero nodes is asked for.
+    error PoC__EmptyBatch();
 
     /// @notice Emitted once per node per round with everything the round's proofs commit to.
     event RoundCommitted(
@@ -65,6 +67,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         uint256 roundReward,
         uint256 accuracyBonus
     );
+    /// @notice Emitted after each settlement batch: nodes tallied and paid out of `nodes`.
+    event SettlementProgress(bytes32 indexed jobId, uint32 tallied, uint32 paid, uint256 nodes);
     /// @notice Emitted when a job's rewards are settled.
     event JobFinalized(bytes32 indexed jobId, uint256 paid, uint256 refund);
     /// @notice Emitted when the linked contracts are set.
@@ -128,6 +132,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 nodePubkey => bytes32 resultHash))) private
         _results;
     mapping(bytes32 workKey => Work work) private _work;
+    mapping(bytes32 jobId => Settlement settlement) private _settlements;
 
     /// @notice Links the job manager, node registry and reputation registry. Owner only.
     function setLinks(address jobManager_, address registry_, address reputation_) external onlyOwner {
@@ -203,7 +208,10 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @param qualityBps Multiplier in basis points; 10,000 is neutral.
     function setQuality(bytes32 jobId, bytes32 nodePubkey, uint256 qualityBps) external onlyAuthorised {
         if (qualityBps > MAX_QUALITY_BPS) revert PoC__BpsOutOfRange(qualityBps);
-        _assignedWork(jobId, nodePubkey).qualityBps = uint16(qualityBps);
+        Work storage w = _assignedWork(jobId, nodePubkey);
+        // Settlement totals were tallied with the old multiplier: changing it now would overpay.
+        if (w.settled) revert PoC__AlreadySettled(jobId, nodePubkey);
+        w.qualityBps = uint16(qualityBps);
         emit QualitySet(jobId, nodePubkey, qualityBps);
     }
 
@@ -222,8 +230,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bool deactivate
     ) external onlyAuthorised {
         if (slashBps > BPS) revert PoC__BpsOutOfRange(slashBps);
-        _assignedWork(jobId, nodePubkey).qualityBps = 0;
-        emit QualitySet(jobId, nodePubkey, 0);
+        Work storage w = _assignedWork(jobId, nodePubkey);
+        // Late evidence still costs stake; the reward share is fixed once settlement began.
+        if (!w.settled) {
+            w.qualityBps = 0;
+            emit QualitySet(jobId, nodePubkey, 0);
+        }
         uint256 slashed = registry.slashBps(nodePubkey, slashBps, reason, deactivate);
         emit NodePenalised(jobId, nodePubkey, slashed, reason);
         reputation.recordProof(nodePubkey, false);
@@ -238,30 +250,48 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// step, round and bonus pools are weighted by each node's quality multiplier.
     /// @param jobId The job.
     function finalize(bytes32 jobId) external {
+        finalizeBatch(jobId, type(uint256).max);
+    }
+
+    /// @notice Settles a completed job in bounded pieces, so jobs with more nodes than one block
+    /// can pay still settle: first every node's work is tallied (and frozen: no more commits or
+    /// quality changes), then nodes are paid in assignment order. Anyone may call it repeatedly.
+    /// @param jobId The job.
+    /// @param maxNodes Most nodes tallied or paid by this call.
+    /// @return done Whether the job is now finalized.
+    function finalizeBatch(bytes32 jobId, uint256 maxNodes) public returns (bool done) {
         if (address(jobManager) == address(0)) revert PoC__NotLinked();
+        if (maxNodes == 0) revert PoC__EmptyBatch();
         IAIJobManager.JobTerms memory t = jobManager.termsOf(jobId);
         if (t.status == IAIJobManager.JobStatus.Finalized) revert PoC__AlreadyFinalized(jobId);
         if (t.status != IAIJobManager.JobStatus.Completed) revert PoC__JobNotCompleted(jobId, t.status);
 
         bytes32[] memory nodes = jobManager.nodesOf(jobId);
-        address[] memory operators = new address[](nodes.length);
-        Totals memory tot;
-        for (uint256 i = 0; i < nodes.length; ++i) {
-            operators[i] = jobManager.assignedOperator(jobId, nodes[i]);
-            Work storage w = _work[workKey(jobId, nodes[i], operators[i])];
-            tot.weightedSteps += uint256(w.steps) * w.qualityBps;
-            tot.weightedRounds += uint256(w.rounds) * w.qualityBps;
-            tot.weightedSamples += uint256(w.samples) * w.qualityBps;
-            tot.batchDemand += _batchDemand(w, t.baseRatePerSecond);
+        Settlement storage st = _settlements[jobId];
+        uint256 budget = maxNodes;
+        while (budget > 0 && st.tallied < nodes.length) {
+            bytes32 node = nodes[st.tallied];
+            Work storage w = _work[workKey(jobId, node, jobManager.assignedOperator(jobId, node))];
+            w.settled = true;
+            st.weightedSteps += uint256(w.steps) * w.qualityBps;
+            st.weightedRounds += uint256(w.rounds) * w.qualityBps;
+            st.weightedSamples += uint256(w.samples) * w.qualityBps;
+            st.batchDemand += _batchDemand(w, t.baseRatePerSecond);
+            st.tallied += 1;
+            --budget;
         }
-
         bool bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
-        uint256 paid;
-        for (uint256 i = 0; i < nodes.length; ++i) {
-            paid += _settle(jobId, nodes[i], operators[i], t, tot, bonus);
+        while (budget > 0 && st.tallied == nodes.length && st.paid < nodes.length) {
+            bytes32 node = nodes[st.paid];
+            st.totalPaid += _settle(jobId, node, jobManager.assignedOperator(jobId, node), t, st, bonus);
+            st.paid += 1;
+            --budget;
         }
+        emit SettlementProgress(jobId, st.tallied, st.paid, nodes.length);
+        if (st.paid < nodes.length) return false;
         uint256 refund = jobManager.markFinalized(jobId);
-        emit JobFinalized(jobId, paid, refund);
+        emit JobFinalized(jobId, st.totalPaid, refund);
+        return true;
     }
 
     // ---------------------------------------------------------------------------- views
@@ -288,6 +318,11 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice The result hash `nodePubkey` committed for `round` of `jobId` (zero if none).
     function resultOf(bytes32 jobId, uint32 round, bytes32 nodePubkey) external view returns (bytes32) {
         return _results[jobId][round][nodePubkey];
+    }
+
+    /// @notice How far the settlement of a job got.
+    function settlementOf(bytes32 jobId) external view returns (Settlement memory) {
+        return _settlements[jobId];
     }
 
     /// @notice The work record of a node on a job under an operator.
@@ -317,11 +352,15 @@ contract ProofOfCompute is Owned, IProofOfCompute {
 
     // ------------------------------------------------------------------------ internals
 
-    struct Totals {
+    /// @dev Progress and running totals of a job's settlement (see finalizeBatch).
+    struct Settlement {
+        uint32 tallied;
+        uint32 paid;
         uint256 weightedSteps;
         uint256 weightedRounds;
         uint256 weightedSamples;
         uint256 batchDemand;
+        uint256 totalPaid;
     }
 
     function _assignedWork(bytes32 jobId, bytes32 nodePubkey) private view returns (Work storage w) {
@@ -346,12 +385,10 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 node,
         address operator,
         IAIJobManager.JobTerms memory t,
-        Totals memory tot,
+        Settlement storage tot,
         bool bonus
     ) private returns (uint256 total) {
         Work storage w = _work[workKey(jobId, node, operator)];
-        if (w.settled) return 0;
-        w.settled = true;
 
         uint256 batchPool = t.budget * BATCH_POOL_BPS / BPS;
         uint256 batchReward = _batchDemand(w, t.baseRatePerSecond);

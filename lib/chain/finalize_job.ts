@@ -14,37 +14,50 @@ export interface NodeReward {
   total: bigint;
 }
 
-/** Settles a completed job: credits every node's reward and refunds the rest to the owner. */
+/** Nodes settled per transaction: ~80k gas each keeps a batch far below a 30M-gas block. */
+export const FINALIZE_BATCH = 150;
+
+/**
+ * Settles a completed job: credits every node's reward and refunds the rest to the owner, in
+ * batches of `batchSize` nodes (ProofOfCompute.finalizeBatch) until it is done. Gas is summed.
+ */
 export async function finalizeJob(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex },
-): Promise<SendResult & { rewards: NodeReward[]; refund: bigint }> {
-  const sent = await sendContract(client, {
-    address: params.addresses.proofs,
-    abi: abis.proofs,
-    functionName: "finalize",
-    args: [params.jobId],
-  });
-  const logs = parseEventLogs({ abi: abis.proofs, logs: sent.receipt.logs });
+  params: { addresses: ArthaAddresses; jobId: Hex; batchSize?: number },
+): Promise<SendResult & { rewards: NodeReward[]; refund: bigint; transactions: number }> {
   const rewards: NodeReward[] = [];
   let refund = 0n;
-  for (const log of logs) {
-    if (log.eventName === "RewardCredited") {
-      const a = log.args;
-      rewards.push({
-        nodePubkey: a.nodePubkey,
-        operator: a.operator,
-        batchReward: a.batchReward,
-        stepReward: a.stepReward,
-        roundReward: a.roundReward,
-        accuracyBonus: a.accuracyBonus,
-        total: a.batchReward + a.stepReward + a.roundReward + a.accuracyBonus,
-      });
-    } else if (log.eventName === "JobFinalized") {
-      refund = log.args.refund;
+  let gasUsed = 0n;
+  let transactions = 0;
+  for (;;) {
+    const sent = await sendContract(client, {
+      address: params.addresses.proofs,
+      abi: abis.proofs,
+      functionName: "finalizeBatch",
+      args: [params.jobId, BigInt(params.batchSize ?? FINALIZE_BATCH)],
+    });
+    gasUsed += sent.gasUsed;
+    transactions++;
+    let done = false;
+    for (const log of parseEventLogs({ abi: abis.proofs, logs: sent.receipt.logs })) {
+      if (log.eventName === "RewardCredited") {
+        const a = log.args;
+        rewards.push({
+          nodePubkey: a.nodePubkey,
+          operator: a.operator,
+          batchReward: a.batchReward,
+          stepReward: a.stepReward,
+          roundReward: a.roundReward,
+          accuracyBonus: a.accuracyBonus,
+          total: a.batchReward + a.stepReward + a.roundReward + a.accuracyBonus,
+        });
+      } else if (log.eventName === "JobFinalized") {
+        refund = log.args.refund;
+        done = true;
+      }
     }
+    if (done) return { ...sent, gasUsed, rewards, refund, transactions };
   }
-  return { ...sent, rewards, refund };
 }
 
 /** Pulls everything credited to the client's account out of the job manager. */

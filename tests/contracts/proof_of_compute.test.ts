@@ -128,6 +128,8 @@ Deno.test("ProofOfCompute", async (t) => {
     );
     return jobId;
   };
+  const getJobStatus = async (jobId: Hex) =>
+    (await owner.readContract({ ...jobs, functionName: "getJob", args: [jobId] })).status;
   const claimable = (who: typeof owner) =>
     owner.readContract({ ...jobs, functionName: "claimableOf", args: [who.account.address] });
 
@@ -297,6 +299,76 @@ Deno.test("ProofOfCompute", async (t) => {
         "PoC__AlreadySettled",
       );
       assert.deepEqual(settled, [jobId, n1]);
+    },
+  );
+
+  await fx.step(
+    t,
+    "finalizeBatch settles in pieces, freezes work once tallied, and pays what finalize pays",
+    async () => {
+      // Reference: the same job settled in one call.
+      const { jobId: whole } = await runJob(parseEther("3"), parseEther("0.0001"), 2, 600);
+      const credited = async (jobId: Hex) =>
+        (await owner.getContractEvents({
+          ...poc,
+          eventName: "RewardCredited",
+          args: { jobId },
+          fromBlock: 0n,
+        })).map((e) =>
+          e.args.batchReward! + e.args.stepReward! + e.args.roundReward! + e.args.accuracyBonus!
+        );
+      const expected = await credited(whole);
+
+      const jobId = await startJob(parseEther("3"), {
+        rounds: 2,
+        baseRatePerSecond: parseEther("0.0001"),
+        targetImprovementBps: 500,
+      });
+      for (let r = 0; r < 2; r++) {
+        for (let i = 0; i < 3; i++) await commit(i, jobId, r, perRound[i]);
+        await closeRound(jobId, r);
+      }
+      await mined(
+        coordinator,
+        coordinator.writeContract({ ...jobs, functionName: "reportAccuracy", args: [jobId, 600] }),
+      );
+      await expectRevert(
+        stranger.simulateContract({ ...poc, functionName: "finalizeBatch", args: [jobId, 0n] }),
+        "PoC__EmptyBatch",
+      );
+      // Two nodes tallied: their work is frozen, the third can still be changed.
+      await mined(
+        stranger,
+        stranger.writeContract({ ...poc, functionName: "finalizeBatch", args: [jobId, 2n] }),
+      );
+      await expectRevert(
+        coordinator.simulateContract({
+          ...poc,
+          functionName: "setQuality",
+          args: [jobId, n1, 5_000n],
+        }),
+        "PoC__AlreadySettled",
+      );
+      const progress = await owner.readContract({
+        ...poc,
+        functionName: "settlementOf",
+        args: [jobId],
+      });
+      assert.equal(progress.tallied, 2);
+      assert.equal(progress.paid, 0);
+      // Tally the last node and pay two; then pay the last one and finalize.
+      await mined(
+        stranger,
+        stranger.writeContract({ ...poc, functionName: "finalizeBatch", args: [jobId, 3n] }),
+      );
+      assert.equal(await getJobStatus(jobId), JobStatus.Completed);
+      const last = await mined(
+        stranger,
+        stranger.writeContract({ ...poc, functionName: "finalizeBatch", args: [jobId, 5n] }),
+      );
+      assert.equal(event(last, abis.proofs, "JobFinalized").jobId, jobId);
+      assert.equal(await getJobStatus(jobId), JobStatus.Finalized);
+      assert.deepEqual(await credited(jobId), expected);
     },
   );
 
