@@ -39,6 +39,10 @@ contract ArthaDIDRegistry {
     event DIDOwnerChanged(bytes32 indexed didHash, address indexed newOwner);
     /// @notice Emitted when a data owner registers an (encrypted) dataset.
     event DatasetRegistered(bytes32 indexed datasetId, bytes32 indexed ownerDid, string cid);
+    /// @notice Emitted when the owner re-encrypts a dataset under a new data key: grants made for
+    /// earlier keys stop working, so a revoked grantee that kept its wrapped key cannot read the new
+    /// version.
+    event DatasetRotated(bytes32 indexed datasetId, string cid, uint32 keyVersion);
     /// @notice Emitted when access is granted; `wrappedKeyCid` holds the data key wrapped for the
     /// grantee's encKey.
     event DataAccessGranted(bytes32 indexed datasetId, bytes32 indexed granteeDid, string wrappedKeyCid, uint64 expiresAt);
@@ -62,6 +66,7 @@ contract ArthaDIDRegistry {
 
     struct Dataset {
         bytes32 ownerDid;
+        uint32 keyVersion;
         string cid;
     }
 
@@ -69,6 +74,8 @@ contract ArthaDIDRegistry {
         uint64 grantedAt;
         uint64 expiresAt;
         bool active;
+        /// @dev The dataset key version the wrapped key opens; older versions grant nothing.
+        uint32 keyVersion;
         string wrappedKeyCid;
     }
 
@@ -153,7 +160,7 @@ contract ArthaDIDRegistry {
         if (datasetId == bytes32(0)) revert DID__InvalidArgument("datasetId");
         _controlled(ownerDid);
         if (_datasets[datasetId].ownerDid != bytes32(0)) revert DID__DatasetExists(datasetId);
-        _datasets[datasetId] = Dataset({ownerDid: ownerDid, cid: cid});
+        _datasets[datasetId] = Dataset({ownerDid: ownerDid, keyVersion: 1, cid: cid});
         emit DatasetRegistered(datasetId, ownerDid, cid);
     }
 
@@ -165,7 +172,7 @@ contract ArthaDIDRegistry {
     function grantDataAccess(bytes32 datasetId, bytes32 granteeDid, string calldata wrappedKeyCid, uint64 expiresAt)
         external
     {
-        _ownedDataset(datasetId);
+        Dataset storage ds = _ownedDataset(datasetId);
         DIDDocument storage g = _dids[granteeDid];
         if (g.owner == address(0)) revert DID__UnknownDID(granteeDid);
         if (g.revoked) revert DID__Revoked(granteeDid);
@@ -174,9 +181,22 @@ contract ArthaDIDRegistry {
             grantedAt: uint64(block.timestamp),
             expiresAt: expiresAt,
             active: true,
+            keyVersion: ds.keyVersion,
             wrappedKeyCid: wrappedKeyCid
         });
         emit DataAccessGranted(datasetId, granteeDid, wrappedKeyCid, expiresAt);
+    }
+
+    /// @notice Points a dataset at a re-encrypted version under a new data key and bumps its key
+    /// version, which ends every existing grant (hard revocation): re-grant the DIDs that keep
+    /// access with keys wrapped for the new data key. Dataset owner only.
+    /// @param datasetId The dataset.
+    /// @param cid SVDB CID of the new ciphertext.
+    function rotateDataset(bytes32 datasetId, string calldata cid) external {
+        Dataset storage ds = _ownedDataset(datasetId);
+        ds.keyVersion += 1;
+        ds.cid = cid;
+        emit DatasetRotated(datasetId, cid, ds.keyVersion);
     }
 
     /// @notice Revokes a grant. Dataset owner only.
@@ -203,7 +223,8 @@ contract ArthaDIDRegistry {
     function hasAccess(bytes32 datasetId, bytes32 granteeDid) public view returns (bool) {
         Grant storage gr = _grants[datasetId][granteeDid];
         DIDDocument storage g = _dids[granteeDid];
-        return gr.active && !g.revoked && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
+        return gr.active && !g.revoked && gr.keyVersion == _datasets[datasetId].keyVersion
+            && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
     }
 
     /// @notice The grant of a grantee on a dataset.

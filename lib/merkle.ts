@@ -104,8 +104,9 @@ export function merkleProof(
  * @example
  * ```ts
  * import { chunkLeaf, merkleProof, merkleRoot, verifyMerkleProof } from "./merkle.ts";
- * const data = new Uint8Array(9000).fill(7);
+ * const data = Uint8Array.from({ length: 9000 }, (_, i) => i % 251);
  * const leaf = chunkLeaf(data.subarray(0, 4096));
+ * console.assert(verifyMerkleProof(merkleRoot(data), leaf, 0, merkleProof(data, 0)));
  * console.assert(!verifyMerkleProof(merkleRoot(data), leaf, 1, merkleProof(data, 0)));
  * ```
  */

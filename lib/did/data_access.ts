@@ -17,6 +17,8 @@ export interface Grant {
   /** Unix seconds; 0 = no expiry. */
   expiresAt: bigint;
   active: boolean;
+  /** The dataset key version the wrapped key opens (older ones grant nothing). */
+  keyVersion: number;
   /** SVDB CID of the data key wrapped for the grantee. */
   wrappedKeyCid: string;
 }
@@ -151,6 +153,7 @@ export async function getGrant(
     grantedAt: BigInt(g.grantedAt),
     expiresAt: BigInt(g.expiresAt),
     active: g.active,
+    keyVersion: g.keyVersion,
     wrappedKeyCid: g.wrappedKeyCid,
   };
 }
@@ -166,14 +169,35 @@ export async function getGrant(
 export async function getDataset(
   client: ArthaClient,
   params: { addresses: Addresses; datasetId: Hex },
-): Promise<{ ownerDid: Hex; cid: string }> {
+): Promise<{ ownerDid: Hex; cid: string; keyVersion: number }> {
   const d = await client.readContract({
     address: params.addresses.dids,
     abi: abis.dids,
     functionName: "getDataset",
     args: [params.datasetId],
   });
-  return { ownerDid: d.ownerDid, cid: d.cid };
+  return { ownerDid: d.ownerDid, cid: d.cid, keyVersion: d.keyVersion };
+}
+
+/**
+ * Points a dataset at a re-encrypted version and ends every grant made for the old key
+ * (dataset owner only). See `rotateDataKey` in dataset_share.ts for the whole procedure.
+ *
+ * @example
+ * ```ts ignore
+ * await rotateDataset(client, { addresses, datasetId, cid: newCid });
+ * ```
+ */
+export function rotateDataset(
+  client: ArthaClient,
+  params: { addresses: Addresses; datasetId: Hex; cid: string },
+): Promise<SendResult> {
+  return sendContract(client, {
+    address: params.addresses.dids,
+    abi: abis.dids,
+    functionName: "rotateDataset",
+    args: [params.datasetId, params.cid],
+  });
 }
 
 /**

@@ -6,10 +6,12 @@
  * audit trail.
  *
  * What revocation means: the registry (and every client using {@link openDataset}) refuses
- * a revoked, expired or never-granted DID. It is not cryptographic: the wrapped key is an
- * SVDB object, so a grantee that kept it (or its unwrapped data key) can still decrypt the
- * ciphertext it already could. For hard revocation, share the next version under a new
- * data key and grant only the remaining DIDs.
+ * a revoked, expired or never-granted DID. That alone is not cryptographic: the wrapped key
+ * is an SVDB object, so a grantee that kept it (or its unwrapped data key) can still decrypt
+ * the ciphertext it already could. Hard revocation is {@link rotateDataKey}: the owner
+ * re-encrypts under a fresh data key, the chain bumps the dataset's key version (ending every
+ * old grant), and only the remaining DIDs are re-granted; the revoked one's key opens nothing
+ * of the new version.
  *
  * @module
  */
@@ -27,6 +29,7 @@ import {
   hasAccess,
   recordAccess,
   registerDataset,
+  rotateDataset,
 } from "./data_access.ts";
 import { getDid } from "./registry.ts";
 import { formatDid } from "./did.ts";
@@ -161,4 +164,35 @@ export async function openDataset(
     await recordAccess(client, { addresses, datasetId, granteeDid, purposeHash });
   }
   return plaintext;
+}
+
+/**
+ * Hard revocation: re-encrypts the dataset under a fresh data key, stores the new ciphertext,
+ * rotates it on chain (every old grant ends) and re-grants `keep` with keys wrapped for the new
+ * data key. Returns the new data key; the old one (and the old ciphertext) open nothing new.
+ *
+ * @example
+ * ```ts ignore
+ * const { dataKey } = await rotateDataKey(owner, { addresses, store, datasetId, plaintext, keep: [bobDid] });
+ * ```
+ */
+export async function rotateDataKey(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    store: Store;
+    datasetId: Hex;
+    plaintext: Uint8Array;
+    /** DIDs that keep access (re-granted under the new key). */
+    keep: Hex[];
+  },
+): Promise<{ cid: string; dataKey: Uint8Array }> {
+  const { addresses, store, datasetId } = params;
+  const dataKey = randomKey();
+  const cid = (await store.put(encryptDataset(params.plaintext, dataKey))).toString();
+  await rotateDataset(client, { addresses, datasetId, cid });
+  for (const granteeDid of params.keep) {
+    await grantAccess(client, { addresses, store, datasetId, dataKey, granteeDid });
+  }
+  return { cid, dataKey };
 }

@@ -286,6 +286,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         await owner.readContract({ ...dids, functionName: "getDataset", args: [dataset] }),
         {
           ownerDid: aliceDid,
+          keyVersion: 1,
           cid: "bafy-cipher",
         },
       );
@@ -334,6 +335,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         grantedAt: ts,
         expiresAt: 0n,
         active: true,
+        keyVersion: 1,
         wrappedKeyCid: "bafy-wrapped-key",
       },
     );
@@ -403,6 +405,45 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       assert.equal(await hasAccess(), false);
       const args = await expectRevert(recordAccess(), "DID__NoAccess");
       assert.deepEqual(args, [dataset, bobDid]);
+    },
+  );
+
+  await fx.step(
+    t,
+    "rotateDataset bumps the key version: old grants end until re-granted; strangers revert",
+    async () => {
+      await grant();
+      assert.equal(await hasAccess(), true);
+      await expectRevert(
+        stranger.simulateContract({
+          ...dids,
+          functionName: "rotateDataset",
+          args: [dataset, "v2"],
+        }),
+        "DID__NotDatasetOwner",
+      );
+      const receipt = await mined(
+        alice,
+        alice.writeContract({
+          ...dids,
+          functionName: "rotateDataset",
+          args: [dataset, "bafy-cipher-v2"],
+        }),
+      );
+      assert.deepEqual(event(receipt, abis.dids, "DatasetRotated"), {
+        datasetId: dataset,
+        cid: "bafy-cipher-v2",
+        keyVersion: 2,
+      });
+      assert.equal(await hasAccess(), false);
+      await expectRevert(recordAccess(), "DID__NoAccess");
+      await grant();
+      assert.equal(await hasAccess(), true);
+      assert.equal(
+        (await owner.readContract({ ...dids, functionName: "getGrant", args: [dataset, bobDid] }))
+          .keyVersion,
+        2,
+      );
     },
   );
 

@@ -10,6 +10,7 @@ import { generateNodeKey } from "../../../lib/keys.ts";
 import { type EncKey, generateEncKey } from "../../../lib/crypto/enc_key.ts";
 import { DecryptionError } from "../../../lib/crypto/aead.ts";
 import { unwrapKey } from "../../../lib/crypto/key_wrap.ts";
+import { decryptDataset } from "../../../lib/crypto/dataset_cipher.ts";
 import { digestHex, type Hex } from "../../../lib/digest.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { Store } from "../../../lib/store/store.ts";
@@ -38,6 +39,7 @@ import {
   grantAccess,
   grantContext,
   openDataset,
+  rotateDataKey,
   shareDataset,
 } from "../../../lib/did/dataset_share.ts";
 
@@ -215,6 +217,7 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       await openDataset(grantee.client, { ...params, encSecretKey: next.secretKey }),
       plaintext,
     );
+    grantee.enc = next; // later steps act with the grantee's current key
   });
 
   await t.step("consent is recorded and withdrawn", async () => {
@@ -244,6 +247,64 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       DidDocumentError,
     );
   });
+
+  await t.step(
+    "hard revocation: after rotateDataKey the revoked DID's old key opens nothing new",
+    async () => {
+      // Prepare: a dataset both other parties may read.
+      const v1 = new TextEncoder().encode("age,zip\n34,94110\n");
+      const ds = await shareDataset(owner.client, {
+        addresses,
+        store,
+        ownerDid: owner.didHash,
+        plaintext: v1,
+      });
+      for (const p of [grantee, stranger]) {
+        await grantAccess(owner.client, {
+          addresses,
+          store,
+          datasetId: ds.datasetId,
+          dataKey: ds.dataKey,
+          granteeDid: p.didHash,
+        });
+      }
+      const strangerGrant = await getGrant(owner.client, {
+        addresses,
+        datasetId: ds.datasetId,
+        granteeDid: stranger.didHash,
+      });
+      const keptKey = unwrapKey(
+        await store.get(strangerGrant.wrappedKeyCid),
+        stranger.enc.secretKey,
+        {
+          context: grantContext(ds.datasetId, stranger.didHash),
+        },
+      );
+      // Execute: re-encrypt the next version, keeping only the grantee.
+      const v2 = new TextEncoder().encode("age,zip\n35,94110\n");
+      const rotated = await rotateDataKey(owner.client, {
+        addresses,
+        store,
+        datasetId: ds.datasetId,
+        plaintext: v2,
+        keep: [grantee.didHash],
+      });
+      // Assert: the kept grantee reads v2; the stranger's grant ended, and the data key it kept
+      // cannot decrypt the new ciphertext.
+      const open = (p: Party) =>
+        openDataset(p.client, {
+          addresses,
+          store,
+          datasetId: ds.datasetId,
+          granteeDid: p.didHash,
+          encSecretKey: p.enc.secretKey,
+        });
+      assert.deepEqual(await open(grantee), v2);
+      await assert.rejects(open(stranger), AccessDeniedError);
+      const ciphertext = await store.get(rotated.cid);
+      assert.throws(() => decryptDataset(ciphertext, keptKey));
+    },
+  );
 
   await t.step("a revoked DID loses its grants and is shown deactivated", async () => {
     await revokeDid(grantee.client, { addresses, didHash: grantee.didHash });
