@@ -15,6 +15,8 @@ const CONTRACTS = [
   "ProofOfCompute",
   "ModelRegistry",
   "ArthaDIDRegistry",
+  "VerificationManager",
+  "DisputeGame",
 ] as const;
 /** Pinned so the bytecode (and the gas figures) do not drift with anvil's default hardfork. */
 export const EVM_VERSION = "cancun";

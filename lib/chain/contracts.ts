@@ -1,5 +1,5 @@
 /**
- * Addresses and ABIs of the six ArthaTrain contracts as one typed bundle.
+ * Addresses and ABIs of the eight ArthaTrain contracts as one typed bundle.
  */
 import type { Address } from "viem";
 import { nodeCertRegistryAbi } from "../abi/NodeCertRegistry.ts";
@@ -8,6 +8,8 @@ import { aiJobManagerAbi } from "../abi/AIJobManager.ts";
 import { proofOfComputeAbi } from "../abi/ProofOfCompute.ts";
 import { modelRegistryAbi } from "../abi/ModelRegistry.ts";
 import { arthaDIDRegistryAbi } from "../abi/ArthaDIDRegistry.ts";
+import { verificationManagerAbi } from "../abi/VerificationManager.ts";
+import { disputeGameAbi } from "../abi/DisputeGame.ts";
 
 export const abis = {
   registry: nodeCertRegistryAbi,
@@ -16,6 +18,8 @@ export const abis = {
   proofs: proofOfComputeAbi,
   models: modelRegistryAbi,
   dids: arthaDIDRegistryAbi,
+  verification: verificationManagerAbi,
+  disputes: disputeGameAbi,
 } as const;
 
 /** Where each contract lives. */
@@ -26,6 +30,10 @@ export interface ArthaAddresses {
   proofs: Address;
   models: Address;
   dids: Address;
+  /** Challenges, gradient sampling, redundancy settlement, committees, spot checks. */
+  verification: Address;
+  /** Bisection disputes between nodes of one task group. */
+  disputes: Address;
 }
 
 /** Node roles, in the order of the Solidity enum. */

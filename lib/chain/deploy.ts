@@ -1,5 +1,5 @@
 /**
- * Deploys and wires the six contracts: the registry reports slashes to reputation, proof of
+ * Deploys and wires the eight contracts: the registry reports slashes to reputation, proof of
  * compute may slash and update reputation, the job manager and proof of compute know each other.
  */
 import type { Abi, Address, Hex } from "viem";
@@ -11,6 +11,8 @@ import { aiJobManagerBytecode } from "../abi/AIJobManager.ts";
 import { proofOfComputeBytecode } from "../abi/ProofOfCompute.ts";
 import { modelRegistryBytecode } from "../abi/ModelRegistry.ts";
 import { arthaDIDRegistryBytecode } from "../abi/ArthaDIDRegistry.ts";
+import { verificationManagerBytecode } from "../abi/VerificationManager.ts";
+import { disputeGameBytecode } from "../abi/DisputeGame.ts";
 
 export interface DeployOptions {
   /** Accounts allowed to assign jobs, close rounds and run verification (default: deployer). */
@@ -46,6 +48,8 @@ export async function deployArtha(
     proofs: await deployOne(client, abis.proofs, proofOfComputeBytecode),
     models: await deployOne(client, abis.models, modelRegistryBytecode),
     dids: await deployOne(client, abis.dids, arthaDIDRegistryBytecode),
+    verification: await deployOne(client, abis.verification, verificationManagerBytecode),
+    disputes: await deployOne(client, abis.disputes, disputeGameBytecode),
   };
   await send(
     client,
@@ -94,6 +98,53 @@ export async function deployArtha(
       args: [a.jobs, a.registry, a.reputation],
     }),
   );
+  // Verification: VerificationManager penalises through ProofOfCompute and reports proofs to
+  // reputation; DisputeGame penalises through VerificationManager (offence escalation in one place).
+  await send(
+    client,
+    client.writeContract({
+      address: a.verification,
+      abi: abis.verification,
+      functionName: "setLinks",
+      args: [a.proofs, a.registry, a.reputation],
+    }),
+  );
+  await send(
+    client,
+    client.writeContract({
+      address: a.disputes,
+      abi: abis.disputes,
+      functionName: "setLinks",
+      args: [a.proofs, a.registry, a.jobs, a.verification],
+    }),
+  );
+  await send(
+    client,
+    client.writeContract({
+      address: a.proofs,
+      abi: abis.proofs,
+      functionName: "setAuthorised",
+      args: [a.verification, true],
+    }),
+  );
+  await send(
+    client,
+    client.writeContract({
+      address: a.reputation,
+      abi: abis.reputation,
+      functionName: "setAuthorised",
+      args: [a.verification, true],
+    }),
+  );
+  await send(
+    client,
+    client.writeContract({
+      address: a.verification,
+      abi: abis.verification,
+      functionName: "setAuthorised",
+      args: [a.disputes, true],
+    }),
+  );
   for (const coordinator of options.coordinators ?? []) {
     await send(
       client,
@@ -109,6 +160,15 @@ export async function deployArtha(
       client.writeContract({
         address: a.proofs,
         abi: abis.proofs,
+        functionName: "setAuthorised",
+        args: [coordinator, true],
+      }),
+    );
+    await send(
+      client,
+      client.writeContract({
+        address: a.verification,
+        abi: abis.verification,
         functionName: "setAuthorised",
         args: [coordinator, true],
       }),

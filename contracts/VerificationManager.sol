@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Owned} from "./libraries/Owned.sol";
+import {MerkleProof} from "./libraries/MerkleProof.sol";
+import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
+import {
+    IPoCVerification,
+    INodeCertView,
+    IReputationView,
+    IVerificationManager
+} from "./interfaces/IVerification.sol";
+
+/// @title VerificationManager
+/// @notice Checks that committed training is real (design doc sections 1.3 and 5): random
+/// challenges and gradient sampling answered with Merkle openings of the committed update,
+/// redundancy settlement of task groups, copycat detection, validator committees drawn by
+/// reputation, 10% spot checks, and the slashing schedule with offence escalation.
+/// @dev Trust model. Randomness is `block.prevrandao` mixed with the previous block hash and the
+/// challenged commitment, drawn when the challenge is issued, after the node committed: the node
+/// cannot choose what it opens (a block proposer can bias it by withholding a block). An opening
+/// proves the node holds the bytes it committed to (data availability) and binds them; whether
+/// those bytes are the *right* update is decided by redundancy (a strict majority of the task
+/// group, at least two agreeing) or by DisputeGame. Task groups (which nodes got the same task) are
+/// written by an authorised coordinator at assignment: that is the one trusted statement here.
+/// Penalties: unanswered challenge 10% (FailedVerification), redundancy outlier 50%
+/// (FakeGradients), copycat 100% plus deactivation (Cheating), and any penalty that brings a node
+/// to 3 offences takes the rest of its stake and deactivates it. Slashed stake goes to the
+/// registry's slash pool.
+contract VerificationManager is Owned, IVerificationManager {
+    /// @notice Thrown when the linked contracts are missing.
+    error Verification__NotLinked();
+    /// @notice Thrown when the node committed nothing for the round.
+    error Verification__NoCommit(bytes32 jobId, uint32 round, bytes32 nodePubkey);
+    /// @notice Thrown when a sample asks for a rate outside 1-5% or too many chunks.
+    error Verification__BadSample(uint256 chunkCount, uint256 sampleBps);
+    /// @notice Thrown when `steps` is zero.
+    error Verification__ZeroSteps();
+    /// @notice Thrown when a challenge id is unknown.
+    error Verification__UnknownChallenge(uint256 challengeId);
+    /// @notice Thrown when a challenge is no longer open.
+    error Verification__ChallengeClosed(uint256 challengeId, uint8 status);
+    /// @notice Thrown when a response arrives after the window.
+    error Verification__WindowClosed(uint256 challengeId, uint64 deadline);
+    /// @notice Thrown when a timeout is claimed before the window ended.
+    error Verification__WindowOpen(uint256 challengeId, uint64 deadline);
+    /// @notice Thrown when the digest triple does not hash to the committed result.
+    error Verification__DigestMismatch(bytes32 expected, bytes32 actual);
+    /// @notice Thrown when the number of openings differs from what the challenge asked.
+    error Verification__WrongCount(uint256 expected, uint256 actual);
+    /// @notice Thrown when opening `position` does not verify against the gradient digest.
+    error Verification__BadProof(uint256 position, uint256 chunkIndex);
+    /// @notice Thrown when the openings of one response have different depths.
+    error Verification__DepthMismatch(uint256 position);
+    /// @notice Thrown when task group arrays differ in length or a group is zero.
+    error Verification__BadGroups();
+    /// @notice Thrown when a node is already in a task group of the job.
+    error Verification__AlreadyGrouped(bytes32 jobId, bytes32 nodePubkey);
+    /// @notice Thrown when a task group has too many members.
+    error Verification__GroupTooLarge(uint32 group, uint256 size);
+    /// @notice Thrown when a group was already settled for a round.
+    error Verification__AlreadySettled(bytes32 jobId, uint32 round, uint32 group);
+    /// @notice Thrown when a group has no strict majority (nothing can be decided).
+    error Verification__NoConsensus(bytes32 jobId, uint32 round, uint32 group);
+    /// @notice Thrown when a copycat report does not hold.
+    error Verification__NotCopycat(bytes32 copier, bytes32 original);
+    /// @notice Thrown when a committee size is outside 10-20.
+    error Verification__BadCommitteeSize(uint256 size);
+    /// @notice Thrown when a spot check was already drawn for a round.
+    error Verification__AlreadyDrawn(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a configuration value is out of range.
+    error Verification__InvalidConfig(uint256 value);
+
+    /// @notice Emitted when a challenge or gradient sample is issued.
+    event ChallengeIssued(
+        uint256 indexed challengeId,
+        bytes32 indexed jobId,
+        bytes32 indexed nodePubkey,
+        uint32 round,
+        uint32 step,
+        uint16 count,
+        bytes32 seed,
+        uint64 deadline
+    );
+    /// @notice Emitted for every chunk a node opens, so validators can recompute and compare it.
+    event ChunkRevealed(uint256 indexed challengeId, uint256 chunkIndex, bytes chunk);
+    /// @notice Emitted when a challenge is answered in time with valid openings.
+    event ChallengeAnswered(uint256 indexed challengeId, bytes32 indexed nodePubkey);
+    /// @notice Emitted when a challenge window passed without a valid answer.
+    event ChallengeFailed(uint256 indexed challengeId, bytes32 indexed nodePubkey);
+    /// @notice Emitted when a node is put in a task group.
+    event TaskGroupSet(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint32 group);
+    /// @notice Emitted when a task group's round is settled by redundancy.
+    event RedundancySettled(
+        bytes32 indexed jobId, uint32 round, uint32 group, bytes32 majority, uint256 agreeing, uint256 outliers
+    );
+    /// @notice Emitted for every penalty, after escalation.
+    event Penalised(
+        bytes32 indexed jobId, bytes32 indexed nodePubkey, uint256 slashBps, INodeCertRegistry.SlashReason reason
+    );
+    /// @notice Emitted when a spot check is drawn for a round.
+    event SpotCheckDrawn(bytes32 indexed jobId, uint32 round, bool selected, bytes32 seed);
+    /// @notice Emitted when a committee is drawn for a round.
+    event CommitteeDrawn(bytes32 indexed jobId, uint32 round, bytes32 seed, bytes32[] members);
+    /// @notice Emitted when the response window changes.
+    event ResponseWindowSet(uint64 window);
+    /// @notice Emitted when the linked contracts are set.
+    event LinksSet(address proofs, address registry, address reputation);
+
+    /// @notice Status of a challenge.
+    enum Status {
+        None,
+        Open,
+        Answered,
+        Failed
+    }
+
+    /// @notice One challenge (count 1) or gradient sample (count > 1).
+    struct Challenge {
+        bytes32 jobId;
+        bytes32 nodePubkey;
+        bytes32 seed;
+        uint32 round;
+        uint32 step;
+        uint16 count;
+        uint64 deadline;
+        Status status;
+    }
+
+    uint256 public constant BPS = 10_000;
+    /// @notice Design doc section 5: failed verification 10%, fake gradients 50%, cheating 100%.
+    uint256 public constant FAILED_VERIFICATION_BPS = 1_000;
+    uint256 public constant FAKE_GRADIENTS_BPS = 5_000;
+    uint256 public constant CHEATING_BPS = 10_000;
+    /// @notice At this many offences a node loses all its stake and is deactivated.
+    uint256 public constant OFFENCE_LIMIT = 3;
+    /// @notice Gradient sampling asks for 1-5% of the chunks, at most this many at once.
+    uint256 public constant MIN_SAMPLE_BPS = 100;
+    uint256 public constant MAX_SAMPLE_BPS = 500;
+    uint256 public constant MAX_SAMPLE_CHUNKS = 64;
+    /// @notice Share of rounds that get a full spot check (10%).
+    uint256 public constant SPOT_CHECK_BPS = 1_000;
+    /// @notice Committee sizes (design doc: 10-20 validators).
+    uint256 public constant MIN_COMMITTEE = 10;
+    uint256 public constant MAX_COMMITTEE = 20;
+    /// @notice At most this many nodes share one task (AIJobManager.MAX_REDUNDANCY).
+    uint256 public constant MAX_GROUP = 10;
+
+    IPoCVerification public proofs;
+    INodeCertView public registry;
+    IReputationView public reputation;
+    /// @notice Seconds a node has to answer a challenge.
+    uint64 public responseWindow = 1 hours;
+    uint256 public challengeCount;
+
+    mapping(uint256 challengeId => Challenge challenge) private _challenges;
+    mapping(bytes32 jobId => mapping(bytes32 nodePubkey => uint32 group)) private _groupOf;
+    mapping(bytes32 jobId => mapping(uint32 group => bytes32[] members)) private _members;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(uint32 group => bytes32 majority))) private
+        _settled;
+    mapping(bytes32 jobId => mapping(uint32 round => uint256 drawn)) private _spotChecks;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool caught))) private _copycats;
+
+    /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry. Owner only.
+    function setLinks(address proofs_, address registry_, address reputation_) external onlyOwner {
+        if (proofs_ == address(0) || registry_ == address(0) || reputation_ == address(0)) {
+            revert Owned__ZeroAddress();
+        }
+        proofs = IPoCVerification(proofs_);
+        registry = INodeCertView(registry_);
+        reputation = IReputationView(reputation_);
+        emit LinksSet(proofs_, registry_, reputation_);
+    }
+
+    /// @notice Sets the challenge response window in seconds (1 minute to 7 days). Owner only.
+    function setResponseWindow(uint64 window) external onlyOwner {
+        if (window < 1 minutes || window > 7 days) revert Verification__InvalidConfig(window);
+        responseWindow = window;
+        emit ResponseWindowSet(window);
+    }
+
+    // ------------------------------------------------------------------- challenges
+
+    /// @notice Challenges one committed round: the chain picks a step and a chunk of the update
+    /// the node must open within the response window. Authorised verifiers only (a challenge
+    /// costs the node gas, so it is not open to anyone).
+    /// @param jobId The job.
+    /// @param round The committed round.
+    /// @param nodePubkey The node.
+    /// @param steps Local steps per round (the step is drawn below it).
+    /// @return challengeId The new challenge.
+    function issueChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps)
+        external
+        onlyAuthorised
+        returns (uint256 challengeId)
+    {
+        return _issue(jobId, round, nodePubkey, steps, 1);
+    }
+
+    /// @notice Requests 1-5% of the chunks of a committed update (at least one, at most 64) at
+    /// indices drawn on chain. Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param round The committed round.
+    /// @param nodePubkey The node.
+    /// @param steps Local steps per round.
+    /// @param chunkCount Chunks of the update (public: its size over 4096 bytes).
+    /// @param sampleBps Share of chunks, 100 to 500.
+    /// @return challengeId The new challenge.
+    function requestGradientSample(
+        bytes32 jobId,
+        uint32 round,
+        bytes32 nodePubkey,
+        uint32 steps,
+        uint256 chunkCount,
+        uint256 sampleBps
+    ) external onlyAuthorised returns (uint256 challengeId) {
+        if (sampleBps < MIN_SAMPLE_BPS || sampleBps > MAX_SAMPLE_BPS || chunkCount == 0) {
+            revert Verification__BadSample(chunkCount, sampleBps);
+        }
+        uint256 count = (chunkCount * sampleBps + BPS - 1) / BPS;
+        if (count > MAX_SAMPLE_CHUNKS) revert Verification__BadSample(chunkCount, sampleBps);
+        return _issue(jobId, round, nodePubkey, steps, uint16(count));
+    }
+
+    /// @notice Answers a challenge: the digest triple of the commit and, for each drawn index,
+    /// the chunk and its Merkle proof against the gradient digest. An empty chunk opens a padding
+    /// leaf (bytes32(0)). Anyone may submit it; the openings are what count.
+    /// @param challengeId The challenge.
+    /// @param lossDigest Committed loss digest.
+    /// @param gradientDigest Committed gradient digest (Merkle root of the update).
+    /// @param weightsDigest Committed weights digest.
+    /// @param chunks The chunks at `chunkIndices(challengeId, depth)`.
+    /// @param proofsOf One proof per chunk, all of the tree's depth.
+    function respond(
+        uint256 challengeId,
+        bytes32 lossDigest,
+        bytes32 gradientDigest,
+        bytes32 weightsDigest,
+        bytes[] calldata chunks,
+        bytes32[][] calldata proofsOf
+    ) external {
+        Challenge storage c = _open(challengeId);
+        if (block.timestamp > c.deadline) revert Verification__WindowClosed(challengeId, c.deadline);
+        bytes32 committed = proofs.resultOf(c.jobId, c.round, c.nodePubkey);
+        bytes32 given = keccak256(abi.encode(lossDigest, gradientDigest, weightsDigest));
+        if (given != committed) revert Verification__DigestMismatch(committed, given);
+        if (chunks.length != c.count || proofsOf.length != c.count) {
+            revert Verification__WrongCount(c.count, chunks.length);
+        }
+        uint256 depth = proofsOf[0].length;
+        for (uint256 j = 0; j < chunks.length; ++j) {
+            if (proofsOf[j].length != depth) revert Verification__DepthMismatch(j);
+            uint256 index = chunkIndex(c.seed, j, depth);
+            bytes32 leaf = chunks[j].length == 0 ? bytes32(0) : MerkleProof.leafOf(chunks[j]);
+            if (!MerkleProof.verify(gradientDigest, leaf, index, proofsOf[j])) {
+                revert Verification__BadProof(j, index);
+            }
+            emit ChunkRevealed(challengeId, index, chunks[j]);
+        }
+        c.status = Status.Answered;
+        emit ChallengeAnswered(challengeId, c.nodePubkey);
+        reputation.recordProof(c.nodePubkey, true);
+    }
+
+    /// @notice After the window, an unanswered challenge slashes the node 10% (failed
+    /// verification). Anyone may call it.
+    /// @param challengeId The challenge.
+    function timeout(uint256 challengeId) external {
+        Challenge storage c = _open(challengeId);
+        if (block.timestamp <= c.deadline) revert Verification__WindowOpen(challengeId, c.deadline);
+        c.status = Status.Failed;
+        emit ChallengeFailed(challengeId, c.nodePubkey);
+        _penalise(c.jobId, c.nodePubkey, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification, false);
+    }
+
+    // ------------------------------------------------------------------- redundancy
+
+    /// @notice Records which nodes received the same task (same shard, seed and starting weights).
+    /// Authorised coordinator only, at assignment and reassignment; groups start at 1.
+    /// @param jobId The job.
+    /// @param nodes The nodes.
+    /// @param groups Their task group, one per node.
+    function setTaskGroups(bytes32 jobId, bytes32[] calldata nodes, uint32[] calldata groups) external onlyAuthorised {
+        if (nodes.length != groups.length) revert Verification__BadGroups();
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            uint32 g = groups[i];
+            if (g == 0) revert Verification__BadGroups();
+            if (_groupOf[jobId][nodes[i]] != 0) revert Verification__AlreadyGrouped(jobId, nodes[i]);
+            bytes32[] storage m = _members[jobId][g];
+            if (m.length >= MAX_GROUP) revert Verification__GroupTooLarge(g, m.length + 1);
+            _groupOf[jobId][nodes[i]] = g;
+            m.push(nodes[i]);
+            emit TaskGroupSet(jobId, nodes[i], g);
+        }
+    }
+
+    /// @notice Settles one task group's round by redundancy: a strict majority (at least two) of
+    /// the committed results is right; every member that committed something else is slashed 50%
+    /// (fake gradients); agreeing members get a passed proof. Members that committed nothing are
+    /// left to challenges and reassignment. Anyone may call it, once per group and round.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param group The task group.
+    function settleRedundancy(bytes32 jobId, uint32 round, uint32 group) external {
+        if (_settled[jobId][round][group] != bytes32(0)) revert Verification__AlreadySettled(jobId, round, group);
+        (bytes32 majority, uint256 count,, bool consensus) = groupMajority(jobId, round, group);
+        if (!consensus) revert Verification__NoConsensus(jobId, round, group);
+        _settled[jobId][round][group] = majority;
+        bytes32[] storage m = _members[jobId][group];
+        uint256 outliers;
+        for (uint256 i = 0; i < m.length; ++i) {
+            bytes32 r = proofs.resultOf(jobId, round, m[i]);
+            if (r == bytes32(0)) continue;
+            if (r == majority) {
+                reputation.recordProof(m[i], true);
+            } else {
+                ++outliers;
+                _penalise(jobId, m[i], FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);
+            }
+        }
+        emit RedundancySettled(jobId, round, group, majority, count, outliers);
+    }
+
+    /// @notice Reports a copycat: `copier` committed exactly the result of `original`, a node of
+    /// another task group, and its own group's settled majority disagrees with it. Costs the
+    /// copier all its stake and deactivates it (cheating). Anyone may call it.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param copier The node that copied.
+    /// @param original The node it copied from.
+    function reportCopycat(bytes32 jobId, uint32 round, bytes32 copier, bytes32 original) external {
+        uint32 gc = _groupOf[jobId][copier];
+        uint32 go = _groupOf[jobId][original];
+        bytes32 r = proofs.resultOf(jobId, round, copier);
+        bytes32 settled = _settled[jobId][round][gc];
+        if (
+            gc == 0 || go == 0 || gc == go || r == bytes32(0) || r != proofs.resultOf(jobId, round, original)
+                || settled == bytes32(0) || settled == r || _copycats[jobId][round][copier]
+        ) revert Verification__NotCopycat(copier, original);
+        _copycats[jobId][round][copier] = true;
+        _penalise(jobId, copier, CHEATING_BPS, INodeCertRegistry.SlashReason.Cheating, true);
+    }
+
+    /// @inheritdoc IVerificationManager
+    function penaliseFor(
+        bytes32 jobId,
+        bytes32 nodePubkey,
+        uint256 slashBps,
+        INodeCertRegistry.SlashReason reason,
+        bool deactivate
+    ) external onlyAuthorised {
+        _penalise(jobId, nodePubkey, slashBps, reason, deactivate);
+    }
+
+    // --------------------------------------------------------- spot checks, committees
+
+    /// @notice Draws whether a round gets a full spot check (10% of rounds), once per round, from
+    /// on-chain randomness. Anyone may call it once the round's commits are in.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @return selected Whether the round is spot-checked.
+    function drawSpotCheck(bytes32 jobId, uint32 round) external returns (bool selected) {
+        if (_spotChecks[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
+        bytes32 seed = _randomness(keccak256(abi.encode("spot", jobId, round)));
+        selected = uint256(seed) % BPS < SPOT_CHECK_BPS;
+        _spotChecks[jobId][round] = selected ? 2 : 1;
+        emit SpotCheckDrawn(jobId, round, selected, seed);
+    }
+
+    /// @notice Whether a round was drawn (`drawn`) and selected for a spot check.
+    function spotCheckOf(bytes32 jobId, uint32 round) external view returns (bool drawn, bool selected) {
+        uint256 s = _spotChecks[jobId][round];
+        return (s != 0, s == 2);
+    }
+
+    /// @notice Draws a validator committee for a round from on-chain randomness (see
+    /// `committeeFrom`) and publishes it. Anyone may call it.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param candidates Registered nodes to draw from.
+    /// @param size Wanted size, 10 to 20.
+    /// @return members The committee.
+    function drawCommittee(bytes32 jobId, uint32 round, bytes32[] calldata candidates, uint256 size)
+        external
+        returns (bytes32[] memory members)
+    {
+        bytes32 seed = _randomness(keccak256(abi.encode("committee", jobId, round)));
+        members = committeeFrom(seed, candidates, size);
+        emit CommitteeDrawn(jobId, round, seed, members);
+    }
+
+    /// @notice `size` distinct compute-eligible nodes of `candidates` (fewer if fewer are
+    /// eligible), drawn without replacement with probability proportional to reputation + 1 (so
+    /// new nodes can be drawn, seldom).
+    /// @param seed Randomness.
+    /// @param candidates Nodes to draw from (duplicates count once).
+    /// @param size Wanted size, 10 to 20.
+    function committeeFrom(bytes32 seed, bytes32[] calldata candidates, uint256 size)
+        public
+        view
+        returns (bytes32[] memory members)
+    {
+        if (size < MIN_COMMITTEE || size > MAX_COMMITTEE) revert Verification__BadCommitteeSize(size);
+        uint256 n = candidates.length;
+        uint256[] memory weight = new uint256[](n);
+        uint256 total;
+        for (uint256 i = 0; i < n; ++i) {
+            bool dup;
+            for (uint256 k = 0; k < i; ++k) {
+                if (candidates[k] == candidates[i]) dup = true;
+            }
+            if (dup || !registry.isComputeEligible(candidates[i])) continue;
+            weight[i] = reputation.reputationOf(candidates[i]) + 1;
+            total += weight[i];
+        }
+        bytes32[] memory picked = new bytes32[](size);
+        uint256 got;
+        while (got < size && total > 0) {
+            uint256 r = uint256(keccak256(abi.encode(seed, got))) % total;
+            uint256 i;
+            // Walk the cumulative weights to the drawn point; weight[i] > r ends the walk.
+            while (weight[i] <= r) {
+                r -= weight[i];
+                ++i;
+            }
+            picked[got++] = candidates[i];
+            total -= weight[i];
+            weight[i] = 0;
+        }
+        members = new bytes32[](got);
+        for (uint256 i = 0; i < got; ++i) {
+            members[i] = picked[i];
+        }
+    }
+
+    // ---------------------------------------------------------------------------- views
+
+    /// @notice The index the `position`-th opening of a challenge must open in a tree of `depth`.
+    function chunkIndex(bytes32 seed, uint256 position, uint256 depth) public pure returns (uint256) {
+        uint256 h = uint256(keccak256(abi.encode(seed, position)));
+        return depth >= 256 ? h : h % (uint256(1) << depth);
+    }
+
+    /// @notice A challenge.
+    function challengeOf(uint256 challengeId) external view returns (Challenge memory) {
+        return _challenges[challengeId];
+    }
+
+    /// @inheritdoc IVerificationManager
+    function groupOf(bytes32 jobId, bytes32 nodePubkey) external view returns (uint32) {
+        return _groupOf[jobId][nodePubkey];
+    }
+
+    /// @notice The members of a task group.
+    function membersOf(bytes32 jobId, uint32 group) external view returns (bytes32[] memory) {
+        return _members[jobId][group];
+    }
+
+    /// @notice The settled majority result of a group's round (zero if not settled).
+    function settledOf(bytes32 jobId, uint32 round, uint32 group) external view returns (bytes32) {
+        return _settled[jobId][round][group];
+    }
+
+    /// @inheritdoc IVerificationManager
+    function groupMajority(bytes32 jobId, uint32 round, uint32 group)
+        public
+        view
+        returns (bytes32 majority, uint256 count, uint256 committed, bool consensus)
+    {
+        bytes32[] storage m = _members[jobId][group];
+        bytes32[] memory results = new bytes32[](m.length);
+        for (uint256 i = 0; i < m.length; ++i) {
+            results[i] = proofs.resultOf(jobId, round, m[i]);
+            if (results[i] != bytes32(0)) ++committed;
+        }
+        for (uint256 i = 0; i < results.length; ++i) {
+            if (results[i] == bytes32(0)) continue;
+            uint256 c;
+            for (uint256 k = 0; k < results.length; ++k) {
+                if (results[k] == results[i]) ++c;
+            }
+            if (c > count) (majority, count) = (results[i], c);
+        }
+        consensus = count >= 2 && count * 2 > committed;
+    }
+
+    // ------------------------------------------------------------------------ internals
+
+    function _issue(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps, uint16 count)
+        private
+        returns (uint256 challengeId)
+    {
+        if (address(proofs) == address(0)) revert Verification__NotLinked();
+        if (steps == 0) revert Verification__ZeroSteps();
+        bytes32 committed = proofs.resultOf(jobId, round, nodePubkey);
+        if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, nodePubkey);
+        challengeId = ++challengeCount;
+        bytes32 seed = _randomness(keccak256(abi.encode(committed, jobId, round, nodePubkey, challengeId)));
+        uint64 deadline = uint64(block.timestamp) + responseWindow;
+        uint32 step = uint32(uint256(keccak256(abi.encode(seed, "step"))) % steps);
+        _challenges[challengeId] = Challenge({
+            jobId: jobId,
+            nodePubkey: nodePubkey,
+            seed: seed,
+            round: round,
+            step: step,
+            count: count,
+            deadline: deadline,
+            status: Status.Open
+        });
+        emit ChallengeIssued(challengeId, jobId, nodePubkey, round, step, count, seed, deadline);
+    }
+
+    function _open(uint256 challengeId) private view returns (Challenge storage c) {
+        c = _challenges[challengeId];
+        if (c.status == Status.None) revert Verification__UnknownChallenge(challengeId);
+        if (c.status != Status.Open) revert Verification__ChallengeClosed(challengeId, uint8(c.status));
+    }
+
+    /// @dev prevrandao and the previous block hash, mixed with what is being drawn for.
+    function _randomness(bytes32 salt) private view returns (bytes32) {
+        return keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), salt));
+    }
+
+    function _penalise(
+        bytes32 jobId,
+        bytes32 nodePubkey,
+        uint256 slashBps,
+        INodeCertRegistry.SlashReason reason,
+        bool deactivate
+    ) private {
+        proofs.penalise(jobId, nodePubkey, slashBps, reason, deactivate);
+        emit Penalised(jobId, nodePubkey, slashBps, reason);
+        INodeCertView.NodeCert memory n = registry.getNode(nodePubkey);
+        // The offence that reaches the limit takes the rest of the stake (design doc section 5).
+        if (n.offences == OFFENCE_LIMIT && (n.stake > 0 || n.active)) {
+            proofs.penalise(jobId, nodePubkey, BPS, reason, true);
+            emit Penalised(jobId, nodePubkey, BPS, reason);
+        }
+    }
+}
