@@ -26,6 +26,8 @@ export interface Network {
   readonly targets: number;
   /** Byte pointer of the (B,T) per-position losses written by `forward`. */
   readonly losses: number;
+  /** Byte pointer of the (B,T,V) logits written by `forward` (inference reads them). */
+  readonly logits: number;
   /** Bytes of linear memory this network occupies. */
   readonly bytes: number;
   /**
@@ -276,5 +278,20 @@ export function createNetwork(
     o.encoderBackward(G("wte"), G("wpe"), D("dencoded"), tokens, B, T, C);
   }
 
-  return { kernel, layout, B, T, params, grads, tokens, targets, losses, bytes, forward, backward };
+  const logits = A("logits");
+  return {
+    kernel,
+    layout,
+    B,
+    T,
+    params,
+    grads,
+    tokens,
+    targets,
+    losses,
+    logits,
+    bytes,
+    forward,
+    backward,
+  };
 }

@@ -92,6 +92,21 @@ async function* readNode(
   return produced;
 }
 
+/** Children of a file node, or of a UnixFS directory (model folders are pinned as directories). */
+function dagLinks(cid: CID, block: Uint8Array): CID[] {
+  if (cid.code === DAG_PB_CODE) {
+    try {
+      const node = dagPb.decode(block);
+      if (node.Data && UnixFS.unmarshal(node.Data).type === "directory") {
+        return node.Links.map((l) => l.Hash);
+      }
+    } catch {
+      // not a directory: decodeNode below reports what is wrong
+    }
+  }
+  return decodeNode(cid, block).links;
+}
+
 /** Yields every CID of the DAG under `root` (root first), reading only dag-pb nodes. */
 export async function* walkDag(getBlock: GetBlock, root: CID): AsyncGenerator<CID> {
   const stack = [root];
@@ -99,7 +114,7 @@ export async function* walkDag(getBlock: GetBlock, root: CID): AsyncGenerator<CI
     const cid = stack.pop()!;
     yield cid;
     if (cid.code === RAW_CODE) continue;
-    const node = decodeNode(cid, await getBlock(cid));
-    for (let i = node.links.length - 1; i >= 0; i--) stack.push(node.links[i]!);
+    const links = dagLinks(cid, await getBlock(cid));
+    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]!);
   }
 }

@@ -1,0 +1,257 @@
+/**
+ * What /ai/infer, /rpc and /v1/completions share: request validation, the check that a CID is a
+ * model this coordinator may serve (published in ModelRegistry, or a checkpoint or exported folder
+ * of one of its jobs), one loaded backend per CID (cached), generation and scoring.
+ *
+ * The backend is chosen by kernel/inference/runtime.ts (onnxruntime-node here; override with
+ * ARTHA_INFER_BACKEND=ort-web|kernel).
+ */
+import { abis } from "../lib/chain/contracts.ts";
+import { parseCid } from "../lib/cid.ts";
+import { loadModel, type ModelSource } from "../lib/publish.ts";
+import { BlockNotFoundError } from "../lib/store/blockstore.ts";
+import { decodeBytes, encodeText } from "../kernel/data.ts";
+import { createBackend, type DecoderBackend, generate } from "../kernel/inference/runtime.ts";
+import type { Context } from "./_context.ts";
+import { field, HttpError } from "./_http.ts";
+import { processTrainer } from "./_job.ts";
+import { listJobs } from "./_state.ts";
+
+/** Largest input accepted, in bytes. */
+export const MAX_INPUT_BYTES = 16_384;
+/** Most tokens (bytes) one request may generate. */
+export const MAX_NEW_TOKENS = 1_024;
+/** Bytes generated when a request does not say (maxTokens 0 scores the input instead). */
+export const DEFAULT_NEW_TOKENS = 32;
+/** Largest request body of the inference endpoints. */
+export const MAX_INFER_BODY = 64 * 1024;
+
+export interface InferParams {
+  modelCid: string;
+  input: string;
+  /** 0: only score the input (mean loss per byte). */
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  seed: number;
+}
+
+/** Reads and checks the inference fields of a body (400/413 naming the field). */
+export function parseInferParams(
+  body: Record<string, unknown>,
+  defaults: { maxTokens?: number } = {},
+): InferParams {
+  const modelCid = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
+  try {
+    parseCid(modelCid);
+  } catch (e) {
+    throw new HttpError(400, `Invalid field "modelCid": ${(e as Error).message}`);
+  }
+  const input = field.string(body, "input", { max: MAX_INPUT_BYTES });
+  if (encodeText(input).length > MAX_INPUT_BYTES) {
+    throw new HttpError(413, `Cannot infer: input above ${MAX_INPUT_BYTES} bytes`);
+  }
+  return {
+    modelCid,
+    input,
+    maxTokens: field.int(
+      body,
+      "maxTokens",
+      0,
+      MAX_NEW_TOKENS,
+      defaults.maxTokens ?? DEFAULT_NEW_TOKENS,
+    ),
+    temperature: field.number(body, "temperature", 0, 10, 1),
+    topK: field.int(body, "topK", 0, 256, 0),
+    seed: field.int(body, "seed", 0, 2 ** 32 - 1, 0),
+  };
+}
+
+/** A model loaded for serving. */
+export interface ServedModel {
+  cid: string;
+  source: ModelSource;
+  backend: DecoderBackend;
+}
+
+export interface Generation {
+  modelCid: string;
+  backend: string;
+  device: string;
+  text: string;
+  promptTokens: number;
+  generatedTokens: number;
+  finishReason: "length" | "none";
+  /** Scoring of the input (inputs of 2+ bytes): tokens scored, nats and bits per byte. */
+  tokens?: number;
+  lossNats?: number;
+  bitsPerByte?: number;
+  perplexity?: number;
+}
+
+/** A published model as ai_models lists it. */
+export interface ModelListing {
+  cid: string;
+  modelId?: string;
+  version?: string;
+  weightsDigest?: string;
+  jobId?: string;
+  kind: "published" | "job-folder";
+}
+
+/** The inference service of one context. */
+export interface Models {
+  load(cid: string): Promise<ServedModel>;
+  /** Streams the generated text in UTF-8-safe pieces, then returns the summary. */
+  stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation>;
+  run(p: InferParams): Promise<Generation>;
+  list(): Promise<ModelListing[]>;
+}
+
+const services = new WeakMap<Context, Models>();
+
+/** The (memoised) inference service of a context. */
+export function modelsOf(ctx: Context): Models {
+  let m = services.get(ctx);
+  if (!m) services.set(ctx, m = createModels(ctx));
+  return m;
+}
+
+async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
+  const { client, addresses } = ctx.chain;
+  const modelId = await client.readContract({
+    address: addresses.models,
+    abi: abis.models,
+    functionName: "modelOfCid",
+    args: [cid],
+  });
+  if (BigInt(modelId) !== 0n) return true;
+  const jobs = await listJobs(ctx.kv);
+  return jobs.some((j) =>
+    j.modelFolderCid === cid || j.metrics.some((m) => m.checkpointCid === cid)
+  );
+}
+
+function score(model: ModelSource, bytes: Uint8Array) {
+  const T = Math.min(model.config.maxT, bytes.length - 1);
+  const windows = Math.floor((bytes.length - 1) / T);
+  const tokens = new Int32Array(windows * T);
+  const targets = new Int32Array(windows * T);
+  for (let i = 0; i < windows * T; i++) {
+    tokens[i] = bytes[i]!;
+    targets[i] = bytes[i + 1]!;
+  }
+  const hyper = {
+    model: model.config,
+    B: windows,
+    T,
+    accumSteps: 1,
+    schedule: { lr: 0, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+    optimizer: { kind: "sgd" as const, momentum: 0, weightDecay: 0 },
+    gradClip: 0,
+  };
+  const nats = processTrainer().evalLoss(model.weights, { tokens, targets }, hyper);
+  return {
+    tokens: windows * T,
+    lossNats: nats,
+    bitsPerByte: nats / Math.LN2,
+    perplexity: Math.exp(nats),
+  };
+}
+
+function createModels(ctx: Context): Models {
+  const cache = new Map<string, Promise<ServedModel>>();
+
+  function load(cid: string): Promise<ServedModel> {
+    let p = cache.get(cid);
+    if (!p) {
+      p = (async () => {
+        if (!await isKnownModel(ctx, cid)) {
+          throw new HttpError(
+            404,
+            "Cannot infer: CID is not a published model or a known checkpoint",
+          );
+        }
+        let source: ModelSource;
+        try {
+          source = await loadModel(ctx.store, cid);
+        } catch (e) {
+          if (e instanceof BlockNotFoundError) {
+            throw new HttpError(404, `Cannot infer: model ${cid} is not in this store`);
+          }
+          throw e;
+        }
+        return { cid, source, backend: await createBackend(source) };
+      })();
+      cache.set(cid, p);
+      p.catch(() => cache.delete(cid)); // retry a failed load next time
+    }
+    return p;
+  }
+
+  async function* stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation> {
+    const bytes = encodeText(p.input);
+    if (p.maxTokens === 0 && bytes.length < 2) {
+      throw new HttpError(
+        400,
+        "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)",
+      );
+    }
+    const model = await load(p.modelCid);
+    const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
+    const out: number[] = [];
+    const decoder = new TextDecoder();
+    if (p.maxTokens > 0) {
+      for await (const t of generate(model.backend, bytes, { ...p, signal })) {
+        out.push(t);
+        const piece = decoder.decode(new Uint8Array([t]), { stream: true });
+        if (piece) yield piece;
+      }
+      const rest = decoder.decode();
+      if (rest) yield rest;
+    }
+    return {
+      modelCid: p.modelCid,
+      backend: model.backend.name,
+      device: model.backend.device,
+      text: decodeBytes(new Uint8Array(out)),
+      promptTokens: bytes.length,
+      generatedTokens: out.length,
+      finishReason: p.maxTokens > 0 ? "length" : "none",
+      ...scored,
+    };
+  }
+
+  async function run(p: InferParams): Promise<Generation> {
+    const it = stream(p);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  async function list(): Promise<ModelListing[]> {
+    const { client, addresses } = ctx.chain;
+    const events = await client.getContractEvents({
+      address: addresses.models,
+      abi: abis.models,
+      eventName: "ModelPublished",
+      fromBlock: 0n,
+    });
+    const out: ModelListing[] = events.map((e) => ({
+      cid: e.args.cid!,
+      modelId: e.args.modelId,
+      version: e.args.version?.toString(),
+      weightsDigest: e.args.weightsDigest,
+      kind: "published" as const,
+    }));
+    for (const j of await listJobs(ctx.kv)) {
+      if (j.modelFolderCid && !out.some((m) => m.cid === j.modelFolderCid)) {
+        out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
+      }
+    }
+    return out;
+  }
+
+  return { load, stream, run, list };
+}

@@ -1,0 +1,69 @@
+/**
+ * POST /v1/completions — the OpenAI completions shape over the same service as /ai/infer:
+ * {model: <cid>, prompt, max_tokens? (16), temperature? (1), top_k?, seed?, stream?} ->
+ * {id, object: "text_completion", created, model, choices: [{text, index, finish_reason}], usage}.
+ * With `stream: true`, OpenAI-style `data: {...}` chunks and a final `data: [DONE]`.
+ */
+import { type Context, contextFromEnv } from "./_context.ts";
+import { field, handler, HttpError, json, readJson } from "./_http.ts";
+import {
+  type Generation,
+  MAX_INFER_BODY,
+  MAX_INPUT_BYTES,
+  MAX_NEW_TOKENS,
+  modelsOf,
+  parseInferParams,
+} from "./_models.ts";
+import { sseResponse, wantsStream } from "./infer.ts";
+
+/** Creates the completions handler over a context. */
+export function createCompletions(ctx: Context) {
+  const models = modelsOf(ctx);
+  return handler(async (req) => {
+    if (req.method !== "POST") throw new HttpError(405, "Cannot complete: use POST");
+    const body = await readJson(req, MAX_INFER_BODY);
+    if (Array.isArray(body.prompt)) {
+      throw new HttpError(400, 'Invalid field "prompt": one string per request');
+    }
+    // Checked under their OpenAI names first, so a 400 names the field the client sent.
+    field.string(body, "prompt", { max: MAX_INPUT_BYTES });
+    field.int(body, "max_tokens", 1, MAX_NEW_TOKENS, 16);
+    const params = parseInferParams({
+      modelCid: field.string(body, "model", { max: 200 }),
+      input: body.prompt,
+      maxTokens: body.max_tokens,
+      temperature: body.temperature,
+      topK: body.top_k,
+      seed: body.seed,
+    }, { maxTokens: 16 });
+    const id = `cmpl-${crypto.randomUUID()}`;
+    const created = Math.floor(ctx.now() / 1000);
+    const choice = (text: string, finish: string | null) => ({
+      id,
+      object: "text_completion",
+      created,
+      model: params.modelCid,
+      choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
+    });
+    const usage = (g: Generation) => ({
+      prompt_tokens: g.promptTokens,
+      completion_tokens: g.generatedTokens,
+      total_tokens: g.promptTokens + g.generatedTokens,
+    });
+    if (!wantsStream(req, body)) {
+      const g = await models.run(params);
+      return json({ ...choice(g.text, g.finishReason), usage: usage(g) });
+    }
+    return sseResponse<Generation>(models.stream(params), {
+      piece: (text) => `data: ${JSON.stringify(choice(text, null))}\n\n`,
+      done: (g) =>
+        `data: ${JSON.stringify({ ...choice("", g.finishReason), usage: usage(g) })}\n\n` +
+        "data: [DONE]\n\n",
+      error: (message) => `data: ${JSON.stringify({ error: { message } })}\n\n`,
+    });
+  });
+}
+
+export default {
+  fetch: async (req: Request) => createCompletions(await contextFromEnv())(req),
+};

@@ -1,0 +1,58 @@
+/**
+ * Serves every function from one process (local development, the demo, tests):
+ *
+ *   deno task serve        # needs ARTHA_* environment (see README)
+ *
+ * Routes: /register, /assign, /aggregate[/update], /finalize, /status, /svdb[/<cid>],
+ * /ai/infer, /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from Deno.cron.
+ */
+import { type Context, contextFromEnv } from "./_context.ts";
+import { errorResponse, HttpError } from "./_http.ts";
+import { aggregateAll, createAggregate } from "./aggregate.ts";
+import { createAssign } from "./assign.ts";
+import { createDidGrant } from "./did_grant.ts";
+import { createFinalize, finalizeAll } from "./finalize.ts";
+import { createCompletions } from "./completions.ts";
+import { createDashboard } from "./dashboard.ts";
+import { createInfer } from "./infer.ts";
+import { createRegister } from "./register.ts";
+import { createRpc } from "./rpc.ts";
+import { createStatus } from "./status.ts";
+import { createSvdb } from "./svdb.ts";
+
+type Handler = (req: Request) => Promise<Response>;
+
+/** One handler for all routes over a context. */
+export function createRouter(ctx: Context): Handler {
+  const routes: [RegExp, Handler][] = [
+    [/^\/register\/?$/, createRegister(ctx)],
+    [/^\/assign\/?$/, createAssign(ctx)],
+    [/^\/aggregate(\/update)?\/?$/, createAggregate(ctx)],
+    [/^\/finalize\/?$/, createFinalize(ctx)],
+    [/^\/status\/?$/, createStatus(ctx)],
+    [/^\/svdb(\/[^/]+)?\/?$/, createSvdb(ctx)],
+    [/^\/ai\/infer\/?$/, createInfer(ctx)],
+    [/^\/rpc\/?$/, createRpc(ctx)],
+    [/^\/v1\/completions\/?$/, createCompletions(ctx)],
+    [/^\/(dashboard\/?)?$/, createDashboard()],
+    [/^\/did\/(resolve|access|grant|grant\/prepare)\/?$/, createDidGrant(ctx)],
+  ];
+  return async (req) => {
+    const path = new URL(req.url).pathname;
+    for (const [pattern, handle] of routes) if (pattern.test(path)) return await handle(req);
+    return errorResponse(new HttpError(404, `Cannot route ${path}`));
+  };
+}
+
+if (import.meta.main) {
+  const ctx = await contextFromEnv();
+  const port = Number(Deno.env.get("PORT") ?? "8787");
+  const route = createRouter(ctx);
+  Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
+  Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
+  Deno.serve({ hostname: Deno.env.get("HOST") ?? "127.0.0.1", port }, route);
+}
+
+export default {
+  fetch: async (req: Request) => createRouter(await contextFromEnv())(req),
+};

@@ -1,0 +1,108 @@
+/**
+ * POST /rpc — JSON-RPC 2.0 over the inference service (single calls and batches):
+ *
+ *   ai_infer  {modelCid, input, maxTokens?, temperature?, topK?, seed?} -> the /ai/infer result
+ *   ai_models {} -> [{cid, modelId?, version?, weightsDigest?, jobId?, kind}]
+ *
+ * Errors: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid
+ * params (data.status 400/413), -32004 model not found (data.status 404), -32603 internal.
+ */
+import { type Context, contextFromEnv } from "./_context.ts";
+import { handler, HttpError, json } from "./_http.ts";
+import { MAX_INFER_BODY, modelsOf, parseInferParams } from "./_models.ts";
+
+export const RPC_PARSE_ERROR = -32700;
+export const RPC_INVALID_REQUEST = -32600;
+export const RPC_METHOD_NOT_FOUND = -32601;
+export const RPC_INVALID_PARAMS = -32602;
+export const RPC_INTERNAL_ERROR = -32603;
+export const RPC_MODEL_NOT_FOUND = -32004;
+/** Most calls in one batch. */
+export const MAX_BATCH = 16;
+
+type Id = string | number | null;
+interface RpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+const failure = (id: Id, error: RpcError) => ({ jsonrpc: "2.0", id, error });
+
+function toRpcError(e: unknown): RpcError {
+  if (e instanceof HttpError) {
+    const code = e.status === 404 ? RPC_MODEL_NOT_FOUND : RPC_INVALID_PARAMS;
+    return { code, message: e.message, data: { status: e.status } };
+  }
+  console.error(e);
+  return { code: RPC_INTERNAL_ERROR, message: "internal error" };
+}
+
+/** Creates the JSON-RPC handler over a context. */
+export function createRpc(ctx: Context) {
+  const models = modelsOf(ctx);
+  const methods: Record<string, (params: Record<string, unknown>) => Promise<unknown>> = {
+    ai_infer: (p) => models.run(parseInferParams(p)),
+    ai_models: () => models.list(),
+  };
+
+  async function call(msg: unknown): Promise<unknown | undefined> {
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+      return failure(null, { code: RPC_INVALID_REQUEST, message: "expected a request object" });
+    }
+    const m = msg as Record<string, unknown>;
+    const id = (["string", "number"].includes(typeof m.id) || m.id === null ? m.id : null) as Id;
+    if (m.jsonrpc !== "2.0" || typeof m.method !== "string") {
+      return failure(id, { code: RPC_INVALID_REQUEST, message: 'need jsonrpc "2.0" and a method' });
+    }
+    const fn = methods[m.method];
+    if (!fn) {
+      return failure(id, { code: RPC_METHOD_NOT_FOUND, message: `no method ${m.method}` });
+    }
+    const params = m.params ?? {};
+    if (typeof params !== "object" || params === null || Array.isArray(params)) {
+      return failure(id, { code: RPC_INVALID_PARAMS, message: "params must be an object" });
+    }
+    let result: unknown;
+    try {
+      result = await fn(params as Record<string, unknown>);
+    } catch (e) {
+      return "id" in m ? failure(id, toRpcError(e)) : undefined;
+    }
+    return "id" in m ? { jsonrpc: "2.0", id, result } : undefined; // no id: a notification
+  }
+
+  return handler(async (req) => {
+    if (req.method !== "POST") throw new HttpError(405, "Cannot call RPC: use POST");
+    const text = await req.text();
+    if (text.length > MAX_INFER_BODY) {
+      throw new HttpError(413, `Cannot read body: larger than ${MAX_INFER_BODY} bytes`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return json(failure(null, { code: RPC_PARSE_ERROR, message: "parse error" }));
+    }
+    if (Array.isArray(body)) {
+      if (body.length === 0 || body.length > MAX_BATCH) {
+        return json(failure(null, {
+          code: RPC_INVALID_REQUEST,
+          message: `a batch holds 1..${MAX_BATCH} calls`,
+        }));
+      }
+      const out = [];
+      for (const msg of body) {
+        const r = await call(msg);
+        if (r !== undefined) out.push(r);
+      }
+      return out.length ? json(out) : new Response(null, { status: 204 });
+    }
+    const r = await call(body);
+    return r === undefined ? new Response(null, { status: 204 }) : json(r);
+  });
+}
+
+export default {
+  fetch: async (req: Request) => createRpc(await contextFromEnv())(req),
+};

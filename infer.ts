@@ -1,0 +1,63 @@
+/**
+ * Embedded inference: runs a published model on this machine, offline after the first download.
+ *
+ *   deno task infer --model artha://<cid> "The jury said"
+ *   deno task infer --model artha://<cid> --gateway http://127.0.0.1:8787 --max-tokens 200 "..."
+ *   deno task infer --model artha://<cid> --store .artha/svdb --backend kernel "..."
+ *
+ * Options: --gateway URL (coordinator; default $ARTHA_GATEWAY), --store DIR (local SVDB; default
+ * $ARTHA_STORE_DIR or .artha/svdb), --cache DIR, --backend auto|ort-node|ort-web|kernel,
+ * --max-tokens N (100), --temperature T (0.8), --top-k K (40), --seed S (0).
+ * The folder is cached under ~/.cache/arthatrain/models/<cid> (see lib/model_cache.ts).
+ */
+import { parseArgs } from "node:util";
+import { createBackend, generate } from "./kernel/inference/runtime.ts";
+import type { BackendName } from "./kernel/inference/backend.ts";
+import { readHfModel } from "./lib/hf_model.ts";
+import { cachedModelDir, readModelDir } from "./lib/model_cache.ts";
+
+if (import.meta.main) {
+  const { values: a, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      model: { type: "string" },
+      gateway: { type: "string" },
+      store: { type: "string" },
+      cache: { type: "string" },
+      backend: { type: "string" },
+      "max-tokens": { type: "string" },
+      temperature: { type: "string" },
+      "top-k": { type: "string" },
+      seed: { type: "string" },
+    },
+  });
+  if (!a.model || positionals.length === 0) {
+    console.error('usage: deno task infer --model artha://<cid> [options] "prompt"');
+    Deno.exit(2);
+  }
+  const dir = await cachedModelDir(a.model, {
+    gateway: a.gateway ?? Deno.env.get("ARTHA_GATEWAY"),
+    storeDir: a.store ?? Deno.env.get("ARTHA_STORE_DIR") ?? ".artha/svdb",
+    cacheDir: a.cache,
+  });
+  const model = readHfModel(await readModelDir(dir));
+  const backend = await createBackend(model, {
+    backend: (a.backend ?? "auto") as BackendName | "auto",
+  });
+  const prompt = positionals.join(" ");
+  const out = Deno.stdout;
+  const enc = new TextEncoder();
+  await out.write(enc.encode(prompt));
+  for await (
+    const t of generate(backend, enc.encode(prompt), {
+      maxTokens: Number(a["max-tokens"] ?? 100),
+      temperature: Number(a.temperature ?? 0.8),
+      topK: Number(a["top-k"] ?? 40),
+      seed: Number(a.seed ?? 0),
+    })
+  ) await out.write(new Uint8Array([t]));
+  await out.write(enc.encode("\n"));
+  console.error(`[${backend.name}/${backend.device}, model cached in ${dir}]`);
+  await backend.dispose();
+}

@@ -1,0 +1,78 @@
+/**
+ * Model checkpoints and updates as safetensors: one tensor per named view of the kernel's flat
+ * parameter buffer, the model configuration in `__metadata__`. Canonical header order keeps the
+ * bytes, and so the CID and keccak digest, stable for equal weights.
+ *
+ * @example
+ * ```ts
+ * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * import { paramLayout } from "../kernel/params.ts";
+ * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+ * const weights = new Float32Array(paramLayout(config).size).fill(0.5);
+ * const back = decodeCheckpoint(encodeCheckpoint(config, weights, { round: "3" }));
+ * console.assert(back.weights[0] === 0.5 && back.metadata.round === "3");
+ * ```
+ */
+import { type ModelConfig, paramLayout } from "../kernel/params.ts";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, toFloat32 } from "./tensors.ts";
+
+export interface Checkpoint {
+  config: ModelConfig;
+  weights: Float32Array;
+  metadata: Record<string, string>;
+}
+
+/** Encodes a flat parameter buffer as safetensors with the model config in the metadata. */
+export function encodeCheckpoint(
+  config: ModelConfig,
+  weights: Float32Array,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const layout = paramLayout(config);
+  if (weights.length !== layout.size) {
+    throw new RangeError(
+      `Cannot encode checkpoint: ${weights.length} values, the model has ${layout.size}`,
+    );
+  }
+  const tensors = Object.fromEntries(layout.tensors.map((t) => [t.name, {
+    shape: t.shape,
+    data: weights.subarray(t.offset, t.offset + t.size),
+  }]));
+  return encodeSafetensors(tensors, {
+    metadata: { ...metadata, "artha.model": JSON.stringify(config) },
+  });
+}
+
+/** Decodes a checkpoint written by encodeCheckpoint back into a flat buffer. */
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+  const file = decodeSafetensors(bytes);
+  const configText = file.metadata["artha.model"];
+  if (!configText) {
+    throw new SafetensorsError(
+      "Cannot read checkpoint: no artha.model metadata; write it with encodeCheckpoint",
+    );
+  }
+  let config: ModelConfig;
+  try {
+    config = JSON.parse(configText);
+  } catch (cause) {
+    throw new SafetensorsError("Cannot read checkpoint: artha.model metadata is not JSON", {
+      cause,
+    });
+  }
+  const layout = paramLayout(config);
+  const weights = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    const tensor = file.tensors[t.name];
+    if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
+    const data = toFloat32(tensor);
+    if (data.length !== t.size) {
+      throw new SafetensorsError(
+        `Cannot read checkpoint: tensor ${t.name} has ${data.length} values, expected ${t.size}`,
+      );
+    }
+    weights.set(data, t.offset);
+  }
+  const { "artha.model": _, ...metadata } = file.metadata;
+  return { config, weights, metadata };
+}

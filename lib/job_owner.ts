@@ -1,0 +1,93 @@
+/**
+ * What a job owner prepares before paying for a job: the initial weights, the data shards and
+ * a held-out validation set in SVDB, and the job spec that ties them together. Returns the spec
+ * and its CID; `jobSpecHash(spec)` is the paramsHash to escrow with AIJobManager.submitTrain.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
+ * import { Store } from "./store/store.ts";
+ * import { prepareJob } from "./job_owner.ts";
+ * const store = new Store(new MemoryBlockstore());
+ * const text = new TextEncoder().encode("a tiny corpus of words. ".repeat(200));
+ * const { spec } = await prepareJob(store, {
+ *   model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
+ *   shards: [{ name: "tiny", train: text, val: text }],
+ *   rounds: 2, localSteps: 2, B: 2, T: 16,
+ * });
+ * console.assert(spec.shards.length === 1);
+ * ```
+ */
+import type { ModelConfig } from "../kernel/params.ts";
+import { initWeights, paramLayout } from "../kernel/params.ts";
+import { loadKernel } from "../kernel/wasm_module.ts";
+import type { Shard } from "../kernel/data.ts";
+import { encodeCheckpoint } from "./checkpoint.ts";
+import { concatBytes } from "./digest.ts";
+import { encodeJobSpec, type JobSpec } from "./job_spec.ts";
+import type { Store } from "./store/store.ts";
+
+export interface PrepareJobOptions {
+  model: ModelConfig;
+  shards: Shard[];
+  rounds: number;
+  localSteps: number;
+  B: number;
+  T: number;
+  lr?: number;
+  proofEvery?: number;
+  seed?: number;
+  strategy?: JobSpec["aggregation"]["strategy"];
+  quorum?: number;
+  deadlineMs?: number;
+  compression?: JobSpec["compression"];
+  robust?: JobSpec["robust"];
+  privacy?: JobSpec["privacy"];
+  verification?: JobSpec["verification"];
+  /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
+  valBytesPerShard?: number;
+}
+
+/** Uploads weights, shards and validation bytes, then the spec; returns both. */
+export async function prepareJob(
+  store: Store,
+  o: PrepareJobOptions,
+): Promise<{ spec: JobSpec; specCid: string }> {
+  const seed = o.seed ?? 1337;
+  const weights = initWeights(loadKernel(), paramLayout(o.model), seed);
+  const initialWeights = (await store.put(encodeCheckpoint(o.model, weights, { round: "init" })))
+    .toString();
+  const shards = [];
+  for (const s of o.shards) {
+    shards.push({ name: s.name, cid: (await store.put(s.train)).toString() });
+  }
+  const per = o.valBytesPerShard ?? 8192;
+  const validation = (await store.put(concatBytes(...o.shards.map((s) => s.val.subarray(0, per)))))
+    .toString();
+  const spec: JobSpec = {
+    version: 1,
+    model: o.model,
+    batch: { B: o.B, T: o.T, accumSteps: 1 },
+    optimizer: { lr: o.lr ?? 3e-3, minLrRatio: 0.1, weightDecay: 0.01, gradClip: 1 },
+    rounds: o.rounds,
+    localSteps: o.localSteps,
+    proofEvery: o.proofEvery ?? Math.max(1, Math.floor(o.localSteps / 4)),
+    seed,
+    initialWeights,
+    shards,
+    validation,
+    aggregation: {
+      strategy: o.strategy ?? "fedavg",
+      quorum: o.quorum ?? 0.8,
+      deadlineMs: o.deadlineMs ?? 10 * 60_000,
+      clusterSize: 16,
+      ...(o.strategy === "diloco" ? { outerLr: 0.7, outerMomentum: 0.9 } : {}),
+    },
+    ...(o.compression ? { compression: o.compression } : {}),
+    ...(o.robust ? { robust: o.robust } : {}),
+    ...(o.privacy ? { privacy: o.privacy } : {}),
+    ...(o.verification ? { verification: o.verification } : {}),
+  };
+  const specCid = (await store.put(encodeJobSpec(spec))).toString();
+  return { spec, specCid };
+}

@@ -1,0 +1,195 @@
+/**
+ * The job specification a job owner publishes in SVDB: model, hyper-parameters, rounds, data
+ * shards and aggregation policy. Its keccak256 is the `paramsHash` escrowed on chain, so the
+ * coordinator and every worker can check they run exactly what the owner paid for.
+ *
+ * @example
+ * ```ts
+ * import { encodeJobSpec, parseJobSpec, type JobSpec } from "./job_spec.ts";
+ * const spec: JobSpec = {
+ *   version: 1,
+ *   model: { kind: "gpt", maxT: 32, layers: 1, heads: 2, width: 16 },
+ *   batch: { B: 4, T: 32, accumSteps: 1 },
+ *   optimizer: { lr: 3e-3, minLrRatio: 0.1, weightDecay: 0.01, gradClip: 1 },
+ *   rounds: 3, localSteps: 10, proofEvery: 5, seed: 1,
+ *   initialWeights: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+ *   shards: [{ name: "brown/news", cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" }],
+ *   validation: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+ *   aggregation: { strategy: "fedavg", quorum: 0.8, deadlineMs: 60000, clusterSize: 16 },
+ * };
+ * console.assert(parseJobSpec(encodeJobSpec(spec)).rounds === 3);
+ * ```
+ */
+import type { ModelConfig } from "../kernel/params.ts";
+import { validateConfig } from "../kernel/params.ts";
+import type { Hyper } from "../kernel/train_step.ts";
+import { learningRate } from "../kernel/schedule.ts";
+import { parseCid } from "./cid.ts";
+import { digestHex, type Hex } from "./digest.ts";
+
+export interface JobSpec {
+  version: 1;
+  model: ModelConfig;
+  batch: { B: number; T: number; accumSteps: number };
+  /** AdamW inside a round; the round's lr follows a cosine over rounds down to minLrRatio. */
+  optimizer: { lr: number; minLrRatio: number; weightDecay: number; gradClip: number };
+  rounds: number;
+  localSteps: number;
+  proofEvery: number;
+  seed: number;
+  /** CID of the initial weights (lib/checkpoint.ts safetensors). */
+  initialWeights: string;
+  /** Training shards, one per natural source (non-IID); nodes get shard i mod n. */
+  shards: { name: string; cid: string }[];
+  /** CID of held-out validation bytes the coordinator evaluates each round on. */
+  validation: string;
+  aggregation: {
+    strategy: "fedavg" | "diloco";
+    /** Fraction of assigned nodes whose updates close a round (default 0.8). */
+    quorum: number;
+    deadlineMs: number;
+    /** Updates per cluster aggregator in hierarchical FedAvg. */
+    clusterSize: number;
+    /** Outer Nesterov optimizer for "diloco". */
+    outerLr?: number;
+    outerMomentum?: number;
+  };
+  /** How workers encode updates (default fp32 safetensors). */
+  compression?: { codec: CodecName; fraction?: number };
+  /** A Byzantine-robust strategy instead of FedAvg; `f` is the tolerated Byzantine count. */
+  robust?: { strategy: RobustName; f?: number; beta?: number };
+  /** DP-FedAvg: per-client clip, noise multiplier, and the (epsilon, delta) budget. */
+  privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
+  /**
+   * Verification policy (design doc 1.3, 5): `redundancy` nodes per task (same shard, seed and
+   * starting weights; their results must match), the share of commits challenged each round,
+   * the share of update chunks a gradient sample opens (0.01-0.05), and the share of rounds
+   * spot-checked in full (default 0.1). Without it, no task groups are recorded on chain.
+   */
+  verification?: {
+    redundancy: number;
+    challengeRate: number;
+    sampleRate: number;
+    spotCheckRate?: number;
+  };
+}
+
+export const CODECS = ["fp32", "int8", "int4", "topk", "topk-int8"] as const;
+export type CodecName = typeof CODECS[number];
+export const ROBUST = ["median", "trimmed-mean", "krum", "multi-krum", "bulyan"] as const;
+export type RobustName = typeof ROBUST[number];
+
+/** Canonical bytes of a spec (sorted keys), the preimage of its paramsHash. */
+export function encodeJobSpec(spec: JobSpec): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(spec));
+}
+
+/** keccak256 of the canonical bytes: the paramsHash of AIJobManager.submitTrain. */
+export function jobSpecHash(spec: JobSpec): Hex {
+  return digestHex(encodeJobSpec(spec));
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${
+      Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) =>
+        `${JSON.stringify(k)}:${canonicalJson(o[k])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(v);
+}
+
+function need(ok: boolean, what: string): void {
+  if (!ok) throw new TypeError(`Cannot read job spec: ${what}`);
+}
+
+const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
+const num = (x: unknown, lo: number, hi: number) =>
+  typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
+
+/** Parses and validates spec bytes; every problem names the field. */
+export function parseJobSpec(bytes: Uint8Array): JobSpec {
+  let s: JobSpec;
+  try {
+    s = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new TypeError("Cannot read job spec: not JSON", { cause });
+  }
+  need(s?.version === 1, "version must be 1");
+  need(s.model?.kind === "gpt" || s.model?.kind === "ssm", "model.kind must be gpt or ssm");
+  validateConfig(s.model);
+  need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
+  need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
+  need(num(s.optimizer?.lr, 0, 1) && num(s.optimizer.minLrRatio, 0, 1), "optimizer.lr");
+  need(num(s.optimizer.weightDecay, 0, 1) && num(s.optimizer.gradClip, 0, 1e6), "optimizer");
+  need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
+  need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
+  need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
+  parseCid(s.initialWeights);
+  parseCid(s.validation);
+  need(Array.isArray(s.shards) && s.shards.length > 0, "shards must be a non-empty list");
+  for (const sh of s.shards) {
+    need(typeof sh?.name === "string", "shard name");
+    parseCid(sh.cid);
+  }
+  const a = s.aggregation;
+  need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
+  need(num(a.quorum, 0.01, 1) && posInt(a.deadlineMs) && posInt(a.clusterSize), "aggregation");
+  if (s.compression !== undefined) {
+    need(CODECS.includes(s.compression.codec), `compression.codec must be one of ${CODECS}`);
+    need(
+      s.compression.fraction === undefined || num(s.compression.fraction, 1e-6, 1),
+      "compression.fraction",
+    );
+  }
+  if (s.robust !== undefined) {
+    need(ROBUST.includes(s.robust.strategy), `robust.strategy must be one of ${ROBUST}`);
+    need(s.robust.f === undefined || (Number.isInteger(s.robust.f) && s.robust.f >= 0), "robust.f");
+    need(s.robust.beta === undefined || num(s.robust.beta, 0, 0.49), "robust.beta");
+  }
+  if (s.privacy !== undefined) {
+    const p = s.privacy;
+    need(num(p.clip, 1e-9, 1e9) && num(p.noiseMultiplier, 0, 1e6), "privacy.clip/noiseMultiplier");
+    need(num(p.delta, 1e-15, 0.5) && num(p.maxEpsilon, 1e-6, 1e6), "privacy.delta/maxEpsilon");
+    need(
+      s.robust === undefined,
+      "privacy and robust cannot be combined (DP-FedAvg is the strategy)",
+    );
+  }
+  if (s.verification !== undefined) {
+    const v = s.verification;
+    need(posInt(v.redundancy) && v.redundancy <= 10, "verification.redundancy must be 1-10");
+    need(num(v.challengeRate, 0, 1), "verification.challengeRate must be in [0, 1]");
+    need(v.sampleRate === 0 || num(v.sampleRate, 0.01, 0.05), "verification.sampleRate 1-5%");
+    need(v.spotCheckRate === undefined || num(v.spotCheckRate, 0, 1), "verification.spotCheckRate");
+  }
+  return s;
+}
+
+/** The kernel hyper-parameters of a round: constant lr within it, cosine across rounds. */
+export function roundHyper(spec: JobSpec, round: number): Hyper {
+  const o = spec.optimizer;
+  const lr = learningRate(round, {
+    lr: o.lr,
+    warmupSteps: 0,
+    totalSteps: Math.max(1, spec.rounds - 1),
+    minLrRatio: o.minLrRatio,
+  });
+  return {
+    model: spec.model,
+    B: spec.batch.B,
+    T: spec.batch.T,
+    accumSteps: spec.batch.accumSteps,
+    schedule: { lr, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay },
+    gradClip: o.gradClip,
+  };
+}
+
+/** The seed of a shard's task: redundant nodes on one shard share it, others differ. */
+export function taskSeed(spec: JobSpec, shardIndex: number): number {
+  return (spec.seed ^ Math.imul(shardIndex + 1, 0x9e3779b1)) >>> 0;
+}

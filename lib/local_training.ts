@@ -1,0 +1,181 @@
+/**
+ * One node's work for one round, as a pure function of (global weights, task): local steps of
+ * the kernel's train step on the node's shard, per-step signed TrainProofs every `proofEvery`
+ * steps, and the round commitment (digests of losses, update and final weights). Because the
+ * kernel is bit-identical everywhere, a validator or a redundant node re-running the same task
+ * gets the same digests; that is what redundancy, challenges and spot checks compare.
+ *
+ * @example
+ * ```ts
+ * import { createTrainer } from "../kernel/train_step.ts";
+ * import { loadKernel } from "../kernel/wasm_module.ts";
+ * import { initWeights, paramLayout } from "../kernel/params.ts";
+ * import { generateNodeKey } from "./keys.ts";
+ * import { defaultHyper, trainLocal } from "./local_training.ts";
+ * const kernel = loadKernel();
+ * const hyper = defaultHyper({ kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 }, { B: 2, T: 16 });
+ * const weights = initWeights(kernel, paramLayout(hyper.model), 1);
+ * const key = generateNodeKey();
+ * const data = new TextEncoder().encode("the quick brown fox jumps over the lazy dog. ".repeat(20));
+ * const r = trainLocal(createTrainer(kernel), weights, {
+ *   jobId: `0x${"11".repeat(32)}`, round: 0, seed: 7, localSteps: 2, proofEvery: 1, data, hyper,
+ * }, key);
+ * console.assert(r.proofs.length === 2 && r.steps === 2);
+ * ```
+ */
+import type { Hex } from "viem";
+import type { Hyper, TrainStepFn } from "../kernel/train_step.ts";
+import type { ModelConfig } from "../kernel/params.ts";
+import { initOptState } from "../kernel/optimizer.ts";
+import { sampleBatch } from "../kernel/data.ts";
+import { digestHex } from "./digest.ts";
+import { merkleRoot } from "./merkle.ts";
+import type { NodeKey } from "./keys.ts";
+import { proofsRoot, type SignedTrainProof, signTrainProof } from "./train_proof.ts";
+
+/** What a node is asked to compute in a round. */
+export interface LocalTask {
+  jobId: Hex;
+  round: number;
+  /** Seed of the task's batch sampling: redundant nodes of one task share it. */
+  seed: number;
+  localSteps: number;
+  /** Sign a TrainProof every this many steps (and always at the last step). */
+  proofEvery: number;
+  /** The shard's training bytes. */
+  data: Uint8Array;
+  /** Hyper-parameters of the local steps (the round's learning rate is in its schedule). */
+  hyper: Hyper;
+}
+
+export interface LocalResult {
+  weights: Float32Array;
+  /** weights - global weights: the update sent for aggregation. */
+  delta: Float32Array;
+  steps: number;
+  /** Sequences trained on (B x accumSteps per step). */
+  samples: number;
+  losses: Float32Array;
+  meanLoss: number;
+  /** keccak256 of the f32 per-step losses. */
+  lossDigest: Hex;
+  /** Merkle root of the update as sent: the encoded payload, or the f32 delta bytes. */
+  gradientDigest: Hex;
+  /** The encoded update, when an encoder was given. */
+  payload?: Uint8Array;
+  /** Merkle root of the final local weights. */
+  weightsDigest: Hex;
+  proofs: SignedTrainProof[];
+  proofsRoot: Hex;
+  /** Wall-clock compute seconds, rounded up (reward accounting only; not in any digest). */
+  gpuSeconds: number;
+  /**
+   * With `recordSteps`: Merkle roots of the weights before the first step and after every step
+   * (s_0..s_N, N + 1 digests), what a dispute bisects over (lib/verify/steps_tree.ts).
+   */
+  stepDigests?: Hex[];
+}
+
+/** Bytes of a Float32Array as they are hashed and stored (little-endian f32). */
+export function f32Bytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A reasonable default Hyper for `model`: AdamW, clip 1, constant lr within the round. */
+export function defaultHyper(
+  model: ModelConfig,
+  opts: { B?: number; T?: number; lr?: number; accumSteps?: number } = {},
+): Hyper {
+  return {
+    model,
+    B: opts.B ?? 8,
+    T: opts.T ?? model.maxT,
+    accumSteps: opts.accumSteps ?? 1,
+    schedule: { lr: opts.lr ?? 3e-3, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 },
+    gradClip: 1,
+  };
+}
+
+/**
+ * Runs a task from `global` weights. The optimizer state starts fresh every round, so the result
+ * depends on nothing but (global weights, task): anyone can recompute it.
+ */
+export function trainLocal(
+  trainStep: { trainStep: TrainStepFn },
+  global: Float32Array,
+  task: LocalTask,
+  key: NodeKey,
+  options: {
+    now?: () => bigint;
+    onStep?: (step: number, loss: number) => void;
+    /** Encodes the delta for sending (a compression codec); its bytes are what gets digested. */
+    encode?: (delta: Float32Array) => Uint8Array;
+    /** Record the weights digest of every step (s_0..s_N) for disputes; costs a Merkle root
+     * of the weights per step. */
+    recordSteps?: boolean;
+  } = {},
+): LocalResult {
+  if (!Number.isInteger(task.localSteps) || task.localSteps < 1) {
+    throw new RangeError("Cannot train: localSteps must be a positive integer");
+  }
+  if (!Number.isInteger(task.proofEvery) || task.proofEvery < 1) {
+    throw new RangeError("Cannot train: proofEvery must be a positive integer");
+  }
+  const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
+  const { hyper } = task;
+  const count = hyper.B * hyper.accumSteps;
+  const started = performance.now();
+  let weights = global;
+  let state = initOptState(hyper.optimizer.kind, global.length);
+  const losses = new Float32Array(task.localSteps);
+  const proofs: SignedTrainProof[] = [];
+  const stepDigests = options.recordSteps ? [merkleRoot(f32Bytes(global))] : undefined;
+  for (let s = 0; s < task.localSteps; s++) {
+    const batch = sampleBatch(
+      task.data,
+      count,
+      hyper.T,
+      task.seed,
+      task.round * task.localSteps + s,
+    );
+    const r = trainStep.trainStep(weights, state, batch, task.seed, hyper);
+    weights = r.weights;
+    state = r.optState;
+    losses[s] = r.loss;
+    stepDigests?.push(merkleRoot(f32Bytes(weights)));
+    options.onStep?.(s, r.loss);
+    if ((s + 1) % task.proofEvery === 0 || s === task.localSteps - 1) {
+      proofs.push(signTrainProof(key, {
+        jobId: task.jobId,
+        step: BigInt(task.round * task.localSteps + s),
+        lossDigest: digestHex(f32Bytes(losses.subarray(0, s + 1))),
+        gradientDigest: merkleRoot(f32Bytes(r.grad)),
+        weightsDigest: merkleRoot(f32Bytes(weights)),
+        timestamp: now(),
+        nodePubkey: key.publicKeyHex,
+      }));
+    }
+  }
+  const delta = new Float32Array(global.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = weights[i]! - global[i]!;
+  let lossSum = 0;
+  for (const l of losses) lossSum += l;
+  const payload = options.encode?.(delta);
+  return {
+    weights,
+    delta,
+    steps: task.localSteps,
+    samples: task.localSteps * count,
+    losses,
+    meanLoss: lossSum / losses.length,
+    lossDigest: digestHex(f32Bytes(losses)),
+    gradientDigest: merkleRoot(payload ?? f32Bytes(delta)),
+    payload,
+    weightsDigest: merkleRoot(f32Bytes(weights)),
+    proofs,
+    proofsRoot: proofsRoot(proofs),
+    gpuSeconds: Math.max(1, Math.ceil((performance.now() - started) / 1000)),
+    ...(stepDigests ? { stepDigests } : {}),
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * Model folders in SVDB as UnixFS directories: the same DAG `ipfs add -r --cid-version=1` builds
+ * (256 KiB chunks, balanced layout, raw leaves), so the folder's one CID names every file, and
+ * that CID is what ModelRegistry publishes. Reading walks the directory nodes and reassembles each
+ * file; every block is hash-checked (locally by Store, over a gateway by this module).
+ *
+ * @example
+ * ```ts
+ * import { getModelFolder, putModelFolder } from "./model_folder.ts";
+ * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
+ * import { Store } from "./store/store.ts";
+ * const store = new Store(new MemoryBlockstore());
+ * const cid = await putModelFolder(store, { "a.json": new Uint8Array([1]), "onnx/m": new Uint8Array([2]) });
+ * const files = await getModelFolder(store, cid);
+ * console.assert(files["onnx/m"]?.[0] === 2);
+ * ```
+ */
+import * as dagPb from "@ipld/dag-pb";
+import { UnixFS } from "ipfs-unixfs";
+import { importer } from "ipfs-unixfs-importer";
+import {
+  type CID,
+  computeCid,
+  DAG_PB_CODE,
+  importerOptions,
+  parseCid,
+  verifyBlock,
+} from "./cid.ts";
+import type { Store } from "./store/store.ts";
+import type { ModelFiles } from "./hf_model.ts";
+
+/** Thrown when a CID is not a UnixFS directory (e.g. a bare checkpoint file). */
+export class NotAFolderError extends Error {
+  readonly code = "NOT_A_FOLDER";
+  constructor(readonly cid: string, options?: ErrorOptions) {
+    super(`Cannot read folder ${cid}: it is not a UnixFS directory`, options);
+    this.name = "NotAFolderError";
+  }
+}
+
+/** Stores the files as one UnixFS directory, pins it, and returns the directory's CID. */
+export async function putModelFolder(store: Store, files: ModelFiles): Promise<CID> {
+  const sink = {
+    put: async (cid: CID, bytes: Uint8Array) => {
+      await store.blockstore.put(cid, bytes);
+      return cid;
+    },
+  };
+  const entries = Object.keys(files).sort().map((path) => ({ path, content: files[path]! }));
+  let root: CID | undefined;
+  const opts = { ...importerOptions(), wrapWithDirectory: true };
+  for await (const entry of importer(entries, sink, opts)) if (entry.path === "") root = entry.cid;
+  if (!root) throw new Error("Cannot store folder: the importer returned no root directory");
+  await store.blockstore.putPin(root);
+  return root;
+}
+
+/** Directory entries of one dag-pb block (name -> CID), or null if it is not a directory. */
+export function directoryLinks(cid: CID, block: Uint8Array): Map<string, CID> | null {
+  if (cid.code !== DAG_PB_CODE) return null;
+  const node = dagPb.decode(block);
+  if (!node.Data || UnixFS.unmarshal(node.Data).type !== "directory") return null;
+  return new Map(node.Links.map((l) => [l.Name ?? "", l.Hash]));
+}
+
+type Source = {
+  block(cid: CID): Promise<Uint8Array>;
+  file(cid: CID): Promise<Uint8Array>;
+};
+
+async function readFolder(src: Source, root: CID, maxBytes: number): Promise<ModelFiles> {
+  const files: ModelFiles = {};
+  let total = 0;
+  const visit = async (cid: CID, prefix: string) => {
+    const links = directoryLinks(cid, await src.block(cid));
+    if (!links) {
+      if (prefix === "") throw new NotAFolderError(cid.toString());
+      const bytes = await src.file(cid);
+      total += bytes.length;
+      if (total > maxBytes) {
+        throw new RangeError(`Cannot read folder ${root}: larger than ${maxBytes} bytes`);
+      }
+      files[prefix.slice(0, -1)] = bytes;
+      return;
+    }
+    for (const [name, child] of links) {
+      if (!/^[\w.\-]+$/.test(name)) throw new RangeError(`Cannot read folder: bad name "${name}"`);
+      await visit(child, `${prefix}${name}/`);
+    }
+  };
+  await visit(root, "");
+  return files;
+}
+
+/** Default cap on a downloaded folder (the reference model is ~2 MB). */
+export const MAX_FOLDER_BYTES = 1 << 30;
+
+/**
+ * Reads every file of a folder from a local store.
+ *
+ * @throws {NotAFolderError} when the CID is a file; BlockNotFoundError when blocks are missing
+ */
+export function getModelFolder(
+  store: Store,
+  cid: CID | string,
+  options: { maxBytes?: number } = {},
+): Promise<ModelFiles> {
+  const src = { block: (c: CID) => store.getBlock(c), file: (c: CID) => store.get(c) };
+  return readFolder(src, parseCid(cid), options.maxBytes ?? MAX_FOLDER_BYTES);
+}
+
+/**
+ * Downloads a folder from a coordinator's SVDB gateway (`GET /svdb/<cid>?format=raw` for
+ * directory blocks, `GET /svdb/<cid>` for files), verifying every block and file against its CID.
+ */
+export function fetchModelFolder(
+  gateway: string,
+  cid: CID | string,
+  options: { maxBytes?: number; fetch?: typeof fetch } = {},
+): Promise<ModelFiles> {
+  const get = options.fetch ?? fetch;
+  const base = gateway.replace(/\/+$/, "");
+  const download = async (c: CID, raw: boolean) => {
+    const res = await get(`${base}/svdb/${c}${raw ? "?format=raw" : ""}`);
+    if (!res.ok) {
+      throw new Error(`Cannot download ${c} from ${base}: ${res.status} ${await res.text()}`);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  const src: Source = {
+    block: async (c) => {
+      const bytes = await download(c, true);
+      await verifyBlock(c, bytes);
+      return bytes;
+    },
+    file: async (c) => {
+      const bytes = await download(c, false);
+      const actual = await computeCid(bytes, { cidVersion: c.version === 0 ? 0 : 1 });
+      if (!actual.equals(c)) throw new Error(`Cannot accept ${c}: the bytes hash to ${actual}`);
+      return bytes;
+    },
+  };
+  return readFolder(src, parseCid(cid), options.maxBytes ?? MAX_FOLDER_BYTES);
+}

@@ -1,0 +1,52 @@
+/**
+ * Exporting a trained checkpoint as the published model: the Hugging Face-style folder
+ * (lib/hf_model.ts) stored in SVDB as one UnixFS directory, and loading any model CID back for
+ * inference, whether it names such a folder or a bare checkpoint (exported in memory).
+ *
+ * @example
+ * ```ts
+ * import { exportModelFolder, loadModel } from "./publish.ts";
+ * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
+ * import { Store } from "./store/store.ts";
+ * import { paramLayout } from "../kernel/params.ts";
+ * const store = new Store(new MemoryBlockstore());
+ * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+ * const cid = await exportModelFolder(store, config, new Float32Array(paramLayout(config).size));
+ * console.assert((await loadModel(store, cid)).source === "folder");
+ * ```
+ */
+import type { ModelConfig } from "../kernel/params.ts";
+import { exportOnnx } from "../kernel/onnx_export.ts";
+import type { LoadedModel } from "../kernel/inference/runtime.ts";
+import { decodeCheckpoint } from "./checkpoint.ts";
+import type { CID } from "./cid.ts";
+import { exportHfModel, readHfModel } from "./hf_model.ts";
+import { getModelFolder, NotAFolderError, putModelFolder } from "./model_folder.ts";
+import type { Store } from "./store/store.ts";
+
+/** Exports weights as the HF folder, stores it in SVDB, and returns the folder's CID. */
+export async function exportModelFolder(
+  store: Store,
+  config: ModelConfig,
+  weights: Float32Array,
+  metadata: Record<string, string> = {},
+): Promise<CID> {
+  return await putModelFolder(store, exportHfModel(config, weights, metadata));
+}
+
+/** A model ready for a backend, and what the CID named. */
+export interface ModelSource extends LoadedModel {
+  source: "folder" | "checkpoint";
+}
+
+/** Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly). */
+export async function loadModel(store: Store, cid: CID | string): Promise<ModelSource> {
+  try {
+    const m = readHfModel(await getModelFolder(store, cid));
+    return { config: m.config, weights: m.weights, onnx: m.onnx, source: "folder" };
+  } catch (e) {
+    if (!(e instanceof NotAFolderError)) throw e;
+  }
+  const { config, weights } = decodeCheckpoint(await store.get(cid));
+  return { config, weights, onnx: exportOnnx(config, weights), source: "checkpoint" };
+}

@@ -1,0 +1,66 @@
+/**
+ * A self-contained HTML report of a training job: the validation-loss curve as inline SVG, the
+ * per-round table and the rewards per node. No scripts, no external assets.
+ */
+import { formatEther } from "viem";
+
+interface RoundRow {
+  round: number;
+  valLoss: number;
+  updates: number;
+  missing: string[];
+  bytes: number;
+  checkpointCid: string;
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** SVG polyline chart of `values` (index on x). */
+export function lossChart(values: number[], width = 640, height = 260): string {
+  const pad = 40;
+  const max = Math.max(...values), min = Math.min(...values);
+  const span = max - min || 1;
+  const x = (i: number) => pad + (i * (width - 2 * pad)) / Math.max(1, values.length - 1);
+  const y = (v: number) => height - pad - ((v - min) * (height - 2 * pad)) / span;
+  const pts = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+  const dots = values.map((v, i) =>
+    `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3"/>`
+  ).join("");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="validation loss per round">` +
+    `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${
+      height - pad
+    }" stroke="#888"/>` +
+    `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="#888"/>` +
+    `<text x="${pad}" y="${pad - 8}" font-size="12">${max.toFixed(3)}</text>` +
+    `<text x="${pad}" y="${height - pad + 16}" font-size="12">${min.toFixed(3)}</text>` +
+    `<text x="${width - pad}" y="${height - 8}" font-size="12" text-anchor="end">round</text>` +
+    `<polyline fill="none" stroke="#2a6" stroke-width="2" points="${pts}"/><g fill="#2a6">${dots}</g></svg>`;
+}
+
+/** Writes the report of a job to `path`. */
+export async function writeReport(
+  path: string,
+  job: { jobId: string; initialValLoss: number; metrics: RoundRow[] },
+  rewards: { node: string; total: bigint }[],
+): Promise<void> {
+  const losses = [job.initialValLoss, ...job.metrics.map((m) => m.valLoss)];
+  const rows = job.metrics.map((m) =>
+    `<tr><td>${m.round}</td><td>${
+      m.valLoss.toFixed(4)
+    }</td><td>${m.updates}</td><td>${m.missing.length}</td><td>${m.bytes}</td><td><code>${
+      esc(m.checkpointCid)
+    }</code></td></tr>`
+  ).join("");
+  const rewardRows = rewards.map((r) =>
+    `<tr><td><code>${esc(r.node)}</code></td><td>${formatEther(r.total)}</td></tr>`
+  ).join("");
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>ArthaTrain job ${
+    esc(job.jobId)
+  }</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}td,th{padding:.2em .6em;text-align:right}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head>
+<body><h1>ArthaTrain job</h1><p><code>${esc(job.jobId)}</code></p>
+<h2>Validation loss (nats/byte), before training and after each round</h2>${lossChart(losses)}
+<h2>Rounds</h2><table><tr><th>round</th><th>val loss</th><th>updates</th><th>missing</th><th>bytes moved</th><th>checkpoint</th></tr>${rows}</table>
+<h2>Rewards</h2><table><tr><th>node</th><th>ARTH</th></tr>${rewardRows}</table></body></html>`;
+  await Deno.writeTextFile(path, html);
+}

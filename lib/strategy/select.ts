@@ -1,0 +1,63 @@
+/**
+ * From a job spec to the objects that run it: the update codec workers encode with, and the
+ * aggregation strategy the coordinator combines with (FedAvg when nothing else is asked for).
+ *
+ * @example
+ * ```ts
+ * import { codecFor, robustStrategyFor } from "./select.ts";
+ * console.assert(codecFor({ codec: "topk-int8", fraction: 0.01 }).name === "topk-int8");
+ * console.assert(robustStrategyFor({ strategy: "trimmed-mean", beta: 0.2 }, 10).name === "trimmed-mean");
+ * ```
+ */
+import type { Codec } from "../compress/codec.ts";
+import { fp32Codec } from "../compress/fp32.ts";
+import { int8Codec } from "../compress/quantize_int8.ts";
+import { int4Codec } from "../compress/quantize_int4.ts";
+import { topKCodec } from "../compress/top_k.ts";
+import { topKInt8Codec } from "../compress/top_k_int8.ts";
+import type { JobSpec } from "../job_spec.ts";
+import type { Strategy } from "./strategy.ts";
+import { FedMedian } from "./fed_median.ts";
+import { TrimmedMean } from "./trimmed_mean.ts";
+import { Krum } from "./krum.ts";
+import { Bulyan } from "./bulyan.ts";
+
+/** The codec of a job's compression setting. */
+export function codecFor(c: NonNullable<JobSpec["compression"]>): Codec {
+  switch (c.codec) {
+    case "fp32":
+      return fp32Codec();
+    case "int8":
+      return int8Codec();
+    case "int4":
+      return int4Codec();
+    case "topk":
+      return topKCodec({ fraction: c.fraction ?? 0.01 });
+    case "topk-int8":
+      return topKInt8Codec({ fraction: c.fraction ?? 0.01 });
+  }
+}
+
+/** Most Byzantine nodes each strategy tolerates among `n` (Krum n >= 2f+3, Bulyan n >= 4f+3). */
+function maxF(strategy: string, n: number): number {
+  if (strategy === "bulyan") return Math.max(0, Math.floor((n - 3) / 4));
+  if (strategy === "krum" || strategy === "multi-krum") return Math.max(0, Math.floor((n - 3) / 2));
+  return n;
+}
+
+/** The robust strategy of a job for `n` updates (f defaults to 20% of them, within bounds). */
+export function robustStrategyFor(r: NonNullable<JobSpec["robust"]>, n: number): Strategy {
+  const f = Math.min(r.f ?? Math.floor(n * 0.2), maxF(r.strategy, n));
+  switch (r.strategy) {
+    case "median":
+      return new FedMedian();
+    case "trimmed-mean":
+      return new TrimmedMean({ beta: r.beta ?? 0.2 });
+    case "krum":
+      return new Krum({ f });
+    case "multi-krum":
+      return new Krum({ f, m: Math.max(1, n - f) });
+    case "bulyan":
+      return new Bulyan({ f });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The envelope a worker posts with its round update: what it trained, where the update lives,
+ * the digests it committed on chain, its signed per-step proofs, and an Ed25519 signature over
+ * all of it by the node key. Aggregators refuse an envelope whose signature, proofs, proofs root
+ * or update digest does not verify.
+ *
+ * @example
+ * ```ts
+ * import { generateNodeKey } from "./keys.ts";
+ * import { signEnvelope, verifyEnvelopeSignature } from "./update_envelope.ts";
+ * const key = generateNodeKey();
+ * const z = `0x${"00".repeat(32)}` as const;
+ * const env = signEnvelope(key, {
+ *   jobId: z, round: 0, nodePubkey: key.publicKeyHex, updateCid: "bafy", samples: 8, steps: 1,
+ *   meanLoss: 5, lossDigest: z, gradientDigest: z, weightsDigest: z, proofsRoot: z, proofs: [],
+ * });
+ * console.assert(verifyEnvelopeSignature(env));
+ * ```
+ */
+import { encodeAbiParameters, keccak256, toHex } from "viem";
+import type { Hex } from "viem";
+import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
+import { hexToBytes } from "./digest.ts";
+import type { SignedTrainProof } from "./train_proof.ts";
+import { MAGIC } from "./compress/codec.ts";
+import { decodePayload } from "./compress/payload.ts";
+import { decodeCheckpoint } from "./checkpoint.ts";
+import { merkleRoot } from "./merkle.ts";
+
+export interface UpdateEnvelope {
+  jobId: Hex;
+  round: number;
+  nodePubkey: Hex;
+  updateCid: string;
+  samples: number;
+  steps: number;
+  meanLoss: number;
+  lossDigest: Hex;
+  gradientDigest: Hex;
+  weightsDigest: Hex;
+  proofsRoot: Hex;
+  proofs: SignedTrainProof[];
+}
+
+export interface SignedUpdateEnvelope extends UpdateEnvelope {
+  signature: Hex;
+}
+
+/** The digest the node signs (proofs are covered through proofsRoot). */
+export function envelopeDigest(e: UpdateEnvelope): Hex {
+  return keccak256(encodeAbiParameters(
+    [
+      { type: "string" },
+      { type: "bytes32" },
+      { type: "uint32" },
+      { type: "bytes32" },
+      { type: "string" },
+      { type: "uint64" },
+      { type: "uint64" },
+      { type: "bytes32" },
+      { type: "bytes32" },
+      { type: "bytes32" },
+      { type: "bytes32" },
+      { type: "bytes32" },
+    ],
+    [
+      "ArthaTrain:update:v1",
+      e.jobId,
+      e.round,
+      e.nodePubkey,
+      e.updateCid,
+      BigInt(e.samples),
+      BigInt(e.steps),
+      keccak256(toHex(e.meanLoss.toString())),
+      e.lossDigest,
+      e.gradientDigest,
+      e.weightsDigest,
+      e.proofsRoot,
+    ],
+  ));
+}
+
+/** Signs an envelope with the node key. */
+export function signEnvelope(key: NodeKey, e: UpdateEnvelope): SignedUpdateEnvelope {
+  if (e.nodePubkey.toLowerCase() !== key.publicKeyHex.toLowerCase()) {
+    throw new TypeError("Cannot sign update: nodePubkey is not the signing key");
+  }
+  return { ...e, signature: signBytes(key, hexToBytes(envelopeDigest(e))) };
+}
+
+/** Whether the envelope's signature is the node's. */
+export function verifyEnvelopeSignature(e: SignedUpdateEnvelope): boolean {
+  return verifyBytes(e.nodePubkey, hexToBytes(envelopeDigest(e)), e.signature);
+}
+
+/** JSON form (bigints of proofs as decimal strings). */
+export function envelopeToJson(e: SignedUpdateEnvelope): string {
+  return JSON.stringify(e, (_k, v) => typeof v === "bigint" ? v.toString() : v);
+}
+
+/** Reads the proofs of a JSON envelope back (step and timestamp to bigint). */
+export function proofsFromJson(raw: unknown): SignedTrainProof[] {
+  if (!Array.isArray(raw)) throw new TypeError("Cannot read proofs: expected an array");
+  return raw.map((p, i) => {
+    if (!p || typeof p !== "object") throw new TypeError(`Cannot read proof ${i}: not an object`);
+    const o = p as Record<string, unknown>;
+    const hex32 = (k: string) => {
+      const v = o[k];
+      if (typeof v !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(v)) {
+        throw new TypeError(`Cannot read proof ${i}: ${k} is not 32-byte hex`);
+      }
+      return v as Hex;
+    };
+    const int = (k: string) => {
+      const v = o[k];
+      if (typeof v !== "string" && typeof v !== "number") {
+        throw new TypeError(`Cannot read proof ${i}: ${k}`);
+      }
+      return BigInt(v);
+    };
+    const sig = o.signature;
+    if (typeof sig !== "string" || !/^0x[0-9a-fA-F]{128}$/.test(sig)) {
+      throw new TypeError(`Cannot read proof ${i}: signature is not 64-byte hex`);
+    }
+    return {
+      jobId: hex32("jobId"),
+      step: int("step"),
+      lossDigest: hex32("lossDigest"),
+      gradientDigest: hex32("gradientDigest"),
+      weightsDigest: hex32("weightsDigest"),
+      timestamp: int("timestamp"),
+      nodePubkey: hex32("nodePubkey"),
+      signature: sig as Hex,
+    };
+  });
+}
+
+/**
+ * Decodes the bytes of an update as stored in SVDB: a lib/compress payload ("ACZ1" header,
+ * digest over the payload as sent) or an fp32 safetensors delta (digest over the f32 values).
+ * Returns the delta and the Merkle root its gradientDigest must equal.
+ */
+export function decodeUpdateBytes(
+  bytes: Uint8Array,
+  length: number,
+): { delta: Float32Array; digest: Hex; codec: string } {
+  const isPayload = bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
+  if (isPayload) {
+    return { delta: decodePayload(bytes, length), digest: merkleRoot(bytes), codec: "payload" };
+  }
+  const delta = decodeCheckpoint(bytes).weights;
+  if (delta.length !== length) {
+    throw new RangeError(`Cannot decode update: ${delta.length} values, the model has ${length}`);
+  }
+  return {
+    delta,
+    digest: merkleRoot(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength)),
+    codec: "safetensors",
+  };
+}

@@ -1,0 +1,392 @@
+/**
+ * Shared set-up of the coordinator-function tests: ONE anvil devnet per test file with the six
+ * contracts deployed, one filesystem SVDB store, and a fresh coordinator state per test
+ * (`fx.scenario()`: its own Deno KV file and its own injectable clock) so tests in a file do not
+ * see each other's nodes or jobs. Handlers are called with `new Request(...)`, no port.
+ *
+ * Accounts: 0 is the coordinator (deployer, authorised everywhere), 1 the job owner, 2.. node
+ * operators (several node keys per operator; the binding nonce is the key's index).
+ */
+import type { Hex } from "viem";
+import { parseEther } from "viem";
+import { type Devnet, startDevnet } from "../../lib/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
+import { deployArtha } from "../../lib/chain/deploy.ts";
+import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
+import { sendContract } from "../../lib/chain/_send.ts";
+import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { commitRound } from "../../lib/chain/commit_round.ts";
+import { registerNode } from "../../lib/chain/register_node.ts";
+import { encodeCaps } from "../../lib/caps.ts";
+import { encodeCheckpoint } from "../../lib/checkpoint.ts";
+import { type JobSpec, jobSpecHash, roundHyper } from "../../lib/job_spec.ts";
+import { prepareJob } from "../../lib/job_owner.ts";
+import { generateNodeKey, type NodeKey } from "../../lib/keys.ts";
+import { type LocalResult, trainLocal } from "../../lib/local_training.ts";
+import {
+  envelopeToJson,
+  type SignedUpdateEnvelope,
+  signEnvelope,
+} from "../../lib/update_envelope.ts";
+import { openFsStore, type Store } from "../../lib/store/store.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
+import { type Context, DEFAULT_CONFIG } from "../../functions/_context.ts";
+import { getJob, type JobRecord } from "../../functions/_state.ts";
+import { loadWeights, processTrainer } from "../../functions/_job.ts";
+import { taskFor } from "../../functions/assign.ts";
+import { createRouter } from "../../functions/router.ts";
+import { Worker } from "../../worker.ts";
+
+/** The model every test trains: ~10k parameters, a step takes well under a millisecond. */
+export const TINY_MODEL: ModelConfig = { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 };
+export const TINY_BATCH = { B: 2, T: 16 };
+export const ZERO32: Hex = `0x${"00".repeat(32)}`;
+const LAPTOP = { hasGPU: false, hasTEE: false, diskGB: 100, bandwidthMbps: 100, computeUnits: 2 };
+
+const SENTENCES = [
+  "The jury said it did find that the election was conducted well. ",
+  "She walked down to the harbour where the boats were painted blue. ",
+  "In the laboratory the samples were heated to four hundred degrees. ",
+  "He argued that the tariff would raise prices for every family. ",
+];
+
+/** Small non-IID text shards: shard i repeats sentence i (plus a shared tail). */
+function tinyShards(n: number) {
+  const enc = new TextEncoder();
+  return Array.from({ length: n }, (_, i) => {
+    const text = (SENTENCES[i % SENTENCES.length]! + SENTENCES[(i + 1) % SENTENCES.length]!)
+      .repeat(24);
+    return { name: `tiny/${i}`, train: enc.encode(text), val: enc.encode(text.slice(0, 512)) };
+  });
+}
+
+/** A node: its Ed25519 key, its operator's client and the Worker that runs it. */
+export interface TestNode {
+  key: NodeKey;
+  nodePubkey: Hex;
+  operator: ArthaClient;
+  worker: Worker;
+}
+
+/** A job started through POST /assign. */
+export interface TestJob {
+  jobId: Hex;
+  spec: JobSpec;
+  specCid: string;
+  modelId?: Hex;
+  /** The nodes assigned (in the record's order), then the spares. */
+  nodes: TestNode[];
+  spares: TestNode[];
+  record: JobRecord;
+}
+
+/** A trained, uploaded (and by default chain-committed) update, not yet posted. */
+export interface TrainedUpdate {
+  envelope: SignedUpdateEnvelope;
+  result: LocalResult;
+  updateCid: string;
+}
+
+/** One coordinator state over the file's chain and store. */
+export interface Scenario {
+  ctx: Context;
+  /** Moves the coordinator's clock (ctx.now) forward. */
+  advance(ms: number): void;
+  route: (req: Request) => Promise<Response>;
+  /** A request to the router, path relative to the coordinator. */
+  call(path: string, init?: RequestInit): Promise<Response>;
+  /** POSTs a JSON body (object or raw text). */
+  post(path: string, body: unknown): Promise<Response>;
+  /** A staked node, bound with POST /register unless `bind: false`. */
+  node(options?: { bind?: boolean; operator?: number }): Promise<TestNode>;
+  /** Prepares, escrows and starts a tiny job with `nodes` bound nodes (+ `spares`). */
+  job(options?: JobOptions): Promise<TestJob>;
+  /** Trains node's task of the open round, uploads it and commits it on chain. */
+  train(job: TestJob, node: TestNode, options?: { commit?: boolean }): Promise<TrainedUpdate>;
+  /** Trains and posts updates of `nodes` for the open round (all must succeed). */
+  deliver(job: TestJob, nodes: TestNode[]): Promise<void>;
+  /** The job as KV records it now. */
+  jobRecord(jobId: Hex): Promise<JobRecord>;
+}
+
+export interface JobOptions {
+  nodes?: number;
+  spares?: number;
+  rounds?: number;
+  localSteps?: number;
+  quorum?: number;
+  deadlineMs?: number;
+  /** Register a ModelRegistry model the coordinator may add checkpoints to. */
+  model?: boolean;
+}
+
+export interface Coordinator extends AsyncDisposable {
+  net: Devnet;
+  addresses: ArthaAddresses;
+  store: Store;
+  clients: ArthaClient[];
+  coordinator: ArthaClient;
+  owner: ArthaClient;
+  /** A fresh KV and clock over the shared chain and store. */
+  scenario(options?: { config?: Partial<Context["config"]> }): Promise<Scenario>;
+  /** Reads AIJobManager.getJob. */
+  chainJob(
+    jobId: Hex,
+  ): Promise<{ currentRound: number; status: number; latestCheckpointCid: string }>;
+}
+
+/** JSON body of a response plus its status. */
+// deno-lint-ignore no-explicit-any
+export async function read(res: Response): Promise<{ status: number; body: any }> {
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Starts anvil, deploys the contracts and opens the store in a temp dir. */
+export async function setupCoordinator(options: { operators?: number } = {}): Promise<Coordinator> {
+  const operators = options.operators ?? 3;
+  const net = await startDevnet({ accounts: 2 + operators });
+  const dir = await Deno.makeTempDir({ prefix: "artha-fn-test-" });
+  const kvs: Deno.Kv[] = [];
+  let store: Store | undefined;
+  try {
+    const clients = net.accounts.map((account) =>
+      createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
+    );
+    const coordinator = clients[0]!;
+    const owner = clients[1]!;
+    const addresses = await deployArtha(coordinator);
+    store = await openFsStore(`${dir}/svdb`);
+    const s = store;
+    const trainer = processTrainer();
+    let kvCount = 0;
+    let operatorTurn = 0;
+
+    const scenario = async (
+      o: { config?: Partial<Context["config"]> } = {},
+    ): Promise<Scenario> => {
+      const kv = await Deno.openKv(`${dir}/coordinator-${kvCount++}.kv`);
+      kvs.push(kv);
+      let offset = 0;
+      const ctx: Context = {
+        kv,
+        store: s,
+        chain: { client: coordinator, addresses, chainId: net.chainId },
+        config: { ...DEFAULT_CONFIG, ...o.config },
+        now: () => Date.now() + offset,
+      };
+      const route = createRouter(ctx);
+      const call = (path: string, init?: RequestInit) =>
+        route(new Request(`http://coordinator${path}`, init));
+      const post = (path: string, body: unknown) =>
+        call(path, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        });
+
+      const node = async (n: { bind?: boolean; operator?: number } = {}): Promise<TestNode> => {
+        const operator = clients[2 + (n.operator ?? operatorTurn++ % operators)]!;
+        const key = generateNodeKey();
+        const worker = new Worker({
+          coordinator: call,
+          client: operator,
+          addresses,
+          chainId: net.chainId,
+          key,
+          trainer,
+          heartbeatEveryMs: Infinity,
+        });
+        if (n.bind ?? true) {
+          await worker.register();
+        } else {
+          await registerNode(operator, {
+            addresses,
+            nodePubkey: key.publicKeyHex,
+            role: NodeRole.GPUProvider,
+            region: "test",
+            caps: encodeCaps(LAPTOP),
+            slaId: ZERO32,
+          });
+        }
+        return { key, nodePubkey: worker.nodePubkey, operator, worker };
+      };
+
+      const jobRecord = async (jobId: Hex) => (await getJob(kv, jobId)).value!;
+
+      const job = async (j: JobOptions = {}): Promise<TestJob> => {
+        const nodes = j.nodes ?? 2;
+        const rounds = j.rounds ?? 2;
+        const { spec, specCid } = await prepareJob(s, {
+          model: TINY_MODEL,
+          shards: tinyShards(Math.max(2, nodes)),
+          rounds,
+          localSteps: j.localSteps ?? 2,
+          ...TINY_BATCH,
+          quorum: j.quorum,
+          deadlineMs: j.deadlineMs,
+          valBytesPerShard: 256,
+        });
+        const { jobId } = await submitTrain(owner, {
+          addresses,
+          budget: parseEther("10"),
+          terms: {
+            modelCid: spec.initialWeights,
+            datasetCid: spec.shards[0]!.cid,
+            paramsHash: jobSpecHash(spec),
+            rounds,
+            nodesWanted: nodes,
+            redundancy: 1,
+            baseRatePerSecond: parseEther("0.001"),
+            targetImprovementBps: 100,
+          },
+        });
+        let modelId: Hex | undefined;
+        if (j.model) {
+          const args = [`model-${jobId.slice(2, 10)}`, jobId] as const;
+          modelId = (await owner.simulateContract({
+            address: addresses.models,
+            abi: abis.models,
+            functionName: "registerModel",
+            args,
+          })).result;
+          await sendContract(owner, {
+            address: addresses.models,
+            abi: abis.models,
+            functionName: "registerModel",
+            args,
+          });
+          await sendContract(owner, {
+            address: addresses.models,
+            abi: abis.models,
+            functionName: "setPublisher",
+            args: [modelId, coordinator.account.address, true],
+          });
+        }
+        const all: TestNode[] = [];
+        for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await node());
+        const res = await read(await post("/assign", { jobId, specCid, modelId }));
+        if (res.status !== 200) {
+          throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+        const record = res.body as JobRecord;
+        const byKey = new Map(all.map((n) => [n.nodePubkey, n]));
+        const assigned = record.assigned.map((k) => byKey.get(k)!);
+        const spares = all.filter((n) => !record.assigned.includes(n.nodePubkey));
+        return { jobId, spec, specCid, modelId, nodes: assigned, spares, record };
+      };
+
+      const train = async (
+        job: TestJob,
+        n: TestNode,
+        t: { commit?: boolean } = {},
+      ): Promise<TrainedUpdate> => {
+        const task = await taskFor(ctx, n.nodePubkey);
+        if (task.status !== "task") throw new Error(`node has no task: ${task.status}`);
+        const global = await loadWeights(s, task.globalCid);
+        const result = trainLocal(trainer, global, {
+          jobId: task.jobId,
+          round: task.round,
+          seed: task.seed,
+          localSteps: job.spec.localSteps,
+          proofEvery: job.spec.proofEvery,
+          data: await s.get(task.shard.cid),
+          hyper: roundHyper(job.spec, task.round),
+        }, n.key);
+        const updateCid = (await s.put(
+          encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
+        )).toString();
+        if (t.commit ?? true) {
+          await commitRound(n.operator, {
+            addresses,
+            commit: {
+              jobId: task.jobId,
+              round: task.round,
+              nodePubkey: n.key.publicKeyHex,
+              steps: result.steps,
+              samples: result.samples,
+              gpuSeconds: result.gpuSeconds,
+              lossDigest: result.lossDigest,
+              gradientDigest: result.gradientDigest,
+              weightsDigest: result.weightsDigest,
+              proofsRoot: result.proofsRoot,
+            },
+          });
+        }
+        const envelope = signEnvelope(n.key, {
+          jobId: task.jobId,
+          round: task.round,
+          nodePubkey: n.key.publicKeyHex,
+          updateCid,
+          samples: result.samples,
+          steps: result.steps,
+          meanLoss: result.meanLoss,
+          lossDigest: result.lossDigest,
+          gradientDigest: result.gradientDigest,
+          weightsDigest: result.weightsDigest,
+          proofsRoot: result.proofsRoot,
+          proofs: result.proofs,
+        });
+        return { envelope, result, updateCid };
+      };
+
+      const deliver = async (job: TestJob, list: TestNode[]) => {
+        for (const n of list) {
+          const u = await train(job, n);
+          const res = await post("/aggregate/update", envelopeToJson(u.envelope));
+          if (res.status !== 201) throw new Error(`update: ${res.status} ${await res.text()}`);
+        }
+      };
+
+      return {
+        ctx,
+        advance: (ms) => void (offset += ms),
+        route,
+        call,
+        post,
+        node,
+        job,
+        train,
+        deliver,
+        jobRecord,
+      };
+    };
+
+    const chainJob = async (jobId: Hex) => {
+      const j = await coordinator.readContract({
+        address: addresses.jobs,
+        abi: abis.jobs,
+        functionName: "getJob",
+        args: [jobId],
+      });
+      return {
+        currentRound: Number(j.currentRound),
+        status: Number(j.status),
+        latestCheckpointCid: j.latestCheckpointCid,
+      };
+    };
+
+    return {
+      net,
+      addresses,
+      store: s,
+      clients,
+      coordinator,
+      owner,
+      scenario,
+      chainJob,
+      async [Symbol.asyncDispose]() {
+        for (const kv of kvs) kv.close();
+        await s.close();
+        await net.stop();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  } catch (e) {
+    for (const kv of kvs) kv.close();
+    await store?.close();
+    await net.stop();
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+}

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import type { Hex } from "viem";
+import { parseEther } from "viem";
+import { abis, JobStatus } from "../../lib/chain/contracts.ts";
+import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { prepareJob } from "../../lib/job_owner.ts";
+import { jobSpecHash, taskSeed } from "../../lib/job_spec.ts";
+import { read, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
+
+Deno.test("assign", async (t) => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, spares: 1 });
+
+  await t.step("POST starts the job: assigned on chain, recorded in KV", async () => {
+    assert.equal(job.record.status, "running");
+    assert.equal(job.record.round, 0);
+    assert.equal(job.record.assigned.length, 2);
+    assert.equal(job.record.globalCid, job.spec.initialWeights);
+    assert.ok(job.record.initialValLoss > 4 && job.record.initialValLoss < 7);
+    const onChain = await fx.coordinator.readContract({
+      address: fx.addresses.jobs,
+      abi: abis.jobs,
+      functionName: "nodesOf",
+      args: [job.jobId],
+    });
+    assert.deepEqual(onChain.map((n) => n.toLowerCase()).sort(), [...job.record.assigned].sort());
+    assert.equal((await fx.chainJob(job.jobId)).status, JobStatus.Running);
+    // KV keeps `modelId: undefined`, JSON drops it.
+    assert.deepEqual(JSON.parse(JSON.stringify(await s.jobRecord(job.jobId))), job.record);
+  });
+
+  await t.step("POST again returns the same record without a second assignment", async () => {
+    const res = await read(await s.post("/assign", { jobId: job.jobId, specCid: job.specCid }));
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, job.record);
+  });
+
+  await t.step("GET gives an assigned node its task", async () => {
+    const node = job.nodes[0]!;
+    const res = await read(await s.call(`/assign?node=${node.nodePubkey}`));
+    assert.equal(res.status, 200);
+    const index = job.record.shardOf[node.nodePubkey]!;
+    assert.deepEqual(res.body, {
+      status: "task",
+      jobId: job.record.jobId,
+      round: 0,
+      specCid: job.specCid,
+      globalCid: job.spec.initialWeights,
+      shard: { index, name: job.spec.shards[index]!.name, cid: job.spec.shards[index]!.cid },
+      seed: taskSeed(job.spec, index),
+    });
+  });
+
+  await t.step("GET says wait once the node's update is in, idle for a spare", async () => {
+    const node = job.nodes[0]!;
+    await s.deliver(job, [node]);
+    const wait = await read(await s.call(`/assign?node=${node.nodePubkey.toUpperCase()}`));
+    assert.deepEqual(wait.body, { status: "wait" });
+    const idle = await read(await s.call(`/assign?node=${job.spares[0]!.nodePubkey}`));
+    assert.deepEqual(idle.body, { status: "idle" });
+  });
+
+  await t.step("GET refreshes lastSeen from the coordinator's clock", async () => {
+    s.advance(60_000);
+    const node = job.nodes[1]!;
+    await s.call(`/assign?node=${node.nodePubkey}`);
+    const rec = (await s.ctx.kv.get<{ lastSeen: number }>(["node", node.nodePubkey])).value!;
+    assert.ok(rec.lastSeen >= Date.now() + 59_000);
+  });
+
+  await t.step("GET with a bad or unknown node is a 400 / 404", async () => {
+    const bad = await read(await s.call("/assign?node=0x1234"));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /"node"/);
+    const none = await read(await s.call("/assign"));
+    assert.equal(none.status, 400);
+    const unknown = await read(await s.call(`/assign?node=0x${"ab".repeat(32)}`));
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error, /register/);
+  });
+
+  await t.step("POST of an unknown job is a 404", async () => {
+    const res = await read(
+      await s.post("/assign", { jobId: `0x${"77".repeat(32)}`, specCid: job.specCid }),
+    );
+    assert.equal(res.status, 404);
+    assert.match(res.body.error, /unknown job/);
+  });
+
+  await t.step("POST with a spec that is not the escrowed paramsHash is a 409", async () => {
+    const other = await prepareJob(fx.store, {
+      model: TINY_MODEL,
+      shards: [{ name: "x", train: new Uint8Array(400).fill(97), val: new Uint8Array(200) }],
+      rounds: 2,
+      localSteps: 3,
+      ...TINY_BATCH,
+    });
+    const fresh = await escrow(other.spec);
+    const res = await read(await s.post("/assign", { jobId: fresh, specCid: job.specCid }));
+    assert.equal(res.status, 409);
+    assert.match(res.body.error, /paramsHash/);
+  });
+
+  await t.step("POST with a spec CID that is no spec is a 400", async () => {
+    const other = await prepareJob(fx.store, {
+      model: TINY_MODEL,
+      shards: [{ name: "y", train: new Uint8Array(400).fill(98), val: new Uint8Array(200) }],
+      rounds: 1,
+      localSteps: 1,
+      ...TINY_BATCH,
+    });
+    const open = await escrow(other.spec);
+    const bad = await read(await s.post("/assign", { jobId: open, specCid: "not-a-cid" }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /spec not-a-cid/);
+    const missing = await read(
+      await s.post("/assign", { jobId: open, specCid: other.spec.initialWeights }),
+    );
+    assert.equal(missing.status, 400);
+  });
+
+  await t.step("POST when no bound node fits is a 409", async () => {
+    const empty = await fx.scenario();
+    const { spec, specCid } = await prepareJob(fx.store, {
+      model: TINY_MODEL,
+      shards: [{ name: "z", train: new Uint8Array(400).fill(99), val: new Uint8Array(200) }],
+      rounds: 1,
+      localSteps: 1,
+      ...TINY_BATCH,
+    });
+    const id = await escrow(spec);
+    const res = await read(await empty.post("/assign", { jobId: id, specCid }));
+    assert.equal(res.status, 409);
+    assert.match(res.body.error, /no bound, live node/);
+  });
+
+  await t.step("bad bodies are 4xx naming the field; other methods 405", async () => {
+    const cases: [unknown, number, RegExp][] = [
+      ["{", 400, /not valid JSON/],
+      [{ specCid: job.specCid }, 400, /"jobId"/],
+      [{ jobId: "0x12", specCid: job.specCid }, 400, /"jobId"/],
+      [{ jobId: job.jobId }, 400, /"specCid"/],
+      [{ jobId: job.jobId, specCid: "x".repeat(201) }, 400, /"specCid"/],
+      [{ jobId: job.jobId, specCid: job.specCid, modelId: 7 }, 400, /"modelId"/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await read(await s.post("/assign", body));
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.match(res.body.error, message);
+    }
+    const type = await s.call("/assign", { method: "POST", body: "{}" });
+    assert.equal(type.status, 415);
+    await type.body?.cancel();
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      assert.equal((await read(await s.call("/assign", { method }))).status, 405);
+    }
+  });
+
+  /** Escrows a job for `spec` with the owner; returns its id. */
+  async function escrow(spec: Parameters<typeof jobSpecHash>[0]): Promise<Hex> {
+    const { jobId } = await submitTrain(fx.owner, {
+      addresses: fx.addresses,
+      budget: parseEther("1"),
+      terms: {
+        modelCid: spec.initialWeights,
+        datasetCid: spec.shards[0]!.cid,
+        paramsHash: jobSpecHash(spec),
+        rounds: spec.rounds,
+        nodesWanted: 1,
+        redundancy: 1,
+        baseRatePerSecond: 1n,
+        targetImprovementBps: 0,
+      },
+    });
+    return jobId;
+  }
+});

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { bytesToHex, hexToBytes } from "../../lib/digest.ts";
+import { generateNodeKey } from "../../lib/keys.ts";
+import { generateEncKey } from "../../lib/crypto/enc_key.ts";
+import { wrapKey } from "../../lib/crypto/key_wrap.ts";
+import { registerIdentity } from "../../lib/did/resolve.ts";
+import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts";
+import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+Deno.test("did grant: a data owner shares an encrypted dataset without the coordinator seeing the key", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const [owner, grantee] = [fx.clients[2]!, fx.clients[3]!];
+  const addresses = fx.addresses;
+  const store = fx.store;
+  const ownerEnc = generateEncKey();
+  const granteeEnc = generateEncKey();
+  const ownerId = await registerIdentity(owner, {
+    addresses,
+    store,
+    authKey: generateNodeKey().publicKeyHex,
+    encKey: ownerEnc.publicKeyHex,
+  });
+  const granteeId = await registerIdentity(grantee, {
+    addresses,
+    store,
+    authKey: generateNodeKey().publicKeyHex,
+    encKey: granteeEnc.publicKeyHex,
+  });
+  const plaintext = new TextEncoder().encode("patient,age\nA,41\nB,37\n");
+  const { datasetId, dataKey } = await shareDataset(owner, {
+    addresses,
+    store,
+    ownerDid: ownerId.didHash,
+    plaintext,
+  });
+
+  await t.step("resolve returns the W3C document of an active DID", async () => {
+    const res = await read(await s.call(`/did/resolve?did=${granteeId.did}`));
+    assert.equal(res.status, 200);
+    assert.equal(res.body.didDocument.id, granteeId.did);
+    assert.equal(res.body.didDocumentMetadata.deactivated, false);
+    assert.equal((await s.call("/did/resolve?did=did:artha:nothex")).status, 400);
+    assert.equal((await s.call(`/did/resolve?did=did:artha:${"ab".repeat(32)}`)).status, 404);
+  });
+
+  let wrappedKeyCid = "";
+  await t.step(
+    "prepare + grant: the owner wraps client-side, the coordinator stores it",
+    async () => {
+      const prep = await read(
+        await s.post("/did/grant/prepare", { datasetId, granteeDid: granteeId.did }),
+      );
+      assert.equal(prep.status, 200);
+      assert.equal(prep.body.encKey, granteeEnc.publicKeyHex);
+      const wrapped = wrapKey(dataKey, hexToBytes(prep.body.encKey), {
+        context: hexToBytes(prep.body.context),
+      });
+      const res = await read(
+        await s.post("/did/grant", {
+          datasetId,
+          granteeDid: granteeId.did,
+          wrappedKey: bytesToHex(wrapped),
+        }),
+      );
+      assert.equal(res.status, 201);
+      wrappedKeyCid = res.body.wrappedKeyCid;
+      await grantDataAccess(owner, {
+        addresses,
+        datasetId,
+        granteeDid: granteeId.didHash,
+        wrappedKeyCid,
+      });
+      const opened = await openDataset(grantee, {
+        addresses,
+        store,
+        datasetId,
+        granteeDid: granteeId.didHash,
+        encSecretKey: granteeEnc.secretKey,
+      });
+      assert.deepEqual(opened, plaintext);
+    },
+  );
+
+  await t.step("access reports the grant and the audit trail; revocation ends access", async () => {
+    const res = await read(
+      await s.call(`/did/access?dataset=${datasetId}&grantee=${granteeId.did}`),
+    );
+    assert.equal(res.body.hasAccess, true);
+    assert.equal(res.body.grant.wrappedKeyCid, wrappedKeyCid);
+    assert.equal(res.body.audit.length, 1);
+    await revokeDataAccess(owner, { addresses, datasetId, granteeDid: granteeId.didHash });
+    const after = await read(
+      await s.call(`/did/access?dataset=${datasetId}&grantee=${granteeId.did}`),
+    );
+    assert.equal(after.body.hasAccess, false);
+  });
+
+  await t.step(
+    "bad input: unknown dataset 404, unknown grantee 404, malformed wrapped key 400",
+    async () => {
+      const unknown = `0x${"77".repeat(32)}`;
+      assert.equal(
+        (await s.post("/did/grant/prepare", { datasetId: unknown, granteeDid: granteeId.did }))
+          .status,
+        404,
+      );
+      assert.equal(
+        (await s.post("/did/grant/prepare", {
+          datasetId,
+          granteeDid: `did:artha:${"12".repeat(32)}`,
+        })).status,
+        404,
+      );
+      const short = await read(
+        await s.post("/did/grant", { datasetId, granteeDid: granteeId.did, wrappedKey: "0x00" }),
+      );
+      assert.equal(short.status, 400);
+      assert.match(short.body.error, /wrappedKey/);
+      const wrongVersion = bytesToHex(new Uint8Array(105).fill(9));
+      assert.equal(
+        (await s.post("/did/grant", {
+          datasetId,
+          granteeDid: granteeId.did,
+          wrappedKey: wrongVersion,
+        })).status,
+        400,
+      );
+    },
+  );
+});

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { JobStatus } from "../../lib/chain/contracts.ts";
+import { finalizeJob } from "../../lib/chain/finalize_job.ts";
+import { reportAccuracy } from "../../lib/chain/close_round.ts";
+import type { JobRecord } from "../../functions/_state.ts";
+import { improvementBps } from "../../functions/finalize.ts";
+import { read, type Scenario, setupCoordinator, type TestJob } from "./_coordinator.ts";
+
+/** A one-round job with `nodes` nodes, trained and closed. */
+async function completedJob(s: Scenario, nodes = 2): Promise<TestJob> {
+  const job = await s.job({ nodes, rounds: 1 });
+  await s.deliver(job, job.nodes);
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(out.status, "closed");
+  return job;
+}
+
+Deno.test("finalize", async (t) => {
+  await using fx = await setupCoordinator();
+
+  await t.step("improvementBps is the relative validation gain, clamped to [0, 10000]", () => {
+    const job = { initialValLoss: 5, metrics: [{ valLoss: 4 }] } as JobRecord;
+    assert.equal(improvementBps(job), 2_000);
+    assert.equal(improvementBps({ ...job, metrics: [] }), 0);
+    assert.equal(improvementBps({ ...job, metrics: [{ valLoss: 6 }] } as JobRecord), 0);
+    assert.equal(improvementBps({ ...job, metrics: [{ valLoss: 0 }] } as JobRecord), 10_000);
+  });
+
+  await t.step("settles a completed job on chain, pays the nodes, refunds the rest", async () => {
+    const s = await fx.scenario();
+    const job = await completedJob(s);
+    const res = await read(await s.post("/finalize", { jobId: job.jobId }));
+    assert.equal(res.status, 200);
+    const rec: JobRecord = res.body[0];
+    assert.equal(rec.status, "finalized");
+    assert.match(rec.finalize!.txHash, /^0x[0-9a-f]{64}$/);
+    assert.ok(BigInt(rec.finalize!.paid) > 0n);
+    assert.ok(BigInt(rec.finalize!.refund) > 0n);
+    assert.equal(BigInt(rec.finalize!.paid) + BigInt(rec.finalize!.refund), 10n ** 19n);
+    assert.equal(rec.finalize!.improvementBps, improvementBps(rec));
+    assert.equal((await fx.chainJob(job.jobId)).status, JobStatus.Finalized);
+    assert.deepEqual(JSON.parse(JSON.stringify(await s.jobRecord(job.jobId))), rec);
+
+    const again = await read(await s.post("/finalize", { jobId: job.jobId }));
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body[0], rec, "a second finalize returns the same record");
+  });
+
+  await t.step(
+    "POST without a body finalizes every completed job and skips running ones",
+    async () => {
+      const s = await fx.scenario();
+      const done = await completedJob(s, 1);
+      const running = await s.job({ nodes: 1, rounds: 2 });
+      const res = await read(await s.call("/finalize", { method: "POST" }));
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.map((j: JobRecord) => j.jobId), [done.record.jobId]);
+      assert.equal((await s.jobRecord(running.jobId)).status, "running");
+    },
+  );
+
+  await t.step("a restart after the chain settled records the job as finalized", async () => {
+    const s = await fx.scenario();
+    const job = await completedJob(s, 1);
+    // The previous run settled on chain, then crashed before its KV write.
+    await reportAccuracy(fx.coordinator, {
+      addresses: fx.addresses,
+      jobId: job.jobId,
+      improvementBps: 1,
+    });
+    await finalizeJob(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+    const res = await read(await s.post("/finalize", { jobId: job.jobId }));
+    assert.equal(res.status, 200);
+    assert.equal(res.body[0].status, "finalized");
+    assert.equal(res.body[0].finalize.paid, "unknown");
+  });
+
+  await t.step("a running job is a 409, an unknown job a 404", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 1, rounds: 2 });
+    const running = await read(await s.post("/finalize", { jobId: job.jobId }));
+    assert.equal(running.status, 409);
+    assert.match(running.body.error, /running \(round 0 of 2\)/);
+    const unknown = await read(await s.post("/finalize", { jobId: `0x${"99".repeat(32)}` }));
+    assert.equal(unknown.status, 404);
+  });
+
+  await t.step("bad bodies are 4xx naming the field; other methods 405", async () => {
+    const s = await fx.scenario();
+    const bad = await read(await s.post("/finalize", { jobId: "0x1" }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /"jobId"/);
+    assert.equal((await read(await s.post("/finalize", "{x"))).status, 400);
+    const type = await read(
+      await s.call("/finalize", {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: "{}",
+      }),
+    );
+    assert.equal(type.status, 415);
+    assert.equal((await read(await s.call("/finalize"))).status, 405);
+  });
+});

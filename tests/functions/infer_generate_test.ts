@@ -1,0 +1,248 @@
+/**
+ * Publishing and serving: finalize exports the HF folder into SVDB, the owner publishes its CID,
+ * and /ai/infer (JSON and SSE), /rpc (JSON-RPC 2.0), /v1/completions and the embedded CLI
+ * (downloading through the /svdb gateway) generate from it.
+ */
+import assert from "node:assert/strict";
+import { abis } from "../../lib/chain/contracts.ts";
+import { publishModel } from "../../lib/chain/publish_model.ts";
+import { computeCid } from "../../lib/cid.ts";
+import { readHfModel } from "../../lib/hf_model.ts";
+import { fetchModelFolder, getModelFolder } from "../../lib/model_folder.ts";
+import { MAX_NEW_TOKENS } from "../../functions/_models.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+/** Data frames of a text/event-stream body: [event, parsed data or raw text]. */
+async function events(res: Response): Promise<[string, unknown][]> {
+  const text = await res.text();
+  return text.split("\n\n").filter((f) => f.trim()).map((frame) => {
+    const event = /^event: (.*)$/m.exec(frame)?.[1] ?? "message";
+    const data = /^data: (.*)$/m.exec(frame)?.[1] ?? "";
+    return [event, data === "[DONE]" ? data : JSON.parse(data)];
+  });
+}
+
+Deno.test("infer: publish the HF folder and generate from it", async (t) => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1, model: true });
+  await s.deliver(job, job.nodes);
+  await s.post("/aggregate", { jobId: job.jobId });
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(fin.status, 200);
+  const folder: string = fin.body[0].modelFolderCid;
+  assert.match(folder, /^bafy/, "a dag-pb (directory) CIDv1");
+
+  await t.step("finalize exported a folder that reads back as the final checkpoint", async () => {
+    const files = await getModelFolder(fx.store, folder);
+    assert.deepEqual(Object.keys(files).sort(), [
+      "artha.json",
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "onnx/model.onnx",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    const config = JSON.parse(new TextDecoder().decode(files["config.json"]));
+    assert.equal(config.model_type, "gpt2");
+    assert.equal(readHfModel(files).info.metadata.checkpointCid, fin.body[0].globalCid);
+    const gc = await fx.store.gc();
+    assert.ok(gc.kept > 0);
+    assert.ok(await fx.store.has(folder), "the pinned folder survives gc");
+  });
+
+  const infer = (body: Record<string, unknown>) =>
+    s.post("/ai/infer", { modelCid: folder, input: "The jury said", ...body });
+
+  await t.step("POST /ai/infer generates, seeded, and scores the input", async () => {
+    const a = await read(await infer({ maxTokens: 24, temperature: 0.8, topK: 40, seed: 3 }));
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.equal(a.body.generatedTokens, 24);
+    assert.equal(a.body.promptTokens, 13);
+    assert.equal(a.body.finishReason, "length");
+    assert.equal(a.body.backend, "ort-node");
+    assert.ok(a.body.lossNats > 0 && a.body.tokens === 12);
+    const b = await read(await infer({ maxTokens: 24, temperature: 0.8, topK: 40, seed: 3 }));
+    assert.equal(b.body.text, a.body.text, "same seed, same text");
+    assert.equal(new TextEncoder().encode(a.body.text).length <= 24 * 3, true);
+  });
+
+  await t.step("stream: true and Accept: text/event-stream stream the same text", async () => {
+    const whole = await read(await infer({ maxTokens: 30, seed: 9 }));
+    const res = await infer({ maxTokens: 30, seed: 9, stream: true });
+    assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    const ev = await events(res);
+    const text = ev.filter(([e]) => e === "message").map(([, d]) => (d as { text: string }).text);
+    assert.equal(text.join(""), whole.body.text);
+    const done = ev.at(-1)!;
+    assert.equal(done[0], "done");
+    assert.equal((done[1] as { generatedTokens: number }).generatedTokens, 30);
+    const byHeader = await s.call("/ai/infer", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ modelCid: folder, input: "The jury said", maxTokens: 30, seed: 9 }),
+    });
+    assert.equal((await events(byHeader)).at(-1)![0], "done");
+  });
+
+  await t.step("bad CIDs and oversized requests are 4xx with clear messages", async () => {
+    const stranger = (await computeCid(new Uint8Array([9]))).toString();
+    const cases: [Record<string, unknown>, number, RegExp][] = [
+      [{ modelCid: stranger, maxTokens: 4 }, 404, /not a published model/],
+      [{ modelCid: "not-a-cid", maxTokens: 4 }, 400, /"modelCid"/],
+      [{ maxTokens: MAX_NEW_TOKENS + 1 }, 400, /"maxTokens"/],
+      [{ maxTokens: 4, temperature: -1 }, 400, /"temperature"/],
+      [{ maxTokens: 4, topK: 1000 }, 400, /"topK"/],
+      [{ maxTokens: 4, stream: "yes" }, 400, /"stream"/],
+      [{ input: "é".repeat(9000), maxTokens: 4 }, 413, /input above/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await read(await infer(body));
+      assert.equal(res.status, status, JSON.stringify(body).slice(0, 80));
+      assert.match(res.body.error, message);
+    }
+  });
+
+  await t.step("a published folder is served by any coordinator (ModelRegistry)", async () => {
+    const other = await fx.scenario();
+    const before = await read(
+      await other.post("/ai/infer", { modelCid: folder, input: "ab", maxTokens: 2 }),
+    );
+    assert.equal(before.status, 404);
+    const digest = (await fx.coordinator.readContract({
+      address: fx.addresses.jobs,
+      abi: abis.jobs,
+      functionName: "getJob",
+      args: [job.jobId],
+    })).latestWeightsDigest;
+    const pub = await publishModel(fx.owner, {
+      addresses: fx.addresses,
+      modelId: job.modelId!,
+      cid: folder,
+      weightsDigest: digest,
+    });
+    assert.equal(pub.version, 1n);
+    const after = await read(
+      await other.post("/ai/infer", { modelCid: `artha://${folder}`, input: "ab", maxTokens: 2 }),
+    );
+    assert.equal(after.status, 200);
+  });
+
+  await t.step("JSON-RPC 2.0: ai_infer, ai_models, batches and error codes", async () => {
+    const rpc = async (body: unknown) => read(await s.post("/rpc", body));
+    const ok = await rpc({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "ai_infer",
+      params: { modelCid: folder, input: "The jury said", maxTokens: 24, seed: 3 },
+    });
+    assert.equal(ok.body.id, 1);
+    assert.equal(ok.body.result.generatedTokens, 24);
+    const models = await rpc({ jsonrpc: "2.0", id: "m", method: "ai_models" });
+    assert.ok(models.body.result.some((m: { cid: string }) => m.cid === folder));
+    const code = async (body: unknown) => (await rpc(body)).body.error.code;
+    assert.equal((await read(await s.post("/rpc", "{nope"))).body.error.code, -32700);
+    assert.equal(await code({ jsonrpc: "2.0", id: 2, method: "ai_nothing" }), -32601);
+    assert.equal(await code({ id: 2, method: "ai_infer" }), -32600);
+    assert.equal(
+      await code({ jsonrpc: "2.0", id: 3, method: "ai_infer", params: { input: "x" } }),
+      -32602,
+    );
+    const stranger = (await computeCid(new Uint8Array([7]))).toString();
+    assert.equal(
+      await code({
+        jsonrpc: "2.0",
+        id: 4,
+        method: "ai_infer",
+        params: { modelCid: stranger, input: "ab", maxTokens: 1 },
+      }),
+      -32004,
+    );
+    const batch = await rpc([
+      { jsonrpc: "2.0", id: 5, method: "ai_models" },
+      { jsonrpc: "2.0", method: "ai_models" }, // notification: no answer
+      { jsonrpc: "2.0", id: 6, method: "nope" },
+    ]);
+    assert.deepEqual(batch.body.map((r: { id: number }) => r.id), [5, 6]);
+  });
+
+  await t.step("POST /v1/completions (OpenAI shape), plain and streamed", async () => {
+    const res = await read(
+      await s.post("/v1/completions", { model: folder, prompt: "The jury", max_tokens: 8 }),
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.object, "text_completion");
+    assert.equal(res.body.usage.completion_tokens, 8);
+    assert.equal(res.body.usage.prompt_tokens, 8);
+    const streamed = await events(
+      await s.post("/v1/completions", {
+        model: folder,
+        prompt: "The",
+        max_tokens: 8,
+        stream: true,
+      }),
+    );
+    assert.equal(streamed.at(-1)![1], "[DONE]");
+    const bad = await read(await s.post("/v1/completions", { model: folder, max_tokens: 2 }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /"prompt"/);
+  });
+
+  await t.step("the gateway serves the folder block by block, verified", async () => {
+    const gw = (url: string | URL | Request) => s.route(new Request(url));
+    const files = await fetchModelFolder("http://coordinator", folder, {
+      fetch: gw as typeof fetch,
+    });
+    assert.deepEqual(files, await getModelFolder(fx.store, folder));
+    const whole = await read(await s.call(`/svdb/${folder}`));
+    assert.equal(whole.status, 422);
+    assert.match(whole.body.error, /format=raw/);
+  });
+
+  await t.step("deno task infer downloads into a local cache and runs offline", async () => {
+    const cache = await Deno.makeTempDir({ prefix: "artha-cache-" });
+    await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, s.route);
+    try {
+      const run = async (gateway: string) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "infer.ts",
+            "--model",
+            `artha://${folder}`,
+            "--gateway",
+            gateway,
+            "--store",
+            `${cache}/no-store`,
+            "--cache",
+            cache,
+            "--backend",
+            "kernel",
+            "--max-tokens",
+            "24",
+            "--seed",
+            "3",
+            "--temperature",
+            "0.8",
+            "The jury said",
+          ],
+          cwd: new URL("../../", import.meta.url).pathname,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        return new TextDecoder().decode(out.stdout);
+      };
+      const text = await run(`http://127.0.0.1:${server.addr.port}`);
+      assert.ok(text.startsWith("The jury said"));
+      assert.ok(await Deno.stat(`${cache}/${folder}/onnx/model.onnx`));
+      await server.shutdown();
+      // Offline: the gateway is gone, the cache answers; same seed, same text.
+      assert.equal(await run("http://127.0.0.1:9"), text);
+    } finally {
+      await Deno.remove(cache, { recursive: true });
+    }
+  });
+});

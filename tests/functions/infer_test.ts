@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { abis } from "../../lib/chain/contracts.ts";
+import { sendContract } from "../../lib/chain/_send.ts";
+import { computeCid } from "../../lib/cid.ts";
+import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+const TEXT = "The jury said it did find that the election was conducted well. ".repeat(3);
+
+Deno.test("infer", async (t) => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1, model: true });
+  await s.deliver(job, job.nodes);
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  const checkpoint: string = closed.checkpointCid;
+
+  await t.step("scores text under a checkpoint of a job this coordinator ran", async () => {
+    const res = await read(
+      await s.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
+    );
+    assert.equal(res.status, 200);
+    const b = res.body;
+    assert.equal(b.modelCid, checkpoint);
+    // T = maxT (16); whole windows of the input's bytes minus the last target.
+    assert.equal(b.tokens, Math.floor((TEXT.length - 1) / 16) * 16);
+    assert.ok(b.lossNats > 0 && b.lossNats < Math.log(256) + 0.5);
+    assert.ok(Math.abs(b.bitsPerByte - b.lossNats / Math.LN2) < 1e-9);
+    assert.ok(Math.abs(b.perplexity - Math.exp(b.lossNats)) < 1e-6);
+    const again = await read(
+      await s.post("/ai/infer", { modelCid: `artha://${checkpoint}`, input: TEXT, maxTokens: 0 }),
+    );
+    assert.equal(again.status, 200);
+    assert.equal(again.body.lossNats, b.lossNats, "deterministic, artha:// accepted");
+  });
+
+  await t.step("a short input is scored on one window shorter than maxT", async () => {
+    const res = await read(
+      await s.post("/ai/infer", { modelCid: checkpoint, input: "abc", maxTokens: 0 }),
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.body.tokens, 2);
+  });
+
+  await t.step("a model published in ModelRegistry is known to any coordinator", async () => {
+    const other = await fx.scenario(); // fresh KV: no job, only the chain knows the model
+    const unknown = await read(
+      await other.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
+    );
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error, /not a published model/);
+    const chain = await fx.chainJob(job.jobId);
+    await sendContract(fx.owner, {
+      address: fx.addresses.models,
+      abi: abis.models,
+      functionName: "publishModel",
+      args: [
+        job.modelId!,
+        checkpoint,
+        (await fx.coordinator.readContract({
+          address: fx.addresses.jobs,
+          abi: abis.jobs,
+          functionName: "getJob",
+          args: [job.jobId],
+        })).latestWeightsDigest,
+      ],
+    });
+    assert.equal(chain.latestCheckpointCid, checkpoint);
+    const res = await read(
+      await other.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
+    );
+    assert.equal(res.status, 200);
+  });
+
+  await t.step("an unknown CID is a 404, a malformed one a 400 naming modelCid", async () => {
+    const stranger = (await computeCid(new Uint8Array([1, 2, 3]))).toString();
+    const res = await read(await s.post("/ai/infer", { modelCid: stranger, input: TEXT }));
+    assert.equal(res.status, 404);
+    const bad = await read(await s.post("/ai/infer", { modelCid: "bafy-not-a-cid", input: TEXT }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /"modelCid"/);
+  });
+
+  await t.step("bad inputs are 4xx naming the field", async () => {
+    const cases: [unknown, number, RegExp][] = [
+      ["{", 400, /not valid JSON/],
+      [{ input: TEXT }, 400, /"modelCid"/],
+      [{ modelCid: checkpoint }, 400, /"input"/],
+      [{ modelCid: checkpoint, input: 42 }, 400, /"input"/],
+      [{ modelCid: checkpoint, input: "a", maxTokens: 0 }, 400, /at least 2 bytes/],
+      [{ modelCid: checkpoint, input: "a".repeat(MAX_INPUT_BYTES + 1) }, 400, /"input"/],
+      // Within the character limit but above the byte limit once UTF-8 encoded.
+      [{ modelCid: checkpoint, input: "é".repeat(MAX_INPUT_BYTES / 2 + 1) }, 413, /input above/],
+      [{ modelCid: checkpoint, input: TEXT, pad: "x".repeat(70_000) }, 413, /larger than/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await read(await s.post("/ai/infer", body));
+      assert.equal(res.status, status, JSON.stringify(body).slice(0, 60));
+      assert.match(res.body.error, message);
+    }
+    const type = await read(await s.call("/ai/infer", { method: "POST", body: "{}" }));
+    assert.equal(type.status, 415);
+    assert.equal((await read(await s.call("/ai/infer"))).status, 405);
+  });
+});

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { computeCid } from "../../lib/cid.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+Deno.test("svdb", async (t) => {
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario({ config: { maxBlobBytes: 300_000 } });
+  const bytes = new Uint8Array(200_000).map((_, i) => (i * 7919) & 0xff); // several blocks
+
+  let cid = "";
+  await t.step("POST stores bytes and answers their IPFS CID", async () => {
+    const res = await read(
+      await s.call("/svdb", {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body: bytes,
+      }),
+    );
+    assert.equal(res.status, 201);
+    assert.equal(res.body.bytes, bytes.length);
+    cid = res.body.cid;
+    assert.equal(cid, (await computeCid(bytes)).toString());
+    assert.ok(await fx.store.has(cid));
+  });
+
+  await t.step("GET /svdb/<cid> returns the same bytes", async () => {
+    const res = await s.call(`/svdb/${cid}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/octet-stream");
+    assert.equal(res.headers.get("x-artha-cid"), cid);
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
+    const slash = await s.call(`/svdb/${cid}/`);
+    assert.equal(slash.status, 200);
+    await slash.body?.cancel();
+  });
+
+  await t.step("storing the same bytes again gives the same CID", async () => {
+    const res = await read(await s.call("/svdb", { method: "POST", body: bytes }));
+    assert.equal(res.status, 201);
+    assert.equal(res.body.cid, cid);
+  });
+
+  await t.step("a CID not in the store is a 404, a malformed one a 400", async () => {
+    const absent = (await computeCid(new Uint8Array([9, 9, 9]))).toString();
+    const missing = await read(await s.call(`/svdb/${absent}`));
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error, /not in this store/);
+    const bad = await read(await s.call("/svdb/not-a-cid"));
+    assert.equal(bad.status, 400);
+  });
+
+  await t.step("an empty body is a 400; a body over maxBlobBytes a 413", async () => {
+    const empty = await read(await s.call("/svdb", { method: "POST", body: new Uint8Array(0) }));
+    assert.equal(empty.status, 400);
+    assert.match(empty.body.error, /empty/);
+    const big = await read(
+      await s.call("/svdb", { method: "POST", body: new Uint8Array(300_001) }),
+    );
+    assert.equal(big.status, 413);
+    const declared = await read(
+      await s.call("/svdb", {
+        method: "POST",
+        headers: { "content-length": "999999999" },
+        body: new Uint8Array(10),
+      }),
+    );
+    assert.equal(declared.status, 413);
+  });
+
+  await t.step("other methods are a 405", async () => {
+    for (const method of ["PUT", "DELETE"]) {
+      const res = await read(await s.call(`/svdb/${cid}`, { method }));
+      assert.equal(res.status, 405);
+    }
+  });
+});

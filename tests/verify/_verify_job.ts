@@ -1,0 +1,247 @@
+/**
+ * A verification scenario over real in-process Workers: one devnet, a fresh deployment per run,
+ * an in-process coordinator (functions/router.ts) and a validator (the coordinator's account)
+ * that issues challenges, recomputes revealed chunks and claims timeouts. Shared by the
+ * adversarial test and bench/verification.ts.
+ */
+import { type Hex, parseEther } from "viem";
+import type { Devnet } from "../../lib/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
+import { deployArtha } from "../../lib/chain/deploy.ts";
+import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
+import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { sendContract } from "../../lib/chain/_send.ts";
+import { type JobSpec, jobSpecHash } from "../../lib/job_spec.ts";
+import { prepareJob } from "../../lib/job_owner.ts";
+import { generateNodeKey } from "../../lib/keys.ts";
+import { openFsStore } from "../../lib/store/store.ts";
+import type { createTrainer } from "../../kernel/train_step.ts";
+import { type Context, DEFAULT_CONFIG } from "../../functions/_context.ts";
+import { createRouter } from "../../functions/router.ts";
+import type { JobRecord } from "../../functions/_state.ts";
+import { Worker, type WorkerCheat } from "../../worker.ts";
+import {
+  issueChallenge,
+  openChallenges,
+  timeoutChallenge,
+} from "../../lib/verify/challenge_chain.ts";
+
+export const TINY = { kind: "gpt" as const, maxT: 16, layers: 1, heads: 2, width: 16 };
+
+const SENTENCES = [
+  "The jury said it did find that the election was conducted well. ",
+  "She walked down to the harbour where the boats were painted blue. ",
+  "In the laboratory the samples were heated to four hundred degrees. ",
+  "He argued that the tariff would raise prices for every family. ",
+  "Rain fell on the old town while the bells rang for the evening. ",
+  "The committee voted to build a new bridge across the river. ",
+];
+
+/** Non-IID text shards: shard i repeats sentence i and i + 1. */
+export function tinyShards(n: number) {
+  const enc = new TextEncoder();
+  return Array.from({ length: n }, (_, i) => {
+    const text = (SENTENCES[i % SENTENCES.length]! + SENTENCES[(i + 1) % SENTENCES.length]!)
+      .repeat(24);
+    return { name: `tiny/${i}`, train: enc.encode(text), val: enc.encode(text.slice(0, 512)) };
+  });
+}
+
+export interface VerifyRun {
+  ctx: Context;
+  addresses: ArthaAddresses;
+  validator: ArthaClient;
+  jobId: Hex;
+  spec: JobSpec;
+  workers: Worker[];
+  cheats: WorkerCheat[];
+  record: JobRecord;
+  post(path: string, body: unknown): Promise<Response>;
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** Deploys, registers `nodes` workers and starts a job with `shards` task groups. */
+export async function startVerifyRun(
+  net: Devnet,
+  trainer: ReturnType<typeof createTrainer>,
+  o: {
+    nodes: number;
+    shards: number;
+    rounds: number;
+    localSteps: number;
+    verification?: JobSpec["verification"];
+    seed?: number;
+  },
+): Promise<VerifyRun> {
+  const [coordAcct, ownerAcct, ...workerAccts] = net.accounts;
+  const mk = (a: typeof coordAcct) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: a! });
+  const validator = mk(coordAcct);
+  const addresses = await deployArtha(validator);
+  // A one-minute answer window keeps the nodes' hourly heartbeats valid across timeouts.
+  await sendContract(validator, {
+    address: addresses.verification,
+    abi: abis.verification,
+    functionName: "setResponseWindow",
+    args: [60n],
+  });
+  const dir = await Deno.makeTempDir({ prefix: "artha-verify-" });
+  const store = await openFsStore(`${dir}/svdb`);
+  const kv = await Deno.openKv(`${dir}/kv`);
+  let offset = 0;
+  const ctx: Context = {
+    kv,
+    store,
+    chain: { client: validator, addresses, chainId: net.chainId },
+    config: DEFAULT_CONFIG,
+    now: () => Date.now() + offset,
+  };
+  const route = createRouter(ctx);
+  const call = (path: string, init?: RequestInit) =>
+    route(new Request(`http://coordinator${path}`, init));
+  const post = (path: string, body: unknown) =>
+    call(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const { spec, specCid } = await prepareJob(store, {
+    model: TINY,
+    shards: tinyShards(o.shards),
+    rounds: o.rounds,
+    localSteps: o.localSteps,
+    B: 2,
+    T: 16,
+    lr: 1e-2,
+    seed: o.seed ?? 1337,
+    quorum: 1,
+    verification: o.verification,
+  });
+  const job = await submitTrain(mk(ownerAcct), {
+    addresses,
+    budget: parseEther("10"),
+    terms: {
+      modelCid: spec.initialWeights,
+      datasetCid: spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(spec),
+      rounds: o.rounds,
+      nodesWanted: o.nodes,
+      redundancy: o.verification?.redundancy ?? 1,
+      baseRatePerSecond: parseEther("0.001"),
+      targetImprovementBps: 0,
+    },
+  });
+  const cheats: WorkerCheat[] = [];
+  const workers = workerAccts.slice(0, o.nodes).map((acct) => {
+    const cheat: WorkerCheat = {};
+    cheats.push(cheat);
+    return new Worker({
+      coordinator: call,
+      client: mk(acct),
+      addresses,
+      chainId: net.chainId,
+      key: generateNodeKey(),
+      trainer,
+      heartbeatEveryMs: Infinity,
+      cheat,
+    });
+  });
+  for (const w of workers) await w.register();
+  const res = await post("/assign", { jobId: job.jobId, specCid });
+  if (!res.ok) throw new Error(`assign failed: ${await res.text()}`);
+  const record = await res.json() as JobRecord;
+  return {
+    ctx,
+    addresses,
+    validator,
+    jobId: job.jobId,
+    spec,
+    workers,
+    cheats,
+    record,
+    post,
+    advance: (ms) => offset += ms,
+    close: async () => {
+      kv.close();
+      await store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Challenges `nodes` on `round`; returns the gas the validator spent. */
+export async function challengeAll(run: VerifyRun, round: number, nodes: Hex[]): Promise<bigint> {
+  let gas = 0n;
+  for (const n of nodes) {
+    const c = await issueChallenge(run.validator, {
+      addresses: run.addresses,
+      jobId: run.jobId,
+      round,
+      nodePubkey: n,
+      steps: run.spec.localSteps,
+    });
+    gas += c.gasUsed;
+  }
+  return gas;
+}
+
+/** Lets the response window pass and claims every timeout; returns the nodes that failed. */
+export async function expireChallenges(run: VerifyRun, nodes: Hex[]): Promise<Hex[]> {
+  const window = await run.validator.readContract({
+    address: run.addresses.verification,
+    abi: abis.verification,
+    functionName: "responseWindow",
+  });
+  await run.validator.request(
+    { method: "evm_increaseTime" as never, params: [Number(window) + 1] as never },
+  );
+  await run.validator.request({ method: "evm_mine" as never, params: [] as never });
+  const failed: Hex[] = [];
+  for (const n of nodes) {
+    for (
+      const c of await openChallenges(run.validator, { addresses: run.addresses, nodePubkey: n })
+    ) {
+      await timeoutChallenge(run.validator, {
+        addresses: run.addresses,
+        challengeId: c.challengeId,
+      });
+      failed.push(n);
+    }
+  }
+  return failed;
+}
+
+/** Closes the open round (letting the deadline pass if some update is missing). */
+export async function closeRound(run: VerifyRun): Promise<{ valLoss: number; status: string }> {
+  let out = (await (await run.post("/aggregate", { jobId: run.jobId })).json())[0];
+  if (out.status === "waiting") {
+    run.advance(run.spec.aggregation.deadlineMs + 1);
+    out = (await (await run.post("/aggregate", { jobId: run.jobId })).json())[0];
+  }
+  if (out.status !== "closed") throw new Error(`round did not close: ${JSON.stringify(out)}`);
+  return out;
+}
+
+/** Every NodeSlashed event of a node: [amount, reason]. */
+export async function slashesOf(run: VerifyRun, node: Hex): Promise<[bigint, number][]> {
+  const logs = await run.validator.getContractEvents({
+    address: run.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: node },
+    fromBlock: 0n,
+  });
+  return logs.map((l) => [l.args.amount!, l.args.reason!]);
+}
+
+/** Stake and active flag of a node. */
+export async function nodeState(run: VerifyRun, node: Hex) {
+  const n = await run.validator.readContract({
+    address: run.addresses.registry,
+    abi: abis.registry,
+    functionName: "getNode",
+    args: [node],
+  });
+  return { stake: n.stake, active: n.active, offences: n.offences };
+}
