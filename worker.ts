@@ -424,7 +424,10 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       coordinator: { type: "string" },
-      rpc: { type: "string", default: Deno.env.get("ARTHA_RPC_URL") },
+      rpc: {
+        type: "string",
+        default: Deno.env.get("ARTHA_RPC_URL") ?? Deno.env.get("ARTH_RPC_URL"),
+      },
       "chain-id": { type: "string", default: Deno.env.get("ARTHA_CHAIN_ID") ?? "31337" },
       addresses: { type: "string", default: Deno.env.get("ARTHA_ADDRESSES_FILE") },
       key: { type: "string", default: `${Deno.env.get("HOME") ?? "."}/.artha/node.key` },

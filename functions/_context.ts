@@ -45,13 +45,15 @@ function env(name: string): string {
 let fromEnv: Promise<Context> | undefined;
 
 /**
- * The context of a deployed function: ARTHA_RPC_URL, ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY
+ * The context of a deployed function: ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY
  * (coordinator account), ARTHA_ADDRESSES (JSON of the six contract addresses),
  * ARTHA_KV_PATH (optional), ARTHA_STORE_DIR (default .artha/svdb).
  */
 export function contextFromEnv(): Promise<Context> {
   fromEnv ??= (async () => {
-    const rpcUrl = env("ARTHA_RPC_URL");
+    // ARTH_RPC_URL is accepted too (the coin's name); ARTHA_RPC_URL wins when both are set.
+    const rpcUrl = Deno.env.get("ARTHA_RPC_URL") ?? Deno.env.get("ARTH_RPC_URL") ??
+      env("ARTHA_RPC_URL");
     const chainId = Number(env("ARTHA_CHAIN_ID"));
     const account = privateKeyToAccount(env("ARTHA_PRIVATE_KEY") as Hex);
     const addresses = JSON.parse(env("ARTHA_ADDRESSES")) as ArthaAddresses;

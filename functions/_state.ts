@@ -68,7 +68,10 @@ export interface JobRecord {
 
 export interface UpdateRecord {
   jobId: Hex;
+  /** The round the update counts in. */
   round: number;
+  /** The round whose checkpoint it was trained from (older in asynchronous jobs). */
+  baseRound?: number;
   nodePubkey: Hex;
   updateCid: string;
   samples: number;

@@ -32,6 +32,7 @@ import {
 import { decideRound } from "../lib/round_policy.ts";
 import { StreamingFedAvg } from "../lib/strategy/streaming_fed_avg.ts";
 import { OuterOptimizer } from "../lib/strategy/outer_optimizer.ts";
+import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
 import { robustStrategyFor } from "../lib/strategy/select.ts";
 import {
@@ -103,17 +104,22 @@ export async function receiveUpdate(
   if (job.status !== "running") {
     throw new HttpError(409, `Cannot accept update: job is ${job.status}`);
   }
-  if (env.round !== job.round) {
+  const spec = await loadSpec(ctx.store, job.specCid);
+  // Asynchronous jobs (FedBuff) also take updates trained on a recent older checkpoint; they
+  // count in the open round, down-weighted by their staleness.
+  const maxStale = spec.asynchronous?.maxStaleness ?? 0;
+  if (env.round > job.round || env.round < job.round - maxStale) {
     throw new HttpError(
       409,
-      `Cannot accept update: round ${env.round} is not the open round ${job.round}`,
+      `Cannot accept update: round ${env.round} is not the open round ${job.round}` +
+        (maxStale ? ` (or one of the ${maxStale} before it)` : ""),
     );
   }
   if (!job.assigned.includes(env.nodePubkey)) {
     throw new HttpError(403, "Cannot accept update: node holds no task of this job");
   }
   const existing =
-    (await ctx.kv.get<UpdateRecord>(updateKey(env.jobId, env.round, env.nodePubkey))).value;
+    (await ctx.kv.get<UpdateRecord>(updateKey(env.jobId, job.round, env.nodePubkey))).value;
   if (existing) {
     if (existing.updateCid === env.updateCid && existing.gradientDigest === env.gradientDigest) {
       return [200, existing];
@@ -135,7 +141,6 @@ export async function receiveUpdate(
   if (proofsRoot(env.proofs) !== env.proofsRoot) {
     throw new HttpError(400, "Cannot accept update: proofs do not hash to proofsRoot");
   }
-  const spec = await loadSpec(ctx.store, job.specCid);
   // `samples` is the update's FedAvg weight and only the node signs it: it must be what the
   // task produces, or one node could outweigh all others by claiming more.
   const taskSamples = spec.localSteps * spec.batch.B * spec.batch.accumSteps;
@@ -187,7 +192,8 @@ export async function receiveUpdate(
   }
   const record: UpdateRecord = {
     jobId: env.jobId,
-    round: env.round,
+    round: job.round,
+    baseRound: env.round,
     nodePubkey: env.nodePubkey,
     updateCid: env.updateCid,
     samples: env.samples,
@@ -200,7 +206,7 @@ export async function receiveUpdate(
     receivedAt: ctx.now(),
     bytes: bytes.length,
   };
-  const key = updateKey(env.jobId, env.round, env.nodePubkey);
+  const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
   if (!res.ok) return receiveUpdate(ctx, body); // raced with a retry of itself: answer as a retry
   const node = (await ctx.kv.get<NodeRecord>(nodeKey(env.nodePubkey))).value;
@@ -302,6 +308,12 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value!;
     bytes += u.bytes;
     const { delta } = decodeUpdateBytes(await ctx.store.get(u.updateCid), global.length);
+    // FedBuff: an update trained tau rounds ago counts s(tau) = 1/sqrt(1+tau) as much.
+    const tau = job.round - (u.baseRound ?? job.round);
+    if (tau > 0) {
+      const s = sqrtStaleness(tau);
+      for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! * s;
+    }
     return { nodeId: node, delta, numSamples: u.samples };
   };
   let delta: Float32Array;

@@ -44,6 +44,7 @@ export interface PrepareJobOptions {
   robust?: JobSpec["robust"];
   privacy?: JobSpec["privacy"];
   verification?: JobSpec["verification"];
+  asynchronous?: JobSpec["asynchronous"];
   /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
   valBytesPerShard?: number;
 }
@@ -87,6 +88,7 @@ export async function prepareJob(
     ...(o.robust ? { robust: o.robust } : {}),
     ...(o.privacy ? { privacy: o.privacy } : {}),
     ...(o.verification ? { verification: o.verification } : {}),
+    ...(o.asynchronous ? { asynchronous: o.asynchronous } : {}),
   };
   const specCid = (await store.put(encodeJobSpec(spec))).toString();
   return { spec, specCid };

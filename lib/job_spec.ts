@@ -58,6 +58,11 @@ export interface JobSpec {
   compression?: { codec: CodecName; fraction?: number };
   /** A Byzantine-robust strategy instead of FedAvg; `f` is the tolerated Byzantine count. */
   robust?: { strategy: RobustName; f?: number; beta?: number };
+  /**
+   * FedBuff-style asynchronous aggregation for nodes on slow links: an update trained on one of
+   * the last `maxStaleness` checkpoints still counts, weighted 1/sqrt(1 + staleness).
+   */
+  asynchronous?: { maxStaleness: number };
   /** DP-FedAvg: per-client clip, noise multiplier, and the (epsilon, delta) budget. */
   privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
   /**
@@ -149,6 +154,10 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     need(ROBUST.includes(s.robust.strategy), `robust.strategy must be one of ${ROBUST}`);
     need(s.robust.f === undefined || (Number.isInteger(s.robust.f) && s.robust.f >= 0), "robust.f");
     need(s.robust.beta === undefined || num(s.robust.beta, 0, 0.49), "robust.beta");
+  }
+  if (s.asynchronous !== undefined) {
+    const m = s.asynchronous.maxStaleness;
+    need(Number.isInteger(m) && m >= 1 && m <= 10, "asynchronous.maxStaleness must be 1-10");
   }
   if (s.privacy !== undefined) {
     const p = s.privacy;

@@ -35,7 +35,7 @@ import { getJob, type JobRecord } from "../../functions/_state.ts";
 import { loadWeights, processTrainer } from "../../functions/_job.ts";
 import { taskFor } from "../../functions/assign.ts";
 import { createRouter } from "../../functions/router.ts";
-import { Worker } from "../../worker.ts";
+import { Worker, type WorkerCheat } from "../../worker.ts";
 
 /** The model every test trains: ~10k parameters, a step takes well under a millisecond. */
 export const TINY_MODEL: ModelConfig = { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 };
@@ -66,6 +66,8 @@ export interface TestNode {
   nodePubkey: Hex;
   operator: ArthaClient;
   worker: Worker;
+  /** Misbehaviour hooks of the node's worker (empty: honest). */
+  cheat: WorkerCheat;
 }
 
 /** A job started through POST /assign. */
@@ -116,6 +118,10 @@ export interface JobOptions {
   localSteps?: number;
   quorum?: number;
   deadlineMs?: number;
+  /** A verification policy (challenges, samples, redundancy 1). */
+  verification?: { redundancy: number; challengeRate: number; sampleRate: number };
+  /** FedBuff-style asynchronous aggregation. */
+  asynchronous?: { maxStaleness: number };
   /** Register a ModelRegistry model the coordinator may add checkpoints to. */
   model?: boolean;
 }
@@ -188,6 +194,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
       const node = async (n: { bind?: boolean; operator?: number } = {}): Promise<TestNode> => {
         const operator = clients[2 + (n.operator ?? operatorTurn++ % operators)]!;
         const key = generateNodeKey();
+        const cheat: WorkerCheat = {};
         const worker = new Worker({
           coordinator: call,
           client: operator,
@@ -196,6 +203,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           key,
           trainer,
           heartbeatEveryMs: Infinity,
+          cheat,
         });
         if (n.bind ?? true) {
           await worker.register();
@@ -209,7 +217,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             slaId: ZERO32,
           });
         }
-        return { key, nodePubkey: worker.nodePubkey, operator, worker };
+        return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
       };
 
       const jobRecord = async (jobId: Hex) => (await getJob(kv, jobId)).value!;
@@ -225,6 +233,8 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           ...TINY_BATCH,
           quorum: j.quorum,
           deadlineMs: j.deadlineMs,
+          asynchronous: j.asynchronous,
+          verification: j.verification,
           valBytesPerShard: 256,
         });
         const { jobId } = await submitTrain(owner, {

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { envelopeToJson } from "../../lib/update_envelope.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the next round", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+
+  await t.step("an update one round old is accepted, down-weighted, and counted once", async () => {
+    // Prepare: 4 nodes, quorum 75%; node 3 trains round 0 but is too slow to deliver it.
+    const s = await fx.scenario();
+    const job = await s.job({
+      nodes: 4,
+      rounds: 3,
+      quorum: 0.75,
+      asynchronous: { maxStaleness: 1 },
+    });
+    const slow = await s.train(job, job.nodes[3]!);
+    await s.deliver(job, job.nodes.slice(0, 3));
+    const [r0] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+    assert.equal(r0.status, "closed");
+    assert.equal(r0.updates, 3);
+
+    // Execute: the slow update arrives during round 1, then the others deliver round 1.
+    const late = await read(await s.post("/aggregate/update", envelopeToJson(slow.envelope)));
+    await s.deliver(job, job.nodes.slice(0, 3));
+    const [r1] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+    // Assert: accepted into round 1 with its base round, and round 1 closed with all four.
+    assert.equal(late.status, 201);
+    assert.equal(late.body.round, 1);
+    assert.equal(late.body.baseRound, 0);
+    assert.equal(r1.status, "closed");
+    assert.equal(r1.updates, 4);
+    const again = await read(await s.post("/aggregate/update", envelopeToJson(slow.envelope)));
+    assert.equal(again.status, 409, "the round it counted in is closed");
+  });
+
+  await t.step("a synchronous job refuses the same stale update with 409", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 4, rounds: 2, quorum: 0.75 });
+    const slow = await s.train(job, job.nodes[3]!);
+    await s.deliver(job, job.nodes.slice(0, 3));
+    await s.post("/aggregate", { jobId: job.jobId });
+    const late = await read(await s.post("/aggregate/update", envelopeToJson(slow.envelope)));
+    assert.equal(late.status, 409);
+    assert.match(late.body.error, /not the open round/);
+  });
+});
