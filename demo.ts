@@ -60,6 +60,8 @@ export interface DemoOptions {
   robust?: JobSpec["robust"];
   privacy?: JobSpec["privacy"];
   verification?: JobSpec["verification"];
+  /** Cluster aggregation by laptops (clusters of 16). */
+  hierarchical?: boolean;
   report?: string;
   quiet: boolean;
 }
@@ -151,6 +153,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       robust: o.robust,
       privacy: o.privacy,
       verification: o.verification,
+      hierarchical: o.hierarchical,
     });
     const budget = parseEther(String(Math.max(10, o.nodes)));
     const job = await submitTrain(owner, {
@@ -230,6 +233,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const active = workers.filter((w) => !dropped.has(w.nodePubkey));
       for (const w of active) await w.tick();
       let outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
+      if (outcome.status === "waiting" && outcome.reason === "clusters") {
+        // Hierarchical: the cluster aggregators among the laptops sum their clusters.
+        for (const w of active) await w.tick();
+        outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
+      }
       if (outcome.status === "waiting") {
         clockOffset += spec.aggregation.deadlineMs; // nothing more will come: let the deadline pass
         outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
@@ -401,6 +409,7 @@ if (import.meta.main) {
       dp: { type: "string" },
       epsilon: { type: "string" },
       verify: { type: "boolean", default: false },
+      hierarchical: { type: "boolean", default: false },
       report: { type: "string" },
       quiet: { type: "boolean", default: false },
     },
@@ -434,6 +443,7 @@ if (import.meta.main) {
       : undefined,
     robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
     verification: a.verify ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02 } : undefined,
+    hierarchical: a.hierarchical,
     privacy: a.dp
       ? {
         clip: 1,

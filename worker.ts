@@ -36,6 +36,8 @@ import {
   signEnvelope,
 } from "./lib/update_envelope.ts";
 import { writeFileAtomic } from "./lib/store/_atomic.ts";
+import { clusterMean, type ClusterTask, signClusterSubmission } from "./lib/cluster_task.ts";
+import { paramLayout } from "./kernel/params.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "./lib/compress/codec.ts";
 import { codecFor } from "./lib/strategy/select.ts";
 import { createTrainer } from "./kernel/train_step.ts";
@@ -80,6 +82,8 @@ export interface WorkerCheat {
   signWith?: NodeKey;
   /** How challenges are answered (default honest). */
   challenges?: ResponderMode;
+  /** Replaces the cluster mean a cluster aggregator posts (a fake aggregate). */
+  clusterMean?: (mean: Float32Array) => Float32Array;
 }
 
 export type WorkerEvent =
@@ -158,6 +162,16 @@ export class Worker {
     }
     this.#cache.set(cid, bytes);
     return bytes;
+  }
+
+  /** A job spec by CID (cached: content addressing makes it immutable). */
+  async #spec(cid: string): Promise<JobSpec> {
+    let spec = this.#specs.get(cid);
+    if (!spec) {
+      spec = parseJobSpec(await this.fetchCid(cid));
+      this.#specs.set(cid, spec);
+    }
+    return spec;
   }
 
   /** Uploads bytes to SVDB through the gateway; returns the CID. */
@@ -268,7 +282,7 @@ export class Worker {
   }
 
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
-  async tick(): Promise<"trained" | "resent" | "wait" | "idle"> {
+  async tick(): Promise<"trained" | "resent" | "aggregated" | "wait" | "idle"> {
     await this.heartbeat();
     await this.answerChallenges();
     const saved = await this.#loadState();
@@ -279,6 +293,7 @@ export class Worker {
     }
     const task = await this.#call(`/assign?node=${this.nodePubkey}`) as
       | { status: "wait" | "idle" }
+      | ClusterTask
       | {
         status: "task";
         jobId: Hex;
@@ -288,13 +303,10 @@ export class Worker {
         shard: { cid: string };
         seed: number;
       };
+    if (task.status === "cluster") return await this.#aggregateCluster(task);
     if (task.status !== "task") return task.status;
 
-    let spec = this.#specs.get(task.specCid);
-    if (!spec) {
-      spec = parseJobSpec(await this.fetchCid(task.specCid));
-      this.#specs.set(task.specCid, spec);
-    }
+    const spec = await this.#spec(task.specCid);
     const global = decodeCheckpoint(await this.fetchCid(task.globalCid)).weights;
     const data = await this.fetchCid(task.shard.cid);
     const s = spec;
@@ -397,6 +409,35 @@ export class Worker {
     return "trained";
   }
 
+  /**
+   * A cluster aggregator's job: sum the cluster's updates (each fetched by CID and checked), post
+   * the mean signed. The coordinator may recompute it; the exact sum makes an honest one match.
+   */
+  async #aggregateCluster(task: ClusterTask): Promise<"aggregated"> {
+    const spec = await this.#spec(task.specCid);
+    const length = paramLayout(spec.model).size;
+    const mean = await clusterMean(task.members, (cid) => this.fetchCid(cid), length);
+    const delta = this.#o.cheat?.clusterMean?.(mean.delta) ?? mean.delta;
+    const aggregateCid = await this.putBytes(
+      encodeCheckpoint(spec.model, delta, { kind: "cluster-mean" }),
+    );
+    const submission = {
+      jobId: task.jobId,
+      round: task.round,
+      cluster: task.cluster,
+      nodePubkey: this.nodePubkey,
+      aggregateCid,
+      totalSamples: mean.totalSamples,
+    };
+    const signature = signClusterSubmission(this.#o.key, submission);
+    await this.#call("/aggregate/cluster", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...submission, signature }),
+    });
+    return "aggregated";
+  }
+
   /** Loops until the signal aborts; waits `pollMs` when there is nothing to do. */
   async run(signal?: AbortSignal, pollMs = 1000): Promise<void> {
     while (!signal?.aborted) {
@@ -407,7 +448,7 @@ export class Worker {
         console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${(e as Error).message}`);
         outcome = "error";
       }
-      if (outcome !== "trained" && outcome !== "resent") {
+      if (outcome !== "trained" && outcome !== "resent" && outcome !== "aggregated") {
         await new Promise((r) => setTimeout(r, pollMs));
       }
     }

@@ -46,6 +46,7 @@ import type { JobSpec } from "../lib/job_spec.ts";
 import { paramLayout } from "../kernel/params.ts";
 import { type Context, contextFromEnv } from "./_context.ts";
 import { challengeRound, checkChallenges } from "./_verification.ts";
+import { clusteredDelta, isHierarchical, receiveCluster } from "./_clusters.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
 import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
 import { eligibleNodes } from "./assign.ts";
@@ -343,6 +344,14 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     } else {
       delta = robustStrategyFor(spec.robust!, updates.length).aggregate(updates).delta;
     }
+  } else if (isHierarchical(spec, closing.nodes.length)) {
+    // Worker cluster aggregators sum the updates; the round waits until every cluster is in.
+    const clustered = await clusteredDelta(ctx, job, spec, closing.nodes, global.length);
+    if (!clustered) {
+      return { ...base, status: "waiting", reason: "clusters", updates: closing.nodes.length };
+    }
+    delta = clustered.delta;
+    bytes += clustered.bytes;
   } else {
     const acc = new StreamingFedAvg(global.length);
     for (const node of closing.nodes) acc.add(await read(node));
@@ -589,6 +598,10 @@ export function createAggregate(ctx: Context) {
   return handler(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "Cannot aggregate: use POST");
     const path = new URL(req.url).pathname;
+    if (path.endsWith("/cluster")) {
+      const [status, record] = await receiveCluster(ctx, await readJson(req));
+      return json(record, status);
+    }
     if (path.endsWith("/update")) {
       const [status, record] = await receiveUpdate(ctx, await readJson(req));
       return json(record, status);

@@ -20,6 +20,8 @@ import { fitsNode, planModel } from "../lib/planner.ts";
 import { RdpAccountant } from "../lib/privacy/rdp_accountant.ts";
 import { paramLayout } from "../kernel/params.ts";
 import { type Context, contextFromEnv } from "./_context.ts";
+import { clusterTaskFor } from "./_clusters.ts";
+import type { ClusterTask } from "../lib/cluster_task.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
 import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
 import {
@@ -219,10 +221,13 @@ export async function startJob(
 export async function taskFor(
   ctx: Context,
   node: Hex,
-): Promise<Task | { status: "wait" | "idle" }> {
+): Promise<Task | ClusterTask | { status: "wait" | "idle" }> {
   let waiting = false;
   for (const job of await listJobs(ctx.kv)) {
     if (job.status !== "running" || !job.assigned.includes(node)) continue;
+    // Aggregating its cluster comes first: the round cannot close without it.
+    const cluster = await clusterTaskFor(ctx, job, node);
+    if (cluster) return cluster;
     const done = await ctx.kv.get(updateKey(job.jobId, job.round, node));
     if (done.value) {
       waiting = true;

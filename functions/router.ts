@@ -27,7 +27,7 @@ export function createRouter(ctx: Context): Handler {
   const routes: [RegExp, Handler][] = [
     [/^\/register\/?$/, createRegister(ctx)],
     [/^\/assign\/?$/, createAssign(ctx)],
-    [/^\/aggregate(\/update)?\/?$/, createAggregate(ctx)],
+    [/^\/aggregate(\/update|\/cluster)?\/?$/, createAggregate(ctx)],
     [/^\/finalize\/?$/, createFinalize(ctx)],
     [/^\/status\/?$/, createStatus(ctx)],
     [/^\/svdb(\/[^/]+)?\/?$/, createSvdb(ctx)],
@@ -48,8 +48,11 @@ if (import.meta.main) {
   const ctx = await contextFromEnv();
   const port = Number(Deno.env.get("PORT") ?? "8787");
   const route = createRouter(ctx);
-  Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
-  Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
+  // ARTHA_CRON=off leaves rounds to explicit POSTs (tests that must decide when a round closes).
+  if (Deno.env.get("ARTHA_CRON") !== "off") {
+    Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
+    Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
+  }
   Deno.serve({ hostname: Deno.env.get("HOST") ?? "127.0.0.1", port }, route);
 }
 

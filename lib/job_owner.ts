@@ -45,6 +45,10 @@ export interface PrepareJobOptions {
   privacy?: JobSpec["privacy"];
   verification?: JobSpec["verification"];
   asynchronous?: JobSpec["asynchronous"];
+  /** Hierarchical aggregation by worker clusters of `clusterSize` (default 16). */
+  hierarchical?: boolean;
+  clusterSize?: number;
+  clusterAudit?: number;
   /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
   valBytesPerShard?: number;
 }
@@ -81,7 +85,9 @@ export async function prepareJob(
       strategy: o.strategy ?? "fedavg",
       quorum: o.quorum ?? 0.8,
       deadlineMs: o.deadlineMs ?? 10 * 60_000,
-      clusterSize: 16,
+      clusterSize: o.clusterSize ?? 16,
+      ...(o.hierarchical ? { hierarchical: true } : {}),
+      ...(o.clusterAudit !== undefined ? { clusterAudit: o.clusterAudit } : {}),
       ...(o.strategy === "diloco" ? { outerLr: 0.7, outerMomentum: 0.9 } : {}),
     },
     ...(o.compression ? { compression: o.compression } : {}),

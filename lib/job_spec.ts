@@ -50,6 +50,13 @@ export interface JobSpec {
     deadlineMs: number;
     /** Updates per cluster aggregator in hierarchical FedAvg. */
     clusterSize: number;
+    /**
+     * Hierarchical aggregation by workers: rounds with more than clusterSize updates are summed by
+     * one worker per cluster, and the coordinator combines the cluster means.
+     */
+    hierarchical?: boolean;
+    /** Share of clusters the coordinator re-computes to check their aggregators (default 0.25). */
+    clusterAudit?: number;
     /** Outer Nesterov optimizer for "diloco". */
     outerLr?: number;
     outerMomentum?: number;
@@ -143,6 +150,11 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   const a = s.aggregation;
   need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
   need(num(a.quorum, 0.01, 1) && posInt(a.deadlineMs) && posInt(a.clusterSize), "aggregation");
+  need(
+    a.hierarchical === undefined || typeof a.hierarchical === "boolean",
+    "aggregation.hierarchical",
+  );
+  need(a.clusterAudit === undefined || num(a.clusterAudit, 0, 1), "aggregation.clusterAudit");
   if (s.compression !== undefined) {
     need(CODECS.includes(s.compression.codec), `compression.codec must be one of ${CODECS}`);
     need(

@@ -112,6 +112,7 @@ Deno.test({
             ARTHA_KV_PATH: `${dir}/coordinator.kv`,
             ARTHA_STORE_DIR: `${dir}/svdb`,
             PORT: String(port),
+            ARTHA_CRON: "off",
           },
           stdout: "null",
           stderr: "null",
@@ -187,7 +188,11 @@ Deno.test({
         return out;
       };
 
-      // Round 0: everyone delivers.
+      // Round 0: everyone delivers (wait for all ten: at 8 the 80% quorum would close it).
+      await until("all round-0 updates", async () => {
+        const j = await api(`/status?job=${job.jobId}`);
+        return j.round === 0 && j.roundUpdates === WORKERS;
+      }, 90_000);
       const r0 = await closeRound(0);
       assert.equal(r0.updates, WORKERS);
 
@@ -225,6 +230,10 @@ Deno.test({
       });
 
       // Round 1 closes at its deadline with the survivors; the killed nodes' tasks move to spares.
+      await until("the survivors' round-1 updates", async () => {
+        const j = await api(`/status?job=${job.jobId}`);
+        return j.round === 1 && j.roundUpdates === survivors.length;
+      }, 90_000);
       const r1 = await closeRound(1);
       assert.equal(r1.updates, survivors.length);
       assert.equal(r1.reason, "deadline");

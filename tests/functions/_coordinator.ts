@@ -120,6 +120,10 @@ export interface JobOptions {
   deadlineMs?: number;
   /** A verification policy (challenges, samples, redundancy 1). */
   verification?: { redundancy: number; challengeRate: number; sampleRate: number };
+  /** Hierarchical aggregation by worker clusters. */
+  hierarchical?: boolean;
+  clusterSize?: number;
+  clusterAudit?: number;
   /** FedBuff-style asynchronous aggregation. */
   asynchronous?: { maxStaleness: number };
   /** Register a ModelRegistry model the coordinator may add checkpoints to. */
@@ -234,6 +238,9 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           quorum: j.quorum,
           deadlineMs: j.deadlineMs,
           asynchronous: j.asynchronous,
+          hierarchical: j.hierarchical,
+          clusterSize: j.clusterSize,
+          clusterAudit: j.clusterAudit,
           verification: j.verification,
           valBytesPerShard: 256,
         });

@@ -1,0 +1,114 @@
+/**
+ * Hierarchical aggregation by workers (design doc section 6, hybrid): the coordinator splits a
+ * round's updates into clusters of 10-20; one worker per cluster (its cluster aggregator) sums
+ * its members' updates with the exact, order-independent FedAvg and posts the cluster mean with
+ * the cluster's total samples; the global step combines cluster means weighted by those totals.
+ * Because the sum is exact, anyone re-running a cluster gets the same bytes: the coordinator
+ * audits clusters by recomputation and penalises an aggregator whose mean differs.
+ *
+ * @example
+ * ```ts
+ * import { clusterMean } from "./cluster_task.ts";
+ * import { fp32Codec } from "./compress/fp32.ts";
+ * const bytes = new Map([
+ *   ["a", fp32Codec().encode(new Float32Array([1, 2])).bytes],
+ *   ["b", fp32Codec().encode(new Float32Array([3, 4])).bytes],
+ * ]);
+ * const { delta, totalSamples } = await clusterMean(
+ *   [{ nodePubkey: "0x01", updateCid: "a", samples: 1, scale: 1 }, { nodePubkey: "0x02", updateCid: "b", samples: 3, scale: 1 }],
+ *   async (cid) => bytes.get(cid)!,
+ *   2,
+ * );
+ * console.assert(delta[0] === 2.5 && totalSamples === 4);
+ * ```
+ */
+import { encodeAbiParameters, keccak256 } from "viem";
+import type { Hex } from "viem";
+import { StreamingFedAvg } from "./strategy/streaming_fed_avg.ts";
+import { decodeUpdateBytes } from "./update_envelope.ts";
+import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
+import { hexToBytes } from "./digest.ts";
+
+/** One update a cluster aggregator must include. */
+export interface ClusterMember {
+  nodePubkey: string;
+  updateCid: string;
+  samples: number;
+  /** Staleness weight (asynchronous jobs), 1 otherwise. */
+  scale: number;
+}
+
+/** What a cluster aggregator is asked to do. */
+export interface ClusterTask {
+  status: "cluster";
+  jobId: Hex;
+  /** The job spec (model size) the cluster's updates belong to. */
+  specCid: string;
+  round: number;
+  cluster: number;
+  members: ClusterMember[];
+}
+
+/** The exact weighted mean of a cluster's updates and its total samples. */
+export async function clusterMean(
+  members: readonly ClusterMember[],
+  read: (cid: string) => Promise<Uint8Array>,
+  length: number,
+): Promise<{ delta: Float32Array; totalSamples: number }> {
+  const acc = new StreamingFedAvg(length);
+  for (const m of members) {
+    const { delta } = decodeUpdateBytes(await read(m.updateCid), length);
+    if (m.scale !== 1) { for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! * m.scale; }
+    acc.add({ nodeId: m.nodePubkey, delta, numSamples: m.samples });
+  }
+  if (acc.rejected.length > 0) {
+    throw new RangeError(
+      `Cannot aggregate cluster: ${acc.rejected.map((r) => r.reason).join("; ")}`,
+    );
+  }
+  const totalSamples = acc.totalSamples;
+  return { delta: acc.finish().delta, totalSamples };
+}
+
+/** A cluster aggregate as posted: who made it and where it is. */
+export interface ClusterSubmission {
+  jobId: Hex;
+  round: number;
+  cluster: number;
+  nodePubkey: Hex;
+  aggregateCid: string;
+  totalSamples: number;
+}
+
+function submissionDigest(s: ClusterSubmission): Hex {
+  return keccak256(encodeAbiParameters(
+    [
+      { type: "string" },
+      { type: "bytes32" },
+      { type: "uint32" },
+      { type: "uint32" },
+      { type: "bytes32" },
+      { type: "string" },
+      { type: "uint64" },
+    ],
+    [
+      "ArthaTrain:cluster:v1",
+      s.jobId,
+      s.round,
+      s.cluster,
+      s.nodePubkey,
+      s.aggregateCid,
+      BigInt(s.totalSamples),
+    ],
+  ));
+}
+
+/** Signs a cluster submission with the aggregator's node key. */
+export function signClusterSubmission(key: NodeKey, s: ClusterSubmission): Hex {
+  return signBytes(key, hexToBytes(submissionDigest(s)));
+}
+
+/** Whether `signature` is the submission's aggregator's. */
+export function verifyClusterSubmission(s: ClusterSubmission, signature: Hex): boolean {
+  return verifyBytes(s.nodePubkey, hexToBytes(submissionDigest(s)), signature);
+}

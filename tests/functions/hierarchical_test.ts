@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { abis, SlashReason } from "../../lib/chain/contracts.ts";
+import { decodeCheckpoint } from "../../lib/checkpoint.ts";
+import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
+import { decodeUpdateBytes } from "../../lib/update_envelope.ts";
+import { listValues, type UpdateRecord } from "../../functions/_state.ts";
+import { clustersOf } from "../../functions/_clusters.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audits and combines", async (t) => {
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 5,
+    rounds: 2,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 1,
+  });
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
+
+  await t.step(
+    "a closing round waits for its clusters; a wrong mean is caught; a silent one is computed",
+    async () => {
+      // Prepare: every node trains; the round is cut into clusters of 2, 2 and 1.
+      for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+      const [waiting] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(waiting.status, "waiting");
+      assert.equal(waiting.reason, "clusters");
+      const clusters = await clustersOf(s.ctx, job.jobId, 0);
+      assert.deepEqual(clusters.map((c) => c.members.length), [2, 2, 1]);
+      const [cheatC, honestC, silentC] = clusters as [
+        typeof clusters[0],
+        typeof clusters[0],
+        typeof clusters[0],
+      ];
+      byKey.get(cheatC.aggregator)!.cheat.clusterMean = (d) => d.map((x) => x * 2);
+
+      // Execute: two aggregators post (one of them lying); the third stays silent past the deadline.
+      assert.equal(await byKey.get(cheatC.aggregator)!.worker.tick(), "aggregated");
+      assert.equal(await byKey.get(honestC.aggregator)!.worker.tick(), "aggregated");
+      const [still] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(still.status, "waiting");
+      s.advance(job.spec.aggregation.deadlineMs);
+      const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+      // Assert: closed with the honest aggregate, the audited one, and the fallback one.
+      assert.equal(closed.status, "closed");
+      assert.equal(closed.updates, 5);
+      const after = await clustersOf(s.ctx, job.jobId, 0);
+      assert.deepEqual(after.map((c) => c.status), ["rejected", "audited", "fallback"]);
+      assert.ok(silentC);
+      const slashes = await fx.coordinator.getContractEvents({
+        address: fx.addresses.registry,
+        abi: abis.registry,
+        eventName: "NodeSlashed",
+        args: { nodePubkey: cheatC.aggregator },
+        fromBlock: 0n,
+      });
+      assert.deepEqual(slashes.map((e) => [e.args.reason, e.args.amount]), [[
+        SlashReason.FakeGradients,
+        5n * 10n ** 18n,
+      ]]);
+
+      // The combined result equals flat FedAvg of the five updates (up to f32 rounding of means).
+      const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId, 0]);
+      const initial = decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights;
+      const acc = new StreamingFedAvg(initial.length);
+      for (const u of updates) {
+        acc.add({
+          nodeId: u.nodePubkey,
+          delta: decodeUpdateBytes(await fx.store.get(u.updateCid), initial.length).delta,
+          numSamples: u.samples,
+        });
+      }
+      const flat = acc.finish().delta;
+      const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
+      let worst = 0;
+      for (let i = 0; i < flat.length; i++) {
+        worst = Math.max(worst, Math.abs(global[i]! - initial[i]! - flat[i]!));
+      }
+      assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
+    },
+  );
+});
