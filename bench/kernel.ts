@@ -3,6 +3,8 @@
  *  1. matmul GFLOP/s at the training shapes of the default model, kernel vs onnxruntime-web's
  *     wasm MatMul (1 thread; B as an input, and B as a constant initializer that ORT may prepack),
  *  2. training-step tokens/s for the GPT and SSM models, MFU against the kernel's own matmul peak,
+ *     with the f32x4 ops and, in the same run, with every op but the GEMM on its naive scalar twin
+ *     (bit-identical results; `--simd-only` skips that second measurement),
  *  3. memory per step (kernel linear memory, fresh JS arrays per step, process RSS).
  * All figures are medians over repeated runs.
  */
@@ -14,6 +16,7 @@ import { loadKernel } from "../kernel/wasm_module.ts";
 import { ortMatmul } from "./kernel_ort.ts";
 
 const quick = Deno.args.includes("--quick");
+const simdOnly = Deno.args.includes("--simd-only");
 const REPS = quick ? 5 : 25;
 const [B, T, C, L, NH] = [16, 64, 128, 4, 4];
 const BT = B * T;
@@ -112,8 +115,13 @@ const text = new TextEncoder().encode(
 console.log(
   `\ntraining step, B=${B} T=${T} (${BT} tokens), L=${L} C=${C}, AdamW, median of ${REPS}`,
 );
-for (const kind of ["gpt", "ssm"] as const) {
-  const kk = loadKernel();
+const variants = simdOnly ? [false] : [false, true];
+for (
+  const [kind, scalarOps] of (["gpt", "ssm"] as const).flatMap((k) =>
+    variants.map((v) => [k, v] as const)
+  )
+) {
+  const kk = loadKernel(undefined, { scalarOps });
   const { trainStep } = createTrainer(kk);
   const model: ModelConfig = { kind, maxT: T, layers: L, heads: NH, width: C };
   const hyper: Hyper = {
@@ -138,14 +146,16 @@ for (const kind of ["gpt", "ssm"] as const) {
   const gflops = flops / ms / 1e6;
   const wasmMiB = kk.ops.memory.buffer.byteLength / 2 ** 20;
   const paramMiB = (layout.size * 4) / 2 ** 20;
+  const tag = scalarOps ? `${kind} (scalar ops)` : kind;
   console.log(
-    `${kind}: ${layout.size} params, ${ms.toFixed(1)} ms/step, ${
+    `${tag}: ${layout.size} params, ${ms.toFixed(1)} ms/step, ${
       (BT / ms * 1000).toFixed(0)
     } tokens/s, ` +
       `${gflops.toFixed(1)} GFLOP/s model, MFU ${
         ((100 * gflops) / peak).toFixed(0)
       }% of kernel matmul peak`,
   );
+  if (scalarOps) continue; // same memory as the f32x4 run
   const state = 4 * paramMiB; // params, grads, AdamW m and v
   const line = [
     `     memory: wasm linear ${wasmMiB.toFixed(1)} MiB`,

@@ -140,8 +140,7 @@ export async function clusteredDelta(
       ) {
         const honest = await clusterMean(rec.members, read, length);
         const same = honest.totalSamples === mean.totalSamples &&
-          digestHex(new Uint8Array(honest.delta.buffer)) ===
-            digestHex(new Uint8Array(mean.delta.buffer));
+          digestHex(f32Bytes(honest.delta)) === digestHex(f32Bytes(mean.delta));
         status = same ? "audited" : "rejected";
         if (!same) {
           const { client, addresses } = ctx.chain;

@@ -25,11 +25,28 @@ type SsmBackwardArgs = [
   number,
 ];
 
+/** params, grads, m, v (pointers), n, lr, beta1, beta2, eps, wd, bc1, bc2. */
+type AdamwArgs = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
 /** The functions exported by kernel/wasm/index.ts. Pointers are byte offsets; flags are 0/1. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   setScratch(ptr: number): void;
   dot4Naive(a: number, b: number, n: number): number;
+  expScalar(x: number): number;
   gemmScratchBytes(M: number, K: number): number;
   gemm(
     ...a: [number, number, number, number, number, number, number, number, number, number]
@@ -56,8 +73,16 @@ export interface KernelExports {
   biasAddBackwardNaive(dinp: number, dbias: number, dout: number, N: number, C: number): void;
   encoderForward(...a: [number, number, number, number, number, number, number]): void;
   encoderBackward(...a: [number, number, number, number, number, number, number]): void;
+  encoderForwardNaive(...a: [number, number, number, number, number, number, number]): void;
+  encoderBackwardNaive(...a: [number, number, number, number, number, number, number]): void;
   layernormForward(...a: [number, number, number, number, number, number, number, number]): void;
   layernormBackward(
+    ...a: [number, number, number, number, number, number, number, number, number, number]
+  ): void;
+  layernormForwardNaive(
+    ...a: [number, number, number, number, number, number, number, number]
+  ): void;
+  layernormBackwardNaive(
     ...a: [number, number, number, number, number, number, number, number, number, number]
   ): void;
   geluForward(out: number, inp: number, N: number): void;
@@ -66,6 +91,8 @@ export interface KernelExports {
   geluBackwardNaive(dinp: number, dout: number, inp: number, N: number): void;
   softmaxForward(out: number, inp: number, N: number, V: number): void;
   softmaxBackward(dinp: number, dout: number, out: number, N: number, V: number): void;
+  softmaxForwardNaive(out: number, inp: number, N: number, V: number): void;
+  softmaxBackwardNaive(dinp: number, dout: number, out: number, N: number, V: number): void;
   attentionForward(...a: [number, number, number, number, number, number, number]): void;
   attentionForwardNaive(...a: [number, number, number, number, number, number, number]): void;
   attentionBackward(...a: [number, number, number, number, number, number, number, number]): void;
@@ -74,6 +101,8 @@ export interface KernelExports {
   ): void;
   crossEntropyForward(...a: [number, number, number, number, number, number]): void;
   crossEntropyBackward(...a: [number, number, number, number, number, number]): void;
+  crossEntropyForwardNaive(...a: [number, number, number, number, number, number]): void;
+  crossEntropyBackwardNaive(...a: [number, number, number, number, number, number]): void;
   ssmForward(
     ...a: [number, number, number, number, number, number, number, number, number, number]
   ): void;
@@ -85,24 +114,15 @@ export interface KernelExports {
   initNormal(out: number, n: number, seed: number, stream: number, std: number): void;
   dropoutForward(...a: [number, number, number, number, number, number, number]): void;
   dropoutBackward(dinp: number, dout: number, mask: number, N: number): void;
-  adamwUpdate(
-    params: number,
-    grads: number,
-    m: number,
-    v: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    wd: number,
-    bc1: number,
-    bc2: number,
-  ): void;
+  dropoutBackwardNaive(dinp: number, dout: number, mask: number, N: number): void;
+  adamwUpdate(...a: AdamwArgs): void;
+  adamwUpdateNaive(...a: AdamwArgs): void;
   sgdMomentumUpdate(...a: [number, number, number, number, number, number, number]): void;
+  sgdMomentumUpdateNaive(...a: [number, number, number, number, number, number, number]): void;
   sumSquares(p: number, n: number): number;
   sumF64(p: number, n: number): number;
   scaleInPlace(p: number, n: number, s: number): void;
+  scaleInPlaceNaive(p: number, n: number, s: number): void;
 }
 
 const PAGE = 65536;
@@ -176,14 +196,39 @@ export class Kernel {
 /** URL of the committed binary, next to this module. */
 export const KERNEL_WASM_URL = new URL("./wasm/build/kernel.wasm", import.meta.url);
 
+export interface KernelOptions {
+  /**
+   * Run every op that has a naive scalar twin (`xNaive`) through that twin instead, except the
+   * GEMM, whose twin is an unblocked triple loop meant for tests. The twins follow the same
+   * reduction order, so results are bit-identical; only speed differs (bench/kernel.ts).
+   */
+  scalarOps?: boolean;
+}
+
+/** Ops whose naive twin is a test reference only, never a usable fallback for speed. */
+const ALWAYS_SIMD = new Set(["gemm", "matmulForward", "matmulBackward"]);
+
+function withScalarOps(exports: KernelExports): KernelExports {
+  const ops: Record<string, unknown> = { ...exports };
+  for (const name of Object.keys(ops)) {
+    const naive = ops[`${name}Naive`];
+    if (typeof naive === "function" && !ALWAYS_SIMD.has(name)) ops[name] = naive;
+  }
+  return ops as unknown as KernelExports;
+}
+
 /** Instantiates a kernel from wasm bytes (no imports: the module is self-contained). */
-export function createKernel(bytes: Uint8Array): Kernel {
+export function createKernel(bytes: Uint8Array, options: KernelOptions = {}): Kernel {
   const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   const instance = new WebAssembly.Instance(module, {});
-  return new Kernel(instance.exports as unknown as KernelExports);
+  const ops = instance.exports as unknown as KernelExports;
+  return new Kernel(options.scalarOps ? withScalarOps(ops) : ops);
 }
 
 /** Reads the kernel binary (default: the committed one) and instantiates it. */
-export function loadKernel(path: string | URL = KERNEL_WASM_URL): Kernel {
-  return createKernel(readFileSync(path));
+export function loadKernel(
+  path: string | URL = KERNEL_WASM_URL,
+  options: KernelOptions = {},
+): Kernel {
+  return createKernel(readFileSync(path), options);
 }

@@ -1,9 +1,25 @@
 // @ts-nocheck -- AssemblyScript, compiled by scripts/build_kernel.ts; Deno cannot type it.
-// Causal multi-head self-attention (llm.c layout). q.k uses the canonical 4-lane dot product and
-// the value sums accumulate over t2 in ascending order, so the f32x4 and scalar versions agree bit
-// for bit. Head size must be a multiple of 4. Backward needs T floats of scratch for one row of
+// Causal multi-head self-attention (llm.c layout). q.k uses the canonical 4-lane dot product (four
+// keys at a time in the f32x4 version, same bits), the row softmax is the canonical one of util.ts
+// and the value sums accumulate over t2 in ascending order, so the f32x4 and scalar versions agree
+// bit for bit. Head size must be a multiple of 4. Backward needs T floats of scratch for one row of
 // d(att) and uses the O(T) softmax-backward identity instead of llm.c's O(T^2) loop.
-import { addr, dot4, dot4Naive, ldf, scratch, stf } from "./util.ts";
+import {
+  addr,
+  dot,
+  dot4,
+  dot4Naive,
+  dot4x4,
+  dotNaive,
+  expSumRow,
+  expSumRowNaive,
+  hmax,
+  ldf,
+  scaleRow,
+  scaleRowNaive,
+  scratch,
+  stf,
+} from "./util.ts";
 
 // out is (B,T,C), att is (B,NH,T,T) (saved softmax weights), inp is (B,T,3C) = [q | k | v]
 export function attentionForward(
@@ -18,36 +34,40 @@ export function attentionForward(
   const hs = C / NH;
   const C3 = C * 3;
   const scale: f32 = 1 / Mathf.sqrt(<f32> hs);
+  const vscale = f32x4.splat(scale);
+  const stride = <usize> C3 << 2;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < NH; h++) {
         const q = addr(inp, (b * T + t) * C3 + h * hs);
         const row = addr(att, ((b * NH + h) * T + t) * T);
-        let mx: f32 = -Infinity;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const k = addr(inp, (b * T + t2) * C3 + C + h * hs);
-          const s = dot4(q, k, hs) * scale;
+        const keys = addr(inp, b * T * C3 + C + h * hs);
+        let vmx = f32x4.splat(-Infinity);
+        let t2 = 0;
+        for (; t2 + 4 <= t + 1; t2 += 4) {
+          const s = f32x4.mul(dot4x4(q, addr(keys, t2 * C3), stride, hs), vscale);
+          v128.store(addr(row, t2), s);
+          vmx = f32x4.max(vmx, s);
+        }
+        let mx = hmax(vmx);
+        for (; t2 <= t; t2++) {
+          const s = dot4(q, addr(keys, t2 * C3), hs) * scale;
           stf(row, t2, s);
           mx = max(mx, s);
         }
-        let sum: f32 = 0;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const e = Mathf.exp(ldf(row, t2) - mx);
-          stf(row, t2, e);
-          sum = sum + e;
-        }
-        const inv: f32 = 1 / sum;
-        for (let t2 = 0; t2 <= t; t2++) stf(row, t2, ldf(row, t2) * inv);
+        scaleRow(row, <f32> 1 / expSumRow(row, row, mx, t + 1), t + 1);
         for (let t2 = t + 1; t2 < T; t2++) stf(row, t2, 0);
+        // Four output lanes stay in a register across all t2 (same per-element order as naive).
         const o = addr(out, (b * T + t) * C + h * hs);
-        for (let i = 0; i < hs; i += 4) v128.store(addr(o, i), f32x4.splat(0));
-        for (let t2 = 0; t2 <= t; t2++) {
-          const v = addr(inp, (b * T + t2) * C3 + C * 2 + h * hs);
-          const a = f32x4.splat(ldf(row, t2));
-          for (let i = 0; i < hs; i += 4) {
-            const po = addr(o, i);
-            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(a, v128.load(addr(v, i)))));
+        const values = addr(inp, b * T * C3 + C * 2 + h * hs);
+        for (let i = 0; i < hs; i += 4) {
+          let acc = f32x4.splat(0);
+          let pv = addr(values, i);
+          for (let t2 = 0; t2 <= t; t2++) {
+            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(ldf(row, t2)), v128.load(pv)));
+            pv += stride;
           }
+          v128.store(addr(o, i), acc);
         }
       }
     }
@@ -68,6 +88,7 @@ export function attentionBackward(
   const hs = C / NH;
   const C3 = C * 3;
   const scale: f32 = 1 / Mathf.sqrt(<f32> hs);
+  const stride = <usize> C3 << 2;
   const datt = scratch();
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -76,9 +97,14 @@ export function attentionBackward(
         const dq = addr(dinp, (b * T + t) * C3 + h * hs);
         const row = addr(att, ((b * NH + h) * T + t) * T);
         const d = addr(dout, (b * T + t) * C + h * hs);
+        const values = addr(inp, b * T * C3 + C * 2 + h * hs);
+        let t2 = 0;
+        for (; t2 + 4 <= t + 1; t2 += 4) {
+          v128.store(addr(datt, t2), dot4x4(d, addr(values, t2 * C3), stride, hs));
+        }
+        for (; t2 <= t; t2++) stf(datt, t2, dot4(addr(values, t2 * C3), d, hs));
         for (let t2 = 0; t2 <= t; t2++) {
           const off = (b * T + t2) * C3 + C * 2 + h * hs;
-          stf(datt, t2, dot4(addr(inp, off), d, hs));
           const a = f32x4.splat(ldf(row, t2));
           const dv = addr(dinp, off);
           for (let i = 0; i < hs; i += 4) {
@@ -86,8 +112,7 @@ export function attentionBackward(
             v128.store(p, f32x4.add(v128.load(p), f32x4.mul(a, v128.load(addr(d, i)))));
           }
         }
-        let s: f32 = 0;
-        for (let t2 = 0; t2 <= t; t2++) s = s + ldf(row, t2) * ldf(datt, t2);
+        const s = dot(row, datt, t + 1);
         for (let t2 = 0; t2 <= t; t2++) {
           const g = f32x4.splat(ldf(row, t2) * (ldf(datt, t2) - s) * scale);
           const off = (b * T + t2) * C3 + C + h * hs;
@@ -128,14 +153,7 @@ export function attentionForwardNaive(
           stf(row, t2, s);
           mx = max(mx, s);
         }
-        let sum: f32 = 0;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const e = Mathf.exp(ldf(row, t2) - mx);
-          stf(row, t2, e);
-          sum = sum + e;
-        }
-        const inv: f32 = 1 / sum;
-        for (let t2 = 0; t2 <= t; t2++) stf(row, t2, ldf(row, t2) * inv);
+        scaleRowNaive(row, <f32> 1 / expSumRowNaive(row, row, mx, t + 1), t + 1);
         for (let t2 = t + 1; t2 < T; t2++) stf(row, t2, 0);
         const o = addr(out, (b * T + t) * C + h * hs);
         for (let i = 0; i < hs; i++) stf(o, i, 0);
@@ -177,8 +195,7 @@ export function attentionBackwardNaive(
           const dv = addr(dinp, off);
           for (let i = 0; i < hs; i++) stf(dv, i, ldf(dv, i) + a * ldf(d, i));
         }
-        let s: f32 = 0;
-        for (let t2 = 0; t2 <= t; t2++) s = s + ldf(row, t2) * ldf(datt, t2);
+        const s = dotNaive(row, datt, t + 1);
         for (let t2 = 0; t2 <= t; t2++) {
           const g = ldf(row, t2) * (ldf(datt, t2) - s) * scale;
           const off = (b * T + t2) * C3 + C + h * hs;

@@ -2,7 +2,7 @@
 // Inverted dropout with a counter-based mask: element i of stream s under seed k keeps iff
 // hash(k, s, i) >= p, so the mask depends only on (seed, stream, index), never on call order.
 // This is what the train step's `seed` feeds: a validator replaying the step gets the same mask.
-import { ldf, stf } from "./util.ts";
+import { addr, ldf, stf } from "./util.ts";
 
 function mix64(x: u64): u64 {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9;
@@ -31,7 +31,17 @@ export function dropoutForward(
   }
 }
 
-// dinp += dout * mask
+// dinp += dout * mask (elementwise: the f32x4 version and its naive twin agree bit for bit)
 export function dropoutBackward(dinp: usize, dout: usize, mask: usize, N: i32): void {
+  const vec = N & ~3;
+  for (let i = 0; i < vec; i += 4) {
+    const p = addr(dinp, i);
+    const g = f32x4.mul(v128.load(addr(dout, i)), v128.load(addr(mask, i)));
+    v128.store(p, f32x4.add(v128.load(p), g));
+  }
+  for (let i = vec; i < N; i++) stf(dinp, i, ldf(dinp, i) + ldf(dout, i) * ldf(mask, i));
+}
+
+export function dropoutBackwardNaive(dinp: usize, dout: usize, mask: usize, N: i32): void {
   for (let i = 0; i < N; i++) stf(dinp, i, ldf(dinp, i) + ldf(dout, i) * ldf(mask, i));
 }

@@ -22,7 +22,8 @@ const B4: f32 = 1.18534705686654e-04;
 const B6: f32 = 1.19825839466702e-06;
 
 function tanhScalar(x: f32): f32 {
-  x = min(max(x, -CLAMP), CLAMP);
+  x = x < -CLAMP ? -CLAMP : x;
+  x = CLAMP < x ? CLAMP : x;
   const x2 = x * x;
   let p = x2 * A13 + A11;
   p = x2 * p + A9;
@@ -38,7 +39,9 @@ function tanhScalar(x: f32): f32 {
 }
 
 function tanhVec(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-CLAMP)), f32x4.splat(CLAMP));
+  // pmax/pmin (one instruction each; `a < b ? b : a` and `b < a ? b : a`), not max/min, whose
+  // NaN and signed-zero rules cost V8 several instructions; the scalar form above matches them.
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-CLAMP)), f32x4.splat(CLAMP));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.add(f32x4.mul(x2, f32x4.splat(A13)), f32x4.splat(A11));
   p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(A9));

@@ -1,6 +1,6 @@
 // @ts-nocheck -- AssemblyScript, compiled by scripts/build_kernel.ts; Deno cannot type it.
 // Entry point compiled to kernel.wasm: re-exports every op. Built by scripts/build_kernel.ts.
-export { dot4Naive, setScratch } from "./util.ts";
+export { dot4Naive, expScalar, setScratch } from "./util.ts";
 export {
   biasGrad,
   gemm,
@@ -21,24 +21,47 @@ export {
   residualForward,
   residualForwardNaive,
 } from "./elementwise.ts";
-export { encoderBackward, encoderForward } from "./encoder.ts";
-export { layernormBackward, layernormForward } from "./layernorm.ts";
+export {
+  encoderBackward,
+  encoderBackwardNaive,
+  encoderForward,
+  encoderForwardNaive,
+} from "./encoder.ts";
+export {
+  layernormBackward,
+  layernormBackwardNaive,
+  layernormForward,
+  layernormForwardNaive,
+} from "./layernorm.ts";
 export { geluBackward, geluBackwardNaive, geluForward, geluForwardNaive } from "./gelu.ts";
-export { softmaxBackward, softmaxForward } from "./softmax.ts";
+export {
+  softmaxBackward,
+  softmaxBackwardNaive,
+  softmaxForward,
+  softmaxForwardNaive,
+} from "./softmax.ts";
 export {
   attentionBackward,
   attentionBackwardNaive,
   attentionForward,
   attentionForwardNaive,
 } from "./attention.ts";
-export { crossEntropyBackward, crossEntropyForward } from "./crossentropy.ts";
+export {
+  crossEntropyBackward,
+  crossEntropyBackwardNaive,
+  crossEntropyForward,
+  crossEntropyForwardNaive,
+} from "./crossentropy.ts";
 export { ssmBackward, ssmBackwardNaive, ssmForward, ssmForwardNaive } from "./ssm.ts";
 export {
   adamwUpdate,
+  adamwUpdateNaive,
   initNormal,
   scaleInPlace,
+  scaleInPlaceNaive,
   sgdMomentumUpdate,
+  sgdMomentumUpdateNaive,
   sumF64,
   sumSquares,
 } from "./optim.ts";
-export { dropoutBackward, dropoutForward } from "./dropout.ts";
+export { dropoutBackward, dropoutBackwardNaive, dropoutForward } from "./dropout.ts";

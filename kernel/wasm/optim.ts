@@ -2,7 +2,9 @@
 // Parameter init, optimiser updates and reductions. They live in WASM rather than TypeScript so
 // that every floating-point operation of a training step, including log/cos in the initialiser,
 // comes from this module and not from the host's Math implementation.
-import { ldf, stf } from "./util.ts";
+// The updates are elementwise (f32x4.sqrt and division are correctly rounded like their scalar
+// forms), so the f32x4 versions and their naive twins agree bit for bit.
+import { addr, ldf, stf } from "./util.ts";
 
 function splitmix64(x: u64): u64 {
   let z = x + 0x9E3779B97F4A7C15;
@@ -45,6 +47,54 @@ export function adamwUpdate(
   bc1: f32,
   bc2: f32,
 ): void {
+  const vec = n & ~3;
+  const b1 = f32x4.splat(beta1), b2 = f32x4.splat(beta2);
+  const c1 = f32x4.splat(<f32> 1 - beta1), c2 = f32x4.splat(<f32> 1 - beta2);
+  const vbc1 = f32x4.splat(bc1), vbc2 = f32x4.splat(bc2);
+  const veps = f32x4.splat(eps), vwd = f32x4.splat(wd), vlr = f32x4.splat(lr);
+  for (let i = 0; i < vec; i += 4) {
+    const pg = addr(grads, i), pm = addr(m, i), pv = addr(v, i), pp = addr(params, i);
+    const g = v128.load(pg);
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(pm)), f32x4.mul(c1, g));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(pv)), f32x4.mul(f32x4.mul(c2, g), g));
+    v128.store(pm, mi);
+    v128.store(pv, vi);
+    const mhat = f32x4.div(mi, vbc1);
+    const vhat = f32x4.div(vi, vbc2);
+    const p = v128.load(pp);
+    const u = f32x4.add(f32x4.div(mhat, f32x4.add(f32x4.sqrt(vhat), veps)), f32x4.mul(vwd, p));
+    v128.store(pp, f32x4.sub(p, f32x4.mul(vlr, u)));
+  }
+  adamwUpdateNaive(
+    addr(params, vec),
+    addr(grads, vec),
+    addr(m, vec),
+    addr(v, vec),
+    n - vec,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    wd,
+    bc1,
+    bc2,
+  );
+}
+
+export function adamwUpdateNaive(
+  params: usize,
+  grads: usize,
+  m: usize,
+  v: usize,
+  n: i32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  wd: f32,
+  bc1: f32,
+  bc2: f32,
+): void {
   for (let i = 0; i < n; i++) {
     const g = ldf(grads, i);
     const mi = beta1 * ldf(m, i) + (<f32> 1 - beta1) * g;
@@ -60,6 +110,28 @@ export function adamwUpdate(
 
 // SGD with (heavy-ball) momentum and L2 weight decay folded into the gradient.
 export function sgdMomentumUpdate(
+  params: usize,
+  grads: usize,
+  mom: usize,
+  n: i32,
+  lr: f32,
+  mu: f32,
+  wd: f32,
+): void {
+  const vec = n & ~3;
+  const vmu = f32x4.splat(mu), vwd = f32x4.splat(wd), vlr = f32x4.splat(lr);
+  for (let i = 0; i < vec; i += 4) {
+    const pp = addr(params, i), pm = addr(mom, i);
+    const p = v128.load(pp);
+    const g = f32x4.add(v128.load(addr(grads, i)), f32x4.mul(vwd, p));
+    const b = f32x4.add(f32x4.mul(vmu, v128.load(pm)), g);
+    v128.store(pm, b);
+    v128.store(pp, f32x4.sub(p, f32x4.mul(vlr, b)));
+  }
+  sgdMomentumUpdateNaive(addr(params, vec), addr(grads, vec), addr(mom, vec), n - vec, lr, mu, wd);
+}
+
+export function sgdMomentumUpdateNaive(
   params: usize,
   grads: usize,
   mom: usize,
@@ -94,5 +166,12 @@ export function sumF64(p: usize, n: i32): f64 {
 }
 
 export function scaleInPlace(p: usize, n: i32, s: f32): void {
+  const vec = n & ~3;
+  const vs = f32x4.splat(s);
+  for (let i = 0; i < vec; i += 4) v128.store(addr(p, i), f32x4.mul(v128.load(addr(p, i)), vs));
+  for (let i = vec; i < n; i++) stf(p, i, ldf(p, i) * s);
+}
+
+export function scaleInPlaceNaive(p: usize, n: i32, s: f32): void {
   for (let i = 0; i < n; i++) stf(p, i, ldf(p, i) * s);
 }

@@ -16,6 +16,8 @@ Deno.test("train step: identical digests across runs and kernel instances", () =
   const first = runCases(kernel);
   assert.deepEqual(runCases(kernel), first, "same kernel instance, workspace reused");
   assert.deepEqual(runCases(loadKernel()), first, "fresh kernel instance");
+  // Every f32x4 op swapped for its naive scalar twin: same reduction order, so the same bits.
+  assert.deepEqual(runCases(loadKernel(KERNEL_WASM_URL, { scalarOps: true })), first, "scalar ops");
   for (const c of first) assert.ok(Number.isFinite(c.loss) && c.loss > 0, `${c.name} loss`);
 });
 

@@ -15,8 +15,25 @@ Deno.test("fused softmax cross-entropy forward/backward, finite for extreme logi
     scales: [1, 1e-3, 60],
     // The kernel takes one scalar dloss (the mean-loss scale), so the upstream gradient is uniform.
     dout: () => DLOSS,
-    forward: (k, p) => k.ops.crossEntropyForward(p.out!, p.probs!, p.logits!, p.targets!, N, V),
-    backward: (k, p, d) => k.ops.crossEntropyBackward(d.logits!, p.probs!, p.targets!, DLOSS, N, V),
+    hasNaive: true,
+    forward: (k, p, naive) =>
+      (naive ? k.ops.crossEntropyForwardNaive : k.ops.crossEntropyForward)(
+        p.out!,
+        p.probs!,
+        p.logits!,
+        p.targets!,
+        N,
+        V,
+      ),
+    backward: (k, p, d, _dout, naive) =>
+      (naive ? k.ops.crossEntropyBackwardNaive : k.ops.crossEntropyBackward)(
+        d.logits!,
+        p.probs!,
+        p.targets!,
+        DLOSS,
+        N,
+        V,
+      ),
     reference: (x: Arrays, ints) => {
       const out = new Float64Array(N);
       for (let r = 0; r < N; r++) {

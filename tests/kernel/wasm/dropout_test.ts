@@ -32,6 +32,9 @@ Deno.test("dropout forward/backward: definition, rate, determinism per (seed, st
     k.f32(dinp, N).slice(),
     g.map((v, i) => Math.fround(1 + Math.fround(v * m[i]!))),
   );
+  const dnaive = k.fromF32(new Float32Array(N).fill(1));
+  k.ops.dropoutBackwardNaive(dnaive, k.fromF32(g), mask, N);
+  assert.deepEqual(k.f32(dnaive, N).slice(), k.f32(dinp, N).slice(), "f32x4 == naive");
   k.ops.dropoutForward(out, mask2, inp, N, 0, 7, 1);
   assert.ok(k.f32(mask2, N).every((v) => v === 1));
   k.release(mark);

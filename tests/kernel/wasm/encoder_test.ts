@@ -13,8 +13,27 @@ Deno.test("encoder (token + position embedding) forward/backward with repeated t
     outputs: { out: B * T * C },
     diff: ["wte", "wpe"],
     scales: [1, 1e-3, 1e3],
-    forward: (k, p) => k.ops.encoderForward(p.out!, p.tokens!, p.wte!, p.wpe!, B, T, C),
-    backward: (k, p, d, dout) => k.ops.encoderBackward(d.wte!, d.wpe!, dout, p.tokens!, B, T, C),
+    hasNaive: true,
+    forward: (k, p, naive) =>
+      (naive ? k.ops.encoderForwardNaive : k.ops.encoderForward)(
+        p.out!,
+        p.tokens!,
+        p.wte!,
+        p.wpe!,
+        B,
+        T,
+        C,
+      ),
+    backward: (k, p, d, dout, naive) =>
+      (naive ? k.ops.encoderBackwardNaive : k.ops.encoderBackward)(
+        d.wte!,
+        d.wpe!,
+        dout,
+        p.tokens!,
+        B,
+        T,
+        C,
+      ),
     reference: (x, ints) => {
       const out = new Float64Array(B * T * C);
       for (let bt = 0; bt < B * T; bt++) {

@@ -2,7 +2,7 @@ import { loadKernel } from "../../../kernel/wasm_module.ts";
 import { type Arrays, checkOp } from "../op_check.ts";
 
 const k = loadKernel();
-const [N, C] = [4, 10];
+const [N, C] = [4, 10]; // C = 10: two f32x4 steps and a scalar tail
 
 function layernormRef(x: Arrays): Float64Array {
   const out = new Float64Array(N * C);
@@ -23,17 +23,30 @@ function spec(name: string, gen?: (z: number) => number, scales?: number[]) {
     outputs: { out: N * C, mean: N, rstd: N },
     diff: ["inp", "weight", "bias"],
     scales,
+    hasNaive: true,
     forward: (
       k: typeof import("../../../kernel/wasm_module.ts").Kernel.prototype,
       p: Record<string, number>,
-    ) => k.ops.layernormForward(p.out!, p.mean!, p.rstd!, p.inp!, p.weight!, p.bias!, N, C),
+      naive: boolean,
+    ) =>
+      (naive ? k.ops.layernormForwardNaive : k.ops.layernormForward)(
+        p.out!,
+        p.mean!,
+        p.rstd!,
+        p.inp!,
+        p.weight!,
+        p.bias!,
+        N,
+        C,
+      ),
     backward: (
       k: typeof import("../../../kernel/wasm_module.ts").Kernel.prototype,
       p: Record<string, number>,
       d: Record<string, number>,
       dout: number,
+      naive: boolean,
     ) =>
-      k.ops.layernormBackward(
+      (naive ? k.ops.layernormBackwardNaive : k.ops.layernormBackward)(
         d.inp!,
         d.weight!,
         d.bias!,

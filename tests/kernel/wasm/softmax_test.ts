@@ -23,8 +23,11 @@ Deno.test("softmax forward/backward, including near-one-hot logits", () => {
     outputs: { out: N * V },
     diff: ["inp"],
     scales: [1, 1e-3, 30],
-    forward: (k, p) => k.ops.softmaxForward(p.out!, p.inp!, N, V),
-    backward: (k, p, d, dout) => k.ops.softmaxBackward(d.inp!, dout, p.out!, N, V),
+    hasNaive: true,
+    forward: (k, p, naive) =>
+      (naive ? k.ops.softmaxForwardNaive : k.ops.softmaxForward)(p.out!, p.inp!, N, V),
+    backward: (k, p, d, dout, naive) =>
+      (naive ? k.ops.softmaxBackwardNaive : k.ops.softmaxBackward)(d.inp!, dout, p.out!, N, V),
     reference: (x: Arrays) => softmaxRef(x.inp!, N, V),
   });
 });
