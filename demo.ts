@@ -62,6 +62,9 @@ export interface DemoOptions {
   verification?: JobSpec["verification"];
   /** Cluster aggregation by laptops (clusters of 16). */
   hierarchical?: boolean;
+  /** Local optimizer (default AdamW) and its learning rate. */
+  optimizer?: "adamw" | "sgd";
+  lr?: number;
   report?: string;
   quiet: boolean;
 }
@@ -154,6 +157,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       privacy: o.privacy,
       verification: o.verification,
       hierarchical: o.hierarchical,
+      optimizer: o.optimizer,
+      lr: o.lr,
     });
     const budget = parseEther(String(Math.max(10, o.nodes)));
     const job = await submitTrain(owner, {
@@ -410,6 +415,8 @@ if (import.meta.main) {
       epsilon: { type: "string" },
       verify: { type: "boolean", default: false },
       hierarchical: { type: "boolean", default: false },
+      optimizer: { type: "string" },
+      lr: { type: "string" },
       report: { type: "string" },
       quiet: { type: "boolean", default: false },
     },
@@ -429,6 +436,10 @@ if (import.meta.main) {
     console.error(`--strategy must be fedavg or diloco`);
     Deno.exit(2);
   }
+  if (a.optimizer !== undefined && a.optimizer !== "sgd" && a.optimizer !== "adamw") {
+    console.error(`--optimizer must be adamw or sgd`);
+    Deno.exit(2);
+  }
   if (a.codec && !CODECS.includes(a.codec as CodecName)) {
     console.error(`--codec must be one of ${CODECS.join(", ")}`);
     Deno.exit(2);
@@ -444,6 +455,8 @@ if (import.meta.main) {
     robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
     verification: a.verify ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02 } : undefined,
     hierarchical: a.hierarchical,
+    optimizer: a.optimizer as "adamw" | "sgd" | undefined,
+    lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
     privacy: a.dp
       ? {
         clip: 1,

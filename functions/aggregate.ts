@@ -33,6 +33,7 @@ import { decideRound } from "../lib/round_policy.ts";
 import { StreamingFedAvg } from "../lib/strategy/streaming_fed_avg.ts";
 import { OuterOptimizer } from "../lib/strategy/outer_optimizer.ts";
 import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
+import { applyLayerRules } from "../lib/strategy/layerwise.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
 import { robustStrategyFor } from "../lib/strategy/select.ts";
 import {
@@ -356,6 +357,12 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     const acc = new StreamingFedAvg(global.length);
     for (const node of closing.nodes) acc.add(await read(node));
     delta = acc.finish().delta;
+  }
+  if (spec.aggregation.layers) {
+    const views = Object.fromEntries(
+      paramLayout(spec.model).tensors.map((t) => [t.name, [t.offset, t.size] as const]),
+    );
+    applyLayerRules(delta, views, spec.aggregation.layers);
   }
   const weights = global.slice();
   let outerVelocityCid = job.outerVelocityCid;

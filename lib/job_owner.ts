@@ -35,6 +35,8 @@ export interface PrepareJobOptions {
   B: number;
   T: number;
   lr?: number;
+  /** Local optimizer (default AdamW; SGD-momentum suits top-k compression). */
+  optimizer?: "adamw" | "sgd";
   proofEvery?: number;
   seed?: number;
   strategy?: JobSpec["aggregation"]["strategy"];
@@ -49,6 +51,8 @@ export interface PrepareJobOptions {
   hierarchical?: boolean;
   clusterSize?: number;
   clusterAudit?: number;
+  /** Layer-wise merging rules (see JobSpec.aggregation.layers). */
+  layers?: JobSpec["aggregation"]["layers"];
   /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
   valBytesPerShard?: number;
 }
@@ -73,7 +77,13 @@ export async function prepareJob(
     version: 1,
     model: o.model,
     batch: { B: o.B, T: o.T, accumSteps: 1 },
-    optimizer: { lr: o.lr ?? 3e-3, minLrRatio: 0.1, weightDecay: 0.01, gradClip: 1 },
+    optimizer: {
+      ...(o.optimizer === "sgd" ? { kind: "sgd" as const } : {}),
+      lr: o.lr ?? (o.optimizer === "sgd" ? 0.3 : 3e-3),
+      minLrRatio: 0.1,
+      weightDecay: o.optimizer === "sgd" ? 0 : 0.01,
+      gradClip: 1,
+    },
     rounds: o.rounds,
     localSteps: o.localSteps,
     proofEvery: o.proofEvery ?? Math.max(1, Math.floor(o.localSteps / 4)),
@@ -88,6 +98,7 @@ export async function prepareJob(
       clusterSize: o.clusterSize ?? 16,
       ...(o.hierarchical ? { hierarchical: true } : {}),
       ...(o.clusterAudit !== undefined ? { clusterAudit: o.clusterAudit } : {}),
+      ...(o.layers ? { layers: o.layers } : {}),
       ...(o.strategy === "diloco" ? { outerLr: 0.7, outerMomentum: 0.9 } : {}),
     },
     ...(o.compression ? { compression: o.compression } : {}),

@@ -31,8 +31,18 @@ export interface JobSpec {
   version: 1;
   model: ModelConfig;
   batch: { B: number; T: number; accumSteps: number };
-  /** AdamW inside a round; the round's lr follows a cosine over rounds down to minLrRatio. */
-  optimizer: { lr: number; minLrRatio: number; weightDecay: number; gradClip: number };
+  /**
+   * The local optimizer inside a round (AdamW unless `kind: "sgd"`, SGD with momentum 0.9, which
+   * keeps updates sparse enough for top-k compression); the round's lr follows a cosine over
+   * rounds down to minLrRatio.
+   */
+  optimizer: {
+    kind?: "adamw" | "sgd";
+    lr: number;
+    minLrRatio: number;
+    weightDecay: number;
+    gradClip: number;
+  };
   rounds: number;
   localSteps: number;
   proofEvery: number;
@@ -57,6 +67,11 @@ export interface JobSpec {
     hierarchical?: boolean;
     /** Share of clusters the coordinator re-computes to check their aggregators (default 0.25). */
     clusterAudit?: number;
+    /**
+     * Layer-wise merging: per tensor (name, or prefix ending in `*`) a weight on the combined
+     * delta, or `freeze` to keep it fixed (e.g. `{"wte": {"freeze": true}}`).
+     */
+    layers?: Record<string, { weight?: number; freeze?: boolean }>;
     /** Outer Nesterov optimizer for "diloco". */
     outerLr?: number;
     outerMomentum?: number;
@@ -135,7 +150,11 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   validateConfig(s.model);
   need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
   need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
-  need(num(s.optimizer?.lr, 0, 1) && num(s.optimizer.minLrRatio, 0, 1), "optimizer.lr");
+  need(num(s.optimizer?.lr, 0, 10) && num(s.optimizer.minLrRatio, 0, 1), "optimizer.lr");
+  need(
+    s.optimizer.kind === undefined || s.optimizer.kind === "adamw" || s.optimizer.kind === "sgd",
+    "optimizer.kind must be adamw or sgd",
+  );
   need(num(s.optimizer.weightDecay, 0, 1) && num(s.optimizer.gradClip, 0, 1e6), "optimizer");
   need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
@@ -155,6 +174,14 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     "aggregation.hierarchical",
   );
   need(a.clusterAudit === undefined || num(a.clusterAudit, 0, 1), "aggregation.clusterAudit");
+  for (const [name, rule] of Object.entries(a.layers ?? {})) {
+    need(
+      typeof rule === "object" && rule !== null &&
+        (rule.weight === undefined || num(rule.weight, 0, 10)) &&
+        (rule.freeze === undefined || typeof rule.freeze === "boolean"),
+      `aggregation.layers.${name} must be {weight?: 0-10, freeze?: boolean}`,
+    );
+  }
   if (s.compression !== undefined) {
     need(CODECS.includes(s.compression.codec), `compression.codec must be one of ${CODECS}`);
     need(
@@ -205,7 +232,9 @@ export function roundHyper(spec: JobSpec, round: number): Hyper {
     T: spec.batch.T,
     accumSteps: spec.batch.accumSteps,
     schedule: { lr, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
-    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay },
+    optimizer: o.kind === "sgd"
+      ? { kind: "sgd", momentum: 0.9, weightDecay: o.weightDecay }
+      : { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay },
     gradClip: o.gradClip,
   };
 }

@@ -128,3 +128,40 @@ function coveredCount(views: LayerViews): number {
   for (const [, len] of Object.values(views)) n += len;
   return n;
 }
+
+/** A layer rule a job spec can carry (no strategy objects in JSON). */
+export interface LayerWeightRule {
+  weight?: number;
+  freeze?: boolean;
+}
+
+/**
+ * Applies per-layer weight/freeze rules to an already combined delta, in place: the same result
+ * as {@link Layerwise} with FedAvg for every layer, without holding every update at once (so it
+ * follows the streaming aggregate). Rule keys are view names, or prefixes ending in `*`.
+ *
+ * @example
+ * ```ts
+ * import { applyLayerRules } from "./layerwise.ts";
+ * const d = new Float32Array([1, 1, 2, 2]);
+ * applyLayerRules(d, { wte: [0, 2], "h0.w": [2, 2] }, { wte: { freeze: true }, "h0.*": { weight: 0.5 } });
+ * console.log(d); // Float32Array [0, 0, 1, 1]
+ * ```
+ */
+export function applyLayerRules(
+  delta: Float32Array,
+  views: LayerViews,
+  rules: Record<string, LayerWeightRule>,
+): Float32Array {
+  const ruleFor = (name: string): LayerWeightRule | undefined =>
+    rules[name] ??
+      Object.entries(rules).find(([k]) => k.endsWith("*") && name.startsWith(k.slice(0, -1)))?.[1];
+  for (const [name, [offset, length]] of Object.entries(views)) {
+    const rule = ruleFor(name);
+    if (!rule) continue;
+    const factor = rule.freeze ? 0 : rule.weight ?? 1;
+    if (factor === 1) continue;
+    for (let i = offset; i < offset + length; i++) delta[i] = delta[i]! * factor;
+  }
+  return delta;
+}

@@ -124,6 +124,7 @@ export interface JobOptions {
   hierarchical?: boolean;
   clusterSize?: number;
   clusterAudit?: number;
+  layers?: Record<string, { weight?: number; freeze?: boolean }>;
   /** FedBuff-style asynchronous aggregation. */
   asynchronous?: { maxStaleness: number };
   /** Register a ModelRegistry model the coordinator may add checkpoints to. */
@@ -241,6 +242,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           hierarchical: j.hierarchical,
           clusterSize: j.clusterSize,
           clusterAudit: j.clusterAudit,
+          layers: j.layers,
           verification: j.verification,
           valBytesPerShard: 256,
         });
