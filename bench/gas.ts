@@ -5,7 +5,7 @@
  *
  *   deno task bench:gas
  */
-import { keccak256, toHex } from "viem";
+import { encodeAbiParameters, keccak256, toHex } from "viem";
 import type { Hex } from "viem";
 import { startDevnet } from "../lib/devnet.ts";
 import { createArthaClient } from "../lib/chain/client.ts";
@@ -34,6 +34,16 @@ const ARTH = 10n ** 18n;
 
 function h(label: string): Hex {
   return keccak256(toHex(label));
+}
+
+/** AIJobManager's id of the owner's `nonce`-th job: keccak256(owner, nonce, chainid). */
+function jobIdOf(nonce: bigint): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
+      [owner.account.address, nonce, BigInt(net.chainId)],
+    ),
+  );
 }
 
 async function measure(
@@ -134,6 +144,24 @@ await measure("NodeCertRegistry", "setHeartbeatInterval", owner, {
   functionName: "setHeartbeatInterval",
   args: [3600n],
 });
+await measure("NodeCertRegistry", "setReputation", owner, {
+  address: a.registry,
+  abi: R,
+  functionName: "setReputation",
+  args: [a.reputation],
+});
+await measure("AIJobManager", "setLinks", owner, {
+  address: a.jobs,
+  abi: abis.jobs,
+  functionName: "setLinks",
+  args: [a.registry, a.proofs],
+});
+await measure("ProofOfCompute", "setLinks", owner, {
+  address: a.proofs,
+  abi: abis.proofs,
+  functionName: "setLinks",
+  args: [a.jobs, a.registry, a.reputation],
+});
 await measure("NodeCertRegistry", "setUnbondingDelay", owner, {
   address: a.registry,
   abi: R,
@@ -160,12 +188,7 @@ await measure("AIJobManager", "submitTrain", owner, {
   args: [terms],
   value: 30n * ARTH,
 });
-const jobId = keccak256(
-  (await import("viem")).encodeAbiParameters(
-    [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
-    [owner.account.address, 0n, BigInt(net.chainId)],
-  ),
-);
+const jobId = jobIdOf(0n);
 await measure("AIJobManager", "assign", owner, {
   address: a.jobs,
   abi: J,
@@ -264,12 +287,7 @@ await sendContract(owner, {
   args: [terms],
   value: ARTH,
 });
-const jobId2 = keccak256(
-  (await import("viem")).encodeAbiParameters(
-    [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
-    [owner.account.address, 1n, BigInt(net.chainId)],
-  ),
-);
+const jobId2 = jobIdOf(1n);
 await measure("AIJobManager", "cancelJob", owner, {
   address: a.jobs,
   abi: J,
@@ -283,12 +301,7 @@ await sendContract(owner, {
   args: [terms],
   value: ARTH,
 });
-const jobId3 = keccak256(
-  (await import("viem")).encodeAbiParameters(
-    [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
-    [owner.account.address, 2n, BigInt(net.chainId)],
-  ),
-);
+const jobId3 = jobIdOf(2n);
 await sendContract(op1, {
   address: a.registry,
   abi: R,
@@ -420,7 +433,7 @@ await measure("ModelRegistry", "registerModel", owner, {
   args: ["artha-gpt-mini", jobId],
 });
 const modelId = keccak256(
-  (await import("viem")).encodeAbiParameters([{ type: "address" }, { type: "string" }], [
+  encodeAbiParameters([{ type: "address" }, { type: "string" }], [
     owner.account.address,
     "artha-gpt-mini",
   ]),
@@ -477,6 +490,12 @@ await measure("ArthaDIDRegistry", "registerDataset", dataOwner, {
   functionName: "registerDataset",
   args: [dataset, did, "bafkreicipher"],
 });
+await measure("ArthaDIDRegistry", "rotateDataset", dataOwner, {
+  address: a.dids,
+  abi: D,
+  functionName: "rotateDataset",
+  args: [dataset, "bafkreicipher-v2"],
+}, "hard revocation");
 await measure("ArthaDIDRegistry", "grantDataAccess", dataOwner, {
   address: a.dids,
   abi: D,

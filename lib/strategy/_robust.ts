@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ClientUpdate, partitionValid, type RejectedUpdate } from "./strategy.ts";
+import { type ClientUpdate, compareIds, partitionValid, type RejectedUpdate } from "./strategy.ts";
 
 /** Validated updates in nodeId order, the rejects, and the model length used. */
 export interface Prepared {
@@ -55,10 +55,7 @@ export function prepareUpdates(
   return { valid: kept, rejected, length: len };
 }
 
-/** Code-unit order of node ids (locale-independent). */
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareIds };
 
 /** `sum(w_i d_i) / sum(w_i)` in Float64, in the given order. */
 export function weightedMean(

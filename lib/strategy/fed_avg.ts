@@ -25,7 +25,13 @@
  *
  * @module
  */
-import type { AggregateResult, ClientUpdate, RejectedUpdate, Strategy } from "./strategy.ts";
+import {
+  type AggregateResult,
+  type ClientUpdate,
+  compareIds,
+  type RejectedUpdate,
+  type Strategy,
+} from "./strategy.ts";
 import { checkUpdate, StreamingFedAvg } from "./streaming_fed_avg.ts";
 
 /** How FedAvg sums: exact fixed-point (default) or Float64 in nodeId order. */
@@ -120,7 +126,4 @@ function sameUpdate(a: ClientUpdate, b: ClientUpdate): boolean {
   return true;
 }
 
-/** Code-unit order, the same everywhere (no locale). */
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareIds };

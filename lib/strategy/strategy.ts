@@ -72,3 +72,8 @@ export function allFinite(values: Float32Array): boolean {
   }
   return true;
 }
+
+/** Orders node ids by code unit, so every strategy visits updates in the same order. */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
