@@ -33,13 +33,11 @@ import {
   type RobustName,
 } from "./lib/job_spec.ts";
 import { prepareJob } from "./lib/job_owner.ts";
-import { openFsStore } from "./lib/store/store.ts";
 import { formatArthaUri } from "./lib/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
 import { loadBrownShards } from "./kernel/data.ts";
-import { type Context, DEFAULT_CONFIG } from "./functions/_context.ts";
-import { createRouter } from "./functions/router.ts";
+import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./functions/_state.ts";
 import { Worker } from "./worker.ts";
 import { writeReport } from "./lib/report.ts";
@@ -120,25 +118,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   log(`chain ${net.rpcUrl}: contracts deployed (registry ${addresses.registry})`);
 
   const dir = await Deno.makeTempDir({ prefix: "artha-demo-" });
-  const store = await openFsStore(`${dir}/svdb`);
-  const kv = await Deno.openKv(`${dir}/coordinator.kv`);
-  let clockOffset = 0;
-  const ctx: Context = {
-    kv,
-    store,
-    chain: { client: coordinator, addresses, chainId: net.chainId },
-    config: DEFAULT_CONFIG,
-    now: () => Date.now() + clockOffset,
-  };
-  const route = createRouter(ctx);
-  const call = (path: string, init?: RequestInit) =>
-    route(new Request(`http://coordinator${path}`, init));
-  const post = (path: string, body: unknown) =>
-    call(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const local = await startLocalCoordinator({
+    dir,
+    client: coordinator,
+    addresses,
+    chainId: net.chainId,
+  });
+  const { call, post } = local;
+  const store = local.ctx.store;
 
   try {
     // The job owner: non-IID shards (one Brown genre each), spec, escrow.
@@ -229,7 +216,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     let block = await coordinator.getBlockNumber();
     for (let round = 0; round < o.rounds; round++) {
       if (round === 1 && o.drop > 0) {
-        for (const w of workers.slice(0, Math.round(o.nodes * o.drop))) dropped.add(w.nodePubkey);
+        // Laptops holding tasks go silent (spares that never got one would drop nothing).
+        const holding = workers.filter((w) => started_.assigned.includes(w.nodePubkey));
+        for (const w of holding.slice(0, Math.round(o.nodes * o.drop))) dropped.add(w.nodePubkey);
         // An hour and a bit passes: silent laptops miss their heartbeat, the rest send one.
         await coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
         for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
@@ -244,7 +233,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
       }
       if (outcome.status === "waiting") {
-        clockOffset += spec.aggregation.deadlineMs; // nothing more will come: let the deadline pass
+        local.advance(spec.aggregation.deadlineMs); // nothing more will come: let the deadline pass
         outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
       }
       if (outcome.status !== "closed") {
@@ -341,8 +330,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
     return result;
   } finally {
-    kv.close();
-    await store.close();
+    await local.close();
     await Deno.remove(dir, { recursive: true });
   }
 }

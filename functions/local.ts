@@ -1,0 +1,61 @@
+/**
+ * The coordinator in-process, for the demo, tests and benchmarks: every function behind one
+ * router over a fresh KV file and filesystem SVDB in `dir`, with a clock that can be moved
+ * forward (round deadlines) and a `call`/`post` pair that needs no port.
+ */
+import type { ArthaClient } from "../lib/chain/client.ts";
+import type { ArthaAddresses } from "../lib/chain/contracts.ts";
+import { openFsStore } from "../lib/store/store.ts";
+import { type Context, type CoordinatorConfig, DEFAULT_CONFIG } from "./_context.ts";
+import { createRouter } from "./router.ts";
+
+export interface LocalCoordinator extends AsyncDisposable {
+  ctx: Context;
+  /** A request to the router; `path` is relative to the coordinator. */
+  call(path: string, init?: RequestInit): Promise<Response>;
+  /** POSTs `body` as JSON. */
+  post(path: string, body: unknown): Promise<Response>;
+  /** Moves the coordinator's clock forward. */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** Opens KV and SVDB under `dir` and serves every function over them. */
+export async function startLocalCoordinator(options: {
+  dir: string;
+  client: ArthaClient;
+  addresses: ArthaAddresses;
+  chainId: number;
+  config?: Partial<CoordinatorConfig>;
+}): Promise<LocalCoordinator> {
+  const store = await openFsStore(`${options.dir}/svdb`);
+  const kv = await Deno.openKv(`${options.dir}/coordinator.kv`);
+  let offset = 0;
+  const ctx: Context = {
+    kv,
+    store,
+    chain: { client: options.client, addresses: options.addresses, chainId: options.chainId },
+    config: { ...DEFAULT_CONFIG, ...options.config },
+    now: () => Date.now() + offset,
+  };
+  const route = createRouter(ctx);
+  const call = (path: string, init?: RequestInit) =>
+    route(new Request(`http://coordinator${path}`, init));
+  const close = async () => {
+    kv.close();
+    await store.close();
+  };
+  return {
+    ctx,
+    call,
+    post: (path, body) =>
+      call(path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    advance: (ms) => void (offset += ms),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
