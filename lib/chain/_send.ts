@@ -42,6 +42,9 @@ export function revertOf(e: unknown): { errorName?: string; args?: readonly unkn
   return {};
 }
 
+/** Gas limit as a percentage of the estimate (see sendContract). */
+export const GAS_MARGIN_PCT = 125n;
+
 export interface SendResult {
   hash: Hex;
   receipt: TransactionReceipt;
@@ -66,8 +69,16 @@ export async function sendContract<
   try {
     // deno-lint-ignore no-explicit-any
     const { request: prepared } = await client.simulateContract(request as any);
+    // The estimate runs against the pending block; a write whose cost depends on the block time
+    // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
+    // margin keeps such transactions from running out of gas.
     // deno-lint-ignore no-explicit-any
-    hash = await client.writeContract(prepared as any);
+    const estimate = await client.estimateContractGas(request as any);
+    // deno-lint-ignore no-explicit-any
+    hash = await client.writeContract({
+      ...(prepared as any),
+      gas: (estimate * GAS_MARGIN_PCT) / 100n,
+    });
   } catch (e) {
     const { errorName, args } = revertOf(e);
     throw new ChainCallError(request.functionName, errorName, args, { cause: e });
