@@ -36,6 +36,32 @@ if (import.meta.main) {
     console.error('usage: deno task infer --model artha://<cid> [options] "prompt"');
     Deno.exit(2);
   }
+  const num = (
+    name: string,
+    value: string | undefined,
+    fallback: number,
+    min: number,
+    max: number,
+    int: boolean,
+  ) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) {
+      console.error(
+        `--${name} must be ${int ? "an integer" : "a number"} in [${min}, ${max}], got ${value}`,
+      );
+      Deno.exit(2);
+    }
+    return n;
+  };
+  const maxTokens = num("max-tokens", a["max-tokens"], 100, 1, 4096, true);
+  const temperature = num("temperature", a.temperature, 0.8, 0, 10, false);
+  const topK = num("top-k", a["top-k"], 40, 0, 256, true);
+  const seed = num("seed", a.seed, 0, 0, 2 ** 32 - 1, true);
+  const backends = ["auto", "ort-node", "ort-web", "kernel"];
+  if (a.backend !== undefined && !backends.includes(a.backend)) {
+    console.error(`--backend must be one of ${backends.join(", ")}, got ${a.backend}`);
+    Deno.exit(2);
+  }
   const dir = await cachedModelDir(a.model, {
     gateway: a.gateway ?? Deno.env.get("ARTHA_GATEWAY"),
     storeDir: a.store ?? Deno.env.get("ARTHA_STORE_DIR") ?? ".artha/svdb",
@@ -51,10 +77,10 @@ if (import.meta.main) {
   await out.write(enc.encode(prompt));
   for await (
     const t of generate(backend, enc.encode(prompt), {
-      maxTokens: Number(a["max-tokens"] ?? 100),
-      temperature: Number(a.temperature ?? 0.8),
-      topK: Number(a["top-k"] ?? 40),
-      seed: Number(a.seed ?? 0),
+      maxTokens,
+      temperature,
+      topK,
+      seed,
     })
   ) await out.write(new Uint8Array([t]));
   await out.write(enc.encode("\n"));
