@@ -485,8 +485,31 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  const chainId = Number(a["chain-id"]);
-  const addresses = JSON.parse(await Deno.readTextFile(a.addresses)) as ArthaAddresses;
+  const int = (name: string, value: string | undefined, min: number) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      console.error(`--${name} must be an integer >= ${min}, got ${value}`);
+      Deno.exit(2);
+    }
+    return n;
+  };
+  const chainId = int("chain-id", a["chain-id"], 1);
+  const pollMs = int("poll", a.poll, 10);
+  const heartbeatMs = int("heartbeat-ms", a["heartbeat-ms"], 0);
+  if (!/^0x[0-9a-fA-F]{64}$/.test(pk)) {
+    console.error("ARTHA_PRIVATE_KEY must be a 0x-prefixed 32-byte hex key");
+    Deno.exit(2);
+  }
+  let addresses: ArthaAddresses;
+  try {
+    addresses = JSON.parse(await Deno.readTextFile(a.addresses)) as ArthaAddresses;
+    for (const k of ["registry", "jobs", "proofs"] as const) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(addresses[k] ?? "")) throw new Error(`no address for ${k}`);
+    }
+  } catch (e) {
+    console.error(`Cannot read --addresses ${a.addresses}: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
   const client = createArthaClient({
     rpcUrl: a.rpc,
     chainId,
@@ -500,7 +523,7 @@ if (import.meta.main) {
     chainId,
     key,
     statePath: a.state,
-    heartbeatEveryMs: Number(a["heartbeat-ms"]),
+    heartbeatEveryMs: heartbeatMs,
     onProgress: (e) => {
       if (a.quiet) return;
       if (e.kind === "registered") {
@@ -528,5 +551,5 @@ if (import.meta.main) {
   const stop = new AbortController();
   Deno.addSignalListener("SIGTERM", () => stop.abort());
   Deno.addSignalListener("SIGINT", () => stop.abort());
-  await worker.run(stop.signal, Number(a.poll));
+  await worker.run(stop.signal, pollMs);
 }
