@@ -74,8 +74,8 @@ export async function sendContract<
     // margin keeps such transactions from running out of gas.
     // deno-lint-ignore no-explicit-any
     const estimate = await client.estimateContractGas(request as any);
-    // deno-lint-ignore no-explicit-any
     hash = await client.writeContract({
+      // deno-lint-ignore no-explicit-any
       ...(prepared as any),
       gas: (estimate * GAS_MARGIN_PCT) / 100n,
     });
