@@ -37,6 +37,8 @@ import {
 } from "./lib/update_envelope.ts";
 import { writeFileAtomic } from "./lib/store/_atomic.ts";
 import { clusterMean, type ClusterTask, signClusterSubmission } from "./lib/cluster_task.ts";
+import { recomputeTarget, type ValidationTask } from "./lib/verify/validation_task.ts";
+import { attestResult } from "./lib/verify/committee_chain.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "./lib/compress/codec.ts";
 import { codecFor } from "./lib/strategy/select.ts";
@@ -84,6 +86,8 @@ export interface WorkerCheat {
   challenges?: ResponderMode;
   /** Replaces the cluster mean a cluster aggregator posts (a fake aggregate). */
   clusterMean?: (mean: Float32Array) => Float32Array;
+  /** Replaces the result hash a committee member attests (a lying validator). */
+  attest?: (honestHash: Hex) => Hex;
 }
 
 export type WorkerEvent =
@@ -282,7 +286,7 @@ export class Worker {
   }
 
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
-  async tick(): Promise<"trained" | "resent" | "aggregated" | "wait" | "idle"> {
+  async tick(): Promise<"trained" | "resent" | "aggregated" | "validated" | "wait" | "idle"> {
     await this.heartbeat();
     await this.answerChallenges();
     const saved = await this.#loadState();
@@ -294,6 +298,7 @@ export class Worker {
     const task = await this.#call(`/assign?node=${this.nodePubkey}`) as
       | { status: "wait" | "idle" }
       | ClusterTask
+      | ValidationTask
       | {
         status: "task";
         jobId: Hex;
@@ -304,6 +309,7 @@ export class Worker {
         seed: number;
       };
     if (task.status === "cluster") return await this.#aggregateCluster(task);
+    if (task.status === "validate") return await this.#validate(task);
     if (task.status !== "task") return task.status;
 
     const spec = await this.#spec(task.specCid);
@@ -438,6 +444,40 @@ export class Worker {
     return "aggregated";
   }
 
+  /**
+   * A committee member's job on a spot-checked round: recompute the target's round from the
+   * round's starting checkpoint with the kernel and attest the result hash on chain. The chain
+   * compares it with the target's commit by committee majority.
+   */
+  async #validate(task: ValidationTask): Promise<"validated"> {
+    const spec = await this.#spec(task.specCid);
+    const honest = recomputeTarget(this.#trainer, {
+      global: decodeCheckpoint(await this.fetchCid(task.checkpointCid)).weights,
+      spec,
+      task,
+      data: await this.fetchCid(task.shard.cid),
+    });
+    try {
+      await attestResult(this.#o.client, {
+        addresses: this.#o.addresses,
+        jobId: task.jobId,
+        round: task.round,
+        validatorNode: this.nodePubkey,
+        targetNode: task.target,
+        resultHash: this.#o.cheat?.attest?.(honest) ?? honest,
+      });
+    } catch (e) {
+      // Attested before a crash, or the target was settled or the window closed meanwhile.
+      const done = [
+        "Verification__AlreadyAttested",
+        "Verification__AttestationsSettled",
+        "Verification__AttestationClosed",
+      ];
+      if (!(e instanceof ChainCallError && e.errorName && done.includes(e.errorName))) throw e;
+    }
+    return "validated";
+  }
+
   /** Loops until the signal aborts; waits `pollMs` when there is nothing to do. */
   async run(signal?: AbortSignal, pollMs = 1000): Promise<void> {
     while (!signal?.aborted) {
@@ -448,7 +488,7 @@ export class Worker {
         console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${(e as Error).message}`);
         outcome = "error";
       }
-      if (outcome !== "trained" && outcome !== "resent" && outcome !== "aggregated") {
+      if (!["trained", "resent", "aggregated", "validated"].includes(outcome)) {
         await new Promise((r) => setTimeout(r, pollMs));
       }
     }

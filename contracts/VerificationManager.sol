@@ -27,6 +27,16 @@ import {
 /// (FakeGradients), copycat 100% plus deactivation (Cheating), and any penalty that brings a node
 /// to 3 offences takes the rest of its stake and deactivates it. Slashed stake goes to the
 /// registry's slash pool.
+/// Committees. On a spot-checked round an authorised coordinator draws a committee from the job's
+/// nodes, weighted by reputation with on-chain randomness, and stores it. Each member recomputes
+/// every target of the round with the deterministic kernel and attests the result hash it got. A
+/// target is decided by a strict majority of its eligible members (the committee minus the target
+/// and its task group) agreeing on one hash: the committed result is then right (honest) or not
+/// (fake gradients, 50%). Trust: an honest majority of a reputation-weighted random committee.
+/// Honest recomputation is bit-identical, so under that assumption an honest target is never
+/// slashed and honest validators are always on the deciding side. Validators on the losing side
+/// only get a failed proof on reputation, never a slash, since a dishonest majority could otherwise
+/// slash honest validators too. Without a strict majority by the window's end nothing happens.
 contract VerificationManager is Owned, IVerificationManager {
     /// @notice Thrown when the linked contracts are missing.
     error Verification__NotLinked();
@@ -70,6 +80,26 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__AlreadyDrawn(bytes32 jobId, uint32 round);
     /// @notice Thrown when a configuration value is out of range.
     error Verification__InvalidConfig(uint256 value);
+    /// @notice Thrown when a round was not selected for a spot check.
+    error Verification__NotSpotChecked(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a round has no drawn committee.
+    error Verification__NoCommittee(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a node is not in the round's committee.
+    error Verification__NotInCommittee(bytes32 jobId, uint32 round, bytes32 validatorNode);
+    /// @notice Thrown when the caller is not the validator node's operator.
+    error Verification__NotOperator(bytes32 validatorNode, address caller);
+    /// @notice Thrown when a validator would attest itself or a member of its own task group.
+    error Verification__NotValidatorOf(bytes32 validatorNode, bytes32 targetNode);
+    /// @notice Thrown when a validator already attested a target.
+    error Verification__AlreadyAttested(bytes32 validatorNode, bytes32 targetNode);
+    /// @notice Thrown when an attested result hash is zero.
+    error Verification__ZeroResult();
+    /// @notice Thrown when an attestation arrives after the committee's window.
+    error Verification__AttestationClosed(bytes32 jobId, uint32 round, uint64 deadline);
+    /// @notice Thrown when attestations are settled before a majority or the window's end.
+    error Verification__AttestationOpen(bytes32 jobId, uint32 round, uint64 deadline);
+    /// @notice Thrown when a target's attestations were already settled.
+    error Verification__AttestationsSettled(bytes32 jobId, uint32 round, bytes32 targetNode);
 
     /// @notice Emitted when a challenge or gradient sample is issued.
     event ChallengeIssued(
@@ -102,6 +132,26 @@ contract VerificationManager is Owned, IVerificationManager {
     event SpotCheckDrawn(bytes32 indexed jobId, uint32 round, bool selected, bytes32 seed);
     /// @notice Emitted when a committee is drawn for a round.
     event CommitteeDrawn(bytes32 indexed jobId, uint32 round, bytes32 seed, bytes32[] members);
+    /// @notice Emitted when a committee member attests its recomputed result of a target.
+    event Attested(
+        bytes32 indexed jobId,
+        uint32 round,
+        bytes32 indexed validatorNode,
+        bytes32 indexed targetNode,
+        bytes32 recomputedResultHash
+    );
+    /// @notice Emitted when a target's attestations are settled.
+    event AttestationsSettled(
+        bytes32 indexed jobId,
+        uint32 round,
+        bytes32 indexed targetNode,
+        Outcome outcome,
+        bytes32 majority,
+        uint256 agreeing,
+        uint256 eligible
+    );
+    /// @notice Emitted when the share of spot-checked rounds changes.
+    event SpotCheckBpsSet(uint256 bps);
     /// @notice Emitted when the response window changes.
     event ResponseWindowSet(uint64 window);
     /// @notice Emitted when the linked contracts are set.
@@ -113,6 +163,14 @@ contract VerificationManager is Owned, IVerificationManager {
         Open,
         Answered,
         Failed
+    }
+
+    /// @notice How a committee settled a target: right result, fake, or no strict majority.
+    enum Outcome {
+        None,
+        Honest,
+        Faked,
+        Undecided
     }
 
     /// @notice One challenge (count 1) or gradient sample (count > 1).
@@ -138,7 +196,7 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant MIN_SAMPLE_BPS = 100;
     uint256 public constant MAX_SAMPLE_BPS = 500;
     uint256 public constant MAX_SAMPLE_CHUNKS = 64;
-    /// @notice Share of rounds that get a full spot check (10%).
+    /// @notice Default share of rounds that get a full spot check (10%).
     uint256 public constant SPOT_CHECK_BPS = 1_000;
     /// @notice Committee sizes (design doc: 10-20 validators).
     uint256 public constant MIN_COMMITTEE = 10;
@@ -149,7 +207,9 @@ contract VerificationManager is Owned, IVerificationManager {
     IPoCVerification public proofs;
     INodeCertView public registry;
     IReputationView public reputation;
-    /// @notice Seconds a node has to answer a challenge.
+    /// @notice Share of rounds spot-checked, in basis points (owner-set, default 10%).
+    uint256 public spotCheckBps = SPOT_CHECK_BPS;
+    /// @notice Seconds a node has to answer a challenge (and a committee has to attest).
     uint64 public responseWindow = 1 hours;
     uint256 public challengeCount;
 
@@ -160,6 +220,12 @@ contract VerificationManager is Owned, IVerificationManager {
         _settled;
     mapping(bytes32 jobId => mapping(uint32 round => uint256 drawn)) private _spotChecks;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool caught))) private _copycats;
+    mapping(bytes32 jobId => mapping(uint32 round => bytes32[] members)) private _committees;
+    mapping(bytes32 jobId => mapping(uint32 round => uint64 deadline)) private _attestDeadline;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool member))) private _inCommittee;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => mapping(bytes32 validator => bytes32))))
+        private _attestations;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => Outcome outcome))) private _outcomes;
 
     /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry. Owner only.
     function setLinks(address proofs_, address registry_, address reputation_) external onlyOwner {
@@ -177,6 +243,13 @@ contract VerificationManager is Owned, IVerificationManager {
         if (window < 1 minutes || window > 7 days) revert Verification__InvalidConfig(window);
         responseWindow = window;
         emit ResponseWindowSet(window);
+    }
+
+    /// @notice Sets the share of rounds spot-checked, 0 to 10,000 basis points. Owner only.
+    function setSpotCheckBps(uint256 bps) external onlyOwner {
+        if (bps > BPS) revert Verification__InvalidConfig(bps);
+        spotCheckBps = bps;
+        emit SpotCheckBpsSet(bps);
     }
 
     // ------------------------------------------------------------------- challenges
@@ -362,7 +435,7 @@ contract VerificationManager is Owned, IVerificationManager {
     function drawSpotCheck(bytes32 jobId, uint32 round) external returns (bool selected) {
         if (_spotChecks[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
         bytes32 seed = _randomness(keccak256(abi.encode("spot", jobId, round)));
-        selected = uint256(seed) % BPS < SPOT_CHECK_BPS;
+        selected = uint256(seed) % BPS < spotCheckBps;
         _spotChecks[jobId][round] = selected ? 2 : 1;
         emit SpotCheckDrawn(jobId, round, selected, seed);
     }
@@ -374,19 +447,152 @@ contract VerificationManager is Owned, IVerificationManager {
     }
 
     /// @notice Draws a validator committee for a round from on-chain randomness (see
-    /// `committeeFrom`) and publishes it. Anyone may call it.
+    /// `committeeFrom`), stores it with an attestation window of `responseWindow`, and publishes
+    /// it. Once per round. Authorised coordinator only: the candidates (the job's nodes) are its
+    /// statement, like task groups; who among them serves is the chain's draw.
     /// @param jobId The job.
     /// @param round The round.
     /// @param candidates Registered nodes to draw from.
-    /// @param size Wanted size, 10 to 20.
+    /// @param size Wanted size, 10 to 20 (fewer members when fewer candidates are eligible).
     /// @return members The committee.
     function drawCommittee(bytes32 jobId, uint32 round, bytes32[] calldata candidates, uint256 size)
         external
+        onlyAuthorised
         returns (bytes32[] memory members)
     {
+        if (_attestDeadline[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
         bytes32 seed = _randomness(keccak256(abi.encode("committee", jobId, round)));
         members = committeeFrom(seed, candidates, size);
+        _committees[jobId][round] = members;
+        _attestDeadline[jobId][round] = uint64(block.timestamp) + responseWindow;
+        for (uint256 i = 0; i < members.length; ++i) {
+            _inCommittee[jobId][round][members[i]] = true;
+        }
         emit CommitteeDrawn(jobId, round, seed, members);
+    }
+
+    /// @notice A committee member attests the result hash it got by recomputing `targetNode`'s
+    /// round from the round's starting checkpoint. The round must be spot-checked, the validator
+    /// in its committee and outside the target's task group, the caller its operator; once per
+    /// (validator, target), within the attestation window.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param validatorNode The attesting committee member.
+    /// @param targetNode The node whose round was recomputed.
+    /// @param recomputedResultHash keccak256(abi.encode(loss, gradient, weights digests)) recomputed.
+    function attest(
+        bytes32 jobId,
+        uint32 round,
+        bytes32 validatorNode,
+        bytes32 targetNode,
+        bytes32 recomputedResultHash
+    ) external {
+        if (_spotChecks[jobId][round] != 2) revert Verification__NotSpotChecked(jobId, round);
+        uint64 deadline = _attestDeadline[jobId][round];
+        if (deadline == 0) revert Verification__NoCommittee(jobId, round);
+        if (block.timestamp > deadline) revert Verification__AttestationClosed(jobId, round, deadline);
+        if (!_inCommittee[jobId][round][validatorNode]) {
+            revert Verification__NotInCommittee(jobId, round, validatorNode);
+        }
+        if (registry.operatorOf(validatorNode) != msg.sender) {
+            revert Verification__NotOperator(validatorNode, msg.sender);
+        }
+        if (!_eligible(jobId, validatorNode, targetNode)) {
+            revert Verification__NotValidatorOf(validatorNode, targetNode);
+        }
+        if (recomputedResultHash == bytes32(0)) revert Verification__ZeroResult();
+        if (proofs.resultOf(jobId, round, targetNode) == bytes32(0)) {
+            revert Verification__NoCommit(jobId, round, targetNode);
+        }
+        if (_outcomes[jobId][round][targetNode] != Outcome.None) {
+            revert Verification__AttestationsSettled(jobId, round, targetNode);
+        }
+        mapping(bytes32 => bytes32) storage given = _attestations[jobId][round][targetNode];
+        if (given[validatorNode] != bytes32(0)) revert Verification__AlreadyAttested(validatorNode, targetNode);
+        given[validatorNode] = recomputedResultHash;
+        emit Attested(jobId, round, validatorNode, targetNode, recomputedResultHash);
+    }
+
+    /// @notice Settles a target's attestations, once. Decided when a strict majority of its eligible
+    /// committee members attested one hash: equal to the committed result, the target gets a passed
+    /// proof; different, it is slashed 50% (fake gradients, with offence escalation). Either way
+    /// members that attested the majority get a passed proof and the others a failed one (no
+    /// slash). Callable by anyone once decided, or after the window (then undecided: no effect).
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param targetNode The recomputed node.
+    /// @return outcome How the target was settled.
+    function settleAttestations(bytes32 jobId, uint32 round, bytes32 targetNode) external returns (Outcome outcome) {
+        uint64 deadline = _attestDeadline[jobId][round];
+        if (deadline == 0) revert Verification__NoCommittee(jobId, round);
+        if (_outcomes[jobId][round][targetNode] != Outcome.None) {
+            revert Verification__AttestationsSettled(jobId, round, targetNode);
+        }
+        bytes32 committed = proofs.resultOf(jobId, round, targetNode);
+        if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, targetNode);
+        (bytes32 majority, uint256 agreeing, uint256 eligible) = attestationMajority(jobId, round, targetNode);
+        bool decided = agreeing * 2 > eligible;
+        if (!decided && block.timestamp <= deadline) revert Verification__AttestationOpen(jobId, round, deadline);
+        outcome = !decided ? Outcome.Undecided : majority == committed ? Outcome.Honest : Outcome.Faked;
+        _outcomes[jobId][round][targetNode] = outcome;
+        emit AttestationsSettled(jobId, round, targetNode, outcome, majority, agreeing, eligible);
+        if (!decided) return outcome;
+        bytes32[] storage m = _committees[jobId][round];
+        mapping(bytes32 => bytes32) storage given = _attestations[jobId][round][targetNode];
+        for (uint256 i = 0; i < m.length; ++i) {
+            bytes32 h = given[m[i]];
+            if (h != bytes32(0)) reputation.recordProof(m[i], h == majority);
+        }
+        if (outcome == Outcome.Faked) {
+            _penalise(jobId, targetNode, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);
+        } else {
+            reputation.recordProof(targetNode, true);
+        }
+    }
+
+    /// @notice The most attested hash for a target, how many members attested it, and how many
+    /// committee members may attest the target (`eligible`: the committee minus the target and its
+    /// task group). Decided when `agreeing * 2 > eligible`.
+    function attestationMajority(bytes32 jobId, uint32 round, bytes32 targetNode)
+        public
+        view
+        returns (bytes32 majority, uint256 agreeing, uint256 eligible)
+    {
+        bytes32[] storage m = _committees[jobId][round];
+        mapping(bytes32 => bytes32) storage given = _attestations[jobId][round][targetNode];
+        bytes32[] memory hashes = new bytes32[](m.length);
+        for (uint256 i = 0; i < m.length; ++i) {
+            if (!_eligible(jobId, m[i], targetNode)) continue;
+            ++eligible;
+            hashes[i] = given[m[i]];
+        }
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            if (hashes[i] == bytes32(0)) continue;
+            uint256 c;
+            for (uint256 k = 0; k < hashes.length; ++k) {
+                if (hashes[k] == hashes[i]) ++c;
+            }
+            if (c > agreeing) (majority, agreeing) = (hashes[i], c);
+        }
+    }
+
+    /// @notice The stored committee of a round and the end of its attestation window.
+    function committeeOf(bytes32 jobId, uint32 round) external view returns (bytes32[] memory members, uint64 deadline) {
+        return (_committees[jobId][round], _attestDeadline[jobId][round]);
+    }
+
+    /// @notice The hash `validatorNode` attested for `targetNode` (zero if none).
+    function attestationOf(bytes32 jobId, uint32 round, bytes32 validatorNode, bytes32 targetNode)
+        external
+        view
+        returns (bytes32)
+    {
+        return _attestations[jobId][round][targetNode][validatorNode];
+    }
+
+    /// @notice How a target's attestations were settled (None while unsettled).
+    function outcomeOf(bytes32 jobId, uint32 round, bytes32 targetNode) external view returns (Outcome) {
+        return _outcomes[jobId][round][targetNode];
     }
 
     /// @notice `size` distinct compute-eligible nodes of `candidates` (fewer if fewer are
@@ -515,6 +721,14 @@ contract VerificationManager is Owned, IVerificationManager {
         c = _challenges[challengeId];
         if (c.status == Status.None) revert Verification__UnknownChallenge(challengeId);
         if (c.status != Status.Open) revert Verification__ChallengeClosed(challengeId, uint8(c.status));
+    }
+
+    /// @dev A validator may attest any other node outside its own task group (whose members ran the
+    /// same task and so share the target's interest).
+    function _eligible(bytes32 jobId, bytes32 validatorNode, bytes32 targetNode) private view returns (bool) {
+        if (validatorNode == targetNode) return false;
+        uint32 g = _groupOf[jobId][targetNode];
+        return g == 0 || _groupOf[jobId][validatorNode] != g;
     }
 
     /// @dev prevrandao and the previous block hash, mixed with what is being drawn for.

@@ -1,6 +1,6 @@
 /**
  * The coordinator's part in verification (design doc 1.3): after a round closes it draws the
- * round's spot check and challenges committed nodes (a chunk and a step chosen by on-chain
+ * round's spot check (and, for a selected round, its validator committee), challenges committed nodes (a chunk and a step chosen by on-chain
  * randomness, or a 1-5% gradient sample); on later aggregate calls it claims timeouts of
  * unanswered challenges (10% slash) and, as the validator, recomputes the challenged node's round
  * from the previous checkpoint with the kernel and compares every revealed chunk: a wrong value
@@ -20,6 +20,7 @@ import {
 import { recomputeRound, wrongChunks } from "../lib/verify/recompute.ts";
 import { chunkCount } from "../lib/merkle.ts";
 import type { Context } from "./_context.ts";
+import { drawRoundCommittee } from "./_committee.ts";
 import { loadWeights, processTrainer } from "./_job.ts";
 import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./_state.ts";
 
@@ -63,7 +64,8 @@ export async function challengeRound(
   nodes: Hex[],
 ): Promise<ChallengeRecord[]> {
   const v = spec.verification;
-  if (!v || (v.challengeRate === 0 && v.sampleRate === 0)) return [];
+  const challenges = v !== undefined && (v.challengeRate > 0 || v.sampleRate > 0);
+  if (!v || (!challenges && !v.committee)) return [];
   const { client, addresses } = ctx.chain;
   await tolerate(
     () =>
@@ -81,6 +83,9 @@ export async function challengeRound(
     functionName: "spotCheckOf",
     args: [job.jobId, job.round],
   });
+  // A spot-checked round is also recomputed in full by a validator committee (functions/_committee.ts).
+  if (spotChecked) await drawRoundCommittee(ctx, job, spec, nodes);
+  if (!challenges) return [];
   const seed = (await client.getBlock()).hash!;
   const out: ChallengeRecord[] = [];
   for (const node of nodes) {

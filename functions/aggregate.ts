@@ -47,6 +47,7 @@ import type { JobSpec } from "../lib/job_spec.ts";
 import { paramLayout } from "../kernel/params.ts";
 import { type Context, contextFromEnv } from "./_context.ts";
 import { challengeRound, checkChallenges } from "./_verification.ts";
+import { settleCommittees } from "./_committee.ts";
 import { clusteredDelta, isHierarchical, receiveCluster } from "./_clusters.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
 import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
@@ -248,6 +249,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
   if (job.status !== "running") return { ...base, status: "idle", reason: job.status };
   const spec = await loadSpec(ctx.store, job.specCid);
   await checkChallenges(ctx, job, spec);
+  await settleCommittees(ctx, job);
 
   // The set of updates this close uses: fixed once, so a restart re-derives the same result.
   let closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, job.round))).value;
@@ -595,6 +597,7 @@ export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
     // Challenges of a job's last rounds still run out after it completes.
     else {
       await checkChallenges(ctx, job, await loadSpec(ctx.store, job.specCid));
+      await settleCommittees(ctx, job);
     }
   }
   return out;

@@ -6,8 +6,10 @@
  * (model-size planner against each node's capabilities), assigns them on chain and records the
  * job in KV. Idempotent: a job already started is returned as it is.
  *
- * GET /assign?node=<pubkey>: the node's current task ({status:"task", ...}), or
- * {status:"wait"} while its update for the current round is in, or {status:"idle"}.
+ * GET /assign?node=<pubkey>: the node's current task: a cluster to aggregate
+ * ({status:"cluster"}), a spot-checked round to recompute as a committee member
+ * ({status:"validate"}), or its training task ({status:"task", ...}); {status:"wait"} while its
+ * update for the current round is in, or {status:"idle"}.
  */
 import type { Hex } from "viem";
 import { abis, JobStatus } from "../lib/chain/contracts.ts";
@@ -22,6 +24,8 @@ import { paramLayout } from "../kernel/params.ts";
 import { type Context, contextFromEnv } from "./_context.ts";
 import { clusterTaskFor } from "./_clusters.ts";
 import type { ClusterTask } from "../lib/cluster_task.ts";
+import { validationTaskFor } from "./_committee.ts";
+import type { ValidationTask } from "../lib/verify/validation_task.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
 import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
 import {
@@ -221,13 +225,18 @@ export async function startJob(
 export async function taskFor(
   ctx: Context,
   node: Hex,
-): Promise<Task | ClusterTask | { status: "wait" | "idle" }> {
+): Promise<Task | ClusterTask | ValidationTask | { status: "wait" | "idle" }> {
   let waiting = false;
   for (const job of await listJobs(ctx.kv)) {
-    if (job.status !== "running" || !job.assigned.includes(node)) continue;
+    if (!job.assigned.includes(node)) continue;
     // Aggregating its cluster comes first: the round cannot close without it.
-    const cluster = await clusterTaskFor(ctx, job, node);
+    const cluster = job.status === "running" ? await clusterTaskFor(ctx, job, node) : undefined;
     if (cluster) return cluster;
+    // Then validating a spot-checked round (its attestation window is short), even after the
+    // job completed.
+    const validate = await validationTaskFor(ctx, job, node);
+    if (validate) return validate;
+    if (job.status !== "running") continue;
     const done = await ctx.kv.get(updateKey(job.jobId, job.round, node));
     if (done.value) {
       waiting = true;

@@ -92,12 +92,16 @@ export interface JobSpec {
    * starting weights; their results must match), the share of commits challenged each round,
    * the share of update chunks a gradient sample opens (0.01-0.05), and the share of rounds
    * spot-checked in full (default 0.1). Without it, no task groups are recorded on chain.
+   * `committee`: on spot-checked rounds a reputation-weighted committee of the job's nodes
+   * recomputes every committed node and attests the result on chain (off by default: it costs
+   * each member a recomputation per target).
    */
   verification?: {
     redundancy: number;
     challengeRate: number;
     sampleRate: number;
     spotCheckRate?: number;
+    committee?: boolean;
   };
 }
 
@@ -213,6 +217,7 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     need(num(v.challengeRate, 0, 1), "verification.challengeRate must be in [0, 1]");
     need(v.sampleRate === 0 || num(v.sampleRate, 0.01, 0.05), "verification.sampleRate 1-5%");
     need(v.spotCheckRate === undefined || num(v.spotCheckRate, 0, 1), "verification.spotCheckRate");
+    need(v.committee === undefined || typeof v.committee === "boolean", "verification.committee");
   }
   return s;
 }

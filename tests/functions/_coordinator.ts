@@ -119,7 +119,7 @@ export interface JobOptions {
   quorum?: number;
   deadlineMs?: number;
   /** A verification policy (challenges, samples, redundancy 1). */
-  verification?: { redundancy: number; challengeRate: number; sampleRate: number };
+  verification?: JobSpec["verification"];
   /** Hierarchical aggregation by worker clusters. */
   hierarchical?: boolean;
   clusterSize?: number;

@@ -1,0 +1,159 @@
+/**
+ * Validator committees, the coordinator's half (design doc 1.3: 10-20 validators drawn at random
+ * weighted by reputation; spot checks of 10% of rounds). When a spot-checked round of a job whose
+ * policy asks for committees closes, the coordinator draws the round's committee on chain from the
+ * job's assigned nodes (the chain keeps the compute-eligible ones) and records the round's
+ * committed nodes as targets. Members fetch validation tasks from GET /assign, one target at a
+ * time (every target outside their own task group they have not attested), recompute and attest
+ * on chain. Later aggregate calls settle each target: the contract decides by strict majority of
+ * the committee and slashes a faked target 50%; the coordinator only triggers it.
+ */
+import type { Hex } from "viem";
+import { abis } from "../lib/chain/contracts.ts";
+import { ChainCallError } from "../lib/chain/_send.ts";
+import { type JobSpec, taskSeed } from "../lib/job_spec.ts";
+import { drawCommittee, readCommittee, settleAttestations } from "../lib/verify/committee_chain.ts";
+import { reproducible, type ValidationTask } from "../lib/verify/validation_task.ts";
+import type { Context } from "./_context.ts";
+import { loadSpec } from "./_job.ts";
+import { type JobRecord, listValues } from "./_state.ts";
+
+/** A spot-checked round's committee and what it still has to settle. */
+export interface CommitteeRecord {
+  jobId: Hex;
+  round: number;
+  members: Hex[];
+  /** Nodes whose round the committee recomputes (the round's counted commits). */
+  targets: Hex[];
+  /** The round's starting checkpoint. */
+  checkpointCid: string;
+  /** End of the attestation window, chain seconds. */
+  deadline: number;
+  /** Targets settled on chain. */
+  settled: Hex[];
+}
+
+const committeeKey = (jobId: string, round: number): Deno.KvKey => ["committee", jobId, round];
+
+/** Whether `e` is a revert with one of `names`. */
+function revertedWith(e: unknown, names: string[]): boolean {
+  return e instanceof ChainCallError && e.errorName !== undefined && names.includes(e.errorName);
+}
+
+/**
+ * Draws (once) and records the committee of `job`'s closing round, which the chain selected for
+ * a spot check. `job` is the record before the close: its globalCid is the round's start.
+ */
+export async function drawRoundCommittee(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  targets: Hex[],
+): Promise<CommitteeRecord | undefined> {
+  if (!spec.verification?.committee || !reproducible(spec) || targets.length === 0) return;
+  const key = committeeKey(job.jobId, job.round);
+  const existing = (await ctx.kv.get<CommitteeRecord>(key)).value;
+  if (existing) return existing;
+  const { client, addresses } = ctx.chain;
+  const at = { addresses, jobId: job.jobId, round: job.round };
+  try {
+    await drawCommittee(client, { ...at, candidates: job.assigned as Hex[] });
+  } catch (e) {
+    if (!revertedWith(e, ["Verification__AlreadyDrawn"])) throw e;
+  }
+  const { members, deadline } = await readCommittee(client, at);
+  const rec: CommitteeRecord = {
+    ...at,
+    members,
+    targets: targets.map((t) => t.toLowerCase() as Hex),
+    checkpointCid: job.globalCid,
+    deadline,
+    settled: [],
+  };
+  await ctx.kv.set(key, rec);
+  return rec;
+}
+
+/** The next target `node` has to recompute and attest for `job`, if any. */
+export async function validationTaskFor(
+  ctx: Context,
+  job: JobRecord,
+  node: Hex,
+): Promise<ValidationTask | undefined> {
+  const recs = await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId]);
+  const mine = recs.filter((r) => r.members.includes(node) && r.settled.length < r.targets.length);
+  if (mine.length === 0) return;
+  const { client, addresses } = ctx.chain;
+  const read = (functionName: "groupOf", args: [Hex, Hex]) =>
+    client.readContract({
+      address: addresses.verification,
+      abi: abis.verification,
+      functionName,
+      args,
+    });
+  const now = Number((await client.getBlock()).timestamp);
+  const group = await read("groupOf", [job.jobId, node]);
+  for (const rec of mine) {
+    if (now > rec.deadline) continue;
+    for (const target of rec.targets) {
+      if (target === node || rec.settled.includes(target)) continue;
+      // The contract's rule: nobody attests a member of its own task group.
+      const g = await read("groupOf", [job.jobId, target]);
+      if (g !== 0 && g === group) continue;
+      const given = await client.readContract({
+        address: addresses.verification,
+        abi: abis.verification,
+        functionName: "attestationOf",
+        args: [job.jobId, rec.round, node, target],
+      });
+      if (BigInt(given) !== 0n) continue;
+      const spec = await loadSpec(ctx.store, job.specCid);
+      const index = job.shardOf[target]!;
+      return {
+        status: "validate",
+        jobId: job.jobId,
+        round: rec.round,
+        target,
+        specCid: job.specCid,
+        checkpointCid: rec.checkpointCid,
+        shard: { index, cid: spec.shards[index]!.cid },
+        seed: taskSeed(spec, index),
+      };
+    }
+  }
+}
+
+/**
+ * Settles every target of `job`'s committees that the chain can decide (a strict majority
+ * attested, or the window ended); returns how many targets were settled now.
+ */
+export async function settleCommittees(ctx: Context, job: JobRecord): Promise<number> {
+  const { client, addresses } = ctx.chain;
+  let count = 0;
+  for (const rec of await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId])) {
+    const settled = [...rec.settled];
+    for (const target of rec.targets) {
+      if (settled.includes(target)) continue;
+      try {
+        await settleAttestations(client, {
+          addresses,
+          jobId: job.jobId,
+          round: rec.round,
+          targetNode: target,
+        });
+        count++;
+      } catch (e) {
+        if (revertedWith(e, ["Verification__AttestationOpen"])) continue;
+        // Settled by someone else, or nothing committed to settle.
+        if (!revertedWith(e, ["Verification__AttestationsSettled", "Verification__NoCommit"])) {
+          throw e;
+        }
+      }
+      settled.push(target);
+    }
+    if (settled.length !== rec.settled.length) {
+      await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled });
+    }
+  }
+  return count;
+}
