@@ -441,7 +441,9 @@ if (import.meta.main) {
       ? { codec: a.codec as CodecName, fraction: num(a.fraction, 0.01, "fraction") }
       : undefined,
     robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
-    verification: a.verify ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02 } : undefined,
+    verification: a.verify
+      ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true }
+      : undefined,
     hierarchical: a.hierarchical,
     optimizer: a.optimizer as "adamw" | "sgd" | undefined,
     lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
