@@ -14,10 +14,9 @@ import { sendContract } from "../../lib/chain/_send.ts";
 import { type JobSpec, jobSpecHash } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { generateNodeKey } from "../../lib/keys.ts";
-import { openFsStore } from "../../lib/store/store.ts";
 import type { createTrainer } from "../../kernel/train_step.ts";
-import { type Context, DEFAULT_CONFIG } from "../../functions/_context.ts";
-import { createRouter } from "../../functions/router.ts";
+import type { Context } from "../../functions/_context.ts";
+import { startLocalCoordinator } from "../../functions/local.ts";
 import type { JobRecord } from "../../functions/_state.ts";
 import { Worker, type WorkerCheat } from "../../worker.ts";
 import {
@@ -87,25 +86,14 @@ export async function startVerifyRun(
     args: [60n],
   });
   const dir = await Deno.makeTempDir({ prefix: "artha-verify-" });
-  const store = await openFsStore(`${dir}/svdb`);
-  const kv = await Deno.openKv(`${dir}/kv`);
-  let offset = 0;
-  const ctx: Context = {
-    kv,
-    store,
-    chain: { client: validator, addresses, chainId: net.chainId },
-    config: DEFAULT_CONFIG,
-    now: () => Date.now() + offset,
-  };
-  const route = createRouter(ctx);
-  const call = (path: string, init?: RequestInit) =>
-    route(new Request(`http://coordinator${path}`, init));
-  const post = (path: string, body: unknown) =>
-    call(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const local = await startLocalCoordinator({
+    dir,
+    client: validator,
+    addresses,
+    chainId: net.chainId,
+  });
+  const { ctx, call, post } = local;
+  const store = ctx.store;
   const { spec, specCid } = await prepareJob(store, {
     model: TINY,
     shards: tinyShards(o.shards),
@@ -161,10 +149,9 @@ export async function startVerifyRun(
     cheats,
     record,
     post,
-    advance: (ms) => offset += ms,
+    advance: local.advance,
     close: async () => {
-      kv.close();
-      await store.close();
+      await local.close();
       await Deno.remove(dir, { recursive: true });
     },
   };
