@@ -382,6 +382,7 @@ export class Worker {
       gradientDigest: result.gradientDigest,
       weightsDigest: result.weightsDigest,
       updateBytes: result.payload ?? f32Bytes(result.delta),
+      stepRecords: result.stepRecords,
     });
     const envelope: SignedUpdateEnvelope = signEnvelope(this.#o.key, {
       jobId: task.jobId,

@@ -98,6 +98,12 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__AttestationClosed(bytes32 jobId, uint32 round, uint64 deadline);
     /// @notice Thrown when attestations are settled before a majority or the window's end.
     error Verification__AttestationOpen(bytes32 jobId, uint32 round, uint64 deadline);
+    /// @notice Thrown when a step challenge is answered with chunk openings.
+    error Verification__StepChallenge(uint256 challengeId);
+    /// @notice Thrown when a chunk challenge is answered with a step opening.
+    error Verification__NotStepChallenge(uint256 challengeId);
+    /// @notice Thrown when a step record is not STEP_RECORD_BYTES long.
+    error Verification__BadStepRecord(uint256 length);
     /// @notice Thrown when a target's attestations were already settled.
     error Verification__AttestationsSettled(bytes32 jobId, uint32 round, bytes32 targetNode);
 
@@ -112,6 +118,9 @@ contract VerificationManager is Owned, IVerificationManager {
         bytes32 seed,
         uint64 deadline
     );
+    /// @notice Emitted when a node opens the record of a challenged step (f32 loss, keccak256 of the
+    /// weights after the step, keccak256 of its gradient), so validators can recompute that step.
+    event StepRevealed(uint256 indexed challengeId, uint32 step, bytes record);
     /// @notice Emitted for every chunk a node opens, so validators can recompute and compare it.
     event ChunkRevealed(uint256 indexed challengeId, uint256 chunkIndex, bytes chunk);
     /// @notice Emitted when a challenge is answered in time with valid openings.
@@ -196,6 +205,9 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant MIN_SAMPLE_BPS = 100;
     uint256 public constant MAX_SAMPLE_BPS = 500;
     uint256 public constant MAX_SAMPLE_CHUNKS = 64;
+    /// @dev A step record: f32 loss (4 bytes), keccak256 of the weights after the step, of its
+    /// gradient (lib/local_training.ts stepRecord).
+    uint256 public constant STEP_RECORD_BYTES = 68;
     /// @notice Default share of rounds that get a full spot check (10%).
     uint256 public constant SPOT_CHECK_BPS = 1_000;
     /// @notice Committee sizes (design doc: 10-20 validators).
@@ -270,6 +282,55 @@ contract VerificationManager is Owned, IVerificationManager {
         return _issue(jobId, round, nodePubkey, steps, 1);
     }
 
+    /// @notice Challenges one step of a committed round, drawn from on-chain randomness: the node
+    /// must open that step's record (loss, weights hash, gradient hash) with a Merkle proof
+    /// against its committed lossDigest (the root of its per-step records); a validator then
+    /// recomputes the step from the round's checkpoint. Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param round The committed round.
+    /// @param nodePubkey The node.
+    /// @param steps Local steps per round.
+    /// @return challengeId The new challenge (count 0 marks a step challenge).
+    function issueStepChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps)
+        external
+        onlyAuthorised
+        returns (uint256 challengeId)
+    {
+        return _issue(jobId, round, nodePubkey, steps, 0);
+    }
+
+    /// @notice Answers a step challenge: the commit's digest triple and the challenged step's
+    /// record with its Merkle proof against lossDigest, both checked here.
+    /// @param challengeId The step challenge.
+    /// @param lossDigest Committed loss digest (root of the step records).
+    /// @param gradientDigest Committed gradient digest.
+    /// @param weightsDigest Committed weights digest.
+    /// @param record The step's STEP_RECORD_BYTES record.
+    /// @param proof Sibling hashes from the record's leaf up to lossDigest.
+    function respondStep(
+        uint256 challengeId,
+        bytes32 lossDigest,
+        bytes32 gradientDigest,
+        bytes32 weightsDigest,
+        bytes calldata record,
+        bytes32[] calldata proof
+    ) external {
+        Challenge storage c = _open(challengeId);
+        if (c.count != 0) revert Verification__NotStepChallenge(challengeId);
+        if (block.timestamp > c.deadline) revert Verification__WindowClosed(challengeId, c.deadline);
+        bytes32 committed = proofs.resultOf(c.jobId, c.round, c.nodePubkey);
+        bytes32 given = keccak256(abi.encode(lossDigest, gradientDigest, weightsDigest));
+        if (given != committed) revert Verification__DigestMismatch(committed, given);
+        if (record.length != STEP_RECORD_BYTES) revert Verification__BadStepRecord(record.length);
+        if (!MerkleProof.verify(lossDigest, MerkleProof.leafOf(record), c.step, proof)) {
+            revert Verification__BadProof(0, c.step);
+        }
+        emit StepRevealed(challengeId, c.step, record);
+        c.status = Status.Answered;
+        emit ChallengeAnswered(challengeId, c.nodePubkey);
+        reputation.recordProof(c.nodePubkey, true);
+    }
+
     /// @notice Requests 1-5% of the chunks of a committed update (at least one, at most 64) at
     /// indices drawn on chain. Authorised verifiers only.
     /// @param jobId The job.
@@ -313,6 +374,7 @@ contract VerificationManager is Owned, IVerificationManager {
         bytes32[][] calldata proofsOf
     ) external {
         Challenge storage c = _open(challengeId);
+        if (c.count == 0) revert Verification__StepChallenge(challengeId);
         if (block.timestamp > c.deadline) revert Verification__WindowClosed(challengeId, c.deadline);
         bytes32 committed = proofs.resultOf(c.jobId, c.round, c.nodePubkey);
         bytes32 given = keccak256(abi.encode(lossDigest, gradientDigest, weightsDigest));

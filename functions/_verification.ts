@@ -9,11 +9,13 @@
 import type { Hex } from "viem";
 import { abis, SlashReason } from "../lib/chain/contracts.ts";
 import { ChainCallError, sendContract } from "../lib/chain/_send.ts";
-import { digestHex, hexToBytes } from "../lib/digest.ts";
+import { bytesToHex, digestHex, hexToBytes } from "../lib/digest.ts";
+import { STEP_RECORD_BYTES } from "../lib/local_training.ts";
 import { type JobSpec, roundHyper, taskSeed } from "../lib/job_spec.ts";
 import { fp32Codec } from "../lib/compress/fp32.ts";
 import {
   issueChallenge,
+  issueStepChallenge,
   requestGradientSample,
   timeoutChallenge,
 } from "../lib/verify/challenge_chain.ts";
@@ -30,7 +32,7 @@ export interface ChallengeRecord {
   jobId: Hex;
   round: number;
   nodePubkey: Hex;
-  kind: "challenge" | "sample";
+  kind: "challenge" | "sample" | "step";
   status: "open" | "timed-out" | "verified" | "penalised" | "skipped";
 }
 
@@ -117,6 +119,7 @@ export async function challengeRound(
     // A spot-checked round challenges everyone; otherwise each node with the policy's rate.
     if (spotChecked || drawn(seed, job.jobId, job.round, node, v.challengeRate)) {
       await issue("challenge", () => issueChallenge(client, target));
+      await issue("step", () => issueStepChallenge(client, target));
     }
     if (v.sampleRate > 0) {
       const sampleBps = Math.min(500, Math.max(100, Math.round(v.sampleRate * 10_000)));
@@ -205,12 +208,30 @@ async function verifyAnswer(
     data: await ctx.store.get(spec.shards[shard]!.cid),
     hyper: roundHyper(spec, rec.round),
   }, { encode: spec.compression ? (d) => fp32Codec().encode(d).bytes : undefined });
-  // The openings are chunks of what the gradientDigest covers: the f32 delta, or the payload.
-  const wrong = wrongChunks(
-    expected.updateBytes,
-    logs.map((l) => ({ chunkIndex: Number(l.args.chunkIndex!), chunk: l.args.chunk! })),
-  );
-  if (wrong.length === 0) return "verified";
+  let honest: boolean;
+  if (rec.kind === "step") {
+    // The step's record (loss, weights hash, gradient hash) must be the recomputed one.
+    const [opened] = await client.getContractEvents({
+      address: addresses.verification,
+      abi: abis.verification,
+      eventName: "StepRevealed",
+      args: { challengeId: BigInt(rec.id) },
+      fromBlock: 0n,
+    });
+    if (!opened) return "open";
+    const step = opened.args.step!;
+    const want = bytesToHex(
+      expected.stepRecords.subarray(step * STEP_RECORD_BYTES, (step + 1) * STEP_RECORD_BYTES),
+    );
+    honest = want === opened.args.record!.toLowerCase();
+  } else {
+    // The openings are chunks of what the gradientDigest covers: the f32 delta, or the payload.
+    honest = wrongChunks(
+      expected.updateBytes,
+      logs.map((l) => ({ chunkIndex: Number(l.args.chunkIndex!), chunk: l.args.chunk! })),
+    ).length === 0;
+  }
+  if (honest) return "verified";
   await sendContract(client, {
     address: addresses.verification,
     abi: abis.verification,

@@ -28,7 +28,7 @@ import type { Hyper, TrainStepFn } from "../kernel/train_step.ts";
 import type { ModelConfig } from "../kernel/params.ts";
 import { initOptState } from "../kernel/optimizer.ts";
 import { sampleBatch } from "../kernel/data.ts";
-import { digestHex } from "./digest.ts";
+import { digestHex, hexToBytes } from "./digest.ts";
 import { merkleRoot } from "./merkle.ts";
 import type { NodeKey } from "./keys.ts";
 import { proofsRoot, type SignedTrainProof, signTrainProof } from "./train_proof.ts";
@@ -56,8 +56,10 @@ export interface LocalResult {
   /** Sequences trained on (B x accumSteps per step). */
   samples: number;
   losses: Float32Array;
+  /** Per-step records (STEP_RECORD_BYTES each), the leaves of lossDigest. */
+  stepRecords: Uint8Array;
   meanLoss: number;
-  /** keccak256 of the f32 per-step losses. */
+  /** Merkle root of the per-step records (loss, weights hash, gradient hash per step). */
   lossDigest: Hex;
   /** Merkle root of the update as sent: the encoded payload, or the f32 delta bytes. */
   gradientDigest: Hex;
@@ -74,6 +76,22 @@ export interface LocalResult {
    * (s_0..s_N, N + 1 digests), what a dispute bisects over (lib/verify/steps_tree.ts).
    */
   stepDigests?: Hex[];
+}
+
+/** Bytes of one step's record: f32 loss, keccak256 of the weights after it, of its gradient. */
+export const STEP_RECORD_BYTES = 68;
+
+/**
+ * One step's record. The round's lossDigest is the Merkle root of its records (one leaf per step),
+ * so a challenge can open any single step with a proof the contract checks, and a validator who
+ * recomputes that step compares its loss, weights and gradient hashes.
+ */
+export function stepRecord(loss: number, weights: Float32Array, grad: Float32Array): Uint8Array {
+  const out = new Uint8Array(STEP_RECORD_BYTES);
+  new DataView(out.buffer).setFloat32(0, loss, true);
+  out.set(hexToBytes(digestHex(f32Bytes(weights))), 4);
+  out.set(hexToBytes(digestHex(f32Bytes(grad))), 36);
+  return out;
 }
 
 /** Bytes of a Float32Array as they are hashed and stored (little-endian f32). */
@@ -129,6 +147,7 @@ export function trainLocal(
   let weights = global;
   let state = initOptState(hyper.optimizer.kind, global.length);
   const losses = new Float32Array(task.localSteps);
+  const stepRecords = new Uint8Array(task.localSteps * STEP_RECORD_BYTES);
   const proofs: SignedTrainProof[] = [];
   const stepDigests = options.recordSteps ? [merkleRoot(f32Bytes(global))] : undefined;
   for (let s = 0; s < task.localSteps; s++) {
@@ -143,6 +162,7 @@ export function trainLocal(
     weights = r.weights;
     state = r.optState;
     losses[s] = r.loss;
+    stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
     stepDigests?.push(merkleRoot(f32Bytes(weights)));
     options.onStep?.(s, r.loss);
     if ((s + 1) % task.proofEvery === 0 || s === task.localSteps - 1) {
@@ -169,7 +189,8 @@ export function trainLocal(
     samples: task.localSteps * count,
     losses,
     meanLoss: lossSum / losses.length,
-    lossDigest: digestHex(f32Bytes(losses)),
+    lossDigest: merkleRoot(stepRecords, STEP_RECORD_BYTES),
+    stepRecords,
     gradientDigest: merkleRoot(payload ?? f32Bytes(delta)),
     payload,
     weightsDigest: merkleRoot(f32Bytes(weights)),

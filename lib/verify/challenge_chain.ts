@@ -59,6 +59,47 @@ export async function issueChallenge(
   return issued(client, params.addresses, sent);
 }
 
+/** Challenges one step of a committed round (authorised verifier); `count` is 0 for it. */
+export async function issueStepChallenge(
+  client: ArthaClient,
+  params: Target & { steps: number },
+): Promise<ChallengeInfo & { gasUsed: bigint }> {
+  const sent = await sendContract(client, {
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "issueStepChallenge",
+    args: [params.jobId, params.round, params.nodePubkey, params.steps],
+  });
+  return issued(client, params.addresses, sent);
+}
+
+/** Answers a step challenge with the step's record and its Merkle proof against lossDigest. */
+export function respondStep(
+  client: ArthaClient,
+  params: {
+    addresses: ArthaAddresses;
+    challengeId: bigint;
+    digests: { lossDigest: Hex; gradientDigest: Hex; weightsDigest: Hex };
+    record: Hex;
+    proof: Hex[];
+  },
+): Promise<SendResult> {
+  const { lossDigest, gradientDigest, weightsDigest } = params.digests;
+  return sendContract(client, {
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "respondStep",
+    args: [
+      params.challengeId,
+      lossDigest,
+      gradientDigest,
+      weightsDigest,
+      params.record,
+      params.proof,
+    ],
+  });
+}
+
 /** Requests `sampleBps` (100-500) of the `chunkCount` chunks of a committed update. */
 export async function requestGradientSample(
   client: ArthaClient,

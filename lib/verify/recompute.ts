@@ -45,6 +45,8 @@ export interface Recomputed {
   updateBytes: Uint8Array;
   /** s_0..s_N. */
   stepDigests: Hex[];
+  /** Per-step records, the leaves of lossDigest (lib/local_training.ts stepRecord). */
+  stepRecords: Uint8Array;
 }
 
 /** Recomputes a whole round of `task` from `global`. */
@@ -66,6 +68,7 @@ export function recomputeRound(
     resultHash: resultHashOf(r.lossDigest, r.gradientDigest, r.weightsDigest),
     updateBytes: r.payload ?? f32Bytes(r.delta),
     stepDigests: r.stepDigests!,
+    stepRecords: r.stepRecords,
   };
 }
 

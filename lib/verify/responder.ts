@@ -8,7 +8,15 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/_send.ts";
 import { type ChunkOpenings, openChunks } from "./chunk_openings.ts";
-import { type ChallengeInfo, openChallenges, respondChallenge } from "./challenge_chain.ts";
+import {
+  type ChallengeInfo,
+  openChallenges,
+  respondChallenge,
+  respondStep,
+} from "./challenge_chain.ts";
+import { bytesToHex } from "../digest.ts";
+import { merkleProof } from "../merkle.ts";
+import { STEP_RECORD_BYTES } from "../local_training.ts";
 
 /** What a node committed for a round, kept to answer challenges on it. */
 export interface CommittedRound {
@@ -19,6 +27,8 @@ export interface CommittedRound {
   weightsDigest: Hex;
   /** The bytes the gradient digest is the Merkle root of. */
   updateBytes: Uint8Array;
+  /** Per-step records, the leaves of lossDigest (answers step challenges). */
+  stepRecords?: Uint8Array;
 }
 
 /** How a responder answers (anything but "honest" is for adversarial tests). */
@@ -47,6 +57,34 @@ export class ChallengeResponder {
     return { openings: openChunks(r.updateBytes, c.seed, c.count), digests: r };
   }
 
+  /** Answers a step challenge from the kept records; false when it cannot (or, cheating, fails). */
+  async #answerStep(
+    client: ArthaClient,
+    addresses: ArthaAddresses,
+    c: ChallengeInfo,
+    mode: ResponderMode,
+  ): Promise<boolean> {
+    const r = this.#rounds.get(`${c.jobId.toLowerCase()}:${c.round}`);
+    if (!r?.stepRecords) return false;
+    let { record, proof } = stepOpening(r.stepRecords, c.step);
+    if (mode === "wrong-proof") {
+      proof = proof.length ? [flip(proof[0]!), ...proof.slice(1)] : [flip(ZERO)];
+    }
+    try {
+      await respondStep(client, {
+        addresses,
+        challengeId: c.challengeId,
+        digests: r,
+        record,
+        proof,
+      });
+      return true;
+    } catch (e) {
+      if (!(e instanceof ChainCallError)) throw e;
+      return false;
+    }
+  }
+
   /** Answers every open challenge of the node; returns how many were answered. */
   async answer(
     client: ArthaClient,
@@ -61,6 +99,10 @@ export class ChallengeResponder {
     });
     let answered = 0;
     for (const c of open) {
+      if (c.count === 0) {
+        if (await this.#answerStep(client, addresses, c, mode)) answered++;
+        continue;
+      }
       const honest = this.openingsFor(c);
       if (!honest) continue;
       let { openings, digests } = honest;
@@ -89,6 +131,20 @@ export class ChallengeResponder {
 }
 
 const ZERO: Hex = `0x${"00".repeat(32)}`;
+
+/** The record of `step` and its Merkle proof against the round's lossDigest. */
+export function stepOpening(stepRecords: Uint8Array, step: number): { record: Hex; proof: Hex[] } {
+  const start = step * STEP_RECORD_BYTES;
+  if (start + STEP_RECORD_BYTES > stepRecords.length) {
+    throw new RangeError(
+      `Cannot open step ${step}: only ${stepRecords.length / STEP_RECORD_BYTES} steps`,
+    );
+  }
+  return {
+    record: bytesToHex(stepRecords.subarray(start, start + STEP_RECORD_BYTES)),
+    proof: merkleProof(stepRecords, step, STEP_RECORD_BYTES),
+  };
+}
 
 function flip(h: Hex): Hex {
   const last = parseInt(h.slice(-2), 16) ^ 1;

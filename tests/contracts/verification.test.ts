@@ -17,6 +17,8 @@ import {
   submitJob,
 } from "./_fixture.ts";
 import { merkleRoot } from "../../lib/merkle.ts";
+import { STEP_RECORD_BYTES } from "../../lib/local_training.ts";
+import { stepOpening } from "../../lib/verify/responder.ts";
 import { openChunks } from "../../lib/verify/chunk_openings.ts";
 import { stepsProof, stepsRoot } from "../../lib/verify/steps_tree.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
@@ -152,6 +154,100 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
       }),
       "Verification__ChallengeClosed",
     );
+  });
+
+  await fx.step(t, "test_respondStep_opensOneStepRecord_andRejectsBadAnswers", async () => {
+    // Prepare: A commits round 1 with lossDigest = the Merkle root of four 68-byte step records.
+    const records = new Uint8Array(4 * STEP_RECORD_BYTES).map((_, i) => (i * 31) & 0xff);
+    const stepDigests = { ...digests(honest), lossDigest: merkleRoot(records, STEP_RECORD_BYTES) };
+    await mined(
+      ops[0]!,
+      ops[0]!.writeContract({
+        ...fx.c.proofs,
+        functionName: "commitRound",
+        args: [{
+          jobId,
+          round: 1,
+          nodePubkey: node.A!,
+          steps: 4,
+          samples: 8,
+          gpuSeconds: 1,
+          ...stepDigests,
+          proofsRoot: b32("proofs"),
+        }],
+      }),
+    );
+    const issued = await mined(
+      co,
+      co.writeContract({ ...vm, functionName: "issueStepChallenge", args: [jobId, 1, node.A!, 4] }),
+    );
+    console.log(`  gas issueStepChallenge: ${issued.gasUsed}`);
+    const c = event(issued, abis.verification, "ChallengeIssued");
+    assert.equal(c.count, 0);
+    const { record, proof } = stepOpening(records, c.step);
+    const answer = (rec: Hex, prf: Hex[], d = stepDigests) =>
+      ops[0]!.simulateContract({
+        ...vm,
+        functionName: "respondStep",
+        args: [c.challengeId, d.lossDigest, d.gradientDigest, d.weightsDigest, rec, prf],
+      });
+    // Execute + Assert: every bad answer reverts by name; the honest one opens the step.
+    await expectRevert(answer(`0x${"00".repeat(10)}`, proof), "Verification__BadStepRecord");
+    await expectRevert(answer(record, [b32("x"), ...proof.slice(1)]), "Verification__BadProof");
+    await expectRevert(
+      answer(record, proof, { ...stepDigests, lossDigest: b32("other") }),
+      "Verification__DigestMismatch",
+    );
+    await expectRevert(
+      ops[0]!.simulateContract({
+        ...vm,
+        functionName: "respond",
+        args: [
+          c.challengeId,
+          stepDigests.lossDigest,
+          stepDigests.gradientDigest,
+          stepDigests.weightsDigest,
+          [],
+          [],
+        ],
+      }),
+      "Verification__StepChallenge",
+    );
+    const chunkChallenge = await challenge("A");
+    await expectRevert(
+      ops[0]!.simulateContract({
+        ...vm,
+        functionName: "respondStep",
+        args: [
+          chunkChallenge.challengeId,
+          stepDigests.lossDigest,
+          stepDigests.gradientDigest,
+          stepDigests.weightsDigest,
+          record,
+          proof,
+        ],
+      }),
+      "Verification__NotStepChallenge",
+    );
+    const ok = await mined(
+      ops[0]!,
+      ops[0]!.writeContract({
+        ...vm,
+        functionName: "respondStep",
+        args: [
+          c.challengeId,
+          stepDigests.lossDigest,
+          stepDigests.gradientDigest,
+          stepDigests.weightsDigest,
+          record,
+          proof,
+        ],
+      }),
+    );
+    console.log(`  gas respondStep: ${ok.gasUsed}`);
+    const revealed = event(ok, abis.verification, "StepRevealed");
+    assert.equal(revealed.step, c.step);
+    assert.equal(revealed.record, record);
   });
 
   await fx.step(t, "test_respond_revertsOnBadAnswers", async () => {

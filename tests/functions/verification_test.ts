@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { f32Bytes, type LocalResult } from "../../lib/local_training.ts";
+import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/local_training.ts";
 import { merkleRoot } from "../../lib/merkle.ts";
 import { listValues } from "../../functions/_state.ts";
 import type { ChallengeRecord } from "../../functions/_verification.ts";
@@ -20,20 +20,31 @@ function noisy(r: LocalResult, global: Float32Array): LocalResult {
   };
 }
 
+/** A result whose per-step records are made up (the update itself is honest). */
+function fabricated(r: LocalResult): LocalResult {
+  const stepRecords = r.stepRecords.slice();
+  for (let s = 0; s * STEP_RECORD_BYTES < stepRecords.length; s++) {
+    stepRecords.fill(7, s * STEP_RECORD_BYTES + 4, s * STEP_RECORD_BYTES + 36); // weights hash
+  }
+  return { ...r, stepRecords, lossDigest: merkleRoot(stepRecords, STEP_RECORD_BYTES) };
+}
+
 Deno.test("the coordinator challenges every commit at rate 1 and acts on the answers", async (t) => {
-  await using fx = await setupCoordinator({ operators: 3 });
+  await using fx = await setupCoordinator({ operators: 4 });
   const s = await fx.scenario();
   const job = await s.job({
-    nodes: 3,
+    nodes: 4,
     rounds: 2,
     verification: { redundancy: 1, challengeRate: 1, sampleRate: 0 },
   });
-  const [honest, faker, silent] = job.nodes as [
+  const [honest, faker, fabricator, silent] = job.nodes as [
+    typeof job.nodes[0],
     typeof job.nodes[0],
     typeof job.nodes[0],
     typeof job.nodes[0],
   ];
   faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+  fabricator.cheat.tamper = (r, task) => task.round === 0 ? fabricated(r) : r;
   silent.cheat.challenges = "silent";
   const slashes = async (node: string) =>
     (await fx.coordinator.getContractEvents({
@@ -43,18 +54,23 @@ Deno.test("the coordinator challenges every commit at rate 1 and acts on the ans
       args: { nodePubkey: node as `0x${string}` },
       fromBlock: 0n,
     })).map((e) => [e.args.reason, e.args.amount]);
-
-  await t.step("closing a round issues one challenge per committed node", async () => {
-    for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-    const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-    assert.equal(out.status, "closed");
-    assert.equal(out.challenges, 3);
-    const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-    assert.deepEqual(recs.map((r) => r.status), ["open", "open", "open"]);
-  });
+  const ARTH = 10n ** 18n;
 
   await t.step(
-    "answers are recomputed; a fake update is slashed 50%, silence 10%, honesty 0",
+    "closing a round issues a chunk and a step challenge per committed node",
+    async () => {
+      for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+      const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(out.status, "closed");
+      assert.equal(out.challenges, 8);
+      const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+      assert.deepEqual(recs.map((r) => r.status), Array(8).fill("open"));
+      assert.deepEqual(recs.filter((r) => r.kind === "step").length, 4);
+    },
+  );
+
+  await t.step(
+    "answers are recomputed: fake update 50%, fake step records 50%, silence 10% twice",
     async () => {
       for (const n of job.nodes) await n.worker.answerChallenges();
       await fx.coordinator.request({
@@ -64,17 +80,26 @@ Deno.test("the coordinator challenges every commit at rate 1 and acts on the ans
       await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
       await s.post("/aggregate", { jobId: job.jobId });
       const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-      const status = Object.fromEntries(recs.map((r) => [r.nodePubkey, r.status]));
-      assert.equal(status[honest.nodePubkey], "verified");
-      assert.equal(status[faker.nodePubkey], "penalised");
-      assert.equal(status[silent.nodePubkey], "timed-out");
+      const status = (node: string, kind: string) =>
+        recs.find((r) => r.nodePubkey === node && r.kind === kind)!.status;
+      assert.equal(status(honest.nodePubkey, "challenge"), "verified");
+      assert.equal(status(honest.nodePubkey, "step"), "verified");
+      assert.equal(status(faker.nodePubkey, "challenge"), "penalised");
+      assert.equal(status(faker.nodePubkey, "step"), "verified", "its training records are honest");
+      assert.equal(status(fabricator.nodePubkey, "challenge"), "verified", "its update is honest");
+      assert.equal(status(fabricator.nodePubkey, "step"), "penalised");
+      assert.equal(status(silent.nodePubkey, "challenge"), "timed-out");
+      assert.equal(status(silent.nodePubkey, "step"), "timed-out");
       assert.deepEqual(await slashes(honest.nodePubkey), []);
-      const [fake] = await slashes(faker.nodePubkey);
-      assert.equal(fake![0], SlashReason.FakeGradients);
-      assert.equal(fake![1], 5n * 10n ** 18n, "50% of the 10 ARTH stake");
-      const [timeout] = await slashes(silent.nodePubkey);
-      assert.equal(timeout![0], SlashReason.FailedVerification);
-      assert.equal(timeout![1], 10n ** 18n, "10% of the stake");
+      assert.deepEqual(await slashes(faker.nodePubkey), [[SlashReason.FakeGradients, 5n * ARTH]]);
+      assert.deepEqual(await slashes(fabricator.nodePubkey), [[
+        SlashReason.FakeGradients,
+        5n * ARTH,
+      ]]);
+      assert.deepEqual(await slashes(silent.nodePubkey), [
+        [SlashReason.FailedVerification, ARTH],
+        [SlashReason.FailedVerification, 9n * ARTH / 10n],
+      ]);
     },
   );
 });
