@@ -26,13 +26,22 @@ Deno.test({
     const nodeA = await createHeliaPeer();
     const nodeB = await createHeliaPeer();
     const a = new Store(new HeliaBlockstore(nodeA));
-    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 5_000 }));
+    // Generous: on a loaded 2-core machine bitswap's first want can take seconds.
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000 }));
     try {
       const bytes = randomBytes(600 * 1024, 21); // 3 chunks: root + 3 leaves
       const cid = await a.put(bytes);
       const addrs = nodeA.libp2p.getMultiaddrs();
       // Execute
       await nodeB.libp2p.dial(addrs[0]!);
+      // Ask only once identify told B that A speaks bitswap, or the want can go nowhere.
+      const speaksBitswap = async () => {
+        const peer = await nodeB.libp2p.peerStore.get(nodeA.libp2p.peerId).catch(() => undefined);
+        return peer?.protocols.some((p: string) => p.includes("bitswap")) ?? false;
+      };
+      for (let i = 0; i < 200 && !(await speaksBitswap()); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const before = await b.has(cid);
       const fetched = await b.get(cid);
       await b.pin(cid);
@@ -86,7 +95,8 @@ Deno.test({
     const nodeA = await createHeliaPeer({ blockstore: disk });
     const nodeB = await createHeliaPeer();
     const a = new Store(new HeliaBlockstore(nodeA, { local: disk }));
-    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 5_000 }));
+    // Generous: on a loaded 2-core machine bitswap's first want can take seconds.
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000 }));
     const bytes = randomBytes(300 * 1024, 33);
     try {
       // Execute
