@@ -37,6 +37,7 @@ import { formatArthaUri } from "./lib/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
 import { loadBrownShards } from "./kernel/data.ts";
+import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./functions/_state.ts";
 import { Worker } from "./worker.ts";
@@ -88,6 +89,8 @@ export interface DemoResult {
   gasByRound: bigint[];
   publishedCid: string;
   seconds: number;
+  /** Bytes of one raw fp32 delta of the model (4 per parameter): the compression baseline. */
+  fp32UpdateBytes: number;
 }
 
 async function jsonOf(res: Response) {
@@ -322,6 +325,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       gasByRound,
       publishedCid: fin!.modelFolderCid ?? fin!.globalCid,
       seconds,
+      fp32UpdateBytes: 4 * paramLayout(model).size,
     };
     printSummary(result, log);
     if (o.report) {
@@ -347,6 +351,15 @@ function printSummary(r: DemoResult, log: (s: string) => void) {
       }`,
     )
   );
+  const sent = j.metrics.filter((m) => m.updates > 0 && m.updateBytes !== undefined);
+  if (sent.length > 0) {
+    const perNode = sent.reduce((a, m) => a + m.updateBytes! / m.updates, 0) / sent.length;
+    log(
+      `updates: ${Math.round(perNode)} bytes per node per round, ${
+        (r.fp32UpdateBytes / perNode).toFixed(1)
+      }x fewer than fp32 deltas (${r.fp32UpdateBytes} bytes)`,
+    );
+  }
   log(
     `initial validation loss ${j.initialValLoss.toFixed(4)} -> final ${
       j.metrics.at(-1)!.valLoss.toFixed(4)
@@ -398,6 +411,7 @@ if (import.meta.main) {
       strategy: { type: "string" },
       codec: { type: "string" },
       fraction: { type: "string" },
+      parts: { type: "string" },
       robust: { type: "string" },
       dp: { type: "string" },
       epsilon: { type: "string" },
@@ -438,7 +452,11 @@ if (import.meta.main) {
   }
   await runDemo({
     compression: a.codec
-      ? { codec: a.codec as CodecName, fraction: num(a.fraction, 0.01, "fraction") }
+      ? {
+        codec: a.codec as CodecName,
+        fraction: num(a.fraction, 0.01, "fraction"),
+        ...(a.parts === undefined ? {} : { parts: num(a.parts, 8, "parts") }),
+      }
       : undefined,
     robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
     verification: a.verify

@@ -307,6 +307,7 @@ export class Worker {
         globalCid: string;
         shard: { cid: string };
         seed: number;
+        slot?: number;
       };
     if (task.status === "cluster") return await this.#aggregateCluster(task);
     if (task.status === "validate") return await this.#validate(task);
@@ -316,7 +317,9 @@ export class Worker {
     const global = decodeCheckpoint(await this.fetchCid(task.globalCid)).weights;
     const data = await this.fetchCid(task.shard.cid);
     const s = spec;
-    const codec = s.compression ? codecFor(s.compression) : undefined;
+    const codec = s.compression
+      ? codecFor(s.compression, { jobSeed: s.seed, round: task.round, slot: task.slot ?? 0 })
+      : undefined;
     let residual = this.#residuals.get(task.jobId);
     if (codec && !residual) {
       residual = createErrorFeedback(global.length);

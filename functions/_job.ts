@@ -51,3 +51,13 @@ export async function validationLoss(
   for (const b of batches) sum += t.evalLoss(weights, b, hyper);
   return sum / batches.length;
 }
+
+/**
+ * A node's slot in a job: its task group's index in the assignment (redundant nodes share a
+ * group, so they share a slot and their partition payloads stay byte-identical). -1 when
+ * the node is not assigned.
+ */
+export function slotOf(assigned: readonly string[], spec: JobSpec, node: string): number {
+  const i = assigned.indexOf(node);
+  return i < 0 ? -1 : Math.floor(i / (spec.verification?.redundancy ?? 1));
+}

@@ -27,6 +27,8 @@ export interface RoundMetric {
   reason: string;
   /** Bytes of updates read plus checkpoint written. */
   bytes: number;
+  /** Bytes of the updates alone (cluster sums in hierarchical rounds); absent in old records. */
+  updateBytes?: number;
   checkpointCid: string;
   closedAt: number;
 }

@@ -2,7 +2,7 @@
  * POST /aggregate/update — one worker's signed round update. Accepted only if the node holds a
  * task of the open round (or, in asynchronous jobs, of a recent one), the envelope's signature
  * and every per-step proof's signature verify, the proofs hash to proofsRoot, the update in SVDB
- * hashes to the committed gradientDigest, its samples are what the task produces, and the same
+ * hashes to the committed gradientDigest (a partition payload must be the task's part), its samples are what the task produces, and the same
  * digests are committed on chain. Stored once: a retry of the same update is a 200, a different
  * one a 409.
  */
@@ -15,9 +15,12 @@ import {
   verifyEnvelopeSignature,
 } from "../lib/update_envelope.ts";
 import { paramLayout } from "../kernel/params.ts";
+import { CODEC_ID, MAGIC } from "../lib/compress/codec.ts";
+import { partitionSeed, readPartitionHeader } from "../lib/compress/partition.ts";
+import type { JobSpec } from "../lib/job_spec.ts";
 import type { Context } from "./_context.ts";
 import { field, HttpError } from "./_http.ts";
-import { loadSpec } from "./_job.ts";
+import { loadSpec, slotOf } from "./_job.ts";
 import { getJob, nodeKey, type NodeRecord, updateKey, type UpdateRecord } from "./_state.ts";
 
 /** Validates and stores one update; returns [status, record]. */
@@ -112,6 +115,7 @@ export async function receiveUpdate(
   } catch (e) {
     throw new HttpError(422, `Cannot accept update: ${(e as Error).message}`);
   }
+  checkPartition(bytes, spec, env.round, slotOf(job.assigned, spec, env.nodePubkey));
   if (decoded.digest !== env.gradientDigest) {
     throw new HttpError(422, "Cannot accept update: update bytes do not hash to gradientDigest");
   }
@@ -158,4 +162,33 @@ export async function receiveUpdate(
   const node = (await ctx.kv.get<NodeRecord>(nodeKey(env.nodePubkey))).value;
   if (node) await ctx.kv.set(nodeKey(env.nodePubkey), { ...node, lastSeen: ctx.now() });
   return [201, record];
+}
+
+/**
+ * A partition payload must be the part the task gave: the round's seed, the node's slot and
+ * the job's number of parts. Another part would still decode, but two nodes on one part
+ * leave another part unsent and FedAvg's mean would no longer cover every coordinate.
+ */
+function checkPartition(bytes: Uint8Array, spec: JobSpec, round: number, slot: number): void {
+  const isPartition = bytes.length > 5 && MAGIC.every((b, i) => bytes[i] === b) &&
+    bytes[5] === CODEC_ID.partition;
+  if (!isPartition) return;
+  if (spec.compression?.codec !== "partition") {
+    throw new HttpError(
+      422,
+      `Cannot accept update: a partition payload in a job whose codec is ${
+        spec.compression?.codec ?? "fp32"
+      }`,
+    );
+  }
+  const h = readPartitionHeader(bytes);
+  const want = { parts: spec.compression.parts ?? 8, slot, seed: partitionSeed(spec.seed, round) };
+  for (const k of ["parts", "slot", "seed"] as const) {
+    if (h[k] !== want[k]) {
+      throw new HttpError(
+        422,
+        `Cannot accept update: partition ${k} ${h[k]} is not the task's ${want[k]}`,
+      );
+    }
+  }
 }

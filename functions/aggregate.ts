@@ -238,6 +238,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     job: job.jobId,
   });
   const checkpointCid = (await ctx.store.put(ckptBytes)).toString();
+  const updateBytes = bytes;
   bytes += ckptBytes.length;
   const weightsDigest = merkleRoot(f32Bytes(weights));
   const valLoss = await validationLoss(ctx.store, spec, weights);
@@ -284,6 +285,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       missing,
       reason: closing.reason,
       bytes,
+      updateBytes,
       checkpointCid,
       closedAt: ctx.now(),
     }],

@@ -27,7 +27,7 @@ import type { ClusterTask } from "../lib/cluster_task.ts";
 import { validationTaskFor } from "./_committee.ts";
 import type { ValidationTask } from "../lib/verify/validation_task.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
-import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
+import { loadSpec, loadWeights, slotOf, validationLoss } from "./_job.ts";
 import {
   getJob,
   jobKey,
@@ -53,6 +53,8 @@ export interface Task {
   globalCid: string;
   shard: { index: number; name: string; cid: string };
   seed: number;
+  /** The node's slot in the job (task group index): the partition codec's part. */
+  slot: number;
 }
 
 /** How much memory the plan of a spec needs, for the planner. */
@@ -253,6 +255,7 @@ export async function taskFor(
       globalCid: job.globalCid,
       shard: { index, name: shard.name, cid: shard.cid },
       seed: taskSeed(spec, index),
+      slot: slotOf(job.assigned, spec, node),
     };
   }
   return { status: waiting ? "wait" : "idle" };

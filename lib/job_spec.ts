@@ -76,8 +76,11 @@ export interface JobSpec {
     outerLr?: number;
     outerMomentum?: number;
   };
-  /** How workers encode updates (default fp32 safetensors). */
-  compression?: { codec: CodecName; fraction?: number };
+  /**
+   * How workers encode updates (default fp32 safetensors). `fraction` is top-k's density;
+   * `parts` is the partition codec's number of parts (default 8: each node sends 1/8).
+   */
+  compression?: { codec: CodecName; fraction?: number; parts?: number };
   /** A Byzantine-robust strategy instead of FedAvg; `f` is the tolerated Byzantine count. */
   robust?: { strategy: RobustName; f?: number; beta?: number };
   /**
@@ -105,7 +108,7 @@ export interface JobSpec {
   };
 }
 
-export const CODECS = ["fp32", "int8", "int4", "topk", "topk-int8"] as const;
+export const CODECS = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
 export type CodecName = typeof CODECS[number];
 export const ROBUST = ["median", "trimmed-mean", "krum", "multi-krum", "bulyan"] as const;
 export type RobustName = typeof ROBUST[number];
@@ -191,6 +194,17 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     need(
       s.compression.fraction === undefined || num(s.compression.fraction, 1e-6, 1),
       "compression.fraction",
+    );
+    const parts = s.compression.parts;
+    need(
+      parts === undefined || (Number.isInteger(parts) && parts >= 2 && parts <= 0xffff),
+      "compression.parts must be an integer in [2, 65535]",
+    );
+    need(
+      s.compression.codec !== "partition" || s.robust === undefined,
+      "compression.codec partition cannot be combined with robust aggregation: each node " +
+        "sends 1/parts of the coordinates, so a coordinate-wise median sees mostly zeros; " +
+        "use int8 or topk-int8 with robust strategies",
     );
   }
   if (s.robust !== undefined) {

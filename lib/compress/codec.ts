@@ -1,7 +1,7 @@
 /**
  * The update-compression interface every codec implements (one codec per file:
- * `fp32.ts`, `top_k.ts`, `quantize_int8.ts`, `quantize_int4.ts`, `top_k_int8.ts`), and the
- * self-describing header every payload starts with.
+ * `fp32.ts`, `top_k.ts`, `quantize_int8.ts`, `quantize_int4.ts`, `top_k_int8.ts`,
+ * `partition.ts`), and the self-describing header every payload starts with.
  *
  * Header (12 bytes, little-endian), checked before any parsing:
  *
@@ -32,6 +32,7 @@ export const CODEC_ID = {
   int8: 3,
   int4: 4,
   topkInt8: 5,
+  partition: 6,
 } as const;
 
 /** A codec id from {@link CODEC_ID}. */
@@ -55,7 +56,7 @@ export interface EncodeResult {
 
 /** An update codec. `decode(encode(d).bytes, d.length)` approximates `d`. */
 export interface Codec {
-  /** Short stable name ("fp32", "topk", "int8", "int4", "topk-int8"). */
+  /** Short stable name ("fp32", "topk", "int8", "int4", "topk-int8", "partition"). */
   readonly name: string;
   /** Id written into the header. */
   readonly id: CodecId;

@@ -10,6 +10,7 @@ import { int4Codec } from "./quantize_int4.ts";
 import { int8Codec } from "./quantize_int8.ts";
 import { topKCodec } from "./top_k.ts";
 import { topKInt8Codec } from "./top_k_int8.ts";
+import { partitionCodec } from "./partition.ts";
 
 // Decoding reads every parameter (block size, k) from the payload, so default options do.
 const DECODERS: ReadonlyMap<number, Codec> = new Map<number, Codec>([
@@ -18,6 +19,7 @@ const DECODERS: ReadonlyMap<number, Codec> = new Map<number, Codec>([
   [CODEC_ID.int8, int8Codec()],
   [CODEC_ID.int4, int4Codec()],
   [CODEC_ID.topkInt8, topKInt8Codec()],
+  [CODEC_ID.partition, partitionCodec({ seed: 0, slot: 0 })],
 ]);
 
 /**

@@ -66,8 +66,11 @@ export interface FederatedSimOptions {
   clients: number;
   rounds: number;
   localSteps: number;
-  /** Update codec (default fp32). */
-  codec?: Codec;
+  /**
+   * Update codec (default fp32), or a codec per (client, round) for codecs that depend on
+   * the node's slot and the round (partition: `codecFor(c, { jobSeed, round, slot: client })`).
+   */
+  codec?: Codec | ((client: number, round: number) => Codec);
   /** Keep a residual per client for lossy codecs (default true). */
   errorFeedback?: boolean;
   /** Aggregation strategy (default FedAvg); with `delays`, FedBuff's inner strategy. */
@@ -144,7 +147,8 @@ export function runFederatedSim(
   checkOptions(options);
   const seed = options.seed ?? 1;
   const length = initial.length;
-  const codec = options.codec ?? fp32Codec();
+  const fixed = options.codec ?? fp32Codec();
+  const codecOf = typeof fixed === "function" ? fixed : () => fixed;
   const rng = new Prng(mixSeed(seed, 0x5eed));
   const keys = Array.from({ length: clients }, (_, i) => nodeKeyFromSecret(secretFor(seed, i)));
   const residuals: (ErrorFeedbackState | undefined)[] = keys.map(() =>
@@ -204,7 +208,7 @@ export function runFederatedSim(
       const claimed = honest?.samples ?? localSteps * hyper.B * hyper.accumSteps;
       const delta = corrupt(honest?.delta ?? new Float32Array(length), kind, rng);
       if (!allFinite(delta)) continue; // a client whose training blew up sends nothing
-      const payload = codec.encode(delta, residuals[i]).bytes;
+      const payload = codecOf(i, round).encode(delta, residuals[i]).bytes;
       bytes += payload.length;
       updates.push({
         update: {

@@ -15,6 +15,7 @@ import { int8Codec } from "../compress/quantize_int8.ts";
 import { int4Codec } from "../compress/quantize_int4.ts";
 import { topKCodec } from "../compress/top_k.ts";
 import { topKInt8Codec } from "../compress/top_k_int8.ts";
+import { partitionCodec, partitionSeed } from "../compress/partition.ts";
 import type { JobSpec } from "../job_spec.ts";
 import type { Strategy } from "./strategy.ts";
 import { FedMedian } from "./fed_median.ts";
@@ -22,9 +23,31 @@ import { TrimmedMean } from "./trimmed_mean.ts";
 import { Krum } from "./krum.ts";
 import { Bulyan } from "./bulyan.ts";
 
-/** The codec of a job's compression setting. */
-export function codecFor(c: NonNullable<JobSpec["compression"]>): Codec {
+/** Where a node stands in a round, for codecs whose payload depends on it (partition). */
+export interface CodecTask {
+  /** The job's seed (`spec.seed`). */
+  jobSeed: number;
+  round: number;
+  /** The node's slot: its task group's index in the job's assignment. */
+  slot: number;
+}
+
+/**
+ * The codec of a job's compression setting; `task` is required by the partition codec.
+ *
+ * @throws {TypeError} for the partition codec without a task
+ */
+export function codecFor(c: NonNullable<JobSpec["compression"]>, task?: CodecTask): Codec {
   switch (c.codec) {
+    case "partition":
+      if (!task) {
+        throw new TypeError("Cannot create the partition codec: it needs the round and slot");
+      }
+      return partitionCodec({
+        seed: partitionSeed(task.jobSeed, task.round),
+        slot: task.slot,
+        parts: c.parts ?? 8,
+      });
     case "fp32":
       return fp32Codec();
     case "int8":

@@ -1,0 +1,44 @@
+/**
+ * The reference job (`deno task demo` defaults: 8 laptops, one Brown genre each, 5 rounds x
+ * 20 AdamW steps of the 2-layer GPT) run twice through the real coordinator, workers and
+ * chain: once with fp32 deltas, once with the partition codec. The issue's goal: >= 100x
+ * fewer update bytes per node per round, final validation loss at most 1% worse.
+ */
+import assert from "node:assert/strict";
+import { DEFAULT_DEMO, type DemoResult, runDemo } from "../demo.ts";
+
+const MIN_BYTES_RATIO = 100;
+const MAX_LOSS_RATIO = 1.01;
+
+function updateBytesPerNode(r: DemoResult): number {
+  const per = r.job.metrics.map((m) => {
+    assert.ok(m.updateBytes !== undefined && m.updates === DEFAULT_DEMO.nodes, "every node in");
+    return m.updateBytes / m.updates;
+  });
+  return per.reduce((a, b) => a + b, 0) / per.length;
+}
+
+Deno.test({
+  name: "reference job: partition codec sends >= 100x fewer bytes, final loss within 1% of fp32",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const base = { ...DEFAULT_DEMO, quiet: true, report: undefined };
+    const fp32 = await runDemo(base);
+    const part = await runDemo({ ...base, compression: { codec: "partition", parts: 8 } });
+    const fp32Loss = fp32.job.metrics.at(-1)!.valLoss;
+    const partLoss = part.job.metrics.at(-1)!.valLoss;
+    const bytesRatio = updateBytesPerNode(fp32) / updateBytesPerNode(part);
+    const rawRatio = part.fp32UpdateBytes / updateBytesPerNode(part);
+    console.log(
+      `  fp32 ${updateBytesPerNode(fp32).toFixed(0)} B/node/round, loss ${fp32Loss.toFixed(4)}; ` +
+        `partition ${updateBytesPerNode(part).toFixed(0)} B, loss ${partLoss.toFixed(4)}; ` +
+        `bytes ratio ${bytesRatio.toFixed(1)}x (${rawRatio.toFixed(1)}x raw fp32), ` +
+        `loss ratio ${(partLoss / fp32Loss).toFixed(4)}`,
+    );
+    assert.ok(rawRatio >= MIN_BYTES_RATIO, `bytes ratio ${rawRatio}`);
+    assert.ok(partLoss / fp32Loss <= MAX_LOSS_RATIO, `loss ratio ${partLoss / fp32Loss}`);
+    assert.ok(fp32Loss < fp32.job.initialValLoss - 2, "the reference job learns");
+    assert.equal(part.job.status, "finalized");
+  },
+});
