@@ -15,6 +15,7 @@ import { int8Codec } from "../lib/compress/quantize_int8.ts";
 import { int4Codec } from "../lib/compress/quantize_int4.ts";
 import { topKCodec } from "../lib/compress/top_k.ts";
 import { topKInt8Codec } from "../lib/compress/top_k_int8.ts";
+import { partitionCodec, partitionSeed } from "../lib/compress/partition.ts";
 import type { ClientUpdate, Strategy } from "../lib/strategy/strategy.ts";
 import { FedMedian } from "../lib/strategy/fed_median.ts";
 import { TrimmedMean } from "../lib/strategy/trimmed_mean.ts";
@@ -71,17 +72,18 @@ const updates: ClientUpdate[] = Array.from({ length: CLIENTS }, (_, j) => ({
 
 console.log(`# ${CLIENTS} updates x ${PARAMS} params, median of ${REPEATS} repeats`);
 console.log("\n## Codecs (one update)");
-const codecs: Codec[] = [
-  fp32Codec(),
-  int8Codec(),
-  int4Codec(),
-  topKCodec({ fraction: 0.01 }),
-  topKInt8Codec({ fraction: 0.01 }),
-  topKInt8Codec({ fraction: 0.001 }),
+const codecs: [string, Codec][] = [
+  ["fp32", fp32Codec()],
+  ["int8", int8Codec()],
+  ["int4", int4Codec()],
+  ["topk (1%)", topKCodec({ fraction: 0.01 })],
+  ["topk-int8 (1%)", topKInt8Codec({ fraction: 0.01 })],
+  ["topk-int8 (0.1%)", topKInt8Codec({ fraction: 0.001 })],
+  ["partition (8 parts)", partitionCodec({ seed: partitionSeed(1, 0), slot: 0, parts: 8 })],
 ];
 const fp32Bytes = 4 * PARAMS;
 const delta = updates[0]!.delta;
-const codecRows = codecs.map((codec, c) => {
+const codecRows = codecs.map(([name, codec]) => {
   let bytes = new Uint8Array();
   const encodeMs = time(() => {
     bytes = codec.encode(delta, createErrorFeedback(PARAMS)).bytes;
@@ -89,7 +91,7 @@ const codecRows = codecs.map((codec, c) => {
   const decodeMs = time(() => void codec.decode(bytes, PARAMS));
   const commitMs = time(() => void commitPayload(bytes));
   return {
-    codec: c === 5 ? "topk-int8 (0.1%)" : c >= 3 ? `${codec.name} (1%)` : codec.name,
+    codec: name,
     bytes: bytes.length,
     "x fewer than fp32": +(fp32Bytes / bytes.length).toFixed(1),
     "encode ms": +encodeMs.toFixed(1),

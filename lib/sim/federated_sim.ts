@@ -83,6 +83,12 @@ export interface FederatedSimOptions {
   delays?: readonly number[];
   /** Validation batches taken from each distinct shard (default 2). */
   evalBatchesPerShard?: number;
+  /** The local hyper-parameters of a round (a job's cosine over rounds); default `hyper`. */
+  roundHyper?: (round: number) => Hyper;
+  /** Batch seed of client i's task (a job's `taskSeed(spec, i)`); default from `seed`. */
+  taskSeed?: (client: number) => number;
+  /** Validation loss of global weights, replacing the per-shard batches (a job's own). */
+  evaluate?: (weights: Float32Array) => number;
   /** Seed of batches, node keys, attack and DP noise (default 1). */
   seed?: number;
 }
@@ -169,8 +175,11 @@ export function runFederatedSim(
   const buffer = options.delays
     ? new FedBuff({ length, bufferSize: clients, inner: options.strategy })
     : undefined;
-  const evalSet = shardEvalBatches(shards, clients, hyper, options.evalBatchesPerShard ?? 2);
-  const evaluate = (w: Float32Array) => meanLoss(trainer.evalLoss, w, evalSet, hyper);
+  const evalSet = options.evaluate
+    ? []
+    : shardEvalBatches(shards, clients, hyper, options.evalBatchesPerShard ?? 2);
+  const evaluate = options.evaluate ??
+    ((w: Float32Array) => meanLoss(trainer.evalLoss, w, evalSet, hyper));
 
   const history: Float32Array[] = [initial]; // global weights by version
   const result: FederatedSimResult = {
@@ -196,11 +205,11 @@ export function runFederatedSim(
         {
           jobId: `0x${"00".repeat(32)}`,
           round,
-          seed: mixSeed(seed, i + 1),
+          seed: options.taskSeed?.(i) ?? mixSeed(seed, i + 1),
           localSteps,
           proofEvery: localSteps,
           data: shards[i % shards.length]!.train,
-          hyper,
+          hyper: options.roundHyper?.(round) ?? hyper,
         },
         keys[i]!,
         { now: () => 0n },

@@ -20,6 +20,7 @@ import { initWeights, paramLayout } from "../../../kernel/params.ts";
 import { loadBrownShards } from "../../../kernel/data.ts";
 import { defaultHyper } from "../../../lib/local_training.ts";
 import { topKInt8Codec } from "../../../lib/compress/top_k_int8.ts";
+import { partitionCodec, partitionSeed } from "../../../lib/compress/partition.ts";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
 import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";
@@ -97,6 +98,21 @@ Deno.test("top-k + int8 with error feedback: >= 100x fewer bytes, final loss wit
   assert.ok(bytesRatio >= MIN_BYTES_RATIO, `bytes ratio ${bytesRatio}`);
   assert.ok(lossRatio <= MAX_COMPRESSED_LOSS_RATIO, `loss ratio ${lossRatio}`);
   assert.ok(final(fp32) < fp32.initialLoss - 1);
+});
+
+Deno.test("partition codec (a codec per client and round): >= 100x fewer bytes, loss within 1% of fp32", () => {
+  const fp32 = clean();
+  const part = simulate({
+    codec: (client, round) => partitionCodec({ seed: partitionSeed(7, round), slot: client }),
+  });
+  const bytesRatio = fp32.fp32Bytes / mean(part.bytesPerClient);
+  const lossRatio = final(part) / final(fp32);
+  console.log(
+    `  partition ${mean(part.bytesPerClient).toFixed(0)} B/round loss ${final(part).toFixed(4)}; ` +
+      `bytes ratio ${bytesRatio.toFixed(1)}x, loss ratio ${lossRatio.toFixed(4)}`,
+  );
+  assert.ok(bytesRatio >= MIN_BYTES_RATIO, `bytes ratio ${bytesRatio}`);
+  assert.ok(lossRatio <= MAX_COMPRESSED_LOSS_RATIO, `loss ratio ${lossRatio}`);
 });
 
 Deno.test("20% Byzantine clients: trimmed mean, Multi-Krum and Bulyan stay within 5% of clean FedAvg; FedAvg does not", () => {
