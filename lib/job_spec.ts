@@ -140,6 +140,15 @@ function need(ok: boolean, what: string): void {
   if (!ok) throw new TypeError(`Cannot read job spec: ${what}`);
 }
 
+/** Runs a check that throws its own error and re-throws it naming the spec field. */
+function field(name: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (cause) {
+    throw new TypeError(`Cannot read job spec: ${name}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
 const num = (x: unknown, lo: number, hi: number) =>
   typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
@@ -154,7 +163,7 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   }
   need(s?.version === 1, "version must be 1");
   need(s.model?.kind === "gpt" || s.model?.kind === "ssm", "model.kind must be gpt or ssm");
-  validateConfig(s.model);
+  field("model", () => validateConfig(s.model));
   need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
   need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
   need(num(s.optimizer?.lr, 0, 10) && num(s.optimizer.minLrRatio, 0, 1), "optimizer.lr");
@@ -166,12 +175,18 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
   need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
-  parseCid(s.initialWeights);
-  parseCid(s.validation);
+  field("initialWeights", () => parseCid(s.initialWeights));
+  field("validation", () => parseCid(s.validation));
   need(Array.isArray(s.shards) && s.shards.length > 0, "shards must be a non-empty list");
-  for (const sh of s.shards) {
-    need(typeof sh?.name === "string", "shard name");
-    parseCid(sh.cid);
+  s.shards.forEach((sh, i) => {
+    need(typeof sh?.name === "string", `shards[${i}].name must be a string`);
+    field(`shards[${i}].cid`, () => parseCid(sh.cid));
+  });
+  for (const k of ["compression", "robust", "asynchronous", "privacy", "verification"] as const) {
+    need(
+      s[k] === undefined || (typeof s[k] === "object" && s[k] !== null && !Array.isArray(s[k])),
+      `${k} must be an object when present`,
+    );
   }
   const a = s.aggregation;
   need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
