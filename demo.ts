@@ -228,7 +228,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         log(`${dropped.size} laptops went silent`);
       }
       const active = workers.filter((w) => !dropped.has(w.nodePubkey));
-      for (const w of active) await w.tick();
+      // A tick does one thing; validating a spot-checked round comes before training, so a
+      // laptop keeps ticking until it has trained or has nothing left to do.
+      for (const w of active) {
+        for (let i = 0; i < 4; i++) {
+          const did = await w.tick();
+          if (did !== "validated" && did !== "aggregated") break;
+        }
+      }
       let outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
       if (outcome.status === "waiting" && outcome.reason === "clusters") {
         // Hierarchical: the cluster aggregators among the laptops sum their clusters.

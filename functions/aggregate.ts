@@ -63,7 +63,13 @@ import {
 const closingKey = (jobId: string, round: number): Deno.KvKey => ["closing", jobId, round];
 /** The set of updates a round's close uses, fixed before any side effect. */
 interface Closing {
+  /** The updates combined (with redundancy: one per agreeing task group). */
   nodes: string[];
+  /**
+   * Nodes that delivered a good update, combined or not: a redundant copy is not missing and
+   * keeps its task. Absent in closings written before this field existed.
+   */
+  delivered?: string[];
   reason: string;
 }
 
@@ -135,6 +141,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       return { ...base, status: "extended", reason: decision.reason, missing: decision.missing };
     }
     let nodes = received.map((u) => u.nodePubkey).filter((n) => job.assigned.includes(n)).sort();
+    let delivered: string[] = nodes;
     if (spec.verification) {
       // Redundancy: a task's r identical updates count once; outliers do not count at all.
       const groups = groupResults(
@@ -145,8 +152,9 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
         })),
       );
       nodes = groups.flatMap((g) => g.counted ? [g.counted as Hex] : []).sort();
+      delivered = groups.flatMap((g) => g.agreeing).sort();
     }
-    closing = { nodes, reason: decision.reason };
+    closing = { nodes, delivered, reason: decision.reason };
     await setLarge(
       ctx.kv.atomic().check({ key: closingKey(job.jobId, job.round), versionstamp: null }),
       closingKey(job.jobId, job.round),
@@ -268,7 +276,8 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       ["ModelRegistry__StaleRound"],
     );
   }
-  const missing = job.assigned.filter((n) => !closing!.nodes.includes(n));
+  const delivered = closing.delivered ?? closing.nodes;
+  const missing = job.assigned.filter((n) => !delivered.includes(n));
   const next = job.round + 1 < job.rounds ? await reassignDropped(ctx, job, missing) : job;
   const updated: JobRecord = {
     ...next,

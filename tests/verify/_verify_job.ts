@@ -200,7 +200,9 @@ export async function expireChallenges(run: VerifyRun, nodes: Hex[]): Promise<He
 }
 
 /** Closes the open round (letting the deadline pass if some update is missing). */
-export async function closeRound(run: VerifyRun): Promise<{ valLoss: number; status: string }> {
+export async function closeRound(
+  run: VerifyRun,
+): Promise<{ valLoss: number; status: string; missing: string[] }> {
   let out = (await (await run.post("/aggregate", { jobId: run.jobId })).json())[0];
   if (out.status === "waiting") {
     run.advance(run.spec.aggregation.deadlineMs + 1);

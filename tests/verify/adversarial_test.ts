@@ -171,7 +171,12 @@ Deno.test({
           if (round === 0) await checkRevealed(run, roles, trainer);
           const failed = await expireChallenges(run, all);
           for (const n of failed) assert.notEqual(roles.get(n), "honest", "honest node timed out");
-          lastLoss = (await closeRound(run)).valLoss;
+          const closed = await closeRound(run);
+          // A redundant copy that agreed is delivered, not missing: its task must not move.
+          for (const n of closed.missing) {
+            assert.notEqual(roles.get(n as Hex), "honest", `honest ${n} listed as missing`);
+          }
+          lastLoss = closed.valLoss;
         }
 
         // Assert: slashes per role, exactly as the design says.
