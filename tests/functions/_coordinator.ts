@@ -19,6 +19,7 @@ import { commitRound } from "../../lib/chain/commit_round.ts";
 import { registerNode } from "../../lib/chain/register_node.ts";
 import { encodeCaps } from "../../lib/caps.ts";
 import { encodeCheckpoint } from "../../lib/checkpoint.ts";
+import { codecFor } from "../../lib/strategy/select.ts";
 import { type JobSpec, jobSpecHash, roundHyper } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { generateNodeKey, type NodeKey } from "../../lib/keys.ts";
@@ -104,7 +105,11 @@ export interface Scenario {
   /** Prepares, escrows and starts a tiny job with `nodes` bound nodes (+ `spares`). */
   job(options?: JobOptions): Promise<TestJob>;
   /** Trains node's task of the open round, uploads it and commits it on chain. */
-  train(job: TestJob, node: TestNode, options?: { commit?: boolean }): Promise<TrainedUpdate>;
+  train(
+    job: TestJob,
+    node: TestNode,
+    options?: { commit?: boolean; slot?: number },
+  ): Promise<TrainedUpdate>;
   /** Trains and posts updates of `nodes` for the open round (all must succeed). */
   deliver(job: TestJob, nodes: TestNode[]): Promise<void>;
   /** The job as KV records it now. */
@@ -129,6 +134,8 @@ export interface JobOptions {
   asynchronous?: { maxStaleness: number };
   /** Register a ModelRegistry model the coordinator may add checkpoints to. */
   model?: boolean;
+  /** How workers encode updates (default fp32 safetensors). */
+  compression?: JobSpec["compression"];
 }
 
 export interface Coordinator extends AsyncDisposable {
@@ -244,6 +251,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           clusterAudit: j.clusterAudit,
           layers: j.layers,
           verification: j.verification,
+          compression: j.compression,
           valBytesPerShard: 256,
         });
         const { jobId } = await submitTrain(owner, {
@@ -298,22 +306,32 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
       const train = async (
         job: TestJob,
         n: TestNode,
-        t: { commit?: boolean } = {},
+        t: { commit?: boolean; slot?: number } = {},
       ): Promise<TrainedUpdate> => {
         const task = await taskFor(ctx, n.nodePubkey);
         if (task.status !== "task") throw new Error(`node has no task: ${task.status}`);
         const global = await loadWeights(s, task.globalCid);
-        const result = trainLocal(trainer, global, {
-          jobId: task.jobId,
-          round: task.round,
-          seed: task.seed,
-          localSteps: job.spec.localSteps,
-          proofEvery: job.spec.proofEvery,
-          data: await s.get(task.shard.cid),
-          hyper: roundHyper(job.spec, task.round),
-        }, n.key);
+        const c = job.spec.compression;
+        const codec = c
+          ? codecFor(c, { jobSeed: job.spec.seed, round: task.round, slot: t.slot ?? task.slot })
+          : undefined;
+        const result = trainLocal(
+          trainer,
+          global,
+          {
+            jobId: task.jobId,
+            round: task.round,
+            seed: task.seed,
+            localSteps: job.spec.localSteps,
+            proofEvery: job.spec.proofEvery,
+            data: await s.get(task.shard.cid),
+            hyper: roundHyper(job.spec, task.round),
+          },
+          n.key,
+          { encode: codec && ((d) => codec.encode(d).bytes) },
+        );
         const updateCid = (await s.put(
-          encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
+          result.payload ?? encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
         )).toString();
         if (t.commit ?? true) {
           await commitRound(n.operator, {

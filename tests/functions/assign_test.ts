@@ -49,7 +49,11 @@ Deno.test("assign", async (t) => {
       globalCid: job.spec.initialWeights,
       shard: { index, name: job.spec.shards[index]!.name, cid: job.spec.shards[index]!.cid },
       seed: taskSeed(job.spec, index),
+      slot: 0,
     });
+    const last = job.nodes.at(-1)!;
+    const other = await read(await s.call(`/assign?node=${last.nodePubkey}`));
+    assert.equal(other.body.slot, job.record.assigned.indexOf(last.nodePubkey));
   });
 
   await t.step("GET says wait once the node's update is in, idle for a spare", async () => {
