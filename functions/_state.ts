@@ -85,6 +85,8 @@ export interface UpdateRecord {
   proofsRoot: Hex;
   receivedAt: number;
   bytes: number;
+  /** The node's slot when it delivered (the partition codec's part; validators recompute it). */
+  slot?: number;
 }
 
 export const nodeKey = (nodePubkey: string): Deno.KvKey => ["node", nodePubkey.toLowerCase()];

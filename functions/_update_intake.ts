@@ -115,7 +115,8 @@ export async function receiveUpdate(
   } catch (e) {
     throw new HttpError(422, `Cannot accept update: ${(e as Error).message}`);
   }
-  checkPartition(bytes, spec, env.round, slotOf(job.assigned, spec, env.nodePubkey));
+  const slot = slotOf(job.assigned, spec, env.nodePubkey);
+  checkPartition(bytes, spec, env.round, slot);
   if (decoded.digest !== env.gradientDigest) {
     throw new HttpError(422, "Cannot accept update: update bytes do not hash to gradientDigest");
   }
@@ -155,6 +156,7 @@ export async function receiveUpdate(
     proofsRoot: env.proofsRoot,
     receivedAt: ctx.now(),
     bytes: bytes.length,
+    slot,
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();

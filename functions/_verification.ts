@@ -12,7 +12,7 @@ import { ChainCallError, sendContract } from "../lib/chain/_send.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../lib/digest.ts";
 import { STEP_RECORD_BYTES } from "../lib/local_training.ts";
 import { type JobSpec, roundHyper, taskSeed } from "../lib/job_spec.ts";
-import { fp32Codec } from "../lib/compress/fp32.ts";
+import { reproducible, roundEncoder } from "../lib/verify/validation_task.ts";
 import {
   issueChallenge,
   issueStepChallenge,
@@ -23,7 +23,7 @@ import { recomputeRound, wrongChunks } from "../lib/verify/recompute.ts";
 import { chunkCount } from "../lib/merkle.ts";
 import type { Context } from "./_context.ts";
 import { drawRoundCommittee } from "./_committee.ts";
-import { loadWeights, processTrainer } from "./_job.ts";
+import { loadWeights, processTrainer, slotOf } from "./_job.ts";
 import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./_state.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
@@ -181,11 +181,14 @@ async function verifyAnswer(
   spec: JobSpec,
   rec: ChallengeRecord,
 ): Promise<ChallengeRecord["status"]> {
-  // With compression the update depends on the node's error-feedback history, which one round
-  // does not reproduce; redundancy and disputes cover those jobs.
-  if (spec.compression && spec.compression.codec !== "fp32") return "skipped";
+  // With an error-feedback codec the update depends on the node's residual history, which one
+  // round does not reproduce; redundancy and disputes cover those jobs.
+  if (!reproducible({ compression: spec.compression })) return "skipped";
   const shard = job.shardOf[rec.nodePubkey];
   if (shard === undefined) return "skipped";
+  const update = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, rec.round, rec.nodePubkey)))
+    .value;
+  const slot = update?.slot ?? slotOf(job.assigned, spec, rec.nodePubkey);
   const { client, addresses } = ctx.chain;
   const logs = await client.getContractEvents({
     address: addresses.verification,
@@ -207,7 +210,7 @@ async function verifyAnswer(
     proofEvery: spec.proofEvery,
     data: await ctx.store.get(spec.shards[shard]!.cid),
     hyper: roundHyper(spec, rec.round),
-  }, { encode: spec.compression ? (d) => fp32Codec().encode(d).bytes : undefined });
+  }, { encode: roundEncoder(spec, rec.round, slot) });
   let honest: boolean;
   if (rec.kind === "step") {
     // The step's record (loss, weights hash, gradient hash) must be the recomputed one.

@@ -8,6 +8,7 @@
  * ```ts
  * import { reproducible } from "./validation_task.ts";
  * console.assert(reproducible({ compression: { codec: "fp32" } }));
+ * console.assert(reproducible({ compression: { codec: "partition" } }));
  * console.assert(!reproducible({ compression: { codec: "int8" } }));
  * console.assert(!reproducible({ asynchronous: { maxStaleness: 2 } }));
  * ```
@@ -15,6 +16,7 @@
 import type { Hex } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { fp32Codec } from "../compress/fp32.ts";
+import { partitionCodec, partitionSeed } from "../compress/partition.ts";
 import { type JobSpec, roundHyper } from "../job_spec.ts";
 import { recomputeRound } from "./recompute.ts";
 
@@ -32,15 +34,44 @@ export interface ValidationTask {
   shard: { index: number; cid: string };
   /** The target's task seed. */
   seed: number;
+  /** The target's slot in that round (the partition codec's part). */
+  slot: number;
 }
 
 /**
- * Whether a round of `spec` can be recomputed from its starting checkpoint alone: not with a
- * lossy codec (the update depends on the node's error-feedback history) nor asynchronously (the
- * node may have trained on an older model).
+ * Whether a round of `spec` can be recomputed from its starting checkpoint alone: not with an
+ * error-feedback codec (the update depends on the node's residual history) nor asynchronously
+ * (the node may have trained on an older model). The partition codec keeps no residual and its
+ * payload is a pure function of (delta, round seed, slot), so its rounds are reproducible.
  */
 export function reproducible(spec: Pick<JobSpec, "compression" | "asynchronous">): boolean {
-  return (!spec.compression || spec.compression.codec === "fp32") && !spec.asynchronous;
+  const codec = spec.compression?.codec ?? "fp32";
+  return (codec === "fp32" || codec === "partition") && !spec.asynchronous;
+}
+
+/**
+ * The encoder a node of `slot` used in `round` of a reproducible job (undefined: the f32
+ * delta itself, as jobs without compression send it).
+ *
+ * @throws {RangeError} when the job's codec keeps error-feedback state
+ */
+export function roundEncoder(
+  spec: Pick<JobSpec, "compression" | "seed">,
+  round: number,
+  slot: number,
+): ((delta: Float32Array) => Uint8Array) | undefined {
+  const c = spec.compression;
+  if (!c) return undefined;
+  if (c.codec === "fp32") return (d) => fp32Codec().encode(d).bytes;
+  if (c.codec === "partition") {
+    const codec = partitionCodec({
+      seed: partitionSeed(spec.seed, round),
+      slot,
+      parts: c.parts ?? 8,
+    });
+    return (d) => codec.encode(d).bytes;
+  }
+  throw new RangeError(`Cannot recompute: codec ${c.codec} depends on error-feedback history`);
 }
 
 /** The result hash an honest target committed for `task` (reuses recomputeRound). */
@@ -60,5 +91,5 @@ export function recomputeTarget(
     proofEvery: spec.proofEvery,
     data: params.data,
     hyper: roundHyper(spec, task.round),
-  }, { encode: spec.compression ? (d) => fp32Codec().encode(d).bytes : undefined }).resultHash;
+  }, { encode: roundEncoder(spec, task.round, task.slot) }).resultHash;
 }

@@ -32,95 +32,100 @@ function noisy(r: LocalResult, global: Float32Array): LocalResult {
 
 const LIE: Hex = `0x${"ab".repeat(32)}`;
 
-Deno.test("a validator committee attests a spot-checked round and slashes the faker", async (t) => {
-  await using fx = await setupCoordinator({ operators: 4 });
-  await sendContract(fx.coordinator, {
-    address: fx.addresses.verification,
-    abi: abis.verification,
-    functionName: "setSpotCheckBps",
-    args: [10_000n],
-  });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 2,
-    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
-  });
-  const [honest, faker, liar, other] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
-  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
-  liar.cheat.attest = () => LIE;
-  const slashes = async (node: Hex) =>
-    (await fx.coordinator.getContractEvents({
-      address: fx.addresses.registry,
-      abi: abis.registry,
-      eventName: "NodeSlashed",
-      args: { nodePubkey: node },
-      fromBlock: 0n,
-    })).map((e) => [e.args.reason, e.args.amount]);
-  const outcomeOf = (node: Hex) =>
-    fx.coordinator.readContract({
+// The partition codec keeps no residual, so committees recompute its rounds like fp32 ones.
+for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]) {
+  const codec = compression ? ` (${compression.codec} codec)` : "";
+  Deno.test(`a validator committee attests a spot-checked round and slashes the faker${codec}`, async (t) => {
+    await using fx = await setupCoordinator({ operators: 4 });
+    await sendContract(fx.coordinator, {
       address: fx.addresses.verification,
       abi: abis.verification,
-      functionName: "outcomeOf",
-      args: [job.jobId, 0, node],
+      functionName: "setSpotCheckBps",
+      args: [10_000n],
     });
-
-  await t.step("closing a spot-checked round draws a committee of the job's nodes", async () => {
-    for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-    const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-    assert.equal(out.status, "closed");
-    const [rec] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
-    assert.equal(rec!.round, 0);
-    assert.deepEqual([...rec!.members].sort(), job.nodes.map((n) => n.nodePubkey).sort());
-    assert.equal(rec!.targets.length, 4);
-    const task = await taskFor(s.ctx, honest.nodePubkey);
-    assert.equal(task.status, "validate");
-    if (task.status === "validate") {
-      assert.equal(task.round, 0);
-      assert.equal(task.checkpointCid, job.spec.initialWeights);
-      assert.notEqual(task.target, honest.nodePubkey);
-    }
-  });
-
-  await t.step("each member recomputes and attests the other three, then trains", async () => {
-    for (const n of job.nodes) {
-      for (let i = 0; i < 3; i++) assert.equal(await n.worker.tick(), "validated");
-      assert.equal(await n.worker.tick(), "trained");
-    }
-    const attested = await fx.coordinator.getContractEvents({
-      address: fx.addresses.verification,
-      abi: abis.verification,
-      eventName: "Attested",
-      fromBlock: 0n,
+    const s = await fx.scenario();
+    const job = await s.job({
+      nodes: 4,
+      rounds: 2,
+      verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
+      compression,
     });
-    assert.equal(attested.filter((e) => e.args.recomputedResultHash === LIE).length, 3);
-    assert.equal(attested.length, 12);
-  });
-
-  await t.step(
-    "the next aggregate settles: the faker loses 50%, honest nodes nothing",
-    async () => {
-      await s.post("/aggregate", { jobId: job.jobId });
-      assert.equal(await outcomeOf(faker.nodePubkey), AttestationOutcome.Faked);
-      for (const n of [honest, liar, other]) {
-        assert.equal(await outcomeOf(n.nodePubkey), AttestationOutcome.Honest);
-        assert.deepEqual(await slashes(n.nodePubkey), [], "an honest target is never slashed");
-      }
-      const [fake] = await slashes(faker.nodePubkey);
-      assert.equal(fake![0], SlashReason.FakeGradients);
-      assert.equal(fake![1], 5n * 10n ** 18n, "50% of the 10 ARTH stake");
-      const settled = await fx.coordinator.getContractEvents({
+    const [honest, faker, liar, other] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
+    faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+    liar.cheat.attest = () => LIE;
+    const slashes = async (node: Hex) =>
+      (await fx.coordinator.getContractEvents({
+        address: fx.addresses.registry,
+        abi: abis.registry,
+        eventName: "NodeSlashed",
+        args: { nodePubkey: node },
+        fromBlock: 0n,
+      })).map((e) => [e.args.reason, e.args.amount]);
+    const outcomeOf = (node: Hex) =>
+      fx.coordinator.readContract({
         address: fx.addresses.verification,
         abi: abis.verification,
-        eventName: "AttestationsSettled",
-        args: { targetNode: honest.nodePubkey },
+        functionName: "outcomeOf",
+        args: [job.jobId, 0, node],
+      });
+
+    await t.step("closing a spot-checked round draws a committee of the job's nodes", async () => {
+      for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+      const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(out.status, "closed");
+      const [rec] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
+      assert.equal(rec!.round, 0);
+      assert.deepEqual([...rec!.members].sort(), job.nodes.map((n) => n.nodePubkey).sort());
+      assert.equal(rec!.targets.length, 4);
+      const task = await taskFor(s.ctx, honest.nodePubkey);
+      assert.equal(task.status, "validate");
+      if (task.status === "validate") {
+        assert.equal(task.round, 0);
+        assert.equal(task.checkpointCid, job.spec.initialWeights);
+        assert.notEqual(task.target, honest.nodePubkey);
+      }
+    });
+
+    await t.step("each member recomputes and attests the other three, then trains", async () => {
+      for (const n of job.nodes) {
+        for (let i = 0; i < 3; i++) assert.equal(await n.worker.tick(), "validated");
+        assert.equal(await n.worker.tick(), "trained");
+      }
+      const attested = await fx.coordinator.getContractEvents({
+        address: fx.addresses.verification,
+        abi: abis.verification,
+        eventName: "Attested",
         fromBlock: 0n,
       });
-      // The liar's attestation is outvoted: two of the three eligible members agree.
-      assert.equal(settled[0]!.args.agreeing, 2n);
-      assert.equal(settled[0]!.args.eligible, 3n);
-      const [rec] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
-      assert.equal(rec!.settled.length, 4);
-    },
-  );
-});
+      assert.equal(attested.filter((e) => e.args.recomputedResultHash === LIE).length, 3);
+      assert.equal(attested.length, 12);
+    });
+
+    await t.step(
+      "the next aggregate settles: the faker loses 50%, honest nodes nothing",
+      async () => {
+        await s.post("/aggregate", { jobId: job.jobId });
+        assert.equal(await outcomeOf(faker.nodePubkey), AttestationOutcome.Faked);
+        for (const n of [honest, liar, other]) {
+          assert.equal(await outcomeOf(n.nodePubkey), AttestationOutcome.Honest);
+          assert.deepEqual(await slashes(n.nodePubkey), [], "an honest target is never slashed");
+        }
+        const [fake] = await slashes(faker.nodePubkey);
+        assert.equal(fake![0], SlashReason.FakeGradients);
+        assert.equal(fake![1], 5n * 10n ** 18n, "50% of the 10 ARTH stake");
+        const settled = await fx.coordinator.getContractEvents({
+          address: fx.addresses.verification,
+          abi: abis.verification,
+          eventName: "AttestationsSettled",
+          args: { targetNode: honest.nodePubkey },
+          fromBlock: 0n,
+        });
+        // The liar's attestation is outvoted: two of the three eligible members agree.
+        assert.equal(settled[0]!.args.agreeing, 2n);
+        assert.equal(settled[0]!.args.eligible, 3n);
+        const [rec] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
+        assert.equal(rec!.settled.length, 4);
+      },
+    );
+  });
+}

@@ -29,77 +29,90 @@ function fabricated(r: LocalResult): LocalResult {
   return { ...r, stepRecords, lossDigest: merkleRoot(stepRecords, STEP_RECORD_BYTES) };
 }
 
-Deno.test("the coordinator challenges every commit at rate 1 and acts on the answers", async (t) => {
-  await using fx = await setupCoordinator({ operators: 4 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 2,
-    verification: { redundancy: 1, challengeRate: 1, sampleRate: 0 },
+// The partition codec keeps no residual, so its rounds are recomputed like fp32 ones.
+for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]) {
+  const codec = compression ? ` (${compression.codec} codec)` : "";
+  Deno.test(`the coordinator challenges every commit at rate 1 and acts on the answers${codec}`, async (t) => {
+    await using fx = await setupCoordinator({ operators: 4 });
+    const s = await fx.scenario();
+    const job = await s.job({
+      nodes: 4,
+      rounds: 2,
+      verification: { redundancy: 1, challengeRate: 1, sampleRate: 0 },
+      compression,
+    });
+    const [honest, faker, fabricator, silent] = job.nodes as [
+      typeof job.nodes[0],
+      typeof job.nodes[0],
+      typeof job.nodes[0],
+      typeof job.nodes[0],
+    ];
+    faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+    fabricator.cheat.tamper = (r, task) => task.round === 0 ? fabricated(r) : r;
+    silent.cheat.challenges = "silent";
+    const slashes = async (node: string) =>
+      (await fx.coordinator.getContractEvents({
+        address: fx.addresses.registry,
+        abi: abis.registry,
+        eventName: "NodeSlashed",
+        args: { nodePubkey: node as `0x${string}` },
+        fromBlock: 0n,
+      })).map((e) => [e.args.reason, e.args.amount]);
+    const ARTH = 10n ** 18n;
+
+    await t.step(
+      "closing a round issues a chunk and a step challenge per committed node",
+      async () => {
+        for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+        const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+        assert.equal(out.status, "closed");
+        assert.equal(out.challenges, 8);
+        const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+        assert.deepEqual(recs.map((r) => r.status), Array(8).fill("open"));
+        assert.deepEqual(recs.filter((r) => r.kind === "step").length, 4);
+      },
+    );
+
+    await t.step(
+      "answers are recomputed: fake update 50%, fake step records 50%, silence 10% twice",
+      async () => {
+        for (const n of job.nodes) await n.worker.answerChallenges();
+        await fx.coordinator.request({
+          method: "evm_increaseTime" as never,
+          params: [3601] as never,
+        });
+        await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+        await s.post("/aggregate", { jobId: job.jobId });
+        const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+        const status = (node: string, kind: string) =>
+          recs.find((r) => r.nodePubkey === node && r.kind === kind)!.status;
+        assert.equal(status(honest.nodePubkey, "challenge"), "verified");
+        assert.equal(status(honest.nodePubkey, "step"), "verified");
+        assert.equal(status(faker.nodePubkey, "challenge"), "penalised");
+        assert.equal(
+          status(faker.nodePubkey, "step"),
+          "verified",
+          "its training records are honest",
+        );
+        assert.equal(
+          status(fabricator.nodePubkey, "challenge"),
+          "verified",
+          "its update is honest",
+        );
+        assert.equal(status(fabricator.nodePubkey, "step"), "penalised");
+        assert.equal(status(silent.nodePubkey, "challenge"), "timed-out");
+        assert.equal(status(silent.nodePubkey, "step"), "timed-out");
+        assert.deepEqual(await slashes(honest.nodePubkey), []);
+        assert.deepEqual(await slashes(faker.nodePubkey), [[SlashReason.FakeGradients, 5n * ARTH]]);
+        assert.deepEqual(await slashes(fabricator.nodePubkey), [[
+          SlashReason.FakeGradients,
+          5n * ARTH,
+        ]]);
+        assert.deepEqual(await slashes(silent.nodePubkey), [
+          [SlashReason.FailedVerification, ARTH],
+          [SlashReason.FailedVerification, 9n * ARTH / 10n],
+        ]);
+      },
+    );
   });
-  const [honest, faker, fabricator, silent] = job.nodes as [
-    typeof job.nodes[0],
-    typeof job.nodes[0],
-    typeof job.nodes[0],
-    typeof job.nodes[0],
-  ];
-  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
-  fabricator.cheat.tamper = (r, task) => task.round === 0 ? fabricated(r) : r;
-  silent.cheat.challenges = "silent";
-  const slashes = async (node: string) =>
-    (await fx.coordinator.getContractEvents({
-      address: fx.addresses.registry,
-      abi: abis.registry,
-      eventName: "NodeSlashed",
-      args: { nodePubkey: node as `0x${string}` },
-      fromBlock: 0n,
-    })).map((e) => [e.args.reason, e.args.amount]);
-  const ARTH = 10n ** 18n;
-
-  await t.step(
-    "closing a round issues a chunk and a step challenge per committed node",
-    async () => {
-      for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-      const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-      assert.equal(out.status, "closed");
-      assert.equal(out.challenges, 8);
-      const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-      assert.deepEqual(recs.map((r) => r.status), Array(8).fill("open"));
-      assert.deepEqual(recs.filter((r) => r.kind === "step").length, 4);
-    },
-  );
-
-  await t.step(
-    "answers are recomputed: fake update 50%, fake step records 50%, silence 10% twice",
-    async () => {
-      for (const n of job.nodes) await n.worker.answerChallenges();
-      await fx.coordinator.request({
-        method: "evm_increaseTime" as never,
-        params: [3601] as never,
-      });
-      await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
-      await s.post("/aggregate", { jobId: job.jobId });
-      const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-      const status = (node: string, kind: string) =>
-        recs.find((r) => r.nodePubkey === node && r.kind === kind)!.status;
-      assert.equal(status(honest.nodePubkey, "challenge"), "verified");
-      assert.equal(status(honest.nodePubkey, "step"), "verified");
-      assert.equal(status(faker.nodePubkey, "challenge"), "penalised");
-      assert.equal(status(faker.nodePubkey, "step"), "verified", "its training records are honest");
-      assert.equal(status(fabricator.nodePubkey, "challenge"), "verified", "its update is honest");
-      assert.equal(status(fabricator.nodePubkey, "step"), "penalised");
-      assert.equal(status(silent.nodePubkey, "challenge"), "timed-out");
-      assert.equal(status(silent.nodePubkey, "step"), "timed-out");
-      assert.deepEqual(await slashes(honest.nodePubkey), []);
-      assert.deepEqual(await slashes(faker.nodePubkey), [[SlashReason.FakeGradients, 5n * ARTH]]);
-      assert.deepEqual(await slashes(fabricator.nodePubkey), [[
-        SlashReason.FakeGradients,
-        5n * ARTH,
-      ]]);
-      assert.deepEqual(await slashes(silent.nodePubkey), [
-        [SlashReason.FailedVerification, ARTH],
-        [SlashReason.FailedVerification, 9n * ARTH / 10n],
-      ]);
-    },
-  );
-});
+}
