@@ -457,40 +457,47 @@ if (import.meta.main) {
     console.error(`--robust must be one of ${ROBUST.join(", ")}`);
     Deno.exit(2);
   }
-  await runDemo({
-    compression: a.codec
-      ? {
-        codec: a.codec as CodecName,
-        fraction: num(a.fraction, 0.01, "fraction"),
-        ...(a.parts === undefined ? {} : { parts: num(a.parts, 8, "parts") }),
-      }
-      : undefined,
-    robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
-    verification: a.verify
-      ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true }
-      : undefined,
-    hierarchical: a.hierarchical,
-    optimizer: a.optimizer as "adamw" | "sgd" | undefined,
-    lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
-    privacy: a.dp
-      ? {
-        clip: 1,
-        noiseMultiplier: num(a.dp, 1, "dp"),
-        delta: 1e-5,
-        maxEpsilon: num(a.epsilon, 100, "epsilon"),
-      }
-      : undefined,
-    nodes: Math.max(1, num(a.nodes, d.nodes, "nodes")),
-    spares: num(a.spares, d.spares, "spares"),
-    rounds: Math.max(1, num(a.rounds, d.rounds, "rounds")),
-    localSteps: Math.max(1, num(a["local-steps"], d.localSteps, "local-steps")),
-    drop: Math.min(0.9, num(a.drop, d.drop, "drop")),
-    width: num(a.width, d.width, "width"),
-    layers: num(a.layers, d.layers, "layers"),
-    T: d.T,
-    B: d.B,
-    strategy,
-    report: a.report ?? d.report,
-    quiet: a.quiet,
-  });
+  try {
+    await runDemo({
+      compression: a.codec
+        ? {
+          codec: a.codec as CodecName,
+          fraction: num(a.fraction, 0.01, "fraction"),
+          ...(a.parts === undefined ? {} : { parts: num(a.parts, 8, "parts") }),
+        }
+        : undefined,
+      robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
+      verification: a.verify
+        ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true }
+        : undefined,
+      hierarchical: a.hierarchical,
+      optimizer: a.optimizer as "adamw" | "sgd" | undefined,
+      lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
+      privacy: a.dp
+        ? {
+          clip: 1,
+          noiseMultiplier: num(a.dp, 1, "dp"),
+          delta: 1e-5,
+          maxEpsilon: num(a.epsilon, 100, "epsilon"),
+        }
+        : undefined,
+      nodes: Math.max(1, num(a.nodes, d.nodes, "nodes")),
+      spares: num(a.spares, d.spares, "spares"),
+      rounds: Math.max(1, num(a.rounds, d.rounds, "rounds")),
+      localSteps: Math.max(1, num(a["local-steps"], d.localSteps, "local-steps")),
+      drop: Math.min(0.9, num(a.drop, d.drop, "drop")),
+      width: num(a.width, d.width, "width"),
+      layers: num(a.layers, d.layers, "layers"),
+      T: d.T,
+      B: d.B,
+      strategy,
+      report: a.report ?? d.report,
+      quiet: a.quiet,
+    });
+  } catch (e) {
+    // A refused spec is the user's input: say which field, without a stack trace.
+    if (!(e instanceof TypeError && e.message.startsWith("Cannot read job spec"))) throw e;
+    console.error(e.message);
+    Deno.exit(2);
+  }
 }

@@ -24,7 +24,7 @@ import { loadKernel } from "../kernel/wasm_module.ts";
 import type { Shard } from "../kernel/data.ts";
 import { encodeCheckpoint } from "./checkpoint.ts";
 import { concatBytes } from "./digest.ts";
-import { encodeJobSpec, type JobSpec } from "./job_spec.ts";
+import { encodeJobSpec, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { Store } from "./store/store.ts";
 
 export interface PrepareJobOptions {
@@ -57,7 +57,11 @@ export interface PrepareJobOptions {
   valBytesPerShard?: number;
 }
 
-/** Uploads weights, shards and validation bytes, then the spec; returns both. */
+/**
+ * Uploads weights, shards and validation bytes, then the spec; returns both.
+ *
+ * @throws {TypeError} "Cannot read job spec: <field>" when the options make an invalid spec
+ */
 export async function prepareJob(
   store: Store,
   o: PrepareJobOptions,
@@ -107,6 +111,9 @@ export async function prepareJob(
     ...(o.verification ? { verification: o.verification } : {}),
     ...(o.asynchronous ? { asynchronous: o.asynchronous } : {}),
   };
-  const specCid = (await store.put(encodeJobSpec(spec))).toString();
+  // Refuse a bad spec here, before the owner escrows money for a job no coordinator accepts.
+  const bytes = encodeJobSpec(spec);
+  parseJobSpec(bytes);
+  const specCid = (await store.put(bytes)).toString();
   return { spec, specCid };
 }
