@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "../../../lib/digest.ts";
 import { merkleRoot } from "../../../lib/merkle.ts";
-import { Prng } from "../../../lib/prng.ts";
+import { gaussianDelta } from "../_helpers.ts";
 import {
   type Codec,
   commitPayload,
@@ -15,11 +15,6 @@ import { int4Codec } from "../../../lib/compress/quantize_int4.ts";
 import { topKCodec } from "../../../lib/compress/top_k.ts";
 import { topKInt8Codec } from "../../../lib/compress/top_k_int8.ts";
 import { decodePayload } from "../../../lib/compress/payload.ts";
-
-function gaussianDelta(length: number, seed: number, scale = 1e-3): Float32Array {
-  const rng = new Prng(seed);
-  return Float32Array.from({ length }, () => scale * rng.nextGaussian());
-}
 
 /** Max |x - y| within each block of `blockSize`, divided by that block's absmax. */
 function maxRelBlockError(x: Float32Array, y: Float32Array, blockSize: number): number {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Prng } from "../../../lib/prng.ts";
+import { gaussianDelta } from "../_helpers.ts";
 import {
   createErrorFeedback,
   HEADER_BYTES,
@@ -13,11 +13,6 @@ import {
   THRESHOLD,
 } from "../../../lib/compress/partition.ts";
 import { decodePayload } from "../../../lib/compress/payload.ts";
-
-function gaussianDelta(length: number, seed: number, scale = 1e-3): Float32Array {
-  const rng = new Prng(seed);
-  return Float32Array.from({ length }, () => scale * rng.nextGaussian());
-}
 
 Deno.test("partition: the parts of a round cover every coordinate exactly once", () => {
   const n = 10_007;
