@@ -22,6 +22,7 @@ import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "../lib/sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
+import { partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
 import { VAL_BATCHES } from "../functions/_job.ts";
 import { DEFAULT_DEMO } from "../demo.ts";
 
@@ -65,6 +66,15 @@ async function run(seed: number, compression?: NonNullable<JobSpec["compression"
     taskSeed: (client) => taskSeed(spec, client % shards.length),
     codec: compression
       ? (client, round) => codecFor(compression, { jobSeed: spec.seed, round, slot: client })
+      : undefined,
+    // What the coordinator does with partition updates (functions/aggregate.ts).
+    afterAggregate: compression?.codec === "partition"
+      ? (delta, round, clients) =>
+        rebalancePartitionMean(delta, {
+          seed: partitionSeed(spec.seed, round),
+          parts: compression.parts ?? 8,
+          slots: clients,
+        })
       : undefined,
   });
   const bytes = r.bytesPerClient.reduce((a, b) => a + b, 0) / r.bytesPerClient.length;

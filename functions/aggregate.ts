@@ -27,6 +27,7 @@ import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
 import { applyLayerRules } from "../lib/strategy/layerwise.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
 import { robustStrategyFor } from "../lib/strategy/select.ts";
+import { partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
 import {
   BudgetExceededError,
   computeRdp,
@@ -42,7 +43,7 @@ import { challengeRound, checkChallenges } from "./_verification.ts";
 import { settleCommittees } from "./_committee.ts";
 import { clusteredDelta, isHierarchical, receiveCluster } from "./_clusters.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
-import { loadSpec, loadWeights, validationLoss } from "./_job.ts";
+import { loadSpec, loadWeights, slotOf, validationLoss } from "./_job.ts";
 import { eligibleNodes } from "./assign.ts";
 import { groupResults } from "../lib/verify/redundancy.ts";
 import { resultHashOf } from "../lib/verify/recompute.ts";
@@ -217,6 +218,19 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     const acc = new StreamingFedAvg(global.length);
     for (const node of closing.nodes) acc.add(await read(node));
     delta = acc.finish().delta;
+  }
+  if (spec.compression?.codec === "partition" && !spec.asynchronous) {
+    // Each coordinate: the mean of the nodes whose part held it, whoever dropped out.
+    const slots = [];
+    for (const node of closing.nodes) {
+      const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
+      slots.push(u?.slot ?? slotOf(job.assigned, spec, node));
+    }
+    rebalancePartitionMean(delta, {
+      seed: partitionSeed(spec.seed, job.round),
+      parts: spec.compression.parts ?? 8,
+      slots,
+    });
   }
   if (spec.aggregation.layers) {
     const views = Object.fromEntries(

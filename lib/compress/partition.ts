@@ -291,3 +291,39 @@ function decodePartition(bytes: Uint8Array, length: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * Turns the FedAvg mean of equally weighted partition updates into, per coordinate, the mean
+ * over the updates whose part holds it. Decoding scales by `parts`, which is exact when every
+ * part is held by `n / parts` updates; with a node missing (or `n` not a multiple of `parts`)
+ * the parts held by fewer nodes would be over-scaled and the rest under-scaled. Coordinates of
+ * a part nobody sent stay 0. In place; returns how many updates held each part.
+ *
+ * @throws {RangeError} when a slot is not a non-negative integer
+ * @example
+ * ```ts
+ * import { rebalancePartitionMean } from "./partition.ts";
+ * const mean = new Float32Array(100).fill(1);
+ * const cover = rebalancePartitionMean(mean, { seed: 1, parts: 4, slots: [0, 1, 2, 3, 4] });
+ * console.assert(cover[0] === 2 && cover[1] === 1);
+ * ```
+ */
+export function rebalancePartitionMean(
+  mean: Float32Array,
+  o: { seed: number; parts: number; slots: readonly number[] },
+): number[] {
+  const cover = new Array<number>(o.parts).fill(0);
+  for (const s of o.slots) {
+    if (!Number.isInteger(s) || s < 0) {
+      throw new RangeError(`Cannot rebalance: slot ${s} is not a non-negative integer`);
+    }
+    cover[s % o.parts]!++;
+  }
+  const n = o.slots.length;
+  const factor = cover.map((c) => c === 0 ? 0 : n / (o.parts * c));
+  if (factor.every((f) => f === 1)) return cover;
+  for (let i = 0; i < mean.length; i++) {
+    mean[i] = mean[i]! * factor[partOf(i, o.seed, o.parts)]!;
+  }
+  return cover;
+}

@@ -85,6 +85,11 @@ export interface FederatedSimOptions {
   evalBatchesPerShard?: number;
   /** The local hyper-parameters of a round (a job's cosine over rounds); default `hyper`. */
   roundHyper?: (round: number) => Hyper;
+  /**
+   * Adjusts a round's aggregate in place before it is applied, given the clients it combined
+   * (the coordinator's partition rebalancing: `rebalancePartitionMean`).
+   */
+  afterAggregate?: (delta: Float32Array, round: number, clients: readonly number[]) => void;
   /** Batch seed of client i's task (a job's `taskSeed(spec, i)`); default from `seed`. */
   taskSeed?: (client: number) => number;
   /** Validation loss of global weights, replacing the per-shard batches (a job's own). */
@@ -194,7 +199,7 @@ export function runFederatedSim(
   };
   for (let round = 0; round < rounds; round++) {
     const version = history.length - 1;
-    const updates: { update: ClientUpdate; base: number }[] = [];
+    const updates: { update: ClientUpdate; base: number; client: number }[] = [];
     let bytes = 0;
     for (let i = 0; i < clients; i++) {
       const base = Math.max(0, version - (options.delays?.[i] ?? 0));
@@ -226,6 +231,7 @@ export function runFederatedSim(
           numSamples: claimed,
         },
         base,
+        client: i,
       });
     }
     if (updates.length === 0) { // every client's training blew up
@@ -254,6 +260,9 @@ export function runFederatedSim(
       if (!(e instanceof BudgetExceededError)) throw e;
       result.budgetExceeded = e; // the accountant refused: release nothing more
       break;
+    }
+    if (delta && options.afterAggregate) {
+      options.afterAggregate(delta, round, updates.map((u) => u.client));
     }
     const ms = performance.now() - t0;
     const global = history[version]!.slice();

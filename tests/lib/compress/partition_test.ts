@@ -10,6 +10,7 @@ import {
   partitionCodec,
   partitionSeed,
   readPartitionHeader,
+  rebalancePartitionMean,
   THRESHOLD,
 } from "../../../lib/compress/partition.ts";
 import { decodePayload } from "../../../lib/compress/payload.ts";
@@ -140,4 +141,33 @@ Deno.test("partition: malformed payloads and options are refused with reasons", 
   assert.throws(() => partitionCodec({ seed: -1, slot: 0 }), /seed -1/);
   assert.throws(() => partitionCodec({ seed: 1, slot: 1.5 }), /slot 1.5/);
   assert.throws(() => codec.encode(new Float32Array([NaN])), /not finite/);
+});
+
+Deno.test("partition: rebalancing makes each coordinate the mean of the nodes that sent it", () => {
+  const n = 2_000;
+  const parts = 4;
+  const seed = partitionSeed(3, 1);
+  // Node k's delta is the constant k + 1: the per-coordinate mean of its senders is known.
+  const slots = [0, 1, 2, 4, 5]; // part 3 missing, parts 0 and 1 held twice
+  const mean = new Float32Array(n);
+  const deltas = slots.map((_, k) => new Float32Array(n).fill(k + 1));
+  for (let k = 0; k < slots.length; k++) {
+    const codec = partitionCodec({ seed, slot: slots[k]!, parts });
+    const d = codec.decode(codec.encode(deltas[k]!).bytes, n);
+    for (let i = 0; i < n; i++) mean[i]! += d[i]! / slots.length;
+  }
+  const cover = rebalancePartitionMean(mean, { seed, parts, slots });
+  assert.deepEqual(cover, [2, 2, 1, 0]);
+  // Constant blocks round exactly (every value is its block's level).
+  const want = [(1 + 4) / 2, (2 + 5) / 2, 3, 0];
+  for (let i = 0; i < n; i++) {
+    const p = [0, 1, 2, 3].find((q) => partIndices(n, seed, parts, q).includes(i))!;
+    assert.ok(Math.abs(mean[i]! - want[p]!) < 1e-5, `coordinate ${i} in part ${p}: ${mean[i]}`);
+    if (i > 200) break;
+  }
+  // A full, even assignment is left as it is.
+  const even = new Float32Array(10).fill(2);
+  rebalancePartitionMean(even, { seed, parts, slots: [0, 1, 2, 3, 4, 5, 6, 7] });
+  assert.ok(even.every((x) => x === 2));
+  assert.throws(() => rebalancePartitionMean(even, { seed, parts, slots: [-1] }), /slot -1/);
 });
