@@ -2,8 +2,9 @@
  * Rotating-partition codec: the parameters are cut into `parts` pseudo-random parts by a
  * keyed hash of (coordinate, round seed); the node in slot `j` of the round sends only part
  * `j mod parts`, each value as a ternary code {-1, 0, +1} times its block's level, five codes
- * per byte. Decoding multiplies by `parts`, so FedAvg needs no change: with every slot
- * present, each coordinate's update is the mean over the nodes whose part holds it.
+ * per byte. Decoding multiplies by `parts`, so with every slot present the FedAvg mean of the
+ * decoded payloads is, per coordinate, the mean over the nodes whose part holds it; when some
+ * are missing, {@link rebalancePartitionMean} restores that (the coordinator always calls it).
  *
  * Why this and not top-k for the reference job: nodes start every round from the same global
  * weights, so their deltas agree closely on every coordinate, and AdamW moves all
