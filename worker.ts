@@ -261,6 +261,67 @@ export class Worker {
     }
   }
 
+  /**
+   * Residual files sit beside the state file: `<state>.<jobId>.residual` is the input of the
+   * next round, `.next` the one staged with a pending update (raw f32, one per parameter).
+   */
+  #residualPath(jobId: string, staged = false): string | undefined {
+    const base = this.#o.statePath;
+    return base && `${base}.${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+  }
+
+  /** The job's error-feedback residual: in memory, else from disk, else zeros. */
+  async #residualFor(jobId: Hex, length: number): Promise<ErrorFeedbackState> {
+    const known = this.#residuals.get(jobId);
+    if (known) return known;
+    let state = createErrorFeedback(length);
+    const path = this.#residualPath(jobId);
+    if (path) {
+      // A staged residual without a pending update is from a crash before the update was
+      // saved: the round is trained again from the current residual, so drop it.
+      await Deno.remove(this.#residualPath(jobId, true)!).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+      try {
+        const bytes = await Deno.readFile(path);
+        if (bytes.length !== 4 * length) {
+          throw new Error(
+            `Cannot read residual ${path}: ${bytes.length} bytes, the model has ${length} ` +
+              `parameters; delete it to start over`,
+          );
+        }
+        state = { residual: new Float32Array(bytes.buffer, bytes.byteOffset, length) };
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    this.#residuals.set(jobId, state);
+    return state;
+  }
+
+  async #stageResidual(jobId: Hex, state: ErrorFeedbackState): Promise<void> {
+    const path = this.#residualPath(jobId, true);
+    if (!path) return;
+    const r = state.residual;
+    await writeFileAtomic(path, new Uint8Array(r.buffer, r.byteOffset, r.byteLength), {
+      mode: 0o600,
+    });
+  }
+
+  /** The update went out: its residual becomes the next round's input (memory and disk). */
+  async #adoptStagedResidual(jobId: Hex, state?: ErrorFeedbackState): Promise<void> {
+    const staged = this.#residualPath(jobId, true);
+    if (staged) {
+      try {
+        await Deno.rename(staged, this.#residualPath(jobId)!);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    if (state) this.#residuals.set(jobId, state);
+    else this.#residuals.delete(jobId); // reloaded from disk on next use
+  }
+
   async #saveState(state: SavedState): Promise<void> {
     if (this.#o.statePath) {
       await writeFileAtomic(this.#o.statePath, new TextEncoder().encode(JSON.stringify(state)), {
@@ -292,6 +353,7 @@ export class Worker {
     const saved = await this.#loadState();
     if (saved.pending) {
       await this.#submit(saved.pending.envelope);
+      await this.#adoptStagedResidual(saved.pending.jobId);
       await this.#saveState({});
       return "resent";
     }
@@ -320,11 +382,13 @@ export class Worker {
     const codec = s.compression
       ? codecFor(s.compression, { jobSeed: s.seed, round: task.round, slot: task.slot ?? 0 })
       : undefined;
-    let residual = this.#residuals.get(task.jobId);
-    if (codec && !residual) {
-      residual = createErrorFeedback(global.length);
-      this.#residuals.set(task.jobId, residual);
-    }
+    // Encode into a copy: the residual moves on only once this round's update is saved as
+    // pending, so a retry after a failure re-encodes from the same residual and reproduces the
+    // digests already committed on chain.
+    const keeps = codec !== undefined && !codec.stateless;
+    const working = keeps
+      ? { residual: (await this.#residualFor(task.jobId, global.length)).residual.slice() }
+      : undefined;
     const honest = trainLocal(
       this.#trainer,
       global,
@@ -339,7 +403,7 @@ export class Worker {
       },
       this.#o.key,
       {
-        encode: codec ? (delta) => codec.encode(delta, residual).bytes : undefined,
+        encode: codec ? (delta) => codec.encode(delta, working).bytes : undefined,
         onStep: (step, loss) =>
           this.#o.onProgress?.({
             kind: "step",
@@ -406,8 +470,10 @@ export class Worker {
       envelope.signature = signBytes(this.#o.cheat.signWith, hexToBytes(envelopeDigest(unsigned)));
     }
     const json = envelopeToJson(envelope);
+    if (working) await this.#stageResidual(task.jobId, working);
     await this.#saveState({ pending: { jobId: task.jobId, round: task.round, envelope: json } });
     await this.#submit(json);
+    if (working) await this.#adoptStagedResidual(task.jobId, working);
     await this.#saveState({});
     this.#o.onProgress?.({
       kind: "submitted",

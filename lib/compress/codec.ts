@@ -61,6 +61,11 @@ export interface Codec {
   /** Id written into the header. */
   readonly id: CodecId;
   /**
+   * True when nothing needs carrying between rounds: the codec is lossless (the residual stays
+   * zero) or keeps no residual by design (partition).
+   */
+  readonly stateless?: boolean;
+  /**
    * Compresses `delta`. With `state`, the residual is added first and afterwards replaced by
    * `(delta + residual) - decode(bytes)`, so nothing is lost across rounds.
    */

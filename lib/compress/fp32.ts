@@ -32,6 +32,7 @@ export function fp32Codec(): Codec {
   return {
     name: "fp32",
     id: CODEC_ID.fp32,
+    stateless: true,
     encode(delta: Float32Array, state?: ErrorFeedbackState): EncodeResult {
       const values = withResidual(delta, state);
       const bytes = writeHeader(CODEC_ID.fp32, 0, values.length, values.length * 4);

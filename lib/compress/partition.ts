@@ -167,6 +167,7 @@ export function partitionCodec(options: PartitionOptions): Codec {
   return {
     name: "partition",
     id: CODEC_ID.partition,
+    stateless: true,
     encode(delta: Float32Array, state?: ErrorFeedbackState): EncodeResult {
       const values = withResidual(delta); // checks finiteness; no residual, see module doc
       const indices = partIndices(values.length, o.seed, o.parts, part);

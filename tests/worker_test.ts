@@ -1,0 +1,121 @@
+/**
+ * The worker's error-feedback residual with a lossy codec (top-k + int8): it moves on only once
+ * a round's update is saved, so a retry reproduces the digests committed on chain, and it
+ * survives a restart beside the state file.
+ */
+import assert from "node:assert/strict";
+import type { Hex } from "viem";
+import { Worker } from "../worker.ts";
+import { createTrainer } from "../kernel/train_step.ts";
+import { loadKernel } from "../kernel/wasm_module.ts";
+import { roundHyper } from "../lib/job_spec.ts";
+import { trainLocal } from "../lib/local_training.ts";
+import { codecFor } from "../lib/strategy/select.ts";
+import { loadWeights } from "../functions/_job.ts";
+import { read, setupCoordinator, type TestNode } from "./functions/_coordinator.ts";
+
+const COMPRESSION = { codec: "topk-int8" as const, fraction: 0.05 };
+
+Deno.test("worker: error-feedback residual across failures and restarts", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 4, compression: COMPRESSION });
+  const [a, b] = job.nodes as [TestNode, TestNode];
+  const trainer = createTrainer(loadKernel());
+  const dir = await Deno.makeTempDir({ prefix: "artha-worker-test-" });
+  const statePath = `${dir}/state.json`;
+  const residualPath = `${statePath}.${job.jobId.toLowerCase()}.residual`;
+  let failUpdates = 0;
+  // A worker process for node `a`: same key and operator, its own coordinator connection that
+  // can fail the next update posts with a 503.
+  const restart = (state?: string) =>
+    new Worker({
+      coordinator: (path, init) => {
+        if (path === "/aggregate/update" && failUpdates > 0) {
+          failUpdates--;
+          return Promise.resolve(new Response("unavailable", { status: 503 }));
+        }
+        return s.call(path, init);
+      },
+      client: a.operator,
+      addresses: fx.addresses,
+      chainId: fx.net.chainId,
+      key: a.key,
+      trainer,
+      heartbeatEveryMs: Infinity,
+      statePath: state,
+    });
+  const closeRound = async () => {
+    const out = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
+    assert.equal(out.status, "closed");
+  };
+  /** The residual node `a` holds after encoding its task of the open round from `from`. */
+  const expectedResidual = async (from?: Float32Array) => {
+    const task = (await read(await s.call(`/assign?node=${a.nodePubkey}`))).body;
+    const global = await loadWeights(fx.store, task.globalCid);
+    const r = trainLocal(trainer, global, {
+      jobId: task.jobId as Hex,
+      round: task.round,
+      seed: task.seed,
+      localSteps: job.spec.localSteps,
+      proofEvery: job.spec.proofEvery,
+      data: await fx.store.get(task.shard.cid),
+      hyper: roundHyper(job.spec, task.round),
+    }, a.key);
+    const state = { residual: from?.slice() ?? new Float32Array(global.length) };
+    codecFor(COMPRESSION).encode(r.delta, state);
+    assert.ok(state.residual.some((x) => x !== 0), "top-k leaves a residual");
+    return state.residual;
+  };
+  const residualOnDisk = async () => new Float32Array((await Deno.readFile(residualPath)).buffer);
+
+  await t.step("a failed post is retried by training again: same digests, accepted", async () => {
+    const w = restart();
+    failUpdates = 1;
+    await assert.rejects(w.tick(), /503/);
+    // Committed on chain already; the retry must reproduce those digests exactly.
+    assert.equal(await w.tick(), "trained");
+    assert.equal(await b.worker.tick(), "trained");
+    await closeRound();
+  });
+
+  await t.step(
+    "a crash after the update is staged: the restart resends and adopts it",
+    async () => {
+      const expected = await expectedResidual();
+      failUpdates = 1;
+      await assert.rejects(restart(statePath).tick(), /503/);
+      assert.ok(JSON.parse(await Deno.readTextFile(statePath)).pending, "pending saved");
+      await Deno.stat(`${residualPath}.next`);
+      await assert.rejects(Deno.stat(residualPath), Deno.errors.NotFound);
+      assert.equal(await restart(statePath).tick(), "resent");
+      await assert.rejects(Deno.stat(`${residualPath}.next`), Deno.errors.NotFound);
+      assert.deepEqual(await residualOnDisk(), expected);
+      assert.equal(await b.worker.tick(), "trained");
+      await closeRound();
+    },
+  );
+
+  await t.step(
+    "the next process trains from the saved residual; a stale staged one is dropped",
+    async () => {
+      const expected = await expectedResidual(await residualOnDisk());
+      await Deno.writeFile(`${residualPath}.next`, new Uint8Array(12)); // crash before pending
+      assert.equal(await restart(statePath).tick(), "trained");
+      assert.deepEqual(await residualOnDisk(), expected);
+      await assert.rejects(Deno.stat(`${residualPath}.next`), Deno.errors.NotFound);
+      assert.equal(await b.worker.tick(), "trained");
+      await closeRound();
+    },
+  );
+
+  await t.step("a residual file of the wrong size is refused, naming the file", async () => {
+    await Deno.writeFile(residualPath, new Uint8Array(10));
+    await assert.rejects(
+      restart(statePath).tick(),
+      /Cannot read residual .*10 bytes, the model has \d+ parameters; delete it to start over/,
+    );
+  });
+
+  await Deno.remove(dir, { recursive: true });
+});
