@@ -33,6 +33,12 @@ export interface Blockstore {
   close(): Promise<void>;
   /** Deletes leftovers of interrupted writes older than `minAgeMs`; returns the count. */
   removeTemporary?(minAgeMs?: number): Promise<number>;
+  /**
+   * Runs `fn` holding a lock shared with every process that opens the same backing store:
+   * shared for writers of blocks and pins, exclusive for gc. Backends private to one process
+   * leave it out.
+   */
+  withLock?<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T>;
 }
 
 /** Thrown when a block is neither stored locally nor (for networked backends) found. */

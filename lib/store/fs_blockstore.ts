@@ -57,6 +57,20 @@ export class FsBlockstore implements Blockstore {
     return { dir, path: `${dir}/${key}` };
   }
 
+  /**
+   * Runs `fn` under an advisory lock on `root/.lock` (flock): other processes' puts hold it
+   * shared, gc exclusive, so a gc never deletes the blocks of a put still running elsewhere.
+   */
+  async withLock<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+    const file = await Deno.open(`${this.root}/.lock`, { read: true, write: true, create: true });
+    try {
+      await file.lock(exclusive);
+      return await fn();
+    } finally {
+      file.close(); // releases the lock
+    }
+  }
+
   /** Writes the block unless it is already there. */
   async put(cid: CID, bytes: Uint8Array): Promise<void> {
     const { dir, path } = this.#path(cid);

@@ -70,7 +70,7 @@ export class Store {
    * `pin: false`.
    */
   put(content: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<CID> {
-    return this.#lock.read(async () => {
+    return this.#shared(async () => {
       const opts = importerOptions({ cidVersion: options.cidVersion ?? this.#cidVersion });
       const sink = {
         put: async (cid: CID, bytes: Uint8Array) => {
@@ -160,7 +160,7 @@ export class Store {
   async pin(cid: CID | string): Promise<void> {
     const root = parseCid(cid);
     assertSupportedCid(root);
-    await this.#lock.read(async () => {
+    await this.#shared(async () => {
       // walkDag reads (and so verifies) every dag-pb node; raw leaves are fetched here.
       for await (const c of walkDag((c) => this.getBlock(c), root)) {
         if (c.code === RAW_CODE) await this.getBlock(c);
@@ -183,31 +183,43 @@ export class Store {
 
   /**
    * Deletes every block not reachable from a pin, and leftovers of interrupted writes.
-   * Runs alone: `put` and `pin` wait for it (within this process).
+   * Runs alone: `put` and `pin` wait for it, in this process and (fs backend, through its lock
+   * file) in every other process using the same directory.
    */
   gc(): Promise<GcResult> {
-    return this.#lock.write(async () => {
-      const live = new Set<string>();
-      for await (const pin of this.blockstore.pins()) {
-        try {
-          for await (const c of walkDag((c) => this.#getLocal(c), pin)) live.add(blockKey(c));
-        } catch (err) {
-          if (!(err instanceof BlockNotFoundError)) throw err; // incomplete pin: keep what is there
+    return this.#lock.write(() =>
+      this.#held(true, async () => {
+        const live = new Set<string>();
+        for await (const pin of this.blockstore.pins()) {
+          try {
+            for await (const c of walkDag((c) => this.#getLocal(c), pin)) live.add(blockKey(c));
+          } catch (err) {
+            if (!(err instanceof BlockNotFoundError)) throw err; // incomplete pin: keep what is there
+          }
         }
-      }
-      let removed = 0;
-      let kept = 0;
-      for await (const c of this.blockstore.blocks()) {
-        if (live.has(blockKey(c))) {
-          kept++;
-        } else {
-          await this.blockstore.delete(c);
-          removed++;
+        let removed = 0;
+        let kept = 0;
+        for await (const c of this.blockstore.blocks()) {
+          if (live.has(blockKey(c))) {
+            kept++;
+          } else {
+            await this.blockstore.delete(c);
+            removed++;
+          }
         }
-      }
-      await this.blockstore.removeTemporary?.();
-      return { removed, kept };
-    });
+        await this.blockstore.removeTemporary?.();
+        return { removed, kept };
+      })
+    );
+  }
+
+  /** Runs a writer of blocks or pins: shared with other writers, never alongside a gc. */
+  #shared<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#lock.read(() => this.#held(false, fn));
+  }
+
+  #held<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+    return this.blockstore.withLock ? this.blockstore.withLock(exclusive, fn) : fn();
   }
 
   /** Closes the backend. */

@@ -210,3 +210,64 @@ Deno.test("fs store leaves no temp files; gc removes stale ones from interrupted
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gc in one process waits for a put still running in another (fs lock file)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "artha-store-lock-" });
+  const lib = new URL("../../../lib/store/", import.meta.url).href;
+  // The other process: a put whose blocks are all on disk, pausing 800 ms before it pins the
+  // root (where a gc elsewhere would find every one of them unreachable).
+  const code = `
+    import { FsBlockstore } from ${JSON.stringify(lib + "fs_blockstore.ts")};
+    import { Store } from ${JSON.stringify(lib + "store.ts")};
+    const fs = await FsBlockstore.open(${JSON.stringify(dir)}, { sync: false });
+    const putPin = fs.putPin.bind(fs);
+    fs.putPin = async (cid) => {
+      console.log("writing");
+      await new Promise((r) => setTimeout(r, 800));
+      await putPin(cid);
+    };
+    const store = new Store(fs);
+    const bytes = new Uint8Array(8 * 300_000).map((_, i) => 1 + Math.floor(i / 300_000));
+    const cid = await store.put(bytes);
+    console.log("done " + cid.toString());
+    await store.close();`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: new URL("../../../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const until = async (re: RegExp) => {
+    while (!re.test(out)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
+    }
+  };
+  const store = await openFsStore(dir, { sync: false });
+  try {
+    await until(/writing/);
+    assert.match(out, /writing/, "the other process reached its pin");
+    // Every block is on disk, unpinned: without the lock gc would delete them now.
+    const { removed } = await store.gc();
+    assert.equal(removed, 0);
+    await until(/done \S+/);
+    assert.equal((await child.status).code, 0);
+    const cid = out.match(/done (\S+)/)![1]!;
+    const bytes = await store.get(cid);
+    assert.equal(bytes.length, 8 * 300_000);
+    assert.equal(bytes[7 * 300_000], 8);
+  } finally {
+    await lines.cancel().catch(() => {});
+    try {
+      child.kill();
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
