@@ -126,10 +126,26 @@ export function partIndices(
   parts: number,
   part: number,
 ): Uint32Array {
+  const map = partMap(length, seed, parts);
   const out = new Uint32Array(length);
   let k = 0;
-  for (let i = 0; i < length; i++) if (partOf(i, seed, parts) === part) out[k++] = i;
+  for (let i = 0; i < length; i++) if (map[i] === part) out[k++] = i;
   return out.slice(0, k);
+}
+
+let lastMap: { length: number; seed: number; parts: number; map: Uint16Array } | undefined;
+
+/**
+ * Every coordinate's part. The coordinator decodes every update of a round under one seed, so
+ * the map of the last (length, seed, parts) is kept: hashing once per round, not per update.
+ */
+function partMap(length: number, seed: number, parts: number): Uint16Array {
+  const m = lastMap;
+  if (m && m.length === length && m.seed === seed && m.parts === parts) return m.map;
+  const map = new Uint16Array(length);
+  for (let i = 0; i < length; i++) map[i] = partOf(i, seed, parts);
+  lastMap = { length, seed, parts, map };
+  return map;
 }
 
 function checkOptions(o: PartitionOptions): Required<PartitionOptions> {
@@ -324,8 +340,7 @@ export function rebalancePartitionMean(
   const n = o.slots.length;
   const factor = cover.map((c) => c === 0 ? 0 : n / (o.parts * c));
   if (factor.every((f) => f === 1)) return cover;
-  for (let i = 0; i < mean.length; i++) {
-    mean[i] = mean[i]! * factor[partOf(i, o.seed, o.parts)]!;
-  }
+  const map = partMap(mean.length, o.seed, o.parts);
+  for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * factor[map[i]!]!;
   return cover;
 }
