@@ -22,7 +22,6 @@ import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "../lib/sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
-import { partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
 import { VAL_BATCHES } from "../functions/_job.ts";
 import { DEFAULT_DEMO } from "../demo.ts";
 
@@ -64,18 +63,11 @@ async function run(seed: number, compression?: NonNullable<JobSpec["compression"
     localSteps: d.localSteps,
     seed,
     taskSeed: (client) => taskSeed(spec, client % shards.length),
-    codec: compression
-      ? (client, round) => codecFor(compression, { jobSeed: spec.seed, round, slot: client })
-      : undefined,
-    // What the coordinator does with partition updates (functions/aggregate.ts).
-    afterAggregate: compression?.codec === "partition"
-      ? (delta, round, clients) =>
-        rebalancePartitionMean(delta, {
-          seed: partitionSeed(spec.seed, round),
-          parts: compression.parts ?? 8,
-          slots: clients,
-        })
-      : undefined,
+    ...(compression?.codec === "partition"
+      ? { partition: { jobSeed: spec.seed, parts: compression.parts } }
+      : compression
+      ? { codec: codecFor(compression) }
+      : {}),
   });
   const bytes = r.bytesPerClient.reduce((a, b) => a + b, 0) / r.bytesPerClient.length;
   return {

@@ -28,6 +28,7 @@ import { applyLayerRules } from "../lib/strategy/layerwise.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
 import { robustStrategyFor } from "../lib/strategy/select.ts";
 import { partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
+import { aggregatePartitioned } from "../lib/strategy/partitioned.ts";
 import {
   BudgetExceededError,
   computeRdp,
@@ -203,6 +204,17 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
         throw e;
       }
       privacy = privacyReport(spec, job, closing.nodes, accountant.epsilon);
+    } else if (spec.compression?.codec === "partition") {
+      // Per part, over the nodes that sent it (a whole-vector rule would see mostly zeros).
+      const slotted = [];
+      for (const u of updates) {
+        slotted.push({ ...u, slot: await slotIn(ctx, job, spec, u.nodeId) });
+      }
+      delta = aggregatePartitioned(slotted, {
+        seed: partitionSeed(spec.seed, job.round),
+        parts: spec.compression.parts ?? 8,
+        strategyFor: (n) => robustStrategyFor(spec.robust!, n),
+      }).delta;
     } else {
       delta = robustStrategyFor(spec.robust!, updates.length).aggregate(updates).delta;
     }
@@ -219,13 +231,10 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     for (const node of closing.nodes) acc.add(await read(node));
     delta = acc.finish().delta;
   }
-  if (spec.compression?.codec === "partition" && !spec.asynchronous) {
+  if (spec.compression?.codec === "partition" && !spec.asynchronous && !spec.robust) {
     // Each coordinate: the mean of the nodes whose part held it, whoever dropped out.
     const slots = [];
-    for (const node of closing.nodes) {
-      const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
-      slots.push(u?.slot ?? slotOf(job.assigned, spec, node));
-    }
+    for (const node of closing.nodes) slots.push(await slotIn(ctx, job, spec, node));
     rebalancePartitionMean(delta, {
       seed: partitionSeed(spec.seed, job.round),
       parts: spec.compression.parts ?? 8,
@@ -502,3 +511,9 @@ export function createAggregate(ctx: Context) {
 export default {
   fetch: async (req: Request) => createAggregate(await contextFromEnv())(req),
 };
+
+/** The slot `node` delivered this round's update from (recorded at intake). */
+async function slotIn(ctx: Context, job: JobRecord, spec: JobSpec, node: string): Promise<number> {
+  const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
+  return u?.slot ?? slotOf(job.assigned, spec, node);
+}

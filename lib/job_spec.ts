@@ -215,12 +215,6 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
       parts === undefined || (Number.isInteger(parts) && parts >= 2 && parts <= 0xffff),
       "compression.parts must be an integer in [2, 65535]",
     );
-    need(
-      s.compression.codec !== "partition" || s.robust === undefined,
-      "compression.codec partition cannot be combined with robust aggregation: each node " +
-        "sends 1/parts of the coordinates, so a coordinate-wise median sees mostly zeros; " +
-        "use int8 or topk-int8 with robust strategies",
-    );
   }
   if (s.robust !== undefined) {
     need(ROBUST.includes(s.robust.strategy), `robust.strategy must be one of ${ROBUST}`);

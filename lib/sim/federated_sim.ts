@@ -22,6 +22,8 @@ import {
 } from "../compress/codec.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { decodePayload } from "../compress/payload.ts";
+import { partitionCodec, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
+import { aggregatePartitioned } from "../strategy/partitioned.ts";
 import { nodeKeyFromSecret } from "../keys.ts";
 import { trainLocal } from "../local_training.ts";
 import { Prng } from "../prng.ts";
@@ -86,10 +88,12 @@ export interface FederatedSimOptions {
   /** The local hyper-parameters of a round (a job's cosine over rounds); default `hyper`. */
   roundHyper?: (round: number) => Hyper;
   /**
-   * Adjusts a round's aggregate in place before it is applied, given the clients it combined
-   * (the coordinator's partition rebalancing: `rebalancePartitionMean`).
+   * A partition-codec job as the coordinator runs it: client i sends from slot i under
+   * `partitionSeed(jobSeed, round)`; a FedAvg mean is rebalanced per part
+   * (`rebalancePartitionMean`), and with `strategyFor` the rule runs per part over the
+   * clients that sent it (`aggregatePartitioned`). Replaces `codec`.
    */
-  afterAggregate?: (delta: Float32Array, round: number, clients: readonly number[]) => void;
+  partition?: { jobSeed: number; parts?: number; strategyFor?: (n: number) => Strategy };
   /** Batch seed of client i's task (a job's `taskSeed(spec, i)`); default from `seed`. */
   taskSeed?: (client: number) => number;
   /** Validation loss of global weights, replacing the per-shard batches (a job's own). */
@@ -159,7 +163,14 @@ export function runFederatedSim(
   const seed = options.seed ?? 1;
   const length = initial.length;
   const fixed = options.codec ?? fp32Codec();
-  const codecOf = typeof fixed === "function" ? fixed : () => fixed;
+  const part = options.partition;
+  const parts = part?.parts ?? 8;
+  const codecOf = part
+    ? (client: number, round: number) =>
+      partitionCodec({ seed: partitionSeed(part.jobSeed, round), slot: client, parts })
+    : typeof fixed === "function"
+    ? fixed
+    : () => fixed;
   const rng = new Prng(mixSeed(seed, 0x5eed));
   const keys = Array.from({ length: clients }, (_, i) => nodeKeyFromSecret(secretFor(seed, i)));
   const residuals: (ErrorFeedbackState | undefined)[] = keys.map(() =>
@@ -251,18 +262,29 @@ export function runFederatedSim(
             rejected += out.result.rejected.length;
           }
         }
+      } else if (part?.strategyFor) {
+        const out = aggregatePartitioned(
+          updates.map((u) => ({ ...u.update, slot: u.client })),
+          { seed: partitionSeed(part.jobSeed, round), parts, strategyFor: part.strategyFor },
+        );
+        delta = out.delta;
+        rejected = out.rejected.length;
       } else {
         const out = strategy.aggregate(updates.map((u) => u.update));
         delta = out.delta;
         rejected = out.rejected.length;
+        if (part) {
+          rebalancePartitionMean(delta, {
+            seed: partitionSeed(part.jobSeed, round),
+            parts,
+            slots: updates.map((u) => u.client),
+          });
+        }
       }
     } catch (e) {
       if (!(e instanceof BudgetExceededError)) throw e;
       result.budgetExceeded = e; // the accountant refused: release nothing more
       break;
-    }
-    if (delta && options.afterAggregate) {
-      options.afterAggregate(delta, round, updates.map((u) => u.client));
     }
     const ms = performance.now() - t0;
     const global = history[version]!.slice();
@@ -312,6 +334,9 @@ function checkOptions(o: FederatedSimOptions): void {
   if (o.shards.length === 0) throw new RangeError("Cannot simulate: no shard");
   if (o.delays && o.delays.length !== o.clients) {
     throw new RangeError(`Cannot simulate: ${o.delays.length} delays for ${o.clients} clients`);
+  }
+  if (o.partition && (o.codec || o.delays)) {
+    throw new TypeError("Cannot simulate: partition sets the codec and runs synchronously");
   }
   if (o.dp && (o.strategy || o.delays)) {
     throw new TypeError("Cannot simulate: dp replaces the strategy and runs synchronously");

@@ -136,6 +136,8 @@ export interface JobOptions {
   model?: boolean;
   /** How workers encode updates (default fp32 safetensors). */
   compression?: JobSpec["compression"];
+  /** A Byzantine-robust rule instead of FedAvg. */
+  robust?: JobSpec["robust"];
 }
 
 export interface Coordinator extends AsyncDisposable {
@@ -252,6 +254,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           layers: j.layers,
           verification: j.verification,
           compression: j.compression,
+          robust: j.robust,
           valBytesPerShard: 256,
         });
         const { jobId } = await submitTrain(owner, {

@@ -173,20 +173,15 @@ Deno.test("job spec: invalid compression settings are refused, naming the field"
   }
 });
 
-Deno.test("job spec: partition compression cannot be combined with robust aggregation", () => {
-  refuses(
-    { compression: { codec: "partition" }, robust: { strategy: "median" } },
-    /partition.*robust/,
-  );
-  refuses(
-    { compression: { codec: "partition", parts: 4 }, robust: { strategy: "krum", f: 1 } },
-    /partition.*robust/,
-  );
-  // Other codecs combine with robust strategies.
-  const ok = parseJobSpec(
-    bytesWith({ compression: { codec: "int8" }, robust: { strategy: "median" } }),
-  );
-  assert.equal(ok.robust?.strategy, "median");
+Deno.test("job spec: every codec, partition included, combines with robust aggregation", () => {
+  // Partition runs the robust rule per part (lib/strategy/partitioned.ts).
+  for (const codec of ["partition", "int8", "topk-int8"] as const) {
+    const ok = parseJobSpec(
+      bytesWith({ compression: { codec, parts: 4 }, robust: { strategy: "median" } }),
+    );
+    assert.equal(ok.robust?.strategy, "median");
+    assert.equal(ok.compression?.codec, codec);
+  }
 });
 
 Deno.test("job spec: partition compression with a valid parts count is accepted", () => {

@@ -20,7 +20,6 @@ import { initWeights, paramLayout } from "../../../kernel/params.ts";
 import { loadBrownShards } from "../../../kernel/data.ts";
 import { defaultHyper } from "../../../lib/local_training.ts";
 import { topKInt8Codec } from "../../../lib/compress/top_k_int8.ts";
-import { partitionCodec, partitionSeed } from "../../../lib/compress/partition.ts";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
 import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";
@@ -100,11 +99,9 @@ Deno.test("top-k + int8 with error feedback: >= 100x fewer bytes, final loss wit
   assert.ok(final(fp32) < fp32.initialLoss - 1);
 });
 
-Deno.test("partition codec (a codec per client and round): >= 100x fewer bytes, loss within 1% of fp32", () => {
+Deno.test("partition codec: >= 100x fewer bytes, loss within 1% of fp32", () => {
   const fp32 = clean();
-  const part = simulate({
-    codec: (client, round) => partitionCodec({ seed: partitionSeed(7, round), slot: client }),
-  });
+  const part = simulate({ partition: { jobSeed: 7 } });
   const bytesRatio = fp32.fp32Bytes / mean(part.bytesPerClient);
   const lossRatio = final(part) / final(fp32);
   console.log(
@@ -140,6 +137,35 @@ Deno.test("20% Byzantine clients: trimmed mean, Multi-Krum and Bulyan stay withi
   assert.ok(
     plain.diverged || !(final(plain) < cleanFedAvg * MIN_ATTACKED_LOSS_RATIO),
     `attacked FedAvg ended at ${final(plain)}`,
+  );
+});
+
+Deno.test("20% Byzantine clients with the partition codec: per-part trimmed mean holds, FedAvg does not", () => {
+  // 15 clients in 3 parts: 5 senders per part, one attacker in each (slots 12, 13, 14).
+  const partition = { jobSeed: 7, parts: 3 };
+  const base = { clients: BYZ_CLIENTS };
+  const cleanRun = simulate({ ...base, partition });
+  const attacked = { ...base, byzantine: BYZANTINE };
+  const plain = simulate({ ...attacked, partition });
+  const robust = simulate({
+    ...attacked,
+    partition: { ...partition, strategyFor: () => new TrimmedMean({ beta: 0.2 }) },
+  });
+  console.log(
+    `  partition: clean ${final(cleanRun).toFixed(4)}; attacked fedavg ${
+      final(plain).toFixed(4)
+    }; ` +
+      `per-part trimmed mean ${final(robust).toFixed(4)}`,
+  );
+  assert.equal(robust.diverged, false);
+  assert.ok(final(robust) <= final(cleanRun) * MAX_ROBUST_LOSS_RATIO, `${final(robust)}`);
+  assert.ok(
+    plain.diverged || !(final(plain) < final(cleanRun) * MIN_ATTACKED_LOSS_RATIO),
+    `attacked FedAvg ended at ${final(plain)}`,
+  );
+  assert.throws(
+    () => simulate({ partition, codec: topKInt8Codec() }),
+    /partition sets the codec/,
   );
 });
 
