@@ -463,7 +463,12 @@ if (import.meta.main) {
         ? {
           codec: a.codec as CodecName,
           fraction: num(a.fraction, 0.01, "fraction"),
-          ...(a.parts === undefined ? {} : { parts: num(a.parts, 8, "parts") }),
+          // One part per task group at most (the coordinator refuses more): 8, or fewer groups.
+          ...(a.codec !== "partition" && a.parts === undefined ? {} : {
+            parts: a.parts !== undefined
+              ? num(a.parts, 8, "parts")
+              : Math.min(8, Math.ceil(num(a.nodes, d.nodes, "nodes") / (a.verify ? 3 : 1))),
+          }),
         }
         : undefined,
       robust: a.robust ? { strategy: a.robust as RobustName } : undefined,

@@ -156,6 +156,20 @@ export async function startJob(
   if (chosen.length === 0) {
     throw new HttpError(409, "Cannot assign: no bound, live node fits this job");
   }
+  if (spec.compression?.codec === "partition") {
+    // Each task group sends one part: with fewer groups than parts, some coordinates would not
+    // move at all in a round. The job stays open (cancelJob refunds it) or waits for nodes.
+    const r = spec.verification?.redundancy ?? 1;
+    const groups = Math.ceil(chosen.length / r);
+    const parts = spec.compression.parts ?? 8;
+    if (parts > groups) {
+      throw new HttpError(
+        409,
+        `Cannot assign: compression.parts ${parts} exceeds the ${groups} task groups of ` +
+          `${chosen.length} nodes at redundancy ${r}; use parts <= ${groups} or more nodes`,
+      );
+    }
+  }
   const onChain = new Set(
     (await client.readContract({
       address: addresses.jobs,

@@ -139,6 +139,17 @@ Deno.test("assign", async (t) => {
     assert.match(res.body.error, /no bound, live node/);
   });
 
+  await t.step(
+    "a partition job with more parts than task groups is refused with a 409",
+    async () => {
+      const few = await fx.scenario();
+      await assert.rejects(
+        few.job({ nodes: 3, compression: { codec: "partition", parts: 4 } }),
+        /409.*compression\.parts 4 exceeds the 3 task groups of 3 nodes at redundancy 1/,
+      );
+    },
+  );
+
   await t.step("bad bodies are 4xx naming the field; other methods 405", async () => {
     const cases: [unknown, number, RegExp][] = [
       ["{", 400, /not valid JSON/],
