@@ -7,6 +7,7 @@
  */
 import type { Blockstore as HeliaBlockstoreInterface, InputPair, Pair } from "interface-blockstore";
 import type { CID } from "../cid.ts";
+import { concatBytes } from "../digest.ts";
 import { BlockNotFoundError, type Blockstore } from "./blockstore.ts";
 
 /** Error name `interface-store` users (Helia) test for. */
@@ -22,13 +23,7 @@ export function toInterfaceBlockstore(blockstore: Blockstore): HeliaBlockstoreIn
     if (bytes instanceof Uint8Array) return bytes;
     const parts: Uint8Array[] = [];
     for await (const p of bytes) parts.push(p);
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(...parts);
   };
   const get = async function* (cid: CID): AsyncGenerator<Uint8Array> {
     try {

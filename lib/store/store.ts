@@ -21,6 +21,7 @@ import { blockKey, BlockNotFoundError, type Blockstore } from "./blockstore.ts";
 import { FsBlockstore, type FsBlockstoreOptions } from "./fs_blockstore.ts";
 import { readFile, walkDag } from "./_dag.ts";
 import { RwLock } from "./_rw_lock.ts";
+import { concatBytes } from "../digest.ts";
 
 export { InvalidDagError } from "./_dag.ts";
 
@@ -118,19 +119,8 @@ export class Store {
    */
   async get(cid: CID | string): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    let size = 0;
-    for await (const part of this.cat(cid)) {
-      parts.push(part);
-      size += part.length;
-    }
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(size);
-    let offset = 0;
-    for (const p of parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
+    for await (const part of this.cat(cid)) parts.push(part);
+    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
   }
 
   /**
