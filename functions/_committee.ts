@@ -15,8 +15,8 @@ import { type JobSpec, taskSeed } from "../lib/job_spec.ts";
 import { drawCommittee, readCommittee, settleAttestations } from "../lib/verify/committee_chain.ts";
 import { reproducible, type ValidationTask } from "../lib/verify/validation_task.ts";
 import type { Context } from "./_context.ts";
-import { loadSpec, slotOf } from "./_job.ts";
-import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./_state.ts";
+import { deliveredSlot, loadSpec } from "./_job.ts";
+import { type JobRecord, listValues } from "./_state.ts";
 
 /** A spot-checked round's committee and what it still has to settle. */
 export interface CommitteeRecord {
@@ -118,8 +118,7 @@ export async function validationTaskFor(
         checkpointCid: rec.checkpointCid,
         shard: { index, cid: spec.shards[index]!.cid },
         seed: taskSeed(spec, index),
-        slot: (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, rec.round, target))).value
-          ?.slot ?? slotOf(job.assigned, spec, target),
+        slot: await deliveredSlot(ctx.kv, job, spec, rec.round, target),
       };
     }
   }

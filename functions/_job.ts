@@ -8,6 +8,7 @@ import { evalBatches } from "../kernel/data.ts";
 import { decodeCheckpoint } from "../lib/checkpoint.ts";
 import { type JobSpec, parseJobSpec, roundHyper } from "../lib/job_spec.ts";
 import type { Store } from "../lib/store/store.ts";
+import { type JobRecord, updateKey, type UpdateRecord } from "./_state.ts";
 
 let trainer: ReturnType<typeof createTrainer> | undefined;
 
@@ -60,4 +61,19 @@ export async function validationLoss(
 export function slotOf(assigned: readonly string[], spec: JobSpec, node: string): number {
   const i = assigned.indexOf(node);
   return i < 0 ? -1 : Math.floor(i / (spec.verification?.redundancy ?? 1));
+}
+
+/**
+ * The slot `node` delivered its update of `round` from (recorded at intake; a reassignment
+ * since then may have moved the node), else its slot in the assignment now.
+ */
+export async function deliveredSlot(
+  kv: Deno.Kv,
+  job: Pick<JobRecord, "jobId" | "assigned">,
+  spec: JobSpec,
+  round: number,
+  node: string,
+): Promise<number> {
+  const u = (await kv.get<UpdateRecord>(updateKey(job.jobId, round, node))).value;
+  return u?.slot ?? slotOf(job.assigned, spec, node);
 }

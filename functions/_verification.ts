@@ -23,7 +23,7 @@ import { recomputeRound, wrongChunks } from "../lib/verify/recompute.ts";
 import { chunkCount } from "../lib/merkle.ts";
 import type { Context } from "./_context.ts";
 import { drawRoundCommittee } from "./_committee.ts";
-import { loadWeights, processTrainer, slotOf } from "./_job.ts";
+import { deliveredSlot, loadWeights, processTrainer } from "./_job.ts";
 import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./_state.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
@@ -186,9 +186,7 @@ async function verifyAnswer(
   if (!reproducible({ compression: spec.compression })) return "skipped";
   const shard = job.shardOf[rec.nodePubkey];
   if (shard === undefined) return "skipped";
-  const update = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, rec.round, rec.nodePubkey)))
-    .value;
-  const slot = update?.slot ?? slotOf(job.assigned, spec, rec.nodePubkey);
+  const slot = await deliveredSlot(ctx.kv, job, spec, rec.round, rec.nodePubkey);
   const { client, addresses } = ctx.chain;
   const logs = await client.getContractEvents({
     address: addresses.verification,

@@ -44,7 +44,7 @@ import { challengeRound, checkChallenges } from "./_verification.ts";
 import { settleCommittees } from "./_committee.ts";
 import { clusteredDelta, isHierarchical, receiveCluster } from "./_clusters.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
-import { loadSpec, loadWeights, slotOf, validationLoss } from "./_job.ts";
+import { deliveredSlot, loadSpec, loadWeights, slotOf, validationLoss } from "./_job.ts";
 import { eligibleNodes } from "./assign.ts";
 import { groupResults } from "../lib/verify/redundancy.ts";
 import { resultHashOf } from "../lib/verify/recompute.ts";
@@ -178,7 +178,12 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       const s = sqrtStaleness(tau);
       for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! * s;
     }
-    return { nodeId: node, delta, numSamples: u.samples };
+    return {
+      nodeId: node,
+      delta,
+      numSamples: u.samples,
+      slot: u.slot ?? slotOf(job.assigned, spec, node),
+    };
   };
   let delta: Float32Array;
   let privacy = job.privacy;
@@ -206,11 +211,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       privacy = privacyReport(spec, job, closing.nodes, accountant.epsilon);
     } else if (spec.compression?.codec === "partition") {
       // Per part, over the nodes that sent it (a whole-vector rule would see mostly zeros).
-      const slotted = [];
-      for (const u of updates) {
-        slotted.push({ ...u, slot: await slotIn(ctx, job, spec, u.nodeId) });
-      }
-      delta = aggregatePartitioned(slotted, {
+      delta = aggregatePartitioned(updates, {
         seed: partitionSeed(spec.seed, job.round),
         parts: spec.compression.parts ?? 8,
         strategyFor: (n) => robustStrategyFor(spec.robust!, n),
@@ -234,7 +235,9 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
   if (spec.compression?.codec === "partition" && !spec.asynchronous && !spec.robust) {
     // Each coordinate: the mean of the nodes whose part held it, whoever dropped out.
     const slots = [];
-    for (const node of closing.nodes) slots.push(await slotIn(ctx, job, spec, node));
+    for (const node of closing.nodes) {
+      slots.push(await deliveredSlot(ctx.kv, job, spec, job.round, node));
+    }
     rebalancePartitionMean(delta, {
       seed: partitionSeed(spec.seed, job.round),
       parts: spec.compression.parts ?? 8,
@@ -511,9 +514,3 @@ export function createAggregate(ctx: Context) {
 export default {
   fetch: async (req: Request) => createAggregate(await contextFromEnv())(req),
 };
-
-/** The slot `node` delivered this round's update from (recorded at intake). */
-async function slotIn(ctx: Context, job: JobRecord, spec: JobSpec, node: string): Promise<number> {
-  const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
-  return u?.slot ?? slotOf(job.assigned, spec, node);
-}
