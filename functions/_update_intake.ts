@@ -16,7 +16,7 @@ import {
 } from "../lib/update_envelope.ts";
 import { paramLayout } from "../kernel/params.ts";
 import { CODEC_ID, MAGIC } from "../lib/compress/codec.ts";
-import { partitionSeed, readPartitionHeader } from "../lib/compress/partition.ts";
+import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../lib/compress/partition.ts";
 import type { JobSpec } from "../lib/job_spec.ts";
 import type { Context } from "./_context.ts";
 import { field, HttpError } from "./_http.ts";
@@ -184,7 +184,11 @@ function checkPartition(bytes: Uint8Array, spec: JobSpec, round: number, slot: n
     );
   }
   const h = readPartitionHeader(bytes);
-  const want = { parts: spec.compression.parts ?? 8, slot, seed: partitionSeed(spec.seed, round) };
+  const want = {
+    parts: spec.compression.parts ?? DEFAULT_PARTS,
+    slot,
+    seed: partitionSeed(spec.seed, round),
+  };
   for (const k of ["parts", "slot", "seed"] as const) {
     if (h[k] !== want[k]) {
       throw new HttpError(

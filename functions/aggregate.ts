@@ -27,7 +27,7 @@ import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
 import { applyLayerRules } from "../lib/strategy/layerwise.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
 import { robustStrategyFor } from "../lib/strategy/select.ts";
-import { partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
+import { DEFAULT_PARTS, partitionSeed, rebalancePartitionMean } from "../lib/compress/partition.ts";
 import { aggregatePartitioned } from "../lib/strategy/partitioned.ts";
 import {
   BudgetExceededError,
@@ -213,7 +213,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       // Per part, over the nodes that sent it (a whole-vector rule would see mostly zeros).
       delta = aggregatePartitioned(updates, {
         seed: partitionSeed(spec.seed, job.round),
-        parts: spec.compression.parts ?? 8,
+        parts: spec.compression.parts ?? DEFAULT_PARTS,
         strategyFor: (n) => robustStrategyFor(spec.robust!, n),
       }).delta;
     } else {
@@ -240,7 +240,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     }
     rebalancePartitionMean(delta, {
       seed: partitionSeed(spec.seed, job.round),
-      parts: spec.compression.parts ?? 8,
+      parts: spec.compression.parts ?? DEFAULT_PARTS,
       slots,
     });
   }

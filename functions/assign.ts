@@ -28,6 +28,7 @@ import { validationTaskFor } from "./_committee.ts";
 import type { ValidationTask } from "../lib/verify/validation_task.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
 import { loadSpec, loadWeights, slotOf, validationLoss } from "./_job.ts";
+import { DEFAULT_PARTS } from "../lib/compress/partition.ts";
 import {
   getJob,
   jobKey,
@@ -161,7 +162,7 @@ export async function startJob(
     // move at all in a round. The job stays open (cancelJob refunds it) or waits for nodes.
     const r = spec.verification?.redundancy ?? 1;
     const groups = Math.ceil(chosen.length / r);
-    const parts = spec.compression.parts ?? 8;
+    const parts = spec.compression.parts ?? DEFAULT_PARTS;
     if (parts > groups) {
       throw new HttpError(
         409,

@@ -51,6 +51,8 @@ const FIELDS_BYTES = 12;
 const CODES_PER_BYTE = 5;
 /** Largest valid packed byte (all five codes +1). */
 const MAX_PACKED = 242;
+/** Parts of a job that does not say (each node sends 1/8 of the values). */
+export const DEFAULT_PARTS = 8;
 /** Values at most this many block RMS from zero send 0 (near the Gaussian optimum, 0.61). */
 export const THRESHOLD = 0.6;
 
@@ -60,7 +62,7 @@ export interface PartitionOptions {
   seed: number;
   /** The node's slot in the job (its assignment index); it sends part `slot mod parts`. */
   slot: number;
-  /** Number of parts, at least 2 (default 8): each node sends ~1/parts of the values. */
+  /** Number of parts, at least 2 (default {@link DEFAULT_PARTS}): each node sends ~1/parts. */
   parts?: number;
   /** Values per fp32 scale (default 64). */
   blockSize?: number;
@@ -149,7 +151,7 @@ function partMap(length: number, seed: number, parts: number): Uint16Array {
 }
 
 function checkOptions(o: PartitionOptions): Required<PartitionOptions> {
-  const parts = o.parts ?? 8;
+  const parts = o.parts ?? DEFAULT_PARTS;
   const blockSize = o.blockSize ?? 64;
   if (!Number.isInteger(parts) || parts < 2 || parts > 0xffff) {
     throw new RangeError(`Cannot partition: parts ${parts} is not an integer in [2, 65535]`);

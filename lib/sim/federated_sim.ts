@@ -22,7 +22,8 @@ import {
 } from "../compress/codec.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { decodePayload } from "../compress/payload.ts";
-import { partitionCodec, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
+import { DEFAULT_PARTS, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
+import { codecFor } from "../strategy/select.ts";
 import { aggregatePartitioned } from "../strategy/partitioned.ts";
 import { nodeKeyFromSecret } from "../keys.ts";
 import { trainLocal } from "../local_training.ts";
@@ -164,10 +165,10 @@ export function runFederatedSim(
   const length = initial.length;
   const fixed = options.codec ?? fp32Codec();
   const part = options.partition;
-  const parts = part?.parts ?? 8;
+  const parts = part?.parts ?? DEFAULT_PARTS;
   const codecOf = part
     ? (client: number, round: number) =>
-      partitionCodec({ seed: partitionSeed(part.jobSeed, round), slot: client, parts })
+      codecFor({ codec: "partition", parts }, { jobSeed: part.jobSeed, round, slot: client })
     : typeof fixed === "function"
     ? fixed
     : () => fixed;

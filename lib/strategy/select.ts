@@ -46,7 +46,7 @@ export function codecFor(c: NonNullable<JobSpec["compression"]>, task?: CodecTas
       return partitionCodec({
         seed: partitionSeed(task.jobSeed, task.round),
         slot: task.slot,
-        parts: c.parts ?? 8,
+        parts: c.parts,
       });
     case "fp32":
       return fp32Codec();

@@ -16,7 +16,7 @@
 import type { Hex } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { fp32Codec } from "../compress/fp32.ts";
-import { partitionCodec, partitionSeed } from "../compress/partition.ts";
+import { codecFor } from "../strategy/select.ts";
 import { type JobSpec, roundHyper } from "../job_spec.ts";
 import { recomputeRound } from "./recompute.ts";
 
@@ -64,11 +64,7 @@ export function roundEncoder(
   if (!c) return undefined;
   if (c.codec === "fp32") return (d) => fp32Codec().encode(d).bytes;
   if (c.codec === "partition") {
-    const codec = partitionCodec({
-      seed: partitionSeed(spec.seed, round),
-      slot,
-      parts: c.parts ?? 8,
-    });
+    const codec = codecFor(c, { jobSeed: spec.seed, round, slot });
     return (d) => codec.encode(d).bytes;
   }
   throw new RangeError(`Cannot recompute: codec ${c.codec} depends on error-feedback history`);
