@@ -15,7 +15,7 @@ import {
   verifyEnvelopeSignature,
 } from "../lib/update_envelope.ts";
 import { paramLayout } from "../kernel/params.ts";
-import { CODEC_ID, MAGIC } from "../lib/compress/codec.ts";
+import { CODEC_ID } from "../lib/compress/codec.ts";
 import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../lib/compress/partition.ts";
 import type { JobSpec } from "../lib/job_spec.ts";
 import type { Context } from "./_context.ts";
@@ -116,7 +116,7 @@ export async function receiveUpdate(
     throw new HttpError(422, `Cannot accept update: ${(e as Error).message}`);
   }
   const slot = slotOf(job.assigned, spec, env.nodePubkey);
-  checkPartition(bytes, spec, env.round, slot);
+  if (decoded.codecId === CODEC_ID.partition) checkPartition(bytes, spec, env.round, slot);
   if (decoded.digest !== env.gradientDigest) {
     throw new HttpError(422, "Cannot accept update: update bytes do not hash to gradientDigest");
   }
@@ -172,9 +172,6 @@ export async function receiveUpdate(
  * leave another part unsent and FedAvg's mean would no longer cover every coordinate.
  */
 function checkPartition(bytes: Uint8Array, spec: JobSpec, round: number, slot: number): void {
-  const isPartition = bytes.length > 5 && MAGIC.every((b, i) => bytes[i] === b) &&
-    bytes[5] === CODEC_ID.partition;
-  if (!isPartition) return;
   if (spec.compression?.codec !== "partition") {
     throw new HttpError(
       422,

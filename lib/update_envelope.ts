@@ -22,7 +22,7 @@ import type { Hex } from "viem";
 import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
 import { hexToBytes } from "./digest.ts";
 import type { SignedTrainProof } from "./train_proof.ts";
-import { MAGIC } from "./compress/codec.ts";
+import { MAGIC, readHeader } from "./compress/codec.ts";
 import { decodePayload } from "./compress/payload.ts";
 import { decodeCheckpoint } from "./checkpoint.ts";
 import { merkleRoot } from "./merkle.ts";
@@ -138,15 +138,17 @@ export function proofsFromJson(raw: unknown): SignedTrainProof[] {
 /**
  * Decodes the bytes of an update as stored in SVDB: a lib/compress payload ("ACZ1" header,
  * digest over the payload as sent) or an fp32 safetensors delta (digest over the f32 values).
- * Returns the delta and the Merkle root its gradientDigest must equal.
+ * Returns the delta, the Merkle root its gradientDigest must equal, and the payload's codec id
+ * (lib/compress CODEC_ID; undefined for safetensors).
  */
 export function decodeUpdateBytes(
   bytes: Uint8Array,
   length: number,
-): { delta: Float32Array; digest: Hex; codec: string } {
+): { delta: Float32Array; digest: Hex; codecId?: number } {
   const isPayload = bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
   if (isPayload) {
-    return { delta: decodePayload(bytes, length), digest: merkleRoot(bytes), codec: "payload" };
+    const delta = decodePayload(bytes, length);
+    return { delta, digest: merkleRoot(bytes), codecId: readHeader(bytes).codecId };
   }
   const delta = decodeCheckpoint(bytes).weights;
   if (delta.length !== length) {
@@ -155,6 +157,5 @@ export function decodeUpdateBytes(
   return {
     delta,
     digest: merkleRoot(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength)),
-    codec: "safetensors",
   };
 }
