@@ -31,6 +31,7 @@ import { f32Bytes, type LocalResult, trainLocal } from "./lib/local_training.ts"
 import { ChallengeResponder, type ResponderMode } from "./lib/verify/responder.ts";
 import {
   envelopeDigest,
+  envelopeOf,
   envelopeToJson,
   type SignedUpdateEnvelope,
   signEnvelope,
@@ -451,20 +452,15 @@ export class Worker {
       updateBytes: result.payload ?? f32Bytes(result.delta),
       stepRecords: result.stepRecords,
     });
-    const envelope: SignedUpdateEnvelope = signEnvelope(this.#o.key, {
-      jobId: task.jobId,
-      round: task.round,
-      nodePubkey: this.#o.key.publicKeyHex,
-      updateCid,
-      samples: result.samples,
-      steps: result.steps,
-      meanLoss: result.meanLoss,
-      lossDigest: result.lossDigest,
-      gradientDigest: result.gradientDigest,
-      weightsDigest: result.weightsDigest,
-      proofsRoot: result.proofsRoot,
-      proofs: result.proofs,
-    });
+    const envelope: SignedUpdateEnvelope = signEnvelope(
+      this.#o.key,
+      envelopeOf(result, {
+        jobId: task.jobId,
+        round: task.round,
+        nodePubkey: this.#o.key.publicKeyHex,
+        updateCid,
+      }),
+    );
     if (this.#o.cheat?.signWith) {
       const { signature: _, ...unsigned } = envelope;
       envelope.signature = signBytes(this.#o.cheat.signWith, hexToBytes(envelopeDigest(unsigned)));

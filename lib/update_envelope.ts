@@ -22,6 +22,7 @@ import type { Hex } from "viem";
 import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
 import { hexToBytes } from "./digest.ts";
 import type { SignedTrainProof } from "./train_proof.ts";
+import type { LocalResult } from "./local_training.ts";
 import { MAGIC, readHeader } from "./compress/codec.ts";
 import { decodePayload } from "./compress/payload.ts";
 import { decodeCheckpoint } from "./checkpoint.ts";
@@ -44,6 +45,36 @@ export interface UpdateEnvelope {
 
 export interface SignedUpdateEnvelope extends UpdateEnvelope {
   signature: Hex;
+}
+
+/** The envelope of a node's local result, stored under `updateCid` (sign with signEnvelope). */
+export function envelopeOf(
+  result: Pick<
+    LocalResult,
+    | "samples"
+    | "steps"
+    | "meanLoss"
+    | "lossDigest"
+    | "gradientDigest"
+    | "weightsDigest"
+    | "proofsRoot"
+    | "proofs"
+  >,
+  at: { jobId: Hex; round: number; nodePubkey: Hex; updateCid: string },
+): UpdateEnvelope {
+  const { samples, steps, meanLoss, lossDigest, gradientDigest, weightsDigest } = result;
+  const { proofsRoot, proofs } = result;
+  return {
+    ...at,
+    samples,
+    steps,
+    meanLoss,
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+    proofsRoot,
+    proofs,
+  };
 }
 
 /** The digest the node signs (proofs are covered through proofsRoot). */

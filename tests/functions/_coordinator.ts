@@ -25,6 +25,7 @@ import { prepareJob } from "../../lib/job_owner.ts";
 import { generateNodeKey, type NodeKey } from "../../lib/keys.ts";
 import { type LocalResult, trainLocal } from "../../lib/local_training.ts";
 import {
+  envelopeOf,
   envelopeToJson,
   type SignedUpdateEnvelope,
   signEnvelope,
@@ -353,20 +354,15 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             },
           });
         }
-        const envelope = signEnvelope(n.key, {
-          jobId: task.jobId,
-          round: task.round,
-          nodePubkey: n.key.publicKeyHex,
-          updateCid,
-          samples: result.samples,
-          steps: result.steps,
-          meanLoss: result.meanLoss,
-          lossDigest: result.lossDigest,
-          gradientDigest: result.gradientDigest,
-          weightsDigest: result.weightsDigest,
-          proofsRoot: result.proofsRoot,
-          proofs: result.proofs,
-        });
+        const envelope = signEnvelope(
+          n.key,
+          envelopeOf(result, {
+            jobId: task.jobId,
+            round: task.round,
+            nodePubkey: n.key.publicKeyHex,
+            updateCid,
+          }),
+        );
         return { envelope, result, updateCid };
       };
 
