@@ -21,6 +21,7 @@ import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
 import { deployArtha } from "./lib/chain/deploy.ts";
 import { abis } from "./lib/chain/contracts.ts";
 import { submitTrain } from "./lib/chain/submit_train.ts";
+import { registerModel } from "./lib/chain/register_model.ts";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
 import { sendContract } from "./lib/chain/_send.ts";
 import { generateNodeKey } from "./lib/keys.ts";
@@ -165,23 +166,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         targetImprovementBps: 1_000,
       },
     });
-    const { result: modelId } = await owner.simulateContract({
-      address: addresses.models,
-      abi: abis.models,
-      functionName: "registerModel",
-      args: ["artha-brown-gpt", job.jobId],
-    });
-    await sendContract(owner, {
-      address: addresses.models,
-      abi: abis.models,
-      functionName: "registerModel",
-      args: ["artha-brown-gpt", job.jobId],
-    });
-    await sendContract(owner, {
-      address: addresses.models,
-      abi: abis.models,
-      functionName: "setPublisher",
-      args: [modelId, coordinator.account.address, true],
+    const modelId = await registerModel(owner, {
+      addresses,
+      name: "artha-brown-gpt",
+      jobId: job.jobId,
+      publisher: coordinator.account.address,
     });
     log(
       `job ${job.jobId}: ${formatEther(budget)} ARTH escrowed; spec ${

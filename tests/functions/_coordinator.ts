@@ -13,8 +13,8 @@ import { type Devnet, startDevnet } from "../../lib/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
-import { sendContract } from "../../lib/chain/_send.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { registerModel } from "../../lib/chain/register_model.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { registerNode } from "../../lib/chain/register_node.ts";
 import { encodeCaps } from "../../lib/caps.ts";
@@ -274,24 +274,11 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
         });
         let modelId: Hex | undefined;
         if (j.model) {
-          const args = [`model-${jobId.slice(2, 10)}`, jobId] as const;
-          modelId = (await owner.simulateContract({
-            address: addresses.models,
-            abi: abis.models,
-            functionName: "registerModel",
-            args,
-          })).result;
-          await sendContract(owner, {
-            address: addresses.models,
-            abi: abis.models,
-            functionName: "registerModel",
-            args,
-          });
-          await sendContract(owner, {
-            address: addresses.models,
-            abi: abis.models,
-            functionName: "setPublisher",
-            args: [modelId, coordinator.account.address, true],
+          modelId = await registerModel(owner, {
+            addresses,
+            name: `model-${jobId.slice(2, 10)}`,
+            jobId,
+            publisher: coordinator.account.address,
           });
         }
         const all: TestNode[] = [];
