@@ -32,6 +32,7 @@ import {
   jobSpecHash,
   ROBUST,
   type RobustName,
+  workTerms,
 } from "./lib/job_spec.ts";
 import { prepareJob } from "./lib/job_owner.ts";
 import { formatArthaUri } from "./lib/cid.ts";
@@ -164,6 +165,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         redundancy: o.verification?.redundancy ?? 1,
         baseRatePerSecond: parseEther("0.001"),
         targetImprovementBps: 1_000,
+        ...workTerms(spec),
       },
     });
     const modelId = await registerModel(owner, {
@@ -268,6 +270,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         `verification: ${issued.length} challenges and samples issued, ${slashes.length} slashes`,
       );
     }
+    // Rewards settle only after the settlement delay (challenges and disputes of the last rounds
+    // can still cut a cheater's reward until then); the devnet clock skips it.
+    const delay = await coordinator.readContract({
+      address: addresses.proofs,
+      abi: abis.proofs,
+      functionName: "settlementDelay",
+    });
+    await coordinator.request({ method: "evm_increaseTime" as never, params: [Number(delay)] as never });
+    log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
     const [fin] = await jsonOf(await post("/finalize", { jobId: job.jobId })) as JobRecord[];
     const events = await coordinator.getContractEvents({
       address: addresses.proofs,

@@ -27,6 +27,7 @@ import { decodeCheckpoint, encodeCheckpoint } from "./lib/checkpoint.ts";
 import { type JobSpec, parseJobSpec, roundHyper } from "./lib/job_spec.ts";
 import { loadOrCreateNodeKey, type NodeKey, signBinding, signBytes } from "./lib/keys.ts";
 import { hexToBytes } from "./lib/digest.ts";
+import { arthaDomain } from "./lib/domain.ts";
 import { f32Bytes, type LocalResult, trainLocal } from "./lib/local_training.ts";
 import { ChallengeResponder, type ResponderMode } from "./lib/verify/responder.ts";
 import {
@@ -199,12 +200,24 @@ export class Worker {
       functionName: "getNode",
       args: [key.publicKeyHex],
     });
+    const nodes = await client.readContract({
+      address: addresses.registry,
+      abi: abis.registry,
+      functionName: "nodesOf",
+      args: [operator],
+    });
     let stake = cert.stake;
+    let nonce = nodes.findIndex((n) => n.toLowerCase() === this.nodePubkey);
+    const bind = () =>
+      signBinding(key, { chainId, registry: addresses.registry, operator, nonce: BigInt(nonce) });
     if (cert.operator === "0x0000000000000000000000000000000000000000") {
       const caps = encodeCaps(
         this.#o.caps ??
           { hasGPU: false, hasTEE: false, diskGB: 100, bandwidthMbps: 100, computeUnits: 2 },
       );
+      // The key signs its binding to this operator; the registry checks it on chain, so nobody
+      // else can register (and so block) this key.
+      nonce = nodes.length;
       const r = await registerNode(client, {
         addresses,
         nodePubkey: key.publicKeyHex,
@@ -212,25 +225,14 @@ export class Worker {
         region: this.#o.region ?? "unknown",
         caps,
         slaId: `0x${"00".repeat(32)}`,
+        bindingSignature: bind(),
       });
       stake = r.stake;
       this.#lastHeartbeat = Date.now();
     } else if (cert.operator.toLowerCase() !== operator.toLowerCase()) {
       throw new Error(`Cannot register: node key belongs to operator ${cert.operator}`);
     }
-    const nodes = await client.readContract({
-      address: addresses.registry,
-      abi: abis.registry,
-      functionName: "nodesOf",
-      args: [operator],
-    });
-    const nonce = nodes.findIndex((n) => n.toLowerCase() === this.nodePubkey);
-    const signature = signBinding(key, {
-      chainId,
-      registry: addresses.registry,
-      operator,
-      nonce: BigInt(nonce),
-    });
+    const signature = bind();
     await this.#call("/register", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -399,6 +401,7 @@ export class Worker {
         seed: task.seed,
         localSteps: s.localSteps,
         proofEvery: s.proofEvery,
+        domain: arthaDomain(this.#o.chainId, this.#o.addresses.proofs),
         data,
         hyper: roundHyper(s, task.round),
       },
@@ -430,9 +433,6 @@ export class Worker {
           jobId: task.jobId,
           round: task.round,
           nodePubkey: this.#o.key.publicKeyHex,
-          steps: result.steps,
-          samples: result.samples,
-          gpuSeconds: result.gpuSeconds,
           lossDigest: result.lossDigest,
           gradientDigest: result.gradientDigest,
           weightsDigest: result.weightsDigest,
@@ -440,6 +440,9 @@ export class Worker {
         },
       });
     } catch (e) {
+      // The round closed while we trained: a closed round takes no more commits, and its update
+      // would be refused too. Wait for the next task.
+      if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return "wait";
       // Committed before a crash: the kernel is deterministic, so the digests are the same.
       if (!(e instanceof ChainCallError && e.errorName === "PoC__AlreadyCommitted")) throw e;
     }

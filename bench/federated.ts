@@ -31,7 +31,7 @@ import { commitRound } from "../lib/chain/commit_round.ts";
 import { closeRound, reportAccuracy } from "../lib/chain/close_round.ts";
 import { ChainCallError, sendContract } from "../lib/chain/_send.ts";
 import { generateNodeKey, type NodeKey } from "../lib/keys.ts";
-import { jobSpecHash } from "../lib/job_spec.ts";
+import { jobSpecHash, workTerms } from "../lib/job_spec.ts";
 import { prepareJob } from "../lib/job_owner.ts";
 import { defaultHyper, trainLocal } from "../lib/local_training.ts";
 import { StreamingFedAvg } from "../lib/strategy/streaming_fed_avg.ts";
@@ -44,6 +44,7 @@ import { evalBatches, loadBrownShards, mergeShards, type Shard } from "../kernel
 import { type Context, DEFAULT_CONFIG } from "../functions/_context.ts";
 import { createRouter } from "../functions/router.ts";
 import { Worker } from "../worker.ts";
+import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -93,7 +94,7 @@ async function thousandNodeRound(nodes: number, kvShards: number, operators: num
   const coordinator = client(0);
   const owner = client(1);
   const ops = Array.from({ length: operators }, (_, k) => client(2 + k));
-  const addresses = await deployArtha(coordinator);
+  const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
   const dir = await Deno.makeTempDir({ prefix: "artha-bench-fed-" });
   const store = await openFsStore(`${dir}/svdb`);
   const kvs: Deno.Kv[] = [];
@@ -138,6 +139,7 @@ async function thousandNodeRound(nodes: number, kvShards: number, operators: num
           redundancy: 1,
           baseRatePerSecond: parseEther("0.001"),
           targetImprovementBps: 100,
+          ...workTerms(spec),
         },
       });
       coordinators.push({ ctx, jobId, route, updateMs: 0 });
@@ -240,6 +242,7 @@ async function thousandNodeRound(nodes: number, kvShards: number, operators: num
         redundancy: 1,
         baseRatePerSecond: parseEther("0.001"),
         targetImprovementBps: 100,
+        ...workTerms({ localSteps: 1, batch: { B: 8, T: 1, accumSteps: 1 } }),
       },
     });
     for (let i = 0; i < keys.length; i += 100) {
@@ -254,9 +257,6 @@ async function thousandNodeRound(nodes: number, kvShards: number, operators: num
           jobId,
           round: 0,
           nodePubkey: node,
-          steps: 1,
-          samples: 8,
-          gpuSeconds: 1,
           lossDigest: digest(i, 1),
           gradientDigest: digest(i, 2),
           weightsDigest: digest(i, 3),
@@ -356,6 +356,7 @@ function federated(s: Setup, seed: number, rounds: number, L: number, target?: n
         seed: (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0,
         localSteps: L,
         proofEvery: L,
+        domain: UNCHECKED_DOMAIN,
         data: shard.train,
         hyper: s.hyper,
       }, s.key);
@@ -380,6 +381,7 @@ function centralized(s: Setup, seed: number, steps: number): number {
     seed,
     localSteps: steps,
     proofEvery: steps,
+    domain: UNCHECKED_DOMAIN,
     data: s.central,
     hyper: s.hyper,
   }, s.key);

@@ -20,6 +20,7 @@ import { respondChallenge, settleRedundancy } from "../lib/verify/challenge_chai
 import { abis } from "../lib/chain/contracts.ts";
 import type { Hex } from "viem";
 import { challengeAll, closeRound, startVerifyRun } from "../tests/verify/_verify_job.ts";
+import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
 
 const GROUPS = 3;
 const SPOT = 0.1;
@@ -82,6 +83,7 @@ for (const r of [1, 3, 5]) {
       seed: taskSeed(run.spec, shard),
       localSteps: run.spec.localSteps,
       proofEvery: run.spec.proofEvery,
+      domain: UNCHECKED_DOMAIN,
       data: await run.ctx.store.get(run.spec.shards[shard]!.cid),
       hyper: roundHyper(run.spec, 0),
     });

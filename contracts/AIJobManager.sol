@@ -80,6 +80,11 @@ contract AIJobManager is Owned, IAIJobManager {
         uint16 redundancy;
         uint256 baseRatePerSecond;
         uint32 targetImprovementBps;
+        /// @dev Local steps every node runs per round, samples per step and the GPU-seconds one
+        /// step is budgeted at: the work a committed round is paid for.
+        uint32 stepsPerRound;
+        uint32 samplesPerStep;
+        uint32 secondsPerStep;
     }
 
     struct Job {
@@ -97,6 +102,10 @@ contract AIJobManager is Owned, IAIJobManager {
         uint256 baseRatePerSecond;
         bytes32 paramsHash;
         bytes32 latestWeightsDigest;
+        uint32 stepsPerRound;
+        uint32 samplesPerStep;
+        uint32 secondsPerStep;
+        uint64 completedAt;
         string modelCid;
         string datasetCid;
         string latestCheckpointCid;
@@ -104,6 +113,10 @@ contract AIJobManager is Owned, IAIJobManager {
 
     uint256 public constant MAX_ROUNDS = 100_000;
     uint256 public constant MAX_REDUNDANCY = 10;
+    /// @notice Bounds of the per-round work terms, so no product of them can overflow a payout.
+    uint256 public constant MAX_STEPS_PER_ROUND = 1_000_000;
+    uint256 public constant MAX_SAMPLES_PER_STEP = 1_000_000;
+    uint256 public constant MAX_SECONDS_PER_STEP = 1 days;
 
     INodeCertRegistry public registry;
     IProofOfCompute public proofOfCompute;
@@ -130,7 +143,8 @@ contract AIJobManager is Owned, IAIJobManager {
 
     /// @notice Submits a training job; `msg.value` is escrowed as its budget.
     /// @param p Model and dataset CIDs, hyper-parameter hash, rounds and reward terms.
-    /// @return jobId keccak256(owner, owner nonce, chain id).
+    /// @return jobId keccak256(this contract, chain id, owner, owner nonce): unique to this
+    /// deployment, so a proof or envelope signed for one job can serve no other deployment's job.
     function submitTrain(TrainParams calldata p) external payable returns (bytes32 jobId) {
         if (msg.value == 0) revert JobManager__BudgetZero();
         if (p.rounds == 0 || p.rounds > MAX_ROUNDS) revert JobManager__InvalidParams("rounds");
@@ -138,8 +152,17 @@ contract AIJobManager is Owned, IAIJobManager {
         if (p.nodesWanted == 0) revert JobManager__InvalidParams("nodesWanted");
         if (bytes(p.modelCid).length == 0) revert JobManager__InvalidParams("modelCid");
         if (bytes(p.datasetCid).length == 0) revert JobManager__InvalidParams("datasetCid");
+        if (p.stepsPerRound == 0 || p.stepsPerRound > MAX_STEPS_PER_ROUND) {
+            revert JobManager__InvalidParams("stepsPerRound");
+        }
+        if (p.samplesPerStep == 0 || p.samplesPerStep > MAX_SAMPLES_PER_STEP) {
+            revert JobManager__InvalidParams("samplesPerStep");
+        }
+        if (p.secondsPerStep == 0 || p.secondsPerStep > MAX_SECONDS_PER_STEP) {
+            revert JobManager__InvalidParams("secondsPerStep");
+        }
 
-        jobId = keccak256(abi.encode(msg.sender, _nonces[msg.sender]++, block.chainid));
+        jobId = keccak256(abi.encode(address(this), block.chainid, msg.sender, _nonces[msg.sender]++));
         Job storage j = _jobs[jobId];
         j.owner = msg.sender;
         j.status = JobStatus.Open;
@@ -152,6 +175,9 @@ contract AIJobManager is Owned, IAIJobManager {
         j.escrow = msg.value;
         j.baseRatePerSecond = p.baseRatePerSecond;
         j.paramsHash = p.paramsHash;
+        j.stepsPerRound = p.stepsPerRound;
+        j.samplesPerStep = p.samplesPerStep;
+        j.secondsPerStep = p.secondsPerStep;
         j.modelCid = p.modelCid;
         j.datasetCid = p.datasetCid;
         totalEscrow += msg.value;
@@ -190,7 +216,9 @@ contract AIJobManager is Owned, IAIJobManager {
         emit TaskReassigned(jobId, fromNode, toNode, j.currentRound);
     }
 
-    /// @notice Accepts the aggregate of the current round. Authorised coordinator only.
+    /// @notice Accepts the aggregate of the current round and closes it for commits (its set of
+    /// commits is final from here: redundancy settles and spot checks draw over it). Authorised
+    /// coordinator only.
     /// @param jobId The job.
     /// @param round Must equal the current round.
     /// @param checkpointCid CID of the aggregated weights.
@@ -208,8 +236,10 @@ contract AIJobManager is Owned, IAIJobManager {
         emit RoundClosed(jobId, round, checkpointCid, weightsDigest);
         if (j.currentRound == j.rounds) {
             j.status = JobStatus.Completed;
+            j.completedAt = uint64(block.timestamp);
             emit JobStatusChanged(jobId, JobStatus.Completed);
         }
+        proofOfCompute.roundClosed(jobId, round);
     }
 
     /// @notice Reports the validation improvement the job achieved. Authorised coordinator only.
@@ -282,7 +312,22 @@ contract AIJobManager is Owned, IAIJobManager {
             escrow: j.escrow,
             baseRatePerSecond: j.baseRatePerSecond,
             targetImprovementBps: j.targetImprovementBps,
-            achievedImprovementBps: j.achievedImprovementBps
+            achievedImprovementBps: j.achievedImprovementBps,
+            stepsPerRound: j.stepsPerRound,
+            samplesPerStep: j.samplesPerStep,
+            secondsPerStep: j.secondsPerStep,
+            completedAt: j.completedAt
+        });
+    }
+
+    /// @inheritdoc IAIJobManager
+    function roundInfo(bytes32 jobId) external view returns (RoundInfo memory) {
+        Job storage j = _jobs[jobId];
+        return RoundInfo({
+            status: j.status,
+            currentRound: j.currentRound,
+            stepsPerRound: j.stepsPerRound,
+            latestWeightsDigest: j.latestWeightsDigest
         });
     }
 
@@ -331,7 +376,7 @@ contract AIJobManager is Owned, IAIJobManager {
         _activeCount[jobId] += 1;
         _nodes[jobId].push(node);
         emit NodeAssigned(jobId, node, operator);
-        proofOfCompute.authorize(jobId, node, operator, _jobs[jobId].rounds);
+        proofOfCompute.authorize(jobId, node, operator, j.rounds);
     }
 
     function _credit(bytes32 jobId, Job storage j, address to, uint256 amount) private {

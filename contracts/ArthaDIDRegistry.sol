@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Domain} from "./libraries/Domain.sol";
+import {Ed25519} from "./libraries/Ed25519.sol";
+
 /// @title ArthaDIDRegistry
 /// @notice did:artha identifiers: the on-chain half of a DID document (keys, metadata CID,
 /// revocation), data-access grants from data owners to grantee DIDs, and consent records.
 /// Every change is an event, so the event log is the audit trail.
+/// @dev A DID is bound to its key and its controller: its hash must be keccak256 of its first
+/// Ed25519 auth key, and that key signs (EIP-712 DIDControl) the account that controls it and the
+/// encryption key grants are wrapped to. So nobody can register another person's DID, nor point
+/// it at their own encryption key; a key rotation is signed by the new key the same way.
 contract ArthaDIDRegistry {
     /// @notice Thrown when a DID hash or key is zero.
     error DID__InvalidArgument(string field);
@@ -26,6 +33,10 @@ contract ArthaDIDRegistry {
     error DID__NoAccess(bytes32 datasetId, bytes32 granteeDid);
     /// @notice Thrown when an expiry lies in the past.
     error DID__ExpiryInPast(uint64 expiresAt, uint256 now_);
+    /// @notice Thrown when a DID hash is not keccak256 of its auth key.
+    error DID__HashMismatch(bytes32 didHash, bytes32 expected);
+    /// @notice Thrown when the auth key's signature over DIDControl does not verify.
+    error DID__BadKeyProof(bytes32 didHash, bytes32 authKey);
 
     /// @notice Emitted when a DID is created.
     event DIDCreated(bytes32 indexed didHash, address indexed owner, bytes32 authKey, bytes32 encKey, string metaCid);
@@ -62,7 +73,13 @@ contract ArthaDIDRegistry {
         uint64 created;
         uint64 updated;
         bool revoked;
+        /// @dev Key proofs are signed over this nonce, which every rotation bumps (no replay).
+        uint32 keyNonce;
     }
+
+    /// @notice EIP-712 type an auth key signs to take control of a DID for an account.
+    bytes32 public constant DID_CONTROL_TYPEHASH =
+        keccak256("DIDControl(bytes32 didHash,address controller,bytes32 encKey,uint256 nonce)");
 
     struct Dataset {
         bytes32 ownerDid;
@@ -86,16 +103,27 @@ contract ArthaDIDRegistry {
 
     // --------------------------------------------------------------------------- DIDs
 
-    /// @notice Creates a DID controlled by the caller.
+    /// @notice Creates a DID controlled by the caller. `didHash` must be keccak256(authKey) and
+    /// `keyProof` the auth key's Ed25519 signature over `controlDigest(didHash, msg.sender, encKey)`.
     /// @param didHash The identifier (did:artha:<didHash>).
     /// @param authKey Ed25519 authentication key.
     /// @param encKey X25519 key-agreement key.
     /// @param metaCid SVDB CID of the full DID document.
-    function createDID(bytes32 didHash, bytes32 authKey, bytes32 encKey, string calldata metaCid) external {
+    /// @param keyProof 64-byte Ed25519 signature (R ++ S) of `authKey`.
+    function createDID(
+        bytes32 didHash,
+        bytes32 authKey,
+        bytes32 encKey,
+        string calldata metaCid,
+        bytes calldata keyProof
+    ) external {
         if (didHash == bytes32(0)) revert DID__InvalidArgument("didHash");
         if (authKey == bytes32(0)) revert DID__InvalidArgument("authKey");
         if (encKey == bytes32(0)) revert DID__InvalidArgument("encKey");
         if (_dids[didHash].owner != address(0)) revert DID__AlreadyExists(didHash);
+        bytes32 expected = keccak256(abi.encodePacked(authKey));
+        if (didHash != expected) revert DID__HashMismatch(didHash, expected);
+        _checkKeyProof(didHash, authKey, encKey, 0, keyProof);
         _dids[didHash] = DIDDocument({
             didHash: didHash,
             owner: msg.sender,
@@ -104,16 +132,24 @@ contract ArthaDIDRegistry {
             metaCid: metaCid,
             created: uint64(block.timestamp),
             updated: uint64(block.timestamp),
-            revoked: false
+            revoked: false,
+            keyNonce: 1
         });
         emit DIDCreated(didHash, msg.sender, authKey, encKey, metaCid);
     }
 
-    /// @notice Replaces both keys of a DID. Controller only.
-    function rotateKeys(bytes32 didHash, bytes32 authKey, bytes32 encKey) external {
+    /// @notice Replaces both keys of a DID. Controller only; the new auth key proves itself with a
+    /// signature over `controlDigest(didHash, msg.sender, encKey)` at the DID's current nonce.
+    /// @param didHash The DID.
+    /// @param authKey New Ed25519 authentication key.
+    /// @param encKey New X25519 key-agreement key.
+    /// @param keyProof 64-byte Ed25519 signature (R ++ S) of the new `authKey`.
+    function rotateKeys(bytes32 didHash, bytes32 authKey, bytes32 encKey, bytes calldata keyProof) external {
         if (authKey == bytes32(0)) revert DID__InvalidArgument("authKey");
         if (encKey == bytes32(0)) revert DID__InvalidArgument("encKey");
         DIDDocument storage d = _controlled(didHash);
+        _checkKeyProof(didHash, authKey, encKey, d.keyNonce, keyProof);
+        d.keyNonce += 1;
         d.authKey = authKey;
         d.encKey = encKey;
         d.updated = uint64(block.timestamp);
@@ -148,6 +184,23 @@ contract ArthaDIDRegistry {
     /// @notice The on-chain document of a DID.
     function getDID(bytes32 didHash) external view returns (DIDDocument memory) {
         return _dids[didHash];
+    }
+
+    /// @notice The EIP-712 digest an auth key signs so that `controller` may create (nonce 0) or
+    /// rotate to it (the DID's current `keyNonce`) with encryption key `encKey`.
+    function controlDigest(bytes32 didHash, address controller, bytes32 encKey, uint256 nonce)
+        public
+        view
+        returns (bytes32)
+    {
+        return Domain.digest(
+            address(this), keccak256(abi.encode(DID_CONTROL_TYPEHASH, didHash, controller, encKey, nonce))
+        );
+    }
+
+    /// @notice The EIP-712 domain separator of this contract (ArthaTrain v1, this chain).
+    function domainSeparator() external view returns (bytes32) {
+        return Domain.separator(address(this));
     }
 
     // ----------------------------------------------------------------------- datasets
@@ -252,6 +305,17 @@ contract ArthaDIDRegistry {
     }
 
     // ---------------------------------------------------------------------- internals
+
+    function _checkKeyProof(bytes32 didHash, bytes32 authKey, bytes32 encKey, uint256 nonce, bytes calldata proof)
+        private
+        view
+    {
+        bytes32 digest = controlDigest(didHash, msg.sender, encKey, nonce);
+        if (
+            proof.length != 64
+                || !Ed25519.verify(authKey, bytes32(proof[0:32]), bytes32(proof[32:64]), abi.encodePacked(digest))
+        ) revert DID__BadKeyProof(didHash, authKey);
+    }
 
     function _controlled(bytes32 didHash) private view returns (DIDDocument storage d) {
         d = _dids[didHash];

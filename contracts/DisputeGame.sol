@@ -5,53 +5,32 @@ import {Owned} from "./libraries/Owned.sol";
 import {MerkleProof} from "./libraries/MerkleProof.sol";
 import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
 import {IPoCVerification, INodeCertView, IVerificationManager} from "./interfaces/IVerification.sol";
-
-/// @title IJobRounds
-/// @notice The part of AIJobManager.getJob the dispute game reads (same ABI layout).
-interface IJobRounds {
-    /// @notice AIJobManager.Job with the status as its uint8 ABI encoding.
-    struct Job {
-        address owner;
-        uint8 status;
-        uint32 rounds;
-        uint32 currentRound;
-        uint32 nodesWanted;
-        uint16 redundancy;
-        uint64 createdAt;
-        uint32 targetImprovementBps;
-        uint32 achievedImprovementBps;
-        uint256 budget;
-        uint256 escrow;
-        uint256 baseRatePerSecond;
-        bytes32 paramsHash;
-        bytes32 latestWeightsDigest;
-        string modelCid;
-        string datasetCid;
-        string latestCheckpointCid;
-    }
-
-    /// @notice The job record.
-    function getJob(bytes32 jobId) external view returns (Job memory);
-}
+import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
 
 /// @title DisputeGame
 /// @notice When two nodes of one task group committed different results for a round, either may
-/// open a dispute before the round is anchored (closed). Both commit the Merkle root of their
-/// per-step weights digests s_0..s_N (leaf i = keccak256(0x00 ++ s_i), lib/merkle.ts over 32-byte
-/// chunks), opening s_0 (the round's start) and s_N (their committed weightsDigest). Then they
-/// bisect: each reveals s_mid with a proof against its own root; equal digests move the agreed
-/// end, different ones the disputed end, until one step separates them: the first differing step.
-/// @dev Settlement rule (no privileged validator). The contract cannot run the kernel, so it
-/// decides, in order: (1) a party that does not move within the window loses (10%, failed
-/// verification); (2) a party whose openings do not match its own root or its on-chain commit
-/// cannot move at all (the call reverts), so it ends up losing by (1); (3) at the single step, the
-/// party whose committed result equals the strict redundancy majority of the task group
-/// (VerificationManager.groupMajority, at least two agreeing) wins and the other loses 50% (fake
-/// gradients); if neither matches the majority both lose. Trust: an honest majority in the task
-/// group, as redundancy itself assumes. Without a majority (redundancy 2, or a split group) the
-/// dispute ends Unresolved: nobody is slashed and the emitted step (s_lo, both s_hi) is what an
-/// off-chain validator recomputes with the deterministic kernel in one step. Because the roots are
-/// committed before bisection, no party can adapt its answers to the questions asked.
+/// open a dispute before the round is anchored (closed), posting a bond. Both commit the Merkle
+/// root of their per-step weights digests s_0..s_N (leaf i = keccak256(0x00 ++ s_i), lib/merkle.ts
+/// over 32-byte chunks; N is the job's fixed steps per round), opening s_0 (the round's start) and
+/// s_N (their committed weightsDigest). Then they bisect: each reveals s_mid with a proof against
+/// its own root; equal digests move the agreed end, different ones the disputed end, until one step
+/// separates them: the first differing step.
+/// @dev Settlement rule. The contract cannot run the kernel, so it decides, in order:
+/// (1) whenever the task group has a strict majority of the whole group (at least two agreeing;
+/// VerificationManager.groupMajority), the majority decides: the side that matches it wins, a side
+/// that does not loses 50% (fake gradients) - also when a window was missed, so an honest node in
+/// an honest majority never loses for being offline; (2) otherwise a party that does not move within
+/// the window loses 10% (failed verification); a party whose openings do not match its own root or
+/// its commit cannot move at all (the call reverts), so it ends up losing by (2); (3) otherwise, at
+/// the single step, the dispute is Unresolved and an authorised arbiter (the coordinator) that
+/// recomputes that one step from the agreed digest with the deterministic kernel states the right
+/// s_hi within the arbitration window: the side that does not match loses 50%. An unarbitrated
+/// dispute expires with nobody slashed.
+/// Bond: the opener pays `disputeBond`; it is returned when the challenger wins or the dispute
+/// expires unarbitrated, goes to the defender's operator when the defender was right, and to the
+/// treasury (the owner) when both were wrong or both missed a move - so a made-up dispute against an
+/// honest node costs its opener the bond and a 10-50% slash. Because the roots are committed before
+/// bisection, no party can adapt its answers to the questions asked. Bonds are pull payments.
 contract DisputeGame is Owned {
     /// @notice Thrown when the linked contracts are missing.
     error Dispute__NotLinked();
@@ -75,25 +54,49 @@ contract DisputeGame is Owned {
     error Dispute__WindowOpen(uint256 disputeId, uint64 deadline);
     /// @notice Thrown when a party reveals twice for one bisection step.
     error Dispute__AlreadyRevealed(uint256 disputeId, bool challengerSide);
-    /// @notice Thrown when a dispute asks for zero steps.
-    error Dispute__ZeroSteps();
+    /// @notice Thrown when the value sent to open a dispute is not the bond.
+    error Dispute__WrongBond(uint256 sent, uint256 required);
+    /// @notice Thrown when a configuration value is out of its range.
+    error Dispute__InvalidConfig(uint256 value);
+    /// @notice Thrown when there is nothing to withdraw.
+    error Dispute__NothingToWithdraw(address account);
+    /// @notice Thrown when a native transfer fails.
+    error Dispute__TransferFailed(address to, uint256 amount);
 
     /// @notice Emitted when a dispute opens.
     event DisputeOpened(
         uint256 indexed disputeId, bytes32 indexed jobId, uint32 round, bytes32 challenger, bytes32 defender, uint32 steps
     );
+    /// @notice Emitted when the opener's bond is held.
+    event BondPosted(uint256 indexed disputeId, address indexed payer, uint256 amount);
     /// @notice Emitted when the defender commits its steps root.
     event DisputeDefended(uint256 indexed disputeId, bytes32 stepsRoot);
     /// @notice Emitted on each bisection move with the new interval.
     event Bisected(uint256 indexed disputeId, uint32 mid, bool agreed, uint32 lo, uint32 hi);
     /// @notice Emitted when the dispute is decided; `loser` is zero when both lost.
     event DisputeSettled(uint256 indexed disputeId, bytes32 winner, bytes32 loser, uint32 step, string rule);
-    /// @notice Emitted when the rule cannot decide: the single step off-chain validators recompute.
+    /// @notice Emitted when the rule cannot decide: the single step the arbiter recomputes.
     event DisputeUnresolved(
-        uint256 indexed disputeId, uint32 lo, uint32 hi, bytes32 agreedDigest, bytes32 challengerDigest, bytes32 defenderDigest
+        uint256 indexed disputeId,
+        uint32 lo,
+        uint32 hi,
+        bytes32 agreedDigest,
+        bytes32 challengerDigest,
+        bytes32 defenderDigest,
+        uint64 arbitrationDeadline
     );
+    /// @notice Emitted when an unresolved dispute expires without arbitration (nobody slashed).
+    event DisputeExpired(uint256 indexed disputeId);
+    /// @notice Emitted when a held bond is credited to an account.
+    event BondCredited(uint256 indexed disputeId, address indexed to, uint256 amount);
+    /// @notice Emitted when an account withdraws credited bonds.
+    event Withdrawn(address indexed account, uint256 amount);
     /// @notice Emitted when the move window changes.
     event MoveWindowSet(uint64 window);
+    /// @notice Emitted when the arbitration window changes.
+    event ArbitrationWindowSet(uint64 window);
+    /// @notice Emitted when the dispute bond changes.
+    event DisputeBondSet(uint256 bond);
     /// @notice Emitted when the linked contracts are set.
     event LinksSet(address proofs, address registry, address jobs, address verification);
 
@@ -106,7 +109,8 @@ contract DisputeGame is Owned {
         Unresolved
     }
 
-    /// @notice One dispute.
+    /// @notice One dispute. `agreed` is s_lo (both sides agree), `challengerHi`/`defenderHi` each
+    /// side's s_hi (they differ).
     struct Dispute {
         bytes32 jobId;
         bytes32 challenger;
@@ -114,8 +118,13 @@ contract DisputeGame is Owned {
         bytes32 challengerRoot;
         bytes32 defenderRoot;
         bytes32 start;
+        bytes32 agreed;
+        bytes32 challengerHi;
+        bytes32 defenderHi;
         bytes32 challengerMid;
         bytes32 defenderMid;
+        address bondPayer;
+        uint256 bond;
         uint32 round;
         uint32 steps;
         uint32 lo;
@@ -139,18 +148,28 @@ contract DisputeGame is Owned {
 
     uint256 public constant FAILED_VERIFICATION_BPS = 1_000;
     uint256 public constant FAKE_GRADIENTS_BPS = 5_000;
-    uint8 private constant JOB_RUNNING = 2;
+    /// @notice The largest bond the owner may ask for.
+    uint256 public constant MAX_BOND = 100 ether;
 
     IPoCVerification public proofs;
     INodeCertView public registry;
-    IJobRounds public jobs;
+    IAIJobManager public jobs;
     IVerificationManager public verification;
     /// @notice Seconds each party has for each move.
     uint64 public moveWindow = 30 minutes;
+    /// @notice Seconds the arbiter has to decide an unresolved dispute.
+    uint64 public arbitrationWindow = 1 days;
+    /// @notice What opening a dispute costs up front (returned if the challenger wins).
+    uint256 public disputeBond = 1 ether;
     uint256 public disputeCount;
+    /// @notice Bonds of disputes not yet decided.
+    uint256 public totalHeld;
+    /// @notice Bonds credited and not yet withdrawn.
+    uint256 public totalClaimable;
 
     mapping(uint256 disputeId => Dispute dispute) private _disputes;
     mapping(bytes32 pairKey => uint256 disputeId) private _byPair;
+    mapping(address account => uint256 amount) private _claimable;
 
     /// @notice Links the contracts. Owner only.
     function setLinks(address proofs_, address registry_, address jobs_, address verification_) external onlyOwner {
@@ -159,37 +178,53 @@ contract DisputeGame is Owned {
         }
         proofs = IPoCVerification(proofs_);
         registry = INodeCertView(registry_);
-        jobs = IJobRounds(jobs_);
+        jobs = IAIJobManager(jobs_);
         verification = IVerificationManager(verification_);
         emit LinksSet(proofs_, registry_, jobs_, verification_);
     }
 
     /// @notice Sets the move window in seconds (1 minute to 1 day). Owner only.
     function setMoveWindow(uint64 window) external onlyOwner {
-        if (window < 1 minutes || window > 1 days) revert Dispute__WindowOpen(0, window);
+        if (window < 1 minutes || window > 1 days) revert Dispute__InvalidConfig(window);
         moveWindow = window;
         emit MoveWindowSet(window);
     }
 
+    /// @notice Sets the arbitration window in seconds (1 minute to 7 days). Owner only.
+    function setArbitrationWindow(uint64 window) external onlyOwner {
+        if (window < 1 minutes || window > 7 days) revert Dispute__InvalidConfig(window);
+        arbitrationWindow = window;
+        emit ArbitrationWindowSet(window);
+    }
+
+    /// @notice Sets the bond for opening a dispute (1 wei to MAX_BOND). Owner only.
+    function setDisputeBond(uint256 bond) external onlyOwner {
+        if (bond == 0 || bond > MAX_BOND) revert Dispute__InvalidConfig(bond);
+        disputeBond = bond;
+        emit DisputeBondSet(bond);
+    }
+
     /// @notice Opens a dispute against another node of the same task group whose committed
-    /// result differs, before the round is closed. The challenger's operator only.
+    /// result differs, before the round is closed, holding `disputeBond` (sent as value). The
+    /// challenger's operator only.
     /// @param jobId The job.
     /// @param round The open round.
     /// @param challenger The challenger's node.
     /// @param defender The node whose result is disputed.
-    /// @param steps Local steps of the round (N); the tree has N + 1 leaves.
-    /// @param ends The challenger's digest triple, steps root and openings of s_0 and s_N.
+    /// @param ends The challenger's digest triple, steps root and openings of s_0 and s_N, where N
+    /// is the job's steps per round (the tree has N + 1 leaves).
     /// @return disputeId The dispute.
-    function open(bytes32 jobId, uint32 round, bytes32 challenger, bytes32 defender, uint32 steps, Ends calldata ends)
+    function open(bytes32 jobId, uint32 round, bytes32 challenger, bytes32 defender, Ends calldata ends)
         external
+        payable
         returns (uint256 disputeId)
     {
         if (address(verification) == address(0)) revert Dispute__NotLinked();
-        if (steps == 0) revert Dispute__ZeroSteps();
+        if (msg.value != disputeBond) revert Dispute__WrongBond(msg.value, disputeBond);
         _onlyParty(challenger);
-        IJobRounds.Job memory j = jobs.getJob(jobId);
-        if (j.status != JOB_RUNNING || j.currentRound != round) {
-            revert Dispute__RoundAnchored(jobId, round, j.currentRound);
+        IAIJobManager.RoundInfo memory info = jobs.roundInfo(jobId);
+        if (info.status != IAIJobManager.JobStatus.Running || info.currentRound != round) {
+            revert Dispute__RoundAnchored(jobId, round, info.currentRound);
         }
         bytes32 rc = proofs.resultOf(jobId, round, challenger);
         bytes32 rd = proofs.resultOf(jobId, round, defender);
@@ -201,7 +236,8 @@ contract DisputeGame is Owned {
         if (_byPair[pair] != 0) revert Dispute__AlreadyOpen(_byPair[pair]);
         // The round's start is the last anchored checkpoint; round 0 has none on chain, so the
         // challenger states it and a defender that disagrees sends the dispute to the majority.
-        bytes32 start = j.latestWeightsDigest != bytes32(0) ? j.latestWeightsDigest : ends.startDigest;
+        bytes32 start = info.latestWeightsDigest != bytes32(0) ? info.latestWeightsDigest : ends.startDigest;
+        uint32 steps = info.stepsPerRound;
         _checkEnds(rc, steps, start, ends);
         disputeId = ++disputeCount;
         _byPair[pair] = disputeId;
@@ -211,12 +247,18 @@ contract DisputeGame is Owned {
         d.defender = defender;
         d.challengerRoot = ends.stepsRoot;
         d.start = start;
+        d.agreed = start;
+        d.challengerHi = ends.weightsDigest;
+        d.bondPayer = msg.sender;
+        d.bond = msg.value;
         d.round = round;
         d.steps = steps;
         d.hi = steps;
         d.deadline = uint64(block.timestamp) + moveWindow;
         d.phase = Phase.AwaitDefence;
+        totalHeld += msg.value;
         emit DisputeOpened(disputeId, jobId, round, challenger, defender, steps);
+        emit BondPosted(disputeId, msg.sender, msg.value);
     }
 
     /// @notice The defender's answer: its digest triple, steps root and openings of s_0 and s_N.
@@ -230,14 +272,17 @@ contract DisputeGame is Owned {
         bytes32 rd = proofs.resultOf(d.jobId, d.round, d.defender);
         _checkEnds(rd, d.steps, ends.startDigest, ends);
         d.defenderRoot = ends.stepsRoot;
+        d.defenderHi = ends.weightsDigest;
         emit DisputeDefended(disputeId, ends.stepsRoot);
         if (ends.startDigest != d.start) {
-            // Only possible in round 0: no anchored start; the majority decides.
-            return _settleByMajority(disputeId, d, 0, 0);
+            // Only possible in round 0 (no anchored start): the disputed point is s_0 itself.
+            (d.lo, d.hi, d.agreed) = (0, 0, bytes32(0));
+            (d.challengerHi, d.defenderHi) = (d.start, ends.startDigest);
+            return _settleByMajority(disputeId, d);
         }
         d.phase = Phase.Bisecting;
         d.deadline = uint64(block.timestamp) + moveWindow;
-        if (d.hi - d.lo <= 1) _settleByMajority(disputeId, d, d.lo, d.hi);
+        if (d.hi - d.lo <= 1) _settleByMajority(disputeId, d);
     }
 
     /// @notice One bisection move: the party's digest at the midpoint with its opening. When both
@@ -262,28 +307,71 @@ contract DisputeGame is Owned {
         }
         if (!(d.challengerIn && d.defenderIn)) return;
         bool agreed = d.challengerMid == d.defenderMid;
-        if (agreed) d.lo = mid;
-        else d.hi = mid;
+        if (agreed) {
+            (d.lo, d.agreed) = (mid, d.challengerMid);
+        } else {
+            (d.hi, d.challengerHi, d.defenderHi) = (mid, d.challengerMid, d.defenderMid);
+        }
         (d.challengerIn, d.defenderIn) = (false, false);
         d.deadline = uint64(block.timestamp) + moveWindow;
         emit Bisected(disputeId, mid, agreed, d.lo, d.hi);
-        if (d.hi - d.lo <= 1) _settleByMajority(disputeId, d, d.lo, d.hi);
+        if (d.hi - d.lo <= 1) _settleByMajority(disputeId, d);
     }
 
-    /// @notice After a missed window, the side that did not move loses 10% (both, if neither
-    /// moved during bisection). Anyone may call it.
+    /// @notice After a missed window: the group's strict majority decides if there is one (see the
+    /// settlement rule); otherwise the side that did not move loses 10% (both, if neither moved
+    /// during bisection). Anyone may call it.
     /// @param disputeId The dispute.
     function timeout(uint256 disputeId) external {
         Dispute storage d = _disputes[disputeId];
         if (d.phase != Phase.AwaitDefence && d.phase != Phase.Bisecting) revert Dispute__WrongPhase(disputeId, uint8(d.phase));
         if (block.timestamp <= d.deadline) revert Dispute__WindowOpen(disputeId, d.deadline);
+        (bytes32 majority,,, bool consensus) = verification.groupMajority(d.jobId, d.round, _group(d));
+        if (consensus) return _decide(disputeId, d, majority, "majority");
         bool challengerLate = d.phase == Phase.Bisecting && !d.challengerIn;
         bool defenderLate = d.phase == Phase.AwaitDefence || !d.defenderIn;
         d.phase = Phase.Settled;
         bytes32 winner = challengerLate ? (defenderLate ? bytes32(0) : d.defender) : d.challenger;
+        bytes32 loser = challengerLate ? (defenderLate ? bytes32(0) : d.challenger) : d.defender;
+        emit DisputeSettled(disputeId, winner, loser, d.lo, "timeout");
         if (challengerLate) _penalise(d, d.challenger, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification);
         if (defenderLate) _penalise(d, d.defender, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification);
-        emit DisputeSettled(disputeId, winner, defenderLate ? d.defender : d.challenger, d.lo, "timeout");
+        _payBond(disputeId, d, !challengerLate, !defenderLate);
+    }
+
+    /// @notice Decides an unresolved dispute: `digest` is s_hi as the arbiter recomputed it from
+    /// the agreed s_lo with the deterministic kernel (one step). The side whose s_hi differs loses
+    /// 50% (fake gradients). Authorised arbiter only, within the arbitration window.
+    /// @param disputeId The dispute.
+    /// @param digest The right weights digest after step `hi` (for a disputed start, s_0).
+    function arbitrate(uint256 disputeId, bytes32 digest) external onlyAuthorised {
+        Dispute storage d = _inPhase(disputeId, Phase.Unresolved);
+        _beforeDeadline(disputeId, d);
+        bool challengerRight = d.challengerHi == digest;
+        bool defenderRight = d.defenderHi == digest;
+        _finish(disputeId, d, challengerRight, defenderRight, "arbiter");
+    }
+
+    /// @notice Ends an unresolved dispute nobody arbitrated in time: no slash, the bond returns to
+    /// its payer. Anyone may call it after the arbitration window.
+    /// @param disputeId The dispute.
+    function expire(uint256 disputeId) external {
+        Dispute storage d = _inPhase(disputeId, Phase.Unresolved);
+        if (block.timestamp <= d.deadline) revert Dispute__WindowOpen(disputeId, d.deadline);
+        d.phase = Phase.Settled;
+        emit DisputeExpired(disputeId);
+        _credit(disputeId, d, d.bondPayer);
+    }
+
+    /// @notice Pays out every bond credited to the caller (pull payment).
+    function withdraw() external {
+        uint256 amount = _claimable[msg.sender];
+        if (amount == 0) revert Dispute__NothingToWithdraw(msg.sender);
+        _claimable[msg.sender] = 0;
+        totalClaimable -= amount;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert Dispute__TransferFailed(msg.sender, amount);
     }
 
     // ---------------------------------------------------------------------------- views
@@ -299,6 +387,11 @@ contract DisputeGame is Owned {
         return d.lo + (d.hi - d.lo) / 2;
     }
 
+    /// @notice What `account` can withdraw.
+    function claimableOf(address account) external view returns (uint256) {
+        return _claimable[account];
+    }
+
     // ------------------------------------------------------------------------ internals
 
     function _checkEnds(bytes32 committed, uint32 steps, bytes32 start, Ends calldata e) private pure {
@@ -310,22 +403,57 @@ contract DisputeGame is Owned {
         }
     }
 
-    function _settleByMajority(uint256 disputeId, Dispute storage d, uint32 lo, uint32 hi) private {
-        uint32 group = verification.groupOf(d.jobId, d.challenger);
-        (bytes32 majority,,, bool consensus) = verification.groupMajority(d.jobId, d.round, group);
-        if (!consensus) {
-            d.phase = Phase.Unresolved;
-            emit DisputeUnresolved(disputeId, lo, hi, d.start, d.challengerMid, d.defenderMid);
-            return;
-        }
-        d.phase = Phase.Settled;
+    function _group(Dispute storage d) private view returns (uint32) {
+        return verification.groupOf(d.jobId, d.challenger);
+    }
+
+    /// @dev At the single step: the group's strict majority decides, else the arbiter will.
+    function _settleByMajority(uint256 disputeId, Dispute storage d) private {
+        (bytes32 majority,,, bool consensus) = verification.groupMajority(d.jobId, d.round, _group(d));
+        if (consensus) return _decide(disputeId, d, majority, "majority");
+        d.phase = Phase.Unresolved;
+        d.deadline = uint64(block.timestamp) + arbitrationWindow;
+        emit DisputeUnresolved(disputeId, d.lo, d.hi, d.agreed, d.challengerHi, d.defenderHi, d.deadline);
+    }
+
+    function _decide(uint256 disputeId, Dispute storage d, bytes32 majority, string memory rule) private {
         bool challengerRight = proofs.resultOf(d.jobId, d.round, d.challenger) == majority;
         bool defenderRight = proofs.resultOf(d.jobId, d.round, d.defender) == majority;
-        if (!challengerRight) _penalise(d, d.challenger, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients);
-        if (!defenderRight) _penalise(d, d.defender, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients);
+        _finish(disputeId, d, challengerRight, defenderRight, rule);
+    }
+
+    /// @dev Settles with a verdict: a wrong side loses 50%, the bond follows the verdict.
+    function _finish(
+        uint256 disputeId,
+        Dispute storage d,
+        bool challengerRight,
+        bool defenderRight,
+        string memory rule
+    ) private {
+        d.phase = Phase.Settled;
         bytes32 winner = challengerRight ? d.challenger : (defenderRight ? d.defender : bytes32(0));
         bytes32 loser = challengerRight ? d.defender : (defenderRight ? d.challenger : bytes32(0));
-        emit DisputeSettled(disputeId, winner, loser, hi, "majority");
+        emit DisputeSettled(disputeId, winner, loser, d.hi, rule);
+        if (!challengerRight) _penalise(d, d.challenger, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients);
+        if (!defenderRight) _penalise(d, d.defender, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients);
+        _payBond(disputeId, d, challengerRight, defenderRight);
+    }
+
+    /// @dev The bond returns to its payer when the challenger was right, goes to the defender's
+    /// operator when only the defender was, and to the treasury when neither was.
+    function _payBond(uint256 disputeId, Dispute storage d, bool challengerRight, bool defenderRight) private {
+        if (challengerRight) return _credit(disputeId, d, d.bondPayer);
+        if (defenderRight) return _credit(disputeId, d, registry.operatorOf(d.defender));
+        _credit(disputeId, d, owner());
+    }
+
+    function _credit(uint256 disputeId, Dispute storage d, address to) private {
+        uint256 amount = d.bond;
+        d.bond = 0;
+        totalHeld -= amount;
+        _claimable[to] += amount;
+        totalClaimable += amount;
+        emit BondCredited(disputeId, to, amount);
     }
 
     function _penalise(Dispute storage d, bytes32 node, uint256 bps, INodeCertRegistry.SlashReason reason) private {

@@ -4,6 +4,9 @@ pragma solidity ^0.8.28;
 /// @title ModelRegistry
 /// @notice Models trained on ArthaTrain: per-round checkpoints and published versions, each
 /// addressed by an SVDB CID, so inference can check that a CID really is a published model.
+/// @dev A CID names bytes, not an owner: any number of models may publish the same CID, and a
+/// model is identified by its id (keccak256(owner, name)), never by a CID. So nobody can claim a
+/// CID first to block its owner's publication or to have lookups attribute it to them.
 contract ModelRegistry {
     /// @notice Thrown when a model id is registered twice.
     error ModelRegistry__AlreadyRegistered(bytes32 modelId);
@@ -15,8 +18,6 @@ contract ModelRegistry {
     error ModelRegistry__NotPublisher(address caller, bytes32 modelId);
     /// @notice Thrown when a CID is empty.
     error ModelRegistry__EmptyCid();
-    /// @notice Thrown when a CID is already published under another model.
-    error ModelRegistry__CidTaken(string cid, bytes32 modelId);
     /// @notice Thrown when a checkpoint round does not increase.
     error ModelRegistry__StaleRound(uint256 round, uint256 latest);
 
@@ -44,7 +45,8 @@ contract ModelRegistry {
 
     mapping(bytes32 modelId => Model model) private _models;
     mapping(bytes32 modelId => mapping(address publisher => bool allowed)) private _publishers;
-    mapping(bytes32 cidHash => bytes32 modelId) private _publishedCids;
+    mapping(bytes32 cidHash => uint256 count) private _publications;
+    mapping(bytes32 modelId => mapping(bytes32 cidHash => bool published)) private _publishedBy;
 
     /// @notice Registers a model; its id is keccak256(owner, name).
     /// @param name Human-readable name, unique per owner.
@@ -97,12 +99,12 @@ contract ModelRegistry {
     {
         Model storage m = _ownedModel(modelId);
         if (bytes(cid).length == 0) revert ModelRegistry__EmptyCid();
-        bytes32 holder = _publishedCids[keccak256(bytes(cid))];
-        if (holder != bytes32(0) && holder != modelId) revert ModelRegistry__CidTaken(cid, holder);
+        bytes32 cidHash = keccak256(bytes(cid));
         m.versions += 1;
         m.publishedCid = cid;
         m.publishedDigest = weightsDigest;
-        _publishedCids[keccak256(bytes(cid))] = modelId;
+        _publications[cidHash] += 1;
+        _publishedBy[modelId][cidHash] = true;
         version = m.versions;
         emit ModelPublished(modelId, version, cid, weightsDigest);
     }
@@ -112,9 +114,14 @@ contract ModelRegistry {
         return _models[modelId];
     }
 
-    /// @notice The model a CID was published under (zero if it never was).
-    function modelOfCid(string calldata cid) external view returns (bytes32) {
-        return _publishedCids[keccak256(bytes(cid))];
+    /// @notice Whether any model published `cid` (what inference checks before serving it).
+    function isPublished(string calldata cid) external view returns (bool) {
+        return _publications[keccak256(bytes(cid))] > 0;
+    }
+
+    /// @notice Whether `modelId` published `cid` as one of its versions.
+    function isPublishedBy(bytes32 modelId, string calldata cid) external view returns (bool) {
+        return _publishedBy[modelId][keccak256(bytes(cid))];
     }
 
     /// @notice Whether `publisher` may add checkpoints to `modelId`.

@@ -5,11 +5,18 @@ import {Owned} from "./libraries/Owned.sol";
 import {Caps} from "./libraries/Caps.sol";
 import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
 import {IReputationRegistry} from "./interfaces/IReputationRegistry.sol";
+import {Domain} from "./libraries/Domain.sol";
+import {Ed25519} from "./libraries/Ed25519.sol";
 
 /// @title NodeCertRegistry
 /// @notice Registers compute nodes with stake, capabilities and heartbeats; verifies hardware
 /// attestations; slashes misbehaving nodes into a pool; releases stake after unbonding.
 /// Stake is held in the chain's native coin (ARTH, 18 decimals).
+/// @dev A node key is registered only with an Ed25519 signature by that key over the EIP-712
+/// NodeBinding of the operator, so nobody can squat another node's key. Missed heartbeats cost
+/// stake in closed form (constant gas however long a node was silent) and are settled by the next
+/// heartbeat too, so a late heartbeat cannot wipe misses nobody reported. Only verification
+/// penalties count as offences (the escalation to 100% is VerificationManager's).
 contract NodeCertRegistry is Owned, INodeCertRegistry {
     /// @notice Thrown when a public key is zero.
     error NodeCert__InvalidPubkey();
@@ -43,6 +50,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     error NodeCert__InvalidConfig(bytes32 key, uint256 value);
     /// @notice Thrown when a native transfer fails.
     error NodeCert__TransferFailed(address to, uint256 amount);
+    /// @notice Thrown when the binding signature is not the node key's over NodeBinding.
+    error NodeCert__BadBinding(bytes32 nodePubkey, address operator);
 
     /// @notice Emitted when a node registers.
     event NodeRegistered(
@@ -88,11 +97,24 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         uint64 unlocksAt;
         uint32 missesPenalised;
         uint32 offences;
+        /// @dev Attestations are signed over this nonce, which every verification bumps: an old
+        /// attestation cannot roll the hardware record back.
+        uint32 hwNonce;
         bytes32 hwHash;
         bool active;
     }
 
     uint256 public constant BPS = 10_000;
+    /// @dev Fixed-point one for the closed-form heartbeat penalty.
+    uint256 private constant WAD = 1e18;
+    /// @dev secp256k1 order / 2: signatures with a larger s are the malleable twin (EIP-2).
+    uint256 private constant SECP256K1_HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    /// @notice EIP-712 type the node key signs to bind itself to an operator.
+    bytes32 public constant NODE_BINDING_TYPEHASH =
+        keccak256("NodeBinding(address operator,bytes32 nodePubkey,uint256 nonce)");
+    /// @notice EIP-712 type an attester signs for a node's hardware.
+    bytes32 public constant HARDWARE_TYPEHASH =
+        keccak256("HardwareAttestation(bytes32 nodePubkey,bytes32 hwHash,uint256 nonce)");
     /// @dev 3 consecutive missed heartbeats cost 10% of stake (design doc, stake slashing).
     uint256 public constant MISSED_HEARTBEAT_SLASH_BPS = 1_000;
     uint256 public constant MISSES_PER_SLASH = 3;
@@ -118,26 +140,38 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     // ----------------------------------------------------------------- registration
 
-    /// @notice Registers a node with stake. The Ed25519 key's binding to `msg.sender` is checked
-    /// off-chain by the register function before this is sent (on-chain Ed25519 costs ~490k gas).
+    /// @notice Registers a node with stake. The node key proves it chose `msg.sender` as its
+    /// operator: `bindingSignature` is its Ed25519 signature over `bindingDigest(msg.sender,
+    /// nodePubkey)` (checked here, so another account cannot register, and so block, the key).
     /// @param nodePubkey Ed25519 public key of the node.
     /// @param role Stake tier: Basic 1, GPUProvider 10, TEE 50, Priority 100 ARTH by default.
     /// @param region Free-form region label (e.g. "eu-west").
     /// @param caps Capability word (see Caps library).
     /// @param slaId Identifier of the service-level agreement the node accepts.
+    /// @param bindingSignature 64-byte Ed25519 signature (R ++ S) of the node key.
     /// @return The node id (its public key).
     function registerNode(
         bytes32 nodePubkey,
         NodeRole role,
         string calldata region,
         bytes32 caps,
-        bytes32 slaId
+        bytes32 slaId,
+        bytes calldata bindingSignature
     ) external payable returns (bytes32) {
         if (nodePubkey == bytes32(0)) revert NodeCert__InvalidPubkey();
         if (_nodes[nodePubkey].operator != address(0)) revert NodeCert__AlreadyRegistered(nodePubkey);
         uint256 required = requiredStake(role);
         if (msg.value < required) revert NodeCert__StakeTooLow(msg.value, required);
         if (role == NodeRole.TEE && !Caps.hasTEE(caps)) revert NodeCert__CapsMismatch(role, caps);
+        if (
+            bindingSignature.length != 64
+                || !Ed25519.verify(
+                    nodePubkey,
+                    bytes32(bindingSignature[0:32]),
+                    bytes32(bindingSignature[32:64]),
+                    abi.encodePacked(bindingDigest(msg.sender, nodePubkey))
+                )
+        ) revert NodeCert__BadBinding(nodePubkey, msg.sender);
 
         NodeCert storage n = _nodes[nodePubkey];
         n.nodePubkey = nodePubkey;
@@ -166,19 +200,22 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         emit StakeAdded(nodePubkey, msg.value, n.stake);
     }
 
-    /// @notice Proves liveness; resets the missed-heartbeat count.
+    /// @notice Proves liveness. Misses since the last heartbeat that nobody reported are settled
+    /// first (as `reportMissedHeartbeats` would), then the count starts again.
     /// @param nodePubkey The node.
     function heartbeat(bytes32 nodePubkey) external {
         NodeCert storage n = _operatorNode(nodePubkey);
         if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        _applyMisses(n);
         n.lastHeartbeat = uint64(block.timestamp);
         n.missesPenalised = 0;
         emit Heartbeat(nodePubkey, uint64(block.timestamp));
     }
 
     /// @notice Records hardware verified by an attester. Anyone may submit; the attestation is an
-    /// ECDSA signature by a registered attester over
-    /// keccak256(abi.encode(chainid, this, nodePubkey, hwHash)) with the EIP-191 prefix.
+    /// ECDSA signature by a registered attester over the EIP-712 digest `hardwareDigest(nodePubkey,
+    /// hwHash)`, which covers the node's current attestation nonce: each attestation counts once,
+    /// and an older one can never roll the record back.
     /// @param nodePubkey The node.
     /// @param hwHash Hash of the hardware report (CPU, RAM, GPU, disk, bandwidth test).
     /// @param attestation 65-byte signature (r, s, v).
@@ -186,25 +223,23 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         NodeCert storage n = _node(nodePubkey);
         address signer = _recover(hardwareDigest(nodePubkey, hwHash), attestation);
         if (!_attesters[signer]) revert NodeCert__BadAttestation(signer);
+        n.hwNonce += 1;
         n.hwHash = hwHash;
         emit HardwareVerified(nodePubkey, hwHash, signer);
     }
 
     /// @notice Applies the missed-heartbeat policy; anyone may call it, the block time is the
-    /// evidence. One missed interval is a warning; every 3 consecutive misses slash 10%.
+    /// evidence. One missed interval is a warning; every 3 consecutive misses take 10% of what is
+    /// left, i.e. k windows leave stake x 0.9^k, computed in O(log k) so the gas stays flat however
+    /// long the node was silent.
     /// @param nodePubkey The node.
     /// @return slashed Amount taken from stake by this call.
     function reportMissedHeartbeats(bytes32 nodePubkey) external returns (uint256 slashed) {
         NodeCert storage n = _node(nodePubkey);
         if (!n.active) revert NodeCert__NotActive(nodePubkey);
-        uint256 missed = (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
+        uint256 missed = _missed(n);
         if (missed <= n.missesPenalised) revert NodeCert__NoMissedHeartbeat(nodePubkey, missed);
-        uint256 newWindows = missed / MISSES_PER_SLASH - n.missesPenalised / MISSES_PER_SLASH;
-        n.missesPenalised = uint32(missed);
-        emit HeartbeatMissed(nodePubkey, missed, msg.sender);
-        for (uint256 i = 0; i < newWindows; ++i) {
-            slashed += _slash(n, n.stake * MISSED_HEARTBEAT_SLASH_BPS / BPS, SlashReason.MissedHeartbeats);
-        }
+        return _applyMisses(n);
     }
 
     // --------------------------------------------------------------------- slashing
@@ -220,7 +255,7 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     {
         NodeCert storage n = _node(nodePubkey);
         if (amount > n.stake) revert NodeCert__SlashExceedsStake(amount, n.stake);
-        _slash(n, amount, reason);
+        _slash(n, amount, reason, _isOffence(reason));
         if (deactivate && n.active) _deactivate(n);
     }
 
@@ -232,7 +267,7 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     {
         if (bps > BPS) revert NodeCert__BpsOutOfRange(bps);
         NodeCert storage n = _node(nodePubkey);
-        amount = _slash(n, n.stake * bps / BPS, reason);
+        amount = _slash(n, n.stake * bps / BPS, reason, _isOffence(reason));
         if (deactivate && n.active) _deactivate(n);
     }
 
@@ -329,6 +364,12 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         return _nodes[nodePubkey];
     }
 
+    /// @notice A node's verification offences, remaining stake and whether it is active.
+    function standingOf(bytes32 nodePubkey) external view returns (uint32 offences, uint256 stake, bool active) {
+        NodeCert storage n = _nodes[nodePubkey];
+        return (n.offences, n.stake, n.active);
+    }
+
     /// @notice The nodes an operator registered.
     function nodesOf(address operator) external view returns (bytes32[] memory) {
         return _operatorNodes[operator];
@@ -356,9 +397,26 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         return _attesters[attester];
     }
 
-    /// @notice The digest an attester signs (before the EIP-191 prefix).
+    /// @notice The EIP-712 digest an attester signs for the node's next attestation (the
+    /// attester signs this digest itself, without the EIP-191 prefix).
     function hardwareDigest(bytes32 nodePubkey, bytes32 hwHash) public view returns (bytes32) {
-        return keccak256(abi.encode(block.chainid, address(this), nodePubkey, hwHash));
+        return Domain.digest(
+            address(this), keccak256(abi.encode(HARDWARE_TYPEHASH, nodePubkey, hwHash, _nodes[nodePubkey].hwNonce))
+        );
+    }
+
+    /// @notice The EIP-712 digest a node key signs to let `operator` register it; the nonce is the
+    /// number of nodes `operator` registered so far (lib/keys.ts bindingDigest).
+    function bindingDigest(address operator, bytes32 nodePubkey) public view returns (bytes32) {
+        return Domain.digest(
+            address(this),
+            keccak256(abi.encode(NODE_BINDING_TYPEHASH, operator, nodePubkey, _operatorNodes[operator].length))
+        );
+    }
+
+    /// @notice The EIP-712 domain separator of this contract (ArthaTrain v1, this chain).
+    function domainSeparator() external view returns (bytes32) {
+        return Domain.separator(address(this));
     }
 
     // ------------------------------------------------------------------------ internals
@@ -373,11 +431,45 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         if (n.operator != msg.sender) revert NodeCert__NotOperator(msg.sender, nodePubkey);
     }
 
-    function _slash(NodeCert storage n, uint256 amount, SlashReason reason) private returns (uint256) {
+    /// @dev Heartbeat intervals missed since the last heartbeat.
+    function _missed(NodeCert storage n) private view returns (uint256) {
+        return (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
+    }
+
+    /// @dev Settles missed-heartbeat windows not yet penalised: stake x (1 - 0.9^k) in one slash.
+    function _applyMisses(NodeCert storage n) private returns (uint256 slashed) {
+        uint256 missed = _missed(n);
+        if (missed <= n.missesPenalised) return 0;
+        uint256 newWindows = missed / MISSES_PER_SLASH - n.missesPenalised / MISSES_PER_SLASH;
+        // A uint32 holds 136 years of one-second intervals; past it the stake is long gone anyway.
+        n.missesPenalised = missed > type(uint32).max ? type(uint32).max : uint32(missed);
+        emit HeartbeatMissed(n.nodePubkey, missed, msg.sender);
+        if (newWindows == 0) return 0;
+        uint256 kept = n.stake * _keptWad(newWindows) / WAD;
+        slashed = _slash(n, n.stake - kept, SlashReason.MissedHeartbeats, false);
+    }
+
+    /// @dev (1 - MISSED_HEARTBEAT_SLASH_BPS / BPS) ^ windows in WAD, by squaring: O(log windows).
+    function _keptWad(uint256 windows) private pure returns (uint256 kept) {
+        uint256 base = (BPS - MISSED_HEARTBEAT_SLASH_BPS) * WAD / BPS;
+        kept = WAD;
+        while (windows > 0 && kept > 0) {
+            if (windows & 1 == 1) kept = kept * base / WAD;
+            base = base * base / WAD;
+            windows >>= 1;
+        }
+    }
+
+    /// @dev Verification penalties are offences; missing heartbeats costs stake but is not one.
+    function _isOffence(SlashReason reason) private pure returns (bool) {
+        return reason != SlashReason.MissedHeartbeats;
+    }
+
+    function _slash(NodeCert storage n, uint256 amount, SlashReason reason, bool offence) private returns (uint256) {
         n.stake -= amount;
         totalStaked -= amount;
         slashPool += amount;
-        n.offences += 1;
+        if (offence) n.offences += 1;
         emit NodeSlashed(n.nodePubkey, amount, reason, n.offences);
         if (reputation != address(0)) IReputationRegistry(reputation).recordSlash(n.nodePubkey);
         return amount;
@@ -400,7 +492,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         bytes32 s = bytes32(sig[32:64]);
         uint8 v = uint8(sig[64]);
         if (v < 27) v += 27;
-        bytes32 ethDigest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", digest));
-        return ecrecover(ethDigest, v, r, s);
+        // Only the lower-s form (EIP-2), so a signature has exactly one valid encoding.
+        if (uint256(s) > SECP256K1_HALF_ORDER) return address(0);
+        return ecrecover(digest, v, r, s);
     }
 }

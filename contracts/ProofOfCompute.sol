@@ -6,6 +6,7 @@ import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
 import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
 import {IReputationRegistry} from "./interfaces/IReputationRegistry.sol";
 import {IProofOfCompute} from "./interfaces/IProofOfCompute.sol";
+import {Domain} from "./libraries/Domain.sol";
 
 /// @title ProofOfCompute
 /// @notice Training proofs committed once per node per round, redundancy checks over them,
@@ -13,6 +14,9 @@ import {IProofOfCompute} from "./interfaces/IProofOfCompute.sol";
 /// @dev A commit stores one slot (the result hash) and updates one packed slot of per-node work,
 /// which keeps it under 60k gas. The per-step TrainProofs, with their Ed25519 signatures, travel
 /// off-chain; the commit carries the Merkle root of their hashes (see `hashTrainProof`).
+/// Work is not self-reported: a commit says only what the node computed, for the one round that is
+/// open; the job fixed at submission how many steps, samples and GPU-seconds a round stands for,
+/// and settlement pays committed rounds at those terms, weighted by verification's quality.
 contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice Thrown when the caller is not the job manager.
     error PoC__NotJobManager(address caller);
@@ -24,8 +28,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     error PoC__AlreadySettled(bytes32 jobId, bytes32 nodePubkey);
     /// @notice Thrown when a commit carries no work.
     error PoC__EmptyCommit();
-    /// @notice Thrown when a commit names a round outside the job's rounds.
-    error PoC__RoundOutOfRange(uint32 round, uint32 rounds);
+    /// @notice Thrown when a commit names a round other than the job's open round (a closed round's
+    /// commits are final; a future round's work cannot exist yet).
+    error PoC__RoundNotOpen(uint32 round, uint32 openRound);
+    /// @notice Thrown when a job is settled before its settlement delay has passed.
+    error PoC__SettlementDelay(bytes32 jobId, uint256 readyAt);
+    /// @notice Thrown when a settlement delay above MAX_SETTLEMENT_DELAY is set.
+    error PoC__InvalidDelay(uint64 delay);
     /// @notice Thrown when finalising a job that has not completed all rounds.
     error PoC__JobNotCompleted(bytes32 jobId, IAIJobManager.JobStatus status);
     /// @notice Thrown when finalising a job a second time.
@@ -46,11 +55,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 lossDigest,
         bytes32 gradientDigest,
         bytes32 weightsDigest,
-        bytes32 proofsRoot,
-        uint32 steps,
-        uint32 samples,
-        uint32 gpuSeconds
+        bytes32 proofsRoot
     );
+    /// @notice Emitted when a round of a job stops taking commits.
+    event RoundSealed(bytes32 indexed jobId, uint32 round, uint256 blockNumber);
+    /// @notice Emitted when the settlement delay changes.
+    event SettlementDelaySet(uint64 delay);
     /// @notice Emitted when an operator may commit for a node.
     event Authorized(bytes32 indexed jobId, bytes32 indexed nodePubkey, address operator, bool allowed);
     /// @notice Emitted when verification sets a node's quality multiplier for a job.
@@ -79,9 +89,6 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 jobId;
         uint32 round;
         bytes32 nodePubkey;
-        uint32 steps;
-        uint32 samples;
-        uint32 gpuSeconds;
         bytes32 lossDigest;
         bytes32 gradientDigest;
         bytes32 weightsDigest;
@@ -99,16 +106,15 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 nodePubkey;
     }
 
-    /// @dev Work of one node on one job, packed in one slot (224 bits).
+    /// @dev Work of one node on one job, packed in one slot (144 bits): how many rounds it
+    /// committed (each worth the job's fixed per-round work), verification's multiplier, and the
+    /// job's round count (so the bound costs no extra storage read).
     struct Work {
         bool authorised;
         bool settled;
         uint16 qualityBps;
         uint32 maxRounds;
         uint32 rounds;
-        uint32 steps;
-        uint32 samples;
-        uint32 gpuSeconds;
         uint32 lastRound;
     }
 
@@ -124,6 +130,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     uint256 public constant MAX_BATCH_BONUS_BPS = 2_000;
     uint256 public constant DEFAULT_QUALITY_BPS = 10_000;
     uint256 public constant MAX_QUALITY_BPS = 20_000;
+    /// @notice The longest settlement delay the owner may set.
+    uint64 public constant MAX_SETTLEMENT_DELAY = 30 days;
+    /// @dev EIP-712 type of a TrainProof (lib/train_proof.ts signs the same typed data).
+    bytes32 public constant TRAIN_PROOF_TYPEHASH = keccak256(
+        "TrainProof(bytes32 jobId,uint256 step,bytes32 lossDigest,bytes32 gradientDigest,bytes32 weightsDigest,uint64 timestamp,bytes32 nodePubkey)"
+    );
 
     IAIJobManager public jobManager;
     INodeCertRegistry public registry;
@@ -133,6 +145,11 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         _results;
     mapping(bytes32 workKey => Work work) private _work;
     mapping(bytes32 jobId => Settlement settlement) private _settlements;
+    mapping(bytes32 jobId => uint32 round) private _openRound;
+    mapping(bytes32 jobId => mapping(uint32 round => uint256 blockNumber)) private _closedBlock;
+    /// @notice Seconds between a job's last round closing and its settlement, so challenges and
+    /// disputes on the last rounds can still cut a cheater's reward (owner-set, default 1 hour).
+    uint64 public settlementDelay = 1 hours;
 
     /// @notice Links the job manager, node registry and reputation registry. Owner only.
     function setLinks(address jobManager_, address registry_, address reputation_) external onlyOwner {
@@ -143,6 +160,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         registry = INodeCertRegistry(registry_);
         reputation = IReputationRegistry(reputation_);
         emit LinksSet(jobManager_, registry_, reputation_);
+    }
+
+    /// @notice Sets the settlement delay in seconds (at most 30 days). Owner only.
+    function setSettlementDelay(uint64 delay) external onlyOwner {
+        if (delay > MAX_SETTLEMENT_DELAY) revert PoC__InvalidDelay(delay);
+        settlementDelay = delay;
+        emit SettlementDelaySet(delay);
     }
 
     /// @inheritdoc IProofOfCompute
@@ -156,6 +180,14 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     }
 
     /// @inheritdoc IProofOfCompute
+    function roundClosed(bytes32 jobId, uint32 round) external {
+        if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
+        _openRound[jobId] = round + 1;
+        _closedBlock[jobId][round] = block.number;
+        emit RoundSealed(jobId, round, block.number);
+    }
+
+    /// @inheritdoc IProofOfCompute
     function deauthorize(bytes32 jobId, bytes32 nodePubkey, address operator) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
         _work[workKey(jobId, nodePubkey, operator)].authorised = false;
@@ -163,26 +195,26 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     }
 
     /// @notice Commits one round of training by one node: the digests of its loss values,
-    /// gradient and weights, and the Merkle root of its per-step TrainProof hashes.
-    /// Authenticated by `msg.sender` being the operator the node was assigned under.
+    /// gradient and weights, and the Merkle root of its per-step TrainProof hashes, for the job's
+    /// open round only. Authenticated by `msg.sender` being the operator the node was assigned
+    /// under. How much work the round was is the job's term, not the node's claim.
     /// @param c The round commitment.
     function commitRound(RoundCommit calldata c) external {
-        if (c.steps == 0) revert PoC__EmptyCommit();
+        if (c.weightsDigest == bytes32(0)) revert PoC__EmptyCommit();
         Work storage w = _work[workKey(c.jobId, c.nodePubkey, msg.sender)];
         if (!w.authorised) revert PoC__NotAssigned(c.jobId, c.nodePubkey, msg.sender);
         if (w.settled) revert PoC__AlreadySettled(c.jobId, c.nodePubkey);
-        // The round bound lives in the work slot already loaded, so it costs no extra storage read;
-        // with one commit per (round, node) no node can claim more rounds than the job has.
-        if (c.round >= w.maxRounds) revert PoC__RoundOutOfRange(c.round, w.maxRounds);
+        // Only the open round: a closed round's commits are what redundancy, spot checks and
+        // disputes already judged, and a future round has no starting checkpoint yet. Once the
+        // last round closed, the open round equals the round count, which the bound refuses.
+        uint32 open = _openRound[c.jobId];
+        if (c.round != open || c.round >= w.maxRounds) revert PoC__RoundNotOpen(c.round, open);
         mapping(bytes32 => bytes32) storage roundResults = _results[c.jobId][c.round];
         if (roundResults[c.nodePubkey] != bytes32(0)) revert PoC__AlreadyCommitted(c.jobId, c.round, c.nodePubkey);
 
         bytes32 result = resultHash(c.lossDigest, c.gradientDigest, c.weightsDigest);
         roundResults[c.nodePubkey] = result;
         w.rounds += 1;
-        w.steps += c.steps;
-        w.samples += c.samples;
-        w.gpuSeconds += c.gpuSeconds;
         w.lastRound = c.round;
         emit RoundCommitted(
             c.jobId,
@@ -192,10 +224,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             c.lossDigest,
             c.gradientDigest,
             c.weightsDigest,
-            c.proofsRoot,
-            c.steps,
-            c.samples,
-            c.gpuSeconds
+            c.proofsRoot
         );
     }
 
@@ -265,6 +294,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         IAIJobManager.JobTerms memory t = jobManager.termsOf(jobId);
         if (t.status == IAIJobManager.JobStatus.Finalized) revert PoC__AlreadyFinalized(jobId);
         if (t.status != IAIJobManager.JobStatus.Completed) revert PoC__JobNotCompleted(jobId, t.status);
+        uint256 readyAt = uint256(t.completedAt) + settlementDelay;
+        if (block.timestamp < readyAt) revert PoC__SettlementDelay(jobId, readyAt);
 
         bytes32[] memory nodes = jobManager.nodesOf(jobId);
         Settlement storage st = _settlements[jobId];
@@ -273,10 +304,10 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             bytes32 node = nodes[st.tallied];
             Work storage w = _work[workKey(jobId, node, jobManager.assignedOperator(jobId, node))];
             w.settled = true;
-            st.weightedSteps += uint256(w.steps) * w.qualityBps;
+            st.weightedSteps += _steps(w, t) * w.qualityBps;
             st.weightedRounds += uint256(w.rounds) * w.qualityBps;
-            st.weightedSamples += uint256(w.samples) * w.qualityBps;
-            st.batchDemand += _batchDemand(w, t.baseRatePerSecond);
+            st.weightedSamples += _steps(w, t) * t.samplesPerStep * w.qualityBps;
+            st.batchDemand += _batchDemand(w, t);
             st.tallied += 1;
             --budget;
         }
@@ -310,9 +341,40 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         return keccak256(abi.encode(lossDigest, gradientDigest, weightsDigest));
     }
 
-    /// @notice The hash of a TrainProof that goes into a commit's proofsRoot and is Ed25519-signed.
-    function hashTrainProof(TrainProof calldata p) external pure returns (bytes32) {
-        return keccak256(abi.encode(p));
+    /// @notice The EIP-712 digest of a TrainProof (domain: ArthaTrain v1, this chain, this
+    /// contract) that goes into a commit's proofsRoot and is Ed25519-signed.
+    function hashTrainProof(TrainProof calldata p) external view returns (bytes32) {
+        return Domain.digest(
+            address(this),
+            keccak256(
+                abi.encode(
+                    TRAIN_PROOF_TYPEHASH,
+                    p.jobId,
+                    p.step,
+                    p.lossDigest,
+                    p.gradientDigest,
+                    p.weightsDigest,
+                    p.timestamp,
+                    p.nodePubkey
+                )
+            )
+        );
+    }
+
+    /// @notice The EIP-712 domain separator of this contract (ArthaTrain v1, this chain).
+    function domainSeparator() external view returns (bytes32) {
+        return Domain.separator(address(this));
+    }
+
+    /// @notice The round of `jobId` that takes commits now; every round below it is closed.
+    function openRoundOf(bytes32 jobId) external view returns (uint32) {
+        return _openRound[jobId];
+    }
+
+    /// @notice The block in which `round` of `jobId` closed (zero while open): the block whose hash
+    /// draws the round's spot check and committee.
+    function closedBlockOf(bytes32 jobId, uint32 round) external view returns (uint256) {
+        return _closedBlock[jobId][round];
     }
 
     /// @notice The result hash `nodePubkey` committed for `round` of `jobId` (zero if none).
@@ -369,11 +431,16 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         w = _work[workKey(jobId, nodePubkey, operator)];
     }
 
-    function _batchDemand(Work storage w, uint256 baseRate) private view returns (uint256) {
-        if (w.steps == 0) return 0;
-        uint256 bonus = uint256(w.samples) / w.steps * BATCH_BONUS_BPS_PER_SAMPLE;
+    /// @dev The steps a node's committed rounds stand for, at the job's fixed terms.
+    function _steps(Work storage w, IAIJobManager.JobTerms memory t) private view returns (uint256) {
+        return uint256(w.rounds) * t.stepsPerRound;
+    }
+
+    function _batchDemand(Work storage w, IAIJobManager.JobTerms memory t) private view returns (uint256) {
+        uint256 bonus = uint256(t.samplesPerStep) * BATCH_BONUS_BPS_PER_SAMPLE;
         if (bonus > MAX_BATCH_BONUS_BPS) bonus = MAX_BATCH_BONUS_BPS;
-        return uint256(w.gpuSeconds) * baseRate * (BPS + bonus) / BPS * w.qualityBps / BPS;
+        uint256 gpuSeconds = _steps(w, t) * t.secondsPerStep;
+        return gpuSeconds * t.baseRatePerSecond * (BPS + bonus) / BPS * w.qualityBps / BPS;
     }
 
     function _share(uint256 budget, uint256 poolBps, uint256 part, uint256 whole) private pure returns (uint256) {
@@ -391,14 +458,14 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         Work storage w = _work[workKey(jobId, node, operator)];
 
         uint256 batchPool = t.budget * BATCH_POOL_BPS / BPS;
-        uint256 batchReward = _batchDemand(w, t.baseRatePerSecond);
+        uint256 batchReward = _batchDemand(w, t);
         // When the job under-budgeted its base rate, every node's batch reward shrinks alike.
         if (tot.batchDemand > batchPool) batchReward = batchReward * batchPool / tot.batchDemand;
         // Quality weights each share, so a zero-quality node's part goes to the honest ones.
-        uint256 stepReward = _share(t.budget, STEP_POOL_BPS, uint256(w.steps) * w.qualityBps, tot.weightedSteps);
+        uint256 stepReward = _share(t.budget, STEP_POOL_BPS, _steps(w, t) * w.qualityBps, tot.weightedSteps);
         uint256 roundReward = _share(t.budget, ROUND_POOL_BPS, uint256(w.rounds) * w.qualityBps, tot.weightedRounds);
         uint256 accuracyBonus =
-            bonus ? _share(t.budget, ACCURACY_POOL_BPS, uint256(w.samples) * w.qualityBps, tot.weightedSamples) : 0;
+            bonus ? _share(t.budget, ACCURACY_POOL_BPS, _steps(w, t) * t.samplesPerStep * w.qualityBps, tot.weightedSamples) : 0;
 
         total = batchReward + stepReward + roundReward + accuracyBonus;
         bool worked = w.rounds > 0 && w.qualityBps > 0;

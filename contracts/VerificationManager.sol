@@ -16,16 +16,25 @@ import {
 /// challenges and gradient sampling answered with Merkle openings of the committed update,
 /// redundancy settlement of task groups, copycat detection, validator committees drawn by
 /// reputation, 10% spot checks, and the slashing schedule with offence escalation.
-/// @dev Trust model. Randomness is `block.prevrandao` mixed with the previous block hash and the
-/// challenged commitment, drawn when the challenge is issued, after the node committed: the node
-/// cannot choose what it opens (a block proposer can bias it by withholding a block). An opening
+/// @dev Trust model. Challenge randomness is `block.prevrandao` mixed with the previous block hash
+/// and the challenged commitment, drawn when the challenge is issued, after the node committed: the
+/// node cannot choose what it opens (a block proposer can bias it by withholding a block). A round's
+/// spot check and committee are drawn from the hash of the block that closed the round, so nobody
+/// can compute them while the round's work is still being committed, and every caller gets the same
+/// draw; a round drawn more than 256 blocks after its close is spot-checked (the hash is gone, and
+/// waiting must never switch a check off). An opening
 /// proves the node holds the bytes it committed to (data availability) and binds them; whether
 /// those bytes are the *right* update is decided by redundancy (a strict majority of the task
 /// group, at least two agreeing) or by DisputeGame. Task groups (which nodes got the same task) are
 /// written by an authorised coordinator at assignment: that is the one trusted statement here.
+/// Redundancy settles a group's round only once the round is closed (its commits are final), and a
+/// result wins only with a strict majority of the whole task group, at least two agreeing: members
+/// that have not committed count against a majority, so a colluding minority can never outvote
+/// the honest members that commit later.
 /// Penalties: unanswered challenge 10% (FailedVerification), redundancy outlier 50%
 /// (FakeGradients), copycat 100% plus deactivation (Cheating), and any penalty that brings a node
-/// to 3 offences takes the rest of its stake and deactivates it. Slashed stake goes to the
+/// to 3 or more verification offences takes the rest of its stake and deactivates it (missed
+/// heartbeats cost stake but are not offences). Slashed stake goes to the
 /// registry's slash pool.
 /// Committees. On a spot-checked round an authorised coordinator draws a committee from the job's
 /// nodes, weighted by reputation with on-chain randomness, and stores it. Each member recomputes
@@ -106,6 +115,11 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__BadStepRecord(uint256 length);
     /// @notice Thrown when a target's attestations were already settled.
     error Verification__AttestationsSettled(bytes32 jobId, uint32 round, bytes32 targetNode);
+    /// @notice Thrown when a round still takes commits (settling or drawing over it would judge an
+    /// incomplete set).
+    error Verification__RoundOpen(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a draw is asked in the block that closed the round (its hash is unknown).
+    error Verification__TooEarly(bytes32 jobId, uint32 round, uint256 closedBlock);
 
     /// @notice Emitted when a challenge or gradient sample is issued.
     event ChallengeIssued(
@@ -199,7 +213,7 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant FAILED_VERIFICATION_BPS = 1_000;
     uint256 public constant FAKE_GRADIENTS_BPS = 5_000;
     uint256 public constant CHEATING_BPS = 10_000;
-    /// @notice At this many offences a node loses all its stake and is deactivated.
+    /// @notice At this many offences (or more) a node loses all its stake and is deactivated.
     uint256 public constant OFFENCE_LIMIT = 3;
     /// @notice Gradient sampling asks for 1-5% of the chunks, at most this many at once.
     uint256 public constant MIN_SAMPLE_BPS = 100;
@@ -210,6 +224,8 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant STEP_RECORD_BYTES = 68;
     /// @notice Default share of rounds that get a full spot check (10%).
     uint256 public constant SPOT_CHECK_BPS = 1_000;
+    /// @notice How many blocks back a block hash stays readable (EVM BLOCKHASH window).
+    uint256 public constant BLOCKHASH_WINDOW = 256;
     /// @notice Committee sizes (design doc: 10-20 validators).
     uint256 public constant MIN_COMMITTEE = 10;
     uint256 public constant MAX_COMMITTEE = 20;
@@ -231,6 +247,7 @@ contract VerificationManager is Owned, IVerificationManager {
     mapping(bytes32 jobId => mapping(uint32 round => mapping(uint32 group => bytes32 majority))) private
         _settled;
     mapping(bytes32 jobId => mapping(uint32 round => uint256 drawn)) private _spotChecks;
+    mapping(bytes32 jobId => mapping(uint32 round => bytes32 seed)) private _roundSeeds;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool caught))) private _copycats;
     mapping(bytes32 jobId => mapping(uint32 round => bytes32[] members)) private _committees;
     mapping(bytes32 jobId => mapping(uint32 round => uint64 deadline)) private _attestDeadline;
@@ -429,15 +446,17 @@ contract VerificationManager is Owned, IVerificationManager {
         }
     }
 
-    /// @notice Settles one task group's round by redundancy: a strict majority (at least two) of
-    /// the committed results is right; every member that committed something else is slashed 50%
-    /// (fake gradients); agreeing members get a passed proof. Members that committed nothing are
-    /// left to challenges and reassignment. Anyone may call it, once per group and round.
+    /// @notice Settles one task group's round by redundancy, once the round is closed: a result
+    /// committed by a strict majority of the whole group (at least two) is right; every member that
+    /// committed something else is slashed 50% (fake gradients); agreeing members get a passed
+    /// proof. Members that committed nothing count against the majority and are left to challenges
+    /// and reassignment. Anyone may call it, once per group and round.
     /// @param jobId The job.
     /// @param round The round.
     /// @param group The task group.
     function settleRedundancy(bytes32 jobId, uint32 round, uint32 group) external {
         if (_settled[jobId][round][group] != bytes32(0)) revert Verification__AlreadySettled(jobId, round, group);
+        if (round >= proofs.openRoundOf(jobId)) revert Verification__RoundOpen(jobId, round);
         (bytes32 majority, uint256 count,, bool consensus) = groupMajority(jobId, round, group);
         if (!consensus) revert Verification__NoConsensus(jobId, round, group);
         _settled[jobId][round][group] = majority;
@@ -490,14 +509,22 @@ contract VerificationManager is Owned, IVerificationManager {
     // --------------------------------------------------------- spot checks, committees
 
     /// @notice Draws whether a round gets a full spot check (10% of rounds), once per round, from
-    /// on-chain randomness. Anyone may call it once the round's commits are in.
+    /// the hash of the block that closed the round. Anyone may call it after that block; every
+    /// caller gets the same draw, and a draw later than 256 blocks selects the round.
     /// @param jobId The job.
-    /// @param round The round.
+    /// @param round The closed round.
     /// @return selected Whether the round is spot-checked.
     function drawSpotCheck(bytes32 jobId, uint32 round) external returns (bool selected) {
         if (_spotChecks[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
-        bytes32 seed = _randomness(keccak256(abi.encode("spot", jobId, round)));
-        selected = uint256(seed) % BPS < spotCheckBps;
+        uint256 closed = proofs.closedBlockOf(jobId, round);
+        if (closed == 0) revert Verification__RoundOpen(jobId, round);
+        if (block.number <= closed) revert Verification__TooEarly(jobId, round, closed);
+        bytes32 anchor = blockhash(closed);
+        bytes32 seed = keccak256(abi.encode("spot", anchor, jobId, round));
+        // The hash is gone after 256 blocks: select the round, so that delaying a draw can only
+        // add checks, never remove one.
+        selected = anchor == bytes32(0) || uint256(seed) % BPS < spotCheckBps;
+        _roundSeeds[jobId][round] = seed;
         _spotChecks[jobId][round] = selected ? 2 : 1;
         emit SpotCheckDrawn(jobId, round, selected, seed);
     }
@@ -508,10 +535,11 @@ contract VerificationManager is Owned, IVerificationManager {
         return (s != 0, s == 2);
     }
 
-    /// @notice Draws a validator committee for a round from on-chain randomness (see
-    /// `committeeFrom`), stores it with an attestation window of `responseWindow`, and publishes
-    /// it. Once per round. Authorised coordinator only: the candidates (the job's nodes) are its
-    /// statement, like task groups; who among them serves is the chain's draw.
+    /// @notice Draws a validator committee for a spot-checked round from the round's seed (the
+    /// spot check's, fixed by the block that closed the round; see `committeeFrom`), stores it with
+    /// an attestation window of `responseWindow`, and publishes it. Once per round. Authorised
+    /// coordinator only: the candidates (the job's nodes) are its statement, like task groups; who
+    /// among them serves is the chain's draw, which the caller cannot re-roll by timing the call.
     /// @param jobId The job.
     /// @param round The round.
     /// @param candidates Registered nodes to draw from.
@@ -523,7 +551,8 @@ contract VerificationManager is Owned, IVerificationManager {
         returns (bytes32[] memory members)
     {
         if (_attestDeadline[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
-        bytes32 seed = _randomness(keccak256(abi.encode("committee", jobId, round)));
+        if (_spotChecks[jobId][round] != 2) revert Verification__NotSpotChecked(jobId, round);
+        bytes32 seed = keccak256(abi.encode("committee", _roundSeeds[jobId][round]));
         members = committeeFrom(seed, candidates, size);
         _committees[jobId][round] = members;
         _attestDeadline[jobId][round] = uint64(block.timestamp) + responseWindow;
@@ -749,7 +778,7 @@ contract VerificationManager is Owned, IVerificationManager {
             }
             if (c > count) (majority, count) = (results[i], c);
         }
-        consensus = count >= 2 && count * 2 > committed;
+        consensus = count >= 2 && count * 2 > m.length;
     }
 
     // ------------------------------------------------------------------------ internals
@@ -807,9 +836,10 @@ contract VerificationManager is Owned, IVerificationManager {
     ) private {
         proofs.penalise(jobId, nodePubkey, slashBps, reason, deactivate);
         emit Penalised(jobId, nodePubkey, slashBps, reason);
-        INodeCertView.NodeCert memory n = registry.getNode(nodePubkey);
-        // The offence that reaches the limit takes the rest of the stake (design doc section 5).
-        if (n.offences == OFFENCE_LIMIT && (n.stake > 0 || n.active)) {
+        (uint32 offences, uint256 stake, bool active) = registry.standingOf(nodePubkey);
+        // Any offence at or past the limit takes the rest of the stake and deactivates (design doc
+        // section 5: 3 or more violations); a node already emptied and inactive has nothing left.
+        if (offences >= OFFENCE_LIMIT && (stake > 0 || active)) {
             proofs.penalise(jobId, nodePubkey, BPS, reason, true);
             emit Penalised(jobId, nodePubkey, BPS, reason);
         }

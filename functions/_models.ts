@@ -119,13 +119,13 @@ export function modelsOf(ctx: Context): Models {
 
 async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
-  const modelId = await client.readContract({
+  const published = await client.readContract({
     address: addresses.models,
     abi: abis.models,
-    functionName: "modelOfCid",
+    functionName: "isPublished",
     args: [cid],
   });
-  if (BigInt(modelId) !== 0n) return true;
+  if (published) return true;
   const jobs = await listJobs(ctx.kv);
   return jobs.some((j) =>
     j.modelFolderCid === cid || j.metrics.some((m) => m.checkpointCid === cid)

@@ -8,6 +8,7 @@
  */
 import { abis } from "../lib/chain/contracts.ts";
 import { proofsRoot, verifyTrainProof } from "../lib/train_proof.ts";
+import { arthaDomain } from "../lib/domain.ts";
 import {
   decodeUpdateBytes,
   proofsFromJson,
@@ -79,15 +80,17 @@ export async function receiveUpdate(
     throw new HttpError(401, "Cannot accept update: signature does not verify");
   }
   if (env.proofs.length === 0) throw new HttpError(400, "Cannot accept update: no train proofs");
+  // Proofs count only in this deployment's domain (its ProofOfCompute on its chain).
+  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
   for (const p of env.proofs) {
     if (p.nodePubkey.toLowerCase() !== env.nodePubkey || p.jobId.toLowerCase() !== env.jobId) {
       throw new HttpError(400, "Cannot accept update: a proof belongs to another node or job");
     }
-    if (!verifyTrainProof(p)) {
+    if (!verifyTrainProof(p, domain)) {
       throw new HttpError(401, "Cannot accept update: a train proof signature does not verify");
     }
   }
-  if (proofsRoot(env.proofs) !== env.proofsRoot) {
+  if (proofsRoot(env.proofs, domain) !== env.proofsRoot) {
     throw new HttpError(400, "Cannot accept update: proofs do not hash to proofsRoot");
   }
   // `samples` is the update's FedAvg weight and only the node signs it: it must be what the

@@ -25,6 +25,7 @@ import type { Context } from "./_context.ts";
 import { drawRoundCommittee } from "./_committee.ts";
 import { deliveredSlot, loadWeights, processTrainer } from "./_job.ts";
 import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./_state.ts";
+import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
 export interface ChallengeRecord {
@@ -206,6 +207,7 @@ async function verifyAnswer(
     seed: taskSeed(spec, shard),
     localSteps: spec.localSteps,
     proofEvery: spec.proofEvery,
+    domain: UNCHECKED_DOMAIN,
     data: await ctx.store.get(spec.shards[shard]!.cid),
     hyper: roundHyper(spec, rec.round),
   }, { encode: roundEncoder(spec, rec.round, slot) });

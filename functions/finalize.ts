@@ -64,6 +64,15 @@ export async function finalizeOne(ctx: Context, jobId: Hex): Promise<JobRecord> 
       improvementBps: bps,
     };
   } catch (e) {
+    if (e instanceof ChainCallError && e.errorName === "PoC__SettlementDelay") {
+      // Challenges and disputes on the last rounds may still cut a reward: settle after the delay.
+      const readyAt = Number(e.args?.[1] ?? 0n);
+      throw new HttpError(
+        409,
+        `Cannot finalize yet: the settlement delay ends at ${new Date(readyAt * 1000).toISOString()}`,
+        { cause: e },
+      );
+    }
     // A restart after the chain settled: the job is Finalized there, record it as such.
     if (
       !(e instanceof ChainCallError) ||
@@ -85,7 +94,13 @@ export async function finalizeOne(ctx: Context, jobId: Hex): Promise<JobRecord> 
 export async function finalizeAll(ctx: Context): Promise<JobRecord[]> {
   const out: JobRecord[] = [];
   for (const job of await listJobs(ctx.kv)) {
-    if (job.status === "completed") out.push(await finalizeOne(ctx, job.jobId));
+    if (job.status !== "completed") continue;
+    try {
+      out.push(await finalizeOne(ctx, job.jobId));
+    } catch (e) {
+      // Jobs still inside their settlement delay are settled by a later run.
+      if (!(e instanceof HttpError && e.status === 409)) throw e;
+    }
   }
   return out;
 }

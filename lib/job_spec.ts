@@ -271,3 +271,37 @@ export function roundHyper(spec: JobSpec, round: number): Hyper {
 export function taskSeed(spec: JobSpec, shardIndex: number): number {
   return (spec.seed ^ Math.imul(shardIndex + 1, 0x9e3779b1)) >>> 0;
 }
+
+/** What one committed round is paid as on chain (AIJobManager.TrainParams): fixed by the job. */
+export interface WorkTerms {
+  stepsPerRound: number;
+  samplesPerStep: number;
+  /** GPU-seconds one step is budgeted at, for the per-batch reward. */
+  secondsPerStep: number;
+}
+
+/**
+ * The work terms a job escrows with: its local steps per round, the sequences per step
+ * (B x accumSteps), and `secondsPerStep` (default 1). Rewards are paid for these, never for what
+ * a node says it did.
+ *
+ * @example
+ * ```ts
+ * import { workTerms } from "./job_spec.ts";
+ * const t = workTerms({ localSteps: 8, batch: { B: 4, T: 32, accumSteps: 2 } });
+ * console.assert(t.stepsPerRound === 8 && t.samplesPerStep === 8 && t.secondsPerStep === 1);
+ * ```
+ */
+export function workTerms(
+  spec: Pick<JobSpec, "localSteps" | "batch">,
+  secondsPerStep = 1,
+): WorkTerms {
+  if (!Number.isInteger(secondsPerStep) || secondsPerStep < 1 || secondsPerStep > 86_400) {
+    throw new RangeError("Cannot build work terms: secondsPerStep must be an integer in [1, 86400]");
+  }
+  return {
+    stepsPerRound: spec.localSteps,
+    samplesPerStep: spec.batch.B * spec.batch.accumSteps,
+    secondsPerStep,
+  };
+}

@@ -2,17 +2,18 @@
  * Ed25519 node identity: key generation, key files, signatures and the binding of a
  * node key to an operator's EVM account.
  *
- * The node's identity is Ed25519 (cheap to verify off-chain); registration binds it to
- * the operator's EVM account with an Ed25519 signature over
- * `keccak256(abi.encodePacked("ArthaTrain:bind-node:v1", chainId, registry, operator, nonce))`,
- * checked off-chain by `register`. Public keys travel as 0x-prefixed 32-byte hex, which is
+ * The node's identity is Ed25519; registration binds it to the operator's EVM account with an
+ * Ed25519 signature over the EIP-712 NodeBinding digest ({@link bindingMessage}), checked on
+ * chain by NodeCertRegistry.registerNode (so nobody else can register the key) and again by
+ * `register`. Public keys travel as 0x-prefixed 32-byte hex, which is
  * the `bytes32` the contracts store.
  *
  * @module
  */
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
-import { type Address, encodePacked, isAddress, keccak256 } from "viem";
+import { type Address, isAddress } from "viem";
+import { arthaDomain, typedDigest } from "./domain.ts";
 import { bytesToHex, type Hex, hexToBytes } from "./digest.ts";
 import { loadKeyFile, loadOrCreateKeyFile, saveKeyFile } from "./crypto/_key_file.ts";
 
@@ -20,9 +21,6 @@ export { KeyFileError } from "./crypto/_key_file.ts";
 
 // @noble/ed25519 needs a synchronous SHA-512 for its sync API; this is idempotent.
 ed.hashes.sha512 = sha512;
-
-/** Domain tag of the node-binding message; bump the version to change the layout. */
-export const BINDING_DOMAIN = "ArthaTrain:bind-node:v1";
 
 const ALGORITHM = "Ed25519";
 
@@ -44,7 +42,7 @@ export interface BindingParameters {
   registry: Address;
   /** Operator's EVM account. */
   operator: Address;
-  /** Registry nonce of the operator (prevents replay). */
+  /** Registry nonce of the operator: how many nodes it registered before (prevents replay). */
   nonce: bigint | number;
 }
 
@@ -124,9 +122,9 @@ export function verifyBytes(
 }
 
 /**
- * The 32-byte digest a node signs to bind its key to an operator account:
- * `keccak256(abi.encodePacked("ArthaTrain:bind-node:v1", uint256 chainId, address registry,
- * address operator, uint256 nonce))`.
+ * The 32-byte digest a node signs to bind its key to an operator account: the EIP-712 digest of
+ * `NodeBinding(address operator, bytes32 nodePubkey, uint256 nonce)` in the ArthaTrain domain of
+ * the registry (NodeCertRegistry.bindingDigest checks the same signature on chain).
  *
  * @example
  * ```ts
@@ -136,22 +134,28 @@ export function verifyBytes(
  *   registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
  *   operator: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
  *   nonce: 0n,
- * });
+ * }, `0x${"11".repeat(32)}`);
  * console.assert(digest.length === 66);
  * ```
  */
-export function bindingMessage(params: BindingParameters): Hex {
+export function bindingMessage(params: BindingParameters, nodePubkey: Hex): Hex {
   const { chainId, registry, operator, nonce } = params;
   if (!isAddress(registry, { strict: false }) || !isAddress(operator, { strict: false })) {
     throw new TypeError("Cannot build binding message: registry and operator must be addresses");
   }
-  return keccak256(
-    encodePacked(
-      ["string", "uint256", "address", "address", "uint256"],
-      [BINDING_DOMAIN, BigInt(chainId), registry, operator, BigInt(nonce)],
-    ),
-  );
+  return typedDigest(arthaDomain(chainId, registry), "NodeBinding", NODE_BINDING_FIELDS, {
+    operator,
+    nodePubkey,
+    nonce: BigInt(nonce),
+  });
 }
+
+/** The fields of NodeBinding (NodeCertRegistry.NODE_BINDING_TYPEHASH). */
+const NODE_BINDING_FIELDS = [
+  { name: "operator", type: "address" },
+  { name: "nodePubkey", type: "bytes32" },
+  { name: "nonce", type: "uint256" },
+] as const;
 
 /**
  * Signs the binding message ({@link bindingMessage}) with the node key.
@@ -171,7 +175,7 @@ export function bindingMessage(params: BindingParameters): Hex {
  * ```
  */
 export function signBinding(key: NodeKey, params: BindingParameters): Hex {
-  return signBytes(key, hexToBytes(bindingMessage(params)));
+  return signBytes(key, hexToBytes(bindingMessage(params, key.publicKeyHex)));
 }
 
 /**
@@ -196,7 +200,7 @@ export function verifyBinding(
   signature: Hex,
   params: BindingParameters,
 ): boolean {
-  return verifyBytes(publicKey, hexToBytes(bindingMessage(params)), signature);
+  return verifyBytes(publicKey, hexToBytes(bindingMessage(params, publicKey)), signature);
 }
 
 /**

@@ -19,6 +19,7 @@
  * const data = new TextEncoder().encode("the quick brown fox jumps over the lazy dog. ".repeat(20));
  * const r = trainLocal(createTrainer(kernel), weights, {
  *   jobId: `0x${"11".repeat(32)}`, round: 0, seed: 7, localSteps: 2, proofEvery: 1, data, hyper,
+ *   domain: { chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" },
  * }, key);
  * console.assert(r.proofs.length === 2 && r.steps === 2);
  * ```
@@ -32,10 +33,13 @@ import { digestHex, hexToBytes } from "./digest.ts";
 import { merkleRoot } from "./merkle.ts";
 import type { NodeKey } from "./keys.ts";
 import { proofsRoot, type SignedTrainProof, signTrainProof } from "./train_proof.ts";
+import type { ArthaDomain } from "./domain.ts";
 
 /** What a node is asked to compute in a round. */
 export interface LocalTask {
   jobId: Hex;
+  /** Where the round's TrainProofs count: the deployment's ProofOfCompute on its chain. */
+  domain: ArthaDomain;
   round: number;
   /** Seed of the task's batch sampling: redundant nodes of one task share it. */
   seed: number;
@@ -174,7 +178,7 @@ export function trainLocal(
         weightsDigest: merkleRoot(f32Bytes(weights)),
         timestamp: now(),
         nodePubkey: key.publicKeyHex,
-      }));
+      }, task.domain));
     }
   }
   const delta = new Float32Array(global.length);
@@ -195,7 +199,7 @@ export function trainLocal(
     payload,
     weightsDigest: merkleRoot(f32Bytes(weights)),
     proofs,
-    proofsRoot: proofsRoot(proofs),
+    proofsRoot: proofsRoot(proofs, task.domain),
     gpuSeconds: Math.max(1, Math.ceil((performance.now() - started) / 1000)),
     ...(stepDigests ? { stepDigests } : {}),
   };

@@ -1,28 +1,31 @@
 /**
  * Per-step training proofs (design doc, section 1.2): what a node signs with its Ed25519 key
  * every N steps, and the Merkle root of a round's proofs that goes on chain in one commit.
- * The hash equals ProofOfCompute.hashTrainProof, so a validator can open any proof against
- * the committed root.
+ * A proof is EIP-712 typed data in the ArthaTrain domain of the deployment's ProofOfCompute
+ * (lib/domain.ts), so its hash equals ProofOfCompute.hashTrainProof and a proof signed for one
+ * chain or deployment verifies for no other.
  *
  * @example
  * ```ts
  * import { generateNodeKey } from "./keys.ts";
+ * import { arthaDomain } from "./domain.ts";
  * import { proofsRoot, signTrainProof, verifyTrainProof } from "./train_proof.ts";
  * const key = generateNodeKey();
+ * const domain = arthaDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
  * const zero = `0x${"00".repeat(32)}` as const;
  * const signed = signTrainProof(key, {
  *   jobId: zero, step: 1n, lossDigest: zero, gradientDigest: zero, weightsDigest: zero,
  *   timestamp: 1n, nodePubkey: key.publicKeyHex,
- * });
- * console.assert(verifyTrainProof(signed));
- * console.assert(proofsRoot([signed]).length === 66);
+ * }, domain);
+ * console.assert(verifyTrainProof(signed, domain));
+ * console.assert(proofsRoot([signed], domain).length === 66);
  * ```
  */
-import { encodeAbiParameters, keccak256 } from "viem";
 import type { Hex } from "viem";
 import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
 import { concatBytes, hexToBytes } from "./digest.ts";
 import { merkleRoot } from "./merkle.ts";
+import { type ArthaDomain, typedDigest } from "./domain.ts";
 
 export interface TrainProof {
   jobId: Hex;
@@ -39,39 +42,57 @@ export interface SignedTrainProof extends TrainProof {
   signature: Hex;
 }
 
-const TRAIN_PROOF_TUPLE = [{
-  type: "tuple",
-  components: [
-    { name: "jobId", type: "bytes32" },
-    { name: "step", type: "uint256" },
-    { name: "lossDigest", type: "bytes32" },
-    { name: "gradientDigest", type: "bytes32" },
-    { name: "weightsDigest", type: "bytes32" },
-    { name: "timestamp", type: "uint64" },
-    { name: "nodePubkey", type: "bytes32" },
-  ],
-}] as const;
+/** The fields of TrainProof (ProofOfCompute.TRAIN_PROOF_TYPEHASH). */
+const TRAIN_PROOF_FIELDS = [
+  { name: "jobId", type: "bytes32" },
+  { name: "step", type: "uint256" },
+  { name: "lossDigest", type: "bytes32" },
+  { name: "gradientDigest", type: "bytes32" },
+  { name: "weightsDigest", type: "bytes32" },
+  { name: "timestamp", type: "uint64" },
+  { name: "nodePubkey", type: "bytes32" },
+] as const;
 
-/** keccak256(abi.encode(proof)), as ProofOfCompute.hashTrainProof computes it. */
-export function hashTrainProof(proof: TrainProof): Hex {
-  return keccak256(encodeAbiParameters(TRAIN_PROOF_TUPLE, [proof]));
+/** The EIP-712 digest of a proof, as ProofOfCompute.hashTrainProof computes it. */
+export function hashTrainProof(proof: TrainProof, domain: ArthaDomain): Hex {
+  const { jobId, step, lossDigest, gradientDigest, weightsDigest, timestamp, nodePubkey } = proof;
+  return typedDigest(domain, "TrainProof", TRAIN_PROOF_FIELDS, {
+    jobId,
+    step,
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+    timestamp,
+    nodePubkey,
+  });
 }
 
 /** Signs a proof with the node key; the proof's nodePubkey must be that key. */
-export function signTrainProof(key: NodeKey, proof: TrainProof): SignedTrainProof {
+export function signTrainProof(
+  key: NodeKey,
+  proof: TrainProof,
+  domain: ArthaDomain,
+): SignedTrainProof {
   if (proof.nodePubkey.toLowerCase() !== key.publicKeyHex.toLowerCase()) {
     throw new TypeError("Cannot sign train proof: nodePubkey is not the signing key");
   }
-  return { ...proof, signature: signBytes(key, hexToBytes(hashTrainProof(proof))) };
+  return { ...proof, signature: signBytes(key, hexToBytes(hashTrainProof(proof, domain))) };
 }
 
-/** Whether the proof carries a valid signature of its own nodePubkey. */
-export function verifyTrainProof(proof: SignedTrainProof): boolean {
-  return verifyBytes(proof.nodePubkey, hexToBytes(hashTrainProof(proof)), proof.signature);
+/** Whether the proof carries a valid signature of its own nodePubkey in `domain`. */
+export function verifyTrainProof(proof: SignedTrainProof, domain: ArthaDomain): boolean {
+  return verifyBytes(
+    proof.nodePubkey,
+    hexToBytes(hashTrainProof(proof, domain)),
+    proof.signature,
+  );
 }
 
 /** Merkle root (lib/merkle.ts scheme, one 32-byte leaf per proof) of a round's proof hashes. */
-export function proofsRoot(proofs: TrainProof[]): Hex {
+export function proofsRoot(proofs: TrainProof[], domain: ArthaDomain): Hex {
   if (proofs.length === 0) throw new RangeError("Cannot build proofs root: no proofs");
-  return merkleRoot(concatBytes(...proofs.map((p) => hexToBytes(hashTrainProof(p)))), 32);
+  return merkleRoot(
+    concatBytes(...proofs.map((p) => hexToBytes(hashTrainProof(p, domain)))),
+    32,
+  );
 }

@@ -3,6 +3,7 @@
  * a round's update is saved, so a retry reproduces the digests committed on chain, and it
  * survives a restart beside the state file.
  */
+import { arthaDomain } from "../lib/domain.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { Worker } from "../worker.ts";
@@ -59,6 +60,7 @@ Deno.test("worker: error-feedback residual across failures and restarts", async 
       seed: task.seed,
       localSteps: job.spec.localSteps,
       proofEvery: job.spec.proofEvery,
+      domain: arthaDomain(fx.net.chainId, fx.addresses.proofs),
       data: await fx.store.get(task.shard.cid),
       hyper: roundHyper(job.spec, task.round),
     }, a.key);

@@ -24,7 +24,26 @@ interface IAIJobManager {
         uint256 baseRatePerSecond;
         uint32 targetImprovementBps;
         uint32 achievedImprovementBps;
+        /// @dev The work one committed round stands for, fixed by the job at submission: rewards
+        /// are paid for this, never for what a node says it did.
+        uint32 stepsPerRound;
+        uint32 samplesPerStep;
+        uint32 secondsPerStep;
+        /// @dev When the last round closed (0 while running); settlement waits a delay after it.
+        uint64 completedAt;
     }
+
+    /// @notice What the dispute game needs of a job: its status, open round, the steps one round
+    /// has, and the digest of the last anchored checkpoint.
+    struct RoundInfo {
+        JobStatus status;
+        uint32 currentRound;
+        uint32 stepsPerRound;
+        bytes32 latestWeightsDigest;
+    }
+
+    /// @notice Round facts of `jobId` (see RoundInfo).
+    function roundInfo(bytes32 jobId) external view returns (RoundInfo memory);
 
     /// @notice Reward-relevant facts of `jobId`.
     function termsOf(bytes32 jobId) external view returns (JobTerms memory);

@@ -4,9 +4,14 @@ pragma solidity ^0.8.28;
 /// @title IProofOfCompute
 /// @notice What the job manager tells ProofOfCompute about assignments.
 interface IProofOfCompute {
-    /// @notice Lets `operator` commit proofs for `nodePubkey` on `jobId`, for rounds below `rounds`.
+    /// @notice Lets `operator` commit proofs for `nodePubkey` on `jobId`: one per open round, for
+    /// rounds below `rounds`.
     function authorize(bytes32 jobId, bytes32 nodePubkey, address operator, uint32 rounds) external;
 
     /// @notice Stops `operator` committing for `nodePubkey` on `jobId`; past work still counts.
     function deauthorize(bytes32 jobId, bytes32 nodePubkey, address operator) external;
+
+    /// @notice Closes `round` of `jobId` for commits: from now on only round + 1 may be committed.
+    /// Called by the job manager when it accepts the round's aggregate.
+    function roundClosed(bytes32 jobId, uint32 round) external;
 }

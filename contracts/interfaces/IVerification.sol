@@ -8,6 +8,12 @@ import {INodeCertRegistry} from "./INodeCertRegistry.sol";
 interface IPoCVerification {
     /// @notice The result hash `nodePubkey` committed for `round` of `jobId` (zero if none).
     function resultOf(bytes32 jobId, uint32 round, bytes32 nodePubkey) external view returns (bytes32);
+    /// @notice The round of `jobId` that takes commits now; every round below it is closed, so its
+    /// set of commits is final.
+    function openRoundOf(bytes32 jobId) external view returns (uint32);
+    /// @notice The block in which `round` of `jobId` closed (zero while open). Its hash is the
+    /// round's randomness: unknown to anyone while the round's work was being committed.
+    function closedBlockOf(bytes32 jobId, uint32 round) external view returns (uint256);
     /// @notice Zero quality on the job, a slash of `slashBps` of stake, a failed proof on reputation.
     function penalise(
         bytes32 jobId,
@@ -19,28 +25,10 @@ interface IPoCVerification {
 }
 
 /// @title INodeCertView
-/// @notice The node record of NodeCertRegistry.getNode (same ABI layout), for the offence count.
+/// @notice What the verification contracts read of a node in NodeCertRegistry.
 interface INodeCertView {
-    /// @notice NodeCertRegistry.NodeCert with the role as its uint8 ABI encoding.
-    struct NodeCert {
-        bytes32 nodePubkey;
-        address operator;
-        uint8 role;
-        string region;
-        bytes32 caps;
-        bytes32 slaId;
-        uint256 stake;
-        uint64 registeredAt;
-        uint64 lastHeartbeat;
-        uint64 unlocksAt;
-        uint32 missesPenalised;
-        uint32 offences;
-        bytes32 hwHash;
-        bool active;
-    }
-
-    /// @notice The record of `nodePubkey`.
-    function getNode(bytes32 nodePubkey) external view returns (NodeCert memory);
+    /// @notice The node's verification offences so far, its stake and whether it is active.
+    function standingOf(bytes32 nodePubkey) external view returns (uint32 offences, uint256 stake, bool active);
     /// @notice The operator account of `nodePubkey`, or the zero address if unknown.
     function operatorOf(bytes32 nodePubkey) external view returns (address);
     /// @notice Whether `nodePubkey` is active and may take compute work.
@@ -63,7 +51,8 @@ interface IVerificationManager {
     /// @notice The task group of `nodePubkey` on `jobId` (0 when unset).
     function groupOf(bytes32 jobId, bytes32 nodePubkey) external view returns (uint32);
     /// @notice The most common committed result of a task group in a round, its count, how many
-    /// members committed, and whether it is a strict majority of them (at least two agreeing).
+    /// members committed, and whether it is a strict majority of the whole group (at least two
+    /// agreeing): a majority of the group cannot be overturned by commits still to come.
     function groupMajority(bytes32 jobId, uint32 round, uint32 group)
         external
         view

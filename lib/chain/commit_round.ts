@@ -8,9 +8,6 @@ export interface RoundCommit {
   jobId: Hex;
   round: number;
   nodePubkey: Hex;
-  steps: number;
-  samples: number;
-  gpuSeconds: number;
   lossDigest: Hex;
   gradientDigest: Hex;
   weightsDigest: Hex;
@@ -18,7 +15,9 @@ export interface RoundCommit {
   proofsRoot: Hex;
 }
 
-/** Commits a round of training: one transaction per node per round. */
+/** Commits a round of training: one transaction per node per round, for the job's open round.
+ * What the round was worth is the job's fixed terms, so the commit carries only what the node
+ * computed. */
 export function commitRound(
   client: ArthaClient,
   params: { addresses: ArthaAddresses; commit: RoundCommit },

@@ -15,8 +15,12 @@ import { verificationManagerBytecode } from "../abi/VerificationManager.ts";
 import { disputeGameBytecode } from "../abi/DisputeGame.ts";
 
 export interface DeployOptions {
-  /** Accounts allowed to assign jobs, close rounds and run verification (default: deployer). */
+  /** Accounts allowed to assign jobs, close rounds, run verification and arbitrate disputes
+   * (default: deployer). */
   coordinators?: Address[];
+  /** Seconds between a job's last round and its settlement (ProofOfCompute.settlementDelay;
+   * default: the contract's 1 hour). Tests that settle at once on a devnet pass 0. */
+  settlementDelay?: number;
 }
 
 async function deployOne(client: ArthaClient, abi: Abi, bytecode: Hex): Promise<Address> {
@@ -171,6 +175,26 @@ export async function deployArtha(
         abi: abis.verification,
         functionName: "setAuthorised",
         args: [coordinator, true],
+      }),
+    );
+    await send(
+      client,
+      client.writeContract({
+        address: a.disputes,
+        abi: abis.disputes,
+        functionName: "setAuthorised",
+        args: [coordinator, true],
+      }),
+    );
+  }
+  if (options.settlementDelay !== undefined) {
+    await send(
+      client,
+      client.writeContract({
+        address: a.proofs,
+        abi: abis.proofs,
+        functionName: "setSettlementDelay",
+        args: [BigInt(options.settlementDelay)],
       }),
     );
   }

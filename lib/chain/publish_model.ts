@@ -15,7 +15,7 @@ export interface PublishModelParameters {
 
 /**
  * ModelRegistry.publishModel from the model owner's account: makes `cid` servable
- * (modelOfCid(cid) != 0) as the model's next version.
+ * (isPublished(cid)) as the model's next version.
  */
 export async function publishModel(
   client: ArthaClient,

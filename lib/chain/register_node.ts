@@ -15,11 +15,15 @@ export interface RegisterNodeParameters {
   slaId: Hex;
   /** Stake in wei; defaults to the role's required stake. */
   stake?: bigint;
+  /** The node key's Ed25519 signature over its binding to the client's account at nonce
+   * `bindingNonce` (lib/keys.ts signBinding), checked on chain. */
+  bindingSignature: Hex;
 }
 
 /**
- * Registers a node with stake from the client's account (the operator). Check the node's
- * Ed25519 binding to this account off-chain first (lib/registration.ts).
+ * Registers a node with stake from the client's account (the operator). The registry checks
+ * the node key's binding signature on chain (Ed25519 over the EIP-712 NodeBinding), so only the
+ * key's holder can register it.
  */
 export async function registerNode(
   client: ArthaClient,
@@ -36,7 +40,7 @@ export async function registerNode(
     address: addresses.registry,
     abi: abis.registry,
     functionName: "registerNode",
-    args: [nodePubkey, role, region, caps, slaId],
+    args: [nodePubkey, role, region, caps, slaId, params.bindingSignature],
     value: stake,
   });
   return { ...sent, stake };

@@ -16,6 +16,10 @@ export interface TrainJobTerms {
   baseRatePerSecond: bigint;
   /** Validation improvement (bps) that unlocks the accuracy bonus; 0 disables it. */
   targetImprovementBps: number;
+  /** The work one committed round is paid as (lib/job_spec.ts workTerms). */
+  stepsPerRound: number;
+  samplesPerStep: number;
+  secondsPerStep: number;
 }
 
 /** Submits a training job with `budget` wei escrowed; returns its id. */

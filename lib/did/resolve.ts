@@ -9,6 +9,7 @@ import type { Hex } from "../digest.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { Store } from "../store/store.ts";
+import type { NodeKey } from "../keys.ts";
 import { didHashFromAuthKey, formatDid, parseDid } from "./did.ts";
 import {
   buildDidDocument,
@@ -55,16 +56,17 @@ export interface DidResolution {
  * @example
  * ```ts ignore
  * const { did } = await registerIdentity(client, {
- *   addresses, store, authKey: nodeKey.publicKeyHex, encKey: encKey.publicKeyHex,
+ *   addresses, store, authKey: nodeKey, encKey: encKey.publicKeyHex,
  * });
  * ```
  */
 export async function registerIdentity(
   client: ArthaClient,
-  params: { addresses: Addresses; store: Store; authKey: Hex; encKey: Hex },
+  params: { addresses: Addresses; store: Store; authKey: NodeKey; encKey: Hex },
 ): Promise<{ did: string; didHash: Hex; metaCid: string }> {
-  const didHash = didHashFromAuthKey(params.authKey);
-  const doc = buildDidDocument({ didHash, authKey: params.authKey, encKey: params.encKey });
+  const authKey = params.authKey.publicKeyHex;
+  const didHash = didHashFromAuthKey(authKey);
+  const doc = buildDidDocument({ didHash, authKey, encKey: params.encKey });
   const metaCid = (await publishDidDocument(params.store, doc)).toString();
   await createDid(client, {
     addresses: params.addresses,
@@ -131,14 +133,20 @@ export async function rotateIdentityKeys(
     addresses: Addresses;
     store: Store;
     didHash: Hex;
-    authKey: Hex;
+    /** The new Ed25519 auth key pair (it signs its key proof). */
+    authKey: NodeKey;
     encKey: Hex;
     /** Version used in key ids (`#auth-<n>`); default 2. */
     keyVersion?: number;
   },
 ): Promise<{ metaCid: string }> {
   const { addresses, store, didHash, authKey, encKey } = params;
-  const doc = buildDidDocument({ didHash, authKey, encKey, keyVersion: params.keyVersion ?? 2 });
+  const doc = buildDidDocument({
+    didHash,
+    authKey: authKey.publicKeyHex,
+    encKey,
+    keyVersion: params.keyVersion ?? 2,
+  });
   const metaCid = (await publishDidDocument(store, doc)).toString();
   await rotateKeys(client, { addresses, didHash, authKey, encKey });
   await updateMetadata(client, { addresses, didHash, metaCid });

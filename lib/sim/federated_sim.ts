@@ -33,6 +33,7 @@ import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
 import { FedAvg } from "../strategy/fed_avg.ts";
 import { FedBuff } from "../strategy/fed_buff.ts";
 import { allFinite, type ClientUpdate, type Strategy } from "../strategy/strategy.ts";
+import { UNCHECKED_DOMAIN } from "../domain.ts";
 
 /**
  * How a Byzantine client corrupts its update: `"noise"` sends Gaussian noise of std
@@ -225,6 +226,7 @@ export function runFederatedSim(
           seed: options.taskSeed?.(i) ?? mixSeed(seed, i + 1),
           localSteps,
           proofEvery: localSteps,
+          domain: UNCHECKED_DOMAIN,
           data: shards[i % shards.length]!.train,
           hyper: options.roundHyper?.(round) ?? hyper,
         },

@@ -19,6 +19,7 @@ import { fp32Codec } from "../compress/fp32.ts";
 import { codecFor } from "../strategy/select.ts";
 import { type JobSpec, roundHyper } from "../job_spec.ts";
 import { recomputeRound } from "./recompute.ts";
+import { UNCHECKED_DOMAIN } from "../domain.ts";
 
 /** What GET /assign hands a committee member. */
 export interface ValidationTask {
@@ -85,6 +86,7 @@ export function recomputeTarget(
     seed: task.seed,
     localSteps: spec.localSteps,
     proofEvery: spec.proofEvery,
+    domain: UNCHECKED_DOMAIN,
     data: params.data,
     hyper: roundHyper(spec, task.round),
   }, { encode: roundEncoder(spec, task.round, task.slot) }).resultHash;

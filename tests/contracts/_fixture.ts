@@ -39,6 +39,9 @@ import {
 import type { HDAccount } from "viem/accounts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
+import { type NodeKey, nodeKeyFromSecret, signBinding } from "../../lib/keys.ts";
+import { hexToBytes } from "../../lib/digest.ts";
+import { didKeyProof } from "../../lib/did/registry.ts";
 
 export { abis, JobStatus, NodeRole, SlashReason } from "../../lib/chain/contracts.ts";
 
@@ -66,9 +69,44 @@ export function caps(c: {
   return `0x${word.toString(16).padStart(64, "0")}`;
 }
 
-/** A deterministic bytes32 from a label (node keys, DIDs, digests). */
+/** A deterministic bytes32 from a label (DIDs, digests). */
 export function b32(label: string | number): Hex {
   return keccak256(stringToHex(String(label)));
+}
+
+const nodeKeys = new Map<string, NodeKey>();
+
+/** A deterministic Ed25519 node key from a label; `registerNode` signs bindings with it. */
+export function nodeKeyOf(label: string | number): NodeKey {
+  const key = nodeKeyFromSecret(hexToBytes(b32(`node-key:${label}`)));
+  nodeKeys.set(key.publicKeyHex.toLowerCase(), key);
+  return key;
+}
+
+/** The public key (bytes32) of {@link nodeKeyOf}(label): what tests use as a node id. */
+export function nodePubkey(label: string | number): Hex {
+  return nodeKeyOf(label).publicKeyHex;
+}
+
+/** The node key's binding signature for `operator` at its next registration (nonce). */
+export async function bindingSignatureOf(
+  fx: Fixture,
+  operator: Hex,
+  pubkey: Hex,
+): Promise<Hex> {
+  const key = nodeKeys.get(pubkey.toLowerCase());
+  if (!key) throw new Error(`no test key for ${pubkey}: make node ids with nodePubkey(label)`);
+  const nodes = await fx.owner.readContract({
+    ...fx.c.registry,
+    functionName: "nodesOf",
+    args: [operator],
+  });
+  return signBinding(key, {
+    chainId: fx.net.chainId,
+    registry: fx.addrs.registry,
+    operator,
+    nonce: BigInt(nodes.length),
+  });
 }
 
 export interface Fixture extends AsyncDisposable {
@@ -86,6 +124,8 @@ export interface Fixture extends AsyncDisposable {
     proofs: { address: Hex; abi: typeof abis.proofs };
     models: { address: Hex; abi: typeof abis.models };
     dids: { address: Hex; abi: typeof abis.dids };
+    verification: { address: Hex; abi: typeof abis.verification };
+    disputes: { address: Hex; abi: typeof abis.disputes };
   };
   /** Runs `fn` as a test step and rolls the chain back afterwards. */
   step(
@@ -138,7 +178,10 @@ export async function setupFixture(options: { accounts?: number } = {}): Promise
     const clients = net.accounts.map((account) => createTestArthaClient(net, account));
     const owner = clients[0]!;
     const coordinator = clients[1] ?? owner;
-    const deployed = await deployArtha(owner, { coordinators: [coordinator.account.address] });
+    const deployed = await deployArtha(owner, {
+      coordinators: [coordinator.account.address],
+      settlementDelay: 0,
+    });
     // Receipts give lower-case addresses; events decode to checksummed ones.
     const addrs = Object.fromEntries(
       Object.entries(deployed).map(([k, v]) => [k, getAddress(v)]),
@@ -159,6 +202,8 @@ export async function setupFixture(options: { accounts?: number } = {}): Promise
         proofs: { address: addrs.proofs, abi: abis.proofs },
         models: { address: addrs.models, abi: abis.models },
         dids: { address: addrs.dids, abi: abis.dids },
+        verification: { address: addrs.verification, abi: abis.verification },
+        disputes: { address: addrs.disputes, abi: abis.disputes },
       },
       step: (t, name, fn, options = {}) =>
         t.step({
@@ -243,13 +288,15 @@ export function event<const abi extends Abi, name extends ContractEventName<abi>
   return found[0]!.args;
 }
 
-/** Registers a node from `client` (default stake: the role's tier) and returns the receipt. */
-export function registerNode(
+/** Registers a node from `client` (default stake: the role's tier) and returns the receipt; the
+ * node id must come from {@link nodePubkey}, whose key signs the binding. */
+export async function registerNode(
   fx: Fixture,
   client: ArthaClient,
   node: { pubkey: Hex; role?: number; stake?: bigint; caps?: Hex; region?: string; slaId?: Hex },
 ): Promise<TransactionReceipt> {
   const role = node.role ?? NodeRole.GPUProvider;
+  const signature = await bindingSignatureOf(fx, client.account.address, node.pubkey);
   return mined(
     client,
     client.writeContract({
@@ -261,6 +308,7 @@ export function registerNode(
         node.region ?? "eu-west",
         node.caps ?? caps({ gpu: true, tee: role === NodeRole.TEE, diskGB: 500 }),
         node.slaId ?? b32("sla-standard"),
+        signature,
       ],
       value: node.stake ?? ROLE_STAKE[role]!,
     }),
@@ -278,6 +326,9 @@ export function trainParams(p: Partial<TrainParams> = {}): TrainParams {
     redundancy: 1,
     baseRatePerSecond: 0n,
     targetImprovementBps: 0,
+    stepsPerRound: 10,
+    samplesPerStep: 32,
+    secondsPerStep: 6,
     ...p,
   };
 }
@@ -291,6 +342,9 @@ export interface TrainParams {
   redundancy: number;
   baseRatePerSecond: bigint;
   targetImprovementBps: number;
+  stepsPerRound: number;
+  samplesPerStep: number;
+  secondsPerStep: number;
 }
 
 /** Submits a job from `client` and returns its id. */
@@ -317,19 +371,63 @@ export function roundCommit(
   jobId: Hex,
   nodePubkey: Hex,
   round: number,
-  work: { steps?: number; samples?: number; gpuSeconds?: number; result?: string } = {},
+  work: { result?: string } = {},
 ) {
   const result = work.result ?? `${nodePubkey}-${round}`;
   return {
     jobId,
     round,
     nodePubkey,
-    steps: work.steps ?? 10,
-    samples: work.samples ?? 320,
-    gpuSeconds: work.gpuSeconds ?? 60,
     lossDigest: b32(`loss-${result}`),
     gradientDigest: b32(`grad-${result}`),
     weightsDigest: b32(`weights-${result}`),
     proofsRoot: b32(`proofs-${nodePubkey}-${round}`),
   } as const;
+}
+
+/** The DID of {@link nodeKeyOf}(authLabel): keccak256 of its auth key. */
+export function didOf(authLabel: string): Hex {
+  return keccak256(nodeKeyOf(authLabel).publicKeyHex);
+}
+
+/** createDID arguments for `client`, with the auth key of `authLabel` proving itself. */
+export function createDidArgs(
+  fx: Fixture,
+  client: ArthaClient,
+  authLabel: string,
+  encKey: Hex,
+  metaCid: string,
+): readonly [Hex, Hex, Hex, string, Hex] {
+  const key = nodeKeyOf(authLabel);
+  const didHash = didOf(authLabel);
+  const proof = didKeyProof(key, {
+    chainId: fx.net.chainId,
+    registry: fx.addrs.dids,
+    didHash,
+    controller: client.account.address,
+    encKey,
+    nonce: 0n,
+  });
+  return [didHash, key.publicKeyHex, encKey, metaCid, proof];
+}
+
+/** rotateKeys arguments for `client`: the new auth key of `authLabel` signs at `nonce`. */
+export function rotateKeysArgs(
+  fx: Fixture,
+  client: ArthaClient,
+  didHash: Hex,
+  authLabel: string,
+  encKey: Hex,
+  nonce = 1n,
+): readonly [Hex, Hex, Hex, Hex] {
+  const key = nodeKeyOf(authLabel);
+  const proof = didKeyProof(key, {
+    chainId: fx.net.chainId,
+    registry: fx.addrs.dids,
+    didHash,
+    controller: client.account.address,
+    encKey,
+    nonce,
+  });
+  return [didHash, key.publicKeyHex, encKey, proof];
 }

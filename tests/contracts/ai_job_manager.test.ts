@@ -17,6 +17,7 @@ import {
   setupFixture,
   submitJob,
   trainParams,
+  nodePubkey,
 } from "./_fixture.ts";
 
 Deno.test("AIJobManager", async (t) => {
@@ -31,7 +32,7 @@ Deno.test("AIJobManager", async (t) => {
   ];
   const jobs = fx.c.jobs;
   const budget = parseEther("30");
-  const [n1, n2, n3, basic] = [b32("n1"), b32("n2"), b32("n3"), b32("basic")];
+  const [n1, n2, n3, basic] = [nodePubkey("n1"), nodePubkey("n2"), nodePubkey("n3"), nodePubkey("basic")];
   const getJob = (jobId: `0x${string}`) =>
     owner.readContract({ ...jobs, functionName: "getJob", args: [jobId] });
   const totals = async () => ({
@@ -58,9 +59,11 @@ Deno.test("AIJobManager", async (t) => {
         value: budget,
       }),
     );
+    // The id binds the deployment (this contract, this chain), so nothing signed for this job
+    // can serve a job of another deployment.
     const jobId = keccak256(encodeAbiParameters(
-      [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
-      [carol.account.address, 0n, BigInt(fx.net.chainId)],
+      [{ type: "address" }, { type: "uint256" }, { type: "address" }, { type: "uint256" }],
+      [jobs.address, BigInt(fx.net.chainId), carol.account.address, 0n],
     ));
     assert.deepEqual(event(receipt, abis.jobs, "JobSubmitted"), {
       jobId,
@@ -89,6 +92,10 @@ Deno.test("AIJobManager", async (t) => {
         baseRatePerSecond: 7n,
         targetImprovementBps: 300,
         achievedImprovementBps: 0,
+        stepsPerRound: 10,
+        samplesPerStep: 32,
+        secondsPerStep: 6,
+        completedAt: 0n,
       },
     );
     assert.deepEqual(await totals(), { escrow: budget, claimable: 0n, balance: budget });

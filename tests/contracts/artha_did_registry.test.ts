@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
 import { type Hex, zeroAddress } from "viem";
-import { abis, b32, event, expectRevert, HOUR, mined, setupFixture, ZERO32 } from "./_fixture.ts";
+import {
+  abis,
+  b32,
+  createDidArgs,
+  didOf,
+  event,
+  expectRevert,
+  HOUR,
+  mined,
+  nodePubkey,
+  rotateKeysArgs,
+  setupFixture,
+  ZERO32,
+} from "./_fixture.ts";
 
 Deno.test("ArthaDIDRegistry", async (t) => {
   await using fx = await setupFixture({ accounts: 5 });
@@ -12,7 +25,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     typeof fx.owner,
   ];
   const dids = fx.c.dids;
-  const [aliceDid, bobDid, dataset] = [b32("did:alice"), b32("did:bob"), b32("dataset-1")];
+  const [aliceDid, bobDid, dataset] = [didOf("a-auth"), didOf("b-auth"), b32("dataset-1")];
   const purpose = b32("job-42");
   const getDID = (d: Hex) => owner.readContract({ ...dids, functionName: "getDID", args: [d] });
   const hasAccess = () =>
@@ -39,7 +52,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     alice.writeContract({
       ...dids,
       functionName: "createDID",
-      args: [aliceDid, b32("a-auth"), b32("a-enc"), "bafy-a"],
+      args: createDidArgs(fx, alice, "a-auth", b32("a-enc"), "bafy-a"),
     }),
   );
   await mined(
@@ -47,7 +60,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     bob.writeContract({
       ...dids,
       functionName: "createDID",
-      args: [bobDid, b32("b-auth"), b32("b-enc"), "bafy-b"],
+      args: createDidArgs(fx, bob, "b-auth", b32("b-enc"), "bafy-b"),
     }),
   );
   const registered = await mined(
@@ -63,7 +76,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     assert.deepEqual(event(created, abis.dids, "DIDCreated"), {
       didHash: aliceDid,
       owner: alice.account.address,
-      authKey: b32("a-auth"),
+      authKey: nodePubkey("a-auth"),
       encKey: b32("a-enc"),
       metaCid: "bafy-a",
     });
@@ -71,27 +84,28 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     assert.deepEqual(await getDID(aliceDid), {
       didHash: aliceDid,
       owner: alice.account.address,
-      authKey: b32("a-auth"),
+      authKey: nodePubkey("a-auth"),
       encKey: b32("a-enc"),
       metaCid: "bafy-a",
       created: ts,
       updated: ts,
       revoked: false,
+      keyNonce: 1,
     });
     const args = await expectRevert(
       stranger.simulateContract({
         ...dids,
         functionName: "createDID",
-        args: [aliceDid, b32("k"), b32("k"), ""],
+        args: createDidArgs(fx, stranger, "a-auth", b32("k"), ""),
       }),
       "DID__AlreadyExists",
     );
     assert.deepEqual(args, [aliceDid]);
     for (
       const [argsIn, field] of [
-        [[ZERO32, b32("k"), b32("k"), ""], "didHash"],
-        [[b32("d"), ZERO32, b32("k"), ""], "authKey"],
-        [[b32("d"), b32("k"), ZERO32, ""], "encKey"],
+        [[ZERO32, b32("k"), b32("k"), "", "0x"], "didHash"],
+        [[b32("d"), ZERO32, b32("k"), "", "0x"], "authKey"],
+        [[b32("d"), b32("k"), ZERO32, "", "0x"], "encKey"],
       ] as const
     ) {
       const a = await expectRevert(
@@ -109,23 +123,23 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.writeContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, b32("a-auth2"), b32("a-enc2")],
+        args: rotateKeysArgs(fx, alice, aliceDid, "a-auth2", b32("a-enc2")),
       }),
     );
     assert.deepEqual(event(receipt, abis.dids, "KeysRotated"), {
       didHash: aliceDid,
-      authKey: b32("a-auth2"),
+      authKey: nodePubkey("a-auth2"),
       encKey: b32("a-enc2"),
     });
     const d = await getDID(aliceDid);
-    assert.equal(d.authKey, b32("a-auth2"));
+    assert.equal(d.authKey, nodePubkey("a-auth2"));
     assert.equal(d.encKey, b32("a-enc2"));
     assert.ok(d.updated > d.created);
     const args = await expectRevert(
       stranger.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, b32("x"), b32("y")],
+        args: rotateKeysArgs(fx, stranger, aliceDid, "x", b32("y")),
       }),
       "DID__NotController",
     );
@@ -134,7 +148,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, ZERO32, b32("y")],
+        args: [aliceDid, ZERO32, b32("y"), "0x"],
       }),
       "DID__InvalidArgument",
     );
@@ -142,7 +156,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, b32("x"), ZERO32],
+        args: [aliceDid, b32("x"), ZERO32, "0x"],
       }),
       "DID__InvalidArgument",
     );
@@ -150,7 +164,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [b32("none"), b32("x"), b32("y")],
+        args: [b32("none"), b32("x"), b32("y"), "0x"],
       }),
       "DID__UnknownDID",
     );
@@ -242,7 +256,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
           bob.simulateContract({
             ...dids,
             functionName: "rotateKeys",
-            args: [bobDid, b32("x"), b32("y")],
+            args: [bobDid, b32("x"), b32("y"), "0x"],
           }),
         () =>
           bob.simulateContract({ ...dids, functionName: "updateMetadata", args: [bobDid, "x"] }),

@@ -17,6 +17,7 @@ import {
   setupFixture,
   submitJob,
   ZERO32,
+  nodePubkey,
 } from "./_fixture.ts";
 import { resultHashOf } from "../../lib/verify/recompute.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
@@ -34,7 +35,7 @@ Deno.test("VerificationManager committees", async (t) => {
     Name,
     ArthaClient
   >;
-  const node = Object.fromEntries(names.map((n) => [n, b32(`node-${n}`)])) as Record<Name, Hex>;
+  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<Name, Hex>;
   for (const n of names) await registerNode(fx, ops[n], { pubkey: node[n] });
   const jobId = await submitJob(fx, fx.clients[7]!, parseEther("5"), { nodesWanted: 5 });
   await mined(
@@ -58,6 +59,16 @@ Deno.test("VerificationManager committees", async (t) => {
       ops[n].writeContract({ ...fx.c.proofs, functionName: "commitRound", args: [c] }),
     );
   }
+  /** The coordinator closes round 0: its commits are final and its block seeds the draws. */
+  const closeRound0 = () =>
+    mined(
+      co,
+      co.writeContract({
+        ...fx.c.jobs,
+        functionName: "closeRound",
+        args: [jobId, 0, "cp-0", b32("w-0")],
+      }),
+    );
   const honestOf = (n: Name) => n === "C" ? b32("honest-C") : committed[n]!;
   const attest = (v: Name, target: Name | Hex, hash: Hex, from: ArthaClient = ops[v]) =>
     from.writeContract({
@@ -127,9 +138,10 @@ Deno.test("VerificationManager committees", async (t) => {
       fx.owner.writeContract({ ...vm, functionName: "setSpotCheckBps", args: [0n] }),
     );
     assert.equal(event(r, abis.verification, "SpotCheckBpsSet").bps, 0n);
+    await closeRound0();
     const d = await mined(
       co,
-      co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [jobId, 7] }),
+      co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [jobId, 0] }),
     );
     assert.equal(event(d, abis.verification, "SpotCheckDrawn").selected, false);
   });
@@ -142,6 +154,7 @@ Deno.test("VerificationManager committees", async (t) => {
     fx.owner,
     fx.owner.writeContract({ ...vm, functionName: "setSpotCheckBps", args: [10_000n] }),
   );
+  await closeRound0();
   await mined(co, co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [jobId, 0] }));
 
   await fx.step(t, "test_attestAndSettle_revertWithoutCommittee", async () => {

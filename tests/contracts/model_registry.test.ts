@@ -197,12 +197,12 @@ Deno.test("ModelRegistry", async (t) => {
 
   await fx.step(
     t,
-    "publishModel numbers versions and modelOfCid finds the model of a CID",
+    "publishModel numbers versions; isPublished and isPublishedBy find a CID",
     async () => {
       const id = await register(alice, "m");
       assert.equal(
-        await owner.readContract({ ...models, functionName: "modelOfCid", args: ["bafy-v1"] }),
-        ZERO32,
+        await owner.readContract({ ...models, functionName: "isPublished", args: ["bafy-v1"] }),
+        false,
       );
       const v1 = await mined(
         alice,
@@ -231,19 +231,21 @@ Deno.test("ModelRegistry", async (t) => {
       assert.equal(m.versions, 2);
       assert.equal(m.publishedCid, "bafy-v2");
       assert.equal(m.publishedDigest, b32("d2"));
-      // Earlier versions stay resolvable; unknown CIDs map to zero.
-      assert.equal(
-        await owner.readContract({ ...models, functionName: "modelOfCid", args: ["bafy-v1"] }),
-        id,
-      );
-      assert.equal(
-        await owner.readContract({ ...models, functionName: "modelOfCid", args: ["bafy-v2"] }),
-        id,
-      );
-      assert.equal(
-        await owner.readContract({ ...models, functionName: "modelOfCid", args: ["bafy-v3"] }),
-        ZERO32,
-      );
+      // Earlier versions stay published; unknown CIDs are not.
+      for (const [cid, published] of [["bafy-v1", true], ["bafy-v2", true], ["bafy-v3", false]]) {
+        assert.equal(
+          await owner.readContract({ ...models, functionName: "isPublished", args: [cid as string] }),
+          published,
+        );
+        assert.equal(
+          await owner.readContract({
+            ...models,
+            functionName: "isPublishedBy",
+            args: [id, cid as string],
+          }),
+          published,
+        );
+      }
     },
   );
 
@@ -287,9 +289,21 @@ Deno.test("ModelRegistry", async (t) => {
   );
   await fx.step(
     t,
-    "publishModel reverts with CidTaken for a CID another model already published",
+    "attack: a front-runner publishing the owner's CID first neither blocks nor claims it",
     async () => {
+      // The attacker saw the owner's publishModel in the mempool and published the same CID
+      // under its own model first. Before the fix the owner's call reverted with CidTaken and
+      // modelOfCid pointed at the attacker's model.
       const id = await register(alice, "m");
+      const squatter = await register(stranger, "copy");
+      await mined(
+        stranger,
+        stranger.writeContract({
+          ...models,
+          functionName: "publishModel",
+          args: [squatter, "bafy-v1", ZERO32],
+        }),
+      );
       await mined(
         alice,
         alice.writeContract({
@@ -298,14 +312,15 @@ Deno.test("ModelRegistry", async (t) => {
           args: [id, "bafy-v1", b32("d1")],
         }),
       );
-      const squatter = await register(stranger, "copy");
-      await expectRevert(
-        stranger.simulateContract({
+      assert.equal((await owner.readContract({ ...models, functionName: "getModel", args: [id] }))
+        .publishedCid, "bafy-v1");
+      assert.equal(
+        await owner.readContract({
           ...models,
-          functionName: "publishModel",
-          args: [squatter, "bafy-v1", ZERO32],
+          functionName: "isPublishedBy",
+          args: [id, "bafy-v1"],
         }),
-        "ModelRegistry__CidTaken",
+        true,
       );
     },
   );

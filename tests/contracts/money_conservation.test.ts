@@ -26,6 +26,8 @@ import {
   setupFixture,
   SlashReason,
   trainParams,
+  bindingSignatureOf,
+  nodePubkey,
 } from "./_fixture.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 
@@ -145,7 +147,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     const tier = ROLE_STAKE[role]!;
     const teeBit = role === NodeRole.TEE && rnd.chance(0.8);
     const word = caps({ gpu: true, tee: teeBit });
-    const args = (pk: Hex) => [pk, role, "in-west", word, b32("sla")] as const;
+    const args = (pk: Hex, sig: Hex = "0x") => [pk, role, "in-west", word, b32("sla"), sig] as const;
     if (nodes.length > 0 && rnd.chance(0.08)) {
       const taken = rnd.pick(nodes).pubkey;
       await expectRevert(
@@ -160,7 +162,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
       return count("register reverted AlreadyRegistered");
     }
     if (nodes.length >= MAX_NODES) return count("register skipped");
-    const pubkey = b32(`money-node-${nodes.length}-${rnd.next()}`);
+    const pubkey = nodePubkey(`money-node-${nodes.length}-${rnd.next()}`);
     if (rnd.chance(0.12)) {
       await expectRevert(
         operator.simulateContract({
@@ -186,9 +188,10 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
       );
       return count("register reverted CapsMismatch");
     }
+    const sig = await bindingSignatureOf(fx, operator.account.address, pubkey);
     await mined(
       operator,
-      operator.writeContract({ ...reg, functionName: "registerNode", args: args(pubkey), value }),
+      operator.writeContract({ ...reg, functionName: "registerNode", args: args(pubkey, sig), value }),
     );
     count("register ok");
     ledger.deposits += value;
@@ -359,7 +362,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     for (const pk of assigned) {
       const operator = nodes.find((n) => n.pubkey === pk)!.operator;
       const round = rnd.chance(0.9) ? job.currentRound : rnd.int(4);
-      const work = { steps: 1 + rnd.int(20), samples: rnd.int(5_000), gpuSeconds: rnd.int(3_000) };
+      const work = { result: `r${rnd.int(3)}` };
       await attempt(
         "commitRound",
         operator,
@@ -373,7 +376,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
           "PoC__AlreadyCommitted",
           "PoC__AlreadySettled",
           "PoC__NotAssigned",
-          "PoC__RoundOutOfRange",
+          "PoC__RoundNotOpen",
         ],
       );
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { encodeAbiParameters, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { type Hex, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
+import { arthaDomain, typedDigest } from "../../lib/domain.ts";
 import {
   abis,
   b32,
@@ -15,6 +16,7 @@ import {
   ROLE_STAKE,
   setupFixture,
   SlashReason,
+  nodePubkey,
 } from "./_fixture.ts";
 
 Deno.test("NodeCertRegistry", async (t) => {
@@ -28,7 +30,19 @@ Deno.test("NodeCertRegistry", async (t) => {
     typeof fx.owner,
   ];
   const reg = fx.c.registry;
-  const node = b32("node-a");
+  /** The EIP-712 HardwareAttestation digest (NodeCertRegistry.hardwareDigest) at `nonce`. */
+  const hardwareTypedDigest = (nodePubkey: Hex, hwHash: Hex, nonce: bigint) =>
+    typedDigest(
+      arthaDomain(fx.net.chainId, reg.address),
+      "HardwareAttestation",
+      [
+        { name: "nodePubkey", type: "bytes32" },
+        { name: "hwHash", type: "bytes32" },
+        { name: "nonce", type: "uint256" },
+      ],
+      { nodePubkey, hwHash, nonce },
+    );
+  const node = nodePubkey("node-a");
   const ten = parseEther("10");
   const getNode = (pk = node) =>
     owner.readContract({ ...reg, functionName: "getNode", args: [pk] });
@@ -105,7 +119,7 @@ Deno.test("NodeCertRegistry", async (t) => {
           alice.simulateContract({
             ...reg,
             functionName: "registerNode",
-            args: [node, role, "eu", caps({ gpu: true, tee: true }), b32("sla")],
+            args: [node, role, "eu", caps({ gpu: true, tee: true }), b32("sla"), "0x"],
             value: min - 1n,
           }),
           "NodeCert__StakeTooLow",
@@ -124,7 +138,7 @@ Deno.test("NodeCertRegistry", async (t) => {
         alice.simulateContract({
           ...reg,
           functionName: "registerNode",
-          args: [node, NodeRole.TEE, "eu", noTee, b32("sla")],
+          args: [node, NodeRole.TEE, "eu", noTee, b32("sla"), "0x"],
           value: ROLE_STAKE[NodeRole.TEE]!,
         }),
         "NodeCert__CapsMismatch",
@@ -146,7 +160,7 @@ Deno.test("NodeCertRegistry", async (t) => {
         client.simulateContract({
           ...reg,
           functionName: "registerNode",
-          args: [node, NodeRole.GPUProvider, "eu", caps({ gpu: true }), b32("sla")],
+          args: [node, NodeRole.GPUProvider, "eu", caps({ gpu: true }), b32("sla"), "0x"],
           value: ten,
         }),
         "NodeCert__AlreadyRegistered",
@@ -160,7 +174,7 @@ Deno.test("NodeCertRegistry", async (t) => {
       alice.simulateContract({
         ...reg,
         functionName: "registerNode",
-        args: [`0x${"0".repeat(64)}`, NodeRole.Basic, "eu", caps(), b32("sla")],
+        args: [`0x${"0".repeat(64)}`, NodeRole.Basic, "eu", caps(), b32("sla"), "0x"],
         value: ten,
       }),
       "NodeCert__InvalidPubkey",
@@ -203,7 +217,7 @@ Deno.test("NodeCertRegistry", async (t) => {
         alice.simulateContract({
           ...reg,
           functionName: "registerNode",
-          args: [node, NodeRole.Basic, "eu", caps(), b32("sla")],
+          args: [node, NodeRole.Basic, "eu", caps(), b32("sla"), "0x"],
           value: parseEther("1"),
         }),
         "NodeCert__StakeTooLow",
@@ -316,7 +330,7 @@ Deno.test("NodeCertRegistry", async (t) => {
     },
   );
 
-  await fx.step(t, "verifyHardware accepts an attester's EIP-191 signature", async () => {
+  await fx.step(t, "verifyHardware accepts an attester's EIP-712 signature once", async () => {
     await registerNode(fx, alice, { pubkey: node });
     const receipt = await mined(
       owner,
@@ -339,15 +353,12 @@ Deno.test("NodeCertRegistry", async (t) => {
       true,
     );
     const hwHash = b32("rtx-4090, 64GB, 2TB");
-    const digest = keccak256(encodeAbiParameters(
-      [{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }],
-      [BigInt(fx.net.chainId), reg.address, node, hwHash],
-    ));
+    const digest = hardwareTypedDigest(node, hwHash, 0n);
     assert.equal(
       await owner.readContract({ ...reg, functionName: "hardwareDigest", args: [node, hwHash] }),
       digest,
     );
-    const signature = await fx.net.accounts[4]!.signMessage({ message: { raw: digest } });
+    const signature = await fx.net.accounts[4]!.sign!({ hash: digest });
     // Anyone may submit the attestation; the signer is what counts.
     const verified = await mined(
       stranger,
@@ -363,6 +374,16 @@ Deno.test("NodeCertRegistry", async (t) => {
       attester: attester.account.address,
     });
     assert.equal((await getNode()).hwHash, hwHash);
+    assert.equal((await getNode()).hwNonce, 1);
+    // The nonce moved on: the same attestation cannot be submitted again.
+    await expectRevert(
+      stranger.simulateContract({
+        ...reg,
+        functionName: "verifyHardware",
+        args: [node, hwHash, signature],
+      }),
+      "NodeCert__BadAttestation",
+    );
   });
 
   await fx.step(
@@ -376,7 +397,7 @@ Deno.test("NodeCertRegistry", async (t) => {
         functionName: "hardwareDigest",
         args: [node, hwHash],
       });
-      const signature = await fx.net.accounts[5]!.signMessage({ message: { raw: digest } });
+      const signature = await fx.net.accounts[5]!.sign!({ hash: digest });
       const args = await expectRevert(
         stranger.simulateContract({
           ...reg,
@@ -395,7 +416,7 @@ Deno.test("NodeCertRegistry", async (t) => {
           args: [attester.account.address, false],
         }),
       );
-      const old = await fx.net.accounts[4]!.signMessage({ message: { raw: digest } });
+      const old = await fx.net.accounts[4]!.sign!({ hash: digest });
       await expectRevert(
         stranger.simulateContract({
           ...reg,
@@ -475,11 +496,12 @@ Deno.test("NodeCertRegistry", async (t) => {
       stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
     );
     assert.equal(event(receipt, abis.registry, "HeartbeatMissed").missed, 3n);
+    // Missing heartbeats costs stake but is not a verification offence.
     assert.deepEqual(event(receipt, abis.registry, "NodeSlashed"), {
       nodePubkey: node,
       amount: ten / 10n,
       reason: SlashReason.MissedHeartbeats,
-      offences: 1n,
+      offences: 0n,
     });
     assert.equal(
       event(receipt, abis.reputation, "ReputationUpdated").dimension,
@@ -504,7 +526,7 @@ Deno.test("NodeCertRegistry", async (t) => {
 
   await fx.step(
     t,
-    "reportMissedHeartbeats slashes once per 3-miss window when reported late",
+    "reportMissedHeartbeats takes 10% of what is left per 3-miss window when reported late",
     async () => {
       await registerNode(fx, alice, { pubkey: node });
       await fx.increaseTime(6 * HOUR + 10);
@@ -514,7 +536,8 @@ Deno.test("NodeCertRegistry", async (t) => {
       );
       const slashes = events(receipt, abis.registry, "NodeSlashed").map((l) => l.args.amount);
       const first = ten / 10n;
-      assert.deepEqual(slashes, [first, (ten - first) / 10n]);
+      // Two windows in one slash: stake x (1 - 0.9^2).
+      assert.deepEqual(slashes, [first + (ten - first) / 10n]);
       assert.equal((await getNode()).stake, ten - first - (ten - first) / 10n);
       await mined(
         alice,

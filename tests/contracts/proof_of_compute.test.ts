@@ -8,6 +8,8 @@ import {
   zeroAddress,
 } from "viem";
 import { proofOfComputeBytecode } from "../../lib/abi/ProofOfCompute.ts";
+import { arthaDomain } from "../../lib/domain.ts";
+import { hashTrainProof } from "../../lib/train_proof.ts";
 import {
   abis,
   b32,
@@ -17,11 +19,13 @@ import {
   type Fixture,
   JobStatus,
   mined,
+  nodePubkey,
   registerNode,
   roundCommit,
   setupFixture,
   SlashReason,
   submitJob,
+  ZERO32,
 } from "./_fixture.ts";
 
 const BPS = 10_000n;
@@ -90,7 +94,7 @@ Deno.test("ProofOfCompute", async (t) => {
   ];
   const poc = fx.c.proofs;
   const jobs = fx.c.jobs;
-  const nodes = [b32("gpu-1"), b32("gpu-2"), b32("gpu-3")] as const;
+  const nodes = [nodePubkey("gpu-1"), nodePubkey("gpu-2"), nodePubkey("gpu-3")] as const;
   const operators = [alice, bob, carol] as const;
   const [n1, n2, n3] = nodes;
 
@@ -133,12 +137,10 @@ Deno.test("ProofOfCompute", async (t) => {
   const claimable = (who: typeof owner) =>
     owner.readContract({ ...jobs, functionName: "claimableOf", args: [who.account.address] });
 
-  /** Per node per round work of the reward scenarios. */
-  const perRound = [
-    { steps: 10, samples: 320, gpuSeconds: 600 },
-    { steps: 12, samples: 120, gpuSeconds: 500 },
-    { steps: 8, samples: 4_000, gpuSeconds: 900 },
-  ];
+  /** The work one committed round stands for in the reward scenarios (the job's terms). */
+  const TERMS = { stepsPerRound: 10, samplesPerStep: 32, secondsPerStep: 20 };
+  /** Node 3 skips round 1, so the nodes' shares differ. */
+  const commits = (i: number, r: number) => !(i === 2 && r === 1);
 
   /** Runs a job through every round and finalize; returns the receipt of finalize. */
   async function runJob(
@@ -148,9 +150,14 @@ Deno.test("ProofOfCompute", async (t) => {
     achieved: number,
     beforeFinalize: (jobId: Hex) => Promise<void> = async () => {},
   ) {
-    const jobId = await startJob(budget, { rounds, baseRatePerSecond, targetImprovementBps: 500 });
+    const jobId = await startJob(budget, {
+      rounds,
+      baseRatePerSecond,
+      targetImprovementBps: 500,
+      ...TERMS,
+    });
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < 3; i++) await commit(i, jobId, r, perRound[i]);
+      for (let i = 0; i < 3; i++) if (commits(i, r)) await commit(i, jobId, r);
       await closeRound(jobId, r);
     }
     await mined(
@@ -168,14 +175,20 @@ Deno.test("ProofOfCompute", async (t) => {
     );
     return { jobId, receipt };
   }
+  /** The work the job's terms give each node for the rounds it committed. */
   const worksOf = (rounds: number, quality: bigint[]): Work[] =>
-    perRound.map((w, i) => ({
-      rounds: BigInt(rounds),
-      steps: BigInt(w.steps * rounds),
-      samples: BigInt(w.samples * rounds),
-      gpuSeconds: BigInt(w.gpuSeconds * rounds),
-      quality: quality[i]!,
-    }));
+    nodes.map((_, i) => {
+      let committed = 0;
+      for (let r = 0; r < rounds; r++) if (commits(i, r)) committed++;
+      const steps = BigInt(committed * TERMS.stepsPerRound);
+      return {
+        rounds: BigInt(committed),
+        steps,
+        samples: steps * BigInt(TERMS.samplesPerStep),
+        gpuSeconds: steps * BigInt(TERMS.secondsPerStep),
+        quality: quality[i]!,
+      };
+    });
 
   await fx.step(
     t,
@@ -218,8 +231,9 @@ Deno.test("ProofOfCompute", async (t) => {
         jobId,
         status: JobStatus.Finalized,
       });
-      // Worked example of node 3: 2700 GPU-seconds at 0.001 ARTH with the +20% batch cap.
-      assert.equal(expected[2]!.batchReward, parseEther("3.24"));
+      // Worked example of node 1: 3 rounds x 10 steps x 20 s = 600 GPU-seconds at 0.001 ARTH,
+      // +3.2% for 32 samples per step.
+      assert.equal(expected[0]!.batchReward, parseEther("0.6192"));
       assert.ok(expected.every((r) => r.accuracyBonus > 0n));
       // Every node's operator and the job owner withdraw exactly what was credited.
       for (let i = 0; i < 3; i++) {
@@ -323,9 +337,10 @@ Deno.test("ProofOfCompute", async (t) => {
         rounds: 2,
         baseRatePerSecond: parseEther("0.0001"),
         targetImprovementBps: 500,
+        ...TERMS,
       });
       for (let r = 0; r < 2; r++) {
-        for (let i = 0; i < 3; i++) await commit(i, jobId, r, perRound[i]);
+        for (let i = 0; i < 3; i++) if (commits(i, r)) await commit(i, jobId, r);
         await closeRound(jobId, r);
       }
       await mined(
@@ -386,9 +401,9 @@ Deno.test("ProofOfCompute", async (t) => {
     },
   );
 
-  await fx.step(t, "commitRound records the result hash and accumulates work", async () => {
+  await fx.step(t, "commitRound records the result hash and counts the round", async () => {
     const jobId = await startJob(parseEther("1"));
-    const c = roundCommit(jobId, n1, 0, { steps: 7, samples: 224, gpuSeconds: 42, result: "same" });
+    const c = roundCommit(jobId, n1, 0, { result: "same" });
     const receipt = await mined(
       alice,
       alice.writeContract({ ...poc, functionName: "commitRound", args: [c] }),
@@ -414,15 +429,13 @@ Deno.test("ProofOfCompute", async (t) => {
       gradientDigest: c.gradientDigest,
       weightsDigest: c.weightsDigest,
       proofsRoot: c.proofsRoot,
-      steps: 7,
-      samples: 224,
-      gpuSeconds: 42,
     });
     assert.equal(
       await owner.readContract({ ...poc, functionName: "resultOf", args: [jobId, 0, n1] }),
       result,
     );
-    await commit(0, jobId, 1, { steps: 3, samples: 96, gpuSeconds: 8 });
+    await closeRound(jobId, 0);
+    await commit(0, jobId, 1);
     const work = await owner.readContract({
       ...poc,
       functionName: "workOf",
@@ -432,12 +445,9 @@ Deno.test("ProofOfCompute", async (t) => {
       authorised: true,
       settled: false,
       qualityBps: 10_000,
-      rounds: 2,
-      steps: 10,
-      samples: 320,
-      gpuSeconds: 50,
-      lastRound: 1,
       maxRounds: 2,
+      rounds: 2,
+      lastRound: 1,
     });
     const key = keccak256(encodeAbiParameters(
       [{ type: "bytes32" }, { type: "bytes32" }, { type: "address" }],
@@ -472,7 +482,7 @@ Deno.test("ProofOfCompute", async (t) => {
         alice.simulateContract({
           ...poc,
           functionName: "commitRound",
-          args: [roundCommit(jobId, n1, 1, { steps: 0 })],
+          args: [{ ...roundCommit(jobId, n1, 0), weightsDigest: ZERO32 }],
         }),
         "PoC__EmptyCommit",
       );
@@ -515,18 +525,43 @@ Deno.test("ProofOfCompute", async (t) => {
 
   await fx.step(
     t,
-    "commitRound reverts with RoundOutOfRange for a round beyond the job's rounds",
+    "commitRound takes only the open round: not a future one, not a closed one, none past the job",
     async () => {
       const jobId = await startJob(parseEther("1"), { rounds: 2 });
-      // Round 7 of a 2-round job inflates the node's round and step shares.
+      // Round 7 of a 2-round job (or round 1 before round 0 closed) would be work that cannot
+      // exist yet, and would inflate the node's round share.
+      for (const round of [7, 1]) {
+        const args = await expectRevert(
+          alice.simulateContract({
+            ...poc,
+            functionName: "commitRound",
+            args: [roundCommit(jobId, n1, round)],
+          }),
+          "PoC__RoundNotOpen",
+        );
+        assert.deepEqual(args, [round, 0]);
+      }
+      await closeRound(jobId, 0);
+      // A closed round's commits are final: no late commit after seeing the others' results.
       await expectRevert(
         alice.simulateContract({
           ...poc,
           functionName: "commitRound",
-          args: [roundCommit(jobId, n1, 7)],
+          args: [roundCommit(jobId, n1, 0)],
         }),
-        "PoC__RoundOutOfRange",
+        "PoC__RoundNotOpen",
       );
+      await commit(0, jobId, 1);
+      await closeRound(jobId, 1);
+      const args = await expectRevert(
+        bob.simulateContract({
+          ...poc,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, n2, 2)],
+        }),
+        "PoC__RoundNotOpen",
+      );
+      assert.deepEqual(args, [2, 2]);
     },
   );
 
@@ -567,7 +602,7 @@ Deno.test("ProofOfCompute", async (t) => {
     );
   });
 
-  await fx.step(t, "hashTrainProof is keccak256 of the ABI-encoded TrainProof", async () => {
+  await fx.step(t, "hashTrainProof is the EIP-712 digest lib/train_proof.ts signs", async () => {
     const proof = {
       jobId: b32("job"),
       step: 12n,
@@ -577,25 +612,17 @@ Deno.test("ProofOfCompute", async (t) => {
       timestamp: 1_700_000_000n,
       nodePubkey: n1,
     };
-    const expected = keccak256(encodeAbiParameters(
-      [{
-        type: "tuple",
-        components: [
-          { name: "jobId", type: "bytes32" },
-          { name: "step", type: "uint256" },
-          { name: "lossDigest", type: "bytes32" },
-          { name: "gradientDigest", type: "bytes32" },
-          { name: "weightsDigest", type: "bytes32" },
-          { name: "timestamp", type: "uint64" },
-          { name: "nodePubkey", type: "bytes32" },
-        ],
-      }],
-      [proof],
-    ));
+    const domain = arthaDomain(fx.net.chainId, poc.address);
     assert.equal(
       await owner.readContract({ ...poc, functionName: "hashTrainProof", args: [proof] }),
-      expected,
+      hashTrainProof(proof, domain),
     );
+    // Another deployment (or chain) gives another digest: proofs do not travel between them.
+    assert.notEqual(
+      hashTrainProof(proof, arthaDomain(fx.net.chainId, fx.addrs.jobs)),
+      hashTrainProof(proof, domain),
+    );
+    assert.notEqual(hashTrainProof(proof, arthaDomain(1, poc.address)), hashTrainProof(proof, domain));
   });
 
   await fx.step(
@@ -799,22 +826,4 @@ Deno.test("ProofOfCompute", async (t) => {
       );
     }
   });
-
-  await fx.step(
-    t,
-    "commitRound reverts with a Panic (not ValueTooLarge) when steps overflow uint32",
-    async () => {
-      const jobId = await startJob(parseEther("1"));
-      await commit(0, jobId, 0, { steps: 2 ** 32 - 1 });
-      const args = await expectRevert(
-        alice.simulateContract({
-          ...poc,
-          functionName: "commitRound",
-          args: [roundCommit(jobId, n1, 1, { steps: 1 })],
-        }),
-        "Panic",
-      );
-      assert.deepEqual(args, [0x11n]);
-    },
-  );
 });

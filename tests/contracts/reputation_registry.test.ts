@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { stringToHex } from "viem";
-import { abis, b32, event, expectRevert, mined, setupFixture } from "./_fixture.ts";
+import { abis, b32, event, expectRevert, mined, nodePubkey, setupFixture } from "./_fixture.ts";
 
 /** The counters of ReputationRegistry.Record. */
 interface Record {
@@ -58,7 +58,7 @@ Deno.test("ReputationRegistry", async (t) => {
     typeof fx.owner,
   ];
   const rep = fx.c.reputation;
-  const node = b32("node-rep");
+  const node = nodePubkey("node-rep");
   const score = () => owner.readContract({ ...rep, functionName: "reputationOf", args: [node] });
   const record = () => owner.readContract({ ...rep, functionName: "getRecord", args: [node] });
 

@@ -15,6 +15,7 @@ import {
   registerNode,
   setupFixture,
   submitJob,
+  nodePubkey,
 } from "./_fixture.ts";
 import { merkleRoot } from "../../lib/merkle.ts";
 import { STEP_RECORD_BYTES } from "../../lib/local_training.ts";
@@ -40,11 +41,14 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
   const dg = { address: fx.addrs.disputes, abi: abis.disputes } as const;
   const names = ["A", "B", "C", "D", "E", "F"] as const;
   const ops = names.map((_, i) => fx.clients[2 + i]!);
-  const node = Object.fromEntries(names.map((n) => [n, b32(`node-${n}`)])) as Record<string, Hex>;
+  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<string, Hex>;
   for (let i = 0; i < names.length; i++) {
     await registerNode(fx, ops[i]!, { pubkey: node[names[i]!]! });
   }
-  const jobId = await submitJob(fx, fx.clients[8]!, parseEther("5"), { nodesWanted: 6 });
+  const jobId = await submitJob(fx, fx.clients[8]!, parseEther("5"), {
+    nodesWanted: 6,
+    stepsPerRound: 4,
+  });
   const co = fx.coordinator;
   await mined(
     co,
@@ -85,9 +89,6 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
           jobId,
           round: 0,
           nodePubkey: node[names[i]!]!,
-          steps: 4,
-          samples: 8,
-          gpuSeconds: 1,
           ...digests(u),
           proofsRoot: b32("proofs"),
         }],
@@ -97,6 +98,16 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
   const stakeOf = async (
     n: string,
   ) => (await co.readContract({ ...fx.c.registry, functionName: "getNode", args: [node[n]!] }));
+  /** Closes `round` of the job (the coordinator accepts its aggregate). */
+  const closeRound = (round: number) =>
+    mined(
+      co,
+      co.writeContract({
+        ...fx.c.jobs,
+        functionName: "closeRound",
+        args: [jobId, round, `cp-${round}`, b32(`w-${round}`)],
+      }),
+    );
   const challenge = async (n: string, count?: { chunks: bigint; bps: bigint }) => {
     const r = await mined(
       co,
@@ -160,6 +171,7 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     // Prepare: A commits round 1 with lossDigest = the Merkle root of four 68-byte step records.
     const records = new Uint8Array(4 * STEP_RECORD_BYTES).map((_, i) => (i * 31) & 0xff);
     const stepDigests = { ...digests(honest), lossDigest: merkleRoot(records, STEP_RECORD_BYTES) };
+    await closeRound(0);
     await mined(
       ops[0]!,
       ops[0]!.writeContract({
@@ -169,9 +181,6 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
           jobId,
           round: 1,
           nodePubkey: node.A!,
-          steps: 4,
-          samples: 8,
-          gpuSeconds: 1,
           ...stepDigests,
           proofsRoot: b32("proofs"),
         }],
@@ -339,6 +348,16 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
   });
 
   await fx.step(t, "test_settleRedundancy_slashesOutlierHalf_andCopycatAll", async () => {
+    await expectRevert(
+      co.simulateContract({
+        ...vm,
+        functionName: "settleRedundancy",
+        args: [jobId, 0, 1],
+        account: co.account,
+      }),
+      "Verification__RoundOpen",
+    );
+    await closeRound(0);
     const r = await mined(
       co,
       co.writeContract({ ...vm, functionName: "settleRedundancy", args: [jobId, 0, 1] }),
@@ -393,6 +412,8 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
   });
 
   await fx.step(t, "test_settleRedundancy_revertsWithoutConsensus", async () => {
+    await closeRound(0);
+    await closeRound(1);
     await expectRevert(
       co.simulateContract({
         ...vm,
@@ -468,6 +489,22 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     });
     assert.equal(m.length, 6); // six eligible, distinct
     assert.equal(new Set(m).size, 6);
+    // A committee serves a spot-checked round only, drawn from the seed of the block that closed it.
+    await expectRevert(
+      co.simulateContract({
+        ...vm,
+        functionName: "drawCommittee",
+        args: [jobId, 0, candidates, 10n],
+        account: co.account,
+      }),
+      "Verification__NotSpotChecked",
+    );
+    await mined(
+      fx.owner,
+      fx.owner.writeContract({ ...vm, functionName: "setSpotCheckBps", args: [10_000n] }),
+    );
+    await closeRound(0);
+    await mined(co, co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [jobId, 0] }));
     for (const size of [9n, 21n]) {
       await expectRevert(
         co.simulateContract({
@@ -487,12 +524,31 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     assert.equal(event(r, abis.verification, "CommitteeDrawn").members.length, 6);
   });
 
-  await fx.step(t, "test_spotCheck_drawnOncePerRound", async () => {
+  await fx.step(t, "test_spotCheck_drawnOncePerClosedRound", async () => {
+    const long = await submitJob(fx, fx.clients[8]!, parseEther("1"), { rounds: 40 });
+    await mined(co, co.writeContract({ ...fx.c.jobs, functionName: "assign", args: [long, [node.A!]] }));
+    await expectRevert(
+      co.simulateContract({
+        ...vm,
+        functionName: "drawSpotCheck",
+        args: [long, 0],
+        account: co.account,
+      }),
+      "Verification__RoundOpen",
+    );
     let selected = 0;
     for (let round = 0; round < 40; round++) {
+      await mined(
+        co,
+        co.writeContract({
+          ...fx.c.jobs,
+          functionName: "closeRound",
+          args: [long, round, "cp", b32(round)],
+        }),
+      );
       const r = await mined(
         co,
-        co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [jobId, round] }),
+        co.writeContract({ ...vm, functionName: "drawSpotCheck", args: [long, round] }),
       );
       if (event(r, abis.verification, "SpotCheckDrawn").selected) selected++;
     }
@@ -501,7 +557,7 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
       co.simulateContract({
         ...vm,
         functionName: "drawSpotCheck",
-        args: [jobId, 0],
+        args: [long, 0],
         account: co.account,
       }),
       "Verification__AlreadyDrawn",
@@ -515,15 +571,19 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     startProof: stepsProof(steps, 0),
     endProof: stepsProof(steps, 4),
   });
+  const BOND = parseEther("1");
   const openDispute = () =>
     mined(
       ops[0]!,
       ops[0]!.writeContract({
         ...dg,
         functionName: "open",
-        args: [jobId, 0, node.A!, node.C!, 4, ends(honest, honestSteps)],
+        args: [jobId, 0, node.A!, node.C!, ends(honest, honestSteps)],
+        value: BOND,
       }),
     );
+  const disputeClaimable = (client: ArthaClient) =>
+    co.readContract({ ...dg, functionName: "claimableOf", args: [client.account.address] });
 
   await fx.step(t, "test_dispute_bisectsToFirstDifferingStep_andMajorityDecides", async () => {
     const o = await openDispute();
@@ -556,9 +616,11 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     assert.equal(s.hi, 2);
     assert.equal((await stakeOf("C")).stake, STAKE / 2n);
     assert.equal((await stakeOf("A")).stake, STAKE);
+    // The challenger was right: its bond comes back.
+    assert.equal(await disputeClaimable(ops[0]!), BOND);
   });
 
-  await fx.step(t, "test_dispute_silentDefenderLosesTenPercent", async () => {
+  await fx.step(t, "test_dispute_silentDefender_majorityStillDecides", async () => {
     const id = event(await openDispute(), abis.disputes, "DisputeOpened").disputeId;
     await expectRevert(
       co.simulateContract({ ...dg, functionName: "timeout", args: [id], account: co.account }),
@@ -566,53 +628,57 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     );
     await fx.increaseTime(31 * 60);
     await mined(co, co.writeContract({ ...dg, functionName: "timeout", args: [id] }));
-    assert.equal((await stakeOf("C")).stake, STAKE - STAKE / 10n);
+    // The group (A, B honest; C not) has a strict majority, so it decides: C loses 50%.
+    assert.equal((await stakeOf("C")).stake, STAKE / 2n);
     assert.equal((await stakeOf("A")).stake, STAKE);
+    assert.equal(await disputeClaimable(ops[0]!), BOND);
   });
 
   await fx.step(t, "test_dispute_reverts", async () => {
-    const sim = (client: ArthaClient, fn: "open", args: unknown[]) =>
+    const sim = (client: ArthaClient, fn: "open", args: unknown[], value = BOND) =>
       client.simulateContract({
         ...dg,
         functionName: fn,
         // deno-lint-ignore no-explicit-any
         args: args as any,
         account: client.account,
+        value,
       });
+    const wrong = await expectRevert(
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, ends(honest, honestSteps)], 0n),
+      "Dispute__WrongBond",
+    );
+    assert.deepEqual(wrong, [0n, BOND]);
     await expectRevert(
-      sim(ops[1]!, "open", [jobId, 0, node.A!, node.C!, 4, ends(honest, honestSteps)]),
+      sim(ops[1]!, "open", [jobId, 0, node.A!, node.C!, ends(honest, honestSteps)]),
       "Dispute__NotParty",
     );
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.B!, 4, ends(honest, honestSteps)]),
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.B!, ends(honest, honestSteps)]),
       "Dispute__NoConflict",
     );
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.D!, 4, ends(honest, honestSteps)]),
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.D!, ends(honest, honestSteps)]),
       "Dispute__NoConflict",
     );
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 1, node.A!, node.C!, 4, ends(honest, honestSteps)]),
+      sim(ops[0]!, "open", [jobId, 1, node.A!, node.C!, ends(honest, honestSteps)]),
       "Dispute__RoundAnchored",
     );
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, 0, ends(honest, honestSteps)]),
-      "Dispute__ZeroSteps",
-    );
-    await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, 4, {
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, {
         ...ends(honest, honestSteps),
         endProof: stepsProof(honestSteps, 3),
       }]),
       "Dispute__BadOpening",
     );
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, 4, ends(cheat, honestSteps)]),
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, ends(cheat, honestSteps)]),
       "Dispute__DigestMismatch",
     );
     const id = event(await openDispute(), abis.disputes, "DisputeOpened").disputeId;
     await expectRevert(
-      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, 4, ends(honest, honestSteps)]),
+      sim(ops[0]!, "open", [jobId, 0, node.A!, node.C!, ends(honest, honestSteps)]),
       "Dispute__AlreadyOpen",
     );
     await expectRevert(

@@ -13,7 +13,7 @@ import { createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { jobSpecHash } from "../../lib/job_spec.ts";
+import { jobSpecHash, workTerms } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { openFsStore } from "../../lib/store/store.ts";
 import { loadBrownShards } from "../../kernel/data.ts";
@@ -66,7 +66,7 @@ Deno.test({
         chainId: net.chainId,
         account: ownerAcct!,
       });
-      const addresses = await deployArtha(coordinator);
+      const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
       const addressesFile = `${dir}/addresses.json`;
       await Deno.writeTextFile(addressesFile, JSON.stringify(addresses));
 
@@ -94,6 +94,7 @@ Deno.test({
           redundancy: 1,
           baseRatePerSecond: parseEther("0.001"),
           targetImprovementBps: 100,
+          ...workTerms(spec),
         },
       });
 

@@ -7,6 +7,7 @@
  * Accounts: 0 is the coordinator (deployer, authorised everywhere), 1 the job owner, 2.. node
  * operators (several node keys per operator; the binding nonce is the key's index).
  */
+import { arthaDomain } from "../../lib/domain.ts";
 import type { Hex } from "viem";
 import { parseEther } from "viem";
 import { type Devnet, startDevnet } from "../../lib/devnet.ts";
@@ -16,13 +17,13 @@ import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.t
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
-import { registerNode } from "../../lib/chain/register_node.ts";
+import { bindingNonce, registerNode } from "../../lib/chain/register_node.ts";
 import { encodeCaps } from "../../lib/caps.ts";
 import { encodeCheckpoint } from "../../lib/checkpoint.ts";
 import { codecFor } from "../../lib/strategy/select.ts";
-import { type JobSpec, jobSpecHash, roundHyper } from "../../lib/job_spec.ts";
+import { type JobSpec, jobSpecHash, roundHyper, workTerms } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
-import { generateNodeKey, type NodeKey } from "../../lib/keys.ts";
+import { generateNodeKey, type NodeKey, signBinding } from "../../lib/keys.ts";
 import { type LocalResult, trainLocal } from "../../lib/local_training.ts";
 import {
   envelopeOf,
@@ -176,7 +177,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
     );
     const coordinator = clients[0]!;
     const owner = clients[1]!;
-    const addresses = await deployArtha(coordinator);
+    const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
     store = await openFsStore(`${dir}/svdb`);
     const s = store;
     const trainer = processTrainer();
@@ -230,6 +231,15 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             region: "test",
             caps: encodeCaps(LAPTOP),
             slaId: ZERO32,
+            bindingSignature: signBinding(key, {
+              chainId: net.chainId,
+              registry: addresses.registry,
+              operator: operator.account.address,
+              nonce: await bindingNonce(operator, {
+                addresses,
+                operator: operator.account.address,
+              }),
+            }),
           });
         }
         return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
@@ -270,6 +280,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             redundancy: 1,
             baseRatePerSecond: parseEther("0.001"),
             targetImprovementBps: 100,
+            ...workTerms(spec),
           },
         });
         let modelId: Hex | undefined;
@@ -315,6 +326,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             seed: task.seed,
             localSteps: job.spec.localSteps,
             proofEvery: job.spec.proofEvery,
+            domain: arthaDomain(net.chainId, addresses.proofs),
             data: await s.get(task.shard.cid),
             hyper: roundHyper(job.spec, task.round),
           },
@@ -331,9 +343,6 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
               jobId: task.jobId,
               round: task.round,
               nodePubkey: n.key.publicKeyHex,
-              steps: result.steps,
-              samples: result.samples,
-              gpuSeconds: result.gpuSeconds,
               lossDigest: result.lossDigest,
               gradientDigest: result.gradientDigest,
               weightsDigest: result.weightsDigest,

@@ -4,7 +4,7 @@ import { parseEther } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
-import { jobSpecHash, taskSeed } from "../../lib/job_spec.ts";
+import { jobSpecHash, taskSeed, workTerms } from "../../lib/job_spec.ts";
 import { read, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
 
 Deno.test("assign", async (t) => {
@@ -186,6 +186,7 @@ Deno.test("assign", async (t) => {
         redundancy: 1,
         baseRatePerSecond: 1n,
         targetImprovementBps: 0,
+        ...workTerms(spec),
       },
     });
     return jobId;

@@ -19,13 +19,13 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
   const ownerId = await registerIdentity(owner, {
     addresses,
     store,
-    authKey: generateNodeKey().publicKeyHex,
+    authKey: generateNodeKey(),
     encKey: ownerEnc.publicKeyHex,
   });
   const granteeId = await registerIdentity(grantee, {
     addresses,
     store,
-    authKey: generateNodeKey().publicKeyHex,
+    authKey: generateNodeKey(),
     encKey: granteeEnc.publicKeyHex,
   });
   const plaintext = new TextEncoder().encode("patient,age\nA,41\nB,37\n");

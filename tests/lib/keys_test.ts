@@ -12,7 +12,8 @@ import {
   verifyBinding,
   verifyBytes,
 } from "../../lib/keys.ts";
-import { bytesToHex, concatBytes, digestHex, hexToBytes } from "../../lib/digest.ts";
+import { bytesToHex, concatBytes, hexToBytes } from "../../lib/digest.ts";
+import { concat, encodeAbiParameters, keccak256, toHex } from "viem";
 
 const PARAMS = {
   chainId: 31337n,
@@ -75,21 +76,33 @@ Deno.test("verifyBytes rejects tampered messages, signatures and wrong keys", ()
   assert.throws(() => verifyBytes("0x1234", msg, sig), TypeError);
 });
 
-Deno.test("bindingMessage equals keccak256 of the hand-packed bytes", () => {
+Deno.test("bindingMessage is the EIP-712 NodeBinding digest, computed by hand", () => {
   // Prepare
-  const u256 = (v: bigint) => hexToBytes(`0x${v.toString(16).padStart(64, "0")}`);
-  const packed = concatBytes(
-    new TextEncoder().encode("ArthaTrain:bind-node:v1"),
-    u256(PARAMS.chainId),
-    hexToBytes(PARAMS.registry),
-    hexToBytes(PARAMS.operator),
-    u256(PARAMS.nonce),
+  const key32 = `0x${"11".repeat(32)}` as const;
+  const enc = (types: string[], values: unknown[]) =>
+    keccak256(encodeAbiParameters(types.map((type) => ({ type })), values));
+  const domainSeparator = enc(
+    ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+    [
+      keccak256(
+        toHex("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+      ),
+      keccak256(toHex("ArthaTrain")),
+      keccak256(toHex("1")),
+      PARAMS.chainId,
+      PARAMS.registry,
+    ],
   );
+  const structHash = enc(["bytes32", "address", "bytes32", "uint256"], [
+    keccak256(toHex("NodeBinding(address operator,bytes32 nodePubkey,uint256 nonce)")),
+    PARAMS.operator,
+    key32,
+    PARAMS.nonce,
+  ]);
   // Execute
-  const digest = bindingMessage(PARAMS);
+  const digest = bindingMessage(PARAMS, key32);
   // Assert
-  assert.equal(packed.length, 23 + 32 + 20 + 20 + 32);
-  assert.equal(digest, digestHex(packed));
+  assert.equal(digest, keccak256(concat(["0x1901", domainSeparator, structHash])));
 });
 
 Deno.test("signBinding verifies only for the same chain, registry, operator and nonce", () => {
@@ -108,7 +121,7 @@ Deno.test("signBinding verifies only for the same chain, registry, operator and 
     }),
   );
   assert.ok(!verifyBinding(generateNodeKey().publicKeyHex, sig, PARAMS));
-  assert.throws(() => bindingMessage({ ...PARAMS, registry: "0x1234" }), TypeError);
+  assert.throws(() => bindingMessage({ ...PARAMS, registry: "0x1234" }, key.publicKeyHex), TypeError);
 });
 
 Deno.test("loadOrCreateNodeKey creates a 0600 file once and reloads the same key", async () => {

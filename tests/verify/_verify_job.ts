@@ -11,7 +11,7 @@ import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { sendContract } from "../../lib/chain/_send.ts";
-import { type JobSpec, jobSpecHash } from "../../lib/job_spec.ts";
+import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { generateNodeKey } from "../../lib/keys.ts";
 import type { createTrainer } from "../../kernel/train_step.ts";
@@ -77,7 +77,7 @@ export async function startVerifyRun(
   const mk = (a: typeof coordAcct) =>
     createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: a! });
   const validator = mk(coordAcct);
-  const addresses = await deployArtha(validator);
+  const addresses = await deployArtha(validator, { settlementDelay: 0 });
   // A one-minute answer window keeps the nodes' hourly heartbeats valid across timeouts.
   await sendContract(validator, {
     address: addresses.verification,
@@ -118,6 +118,7 @@ export async function startVerifyRun(
       redundancy: o.verification?.redundancy ?? 1,
       baseRatePerSecond: parseEther("0.001"),
       targetImprovementBps: 0,
+      ...workTerms(spec),
     },
   });
   const cheats: WorkerCheat[] = [];

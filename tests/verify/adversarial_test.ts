@@ -17,6 +17,7 @@
  * must equal the validator's recomputation; the model must still train. Prints detection rate
  * and false positives over the runs.
  */
+import { UNCHECKED_DOMAIN } from "../../lib/domain.ts";
 import assert from "node:assert/strict";
 import { type Hex, parseEther } from "viem";
 import { startDevnet } from "../../lib/devnet.ts";
@@ -281,6 +282,7 @@ async function checkRevealed(
           seed: taskSeed(run.spec, shard),
           localSteps: run.spec.localSteps,
           proofEvery: run.spec.proofEvery,
+          domain: UNCHECKED_DOMAIN,
           data,
           hyper: roundHyper(run.spec, 0),
         }).updateBytes,

@@ -72,7 +72,7 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
     const { didHash } = await registerIdentity(client, {
       addresses,
       store,
-      authKey: auth.publicKeyHex,
+      authKey: auth,
       encKey: enc.publicKeyHex,
     });
     parties.push({ client, didHash, enc });
@@ -97,7 +97,7 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       createDid(stranger.client, {
         addresses,
         didHash: grantee.didHash,
-        authKey: grantee.didHash,
+        authKey: generateNodeKey(),
         encKey: grantee.didHash,
         metaCid: "x",
       }),
@@ -187,7 +187,7 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       addresses,
       store,
       didHash: grantee.didHash,
-      authKey: nextAuth.publicKeyHex,
+      authKey: nextAuth,
       encKey: next.publicKeyHex,
     });
     const res = await resolveDid(owner.client, {
