@@ -277,7 +277,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       abi: abis.proofs,
       functionName: "settlementDelay",
     });
-    await coordinator.request({ method: "evm_increaseTime" as never, params: [Number(delay)] as never });
+    await coordinator.request({
+      method: "evm_increaseTime" as never,
+      params: [Number(delay)] as never,
+    });
     log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
     const [fin] = await jsonOf(await post("/finalize", { jobId: job.jobId })) as JobRecord[];
     const events = await coordinator.getContractEvents({

@@ -13,6 +13,9 @@ import { deployArtha } from "../lib/chain/deploy.ts";
 import { abis, NodeRole, SlashReason } from "../lib/chain/contracts.ts";
 import { sendContract } from "../lib/chain/_send.ts";
 import { encodeCaps } from "../lib/caps.ts";
+import { type NodeKey, nodeKeyFromSecret, signBinding } from "../lib/keys.ts";
+import { didKeyProof } from "../lib/did/registry.ts";
+import { hexToBytes } from "../lib/digest.ts";
 
 const COMMIT_TARGET = 60_000n;
 const rows: { contract: string; fn: string; gas: bigint; note?: string }[] = [];
@@ -28,7 +31,7 @@ const [owner, op1, op2, op3, attester, dataOwner] = net.accounts.map((account) =
   ReturnType<typeof createArthaClient>,
   ReturnType<typeof createArthaClient>,
 ];
-const a = await deployArtha(owner);
+const a = await deployArtha(owner, { settlementDelay: 0 });
 const test = { request: owner.request };
 const ARTH = 10n ** 18n;
 
@@ -36,14 +39,35 @@ function h(label: string): Hex {
   return keccak256(toHex(label));
 }
 
-/** AIJobManager's id of the owner's `nonce`-th job: keccak256(owner, nonce, chainid). */
+/** AIJobManager's id of the owner's `nonce`-th job: keccak256(jobs, chainid, owner, nonce). */
 function jobIdOf(nonce: bigint): Hex {
   return keccak256(
     encodeAbiParameters(
-      [{ type: "address" }, { type: "uint256" }, { type: "uint256" }],
-      [owner.account.address, nonce, BigInt(net.chainId)],
+      [{ type: "address" }, { type: "uint256" }, { type: "address" }, { type: "uint256" }],
+      [a.jobs, BigInt(net.chainId), owner.account.address, nonce],
     ),
   );
+}
+
+/** A deterministic node key per label (its public key is the node id). */
+function keyOf(label: string): NodeKey {
+  return nodeKeyFromSecret(hexToBytes(h(`bench-node:${label}`)));
+}
+
+/** The node key's binding to `client`'s account at its next registration. */
+async function bindingOf(client: typeof owner, key: NodeKey): Promise<Hex> {
+  const registered = await client.readContract({
+    address: a.registry,
+    abi: abis.registry,
+    functionName: "nodesOf",
+    args: [client.account.address],
+  });
+  return signBinding(key, {
+    chainId: net.chainId,
+    registry: a.registry,
+    operator: client.account.address,
+    nonce: BigInt(registered.length),
+  });
 }
 
 async function measure(
@@ -70,27 +94,42 @@ const caps = encodeCaps({
   bandwidthMbps: 100,
   computeUnits: 8,
 });
-const nodes = [h("node1"), h("node2"), h("node3")];
+const keys = ["node1", "node2", "node3"].map(keyOf);
+const nodes = keys.map((k) => k.publicKeyHex);
 const R = abis.registry;
 await measure("NodeCertRegistry", "registerNode", op1, {
   address: a.registry,
   abi: R,
   functionName: "registerNode",
-  args: [nodes[0], NodeRole.GPUProvider, "eu-west", caps, h("sla")],
+  args: [nodes[0], NodeRole.GPUProvider, "eu-west", caps, h("sla"), await bindingOf(op1, keys[0]!)],
   value: 10n * ARTH,
-});
+}, "Ed25519 binding checked on chain");
 await sendContract(op2, {
   address: a.registry,
   abi: R,
   functionName: "registerNode",
-  args: [nodes[1]!, NodeRole.GPUProvider, "us-east", caps, h("sla")],
+  args: [
+    nodes[1]!,
+    NodeRole.GPUProvider,
+    "us-east",
+    caps,
+    h("sla"),
+    await bindingOf(op2, keys[1]!),
+  ],
   value: 10n * ARTH,
 });
 await sendContract(op3, {
   address: a.registry,
   abi: R,
   functionName: "registerNode",
-  args: [nodes[2]!, NodeRole.GPUProvider, "ap-south", caps, h("sla")],
+  args: [
+    nodes[2]!,
+    NodeRole.GPUProvider,
+    "ap-south",
+    caps,
+    h("sla"),
+    await bindingOf(op3, keys[2]!),
+  ],
   value: 10n * ARTH,
 });
 await measure("NodeCertRegistry", "heartbeat", op1, {
@@ -119,7 +158,7 @@ const digest = await owner.readContract({
   functionName: "hardwareDigest",
   args: [nodes[0]!, hw],
 });
-const attestation = await attester.account.signMessage!({ message: { raw: digest } });
+const attestation = await attester.account.sign!({ hash: digest });
 await measure("NodeCertRegistry", "verifyHardware", op1, {
   address: a.registry,
   abi: R,
@@ -180,6 +219,9 @@ const terms = {
   redundancy: 1,
   baseRatePerSecond: 10n ** 15n,
   targetImprovementBps: 100,
+  stepsPerRound: 50,
+  samplesPerStep: 8,
+  secondsPerStep: 2,
 };
 await measure("AIJobManager", "submitTrain", owner, {
   address: a.jobs,
@@ -199,9 +241,6 @@ const commit = (node: Hex, round: number, salt: string) => ({
   jobId,
   round,
   nodePubkey: node,
-  steps: 50,
-  samples: 400,
-  gpuSeconds: 120,
   lossDigest: h(`loss${salt}`),
   gradientDigest: h(`grad${salt}`),
   weightsDigest: h(`w${salt}`),
@@ -459,24 +498,41 @@ await measure("ModelRegistry", "publishModel", owner, {
 
 // DIDs and data access.
 const D = abis.dids;
-const did = h("did:owner"), grantee = h("did:grantee"), dataset = h("dataset");
+/** createDID/rotateKeys arguments: the auth key `label` proves itself for `client`. */
+const didArgs = (client: typeof owner, label: string, didHash: Hex, enc: Hex, nonce: bigint) => {
+  const key = keyOf(label);
+  const proof = didKeyProof(key, {
+    chainId: net.chainId,
+    registry: a.dids,
+    didHash,
+    controller: client.account.address,
+    encKey: enc,
+    nonce,
+  });
+  return { key: key.publicKeyHex, proof };
+};
+const didOfLabel = (label: string) => keccak256(keyOf(label).publicKeyHex);
+const did = didOfLabel("auth"), grantee = didOfLabel("auth2"), dataset = h("dataset");
+const created = didArgs(dataOwner, "auth", did, h("enc"), 0n);
 await measure("ArthaDIDRegistry", "createDID", dataOwner, {
   address: a.dids,
   abi: D,
   functionName: "createDID",
-  args: [did, h("auth"), h("enc"), "bafkreididdoc"],
-});
+  args: [did, created.key, h("enc"), "bafkreididdoc", created.proof],
+}, "Ed25519 key proof checked on chain");
+const created2 = didArgs(op1, "auth2", grantee, h("enc2"), 0n);
 await sendContract(op1, {
   address: a.dids,
   abi: D,
   functionName: "createDID",
-  args: [grantee, h("auth2"), h("enc2"), "bafkreididdoc2"],
+  args: [grantee, created2.key, h("enc2"), "bafkreididdoc2", created2.proof],
 });
+const rotated = didArgs(dataOwner, "auth3", did, h("enc3"), 1n);
 await measure("ArthaDIDRegistry", "rotateKeys", dataOwner, {
   address: a.dids,
   abi: D,
   functionName: "rotateKeys",
-  args: [did, h("auth3"), h("enc3")],
+  args: [did, rotated.key, h("enc3"), rotated.proof],
 });
 await measure("ArthaDIDRegistry", "updateMetadata", dataOwner, {
   address: a.dids,
@@ -533,6 +589,74 @@ await measure("ArthaDIDRegistry", "revokeDID", dataOwner, {
   args: [did],
 });
 
+// Finalize at scale: one 1-round job per size, every node committing, settled in one call; then
+// the same nodes again (returning nodes: their reputation records already exist).
+const scaling: { nodes: number; fresh: bigint; returning: bigint }[] = [];
+const operators = [op1, op2, op3, attester, dataOwner];
+let registered = 0;
+const finalizeOf = async (group: Hex[]) => {
+  const submitted = await sendContract(owner, {
+    address: a.jobs,
+    abi: J,
+    functionName: "submitTrain",
+    args: [{ ...terms, rounds: 1, nodesWanted: group.length }],
+    value: ARTH,
+  });
+  const log = submitted.receipt.logs.find((l) => l.address.toLowerCase() === a.jobs.toLowerCase());
+  const job = log!.topics[1]! as Hex;
+  await sendContract(owner, {
+    address: a.jobs,
+    abi: J,
+    functionName: "assign",
+    args: [job, group],
+  });
+  for (let i = 0; i < group.length; i++) {
+    await sendContract(operatorOfNode.get(group[i]!)!, {
+      address: a.proofs,
+      abi: P,
+      functionName: "commitRound",
+      args: [{ ...commit(group[i]!, 0, `s${i}`), jobId: job }],
+    });
+  }
+  await sendContract(owner, {
+    address: a.jobs,
+    abi: J,
+    functionName: "closeRound",
+    args: [job, 0, "bafkreiscale", h("scale")],
+  });
+  return (await sendContract(owner, {
+    address: a.proofs,
+    abi: P,
+    functionName: "finalize",
+    args: [job],
+  })).gasUsed;
+};
+const operatorOfNode = new Map<Hex, typeof owner>();
+for (const size of [1, 3, 10]) {
+  const group: Hex[] = [];
+  for (let i = 0; i < size; i++) {
+    const key = keyOf(`scale-${registered++}`);
+    const op = operators[registered % operators.length]!;
+    await sendContract(op, {
+      address: a.registry,
+      abi: R,
+      functionName: "registerNode",
+      args: [
+        key.publicKeyHex,
+        NodeRole.GPUProvider,
+        "eu",
+        caps,
+        h("sla"),
+        await bindingOf(op, key),
+      ],
+      value: 10n * ARTH,
+    });
+    operatorOfNode.set(key.publicKeyHex, op);
+    group.push(key.publicKeyHex);
+  }
+  scaling.push({ nodes: size, fresh: await finalizeOf(group), returning: await finalizeOf(group) });
+}
+
 console.log("\nGas per call (anvil, cancun, solc 0.8.37 via-IR, 200 runs)\n");
 console.log(`${"contract".padEnd(20)} ${"function".padEnd(24)} ${"gas".padStart(9)}  note`);
 for (const r of rows) {
@@ -546,4 +670,25 @@ console.log(
     `target ${COMMIT_TARGET}: ratio ${ratio.toFixed(2)} ${
       second <= COMMIT_TARGET && first <= COMMIT_TARGET ? "(met)" : "(MISSED)"
     }`,
+);
+console.log("\nfinalize (one call) by job size: total gas and gas per node");
+console.log(
+  `${"nodes".padStart(5)} ${"new nodes".padStart(12)} ${"per node".padStart(9)} ${
+    "returning".padStart(12)
+  } ${"per node".padStart(9)}`,
+);
+for (const r of scaling) {
+  console.log(
+    `${String(r.nodes).padStart(5)} ${r.fresh.toString().padStart(12)} ${
+      (r.fresh / BigInt(r.nodes)).toString().padStart(9)
+    } ${r.returning.toString().padStart(12)} ${
+      (r.returning / BigInt(r.nodes)).toString().padStart(9)
+    }`,
+  );
+}
+const [one, , ten] = scaling;
+console.log(
+  `marginal per node (1 -> 10): new ${(ten!.fresh - one!.fresh) / 9n}, returning ${
+    (ten!.returning - one!.returning) / 9n
+  }`,
 );

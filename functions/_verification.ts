@@ -77,6 +77,8 @@ export async function challengeRound(
         abi: abis.verification,
         functionName: "drawSpotCheck",
         args: [job.jobId, job.round],
+        // The draw uses the hash of the block that closed the round: it lands in a later one.
+        blockTag: "pending",
       }),
     ["Verification__AlreadyDrawn"],
   );

@@ -41,6 +41,7 @@ import { paramLayout } from "../kernel/params.ts";
 import { type Context, contextFromEnv } from "./_context.ts";
 import { receiveUpdate } from "./_update_intake.ts";
 import { challengeRound, checkChallenges } from "./_verification.ts";
+import { arbitrateDisputes } from "./_disputes.ts";
 import { settleCommittees } from "./_committee.ts";
 import { clusteredDelta, isHierarchical, receiveCluster } from "./_clusters.ts";
 import { field, handler, HttpError, json, readJson } from "./_http.ts";
@@ -107,6 +108,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
   if (job.status !== "running") return { ...base, status: "idle", reason: job.status };
   const spec = await loadSpec(ctx.store, job.specCid);
   await checkChallenges(ctx, job, spec);
+  await arbitrateDisputes(ctx, job, spec);
   await settleCommittees(ctx, job);
 
   // The set of updates this close uses: fixed once, so a restart re-derives the same result.
@@ -152,6 +154,7 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
           group: job.shardOf[u.nodePubkey]! + 1,
           resultHash: resultHashOf(u.lossDigest, u.gradientDigest, u.weightsDigest),
         })),
+        groupSizes(job),
       );
       nodes = groups.flatMap((g) => g.counted ? [g.counted as Hex] : []).sort();
       delivered = groups.flatMap((g) => g.agreeing).sort();
@@ -165,7 +168,6 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
     closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, job.round))).value!;
   }
 
-  if (spec.verification) await settleGroups(ctx, job);
   const global = await loadWeights(ctx.store, job.globalCid);
   let bytes = 0;
   const read = async (node: string) => {
@@ -289,6 +291,8 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
       }),
     ["JobManager__WrongRound", "JobManager__WrongStatus"],
   );
+  // Redundancy settles over the closed round: its commits are final now.
+  if (spec.verification) await settleGroups(ctx, job);
   if (job.modelId) {
     const modelId = job.modelId;
     await once(
@@ -341,6 +345,15 @@ export async function aggregateJob(ctx: Context, jobId: Hex): Promise<AggregateO
   };
 }
 
+/** The size of each task group (group = shard + 1): every node ever given the shard's task. */
+function groupSizes(job: JobRecord): (group: number) => number {
+  const sizes = new Map<number, number>();
+  for (const shard of Object.values(job.shardOf)) {
+    sizes.set(shard + 1, (sizes.get(shard + 1) ?? 0) + 1);
+  }
+  return (group) => sizes.get(group) ?? 0;
+}
+
 /**
  * Settles every task group of the round on chain (VerificationManager.settleRedundancy:
  * outliers lose 50%, agreeing members earn a passed proof), then reports outliers whose result is
@@ -355,7 +368,7 @@ async function settleGroups(ctx: Context, job: JobRecord): Promise<void> {
     group: job.shardOf[u.nodePubkey]! + 1,
     resultHash: resultHashOf(u.lossDigest, u.gradientDigest, u.weightsDigest),
   }));
-  const groups = groupResults(results);
+  const groups = groupResults(results, groupSizes(job));
   for (const g of groups) {
     if (!g.consensus) continue;
     await once(
@@ -481,9 +494,11 @@ export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
   const out: AggregateOutcome[] = [];
   for (const job of await listJobs(ctx.kv)) {
     if (job.status === "running") out.push(await aggregateJob(ctx, job.jobId));
-    // Challenges of a job's last rounds still run out after it completes.
+    // Challenges and disputes of a job's last rounds still run out after it completes.
     else {
-      await checkChallenges(ctx, job, await loadSpec(ctx.store, job.specCid));
+      const spec = await loadSpec(ctx.store, job.specCid);
+      await checkChallenges(ctx, job, spec);
+      await arbitrateDisputes(ctx, job, spec);
       await settleCommittees(ctx, job);
     }
   }

@@ -69,7 +69,9 @@ export async function finalizeOne(ctx: Context, jobId: Hex): Promise<JobRecord> 
       const readyAt = Number(e.args?.[1] ?? 0n);
       throw new HttpError(
         409,
-        `Cannot finalize yet: the settlement delay ends at ${new Date(readyAt * 1000).toISOString()}`,
+        `Cannot finalize yet: the settlement delay ends at ${
+          new Date(readyAt * 1000).toISOString()
+        }`,
         { cause: e },
       );
     }

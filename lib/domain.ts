@@ -43,12 +43,14 @@ export function typedDigest(
   fields: readonly TypedDataParameter[],
   message: Record<string, unknown>,
 ): Hex {
-  return hashTypedData({
-    domain: { name: DOMAIN_NAME, version: DOMAIN_VERSION, ...domain },
-    types: { [primaryType]: fields },
-    primaryType,
-    message,
-  } as Parameters<typeof hashTypedData>[0]);
+  return hashTypedData(
+    {
+      domain: { name: DOMAIN_NAME, version: DOMAIN_VERSION, ...domain },
+      types: { [primaryType]: fields },
+      primaryType,
+      message,
+    } as Parameters<typeof hashTypedData>[0],
+  );
 }
 
 /**

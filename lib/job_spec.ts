@@ -297,7 +297,9 @@ export function workTerms(
   secondsPerStep = 1,
 ): WorkTerms {
   if (!Number.isInteger(secondsPerStep) || secondsPerStep < 1 || secondsPerStep > 86_400) {
-    throw new RangeError("Cannot build work terms: secondsPerStep must be an integer in [1, 86400]");
+    throw new RangeError(
+      "Cannot build work terms: secondsPerStep must be an integer in [1, 86400]",
+    );
   }
   return {
     stepsPerRound: spec.localSteps,

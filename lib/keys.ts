@@ -115,7 +115,9 @@ export function verifyBytes(
   const pub = toBytes(publicKey, 32, "public key");
   const sig = toBytes(signature, 64, "signature");
   try {
-    return ed.verify(sig, message, pub);
+    // Strict RFC 8032 (not ZIP-215): the same signatures the on-chain verifier accepts, and no
+    // forgeries "by" small-order keys.
+    return ed.verify(sig, message, pub, { zip215: false });
   } catch {
     return false;
   }

@@ -9,8 +9,8 @@ import {Sha512} from "./Sha512.sol";
 /// trusting whoever registers it first.
 /// @dev Cofactorless and strict: a signature holds iff `[S]B == R + [k]A` with
 /// `k = SHA-512(R || A || M) mod L`, `S < L`, and `A` and `R` canonical encodings of curve points.
-/// This accepts every signature an RFC 8032 signer (such as the noble-ed25519 library) produces; it rejects a
-/// few crafted ones that ZIP-215 verifiers accept (non-canonical encodings, and small-order
+/// This accepts every signature an RFC 8032 signer (such as the noble-ed25519 library) produces;
+/// it rejects a few crafted ones that ZIP-215 verifiers accept (non-canonical encodings, and small-order
 /// components that only a cofactored check `[8][S]B == [8]R + [8][k]A` ignores). Public keys of
 /// small order are rejected too (as libsodium does): a signature "by" such a key proves nothing,
 /// since with S = 0 and R one of the eight small-order points it verifies for many messages.
@@ -18,8 +18,9 @@ import {Sha512} from "./Sha512.sol";
 /// Arithmetic is over the field p = 2^255 - 19 with mulmod/addmod, on extended twisted Edwards
 /// coordinates (X : Y : Z : T), x = X/Z, y = Y/Z, xy = T/Z, with the complete addition and
 /// doubling formulas of RFC 8032 section 5.1.4. `[S]B + [k](-A)` is computed in one pass (Shamir's
-/// trick) over 2-bit windows of both scalars at once, so it costs 253 doublings and at most 127
-/// additions of a precomputed `[i]B + [j](-A)`. Instead of decoding R, the result is encoded and
+/// trick) over 2-bit windows of both scalars at once, so it costs 252 doublings and at most 127
+/// additions of a precomputed `[i]B + [j](-A)`, about 130k gas; SHA-512 adds about 48k gas per
+/// 128-byte block of `R || A || M` (one block for a message of up to 47 bytes). Instead of decoding R, the result is encoded and
 /// compared with R's bytes: that needs one field inversion (via the modexp precompile) and makes
 /// any non-canonical or off-curve R fail for free.
 library Ed25519 {
@@ -52,8 +53,8 @@ library Ed25519 {
     uint256 private constant SIGN_BIT = 255;
     uint256 private constant Y_MASK = (1 << SIGN_BIT) - 1;
 
-    /// @dev Masks and shifts of the byte reversal in _littleEndian: swap bytes, then 2-byte,
-    /// 4-byte, 8-byte and 16-byte lanes.
+    /// @dev Masks of the byte reversal in _littleEndian, which swaps neighbouring lanes of 8, 16,
+    /// 32, 64 and then 128 bits: each mask selects the lower lane of every pair.
     uint256 private constant SWAP_8 = 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
     uint256 private constant SWAP_16 = 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff;
     uint256 private constant SWAP_32 = 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
@@ -70,8 +71,10 @@ library Ed25519 {
     uint256 private constant WINDOW_BITS = 2;
     uint256 private constant WINDOW_MASK = 3;
     uint256 private constant TOP_WINDOW = 252;
-    /// @dev The table holds [i]B + [j](-A) for i, j in 0..3 at index 4i + j (index 0, the neutral
-    /// point, is never read). An entry is a point in cached form: Y-X, Y+X, 2d*T, 2Z.
+    /// @dev The table holds [i]B + [j]A' for i, j in 0..3 (A' = -A) at index 4i + j, in rows of
+    /// ROW_ENTRIES entries; entry 0 is the neutral point, never read. An entry is a point in cached
+    /// form (RFC 8032's addition reads the second point only as these): Y-X, Y+X, 2d*T, 2Z.
+    uint256 private constant ROW_ENTRIES = 4;
     uint256 private constant ENTRY_BYTES = 128;
     uint256 private constant ROW_BYTES = 512;
     uint256 private constant TABLE_BYTES = 2048;
@@ -85,7 +88,8 @@ library Ed25519 {
     /// @notice Whether `(r, s)` is a valid Ed25519 signature of `message` under `publicKey`.
     /// @dev Never reverts on bad input: returns false for S >= L, for a public key or R that is not
     /// the canonical encoding of a curve point (y >= p, x = 0 with the sign bit set, no x), for a
-    /// public key of small order, and for a wrong signature. View rather than pure only because it calls the modexp precompile.
+    /// public key of small order, and for a wrong signature. View rather than pure only because it
+    /// calls the modexp precompile (0x05).
     /// @param publicKey The 32-byte public key A, as RFC 8032 encodes it.
     /// @param r The first 32 bytes of the 64-byte signature (the encoded point R).
     /// @param s The last 32 bytes of the signature (the scalar S, little-endian).
@@ -188,10 +192,11 @@ library Ed25519 {
             let table := mload(FREE_MEMORY_POINTER)
             mstore(FREE_MEMORY_POINTER, add(table, TABLE_BYTES))
             // p is used as a variable, `prime`, read back from scratch memory after a write the
-            // optimizer cannot rule out aliasing it: with runs = 200 it would otherwise replace
-            // the literal P at each of its ~6,000 uses by its 8-byte recipe `sub(shl(255, 1), 19)`,
-            // which costs 12 gas more than a DUP. That write fills entry 0 with the neutral
-            // point (0 : 1 : 1 : 0) in cached form, for completeness (the loop never reads it).
+            // optimizer cannot rule out aliasing it. Written as the literal P, each of its ~5,000
+            // executions would be the optimizer's (runs = 200) 8-byte recipe for it,
+            // `sub(shl(255, 1), 19)`, 12 gas more than a DUP: about 55k gas per verification.
+            // That write fills entry 0 with the neutral point (0 : 1 : 1 : 0) in cached form, for
+            // completeness (the loop never reads it).
             mstore(0, P)
             mstore(add(table, Y_MINUS_X), 1)
             mstore(add(table, Y_PLUS_X), 1)
@@ -199,8 +204,8 @@ library Ed25519 {
             mstore(add(table, Z_2), 2)
             let prime := mload(0)
 
-            // Row 0: [j]A' for j = 1..3, each the previous one plus A' (the addition is unified,
-            // so it also doubles).
+            // Row 0: [j]A' for j = 1..3, each the previous one plus A' (the addition formula is
+            // complete, so it also doubles).
             let one := add(table, ENTRY_BYTES)
             _store(one, x, y, 1, mulmod(x, y, prime), prime)
             {
@@ -217,7 +222,7 @@ library Ed25519 {
                 let bt := BASE_T
                 for { let row := add(table, ROW_BYTES) } 1 {} {
                     _store(row, bx, by, bz, bt, prime)
-                    for { let j := 1 } lt(j, 4) { j := add(j, 1) } {
+                    for { let j := 1 } lt(j, ROW_ENTRIES) { j := add(j, 1) } {
                         let px, py, pz, pt := _add(bx, by, bz, bt, add(table, mul(j, ENTRY_BYTES)), prime)
                         _store(add(row, mul(j, ENTRY_BYTES)), px, py, pz, pt, prime)
                     }
@@ -227,8 +232,11 @@ library Ed25519 {
                 }
             }
 
-            // Main loop, top window first: Q = 4Q + [a_i]B + [b_i]A'. Q starts as the neutral
-            // point (0 : 1 : 1 : 0), so the first doublings are skipped instead of computed.
+            // Main loop, top window first: Q = 4Q + [a_i]B + [b_i]A' for the 2-bit windows a_i, b_i.
+            // Q starts as the neutral point (0 : 1 : 1 : 0) and each window is added before the
+            // doublings, so none is spent on the neutral point and none follows the last window.
+            // The addition's T output is never read here (a doubling follows it), the second
+            // doubling's is, by the next addition.
             let qt := 0
             qx := 0
             qy := 1
@@ -265,7 +273,8 @@ library Ed25519 {
                 rz := mulmod(cf, cg, p)
             }
 
-            // 2 * (X : Y : Z) (RFC 8032 section 5.1.4, doubling); T is not an input of doubling.
+            // 2 * (X : Y : Z) (RFC 8032 section 5.1.4, doubling); T is not an input of doubling,
+            // and as an output it is only needed before an addition.
             function _double(px, py, pz, p) -> rx, ry, rz, rt {
                 let da := mulmod(px, px, p)
                 let db := mulmod(py, py, p)
@@ -283,7 +292,8 @@ library Ed25519 {
         }
     }
 
-    /// @notice Reads 32 bytes as a little-endian integer, as RFC 8032 encodes scalars and points.
+    /// @notice Reads 32 bytes as a little-endian integer, as RFC 8032 encodes scalars and points:
+    /// reverses the byte order by swapping ever wider lanes (shift = lane width in bits).
     function _littleEndian(bytes32 word) private pure returns (uint256 v) {
         v = uint256(word);
         v = ((v >> 8) & SWAP_8) | ((v & SWAP_8) << 8);

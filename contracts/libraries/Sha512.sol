@@ -27,12 +27,11 @@ library Sha512 {
     uint256 private constant SLOT = 32;
     /// @dev Bytes of one 64-bit word in the block and in ROUND_CONSTANTS.
     uint256 private constant WORD_BYTES = 8;
-    /// @dev Position of the top 64-bit lane of a word: a right shift by it leaves the first 8
-    /// bytes of a 32-byte mload, or the first of four packed words.
-    uint256 private constant TOP_LANE = 192;
+    /// @dev The right shift that leaves the first 8 bytes of a 32-byte mload.
+    uint256 private constant FIRST_WORD_SHIFT = 192;
     /// @dev Selects the low 64 bits of a stack slot.
     uint256 private constant MASK64 = 0xffffffffffffffff;
-    /// @dev Bytes of memory the schedule takes: ROUNDS * SLOT (and as much for W[t] + K[t]).
+    /// @dev Bytes of memory the schedule takes: ROUNDS * SLOT.
     uint256 private constant SCHEDULE_BYTES = 2560;
     /// @dev The free memory pointer's slot (Solidity's memory layout).
     uint256 private constant FREE_MEMORY_POINTER = 0x40;
@@ -107,7 +106,7 @@ library Sha512 {
             // 64-bit x is a shift of x || x (`xx` below), masked once after the terms are added.
             function _expand(w, blk) {
                 for { let t := 0 } lt(t, BLOCK_WORDS) { t := add(t, 1) } {
-                    mstore(add(w, mul(t, SLOT)), shr(TOP_LANE, mload(add(blk, mul(t, WORD_BYTES)))))
+                    mstore(add(w, mul(t, SLOT)), shr(FIRST_WORD_SHIFT, mload(add(blk, mul(t, WORD_BYTES)))))
                 }
                 let end := add(w, SCHEDULE_BYTES)
                 for { let p := add(w, mul(BLOCK_WORDS, SLOT)) } lt(p, end) { p := add(p, SLOT) } {
@@ -136,7 +135,8 @@ library Sha512 {
                 let a := mload(st)
                 let bcd := _pack(mload(add(st, SLOT)), mload(add(st, mul(2, SLOT))), mload(add(st, mul(3, SLOT))))
                 let e := mload(add(st, mul(4, SLOT)))
-                let fgh := _pack(mload(add(st, mul(5, SLOT))), mload(add(st, mul(6, SLOT))), mload(add(st, mul(7, SLOT))))
+                let fgh :=
+                    _pack(mload(add(st, mul(5, SLOT))), mload(add(st, mul(6, SLOT))), mload(add(st, mul(7, SLOT))))
                 let end := add(w, SCHEDULE_BYTES)
                 for {} lt(w, end) {
                     w := add(w, SLOT)
@@ -146,22 +146,24 @@ library Sha512 {
                     // in the low lane of fg = f << 64 | g.
                     let xx := or(e, shl(WORD_BITS, e))
                     let fg := shr(WORD_BITS, fgh)
-                    let t1 := add(
-                        add(fgh, add(mload(w), shr(TOP_LANE, mload(k)))),
+                    let t1 :=
                         add(
-                            xor(xor(shr(BIG_SIGMA1_R1, xx), shr(BIG_SIGMA1_R2, xx)), shr(BIG_SIGMA1_R3, xx)),
-                            xor(fg, and(e, xor(shr(WORD_BITS, fg), fg)))
+                            add(fgh, add(mload(w), shr(FIRST_WORD_SHIFT, mload(k)))),
+                            add(
+                                xor(xor(shr(BIG_SIGMA1_R1, xx), shr(BIG_SIGMA1_R2, xx)), shr(BIG_SIGMA1_R3, xx)),
+                                xor(fg, and(e, xor(shr(WORD_BITS, fg), fg)))
+                            )
                         )
-                    )
                     // T2 = Sigma0(a) + Maj(a, b, c); Maj(a, b, c) = (a & b) | (c & (a | b)), in the
                     // low lane of bc = b << 64 | c (a has no high lanes, so neither has the result).
                     xx := or(a, shl(WORD_BITS, a))
                     let bc := shr(WORD_BITS, bcd)
                     let b := shr(WORD_BITS, bc)
-                    let t2 := add(
-                        xor(xor(shr(BIG_SIGMA0_R1, xx), shr(BIG_SIGMA0_R2, xx)), shr(BIG_SIGMA0_R3, xx)),
-                        or(and(a, b), and(bc, or(a, b)))
-                    )
+                    let t2 :=
+                        add(
+                            xor(xor(shr(BIG_SIGMA0_R1, xx), shr(BIG_SIGMA0_R2, xx)), shr(BIG_SIGMA0_R3, xx)),
+                            or(and(a, b), and(bc, or(a, b)))
+                        )
                     // (a, b, c, d, e, f, g, h) = (T1 + T2, a, b, c, d + T1, e, f, g)
                     let eNext := and(add(bcd, t1), MASK64)
                     bcd := or(shl(mul(2, WORD_BITS), a), bc)

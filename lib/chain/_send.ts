@@ -63,6 +63,9 @@ export async function sendContract<
     functionName: functionName;
     args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
     value?: bigint;
+    /** Block the simulation and estimate run against; "pending" for calls that must land in a
+     * block after the latest one (e.g. a draw from the hash of the latest block). */
+    blockTag?: "latest" | "pending";
   },
 ): Promise<SendResult> {
   let hash: Hex;
@@ -74,11 +77,9 @@ export async function sendContract<
     // margin keeps such transactions from running out of gas.
     // deno-lint-ignore no-explicit-any
     const estimate = await client.estimateContractGas(request as any);
-    hash = await client.writeContract({
-      // deno-lint-ignore no-explicit-any
-      ...(prepared as any),
-      gas: (estimate * GAS_MARGIN_PCT) / 100n,
-    });
+    // deno-lint-ignore no-explicit-any
+    const { blockTag: _, ...toSend } = prepared as any;
+    hash = await client.writeContract({ ...toSend, gas: (estimate * GAS_MARGIN_PCT) / 100n });
   } catch (e) {
     const { errorName, args } = revertOf(e);
     throw new ChainCallError(request.functionName, errorName, args, { cause: e });

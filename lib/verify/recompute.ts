@@ -10,11 +10,12 @@
  * import { initWeights, paramLayout } from "../../kernel/params.ts";
  * import { defaultHyper } from "../local_training.ts";
  * import { recomputeRound } from "./recompute.ts";
+ * import { UNCHECKED_DOMAIN as domain } from "../domain.ts";
  * const kernel = loadKernel();
  * const hyper = defaultHyper({ kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 }, { B: 2, T: 16 });
  * const global = initWeights(kernel, paramLayout(hyper.model), 1);
  * const data = new TextEncoder().encode("a small shard of text to train on. ".repeat(20));
- * const task = { jobId: `0x${"11".repeat(32)}` as const, round: 0, seed: 3, localSteps: 2, proofEvery: 2, data, hyper };
+ * const task = { jobId: `0x${"11".repeat(32)}` as const, round: 0, seed: 3, localSteps: 2, proofEvery: 2, data, hyper, domain };
  * const a = recomputeRound(createTrainer(kernel), global, task);
  * const b = recomputeRound(createTrainer(kernel), global, task);
  * console.assert(a.resultHash === b.resultHash && a.stepDigests.length === 3);

@@ -36,8 +36,16 @@ export interface GroupOutcome {
   outliers: string[];
 }
 
-/** Groups results by task group and splits each into majority and outliers. */
-export function groupResults(results: GroupedResult[]): GroupOutcome[] {
+/**
+ * Groups results by task group and splits each into majority and outliers. A majority must be
+ * strict over the whole group (`sizeOf(group)`, default: the members that reported), as
+ * VerificationManager.settleRedundancy counts it: members that sent nothing count against it, so
+ * colluders that report first cannot outvote honest members that report later.
+ */
+export function groupResults(
+  results: GroupedResult[],
+  sizeOf: (group: number) => number = () => 0,
+): GroupOutcome[] {
   const byGroup = new Map<number, GroupedResult[]>();
   for (const r of results) byGroup.set(r.group, [...(byGroup.get(r.group) ?? []), r]);
   const out: GroupOutcome[] = [];
@@ -47,7 +55,8 @@ export function groupResults(results: GroupedResult[]): GroupOutcome[] {
     let majority: string | undefined;
     let best = 0;
     for (const [h, c] of counts) if (c > best) [majority, best] = [h, c];
-    const consensus = best >= 2 && best * 2 > members.length;
+    const size = Math.max(members.length, sizeOf(group));
+    const consensus = best >= 2 && best * 2 > size;
     const sorted = members.map((m) => m.nodePubkey).sort();
     if (members.length === 1) {
       out.push({ group, majority, consensus, counted: sorted[0], agreeing: sorted, outliers: [] });

@@ -11,13 +11,13 @@ import {
   HOUR,
   JobStatus,
   mined,
+  nodePubkey,
   NodeRole,
   registerNode,
   roundCommit,
   setupFixture,
   submitJob,
   trainParams,
-  nodePubkey,
 } from "./_fixture.ts";
 
 Deno.test("AIJobManager", async (t) => {
@@ -32,7 +32,12 @@ Deno.test("AIJobManager", async (t) => {
   ];
   const jobs = fx.c.jobs;
   const budget = parseEther("30");
-  const [n1, n2, n3, basic] = [nodePubkey("n1"), nodePubkey("n2"), nodePubkey("n3"), nodePubkey("basic")];
+  const [n1, n2, n3, basic] = [
+    nodePubkey("n1"),
+    nodePubkey("n2"),
+    nodePubkey("n3"),
+    nodePubkey("basic"),
+  ];
   const getJob = (jobId: `0x${string}`) =>
     owner.readContract({ ...jobs, functionName: "getJob", args: [jobId] });
   const totals = async () => ({

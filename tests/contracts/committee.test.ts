@@ -12,12 +12,12 @@ import {
   event,
   expectRevert,
   mined,
+  nodePubkey,
   registerNode,
   roundCommit,
   setupFixture,
   submitJob,
   ZERO32,
-  nodePubkey,
 } from "./_fixture.ts";
 import { resultHashOf } from "../../lib/verify/recompute.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
@@ -35,7 +35,10 @@ Deno.test("VerificationManager committees", async (t) => {
     Name,
     ArthaClient
   >;
-  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<Name, Hex>;
+  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<
+    Name,
+    Hex
+  >;
   for (const n of names) await registerNode(fx, ops[n], { pubkey: node[n] });
   const jobId = await submitJob(fx, fx.clients[7]!, parseEther("5"), { nodesWanted: 5 });
   await mined(

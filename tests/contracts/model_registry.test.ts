@@ -234,7 +234,11 @@ Deno.test("ModelRegistry", async (t) => {
       // Earlier versions stay published; unknown CIDs are not.
       for (const [cid, published] of [["bafy-v1", true], ["bafy-v2", true], ["bafy-v3", false]]) {
         assert.equal(
-          await owner.readContract({ ...models, functionName: "isPublished", args: [cid as string] }),
+          await owner.readContract({
+            ...models,
+            functionName: "isPublished",
+            args: [cid as string],
+          }),
           published,
         );
         assert.equal(
@@ -312,8 +316,11 @@ Deno.test("ModelRegistry", async (t) => {
           args: [id, "bafy-v1", b32("d1")],
         }),
       );
-      assert.equal((await owner.readContract({ ...models, functionName: "getModel", args: [id] }))
-        .publishedCid, "bafy-v1");
+      assert.equal(
+        (await owner.readContract({ ...models, functionName: "getModel", args: [id] }))
+          .publishedCid,
+        "bafy-v1",
+      );
       assert.equal(
         await owner.readContract({
           ...models,

@@ -12,6 +12,7 @@ import { BaseError, ContractFunctionRevertedError, type Hash, type Hex, parseEth
 import {
   abis,
   b32,
+  bindingSignatureOf,
   caps,
   DAY,
   event,
@@ -20,14 +21,13 @@ import {
   HOUR,
   JobStatus,
   mined,
+  nodePubkey,
   NodeRole,
   ROLE_STAKE,
   roundCommit,
   setupFixture,
   SlashReason,
   trainParams,
-  bindingSignatureOf,
-  nodePubkey,
 } from "./_fixture.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 
@@ -147,7 +147,8 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     const tier = ROLE_STAKE[role]!;
     const teeBit = role === NodeRole.TEE && rnd.chance(0.8);
     const word = caps({ gpu: true, tee: teeBit });
-    const args = (pk: Hex, sig: Hex = "0x") => [pk, role, "in-west", word, b32("sla"), sig] as const;
+    const args = (pk: Hex, sig: Hex = "0x") =>
+      [pk, role, "in-west", word, b32("sla"), sig] as const;
     if (nodes.length > 0 && rnd.chance(0.08)) {
       const taken = rnd.pick(nodes).pubkey;
       await expectRevert(
@@ -191,7 +192,12 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     const sig = await bindingSignatureOf(fx, operator.account.address, pubkey);
     await mined(
       operator,
-      operator.writeContract({ ...reg, functionName: "registerNode", args: args(pubkey, sig), value }),
+      operator.writeContract({
+        ...reg,
+        functionName: "registerNode",
+        args: args(pubkey, sig),
+        value,
+      }),
     );
     count("register ok");
     ledger.deposits += value;

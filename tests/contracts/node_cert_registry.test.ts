@@ -11,12 +11,12 @@ import {
   expectRevert,
   HOUR,
   mined,
+  nodePubkey,
   NodeRole,
   registerNode,
   ROLE_STAKE,
   setupFixture,
   SlashReason,
-  nodePubkey,
 } from "./_fixture.ts";
 
 Deno.test("NodeCertRegistry", async (t) => {

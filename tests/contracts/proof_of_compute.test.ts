@@ -622,7 +622,10 @@ Deno.test("ProofOfCompute", async (t) => {
       hashTrainProof(proof, arthaDomain(fx.net.chainId, fx.addrs.jobs)),
       hashTrainProof(proof, domain),
     );
-    assert.notEqual(hashTrainProof(proof, arthaDomain(1, poc.address)), hashTrainProof(proof, domain));
+    assert.notEqual(
+      hashTrainProof(proof, arthaDomain(1, poc.address)),
+      hashTrainProof(proof, domain),
+    );
   });
 
   await fx.step(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { stringToHex } from "viem";
-import { abis, b32, event, expectRevert, mined, nodePubkey, setupFixture } from "./_fixture.ts";
+import { abis, event, expectRevert, mined, nodePubkey, setupFixture } from "./_fixture.ts";
 
 /** The counters of ReputationRegistry.Record. */
 interface Record {

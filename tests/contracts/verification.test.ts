@@ -12,10 +12,10 @@ import {
   event,
   expectRevert,
   mined,
+  nodePubkey,
   registerNode,
   setupFixture,
   submitJob,
-  nodePubkey,
 } from "./_fixture.ts";
 import { merkleRoot } from "../../lib/merkle.ts";
 import { STEP_RECORD_BYTES } from "../../lib/local_training.ts";
@@ -41,7 +41,10 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
   const dg = { address: fx.addrs.disputes, abi: abis.disputes } as const;
   const names = ["A", "B", "C", "D", "E", "F"] as const;
   const ops = names.map((_, i) => fx.clients[2 + i]!);
-  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<string, Hex>;
+  const node = Object.fromEntries(names.map((n) => [n, nodePubkey(`node-${n}`)])) as Record<
+    string,
+    Hex
+  >;
   for (let i = 0; i < names.length; i++) {
     await registerNode(fx, ops[i]!, { pubkey: node[names[i]!]! });
   }
@@ -526,7 +529,10 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
 
   await fx.step(t, "test_spotCheck_drawnOncePerClosedRound", async () => {
     const long = await submitJob(fx, fx.clients[8]!, parseEther("1"), { rounds: 40 });
-    await mined(co, co.writeContract({ ...fx.c.jobs, functionName: "assign", args: [long, [node.A!]] }));
+    await mined(
+      co,
+      co.writeContract({ ...fx.c.jobs, functionName: "assign", args: [long, [node.A!]] }),
+    );
     await expectRevert(
       co.simulateContract({
         ...vm,

@@ -375,12 +375,13 @@ Deno.test("aggregate", async (t) => {
         .value!;
       assert.equal(closing.nodes.length, 4);
 
-      // The straggler arrives while the coordinator is down: accepted, but not in the closing set.
-      await s.deliver(job, job.nodes.slice(4));
+      // The straggler arrives while the coordinator is down: the chain already closed the round,
+      // so its commit is refused (a closed round's commits are final) and it is not counted.
+      await assert.rejects(s.deliver(job, job.nodes.slice(4)), /PoC__RoundNotOpen/);
 
       const again = await aggregateJob(s.ctx, job.jobId);
       assert.equal(again.status, "closed");
-      assert.equal(again.updates, 4, "the recorded closing set, not the 5 updates now in");
+      assert.equal(again.updates, 4, "the recorded closing set");
       assert.equal(again.checkpointCid, afterCrash.latestCheckpointCid);
       const chain = await fx.chainJob(job.jobId);
       assert.equal(chain.currentRound, 1, "the chain's round advanced exactly once");

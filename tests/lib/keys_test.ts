@@ -121,7 +121,10 @@ Deno.test("signBinding verifies only for the same chain, registry, operator and 
     }),
   );
   assert.ok(!verifyBinding(generateNodeKey().publicKeyHex, sig, PARAMS));
-  assert.throws(() => bindingMessage({ ...PARAMS, registry: "0x1234" }, key.publicKeyHex), TypeError);
+  assert.throws(
+    () => bindingMessage({ ...PARAMS, registry: "0x1234" }, key.publicKeyHex),
+    TypeError,
+  );
 });
 
 Deno.test("loadOrCreateNodeKey creates a 0600 file once and reloads the same key", async () => {

@@ -204,10 +204,15 @@ export async function expireChallenges(run: VerifyRun, nodes: Hex[]): Promise<He
 export async function closeRound(
   run: VerifyRun,
 ): Promise<{ valLoss: number; status: string; missing: string[] }> {
-  let out = (await (await run.post("/aggregate", { jobId: run.jobId })).json())[0];
+  const aggregate = async () => {
+    const body = await (await run.post("/aggregate", { jobId: run.jobId })).json();
+    if (!Array.isArray(body)) throw new Error(`aggregate failed: ${JSON.stringify(body)}`);
+    return body[0];
+  };
+  let out = await aggregate();
   if (out.status === "waiting") {
     run.advance(run.spec.aggregation.deadlineMs + 1);
-    out = (await (await run.post("/aggregate", { jobId: run.jobId })).json())[0];
+    out = await aggregate();
   }
   if (out.status !== "closed") throw new Error(`round did not close: ${JSON.stringify(out)}`);
   return out;
