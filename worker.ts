@@ -30,6 +30,7 @@ import { hexToBytes } from "./lib/digest.ts";
 import { arthaDomain } from "./lib/domain.ts";
 import { f32Bytes, type LocalResult, trainLocal } from "./lib/local_training.ts";
 import { ChallengeResponder, type ResponderMode } from "./lib/verify/responder.ts";
+import { DisputeResponder } from "./lib/verify/dispute_responder.ts";
 import {
   envelopeDigest,
   envelopeOf,
@@ -128,18 +129,26 @@ export class Worker {
   #residuals = new Map<string, ErrorFeedbackState>();
   /** Commits kept to answer challenges on them. */
   #responder: ChallengeResponder;
+  /** Step digests of commits kept to play disputes on them (jobs with redundancy). */
+  #disputes: DisputeResponder;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase() as Hex;
     this.#trainer = options.trainer ?? createTrainer(loadKernel());
     this.#responder = new ChallengeResponder(this.nodePubkey);
+    this.#disputes = new DisputeResponder(this.nodePubkey);
   }
 
   /** Answers every open on-chain challenge of this node from its kept commits. */
   answerChallenges(): Promise<number> {
     if (!this.#o.addresses.verification) return Promise.resolve(0);
     return this.#responder.answer(this.#o.client, this.#o.addresses, this.#o.cheat?.challenges);
+  }
+
+  /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
+  answerDisputes(): Promise<number> {
+    return this.#disputes.answer(this.#o.client, this.#o.addresses);
   }
 
   async #call(path: string, init?: RequestInit): Promise<unknown> {
@@ -353,6 +362,7 @@ export class Worker {
   async tick(): Promise<"trained" | "resent" | "aggregated" | "validated" | "wait" | "idle"> {
     await this.heartbeat();
     await this.answerChallenges();
+    await this.answerDisputes();
     const saved = await this.#loadState();
     if (saved.pending) {
       await this.#submit(saved.pending.envelope);
@@ -408,6 +418,8 @@ export class Worker {
       this.#o.key,
       {
         encode: codec ? (delta) => codec.encode(delta, working).bytes : undefined,
+        // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+        recordSteps: (s.verification?.redundancy ?? 1) > 1,
         onStep: (step, loss) =>
           this.#o.onProgress?.({
             kind: "step",
@@ -446,15 +458,21 @@ export class Worker {
       // Committed before a crash: the kernel is deterministic, so the digests are the same.
       if (!(e instanceof ChainCallError && e.errorName === "PoC__AlreadyCommitted")) throw e;
     }
-    this.#responder.remember({
+    const committed = {
       jobId: task.jobId.toLowerCase() as Hex,
       round: task.round,
       lossDigest: result.lossDigest,
       gradientDigest: result.gradientDigest,
       weightsDigest: result.weightsDigest,
+    };
+    this.#responder.remember({
+      ...committed,
       updateBytes: result.payload ?? f32Bytes(result.delta),
       stepRecords: result.stepRecords,
     });
+    if (result.stepDigests) {
+      this.#disputes.remember({ ...committed, stepDigests: result.stepDigests });
+    }
     const envelope: SignedUpdateEnvelope = signEnvelope(
       this.#o.key,
       envelopeOf(result, {

@@ -1,11 +1,11 @@
 /**
  * POST /register — binds a node's Ed25519 key to its operator's EVM account.
  *
- * The worker first stakes on chain (NodeCertRegistry.registerNode from the operator account),
- * then posts {nodePubkey, operator, nonce, signature}: an Ed25519 signature over
- * bindingMessage(chainId, registry, operator, nonce). The function checks the signature
- * off-chain (on-chain Ed25519 costs ~490k gas) and that the chain records this key as the
- * operator's `nonce`-th node, so a binding can be neither forged nor replayed for another key.
+ * The worker first stakes on chain (NodeCertRegistry.registerNode from the operator account, with
+ * the node key's Ed25519 signature over the EIP-712 NodeBinding, which the registry verifies), then
+ * posts {nodePubkey, operator, nonce, signature}: the same signature. The function checks it again
+ * and that the chain records this key as the operator's `nonce`-th node, so a binding can be
+ * neither forged nor replayed for another key.
  * Bound nodes are what `assign` may give work to.
  */
 import { abis } from "../lib/chain/contracts.ts";

@@ -1,0 +1,133 @@
+/**
+ * The coordinator as the arbiter of disputes (contracts/DisputeGame.sol). A dispute without a
+ * group majority (a redundancy-2 task group) bisects down to one step and ends Unresolved; the
+ * arbiter recomputes the disputed task's round from the round's starting checkpoint with the
+ * deterministic kernel and states the right s_hi: the side whose s_hi differs loses 50%.
+ * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
+ */
+import type { Hex } from "viem";
+import { ChainCallError } from "../lib/chain/_send.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../lib/job_spec.ts";
+import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
+import { recomputeRound } from "../lib/verify/recompute.ts";
+import {
+  arbitrateDispute,
+  type DisputeInfo,
+  DisputePhase,
+  openDisputes,
+} from "../lib/verify/dispute_chain.ts";
+import type { Context } from "./_context.ts";
+import { loadWeights, processTrainer } from "./_job.ts";
+import type { JobRecord } from "./_state.ts";
+
+/** What the coordinator did about one unresolved dispute. */
+export interface ArbitrationRecord {
+  disputeId: string;
+  jobId: Hex;
+  round: number;
+  /** The disputed step and the digest the arbiter stated for it. */
+  hi: number;
+  digest?: Hex;
+  /** "closed": settled or expired by someone else first; "skipped": not ours to decide. */
+  status: "arbitrated" | "closed" | "skipped";
+  reason?: string;
+}
+
+const arbitrationKey = (jobId: string, id: string): Deno.KvKey => [
+  "arbitration",
+  jobId.toLowerCase(),
+  id,
+];
+
+/** Arbitrates every unresolved dispute of the job not decided yet; returns what it decided. */
+export async function arbitrateDisputes(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<ArbitrationRecord[]> {
+  const { client, addresses } = ctx.chain;
+  if (!spec.verification || !addresses.disputes) return [];
+  const unresolved = await openDisputes(client, {
+    addresses,
+    jobId: job.jobId,
+    phases: [DisputePhase.Unresolved],
+  });
+  if (unresolved.length === 0) return [];
+  const now = (await client.getBlock()).timestamp;
+  const out: ArbitrationRecord[] = [];
+  for (const d of unresolved) {
+    const key = arbitrationKey(job.jobId, d.disputeId.toString());
+    if ((await ctx.kv.get(key)).value) continue;
+    if (now > d.deadline) continue; // too late: it expires, nobody is slashed
+    const right = await rightDigestAtHi(ctx, job, spec, d);
+    if (!right) continue; // the round's starting checkpoint is not recorded yet
+    const rec: ArbitrationRecord = {
+      disputeId: d.disputeId.toString(),
+      jobId: job.jobId,
+      round: d.round,
+      hi: d.hi,
+      ...right,
+      status: "skipped",
+    };
+    if (right.digest) rec.status = await arbitrate(ctx, d.disputeId, right.digest);
+    await ctx.kv.set(key, rec);
+    out.push(rec);
+  }
+  return out;
+}
+
+/**
+ * s_hi of the disputed task, recomputed: the same shard, seed and starting weights as the two
+ * parties (one task group shares one task). A recomputation whose s_lo is not the digest both
+ * sides agreed on is not the task they ran (or both lied alike before lo): it decides nothing.
+ */
+async function rightDigestAtHi(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  d: DisputeInfo,
+): Promise<{ digest?: Hex; reason?: string } | undefined> {
+  const shard = job.shardOf[d.defender.toLowerCase()] ?? job.shardOf[d.challenger.toLowerCase()];
+  if (shard === undefined) return { reason: "parties hold no task of this job" };
+  const startCid = d.round === 0 ? spec.initialWeights : job.metrics[d.round - 1]?.checkpointCid;
+  if (!startCid) return undefined;
+  const { stepDigests } = recomputeRound(
+    processTrainer(),
+    await loadWeights(ctx.store, startCid),
+    {
+      jobId: job.jobId,
+      round: d.round,
+      seed: taskSeed(spec, shard),
+      localSteps: spec.localSteps,
+      proofEvery: spec.proofEvery,
+      domain: UNCHECKED_DOMAIN,
+      data: await ctx.store.get(spec.shards[shard]!.cid),
+      hyper: roundHyper(spec, d.round),
+    },
+  );
+  if (stepDigests.length !== d.steps + 1) {
+    return { reason: `the task has ${stepDigests.length - 1} steps, the dispute ${d.steps}` };
+  }
+  // hi == 0: the parties disagree on the round's start itself (round 0), nothing was agreed.
+  if (d.hi > 0 && stepDigests[d.lo] !== d.agreed) {
+    return { reason: `recomputed s_${d.lo} is not the agreed ${d.agreed}` };
+  }
+  return { digest: stepDigests[d.hi]! };
+}
+
+async function arbitrate(
+  ctx: Context,
+  disputeId: bigint,
+  digest: Hex,
+): Promise<ArbitrationRecord["status"]> {
+  const { client, addresses } = ctx.chain;
+  try {
+    await arbitrateDispute(client, { addresses, disputeId, digest });
+    return "arbitrated";
+  } catch (e) {
+    // Arbitrated by another coordinator, or expired, since it was read.
+    const closed = ["Dispute__WrongPhase", "Dispute__WindowClosed"];
+    if (e instanceof ChainCallError && e.errorName && closed.includes(e.errorName)) return "closed";
+    throw e;
+  }
+}
