@@ -27,7 +27,7 @@ import { decodeCheckpoint, encodeCheckpoint } from "./lib/checkpoint.ts";
 import { type JobSpec, parseJobSpec, roundHyper } from "./lib/job_spec.ts";
 import { loadOrCreateNodeKey, type NodeKey, signBinding, signBytes } from "./lib/keys.ts";
 import { hexToBytes } from "./lib/digest.ts";
-import { arthaDomain } from "./lib/domain.ts";
+import { type ArthaDomain, arthaDomain } from "./lib/domain.ts";
 import { f32Bytes, type LocalResult, trainLocal } from "./lib/local_training.ts";
 import { ChallengeResponder, type ResponderMode } from "./lib/verify/responder.ts";
 import { DisputeResponder } from "./lib/verify/dispute_responder.ts";
@@ -138,6 +138,11 @@ export class Worker {
     this.#trainer = options.trainer ?? createTrainer(loadKernel());
     this.#responder = new ChallengeResponder(this.nodePubkey);
     this.#disputes = new DisputeResponder(this.nodePubkey);
+  }
+
+  /** Where this node's signatures count: the deployment's ProofOfCompute on its chain. */
+  get #domain(): ArthaDomain {
+    return arthaDomain(this.#o.chainId, this.#o.addresses.proofs);
   }
 
   /** Answers every open on-chain challenge of this node from its kept commits. */
@@ -411,7 +416,7 @@ export class Worker {
         seed: task.seed,
         localSteps: s.localSteps,
         proofEvery: s.proofEvery,
-        domain: arthaDomain(this.#o.chainId, this.#o.addresses.proofs),
+        domain: this.#domain,
         data,
         hyper: roundHyper(s, task.round),
       },
@@ -481,10 +486,14 @@ export class Worker {
         nodePubkey: this.#o.key.publicKeyHex,
         updateCid,
       }),
+      this.#domain,
     );
     if (this.#o.cheat?.signWith) {
       const { signature: _, ...unsigned } = envelope;
-      envelope.signature = signBytes(this.#o.cheat.signWith, hexToBytes(envelopeDigest(unsigned)));
+      envelope.signature = signBytes(
+        this.#o.cheat.signWith,
+        hexToBytes(envelopeDigest(unsigned, this.#domain)),
+      );
     }
     const json = envelopeToJson(envelope);
     if (working) await this.#stageResidual(task.jobId, working);
@@ -522,7 +531,7 @@ export class Worker {
       aggregateCid,
       totalSamples: mean.totalSamples,
     };
-    const signature = signClusterSubmission(this.#o.key, submission);
+    const signature = signClusterSubmission(this.#o.key, submission, this.#domain);
     await this.#call("/aggregate/cluster", {
       method: "POST",
       headers: { "content-type": "application/json" },

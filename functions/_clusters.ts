@@ -25,6 +25,7 @@ import { f32Bytes } from "../lib/local_training.ts";
 import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
 import type { Context } from "./_context.ts";
 import { field, HttpError } from "./_http.ts";
+import { arthaDomain } from "../lib/domain.ts";
 import {
   getJob,
   getLarge,
@@ -229,7 +230,8 @@ export async function receiveCluster(
   if (rec.aggregator !== sub.nodePubkey) {
     throw new HttpError(403, "Cannot accept cluster: node is not its aggregator");
   }
-  if (!verifyClusterSubmission(sub, signature)) {
+  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
+  if (!verifyClusterSubmission(sub, signature, domain)) {
     throw new HttpError(401, "Cannot accept cluster: signature does not verify");
   }
   if (rec.status !== "open") {

@@ -76,12 +76,12 @@ export async function receiveUpdate(
     }
     throw new HttpError(409, "Cannot accept update: a different update of this node is already in");
   }
-  if (!verifyEnvelopeSignature(env)) {
+  // Signatures count only in this deployment's domain (its ProofOfCompute on its chain).
+  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
+  if (!verifyEnvelopeSignature(env, domain)) {
     throw new HttpError(401, "Cannot accept update: signature does not verify");
   }
   if (env.proofs.length === 0) throw new HttpError(400, "Cannot accept update: no train proofs");
-  // Proofs count only in this deployment's domain (its ProofOfCompute on its chain).
-  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
   for (const p of env.proofs) {
     if (p.nodePubkey.toLowerCase() !== env.nodePubkey || p.jobId.toLowerCase() !== env.jobId) {
       throw new HttpError(400, "Cannot accept update: a proof belongs to another node or job");

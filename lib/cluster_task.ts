@@ -22,7 +22,7 @@
  * console.assert(delta[0] === 2.5 && totalSamples === 4);
  * ```
  */
-import { encodeAbiParameters, keccak256 } from "viem";
+import { type ArthaDomain, typedDigest } from "./domain.ts";
 import type { Hex } from "viem";
 import { StreamingFedAvg } from "./strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "./update_envelope.ts";
@@ -80,35 +80,41 @@ export interface ClusterSubmission {
   totalSamples: number;
 }
 
-function submissionDigest(s: ClusterSubmission): Hex {
-  return keccak256(encodeAbiParameters(
-    [
-      { type: "string" },
-      { type: "bytes32" },
-      { type: "uint32" },
-      { type: "uint32" },
-      { type: "bytes32" },
-      { type: "string" },
-      { type: "uint64" },
-    ],
-    [
-      "ArthaTrain:cluster:v1",
-      s.jobId,
-      s.round,
-      s.cluster,
-      s.nodePubkey,
-      s.aggregateCid,
-      BigInt(s.totalSamples),
-    ],
-  ));
+const SUBMISSION_FIELDS = [
+  { name: "jobId", type: "bytes32" },
+  { name: "round", type: "uint32" },
+  { name: "cluster", type: "uint32" },
+  { name: "nodePubkey", type: "bytes32" },
+  { name: "aggregateCid", type: "string" },
+  { name: "totalSamples", type: "uint64" },
+] as const;
+
+/** The EIP-712 ClusterSubmission digest in `domain` (the deployment's ProofOfCompute). */
+function submissionDigest(s: ClusterSubmission, domain: ArthaDomain): Hex {
+  return typedDigest(domain, "ClusterSubmission", SUBMISSION_FIELDS, {
+    jobId: s.jobId,
+    round: s.round,
+    cluster: s.cluster,
+    nodePubkey: s.nodePubkey,
+    aggregateCid: s.aggregateCid,
+    totalSamples: BigInt(s.totalSamples),
+  });
 }
 
 /** Signs a cluster submission with the aggregator's node key. */
-export function signClusterSubmission(key: NodeKey, s: ClusterSubmission): Hex {
-  return signBytes(key, hexToBytes(submissionDigest(s)));
+export function signClusterSubmission(
+  key: NodeKey,
+  s: ClusterSubmission,
+  domain: ArthaDomain,
+): Hex {
+  return signBytes(key, hexToBytes(submissionDigest(s, domain)));
 }
 
 /** Whether `signature` is the submission's aggregator's. */
-export function verifyClusterSubmission(s: ClusterSubmission, signature: Hex): boolean {
-  return verifyBytes(s.nodePubkey, hexToBytes(submissionDigest(s)), signature);
+export function verifyClusterSubmission(
+  s: ClusterSubmission,
+  signature: Hex,
+  domain: ArthaDomain,
+): boolean {
+  return verifyBytes(s.nodePubkey, hexToBytes(submissionDigest(s, domain)), signature);
 }

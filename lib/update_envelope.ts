@@ -1,24 +1,26 @@
 /**
  * The envelope a worker posts with its round update: what it trained, where the update lives,
  * the digests it committed on chain, its signed per-step proofs, and an Ed25519 signature over
- * all of it by the node key. Aggregators refuse an envelope whose signature, proofs, proofs root
- * or update digest does not verify.
+ * all of it by the node key (EIP-712 UpdateEnvelope in the deployment's ProofOfCompute domain, so
+ * an envelope signed for one deployment or chain verifies in no other). Aggregators refuse an
+ * envelope whose signature, proofs, proofs root or update digest does not verify.
  *
  * @example
  * ```ts
  * import { generateNodeKey } from "./keys.ts";
  * import { signEnvelope, verifyEnvelopeSignature } from "./update_envelope.ts";
+ * import { UNCHECKED_DOMAIN as domain } from "./domain.ts";
  * const key = generateNodeKey();
  * const z = `0x${"00".repeat(32)}` as const;
  * const env = signEnvelope(key, {
  *   jobId: z, round: 0, nodePubkey: key.publicKeyHex, updateCid: "bafy", samples: 8, steps: 1,
  *   meanLoss: 5, lossDigest: z, gradientDigest: z, weightsDigest: z, proofsRoot: z, proofs: [],
- * });
- * console.assert(verifyEnvelopeSignature(env));
+ * }, domain);
+ * console.assert(verifyEnvelopeSignature(env, domain));
  * ```
  */
-import { encodeAbiParameters, keccak256, toHex } from "viem";
 import type { Hex } from "viem";
+import { type ArthaDomain, typedDigest } from "./domain.ts";
 import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
 import { hexToBytes } from "./digest.ts";
 import type { SignedTrainProof } from "./train_proof.ts";
@@ -77,51 +79,52 @@ export function envelopeOf(
   };
 }
 
-/** The digest the node signs (proofs are covered through proofsRoot). */
-export function envelopeDigest(e: UpdateEnvelope): Hex {
-  return keccak256(encodeAbiParameters(
-    [
-      { type: "string" },
-      { type: "bytes32" },
-      { type: "uint32" },
-      { type: "bytes32" },
-      { type: "string" },
-      { type: "uint64" },
-      { type: "uint64" },
-      { type: "bytes32" },
-      { type: "bytes32" },
-      { type: "bytes32" },
-      { type: "bytes32" },
-      { type: "bytes32" },
-    ],
-    [
-      "ArthaTrain:update:v1",
-      e.jobId,
-      e.round,
-      e.nodePubkey,
-      e.updateCid,
-      BigInt(e.samples),
-      BigInt(e.steps),
-      keccak256(toHex(e.meanLoss.toString())),
-      e.lossDigest,
-      e.gradientDigest,
-      e.weightsDigest,
-      e.proofsRoot,
-    ],
-  ));
+const ENVELOPE_FIELDS = [
+  { name: "jobId", type: "bytes32" },
+  { name: "round", type: "uint32" },
+  { name: "nodePubkey", type: "bytes32" },
+  { name: "updateCid", type: "string" },
+  { name: "samples", type: "uint64" },
+  { name: "steps", type: "uint64" },
+  { name: "meanLoss", type: "string" },
+  { name: "lossDigest", type: "bytes32" },
+  { name: "gradientDigest", type: "bytes32" },
+  { name: "weightsDigest", type: "bytes32" },
+  { name: "proofsRoot", type: "bytes32" },
+] as const;
+
+/** The EIP-712 digest the node signs in `domain` (proofs are covered through proofsRoot). */
+export function envelopeDigest(e: UpdateEnvelope, domain: ArthaDomain): Hex {
+  return typedDigest(domain, "UpdateEnvelope", ENVELOPE_FIELDS, {
+    jobId: e.jobId,
+    round: e.round,
+    nodePubkey: e.nodePubkey,
+    updateCid: e.updateCid,
+    samples: BigInt(e.samples),
+    steps: BigInt(e.steps),
+    meanLoss: e.meanLoss.toString(),
+    lossDigest: e.lossDigest,
+    gradientDigest: e.gradientDigest,
+    weightsDigest: e.weightsDigest,
+    proofsRoot: e.proofsRoot,
+  });
 }
 
-/** Signs an envelope with the node key. */
-export function signEnvelope(key: NodeKey, e: UpdateEnvelope): SignedUpdateEnvelope {
+/** Signs an envelope with the node key in `domain` (the deployment's ProofOfCompute). */
+export function signEnvelope(
+  key: NodeKey,
+  e: UpdateEnvelope,
+  domain: ArthaDomain,
+): SignedUpdateEnvelope {
   if (e.nodePubkey.toLowerCase() !== key.publicKeyHex.toLowerCase()) {
     throw new TypeError("Cannot sign update: nodePubkey is not the signing key");
   }
-  return { ...e, signature: signBytes(key, hexToBytes(envelopeDigest(e))) };
+  return { ...e, signature: signBytes(key, hexToBytes(envelopeDigest(e, domain))) };
 }
 
-/** Whether the envelope's signature is the node's. */
-export function verifyEnvelopeSignature(e: SignedUpdateEnvelope): boolean {
-  return verifyBytes(e.nodePubkey, hexToBytes(envelopeDigest(e)), e.signature);
+/** Whether the envelope's signature is the node's in `domain`. */
+export function verifyEnvelopeSignature(e: SignedUpdateEnvelope, domain: ArthaDomain): boolean {
+  return verifyBytes(e.nodePubkey, hexToBytes(envelopeDigest(e, domain)), e.signature);
 }
 
 /** JSON form (bigints of proofs as decimal strings). */

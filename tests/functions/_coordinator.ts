@@ -7,7 +7,7 @@
  * Accounts: 0 is the coordinator (deployer, authorised everywhere), 1 the job owner, 2.. node
  * operators (several node keys per operator; the binding nonce is the key's index).
  */
-import { arthaDomain } from "../../lib/domain.ts";
+import { type ArthaDomain, arthaDomain } from "../../lib/domain.ts";
 import type { Hex } from "viem";
 import { parseEther } from "viem";
 import { type Devnet, startDevnet } from "../../lib/devnet.ts";
@@ -145,6 +145,8 @@ export interface JobOptions {
 export interface Coordinator extends AsyncDisposable {
   net: Devnet;
   addresses: ArthaAddresses;
+  /** Where signatures count: the deployment's ProofOfCompute on the devnet's chain. */
+  domain: ArthaDomain;
   store: Store;
   clients: ArthaClient[];
   coordinator: ArthaClient;
@@ -358,6 +360,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
             nodePubkey: n.key.publicKeyHex,
             updateCid,
           }),
+          arthaDomain(net.chainId, addresses.proofs),
         );
         return { envelope, result, updateCid };
       };
@@ -401,6 +404,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
     return {
       net,
       addresses,
+      domain: arthaDomain(net.chainId, addresses.proofs),
       store: s,
       clients,
       coordinator,

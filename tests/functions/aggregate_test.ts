@@ -1,3 +1,4 @@
+import type { ArthaDomain } from "../../lib/domain.ts";
 import { getLarge } from "../../functions/_state.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
@@ -22,9 +23,14 @@ import { aggregateJob } from "../../functions/aggregate.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 /** The envelope re-signed by `node` after `change` (a well-formed update with other content). */
-function resign(node: TestNode, u: TrainedUpdate, change: Partial<UpdateEnvelope>): string {
+function resign(
+  node: TestNode,
+  u: TrainedUpdate,
+  change: Partial<UpdateEnvelope>,
+  domain: ArthaDomain,
+): string {
   const { signature: _, ...env } = u.envelope;
-  return envelopeToJson(signEnvelope(node.key, { ...env, ...change }));
+  return envelopeToJson(signEnvelope(node.key, { ...env, ...change }, domain));
 }
 
 /**
@@ -106,7 +112,7 @@ Deno.test("aggregate", async (t) => {
           encodeCheckpoint(job.spec.model, u0.result.delta, { kind: "delta", v: "2" }),
         )).toString();
         const res = await read(
-          await s.post("/aggregate/update", resign(n0, u0, { updateCid: other })),
+          await s.post("/aggregate/update", resign(n0, u0, { updateCid: other }, fx.domain)),
         );
         assert.equal(res.status, 409);
         assert.match(res.body.error, /different update/);
@@ -125,7 +131,7 @@ Deno.test("aggregate", async (t) => {
         forged[0] = forged[0]! + 0.5;
         const cid = (await fx.store.put(encodeCheckpoint(job.spec.model, forged))).toString();
         const res = await read(
-          await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid })),
+          await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid }, fx.domain)),
         );
         assert.equal(res.status, 422);
         assert.match(res.body.error, /gradientDigest/);
@@ -134,7 +140,7 @@ Deno.test("aggregate", async (t) => {
       await t.step("an update CID the store cannot read is a 422", async () => {
         const cid = (await computeCid(new Uint8Array([1, 2, 3]))).toString();
         const res = await read(
-          await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid })),
+          await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid }, fx.domain)),
         );
         assert.equal(res.status, 422);
         assert.match(res.body.error, /unreadable/);
@@ -161,7 +167,9 @@ Deno.test("aggregate", async (t) => {
         // Signed by the node itself: a Byzantine node inflating its FedAvg weight.
         const u2 = await s.train(job, n2);
         for (const change of [{ samples: u2.result.samples * 1000 }, { steps: 1 }]) {
-          const res = await read(await s.post("/aggregate/update", resign(n2, u2, change)));
+          const res = await read(
+            await s.post("/aggregate/update", resign(n2, u2, change, fx.domain)),
+          );
           assert.equal(res.status, 422, JSON.stringify(change));
           assert.match(res.body.error, /samples|steps/);
         }
@@ -171,19 +179,24 @@ Deno.test("aggregate", async (t) => {
 
       await t.step("proofs of another node or not matching proofsRoot are a 400", async () => {
         const stolen = await read(
-          await s.post("/aggregate/update", resign(n1, u1, { proofs: u0.envelope.proofs })),
+          await s.post(
+            "/aggregate/update",
+            resign(n1, u1, { proofs: u0.envelope.proofs }, fx.domain),
+          ),
         );
         assert.equal(stolen.status, 400);
         assert.match(stolen.body.error, /another node/);
         const fewer = await read(
           await s.post(
             "/aggregate/update",
-            resign(n1, u1, { proofs: u1.envelope.proofs.slice(1) }),
+            resign(n1, u1, { proofs: u1.envelope.proofs.slice(1) }, fx.domain),
           ),
         );
         assert.equal(fewer.status, 400);
         assert.match(fewer.body.error, /proofsRoot/);
-        const none = await read(await s.post("/aggregate/update", resign(n1, u1, { proofs: [] })));
+        const none = await read(
+          await s.post("/aggregate/update", resign(n1, u1, { proofs: [] }, fx.domain)),
+        );
         assert.equal(none.status, 400);
         assert.match(none.body.error, /no train proofs/);
       });
@@ -195,15 +208,34 @@ Deno.test("aggregate", async (t) => {
         );
         assert.equal(unknown.status, 404);
         assert.match(unknown.body.error, /unknown job/);
-        const round = await read(await s.post("/aggregate/update", resign(n1, u1, { round: 1 })));
+        const round = await read(
+          await s.post("/aggregate/update", resign(n1, u1, { round: 1 }, fx.domain)),
+        );
         assert.equal(round.status, 409);
         assert.match(round.body.error, /round 1 is not the open round 0/);
         const spare = job.spares[0]!;
         const { signature: _, ...plain } = u1.envelope;
-        const foreign = signEnvelope(spare.key, { ...plain, nodePubkey: spare.key.publicKeyHex });
+        const foreign = signEnvelope(
+          spare.key,
+          { ...plain, nodePubkey: spare.key.publicKeyHex },
+          fx.domain,
+        );
         const res = await read(await s.post("/aggregate/update", envelopeToJson(foreign)));
         assert.equal(res.status, 403);
         assert.match(res.body.error, /no task/);
+        // Signed for another deployment (another ProofOfCompute, or another chain): refused.
+        for (
+          const domain of [
+            { ...fx.domain, verifyingContract: fx.addresses.jobs },
+            { ...fx.domain, chainId: fx.domain.chainId + 1 },
+          ]
+        ) {
+          const elsewhere = await read(
+            await s.post("/aggregate/update", resign(n1, u1, {}, domain)),
+          );
+          assert.equal(elsewhere.status, 401);
+          assert.match(elsewhere.body.error, /signature does not verify/);
+        }
       });
 
       await t.step("malformed bodies are 4xx naming the field", async () => {
@@ -307,7 +339,9 @@ Deno.test("aggregate", async (t) => {
       assert.equal(task.body.round, 1);
       // Re-sign a round-0 update (the node trained before the round closed).
       const u = await s.train(job, late, { commit: false });
-      const res = await read(await s.post("/aggregate/update", resign(late, u, { round: 0 })));
+      const res = await read(
+        await s.post("/aggregate/update", resign(late, u, { round: 0 }, fx.domain)),
+      );
       assert.equal(res.status, 409);
       assert.match(res.body.error, /not the open round/);
     });
