@@ -23,7 +23,7 @@ import { abis } from "./lib/chain/contracts.ts";
 import { submitTrain } from "./lib/chain/submit_train.ts";
 import { registerModel } from "./lib/chain/register_model.ts";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
-import { sendContract } from "./lib/chain/_send.ts";
+import { sendContract } from "./lib/chain/send_contract.ts";
 import { generateNodeKey } from "./lib/keys.ts";
 import {
   type CodecName,
@@ -41,7 +41,7 @@ import { loadKernel } from "./kernel/wasm_module.ts";
 import { loadBrownShards } from "./kernel/data.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
-import type { JobRecord } from "./functions/_state.ts";
+import type { JobRecord } from "./lib/coordinator/state.ts";
 import { Worker } from "./worker.ts";
 import { writeReport } from "./lib/report.ts";
 

@@ -22,7 +22,7 @@ import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "../lib/sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
-import { VAL_BATCHES } from "../functions/_job.ts";
+import { VAL_BATCHES } from "../lib/coordinator/job.ts";
 import { DEFAULT_DEMO } from "../demo.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? DEFAULT_DEMO.rounds);

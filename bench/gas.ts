@@ -11,7 +11,7 @@ import { startDevnet } from "../lib/devnet.ts";
 import { createArthaClient } from "../lib/chain/client.ts";
 import { deployArtha } from "../lib/chain/deploy.ts";
 import { abis, NodeRole, SlashReason } from "../lib/chain/contracts.ts";
-import { sendContract } from "../lib/chain/_send.ts";
+import { sendContract } from "../lib/chain/send_contract.ts";
 import { encodeCaps } from "../lib/caps.ts";
 import { type NodeKey, nodeKeyFromSecret, signBinding } from "../lib/keys.ts";
 import { didKeyProof } from "../lib/did/registry.ts";

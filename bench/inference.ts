@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { loadBrownShards, mergeShards, sampleBatch } from "../kernel/data.ts";
 import { createForward } from "../kernel/forward.ts";
-import { initOptState } from "../kernel/optimizer.ts";
+import { DEFAULT_ADAMW, initOptState } from "../kernel/optimizer.ts";
 import { initWeights, type ModelConfig, paramLayout } from "../kernel/params.ts";
 import { createTrainer, type Hyper } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
@@ -40,7 +40,7 @@ const hyper: Hyper = {
   T: 32,
   accumSteps: 1,
   schedule: { lr: 3e-3, warmupSteps: 10, totalSteps: steps, minLrRatio: 0.1 },
-  optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+  optimizer: { ...DEFAULT_ADAMW, weightDecay: 0.1 },
   gradClip: 1,
 };
 const data = mergeShards("brown", loadBrownShards());

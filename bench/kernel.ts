@@ -8,7 +8,7 @@
  *  3. memory per step (kernel linear memory, fresh JS arrays per step, process RSS).
  * All figures are medians over repeated runs.
  */
-import { initOptState } from "../kernel/optimizer.ts";
+import { DEFAULT_ADAMW, initOptState } from "../kernel/optimizer.ts";
 import { initWeights, type ModelConfig, paramLayout, VOCAB } from "../kernel/params.ts";
 import { sampleBatch } from "../kernel/data.ts";
 import { createTrainer, type Hyper } from "../kernel/train_step.ts";
@@ -131,7 +131,7 @@ for (
     accumSteps: 1,
     gradClip: 1,
     schedule: { lr: 1e-3, warmupSteps: 10, totalSteps: 1000, minLrRatio: 0.1 },
-    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    optimizer: { ...DEFAULT_ADAMW, weightDecay: 0.1 },
   };
   const layout = paramLayout(model);
   let w = initWeights(kk, layout, 1);

@@ -113,7 +113,7 @@ $("infer").addEventListener("submit", async (ev) => {
       topK: 40, seed: 1, stream: true,
     }),
   });
-  if (!res.ok) { $("meta").textContent = "error: " + (await res.json()).error; return; }
+  if (!res.ok) { $("meta").textContent = "error: " + (await res.json()).error.message; return; }
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   for (;;) {
@@ -130,7 +130,7 @@ $("infer").addEventListener("submit", async (ev) => {
         $("meta").textContent = data.generatedTokens + " tokens, " + data.backend + "/" + data.device;
         document.body.dataset.inferDone = "1";
       }
-      if (event === "error") $("meta").textContent = "error: " + data.error;
+      if (event === "error") $("meta").textContent = "error: " + data.error.message;
     }
   }
 });

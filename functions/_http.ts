@@ -1,14 +1,57 @@
 /**
- * What every function shares: an HttpError the router turns into a JSON error response, JSON
- * helpers, and small validators so a bad body gets a 400 that names the field.
+ * What every function shares: an HttpError the router turns into a JSON error response
+ * (`{ error: { code, message } }`), JSON helpers, the mapping of a coordinator verb's typed
+ * rejection to HTTP, and small validators so a bad body gets a 400 that names the field.
  */
+import { RejectedError, type Rejection } from "../lib/coordinator/result.ts";
+import { parseCid } from "../lib/cid.ts";
+import { encodeText } from "../kernel/data.ts";
+import {
+  DEFAULT_NEW_TOKENS,
+  type InferParams,
+  MAX_INPUT_BYTES,
+  MAX_NEW_TOKENS,
+} from "../lib/coordinator/models.ts";
 
-/** An error with an HTTP status; the message is shown to the client. */
+/** The code of an error whose thrower named none, by HTTP status. */
+const CODE_OF_STATUS: Record<number, string> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "UNPROCESSABLE",
+};
+
+/**
+ * An error with an HTTP status and a stable SCREAMING_SNAKE `code` clients branch on; the
+ * message is shown to the client.
+ */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, options?: ErrorOptions) {
+  readonly code: string;
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: ErrorOptions & { code?: string },
+  ) {
     super(message, options);
     this.name = "HttpError";
+    this.code = options?.code ?? CODE_OF_STATUS[status] ?? "ERROR";
   }
+}
+
+/** The HttpError of a coordinator verb's rejection. */
+export function rejected(r: Rejection): HttpError {
+  return new HttpError(r.status, r.message, { code: r.code });
+}
+
+/** The value of a coordinator verb's result, or its rejection thrown as an HttpError. */
+export function unwrap<T extends { ok: true }>(r: T | Rejection): T {
+  if (!r.ok) throw rejected(r);
+  return r;
 }
 
 /** A JSON response (bigints become decimal strings). */
@@ -19,11 +62,27 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
   );
 }
 
+/** The body of every error response. */
+export function errorBody(
+  code: string,
+  message: string,
+): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
+/** The HttpError of a thrown value: itself, a coordinator verb's rejection, else undefined. */
+export function asHttpError(e: unknown): HttpError | undefined {
+  if (e instanceof HttpError) return e;
+  if (e instanceof RejectedError) return rejected(e.rejection);
+  return undefined;
+}
+
 /** Turns any thrown value into a response: HttpError as is, anything else as a logged 500. */
-export function errorResponse(e: unknown): Response {
-  if (e instanceof HttpError) return json({ error: e.message }, e.status);
+export function errorResponse(thrown: unknown): Response {
+  const e = asHttpError(thrown) ?? thrown;
+  if (e instanceof HttpError) return json(errorBody(e.code, e.message), e.status);
   console.error(e);
-  return json({ error: "internal error" }, 500);
+  return json(errorBody("INTERNAL", "internal error"), 500);
 }
 
 /** Wraps a handler so it never throws. */
@@ -73,7 +132,7 @@ const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 function bad(field: string, what: string): never {
-  throw new HttpError(400, `Invalid field "${field}": ${what}`);
+  throw new HttpError(400, `Invalid field "${field}": ${what}`, { code: "INVALID_FIELD" });
 }
 
 /** Field readers: each throws a 400 naming the field when the value is missing or malformed. */
@@ -136,3 +195,90 @@ export const field = {
     return v;
   },
 };
+
+/** Whether the client asked for server-sent events. */
+export function wantsStream(req: Request, body: Record<string, unknown>): boolean {
+  if (body.stream !== undefined && typeof body.stream !== "boolean") {
+    throw new HttpError(400, 'Invalid field "stream": expected a boolean');
+  }
+  return body.stream === true || (req.headers.get("accept") ?? "").includes("text/event-stream");
+}
+
+/**
+ * A text/event-stream response over a generator of text pieces. Errors before the first piece
+ * are a normal JSON error response; later ones an `event: error`.
+ */
+export async function sseResponse<T>(
+  pieces: AsyncGenerator<string, T>,
+  frame: {
+    piece(text: string): string;
+    done(result: T): string;
+    error(code: string, message: string): string;
+  },
+): Promise<Response> {
+  let first: IteratorResult<string, T>;
+  try {
+    first = await pieces.next();
+  } catch (e) {
+    return errorResponse(e);
+  }
+  const enc = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      try {
+        let r = first;
+        while (!r.done) {
+          controller.enqueue(enc.encode(frame.piece(r.value)));
+          r = await pieces.next();
+        }
+        controller.enqueue(enc.encode(frame.done(r.value)));
+      } catch (e) {
+        const known = asHttpError(e);
+        if (!known) console.error(e);
+        const [code, message] = known
+          ? [known.code, known.message]
+          : ["INTERNAL", "internal error"];
+        controller.enqueue(enc.encode(frame.error(code, message)));
+      }
+      controller.close();
+    },
+    async cancel() {
+      await pieces.return(undefined as T);
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+  });
+}
+
+/** Reads and checks the inference fields of a body (400/413 naming the field). */
+export function parseInferParams(
+  body: Record<string, unknown>,
+  defaults: { maxTokens?: number } = {},
+): InferParams {
+  const modelCid = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
+  try {
+    parseCid(modelCid);
+  } catch (e) {
+    const message = `Invalid field "modelCid": ${(e as Error).message}`;
+    throw new HttpError(400, message, { code: "INVALID_FIELD" });
+  }
+  const input = field.string(body, "input", { max: MAX_INPUT_BYTES });
+  if (encodeText(input).length > MAX_INPUT_BYTES) {
+    throw new HttpError(413, `Cannot infer: input above ${MAX_INPUT_BYTES} bytes`);
+  }
+  return {
+    modelCid,
+    input,
+    maxTokens: field.int(
+      body,
+      "maxTokens",
+      0,
+      MAX_NEW_TOKENS,
+      defaults.maxTokens ?? DEFAULT_NEW_TOKENS,
+    ),
+    temperature: field.number(body, "temperature", 0, 10, 1),
+    topK: field.int(body, "topK", 0, 256, 0),
+    seed: field.int(body, "seed", 0, 2 ** 32 - 1, 0),
+  };
+}

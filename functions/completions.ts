@@ -4,17 +4,25 @@
  * {id, object: "text_completion", created, model, choices: [{text, index, finish_reason}], usage}.
  * With `stream: true`, OpenAI-style `data: {...}` chunks and a final `data: [DONE]`.
  */
-import { type Context, contextFromEnv } from "./_context.ts";
-import { field, handler, HttpError, json, readJson } from "./_http.ts";
+import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
+import {
+  errorBody,
+  field,
+  handler,
+  HttpError,
+  json,
+  parseInferParams,
+  readJson,
+  sseResponse,
+  wantsStream,
+} from "./_http.ts";
 import {
   type Generation,
   MAX_INFER_BODY,
   MAX_INPUT_BYTES,
   MAX_NEW_TOKENS,
   modelsOf,
-  parseInferParams,
-} from "./_models.ts";
-import { sseResponse, wantsStream } from "./infer.ts";
+} from "../lib/coordinator/models.ts";
 
 /** Creates the completions handler over a context. */
 export function createCompletions(ctx: Context) {
@@ -59,7 +67,7 @@ export function createCompletions(ctx: Context) {
       done: (g) =>
         `data: ${JSON.stringify({ ...choice("", g.finishReason), usage: usage(g) })}\n\n` +
         "data: [DONE]\n\n",
-      error: (message) => `data: ${JSON.stringify({ error: { message } })}\n\n`,
+      error: (code, message) => `data: ${JSON.stringify(errorBody(code, message))}\n\n`,
     });
   });
 }

@@ -6,7 +6,11 @@
 import type { ArthaClient } from "../lib/chain/client.ts";
 import type { ArthaAddresses } from "../lib/chain/contracts.ts";
 import { openFsStore } from "../lib/store/store.ts";
-import { type Context, type CoordinatorConfig, DEFAULT_CONFIG } from "./_context.ts";
+import {
+  type Context,
+  type CoordinatorConfig,
+  DEFAULT_CONFIG,
+} from "../lib/coordinator/context.ts";
 import { createRouter } from "./router.ts";
 
 export interface LocalCoordinator extends AsyncDisposable {

@@ -3,15 +3,20 @@
  *
  *   deno task serve        # needs ARTHA_* environment (see README)
  *
- * Routes: /register, /assign, /aggregate[/update], /finalize, /status, /svdb[/<cid>],
- * /ai/infer, /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from Deno.cron.
+ * Routes: /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
+ * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /dashboard (and /),
+ * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
+ * Deno.cron.
  */
-import { type Context, contextFromEnv } from "./_context.ts";
+import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { errorResponse, HttpError } from "./_http.ts";
-import { aggregateAll, createAggregate } from "./aggregate.ts";
+import { createAggregate } from "./aggregate.ts";
+import { aggregateAll } from "../lib/coordinator/round_close.ts";
 import { createAssign } from "./assign.ts";
+import { createCluster } from "./cluster.ts";
 import { createDidGrant } from "./did_grant.ts";
-import { createFinalize, finalizeAll } from "./finalize.ts";
+import { createFinalize } from "./finalize.ts";
+import { finalizeAll } from "../lib/coordinator/finalize.ts";
 import { createCompletions } from "./completions.ts";
 import { createDashboard } from "./dashboard.ts";
 import { createInfer } from "./infer.ts";
@@ -19,6 +24,7 @@ import { createRegister } from "./register.ts";
 import { createRpc } from "./rpc.ts";
 import { createStatus } from "./status.ts";
 import { createSvdb } from "./svdb.ts";
+import { createUpdate } from "./update.ts";
 
 type Handler = (req: Request) => Promise<Response>;
 
@@ -27,7 +33,9 @@ export function createRouter(ctx: Context): Handler {
   const routes: [RegExp, Handler][] = [
     [/^\/register\/?$/, createRegister(ctx)],
     [/^\/assign\/?$/, createAssign(ctx)],
-    [/^\/aggregate(\/update|\/cluster)?\/?$/, createAggregate(ctx)],
+    [/^\/aggregate\/update\/?$/, createUpdate(ctx)],
+    [/^\/aggregate\/cluster\/?$/, createCluster(ctx)],
+    [/^\/aggregate\/?$/, createAggregate(ctx)],
     [/^\/finalize\/?$/, createFinalize(ctx)],
     [/^\/status\/?$/, createStatus(ctx)],
     [/^\/svdb(\/[^/]+)?\/?$/, createSvdb(ctx)],
@@ -40,7 +48,9 @@ export function createRouter(ctx: Context): Handler {
   return async (req) => {
     const path = new URL(req.url).pathname;
     for (const [pattern, handle] of routes) if (pattern.test(path)) return await handle(req);
-    return errorResponse(new HttpError(404, `Cannot route ${path}`));
+    return errorResponse(
+      new HttpError(404, `Cannot route ${path}`, { code: "UNKNOWN_ROUTE" }),
+    );
   };
 }
 

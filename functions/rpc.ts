@@ -7,9 +7,9 @@
  * Errors: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid
  * params (data.status 400/413), -32004 model not found (data.status 404), -32603 internal.
  */
-import { type Context, contextFromEnv } from "./_context.ts";
-import { handler, HttpError, json } from "./_http.ts";
-import { MAX_INFER_BODY, modelsOf, parseInferParams } from "./_models.ts";
+import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
+import { asHttpError, handler, HttpError, json, parseInferParams } from "./_http.ts";
+import { MAX_INFER_BODY, modelsOf } from "../lib/coordinator/models.ts";
 
 export const RPC_PARSE_ERROR = -32700;
 export const RPC_INVALID_REQUEST = -32600;
@@ -29,12 +29,13 @@ interface RpcError {
 
 const failure = (id: Id, error: RpcError) => ({ jsonrpc: "2.0", id, error });
 
-function toRpcError(e: unknown): RpcError {
-  if (e instanceof HttpError) {
+function toRpcError(thrown: unknown): RpcError {
+  const e = asHttpError(thrown);
+  if (e) {
     const code = e.status === 404 ? RPC_MODEL_NOT_FOUND : RPC_INVALID_PARAMS;
-    return { code, message: e.message, data: { status: e.status } };
+    return { code, message: e.message, data: { status: e.status, code: e.code } };
   }
-  console.error(e);
+  console.error(thrown);
   return { code: RPC_INTERNAL_ERROR, message: "internal error" };
 }
 

@@ -9,7 +9,7 @@
 import { InvalidCidError, parseCid } from "../lib/cid.ts";
 import { BlockNotFoundError } from "../lib/store/blockstore.ts";
 import { InvalidDagError } from "../lib/store/store.ts";
-import { type Context, contextFromEnv } from "./_context.ts";
+import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { handler, HttpError, json } from "./_http.ts";
 
 /** Creates the SVDB gateway handler over a context. */

@@ -10,6 +10,21 @@ export type OptimizerConfig =
   | { kind: "sgd"; momentum: number; weightDecay: number };
 
 /** Optimiser state: `step` updates taken; AdamW uses m and v, SGD uses m as its momentum. */
+/**
+ * The AdamW settings every job and tool starts from (GPT-2/nanoGPT betas and epsilon; a light
+ * weight decay, as the federated jobs use). A caller that wants another value overrides the field.
+ */
+export const DEFAULT_ADAMW = {
+  kind: "adamw",
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.01,
+} as const satisfies OptimizerConfig;
+
+/** SGD with momentum as the jobs use it. */
+export const DEFAULT_SGD_MOMENTUM = 0.9;
+
 export interface OptState {
   kind: OptimizerConfig["kind"];
   step: number;

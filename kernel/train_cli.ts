@@ -18,7 +18,7 @@ import {
   unigramBaseline,
 } from "./data.ts";
 import { digestWeights } from "./digest.ts";
-import { initOptState } from "./optimizer.ts";
+import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM, initOptState } from "./optimizer.ts";
 import { initWeights, paramLayout } from "./params.ts";
 import { createTrainer, type Hyper } from "./train_step.ts";
 import { loadKernel } from "./wasm_module.ts";
@@ -64,8 +64,9 @@ const hyper: Hyper = {
     minLrRatio: 0.1,
   },
   optimizer: a.optimizer === "sgd"
-    ? { kind: "sgd", momentum: 0.9, weightDecay: 0 }
-    : { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    ? { kind: "sgd", momentum: DEFAULT_SGD_MOMENTUM, weightDecay: 0 }
+    // The centralised baseline follows the GPT-2 recipe's stronger decay.
+    : { ...DEFAULT_ADAMW, weightDecay: 0.1 },
   gradClip: 1,
 };
 const seed = num(a.seed);

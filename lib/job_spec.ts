@@ -24,6 +24,7 @@ import type { ModelConfig } from "../kernel/params.ts";
 import { validateConfig } from "../kernel/params.ts";
 import type { Hyper } from "../kernel/train_step.ts";
 import { learningRate } from "../kernel/schedule.ts";
+import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM } from "../kernel/optimizer.ts";
 import { parseCid } from "./cid.ts";
 import { digestHex, type Hex } from "./digest.ts";
 
@@ -261,8 +262,8 @@ export function roundHyper(spec: JobSpec, round: number): Hyper {
     accumSteps: spec.batch.accumSteps,
     schedule: { lr, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
     optimizer: o.kind === "sgd"
-      ? { kind: "sgd", momentum: 0.9, weightDecay: o.weightDecay }
-      : { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay },
+      ? { kind: "sgd", momentum: DEFAULT_SGD_MOMENTUM, weightDecay: o.weightDecay }
+      : { ...DEFAULT_ADAMW, weightDecay: o.weightDecay },
     gradClip: o.gradClip,
   };
 }

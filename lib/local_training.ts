@@ -27,7 +27,7 @@
 import type { Hex } from "viem";
 import type { Hyper, TrainStepFn } from "../kernel/train_step.ts";
 import type { ModelConfig } from "../kernel/params.ts";
-import { initOptState } from "../kernel/optimizer.ts";
+import { DEFAULT_ADAMW, initOptState } from "../kernel/optimizer.ts";
 import { sampleBatch } from "../kernel/data.ts";
 import { digestHex, hexToBytes } from "./digest.ts";
 import { merkleRoot } from "./merkle.ts";
@@ -114,7 +114,7 @@ export function defaultHyper(
     T: opts.T ?? model.maxT,
     accumSteps: opts.accumSteps ?? 1,
     schedule: { lr: opts.lr ?? 3e-3, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
-    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 },
+    optimizer: DEFAULT_ADAMW,
     gradClip: 1,
   };
 }

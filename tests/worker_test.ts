@@ -6,13 +6,13 @@
 import { arthaDomain } from "../lib/domain.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { Worker } from "../worker.ts";
+import { Worker } from "../lib/worker/worker.ts";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { roundHyper } from "../lib/job_spec.ts";
 import { trainLocal } from "../lib/local_training.ts";
 import { codecFor } from "../lib/strategy/select.ts";
-import { loadWeights } from "../functions/_job.ts";
+import { loadWeights } from "../lib/coordinator/job.ts";
 import { read, setupCoordinator, type TestNode } from "./functions/_coordinator.ts";
 
 const COMPRESSION = { codec: "topk-int8" as const, fraction: 0.05 };

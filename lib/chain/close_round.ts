@@ -1,7 +1,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./_send.ts";
+import { sendContract, type SendResult } from "./send_contract.ts";
 
 /** Accepts the aggregate of the current round (authorised coordinator). */
 export function closeRound(

@@ -36,22 +36,5 @@ export interface ArthaAddresses {
   disputes: Address;
 }
 
-/** Node roles, in the order of the Solidity enum. */
-export const NodeRole = { Basic: 0, GPUProvider: 1, TEE: 2, Priority: 3 } as const;
-/** Slash reasons, in the order of the Solidity enum. */
-export const SlashReason = {
-  MissedHeartbeats: 0,
-  FailedVerification: 1,
-  FakeGradients: 2,
-  Cheating: 3,
-  FailedJob: 4,
-} as const;
-/** Job statuses, in the order of the Solidity enum. */
-export const JobStatus = {
-  None: 0,
-  Open: 1,
-  Running: 2,
-  Completed: 3,
-  Finalized: 4,
-  Cancelled: 5,
-} as const;
+/** The Solidity enums (generated from the contracts by scripts/build_contracts.ts). */
+export { JobStatus, NodeRole, SlashReason } from "../abi/enums.ts";

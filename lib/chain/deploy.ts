@@ -39,8 +39,48 @@ async function send(client: ArthaClient, hash: Promise<Hex>): Promise<void> {
   }
 }
 
-/** Deploys NodeCertRegistry, ReputationRegistry, AIJobManager, ProofOfCompute, ModelRegistry and
- * ArthaDIDRegistry from `client`'s account and links them. */
+/** One wiring call: a contract of the bundle, a setter and its arguments. */
+type Wiring = [contract: keyof ArthaAddresses, functionName: string, args: readonly unknown[]];
+
+/** Sends each wiring call in order, waiting for each receipt. */
+async function wire(client: ArthaClient, a: ArthaAddresses, calls: Wiring[]): Promise<void> {
+  for (const [contract, functionName, args] of calls) {
+    const abi: Abi = abis[contract];
+    // deno-lint-ignore no-explicit-any
+    const request = { address: a[contract], abi, functionName, args } as any;
+    await send(client, client.writeContract(request));
+  }
+}
+
+/** The links between the contracts, in the order they are set. */
+function links(a: ArthaAddresses): Wiring[] {
+  return [
+    ["registry", "setReputation", [a.reputation]],
+    ["registry", "setAuthorised", [a.proofs, true]],
+    ...[a.registry, a.proofs, a.jobs].map((
+      u,
+    ): Wiring => ["reputation", "setAuthorised", [u, true]]),
+    ["jobs", "setLinks", [a.registry, a.proofs]],
+    ["proofs", "setLinks", [a.jobs, a.registry, a.reputation]],
+    // Verification: VerificationManager penalises through ProofOfCompute and reports proofs to
+    // reputation; DisputeGame penalises through VerificationManager (offence escalation in one
+    // place).
+    ["verification", "setLinks", [a.proofs, a.registry, a.reputation]],
+    ["disputes", "setLinks", [a.proofs, a.registry, a.jobs, a.verification]],
+    ["proofs", "setAuthorised", [a.verification, true]],
+    ["reputation", "setAuthorised", [a.verification, true]],
+    ["verification", "setAuthorised", [a.disputes, true]],
+  ];
+}
+
+/** What a coordinator account is authorised for: jobs, proofs, verification and disputes. */
+function coordinatorRights(coordinator: Address): Wiring[] {
+  const contracts = ["jobs", "proofs", "verification", "disputes"] as const;
+  return contracts.map((c): Wiring => [c, "setAuthorised", [coordinator, true]]);
+}
+
+/** Deploys the eight contracts from `client`'s account, links them and authorises the
+ * coordinators. */
 export async function deployArtha(
   client: ArthaClient,
   options: DeployOptions = {},
@@ -55,148 +95,10 @@ export async function deployArtha(
     verification: await deployOne(client, abis.verification, verificationManagerBytecode),
     disputes: await deployOne(client, abis.disputes, disputeGameBytecode),
   };
-  await send(
-    client,
-    client.writeContract({
-      address: a.registry,
-      abi: abis.registry,
-      functionName: "setReputation",
-      args: [a.reputation],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.registry,
-      abi: abis.registry,
-      functionName: "setAuthorised",
-      args: [a.proofs, true],
-    }),
-  );
-  for (const updater of [a.registry, a.proofs, a.jobs]) {
-    await send(
-      client,
-      client.writeContract({
-        address: a.reputation,
-        abi: abis.reputation,
-        functionName: "setAuthorised",
-        args: [updater, true],
-      }),
-    );
-  }
-  await send(
-    client,
-    client.writeContract({
-      address: a.jobs,
-      abi: abis.jobs,
-      functionName: "setLinks",
-      args: [a.registry, a.proofs],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.proofs,
-      abi: abis.proofs,
-      functionName: "setLinks",
-      args: [a.jobs, a.registry, a.reputation],
-    }),
-  );
-  // Verification: VerificationManager penalises through ProofOfCompute and reports proofs to
-  // reputation; DisputeGame penalises through VerificationManager (offence escalation in one place).
-  await send(
-    client,
-    client.writeContract({
-      address: a.verification,
-      abi: abis.verification,
-      functionName: "setLinks",
-      args: [a.proofs, a.registry, a.reputation],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.disputes,
-      abi: abis.disputes,
-      functionName: "setLinks",
-      args: [a.proofs, a.registry, a.jobs, a.verification],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.proofs,
-      abi: abis.proofs,
-      functionName: "setAuthorised",
-      args: [a.verification, true],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.reputation,
-      abi: abis.reputation,
-      functionName: "setAuthorised",
-      args: [a.verification, true],
-    }),
-  );
-  await send(
-    client,
-    client.writeContract({
-      address: a.verification,
-      abi: abis.verification,
-      functionName: "setAuthorised",
-      args: [a.disputes, true],
-    }),
-  );
-  for (const coordinator of options.coordinators ?? []) {
-    await send(
-      client,
-      client.writeContract({
-        address: a.jobs,
-        abi: abis.jobs,
-        functionName: "setAuthorised",
-        args: [coordinator, true],
-      }),
-    );
-    await send(
-      client,
-      client.writeContract({
-        address: a.proofs,
-        abi: abis.proofs,
-        functionName: "setAuthorised",
-        args: [coordinator, true],
-      }),
-    );
-    await send(
-      client,
-      client.writeContract({
-        address: a.verification,
-        abi: abis.verification,
-        functionName: "setAuthorised",
-        args: [coordinator, true],
-      }),
-    );
-    await send(
-      client,
-      client.writeContract({
-        address: a.disputes,
-        abi: abis.disputes,
-        functionName: "setAuthorised",
-        args: [coordinator, true],
-      }),
-    );
-  }
+  await wire(client, a, links(a));
+  await wire(client, a, (options.coordinators ?? []).flatMap(coordinatorRights));
   if (options.settlementDelay !== undefined) {
-    await send(
-      client,
-      client.writeContract({
-        address: a.proofs,
-        abi: abis.proofs,
-        functionName: "setSettlementDelay",
-        args: [BigInt(options.settlementDelay)],
-      }),
-    );
+    await wire(client, a, [["proofs", "setSettlementDelay", [BigInt(options.settlementDelay)]]]);
   }
   return a;
 }

@@ -2,7 +2,7 @@ import { parseEventLogs } from "viem";
 import type { Address, Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./_send.ts";
+import { sendContract, type SendResult } from "./send_contract.ts";
 
 export interface NodeReward {
   nodePubkey: Hex;

@@ -2,7 +2,7 @@ import type { Hex } from "viem";
 import { parseEventLogs } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./_send.ts";
+import { sendContract, type SendResult } from "./send_contract.ts";
 
 export interface PublishModelParameters {
   addresses: ArthaAddresses;

@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract } from "./_send.ts";
+import { sendContract } from "./send_contract.ts";
 
 /**
  * Registers a model for a job in ModelRegistry (the client's account owns it) and lets

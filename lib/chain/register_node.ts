@@ -1,7 +1,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./_send.ts";
+import { sendContract, type SendResult } from "./send_contract.ts";
 
 export interface RegisterNodeParameters {
   addresses: ArthaAddresses;

@@ -11,7 +11,7 @@ import { arthaDomain, typedDigest } from "../domain.ts";
 import { type NodeKey, signBytes } from "../keys.ts";
 import { hexToBytes } from "../digest.ts";
 import { abis, type ArthaAddresses } from "../chain/contracts.ts";
-import { sendContract, type SendResult } from "../chain/_send.ts";
+import { sendContract, type SendResult } from "../chain/send_contract.ts";
 
 /** The on-chain half of a DID document. */
 export interface OnChainDid {

@@ -1,9 +1,10 @@
 /**
  * A chain-free federated-training simulator on the real kernel: N clients, each on a shard,
  * run `localSteps` AdamW steps from the global weights ({@link trainLocal}), compress their
- * delta with a codec (one error-feedback residual per client), and a strategy combines the
- * decoded deltas into the next global weights. Optional Byzantine clients, DP-FedAvg with an
- * RDP accountant, and FedBuff-style asynchronous delivery (clients 1-2 versions late).
+ * delta with a codec (one error-feedback residual per client), and the coordinator's own
+ * combine step ({@link combineRound}) turns the decoded deltas into the next global weights,
+ * so what the benchmarks measure is what the coordinator runs. Optional Byzantine clients,
+ * DP-FedAvg with an RDP accountant, and asynchronous delivery (clients 1-2 versions late).
  *
  * What it measures each round: validation loss on the same evaluation batches (the first
  * batches of every client shard's validation bytes), the mean payload bytes a client sent,
@@ -22,16 +23,14 @@ import {
 } from "../compress/codec.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { decodePayload } from "../compress/payload.ts";
-import { DEFAULT_PARTS, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
+import { DEFAULT_PARTS, partitionSeed } from "../compress/partition.ts";
 import { codecFor } from "../strategy/select.ts";
-import { aggregatePartitioned } from "../strategy/partitioned.ts";
-import { nodeKeyFromSecret } from "../keys.ts";
+import { type CombinePlan, combineRound } from "../strategy/combine_round.ts";
+import { type NodeKey, nodeKeyFromSecret } from "../keys.ts";
 import { trainLocal } from "../local_training.ts";
 import { Prng } from "../prng.ts";
 import { BudgetExceededError, RdpAccountant } from "../privacy/rdp_accountant.ts";
 import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
-import { FedAvg } from "../strategy/fed_avg.ts";
-import { FedBuff } from "../strategy/fed_buff.ts";
 import { allFinite, type ClientUpdate, type Strategy } from "../strategy/strategy.ts";
 import { UNCHECKED_DOMAIN } from "../domain.ts";
 
@@ -77,13 +76,16 @@ export interface FederatedSimOptions {
   codec?: Codec | ((client: number, round: number) => Codec);
   /** Keep a residual per client for lossy codecs (default true). */
   errorFeedback?: boolean;
-  /** Aggregation strategy (default FedAvg); with `delays`, FedBuff's inner strategy. */
+  /** Aggregation strategy (default: the coordinator's streaming exact FedAvg). */
   strategy?: Strategy;
   /** Byzantine clients by index. */
   byzantine?: Readonly<Record<number, ByzantineKind>>;
   /** Aggregate with DP-FedAvg and an RDP accountant instead of `strategy`. */
   dp?: SimDpOptions;
-  /** Per-client delivery delay in versions: aggregate asynchronously with FedBuff. */
+  /**
+   * Per-client delivery delay in versions: asynchronous delivery as the coordinator runs it (a
+   * stale update counts in the round it arrives, down-weighted by FedBuff's 1/sqrt(1+tau)).
+   */
   delays?: readonly number[];
   /** Validation batches taken from each distinct shard (default 2). */
   evalBatchesPerShard?: number;
@@ -160,152 +162,199 @@ export function runFederatedSim(
   initial: Float32Array,
   options: FederatedSimOptions,
 ): FederatedSimResult {
-  const { hyper, shards, clients, rounds, localSteps } = options;
   checkOptions(options);
-  const seed = options.seed ?? 1;
-  const length = initial.length;
-  const fixed = options.codec ?? fp32Codec();
-  const part = options.partition;
-  const parts = part?.parts ?? DEFAULT_PARTS;
-  const codecOf = part
-    ? (client: number, round: number) =>
-      codecFor({ codec: "partition", parts }, { jobSeed: part.jobSeed, round, slot: client })
-    : typeof fixed === "function"
-    ? fixed
-    : () => fixed;
-  const rng = new Prng(mixSeed(seed, 0x5eed));
-  const keys = Array.from({ length: clients }, (_, i) => nodeKeyFromSecret(secretFor(seed, i)));
-  const residuals: (ErrorFeedbackState | undefined)[] = keys.map(() =>
-    options.errorFeedback === false ? undefined : createErrorFeedback(length)
-  );
-  const accountant = options.dp
-    ? new RdpAccountant({ delta: options.dp.delta ?? 1e-5, maxEpsilon: options.dp.maxEpsilon })
-    : undefined;
-  const strategy = options.dp
-    ? new DpFedAvg({
-      clip: options.dp.clip,
-      noiseMultiplier: options.dp.noiseMultiplier,
-      seed: mixSeed(seed, 0xd9),
-      accountant,
-      length,
-    })
-    : options.strategy ?? new FedAvg();
-  const buffer = options.delays
-    ? new FedBuff({ length, bufferSize: clients, inner: options.strategy })
-    : undefined;
-  const evalSet = options.evaluate
-    ? []
-    : shardEvalBatches(shards, clients, hyper, options.evalBatchesPerShard ?? 2);
-  const evaluate = options.evaluate ??
-    ((w: Float32Array) => meanLoss(trainer.evalLoss, w, evalSet, hyper));
-
+  const sim = setUp(trainer, initial, options);
   const history: Float32Array[] = [initial]; // global weights by version
   const result: FederatedSimResult = {
-    initialLoss: evaluate(initial),
+    initialLoss: sim.evaluate(initial),
     valLoss: [],
     bytesPerClient: [],
-    fp32Bytes: HEADER_BYTES + 4 * length,
+    fp32Bytes: HEADER_BYTES + 4 * initial.length,
     aggregateMs: [],
     rejected: [],
     diverged: false,
     weights: initial,
   };
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < options.rounds; round++) {
     const version = history.length - 1;
-    const updates: { update: ClientUpdate; base: number; client: number }[] = [];
-    let bytes = 0;
-    for (let i = 0; i < clients; i++) {
-      const base = Math.max(0, version - (options.delays?.[i] ?? 0));
-      const kind = options.byzantine?.[i];
-      const honest = kind === "lazy" ? undefined : trainLocal(
-        trainer,
-        history[base]!,
-        {
-          jobId: `0x${"00".repeat(32)}`,
-          round,
-          seed: options.taskSeed?.(i) ?? mixSeed(seed, i + 1),
-          localSteps,
-          proofEvery: localSteps,
-          domain: UNCHECKED_DOMAIN,
-          data: shards[i % shards.length]!.train,
-          hyper: options.roundHyper?.(round) ?? hyper,
-        },
-        keys[i]!,
-        { now: () => 0n },
-      );
-      const claimed = honest?.samples ?? localSteps * hyper.B * hyper.accumSteps;
-      const delta = corrupt(honest?.delta ?? new Float32Array(length), kind, rng);
-      if (!allFinite(delta)) continue; // a client whose training blew up sends nothing
-      const payload = codecOf(i, round).encode(delta, residuals[i]).bytes;
-      bytes += payload.length;
-      updates.push({
-        update: {
-          nodeId: keys[i]!.publicKeyHex,
-          delta: decodePayload(payload, length),
-          numSamples: claimed,
-        },
-        base,
-        client: i,
-      });
-    }
-    if (updates.length === 0) { // every client's training blew up
+    const sent = clientsTrain(trainer, sim, history, round);
+    if (sent.updates.length === 0) { // every client's training blew up
       result.diverged = true;
       break;
     }
     const t0 = performance.now();
-    let delta: Float32Array | undefined;
-    let rejected = 0;
-    try {
-      if (buffer) {
-        for (const { update, base } of updates) {
-          const out = buffer.submit(update, base);
-          if (out.status === "rejected") rejected++;
-          if (out.status === "aggregated") {
-            delta = out.result.delta;
-            rejected += out.result.rejected.length;
-          }
-        }
-      } else if (part?.strategyFor) {
-        const out = aggregatePartitioned(
-          updates.map((u) => ({ ...u.update, slot: u.client })),
-          { seed: partitionSeed(part.jobSeed, round), parts, strategyFor: part.strategyFor },
-        );
-        delta = out.delta;
-        rejected = out.rejected.length;
-      } else {
-        const out = strategy.aggregate(updates.map((u) => u.update));
-        delta = out.delta;
-        rejected = out.rejected.length;
-        if (part) {
-          rebalancePartitionMean(delta, {
-            seed: partitionSeed(part.jobSeed, round),
-            parts,
-            slots: updates.map((u) => u.client),
-          });
-        }
-      }
-    } catch (e) {
-      if (!(e instanceof BudgetExceededError)) throw e;
-      result.budgetExceeded = e; // the accountant refused: release nothing more
+    const combined = combineSent(sim, round, version, sent.updates);
+    if (combined instanceof BudgetExceededError) {
+      result.budgetExceeded = combined; // the accountant refused: release nothing more
       break;
     }
     const ms = performance.now() - t0;
     const global = history[version]!.slice();
-    if (delta) { for (let j = 0; j < length; j++) global[j]! += delta[j]!; }
-    const loss = evaluate(global);
+    for (let j = 0; j < global.length; j++) global[j]! += combined.delta[j]!;
+    const loss = sim.evaluate(global);
     history.push(global);
     result.weights = global;
     result.valLoss.push(loss);
-    result.bytesPerClient.push(updates.length ? bytes / updates.length : 0);
+    result.bytesPerClient.push(sent.bytes / sent.updates.length);
     result.aggregateMs.push(ms);
-    result.rejected.push(rejected);
+    result.rejected.push(combined.rejected);
     if (!Number.isFinite(loss) || !allFinite(global)) {
       result.diverged = true;
       break;
     }
   }
-  if (accountant) result.epsilon = accountant.epsilon;
+  if (sim.accountant) result.epsilon = sim.accountant.epsilon;
   return result;
+}
+
+/** What a run keeps across rounds: keys, residuals, codecs, the combine plan, the evaluator. */
+interface Sim {
+  options: FederatedSimOptions;
+  seed: number;
+  length: number;
+  codecOf: (client: number, round: number) => Codec;
+  rng: Prng;
+  keys: NodeKey[];
+  residuals: (ErrorFeedbackState | undefined)[];
+  accountant?: RdpAccountant;
+  plan: (round: number) => CombinePlan;
+  evaluate: (weights: Float32Array) => number;
+}
+
+function setUp(trainer: SimTrainer, initial: Float32Array, options: FederatedSimOptions): Sim {
+  const seed = options.seed ?? 1;
+  const length = initial.length;
+  const keys = Array.from(
+    { length: options.clients },
+    (_, i) => nodeKeyFromSecret(secretFor(seed, i)),
+  );
+  const accountant = options.dp
+    ? new RdpAccountant({ delta: options.dp.delta ?? 1e-5, maxEpsilon: options.dp.maxEpsilon })
+    : undefined;
+  const evalSet = options.evaluate ? [] : shardEvalBatches(
+    options.shards,
+    options.clients,
+    options.hyper,
+    options.evalBatchesPerShard ?? 2,
+  );
+  return {
+    options,
+    seed,
+    length,
+    codecOf: codecsOf(options),
+    rng: new Prng(mixSeed(seed, 0x5eed)),
+    keys,
+    residuals: keys.map(() =>
+      options.errorFeedback === false ? undefined : createErrorFeedback(length)
+    ),
+    accountant,
+    plan: planOf(options, accountant, mixSeed(seed, 0xd9), length),
+    evaluate: options.evaluate ??
+      ((w: Float32Array) => meanLoss(trainer.evalLoss, w, evalSet, options.hyper)),
+  };
+}
+
+/** The codec of client `c` in `round`: the partition codec's part, or the one fixed codec. */
+function codecsOf(options: FederatedSimOptions): (client: number, round: number) => Codec {
+  const part = options.partition;
+  if (part) {
+    const parts = part.parts ?? DEFAULT_PARTS;
+    return (client, round) =>
+      codecFor({ codec: "partition", parts }, { jobSeed: part.jobSeed, round, slot: client });
+  }
+  const fixed = options.codec ?? fp32Codec();
+  return typeof fixed === "function" ? fixed : () => fixed;
+}
+
+/** The coordinator's combine plan (lib/strategy/combine_round.ts) for the options. */
+function planOf(
+  options: FederatedSimOptions,
+  accountant: RdpAccountant | undefined,
+  dpSeed: number,
+  length: number,
+): (round: number) => CombinePlan {
+  const part = options.partition;
+  const strategy = options.dp
+    ? new DpFedAvg({
+      clip: options.dp.clip,
+      noiseMultiplier: options.dp.noiseMultiplier,
+      seed: dpSeed,
+      accountant,
+      length,
+    })
+    : options.strategy;
+  return (round) => ({
+    strategyFor: part?.strategyFor ?? (strategy && (() => strategy)),
+    partition: part && {
+      seed: partitionSeed(part.jobSeed, round),
+      parts: part.parts ?? DEFAULT_PARTS,
+      perPart: part.strategyFor !== undefined,
+      rebalance: part.strategyFor === undefined,
+    },
+  });
+}
+
+type Sent = { update: ClientUpdate; base: number; client: number };
+
+/** Every client trains from its (possibly stale) base weights and sends its encoded delta. */
+function clientsTrain(
+  trainer: SimTrainer,
+  sim: Sim,
+  history: readonly Float32Array[],
+  round: number,
+): { updates: Sent[]; bytes: number } {
+  const { options: o, length } = sim;
+  const version = history.length - 1;
+  const updates: Sent[] = [];
+  let bytes = 0;
+  for (let i = 0; i < o.clients; i++) {
+    const base = Math.max(0, version - (o.delays?.[i] ?? 0));
+    const kind = o.byzantine?.[i];
+    const honest = kind === "lazy" ? undefined : trainLocal(
+      trainer,
+      history[base]!,
+      {
+        jobId: `0x${"00".repeat(32)}`,
+        round,
+        seed: o.taskSeed?.(i) ?? mixSeed(sim.seed, i + 1),
+        localSteps: o.localSteps,
+        proofEvery: o.localSteps,
+        domain: UNCHECKED_DOMAIN,
+        data: o.shards[i % o.shards.length]!.train,
+        hyper: o.roundHyper?.(round) ?? o.hyper,
+      },
+      sim.keys[i]!,
+      { now: () => 0n },
+    );
+    const claimed = honest?.samples ?? o.localSteps * o.hyper.B * o.hyper.accumSteps;
+    const delta = corrupt(honest?.delta ?? new Float32Array(length), kind, sim.rng);
+    if (!allFinite(delta)) continue; // a client whose training blew up sends nothing
+    const payload = sim.codecOf(i, round).encode(delta, sim.residuals[i]).bytes;
+    bytes += payload.length;
+    const nodeId = sim.keys[i]!.publicKeyHex;
+    const update = { nodeId, delta: decodePayload(payload, length), numSamples: claimed };
+    updates.push({ update, base, client: i });
+  }
+  return { updates, bytes };
+}
+
+/** The round's combine step, or the accountant's refusal. */
+function combineSent(
+  sim: Sim,
+  round: number,
+  version: number,
+  sent: readonly Sent[],
+): { delta: Float32Array; rejected: number } | BudgetExceededError {
+  try {
+    const out = combineRound(
+      sim.plan(round),
+      sent.map((u) => ({ ...u.update, slot: u.client, staleness: version - u.base })),
+    );
+    return { delta: out.delta, rejected: out.rejected.length };
+  } catch (e) {
+    if (e instanceof BudgetExceededError) return e;
+    throw e;
+  }
 }
 
 /** The corrupted delta a Byzantine client of `kind` sends (the honest one when undefined). */

@@ -6,7 +6,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { abis, type ArthaAddresses } from "../chain/contracts.ts";
-import { sendContract, type SendResult } from "../chain/_send.ts";
+import { sendContract, type SendResult } from "../chain/send_contract.ts";
 import type { ChunkOpenings } from "./chunk_openings.ts";
 
 /** A challenge as the chain holds it. */

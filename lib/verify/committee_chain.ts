@@ -7,10 +7,10 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { abis, type ArthaAddresses } from "../chain/contracts.ts";
-import { sendContract, type SendResult } from "../chain/_send.ts";
+import { sendContract, type SendResult } from "../chain/send_contract.ts";
 
-/** How VerificationManager settled a target (its `Outcome` enum). */
-export const AttestationOutcome = { None: 0, Honest: 1, Faked: 2, Undecided: 3 } as const;
+/** How VerificationManager settled a target (its `Outcome` enum, generated from the contract). */
+export { Outcome as AttestationOutcome } from "../abi/enums.ts";
 
 /** Committee sizes the contract accepts (design doc: 10-20 validators). */
 export const MIN_COMMITTEE = 10;

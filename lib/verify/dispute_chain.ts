@@ -16,17 +16,12 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { abis, type ArthaAddresses } from "../chain/contracts.ts";
-import { sendContract, type SendResult } from "../chain/_send.ts";
+import { sendContract, type SendResult } from "../chain/send_contract.ts";
 import { stepsProof, stepsRoot } from "./steps_tree.ts";
 
-/** Phases of a dispute, in the order of the Solidity enum. */
-export const DisputePhase = {
-  None: 0,
-  AwaitDefence: 1,
-  Bisecting: 2,
-  Settled: 3,
-  Unresolved: 4,
-} as const;
+/** Phases of a dispute (DisputeGame.Phase, generated from the contract). */
+export { Phase as DisputePhase } from "../abi/enums.ts";
+import { Phase as DisputePhase } from "../abi/enums.ts";
 
 /** The committed digest triple of a round. */
 export interface RoundDigests {

@@ -16,7 +16,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
-import { ChainCallError } from "../chain/_send.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
 import { stepsProof } from "./steps_tree.ts";
 import {
   defendDispute,

@@ -2,11 +2,38 @@
  * The worker's challenge responder: it keeps the update bytes and digest triple of its recent
  * commits and answers every open challenge against them with chunk openings. Answers are pure
  * functions of what was committed, so answering twice (after a crash) opens the same chunks.
+ * Tests make dishonest answers by overriding `answerFor` (tests/verify/_cheating_worker.ts).
+ *
+ * @example
+ * ```ts
+ * import { ChallengeResponder } from "./responder.ts";
+ * const ZERO = `0x${"00".repeat(32)}` as const;
+ * const responder = new ChallengeResponder("0x01");
+ * responder.remember({
+ *   jobId: ZERO,
+ *   round: 0,
+ *   lossDigest: ZERO,
+ *   gradientDigest: ZERO,
+ *   weightsDigest: ZERO,
+ *   updateBytes: new Uint8Array(4096),
+ * });
+ * const answer = responder.answerFor({
+ *   challengeId: 1n,
+ *   jobId: ZERO,
+ *   nodePubkey: "0x01",
+ *   round: 0,
+ *   step: 0,
+ *   count: 2,
+ *   seed: ZERO,
+ *   deadline: 0n,
+ * });
+ * console.assert(answer?.kind === "chunks" && answer.openings.chunks.length === 2);
+ * ```
  */
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
-import { ChainCallError } from "../chain/_send.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
 import { type ChunkOpenings, openChunks } from "./chunk_openings.ts";
 import {
   type ChallengeInfo,
@@ -31,13 +58,14 @@ export interface CommittedRound {
   stepRecords?: Uint8Array;
 }
 
-/** How a responder answers (anything but "honest" is for adversarial tests). */
-export type ResponderMode = "honest" | "silent" | "wrong-proof" | "replay";
+/** What a node sends for a challenge: chunk openings, or one step's record (count 0). */
+export type ChallengeAnswer =
+  | { kind: "chunks"; digests: CommittedRound; openings: ChunkOpenings }
+  | { kind: "step"; digests: CommittedRound; record: Hex; proof: Hex[] };
 
 /** Answers challenges for one node. */
 export class ChallengeResponder {
   #rounds = new Map<string, CommittedRound>();
-  #last?: { openings: ChunkOpenings; digests: CommittedRound };
   #fromBlock = 0n;
 
   constructor(readonly nodePubkey: Hex, readonly keep = 8) {}
@@ -50,48 +78,20 @@ export class ChallengeResponder {
     }
   }
 
-  /** The openings an honest node gives for a challenge, or undefined if the round is unknown. */
-  openingsFor(c: ChallengeInfo): { openings: ChunkOpenings; digests: CommittedRound } | undefined {
+  /** The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. */
+  answerFor(c: ChallengeInfo): ChallengeAnswer | undefined {
     const r = this.#rounds.get(`${c.jobId.toLowerCase()}:${c.round}`);
     if (!r) return undefined;
-    return { openings: openChunks(r.updateBytes, c.seed, c.count), digests: r };
-  }
-
-  /** Answers a step challenge from the kept records; false when it cannot (or, cheating, fails). */
-  async #answerStep(
-    client: ArthaClient,
-    addresses: ArthaAddresses,
-    c: ChallengeInfo,
-    mode: ResponderMode,
-  ): Promise<boolean> {
-    const r = this.#rounds.get(`${c.jobId.toLowerCase()}:${c.round}`);
-    if (!r?.stepRecords) return false;
-    let { record, proof } = stepOpening(r.stepRecords, c.step);
-    if (mode === "wrong-proof") {
-      proof = proof.length ? [flip(proof[0]!), ...proof.slice(1)] : [flip(ZERO)];
+    if (c.count > 0) {
+      return { kind: "chunks", digests: r, openings: openChunks(r.updateBytes, c.seed, c.count) };
     }
-    try {
-      await respondStep(client, {
-        addresses,
-        challengeId: c.challengeId,
-        digests: r,
-        record,
-        proof,
-      });
-      return true;
-    } catch (e) {
-      if (!(e instanceof ChainCallError)) throw e;
-      return false;
-    }
+    if (!r.stepRecords) return undefined;
+    return { kind: "step", digests: r, ...stepOpening(r.stepRecords, c.step) };
   }
 
   /** Answers every open challenge of the node; returns how many were answered. */
-  async answer(
-    client: ArthaClient,
-    addresses: ArthaAddresses,
-    mode: ResponderMode = "honest",
-  ): Promise<number> {
-    if (mode === "silent" || !addresses.verification) return 0;
+  async answer(client: ArthaClient, addresses: ArthaAddresses): Promise<number> {
+    if (!addresses.verification) return 0;
     const open = await openChallenges(client, {
       addresses,
       nodePubkey: this.nodePubkey,
@@ -99,38 +99,32 @@ export class ChallengeResponder {
     });
     let answered = 0;
     for (const c of open) {
-      if (c.count === 0) {
-        if (await this.#answerStep(client, addresses, c, mode)) answered++;
-        continue;
-      }
-      const honest = this.openingsFor(c);
-      if (!honest) continue;
-      let { openings, digests } = honest;
-      if (mode === "wrong-proof") {
-        const proofs = openings.proofs.map((p) => p.map((s, k) => k === 0 ? flip(s) : s));
-        openings = { ...openings, proofs: proofs.map((p) => p.length ? p : [flip(ZERO)]) };
-      } else if (mode === "replay" && this.#last) {
-        ({ openings, digests } = this.#last);
-      }
-      this.#last ??= honest;
-      try {
-        await respondChallenge(client, {
-          addresses,
-          challengeId: c.challengeId,
-          digests,
-          openings,
-        });
-        answered++;
-      } catch (e) {
-        // A cheating answer reverts on chain; the challenge stays open and times out.
-        if (!(e instanceof ChainCallError)) throw e;
-      }
+      const answer = this.answerFor(c);
+      if (answer && await send(client, addresses, c.challengeId, answer)) answered++;
     }
     return answered;
   }
 }
 
-const ZERO: Hex = `0x${"00".repeat(32)}`;
+/** Sends one answer; false when it reverts (a wrong answer: the challenge stays open). */
+async function send(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  challengeId: bigint,
+  answer: ChallengeAnswer,
+): Promise<boolean> {
+  try {
+    if (answer.kind === "step") {
+      await respondStep(client, { addresses, challengeId, ...answer });
+    } else {
+      await respondChallenge(client, { addresses, challengeId, ...answer });
+    }
+    return true;
+  } catch (e) {
+    if (!(e instanceof ChainCallError)) throw e;
+    return false;
+  }
+}
 
 /** The record of `step` and its Merkle proof against the round's lossDigest. */
 export function stepOpening(stepRecords: Uint8Array, step: number): { record: Hex; proof: Hex[] } {
@@ -144,9 +138,4 @@ export function stepOpening(stepRecords: Uint8Array, step: number): { record: He
     record: bytesToHex(stepRecords.subarray(start, start + STEP_RECORD_BYTES)),
     proof: merkleProof(stepRecords, step, STEP_RECORD_BYTES),
   };
-}
-
-function flip(h: Hex): Hex {
-  const last = parseInt(h.slice(-2), 16) ^ 1;
-  return `${h.slice(0, -2)}${last.toString(16).padStart(2, "0")}` as Hex;
 }

@@ -17,7 +17,7 @@ import { jobSpecHash, workTerms } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { openFsStore } from "../../lib/store/store.ts";
 import { loadBrownShards } from "../../kernel/data.ts";
-import type { JobRecord } from "../../functions/_state.ts";
+import type { JobRecord } from "../../lib/coordinator/state.ts";
 
 const WORKERS = 10;
 const KILLED = 3;

@@ -33,12 +33,12 @@ import {
 } from "../../lib/update_envelope.ts";
 import { openFsStore, type Store } from "../../lib/store/store.ts";
 import type { ModelConfig } from "../../kernel/params.ts";
-import { type Context, DEFAULT_CONFIG } from "../../functions/_context.ts";
-import { getJob, type JobRecord } from "../../functions/_state.ts";
-import { loadWeights, processTrainer } from "../../functions/_job.ts";
-import { taskFor } from "../../functions/assign.ts";
+import { type Context, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
+import { getJob, type JobRecord } from "../../lib/coordinator/state.ts";
+import { loadWeights, processTrainer } from "../../lib/coordinator/job.ts";
+import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { createRouter } from "../../functions/router.ts";
-import { Worker, type WorkerCheat } from "../../worker.ts";
+import { CheatingWorker, type WorkerCheat } from "../verify/_cheating_worker.ts";
 
 /** The model every test trains: ~10k parameters, a step takes well under a millisecond. */
 export const TINY_MODEL: ModelConfig = { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 };
@@ -68,7 +68,7 @@ export interface TestNode {
   key: NodeKey;
   nodePubkey: Hex;
   operator: ArthaClient;
-  worker: Worker;
+  worker: CheatingWorker;
   /** Misbehaviour hooks of the node's worker (empty: honest). */
   cheat: WorkerCheat;
 }
@@ -213,7 +213,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
         const operator = clients[2 + (n.operator ?? operatorTurn++ % operators)]!;
         const key = generateNodeKey();
         const cheat: WorkerCheat = {};
-        const worker = new Worker({
+        const worker = new CheatingWorker({
           coordinator: call,
           client: operator,
           addresses,
@@ -221,8 +221,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           key,
           trainer,
           heartbeatEveryMs: Infinity,
-          cheat,
-        });
+        }, cheat);
         if (n.bind ?? true) {
           await worker.register();
         } else {

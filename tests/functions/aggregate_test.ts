@@ -1,5 +1,5 @@
 import type { ArthaDomain } from "../../lib/domain.ts";
-import { getLarge } from "../../functions/_state.ts";
+import { getLarge } from "../../lib/coordinator/state.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
@@ -16,10 +16,10 @@ import { partitionSeed } from "../../lib/compress/partition.ts";
 import { aggregatePartitioned } from "../../lib/strategy/partitioned.ts";
 import { FedAvg } from "../../lib/strategy/fed_avg.ts";
 import { FedMedian } from "../../lib/strategy/fed_median.ts";
-import { loadWeights } from "../../functions/_job.ts";
-import type { Context } from "../../functions/_context.ts";
-import { updateKey, type UpdateRecord } from "../../functions/_state.ts";
-import { aggregateJob } from "../../functions/aggregate.ts";
+import { loadWeights } from "../../lib/coordinator/job.ts";
+import type { Context } from "../../lib/coordinator/context.ts";
+import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { aggregateJob } from "../../lib/coordinator/round_close.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 /** The envelope re-signed by `node` after `change` (a well-formed update with other content). */
@@ -115,7 +115,7 @@ Deno.test("aggregate", async (t) => {
           await s.post("/aggregate/update", resign(n0, u0, { updateCid: other }, fx.domain)),
         );
         assert.equal(res.status, 409);
-        assert.match(res.body.error, /different update/);
+        assert.match(res.body.error.message, /different update/);
       });
 
       const u1 = await s.train(job, n1, { commit: false });
@@ -123,7 +123,7 @@ Deno.test("aggregate", async (t) => {
       await t.step("an update not committed on chain is a 409", async () => {
         const res = await read(await s.post("/aggregate/update", envelopeToJson(u1.envelope)));
         assert.equal(res.status, 409);
-        assert.match(res.body.error, /not committed on chain/);
+        assert.match(res.body.error.message, /not committed on chain/);
       });
 
       await t.step("update bytes that do not hash to gradientDigest are a 422", async () => {
@@ -134,7 +134,7 @@ Deno.test("aggregate", async (t) => {
           await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid }, fx.domain)),
         );
         assert.equal(res.status, 422);
-        assert.match(res.body.error, /gradientDigest/);
+        assert.match(res.body.error.message, /gradientDigest/);
       });
 
       await t.step("an update CID the store cannot read is a 422", async () => {
@@ -143,7 +143,7 @@ Deno.test("aggregate", async (t) => {
           await s.post("/aggregate/update", resign(n1, u1, { updateCid: cid }, fx.domain)),
         );
         assert.equal(res.status, 422);
-        assert.match(res.body.error, /unreadable/);
+        assert.match(res.body.error.message, /unreadable/);
       });
 
       await t.step("a tampered proof signature is a 401", async () => {
@@ -152,7 +152,7 @@ Deno.test("aggregate", async (t) => {
         env.proofs[0].signature = sig.slice(0, -2) + (sig.endsWith("00") ? "01" : "00");
         const res = await read(await s.post("/aggregate/update", env));
         assert.equal(res.status, 401);
-        assert.match(res.body.error, /train proof signature/);
+        assert.match(res.body.error.message, /train proof signature/);
       });
 
       await t.step("an envelope whose signature does not cover its content is a 401", async () => {
@@ -160,7 +160,7 @@ Deno.test("aggregate", async (t) => {
         env.meanLoss = env.meanLoss / 2;
         const res = await read(await s.post("/aggregate/update", env));
         assert.equal(res.status, 401);
-        assert.match(res.body.error, /signature does not verify/);
+        assert.match(res.body.error.message, /signature does not verify/);
       });
 
       await t.step("samples or steps the task could not have produced are a 422", async () => {
@@ -171,7 +171,7 @@ Deno.test("aggregate", async (t) => {
             await s.post("/aggregate/update", resign(n2, u2, change, fx.domain)),
           );
           assert.equal(res.status, 422, JSON.stringify(change));
-          assert.match(res.body.error, /samples|steps/);
+          assert.match(res.body.error.message, /samples|steps/);
         }
         const honest = await read(await s.post("/aggregate/update", envelopeToJson(u2.envelope)));
         assert.equal(honest.status, 201);
@@ -185,7 +185,7 @@ Deno.test("aggregate", async (t) => {
           ),
         );
         assert.equal(stolen.status, 400);
-        assert.match(stolen.body.error, /another node/);
+        assert.match(stolen.body.error.message, /another node/);
         const fewer = await read(
           await s.post(
             "/aggregate/update",
@@ -193,12 +193,12 @@ Deno.test("aggregate", async (t) => {
           ),
         );
         assert.equal(fewer.status, 400);
-        assert.match(fewer.body.error, /proofsRoot/);
+        assert.match(fewer.body.error.message, /proofsRoot/);
         const none = await read(
           await s.post("/aggregate/update", resign(n1, u1, { proofs: [] }, fx.domain)),
         );
         assert.equal(none.status, 400);
-        assert.match(none.body.error, /no train proofs/);
+        assert.match(none.body.error.message, /no train proofs/);
       });
 
       await t.step("unknown job 404, wrong round 409, node without task 403", async () => {
@@ -207,12 +207,14 @@ Deno.test("aggregate", async (t) => {
           await s.post("/aggregate/update", { ...env, jobId: `0x${"42".repeat(32)}` }),
         );
         assert.equal(unknown.status, 404);
-        assert.match(unknown.body.error, /unknown job/);
+        assert.match(unknown.body.error.message, /unknown job/);
+        assert.equal(unknown.body.error.code, "UNKNOWN_JOB");
         const round = await read(
           await s.post("/aggregate/update", resign(n1, u1, { round: 1 }, fx.domain)),
         );
         assert.equal(round.status, 409);
-        assert.match(round.body.error, /round 1 is not the open round 0/);
+        assert.match(round.body.error.message, /round 1 is not the open round 0/);
+        assert.equal(round.body.error.code, "ROUND_NOT_OPEN");
         const spare = job.spares[0]!;
         const { signature: _, ...plain } = u1.envelope;
         const foreign = signEnvelope(
@@ -222,7 +224,8 @@ Deno.test("aggregate", async (t) => {
         );
         const res = await read(await s.post("/aggregate/update", envelopeToJson(foreign)));
         assert.equal(res.status, 403);
-        assert.match(res.body.error, /no task/);
+        assert.match(res.body.error.message, /no task/);
+        assert.equal(res.body.error.code, "NOT_ASSIGNED");
         // Signed for another deployment (another ProofOfCompute, or another chain): refused.
         for (
           const domain of [
@@ -234,7 +237,7 @@ Deno.test("aggregate", async (t) => {
             await s.post("/aggregate/update", resign(n1, u1, {}, domain)),
           );
           assert.equal(elsewhere.status, 401);
-          assert.match(elsewhere.body.error, /signature does not verify/);
+          assert.match(elsewhere.body.error.message, /signature does not verify/);
         }
       });
 
@@ -261,7 +264,7 @@ Deno.test("aggregate", async (t) => {
         for (const [body, status, message] of cases) {
           const res = await read(await s.post("/aggregate/update", body));
           assert.equal(res.status, status, JSON.stringify(body).slice(0, 80));
-          assert.match(res.body.error, message);
+          assert.match(res.body.error.message, message);
         }
         const type = await read(
           await s.call("/aggregate/update", { method: "POST", body: envelopeToJson(u1.envelope) }),
@@ -343,7 +346,8 @@ Deno.test("aggregate", async (t) => {
         await s.post("/aggregate/update", resign(late, u, { round: 0 }, fx.domain)),
       );
       assert.equal(res.status, 409);
-      assert.match(res.body.error, /not the open round/);
+      assert.match(res.body.error.message, /not the open round/);
+      assert.equal(res.body.error.code, "ROUND_NOT_OPEN");
     });
 
     await t.step(

@@ -76,12 +76,12 @@ Deno.test("assign", async (t) => {
   await t.step("GET with a bad or unknown node is a 400 / 404", async () => {
     const bad = await read(await s.call("/assign?node=0x1234"));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /"node"/);
+    assert.match(bad.body.error.message, /"node"/);
     const none = await read(await s.call("/assign"));
     assert.equal(none.status, 400);
     const unknown = await read(await s.call(`/assign?node=0x${"ab".repeat(32)}`));
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error, /register/);
+    assert.match(unknown.body.error.message, /register/);
   });
 
   await t.step("POST of an unknown job is a 404", async () => {
@@ -89,7 +89,7 @@ Deno.test("assign", async (t) => {
       await s.post("/assign", { jobId: `0x${"77".repeat(32)}`, specCid: job.specCid }),
     );
     assert.equal(res.status, 404);
-    assert.match(res.body.error, /unknown job/);
+    assert.match(res.body.error.message, /unknown job/);
   });
 
   await t.step("POST with a spec that is not the escrowed paramsHash is a 409", async () => {
@@ -103,7 +103,7 @@ Deno.test("assign", async (t) => {
     const fresh = await escrow(other.spec);
     const res = await read(await s.post("/assign", { jobId: fresh, specCid: job.specCid }));
     assert.equal(res.status, 409);
-    assert.match(res.body.error, /paramsHash/);
+    assert.match(res.body.error.message, /paramsHash/);
   });
 
   await t.step("POST with a spec CID that is no spec is a 400", async () => {
@@ -117,7 +117,7 @@ Deno.test("assign", async (t) => {
     const open = await escrow(other.spec);
     const bad = await read(await s.post("/assign", { jobId: open, specCid: "not-a-cid" }));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /spec not-a-cid/);
+    assert.match(bad.body.error.message, /spec not-a-cid/);
     const missing = await read(
       await s.post("/assign", { jobId: open, specCid: other.spec.initialWeights }),
     );
@@ -136,7 +136,7 @@ Deno.test("assign", async (t) => {
     const id = await escrow(spec);
     const res = await read(await empty.post("/assign", { jobId: id, specCid }));
     assert.equal(res.status, 409);
-    assert.match(res.body.error, /no bound, live node/);
+    assert.match(res.body.error.message, /no bound, live node/);
   });
 
   await t.step(
@@ -162,7 +162,7 @@ Deno.test("assign", async (t) => {
     for (const [body, status, message] of cases) {
       const res = await read(await s.post("/assign", body));
       assert.equal(res.status, status, JSON.stringify(body));
-      assert.match(res.body.error, message);
+      assert.match(res.body.error.message, message);
     }
     const type = await s.call("/assign", { method: "POST", body: "{}" });
     assert.equal(type.status, 415);

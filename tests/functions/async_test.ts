@@ -43,6 +43,7 @@ Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the n
     await s.post("/aggregate", { jobId: job.jobId });
     const late = await read(await s.post("/aggregate/update", envelopeToJson(slow.envelope)));
     assert.equal(late.status, 409);
-    assert.match(late.body.error, /not the open round/);
+    assert.match(late.body.error.message, /not the open round/);
+    assert.equal(late.body.error.code, "ROUND_NOT_OPEN");
   });
 });

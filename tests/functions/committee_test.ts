@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { sendContract } from "../../lib/chain/_send.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult } from "../../lib/local_training.ts";
 import { merkleRoot } from "../../lib/merkle.ts";
 import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
-import { taskFor } from "../../functions/assign.ts";
-import { listValues } from "../../functions/_state.ts";
-import type { CommitteeRecord } from "../../functions/_committee.ts";
+import { taskFor } from "../../lib/coordinator/tasks.ts";
+import { listValues } from "../../lib/coordinator/state.ts";
+import type { CommitteeRecord } from "../../lib/coordinator/committees.ts";
 import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";
 
 /** A result whose update is noise: committed consistently, but not the training. */

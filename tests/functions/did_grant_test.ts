@@ -117,7 +117,7 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         await s.post("/did/grant", { datasetId, granteeDid: granteeId.did, wrappedKey: "0x00" }),
       );
       assert.equal(short.status, 400);
-      assert.match(short.body.error, /wrappedKey/);
+      assert.match(short.body.error.message, /wrappedKey/);
       const wrongVersion = bytesToHex(new Uint8Array(105).fill(9));
       assert.equal(
         (await s.post("/did/grant", {

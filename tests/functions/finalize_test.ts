@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { JobStatus } from "../../lib/chain/contracts.ts";
 import { finalizeJob } from "../../lib/chain/finalize_job.ts";
 import { reportAccuracy } from "../../lib/chain/close_round.ts";
-import type { JobRecord } from "../../functions/_state.ts";
-import { improvementBps } from "../../functions/finalize.ts";
+import type { JobRecord } from "../../lib/coordinator/state.ts";
+import { improvementBps } from "../../lib/coordinator/finalize.ts";
 import { read, type Scenario, setupCoordinator, type TestJob } from "./_coordinator.ts";
 
 /** A one-round job with `nodes` nodes, trained and closed. */
@@ -80,7 +80,7 @@ Deno.test("finalize", async (t) => {
     const job = await s.job({ nodes: 1, rounds: 2 });
     const running = await read(await s.post("/finalize", { jobId: job.jobId }));
     assert.equal(running.status, 409);
-    assert.match(running.body.error, /running \(round 0 of 2\)/);
+    assert.match(running.body.error.message, /running \(round 0 of 2\)/);
     const unknown = await read(await s.post("/finalize", { jobId: `0x${"99".repeat(32)}` }));
     assert.equal(unknown.status, 404);
   });
@@ -89,7 +89,7 @@ Deno.test("finalize", async (t) => {
     const s = await fx.scenario();
     const bad = await read(await s.post("/finalize", { jobId: "0x1" }));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /"jobId"/);
+    assert.match(bad.body.error.message, /"jobId"/);
     assert.equal((await read(await s.post("/finalize", "{x"))).status, 400);
     const type = await read(
       await s.call("/finalize", {

@@ -3,8 +3,8 @@ import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { decodeCheckpoint } from "../../lib/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "../../lib/update_envelope.ts";
-import { listValues, type UpdateRecord } from "../../functions/_state.ts";
-import { clustersOf } from "../../functions/_clusters.ts";
+import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audits and combines", async (t) => {

@@ -9,7 +9,7 @@ import { publishModel } from "../../lib/chain/publish_model.ts";
 import { computeCid } from "../../lib/cid.ts";
 import { readHfModel } from "../../lib/hf_model.ts";
 import { fetchModelFolder, getModelFolder } from "../../lib/model_folder.ts";
-import { MAX_NEW_TOKENS } from "../../functions/_models.ts";
+import { MAX_NEW_TOKENS } from "../../lib/coordinator/models.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 /** Data frames of a text/event-stream body: [event, parsed data or raw text]. */
@@ -100,7 +100,7 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     for (const [body, status, message] of cases) {
       const res = await read(await infer(body));
       assert.equal(res.status, status, JSON.stringify(body).slice(0, 80));
-      assert.match(res.body.error, message);
+      assert.match(res.body.error.message, message);
     }
   });
 
@@ -186,7 +186,7 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     assert.equal(streamed.at(-1)![1], "[DONE]");
     const bad = await read(await s.post("/v1/completions", { model: folder, max_tokens: 2 }));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /"prompt"/);
+    assert.match(bad.body.error.message, /"prompt"/);
   });
 
   await t.step("the gateway serves the folder block by block, verified", async () => {
@@ -197,7 +197,7 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     assert.deepEqual(files, await getModelFolder(fx.store, folder));
     const whole = await read(await s.call(`/svdb/${folder}`));
     assert.equal(whole.status, 422);
-    assert.match(whole.body.error, /format=raw/);
+    assert.match(whole.body.error.message, /format=raw/);
   });
 
   await t.step("deno task infer downloads into a local cache and runs offline", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
-import { sendContract } from "../../lib/chain/_send.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid } from "../../lib/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
@@ -48,7 +48,7 @@ Deno.test("infer", async (t) => {
       await other.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
     );
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error, /not a published model/);
+    assert.match(unknown.body.error.message, /not a published model/);
     const chain = await fx.chainJob(job.jobId);
     await sendContract(fx.owner, {
       address: fx.addresses.models,
@@ -78,7 +78,7 @@ Deno.test("infer", async (t) => {
     assert.equal(res.status, 404);
     const bad = await read(await s.post("/ai/infer", { modelCid: "bafy-not-a-cid", input: TEXT }));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /"modelCid"/);
+    assert.match(bad.body.error.message, /"modelCid"/);
   });
 
   await t.step("bad inputs are 4xx naming the field", async () => {
@@ -96,7 +96,7 @@ Deno.test("infer", async (t) => {
     for (const [body, status, message] of cases) {
       const res = await read(await s.post("/ai/infer", body));
       assert.equal(res.status, status, JSON.stringify(body).slice(0, 60));
-      assert.match(res.body.error, message);
+      assert.match(res.body.error.message, message);
     }
     const type = await read(await s.call("/ai/infer", { method: "POST", body: "{}" }));
     assert.equal(type.status, 415);

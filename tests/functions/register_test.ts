@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateNodeKey, signBinding } from "../../lib/keys.ts";
 import { abis } from "../../lib/chain/contracts.ts";
-import type { NodeRecord } from "../../functions/_state.ts";
+import type { NodeRecord } from "../../lib/coordinator/state.ts";
 import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";
 
 Deno.test("register", async (t) => {
@@ -50,14 +50,14 @@ Deno.test("register", async (t) => {
       await s.post("/register", await binding(b, undefined, generateNodeKey())),
     );
     assert.equal(res.status, 401);
-    assert.match(res.body.error, /binding signature/);
+    assert.match(res.body.error.message, /binding signature/);
   });
 
   await t.step("a binding signed for another nonce (replayed index) is a 409", async () => {
     // b is index 1 of its operator; a genuine signature of b over nonce 0 (a's slot).
     const res = await read(await s.post("/register", await binding(b, 0)));
     assert.equal(res.status, 409);
-    assert.match(res.body.error, /nonce 0/);
+    assert.match(res.body.error.message, /nonce 0/);
     assert.equal((await s.ctx.kv.get(["node", b.nodePubkey])).value, null);
   });
 
@@ -69,7 +69,7 @@ Deno.test("register", async (t) => {
       await s.post("/register", { nodePubkey: key.publicKeyHex, operator, nonce: 5, signature }),
     );
     assert.equal(res.status, 409);
-    assert.match(res.body.error, /stake first/);
+    assert.match(res.body.error.message, /stake first/);
   });
 
   await t.step("a signature valid for another operator is refused", async () => {
@@ -96,7 +96,7 @@ Deno.test("register", async (t) => {
     for (const [body, status, message] of cases) {
       const res = await read(await s.post("/register", body));
       assert.equal(res.status, status, JSON.stringify(body));
-      assert.match(res.body.error, message);
+      assert.match(res.body.error.message, message);
     }
     const text = await read(
       await s.call("/register", {
@@ -106,7 +106,7 @@ Deno.test("register", async (t) => {
       }),
     );
     assert.equal(text.status, 415);
-    assert.match(text.body.error, /content-type/);
+    assert.match(text.body.error.message, /content-type/);
     const big = await read(await s.post("/register", { ...good, pad: "x".repeat(1 << 20) }));
     assert.equal(big.status, 413);
     const declared = await read(

@@ -45,7 +45,7 @@ Deno.test("router", async (t) => {
     for (const [path, method] of cases) {
       const res = await read(await s.call(path, { method }));
       assert.equal(res.status, 405, `${method} ${path}`);
-      assert.match(res.body.error, /^Cannot /);
+      assert.match(res.body.error.message, /^Cannot /);
     }
   });
 
@@ -54,27 +54,37 @@ Deno.test("router", async (t) => {
       const res = await s.call(path);
       assert.equal(res.status, 404, path);
       assert.match(res.headers.get("content-type") ?? "", /application\/json/);
-      assert.equal((await res.json()).error, `Cannot route ${path}`);
+      assert.deepEqual((await res.json()).error, {
+        code: "UNKNOWN_ROUTE",
+        message: `Cannot route ${path}`,
+      });
     }
   });
 
-  await t.step("errors are JSON with an error message, internal errors a bare 500", async () => {
-    const res = await s.call("/status?job=0x1");
-    assert.equal(res.status, 400);
-    assert.deepEqual(await res.json(), { error: 'Invalid query "job": expected 32-byte hex' });
-    // A store that fails underneath: the router answers 500 without the internal message.
-    const broken = await fx.scenario();
-    const original = broken.ctx.store.put.bind(broken.ctx.store);
-    broken.ctx.store.put = () => Promise.reject(new Error("disk on fire"));
-    const log = console.error;
-    console.error = () => {};
-    try {
-      const r = await broken.call("/svdb", { method: "POST", body: new Uint8Array([1]) });
-      assert.equal(r.status, 500);
-      assert.deepEqual(await r.json(), { error: "internal error" });
-    } finally {
-      console.error = log;
-      broken.ctx.store.put = original;
-    }
-  });
+  await t.step(
+    "errors are JSON with a code and a message, internal errors a bare 500",
+    async () => {
+      const res = await s.call("/status?job=0x1");
+      assert.equal(res.status, 400);
+      assert.deepEqual(await res.json(), {
+        error: { code: "BAD_REQUEST", message: 'Invalid query "job": expected 32-byte hex' },
+      });
+      // A store that fails underneath: the router answers 500 without the internal message.
+      const broken = await fx.scenario();
+      const original = broken.ctx.store.put.bind(broken.ctx.store);
+      broken.ctx.store.put = () => Promise.reject(new Error("disk on fire"));
+      const log = console.error;
+      console.error = () => {};
+      try {
+        const r = await broken.call("/svdb", { method: "POST", body: new Uint8Array([1]) });
+        assert.equal(r.status, 500);
+        assert.deepEqual(await r.json(), {
+          error: { code: "INTERNAL", message: "internal error" },
+        });
+      } finally {
+        console.error = log;
+        broken.ctx.store.put = original;
+      }
+    },
+  );
 });

@@ -6,7 +6,7 @@ import {
   listJobs,
   setJob,
   setLarge,
-} from "../../functions/_state.ts";
+} from "../../lib/coordinator/state.ts";
 
 Deno.test("setLarge/getLarge store values above the 64 KiB KV limit in parts", async () => {
   const kv = await Deno.openKv(":memory:");

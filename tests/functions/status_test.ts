@@ -48,10 +48,10 @@ Deno.test("status", async (t) => {
   await t.step("a bad job id is a 400 naming the query, an unknown one a 404", async () => {
     const bad = await read(await s.call("/status?job=0x12"));
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /"job"/);
+    assert.match(bad.body.error.message, /"job"/);
     const unknown = await read(await s.call(`/status?job=0x${"31".repeat(32)}`));
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error, /unknown job/);
+    assert.match(unknown.body.error.message, /unknown job/);
   });
 
   await t.step("any method but GET is a 405", async () => {

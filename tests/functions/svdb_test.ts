@@ -44,7 +44,7 @@ Deno.test("svdb", async (t) => {
     const absent = (await computeCid(new Uint8Array([9, 9, 9]))).toString();
     const missing = await read(await s.call(`/svdb/${absent}`));
     assert.equal(missing.status, 404);
-    assert.match(missing.body.error, /not in this store/);
+    assert.match(missing.body.error.message, /not in this store/);
     const bad = await read(await s.call("/svdb/not-a-cid"));
     assert.equal(bad.status, 400);
   });
@@ -52,7 +52,7 @@ Deno.test("svdb", async (t) => {
   await t.step("an empty body is a 400; a body over maxBlobBytes a 413", async () => {
     const empty = await read(await s.call("/svdb", { method: "POST", body: new Uint8Array(0) }));
     assert.equal(empty.status, 400);
-    assert.match(empty.body.error, /empty/);
+    assert.match(empty.body.error.message, /empty/);
     const big = await read(
       await s.call("/svdb", { method: "POST", body: new Uint8Array(300_001) }),
     );

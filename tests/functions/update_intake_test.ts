@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { envelopeToJson } from "../../lib/update_envelope.ts";
 import { readPartitionHeader } from "../../lib/compress/partition.ts";
-import { updateKey, type UpdateRecord } from "../../functions/_state.ts";
+import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";
 
 Deno.test("update intake: partition payloads", async (t) => {
@@ -32,7 +32,7 @@ Deno.test("update intake: partition payloads", async (t) => {
     const forged = await s.train(job, n1, { slot: 2, commit: false });
     const res = await read(await s.post("/aggregate/update", envelopeToJson(forged.envelope)));
     assert.equal(res.status, 422);
-    assert.match(res.body.error, /partition slot 2 is not the task's 1/);
+    assert.match(res.body.error.message, /partition slot 2 is not the task's 1/);
     // The node can still deliver its own part afterwards.
     await s.deliver(job, [n1, n2]);
   });

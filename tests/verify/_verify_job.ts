@@ -10,15 +10,15 @@ import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { sendContract } from "../../lib/chain/_send.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job_spec.ts";
 import { prepareJob } from "../../lib/job_owner.ts";
 import { generateNodeKey } from "../../lib/keys.ts";
 import type { createTrainer } from "../../kernel/train_step.ts";
-import type { Context } from "../../functions/_context.ts";
+import type { Context } from "../../lib/coordinator/context.ts";
 import { startLocalCoordinator } from "../../functions/local.ts";
-import type { JobRecord } from "../../functions/_state.ts";
-import { Worker, type WorkerCheat } from "../../worker.ts";
+import type { JobRecord } from "../../lib/coordinator/state.ts";
+import { CheatingWorker, type WorkerCheat } from "./_cheating_worker.ts";
 import {
   issueChallenge,
   openChallenges,
@@ -52,7 +52,8 @@ export interface VerifyRun {
   validator: ArthaClient;
   jobId: Hex;
   spec: JobSpec;
-  workers: Worker[];
+  workers: CheatingWorker[];
+  /** Each worker's misbehaviour hooks (empty: honest), set by the test. */
   cheats: WorkerCheat[];
   record: JobRecord;
   post(path: string, body: unknown): Promise<Response>;
@@ -125,7 +126,7 @@ export async function startVerifyRun(
   const workers = workerAccts.slice(0, o.nodes).map((acct) => {
     const cheat: WorkerCheat = {};
     cheats.push(cheat);
-    return new Worker({
+    return new CheatingWorker({
       coordinator: call,
       client: mk(acct),
       addresses,
@@ -133,8 +134,7 @@ export async function startVerifyRun(
       key: generateNodeKey(),
       trainer,
       heartbeatEveryMs: Infinity,
-      cheat,
-    });
+    }, cheat);
   });
   for (const w of workers) await w.register();
   const res = await post("/assign", { jobId: job.jobId, specCid });

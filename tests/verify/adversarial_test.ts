@@ -30,7 +30,7 @@ import { generateNodeKey } from "../../lib/keys.ts";
 import { roundHyper, taskSeed } from "../../lib/job_spec.ts";
 import { decodeCheckpoint } from "../../lib/checkpoint.ts";
 import { recomputeRound, wrongChunks } from "../../lib/verify/recompute.ts";
-import { CoordinatorError } from "../../worker.ts";
+import { CoordinatorError } from "../../lib/worker/client.ts";
 import {
   challengeAll,
   closeRound,

@@ -22,7 +22,7 @@ import {
   readDispute,
 } from "../../lib/verify/dispute_chain.ts";
 import { DisputeResponder } from "../../lib/verify/dispute_responder.ts";
-import type { ArbitrationRecord } from "../../functions/_disputes.ts";
+import type { ArbitrationRecord } from "../../lib/coordinator/disputes.ts";
 import { nodeState, slashesOf, startVerifyRun } from "./_verify_job.ts";
 
 const STEPS = 8;

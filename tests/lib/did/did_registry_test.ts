@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startDevnet } from "../../../lib/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
-import { ChainCallError } from "../../../lib/chain/_send.ts";
+import { ChainCallError } from "../../../lib/chain/send_contract.ts";
 import {
   arthaDIDRegistryAbi,
   arthaDIDRegistryBytecode,

@@ -6,19 +6,19 @@
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
-import { ChainCallError } from "../lib/chain/_send.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../lib/job_spec.ts";
-import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
-import { recomputeRound } from "../lib/verify/recompute.ts";
+import { revertedWith } from "./once.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../job_spec.ts";
+import { UNCHECKED_DOMAIN } from "../domain.ts";
+import { recomputeRound } from "../verify/recompute.ts";
 import {
   arbitrateDispute,
   type DisputeInfo,
   DisputePhase,
   openDisputes,
-} from "../lib/verify/dispute_chain.ts";
-import type { Context } from "./_context.ts";
-import { loadWeights, processTrainer } from "./_job.ts";
-import type { JobRecord } from "./_state.ts";
+} from "../verify/dispute_chain.ts";
+import type { Context } from "./context.ts";
+import { loadWeights, processTrainer } from "./job.ts";
+import type { JobRecord } from "./state.ts";
 
 /** What the coordinator did about one unresolved dispute. */
 export interface ArbitrationRecord {
@@ -127,7 +127,7 @@ async function arbitrate(
   } catch (e) {
     // Arbitrated by another coordinator, or expired, since it was read.
     const closed = ["Dispute__WrongPhase", "Dispute__WindowClosed"];
-    if (e instanceof ChainCallError && e.errorName && closed.includes(e.errorName)) return "closed";
+    if (revertedWith(e, closed)) return "closed";
     throw e;
   }
 }

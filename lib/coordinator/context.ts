@@ -5,9 +5,9 @@
  */
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { type ArthaClient, createArthaClient } from "../lib/chain/client.ts";
-import type { ArthaAddresses } from "../lib/chain/contracts.ts";
-import { openFsStore, type Store } from "../lib/store/store.ts";
+import { type ArthaClient, createArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { openFsStore, type Store } from "../store/store.ts";
 
 export interface CoordinatorConfig {
   /** Share of assigned nodes whose updates close a round early (default 0.8). */
@@ -46,7 +46,7 @@ let fromEnv: Promise<Context> | undefined;
 
 /**
  * The context of a deployed function: ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY
- * (coordinator account), ARTHA_ADDRESSES (JSON of the six contract addresses),
+ * (coordinator account), ARTHA_ADDRESSES (JSON of the eight contract addresses),
  * ARTHA_KV_PATH (optional), ARTHA_STORE_DIR (default .artha/svdb).
  */
 export function contextFromEnv(): Promise<Context> {

@@ -1,14 +1,14 @@
 /**
- * Job helpers shared by assign, aggregate and finalize: reading a job's spec and checkpoints
+ * Job helpers shared by the coordinator verbs: reading a job's spec and checkpoints
  * from SVDB, and validation loss of a checkpoint on the spec's held-out bytes.
  */
-import { createTrainer } from "../kernel/train_step.ts";
-import { loadKernel } from "../kernel/wasm_module.ts";
-import { evalBatches } from "../kernel/data.ts";
-import { decodeCheckpoint } from "../lib/checkpoint.ts";
-import { type JobSpec, parseJobSpec, roundHyper } from "../lib/job_spec.ts";
-import type { Store } from "../lib/store/store.ts";
-import { type JobRecord, updateKey, type UpdateRecord } from "./_state.ts";
+import { createTrainer } from "../../kernel/train_step.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
+import { evalBatches } from "../../kernel/data.ts";
+import { decodeCheckpoint } from "../checkpoint.ts";
+import { type JobSpec, parseJobSpec, roundHyper } from "../job_spec.ts";
+import type { Store } from "../store/store.ts";
+import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
 
 let trainer: ReturnType<typeof createTrainer> | undefined;
 

@@ -1,21 +1,21 @@
 /**
- * What /ai/infer, /rpc and /v1/completions share: request validation, the check that a CID is a
+ * Model serving, what /ai/infer, /rpc and /v1/completions share: the check that a CID is a
  * model this coordinator may serve (published in ModelRegistry, or a checkpoint or exported folder
  * of one of its jobs), one loaded backend per CID (cached), generation and scoring.
  *
  * The backend is chosen by kernel/inference/runtime.ts (onnxruntime-node here; override with
  * ARTHA_INFER_BACKEND=ort-web|kernel).
  */
-import { abis } from "../lib/chain/contracts.ts";
-import { parseCid } from "../lib/cid.ts";
-import { loadModel, type ModelSource } from "../lib/publish.ts";
-import { BlockNotFoundError } from "../lib/store/blockstore.ts";
-import { decodeBytes, encodeText } from "../kernel/data.ts";
-import { createBackend, type DecoderBackend, generate } from "../kernel/inference/runtime.ts";
-import type { Context } from "./_context.ts";
-import { field, HttpError } from "./_http.ts";
-import { processTrainer } from "./_job.ts";
-import { listJobs } from "./_state.ts";
+import { isModelPublished } from "../chain/is_model_published.ts";
+import { getPublishedModels } from "../chain/get_published_models.ts";
+import { loadModel, type ModelSource } from "../publish.ts";
+import { BlockNotFoundError } from "../store/blockstore.ts";
+import { decodeBytes, encodeText } from "../../kernel/data.ts";
+import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
+import type { Context } from "./context.ts";
+import { reject, RejectedError } from "./result.ts";
+import { processTrainer } from "./job.ts";
+import { listJobs } from "./state.ts";
 
 /** Largest input accepted, in bytes. */
 export const MAX_INPUT_BYTES = 16_384;
@@ -34,37 +34,6 @@ export interface InferParams {
   temperature: number;
   topK: number;
   seed: number;
-}
-
-/** Reads and checks the inference fields of a body (400/413 naming the field). */
-export function parseInferParams(
-  body: Record<string, unknown>,
-  defaults: { maxTokens?: number } = {},
-): InferParams {
-  const modelCid = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
-  try {
-    parseCid(modelCid);
-  } catch (e) {
-    throw new HttpError(400, `Invalid field "modelCid": ${(e as Error).message}`);
-  }
-  const input = field.string(body, "input", { max: MAX_INPUT_BYTES });
-  if (encodeText(input).length > MAX_INPUT_BYTES) {
-    throw new HttpError(413, `Cannot infer: input above ${MAX_INPUT_BYTES} bytes`);
-  }
-  return {
-    modelCid,
-    input,
-    maxTokens: field.int(
-      body,
-      "maxTokens",
-      0,
-      MAX_NEW_TOKENS,
-      defaults.maxTokens ?? DEFAULT_NEW_TOKENS,
-    ),
-    temperature: field.number(body, "temperature", 0, 10, 1),
-    topK: field.int(body, "topK", 0, 256, 0),
-    seed: field.int(body, "seed", 0, 2 ** 32 - 1, 0),
-  };
 }
 
 /** A model loaded for serving. */
@@ -119,13 +88,7 @@ export function modelsOf(ctx: Context): Models {
 
 async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
-  const published = await client.readContract({
-    address: addresses.models,
-    abi: abis.models,
-    functionName: "isPublished",
-    args: [cid],
-  });
-  if (published) return true;
+  if (await isModelPublished(client, { addresses, cid })) return true;
   const jobs = await listJobs(ctx.kv);
   return jobs.some((j) =>
     j.modelFolderCid === cid || j.metrics.some((m) => m.checkpointCid === cid)
@@ -167,17 +130,16 @@ function createModels(ctx: Context): Models {
     if (!p) {
       p = (async () => {
         if (!await isKnownModel(ctx, cid)) {
-          throw new HttpError(
-            404,
-            "Cannot infer: CID is not a published model or a known checkpoint",
-          );
+          const why = "Cannot infer: CID is not a published model or a known checkpoint";
+          throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
         }
         let source: ModelSource;
         try {
           source = await loadModel(ctx.store, cid);
         } catch (e) {
           if (e instanceof BlockNotFoundError) {
-            throw new HttpError(404, `Cannot infer: model ${cid} is not in this store`);
+            const why = `Cannot infer: model ${cid} is not in this store`;
+            throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
           }
           throw e;
         }
@@ -192,10 +154,8 @@ function createModels(ctx: Context): Models {
   async function* stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation> {
     const bytes = encodeText(p.input);
     if (p.maxTokens === 0 && bytes.length < 2) {
-      throw new HttpError(
-        400,
-        "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)",
-      );
+      const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
+      throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
     }
     const model = await load(p.modelCid);
     const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
@@ -232,17 +192,12 @@ function createModels(ctx: Context): Models {
 
   async function list(): Promise<ModelListing[]> {
     const { client, addresses } = ctx.chain;
-    const events = await client.getContractEvents({
-      address: addresses.models,
-      abi: abis.models,
-      eventName: "ModelPublished",
-      fromBlock: 0n,
-    });
-    const out: ModelListing[] = events.map((e) => ({
-      cid: e.args.cid!,
-      modelId: e.args.modelId,
-      version: e.args.version?.toString(),
-      weightsDigest: e.args.weightsDigest,
+    const published = await getPublishedModels(client, { addresses });
+    const out: ModelListing[] = published.map((m) => ({
+      cid: m.cid,
+      modelId: m.modelId,
+      version: m.version?.toString(),
+      weightsDigest: m.weightsDigest,
       kind: "published" as const,
     }));
     for (const j of await listJobs(ctx.kv)) {

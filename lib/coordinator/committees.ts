@@ -9,14 +9,15 @@
  * the committee and slashes a faked target 50%; the coordinator only triggers it.
  */
 import type { Hex } from "viem";
-import { abis } from "../lib/chain/contracts.ts";
-import { ChainCallError } from "../lib/chain/_send.ts";
-import { type JobSpec, taskSeed } from "../lib/job_spec.ts";
-import { drawCommittee, readCommittee, settleAttestations } from "../lib/verify/committee_chain.ts";
-import { reproducible, type ValidationTask } from "../lib/verify/validation_task.ts";
-import type { Context } from "./_context.ts";
-import { deliveredSlot, loadSpec } from "./_job.ts";
-import { type JobRecord, listValues } from "./_state.ts";
+import { getAttestation } from "../chain/get_attestation.ts";
+import { getTaskGroup } from "../chain/get_task_group.ts";
+import { revertedWith } from "./once.ts";
+import { type JobSpec, taskSeed } from "../job_spec.ts";
+import { drawCommittee, readCommittee, settleAttestations } from "../verify/committee_chain.ts";
+import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
+import type { Context } from "./context.ts";
+import { deliveredSlot, loadSpec } from "./job.ts";
+import { type JobRecord, listValues } from "./state.ts";
 
 /** A spot-checked round's committee and what it still has to settle. */
 export interface CommitteeRecord {
@@ -34,11 +35,6 @@ export interface CommitteeRecord {
 }
 
 const committeeKey = (jobId: string, round: number): Deno.KvKey => ["committee", jobId, round];
-
-/** Whether `e` is a revert with one of `names`. */
-function revertedWith(e: unknown, names: string[]): boolean {
-  return e instanceof ChainCallError && e.errorName !== undefined && names.includes(e.errorName);
-}
 
 /**
  * Draws (once) and records the committee of `job`'s closing round, which the chain selected for
@@ -84,29 +80,19 @@ export async function validationTaskFor(
   const mine = recs.filter((r) => r.members.includes(node) && r.settled.length < r.targets.length);
   if (mine.length === 0) return;
   const { client, addresses } = ctx.chain;
-  const read = (functionName: "groupOf", args: [Hex, Hex]) =>
-    client.readContract({
-      address: addresses.verification,
-      abi: abis.verification,
-      functionName,
-      args,
-    });
+  const groupOf = (nodePubkey: Hex) =>
+    getTaskGroup(client, { addresses, jobId: job.jobId, nodePubkey });
   const now = Number((await client.getBlock()).timestamp);
-  const group = await read("groupOf", [job.jobId, node]);
+  const group = await groupOf(node);
   for (const rec of mine) {
     if (now > rec.deadline) continue;
     for (const target of rec.targets) {
       if (target === node || rec.settled.includes(target)) continue;
       // The contract's rule: nobody attests a member of its own task group.
-      const g = await read("groupOf", [job.jobId, target]);
+      const g = await groupOf(target);
       if (g !== 0 && g === group) continue;
-      const given = await client.readContract({
-        address: addresses.verification,
-        abi: abis.verification,
-        functionName: "attestationOf",
-        args: [job.jobId, rec.round, node, target],
-      });
-      if (BigInt(given) !== 0n) continue;
+      const at = { addresses, jobId: job.jobId, round: rec.round, member: node, target };
+      if (await getAttestation(client, at) !== 0n) continue;
       const spec = await loadSpec(ctx.store, job.specCid);
       const index = job.shardOf[target]!;
       return {

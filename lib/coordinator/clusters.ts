@@ -1,5 +1,5 @@
 /**
- * Hierarchical aggregation by workers (lib/cluster_task.ts): the coordinator's half. When a
+ * Cluster aggregation by workers (lib/cluster_task.ts), the coordinator's half. When a
  * round of a hierarchical job closes with more than clusterSize updates, its updates are split
  * into clusters (sorted node ids, so every restart splits the same way), each with one member as
  * cluster aggregator. Aggregators fetch their tasks from GET /assign and post the cluster mean to
@@ -8,33 +8,32 @@
  * computes clusters itself whose aggregator missed the deadline.
  */
 import type { Hex } from "viem";
-import { abis, SlashReason } from "../lib/chain/contracts.ts";
-import { sendContract } from "../lib/chain/_send.ts";
-import { decodeCheckpoint } from "../lib/checkpoint.ts";
-import { digestHex, hexToBytes } from "../lib/digest.ts";
-import type { JobSpec } from "../lib/job_spec.ts";
+import { SlashReason } from "../chain/contracts.ts";
+import { penaliseNode } from "../chain/penalise_node.ts";
+import { decodeCheckpoint } from "../checkpoint.ts";
+import { digestHex, hexToBytes } from "../digest.ts";
+import type { JobSpec } from "../job_spec.ts";
 import {
   clusterMean,
   type ClusterMember,
   type ClusterSubmission,
   type ClusterTask,
   verifyClusterSubmission,
-} from "../lib/cluster_task.ts";
-import { combineClusters } from "../lib/strategy/hierarchical.ts";
-import { f32Bytes } from "../lib/local_training.ts";
-import { sqrtStaleness } from "../lib/strategy/fed_buff.ts";
-import type { Context } from "./_context.ts";
-import { field, HttpError } from "./_http.ts";
-import { arthaDomain } from "../lib/domain.ts";
+} from "../cluster_task.ts";
+import { combineClusters } from "../strategy/hierarchical.ts";
+import { f32Bytes } from "../local_training.ts";
+import { sqrtStaleness } from "../strategy/fed_buff.ts";
+import type { Context } from "./context.ts";
+import { reject, type Rejection } from "./result.ts";
+import { arthaDomain } from "../domain.ts";
 import {
   getJob,
   getLarge,
   type JobRecord,
-  listValues,
   setLarge,
   updateKey,
   type UpdateRecord,
-} from "./_state.ts";
+} from "./state.ts";
 
 export interface ClusterRecord {
   cluster: number;
@@ -124,50 +123,15 @@ export async function clusteredDelta(
   length: number,
 ): Promise<{ delta: Float32Array; bytes: number } | undefined> {
   const clusters = await ensureClusters(ctx, job, spec, nodes);
-  const read = (cid: string) => ctx.store.get(cid);
   const means = [];
   let bytes = 0;
   for (const rec of clusters) {
-    const key = clusterKey(job.jobId, job.round, rec.cluster);
-    let mean: { delta: Float32Array; totalSamples: number } | undefined;
-    let status = rec.status;
-    if (rec.status === "submitted" || rec.status === "audited") {
-      const agg = await ctx.store.get(rec.aggregateCid!);
-      bytes += agg.length;
-      mean = { delta: decodeCheckpoint(agg).weights, totalSamples: rec.totalSamples! };
-      if (
-        rec.status === "submitted" &&
-        audited(job, rec.cluster, spec.aggregation.clusterAudit ?? 0.25)
-      ) {
-        const honest = await clusterMean(rec.members, read, length);
-        const same = honest.totalSamples === mean.totalSamples &&
-          digestHex(f32Bytes(honest.delta)) === digestHex(f32Bytes(mean.delta));
-        status = same ? "audited" : "rejected";
-        if (!same) {
-          const { client, addresses } = ctx.chain;
-          await sendContract(client, {
-            address: addresses.verification,
-            abi: abis.verification,
-            functionName: "penaliseFor",
-            args: [job.jobId, rec.aggregator, FAKE_AGGREGATE_BPS, SlashReason.FakeGradients, false],
-          });
-          mean = honest;
-        }
-      }
-    } else if (rec.status === "open" && ctx.now() >= rec.deadline) {
-      mean = await clusterMean(rec.members, read, length);
-      status = "fallback";
-    } else if (rec.status === "rejected" || rec.status === "fallback") {
-      mean = await clusterMean(rec.members, read, length);
-    }
-    if (status !== rec.status) {
-      await setLarge(ctx.kv.atomic().check(await getLarge(ctx.kv, key)), key, { ...rec, status })
-        .commit();
-    }
+    const mean = await clusterMeanOf(ctx, job, spec, rec, length);
     if (!mean) return undefined;
+    bytes += mean.bytes;
     for (const m of rec.members) {
-      bytes += (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, m.nodePubkey))).value
-        ?.bytes ?? 0;
+      const key = updateKey(job.jobId, job.round, m.nodePubkey);
+      bytes += (await ctx.kv.get<UpdateRecord>(key)).value?.bytes ?? 0;
     }
     means.push({
       clusterId: `cluster-${rec.cluster}`,
@@ -178,6 +142,69 @@ export async function clusteredDelta(
     });
   }
   return { delta: combineClusters(means).delta, bytes };
+}
+
+type ClusterMean = { delta: Float32Array; totalSamples: number; bytes: number };
+
+/**
+ * One cluster's mean: its aggregator's (audited by a keccak draw: a wrong one is penalised
+ * and replaced), or the coordinator's own once the aggregator missed the deadline or lied.
+ * Records the cluster's new status.
+ */
+async function clusterMeanOf(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  rec: ClusterRecord,
+  length: number,
+): Promise<ClusterMean | undefined> {
+  const honestMean = async () => ({
+    ...await clusterMean(rec.members, (cid) => ctx.store.get(cid), length),
+    bytes: 0,
+  });
+  let mean: ClusterMean | undefined;
+  let status = rec.status;
+  if (rec.status === "submitted" || rec.status === "audited") {
+    const agg = await ctx.store.get(rec.aggregateCid!);
+    mean = {
+      delta: decodeCheckpoint(agg).weights,
+      totalSamples: rec.totalSamples!,
+      bytes: agg.length,
+    };
+    const rate = spec.aggregation.clusterAudit ?? 0.25;
+    if (rec.status === "submitted" && audited(job, rec.cluster, rate)) {
+      const honest = await honestMean();
+      const same = honest.totalSamples === mean.totalSamples &&
+        digestHex(f32Bytes(honest.delta)) === digestHex(f32Bytes(mean.delta));
+      status = same ? "audited" : "rejected";
+      if (!same) {
+        await penaliseAggregator(ctx, job, rec);
+        mean = { ...honest, bytes: mean.bytes };
+      }
+    }
+  } else if (rec.status === "open" && ctx.now() >= rec.deadline) {
+    mean = await honestMean();
+    status = "fallback";
+  } else if (rec.status === "rejected" || rec.status === "fallback") {
+    mean = await honestMean();
+  }
+  if (status !== rec.status) {
+    const key = clusterKey(job.jobId, job.round, rec.cluster);
+    await setLarge(ctx.kv.atomic().check(await getLarge(ctx.kv, key)), key, { ...rec, status })
+      .commit();
+  }
+  return mean;
+}
+
+/** A fake cluster aggregate is a fake gradient. */
+function penaliseAggregator(ctx: Context, job: JobRecord, rec: ClusterRecord) {
+  return penaliseNode(ctx.chain.client, {
+    addresses: ctx.chain.addresses,
+    jobId: job.jobId,
+    nodePubkey: rec.aggregator,
+    bps: FAKE_AGGREGATE_BPS,
+    reason: SlashReason.FakeGradients,
+  });
 }
 
 /** The open cluster task of `node`, if it aggregates one. */
@@ -205,60 +232,67 @@ export async function clusterTaskFor(
   return undefined;
 }
 
-/** POST /aggregate/cluster: a cluster aggregator's signed result. */
+/** An accepted cluster aggregate: 201 when recorded now, 200 for a retry of the same. */
+export type ClusterResult = { ok: true; status: 200 | 201; record: ClusterRecord } | Rejection;
+
+const refuse = (status: number, code: string, why: string) =>
+  reject(status, code, `Cannot accept cluster: ${why}`);
+
+/** A cluster aggregator's signed result (POST /aggregate/cluster). */
 export async function receiveCluster(
   ctx: Context,
-  body: Record<string, unknown>,
-): Promise<[number, ClusterRecord]> {
-  const sub: ClusterSubmission = {
-    jobId: field.hex32(body, "jobId"),
-    round: field.int(body, "round", 0, 100_000),
-    cluster: field.int(body, "cluster", 0, 1_000_000),
-    nodePubkey: field.hex32(body, "nodePubkey"),
-    aggregateCid: field.string(body, "aggregateCid", { max: 200 }),
-    totalSamples: field.number(body, "totalSamples", 0, 2 ** 52),
-  };
-  const signature = field.hex(body, "signature", 64);
+  sub: ClusterSubmission,
+  signature: Hex,
+): Promise<ClusterResult> {
   const job = (await getJob(ctx.kv, sub.jobId)).value;
-  if (!job) throw new HttpError(404, "Cannot accept cluster: unknown job");
+  if (!job) return refuse(404, "UNKNOWN_JOB", "unknown job");
   const key = clusterKey(sub.jobId, sub.round, sub.cluster);
   const entry = await getLarge<ClusterRecord>(ctx.kv, key);
   const rec = entry.value;
   if (!rec || job.round !== sub.round) {
-    throw new HttpError(404, "Cannot accept cluster: no such open cluster");
+    return refuse(404, "UNKNOWN_CLUSTER", "no such open cluster");
   }
   if (rec.aggregator !== sub.nodePubkey) {
-    throw new HttpError(403, "Cannot accept cluster: node is not its aggregator");
+    return refuse(403, "NOT_AGGREGATOR", "node is not its aggregator");
   }
   const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
   if (!verifyClusterSubmission(sub, signature, domain)) {
-    throw new HttpError(401, "Cannot accept cluster: signature does not verify");
+    return refuse(401, "BAD_SIGNATURE", "signature does not verify");
   }
   if (rec.status !== "open") {
-    if (rec.aggregateCid === sub.aggregateCid) return [200, rec];
-    throw new HttpError(409, `Cannot accept cluster: it is ${rec.status}`);
+    if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };
+    return refuse(409, "CLUSTER_CLOSED", `it is ${rec.status}`);
   }
-  const total = rec.members.reduce((s, m) => s + m.samples, 0);
-  if (sub.totalSamples !== total) {
-    throw new HttpError(
-      422,
-      `Cannot accept cluster: totalSamples ${sub.totalSamples} is not the members' ${total}`,
-    );
-  }
-  try {
-    decodeCheckpoint(await ctx.store.get(sub.aggregateCid));
-  } catch (e) {
-    throw new HttpError(422, `Cannot accept cluster: ${(e as Error).message}`);
-  }
+  const bad = await checkAggregate(ctx, rec, sub);
+  if (bad) return bad;
   const next: ClusterRecord = {
     ...rec,
     status: "submitted",
     aggregateCid: sub.aggregateCid,
-    totalSamples: total,
+    totalSamples: sub.totalSamples,
   };
   const res = await setLarge(ctx.kv.atomic().check(entry), key, next).commit();
-  if (!res.ok) return receiveCluster(ctx, body);
-  return [201, next];
+  if (!res.ok) return receiveCluster(ctx, sub, signature); // raced: answer from the new state
+  return { ok: true, status: 201, record: next };
+}
+
+/** The aggregate covers the members' samples and is a readable checkpoint. */
+async function checkAggregate(
+  ctx: Context,
+  rec: ClusterRecord,
+  sub: ClusterSubmission,
+): Promise<Rejection | undefined> {
+  const total = rec.members.reduce((s, m) => s + m.samples, 0);
+  if (sub.totalSamples !== total) {
+    const why = `totalSamples ${sub.totalSamples} is not the members' ${total}`;
+    return refuse(422, "WRONG_TOTAL_SAMPLES", why);
+  }
+  try {
+    decodeCheckpoint(await ctx.store.get(sub.aggregateCid));
+  } catch (e) {
+    return refuse(422, "BAD_AGGREGATE", (e as Error).message);
+  }
+  return undefined;
 }
 
 /** Every cluster record of a round (for status and tests). */
@@ -268,9 +302,6 @@ export async function clustersOf(
   round: number,
 ): Promise<ClusterRecord[]> {
   const out: ClusterRecord[] = [];
-  for (const head of await listValues<{ parts: number }>(ctx.kv, ["cluster", jobId, round])) {
-    void head;
-  }
   for await (const e of ctx.kv.list({ prefix: ["cluster", jobId, round] })) {
     if (e.key.length === 4) out.push((await getLarge<ClusterRecord>(ctx.kv, e.key)).value!);
   }

@@ -1,0 +1,236 @@
+/**
+ * Challenges and spot checks, the coordinator's part in verification: after a round closes it
+ * draws the round's spot check (and, for a selected round, its validator committee) and
+ * challenges committed nodes (a chunk and a step chosen by on-chain randomness, or a 1-5%
+ * gradient sample); on later aggregate calls it claims timeouts of unanswered challenges (10%
+ * slash) and, as the validator, recomputes the challenged node's round from the previous
+ * checkpoint with the kernel and compares what it revealed: a wrong value is a fake gradient
+ * (50% slash, escalating to 100% on a third offence).
+ */
+import type { Hex } from "viem";
+import { SlashReason } from "../chain/contracts.ts";
+import { drawSpotCheck } from "../chain/draw_spot_check.ts";
+import { isSpotChecked } from "../chain/is_spot_checked.ts";
+import { getChallenge } from "../chain/get_challenge.ts";
+import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
+import { getRevealedStep } from "../chain/get_revealed_step.ts";
+import { penaliseNode } from "../chain/penalise_node.ts";
+import { once } from "./once.ts";
+import { BPS } from "../round_policy.ts";
+import { bytesToHex, digestHex, hexToBytes } from "../digest.ts";
+import { STEP_RECORD_BYTES } from "../local_training.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../job_spec.ts";
+import { reproducible, roundEncoder } from "../verify/validation_task.ts";
+import {
+  issueChallenge,
+  issueStepChallenge,
+  requestGradientSample,
+  timeoutChallenge,
+} from "../verify/challenge_chain.ts";
+import { recomputeRound, wrongChunks } from "../verify/recompute.ts";
+import { chunkCount } from "../merkle.ts";
+import type { Context } from "./context.ts";
+import { drawRoundCommittee } from "./committees.ts";
+import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
+import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./state.ts";
+import { UNCHECKED_DOMAIN } from "../domain.ts";
+
+/** A challenge the coordinator issued and still has to see through. */
+export interface ChallengeRecord {
+  id: string;
+  jobId: Hex;
+  round: number;
+  nodePubkey: Hex;
+  kind: "challenge" | "sample" | "step";
+  status: "open" | "timed-out" | "verified" | "penalised" | "skipped";
+}
+
+const challengeKey = (jobId: string, id: string): Deno.KvKey => ["challenge", jobId, id];
+/** Share of stake a wrong revealed chunk costs (fake gradients, design doc 1.1). */
+export const FAKE_GRADIENT_BPS = 5_000n;
+
+/** Whether `node` is challenged this round: keccak(blockhash, job, round, node) below the rate. */
+function drawn(seed: Hex, jobId: Hex, round: number, node: Hex, rate: number): boolean {
+  const h = digestHex(
+    hexToBytes(`${seed}${jobId.slice(2)}${round.toString(16).padStart(8, "0")}${node.slice(2)}`),
+  );
+  return Number(BigInt(h) % 1_000_000n) < rate * 1_000_000;
+}
+
+/** Draws the spot check and issues the round's challenges and gradient samples. */
+export async function challengeRound(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  nodes: Hex[],
+): Promise<ChallengeRecord[]> {
+  const v = spec.verification;
+  const challenges = v !== undefined && (v.challengeRate > 0 || v.sampleRate > 0);
+  if (!v || (!challenges && !v.committee)) return [];
+  const { client, addresses } = ctx.chain;
+  const at = { addresses, jobId: job.jobId, round: job.round };
+  await once(() => drawSpotCheck(client, at), ["Verification__AlreadyDrawn"]);
+  const spotChecked = await isSpotChecked(client, at);
+  // A spot-checked round is also recomputed in full by a validator committee (committees.ts).
+  if (spotChecked) await drawRoundCommittee(ctx, job, spec, nodes);
+  if (!challenges) return [];
+  const seed = (await client.getBlock()).hash!;
+  const out: ChallengeRecord[] = [];
+  for (const node of nodes) {
+    // A spot-checked round challenges everyone; otherwise each node with the policy's rate.
+    const chosen = spotChecked || drawn(seed, job.jobId, job.round, node, v.challengeRate);
+    out.push(...await challengeNode(ctx, job, node, { chosen, sampleRate: v.sampleRate }));
+  }
+  return out;
+}
+
+/** Issues a chunk and a step challenge (when `chosen`) and a gradient sample of one node. */
+async function challengeNode(
+  ctx: Context,
+  job: JobRecord,
+  node: Hex,
+  o: { chosen: boolean; sampleRate: number },
+): Promise<ChallengeRecord[]> {
+  const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
+  if (!u) return [];
+  const { client, addresses } = ctx.chain;
+  const target = {
+    addresses,
+    jobId: job.jobId,
+    round: job.round,
+    nodePubkey: node,
+    steps: u.steps,
+  };
+  const out: ChallengeRecord[] = [];
+  const issue = async (
+    kind: ChallengeRecord["kind"],
+    send: () => Promise<{ challengeId: bigint }>,
+  ) => {
+    const { challengeId } = await send();
+    const rec: ChallengeRecord = {
+      id: challengeId.toString(),
+      jobId: job.jobId,
+      round: job.round,
+      nodePubkey: node,
+      kind,
+      status: "open",
+    };
+    await ctx.kv.set(challengeKey(job.jobId, rec.id), rec);
+    out.push(rec);
+  };
+  if (o.chosen) {
+    await issue("challenge", () => issueChallenge(client, target));
+    await issue("step", () => issueStepChallenge(client, target));
+  }
+  if (o.sampleRate > 0) {
+    const sampleBps = Math.min(500, Math.max(100, Math.round(o.sampleRate * BPS)));
+    const chunks = chunkCount(u.bytes);
+    await issue(
+      "sample",
+      () => requestGradientSample(client, { ...target, chunkCount: chunks, sampleBps }),
+    );
+  }
+  return out;
+}
+
+/** Claims timeouts and checks answered challenges of a job; returns what changed. */
+export async function checkChallenges(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<ChallengeRecord[]> {
+  const { client, addresses } = ctx.chain;
+  const open = (await listValues<ChallengeRecord>(ctx.kv, ["challenge", job.jobId])).filter((c) =>
+    c.status === "open"
+  );
+  if (open.length === 0) return [];
+  const now = (await client.getBlock()).timestamp;
+  const changed: ChallengeRecord[] = [];
+  for (const rec of open) {
+    const id = BigInt(rec.id);
+    const c = await getChallenge(client, { addresses, challengeId: id });
+    let status: ChallengeRecord["status"] = "open";
+    if (c.status === 1 && now > c.deadline) {
+      await once(() => timeoutChallenge(client, { addresses, challengeId: id }), [
+        "Verification__ChallengeClosed",
+      ]);
+      status = "timed-out";
+    } else if (c.status === 3) {
+      status = "timed-out";
+    } else if (c.status === 2) {
+      status = await verifyAnswer(ctx, job, spec, rec);
+    }
+    if (status !== "open") {
+      const next = { ...rec, status };
+      await ctx.kv.set(challengeKey(job.jobId, rec.id), next);
+      changed.push(next);
+    }
+  }
+  return changed;
+}
+
+/** The validator: recompute the node's round and compare what it revealed. */
+async function verifyAnswer(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  rec: ChallengeRecord,
+): Promise<ChallengeRecord["status"]> {
+  // With an error-feedback codec the update depends on the node's residual history, which one
+  // round does not reproduce; redundancy and disputes cover those jobs.
+  if (!reproducible({ compression: spec.compression })) return "skipped";
+  const shard = job.shardOf[rec.nodePubkey];
+  if (shard === undefined) return "skipped";
+  const expected = await recomputeChallenged(ctx, job, spec, rec, shard);
+  if (!expected) return "open"; // the previous round's checkpoint is not recorded yet
+  const { client, addresses } = ctx.chain;
+  const challengeId = BigInt(rec.id);
+  let honest: boolean;
+  if (rec.kind === "step") {
+    // The step's record (loss, weights hash, gradient hash) must be the recomputed one.
+    const opened = await getRevealedStep(client, { addresses, challengeId });
+    if (!opened) return "open";
+    const at = opened.step * STEP_RECORD_BYTES;
+    const want = bytesToHex(expected.stepRecords.subarray(at, at + STEP_RECORD_BYTES));
+    honest = want === opened.record.toLowerCase();
+  } else {
+    // The openings are chunks of what the gradientDigest covers: the f32 delta, or the payload.
+    const chunks = await getRevealedChunks(client, { addresses, challengeId });
+    honest = wrongChunks(expected.updateBytes, chunks).length === 0;
+  }
+  if (honest) return "verified";
+  await penaliseNode(client, {
+    addresses,
+    jobId: job.jobId,
+    nodePubkey: rec.nodePubkey,
+    bps: FAKE_GRADIENT_BPS,
+    reason: SlashReason.FakeGradients,
+  });
+  return "penalised";
+}
+
+/** The challenged node's round recomputed from its starting checkpoint, if recorded yet. */
+async function recomputeChallenged(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  rec: ChallengeRecord,
+  shard: number,
+) {
+  const startCid = rec.round === 0
+    ? spec.initialWeights
+    : job.metrics[rec.round - 1]?.checkpointCid;
+  if (!startCid) return undefined;
+  const slot = await deliveredSlot(ctx.kv, job, spec, rec.round, rec.nodePubkey);
+  const global = await loadWeights(ctx.store, startCid);
+  return recomputeRound(processTrainer(), global, {
+    jobId: job.jobId,
+    round: rec.round,
+    seed: taskSeed(spec, shard),
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain: UNCHECKED_DOMAIN,
+    data: await ctx.store.get(spec.shards[shard]!.cid),
+    hyper: roundHyper(spec, rec.round),
+  }, { encode: roundEncoder(spec, rec.round, slot) });
+}

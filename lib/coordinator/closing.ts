@@ -1,0 +1,108 @@
+/**
+ * The first step of a round's close: fix the set of updates it uses before any side effect,
+ * so a restart re-derives the same checkpoint and nothing is counted twice. With a
+ * verification policy a task group's identical updates count once and outliers not at all.
+ */
+import type { Hex } from "viem";
+import { BPS, decideRound, type RoundDecision } from "../round_policy.ts";
+import { groupResults } from "../verify/redundancy.ts";
+import { resultHashOf } from "../verify/recompute.ts";
+import type { JobSpec } from "../job_spec.ts";
+import type { Context } from "./context.ts";
+import {
+  getLarge,
+  type JobRecord,
+  listValues,
+  roundUpdates,
+  setLarge,
+  type UpdateRecord,
+} from "./state.ts";
+
+/** The set of updates a round's close uses, fixed before any side effect. */
+export interface Closing {
+  /** The updates combined (with redundancy: one per agreeing task group). */
+  nodes: string[];
+  /**
+   * Nodes that delivered a good update, combined or not: a redundant copy is not missing and
+   * keeps its task. Absent in closings written before this field existed.
+   */
+  delivered?: string[];
+  reason: string;
+}
+
+export const closingKey = (jobId: string, round: number): Deno.KvKey => [
+  "closing",
+  jobId,
+  round,
+];
+
+/** The recorded closing set, or the round policy's decision when there is none yet. */
+export type ClosingStep =
+  | { fixed: true; closing: Closing }
+  | { fixed: false; decision: RoundDecision };
+
+/** Reads the round's closing set, or decides and records it when the round may close. */
+export async function fixClosingSet(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<ClosingStep> {
+  const key = closingKey(job.jobId, job.round);
+  const recorded = (await getLarge<Closing>(ctx.kv, key)).value;
+  if (recorded) return { fixed: true, closing: recorded };
+  const received = await listValues<UpdateRecord>(ctx.kv, roundUpdates(job.jobId, job.round));
+  const decision = decideRound(
+    {
+      assigned: job.assigned,
+      received: received.map((u) => u.nodePubkey),
+      openedAt: job.roundOpenedAt,
+      now: ctx.now(),
+    },
+    {
+      quorumBps: Math.round(spec.aggregation.quorum * BPS),
+      deadlineMs: spec.aggregation.deadlineMs,
+      minUpdates: 1,
+    },
+  );
+  if (!decision.close || !decision.ok) return { fixed: false, decision };
+  const closing = { ...countedUpdates(job, spec, received), reason: decision.reason };
+  await setLarge(ctx.kv.atomic().check({ key, versionstamp: null }), key, closing).commit();
+  return { fixed: true, closing: (await getLarge<Closing>(ctx.kv, key)).value! };
+}
+
+/** Which received updates count, and which nodes delivered. */
+export function countedUpdates(
+  job: JobRecord,
+  spec: JobSpec,
+  received: readonly UpdateRecord[],
+): { nodes: string[]; delivered: string[] } {
+  const nodes = received.map((u) => u.nodePubkey).filter((n) => job.assigned.includes(n)).sort();
+  if (!spec.verification) return { nodes, delivered: nodes };
+  // Redundancy: a task's r identical updates count once; outliers do not count at all.
+  const groups = groupResults(
+    taskResults(job, received.filter((u) => nodes.includes(u.nodePubkey))),
+    groupSizes(job),
+  );
+  return {
+    nodes: groups.flatMap((g) => g.counted ? [g.counted as Hex] : []).sort(),
+    delivered: groups.flatMap((g) => g.agreeing).sort(),
+  };
+}
+
+/** Each update's task group (shard + 1) and result hash, as the chain settles them. */
+export function taskResults(job: JobRecord, updates: readonly UpdateRecord[]) {
+  return updates.map((u) => ({
+    nodePubkey: u.nodePubkey,
+    group: job.shardOf[u.nodePubkey]! + 1,
+    resultHash: resultHashOf(u.lossDigest, u.gradientDigest, u.weightsDigest),
+  }));
+}
+
+/** The size of each task group (group = shard + 1): every node ever given the shard's task. */
+export function groupSizes(job: JobRecord): (group: number) => number {
+  const sizes = new Map<number, number>();
+  for (const shard of Object.values(job.shardOf)) {
+    sizes.set(shard + 1, (sizes.get(shard + 1) ?? 0) + 1);
+  }
+  return (group) => sizes.get(group) ?? 0;
+}

@@ -1,0 +1,83 @@
+/**
+ * The coordinator's help for data owners sharing encrypted datasets with DIDs (the data key
+ * never reaches the coordinator: the owner wraps it client-side): DID resolution, a grant's
+ * state and audit trail, the grantee's wrap key, and storing a wrapped key in SVDB.
+ */
+import { getDataAccessLog } from "../chain/get_data_access_log.ts";
+import { WRAPPED_KEY_VERSION } from "../crypto/key_wrap.ts";
+import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
+import { grantContext } from "../did/dataset_share.ts";
+import { getDid } from "../did/registry.ts";
+import { DidNotFoundError, resolveDid } from "../did/resolve.ts";
+import { bytesToHex, type Hex } from "../digest.ts";
+import type { Context } from "./context.ts";
+import { reject, type Rejection } from "./result.ts";
+
+/** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
+export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
+
+/** The W3C DID resolution of a did:artha (document from SVDB, checked against the chain). */
+export async function resolveDidDocument(ctx: Context, didHash: Hex) {
+  const { client, addresses } = ctx.chain;
+  try {
+    const did = `did:artha:${didHash.slice(2)}`;
+    const r = await resolveDid(client, { addresses, store: ctx.store, did });
+    return { ok: true as const, didDocument: r.didDocument, metadata: r.didDocumentMetadata };
+  } catch (e) {
+    if (e instanceof DidNotFoundError) return reject(404, "UNKNOWN_DID", e.message);
+    throw e;
+  }
+}
+
+/** Whether the grantee may use the dataset now, its grant, and the DataAccessed audit trail. */
+export async function dataAccess(ctx: Context, datasetId: Hex, granteeDid: Hex) {
+  const { client, addresses } = ctx.chain;
+  const at = { addresses, datasetId, granteeDid };
+  const [allowed, grant, audit] = await Promise.all([
+    hasAccess(client, at),
+    getGrant(client, at),
+    getDataAccessLog(client, at),
+  ]);
+  return { hasAccess: allowed, grant, audit };
+}
+
+/** The grantee's current X25519 key and the wrap context, for an active grantee and dataset. */
+export async function prepareGrant(
+  ctx: Context,
+  datasetId: Hex,
+  granteeDid: Hex,
+): Promise<{ ok: true; encKey: Hex; context: Hex } | Rejection> {
+  const { client, addresses } = ctx.chain;
+  const grantee = await getDid(client, { addresses, didHash: granteeDid });
+  if (!grantee) {
+    return reject(404, "UNKNOWN_DID", "Cannot grant: the grantee DID is not registered");
+  }
+  if (grantee.revoked) {
+    return reject(409, "DID_REVOKED", "Cannot grant: the grantee DID is revoked");
+  }
+  const d = await getDataset(client, { addresses, datasetId });
+  if (!d || BigInt(d.ownerDid) === 0n) {
+    return reject(404, "UNKNOWN_DATASET", "Cannot grant: unknown dataset");
+  }
+  return {
+    ok: true,
+    encKey: grantee.encKey,
+    context: bytesToHex(grantContext(datasetId, granteeDid)),
+  };
+}
+
+/** Stores a data key wrapped to the grantee, after the same checks as {@link prepareGrant}. */
+export async function storeWrappedKey(
+  ctx: Context,
+  datasetId: Hex,
+  granteeDid: Hex,
+  wrappedKey: Uint8Array,
+): Promise<{ ok: true; wrappedKeyCid: string } | Rejection> {
+  const prepared = await prepareGrant(ctx, datasetId, granteeDid);
+  if (!prepared.ok) return prepared;
+  if (wrappedKey[0] !== WRAPPED_KEY_VERSION) {
+    const why = `Invalid field "wrappedKey": not a version ${WRAPPED_KEY_VERSION} wrapped key`;
+    return reject(400, "INVALID_FIELD", why);
+  }
+  return { ok: true, wrappedKeyCid: (await ctx.store.put(wrappedKey)).toString() };
+}

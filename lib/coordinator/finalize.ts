@@ -1,0 +1,111 @@
+/**
+ * Finalizing completed jobs: reports the validation improvement the job
+ * achieved (it unlocks the accuracy bonus when it meets the owner's target), then
+ * ProofOfCompute.finalize credits every node's reward and refunds the rest of the escrow; the
+ * final weights are exported as the Hugging Face-style model folder (`modelFolderCid`).
+ * Idempotent: a job already finalized on chain is only recorded.
+ */
+import type { Hex } from "viem";
+import { reportAccuracy } from "../chain/close_round.ts";
+import { finalizeJob } from "../chain/finalize_job.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+import { exportModelFolder } from "../publish.ts";
+import type { Context } from "./context.ts";
+import { loadSpec, loadWeights } from "./job.ts";
+import { BPS } from "../round_policy.ts";
+import { reject, type Rejection } from "./result.ts";
+import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
+
+/** Relative validation-loss improvement of a job, in basis points (0 if it got worse). */
+export function improvementBps(job: JobRecord): number {
+  const last = job.metrics.at(-1)?.valLoss ?? job.initialValLoss;
+  return Math.max(0, Math.min(BPS, Math.round((1 - last / job.initialValLoss) * BPS)));
+}
+
+/**
+ * Exports the job's final weights as the Hugging Face-style model folder into SVDB and returns
+ * its CID (content-addressed, so a retry yields the same CID). The owner publishes that CID in
+ * ModelRegistry; SSM models have no ONNX export and get none.
+ */
+async function exportJobModel(ctx: Context, job: JobRecord): Promise<string | undefined> {
+  const spec = await loadSpec(ctx.store, job.specCid);
+  if (spec.model.kind !== "gpt") return undefined;
+  const weights = await loadWeights(ctx.store, job.globalCid);
+  const cid = await exportModelFolder(ctx.store, spec.model, weights, {
+    jobId: job.jobId,
+    rounds: String(job.rounds),
+    checkpointCid: job.globalCid,
+  });
+  return cid.toString();
+}
+
+/** Finalizes one completed job. */
+export async function finalizeOne(
+  ctx: Context,
+  jobId: Hex,
+): Promise<{ ok: true; job: JobRecord } | Rejection> {
+  const entry = await getJob(ctx.kv, jobId);
+  const job = entry.value;
+  if (!job) return reject(404, "UNKNOWN_JOB", "Cannot finalize: unknown job");
+  if (job.status === "finalized") return { ok: true, job };
+  if (job.status !== "completed") {
+    const why = `job is ${job.status} (round ${job.round} of ${job.rounds})`;
+    return reject(409, "JOB_NOT_COMPLETED", `Cannot finalize: ${why}`);
+  }
+  const settled = await settleOnChain(ctx, job);
+  if (!settled.ok) return settled;
+  const updated: JobRecord = {
+    ...job,
+    status: "finalized",
+    finalize: settled.finalize,
+    modelFolderCid: await exportJobModel(ctx, job),
+  };
+  const res = await setJob(ctx.kv.atomic().check(entry), updated).commit();
+  return { ok: true, job: res.ok ? updated : (await getJob(ctx.kv, jobId)).value! };
+}
+
+type Settlement = NonNullable<JobRecord["finalize"]>;
+
+/**
+ * Reports the improvement and finalizes on chain. A restart after the chain settled finds the
+ * job Finalized there and records it as such; inside the settlement delay (challenges and
+ * disputes on the last rounds may still cut a reward) it is refused until the delay ends.
+ */
+async function settleOnChain(
+  ctx: Context,
+  job: JobRecord,
+): Promise<{ ok: true; finalize: Settlement } | Rejection> {
+  const { client, addresses } = ctx.chain;
+  const bps = improvementBps(job);
+  try {
+    await reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps });
+    const fin = await finalizeJob(client, { addresses, jobId: job.jobId });
+    const paid = fin.rewards.reduce((s, r) => s + r.total, 0n);
+    const refund = fin.refund.toString();
+    return {
+      ok: true,
+      finalize: { txHash: fin.hash, paid: paid.toString(), refund, improvementBps: bps },
+    };
+  } catch (e) {
+    if (!(e instanceof ChainCallError)) throw e;
+    if (e.errorName === "PoC__SettlementDelay") {
+      const readyAt = new Date(Number(e.args?.[1] ?? 0n) * 1000).toISOString();
+      const why = `Cannot finalize yet: the settlement delay ends at ${readyAt}`;
+      return reject(409, "SETTLEMENT_DELAY", why);
+    }
+    if (!["PoC__AlreadyFinalized", "JobManager__WrongStatus"].includes(e.errorName ?? "")) throw e;
+    const unknown = { paid: "unknown", refund: "unknown", improvementBps: bps };
+    return { ok: true, finalize: { txHash: "0x" as Hex, ...unknown } };
+  }
+}
+
+/** Finalizes every completed job (what the cron calls); jobs still in their delay wait. */
+export async function finalizeAll(ctx: Context): Promise<JobRecord[]> {
+  const out: JobRecord[] = [];
+  for (const job of await listJobs(ctx.kv)) {
+    if (job.status !== "completed") continue;
+    const r = await finalizeOne(ctx, job.jobId);
+    if (r.ok) out.push(r.job);
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+/**
+ * Update intake: one worker's signed round update, checked step by step and stored once.
+ * Accepted only if the node holds a task of the open round (or, in asynchronous jobs, of a
+ * recent one), the envelope's and every per-step proof's signatures verify, the proofs hash to
+ * proofsRoot, the samples are what the task produces, the update in SVDB hashes to the committed
+ * gradientDigest (a partition payload must be the task's part), and the same digests are
+ * committed on chain. A retry of the same update is answered as stored (200), a different one
+ * is refused.
+ */
+import type { Hex } from "viem";
+import { isResultCommitted } from "../chain/is_result_committed.ts";
+import { proofsRoot, verifyTrainProof } from "../train_proof.ts";
+import { arthaDomain } from "../domain.ts";
+import {
+  decodeUpdateBytes,
+  type SignedUpdateEnvelope,
+  verifyEnvelopeSignature,
+} from "../update_envelope.ts";
+import { paramLayout } from "../../kernel/params.ts";
+import { CODEC_ID } from "../compress/codec.ts";
+import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/partition.ts";
+import type { JobSpec } from "../job_spec.ts";
+import type { Context } from "./context.ts";
+import { loadSpec, slotOf } from "./job.ts";
+import { reject, type Rejection } from "./result.ts";
+import {
+  getJob,
+  type JobRecord,
+  nodeKey,
+  type NodeRecord,
+  updateKey,
+  type UpdateRecord,
+} from "./state.ts";
+
+/** An accepted update: 201 when stored now, 200 when it was already in (a retry). */
+export type IntakeResult = { ok: true; status: 200 | 201; record: UpdateRecord } | Rejection;
+
+const refuse = (status: number, code: string, why: string) =>
+  reject(status, code, `Cannot accept update: ${why}`);
+
+/** Validates and stores one update. */
+export async function receiveUpdate(
+  ctx: Context,
+  env: SignedUpdateEnvelope,
+): Promise<IntakeResult> {
+  const job = (await getJob(ctx.kv, env.jobId)).value;
+  if (!job) return refuse(404, "UNKNOWN_JOB", "unknown job");
+  if (job.status !== "running") return refuse(409, "JOB_NOT_RUNNING", `job is ${job.status}`);
+  const spec = await loadSpec(ctx.store, job.specCid);
+  const early = checkRound(job, spec, env) ?? checkAssigned(job, env);
+  if (early) return early;
+  const existing = await asRetry(ctx, job, env);
+  if (existing) return existing;
+  const bad = checkSignatures(ctx, env) ?? checkTaskSize(spec, env);
+  if (bad) return bad;
+  const payload = await readPayload(ctx, job, spec, env);
+  if (!payload.ok) return payload;
+  if (!await isCommitted(ctx, env)) {
+    const why = "these digests are not committed on chain (commitRound first)";
+    return refuse(409, "NOT_COMMITTED", why);
+  }
+  return await storeUpdate(ctx, job, env, payload);
+}
+
+function isCommitted(ctx: Context, env: SignedUpdateEnvelope): Promise<boolean> {
+  const { jobId, round, nodePubkey, lossDigest, gradientDigest, weightsDigest } = env;
+  return isResultCommitted(ctx.chain.client, {
+    addresses: ctx.chain.addresses,
+    jobId,
+    round,
+    nodePubkey,
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+  });
+}
+
+/**
+ * The round must be open; asynchronous jobs (FedBuff) also take updates trained on a recent
+ * older checkpoint: they count in the open round, down-weighted by their staleness.
+ */
+export function checkRound(
+  job: JobRecord,
+  spec: JobSpec,
+  env: Pick<SignedUpdateEnvelope, "round">,
+): Rejection | undefined {
+  const maxStale = spec.asynchronous?.maxStaleness ?? 0;
+  if (env.round <= job.round && env.round >= job.round - maxStale) return undefined;
+  return refuse(
+    409,
+    "ROUND_NOT_OPEN",
+    `round ${env.round} is not the open round ${job.round}` +
+      (maxStale ? ` (or one of the ${maxStale} before it)` : ""),
+  );
+}
+
+function checkAssigned(job: JobRecord, env: SignedUpdateEnvelope): Rejection | undefined {
+  if (job.assigned.includes(env.nodePubkey)) return undefined;
+  return refuse(403, "NOT_ASSIGNED", "node holds no task of this job");
+}
+
+/** The stored update when `env` repeats it (200), a refusal when it differs. */
+async function asRetry(
+  ctx: Context,
+  job: JobRecord,
+  env: SignedUpdateEnvelope,
+): Promise<IntakeResult | undefined> {
+  const key = updateKey(env.jobId, job.round, env.nodePubkey);
+  const existing = (await ctx.kv.get<UpdateRecord>(key)).value;
+  if (!existing) return undefined;
+  if (existing.updateCid === env.updateCid && existing.gradientDigest === env.gradientDigest) {
+    return { ok: true, status: 200, record: existing };
+  }
+  return refuse(409, "UPDATE_CONFLICT", "a different update of this node is already in");
+}
+
+/** Signatures count only in this deployment's domain (its ProofOfCompute on its chain). */
+export function checkSignatures(ctx: Context, env: SignedUpdateEnvelope): Rejection | undefined {
+  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
+  if (!verifyEnvelopeSignature(env, domain)) {
+    return refuse(401, "BAD_SIGNATURE", "signature does not verify");
+  }
+  if (env.proofs.length === 0) return refuse(400, "NO_PROOFS", "no train proofs");
+  for (const p of env.proofs) {
+    if (p.nodePubkey.toLowerCase() !== env.nodePubkey || p.jobId.toLowerCase() !== env.jobId) {
+      return refuse(400, "FOREIGN_PROOF", "a proof belongs to another node or job");
+    }
+    if (!verifyTrainProof(p, domain)) {
+      return refuse(401, "BAD_SIGNATURE", "a train proof signature does not verify");
+    }
+  }
+  if (proofsRoot(env.proofs, domain) !== env.proofsRoot) {
+    return refuse(400, "BAD_PROOFS_ROOT", "proofs do not hash to proofsRoot");
+  }
+  return undefined;
+}
+
+/**
+ * `samples` is the update's FedAvg weight and only the node signs it: it must be what the
+ * task produces, or one node could outweigh all others by claiming more.
+ */
+export function checkTaskSize(spec: JobSpec, env: SignedUpdateEnvelope): Rejection | undefined {
+  const taskSamples = spec.localSteps * spec.batch.B * spec.batch.accumSteps;
+  if (env.steps === spec.localSteps && env.samples === taskSamples) return undefined;
+  return refuse(
+    422,
+    "WRONG_TASK_SIZE",
+    `steps ${env.steps} and samples ${env.samples} are not the task's ` +
+      `${spec.localSteps} and ${taskSamples}`,
+  );
+}
+
+/** The update's bytes from SVDB, decoded, its part checked and its digest the committed one. */
+async function readPayload(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  env: SignedUpdateEnvelope,
+): Promise<{ ok: true; bytes: number; slot: number } | Rejection> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await ctx.store.get(env.updateCid);
+  } catch (e) {
+    const why = `${env.updateCid} unreadable from SVDB: ${(e as Error).message}`;
+    return refuse(422, "UPDATE_UNREADABLE", why);
+  }
+  let decoded;
+  try {
+    decoded = decodeUpdateBytes(bytes, paramLayout(spec.model).size);
+  } catch (e) {
+    return refuse(422, "BAD_UPDATE", (e as Error).message);
+  }
+  const slot = slotOf(job.assigned, spec, env.nodePubkey);
+  if (decoded.codecId === CODEC_ID.partition) {
+    const wrong = checkPartition(bytes, spec, env.round, slot);
+    if (wrong) return wrong;
+  }
+  if (decoded.digest !== env.gradientDigest) {
+    return refuse(422, "DIGEST_MISMATCH", "update bytes do not hash to gradientDigest");
+  }
+  return { ok: true, bytes: bytes.length, slot };
+}
+
+/**
+ * A partition payload must be the part the task gave: the round's seed, the node's slot and
+ * the job's number of parts. Another part would still decode, but two nodes on one part
+ * leave another part unsent and FedAvg's mean would no longer cover every coordinate.
+ */
+export function checkPartition(
+  bytes: Uint8Array,
+  spec: JobSpec,
+  round: number,
+  slot: number,
+): Rejection | undefined {
+  if (spec.compression?.codec !== "partition") {
+    const codec = spec.compression?.codec ?? "fp32";
+    return refuse(422, "WRONG_PARTITION", `a partition payload in a job whose codec is ${codec}`);
+  }
+  const h = readPartitionHeader(bytes);
+  const want = {
+    parts: spec.compression.parts ?? DEFAULT_PARTS,
+    slot,
+    seed: partitionSeed(spec.seed, round),
+  };
+  for (const k of ["parts", "slot", "seed"] as const) {
+    if (h[k] !== want[k]) {
+      return refuse(422, "WRONG_PARTITION", `partition ${k} ${h[k]} is not the task's ${want[k]}`);
+    }
+  }
+  return undefined;
+}
+
+/** Stores the update once (a concurrent retry of itself is answered as a retry). */
+async function storeUpdate(
+  ctx: Context,
+  job: JobRecord,
+  env: SignedUpdateEnvelope,
+  payload: { bytes: number; slot: number },
+): Promise<IntakeResult> {
+  const record: UpdateRecord = {
+    jobId: env.jobId,
+    round: job.round,
+    baseRound: env.round,
+    nodePubkey: env.nodePubkey,
+    updateCid: env.updateCid,
+    samples: env.samples,
+    steps: env.steps,
+    meanLoss: env.meanLoss,
+    lossDigest: env.lossDigest,
+    gradientDigest: env.gradientDigest,
+    weightsDigest: env.weightsDigest,
+    proofsRoot: env.proofsRoot,
+    receivedAt: ctx.now(),
+    bytes: payload.bytes,
+    slot: payload.slot,
+  };
+  const key = updateKey(env.jobId, job.round, env.nodePubkey);
+  const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
+  if (!res.ok) return (await asRetry(ctx, job, env))!;
+  await touchNode(ctx, env.nodePubkey);
+  return { ok: true, status: 201, record };
+}
+
+/** Records that a node was just heard from. */
+export async function touchNode(ctx: Context, nodePubkey: Hex): Promise<void> {
+  const node = (await ctx.kv.get<NodeRecord>(nodeKey(nodePubkey))).value;
+  if (node) await ctx.kv.set(nodeKey(nodePubkey), { ...node, lastSeen: ctx.now() });
+}

@@ -1,0 +1,49 @@
+/** Moves the tasks of assigned nodes that are no longer live on chain to spare eligible nodes. */
+import type { Hex } from "viem";
+import { reassignNode } from "../chain/assign_nodes.ts";
+import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getReplacementNode } from "../chain/get_replacement_node.ts";
+import type { Context } from "./context.ts";
+import { loadSpec } from "./job.ts";
+import { eligibleNodes, liveNodes } from "./nodes.ts";
+import type { JobRecord } from "./state.ts";
+
+/** The job with every dead node among `missing` replaced by a spare (as many as there are). */
+export async function reassignDropped(
+  ctx: Context,
+  job: JobRecord,
+  missing: Hex[],
+): Promise<JobRecord> {
+  if (missing.length === 0) return job;
+  const live = new Set(await liveNodes(ctx, missing));
+  const dead = missing.filter((n) => !live.has(n));
+  if (dead.length === 0) return job;
+  const spares = await sparesFor(ctx, job);
+  const assigned = [...job.assigned];
+  const shardOf = { ...job.shardOf };
+  const reassigned = [...job.reassigned];
+  const { client, addresses } = ctx.chain;
+  for (const from of dead) {
+    // A restart after this reassignment landed on chain but before the KV write: adopt the
+    // chain's replacement instead of reassigning again (which reverts, NotAssigned).
+    let to = await getReplacementNode(client, { addresses, jobId: job.jobId, fromNode: from });
+    if (!to) {
+      to = spares.shift();
+      if (!to) break;
+      await reassignNode(client, { addresses, jobId: job.jobId, fromNode: from, toNode: to });
+    }
+    assigned[assigned.indexOf(from)] = to;
+    shardOf[to] = shardOf[from]!;
+    reassigned.push({ round: job.round, from, to });
+  }
+  return { ...job, assigned, shardOf, reassigned };
+}
+
+/** Eligible nodes that never held a task of the job (in KV or on chain), best first. */
+async function sparesFor(ctx: Context, job: JobRecord): Promise<Hex[]> {
+  const spec = await loadSpec(ctx.store, job.specCid);
+  const used = new Set<string>([...job.assigned, ...job.reassigned.map((r) => r.from)]);
+  const { client, addresses } = ctx.chain;
+  for (const n of await getJobNodes(client, { addresses, jobId: job.jobId })) used.add(n);
+  return (await eligibleNodes(ctx, spec, used)).map((n) => n.nodePubkey);
+}

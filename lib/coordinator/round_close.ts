@@ -1,0 +1,218 @@
+/**
+ * A round's close, as a list of named steps: fix the closing set -> read and combine the
+ * updates through the job's combine plan -> apply -> store the checkpoint -> close on chain ->
+ * settle redundancy -> add the checkpoint to the model -> advance the job (moving dropped
+ * nodes' tasks to spares) -> challenge. The closing set is written before any side effect and
+ * every chain step tolerates "already done", so a restart re-derives the same checkpoint and
+ * nothing is counted twice.
+ */
+import type { Hex } from "viem";
+import { addCheckpoint } from "../chain/add_checkpoint.ts";
+import { closeRound } from "../chain/close_round.ts";
+import type { JobSpec } from "../job_spec.ts";
+import type { RoundDecision } from "../round_policy.ts";
+import { challengeRound, checkChallenges } from "./challenges.ts";
+import { type Closing, fixClosingSet } from "./closing.ts";
+import { settleCommittees } from "./committees.ts";
+import type { Context } from "./context.ts";
+import { arbitrateDisputes } from "./disputes.ts";
+import { loadSpec, loadWeights } from "./job.ts";
+import { once } from "./once.ts";
+import { reassignDropped } from "./reassign.ts";
+import { settleGroups } from "./redundancy.ts";
+import { reject, type Rejection, rejectionOf } from "./result.ts";
+import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_apply.ts";
+import { type Combined, combineUpdates } from "./round_combine.ts";
+import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
+
+/** What one aggregate call did to a job's open round. */
+export interface AggregateOutcome {
+  ok: true;
+  jobId: Hex;
+  round: number;
+  status: "waiting" | "closed" | "extended" | "idle";
+  reason: string;
+  updates: number;
+  missing: string[];
+  valLoss?: number;
+  checkpointCid?: string;
+  /** Challenges and gradient samples issued after the close. */
+  challenges?: number;
+}
+
+type JobEntry = { key: Deno.KvKey; value: JobRecord | null; versionstamp: string | null };
+type Base = Omit<AggregateOutcome, "status" | "reason">;
+
+/** Tries to close the open round of one job. */
+export async function aggregateJob(
+  ctx: Context,
+  jobId: Hex,
+): Promise<AggregateOutcome | Rejection> {
+  const entry = await getJob(ctx.kv, jobId);
+  const job = entry.value;
+  if (!job) return reject(404, "UNKNOWN_JOB", "Cannot aggregate: unknown job");
+  const base: Base = { ok: true, jobId: job.jobId, round: job.round, updates: 0, missing: [] };
+  if (job.status !== "running") return { ...base, status: "idle", reason: job.status };
+  const spec = await loadSpec(ctx.store, job.specCid);
+  await followUpVerification(ctx, job, spec);
+  const step = await fixClosingSet(ctx, job, spec);
+  if (!step.fixed) return await notClosing(ctx, entry, step.decision, base);
+  try {
+    return await closeWith(ctx, entry, spec, step.closing, base);
+  } catch (e) {
+    return rejectionOf(e);
+  }
+}
+
+/** Challenges, disputes and committees of earlier rounds, seen through on every call. */
+export async function followUpVerification(ctx: Context, job: JobRecord, spec: JobSpec) {
+  await checkChallenges(ctx, job, spec);
+  await arbitrateDisputes(ctx, job, spec);
+  await settleCommittees(ctx, job);
+}
+
+/**
+ * The round stays open: still waiting, or nobody delivered before the deadline: silent nodes'
+ * tasks are handed over and the round gets another deadline (no update is lost: none arrived).
+ */
+async function notClosing(
+  ctx: Context,
+  entry: JobEntry,
+  decision: RoundDecision,
+  base: Base,
+): Promise<AggregateOutcome> {
+  const { reason, missing } = decision;
+  if (!decision.close) {
+    return { ...base, status: "waiting", reason, updates: decision.received, missing };
+  }
+  const moved = await reassignDropped(ctx, entry.value!, missing as Hex[]);
+  await setJob(ctx.kv.atomic().check(entry), { ...moved, roundOpenedAt: ctx.now() }).commit();
+  return { ...base, status: "extended", reason, missing };
+}
+
+/** The steps after the closing set is fixed. */
+async function closeWith(
+  ctx: Context,
+  entry: JobEntry,
+  spec: JobSpec,
+  closing: Closing,
+  base: Base,
+): Promise<AggregateOutcome> {
+  const job = entry.value!;
+  const global = await loadWeights(ctx.store, job.globalCid);
+  const combined = await combineUpdates(ctx, job, spec, closing.nodes, global.length);
+  if (!combined) {
+    return { ...base, status: "waiting", reason: "clusters", updates: closing.nodes.length };
+  }
+  const applied = await applyDelta(ctx, job, spec, global, combined.delta);
+  const ckpt = await storeCheckpoint(ctx, job, spec, applied.weights);
+  await closeOnChain(ctx, job, ckpt);
+  // Redundancy settles over the closed round: its commits are final now.
+  if (spec.verification) await settleGroups(ctx, job);
+  await addToModel(ctx, job, ckpt);
+  const missing = await advanceJob(ctx, entry, { closing, combined, ckpt, ...applied });
+  if (!missing) return { ...base, status: "idle", reason: "closed by another aggregator" };
+  // Challenges come after the close: nodes committed before the randomness existed.
+  const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
+  const { reason } = closing;
+  const { valLoss, checkpointCid } = ckpt;
+  const updates = closing.nodes.length;
+  return {
+    challenges: challenged.length,
+    ...base,
+    status: "closed",
+    reason,
+    updates,
+    missing,
+    valLoss,
+    checkpointCid,
+  };
+}
+
+/** JobManager.closeRound with the checkpoint (a restart finds it closed). */
+async function closeOnChain(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
+  const { client, addresses } = ctx.chain;
+  const { checkpointCid, weightsDigest } = ckpt;
+  await once(
+    () =>
+      closeRound(client, {
+        addresses,
+        jobId: job.jobId,
+        round: job.round,
+        checkpointCid,
+        weightsDigest,
+      }),
+    ["JobManager__WrongRound", "JobManager__WrongStatus"],
+  );
+}
+
+/** Adds the checkpoint to the job's ModelRegistry model, when the owner named one. */
+async function addToModel(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
+  const modelId = job.modelId;
+  if (!modelId) return;
+  const { client, addresses } = ctx.chain;
+  const { checkpointCid, weightsDigest } = ckpt;
+  await once(
+    () =>
+      addCheckpoint(client, { addresses, modelId, round: job.round, checkpointCid, weightsDigest }),
+    ["ModelRegistry__StaleRound"],
+  );
+}
+
+/**
+ * Opens the next round in KV (or completes the job), with the closed round's metric; returns
+ * the nodes that missed it, or undefined when another aggregator advanced the job first.
+ */
+async function advanceJob(
+  ctx: Context,
+  entry: JobEntry,
+  r: {
+    closing: Closing;
+    combined: Combined;
+    ckpt: StoredCheckpoint;
+    outerVelocityCid?: string;
+  },
+): Promise<string[] | undefined> {
+  const job = entry.value!;
+  const delivered = r.closing.delivered ?? r.closing.nodes;
+  const missing = job.assigned.filter((n) => !delivered.includes(n));
+  const next = job.round + 1 < job.rounds ? await reassignDropped(ctx, job, missing as Hex[]) : job;
+  const updated: JobRecord = {
+    ...next,
+    round: job.round + 1,
+    status: job.round + 1 === job.rounds ? "completed" : "running",
+    globalCid: r.ckpt.checkpointCid,
+    roundOpenedAt: ctx.now(),
+    outerVelocityCid: r.outerVelocityCid,
+    privacy: r.combined.privacy,
+    metrics: [...job.metrics, {
+      round: job.round,
+      valLoss: r.ckpt.valLoss,
+      updates: r.closing.nodes.length,
+      missing,
+      reason: r.closing.reason,
+      bytes: r.combined.bytes + r.ckpt.bytes,
+      updateBytes: r.combined.bytes,
+      checkpointCid: r.ckpt.checkpointCid,
+      closedAt: ctx.now(),
+    }],
+  };
+  const res = await setJob(ctx.kv.atomic().check(entry), updated).commit();
+  return res.ok ? missing : undefined;
+}
+
+/** Runs aggregateJob over every running job (what the cron calls); stops at a refusal. */
+export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[] | Rejection> {
+  const out: AggregateOutcome[] = [];
+  for (const job of await listJobs(ctx.kv)) {
+    if (job.status === "running") {
+      const r = await aggregateJob(ctx, job.jobId);
+      if (!r.ok) return r;
+      out.push(r);
+    } else {
+      // Challenges and disputes of a job's last rounds still run out after it completes.
+      await followUpVerification(ctx, job, await loadSpec(ctx.store, job.specCid));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+/**
+ * A round's combine step on the coordinator: reads the closing set's updates from KV and SVDB
+ * one at a time into the job's combine plan (lib/strategy/combine_round.ts, the path the
+ * simulator runs too), or takes the worker clusters' aggregates in hierarchical rounds.
+ */
+import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
+import type { JobSpec } from "../job_spec.ts";
+import {
+  adjustCombined,
+  type CombinePlan,
+  combinePlanOf,
+  RoundCombiner,
+  type RoundUpdate,
+} from "../strategy/combine_round.ts";
+import { decodeUpdateBytes } from "../update_envelope.ts";
+import { clusteredDelta, isHierarchical } from "./clusters.ts";
+import type { Context } from "./context.ts";
+import { deliveredSlot, slotOf } from "./job.ts";
+import { privacyReport, roundPrivacy } from "./privacy.ts";
+import { reject, RejectedError } from "./result.ts";
+import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
+
+/** The round's combined delta, the update bytes read, and the privacy spent after it. */
+export interface Combined {
+  delta: Float32Array;
+  bytes: number;
+  privacy: JobRecord["privacy"];
+}
+
+/**
+ * Combines the updates of `nodes`; undefined while worker clusters are still aggregating.
+ *
+ * @throws {RejectedError} PRIVACY_BUDGET_EXCEEDED when the round would overspend the budget
+ */
+export async function combineUpdates(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  nodes: string[],
+  length: number,
+): Promise<Combined | undefined> {
+  const dp = roundPrivacy(spec, job);
+  const plan = combinePlanOf(spec, job.round, dp?.strategy);
+  if (!spec.privacy && !spec.robust && isHierarchical(spec, nodes.length)) {
+    return await combineClusters(ctx, job, spec, plan, nodes, length);
+  }
+  const combiner = new RoundCombiner(plan, length);
+  let bytes = 0;
+  for (const node of nodes) {
+    const read = await readUpdate(ctx, job, spec, node, length);
+    bytes += read.bytes;
+    combiner.add(read.update);
+  }
+  let delta: Float32Array;
+  try {
+    delta = combiner.finish().delta;
+  } catch (e) {
+    if (!(e instanceof BudgetExceededError)) throw e;
+    const refusal = reject(409, "PRIVACY_BUDGET_EXCEEDED", `Cannot aggregate: ${e.message}`);
+    throw new RejectedError(refusal, { cause: e });
+  }
+  const privacy = dp ? privacyReport(spec, job, nodes, dp.accountant.epsilon) : job.privacy;
+  return { delta, bytes, privacy };
+}
+
+/** One stored update of the open round, decoded, with its slot and staleness. */
+export async function readUpdate(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  node: string,
+  length: number,
+): Promise<{ bytes: number; update: RoundUpdate }> {
+  const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value!;
+  const { delta } = decodeUpdateBytes(await ctx.store.get(u.updateCid), length);
+  return {
+    bytes: u.bytes,
+    update: {
+      nodeId: node,
+      delta,
+      numSamples: u.samples,
+      slot: u.slot ?? slotOf(job.assigned, spec, node),
+      staleness: job.round - (u.baseRound ?? job.round),
+    },
+  };
+}
+
+/** Worker cluster aggregators sum the updates; the round waits until every cluster is in. */
+async function combineClusters(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  plan: CombinePlan,
+  nodes: string[],
+  length: number,
+): Promise<Combined | undefined> {
+  const clustered = await clusteredDelta(ctx, job, spec, nodes, length);
+  if (!clustered) return undefined;
+  const slots = [];
+  for (const node of nodes) slots.push(await deliveredSlot(ctx.kv, job, spec, job.round, node));
+  adjustCombined(plan, clustered.delta, slots);
+  return { delta: clustered.delta, bytes: clustered.bytes, privacy: job.privacy };
+}

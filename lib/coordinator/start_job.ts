@@ -1,0 +1,194 @@
+/**
+ * Starting a job: the coordinator reads it from AIJobManager, checks keccak256(spec) equals
+ * the escrowed paramsHash and that the plan fits (privacy budget, partition parts), picks bound,
+ * live nodes the model fits, assigns them on chain (with task groups under a verification
+ * policy) and records the job in KV. Idempotent: a job already started is returned as it is.
+ */
+import type { Hex } from "viem";
+import { assignNodes } from "../chain/assign_nodes.ts";
+import { JobStatus } from "../chain/contracts.ts";
+import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getTaskGroup } from "../chain/get_task_group.ts";
+import { readJob, type ReadJobReturnType } from "../chain/read_job.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+import { DEFAULT_PARTS } from "../compress/partition.ts";
+import { digestHex } from "../digest.ts";
+import { encodeJobSpec, type JobSpec } from "../job_spec.ts";
+import { RdpAccountant } from "../privacy/rdp_accountant.ts";
+import { setTaskGroups } from "../verify/challenge_chain.ts";
+import type { Context } from "./context.ts";
+import { loadSpec, loadWeights, validationLoss } from "./job.ts";
+import { eligibleNodes } from "./nodes.ts";
+import { reject, type Rejection } from "./result.ts";
+import { getJob, jobKey, type JobRecord, setJob } from "./state.ts";
+
+/** Most nodes assigned per transaction (keeps each assign well under the block gas limit). */
+export const ASSIGN_BATCH = 100;
+
+export interface StartJobParameters {
+  jobId: Hex;
+  specCid: string;
+  /** ModelRegistry id the coordinator adds each round's checkpoint to. */
+  modelId?: Hex;
+}
+
+const refuse = (status: number, code: string, why: string) =>
+  reject(status, code, `Cannot assign: ${why}`);
+
+/** Starts a job: verifies the spec against the chain, assigns nodes, records it in KV. */
+export async function startJob(
+  ctx: Context,
+  params: StartJobParameters,
+): Promise<{ ok: true; job: JobRecord } | Rejection> {
+  const existing = await getJob(ctx.kv, params.jobId);
+  if (existing.value) return { ok: true, job: existing.value };
+  const { client, addresses } = ctx.chain;
+  const onChain = await readJob(client, { addresses, jobId: params.jobId });
+  const closed = checkJob(onChain);
+  if (closed) return closed;
+  let spec: JobSpec;
+  try {
+    spec = await loadSpec(ctx.store, params.specCid);
+  } catch (e) {
+    return refuse(400, "BAD_SPEC", `spec ${params.specCid}: ${(e as Error).message}`);
+  }
+  const refusal = checkSpec(spec, onChain) ?? checkBudget(spec);
+  if (refusal) return refusal;
+  const chosen = (await eligibleNodes(ctx, spec)).slice(0, onChain.nodesWanted)
+    .map((n) => n.nodePubkey);
+  const unfit = checkNodes(spec, chosen);
+  if (unfit) return unfit;
+  let shardOf: Record<string, number>;
+  try {
+    shardOf = await assignOnChain(ctx, params.jobId, spec, chosen);
+  } catch (e) {
+    if (!(e instanceof ChainCallError)) throw e;
+    return reject(409, "CHAIN_CALL_FAILED", e.message);
+  }
+  const job = await recordJob(ctx, params, onChain.owner, spec, chosen, shardOf);
+  return { ok: true, job };
+}
+
+function checkJob(job: ReadJobReturnType): Rejection | undefined {
+  if (job.status === JobStatus.None) return refuse(404, "UNKNOWN_JOB", "unknown job");
+  if (job.status !== JobStatus.Open && job.status !== JobStatus.Running) {
+    return refuse(409, "JOB_NOT_OPEN", `job status is ${job.status}`);
+  }
+  return undefined;
+}
+
+function checkSpec(spec: JobSpec, job: ReadJobReturnType): Rejection | undefined {
+  if (digestHex(encodeJobSpec(spec)) !== job.paramsHash) {
+    return refuse(409, "SPEC_MISMATCH", "spec does not hash to the job's paramsHash");
+  }
+  if (spec.rounds !== job.rounds) return refuse(409, "SPEC_MISMATCH", "rounds differ from chain");
+  return undefined;
+}
+
+/** Refuses up front a job whose planned rounds would spend more than its privacy budget. */
+export function checkBudget(spec: JobSpec): Rejection | undefined {
+  const p = spec.privacy;
+  if (!p) return undefined;
+  const planned = new RdpAccountant({ delta: p.delta }).epsilonAfter(
+    1,
+    p.noiseMultiplier,
+    spec.rounds,
+  );
+  if (planned <= p.maxEpsilon) return undefined;
+  return refuse(
+    409,
+    "PRIVACY_BUDGET_EXCEEDED",
+    `${spec.rounds} rounds at noise ${p.noiseMultiplier} spend epsilon ${
+      planned.toFixed(2)
+    } > budget ${p.maxEpsilon}`,
+  );
+}
+
+/**
+ * Some node must fit; with the partition codec each task group sends one part, so with fewer
+ * groups than parts some coordinates would not move at all in a round. The job stays open
+ * (cancelJob refunds it) or waits for nodes.
+ */
+export function checkNodes(spec: JobSpec, chosen: readonly string[]): Rejection | undefined {
+  if (chosen.length === 0) {
+    return refuse(409, "NO_ELIGIBLE_NODES", "no bound, live node fits this job");
+  }
+  if (spec.compression?.codec !== "partition") return undefined;
+  const r = spec.verification?.redundancy ?? 1;
+  const groups = Math.ceil(chosen.length / r);
+  const parts = spec.compression.parts ?? DEFAULT_PARTS;
+  if (parts <= groups) return undefined;
+  return refuse(
+    409,
+    "TOO_FEW_TASK_GROUPS",
+    `compression.parts ${parts} exceeds the ${groups} task groups of ` +
+      `${chosen.length} nodes at redundancy ${r}; use parts <= ${groups} or more nodes`,
+  );
+}
+
+/**
+ * Assigns the chosen nodes on chain (those not assigned yet, in batches) and returns each
+ * node's shard. Task groups: with a verification policy, `redundancy` consecutive nodes share
+ * one task (shard, seed, starting weights) and the chain learns who shares what, for redundancy
+ * settlement and disputes; without one, nodes take shard i mod n.
+ */
+async function assignOnChain(
+  ctx: Context,
+  jobId: Hex,
+  spec: JobSpec,
+  chosen: Hex[],
+): Promise<Record<string, number>> {
+  const { client, addresses } = ctx.chain;
+  const already = new Set(await getJobNodes(client, { addresses, jobId }));
+  const todo = chosen.filter((n) => !already.has(n));
+  for (let i = 0; i < todo.length; i += ASSIGN_BATCH) {
+    await assignNodes(client, { addresses, jobId, nodes: todo.slice(i, i + ASSIGN_BATCH) });
+  }
+  const r = spec.verification?.redundancy ?? 1;
+  const shardOf = Object.fromEntries(
+    chosen.map((n, i) => [n, Math.floor(i / r) % spec.shards.length]),
+  );
+  if (!spec.verification) return shardOf;
+  const grouped = await Promise.all(
+    chosen.map((nodePubkey) => getTaskGroup(client, { addresses, jobId, nodePubkey })),
+  );
+  const fresh = chosen.filter((_, i) => grouped[i] === 0);
+  if (fresh.length > 0) {
+    const groups = fresh.map((n) => shardOf[n]! + 1);
+    await setTaskGroups(client, { addresses, jobId, nodes: fresh, groups });
+  }
+  return shardOf;
+}
+
+/** Records the started job in KV once (a concurrent start's record wins). */
+async function recordJob(
+  ctx: Context,
+  params: StartJobParameters,
+  owner: Hex,
+  spec: JobSpec,
+  chosen: Hex[],
+  shardOf: Record<string, number>,
+): Promise<JobRecord> {
+  const initial = await loadWeights(ctx.store, spec.initialWeights);
+  const record: JobRecord = {
+    jobId: params.jobId.toLowerCase() as Hex,
+    specCid: params.specCid,
+    owner,
+    rounds: spec.rounds,
+    round: 0,
+    status: "running",
+    assigned: chosen,
+    shardOf,
+    globalCid: spec.initialWeights,
+    roundOpenedAt: ctx.now(),
+    initialValLoss: await validationLoss(ctx.store, spec, initial),
+    metrics: [],
+    modelId: params.modelId,
+    reassigned: [],
+  };
+  const res = await setJob(
+    ctx.kv.atomic().check({ key: jobKey(params.jobId), versionstamp: null }),
+    record,
+  ).commit();
+  return res.ok ? record : (await getJob(ctx.kv, params.jobId)).value!;
+}

@@ -1,0 +1,160 @@
+/**
+ * The round's combine step, the one path the coordinator, the simulator and the benchmarks
+ * aggregate through: stale updates are down-weighted (FedBuff's s(tau) = 1/sqrt(1+tau)), the
+ * updates are combined by the plan's rule (streaming exact FedAvg when it names none, so memory
+ * stays O(params)), per part for a robust rule over partition payloads, then a FedAvg mean over
+ * partition payloads is rebalanced per part and per-layer rules are applied.
+ *
+ * @example
+ * ```ts
+ * import { combineRound } from "./combine_round.ts";
+ * const u = (nodeId: string, x: number) => ({ nodeId, delta: new Float32Array([x, x]), numSamples: 1, slot: 0 });
+ * const r = combineRound({}, [u("0xa", 1), u("0xb", 3)]);
+ * console.assert(r.delta[0] === 2 && r.accepted.length === 2);
+ * ```
+ */
+import { paramLayout } from "../../kernel/params.ts";
+import { DEFAULT_PARTS, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
+import type { JobSpec } from "../job_spec.ts";
+import { sqrtStaleness } from "./fed_buff.ts";
+import { applyLayerRules, type LayerViews, type LayerWeightRule } from "./layerwise.ts";
+import { aggregatePartitioned } from "./partitioned.ts";
+import { robustStrategyFor } from "./select.ts";
+import type { AggregateResult, ClientUpdate, Strategy } from "./strategy.ts";
+import { StreamingFedAvg } from "./streaming_fed_avg.ts";
+
+/** One update as the round's combine step takes it. */
+export interface RoundUpdate extends ClientUpdate {
+  /** The node's slot (task group index): its part under the partition codec. */
+  slot: number;
+  /** Rounds between the update's base checkpoint and the round it counts in (default 0). */
+  staleness?: number;
+}
+
+/** How a round's updates are combined (from a job spec: {@link combinePlanOf}). */
+export interface CombinePlan {
+  /** The rule for `n` updates; none: streaming exact FedAvg. */
+  strategyFor?: (n: number) => Strategy;
+  /** Partition payloads: the round's seed and the job's parts. */
+  partition?: {
+    seed: number;
+    parts: number;
+    /** Run `strategyFor` per part over the nodes that sent it (robust rules). */
+    perPart: boolean;
+    /** Rebalance the mean per part over the slots that sent it (FedAvg-like rules). */
+    rebalance: boolean;
+  };
+  /** Per-layer weight/freeze rules over the model's tensor views. */
+  layers?: { views: LayerViews; rules: Record<string, LayerWeightRule> };
+}
+
+/**
+ * The combine plan of a job's round. `privateStrategy` is the job's DP-FedAvg for this round
+ * (it carries the accountant), required when the spec has a privacy policy.
+ */
+export function combinePlanOf(
+  spec: Pick<
+    JobSpec,
+    "seed" | "robust" | "privacy" | "compression" | "asynchronous" | "aggregation" | "model"
+  >,
+  round: number,
+  privateStrategy?: Strategy,
+): CombinePlan {
+  if (spec.privacy && !privateStrategy) {
+    throw new TypeError("Cannot plan the round: a private job needs its DP strategy");
+  }
+  const robust = spec.robust;
+  const plan: CombinePlan = {
+    strategyFor: privateStrategy
+      ? () => privateStrategy
+      : robust
+      ? (n) => robustStrategyFor(robust, n)
+      : undefined,
+  };
+  if (spec.compression?.codec === "partition") {
+    plan.partition = {
+      seed: partitionSeed(spec.seed, round),
+      parts: spec.compression.parts ?? DEFAULT_PARTS,
+      perPart: !spec.privacy && robust !== undefined,
+      rebalance: !spec.asynchronous && !robust,
+    };
+  }
+  if (spec.aggregation.layers) {
+    const views = Object.fromEntries(
+      paramLayout(spec.model).tensors.map((t) => [t.name, [t.offset, t.size] as const]),
+    );
+    plan.layers = { views, rules: spec.aggregation.layers };
+  }
+  return plan;
+}
+
+/** Combines a round's updates by `plan` (see the module doc). */
+export function combineRound(plan: CombinePlan, updates: readonly RoundUpdate[]): AggregateResult {
+  const c = new RoundCombiner(plan, updates[0]?.delta.length ?? 0);
+  for (const u of updates) c.add(u);
+  return c.finish();
+}
+
+/**
+ * {@link combineRound} one update at a time: without a rule the updates stream into exact
+ * FedAvg and are not kept, so a coordinator can read them from storage one by one.
+ */
+export class RoundCombiner {
+  readonly #plan: CombinePlan;
+  readonly #stream: StreamingFedAvg | undefined;
+  readonly #held: RoundUpdate[] = [];
+  readonly #slots: number[] = [];
+
+  constructor(plan: CombinePlan, length: number) {
+    this.#plan = plan;
+    this.#stream = plan.strategyFor ? undefined : new StreamingFedAvg(length);
+  }
+
+  /** Adds one update (its delta is scaled in place when stale). */
+  add(update: RoundUpdate): void {
+    discountStale(update);
+    this.#slots.push(update.slot);
+    if (this.#stream) this.#stream.add(update);
+    else this.#held.push(update);
+  }
+
+  /** The combined, adjusted delta. */
+  finish(): AggregateResult {
+    const result = this.#stream ? this.#stream.finish() : this.#combineHeld();
+    adjustCombined(this.#plan, result.delta, this.#slots);
+    return result;
+  }
+
+  #combineHeld(): AggregateResult {
+    const { strategyFor, partition } = this.#plan;
+    if (partition?.perPart) {
+      // Per part, over the nodes that sent it (a whole-vector rule would see mostly zeros).
+      return aggregatePartitioned(this.#held, { ...partition, strategyFor: strategyFor! });
+    }
+    return strategyFor!(this.#held.length).aggregate(this.#held);
+  }
+}
+
+/** FedBuff: an update trained tau rounds ago counts s(tau) = 1/sqrt(1+tau) as much. */
+export function discountStale(update: RoundUpdate): void {
+  const tau = update.staleness ?? 0;
+  if (tau <= 0) return;
+  const s = sqrtStaleness(tau);
+  const delta = update.delta;
+  for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! * s;
+}
+
+/**
+ * What follows the rule, in place: each coordinate of a FedAvg mean over partition payloads
+ * becomes the mean of the nodes whose part held it (`slots`: the combined updates' slots),
+ * then the per-layer rules. Also applied to a mean combined elsewhere (cluster aggregates).
+ */
+export function adjustCombined(
+  plan: CombinePlan,
+  delta: Float32Array,
+  slots: readonly number[],
+): void {
+  const p = plan.partition;
+  if (p?.rebalance) rebalancePartitionMean(delta, { seed: p.seed, parts: p.parts, slots });
+  if (plan.layers) applyLayerRules(delta, plan.layers.views, plan.layers.rules);
+}

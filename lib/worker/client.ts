@@ -1,0 +1,160 @@
+/**
+ * The worker's HTTP client to the coordinator: JSON calls, retries of transient failures, and
+ * refusals parsed into a `CoordinatorError` with the HTTP status and a stable `code`.
+ *
+ * @example
+ * ```ts
+ * import { CoordinatorClient, CoordinatorError } from "./client.ts";
+ * const refuse = () =>
+ *   Promise.resolve(Response.json({ error: { code: "ROUND_NOT_OPEN", message: "closed" } }, {
+ *     status: 409,
+ *   }));
+ * const coordinator = new CoordinatorClient(refuse);
+ * const e = await coordinator.postJson("/aggregate/update", {}).catch((e) => e);
+ * console.assert(e instanceof CoordinatorError && e.code === "ROUND_NOT_OPEN" && e.status === 409);
+ * ```
+ */
+
+/** How the worker reaches the coordinator: a fetch bound to its base URL. */
+export type CoordinatorFetch = (path: string, init?: RequestInit) => Promise<Response>;
+
+/** A coordinator over HTTP at `baseUrl`. */
+export function httpCoordinator(baseUrl: string): CoordinatorFetch {
+  const base = baseUrl.replace(/\/+$/, "");
+  return (path, init) => fetch(`${base}${path}`, init);
+}
+
+/** The code of a refusal to take an update for a round that is no longer open. */
+export const ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
+/** The code of an error response that carried none (a proxy's page, an old coordinator). */
+export const UNKNOWN = "UNKNOWN";
+
+/** Error raised when the coordinator answers a request with an error status. */
+export class CoordinatorError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "CoordinatorError";
+  }
+}
+
+/**
+ * Coordinators from before error codes answered `{ "error": "text" }`. The one refusal the
+ * worker acts on is mapped to its code here, and only here; delete this table once every
+ * coordinator answers `{ "error": { "code", "message" } }`.
+ */
+const LEGACY_CODES: [status: number, text: RegExp, code: string][] = [
+  [409, /is not the open round/, ROUND_NOT_OPEN],
+];
+
+/** The code and message of an error body, in the wire format or the legacy one. */
+export function parseErrorBody(status: number, text: string): { code: string; message: string } {
+  let error: unknown;
+  try {
+    error = (JSON.parse(text) as { error?: unknown })?.error;
+  } catch {
+    return { code: UNKNOWN, message: text };
+  }
+  if (typeof error === "string") {
+    const legacy = LEGACY_CODES.find(([s, re]) => s === status && re.test(error as string));
+    return { code: legacy?.[2] ?? UNKNOWN, message: error };
+  }
+  if (typeof error === "object" && error !== null) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code === "string") return { code, message: String(message ?? "") };
+  }
+  return { code: UNKNOWN, message: text };
+}
+
+/** Statuses worth another try: the coordinator or a proxy in front of it is briefly away. */
+const TRANSIENT = new Set([502, 503, 504]);
+
+/** Options of a CoordinatorClient. */
+export interface CoordinatorClientOptions {
+  /** How many times a failed connection or a 502/503/504 is retried (default 0). */
+  retries?: number;
+  /** Wait before the first retry, doubled before each next one (default 500 ms). */
+  retryDelayMs?: number;
+}
+
+/** JSON and byte calls to the coordinator; every error status throws a CoordinatorError. */
+export class CoordinatorClient {
+  readonly #fetch: CoordinatorFetch;
+  readonly #retries: number;
+  readonly #delayMs: number;
+
+  constructor(fetch: CoordinatorFetch, options: CoordinatorClientOptions = {}) {
+    this.#fetch = fetch;
+    this.#retries = options.retries ?? 0;
+    this.#delayMs = options.retryDelayMs ?? 500;
+  }
+
+  /** The response to `path` once it is ok; throws a CoordinatorError otherwise. */
+  async request(path: string, init?: RequestInit): Promise<Response> {
+    for (let attempt = 0;; attempt++) {
+      const last = attempt >= this.#retries;
+      let res: Response;
+      try {
+        res = await this.#fetch(path, init);
+      } catch (e) {
+        if (last || !(e instanceof TypeError)) throw e; // fetch throws TypeError on no connection
+        await this.#pause(attempt);
+        continue;
+      }
+      if (res.ok) return res;
+      if (last || !TRANSIENT.has(res.status)) throw await errorOf(res, init?.method ?? "GET", path);
+      await res.body?.cancel();
+      await this.#pause(attempt);
+    }
+  }
+
+  /** GETs `path` and parses its JSON body (undefined when empty). */
+  getJson<T>(path: string): Promise<T> {
+    return this.#json(path);
+  }
+
+  /** POSTs `body` as JSON (a string is sent as is) and parses the JSON answer. */
+  postJson<T>(path: string, body: unknown): Promise<T> {
+    return this.#json(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  /** POSTs raw bytes and parses the JSON answer. */
+  postBytes<T>(path: string, bytes: Uint8Array): Promise<T> {
+    return this.#json(path, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+  }
+
+  /** GETs `path` as bytes. */
+  async getBytes(path: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(path)).arrayBuffer());
+  }
+
+  async #json<T>(path: string, init?: RequestInit): Promise<T> {
+    const text = await (await this.request(path, init)).text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  #pause(attempt: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, this.#delayMs * 2 ** attempt));
+  }
+}
+
+async function errorOf(res: Response, method: string, path: string): Promise<CoordinatorError> {
+  const { code, message } = parseErrorBody(res.status, await res.text());
+  return new CoordinatorError(
+    res.status,
+    code,
+    `Cannot ${method} ${path}: ${res.status} ${message}`,
+  );
+}

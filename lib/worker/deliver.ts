@@ -1,0 +1,107 @@
+/**
+ * Delivering a trained round: commit its digests on chain in one transaction, keep what the
+ * challenge and dispute responders need to answer on it, and post the signed envelope. Each
+ * step is safe to repeat after a crash: the kernel is deterministic, so a retrained round
+ * commits the same digests.
+ *
+ * @example
+ * ```ts
+ * import { postUpdate } from "./deliver.ts";
+ * import { CoordinatorClient } from "./client.ts";
+ * const closed = () =>
+ *   Promise.resolve(Response.json({ error: { code: "ROUND_NOT_OPEN", message: "" } }, {
+ *     status: 409,
+ *   }));
+ * console.assert(!(await postUpdate(new CoordinatorClient(closed), "{}")));
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { commitRound } from "../chain/commit_round.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+import { f32Bytes, type LocalResult } from "../local_training.ts";
+import type { ChallengeResponder } from "../verify/responder.ts";
+import type { DisputeResponder } from "../verify/dispute_responder.ts";
+import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";
+
+/** Where and as whom a round is committed. */
+export interface CommitParameters {
+  addresses: ArthaAddresses;
+  nodePubkey: Hex;
+  jobId: Hex;
+  round: number;
+  result: LocalResult;
+}
+
+/**
+ * Commits the round's digests on chain. Returns false when the round closed while the node
+ * trained (a closed round takes no more commits, and its update would be refused too).
+ */
+export async function commitTrained(
+  client: ArthaClient,
+  params: CommitParameters,
+): Promise<boolean> {
+  const { result } = params;
+  try {
+    await commitRound(client, {
+      addresses: params.addresses,
+      commit: {
+        jobId: params.jobId,
+        round: params.round,
+        nodePubkey: params.nodePubkey,
+        lossDigest: result.lossDigest,
+        gradientDigest: result.gradientDigest,
+        weightsDigest: result.weightsDigest,
+        proofsRoot: result.proofsRoot,
+      },
+    });
+  } catch (e) {
+    if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return false;
+    // Committed before a crash: the kernel is deterministic, so the digests are the same.
+    if (!(e instanceof ChainCallError && e.errorName === "PoC__AlreadyCommitted")) throw e;
+  }
+  return true;
+}
+
+/** Keeps a committed round so the node can answer challenges and disputes on it. */
+export function keepCommitted(
+  responders: { challenges: ChallengeResponder; disputes: DisputeResponder },
+  jobId: Hex,
+  round: number,
+  result: LocalResult,
+): void {
+  const committed = {
+    jobId: jobId.toLowerCase() as Hex,
+    round,
+    lossDigest: result.lossDigest,
+    gradientDigest: result.gradientDigest,
+    weightsDigest: result.weightsDigest,
+  };
+  responders.challenges.remember({
+    ...committed,
+    updateBytes: result.payload ?? f32Bytes(result.delta),
+    stepRecords: result.stepRecords,
+  });
+  if (result.stepDigests) {
+    responders.disputes.remember({ ...committed, stepDigests: result.stepDigests });
+  }
+}
+
+/**
+ * Posts a signed update envelope (JSON). Returns false when the round closed without it (the
+ * node was too slow): the work is committed on chain and counts for rewards; the update itself
+ * is no longer useful.
+ */
+export async function postUpdate(
+  coordinator: CoordinatorClient,
+  envelopeJson: string,
+): Promise<boolean> {
+  try {
+    await coordinator.postJson("/aggregate/update", envelopeJson);
+    return true;
+  } catch (e) {
+    if (e instanceof CoordinatorError && e.code === ROUND_NOT_OPEN) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * A worker's registration: stake and register its node key on chain when it is new, then bind
+ * the key to the operator account with the coordinator (POST /register). Both steps are safe to
+ * repeat: a registered key is not registered again, and re-binding is a 200.
+ *
+ * @example
+ * ```ts ignore
+ * import { registerWorker } from "./register.ts";
+ * const { stake } = await registerWorker(client, coordinator, { addresses, chainId, key });
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import { abis, type ArthaAddresses, NodeRole } from "../chain/contracts.ts";
+import { registerNode } from "../chain/register_node.ts";
+import { type Caps, encodeCaps } from "../caps.ts";
+import { type NodeKey, signBinding } from "../keys.ts";
+import type { CoordinatorClient } from "./client.ts";
+
+/** What a laptop offers when it does not say: no GPU, no TEE, 100 GB, 100 Mbit/s. */
+export const LAPTOP_CAPS: Caps = {
+  hasGPU: false,
+  hasTEE: false,
+  diskGB: 100,
+  bandwidthMbps: 100,
+  computeUnits: 2,
+};
+
+const NO_OPERATOR = "0x0000000000000000000000000000000000000000";
+const NO_SLA: Hex = `0x${"00".repeat(32)}`;
+
+/** Who registers and how. */
+export interface RegisterWorkerParameters {
+  addresses: ArthaAddresses;
+  chainId: number;
+  key: NodeKey;
+  /** NodeRole value (default GPUProvider). */
+  role?: number;
+  caps?: Caps;
+  region?: string;
+}
+
+/** The node's stake, and whether this call registered it (false: it already was). */
+export interface RegisterWorkerResult {
+  stake: bigint;
+  registered: boolean;
+}
+
+/** Registers the node key on chain if needed, then binds it with the coordinator. */
+export async function registerWorker(
+  client: ArthaClient,
+  coordinator: CoordinatorClient,
+  params: RegisterWorkerParameters,
+): Promise<RegisterWorkerResult> {
+  const { addresses, chainId, key } = params;
+  const operator = client.account.address;
+  const { cert, nodes } = await onChain(client, addresses, key, operator);
+  let stake = cert.stake;
+  let nonce = nodes.findIndex((n) => n.toLowerCase() === key.publicKeyHex.toLowerCase());
+  const bind = () =>
+    signBinding(key, { chainId, registry: addresses.registry, operator, nonce: BigInt(nonce) });
+  const registered = cert.operator === NO_OPERATOR;
+  if (registered) {
+    // The key signs its binding to this operator; the registry checks it on chain, so nobody
+    // else can register (and so block) this key.
+    nonce = nodes.length;
+    stake = (await registerNode(client, {
+      addresses,
+      nodePubkey: key.publicKeyHex,
+      role: params.role ?? NodeRole.GPUProvider,
+      region: params.region ?? "unknown",
+      caps: encodeCaps(params.caps ?? LAPTOP_CAPS),
+      slaId: NO_SLA,
+      bindingSignature: bind(),
+    })).stake;
+  } else if (cert.operator.toLowerCase() !== operator.toLowerCase()) {
+    throw new Error(`Cannot register: node key belongs to operator ${cert.operator}`);
+  }
+  await coordinator.postJson("/register", {
+    nodePubkey: key.publicKeyHex,
+    operator,
+    nonce,
+    signature: bind(),
+  });
+  return { stake, registered };
+}
+
+/** The key's certificate and the operator's registered node keys, as the registry has them. */
+async function onChain(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  key: NodeKey,
+  operator: Hex,
+) {
+  const cert = await client.readContract({
+    address: addresses.registry,
+    abi: abis.registry,
+    functionName: "getNode",
+    args: [key.publicKeyHex],
+  });
+  const nodes = await client.readContract({
+    address: addresses.registry,
+    abi: abis.registry,
+    functionName: "nodesOf",
+    args: [operator],
+  });
+  return { cert, nodes };
+}

@@ -1,0 +1,96 @@
+/**
+ * Running a TrainTask: fetch the spec, the round's starting weights and the shard by CID, train
+ * the local steps with the kernel (signing proofs every N steps), encode the update with the
+ * job's codec from a copy of the error-feedback residual.
+ *
+ * @example
+ * ```ts
+ * import { encodeUpdate } from "./train.ts";
+ * import type { JobSpec } from "../job_spec.ts";
+ * import type { LocalResult } from "../local_training.ts";
+ * const payload = new Uint8Array([1, 2, 3]);
+ * const bytes = encodeUpdate({} as JobSpec, 0, { payload } as LocalResult);
+ * console.assert(bytes === payload); // an encoded update is sent as is
+ * ```
+ */
+import type { createTrainer } from "../../kernel/train_step.ts";
+import type { ArthaDomain } from "../domain.ts";
+import type { NodeKey } from "../keys.ts";
+import { encodeCheckpoint } from "../checkpoint.ts";
+import { type JobSpec, roundHyper } from "../job_spec.ts";
+import { type LocalResult, trainLocal } from "../local_training.ts";
+import type { ErrorFeedbackState } from "../compress/codec.ts";
+import { codecFor } from "../strategy/select.ts";
+import type { Gateway } from "./gateway.ts";
+import type { WorkerState } from "./state.ts";
+import type { TrainTask } from "./task.ts";
+
+/** The kernel trainer a worker trains with. */
+export type Trainer = ReturnType<typeof createTrainer>;
+
+/** What training a task needs besides the task. */
+export interface TrainContext {
+  gateway: Gateway;
+  state: WorkerState;
+  trainer: Trainer;
+  key: NodeKey;
+  /** Where the proofs count: the deployment's ProofOfCompute on its chain. */
+  domain: ArthaDomain;
+  /** Called after every local step. */
+  onStep?: (progress: { step: number; steps: number; loss: number }) => void;
+}
+
+/** A trained round, not yet delivered. */
+export interface TrainedRound {
+  task: TrainTask;
+  spec: JobSpec;
+  /** The round's starting weights. */
+  global: Float32Array;
+  result: LocalResult;
+  /** The residual after encoding this update (undefined: the codec keeps none). */
+  residual?: ErrorFeedbackState;
+}
+
+/** Fetches what `task` needs and trains it. */
+export async function trainTask(ctx: TrainContext, task: TrainTask): Promise<TrainedRound> {
+  const spec = await ctx.gateway.spec(task.specCid);
+  const global = await ctx.gateway.weights(task.globalCid);
+  const data = await ctx.gateway.get(task.shard.cid);
+  const codec = spec.compression
+    ? codecFor(spec.compression, { jobSeed: spec.seed, round: task.round, slot: task.slot })
+    : undefined;
+  // Encode into a copy: the residual moves on only once this round's update is saved as
+  // pending, so a retry after a failure re-encodes from the same residual and reproduces the
+  // digests already committed on chain.
+  const residual = codec && !codec.stateless
+    ? { residual: (await ctx.state.residualFor(task.jobId, global.length)).residual.slice() }
+    : undefined;
+  const result = trainLocal(
+    ctx.trainer,
+    global,
+    {
+      jobId: task.jobId,
+      round: task.round,
+      seed: task.seed,
+      localSteps: spec.localSteps,
+      proofEvery: spec.proofEvery,
+      domain: ctx.domain,
+      data,
+      hyper: roundHyper(spec, task.round),
+    },
+    ctx.key,
+    {
+      encode: codec ? (delta) => codec.encode(delta, residual).bytes : undefined,
+      // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+      recordSteps: (spec.verification?.redundancy ?? 1) > 1,
+      onStep: (step, loss) => ctx.onStep?.({ step, steps: spec.localSteps, loss }),
+    },
+  );
+  return { task, spec, global, result, residual };
+}
+
+/** The bytes uploaded for a round: the codec's payload, else the delta as a checkpoint. */
+export function encodeUpdate(spec: JobSpec, round: number, result: LocalResult): Uint8Array {
+  return result.payload ??
+    encodeCheckpoint(spec.model, result.delta, { kind: "delta", round: String(round) });
+}

@@ -1,0 +1,62 @@
+/**
+ * A committee member's task on a spot-checked round: recompute the target's round from the
+ * round's starting checkpoint with the kernel, and attest the result hash on chain. The chain
+ * compares it with the target's commit by committee majority.
+ *
+ * @example
+ * ```ts ignore
+ * import { attestTask, recomputeTask } from "./validate.ts";
+ * await attestTask(client, { addresses, validatorNode, task, resultHash: await recomputeTask(trainer, gateway, task) });
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+import { attestResult } from "../verify/committee_chain.ts";
+import { recomputeTarget } from "../verify/validation_task.ts";
+import type { Gateway } from "./gateway.ts";
+import type { ValidationTask } from "./task.ts";
+import type { Trainer } from "./train.ts";
+
+/** Reverts that mean there is nothing left to attest: not an error. */
+const ATTESTED = [
+  "Verification__AlreadyAttested", // attested before a crash
+  "Verification__AttestationsSettled", // the target was settled meanwhile
+  "Verification__AttestationClosed", // the window closed meanwhile
+];
+
+/** The result hash an honest target committed for the task's round. */
+export async function recomputeTask(
+  trainer: Trainer,
+  gateway: Gateway,
+  task: ValidationTask,
+): Promise<Hex> {
+  const spec = await gateway.spec(task.specCid);
+  return recomputeTarget(trainer, {
+    global: await gateway.weights(task.checkpointCid),
+    spec,
+    task,
+    data: await gateway.get(task.shard.cid),
+  });
+}
+
+/** Attests `resultHash` for the task's target as `validatorNode`. */
+export async function attestTask(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; validatorNode: Hex; task: ValidationTask; resultHash: Hex },
+): Promise<void> {
+  const { task } = params;
+  try {
+    await attestResult(client, {
+      addresses: params.addresses,
+      jobId: task.jobId,
+      round: task.round,
+      validatorNode: params.validatorNode,
+      targetNode: task.target,
+      resultHash: params.resultHash,
+    });
+  } catch (e) {
+    if (!(e instanceof ChainCallError && ATTESTED.includes(e.errorName ?? ""))) throw e;
+  }
+}

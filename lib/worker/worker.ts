@@ -1,0 +1,265 @@
+/**
+ * The worker: one laptop's loop over the coordinator and the chain. Each tick heartbeats,
+ * answers challenges and disputes, re-sends an update a crash left undelivered, or asks for a
+ * task and runs it (train, aggregate a cluster, or validate). The steps live in this folder;
+ * this class ties them together and keeps what must outlive a tick.
+ *
+ * @example
+ * ```ts ignore
+ * import { Worker } from "./worker.ts";
+ * import { httpCoordinator } from "./client.ts";
+ * const worker = new Worker({ coordinator: httpCoordinator(url), client, addresses, chainId, key });
+ * await worker.register();
+ * await worker.run(signal);
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { sendHeartbeat } from "../chain/heartbeat.ts";
+import type { Caps } from "../caps.ts";
+import type { NodeKey } from "../keys.ts";
+import { type ArthaDomain, arthaDomain } from "../domain.ts";
+import type { LocalResult } from "../local_training.ts";
+import {
+  envelopeOf,
+  envelopeToJson,
+  type SignedUpdateEnvelope,
+  signEnvelope,
+  type UpdateEnvelope,
+} from "../update_envelope.ts";
+import { ChallengeResponder } from "../verify/responder.ts";
+import { DisputeResponder } from "../verify/dispute_responder.ts";
+import { createTrainer } from "../../kernel/train_step.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
+import { CoordinatorClient, type CoordinatorFetch } from "./client.ts";
+import { Gateway } from "./gateway.ts";
+import { WorkerState } from "./state.ts";
+import { encodeUpdate, type TrainedRound, type Trainer, trainTask } from "./train.ts";
+import { commitTrained, keepCommitted, postUpdate } from "./deliver.ts";
+import { registerWorker } from "./register.ts";
+import { type ClusterMean, clusterMeanOf, postClusterMean } from "./cluster.ts";
+import { attestTask, recomputeTask } from "./validate.ts";
+import type { ClusterTask, TaskResponse, TrainTask, ValidationTask } from "./task.ts";
+
+export interface WorkerOptions {
+  coordinator: CoordinatorFetch;
+  client: ArthaClient;
+  addresses: ArthaAddresses;
+  chainId: number;
+  key: NodeKey;
+  caps?: Caps;
+  region?: string;
+  /** Where progress survives restarts (omit for none). */
+  statePath?: string;
+  /** The kernel trainer (several in-process workers may share one). */
+  trainer?: Trainer;
+  /** Minimum ms between on-chain heartbeats (default 10 min; the chain interval is 1 h). */
+  heartbeatEveryMs?: number;
+  /** Retries of a coordinator call that failed to connect or got a 502/503/504 (default 0). */
+  retries?: number;
+  onProgress?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { kind: "registered"; stake: bigint }
+  | { kind: "step"; jobId: Hex; round: number; step: number; steps: number; loss: number }
+  | {
+    kind: "submitted";
+    jobId: Hex;
+    round: number;
+    result: Pick<LocalResult, "meanLoss" | "samples">;
+    bytes: number;
+  };
+
+/** What one tick did. */
+export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
+
+const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
+
+/**
+ * One laptop's worker. Call `run()` to loop, or `tick()` for one iteration. The protected
+ * methods are the steps a task is made of; a subclass may override one to change a step.
+ */
+export class Worker {
+  readonly nodePubkey: Hex;
+  /** Where this node's signatures count: the deployment's ProofOfCompute on its chain. */
+  readonly domain: ArthaDomain;
+  protected readonly options: WorkerOptions;
+  protected readonly coordinator: CoordinatorClient;
+  protected readonly gateway: Gateway;
+  protected readonly state: WorkerState;
+  protected readonly trainer: Trainer;
+  /** Commits kept to answer challenges on them. */
+  protected challenges: ChallengeResponder;
+  /** Step digests of commits kept to play disputes on them (jobs with redundancy). */
+  protected disputes: DisputeResponder;
+  #lastHeartbeat = 0;
+
+  constructor(options: WorkerOptions) {
+    this.options = options;
+    this.nodePubkey = options.key.publicKeyHex.toLowerCase() as Hex;
+    this.domain = arthaDomain(options.chainId, options.addresses.proofs);
+    this.coordinator = new CoordinatorClient(options.coordinator, { retries: options.retries });
+    this.gateway = new Gateway(this.coordinator);
+    this.state = new WorkerState(options.statePath);
+    this.trainer = options.trainer ?? createTrainer(loadKernel());
+    this.challenges = new ChallengeResponder(this.nodePubkey);
+    this.disputes = new DisputeResponder(this.nodePubkey);
+  }
+
+  /** Bytes of a CID from the coordinator's SVDB gateway, verified against the CID. */
+  fetchCid(cid: string): Promise<Uint8Array> {
+    return this.gateway.get(cid);
+  }
+
+  /** Uploads bytes to SVDB through the gateway; returns the CID. */
+  putBytes(bytes: Uint8Array): Promise<string> {
+    return this.gateway.put(bytes);
+  }
+
+  /** Stakes and registers on chain if needed, then binds the key with the coordinator. */
+  async register(role?: number): Promise<void> {
+    const { client, addresses, chainId, key, caps, region } = this.options;
+    const r = await registerWorker(client, this.coordinator, {
+      addresses,
+      chainId,
+      key,
+      role,
+      caps,
+      region,
+    });
+    if (r.registered) this.#lastHeartbeat = Date.now();
+    this.options.onProgress?.({ kind: "registered", stake: r.stake });
+  }
+
+  /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */
+  async heartbeat(force = false): Promise<void> {
+    const every = this.options.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS;
+    if (!force && Date.now() - this.#lastHeartbeat < every) return;
+    await sendHeartbeat(this.options.client, {
+      addresses: this.options.addresses,
+      nodePubkey: this.options.key.publicKeyHex,
+    });
+    this.#lastHeartbeat = Date.now();
+  }
+
+  /** Answers every open on-chain challenge of this node from its kept commits. */
+  answerChallenges(): Promise<number> {
+    if (!this.options.addresses.verification) return Promise.resolve(0);
+    return this.challenges.answer(this.options.client, this.options.addresses);
+  }
+
+  /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
+  answerDisputes(): Promise<number> {
+    return this.disputes.answer(this.options.client, this.options.addresses);
+  }
+
+  /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
+  async tick(): Promise<TickOutcome> {
+    await this.heartbeat();
+    await this.answerChallenges();
+    await this.answerDisputes();
+    const pending = await this.state.pending();
+    if (pending) {
+      await postUpdate(this.coordinator, pending.envelope);
+      await this.state.adoptResidual(pending.jobId);
+      await this.state.savePending(undefined);
+      return "resent";
+    }
+    const task = await this.coordinator.getJson<TaskResponse>(`/assign?node=${this.nodePubkey}`);
+    if (task.status === "task") return await this.#runTrain(task);
+    if (task.status === "cluster") return await this.#runCluster(task);
+    if (task.status === "validate") return await this.#runValidation(task);
+    return task.status;
+  }
+
+  /** Loops until the signal aborts; waits `pollMs` when there is nothing to do. */
+  async run(signal?: AbortSignal, pollMs = 1000): Promise<void> {
+    while (!signal?.aborted) {
+      let outcome: TickOutcome | "error";
+      try {
+        outcome = await this.tick();
+      } catch (e) {
+        console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${(e as Error).message}`);
+        outcome = "error";
+      }
+      if (!["trained", "resent", "aggregated", "validated"].includes(outcome)) {
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+  }
+
+  /** Trains, commits and delivers the node's task of the open round. */
+  async #runTrain(task: TrainTask): Promise<"trained" | "wait"> {
+    const { result, spec, residual } = await this.train(task);
+    const bytes = encodeUpdate(spec, task.round, result);
+    const updateCid = await this.gateway.put(bytes);
+    const { client, addresses } = this.options;
+    const { jobId, round } = task;
+    const params = { addresses, nodePubkey: this.options.key.publicKeyHex, jobId, round, result };
+    if (!await commitTrained(client, params)) return "wait";
+    keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
+    const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
+    const json = envelopeToJson(this.signUpdate(envelope));
+    // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.
+    if (residual) await this.state.stageResidual(jobId, residual);
+    await this.state.savePending({ jobId, round, envelope: json });
+    await postUpdate(this.coordinator, json);
+    if (residual) await this.state.adoptResidual(jobId, residual);
+    await this.state.savePending(undefined);
+    this.options.onProgress?.({ kind: "submitted", jobId, round, result, bytes: bytes.length });
+    return "trained";
+  }
+
+  /** Aggregates a cluster of the round and posts its mean. */
+  async #runCluster(task: ClusterTask): Promise<"aggregated"> {
+    const spec = await this.gateway.spec(task.specCid);
+    const mean = await this.clusterMean(task);
+    const { coordinator, gateway, domain } = this;
+    await postClusterMean(
+      { coordinator, gateway, domain, key: this.options.key },
+      task,
+      spec,
+      mean,
+    );
+    return "aggregated";
+  }
+
+  /** Recomputes a committee target's round and attests the result on chain. */
+  async #runValidation(task: ValidationTask): Promise<"validated"> {
+    const resultHash = await this.recompute(task);
+    const { client, addresses } = this.options;
+    await attestTask(client, { addresses, validatorNode: this.nodePubkey, task, resultHash });
+    return "validated";
+  }
+
+  /** Fetches what the task needs and trains it (the update is encoded, not yet sent). */
+  protected train(task: TrainTask): Promise<TrainedRound> {
+    const { onProgress, key } = this.options;
+    const { jobId, round } = task;
+    return trainTask({
+      gateway: this.gateway,
+      state: this.state,
+      trainer: this.trainer,
+      key,
+      domain: this.domain,
+      onStep: onProgress && ((p) => onProgress({ kind: "step", jobId, round, ...p })),
+    }, task);
+  }
+
+  /** Signs an update envelope with the node key. */
+  protected signUpdate(update: UpdateEnvelope): SignedUpdateEnvelope {
+    return signEnvelope(this.options.key, update, this.domain);
+  }
+
+  /** The mean a cluster aggregator posts. */
+  protected async clusterMean(task: ClusterTask): Promise<ClusterMean> {
+    return clusterMeanOf(this.gateway, task, await this.gateway.spec(task.specCid));
+  }
+
+  /** The result hash a committee member attests for its target. */
+  protected recompute(task: ValidationTask): Promise<Hex> {
+    return recomputeTask(this.trainer, this.gateway, task);
+  }
+}
