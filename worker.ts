@@ -34,14 +34,9 @@ import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
 import type { ArthaAddresses } from "./lib/chain/contracts.ts";
-import { loadOrCreateNodeKey } from "./lib/keys.ts";
+import { loadOrCreateNodeKey } from "./lib/crypto/keys.ts";
 import { httpCoordinator } from "./lib/worker/client.ts";
 import { Worker, type WorkerEvent } from "./lib/worker/worker.ts";
-
-// The worker lives in lib/worker/; these re-exports keep `import { Worker } from "./worker.ts"`
-// working for the demo and the benchmarks.
-export { CoordinatorError, type CoordinatorFetch, httpCoordinator } from "./lib/worker/client.ts";
-export { Worker, type WorkerEvent, type WorkerOptions } from "./lib/worker/worker.ts";
 
 const HOME = Deno.env.get("HOME") ?? ".";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Prng } from "../lib/prng.ts";
+import { Prng } from "../lib/crypto/prng.ts";
 import { type Codec, commitPayload, createErrorFeedback } from "../lib/compress/codec.ts";
 import { fp32Codec } from "../lib/compress/fp32.ts";
 import { int8Codec } from "../lib/compress/quantize_int8.ts";

@@ -14,7 +14,7 @@ import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { initWeights, paramLayout } from "../kernel/params.ts";
 import { loadBrownShards } from "../kernel/data.ts";
-import { defaultHyper } from "../lib/local_training.ts";
+import { defaultHyper } from "../lib/round/local_training.ts";
 import { runFederatedSim } from "../lib/sim/federated_sim.ts";
 import type { Codec } from "../lib/compress/codec.ts";
 import { fp32Codec } from "../lib/compress/fp32.ts";

@@ -15,9 +15,9 @@
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { evalBatches, loadBrownShards } from "../kernel/data.ts";
-import { decodeCheckpoint } from "../lib/checkpoint.ts";
-import { prepareJob } from "../lib/job_owner.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../lib/job_spec.ts";
+import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
+import { prepareJob } from "../lib/job/job_owner.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../lib/job/job_spec.ts";
 import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "../lib/sim/federated_sim.ts";

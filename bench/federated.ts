@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { parseEther } from "viem";
-import { startDevnet } from "../lib/devnet.ts";
+import { startDevnet } from "../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../lib/chain/client.ts";
 import { deployArtha } from "../lib/chain/deploy.ts";
 import { abis } from "../lib/chain/contracts.ts";
@@ -30,21 +30,21 @@ import { assignNodes } from "../lib/chain/assign_nodes.ts";
 import { commitRound } from "../lib/chain/commit_round.ts";
 import { closeRound, reportAccuracy } from "../lib/chain/close_round.ts";
 import { ChainCallError, sendContract } from "../lib/chain/send_contract.ts";
-import { generateNodeKey, type NodeKey } from "../lib/keys.ts";
-import { jobSpecHash, workTerms } from "../lib/job_spec.ts";
-import { prepareJob } from "../lib/job_owner.ts";
-import { defaultHyper, trainLocal } from "../lib/local_training.ts";
+import { generateNodeKey, type NodeKey } from "../lib/crypto/keys.ts";
+import { jobSpecHash, workTerms } from "../lib/job/job_spec.ts";
+import { prepareJob } from "../lib/job/job_owner.ts";
+import { defaultHyper, trainLocal } from "../lib/round/local_training.ts";
 import { StreamingFedAvg } from "../lib/strategy/streaming_fed_avg.ts";
 import { openFsStore } from "../lib/store/store.ts";
-import { concatBytes } from "../lib/digest.ts";
+import { concatBytes } from "../lib/crypto/digest.ts";
 import { createTrainer, type Hyper } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { initWeights, type ModelConfig, paramLayout } from "../kernel/params.ts";
 import { evalBatches, loadBrownShards, mergeShards, type Shard } from "../kernel/data.ts";
 import { type Context, DEFAULT_CONFIG } from "../lib/coordinator/context.ts";
 import { createRouter } from "../functions/router.ts";
-import { Worker } from "../worker.ts";
-import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
+import { Worker } from "../lib/worker/worker.ts";
+import { UNCHECKED_DOMAIN } from "../lib/crypto/domain.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,

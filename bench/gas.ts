@@ -1,5 +1,5 @@
 /**
- * Gas per call of every external state-changing function of the six contracts, measured on a
+ * Gas per call of every external state-changing function of the eight contracts, measured on a
  * fresh anvil (cancun) and printed as a table. The per-node-per-round proof commit is the hot
  * path of the protocol (one per worker per round); its target is <= 60k gas.
  *
@@ -7,15 +7,15 @@
  */
 import { encodeAbiParameters, keccak256, toHex } from "viem";
 import type { Hex } from "viem";
-import { startDevnet } from "../lib/devnet.ts";
+import { startDevnet } from "../lib/chain/devnet.ts";
 import { createArthaClient } from "../lib/chain/client.ts";
 import { deployArtha } from "../lib/chain/deploy.ts";
 import { abis, NodeRole, SlashReason } from "../lib/chain/contracts.ts";
 import { sendContract } from "../lib/chain/send_contract.ts";
-import { encodeCaps } from "../lib/caps.ts";
-import { type NodeKey, nodeKeyFromSecret, signBinding } from "../lib/keys.ts";
+import { encodeCaps } from "../lib/chain/caps.ts";
+import { type NodeKey, nodeKeyFromSecret, signBinding } from "../lib/crypto/keys.ts";
 import { didKeyProof } from "../lib/did/registry.ts";
-import { hexToBytes } from "../lib/digest.ts";
+import { hexToBytes } from "../lib/crypto/digest.ts";
 
 const COMMIT_TARGET = 60_000n;
 const rows: { contract: string; fn: string; gas: bigint; note?: string }[] = [];

@@ -20,7 +20,7 @@ import { initWeights, type ModelConfig, paramLayout } from "../kernel/params.ts"
 import { createTrainer, type Hyper } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { createBackend, type DecoderBackend, generate } from "../kernel/inference/runtime.ts";
-import { exportHfModel, readHfModel } from "../lib/hf_model.ts";
+import { exportHfModel, readHfModel } from "../lib/model/hf_model.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,

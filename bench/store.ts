@@ -7,8 +7,8 @@
  *   deno task bench:store 128 7      # 128 MiB, 7 repeats
  */
 import { openFsStore } from "../lib/store/store.ts";
-import { computeCid } from "../lib/cid.ts";
-import { merkleRoot } from "../lib/merkle.ts";
+import { computeCid } from "../lib/store/cid.ts";
+import { merkleRoot } from "../lib/crypto/merkle.ts";
 
 const MIB = 1024 * 1024;
 const sizeMiB = Number(Deno.args[0] ?? 32);

@@ -9,18 +9,18 @@
  * and 10% spot checks: a validator recomputes the round of 10% of tasks and a 10% share of
  * commits is challenged (issue + respond gas).
  */
-import { startDevnet } from "../lib/devnet.ts";
+import { startDevnet } from "../lib/chain/devnet.ts";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
-import { decodeCheckpoint } from "../lib/checkpoint.ts";
-import { roundHyper, taskSeed } from "../lib/job_spec.ts";
+import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
+import { roundHyper, taskSeed } from "../lib/job/job_spec.ts";
 import { recomputeRound } from "../lib/verify/recompute.ts";
 import { openChunks } from "../lib/verify/chunk_openings.ts";
 import { respondChallenge, settleRedundancy } from "../lib/verify/challenge_chain.ts";
 import { abis } from "../lib/chain/contracts.ts";
 import type { Hex } from "viem";
 import { challengeAll, closeRound, startVerifyRun } from "../tests/verify/_verify_job.ts";
-import { UNCHECKED_DOMAIN } from "../lib/domain.ts";
+import { UNCHECKED_DOMAIN } from "../lib/crypto/domain.ts";
 
 const GROUPS = 3;
 const SPOT = 0.1;

@@ -95,7 +95,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         bytes32 proofsRoot;
     }
 
-    /// @notice A per-step training proof (design doc, section 1.2). Signed off-chain with Ed25519.
+    /// @notice A per-step training proof (design doc, "Hash Commits Strategy"). Signed off-chain with Ed25519.
     struct TrainProof {
         bytes32 jobId;
         uint256 step;
@@ -125,7 +125,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     uint256 public constant ROUND_POOL_BPS = 3_000;
     uint256 public constant ACCURACY_POOL_BPS = 1_000;
     /// @notice Batch multiplier: +0.1% per sample per step, at most +20% (larger batches are
-    /// more efficient for the network, design doc section 1.4).
+    /// more efficient for the network, design doc, "Reward Per Batch").
     uint256 public constant BATCH_BONUS_BPS_PER_SAMPLE = 10;
     uint256 public constant MAX_BATCH_BONUS_BPS = 2_000;
     uint256 public constant DEFAULT_QUALITY_BPS = 10_000;

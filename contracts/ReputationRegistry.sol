@@ -5,7 +5,7 @@ import {Owned} from "./libraries/Owned.sol";
 import {IReputationRegistry} from "./interfaces/IReputationRegistry.sol";
 
 /// @title ReputationRegistry
-/// @notice Seven-dimension reputation of compute nodes (design doc, section 1.1). Only
+/// @notice Seven-dimension reputation of compute nodes (design doc, "Reputation Score"). Only
 /// authorised contracts (job manager, proof of compute, node registry) update it.
 contract ReputationRegistry is Owned, IReputationRegistry {
     /// @notice Thrown when a basis-point value is above 10,000.

@@ -12,10 +12,11 @@ import {
 } from "./interfaces/IVerification.sol";
 
 /// @title VerificationManager
-/// @notice Checks that committed training is real (design doc sections 1.3 and 5): random
-/// challenges and gradient sampling answered with Merkle openings of the committed update,
-/// redundancy settlement of task groups, copycat detection, validator committees drawn by
-/// reputation, 10% spot checks, and the slashing schedule with offence escalation.
+/// @notice Checks that committed training is real (design doc, "Verification: Ensuring Nodes
+/// Actually Did Training" and "Slashing Malicious Nodes"): random challenges and gradient
+/// sampling answered with Merkle openings of the committed update, redundancy settlement of task
+/// groups, copycat detection, validator committees drawn by reputation, 10% spot checks, and the
+/// slashing schedule with offence escalation.
 /// @dev Trust model. Challenge randomness is `block.prevrandao` mixed with the previous block hash
 /// and the challenged commitment, drawn when the challenge is issued, after the node committed: the
 /// node cannot choose what it opens (a block proposer can bias it by withholding a block). A round's
@@ -209,7 +210,7 @@ contract VerificationManager is Owned, IVerificationManager {
     }
 
     uint256 public constant BPS = 10_000;
-    /// @notice Design doc section 5: failed verification 10%, fake gradients 50%, cheating 100%.
+    /// @notice Design doc, "Slashing Malicious Nodes": failed verification 10%, fake gradients 50%, cheating 100%.
     uint256 public constant FAILED_VERIFICATION_BPS = 1_000;
     uint256 public constant FAKE_GRADIENTS_BPS = 5_000;
     uint256 public constant CHEATING_BPS = 10_000;
@@ -838,7 +839,7 @@ contract VerificationManager is Owned, IVerificationManager {
         emit Penalised(jobId, nodePubkey, slashBps, reason);
         (uint32 offences, uint256 stake, bool active) = registry.standingOf(nodePubkey);
         // Any offence at or past the limit takes the rest of the stake and deactivates (design doc
-        // section 5: 3 or more violations); a node already emptied and inactive has nothing left.
+        // "Slashing Malicious Nodes": 3 or more violations); a node emptied and inactive has nothing left.
         if (offences >= OFFENCE_LIMIT && (stake > 0 || active)) {
             proofs.penalise(jobId, nodePubkey, BPS, reason, true);
             emit Penalised(jobId, nodePubkey, BPS, reason);

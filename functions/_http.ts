@@ -4,7 +4,7 @@
  * rejection to HTTP, and small validators so a bad body gets a 400 that names the field.
  */
 import { RejectedError, type Rejection } from "../lib/coordinator/result.ts";
-import { parseCid } from "../lib/cid.ts";
+import { parseCid } from "../lib/store/cid.ts";
 import { encodeText } from "../kernel/data.ts";
 import {
   DEFAULT_NEW_TOKENS,

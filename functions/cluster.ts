@@ -4,7 +4,7 @@
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { receiveCluster } from "../lib/coordinator/clusters.ts";
-import type { ClusterSubmission } from "../lib/cluster_task.ts";
+import type { ClusterSubmission } from "../lib/round/cluster_task.ts";
 import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
 
 /** The submission of a request body (400 naming the field that is wrong). */

@@ -9,7 +9,7 @@
  * GET  /did/access?dataset=&grantee=      whether the grantee may use the dataset now, its grant,
  *                                         and the audit trail (DataAccessed events).
  */
-import { type Hex, hexToBytes } from "../lib/digest.ts";
+import { type Hex, hexToBytes } from "../lib/crypto/digest.ts";
 import { InvalidDidError, parseDid } from "../lib/did/did.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import {

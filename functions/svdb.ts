@@ -6,7 +6,7 @@
  * GET /svdb/<cid>?format=raw -> that one block (how clients walk a model folder's directory).
  * Bodies above the configured limit are refused with 413 before anything is written.
  */
-import { InvalidCidError, parseCid } from "../lib/cid.ts";
+import { InvalidCidError, parseCid } from "../lib/store/cid.ts";
 import { BlockNotFoundError } from "../lib/store/blockstore.ts";
 import { InvalidDagError } from "../lib/store/store.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";

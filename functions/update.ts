@@ -5,7 +5,7 @@
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { receiveUpdate } from "../lib/coordinator/intake.ts";
-import { proofsFromJson, type SignedUpdateEnvelope } from "../lib/update_envelope.ts";
+import { proofsFromJson, type SignedUpdateEnvelope } from "../lib/round/update_envelope.ts";
 import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
 
 /** The signed envelope of a request body (400 naming the field that is wrong). */

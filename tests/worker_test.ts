@@ -3,14 +3,14 @@
  * a round's update is saved, so a retry reproduces the digests committed on chain, and it
  * survives a restart beside the state file.
  */
-import { arthaDomain } from "../lib/domain.ts";
+import { arthaDomain } from "../lib/crypto/domain.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { Worker } from "../lib/worker/worker.ts";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
-import { roundHyper } from "../lib/job_spec.ts";
-import { trainLocal } from "../lib/local_training.ts";
+import { roundHyper } from "../lib/job/job_spec.ts";
+import { trainLocal } from "../lib/round/local_training.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { loadWeights } from "../lib/coordinator/job.ts";
 import { read, setupCoordinator, type TestNode } from "./functions/_coordinator.ts";

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 /// @title Caps
-/// @notice Decodes the capability word of a node. Layout (design doc, section 1.1):
+/// @notice Decodes the capability word of a node. Layout (design doc, "Node Registration"):
 /// bit 0 hasGPU, bit 1 hasTEE, bits 8-39 diskGB, bits 40-71 bandwidthMbps,
 /// bits 72-103 computeUnits. Bits are counted from the least significant end of the word.
 library Caps {

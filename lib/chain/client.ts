@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { startDevnet } from "../devnet.ts";
+ * import { startDevnet } from "./devnet.ts";
  * import { createArthaClient } from "./client.ts";
  * await using net = await startDevnet({ accounts: 1 });
  * const client = createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[0]! });

@@ -11,7 +11,7 @@ export interface RoundCommit {
   lossDigest: Hex;
   gradientDigest: Hex;
   weightsDigest: Hex;
-  /** Merkle root of the round's TrainProof hashes (lib/train_proof.ts). */
+  /** Merkle root of the round's TrainProof hashes (lib/round/train_proof.ts). */
   proofsRoot: Hex;
 }
 

@@ -16,7 +16,7 @@ export interface RegisterNodeParameters {
   /** Stake in wei; defaults to the role's required stake. */
   stake?: bigint;
   /** The node key's Ed25519 signature over its binding to the client's account at nonce
-   * `bindingNonce` (lib/keys.ts signBinding), checked on chain. */
+   * `bindingNonce` (lib/crypto/keys.ts signBinding), checked on chain. */
   bindingSignature: Hex;
 }
 

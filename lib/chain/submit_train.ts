@@ -16,7 +16,7 @@ export interface TrainJobTerms {
   baseRatePerSecond: bigint;
   /** Validation improvement (bps) that unlocks the accuracy bonus; 0 disables it. */
   targetImprovementBps: number;
-  /** The work one committed round is paid as (lib/job_spec.ts workTerms). */
+  /** The work one committed round is paid as (lib/job/job_spec.ts workTerms). */
   stepsPerRound: number;
   samplesPerStep: number;
   secondsPerStep: number;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Prng } from "../prng.ts";
+import type { Prng } from "../crypto/prng.ts";
 
 /** How codes are rounded. */
 export type Rounding = "nearest" | "stochastic";

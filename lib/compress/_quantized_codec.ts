@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Prng } from "../prng.ts";
+import { Prng } from "../crypto/prng.ts";
 import {
   type Codec,
   type CodecId,

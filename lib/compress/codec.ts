@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { digestHex, type Hex } from "../digest.ts";
-import { merkleRoot } from "../merkle.ts";
+import { digestHex, type Hex } from "../crypto/digest.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
 
 /** Magic bytes at the start of every compressed update: ASCII "ACZ1". */
 export const MAGIC: Uint8Array = new Uint8Array([0x41, 0x43, 0x5a, 0x31]);
@@ -204,7 +204,7 @@ export function expectHeader(bytes: Uint8Array, codecId: CodecId, length: number
 export interface PayloadCommitment {
   /** keccak256 of the whole payload. */
   digest: Hex;
-  /** Merkle root (lib/merkle.ts, 4 KiB chunks) of the payload, for chunk challenges. */
+  /** Merkle root (lib/crypto/merkle.ts, 4 KiB chunks) of the payload, for chunk challenges. */
   merkleRoot: Hex;
   /** Payload size in bytes. */
   byteLength: number;

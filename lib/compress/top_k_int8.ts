@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { Prng } from "../prng.ts";
+import { Prng } from "../crypto/prng.ts";
 import {
   type Codec,
   CODEC_ID,

@@ -16,10 +16,10 @@ import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
 import { once } from "./once.ts";
-import { BPS } from "../round_policy.ts";
-import { bytesToHex, digestHex, hexToBytes } from "../digest.ts";
-import { STEP_RECORD_BYTES } from "../local_training.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../job_spec.ts";
+import { BPS } from "../job/round_policy.ts";
+import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
+import { STEP_RECORD_BYTES } from "../round/local_training.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../job/job_spec.ts";
 import { reproducible, roundEncoder } from "../verify/validation_task.ts";
 import {
   issueChallenge,
@@ -28,12 +28,12 @@ import {
   timeoutChallenge,
 } from "../verify/challenge_chain.ts";
 import { recomputeRound, wrongChunks } from "../verify/recompute.ts";
-import { chunkCount } from "../merkle.ts";
+import { chunkCount } from "../crypto/merkle.ts";
 import type { Context } from "./context.ts";
 import { drawRoundCommittee } from "./committees.ts";
 import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
 import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./state.ts";
-import { UNCHECKED_DOMAIN } from "../domain.ts";
+import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
 export interface ChallengeRecord {
@@ -46,7 +46,7 @@ export interface ChallengeRecord {
 }
 
 const challengeKey = (jobId: string, id: string): Deno.KvKey => ["challenge", jobId, id];
-/** Share of stake a wrong revealed chunk costs (fake gradients, design doc 1.1). */
+/** Share of stake a wrong revealed chunk costs (fake gradients, design doc "Slashing Malicious Nodes"). */
 export const FAKE_GRADIENT_BPS = 5_000n;
 
 /** Whether `node` is challenged this round: keccak(blockhash, job, round, node) below the rate. */

@@ -4,10 +4,10 @@
  * verification policy a task group's identical updates count once and outliers not at all.
  */
 import type { Hex } from "viem";
-import { BPS, decideRound, type RoundDecision } from "../round_policy.ts";
+import { BPS, decideRound, type RoundDecision } from "../job/round_policy.ts";
 import { groupResults } from "../verify/redundancy.ts";
 import { resultHashOf } from "../verify/recompute.ts";
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import {
   getLarge,

@@ -1,5 +1,5 @@
 /**
- * Cluster aggregation by workers (lib/cluster_task.ts), the coordinator's half. When a
+ * Cluster aggregation by workers (lib/round/cluster_task.ts), the coordinator's half. When a
  * round of a hierarchical job closes with more than clusterSize updates, its updates are split
  * into clusters (sorted node ids, so every restart splits the same way), each with one member as
  * cluster aggregator. Aggregators fetch their tasks from GET /assign and post the cluster mean to
@@ -10,22 +10,22 @@
 import type { Hex } from "viem";
 import { SlashReason } from "../chain/contracts.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
-import { decodeCheckpoint } from "../checkpoint.ts";
-import { digestHex, hexToBytes } from "../digest.ts";
-import type { JobSpec } from "../job_spec.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
+import { digestHex, hexToBytes } from "../crypto/digest.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import {
   clusterMean,
   type ClusterMember,
   type ClusterSubmission,
   type ClusterTask,
   verifyClusterSubmission,
-} from "../cluster_task.ts";
+} from "../round/cluster_task.ts";
 import { combineClusters } from "../strategy/hierarchical.ts";
-import { f32Bytes } from "../local_training.ts";
+import { f32Bytes } from "../round/local_training.ts";
 import { sqrtStaleness } from "../strategy/fed_buff.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { arthaDomain } from "../domain.ts";
+import { arthaDomain } from "../crypto/domain.ts";
 import {
   getJob,
   getLarge,

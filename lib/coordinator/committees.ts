@@ -1,5 +1,5 @@
 /**
- * Validator committees, the coordinator's half (design doc 1.3: 10-20 validators drawn at random
+ * Validator committees, the coordinator's half (design doc, "Validator Committees": 10-20 validators drawn at random
  * weighted by reputation; spot checks of 10% of rounds). When a spot-checked round of a job whose
  * policy asks for committees closes, the coordinator draws the round's committee on chain from the
  * job's assigned nodes (the chain keeps the compute-eligible ones) and records the round's
@@ -12,7 +12,7 @@ import type { Hex } from "viem";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { revertedWith } from "./once.ts";
-import { type JobSpec, taskSeed } from "../job_spec.ts";
+import { type JobSpec, taskSeed } from "../job/job_spec.ts";
 import { drawCommittee, readCommittee, settleAttestations } from "../verify/committee_chain.ts";
 import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
 import type { Context } from "./context.ts";

@@ -9,7 +9,7 @@ import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
 import { grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { DidNotFoundError, resolveDid } from "../did/resolve.ts";
-import { bytesToHex, type Hex } from "../digest.ts";
+import { bytesToHex, type Hex } from "../crypto/digest.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 

@@ -7,8 +7,8 @@
  */
 import type { Hex } from "viem";
 import { revertedWith } from "./once.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../job_spec.ts";
-import { UNCHECKED_DOMAIN } from "../domain.ts";
+import { type JobSpec, roundHyper, taskSeed } from "../job/job_spec.ts";
+import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 import { recomputeRound } from "../verify/recompute.ts";
 import {
   arbitrateDispute,

@@ -9,10 +9,10 @@ import type { Hex } from "viem";
 import { reportAccuracy } from "../chain/close_round.ts";
 import { finalizeJob } from "../chain/finalize_job.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
-import { exportModelFolder } from "../publish.ts";
+import { exportModelFolder } from "../model/publish.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
-import { BPS } from "../round_policy.ts";
+import { BPS } from "../job/round_policy.ts";
 import { reject, type Rejection } from "./result.ts";
 import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
 

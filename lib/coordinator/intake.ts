@@ -9,17 +9,18 @@
  */
 import type { Hex } from "viem";
 import { isResultCommitted } from "../chain/is_result_committed.ts";
-import { proofsRoot, verifyTrainProof } from "../train_proof.ts";
-import { arthaDomain } from "../domain.ts";
+import { ROUND_NOT_OPEN } from "../worker/task.ts";
+import { proofsRoot, verifyTrainProof } from "../round/train_proof.ts";
+import { arthaDomain } from "../crypto/domain.ts";
 import {
   decodeUpdateBytes,
   type SignedUpdateEnvelope,
   verifyEnvelopeSignature,
-} from "../update_envelope.ts";
+} from "../round/update_envelope.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { CODEC_ID } from "../compress/codec.ts";
 import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/partition.ts";
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -88,7 +89,7 @@ export function checkRound(
   if (env.round <= job.round && env.round >= job.round - maxStale) return undefined;
   return refuse(
     409,
-    "ROUND_NOT_OPEN",
+    ROUND_NOT_OPEN,
     `round ${env.round} is not the open round ${job.round}` +
       (maxStale ? ` (or one of the ${maxStale} before it)` : ""),
   );

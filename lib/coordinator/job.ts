@@ -5,8 +5,8 @@
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
 import { evalBatches } from "../../kernel/data.ts";
-import { decodeCheckpoint } from "../checkpoint.ts";
-import { type JobSpec, parseJobSpec, roundHyper } from "../job_spec.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
+import { type JobSpec, parseJobSpec, roundHyper } from "../job/job_spec.ts";
 import type { Store } from "../store/store.ts";
 import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
 

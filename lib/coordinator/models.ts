@@ -8,7 +8,7 @@
  */
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { getPublishedModels } from "../chain/get_published_models.ts";
-import { loadModel, type ModelSource } from "../publish.ts";
+import { loadModel, type ModelSource } from "../model/publish.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
 import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";

@@ -2,8 +2,8 @@
 import type { Hex } from "viem";
 import { paramLayout } from "../../kernel/params.ts";
 import { isNodeLive } from "../chain/is_node_live.ts";
-import type { JobSpec } from "../job_spec.ts";
-import { fitsNode, planModel } from "../planner.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { fitsNode, planModel } from "../job/planner.ts";
 import type { Context } from "./context.ts";
 import { listValues, type NodeRecord, NODES } from "./state.ts";
 

@@ -3,7 +3,7 @@
  * round, an accountant that already spent the earlier rounds) and the privacy report after the
  * round: the job's epsilon and each data owner's (shard's), counting only its own rounds.
  */
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import {
   computeRdp,
   DEFAULT_ORDERS,

@@ -8,8 +8,8 @@
 import type { Address, Hex } from "viem";
 import { getNodeCert } from "../chain/get_node_cert.ts";
 import { getOperatorNodes } from "../chain/get_operator_nodes.ts";
-import { decodeCaps } from "../caps.ts";
-import { verifyBinding } from "../keys.ts";
+import { decodeCaps } from "../chain/caps.ts";
+import { verifyBinding } from "../crypto/keys.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { nodeKey, type NodeRecord } from "./state.ts";

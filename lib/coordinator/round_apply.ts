@@ -4,10 +4,10 @@
  * with its Merkle weights digest and validation loss.
  */
 import type { Hex } from "viem";
-import { encodeCheckpoint } from "../checkpoint.ts";
-import type { JobSpec } from "../job_spec.ts";
-import { f32Bytes } from "../local_training.ts";
-import { merkleRoot } from "../merkle.ts";
+import { encodeCheckpoint } from "../model/checkpoint.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { f32Bytes } from "../round/local_training.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
 import { OuterOptimizer } from "../strategy/outer_optimizer.ts";
 import type { Context } from "./context.ts";
 import { loadWeights, validationLoss } from "./job.ts";

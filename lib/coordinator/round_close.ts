@@ -9,8 +9,8 @@
 import type { Hex } from "viem";
 import { addCheckpoint } from "../chain/add_checkpoint.ts";
 import { closeRound } from "../chain/close_round.ts";
-import type { JobSpec } from "../job_spec.ts";
-import type { RoundDecision } from "../round_policy.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import type { RoundDecision } from "../job/round_policy.ts";
 import { challengeRound, checkChallenges } from "./challenges.ts";
 import { type Closing, fixClosingSet } from "./closing.ts";
 import { settleCommittees } from "./committees.ts";

@@ -4,7 +4,7 @@
  * simulator runs too), or takes the worker clusters' aggregates in hierarchical rounds.
  */
 import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import {
   adjustCombined,
   type CombinePlan,
@@ -12,7 +12,7 @@ import {
   RoundCombiner,
   type RoundUpdate,
 } from "../strategy/combine_round.ts";
-import { decodeUpdateBytes } from "../update_envelope.ts";
+import { decodeUpdateBytes } from "../round/update_envelope.ts";
 import { clusteredDelta, isHierarchical } from "./clusters.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, slotOf } from "./job.ts";

@@ -3,8 +3,8 @@
  * digests and CIDs; KV holds what the coordinator needs to run rounds (who has which task,
  * which updates arrived). Every write that a retry could repeat is an atomic check-and-set.
  */
-import type { Caps } from "../caps.ts";
-import type { Hex } from "../digest.ts";
+import type { Caps } from "../chain/caps.ts";
+import type { Hex } from "../crypto/digest.ts";
 
 export interface NodeRecord {
   nodePubkey: Hex;

@@ -5,7 +5,7 @@
  * round is in, `idle` when no job needs it.
  */
 import type { Hex } from "viem";
-import { taskSeed } from "../job_spec.ts";
+import { taskSeed } from "../job/job_spec.ts";
 import type { TaskResponse } from "../worker/task.ts";
 import { clusterTaskFor } from "./clusters.ts";
 import { validationTaskFor } from "./committees.ts";

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { bytesToHex, type Hex, hexToBytes } from "../digest.ts";
-import { writeFileAtomic } from "../store/_atomic.ts";
+import { bytesToHex, type Hex, hexToBytes } from "./digest.ts";
+import { writeFileAtomic } from "../store/atomic.ts";
 
 /** Key file format version. */
 export const KEY_FILE_VERSION = 1;

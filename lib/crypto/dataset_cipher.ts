@@ -11,7 +11,7 @@
  * @module
  */
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { concatBytes } from "../digest.ts";
+import { concatBytes } from "./digest.ts";
 import { DecryptionError, KEY_BYTES, TAG_BYTES } from "./aead.ts";
 
 /** Default plaintext bytes per segment. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { x25519 } from "@noble/curves/ed25519.js";
-import { bytesToHex, type Hex } from "../digest.ts";
+import { bytesToHex, type Hex } from "./digest.ts";
 import { loadKeyFile, loadOrCreateKeyFile, saveKeyFile } from "./_key_file.ts";
 
 export { KeyFileError } from "./_key_file.ts";

@@ -13,7 +13,7 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes } from "../digest.ts";
+import { concatBytes } from "./digest.ts";
 import { DecryptionError, NONCE_BYTES, openSealed, seal, TAG_BYTES } from "./aead.ts";
 
 /** Format version byte of wrapped keys. */

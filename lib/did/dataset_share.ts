@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { concatBytes, digestHex, type Hex, hexToBytes } from "../digest.ts";
+import { concatBytes, digestHex, type Hex, hexToBytes } from "../crypto/digest.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { Store } from "../store/store.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { bytesToHex, type Hex, hexToBytes, keccak256 } from "../digest.ts";
+import { bytesToHex, type Hex, hexToBytes, keccak256 } from "../crypto/digest.ts";
 
 /** Method prefix. */
 export const DID_PREFIX = "did:artha:";

@@ -9,8 +9,8 @@
  * @module
  */
 import { base58btc } from "multiformats/bases/base58";
-import { bytesToHex, type Hex, hexToBytes } from "../digest.ts";
-import type { CID } from "../cid.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../crypto/digest.ts";
+import type { CID } from "../store/cid.ts";
 import type { Store } from "../store/store.ts";
 import { formatDid, parseDid } from "./did.ts";
 

@@ -7,9 +7,9 @@
  */
 import type { Address, Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
-import { arthaDomain, typedDigest } from "../domain.ts";
-import { type NodeKey, signBytes } from "../keys.ts";
-import { hexToBytes } from "../digest.ts";
+import { arthaDomain, typedDigest } from "../crypto/domain.ts";
+import { type NodeKey, signBytes } from "../crypto/keys.ts";
+import { hexToBytes } from "../crypto/digest.ts";
 import { abis, type ArthaAddresses } from "../chain/contracts.ts";
 import { sendContract, type SendResult } from "../chain/send_contract.ts";
 
@@ -54,7 +54,7 @@ const DID_CONTROL_FIELDS = [
  *
  * @example
  * ```ts
- * import { generateNodeKey } from "../keys.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
  * import { didKeyProof } from "./registry.ts";
  * const proof = didKeyProof(generateNodeKey(), {
  *   chainId: 31337, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",

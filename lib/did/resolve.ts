@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { Hex } from "../digest.ts";
+import type { Hex } from "../crypto/digest.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { Store } from "../store/store.ts";
-import type { NodeKey } from "../keys.ts";
+import type { NodeKey } from "../crypto/keys.ts";
 import { didHashFromAuthKey, formatDid, parseDid } from "./did.ts";
 import {
   buildDidDocument,

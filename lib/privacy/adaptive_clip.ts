@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Prng } from "../prng.ts";
+import type { Prng } from "../crypto/prng.ts";
 
 /** Options of {@link AdaptiveClipper}. */
 export interface AdaptiveClipOptions {

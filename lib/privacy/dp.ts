@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Prng } from "../prng.ts";
+import type { Prng } from "../crypto/prng.ts";
 
 /**
  * Euclidean norm, accumulated in double precision.
@@ -114,7 +114,7 @@ export function laplaceScale(sensitivityL1: number, epsilon: number): number {
  * @example
  * ```ts
  * import { addGaussianNoise } from "./dp.ts";
- * import { Prng } from "../prng.ts";
+ * import { Prng } from "../crypto/prng.ts";
  * const v = addGaussianNoise(new Float32Array(4), 0.1, new Prng(1));
  * console.assert(v.some((x) => x !== 0));
  * ```
@@ -134,7 +134,7 @@ export function addGaussianNoise(values: Float32Array, std: number, rng: Prng): 
  * @example
  * ```ts
  * import { addLaplaceNoise } from "./dp.ts";
- * import { Prng } from "../prng.ts";
+ * import { Prng } from "../crypto/prng.ts";
  * console.assert(addLaplaceNoise(new Float32Array(2), 1, new Prng(1)).length === 2);
  * ```
  */

@@ -26,13 +26,13 @@ import { decodePayload } from "../compress/payload.ts";
 import { DEFAULT_PARTS, partitionSeed } from "../compress/partition.ts";
 import { codecFor } from "../strategy/select.ts";
 import { type CombinePlan, combineRound } from "../strategy/combine_round.ts";
-import { type NodeKey, nodeKeyFromSecret } from "../keys.ts";
-import { trainLocal } from "../local_training.ts";
-import { Prng } from "../prng.ts";
+import { type NodeKey, nodeKeyFromSecret } from "../crypto/keys.ts";
+import { trainLocal } from "../round/local_training.ts";
+import { Prng } from "../crypto/prng.ts";
 import { BudgetExceededError, RdpAccountant } from "../privacy/rdp_accountant.ts";
 import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
 import { allFinite, type ClientUpdate, type Strategy } from "../strategy/strategy.ts";
-import { UNCHECKED_DOMAIN } from "../domain.ts";
+import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /**
  * How a Byzantine client corrupts its update: `"noise"` sends Gaussian noise of std
@@ -146,7 +146,7 @@ export interface SimTrainer {
  * import { createTrainer } from "../../kernel/train_step.ts";
  * import { loadKernel } from "../../kernel/wasm_module.ts";
  * import { initWeights, paramLayout } from "../../kernel/params.ts";
- * import { defaultHyper } from "../local_training.ts";
+ * import { defaultHyper } from "../round/local_training.ts";
  * import { runFederatedSim } from "./federated_sim.ts";
  * const kernel = loadKernel();
  * const hyper = defaultHyper({ kind: "gpt", maxT: 8, layers: 1, heads: 1, width: 8 }, { B: 2 });

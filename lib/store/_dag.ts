@@ -6,7 +6,7 @@
  */
 import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
-import { type CID, DAG_PB_CODE, RAW_CODE } from "../cid.ts";
+import { type CID, DAG_PB_CODE, RAW_CODE } from "./cid.ts";
 
 /** Fetches one verified block. */
 export type GetBlock = (cid: CID) => Promise<Uint8Array>;

@@ -6,8 +6,8 @@
  * @module
  */
 import type { Blockstore as HeliaBlockstoreInterface, InputPair, Pair } from "interface-blockstore";
-import type { CID } from "../cid.ts";
-import { concatBytes } from "../digest.ts";
+import type { CID } from "./cid.ts";
+import { concatBytes } from "../crypto/digest.ts";
 import { BlockNotFoundError, type Blockstore } from "./blockstore.ts";
 
 /** Error name `interface-store` users (Helia) test for. */

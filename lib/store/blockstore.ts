@@ -9,7 +9,7 @@
  * @module
  */
 import { base32 } from "multiformats/bases/base32";
-import { CID, RAW_CODE } from "../cid.ts";
+import { CID, RAW_CODE } from "./cid.ts";
 
 /** Where blocks and pins live. */
 export interface Blockstore {
@@ -62,7 +62,7 @@ export class BlockNotFoundError extends Error {
  * @example
  * ```ts
  * import { blockKey } from "./blockstore.ts";
- * import { parseCid } from "../cid.ts";
+ * import { parseCid } from "./cid.ts";
  * const v0 = parseCid("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
  * console.assert(blockKey(v0) === blockKey(v0.toV1()));
  * ```
@@ -77,7 +77,7 @@ export function blockKey(cid: CID): string {
  * @example
  * ```ts
  * import { blockKey, cidFromBlockKey } from "./blockstore.ts";
- * import { parseCid } from "../cid.ts";
+ * import { parseCid } from "./cid.ts";
  * const cid = parseCid("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4");
  * console.assert(cidFromBlockKey(blockKey(cid)).equals(cid));
  * ```

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { type CID, parseCid } from "../cid.ts";
+import { type CID, parseCid } from "./cid.ts";
 import { blockKey, BlockNotFoundError, type Blockstore, cidFromBlockKey } from "./blockstore.ts";
-import { TEMP_PREFIX, writeFileAtomic } from "./_atomic.ts";
+import { TEMP_PREFIX, writeFileAtomic } from "./atomic.ts";
 
 /** Options of {@link FsBlockstore.open}. */
 export interface FsBlockstoreOptions {

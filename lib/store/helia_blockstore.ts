@@ -9,7 +9,7 @@
  */
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
-import { type CID, parseCid, RAW_CODE } from "../cid.ts";
+import { type CID, parseCid, RAW_CODE } from "./cid.ts";
 import { CID as MfCID } from "multiformats/cid";
 import { BlockNotFoundError, type Blockstore } from "./blockstore.ts";
 

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { CID } from "../cid.ts";
+import type { CID } from "./cid.ts";
 import { blockKey, BlockNotFoundError, type Blockstore, cidFromBlockKey } from "./blockstore.ts";
-import { parseCid } from "../cid.ts";
+import { parseCid } from "./cid.ts";
 
 /**
  * Blocks and pins in two maps. Stored bytes are copies, so callers may reuse buffers.

@@ -15,13 +15,13 @@ import {
   parseCid,
   RAW_CODE,
   verifyBlock,
-} from "../cid.ts";
+} from "./cid.ts";
 import { importBytes, importByteStream } from "ipfs-unixfs-importer";
 import { blockKey, BlockNotFoundError, type Blockstore } from "./blockstore.ts";
 import { FsBlockstore, type FsBlockstoreOptions } from "./fs_blockstore.ts";
 import { readFile, walkDag } from "./_dag.ts";
 import { RwLock } from "./_rw_lock.ts";
-import { concatBytes } from "../digest.ts";
+import { concatBytes } from "../crypto/digest.ts";
 
 export { InvalidDagError } from "./_dag.ts";
 
@@ -46,7 +46,7 @@ export interface GcResult {
  * ```ts
  * import { MemoryBlockstore } from "./memory_blockstore.ts";
  * import { Store } from "./store.ts";
- * import { formatArthaUri } from "../cid.ts";
+ * import { formatArthaUri } from "./cid.ts";
  * const store = new Store(new MemoryBlockstore());
  * const cid = await store.put(new TextEncoder().encode("weights"));
  * console.assert(formatArthaUri(cid).startsWith("artha://bafk"));

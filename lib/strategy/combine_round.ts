@@ -15,7 +15,7 @@
  */
 import { paramLayout } from "../../kernel/params.ts";
 import { DEFAULT_PARTS, partitionSeed, rebalancePartitionMean } from "../compress/partition.ts";
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import { sqrtStaleness } from "./fed_buff.ts";
 import { applyLayerRules, type LayerViews, type LayerWeightRule } from "./layerwise.ts";
 import { aggregatePartitioned } from "./partitioned.ts";

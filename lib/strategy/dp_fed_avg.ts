@@ -12,7 +12,7 @@
  */
 import type { AggregateResult, ClientUpdate, Strategy } from "./strategy.ts";
 import { prepareUpdates } from "./_robust.ts";
-import { Prng } from "../prng.ts";
+import { Prng } from "../crypto/prng.ts";
 import { addGaussianNoise, clipL2 } from "../privacy/dp.ts";
 import type { AdaptiveClipper } from "../privacy/adaptive_clip.ts";
 import type { RdpAccountant } from "../privacy/rdp_accountant.ts";

@@ -1,5 +1,5 @@
 /**
- * Hierarchical FedAvg (design doc section 6, option 4): clusters of 10-20 nodes are
+ * Hierarchical FedAvg (design doc, "Hybrid Approach"): clusters of 10-20 nodes are
  * aggregated by cluster aggregators, then a global step combines the cluster results weighted
  * by their total samples.
  *

@@ -1,5 +1,5 @@
 /**
- * Layer-wise merging (design doc section 8): the flat parameter buffer is cut into named views
+ * Layer-wise merging (design doc, "Layer-Wise Merging"): the flat parameter buffer is cut into named views
  * (llm.c style, `name -> [offset, length]`), and each layer is combined by its own rule: a
  * different strategy (say, a robust one for the output head), a weight applied to the combined
  * layer delta (0.5 = damped), or `freeze` (delta 0, e.g. embeddings kept fixed).

@@ -16,7 +16,7 @@ import { int4Codec } from "../compress/quantize_int4.ts";
 import { topKCodec } from "../compress/top_k.ts";
 import { topKInt8Codec } from "../compress/top_k_int8.ts";
 import { partitionCodec, partitionSeed } from "../compress/partition.ts";
-import type { JobSpec } from "../job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import type { Strategy } from "./strategy.ts";
 import { FedMedian } from "./fed_median.ts";
 import { TrimmedMean } from "./trimmed_mean.ts";

@@ -1,14 +1,14 @@
 /**
  * Chunk openings for challenges and gradient sampling: which chunks of a committed update the
  * chain asks for (VerificationManager.chunkIndex), and the chunks with their Merkle proofs
- * (lib/merkle.ts scheme) that answer it. An index in the padding of the tree opens the zero leaf
+ * (lib/crypto/merkle.ts scheme) that answer it. An index in the padding of the tree opens the zero leaf
  * with an empty chunk, so a challenge never asks an honest node for something it cannot give.
  *
  * @example
  * ```ts
  * import { challengeIndices, openChunks, treeDepth } from "./chunk_openings.ts";
- * import { chunkLeaf, merkleRoot, verifyMerkleProof } from "../merkle.ts";
- * import { hexToBytes } from "../digest.ts";
+ * import { chunkLeaf, merkleRoot, verifyMerkleProof } from "../crypto/merkle.ts";
+ * import { hexToBytes } from "../crypto/digest.ts";
  * const bytes = new Uint8Array(4 * 4096).fill(3);
  * const seed = `0x${"ab".repeat(32)}` as const;
  * const o = openChunks(bytes, seed, 2);
@@ -19,8 +19,8 @@
  * ```
  */
 import { encodeAbiParameters, type Hex, keccak256 } from "viem";
-import { bytesToHex, keccak256Concat } from "../digest.ts";
-import { chunkCount, MERKLE_CHUNK_SIZE } from "../merkle.ts";
+import { bytesToHex, keccak256Concat } from "../crypto/digest.ts";
+import { chunkCount, MERKLE_CHUNK_SIZE } from "../crypto/merkle.ts";
 
 const ZERO = new Uint8Array(32);
 

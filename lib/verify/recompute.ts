@@ -8,9 +8,9 @@
  * import { createTrainer } from "../../kernel/train_step.ts";
  * import { loadKernel } from "../../kernel/wasm_module.ts";
  * import { initWeights, paramLayout } from "../../kernel/params.ts";
- * import { defaultHyper } from "../local_training.ts";
+ * import { defaultHyper } from "../round/local_training.ts";
  * import { recomputeRound } from "./recompute.ts";
- * import { UNCHECKED_DOMAIN as domain } from "../domain.ts";
+ * import { UNCHECKED_DOMAIN as domain } from "../crypto/domain.ts";
  * const kernel = loadKernel();
  * const hyper = defaultHyper({ kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 }, { B: 2, T: 16 });
  * const global = initWeights(kernel, paramLayout(hyper.model), 1);
@@ -23,10 +23,10 @@
  */
 import { encodeAbiParameters, type Hex, keccak256 } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
-import { generateNodeKey, type NodeKey } from "../keys.ts";
-import { f32Bytes, type LocalTask, trainLocal } from "../local_training.ts";
-import { bytesToHex } from "../digest.ts";
-import { MERKLE_CHUNK_SIZE } from "../merkle.ts";
+import { generateNodeKey, type NodeKey } from "../crypto/keys.ts";
+import { f32Bytes, type LocalTask, trainLocal } from "../round/local_training.ts";
+import { bytesToHex } from "../crypto/digest.ts";
+import { MERKLE_CHUNK_SIZE } from "../crypto/merkle.ts";
 
 let validatorKey: NodeKey | undefined;
 
@@ -46,7 +46,7 @@ export interface Recomputed {
   updateBytes: Uint8Array;
   /** s_0..s_N. */
   stepDigests: Hex[];
-  /** Per-step records, the leaves of lossDigest (lib/local_training.ts stepRecord). */
+  /** Per-step records, the leaves of lossDigest (lib/round/local_training.ts stepRecord). */
   stepRecords: Uint8Array;
 }
 

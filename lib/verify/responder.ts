@@ -41,9 +41,9 @@ import {
   respondChallenge,
   respondStep,
 } from "./challenge_chain.ts";
-import { bytesToHex } from "../digest.ts";
-import { merkleProof } from "../merkle.ts";
-import { STEP_RECORD_BYTES } from "../local_training.ts";
+import { bytesToHex } from "../crypto/digest.ts";
+import { merkleProof } from "../crypto/merkle.ts";
+import { STEP_RECORD_BYTES } from "../round/local_training.ts";
 
 /** What a node committed for a round, kept to answer challenges on it. */
 export interface CommittedRound {

@@ -1,19 +1,19 @@
 /**
  * The per-step weights digests s_0..s_N of a round as a Merkle tree of 32-byte chunks (the
- * lib/merkle.ts scheme), the root a dispute party commits to before bisection.
+ * lib/crypto/merkle.ts scheme), the root a dispute party commits to before bisection.
  *
  * @example
  * ```ts
  * import { stepsProof, stepsRoot } from "./steps_tree.ts";
- * import { chunkLeaf, verifyMerkleProof } from "../merkle.ts";
- * import { hexToBytes } from "../digest.ts";
+ * import { chunkLeaf, verifyMerkleProof } from "../crypto/merkle.ts";
+ * import { hexToBytes } from "../crypto/digest.ts";
  * const d = [1, 2, 3].map((i) => `0x${String(i).repeat(64)}` as const);
  * console.assert(verifyMerkleProof(stepsRoot(d), chunkLeaf(hexToBytes(d[2]!)), 2, stepsProof(d, 2)));
  * ```
  */
 import type { Hex } from "viem";
-import { concatBytes, hexToBytes } from "../digest.ts";
-import { merkleProof, merkleRoot } from "../merkle.ts";
+import { concatBytes, hexToBytes } from "../crypto/digest.ts";
+import { merkleProof, merkleRoot } from "../crypto/merkle.ts";
 
 const bytesOf = (digests: Hex[]) => concatBytes(...digests.map((d) => hexToBytes(d)));
 

@@ -17,9 +17,9 @@ import type { Hex } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { codecFor } from "../strategy/select.ts";
-import { type JobSpec, roundHyper } from "../job_spec.ts";
+import { type JobSpec, roundHyper } from "../job/job_spec.ts";
 import { recomputeRound } from "./recompute.ts";
-import { UNCHECKED_DOMAIN } from "../domain.ts";
+import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** What GET /assign hands a committee member. */
 export interface ValidationTask {

@@ -25,7 +25,7 @@ export function httpCoordinator(baseUrl: string): CoordinatorFetch {
 }
 
 /** The code of a refusal to take an update for a round that is no longer open. */
-export const ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
+export { ROUND_NOT_OPEN } from "./task.ts";
 /** The code of an error response that carried none (a proxy's page, an old coordinator). */
 export const UNKNOWN = "UNKNOWN";
 
@@ -42,27 +42,16 @@ export class CoordinatorError extends Error {
   }
 }
 
-/**
- * Coordinators from before error codes answered `{ "error": "text" }`. The one refusal the
- * worker acts on is mapped to its code here, and only here; delete this table once every
- * coordinator answers `{ "error": { "code", "message" } }`.
- */
-const LEGACY_CODES: [status: number, text: RegExp, code: string][] = [
-  [409, /is not the open round/, ROUND_NOT_OPEN],
-];
-
-/** The code and message of an error body, in the wire format or the legacy one. */
-export function parseErrorBody(status: number, text: string): { code: string; message: string } {
+/** The code and message of an error body (`{ "error": { "code", "message" } }`); a body in
+ * another shape gets the code UNKNOWN, never a guess from its text. */
+export function parseErrorBody(text: string): { code: string; message: string } {
   let error: unknown;
   try {
     error = (JSON.parse(text) as { error?: unknown })?.error;
   } catch {
     return { code: UNKNOWN, message: text };
   }
-  if (typeof error === "string") {
-    const legacy = LEGACY_CODES.find(([s, re]) => s === status && re.test(error as string));
-    return { code: legacy?.[2] ?? UNKNOWN, message: error };
-  }
+  if (typeof error === "string") return { code: UNKNOWN, message: error };
   if (typeof error === "object" && error !== null) {
     const { code, message } = error as { code?: unknown; message?: unknown };
     if (typeof code === "string") return { code, message: String(message ?? "") };
@@ -151,7 +140,7 @@ export class CoordinatorClient {
 }
 
 async function errorOf(res: Response, method: string, path: string): Promise<CoordinatorError> {
-  const { code, message } = parseErrorBody(res.status, await res.text());
+  const { code, message } = parseErrorBody(await res.text());
   return new CoordinatorError(
     res.status,
     code,

@@ -12,11 +12,11 @@
  */
 import type { Hex } from "viem";
 import { paramLayout } from "../../kernel/params.ts";
-import { encodeCheckpoint } from "../checkpoint.ts";
-import { clusterMean, signClusterSubmission } from "../cluster_task.ts";
-import type { ArthaDomain } from "../domain.ts";
-import type { JobSpec } from "../job_spec.ts";
-import type { NodeKey } from "../keys.ts";
+import { encodeCheckpoint } from "../model/checkpoint.ts";
+import { clusterMean, signClusterSubmission } from "../round/cluster_task.ts";
+import type { ArthaDomain } from "../crypto/domain.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import type { NodeKey } from "../crypto/keys.ts";
 import type { CoordinatorClient } from "./client.ts";
 import type { Gateway } from "./gateway.ts";
 import type { ClusterTask } from "./task.ts";

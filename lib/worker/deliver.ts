@@ -20,7 +20,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { commitRound } from "../chain/commit_round.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
-import { f32Bytes, type LocalResult } from "../local_training.ts";
+import { f32Bytes, type LocalResult } from "../round/local_training.ts";
 import type { ChallengeResponder } from "../verify/responder.ts";
 import type { DisputeResponder } from "../verify/dispute_responder.ts";
 import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";

@@ -7,16 +7,16 @@
  * ```ts
  * import { Gateway } from "./gateway.ts";
  * import { CoordinatorClient } from "./client.ts";
- * import { computeCid } from "../cid.ts";
+ * import { computeCid } from "../store/cid.ts";
  * const bytes = new TextEncoder().encode("hello");
  * const cid = (await computeCid(bytes)).toString();
  * const gateway = new Gateway(new CoordinatorClient(() => Promise.resolve(new Response(bytes))));
  * console.assert((await gateway.get(cid)).length === 5);
  * ```
  */
-import { computeCid } from "../cid.ts";
-import { decodeCheckpoint } from "../checkpoint.ts";
-import { type JobSpec, parseJobSpec } from "../job_spec.ts";
+import { computeCid } from "../store/cid.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
+import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import type { CoordinatorClient } from "./client.ts";
 
 /** Verified, cached SVDB reads and uploads through the coordinator. */

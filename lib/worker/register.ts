@@ -11,10 +11,12 @@
  */
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
-import { abis, type ArthaAddresses, NodeRole } from "../chain/contracts.ts";
+import { type ArthaAddresses, NodeRole } from "../chain/contracts.ts";
+import { getNodeCert } from "../chain/get_node_cert.ts";
+import { getOperatorNodes } from "../chain/get_operator_nodes.ts";
 import { registerNode } from "../chain/register_node.ts";
-import { type Caps, encodeCaps } from "../caps.ts";
-import { type NodeKey, signBinding } from "../keys.ts";
+import { type Caps, encodeCaps } from "../chain/caps.ts";
+import { type NodeKey, signBinding } from "../crypto/keys.ts";
 import type { CoordinatorClient } from "./client.ts";
 
 /** What a laptop offers when it does not say: no GPU, no TEE, 100 GB, 100 Mbit/s. */
@@ -92,17 +94,7 @@ async function onChain(
   key: NodeKey,
   operator: Hex,
 ) {
-  const cert = await client.readContract({
-    address: addresses.registry,
-    abi: abis.registry,
-    functionName: "getNode",
-    args: [key.publicKeyHex],
-  });
-  const nodes = await client.readContract({
-    address: addresses.registry,
-    abi: abis.registry,
-    functionName: "nodesOf",
-    args: [operator],
-  });
+  const cert = await getNodeCert(client, { addresses, nodePubkey: key.publicKeyHex });
+  const nodes = await getOperatorNodes(client, { addresses, operator });
   return { cert, nodes };
 }

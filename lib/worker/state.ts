@@ -16,7 +16,7 @@
  * ```
  */
 import type { Hex } from "viem";
-import { writeFileAtomic } from "../store/_atomic.ts";
+import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
 
 /** An update saved before it is posted: re-sent as is after a crash, never retrained. */

@@ -11,10 +11,10 @@
  * ```
  */
 import type { Hex } from "viem";
-import type { ClusterTask } from "../cluster_task.ts";
+import type { ClusterTask } from "../round/cluster_task.ts";
 import type { ValidationTask } from "../verify/validation_task.ts";
 
-export type { ClusterMember, ClusterTask } from "../cluster_task.ts";
+export type { ClusterMember, ClusterTask } from "../round/cluster_task.ts";
 export type { ValidationTask } from "../verify/validation_task.ts";
 
 /** A node's training task for one round. */
@@ -38,3 +38,7 @@ export interface NoTask {
 
 /** Everything GET /assign?node= may answer. */
 export type TaskResponse = NoTask | TrainTask | ClusterTask | ValidationTask;
+
+/** The error code of an update for a round that no longer (or not yet) takes updates: the one
+ * refusal the worker acts on (it waits for the next task). */
+export const ROUND_NOT_OPEN = "ROUND_NOT_OPEN";

@@ -6,19 +6,19 @@
  * @example
  * ```ts
  * import { encodeUpdate } from "./train.ts";
- * import type { JobSpec } from "../job_spec.ts";
- * import type { LocalResult } from "../local_training.ts";
+ * import type { JobSpec } from "../job/job_spec.ts";
+ * import type { LocalResult } from "../round/local_training.ts";
  * const payload = new Uint8Array([1, 2, 3]);
  * const bytes = encodeUpdate({} as JobSpec, 0, { payload } as LocalResult);
  * console.assert(bytes === payload); // an encoded update is sent as is
  * ```
  */
 import type { createTrainer } from "../../kernel/train_step.ts";
-import type { ArthaDomain } from "../domain.ts";
-import type { NodeKey } from "../keys.ts";
-import { encodeCheckpoint } from "../checkpoint.ts";
-import { type JobSpec, roundHyper } from "../job_spec.ts";
-import { type LocalResult, trainLocal } from "../local_training.ts";
+import type { ArthaDomain } from "../crypto/domain.ts";
+import type { NodeKey } from "../crypto/keys.ts";
+import { encodeCheckpoint } from "../model/checkpoint.ts";
+import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import { type LocalResult, trainLocal } from "../round/local_training.ts";
 import type { ErrorFeedbackState } from "../compress/codec.ts";
 import { codecFor } from "../strategy/select.ts";
 import type { Gateway } from "./gateway.ts";

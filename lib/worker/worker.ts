@@ -17,17 +17,17 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { sendHeartbeat } from "../chain/heartbeat.ts";
-import type { Caps } from "../caps.ts";
-import type { NodeKey } from "../keys.ts";
-import { type ArthaDomain, arthaDomain } from "../domain.ts";
-import type { LocalResult } from "../local_training.ts";
+import type { Caps } from "../chain/caps.ts";
+import type { NodeKey } from "../crypto/keys.ts";
+import { type ArthaDomain, arthaDomain } from "../crypto/domain.ts";
+import type { LocalResult } from "../round/local_training.ts";
 import {
   envelopeOf,
   envelopeToJson,
   type SignedUpdateEnvelope,
   signEnvelope,
   type UpdateEnvelope,
-} from "../update_envelope.ts";
+} from "../round/update_envelope.ts";
 import { ChallengeResponder } from "../verify/responder.ts";
 import { DisputeResponder } from "../verify/dispute_responder.ts";
 import { createTrainer } from "../../kernel/train_step.ts";

@@ -1,5 +1,5 @@
 /**
- * Shared set-up of the contract tests: one anvil per test file with the six contracts deployed,
+ * Shared set-up of the contract tests: one anvil per test file with the eight contracts deployed,
  * isolation per step with evm_snapshot/evm_revert, and small helpers to send transactions,
  * assert custom-error reverts by name and decode events.
  *
@@ -28,7 +28,7 @@ import {
   type TransactionReceipt,
   walletActions,
 } from "viem";
-import { type Devnet, startDevnet } from "../../lib/devnet.ts";
+import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
 import { arthaChain, type ArthaClient } from "../../lib/chain/client.ts";
 import {
   estimateGas,
@@ -39,8 +39,8 @@ import {
 import type { HDAccount } from "viem/accounts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
-import { type NodeKey, nodeKeyFromSecret, signBinding } from "../../lib/keys.ts";
-import { hexToBytes } from "../../lib/digest.ts";
+import { type NodeKey, nodeKeyFromSecret, signBinding } from "../../lib/crypto/keys.ts";
+import { hexToBytes } from "../../lib/crypto/digest.ts";
 import { didKeyProof } from "../../lib/did/registry.ts";
 
 export { abis, JobStatus, NodeRole, SlashReason } from "../../lib/chain/contracts.ts";

@@ -27,8 +27,8 @@ import {
 } from "./_fixture.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
-import { signBinding } from "../../lib/keys.ts";
-import { arthaDomain, typedDigest } from "../../lib/domain.ts";
+import { signBinding } from "../../lib/crypto/keys.ts";
+import { arthaDomain, typedDigest } from "../../lib/crypto/domain.ts";
 import { stepsProof, stepsRoot } from "../../lib/verify/steps_tree.ts";
 
 const STAKE = parseEther("10");

@@ -10,14 +10,14 @@ import solc from "solc";
 import { type Abi, bytesToHex, type Hex, hexToBytes } from "viem";
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
-import { startDevnet } from "../../lib/devnet.ts";
+import { startDevnet } from "../../lib/chain/devnet.ts";
 import { createArthaClient } from "../../lib/chain/client.ts";
-import { generateNodeKey, signBytes } from "../../lib/keys.ts";
+import { generateNodeKey, signBytes } from "../../lib/crypto/keys.ts";
 import { EVM_VERSION } from "../../scripts/build_contracts.ts";
 
 /** Upper bound on the gas of one verification of a 32-byte message. */
 const MAX_GAS_32_BYTE_MESSAGE = 200_000n;
-/** Random keys signed with lib/keys.ts; every fourth message is 32 bytes long. */
+/** Random keys signed with lib/crypto/keys.ts; every fourth message is 32 bytes long. */
 const RANDOM_KEYS = 32;
 /** The group order L (RFC 8032 section 5.1). */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
@@ -220,7 +220,7 @@ Deno.test("Ed25519.verify", async (t) => {
     }
   });
 
-  await t.step(`accepts ${RANDOM_KEYS} random keys signing with lib/keys.ts`, async () => {
+  await t.step(`accepts ${RANDOM_KEYS} random keys signing with lib/crypto/keys.ts`, async () => {
     const results = await Promise.all(Array.from({ length: RANDOM_KEYS }, async (_, i) => {
       const key = generateNodeKey();
       const length = i % 4 === 0 ? 32 : (i * 37) % 300;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Hex, keccak256, parseEther, stringToHex, zeroAddress } from "viem";
-import { arthaDomain, typedDigest } from "../../lib/domain.ts";
+import { arthaDomain, typedDigest } from "../../lib/crypto/domain.ts";
 import {
   abis,
   b32,

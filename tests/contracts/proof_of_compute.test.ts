@@ -8,8 +8,8 @@ import {
   zeroAddress,
 } from "viem";
 import { proofOfComputeBytecode } from "../../lib/abi/ProofOfCompute.ts";
-import { arthaDomain } from "../../lib/domain.ts";
-import { hashTrainProof } from "../../lib/train_proof.ts";
+import { arthaDomain } from "../../lib/crypto/domain.ts";
+import { hashTrainProof } from "../../lib/round/train_proof.ts";
 import {
   abis,
   b32,
@@ -602,31 +602,35 @@ Deno.test("ProofOfCompute", async (t) => {
     );
   });
 
-  await fx.step(t, "hashTrainProof is the EIP-712 digest lib/train_proof.ts signs", async () => {
-    const proof = {
-      jobId: b32("job"),
-      step: 12n,
-      lossDigest: b32("l"),
-      gradientDigest: b32("g"),
-      weightsDigest: b32("w"),
-      timestamp: 1_700_000_000n,
-      nodePubkey: n1,
-    };
-    const domain = arthaDomain(fx.net.chainId, poc.address);
-    assert.equal(
-      await owner.readContract({ ...poc, functionName: "hashTrainProof", args: [proof] }),
-      hashTrainProof(proof, domain),
-    );
-    // Another deployment (or chain) gives another digest: proofs do not travel between them.
-    assert.notEqual(
-      hashTrainProof(proof, arthaDomain(fx.net.chainId, fx.addrs.jobs)),
-      hashTrainProof(proof, domain),
-    );
-    assert.notEqual(
-      hashTrainProof(proof, arthaDomain(1, poc.address)),
-      hashTrainProof(proof, domain),
-    );
-  });
+  await fx.step(
+    t,
+    "hashTrainProof is the EIP-712 digest lib/round/train_proof.ts signs",
+    async () => {
+      const proof = {
+        jobId: b32("job"),
+        step: 12n,
+        lossDigest: b32("l"),
+        gradientDigest: b32("g"),
+        weightsDigest: b32("w"),
+        timestamp: 1_700_000_000n,
+        nodePubkey: n1,
+      };
+      const domain = arthaDomain(fx.net.chainId, poc.address);
+      assert.equal(
+        await owner.readContract({ ...poc, functionName: "hashTrainProof", args: [proof] }),
+        hashTrainProof(proof, domain),
+      );
+      // Another deployment (or chain) gives another digest: proofs do not travel between them.
+      assert.notEqual(
+        hashTrainProof(proof, arthaDomain(fx.net.chainId, fx.addrs.jobs)),
+        hashTrainProof(proof, domain),
+      );
+      assert.notEqual(
+        hashTrainProof(proof, arthaDomain(1, poc.address)),
+        hashTrainProof(proof, domain),
+      );
+    },
+  );
 
   await fx.step(
     t,

@@ -22,7 +22,7 @@ const ratio = (part: number, whole: number) =>
   whole === 0 ? 0n : BigInt(part) * BPS / BigInt(whole);
 const capped = (bps: bigint) => bps > BPS ? BPS : bps;
 
-/** TypeScript re-implementation of ReputationRegistry.reputationOf (design doc 1.1). */
+/** TypeScript re-implementation of ReputationRegistry.reputationOf (design doc, "Reputation Score"). */
 function reputationOf(r: Record): bigint {
   const weighted = 3_000n * ratio(r.successfulDeals, r.totalDeals) +
     2_500n * ratio(r.proofsPassed, r.proofsChecked) +

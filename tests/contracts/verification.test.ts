@@ -17,8 +17,8 @@ import {
   setupFixture,
   submitJob,
 } from "./_fixture.ts";
-import { merkleRoot } from "../../lib/merkle.ts";
-import { STEP_RECORD_BYTES } from "../../lib/local_training.ts";
+import { merkleRoot } from "../../lib/crypto/merkle.ts";
+import { STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { stepOpening } from "../../lib/verify/responder.ts";
 import { openChunks } from "../../lib/verify/chunk_openings.ts";
 import { stepsProof, stepsRoot } from "../../lib/verify/steps_tree.ts";

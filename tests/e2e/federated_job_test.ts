@@ -8,13 +8,13 @@
 import assert from "node:assert/strict";
 import { bytesToHex, parseEther } from "viem";
 import type { Hex } from "viem";
-import { startDevnet } from "../../lib/devnet.ts";
+import { startDevnet } from "../../lib/chain/devnet.ts";
 import { createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { jobSpecHash, workTerms } from "../../lib/job_spec.ts";
-import { prepareJob } from "../../lib/job_owner.ts";
+import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { prepareJob } from "../../lib/job/job_owner.ts";
 import { openFsStore } from "../../lib/store/store.ts";
 import { loadBrownShards } from "../../kernel/data.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";

@@ -1,5 +1,5 @@
 /**
- * Shared set-up of the coordinator-function tests: ONE anvil devnet per test file with the six
+ * Shared set-up of the coordinator-function tests: ONE anvil devnet per test file with the eight
  * contracts deployed, one filesystem SVDB store, and a fresh coordinator state per test
  * (`fx.scenario()`: its own Deno KV file and its own injectable clock) so tests in a file do not
  * see each other's nodes or jobs. Handlers are called with `new Request(...)`, no port.
@@ -7,10 +7,10 @@
  * Accounts: 0 is the coordinator (deployer, authorised everywhere), 1 the job owner, 2.. node
  * operators (several node keys per operator; the binding nonce is the key's index).
  */
-import { type ArthaDomain, arthaDomain } from "../../lib/domain.ts";
+import { type ArthaDomain, arthaDomain } from "../../lib/crypto/domain.ts";
 import type { Hex } from "viem";
 import { parseEther } from "viem";
-import { type Devnet, startDevnet } from "../../lib/devnet.ts";
+import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
@@ -18,19 +18,19 @@ import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { bindingNonce, registerNode } from "../../lib/chain/register_node.ts";
-import { encodeCaps } from "../../lib/caps.ts";
-import { encodeCheckpoint } from "../../lib/checkpoint.ts";
+import { encodeCaps } from "../../lib/chain/caps.ts";
+import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { codecFor } from "../../lib/strategy/select.ts";
-import { type JobSpec, jobSpecHash, roundHyper, workTerms } from "../../lib/job_spec.ts";
-import { prepareJob } from "../../lib/job_owner.ts";
-import { generateNodeKey, type NodeKey, signBinding } from "../../lib/keys.ts";
-import { type LocalResult, trainLocal } from "../../lib/local_training.ts";
+import { type JobSpec, jobSpecHash, roundHyper, workTerms } from "../../lib/job/job_spec.ts";
+import { prepareJob } from "../../lib/job/job_owner.ts";
+import { generateNodeKey, type NodeKey, signBinding } from "../../lib/crypto/keys.ts";
+import { type LocalResult, trainLocal } from "../../lib/round/local_training.ts";
 import {
   envelopeOf,
   envelopeToJson,
   type SignedUpdateEnvelope,
   signEnvelope,
-} from "../../lib/update_envelope.ts";
+} from "../../lib/round/update_envelope.ts";
 import { openFsStore, type Store } from "../../lib/store/store.ts";
 import type { ModelConfig } from "../../kernel/params.ts";
 import { type Context, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";

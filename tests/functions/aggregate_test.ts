@@ -1,17 +1,17 @@
-import type { ArthaDomain } from "../../lib/domain.ts";
+import type { ArthaDomain } from "../../lib/crypto/domain.ts";
 import { getLarge } from "../../lib/coordinator/state.ts";
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
-import { encodeCheckpoint } from "../../lib/checkpoint.ts";
-import { computeCid } from "../../lib/cid.ts";
+import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import {
   decodeUpdateBytes,
   envelopeToJson,
   signEnvelope,
   type UpdateEnvelope,
-} from "../../lib/update_envelope.ts";
+} from "../../lib/round/update_envelope.ts";
 import { partitionSeed } from "../../lib/compress/partition.ts";
 import { aggregatePartitioned } from "../../lib/strategy/partitioned.ts";
 import { FedAvg } from "../../lib/strategy/fed_avg.ts";

@@ -3,8 +3,8 @@ import type { Hex } from "viem";
 import { parseEther } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { prepareJob } from "../../lib/job_owner.ts";
-import { jobSpecHash, taskSeed, workTerms } from "../../lib/job_spec.ts";
+import { prepareJob } from "../../lib/job/job_owner.ts";
+import { jobSpecHash, taskSeed, workTerms } from "../../lib/job/job_spec.ts";
 import { read, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
 
 Deno.test("assign", async (t) => {

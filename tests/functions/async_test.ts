@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { envelopeToJson } from "../../lib/update_envelope.ts";
+import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the next round", async (t) => {

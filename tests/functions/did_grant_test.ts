@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { bytesToHex, hexToBytes } from "../../lib/digest.ts";
-import { generateNodeKey } from "../../lib/keys.ts";
+import { bytesToHex, hexToBytes } from "../../lib/crypto/digest.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { wrapKey } from "../../lib/crypto/key_wrap.ts";
 import { registerIdentity } from "../../lib/did/resolve.ts";

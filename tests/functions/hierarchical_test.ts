@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { decodeCheckpoint } from "../../lib/checkpoint.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
-import { decodeUpdateBytes } from "../../lib/update_envelope.ts";
+import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
-import { computeCid } from "../../lib/cid.ts";
-import { readHfModel } from "../../lib/hf_model.ts";
-import { fetchModelFolder, getModelFolder } from "../../lib/model_folder.ts";
+import { computeCid } from "../../lib/store/cid.ts";
+import { readHfModel } from "../../lib/model/hf_model.ts";
+import { fetchModelFolder, getModelFolder } from "../../lib/model/model_folder.ts";
 import { MAX_NEW_TOKENS } from "../../lib/coordinator/models.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
-import { computeCid } from "../../lib/cid.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { decodeCheckpoint } from "../../lib/checkpoint.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
-import { decodeUpdateBytes } from "../../lib/update_envelope.ts";
+import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateNodeKey, signBinding } from "../../lib/keys.ts";
+import { generateNodeKey, signBinding } from "../../lib/crypto/keys.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import type { NodeRecord } from "../../lib/coordinator/state.ts";
 import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { computeCid } from "../../lib/cid.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("svdb", async (t) => {

@@ -4,7 +4,7 @@
  * checkpoint.
  */
 import assert from "node:assert/strict";
-import { envelopeToJson } from "../../lib/update_envelope.ts";
+import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { readPartitionHeader } from "../../lib/compress/partition.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";

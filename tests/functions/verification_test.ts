@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/local_training.ts";
-import { merkleRoot } from "../../lib/merkle.ts";
+import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
+import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";

@@ -12,7 +12,7 @@ import { loadKernel } from "../../kernel/wasm_module.ts";
 import { createBackend, generate } from "../../kernel/inference/runtime.ts";
 import type { DecoderBackend } from "../../kernel/inference/backend.ts";
 import { createRng, sampleToken } from "../../kernel/inference/sampler.ts";
-import { exportHfModel, readHfModel } from "../../lib/hf_model.ts";
+import { exportHfModel, readHfModel } from "../../lib/model/hf_model.ts";
 
 /** The demo's reference shape. */
 const CONFIG: ModelConfig = { kind: "gpt", maxT: 32, layers: 2, heads: 4, width: 64 };

@@ -1,4 +1,4 @@
-import { Prng } from "../../lib/prng.ts";
+import { Prng } from "../../lib/crypto/prng.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32), fast for multi-megabyte test data. */
 export function randomBytes(length: number, seed = 1): Uint8Array<ArrayBuffer> {

@@ -8,14 +8,14 @@ import { Worker, type WorkerOptions } from "../../lib/worker/worker.ts";
 import type { ClusterMean } from "../../lib/worker/cluster.ts";
 import type { TrainedRound } from "../../lib/worker/train.ts";
 import type { ClusterTask, TrainTask, ValidationTask } from "../../lib/worker/task.ts";
-import type { LocalResult } from "../../lib/local_training.ts";
-import { type NodeKey, signBytes } from "../../lib/keys.ts";
-import { hexToBytes } from "../../lib/digest.ts";
+import type { LocalResult } from "../../lib/round/local_training.ts";
+import { type NodeKey, signBytes } from "../../lib/crypto/keys.ts";
+import { hexToBytes } from "../../lib/crypto/digest.ts";
 import {
   envelopeDigest,
   type SignedUpdateEnvelope,
   type UpdateEnvelope,
-} from "../../lib/update_envelope.ts";
+} from "../../lib/round/update_envelope.ts";
 import { type ChallengeAnswer, ChallengeResponder } from "../../lib/verify/responder.ts";
 import type { ChallengeInfo } from "../../lib/verify/challenge_chain.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";

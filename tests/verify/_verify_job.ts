@@ -5,15 +5,15 @@
  * adversarial test and bench/verification.ts.
  */
 import { type Hex, parseEther } from "viem";
-import type { Devnet } from "../../lib/devnet.ts";
+import type { Devnet } from "../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
-import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job_spec.ts";
-import { prepareJob } from "../../lib/job_owner.ts";
-import { generateNodeKey } from "../../lib/keys.ts";
+import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { prepareJob } from "../../lib/job/job_owner.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import type { createTrainer } from "../../kernel/train_step.ts";
 import type { Context } from "../../lib/coordinator/context.ts";
 import { startLocalCoordinator } from "../../functions/local.ts";

@@ -17,18 +17,18 @@
  * must equal the validator's recomputation; the model must still train. Prints detection rate
  * and false positives over the runs.
  */
-import { UNCHECKED_DOMAIN } from "../../lib/domain.ts";
+import { UNCHECKED_DOMAIN } from "../../lib/crypto/domain.ts";
 import assert from "node:assert/strict";
 import { type Hex, parseEther } from "viem";
-import { startDevnet } from "../../lib/devnet.ts";
+import { startDevnet } from "../../lib/chain/devnet.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
-import { f32Bytes, type LocalResult } from "../../lib/local_training.ts";
-import { merkleRoot } from "../../lib/merkle.ts";
-import { generateNodeKey } from "../../lib/keys.ts";
-import { roundHyper, taskSeed } from "../../lib/job_spec.ts";
-import { decodeCheckpoint } from "../../lib/checkpoint.ts";
+import { f32Bytes, type LocalResult } from "../../lib/round/local_training.ts";
+import { merkleRoot } from "../../lib/crypto/merkle.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
+import { roundHyper, taskSeed } from "../../lib/job/job_spec.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { recomputeRound, wrongChunks } from "../../lib/verify/recompute.ts";
 import { CoordinatorError } from "../../lib/worker/client.ts";
 import {

@@ -8,13 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { type Hex, keccak256, stringToHex } from "viem";
-import { startDevnet } from "../../lib/devnet.ts";
+import { startDevnet } from "../../lib/chain/devnet.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { createArthaClient } from "../../lib/chain/client.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
-import type { LocalResult } from "../../lib/local_training.ts";
+import type { LocalResult } from "../../lib/round/local_training.ts";
 import {
   disputeEnds,
   DisputePhase,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex } from "../../../lib/digest.ts";
-import { merkleRoot } from "../../../lib/merkle.ts";
+import { bytesToHex } from "../../../lib/crypto/digest.ts";
+import { merkleRoot } from "../../../lib/crypto/merkle.ts";
 import { gaussianDelta } from "../_helpers.ts";
 import {
   type Codec,

@@ -9,7 +9,7 @@ import {
 } from "../../../lib/crypto/enc_key.ts";
 import { unwrapKey, wrapKey } from "../../../lib/crypto/key_wrap.ts";
 import { decryptDataset, encryptDataset } from "../../../lib/crypto/dataset_cipher.ts";
-import { bytesToHex, concatBytes, hexToBytes } from "../../../lib/digest.ts";
+import { bytesToHex, concatBytes, hexToBytes } from "../../../lib/crypto/digest.ts";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { randomBytes } from "../_helpers.ts";
 

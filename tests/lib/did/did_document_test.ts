@@ -7,9 +7,9 @@ import {
   loadDidDocument,
   publishDidDocument,
 } from "../../../lib/did/did_document.ts";
-import { generateNodeKey } from "../../../lib/keys.ts";
+import { generateNodeKey } from "../../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../../lib/crypto/enc_key.ts";
-import { digestHex } from "../../../lib/digest.ts";
+import { digestHex } from "../../../lib/crypto/digest.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { Store } from "../../../lib/store/store.ts";
 

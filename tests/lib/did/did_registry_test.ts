@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { startDevnet } from "../../../lib/devnet.ts";
+import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { ChainCallError } from "../../../lib/chain/send_contract.ts";
 import {
   arthaDIDRegistryAbi,
   arthaDIDRegistryBytecode,
 } from "../../../lib/abi/ArthaDIDRegistry.ts";
-import { generateNodeKey } from "../../../lib/keys.ts";
+import { generateNodeKey } from "../../../lib/crypto/keys.ts";
 import { type EncKey, generateEncKey } from "../../../lib/crypto/enc_key.ts";
 import { DecryptionError } from "../../../lib/crypto/aead.ts";
 import { unwrapKey } from "../../../lib/crypto/key_wrap.ts";
 import { decryptDataset } from "../../../lib/crypto/dataset_cipher.ts";
-import { digestHex, type Hex } from "../../../lib/digest.ts";
+import { digestHex, type Hex } from "../../../lib/crypto/digest.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { Store } from "../../../lib/store/store.ts";
 import { formatDid } from "../../../lib/did/did.ts";

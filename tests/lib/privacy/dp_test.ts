@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Prng } from "../../../lib/prng.ts";
+import { Prng } from "../../../lib/crypto/prng.ts";
 import {
   addGaussianNoise,
   addLaplaceNoise,

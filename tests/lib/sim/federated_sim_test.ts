@@ -18,7 +18,7 @@ import { createTrainer } from "../../../kernel/train_step.ts";
 import { loadKernel } from "../../../kernel/wasm_module.ts";
 import { initWeights, paramLayout } from "../../../kernel/params.ts";
 import { loadBrownShards } from "../../../kernel/data.ts";
-import { defaultHyper } from "../../../lib/local_training.ts";
+import { defaultHyper } from "../../../lib/round/local_training.ts";
 import { topKInt8Codec } from "../../../lib/compress/top_k_int8.ts";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
 import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";

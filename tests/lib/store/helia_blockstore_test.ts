@@ -3,7 +3,7 @@ import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { FsBlockstore } from "../../../lib/store/fs_blockstore.ts";
 import { openFsStore, Store } from "../../../lib/store/store.ts";
 import { BlockNotFoundError } from "../../../lib/store/blockstore.ts";
-import { computeCid } from "../../../lib/cid.ts";
+import { computeCid } from "../../../lib/store/cid.ts";
 import { randomBytes } from "../_helpers.ts";
 
 // Helia and libp2p come from npm; skip (loudly) only if they cannot be loaded at all.

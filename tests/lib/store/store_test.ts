@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CidMismatchError, computeCid, InvalidCidError, parseCid } from "../../../lib/cid.ts";
+import { CidMismatchError, computeCid, InvalidCidError, parseCid } from "../../../lib/store/cid.ts";
 import { blockKey, BlockNotFoundError } from "../../../lib/store/blockstore.ts";
 import { FsBlockstore } from "../../../lib/store/fs_blockstore.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Prng } from "../../../lib/prng.ts";
+import { Prng } from "../../../lib/crypto/prng.ts";
 import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";
 import { FedMedian } from "../../../lib/strategy/fed_median.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";

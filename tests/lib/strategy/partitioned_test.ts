@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Prng } from "../../../lib/prng.ts";
+import { Prng } from "../../../lib/crypto/prng.ts";
 import { partIndices, partitionCodec, partitionSeed } from "../../../lib/compress/partition.ts";
 import { aggregatePartitioned, type PartitionedUpdate } from "../../../lib/strategy/partitioned.ts";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";

@@ -3,7 +3,7 @@ import { codecFor, robustStrategyFor } from "../../../lib/strategy/select.ts";
 import { partitionSeed, readPartitionHeader } from "../../../lib/compress/partition.ts";
 import { readHeader } from "../../../lib/compress/codec.ts";
 import { decodePayload } from "../../../lib/compress/payload.ts";
-import { CODECS, ROBUST } from "../../../lib/job_spec.ts";
+import { CODECS, ROBUST } from "../../../lib/job/job_spec.ts";
 import { Krum } from "../../../lib/strategy/krum.ts";
 import { Bulyan } from "../../../lib/strategy/bulyan.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";

@@ -1,28 +1,28 @@
 /**
  * Exporting a trained checkpoint as the published model: the Hugging Face-style folder
- * (lib/hf_model.ts) stored in SVDB as one UnixFS directory, and loading any model CID back for
+ * (lib/model/hf_model.ts) stored in SVDB as one UnixFS directory, and loading any model CID back for
  * inference, whether it names such a folder or a bare checkpoint (exported in memory).
  *
  * @example
  * ```ts
  * import { exportModelFolder, loadModel } from "./publish.ts";
- * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
- * import { Store } from "./store/store.ts";
- * import { paramLayout } from "../kernel/params.ts";
+ * import { MemoryBlockstore } from "../store/memory_blockstore.ts";
+ * import { Store } from "../store/store.ts";
+ * import { paramLayout } from "../../kernel/params.ts";
  * const store = new Store(new MemoryBlockstore());
  * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
  * const cid = await exportModelFolder(store, config, new Float32Array(paramLayout(config).size));
  * console.assert((await loadModel(store, cid)).source === "folder");
  * ```
  */
-import type { ModelConfig } from "../kernel/params.ts";
-import { exportOnnx } from "../kernel/onnx_export.ts";
-import type { LoadedModel } from "../kernel/inference/runtime.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
+import { exportOnnx } from "../../kernel/onnx_export.ts";
+import type { LoadedModel } from "../../kernel/inference/runtime.ts";
 import { decodeCheckpoint } from "./checkpoint.ts";
-import type { CID } from "./cid.ts";
+import type { CID } from "../store/cid.ts";
 import { exportHfModel, readHfModel } from "./hf_model.ts";
 import { getModelFolder, NotAFolderError, putModelFolder } from "./model_folder.ts";
-import type { Store } from "./store/store.ts";
+import type { Store } from "../store/store.ts";
 
 /** Exports weights as the HF folder, stores it in SVDB, and returns the folder's CID. */
 export async function exportModelFolder(

@@ -6,8 +6,8 @@ import {
   merkleProof,
   merkleRoot,
   verifyMerkleProof,
-} from "../../lib/merkle.ts";
-import { bytesToHex, concatBytes, type Hex, hexToBytes } from "../../lib/digest.ts";
+} from "../../../lib/crypto/merkle.ts";
+import { bytesToHex, concatBytes, type Hex, hexToBytes } from "../../../lib/crypto/digest.ts";
 
 /** Naive reference written from the spec, with viem's keccak. */
 function referenceRoot(bytes: Uint8Array, chunkSize: number): Hex {

@@ -7,10 +7,10 @@
  *
  * @example
  * ```ts
- * import { createTrainer } from "../kernel/train_step.ts";
- * import { loadKernel } from "../kernel/wasm_module.ts";
- * import { initWeights, paramLayout } from "../kernel/params.ts";
- * import { generateNodeKey } from "./keys.ts";
+ * import { createTrainer } from "../../kernel/train_step.ts";
+ * import { loadKernel } from "../../kernel/wasm_module.ts";
+ * import { initWeights, paramLayout } from "../../kernel/params.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
  * import { defaultHyper, trainLocal } from "./local_training.ts";
  * const kernel = loadKernel();
  * const hyper = defaultHyper({ kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 }, { B: 2, T: 16 });
@@ -25,15 +25,15 @@
  * ```
  */
 import type { Hex } from "viem";
-import type { Hyper, TrainStepFn } from "../kernel/train_step.ts";
-import type { ModelConfig } from "../kernel/params.ts";
-import { DEFAULT_ADAMW, initOptState } from "../kernel/optimizer.ts";
-import { sampleBatch } from "../kernel/data.ts";
-import { digestHex, hexToBytes } from "./digest.ts";
-import { merkleRoot } from "./merkle.ts";
-import type { NodeKey } from "./keys.ts";
+import type { Hyper, TrainStepFn } from "../../kernel/train_step.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
+import { DEFAULT_ADAMW, initOptState } from "../../kernel/optimizer.ts";
+import { sampleBatch } from "../../kernel/data.ts";
+import { digestHex, hexToBytes } from "../crypto/digest.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
+import type { NodeKey } from "../crypto/keys.ts";
 import { proofsRoot, type SignedTrainProof, signTrainProof } from "./train_proof.ts";
-import type { ArthaDomain } from "./domain.ts";
+import type { ArthaDomain } from "../crypto/domain.ts";
 
 /** What a node is asked to compute in a round. */
 export interface LocalTask {

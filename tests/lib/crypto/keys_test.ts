@@ -11,8 +11,8 @@ import {
   signBytes,
   verifyBinding,
   verifyBytes,
-} from "../../lib/keys.ts";
-import { bytesToHex, concatBytes, hexToBytes } from "../../lib/digest.ts";
+} from "../../../lib/crypto/keys.ts";
+import { bytesToHex, concatBytes, hexToBytes } from "../../../lib/crypto/digest.ts";
 import { concat, encodeAbiParameters, keccak256, toHex } from "viem";
 
 const PARAMS = {

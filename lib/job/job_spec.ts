@@ -20,13 +20,13 @@
  * console.assert(parseJobSpec(encodeJobSpec(spec)).rounds === 3);
  * ```
  */
-import type { ModelConfig } from "../kernel/params.ts";
-import { validateConfig } from "../kernel/params.ts";
-import type { Hyper } from "../kernel/train_step.ts";
-import { learningRate } from "../kernel/schedule.ts";
-import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM } from "../kernel/optimizer.ts";
-import { parseCid } from "./cid.ts";
-import { digestHex, type Hex } from "./digest.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
+import { validateConfig } from "../../kernel/params.ts";
+import type { Hyper } from "../../kernel/train_step.ts";
+import { learningRate } from "../../kernel/schedule.ts";
+import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM } from "../../kernel/optimizer.ts";
+import { parseCid } from "../store/cid.ts";
+import { digestHex, type Hex } from "../crypto/digest.ts";
 
 export interface JobSpec {
   version: 1;
@@ -48,7 +48,7 @@ export interface JobSpec {
   localSteps: number;
   proofEvery: number;
   seed: number;
-  /** CID of the initial weights (lib/checkpoint.ts safetensors). */
+  /** CID of the initial weights (lib/model/checkpoint.ts safetensors). */
   initialWeights: string;
   /** Training shards, one per natural source (non-IID); nodes get shard i mod n. */
   shards: { name: string; cid: string }[];
@@ -92,7 +92,7 @@ export interface JobSpec {
   /** DP-FedAvg: per-client clip, noise multiplier, and the (epsilon, delta) budget. */
   privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
   /**
-   * Verification policy (design doc 1.3, 5): `redundancy` nodes per task (same shard, seed and
+   * Verification policy (design doc, "Verification: Ensuring Nodes Actually Did Training" and "Slashing Malicious Nodes"): `redundancy` nodes per task (same shard, seed and
    * starting weights; their results must match), the share of commits challenged each round,
    * the share of update chunks a gradient sample opens (0.01-0.05), and the share of rounds
    * spot-checked in full (default 0.1). Without it, no task groups are recorded on chain.

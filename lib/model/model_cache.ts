@@ -7,9 +7,9 @@
  * @example
  * ```ts
  * import { cachedModelDir, readModelDir } from "./model_cache.ts";
- * import { openFsStore } from "./store/store.ts";
+ * import { openFsStore } from "../store/store.ts";
  * import { exportModelFolder } from "./publish.ts";
- * import { paramLayout } from "../kernel/params.ts";
+ * import { paramLayout } from "../../kernel/params.ts";
  * const tmp = await Deno.makeTempDir();
  * const store = await openFsStore(`${tmp}/svdb`);
  * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
@@ -21,10 +21,10 @@
  * ```
  */
 import { join } from "node:path";
-import { parseArthaUri, parseCid } from "./cid.ts";
+import { parseArthaUri, parseCid } from "../store/cid.ts";
 import type { ModelFiles } from "./hf_model.ts";
 import { fetchModelFolder, getModelFolder } from "./model_folder.ts";
-import { openFsStore } from "./store/store.ts";
+import { openFsStore } from "../store/store.ts";
 
 export interface CacheOptions {
   /** Read from this SVDB store directory (tried first). */

@@ -8,8 +8,8 @@ import {
   hexToBytes,
   keccak256,
   keccak256Concat,
-} from "../../lib/digest.ts";
-import { randomBytes } from "./_helpers.ts";
+} from "../../../lib/crypto/digest.ts";
+import { randomBytes } from "../_helpers.ts";
 
 Deno.test("keccak256 (WASM) equals @noble/hashes keccak_256 on many sizes", () => {
   for (const size of [0, 1, 135, 136, 137, 4096, 4097, 100_003]) {

@@ -6,11 +6,11 @@ import {
   parseJobSpec,
   roundHyper,
   taskSeed,
-} from "../../lib/job_spec.ts";
-import { prepareJob } from "../../lib/job_owner.ts";
-import { MemoryBlockstore } from "../../lib/store/memory_blockstore.ts";
-import { Store } from "../../lib/store/store.ts";
-import { learningRate } from "../../kernel/schedule.ts";
+} from "../../../lib/job/job_spec.ts";
+import { prepareJob } from "../../../lib/job/job_owner.ts";
+import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
+import { Store } from "../../../lib/store/store.ts";
+import { learningRate } from "../../../kernel/schedule.ts";
 
 const CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 

@@ -1,5 +1,5 @@
 /**
- * Hierarchical aggregation by workers (design doc section 6, hybrid): the coordinator splits a
+ * Hierarchical aggregation by workers (design doc, "Hybrid Approach"): the coordinator splits a
  * round's updates into clusters of 10-20; one worker per cluster (its cluster aggregator) sums
  * its members' updates with the exact, order-independent FedAvg and posts the cluster mean with
  * the cluster's total samples; the global step combines cluster means weighted by those totals.
@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { clusterMean } from "./cluster_task.ts";
- * import { fp32Codec } from "./compress/fp32.ts";
+ * import { fp32Codec } from "../compress/fp32.ts";
  * const bytes = new Map([
  *   ["a", fp32Codec().encode(new Float32Array([1, 2])).bytes],
  *   ["b", fp32Codec().encode(new Float32Array([3, 4])).bytes],
@@ -22,12 +22,12 @@
  * console.assert(delta[0] === 2.5 && totalSamples === 4);
  * ```
  */
-import { type ArthaDomain, typedDigest } from "./domain.ts";
+import { type ArthaDomain, typedDigest } from "../crypto/domain.ts";
 import type { Hex } from "viem";
-import { StreamingFedAvg } from "./strategy/streaming_fed_avg.ts";
+import { StreamingFedAvg } from "../strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "./update_envelope.ts";
-import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
-import { hexToBytes } from "./digest.ts";
+import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
+import { hexToBytes } from "../crypto/digest.ts";
 
 /** One update a cluster aggregator must include. */
 export interface ClusterMember {

@@ -7,9 +7,9 @@
  *
  * @example
  * ```ts
- * import { generateNodeKey } from "./keys.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
  * import { signEnvelope, verifyEnvelopeSignature } from "./update_envelope.ts";
- * import { UNCHECKED_DOMAIN as domain } from "./domain.ts";
+ * import { UNCHECKED_DOMAIN as domain } from "../crypto/domain.ts";
  * const key = generateNodeKey();
  * const z = `0x${"00".repeat(32)}` as const;
  * const env = signEnvelope(key, {
@@ -20,15 +20,15 @@
  * ```
  */
 import type { Hex } from "viem";
-import { type ArthaDomain, typedDigest } from "./domain.ts";
-import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
-import { hexToBytes } from "./digest.ts";
+import { type ArthaDomain, typedDigest } from "../crypto/domain.ts";
+import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
+import { hexToBytes } from "../crypto/digest.ts";
 import type { SignedTrainProof } from "./train_proof.ts";
 import type { LocalResult } from "./local_training.ts";
-import { MAGIC, readHeader } from "./compress/codec.ts";
-import { decodePayload } from "./compress/payload.ts";
-import { decodeCheckpoint } from "./checkpoint.ts";
-import { merkleRoot } from "./merkle.ts";
+import { MAGIC, readHeader } from "../compress/codec.ts";
+import { decodePayload } from "../compress/payload.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
 
 export interface UpdateEnvelope {
   jobId: Hex;

@@ -5,8 +5,8 @@ import {
   encodeSafetensors,
   SafetensorsError,
   toFloat32,
-} from "../../lib/tensors.ts";
-import { digestHex } from "../../lib/digest.ts";
+} from "../../../lib/model/tensors.ts";
+import { digestHex } from "../../../lib/crypto/digest.ts";
 
 /** Builds a safetensors file by hand: any header text, any data. */
 function rawFile(header: string, data: Uint8Array = new Uint8Array()): Uint8Array {

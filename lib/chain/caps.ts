@@ -1,5 +1,5 @@
 /**
- * The node capability word of NodeCertRegistry (design doc, section 1.1): bit 0 hasGPU,
+ * The node capability word of NodeCertRegistry (design doc, "Node Registration"): bit 0 hasGPU,
  * bit 1 hasTEE, bits 8-39 diskGB, bits 40-71 bandwidthMbps, bits 72-103 computeUnits,
  * counted from the least significant bit of the bytes32.
  *

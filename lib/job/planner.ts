@@ -1,6 +1,6 @@
 /**
  * Model-size planner: memory and per-round traffic of a data-parallel job on one laptop, and
- * whether a node can take it (design doc sections 6, 7, 9).
+ * whether a node can take it (design doc, "Splitting Model Across 1000 Laptops", "Maximum Model Size for Distributed Laptops", "Bandwidth Requirements for Nodes").
  *
  * Units: bytes, and decimal GB (1 GB = 1e9 bytes) as in the design doc: 1B params in fp32 =
  * 4 GB of weights, and a round moves ~8 GB (download weights + upload an update of the same
@@ -149,7 +149,7 @@ export function planModel(spec: ModelSpec, options: PlanOptions = {}): Plan {
   };
 }
 
-/** Bytes a node moves per 30-day month at `roundsPerDay` (design doc section 9 table). */
+/** Bytes a node moves per 30-day month at `roundsPerDay` (the table of design doc, "Bandwidth Requirements for Nodes"). */
 export function monthlyTraffic(plan: Plan, roundsPerDay: number): number {
   return plan.traffic.perRound * roundsPerDay * 30;
 }

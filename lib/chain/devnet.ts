@@ -59,7 +59,7 @@ export async function findAnvil(): Promise<string> {
   const pkg = PLATFORM_PACKAGES[`${Deno.build.os}-${Deno.build.arch}`];
   if (!pkg) throw new DevnetError(`Cannot start devnet: no anvil build for ${Deno.build.target}`);
   const exe = Deno.build.os === "windows" ? "anvil.exe" : "anvil";
-  const store = new URL("../node_modules/.deno/", import.meta.url);
+  const store = new URL("../../node_modules/.deno/", import.meta.url);
   try {
     for await (const entry of Deno.readDir(store)) {
       if (entry.name.startsWith(`@foundry-rs+${pkg}@`)) {

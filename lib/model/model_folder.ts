@@ -7,8 +7,8 @@
  * @example
  * ```ts
  * import { getModelFolder, putModelFolder } from "./model_folder.ts";
- * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
- * import { Store } from "./store/store.ts";
+ * import { MemoryBlockstore } from "../store/memory_blockstore.ts";
+ * import { Store } from "../store/store.ts";
  * const store = new Store(new MemoryBlockstore());
  * const cid = await putModelFolder(store, { "a.json": new Uint8Array([1]), "onnx/m": new Uint8Array([2]) });
  * const files = await getModelFolder(store, cid);
@@ -25,8 +25,8 @@ import {
   importerOptions,
   parseCid,
   verifyBlock,
-} from "./cid.ts";
-import type { Store } from "./store/store.ts";
+} from "../store/cid.ts";
+import type { Store } from "../store/store.ts";
 import type { ModelFiles } from "./hf_model.ts";
 
 /** Thrown when a CID is not a UnixFS directory (e.g. a bare checkpoint file). */

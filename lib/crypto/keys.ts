@@ -15,9 +15,9 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { type Address, isAddress } from "viem";
 import { arthaDomain, typedDigest } from "./domain.ts";
 import { bytesToHex, type Hex, hexToBytes } from "./digest.ts";
-import { loadKeyFile, loadOrCreateKeyFile, saveKeyFile } from "./crypto/_key_file.ts";
+import { loadKeyFile, loadOrCreateKeyFile, saveKeyFile } from "./_key_file.ts";
 
-export { KeyFileError } from "./crypto/_key_file.ts";
+export { KeyFileError } from "./_key_file.ts";
 
 // @noble/ed25519 needs a synchronous SHA-512 for its sync API; this is idempotent.
 ed.hashes.sha512 = sha512;

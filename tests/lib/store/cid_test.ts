@@ -10,8 +10,8 @@ import {
   parseCid,
   RAW_CODE,
   verifyBlock,
-} from "../../lib/cid.ts";
-import { randomBytes } from "./_helpers.ts";
+} from "../../../lib/store/cid.ts";
+import { randomBytes } from "../_helpers.ts";
 
 const HELLO = new TextEncoder().encode("hello world\n");
 

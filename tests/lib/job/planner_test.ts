@@ -6,11 +6,11 @@ import {
   gptParamCount,
   monthlyTraffic,
   planModel,
-} from "../../lib/planner.ts";
+} from "../../../lib/job/planner.ts";
 
 const gpt2 = { layers: 12, width: 768, heads: 12, context: 1024, vocab: 50257 };
 
-Deno.test("planModel: design doc section 6/7 numbers (1B, 500M, 3B)", () => {
+Deno.test("planModel: the design doc's model-size numbers (1B, 500M, 3B)", () => {
   const oneB = planModel({ params: 1e9 });
   assert.equal(oneB.memory.params, 4 * GB); // FP32 weights: 4GB
   assert.equal(oneB.traffic.perRound, 8 * GB); // ~8GB per round

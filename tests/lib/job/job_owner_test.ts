@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { prepareJob } from "../../lib/job_owner.ts";
-import { parseJobSpec } from "../../lib/job_spec.ts";
-import { Store } from "../../lib/store/store.ts";
-import { MemoryBlockstore } from "../../lib/store/memory_blockstore.ts";
+import { prepareJob } from "../../../lib/job/job_owner.ts";
+import { parseJobSpec } from "../../../lib/job/job_spec.ts";
+import { Store } from "../../../lib/store/store.ts";
+import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 
 const text = new TextEncoder().encode("the quick brown fox jumps over the lazy dog. ".repeat(40));
 const options = {

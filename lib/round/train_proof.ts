@@ -1,14 +1,14 @@
 /**
- * Per-step training proofs (design doc, section 1.2): what a node signs with its Ed25519 key
+ * Per-step training proofs (design doc, "Committing Training Results to Blockchain"): what a node signs with its Ed25519 key
  * every N steps, and the Merkle root of a round's proofs that goes on chain in one commit.
  * A proof is EIP-712 typed data in the ArthaTrain domain of the deployment's ProofOfCompute
- * (lib/domain.ts), so its hash equals ProofOfCompute.hashTrainProof and a proof signed for one
+ * (lib/crypto/domain.ts), so its hash equals ProofOfCompute.hashTrainProof and a proof signed for one
  * chain or deployment verifies for no other.
  *
  * @example
  * ```ts
- * import { generateNodeKey } from "./keys.ts";
- * import { arthaDomain } from "./domain.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * import { arthaDomain } from "../crypto/domain.ts";
  * import { proofsRoot, signTrainProof, verifyTrainProof } from "./train_proof.ts";
  * const key = generateNodeKey();
  * const domain = arthaDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
@@ -22,10 +22,10 @@
  * ```
  */
 import type { Hex } from "viem";
-import { type NodeKey, signBytes, verifyBytes } from "./keys.ts";
-import { concatBytes, hexToBytes } from "./digest.ts";
-import { merkleRoot } from "./merkle.ts";
-import { type ArthaDomain, typedDigest } from "./domain.ts";
+import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
+import { concatBytes, hexToBytes } from "../crypto/digest.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
+import { type ArthaDomain, typedDigest } from "../crypto/domain.ts";
 
 export interface TrainProof {
   jobId: Hex;
@@ -88,7 +88,7 @@ export function verifyTrainProof(proof: SignedTrainProof, domain: ArthaDomain): 
   );
 }
 
-/** Merkle root (lib/merkle.ts scheme, one 32-byte leaf per proof) of a round's proof hashes. */
+/** Merkle root (lib/crypto/merkle.ts scheme, one 32-byte leaf per proof) of a round's proof hashes. */
 export function proofsRoot(proofs: TrainProof[], domain: ArthaDomain): Hex {
   if (proofs.length === 0) throw new RangeError("Cannot build proofs root: no proofs");
   return merkleRoot(

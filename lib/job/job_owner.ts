@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * import { MemoryBlockstore } from "./store/memory_blockstore.ts";
- * import { Store } from "./store/store.ts";
+ * import { MemoryBlockstore } from "../store/memory_blockstore.ts";
+ * import { Store } from "../store/store.ts";
  * import { prepareJob } from "./job_owner.ts";
  * const store = new Store(new MemoryBlockstore());
  * const text = new TextEncoder().encode("a tiny corpus of words. ".repeat(200));
@@ -18,14 +18,14 @@
  * console.assert(spec.shards.length === 1);
  * ```
  */
-import type { ModelConfig } from "../kernel/params.ts";
-import { initWeights, paramLayout } from "../kernel/params.ts";
-import { loadKernel } from "../kernel/wasm_module.ts";
-import type { Shard } from "../kernel/data.ts";
-import { encodeCheckpoint } from "./checkpoint.ts";
-import { concatBytes } from "./digest.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
+import { initWeights, paramLayout } from "../../kernel/params.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
+import type { Shard } from "../../kernel/data.ts";
+import { encodeCheckpoint } from "../model/checkpoint.ts";
+import { concatBytes } from "../crypto/digest.ts";
 import { encodeJobSpec, type JobSpec, parseJobSpec } from "./job_spec.ts";
-import type { Store } from "./store/store.ts";
+import type { Store } from "../store/store.ts";
 
 export interface PrepareJobOptions {
   model: ModelConfig;

@@ -25,7 +25,7 @@ export interface WriteFileAtomicOptions {
  * @throws {Deno.errors.AlreadyExists} with `exclusive` when `path` exists
  * @example
  * ```ts
- * import { writeFileAtomic } from "./_atomic.ts";
+ * import { writeFileAtomic } from "./atomic.ts";
  * const dir = await Deno.makeTempDir();
  * await writeFileAtomic(`${dir}/a`, new Uint8Array([1]), { mode: 0o600 });
  * await Deno.remove(dir, { recursive: true });

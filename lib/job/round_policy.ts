@@ -1,6 +1,6 @@
 /**
  * When may a federated round close? Pure functions of (assigned nodes, updates received,
- * clock), so the aggregator, the `closeRound` handler and tests agree (design doc section 8,
+ * clock), so the aggregator, the `closeRound` handler and tests agree (design doc, "Synchronizing Gradient Updates from All Nodes",
  * "Partial Updates": wait for 80% of participants; section 10: nodes drop out).
  *
  * Rules, first match wins:
@@ -26,7 +26,7 @@
 
 /** Basis points in one (10000 bps = 100%). */
 export const BPS = 10_000;
-/** Default quorum: 80% of assigned nodes (design doc section 8). */
+/** Default quorum: 80% of assigned nodes (design doc, "Synchronizing Gradient Updates from All Nodes"). */
 export const DEFAULT_QUORUM_BPS = 8_000;
 
 /** Inputs of a close decision. */

@@ -6,14 +6,14 @@
  * @example
  * ```ts
  * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
- * import { paramLayout } from "../kernel/params.ts";
+ * import { paramLayout } from "../../kernel/params.ts";
  * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
  * const weights = new Float32Array(paramLayout(config).size).fill(0.5);
  * const back = decodeCheckpoint(encodeCheckpoint(config, weights, { round: "3" }));
  * console.assert(back.weights[0] === 0.5 && back.metadata.round === "3");
  * ```
  */
-import { type ModelConfig, paramLayout } from "../kernel/params.ts";
+import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, toFloat32 } from "./tensors.ts";
 
 export interface Checkpoint {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decideRound, dropoutReport, quorumCount } from "../../lib/round_policy.ts";
+import { decideRound, dropoutReport, quorumCount } from "../../../lib/job/round_policy.ts";
 
 const assigned = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"];
 

@@ -13,15 +13,15 @@
  * @example
  * ```ts
  * import { exportHfModel, readHfModel } from "./hf_model.ts";
- * import { paramLayout } from "../kernel/params.ts";
+ * import { paramLayout } from "../../kernel/params.ts";
  * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
  * const weights = new Float32Array(paramLayout(config).size).fill(0.25);
  * const files = exportHfModel(config, weights);
  * console.assert(readHfModel(files).weights[3] === 0.25 && "onnx/model.onnx" in files);
  * ```
  */
-import { exportOnnx, hfTensorName, LAYERNORM_EPS } from "../kernel/onnx_export.ts";
-import { type ModelConfig, paramLayout, VOCAB } from "../kernel/params.ts";
+import { exportOnnx, hfTensorName, LAYERNORM_EPS } from "../../kernel/onnx_export.ts";
+import { type ModelConfig, paramLayout, VOCAB } from "../../kernel/params.ts";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, toFloat32 } from "./tensors.ts";
 
 /** File name of the ONNX graph inside the folder (where transformers.js looks for it). */
