@@ -15,6 +15,7 @@ import { createBackend, generate } from "./kernel/inference/runtime.ts";
 import type { BackendName } from "./kernel/inference/backend.ts";
 import { readHfModel } from "./lib/model/hf_model.ts";
 import { cachedModelDir, readModelDir } from "./lib/model/model_cache.ts";
+import { env } from "./lib/config.ts";
 
 if (import.meta.main) {
   const { values: a, positionals } = parseArgs({
@@ -63,8 +64,8 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const dir = await cachedModelDir(a.model, {
-    gateway: a.gateway ?? Deno.env.get("ARTHA_GATEWAY"),
-    storeDir: a.store ?? Deno.env.get("ARTHA_STORE_DIR") ?? ".artha/svdb",
+    gateway: a.gateway ?? env.gateway(),
+    storeDir: a.store ?? env.storeDir(),
     cacheDir: a.cache,
   });
   const model = readHfModel(await readModelDir(dir));

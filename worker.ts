@@ -37,8 +37,9 @@ import type { ArthaAddresses } from "./lib/chain/contracts.ts";
 import { loadOrCreateNodeKey } from "./lib/crypto/keys.ts";
 import { httpCoordinator } from "./lib/worker/client.ts";
 import { Worker, type WorkerEvent } from "./lib/worker/worker.ts";
+import { env } from "./lib/config.ts";
 
-const HOME = Deno.env.get("HOME") ?? ".";
+const HOME = env.home();
 
 /** The command line: flags with their environment defaults. */
 function parseFlags(args: string[]) {
@@ -48,10 +49,10 @@ function parseFlags(args: string[]) {
       coordinator: { type: "string" },
       rpc: {
         type: "string",
-        default: Deno.env.get("ARTHA_RPC_URL") ?? Deno.env.get("ARTH_RPC_URL"),
+        default: env.rpcUrl(),
       },
-      "chain-id": { type: "string", default: Deno.env.get("ARTHA_CHAIN_ID") ?? "31337" },
-      addresses: { type: "string", default: Deno.env.get("ARTHA_ADDRESSES_FILE") },
+      "chain-id": { type: "string", default: env.chainId() ?? "31337" },
+      addresses: { type: "string", default: env.addressesFile() },
       key: { type: "string", default: `${HOME}/.artha/node.key` },
       state: { type: "string", default: `${HOME}/.artha/worker.json` },
       poll: { type: "string", default: "1000" },
@@ -115,7 +116,7 @@ function printProgress(nodePubkey: Hex): (e: WorkerEvent) => void {
 /** Parses the command line, registers the node and runs the worker until SIGTERM or SIGINT. */
 async function main(args: string[]): Promise<void> {
   const a = parseFlags(args);
-  const pk = Deno.env.get("ARTHA_PRIVATE_KEY");
+  const pk = env.privateKey();
   if (!a.coordinator || !a.rpc || !a.addresses || !pk) {
     usageError(
       "usage: ARTHA_PRIVATE_KEY=0x.. deno run -A worker.ts --coordinator URL --rpc URL --addresses FILE",

@@ -25,6 +25,7 @@ import { createRpc } from "./rpc.ts";
 import { createStatus } from "./status.ts";
 import { createSvdb } from "./svdb.ts";
 import { createUpdate } from "./update.ts";
+import { env } from "../lib/config.ts";
 
 type Handler = (req: Request) => Promise<Response>;
 
@@ -56,14 +57,14 @@ export function createRouter(ctx: Context): Handler {
 
 if (import.meta.main) {
   const ctx = await contextFromEnv();
-  const port = Number(Deno.env.get("PORT") ?? "8787");
+  const port = env.port();
   const route = createRouter(ctx);
   // ARTHA_CRON=off leaves rounds to explicit POSTs (tests that must decide when a round closes).
-  if (Deno.env.get("ARTHA_CRON") !== "off") {
+  if (env.cron()) {
     Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
     Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
   }
-  Deno.serve({ hostname: Deno.env.get("HOST") ?? "127.0.0.1", port }, route);
+  Deno.serve({ hostname: env.host(), port }, route);
 }
 
 export default {

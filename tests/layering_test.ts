@@ -164,3 +164,15 @@ Deno.test("chain calls go through lib/chain verbs", async () => {
   // An exception whose file no longer calls the chain directly is stale: drop it.
   assert.deepEqual(Object.keys(CHAIN_CALLERS).filter((f) => !callers.includes(f)), []);
 });
+
+/** Where environment variables may be read: the one configuration module, and the kernel's
+ * inference runtime (it also runs in browsers and sits below lib/). */
+const ENV_READERS = ["lib/config.ts", "kernel/inference/runtime.ts"];
+
+Deno.test("environment variables are read in one module", async () => {
+  const readers: string[] = [];
+  for (const f of [...await productFiles(), ...await sources("kernel/")]) {
+    if (/Deno\.env\.get\s*\(/.test(await Deno.readTextFile(new URL(f, root)))) readers.push(f);
+  }
+  assert.deepEqual([...new Set(readers)].sort(), [...ENV_READERS].sort());
+});

@@ -12,6 +12,7 @@
  */
 import { mnemonicToAccount } from "viem/accounts";
 import type { HDAccount } from "viem/accounts";
+import { env } from "../config.ts";
 
 /** anvil's well-known development mnemonic; its keys hold only devnet coins. */
 export const DEVNET_MNEMONIC = "test test test test test test test test test test test junk";
@@ -54,7 +55,7 @@ const PLATFORM_PACKAGES: Record<string, string> = {
 
 /** Finds the anvil binary: $ANVIL_BIN, else the platform package under node_modules. */
 export async function findAnvil(): Promise<string> {
-  const fromEnv = Deno.env.get("ANVIL_BIN");
+  const fromEnv = env.anvilBin();
   if (fromEnv) return fromEnv;
   const pkg = PLATFORM_PACKAGES[`${Deno.build.os}-${Deno.build.arch}`];
   if (!pkg) throw new DevnetError(`Cannot start devnet: no anvil build for ${Deno.build.target}`);

@@ -8,6 +8,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { type ArthaClient, createArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { openFsStore, type Store } from "../store/store.ts";
+import { env } from "../config.ts";
 
 export interface CoordinatorConfig {
   /** Share of assigned nodes whose updates close a round early (default 0.8). */
@@ -36,12 +37,6 @@ export interface Context {
   now: () => number;
 }
 
-function env(name: string): string {
-  const v = Deno.env.get(name);
-  if (!v) throw new Error(`Cannot start coordinator: environment variable ${name} is not set`);
-  return v;
-}
-
 let fromEnv: Promise<Context> | undefined;
 
 /**
@@ -51,15 +46,13 @@ let fromEnv: Promise<Context> | undefined;
  */
 export function contextFromEnv(): Promise<Context> {
   fromEnv ??= (async () => {
-    // ARTH_RPC_URL is accepted too (the coin's name); ARTHA_RPC_URL wins when both are set.
-    const rpcUrl = Deno.env.get("ARTHA_RPC_URL") ?? Deno.env.get("ARTH_RPC_URL") ??
-      env("ARTHA_RPC_URL");
-    const chainId = Number(env("ARTHA_CHAIN_ID"));
-    const account = privateKeyToAccount(env("ARTHA_PRIVATE_KEY") as Hex);
-    const addresses = JSON.parse(env("ARTHA_ADDRESSES")) as ArthaAddresses;
+    const rpcUrl = env.requireRpcUrl();
+    const chainId = env.requireChainId();
+    const account = privateKeyToAccount(env.requirePrivateKey() as Hex);
+    const addresses = JSON.parse(env.requireAddressesJson()) as ArthaAddresses;
     return {
-      kv: await Deno.openKv(Deno.env.get("ARTHA_KV_PATH")),
-      store: await openFsStore(Deno.env.get("ARTHA_STORE_DIR") ?? ".artha/svdb"),
+      kv: await Deno.openKv(env.kvPath()),
+      store: await openFsStore(env.storeDir()),
       chain: { client: createArthaClient({ rpcUrl, chainId, account }), addresses, chainId },
       config: DEFAULT_CONFIG,
       now: Date.now,

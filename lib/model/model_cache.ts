@@ -25,6 +25,7 @@ import { parseArthaUri, parseCid } from "../store/cid.ts";
 import type { ModelFiles } from "./hf_model.ts";
 import { fetchModelFolder, getModelFolder } from "./model_folder.ts";
 import { openFsStore } from "../store/store.ts";
+import { env } from "../config.ts";
 
 export interface CacheOptions {
   /** Read from this SVDB store directory (tried first). */
@@ -37,10 +38,7 @@ export interface CacheOptions {
 
 /** The default cache root. */
 export function defaultCacheDir(): string {
-  const env = (k: string) => Deno.env.get(k);
-  if (env("ARTHA_CACHE_DIR")) return env("ARTHA_CACHE_DIR")!;
-  const base = env("XDG_CACHE_HOME") ?? join(env("HOME") ?? ".", ".cache");
-  return join(base, "arthatrain", "models");
+  return env.modelCacheDir();
 }
 
 const DONE = ".artha-complete";
