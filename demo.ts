@@ -14,62 +14,32 @@
  * Prints a summary and writes an HTML report with the loss curve.
  */
 import { parseArgs } from "node:util";
-import { formatEther, parseEther } from "viem";
-import type { Hex } from "viem";
-import { startDevnet } from "./lib/chain/devnet.ts";
-import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
-import { deployArtha } from "./lib/chain/deploy.ts";
+import { formatEther } from "viem";
 import { abis } from "./lib/chain/contracts.ts";
-import { submitTrain } from "./lib/chain/submit_train.ts";
-import { registerModel } from "./lib/chain/register_model.ts";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
-import { publishModel } from "./lib/chain/publish_model.ts";
-import { readJob } from "./lib/chain/read_job.ts";
-import { generateNodeKey } from "./lib/crypto/keys.ts";
-import {
-  type CodecName,
-  CODECS,
-  type JobSpec,
-  jobSpecHash,
-  ROBUST,
-  type RobustName,
-  workTerms,
-} from "./lib/job/job_spec.ts";
-import { prepareJob } from "./lib/job/job_owner.ts";
+import { startDevnet } from "./lib/chain/devnet.ts";
+import { type CodecName, CODECS, ROBUST, type RobustName } from "./lib/job/job_spec.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
-import { createTrainer } from "./kernel/train_step.ts";
-import { loadKernel } from "./kernel/wasm_module.ts";
-import { loadBrownShards } from "./kernel/data.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
-import { Worker } from "./lib/worker/worker.ts";
+import type { Worker } from "./lib/worker/worker.ts";
+import {
+  assignTasks,
+  type DemoJob,
+  type DemoOptions,
+  type DemoResult,
+  type DemoRun,
+  deployChain,
+  jsonOf,
+  publishAndSample,
+  runRounds,
+  startWorkers,
+  submitJob,
+} from "./demo_steps.ts";
 import { writeReport } from "./report.ts";
 
-export interface DemoOptions {
-  nodes: number;
-  spares: number;
-  rounds: number;
-  localSteps: number;
-  /** Share of nodes that go silent after the first round. */
-  drop: number;
-  width: number;
-  layers: number;
-  T: number;
-  B: number;
-  strategy: "fedavg" | "diloco";
-  compression?: JobSpec["compression"];
-  robust?: JobSpec["robust"];
-  privacy?: JobSpec["privacy"];
-  verification?: JobSpec["verification"];
-  /** Cluster aggregation by laptops (clusters of 16). */
-  hierarchical?: boolean;
-  /** Local optimizer (default AdamW) and its learning rate. */
-  optimizer?: "adamw" | "sgd";
-  lr?: number;
-  report?: string;
-  quiet: boolean;
-}
+export type { DemoOptions, DemoResult };
 
 export const DEFAULT_DEMO: DemoOptions = {
   nodes: 8,
@@ -86,252 +56,36 @@ export const DEFAULT_DEMO: DemoOptions = {
   quiet: false,
 };
 
-export interface DemoResult {
-  job: JobRecord;
-  rewards: { node: Hex; total: bigint }[];
-  gasByRound: bigint[];
-  publishedCid: string;
-  seconds: number;
-  /** Bytes of one raw fp32 delta of the model (4 per parameter): the compression baseline. */
-  fp32UpdateBytes: number;
-}
-
-async function jsonOf(res: Response) {
-  const body = await res.json();
-  if (!res.ok) throw new Error(`coordinator: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-async function gasSince(client: ArthaClient, from: bigint): Promise<[bigint, bigint]> {
-  const to = await client.getBlockNumber();
-  let gas = 0n;
-  for (let b = from + 1n; b <= to; b++) gas += (await client.getBlock({ blockNumber: b })).gasUsed;
-  return [gas, to];
-}
-
 /** Runs the whole job; returns the final job record and figures. */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = (s: string) => o.quiet || console.log(s);
   const started = performance.now();
-  const total = o.nodes + o.spares;
-  await using net = await startDevnet({ accounts: total + 2, balanceArth: 10_000 });
-  const [coordinatorAcct, ownerAcct, ...workerAccts] = net.accounts;
-  const client = (account: typeof coordinatorAcct) =>
-    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: account! });
-  const coordinator = client(coordinatorAcct);
-  const owner = client(ownerAcct);
-  const addresses = await deployArtha(coordinator);
-  log(`chain ${net.rpcUrl}: contracts deployed (registry ${addresses.registry})`);
-
+  await using net = await startDevnet({ accounts: o.nodes + o.spares + 2, balanceArth: 10_000 });
+  const chain = await deployChain(net, log);
   const dir = await Deno.makeTempDir({ prefix: "artha-demo-" });
   const local = await startLocalCoordinator({
     dir,
-    client: coordinator,
-    addresses,
+    client: chain.coordinator,
+    addresses: chain.addresses,
     chainId: net.chainId,
   });
-  const { call, post } = local;
-  const store = local.ctx.store;
-
   try {
-    // The job owner: non-IID shards (one Brown genre each), spec, escrow.
-    const model = { kind: "gpt" as const, maxT: o.T, layers: o.layers, heads: 4, width: o.width };
-    const { spec, specCid } = await prepareJob(store, {
-      model,
-      shards: loadBrownShards(),
-      rounds: o.rounds,
-      localSteps: o.localSteps,
-      B: o.B,
-      T: o.T,
-      strategy: o.strategy,
-      deadlineMs: 10 * 60_000,
-      compression: o.compression,
-      robust: o.robust,
-      privacy: o.privacy,
-      verification: o.verification,
-      hierarchical: o.hierarchical,
-      optimizer: o.optimizer,
-      lr: o.lr,
-    });
-    const budget = parseEther(String(Math.max(10, o.nodes)));
-    const job = await submitTrain(owner, {
-      addresses,
-      budget,
-      terms: {
-        modelCid: spec.initialWeights,
-        datasetCid: spec.shards[0]!.cid,
-        paramsHash: jobSpecHash(spec),
-        rounds: o.rounds,
-        nodesWanted: o.nodes,
-        redundancy: o.verification?.redundancy ?? 1,
-        baseRatePerSecond: parseEther("0.001"),
-        targetImprovementBps: 1_000,
-        ...workTerms(spec),
-      },
-    });
-    const modelId = await registerModel(owner, {
-      addresses,
-      name: "artha-brown-gpt",
-      jobId: job.jobId,
-      publisher: coordinator.account.address,
-    });
-    log(
-      `job ${job.jobId}: ${formatEther(budget)} ARTH escrowed; spec ${
-        formatArthaUri(specCid)
-      }; ${spec.shards.length} genre shards`,
-    );
-
-    // The laptops.
-    const trainer = createTrainer(loadKernel());
-    const workers = workerAccts.slice(0, total).map((acct) =>
-      new Worker({
-        coordinator: call,
-        client: client(acct),
-        addresses,
-        chainId: net.chainId,
-        key: generateNodeKey(),
-        trainer,
-        heartbeatEveryMs: Infinity,
-      })
-    );
-    for (const w of workers) await w.register();
-    log(`${workers.length} laptops staked 10 ARTH each and bound their Ed25519 keys`);
-
-    const started_ = await jsonOf(
-      await post("/assign", { jobId: job.jobId, specCid, modelId }),
-    ) as JobRecord;
-    log(
-      `assigned ${started_.assigned.length} nodes; initial validation loss ${
-        started_.initialValLoss.toFixed(4)
-      } nats/byte\n`,
-    );
-
-    const dropped = new Set<string>();
-    const gasByRound: bigint[] = [];
-    let block = await coordinator.getBlockNumber();
-    for (let round = 0; round < o.rounds; round++) {
-      if (round === 1 && o.drop > 0) {
-        // Laptops holding tasks go silent (spares that never got one would drop nothing).
-        const holding = workers.filter((w) => started_.assigned.includes(w.nodePubkey));
-        for (const w of holding.slice(0, Math.round(o.nodes * o.drop))) dropped.add(w.nodePubkey);
-        // An hour and a bit passes: silent laptops miss their heartbeat, the rest send one.
-        await coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-        for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
-        log(`${dropped.size} laptops went silent`);
-      }
-      const active = workers.filter((w) => !dropped.has(w.nodePubkey));
-      // A tick does one thing; validating a spot-checked round comes before training, so a
-      // laptop keeps ticking until it has trained or has nothing left to do.
-      for (const w of active) {
-        for (let i = 0; i < 4; i++) {
-          const did = await w.tick();
-          if (did !== "validated" && did !== "aggregated") break;
-        }
-      }
-      let outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
-      if (outcome.status === "waiting" && outcome.reason === "clusters") {
-        // Hierarchical: the cluster aggregators among the laptops sum their clusters.
-        for (const w of active) await w.tick();
-        outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
-      }
-      if (outcome.status === "waiting") {
-        local.advance(spec.aggregation.deadlineMs); // nothing more will come: let the deadline pass
-        outcome = (await jsonOf(await post("/aggregate", { jobId: job.jobId })))[0];
-      }
-      if (outcome.status !== "closed") {
-        throw new Error(`round ${round} did not close: ${JSON.stringify(outcome)}`);
-      }
-      const [gas, to] = await gasSince(coordinator, block);
-      block = to;
-      gasByRound.push(gas);
-      log(
-        `round ${round}: ${outcome.updates} updates (${outcome.reason}), validation loss ${
-          outcome.valLoss.toFixed(4)
-        }, gas ${gas}`,
-      );
-    }
-
-    if (o.verification) {
-      // The last round's challenges: laptops answer, the validator checks the answers.
-      for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.answerChallenges();
-      await post("/aggregate", {});
-      const slashes = await coordinator.getContractEvents({
-        address: addresses.registry,
-        abi: abis.registry,
-        eventName: "NodeSlashed",
-        fromBlock: 0n,
-      });
-      const issued = await coordinator.getContractEvents({
-        address: addresses.verification,
-        abi: abis.verification,
-        eventName: "ChallengeIssued",
-        fromBlock: 0n,
-      });
-      log(
-        `verification: ${issued.length} challenges and samples issued, ${slashes.length} slashes`,
-      );
-    }
-    // Rewards settle only after the settlement delay (challenges and disputes of the last rounds
-    // can still cut a cheater's reward until then); the devnet clock skips it.
-    const delay = await coordinator.readContract({
-      address: addresses.proofs,
-      abi: abis.proofs,
-      functionName: "settlementDelay",
-    });
-    await coordinator.request({
-      method: "evm_increaseTime" as never,
-      params: [Number(delay)] as never,
-    });
-    log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
-    const [fin] = await jsonOf(await post("/finalize", { jobId: job.jobId })) as JobRecord[];
-    const events = await coordinator.getContractEvents({
-      address: addresses.proofs,
-      abi: abis.proofs,
-      eventName: "RewardCredited",
-      args: { jobId: job.jobId },
-      fromBlock: 0n,
-    });
-    const rewards = events.map((e) => ({
-      node: e.args.nodePubkey!,
-      total: e.args.batchReward! + e.args.stepReward! + e.args.roundReward! + e.args.accuracyBonus!,
-    }));
-    for (const w of workers) {
-      const wc = client(workerAccts[workers.indexOf(w)]);
-      const claim = await wc.readContract({
-        address: addresses.jobs,
-        abi: abis.jobs,
-        functionName: "claimableOf",
-        args: [wc.account.address],
-      });
-      if (claim > 0n) await withdrawRewards(wc, { addresses });
-    }
-    const { latestWeightsDigest } = await readJob(coordinator, { addresses, jobId: job.jobId });
-    // The exported Hugging Face-style folder (finalize wrote it), servable by /ai/infer.
-    await publishModel(owner, {
-      addresses,
-      modelId,
-      cid: fin!.modelFolderCid ?? fin!.globalCid,
-      weightsDigest: latestWeightsDigest,
-    });
-    const sample = await jsonOf(
-      await post("/ai/infer", {
-        modelCid: fin!.modelFolderCid ?? fin!.globalCid,
-        input: "The jury said ",
-        maxTokens: 60,
-        temperature: 0.8,
-        topK: 40,
-        seed: 1,
-      }),
-    );
-    log(`sample (${sample.backend}): ${JSON.stringify("The jury said " + sample.text)}`);
-    const seconds = (performance.now() - started) / 1000;
+    const run: DemoRun = { ...chain, o, log, local };
+    const job = await submitJob(run);
+    const workers = await startWorkers(run);
+    const assigned = await assignTasks(run, job);
+    const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
+    if (o.verification) await checkVerification(run, workers, dropped);
+    const fin = await settleJob(run, job);
+    const rewards = await withdrawAll(run, job, workers);
+    const publishedCid = await publishAndSample(run, job, fin);
     const result: DemoResult = {
-      job: fin!,
+      job: fin,
       rewards,
       gasByRound,
-      publishedCid: fin!.modelFolderCid ?? fin!.globalCid,
-      seconds,
-      fp32UpdateBytes: 4 * paramLayout(model).size,
+      publishedCid,
+      seconds: (performance.now() - started) / 1000,
+      fp32UpdateBytes: 4 * paramLayout(job.model).size,
     };
     printSummary(result, log);
     if (o.report) {
@@ -343,6 +97,88 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await local.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+// The phases that read the contracts' events and views directly stay here, where
+// tests/layering_test.ts allows raw chain reads (until they become lib/chain verbs).
+
+/** The last round's challenges: laptops answer, the validator checks the answers. */
+async function checkVerification(
+  run: DemoRun,
+  workers: Worker[],
+  dropped: Set<string>,
+): Promise<void> {
+  const { coordinator, addresses } = run;
+  for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.answerChallenges();
+  await run.local.post("/aggregate", {});
+  const slashes = await coordinator.getContractEvents({
+    address: addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    fromBlock: 0n,
+  });
+  const issued = await coordinator.getContractEvents({
+    address: addresses.verification,
+    abi: abis.verification,
+    eventName: "ChallengeIssued",
+    fromBlock: 0n,
+  });
+  run.log(
+    `verification: ${issued.length} challenges and samples issued, ${slashes.length} slashes`,
+  );
+}
+
+/**
+ * Rewards settle only after the settlement delay (challenges and disputes of the last rounds can
+ * still cut a cheater's reward until then); the devnet clock skips it. Then the job finalizes.
+ */
+async function settleJob(run: DemoRun, job: DemoJob): Promise<JobRecord> {
+  const { coordinator, addresses } = run;
+  const delay = await coordinator.readContract({
+    address: addresses.proofs,
+    abi: abis.proofs,
+    functionName: "settlementDelay",
+  });
+  await coordinator.request({
+    method: "evm_increaseTime" as never,
+    params: [Number(delay)] as never,
+  });
+  run.log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
+  const [fin] = await jsonOf(
+    await run.local.post("/finalize", { jobId: job.jobId }),
+  ) as JobRecord[];
+  return fin!;
+}
+
+/** The rewards credited per node; every laptop with a claim withdraws it. */
+async function withdrawAll(
+  run: DemoRun,
+  job: DemoJob,
+  workers: Worker[],
+): Promise<DemoResult["rewards"]> {
+  const { coordinator, addresses } = run;
+  const events = await coordinator.getContractEvents({
+    address: addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RewardCredited",
+    args: { jobId: job.jobId },
+    fromBlock: 0n,
+  });
+  const rewards = events.map((e) => ({
+    node: e.args.nodePubkey!,
+    total: e.args.batchReward! + e.args.stepReward! + e.args.roundReward! + e.args.accuracyBonus!,
+  }));
+  for (const w of workers) {
+    const wc = run.client(run.workerAccts[workers.indexOf(w)]);
+    const claim = await wc.readContract({
+      address: addresses.jobs,
+      abi: abis.jobs,
+      functionName: "claimableOf",
+      args: [wc.account.address],
+    });
+    if (claim > 0n) await withdrawRewards(wc, { addresses });
+  }
+  return rewards;
 }
 
 function printSummary(r: DemoResult, log: (s: string) => void) {

@@ -39,40 +39,63 @@ function toRpcError(thrown: unknown): RpcError {
   return { code: RPC_INTERNAL_ERROR, message: "internal error" };
 }
 
-/** Creates the JSON-RPC handler over a context. */
-export function createRpc(ctx: Context) {
+/** The methods of a context, by name. */
+type Methods = Record<string, (params: Record<string, unknown>) => Promise<unknown>>;
+
+function methodsOf(ctx: Context): Methods {
   const models = modelsOf(ctx);
-  const methods: Record<string, (params: Record<string, unknown>) => Promise<unknown>> = {
+  return {
     ai_infer: (p) => models.run(parseInferParams(p)),
     ai_models: () => models.list(),
   };
+}
 
-  async function call(msg: unknown): Promise<unknown | undefined> {
-    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
-      return failure(null, { code: RPC_INVALID_REQUEST, message: "expected a request object" });
-    }
-    const m = msg as Record<string, unknown>;
-    const id = (["string", "number"].includes(typeof m.id) || m.id === null ? m.id : null) as Id;
-    if (m.jsonrpc !== "2.0" || typeof m.method !== "string") {
-      return failure(id, { code: RPC_INVALID_REQUEST, message: 'need jsonrpc "2.0" and a method' });
-    }
-    const fn = methods[m.method];
-    if (!fn) {
-      return failure(id, { code: RPC_METHOD_NOT_FOUND, message: `no method ${m.method}` });
-    }
-    const params = m.params ?? {};
-    if (typeof params !== "object" || params === null || Array.isArray(params)) {
-      return failure(id, { code: RPC_INVALID_PARAMS, message: "params must be an object" });
-    }
-    let result: unknown;
-    try {
-      result = await fn(params as Record<string, unknown>);
-    } catch (e) {
-      return "id" in m ? failure(id, toRpcError(e)) : undefined;
-    }
-    return "id" in m ? { jsonrpc: "2.0", id, result } : undefined; // no id: a notification
+/** Answers one call: a response, or undefined for a notification (no id). */
+async function call(methods: Methods, msg: unknown): Promise<unknown | undefined> {
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+    return failure(null, { code: RPC_INVALID_REQUEST, message: "expected a request object" });
   }
+  const m = msg as Record<string, unknown>;
+  const id = (["string", "number"].includes(typeof m.id) || m.id === null ? m.id : null) as Id;
+  if (m.jsonrpc !== "2.0" || typeof m.method !== "string") {
+    return failure(id, { code: RPC_INVALID_REQUEST, message: 'need jsonrpc "2.0" and a method' });
+  }
+  const fn = methods[m.method];
+  if (!fn) {
+    return failure(id, { code: RPC_METHOD_NOT_FOUND, message: `no method ${m.method}` });
+  }
+  const params = m.params ?? {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    return failure(id, { code: RPC_INVALID_PARAMS, message: "params must be an object" });
+  }
+  let result: unknown;
+  try {
+    result = await fn(params as Record<string, unknown>);
+  } catch (e) {
+    return "id" in m ? failure(id, toRpcError(e)) : undefined;
+  }
+  return "id" in m ? { jsonrpc: "2.0", id, result } : undefined; // no id: a notification
+}
 
+/** Answers a batch in order; 204 when it held only notifications. */
+async function callBatch(methods: Methods, body: unknown[]): Promise<Response> {
+  if (body.length === 0 || body.length > MAX_BATCH) {
+    return json(failure(null, {
+      code: RPC_INVALID_REQUEST,
+      message: `a batch holds 1..${MAX_BATCH} calls`,
+    }));
+  }
+  const out = [];
+  for (const msg of body) {
+    const r = await call(methods, msg);
+    if (r !== undefined) out.push(r);
+  }
+  return out.length ? json(out) : new Response(null, { status: 204 });
+}
+
+/** Creates the JSON-RPC handler over a context. */
+export function createRpc(ctx: Context) {
+  const methods = methodsOf(ctx);
   return handler(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "Cannot call RPC: use POST");
     const text = await req.text();
@@ -85,21 +108,8 @@ export function createRpc(ctx: Context) {
     } catch {
       return json(failure(null, { code: RPC_PARSE_ERROR, message: "parse error" }));
     }
-    if (Array.isArray(body)) {
-      if (body.length === 0 || body.length > MAX_BATCH) {
-        return json(failure(null, {
-          code: RPC_INVALID_REQUEST,
-          message: `a batch holds 1..${MAX_BATCH} calls`,
-        }));
-      }
-      const out = [];
-      for (const msg of body) {
-        const r = await call(msg);
-        if (r !== undefined) out.push(r);
-      }
-      return out.length ? json(out) : new Response(null, { status: 204 });
-    }
-    const r = await call(body);
+    if (Array.isArray(body)) return await callBatch(methods, body);
+    const r = await call(methods, body);
     return r === undefined ? new Response(null, { status: 204 }) : json(r);
   });
 }

@@ -122,91 +122,110 @@ function score(model: ModelSource, bytes: Uint8Array) {
   };
 }
 
+/** What the serving functions of one context share: the context and its loaded models. */
+interface Serving {
+  ctx: Context;
+  cache: Map<string, Promise<ServedModel>>;
+}
+
 function createModels(ctx: Context): Models {
-  const cache = new Map<string, Promise<ServedModel>>();
+  const serving: Serving = { ctx, cache: new Map() };
+  return {
+    load: (cid) => loadServed(serving, cid),
+    stream: (p, signal) => streamGeneration(serving, p, signal),
+    run: (p) => runGeneration(serving, p),
+    list: () => listModels(ctx),
+  };
+}
 
-  function load(cid: string): Promise<ServedModel> {
-    let p = cache.get(cid);
-    if (!p) {
-      p = (async () => {
-        if (!await isKnownModel(ctx, cid)) {
-          const why = "Cannot infer: CID is not a published model or a known checkpoint";
-          throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
-        }
-        let source: ModelSource;
-        try {
-          source = await loadModel(ctx.store, cid);
-        } catch (e) {
-          if (e instanceof BlockNotFoundError) {
-            const why = `Cannot infer: model ${cid} is not in this store`;
-            throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
-          }
-          throw e;
-        }
-        return { cid, source, backend: await createBackend(source) };
-      })();
-      cache.set(cid, p);
-      p.catch(() => cache.delete(cid)); // retry a failed load next time
-    }
-    return p;
+/** The served model of `cid`, loaded once per context (a failed load is retried next time). */
+function loadServed(serving: Serving, cid: string): Promise<ServedModel> {
+  const { cache } = serving;
+  let p = cache.get(cid);
+  if (!p) {
+    p = loadChecked(serving.ctx, cid);
+    cache.set(cid, p);
+    p.catch(() => cache.delete(cid)); // retry a failed load next time
   }
+  return p;
+}
 
-  async function* stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation> {
-    const bytes = encodeText(p.input);
-    if (p.maxTokens === 0 && bytes.length < 2) {
-      const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
-      throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
-    }
-    const model = await load(p.modelCid);
-    const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
-    const out: number[] = [];
-    const decoder = new TextDecoder();
-    if (p.maxTokens > 0) {
-      for await (const t of generate(model.backend, bytes, { ...p, signal })) {
-        out.push(t);
-        const piece = decoder.decode(new Uint8Array([t]), { stream: true });
-        if (piece) yield piece;
-      }
-      const rest = decoder.decode();
-      if (rest) yield rest;
-    }
-    return {
-      modelCid: p.modelCid,
-      backend: model.backend.name,
-      device: model.backend.device,
-      text: decodeBytes(new Uint8Array(out)),
-      promptTokens: bytes.length,
-      generatedTokens: out.length,
-      finishReason: p.maxTokens > 0 ? "length" : "none",
-      ...scored,
-    };
+/** Loads `cid` and its backend after checking it is a model this coordinator may serve. */
+async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
+  if (!await isKnownModel(ctx, cid)) {
+    const why = "Cannot infer: CID is not a published model or a known checkpoint";
+    throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
   }
+  let source: ModelSource;
+  try {
+    source = await loadModel(ctx.store, cid);
+  } catch (e) {
+    if (e instanceof BlockNotFoundError) {
+      const why = `Cannot infer: model ${cid} is not in this store`;
+      throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
+    }
+    throw e;
+  }
+  return { cid, source, backend: await createBackend(source) };
+}
 
-  async function run(p: InferParams): Promise<Generation> {
-    const it = stream(p);
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return r.value;
+async function* streamGeneration(
+  serving: Serving,
+  p: InferParams,
+  signal?: AbortSignal,
+): AsyncGenerator<string, Generation> {
+  const bytes = encodeText(p.input);
+  if (p.maxTokens === 0 && bytes.length < 2) {
+    const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
+    throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
+  }
+  const model = await loadServed(serving, p.modelCid);
+  const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
+  const out: number[] = [];
+  const decoder = new TextDecoder();
+  if (p.maxTokens > 0) {
+    for await (const t of generate(model.backend, bytes, { ...p, signal })) {
+      out.push(t);
+      const piece = decoder.decode(new Uint8Array([t]), { stream: true });
+      if (piece) yield piece;
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  }
+  return {
+    modelCid: p.modelCid,
+    backend: model.backend.name,
+    device: model.backend.device,
+    text: decodeBytes(new Uint8Array(out)),
+    promptTokens: bytes.length,
+    generatedTokens: out.length,
+    finishReason: p.maxTokens > 0 ? "length" : "none",
+    ...scored,
+  };
+}
+
+async function runGeneration(serving: Serving, p: InferParams): Promise<Generation> {
+  const it = streamGeneration(serving, p);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+async function listModels(ctx: Context): Promise<ModelListing[]> {
+  const { client, addresses } = ctx.chain;
+  const published = await getPublishedModels(client, { addresses });
+  const out: ModelListing[] = published.map((m) => ({
+    cid: m.cid,
+    modelId: m.modelId,
+    version: m.version?.toString(),
+    weightsDigest: m.weightsDigest,
+    kind: "published" as const,
+  }));
+  for (const j of await listJobs(ctx.kv)) {
+    if (j.modelFolderCid && !out.some((m) => m.cid === j.modelFolderCid)) {
+      out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
     }
   }
-
-  async function list(): Promise<ModelListing[]> {
-    const { client, addresses } = ctx.chain;
-    const published = await getPublishedModels(client, { addresses });
-    const out: ModelListing[] = published.map((m) => ({
-      cid: m.cid,
-      modelId: m.modelId,
-      version: m.version?.toString(),
-      weightsDigest: m.weightsDigest,
-      kind: "published" as const,
-    }));
-    for (const j of await listJobs(ctx.kv)) {
-      if (j.modelFolderCid && !out.some((m) => m.cid === j.modelFolderCid)) {
-        out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
-      }
-    }
-    return out;
-  }
-
-  return { load, stream, run, list };
+  return out;
 }

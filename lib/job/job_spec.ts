@@ -163,19 +163,43 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     throw new TypeError("Cannot read job spec: not JSON", { cause });
   }
   need(s?.version === 1, "version must be 1");
+  checkModel(s);
+  checkOptimizer(s.optimizer);
+  checkSchedule(s);
+  checkData(s);
+  checkOptionalSections(s);
+  checkAggregation(s.aggregation);
+  if (s.compression !== undefined) checkCompression(s.compression);
+  if (s.robust !== undefined) checkRobust(s.robust);
+  if (s.asynchronous !== undefined) checkAsynchronous(s.asynchronous);
+  if (s.privacy !== undefined) checkPrivacy(s.privacy, s.robust);
+  if (s.verification !== undefined) checkVerification(s.verification);
+  return s;
+}
+
+function checkModel(s: JobSpec): void {
   need(s.model?.kind === "gpt" || s.model?.kind === "ssm", "model.kind must be gpt or ssm");
   field("model", () => validateConfig(s.model));
   need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
   need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
-  need(num(s.optimizer?.lr, 0, 10) && num(s.optimizer.minLrRatio, 0, 1), "optimizer.lr");
+}
+
+function checkOptimizer(o: JobSpec["optimizer"]): void {
+  need(num(o?.lr, 0, 10) && num(o.minLrRatio, 0, 1), "optimizer.lr");
   need(
-    s.optimizer.kind === undefined || s.optimizer.kind === "adamw" || s.optimizer.kind === "sgd",
+    o.kind === undefined || o.kind === "adamw" || o.kind === "sgd",
     "optimizer.kind must be adamw or sgd",
   );
-  need(num(s.optimizer.weightDecay, 0, 1) && num(s.optimizer.gradClip, 0, 1e6), "optimizer");
+  need(num(o.weightDecay, 0, 1) && num(o.gradClip, 0, 1e6), "optimizer");
+}
+
+function checkSchedule(s: JobSpec): void {
   need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
   need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
+}
+
+function checkData(s: JobSpec): void {
   field("initialWeights", () => parseCid(s.initialWeights));
   field("validation", () => parseCid(s.validation));
   need(Array.isArray(s.shards) && s.shards.length > 0, "shards must be a non-empty list");
@@ -183,13 +207,18 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
     need(typeof sh?.name === "string", `shards[${i}].name must be a string`);
     field(`shards[${i}].cid`, () => parseCid(sh.cid));
   });
+}
+
+function checkOptionalSections(s: JobSpec): void {
   for (const k of ["compression", "robust", "asynchronous", "privacy", "verification"] as const) {
     need(
       s[k] === undefined || (typeof s[k] === "object" && s[k] !== null && !Array.isArray(s[k])),
       `${k} must be an object when present`,
     );
   }
-  const a = s.aggregation;
+}
+
+function checkAggregation(a: JobSpec["aggregation"]): void {
   need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
   need(num(a.quorum, 0.01, 1) && posInt(a.deadlineMs) && posInt(a.clusterSize), "aggregation");
   need(
@@ -205,45 +234,41 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
       `aggregation.layers.${name} must be {weight?: 0-10, freeze?: boolean}`,
     );
   }
-  if (s.compression !== undefined) {
-    need(CODECS.includes(s.compression.codec), `compression.codec must be one of ${CODECS}`);
-    need(
-      s.compression.fraction === undefined || num(s.compression.fraction, 1e-6, 1),
-      "compression.fraction",
-    );
-    const parts = s.compression.parts;
-    need(
-      parts === undefined || (Number.isInteger(parts) && parts >= 2 && parts <= 0xffff),
-      "compression.parts must be an integer in [2, 65535]",
-    );
-  }
-  if (s.robust !== undefined) {
-    need(ROBUST.includes(s.robust.strategy), `robust.strategy must be one of ${ROBUST}`);
-    need(s.robust.f === undefined || (Number.isInteger(s.robust.f) && s.robust.f >= 0), "robust.f");
-    need(s.robust.beta === undefined || num(s.robust.beta, 0, 0.49), "robust.beta");
-  }
-  if (s.asynchronous !== undefined) {
-    const m = s.asynchronous.maxStaleness;
-    need(Number.isInteger(m) && m >= 1 && m <= 10, "asynchronous.maxStaleness must be 1-10");
-  }
-  if (s.privacy !== undefined) {
-    const p = s.privacy;
-    need(num(p.clip, 1e-9, 1e9) && num(p.noiseMultiplier, 0, 1e6), "privacy.clip/noiseMultiplier");
-    need(num(p.delta, 1e-15, 0.5) && num(p.maxEpsilon, 1e-6, 1e6), "privacy.delta/maxEpsilon");
-    need(
-      s.robust === undefined,
-      "privacy and robust cannot be combined (DP-FedAvg is the strategy)",
-    );
-  }
-  if (s.verification !== undefined) {
-    const v = s.verification;
-    need(posInt(v.redundancy) && v.redundancy <= 10, "verification.redundancy must be 1-10");
-    need(num(v.challengeRate, 0, 1), "verification.challengeRate must be in [0, 1]");
-    need(v.sampleRate === 0 || num(v.sampleRate, 0.01, 0.05), "verification.sampleRate 1-5%");
-    need(v.spotCheckRate === undefined || num(v.spotCheckRate, 0, 1), "verification.spotCheckRate");
-    need(v.committee === undefined || typeof v.committee === "boolean", "verification.committee");
-  }
-  return s;
+}
+
+function checkCompression(c: NonNullable<JobSpec["compression"]>): void {
+  need(CODECS.includes(c.codec), `compression.codec must be one of ${CODECS}`);
+  need(c.fraction === undefined || num(c.fraction, 1e-6, 1), "compression.fraction");
+  const parts = c.parts;
+  need(
+    parts === undefined || (Number.isInteger(parts) && parts >= 2 && parts <= 0xffff),
+    "compression.parts must be an integer in [2, 65535]",
+  );
+}
+
+function checkRobust(r: NonNullable<JobSpec["robust"]>): void {
+  need(ROBUST.includes(r.strategy), `robust.strategy must be one of ${ROBUST}`);
+  need(r.f === undefined || (Number.isInteger(r.f) && r.f >= 0), "robust.f");
+  need(r.beta === undefined || num(r.beta, 0, 0.49), "robust.beta");
+}
+
+function checkAsynchronous(a: NonNullable<JobSpec["asynchronous"]>): void {
+  const m = a.maxStaleness;
+  need(Number.isInteger(m) && m >= 1 && m <= 10, "asynchronous.maxStaleness must be 1-10");
+}
+
+function checkPrivacy(p: NonNullable<JobSpec["privacy"]>, robust: JobSpec["robust"]): void {
+  need(num(p.clip, 1e-9, 1e9) && num(p.noiseMultiplier, 0, 1e6), "privacy.clip/noiseMultiplier");
+  need(num(p.delta, 1e-15, 0.5) && num(p.maxEpsilon, 1e-6, 1e6), "privacy.delta/maxEpsilon");
+  need(robust === undefined, "privacy and robust cannot be combined (DP-FedAvg is the strategy)");
+}
+
+function checkVerification(v: NonNullable<JobSpec["verification"]>): void {
+  need(posInt(v.redundancy) && v.redundancy <= 10, "verification.redundancy must be 1-10");
+  need(num(v.challengeRate, 0, 1), "verification.challengeRate must be in [0, 1]");
+  need(v.sampleRate === 0 || num(v.sampleRate, 0.01, 0.05), "verification.sampleRate 1-5%");
+  need(v.spotCheckRate === undefined || num(v.spotCheckRate, 0, 1), "verification.spotCheckRate");
+  need(v.committee === undefined || typeof v.committee === "boolean", "verification.committee");
 }
 
 /** The kernel hyper-parameters of a round: constant lr within it, cosine across rounds. */

@@ -180,17 +180,42 @@ export function encodeSafetensors(
  * ```
  */
 export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
-  const fail = (msg: string, cause?: unknown) =>
-    new SafetensorsError(`Cannot read safetensors: ${msg}`, cause ? { cause } : undefined);
+  const { header, dataStart } = readHeader(bytes);
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const tensors: Record<string, Tensor> = {};
+  const spans: Span[] = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      readMetadata(entry, metadata);
+      continue;
+    }
+    const { dtype, shape, begin, end } = readTensorEntry(name, entry, dataLen);
+    spans.push([begin, end, name]);
+    tensors[name] = { dtype, shape, bytes: bytes.subarray(dataStart + begin, dataStart + end) };
+  }
+  checkContiguous(spans, dataLen);
+  return { metadata, tensors };
+}
+
+/** A tensor's `[begin, end)` in the data section, and its name. */
+type Span = [number, number, string];
+
+function invalid(msg: string, cause?: unknown): SafetensorsError {
+  return new SafetensorsError(`Cannot read safetensors: ${msg}`, cause ? { cause } : undefined);
+}
+
+/** Checks the length prefix and parses the JSON header; the data section starts after it. */
+function readHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) {
-    throw fail(
+    throw invalid(
       `got ${bytes.length} bytes, fewer than the 8-byte header length; the file is truncated or not safetensors`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
   if (headerLen > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw fail(
+    throw invalid(
       `header length ${headerLen} exceeds the ${
         bytes.length - 8
       } bytes after it (limit ${MAX_HEADER_BYTES}); the file is truncated or not safetensors, re-download it`,
@@ -198,92 +223,93 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   }
   const n = Number(headerLen);
   if (n < 2 || bytes[8] !== 0x7b) {
-    throw fail("header does not start with '{'; this is not a safetensors file");
+    throw invalid("header does not start with '{'; this is not a safetensors file");
   }
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (cause) {
-    throw fail("header is not valid UTF-8 JSON; the file is corrupt, re-export it", cause);
+    throw invalid("header is not valid UTF-8 JSON; the file is corrupt, re-export it", cause);
   }
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
-    throw fail("header is not a JSON object");
+    throw invalid("header is not a JSON object");
   }
-  const dataStart = 8 + n;
-  const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
-  const tensors: Record<string, Tensor> = {};
-  const spans: [number, number, string][] = [];
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
-        throw fail("__metadata__ is not an object of strings");
-      }
-      for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== "string") throw fail(`__metadata__ "${k}" is not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== "object" || e === null) throw fail(`tensor "${name}" entry is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
-      throw fail(
-        `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${
-          Object.keys(DTYPE_SIZE).join(", ")
-        }`,
-      );
-    }
-    const dtype = e.dtype as DType;
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(
-        `tensor "${name}" shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`,
-      );
-    }
-    const offs = e.data_offsets;
-    if (
-      !Array.isArray(offs) || offs.length !== 2 ||
-      !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]
-    ) {
-      throw fail(`tensor "${name}" data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
-    }
-    const [begin, end] = offs as [number, number];
-    const expected = elementCount(e.shape, name) * DTYPE_SIZE[dtype];
-    if (end - begin !== expected) {
-      throw fail(
-        `tensor "${name}" spans ${
-          end - begin
-        } bytes but shape [${e.shape}] of ${dtype} needs ${expected}`,
-      );
-    }
-    if (end > dataLen) {
-      throw fail(
-        `tensor "${name}" ends at byte ${end} but the data section has ${dataLen} bytes; the file is truncated, re-download it`,
-      );
-    }
-    spans.push([begin, end, name]);
-    tensors[name] = {
-      dtype,
-      shape: e.shape as number[],
-      bytes: bytes.subarray(dataStart + begin, dataStart + end),
-    };
+  return { header: header as Record<string, unknown>, dataStart: 8 + n };
+}
+
+/** Copies the `__metadata__` entry into `metadata`, checking it is a map of strings. */
+function readMetadata(entry: unknown, metadata: Record<string, string>): void {
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw invalid("__metadata__ is not an object of strings");
   }
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== "string") throw invalid(`__metadata__ "${k}" is not a string`);
+    metadata[k] = v;
+  }
+}
+
+/** Checks one tensor's header entry: dtype, shape, and offsets inside a `dataLen` section. */
+function readTensorEntry(
+  name: string,
+  entry: unknown,
+  dataLen: number,
+): { dtype: DType; shape: number[]; begin: number; end: number } {
+  const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof e !== "object" || e === null) throw invalid(`tensor "${name}" entry is not an object`);
+  if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
+    throw invalid(
+      `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${
+        Object.keys(DTYPE_SIZE).join(", ")
+      }`,
+    );
+  }
+  const dtype = e.dtype as DType;
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw invalid(
+      `tensor "${name}" shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`,
+    );
+  }
+  const offs = e.data_offsets;
+  if (
+    !Array.isArray(offs) || offs.length !== 2 ||
+    !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]
+  ) {
+    throw invalid(`tensor "${name}" data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
+  }
+  const [begin, end] = offs as [number, number];
+  const expected = elementCount(e.shape, name) * DTYPE_SIZE[dtype];
+  if (end - begin !== expected) {
+    throw invalid(
+      `tensor "${name}" spans ${
+        end - begin
+      } bytes but shape [${e.shape}] of ${dtype} needs ${expected}`,
+    );
+  }
+  if (end > dataLen) {
+    throw invalid(
+      `tensor "${name}" ends at byte ${end} but the data section has ${dataLen} bytes; the file is truncated, re-download it`,
+    );
+  }
+  return { dtype, shape: e.shape as number[], begin, end };
+}
+
+/** Checks the tensors tile the data section exactly: no gap, overlap or trailing bytes. */
+function checkContiguous(spans: Span[], dataLen: number): void {
   spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let cursor = 0;
   for (const [begin, end, name] of spans) {
     if (begin !== cursor) {
-      throw fail(
+      throw invalid(
         `tensor "${name}" starts at ${begin}, expected ${cursor} (overlap or gap in data_offsets)`,
       );
     }
     cursor = end;
   }
   if (cursor !== dataLen) {
-    throw fail(
+    throw invalid(
       `data section has ${dataLen} bytes but tensors cover ${cursor}; trailing bytes or a gap`,
     );
   }
-  return { metadata, tensors };
 }
 
 /**

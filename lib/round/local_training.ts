@@ -119,6 +119,17 @@ export function defaultHyper(
   };
 }
 
+/** Options of {@link trainLocal}. */
+export interface TrainLocalOptions {
+  now?: () => bigint;
+  onStep?: (step: number, loss: number) => void;
+  /** Encodes the delta for sending (a compression codec); its bytes are what gets digested. */
+  encode?: (delta: Float32Array) => Uint8Array;
+  /** Record the weights digest of every step (s_0..s_N) for disputes; costs a Merkle root
+   * of the weights per step. */
+  recordSteps?: boolean;
+}
+
 /**
  * Runs a task from `global` weights. The optimizer state starts fresh every round, so the result
  * depends on nothing but (global weights, task): anyone can recompute it.
@@ -128,59 +139,12 @@ export function trainLocal(
   global: Float32Array,
   task: LocalTask,
   key: NodeKey,
-  options: {
-    now?: () => bigint;
-    onStep?: (step: number, loss: number) => void;
-    /** Encodes the delta for sending (a compression codec); its bytes are what gets digested. */
-    encode?: (delta: Float32Array) => Uint8Array;
-    /** Record the weights digest of every step (s_0..s_N) for disputes; costs a Merkle root
-     * of the weights per step. */
-    recordSteps?: boolean;
-  } = {},
+  options: TrainLocalOptions = {},
 ): LocalResult {
-  if (!Number.isInteger(task.localSteps) || task.localSteps < 1) {
-    throw new RangeError("Cannot train: localSteps must be a positive integer");
-  }
-  if (!Number.isInteger(task.proofEvery) || task.proofEvery < 1) {
-    throw new RangeError("Cannot train: proofEvery must be a positive integer");
-  }
-  const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
-  const { hyper } = task;
-  const count = hyper.B * hyper.accumSteps;
+  checkTask(task);
   const started = performance.now();
-  let weights = global;
-  let state = initOptState(hyper.optimizer.kind, global.length);
-  const losses = new Float32Array(task.localSteps);
-  const stepRecords = new Uint8Array(task.localSteps * STEP_RECORD_BYTES);
-  const proofs: SignedTrainProof[] = [];
-  const stepDigests = options.recordSteps ? [merkleRoot(f32Bytes(global))] : undefined;
-  for (let s = 0; s < task.localSteps; s++) {
-    const batch = sampleBatch(
-      task.data,
-      count,
-      hyper.T,
-      task.seed,
-      task.round * task.localSteps + s,
-    );
-    const r = trainStep.trainStep(weights, state, batch, task.seed, hyper);
-    weights = r.weights;
-    state = r.optState;
-    losses[s] = r.loss;
-    stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
-    stepDigests?.push(merkleRoot(f32Bytes(weights)));
-    options.onStep?.(s, r.loss);
-    if ((s + 1) % task.proofEvery === 0 || s === task.localSteps - 1) {
-      proofs.push(signTrainProof(key, {
-        jobId: task.jobId,
-        step: BigInt(task.round * task.localSteps + s),
-        lossDigest: digestHex(f32Bytes(losses.subarray(0, s + 1))),
-        gradientDigest: merkleRoot(f32Bytes(r.grad)),
-        weightsDigest: merkleRoot(f32Bytes(weights)),
-        timestamp: now(),
-        nodePubkey: key.publicKeyHex,
-      }, task.domain));
-    }
-  }
+  const run = runLocalSteps(trainStep, global, task, key, options);
+  const { weights, losses, stepRecords, proofs, stepDigests } = run;
   const delta = new Float32Array(global.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i]! - global[i]!;
   let lossSum = 0;
@@ -190,7 +154,7 @@ export function trainLocal(
     weights,
     delta,
     steps: task.localSteps,
-    samples: task.localSteps * count,
+    samples: task.localSteps * (task.hyper.B * task.hyper.accumSteps),
     losses,
     meanLoss: lossSum / losses.length,
     lossDigest: merkleRoot(stepRecords, STEP_RECORD_BYTES),
@@ -203,4 +167,79 @@ export function trainLocal(
     gpuSeconds: Math.max(1, Math.ceil((performance.now() - started) / 1000)),
     ...(stepDigests ? { stepDigests } : {}),
   };
+}
+
+function checkTask(task: LocalTask): void {
+  if (!Number.isInteger(task.localSteps) || task.localSteps < 1) {
+    throw new RangeError("Cannot train: localSteps must be a positive integer");
+  }
+  if (!Number.isInteger(task.proofEvery) || task.proofEvery < 1) {
+    throw new RangeError("Cannot train: proofEvery must be a positive integer");
+  }
+}
+
+/** What the local steps leave behind: final weights and the per-step trail. */
+interface StepTrail {
+  weights: Float32Array;
+  losses: Float32Array;
+  stepRecords: Uint8Array;
+  proofs: SignedTrainProof[];
+  stepDigests?: Hex[];
+}
+
+/** The task's local steps from `global`, signing a proof every `proofEvery` steps and at the end. */
+function runLocalSteps(
+  trainStep: { trainStep: TrainStepFn },
+  global: Float32Array,
+  task: LocalTask,
+  key: NodeKey,
+  options: TrainLocalOptions,
+): StepTrail {
+  const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
+  const { hyper } = task;
+  const count = hyper.B * hyper.accumSteps;
+  let weights = global;
+  let state = initOptState(hyper.optimizer.kind, global.length);
+  const losses = new Float32Array(task.localSteps);
+  const stepRecords = new Uint8Array(task.localSteps * STEP_RECORD_BYTES);
+  const proofs: SignedTrainProof[] = [];
+  const stepDigests = options.recordSteps ? [merkleRoot(f32Bytes(global))] : undefined;
+  for (let s = 0; s < task.localSteps; s++) {
+    const step = task.round * task.localSteps + s;
+    const batch = sampleBatch(task.data, count, hyper.T, task.seed, step);
+    const r = trainStep.trainStep(weights, state, batch, task.seed, hyper);
+    weights = r.weights;
+    state = r.optState;
+    losses[s] = r.loss;
+    stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
+    stepDigests?.push(merkleRoot(f32Bytes(weights)));
+    options.onStep?.(s, r.loss);
+    if ((s + 1) % task.proofEvery === 0 || s === task.localSteps - 1) {
+      proofs.push(signStepProof(key, task, step, {
+        losses: losses.subarray(0, s + 1),
+        grad: r.grad,
+        weights,
+        now,
+      }));
+    }
+  }
+  return { weights, losses, stepRecords, proofs, stepDigests };
+}
+
+/** Signs the TrainProof of global step `step`: digests of the losses so far, gradient, weights. */
+function signStepProof(
+  key: NodeKey,
+  task: LocalTask,
+  step: number,
+  at: { losses: Float32Array; grad: Float32Array; weights: Float32Array; now: () => bigint },
+): SignedTrainProof {
+  return signTrainProof(key, {
+    jobId: task.jobId,
+    step: BigInt(step),
+    lossDigest: digestHex(f32Bytes(at.losses)),
+    gradientDigest: merkleRoot(f32Bytes(at.grad)),
+    weightsDigest: merkleRoot(f32Bytes(at.weights)),
+    timestamp: at.now(),
+    nodePubkey: key.publicKeyHex,
+  }, task.domain);
 }

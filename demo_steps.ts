@@ -1,0 +1,320 @@
+/**
+ * The phases of the demo job that go through the coordinator and lib/chain verbs (demo.ts runs
+ * them in order, with the phases that read the contracts directly): deploy the contracts, prepare
+ * and submit the job, start the laptops, assign, run the rounds, publish and sample.
+ */
+import { formatEther, parseEther } from "viem";
+import type { Hex } from "viem";
+import type { Devnet } from "./lib/chain/devnet.ts";
+import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
+import { deployArtha } from "./lib/chain/deploy.ts";
+import type { ArthaAddresses } from "./lib/chain/contracts.ts";
+import { submitTrain } from "./lib/chain/submit_train.ts";
+import { registerModel } from "./lib/chain/register_model.ts";
+import { publishModel } from "./lib/chain/publish_model.ts";
+import { readJob } from "./lib/chain/read_job.ts";
+import { generateNodeKey } from "./lib/crypto/keys.ts";
+import { type JobSpec, jobSpecHash, workTerms } from "./lib/job/job_spec.ts";
+import { prepareJob } from "./lib/job/job_owner.ts";
+import { formatArthaUri } from "./lib/store/cid.ts";
+import { createTrainer } from "./kernel/train_step.ts";
+import { loadKernel } from "./kernel/wasm_module.ts";
+import { loadBrownShards } from "./kernel/data.ts";
+import type { ModelConfig } from "./kernel/params.ts";
+import type { LocalCoordinator } from "./functions/local.ts";
+import type { JobRecord } from "./lib/coordinator/state.ts";
+import { Worker } from "./lib/worker/worker.ts";
+
+export interface DemoOptions {
+  nodes: number;
+  spares: number;
+  rounds: number;
+  localSteps: number;
+  /** Share of nodes that go silent after the first round. */
+  drop: number;
+  width: number;
+  layers: number;
+  T: number;
+  B: number;
+  strategy: "fedavg" | "diloco";
+  compression?: JobSpec["compression"];
+  robust?: JobSpec["robust"];
+  privacy?: JobSpec["privacy"];
+  verification?: JobSpec["verification"];
+  /** Cluster aggregation by laptops (clusters of 16). */
+  hierarchical?: boolean;
+  /** Local optimizer (default AdamW) and its learning rate. */
+  optimizer?: "adamw" | "sgd";
+  lr?: number;
+  report?: string;
+  quiet: boolean;
+}
+
+export interface DemoResult {
+  job: JobRecord;
+  rewards: { node: Hex; total: bigint }[];
+  gasByRound: bigint[];
+  publishedCid: string;
+  seconds: number;
+  /** Bytes of one raw fp32 delta of the model (4 per parameter): the compression baseline. */
+  fp32UpdateBytes: number;
+}
+
+type Account = Devnet["accounts"][number];
+
+/** The devnet with the contracts deployed: who acts, and where. */
+export interface DemoChain {
+  chainId: number;
+  /** A client acting as `account` on the devnet. */
+  client: (account: Account | undefined) => ArthaClient;
+  coordinator: ArthaClient;
+  owner: ArthaClient;
+  workerAccts: Account[];
+  addresses: ArthaAddresses;
+}
+
+/** What every phase after deployment shares. */
+export interface DemoRun extends DemoChain {
+  o: DemoOptions;
+  log: (s: string) => void;
+  local: LocalCoordinator;
+}
+
+/** The submitted job, as the later phases need it. */
+export interface DemoJob {
+  jobId: Hex;
+  specCid: string;
+  spec: JobSpec;
+  modelId: Hex;
+  model: ModelConfig;
+}
+
+export async function jsonOf(res: Response) {
+  const body = await res.json();
+  if (!res.ok) throw new Error(`coordinator: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function gasSince(client: ArthaClient, from: bigint): Promise<[bigint, bigint]> {
+  const to = await client.getBlockNumber({ cacheTime: 0 }); // viem caches it for 4 s otherwise
+  let gas = 0n;
+  for (let b = from + 1n; b <= to; b++) gas += (await client.getBlock({ blockNumber: b })).gasUsed;
+  return [gas, to];
+}
+
+/** Deploys the eight contracts from the first account; the second is the job owner. */
+export async function deployChain(net: Devnet, log: (s: string) => void): Promise<DemoChain> {
+  const [coordinatorAcct, ownerAcct, ...workerAccts] = net.accounts;
+  const client = (account: typeof coordinatorAcct) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: account! });
+  const coordinator = client(coordinatorAcct);
+  const owner = client(ownerAcct);
+  const addresses = await deployArtha(coordinator);
+  log(`chain ${net.rpcUrl}: contracts deployed (registry ${addresses.registry})`);
+  return { chainId: net.chainId, client, coordinator, owner, workerAccts, addresses };
+}
+
+/** The job owner: non-IID shards (one Brown genre each), spec, escrow, model registration. */
+export async function submitJob(run: DemoRun): Promise<DemoJob> {
+  const { o, owner, addresses } = run;
+  const model = { kind: "gpt" as const, maxT: o.T, layers: o.layers, heads: 4, width: o.width };
+  const { spec, specCid } = await prepareJob(run.local.ctx.store, {
+    model,
+    shards: loadBrownShards(),
+    rounds: o.rounds,
+    localSteps: o.localSteps,
+    B: o.B,
+    T: o.T,
+    strategy: o.strategy,
+    deadlineMs: 10 * 60_000,
+    compression: o.compression,
+    robust: o.robust,
+    privacy: o.privacy,
+    verification: o.verification,
+    hierarchical: o.hierarchical,
+    optimizer: o.optimizer,
+    lr: o.lr,
+  });
+  const budget = parseEther(String(Math.max(10, o.nodes)));
+  const job = await submitTrain(owner, {
+    addresses,
+    budget,
+    terms: {
+      modelCid: spec.initialWeights,
+      datasetCid: spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(spec),
+      rounds: o.rounds,
+      nodesWanted: o.nodes,
+      redundancy: o.verification?.redundancy ?? 1,
+      baseRatePerSecond: parseEther("0.001"),
+      targetImprovementBps: 1_000,
+      ...workTerms(spec),
+    },
+  });
+  const modelId = await registerModel(owner, {
+    addresses,
+    name: "artha-brown-gpt",
+    jobId: job.jobId,
+    publisher: run.coordinator.account.address,
+  });
+  run.log(
+    `job ${job.jobId}: ${formatEther(budget)} ARTH escrowed; spec ${
+      formatArthaUri(specCid)
+    }; ${spec.shards.length} genre shards`,
+  );
+  return { jobId: job.jobId, specCid, spec, modelId, model };
+}
+
+/** The laptops: each stakes and binds a fresh Ed25519 key. */
+export async function startWorkers(run: DemoRun): Promise<Worker[]> {
+  const trainer = createTrainer(loadKernel());
+  const workers = run.workerAccts.slice(0, run.o.nodes + run.o.spares).map((acct) =>
+    new Worker({
+      coordinator: run.local.call,
+      client: run.client(acct),
+      addresses: run.addresses,
+      chainId: run.chainId,
+      key: generateNodeKey(),
+      trainer,
+      heartbeatEveryMs: Infinity,
+    })
+  );
+  for (const w of workers) await w.register();
+  run.log(`${workers.length} laptops staked 10 ARTH each and bound their Ed25519 keys`);
+  return workers;
+}
+
+/** Asks the coordinator to assign the job's tasks; returns the nodes that hold one. */
+export async function assignTasks(run: DemoRun, job: DemoJob): Promise<string[]> {
+  const { jobId, specCid, modelId } = job;
+  const assigned = await jsonOf(
+    await run.local.post("/assign", { jobId, specCid, modelId }),
+  ) as JobRecord;
+  run.log(
+    `assigned ${assigned.assigned.length} nodes; initial validation loss ${
+      assigned.initialValLoss.toFixed(4)
+    } nats/byte\n`,
+  );
+  return assigned.assigned;
+}
+
+/** Every round, closed on chain; returns the gas each round cost and the laptops that dropped. */
+export async function runRounds(
+  run: DemoRun,
+  job: DemoJob,
+  workers: Worker[],
+  assigned: string[],
+): Promise<{ gasByRound: bigint[]; dropped: Set<string> }> {
+  const dropped = new Set<string>();
+  const gasByRound: bigint[] = [];
+  let block = await run.coordinator.getBlockNumber({ cacheTime: 0 });
+  for (let round = 0; round < run.o.rounds; round++) {
+    if (round === 1 && run.o.drop > 0) await dropLaptops(run, workers, assigned, dropped);
+    const active = workers.filter((w) => !dropped.has(w.nodePubkey));
+    await tickActive(active);
+    const outcome = await closeRound(run, job, active, round);
+    const [gas, to] = await gasSince(run.coordinator, block);
+    block = to;
+    gasByRound.push(gas);
+    run.log(
+      `round ${round}: ${outcome.updates} updates (${outcome.reason}), validation loss ${
+        outcome.valLoss.toFixed(4)
+      }, gas ${gas}`,
+    );
+  }
+  return { gasByRound, dropped };
+}
+
+/** Silences a share of the laptops holding tasks; an hour passes and the rest heartbeat. */
+async function dropLaptops(
+  run: DemoRun,
+  workers: Worker[],
+  assigned: string[],
+  dropped: Set<string>,
+): Promise<void> {
+  // Laptops holding tasks go silent (spares that never got one would drop nothing).
+  const holding = workers.filter((w) => assigned.includes(w.nodePubkey));
+  for (const w of holding.slice(0, Math.round(run.o.nodes * run.o.drop))) {
+    dropped.add(w.nodePubkey);
+  }
+  // An hour and a bit passes: silent laptops miss their heartbeat, the rest send one.
+  await run.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
+  run.log(`${dropped.size} laptops went silent`);
+}
+
+/**
+ * A tick does one thing; validating a spot-checked round comes before training, so a laptop keeps
+ * ticking until it has trained or has nothing left to do.
+ */
+async function tickActive(active: Worker[]): Promise<void> {
+  for (const w of active) {
+    for (let i = 0; i < 4; i++) {
+      const did = await w.tick();
+      if (did !== "validated" && did !== "aggregated") break;
+    }
+  }
+}
+
+/** What /aggregate answers for a job, as far as the demo reads it. */
+interface RoundOutcome {
+  status: string;
+  reason: string;
+  updates: number;
+  valLoss: number;
+}
+
+/** Aggregates the round, letting cluster aggregators or the deadline finish it if need be. */
+async function closeRound(
+  run: DemoRun,
+  job: DemoJob,
+  active: Worker[],
+  round: number,
+): Promise<RoundOutcome> {
+  const aggregate = async (): Promise<RoundOutcome> =>
+    (await jsonOf(await run.local.post("/aggregate", { jobId: job.jobId })))[0];
+  let outcome = await aggregate();
+  if (outcome.status === "waiting" && outcome.reason === "clusters") {
+    // Hierarchical: the cluster aggregators among the laptops sum their clusters.
+    for (const w of active) await w.tick();
+    outcome = await aggregate();
+  }
+  if (outcome.status === "waiting") {
+    run.local.advance(job.spec.aggregation.deadlineMs); // nothing more will come: let the deadline pass
+    outcome = await aggregate();
+  }
+  if (outcome.status !== "closed") {
+    throw new Error(`round ${round} did not close: ${JSON.stringify(outcome)}`);
+  }
+  return outcome;
+}
+
+/** Publishes the exported model in ModelRegistry and samples it through /ai/infer. */
+export async function publishAndSample(
+  run: DemoRun,
+  job: DemoJob,
+  fin: JobRecord,
+): Promise<string> {
+  const { coordinator, addresses } = run;
+  const { latestWeightsDigest } = await readJob(coordinator, { addresses, jobId: job.jobId });
+  // The exported Hugging Face-style folder (finalize wrote it), servable by /ai/infer.
+  const cid = fin.modelFolderCid ?? fin.globalCid;
+  await publishModel(run.owner, {
+    addresses,
+    modelId: job.modelId,
+    cid,
+    weightsDigest: latestWeightsDigest,
+  });
+  const sample = await jsonOf(
+    await run.local.post("/ai/infer", {
+      modelCid: cid,
+      input: "The jury said ",
+      maxTokens: 60,
+      temperature: 0.8,
+      topK: 40,
+      seed: 1,
+    }),
+  );
+  run.log(`sample (${sample.backend}): ${JSON.stringify("The jury said " + sample.text)}`);
+  return cid;
+}
