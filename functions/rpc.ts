@@ -50,32 +50,42 @@ function methodsOf(ctx: Context): Methods {
   };
 }
 
-/** Answers one call: a response, or undefined for a notification (no id). */
+/** Answers one call: a response, or undefined for a notification (no id member), which per
+ * JSON-RPC 2.0 is never answered, not even with an error. */
 async function call(methods: Methods, msg: unknown): Promise<unknown | undefined> {
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
     return failure(null, { code: RPC_INVALID_REQUEST, message: "expected a request object" });
   }
   const m = msg as Record<string, unknown>;
-  const id = (["string", "number"].includes(typeof m.id) || m.id === null ? m.id : null) as Id;
+  const notification = !("id" in m);
+  if (!notification && !isId(m.id)) {
+    return failure(null, {
+      code: RPC_INVALID_REQUEST,
+      message: "id must be a string, number or null",
+    });
+  }
+  const id = (notification ? null : m.id) as Id;
   if (m.jsonrpc !== "2.0" || typeof m.method !== "string") {
     return failure(id, { code: RPC_INVALID_REQUEST, message: 'need jsonrpc "2.0" and a method' });
   }
-  const fn = methods[m.method];
+  const answer = (r: unknown) => (notification ? undefined : r);
+  // Own methods only: a name such as "toString" or "constructor" is no method of ours.
+  const fn = Object.hasOwn(methods, m.method) ? methods[m.method] : undefined;
   if (!fn) {
-    return failure(id, { code: RPC_METHOD_NOT_FOUND, message: `no method ${m.method}` });
+    return answer(failure(id, { code: RPC_METHOD_NOT_FOUND, message: `no method ${m.method}` }));
   }
   const params = m.params ?? {};
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
-    return failure(id, { code: RPC_INVALID_PARAMS, message: "params must be an object" });
+    return answer(failure(id, { code: RPC_INVALID_PARAMS, message: "params must be an object" }));
   }
-  let result: unknown;
   try {
-    result = await fn(params as Record<string, unknown>);
+    return answer({ jsonrpc: "2.0", id, result: await fn(params as Record<string, unknown>) });
   } catch (e) {
-    return "id" in m ? failure(id, toRpcError(e)) : undefined;
+    return answer(failure(id, toRpcError(e)));
   }
-  return "id" in m ? { jsonrpc: "2.0", id, result } : undefined; // no id: a notification
 }
+
+const isId = (v: unknown) => typeof v === "string" || typeof v === "number" || v === null;
 
 /** Answers a batch in order; 204 when it held only notifications. */
 async function callBatch(methods: Methods, body: unknown[]): Promise<Response> {

@@ -165,6 +165,26 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
       { jsonrpc: "2.0", id: 6, method: "nope" },
     ]);
     assert.deepEqual(batch.body.map((r: { id: number }) => r.id), [5, 6]);
+    // Only our own methods dispatch: Object.prototype names are unknown methods.
+    for (const method of ["toString", "constructor", "hasOwnProperty", "__proto__"]) {
+      assert.equal(await code({ jsonrpc: "2.0", id: 7, method }), -32601, method);
+    }
+    // A notification is never answered, not even an unknown method or bad params.
+    for (
+      const n of [
+        { jsonrpc: "2.0", method: "ai_nothing" },
+        { jsonrpc: "2.0", method: "ai_infer", params: [1] },
+        { jsonrpc: "2.0", method: "toString" },
+      ]
+    ) {
+      const res = await s.post("/rpc", n);
+      assert.equal(res.status, 204, JSON.stringify(n));
+      await res.body?.cancel();
+    }
+    // An id must be a string, a number or null.
+    const objectId = await rpc({ jsonrpc: "2.0", id: { x: 1 }, method: "ai_models" });
+    assert.equal(objectId.body.error.code, -32600);
+    assert.equal(objectId.body.id, null);
   });
 
   await t.step("POST /v1/completions (OpenAI shape), plain and streamed", async () => {
