@@ -85,19 +85,72 @@ export function errorResponse(thrown: unknown): Response {
   return json(errorBody("INTERNAL", "internal error"), 500);
 }
 
-/** Wraps a handler so it never throws. */
-export function handler(fn: (req: Request) => Promise<Response> | Response) {
+/** Wraps a handler so it never throws; `toResponse` shapes its errors (default: ours). */
+export function handler(
+  fn: (req: Request) => Promise<Response> | Response,
+  toResponse: (thrown: unknown) => Response = errorResponse,
+) {
   return async (req: Request): Promise<Response> => {
     try {
       return await fn(req);
     } catch (e) {
-      return errorResponse(e);
+      return toResponse(e);
     }
   };
 }
 
+/**
+ * An error in OpenAI's shape, `{ error: { message, type, param, code } }`, which OpenAI's clients
+ * read (`type` is invalid_request_error for 4xx, server_error otherwise; `code` is ours).
+ */
+export function openAiErrorResponse(thrown: unknown): Response {
+  const e = asHttpError(thrown);
+  if (!e) console.error(thrown);
+  const status = e?.status ?? 500;
+  const type = status < 500 ? "invalid_request_error" : "server_error";
+  return json({
+    error: {
+      message: e?.message ?? "internal error",
+      type,
+      param: null,
+      code: e?.code ?? "INTERNAL",
+    },
+  }, status);
+}
+
 /** Default and hard limit for request bodies. */
 export const MAX_BODY_BYTES = 1 << 20;
+
+/**
+ * The request body, refused with 413 as soon as it passes `maxBytes`: a declared
+ * Content-Length is checked first, and a body without one (chunked) is counted while it streams,
+ * so nobody can make the coordinator buffer more than the limit.
+ */
+export async function readBody(req: Request, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const tooLarge = () => new HttpError(413, `Cannot read body: larger than ${maxBytes} bytes`);
+  if (Number(req.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
 
 /** Reads a JSON object body, with a size limit and clear 4xx errors. */
 export async function readJson(
@@ -108,14 +161,7 @@ export async function readJson(
   if (!type.includes("application/json")) {
     throw new HttpError(415, "Cannot read body: content-type must be application/json");
   }
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    throw new HttpError(413, `Cannot read body: larger than ${maxBytes} bytes`);
-  }
-  const text = await req.text();
-  if (text.length > maxBytes) {
-    throw new HttpError(413, `Cannot read body: larger than ${maxBytes} bytes`);
-  }
+  const text = new TextDecoder().decode(await readBody(req, maxBytes));
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -2,7 +2,8 @@
  * POST /v1/completions — the OpenAI completions shape over the same service as /ai/infer:
  * {model: <cid>, prompt, max_tokens? (16), temperature? (1), top_k?, seed?, stream?} ->
  * {id, object: "text_completion", created, model, choices: [{text, index, finish_reason}], usage}.
- * With `stream: true`, OpenAI-style `data: {...}` chunks and a final `data: [DONE]`.
+ * With `stream: true`, OpenAI-style `data: {...}` chunks and a final `data: [DONE]`. Errors come
+ * in OpenAI's shape, `{error: {message, type, param, code}}`. GET /v1/models lists the models.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import {
@@ -11,6 +12,7 @@ import {
   handler,
   HttpError,
   json,
+  openAiErrorResponse,
   parseInferParams,
   readJson,
   sseResponse,
@@ -69,7 +71,26 @@ export function createCompletions(ctx: Context) {
         "data: [DONE]\n\n",
       error: (code, message) => `data: ${JSON.stringify(errorBody(code, message))}\n\n`,
     });
-  });
+  }, openAiErrorResponse);
+}
+
+/**
+ * GET /v1/models — OpenAI's model list over the servable models (published and job folders), so
+ * OpenAI clients' `models.list()` works: {object: "list", data: [{id, object, created, owned_by}]}.
+ */
+export function createModelList(ctx: Context) {
+  const models = modelsOf(ctx);
+  return handler(async (req) => {
+    if (req.method !== "GET") throw new HttpError(405, "Cannot list models: use GET");
+    const created = Math.floor(ctx.now() / 1000);
+    const data = (await models.list()).map((m) => ({
+      id: m.cid,
+      object: "model",
+      created,
+      owned_by: m.modelId ?? m.jobId ?? "arthatrain",
+    }));
+    return json({ object: "list", data });
+  }, openAiErrorResponse);
 }
 
 export default {

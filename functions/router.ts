@@ -4,7 +4,7 @@
  *   deno task serve        # needs ARTHA_* environment (see README)
  *
  * Routes: /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
- * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /dashboard (and /),
+ * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /),
  * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
  * Deno.cron.
  */
@@ -17,7 +17,7 @@ import { createCluster } from "./cluster.ts";
 import { createDidGrant } from "./did_grant.ts";
 import { createFinalize } from "./finalize.ts";
 import { finalizeAll } from "../lib/coordinator/finalize.ts";
-import { createCompletions } from "./completions.ts";
+import { createCompletions, createModelList } from "./completions.ts";
 import { createDashboard } from "./dashboard.ts";
 import { createInfer } from "./infer.ts";
 import { createRegister } from "./register.ts";
@@ -43,6 +43,7 @@ export function createRouter(ctx: Context): Handler {
     [/^\/ai\/infer\/?$/, createInfer(ctx)],
     [/^\/rpc\/?$/, createRpc(ctx)],
     [/^\/v1\/completions\/?$/, createCompletions(ctx)],
+    [/^\/v1\/models\/?$/, createModelList(ctx)],
     [/^\/(dashboard\/?)?$/, createDashboard()],
     [/^\/did\/(resolve|access|grant|grant\/prepare)\/?$/, createDidGrant(ctx)],
   ];

@@ -8,7 +8,7 @@
  * params (data.status 400/413), -32004 model not found (data.status 404), -32603 internal.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
-import { asHttpError, handler, HttpError, json, parseInferParams } from "./_http.ts";
+import { asHttpError, handler, HttpError, json, parseInferParams, readBody } from "./_http.ts";
 import { MAX_INFER_BODY, modelsOf } from "../lib/coordinator/models.ts";
 
 export const RPC_PARSE_ERROR = -32700;
@@ -108,10 +108,7 @@ export function createRpc(ctx: Context) {
   const methods = methodsOf(ctx);
   return handler(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "Cannot call RPC: use POST");
-    const text = await req.text();
-    if (text.length > MAX_INFER_BODY) {
-      throw new HttpError(413, `Cannot read body: larger than ${MAX_INFER_BODY} bytes`);
-    }
+    const text = new TextDecoder().decode(await readBody(req, MAX_INFER_BODY));
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -10,21 +10,15 @@ import { InvalidCidError, parseCid } from "../lib/store/cid.ts";
 import { BlockNotFoundError } from "../lib/store/blockstore.ts";
 import { InvalidDagError } from "../lib/store/store.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
-import { handler, HttpError, json } from "./_http.ts";
+import { handler, HttpError, json, readBody } from "./_http.ts";
 
 /** Creates the SVDB gateway handler over a context. */
 export function createSvdb(ctx: Context) {
   return handler(async (req) => {
     const path = new URL(req.url).pathname.replace(/\/+$/, "");
     if (req.method === "POST" && path.endsWith("/svdb")) {
-      const declared = Number(req.headers.get("content-length") ?? "0");
-      if (declared > ctx.config.maxBlobBytes) {
-        throw new HttpError(413, `Cannot store: larger than ${ctx.config.maxBlobBytes} bytes`);
-      }
-      const bytes = new Uint8Array(await req.arrayBuffer());
-      if (bytes.length > ctx.config.maxBlobBytes) {
-        throw new HttpError(413, `Cannot store: larger than ${ctx.config.maxBlobBytes} bytes`);
-      }
+      // Counted while it streams: a chunked body is refused as soon as it passes the limit.
+      const bytes = await readBody(req, ctx.config.maxBlobBytes);
       if (bytes.length === 0) throw new HttpError(400, "Cannot store: empty body");
       const cid = await ctx.store.put(bytes);
       return json({ cid: cid.toString(), bytes: bytes.length }, 201);

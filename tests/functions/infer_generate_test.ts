@@ -207,6 +207,19 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     const bad = await read(await s.post("/v1/completions", { model: folder, max_tokens: 2 }));
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /"prompt"/);
+    // OpenAI's error shape, which its clients read.
+    assert.equal(bad.body.error.type, "invalid_request_error");
+    assert.equal(bad.body.error.param, null);
+    assert.equal(typeof bad.body.error.code, "string");
+    // models.list() of OpenAI's clients.
+    const list = await read(await s.call("/v1/models"));
+    assert.equal(list.status, 200);
+    assert.equal(list.body.object, "list");
+    assert.ok(
+      list.body.data.some((m: { id: string; object: string }) =>
+        m.id === folder && m.object === "model"
+      ),
+    );
   });
 
   await t.step("the gateway serves the folder block by block, verified", async () => {
