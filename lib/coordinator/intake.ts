@@ -50,10 +50,11 @@ export async function receiveUpdate(
   const spec = await loadSpec(ctx.store, job.specCid);
   const early = checkRound(job, spec, env) ?? checkAssigned(job, env);
   if (early) return early;
-  const existing = await asRetry(ctx, job, env);
-  if (existing) return existing;
+  // Signatures and sizes first: a re-post is answered as a retry only if it is itself valid.
   const bad = checkSignatures(ctx, env) ?? checkTaskSize(spec, env);
   if (bad) return bad;
+  const existing = await asRetry(ctx, job, env);
+  if (existing) return existing;
   const payload = await readPayload(ctx, job, spec, env);
   if (!payload.ok) return payload;
   if (!await isCommitted(ctx, env)) {
@@ -109,9 +110,12 @@ async function asRetry(
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const existing = (await ctx.kv.get<UpdateRecord>(key)).value;
   if (!existing) return undefined;
-  if (existing.updateCid === env.updateCid && existing.gradientDigest === env.gradientDigest) {
-    return { ok: true, status: 200, record: existing };
-  }
+  // A retry is the same signed envelope: every field the node signed must match the stored one.
+  const same =
+    (["updateCid", "samples", "steps", "meanLoss", "lossDigest", "gradientDigest"] as const)
+      .every((k) => existing[k] === env[k]) &&
+    existing.weightsDigest === env.weightsDigest && existing.proofsRoot === env.proofsRoot;
+  if (same) return { ok: true, status: 200, record: existing };
   return refuse(409, "UPDATE_CONFLICT", "a different update of this node is already in");
 }
 

@@ -118,6 +118,34 @@ Deno.test("aggregate", async (t) => {
         assert.match(res.body.error.message, /different update/);
       });
 
+      await t.step(
+        "attack: the accepted update re-posted forged, inflated or stripped is refused",
+        async () => {
+          // Before, any re-post with the same CID and gradient digest got 200 and the stored record.
+          const { signature: _, ...unsigned } = u0.envelope;
+          const forged = { ...unsigned, signature: `0x${"11".repeat(64)}` as const };
+          const cases: [string, number, string][] = [
+            [
+              envelopeToJson({ ...forged, signature: `0x${"11".repeat(64)}` }),
+              401,
+              "BAD_SIGNATURE",
+            ],
+            [
+              resign(n0, u0, { samples: u0.result.samples * 1000 }, fx.domain),
+              422,
+              "WRONG_TASK_SIZE",
+            ],
+            [resign(n0, u0, { proofs: [] }, fx.domain), 400, "NO_PROOFS"],
+            [resign(n0, u0, { meanLoss: 0.01 }, fx.domain), 409, "UPDATE_CONFLICT"],
+          ];
+          for (const [body, status, code] of cases) {
+            const res = await read(await s.post("/aggregate/update", body));
+            assert.equal(res.status, status, JSON.stringify(res.body));
+            assert.equal(res.body.error.code, code);
+          }
+        },
+      );
+
       const u1 = await s.train(job, n1, { commit: false });
 
       await t.step("an update not committed on chain is a 409", async () => {
