@@ -15,7 +15,22 @@
  */
 
 /** Element types understood by the reader. */
-export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
+export type DType =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "F8_E4M3"
+  | "F8_E5M2"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
+  | "BOOL";
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
@@ -23,10 +38,15 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
   F32: 4,
   F16: 2,
   BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
   I64: 8,
   I32: 4,
   I16: 2,
   I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
   U8: 1,
   BOOL: 1,
 };
@@ -43,7 +63,9 @@ export type TensorArray =
   | Int16Array
   | Uint16Array
   | Int8Array
-  | Uint8Array;
+  | Uint8Array
+  | BigUint64Array
+  | Uint32Array;
 
 /** A tensor to write. `dtype` defaults from the array type (F16/BF16 need it given). */
 export interface TensorInput {
@@ -91,6 +113,8 @@ const ARRAY_DTYPE = new Map<unknown, DType>([
   [Int32Array, "I32"],
   [Int16Array, "I16"],
   [Int8Array, "I8"],
+  [BigUint64Array, "U64"],
+  [Uint32Array, "U32"],
   [Uint8Array, "U8"],
 ]);
 
@@ -277,7 +301,18 @@ function readTensorEntry(
     throw invalid(`tensor "${name}" data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
   }
   const [begin, end] = offs as [number, number];
-  const expected = elementCount(e.shape, name) * DTYPE_SIZE[dtype];
+  let expected: number;
+  try {
+    expected = elementCount(e.shape, name) * DTYPE_SIZE[dtype];
+  } catch (cause) {
+    throw invalid(
+      `tensor "${name}" shape [${e.shape}] has more elements than can be addressed`,
+      cause,
+    );
+  }
+  if (!Number.isSafeInteger(expected)) {
+    throw invalid(`tensor "${name}" shape [${e.shape}] has more bytes than can be addressed`);
+  }
   if (end - begin !== expected) {
     throw invalid(
       `tensor "${name}" spans ${
@@ -366,10 +401,31 @@ export function toFloat32(tensor: Tensor): Float32Array<ArrayBuffer> {
       return Float32Array.from(new Int16Array(b.buffer));
     case "I8":
       return Float32Array.from(new Int8Array(b.buffer));
+    case "U64":
+      return Float32Array.from(new BigUint64Array(b.buffer), (v) => Number(v));
+    case "U32":
+      return Float32Array.from(new Uint32Array(b.buffer));
+    case "U16":
+      return Float32Array.from(new Uint16Array(b.buffer));
+    // E5M2 is the upper byte of an IEEE half; E4M3 (OCP FP8) has no infinities, one NaN code.
+    case "F8_E5M2":
+      return Float32Array.from(b, (v) => halfToFloat(v << 8));
+    case "F8_E4M3":
+      return Float32Array.from(b, e4m3ToFloat);
     case "U8":
     case "BOOL":
       return Float32Array.from(b);
   }
+}
+
+/** OCP FP8 E4M3 (bias 7, subnormals, S.1111.111 is NaN, no infinity) to number. */
+function e4m3ToFloat(v: number): number {
+  const sign = v & 0x80 ? -1 : 1;
+  const exp = (v >> 3) & 0xf;
+  const frac = v & 0x7;
+  if (exp === 0xf && frac === 0x7) return NaN;
+  if (exp === 0) return sign * (frac / 8) * 2 ** -6;
+  return sign * (1 + frac / 8) * 2 ** (exp - 7);
 }
 
 /** IEEE 754 half (bits) to number. */
@@ -398,8 +454,10 @@ function rawArray(t: Tensor): TensorArray {
   const b = t.bytes.slice();
   switch (DTYPE_SIZE[t.dtype]) {
     case 8:
+      if (t.dtype === "U64") return new BigUint64Array(b.buffer);
       return t.dtype === "F64" ? new Float64Array(b.buffer) : new BigInt64Array(b.buffer);
     case 4:
+      if (t.dtype === "U32") return new Uint32Array(b.buffer);
       return t.dtype === "F32" ? new Float32Array(b.buffer) : new Int32Array(b.buffer);
     case 2:
       return t.dtype === "I16" ? new Int16Array(b.buffer) : new Uint16Array(b.buffer);

@@ -109,7 +109,12 @@ Deno.test("decodeSafetensors rejects malformed files with an actionable message"
     ["huge header", hugeLen, /exceeds/],
     ["not json object", rawFile("[1,2]   "), /start with '\{'/],
     ["bad json", rawFile("{nope}"), /not valid UTF-8 JSON/],
-    ["dtype", rawFile(ok.replace("F32", "F8_E4M3"), data), /unsupported dtype/],
+    ["dtype", rawFile(ok.replace("F32", "F4"), data), /unsupported dtype/],
+    [
+      "overflowing shape",
+      rawFile(ok.replace("[2]", "[9007199254740991,9007199254740991]"), data),
+      /more (elements|bytes) than can be addressed/,
+    ],
     ["shape", rawFile(ok.replace("[2]", "[-2]"), data), /non-negative integers/],
     ["size", rawFile(ok.replace("[2]", "[3]"), data), /needs 12/],
     ["truncated data", rawFile(ok, data.subarray(0, 4)), /truncated, re-download/],
@@ -149,4 +154,28 @@ Deno.test("encodeSafetensors rejects shape/data mismatches", () => {
     () => encodeSafetensors({ x: { dtype: "F32", shape: [2], data: new Uint16Array(2) } }),
     TypeError,
   );
+});
+
+Deno.test("decodeSafetensors reads every dtype of the format (U16/U32/U64, both FP8 kinds)", () => {
+  // Prepare: values with exact FP8 codes, written by hand as the reference implementation does.
+  const cases: [string, Uint8Array, number[]][] = [
+    ["U16", new Uint8Array(new Uint16Array([1, 65535]).buffer), [1, 65535]],
+    ["U32", new Uint8Array(new Uint32Array([7, 2 ** 31]).buffer), [7, 2 ** 31]],
+    ["U64", new Uint8Array(new BigUint64Array([3n, 1n << 40n]).buffer), [3, 2 ** 40]],
+    // E4M3: 0x38 = 1.0, 0xc4 = -3.0 (0x7e = 448, the largest normal).
+    ["F8_E4M3", new Uint8Array([0x38, 0xc4]), [1, -3]],
+    // E5M2: 0x3c = 1.0, 0xc2 = -3.0.
+    ["F8_E5M2", new Uint8Array([0x3c, 0xc2]), [1, -3]],
+  ];
+  for (const [dtype, bytes, values] of cases) {
+    const file = rawFile(
+      `{"t":{"dtype":"${dtype}","shape":[2],"data_offsets":[0,${bytes.length}]}}`,
+      bytes,
+    );
+    // Execute
+    const t = decodeSafetensors(file).tensors.t!;
+    // Assert
+    assert.equal(t.dtype, dtype);
+    assert.deepEqual([...toFloat32(t)], values, dtype);
+  }
 });
