@@ -6,7 +6,14 @@
  * GET /svdb/<cid>?format=raw -> that one block (how clients walk a model folder's directory).
  * Bodies above the configured limit are refused with 413 before anything is written.
  */
-import { InvalidCidError, parseCid } from "../lib/store/cid.ts";
+import {
+  CidMismatchError,
+  DAG_PB_CODE,
+  InvalidCidError,
+  parseCid,
+  RAW_CODE,
+  SHA2_256_CODE,
+} from "../lib/store/cid.ts";
 import { BlockNotFoundError } from "../lib/store/blockstore.ts";
 import { InvalidDagError } from "../lib/store/store.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
@@ -32,6 +39,18 @@ export function createSvdb(ctx: Context) {
         if (e instanceof InvalidCidError) throw new HttpError(400, e.message);
         throw e;
       }
+      // Only what this store writes: sha2-256 blocks, raw or dag-pb. Anything else is the client's.
+      if (
+        (cid.code !== RAW_CODE && cid.code !== DAG_PB_CODE) || cid.multihash.code !== SHA2_256_CODE
+      ) {
+        throw new HttpError(
+          400,
+          `Cannot read ${cid}: unsupported CID (codec 0x${cid.code.toString(16)}, hash 0x${
+            cid.multihash.code.toString(16)
+          }); this gateway serves sha2-256 raw and dag-pb blocks`,
+          { code: "UNSUPPORTED_CID" },
+        );
+      }
       try {
         // ?format=raw: one verified block (IPFS trustless-gateway style), e.g. a directory node.
         if (new URL(req.url).searchParams.get("format") === "raw") {
@@ -49,6 +68,10 @@ export function createSvdb(ctx: Context) {
         }
         if (e instanceof InvalidDagError) {
           throw new HttpError(422, `${e.message}; read directories with ?format=raw`);
+        }
+        // A stored block that no longer hashes to its CID: never served, and said so plainly.
+        if (e instanceof CidMismatchError) {
+          throw new HttpError(500, `Cannot read ${cid}: ${e.message}`, { code: "BLOCK_CORRUPT" });
         }
         throw e;
       }

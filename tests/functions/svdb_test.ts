@@ -1,5 +1,18 @@
 import assert from "node:assert/strict";
+import { CID } from "multiformats/cid";
+import { identity } from "multiformats/hashes/identity";
 import { computeCid } from "../../lib/store/cid.ts";
+import type { FsBlockstore } from "../../lib/store/fs_blockstore.ts";
+
+const identityDigest = (bytes: Uint8Array) => identity.digest(bytes);
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) yield* walk(path);
+    else if (e.isFile) yield path;
+  }
+}
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("svdb", async (t) => {
@@ -47,6 +60,39 @@ Deno.test("svdb", async (t) => {
     assert.match(missing.body.error.message, /not in this store/);
     const bad = await read(await s.call("/svdb/not-a-cid"));
     assert.equal(bad.status, 400);
+  });
+
+  await t.step(
+    "valid CIDs this gateway does not serve are a 400 naming codec and hash",
+    async () => {
+      // dag-cbor (0x71) and an identity multihash: both parse, neither is ours (they were a 500).
+      const dagCbor = CID.createV1(0x71, (await computeCid(new Uint8Array([1]))).multihash);
+      const identity = CID.createV1(0x55, identityDigest(new Uint8Array([1, 2, 3])));
+      for (const other of [dagCbor, identity]) {
+        const res = await read(await s.call(`/svdb/${other}`));
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, "UNSUPPORTED_CID");
+        assert.match(res.body.error.message, /codec 0x/);
+      }
+    },
+  );
+
+  await t.step("a stored block that no longer hashes to its CID is refused by name", async () => {
+    const small = new TextEncoder().encode("a small blob");
+    const put = await read(await s.call("/svdb", { method: "POST", body: small }));
+    const root = (fx.store.blockstore as FsBlockstore).root;
+    let tampered = 0;
+    for await (const file of walk(`${root}/blocks`)) {
+      if ((await Deno.readFile(file)).length === small.length) {
+        await Deno.writeFile(file, new TextEncoder().encode("A small blob"));
+        tampered++;
+      }
+    }
+    assert.equal(tampered, 1);
+    const res = await read(await s.call(`/svdb/${put.body.cid}`));
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, "BLOCK_CORRUPT");
+    assert.match(res.body.error.message, /tampered or truncated/);
   });
 
   await t.step("an empty body is a 400; a body over maxBlobBytes a 413", async () => {
