@@ -269,26 +269,32 @@ export async function sseResponse<T>(
     return errorResponse(e);
   }
   const enc = new TextEncoder();
+  let next = first;
+  // Pulled one frame at a time, and never written to once the client went away: a disconnect
+  // mid-stream ends the generation instead of raising "cannot enqueue" errors.
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
-    async start(controller) {
+    async pull(controller) {
+      if (next.done) {
+        controller.enqueue(enc.encode(frame.done(next.value)));
+        return controller.close();
+      }
+      controller.enqueue(enc.encode(frame.piece(next.value)));
       try {
-        let r = first;
-        while (!r.done) {
-          controller.enqueue(enc.encode(frame.piece(r.value)));
-          r = await pieces.next();
-        }
-        controller.enqueue(enc.encode(frame.done(r.value)));
+        next = await pieces.next();
       } catch (e) {
+        if (cancelled) return;
         const known = asHttpError(e);
         if (!known) console.error(e);
         const [code, message] = known
           ? [known.code, known.message]
           : ["INTERNAL", "internal error"];
         controller.enqueue(enc.encode(frame.error(code, message)));
+        controller.close();
       }
-      controller.close();
     },
     async cancel() {
+      cancelled = true;
       await pieces.return(undefined as T);
     },
   });

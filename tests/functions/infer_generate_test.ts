@@ -86,6 +86,25 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     assert.equal((await events(byHeader)).at(-1)![0], "done");
   });
 
+  await t.step("a client that disconnects mid-stream ends the generation quietly", async () => {
+    // Before, the generation went on writing into the cancelled stream: "cannot enqueue" errors.
+    const logged: unknown[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      const res = await infer({ maxTokens: 200, seed: 5, stream: true });
+      const reader = res.body!.getReader();
+      await reader.read(); // the first frame
+      await reader.cancel();
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      console.error = error;
+    }
+    assert.deepEqual(logged, []);
+    const after = await read(await infer({ maxTokens: 4, seed: 5 }));
+    assert.equal(after.status, 200);
+  });
+
   await t.step("bad CIDs and oversized requests are 4xx with clear messages", async () => {
     const stranger = (await computeCid(new Uint8Array([9]))).toString();
     const cases: [Record<string, unknown>, number, RegExp][] = [
