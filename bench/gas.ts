@@ -532,7 +532,7 @@ await measure("ArthaDIDRegistry", "rotateKeys", dataOwner, {
   address: a.dids,
   abi: D,
   functionName: "rotateKeys",
-  args: [did, rotated.key, h("enc3"), rotated.proof],
+  args: [did, rotated.key, h("enc3"), "bafkreididdoc3", rotated.proof],
 });
 await measure("ArthaDIDRegistry", "updateMetadata", dataOwner, {
   address: a.dids,

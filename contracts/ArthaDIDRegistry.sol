@@ -138,13 +138,22 @@ contract ArthaDIDRegistry {
         emit DIDCreated(didHash, msg.sender, authKey, encKey, metaCid);
     }
 
-    /// @notice Replaces both keys of a DID. Controller only; the new auth key proves itself with a
-    /// signature over `controlDigest(didHash, msg.sender, encKey)` at the DID's current nonce.
+    /// @notice Replaces both keys of a DID and points it at the document that lists them, in one
+    /// transaction (so the DID resolves at every block). Controller only; the new auth key proves
+    /// itself with a signature over `controlDigest(didHash, msg.sender, encKey)` at the DID's
+    /// current nonce.
     /// @param didHash The DID.
     /// @param authKey New Ed25519 authentication key.
     /// @param encKey New X25519 key-agreement key.
+    /// @param metaCid SVDB CID of the document with the new keys.
     /// @param keyProof 64-byte Ed25519 signature (R ++ S) of the new `authKey`.
-    function rotateKeys(bytes32 didHash, bytes32 authKey, bytes32 encKey, bytes calldata keyProof) external {
+    function rotateKeys(
+        bytes32 didHash,
+        bytes32 authKey,
+        bytes32 encKey,
+        string calldata metaCid,
+        bytes calldata keyProof
+    ) external {
         if (authKey == bytes32(0)) revert DID__InvalidArgument("authKey");
         if (encKey == bytes32(0)) revert DID__InvalidArgument("encKey");
         DIDDocument storage d = _controlled(didHash);
@@ -152,8 +161,10 @@ contract ArthaDIDRegistry {
         d.keyNonce += 1;
         d.authKey = authKey;
         d.encKey = encKey;
+        d.metaCid = metaCid;
         d.updated = uint64(block.timestamp);
         emit KeysRotated(didHash, authKey, encKey);
+        emit MetadataUpdated(didHash, metaCid);
     }
 
     /// @notice Points a DID at a new document CID. Controller only.

@@ -40,7 +40,11 @@ export function createDidGrant(ctx: Context) {
     const query = (name: string) => didHashOf(url.searchParams.get(name) ?? "", name);
     if (req.method === "GET" && path.endsWith("/did/resolve")) {
       const r = unwrap(await resolveDidDocument(ctx, query("did")));
-      return json({ didDocument: r.didDocument, didDocumentMetadata: r.metadata });
+      return json({
+        didResolutionMetadata: r.didResolutionMetadata,
+        didDocument: r.didDocument,
+        didDocumentMetadata: r.metadata,
+      });
     }
     if (req.method === "GET" && path.endsWith("/did/access")) {
       return json(await dataAccess(ctx, query("dataset"), query("grantee")));

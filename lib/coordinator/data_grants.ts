@@ -22,7 +22,12 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
   try {
     const did = `did:artha:${didHash.slice(2)}`;
     const r = await resolveDid(client, { addresses, store: ctx.store, did });
-    return { ok: true as const, didDocument: r.didDocument, metadata: r.didDocumentMetadata };
+    return {
+      ok: true as const,
+      didResolutionMetadata: r.didResolutionMetadata,
+      didDocument: r.didDocument,
+      metadata: r.didDocumentMetadata,
+    };
   } catch (e) {
     if (e instanceof DidNotFoundError) return reject(404, "UNKNOWN_DID", e.message);
     throw e;

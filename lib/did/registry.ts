@@ -111,19 +111,26 @@ export function createDid(client: ArthaClient, params: CreateDidParameters): Pro
 }
 
 /**
- * Replaces both keys of a DID (controller only); the new auth key signs its proof at the DID's
- * current key nonce.
+ * Replaces both keys of a DID and its document CID in one transaction (controller only); the new
+ * auth key signs its proof at the DID's current key nonce.
  *
  * @example
  * ```ts ignore
- * await rotateKeys(client, { addresses, didHash, authKey: next, encKey });
+ * await rotateKeys(client, { addresses, didHash, authKey: next, encKey, metaCid });
  * ```
  */
 export async function rotateKeys(
   client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; didHash: Hex; authKey: NodeKey; encKey: Hex },
+  params: {
+    addresses: Pick<ArthaAddresses, "dids">;
+    didHash: Hex;
+    authKey: NodeKey;
+    encKey: Hex;
+    /** SVDB CID of the document listing the new keys. */
+    metaCid: string;
+  },
 ): Promise<SendResult> {
-  const { addresses, didHash, authKey, encKey } = params;
+  const { addresses, didHash, authKey, encKey, metaCid } = params;
   const doc = await client.readContract({
     address: addresses.dids,
     abi: abis.dids,
@@ -142,7 +149,7 @@ export async function rotateKeys(
     address: addresses.dids,
     abi: abis.dids,
     functionName: "rotateKeys",
-    args: [didHash, authKey.publicKeyHex, encKey, proof],
+    args: [didHash, authKey.publicKeyHex, encKey, metaCid, proof],
   });
 }
 

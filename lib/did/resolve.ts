@@ -19,7 +19,7 @@ import {
   loadDidDocument,
   publishDidDocument,
 } from "./did_document.ts";
-import { createDid, getDid, type OnChainDid, rotateKeys, updateMetadata } from "./registry.ts";
+import { createDid, getDid, type OnChainDid, rotateKeys } from "./registry.ts";
 
 type Addresses = Pick<ArthaAddresses, "dids">;
 
@@ -36,10 +36,13 @@ export class DidNotFoundError extends Error {
 
 /** A DID resolution result (W3C DID Resolution shape). */
 export interface DidResolution {
+  /** How the resolution went (DID Resolution: contentType of the document). */
+  didResolutionMetadata: { contentType: "application/did+ld+json" };
   didDocument: DidDocument;
   didDocumentMetadata: {
-    created: Date;
-    updated: Date;
+    /** DID Core dateTime: `YYYY-MM-DDTHH:MM:SSZ`, whole seconds (the chain's block time). */
+    created: string;
+    updated: string;
     /** True once the DID is revoked. */
     deactivated: boolean;
     /** SVDB CID of the document. */
@@ -107,10 +110,11 @@ export async function resolveDid(
     );
   }
   return {
+    didResolutionMetadata: { contentType: "application/did+ld+json" },
     didDocument,
     didDocumentMetadata: {
-      created: new Date(Number(onChain.created) * 1000),
-      updated: new Date(Number(onChain.updated) * 1000),
+      created: didDateTime(onChain.created),
+      updated: didDateTime(onChain.updated),
       deactivated: onChain.revoked,
       metaCid: onChain.metaCid,
     },
@@ -120,7 +124,7 @@ export async function resolveDid(
 
 /**
  * Rotates a DID's keys: publishes the new document, then updates keys and document CID
- * on chain (two transactions; the DID itself does not change).
+ * on chain in one transaction (the DID itself does not change, and it resolves at every block).
  *
  * @example
  * ```ts ignore
@@ -148,7 +152,12 @@ export async function rotateIdentityKeys(
     keyVersion: params.keyVersion ?? 2,
   });
   const metaCid = (await publishDidDocument(store, doc)).toString();
-  await rotateKeys(client, { addresses, didHash, authKey, encKey });
-  await updateMetadata(client, { addresses, didHash, metaCid });
+  // One transaction: keys and document change together, so the DID resolves at every block.
+  await rotateKeys(client, { addresses, didHash, authKey, encKey, metaCid });
   return { metaCid };
+}
+
+/** A block time as DID Core's dateTime: UTC, whole seconds, no fraction. */
+function didDateTime(seconds: bigint): string {
+  return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

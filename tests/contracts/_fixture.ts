@@ -419,7 +419,8 @@ export function rotateKeysArgs(
   authLabel: string,
   encKey: Hex,
   nonce = 1n,
-): readonly [Hex, Hex, Hex, Hex] {
+  metaCid = `bafy-${authLabel}`,
+): readonly [Hex, Hex, Hex, string, Hex] {
   const key = nodeKeyOf(authLabel);
   const proof = didKeyProof(key, {
     chainId: fx.net.chainId,
@@ -429,5 +430,5 @@ export function rotateKeysArgs(
     encKey,
     nonce,
   });
-  return [didHash, key.publicKeyHex, encKey, proof];
+  return [didHash, key.publicKeyHex, encKey, metaCid, proof];
 }

@@ -131,9 +131,15 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       authKey: nodePubkey("a-auth2"),
       encKey: b32("a-enc2"),
     });
+    // The document CID moves in the same transaction: the DID resolves at every block.
+    assert.deepEqual(event(receipt, abis.dids, "MetadataUpdated"), {
+      didHash: aliceDid,
+      metaCid: "bafy-a-auth2",
+    });
     const d = await getDID(aliceDid);
     assert.equal(d.authKey, nodePubkey("a-auth2"));
     assert.equal(d.encKey, b32("a-enc2"));
+    assert.equal(d.metaCid, "bafy-a-auth2");
     assert.ok(d.updated > d.created);
     const args = await expectRevert(
       stranger.simulateContract({
@@ -148,7 +154,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, ZERO32, b32("y"), "0x"],
+        args: [aliceDid, ZERO32, b32("y"), "", "0x"],
       }),
       "DID__InvalidArgument",
     );
@@ -156,7 +162,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [aliceDid, b32("x"), ZERO32, "0x"],
+        args: [aliceDid, b32("x"), ZERO32, "", "0x"],
       }),
       "DID__InvalidArgument",
     );
@@ -164,7 +170,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "rotateKeys",
-        args: [b32("none"), b32("x"), b32("y"), "0x"],
+        args: [b32("none"), b32("x"), b32("y"), "", "0x"],
       }),
       "DID__UnknownDID",
     );
@@ -256,7 +262,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
           bob.simulateContract({
             ...dids,
             functionName: "rotateKeys",
-            args: [bobDid, b32("x"), b32("y"), "0x"],
+            args: [bobDid, b32("x"), b32("y"), "", "0x"],
           }),
         () =>
           bob.simulateContract({ ...dids, functionName: "updateMetadata", args: [bobDid, "x"] }),

@@ -89,6 +89,9 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
     assert.equal(res.didDocument.id, formatDid(grantee.didHash));
     assert.equal(res.onChain.encKey, grantee.enc.publicKeyHex);
     assert.equal(res.didDocumentMetadata.deactivated, false);
+    // DID Core dateTime: whole seconds, UTC, no fraction.
+    assert.match(res.didDocumentMetadata.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(res.didResolutionMetadata.contentType, "application/did+ld+json");
     await assert.rejects(
       resolveDid(owner.client, { addresses, store, did: formatDid(`0x${"ab".repeat(32)}`) }),
       DidNotFoundError,
@@ -183,6 +186,9 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
     const next = generateEncKey();
     const nextAuth = generateNodeKey();
     await grantAccess(owner.client, { addresses, store, ...shared, granteeDid: grantee.didHash });
+    const sent = () =>
+      grantee.client.getTransactionCount({ address: grantee.client.account.address });
+    const before = await sent();
     await rotateIdentityKeys(grantee.client, {
       addresses,
       store,
@@ -190,6 +196,8 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       authKey: nextAuth,
       encKey: next.publicKeyHex,
     });
+    // One transaction: there is no block at which the keys and the document disagree.
+    assert.equal(await sent(), before + 1);
     const res = await resolveDid(owner.client, {
       addresses,
       store,
