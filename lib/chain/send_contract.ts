@@ -68,6 +68,29 @@ export async function sendContract<
     blockTag?: "latest" | "pending";
   },
 ): Promise<SendResult> {
+  // One queue per sending account: concurrent callers (a cron and a manual call closing the same
+  // round, three finalize requests) would otherwise race for the same nonce ("nonce too low").
+  return inQueue(client, () => send(client, request));
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier send of the same account on the same chain has finished. */
+function inQueue<T>(client: ArthaClient, fn: () => Promise<T>): Promise<T> {
+  const key = `${client.chain.id}:${client.account.address.toLowerCase()}`;
+  const run = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  const settled = run.then(() => undefined, () => undefined);
+  queues.set(key, settled);
+  // Forget an idle queue so a long-lived process does not keep one entry per account forever.
+  settled.then(() => queues.get(key) === settled && queues.delete(key));
+  return run;
+}
+
+async function send<const abi extends Abi>(
+  client: ArthaClient,
+  // deno-lint-ignore no-explicit-any
+  request: { functionName: string; abi: abi } & Record<string, any>,
+): Promise<SendResult> {
   let hash: Hex;
   try {
     // deno-lint-ignore no-explicit-any
