@@ -52,7 +52,7 @@ export interface SendResult {
 }
 
 /** Simulates then sends a contract write from the client's account and waits for its receipt. */
-export async function sendContract<
+export function sendContract<
   const abi extends Abi,
   functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
 >(
