@@ -29,6 +29,17 @@ interface Vm {
         external
         pure
         returns (bytes memory signature);
+    /// @dev secp256k1 signature of `digest` (no prefix) by `privateKey`.
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    /// @dev Sets what BLOCKHASH returns for `blockNumber`.
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    /// @dev Process environment, e.g. to carry counters from one invariant run to the next.
+    function setEnv(string calldata name, string calldata value) external;
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256 value);
+    function envOr(string calldata name, bytes32 defaultValue) external view returns (bytes32 value);
+    function toString(uint256 value) external pure returns (string memory);
+    function toString(bytes32 value) external pure returns (string memory);
+    function toString(bytes calldata value) external pure returns (string memory);
 
     // Assertions: on failure forge reverts with "<err>: <left> != <right>" (or the like).
     function assertTrue(bool condition, string calldata err) external pure;
@@ -41,6 +52,21 @@ interface Vm {
     function assertGe(uint256 left, uint256 right, string calldata err) external pure;
     function assertLt(uint256 left, uint256 right, string calldata err) external pure;
     function assertGt(uint256 left, uint256 right, string calldata err) external pure;
+}
+
+/// @notice forge's console (the subset the tests print with): shown with `forge test -vv`.
+library console {
+    address internal constant CONSOLE = 0x000000000000000000636F6e736F6c652e6c6f67;
+
+    function log(string memory label, uint256 value) internal view {
+        (bool ok,) = CONSOLE.staticcall(abi.encodeWithSignature("log(string,uint256)", label, value));
+        ok;
+    }
+
+    function log(string memory message) internal view {
+        (bool ok,) = CONSOLE.staticcall(abi.encodeWithSignature("log(string)", message));
+        ok;
+    }
 }
 
 /// @notice Holds the cheatcode handle, for handlers as well as tests.
