@@ -5,6 +5,7 @@
  */
 import type { Caps } from "../chain/caps.ts";
 import type { Hex } from "../crypto/digest.ts";
+import type { UpdateEnvelope } from "../round/update_envelope.ts";
 
 export interface NodeRecord {
   nodePubkey: Hex;
@@ -68,21 +69,13 @@ export interface JobRecord {
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };
 }
 
-export interface UpdateRecord {
-  jobId: Hex;
+/** An accepted update: the envelope the node signed (its proofs checked and dropped), where it
+ * counts, and what the coordinator measured. */
+export interface UpdateRecord extends Omit<UpdateEnvelope, "proofs"> {
   /** The round the update counts in. */
   round: number;
   /** The round whose checkpoint it was trained from (older in asynchronous jobs). */
   baseRound?: number;
-  nodePubkey: Hex;
-  updateCid: string;
-  samples: number;
-  steps: number;
-  meanLoss: number;
-  lossDigest: Hex;
-  gradientDigest: Hex;
-  weightsDigest: Hex;
-  proofsRoot: Hex;
   receivedAt: number;
   bytes: number;
   /** The node's slot when it delivered (the partition codec's part; validators recompute it). */
