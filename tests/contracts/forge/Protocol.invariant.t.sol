@@ -142,7 +142,7 @@ contract ProtocolInvariantTest is Test {
         targetContract(address(coord));
         targetSelector(StdInvariant.FuzzSelector({addr: address(coord), selectors: c}));
 
-        bytes4[] memory a = new bytes4[](46);
+        bytes4[] memory a = new bytes4[](47);
         n = 0;
         n = _add(a, n, AdversaryHandler.registerNode.selector, 1);
         n = _add(a, n, AdversaryHandler.squat.selector, 1);
@@ -151,7 +151,7 @@ contract ProtocolInvariantTest is Test {
         n = _add(a, n, AdversaryHandler.openDispute.selector, 7);
         n = _add(a, n, AdversaryHandler.disputeMove.selector, 6);
         n = _add(a, n, AdversaryHandler.respondChallenge.selector, 3);
-        n = _add(a, n, AdversaryHandler.attest.selector, 2);
+        n = _add(a, n, AdversaryHandler.attest.selector, 3);
         n = _add(a, n, AdversaryHandler.early.selector, 5);
         n = _add(a, n, AdversaryHandler.copycat.selector, 2);
         n = _add(a, n, AdversaryHandler.replayAttestation.selector, 1);
@@ -261,7 +261,7 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _summaryKeys() internal pure returns (bytes32[] memory k) {
-        k = new bytes32[](46);
+        k = new bytes32[](47);
         uint256 n;
         k[n++] = "job.honest";
         k[n++] = "job.adversarialMembers";
@@ -283,6 +283,7 @@ contract ProtocolInvariantTest is Test {
         k[n++] = "attest.adv";
         k[n++] = "attestation.faked";
         k[n++] = "attestation.honest";
+        k[n++] = "attestation.settledByAdv";
         k[n++] = "challenge.honest";
         k[n++] = "challenge.adv";
         k[n++] = "challenge.answered.honest";

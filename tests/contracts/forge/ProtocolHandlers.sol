@@ -899,8 +899,9 @@ contract AdversaryHandler is HandlerBase {
         }
     }
 
-    /// @notice Adversarial committee members attest: a made-up hash for every other target, and
-    /// the committed result for fellow adversaries (collusion).
+    /// @notice Adversarial committee members attest, racing the honest ones: a made-up hash for
+    /// every other target and the committed result for fellow adversaries (collusion), each
+    /// followed at once by an attempt to settle the target on that attestation.
     function attest(uint256 seed) external synced {
         uint256 n = world.committeeCount();
         if (n == 0) return;
@@ -922,7 +923,15 @@ contract AdversaryHandler is HandlerBase {
                     address(verification),
                     abi.encodeCall(verification.attest, (cm.job, cm.round, members[m], targets[t], claim))
                 );
-                if (ok) world.bump("attest.adv");
+                if (!ok) continue;
+                world.bump("attest.adv");
+                // Race the honest validators: settle at once, on the lie alone.
+                (ok,) = _try(
+                    op,
+                    address(verification),
+                    abi.encodeCall(verification.settleAttestations, (cm.job, cm.round, targets[t]))
+                );
+                if (ok) world.bump("attestation.settledByAdv");
             }
         }
     }
