@@ -8,6 +8,7 @@
 import type { Hex } from "viem";
 import { reportAccuracy } from "../chain/close_round.ts";
 import { finalizeJob } from "../chain/finalize_job.ts";
+import { getJobSettlement } from "../chain/get_job_settlement.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { exportModelFolder } from "../model/publish.ts";
 import type { Context } from "./context.ts";
@@ -67,9 +68,10 @@ export async function finalizeOne(
 type Settlement = NonNullable<JobRecord["finalize"]>;
 
 /**
- * Reports the improvement and finalizes on chain. A restart after the chain settled finds the
- * job Finalized there and records it as such; inside the settlement delay (challenges and
- * disputes on the last rounds may still cut a reward) it is refused until the delay ends.
+ * Reports the improvement and finalizes on chain, then records the settlement the chain's events
+ * show: a restart after the chain settled (or after some of the batches) reports what was
+ * really paid, whichever run sent the transactions. Inside the settlement delay (challenges
+ * and disputes on the last rounds may still cut a reward) it is refused until the delay ends.
  */
 async function settleOnChain(
   ctx: Context,
@@ -79,13 +81,7 @@ async function settleOnChain(
   const bps = improvementBps(job);
   try {
     await reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps });
-    const fin = await finalizeJob(client, { addresses, jobId: job.jobId });
-    const paid = fin.rewards.reduce((s, r) => s + r.total, 0n);
-    const refund = fin.refund.toString();
-    return {
-      ok: true,
-      finalize: { txHash: fin.hash, paid: paid.toString(), refund, improvementBps: bps },
-    };
+    await finalizeJob(client, { addresses, jobId: job.jobId });
   } catch (e) {
     if (!(e instanceof ChainCallError)) throw e;
     if (e.errorName === "PoC__SettlementDelay") {
@@ -94,9 +90,20 @@ async function settleOnChain(
       return reject(409, "SETTLEMENT_DELAY", why);
     }
     if (!["PoC__AlreadyFinalized", "JobManager__WrongStatus"].includes(e.errorName ?? "")) throw e;
-    const unknown = { paid: "unknown", refund: "unknown", improvementBps: bps };
-    return { ok: true, finalize: { txHash: "0x" as Hex, ...unknown } };
   }
+  const settled = await getJobSettlement(client, { addresses, jobId: job.jobId });
+  if (!settled) {
+    throw new Error(`Cannot finalize ${job.jobId}: the chain has no JobFinalized event`);
+  }
+  return {
+    ok: true,
+    finalize: {
+      txHash: settled.txHash,
+      paid: settled.paid.toString(),
+      refund: settled.refund.toString(),
+      improvementBps: settled.improvementBps ?? bps,
+    },
+  };
 }
 
 /** Finalizes every completed job (what the cron calls); jobs still in their delay wait. */

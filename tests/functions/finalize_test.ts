@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { JobStatus } from "../../lib/chain/contracts.ts";
+import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { finalizeJob } from "../../lib/chain/finalize_job.ts";
 import { reportAccuracy } from "../../lib/chain/close_round.ts";
+import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";
 import { improvementBps } from "../../lib/coordinator/finalize.ts";
 import { read, type Scenario, setupCoordinator, type TestJob } from "./_coordinator.ts";
@@ -59,7 +61,7 @@ Deno.test("finalize", async (t) => {
     },
   );
 
-  await t.step("a restart after the chain settled records the job as finalized", async () => {
+  await t.step("a restart after the chain settled records what the chain paid", async () => {
     const s = await fx.scenario();
     const job = await completedJob(s, 1);
     // The previous run settled on chain, then crashed before its KV write.
@@ -68,12 +70,43 @@ Deno.test("finalize", async (t) => {
       jobId: job.jobId,
       improvementBps: 1,
     });
-    await finalizeJob(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+    const fin = await finalizeJob(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+    const paid = fin.rewards.reduce((sum, r) => sum + r.total, 0n);
     const res = await read(await s.post("/finalize", { jobId: job.jobId }));
     assert.equal(res.status, 200);
     assert.equal(res.body[0].status, "finalized");
-    assert.equal(res.body[0].finalize.paid, "unknown");
+    assert.equal(res.body[0].finalize.paid, paid.toString());
+    assert.equal(res.body[0].finalize.refund, fin.refund.toString());
+    assert.equal(res.body[0].finalize.txHash, fin.hash);
+    assert.equal(res.body[0].finalize.improvementBps, 1, "the improvement the chain recorded");
   });
+
+  await t.step(
+    "a crash between finalize batches: the rest is settled and all is counted",
+    async () => {
+      const s = await fx.scenario();
+      const job = await completedJob(s, 3);
+      const { addresses } = fx;
+      await reportAccuracy(fx.coordinator, { addresses, jobId: job.jobId, improvementBps: 0 });
+      // One batch of one node went through before the crash.
+      await sendContract(fx.coordinator, {
+        address: addresses.proofs,
+        abi: abis.proofs,
+        functionName: "finalizeBatch",
+        args: [job.jobId, 1n],
+      });
+      const res = await read(await s.post("/finalize", { jobId: job.jobId }));
+      assert.equal(res.status, 200);
+      const rec = res.body[0];
+      assert.equal(BigInt(rec.finalize.paid) + BigInt(rec.finalize.refund), 10n ** 19n);
+      const onChain = await getJobSettlement(fx.coordinator, { addresses, jobId: job.jobId });
+      assert.equal(onChain!.rewards.length, 3, "every node was credited once");
+      assert.equal(
+        rec.finalize.paid,
+        onChain!.rewards.reduce((a, r) => a + r.total, 0n).toString(),
+      );
+    },
+  );
 
   await t.step("a running job is a 409, an unknown job a 404", async () => {
     const s = await fx.scenario();
