@@ -208,11 +208,14 @@ function printSummary(r: DemoResult, log: (s: string) => void) {
     } nats/byte (improvement ${(j.finalize!.improvementBps / 100).toFixed(2)}%)`,
   );
   if (j.privacy) {
-    const per = j.privacy.shardEpsilon.map((e) => e.toFixed(2)).join(" ");
+    const p = j.privacy;
+    const per = p.shardEpsilon.map((e) => e.toFixed(2)).join(" ");
+    const worst = p.shardEpsilon.indexOf(Math.max(...p.shardEpsilon));
     log(
-      `privacy: epsilon ${
-        j.privacy.epsilon.toFixed(2)
-      } at delta ${j.privacy.delta} (budget ${j.privacy.maxEpsilon}); per data owner: ${per}`,
+      `privacy: epsilon ${p.epsilon.toFixed(2)} at delta ${p.delta} (budget ${p.maxEpsilon}) for ` +
+        `the data owner with the most copies (shard ${worst}: ${
+          p.shardCopies[worst]!.join("+")
+        } updates over its rounds); per data owner: ${per}`,
     );
   }
   if (j.reassigned.length) {

@@ -130,6 +130,7 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     compression: o.compression,
     robust: o.robust,
     privacy: o.privacy,
+    nodes: o.nodes,
     verification: o.verification,
     hierarchical: o.hierarchical,
     optimizer: o.optimizer,

@@ -13,7 +13,7 @@ import { startDevnet } from "../lib/chain/devnet.ts";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
-import { roundHyper, taskSeed } from "../lib/job/job_spec.ts";
+import { roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
 import { recomputeRound } from "../lib/verify/recompute.ts";
 import { openChunks } from "../lib/verify/chunk_openings.ts";
 import { respondChallenge, settleRedundancy } from "../lib/verify/challenge_chain.ts";
@@ -75,16 +75,16 @@ for (const r of [1, 3, 5]) {
       fromBlock: 0n,
     })).at(-1)!.args;
     const global = decodeCheckpoint(await run.ctx.store.get(run.record.globalCid)).weights;
-    const shard = run.record.shardOf[node]!;
+    const task = run.record.taskOf[node]!;
     const t1 = performance.now();
     const rc = recomputeRound(trainer, global, {
       jobId: run.jobId,
       round: 0,
-      seed: taskSeed(run.spec, shard),
+      seed: taskSeed(run.spec, task),
       localSteps: run.spec.localSteps,
       proofEvery: run.spec.proofEvery,
       domain: UNCHECKED_DOMAIN,
-      data: await run.ctx.store.get(run.spec.shards[shard]!.cid),
+      data: await run.ctx.store.get(run.spec.shards[taskShard(run.spec, task)]!.cid),
       hyper: roundHyper(run.spec, 0),
     });
     const recompute = (performance.now() - t1) / 1000;

@@ -19,7 +19,7 @@ import { once } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../round/local_training.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../job/job_spec.ts";
+import { type JobSpec, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import { reproducible, roundEncoder } from "../verify/validation_task.ts";
 import {
   issueChallenge,
@@ -179,9 +179,9 @@ async function verifyAnswer(
   // With an error-feedback codec the update depends on the node's residual history, which one
   // round does not reproduce; redundancy and disputes cover those jobs.
   if (!reproducible({ compression: spec.compression })) return "skipped";
-  const shard = job.shardOf[rec.nodePubkey];
-  if (shard === undefined) return "skipped";
-  const expected = await recomputeChallenged(ctx, job, spec, rec, shard);
+  const task = job.taskOf[rec.nodePubkey];
+  if (task === undefined) return "skipped";
+  const expected = await recomputeChallenged(ctx, job, spec, rec, task);
   if (!expected) return "open"; // the previous round's checkpoint is not recorded yet
   const { client, addresses } = ctx.chain;
   const challengeId = BigInt(rec.id);
@@ -215,7 +215,7 @@ async function recomputeChallenged(
   job: JobRecord,
   spec: JobSpec,
   rec: ChallengeRecord,
-  shard: number,
+  task: number,
 ) {
   const startCid = rec.round === 0
     ? spec.initialWeights
@@ -226,11 +226,11 @@ async function recomputeChallenged(
   return recomputeRound(processTrainer(), global, {
     jobId: job.jobId,
     round: rec.round,
-    seed: taskSeed(spec, shard),
+    seed: taskSeed(spec, task),
     localSteps: spec.localSteps,
     proofEvery: spec.proofEvery,
     domain: UNCHECKED_DOMAIN,
-    data: await ctx.store.get(spec.shards[shard]!.cid),
+    data: await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
     hyper: roundHyper(spec, rec.round),
   }, { encode: roundEncoder(spec, rec.round, slot) });
 }

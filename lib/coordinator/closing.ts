@@ -89,20 +89,20 @@ export function countedUpdates(
   };
 }
 
-/** Each update's task group (shard + 1) and result hash, as the chain settles them. */
+/** Each update's task group (task + 1) and result hash, as the chain settles them. */
 export function taskResults(job: JobRecord, updates: readonly UpdateRecord[]) {
   return updates.map((u) => ({
     nodePubkey: u.nodePubkey,
-    group: job.shardOf[u.nodePubkey]! + 1,
+    group: job.taskOf[u.nodePubkey]! + 1,
     resultHash: resultHashOf(u.lossDigest, u.gradientDigest, u.weightsDigest),
   }));
 }
 
-/** The size of each task group (group = shard + 1): every node ever given the shard's task. */
+/** The size of each task group (group = task + 1): every node ever given the task. */
 export function groupSizes(job: JobRecord): (group: number) => number {
   const sizes = new Map<number, number>();
-  for (const shard of Object.values(job.shardOf)) {
-    sizes.set(shard + 1, (sizes.get(shard + 1) ?? 0) + 1);
+  for (const task of Object.values(job.taskOf)) {
+    sizes.set(task + 1, (sizes.get(task + 1) ?? 0) + 1);
   }
   return (group) => sizes.get(group) ?? 0;
 }

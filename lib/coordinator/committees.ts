@@ -12,7 +12,7 @@ import type { Hex } from "viem";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { revertedWith } from "./once.ts";
-import { type JobSpec, taskSeed } from "../job/job_spec.ts";
+import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import { drawCommittee, readCommittee, settleAttestations } from "../verify/committee_chain.ts";
 import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
 import type { Context } from "./context.ts";
@@ -94,7 +94,8 @@ export async function validationTaskFor(
       const at = { addresses, jobId: job.jobId, round: rec.round, member: node, target };
       if (await getAttestation(client, at) !== 0n) continue;
       const spec = await loadSpec(ctx.store, job.specCid);
-      const index = job.shardOf[target]!;
+      const task = job.taskOf[target]!;
+      const index = taskShard(spec, task);
       return {
         status: "validate",
         jobId: job.jobId,
@@ -103,7 +104,7 @@ export async function validationTaskFor(
         specCid: job.specCid,
         checkpointCid: rec.checkpointCid,
         shard: { index, cid: spec.shards[index]!.cid },
-        seed: taskSeed(spec, index),
+        seed: taskSeed(spec, task),
         slot: await deliveredSlot(ctx.kv, job, spec, rec.round, target),
       };
     }

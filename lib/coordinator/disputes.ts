@@ -7,7 +7,7 @@
  */
 import type { Hex } from "viem";
 import { revertedWith } from "./once.ts";
-import { type JobSpec, roundHyper, taskSeed } from "../job/job_spec.ts";
+import { type JobSpec, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 import { recomputeRound } from "../verify/recompute.ts";
 import {
@@ -87,8 +87,8 @@ async function rightDigestAtHi(
   spec: JobSpec,
   d: DisputeInfo,
 ): Promise<{ digest?: Hex; reason?: string } | undefined> {
-  const shard = job.shardOf[d.defender.toLowerCase()] ?? job.shardOf[d.challenger.toLowerCase()];
-  if (shard === undefined) return { reason: "parties hold no task of this job" };
+  const task = job.taskOf[d.defender.toLowerCase()] ?? job.taskOf[d.challenger.toLowerCase()];
+  if (task === undefined) return { reason: "parties hold no task of this job" };
   const startCid = d.round === 0 ? spec.initialWeights : job.metrics[d.round - 1]?.checkpointCid;
   if (!startCid) return undefined;
   const { stepDigests } = recomputeRound(
@@ -97,11 +97,11 @@ async function rightDigestAtHi(
     {
       jobId: job.jobId,
       round: d.round,
-      seed: taskSeed(spec, shard),
+      seed: taskSeed(spec, task),
       localSteps: spec.localSteps,
       proofEvery: spec.proofEvery,
       domain: UNCHECKED_DOMAIN,
-      data: await ctx.store.get(spec.shards[shard]!.cid),
+      data: await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
       hyper: roundHyper(spec, d.round),
     },
   );

@@ -1,57 +1,90 @@
 /**
- * Differential privacy of a job's rounds: the round's DP-FedAvg (noise seeded by job seed and
- * round, an accountant that already spent the earlier rounds) and the privacy report after the
- * round: the job's epsilon and each data owner's (shard's), counting only its own rounds.
+ * Differential privacy of a job's rounds, per data owner. The round's DP-FedAvg draws its noise
+ * from a secret key the coordinator creates once per round (lib/crypto/secure_rng.ts): nothing
+ * public enters it, so nobody else can regenerate and subtract it, and a close retried after a
+ * crash redraws the same noise instead of releasing a second noised copy. The accounting counts,
+ * for each data owner (shard), how many of the round's counted updates carry its data: with `m`
+ * copies its sensitivity is `m x clip`, so the round costs it a noise multiplier of `z / m`. The
+ * job's epsilon is its worst-off owner's, and a round that would take any owner over the budget
+ * is refused before anything is released.
  */
-import type { JobSpec } from "../job/job_spec.ts";
-import {
-  computeRdp,
-  DEFAULT_ORDERS,
-  RdpAccountant,
-  rdpToEpsilon,
-} from "../privacy/rdp_accountant.ts";
+import type { Hex } from "viem";
+import { type JobSpec, taskShard } from "../job/job_spec.ts";
+import { SecureRng, secureRngKey } from "../crypto/secure_rng.ts";
+import { BudgetExceededError, RdpAccountant } from "../privacy/rdp_accountant.ts";
 import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
+import { AdaptiveClipper, adaptiveDeltaNoiseMultiplier } from "../privacy/adaptive_clip.ts";
 import type { JobRecord } from "./state.ts";
 
-/** The DP strategy of `job`'s open round and its accountant (undefined without a policy). */
+/** Where the coordinator keeps a round's secret noise key (never served, never logged). */
+export const noiseKey = (jobId: string, round: number): Deno.KvKey => [
+  "dpNoise",
+  jobId.toLowerCase(),
+  round,
+];
+
+/** The round's secret noise key, created on first use; a retry gets the same key. */
+export async function roundNoiseKey(kv: Deno.Kv, jobId: Hex, round: number): Promise<Uint8Array> {
+  const key = noiseKey(jobId, round);
+  await kv.atomic().check({ key, versionstamp: null }).set(key, secureRngKey()).commit();
+  return (await kv.get<Uint8Array>(key)).value!;
+}
+
+/** How many of `nodes` (the round's counted updates) carry each shard's data. */
+export function shardCopies(spec: JobSpec, job: JobRecord, nodes: readonly string[]): number[] {
+  const copies = spec.shards.map(() => 0);
+  for (const n of nodes) copies[taskShard(spec, job.taskOf[n]!)]! += 1;
+  return copies;
+}
+
+/** Epsilon of one data owner that was in rounds with these copy counts. */
+export function ownerEpsilon(p: NonNullable<JobSpec["privacy"]>, copies: readonly number[]) {
+  const accountant = new RdpAccountant({ delta: p.delta });
+  for (const m of copies) accountant.spend(1, p.noiseMultiplier / m);
+  return accountant.epsilon;
+}
+
+/**
+ * The round's DP strategy and the privacy report after it, for the counted `nodes`.
+ *
+ * @throws {BudgetExceededError} when the round would take a data owner over the budget
+ */
 export function roundPrivacy(
   spec: JobSpec,
   job: JobRecord,
-): { strategy: DpFedAvg; accountant: RdpAccountant } | undefined {
+  nodes: readonly string[],
+  key: Uint8Array,
+): { strategy: DpFedAvg; report: NonNullable<JobRecord["privacy"]> } | undefined {
   const p = spec.privacy;
   if (!p) return undefined;
-  const accountant = new RdpAccountant({ delta: p.delta, maxEpsilon: p.maxEpsilon });
-  if (job.round > 0) accountant.spend(1, p.noiseMultiplier, job.round);
-  const strategy = new DpFedAvg({
-    clip: p.clip,
-    noiseMultiplier: p.noiseMultiplier,
-    seed: (spec.seed ^ job.round) >>> 0,
-    accountant,
-  });
-  return { strategy, accountant };
-}
-
-/** The privacy spent after this round by the job and by each shard trained on in it. */
-export function privacyReport(
-  spec: JobSpec,
-  job: JobRecord,
-  nodes: string[],
-  epsilon: number,
-): JobRecord["privacy"] {
-  const p = spec.privacy!;
-  const rounds = [...(job.privacy?.shardRounds ?? spec.shards.map(() => 0))];
-  for (const shard of new Set(nodes.map((n) => job.shardOf[n]!))) rounds[shard]! += 1;
-  const perShard = rounds.map((r) =>
-    r === 0
-      ? 0
-      : rdpToEpsilon(DEFAULT_ORDERS, computeRdp(1, p.noiseMultiplier, r, DEFAULT_ORDERS), p.delta)
-        .epsilon
-  );
-  return {
+  const now = shardCopies(spec, job, nodes);
+  const history = job.privacy?.shardCopies ?? spec.shards.map(() => []);
+  const shardCopiesAfter = history.map((h, s) => now[s]! > 0 ? [...h, now[s]!] : [...h]);
+  const shardEpsilon = shardCopiesAfter.map((h) => h.length === 0 ? 0 : ownerEpsilon(p, h));
+  const epsilon = Math.max(0, ...shardEpsilon);
+  if (epsilon > p.maxEpsilon) throw new BudgetExceededError({ epsilon, maxEpsilon: p.maxEpsilon });
+  const strategy = dpStrategy(p, job.privacy?.clip ?? p.clip, new SecureRng(key));
+  const report = {
+    clip: job.privacy?.clip ?? p.clip,
     epsilon,
     delta: p.delta,
     maxEpsilon: p.maxEpsilon,
-    shardRounds: rounds,
-    shardEpsilon: perShard,
+    shardRounds: shardCopiesAfter.map((h) => h.length),
+    shardCopies: shardCopiesAfter,
+    shardEpsilon,
   };
+  return { strategy, report };
+}
+
+/**
+ * DP-FedAvg at this round's clip. With adaptive clipping the clipped count is noised from the
+ * same secret stream and the update noise is raised to z_delta, so the round costs exactly the
+ * multiplier z the accountant charges (Andrew et al. 2021, section 3).
+ */
+function dpStrategy(p: NonNullable<JobSpec["privacy"]>, clip: number, rng: SecureRng): DpFedAvg {
+  const a = p.adaptiveClip;
+  if (!a) return new DpFedAvg({ clip, noiseMultiplier: p.noiseMultiplier, seed: rng });
+  const clipper = new AdaptiveClipper({ initialClip: clip, ...a, rng });
+  const noiseMultiplier = adaptiveDeltaNoiseMultiplier(p.noiseMultiplier, a.countNoiseStd);
+  return new DpFedAvg({ clip: clipper, noiseMultiplier, seed: rng });
 }

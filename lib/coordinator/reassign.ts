@@ -20,7 +20,7 @@ export async function reassignDropped(
   if (dead.length === 0) return job;
   const spares = await sparesFor(ctx, job);
   const assigned = [...job.assigned];
-  const shardOf = { ...job.shardOf };
+  const taskOf = { ...job.taskOf };
   const reassigned = [...job.reassigned];
   const { client, addresses } = ctx.chain;
   for (const from of dead) {
@@ -33,10 +33,10 @@ export async function reassignDropped(
       await reassignNode(client, { addresses, jobId: job.jobId, fromNode: from, toNode: to });
     }
     assigned[assigned.indexOf(from)] = to;
-    shardOf[to] = shardOf[from]!;
+    taskOf[to] = taskOf[from]!;
     reassigned.push({ round: job.round, from, to });
   }
-  return { ...job, assigned, shardOf, reassigned };
+  return { ...job, assigned, taskOf, reassigned };
 }
 
 /** Eligible nodes that never held a task of the job (in KV or on chain), best first. */

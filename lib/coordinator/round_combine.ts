@@ -16,7 +16,7 @@ import { decodeUpdateBytes } from "../round/update_envelope.ts";
 import { clusteredDelta, isHierarchical } from "./clusters.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, slotOf } from "./job.ts";
-import { privacyReport, roundPrivacy } from "./privacy.ts";
+import { roundNoiseKey, roundPrivacy } from "./privacy.ts";
 import { reject, RejectedError } from "./result.ts";
 import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
 
@@ -39,7 +39,7 @@ export async function combineUpdates(
   nodes: string[],
   length: number,
 ): Promise<Combined | undefined> {
-  const dp = roundPrivacy(spec, job);
+  const dp = await privateRound(ctx, job, spec, nodes);
   const plan = combinePlanOf(spec, job.round, dp?.strategy);
   if (!spec.privacy && !spec.robust && isHierarchical(spec, nodes.length)) {
     return await combineClusters(ctx, job, spec, plan, nodes, length);
@@ -51,16 +51,22 @@ export async function combineUpdates(
     bytes += read.bytes;
     combiner.add(read.update);
   }
-  let delta: Float32Array;
+  const delta = combiner.finish().delta;
+  // The clip the next round starts from: moved by this round's noised count when adaptive.
+  const privacy = dp ? { ...dp.report, clip: dp.strategy.clip } : job.privacy;
+  return { delta, bytes, privacy };
+}
+
+/** The round's DP strategy and report; refused before any update is read when over budget. */
+async function privateRound(ctx: Context, job: JobRecord, spec: JobSpec, nodes: string[]) {
+  if (!spec.privacy) return undefined;
   try {
-    delta = combiner.finish().delta;
+    return roundPrivacy(spec, job, nodes, await roundNoiseKey(ctx.kv, job.jobId, job.round));
   } catch (e) {
     if (!(e instanceof BudgetExceededError)) throw e;
     const refusal = reject(409, "PRIVACY_BUDGET_EXCEEDED", `Cannot aggregate: ${e.message}`);
     throw new RejectedError(refusal, { cause: e });
   }
-  const privacy = dp ? privacyReport(spec, job, nodes, dp.accountant.epsilon) : job.privacy;
-  return { delta, bytes, privacy };
 }
 
 /** One stored update of the open round, decoded, with its slot and staleness. */

@@ -14,7 +14,7 @@ import { ChainCallError } from "../chain/send_contract.ts";
 import { DEFAULT_PARTS } from "../compress/partition.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { encodeJobSpec, type JobSpec } from "../job/job_spec.ts";
-import { RdpAccountant } from "../privacy/rdp_accountant.ts";
+import { checkPrivacyBudget, PrivacyBudgetError } from "../job/privacy_plan.ts";
 import { setTaskGroups } from "../verify/challenge_chain.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights, validationLoss } from "./job.ts";
@@ -52,20 +52,20 @@ export async function startJob(
   } catch (e) {
     return refuse(400, "BAD_SPEC", `spec ${params.specCid}: ${(e as Error).message}`);
   }
-  const refusal = checkSpec(spec, onChain) ?? checkBudget(spec);
+  const refusal = checkSpec(spec, onChain) ?? checkBudget(spec, onChain.nodesWanted);
   if (refusal) return refusal;
   const chosen = (await eligibleNodes(ctx, spec)).slice(0, onChain.nodesWanted)
     .map((n) => n.nodePubkey);
   const unfit = checkNodes(spec, chosen);
   if (unfit) return unfit;
-  let shardOf: Record<string, number>;
+  let taskOf: Record<string, number>;
   try {
-    shardOf = await assignOnChain(ctx, params.jobId, spec, chosen);
+    taskOf = await assignOnChain(ctx, params.jobId, spec, chosen);
   } catch (e) {
     if (!(e instanceof ChainCallError)) throw e;
     return reject(409, "CHAIN_CALL_FAILED", e.message);
   }
-  const job = await recordJob(ctx, params, onChain.owner, spec, chosen, shardOf);
+  const job = await recordJob(ctx, params, onChain.owner, spec, chosen, taskOf);
   return { ok: true, job };
 }
 
@@ -85,23 +85,15 @@ function checkSpec(spec: JobSpec, job: ReadJobReturnType): Rejection | undefined
   return undefined;
 }
 
-/** Refuses up front a job whose planned rounds would spend more than its privacy budget. */
-export function checkBudget(spec: JobSpec): Rejection | undefined {
-  const p = spec.privacy;
-  if (!p) return undefined;
-  const planned = new RdpAccountant({ delta: p.delta }).epsilonAfter(
-    1,
-    p.noiseMultiplier,
-    spec.rounds,
-  );
-  if (planned <= p.maxEpsilon) return undefined;
-  return refuse(
-    409,
-    "PRIVACY_BUDGET_EXCEEDED",
-    `${spec.rounds} rounds at noise ${p.noiseMultiplier} spend epsilon ${
-      planned.toFixed(2)
-    } > budget ${p.maxEpsilon}`,
-  );
+/** Refuses up front a job whose worst-off data owner would spend more than its budget. */
+export function checkBudget(spec: JobSpec, nodes: number): Rejection | undefined {
+  try {
+    checkPrivacyBudget(spec, Math.max(1, nodes));
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof PrivacyBudgetError)) throw e;
+    return reject(409, e.code, e.message);
+  }
 }
 
 /**
@@ -128,9 +120,10 @@ export function checkNodes(spec: JobSpec, chosen: readonly string[]): Rejection 
 
 /**
  * Assigns the chosen nodes on chain (those not assigned yet, in batches) and returns each
- * node's shard. Task groups: with a verification policy, `redundancy` consecutive nodes share
- * one task (shard, seed, starting weights) and the chain learns who shares what, for redundancy
- * settlement and disputes; without one, nodes take shard i mod n.
+ * node's task: with a verification policy `redundancy` consecutive nodes share one task (shard,
+ * seed, starting weights) and the chain learns who shares what (task group = task + 1), for
+ * redundancy settlement and disputes; every other node has a task of its own, so nodes that
+ * outnumber the shards draw different batches instead of repeating each other's work.
  */
 async function assignOnChain(
   ctx: Context,
@@ -145,19 +138,17 @@ async function assignOnChain(
     await assignNodes(client, { addresses, jobId, nodes: todo.slice(i, i + ASSIGN_BATCH) });
   }
   const r = spec.verification?.redundancy ?? 1;
-  const shardOf = Object.fromEntries(
-    chosen.map((n, i) => [n, Math.floor(i / r) % spec.shards.length]),
-  );
-  if (!spec.verification) return shardOf;
+  const taskOf = Object.fromEntries(chosen.map((n, i) => [n, Math.floor(i / r)]));
+  if (!spec.verification) return taskOf;
   const grouped = await Promise.all(
     chosen.map((nodePubkey) => getTaskGroup(client, { addresses, jobId, nodePubkey })),
   );
   const fresh = chosen.filter((_, i) => grouped[i] === 0);
   if (fresh.length > 0) {
-    const groups = fresh.map((n) => shardOf[n]! + 1);
+    const groups = fresh.map((n) => taskOf[n]! + 1);
     await setTaskGroups(client, { addresses, jobId, nodes: fresh, groups });
   }
-  return shardOf;
+  return taskOf;
 }
 
 /** Records the started job in KV once (a concurrent start's record wins). */
@@ -167,7 +158,7 @@ async function recordJob(
   owner: Hex,
   spec: JobSpec,
   chosen: Hex[],
-  shardOf: Record<string, number>,
+  taskOf: Record<string, number>,
 ): Promise<JobRecord> {
   const initial = await loadWeights(ctx.store, spec.initialWeights);
   const record: JobRecord = {
@@ -178,7 +169,7 @@ async function recordJob(
     round: 0,
     status: "running",
     assigned: chosen,
-    shardOf,
+    taskOf,
     globalCid: spec.initialWeights,
     roundOpenedAt: ctx.now(),
     initialValLoss: await validationLoss(ctx.store, spec, initial),

@@ -44,8 +44,11 @@ export interface JobRecord {
   status: "running" | "completed" | "finalized";
   /** Nodes holding a task now. */
   assigned: Hex[];
-  /** Node -> index of its shard in the spec (a replacement inherits its predecessor's). */
-  shardOf: Record<string, number>;
+  /**
+   * Node -> its task (a replacement inherits its predecessor's): redundant nodes share a task,
+   * others have one each; task t trains shard `taskShard(spec, t)` with seed `taskSeed(spec, t)`.
+   */
+  taskOf: Record<string, number>;
   globalCid: string;
   roundOpenedAt: number;
   initialValLoss: number;
@@ -57,13 +60,18 @@ export interface JobRecord {
   /** DiLoCo outer-optimizer velocity, when the strategy is "diloco". */
   outerVelocityCid?: string;
   reassigned: { round: number; from: Hex; to: Hex }[];
-  /** Differential privacy spent so far (jobs with a privacy budget). */
+  /** Differential privacy spent so far (jobs with a privacy budget); epsilon is the worst-off
+   * data owner's. */
   privacy?: {
+    /** The clip bound the next round uses (moves with adaptive clipping). */
+    clip: number;
     epsilon: number;
     delta: number;
     maxEpsilon: number;
     /** Rounds each data owner's shard was trained on, and the epsilon that cost it. */
     shardRounds: number[];
+    /** Per shard, the counted updates carrying its data in each of those rounds. */
+    shardCopies: number[][];
     shardEpsilon: number[];
   };
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };

@@ -5,7 +5,7 @@
  * round is in, `idle` when no job needs it.
  */
 import type { Hex } from "viem";
-import { taskSeed } from "../job/job_spec.ts";
+import { taskSeed, taskShard } from "../job/job_spec.ts";
 import type { TaskResponse } from "../worker/task.ts";
 import { clusterTaskFor } from "./clusters.ts";
 import { validationTaskFor } from "./committees.ts";
@@ -52,7 +52,8 @@ export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
 /** The node's training task in the job's open round. */
 async function trainTask(ctx: Context, job: JobRecord, node: Hex): Promise<TaskResponse> {
   const spec = await loadSpec(ctx.store, job.specCid);
-  const index = job.shardOf[node]!;
+  const task = job.taskOf[node]!;
+  const index = taskShard(spec, task);
   const shard = spec.shards[index]!;
   return {
     status: "task",
@@ -61,7 +62,7 @@ async function trainTask(ctx: Context, job: JobRecord, node: Hex): Promise<TaskR
     specCid: job.specCid,
     globalCid: job.globalCid,
     shard: { index, name: shard.name, cid: shard.cid },
-    seed: taskSeed(spec, index),
+    seed: taskSeed(spec, task),
     slot: slotOf(job.assigned, spec, node),
   };
 }

@@ -26,6 +26,7 @@ import { encodeCheckpoint } from "../model/checkpoint.ts";
 import { concatBytes } from "../crypto/digest.ts";
 import { encodeJobSpec, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { Store } from "../store/store.ts";
+import { checkPrivacyBudget } from "./privacy_plan.ts";
 
 export interface PrepareJobOptions {
   model: ModelConfig;
@@ -45,6 +46,11 @@ export interface PrepareJobOptions {
   compression?: JobSpec["compression"];
   robust?: JobSpec["robust"];
   privacy?: JobSpec["privacy"];
+  /**
+   * Nodes the owner will ask for (submitTrain's nodesWanted); required with `privacy`, whose
+   * budget is checked here for the data owner with the most copies per round.
+   */
+  nodes?: number;
   verification?: JobSpec["verification"];
   asynchronous?: JobSpec["asynchronous"];
   /** Hierarchical aggregation by worker clusters of `clusterSize` (default 16). */
@@ -61,11 +67,17 @@ export interface PrepareJobOptions {
  * Uploads weights, shards and validation bytes, then the spec; returns both.
  *
  * @throws {TypeError} "Cannot read job spec: <field>" when the options make an invalid spec
+ * @throws {PrivacyBudgetError} when the planned rounds would exceed the privacy budget
  */
 export async function prepareJob(
   store: Store,
   o: PrepareJobOptions,
 ): Promise<{ spec: JobSpec; specCid: string }> {
+  if (o.privacy) {
+    if (o.nodes === undefined) throw new TypeError("Cannot prepare job: privacy needs `nodes`");
+    // Before anything is uploaded or escrowed: an over-budget job is the owner's to fix now.
+    checkPrivacyBudget(o, o.nodes);
+  }
   const seed = o.seed ?? 1337;
   const weights = initWeights(loadKernel(), paramLayout(o.model), seed);
   const initialWeights = (await store.put(encodeCheckpoint(o.model, weights, { round: "init" })))

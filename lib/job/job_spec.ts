@@ -50,7 +50,7 @@ export interface JobSpec {
   seed: number;
   /** CID of the initial weights (lib/model/checkpoint.ts safetensors). */
   initialWeights: string;
-  /** Training shards, one per natural source (non-IID); nodes get shard i mod n. */
+  /** Training shards, one per natural source (non-IID); task t trains on shard t mod n. */
   shards: { name: string; cid: string }[];
   /** CID of held-out validation bytes the coordinator evaluates each round on. */
   validation: string;
@@ -89,8 +89,19 @@ export interface JobSpec {
    * the last `maxStaleness` checkpoints still counts, weighted 1/sqrt(1 + staleness).
    */
   asynchronous?: { maxStaleness: number };
-  /** DP-FedAvg: per-client clip, noise multiplier, and the (epsilon, delta) budget. */
-  privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
+  /**
+   * DP-FedAvg: per-client clip, noise multiplier z (what the accountant charges per round), and
+   * the (epsilon, delta) budget of each data owner. With `adaptiveClip` the clip starts at `clip`
+   * and follows a quantile of the update norms (Andrew et al. 2021): the clipped count is noised
+   * with std `countNoiseStd` (> z/2) and the update noise raised so the pair costs z.
+   */
+  privacy?: {
+    clip: number;
+    noiseMultiplier: number;
+    delta: number;
+    maxEpsilon: number;
+    adaptiveClip?: { targetQuantile: number; learningRate: number; countNoiseStd: number };
+  };
   /**
    * Verification policy (design doc, "Verification: Ensuring Nodes Actually Did Training" and "Slashing Malicious Nodes"): `redundancy` nodes per task (same shard, seed and
    * starting weights; their results must match), the share of commits challenged each round,
@@ -261,6 +272,14 @@ function checkPrivacy(p: NonNullable<JobSpec["privacy"]>, robust: JobSpec["robus
   need(num(p.clip, 1e-9, 1e9) && num(p.noiseMultiplier, 0, 1e6), "privacy.clip/noiseMultiplier");
   need(num(p.delta, 1e-15, 0.5) && num(p.maxEpsilon, 1e-6, 1e6), "privacy.delta/maxEpsilon");
   need(robust === undefined, "privacy and robust cannot be combined (DP-FedAvg is the strategy)");
+  const a = p.adaptiveClip;
+  if (a === undefined) return;
+  need(num(a.targetQuantile, 0, 1), "privacy.adaptiveClip.targetQuantile must be in [0, 1]");
+  need(num(a.learningRate, 1e-6, 10), "privacy.adaptiveClip.learningRate must be in (0, 10]");
+  need(
+    num(a.countNoiseStd, p.noiseMultiplier / 2 + 1e-9, 1e6),
+    `privacy.adaptiveClip.countNoiseStd must exceed noiseMultiplier / 2 = ${p.noiseMultiplier / 2}`,
+  );
 }
 
 function checkVerification(v: NonNullable<JobSpec["verification"]>): void {
@@ -293,9 +312,18 @@ export function roundHyper(spec: JobSpec, round: number): Hyper {
   };
 }
 
-/** The seed of a shard's task: redundant nodes on one shard share it, others differ. */
-export function taskSeed(spec: JobSpec, shardIndex: number): number {
-  return (spec.seed ^ Math.imul(shardIndex + 1, 0x9e3779b1)) >>> 0;
+/**
+ * The seed of task `task`: the redundant nodes of one task share it; every other node has a task
+ * of its own, so two nodes on one shard draw different batches (distinct work, and no
+ * byte-identical updates counted twice in an aggregate).
+ */
+export function taskSeed(spec: JobSpec, task: number): number {
+  return (spec.seed ^ Math.imul(task + 1, 0x9e3779b1)) >>> 0;
+}
+
+/** The shard task `task` trains on: tasks go round-robin over the shards. */
+export function taskShard(spec: Pick<JobSpec, "shards">, task: number): number {
+  return task % spec.shards.length;
 }
 
 /** What one committed round is paid as on chain (AIJobManager.TrainParams): fixed by the job. */

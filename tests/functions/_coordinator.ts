@@ -140,6 +140,10 @@ export interface JobOptions {
   compression?: JobSpec["compression"];
   /** A Byzantine-robust rule instead of FedAvg. */
   robust?: JobSpec["robust"];
+  /** A differential-privacy policy (DP-FedAvg). */
+  privacy?: JobSpec["privacy"];
+  /** Training shards (default: one per node, at least 2). */
+  shards?: number;
 }
 
 export interface Coordinator extends AsyncDisposable {
@@ -253,7 +257,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
         const rounds = j.rounds ?? 2;
         const { spec, specCid } = await prepareJob(s, {
           model: TINY_MODEL,
-          shards: tinyShards(Math.max(2, nodes)),
+          shards: tinyShards(j.shards ?? Math.max(2, nodes)),
           rounds,
           localSteps: j.localSteps ?? 2,
           ...TINY_BATCH,
@@ -267,6 +271,8 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           verification: j.verification,
           compression: j.compression,
           robust: j.robust,
+          privacy: j.privacy,
+          nodes,
           valBytesPerShard: 256,
         });
         const { jobId } = await submitTrain(owner, {

@@ -509,7 +509,7 @@ Deno.test("aggregate", async (t) => {
     const rec = await s.jobRecord(job.jobId);
     assert.deepEqual(rec.reassigned, [{ round: 0, from: silent.nodePubkey, to }]);
     assert.ok(rec.assigned.includes(to) && !rec.assigned.includes(silent.nodePubkey));
-    assert.equal(rec.shardOf[to], rec.shardOf[silent.nodePubkey]);
+    assert.equal(rec.taskOf[to], rec.taskOf[silent.nodePubkey]);
     // The replacement gets the silent node's task for round 1.
     const task = await read(await s.call(`/assign?node=${to}`));
     assert.equal(task.body.status, "task");

@@ -4,7 +4,7 @@ import { parseEther } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
-import { jobSpecHash, taskSeed, workTerms } from "../../lib/job/job_spec.ts";
+import { jobSpecHash, taskSeed, taskShard, workTerms } from "../../lib/job/job_spec.ts";
 import { read, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
 
 Deno.test("assign", async (t) => {
@@ -40,7 +40,8 @@ Deno.test("assign", async (t) => {
     const node = job.nodes[0]!;
     const res = await read(await s.call(`/assign?node=${node.nodePubkey}`));
     assert.equal(res.status, 200);
-    const index = job.record.shardOf[node.nodePubkey]!;
+    const task = job.record.taskOf[node.nodePubkey]!;
+    const index = taskShard(job.spec, task);
     assert.deepEqual(res.body, {
       status: "task",
       jobId: job.record.jobId,
@@ -48,7 +49,7 @@ Deno.test("assign", async (t) => {
       specCid: job.specCid,
       globalCid: job.spec.initialWeights,
       shard: { index, name: job.spec.shards[index]!.name, cid: job.spec.shards[index]!.cid },
-      seed: taskSeed(job.spec, index),
+      seed: taskSeed(job.spec, task),
       slot: 0,
     });
     const last = job.nodes.at(-1)!;

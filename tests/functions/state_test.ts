@@ -35,7 +35,7 @@ Deno.test("a 1,000-node job record round-trips and guards writes by the head's v
     const job = {
       jobId: "0x" + "11".repeat(32),
       assigned: nodes,
-      shardOf: Object.fromEntries(nodes.map((n, i) => [n, i % 15])),
+      taskOf: Object.fromEntries(nodes.map((n, i) => [n, i])),
       metrics: [],
       reassigned: [],
     } as unknown as JobRecord;

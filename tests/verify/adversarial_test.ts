@@ -27,7 +27,7 @@ import { loadKernel } from "../../kernel/wasm_module.ts";
 import { f32Bytes, type LocalResult } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
-import { roundHyper, taskSeed } from "../../lib/job/job_spec.ts";
+import { roundHyper, taskSeed, taskShard } from "../../lib/job/job_spec.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { recomputeRound, wrongChunks } from "../../lib/verify/recompute.ts";
 import { CoordinatorError } from "../../lib/worker/client.ts";
@@ -73,12 +73,12 @@ function withDelta(r: LocalResult, global: Float32Array, delta: Float32Array): L
 /** Gives each task group's members their roles; returns role by node. */
 function cast(run: VerifyRun): Map<Hex, Role> {
   const groups = new Map<number, Hex[]>();
-  for (const [n, g] of Object.entries(run.record.shardOf)) {
+  for (const [n, g] of Object.entries(run.record.taskOf)) {
     groups.set(g, [...(groups.get(g) ?? []), n as Hex].sort());
   }
   const g = (i: number) => groups.get(i)!;
   const roles = new Map<Hex, Role>();
-  for (const n of Object.keys(run.record.shardOf)) roles.set(n as Hex, "honest");
+  for (const n of Object.keys(run.record.taskOf)) roles.set(n as Hex, "honest");
   // One update-cheater per group (groups 0-3), challenge cheaters with honest results in 4-5.
   roles.set(g(0)[0]!, "lazy");
   roles.set(g(1)[0]!, "noise");
@@ -116,7 +116,7 @@ Deno.test({
         const roles = cast(run);
         const byKey = new Map(run.workers.map((w, i) => [w.nodePubkey, i]));
         const nodeOf = (role: Role) => [...roles].find(([, r]) => r === role)![0];
-        const original = [...roles.keys()].find((n) => run.record.shardOf[n] === 4)!;
+        const original = [...roles.keys()].find((n) => run.record.taskOf[n] === 4)!;
         let originalResult: LocalResult | undefined;
         for (const [node, role] of roles) {
           const cheat = run.cheats[byKey.get(node)!]!;
@@ -148,8 +148,8 @@ Deno.test({
         }
         // The copycat needs its original's result: train group 4 first.
         const order = [...run.workers].sort((a, b) =>
-          (run.record.shardOf[b.nodePubkey] === 4 ? 1 : 0) -
-          (run.record.shardOf[a.nodePubkey] === 4 ? 1 : 0)
+          (run.record.taskOf[b.nodePubkey] === 4 ? 1 : 0) -
+          (run.record.taskOf[a.nodePubkey] === 4 ? 1 : 0)
         );
         const all = [...roles.keys()];
         const initialLoss = run.record.initialValLoss;
@@ -271,15 +271,15 @@ async function checkRevealed(
   const expected = new Map<number, Uint8Array>();
   for (const l of logs) {
     const node = nodeOfChallenge.get(l.args.challengeId!)!.toLowerCase() as Hex;
-    const shard = run.record.shardOf[node]!;
-    if (!expected.has(shard)) {
-      const data = await run.ctx.store.get(run.spec.shards[shard]!.cid);
+    const task = run.record.taskOf[node]!;
+    if (!expected.has(task)) {
+      const data = await run.ctx.store.get(run.spec.shards[taskShard(run.spec, task)]!.cid);
       expected.set(
-        shard,
+        task,
         recomputeRound(trainer, global, {
           jobId: run.jobId,
           round: 0,
-          seed: taskSeed(run.spec, shard),
+          seed: taskSeed(run.spec, task),
           localSteps: run.spec.localSteps,
           proofEvery: run.spec.proofEvery,
           domain: UNCHECKED_DOMAIN,
@@ -288,7 +288,7 @@ async function checkRevealed(
         }).updateBytes,
       );
     }
-    const wrong = wrongChunks(expected.get(shard)!, [{
+    const wrong = wrongChunks(expected.get(task)!, [{
       chunkIndex: Number(l.args.chunkIndex!),
       chunk: l.args.chunk!,
     }]);
