@@ -15,9 +15,12 @@
  */
 import { parseArgs } from "node:util";
 import { formatEther } from "viem";
-import { abis } from "./lib/chain/contracts.ts";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
-import { startDevnet } from "./lib/chain/devnet.ts";
+import { advanceDevnetTime, startDevnet } from "./lib/chain/devnet.ts";
+import { getClaimable } from "./lib/chain/get_claimable.ts";
+import { getJobSettlement } from "./lib/chain/get_job_settlement.ts";
+import { getSettlementDelay } from "./lib/chain/get_settlement_delay.ts";
+import { getVerificationCounts } from "./lib/chain/get_verification_counts.ts";
 import { type CodecName, CODECS, ROBUST, type RobustName } from "./lib/job/job_spec.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { paramLayout } from "./kernel/params.ts";
@@ -99,33 +102,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   }
 }
 
-// The phases that read the contracts' events and views directly stay here, where
-// tests/layering_test.ts allows raw chain reads (until they become lib/chain verbs).
-
 /** The last round's challenges: laptops answer, the validator checks the answers. */
 async function checkVerification(
   run: DemoRun,
   workers: Worker[],
   dropped: Set<string>,
 ): Promise<void> {
-  const { coordinator, addresses } = run;
   for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.answerChallenges();
   await run.local.post("/aggregate", {});
-  const slashes = await coordinator.getContractEvents({
-    address: addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    fromBlock: 0n,
-  });
-  const issued = await coordinator.getContractEvents({
-    address: addresses.verification,
-    abi: abis.verification,
-    eventName: "ChallengeIssued",
-    fromBlock: 0n,
-  });
-  run.log(
-    `verification: ${issued.length} challenges and samples issued, ${slashes.length} slashes`,
-  );
+  const n = await getVerificationCounts(run.coordinator, { addresses: run.addresses });
+  run.log(`verification: ${n.challenges} challenges and samples issued, ${n.slashes} slashes`);
 }
 
 /**
@@ -134,15 +120,8 @@ async function checkVerification(
  */
 async function settleJob(run: DemoRun, job: DemoJob): Promise<JobRecord> {
   const { coordinator, addresses } = run;
-  const delay = await coordinator.readContract({
-    address: addresses.proofs,
-    abi: abis.proofs,
-    functionName: "settlementDelay",
-  });
-  await coordinator.request({
-    method: "evm_increaseTime" as never,
-    params: [Number(delay)] as never,
-  });
+  const delay = await getSettlementDelay(coordinator, { addresses });
+  await advanceDevnetTime(coordinator, delay);
   run.log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
   const [fin] = await jsonOf(
     await run.local.post("/finalize", { jobId: job.jobId }),
@@ -157,26 +136,11 @@ async function withdrawAll(
   workers: Worker[],
 ): Promise<DemoResult["rewards"]> {
   const { coordinator, addresses } = run;
-  const events = await coordinator.getContractEvents({
-    address: addresses.proofs,
-    abi: abis.proofs,
-    eventName: "RewardCredited",
-    args: { jobId: job.jobId },
-    fromBlock: 0n,
-  });
-  const rewards = events.map((e) => ({
-    node: e.args.nodePubkey!,
-    total: e.args.batchReward! + e.args.stepReward! + e.args.roundReward! + e.args.accuracyBonus!,
-  }));
+  const settled = await getJobSettlement(coordinator, { addresses, jobId: job.jobId });
+  const rewards = (settled?.rewards ?? []).map((r) => ({ node: r.nodePubkey, total: r.total }));
   for (const w of workers) {
     const wc = run.client(run.workerAccts[workers.indexOf(w)]);
-    const claim = await wc.readContract({
-      address: addresses.jobs,
-      abi: abis.jobs,
-      functionName: "claimableOf",
-      args: [wc.account.address],
-    });
-    if (claim > 0n) await withdrawRewards(wc, { addresses });
+    if (await getClaimable(wc, { addresses }) > 0n) await withdrawRewards(wc, { addresses });
   }
   return rewards;
 }

@@ -155,3 +155,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   );
   return { rpcUrl, chainId, accounts, stop, [Symbol.asyncDispose]: stop };
 }
+
+/**
+ * Moves a devnet's clock forward by `seconds` (anvil's evm_increaseTime); the next block carries
+ * the new time. Only for local devnets: a real chain refuses the method.
+ */
+export async function advanceDevnetTime(
+  client: { request: (args: never) => Promise<unknown> },
+  seconds: number,
+): Promise<void> {
+  await client.request({ method: "evm_increaseTime", params: [seconds] } as never);
+}
