@@ -1,5 +1,5 @@
 /**
- * Bytes per round vs final validation loss, on the real kernel (lib/sim/federated_sim.ts):
+ * Bytes per round vs final validation loss, on the real kernel (bench/sim/federated_sim.ts):
  * each codec trains the same federated job (tiny byte-level GPT, one Brown genre per
  * client, local SGD with momentum, error feedback for the lossy codecs), and the table gives
  * bytes and final loss as ratios against fp32. Then the per-round aggregation time of each
@@ -15,7 +15,7 @@ import { loadKernel } from "../kernel/wasm_module.ts";
 import { initWeights, paramLayout } from "../kernel/params.ts";
 import { loadBrownShards } from "../kernel/data.ts";
 import { defaultHyper } from "../lib/round/local_training.ts";
-import { runFederatedSim } from "../lib/sim/federated_sim.ts";
+import { runFederatedSim } from "./sim/federated_sim.ts";
 import type { Codec } from "../lib/compress/codec.ts";
 import { fp32Codec } from "../lib/compress/fp32.ts";
 import { int8Codec } from "../lib/compress/quantize_int8.ts";

@@ -20,7 +20,7 @@ import { prepareJob } from "../lib/job/job_owner.ts";
 import { type JobSpec, roundHyper, taskSeed } from "../lib/job/job_spec.ts";
 import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
-import { runFederatedSim } from "../lib/sim/federated_sim.ts";
+import { runFederatedSim } from "./sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { VAL_BATCHES } from "../lib/coordinator/job.ts";
 import { DEFAULT_DEMO } from "../demo.ts";

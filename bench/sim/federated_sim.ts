@@ -9,7 +9,8 @@
  * What it measures each round: validation loss on the same evaluation batches (the first
  * batches of every client shard's validation bytes), the mean payload bytes a client sent,
  * and the aggregation time. Deterministic for a given seed: batches, node keys, attack noise
- * and DP noise are all derived from it (no `Math.random`); only the timings vary.
+ * and DP noise are all derived from it (no `Math.random`); only the timings vary. Only a
+ * benchmark may do that: the coordinator draws DP noise from a secret key (lib/coordinator/privacy.ts).
  *
  * @module
  */
@@ -20,19 +21,19 @@ import {
   createErrorFeedback,
   type ErrorFeedbackState,
   HEADER_BYTES,
-} from "../compress/codec.ts";
-import { fp32Codec } from "../compress/fp32.ts";
-import { decodePayload } from "../compress/payload.ts";
-import { DEFAULT_PARTS, partitionSeed } from "../compress/partition.ts";
-import { codecFor } from "../strategy/select.ts";
-import { type CombinePlan, combineRound } from "../strategy/combine_round.ts";
-import { type NodeKey, nodeKeyFromSecret } from "../crypto/keys.ts";
-import { trainLocal } from "../round/local_training.ts";
-import { Prng } from "../crypto/prng.ts";
-import { BudgetExceededError, RdpAccountant } from "../privacy/rdp_accountant.ts";
-import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
-import { allFinite, type ClientUpdate, type Strategy } from "../strategy/strategy.ts";
-import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
+} from "../../lib/compress/codec.ts";
+import { fp32Codec } from "../../lib/compress/fp32.ts";
+import { decodePayload } from "../../lib/compress/payload.ts";
+import { DEFAULT_PARTS, partitionSeed } from "../../lib/compress/partition.ts";
+import { codecFor } from "../../lib/strategy/select.ts";
+import { type CombinePlan, combineRound } from "../../lib/strategy/combine_round.ts";
+import { type NodeKey, nodeKeyFromSecret } from "../../lib/crypto/keys.ts";
+import { trainLocal } from "../../lib/round/local_training.ts";
+import { Prng } from "../../lib/crypto/prng.ts";
+import { BudgetExceededError, RdpAccountant } from "../../lib/privacy/rdp_accountant.ts";
+import { DpFedAvg } from "../../lib/strategy/dp_fed_avg.ts";
+import { allFinite, type ClientUpdate, type Strategy } from "../../lib/strategy/strategy.ts";
+import { UNCHECKED_DOMAIN } from "../../lib/crypto/domain.ts";
 
 /**
  * How a Byzantine client corrupts its update: `"noise"` sends Gaussian noise of std
@@ -146,7 +147,7 @@ export interface SimTrainer {
  * import { createTrainer } from "../../kernel/train_step.ts";
  * import { loadKernel } from "../../kernel/wasm_module.ts";
  * import { initWeights, paramLayout } from "../../kernel/params.ts";
- * import { defaultHyper } from "../round/local_training.ts";
+ * import { defaultHyper } from "../../lib/round/local_training.ts";
  * import { runFederatedSim } from "./federated_sim.ts";
  * const kernel = loadKernel();
  * const hyper = defaultHyper({ kind: "gpt", maxT: 8, layers: 1, heads: 1, width: 8 }, { B: 2 });

@@ -30,7 +30,7 @@ import {
   type FederatedSimOptions,
   type FederatedSimResult,
   runFederatedSim,
-} from "../../../lib/sim/federated_sim.ts";
+} from "../../../bench/sim/federated_sim.ts";
 
 const kernel = loadKernel();
 const trainer = createTrainer(kernel);
