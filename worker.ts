@@ -2,7 +2,7 @@
  * The ArthaTrain worker: what a laptop runs to earn ARTH by training.
  *
  *   export ARTHA_PRIVATE_KEY=0x...         # the operator's EVM key (pays stake and gas)
- *   deno run -A worker.ts --coordinator http://127.0.0.1:8787 --rpc http://127.0.0.1:8545 \
+ *   deno task worker --coordinator http://127.0.0.1:8787 --rpc http://127.0.0.1:8545 \
  *     --chain-id 31337 --addresses addresses.json [--key ~/.artha/node.key] [--state ~/.artha/worker.json]
  *
  * Flags (environment variable used when the flag is absent):
@@ -26,6 +26,11 @@
  * answers challenges and disputes on its recent commits, aggregates a cluster or validates a
  * committee target when the coordinator asks. SIGTERM or SIGINT stops it after the current tick.
  *
+ * Started with the right to run programs (as `deno task worker` does), it relaunches itself with
+ * the least permissions it needs (lib/worker/sandbox.ts): its coordinator and chain hosts, its
+ * key and state folders, the kernel's WASM and the address file, its ARTHA_* variables; a
+ * worker cannot read the rest of the owner's home directory.
+ *
  * This file is the command line only; the worker itself is lib/worker/ (worker.ts ties client,
  * gateway, state, train, deliver, register, cluster and validate together).
  */
@@ -38,6 +43,12 @@ import { loadOrCreateNodeKey } from "./lib/crypto/keys.ts";
 import { httpCoordinator } from "./lib/worker/client.ts";
 import { Worker, type WorkerEvent } from "./lib/worker/worker.ts";
 import { env } from "./lib/config.ts";
+import {
+  exitWithParent,
+  mayRelaunch,
+  runSandboxed,
+  workerPermissions,
+} from "./lib/worker/sandbox.ts";
 
 const HOME = env.home();
 
@@ -90,6 +101,13 @@ async function readAddresses(path: string): Promise<ArthaAddresses> {
   }
 }
 
+/** What this process may touch, for the owner to see (read, write, net, run). */
+function describePermissions(): string {
+  const state = (name: "read" | "write" | "net" | "run") =>
+    `${name} ${Deno.permissions.querySync({ name }).state === "granted" ? "all" : "scoped"}`;
+  return (["read", "write", "net", "run"] as const).map(state).join(", ");
+}
+
 function bar(done: number, total: number, width = 24): string {
   const n = Math.round((done / total) * width);
   return `[${"#".repeat(n)}${".".repeat(width - n)}]`;
@@ -128,6 +146,18 @@ async function main(args: string[]): Promise<void> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(pk)) {
     usageError("ARTHA_PRIVATE_KEY must be a 0x-prefixed 32-byte hex key");
   }
+  if (mayRelaunch()) {
+    // Started with broad rights: go on as a child holding only what the worker needs.
+    const resources = { ...a, coordinator: a.coordinator, rpc: a.rpc, addresses: a.addresses };
+    try {
+      workerPermissions(resources);
+    } catch (e) {
+      usageError((e as Error).message);
+    }
+    Deno.exit(await runSandboxed(new URL(import.meta.url), args, resources));
+  }
+  exitWithParent(env.sandboxed());
+  if (!a.quiet) console.log(`sandbox (pid ${Deno.pid}): ${describePermissions()}`);
   const addresses = await readAddresses(a.addresses);
   const client = createArthaClient({
     rpcUrl: a.rpc,

@@ -70,6 +70,8 @@ export const env = {
   cron: (): boolean => get("ARTHA_CRON") !== "off",
   /** The user's home directory (HOME, default the current directory). */
   home: (): string => get("HOME") ?? ".",
+  /** Set by the worker's launcher in its sandboxed child (ARTHA_SANDBOXED). */
+  sandboxed: (): boolean => get("ARTHA_SANDBOXED") === "1",
   /** Model cache root (ARTHA_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, + arthatrain/models). */
   modelCacheDir: (): string =>
     get("ARTHA_CACHE_DIR") ??

@@ -1,0 +1,118 @@
+/**
+ * The worker under the least Deno permissions it needs. A laptop owner starts `worker.ts` with
+ * broad rights (`deno task worker`); before touching anything it relaunches itself with network
+ * access to its coordinator and chain only, reads and writes of its own key and state folders,
+ * read of the training kernel's WASM and the deployment's address file, and its own environment
+ * variables. Untrusted inputs (models, shards, tasks) are then processed by a process that
+ * cannot read the owner's home directory, write elsewhere, reach other hosts or run programs.
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { KERNEL_WASM_URL } from "../../kernel/wasm_module.ts";
+
+/** Where the worker connects and what it keeps on disk (absolute or relative paths). */
+export interface WorkerResources {
+  coordinator: string;
+  rpc: string;
+  key: string;
+  state: string;
+  addresses: string;
+}
+
+/** The environment variables the worker reads (lib/config.ts names). */
+export const WORKER_ENV = ["ARTHA_*", "ARTH_RPC_URL", "HOME"];
+
+/**
+ * The `deno run` permission flags of a worker with these resources.
+ *
+ * @example
+ * ```ts
+ * import { workerPermissions } from "./sandbox.ts";
+ * const flags = workerPermissions({
+ *   coordinator: "http://127.0.0.1:8787", rpc: "http://127.0.0.1:8545",
+ *   key: "/home/me/.artha/node.key", state: "/home/me/.artha/worker.json", addresses: "/tmp/a.json",
+ * });
+ * console.assert(flags.includes("--allow-net=127.0.0.1:8787,127.0.0.1:8545"));
+ * console.assert(flags.some((f) => f.startsWith("--allow-write=/home/me/.artha")));
+ * ```
+ */
+export function workerPermissions(r: WorkerResources): string[] {
+  const hosts = [...new Set([r.coordinator, r.rpc].map(hostOf))];
+  const own = [...new Set([dirname(resolve(r.key)), dirname(resolve(r.state))])];
+  const read = [...own, resolve(r.addresses), fromFileUrl(KERNEL_WASM_URL)];
+  return [
+    `--allow-net=${hosts.join(",")}`,
+    `--allow-read=${read.join(",")}`,
+    `--allow-write=${own.join(",")}`,
+    `--allow-env=${WORKER_ENV.join(",")}`,
+    "--no-prompt",
+  ];
+}
+
+function hostOf(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(`Cannot sandbox the worker: ${url} is not a URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new TypeError(`Cannot sandbox the worker: ${url} is not http(s)`);
+  }
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return `${u.hostname}:${port}`;
+}
+
+/** Set in the sandboxed child's environment by {@link runSandboxed}. */
+export const SANDBOX_ENV = "ARTHA_SANDBOXED";
+
+/**
+ * In the sandboxed child: exits as soon as the parent is gone (its end of stdin closes).
+ * Call once at start; a no-op in a worker started directly.
+ */
+export function exitWithParent(sandboxed: boolean): void {
+  if (!sandboxed) return;
+  (async () => {
+    const reader = Deno.stdin.readable.getReader();
+    while (!(await reader.read()).done) { /* nothing is ever sent */ }
+    Deno.exit(143);
+  })();
+}
+
+/** True when this process may still run programs, i.e. it is not the sandboxed worker yet. */
+export function mayRelaunch(): boolean {
+  return Deno.permissions.querySync({ name: "run" }).state === "granted";
+}
+
+/**
+ * Runs `main` (the worker's entry module) with `args` under {@link workerPermissions} and
+ * returns its exit code; SIGINT and SIGTERM are passed on so the worker stops after its tick.
+ */
+export async function runSandboxed(
+  main: URL,
+  args: string[],
+  resources: WorkerResources,
+): Promise<number> {
+  const config = fromFileUrl(new URL("../../deno.json", import.meta.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--config", config, ...workerPermissions(resources), fromFileUrl(main), ...args],
+    // The child's stdin is a pipe nobody writes: it closes when this process dies, even by
+    // SIGKILL, and the child then stops too (see exitWithParent), never orphaned.
+    stdin: "piped",
+    env: { [SANDBOX_ENV]: "1" },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const forward = (signal: Deno.Signal) => () => child.kill(signal);
+  const onTerm = forward("SIGTERM"), onInt = forward("SIGINT");
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  try {
+    return (await child.status).code;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onInt);
+  }
+}
