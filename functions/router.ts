@@ -17,6 +17,7 @@ import { createCluster } from "./cluster.ts";
 import { createDidGrant } from "./did_grant.ts";
 import { createFinalize } from "./finalize.ts";
 import { finalizeAll } from "../lib/coordinator/finalize.ts";
+import { onQueueMessage } from "../lib/coordinator/close_trigger.ts";
 import { createCompletions, createModelList } from "./completions.ts";
 import { createDashboard } from "./dashboard.ts";
 import { createInfer } from "./infer.ts";
@@ -64,6 +65,8 @@ if (import.meta.main) {
   if (env.cron()) {
     Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
     Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
+    // The update that completes a round enqueues its close: no wait for the minute cron.
+    ctx.kv.listenQueue((message) => onQueueMessage(ctx, message));
   }
   Deno.serve({ hostname: env.host(), port }, route);
 }

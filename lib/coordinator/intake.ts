@@ -23,6 +23,7 @@ import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/p
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
+import { closeWhenComplete } from "./close_trigger.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -243,6 +244,7 @@ async function storeUpdate(
   const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
   if (!res.ok) return (await asRetry(ctx, job, env))!;
   await touchNode(ctx, env.nodePubkey);
+  await closeWhenComplete(ctx, job);
   return { ok: true, status: 201, record };
 }
 

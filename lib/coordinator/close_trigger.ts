@@ -1,0 +1,43 @@
+/**
+ * Closing a round as soon as it may close: the update that completes a round enqueues a close on
+ * the coordinator's KV queue (durable and retried, as Deno Deploy runs it), and the queue's
+ * listener closes it; the minute cron stays the backstop for deadlines and quorums.
+ */
+import type { Hex } from "viem";
+import type { Context } from "./context.ts";
+import { aggregateJob } from "./round_close.ts";
+import { getJob, type JobRecord, roundUpdates } from "./state.ts";
+
+/** The queue message that asks for a round's close. */
+export interface CloseRoundMessage {
+  kind: "closeRound";
+  jobId: Hex;
+  round: number;
+}
+
+/** True when every node holding a task has delivered its update of the open round. */
+export async function roundComplete(ctx: Context, job: JobRecord): Promise<boolean> {
+  let delivered = 0;
+  for await (const _ of ctx.kv.list({ prefix: roundUpdates(job.jobId, job.round) })) delivered++;
+  return delivered >= job.assigned.length;
+}
+
+/** Enqueues the close of `job`'s open round once all its updates are in. */
+export async function closeWhenComplete(ctx: Context, job: JobRecord): Promise<void> {
+  if (!await roundComplete(ctx, job)) return;
+  const message: CloseRoundMessage = { kind: "closeRound", jobId: job.jobId, round: job.round };
+  await ctx.kv.enqueue(message);
+}
+
+function isCloseRound(m: unknown): m is CloseRoundMessage {
+  const c = m as CloseRoundMessage;
+  return c?.kind === "closeRound" && typeof c.jobId === "string" && Number.isInteger(c.round);
+}
+
+/** The queue listener: closes the round named by the message if it is still the open one. */
+export async function onQueueMessage(ctx: Context, message: unknown): Promise<void> {
+  if (!isCloseRound(message)) return;
+  const job = (await getJob(ctx.kv, message.jobId)).value;
+  if (!job || job.status !== "running" || job.round !== message.round) return;
+  await aggregateJob(ctx, message.jobId);
+}
