@@ -76,6 +76,8 @@ export const env = {
   modelCacheDir: (): string =>
     get("ARTHA_CACHE_DIR") ??
       `${get("XDG_CACHE_HOME") ?? `${env.home()}/.cache`}/arthatrain/models`,
+  /** The data owner's DID for `deno task dataset` (ARTHA_OWNER_DID, `did:artha:<hex>`). */
+  ownerDid: (): string | undefined => get("ARTHA_OWNER_DID"),
   /** An anvil binary to use instead of the npm package's (ANVIL_BIN). */
   anvilBin: (): string | undefined => get("ANVIL_BIN"),
 };

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { findPii, luhnValid, redactPii } from "../../../lib/privacy/pii.ts";
+import {
+  emptyPiiCounts,
+  findPii,
+  ibanValid,
+  luhnValid,
+  PII_KINDS,
+  PII_PLACEHOLDER,
+  redactPii,
+} from "../../../lib/privacy/pii.ts";
 
 Deno.test("redactPii removes e-mails, phones, SSNs, IPs and Luhn-valid card numbers", () => {
   // Prepare
@@ -19,13 +27,36 @@ Deno.test("redactPii removes e-mails, phones, SSNs, IPs and Luhn-valid card numb
       "Logged from [IP] and [IP].",
     ].join("\n"),
   );
-  assert.deepEqual(counts, { email: 1, phone: 2, ssn: 1, ip: 2, card: 2 });
+  assert.deepEqual(counts, { ...emptyPiiCounts(), email: 1, phone: 2, ssn: 1, ip: 2, card: 2 });
+});
+
+Deno.test("redactPii removes names, addresses, dates of birth and IBANs", () => {
+  // Prepare
+  const text = "Mrs. Helen Carter, born 12 June 1948, lives at 4 Church Lane, York YO1 7HH; " +
+    "refunds to GB82 WEST 1234 5698 7654 32 or helen [at] example [dot] org, tel 06 12 34 56 78.";
+  // Execute
+  const { text: out, counts } = redactPii(text);
+  // Assert
+  assert.equal(
+    out,
+    "Mrs. [NAME], born [DOB], lives at [ADDRESS]; refunds to [IBAN] or [EMAIL], tel [PHONE].",
+  );
+  assert.deepEqual(counts, {
+    ...emptyPiiCounts(),
+    name: 1,
+    dob: 1,
+    address: 1,
+    iban: 1,
+    email: 1,
+    phone: 1,
+  });
 });
 
 Deno.test("redactPii leaves ordinary numbers, dates, times and versions alone", () => {
   // Prepare
   const text = "On 2024-01-15 at 10:30:15 order 1234567890123 shipped; v1.2.3; ratio 3:4; " +
-    "4111-1111-1111-1112 fails Luhn; 000-12-3456 is no SSN; 999.999.999.999 is no IP.";
+    "4111-1111-1111-1112 fails Luhn; 000-12-3456 is no SSN; 999.999.999.999 is no IP; " +
+    "GB82 WEST 1234 5698 7654 33 fails mod-97; 2 500 000 people; $1,299.00; May I ask?";
   // Execute
   const matches = findPii(text);
   // Assert
@@ -45,10 +76,35 @@ Deno.test("findPii reports positions and resolves overlaps by priority", () => {
   ]);
 });
 
+Deno.test("findPii looks only for the kinds asked for", () => {
+  // Prepare
+  const text = "Ask Sarah Thompson, 42 Baker Street, sarah@example.com";
+  // Execute
+  const kinds = (only: Parameters<typeof findPii>[1]) => findPii(text, only).map((m) => m.kind);
+  // Assert
+  assert.deepEqual(kinds({}), ["name", "address", "email"]);
+  assert.deepEqual(kinds({ kinds: ["email", "address"] }), ["address", "email"]);
+  assert.deepEqual(kinds({ kinds: [] }), []);
+});
+
+Deno.test("every kind has a placeholder", () => {
+  for (const kind of PII_KINDS) assert.match(PII_PLACEHOLDER[kind], /^\[[A-Z]+\]$/);
+  assert.equal(Object.keys(PII_PLACEHOLDER).length, PII_KINDS.length);
+});
+
 Deno.test("luhnValid matches known card test numbers", () => {
   for (const n of ["4111111111111111", "5500005555555559", "378282246310005", "6011111111111117"]) {
     assert.ok(luhnValid(n), n);
   }
   assert.ok(!luhnValid("4111111111111112"));
   assert.ok(!luhnValid("abc"));
+});
+
+Deno.test("ibanValid checks the country length and mod-97", () => {
+  for (const iban of ["DE89370400440532013000", "gb82 west 1234 5698 7654 32", "NO9386011117947"]) {
+    assert.ok(ibanValid(iban), iban);
+  }
+  assert.ok(!ibanValid("DE89370400440532013001")); // check digits
+  assert.ok(!ibanValid("DE8937040044053201300")); // one character short
+  assert.ok(!ibanValid("ZZ89370400440532013000")); // no such country
 });

@@ -1,0 +1,102 @@
+/**
+ * Publishing a prepared dataset the way lib/did/dataset_share.ts shares one: encrypt under a
+ * fresh data key, upload the ciphertext, register it on chain under the owner's DID, then for
+ * each grantee wrap the data key to its on-chain X25519 key, upload the wrapped key and record
+ * the grant. The same steps as `shareDataset` + `grantAccess`, spelled out here because the
+ * report needs each transaction's hash and the upload may go through a gateway.
+ *
+ * @module
+ */
+import { concatBytes, digestHex, type Hex, hexToBytes } from "../crypto/digest.ts";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { randomKey } from "../crypto/aead.ts";
+import { encryptDataset } from "../crypto/dataset_cipher.ts";
+import { wrapKey } from "../crypto/key_wrap.ts";
+import { grantDataAccess, registerDataset } from "../did/data_access.ts";
+import { grantContext } from "../did/dataset_share.ts";
+import { getDid } from "../did/registry.ts";
+import { formatDid } from "../did/did.ts";
+import type { Upload } from "./upload.ts";
+
+type Addresses = Pick<ArthaAddresses, "dids">;
+
+/** One grant made: the grantee, its wrapped key's CID and the transaction. */
+export interface GrantRecord {
+  did: string;
+  wrappedKeyCid: string;
+  tx: Hex;
+}
+
+/** What publishing stored and sent. */
+export interface Published {
+  datasetId: Hex;
+  cid: string;
+  encryptedBytes: number;
+  registerTx: Hex;
+  grants: GrantRecord[];
+}
+
+/**
+ * Encrypts, uploads, registers and grants.
+ *
+ * @example
+ * ```ts ignore
+ * const published = await publishDataset(owner, {
+ *   addresses, upload: uploadToStore(store), ownerDid, plaintext, grantees: [bobDid],
+ * });
+ * ```
+ */
+export async function publishDataset(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    upload: Upload;
+    ownerDid: Hex;
+    plaintext: Uint8Array;
+    grantees: Hex[];
+    /** Unix seconds the grants end; omitted = no expiry. */
+    expiresAt?: bigint;
+  },
+): Promise<Published> {
+  const { addresses, upload, ownerDid } = params;
+  const dataKey = randomKey();
+  const sealed = encryptDataset(params.plaintext, dataKey);
+  const cid = await upload(sealed);
+  // The id shareDataset gives: keccak256(ownerDid ++ cid).
+  const datasetId = digestHex(concatBytes(hexToBytes(ownerDid), new TextEncoder().encode(cid)));
+  const registered = await registerDataset(client, { addresses, datasetId, ownerDid, cid });
+  const grants: GrantRecord[] = [];
+  for (const granteeDid of params.grantees) {
+    grants.push(await grant(client, { ...params, datasetId, dataKey, granteeDid }));
+  }
+  return { datasetId, cid, encryptedBytes: sealed.length, registerTx: registered.hash, grants };
+}
+
+/** Wraps the data key to the grantee's current encryption key, uploads it, records the grant. */
+async function grant(
+  client: ArthaClient,
+  p: {
+    addresses: Addresses;
+    upload: Upload;
+    datasetId: Hex;
+    dataKey: Uint8Array;
+    granteeDid: Hex;
+    expiresAt?: bigint;
+  },
+): Promise<GrantRecord> {
+  const grantee = await getDid(client, { addresses: p.addresses, didHash: p.granteeDid });
+  if (!grantee) throw new Error(`Cannot grant ${formatDid(p.granteeDid)}: not registered`);
+  const wrapped = wrapKey(p.dataKey, hexToBytes(grantee.encKey), {
+    context: grantContext(p.datasetId, p.granteeDid),
+  });
+  const wrappedKeyCid = await p.upload(wrapped);
+  const sent = await grantDataAccess(client, {
+    addresses: p.addresses,
+    datasetId: p.datasetId,
+    granteeDid: p.granteeDid,
+    wrappedKeyCid,
+    expiresAt: p.expiresAt,
+  });
+  return { did: formatDid(p.granteeDid), wrappedKeyCid, tx: sent.hash };
+}

@@ -1,0 +1,51 @@
+/**
+ * Where prepared datasets and wrapped keys go: the local SVDB store (`openFsStore`) or a
+ * coordinator's SVDB gateway (`POST /svdb`). Either way an upload is bytes in, CID out.
+ *
+ * @module
+ */
+import type { Store } from "../store/store.ts";
+import { Gateway } from "../worker/gateway.ts";
+import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
+import { computeCid } from "../store/cid.ts";
+
+/** Stores bytes in SVDB and returns their CID. */
+export type Upload = (bytes: Uint8Array) => Promise<string>;
+
+/**
+ * Uploads into a local store.
+ *
+ * @example
+ * ```ts
+ * import { uploadToStore } from "./upload.ts";
+ * import { Store } from "../store/store.ts";
+ * import { MemoryBlockstore } from "../store/memory_blockstore.ts";
+ * const cid = await uploadToStore(new Store(new MemoryBlockstore()))(new Uint8Array([1]));
+ * console.assert(cid.startsWith("bafk"));
+ * ```
+ */
+export function uploadToStore(store: Store): Upload {
+  return async (bytes) => (await store.put(bytes)).toString();
+}
+
+/**
+ * Uploads through a coordinator's SVDB gateway at `baseUrl`; the CID it answers is checked
+ * against the bytes.
+ *
+ * @example
+ * ```ts
+ * import { uploadToGateway } from "./upload.ts";
+ * const upload = uploadToGateway("http://127.0.0.1:8787");
+ * console.assert(typeof upload === "function");
+ * ```
+ */
+export function uploadToGateway(baseUrl: string): Upload {
+  const gateway = new Gateway(new CoordinatorClient(httpCoordinator(baseUrl)));
+  return async (bytes) => {
+    const [cid, expected] = await Promise.all([gateway.put(bytes), computeCid(bytes)]);
+    if (cid !== expected.toString()) {
+      throw new Error(`Cannot trust ${baseUrl}: it stored the bytes of ${expected} as ${cid}`);
+    }
+    return cid;
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Postal addresses (private to pii.ts). An address starts with a street line in one of the
+ * common orders, then takes the comma-separated parts that follow it (unit, district, city,
+ * state, postcode) while they look like address parts:
+ * - number first, English street types: `42 Baker Street`, `221B Baker St.`, `3/14 Glebe Point
+ *   Road`, `24, MG Road`, `350 Fifth Avenue`;
+ * - unit or plot first: `Flat 12B, 4th Cross Road`, `Plot No. 45, Sector 18`, `P.O. Box 1234`;
+ * - German and Dutch compounds, number last: `Hauptstraße 12`, `Musterstr. 7a`,
+ *   `Keizersgracht 123`;
+ * - French number first (`10 rue de Rivoli`), Spanish/Italian/Portuguese type first
+ *   (`Calle Mayor 15`, `Via Roma 25`);
+ * - a postcode on its own after a cue ("postcode", "ZIP", "PIN code", "PLZ"), and a UK
+ *   postcode anywhere (`SW1A 1AA`: its shape is distinctive).
+ * A city or country alone is not personal data and is not matched.
+ *
+ * @module
+ */
+import { matchSpans, type Span } from "./_pii_span.ts";
+
+const NUM = String.raw`\d{1,5}[A-Za-z]?(?:[\/-]\d{1,5}[A-Za-z]?)?`;
+const CAP = String.raw`(?:[A-Z][\p{L}'’-]*|\d{1,3}(?:st|nd|rd|th))`;
+const EN_TYPE = "(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|" +
+  "Place|Pl|Square|Sq|Terrace|Way|Close|Crescent|Cres|Gardens|Grove|Highway|Hwy|Parkway|" +
+  "Pkwy|Row|Mews|Walk|Circle|Trail|Marg|Path|Alley|Hill|Loop|Parade|Quay|Wharf|Esplanade|" +
+  "Promenade|Embankment|Plaza|Point)";
+const UNIT = String.raw`(?:Flat|Apt|Apartment|Unit|Suite|Ste|House|Plot|Door|Floor|Block)\.?`;
+const UK_POSTCODE = String.raw`(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}`;
+const POSTCODE = String.raw`(?:${UK_POSTCODE}|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|` +
+  String.raw`\d{3} \d{3}|\d{4,6}(?:-\d{4})?)`;
+const STATE_POSTCODE = String.raw`[A-Z]{2,3} \d{4,5}(?:-\d{4})?`;
+// "Bandra West", "Sector 18", "Frankfurt am Main"
+const WORDS = String.raw`${CAP}(?:[ \t]+(?:(?:am|an|im|upon|on|sur|de|del|la)[ \t]+)?` +
+  String.raw`(?:${CAP}|\d{1,4}(?![\p{L}\p{N}]))){0,3}`;
+// "Ave NW", "Road Central"
+const SUFFIX = String.raw`(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West|Central)\b)?`;
+const UNIT_PREFIX = String.raw`(?:${UNIT}\s*#?${NUM},?\s+)?`;
+// A part after the street line: ", Apt 3", ", Bandra West", ", CA 94043", " NW1 6XE", ...
+const PART = String.raw`(?:,\s*(?:${UNIT}\s*#?${NUM}|${STATE_POSTCODE}|(?:${POSTCODE}\s+)?` +
+  String.raw`${WORDS})|[ \t]+(?:${POSTCODE}|${STATE_POSTCODE})(?![\p{L}\p{N}]))`;
+
+const STREETS = [
+  // 42 Baker Street, 24, MG Road, 350 Fifth Avenue, 3/14 Glebe Point Road
+  String.raw`${NUM},?\s+(?:${CAP}\s+){1,4}${EN_TYPE}\b\.?${SUFFIX}`,
+  String.raw`P\.?\s?O\.?\s+Box\s+\d{1,6}`,
+  // Hauptstraße 12, Musterstr. 7a, Keizersgracht 123, Berliner Straße 5
+  String.raw`[A-ZÄÖÜ][\p{L}-]*(?:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm|ufer|` +
+  String.raw`gracht|laan|straat|plein|kade|singel)\s+${NUM}`,
+  String.raw`(?:[A-Z][\p{L}-]*\s+)?(?:Straße|Strasse|Weg|Allee|Platz)\s+${NUM}`,
+  // 10 rue de Rivoli
+  String.raw`${NUM},?\s+(?:[Rr]ue|[Aa]venue|[Bb]oulevard|bd|[Pp]lace|[Cc]hemin|[Aa]llée|` +
+  String.raw`[Ii]mpasse|[Qq]uai)\s+` +
+  String.raw`(?:(?:de|du|des|la|le|l'|d')\s*)*[A-Z][\p{L}'’-]*(?:\s+[A-Z][\p{L}'’-]*){0,2}`,
+  // Calle Mayor 15, Via Roma 25
+  String.raw`(?:Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Via|Viale|Piazza|Corso|Largo|Rua|` +
+  String.raw`Travessa)\s+(?:(?:de|del|della|di|da|do|dos|das)\s+)*[A-Z][\p{L}'’-]*` +
+  String.raw`(?:\s+[A-Z][\p{L}'’-]*){0,2},?\s+${NUM}`,
+];
+const EDGE_START = String.raw`(?<![\p{L}\p{N}])`;
+const EDGE_END = String.raw`(?![\p{L}\p{N}])`;
+const ADDRESS = new RegExp(
+  String.raw`${EDGE_START}${UNIT_PREFIX}(?:${STREETS.join("|")})(?:${PART}){0,5}${EDGE_END}`,
+  "gu",
+);
+// "Flat 12B", "Plot No. 45" only count when address parts follow ("Unit 4 covers fractions").
+const UNIT_FIRST = new RegExp(
+  String.raw`${EDGE_START}${UNIT}\s*(?:No\.?\s*)?#?${NUM}(?:${PART}){1,5}${EDGE_END}`,
+  "gu",
+);
+const POSTCODE_CUE = new RegExp(
+  String.raw`(?:post ?code|postal code|zip(?: ?code)?|pin(?: ?code)?|plz|code postal)` +
+    String.raw`[\s:#-]*(?:is\s+)?(${POSTCODE})${EDGE_END}`,
+  "giu",
+);
+const UK_ALONE = new RegExp(`${EDGE_START}${UK_POSTCODE}${EDGE_END}`, "gu");
+
+/** Street addresses with their trailing parts, and postcodes in context. */
+export function findAddresses(text: string): Span[] {
+  const cued: Span[] = [];
+  for (const m of text.matchAll(POSTCODE_CUE)) {
+    cued.push([m.index + m[0].length - m[1]!.length, m.index + m[0].length]);
+  }
+  return [
+    ...matchSpans(text, ADDRESS),
+    ...matchSpans(text, UNIT_FIRST),
+    ...cued,
+    ...matchSpans(text, UK_ALONE),
+  ];
+}

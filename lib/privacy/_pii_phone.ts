@@ -1,0 +1,80 @@
+/**
+ * Telephone numbers (private to pii.ts), by layout rather than by country rules, so the same
+ * patterns cover the shapes people type:
+ * - international: `+44 20 7946 0958`, `+1 (415) 555-0132`, `+4915123456789`, `0044 20 ...`,
+ *   `+44 (0)20 ...` (8-15 digits after the prefix, E.164's limit);
+ * - North American 3-3-4: `(212) 555-0187`, `415.555.0132`, `1-800-555-0100`, `347 123 4567`;
+ * - national numbers with a trunk 0 (UK, France, Germany, Italy, Netherlands, India...):
+ *   `020 7946 0123`, `06 12 34 56 78`, `01.42.68.53.00`, `089/1234567`, `011-23456789`
+ *   (9-12 digits);
+ * - Indian mobiles `98765 43210`, Spanish `612 34 56 78` / `91 123 45 67`;
+ * - any other run of 8-15 digits right after a phone word ("mobile:", "call", "tel.",
+ *   "WhatsApp", "my number is"), e.g. `9876543210` or `44 7700 900123`.
+ * Dates, times, decimals and thousands (`2 500 000`) do not fit these shapes.
+ *
+ * @module
+ */
+import { digitsOf, hasCueBefore, matchSpans, type Span } from "./_pii_span.ts";
+
+// Never start inside a word or a number, never end before more digits.
+const START = String.raw`(?<![\p{L}\p{N}_+.,\/-])`;
+const END = String.raw`(?![\p{L}\p{N}_]|[.,\/-]\d)`;
+const SEP = String.raw`[ .\-]`;
+
+const INTERNATIONAL = new RegExp(
+  String.raw`(?<![\p{L}\p{N}_+])(?:\+|00)[1-9]\d{0,3}(?:${SEP}?\(0\))?` +
+    String.raw`(?:[ .\/\-]?\(?\d{1,5}\)?){1,7}${END}`,
+  "gu",
+);
+const NORTH_AMERICAN = new RegExp(
+  String.raw`${START}(?:1${SEP}?)?(?:\([2-9]\d{2}\)${SEP}?|[2-9]\d{2}${SEP})\d{3}${SEP}\d{4}${END}`,
+  "gu",
+);
+const TRUNK = new RegExp(
+  String.raw`${START}\(?0\d{1,4}\)?(?:[ .\/\-]?\d{2,8}){1,5}${END}`,
+  "gu",
+);
+const INDIAN_MOBILE = new RegExp(String.raw`${START}[6-9]\d{4}[ \-]\d{5}${END}`, "gu");
+const SPANISH = new RegExp(
+  String.raw`${START}(?:[6-9]\d{2}(?: \d{2}){3}|[89]\d \d{3}(?: \d{2}){2})${END}`,
+  "gu",
+);
+const ANY_DIGITS = new RegExp(
+  String.raw`${START}\(?\d(?:[ .\-]?\(?\d\)?){7,14}${END}`,
+  "gu",
+);
+/** Words after which a run of digits is a phone number, whatever its layout. */
+const PHONE_CUE = new RegExp(
+  String.raw`(?:\b(?:phone|tel|telephone|telefon|t[ée]l[ée]phone|mobile?|cell|call|ring|dial|` +
+    String.raw`whats ?app|fax|sms|text|landline|contact(?: no\.?| number)?|ph)\b|` +
+    String.raw`\b(?:my|his|her|your|their|our)\s+(?:phone |mobile |cell )?(?:number|no\.?))` +
+    String.raw`[\s:.#-]*(?:(?:is|was|as|on|at|to)\s+)?$`,
+  "i",
+);
+const DATE_LIKE = /^\d{1,4}[.\/-]\d{1,2}[.\/-]\d{1,4}$/;
+
+function digitsBetween(min: number, max: number) {
+  return (m: RegExpExecArray) => {
+    const n = digitsOf(m[0]).length;
+    return n >= min && n <= max && !DATE_LIKE.test(m[0]);
+  };
+}
+
+/** Telephone numbers in the layouts above. */
+export function findPhones(text: string): Span[] {
+  return [
+    ...matchSpans(text, INTERNATIONAL, (m) => {
+      const n = digitsOf(m[0]).length - (m[0].startsWith("00") ? 2 : 0);
+      return n >= 8 && n <= 15;
+    }),
+    ...matchSpans(text, NORTH_AMERICAN),
+    ...matchSpans(text, TRUNK, digitsBetween(9, 12)),
+    ...matchSpans(text, INDIAN_MOBILE),
+    ...matchSpans(text, SPANISH),
+    ...matchSpans(
+      text,
+      ANY_DIGITS,
+      (m) => digitsBetween(8, 15)(m) && hasCueBefore(text, m.index, PHONE_CUE, { window: 30 }),
+    ),
+  ];
+}

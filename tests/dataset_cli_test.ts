@@ -1,0 +1,201 @@
+/**
+ * `deno task dataset` as a data owner runs it: a subprocess with the permissions the task
+ * grants. Bad input prints one line (no stack trace), exits with status 2 and stores nothing.
+ */
+import assert from "node:assert/strict";
+import { startDevnet } from "../lib/chain/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../lib/chain/client.ts";
+import { arthaDIDRegistryAbi, arthaDIDRegistryBytecode } from "../lib/abi/ArthaDIDRegistry.ts";
+import { generateNodeKey } from "../lib/crypto/keys.ts";
+import { type EncKey, generateEncKey } from "../lib/crypto/enc_key.ts";
+import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
+import { openFsStore, Store } from "../lib/store/store.ts";
+import { registerIdentity } from "../lib/did/resolve.ts";
+import { openDataset } from "../lib/did/dataset_share.ts";
+
+const ROOT = new URL("../", import.meta.url);
+/** The permissions of deno.json's `dataset` task (compromise reads its DEBUG_* switches). */
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env=ARTHA_RPC_URL,ARTH_RPC_URL,ARTHA_CHAIN_ID,ARTHA_PRIVATE_KEY,ARTHA_ADDRESSES," +
+  "ARTHA_ADDRESSES_FILE,ARTHA_STORE_DIR,ARTHA_GATEWAY,ARTHA_OWNER_DID,DEBUG_TAGS,DEBUG_MATCH," +
+  "DEBUG_CHUNKS",
+];
+/** anvil's first development key: holds only devnet coins. */
+const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...PERMISSIONS, "dataset.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ARTHA_GATEWAY: "", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing stored", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const publish = {
+    ARTHA_PRIVATE_KEY: DEV_KEY,
+    // Nothing listens there: bad input must fail before the chain is asked anything.
+    ARTHA_RPC_URL: "http://127.0.0.1:9",
+    ARTHA_ADDRESSES: JSON.stringify({ dids: `0x${"11".repeat(20)}` }),
+  };
+  const owner = `did:artha:${"ab".repeat(32)}`;
+  await Deno.writeTextFile(`${dir}/ragged.csv`, "age,zip\n34,94110\n35,94112,extra\n");
+  await Deno.writeTextFile(`${dir}/people.csv`, "age,zip\n34,94110\n35,94112\n");
+  const cases: [string, string[], Record<string, string>, RegExp][] = [
+    [
+      "a missing file",
+      ["prepare", `${dir}/missing.csv`, "--dry-run"],
+      {},
+      /missing\.csv: no such file$/,
+    ],
+    [
+      "a malformed CSV",
+      ["prepare", `${dir}/ragged.csv`, "--owner", owner, "--store", `${dir}/svdb`],
+      publish,
+      /ragged\.csv: line 3 has 3 fields, the header 2$/,
+    ],
+    [
+      "an unknown column",
+      [
+        "prepare",
+        `${dir}/people.csv`,
+        "--k",
+        "2",
+        "--quasi",
+        "age,city",
+        "--store",
+        `${dir}/svdb`,
+        "--owner",
+        owner,
+      ],
+      publish,
+      /Cannot find column "city"/,
+    ],
+    [
+      "k larger than the rows",
+      ["prepare", `${dir}/people.csv`, "--k", "3", "--quasi", "age", "--dry-run"],
+      {},
+      /k=3: the dataset has only 2 rows$/,
+    ],
+    ["an unknown flag", ["prepare", `${dir}/people.csv`, "--kay", "3"], {}, /kay/],
+    [
+      "no owner DID",
+      ["prepare", `${dir}/people.csv`],
+      { ...publish, ARTHA_OWNER_DID: "" },
+      /--owner/,
+    ],
+    [
+      "a malformed DID",
+      ["prepare", `${dir}/people.csv`, "--owner", "did:artha:xyz"],
+      publish,
+      /did:artha:xyz/,
+    ],
+  ];
+  for (const [name, args, env, message] of cases) {
+    await t.step(name, async () => {
+      // Execute
+      const { code, stdout, stderr } = await runCli(args, env);
+      // Assert
+      assert.equal(code, 2, stderr);
+      assert.equal(stdout, "");
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, message);
+      assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/);
+    });
+  }
+  await assert.rejects(Deno.stat(`${dir}/svdb`), Deno.errors.NotFound); // nothing stored
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dataset CLI: a dry run writes the report and the prepared file", async () => {
+  // Prepare
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/notes.txt`, "Mail jane.doe@example.com or call 415-555-0132.\n");
+  // Execute
+  const { code, stdout } = await runCli([
+    "prepare",
+    `${dir}/notes.txt`,
+    "--dry-run",
+    "--out",
+    `${dir}/report.json`,
+    "--prepared",
+    `${dir}/notes.out.txt`,
+  ]);
+  // Assert
+  assert.equal(code, 0);
+  assert.match(stdout, /redacted 2 items in 1 line: email 1, phone 1/);
+  assert.equal(await Deno.readTextFile(`${dir}/notes.out.txt`), "Mail [EMAIL] or call [PHONE].\n");
+  const report = JSON.parse(await Deno.readTextFile(`${dir}/report.json`));
+  assert.equal(report.redaction.total, 2);
+  assert.equal(report.published, null);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", async () => {
+  // Prepare: the DID registry, an owner (anvil's first account, DEV_KEY) and a grantee
+  await using net = await startDevnet({ accounts: 2 });
+  const [owner, grantee] = net.accounts.map((account) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
+  ) as [ArthaClient, ArthaClient];
+  const hash = await owner.deployContract({
+    abi: arthaDIDRegistryAbi,
+    bytecode: arthaDIDRegistryBytecode,
+    args: [],
+  });
+  const addresses = { dids: (await owner.waitForTransactionReceipt({ hash })).contractAddress! };
+  const documents = new Store(new MemoryBlockstore());
+  const identity = (client: ArthaClient, encKey: EncKey) =>
+    registerIdentity(client, {
+      addresses,
+      store: documents,
+      authKey: generateNodeKey(),
+      encKey: encKey.publicKeyHex,
+    });
+  const ownerId = await identity(owner, generateEncKey());
+  const granteeEnc = generateEncKey();
+  const granteeId = await identity(grantee, granteeEnc);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/people.csv`,
+    "age,zip,note\n34,94110,call 415-555-0132\n35,94112,ok\n",
+  );
+  // Execute
+  const { code, stdout, stderr } = await runCli(
+    ["prepare", `${dir}/people.csv`, "--k", "2", "--quasi", "age,zip", "--grant", granteeId.did],
+    {
+      ARTHA_PRIVATE_KEY: DEV_KEY,
+      ARTHA_RPC_URL: net.rpcUrl,
+      ARTHA_CHAIN_ID: String(net.chainId),
+      ARTHA_ADDRESSES: JSON.stringify(addresses),
+      ARTHA_OWNER_DID: ownerId.did,
+      ARTHA_STORE_DIR: `${dir}/svdb`,
+    },
+  );
+  // Assert: the grantee opens what the CLI stored
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /granted did:artha:[0-9a-f]{64} in tx 0x[0-9a-f]{64}/);
+  const report = JSON.parse(await Deno.readTextFile(`${dir}/people.csv.report.json`));
+  assert.equal(report.kAnonymity.kReached, 2);
+  assert.equal(report.redaction.counts.phone, 1);
+  const opened = await openDataset(grantee, {
+    addresses,
+    store: await openFsStore(`${dir}/svdb`),
+    datasetId: report.published.datasetId,
+    granteeDid: granteeId.didHash,
+    encSecretKey: granteeEnc.secretKey,
+  });
+  assert.equal(
+    new TextDecoder().decode(opened),
+    "age,zip,note\n34-35,9411*,call [PHONE]\n34-35,9411*,ok\n",
+  );
+  await Deno.remove(dir, { recursive: true });
+});
