@@ -43,6 +43,8 @@ import type { DatasetFormat } from "./lib/dataset/read_records.ts";
 import { prepareDataset, type PrepareOptions, type PublishTarget } from "./lib/dataset/prepare.ts";
 import { formatReport, reportJson } from "./lib/dataset/report.ts";
 import { type Upload, uploadToGateway, uploadToStore } from "./lib/dataset/upload.ts";
+import type { GatewayOptions } from "./lib/worker/gateway.ts";
+import { accountUploadSigner, uploadDomain } from "./lib/store/upload_signature.ts";
 
 const USAGE = "usage: deno task dataset prepare <input> [--k N --quasi COLS] [--drop COLS] " +
   "[--text-column COLS] --owner DID [--grant DID]... [--dry-run] [--out FILE]";
@@ -121,7 +123,9 @@ function prepareOptions(a: Flags): PrepareOptions {
 }
 
 /** The deployment's addresses: --addresses file, ARTHA_ADDRESSES_FILE or ARTHA_ADDRESSES. */
-async function readDidsAddress(path: string | undefined): Promise<{ dids: Hex }> {
+async function readDidsAddress(
+  path: string | undefined,
+): Promise<{ dids: Hex; registry: Hex }> {
   const where = path ?? env.addressesFile();
   let json: string;
   try {
@@ -130,17 +134,23 @@ async function readDidsAddress(path: string | undefined): Promise<{ dids: Hex }>
     if (e instanceof ConfigError) throw e;
     throw new UsageError(`Cannot read --addresses ${where}: ${(e as Error).message}`);
   }
-  const dids = (JSON.parse(json) as { dids?: string }).dids ?? "";
-  if (!/^0x[0-9a-fA-F]{40}$/.test(dids)) {
-    throw new UsageError(`Cannot use addresses ${where ?? "ARTHA_ADDRESSES"}: no "dids" address`);
+  const parsed = JSON.parse(json) as { dids?: string; registry?: string };
+  for (const name of ["dids", "registry"] as const) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(parsed[name] ?? "")) {
+      const where_ = where ?? "ARTHA_ADDRESSES";
+      throw new UsageError(`Cannot use addresses ${where_}: no "${name}" address`);
+    }
   }
-  return { dids: dids as Hex };
+  return { dids: parsed.dids as Hex, registry: parsed.registry as Hex };
 }
 
-/** Uploads to the gateway, or to the local store opened at the first upload. */
-function uploader(a: Flags): Upload {
+/**
+ * Uploads to the gateway, signed by the owner's account with its DID as credential, or to the
+ * local store opened at the first upload.
+ */
+function uploader(a: Flags, signing: GatewayOptions): Upload {
   const gateway = a.gateway ?? (a.store ? undefined : env.gateway());
-  if (gateway) return uploadToGateway(gateway);
+  if (gateway) return uploadToGateway(gateway, signing);
   let store: Store | undefined;
   return async (bytes) =>
     uploadToStore(store ??= await openFsStore(a.store ?? env.storeDir()))(bytes);
@@ -163,7 +173,12 @@ async function publishTarget(a: Flags): Promise<PublishTarget> {
     account: privateKeyToAccount(key as Hex),
   });
   const addresses = await readDidsAddress(a.addresses);
-  return { client, addresses, upload: uploader(a), ownerDid, grantees, expiresAt };
+  const signing: GatewayOptions = {
+    signer: accountUploadSigner(client),
+    domain: uploadDomain(client.chain!.id, addresses.registry),
+    did: owner,
+  };
+  return { client, addresses, upload: uploader(a, signing), ownerDid, grantees, expiresAt };
 }
 
 /** --expires as Unix seconds: an ISO date or a number of seconds, in the future. */

@@ -18,6 +18,7 @@ import { createDidGrant } from "./did_grant.ts";
 import { createFinalize } from "./finalize.ts";
 import { finalizeAll } from "../lib/coordinator/finalize.ts";
 import { onQueueMessage } from "../lib/coordinator/close_trigger.ts";
+import { collectSvdbGarbage } from "../lib/coordinator/svdb_retention.ts";
 import { createCompletions, createModelList } from "./completions.ts";
 import { createDashboard } from "./dashboard.ts";
 import { createInfer } from "./infer.ts";
@@ -65,6 +66,8 @@ if (import.meta.main) {
   if (env.cron()) {
     Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
     Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
+    // Uploads are leased, not pinned: what nothing references goes once its lease is over.
+    Deno.cron("svdb-gc", "*/15 * * * *", async () => void await collectSvdbGarbage(ctx));
     // The update that completes a round enqueues its close: no wait for the minute cron.
     ctx.kv.listenQueue((message) => onQueueMessage(ctx, message));
   }

@@ -34,6 +34,7 @@ import {
   updateKey,
   type UpdateRecord,
 } from "./state.ts";
+import { keepReferenced } from "./svdb_retention.ts";
 
 export interface ClusterRecord {
   cluster: number;
@@ -265,6 +266,7 @@ export async function receiveCluster(
   }
   const bad = await checkAggregate(ctx, rec, sub);
   if (bad) return bad;
+  await keepReferenced(ctx, [sub.aggregateCid]); // the upload was only leased
   const next: ClusterRecord = {
     ...rec,
     status: "submitted",

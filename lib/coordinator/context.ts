@@ -19,6 +19,18 @@ export interface CoordinatorConfig {
   heartbeatTimeoutMs: number;
   /** Largest accepted update or block in bytes (default 64 MiB). */
   maxBlobBytes: number;
+  /** Largest file GET /svdb serves and the coordinator reads, by its declared size (1 GiB). */
+  maxFileBytes: number;
+  /** Bytes one signer (node key or account) may upload to /svdb per quota window (2 GiB). */
+  uploadQuotaBytes: number;
+  /** Length of an upload quota window in ms (default 24 h). */
+  uploadQuotaWindowMs: number;
+  /** How long an upload is kept unless the coordinator pins it (default 24 h). */
+  uploadLeaseMs: number;
+  /** How far an upload's signed timestamp may be from the coordinator's clock (5 min). */
+  uploadSignatureWindowMs: number;
+  /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID. */
+  uploadWriters: string[];
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
@@ -26,6 +38,12 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   roundDeadlineMs: 10 * 60_000,
   heartbeatTimeoutMs: 2 * 60_000,
   maxBlobBytes: 64 << 20,
+  maxFileBytes: 1 << 30,
+  uploadQuotaBytes: 2 ** 31,
+  uploadQuotaWindowMs: 24 * 3_600_000,
+  uploadLeaseMs: 24 * 3_600_000,
+  uploadSignatureWindowMs: 5 * 60_000,
+  uploadWriters: [],
 };
 
 export interface Context {

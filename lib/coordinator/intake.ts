@@ -24,6 +24,7 @@ import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete } from "./close_trigger.ts";
+import { keepReferenced } from "./svdb_retention.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -241,6 +242,7 @@ async function storeUpdate(
     slot: payload.slot,
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
+  await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
   const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
   if (!res.ok) return (await asRetry(ctx, job, env))!;
   await touchNode(ctx, env.nodePubkey);

@@ -21,6 +21,7 @@ import { loadSpec, loadWeights, validationLoss } from "./job.ts";
 import { eligibleNodes } from "./nodes.ts";
 import { reject, type Rejection } from "./result.ts";
 import { getJob, jobKey, type JobRecord, setJob } from "./state.ts";
+import { keepJobData } from "./svdb_retention.ts";
 
 /** Most nodes assigned per transaction (keeps each assign well under the block gas limit). */
 export const ASSIGN_BATCH = 100;
@@ -58,6 +59,7 @@ export async function startJob(
     .map((n) => n.nodePubkey);
   const unfit = checkNodes(spec, chosen);
   if (unfit) return unfit;
+  await keepJobData(ctx, params.specCid, spec); // uploads are only leased; the job needs them
   let taskOf: Record<string, number>;
   try {
     taskOf = await assignOnChain(ctx, params.jobId, spec, chosen);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Store } from "../store/store.ts";
-import { Gateway } from "../worker/gateway.ts";
+import { Gateway, type GatewayOptions } from "../worker/gateway.ts";
 import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
 import { computeCid } from "../store/cid.ts";
 
@@ -29,8 +29,9 @@ export function uploadToStore(store: Store): Upload {
 }
 
 /**
- * Uploads through a coordinator's SVDB gateway at `baseUrl`; the CID it answers is checked
- * against the bytes.
+ * Uploads through a coordinator's SVDB gateway at `baseUrl`, signed as `signing` says (the
+ * owner's account and DID: a coordinator refuses unsigned uploads); the CID it answers is
+ * checked against the bytes.
  *
  * @example
  * ```ts
@@ -39,8 +40,8 @@ export function uploadToStore(store: Store): Upload {
  * console.assert(typeof upload === "function");
  * ```
  */
-export function uploadToGateway(baseUrl: string): Upload {
-  const gateway = new Gateway(new CoordinatorClient(httpCoordinator(baseUrl)));
+export function uploadToGateway(baseUrl: string, signing: GatewayOptions = {}): Upload {
+  const gateway = new Gateway(new CoordinatorClient(httpCoordinator(baseUrl)), signing);
   return async (bytes) => {
     const [cid, expected] = await Promise.all([gateway.put(bytes), computeCid(bytes)]);
     if (cid !== expected.toString()) {

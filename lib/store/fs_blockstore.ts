@@ -1,17 +1,28 @@
 /**
  * Filesystem {@link Blockstore}: the default SVDB backend.
  *
- * Layout under `root`: `blocks/<shard>/<key>` where `key` is the block's multihash in
- * base32 and `shard` its next-to-last two characters (like go-ipfs flatfs), and
- * `pins/<cid>` (empty files). Blocks are written to a temp file and renamed, so a crash
- * leaves at most a `.tmp-*` file that {@link FsBlockstore.removeTemporary} deletes,
- * never a half-written block.
+ * Layout under `root`: `blocks/<shard>/<key>` where `key` is the block's CIDv1 (codec and
+ * multihash) in base32 and `shard` its next-to-last two characters (like go-ipfs flatfs),
+ * `pins/<cid>` (empty files), `leases/<cid>` (the expiry in ms, as text) and `LAYOUT`. Blocks
+ * are written to a temp file and renamed, so a crash leaves at most a `.tmp-*` file that
+ * {@link FsBlockstore.removeTemporary} deletes, never a half-written block. A store written
+ * before blocks were keyed by codec is upgraded when opened (see `_fs_legacy.ts`).
  *
  * @module
  */
 import { type CID, parseCid } from "./cid.ts";
-import { blockKey, BlockNotFoundError, type Blockstore, cidFromBlockKey } from "./blockstore.ts";
+import {
+  blockKey,
+  BlockNotFoundError,
+  type Blockstore,
+  cidFromBlockKey,
+  type Lease,
+} from "./blockstore.ts";
 import { TEMP_PREFIX, writeFileAtomic } from "./atomic.ts";
+import { legacyBlockFiles, migrateLegacyBlocks } from "./_fs_legacy.ts";
+
+/** Contents of `LAYOUT`: blocks keyed by CIDv1 (codec and multihash). */
+const LAYOUT = "codec-keys\n";
 
 /** Options of {@link FsBlockstore.open}. */
 export interface FsBlockstoreOptions {
@@ -44,11 +55,21 @@ export class FsBlockstore implements Blockstore {
     this.#sync = options.sync ?? true;
   }
 
-  /** Opens (creating if needed) a store rooted at `root`. */
+  /** Opens (creating if needed, upgrading an old layout) a store rooted at `root`. */
   static async open(root: string, options: FsBlockstoreOptions = {}): Promise<FsBlockstore> {
-    await Deno.mkdir(`${root}/blocks`, { recursive: true });
-    await Deno.mkdir(`${root}/pins`, { recursive: true });
-    return new FsBlockstore(root, options);
+    for (const dir of ["blocks", "pins", "leases"]) {
+      await Deno.mkdir(`${root}/${dir}`, { recursive: true });
+    }
+    const store = new FsBlockstore(root, options);
+    const layout = await Deno.readTextFile(`${root}/LAYOUT`).catch(() => undefined);
+    if (layout !== LAYOUT) {
+      await store.withLock(true, async () => {
+        const legacy = await legacyBlockFiles(`${root}/blocks`);
+        if (legacy.size > 0) await migrateLegacyBlocks(store, legacy);
+        await writeFileAtomic(`${root}/LAYOUT`, new TextEncoder().encode(LAYOUT));
+      });
+    }
+    return store;
   }
 
   #path(cid: CID): { dir: string; path: string } {
@@ -99,14 +120,12 @@ export class FsBlockstore implements Blockstore {
     await Deno.remove(this.#path(cid).path).catch(ignoreNotFound);
   }
 
-  /** Every stored block (temp files skipped). */
+  /** Every stored block (temp files skipped; keys are CIDv1 strings, "b…"). */
   async *blocks(): AsyncIterable<CID> {
     for await (const shard of Deno.readDir(`${this.root}/blocks`)) {
       if (!shard.isDirectory) continue;
       for await (const entry of Deno.readDir(`${this.root}/blocks/${shard.name}`)) {
-        if (entry.isFile && !entry.name.startsWith(TEMP_PREFIX)) {
-          yield cidFromBlockKey(entry.name);
-        }
+        if (entry.isFile && entry.name.startsWith("b")) yield cidFromBlockKey(entry.name);
       }
     }
   }
@@ -128,6 +147,29 @@ export class FsBlockstore implements Blockstore {
     }
   }
 
+  /** Records a lease as a file holding its expiry; a later existing expiry is kept. */
+  async putLease(cid: CID, expiresAt: number): Promise<void> {
+    const path = `${this.root}/leases/${cid}`;
+    const existing = await readExpiry(path);
+    if (existing !== undefined && existing >= expiresAt) return;
+    const text = new TextEncoder().encode(String(Math.floor(expiresAt)));
+    await writeFileAtomic(path, text, { sync: this.#sync });
+  }
+
+  /** Removes a lease. */
+  async deleteLease(cid: CID): Promise<void> {
+    await Deno.remove(`${this.root}/leases/${cid}`).catch(ignoreNotFound);
+  }
+
+  /** Every lease (an unreadable lease file counts as expired). */
+  async *leases(): AsyncIterable<Lease> {
+    for await (const entry of Deno.readDir(`${this.root}/leases`)) {
+      if (!entry.isFile || entry.name.startsWith(TEMP_PREFIX)) continue;
+      const expiresAt = await readExpiry(`${this.root}/leases/${entry.name}`);
+      yield { cid: parseCid(entry.name), expiresAt: expiresAt ?? 0 };
+    }
+  }
+
   /**
    * Deletes temp files left by interrupted writes that are older than `minAgeMs`
    * (default one minute, so writes in flight are spared).
@@ -137,9 +179,11 @@ export class FsBlockstore implements Blockstore {
   async removeTemporary(minAgeMs = 60_000): Promise<number> {
     let removed = 0;
     const cutoff = Date.now() - minAgeMs;
+    const dirs = [`${this.root}/leases`];
     for await (const shard of Deno.readDir(`${this.root}/blocks`)) {
-      if (!shard.isDirectory) continue;
-      const dir = `${this.root}/blocks/${shard.name}`;
+      if (shard.isDirectory) dirs.push(`${this.root}/blocks/${shard.name}`);
+    }
+    for (const dir of dirs) {
       for await (const entry of Deno.readDir(dir)) {
         if (!entry.name.startsWith(TEMP_PREFIX)) continue;
         const info = await Deno.stat(`${dir}/${entry.name}`).catch(() => null);
@@ -156,6 +200,12 @@ export class FsBlockstore implements Blockstore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+async function readExpiry(path: string): Promise<number | undefined> {
+  const text = await Deno.readTextFile(path).catch(() => undefined);
+  const ms = Number(text);
+  return text === undefined || !Number.isFinite(ms) ? undefined : ms;
 }
 
 async function exists(path: string): Promise<boolean> {

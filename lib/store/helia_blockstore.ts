@@ -3,15 +3,18 @@
  * is fetched from connected peers over bitswap. The {@link Store} on top re-verifies
  * every block, so a lying peer yields {@link CidMismatchError}, never wrong bytes.
  *
- * Pins are kept in the Helia node's datastore under `/artha/pins/`.
+ * Pins and leases are kept in the node's local store when it has one of ours (see
+ * `createHeliaPeer`), else in its datastore under `/artha/pins/` and `/artha/leases/`. Blocks
+ * must be kept by codec (a raw block is not a dag-pb node): `createHeliaPeer` always gives the
+ * node one of our blockstores, which do; a node whose blockstore keys by hash alone still gets
+ * every read bounded by the {@link Store}.
  *
  * @module
  */
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
-import { type CID, parseCid, RAW_CODE } from "./cid.ts";
-import { CID as MfCID } from "multiformats/cid";
-import { BlockNotFoundError, type Blockstore } from "./blockstore.ts";
+import { type CID, parseCid } from "./cid.ts";
+import { BlockNotFoundError, type Blockstore, type Lease } from "./blockstore.ts";
 
 /** Options of {@link HeliaBlockstore}. */
 export interface HeliaBlockstoreOptions {
@@ -29,6 +32,7 @@ export interface HeliaBlockstoreOptions {
 }
 
 const PIN_PREFIX = "/artha/pins/";
+const LEASE_PREFIX = "/artha/leases/";
 
 /**
  * Wraps a started Helia node.
@@ -95,11 +99,9 @@ export class HeliaBlockstore implements Blockstore {
     await this.helia.blockstore.delete(cid);
   }
 
-  /** Every local block, as CIDv1 raw of its multihash. */
+  /** Every local block, as its local store names it (gc compares multihashes). */
   async *blocks(): AsyncIterable<CID> {
-    for await (const pair of this.helia.blockstore.getAll()) {
-      yield MfCID.createV1(RAW_CODE, pair.cid.multihash);
-    }
+    for await (const pair of this.helia.blockstore.getAll()) yield pair.cid;
   }
 
   /** Records a pin in the local store, else in the node's datastore. */
@@ -122,6 +124,35 @@ export class HeliaBlockstore implements Blockstore {
     }
   }
 
+  /** Records a lease in the local store, else in the node's datastore. */
+  async putLease(cid: CID, expiresAt: number): Promise<void> {
+    if (this.#local) return await this.#local.putLease(cid, expiresAt);
+    const key = new Key(LEASE_PREFIX + cid.toString());
+    let existing: number | undefined;
+    try {
+      existing = decodeExpiry(await this.helia.datastore.get(key));
+    } catch {
+      // no lease yet
+    }
+    if (existing !== undefined && existing >= expiresAt) return;
+    await this.helia.datastore.put(key, new TextEncoder().encode(String(Math.floor(expiresAt))));
+  }
+
+  /** Removes a lease. */
+  async deleteLease(cid: CID): Promise<void> {
+    if (this.#local) return await this.#local.deleteLease(cid);
+    await this.helia.datastore.delete(new Key(LEASE_PREFIX + cid.toString()));
+  }
+
+  /** Every lease. */
+  async *leases(): AsyncIterable<Lease> {
+    if (this.#local) return yield* this.#local.leases();
+    for await (const pair of this.helia.datastore.query({ prefix: LEASE_PREFIX })) {
+      const cid = parseCid(pair.key.toString().slice(LEASE_PREFIX.length));
+      yield { cid, expiresAt: decodeExpiry(pair.value) ?? 0 };
+    }
+  }
+
   /** Cleans leftovers of interrupted writes in the local store, if it has any. */
   removeTemporary(minAgeMs?: number): Promise<number> {
     return this.#local?.removeTemporary?.(minAgeMs) ?? Promise.resolve(0);
@@ -133,4 +164,9 @@ export class HeliaBlockstore implements Blockstore {
     await this.helia.stop();
     await this.#local?.close();
   }
+}
+
+function decodeExpiry(bytes: Uint8Array): number | undefined {
+  const ms = Number(new TextDecoder().decode(bytes));
+  return Number.isFinite(ms) ? ms : undefined;
 }

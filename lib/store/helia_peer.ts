@@ -16,6 +16,7 @@ import { yamux } from "@chainsafe/libp2p-yamux";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Blockstore } from "./blockstore.ts";
 import { toInterfaceBlockstore } from "./_helia_adapter.ts";
+import { MemoryBlockstore } from "./memory_blockstore.ts";
 
 /** Options of {@link createHeliaPeer}. */
 export interface HeliaPeerOptions {
@@ -25,7 +26,8 @@ export interface HeliaPeerOptions {
   loopbackOnly?: boolean;
   /**
    * Where the node keeps its blocks, e.g. an {@link FsBlockstore} so the peer serves and
-   * persists the SVDB on disk. Default: in memory.
+   * persists the SVDB on disk. Default: a {@link MemoryBlockstore}. Always one of ours, so
+   * blocks are kept by codec (Helia's own stores key by hash alone).
    */
   blockstore?: Blockstore;
 }
@@ -46,7 +48,7 @@ export interface HeliaPeerOptions {
  */
 export async function createHeliaPeer(options: HeliaPeerOptions = {}) {
   const loopbackOnly = options.loopbackOnly ?? true;
-  const local = options.blockstore ? toInterfaceBlockstore(options.blockstore) : undefined;
+  const local = toInterfaceBlockstore(options.blockstore ?? new MemoryBlockstore());
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: local }), {
     addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
     transports: [tcp()],

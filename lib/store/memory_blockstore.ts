@@ -4,11 +4,17 @@
  * @module
  */
 import type { CID } from "./cid.ts";
-import { blockKey, BlockNotFoundError, type Blockstore, cidFromBlockKey } from "./blockstore.ts";
+import {
+  blockKey,
+  BlockNotFoundError,
+  type Blockstore,
+  cidFromBlockKey,
+  type Lease,
+} from "./blockstore.ts";
 import { parseCid } from "./cid.ts";
 
 /**
- * Blocks and pins in two maps. Stored bytes are copies, so callers may reuse buffers.
+ * Blocks, pins and leases in maps. Stored bytes are copies, so callers may reuse buffers.
  *
  * @example
  * ```ts
@@ -22,10 +28,12 @@ import { parseCid } from "./cid.ts";
 export class MemoryBlockstore implements Blockstore {
   readonly #blocks = new Map<string, Uint8Array>();
   readonly #pins = new Set<string>();
+  readonly #leases = new Map<string, number>();
 
   /** Stores a copy of the block. */
   put(cid: CID, bytes: Uint8Array): Promise<void> {
-    this.#blocks.set(blockKey(cid), bytes.slice());
+    const key = blockKey(cid);
+    if (!this.#blocks.has(key)) this.#blocks.set(key, bytes.slice());
     return Promise.resolve();
   }
 
@@ -66,6 +74,24 @@ export class MemoryBlockstore implements Blockstore {
   /** Every pin root. */
   async *pins(): AsyncIterable<CID> {
     for (const s of [...this.#pins]) yield parseCid(s);
+  }
+
+  /** Records a lease, keeping a later existing expiry. */
+  putLease(cid: CID, expiresAt: number): Promise<void> {
+    const key = cid.toString();
+    this.#leases.set(key, Math.max(expiresAt, this.#leases.get(key) ?? -Infinity));
+    return Promise.resolve();
+  }
+
+  /** Removes a lease. */
+  deleteLease(cid: CID): Promise<void> {
+    this.#leases.delete(cid.toString());
+    return Promise.resolve();
+  }
+
+  /** Every lease. */
+  async *leases(): AsyncIterable<Lease> {
+    for (const [s, expiresAt] of [...this.#leases]) yield { cid: parseCid(s), expiresAt };
   }
 
   /** Nothing to release. */

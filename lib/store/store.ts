@@ -1,9 +1,11 @@
 /**
- * The SVDB content-addressed store: `put(bytes) -> cid`, `get(cid) -> bytes`, pins and
+ * The SVDB content-addressed store: `put(bytes) -> cid`, `get(cid) -> bytes`, pins, leases and
  * garbage collection over any {@link Blockstore} backend.
  *
  * Every block read is re-hashed and rejected with {@link CidMismatchError} if it does not
- * match its CID, whichever backend (disk, memory, IPFS peers) it came from.
+ * match its CID, whichever backend (disk, memory, IPFS peers) it came from. Files are read within
+ * bounds (see `_dag.ts`): a DAG that declares more than `maxFileBytes`, or whose sizes do not add
+ * up, is refused before its first byte, and `cat`/`open` stream it one block at a time.
  *
  * @module
  */
@@ -17,26 +19,38 @@ import {
   verifyBlock,
 } from "./cid.ts";
 import { importBytes, importByteStream } from "ipfs-unixfs-importer";
-import { blockKey, BlockNotFoundError, type Blockstore } from "./blockstore.ts";
+import { BlockNotFoundError, type Blockstore, type Lease } from "./blockstore.ts";
 import { FsBlockstore, type FsBlockstoreOptions } from "./fs_blockstore.ts";
-import { readFile, walkDag } from "./_dag.ts";
+import { InvalidDagError, type OpenedFile, openFile, type ReadLimits, walkDag } from "./_dag.ts";
+import { type GcResult, sweep } from "./_sweep.ts";
 import { RwLock } from "./_rw_lock.ts";
-import { concatBytes } from "../crypto/digest.ts";
 
-export { InvalidDagError } from "./_dag.ts";
+export {
+  DagTooLargeError,
+  InvalidDagError,
+  MAX_BLOCK_BYTES,
+  MAX_DAG_DEPTH,
+  MAX_FILE_LINKS,
+  type OpenedFile,
+  type ReadLimits,
+} from "./_dag.ts";
+export type { GcResult } from "./_sweep.ts";
+
+/** Largest file `get`, `cat` and `open` read unless told otherwise (1 GiB). */
+export const DEFAULT_MAX_FILE_BYTES = 1 << 30;
+
+/** Options of the {@link Store} constructor. */
+export interface StoreOptions extends CidOptions {
+  /** Largest declared file size read by default. Default {@link DEFAULT_MAX_FILE_BYTES}. */
+  maxFileBytes?: number;
+}
 
 /** Options of {@link Store.put}. */
 export interface PutOptions extends CidOptions {
   /** Pin the new root so `gc` keeps it. Default true (like `ipfs add`). */
   pin?: boolean;
-}
-
-/** Result of {@link Store.gc}. */
-export interface GcResult {
-  /** Blocks deleted. */
-  removed: number;
-  /** Blocks kept (reachable from a pin). */
-  kept: number;
+  /** Lease the root until this time (ms since the epoch): `gc` keeps it until then. */
+  leaseUntil?: number;
 }
 
 /**
@@ -57,18 +71,20 @@ export class Store {
   /** The backend. */
   readonly blockstore: Blockstore;
   readonly #cidVersion: 0 | 1;
+  readonly #maxFileBytes: number;
   readonly #lock = new RwLock();
 
-  /** @param blockstore backend @param options default CID version (1) */
-  constructor(blockstore: Blockstore, options: CidOptions = {}) {
+  /** @param blockstore backend @param options default CID version (1) and read limit */
+  constructor(blockstore: Blockstore, options: StoreOptions = {}) {
     this.blockstore = blockstore;
     this.#cidVersion = options.cidVersion ?? 1;
+    this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   }
 
   /**
    * Imports bytes (or a stream of byte chunks) as a UnixFS file and returns its root CID.
-   * Blocks are complete on disk before this resolves; the root is pinned unless
-   * `pin: false`.
+   * Blocks are complete on disk before this resolves; the root is pinned unless `pin: false`,
+   * and leased when `leaseUntil` is given.
    */
   put(content: Uint8Array | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<CID> {
     return this.#shared(async () => {
@@ -82,6 +98,9 @@ export class Store {
       const result = content instanceof Uint8Array
         ? await importBytes(content, sink, opts)
         : await importByteStream(content, sink, opts);
+      if (options.leaseUntil !== undefined) {
+        await this.blockstore.putLease(result.cid, options.leaseUntil);
+      }
       if (options.pin ?? true) await this.blockstore.putPin(result.cid);
       return result.cid;
     });
@@ -102,25 +121,50 @@ export class Store {
   }
 
   /**
-   * Streams the file's bytes in order; every block is verified before it is used.
+   * Reads and checks the file's root, then streams its bytes block by block (each verified
+   * before it is used). Nothing but the root is read before `chunks` is pulled.
    *
-   * @throws {BlockNotFoundError} | {CidMismatchError} | {InvalidDagError}
+   * @throws {DagTooLargeError} when the root declares more than `maxBytes`
+   * @throws {BlockNotFoundError} | {CidMismatchError} | {InvalidDagError} | {InvalidCidError}
    */
-  cat(cid: CID | string): AsyncGenerator<Uint8Array> {
+  open(cid: CID | string, options: Partial<ReadLimits> = {}): Promise<OpenedFile> {
     const root = parseCid(cid);
     assertSupportedCid(root);
-    return readFile((c) => this.getBlock(c), root);
+    return openFile((c) => this.getBlock(c), root, this.#limits(options));
   }
 
   /**
-   * The whole file, reassembled from its DAG.
+   * Streams the file's bytes in order; every block is verified before it is used.
+   *
+   * @throws {BlockNotFoundError} | {CidMismatchError} | {InvalidDagError} | {DagTooLargeError}
+   */
+  async *cat(cid: CID | string, options: Partial<ReadLimits> = {}): AsyncGenerator<Uint8Array> {
+    yield* (await this.open(cid, options)).chunks;
+  }
+
+  /**
+   * The whole file in memory (one buffer of its declared size, at most `maxBytes`).
    *
    * @throws {BlockNotFoundError} | {CidMismatchError} | {InvalidDagError} | {InvalidCidError}
+   * @throws {DagTooLargeError} when the file declares more than `maxBytes`
    */
-  async get(cid: CID | string): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for await (const part of this.cat(cid)) parts.push(part);
-    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+  async get(cid: CID | string, options: Partial<ReadLimits> = {}): Promise<Uint8Array> {
+    const { size, chunks } = await this.open(cid, options);
+    let out: Uint8Array | undefined;
+    let at = 0;
+    for await (const part of chunks) {
+      if (at + part.length > size) {
+        throw new InvalidDagError(parseCid(cid), "more bytes than declared");
+      }
+      if (at === 0 && part.length === size) {
+        out = part; // a single block: no copy
+      } else {
+        out ??= new Uint8Array(size);
+        out.set(part, at);
+      }
+      at += part.length;
+    }
+    return out ?? new Uint8Array();
   }
 
   /**
@@ -142,8 +186,8 @@ export class Store {
   }
 
   /**
-   * Pins a root so `gc` keeps its whole DAG. Fetches and verifies every block first (for
-   * a networked backend this downloads it).
+   * Pins a root so `gc` keeps its whole DAG. Reads and verifies every inner node and makes sure
+   * every leaf is local first (for a networked backend this downloads it).
    *
    * @throws {BlockNotFoundError} when a block of the DAG cannot be found
    */
@@ -151,15 +195,15 @@ export class Store {
     const root = parseCid(cid);
     assertSupportedCid(root);
     await this.#shared(async () => {
-      // walkDag reads (and so verifies) every dag-pb node; raw leaves are fetched here.
+      // walkDag reads (and so verifies) every dag-pb node; raw leaves are fetched if not local.
       for await (const c of walkDag((c) => this.getBlock(c), root)) {
-        if (c.code === RAW_CODE) await this.getBlock(c);
+        if (c.code === RAW_CODE && !(await this.blockstore.has(c))) await this.getBlock(c);
       }
       await this.blockstore.putPin(root);
     });
   }
 
-  /** Removes a pin (its blocks go at the next `gc` unless another pin reaches them). */
+  /** Removes a pin (its blocks go at the next `gc` unless another pin or lease reaches them). */
   async unpin(cid: CID | string): Promise<void> {
     await this.blockstore.deletePin(parseCid(cid));
   }
@@ -171,35 +215,29 @@ export class Store {
     return out;
   }
 
+  /** Keeps a stored root until `expiresAt` (ms since the epoch); a later existing lease stays. */
+  async lease(cid: CID | string, expiresAt: number): Promise<void> {
+    const root = parseCid(cid);
+    await this.#shared(() => this.blockstore.putLease(root, expiresAt));
+  }
+
+  /** Current leases, expired ones included until the next `gc`. */
+  async leases(): Promise<Lease[]> {
+    const out: Lease[] = [];
+    for await (const l of this.blockstore.leases()) out.push(l);
+    return out;
+  }
+
   /**
-   * Deletes every block not reachable from a pin, and leftovers of interrupted writes.
-   * Runs alone: `put` and `pin` wait for it, in this process and (fs backend, through its lock
-   * file) in every other process using the same directory.
+   * Drops leases expired at `now` (default the wall clock), then deletes every block reachable
+   * from neither a pin nor a live lease, and leftovers of interrupted writes. Runs alone: `put`
+   * and `pin` wait for it, in this process and (fs backend, through its lock file) in every other
+   * process using the same directory.
    */
-  gc(): Promise<GcResult> {
+  gc(options: { now?: number } = {}): Promise<GcResult> {
+    const now = options.now ?? Date.now();
     return this.#lock.write(() =>
-      this.#held(true, async () => {
-        const live = new Set<string>();
-        for await (const pin of this.blockstore.pins()) {
-          try {
-            for await (const c of walkDag((c) => this.#getLocal(c), pin)) live.add(blockKey(c));
-          } catch (err) {
-            if (!(err instanceof BlockNotFoundError)) throw err; // incomplete pin: keep what is there
-          }
-        }
-        let removed = 0;
-        let kept = 0;
-        for await (const c of this.blockstore.blocks()) {
-          if (live.has(blockKey(c))) {
-            kept++;
-          } else {
-            await this.blockstore.delete(c);
-            removed++;
-          }
-        }
-        await this.blockstore.removeTemporary?.();
-        return { removed, kept };
-      })
+      this.#held(true, () => sweep(this.blockstore, (c) => this.#getLocal(c), now))
     );
   }
 
@@ -210,6 +248,10 @@ export class Store {
 
   #held<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T> {
     return this.blockstore.withLock ? this.blockstore.withLock(exclusive, fn) : fn();
+  }
+
+  #limits(options: Partial<ReadLimits>): ReadLimits {
+    return { maxBytes: options.maxBytes ?? this.#maxFileBytes, maxBlocks: options.maxBlocks };
   }
 
   /** Closes the backend. */
@@ -239,7 +281,7 @@ export class Store {
  */
 export async function openFsStore(
   dir: string,
-  options: CidOptions & FsBlockstoreOptions = {},
+  options: StoreOptions & FsBlockstoreOptions = {},
 ): Promise<Store> {
   return new Store(await FsBlockstore.open(dir, options), options);
 }

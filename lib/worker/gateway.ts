@@ -1,7 +1,11 @@
 /**
  * SVDB through the coordinator's gateway, as the worker sees it: reads by CID checked against
- * the CID (and cached, since content addressing makes them immutable), uploads, job specs and
- * checkpoint weights by CID.
+ * the CID (and cached, since content addressing makes them immutable), signed uploads, job specs
+ * and checkpoint weights by CID.
+ *
+ * Uploads are signed with the node's Ed25519 key (or an owner's EVM account) over the body's hash
+ * (lib/store/upload_signature.ts): the coordinator stores bytes only for registered nodes and
+ * owners, within a quota, and keeps them for a lease unless it comes to reference them.
  *
  * @example
  * ```ts
@@ -15,18 +19,30 @@
  * ```
  */
 import { computeCid } from "../store/cid.ts";
+import { signUpload, type UploadSigner } from "../store/upload_signature.ts";
+import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
-import type { CoordinatorClient } from "./client.ts";
+import { type CoordinatorClient, CoordinatorError } from "./client.ts";
 
-/** Verified, cached SVDB reads and uploads through the coordinator. */
+/** Who signs uploads, and where the signature counts (the deployment's NodeCertRegistry). */
+export interface GatewayOptions {
+  signer?: UploadSigner;
+  domain?: ArthaDomain;
+  /** A DID the signing account controls, its credential before it owns a job. */
+  did?: string;
+}
+
+/** Verified, cached SVDB reads and signed uploads through the coordinator. */
 export class Gateway {
   readonly #client: CoordinatorClient;
+  readonly #options: GatewayOptions;
   #bytes = new Map<string, Uint8Array>();
   #specs = new Map<string, JobSpec>();
 
-  constructor(client: CoordinatorClient) {
+  constructor(client: CoordinatorClient, options: GatewayOptions = {}) {
     this.#client = client;
+    this.#options = options;
   }
 
   /** The bytes of `cid`, checked against it. */
@@ -43,9 +59,29 @@ export class Gateway {
     return bytes;
   }
 
-  /** Uploads `bytes`; returns their CID. */
+  /** Uploads `bytes`, signed; returns their CID. */
   async put(bytes: Uint8Array): Promise<string> {
-    const { cid } = await this.#client.postBytes<{ cid: string }>("/svdb", bytes);
+    try {
+      return await this.#post(bytes);
+    } catch (e) {
+      // A retried request whose first attempt did arrive: sign it afresh, once.
+      if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
+      return await this.#post(bytes);
+    }
+  }
+
+  async #post(bytes: Uint8Array): Promise<string> {
+    const { signer, domain, did } = this.#options;
+    if ((signer === undefined) !== (domain === undefined)) {
+      throw new TypeError("Cannot upload: give the gateway both a signer and a domain");
+    }
+    const signed = signer && domain ? await signUpload(signer, domain, bytes, { did }) : {};
+    const res = await this.#client.request("/svdb", {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", ...signed },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    const { cid } = await res.json() as { cid: string };
     return cid;
   }
 

@@ -34,6 +34,7 @@ import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
 import { CoordinatorClient, type CoordinatorFetch } from "./client.ts";
 import { Gateway } from "./gateway.ts";
+import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { WorkerState } from "./state.ts";
 import { encodeUpdate, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import { commitTrained, keepCommitted, postUpdate } from "./deliver.ts";
@@ -101,7 +102,10 @@ export class Worker {
     this.nodePubkey = options.key.publicKeyHex.toLowerCase() as Hex;
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
     this.coordinator = new CoordinatorClient(options.coordinator, { retries: options.retries });
-    this.gateway = new Gateway(this.coordinator);
+    this.gateway = new Gateway(this.coordinator, {
+      signer: nodeUploadSigner(options.key),
+      domain: uploadDomain(options.chainId, options.addresses.registry),
+    });
     this.state = new WorkerState(options.statePath);
     this.trainer = options.trainer ?? createTrainer(loadKernel());
     this.challenges = new ChallengeResponder(this.nodePubkey);

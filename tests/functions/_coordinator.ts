@@ -39,6 +39,12 @@ import { loadWeights, processTrainer } from "../../lib/coordinator/job.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { createRouter } from "../../functions/router.ts";
 import { CheatingWorker, type WorkerCheat } from "../verify/_cheating_worker.ts";
+import {
+  signUpload,
+  type SignUploadOptions,
+  uploadDomain,
+  type UploadSigner,
+} from "../../lib/store/upload_signature.ts";
 
 /** The model every test trains: ~10k parameters, a step takes well under a millisecond. */
 export const TINY_MODEL: ModelConfig = { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 };
@@ -168,6 +174,28 @@ export interface Coordinator extends AsyncDisposable {
 export async function read(res: Response): Promise<{ status: number; body: any }> {
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * POST /svdb signed by `signer` (a node key or an EVM account), as workers and owners upload;
+ * `headers` are added after the signature (to tamper with it).
+ */
+export async function postSigned(
+  s: Scenario,
+  signer: UploadSigner,
+  body: Uint8Array,
+  options: SignUploadOptions & { headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const { chainId, addresses } = s.ctx.chain;
+  const signed = await signUpload(signer, uploadDomain(chainId, addresses.registry), body, {
+    now: s.ctx.now(),
+    ...options,
+  });
+  return await s.call("/svdb", {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream", ...signed, ...options.headers },
+    body: body as Uint8Array<ArrayBuffer>,
+  });
 }
 
 /** Starts anvil, deploys the contracts and opens the store in a temp dir. */

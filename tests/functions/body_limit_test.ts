@@ -6,6 +6,11 @@
 import assert from "node:assert/strict";
 import { MAX_BODY_BYTES } from "../../functions/_http.ts";
 import { MAX_INFER_BODY } from "../../lib/coordinator/models.ts";
+import {
+  accountUploadSigner,
+  signUpload,
+  uploadDomain,
+} from "../../lib/store/upload_signature.ts";
 import { setupCoordinator } from "./_coordinator.ts";
 
 const CHUNK = 64 * 1024;
@@ -37,13 +42,19 @@ Deno.test("chunked bodies past the limit get 413 while streaming, on every body 
     ["/aggregate/update", "application/json", MAX_BODY_BYTES],
   ];
   for (const [path, type, limit] of routes) {
-    // Prepare
+    // Prepare: /svdb reads only a signed body (the hash is never reached: 413 comes first)
     const { body, pulled } = oversized(limit);
+    const { chainId, addresses } = s.ctx.chain;
+    const signed = path !== "/svdb" ? {} : await signUpload(
+      accountUploadSigner(fx.coordinator),
+      uploadDomain(chainId, addresses.registry),
+      new Uint8Array(),
+    );
     // Execute
     const res = await s.route(
       new Request(`http://coordinator${path}`, {
         method: "POST",
-        headers: { "content-type": type },
+        headers: { "content-type": type, ...signed },
         body,
       }),
     );

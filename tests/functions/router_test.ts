@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
+import { postSigned, read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("router", async (t) => {
   await using fx = await setupCoordinator({ operators: 2 });
@@ -76,7 +77,8 @@ Deno.test("router", async (t) => {
       const log = console.error;
       console.error = () => {};
       try {
-        const r = await broken.call("/svdb", { method: "POST", body: new Uint8Array([1]) });
+        const uploader = accountUploadSigner(fx.coordinator);
+        const r = await postSigned(broken, uploader, new Uint8Array([1]));
         assert.equal(r.status, 500);
         assert.deepEqual(await r.json(), {
           error: { code: "INTERNAL", message: "internal error" },

@@ -13,27 +13,27 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else if (e.isFile) yield path;
   }
 }
-import { read, setupCoordinator } from "./_coordinator.ts";
+import { nodeUploadSigner } from "../../lib/store/upload_signature.ts";
+import { postSigned, read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("svdb", async (t) => {
   await using fx = await setupCoordinator({ operators: 1 });
   const s = await fx.scenario({ config: { maxBlobBytes: 300_000 } });
   const bytes = new Uint8Array(200_000).map((_, i) => (i * 7919) & 0xff); // several blocks
+  const node = nodeUploadSigner((await s.node()).key); // a registered worker uploads
 
   let cid = "";
-  await t.step("POST stores bytes and answers their IPFS CID", async () => {
-    const res = await read(
-      await s.call("/svdb", {
-        method: "POST",
-        headers: { "content-type": "application/octet-stream" },
-        body: bytes,
-      }),
-    );
+  await t.step("a signed POST stores bytes, answers their IPFS CID and leases them", async () => {
+    const res = await read(await postSigned(s, node, bytes));
     assert.equal(res.status, 201);
     assert.equal(res.body.bytes, bytes.length);
     cid = res.body.cid;
     assert.equal(cid, (await computeCid(bytes)).toString());
     assert.ok(await fx.store.has(cid));
+    assert.ok(!(await fx.store.pins()).some((p) => p.toString() === cid), "leased, not pinned");
+    const lease = (await fx.store.leases()).find((l) => l.cid.toString() === cid);
+    assert.equal(lease?.expiresAt, res.body.leaseExpiresAt);
+    assert.ok(res.body.leaseExpiresAt >= s.ctx.now() + s.ctx.config.uploadLeaseMs - 60_000);
   });
 
   await t.step("GET /svdb/<cid> returns the same bytes", async () => {
@@ -41,6 +41,7 @@ Deno.test("svdb", async (t) => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("content-type"), "application/octet-stream");
     assert.equal(res.headers.get("x-artha-cid"), cid);
+    assert.equal(res.headers.get("content-length"), String(bytes.length));
     assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
     const slash = await s.call(`/svdb/${cid}/`);
     assert.equal(slash.status, 200);
@@ -48,7 +49,7 @@ Deno.test("svdb", async (t) => {
   });
 
   await t.step("storing the same bytes again gives the same CID", async () => {
-    const res = await read(await s.call("/svdb", { method: "POST", body: bytes }));
+    const res = await read(await postSigned(s, node, bytes));
     assert.equal(res.status, 201);
     assert.equal(res.body.cid, cid);
   });
@@ -79,7 +80,7 @@ Deno.test("svdb", async (t) => {
 
   await t.step("a stored block that no longer hashes to its CID is refused by name", async () => {
     const small = new TextEncoder().encode("a small blob");
-    const put = await read(await s.call("/svdb", { method: "POST", body: small }));
+    const put = await read(await postSigned(s, node, small));
     const root = (fx.store.blockstore as FsBlockstore).root;
     let tampered = 0;
     for await (const file of walk(`${root}/blocks`)) {
@@ -96,18 +97,15 @@ Deno.test("svdb", async (t) => {
   });
 
   await t.step("an empty body is a 400; a body over maxBlobBytes a 413", async () => {
-    const empty = await read(await s.call("/svdb", { method: "POST", body: new Uint8Array(0) }));
+    const empty = await read(await postSigned(s, node, new Uint8Array(0)));
     assert.equal(empty.status, 400);
     assert.match(empty.body.error.message, /empty/);
-    const big = await read(
-      await s.call("/svdb", { method: "POST", body: new Uint8Array(300_001) }),
-    );
+    const big = await read(await postSigned(s, node, new Uint8Array(300_001)));
     assert.equal(big.status, 413);
+    assert.equal(big.body.error.code, "PAYLOAD_TOO_LARGE");
     const declared = await read(
-      await s.call("/svdb", {
-        method: "POST",
+      await postSigned(s, node, new Uint8Array(10), {
         headers: { "content-length": "999999999" },
-        body: new Uint8Array(10),
       }),
     );
     assert.equal(declared.status, 413);

@@ -52,7 +52,7 @@ Deno.test({
       assert.ok(cid.equals(await computeCid(bytes)));
       assert.equal(await b.has(cid), true); // blocks were stored locally by B
       assert.deepEqual((await b.pins()).map(String), [cid.toString()]);
-      assert.deepEqual(await b.gc(), { removed: 0, kept: 4 });
+      assert.deepEqual(await b.gc(), { removed: 0, kept: 4, expired: 0 });
     } finally {
       await a.close();
       await b.close();

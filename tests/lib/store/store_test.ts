@@ -145,8 +145,8 @@ Deno.test("gc keeps pinned DAGs, shared blocks, and removes the rest", async () 
     await store.unpin(cidA);
     const second = await store.gc();
     // Assert
-    assert.deepEqual(first, { removed: 1, kept: 5 }, label); // a: root+2, b: root+1 new
-    assert.deepEqual(second, { removed: 2, kept: 3 }, label);
+    assert.deepEqual(first, { removed: 1, kept: 5, expired: 0 }, label); // a: root+2, b: root+1 new
+    assert.deepEqual(second, { removed: 2, kept: 3, expired: 0 }, label);
     assert.deepEqual(await store.get(cidB), b);
     assert.equal(await store.has(cidA), false);
     assert.equal(await store.has(cidC), false);
@@ -154,7 +154,7 @@ Deno.test("gc keeps pinned DAGs, shared blocks, and removes the rest", async () 
     // pin() re-protects a DAG that is (again) complete
     await store.put(a, { pin: false });
     await store.pin(cidA);
-    assert.deepEqual(await store.gc(), { removed: 0, kept: 5 });
+    assert.deepEqual(await store.gc(), { removed: 0, kept: 5, expired: 0 });
   });
 });
 
@@ -199,7 +199,7 @@ Deno.test("fs store leaves no temp files; gc removes stale ones from interrupted
     // Assert
     assert.ok(before.every((n) => !n.startsWith(".tmp-")));
     assert.equal(listed, 4); // temp file is not a block
-    assert.deepEqual(result, { removed: 0, kept: 4 });
+    assert.deepEqual(result, { removed: 0, kept: 4, expired: 0 });
     assert.deepEqual((await listing()).sort(), before.sort());
     // a reopened store sees the same pins and blocks
     const reopened = await openFsStore(dir);

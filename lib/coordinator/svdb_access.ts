@@ -1,0 +1,143 @@
+/**
+ * Who may store bytes in the coordinator's SVDB gateway, and how much.
+ *
+ * An upload must be signed (see lib/store/upload_signature.ts) within
+ * `uploadSignatureWindowMs` of the coordinator's clock, with a nonce never seen before, by:
+ * - a registered node: an Ed25519 key NodeCertRegistry records as active (workers upload
+ *   their updates and cluster means), or
+ * - an owner: an EVM account that has submitted a job to AIJobManager (its first job id,
+ *   keccak256(jobs, chainId, owner, 0), names it as owner), or that controls a live DID in
+ *   ArthaDIDRegistry named in `x-artha-did`, or that is listed in `uploadWriters`, or the
+ *   coordinator's own account. Owners upload data and models before their first job exists,
+ *   so before that the DID (one transaction) is their credential.
+ *
+ * Each signer may upload `uploadQuotaBytes` per `uploadQuotaWindowMs`, counted in KV with atomic
+ * check-and-set, so concurrent uploads never pass it together.
+ */
+import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
+import { getNodeCert } from "../chain/get_node_cert.ts";
+import { readJob } from "../chain/read_job.ts";
+import { getDid } from "../did/registry.ts";
+import {
+  readUploadHeaders,
+  type SignedUpload,
+  uploadDomain,
+  UploadSignatureError,
+  verifyUpload,
+} from "../store/upload_signature.ts";
+import type { Context } from "./context.ts";
+import { reject, type Rejection } from "./result.ts";
+
+/** An authorised upload: its signer and the bytes it may still store in this window. */
+export interface UploadGrant {
+  ok: true;
+  upload: SignedUpload;
+  /** "node", "owner" (job or DID) or "writer" (configured or the coordinator). */
+  role: "node" | "owner" | "writer";
+  remaining: number;
+}
+
+const ZERO_ADDRESS = /^0x0{40}$/;
+
+/**
+ * Checks an upload's signature, freshness, signer and quota from its headers, before its body is
+ * read, and records its nonce. 401: unsigned, bad, stale or replayed signature; 403: a signer
+ * who may not store; 413: quota used up.
+ */
+export async function authorizeUpload(
+  ctx: Context,
+  headers: Headers,
+  request: { method: string; path: string },
+): Promise<UploadGrant | Rejection> {
+  let upload: SignedUpload;
+  try {
+    upload = readUploadHeaders(headers);
+  } catch (e) {
+    if (e instanceof UploadSignatureError) return reject(401, e.code, e.message);
+    throw e;
+  }
+  const skew = Math.abs(ctx.now() - upload.timestamp);
+  if (skew > ctx.config.uploadSignatureWindowMs) {
+    const why = `timestamp is ${skew} ms from the coordinator's clock ` +
+      `(more than ${ctx.config.uploadSignatureWindowMs}); sign again`;
+    return reject(401, "SIGNATURE_EXPIRED", `Cannot store: ${why}`);
+  }
+  const domain = uploadDomain(ctx.chain.chainId, ctx.chain.addresses.registry);
+  if (!await verifyUpload(upload, domain, request)) {
+    const why = "signature does not verify for this signer, request and body hash";
+    return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
+  }
+  const role = await roleOf(ctx, upload);
+  if (!role) {
+    const why = upload.kind === "node"
+      ? "this node key is not registered and active in NodeCertRegistry"
+      : "this account owns no job and controls no DID named in x-artha-did";
+    return reject(403, "SIGNER_UNKNOWN", `Cannot store: ${why}`);
+  }
+  const remaining = await quotaLeft(ctx, upload.signer);
+  if (remaining <= 0) return overQuota(ctx);
+  if (!await recordNonce(ctx, upload)) {
+    return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
+  }
+  return { ok: true, upload, role, remaining };
+}
+
+async function roleOf(ctx: Context, u: SignedUpload): Promise<UploadGrant["role"] | undefined> {
+  const { client, addresses, chainId } = ctx.chain;
+  if (u.kind === "node") {
+    const cert = await getNodeCert(client, { addresses, nodePubkey: u.signer });
+    return !ZERO_ADDRESS.test(cert.operator) && cert.active ? "node" : undefined;
+  }
+  const writers = [client.account.address, ...ctx.config.uploadWriters];
+  if (writers.some((w) => w.toLowerCase() === u.signer)) return "writer";
+  const firstJob = keccak256(encodeAbiParameters(
+    [{ type: "address" }, { type: "uint256" }, { type: "address" }, { type: "uint256" }],
+    [addresses.jobs, BigInt(chainId), u.signer as Address, 0n],
+  ));
+  const job = await readJob(client, { addresses, jobId: firstJob });
+  if (job.owner.toLowerCase() === u.signer) return "owner";
+  if (!u.didHash) return undefined;
+  const did = await getDid(client, { addresses, didHash: u.didHash });
+  return did && !did.revoked && did.owner.toLowerCase() === u.signer ? "owner" : undefined;
+}
+
+/** Nonces are kept as long as their signature could still be fresh. */
+async function recordNonce(ctx: Context, u: SignedUpload): Promise<boolean> {
+  const key = ["svdb_nonce", u.signer, u.nonce];
+  const res = await ctx.kv.atomic().check({ key, versionstamp: null })
+    .set(key, u.timestamp, { expireIn: 2 * ctx.config.uploadSignatureWindowMs }).commit();
+  return res.ok;
+}
+
+function quotaKey(ctx: Context, signer: Hex): Deno.KvKey {
+  return ["svdb_quota", signer, Math.floor(ctx.now() / ctx.config.uploadQuotaWindowMs)];
+}
+
+/** Bytes `signer` may still upload in the current window. */
+export async function quotaLeft(ctx: Context, signer: Hex): Promise<number> {
+  const used = (await ctx.kv.get<number>(quotaKey(ctx, signer))).value ?? 0;
+  return ctx.config.uploadQuotaBytes - used;
+}
+
+function overQuota(ctx: Context): Rejection {
+  const { uploadQuotaBytes: quota, uploadQuotaWindowMs: window } = ctx.config;
+  const why = `over the quota of ${quota} bytes per ${window} ms for this signer`;
+  return reject(413, "QUOTA_EXCEEDED", `Cannot store: ${why}`);
+}
+
+/** Counts `bytes` against `signer`'s quota, atomically: refused (413) if they do not fit. */
+export async function chargeUpload(
+  ctx: Context,
+  signer: Hex,
+  bytes: number,
+): Promise<{ ok: true; remaining: number } | Rejection> {
+  const key = quotaKey(ctx, signer);
+  for (;;) {
+    const entry = await ctx.kv.get<number>(key);
+    const used = (entry.value ?? 0) + bytes;
+    if (used > ctx.config.uploadQuotaBytes) return overQuota(ctx);
+    const res = await ctx.kv.atomic().check(entry)
+      .set(key, used, { expireIn: 2 * ctx.config.uploadQuotaWindowMs }).commit();
+    if (res.ok) return { ok: true, remaining: ctx.config.uploadQuotaBytes - used };
+  }
+}

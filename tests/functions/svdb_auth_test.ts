@@ -1,0 +1,203 @@
+/**
+ * POST /svdb from the attacker's side: an unsigned, forged, stale, replayed or foreign upload is
+ * refused (401) without the body being read; a signer who is neither a registered node nor an
+ * owner is refused (403); and no signer can store more than its quota (413), even with uploads
+ * racing each other.
+ */
+import assert from "node:assert/strict";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
+import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
+import { createDid, revokeDid } from "../../lib/did/registry.ts";
+import {
+  accountUploadSigner,
+  nodeUploadSigner,
+  signUpload,
+  uploadDomain,
+  type UploadSigner,
+} from "../../lib/store/upload_signature.ts";
+import { postSigned, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import { randomBytes } from "../lib/_helpers.ts";
+
+const CHUNK = 64 * 1024;
+
+/** A chunked body of `total` bytes that counts what the server pulled. */
+function counted(total: number): { body: ReadableStream<Uint8Array>; pulled: () => number } {
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= total) return controller.close();
+      pulled += CHUNK;
+      controller.enqueue(new Uint8Array(CHUNK).fill(1));
+    },
+  });
+  return { body, pulled: () => pulled };
+}
+
+async function codeOf(res: Response): Promise<[number, string]> {
+  const r = await read(res);
+  return [r.status, r.body?.error?.code ?? r.body?.cid];
+}
+
+Deno.test("svdb uploads: signatures", async (t) => {
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const node = nodeUploadSigner((await s.node()).key);
+  const bytes = randomBytes(50_000, 1);
+
+  await t.step("an unsigned upload is a 401 and its body is not read", async () => {
+    // Prepare
+    const { body, pulled } = counted(8 << 20);
+    const before = (await fx.store.leases()).length;
+    // Execute
+    const res = await s.route(
+      new Request("http://coordinator/svdb", {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body,
+      }),
+    );
+    // Assert
+    assert.deepEqual(await codeOf(res), [401, "SIGNATURE_MISSING"]);
+    assert.ok(pulled() <= CHUNK, `pulled ${pulled()} bytes of an unauthenticated body`);
+    assert.equal((await fx.store.leases()).length, before, "nothing stored");
+  });
+
+  await t.step("a signature over another body, key or deployment is a 401", async () => {
+    // another body than the one signed
+    const other = randomBytes(50_000, 2);
+    const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+    const signed = await signUpload(node, domain, bytes, { now: s.ctx.now() });
+    const swapped = await s.call("/svdb", { method: "POST", headers: signed, body: other });
+    assert.deepEqual(await codeOf(swapped), [401, "SIGNATURE_INVALID"]);
+    // a registered node's key named, another key signing
+    const impostor: UploadSigner = { ...nodeUploadSigner(generateNodeKey()), id: node.id };
+    assert.deepEqual(await codeOf(await postSigned(s, impostor, bytes)), [
+      401,
+      "SIGNATURE_INVALID",
+    ]);
+    // signed for another chain
+    const foreign = await signUpload(
+      node,
+      uploadDomain(s.ctx.chain.chainId + 1, s.ctx.chain.addresses.registry),
+      bytes,
+      { now: s.ctx.now() },
+    );
+    const elsewhere = await s.call("/svdb", { method: "POST", headers: foreign, body: bytes });
+    assert.deepEqual(await codeOf(elsewhere), [401, "SIGNATURE_INVALID"]);
+    // not a key at all
+    const junk = await postSigned(s, node, bytes, { headers: { "x-artha-signer": "0x1234" } });
+    assert.deepEqual(await codeOf(junk), [401, "SIGNATURE_MALFORMED"]);
+  });
+
+  await t.step("a stale or replayed signature is a 401", async () => {
+    const window = s.ctx.config.uploadSignatureWindowMs;
+    for (const skew of [-window - 1_000, window + 1_000]) {
+      const res = await postSigned(s, node, bytes, { now: s.ctx.now() + skew });
+      assert.deepEqual(await codeOf(res), [401, "SIGNATURE_EXPIRED"]);
+    }
+    const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+    const signed = await signUpload(node, domain, bytes, { now: s.ctx.now() });
+    const first = await s.call("/svdb", { method: "POST", headers: signed, body: bytes });
+    assert.equal(first.status, 201);
+    await first.body?.cancel();
+    const again = await s.call("/svdb", { method: "POST", headers: signed, body: bytes });
+    assert.deepEqual(await codeOf(again), [401, "SIGNATURE_REPLAYED"]);
+  });
+});
+
+Deno.test("svdb uploads: who may store", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+  const stranger = fx.clients[3]!; // an operator's account: no job, no DID yet
+  const s = await fx.scenario({ config: { uploadWriters: [fx.clients[2]!.account.address] } });
+  const bytes = randomBytes(10_000, 3);
+  const status = async (signer: UploadSigner, did?: string) =>
+    await codeOf(await postSigned(s, signer, bytes, { did }));
+
+  await t.step("an unregistered node key is a 403; a registered one may store", async () => {
+    assert.deepEqual(await status(nodeUploadSigner(generateNodeKey())), [403, "SIGNER_UNKNOWN"]);
+    const staked = await s.node({ bind: false }); // on chain, not yet bound here: registered
+    assert.equal((await status(nodeUploadSigner(staked.key)))[0], 201);
+  });
+
+  await t.step("an account with no job and no DID is a 403, even naming a DID", async () => {
+    assert.deepEqual(await status(accountUploadSigner(stranger)), [
+      403,
+      "SIGNER_UNKNOWN",
+    ]);
+    assert.deepEqual(await status(accountUploadSigner(fx.owner)), [
+      403,
+      "SIGNER_UNKNOWN",
+    ]);
+  });
+
+  await t.step(
+    "a DID's controller may store before its first job; not with another's DID",
+    async () => {
+      const authKey = generateNodeKey();
+      const didHash = didHashFromAuthKey(authKey.publicKey);
+      await createDid(stranger, {
+        addresses: fx.addresses,
+        didHash,
+        authKey,
+        encKey: didHash,
+        metaCid: "x",
+      });
+      const signer = accountUploadSigner(stranger);
+      assert.equal((await status(signer, formatDid(didHash)))[0], 201);
+      const other = accountUploadSigner(fx.owner);
+      assert.deepEqual(await status(other, formatDid(didHash)), [403, "SIGNER_UNKNOWN"]);
+      await revokeDid(stranger, { addresses: fx.addresses, didHash });
+      assert.deepEqual(await status(signer, formatDid(didHash)), [403, "SIGNER_UNKNOWN"]);
+    },
+  );
+
+  await t.step("a job owner, a configured writer and the coordinator may store", async () => {
+    await s.job({ nodes: 1 }); // the owner submits its first job
+    assert.equal((await status(accountUploadSigner(fx.owner)))[0], 201);
+    assert.equal((await status(accountUploadSigner(fx.clients[2]!)))[0], 201);
+    assert.equal((await status(accountUploadSigner(fx.coordinator)))[0], 201);
+  });
+});
+
+Deno.test("svdb uploads: quotas", async (t) => {
+  await using fx = await setupCoordinator({ operators: 1 });
+  const quota = 300_000;
+  const s: Scenario = await fx.scenario({ config: { uploadQuotaBytes: quota } });
+  const [a, b, c] = [await s.node(), await s.node(), await s.node()].map((n) =>
+    nodeUploadSigner(n.key)
+  );
+  let seed = 10;
+  const upload = async (signer: UploadSigner, size: number) =>
+    await codeOf(await postSigned(s, signer, randomBytes(size, seed++)));
+
+  await t.step("a signer past its quota gets 413; another signer does not", async () => {
+    assert.equal((await upload(a!, 200_000))[0], 201);
+    assert.deepEqual(await upload(a!, 200_000), [413, "QUOTA_EXCEEDED"]);
+    assert.equal((await upload(a!, 100_000))[0], 201); // exactly the quota
+    assert.deepEqual(await upload(a!, 1), [413, "QUOTA_EXCEEDED"]);
+    assert.equal((await upload(b!, 200_000))[0], 201);
+  });
+
+  await t.step("an exhausted signer's body is not read", async () => {
+    const { body, pulled } = counted(4 << 20);
+    const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+    const signed = await signUpload(a!, domain, new Uint8Array(), { now: s.ctx.now() });
+    const res = await s.route(
+      new Request("http://coordinator/svdb", { method: "POST", headers: signed, body }),
+    );
+    assert.deepEqual(await codeOf(res), [413, "QUOTA_EXCEEDED"]);
+    assert.ok(pulled() <= CHUNK, `pulled ${pulled()}`);
+  });
+
+  await t.step("racing uploads never pass the quota together", async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, () => upload(c!, 100_000)));
+    const stored = results.filter(([st]) => st === 201).length;
+    assert.equal(stored, 3, JSON.stringify(results));
+    assert.ok(results.every(([st, code]) => st === 201 || code === "QUOTA_EXCEEDED"));
+  });
+
+  await t.step("the quota is per window", async () => {
+    s.advance(s.ctx.config.uploadQuotaWindowMs);
+    assert.equal((await upload(a!, 200_000))[0], 201);
+  });
+});
