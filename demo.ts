@@ -23,6 +23,7 @@ import { getSettlementDelay } from "./lib/chain/get_settlement_delay.ts";
 import { getVerificationCounts } from "./lib/chain/get_verification_counts.ts";
 import { type CodecName, CODECS, ROBUST, type RobustName } from "./lib/job/job_spec.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
+import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
@@ -35,6 +36,7 @@ import {
   type DemoRun,
   deployChain,
   jsonOf,
+  keepOutputs,
   publishAndSample,
   runRounds,
   startWorkers,
@@ -55,7 +57,7 @@ export const DEFAULT_DEMO: DemoOptions = {
   T: 32,
   B: 8,
   strategy: "fedavg",
-  report: "demo-report.html",
+  out: "artha-demo",
   quiet: false,
 };
 
@@ -91,9 +93,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       fp32UpdateBytes: 4 * paramLayout(job.model).size,
     };
     printSummary(result, log);
-    if (o.report) {
-      await writeReport(o.report, result.job, rewards);
-      log(`report: ${o.report}`);
+    if (o.out) {
+      await Deno.mkdir(o.out, { recursive: true });
+      await keepOutputs(run, result, o.out);
+    }
+    const report = o.report ?? (o.out ? `${o.out}/report.html` : undefined);
+    if (report) {
+      await writeReport(report, result.job, rewards);
+      log(`report: ${report}`);
+    }
+    if (o.out) {
+      log(`kept in ${o.out}/: model/ (the published folder), job.json, report.html`);
+      log(`  deno task infer --model ${o.out}/model "The jury said"`);
     }
     return result;
   } finally {
@@ -229,6 +240,8 @@ if (import.meta.main) {
       optimizer: { type: "string" },
       lr: { type: "string" },
       report: { type: "string" },
+      out: { type: "string" },
+      "no-out": { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
     },
   });
@@ -298,12 +311,15 @@ if (import.meta.main) {
       T: d.T,
       B: d.B,
       strategy,
-      report: a.report ?? d.report,
+      report: a.report,
+      out: a["no-out"] ? undefined : a.out ?? d.out,
       quiet: a.quiet,
     });
   } catch (e) {
-    // A refused spec is the user's input: say which field, without a stack trace.
-    if (!(e instanceof TypeError && e.message.startsWith("Cannot read job spec"))) throw e;
+    // A refused spec or an over-budget plan is the user's input: one line, no stack trace.
+    const refused = (e instanceof TypeError && e.message.startsWith("Cannot read job spec")) ||
+      e instanceof PrivacyBudgetError;
+    if (!refused) throw e;
     console.error(e.message);
     Deno.exit(2);
   }

@@ -16,6 +16,7 @@ import { readJob } from "./lib/chain/read_job.ts";
 import { generateNodeKey } from "./lib/crypto/keys.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./lib/job/job_spec.ts";
 import { prepareJob } from "./lib/job/job_owner.ts";
+import { getModelFolder } from "./lib/model/model_folder.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
@@ -47,6 +48,8 @@ export interface DemoOptions {
   optimizer?: "adamw" | "sgd";
   lr?: number;
   report?: string;
+  /** Folder that keeps the published model, the job summary and the report (artha-demo). */
+  out?: string;
   quiet: boolean;
 }
 
@@ -318,4 +321,24 @@ export async function publishAndSample(
   );
   run.log(`sample (${sample.backend}): ${JSON.stringify("The jury said " + sample.text)}`);
   return cid;
+}
+
+/**
+ * Keeps what the run made in `out`: the published Hugging Face folder (`model/`, loadable by
+ * `deno task infer --model <out>/model` and transformers.js) and the job summary (`job.json`).
+ */
+export async function keepOutputs(run: DemoRun, result: DemoResult, out: string): Promise<void> {
+  const files = await getModelFolder(run.local.ctx.store, result.publishedCid);
+  await Deno.remove(`${out}/model`, { recursive: true }).catch(() => {});
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = `${out}/model/${name}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(path, bytes);
+  }
+  const summary = JSON.stringify(
+    result,
+    (_, v) => typeof v === "bigint" ? v.toString() : v,
+    2,
+  );
+  await Deno.writeTextFile(`${out}/job.json`, summary + "\n");
 }

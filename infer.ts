@@ -2,6 +2,7 @@
  * Embedded inference: runs a published model on this machine, offline after the first download.
  *
  *   deno task infer --model artha://<cid> "The jury said"
+ *   deno task infer --model ./artha-demo/model "The jury said"     # a folder the demo kept
  *   deno task infer --model artha://<cid> --gateway http://127.0.0.1:8787 --max-tokens 200 "..."
  *   deno task infer --model artha://<cid> --store .artha/svdb --backend kernel "..."
  *
@@ -16,6 +17,20 @@ import type { BackendName } from "./kernel/inference/backend.ts";
 import { readHfModel } from "./lib/model/hf_model.ts";
 import { cachedModelDir, readModelDir } from "./lib/model/model_cache.ts";
 import { env } from "./lib/config.ts";
+
+/** A local folder as it is; a CID or artha:// URI through the cache (store, then gateway). */
+async function modelDir(
+  model: string,
+  a: { gateway?: string; store?: string; cache?: string },
+): Promise<string> {
+  const local = await Deno.stat(model).catch(() => undefined);
+  if (local?.isDirectory) return model;
+  return await cachedModelDir(model, {
+    gateway: a.gateway ?? env.gateway(),
+    storeDir: a.store ?? env.storeDir(),
+    cacheDir: a.cache,
+  });
+}
 
 if (import.meta.main) {
   const { values: a, positionals } = parseArgs({
@@ -34,7 +49,7 @@ if (import.meta.main) {
     },
   });
   if (!a.model || positionals.length === 0) {
-    console.error('usage: deno task infer --model artha://<cid> [options] "prompt"');
+    console.error('usage: deno task infer --model <artha://cid | folder> [options] "prompt"');
     Deno.exit(2);
   }
   const num = (
@@ -63,15 +78,18 @@ if (import.meta.main) {
     console.error(`--backend must be one of ${backends.join(", ")}, got ${a.backend}`);
     Deno.exit(2);
   }
-  const dir = await cachedModelDir(a.model, {
-    gateway: a.gateway ?? env.gateway(),
-    storeDir: a.store ?? env.storeDir(),
-    cacheDir: a.cache,
-  });
-  const model = readHfModel(await readModelDir(dir));
-  const backend = await createBackend(model, {
-    backend: (a.backend ?? "auto") as BackendName | "auto",
-  });
+  let dir: string, backend;
+  try {
+    dir = await modelDir(a.model, a);
+    const model = readHfModel(await readModelDir(dir));
+    backend = await createBackend(model, {
+      backend: (a.backend ?? "auto") as BackendName | "auto",
+    });
+  } catch (e) {
+    // The user's model, gateway or store: one line naming what failed, no stack trace.
+    console.error(`Cannot load model ${a.model}: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
   const prompt = positionals.join(" ");
   const out = Deno.stdout;
   const enc = new TextEncoder();

@@ -2,10 +2,13 @@
  * The reference job (`deno task demo` defaults: 8 laptops, one Brown genre each, 5 rounds x
  * 20 AdamW steps of the 2-layer GPT) run twice through the real coordinator, workers and
  * chain: once with fp32 deltas, once with the partition codec. The issue's goal: >= 100x
- * fewer update bytes per node per round, final validation loss at most 1% worse.
+ * fewer update bytes per node per round, final validation loss at most 1% worse. The first run
+ * also keeps its outputs in a folder, which must load after the run's store is gone.
  */
 import assert from "node:assert/strict";
 import { DEFAULT_DEMO, type DemoResult, runDemo } from "../demo.ts";
+import { readHfModel } from "../lib/model/hf_model.ts";
+import { readModelDir } from "../lib/model/model_cache.ts";
 
 const MIN_BYTES_RATIO = 100;
 const MAX_LOSS_RATIO = 1.01;
@@ -23,8 +26,18 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const base = { ...DEFAULT_DEMO, quiet: true, report: undefined };
-    const fp32 = await runDemo(base);
+    const base = { ...DEFAULT_DEMO, quiet: true, report: undefined, out: undefined };
+    const out = await Deno.makeTempDir({ prefix: "artha-demo-out-" });
+    const fp32 = await runDemo({ ...base, out });
+    // What the demo keeps outlives its store: the published folder loads, the summary reads.
+    const kept = readHfModel(await readModelDir(`${out}/model`));
+    assert.equal(kept.weights.length, fp32.fp32UpdateBytes / 4);
+    assert.equal(
+      JSON.parse(await Deno.readTextFile(`${out}/job.json`)).publishedCid,
+      fp32.publishedCid,
+    );
+    assert.ok((await Deno.stat(`${out}/report.html`)).size > 0);
+    await Deno.remove(out, { recursive: true });
     const part = await runDemo({ ...base, compression: { codec: "partition", parts: 8 } });
     const fp32Loss = fp32.job.metrics.at(-1)!.valLoss;
     const partLoss = part.job.metrics.at(-1)!.valLoss;

@@ -121,7 +121,12 @@ export function fetchModelFolder(
   const get = options.fetch ?? fetch;
   const base = gateway.replace(/\/+$/, "");
   const download = async (c: CID, raw: boolean) => {
-    const res = await get(`${base}/svdb/${c}${raw ? "?format=raw" : ""}`);
+    let res: Response;
+    try {
+      res = await get(`${base}/svdb/${c}${raw ? "?format=raw" : ""}`);
+    } catch (e) {
+      throw new Error(`Cannot reach the gateway ${base}: ${(e as Error).message}`, { cause: e });
+    }
     if (!res.ok) {
       throw new Error(`Cannot download ${c} from ${base}: ${res.status} ${await res.text()}`);
     }
