@@ -6,11 +6,7 @@
 import assert from "node:assert/strict";
 import { MAX_BODY_BYTES } from "../../functions/_http.ts";
 import { MAX_INFER_BODY } from "../../lib/coordinator/models.ts";
-import {
-  accountUploadSigner,
-  signUpload,
-  uploadDomain,
-} from "../../lib/store/upload_signature.ts";
+import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import { setupCoordinator } from "./_coordinator.ts";
 
 const CHUNK = 64 * 1024;
