@@ -139,5 +139,5 @@ export function expectedSum(
 
 /** Fails with the server's message when a receipt is a refusal. */
 export function assertOk(receipt: { ok: boolean; message?: string }): void {
-  assert.ok(receipt.ok, receipt.message);
+  assert.ok(receipt.ok, String(receipt.message));
 }
