@@ -125,7 +125,7 @@ function prepareOptions(a: Flags): PrepareOptions {
 /** The deployment's addresses: --addresses file, ARTHA_ADDRESSES_FILE or ARTHA_ADDRESSES. */
 async function readDidsAddress(
   path: string | undefined,
-): Promise<{ dids: Hex; registry: Hex }> {
+): Promise<{ dids: Hex; registry?: Hex }> {
   const where = path ?? env.addressesFile();
   let json: string;
   try {
@@ -135,22 +135,21 @@ async function readDidsAddress(
     throw new UsageError(`Cannot read --addresses ${where}: ${(e as Error).message}`);
   }
   const parsed = JSON.parse(json) as { dids?: string; registry?: string };
-  for (const name of ["dids", "registry"] as const) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(parsed[name] ?? "")) {
-      const where_ = where ?? "ARTHA_ADDRESSES";
-      throw new UsageError(`Cannot use addresses ${where_}: no "${name}" address`);
-    }
+  const isAddress = (a: string | undefined) => /^0x[0-9a-fA-F]{40}$/.test(a ?? "");
+  if (!isAddress(parsed.dids)) {
+    throw new UsageError(`Cannot use addresses ${where ?? "ARTHA_ADDRESSES"}: no "dids" address`);
   }
-  return { dids: parsed.dids as Hex, registry: parsed.registry as Hex };
+  const registry = isAddress(parsed.registry) ? parsed.registry as Hex : undefined;
+  return { dids: parsed.dids as Hex, registry };
 }
 
 /**
  * Uploads to the gateway, signed by the owner's account with its DID as credential, or to the
  * local store opened at the first upload.
  */
-function uploader(a: Flags, signing: GatewayOptions): Upload {
+function uploader(a: Flags, signing: () => GatewayOptions): Upload {
   const gateway = a.gateway ?? (a.store ? undefined : env.gateway());
-  if (gateway) return uploadToGateway(gateway, signing);
+  if (gateway) return uploadToGateway(gateway, signing());
   let store: Store | undefined;
   return async (bytes) =>
     uploadToStore(store ??= await openFsStore(a.store ?? env.storeDir()))(bytes);
@@ -173,10 +172,13 @@ async function publishTarget(a: Flags): Promise<PublishTarget> {
     account: privateKeyToAccount(key as Hex),
   });
   const addresses = await readDidsAddress(a.addresses);
-  const signing: GatewayOptions = {
-    signer: accountUploadSigner(client),
-    domain: uploadDomain(client.chain!.id, addresses.registry),
-    did: owner,
+  // Gateway uploads are signed in the deployment's NodeCertRegistry domain (its "registry").
+  const signing = (): GatewayOptions => {
+    if (!addresses.registry) {
+      throw new UsageError('Cannot upload through a gateway: the addresses have no "registry"');
+    }
+    const domain = uploadDomain(client.chain!.id, addresses.registry);
+    return { signer: accountUploadSigner(client), domain, did: owner };
   };
   return { client, addresses, upload: uploader(a, signing), ownerDid, grantees, expiresAt };
 }

@@ -181,6 +181,8 @@ export async function startWorkers(run: DemoRun): Promise<Worker[]> {
       key: generateNodeKey(),
       trainer,
       heartbeatEveryMs: Infinity,
+      // The coordinator's clock moves past deadlines in the demo; signatures follow it.
+      now: run.local.ctx.now,
     })
   );
   for (const w of workers) await w.register();

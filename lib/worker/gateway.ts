@@ -31,6 +31,8 @@ export interface GatewayOptions {
   domain?: ArthaDomain;
   /** A DID the signing account controls, its credential before it owns a job. */
   did?: string;
+  /** The clock signed timestamps read (default the wall clock; a simulation passes its own). */
+  now?: () => number;
 }
 
 /** Verified, cached SVDB reads and signed uploads through the coordinator. */
@@ -71,11 +73,13 @@ export class Gateway {
   }
 
   async #post(bytes: Uint8Array): Promise<string> {
-    const { signer, domain, did } = this.#options;
+    const { signer, domain, did, now } = this.#options;
     if ((signer === undefined) !== (domain === undefined)) {
       throw new TypeError("Cannot upload: give the gateway both a signer and a domain");
     }
-    const signed = signer && domain ? await signUpload(signer, domain, bytes, { did }) : {};
+    const signed = signer && domain
+      ? await signUpload(signer, domain, bytes, { did, now: now?.() })
+      : {};
     const res = await this.#client.request("/svdb", {
       method: "POST",
       headers: { "content-type": "application/octet-stream", ...signed },

@@ -60,6 +60,8 @@ export interface WorkerOptions {
   /** Retries of a coordinator call that failed to connect or got a 502/503/504 (default 0). */
   retries?: number;
   onProgress?: (event: WorkerEvent) => void;
+  /** The clock of signed requests (default the wall clock; an in-process coordinator's in tests). */
+  now?: () => number;
 }
 
 export type WorkerEvent =
@@ -105,6 +107,7 @@ export class Worker {
     this.gateway = new Gateway(this.coordinator, {
       signer: nodeUploadSigner(options.key),
       domain: uploadDomain(options.chainId, options.addresses.registry),
+      now: options.now,
     });
     this.state = new WorkerState(options.statePath);
     this.trainer = options.trainer ?? createTrainer(loadKernel());

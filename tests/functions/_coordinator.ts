@@ -253,6 +253,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
           key,
           trainer,
           heartbeatEveryMs: Infinity,
+          now: ctx.now,
         }, cheat);
         if (n.bind ?? true) {
           await worker.register();

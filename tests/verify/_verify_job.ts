@@ -134,6 +134,7 @@ export async function startVerifyRun(
       key: generateNodeKey(),
       trainer,
       heartbeatEveryMs: Infinity,
+      now: local.ctx.now,
     }, cheat);
   });
   for (const w of workers) await w.register();
