@@ -1,11 +1,12 @@
 /**
  * The coordinator in-process, for the demo, tests and benchmarks: every function behind one
- * router over a fresh KV file and filesystem SVDB in `dir`, with a clock that can be moved
- * forward (round deadlines) and a `call`/`post` pair that needs no port.
+ * router over a fresh KV file and an SVDB in `dir` (a directory, or with `store: "kv"` the same
+ * KV database, as on Deno Deploy), with a clock that can be moved forward (round deadlines) and a
+ * `call`/`post` pair that needs no port.
  */
 import type { ArthaClient } from "../lib/chain/client.ts";
 import type { ArthaAddresses } from "../lib/chain/contracts.ts";
-import { openFsStore } from "../lib/store/store.ts";
+import { openStore, type StoreKind } from "../lib/store/open_store.ts";
 import {
   type Context,
   type CoordinatorConfig,
@@ -31,9 +32,11 @@ export async function startLocalCoordinator(options: {
   addresses: ArthaAddresses;
   chainId: number;
   config?: Partial<CoordinatorConfig>;
+  /** SVDB backend: `fs` (default, `dir/svdb`), `kv` (the coordinator's KV) or `memory`. */
+  store?: StoreKind;
 }): Promise<LocalCoordinator> {
-  const store = await openFsStore(`${options.dir}/svdb`);
   const kv = await Deno.openKv(`${options.dir}/coordinator.kv`);
+  const store = await openStore({ kind: options.store ?? "fs", dir: `${options.dir}/svdb`, kv });
   let offset = 0;
   const ctx: Context = {
     kv,
@@ -46,8 +49,8 @@ export async function startLocalCoordinator(options: {
   const call = (path: string, init?: RequestInit) =>
     route(new Request(`http://coordinator${path}`, init));
   const close = async () => {
+    await store.close(); // leaves the shared KV open
     kv.close();
-    await store.close();
   };
   return {
     ctx,

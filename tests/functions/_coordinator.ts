@@ -31,7 +31,8 @@ import {
   type SignedUpdateEnvelope,
   signEnvelope,
 } from "../../lib/round/update_envelope.ts";
-import { openFsStore, type Store } from "../../lib/store/store.ts";
+import type { Store } from "../../lib/store/store.ts";
+import { isStoreKind, openStore, type StoreKind } from "../../lib/store/open_store.ts";
 import type { ModelConfig } from "../../kernel/params.ts";
 import { type Context, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
 import { getJob, type JobRecord } from "../../lib/coordinator/state.ts";
@@ -198,9 +199,16 @@ export async function postSigned(
   });
 }
 
-/** Starts anvil, deploys the contracts and opens the store in a temp dir. */
-export async function setupCoordinator(options: { operators?: number } = {}): Promise<Coordinator> {
+/**
+ * Starts anvil, deploys the contracts and opens the store in a temp dir: `store` picks its backend
+ * (default ARTHA_TEST_STORE, else fs; kv opens a KV file of its own).
+ */
+export async function setupCoordinator(
+  options: { operators?: number; store?: StoreKind } = {},
+): Promise<Coordinator> {
   const operators = options.operators ?? 3;
+  const kind = options.store ?? Deno.env.get("ARTHA_TEST_STORE") ?? "fs";
+  if (!isStoreKind(kind)) throw new RangeError(`Cannot set up coordinator: no store kind ${kind}`);
   const net = await startDevnet({ accounts: 2 + operators });
   const dir = await Deno.makeTempDir({ prefix: "artha-fn-test-" });
   const kvs: Deno.Kv[] = [];
@@ -212,7 +220,7 @@ export async function setupCoordinator(options: { operators?: number } = {}): Pr
     const coordinator = clients[0]!;
     const owner = clients[1]!;
     const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
-    store = await openFsStore(`${dir}/svdb`);
+    store = await openStore({ kind, dir: `${dir}/svdb`, kv: `${dir}/svdb.kv` });
     const s = store;
     const trainer = processTrainer();
     let kvCount = 0;

@@ -2,15 +2,22 @@ import assert from "node:assert/strict";
 import { CidMismatchError, computeCid, InvalidCidError, parseCid } from "../../../lib/store/cid.ts";
 import { blockKey, BlockNotFoundError } from "../../../lib/store/blockstore.ts";
 import { FsBlockstore } from "../../../lib/store/fs_blockstore.ts";
+import { KvBlockstore } from "../../../lib/store/kv_blockstore.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { openFsStore, Store } from "../../../lib/store/store.ts";
 import { randomBytes } from "../_helpers.ts";
 
 const KIB = 1024;
 
-/** Runs `fn` against a memory store and a filesystem store in a temp dir. */
+/** Runs `fn` against a memory store, a Deno KV store and a filesystem store in a temp dir. */
 async function withStores(fn: (store: Store, label: string) => Promise<void>): Promise<void> {
   await fn(new Store(new MemoryBlockstore()), "memory");
+  const kv = new Store(await KvBlockstore.open(":memory:"));
+  try {
+    await fn(kv, "kv");
+  } finally {
+    await kv.close();
+  }
   const dir = await Deno.makeTempDir();
   const store = await openFsStore(dir, { sync: false });
   try {
