@@ -1,0 +1,114 @@
+/**
+ * The SVDB gateway's verbs behind functions/svdb.ts: which CIDs it serves, what a failed read
+ * answers, storing a signed and authorised upload under a lease, and a verified file as a stream
+ * of blocks. HTTP stays in the handler; refusals are {@link Rejection}s with stable codes.
+ */
+import {
+  type CID,
+  CidMismatchError,
+  DAG_PB_CODE,
+  InvalidCidError,
+  parseCid,
+  RAW_CODE,
+  SHA2_256_CODE,
+} from "../store/cid.ts";
+import { BlockNotFoundError } from "../store/blockstore.ts";
+import { DagTooLargeError, InvalidDagError, type OpenedFile } from "../store/store.ts";
+import { sha256Hex } from "../store/upload_signature.ts";
+import type { Context } from "./context.ts";
+import { reject, type Rejection } from "./result.ts";
+import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
+
+/** A CID this gateway serves: sha2-256 blocks, raw or dag-pb (what this store writes). */
+export function gatewayCid(text: string): { ok: true; cid: CID } | Rejection {
+  let cid: CID;
+  try {
+    cid = parseCid(text);
+  } catch (e) {
+    if (e instanceof InvalidCidError) return reject(400, "INVALID_CID", e.message);
+    throw e;
+  }
+  if (
+    (cid.code !== RAW_CODE && cid.code !== DAG_PB_CODE) || cid.multihash.code !== SHA2_256_CODE
+  ) {
+    const kind = `codec 0x${cid.code.toString(16)}, hash 0x${cid.multihash.code.toString(16)}`;
+    const why = `unsupported CID (${kind}); this gateway serves sha2-256 raw and dag-pb blocks`;
+    return reject(400, "UNSUPPORTED_CID", `Cannot read ${cid}: ${why}`);
+  }
+  return { ok: true, cid };
+}
+
+/** What a failed read of `cid` answers, or undefined for an unexpected error. */
+export function readFailure(cid: CID, e: unknown): Rejection | undefined {
+  if (e instanceof BlockNotFoundError) {
+    return reject(404, "NOT_FOUND", `Cannot read ${cid}: not in this store`);
+  }
+  if (e instanceof DagTooLargeError) return reject(422, e.code, e.message);
+  if (e instanceof InvalidDagError) {
+    const hint = "(a directory is read block by block with ?format=raw)";
+    return reject(422, e.code, `${e.message} ${hint}`);
+  }
+  // A stored block that no longer hashes to its CID: never served, and said so plainly.
+  if (e instanceof CidMismatchError) {
+    return reject(500, "BLOCK_CORRUPT", `Cannot read ${cid}: ${e.message}`);
+  }
+  return undefined;
+}
+
+/** What {@link storeUpload} answers. */
+export interface StoredUpload {
+  ok: true;
+  cid: string;
+  bytes: number;
+  leaseExpiresAt: number;
+}
+
+/**
+ * Stores an authorised upload's body: it must hash to what was signed, it is charged to the
+ * signer's quota, and it is leased (the coordinator pins what it comes to reference).
+ */
+export async function storeUpload(
+  ctx: Context,
+  grant: UploadGrant,
+  bytes: Uint8Array,
+): Promise<StoredUpload | Rejection> {
+  if (bytes.length === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
+  if (await sha256Hex(bytes) !== grant.upload.bodySha256) {
+    const why = "the body does not hash to the signed x-artha-content-sha256";
+    return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
+  }
+  const charged = await chargeUpload(ctx, grant.upload.signer, bytes.length);
+  if (!charged.ok) return charged;
+  const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
+  const cid = await ctx.store.put(bytes, { pin: false, leaseUntil: leaseExpiresAt });
+  return { ok: true, cid: cid.toString(), bytes: bytes.length, leaseExpiresAt };
+}
+
+/**
+ * A verified file as a stream, its first chunk already read (so errors up to the first byte are
+ * answered as errors); later failures end the stream short and are reported to `onError`.
+ */
+export async function fileStream(
+  ctx: Context,
+  cid: CID,
+  onError: (e: unknown) => void,
+): Promise<{ size: number; body: ReadableStream<Uint8Array> }> {
+  const file: OpenedFile = await ctx.store.open(cid, { maxBytes: ctx.config.maxFileBytes });
+  let next = await file.chunks.next();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (next.done) return controller.close();
+      controller.enqueue(next.value);
+      try {
+        next = await file.chunks.next();
+      } catch (e) {
+        onError(e);
+        controller.error(e);
+      }
+    },
+    async cancel() {
+      await file.chunks.return(undefined);
+    },
+  });
+  return { size: file.size, body };
+}
