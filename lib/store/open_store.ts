@@ -1,6 +1,8 @@
 /**
  * Opening the SVDB on the backend the configuration names: `fs` (a directory, the default),
- * `kv` (Deno KV: Deno Deploy, which has no writable filesystem) or `memory` (tests, tools).
+ * `kv` (Deno KV: Deno Deploy, which has no writable filesystem), `helia` (the directory inside
+ * a real IPFS light node that serves it over bitswap and fetches missing blocks from the peers it
+ * is told to dial; never public ones) or `memory` (tests, tools).
  *
  * @module
  */
@@ -10,7 +12,7 @@ import { MemoryBlockstore } from "./memory_blockstore.ts";
 import { Store, type StoreOptions } from "./store.ts";
 
 /** The backends {@link openStore} can open. */
-export const STORE_KINDS = ["fs", "kv", "memory"] as const;
+export const STORE_KINDS = ["fs", "kv", "helia", "memory"] as const;
 
 /** One of {@link STORE_KINDS}. */
 export type StoreKind = typeof STORE_KINDS[number];
@@ -30,6 +32,10 @@ export interface OpenStoreOptions extends StoreOptions {
   prefix?: Deno.KvKey;
   /** `fs`: fsync every block before publishing it. Default true. */
   sync?: boolean;
+  /** `helia`: listen multiaddrs (default a free loopback TCP port). */
+  listen?: string[];
+  /** `helia`: peers to dial at start (multiaddrs with /p2p/ ids), e.g. another coordinator. */
+  peers?: string[];
 }
 
 /**
@@ -74,11 +80,48 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
         : await KvBlockstore.open(kv, { prefix });
       return new Store(blocks, options);
     }
+    case "helia":
+      return await openHeliaStore(options);
     case "memory":
       return new Store(new MemoryBlockstore(), options);
     default:
       throw new RangeError(
         `Cannot open store: kind "${options.kind}" is not one of ${STORE_KINDS.join(", ")}`,
       );
+  }
+}
+
+/**
+ * The `fs` store inside a started Helia light node; libp2p is loaded only when asked for, so the
+ * other backends do not pay for it.
+ */
+async function openHeliaStore(options: OpenStoreOptions): Promise<Store> {
+  if (!options.dir) throw new TypeError("Cannot open store: kind helia needs a dir");
+  const [{ createHeliaPeer }, { HeliaBlockstore }, { multiaddr }] = await Promise.all([
+    import("./helia_peer.ts"),
+    import("./helia_blockstore.ts"),
+    import("@multiformats/multiaddr"),
+  ]);
+  const local = await FsBlockstore.open(options.dir, options);
+  const helia = await createHeliaPeer({ blockstore: local, listen: options.listen });
+  for (const peer of options.peers ?? []) {
+    const connection = await helia.libp2p.dial(multiaddr(peer));
+    await speaksBitswap(helia.libp2p, connection.remotePeer);
+  }
+  return new Store(new HeliaBlockstore(helia, { local }), options);
+}
+
+/**
+ * Waits (up to 10 s) until identify has told us the peer speaks bitswap: a want sent before
+ * that goes nowhere and the first read would time out.
+ */
+async function speaksBitswap(
+  libp2p: { peerStore: { get(id: unknown): Promise<{ protocols: string[] }> } },
+  peer: unknown,
+): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const known = await libp2p.peerStore.get(peer).catch(() => undefined);
+    if (known?.protocols.some((p) => p.includes("bitswap"))) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

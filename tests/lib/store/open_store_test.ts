@@ -34,3 +34,37 @@ Deno.test("openStore opens the backend the configuration names", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "openStore helia: a directory store inside an IPFS peer; a second peer fetches from it",
+  // libp2p keeps timers and sockets a moment past stop().
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Prepare
+    const dir = await Deno.makeTempDir({ prefix: "artha-open-helia-" });
+    const first = await openStore({ kind: "helia", dir: `${dir}/a`, sync: false });
+    try {
+      const bytes = new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251);
+      const cid = await first.put(bytes);
+      // The peer's addresses (Helia's light type hides libp2p; createHeliaPeer's node has it).
+      const helia = (first.blockstore as unknown as {
+        helia: { libp2p: { getMultiaddrs(): { toString(): string }[] } };
+      }).helia;
+      const address = helia.libp2p.getMultiaddrs()[0]!.toString();
+      // Execute: a second store told to dial the first finds the blocks over bitswap.
+      const second = await openStore({ kind: "helia", dir: `${dir}/b`, peers: [address] });
+      try {
+        const got = await second.get(cid);
+        // Assert
+        assert.deepEqual(got, bytes);
+        assert.ok((await Array.fromAsync(Deno.readDir(`${dir}/a`))).length > 0, "kept on disk");
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
