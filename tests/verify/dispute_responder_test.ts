@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type Hex, keccak256, stringToHex } from "viem";
-import { startDevnet } from "../../lib/chain/devnet.ts";
+import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { createArthaClient } from "../../lib/chain/client.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
@@ -28,6 +28,119 @@ import { nodeState, slashesOf, startVerifyRun } from "./_verify_job.ts";
 const STEPS = 8;
 const FAKE_GRADIENTS = 2;
 
+type Run = Awaited<ReturnType<typeof startVerifyRun>>;
+
+/** The honest worker has delivered round 0; the liar committed a fake result and disputed it. */
+async function setUpDispute(net: Devnet, run: Run) {
+  const { addresses, jobId, validator } = run;
+  const [honest, liar] = run.workers as [Run["workers"][0], Run["workers"][0]];
+  // startVerifyRun gives worker i the account after the coordinator's and the owner's.
+  const operator = (i: number) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[2 + i]! });
+  const [honestOp, liarOp] = [operator(0), operator(1)];
+  const stakeBefore = (await nodeState(run, honest.nodePubkey)).stake;
+  const liarStake = (await nodeState(run, liar.nodePubkey)).stake;
+  // The honest worker trains, commits and delivers round 0 (its result is captured as is).
+  let mine: LocalResult | undefined;
+  run.cheats[0]!.tamper = (r) => (mine = r);
+  assert.equal(await honest.tick(), "trained");
+  assert.equal(mine?.stepDigests?.length, STEPS + 1, "a redundant job records s_0..s_N");
+  const right = mine!.stepDigests!;
+  // The liar: honest to step 1, invented from step 2 on, ending at a fake weights digest.
+  const madeUp = right.map((s, i) => i < 2 ? s : keccak256(stringToHex(`lie-${i}`)));
+  const lie = { ...mine!, weightsDigest: madeUp[STEPS]! };
+  const commit = { jobId, round: 0, nodePubkey: liar.nodePubkey, ...pick(lie) };
+  await commitRound(liarOp, { addresses, commit: { ...commit, proofsRoot: lie.proofsRoot } });
+  const { disputeId: id } = await openDispute(liarOp, {
+    addresses,
+    jobId,
+    round: 0,
+    challenger: liar.nodePubkey,
+    defender: honest.nodePubkey,
+    ends: disputeEnds(pick(lie), madeUp),
+  });
+  const liarSide = new DisputeResponder(liar.nodePubkey);
+  liarSide.remember({ jobId, round: 0, ...pick(lie), stepDigests: madeUp });
+  return {
+    run,
+    honest,
+    liar,
+    honestOp,
+    liarOp,
+    liarSide,
+    id,
+    mine: mine!,
+    right,
+    madeUp,
+    stakeBefore,
+    liarStake,
+    sent: (c: typeof honestOp) => c.getTransactionCount({ address: c.account.address }),
+    dispute: () => readDispute(validator, { addresses, disputeId: id }),
+  };
+}
+
+type Fixture = Awaited<ReturnType<typeof setUpDispute>>;
+
+async function bystanderSendsNothing(f: Fixture): Promise<void> {
+  const { jobId, validator, addresses } = f.run;
+  const bystander = new DisputeResponder(`0x${"ab".repeat(32)}`);
+  bystander.remember({ jobId, round: 0, ...pick(f.mine), stepDigests: f.right });
+  const before = await f.sent(validator);
+  assert.equal(await bystander.answer(validator, addresses), 0);
+  assert.equal(await f.sent(validator), before);
+  assert.equal((await f.dispute()).phase, DisputePhase.AwaitDefence);
+}
+
+async function honestTickDefends(f: Fixture): Promise<void> {
+  assert.equal(await f.honest.tick(), "wait");
+  const d = await f.dispute();
+  assert.equal(d.phase, DisputePhase.Bisecting, "defended within the window");
+  assert.ok(d.defenderIn && !d.challengerIn, "revealed s_mid without waiting");
+  const before = await f.sent(f.honestOp);
+  assert.equal(await f.honest.answerDisputes(), 0);
+  assert.equal(await f.sent(f.honestOp), before);
+}
+
+async function bisectToOneStep(f: Fixture): Promise<void> {
+  for (let i = 0; i < 6 && (await f.dispute()).phase === DisputePhase.Bisecting; i++) {
+    await f.liarSide.answer(f.liarOp, f.run.addresses);
+    await f.honest.tick();
+  }
+  const d = await f.dispute();
+  assert.equal(d.phase, DisputePhase.Unresolved);
+  assert.deepEqual([d.lo, d.hi], [1, 2], "the first invented step");
+  assert.equal(d.agreed, f.right[1]);
+  assert.deepEqual([d.challengerHi, d.defenderHi], [f.madeUp[2], f.right[2]]);
+  assert.equal(await f.liarSide.answer(f.liarOp, f.run.addresses), 0);
+}
+
+async function coordinatorArbitrates(f: Fixture): Promise<void> {
+  const { run, honest, liar, liarStake } = f;
+  const { addresses, jobId, validator } = run;
+  const [out] = await (await run.post("/aggregate", { jobId })).json();
+  assert.equal(out.status, "waiting", "the liar delivered no update: the round stays open");
+  assert.equal((await f.dispute()).phase, DisputePhase.Settled);
+  const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${f.id}`])).value;
+  assert.equal(rec?.status, "arbitrated");
+  assert.equal(rec?.digest, f.right[2], "the recomputed s_hi is the honest node's");
+  assert.equal((await nodeState(run, honest.nodePubkey)).stake, f.stakeBefore);
+  assert.deepEqual(await slashesOf(run, honest.nodePubkey), []);
+  assert.deepEqual(await slashesOf(run, liar.nodePubkey), [[liarStake / 2n, FAKE_GRADIENTS]]);
+  const disputes = { address: addresses.disputes, abi: abis.disputes } as const;
+  const bond = await validator.readContract({ ...disputes, functionName: "disputeBond" });
+  const account = f.honestOp.account.address;
+  const credited = await validator.readContract({
+    ...disputes,
+    functionName: "claimableOf",
+    args: [account],
+  });
+  assert.equal(credited, bond, "the honest defender earns the liar's bond");
+  assert.equal((await nodeState(run, liar.nodePubkey)).stake, liarStake - liarStake / 2n);
+  const before = await f.sent(validator);
+  await run.post("/aggregate", { jobId });
+  assert.equal(await f.sent(validator), before, "an arbitrated dispute is not redone");
+}
+
 Deno.test({
   name: "an honest worker defends a made-up dispute by itself; the arbiter slashes the liar",
   sanitizeResources: false,
@@ -42,121 +155,20 @@ Deno.test({
       verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
     });
     try {
-      const { addresses, jobId, validator } = run;
-      const [honest, liar] = run.workers as [typeof run.workers[0], typeof run.workers[0]];
-      // startVerifyRun gives worker i the account after the coordinator's and the owner's.
-      const operator = (i: number) =>
-        createArthaClient({
-          rpcUrl: net.rpcUrl,
-          chainId: net.chainId,
-          account: net.accounts[2 + i]!,
-        });
-      const [honestOp, liarOp] = [operator(0), operator(1)];
-      const sent = (c: typeof honestOp) => c.getTransactionCount({ address: c.account.address });
-      const dispute = () => readDispute(validator, { addresses, disputeId: id });
-      const stakeBefore = (await nodeState(run, honest.nodePubkey)).stake;
-      const liarStake = (await nodeState(run, liar.nodePubkey)).stake;
-
-      // The honest worker trains, commits and delivers round 0 (its result is captured as is).
-      let mine: LocalResult | undefined;
-      run.cheats[0]!.tamper = (r) => (mine = r);
-      assert.equal(await honest.tick(), "trained");
-      assert.equal(mine?.stepDigests?.length, STEPS + 1, "a redundant job records s_0..s_N");
-      const right = mine!.stepDigests!;
-
-      // The liar: honest to step 1, invented from step 2 on, ending at a fake weights digest.
-      const madeUp = right.map((s, i) => i < 2 ? s : keccak256(stringToHex(`lie-${i}`)));
-      const lie = { ...mine!, weightsDigest: madeUp[STEPS]! };
-      await commitRound(liarOp, {
-        addresses,
-        commit: {
-          jobId,
-          round: 0,
-          nodePubkey: liar.nodePubkey,
-          ...pick(lie),
-          proofsRoot: lie.proofsRoot,
-        },
-      });
-      const { disputeId: id } = await openDispute(liarOp, {
-        addresses,
-        jobId,
-        round: 0,
-        challenger: liar.nodePubkey,
-        defender: honest.nodePubkey,
-        ends: disputeEnds(pick(lie), madeUp),
-      });
-      const liarSide = new DisputeResponder(liar.nodePubkey);
-      liarSide.remember({ jobId, round: 0, ...pick(lie), stepDigests: madeUp });
-
-      await t.step("a node that is not a party sends nothing", async () => {
-        const bystander = new DisputeResponder(`0x${"ab".repeat(32)}`);
-        bystander.remember({ jobId, round: 0, ...pick(mine!), stepDigests: right });
-        const before = await sent(validator);
-        assert.equal(await bystander.answer(validator, addresses), 0);
-        assert.equal(await sent(validator), before);
-        assert.equal((await dispute()).phase, DisputePhase.AwaitDefence);
-      });
-
+      const f = await setUpDispute(net, run);
+      await t.step("a node that is not a party sends nothing", () => bystanderSendsNothing(f));
       await t.step(
         "the honest tick defends and reveals; answering again sends nothing",
-        async () => {
-          assert.equal(await honest.tick(), "wait");
-          const d = await dispute();
-          assert.equal(d.phase, DisputePhase.Bisecting, "defended within the window");
-          assert.ok(d.defenderIn && !d.challengerIn, "revealed s_mid without waiting");
-          const before = await sent(honestOp);
-          assert.equal(await honest.answerDisputes(), 0);
-          assert.equal(await sent(honestOp), before);
-        },
+        () => honestTickDefends(f),
       );
-
       await t.step(
         "the two sides bisect down to one step, Unresolved without a majority",
-        async () => {
-          for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
-            await liarSide.answer(liarOp, addresses);
-            await honest.tick();
-          }
-          const d = await dispute();
-          assert.equal(d.phase, DisputePhase.Unresolved);
-          assert.deepEqual([d.lo, d.hi], [1, 2], "the first invented step");
-          assert.equal(d.agreed, right[1]);
-          assert.deepEqual([d.challengerHi, d.defenderHi], [madeUp[2], right[2]]);
-          assert.equal(await liarSide.answer(liarOp, addresses), 0);
-        },
+        () => bisectToOneStep(f),
       );
-
-      await t.step("the coordinator recomputes the step and arbitrates, once", async () => {
-        const [out] = await (await run.post("/aggregate", { jobId })).json();
-        assert.equal(out.status, "waiting", "the liar delivered no update: the round stays open");
-        const d = await dispute();
-        assert.equal(d.phase, DisputePhase.Settled);
-        const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${id}`]))
-          .value;
-        assert.equal(rec?.status, "arbitrated");
-        assert.equal(rec?.digest, right[2], "the recomputed s_hi is the honest node's");
-
-        assert.equal((await nodeState(run, honest.nodePubkey)).stake, stakeBefore);
-        assert.deepEqual(await slashesOf(run, honest.nodePubkey), []);
-        assert.deepEqual(await slashesOf(run, liar.nodePubkey), [[liarStake / 2n, FAKE_GRADIENTS]]);
-        const bond = await validator.readContract({
-          address: addresses.disputes,
-          abi: abis.disputes,
-          functionName: "disputeBond",
-        });
-        const credited = await validator.readContract({
-          address: addresses.disputes,
-          abi: abis.disputes,
-          functionName: "claimableOf",
-          args: [honestOp.account.address],
-        });
-        assert.equal(credited, bond);
-        assert.equal((await nodeState(run, liar.nodePubkey)).stake, liarStake - liarStake / 2n);
-
-        const before = await sent(validator);
-        await run.post("/aggregate", { jobId });
-        assert.equal(await sent(validator), before, "an arbitrated dispute is not redone");
-      });
+      await t.step(
+        "the coordinator recomputes the step and arbitrates, once",
+        () => coordinatorArbitrates(f),
+      );
     } finally {
       await run.close();
     }
