@@ -17,6 +17,7 @@ import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import type { createTrainer } from "../../kernel/train_step.ts";
 import type { Context } from "../../lib/coordinator/context.ts";
 import { startLocalCoordinator } from "../../functions/local.ts";
+import type { Store } from "../../lib/store/store.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";
 import { CheatingWorker, type WorkerCheat } from "./_cheating_worker.ts";
 import {
@@ -61,18 +62,21 @@ export interface VerifyRun {
   close(): Promise<void>;
 }
 
+/** What a verification run is asked for. */
+interface VerifyRunOptions {
+  nodes: number;
+  shards: number;
+  rounds: number;
+  localSteps: number;
+  verification?: JobSpec["verification"];
+  seed?: number;
+}
+
 /** Deploys, registers `nodes` workers and starts a job with `shards` task groups. */
 export async function startVerifyRun(
   net: Devnet,
   trainer: ReturnType<typeof createTrainer>,
-  o: {
-    nodes: number;
-    shards: number;
-    rounds: number;
-    localSteps: number;
-    verification?: JobSpec["verification"];
-    seed?: number;
-  },
+  o: VerifyRunOptions,
 ): Promise<VerifyRun> {
   const [coordAcct, ownerAcct, ...workerAccts] = net.accounts;
   const mk = (a: typeof coordAcct) =>
@@ -93,8 +97,39 @@ export async function startVerifyRun(
     addresses,
     chainId: net.chainId,
   });
-  const { ctx, call, post } = local;
-  const store = ctx.store;
+  const { spec, specCid, jobId } = await escrowJob(local.ctx.store, mk(ownerAcct), addresses, o);
+  const cheats: WorkerCheat[] = workerAccts.slice(0, o.nodes).map(() => ({}));
+  const workers = cheats.map((cheat, i) =>
+    new CheatingWorker({
+      coordinator: local.call,
+      client: mk(workerAccts[i]),
+      addresses,
+      chainId: net.chainId,
+      key: generateNodeKey(),
+      trainer,
+      heartbeatEveryMs: Infinity,
+      now: local.ctx.now,
+    }, cheat)
+  );
+  for (const w of workers) await w.register();
+  const res = await local.post("/assign", { jobId, specCid });
+  if (!res.ok) throw new Error(`assign failed: ${await res.text()}`);
+  const record = await res.json() as JobRecord;
+  const close = async () => {
+    await local.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  const { ctx, post, advance } = local;
+  return { ctx, addresses, validator, jobId, spec, workers, cheats, record, post, advance, close };
+}
+
+/** The job owner: prepares the tiny job's spec and escrows it. */
+async function escrowJob(
+  store: Store,
+  owner: ArthaClient,
+  addresses: ArthaAddresses,
+  o: VerifyRunOptions,
+) {
   const { spec, specCid } = await prepareJob(store, {
     model: TINY,
     shards: tinyShards(o.shards),
@@ -107,7 +142,7 @@ export async function startVerifyRun(
     quorum: 1,
     verification: o.verification,
   });
-  const job = await submitTrain(mk(ownerAcct), {
+  const { jobId } = await submitTrain(owner, {
     addresses,
     budget: parseEther("10"),
     terms: {
@@ -122,41 +157,7 @@ export async function startVerifyRun(
       ...workTerms(spec),
     },
   });
-  const cheats: WorkerCheat[] = [];
-  const workers = workerAccts.slice(0, o.nodes).map((acct) => {
-    const cheat: WorkerCheat = {};
-    cheats.push(cheat);
-    return new CheatingWorker({
-      coordinator: call,
-      client: mk(acct),
-      addresses,
-      chainId: net.chainId,
-      key: generateNodeKey(),
-      trainer,
-      heartbeatEveryMs: Infinity,
-      now: local.ctx.now,
-    }, cheat);
-  });
-  for (const w of workers) await w.register();
-  const res = await post("/assign", { jobId: job.jobId, specCid });
-  if (!res.ok) throw new Error(`assign failed: ${await res.text()}`);
-  const record = await res.json() as JobRecord;
-  return {
-    ctx,
-    addresses,
-    validator,
-    jobId: job.jobId,
-    spec,
-    workers,
-    cheats,
-    record,
-    post,
-    advance: local.advance,
-    close: async () => {
-      await local.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  return { spec, specCid, jobId };
 }
 
 /** Challenges `nodes` on `round`; returns the gas the validator spent. */
