@@ -4,6 +4,7 @@
  *   deno task demo                       # 8 simulated laptops, 5 rounds
  *   deno task demo --nodes 1000 --rounds 2 --local-steps 2   # a 1,000-node round
  *   deno task demo --drop 0.25           # a quarter of the laptops go silent after round 1
+ *   deno task demo --secure-aggregation  # SecAgg+: the coordinator sees only each round's sum
  *
  * A local chain (anvil on 127.0.0.1) with the eight contracts, the coordinator's functions
  * in-process (Deno KV + filesystem SVDB), and N laptop workers. A job owner escrows a budget for
@@ -27,6 +28,7 @@ import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
+import { SECURE_CLOSE_REASON } from "./lib/coordinator/secure_round.ts";
 import type { Worker } from "./lib/worker/worker.ts";
 import {
   assignTasks,
@@ -193,6 +195,8 @@ function printSummary(r: DemoResult, log: (s: string) => void) {
         } updates over its rounds); per data owner: ${per}`,
     );
   }
+  const secure = secureAggregationLine(j);
+  if (secure) log(secure);
   if (j.reassigned.length) {
     log(
       `reassigned: ${
@@ -217,6 +221,16 @@ function printSummary(r: DemoResult, log: (s: string) => void) {
   log(`done in ${r.seconds.toFixed(1)} s`);
 }
 
+/** The summary line of a securely aggregated job (undefined for another job). */
+export function secureAggregationLine(j: JobRecord): string | undefined {
+  const secure = j.metrics.filter((m) => m.reason === SECURE_CLOSE_REASON);
+  if (secure.length === 0) return undefined;
+  return `secure aggregation: ${secure.length} of ${j.metrics.length} rounds securely ` +
+    `aggregated (SecAgg+), nodes included per round: ${secure.map((m) => m.updates).join(" ")}; ` +
+    `the coordinator saw only each round's sum` +
+    (j.privacy ? ", the DP noise was added by the laptops" : "");
+}
+
 if (import.meta.main) {
   const { values: a } = parseArgs({
     args: Deno.args,
@@ -237,6 +251,7 @@ if (import.meta.main) {
       epsilon: { type: "string" },
       verify: { type: "boolean", default: false },
       hierarchical: { type: "boolean", default: false },
+      "secure-aggregation": { type: "boolean", default: false },
       optimizer: { type: "string" },
       lr: { type: "string" },
       report: { type: "string" },
@@ -291,6 +306,7 @@ if (import.meta.main) {
         ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true }
         : undefined,
       hierarchical: a.hierarchical,
+      secureAggregation: a["secure-aggregation"] ? {} : undefined,
       optimizer: a.optimizer as "adamw" | "sgd" | undefined,
       lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
       privacy: a.dp

@@ -25,6 +25,7 @@ import type { ModelConfig } from "./kernel/params.ts";
 import type { LocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
 import { Worker } from "./lib/worker/worker.ts";
+import { DEFAULT_STAGE_MS, type SecureRoundView } from "./lib/round/secure_session.ts";
 
 export interface DemoOptions {
   nodes: number;
@@ -44,6 +45,8 @@ export interface DemoOptions {
   verification?: JobSpec["verification"];
   /** Cluster aggregation by laptops (clusters of 16). */
   hierarchical?: boolean;
+  /** Secure aggregation: the coordinator learns only each round's sum. */
+  secureAggregation?: JobSpec["secureAggregation"];
   /** Local optimizer (default AdamW) and its learning rate. */
   optimizer?: "adamw" | "sgd";
   lr?: number;
@@ -136,6 +139,7 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     nodes: o.nodes,
     verification: o.verification,
     hierarchical: o.hierarchical,
+    secureAggregation: o.secureAggregation,
     optimizer: o.optimizer,
     lr: o.lr,
   });
@@ -217,7 +221,7 @@ export async function runRounds(
   for (let round = 0; round < run.o.rounds; round++) {
     if (round === 1 && run.o.drop > 0) await dropLaptops(run, workers, assigned, dropped);
     const active = workers.filter((w) => !dropped.has(w.nodePubkey));
-    await tickActive(active);
+    await tickActive(run, job, active);
     const outcome = await closeRound(run, job, active, round);
     const [gas, to] = await gasSince(run.coordinator, block);
     block = to;
@@ -253,13 +257,54 @@ async function dropLaptops(
  * A tick does one thing; validating a spot-checked round comes before training, so a laptop keeps
  * ticking until it has trained or has nothing left to do.
  */
-async function tickActive(active: Worker[]): Promise<void> {
-  for (const w of active) {
-    for (let i = 0; i < 4; i++) {
-      const did = await w.tick();
-      if (did !== "validated" && did !== "aggregated") break;
+async function tickActive(run: DemoRun, job: DemoJob, active: Worker[]): Promise<void> {
+  if (job.spec.secureAggregation) return await tickSecure(run, job, active);
+  for (const w of active) await tickUntilTrained(w);
+}
+
+async function tickUntilTrained(w: Worker): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    const did = await w.tick();
+    if (did !== "validated" && did !== "aggregated") break;
+  }
+}
+
+/**
+ * A secure round: the laptops run SecAgg+ together, so they tick at once (a tick returns when the
+ * laptop's part of the protocol is over). When the open stage waits only for laptops that are no
+ * longer taking part (gone silent, or spares without a tick), the stage's deadline passes on the
+ * coordinator's clock; a failed attempt is handed to /aggregate, which extends the round.
+ */
+async function tickSecure(run: DemoRun, job: DemoJob, active: Worker[]): Promise<void> {
+  const running = new Set<string>(active.map((w) => w.nodePubkey));
+  const ticks = Promise.all(
+    active.map((w) => tickUntilTrained(w).finally(() => running.delete(w.nodePubkey))),
+  );
+  const handled = new Set<string>();
+  const wait = Math.max(
+    job.spec.aggregation.deadlineMs,
+    job.spec.secureAggregation!.stageMs ?? DEFAULT_STAGE_MS,
+  );
+  while (running.size > 0) {
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await run.local.call(`/secagg?jobId=${job.jobId}`);
+    if (!res.ok) {
+      await res.body?.cancel(); // no session before the first laptop delivered
+      continue;
+    }
+    const view = await res.json() as SecureRoundView;
+    const stage = `${view.session.attempt}:${view.stage}`;
+    if (handled.has(stage)) continue;
+    const waiting = view.waitingFor ?? [];
+    if (view.status === "failed") {
+      handled.add(stage);
+      await jsonOf(await run.local.post("/aggregate", { jobId: job.jobId }));
+    } else if (waiting.length > 0 && waiting.every((id) => !running.has(id))) {
+      handled.add(stage);
+      run.local.advance(wait);
     }
   }
+  await ticks;
 }
 
 /** What /aggregate answers for a job, as far as the demo reads it. */

@@ -16,15 +16,16 @@ import { createBackend, generate } from "./kernel/inference/runtime.ts";
 import type { BackendName } from "./kernel/inference/backend.ts";
 import { readHfModel } from "./lib/model/hf_model.ts";
 import { cachedModelDir, readModelDir } from "./lib/model/model_cache.ts";
-import { env } from "./lib/config.ts";
+import { env, resolvePath } from "./lib/config.ts";
 
 /** A local folder as it is; a CID or artha:// URI through the cache (store, then gateway). */
 async function modelDir(
   model: string,
   a: { gateway?: string; store?: string; cache?: string },
 ): Promise<string> {
-  const local = await Deno.stat(model).catch(() => undefined);
-  if (local?.isDirectory) return model;
+  const folder = resolvePath(model); // relative to where `deno task infer` was run
+  const local = await Deno.stat(folder).catch(() => undefined);
+  if (local?.isDirectory) return folder;
   return await cachedModelDir(model, {
     gateway: a.gateway ?? env.gateway(),
     storeDir: a.store ?? env.storeDir(),

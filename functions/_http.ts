@@ -4,6 +4,7 @@
  * rejection to HTTP, and small validators so a bad body gets a 400 that names the field.
  */
 import { RejectedError, type Rejection } from "../lib/coordinator/result.ts";
+import { rpcUnavailable } from "../lib/chain/rpc_unavailable.ts";
 import { parseCid } from "../lib/store/cid.ts";
 import { encodeText } from "../kernel/data.ts";
 import {
@@ -77,10 +78,20 @@ export function asHttpError(e: unknown): HttpError | undefined {
   return undefined;
 }
 
-/** Turns any thrown value into a response: HttpError as is, anything else as a logged 500. */
+/**
+ * Turns any thrown value into a response: HttpError as is, the chain not answering as a 503
+ * clients retry (the RPC URL is logged, not shown: it may hold an API key), anything else as a
+ * logged 500.
+ */
 export function errorResponse(thrown: unknown): Response {
   const e = asHttpError(thrown) ?? thrown;
   if (e instanceof HttpError) return json(errorBody(e.code, e.message), e.status);
+  const rpc = rpcUnavailable(e);
+  if (rpc) {
+    console.error(`Cannot reach the chain at ${rpc.url}: ${(e as Error).message?.split("\n")[0]}`);
+    const message = "Cannot reach the chain: its RPC endpoint does not answer; try again later";
+    return json(errorBody("CHAIN_UNAVAILABLE", message), 503);
+  }
   console.error(e);
   return json(errorBody("INTERNAL", "internal error"), 500);
 }

@@ -1,9 +1,10 @@
 /**
  * Serves every function from one process (local development, the demo, tests):
  *
- *   deno task serve        # needs ARTHA_* environment (see README)
+ *   deno task serve        # deno serve on 127.0.0.1:8787; ARTHA_* environment (see README)
+ *   DENO_SERVE_ADDRESS=tcp:127.0.0.1:9000 deno task serve     # elsewhere
  *
- * Routes: /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
+ * Routes: /info, /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
  * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /),
  * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
  * Deno.cron.
@@ -24,21 +25,27 @@ import { createDashboard } from "./dashboard.ts";
 import { createInfer } from "./infer.ts";
 import { createRegister } from "./register.ts";
 import { createRpc } from "./rpc.ts";
+import { createSecagg } from "./secagg.ts";
 import { createStatus } from "./status.ts";
 import { createSvdb } from "./svdb.ts";
 import { createUpdate } from "./update.ts";
-import { env } from "../lib/config.ts";
+import { createInfo } from "./info.ts";
+import { readCoordinatorSettings } from "../lib/config.ts";
+import { runCli } from "../lib/network/cli.ts";
+import { checkChain } from "../lib/network/preflight.ts";
 
 type Handler = (req: Request) => Promise<Response>;
 
 /** One handler for all routes over a context. */
 export function createRouter(ctx: Context): Handler {
   const routes: [RegExp, Handler][] = [
+    [/^\/info\/?$/, createInfo(ctx)],
     [/^\/register\/?$/, createRegister(ctx)],
     [/^\/assign\/?$/, createAssign(ctx)],
     [/^\/aggregate\/update\/?$/, createUpdate(ctx)],
     [/^\/aggregate\/cluster\/?$/, createCluster(ctx)],
     [/^\/aggregate\/?$/, createAggregate(ctx)],
+    [/^\/secagg\/?$/, createSecagg(ctx)],
     [/^\/finalize\/?$/, createFinalize(ctx)],
     [/^\/status\/?$/, createStatus(ctx)],
     [/^\/svdb(\/[^/]+)?\/?$/, createSvdb(ctx)],
@@ -58,12 +65,29 @@ export function createRouter(ctx: Context): Handler {
   };
 }
 
-if (import.meta.main) {
+/**
+ * Started by `deno serve` (where import.meta.main is true too): read and check the settings, check
+ * the chain (reachable, chain id, contracts) before serving, and register the crons and the close
+ * queue's listener. A bad setting or a failed check is one line and exit status 2.
+ */
+async function start(): Promise<Context> {
+  const settings = readCoordinatorSettings();
   const ctx = await contextFromEnv();
-  const port = env.port();
-  const route = createRouter(ctx);
+  const { name, addresses } = settings.deployment;
+  await checkChain(settings, {
+    deployment: { name, addresses },
+    onRetry: (why, ms) => console.error(`${why}; retrying in ${ms / 1000} s`),
+  });
+  // deno serve stops serving on SIGTERM but the crons and the queue would keep the process up.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, () => Deno.exit(0));
+    } catch {
+      // no signals where the platform runs the isolate (Deno Deploy)
+    }
+  }
   // ARTHA_CRON=off leaves rounds to explicit POSTs (tests that must decide when a round closes).
-  if (env.cron()) {
+  if (settings.cron) {
     Deno.cron("aggregate", "* * * * *", async () => void await aggregateAll(ctx));
     Deno.cron("finalize", "* * * * *", async () => void await finalizeAll(ctx));
     // Uploads are leased, not pinned: what nothing references goes once its lease is over.
@@ -71,9 +95,24 @@ if (import.meta.main) {
     // The update that completes a round enqueues its close: no wait for the minute cron.
     ctx.kv.listenQueue((message) => onQueueMessage(ctx, message));
   }
-  Deno.serve({ hostname: env.host(), port }, route);
+  return ctx;
 }
 
+let started: Promise<Context> | undefined;
+if (import.meta.main) {
+  await runCli("start the coordinator", () => started = start());
+}
+
+let routed: Promise<Handler> | undefined;
+
 export default {
-  fetch: async (req: Request) => createRouter(await contextFromEnv())(req),
+  fetch: async (req: Request) => {
+    routed ??= (started ?? contextFromEnv()).then(createRouter);
+    routed.catch(() => routed = undefined);
+    return (await routed)(req);
+  },
+  onListen: ({ hostname, port }: Deno.NetAddr) => {
+    const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+    console.log(`coordinator listening on ${url} (dashboard ${url}/dashboard)`);
+  },
 };

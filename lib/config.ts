@@ -1,27 +1,69 @@
 /**
- * Every environment variable ArthaTrain reads, in one place: the coordinator's functions, the
- * worker and inference CLIs, the model cache and the devnet take their settings from here, so
- * the names, defaults and error messages are the same everywhere. (The kernel's inference runtime
- * reads ARTHA_INFER_BACKEND itself: it also runs in browsers and sits below lib/.)
+ * Every environment variable and command-line flag ArthaTrain reads, in one place: the
+ * coordinator's functions, the worker, the chain, deploy, job and inference CLIs, the model cache
+ * and the devnet take their settings from here, so the names, defaults and error messages are the
+ * same everywhere. Each program's settings are read and checked at start by one `read*Settings`
+ * function, which reports every problem at once in a {@link ConfigError} (one line, each problem
+ * naming its flag or variable and what it expects). (The kernel's inference runtime reads
+ * ARTHA_INFER_BACKEND itself: it also runs in browsers and sits below lib/.)
+ *
+ * Relative paths start in the folder `deno task` was run from (INIT_CWD), else the current one.
+ * The pieces behind the readers are private to this module: `_config_reader.ts` (one setting
+ * from its flag, variable or default, checked), `_config_shared.ts` (chain endpoint, addresses,
+ * flags, ConfigError) and `_config_job.ts` (the job owner's flags); only this module reads the
+ * environment.
  *
  * @example
  * ```ts
- * import { env } from "./config.ts";
- * console.assert(env.storeDir().length > 0 && env.port() > 0);
+ * import { ConfigError, env, readWorkerSettings } from "./config.ts";
+ * console.assert(env.storeDir().length > 0);
+ * try {
+ *   readWorkerSettings(["--poll", "x"], { readFiles: false });
+ * } catch (e) {
+ *   console.assert(e instanceof ConfigError && e.problems.some((p) => p.variable === "--poll"));
+ * }
  * ```
  */
+import type { ArthaAddresses } from "./chain/contracts.ts";
+import { type FlagValues, SettingsReader } from "./_config_reader.ts";
+import {
+  type AddressesSetting,
+  bool,
+  type ChainEndpoint,
+  chainEndpoint,
+  ConfigError,
+  DEFAULT_ADDRESSES_FILE,
+  DEFAULT_CHAIN_ID,
+  DEFAULT_COORDINATOR,
+  finish,
+  NETWORK_DIR,
+  OPERATOR_KEY,
+  parseFlags,
+  readAddresses,
+  str,
+} from "./_config_shared.ts";
+import { type JobSettings, readJob } from "./_config_job.ts";
 
-/** A required setting is missing or unusable; the message names the variable. */
-export class ConfigError extends Error {
-  readonly code = "CONFIG";
-  constructor(readonly variable: string, message: string) {
-    super(`Cannot read configuration: ${variable} ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export type { ConfigProblem } from "./_config_reader.ts";
+export {
+  type AddressesSetting,
+  type ChainEndpoint,
+  ConfigError,
+  DEFAULT_ADDRESSES_FILE,
+  DEFAULT_CHAIN_ID,
+  DEFAULT_COORDINATOR,
+  DEFAULT_RPC_URL,
+  NETWORK_DIR,
+} from "./_config_shared.ts";
+export type { JobSettings, JobSubmitSettings } from "./_config_job.ts";
 
 function get(name: string): string | undefined {
-  const v = Deno.env.get(name);
+  let v: string | undefined;
+  try {
+    v = Deno.env.get(name);
+  } catch {
+    return undefined; // a sandboxed process may not read every variable: treat it as unset
+  }
   return v === undefined || v === "" ? undefined : v;
 }
 
@@ -50,26 +92,34 @@ export const env = {
   privateKey: (): string | undefined => get("ARTHA_PRIVATE_KEY"),
   /** The same, required. */
   requirePrivateKey: (): string => required("ARTHA_PRIVATE_KEY"),
-  /** The deployment's contract addresses as JSON (ARTHA_ADDRESSES). */
+  /** The deployment's contract addresses: a file or their JSON (ARTHA_ADDRESSES). */
   addressesJson: (): string | undefined => get("ARTHA_ADDRESSES"),
   /** The same, required. */
   requireAddressesJson: (): string => required("ARTHA_ADDRESSES"),
-  /** A file holding the same JSON (ARTHA_ADDRESSES_FILE). */
+  /** A file holding the same JSON (ARTHA_ADDRESSES_FILE, the older name). */
   addressesFile: (): string | undefined => get("ARTHA_ADDRESSES_FILE"),
-  /** Deno KV path of the coordinator (ARTHA_KV_PATH; default: Deno's own). */
+  /** Deno KV path of the coordinator (ARTHA_KV_PATH; see readCoordinatorSettings). */
   kvPath: (): string | undefined => get("ARTHA_KV_PATH"),
   /** SVDB directory (ARTHA_STORE_DIR, default .artha/svdb). */
-  storeDir: (): string => get("ARTHA_STORE_DIR") ?? ".artha/svdb",
+  storeDir: (): string => get("ARTHA_STORE_DIR") ?? `${NETWORK_DIR}/svdb`,
   /** A coordinator to read SVDB through instead of a local store (ARTHA_GATEWAY). */
   gateway: (): string | undefined => get("ARTHA_GATEWAY"),
-  /** Port of `deno task serve` (PORT, default 8787). */
-  port: (): number => Number(get("PORT") ?? "8787"),
-  /** Interface it binds (HOST, default 127.0.0.1). */
-  host: (): string => get("HOST") ?? "127.0.0.1",
+  /** The coordinator clients talk to (ARTHA_COORDINATOR). */
+  coordinator: (): string | undefined => get("ARTHA_COORDINATOR"),
   /** Whether the aggregate/finalize crons run (ARTHA_CRON=off turns them off). */
   cron: (): boolean => get("ARTHA_CRON") !== "off",
   /** The user's home directory (HOME, default the current directory). */
   home: (): string => get("HOME") ?? ".",
+  /** The folder `deno task` was started from (INIT_CWD), where relative paths start. */
+  baseDir: (): string => {
+    const init = get("INIT_CWD");
+    if (init) return init;
+    try {
+      return Deno.cwd();
+    } catch {
+      return ".";
+    }
+  },
   /** Set by the worker's launcher in its sandboxed child (ARTHA_SANDBOXED). */
   sandboxed: (): boolean => get("ARTHA_SANDBOXED") === "1",
   /** Model cache root (ARTHA_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, + arthatrain/models). */
@@ -80,4 +130,261 @@ export const env = {
   ownerDid: (): string | undefined => get("ARTHA_OWNER_DID"),
   /** An anvil binary to use instead of the npm package's (ANVIL_BIN). */
   anvilBin: (): string | undefined => get("ANVIL_BIN"),
+  /** ARTHA_DEBUG=1 prints the stack trace of a command line's failure. */
+  debug: (): boolean => get("ARTHA_DEBUG") === "1",
+  /** Set on Deno Deploy (DENO_DEPLOYMENT_ID): KV and SVDB paths do not apply there. */
+  onDeploy: (): boolean => get("DENO_DEPLOYMENT_ID") !== undefined,
 };
+
+/**
+ * `path` made absolute: relative paths start in the folder `deno task` was run from (INIT_CWD),
+ * else the current one; `~/` is the home directory.
+ */
+export function resolvePath(path: string): string {
+  return reader().resolve(path);
+}
+
+/** Reads ArthaTrain's settings from `flags` and the environment. */
+function reader(flags: FlagValues = {}): SettingsReader {
+  return new SettingsReader(flags, get, env.baseDir());
+}
+
+// ---- the coordinator (`deno task serve`, Deno Deploy functions) ----
+
+/** The SVDB settings of the coordinator (lib/coordinator/context.ts CoordinatorConfig). */
+export interface SvdbSettings {
+  maxFileBytes?: number;
+  uploadQuotaBytes?: number;
+  uploadQuotaWindowMs?: number;
+  uploadLeaseMs?: number;
+  uploadSignatureWindowMs?: number;
+  uploadWriters?: string[];
+}
+
+/** What the coordinator runs with. */
+export interface CoordinatorSettings extends ChainEndpoint {
+  privateKey: `0x${string}`;
+  deployment: AddressesSetting & { addresses: ArthaAddresses };
+  /** Deno KV file (undefined: Deno's own, as on Deno Deploy). */
+  kvPath?: string;
+  storeDir: string;
+  cron: boolean;
+  /** Only the SVDB settings that were set. */
+  svdb: SvdbSettings;
+}
+
+/**
+ * The coordinator's settings from the environment: ARTHA_RPC_URL, ARTHA_CHAIN_ID,
+ * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
+ * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE_DIR,
+ * ARTHA_CRON (on|off) and the ARTHA_SVDB_* limits.
+ *
+ * @throws {ConfigError} naming every missing or unusable variable
+ */
+export function readCoordinatorSettings(): CoordinatorSettings {
+  const r = reader();
+  const endpoint = chainEndpoint(r, false);
+  const privateKey = r.privateKey(OPERATOR_KEY, "the coordinator's account, which pays its gas");
+  const deployment = readAddresses(r, undefined, true);
+  const kv = r.raw({ variable: "ARTHA_KV_PATH" }).text ??
+    (env.onDeploy() ? "deno" : `${NETWORK_DIR}/coordinator.kv`);
+  const cron = r.choice({ variable: "ARTHA_CRON" }, ["on", "off"] as const, "on");
+  const ms = (name: string) => r.int({ variable: name }, undefined, 1);
+  const svdb: SvdbSettings = {
+    maxFileBytes: r.int({ variable: "ARTHA_SVDB_MAX_FILE_BYTES" }, undefined, 1),
+    uploadQuotaBytes: r.int({ variable: "ARTHA_SVDB_UPLOAD_QUOTA_BYTES" }, undefined, 0),
+    uploadQuotaWindowMs: ms("ARTHA_SVDB_UPLOAD_QUOTA_WINDOW_MS"),
+    uploadLeaseMs: ms("ARTHA_SVDB_UPLOAD_LEASE_MS"),
+    uploadSignatureWindowMs: ms("ARTHA_SVDB_UPLOAD_SIGNATURE_WINDOW_MS"),
+    uploadWriters: r.raw({ variable: "ARTHA_SVDB_UPLOAD_WRITERS" }).text === undefined
+      ? undefined
+      : r.addressList({ variable: "ARTHA_SVDB_UPLOAD_WRITERS" }),
+  };
+  finish(r);
+  return {
+    ...endpoint,
+    privateKey: privateKey!,
+    deployment: deployment as CoordinatorSettings["deployment"],
+    kvPath: kv === "deno" ? undefined : r.resolve(kv),
+    storeDir: r.path({ variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
+    cron: cron === "on",
+    svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
+  };
+}
+
+// ---- the worker (`deno task worker [withdraw]`) ----
+
+/** What a laptop worker runs with. */
+export interface WorkerSettings extends ChainEndpoint {
+  command: "run" | "withdraw";
+  coordinator: string;
+  privateKey: `0x${string}`;
+  deployment: AddressesSetting;
+  /** The Ed25519 node key file and the crash-state file (absolute). */
+  key: string;
+  state: string;
+  pollMs: number;
+  heartbeatMs: number;
+  quiet: boolean;
+}
+
+const WORKER_FLAGS = {
+  coordinator: str,
+  rpc: str,
+  "chain-id": str,
+  addresses: str,
+  dir: str,
+  key: str,
+  state: str,
+  poll: str,
+  "heartbeat-ms": str,
+  quiet: bool,
+};
+
+/**
+ * The worker's settings from its flags and the environment (flags win): --coordinator
+ * (ARTHA_COORDINATOR), --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID), --addresses
+ * (ARTHA_ADDRESSES: file or JSON), --dir (default ~/.artha: node.key and worker.json in it),
+ * --key, --state, --poll, --heartbeat-ms, --quiet; ARTHA_PRIVATE_KEY is the operator's key.
+ * `readFiles: false` leaves the addresses file unread (the sandbox launcher may not read it).
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readWorkerSettings(
+  args: string[],
+  options: { readFiles?: boolean } = {},
+): WorkerSettings {
+  const { values, positionals } = parseFlags(args, WORKER_FLAGS, "deno task worker");
+  const r = reader(values);
+  const [command = "run", ...extra] = positionals;
+  if (command !== "run" && command !== "withdraw") {
+    r.fail(command, "is not a worker command (run, the default, or withdraw)");
+  }
+  if (extra.length) r.fail(extra.join(" "), "is not expected after the command");
+  const coordinator = r.url(
+    { flag: "coordinator", variable: "ARTHA_COORDINATOR" },
+    DEFAULT_COORDINATOR,
+    "the coordinator's base URL",
+  );
+  const endpoint = chainEndpoint(r, true);
+  const privateKey = r.privateKey(OPERATOR_KEY, "the operator's key, which pays stake and gas");
+  const deployment = readAddresses(r, "addresses", options.readFiles ?? true);
+  const dir = r.path({ flag: "dir" }, "~/.artha");
+  const settings = {
+    ...endpoint,
+    command: command as WorkerSettings["command"],
+    coordinator: coordinator!,
+    privateKey: privateKey!,
+    deployment,
+    key: r.path({ flag: "key" }, `${dir}/node.key`),
+    state: r.path({ flag: "state" }, `${dir}/worker.json`),
+    pollMs: r.int({ flag: "poll" }, 1000, 10)!,
+    heartbeatMs: r.int({ flag: "heartbeat-ms" }, 10 * 60_000, 0)!,
+    quiet: r.flag("quiet"),
+  };
+  finish(r);
+  return settings;
+}
+
+// ---- the local chain (`deno task chain`) and deployment (`deno task deploy`) ----
+
+/** What `deno task chain` starts. */
+export interface ChainSettings {
+  port: number;
+  chainId: number;
+  accounts: number;
+  balanceArth: number;
+}
+
+/**
+ * The local chain's settings: --port (default ARTHA_RPC_URL's port, else 8545; it always binds
+ * 127.0.0.1), --chain-id (ARTHA_CHAIN_ID, 31337), --accounts (10), --balance ARTH (10000).
+ *
+ * @throws {ConfigError} naming every unusable setting
+ */
+export function readChainSettings(args: string[]): ChainSettings {
+  const flags = { port: str, "chain-id": str, accounts: str, balance: str };
+  const { values, positionals } = parseFlags(args, flags, "deno task chain");
+  const r = reader(values);
+  if (positionals.length) r.fail(positionals.join(" "), "is not expected");
+  let fallbackPort = 8545;
+  const rpc = r.raw({ variable: "ARTHA_RPC_URL", aliases: ["ARTH_RPC_URL"] });
+  if (rpc.text !== undefined) {
+    const u = URL.parse(rpc.text);
+    if (!u || !["127.0.0.1", "localhost"].includes(u.hostname)) {
+      r.fail(
+        rpc.name,
+        `is ${rpc.text}, not a 127.0.0.1 URL: deno task chain starts a local chain ` +
+          "(unset it, or point it at http://127.0.0.1:<port>)",
+      );
+    } else fallbackPort = Number(u.port || 80);
+  }
+  const settings = {
+    port: r.int({ flag: "port" }, fallbackPort, 1, 65535)!,
+    chainId: r.int({ flag: "chain-id", variable: "ARTHA_CHAIN_ID" }, DEFAULT_CHAIN_ID, 1)!,
+    accounts: r.int({ flag: "accounts" }, 10, 1, 1000)!,
+    balanceArth: r.int({ flag: "balance" }, 10_000, 1)!,
+  };
+  finish(r);
+  return settings;
+}
+
+/** What `deno task deploy` deploys with and where it writes the addresses. */
+export interface DeploySettings extends ChainEndpoint {
+  privateKey: `0x${string}`;
+  /** The addresses file to write (absolute). */
+  out: string;
+  /** Seconds between a job's last round and its settlement (default: the contract's 1 h). */
+  settlementDelay?: number;
+  /** More coordinator accounts to authorise besides the deployer. */
+  coordinators: string[];
+}
+
+/**
+ * Deploy's settings: --rpc, --chain-id, ARTHA_PRIVATE_KEY (the deployer, also a coordinator),
+ * --out (ARTHA_ADDRESSES when it names a file, else .artha/addresses.json), --settlement-delay
+ * SECONDS, --coordinator-account ADDRESS[,ADDRESS].
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readDeploySettings(args: string[]): DeploySettings {
+  const flags = {
+    rpc: str,
+    "chain-id": str,
+    out: str,
+    "settlement-delay": str,
+    "coordinator-account": str,
+  };
+  const { values, positionals } = parseFlags(args, flags, "deno task deploy");
+  const r = reader(values);
+  if (positionals.length) r.fail(positionals.join(" "), "is not expected");
+  const endpoint = chainEndpoint(r, true);
+  const privateKey = r.privateKey(OPERATOR_KEY, "the deployer's account, which pays the gas");
+  const named = r.raw({ variable: "ARTHA_ADDRESSES" }).text;
+  const outDefault = named && !named.trim().startsWith("{") ? named : DEFAULT_ADDRESSES_FILE;
+  const settings = {
+    ...endpoint,
+    privateKey: privateKey!,
+    out: r.path({ flag: "out" }, outDefault),
+    settlementDelay: r.int({ flag: "settlement-delay" }, undefined, 0),
+    coordinators: r.addressList({ flag: "coordinator-account" }),
+  };
+  finish(r);
+  return settings;
+}
+
+// ---- the job owner (`deno task job submit|status|model`, lib/_config_job.ts) ----
+
+/**
+ * The job owner's settings: `submit` (a data set from --data FILE or the bundled Brown genres,
+ * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
+ * --batch, --codec/--fraction/--parts, --optimizer/--lr, --budget ARTH, --deadline SECONDS,
+ * --target-improvement PERCENT, --name, --store DIR, --wait-nodes SECONDS; ARTHA_PRIVATE_KEY
+ * pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
+ * take --coordinator (ARTHA_COORDINATOR).
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readJobSettings(args: string[]): JobSettings {
+  return readJob(args, reader);
+}

@@ -33,7 +33,14 @@ Deno.test("worker sandbox", async (t) => {
   await Deno.writeTextFile(`${home}/secret.txt`, "the owner's tax return");
   await Deno.writeTextFile(`${home}/.artha/node.key`, "{}");
   const addresses = `${home}/addresses.json`;
-  await Deno.writeTextFile(addresses, "{}");
+  const contracts = ["registry", "reputation", "jobs", "proofs", "models", "dids"];
+  const someAddress = `0x${"11".repeat(20)}`;
+  await Deno.writeTextFile(
+    addresses,
+    JSON.stringify(Object.fromEntries(
+      [...contracts, "verification", "disputes"].map((c) => [c, someAddress]),
+    )),
+  );
   const probe = `${home}/probe.js`;
   await Deno.writeTextFile(probe, PROBE);
   // A chain endpoint that never answers: the worker waits in registration until it is stopped.

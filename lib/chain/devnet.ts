@@ -26,6 +26,8 @@ export interface DevnetOptions {
   chainId?: number;
   /** Print anvil's output (default false). */
   verbose?: boolean;
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
 }
 
 export interface Devnet extends AsyncDisposable {
@@ -109,7 +111,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const balance = options.balanceArth ?? 1_000_000;
   if (!Number.isInteger(count) || count < 1) throw new RangeError("accounts must be >= 1");
   const bin = await findAnvil();
-  const port = freePort();
+  const port = options.port ?? freePort();
   const child = new Deno.Command(bin, {
     args: [
       "--host",

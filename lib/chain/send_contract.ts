@@ -22,13 +22,19 @@ export class ChainCallError extends Error {
     options?: ErrorOptions,
   ) {
     super(
-      `Cannot ${functionName}: ${errorName ?? "transaction failed"}${
+      `Cannot ${functionName}: ${errorName ?? shortCause(options?.cause) ?? "transaction failed"}${
         args?.length ? `(${args.map(String).join(", ")})` : ""
       }`,
       options,
     );
     this.name = "ChainCallError";
   }
+}
+
+/** viem's one-line summary of a failure that was not a revert (e.g. not enough funds). */
+function shortCause(cause: unknown): string | undefined {
+  const short = (cause as { shortMessage?: unknown } | undefined)?.shortMessage;
+  return typeof short === "string" && short ? short.split("\n")[0] : undefined;
 }
 
 /** The Solidity error name and arguments of a viem error, if it was a revert. */

@@ -1,10 +1,12 @@
 /**
  * Closing a round as soon as it may close: the update that completes a round enqueues a close on
  * the coordinator's KV queue (durable and retried, as Deno Deploy runs it), and the queue's
- * listener closes it; the minute cron stays the backstop for deadlines and quorums.
+ * listener closes it (and settles the job after its last round when the settlement delay allows);
+ * the minute cron stays the backstop for deadlines, quorums and delays.
  */
 import type { Hex } from "viem";
 import type { Context } from "./context.ts";
+import { finalizeOne } from "./finalize.ts";
 import { aggregateJob } from "./round_close.ts";
 import { getJob, type JobRecord, roundUpdates } from "./state.ts";
 
@@ -40,4 +42,9 @@ export async function onQueueMessage(ctx: Context, message: unknown): Promise<vo
   const job = (await getJob(ctx.kv, message.jobId)).value;
   if (!job || job.status !== "running" || job.round !== message.round) return;
   await aggregateJob(ctx, message.jobId);
+  // The last round's close completes the job: settle it now if the settlement delay allows
+  // (a refusal inside the delay leaves it to the minute cron).
+  if ((await getJob(ctx.kv, message.jobId)).value?.status === "completed") {
+    await finalizeOne(ctx, message.jobId);
+  }
 }

@@ -3,12 +3,12 @@
  * with the coordinator's account, and the protocol settings. Deno Deploy-style functions build
  * it once from the environment; tests and the demo pass their own.
  */
-import type { Hex } from "viem";
+import { dirname } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import { type ArthaClient, createArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
+import { type CoordinatorSettings, readCoordinatorSettings } from "../config.ts";
 import { openFsStore, type Store } from "../store/store.ts";
-import { env } from "../config.ts";
 
 export interface CoordinatorConfig {
   /** Share of assigned nodes whose updates close a round early (default 0.8). */
@@ -19,17 +19,22 @@ export interface CoordinatorConfig {
   heartbeatTimeoutMs: number;
   /** Largest accepted update or block in bytes (default 64 MiB). */
   maxBlobBytes: number;
-  /** Largest file GET /svdb serves and the coordinator reads, by its declared size (1 GiB). */
+  /** Largest file GET /svdb serves and the coordinator reads, by its declared size (1 GiB;
+   * ARTHA_SVDB_MAX_FILE_BYTES). */
   maxFileBytes: number;
-  /** Bytes one signer (node key or account) may upload to /svdb per quota window (2 GiB). */
+  /** Bytes one signer (node key or account) may upload to /svdb per quota window (2 GiB;
+   * ARTHA_SVDB_UPLOAD_QUOTA_BYTES). */
   uploadQuotaBytes: number;
-  /** Length of an upload quota window in ms (default 24 h). */
+  /** Length of an upload quota window in ms (default 24 h; ARTHA_SVDB_UPLOAD_QUOTA_WINDOW_MS). */
   uploadQuotaWindowMs: number;
-  /** How long an upload is kept unless the coordinator pins it (default 24 h). */
+  /** How long an upload is kept unless the coordinator pins it (default 24 h;
+   * ARTHA_SVDB_UPLOAD_LEASE_MS). */
   uploadLeaseMs: number;
-  /** How far an upload's signed timestamp may be from the coordinator's clock (5 min). */
+  /** How far an upload's signed timestamp may be from the coordinator's clock (5 min;
+   * ARTHA_SVDB_UPLOAD_SIGNATURE_WINDOW_MS). */
   uploadSignatureWindowMs: number;
-  /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID. */
+  /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID
+   * (ARTHA_SVDB_UPLOAD_WRITERS, comma-separated). */
   uploadWriters: string[];
 }
 
@@ -57,24 +62,36 @@ export interface Context {
 
 let fromEnv: Promise<Context> | undefined;
 
+/** The protocol settings with the SVDB limits the environment sets (ARTHA_SVDB_*). */
+export function configFrom(settings: Pick<CoordinatorSettings, "svdb">): CoordinatorConfig {
+  return { ...DEFAULT_CONFIG, ...settings.svdb };
+}
+
 /**
- * The context of a deployed function: ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY
- * (coordinator account), ARTHA_ADDRESSES (JSON of the eight contract addresses),
- * ARTHA_KV_PATH (optional), ARTHA_STORE_DIR (default .artha/svdb).
+ * The context of a deployed function, from lib/config.ts readCoordinatorSettings:
+ * ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY (coordinator account),
+ * ARTHA_ADDRESSES (the eight contract addresses: a file or JSON), ARTHA_KV_PATH,
+ * ARTHA_STORE_DIR and the ARTHA_SVDB_* limits. Every unusable variable is named in one
+ * ConfigError.
  */
 export function contextFromEnv(): Promise<Context> {
   fromEnv ??= (async () => {
-    const rpcUrl = env.requireRpcUrl();
-    const chainId = env.requireChainId();
-    const account = privateKeyToAccount(env.requirePrivateKey() as Hex);
-    const addresses = JSON.parse(env.requireAddressesJson()) as ArthaAddresses;
+    const s = readCoordinatorSettings();
+    const account = privateKeyToAccount(s.privateKey);
+    if (s.kvPath) await Deno.mkdir(dirname(s.kvPath), { recursive: true });
     return {
-      kv: await Deno.openKv(env.kvPath()),
-      store: await openFsStore(env.storeDir()),
-      chain: { client: createArthaClient({ rpcUrl, chainId, account }), addresses, chainId },
-      config: DEFAULT_CONFIG,
+      kv: await Deno.openKv(s.kvPath),
+      store: await openFsStore(s.storeDir),
+      chain: {
+        client: createArthaClient({ rpcUrl: s.rpcUrl, chainId: s.chainId, account }),
+        addresses: s.deployment.addresses,
+        chainId: s.chainId,
+      },
+      config: configFrom(s),
       now: Date.now,
     };
   })();
+  // A failed start may be retried (the next request reads the environment again).
+  fromEnv.catch(() => fromEnv = undefined);
   return fromEnv;
 }

@@ -5,7 +5,7 @@
  * proofsRoot, the samples are what the task produces, the update in SVDB hashes to the committed
  * gradientDigest (a partition payload must be the task's part), and the same digests are
  * committed on chain. A retry of the same update is answered as stored (200), a different one
- * is refused.
+ * is refused. In a secure job (secureAggregation) the envelope names no readable update.
  */
 import type { Hex } from "viem";
 import { isResultCommitted } from "../chain/is_result_committed.ts";
@@ -24,6 +24,7 @@ import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete } from "./close_trigger.ts";
+import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { keepReferenced } from "./svdb_retention.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
@@ -57,7 +58,10 @@ export async function receiveUpdate(
   if (bad) return bad;
   const existing = await asRetry(ctx, job, env);
   if (existing) return existing;
-  const payload = await readPayload(ctx, job, spec, env);
+  // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
+  const payload = spec.secureAggregation
+    ? securePayload(job, spec, env)
+    : await readPayload(ctx, job, spec, env);
   if (!payload.ok) return payload;
   if (!await isCommitted(ctx, env)) {
     const why = "these digests are not committed on chain (commitRound first)";
@@ -189,6 +193,23 @@ async function readPayload(
 }
 
 /**
+ * In a secure job the envelope names no upload (SECURE_UPDATE_CID): the update stays on the node
+ * and reaches the coordinator only masked, summed with the others. Its digests are still checked
+ * on chain; an envelope pointing at a readable update is refused, so none is ever pinned.
+ */
+function securePayload(
+  job: JobRecord,
+  spec: JobSpec,
+  env: SignedUpdateEnvelope,
+): { ok: true; bytes: number; slot: number } | Rejection {
+  if (env.updateCid !== SECURE_UPDATE_CID) {
+    const why = `a secure job's envelope names no upload (updateCid "${SECURE_UPDATE_CID}")`;
+    return refuse(422, "PLAIN_UPDATE", why);
+  }
+  return { ok: true, bytes: 0, slot: slotOf(job.assigned, spec, env.nodePubkey) };
+}
+
+/**
  * A partition payload must be the part the task gave: the round's seed, the node's slot and
  * the job's number of parts. Another part would still decode, but two nodes on one part
  * leave another part unsent and FedAvg's mean would no longer cover every coordinate.
@@ -242,11 +263,12 @@ async function storeUpdate(
     slot: payload.slot,
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
-  await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
+  const secure = env.updateCid === SECURE_UPDATE_CID;
+  if (!secure) await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
   const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
   if (!res.ok) return (await asRetry(ctx, job, env))!;
   await touchNode(ctx, env.nodePubkey);
-  await closeWhenComplete(ctx, job);
+  if (!secure) await closeWhenComplete(ctx, job); // a secure round closes when its session ends
   return { ok: true, status: 201, record };
 }
 

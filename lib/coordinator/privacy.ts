@@ -7,6 +7,11 @@
  * copies its sensitivity is `m x clip`, so the round costs it a noise multiplier of `z / m`. The
  * job's epsilon is its worst-off owner's, and a round that would take any owner over the budget
  * is refused before anything is released.
+ *
+ * Secure aggregation (distributed DP): each node clips and adds its share of the noise before
+ * masking, the coordinator adds none, and the round is charged the noise that survived in the
+ * released sum (SecAgg+'s `noiseStd`, at least z x clip) as a multiplier of noiseStd / clip,
+ * recorded per shard and round in `shardNoise` ({@link secureRoundPrivacy}).
  */
 import type { Hex } from "viem";
 import { type JobSpec, taskShard } from "../job/job_spec.ts";
@@ -37,10 +42,17 @@ export function shardCopies(spec: JobSpec, job: JobRecord, nodes: readonly strin
   return copies;
 }
 
-/** Epsilon of one data owner that was in rounds with these copy counts. */
-export function ownerEpsilon(p: NonNullable<JobSpec["privacy"]>, copies: readonly number[]) {
+/**
+ * Epsilon of one data owner that was in rounds with these copy counts, each round's sum noised
+ * at multiplier `noise[i]` (default: the policy's z, as central DP-FedAvg adds).
+ */
+export function ownerEpsilon(
+  p: NonNullable<JobSpec["privacy"]>,
+  copies: readonly number[],
+  noise?: readonly number[],
+) {
   const accountant = new RdpAccountant({ delta: p.delta });
-  for (const m of copies) accountant.spend(1, p.noiseMultiplier / m);
+  copies.forEach((m, i) => accountant.spend(1, (noise?.[i] ?? p.noiseMultiplier) / m));
   return accountant.epsilon;
 }
 
@@ -57,14 +69,49 @@ export function roundPrivacy(
 ): { strategy: DpFedAvg; report: NonNullable<JobRecord["privacy"]> } | undefined {
   const p = spec.privacy;
   if (!p) return undefined;
+  const report = reportAfter(spec, job, nodes);
+  const strategy = dpStrategy(p, job.privacy?.clip ?? p.clip, new SecureRng(key));
+  return { strategy, report };
+}
+
+/**
+ * The privacy report after a securely aggregated round whose released sum carries DP noise of
+ * std `sumNoiseStd` (SecAgg+'s result: sigma sqrt(survivors / minSurvivors) >= z x clip).
+ *
+ * @throws {BudgetExceededError} when the round would take a data owner over the budget
+ */
+export function secureRoundPrivacy(
+  spec: JobSpec,
+  job: JobRecord,
+  nodes: readonly string[],
+  sumNoiseStd: number,
+): NonNullable<JobRecord["privacy"]> | undefined {
+  const p = spec.privacy;
+  return p ? reportAfter(spec, job, nodes, sumNoiseStd / p.clip) : undefined;
+}
+
+/** Every owner's epsilon after the round; `z`: the round's noise multiplier when not the policy's. */
+function reportAfter(
+  spec: JobSpec,
+  job: JobRecord,
+  nodes: readonly string[],
+  z?: number,
+): NonNullable<JobRecord["privacy"]> {
+  const p = spec.privacy!;
   const now = shardCopies(spec, job, nodes);
   const history = job.privacy?.shardCopies ?? spec.shards.map(() => []);
   const shardCopiesAfter = history.map((h, s) => now[s]! > 0 ? [...h, now[s]!] : [...h]);
-  const shardEpsilon = shardCopiesAfter.map((h) => h.length === 0 ? 0 : ownerEpsilon(p, h));
+  const past = job.privacy?.shardNoise;
+  const shardNoise = z === undefined && !past ? undefined : history.map((h, s) => {
+    const before = past?.[s] ?? h.map(() => p.noiseMultiplier);
+    return now[s]! > 0 ? [...before, z ?? p.noiseMultiplier] : before;
+  });
+  const shardEpsilon = shardCopiesAfter.map((h, s) =>
+    h.length === 0 ? 0 : ownerEpsilon(p, h, shardNoise?.[s])
+  );
   const epsilon = Math.max(0, ...shardEpsilon);
   if (epsilon > p.maxEpsilon) throw new BudgetExceededError({ epsilon, maxEpsilon: p.maxEpsilon });
-  const strategy = dpStrategy(p, job.privacy?.clip ?? p.clip, new SecureRng(key));
-  const report = {
+  return {
     clip: job.privacy?.clip ?? p.clip,
     epsilon,
     delta: p.delta,
@@ -72,8 +119,8 @@ export function roundPrivacy(
     shardRounds: shardCopiesAfter.map((h) => h.length),
     shardCopies: shardCopiesAfter,
     shardEpsilon,
+    ...(shardNoise ? { shardNoise } : {}),
   };
-  return { strategy, report };
 }
 
 /**

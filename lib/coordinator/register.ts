@@ -38,7 +38,9 @@ export async function bindNode(
     nonce: BigInt(p.nonce),
   };
   if (!verifyBinding(p.nodePubkey, p.signature, binding)) {
-    return refuse(401, "BAD_SIGNATURE", "binding signature does not verify for this key");
+    const why = `binding signature does not verify for this key on chain ${chainId} with ` +
+      `registry ${addresses.registry}; the worker's chain id and addresses must be these`;
+    return refuse(401, "BAD_SIGNATURE", why);
   }
   const [cert, operatorNodes] = await Promise.all([
     getNodeCert(client, { addresses, nodePubkey: p.nodePubkey }),

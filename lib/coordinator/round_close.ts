@@ -23,6 +23,7 @@ import { settleGroups } from "./redundancy.ts";
 import { reject, type Rejection, rejectionOf } from "./result.ts";
 import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_apply.ts";
 import { type Combined, combineUpdates } from "./round_combine.ts";
+import { fixSecureClosingSet } from "./secure_round.ts";
 import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
 
 /** What one aggregate call did to a job's open round. */
@@ -55,7 +56,10 @@ export async function aggregateJob(
   if (job.status !== "running") return { ...base, status: "idle", reason: job.status };
   const spec = await loadSpec(ctx.store, job.specCid);
   await followUpVerification(ctx, job, spec);
-  const step = await fixClosingSet(ctx, job, spec);
+  // Secure aggregation: the closing set is the finished SecAgg+ session's included nodes.
+  const step = spec.secureAggregation
+    ? await fixSecureClosingSet(ctx, job, spec)
+    : await fixClosingSet(ctx, job, spec);
   if (!step.fixed) return await notClosing(ctx, entry, step.decision, base);
   try {
     return await closeWith(ctx, entry, spec, step.closing, base);

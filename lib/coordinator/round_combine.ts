@@ -1,7 +1,8 @@
 /**
  * A round's combine step on the coordinator: reads the closing set's updates from KV and SVDB
  * one at a time into the job's combine plan (lib/strategy/combine_round.ts, the path the
- * simulator runs too), or takes the worker clusters' aggregates in hierarchical rounds.
+ * simulator runs too), or takes the worker clusters' aggregates in hierarchical rounds, or the
+ * unmasked sum of a secure round (./secure_round.ts).
  */
 import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -9,6 +10,7 @@ import {
   adjustCombined,
   type CombinePlan,
   combinePlanOf,
+  meanOfSecureSum,
   RoundCombiner,
   type RoundUpdate,
 } from "../strategy/combine_round.ts";
@@ -16,7 +18,8 @@ import { decodeUpdateBytes } from "../round/update_envelope.ts";
 import { clusteredDelta, isHierarchical } from "./clusters.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, slotOf } from "./job.ts";
-import { roundNoiseKey, roundPrivacy } from "./privacy.ts";
+import { roundNoiseKey, roundPrivacy, secureRoundPrivacy } from "./privacy.ts";
+import { secureSum } from "./secure_round.ts";
 import { reject, RejectedError } from "./result.ts";
 import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
 
@@ -39,6 +42,7 @@ export async function combineUpdates(
   nodes: string[],
   length: number,
 ): Promise<Combined | undefined> {
+  if (spec.secureAggregation) return await combineSecure(ctx, job, spec, nodes);
   const dp = await privateRound(ctx, job, spec, nodes);
   const plan = combinePlanOf(spec, job.round, dp?.strategy);
   if (!spec.privacy && !spec.robust && isHierarchical(spec, nodes.length)) {
@@ -60,13 +64,37 @@ export async function combineUpdates(
 /** The round's DP strategy and report; refused before any update is read when over budget. */
 async function privateRound(ctx: Context, job: JobRecord, spec: JobSpec, nodes: string[]) {
   if (!spec.privacy) return undefined;
+  const key = await roundNoiseKey(ctx.kv, job.jobId, job.round);
+  return withinBudget(() => roundPrivacy(spec, job, nodes, key));
+}
+
+/** Runs a privacy step; a budget it would exceed becomes a PRIVACY_BUDGET_EXCEEDED refusal. */
+function withinBudget<T>(step: () => T): T {
   try {
-    return roundPrivacy(spec, job, nodes, await roundNoiseKey(ctx.kv, job.jobId, job.round));
+    return step();
   } catch (e) {
     if (!(e instanceof BudgetExceededError)) throw e;
     const refusal = reject(409, "PRIVACY_BUDGET_EXCEEDED", `Cannot aggregate: ${e.message}`);
     throw new RejectedError(refusal, { cause: e });
   }
+}
+
+/**
+ * A secure round: the mean of the finished SecAgg+ session's unmasked sum, no central noise; the
+ * accountant charges the noise the nodes added that survived in the sum.
+ */
+async function combineSecure(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  nodes: string[],
+): Promise<Combined> {
+  const secure = await secureSum(ctx, job);
+  const privacy = spec.privacy
+    ? withinBudget(() => secureRoundPrivacy(spec, job, nodes, secure.noiseStd))
+    : job.privacy;
+  const delta = meanOfSecureSum(combinePlanOf(spec, job.round), secure.sum, nodes.length);
+  return { delta, bytes: secure.bytes, privacy };
 }
 
 /** One stored update of the open round, decoded, with its slot and staleness. */

@@ -72,6 +72,8 @@ export interface JobRecord {
     shardRounds: number[];
     /** Per shard, the counted updates carrying its data in each of those rounds. */
     shardCopies: number[][];
+    /** Secure aggregation: the noise multiplier each of those rounds' sums carried. */
+    shardNoise?: number[][];
     shardEpsilon: number[];
   };
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };

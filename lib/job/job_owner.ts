@@ -59,6 +59,11 @@ export interface PrepareJobOptions {
   clusterAudit?: number;
   /** Layer-wise merging rules (see JobSpec.aggregation.layers). */
   layers?: JobSpec["aggregation"]["layers"];
+  /**
+   * Secure aggregation (JobSpec.secureAggregation): the coordinator learns only each round's sum;
+   * with `privacy` the noise is added by the nodes. Needs `nodes` >= 2.
+   */
+  secureAggregation?: JobSpec["secureAggregation"];
   /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
   valBytesPerShard?: number;
 }
@@ -77,6 +82,9 @@ export async function prepareJob(
     if (o.nodes === undefined) throw new TypeError("Cannot prepare job: privacy needs `nodes`");
     // Before anything is uploaded or escrowed: an over-budget job is the owner's to fix now.
     checkPrivacyBudget(o, o.nodes);
+  }
+  if (o.secureAggregation && o.nodes !== undefined && o.nodes < 2) {
+    throw new TypeError("Cannot prepare job: secure aggregation needs at least 2 nodes");
   }
   const seed = o.seed ?? 1337;
   const weights = initWeights(loadKernel(), paramLayout(o.model), seed);
@@ -122,6 +130,7 @@ export async function prepareJob(
     ...(o.privacy ? { privacy: o.privacy } : {}),
     ...(o.verification ? { verification: o.verification } : {}),
     ...(o.asynchronous ? { asynchronous: o.asynchronous } : {}),
+    ...(o.secureAggregation ? { secureAggregation: o.secureAggregation } : {}),
   };
   // Refuse a bad spec here, before the owner escrows money for a job no coordinator accepts.
   const bytes = encodeJobSpec(spec);

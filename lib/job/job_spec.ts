@@ -118,6 +118,24 @@ export interface JobSpec {
     spotCheckRate?: number;
     committee?: boolean;
   };
+  /**
+   * Secure aggregation (SecAgg+, lib/privacy/secure_aggregation/): the coordinator learns only the
+   * sum of a round's updates. Workers send masked fixed-point inputs instead of updates; the round's
+   * delta is the unmasked sum over the included nodes divided by their number. `degree`: neighbours
+   * per node (even; default ~6 log2 n, capped at n - 1); `consistencyCheck`: the extra signed round
+   * that stops an actively malicious coordinator from equivocating about who dropped; `clip`: each
+   * coordinate's bound without `privacy` (default 1; with `privacy` it is `privacy.clip`, and each
+   * node L2-clips its delta and adds its share of the noise); `stageMs`: a protocol stage closes
+   * when every live node answered or this long after it opened (default 60 s). Refused with robust
+   * rules, codecs other than fp32, hierarchical or asynchronous aggregation, redundancy above 1 and
+   * adaptive clipping: each needs the individual updates.
+   */
+  secureAggregation?: {
+    consistencyCheck?: boolean;
+    degree?: number;
+    clip?: number;
+    stageMs?: number;
+  };
 }
 
 export const CODECS = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
@@ -185,6 +203,7 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   if (s.asynchronous !== undefined) checkAsynchronous(s.asynchronous);
   if (s.privacy !== undefined) checkPrivacy(s.privacy, s.robust);
   if (s.verification !== undefined) checkVerification(s.verification);
+  if (s.secureAggregation !== undefined) checkSecureAggregation(s);
   return s;
 }
 
@@ -221,7 +240,15 @@ function checkData(s: JobSpec): void {
 }
 
 function checkOptionalSections(s: JobSpec): void {
-  for (const k of ["compression", "robust", "asynchronous", "privacy", "verification"] as const) {
+  const sections = [
+    "compression",
+    "robust",
+    "asynchronous",
+    "privacy",
+    "verification",
+    "secureAggregation",
+  ] as const;
+  for (const k of sections) {
     need(
       s[k] === undefined || (typeof s[k] === "object" && s[k] !== null && !Array.isArray(s[k])),
       `${k} must be an object when present`,
@@ -288,6 +315,40 @@ function checkVerification(v: NonNullable<JobSpec["verification"]>): void {
   need(v.sampleRate === 0 || num(v.sampleRate, 0.01, 0.05), "verification.sampleRate 1-5%");
   need(v.spotCheckRate === undefined || num(v.spotCheckRate, 0, 1), "verification.spotCheckRate");
   need(v.committee === undefined || typeof v.committee === "boolean", "verification.committee");
+}
+
+/**
+ * Secure aggregation hides every individual update, so nothing that reads one can run with it:
+ * robust rules, lossy codecs, cluster aggregators, staleness weights, redundancy's one-copy-per-task
+ * count and adaptive clipping's update norms.
+ */
+function checkSecureAggregation(s: JobSpec): void {
+  const a = s.secureAggregation!;
+  const why = "cannot be combined with secureAggregation (the coordinator sees only the sum)";
+  need(
+    a.consistencyCheck === undefined || typeof a.consistencyCheck === "boolean",
+    "secureAggregation.consistencyCheck must be a boolean",
+  );
+  need(
+    a.degree === undefined ||
+      (Number.isInteger(a.degree) && a.degree >= 2 && a.degree <= 10_000 && a.degree % 2 === 0),
+    "secureAggregation.degree must be an even integer in [2, 10000]",
+  );
+  need(
+    a.clip === undefined || num(a.clip, 1e-9, 1e6),
+    "secureAggregation.clip must be in (0, 1e6]",
+  );
+  need(
+    a.clip === undefined || s.privacy === undefined,
+    "secureAggregation.clip with privacy: privacy.clip is the bound",
+  );
+  need(a.stageMs === undefined || posInt(a.stageMs), "secureAggregation.stageMs");
+  need(s.robust === undefined, `robust ${why}`);
+  need((s.compression?.codec ?? "fp32") === "fp32", `compression other than fp32 ${why}`);
+  need(!s.aggregation.hierarchical, `aggregation.hierarchical ${why}`);
+  need(s.asynchronous === undefined, `asynchronous ${why}`);
+  need((s.verification?.redundancy ?? 1) === 1, `verification.redundancy above 1 ${why}`);
+  need(s.privacy?.adaptiveClip === undefined, `privacy.adaptiveClip ${why}`);
 }
 
 /** The kernel hyper-parameters of a round: constant lr within it, cosine across rounds. */

@@ -55,12 +55,20 @@ export interface CombinePlan {
 export function combinePlanOf(
   spec: Pick<
     JobSpec,
-    "seed" | "robust" | "privacy" | "compression" | "asynchronous" | "aggregation" | "model"
+    | "seed"
+    | "robust"
+    | "privacy"
+    | "compression"
+    | "asynchronous"
+    | "aggregation"
+    | "model"
+    | "secureAggregation"
   >,
   round: number,
   privateStrategy?: Strategy,
 ): CombinePlan {
-  if (spec.privacy && !privateStrategy) {
+  // Secure aggregation noises on the nodes (distributed DP): no central strategy.
+  if (spec.privacy && !privateStrategy && !spec.secureAggregation) {
     throw new TypeError("Cannot plan the round: a private job needs its DP strategy");
   }
   const robust = spec.robust;
@@ -133,6 +141,31 @@ export class RoundCombiner {
     }
     return strategyFor!(this.#held.length).aggregate(this.#held);
   }
+}
+
+/**
+ * A securely aggregated round's delta: the unmasked sum over the `included` nodes divided by their
+ * number (unweighted FedAvg: every task has the same size, which intake enforces, so this is the
+ * sample-weighted mean too), then the plan's per-layer rules. Secure jobs have no partition part
+ * or robust rule to apply.
+ *
+ * @example
+ * ```ts
+ * import { meanOfSecureSum } from "./combine_round.ts";
+ * console.assert(meanOfSecureSum({}, new Float64Array([3, -1.5]), 3).join() === "1,-0.5");
+ * ```
+ */
+export function meanOfSecureSum(
+  plan: CombinePlan,
+  sum: Float64Array,
+  included: number,
+): Float32Array {
+  if (!Number.isInteger(included) || included < 1) {
+    throw new RangeError(`Cannot average a secure sum over ${included} nodes`);
+  }
+  const delta = Float32Array.from(sum, (x) => x / included);
+  adjustCombined(plan, delta, []);
+  return delta;
 }
 
 /** FedBuff: an update trained tau rounds ago counts s(tau) = 1/sqrt(1+tau) as much. */

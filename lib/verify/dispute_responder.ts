@@ -100,6 +100,8 @@ export class DisputeResponder {
   async answer(client: ArthaClient, addresses: ArthaAddresses): Promise<number> {
     if (!addresses.disputes) return 0;
     const head = await client.getBlock();
+    // No block since the last look: an empty range, which anvil refuses.
+    if (this.#fromBlock > head.number!) return 0;
     const open = await openDisputes(client, {
       addresses,
       nodePubkey: this.nodePubkey,

@@ -14,14 +14,32 @@
  * console.assert(e instanceof CoordinatorError && e.code === "ROUND_NOT_OPEN" && e.status === 409);
  * ```
  */
+import { reasonOf } from "../network/preflight.ts";
 
 /** How the worker reaches the coordinator: a fetch bound to its base URL. */
 export type CoordinatorFetch = (path: string, init?: RequestInit) => Promise<Response>;
 
-/** A coordinator over HTTP at `baseUrl`. */
+/**
+ * A coordinator over HTTP at `baseUrl`. A request that cannot connect throws a TypeError (as
+ * fetch does, so it is retried) whose message names the URL.
+ */
 export function httpCoordinator(baseUrl: string): CoordinatorFetch {
   const base = baseUrl.replace(/\/+$/, "");
-  return (path, init) => fetch(`${base}${path}`, init);
+  return async (path, init) => {
+    try {
+      return await fetch(`${base}${path}`, init);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      const why = reasonOf(e);
+      const url = `${base}${path.split("?")[0]}`;
+      throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, { cause: e });
+    }
+  };
+}
+
+/** True for a failure worth retrying later: no connection, or a 502/503/504 answer. */
+export function isTransient(e: unknown): boolean {
+  return e instanceof TypeError || (e instanceof CoordinatorError && TRANSIENT.has(e.status));
 }
 
 /** The code of a refusal to take an update for a round that is no longer open. */

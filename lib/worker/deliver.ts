@@ -1,8 +1,8 @@
 /**
- * Delivering a trained round: commit its digests on chain in one transaction, keep what the
- * challenge and dispute responders need to answer on it, and post the signed envelope. Each
- * step is safe to repeat after a crash: the kernel is deterministic, so a retrained round
- * commits the same digests.
+ * Delivering a trained round: upload the update (none in a secure job), commit its digests on
+ * chain in one transaction, keep what the challenge and dispute responders need to answer on it,
+ * and post the signed envelope. Each step is safe to repeat after a crash: the kernel is
+ * deterministic, so a retrained round commits the same digests.
  *
  * @example
  * ```ts
@@ -24,6 +24,10 @@ import { f32Bytes, type LocalResult } from "../round/local_training.ts";
 import type { ChallengeResponder } from "../verify/responder.ts";
 import type { DisputeResponder } from "../verify/dispute_responder.ts";
 import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
+import type { Gateway } from "./gateway.ts";
+import { encodeUpdate } from "./train.ts";
 
 /** Where and as whom a round is committed. */
 export interface CommitParameters {
@@ -32,6 +36,22 @@ export interface CommitParameters {
   jobId: Hex;
   round: number;
   result: LocalResult;
+}
+
+/**
+ * Uploads the round's encoded update; returns its CID and size. A secure job uploads nothing
+ * (anyone could read it from SVDB): its envelope names SECURE_UPDATE_CID, and the update reaches
+ * the coordinator only masked, inside the round's sum (./secure_aggregation.ts).
+ */
+export async function uploadUpdate(
+  gateway: Gateway,
+  spec: JobSpec,
+  round: number,
+  result: LocalResult,
+): Promise<{ updateCid: string; bytes: number }> {
+  if (spec.secureAggregation) return { updateCid: SECURE_UPDATE_CID, bytes: 0 };
+  const bytes = encodeUpdate(spec, round, result);
+  return { updateCid: await gateway.put(bytes), bytes: bytes.length };
 }
 
 /**

@@ -15,6 +15,8 @@ import { type ArthaAddresses, NodeRole } from "../chain/contracts.ts";
 import { getNodeCert } from "../chain/get_node_cert.ts";
 import { getOperatorNodes } from "../chain/get_operator_nodes.ts";
 import { registerNode } from "../chain/register_node.ts";
+import { getRequiredStake } from "../chain/get_required_stake.ts";
+import { checkFunds } from "../network/preflight.ts";
 import { type Caps, encodeCaps } from "../chain/caps.ts";
 import { type NodeKey, signBinding } from "../crypto/keys.ts";
 import type { CoordinatorClient } from "./client.ts";
@@ -48,7 +50,12 @@ export interface RegisterWorkerResult {
   registered: boolean;
 }
 
-/** Registers the node key on chain if needed, then binds it with the coordinator. */
+/**
+ * Registers the node key on chain if needed (after checking the operator can pay the stake),
+ * then binds it with the coordinator.
+ *
+ * @throws {PreflightError} INSUFFICIENT_FUNDS before anything is sent
+ */
 export async function registerWorker(
   client: ArthaClient,
   coordinator: CoordinatorClient,
@@ -66,10 +73,14 @@ export async function registerWorker(
     // The key signs its binding to this operator; the registry checks it on chain, so nobody
     // else can register (and so block) this key.
     nonce = nodes.length;
+    const role = params.role ?? NodeRole.GPUProvider;
+    const required = await getRequiredStake(client, { addresses, role });
+    await checkFunds(client, { address: operator, need: required, action: "stake" });
     stake = (await registerNode(client, {
       addresses,
       nodePubkey: key.publicKeyHex,
-      role: params.role ?? NodeRole.GPUProvider,
+      role,
+      stake: required,
       region: params.region ?? "unknown",
       caps: encodeCaps(params.caps ?? LAPTOP_CAPS),
       slaId: NO_SLA,

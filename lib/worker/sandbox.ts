@@ -18,11 +18,13 @@ export interface WorkerResources {
   rpc: string;
   key: string;
   state: string;
-  addresses: string;
+  /** The addresses file (none when the addresses are given as JSON in ARTHA_ADDRESSES). */
+  addresses?: string;
 }
 
-/** The environment variables the worker reads (lib/config.ts names). */
-export const WORKER_ENV = ["ARTHA_*", "ARTH_RPC_URL", "HOME"];
+/** The environment variables the worker reads (lib/config.ts names; INIT_CWD is where relative
+ * paths start, as in its launcher). */
+export const WORKER_ENV = ["ARTHA_*", "ARTH_RPC_URL", "HOME", "INIT_CWD"];
 
 /**
  * The `deno run` permission flags of a worker with these resources.
@@ -41,7 +43,8 @@ export const WORKER_ENV = ["ARTHA_*", "ARTH_RPC_URL", "HOME"];
 export function workerPermissions(r: WorkerResources): string[] {
   const hosts = [...new Set([r.coordinator, r.rpc].map(hostOf))];
   const own = [...new Set([dirname(resolve(r.key)), dirname(resolve(r.state))])];
-  const read = [...own, resolve(r.addresses), fromFileUrl(KERNEL_WASM_URL)];
+  const addresses = r.addresses === undefined ? [] : [resolve(r.addresses)];
+  const read = [...own, ...addresses, fromFileUrl(KERNEL_WASM_URL)];
   return [
     `--allow-net=${hosts.join(",")}`,
     `--allow-read=${read.join(",")}`,

@@ -20,7 +20,6 @@ import { sendHeartbeat } from "../chain/heartbeat.ts";
 import type { Caps } from "../chain/caps.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { type ArthaDomain, arthaDomain } from "../crypto/domain.ts";
-import type { LocalResult } from "../round/local_training.ts";
 import {
   envelopeOf,
   envelopeToJson,
@@ -32,12 +31,17 @@ import { ChallengeResponder } from "../verify/responder.ts";
 import { DisputeResponder } from "../verify/dispute_responder.ts";
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
-import { CoordinatorClient, type CoordinatorFetch } from "./client.ts";
+import { CoordinatorClient, type CoordinatorFetch, isTransient } from "./client.ts";
+import type { WorkerEvent } from "./events.ts";
+import { JobFollower } from "./follow.ts";
+import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { WorkerState } from "./state.ts";
-import { encodeUpdate, type TrainedRound, type Trainer, trainTask } from "./train.ts";
-import { commitTrained, keepCommitted, postUpdate } from "./deliver.ts";
+import { type TrainedRound, type Trainer, trainTask } from "./train.ts";
+import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
+import { runSecureAggregation } from "./secure_aggregation.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
@@ -59,26 +63,21 @@ export interface WorkerOptions {
   heartbeatEveryMs?: number;
   /** Retries of a coordinator call that failed to connect or got a 502/503/504 (default 0). */
   retries?: number;
+  /** Progress, waits, round results and rewards (lib/worker/events.ts); with a listener the
+   * worker also follows the jobs it trained for until they are finalized. */
   onProgress?: (event: WorkerEvent) => void;
   /** The clock of signed requests (default the wall clock; an in-process coordinator's in tests). */
   now?: () => number;
 }
 
-export type WorkerEvent =
-  | { kind: "registered"; stake: bigint }
-  | { kind: "step"; jobId: Hex; round: number; step: number; steps: number; loss: number }
-  | {
-    kind: "submitted";
-    jobId: Hex;
-    round: number;
-    result: Pick<LocalResult, "meanLoss" | "samples">;
-    bytes: number;
-  };
+export type { WorkerEvent } from "./events.ts";
 
 /** What one tick did. */
 export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
 
 const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
+/** Longest wait between tries while the coordinator or the chain is away. */
+const MAX_BACKOFF_MS = 30_000;
 
 /**
  * One laptop's worker. Call `run()` to loop, or `tick()` for one iteration. The protected
@@ -97,6 +96,8 @@ export class Worker {
   protected challenges: ChallengeResponder;
   /** Step digests of commits kept to play disputes on them (jobs with redundancy). */
   protected disputes: DisputeResponder;
+  /** Follows the jobs this node trained for (only when someone listens to the progress). */
+  protected follower?: JobFollower;
   #lastHeartbeat = 0;
 
   constructor(options: WorkerOptions) {
@@ -113,6 +114,14 @@ export class Worker {
     this.trainer = options.trainer ?? createTrainer(loadKernel());
     this.challenges = new ChallengeResponder(this.nodePubkey);
     this.disputes = new DisputeResponder(this.nodePubkey);
+    if (options.onProgress) {
+      const chain = { client: options.client, addresses: options.addresses };
+      this.follower = new JobFollower(
+        this.coordinator,
+        { ...chain, nodePubkey: this.nodePubkey },
+        options.onProgress,
+      );
+    }
   }
 
   /** Bytes of a CID from the coordinator's SVDB gateway, verified against the CID. */
@@ -137,7 +146,9 @@ export class Worker {
       region,
     });
     if (r.registered) this.#lastHeartbeat = Date.now();
-    this.options.onProgress?.({ kind: "registered", stake: r.stake });
+    const { nodePubkey } = this;
+    const operator = client.account.address;
+    this.options.onProgress?.({ ...r, kind: "registered", nodePubkey, operator });
   }
 
   /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */
@@ -175,35 +186,57 @@ export class Worker {
       return "resent";
     }
     const task = await this.coordinator.getJson<TaskResponse>(`/assign?node=${this.nodePubkey}`);
+    const waiting = task.status === "wait" || task.status === "idle";
+    await this.follower?.follow(waiting ? task.status : "busy");
     if (task.status === "task") return await this.#runTrain(task);
     if (task.status === "cluster") return await this.#runCluster(task);
     if (task.status === "validate") return await this.#runValidation(task);
     return task.status;
   }
 
-  /** Loops until the signal aborts; waits `pollMs` when there is nothing to do. */
+  /**
+   * Loops until the signal aborts; waits `pollMs` when there is nothing to do. While the
+   * coordinator or the chain is away it backs off (doubling up to 30 s) and says so once per try.
+   */
   async run(signal?: AbortSignal, pollMs = 1000): Promise<void> {
+    let failures = 0;
     while (!signal?.aborted) {
       let outcome: TickOutcome | "error";
+      let waitMs = pollMs;
       try {
         outcome = await this.tick();
+        failures = 0;
       } catch (e) {
-        console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${(e as Error).message}`);
         outcome = "error";
+        const message = (e as Error).message.split("\n")[0]!;
+        const rpc = rpcUnavailable(e);
+        if (isTransient(e) || rpc) {
+          waitMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures++);
+          const why = rpc ? `Cannot reach the chain at ${rpc.url}: ${message}` : message;
+          this.#report({ kind: "retrying", message: why, inMs: waitMs });
+        } else {
+          this.#report({ kind: "error", message });
+        }
       }
       if (!["trained", "resent", "aggregated", "validated"].includes(outcome)) {
-        await new Promise((r) => setTimeout(r, pollMs));
+        await new Promise((r) => setTimeout(r, waitMs));
       }
     }
+  }
+
+  #report(event: Extract<WorkerEvent, { kind: "retrying" | "error" }>): void {
+    if (this.options.onProgress) return this.options.onProgress(event);
+    const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1000} s` : "";
+    console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`);
   }
 
   /** Trains, commits and delivers the node's task of the open round. */
   async #runTrain(task: TrainTask): Promise<"trained" | "wait"> {
     const { result, spec, residual } = await this.train(task);
-    const bytes = encodeUpdate(spec, task.round, result);
-    const updateCid = await this.gateway.put(bytes);
+    const { updateCid, bytes } = await uploadUpdate(this.gateway, spec, task.round, result);
     const { client, addresses } = this.options;
     const { jobId, round } = task;
+    this.follower?.add(jobId);
     const params = { addresses, nodePubkey: this.options.key.publicKeyHex, jobId, round, result };
     if (!await commitTrained(client, params)) return "wait";
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
@@ -212,10 +245,11 @@ export class Worker {
     // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.
     if (residual) await this.state.stageResidual(jobId, residual);
     await this.state.savePending({ jobId, round, envelope: json });
-    await postUpdate(this.coordinator, json);
+    const delivered = await postUpdate(this.coordinator, json);
     if (residual) await this.state.adoptResidual(jobId, residual);
     await this.state.savePending(undefined);
-    this.options.onProgress?.({ kind: "submitted", jobId, round, result, bytes: bytes.length });
+    if (spec.secureAggregation && delivered) await this.secureAggregate(task, spec, result.delta);
+    this.options.onProgress?.({ kind: "submitted", jobId, round, result, bytes });
     return "trained";
   }
 
@@ -242,17 +276,30 @@ export class Worker {
   }
 
   /** Fetches what the task needs and trains it (the update is encoded, not yet sent). */
-  protected train(task: TrainTask): Promise<TrainedRound> {
+  protected async train(task: TrainTask): Promise<TrainedRound> {
     const { onProgress, key } = this.options;
     const { jobId, round } = task;
-    return trainTask({
+    return await trainTask({
       gateway: this.gateway,
       state: this.state,
       trainer: this.trainer,
       key,
       domain: this.domain,
-      onStep: onProgress && ((p) => onProgress({ kind: "step", jobId, round, ...p })),
+      onStep: onProgress &&
+        stepReporter(
+          await this.gateway.spec(task.specCid),
+          (p) => onProgress({ kind: "step", jobId, round, ...p }),
+        ),
     }, task);
+  }
+
+  /** A secure job's round: the node's side of SecAgg+, its secrets in memory only. */
+  protected secureAggregate(task: TrainTask, spec: JobSpec, delta: Float32Array) {
+    const { client, chainId, key } = this.options;
+    const { coordinator, gateway } = this;
+    const { jobId, round } = task;
+    const at = { coordinator, gateway, client, chainId, key, spec, jobId, round, delta };
+    return runSecureAggregation(at);
   }
 
   /** Signs an update envelope with the node key. */
@@ -269,4 +316,20 @@ export class Worker {
   protected recompute(task: ValidationTask): Promise<Hex> {
     return recomputeTask(this.trainer, this.gateway, task);
   }
+}
+
+/** An onStep that adds the speed in tokens/s, measured from the round's first step. */
+function stepReporter(
+  spec: { batch: { B: number; T: number; accumSteps: number } },
+  report: (p: { step: number; steps: number; loss: number; tokensPerSecond: number }) => void,
+): (p: { step: number; steps: number; loss: number }) => void {
+  const tokensPerStep = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
+  let first: { step: number; at: number } | undefined;
+  return (p) => {
+    const at = performance.now();
+    first ??= { step: p.step, at };
+    const seconds = (at - first.at) / 1000;
+    const tokensPerSecond = seconds > 0 ? ((p.step - first.step) * tokensPerStep) / seconds : 0;
+    report({ ...p, tokensPerSecond });
+  };
 }

@@ -103,7 +103,15 @@ Deno.test({
       const url = `http://127.0.0.1:${port}`;
       const startCoordinator = () => {
         const p = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", "functions/router.ts"],
+          args: [
+            "serve",
+            "-A",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            String(port),
+            "functions/router.ts",
+          ],
           cwd: root,
           env: {
             ARTHA_RPC_URL: net.rpcUrl,
@@ -112,7 +120,6 @@ Deno.test({
             ARTHA_ADDRESSES: JSON.stringify(addresses),
             ARTHA_KV_PATH: `${dir}/coordinator.kv`,
             ARTHA_STORE_DIR: `${dir}/svdb`,
-            PORT: String(port),
             ARTHA_CRON: "off",
           },
           stdout: "null",

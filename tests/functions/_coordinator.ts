@@ -34,6 +34,7 @@ import {
 import type { Store } from "../../lib/store/store.ts";
 import { isStoreKind, openStore, type StoreKind } from "../../lib/store/open_store.ts";
 import type { ModelConfig } from "../../kernel/params.ts";
+import { SECURE_UPDATE_CID } from "../../lib/round/secure_session.ts";
 import { type Context, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
 import { getJob, type JobRecord } from "../../lib/coordinator/state.ts";
 import { loadWeights, processTrainer } from "../../lib/coordinator/job.ts";
@@ -151,6 +152,8 @@ export interface JobOptions {
   privacy?: JobSpec["privacy"];
   /** Training shards (default: one per node, at least 2). */
   shards?: number;
+  /** Secure aggregation (the coordinator sees only the round's sum). */
+  secureAggregation?: JobSpec["secureAggregation"];
 }
 
 export interface Coordinator extends AsyncDisposable {
@@ -309,6 +312,7 @@ export async function setupCoordinator(
           compression: j.compression,
           robust: j.robust,
           privacy: j.privacy,
+          secureAggregation: j.secureAggregation,
           nodes,
           valBytesPerShard: 256,
         });
@@ -377,7 +381,8 @@ export async function setupCoordinator(
           n.key,
           { encode: codec && ((d) => codec.encode(d).bytes) },
         );
-        const updateCid = (await s.put(
+        // A secure job's update is never uploaded (lib/worker/deliver.ts uploadUpdate).
+        const updateCid = job.spec.secureAggregation ? SECURE_UPDATE_CID : (await s.put(
           result.payload ?? encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
         )).toString();
         if (t.commit ?? true) {

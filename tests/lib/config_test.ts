@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, env } from "../../lib/config.ts";
+import { ConfigError, env, readCoordinatorSettings, readWorkerSettings } from "../../lib/config.ts";
+import { configFrom, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
 
 Deno.test("a missing or unusable setting names its variable", () => {
   // Prepare
@@ -22,8 +23,116 @@ Deno.test("a missing or unusable setting names its variable", () => {
   }
 });
 
-Deno.test("defaults: store, port, host, cron", () => {
+Deno.test("defaults: store and model cache", () => {
   assert.equal(typeof env.storeDir(), "string");
-  assert.ok(Number.isInteger(env.port()));
   assert.ok(env.modelCacheDir().endsWith("arthatrain/models"));
+});
+
+/** Runs `fn` with the variables set (undefined: unset), restoring them after. */
+function withEnv(vars: Record<string, string | undefined>, fn: () => void) {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) {
+      x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
+    }
+  };
+  apply(vars);
+  try {
+    fn();
+  } finally {
+    apply(saved);
+  }
+}
+
+const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ADDRESSES = Object.fromEntries(
+  ["registry", "reputation", "jobs", "proofs", "models", "dids", "verification", "disputes"].map(
+    (c, i) => [c, `0x${String(i + 1).padStart(40, "0")}`],
+  ),
+);
+const CLEAN = {
+  ARTHA_RPC_URL: undefined,
+  ARTH_RPC_URL: undefined,
+  ARTHA_CHAIN_ID: undefined,
+  ARTHA_ADDRESSES: undefined,
+  ARTHA_ADDRESSES_FILE: undefined,
+  ARTHA_COORDINATOR: undefined,
+  ARTHA_KV_PATH: undefined,
+  ARTHA_STORE_DIR: undefined,
+  ARTHA_CRON: undefined,
+  DENO_DEPLOYMENT_ID: undefined,
+};
+
+Deno.test("ARTHA_ADDRESSES takes a file (relative to INIT_CWD) or the JSON itself", async () => {
+  // Prepare
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a.json`, JSON.stringify(ADDRESSES));
+  try {
+    // Execute, Assert
+    withEnv({ ...CLEAN, INIT_CWD: dir, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: "a.json" }, () => {
+      const s = readCoordinatorSettings();
+      assert.equal(s.deployment.file, `${dir}/a.json`);
+      assert.equal(s.deployment.addresses.jobs, ADDRESSES.jobs);
+      assert.equal(s.kvPath, `${dir}/.artha/coordinator.kv`);
+      assert.equal(s.storeDir, `${dir}/.artha/svdb`);
+      assert.equal(s.rpcUrl, "http://127.0.0.1:8545");
+      assert.equal(s.chainId, 31337);
+    });
+    const json = JSON.stringify(ADDRESSES);
+    withEnv({ ...CLEAN, INIT_CWD: dir, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: json }, () => {
+      const s = readCoordinatorSettings();
+      assert.equal(s.deployment.file, undefined);
+      assert.equal(s.deployment.addresses.disputes, ADDRESSES.disputes);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the SVDB limits come from ARTHA_SVDB_* and default to the coordinator's", () => {
+  withEnv({
+    ...CLEAN,
+    ARTHA_PRIVATE_KEY: KEY,
+    ARTHA_ADDRESSES: JSON.stringify(ADDRESSES),
+    ARTHA_SVDB_MAX_FILE_BYTES: "1024",
+    ARTHA_SVDB_UPLOAD_LEASE_MS: "60000",
+    ARTHA_SVDB_UPLOAD_WRITERS: "0xAbCd000000000000000000000000000000000001",
+  }, () => {
+    const config = configFrom(readCoordinatorSettings());
+    assert.equal(config.maxFileBytes, 1024);
+    assert.equal(config.uploadLeaseMs, 60_000);
+    assert.deepEqual(config.uploadWriters, ["0xabcd000000000000000000000000000000000001"]);
+    assert.equal(config.uploadQuotaBytes, DEFAULT_CONFIG.uploadQuotaBytes);
+  });
+});
+
+Deno.test("every problem is reported at once, each naming its flag or variable", () => {
+  withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: "nope", ARTHA_CHAIN_ID: "x" }, () => {
+    assert.throws(
+      () => readWorkerSettings(["--poll", "1", "--coordinator", "ftp://x"], { readFiles: false }),
+      (e) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(e.problems.map((p) => p.variable).sort(), [
+          "--coordinator",
+          "--poll",
+          "ARTHA_CHAIN_ID",
+          "ARTHA_PRIVATE_KEY",
+        ]);
+        assert.equal(e.message.split("\n").length, 1);
+        assert.doesNotMatch(e.message, /nope/);
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("worker paths: --dir holds the key and state, relative to INIT_CWD", () => {
+  withEnv({ ...CLEAN, INIT_CWD: "/home/me/net", ARTHA_PRIVATE_KEY: KEY.slice(2) }, () => {
+    const s = readWorkerSettings(["--dir", "laptop1", "withdraw"], { readFiles: false });
+    assert.equal(s.command, "withdraw");
+    assert.equal(s.key, "/home/me/net/laptop1/node.key");
+    assert.equal(s.state, "/home/me/net/laptop1/worker.json");
+    assert.equal(s.deployment.file, "/home/me/net/.artha/addresses.json");
+    assert.equal(s.privateKey, KEY, "a key without 0x is accepted");
+  });
 });

@@ -47,7 +47,7 @@ function correlation(ring: Uint32Array, x: Float32Array): number {
     Math.sqrt((saa / n - (sa / n) ** 2) * (sxx / n - (sx / n) ** 2));
 }
 
-/** Chi-square of the top 4 bits against uniform (15 dof; 99.9% quantile 37.7). */
+/** Chi-square of the top 4 bits against uniform (15 dof; the 1 - 1e-6 quantile is 56.5). */
 function chi2TopBits(ring: Uint32Array): number {
   const bins = new Array(16).fill(0);
   for (const w of ring) bins[w >>> 28]++;
@@ -58,7 +58,7 @@ function chi2TopBits(ring: Uint32Array): number {
 function assertHides(ring: Uint32Array, x: Float32Array, what: string): void {
   const r = correlation(ring, x);
   assert.ok(Math.abs(r) < 5 / Math.sqrt(x.length), `${what}: correlation ${r}`);
-  assert.ok(chi2TopBits(ring) < 37.7, `${what}: not uniform`);
+  assert.ok(chi2TopBits(ring) < 56.5, `${what}: not uniform`);
 }
 
 /** Records each client's secret draws: [c^SK, s^SK, b, ...Shamir coefficients]. */

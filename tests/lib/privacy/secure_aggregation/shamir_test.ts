@@ -84,10 +84,12 @@ Deno.test("t-1 shares are uniform whatever the secret (exhaustive counts on GF(1
   // Execute
   for (const secret of [0n, 4n, 10n]) {
     const cells = counts(secret);
-    // Assert: chi-square against uniform (120 dof; 99.9% quantile ~ 173)
+    // Assert: chi-square against uniform (120 dof). The shares come from the CSPRNG, so the
+    // bound is the 1 - 1e-6 quantile (208.5): a sound split fails it once in a million runs,
+    // while a biased one (a fixed or skewed coefficient) lands in the thousands.
     const e = trials / 121;
     const chi2 = cells.reduce((s, c) => s + (c - e) ** 2 / e, 0);
-    assert.ok(chi2 < 173, `secret ${secret}: chi2 ${chi2.toFixed(1)}`);
+    assert.ok(chi2 < 208.5, `secret ${secret}: chi2 ${chi2.toFixed(1)}`);
     assert.ok(cells.every((c) => c > 0), "every share pair occurs for every secret");
   }
 });

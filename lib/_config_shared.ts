@@ -1,0 +1,163 @@
+/**
+ * What the programs' settings share (lib/config.ts reads them): the error that names every bad
+ * setting, the defaults of a local network, the chain endpoint, the deployment's addresses (a
+ * file or their JSON) and flag parsing. Private to lib/config.ts and its `_config_*` helpers.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ArthaAddresses } from "./chain/contracts.ts";
+import type { ConfigProblem, FlagValues, SettingsReader, Source } from "./_config_reader.ts";
+
+/** Settings that are missing or unusable; the message names every one of them. */
+export class ConfigError extends Error {
+  readonly code = "CONFIG";
+  /** The first problem's flag or variable. */
+  readonly variable: string;
+  readonly problems: readonly ConfigProblem[];
+  constructor(variable: string | readonly ConfigProblem[], message = "") {
+    const problems = typeof variable === "string" ? [{ variable, message }] : variable;
+    super(
+      `Cannot read configuration: ${problems.map((p) => `${p.variable} ${p.message}`).join("; ")}`,
+    );
+    this.name = "ConfigError";
+    this.variable = problems[0]?.variable ?? "";
+    this.problems = problems;
+  }
+}
+
+/** The local chain `deno task chain` starts and every program uses by default. */
+export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+export const DEFAULT_CHAIN_ID = 31337;
+/** Where `deno task serve` listens and clients look for it by default. */
+export const DEFAULT_COORDINATOR = "http://127.0.0.1:8787";
+/** The folder of a local network's files (addresses, coordinator state, owner state). */
+export const NETWORK_DIR = ".artha";
+/** What `deno task deploy` writes and the others read. */
+export const DEFAULT_ADDRESSES_FILE = `${NETWORK_DIR}/addresses.json`;
+
+// ---- pieces of every program's settings ----
+
+/** A chain endpoint, and the names its values came from (for messages). */
+export interface ChainEndpoint {
+  rpcUrl: string;
+  chainId: number;
+  /** The flag or variable each value came from. */
+  names: { rpcUrl: string; chainId: string };
+}
+
+/** Where a deployment's contract addresses come from and, once read, what they are. */
+export interface AddressesSetting {
+  /** The flag or variable they came from (or the default file). */
+  name: string;
+  /** The file they are read from (absolute), unless given as JSON. */
+  file?: string;
+  /** Undefined when the file was not read (`readFiles: false`). */
+  addresses?: ArthaAddresses;
+}
+
+const CONTRACTS = [
+  "registry",
+  "reputation",
+  "jobs",
+  "proofs",
+  "models",
+  "dids",
+  "verification",
+  "disputes",
+] as const;
+
+export function finish(r: SettingsReader): void {
+  if (r.problems.length) throw new ConfigError(r.problems);
+}
+
+export function chainEndpoint(r: SettingsReader, flags: boolean): ChainEndpoint {
+  const rpc: Source = {
+    flag: flags ? "rpc" : undefined,
+    variable: "ARTHA_RPC_URL",
+    aliases: ["ARTH_RPC_URL"],
+  };
+  const id: Source = { flag: flags ? "chain-id" : undefined, variable: "ARTHA_CHAIN_ID" };
+  return {
+    rpcUrl: r.url(rpc, DEFAULT_RPC_URL, "the chain's JSON-RPC endpoint") ?? "",
+    chainId: r.int(id, DEFAULT_CHAIN_ID, 1) ?? 0,
+    names: { rpcUrl: r.raw(rpc).name, chainId: r.raw(id).name },
+  };
+}
+
+export const OPERATOR_KEY: Source = { variable: "ARTHA_PRIVATE_KEY" };
+
+export function readAddresses(r: SettingsReader, flag: string | undefined, read: boolean) {
+  const source: Source = { flag, variable: "ARTHA_ADDRESSES", aliases: ["ARTHA_ADDRESSES_FILE"] };
+  const { text, name: given } = r.raw(source);
+  const name = text === undefined ? `ARTHA_ADDRESSES (default ${DEFAULT_ADDRESSES_FILE})` : given;
+  const value = text ?? DEFAULT_ADDRESSES_FILE;
+  if (value.trim().startsWith("{")) {
+    return { name, addresses: parseAddresses(r, name, value, "its JSON") };
+  }
+  const file = r.resolve(value);
+  if (!read) return { name, file };
+  let json: string;
+  try {
+    json = Deno.readTextFileSync(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? `names ${file}, which does not exist`
+      : `names ${file}, which cannot be read (${(e as Error).message})`;
+    r.fail(
+      name,
+      `${why}: run \`deno task deploy\` (it writes ${DEFAULT_ADDRESSES_FILE}) or set it to ` +
+        "the deployment's addresses file or JSON",
+    );
+    return { name, file };
+  }
+  return { name, file, addresses: parseAddresses(r, name, json, file) };
+}
+
+function parseAddresses(
+  r: SettingsReader,
+  name: string,
+  json: string,
+  where: string,
+): ArthaAddresses | undefined {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(json);
+  } catch (e) {
+    return r.fail(
+      name,
+      `must be the addresses file or JSON; ${where} is not JSON (${(e as Error).message})`,
+    );
+  }
+  const missing = CONTRACTS.filter((c) => !/^0x[0-9a-fA-F]{40}$/.test(String(parsed?.[c] ?? "")));
+  if (missing.length) {
+    return r.fail(name, `has no 0x address for ${missing.join(", ")} in ${where}`);
+  }
+  return Object.fromEntries(CONTRACTS.map((c) => [c, parsed[c]])) as unknown as ArthaAddresses;
+}
+
+/** parseArgs with its errors turned into configuration problems naming the flag. */
+export function parseFlags(
+  args: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+  program: string,
+): { values: FlagValues; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
+    return { values: values as FlagValues, positionals };
+  } catch (e) {
+    const flag = /'(--?[\w-]+)/.exec((e as Error).message)?.[1] ?? args.join(" ");
+    const known = Object.keys(options).map((o) => `--${o}`).join(", ");
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      throw new ConfigError(flag, `is not a flag of ${program} (flags: ${known})`);
+    }
+    throw new ConfigError(
+      flag,
+      `needs a value (write ${flag}=VALUE when the value starts with -) in ${program}`,
+    );
+  }
+}
+
+export const str = { type: "string" } as const;
+export const bool = { type: "boolean" } as const;

@@ -1,0 +1,186 @@
+/**
+ * A secure round's session through its stages: the current attempt, opening the next one (roster,
+ * anchor block, seed), and closing the open stage when every awaited message is in or its
+ * deadline passed (Unmasking: finishing, which stores the ring sum in SVDB). Every close is one
+ * atomic write checked against the head and the stage's message count.
+ */
+import { getBlockHash } from "../chain/get_block_hash.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { BPS, quorumCount } from "../job/round_policy.ts";
+import {
+  DEFAULT_MIN_SURVIVOR_FRACTION,
+  resolveParams,
+} from "../privacy/secure_aggregation/params.ts";
+import {
+  DEFAULT_STAGE_MS,
+  secureContext,
+  secureRoundConfig,
+  secureSeed,
+} from "../round/secure_session.ts";
+import type { Context } from "./context.ts";
+import { type JobRecord, setLarge } from "./state.ts";
+import {
+  applyStored,
+  countKey,
+  currentAttemptKey,
+  exclusive,
+  forgetServer,
+  liveServer,
+  readSession,
+  type SecureSession,
+  type SessionEntry,
+  sessionKey,
+} from "./_secure_store.ts";
+
+/** Closes the open stage when it may; returns the head after. */
+export function advanceSecureRound(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  entry: SessionEntry,
+  options: { quorum: boolean },
+): Promise<SessionEntry> {
+  const { jobId, round, attempt } = entry.value;
+  return exclusive(ctx, entry.value, async () => {
+    const now = (await readSession(ctx.kv, jobId, round, attempt))!;
+    const s = now.value;
+    if (s.stage === "Done" || s.stage === "Failed") return now;
+    const counted = await ctx.kv.get<Deno.KvU64>(countKey(s, s.stage));
+    if (!mayClose(ctx, job, spec, s, Number(counted.value?.value ?? 0n), options.quorum)) {
+      return now;
+    }
+    return await closeWith(ctx, job, now, counted);
+  });
+}
+
+/** Closes the stage over every stored message; the write fails if one came in meanwhile. */
+async function closeWith(
+  ctx: Context,
+  job: JobRecord,
+  entry: SessionEntry,
+  counted: Deno.KvEntryMaybe<Deno.KvU64>,
+): Promise<SessionEntry> {
+  const s = entry.value;
+  const live = await liveServer(ctx, entry);
+  await applyStored(ctx, s, live.server, live.applied); // what other processes took
+  const { next, requests } = await closeStage(ctx, s, live);
+  const res = await setLarge(ctx.kv.atomic().check(entry).check(counted), entry.key, next)
+    .commit();
+  if (!res.ok) {
+    forgetServer(ctx, s); // closed elsewhere, or a message came in: the next call retries
+    return (await readSession(ctx.kv, s.jobId, s.round, s.attempt))!;
+  }
+  Object.assign(live, { versionstamp: res.versionstamp, requests, applied: new Set() });
+  if (next.stage === "Done" || next.stage === "Failed") forgetServer(ctx, s); // no more messages
+  if (next.stage === "Done") {
+    // As closeWhenComplete does: the queue listener closes the round without waiting for cron.
+    await ctx.kv.enqueue({ kind: "closeRound", jobId: job.jobId, round: job.round });
+  }
+  return { ...entry, value: next, versionstamp: res.versionstamp };
+}
+
+/**
+ * Every awaited message is in; or the stage's deadline passed: AdvertiseKeys with the round's
+ * (the quorum too, from the aggregate backstop), later stages `stageMs` after they opened.
+ */
+function mayClose(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  s: SecureSession,
+  count: number,
+  quorum: boolean,
+): boolean {
+  if (count >= s.expected) return true;
+  const now = ctx.now();
+  if (s.stage !== "AdvertiseKeys") {
+    return now - s.stageOpenedAt >= (spec.secureAggregation?.stageMs ?? DEFAULT_STAGE_MS);
+  }
+  if (now - job.roundOpenedAt >= spec.aggregation.deadlineMs) return true;
+  const n = s.config.clients.length;
+  const minSurvivors = Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
+  const q = quorumCount(n, Math.round(spec.aggregation.quorum * BPS));
+  return quorum && count >= Math.max(q, minSurvivors);
+}
+
+/** The head after closing the live server's stage (Unmasking: finishing), or after failing. */
+async function closeStage(
+  ctx: Context,
+  s: SecureSession,
+  live: Awaited<ReturnType<typeof liveServer>>,
+): Promise<{ next: SecureSession; requests: typeof live.requests }> {
+  const { server } = live;
+  try {
+    if (s.stage === "Unmasking") {
+      const r = await server.finish();
+      const ring = new Uint8Array(r.ringSum.buffer, r.ringSum.byteOffset, r.ringSum.byteLength);
+      const sumCid = (await ctx.store.put(ring)).toString();
+      const perNode = 16 + 68 + 4 * s.config.vectorLength; // encodeMaskedInput of a node key id
+      const result = {
+        included: r.included,
+        excluded: r.excluded,
+        noiseStd: r.noiseStd,
+        scale: r.scale,
+        sumCid,
+        maskedBytes: perNode * r.included.length,
+      };
+      return { next: { ...s, stage: "Done", result }, requests: new Map() };
+    }
+    const requests = server.closeStage();
+    const stage = server.stage as SecureSession["stage"];
+    return { next: { ...s, stage, stageOpenedAt: ctx.now(), expected: requests.size }, requests };
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== "string" || !code.startsWith("SECAGG_")) throw e;
+    const failure = { code, message: (e as Error).message, at: ctx.now() };
+    return { next: { ...s, stage: "Failed", failure }, requests: new Map() };
+  }
+}
+
+/** The round's current attempt, if one opened. */
+export async function currentSession(
+  ctx: Context,
+  job: JobRecord,
+): Promise<SessionEntry | undefined> {
+  const attempt = (await ctx.kv.get<number>(currentAttemptKey(job.jobId, job.round))).value;
+  return attempt === null ? undefined : await readSession(ctx.kv, job.jobId, job.round, attempt);
+}
+
+/**
+ * Opens the round's next attempt: the roster is the assigned nodes now; the seed comes from the
+ * latest block, mined after the roster was fixed (the round's close and reassignments came
+ * first, and the asking node's commitRound after them). A concurrent open wins.
+ *
+ * @throws {RangeError} when the roster is too small for the protocol (fewer than 2 nodes)
+ */
+export async function openSession(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<SessionEntry> {
+  const pointerKey = currentAttemptKey(job.jobId, job.round);
+  const pointer = await ctx.kv.get<number>(pointerKey);
+  const attempt = pointer.value === null ? 0 : pointer.value + 1;
+  const block = await getBlockHash(ctx.chain.client);
+  const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round, attempt };
+  const context = secureContext(at);
+  const seed = secureSeed(context, block.hash);
+  const config = secureRoundConfig(spec, { context, seed, clients: job.assigned });
+  resolveParams(config); // refuses a roster the protocol cannot run
+  const session: SecureSession = {
+    jobId: job.jobId,
+    round: job.round,
+    attempt,
+    anchorBlock: block.number.toString(),
+    blockHash: block.hash,
+    config,
+    stage: "AdvertiseKeys",
+    stageOpenedAt: ctx.now(),
+    expected: config.clients.length,
+  };
+  const key = sessionKey(job.jobId, job.round, attempt);
+  const op = ctx.kv.atomic().check(pointer).check({ key, versionstamp: null })
+    .set(pointerKey, attempt);
+  await setLarge(op, key, session).commit();
+  return (await currentSession(ctx, job))!;
+}

@@ -1,0 +1,314 @@
+/**
+ * Secure aggregation in a job's rounds (jobs with `secureAggregation`): the coordinator runs one
+ * SecAgg+ server per round attempt and learns only the sum of the included nodes' updates.
+ *
+ * - A session opens when the first node that delivered its envelope (digests committed on chain)
+ *   asks for it; its roster is the round's assigned nodes and its graph seed comes from the hash
+ *   of the latest block then, mined after the roster was fixed (lib/round/secure_session.ts).
+ * - Nodes post signed stage messages ({@link receiveSecureMessage}) and read their next request
+ *   ({@link secureRoundView}). A stage closes when every node it waits for answered, or when its
+ *   deadline passes: AdvertiseKeys at the round's quorum (aggregate backstop only) or deadline,
+ *   later stages `stageMs` after they opened ({@link advanceSecureRound}).
+ * - The round's close ({@link fixSecureClosingSet}) takes the finished session's included nodes
+ *   as its closing set; a failed session (too few survivors or shares) extends the round, and
+ *   the next attempt opens with fresh keys and a fresh seed.
+ * - KV is the truth (./_secure_store.ts): the head and every accepted message; the unmasked
+ *   ring sum goes to SVDB ({@link secureSum}).
+ */
+import type { Hex } from "../crypto/digest.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import type { RoundDecision } from "../job/round_policy.ts";
+import { decodeFixedPoint } from "../privacy/secure_aggregation/fixed_point.ts";
+import type { ClientMessage, RejectCode } from "../privacy/secure_aggregation/messages.ts";
+import {
+  type SecurePost,
+  type SecureRoundView,
+  verifySecurePost,
+} from "../round/secure_session.ts";
+import type { Context } from "./context.ts";
+import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
+import { loadSpec } from "./job.ts";
+import { reject, type Rejection } from "./result.ts";
+import {
+  getJob,
+  getLarge,
+  type JobRecord,
+  listValues,
+  roundUpdates,
+  setLarge,
+  updateKey,
+  type UpdateRecord,
+} from "./state.ts";
+import {
+  clientMessage,
+  countKey,
+  exclusive,
+  forgetServer,
+  liveServer,
+  messageKey,
+  messagesKey,
+  readSession,
+  type SecureSession,
+  type SessionEntry,
+} from "./_secure_store.ts";
+import { advanceSecureRound, currentSession, openSession } from "./_secure_session.ts";
+
+export type { SecureResult, SecureSession } from "./_secure_store.ts";
+export { advanceSecureRound, currentSession } from "./_secure_session.ts";
+
+/** The closing reason of a securely aggregated round. */
+export const SECURE_CLOSE_REASON = "secure-aggregation";
+
+const STATUS_OF: Record<RejectCode, number> = {
+  WRONG_STAGE: 409,
+  UNKNOWN_CLIENT: 403,
+  NOT_INVITED: 403,
+  DUPLICATE: 409,
+  MALFORMED: 422,
+  BAD_SIGNATURE: 401,
+};
+
+/** A secure job's open round, or why there is none. */
+async function openRound(
+  ctx: Context,
+  jobId: Hex,
+  round: number | undefined,
+): Promise<{ job: JobRecord; spec: JobSpec } | Rejection> {
+  const job = (await getJob(ctx.kv, jobId)).value;
+  if (!job) return reject(404, "UNKNOWN_JOB", "Cannot run secure round: unknown job");
+  if (job.status !== "running") {
+    return reject(409, "JOB_NOT_RUNNING", `Cannot run secure round: job is ${job.status}`);
+  }
+  if (round !== undefined && round !== job.round) {
+    const why = `Cannot run secure round: round ${round} is not the open round ${job.round}`;
+    return reject(409, "ROUND_NOT_OPEN", why);
+  }
+  const spec = await loadSpec(ctx.store, job.specCid);
+  if (!spec.secureAggregation) {
+    return reject(409, "NOT_SECURE", "Cannot run secure round: the job does not use it");
+  }
+  return { job, spec };
+}
+
+/**
+ * `GET /secagg`: the open round's session and, for `node`, what it should do now. A node that
+ * delivered its envelope opens the session (or the next attempt after a failed one).
+ */
+export async function secureRoundView(
+  ctx: Context,
+  q: { jobId: Hex; round?: number; node?: Hex },
+): Promise<{ ok: true; view: SecureRoundView } | Rejection> {
+  const open = await openRound(ctx, q.jobId, q.round);
+  if ("ok" in open) return open;
+  const { job, spec } = open;
+  let entry = await currentSession(ctx, job);
+  if ((!entry || entry.value.extended) && q.node && await hasDelivered(ctx, job, q.node)) {
+    entry = await openSession(ctx, job, spec);
+  }
+  if (!entry) return reject(404, "NO_SESSION", "Cannot show secure round: no session yet");
+  const now = await advanceSecureRound(ctx, job, spec, entry, { quorum: false });
+  const { round, attempt } = now.value;
+  const view = await exclusive(ctx, now.value, async () => {
+    return await viewOf(ctx, (await readSession(ctx.kv, job.jobId, round, attempt))!, q.node);
+  });
+  return { ok: true, view };
+}
+
+/**
+ * `POST /secagg`: one node's signed stage message. A node joins at AdvertiseKeys only after its
+ * envelope is in; a retry of a stored message is answered 200, another message 409.
+ */
+export async function receiveSecureMessage(
+  ctx: Context,
+  post: SecurePost,
+): Promise<{ ok: true; status: 200 | 201 } | Rejection> {
+  const open = await openRound(ctx, post.jobId, post.round);
+  if ("ok" in open) return open;
+  const { job, spec } = open;
+  const entry = await readSession(ctx.kv, job.jobId, job.round, post.attempt);
+  if (!entry) return reject(404, "NO_SESSION", "Cannot take message: no such attempt");
+  const s = entry.value;
+  const refused = await checkPost(ctx, job, s, post);
+  if (refused) return refused;
+  const key = messageKey(s, s.stage, post.nodePubkey);
+  const stored = (await getLarge<string>(ctx.kv, key)).value;
+  if (stored !== null) return retried(stored, post);
+  let msg: ClientMessage;
+  try {
+    msg = await clientMessage(ctx, post.message);
+  } catch (e) {
+    return reject(422, "MALFORMED", `Cannot take message: ${(e as Error).message}`);
+  }
+  const taken = await exclusive(ctx, s, () => takeMessage(ctx, entry, post, msg));
+  if (!taken.ok) return taken;
+  await advanceSecureRound(ctx, job, spec, entry, { quorum: false });
+  return taken;
+}
+
+/** The server takes the message, then KV stores it (once, while the stage is open). */
+async function takeMessage(
+  ctx: Context,
+  entry: SessionEntry,
+  post: SecurePost,
+  msg: ClientMessage,
+): Promise<{ ok: true; status: 200 | 201 } | Rejection> {
+  const s = entry.value;
+  const closed = () =>
+    reject(409, "WRONG_STAGE", `Cannot take message: ${s.stage} closed meanwhile`);
+  const head = await readSession(ctx.kv, s.jobId, s.round, s.attempt);
+  if (head?.versionstamp !== entry.versionstamp) return closed();
+  const key = messageKey(s, s.stage, post.nodePubkey);
+  const live = await liveServer(ctx, entry);
+  const receipt = await live.server.receive(msg);
+  if (!receipt.ok) return reject(STATUS_OF[receipt.code], receipt.code, receipt.message);
+  live.applied.add(post.nodePubkey);
+  const op = ctx.kv.atomic().check(entry).check({ key, versionstamp: null });
+  const res = await setLarge(op, key, post.message).sum(countKey(s, s.stage), 1n).commit();
+  if (res.ok) return { ok: true, status: 201 };
+  forgetServer(ctx, s); // the server took a message KV did not store
+  const now = (await getLarge<string>(ctx.kv, key)).value;
+  return now !== null ? retried(now, post) : closed();
+}
+
+/** Refuses a post not signed by its node, in another's name, of another stage, or too early. */
+async function checkPost(
+  ctx: Context,
+  job: JobRecord,
+  s: SecureSession,
+  post: SecurePost,
+): Promise<Rejection | undefined> {
+  if (!verifySecurePost(post, s.config.context)) {
+    return reject(401, "BAD_SIGNATURE", "Cannot take message: not signed by its node");
+  }
+  let head: { stage?: unknown; id?: unknown };
+  try {
+    head = JSON.parse(post.message);
+  } catch {
+    return reject(400, "MALFORMED", "Cannot take message: not JSON");
+  }
+  if (head?.id !== post.nodePubkey) {
+    return reject(403, "FOREIGN_MESSAGE", "Cannot take message: its id is not the signer");
+  }
+  if (head.stage !== s.stage) {
+    return reject(409, "WRONG_STAGE", `Cannot take message: the session is at ${s.stage}`);
+  }
+  if (s.stage === "AdvertiseKeys" && !await hasDelivered(ctx, job, post.nodePubkey)) {
+    const why = "Cannot take message: post the round's envelope (commitRound) first";
+    return reject(409, "NO_COMMITTED_UPDATE", why);
+  }
+  return undefined;
+}
+
+function retried(stored: string, post: SecurePost): { ok: true; status: 200 } | Rejection {
+  if (stored === post.message) return { ok: true, status: 200 };
+  return reject(409, "DUPLICATE", "Cannot take message: another message of this node is in");
+}
+
+/** What the view shows `node` (or, without one, whom the stage waits for). */
+async function viewOf(ctx: Context, entry: SessionEntry, node?: Hex): Promise<SecureRoundView> {
+  const s = entry.value;
+  const { jobId, round, attempt, anchorBlock, blockHash, config } = s;
+  const base = {
+    session: { jobId, round, attempt, anchorBlock, blockHash, config },
+    stage: s.stage,
+    invited: false,
+    answered: false,
+  };
+  if (s.stage === "Done") {
+    const { included } = s.result!;
+    const mine = node ? { included: included.includes(node) } : {};
+    return { ...base, status: "done", ...mine, includedCount: included.length };
+  }
+  if (s.stage === "Failed") return { ...base, status: "failed", failure: s.failure?.message };
+  const live = await liveServer(ctx, entry);
+  const expected = s.stage === "AdvertiseKeys" ? config.clients : [...live.requests.keys()];
+  if (!node) {
+    const answered = new Set<string>();
+    const prefix = messagesKey(s, s.stage);
+    for await (const e of ctx.kv.list({ prefix })) answered.add(String(e.key[prefix.length]));
+    return { ...base, status: "open", waitingFor: expected.filter((id) => !answered.has(id)) };
+  }
+  const answered = (await ctx.kv.get(messageKey(s, s.stage, node))).versionstamp !== null;
+  const request = live.requests.get(node);
+  return {
+    ...base,
+    status: "open",
+    invited: expected.includes(node),
+    answered,
+    ...(request ? { request } : {}),
+  };
+}
+
+async function hasDelivered(ctx: Context, job: JobRecord, node: string): Promise<boolean> {
+  return (await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp !== null;
+}
+
+/**
+ * The closing set of a secure round (round_close's first step): the included nodes once the
+ * session finished; an `insufficient` decision (the round is extended, dead nodes' tasks move to
+ * spares and the next attempt opens) when it failed or nobody delivered by the deadline;
+ * otherwise waiting.
+ */
+export async function fixSecureClosingSet(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<ClosingStep> {
+  const key = closingKey(job.jobId, job.round);
+  const recorded = (await getLarge<Closing>(ctx.kv, key)).value;
+  if (recorded) return { fixed: true, closing: recorded };
+  const delivered = (await listValues<UpdateRecord>(ctx.kv, roundUpdates(job.jobId, job.round)))
+    .map((u) => u.nodePubkey);
+  let entry = await currentSession(ctx, job);
+  if ((!entry || entry.value.extended) && delivered.length > 0) {
+    entry = await openSession(ctx, job, spec);
+  }
+  if (entry) entry = await advanceSecureRound(ctx, job, spec, entry, { quorum: true });
+  const missing = job.assigned.filter((n) => !delivered.includes(n)).sort();
+  const decision = (close: boolean, reason: RoundDecision["reason"]): ClosingStep => ({
+    fixed: false,
+    decision: {
+      close,
+      ok: !close,
+      reason,
+      received: delivered.length,
+      quorum: 0,
+      missing,
+      unexpected: [],
+    },
+  });
+  const s = entry?.value;
+  if (s?.stage === "Done") {
+    const nodes = [...s.result!.included].sort();
+    const closing: Closing = { nodes, delivered: nodes, reason: SECURE_CLOSE_REASON };
+    await setLarge(ctx.kv.atomic().check({ key, versionstamp: null }), key, closing).commit();
+    return { fixed: true, closing: (await getLarge<Closing>(ctx.kv, key)).value! };
+  }
+  if (s?.stage === "Failed" && !s.extended) {
+    await setLarge(ctx.kv.atomic().check(entry!), entry!.key, { ...s, extended: true }).commit();
+    return decision(true, "insufficient");
+  }
+  const late = !s && ctx.now() - job.roundOpenedAt >= spec.aggregation.deadlineMs;
+  return late ? decision(true, "insufficient") : decision(false, "waiting");
+}
+
+/**
+ * The finished session's unmasked sum (decoded from the ring), who is in it, the DP noise std it
+ * carries and the bytes of the masked inputs it came from.
+ *
+ * @throws {Error} when the round's session has not finished
+ */
+export async function secureSum(
+  ctx: Context,
+  job: JobRecord,
+): Promise<{ sum: Float64Array; included: string[]; noiseStd: number; bytes: number }> {
+  const r = (await currentSession(ctx, job))?.value.result;
+  if (!r) throw new Error(`Cannot read secure sum: round ${job.round} has not finished`);
+  const words = new Uint32Array((await ctx.store.get(r.sumCid)).slice().buffer);
+  return {
+    sum: decodeFixedPoint(words, r.scale),
+    included: r.included,
+    noiseStd: r.noiseStd,
+    bytes: r.maskedBytes,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * A finalized job's model on the owner's disk (`deno task job model`): the Hugging Face-style
+ * folder the coordinator exported at finalize, downloaded through its SVDB gateway with every
+ * block and file checked against its CID, and written to a folder `deno task infer --model`
+ * and transformers.js load as it is.
+ *
+ * @example
+ * ```ts ignore
+ * import { downloadModel } from "./job_model.ts";
+ * const files = await downloadModel("http://127.0.0.1:8787", job.modelFolderCid!, ".artha/model");
+ * ```
+ */
+import { dirname, join } from "node:path";
+import { fetchModelFolder } from "../model/model_folder.ts";
+
+/** Thrown when `out` exists but does not hold a model folder (nothing is overwritten). */
+export class OutputExistsError extends Error {
+  readonly code = "OUTPUT_EXISTS";
+  constructor(readonly path: string) {
+    super(`Cannot write the model to ${path}: it exists and is not a model folder; choose --out`);
+    this.name = "OutputExistsError";
+  }
+}
+
+async function entries(dir: string): Promise<string[] | undefined> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    if (e instanceof Deno.errors.NotADirectory) return [dir]; // a file: not a model folder
+    throw e;
+  }
+}
+
+/** Downloads the folder `cid` from `gateway` into `out` (replacing an older model folder). */
+export async function downloadModel(gateway: string, cid: string, out: string): Promise<string[]> {
+  const files = await fetchModelFolder(gateway, cid);
+  const existing = await entries(out);
+  if (existing?.length && !existing.includes("config.json")) throw new OutputExistsError(out);
+  if (existing) await Deno.remove(out, { recursive: true });
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = join(out, name);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.writeFile(path, bytes);
+  }
+  return Object.keys(files);
+}

@@ -1,0 +1,184 @@
+/**
+ * Submitting a training job to a running network, as its owner: check the coordinator runs on
+ * the owner's chain and deployment and the owner can pay; prepare the job (initial weights,
+ * shards, validation bytes and spec, lib/job/job_owner.ts) in memory, so their CIDs and the
+ * paramsHash are known before anything is sent; wait until enough workers are bound; escrow the
+ * budget with AIJobManager.submitTrain; upload every file through the coordinator's SVDB gateway
+ * signed by the owner's account (an account that has submitted a job may upload) or put them in
+ * a local store; register the job's model in ModelRegistry with the coordinator as publisher;
+ * and ask the coordinator to assign the job.
+ *
+ * @example
+ * ```ts ignore
+ * import { submitJob } from "./submit.ts";
+ * const job = await submitJob(owner, { coordinator, addresses, prepare, budget, nodes: 3 });
+ * console.log(job.jobId, job.assigned);
+ * ```
+ */
+import { type Address, formatEther, type Hex, parseEther } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { registerModel } from "../chain/register_model.ts";
+import { submitTrain } from "../chain/submit_train.ts";
+import { formatArthaUri } from "../store/cid.ts";
+import { MemoryBlockstore } from "../store/memory_blockstore.ts";
+import { type PutOptions, Store } from "../store/store.ts";
+import { accountUploadSigner, uploadDomain } from "../store/upload_signature.ts";
+import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
+import { Gateway } from "../worker/gateway.ts";
+import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
+import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
+import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
+
+/** What to submit, and where. */
+export interface SubmitJobParameters {
+  /** The coordinator's base URL. */
+  coordinator: string;
+  deployment: ExpectedDeployment;
+  chainIdName: string;
+  prepare: PrepareJobOptions;
+  /** Wei escrowed. */
+  budget: bigint;
+  /** Workers wanted (submitTrain's nodesWanted). */
+  nodes: number;
+  /** ModelRegistry name (default artha-<job id prefix>). */
+  name?: string;
+  /** Improvement (bps) that unlocks the accuracy bonus. */
+  targetImprovementBps: number;
+  /** Wei per GPU-second of the per-batch reward (default 0.001 ARTH). */
+  baseRatePerSecond?: bigint;
+  /** Put the files in this store (one the coordinator reads) instead of uploading them. */
+  store?: Store;
+  /** How long to wait for `nodes` bound workers before escrowing (default 10 min). */
+  waitNodesMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The submitted, started job. */
+export interface SubmittedJob {
+  jobId: Hex;
+  specCid: string;
+  spec: JobSpec;
+  modelId: Hex;
+  /** Nodes the coordinator assigned. */
+  assigned: number;
+  initialValLoss: number;
+}
+
+/** A store that also keeps every file it is given, to upload them later. */
+class RecordingStore extends Store {
+  readonly files: { bytes: Uint8Array; cid: string }[] = [];
+  override async put(content: Uint8Array | AsyncIterable<Uint8Array>, options?: PutOptions) {
+    const cid = await super.put(content, options);
+    if (content instanceof Uint8Array) this.files.push({ bytes: content, cid: cid.toString() });
+    return cid;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the coordinator has `nodes` bound workers (or the time is up). */
+async function waitForNodes(
+  coordinator: CoordinatorClient,
+  nodes: number,
+  waitMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let seen = -1;
+  for (;;) {
+    const { nodes: bound } = await coordinator.getJson<{ nodes: unknown[] }>("/status");
+    if (bound.length >= nodes) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `only ${bound.length} of ${nodes} workers are bound to the coordinator after ` +
+          `${Math.round(waitMs / 1000)} s; start more workers or ask for fewer --nodes`,
+      );
+    }
+    if (bound.length !== seen) log(`waiting for ${nodes} bound workers (${bound.length} so far)`);
+    seen = bound.length;
+    await sleep(1000);
+  }
+}
+
+/** Submits, pays for, uploads, registers and starts a job; see the module doc. */
+export async function submitJob(
+  client: ArthaClient,
+  params: SubmitJobParameters,
+): Promise<SubmittedJob> {
+  const log = params.log ?? (() => {});
+  const { addresses } = params.deployment;
+  const chainId = client.chain.id;
+  const info = await checkCoordinator(params.coordinator, {
+    chainId,
+    chainIdName: params.chainIdName,
+    deployment: params.deployment,
+  });
+  const owner = client.account.address;
+  await checkFunds(client, { address: owner, need: params.budget, action: "submit the job" });
+  const local = new RecordingStore(new MemoryBlockstore());
+  const { spec, specCid } = await prepareJob(params.store ?? local, params.prepare);
+  const coordinator = new CoordinatorClient(httpCoordinator(params.coordinator), { retries: 3 });
+  await waitForNodes(coordinator, params.nodes, params.waitNodesMs ?? 600_000, log);
+  const { jobId } = await submitTrain(client, {
+    addresses,
+    budget: params.budget,
+    terms: {
+      modelCid: spec.initialWeights,
+      datasetCid: spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(spec),
+      rounds: spec.rounds,
+      nodesWanted: params.nodes,
+      redundancy: spec.verification?.redundancy ?? 1,
+      baseRatePerSecond: params.baseRatePerSecond ?? parseEther("0.001"),
+      targetImprovementBps: params.targetImprovementBps,
+      ...workTerms(spec),
+    },
+  });
+  log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${owner}`);
+  try {
+    if (!params.store) await upload(client, coordinator, addresses, local.files);
+    const rounds = `${spec.rounds} round${spec.rounds === 1 ? "" : "s"}`;
+    log(`spec ${formatArthaUri(specCid)}: ${spec.shards.length} shards, ${rounds}`);
+    const modelId = await registerModel(client, {
+      addresses,
+      name: params.name ?? `artha-${jobId.slice(2, 10)}`,
+      jobId,
+      publisher: info.coordinator as Address,
+    });
+    const started = await coordinator.postJson<{ assigned: string[]; initialValLoss: number }>(
+      "/assign",
+      { jobId, specCid, modelId },
+    );
+    return {
+      jobId,
+      specCid,
+      spec,
+      modelId,
+      assigned: started.assigned.length,
+      initialValLoss: started.initialValLoss,
+    };
+  } catch (e) {
+    // The budget is escrowed: name the job, so its owner can follow it up or cancel it.
+    throw new Error(`job ${jobId} is escrowed but not started: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Uploads the job's files through the gateway, signed by the owner; checks every CID. */
+async function upload(
+  client: ArthaClient,
+  coordinator: CoordinatorClient,
+  addresses: ArthaAddresses,
+  files: { bytes: Uint8Array; cid: string }[],
+): Promise<void> {
+  const gateway = new Gateway(coordinator, {
+    signer: accountUploadSigner(client),
+    domain: uploadDomain(client.chain.id, addresses.registry),
+  });
+  for (const { bytes, cid } of files) {
+    const stored = await gateway.put(bytes);
+    if (stored !== cid) throw new Error(`the gateway stored ${cid} as ${stored}`);
+  }
+}

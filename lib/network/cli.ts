@@ -1,0 +1,59 @@
+/**
+ * How every network command line ends: a user's error (bad settings, a failed preflight check,
+ * a bad argument) prints one line and exits with status 2; any other failure prints one line,
+ * "Cannot <action>: <reason> (<url>)", and exits with status 1. Never a stack trace, unless
+ * ARTHA_DEBUG=1 asks for it.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli, UsageError } from "./cli.ts";
+ * await runCli("submit job", async () => {
+ *   throw new UsageError("give a job id");
+ * }); // prints "give a job id", exits 2
+ * ```
+ */
+import { ConfigError, env } from "../config.ts";
+import { PreflightError, reasonOf } from "./preflight.ts";
+
+/** A bad argument or request of the user's: exit status 2, like a ConfigError. */
+export class UsageError extends Error {
+  readonly code = "USAGE";
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** True for errors the user fixes by changing what they typed or configured. */
+export function isUserError(e: unknown): boolean {
+  return e instanceof ConfigError || e instanceof PreflightError || e instanceof UsageError;
+}
+
+/** The URL a failed request went to (viem's HttpRequestError), somewhere in the causes. */
+export function urlOf(e: unknown): string | undefined {
+  for (let c = e, depth = 0; c && depth < 8; c = (c as Error).cause, depth++) {
+    const url = (c as { url?: unknown }).url;
+    if (typeof url === "string") return url;
+  }
+  return undefined;
+}
+
+/** The one line a failure is reported with. */
+export function describeFailure(action: string, e: unknown): string {
+  if (isUserError(e)) return (e as Error).message.split("\n")[0]!;
+  const reason = reasonOf(e);
+  const url = urlOf(e);
+  const where = url && !reason.includes(url) ? ` (${url})` : "";
+  return `Cannot ${action}: ${reason}${where}`;
+}
+
+/** Runs `main`; reports a failure in one line and exits 2 (user error) or 1. */
+export async function runCli(action: string, main: () => Promise<unknown>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (env.debug()) console.error(e);
+    console.error(describeFailure(action, e));
+    Deno.exit(isUserError(e) ? 2 : 1);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `deno task deploy`: after checking the chain answers with the configured chain id and the
+ * deployer can pay, deploys and wires the eight contracts (lib/chain/deploy.ts), then writes
+ * their addresses as JSON, the file every other command reads (ARTHA_ADDRESSES).
+ *
+ * @example
+ * ```ts ignore
+ * import { deployNetwork } from "./deploy_network.ts";
+ * const addresses = await deployNetwork(readDeploySettings([]));
+ * ```
+ */
+import { dirname } from "node:path";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Address } from "viem";
+import { createArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { deployArtha } from "../chain/deploy.ts";
+import type { DeploySettings } from "../config.ts";
+import { checkChain, checkFunds } from "./preflight.ts";
+
+/** Deploys the contracts and writes `settings.out`; returns the addresses. */
+export async function deployNetwork(
+  settings: DeploySettings,
+  log: (line: string) => void = () => {},
+): Promise<ArthaAddresses> {
+  await checkChain(settings);
+  const account = privateKeyToAccount(settings.privateKey);
+  const client = createArthaClient({ rpcUrl: settings.rpcUrl, chainId: settings.chainId, account });
+  await checkFunds(client, { address: account.address, need: 0n, action: "deploy" });
+  log(`deploying the eight contracts from ${account.address} on chain ${settings.chainId}...`);
+  const addresses = await deployArtha(client, {
+    coordinators: settings.coordinators as Address[],
+    settlementDelay: settings.settlementDelay,
+  });
+  await Deno.mkdir(dirname(settings.out), { recursive: true });
+  await Deno.writeTextFile(settings.out, JSON.stringify(addresses, null, 2) + "\n");
+  return addresses;
+}

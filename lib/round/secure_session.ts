@@ -1,0 +1,204 @@
+/**
+ * A securely aggregated round as both sides see it: the session the coordinator publishes (its
+ * SecAgg+ config, the block its graph seed comes from), what a worker checks before it joins, the
+ * view `GET /secagg` answers, and the signed message a worker posts to `POST /secagg`.
+ *
+ * Who fixes what. The roster is the round's assigned nodes; the config follows from the job spec
+ * ({@link secureRoundConfig}: vector length, clip, the DP noise on the sum, degree, consistency
+ * check); the context names chain, job, round and attempt; the graph seed is the keccak of the
+ * context and the hash of a chain block mined after the roster was fixed ({@link secureSeed}).
+ * A worker recomputes all of it from the spec it trains on and its own chain client
+ * ({@link checkSession}), so a coordinator can neither pick the graph nor lower the noise.
+ *
+ * @example
+ * ```ts
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * import { secureContext, signSecurePost, verifySecurePost } from "./secure_session.ts";
+ * const key = generateNodeKey();
+ * const at = { chainId: 31337, jobId: `0x${"01".repeat(32)}` as const, round: 0, attempt: 0 };
+ * const context = secureContext(at);
+ * const post = signSecurePost(key, { ...at, context }, '{"stage":"AdvertiseKeys"}');
+ * console.assert(verifySecurePost(post, context) && !verifySecurePost(post, context + "x"));
+ * ```
+ *
+ * @module
+ */
+import { paramLayout } from "../../kernel/params.ts";
+import { concatBytes, digestHex, type Hex, hexToBytes } from "../crypto/digest.ts";
+import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import type { SecAggConfig } from "../privacy/secure_aggregation/params.ts";
+import type { ServerRequest } from "../privacy/secure_aggregation/messages.ts";
+import type { SecAggStage } from "../privacy/secure_aggregation/errors.ts";
+
+/**
+ * The `updateCid` of an envelope in a secure job: the node's update is never uploaded (anyone
+ * could read it from SVDB); the coordinator only ever receives its masked input.
+ */
+export const SECURE_UPDATE_CID = "secure-aggregation";
+/** Each coordinate's bound without a privacy policy (updates of a round are far smaller). */
+export const DEFAULT_SECURE_CLIP = 1;
+/** How long a protocol stage waits for nodes that have not answered (ms). */
+export const DEFAULT_STAGE_MS = 60_000;
+
+const encoder = new TextEncoder();
+const SEED_LABEL = "ArthaTrain:secagg:v1:seed\n";
+const POST_LABEL = "ArthaTrain:secagg:v1:post\n";
+
+/** Where a session belongs: chain, job, round and attempt (a failed attempt is retried). */
+export interface SessionAt {
+  chainId: number;
+  jobId: Hex;
+  round: number;
+  attempt: number;
+}
+
+/** The round context bound into every key, signature and ciphertext of the session. */
+export function secureContext(at: SessionAt): string {
+  return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}:` +
+    `attempt-${at.attempt}`;
+}
+
+/** The graph seed: keccak256 of a label, the context and the anchor block's hash. */
+export function secureSeed(context: string, blockHash: Hex): Hex {
+  return digestHex(
+    concatBytes(encoder.encode(SEED_LABEL), encoder.encode(`${context}\n`), hexToBytes(blockHash)),
+  );
+}
+
+/**
+ * The SecAgg+ config of a round of `spec`: the model's parameter count, the clip (privacy's L2
+ * clip bounds every coordinate too), the DP noise std on the sum (z x clip, shared out by the
+ * library), the degree and the consistency check the owner asked for.
+ */
+export function secureRoundConfig(
+  spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
+  at: { context: string; seed: Hex; clients: readonly string[] },
+): SecAggConfig {
+  const s = spec.secureAggregation;
+  if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
+  const p = spec.privacy;
+  return {
+    context: at.context,
+    seed: at.seed,
+    clients: [...at.clients],
+    vectorLength: paramLayout(spec.model).size,
+    clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
+    ...(s.degree !== undefined ? { degree: s.degree } : {}),
+    noiseStd: p ? p.noiseMultiplier * p.clip : 0,
+    consistencyCheck: s.consistencyCheck ?? false,
+  };
+}
+
+/** What the coordinator publishes for a session. */
+export interface SecureSessionInfo extends Omit<SessionAt, "chainId"> {
+  /** Block whose hash seeds the graph (decimal). */
+  anchorBlock: string;
+  blockHash: Hex;
+  config: SecAggConfig;
+}
+
+/** A stage of the session, or how it ended. */
+export type SessionStage = SecAggStage | "Done" | "Failed";
+
+/** `GET /secagg?jobId=&round=&node=`: the session and, for `node`, what it should do now. */
+export interface SecureRoundView {
+  status: "open" | "done" | "failed";
+  session: SecureSessionInfo;
+  stage: SessionStage;
+  /** The node takes part in the open stage (AdvertiseKeys: it is on the roster). */
+  invited: boolean;
+  /** The node's message of the open stage is in. */
+  answered: boolean;
+  /** The node's request of the open stage (none at AdvertiseKeys). */
+  request?: ServerRequest;
+  /** When done: whether the node's input is in the sum, and how many are. */
+  included?: boolean;
+  includedCount?: number;
+  /** Without `node`: the roster members the open stage still waits for. */
+  waitingFor?: string[];
+  /** When failed: why. */
+  failure?: string;
+}
+
+/** A masked input on the wire: the CID of its upload (lib/privacy `encodeMaskedInput`). */
+export interface MaskedInputRef {
+  stage: "MaskedInputCollection";
+  id: string;
+  cid: string;
+}
+
+/** `POST /secagg`: one protocol message (JSON text), signed by the node key. */
+export interface SecurePost {
+  jobId: Hex;
+  round: number;
+  attempt: number;
+  nodePubkey: Hex;
+  /** A library ClientMessage as JSON, a masked input as a {@link MaskedInputRef}. */
+  message: string;
+  signature: Hex;
+}
+
+function postDigest(context: string, message: string): Uint8Array {
+  return hexToBytes(
+    digestHex(concatBytes(encoder.encode(POST_LABEL), encoder.encode(`${context}\n${message}`))),
+  );
+}
+
+/** Signs `message` for the session with the node key (the transport's authentication). */
+export function signSecurePost(
+  key: NodeKey,
+  session: Omit<SessionAt, "chainId"> & { context: string },
+  message: string,
+): SecurePost {
+  return {
+    jobId: session.jobId,
+    round: session.round,
+    attempt: session.attempt,
+    nodePubkey: key.publicKeyHex.toLowerCase() as Hex,
+    message,
+    signature: signBytes(key, postDigest(session.context, message)),
+  };
+}
+
+/** Whether `post` is signed by its node for the session of `context`. */
+export function verifySecurePost(post: SecurePost, context: string): boolean {
+  return verifyNodeSignature(post.nodePubkey, postDigest(context, post.message), post.signature);
+}
+
+/** Ed25519 check by a roster id (a node key); false for anything malformed. */
+export function verifyNodeSignature(id: string, message: Uint8Array, signature: Hex): boolean {
+  try {
+    return verifyBytes(id as Hex, message, signature);
+  } catch {
+    return false; // not 32-byte / 64-byte hex
+  }
+}
+
+/**
+ * Refuses a published session that is not the one the spec and the chain make: another context,
+ * a seed not derived from the anchor block's hash as the worker's own chain reports it, or a
+ * config that differs from {@link secureRoundConfig} (less noise, another clip or degree, no
+ * consistency check).
+ *
+ * @throws {TypeError} naming what differs
+ */
+export function checkSession(
+  spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
+  session: SecureSessionInfo,
+  chain: { chainId: number; blockHash: Hex },
+): void {
+  const context = secureContext({ ...session, chainId: chain.chainId });
+  const fail = (what: string) => new TypeError(`Cannot join secure round: ${what}`);
+  if (session.config.context !== context) throw fail(`context is not ${context}`);
+  if (session.config.seed !== secureSeed(context, chain.blockHash)) {
+    throw fail(`seed is not derived from block ${session.anchorBlock}`);
+  }
+  const clients = session.config.clients;
+  const want = secureRoundConfig(spec, { context, seed: session.config.seed, clients });
+  for (const k of Object.keys({ ...want, ...session.config }) as (keyof SecAggConfig)[]) {
+    if (JSON.stringify(session.config[k]) !== JSON.stringify(want[k])) {
+      throw fail(`config.${k} differs from the job spec's`);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The worker's side of a securely aggregated round: after it trained, committed its digests and
+ * posted its envelope, the node runs SecAgg+'s client through `GET`/`POST /secagg` as a poll
+ * loop, answering each request with the library's `respond`. Before joining it checks the
+ * session against its own spec and chain (lib/round/secure_session.ts `checkSession`): the graph
+ * seed must come from the anchor block's hash, the noise and clip from the spec.
+ *
+ * What it sends is never its update: keys, sealed shares, its masked fixed-point input (uploaded
+ * to SVDB, which only ever holds that), and shares of its neighbours' secrets. With a privacy
+ * policy the delta is first L2-clipped to `privacy.clip` and the library adds the node's share of
+ * the noise. The per-round secrets live in the SecAggClient only, in memory: a worker that
+ * crashes mid-round drops out of it, which the protocol survives.
+ *
+ * @example
+ * ```ts
+ * import { secureInput } from "./secure_aggregation.ts";
+ * const spec = { privacy: { clip: 1, noiseMultiplier: 1, delta: 1e-5, maxEpsilon: 10 } };
+ * console.assert(secureInput(spec, new Float32Array([3, 4]))[0] === 0.6000000238418579);
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import { getBlockHash } from "../chain/get_block_hash.ts";
+import { type NodeKey, signBytes } from "../crypto/keys.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { clipL2 } from "../privacy/dp.ts";
+import { SecAggClient } from "../privacy/secure_aggregation/client.ts";
+import { type ClientMessage, encodeMaskedInput } from "../privacy/secure_aggregation/messages.ts";
+import {
+  checkSession,
+  type MaskedInputRef,
+  type SecureRoundView,
+  signSecurePost,
+  verifyNodeSignature,
+} from "../round/secure_session.ts";
+import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";
+import type { Gateway } from "./gateway.ts";
+
+/** What a node needs to take part in its round's secure aggregation. */
+export interface SecureAggregationParameters {
+  coordinator: CoordinatorClient;
+  /** Uploads the masked input. */
+  gateway: Gateway;
+  /** Reads the anchor block the graph seed comes from. */
+  client: ArthaClient;
+  chainId: number;
+  key: NodeKey;
+  spec: JobSpec;
+  jobId: Hex;
+  round: number;
+  /** The node's clean delta, whose digests it committed. */
+  delta: Float32Array;
+  /** First and longest wait between polls in ms (default 50 and 2,000: doubled while idle). */
+  pollMs?: { min: number; max: number };
+}
+
+/** How the node's part ended: its input is in the sum, it is out, or the round closed. */
+export type SecureOutcome = "included" | "excluded" | "closed";
+
+const DEFAULT_POLL = { min: 50, max: 2_000 };
+
+/** One attempt's client and the messages sent in it (a retried post re-sends the same). */
+interface Party {
+  attempt: number;
+  client: SecAggClient;
+  context: string;
+  sent: Map<string, string>;
+}
+
+/** The vector the node feeds the protocol: its delta, L2-clipped under a privacy policy. */
+export function secureInput(spec: Pick<JobSpec, "privacy">, delta: Float32Array): Float32Array {
+  return spec.privacy ? clipL2(delta, spec.privacy.clip).delta : delta;
+}
+
+/**
+ * Runs the node's side until the session finishes, the node is out of it, or the round closes.
+ *
+ * @throws {TypeError} when the published session is not the spec's and the chain's
+ * @throws {CoordinatorError} on a refusal the node cannot act on
+ */
+export async function runSecureAggregation(p: SecureAggregationParameters): Promise<SecureOutcome> {
+  const node = p.key.publicKeyHex.toLowerCase() as Hex;
+  const update = secureInput(p.spec, p.delta);
+  const poll = p.pollMs ?? DEFAULT_POLL;
+  let party: Party | undefined;
+  let wait = poll.min;
+  for (;;) {
+    const view = await viewOf(p, node);
+    if (view === "closed") return "closed";
+    if (view?.status === "done") return view.included ? "included" : "excluded";
+    if (view?.status === "open") {
+      if (party?.attempt !== view.session.attempt) party = await join(p, node, view);
+      const message = party && await nextMessage(p, party, view, update);
+      if (!party || message === "out") return "excluded";
+      if (message !== undefined) {
+        const posted = await post(p, party, message);
+        if (posted === "out") return "excluded";
+        wait = poll.min;
+        continue;
+      }
+    }
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(poll.max, wait * 2);
+  }
+}
+
+/** The node's view of the round; "closed" once the round moved on; undefined before a session. */
+async function viewOf(
+  p: SecureAggregationParameters,
+  node: Hex,
+): Promise<SecureRoundView | "closed" | undefined> {
+  try {
+    return await p.coordinator.getJson<SecureRoundView>(
+      `/secagg?jobId=${p.jobId}&round=${p.round}&node=${node}`,
+    );
+  } catch (e) {
+    if (!(e instanceof CoordinatorError)) throw e;
+    if (e.code === ROUND_NOT_OPEN || e.code === "JOB_NOT_RUNNING") return "closed";
+    if (e.code === "NO_SESSION") return undefined;
+    throw e;
+  }
+}
+
+/** A client for the view's attempt, once the session checks out; undefined off the roster. */
+async function join(
+  p: SecureAggregationParameters,
+  node: Hex,
+  view: SecureRoundView,
+): Promise<Party | undefined> {
+  const { session } = view;
+  if (!session.config.clients.includes(node)) return undefined;
+  const block = await getBlockHash(p.client, { blockNumber: BigInt(session.anchorBlock) });
+  checkSession(p.spec, session, { chainId: p.chainId, blockHash: block.hash });
+  const client = await SecAggClient.create(session.config, node, {
+    sign: (m) => signBytes(p.key, m),
+    verify: verifyNodeSignature,
+  });
+  const { attempt, config: { context } } = session;
+  return { attempt, client, context, sent: new Map() };
+}
+
+/**
+ * The message the open stage wants from the node (JSON), undefined when there is none to send,
+ * "out" when the node is not in the stage or its client refuses (too few neighbours, a request
+ * an honest server never sends): the node drops out, which the protocol survives.
+ */
+async function nextMessage(
+  p: SecureAggregationParameters,
+  party: Party,
+  view: SecureRoundView,
+  update: Float32Array,
+): Promise<string | "out" | undefined> {
+  if (view.answered) return undefined;
+  if (!view.invited) return "out";
+  const again = party.sent.get(view.stage);
+  if (again) return again; // sent before, the answer was lost
+  let msg: ClientMessage;
+  try {
+    msg = view.stage === "AdvertiseKeys"
+      ? await party.client.advertiseKeys()
+      : await party.client.respond(view.request!, update);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SECAGG_")) return "out";
+    throw e;
+  }
+  const text = msg.stage === "MaskedInputCollection"
+    ? JSON.stringify(await uploadMasked(p, msg))
+    : JSON.stringify(msg);
+  party.sent.set(view.stage, text);
+  return text;
+}
+
+/** The masked input goes to SVDB (it is as large as the model); the message names its CID. */
+async function uploadMasked(
+  p: SecureAggregationParameters,
+  msg: Extract<ClientMessage, { stage: "MaskedInputCollection" }>,
+): Promise<MaskedInputRef> {
+  const cid = await p.gateway.put(encodeMaskedInput(msg));
+  return { stage: msg.stage, id: msg.id, cid };
+}
+
+/** Posts a signed message; a stage that closed meanwhile is read again from the view. */
+async function post(
+  p: SecureAggregationParameters,
+  party: Party,
+  message: string,
+): Promise<"ok" | "out"> {
+  const { jobId, round } = p;
+  const body = signSecurePost(p.key, { jobId, round, ...party }, message);
+  try {
+    await p.coordinator.postJson("/secagg", body);
+    return "ok";
+  } catch (e) {
+    if (!(e instanceof CoordinatorError)) throw e;
+    if (e.code === "NOT_INVITED") return "out";
+    if (e.code === "WRONG_STAGE" || e.code === ROUND_NOT_OPEN) return "ok"; // the view decides
+    throw e;
+  }
+}

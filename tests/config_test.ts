@@ -1,0 +1,188 @@
+/**
+ * Every command line refuses bad settings the same way, as its user sees it: one line on stderr
+ * naming each bad variable or flag and what it expects, exit status 2, no stack trace, nothing
+ * spent. Each case runs the real entry point as a subprocess with the permissions its deno.json
+ * task grants; the chain checks run against a local anvil.
+ */
+import assert from "node:assert/strict";
+import { startDevnet } from "../lib/chain/devnet.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ENTRY: Record<string, string[]> = {
+  worker: ["run", "--allow-run", "--allow-env", "--allow-read=.", "worker.ts"],
+  serve: ["serve", "-A", "--host", "127.0.0.1", "--port", "0", "functions/router.ts"],
+  deploy: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "deploy.ts"],
+  job: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "job.ts"],
+  chain: ["run", "--allow-run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "chain.ts"],
+};
+
+/** What a process needs besides ArthaTrain's settings: PATH, HOME and DENO_DIR (Deno's cache). */
+function keep(): Record<string, string> {
+  const names = ["PATH", "HOME", "DENO_DIR"];
+  return Object.fromEntries(names.flatMap((n) => Deno.env.get(n) ? [[n, Deno.env.get(n)!]] : []));
+}
+
+/** Runs `program` with only `env` (and {@link keep}) set; relative paths start in `dir`. */
+async function run(program: string, args: string[], env: Record<string, string>, dir: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...ENTRY[program]!, ...args],
+    cwd: root,
+    clearEnv: true,
+    env: { ...keep(), INIT_CWD: dir, NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr).trim();
+  return { code: out.code, stderr, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+/** A user error: exit 2 and one line on stderr matching every pattern. */
+function assertRefused(r: { code: number; stderr: string }, ...patterns: RegExp[]) {
+  assert.equal(r.code, 2, `exit status 2 expected, got ${r.code}: ${r.stderr}`);
+  assert.equal(r.stderr.split("\n").length, 1, `one line expected:\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, "no stack trace");
+  for (const p of patterns) assert.match(r.stderr, p);
+}
+
+const ALL_CONTRACTS = [
+  "registry",
+  "reputation",
+  "jobs",
+  "proofs",
+  "models",
+  "dids",
+  "verification",
+  "disputes",
+];
+
+Deno.test("config errors: one line, exit 2, naming each variable", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "artha-config-" });
+  try {
+    await t.step("worker: a bad key is named, never printed; flags checked together", async () => {
+      const r = await run("worker", ["--poll", "fast", "--chain-id", "0"], {
+        ARTHA_PRIVATE_KEY: "0x1234",
+      }, dir);
+      assertRefused(r, /ARTHA_PRIVATE_KEY must be a private key/, /--poll/, /--chain-id/);
+      assert.doesNotMatch(r.stderr, /0x1234/);
+    });
+
+    await t.step("worker: a missing key and an unknown flag", async () => {
+      assertRefused(await run("worker", [], {}, dir), /ARTHA_PRIVATE_KEY is not set/);
+      assertRefused(
+        await run("worker", ["--bogus"], { ARTHA_PRIVATE_KEY: KEY }, dir),
+        /--bogus is not a flag of deno task worker/,
+      );
+    });
+
+    await t.step("serve: every bad variable in one line", async () => {
+      const r = await run("serve", [], {
+        ARTHA_CHAIN_ID: "main",
+        ARTHA_ADDRESSES: "addresses.json",
+        ARTHA_CRON: "sometimes",
+        ARTHA_SVDB_UPLOAD_QUOTA_BYTES: "-1",
+        ARTHA_SVDB_UPLOAD_WRITERS: "0x12",
+      }, dir);
+      assertRefused(
+        r,
+        /ARTHA_CHAIN_ID must be an integer/,
+        /ARTHA_PRIVATE_KEY is not set/,
+        new RegExp(`ARTHA_ADDRESSES names ${dir}/addresses.json, which does not exist`),
+        /ARTHA_CRON must be one of on, off/,
+        /ARTHA_SVDB_UPLOAD_QUOTA_BYTES must be an integer >= 0, got -1/,
+        /ARTHA_SVDB_UPLOAD_WRITERS must be comma-separated 0x addresses/,
+      );
+    });
+
+    await t.step("serve: ARTHA_ADDRESSES as JSON missing contracts", async () => {
+      const r = await run("serve", [], {
+        ARTHA_PRIVATE_KEY: KEY,
+        ARTHA_ADDRESSES: JSON.stringify({ registry: `0x${"11".repeat(20)}` }),
+      }, dir);
+      assertRefused(r, /ARTHA_ADDRESSES has no 0x address for reputation, jobs/);
+    });
+
+    await t.step("deploy, job and chain name their flags", async () => {
+      assertRefused(
+        await run("deploy", ["--settlement-delay=-1"], { ARTHA_PRIVATE_KEY: KEY }, dir),
+        /--settlement-delay must be an integer >= 0, got -1/,
+      );
+      assertRefused(
+        await run("deploy", ["--settlement-delay", "-1"], { ARTHA_PRIVATE_KEY: KEY }, dir),
+        /--settlement-delay needs a value \(write --settlement-delay=VALUE/,
+      );
+      assertRefused(
+        await run("job", ["submit", "--rounds", "0", "--width", "30", "--budget", "lots"], {
+          ARTHA_PRIVATE_KEY: KEY,
+          ARTHA_ADDRESSES: `${dir}/none.json`,
+        }, dir),
+        /--rounds must be an integer in \[1, 10000\], got 0/,
+        /--width must be a multiple of 4 x --heads/,
+        /--budget must be a positive amount of ARTH/,
+        /ARTHA_ADDRESSES names .*none\.json, which does not exist/,
+      );
+      assertRefused(await run("job", ["frobnicate"], {}, dir), /must be submit, status or model/);
+      assertRefused(
+        await run("chain", [], { ARTHA_RPC_URL: "https://rpc.example.org" }, dir),
+        /ARTHA_RPC_URL is https:\/\/rpc.example.org, not a 127.0.0.1 URL/,
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "preflight: the chain's id, reachability and contracts are checked before anything",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "artha-preflight-" });
+    await using net = await startDevnet({ accounts: 1 });
+    // Addresses with no code on this chain (nothing is deployed).
+    const file = `${dir}/addresses.json`;
+    const empty = Object.fromEntries(
+      ALL_CONTRACTS.map((c, i) => [c, `0x${"0".repeat(39)}${i + 1}`]),
+    );
+    await Deno.writeTextFile(file, JSON.stringify(empty));
+    const base = { ARTHA_RPC_URL: net.rpcUrl, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: file };
+    try {
+      await t.step(
+        "a wrong ARTHA_CHAIN_ID names both chain ids (worker and coordinator)",
+        async () => {
+          for (const program of ["worker", "serve"]) {
+            const r = await run(program, [], { ...base, ARTHA_CHAIN_ID: "1" }, dir);
+            assertRefused(
+              r,
+              new RegExp(`chain at ${net.rpcUrl}: its chain id is 31337, but ARTHA_CHAIN_ID is 1`),
+            );
+          }
+          assertRefused(
+            await run("worker", ["--chain-id", "5"], base, dir),
+            /its chain id is 31337, but --chain-id is 5/,
+          );
+        },
+      );
+
+      await t.step("an unreachable RPC is named with its variable", async () => {
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const closed = `http://127.0.0.1:${(l.addr as Deno.NetAddr).port}`;
+        l.close();
+        const r = await run("serve", [], { ...base, ARTHA_RPC_URL: closed }, dir);
+        // Two retries are printed while it waits; the last line is the refusal.
+        assert.equal(r.code, 2);
+        const last = r.stderr.split("\n").at(-1)!;
+        assert.match(last, new RegExp(`Cannot reach the chain at ${closed} \\(ARTHA_RPC_URL\\)`));
+        assert.match(last, /deno task chain/);
+      });
+
+      await t.step("addresses without contracts on this chain", async () => {
+        const r = await run("worker", [], base, dir);
+        assertRefused(r, /has no contract at registry 0x0+1/, /deno task deploy/);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,347 @@
+/**
+ * Secure aggregation through the real coordinator, workers and chain, from the attacker's side:
+ * a secure job ends with the model of the same job without it (within fixed-point rounding);
+ * nothing the coordinator stores (KV, SVDB) holds a node's update; a node that drops after
+ * ShareKeys does not stop the round, even with two coordinator processes that share only KV;
+ * with DP the nodes add the noise, the coordinator none, and epsilon charges the noise that
+ * survived; forged, foreign and plain submissions are refused.
+ */
+import assert from "node:assert/strict";
+import { createRouter } from "../../functions/router.ts";
+import { loadWeights } from "../../lib/coordinator/job.ts";
+import { noiseKey } from "../../lib/coordinator/privacy.ts";
+import { currentSession, SECURE_CLOSE_REASON } from "../../lib/coordinator/secure_round.ts";
+import { bytesToHex } from "../../lib/crypto/digest.ts";
+import { clipL2 } from "../../lib/privacy/dp.ts";
+import {
+  encodeFixedPoint,
+  fixedPointScale,
+} from "../../lib/privacy/secure_aggregation/fixed_point.ts";
+import { DEFAULT_STAGE_MS, signSecurePost } from "../../lib/round/secure_session.ts";
+import { envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts";
+import { nodeUploadSigner, uploadDomain } from "../../lib/store/upload_signature.ts";
+import { CoordinatorClient, type CoordinatorFetch } from "../../lib/worker/client.ts";
+import { Gateway } from "../../lib/worker/gateway.ts";
+import { runSecureAggregation } from "../../lib/worker/secure_aggregation.ts";
+import {
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestJob,
+  type TestNode,
+} from "./_coordinator.ts";
+
+const SECURE = {};
+const PRIVACY = { clip: 0.05, noiseMultiplier: 1, delta: 1e-5, maxEpsilon: 1_000 };
+
+/** Epsilon of one full-batch Gaussian round, sensitivity `copies` x clip, noise z x clip. */
+function independentEpsilon(z: number, copies: number, delta: number): number {
+  let best = Infinity;
+  for (let a = 1.01; a < 512; a *= 1.002) {
+    const rdp = (a * copies * copies) / (2 * z * z);
+    best = Math.min(best, rdp + Math.log1p(-1 / a) - (Math.log(delta) + Math.log(a)) / (a - 1));
+  }
+  return best;
+}
+
+/** Trains, commits and posts the envelope of each node (sequentially: one chain tx at a time). */
+async function deliverEnvelopes(s: Scenario, job: TestJob, nodes: TestNode[]) {
+  const deltas = new Map<string, Float32Array>();
+  for (const n of nodes) {
+    const u = await s.train(job, n);
+    const res = await s.post("/aggregate/update", envelopeToJson(u.envelope));
+    assert.equal(res.status, 201, await res.text());
+    deltas.set(n.nodePubkey, u.result.delta);
+  }
+  return deltas;
+}
+
+/** How a test round's nodes reach the coordinator, and who is away. */
+interface RoundOptions {
+  fetchOf?: (n: TestNode) => CoordinatorFetch;
+  /** A node that is still running but not answering (partitioned). */
+  away?: (node: string) => boolean;
+  /** Called once per failed attempt. */
+  onFailed?: () => Promise<void>;
+}
+
+/**
+ * Every node runs its side of the round concurrently through `fetchOf(node)`; whenever the open
+ * stage waits only for nodes that are away or whose run ended (they dropped), the clock passes
+ * the stage deadline.
+ */
+async function secureRound(
+  s: Scenario,
+  job: TestJob,
+  deltas: Map<string, Float32Array>,
+  o: RoundOptions = {},
+) {
+  const fetchOf = o.fetchOf ?? (() => s.call);
+  const { chainId, addresses } = s.ctx.chain;
+  const round = (await s.jobRecord(job.jobId)).round;
+  const running = new Set<string>(job.nodes.map((n) => n.nodePubkey));
+  const runs = job.nodes.map((n) => {
+    const coordinator = new CoordinatorClient(fetchOf(n));
+    const domain = uploadDomain(chainId, addresses.registry);
+    const gateway = new Gateway(coordinator, { signer: nodeUploadSigner(n.key), domain });
+    return runSecureAggregation({
+      coordinator,
+      gateway,
+      client: n.operator,
+      chainId,
+      key: n.key,
+      spec: job.spec,
+      jobId: job.jobId,
+      round,
+      delta: deltas.get(n.nodePubkey)!,
+      pollMs: { min: 10, max: 80 },
+    }).catch((e) => `dropped: ${(e as Error).message}`)
+      .finally(() => running.delete(n.nodePubkey));
+  });
+  const all = Promise.all(runs);
+  const advanced = new Set<string>();
+  while (running.size > 0) {
+    await new Promise((r) => setTimeout(r, 30));
+    const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+    const waiting: string[] = view?.waitingFor ?? [];
+    const stage = `${view?.session?.attempt}:${view?.stage}`;
+    if (advanced.has(stage)) continue;
+    if (view?.status === "failed") {
+      advanced.add(stage);
+      await o.onFailed?.();
+    } else if (waiting.length > 0 && waiting.every((id) => !running.has(id) || o.away?.(id))) {
+      advanced.add(stage);
+      // AdvertiseKeys waits until the round's deadline, later stages for their own.
+      s.advance(
+        view.stage === "AdvertiseKeys" ? job.spec.aggregation.deadlineMs : DEFAULT_STAGE_MS,
+      );
+    }
+  }
+  return await all;
+}
+
+/** Closes the open round through POST /aggregate. */
+async function aggregate(s: Scenario, job: TestJob) {
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(out.status, "closed", JSON.stringify(out));
+  return out;
+}
+
+/** Does `hay` contain `needle`? */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** Forms a node's update could be stored in: f32 bytes, its fixed-point words, as hex, as JSON. */
+function needlesOf(delta: Float32Array, scale: number): Uint8Array[] {
+  const enc = new TextEncoder();
+  const at = Math.floor(delta.length / 3);
+  const f32 = delta.slice(at, at + 8);
+  const fixed = encodeFixedPoint(f32, { scale, clip: 1 });
+  const raw = [new Uint8Array(f32.buffer), new Uint8Array(fixed.buffer)];
+  return [
+    ...raw,
+    ...raw.map((b) => enc.encode(bytesToHex(b).slice(2))),
+    enc.encode(Array.from(f32.slice(0, 4)).join(",")),
+  ];
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+Deno.test("secure aggregation", async (t) => {
+  await using fx = await setupCoordinator({ operators: 4 });
+  let secureModels: Float32Array[] = [];
+  let firstRound: Uint8Array[] = []; // forms of the secure job's round-0 updates
+
+  await t.step("a secure job's stores never hold a node's update", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 3, rounds: 2, secureAggregation: SECURE });
+    const deltas: Float32Array[] = [];
+    for (const n of job.nodes) {
+      n.cheat.tamper = (result) => { // records the clean delta, changes nothing
+        deltas.push(result.delta.slice());
+        return result;
+      };
+    }
+    for (let round = 0; round < 2; round++) {
+      const ticks = await Promise.all(job.nodes.map((n) => n.worker.tick()));
+      assert.deepEqual(ticks, ["trained", "trained", "trained"]);
+      const out = await aggregate(s, job);
+      assert.equal(out.updates, 3);
+      assert.equal(out.reason, SECURE_CLOSE_REASON);
+      secureModels.push(await loadWeights(s.ctx.store, (await s.jobRecord(job.jobId)).globalCid));
+    }
+    const needles = deltas.flatMap((d) => needlesOf(d, fixedPointScale({ clip: 1, clients: 3 })));
+    const enc = new TextEncoder();
+    for await (const e of s.ctx.kv.list({ prefix: [] })) {
+      const v = e.value;
+      const hay = v instanceof Uint8Array
+        ? v
+        : enc.encode(JSON.stringify(v, (_, x) => typeof x === "bigint" ? x.toString() : x));
+      for (const n of needles) assert.ok(!contains(hay, n), `KV ${String(e.key)} holds an update`);
+    }
+    let blocks = 0;
+    for await (const cid of s.ctx.store.blockstore.blocks()) {
+      const hay = await s.ctx.store.blockstore.get(cid);
+      for (const n of needles) assert.ok(!contains(hay, n), `SVDB block ${cid} holds an update`);
+      blocks++;
+    }
+    assert.ok(blocks > 0 && needles.length === 5 * 6);
+    firstRound = needles.slice(0, 5 * 3);
+  });
+
+  await t.step("the same job without it ends with the same model", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 3, rounds: 2 });
+    for (let round = 0; round < 2; round++) {
+      await Promise.all(job.nodes.map((n) => n.worker.tick()));
+      await aggregate(s, job);
+      const plain = await loadWeights(s.ctx.store, (await s.jobRecord(job.jobId)).globalCid);
+      // 3 nodes clipped to [-1, 1] sum at scale 2^29: rounding moves a mean by < 1e-9.
+      const initial = await loadWeights(s.ctx.store, job.spec.initialWeights);
+      assert.ok(maxAbsDiff(plain, initial) > 1e-3, "the rounds moved the model");
+      assert.ok(maxAbsDiff(plain, secureModels[round]!) < 1e-6, `round ${round}`);
+    }
+    // The control: a plain job uploads its updates, and the search above finds them.
+    let found = 0;
+    for await (const cid of s.ctx.store.blockstore.blocks()) {
+      const hay = await s.ctx.store.blockstore.get(cid);
+      if (firstRound.some((n) => contains(hay, n))) found++;
+    }
+    assert.ok(found >= 3, `the plain job's updates found in ${found} blocks`);
+    secureModels = [];
+  });
+
+  await t.step("forged, foreign and plain submissions are refused", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 2, rounds: 1, secureAggregation: SECURE });
+    const [a, b] = job.nodes as [TestNode, TestNode];
+    const u = await s.train(job, a);
+    // A readable update in a secure job would be pinned in SVDB for anyone: refused.
+    const plainCid = (await s.ctx.store.put(new Uint8Array(u.result.delta.buffer))).toString();
+    const plain = signEnvelope(a.key, { ...u.envelope, updateCid: plainCid }, fx.domain);
+    const res = await read(await s.post("/aggregate/update", envelopeToJson(plain)));
+    assert.equal(res.body.error.code, "PLAIN_UPDATE");
+    assert.equal((await s.post("/aggregate/update", envelopeToJson(u.envelope))).status, 201);
+    const view = (await read(await s.call(`/secagg?jobId=${job.jobId}&node=${a.nodePubkey}`)))
+      .body;
+    const session = { ...view.session, context: view.session.config.context };
+    const keys = JSON.stringify({ stage: "AdvertiseKeys", id: a.nodePubkey, cPk: "0x", sPk: "0x" });
+    const forged = { ...signSecurePost(b.key, session, keys), nodePubkey: a.nodePubkey };
+    assert.equal((await read(await s.post("/secagg", forged))).body.error.code, "BAD_SIGNATURE");
+    const foreign = signSecurePost(b.key, session, keys); // b posts a message in a's name
+    assert.equal((await read(await s.post("/secagg", foreign))).body.error.code, "FOREIGN_MESSAGE");
+    const early = signSecurePost(b.key, session, keys.replaceAll(a.nodePubkey, b.nodePubkey));
+    const refused = (await read(await s.post("/secagg", early))).body.error.code;
+    assert.equal(refused, "NO_COMMITTED_UPDATE", "b has not committed its round yet");
+  });
+
+  await t.step("a node that drops after ShareKeys does not stop the round", async () => {
+    const s = await fx.scenario();
+    const checked = { consistencyCheck: true }; // with the signed survivor-set round too
+    const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: checked });
+    const deltas = await deliverEnvelopes(s, job, job.nodes);
+    const dropper = job.nodes[3]!;
+    // Two coordinator processes over one KV: requests alternate, neither keeps the other's state.
+    const routes = [s.route, createRouter({ ...s.ctx })];
+    let turn = 0;
+    const fetchOf = (n: TestNode): CoordinatorFetch => (path, init) => {
+      const body = typeof init?.body === "string" ? init.body : "";
+      if (n === dropper && body.includes("MaskedInputCollection")) {
+        return Promise.reject(new Error("the laptop's lid closed"));
+      }
+      return routes[turn++ % 2]!(new Request(`http://coordinator${path}`, init));
+    };
+    const outcomes = await secureRound(s, job, deltas, { fetchOf });
+    assert.deepEqual(outcomes.slice(0, 3), ["included", "included", "included"]);
+    assert.match(String(outcomes[3]), /dropped: the laptop's lid closed/);
+    const out = await aggregate(s, job);
+    assert.equal(out.updates, 3);
+    assert.deepEqual(out.missing, [dropper.nodePubkey]);
+    const record = await s.jobRecord(job.jobId);
+    const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
+    assert.equal(session.result!.excluded[dropper.nodePubkey], "no-masked-input");
+    // The dropped node's masks are gone: the model moved by the mean of the other three.
+    const before = await loadWeights(s.ctx.store, job.spec.initialWeights);
+    const after = await loadWeights(s.ctx.store, record.globalCid);
+    const mean = before.map((w, i) =>
+      w + job.nodes.slice(0, 3).reduce((a, n) => a + deltas.get(n.nodePubkey)![i]!, 0) / 3
+    );
+    assert.ok(maxAbsDiff(after, mean) < 1e-6);
+  });
+
+  await t.step("a failed attempt extends the round and the next one closes it", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+    const deltas = await deliverEnvelopes(s, job, job.nodes);
+    // Two of four partitioned before their inputs: 2 < minSurvivors 3, attempt 0 fails.
+    const partitioned = new Set<string>(job.nodes.slice(2).map((n) => n.nodePubkey));
+    let heal!: () => void;
+    const healed = new Promise<void>((r) => heal = r);
+    const cut = new Set<string>(); // held at the partition, until it heals
+    const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+      const body = typeof init?.body === "string" ? init.body : "";
+      if (partitioned.has(n.nodePubkey) && body.includes("MaskedInputCollection")) {
+        cut.add(n.nodePubkey);
+        await healed;
+      }
+      return await s.call(path, init);
+    };
+    const onFailed = async () => {
+      const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(out.status, "extended");
+      cut.clear();
+      heal(); // their late inputs of attempt 0 are refused; they join attempt 1 afresh
+    };
+    const away = (id: string) => cut.has(id);
+    const outcomes = await secureRound(s, job, deltas, { fetchOf, away, onFailed });
+    assert.deepEqual(outcomes, Array(4).fill("included"));
+    const out = await aggregate(s, job);
+    assert.equal(out.updates, 4);
+    const record = await s.jobRecord(job.jobId);
+    const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
+    assert.equal(session.attempt, 1);
+    const before = await loadWeights(s.ctx.store, job.spec.initialWeights);
+    const after = await loadWeights(s.ctx.store, record.globalCid);
+    const all = [...deltas.values()];
+    const mean = before.map((w, i) => w + all.reduce((a, d) => a + d[i]!, 0) / 4);
+    assert.ok(maxAbsDiff(after, mean) < 1e-6);
+  });
+
+  await t.step("with DP the nodes add the noise and epsilon charges what survived", async () => {
+    const s = await fx.scenario();
+    const secure = { nodes: 4, shards: 2, rounds: 1, privacy: PRIVACY };
+    const job = await s.job({ ...secure, secureAggregation: SECURE });
+    const deltas = await deliverEnvelopes(s, job, job.nodes);
+    assert.deepEqual(await secureRound(s, job, deltas), Array(4).fill("included"));
+    await aggregate(s, job);
+    const record = await s.jobRecord(job.jobId);
+    assert.equal((await s.ctx.kv.get(noiseKey(job.jobId, 0))).value, null, "no central noise");
+    // minSurvivors t = ceil(2n/3) = 3: each node added sigma^2/3, four survived.
+    const z = PRIVACY.noiseMultiplier * Math.sqrt(4 / 3);
+    assert.deepEqual(record.privacy!.shardCopies, [[2], [2]]);
+    assert.ok(record.privacy!.shardNoise!.flat().every((x) => Math.abs(x - z) < 1e-12));
+    const truth = independentEpsilon(z, 2, PRIVACY.delta);
+    const eps = record.privacy!.epsilon;
+    assert.ok(eps >= truth - 1e-9 && (eps - truth) / truth < 0.01, `${eps} vs ${truth}`);
+    const before = await loadWeights(s.ctx.store, job.spec.initialWeights);
+    const after = await loadWeights(s.ctx.store, record.globalCid);
+    const clipped = [...deltas.values()].map((d) => clipL2(d, PRIVACY.clip).delta);
+    let sq = 0;
+    for (let i = 0; i < after.length; i++) {
+      const clean = clipped.reduce((a, d) => a + d[i]!, 0) / 4;
+      sq += (after[i]! - before[i]! - clean) ** 2;
+    }
+    const std = Math.sqrt(sq / after.length);
+    const expected = (z * PRIVACY.clip) / 4; // the survived noise on the sum, over 4 nodes
+    assert.ok(Math.abs(std / expected - 1) < 0.1, `noise std ${std} vs ${expected}`);
+  });
+});
