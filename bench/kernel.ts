@@ -1,19 +1,28 @@
 /**
- * Kernel benchmark, one run:  deno task bench:kernel [--quick]
+ * Kernel benchmark, one run:  deno task bench:kernel [--quick] [--ladder [--sizes 86M,304M]]
  *  1. matmul GFLOP/s at the training shapes of the default model, kernel vs onnxruntime-web's
  *     wasm MatMul (1 thread; B as an input, and B as a constant initializer that ORT may prepack),
  *  2. training-step tokens/s for the GPT and SSM models, MFU against the kernel's own matmul peak,
  *     with the f32x4 ops and, in the same run, with every op but the GEMM on its naive scalar twin
  *     (bit-identical results; `--simd-only` skips that second measurement),
- *  3. memory per step (kernel linear memory, fresh JS arrays per step, process RSS).
- * All figures are medians over repeated runs.
+ *  3. memory per step (kernel linear memory, fresh JS arrays per step, process RSS),
+ *  4. thread scaling of the step, byte-identical results checked (bench/kernel_threads.ts).
+ * All figures are medians over repeated runs. `--ladder` runs only the model-size ladder instead
+ * (124M- to 1.3B-class shapes, minutes per size; bench/kernel_ladder.ts).
  */
 import { DEFAULT_ADAMW, initOptState } from "../kernel/optimizer.ts";
 import { initWeights, type ModelConfig, paramLayout, VOCAB } from "../kernel/params.ts";
 import { sampleBatch } from "../kernel/data.ts";
 import { createTrainer, type Hyper } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
+import { runLadder } from "./kernel_ladder.ts";
 import { ortMatmul } from "./kernel_ort.ts";
+import { runThreadsBench } from "./kernel_threads.ts";
+
+if (Deno.args.includes("--ladder")) {
+  await runLadder(Deno.args);
+  Deno.exit(0);
+}
 
 const quick = Deno.args.includes("--quick");
 const simdOnly = Deno.args.includes("--simd-only");
@@ -165,3 +174,6 @@ for (
   ];
   console.log(line.join(" "));
 }
+
+// --- 4. threads ---------------------------------------------------------------------------
+await runThreadsBench(REPS);

@@ -43,7 +43,7 @@ export function initOptState(kind: OptimizerConfig["kind"], size: number): OptSt
 }
 
 /** 1 - beta^t by repeated multiplication, so it is exact-rounded the same everywhere. */
-function biasCorrection(beta: number, t: number): number {
+export function biasCorrection(beta: number, t: number): number {
   let p = 1;
   for (let i = 0; i < t; i++) p *= beta;
   return 1 - p;

@@ -98,6 +98,22 @@ export function paramLayout(cfg: ModelConfig): ParamLayout {
   return { config: cfg, tensors, byName: new Map(tensors.map((t) => [t.name, t])), size: offset };
 }
 
+/**
+ * Where layer `l`'s tensors sit in the flat buffer: one contiguous range, the same size for every
+ * layer (kernel/offload.ts streams layers through linear memory by these ranges).
+ */
+export function layerRange(layout: ParamLayout, l: number): { offset: number; size: number } {
+  const first = layout.byName.get(`h${l}.ln1w`);
+  const next = layout.byName.get(l + 1 < layout.config.layers ? `h${l + 1}.ln1w` : "lnfw");
+  if (!first || !next) throw new RangeError(`Cannot find layer ${l}`);
+  return { offset: first.offset, size: next.offset - first.offset };
+}
+
+/** Whether a tensor belongs to a layer (`h{l}.name`) rather than the embeddings or final norm. */
+export function isLayerTensor(name: string): boolean {
+  return /^h\d+\./.test(name);
+}
+
 /** Named views into a flat buffer (weights or gradients) laid out by `layout`. */
 export function paramViews(layout: ParamLayout, flat: Float32Array): Record<string, Float32Array> {
   if (flat.length !== layout.size) {
@@ -113,22 +129,23 @@ export function paramViews(layout: ParamLayout, flat: Float32Array): Record<stri
  * Box-Muller (no Math.random, no host libm), one stream per tensor index.
  */
 export function initWeights(kernel: Kernel, layout: ParamLayout, seed: number): Float32Array {
-  const mark = kernel.mark();
-  const ptr = kernel.alloc(layout.size);
+  const out = new Float32Array(layout.size);
+  // One tensor at a time through linear memory, so models larger than it can be initialised.
   layout.tensors.forEach((t, stream) => {
-    const p = ptr + t.offset * 4;
     const init = t.init;
+    const view = out.subarray(t.offset, t.offset + t.size);
     if ("std" in init) {
+      const mark = kernel.mark();
+      const p = kernel.alloc(t.size);
       kernel.ops.initNormal(p, t.size, seed >>> 0, stream, init.std);
+      view.set(kernel.f32(p, t.size));
+      kernel.release(mark);
     } else if ("value" in init) {
-      kernel.f32(p, t.size).fill(init.value);
+      view.fill(init.value);
     } else {
       const [lo, hi] = init.ramp;
-      const view = kernel.f32(p, t.size);
       for (let i = 0; i < t.size; i++) view[i] = lo + ((hi - lo) * i) / Math.max(1, t.size - 1);
     }
   });
-  const out = kernel.f32(ptr, layout.size).slice();
-  kernel.release(mark);
   return out;
 }

@@ -51,6 +51,23 @@ export interface KernelExports {
   gemm(
     ...a: [number, number, number, number, number, number, number, number, number, number]
   ): void;
+  /** gemm's arguments, then the output rows [m0, m1) to compute. */
+  gemmRows(
+    ...a: [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ]
+  ): void;
   gemmNaive(
     ...a: [number, number, number, number, number, number, number, number, number, number]
   ): void;
@@ -63,6 +80,7 @@ export interface KernelExports {
     ...a: [number, number, number, number, number, number, number, number, number]
   ): void;
   biasGrad(dbias: number, dout: number, N: number, OC: number): void;
+  biasGradCols(dbias: number, dout: number, N: number, OC: number, o0: number, o1: number): void;
   residualForward(out: number, a: number, b: number, N: number): void;
   residualForwardNaive(out: number, a: number, b: number, N: number): void;
   residualBackward(da: number, db: number, dout: number, N: number): void;
@@ -77,6 +95,14 @@ export interface KernelExports {
   encoderBackwardNaive(...a: [number, number, number, number, number, number, number]): void;
   layernormForward(...a: [number, number, number, number, number, number, number, number]): void;
   layernormBackward(
+    ...a: [number, number, number, number, number, number, number, number, number, number]
+  ): void;
+  /** dinp, dout, inp, weight, mean, rstd, N, C: layernormBackward's d(input) alone. */
+  layernormBackwardInput(
+    ...a: [number, number, number, number, number, number, number, number]
+  ): void;
+  /** dweight, dbias, dout, inp, mean, rstd, N, C, c0, c1: its d(weight), d(bias) on [c0, c1). */
+  layernormBackwardParams(
     ...a: [number, number, number, number, number, number, number, number, number, number]
   ): void;
   layernormForwardNaive(
@@ -95,6 +121,14 @@ export interface KernelExports {
   softmaxBackwardNaive(dinp: number, dout: number, out: number, N: number, V: number): void;
   attentionForward(...a: [number, number, number, number, number, number, number]): void;
   attentionForwardNaive(...a: [number, number, number, number, number, number, number]): void;
+  /** attentionForward's arguments, then the (batch, head) pairs [u0, u1). */
+  attentionForwardHeads(
+    ...a: [number, number, number, number, number, number, number, number, number]
+  ): void;
+  /** attentionBackward's arguments, then the (batch, head) pairs [u0, u1). */
+  attentionBackwardHeads(
+    ...a: [number, number, number, number, number, number, number, number, number, number]
+  ): void;
   attentionBackward(...a: [number, number, number, number, number, number, number, number]): void;
   attentionBackwardNaive(
     ...a: [number, number, number, number, number, number, number, number]
@@ -120,6 +154,8 @@ export interface KernelExports {
   sgdMomentumUpdate(...a: [number, number, number, number, number, number, number]): void;
   sgdMomentumUpdateNaive(...a: [number, number, number, number, number, number, number]): void;
   sumSquares(p: number, n: number): number;
+  sumSquaresFrom(p: number, n: number, s: number): number;
+  fillZero(p: number, n: number): void;
   sumF64(p: number, n: number): number;
   scaleInPlace(p: number, n: number, s: number): void;
   scaleInPlaceNaive(p: number, n: number, s: number): void;
@@ -150,6 +186,19 @@ export class Kernel {
     const have = this.ops.memory.buffer.byteLength;
     if (this.#top > have) this.ops.memory.grow(Math.ceil((this.#top - have) / PAGE));
     return ptr;
+  }
+
+  /** Threads an op runs on (1 here; kernel/threads.ts splits ops across more). */
+  get threads(): number {
+    return 1;
+  }
+
+  /**
+   * Points the ops' scratch at `ptr`: `threads` regions of `bytesPerThread` each (thread j uses
+   * ptr + j * bytesPerThread), so the caller allocates `threads * bytesPerThread` bytes.
+   */
+  useScratch(ptr: number, _bytesPerThread: number): void {
+    this.ops.setScratch(ptr);
   }
 
   /** Current allocation mark, to release everything allocated after it with `release`. */
@@ -195,6 +244,12 @@ export class Kernel {
 
 /** URL of the committed binary, next to this module. */
 export const KERNEL_WASM_URL = new URL("./wasm/build/kernel.wasm", import.meta.url);
+
+/** The same source built to import one shared memory (kernel/threads.ts). */
+export const KERNEL_THREADS_WASM_URL = new URL(
+  "./wasm/build/kernel_threads.wasm",
+  import.meta.url,
+);
 
 export interface KernelOptions {
   /**

@@ -3,8 +3,10 @@
 export { dot4Naive, expScalar, setScratch } from "./util.ts";
 export {
   biasGrad,
+  biasGradCols,
   gemm,
   gemmNaive,
+  gemmRows,
   gemmScratchBytes,
   matmulBackward,
   matmulBackwardNaive,
@@ -29,7 +31,9 @@ export {
 } from "./encoder.ts";
 export {
   layernormBackward,
+  layernormBackwardInput,
   layernormBackwardNaive,
+  layernormBackwardParams,
   layernormForward,
   layernormForwardNaive,
 } from "./layernorm.ts";
@@ -42,8 +46,10 @@ export {
 } from "./softmax.ts";
 export {
   attentionBackward,
+  attentionBackwardHeads,
   attentionBackwardNaive,
   attentionForward,
+  attentionForwardHeads,
   attentionForwardNaive,
 } from "./attention.ts";
 export {
@@ -56,6 +62,7 @@ export { ssmBackward, ssmBackwardNaive, ssmForward, ssmForwardNaive } from "./ss
 export {
   adamwUpdate,
   adamwUpdateNaive,
+  fillZero,
   initNormal,
   scaleInPlace,
   scaleInPlaceNaive,
@@ -63,5 +70,6 @@ export {
   sgdMomentumUpdateNaive,
   sumF64,
   sumSquares,
+  sumSquaresFrom,
 } from "./optim.ts";
 export { dropoutBackward, dropoutBackwardNaive, dropoutForward } from "./dropout.ts";

@@ -112,6 +112,96 @@ export function layernormBackward(
   }
 }
 
+// The two halves of layernormBackward, for splitting it across threads: d(input) touches only its
+// own row (split rows by offsetting the pointers), d(weight) and d(bias) sum over rows in
+// ascending order per column (split columns with c0, c1). Together they give the bits of
+// layernormBackward.
+export function layernormBackwardInput(
+  dinp: usize,
+  dout: usize,
+  inp: usize,
+  weight: usize,
+  mean: usize,
+  rstd: usize,
+  N: i32,
+  C: i32,
+): void {
+  const vec = C & ~3;
+  for (let r = 0; r < N; r++) {
+    const d = addr(dout, r * C);
+    const x = addr(inp, r * C);
+    const dx = addr(dinp, r * C);
+    const m = ldf(mean, r);
+    const s = ldf(rstd, r);
+    const vm = f32x4.splat(m), vs = f32x4.splat(s);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    for (let i = 0; i < vec; i += 4) {
+      const norm = f32x4.mul(f32x4.sub(v128.load(addr(x, i)), vm), vs);
+      const dnorm = f32x4.mul(v128.load(addr(weight, i)), v128.load(addr(d, i)));
+      a0 = f32x4.add(a0, dnorm);
+      a1 = f32x4.add(a1, f32x4.mul(dnorm, norm));
+    }
+    let dnormMean = hsum(a0);
+    let dnormNormMean = hsum(a1);
+    for (let i = vec; i < C; i++) {
+      const norm = (ldf(x, i) - m) * s;
+      const dnorm = ldf(weight, i) * ldf(d, i);
+      dnormMean = dnormMean + dnorm;
+      dnormNormMean = dnormNormMean + dnorm * norm;
+    }
+    dnormMean = dnormMean / <f32> C;
+    dnormNormMean = dnormNormMean / <f32> C;
+    const vdm = f32x4.splat(dnormMean), vdnm = f32x4.splat(dnormNormMean);
+    for (let i = 0; i < vec; i += 4) {
+      const norm = f32x4.mul(f32x4.sub(v128.load(addr(x, i)), vm), vs);
+      const dnorm = f32x4.mul(v128.load(addr(weight, i)), v128.load(addr(d, i)));
+      const px = addr(dx, i);
+      const t = f32x4.sub(f32x4.sub(dnorm, vdm), f32x4.mul(norm, vdnm));
+      v128.store(px, f32x4.add(v128.load(px), f32x4.mul(t, vs)));
+    }
+    for (let i = vec; i < C; i++) {
+      const norm = (ldf(x, i) - m) * s;
+      const dnorm = ldf(weight, i) * ldf(d, i);
+      stf(dx, i, ldf(dx, i) + (dnorm - dnormMean - norm * dnormNormMean) * s);
+    }
+  }
+}
+
+// dweight, dbias (C) += column sums over the N rows (ascending), for columns [c0, c1) only
+export function layernormBackwardParams(
+  dweight: usize,
+  dbias: usize,
+  dout: usize,
+  inp: usize,
+  mean: usize,
+  rstd: usize,
+  N: i32,
+  C: i32,
+  c0: i32,
+  c1: i32,
+): void {
+  const vec = c0 + ((c1 - c0) & ~3);
+  for (let r = 0; r < N; r++) {
+    const d = addr(dout, r * C);
+    const x = addr(inp, r * C);
+    const m = ldf(mean, r);
+    const s = ldf(rstd, r);
+    const vm = f32x4.splat(m), vs = f32x4.splat(s);
+    for (let i = c0; i < vec; i += 4) {
+      const g = v128.load(addr(d, i));
+      const norm = f32x4.mul(f32x4.sub(v128.load(addr(x, i)), vm), vs);
+      const pb = addr(dbias, i), pw = addr(dweight, i);
+      v128.store(pb, f32x4.add(v128.load(pb), g));
+      v128.store(pw, f32x4.add(v128.load(pw), f32x4.mul(norm, g)));
+    }
+    for (let i = vec; i < c1; i++) {
+      const norm = (ldf(x, i) - m) * s;
+      stf(dbias, i, ldf(dbias, i) + ldf(d, i));
+      stf(dweight, i, ldf(dweight, i) + norm * ldf(d, i));
+    }
+  }
+}
+
 export function layernormForwardNaive(
   out: usize,
   mean: usize,

@@ -41,13 +41,14 @@ function storeTransposed(dst: usize, step: usize, r0: v128, r1: v128, r2: v128, 
   v128.store(dst + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
-// Packs MR rows of op(A) starting at row m0 into k-major order (dst[k*MR + i]), zero padded.
-function packA(dst: usize, A: usize, m0: i32, M: i32, K: i32, transA: bool): void {
-  if (m0 + MR > M) {
+// Packs MR rows of op(A) starting at row m0 into k-major order (dst[k*MR + i]); rows at or past
+// mEnd (the end of the rows being computed, <= M) are zero padded.
+function packA(dst: usize, A: usize, m0: i32, mEnd: i32, M: i32, K: i32, transA: bool): void {
+  if (m0 + MR > mEnd) {
     for (let k = 0; k < K; k++) {
       for (let i = 0; i < MR; i++) {
         const m = m0 + i;
-        stf(dst, k * MR + i, m < M ? elemA(A, m, k, M, K, transA) : 0);
+        stf(dst, k * MR + i, m < mEnd ? elemA(A, m, k, M, K, transA) : 0);
       }
     }
   } else if (transA) {
@@ -174,14 +175,35 @@ export function gemm(
   transB: bool,
   accumulate: bool,
 ): void {
-  const mPanels = (M + MR - 1) / MR;
+  gemmRows(out, A, B, bias, M, K, N, transA, transB, accumulate, 0, M);
+}
+
+// gemm restricted to output rows [m0, m1): the unit of work of one thread. Each output element is
+// the same chain of adds whichever rows are computed with it, so any split of the rows gives the
+// bits of the whole product. Needs gemmScratchBytes(m1 - m0, K) of scratch.
+export function gemmRows(
+  out: usize,
+  A: usize,
+  B: usize,
+  bias: usize,
+  M: i32,
+  K: i32,
+  N: i32,
+  transA: bool,
+  transB: bool,
+  accumulate: bool,
+  m0: i32,
+  m1: i32,
+): void {
+  if (m1 <= m0) return;
+  const mPanels = (m1 - m0 + MR - 1) / MR;
   const pa = scratch();
   const pb = pa + ((<usize> (mPanels * MR * K)) << 2);
   const partial = pb + ((<usize> (K * NR)) << 2);
   // Pack A once into k-major panels of MR rows, zero padded: the micro-kernel then reads one
   // contiguous stream, and padding rows only produce values that are never stored.
   for (let p = 0; p < mPanels; p++) {
-    packA(pa + ((<usize> (p * MR * K)) << 2), A, p * MR, M, K, transA);
+    packA(pa + ((<usize> (p * MR * K)) << 2), A, m0 + p * MR, m1, M, K, transA);
   }
   for (let n0 = 0; n0 < N; n0 += NR) {
     packB(pb, B, n0, K, N, transB);
@@ -195,18 +217,18 @@ export function gemm(
     }
     for (let p = 0; p < mPanels; p++) {
       const tile = partial + ((<usize> (p * MR * NR)) << 2);
-      const m0 = p * MR;
-      if (m0 + MR <= M && n0 + NR <= N) {
+      const r0 = m0 + p * MR;
+      if (r0 + MR <= m1 && n0 + NR <= N) {
         for (let i = 0; i < MR; i++) {
-          storeRow(out, tile + ((<usize> (i * NR)) << 2), bias, (m0 + i) * N + n0, n0, accumulate);
+          storeRow(out, tile + ((<usize> (i * NR)) << 2), bias, (r0 + i) * N + n0, n0, accumulate);
         }
       } else {
         // Edge tile: finish the valid elements in scalar, same order.
-        for (let i = 0; i < MR && m0 + i < M; i++) {
+        for (let i = 0; i < MR && r0 + i < m1; i++) {
           for (let j = 0; j < NR && n0 + j < N; j++) {
             let r = ldf(tile, i * NR + j);
             if (bias) r = r + ldf(bias, n0 + j);
-            const o = (m0 + i) * N + n0 + j;
+            const o = (r0 + i) * N + n0 + j;
             if (accumulate) r = ldf(out, o) + r;
             stf(out, o, r);
           }
@@ -319,14 +341,20 @@ export function matmulBackwardNaive(
 
 // dbias (OC) += sum over rows of dout (N,OC), rows in ascending order.
 export function biasGrad(dbias: usize, dout: usize, N: i32, OC: i32): void {
-  const vec = OC & ~3;
+  biasGradCols(dbias, dout, N, OC, 0, OC);
+}
+
+// biasGrad restricted to columns [o0, o1): each column keeps its own ascending-row sum, so a
+// split over columns gives the bits of the whole.
+export function biasGradCols(dbias: usize, dout: usize, N: i32, OC: i32, o0: i32, o1: i32): void {
+  const vec = o0 + ((o1 - o0) & ~3);
   for (let r = 0; r < N; r++) {
     const row = addr(dout, r * OC);
-    for (let o = 0; o < vec; o += 4) {
+    for (let o = o0; o < vec; o += 4) {
       const pd = addr(dbias, o);
       v128.store(pd, f32x4.add(v128.load(pd), v128.load(addr(row, o))));
     }
-    for (let o = vec; o < OC; o++) stf(dbias, o, ldf(dbias, o) + ldf(row, o));
+    for (let o = vec; o < o1; o++) stf(dbias, o, ldf(dbias, o) + ldf(row, o));
   }
 }
 

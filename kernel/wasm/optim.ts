@@ -150,12 +150,22 @@ export function sgdMomentumUpdateNaive(
 
 // Sum of squares in f64, ascending order (global gradient norm for clipping).
 export function sumSquares(p: usize, n: i32): f64 {
-  let s: f64 = 0;
+  return sumSquaresFrom(p, n, 0);
+}
+
+// s + sum of squares, ascending: continues a sum over a buffer passed in chunks, with the bits of
+// one pass over the whole (gradients that live outside linear memory, kernel/offload.ts).
+export function sumSquaresFrom(p: usize, n: i32, s: f64): f64 {
   for (let i = 0; i < n; i++) {
     const x = <f64> ldf(p, i);
     s += x * x;
   }
   return s;
+}
+
+// p[0..n) = 0 (gradient and activation-gradient buffers before each step).
+export function fillZero(p: usize, n: i32): void {
+  memory.fill(p, 0, (<usize> n) << 2);
 }
 
 // Sum in f64, ascending order (mean loss).
