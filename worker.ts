@@ -52,7 +52,10 @@ import { checkChain, waitForCoordinator } from "./lib/network/preflight.ts";
 import { httpCoordinator } from "./lib/worker/client.ts";
 import { withdrawAll } from "./lib/worker/rewards.ts";
 import { createWorkerView } from "./lib/worker/view.ts";
-import { Worker } from "./lib/worker/worker.ts";
+import { kernelThreads, Worker } from "./lib/worker/worker.ts";
+import { LAPTOP_CAPS } from "./lib/worker/register.ts";
+import { loadThreadedKernel } from "./kernel/threads.ts";
+import { createTrainer } from "./kernel/train_step.ts";
 import {
   exitWithParent,
   mayRelaunch,
@@ -117,7 +120,10 @@ async function work(s: WorkerSettings): Promise<void> {
     if (e instanceof KeyFileError) throw new UsageError(e.message);
     throw e;
   }
+  // The node's declared cores train one step together, byte-identical to one thread.
+  const kernel = await loadThreadedKernel({ threads: kernelThreads(LAPTOP_CAPS.computeUnits) });
   const worker = new Worker({
+    trainer: createTrainer(kernel),
     coordinator: httpCoordinator(s.coordinator),
     client,
     addresses,
@@ -128,8 +134,12 @@ async function work(s: WorkerSettings): Promise<void> {
     retries: RETRIES,
     onProgress: s.quiet ? undefined : view,
   });
-  await worker.register();
-  await worker.run(stop.signal, s.pollMs);
+  try {
+    await worker.register();
+    await worker.run(stop.signal, s.pollMs);
+  } finally {
+    kernel.close();
+  }
 }
 
 /** Parses and checks the settings, relaunches sandboxed, then withdraws or works. */

@@ -56,6 +56,13 @@ export interface PlanOptions {
   optimizer?: OptimizerName;
   /** Uploaded update size / raw size (0.01 = top-1%; default 1 = uncompressed). */
   compressionRatio?: number;
+  /**
+   * Plan the kernel's large-model step (kernel/offload.ts): activations recomputed layer by
+   * layer and parameters streamed through a one-layer window ({@link gptRecomputeActivationCount}).
+   */
+  recompute?: boolean;
+  /** Kernel threads (each has its own GEMM packing scratch; default 1). */
+  threads?: number;
 }
 
 /** Bytes of everything a node holds and moves. */
@@ -116,6 +123,37 @@ export function gptActivationCount(cfg: GptConfig, batchSize: number): number {
   return L * perLayer + 2 * B * T * C + 2 * B * T * V + 3 * B * T;
 }
 
+/**
+ * Activation-side values of one step with recomputation and layer offload (kernel/network.ts,
+ * kernel/memory_plan.ts): the layer outputs kept, one layer's activations and their gradients,
+ * the head, the resident parameter window and per-thread GEMM scratch. Within 0.4% of the
+ * kernel's own `planStepMemory`, itself within 1.5% of the measured peak (bench:kernel --ladder).
+ *
+ * @example
+ * ```ts
+ * import { gptActivationCount, gptRecomputeActivationCount } from "./planner.ts";
+ * const gpt2 = { layers: 12, width: 768, heads: 12, context: 1024, vocab: 256 };
+ * console.assert(gptRecomputeActivationCount(gpt2, 1) < gptActivationCount(gpt2, 1));
+ * ```
+ */
+export function gptRecomputeActivationCount(
+  cfg: GptConfig,
+  batchSize: number,
+  threads = 1,
+): number {
+  const { layers: L, width: C, heads: H, context: T, vocab: V } = cfg;
+  const BT = batchSize * T;
+  const layer = 17 * BT * C + batchSize * H * T * T + 4 * BT; // one layer's activations
+  const layerGrads = 17 * BT * C; // one layer's activation gradients
+  const head = 6 * BT * C + 3 * BT * V + 5 * BT; // embeddings out, lnf, logits, probs, grads
+  const window = 2 * (12 * C * C + 13 * C) + 2 * (V * C + T * C + 2 * C); // layer + resident
+  const scratch = threads * (Math.max(4 * C, V) + 8) * (BT + 8); // GEMM packing per thread
+  return L * BT * C + layer + layerGrads + head + window + scratch;
+}
+
+/** The staging chunks of the offloaded step's norm and AdamW passes (kernel/offload.ts). */
+const OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
+
 /** Memory, traffic and disk of training `spec` with `options` on one node. */
 export function planModel(spec: ModelSpec, options: PlanOptions = {}): Plan {
   const dtype = options.dtypeBytes ?? 4;
@@ -131,7 +169,12 @@ export function planModel(spec: ModelSpec, options: PlanOptions = {}): Plan {
   }
   const params = "params" in spec ? spec.params : gptParamCount(spec.gpt);
   if (!(params > 0)) throw new RangeError(`Cannot plan: params ${params} not positive`);
-  const activations = "gpt" in spec ? 2 * gptActivationCount(spec.gpt, batch) * dtype : 0;
+  const activations = !("gpt" in spec)
+    ? 0
+    : options.recompute
+    ? gptRecomputeActivationCount(spec.gpt, batch, options.threads ?? 1) * dtype +
+      OFFLOAD_STAGING_BYTES
+    : 2 * gptActivationCount(spec.gpt, batch) * dtype;
   const weights = params * dtype;
   const opt = params * OPTIMIZER_STATES[optimizer] * stateBytes;
   const upload = Math.ceil(weights * ratio);

@@ -10,7 +10,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { KERNEL_WASM_URL } from "../../kernel/wasm_module.ts";
+import { KERNEL_THREADS_WASM_URL, KERNEL_WASM_URL } from "../../kernel/wasm_module.ts";
 
 /** Where the worker connects and what it keeps on disk (absolute or relative paths). */
 export interface WorkerResources {
@@ -44,7 +44,9 @@ export function workerPermissions(r: WorkerResources): string[] {
   const hosts = [...new Set([r.coordinator, r.rpc].map(hostOf))];
   const own = [...new Set([dirname(resolve(r.key)), dirname(resolve(r.state))])];
   const addresses = r.addresses === undefined ? [] : [resolve(r.addresses)];
-  const read = [...own, ...addresses, fromFileUrl(KERNEL_WASM_URL)];
+  // The kernel: both binaries, and its folder (the thread workers' module is loaded from it).
+  const kernel = [KERNEL_WASM_URL, KERNEL_THREADS_WASM_URL, new URL("../../", KERNEL_WASM_URL)];
+  const read = [...own, ...addresses, ...kernel.map((u) => fromFileUrl(u))];
   return [
     `--allow-net=${hosts.join(",")}`,
     `--allow-read=${read.join(",")}`,

@@ -76,6 +76,20 @@ export type { WorkerEvent } from "./events.ts";
 export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
 
 const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
+
+/**
+ * Kernel threads for a node that declares `computeUnits` cores: what it declares, at most this
+ * machine's (the threaded step is byte-identical to the one-thread step for any count).
+ *
+ * @example
+ * ```ts
+ * import { kernelThreads } from "./worker.ts";
+ * console.assert(kernelThreads(1) === 1 && kernelThreads(10_000) === navigator.hardwareConcurrency);
+ * ```
+ */
+export function kernelThreads(computeUnits: number = navigator.hardwareConcurrency): number {
+  return Math.max(1, Math.min(Math.floor(computeUnits), navigator.hardwareConcurrency));
+}
 /** Longest wait between tries while the coordinator or the chain is away. */
 const MAX_BACKOFF_MS = 30_000;
 

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { planStepMemory } from "../../../kernel/memory_plan.ts";
+import { defaultHyper } from "../../../lib/round/local_training.ts";
 import {
   fitsNode,
   GB,
@@ -92,4 +94,21 @@ Deno.test("fitsNode: fits, or says why not", () => {
 Deno.test("planModel: bad options throw RangeError", () => {
   assert.throws(() => planModel({ params: 0 }), RangeError);
   assert.throws(() => planModel({ params: 1 }, { compressionRatio: 0 }), RangeError);
+});
+
+Deno.test("planModel recompute: within 2% of the kernel's own plan of the offloaded step", () => {
+  for (const [L, C, H] of [[12, 768, 12], [24, 1024, 16], [4, 256, 4]] as const) {
+    // Prepare: the kernel's byte vocabulary (256) at the ladder's B 1 x T 1024.
+    const gpt = { layers: L, width: C, heads: H, context: 1024, vocab: 256 };
+    const model = { kind: "gpt" as const, maxT: 1024, layers: L, heads: H, width: C };
+    // Execute
+    const plan = planModel({ gpt }, { recompute: true, threads: 2 });
+    const kernel = planStepMemory(defaultHyper(model, { B: 1, T: 1024 }), {
+      offload: true,
+      threads: 2,
+    });
+    // Assert
+    const ratio = plan.memory.total / kernel.total;
+    assert.ok(Math.abs(ratio - 1) < 0.02, `L${L} C${C}: planner/kernel ${ratio.toFixed(4)}`);
+  }
 });
