@@ -25,6 +25,7 @@ import { getVerificationCounts } from "./lib/chain/get_verification_counts.ts";
 import { type CodecName, CODECS, ROBUST, type RobustName } from "./lib/job/job_spec.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
+import { isStoreKind, STORE_KINDS, type StoreKind } from "./lib/store/open_store.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
@@ -75,6 +76,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     client: chain.coordinator,
     addresses: chain.addresses,
     chainId: net.chainId,
+    store: o.store,
   });
   try {
     const run: DemoRun = { ...chain, o, log, local };
@@ -231,6 +233,13 @@ export function secureAggregationLine(j: JobRecord): string | undefined {
     (j.privacy ? ", the DP noise was added by the laptops" : "");
 }
 
+/** --store: the coordinator's SVDB backend (kv: in its Deno KV, as on Deno Deploy). */
+function storeKind(value: string | undefined): StoreKind | undefined {
+  if (value === undefined || isStoreKind(value)) return value;
+  console.error(`--store must be one of ${STORE_KINDS.join(", ")}, got ${value}`);
+  Deno.exit(2);
+}
+
 if (import.meta.main) {
   const { values: a } = parseArgs({
     args: Deno.args,
@@ -257,6 +266,7 @@ if (import.meta.main) {
       report: { type: "string" },
       out: { type: "string" },
       "no-out": { type: "boolean", default: false },
+      store: { type: "string" },
       quiet: { type: "boolean", default: false },
     },
   });
@@ -329,6 +339,7 @@ if (import.meta.main) {
       strategy,
       report: a.report,
       out: a["no-out"] ? undefined : a.out ?? d.out,
+      store: storeKind(a.store),
       quiet: a.quiet,
     });
   } catch (e) {

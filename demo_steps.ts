@@ -17,6 +17,7 @@ import { generateNodeKey } from "./lib/crypto/keys.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./lib/job/job_spec.ts";
 import { prepareJob } from "./lib/job/job_owner.ts";
 import { getModelFolder } from "./lib/model/model_folder.ts";
+import type { StoreKind } from "./lib/store/open_store.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
@@ -53,6 +54,8 @@ export interface DemoOptions {
   report?: string;
   /** Folder that keeps the published model, the job summary and the report (artha-demo). */
   out?: string;
+  /** The coordinator's SVDB backend (default fs; kv as on Deno Deploy). */
+  store?: StoreKind;
   quiet: boolean;
 }
 

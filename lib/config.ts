@@ -25,6 +25,7 @@
  * ```
  */
 import type { ArthaAddresses } from "./chain/contracts.ts";
+import { STORE_KINDS, type StoreKind } from "./store/open_store.ts";
 import { type FlagValues, SettingsReader } from "./_config_reader.ts";
 import {
   type AddressesSetting,
@@ -168,6 +169,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
   /** Deno KV file (undefined: Deno's own, as on Deno Deploy). */
   kvPath?: string;
   storeDir: string;
+  /** SVDB backend (ARTHA_STORE): fs, kv (the coordinator's Deno KV), helia or memory. */
+  store: StoreKind;
   cron: boolean;
   /** Only the SVDB settings that were set. */
   svdb: SvdbSettings;
@@ -176,7 +179,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
 /**
  * The coordinator's settings from the environment: ARTHA_RPC_URL, ARTHA_CHAIN_ID,
  * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
- * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE_DIR,
+ * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
+ * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
  * ARTHA_CRON (on|off) and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
@@ -189,6 +193,8 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   const kv = r.raw({ variable: "ARTHA_KV_PATH" }).text ??
     (env.onDeploy() ? "deno" : `${NETWORK_DIR}/coordinator.kv`);
   const cron = r.choice({ variable: "ARTHA_CRON" }, ["on", "off"] as const, "on");
+  // Deno Deploy has no writable filesystem: its SVDB lives in the coordinator's KV.
+  const store = r.choice({ variable: "ARTHA_STORE" }, STORE_KINDS, env.onDeploy() ? "kv" : "fs");
   const ms = (name: string) => r.int({ variable: name }, undefined, 1);
   const svdb: SvdbSettings = {
     maxFileBytes: r.int({ variable: "ARTHA_SVDB_MAX_FILE_BYTES" }, undefined, 1),
@@ -207,6 +213,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     deployment: deployment as CoordinatorSettings["deployment"],
     kvPath: kv === "deno" ? undefined : r.resolve(kv),
     storeDir: r.path({ variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
+    store: store!,
     cron: cron === "on",
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
   };

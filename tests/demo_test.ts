@@ -55,3 +55,17 @@ Deno.test({
     assert.equal(part.job.status, "finalized");
   },
 });
+
+Deno.test({
+  name: "the demo runs with the coordinator's SVDB in its Deno KV (as on Deno Deploy)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const short = { ...DEFAULT_DEMO, quiet: true, report: undefined, out: undefined };
+    const r = await runDemo({ ...short, rounds: 2, localSteps: 5, store: "kv" });
+    assert.equal(r.job.status, "finalized");
+    assert.equal(r.job.metrics.length, 2);
+    assert.ok(r.job.metrics.at(-1)!.valLoss < r.job.initialValLoss, "it learns on KV too");
+    assert.match(r.publishedCid, /^baf/);
+  },
+});

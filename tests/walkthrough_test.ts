@@ -133,6 +133,22 @@ Deno.test("the README's network walkthrough runs as written", {
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
+  const dir = await runWalkthrough({});
+  assert.ok((await Deno.stat(`${dir}/.artha/svdb`)).isDirectory, "the default SVDB is a folder");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the walkthrough as on Deno Deploy: ARTHA_STORE=kv, no SVDB folder", {
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const dir = await runWalkthrough({ ARTHA_STORE: "kv" });
+  await assert.rejects(Deno.stat(`${dir}/.artha/svdb`), Deno.errors.NotFound);
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** Runs the README's walkthrough blocks with `extra` in every terminal; returns its folder. */
+async function runWalkthrough(extra: Record<string, string>): Promise<string> {
   const blocks = walkthroughBlocks(await Deno.readTextFile(README));
   assert.ok(blocks.length >= 5, "chain, coordinator, laptops, owner, withdraw");
   await Deno.mkdir(`${root}.artha`, { recursive: true });
@@ -150,6 +166,7 @@ Deno.test("the README's network walkthrough runs as written", {
     ARTHA_COORDINATOR: `http://127.0.0.1:${coordinatorPort}`,
     DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${coordinatorPort}`,
     NO_COLOR: "1",
+    ...extra,
   };
   const longRunning: Running[] = [];
   const finished: Running[] = [];
@@ -231,7 +248,7 @@ Deno.test("the README's network walkthrough runs as written", {
       await new Promise((r) => setTimeout(r, 100));
       left = await processesFrom(dir);
     }
-    await Deno.remove(dir, { recursive: true });
     assert.deepEqual(left, [], "every process the walkthrough started is stopped");
   }
-});
+  return dir;
+}

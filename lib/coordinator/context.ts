@@ -8,7 +8,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { type ArthaClient, createArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { type CoordinatorSettings, readCoordinatorSettings } from "../config.ts";
-import { openFsStore, type Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
+import { openStore } from "../store/open_store.ts";
 
 export interface CoordinatorConfig {
   /** Share of assigned nodes whose updates close a round early (default 0.8). */
@@ -71,7 +72,7 @@ export function configFrom(settings: Pick<CoordinatorSettings, "svdb">): Coordin
  * The context of a deployed function, from lib/config.ts readCoordinatorSettings:
  * ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY (coordinator account),
  * ARTHA_ADDRESSES (the eight contract addresses: a file or JSON), ARTHA_KV_PATH,
- * ARTHA_STORE_DIR and the ARTHA_SVDB_* limits. Every unusable variable is named in one
+ * ARTHA_STORE (the SVDB backend), ARTHA_STORE_DIR and the ARTHA_SVDB_* limits. Every unusable variable is named in one
  * ConfigError.
  */
 export function contextFromEnv(): Promise<Context> {
@@ -79,9 +80,10 @@ export function contextFromEnv(): Promise<Context> {
     const s = readCoordinatorSettings();
     const account = privateKeyToAccount(s.privateKey);
     if (s.kvPath) await Deno.mkdir(dirname(s.kvPath), { recursive: true });
+    const kv = await Deno.openKv(s.kvPath);
     return {
-      kv: await Deno.openKv(s.kvPath),
-      store: await openFsStore(s.storeDir),
+      kv,
+      store: await openStore({ kind: s.store, dir: s.storeDir, kv }),
       chain: {
         client: createArthaClient({ rpcUrl: s.rpcUrl, chainId: s.chainId, account }),
         addresses: s.deployment.addresses,
