@@ -69,3 +69,48 @@ Deno.test({
     assert.match(r.publishedCid, /^baf/);
   },
 });
+
+/**
+ * Epsilon of `rounds` full-batch Gaussian rounds at sensitivity `copies`, written here from the
+ * Gaussian mechanism's RDP (a / (2 (z / copies)^2) per round) and the Balle et al. 2020 conversion,
+ * minimised over `orders`.
+ */
+function independentEpsilon(
+  z: number,
+  copies: number,
+  rounds: number,
+  delta: number,
+  orders: number[],
+): number {
+  let best = Infinity;
+  for (const a of orders) {
+    const rdp = (rounds * a * copies * copies) / (2 * z * z);
+    best = Math.min(best, rdp + Math.log1p(-1 / a) - (Math.log(delta) + Math.log(a)) / (a - 1));
+  }
+  return best;
+}
+
+const INTEGER_ORDERS = Array.from({ length: 63 }, (_, i) => i + 2);
+const FINE_ORDERS = Array.from({ length: 3_000 }, (_, i) => 1.01 * 1.002 ** i);
+
+Deno.test({
+  name:
+    "demo --dp: the epsilon reported is the most-copied data owner's, as an independent accountant says",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const privacy = { clip: 1, noiseMultiplier: 1.5, delta: 1e-5, maxEpsilon: 100 };
+    const short = { ...DEFAULT_DEMO, quiet: true, report: undefined, out: undefined };
+    // 16 laptops over 15 genre shards: one data owner's shard is trained twice per round.
+    const r = await runDemo({ ...short, nodes: 16, rounds: 2, localSteps: 2, privacy });
+    const p = r.job.privacy!;
+    assert.equal(Math.max(...p.shardCopies.map((c) => Math.max(0, ...c))), 2);
+    const z = privacy.noiseMultiplier;
+    // The same method (integer orders) computed independently: equal.
+    const same = independentEpsilon(z, 2, 2, privacy.delta, INTEGER_ORDERS);
+    assert.ok(Math.abs(p.epsilon - same) < 1e-9, `${p.epsilon} vs ${same}`);
+    // Against fractional orders: never below, and at most 2% above (integer orders only).
+    const fine = independentEpsilon(z, 2, 2, privacy.delta, FINE_ORDERS);
+    assert.ok(p.epsilon >= fine && p.epsilon / fine < 1.02, `${p.epsilon} vs ${fine}`);
+  },
+});
