@@ -5,7 +5,7 @@
  *   DENO_SERVE_ADDRESS=tcp:127.0.0.1:9000 deno task serve     # elsewhere
  *
  * Routes: /info, /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
- * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /),
+ * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /), /join,
  * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
  * Deno.cron.
  */
@@ -22,6 +22,7 @@ import { onQueueMessage } from "../lib/coordinator/close_trigger.ts";
 import { collectSvdbGarbage } from "../lib/coordinator/svdb_retention.ts";
 import { createCompletions, createModelList } from "./completions.ts";
 import { createDashboard } from "./dashboard.ts";
+import { createJoin } from "./join.ts";
 import { createInfer } from "./infer.ts";
 import { createRegister } from "./register.ts";
 import { createRpc } from "./rpc.ts";
@@ -54,6 +55,7 @@ export function createRouter(ctx: Context): Handler {
     [/^\/v1\/completions\/?$/, createCompletions(ctx)],
     [/^\/v1\/models\/?$/, createModelList(ctx)],
     [/^\/(dashboard\/?)?$/, createDashboard()],
+    [/^\/join(\/[\w.-]*)?$/, createJoin()],
     [/^\/did\/(resolve|access|grant|grant\/prepare)\/?$/, createDidGrant(ctx)],
   ];
   return async (req) => {

@@ -3,6 +3,9 @@
  * and, beside it, each job's error-feedback residual, staged with a pending update and adopted
  * once the update went out, so a retry re-encodes from the same residual.
  *
+ * Where the bytes live is a {@link StateStorage}: files beside a path for the Deno worker
+ * ({@link FileStateStorage}), IndexedDB or memory in a browser tab (lib/browser/state_storage.ts).
+ *
  * @example
  * ```ts
  * import { WorkerState } from "./state.ts";
@@ -19,6 +22,78 @@ import type { Hex } from "viem";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
 
+/**
+ * Named byte records a worker's state is kept in. Names are `state`, `<jobId>.residual` and
+ * `<jobId>.residual.next`. Writes replace a record whole or not at all.
+ */
+export interface StateStorage {
+  /** The record's bytes, undefined when there is none. */
+  read(name: string): Promise<Uint8Array | undefined>;
+  /** Replaces the record atomically. */
+  write(name: string, bytes: Uint8Array): Promise<void>;
+  /** Moves `from` over `to`; nothing happens when `from` does not exist. */
+  rename(from: string, to: string): Promise<void>;
+  /** Deletes the record if it exists. */
+  remove(name: string): Promise<void>;
+  /** Where the record is, for messages (a path, a database key). */
+  where(name: string): string;
+}
+
+const PRIVATE = { mode: 0o600 };
+
+/**
+ * Records as files: `state` is the file at `path`, any other name the file `<path>.<name>`,
+ * written atomically with mode 0600.
+ *
+ * @example
+ * ```ts
+ * import { FileStateStorage } from "./state.ts";
+ * const dir = await Deno.makeTempDir();
+ * const storage = new FileStateStorage(`${dir}/worker.json`);
+ * await storage.write("state", new Uint8Array([1]));
+ * console.assert((await storage.read("state"))?.[0] === 1);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class FileStateStorage implements StateStorage {
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  where(name: string): string {
+    return name === "state" ? this.path : `${this.path}.${name}`;
+  }
+
+  async read(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(this.where(name));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async write(name: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(this.where(name), bytes, PRIVATE);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await Deno.rename(this.where(from), this.where(to));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    await Deno.remove(this.where(name)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
+
 /** An update saved before it is posted: re-sent as is after a crash, never retrained. */
 export interface PendingUpdate {
   jobId: Hex;
@@ -32,105 +107,100 @@ interface SavedState {
   pending?: PendingUpdate;
 }
 
-const PRIVATE = { mode: 0o600 };
-
-/** A worker's crash state at `path` (no path: kept in memory only, nothing survives). */
+/**
+ * A worker's crash state: in `storage`, or files beside `path` (no storage: kept in memory only,
+ * nothing survives).
+ */
 export class WorkerState {
+  /** The state file, when the storage is files. */
   readonly path?: string;
+  readonly storage?: StateStorage;
   /** Error-feedback residual per job: what compression left out, added to the next update. */
   #residuals = new Map<string, ErrorFeedbackState>();
 
-  constructor(path?: string) {
-    this.path = path;
+  constructor(where?: string | StateStorage) {
+    this.storage = typeof where === "string" ? new FileStateStorage(where) : where;
+    this.path = typeof where === "string" ? where : undefined;
   }
 
   /** The update saved but not yet delivered, if any. */
   async pending(): Promise<PendingUpdate | undefined> {
-    if (!this.path) return undefined;
+    if (!this.storage) return undefined;
     try {
-      return (JSON.parse(await Deno.readTextFile(this.path)) as SavedState).pending;
+      const bytes = await this.storage.read("state");
+      if (!bytes) return undefined;
+      return (JSON.parse(new TextDecoder().decode(bytes)) as SavedState).pending;
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
-      throw new Error(`Cannot read worker state ${this.path}: delete it to start over`, {
-        cause: e,
-      });
+      throw new Error(
+        `Cannot read worker state ${this.storage.where("state")}: delete it to start over`,
+        { cause: e },
+      );
     }
   }
 
   /** Saves `pending` (undefined: the last one was delivered). */
   async savePending(pending: PendingUpdate | undefined): Promise<void> {
-    if (!this.path) return;
+    if (!this.storage) return;
     const state: SavedState = pending ? { pending } : {};
-    await writeFileAtomic(this.path, new TextEncoder().encode(JSON.stringify(state)), PRIVATE);
+    await this.storage.write("state", new TextEncoder().encode(JSON.stringify(state)));
   }
 
-  /** The job's error-feedback residual: in memory, else from disk, else zeros. */
+  /** The job's error-feedback residual: in memory, else from storage, else zeros. */
   async residualFor(jobId: Hex, length: number): Promise<ErrorFeedbackState> {
     const known = this.#residuals.get(jobId);
     if (known) return known;
-    const path = this.#residualPath(jobId);
-    // A staged residual without a pending update is from a crash before the update was saved:
-    // the round is trained again from the current residual, so drop it.
-    if (path) await removeIfExists(this.#residualPath(jobId, true)!);
-    const state = (path && await readResidual(path, length)) || createErrorFeedback(length);
+    let state: ErrorFeedbackState | undefined;
+    if (this.storage) {
+      // A staged residual without a pending update is from a crash before the update was saved:
+      // the round is trained again from the current residual, so drop it.
+      await this.storage.remove(residualName(jobId, true));
+      state = await readResidual(this.storage, residualName(jobId), length);
+    }
+    state ??= createErrorFeedback(length);
     this.#residuals.set(jobId, state);
     return state;
   }
 
   /** Stages the residual that goes with the update about to be saved as pending. */
   async stageResidual(jobId: Hex, state: ErrorFeedbackState): Promise<void> {
-    const path = this.#residualPath(jobId, true);
-    if (!path) return;
+    if (!this.storage) return;
     const r = state.residual;
-    await writeFileAtomic(path, new Uint8Array(r.buffer, r.byteOffset, r.byteLength), PRIVATE);
-  }
-
-  /** The update went out: its residual becomes the next round's input (memory and disk). */
-  async adoptResidual(jobId: Hex, state?: ErrorFeedbackState): Promise<void> {
-    const staged = this.#residualPath(jobId, true);
-    if (staged) {
-      try {
-        await Deno.rename(staged, this.#residualPath(jobId)!);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
-    if (state) this.#residuals.set(jobId, state);
-    else this.#residuals.delete(jobId); // reloaded from disk on next use
-  }
-
-  /**
-   * Residual files sit beside the state file: `<state>.<jobId>.residual` is the input of the
-   * next round, `.next` the one staged with a pending update (raw f32, one per parameter).
-   */
-  #residualPath(jobId: string, staged = false): string | undefined {
-    return this.path && `${this.path}.${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
-  }
-}
-
-async function removeIfExists(path: string): Promise<void> {
-  await Deno.remove(path).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
-}
-
-/** A residual file of a `length`-parameter model, or undefined when there is none. */
-async function readResidual(
-  path: string,
-  length: number,
-): Promise<ErrorFeedbackState | undefined> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
-  }
-  if (bytes.length !== 4 * length) {
-    throw new Error(
-      `Cannot read residual ${path}: ${bytes.length} bytes, the model has ${length} ` +
-        `parameters; delete it to start over`,
+    await this.storage.write(
+      residualName(jobId, true),
+      new Uint8Array(r.buffer, r.byteOffset, r.byteLength),
     );
   }
-  return { residual: new Float32Array(bytes.buffer, bytes.byteOffset, length) };
+
+  /** The update went out: its residual becomes the next round's input (memory and storage). */
+  async adoptResidual(jobId: Hex, state?: ErrorFeedbackState): Promise<void> {
+    await this.storage?.rename(residualName(jobId, true), residualName(jobId));
+    if (state) this.#residuals.set(jobId, state);
+    else this.#residuals.delete(jobId); // reloaded from storage on next use
+  }
+}
+
+/**
+ * Residual records sit beside the state: `<jobId>.residual` is the input of the next round,
+ * `.next` the one staged with a pending update (raw f32, one per parameter).
+ */
+function residualName(jobId: string, staged = false): string {
+  return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+
+/** A residual record of a `length`-parameter model, or undefined when there is none. */
+async function readResidual(
+  storage: StateStorage,
+  name: string,
+  length: number,
+): Promise<ErrorFeedbackState | undefined> {
+  const bytes = await storage.read(name);
+  if (!bytes) return undefined;
+  if (bytes.length !== 4 * length) {
+    throw new Error(
+      `Cannot read residual ${storage.where(name)}: ${bytes.length} bytes, the model has ` +
+        `${length} parameters; delete it to start over`,
+    );
+  }
+  // A copy keeps the view aligned whatever buffer the storage handed back.
+  return { residual: new Float32Array(bytes.slice().buffer, 0, length) };
 }

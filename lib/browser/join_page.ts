@@ -1,0 +1,72 @@
+/**
+ * The script of `GET /join`: runs the kernel in a Web Worker (so the page stays responsive) on
+ * the bytes the coordinator serves and shows each step's loss, tokens/s and the digests. With
+ * `?check` in the URL it runs at once; `steps`, `layers`, `width`, `heads`, `B` and `T` override
+ * the tiny task (what bench/browser_kernel.ts uses). The result is left as JSON in
+ * `#kernel-result` and `body[data-kernel-done]` is set (`error` on failure).
+ *
+ * @module
+ */
+import { taskFromQuery } from "./tiny_task.ts";
+
+// Deno's type libraries have no DOM: the few shapes this page uses, as browsers define them.
+interface PageElement {
+  textContent: string | null;
+  addEventListener(type: string, listener: () => void): void;
+}
+const document = (globalThis as unknown as {
+  document: {
+    body: { dataset: Record<string, string> };
+    getElementById(id: string): PageElement | null;
+  };
+}).document;
+
+const $ = (id: string): PageElement => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`Cannot run the join page: no #${id}`);
+  return el;
+};
+
+function runCheck(): void {
+  const task = taskFromQuery(new URLSearchParams(location.search));
+  const tokensPerStep = task.B * task.T;
+  const started = performance.now();
+  document.body.dataset.kernelDone = "";
+  $("kernel-status").textContent = `training ${task.localSteps} steps in a Web Worker...`;
+  const worker = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
+  worker.onmessage = (e: MessageEvent) => {
+    const msg = e.data;
+    if (msg.type === "step") {
+      const seconds = (performance.now() - started) / 1000;
+      $("kernel-status").textContent = `step ${msg.step + 1} / ${task.localSteps}, loss ` +
+        `${msg.loss.toFixed(4)}, ${((msg.step + 1) * tokensPerStep / seconds).toFixed(0)} tokens/s`;
+    } else if (msg.type === "done") {
+      $("kernel-result").textContent = JSON.stringify(
+        { wasmDigest: msg.wasmDigest, ...msg.digests },
+        null,
+        1,
+      );
+      $("kernel-status").textContent =
+        `done: ${msg.digests.tokensPerSecond.toFixed(0)} tokens/s, proofs root ` +
+        msg.digests.proofsRoot;
+      document.body.dataset.kernelDone = "1";
+      worker.terminate();
+    } else if (msg.type === "error") {
+      $("kernel-status").textContent = `failed: ${msg.message}`;
+      document.body.dataset.kernelDone = "error";
+      worker.terminate();
+    }
+  };
+  worker.onerror = (e) => {
+    $("kernel-status").textContent = `failed: ${e.message}`;
+    document.body.dataset.kernelDone = "error";
+  };
+  worker.postMessage({
+    type: "train",
+    wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+    task,
+  });
+}
+
+$("kernel-run").addEventListener("click", runCheck);
+if (new URLSearchParams(location.search).has("check")) runCheck();

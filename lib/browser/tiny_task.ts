@@ -1,0 +1,78 @@
+/**
+ * The task a page and Deno both run to show the kernel gives the same bytes: plain JSON, no
+ * imports beyond types, so the page's own script stays small (the kernel is in the Web Worker).
+ *
+ * @example
+ * ```ts
+ * import { tinyKernelTask } from "./tiny_task.ts";
+ * console.assert(tinyKernelTask({ localSteps: 8 }).localSteps === 8);
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ModelConfig } from "../../kernel/params.ts";
+
+/** A task as plain JSON: what a page posts to its Web Worker. */
+export interface KernelTask {
+  model: ModelConfig;
+  B: number;
+  T: number;
+  /** Seed of the initial weights. */
+  initSeed: number;
+  /** Seed of batch sampling. */
+  seed: number;
+  round: number;
+  localSteps: number;
+  proofEvery: number;
+  /** The shard's text (UTF-8 bytes are the tokens). */
+  text: string;
+  /** 32-byte Ed25519 seed of the node key, hex. */
+  nodeSecret: Hex;
+  jobId: Hex;
+  chainId: number;
+  verifyingContract: Hex;
+  /** The timestamp every proof carries (seconds). */
+  timestamp: number;
+}
+
+/** A small task (one-layer GPT, width 16) with every seed fixed; `overrides` replaces fields. */
+export function tinyKernelTask(overrides: Partial<KernelTask> = {}): KernelTask {
+  return {
+    model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
+    B: 2,
+    T: 16,
+    initSeed: 1,
+    seed: 7,
+    round: 0,
+    localSteps: 4,
+    proofEvery: 2,
+    text: "the quick brown fox jumps over the lazy dog. ".repeat(40),
+    nodeSecret: `0x${"42".repeat(32)}`,
+    jobId: `0x${"11".repeat(32)}`,
+    chainId: 31337,
+    verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    timestamp: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+/** The tiny task with the overrides named in `params`. */
+export function taskFromQuery(params: URLSearchParams): KernelTask {
+  const base = tinyKernelTask();
+  const int = (name: string, fallback: number) => {
+    const v = params.get(name);
+    return v === null ? fallback : Number.parseInt(v, 10);
+  };
+  const T = int("T", base.T);
+  return tinyKernelTask({
+    localSteps: int("steps", base.localSteps),
+    B: int("B", base.B),
+    T,
+    model: {
+      ...base.model,
+      maxT: T,
+      layers: int("layers", base.model.layers),
+      width: int("width", base.model.width),
+      heads: int("heads", base.model.heads),
+    },
+  });
+}
