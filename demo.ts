@@ -28,7 +28,7 @@ import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { isStoreKind, STORE_KINDS, type StoreKind } from "./lib/store/open_store.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
-import type { JobRecord } from "./lib/coordinator/state.ts";
+import { type JobRecord, shardSpread } from "./lib/coordinator/state.ts";
 import { SECURE_CLOSE_REASON } from "./lib/coordinator/secure_round.ts";
 import type { Worker } from "./lib/worker/worker.ts";
 import {
@@ -38,12 +38,15 @@ import {
   type DemoResult,
   type DemoRun,
   deployChain,
+  eachConcurrently,
+  formatPhases,
   jsonOf,
   keepOutputs,
   publishAndSample,
   runRounds,
   startWorkers,
   submitJob,
+  timed,
 } from "./demo_steps.ts";
 import { writeReport } from "./report.ts";
 
@@ -68,8 +71,13 @@ export const DEFAULT_DEMO: DemoOptions = {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = (s: string) => o.quiet || console.log(s);
   const started = performance.now();
-  await using net = await startDevnet({ accounts: o.nodes + o.spares + 2, balanceArth: 10_000 });
-  const chain = await deployChain(net, log);
+  const phases: Record<string, number> = {};
+  await using net = await timed(
+    phases,
+    "devnet",
+    () => startDevnet({ accounts: o.nodes + o.spares + 2, balanceArth: 10_000 }),
+  );
+  const chain = await timed(phases, "deploy", () => deployChain(net, log));
   const dir = await Deno.makeTempDir({ prefix: "artha-demo-" });
   const local = await startLocalCoordinator({
     dir,
@@ -79,15 +87,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     store: o.store,
   });
   try {
-    const run: DemoRun = { ...chain, o, log, local };
-    const job = await submitJob(run);
-    const workers = await startWorkers(run);
-    const assigned = await assignTasks(run, job);
+    const run: DemoRun = { ...chain, o, log, local, phases };
+    const job = await timed(phases, "submit", () => submitJob(run));
+    const workers = await timed(phases, "register+bind", () => startWorkers(run));
+    const assigned = await timed(phases, "assign", () => assignTasks(run, job));
     const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
-    if (o.verification) await checkVerification(run, workers, dropped);
-    const fin = await settleJob(run, job);
-    const rewards = await withdrawAll(run, job, workers);
-    const publishedCid = await publishAndSample(run, job, fin);
+    if (o.verification) {
+      await timed(phases, "verification", () => checkVerification(run, workers, dropped));
+    }
+    const fin = await timed(phases, "settle+finalize", () => settleJob(run, job));
+    const rewards = await timed(phases, "withdraw", () => withdrawAll(run, job, workers));
+    const publishedCid = await timed(phases, "publish", () => publishAndSample(run, job, fin));
     const result: DemoResult = {
       job: fin,
       rewards,
@@ -95,15 +105,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       publishedCid,
       seconds: (performance.now() - started) / 1000,
       fp32UpdateBytes: 4 * paramLayout(job.model).size,
+      phases,
     };
-    printSummary(result, log);
+    printSummary(result, log, job.spec.shards.map((s) => s.name));
+    log(`phases: ${formatPhases(phases)}`);
     if (o.out) {
       await Deno.mkdir(o.out, { recursive: true });
       await keepOutputs(run, result, o.out);
     }
     const report = o.report ?? (o.out ? `${o.out}/report.html` : undefined);
     if (report) {
-      await writeReport(report, result.job, rewards);
+      const shardNames = job.spec.shards.map((s) => s.name);
+      await writeReport(report, result.job, rewards, { shardNames });
       log(`report: ${report}`);
     }
     if (o.out) {
@@ -153,23 +166,44 @@ async function withdrawAll(
   const { coordinator, addresses } = run;
   const settled = await getJobSettlement(coordinator, { addresses, jobId: job.jobId });
   const rewards = (settled?.rewards ?? []).map((r) => ({ node: r.nodePubkey, total: r.total }));
-  for (const w of workers) {
-    const wc = run.client(run.workerAccts[workers.indexOf(w)]);
+  await eachConcurrently(workers, async (_, i) => {
+    const wc = run.client(run.workerAccts[i]);
     if (await getClaimable(wc, { addresses }) > 0n) await withdrawRewards(wc, { addresses });
-  }
+  });
   return rewards;
 }
 
-function printSummary(r: DemoResult, log: (s: string) => void) {
+/**
+ * Whether the model serves every data owner: the last round's worst genre against the mean over
+ * genres, each against its value before training, and the sampling error bar.
+ */
+export function genreLine(
+  j: Pick<JobRecord, "initialValLoss" | "initialShardLoss" | "metrics">,
+  shardNames: readonly string[],
+): string {
+  const last = j.metrics.at(-1);
+  if (!last?.shardLoss) return "per-genre validation loss: not recorded (job predates it)";
+  const now = shardSpread(last);
+  const before = j.initialShardLoss?.[now.worstShard];
+  const best = Math.min(...last.shardLoss);
+  const name = shardNames[now.worstShard] ?? `shard ${now.worstShard}`;
+  return `genres: worst ${name} ${before === undefined ? "" : `${before.toFixed(4)} -> `}${
+    now.worst.toFixed(4)
+  }, mean ${now.mean.toFixed(4)} ± ${(last.valStdErr ?? 0).toFixed(4)} (s.e.), best ${
+    best.toFixed(4)
+  } over ${last.shardLoss.length} genres`;
+}
+
+function printSummary(r: DemoResult, log: (s: string) => void, shardNames: string[]) {
   const j = r.job;
-  log(`\nround  val loss   updates  missing  bytes moved   gas`);
+  log(`\nround  val loss  ± s.e.   worst genre  updates  missing  bytes moved   gas`);
   j.metrics.forEach((m, i) =>
     log(
       `${String(m.round).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
-        String(m.updates).padStart(8)
-      }  ${String(m.missing.length).padStart(7)}  ${String(m.bytes).padStart(11)}  ${
-        r.gasByRound[i]
-      }`,
+        (m.valStdErr ?? 0).toFixed(4)
+      }  ${shardSpread(m).worst.toFixed(4).padStart(11)}  ${String(m.updates).padStart(7)}  ${
+        String(m.missing.length).padStart(7)
+      }  ${String(m.bytes).padStart(11)}  ${r.gasByRound[i]}`,
     )
   );
   const sent = j.metrics.filter((m) => m.updates > 0 && m.updateBytes !== undefined);
@@ -184,8 +218,9 @@ function printSummary(r: DemoResult, log: (s: string) => void) {
   log(
     `initial validation loss ${j.initialValLoss.toFixed(4)} -> final ${
       j.metrics.at(-1)!.valLoss.toFixed(4)
-    } nats/byte (improvement ${(j.finalize!.improvementBps / 100).toFixed(2)}%)`,
+    } nats/byte, mean over genres (improvement ${(j.finalize!.improvementBps / 100).toFixed(2)}%)`,
   );
+  log(genreLine(j, shardNames));
   if (j.privacy) {
     const p = j.privacy;
     const per = p.shardEpsilon.map((e) => e.toFixed(2)).join(" ");

@@ -67,6 +67,27 @@ export interface DemoResult {
   seconds: number;
   /** Bytes of one raw fp32 delta of the model (4 per parameter): the compression baseline. */
   fp32UpdateBytes: number;
+  /** Wall seconds of each phase of the run, in the order they ran (see {@link timed}). */
+  phases: Record<string, number>;
+}
+
+/** Runs `fn` and adds its wall time in seconds to `phases[name]`. */
+export async function timed<T>(
+  phases: Record<string, number>,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    phases[name] = (phases[name] ?? 0) + (performance.now() - started) / 1000;
+  }
+}
+
+/** One line: each phase's seconds, e.g. `deploy 1.0 s | register 12.3 s`. */
+export function formatPhases(phases: Record<string, number>): string {
+  return Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(" | ");
 }
 
 type Account = Devnet["accounts"][number];
@@ -87,6 +108,8 @@ export interface DemoRun extends DemoChain {
   o: DemoOptions;
   log: (s: string) => void;
   local: LocalCoordinator;
+  /** Wall seconds per phase, filled as the run goes (DemoResult.phases). */
+  phases: Record<string, number>;
 }
 
 /** The submitted job, as the later phases need it. */
@@ -96,6 +119,29 @@ export interface DemoJob {
   spec: JobSpec;
   modelId: Hex;
   model: ModelConfig;
+}
+
+/**
+ * How many laptops act at once. Each has its own account, so their transactions never race for
+ * a nonce; the bound keeps this process and anvil (two cores between them) busy without queueing
+ * thousands of requests.
+ */
+export const LAPTOP_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error. */
+export async function eachConcurrently<T>(
+  items: readonly T[],
+  fn: (item: T, index: number) => Promise<unknown>,
+  limit = LAPTOP_CONCURRENCY,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 export async function jsonOf(res: Response) {
@@ -192,7 +238,7 @@ export async function startWorkers(run: DemoRun): Promise<Worker[]> {
       now: run.local.ctx.now,
     })
   );
-  for (const w of workers) await w.register();
+  await eachConcurrently(workers, (w) => w.register());
   run.log(`${workers.length} laptops staked 10 ARTH each and bound their Ed25519 keys`);
   return workers;
 }
@@ -224,8 +270,12 @@ export async function runRounds(
   for (let round = 0; round < run.o.rounds; round++) {
     if (round === 1 && run.o.drop > 0) await dropLaptops(run, workers, assigned, dropped);
     const active = workers.filter((w) => !dropped.has(w.nodePubkey));
-    await tickActive(run, job, active);
-    const outcome = await closeRound(run, job, active, round);
+    await timed(run.phases, "round: train+deliver", () => tickActive(run, job, active));
+    const outcome = await timed(
+      run.phases,
+      "round: aggregate+close",
+      () => closeRound(run, job, active, round),
+    );
     const [gas, to] = await gasSince(run.coordinator, block);
     block = to;
     gasByRound.push(gas);
@@ -252,7 +302,9 @@ async function dropLaptops(
   }
   // An hour and a bit passes: silent laptops miss their heartbeat, the rest send one.
   await run.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-  for (const w of workers) if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
+  await eachConcurrently(workers, async (w) => {
+    if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
+  });
   run.log(`${dropped.size} laptops went silent`);
 }
 
@@ -262,7 +314,11 @@ async function dropLaptops(
  */
 async function tickActive(run: DemoRun, job: DemoJob, active: Worker[]): Promise<void> {
   if (job.spec.secureAggregation) return await tickSecure(run, job, active);
-  for (const w of active) await tickUntilTrained(w);
+  // Cluster and committee tasks depend on which laptops have delivered: those jobs keep the
+  // order of one laptop after another, so what each laptop is given does not change.
+  const sequential = job.spec.aggregation.hierarchical === true ||
+    job.spec.verification !== undefined;
+  await eachConcurrently(active, tickUntilTrained, sequential ? 1 : LAPTOP_CONCURRENCY);
 }
 
 async function tickUntilTrained(w: Worker): Promise<void> {

@@ -22,13 +22,14 @@ export const DASHBOARD_HTML = `<!doctype html>
 <p class="muted">Updated <span id="updated">never</span> from <code>GET /status</code>.</p>
 <h2>Jobs</h2>
 <table id="jobs"><thead><tr><th>job</th><th>status</th><th>round</th><th>val loss</th>
-<th>rewards paid (wei)</th><th>model</th></tr></thead><tbody></tbody></table>
+<th>worst genre</th><th>rewards paid (wei)</th><th>model</th></tr></thead><tbody></tbody></table>
 <h2>Validation loss</h2>
+<p class="muted">Solid: mean over genres (every data owner counts the same); dashed: worst genre.</p>
 <svg id="loss" width="640" height="200" viewBox="0 0 640 200" role="img"
   aria-label="validation loss per round"></svg>
 <h2>Rounds</h2>
 <table id="rounds"><thead><tr><th>job</th><th>round</th><th>updates</th><th>val loss</th>
-<th>closed because</th><th>checkpoint</th></tr></thead><tbody></tbody></table>
+<th>± s.e.</th><th>worst genre</th><th>closed because</th><th>checkpoint</th></tr></thead><tbody></tbody></table>
 <h2>Nodes</h2>
 <table id="nodes"><thead><tr><th>node</th><th>operator</th><th>region</th><th>stake (wei)</th>
 <th>last seen</th></tr></thead><tbody></tbody></table>
@@ -44,6 +45,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script type="module">
 const $ = (id) => document.getElementById(id);
 const short = (s) => s ? String(s).slice(0, 10) + "…" : "";
+// The worst shard's (data owner's) loss of a round; old records have the mean only.
+const worst = (m) => m.shardLoss?.length ? Math.max(...m.shardLoss) : m.valLoss;
+const worstBefore = (j) => j.initialShardLoss?.length ? Math.max(...j.initialShardLoss) : j.initialValLoss;
 function cell(row, text, title) {
   const td = row.insertCell();
   td.textContent = text;
@@ -52,22 +56,27 @@ function cell(row, text, title) {
 function drawLoss(jobs) {
   const svg = $("loss");
   const series = jobs.map((j) => [j.initialValLoss, ...j.metrics.map((m) => m.valLoss)]);
-  const all = series.flat().filter(Number.isFinite);
+  const worstSeries = jobs.map((j) => [worstBefore(j), ...j.metrics.map(worst)]);
+  const all = [...series, ...worstSeries].flat().filter(Number.isFinite);
   svg.replaceChildren();
   if (all.length === 0) return;
   const lo = Math.min(...all), hi = Math.max(...all), n = Math.max(...series.map((s) => s.length));
   const x = (i) => 30 + (600 * i) / Math.max(1, n - 1);
   const y = (v) => 180 - (160 * (v - lo)) / Math.max(1e-9, hi - lo);
   const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-  series.forEach((s, k) => {
+  const draw = (s, k, dashed) => {
     const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     line.setAttribute("points", s.map((v, i) => x(i) + "," + y(v)).join(" "));
     line.setAttribute("fill", "none");
     line.setAttribute("stroke", colors[k % colors.length]);
-    line.setAttribute("stroke-width", "2");
-    line.dataset.points = String(s.length);
+    line.setAttribute("stroke-width", dashed ? "1.5" : "2");
+    // data-points marks the mean series only (what tests/e2e/dashboard_test.ts waits on).
+    if (dashed) line.setAttribute("stroke-dasharray", "5 3");
+    line.dataset[dashed ? "worstPoints" : "points"] = String(s.length);
     svg.append(line);
-  });
+  };
+  series.forEach((s, k) => draw(s, k, false));
+  worstSeries.forEach((s, k) => draw(s, k, true));
   const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
   label.setAttribute("x", "32"); label.setAttribute("y", "14");
   label.textContent = hi.toFixed(3) + " → " + all.at(-1).toFixed(3) + " nats/byte";
@@ -84,13 +93,15 @@ async function refresh() {
     cell(r, short(j.jobId), j.jobId); cell(r, j.status);
     cell(r, j.round + " / " + j.rounds);
     cell(r, (j.metrics.at(-1)?.valLoss ?? j.initialValLoss).toFixed(4));
+    cell(r, (j.metrics.length ? worst(j.metrics.at(-1)) : worstBefore(j)).toFixed(4));
     cell(r, j.finalize?.paid ?? "");
     cell(r, short(j.modelFolderCid), j.modelFolderCid);
     if (j.modelFolderCid && !$("model").value) $("model").value = j.modelFolderCid;
     for (const m of j.metrics) {
       const q = rb.insertRow();
       cell(q, short(j.jobId), j.jobId); cell(q, m.round); cell(q, m.updates);
-      cell(q, m.valLoss.toFixed(4)); cell(q, m.reason); cell(q, short(m.checkpointCid), m.checkpointCid);
+      cell(q, m.valLoss.toFixed(4)); cell(q, (m.valStdErr ?? 0).toFixed(4));
+      cell(q, worst(m).toFixed(4)); cell(q, m.reason); cell(q, short(m.checkpointCid), m.checkpointCid);
     }
   }
   for (const n of nodes) {

@@ -10,8 +10,10 @@
  * console.log(net.rpcUrl);
  * ```
  */
-import { mnemonicToAccount } from "viem/accounts";
+import { HDKey, hdKeyToAccount } from "viem/accounts";
 import type { HDAccount } from "viem/accounts";
+import { pbkdf2 } from "@noble/hashes/pbkdf2.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { env } from "../config.ts";
 
 /** anvil's well-known development mnemonic; its keys hold only devnet coins. */
@@ -145,17 +147,36 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     }
     await child.status;
   };
+  const accounts = devnetAccounts(count); // while anvil starts
   try {
     await waitForRpc(rpcUrl, child, 15_000);
   } catch (e) {
     await stop();
     throw e;
   }
-  const accounts = Array.from(
-    { length: count },
-    (_, i) => mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: i }),
-  );
   return { rpcUrl, chainId, accounts, stop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * The first `count` accounts of {@link DEVNET_MNEMONIC}, as anvil funds them: the mnemonic's
+ * BIP-39 seed is stretched once (2,048 PBKDF2 rounds; viem's mnemonicToAccount repeats that for
+ * every account, 20 ms each), then each account is one BIP-32 derivation from it.
+ *
+ * @example
+ * ```ts
+ * import { mnemonicToAccount } from "viem/accounts";
+ * import { DEVNET_MNEMONIC, devnetAccounts } from "./devnet.ts";
+ * const [, a1] = devnetAccounts(2);
+ * const want = mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: 1 });
+ * if (a1!.address !== want.address) throw new Error("not anvil's account 1");
+ * ```
+ */
+export function devnetAccounts(count: number): HDAccount[] {
+  // BIP-39: seed = PBKDF2-HMAC-SHA512(mnemonic, "mnemonic" + passphrase); the mnemonic is ASCII,
+  // so its NFKD normal form is itself.
+  const seed = pbkdf2(sha512, DEVNET_MNEMONIC, "mnemonic", { c: 2048, dkLen: 64 });
+  const master = HDKey.fromMasterSeed(seed);
+  return Array.from({ length: count }, (_, i) => hdKeyToAccount(master, { addressIndex: i }));
 }
 
 /**

@@ -17,10 +17,33 @@ export interface CloseRoundMessage {
   round: number;
 }
 
-/** True when every node holding a task has delivered its update of the open round. */
+/** How many updates of a round are stored: summed in the atomic write that stores each one. */
+export const updateCountKey = (jobId: string, round: number): Deno.KvKey => [
+  "update_count",
+  jobId.toLowerCase(),
+  round,
+];
+
+/** Adds one to the round's update count to an atomic operation that stores an update. */
+export function countUpdate(
+  op: Deno.AtomicOperation,
+  jobId: string,
+  round: number,
+): Deno.AtomicOperation {
+  return op.sum(updateCountKey(jobId, round), 1n);
+}
+
+/**
+ * True when every node holding a task has delivered its update of the open round. Reads the
+ * round's count (one read, so n updates cost n reads in all, not n^2 / 2 list entries); a round
+ * whose updates were stored before the count existed is counted by listing them.
+ */
 export async function roundComplete(ctx: Context, job: JobRecord): Promise<boolean> {
-  let delivered = 0;
-  for await (const _ of ctx.kv.list({ prefix: roundUpdates(job.jobId, job.round) })) delivered++;
+  const count = await ctx.kv.get<Deno.KvU64>(updateCountKey(job.jobId, job.round));
+  let delivered = count.value === null ? 0 : Number(count.value.value);
+  if (count.value === null) {
+    for await (const _ of ctx.kv.list({ prefix: roundUpdates(job.jobId, job.round) })) delivered++;
+  }
   return delivered >= job.assigned.length;
 }
 

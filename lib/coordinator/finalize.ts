@@ -1,5 +1,5 @@
 /**
- * Finalizing completed jobs: reports the validation improvement the job
+ * Finalizing completed jobs: reports the validation improvement the job (mean over shards)
  * achieved (it unlocks the accuracy bonus when it meets the owner's target), then
  * ProofOfCompute.finalize credits every node's reward and refunds the rest of the escrow; the
  * final weights are exported as the Hugging Face-style model folder (`modelFolderCid`).
@@ -15,11 +15,15 @@ import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
 import { reject, type Rejection } from "./result.ts";
-import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
+import { getJob, type JobRecord, listJobs, setJob, shardSpread } from "./state.ts";
 
-/** Relative validation-loss improvement of a job, in basis points (0 if it got worse). */
+/**
+ * Relative validation-loss improvement of a job, in basis points (0 if it got worse), on the mean
+ * over shards (data owners) of each shard's loss, before training and after the last round.
+ */
 export function improvementBps(job: JobRecord): number {
-  const last = job.metrics.at(-1)?.valLoss ?? job.initialValLoss;
+  const m = job.metrics.at(-1);
+  const last = m ? shardSpread(m).mean : job.initialValLoss;
   return Math.max(0, Math.min(BPS, Math.round((1 - last / job.initialValLoss) * BPS)));
 }
 

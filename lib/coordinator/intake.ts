@@ -23,7 +23,7 @@ import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/p
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
-import { closeWhenComplete } from "./close_trigger.ts";
+import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { keepReferenced } from "./svdb_retention.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -265,7 +265,8 @@ async function storeUpdate(
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const secure = env.updateCid === SECURE_UPDATE_CID;
   if (!secure) await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
-  const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record).commit();
+  const op = ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record);
+  const res = await countUpdate(op, env.jobId, job.round).commit();
   if (!res.ok) return (await asRetry(ctx, job, env))!;
   await touchNode(ctx, env.nodePubkey);
   if (!secure) await closeWhenComplete(ctx, job); // a secure round closes when its session ends

@@ -1,7 +1,7 @@
 /**
  * Applying a round's combined delta and storing the checkpoint: plain addition, or DiLoCo's
  * outer Nesterov step (its velocity stored beside the checkpoint); then the checkpoint in SVDB
- * with its Merkle weights digest and validation loss.
+ * with its Merkle weights digest and validation loss (per shard and their mean).
  */
 import type { Hex } from "viem";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
@@ -10,7 +10,7 @@ import { f32Bytes } from "../round/local_training.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
 import { OuterOptimizer } from "../strategy/outer_optimizer.ts";
 import type { Context } from "./context.ts";
-import { loadWeights, validationLoss } from "./job.ts";
+import { evaluateWeights, type Evaluation, loadWeights } from "./job.ts";
 import type { JobRecord } from "./state.ts";
 
 /** The next global weights (and DiLoCo's velocity CID) from `global` and the round's delta. */
@@ -44,6 +44,8 @@ export interface StoredCheckpoint {
   /** Size of the checkpoint written. */
   bytes: number;
   weightsDigest: Hex;
+  /** The checkpoint's validation loss: per shard and their mean (`evaluation.loss`). */
+  evaluation: Evaluation;
   valLoss: number;
 }
 
@@ -56,10 +58,12 @@ export async function storeCheckpoint(
 ): Promise<StoredCheckpoint> {
   const ckpt = encodeCheckpoint(spec.model, weights, { round: String(job.round), job: job.jobId });
   const checkpointCid = (await ctx.store.put(ckpt)).toString();
+  const evaluation = await evaluateWeights(ctx.store, spec, weights);
   return {
     checkpointCid,
     bytes: ckpt.length,
     weightsDigest: merkleRoot(f32Bytes(weights)),
-    valLoss: await validationLoss(ctx.store, spec, weights),
+    evaluation,
+    valLoss: evaluation.loss,
   };
 }

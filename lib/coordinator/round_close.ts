@@ -192,6 +192,8 @@ async function advanceJob(
     metrics: [...job.metrics, {
       round: job.round,
       valLoss: r.ckpt.valLoss,
+      shardLoss: r.ckpt.evaluation.shardLoss,
+      valStdErr: r.ckpt.evaluation.stdErr,
       updates: r.closing.nodes.length,
       missing,
       reason: r.closing.reason,

@@ -17,7 +17,7 @@ import { encodeJobSpec, type JobSpec } from "../job/job_spec.ts";
 import { checkPrivacyBudget, PrivacyBudgetError } from "../job/privacy_plan.ts";
 import { setTaskGroups } from "../verify/challenge_chain.ts";
 import type { Context } from "./context.ts";
-import { loadSpec, loadWeights, validationLoss } from "./job.ts";
+import { evaluateWeights, loadSpec, loadWeights } from "./job.ts";
 import { eligibleNodes } from "./nodes.ts";
 import { reject, type Rejection } from "./result.ts";
 import { getJob, jobKey, type JobRecord, setJob } from "./state.ts";
@@ -163,6 +163,7 @@ async function recordJob(
   taskOf: Record<string, number>,
 ): Promise<JobRecord> {
   const initial = await loadWeights(ctx.store, spec.initialWeights);
+  const before = await evaluateWeights(ctx.store, spec, initial);
   const record: JobRecord = {
     jobId: params.jobId.toLowerCase() as Hex,
     specCid: params.specCid,
@@ -174,7 +175,8 @@ async function recordJob(
     taskOf,
     globalCid: spec.initialWeights,
     roundOpenedAt: ctx.now(),
-    initialValLoss: await validationLoss(ctx.store, spec, initial),
+    initialValLoss: before.loss,
+    initialShardLoss: before.shardLoss,
     metrics: [],
     modelId: params.modelId,
     reassigned: [],

@@ -22,7 +22,12 @@ export interface NodeRecord {
 
 export interface RoundMetric {
   round: number;
+  /** Validation loss (nats/byte): the mean over shards of `shardLoss` (whole set in old jobs). */
   valLoss: number;
+  /** Each shard's (data owner's) validation loss, in spec order; absent in old records. */
+  shardLoss?: number[];
+  /** Standard error of `valLoss` from sampling the validation batches (0: all evaluated). */
+  valStdErr?: number;
   updates: number;
   missing: string[];
   reason: string;
@@ -32,6 +37,28 @@ export interface RoundMetric {
   updateBytes?: number;
   checkpointCid: string;
   closedAt: number;
+}
+
+/**
+ * The worst shard's loss and the mean over shards of a round (the mean alone for old records).
+ *
+ * @example
+ * ```ts
+ * import { shardSpread } from "./state.ts";
+ * const s = shardSpread({ valLoss: 2, shardLoss: [1, 3] });
+ * console.assert(s.worst === 3 && s.worstShard === 1 && s.mean === 2);
+ * ```
+ */
+export function shardSpread(
+  m: Pick<RoundMetric, "valLoss" | "shardLoss">,
+): { mean: number; worst: number; worstShard: number } {
+  const losses = m.shardLoss?.length ? m.shardLoss : [m.valLoss];
+  const worst = Math.max(...losses);
+  return {
+    mean: losses.reduce((a, x) => a + x, 0) / losses.length,
+    worst,
+    worstShard: losses.indexOf(worst),
+  };
 }
 
 export interface JobRecord {
@@ -51,7 +78,10 @@ export interface JobRecord {
   taskOf: Record<string, number>;
   globalCid: string;
   roundOpenedAt: number;
+  /** The initial weights' validation loss: the mean over shards of `initialShardLoss`. */
   initialValLoss: number;
+  /** Each shard's validation loss before training (absent in old records). */
+  initialShardLoss?: number[];
   metrics: RoundMetric[];
   /** ModelRegistry id to add checkpoints to (the owner made the coordinator a publisher). */
   modelId?: Hex;

@@ -64,7 +64,10 @@ export interface PrepareJobOptions {
    * with `privacy` the noise is added by the nodes. Needs `nodes` >= 2.
    */
   secureAggregation?: JobSpec["secureAggregation"];
-  /** Most validation bytes kept per shard (default 8 KiB) so evaluation stays cheap. */
+  /**
+   * Most validation bytes kept per shard (default 8 KiB); the coordinator evaluates every shard's
+   * slice (sampled within each when the set is large; see lib/coordinator/job.ts).
+   */
   valBytesPerShard?: number;
 }
 
@@ -95,8 +98,8 @@ export async function prepareJob(
     shards.push({ name: s.name, cid: (await store.put(s.train)).toString() });
   }
   const per = o.valBytesPerShard ?? 8192;
-  const validation = (await store.put(concatBytes(...o.shards.map((s) => s.val.subarray(0, per)))))
-    .toString();
+  const held = o.shards.map((s) => s.val.subarray(0, per));
+  const validation = (await store.put(concatBytes(...held))).toString();
   const spec: JobSpec = {
     version: 1,
     model: o.model,
@@ -115,6 +118,7 @@ export async function prepareJob(
     initialWeights,
     shards,
     validation,
+    validationShards: held.map((v) => v.length),
     aggregation: {
       strategy: o.strategy ?? "fedavg",
       quorum: o.quorum ?? 0.8,

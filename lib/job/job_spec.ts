@@ -54,6 +54,11 @@ export interface JobSpec {
   shards: { name: string; cid: string }[];
   /** CID of held-out validation bytes the coordinator evaluates each round on. */
   validation: string;
+  /**
+   * Bytes of each shard's held-out slice in `validation`, in shard order: the coordinator then
+   * reports every shard's loss and their mean. Specs without it are evaluated as one set.
+   */
+  validationShards?: number[];
   aggregation: {
     strategy: "fedavg" | "diloco";
     /** Fraction of assigned nodes whose updates close a round (default 0.8). */
@@ -232,6 +237,12 @@ function checkSchedule(s: JobSpec): void {
 function checkData(s: JobSpec): void {
   field("initialWeights", () => parseCid(s.initialWeights));
   field("validation", () => parseCid(s.validation));
+  const v = s.validationShards;
+  need(
+    v === undefined ||
+      (Array.isArray(v) && v.length === s.shards?.length && v.every(posInt)),
+    "validationShards must list a positive byte count for every shard",
+  );
   need(Array.isArray(s.shards) && s.shards.length > 0, "shards must be a non-empty list");
   s.shards.forEach((sh, i) => {
     need(typeof sh?.name === "string", `shards[${i}].name must be a string`);

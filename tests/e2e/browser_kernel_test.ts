@@ -66,6 +66,10 @@ Deno.test({
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        // A loaded CI machine must not make Chromium throttle the page or its Web Worker.
+        "--disable-background-timer-throttling",
+        "--disable-renderer-backgrounding",
+        "--disable-backgrounding-occluded-windows",
       ],
     });
     try {
@@ -74,7 +78,7 @@ Deno.test({
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.goto(`http://127.0.0.1:${server.addr.port}/join/?check`);
       await page.locator("body[data-kernel-done]:not([data-kernel-done=''])")
-        .waitFor({ state: "attached", timeout: 60_000 })
+        .waitFor({ state: "attached", timeout: 180_000 })
         .catch(async (e) => {
           const status = await page.locator("#kernel-status").innerText();
           throw new Error(`${status}; ${errors.join("; ")}`, { cause: e });
