@@ -6,7 +6,9 @@
  *     with the f32x4 ops and, in the same run, with every op but the GEMM on its naive scalar twin
  *     (bit-identical results; `--simd-only` skips that second measurement),
  *  3. memory per step (kernel linear memory, fresh JS arrays per step, process RSS),
- *  4. thread scaling of the step, byte-identical results checked (bench/kernel_threads.ts).
+ *  4. thread scaling of the step, byte-identical results checked (bench/kernel_threads.ts),
+ *  5. the GPT step beside tfjs-backend-wasm 4.22 in the same run, tokens/s and ratio at 1 and 2
+ *     threads (bench/kernel_tfjs.ts; tfjs threads are off under Deno, see there).
  * All figures are medians over repeated runs. `--ladder` runs only the model-size ladder instead
  * (124M- to 1.3B-class shapes, minutes per size; bench/kernel_ladder.ts).
  */
@@ -17,6 +19,7 @@ import { createTrainer, type Hyper } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
 import { runLadder } from "./kernel_ladder.ts";
 import { ortMatmul } from "./kernel_ort.ts";
+import { runTfjsBench } from "./kernel_tfjs.ts";
 import { runThreadsBench } from "./kernel_threads.ts";
 
 if (Deno.args.includes("--ladder")) {
@@ -177,3 +180,6 @@ for (
 
 // --- 4. threads ---------------------------------------------------------------------------
 await runThreadsBench(REPS);
+
+// --- 5. tfjs-backend-wasm -----------------------------------------------------------------
+await runTfjsBench(REPS);

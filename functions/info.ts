@@ -11,7 +11,9 @@ export function createInfo(ctx: Context) {
   return handler((req) => {
     if (req.method !== "GET") throw new HttpError(405, "Cannot read info: use GET");
     const { chainId, addresses, client } = ctx.chain;
-    return json({ chainId, addresses, coordinator: client.account.address });
+    // The RPC the coordinator uses: where a browser worker (GET /join) sends its chain calls.
+    const rpcUrl = client.chain?.rpcUrls.default.http[0];
+    return json({ chainId, addresses, coordinator: client.account.address, rpcUrl });
   });
 }
 

@@ -18,9 +18,13 @@ const FILES: Record<string, { url: URL; type: string }> = {
   },
 };
 
-/** Scripts from this origin only; WebAssembly compiled from fetched bytes, no eval. */
+/**
+ * Scripts from this origin only; WebAssembly compiled from fetched bytes, no eval. The API is this
+ * origin; the chain RPC that GET /info names is another (any https, or a local devnet).
+ */
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
-  "worker-src 'self'; style-src 'unsafe-inline'";
+  "worker-src 'self'; style-src 'unsafe-inline'; " +
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*";
 
 /** Creates the /join handler. */
 export function createJoin() {

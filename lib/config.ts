@@ -131,6 +131,8 @@ export const env = {
   ownerDid: (): string | undefined => get("ARTHA_OWNER_DID"),
   /** An anvil binary to use instead of the npm package's (ANVIL_BIN). */
   anvilBin: (): string | undefined => get("ANVIL_BIN"),
+  /** A Chromium for browser workers in the demo and tests (CHROMIUM_PATH, else Debian's). */
+  chromiumPath: (): string => get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
   /** ARTHA_DEBUG=1 prints the stack trace of a command line's failure. */
   debug: (): boolean => get("ARTHA_DEBUG") === "1",
   /** Set on Deno Deploy (DENO_DEPLOYMENT_ID): KV and SVDB paths do not apply there. */

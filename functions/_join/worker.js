@@ -417,9 +417,9 @@ function hexToBytes3(hex, opts = {}) {
     });
     hexString = hexString.padEnd(opts.size * 2, "0");
   }
-  const length = hexString.length / 2;
-  const bytes = new Uint8Array(length);
-  for (let index = 0, j = 0; index < length; index++) {
+  const length2 = hexString.length / 2;
+  const bytes = new Uint8Array(length2);
+  for (let index = 0, j = 0; index < length2; index++) {
     const nibbleLeft = charCodeToBase16(hexString.charCodeAt(j++));
     const nibbleRight = charCodeToBase16(hexString.charCodeAt(j++));
     if (nibbleLeft === void 0 || nibbleRight === void 0) {
@@ -884,11 +884,11 @@ function concat(values) {
   return concatBytes3(values);
 }
 function concatBytes3(values) {
-  let length = 0;
+  let length2 = 0;
   for (const arr of values) {
-    length += arr.length;
+    length2 += arr.length;
   }
-  const result = new Uint8Array(length);
+  const result = new Uint8Array(length2);
   let offset = 0;
   for (const arr of values) {
     result.set(arr, offset);
@@ -985,9 +985,9 @@ function prepareParams({ params, values }) {
 function prepareParam({ param, value }) {
   const arrayComponents = getArrayComponents(param.type);
   if (arrayComponents) {
-    const [length, type] = arrayComponents;
+    const [length2, type] = arrayComponents;
     return encodeArray(value, {
-      length,
+      length: length2,
       param: {
         ...param,
         type
@@ -1061,13 +1061,13 @@ function encodeAddress(value) {
     encoded: padHex(value.toLowerCase())
   };
 }
-function encodeArray(value, { length, param }) {
-  const dynamic = length === null;
+function encodeArray(value, { length: length2, param }) {
+  const dynamic = length2 === null;
   if (!Array.isArray(value)) throw new InvalidArrayError(value);
-  if (!dynamic && value.length !== length) throw new AbiEncodingArrayLengthMismatchError({
-    expectedLength: length,
+  if (!dynamic && value.length !== length2) throw new AbiEncodingArrayLengthMismatchError({
+    expectedLength: length2,
     givenLength: value.length,
-    type: `${param.type}[${length}]`
+    type: `${param.type}[${length2}]`
   });
   let dynamicChild = value.length === 0 && isDynamicType(param);
   const preparedParams = [];
@@ -1082,13 +1082,13 @@ function encodeArray(value, { length, param }) {
   if (dynamic || dynamicChild) {
     const data = encodeParams(preparedParams);
     if (dynamic) {
-      const length2 = numberToHex(preparedParams.length, {
+      const length3 = numberToHex(preparedParams.length, {
         size: 32
       });
       return {
         dynamic: true,
         encoded: concatHex([
-          length2,
+          length3,
           data
         ])
       };
@@ -1538,10 +1538,10 @@ function WASMInterface(binary, hashLength) {
       wasmInstance.exports.Hash_Init(bits);
     };
     const updateUInt8Array = (data) => {
-      let read = 0;
-      while (read < data.length) {
-        const chunk = data.subarray(read, read + MAX_HEAP);
-        read += chunk.length;
+      let read2 = 0;
+      while (read2 < data.length) {
+        const chunk = data.subarray(read2, read2 + MAX_HEAP);
+        read2 += chunk.length;
         memoryView.set(chunk);
         wasmInstance.exports.Hash_Update(chunk.length);
       }
@@ -2375,6 +2375,7 @@ var DEFAULT_ADAMW = {
   eps: 1e-8,
   weightDecay: 0.01
 };
+var DEFAULT_SGD_MOMENTUM = 0.9;
 function initOptState(kind, size2) {
   return {
     kind,
@@ -2569,16 +2570,16 @@ var LEN = 32;
 var isBytes = (a) => {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && a.BYTES_PER_ELEMENT === 1;
 };
-var abytes = (value, length, title = "") => {
-  if (isBytes(value) && (length === void 0 || value.length === length)) return value;
+var abytes = (value, length2, title = "") => {
+  if (isBytes(value) && (length2 === void 0 || value.length === length2)) return value;
   const bytes = isBytes(value);
-  const ofLen = length !== void 0 ? ` of length ${length}` : "";
+  const ofLen = length2 !== void 0 ? ` of length ${length2}` : "";
   const got = bytes ? `length=${value.length}` : `type=${typeof value}`;
   const message = (title ? `"${title}" ` : "") + "expected Uint8Array" + ofLen + ", got " + got;
   if (!bytes) throw new TypeError(message);
   throw new RangeError(message);
 };
-var snapshotBytes = (value, title = "", length) => Uint8Array.from(abytes(value, length, title));
+var snapshotBytes = (value, title = "", length2) => Uint8Array.from(abytes(value, length2, title));
 var padh = (n, pad2) => n.toString(16).padStart(pad2, "0");
 var bytesToHex2 = (bytes) => {
   let hex = "";
@@ -3045,11 +3046,11 @@ function anumber(n, title = "") {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(atitle(title) + "expected integer >= 0, got " + n);
   return n;
 }
-function abytes2(value, length, title = "") {
-  if (isBytes2(value) && (length === void 0 || value.length === length)) return value;
-  if (length !== void 0) anumber(length, "length");
+function abytes2(value, length2, title = "") {
+  if (isBytes2(value) && (length2 === void 0 || value.length === length2)) return value;
+  if (length2 !== void 0) anumber(length2, "length");
   const bytes = isBytes2(value);
-  const ofLen = length !== void 0 ? ` of length ${length}` : "";
+  const ofLen = length2 !== void 0 ? ` of length ${length2}` : "";
   const got = bytes ? `length=${value.length}` : `type=${typeof value}`;
   const message = atitle(title) + "expected Uint8Array" + ofLen + ", got " + got;
   if (!bytes) throw new TypeError(message);
@@ -3198,10 +3199,10 @@ var HashMD = class {
     return res;
   }
   _cloneIntoMeta(to) {
-    const { buffer, length, finished, destroyed, pos } = this;
+    const { buffer, length: length2, finished, destroyed, pos } = this;
     to.destroyed = destroyed;
     to.finished = finished;
-    to.length = length;
+    to.length = length2;
     to.pos = pos;
     if (pos) to.buffer.set(buffer);
     return to;
@@ -3546,9 +3547,9 @@ function validateTypedData(parameters) {
       const value = data[name];
       const integerMatch = type.match(integerRegex);
       if (integerMatch && (typeof value === "number" || typeof value === "bigint")) {
-        const [_type, base, size_] = integerMatch;
+        const [_type, base2, size_] = integerMatch;
         numberToHex(value, {
-          signed: base === "int",
+          signed: base2 === "int",
           size: Number.parseInt(size_, 10) / 8
         });
       }
@@ -4107,7 +4108,1898 @@ function runKernelTask(kernel, task, options = {}) {
   };
 }
 
+// lib/model/tensors.ts
+var ARRAY_DTYPE = /* @__PURE__ */ new Map([
+  [
+    Float64Array,
+    "F64"
+  ],
+  [
+    Float32Array,
+    "F32"
+  ],
+  [
+    BigInt64Array,
+    "I64"
+  ],
+  [
+    Int32Array,
+    "I32"
+  ],
+  [
+    Int16Array,
+    "I16"
+  ],
+  [
+    Int8Array,
+    "I8"
+  ],
+  [
+    BigUint64Array,
+    "U64"
+  ],
+  [
+    Uint32Array,
+    "U32"
+  ],
+  [
+    Uint8Array,
+    "U8"
+  ]
+]);
+if (new Uint8Array(new Uint16Array([
+  1
+]).buffer)[0] !== 1) {
+  throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
+}
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
+var empty = new Uint8Array(0);
+function equals(aa, bb) {
+  if (aa === bb) {
+    return true;
+  }
+  if (aa.byteLength !== bb.byteLength) {
+    return false;
+  }
+  for (let ii = 0; ii < aa.byteLength; ii++) {
+    if (aa[ii] !== bb[ii]) {
+      return false;
+    }
+  }
+  return true;
+}
+function coerce(o) {
+  if (o instanceof Uint8Array && o.constructor.name === "Uint8Array") {
+    return toArrayBufferBackedArray(o);
+  }
+  if (o instanceof ArrayBuffer) {
+    return new Uint8Array(o);
+  }
+  if (ArrayBuffer.isView(o)) {
+    return toArrayBufferBackedArray(new Uint8Array(o.buffer, o.byteOffset, o.byteLength));
+  }
+  throw new Error("Unknown type, must be binary type");
+}
+function isByteArrayWithArrayBuffer(b) {
+  return b?.buffer instanceof ArrayBuffer;
+}
+function toArrayBufferBackedArray(b) {
+  if (isByteArrayWithArrayBuffer(b)) {
+    return b;
+  }
+  return b.slice();
+}
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/base-x.js
+function base(ALPHABET, name, caseInsensitive) {
+  if (ALPHABET.length >= 255) {
+    throw new TypeError("Alphabet too long");
+  }
+  var BASE_MAP = new Uint8Array(256);
+  for (var j = 0; j < BASE_MAP.length; j++) {
+    BASE_MAP[j] = 255;
+  }
+  for (var i = 0; i < ALPHABET.length; i++) {
+    var x = ALPHABET.charAt(i);
+    var xc = x.charCodeAt(0);
+    if (BASE_MAP[xc] !== 255) {
+      throw new TypeError(x + " is ambiguous");
+    }
+    BASE_MAP[xc] = i;
+    if (caseInsensitive) {
+      var xl = x.toLowerCase().charCodeAt(0);
+      var xu = x.toUpperCase().charCodeAt(0);
+      if (xl !== xc) {
+        BASE_MAP[xl] = i;
+      }
+      if (xu !== xc) {
+        BASE_MAP[xu] = i;
+      }
+    }
+  }
+  var BASE = ALPHABET.length;
+  var LEADER = ALPHABET.charAt(0);
+  var FACTOR = Math.log(BASE) / Math.log(256);
+  var iFACTOR = Math.log(256) / Math.log(BASE);
+  function encode3(source) {
+    if (source instanceof Uint8Array) ;
+    else if (ArrayBuffer.isView(source)) {
+      source = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    } else if (Array.isArray(source)) {
+      source = Uint8Array.from(source);
+    }
+    if (!(source instanceof Uint8Array)) {
+      throw new TypeError("Expected Uint8Array");
+    }
+    if (source.length === 0) {
+      return "";
+    }
+    var zeroes = 0;
+    var length2 = 0;
+    var pbegin = 0;
+    var pend = source.length;
+    while (pbegin !== pend && source[pbegin] === 0) {
+      pbegin++;
+      zeroes++;
+    }
+    var size2 = (pend - pbegin) * iFACTOR + 1 >>> 0;
+    var b58 = new Uint8Array(size2);
+    while (pbegin !== pend) {
+      var carry = source[pbegin];
+      var i2 = 0;
+      for (var it1 = size2 - 1; (carry !== 0 || i2 < length2) && it1 !== -1; it1--, i2++) {
+        carry += 256 * b58[it1] >>> 0;
+        b58[it1] = carry % BASE >>> 0;
+        carry = carry / BASE >>> 0;
+      }
+      if (carry !== 0) {
+        throw new Error("Non-zero carry");
+      }
+      length2 = i2;
+      pbegin++;
+    }
+    var it2 = size2 - length2;
+    while (it2 !== size2 && b58[it2] === 0) {
+      it2++;
+    }
+    var str = LEADER.repeat(zeroes);
+    for (; it2 < size2; ++it2) {
+      str += ALPHABET.charAt(b58[it2]);
+    }
+    return str;
+  }
+  function decodeUnsafe(source) {
+    if (typeof source !== "string") {
+      throw new TypeError("Expected String");
+    }
+    if (source.length === 0) {
+      return new Uint8Array();
+    }
+    var psz = 0;
+    if (source[psz] === " ") {
+      return;
+    }
+    var zeroes = 0;
+    var length2 = 0;
+    while (source[psz] === LEADER) {
+      zeroes++;
+      psz++;
+    }
+    var size2 = (source.length - psz) * FACTOR + 1 >>> 0;
+    var b256 = new Uint8Array(size2);
+    while (source[psz]) {
+      var carry = BASE_MAP[source.charCodeAt(psz)];
+      if (carry === 255) {
+        return;
+      }
+      var i2 = 0;
+      for (var it3 = size2 - 1; (carry !== 0 || i2 < length2) && it3 !== -1; it3--, i2++) {
+        carry += BASE * b256[it3] >>> 0;
+        b256[it3] = carry % 256 >>> 0;
+        carry = carry / 256 >>> 0;
+      }
+      if (carry !== 0) {
+        throw new Error("Non-zero carry");
+      }
+      length2 = i2;
+      psz++;
+    }
+    if (source[psz] === " ") {
+      return;
+    }
+    var it4 = size2 - length2;
+    while (it4 !== size2 && b256[it4] === 0) {
+      it4++;
+    }
+    var vch = new Uint8Array(zeroes + (size2 - it4));
+    var j2 = zeroes;
+    while (it4 !== size2) {
+      vch[j2++] = b256[it4++];
+    }
+    return vch;
+  }
+  function decode5(string) {
+    var buffer = decodeUnsafe(string);
+    if (buffer) {
+      return buffer;
+    }
+    throw new Error(`Non-${name} character`);
+  }
+  return {
+    encode: encode3,
+    decodeUnsafe,
+    decode: decode5
+  };
+}
+var src = base;
+var _brrp__multiformats_scope_baseX = src;
+var base_x_default = _brrp__multiformats_scope_baseX;
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base.js
+var Encoder = class {
+  name;
+  prefix;
+  baseEncode;
+  constructor(name, prefix, baseEncode) {
+    this.name = name;
+    this.prefix = prefix;
+    this.baseEncode = baseEncode;
+  }
+  encode(bytes) {
+    if (bytes instanceof Uint8Array) {
+      return `${this.prefix}${this.baseEncode(bytes)}`;
+    } else {
+      throw Error("Unknown type, must be binary type");
+    }
+  }
+};
+var Decoder = class {
+  name;
+  prefix;
+  baseDecode;
+  prefixCodePoint;
+  constructor(name, prefix, baseDecode) {
+    this.name = name;
+    this.prefix = prefix;
+    const prefixCodePoint = prefix.codePointAt(0);
+    if (prefixCodePoint === void 0) {
+      throw new Error("Invalid prefix character");
+    }
+    this.prefixCodePoint = prefixCodePoint;
+    this.baseDecode = baseDecode;
+  }
+  decode(text) {
+    if (typeof text === "string") {
+      if (text.codePointAt(0) !== this.prefixCodePoint) {
+        throw Error(`Unable to decode multibase string ${JSON.stringify(text)}, ${this.name} decoder only supports inputs prefixed with ${this.prefix}`);
+      }
+      return this.baseDecode(text.slice(this.prefix.length));
+    } else {
+      throw Error("Can only multibase decode strings");
+    }
+  }
+  or(decoder) {
+    return or(this, decoder);
+  }
+};
+var ComposedDecoder = class {
+  decoders;
+  constructor(decoders) {
+    this.decoders = decoders;
+  }
+  or(decoder) {
+    return or(this, decoder);
+  }
+  decode(input) {
+    const prefix = input[0];
+    const decoder = this.decoders[prefix];
+    if (decoder != null) {
+      return decoder.decode(input);
+    } else {
+      throw RangeError(`Unable to decode multibase string ${JSON.stringify(input)}, only inputs prefixed with ${Object.keys(this.decoders)} are supported`);
+    }
+  }
+};
+function or(left, right) {
+  return new ComposedDecoder({
+    ...left.decoders ?? {
+      [left.prefix]: left
+    },
+    ...right.decoders ?? {
+      [right.prefix]: right
+    }
+  });
+}
+var Codec = class {
+  name;
+  prefix;
+  baseEncode;
+  baseDecode;
+  encoder;
+  decoder;
+  constructor(name, prefix, baseEncode, baseDecode) {
+    this.name = name;
+    this.prefix = prefix;
+    this.baseEncode = baseEncode;
+    this.baseDecode = baseDecode;
+    this.encoder = new Encoder(name, prefix, baseEncode);
+    this.decoder = new Decoder(name, prefix, baseDecode);
+  }
+  encode(input) {
+    return this.encoder.encode(input);
+  }
+  decode(input) {
+    return this.decoder.decode(input);
+  }
+};
+function from({ name, prefix, encode: encode3, decode: decode5 }) {
+  return new Codec(name, prefix, encode3, decode5);
+}
+function baseX({ name, prefix, alphabet, caseInsensitive = false }) {
+  const { encode: encode3, decode: decode5 } = base_x_default(alphabet, name, caseInsensitive);
+  return from({
+    prefix,
+    name,
+    encode: encode3,
+    decode: (text) => coerce(decode5(text))
+  });
+}
+function decode(string, alphabetIdx, bitsPerChar, name) {
+  let end = string.length;
+  while (string[end - 1] === "=") {
+    --end;
+  }
+  const out = new Uint8Array(end * bitsPerChar / 8 | 0);
+  let bits = 0;
+  let buffer = 0;
+  let written = 0;
+  for (let i = 0; i < end; ++i) {
+    const value = alphabetIdx[string[i]];
+    if (value === void 0) {
+      throw new SyntaxError(`Non-${name} character`);
+    }
+    buffer = buffer << bitsPerChar | value;
+    bits += bitsPerChar;
+    if (bits >= 8) {
+      bits -= 8;
+      out[written++] = 255 & buffer >> bits;
+    }
+  }
+  if (bits >= bitsPerChar || (255 & buffer << 8 - bits) !== 0) {
+    throw new SyntaxError("Unexpected end of data");
+  }
+  return out;
+}
+function encode(data, alphabet, bitsPerChar) {
+  const pad2 = alphabet[alphabet.length - 1] === "=";
+  const mask = (1 << bitsPerChar) - 1;
+  let out = "";
+  let bits = 0;
+  let buffer = 0;
+  for (let i = 0; i < data.length; ++i) {
+    buffer = buffer << 8 | data[i];
+    bits += 8;
+    while (bits > bitsPerChar) {
+      bits -= bitsPerChar;
+      out += alphabet[mask & buffer >> bits];
+    }
+  }
+  if (bits !== 0) {
+    out += alphabet[mask & buffer << bitsPerChar - bits];
+  }
+  if (pad2) {
+    while ((out.length * bitsPerChar & 7) !== 0) {
+      out += "=";
+    }
+  }
+  return out;
+}
+function createAlphabetIdx(alphabet, caseInsensitive) {
+  const alphabetIdx = {};
+  for (let i = 0; i < alphabet.length; ++i) {
+    alphabetIdx[alphabet[i]] = i;
+    if (caseInsensitive) {
+      const lower = alphabet[i].toLowerCase();
+      const upper = alphabet[i].toUpperCase();
+      if (lower !== alphabet[i]) {
+        alphabetIdx[lower] = i;
+      }
+      if (upper !== alphabet[i]) {
+        alphabetIdx[upper] = i;
+      }
+    }
+  }
+  return alphabetIdx;
+}
+function rfc4648({ name, prefix, bitsPerChar, alphabet, caseInsensitive = false }) {
+  const alphabetIdx = createAlphabetIdx(alphabet, caseInsensitive);
+  return from({
+    prefix,
+    name,
+    encode(input) {
+      return encode(input, alphabet, bitsPerChar);
+    },
+    decode(input) {
+      return decode(input, alphabetIdx, bitsPerChar, name);
+    }
+  });
+}
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
+var base32 = rfc4648({
+  prefix: "b",
+  name: "base32",
+  alphabet: "abcdefghijklmnopqrstuvwxyz234567",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32upper = rfc4648({
+  prefix: "B",
+  name: "base32upper",
+  alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32pad = rfc4648({
+  prefix: "c",
+  name: "base32pad",
+  alphabet: "abcdefghijklmnopqrstuvwxyz234567=",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32padupper = rfc4648({
+  prefix: "C",
+  name: "base32padupper",
+  alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32hex = rfc4648({
+  prefix: "v",
+  name: "base32hex",
+  alphabet: "0123456789abcdefghijklmnopqrstuv",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32hexupper = rfc4648({
+  prefix: "V",
+  name: "base32hexupper",
+  alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUV",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32hexpad = rfc4648({
+  prefix: "t",
+  name: "base32hexpad",
+  alphabet: "0123456789abcdefghijklmnopqrstuv=",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32hexpadupper = rfc4648({
+  prefix: "T",
+  name: "base32hexpadupper",
+  alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUV=",
+  bitsPerChar: 5,
+  caseInsensitive: true
+});
+var base32z = rfc4648({
+  prefix: "h",
+  name: "base32z",
+  alphabet: "ybndrfg8ejkmcpqxot1uwisza345h769",
+  bitsPerChar: 5
+});
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base36.js
+var base36 = baseX({
+  prefix: "k",
+  name: "base36",
+  alphabet: "0123456789abcdefghijklmnopqrstuvwxyz",
+  caseInsensitive: true
+});
+var base36upper = baseX({
+  prefix: "K",
+  name: "base36upper",
+  alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+  caseInsensitive: true
+});
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base58.js
+var base58btc = baseX({
+  name: "base58btc",
+  prefix: "z",
+  alphabet: "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+});
+var base58flickr = baseX({
+  name: "base58flickr",
+  prefix: "Z",
+  alphabet: "123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+});
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/varint.js
+var encode_1 = encode2;
+var MSB = 128;
+var REST = 127;
+var MSBALL = ~REST;
+var INT = Math.pow(2, 31);
+function encode2(num, out, offset) {
+  out = out || [];
+  offset = offset || 0;
+  var oldOffset = offset;
+  while (num >= INT) {
+    out[offset++] = num & 255 | MSB;
+    num /= 128;
+  }
+  while (num & MSBALL) {
+    out[offset++] = num & 255 | MSB;
+    num >>>= 7;
+  }
+  out[offset] = num | 0;
+  encode2.bytes = offset - oldOffset + 1;
+  return out;
+}
+var decode2 = read;
+var MSB$1 = 128;
+var REST$1 = 127;
+function read(buf, offset) {
+  var res = 0, offset = offset || 0, shift = 0, counter = offset, b, l = buf.length;
+  do {
+    if (counter >= l) {
+      read.bytes = 0;
+      throw new RangeError("Could not decode varint");
+    }
+    b = buf[counter++];
+    res += shift < 28 ? (b & REST$1) << shift : (b & REST$1) * Math.pow(2, shift);
+    shift += 7;
+  } while (b >= MSB$1);
+  read.bytes = counter - offset;
+  return res;
+}
+var N1 = Math.pow(2, 7);
+var N2 = Math.pow(2, 14);
+var N3 = Math.pow(2, 21);
+var N4 = Math.pow(2, 28);
+var N5 = Math.pow(2, 35);
+var N6 = Math.pow(2, 42);
+var N7 = Math.pow(2, 49);
+var N8 = Math.pow(2, 56);
+var N9 = Math.pow(2, 63);
+var length = function(value) {
+  return value < N1 ? 1 : value < N2 ? 2 : value < N3 ? 3 : value < N4 ? 4 : value < N5 ? 5 : value < N6 ? 6 : value < N7 ? 7 : value < N8 ? 8 : value < N9 ? 9 : 10;
+};
+var varint = {
+  encode: encode_1,
+  decode: decode2,
+  encodingLength: length
+};
+var _brrp_varint = varint;
+var varint_default = _brrp_varint;
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/varint.js
+function decode3(data, offset = 0) {
+  const code = varint_default.decode(data, offset);
+  const length2 = varint_default.decode.bytes;
+  if (length2 > 9) {
+    throw new RangeError("Invalid varint: too long");
+  }
+  if (length2 > 1 && data[offset + length2 - 1] === 0) {
+    throw new RangeError("Invalid varint: not minimally encoded");
+  }
+  return [
+    code,
+    length2
+  ];
+}
+function encodeTo(int, target, offset = 0) {
+  varint_default.encode(int, target, offset);
+  return target;
+}
+function encodingLength(int) {
+  return varint_default.encodingLength(int);
+}
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
+function create(code, digest) {
+  const size2 = digest.byteLength;
+  const sizeOffset = encodingLength(code);
+  const digestOffset = sizeOffset + encodingLength(size2);
+  const bytes = new Uint8Array(digestOffset + size2);
+  encodeTo(code, bytes, 0);
+  encodeTo(size2, bytes, sizeOffset);
+  bytes.set(digest, digestOffset);
+  return new Digest(code, size2, digest, bytes);
+}
+function decode4(multihash) {
+  const bytes = coerce(multihash);
+  const [code, sizeOffset] = decode3(bytes);
+  const [size2, digestOffset] = decode3(bytes.subarray(sizeOffset));
+  const digest = bytes.subarray(sizeOffset + digestOffset);
+  if (digest.byteLength !== size2) {
+    throw new Error("Incorrect length");
+  }
+  return new Digest(code, size2, digest, bytes);
+}
+function equals2(a, b) {
+  if (a === b) {
+    return true;
+  } else {
+    const data = b;
+    return a.code === data.code && a.size === data.size && data.bytes instanceof Uint8Array && equals(a.bytes, data.bytes);
+  }
+}
+var Digest = class {
+  code;
+  size;
+  digest;
+  bytes;
+  /**
+     * Creates a multihash digest.
+     */
+  constructor(code, size2, digest, bytes) {
+    this.code = code;
+    this.size = size2;
+    this.digest = toArrayBufferBackedArray(digest);
+    this.bytes = toArrayBufferBackedArray(bytes);
+  }
+};
+
+// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/cid.js
+function format(link, base2) {
+  const { bytes, version: version2 } = link;
+  switch (version2) {
+    case 0:
+      return toStringV0(bytes, baseCache(link), base2 ?? base58btc.encoder);
+    default:
+      return toStringV1(bytes, baseCache(link), base2 ?? base32.encoder);
+  }
+}
+var cache = /* @__PURE__ */ new WeakMap();
+function baseCache(cid) {
+  const baseCache2 = cache.get(cid);
+  if (baseCache2 == null) {
+    const baseCache3 = /* @__PURE__ */ new Map();
+    cache.set(cid, baseCache3);
+    return baseCache3;
+  }
+  return baseCache2;
+}
+var CID = class _CID {
+  code;
+  version;
+  multihash;
+  bytes;
+  "/";
+  /**
+     * @param version - Version of the CID
+     * @param code - Code of the codec content is encoded in, see https://github.com/multiformats/multicodec/blob/master/table.csv
+     * @param multihash - (Multi)hash of the of the content.
+     */
+  constructor(version2, code, multihash, bytes) {
+    this.code = code;
+    this.version = version2;
+    this.multihash = multihash;
+    this.bytes = toArrayBufferBackedArray(bytes);
+    this["/"] = this.bytes;
+  }
+  /**
+     * Signalling `cid.asCID === cid` has been replaced with `cid['/'] === cid.bytes`
+     * please either use `CID.asCID(cid)` or switch to new signalling mechanism
+     *
+     * @deprecated
+     */
+  get asCID() {
+    return this;
+  }
+  // ArrayBufferView
+  get byteOffset() {
+    return this.bytes.byteOffset;
+  }
+  // ArrayBufferView
+  get byteLength() {
+    return this.bytes.byteLength;
+  }
+  toV0() {
+    switch (this.version) {
+      case 0: {
+        return this;
+      }
+      case 1: {
+        const { code, multihash } = this;
+        if (code !== DAG_PB_CODE) {
+          throw new Error("Cannot convert a non dag-pb CID to CIDv0");
+        }
+        if (multihash.code !== SHA_256_CODE) {
+          throw new Error("Cannot convert non sha2-256 multihash CID to CIDv0");
+        }
+        return _CID.createV0(multihash);
+      }
+      default: {
+        throw Error(`Can not convert CID version ${this.version} to version 0. This is a bug please report`);
+      }
+    }
+  }
+  toV1() {
+    switch (this.version) {
+      case 0: {
+        const { code, digest } = this.multihash;
+        const multihash = create(code, digest);
+        return _CID.createV1(this.code, multihash);
+      }
+      case 1: {
+        return this;
+      }
+      default: {
+        throw Error(`Can not convert CID version ${this.version} to version 1. This is a bug please report`);
+      }
+    }
+  }
+  equals(other) {
+    return _CID.equals(this, other);
+  }
+  static equals(self2, other) {
+    const unknown = other;
+    return unknown != null && self2.code === unknown.code && self2.version === unknown.version && equals2(self2.multihash, unknown.multihash);
+  }
+  toString(base2) {
+    return format(this, base2);
+  }
+  toJSON() {
+    return {
+      "/": format(this)
+    };
+  }
+  link() {
+    return this;
+  }
+  [Symbol.toStringTag] = "CID";
+  // Legacy
+  [Symbol.for("nodejs.util.inspect.custom")]() {
+    return `CID(${this.toString()})`;
+  }
+  /**
+     * Takes any input `value` and returns a `CID` instance if it was
+     * a `CID` otherwise returns `null`. If `value` is instanceof `CID`
+     * it will return value back. If `value` is not instance of this CID
+     * class, but is compatible CID it will return new instance of this
+     * `CID` class. Otherwise returns null.
+     *
+     * This allows two different incompatible versions of CID library to
+     * co-exist and interop as long as binary interface is compatible.
+     */
+  static asCID(input) {
+    if (input == null) {
+      return null;
+    }
+    const value = input;
+    if (value instanceof _CID) {
+      return value;
+    } else if (value["/"] != null && value["/"] === value.bytes || value.asCID === value) {
+      const { version: version2, code, multihash, bytes } = value;
+      return new _CID(version2, code, multihash, bytes ?? encodeCID(version2, code, multihash.bytes));
+    } else if (value[cidSymbol] === true) {
+      const { version: version2, multihash, code } = value;
+      const digest = decode4(multihash);
+      return _CID.create(version2, code, digest);
+    } else {
+      return null;
+    }
+  }
+  /**
+     * @param version - Version of the CID
+     * @param code - Code of the codec content is encoded in, see https://github.com/multiformats/multicodec/blob/master/table.csv
+     * @param digest - (Multi)hash of the of the content.
+     */
+  static create(version2, code, digest) {
+    if (typeof code !== "number") {
+      throw new Error("String codecs are no longer supported");
+    }
+    if (!(digest.bytes instanceof Uint8Array)) {
+      throw new Error("Invalid digest");
+    }
+    switch (version2) {
+      case 0: {
+        if (code !== DAG_PB_CODE) {
+          throw new Error(`Version 0 CID must use dag-pb (code: ${DAG_PB_CODE}) block encoding`);
+        } else {
+          return new _CID(version2, code, digest, digest.bytes);
+        }
+      }
+      case 1: {
+        const bytes = encodeCID(version2, code, digest.bytes);
+        return new _CID(version2, code, digest, bytes);
+      }
+      default: {
+        throw new Error("Invalid version");
+      }
+    }
+  }
+  /**
+     * Simplified version of `create` for CIDv0.
+     */
+  static createV0(digest) {
+    return _CID.create(0, DAG_PB_CODE, digest);
+  }
+  /**
+     * Simplified version of `create` for CIDv1.
+     *
+     * @param code - Content encoding format code.
+     * @param digest - Multihash of the content.
+     */
+  static createV1(code, digest) {
+    return _CID.create(1, code, digest);
+  }
+  /**
+     * Decoded a CID from its binary representation. The byte array must contain
+     * only the CID with no additional bytes.
+     *
+     * An error will be thrown if the bytes provided do not contain a valid
+     * binary representation of a CID.
+     */
+  static decode(bytes) {
+    const [cid, remainder] = _CID.decodeFirst(bytes);
+    if (remainder.length !== 0) {
+      throw new Error("Incorrect length");
+    }
+    return cid;
+  }
+  /**
+     * Decoded a CID from its binary representation at the beginning of a byte
+     * array.
+     *
+     * Returns an array with the first element containing the CID and the second
+     * element containing the remainder of the original byte array. The remainder
+     * will be a zero-length byte array if the provided bytes only contained a
+     * binary CID representation.
+     */
+  static decodeFirst(bytes) {
+    const specs = _CID.inspectBytes(bytes);
+    const prefixSize = specs.size - specs.multihashSize;
+    const multihashBytes = coerce(bytes.subarray(prefixSize, prefixSize + specs.multihashSize));
+    if (multihashBytes.byteLength !== specs.multihashSize) {
+      throw new Error("Incorrect length");
+    }
+    const digestBytes = multihashBytes.subarray(specs.multihashSize - specs.digestSize);
+    const digest = new Digest(specs.multihashCode, specs.digestSize, digestBytes, multihashBytes);
+    const cid = specs.version === 0 ? _CID.createV0(digest) : _CID.createV1(specs.codec, digest);
+    return [
+      cid,
+      bytes.subarray(specs.size)
+    ];
+  }
+  /**
+     * Inspect the initial bytes of a CID to determine its properties.
+     *
+     * Involves decoding up to 4 varints. Typically this will require only 4 to 6
+     * bytes but for larger multicodec code values and larger multihash digest
+     * lengths these varints can be quite large. It is recommended that at least
+     * 10 bytes be made available in the `initialBytes` argument for a complete
+     * inspection.
+     */
+  static inspectBytes(initialBytes) {
+    let offset = 0;
+    const next = () => {
+      const [i, length2] = decode3(initialBytes.subarray(offset));
+      offset += length2;
+      return i;
+    };
+    let version2 = next();
+    let codec = DAG_PB_CODE;
+    if (version2 === 18) {
+      version2 = 0;
+      offset = 0;
+    } else {
+      codec = next();
+    }
+    if (version2 !== 0 && version2 !== 1) {
+      throw new RangeError(`Invalid CID version ${version2}`);
+    }
+    const prefixSize = offset;
+    const multihashCode = next();
+    const digestSize = next();
+    const size2 = offset + digestSize;
+    const multihashSize = size2 - prefixSize;
+    return {
+      version: version2,
+      codec,
+      multihashCode,
+      digestSize,
+      multihashSize,
+      size: size2
+    };
+  }
+  /**
+     * Takes cid in a string representation and creates an instance. If `base`
+     * decoder is not provided will use a default from the configuration. It will
+     * throw an error if encoding of the CID is not compatible with supplied (or
+     * a default decoder).
+     */
+  static parse(source, base2) {
+    const [prefix, bytes] = parseCIDtoBytes(source, base2);
+    const cid = _CID.decode(bytes);
+    if (cid.version === 0 && source[0] !== "Q") {
+      throw Error("Version 0 CID string must not include multibase prefix");
+    }
+    baseCache(cid).set(prefix, source);
+    return cid;
+  }
+};
+function parseCIDtoBytes(source, base2) {
+  switch (source[0]) {
+    // CIDv0 is parsed differently
+    case "Q": {
+      const decoder = base2 ?? base58btc;
+      return [
+        base58btc.prefix,
+        decoder.decode(`${base58btc.prefix}${source}`)
+      ];
+    }
+    case base58btc.prefix: {
+      const decoder = base2 ?? base58btc;
+      return [
+        base58btc.prefix,
+        decoder.decode(source)
+      ];
+    }
+    case base32.prefix: {
+      const decoder = base2 ?? base32;
+      return [
+        base32.prefix,
+        decoder.decode(source)
+      ];
+    }
+    case base36.prefix: {
+      const decoder = base2 ?? base36;
+      return [
+        base36.prefix,
+        decoder.decode(source)
+      ];
+    }
+    default: {
+      if (base2 == null) {
+        throw Error("To parse non base32, base36 or base58btc encoded CID multibase decoder must be provided");
+      }
+      return [
+        source[0],
+        base2.decode(source)
+      ];
+    }
+  }
+}
+function toStringV0(bytes, cache2, base2) {
+  const { prefix } = base2;
+  if (prefix !== base58btc.prefix) {
+    throw Error(`Cannot string encode V0 in ${base2.name} encoding`);
+  }
+  const cid = cache2.get(prefix);
+  if (cid == null) {
+    const cid2 = base2.encode(bytes).slice(1);
+    cache2.set(prefix, cid2);
+    return cid2;
+  } else {
+    return cid;
+  }
+}
+function toStringV1(bytes, cache2, base2) {
+  const { prefix } = base2;
+  const cid = cache2.get(prefix);
+  if (cid == null) {
+    const cid2 = base2.encode(bytes);
+    cache2.set(prefix, cid2);
+    return cid2;
+  } else {
+    return cid;
+  }
+}
+var DAG_PB_CODE = 112;
+var SHA_256_CODE = 18;
+function encodeCID(version2, code, multihash) {
+  const codeOffset = encodingLength(version2);
+  const hashOffset = codeOffset + encodingLength(code);
+  const bytes = new Uint8Array(hashOffset + multihash.byteLength);
+  encodeTo(version2, bytes, 0);
+  encodeTo(code, bytes, codeOffset);
+  bytes.set(multihash, hashOffset);
+  return bytes;
+}
+var cidSymbol = Symbol.for("@ipld/js-cid/CID");
+
+// lib/job/job_spec.ts
+function roundHyper(spec, round) {
+  const o = spec.optimizer;
+  const lr = learningRate(round, {
+    lr: o.lr,
+    warmupSteps: 0,
+    totalSteps: Math.max(1, spec.rounds - 1),
+    minLrRatio: o.minLrRatio
+  });
+  return {
+    model: spec.model,
+    B: spec.batch.B,
+    T: spec.batch.T,
+    accumSteps: spec.batch.accumSteps,
+    schedule: {
+      lr,
+      warmupSteps: 0,
+      totalSteps: 1,
+      minLrRatio: 1
+    },
+    optimizer: o.kind === "sgd" ? {
+      kind: "sgd",
+      momentum: DEFAULT_SGD_MOMENTUM,
+      weightDecay: o.weightDecay
+    } : {
+      ...DEFAULT_ADAMW,
+      weightDecay: o.weightDecay
+    },
+    gradClip: o.gradClip
+  };
+}
+
+// lib/compress/codec.ts
+var MAGIC = new Uint8Array([
+  65,
+  67,
+  90,
+  49
+]);
+var FORMAT_VERSION = 1;
+var HEADER_BYTES = 12;
+var CODEC_ID = {
+  fp32: 1,
+  topk: 2,
+  int8: 3,
+  int4: 4,
+  topkInt8: 5,
+  partition: 6
+};
+var InvalidPayloadError = class extends Error {
+  /** Stable code for callers. */
+  code = "INVALID_PAYLOAD";
+  /** Why the payload was refused. */
+  reason;
+  /** @param reason the state that prevented decoding */
+  constructor(reason, options) {
+    super(`Cannot decode update payload: ${reason}`, options);
+    this.name = "InvalidPayloadError";
+    this.reason = reason;
+  }
+};
+function writeHeader(codecId, param, length2, bodyBytes) {
+  if (!Number.isInteger(length2) || length2 < 0 || length2 > 4294967295) {
+    throw new RangeError(`Cannot write header: length ${length2} is not a uint32`);
+  }
+  if (!Number.isInteger(param) || param < 0 || param > 65535) {
+    throw new RangeError(`Cannot write header: parameter ${param} is not a uint16`);
+  }
+  const out = new Uint8Array(HEADER_BYTES + bodyBytes);
+  out.set(MAGIC, 0);
+  const view = new DataView(out.buffer);
+  view.setUint8(4, FORMAT_VERSION);
+  view.setUint8(5, codecId);
+  view.setUint16(6, param, true);
+  view.setUint32(8, length2, true);
+  return out;
+}
+function readHeader(bytes) {
+  if (bytes.length < HEADER_BYTES) {
+    throw new InvalidPayloadError(`${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
+  }
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (bytes[i] !== MAGIC[i]) {
+      const got = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"));
+      throw new InvalidPayloadError(`magic 0x${got.join("")} is not "ACZ1"; encode updates with lib/compress codecs`);
+    }
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version2 = view.getUint8(4);
+  if (version2 !== FORMAT_VERSION) {
+    throw new InvalidPayloadError(`format version ${version2} is not supported (this build reads ${FORMAT_VERSION}); upgrade the reader or re-encode`);
+  }
+  return {
+    version: version2,
+    codecId: view.getUint8(5),
+    param: view.getUint16(6, true),
+    length: view.getUint32(8, true)
+  };
+}
+function expectHeader(bytes, codecId, length2) {
+  const header = readHeader(bytes);
+  if (header.codecId !== codecId) {
+    throw new InvalidPayloadError(`codec id ${header.codecId} in header, expected ${codecId}; use decodePayload to dispatch`);
+  }
+  if (header.length !== length2) {
+    throw new InvalidPayloadError(`header holds ${header.length} values, the model expects ${length2}`);
+  }
+  return header;
+}
+function withResidual(delta, state) {
+  const out = new Float32Array(delta);
+  if (state && state.residual.length !== delta.length) {
+    throw new RangeError(`Cannot apply error feedback: residual has ${state.residual.length} values, delta ${delta.length}`);
+  }
+  if (state) {
+    for (let i = 0; i < out.length; i++) out[i] += state.residual[i];
+  }
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) {
+      throw new RangeError(`Cannot encode delta: value ${out[i]} at index ${i} is not finite`);
+    }
+  }
+  return out;
+}
+function updateResidual(state, corrected, decoded) {
+  const r = state.residual;
+  for (let i = 0; i < r.length; i++) r[i] = corrected[i] - decoded[i];
+  return state;
+}
+
+// lib/compress/_blockwise.ts
+function blockCount(length2, blockSize) {
+  return Math.ceil(length2 / blockSize);
+}
+function checkBlockSize(blockSize) {
+  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > 65535) {
+    throw new RangeError(`Cannot quantise: block size ${blockSize} is not in [1, 65535]`);
+  }
+}
+function quantizeBlocks(values, maxCode, blockSize, rounding, rng) {
+  const n = values.length;
+  const nb = blockCount(n, blockSize);
+  const scales = new Float32Array(nb);
+  const codes = new Int8Array(n);
+  for (let b = 0; b < nb; b++) {
+    const start = b * blockSize;
+    const end = Math.min(n, start + blockSize);
+    let absmax = 0;
+    for (let i = start; i < end; i++) {
+      const a = Math.abs(values[i]);
+      if (a > absmax) absmax = a;
+    }
+    const scale = Math.fround(absmax / maxCode);
+    scales[b] = scale;
+    if (scale === 0) continue;
+    const inv = 1 / scale;
+    for (let i = start; i < end; i++) {
+      const x = values[i] * inv;
+      let q;
+      if (rounding === "stochastic") {
+        q = Math.floor(x + rng.nextFloat());
+      } else {
+        q = x < 0 ? -Math.round(-x) : Math.round(x);
+      }
+      codes[i] = q > maxCode ? maxCode : q < -maxCode ? -maxCode : q;
+    }
+  }
+  return {
+    scales,
+    codes
+  };
+}
+function dequantizeBlocks(q, blockSize, out = new Float32Array(q.codes.length)) {
+  const n = q.codes.length;
+  for (let b = 0; b < q.scales.length; b++) {
+    const scale = q.scales[b];
+    const end = Math.min(n, (b + 1) * blockSize);
+    for (let i = b * blockSize; i < end; i++) out[i] = q.codes[i] * scale;
+  }
+  return out;
+}
+function readFloat32s(bytes, offset, count) {
+  const copy = bytes.slice(offset, offset + count * 4);
+  return new Float32Array(copy.buffer, 0, count);
+}
+function writeFloat32s(out, offset, values) {
+  out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
+}
+
+// lib/compress/fp32.ts
+function fp32Codec() {
+  return {
+    name: "fp32",
+    id: CODEC_ID.fp32,
+    stateless: true,
+    encode(delta, state) {
+      const values = withResidual(delta, state);
+      const bytes = writeHeader(CODEC_ID.fp32, 0, values.length, values.length * 4);
+      writeFloat32s(bytes, HEADER_BYTES, values);
+      if (state) state.residual.fill(0);
+      return {
+        bytes,
+        state
+      };
+    },
+    decode(bytes, length2) {
+      expectHeader(bytes, CODEC_ID.fp32, length2);
+      const expected = HEADER_BYTES + length2 * 4;
+      if (bytes.length !== expected) {
+        throw new InvalidPayloadError(`fp32 body is ${bytes.length} bytes, expected ${expected}`);
+      }
+      return readFloat32s(bytes, HEADER_BYTES, length2);
+    }
+  };
+}
+
+// lib/crypto/prng.ts
+var Prng = class {
+  #s0;
+  #s1;
+  #s2;
+  #s3;
+  #spare;
+  /**
+   * Creates a generator from a 32-bit integer seed (any number; it is truncated).
+   *
+   * @example
+   * ```ts
+   * import { Prng } from "./prng.ts";
+   * const a = new Prng(42), b = new Prng(42);
+   * console.assert(a.nextUint32() === b.nextUint32());
+   * ```
+   */
+  constructor(seed) {
+    let x = seed >>> 0;
+    const next = () => {
+      x = x + 2654435769 >>> 0;
+      let z = x;
+      z = Math.imul(z ^ z >>> 16, 2246822507) >>> 0;
+      z = Math.imul(z ^ z >>> 13, 3266489909) >>> 0;
+      return (z ^ z >>> 16) >>> 0;
+    };
+    this.#s0 = next();
+    this.#s1 = next();
+    this.#s2 = next();
+    this.#s3 = next();
+    if ((this.#s0 | this.#s1 | this.#s2 | this.#s3) === 0) this.#s0 = 1;
+  }
+  /**
+   * The next uniform 32-bit unsigned integer.
+   *
+   * @example
+   * ```ts
+   * import { Prng } from "./prng.ts";
+   * const v = new Prng(1).nextUint32();
+   * console.assert(Number.isInteger(v) && v >= 0 && v < 2 ** 32);
+   * ```
+   */
+  nextUint32() {
+    const result = Math.imul(rotl(Math.imul(this.#s1, 5), 7), 9) >>> 0;
+    const t = this.#s1 << 9;
+    this.#s2 ^= this.#s0;
+    this.#s3 ^= this.#s1;
+    this.#s1 ^= this.#s2;
+    this.#s0 ^= this.#s3;
+    this.#s2 ^= t;
+    this.#s3 = rotl(this.#s3, 11);
+    return result;
+  }
+  /**
+   * A uniform double in [0, 1) with 53 random bits.
+   *
+   * @example
+   * ```ts
+   * import { Prng } from "./prng.ts";
+   * const u = new Prng(7).nextFloat();
+   * console.assert(u >= 0 && u < 1);
+   * ```
+   */
+  nextFloat() {
+    const hi = this.nextUint32() >>> 5;
+    const lo = this.nextUint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+  /**
+   * A standard normal variate N(0, 1) (Box-Muller; the second value of each pair is kept).
+   *
+   * @example
+   * ```ts
+   * import { Prng } from "./prng.ts";
+   * console.assert(Number.isFinite(new Prng(3).nextGaussian()));
+   * ```
+   */
+  nextGaussian() {
+    if (this.#spare !== void 0) {
+      const s = this.#spare;
+      this.#spare = void 0;
+      return s;
+    }
+    const u1 = 1 - this.nextFloat();
+    const u2 = this.nextFloat();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    this.#spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  }
+  /**
+   * A Laplace variate with location 0 and scale `b` (variance 2 b^2).
+   *
+   * @example
+   * ```ts
+   * import { Prng } from "./prng.ts";
+   * console.assert(Number.isFinite(new Prng(3).nextLaplace(1)));
+   * ```
+   */
+  nextLaplace(b) {
+    const u = this.nextFloat() - 0.5;
+    const a = Math.abs(u);
+    return -b * Math.sign(u || 1) * Math.log(Math.max(1 - 2 * a, Number.MIN_VALUE));
+  }
+};
+function rotl(x, k) {
+  return (x << k | x >>> 32 - k) >>> 0;
+}
+
+// lib/compress/_quantized_codec.ts
+function denseQuantizedCodec(name, id, bits, options) {
+  const blockSize = options.blockSize ?? 64;
+  checkBlockSize(blockSize);
+  const rounding = options.rounding ?? "nearest";
+  const rng = rounding === "stochastic" ? new Prng(options.seed ?? 0) : void 0;
+  const format2 = {
+    name,
+    id,
+    bits,
+    blockSize,
+    rounding,
+    rng
+  };
+  return {
+    name,
+    id,
+    encode: (delta, state) => encodeDense(format2, delta, state),
+    decode: (bytes, length2) => decodeDense(format2, bytes, length2)
+  };
+}
+function codeBytes(bits, n) {
+  return bits === 8 ? n : Math.ceil(n / 2);
+}
+function encodeDense(f, delta, state) {
+  const values = withResidual(delta, state);
+  const q = quantizeBlocks(values, f.bits === 8 ? 127 : 7, f.blockSize, f.rounding, f.rng);
+  const n = values.length;
+  const scalesBytes = q.scales.length * 4;
+  const bytes = writeHeader(f.id, f.blockSize, n, scalesBytes + codeBytes(f.bits, n));
+  writeFloat32s(bytes, HEADER_BYTES, q.scales);
+  packCodes(f.bits, q.codes, bytes, HEADER_BYTES + scalesBytes);
+  if (state) updateResidual(state, values, dequantizeBlocks(q, f.blockSize));
+  return {
+    bytes,
+    state
+  };
+}
+function decodeDense(f, bytes, length2) {
+  const header = expectHeader(bytes, f.id, length2);
+  const bs = header.param;
+  if (bs < 1) throw new InvalidPayloadError(`block size 0 in a ${f.name} header`);
+  const nb = blockCount(length2, bs);
+  const expected = HEADER_BYTES + nb * 4 + codeBytes(f.bits, length2);
+  if (bytes.length !== expected) {
+    throw new InvalidPayloadError(`${f.name} body is ${bytes.length} bytes, expected ${expected}`);
+  }
+  const scales = readFloat32s(bytes, HEADER_BYTES, nb);
+  checkScales(scales);
+  const codes = unpackCodes(f.bits, bytes, HEADER_BYTES + nb * 4, length2);
+  return dequantizeBlocks({
+    scales,
+    codes
+  }, bs);
+}
+function packCodes(bits, codes, bytes, off) {
+  const n = codes.length;
+  if (bits === 8) {
+    bytes.set(new Uint8Array(codes.buffer), off);
+  } else {
+    for (let i = 0; i < n; i += 2) {
+      const lo = codes[i] + 8;
+      const hi = i + 1 < n ? codes[i + 1] + 8 : 0;
+      bytes[off + (i >> 1)] = lo | hi << 4;
+    }
+  }
+}
+function unpackCodes(bits, bytes, off, length2) {
+  const codes = new Int8Array(length2);
+  if (bits === 8) {
+    codes.set(new Int8Array(bytes.buffer, bytes.byteOffset + off, length2));
+  } else {
+    for (let i = 0; i < length2; i++) {
+      const byte = bytes[off + (i >> 1)];
+      codes[i] = ((i & 1) === 0 ? byte & 15 : byte >> 4) - 8;
+    }
+  }
+  return codes;
+}
+function checkScales(scales) {
+  for (let b = 0; b < scales.length; b++) {
+    const s = scales[b];
+    if (!(s >= 0 && s < Infinity)) {
+      throw new InvalidPayloadError(`scale ${s} of block ${b} is not finite and non-negative`);
+    }
+  }
+}
+
+// lib/compress/quantize_int8.ts
+function int8Codec(options = {}) {
+  return denseQuantizedCodec("int8", CODEC_ID.int8, 8, options);
+}
+
+// lib/compress/quantize_int4.ts
+function int4Codec(options = {}) {
+  return denseQuantizedCodec("int4", CODEC_ID.int4, 4, options);
+}
+
+// lib/compress/delta.ts
+function encodeIndexGaps(indices) {
+  const out = new Uint8Array(indices.length * 5);
+  let pos = 0;
+  let prev = -1;
+  for (let i = 0; i < indices.length; i++) {
+    const idx = indices[i];
+    if (idx <= prev) {
+      throw new RangeError(`Cannot encode indices: index ${idx} at ${i} is not above the previous ${prev}`);
+    }
+    let gap = idx - prev - 1;
+    prev = idx;
+    while (gap >= 128) {
+      out[pos++] = gap & 127 | 128;
+      gap >>>= 7;
+    }
+    out[pos++] = gap;
+  }
+  return out.slice(0, pos);
+}
+function decodeIndexGaps(bytes, offset, count, limit) {
+  const indices = new Uint32Array(count);
+  let pos = offset;
+  let prev = -1;
+  for (let i = 0; i < count; i++) {
+    let gap = 0;
+    let shift = 0;
+    for (; ; ) {
+      if (pos >= bytes.length) {
+        throw new InvalidPayloadError(`index list truncated at index ${i} of ${count}`);
+      }
+      const b = bytes[pos++];
+      if (shift > 28) throw new InvalidPayloadError(`varint at index ${i} exceeds 32 bits`);
+      gap += (b & 127) * 2 ** shift;
+      shift += 7;
+      if ((b & 128) === 0) break;
+    }
+    const idx = prev + 1 + gap;
+    if (idx >= limit) {
+      throw new InvalidPayloadError(`index ${idx} is outside a delta of ${limit} values`);
+    }
+    indices[i] = idx;
+    prev = idx;
+  }
+  return {
+    indices,
+    end: pos
+  };
+}
+
+// lib/compress/_top_k.ts
+function resolveK(length2, options) {
+  if (options.k !== void 0) {
+    if (!Number.isInteger(options.k) || options.k < 0) {
+      throw new RangeError(`Cannot select top-k: k ${options.k} is not a non-negative integer`);
+    }
+    return Math.min(options.k, length2);
+  }
+  const fraction = options.fraction ?? 0.01;
+  if (!(fraction > 0 && fraction <= 1)) {
+    throw new RangeError(`Cannot select top-k: fraction ${fraction} is not in (0, 1]`);
+  }
+  return Math.min(length2, Math.max(1, Math.ceil(length2 * fraction)));
+}
+function selectTopK(values, k) {
+  const n = values.length;
+  if (k >= n) return Uint32Array.from({
+    length: n
+  }, (_, i) => i);
+  if (k === 0) return new Uint32Array(0);
+  const mags = new Float32Array(n);
+  for (let i = 0; i < n; i++) mags[i] = Math.abs(values[i]);
+  const threshold = kthLargest(mags, k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (Math.abs(values[i]) > threshold) above++;
+  let ties = k - above;
+  const out = new Uint32Array(k);
+  let pos = 0;
+  for (let i = 0; i < n && pos < k; i++) {
+    const a = Math.abs(values[i]);
+    if (a > threshold) out[pos++] = i;
+    else if (a === threshold && ties > 0) {
+      out[pos++] = i;
+      ties--;
+    }
+  }
+  return out;
+}
+function kthLargest(a, k) {
+  const target = a.length - k;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const mid = lo + hi >>> 1;
+    const x = a[lo], y = a[mid], z = a[hi];
+    const pivot = x < y ? y < z ? y : x < z ? z : x : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target];
+  }
+  return a[target];
+}
+
+// lib/compress/top_k.ts
+function topKCodec(options = {}) {
+  resolveK(1, options);
+  return {
+    name: "topk",
+    id: CODEC_ID.topk,
+    encode(delta, state) {
+      const values = withResidual(delta, state);
+      const k = resolveK(values.length, options);
+      const indices = selectTopK(values, k);
+      const kept = new Float32Array(k);
+      for (let j = 0; j < k; j++) kept[j] = values[indices[j]];
+      const gaps = encodeIndexGaps(indices);
+      const bytes = writeHeader(CODEC_ID.topk, 0, values.length, 4 + k * 4 + gaps.length);
+      new DataView(bytes.buffer).setUint32(HEADER_BYTES, k, true);
+      writeFloat32s(bytes, HEADER_BYTES + 4, kept);
+      bytes.set(gaps, HEADER_BYTES + 4 + k * 4);
+      if (state) {
+        state.residual.set(values);
+        for (let j = 0; j < k; j++) state.residual[indices[j]] = 0;
+      }
+      return {
+        bytes,
+        state
+      };
+    },
+    decode(bytes, length2) {
+      expectHeader(bytes, CODEC_ID.topk, length2);
+      const k = readCount(bytes, length2);
+      const valuesEnd = HEADER_BYTES + 4 + k * 4;
+      if (bytes.length < valuesEnd) {
+        throw new InvalidPayloadError(`top-k values truncated: ${bytes.length} < ${valuesEnd} bytes`);
+      }
+      const kept = readFloat32s(bytes, HEADER_BYTES + 4, k);
+      const { indices, end } = decodeIndexGaps(bytes, valuesEnd, k, length2);
+      if (end !== bytes.length) {
+        throw new InvalidPayloadError(`${bytes.length - end} trailing bytes after top-k indices`);
+      }
+      const out = new Float32Array(length2);
+      for (let j = 0; j < k; j++) out[indices[j]] = kept[j];
+      return out;
+    }
+  };
+}
+function readCount(bytes, length2) {
+  if (bytes.length < HEADER_BYTES + 4) {
+    throw new InvalidPayloadError(`sparse body truncated before its entry count`);
+  }
+  const k = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(HEADER_BYTES, true);
+  if (k > length2) throw new InvalidPayloadError(`entry count ${k} exceeds ${length2} values`);
+  return k;
+}
+
+// lib/compress/top_k_int8.ts
+function topKInt8Codec(options = {}) {
+  resolveK(1, options);
+  const blockSize = options.blockSize ?? 64;
+  checkBlockSize(blockSize);
+  const rounding = options.rounding ?? "nearest";
+  const rng = rounding === "stochastic" ? new Prng(options.seed ?? 0) : void 0;
+  return {
+    name: "topk-int8",
+    id: CODEC_ID.topkInt8,
+    encode(delta, state) {
+      const values = withResidual(delta, state);
+      const k = resolveK(values.length, options);
+      const indices = selectTopK(values, k);
+      const kept = new Float32Array(k);
+      for (let j = 0; j < k; j++) kept[j] = values[indices[j]];
+      const q = quantizeBlocks(kept, 127, blockSize, rounding, rng);
+      const gaps = encodeIndexGaps(indices);
+      const scalesBytes = q.scales.length * 4;
+      const body = 4 + scalesBytes + k + gaps.length;
+      const bytes = writeHeader(CODEC_ID.topkInt8, blockSize, values.length, body);
+      new DataView(bytes.buffer).setUint32(HEADER_BYTES, k, true);
+      writeFloat32s(bytes, HEADER_BYTES + 4, q.scales);
+      bytes.set(new Uint8Array(q.codes.buffer), HEADER_BYTES + 4 + scalesBytes);
+      bytes.set(gaps, HEADER_BYTES + 4 + scalesBytes + k);
+      if (state) {
+        const sent = dequantizeBlocks(q, blockSize);
+        state.residual.set(values);
+        for (let j = 0; j < k; j++) {
+          const i = indices[j];
+          state.residual[i] = values[i] - sent[j];
+        }
+      }
+      return {
+        bytes,
+        state
+      };
+    },
+    decode(bytes, length2) {
+      const header = expectHeader(bytes, CODEC_ID.topkInt8, length2);
+      const bs = header.param;
+      if (bs < 1) throw new InvalidPayloadError(`block size 0 in a topk-int8 header`);
+      const k = readCount(bytes, length2);
+      const nb = blockCount(k, bs);
+      const codesAt = HEADER_BYTES + 4 + nb * 4;
+      if (bytes.length < codesAt + k) {
+        throw new InvalidPayloadError(`topk-int8 body truncated: ${bytes.length} bytes`);
+      }
+      const scales = readFloat32s(bytes, HEADER_BYTES + 4, nb);
+      checkScales(scales);
+      const codes = new Int8Array(k);
+      codes.set(new Int8Array(bytes.buffer, bytes.byteOffset + codesAt, k));
+      const sent = dequantizeBlocks({
+        scales,
+        codes
+      }, bs);
+      const { indices, end } = decodeIndexGaps(bytes, codesAt + k, k, length2);
+      if (end !== bytes.length) {
+        throw new InvalidPayloadError(`${bytes.length - end} trailing bytes after indices`);
+      }
+      const out = new Float32Array(length2);
+      for (let j = 0; j < k; j++) out[indices[j]] = sent[j];
+      return out;
+    }
+  };
+}
+
+// lib/compress/partition.ts
+var FIELDS_BYTES = 12;
+var CODES_PER_BYTE = 5;
+var MAX_PACKED = 242;
+var DEFAULT_PARTS = 8;
+var THRESHOLD = 0.6;
+function partitionSeed(jobSeed, round) {
+  return mix322(jobSeed >>> 0 ^ Math.imul(round + 1, 2246822507));
+}
+function mix322(x) {
+  let z = x >>> 0;
+  z = Math.imul(z ^ z >>> 16, 2246822507) >>> 0;
+  z = Math.imul(z ^ z >>> 13, 3266489909) >>> 0;
+  return (z ^ z >>> 16) >>> 0;
+}
+function partOf(i, seed, parts) {
+  return Math.floor(mix322(Math.imul(i, 2654435761) ^ seed) * parts / 4294967296);
+}
+function partIndices(length2, seed, parts, part) {
+  const map = partMap(length2, seed, parts);
+  const out = new Uint32Array(length2);
+  let k = 0;
+  for (let i = 0; i < length2; i++) if (map[i] === part) out[k++] = i;
+  return out.slice(0, k);
+}
+var lastMap;
+function partMap(length2, seed, parts) {
+  const m = lastMap;
+  if (m && m.length === length2 && m.seed === seed && m.parts === parts) return m.map;
+  const map = new Uint16Array(length2);
+  for (let i = 0; i < length2; i++) map[i] = partOf(i, seed, parts);
+  lastMap = {
+    length: length2,
+    seed,
+    parts,
+    map
+  };
+  return map;
+}
+function checkOptions(o) {
+  const parts = o.parts ?? DEFAULT_PARTS;
+  const blockSize = o.blockSize ?? 64;
+  if (!Number.isInteger(parts) || parts < 2 || parts > 65535) {
+    throw new RangeError(`Cannot partition: parts ${parts} is not an integer in [2, 65535]`);
+  }
+  if (!Number.isInteger(o.slot) || o.slot < 0 || o.slot > 65535) {
+    throw new RangeError(`Cannot partition: slot ${o.slot} is not an integer in [0, 65535]`);
+  }
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 4294967295) {
+    throw new RangeError(`Cannot partition: seed ${o.seed} is not a uint32`);
+  }
+  checkBlockSize(blockSize);
+  return {
+    parts,
+    blockSize,
+    slot: o.slot,
+    seed: o.seed
+  };
+}
+function partitionCodec(options) {
+  const o = checkOptions(options);
+  const part = o.slot % o.parts;
+  return {
+    name: "partition",
+    id: CODEC_ID.partition,
+    stateless: true,
+    encode(delta, state) {
+      const values = withResidual(delta);
+      const indices = partIndices(values.length, o.seed, o.parts, part);
+      const count = indices.length;
+      const nb = blockCount(count, o.blockSize);
+      const packed = Math.ceil(count / CODES_PER_BYTE);
+      const bytes = writeHeader(CODEC_ID.partition, o.blockSize, values.length, FIELDS_BYTES + nb * 4 + packed);
+      const view = new DataView(bytes.buffer);
+      view.setUint16(HEADER_BYTES, o.parts, true);
+      view.setUint16(HEADER_BYTES + 2, o.slot, true);
+      view.setUint32(HEADER_BYTES + 4, o.seed, true);
+      view.setUint32(HEADER_BYTES + 8, count, true);
+      const scales = new Float32Array(nb);
+      const codes = new Uint8Array(count);
+      for (let b = 0; b < nb; b++) {
+        const start = b * o.blockSize;
+        const end = Math.min(count, start + o.blockSize);
+        let squares = 0;
+        for (let j = start; j < end; j++) squares += values[indices[j]] ** 2;
+        const threshold = THRESHOLD * Math.sqrt(squares / (end - start));
+        let sum = 0;
+        let kept = 0;
+        for (let j = start; j < end; j++) {
+          const x = values[indices[j]];
+          const keep = Math.abs(x) > threshold;
+          codes[j] = keep ? x > 0 ? 2 : 0 : 1;
+          if (keep) {
+            sum += Math.abs(x);
+            kept++;
+          }
+        }
+        scales[b] = kept > 0 ? Math.fround(sum / kept) : 0;
+      }
+      const scalesAt = HEADER_BYTES + FIELDS_BYTES;
+      writeFloat32s(bytes, scalesAt, scales);
+      const codesAt = scalesAt + nb * 4;
+      for (let j = 0; j < count; j += CODES_PER_BYTE) {
+        let v = 0;
+        for (let t = Math.min(count, j + CODES_PER_BYTE) - 1; t >= j; t--) v = v * 3 + codes[t];
+        bytes[codesAt + j / CODES_PER_BYTE] = v;
+      }
+      return {
+        bytes,
+        state
+      };
+    },
+    decode(bytes, length2) {
+      return decodePartition(bytes, length2);
+    }
+  };
+}
+function readPartitionHeader(bytes) {
+  const header = readHeader(bytes);
+  if (header.codecId !== CODEC_ID.partition) {
+    throw new InvalidPayloadError(`codec id ${header.codecId} is not partition`);
+  }
+  if (bytes.length < HEADER_BYTES + FIELDS_BYTES) {
+    throw new InvalidPayloadError(`partition body truncated: ${bytes.length} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const h = {
+    parts: view.getUint16(HEADER_BYTES, true),
+    slot: view.getUint16(HEADER_BYTES + 2, true),
+    seed: view.getUint32(HEADER_BYTES + 4, true),
+    count: view.getUint32(HEADER_BYTES + 8, true),
+    blockSize: header.param
+  };
+  if (h.parts < 2) throw new InvalidPayloadError(`partition of ${h.parts} parts`);
+  if (h.blockSize < 1) throw new InvalidPayloadError(`block size 0 in a partition header`);
+  return h;
+}
+function decodePartition(bytes, length2) {
+  expectHeader(bytes, CODEC_ID.partition, length2);
+  const h = readPartitionHeader(bytes);
+  const indices = partIndices(length2, h.seed, h.parts, h.slot % h.parts);
+  if (indices.length !== h.count) {
+    throw new InvalidPayloadError(`partition header counts ${h.count} values, part ${h.slot % h.parts} of ${h.parts} under seed ${h.seed} holds ${indices.length}`);
+  }
+  const nb = blockCount(h.count, h.blockSize);
+  const scalesAt = HEADER_BYTES + FIELDS_BYTES;
+  const codesAt = scalesAt + nb * 4;
+  const end = codesAt + Math.ceil(h.count / CODES_PER_BYTE);
+  if (bytes.length !== end) {
+    throw new InvalidPayloadError(`partition payload is ${bytes.length} bytes, its header implies ${end}`);
+  }
+  const scales = readFloat32s(bytes, scalesAt, nb);
+  checkScales(scales);
+  const out = new Float32Array(length2);
+  for (let j = 0; j < h.count; j += CODES_PER_BYTE) {
+    let v = bytes[codesAt + j / CODES_PER_BYTE];
+    if (v > MAX_PACKED) {
+      throw new InvalidPayloadError(`packed ternary byte ${v} at value ${j} exceeds 242`);
+    }
+    for (let t = j; t < Math.min(h.count, j + CODES_PER_BYTE); t++) {
+      const code = v % 3 - 1;
+      v = Math.floor(v / 3);
+      out[indices[t]] = code * scales[Math.floor(t / h.blockSize)] * h.parts;
+    }
+    if (v !== 0) throw new InvalidPayloadError(`packed byte at value ${j} has spare digits`);
+  }
+  return out;
+}
+
+// lib/strategy/select.ts
+function codecFor(c, task) {
+  switch (c.codec) {
+    case "partition":
+      if (!task) {
+        throw new TypeError("Cannot create the partition codec: it needs the round and slot");
+      }
+      return partitionCodec({
+        seed: partitionSeed(task.jobSeed, task.round),
+        slot: task.slot,
+        parts: c.parts
+      });
+    case "fp32":
+      return fp32Codec();
+    case "int8":
+      return int8Codec();
+    case "int4":
+      return int4Codec();
+    case "topk":
+      return topKCodec({
+        fraction: c.fraction ?? 0.01
+      });
+    case "topk-int8":
+      return topKInt8Codec({
+        fraction: c.fraction ?? 0.01
+      });
+  }
+}
+
+// lib/worker/train.ts
+function trainInputs(ctx, task, inputs) {
+  const { spec, global: global2, data, residual } = inputs;
+  const codec = codecOf(spec, task);
+  const result = trainLocal(ctx.trainer, global2, {
+    jobId: task.jobId,
+    round: task.round,
+    seed: task.seed,
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain: ctx.domain,
+    data,
+    hyper: roundHyper(spec, task.round)
+  }, ctx.key, {
+    encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
+    // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+    recordSteps: (spec.verification?.redundancy ?? 1) > 1,
+    onStep: (step, loss) => ctx.onStep?.({
+      step,
+      steps: spec.localSteps,
+      loss
+    })
+  });
+  return {
+    task,
+    spec,
+    global: global2,
+    result,
+    residual
+  };
+}
+function codecOf(spec, task) {
+  return spec.compression ? codecFor(spec.compression, {
+    jobSeed: spec.seed,
+    round: task.round,
+    slot: task.slot
+  }) : void 0;
+}
+
 // lib/browser/kernel_worker.ts
+var trainers = /* @__PURE__ */ new Map();
 var kernels = /* @__PURE__ */ new Map();
 async function kernelAt(url, expected) {
   const known = kernels.get(url);
@@ -4129,6 +6021,7 @@ async function kernelAt(url, expected) {
 var scope = globalThis;
 scope.onmessage = async (e) => {
   const msg = e.data;
+  if (msg?.type === "trainTask") return await trainJobTask(msg);
   if (msg?.type !== "train") return;
   try {
     const { kernel, digest } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
@@ -4151,6 +6044,36 @@ scope.onmessage = async (e) => {
     });
   }
 };
+async function trainJobTask(msg) {
+  const { id } = msg;
+  try {
+    const { kernel } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
+    let trainer = trainers.get(msg.wasmUrl);
+    if (!trainer) trainers.set(msg.wasmUrl, trainer = createTrainer(kernel));
+    const trained = trainInputs({
+      trainer,
+      key: nodeKeyFromSecret(msg.nodeSecret),
+      domain: msg.domain,
+      onStep: (p) => scope.postMessage({
+        type: "taskStep",
+        id,
+        ...p
+      })
+    }, msg.task, msg.inputs);
+    scope.postMessage({
+      type: "trained",
+      id,
+      trained
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    scope.postMessage({
+      type: "error",
+      id,
+      message
+    });
+  }
+}
 /*! Bundled license information:
 
 @noble/hashes/esm/utils.js:

@@ -3,11 +3,13 @@
  * the bytes the coordinator serves and shows each step's loss, tokens/s and the digests. With
  * `?check` in the URL it runs at once; `steps`, `layers`, `width`, `heads`, `B` and `T` override
  * the tiny task (what bench/browser_kernel.ts uses). The result is left as JSON in
- * `#kernel-result` and `body[data-kernel-done]` is set (`error` on failure).
+ * `#kernel-result` and `body[data-kernel-done]` is set (`error` on failure). The join form (node
+ * key, operator account, the worker loop and its live view) is lib/browser/join_worker.ts.
  *
  * @module
  */
 import { taskFromQuery } from "./tiny_task.ts";
+import { type JoinDocument, setUpJoin } from "./join_worker.ts";
 
 // Deno's type libraries have no DOM: the few shapes this page uses, as browsers define them.
 interface PageElement {
@@ -70,3 +72,7 @@ function runCheck(): void {
 
 $("kernel-run").addEventListener("click", runCheck);
 if (new URLSearchParams(location.search).has("check")) runCheck();
+setUpJoin(document as unknown as JoinDocument).catch((e) => {
+  $("join-status").textContent = `Cannot set up this tab as a worker: ${(e as Error).message}`;
+  document.body.dataset.join = "error";
+});

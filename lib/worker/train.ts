@@ -51,20 +51,52 @@ export interface TrainedRound {
   residual?: ErrorFeedbackState;
 }
 
+/** What training a task starts from: fetched (and re-hashed) by the gateway, plus the residual. */
+export interface TaskInputs {
+  spec: JobSpec;
+  /** The round's starting weights. */
+  global: Float32Array;
+  /** The shard's bytes. */
+  data: Uint8Array;
+  /** A copy of the job's residual to encode into (undefined: the codec keeps none). */
+  residual?: ErrorFeedbackState;
+}
+
 /** Fetches what `task` needs and trains it. */
 export async function trainTask(ctx: TrainContext, task: TrainTask): Promise<TrainedRound> {
+  const inputs = await fetchTaskInputs(ctx, task);
+  return trainInputs(ctx, task, inputs);
+}
+
+/** Fetches the spec, weights and shard of `task` and copies the job's residual. */
+export async function fetchTaskInputs(
+  ctx: Pick<TrainContext, "gateway" | "state">,
+  task: TrainTask,
+): Promise<TaskInputs> {
   const spec = await ctx.gateway.spec(task.specCid);
   const global = await ctx.gateway.weights(task.globalCid);
   const data = await ctx.gateway.get(task.shard.cid);
-  const codec = spec.compression
-    ? codecFor(spec.compression, { jobSeed: spec.seed, round: task.round, slot: task.slot })
-    : undefined;
   // Encode into a copy: the residual moves on only once this round's update is saved as
   // pending, so a retry after a failure re-encodes from the same residual and reproduces the
   // digests already committed on chain.
+  const codec = codecOf(spec, task);
   const residual = codec && !codec.stateless
     ? { residual: (await ctx.state.residualFor(task.jobId, global.length)).residual.slice() }
     : undefined;
+  return { spec, global, data, residual };
+}
+
+/**
+ * Trains `task` from fetched inputs: no I/O, so it runs where the kernel is (the worker's
+ * thread, or a browser tab's Web Worker with the inputs posted to it).
+ */
+export function trainInputs(
+  ctx: Pick<TrainContext, "trainer" | "key" | "domain" | "onStep">,
+  task: TrainTask,
+  inputs: TaskInputs,
+): TrainedRound {
+  const { spec, global, data, residual } = inputs;
+  const codec = codecOf(spec, task);
   const result = trainLocal(
     ctx.trainer,
     global,
@@ -87,6 +119,12 @@ export async function trainTask(ctx: TrainContext, task: TrainTask): Promise<Tra
     },
   );
   return { task, spec, global, result, residual };
+}
+
+function codecOf(spec: JobSpec, task: TrainTask) {
+  return spec.compression
+    ? codecFor(spec.compression, { jobSeed: spec.seed, round: task.round, slot: task.slot })
+    : undefined;
 }
 
 /** The bytes uploaded for a round: the codec's payload, else the delta as a checkpoint. */

@@ -37,7 +37,7 @@ import { JobFollower } from "./follow.ts";
 import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
-import { WorkerState } from "./state.ts";
+import { type StateStorage, WorkerState } from "./state.ts";
 import { type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
@@ -57,7 +57,10 @@ export interface WorkerOptions {
   region?: string;
   /** Where progress survives restarts (omit for none). */
   statePath?: string;
-  /** The kernel trainer (several in-process workers may share one). */
+  /** Where progress survives restarts, when not files (a browser tab's IndexedDB). */
+  stateStorage?: StateStorage;
+  /** The kernel trainer (several in-process workers may share one; default: kernel.wasm from
+   * disk, loaded on first use). */
   trainer?: Trainer;
   /** Minimum ms between on-chain heartbeats (default 10 min; the chain interval is 1 h). */
   heartbeatEveryMs?: number;
@@ -105,7 +108,7 @@ export class Worker {
   protected readonly coordinator: CoordinatorClient;
   protected readonly gateway: Gateway;
   protected readonly state: WorkerState;
-  protected readonly trainer: Trainer;
+  #trainer?: Trainer;
   /** Commits kept to answer challenges on them. */
   protected challenges: ChallengeResponder;
   /** Step digests of commits kept to play disputes on them (jobs with redundancy). */
@@ -124,8 +127,8 @@ export class Worker {
       domain: uploadDomain(options.chainId, options.addresses.registry),
       now: options.now,
     });
-    this.state = new WorkerState(options.statePath);
-    this.trainer = options.trainer ?? createTrainer(loadKernel());
+    this.state = new WorkerState(options.stateStorage ?? options.statePath);
+    this.#trainer = options.trainer;
     this.challenges = new ChallengeResponder(this.nodePubkey);
     this.disputes = new DisputeResponder(this.nodePubkey);
     if (options.onProgress) {
@@ -136,6 +139,11 @@ export class Worker {
         options.onProgress,
       );
     }
+  }
+
+  /** The kernel trainer, loaded on first use (a subclass that trains elsewhere never loads it). */
+  protected get trainer(): Trainer {
+    return this.#trainer ??= createTrainer(loadKernel());
   }
 
   /** Bytes of a CID from the coordinator's SVDB gateway, verified against the CID. */
@@ -332,8 +340,19 @@ export class Worker {
   }
 }
 
-/** An onStep that adds the speed in tokens/s, measured from the round's first step. */
-function stepReporter(
+/**
+ * An onStep that adds the speed in tokens/s, measured from the round's first step.
+ *
+ * @example
+ * ```ts
+ * import { stepReporter } from "./worker.ts";
+ * const seen: number[] = [];
+ * const onStep = stepReporter({ batch: { B: 2, T: 16, accumSteps: 1 } }, (p) => seen.push(p.step));
+ * onStep({ step: 0, steps: 2, loss: 5 });
+ * console.assert(seen[0] === 0);
+ * ```
+ */
+export function stepReporter(
   spec: { batch: { B: number; T: number; accumSteps: number } },
   report: (p: { step: number; steps: number; loss: number; tokensPerSecond: number }) => void,
 ): (p: { step: number; steps: number; loss: number }) => void {

@@ -1,0 +1,154 @@
+/**
+ * The join form of `GET /join`: the tab's node key (IndexedDB, created on the first visit,
+ * exportable as a `worker.ts --key` file), the operator account from a pasted private key (a
+ * devnet's), then the laptop worker's own loop ({@link BrowserWorker}: register and bind as
+ * lib/worker/register.ts does, fetch tasks, train in the Web Worker, commit on chain, post the
+ * signed envelope) with a live view of what it does. The chain is the one `GET /info` names.
+ *
+ * For tests the page exposes its progress as `body[data-join]` (`registered`, `running`, `error`)
+ * and `body[data-join-rounds]` (rounds submitted).
+ *
+ * @module
+ */
+import type { Hex } from "viem";
+import { formatEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import type { NodeKey } from "../crypto/keys.ts";
+import { httpCoordinator } from "../worker/client.ts";
+import type { WorkerEvent } from "../worker/events.ts";
+import { describeEvent } from "../worker/view.ts";
+import { BrowserWorker } from "./browser_worker.ts";
+import { loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
+import { openIndexedDbStateStorage } from "./state_storage.ts";
+
+/** What the page needs of its document, as browsers define it (Deno has no DOM types). */
+export interface JoinDocument {
+  body: { dataset: Record<string, string | undefined> };
+  getElementById(id: string): JoinElement | null;
+  createElement(tag: "a"): { href: string; download: string; click(): void };
+}
+/** An element of the join form. */
+export interface JoinElement {
+  textContent: string | null;
+  value?: string;
+  disabled?: boolean;
+  addEventListener(type: string, listener: () => void): void;
+}
+
+/** GET /info: the coordinator's chain. */
+interface Info {
+  chainId: number;
+  addresses: ArthaAddresses;
+  rpcUrl: string;
+}
+
+/** The live counters of the view. */
+interface Live {
+  steps: number;
+  loss?: number;
+  tokensPerSecond?: number;
+  bytesSent: number;
+  rounds: number;
+  closed: number;
+  reward: bigint;
+}
+
+/** Wires the join form of `document`; returns once the node key is shown. */
+export async function setUpJoin(document: JoinDocument): Promise<void> {
+  const $ = (id: string): JoinElement => {
+    const el = document.getElementById(id);
+    if (!el) throw new Error(`Cannot run the join page: no #${id}`);
+    return el;
+  };
+  const storage = await openIndexedDbStateStorage();
+  const { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
+  $("node-export").addEventListener("click", () => exportKey(document, key));
+  $("join-run").addEventListener("click", () => {
+    $("join-run").disabled = true;
+    const pasted = ($("operator-key").value ?? "").trim();
+    $("operator-key").value = "";
+    join(pasted).catch((e) => {
+      document.body.dataset.join = "error";
+      $("join-status").textContent = `failed: ${(e as Error).message}`;
+      $("join-run").disabled = false;
+    });
+  });
+
+  async function join(privateKey: string): Promise<void> {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
+      throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
+    }
+    const res = await fetch(new URL("/info", location.href));
+    if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
+    const info = await res.json() as Info;
+    const account = privateKeyToAccount(privateKey as Hex);
+    const client = createArthaClient({ rpcUrl: info.rpcUrl, chainId: info.chainId, account });
+    const kernel = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
+    const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
+    const worker = new BrowserWorker({
+      coordinator: httpCoordinator(location.origin),
+      client,
+      addresses: info.addresses,
+      chainId: info.chainId,
+      key,
+      stateStorage: storage,
+      kernel,
+      wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+      retries: 2,
+      onProgress: (e) => show(e, live),
+    });
+    $("join-status").textContent = `registering with operator ${account.address}...`;
+    await worker.register();
+    document.body.dataset.join = "running";
+    await worker.run(undefined, 500);
+  }
+
+  function show(e: WorkerEvent, live: Live): void {
+    if (e.kind === "step") {
+      live.steps++;
+      live.loss = e.loss;
+      live.tokensPerSecond = e.tokensPerSecond || live.tokensPerSecond;
+      $("join-status").textContent = `training round ${e.round + 1}: step ${
+        e.step + 1
+      } / ${e.steps}`;
+    } else {
+      if (e.kind === "registered") document.body.dataset.join = "registered";
+      if (e.kind === "submitted") {
+        live.bytesSent += e.bytes;
+        live.rounds++;
+        document.body.dataset.joinRounds = String(live.rounds);
+      }
+      if (e.kind === "roundClosed") live.closed++;
+      if (e.kind === "finalized") live.reward += e.reward;
+      const line = describeEvent(e);
+      if (line) {
+        $("join-status").textContent = line;
+        const log = $("join-log");
+        log.textContent = `${line}\n${log.textContent ?? ""}`.slice(0, 20_000);
+      }
+    }
+    $("join-live").textContent = [
+      `steps ${live.steps}`,
+      `loss ${live.loss?.toFixed(4) ?? "-"}`,
+      `${Math.round(live.tokensPerSecond ?? 0)} tokens/s`,
+      `${live.bytesSent.toLocaleString("en")} bytes sent`,
+      `${live.rounds} rounds submitted, ${live.closed} closed`,
+      `rewards ${formatEther(live.reward)} ARTH`,
+    ].join(" · ");
+  }
+}
+
+/** Saves the node key file (what `worker.ts --key` reads): keep it secret. */
+function exportKey(document: JoinDocument, key: NodeKey): void {
+  const blob = new Blob([nodeKeyFile(key) as Uint8Array<ArrayBuffer>], {
+    type: "application/json",
+  });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "node.key";
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
