@@ -32,18 +32,18 @@ var __toESM = (mod3, isNodeMode, target) => (target = mod3 != null ? __create(__
   mod3
 ));
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/version.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/version.js
 var version;
 var init_version = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/version.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/version.js"() {
     version = "1.2.3";
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/errors.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/errors.js
 var BaseError;
 var init_errors = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/errors.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/errors.js"() {
     init_version();
     BaseError = class _BaseError extends Error {
       constructor(shortMessage, args = {}) {
@@ -105,21 +105,21 @@ var init_errors = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/regex.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/regex.js
 function execTyped(regex, string2) {
   const match = regex.exec(string2);
   return match?.groups;
 }
 var bytesRegex, integerRegex, isTupleRegex;
 var init_regex = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/regex.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/regex.js"() {
     bytesRegex = /^bytes([1-9]|1[0-9]|2[0-9]|3[0-2])?$/;
     integerRegex = /^u?int(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?$/;
     isTupleRegex = /^\(.+?\).*?$/;
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameter.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameter.js
 function formatAbiParameter(abiParameter) {
   let type = abiParameter.type;
   if (tupleRegex.test(abiParameter.type) && "components" in abiParameter) {
@@ -143,13 +143,13 @@ function formatAbiParameter(abiParameter) {
 }
 var tupleRegex;
 var init_formatAbiParameter = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameter.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameter.js"() {
     init_regex();
     tupleRegex = /^tuple(?<array>(\[(\d*)\])*)$/;
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameters.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameters.js
 function formatAbiParameters(abiParameters) {
   let params = "";
   const length3 = abiParameters.length;
@@ -161,12 +161,12 @@ function formatAbiParameters(abiParameters) {
   return params;
 }
 var init_formatAbiParameters = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameters.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiParameters.js"() {
     init_formatAbiParameter();
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiItem.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiItem.js
 function formatAbiItem(abiItem) {
   if (abiItem.type === "function") return `function ${abiItem.name}(${formatAbiParameters(abiItem.inputs)})${abiItem.stateMutability && abiItem.stateMutability !== "nonpayable" ? ` ${abiItem.stateMutability}` : ""}${abiItem.outputs?.length ? ` returns (${formatAbiParameters(abiItem.outputs)})` : ""}`;
   if (abiItem.type === "event") return `event ${abiItem.name}(${formatAbiParameters(abiItem.inputs)})`;
@@ -176,12 +176,12 @@ function formatAbiItem(abiItem) {
   return "receive() external payable";
 }
 var init_formatAbiItem = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiItem.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/formatAbiItem.js"() {
     init_formatAbiParameters();
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/signatures.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/signatures.js
 function isErrorSignature(signature) {
   return errorSignatureRegex.test(signature);
 }
@@ -223,7 +223,7 @@ function isReceiveSignature(signature) {
 }
 var errorSignatureRegex, eventSignatureRegex, functionSignatureRegex, structSignatureRegex, constructorSignatureRegex, fallbackSignatureRegex, receiveSignatureRegex, modifiers, eventModifiers, functionModifiers;
 var init_signatures = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/signatures.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/signatures.js"() {
     init_regex();
     errorSignatureRegex = /^error (?<name>[a-zA-Z$_][a-zA-Z0-9$_]*)\((?<parameters>.*?)\)$/;
     eventSignatureRegex = /^event (?<name>[a-zA-Z$_][a-zA-Z0-9$_]*)\((?<parameters>.*?)\)$/;
@@ -249,10 +249,10 @@ var init_signatures = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiItem.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiItem.js
 var InvalidAbiItemError, UnknownTypeError, UnknownSolidityTypeError;
 var init_abiItem = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiItem.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiItem.js"() {
     init_errors();
     InvalidAbiItemError = class extends BaseError {
       constructor({ signature }) {
@@ -301,10 +301,10 @@ var init_abiItem = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiParameter.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiParameter.js
 var InvalidAbiParametersError, InvalidParameterError, SolidityProtectedKeywordError, InvalidModifierError, InvalidFunctionModifierError, InvalidAbiTypeParameterError;
 var init_abiParameter = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiParameter.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/abiParameter.js"() {
     init_errors();
     InvalidAbiParametersError = class extends BaseError {
       constructor({ params }) {
@@ -401,10 +401,10 @@ var init_abiParameter = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/signature.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/signature.js
 var InvalidSignatureError, UnknownSignatureError, InvalidStructSignatureError;
 var init_signature = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/signature.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/signature.js"() {
     init_errors();
     InvalidSignatureError = class extends BaseError {
       constructor({ signature, type }) {
@@ -451,10 +451,10 @@ var init_signature = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/struct.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/struct.js
 var CircularReferenceError;
 var init_struct = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/struct.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/struct.js"() {
     init_errors();
     CircularReferenceError = class extends BaseError {
       constructor({ type }) {
@@ -474,10 +474,10 @@ var init_struct = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/splitParameters.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/splitParameters.js
 var InvalidParenthesisError;
 var init_splitParameters = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/splitParameters.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/errors/splitParameters.js"() {
     init_errors();
     InvalidParenthesisError = class extends BaseError {
       constructor({ current, depth }) {
@@ -498,7 +498,7 @@ var init_splitParameters = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/cache.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/cache.js
 function getParameterCacheKey(param, type, structs) {
   let structKey = "";
   if (structs) for (const struct of Object.entries(structs)) {
@@ -514,7 +514,7 @@ function getParameterCacheKey(param, type, structs) {
 }
 var parameterCache;
 var init_cache = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/cache.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/cache.js"() {
     parameterCache = /* @__PURE__ */ new Map([
       // Unnamed
       [
@@ -789,7 +789,7 @@ var init_cache = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/utils.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/utils.js
 function parseSignature(signature, structs = {}) {
   if (isFunctionSignature(signature)) return parseFunctionSignature(signature, structs);
   if (isEventSignature(signature)) return parseEventSignature(signature, structs);
@@ -1017,7 +1017,7 @@ function isValidDataLocation(type, isArray) {
 }
 var abiParameterWithoutTupleRegex, abiParameterWithTupleRegex, dynamicIntegerRegex, protectedKeywordsRegex;
 var init_utils = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/utils.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/utils.js"() {
     init_regex();
     init_abiItem();
     init_abiParameter();
@@ -1032,7 +1032,7 @@ var init_utils = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/structs.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/structs.js
 function parseStructs(signatures) {
   const shallowStructs = {};
   const signaturesLength = signatures.length;
@@ -1107,7 +1107,7 @@ function resolveStructs(abiParameters = [], structs = {}, ancestors = /* @__PURE
 }
 var typeWithoutTupleRegex;
 var init_structs = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/structs.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/runtime/structs.js"() {
     init_regex();
     init_abiItem();
     init_abiParameter();
@@ -1119,7 +1119,7 @@ var init_structs = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiItem.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiItem.js
 function parseAbiItem(signature) {
   let abiItem;
   if (typeof signature === "string") abiItem = parseSignature(signature);
@@ -1139,7 +1139,7 @@ function parseAbiItem(signature) {
   return abiItem;
 }
 var init_parseAbiItem = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiItem.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiItem.js"() {
     init_abiItem();
     init_signatures();
     init_structs();
@@ -1147,7 +1147,7 @@ var init_parseAbiItem = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiParameters.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiParameters.js
 function parseAbiParameters(params) {
   const abiParameters = [];
   if (typeof params === "string") {
@@ -1180,7 +1180,7 @@ function parseAbiParameters(params) {
   return abiParameters;
 }
 var init_parseAbiParameters = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiParameters.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/human-readable/parseAbiParameters.js"() {
     init_abiParameter();
     init_signatures();
     init_structs();
@@ -1189,9 +1189,9 @@ var init_parseAbiParameters = __esm({
   }
 });
 
-// ../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/exports/index.js
+// node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/exports/index.js
 var init_exports = __esm({
-  "../main/node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/exports/index.js"() {
+  "node_modules/.deno/abitype@1.2.3/node_modules/abitype/dist/esm/exports/index.js"() {
     init_formatAbiItem();
     init_formatAbiParameters();
     init_parseAbiItem();
@@ -1199,7 +1199,7 @@ var init_exports = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItem.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItem.js
 function formatAbiItem2(abiItem, { includeName = false } = {}) {
   if (abiItem.type !== "function" && abiItem.type !== "event" && abiItem.type !== "error") throw new InvalidDefinitionTypeError(abiItem.type);
   return `${abiItem.name}(${formatAbiParams(abiItem.inputs, {
@@ -1221,12 +1221,12 @@ function formatAbiParam(param, { includeName }) {
   return param.type + (includeName && param.name ? ` ${param.name}` : "");
 }
 var init_formatAbiItem2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItem.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItem.js"() {
     init_abi();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js
 function isHex(value, { even = false, strict = true } = {}) {
   if (!value) return false;
   if (typeof value !== "string") return false;
@@ -1234,11 +1234,11 @@ function isHex(value, { even = false, strict = true } = {}) {
   return strict ? /^0x[0-9a-fA-F]*$/.test(value) : value.startsWith("0x");
 }
 var init_isHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js
 function size(value) {
   if (isHex(value, {
     strict: false
@@ -1246,20 +1246,20 @@ function size(value) {
   return value.length;
 }
 var init_size = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js"() {
     init_isHex();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js
 var version2;
 var init_version2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js"() {
     version2 = "2.57.20";
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js
 function walk(err, fn) {
   if (fn?.(err)) return err;
   if (err && typeof err === "object" && "cause" in err && err.cause !== void 0) return walk(err.cause, fn);
@@ -1267,7 +1267,7 @@ function walk(err, fn) {
 }
 var errorConfig, BaseError2;
 var init_base = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js"() {
     init_version2();
     errorConfig = {
       getDocsUrl: ({ docsBaseUrl, docsPath: docsPath8 = "", docsSlug }) => docsPath8 ? `${docsBaseUrl ?? "https://viem.sh"}${docsPath8}${docsSlug ? `#${docsSlug}` : ""}` : void 0,
@@ -1358,10 +1358,10 @@ var init_base = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js
 var AbiConstructorNotFoundError, AbiConstructorParamsNotFoundError, AbiDecodingDataSizeTooSmallError, AbiDecodingZeroDataError, AbiEncodingArrayLengthMismatchError, AbiEncodingBytesSizeMismatchError, AbiEncodingLengthMismatchError, AbiErrorInputsNotFoundError, AbiErrorNotFoundError, AbiErrorSignatureNotFoundError, AbiEventSignatureEmptyTopicsError, AbiEventSignatureNotFoundError, AbiEventNotFoundError, AbiFunctionNotFoundError, AbiFunctionOutputsNotFoundError, AbiFunctionSignatureNotFoundError, AbiItemAmbiguityError, BytesSizeMismatchError, DecodeLogDataMismatch, DecodeLogTopicsMismatch, InvalidAbiEncodingTypeError, InvalidAbiDecodingTypeError, InvalidArrayError, InvalidDefinitionTypeError;
 var init_abi = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js"() {
     init_formatAbiItem2();
     init_size();
     init_base();
@@ -1695,10 +1695,10 @@ var init_abi = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js
 var SliceOffsetOutOfBoundsError, SizeExceedsPaddingSizeError, InvalidBytesLengthError;
 var init_data = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js"() {
     init_base();
     SliceOffsetOutOfBoundsError = class extends BaseError2 {
       constructor({ offset, position, size: size5 }) {
@@ -1724,7 +1724,7 @@ var init_data = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js
 function pad(hexOrBytes, { dir, size: size5 = 32 } = {}) {
   if (typeof hexOrBytes === "string") return padHex(hexOrBytes, {
     dir,
@@ -1760,15 +1760,15 @@ function padBytes(bytes, { dir, size: size5 = 32 } = {}) {
   return paddedBytes;
 }
 var init_pad = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js"() {
     init_data();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js
 var IntegerOutOfRangeError, InvalidBytesBooleanError, InvalidHexBooleanError, InvalidHexValueError, RlpDepthLimitExceededError, RlpListBoundaryExceededError, RlpNonCanonicalError, RlpTrailingBytesError, SizeOverflowError;
 var init_encoding = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js"() {
     init_base();
     IntegerOutOfRangeError = class extends BaseError2 {
       constructor({ max, min, signed, size: size5, value }) {
@@ -1836,7 +1836,7 @@ var init_encoding = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/trim.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/trim.js
 function trim(hexOrBytes, { dir = "left" } = {}) {
   let data = typeof hexOrBytes === "string" ? hexOrBytes.replace("0x", "") : hexOrBytes;
   let sliceLength = 0;
@@ -1852,11 +1852,11 @@ function trim(hexOrBytes, { dir = "left" } = {}) {
   return data;
 }
 var init_trim = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/trim.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/trim.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js
 function assertSize(hexOrBytes, { size: size5 }) {
   if (size(hexOrBytes) > size5) throw new SizeOverflowError({
     givenSize: size(hexOrBytes),
@@ -1900,14 +1900,14 @@ function hexToNumber(hex, opts = {}) {
   return number;
 }
 var init_fromHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js"() {
     init_encoding();
     init_size();
     init_trim();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js
 function toHex(value, opts = {}) {
   if (typeof value === "number" || typeof value === "bigint") return numberToHex(value, opts);
   if (typeof value === "string") {
@@ -1978,7 +1978,7 @@ function stringToHex(value_, opts = {}) {
 }
 var hexes, encoder;
 var init_toHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js"() {
     init_encoding();
     init_pad();
     init_fromHex();
@@ -1989,7 +1989,7 @@ var init_toHex = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js
 function toBytes(value, opts = {}) {
   if (typeof value === "number" || typeof value === "bigint") return numberToBytes(value, opts);
   if (typeof value === "boolean") return boolToBytes(value, opts);
@@ -2055,7 +2055,7 @@ function stringToBytes(value, opts = {}) {
 }
 var encoder2, charCodeMap;
 var init_toBytes = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js"() {
     init_base();
     init_isHex();
     init_pad();
@@ -2073,7 +2073,7 @@ var init_toBytes = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js
 function fromBig(n, le = false) {
   if (le) return {
     h: Number(n & U32_MASK64),
@@ -2102,7 +2102,7 @@ function split(lst, le = false) {
 }
 var U32_MASK64, _32n, rotlSH, rotlSL, rotlBH, rotlBL;
 var init_u64 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js"() {
     U32_MASK64 = /* @__PURE__ */ BigInt(2 ** 32 - 1);
     _32n = /* @__PURE__ */ BigInt(32);
     rotlSH = (h, l, s) => h << s | l >>> 32 - s;
@@ -2112,15 +2112,15 @@ var init_u64 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/crypto.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/crypto.js
 var crypto2;
 var init_crypto = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/crypto.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/crypto.js"() {
     crypto2 = typeof globalThis === "object" && "crypto" in globalThis ? globalThis.crypto : void 0;
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js
 function isBytes(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array";
 }
@@ -2213,7 +2213,7 @@ function randomBytes(bytesLength = 32) {
 }
 var isLE, swap32IfBE, Hash;
 var init_utils2 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js"() {
     init_crypto();
     isLE = /* @__PURE__ */ (() => new Uint8Array(new Uint32Array([
       287454020
@@ -2224,7 +2224,7 @@ var init_utils2 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js
 function keccakP(s, rounds = 24) {
   const B = new Uint32Array(5 * 2);
   for (let round = 24 - rounds; round < 24; round++) {
@@ -2264,7 +2264,7 @@ function keccakP(s, rounds = 24) {
 }
 var _0n, _1n, _2n, _7n, _256n, _0x71n, SHA3_PI, SHA3_ROTL, _SHA3_IOTA, IOTAS, SHA3_IOTA_H, SHA3_IOTA_L, rotlH, rotlL, Keccak, gen, keccak_256;
 var init_sha3 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js"() {
     init_u64();
     init_utils2();
     _0n = BigInt(0);
@@ -2403,7 +2403,7 @@ var init_sha3 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js
 function keccak256(value, to_) {
   const to = to_ || "hex";
   const bytes = keccak_256(isHex(value, {
@@ -2413,7 +2413,7 @@ function keccak256(value, to_) {
   return toHex(bytes);
 }
 var init_keccak256 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js"() {
     init_sha3();
     init_isHex();
     init_toBytes();
@@ -2421,10 +2421,10 @@ var init_keccak256 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js
 var LruMap;
 var init_lru = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js"() {
     LruMap = class extends Map {
       constructor(size5) {
         super();
@@ -2457,20 +2457,20 @@ var init_lru = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/hashSignature.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/hashSignature.js
 function hashSignature(sig) {
   return hash(sig);
 }
 var hash;
 var init_hashSignature = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/hashSignature.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/hashSignature.js"() {
     init_toBytes();
     init_keccak256();
     hash = (value) => keccak256(toBytes(value));
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/normalizeSignature.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/normalizeSignature.js
 function normalizeSignature(signature) {
   let active = true;
   let current = "";
@@ -2517,15 +2517,15 @@ function normalizeSignature(signature) {
   return result;
 }
 var init_normalizeSignature = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/normalizeSignature.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/normalizeSignature.js"() {
     init_base();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignature.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignature.js
 var toSignature;
 var init_toSignature = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignature.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignature.js"() {
     init_exports();
     init_normalizeSignature();
     toSignature = (def) => {
@@ -2538,7 +2538,7 @@ var init_toSignature = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignatureHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignatureHash.js
 function toSignatureHash(fn) {
   const definition = typeof fn === "string" ? fn : formatAbiItem(fn);
   const cached = signatureHashCache.get(definition);
@@ -2549,7 +2549,7 @@ function toSignatureHash(fn) {
 }
 var signatureHashCache;
 var init_toSignatureHash = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignatureHash.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toSignatureHash.js"() {
     init_exports();
     init_lru();
     init_hashSignature();
@@ -2558,19 +2558,19 @@ var init_toSignatureHash = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toEventSelector.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toEventSelector.js
 var toEventSelector;
 var init_toEventSelector = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toEventSelector.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toEventSelector.js"() {
     init_toSignatureHash();
     toEventSelector = toSignatureHash;
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js
 var InvalidAddressError;
 var init_address = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js"() {
     init_base();
     InvalidAddressError = class extends BaseError2 {
       constructor({ address }) {
@@ -2586,7 +2586,7 @@ var init_address = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js
 function checksumAddress(address_, chainId) {
   const lower = address_.toLowerCase();
   const cacheKey2 = `${lower}.${chainId}`;
@@ -2617,7 +2617,7 @@ function getAddress(address, chainId) {
 }
 var checksumAddressCache;
 var init_getAddress = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js"() {
     init_address();
     init_toBytes();
     init_keccak256();
@@ -2627,7 +2627,7 @@ var init_getAddress = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js
 function isAddress(address, options) {
   const { strict = true } = options ?? {};
   if (!addressRegex.test(address)) return false;
@@ -2641,7 +2641,7 @@ function isAddress(address, options) {
 }
 var addressRegex, isAddressCache;
 var init_isAddress = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js"() {
     init_lru();
     init_getAddress();
     addressRegex = /^0x[a-fA-F0-9]{40}$/;
@@ -2649,7 +2649,7 @@ var init_isAddress = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js
 function concat(values) {
   if (typeof values[0] === "string") return concatHex(values);
   return concatBytes2(values);
@@ -2671,11 +2671,11 @@ function concatHex(values) {
   return `0x${values.reduce((acc, x) => acc + x.replace("0x", ""), "")}`;
 }
 var init_concat = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js
 function slice(value, start, end, { strict } = {}) {
   if (isHex(value, {
     strict: false
@@ -2715,23 +2715,23 @@ function sliceHex(value_, start, end, { strict } = {}) {
   return value;
 }
 var init_slice = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js"() {
     init_data();
     init_isHex();
     init_size();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js
 var bytesRegex2, integerRegex2;
 var init_regex2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js"() {
     bytesRegex2 = /^bytes([1-9]|1[0-9]|2[0-9]|3[0-2])?$/;
     integerRegex2 = /^(u?int)(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?$/;
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js
 function encodeAbiParameters(params, values) {
   if (params.length !== values.length) throw new AbiEncodingLengthMismatchError({
     expectedLength: params.length,
@@ -2990,7 +2990,7 @@ function isDynamicType(param) {
   return false;
 }
 var init_encodeAbiParameters = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js"() {
     init_abi();
     init_address();
     init_base();
@@ -3005,17 +3005,17 @@ var init_encodeAbiParameters = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toFunctionSelector.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toFunctionSelector.js
 var toFunctionSelector;
 var init_toFunctionSelector = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toFunctionSelector.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/toFunctionSelector.js"() {
     init_slice();
     init_toSignatureHash();
     toFunctionSelector = (fn) => slice(toSignatureHash(fn), 0, 4);
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/getAbiItem.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/getAbiItem.js
 function getAbiItem(parameters) {
   const { abi: abi2, args = [], name: name4 } = parameters;
   const isSelector = isHex(name4, {
@@ -3164,7 +3164,7 @@ function getComponentValue(arg, component, index2) {
   return arg?.[component.name];
 }
 var init_getAbiItem = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/getAbiItem.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/getAbiItem.js"() {
     init_abi();
     init_isHex();
     init_isAddress();
@@ -3175,7 +3175,7 @@ var init_getAbiItem = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/parseAccount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/parseAccount.js
 function parseAccount(account) {
   if (typeof account === "string") return {
     address: account,
@@ -3184,11 +3184,11 @@ function parseAccount(account) {
   return account;
 }
 var init_parseAccount = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/parseAccount.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/parseAccount.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/prepareEncodeFunctionData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/prepareEncodeFunctionData.js
 function prepareEncodeFunctionData(parameters) {
   const { abi: abi2, args, functionName } = parameters;
   let abiItem = abi2[0];
@@ -3215,7 +3215,7 @@ function prepareEncodeFunctionData(parameters) {
 }
 var docsPath2;
 var init_prepareEncodeFunctionData = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/prepareEncodeFunctionData.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/prepareEncodeFunctionData.js"() {
     init_abi();
     init_toFunctionSelector();
     init_formatAbiItem2();
@@ -3224,7 +3224,7 @@ var init_prepareEncodeFunctionData = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionData.js
 function encodeFunctionData(parameters) {
   const { args } = parameters;
   const { abi: abi2, functionName } = (() => {
@@ -3240,17 +3240,17 @@ function encodeFunctionData(parameters) {
   ]);
 }
 var init_encodeFunctionData = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionData.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionData.js"() {
     init_concat();
     init_encodeAbiParameters();
     init_prepareEncodeFunctionData();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/solidity.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/solidity.js
 var panicReasons, solidityError, solidityPanic;
 var init_solidity = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/solidity.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/solidity.js"() {
     panicReasons = {
       1: "An `assert` condition failed.",
       17: "Arithmetic operation resulted in underflow or overflow.",
@@ -3285,10 +3285,10 @@ var init_solidity = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/cursor.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/cursor.js
 var NegativeOffsetError, PositionOutOfBoundsError, RecursiveReadLimitExceededError;
 var init_cursor = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/cursor.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/cursor.js"() {
     init_base();
     NegativeOffsetError = class extends BaseError2 {
       constructor({ offset }) {
@@ -3314,7 +3314,7 @@ var init_cursor = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/cursor.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/cursor.js
 function createCursor(bytes, { recursiveReadLimit = 8192 } = {}) {
   const cursor = Object.create(staticCursor);
   cursor.bytes = bytes;
@@ -3325,7 +3325,7 @@ function createCursor(bytes, { recursiveReadLimit = 8192 } = {}) {
 }
 var staticCursor;
 var init_cursor2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/cursor.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/cursor.js"() {
     init_cursor();
     staticCursor = {
       bytes: new Uint8Array(),
@@ -3487,7 +3487,7 @@ var init_cursor2 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromBytes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromBytes.js
 function bytesToBigInt(bytes, opts = {}) {
   if (typeof opts.size !== "undefined") assertSize(bytes, {
     size: opts.size
@@ -3526,7 +3526,7 @@ function bytesToString(bytes_, opts = {}) {
   return new TextDecoder().decode(bytes);
 }
 var init_fromBytes = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromBytes.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromBytes.js"() {
     init_encoding();
     init_trim();
     init_fromHex();
@@ -3534,7 +3534,7 @@ var init_fromBytes = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeAbiParameters.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeAbiParameters.js
 function decodeAbiParameters(params, data) {
   const bytes = typeof data === "string" ? hexToBytes(data) : data;
   const cursor = createCursor(bytes);
@@ -3794,7 +3794,7 @@ function hasDynamicChild(param) {
 }
 var sizeOfLength, sizeOfOffset, AbiDecodingSizeLimitExceededError;
 var init_decodeAbiParameters = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeAbiParameters.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeAbiParameters.js"() {
     init_abi();
     init_base();
     init_getAddress();
@@ -3817,7 +3817,7 @@ var init_decodeAbiParameters = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeErrorResult.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeErrorResult.js
 function decodeErrorResult(parameters) {
   const { abi: abi2, data, cause } = parameters;
   const signature = slice(data, 0, 4);
@@ -3841,7 +3841,7 @@ function decodeErrorResult(parameters) {
   };
 }
 var init_decodeErrorResult = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeErrorResult.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeErrorResult.js"() {
     init_solidity();
     init_abi();
     init_slice();
@@ -3851,10 +3851,10 @@ var init_decodeErrorResult = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js
 var stringify;
 var init_stringify = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js"() {
     stringify = (value, replacer, space) => JSON.stringify(value, (key, value_) => {
       const value2 = typeof value_ === "bigint" ? value_.toString() : value_;
       return typeof replacer === "function" ? replacer(key, value2) : value2;
@@ -3862,7 +3862,7 @@ var init_stringify = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItemWithArgs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItemWithArgs.js
 function formatAbiItemWithArgs({ abiItem, args, includeFunctionName = true, includeName = false }) {
   if (!("name" in abiItem)) return;
   if (!("inputs" in abiItem)) return;
@@ -3870,12 +3870,12 @@ function formatAbiItemWithArgs({ abiItem, args, includeFunctionName = true, incl
   return `${includeFunctionName ? abiItem.name : ""}(${abiItem.inputs.map((input, i) => `${includeName && input.name ? `${input.name}: ` : ""}${typeof args[i] === "object" ? stringify(args[i]) : args[i]}`).join(", ")})`;
 }
 var init_formatAbiItemWithArgs = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItemWithArgs.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/formatAbiItemWithArgs.js"() {
     init_stringify();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/Value.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/Value.js
 function format(value, decimals = 0) {
   if (!Number.isInteger(decimals) || decimals < 0) throw new InvalidDecimalsError({
     decimals
@@ -3947,7 +3947,7 @@ function carry(digits) {
 }
 var exponents, InvalidDecimalNumberError, InvalidDecimalsError;
 var init_Value = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/Value.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/Value.js"() {
     exponents = {
       wei: 0,
       gwei: 9,
@@ -3980,27 +3980,27 @@ var init_Value = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatEther.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatEther.js
 function formatEther2(wei, unit = "wei") {
   return formatEther(wei, unit);
 }
 var init_formatEther = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatEther.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatEther.js"() {
     init_Value();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatGwei.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatGwei.js
 function formatGwei2(wei, unit = "wei") {
   return formatGwei(wei, unit);
 }
 var init_formatGwei = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatGwei.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatGwei.js"() {
     init_Value();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/stateOverride.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/stateOverride.js
 function prettyStateMapping(stateMapping) {
   return stateMapping.reduce((pretty, { slot, value }) => {
     return `${pretty}        ${slot}: ${value}
@@ -4030,7 +4030,7 @@ function prettyStateOverride(stateOverride) {
 }
 var AccountStateConflictError, StateAssignmentConflictError;
 var init_stateOverride = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/stateOverride.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/stateOverride.js"() {
     init_base();
     AccountStateConflictError = class extends BaseError2 {
       constructor({ address }) {
@@ -4049,7 +4049,7 @@ var init_stateOverride = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transaction.js
 function prettyPrint(args) {
   const entries = Object.entries(args).map(([key, value]) => {
     if (value === void 0 || value === false) return null;
@@ -4063,7 +4063,7 @@ function prettyPrint(args) {
 }
 var FeePayerNonceMismatchError, InvalidLegacyVError, InvalidYParityError, InvalidSerializableTransactionError, InvalidStorageKeySizeError, TransactionExecutionError, TransactionNotFoundError, TransactionReceiptNotFoundError, TransactionReceiptRevertedError, WaitForTransactionReceiptTimeoutError;
 var init_transaction = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transaction.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transaction.js"() {
     init_formatEther();
     init_formatGwei();
     init_base();
@@ -4206,7 +4206,7 @@ var init_transaction = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/utils.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/utils.js
 function getAbortError(signal) {
   if (signal?.reason) return signal.reason;
   if (typeof DOMException === "function") return new DOMException("This operation was aborted", "AbortError");
@@ -4219,7 +4219,7 @@ function isAbortError(error) {
 }
 var getContractAddress, getUrl;
 var init_utils3 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/utils.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/utils.js"() {
     getContractAddress = (address) => address;
     getUrl = (url) => {
       try {
@@ -4235,10 +4235,10 @@ var init_utils3 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/contract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/contract.js
 var CallExecutionError, ContractFunctionExecutionError, ContractFunctionRevertedError, ContractFunctionZeroDataError, CounterfactualDeploymentFailedError, RawContractError;
 var init_contract = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/contract.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/contract.js"() {
     init_parseAccount();
     init_solidity();
     init_decodeErrorResult();
@@ -4515,10 +4515,10 @@ ${prettyStateOverride(stateOverride)}`;
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/request.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/request.js
 var HttpRequestError, ResponseBodyTooLargeError, RpcRequestError, TimeoutError;
 var init_request = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/request.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/request.js"() {
     init_stringify();
     init_base();
     init_utils3();
@@ -4660,10 +4660,10 @@ var init_request = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/rpc.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/rpc.js
 var unknownErrorCode, RpcError, ProviderRpcError, ParseRpcError, InvalidRequestRpcError, MethodNotFoundRpcError, InvalidParamsRpcError, InternalRpcError, InvalidInputRpcError, ResourceNotFoundRpcError, ResourceUnavailableRpcError, TransactionRejectedRpcError, MethodNotSupportedRpcError, LimitExceededRpcError, JsonRpcVersionUnsupportedError, UserRejectedRequestError, UnauthorizedProviderError, UnsupportedProviderMethodError, ProviderDisconnectedError, ChainDisconnectedError, SwitchChainError, UnsupportedNonOptionalCapabilityError, UnsupportedChainIdError, DuplicateIdError, UnknownBundleIdError, BundleTooLargeError, AtomicReadyWalletRejectedUpgradeError, AtomicityNotSupportedError, WalletConnectSessionSettlementError, UnknownRpcError;
 var init_rpc = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/rpc.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/rpc.js"() {
     init_base();
     init_request();
     unknownErrorCode = -1;
@@ -5110,7 +5110,7 @@ var init_rpc = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_md.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_md.js
 function setBigUint64(view, byteOffset, value, isLE3) {
   if (typeof view.setBigUint64 === "function") return view.setBigUint64(byteOffset, value, isLE3);
   const _32n3 = BigInt(32);
@@ -5130,7 +5130,7 @@ function Maj(a, b, c) {
 }
 var HashMD, SHA256_IV;
 var init_md = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_md.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_md.js"() {
     init_utils2();
     HashMD = class extends Hash {
       constructor(blockLen, outputLen, padOffset, isLE3) {
@@ -5229,10 +5229,10 @@ var init_md = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha2.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha2.js
 var SHA256_K, SHA256_W, SHA256, sha256;
 var init_sha2 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha2.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha2.js"() {
     init_md();
     init_utils2();
     SHA256_K = /* @__PURE__ */ Uint32Array.from([
@@ -5384,10 +5384,10 @@ var init_sha2 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/hmac.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/hmac.js
 var HMAC, hmac;
 var init_hmac = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/hmac.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/hmac.js"() {
     init_utils2();
     HMAC = class extends Hash {
       constructor(hash3, _key) {
@@ -5455,7 +5455,7 @@ var init_hmac = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/utils.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/utils.js
 function isBytes2(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array";
 }
@@ -5638,7 +5638,7 @@ function memoized(fn) {
 }
 var _0n2, _1n2, hasHexBuiltin, hexes2, asciis, isPosBig, bitMask, u8n, u8fr, validatorFns;
 var init_utils4 = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/utils.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/utils.js"() {
     _0n2 = /* @__PURE__ */ BigInt(0);
     _1n2 = /* @__PURE__ */ BigInt(1);
     hasHexBuiltin = // @ts-ignore
@@ -5672,7 +5672,7 @@ var init_utils4 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/modular.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/modular.js
 function mod(a, b) {
   const result = a % b;
   return result >= _0n3 ? result : b + result;
@@ -5895,7 +5895,7 @@ function mapHashToField(key, fieldOrder, isLE3 = false) {
 }
 var _0n3, _1n3, _2n2, _3n, _4n, _5n, _8n, FIELD_FIELDS;
 var init_modular = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/modular.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/modular.js"() {
     init_utils2();
     init_utils4();
     _0n3 = BigInt(0);
@@ -5927,7 +5927,7 @@ var init_modular = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/curve.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/curve.js
 function constTimeNegate(condition, item) {
   const neg = item.negate();
   return condition ? neg : item;
@@ -6161,7 +6161,7 @@ function validateBasic(curve) {
 }
 var _0n4, _1n4, pointPrecomputes, pointWindowSizes;
 var init_curve = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/curve.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/curve.js"() {
     init_modular();
     init_utils4();
     _0n4 = BigInt(0);
@@ -6171,7 +6171,7 @@ var init_curve = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/weierstrass.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/weierstrass.js
 function validateSigVerOpts(opts) {
   if (opts.lowS !== void 0) abool("lowS", opts.lowS);
   if (opts.prehash !== void 0) abool("prehash", opts.prehash);
@@ -7046,7 +7046,7 @@ function mapToCurveSimpleSWU(Fp, opts) {
 }
 var DERErr, DER, _0n5, _1n5, _2n3, _3n2, _4n2;
 var init_weierstrass = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/weierstrass.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/weierstrass.js"() {
     init_curve();
     init_modular();
     init_utils4();
@@ -7149,7 +7149,7 @@ var init_weierstrass = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/_shortw_utils.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/_shortw_utils.js
 function getHash(hash3) {
   return {
     hash: hash3,
@@ -7168,14 +7168,14 @@ function createCurve(curveDef, defHash) {
   };
 }
 var init_shortw_utils = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/_shortw_utils.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/_shortw_utils.js"() {
     init_hmac();
     init_utils2();
     init_weierstrass();
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/hash-to-curve.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/hash-to-curve.js
 function i2osp(value, length3) {
   anum(value);
   anum(length3);
@@ -7337,14 +7337,14 @@ function createHasher2(Point3, mapToCurve, defaults) {
 }
 var os2ip;
 var init_hash_to_curve = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/hash-to-curve.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/abstract/hash-to-curve.js"() {
     init_modular();
     init_utils4();
     os2ip = bytesToNumberBE;
   }
 });
 
-// ../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/secp256k1.js
+// node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/secp256k1.js
 var secp256k1_exports = {};
 __export(secp256k1_exports, {
   encodeToCurve: () => encodeToCurve,
@@ -7444,7 +7444,7 @@ function schnorrVerify(signature, message2, publicKey) {
 }
 var secp256k1P, secp256k1N, _0n6, _1n6, _2n4, divNearest, Fpk1, secp256k1, TAGGED_HASH_PREFIXES, pointToBytes, numTo32b, modP, modN, Point, GmulAdd, num, schnorr, isoMap, mapSWU, secp256k1_hasher, hashToCurve, encodeToCurve;
 var init_secp256k1 = __esm({
-  "../main/node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/secp256k1.js"() {
+  "node_modules/.deno/@noble+curves@1.9.1/node_modules/@noble/curves/esm/secp256k1.js"() {
     init_sha2();
     init_utils2();
     init_shortw_utils();
@@ -7573,10 +7573,10 @@ var init_secp256k1 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/node.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/node.js
 var ExecutionRevertedError, FeeCapTooHighError, FeeCapTooLowError, NonceTooHighError, NonceTooLowError, NonceMaxValueError, InsufficientFundsError, IntrinsicGasTooHighError, IntrinsicGasTooLowError, TransactionTypeNotSupportedError, TipAboveFeeCapError, UnknownNodeError;
 var init_node = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/node.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/node.js"() {
     init_formatGwei();
     init_base();
     ExecutionRevertedError = class extends BaseError2 {
@@ -7768,7 +7768,7 @@ var init_node = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getNodeError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getNodeError.js
 function getNodeError(err, args) {
   const message2 = (err.details || "").toLowerCase();
   const executionRevertedError = err instanceof BaseError2 ? err.walk((e) => e?.code === ExecutionRevertedError.code) : err;
@@ -7824,13 +7824,13 @@ function getNodeError(err, args) {
   });
 }
 var init_getNodeError = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getNodeError.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getNodeError.js"() {
     init_base();
     init_node();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/extract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/extract.js
 function extract(value_, { format: format3 }) {
   if (!format3) return {};
   const value = {};
@@ -7846,11 +7846,11 @@ function extract(value_, { format: format3 }) {
   return value;
 }
 var init_extract = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/extract.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/extract.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionRequest.js
 function formatTransactionRequest(request, _) {
   const rpcRequest = {};
   if (typeof request.authorizationList !== "undefined") rpcRequest.authorizationList = formatAuthorizationList(request.authorizationList);
@@ -7891,7 +7891,7 @@ function formatAuthorizationList(authorizationList) {
 }
 var rpcTransactionType;
 var init_transactionRequest = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionRequest.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionRequest.js"() {
     init_toHex();
     rpcTransactionType = {
       legacy: "0x0",
@@ -7903,7 +7903,7 @@ var init_transactionRequest = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stateOverride.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stateOverride.js
 function serializeStateMapping(stateMapping) {
   if (!stateMapping || stateMapping.length === 0) return void 0;
   return stateMapping.reduce((acc, { slot, value }) => {
@@ -7951,7 +7951,7 @@ function serializeStateOverride(parameters) {
   return rpcStateOverride;
 }
 var init_stateOverride2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stateOverride.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stateOverride.js"() {
     init_address();
     init_data();
     init_stateOverride();
@@ -7960,10 +7960,10 @@ var init_stateOverride2 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/number.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/number.js
 var maxInt8, maxInt16, maxInt24, maxInt32, maxInt40, maxInt48, maxInt56, maxInt64, maxInt72, maxInt80, maxInt88, maxInt96, maxInt104, maxInt112, maxInt120, maxInt128, maxInt136, maxInt144, maxInt152, maxInt160, maxInt168, maxInt176, maxInt184, maxInt192, maxInt200, maxInt208, maxInt216, maxInt224, maxInt232, maxInt240, maxInt248, maxInt256, minInt8, minInt16, minInt24, minInt32, minInt40, minInt48, minInt56, minInt64, minInt72, minInt80, minInt88, minInt96, minInt104, minInt112, minInt120, minInt128, minInt136, minInt144, minInt152, minInt160, minInt168, minInt176, minInt184, minInt192, minInt200, minInt208, minInt216, minInt224, minInt232, minInt240, minInt248, minInt256, maxUint8, maxUint16, maxUint24, maxUint32, maxUint40, maxUint48, maxUint56, maxUint64, maxUint72, maxUint80, maxUint88, maxUint96, maxUint104, maxUint112, maxUint120, maxUint128, maxUint136, maxUint144, maxUint152, maxUint160, maxUint168, maxUint176, maxUint184, maxUint192, maxUint200, maxUint208, maxUint216, maxUint224, maxUint232, maxUint240, maxUint248, maxUint256;
 var init_number = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/number.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/number.js"() {
     maxInt8 = 2n ** (8n - 1n) - 1n;
     maxInt16 = 2n ** (16n - 1n) - 1n;
     maxInt24 = 2n ** (24n - 1n) - 1n;
@@ -8063,7 +8063,7 @@ var init_number = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertRequest.js
 function assertRequest(args) {
   const { account: account_, maxFeePerGas, maxPriorityFeePerGas, to } = args;
   const account = account_ ? parseAccount(account_) : void 0;
@@ -8082,7 +8082,7 @@ function assertRequest(args) {
   });
 }
 var init_assertRequest = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertRequest.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertRequest.js"() {
     init_parseAccount();
     init_number();
     init_address();
@@ -8091,7 +8091,7 @@ var init_assertRequest = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/block/formatBlockParameter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/block/formatBlockParameter.js
 function formatBlockParameter(parameters) {
   const { blockHash, blockNumber, blockTag, requireCanonical } = parameters;
   if (requireCanonical !== void 0 && !blockHash) throw new BaseError2("`requireCanonical` can only be provided when `blockHash` is set.");
@@ -8105,16 +8105,16 @@ function formatBlockParameter(parameters) {
   return blockTag ?? "latest";
 }
 var init_formatBlockParameter = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/block/formatBlockParameter.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/block/formatBlockParameter.js"() {
     init_base();
     init_toHex();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/chain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/chain.js
 var ChainDoesNotSupportContract, ChainMismatchError, ChainNotFoundError, ClientChainNotConfiguredError, InvalidChainIdError;
 var init_chain = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/chain.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/chain.js"() {
     init_base();
     ChainDoesNotSupportContract = class extends BaseError2 {
       constructor({ blockNumber, chain, contract }) {
@@ -8169,7 +8169,7 @@ var init_chain = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddressEqual.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddressEqual.js
 function isAddressEqual(a, b) {
   if (!isAddress(a, {
     strict: false
@@ -8184,13 +8184,13 @@ function isAddressEqual(a, b) {
   return a.toLowerCase() === b.toLowerCase();
 }
 var init_isAddressEqual = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddressEqual.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddressEqual.js"() {
     init_address();
     init_isAddress();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionResult.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionResult.js
 function decodeFunctionResult(parameters) {
   const { abi: abi2, args, functionName, data } = parameters;
   let abiItem = abi2[0];
@@ -8218,7 +8218,7 @@ function decodeFunctionResult(parameters) {
 }
 var docsPath4;
 var init_decodeFunctionResult = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionResult.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionResult.js"() {
     init_abi();
     init_decodeAbiParameters();
     init_getAbiItem();
@@ -8226,25 +8226,25 @@ var init_decodeFunctionResult = __esm({
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/version.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/version.js
 var version3;
 var init_version3 = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/version.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/version.js"() {
     version3 = "0.1.1";
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/errors.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/errors.js
 function getVersion() {
   return version3;
 }
 var init_errors2 = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/errors.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/errors.js"() {
     init_version3();
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Errors.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Errors.js
 function walk2(err, fn) {
   if (fn?.(err)) return err;
   if (err && typeof err === "object" && "cause" in err && err.cause) return walk2(err.cause, fn);
@@ -8252,7 +8252,7 @@ function walk2(err, fn) {
 }
 var BaseError3;
 var init_Errors = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Errors.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Errors.js"() {
     init_errors2();
     BaseError3 = class _BaseError extends Error {
       static setStaticOptions(options) {
@@ -8377,7 +8377,7 @@ var init_Errors = __esm({
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/bytes.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/bytes.js
 function assertSize2(bytes, size_) {
   if (size2(bytes) > size_) throw new SizeOverflowError2({
     givenSize: size2(bytes),
@@ -8434,7 +8434,7 @@ function trim2(value, options = {}) {
 }
 var charCodeMap2;
 var init_bytes = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/bytes.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/bytes.js"() {
     init_Bytes();
     charCodeMap2 = {
       zero: 48,
@@ -8447,7 +8447,7 @@ var init_bytes = __esm({
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/hex.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/hex.js
 function assertSize3(hex, size_) {
   if (size3(hex) > size_) throw new SizeOverflowError3({
     givenSize: size3(hex),
@@ -8495,12 +8495,12 @@ function trim3(value, options = {}) {
   return `0x${data}`;
 }
 var init_hex = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/hex.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/hex.js"() {
     init_Hex();
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Json.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Json.js
 function stringify2(value, replacer, space) {
   return JSON.stringify(value, (key, value2) => {
     if (typeof replacer === "function") return replacer(key, value2);
@@ -8510,12 +8510,12 @@ function stringify2(value, replacer, space) {
 }
 var bigIntSuffix;
 var init_Json = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Json.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Json.js"() {
     bigIntSuffix = "#__bigint";
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Bytes.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Bytes.js
 function assert(value) {
   if (value instanceof Uint8Array) return;
   if (!value) throw new InvalidBytesTypeError(value);
@@ -8627,7 +8627,7 @@ function validate(value) {
 }
 var decoder, encoder3, InvalidBytesBooleanError2, InvalidBytesTypeError, SizeOverflowError2, SliceOffsetOutOfBoundsError2, SizeExceedsPaddingSizeError2;
 var init_Bytes = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Bytes.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Bytes.js"() {
     init_Errors();
     init_Hex();
     init_bytes();
@@ -8701,7 +8701,7 @@ var init_Bytes = __esm({
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hex.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hex.js
 function assert2(value, options = {}) {
   const { even = false, strict = false } = options;
   if (!value) throw new InvalidHexTypeError(value);
@@ -8823,7 +8823,7 @@ function validate2(value, options = {}) {
 }
 var encoder4, hexes3, hexRegex, IntegerOutOfRangeError2, InvalidHexTypeError, InvalidHexValueError2, InvalidLengthError, SizeOverflowError3, SliceOffsetOutOfBoundsError3, SizeExceedsPaddingSizeError3;
 var init_Hex = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hex.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hex.js"() {
     init_Errors();
     init_hex();
     init_Json();
@@ -8924,7 +8924,7 @@ var init_Hex = __esm({
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Withdrawal.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Withdrawal.js
 function toRpc(withdrawal) {
   return {
     address: withdrawal.address,
@@ -8934,12 +8934,12 @@ function toRpc(withdrawal) {
   };
 }
 var init_Withdrawal = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Withdrawal.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Withdrawal.js"() {
     init_Hex();
   }
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/BlockOverrides.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/BlockOverrides.js
 function toRpc2(blockOverrides) {
   return {
     ...typeof blockOverrides.baseFeePerGas === "bigint" && {
@@ -8969,16 +8969,16 @@ function toRpc2(blockOverrides) {
   };
 }
 var init_BlockOverrides = __esm({
-  "../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/BlockOverrides.js"() {
+  "node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/BlockOverrides.js"() {
     init_Hex();
     init_Withdrawal();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/abis.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/abis.js
 var multicall3Abi, batchGatewayAbi, universalResolverErrors, universalResolverResolveAbi, universalResolverReverseAbi, textResolverAbi, addressResolverAbi, erc1271Abi, erc6492SignatureValidatorAbi, erc20Abi;
 var init_abis = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/abis.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/abis.js"() {
     multicall3Abi = [
       {
         inputs: [
@@ -9597,18 +9597,18 @@ var init_abis = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contract.js
 var aggregate3Signature;
 var init_contract2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contract.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contract.js"() {
     aggregate3Signature = "0x82ad56cb";
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contracts.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contracts.js
 var deploylessCallViaBytecodeBytecode, deploylessCallViaFactoryBytecode, erc6492SignatureValidatorByteCode, multicall3Bytecode;
 var init_contracts = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contracts.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/contracts.js"() {
     deploylessCallViaBytecodeBytecode = "0x608060405234801561001057600080fd5b5060405161018e38038061018e83398101604081905261002f91610124565b6000808351602085016000f59050803b61004857600080fd5b6000808351602085016000855af16040513d6000823e81610067573d81fd5b3d81f35b634e487b7160e01b600052604160045260246000fd5b600082601f83011261009257600080fd5b81516001600160401b038111156100ab576100ab61006b565b604051601f8201601f19908116603f011681016001600160401b03811182821017156100d9576100d961006b565b6040528181528382016020018510156100f157600080fd5b60005b82811015610110576020818601810151838301820152016100f4565b506000918101602001919091529392505050565b6000806040838503121561013757600080fd5b82516001600160401b0381111561014d57600080fd5b61015985828601610081565b602085015190935090506001600160401b0381111561017757600080fd5b61018385828601610081565b915050925092905056fe";
     deploylessCallViaFactoryBytecode = "0x608060405234801561001057600080fd5b506040516102c03803806102c083398101604081905261002f916101e6565b836001600160a01b03163b6000036100e457600080836001600160a01b03168360405161005c9190610270565b6000604051808303816000865af19150503d8060008114610099576040519150601f19603f3d011682016040523d82523d6000602084013e61009e565b606091505b50915091508115806100b857506001600160a01b0386163b155b156100e1578060405163101bb98d60e01b81526004016100d8919061028c565b60405180910390fd5b50505b6000808451602086016000885af16040513d6000823e81610103573d81fd5b3d81f35b80516001600160a01b038116811461011e57600080fd5b919050565b634e487b7160e01b600052604160045260246000fd5b60005b8381101561015457818101518382015260200161013c565b50506000910152565b600082601f83011261016e57600080fd5b81516001600160401b0381111561018757610187610123565b604051601f8201601f19908116603f011681016001600160401b03811182821017156101b5576101b5610123565b6040528181528382016020018510156101cd57600080fd5b6101de826020830160208701610139565b949350505050565b600080600080608085870312156101fc57600080fd5b61020585610107565b60208601519094506001600160401b0381111561022157600080fd5b61022d8782880161015d565b93505061023c60408601610107565b60608601519092506001600160401b0381111561025857600080fd5b6102648782880161015d565b91505092959194509250565b60008251610282818460208701610139565b9190910192915050565b60208152600082518060208401526102ab816040850160208701610139565b601f01601f1916919091016040019291505056fe";
     erc6492SignatureValidatorByteCode = "0x608060405234801561001057600080fd5b506040516106ad3803806106ad83398101604081905261002f91610537565b600061003c848484610048565b9050806000526001601ff35b60007f649264926492649264926492649264926492649264926492649264926492649261007483610425565b036101e7576000606080848060200190518101906100929190610590565b60405192955090935091506000906001600160a01b038516906100b69085906105f6565b6000604051808303816000865af19150503d80600081146100f3576040519150601f19603f3d011682016040523d82523d6000602084013e6100f8565b606091505b50509050876001600160a01b03163b60000361016057806101605760405162461bcd60e51b815260206004820152601e60248201527f5369676e617475726556616c696461746f723a206465706c6f796d656e74000060448201526064015b60405180910390fd5b604051630b135d3f60e11b808252906001600160a01b038a1690631626ba7e90610190908b908790600401610612565b602060405180830381865afa1580156101ad573d6000803e3d6000fd5b505050506040513d601f19601f820116820180604052508101906101d1919061064c565b6001600160e01b0319161494505050505061041e565b6001600160a01b0384163b1561027a57604051630b135d3f60e11b808252906001600160a01b03861690631626ba7e906102279087908790600401610612565b602060405180830381865afa158015610244573d6000803e3d6000fd5b505050506040513d601f19601f82011682018060405250810190610268919061064c565b6001600160e01b03191614905061041e565b81516041146102df5760405162461bcd60e51b815260206004820152603a602482015260008051602061068d83398151915260448201527f3a20696e76616c6964207369676e6174757265206c656e6774680000000000006064820152608401610157565b6102e761043e565b5060208201516040808401518451859392600091859190811061030c5761030c610676565b016020015160f81c9050601b811480159061032b57508060ff16601c14155b1561038c5760405162461bcd60e51b815260206004820152603b602482015260008051602061068d83398151915260448201527f3a20696e76616c6964207369676e617475726520762076616c756500000000006064820152608401610157565b604080516000808252602082018084528a905260ff841692820192909252606081018590526080810184905260019060a0016020604051602081039080840390855afa1580156103e0573d6000803e3d6000fd5b5050604051601f1901519150506001600160a01b038116158015906104165750886001600160a01b0316816001600160a01b0316145b955050505050505b9392505050565b600060208251101561043657600080fd5b508051015190565b60405180606001604052806003906020820280368337509192915050565b6001600160a01b038116811461047157600080fd5b50565b634e487b7160e01b600052604160045260246000fd5b60005b838110156104a557818101518382015260200161048d565b50506000910152565b600082601f8301126104bf57600080fd5b81516001600160401b038111156104d8576104d8610474565b604051601f8201601f19908116603f011681016001600160401b038111828210171561050657610506610474565b60405281815283820160200185101561051e57600080fd5b61052f82602083016020870161048a565b949350505050565b60008060006060848603121561054c57600080fd5b83516105578161045c565b6020850151604086015191945092506001600160401b0381111561057a57600080fd5b610586868287016104ae565b9150509250925092565b6000806000606084860312156105a557600080fd5b83516105b08161045c565b60208501519093506001600160401b038111156105cc57600080fd5b6105d8868287016104ae565b604086015190935090506001600160401b0381111561057a57600080fd5b6000825161060881846020870161048a565b9190910192915050565b828152604060208201526000825180604084015261063781606085016020870161048a565b601f01601f1916919091016060019392505050565b60006020828403121561065e57600080fd5b81516001600160e01b03198116811461041e57600080fd5b634e487b7160e01b600052603260045260246000fdfe5369676e617475726556616c696461746f72237265636f7665725369676e6572";
@@ -9616,7 +9616,7 @@ var init_contracts = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeDeployData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeDeployData.js
 function encodeDeployData(parameters) {
   const { abi: abi2, args, bytecode } = parameters;
   if (!args || args.length === 0) return bytecode;
@@ -9638,7 +9638,7 @@ function encodeDeployData(parameters) {
 }
 var docsPath5;
 var init_encodeDeployData = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeDeployData.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeDeployData.js"() {
     init_abi();
     init_concat();
     init_encodeAbiParameters();
@@ -9646,7 +9646,7 @@ var init_encodeDeployData = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/getChainContractAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/getChainContractAddress.js
 function getChainContractAddress({ blockNumber, chain, contract: name4 }) {
   const contract = chain?.contracts?.[name4];
   if (!contract) throw new ChainDoesNotSupportContract({
@@ -9666,12 +9666,12 @@ function getChainContractAddress({ blockNumber, chain, contract: name4 }) {
   return contract.address;
 }
 var init_getChainContractAddress = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/getChainContractAddress.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/getChainContractAddress.js"() {
     init_chain();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getCallError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getCallError.js
 function getCallError(err, { docsPath: docsPath8, ...args }) {
   const cause = (() => {
     const cause2 = getNodeError(err, args);
@@ -9684,14 +9684,14 @@ function getCallError(err, { docsPath: docsPath8, ...args }) {
   });
 }
 var init_getCallError = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getCallError.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getCallError.js"() {
     init_contract();
     init_node();
     init_getNodeError();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withResolvers.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withResolvers.js
 function withResolvers() {
   let resolve = () => void 0;
   let reject = () => void 0;
@@ -9706,11 +9706,11 @@ function withResolvers() {
   };
 }
 var init_withResolvers = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withResolvers.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withResolvers.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/createBatchScheduler.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/createBatchScheduler.js
 function createBatchScheduler({ fn, id, shouldSplitBatch, wait: wait2 = 0, sort }) {
   const exec = async () => {
     const scheduler = getScheduler();
@@ -9774,17 +9774,17 @@ function createBatchScheduler({ fn, id, shouldSplitBatch, wait: wait2 = 0, sort 
 }
 var schedulerCache, timerCache;
 var init_createBatchScheduler = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/createBatchScheduler.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/createBatchScheduler.js"() {
     init_withResolvers();
     schedulerCache = /* @__PURE__ */ new Map();
     timerCache = /* @__PURE__ */ new Map();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ccip.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ccip.js
 var OffchainLookupError, OffchainLookupResponseMalformedError, OffchainLookupSenderMismatchError;
 var init_ccip = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ccip.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ccip.js"() {
     init_stringify();
     init_base();
     init_utils3();
@@ -9834,7 +9834,7 @@ var init_ccip = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionData.js
 function decodeFunctionData(parameters) {
   const { abi: abi2, data } = parameters;
   const signature = slice(data, 0, 4);
@@ -9848,7 +9848,7 @@ function decodeFunctionData(parameters) {
   };
 }
 var init_decodeFunctionData = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionData.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeFunctionData.js"() {
     init_abi();
     init_slice();
     init_toFunctionSelector();
@@ -9857,7 +9857,7 @@ var init_decodeFunctionData = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeErrorResult.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeErrorResult.js
 function encodeErrorResult(parameters) {
   const { abi: abi2, errorName, args } = parameters;
   let abiItem = abi2[0];
@@ -9891,7 +9891,7 @@ function encodeErrorResult(parameters) {
 }
 var docsPath6;
 var init_encodeErrorResult = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeErrorResult.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeErrorResult.js"() {
     init_abi();
     init_concat();
     init_toFunctionSelector();
@@ -9902,7 +9902,7 @@ var init_encodeErrorResult = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionResult.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionResult.js
 function encodeFunctionResult(parameters) {
   const { abi: abi2, functionName, result } = parameters;
   let abiItem = abi2[0];
@@ -9934,7 +9934,7 @@ function encodeFunctionResult(parameters) {
 }
 var docsPath7;
 var init_encodeFunctionResult = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionResult.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeFunctionResult.js"() {
     init_abi();
     init_encodeAbiParameters();
     init_getAbiItem();
@@ -9942,7 +9942,7 @@ var init_encodeFunctionResult = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/localBatchGatewayRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/localBatchGatewayRequest.js
 function createCcipReadBudget() {
   let active = 0;
   const queue = [];
@@ -10038,7 +10038,7 @@ function encodeError(error) {
 }
 var localBatchGatewayUrl, ccipReadLimit;
 var init_localBatchGatewayRequest = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/localBatchGatewayRequest.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/localBatchGatewayRequest.js"() {
     init_abis();
     init_solidity();
     init_request();
@@ -10056,7 +10056,7 @@ var init_localBatchGatewayRequest = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/internal/http.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/internal/http.js
 function anySignal(signals) {
   const signals_ = signals.filter((signal) => !!signal);
   if (signals_.length < 2) return {
@@ -10134,12 +10134,12 @@ async function readResponseBody(response, { maxResponseBodySize }) {
   }
 }
 var init_http = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/internal/http.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/internal/http.js"() {
     init_request();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withTimeout.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withTimeout.js
 function withTimeout(fn, { errorInstance = new Error("timed out"), timeout, signal }) {
   return new Promise((resolve, reject) => {
     ;
@@ -10172,12 +10172,12 @@ function withTimeout(fn, { errorInstance = new Error("timed out"), timeout, sign
   });
 }
 var init_withTimeout = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withTimeout.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withTimeout.js"() {
     init_utils3();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ccip.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ccip.js
 var ccip_exports = {};
 __export(ccip_exports, {
   ccipRequest: () => ccipRequest,
@@ -10400,7 +10400,7 @@ function getTransportTimeout(transport) {
 }
 var ccipTimeout, maxCcipResponseBytes, offchainLookupSignature, offchainLookupAbiItem;
 var init_ccip2 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ccip.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ccip.js"() {
     init_call();
     init_ccip();
     init_request();
@@ -10446,7 +10446,7 @@ var init_ccip2 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/call.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/call.js
 async function call(client, args) {
   const { account: account_ = client.account, authorizationList, batch: batch2 = Boolean(client.batch?.multicall), blockHash, blockNumber, blockTag = client.experimental_blockTag ?? "latest", requireCanonical, accessList, blobs, blockOverrides, code: code4, data: data_, factory, factoryData, gas, gasPrice, maxFeePerBlobGas, maxFeePerGas, maxPriorityFeePerGas, nonce, requestOptions, to, value, stateOverride, ...rest } = args;
   const account = account_ ? parseAccount(account_) : void 0;
@@ -10755,7 +10755,7 @@ function getRevertErrorData(err) {
 }
 var requestOptionsId, requestOptionsIds;
 var init_call = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/call.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/call.js"() {
     init_BlockOverrides();
     init_parseAccount();
     init_abis();
@@ -10782,9 +10782,9 @@ var init_call = __esm({
   }
 });
 
-// ../main/node_modules/.deno/sparse-array@1.3.2/node_modules/sparse-array/index.js
+// node_modules/.deno/sparse-array@1.3.2/node_modules/sparse-array/index.js
 var require_sparse_array = __commonJS({
-  "../main/node_modules/.deno/sparse-array@1.3.2/node_modules/sparse-array/index.js"(exports, module) {
+  "node_modules/.deno/sparse-array@1.3.2/node_modules/sparse-array/index.js"(exports, module) {
     "use strict";
     var BITS_PER_BYTE = 7;
     module.exports = class SparseArray {
@@ -11049,7 +11049,7 @@ function taskFromQuery(params) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/getAction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/getAction.js
 function getAction(client, actionFn, name4) {
   const action_implicit = client[actionFn.name];
   if (typeof action_implicit === "function") return action_implicit;
@@ -11058,10 +11058,10 @@ function getAction(client, actionFn, name4) {
   return (params) => actionFn(client, params);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeEventTopics.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeEventTopics.js
 init_abi();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/log.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/log.js
 init_base();
 var FilterTypeNotSupportedError = class extends BaseError2 {
   constructor(type) {
@@ -11071,7 +11071,7 @@ var FilterTypeNotSupportedError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeEventTopics.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeEventTopics.js
 init_toBytes();
 init_keccak256();
 init_toEventSelector();
@@ -11131,10 +11131,10 @@ function encodeArg({ param, value }) {
   ]);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createContractEventFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createContractEventFilter.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/filters/createFilterRequestScope.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/filters/createFilterRequestScope.js
 function createFilterRequestScope(client, { method }) {
   const requestMap = {};
   if (client.transport.type === "fallback") client.transport.onResponse?.(({ method: method_, response: id, status, transport }) => {
@@ -11143,7 +11143,7 @@ function createFilterRequestScope(client, { method }) {
   return (id) => requestMap[id] || client.request;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createContractEventFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createContractEventFilter.js
 async function createContractEventFilter(client, parameters) {
   const { address, abi: abi2, args, eventName, fromBlock, strict, toBlock } = parameters;
   const getRequest = createFilterRequestScope(client, {
@@ -11176,11 +11176,11 @@ async function createContractEventFilter(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateContractGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateContractGas.js
 init_parseAccount();
 init_encodeFunctionData();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getContractError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getContractError.js
 init_abi();
 init_base();
 init_contract();
@@ -11219,14 +11219,14 @@ function getContractError(err, { abi: abi2, address, args, docsPath: docsPath8, 
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
 init_parseAccount();
 init_base();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/recoverAuthorizationAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/recoverAuthorizationAddress.js
 init_transaction();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/publicKeyToAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/publicKeyToAddress.js
 init_base();
 init_getAddress();
 init_keccak256();
@@ -11248,7 +11248,7 @@ var InvalidPublicKeyError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/recoverPublicKey.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/recoverPublicKey.js
 init_isHex();
 init_size();
 init_fromHex();
@@ -11281,7 +11281,7 @@ function toRecoveryBit(yParityOrV) {
   throw new Error("Invalid yParityOrV value");
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/recoverAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/recoverAddress.js
 async function recoverAddress({ hash: hash3, signature }) {
   return publicKeyToAddress(await recoverPublicKey({
     hash: hash3,
@@ -11289,12 +11289,12 @@ async function recoverAddress({ hash: hash3, signature }) {
   }));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/hashAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/hashAuthorization.js
 init_concat();
 init_toBytes();
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toRlp.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toRlp.js
 init_base();
 init_cursor2();
 init_toBytes();
@@ -11370,7 +11370,7 @@ function getSizeOfLength(length3) {
   throw new BaseError2("Length is too large.");
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/hashAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/hashAuthorization.js
 init_keccak256();
 function hashAuthorization(parameters) {
   const { chainId, nonce, to } = parameters;
@@ -11387,7 +11387,7 @@ function hashAuthorization(parameters) {
   return hash3;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/recoverAuthorizationAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/recoverAuthorizationAddress.js
 async function recoverAuthorizationAddress(parameters) {
   const { authorization } = parameters;
   const signature = parameters.signature ?? authorization;
@@ -11400,10 +11400,10 @@ async function recoverAuthorizationAddress(parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/estimateGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/estimateGas.js
 init_formatEther();
 init_formatGwei();
 init_base();
@@ -11444,7 +11444,7 @@ var EstimateGasExecutionError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getEstimateGasError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getEstimateGasError.js
 init_node();
 init_getNodeError();
 function getEstimateGasError(err, { docsPath: docsPath8, ...args }) {
@@ -11459,16 +11459,16 @@ function getEstimateGasError(err, { docsPath: docsPath8, ...args }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
 init_extract();
 init_transactionRequest();
 init_stateOverride2();
 init_assertRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
 init_parseAccount();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/fee.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/fee.js
 init_formatGwei();
 init_base();
 var BaseFeeScalarError = class extends BaseError2 {
@@ -11493,10 +11493,10 @@ var MaxFeePerGasTooLowError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateMaxPriorityFeePerGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateMaxPriorityFeePerGas.js
 init_fromHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/block.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/block.js
 init_base();
 var BlockNotFoundError = class extends BaseError2 {
   constructor({ blockHash, blockNumber }) {
@@ -11509,10 +11509,10 @@ var BlockNotFoundError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlock.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlock.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transaction.js
 init_fromHex();
 var transactionType = {
   "0x0": "legacy",
@@ -11579,7 +11579,7 @@ function formatAuthorizationList2(authorizationList) {
   }));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/block.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/block.js
 function formatBlock(block, _) {
   const transactions = (block.transactions ?? []).map((transaction) => {
     if (typeof transaction === "string") return transaction;
@@ -11604,7 +11604,7 @@ function formatBlock(block, _) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlock.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlock.js
 async function getBlock(client, { blockHash, blockNumber, blockTag = client.experimental_blockTag ?? "latest", includeTransactions: includeTransactions_ } = {}) {
   const includeTransactions = includeTransactions_ ?? false;
   const blockNumberHex = blockNumber !== void 0 ? numberToHex(blockNumber) : void 0;
@@ -11638,7 +11638,7 @@ async function getBlock(client, { blockHash, blockNumber, blockTag = client.expe
   return format3(block, "getBlock");
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getGasPrice.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getGasPrice.js
 async function getGasPrice(client) {
   const gasPrice = await client.request({
     method: "eth_gasPrice"
@@ -11646,7 +11646,7 @@ async function getGasPrice(client) {
   return BigInt(gasPrice);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateMaxPriorityFeePerGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateMaxPriorityFeePerGas.js
 async function estimateMaxPriorityFeePerGas(client, args) {
   return internal_estimateMaxPriorityFeePerGas(client, args);
 }
@@ -11681,7 +11681,7 @@ async function internal_estimateMaxPriorityFeePerGas(client, args) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateFeesPerGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateFeesPerGas.js
 async function estimateFeesPerGas(client, args) {
   return internal_estimateFeesPerGas(client, args);
 }
@@ -11730,7 +11730,7 @@ async function internal_estimateFeesPerGas(client, args) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionCount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionCount.js
 init_formatBlockParameter();
 init_fromHex();
 async function getTransactionCount(client, { address, blockHash, blockNumber, blockTag = "latest", requireCanonical }) {
@@ -11752,11 +11752,11 @@ async function getTransactionCount(client, { address, blockHash, blockNumber, bl
   return hexToNumber(count);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
 init_chain();
 init_transaction();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/blobsToCommitments.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/blobsToCommitments.js
 init_toBytes();
 init_toHex();
 function blobsToCommitments(parameters) {
@@ -11768,7 +11768,7 @@ function blobsToCommitments(parameters) {
   return to === "bytes" ? commitments : commitments.map((x) => bytesToHex(x));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/blobsToProofs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/blobsToProofs.js
 init_toBytes();
 init_toHex();
 function blobsToProofs(parameters) {
@@ -11785,14 +11785,14 @@ function blobsToProofs(parameters) {
   return to === "bytes" ? proofs : proofs.map((x) => bytesToHex(x));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentToVersionedHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentToVersionedHash.js
 init_toHex();
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha256.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha256.js
 init_sha2();
 var sha2562 = sha256;
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/sha256.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/sha256.js
 init_isHex();
 init_toBytes();
 init_toHex();
@@ -11805,7 +11805,7 @@ function sha2563(value, to_) {
   return toHex(bytes);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentToVersionedHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentToVersionedHash.js
 function commitmentToVersionedHash(parameters) {
   const { commitment, version: version4 = 1 } = parameters;
   const to = parameters.to ?? (typeof commitment === "string" ? "hex" : "bytes");
@@ -11816,7 +11816,7 @@ function commitmentToVersionedHash(parameters) {
   return to === "bytes" ? versionedHash : bytesToHex(versionedHash);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentsToVersionedHashes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/commitmentsToVersionedHashes.js
 function commitmentsToVersionedHashes(parameters) {
   const { commitments, version: version4 } = parameters;
   const to = parameters.to ?? (typeof commitments[0] === "string" ? "hex" : "bytes");
@@ -11831,7 +11831,7 @@ function commitmentsToVersionedHashes(parameters) {
   return hashes3;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/blob.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/blob.js
 var blobsPerTransaction = 6;
 var bytesPerFieldElement = 32;
 var fieldElementsPerBlob = 4096;
@@ -11840,10 +11840,10 @@ var maxBytesPerTransaction = bytesPerBlob * blobsPerTransaction - // terminator 
 1 - // zero byte (0x00) appended to each field element.
 1 * fieldElementsPerBlob * blobsPerTransaction;
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/kzg.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/kzg.js
 var versionedHashVersionKzg = 1;
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/blob.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/blob.js
 init_base();
 var BlobSizeTooLargeError = class extends BaseError2 {
   constructor({ maxSize, size: size5 }) {
@@ -11886,7 +11886,7 @@ var InvalidVersionedHashVersionError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/toBlobs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/toBlobs.js
 init_cursor2();
 init_size();
 init_toBytes();
@@ -11923,7 +11923,7 @@ function toBlobs(parameters) {
   return to === "bytes" ? blobs.map((x) => x.bytes) : blobs.map((x) => bytesToHex(x.bytes));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/toBlobSidecars.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/blob/toBlobSidecars.js
 function toBlobSidecars(parameters) {
   const { data, kzg, to } = parameters;
   const blobs = parameters.blobs ?? toBlobs({
@@ -11950,11 +11950,11 @@ function toBlobSidecars(parameters) {
   return sidecars;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
 init_lru();
 init_assertRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/getTransactionType.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/getTransactionType.js
 init_transaction();
 function getTransactionType(transaction) {
   if (transaction.type) return transaction.type;
@@ -11972,11 +11972,11 @@ function getTransactionType(transaction) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
 init_parseAccount();
 init_transaction();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getTransactionError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/errors/getTransactionError.js
 init_node();
 init_transaction();
 init_getNodeError();
@@ -11992,12 +11992,12 @@ function getTransactionError(err, { docsPath: docsPath8, ...args }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
 init_extract();
 init_transactionRequest();
 init_assertRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getChainId.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getChainId.js
 init_fromHex();
 async function getChainId(client) {
   const chainIdHex = await client.request({
@@ -12008,7 +12008,7 @@ async function getChainId(client) {
   return hexToNumber(chainIdHex);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/fillTransaction.js
 async function fillTransaction(client, parameters) {
   const { account = client.account, accessList, authorizationList, chain = client.chain, blobVersionedHashes, blobs, data, gas, gasPrice, maxFeePerBlobGas, maxFeePerGas, maxPriorityFeePerGas, nonce: nonce_, nonceManager, to, type, value, ...rest } = parameters;
   const nonce = await (async () => {
@@ -12115,7 +12115,7 @@ async function fillTransaction(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareTransactionRequest.js
 var defaultParameters = [
   "blobVersionedHashes",
   "chainId",
@@ -12433,7 +12433,7 @@ async function prepareTransactionRequest(client, args) {
   return request;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateGas.js
 async function estimateGas(client, args) {
   const { account: account_ = client.account, prepare: prepare2 = true } = args;
   const account = account_ ? parseAccount(account_) : void 0;
@@ -12508,7 +12508,7 @@ async function estimateGas(client, args) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateContractGas.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/estimateContractGas.js
 async function estimateContractGas(client, parameters) {
   const { abi: abi2, address, args, functionName, dataSuffix = typeof client.dataSuffix === "string" ? client.dataSuffix : client.dataSuffix?.value, ...request } = parameters;
   const data = encodeFunctionData({
@@ -12536,14 +12536,14 @@ async function estimateContractGas(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getContractEvents.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getContractEvents.js
 init_getAbiItem();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
 init_isAddressEqual();
 init_toBytes();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/log.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/log.js
 function formatLog(log, { args, eventName } = {}) {
   return {
     ...log,
@@ -12560,12 +12560,12 @@ function formatLog(log, { args, eventName } = {}) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
 init_keccak256();
 init_toEventSelector();
 init_regex2();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeEventLog.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/decodeEventLog.js
 init_abi();
 init_base();
 init_cursor();
@@ -12706,7 +12706,7 @@ var AbiEventAmbiguityError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/parseEventLogs.js
 function parseEventLogs(parameters) {
   const { abi: abi2, args, logs, strict = true } = parameters;
   const eventName = (() => {
@@ -12832,13 +12832,13 @@ function includesArgs(parameters) {
   return false;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getLogs.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/iterateLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/iterateLogs.js
 init_base();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/internal/isRangeError.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/internal/isRangeError.js
 init_base();
 init_request();
 function isRangeError(error) {
@@ -12850,7 +12850,7 @@ function isRangeError(error) {
   return cause.status !== 401 && cause.status !== 403 && cause.status !== 429;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/iterateLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/iterateLogs.js
 async function* iterateLogs(client, parameters) {
   const { address, args, blockRange = 1000n, event, events, fromBlock, strict, toBlock = "latest" } = parameters;
   if (blockRange < 1n) throw new BaseError2(`\`blockRange\` must be at least 1n.`);
@@ -12888,7 +12888,7 @@ async function* iterateLogs(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getLogs.js
 async function getLogs(client, { address, blockHash, fromBlock, toBlock, event, events: events_, args, blockRange, strict: strict_ } = {}) {
   if (blockRange !== void 0) {
     const logs2 = [];
@@ -12957,7 +12957,7 @@ async function getLogs(client, { address, blockHash, fromBlock, toBlock, event, 
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getContractEvents.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getContractEvents.js
 async function getContractEvents(client, parameters) {
   const { abi: abi2, address, args, blockHash, eventName, fromBlock, toBlock, strict } = parameters;
   const event = eventName ? getAbiItem({
@@ -12977,7 +12977,7 @@ async function getContractEvents(client, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/readContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/readContract.js
 init_decodeFunctionResult();
 init_encodeFunctionData();
 init_call();
@@ -13011,7 +13011,7 @@ async function readContract(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateContract.js
 init_parseAccount();
 init_decodeFunctionResult();
 init_encodeFunctionData();
@@ -13064,11 +13064,11 @@ async function simulateContract(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
 init_abi();
 init_rpc();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/observe.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/observe.js
 var listenersCache = /* @__PURE__ */ new Map();
 var cleanupCache = /* @__PURE__ */ new Map();
 var callbackCount = 0;
@@ -13118,7 +13118,7 @@ function observe(observerId, callbacks, fn) {
   return unwatch;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/wait.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/wait.js
 init_utils3();
 async function wait(time, { signal } = {}) {
   return new Promise((resolve, reject) => {
@@ -13142,7 +13142,7 @@ async function wait(time, { signal } = {}) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/poll.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/poll.js
 function poll(fn, { emitOnBegin, initialWaitTime, interval }) {
   let active = true;
   const unwatch = () => active = false;
@@ -13167,10 +13167,10 @@ function poll(fn, { emitOnBegin, initialWaitTime, interval }) {
   return unwatch;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
 init_stringify();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withCache.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withCache.js
 var promiseCache = /* @__PURE__ */ new Map();
 var responseCache = /* @__PURE__ */ new Map();
 function getCache(cacheKey2) {
@@ -13214,7 +13214,7 @@ async function withCache(fn, { cacheKey: cacheKey2, cacheTime = Number.POSITIVE_
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockNumber.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockNumber.js
 var cacheKey = (id) => `blockNumber.${id}`;
 async function getBlockNumber(client, { cacheTime = client.cacheTime } = {}) {
   const blockNumberHex = await withCache(() => client.request({
@@ -13226,7 +13226,7 @@ async function getBlockNumber(client, { cacheTime = client.cacheTime } = {}) {
   return BigInt(blockNumberHex);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFilterChanges.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFilterChanges.js
 async function getFilterChanges(_client, { filter }) {
   const strict = "strict" in filter && filter.strict;
   const logs = await filter.request({
@@ -13246,7 +13246,7 @@ async function getFilterChanges(_client, { filter }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/internal/watchTransport.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/internal/watchTransport.js
 function getSubscriptionTransport(client) {
   if (client.transport.type === "fallback") {
     const transport = client.transport.transports.find((transport2) => transport2.config.type === "webSocket" || transport2.config.type === "ipc");
@@ -13261,7 +13261,7 @@ function shouldPoll(client) {
   return true;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/uninstallFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/uninstallFilter.js
 async function uninstallFilter(_client, { filter }) {
   return filter.request({
     method: "eth_uninstallFilter",
@@ -13271,7 +13271,7 @@ async function uninstallFilter(_client, { filter }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchContractEvent.js
 function watchContractEvent(client, parameters) {
   const { abi: abi2, address, args, batch: batch2 = true, eventName, fromBlock, onError, onLogs, poll: poll_, pollingInterval = client.pollingInterval, strict: strict_ } = parameters;
   const enablePolling = (() => {
@@ -13463,10 +13463,10 @@ function watchContractEvent(client, parameters) {
   return enablePolling ? pollContractEvent() : subscribeContractEvent();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
 init_parseAccount();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/account.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/account.js
 init_base();
 var AccountNotFoundError = class extends BaseError2 {
   constructor({ docsPath: docsPath8 } = {}) {
@@ -13490,14 +13490,14 @@ var AccountTypeNotSupportedError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
 init_encodeFunctionData();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
 init_parseAccount();
 init_base();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/assertCurrentChain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/assertCurrentChain.js
 init_chain();
 function assertCurrentChain({ chain, currentChainId }) {
   if (!chain) throw new ChainNotFoundError();
@@ -13507,14 +13507,14 @@ function assertCurrentChain({ chain, currentChainId }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
 init_concat();
 init_extract();
 init_transactionRequest();
 init_lru();
 init_assertRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendRawTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendRawTransaction.js
 async function sendRawTransaction(client, { serializedTransaction }) {
   return client.request({
     method: "eth_sendRawTransaction",
@@ -13526,7 +13526,7 @@ async function sendRawTransaction(client, { serializedTransaction }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransaction.js
 var supportsWalletNamespace = new LruMap(128);
 async function sendTransaction(client, parameters) {
   const { account: account_ = client.account, assertChainId = true, chain = client.chain, accessList, authorizationList, blobs, data, dataSuffix = typeof client.dataSuffix === "string" ? client.dataSuffix : client.dataSuffix?.value, gas, gasPrice, maxFeePerBlobGas, maxFeePerGas, maxPriorityFeePerGas, nonce, type, value, ...rest } = parameters;
@@ -13708,7 +13708,7 @@ async function sendTransaction(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContract.js
 async function writeContract(client, parameters) {
   return writeContract.internal(client, sendTransaction, "sendTransaction", parameters);
 }
@@ -13745,10 +13745,10 @@ async function writeContract(client, parameters) {
   writeContract2.internal = internal;
 })(writeContract || (writeContract = {}));
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
 init_base();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/calls.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/calls.js
 init_base();
 var BundleFailedError = class extends BaseError2 {
   constructor(result) {
@@ -13765,10 +13765,10 @@ var BundleFailedError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
 init_withResolvers();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withRetry.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withRetry.js
 init_utils3();
 function withRetry(fn, { delay: delay_ = 100, retryCount = 2, shouldRetry: shouldRetry2 = () => true, signal } = {}) {
   return new Promise((resolve, reject) => {
@@ -13825,15 +13825,15 @@ function withRetry(fn, { delay: delay_ = 100, retryCount = 2, shouldRetry: shoul
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
 init_stringify();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCallsStatus.js
 init_slice();
 init_trim();
 init_fromHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionReceipt.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/transactionReceipt.js
 init_fromHex();
 var receiptStatuses = {
   "0x0": "reverted",
@@ -13858,7 +13858,7 @@ function formatTransactionReceipt(transactionReceipt, _) {
   return receipt;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendCalls.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendCalls.js
 init_parseAccount();
 init_base();
 init_rpc();
@@ -13994,7 +13994,7 @@ async function sendCalls(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCallsStatus.js
 async function getCallsStatus(client, parameters) {
   async function getStatus(id) {
     const isTransactions = id.endsWith(fallbackMagicIdentifier.slice(2));
@@ -14075,7 +14075,7 @@ async function getCallsStatus(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/waitForCallsStatus.js
 var functionIds = /* @__PURE__ */ new WeakMap();
 var functionCount = 0;
 function getFunctionId(fn) {
@@ -14165,10 +14165,10 @@ var WaitForCallsStatusTimeoutError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createClient.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createClient.js
 init_parseAccount();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/uid.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/uid.js
 var size4 = 256;
 var index = size4;
 var buffer;
@@ -14183,7 +14183,7 @@ function uid(length3 = 11) {
   return buffer.substring(index, index++ + length3);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createClient.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createClient.js
 function createClient(parameters) {
   const { batch: batch2, chain, ccipRead, dataSuffix, key = "base", name: name4 = "Base Client", tokens, type = "base" } = parameters;
   const experimental_blockTag = parameters.experimental_blockTag ?? (typeof chain?.experimental_preconfirmationTime === "number" ? "pending" : void 0);
@@ -14316,7 +14316,7 @@ function bindActionDecorators(client, action) {
   return wrapped;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
 init_abis();
 init_decodeFunctionResult();
 init_encodeFunctionData();
@@ -14327,7 +14327,7 @@ init_size();
 init_trim();
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/errors.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/errors.js
 init_base();
 init_contract();
 function isNullUniversalResolverError(err) {
@@ -14343,16 +14343,16 @@ function isNullUniversalResolverError(err) {
   return false;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
 init_localBatchGatewayRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/namehash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/namehash.js
 init_concat();
 init_toBytes();
 init_toHex();
 init_keccak256();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/encodedLabelToLabelhash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/encodedLabelToLabelhash.js
 init_isHex();
 function encodedLabelToLabelhash(label) {
   if (label.length !== 66) return null;
@@ -14363,7 +14363,7 @@ function encodedLabelToLabelhash(label) {
   return hash3;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/namehash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/namehash.js
 function namehash(name4) {
   let result = new Uint8Array(32).fill(0);
   if (!name4) return bytesToHex(result);
@@ -14379,15 +14379,15 @@ function namehash(name4) {
   return bytesToHex(result);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/packetToBytes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/packetToBytes.js
 init_toBytes();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/encodeLabelhash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/encodeLabelhash.js
 function encodeLabelhash(hash3) {
   return `[${hash3.slice(2)}]`;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/labelhash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/labelhash.js
 init_toBytes();
 init_toHex();
 init_keccak256();
@@ -14397,7 +14397,7 @@ function labelhash(label) {
   return encodedLabelToLabelhash(label) || keccak256(stringToBytes(label));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/packetToBytes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/packetToBytes.js
 function packetToBytes(packet) {
   const value = packet.replace(/^\.|\.$/gm, "");
   if (value.length === 0) return new Uint8Array(1);
@@ -14415,7 +14415,7 @@ function packetToBytes(packet) {
   return bytes;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAddress.js
 async function getEnsAddress(client, parameters) {
   const { blockNumber, blockTag, coinType, name: name4, gatewayUrls, strict } = parameters;
   const { chain } = client;
@@ -14499,7 +14499,7 @@ function decodeAddress2({ coinType, data, args }) {
   }
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Base64.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Base64.js
 init_Bytes();
 var encoder5 = /* @__PURE__ */ new TextEncoder();
 var decoder2 = /* @__PURE__ */ new TextDecoder();
@@ -14555,7 +14555,7 @@ function toString2(value) {
   return toString(toBytes3(value));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ens.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/ens.js
 init_base();
 var EnsAvatarInvalidMetadataError = class extends BaseError2 {
   constructor({ data }) {
@@ -14591,7 +14591,7 @@ var EnsAvatarUnsupportedNamespaceError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/avatar/utils.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/avatar/utils.js
 init_request();
 init_toHex();
 init_http();
@@ -14842,7 +14842,7 @@ function getNftMetadataUri({ nft, uri }) {
   return uri.replace(/(?:0x)?{id}/, tokenId);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/avatar/parseAvatarRecord.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/ens/avatar/parseAvatarRecord.js
 async function parseAvatarRecord(client, { gatewayUrls, record }) {
   if (/eip155:/i.test(record)) return parseNftAvatarUri(client, {
     gatewayUrls,
@@ -14879,7 +14879,7 @@ async function parseNftAvatarUri(client, { gatewayUrls, record }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsText.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsText.js
 init_abis();
 init_decodeFunctionResult();
 init_encodeFunctionData();
@@ -14938,7 +14938,7 @@ async function getEnsText(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAvatar.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsAvatar.js
 async function getEnsAvatar(client, { blockNumber, blockTag, assetGatewayUrls, name: name4, gatewayUrls, strict, universalResolverAddress }) {
   const record = await getAction(client, getEnsText, "getEnsText")({
     blockNumber,
@@ -14960,7 +14960,7 @@ async function getEnsAvatar(client, { blockNumber, blockTag, assetGatewayUrls, n
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsName.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsName.js
 init_abis();
 init_getChainContractAddress();
 init_localBatchGatewayRequest();
@@ -15001,7 +15001,7 @@ async function getEnsName(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsResolver.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/ens/getEnsResolver.js
 init_getChainContractAddress();
 init_toHex();
 async function getEnsResolver(client, parameters) {
@@ -15053,10 +15053,10 @@ async function getEnsResolver(client, parameters) {
   return resolverAddress;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/public.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/public.js
 init_call();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createAccessList.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createAccessList.js
 init_parseAccount();
 init_base();
 init_toHex();
@@ -15112,7 +15112,7 @@ async function createAccessList(client, args) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createBlockFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createBlockFilter.js
 async function createBlockFilter(client) {
   const getRequest = createFilterRequestScope(client, {
     method: "eth_newBlockFilter"
@@ -15127,7 +15127,7 @@ async function createBlockFilter(client) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createEventFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createEventFilter.js
 init_toHex();
 async function createEventFilter(client, { address, args, event, events: events_, fromBlock, strict, toBlock } = {}) {
   const events = events_ ?? (event ? [
@@ -15176,7 +15176,7 @@ async function createEventFilter(client, { address, args, event, events: events_
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createPendingTransactionFilter.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/createPendingTransactionFilter.js
 async function createPendingTransactionFilter(client) {
   const getRequest = createFilterRequestScope(client, {
     method: "eth_newPendingTransactionFilter"
@@ -15191,7 +15191,7 @@ async function createPendingTransactionFilter(client) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBalance.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBalance.js
 init_abis();
 init_decodeFunctionResult();
 init_encodeFunctionData();
@@ -15240,7 +15240,7 @@ async function getBalance(client, { address, blockHash, blockNumber, blockTag = 
   return BigInt(balance);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlobBaseFee.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlobBaseFee.js
 async function getBlobBaseFee(client) {
   const baseFee = await client.request({
     method: "eth_blobBaseFee"
@@ -15248,7 +15248,7 @@ async function getBlobBaseFee(client) {
   return BigInt(baseFee);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockReceipts.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockReceipts.js
 init_toHex();
 async function getBlockReceipts(client, { blockHash, blockNumber, blockTag = client.experimental_blockTag ?? "latest" } = {}) {
   const blockNumberHex = blockNumber !== void 0 ? numberToHex(blockNumber) : void 0;
@@ -15268,7 +15268,7 @@ async function getBlockReceipts(client, { blockHash, blockNumber, blockTag = cli
   return receipts.map((receipt) => format3(receipt, "getBlockReceipts"));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockTransactionCount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getBlockTransactionCount.js
 init_fromHex();
 init_toHex();
 async function getBlockTransactionCount(client, { blockHash, blockNumber, blockTag = "latest" } = {}) {
@@ -15296,7 +15296,7 @@ async function getBlockTransactionCount(client, { blockHash, blockNumber, blockT
   return hexToNumber(count);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getCode.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getCode.js
 init_formatBlockParameter();
 async function getCode(client, { address, blockHash, blockNumber, blockTag = "latest", requireCanonical }) {
   const block = formatBlockParameter({
@@ -15318,7 +15318,7 @@ async function getCode(client, { address, blockHash, blockNumber, blockTag = "la
   return hex;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getDelegation.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getDelegation.js
 init_getAddress();
 init_size();
 init_slice();
@@ -15337,7 +15337,7 @@ async function getDelegation(client, { address, blockNumber, blockTag = "latest"
   return getAddress(slice(code4, 3, 23));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/eip712.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/eip712.js
 init_base();
 var Eip712DomainNotFoundError = class extends BaseError2 {
   constructor({ address }) {
@@ -15353,7 +15353,7 @@ var Eip712DomainNotFoundError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getEip712Domain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getEip712Domain.js
 async function getEip712Domain(client, parameters) {
   const { address, factory, factoryData } = parameters;
   try {
@@ -15424,10 +15424,10 @@ var abi = [
   }
 ];
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFeeHistory.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFeeHistory.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/feeHistory.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/feeHistory.js
 function formatFeeHistory(feeHistory) {
   return {
     baseFeePerGas: feeHistory.baseFeePerGas.map((value) => BigInt(value)),
@@ -15437,7 +15437,7 @@ function formatFeeHistory(feeHistory) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFeeHistory.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFeeHistory.js
 async function getFeeHistory(client, { blockCount: blockCount2, blockNumber, blockTag = "latest", rewardPercentiles }) {
   const blockNumberHex = typeof blockNumber === "bigint" ? numberToHex(blockNumber) : void 0;
   const feeHistory = await client.request({
@@ -15453,7 +15453,7 @@ async function getFeeHistory(client, { blockCount: blockCount2, blockNumber, blo
   return formatFeeHistory(feeHistory);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFilterLogs.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getFilterLogs.js
 async function getFilterLogs(_client, { filter }) {
   const strict = filter.strict ?? false;
   const logs = await filter.request({
@@ -15472,22 +15472,22 @@ async function getFilterLogs(_client, { filter }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getProof.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getProof.js
 init_formatBlockParameter();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/index.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/index.js
 init_encodeFunctionData();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/serializeAuthorizationList.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/serializeAuthorizationList.js
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeTransaction.js
 init_transaction();
 init_concat();
 init_trim();
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/assertTransaction.js
 init_number();
 init_address();
 init_base();
@@ -15575,7 +15575,7 @@ function assertTransactionLegacy(transaction) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeAccessList.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeAccessList.js
 init_address();
 init_transaction();
 init_isAddress();
@@ -15606,7 +15606,7 @@ function serializeAccessList(accessList) {
   return serializedAccessList;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/transaction/serializeTransaction.js
 function serializeTransaction(transaction, signature) {
   const type = getTransactionType(transaction);
   if (type === "eip1559") return serializeTransactionEIP1559(transaction, signature);
@@ -15804,7 +15804,7 @@ function toYParitySignatureArray(transaction, signature_) {
   ];
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/serializeAuthorizationList.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/serializeAuthorizationList.js
 function serializeAuthorizationList(authorizationList) {
   if (!authorizationList || authorizationList.length === 0) return [];
   const serializedAuthorizationList = [];
@@ -15823,7 +15823,7 @@ function serializeAuthorizationList(authorizationList) {
   return serializedAuthorizationList;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/verifyAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/authorization/verifyAuthorization.js
 init_transaction();
 init_getAddress();
 init_isAddressEqual();
@@ -15843,13 +15843,13 @@ async function verifyAuthorization({ address, authorization, signature }) {
   return isAddressEqual(getAddress(address), recovered);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/buildRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/buildRequest.js
 init_base();
 init_request();
 init_rpc();
 init_utils3();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withDedupe.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/promise/withDedupe.js
 init_lru();
 var promiseCache2 = /* @__PURE__ */ new LruMap(8192);
 function withDedupe(fn, { enabled = true, id }) {
@@ -15860,7 +15860,7 @@ function withDedupe(fn, { enabled = true, id }) {
   return promise;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/buildRequest.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/buildRequest.js
 init_stringify();
 function buildRequest(request, options = {}) {
   return async (args, overrideOptions = {}) => {
@@ -16044,7 +16044,7 @@ function hashString(str, seed = 0) {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/defineChain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/chain/defineChain.js
 function defineChain(chain) {
   const chainInstance = {
     formatters: void 0,
@@ -16069,10 +16069,10 @@ function defineChain(chain) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/index.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/index.js
 init_fromHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromRlp.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromRlp.js
 init_base();
 init_encoding();
 init_cursor2();
@@ -16155,20 +16155,20 @@ function readList(cursor, length3, to, recursiveDepth) {
   return value;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/isHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/isHash.js
 init_isHex();
 function isHash(hash3) {
   return isHex(hash3) && hash3.length === 66;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/http.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/http.js
 init_request();
 init_utils3();
 init_http();
 init_withTimeout();
 init_stringify();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/id.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/id.js
 function createIdStore() {
   return {
     current: 0,
@@ -16182,7 +16182,7 @@ function createIdStore() {
 }
 var idCache = /* @__PURE__ */ createIdStore();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/http.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/rpc/http.js
 var defaultMaxResponseBodySize = 10485760;
 var timedOut = /* @__PURE__ */ new Error("timed out");
 function getHttpRpcClient(url_, options = {}) {
@@ -16333,13 +16333,13 @@ function parseUrl(url_) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashMessage.js
 init_keccak256();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/strings.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/strings.js
 var presignMessagePrefix = "Ethereum Signed Message:\n";
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/toPrefixedMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/toPrefixedMessage.js
 init_concat();
 init_size();
 init_toHex();
@@ -16356,22 +16356,22 @@ function toPrefixedMessage(message_) {
   ]);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashMessage.js
 function hashMessage(message2, to_) {
   return keccak256(toPrefixedMessage(message2), to_);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
 init_encodeAbiParameters();
 init_concat();
 init_toHex();
 init_keccak256();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
 init_abi();
 init_address();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/typedData.js
 init_stringify();
 init_base();
 var InvalidDomainError = class extends BaseError2 {
@@ -16417,7 +16417,7 @@ var InvalidTypedDataTypeError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
 init_isAddress();
 init_size();
 init_toHex();
@@ -16537,7 +16537,7 @@ function validateReference(type) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
 function hashTypedData(parameters) {
   const { domain = {}, message: message2, primaryType } = parameters;
   const types2 = {
@@ -16690,7 +16690,7 @@ function encodeField({ types: types2, name: name4, type, value }) {
   ];
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
 var SignatureErc8010_exports = {};
 __export(SignatureErc8010_exports, {
   InvalidWrappedSignatureError: () => InvalidWrappedSignatureError,
@@ -16703,13 +16703,13 @@ __export(SignatureErc8010_exports, {
   wrap: () => wrap
 });
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
 init_exports();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
 init_Bytes();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/lru.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/lru.js
 var LruMap2 = class extends Map {
   constructor(size5) {
     super();
@@ -16739,19 +16739,19 @@ var LruMap2 = class extends Map {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/caches.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/caches.js
 var caches = {
   checksum: /* @__PURE__ */ new LruMap2(8192),
   signatureHash: /* @__PURE__ */ new LruMap2(8192)
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Caches.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Caches.js
 var checksum = caches.checksum;
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
 init_Errors();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hash.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Hash.js
 init_sha3();
 init_Bytes();
 init_Hex();
@@ -16762,7 +16762,7 @@ function keccak2562(value, options = {}) {
   return fromBytes(bytes);
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/PublicKey.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/PublicKey.js
 init_Bytes();
 init_Errors();
 init_Hex();
@@ -16926,7 +16926,7 @@ var InvalidSerializedSizeError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Address.js
 var addressRegex2 = /^0x[a-fA-F0-9]{40}$/;
 function assert4(value, options = {}) {
   const { strict = true } = options;
@@ -17024,17 +17024,17 @@ var InvalidChecksumError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
 init_Bytes();
 init_Errors();
 init_Hex();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiParameters.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiParameters.js
 init_Bytes();
 init_Errors();
 init_Hex();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Solidity.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Solidity.js
 var arrayRegex = /^(.*)\[([0-9]*)\]$/;
 var bytesRegex3 = /^bytes([1-9]|1[0-9]|2[0-9]|3[0-2])?$/;
 var integerRegex3 = /^(u?int)(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?$/;
@@ -17135,7 +17135,7 @@ var maxUint2402 = 2n ** 240n - 1n;
 var maxUint2482 = 2n ** 248n - 1n;
 var maxUint2562 = 2n ** 256n - 1n;
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiParameters.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiParameters.js
 function decodeParameter2(cursor, param, options) {
   const { checksumAddress: checksumAddress2, staticPosition } = options;
   const arrayComponents = getArrayComponents2(param.type);
@@ -17601,7 +17601,7 @@ function hasDynamicChild2(param) {
   return false;
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/cursor.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/cursor.js
 init_Errors();
 var staticCursor2 = {
   bytes: new Uint8Array(),
@@ -17829,7 +17829,7 @@ var RecursiveReadLimitExceededError2 = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiParameters.js
 function decode(parameters, data, options = {}) {
   const { as = "Array", checksumAddress: checksumAddress2 = false } = options;
   const bytes = typeof data === "string" ? fromHex(data) : data;
@@ -18017,10 +18017,10 @@ var InvalidTypeError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Authorization.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Authorization.js
 init_Hex();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Rlp.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Rlp.js
 init_Bytes();
 init_Errors();
 init_Hex();
@@ -18102,7 +18102,7 @@ function getSizeOfLength2(length3) {
   throw new BaseError3("Length is too large.");
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Signature.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Signature.js
 init_Errors();
 init_Hex();
 init_Json();
@@ -18282,7 +18282,7 @@ var InvalidVError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Authorization.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Authorization.js
 function from9(authorization, options = {}) {
   if (typeof authorization.chainId === "string") return fromRpc3(authorization);
   return {
@@ -18362,11 +18362,11 @@ function assertYParity(yParity) {
   });
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
 init_Errors();
 init_Hex();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Secp256k1.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/Secp256k1.js
 init_secp256k1();
 init_Bytes();
 init_Hex();
@@ -18382,7 +18382,7 @@ function recoverPublicKey2(options) {
 }
 var fromSeedDomain = fromString("ox.secp256k1.fromSeed.v1");
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc8010/SignatureErc8010.js
 var magicBytes = "0x8010801080108010801080108010801080108010801080108010801080108010";
 var suffixParameters = from6("(uint256 chainId, address delegation, uint256 nonce, uint8 yParity, uint256 r, uint256 s), address to, bytes data");
 function assert6(value) {
@@ -18458,19 +18458,19 @@ var InvalidWrappedSignatureError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatUnits.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/formatUnits.js
 init_Value();
 function formatUnits(value, decimals) {
   return format(value, decimals);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/parseUnits.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/unit/parseUnits.js
 init_Value();
 function parseUnits(value, decimals) {
   return from(value, decimals);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/proof.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/formatters/proof.js
 function formatStorageProof(storageProof) {
   return storageProof.map((proof) => ({
     ...proof,
@@ -18486,7 +18486,7 @@ function formatProof(proof) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getProof.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getProof.js
 async function getProof(client, { address, blockHash, blockNumber, blockTag = "latest", requireCanonical, storageKeys }) {
   const block = formatBlockParameter({
     blockHash,
@@ -18505,7 +18505,7 @@ async function getProof(client, { address, blockHash, blockNumber, blockTag = "l
   return formatProof(proof);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getRawTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getRawTransaction.js
 init_transaction();
 async function getRawTransaction(client, { hash: hash3 }) {
   const rawTransaction = await client.request({
@@ -18522,7 +18522,7 @@ async function getRawTransaction(client, { hash: hash3 }) {
   return rawTransaction;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getStorageAt.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getStorageAt.js
 init_formatBlockParameter();
 async function getStorageAt(client, { address, blockHash, blockNumber, blockTag = "latest", requireCanonical, slot }) {
   const block = formatBlockParameter({
@@ -18542,7 +18542,7 @@ async function getStorageAt(client, { address, blockHash, blockNumber, blockTag 
   return data;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getStorageValues.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getStorageValues.js
 init_formatBlockParameter();
 async function getStorageValues(client, { blockHash, blockNumber, blockTag = "latest", requireCanonical, requests }) {
   const block = formatBlockParameter({
@@ -18560,7 +18560,7 @@ async function getStorageValues(client, { blockHash, blockNumber, blockTag = "la
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransaction.js
 init_transaction();
 init_toHex();
 async function getTransaction(client, { blockHash, blockNumber, blockTag: blockTag_, hash: hash3, index: index2, sender, nonce }) {
@@ -18618,7 +18618,7 @@ async function getTransaction(client, { blockHash, blockNumber, blockTag: blockT
   return format3(transaction, "getTransaction");
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionConfirmations.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionConfirmations.js
 async function getTransactionConfirmations(client, { hash: hash3, transactionReceipt }) {
   const [blockNumber, transaction] = await Promise.all([
     getAction(client, getBlockNumber, "getBlockNumber")({}),
@@ -18635,7 +18635,7 @@ async function getTransactionConfirmations(client, { hash: hash3, transactionRec
   return headBlockNumber - transactionBlockNumber + 1n;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionReceipt.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/getTransactionReceipt.js
 init_transaction();
 async function getTransactionReceipt(client, { hash: hash3 }) {
   const receipt = await client.request({
@@ -18653,7 +18653,7 @@ async function getTransactionReceipt(client, { hash: hash3 }) {
   return format3(receipt, "getTransactionReceipt");
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/multicall.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/multicall.js
 init_abis();
 init_contracts();
 init_abi();
@@ -18864,7 +18864,7 @@ async function scheduleMulticall2(client, parameters) {
   return result;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateBlocks.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateBlocks.js
 init_BlockOverrides();
 init_parseAccount();
 init_abi();
@@ -18976,12 +18976,12 @@ async function simulateBlocks(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiItem.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiItem.js
 init_exports();
 init_Errors();
 init_Hex();
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiItem.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/abiItem.js
 init_Errors();
 init_Hex();
 function normalizeSignature2(signature) {
@@ -19133,7 +19133,7 @@ function getComponentValue2(arg, component, index2) {
   return arg?.[component.name];
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiItem.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiItem.js
 function from11(abiItem, options = {}) {
   const { prepare: prepare2 = true } = options;
   const item = (() => {
@@ -19296,7 +19296,7 @@ var NotFoundError = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiConstructor.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiConstructor.js
 init_Hex();
 function encode3(...parameters) {
   const [abiConstructor, options] = (() => {
@@ -19323,7 +19323,7 @@ function fromAbi2(abi2) {
   return item;
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiEvent.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiEvent.js
 function from13(abiEvent, options = {}) {
   return from11(abiEvent, options);
 }
@@ -19331,7 +19331,7 @@ function getSelector2(abiItem) {
   return getSignatureHash(abiItem);
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiFunction.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/AbiFunction.js
 init_Hex();
 function decodeResult(...parameters) {
   const [abiFunction, data, options = {}] = (() => {
@@ -19396,14 +19396,14 @@ function getSelector3(abiItem) {
   return getSelector(abiItem);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateCalls.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateCalls.js
 init_parseAccount();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/address.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/constants/address.js
 var ethAddress = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 var zeroAddress = "0x0000000000000000000000000000000000000000";
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateCalls.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/simulateCalls.js
 init_contracts();
 init_base();
 init_contract();
@@ -19702,7 +19702,7 @@ function getStaticCallAddress(addresses) {
   return `0x${value.toString(16).padStart(40, "0")}`;
 }
 
-// ../main/node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc6492/SignatureErc6492.js
+// node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/erc6492/SignatureErc6492.js
 var SignatureErc6492_exports = {};
 __export(SignatureErc6492_exports, {
   InvalidWrappedSignatureError: () => InvalidWrappedSignatureError2,
@@ -19807,7 +19807,7 @@ var InvalidWrappedSignatureError2 = class extends BaseError3 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyHash.js
 init_abis();
 init_contracts();
 init_contract();
@@ -19821,7 +19821,7 @@ init_isHex();
 init_fromHex();
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/serializeSignature.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/serializeSignature.js
 init_secp256k1();
 init_fromHex();
 init_toBytes();
@@ -19836,7 +19836,7 @@ function serializeSignature({ r, s, to = "hex", v, yParity }) {
   return hexToBytes(signature);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyHash.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyHash.js
 init_call();
 async function verifyHash(client, parameters) {
   const { address, chain = client.chain, hash: hash3, erc6492VerifierAddress: verifierAddress = parameters.universalSignatureVerifierAddress ?? (() => {
@@ -20065,7 +20065,7 @@ async function verifyErc1271(client, parameters) {
 var VerificationError = class extends Error {
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyMessage.js
 async function verifyMessage(client, { address, message: message2, factory, factoryData, signature, ...callRequest }) {
   const hash3 = hashMessage(message2);
   return getAction(client, verifyHash, "verifyHash")({
@@ -20078,7 +20078,7 @@ async function verifyMessage(client, { address, message: message2, factory, fact
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/verifyTypedData.js
 async function verifyTypedData(client, parameters) {
   const { address, factory, factoryData, signature, message: message2, primaryType, types: types2, domain, ...callRequest } = parameters;
   const hash3 = hashTypedData({
@@ -20097,7 +20097,7 @@ async function verifyTypedData(client, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/waitForTransactionReceipt.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/waitForTransactionReceipt.js
 init_rpc();
 init_transaction();
 init_utils3();
@@ -20105,7 +20105,7 @@ init_isAddressEqual();
 init_withResolvers();
 init_stringify();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlockNumber.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlockNumber.js
 init_fromHex();
 init_stringify();
 function watchBlockNumber(client, { emitOnBegin = false, emitMissed: emitMissed_, onBlockNumber, onError, poll: poll_, pollingInterval = client.pollingInterval }) {
@@ -20195,7 +20195,7 @@ function watchBlockNumber(client, { emitOnBegin = false, emitMissed: emitMissed_
   return enablePolling ? pollBlockNumber() : subscribeBlockNumber();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/waitForTransactionReceipt.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/waitForTransactionReceipt.js
 async function waitForTransactionReceipt(client, parameters) {
   const { checkReplacement = client.chain?.supportsTransactionReplacementDetection ?? true, confirmations = 1, hash: hash3, onReplaced, retryCount = 6, retryDelay = ({ count }) => ~~(1 << count) * 200, signal, timeout = 18e4 } = parameters;
   if (signal?.aborted) throw getAbortError(signal);
@@ -20440,7 +20440,7 @@ function getReplacementReason(replaced, replacement) {
   return "replaced";
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlockHeaders.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlockHeaders.js
 init_stringify();
 var blockFields = [
   "size",
@@ -20491,7 +20491,7 @@ function watchBlockHeaders(client, { onBlockHeader, onError }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlocks.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchBlocks.js
 init_stringify();
 function watchBlocks(client, { blockTag = client.experimental_blockTag ?? "latest", emitMissed: emitMissed_, emitOnBegin = false, onBlock, onError, includeTransactions: includeTransactions_, poll: poll_, pollingInterval = client.pollingInterval }) {
   const enablePolling = (() => {
@@ -20610,7 +20610,7 @@ function watchBlocks(client, { blockTag = client.experimental_blockTag ?? "lates
   return enablePolling ? pollBlocks() : subscribeBlocks();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchEvent.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchEvent.js
 init_abi();
 init_rpc();
 init_stringify();
@@ -20798,7 +20798,7 @@ function watchEvent(client, { address, args, batch: batch2 = true, event, events
   return enablePolling ? pollEvent() : subscribeEvent();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchPendingTransactions.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/public/watchPendingTransactions.js
 init_stringify();
 function watchPendingTransactions(client, { batch: batch2 = true, onError, onTransactions, poll: poll_, pollingInterval = client.pollingInterval }) {
   const enablePolling = typeof poll_ !== "undefined" ? poll_ : client.transport.type !== "webSocket" && client.transport.type !== "ipc";
@@ -20879,7 +20879,7 @@ function watchPendingTransactions(client, { batch: batch2 = true, onError, onTra
   return enablePolling ? pollPendingTransactions() : subscribePendingTransactions();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/siwe/parseSiweMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/siwe/parseSiweMessage.js
 var siweDateTimeRegex = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 function isValidSiweDateTime(value) {
   if (!siweDateTimeRegex.test(value)) return false;
@@ -20925,7 +20925,7 @@ function parseSiweMessage(message2) {
 var prefixRegex = /^(?:(?<scheme>[a-zA-Z][a-zA-Z0-9+\-.]*):\/\/)?(?<domain>[a-zA-Z0-9+-.]*(?::[0-9]{1,5})?) (?:wants you to sign in with your Ethereum account:\n)(?<address>0x[a-fA-F0-9]{40})\n\n(?:(?<statement>.*)\n\n)?/;
 var suffixRegex = /(?:URI: (?<uri>.+))\n(?:Version: (?<version>.+))\n(?:Chain ID: (?<chainId>\d+))\n(?:Nonce: (?<nonce>[a-zA-Z0-9]+))\n(?:Issued At: (?<issuedAt>.+))(?:\nExpiration Time: (?<expirationTime>.+))?(?:\nNot Before: (?<notBefore>.+))?(?:\nRequest ID: (?<requestId>.*))?(?:\nResources:(?<resources>(?:\n- .+)*))?/;
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/siwe/validateSiweMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/siwe/validateSiweMessage.js
 init_isAddress();
 init_isAddressEqual();
 function validateSiweMessage(parameters) {
@@ -20957,7 +20957,7 @@ function validateSiweMessage(parameters) {
 }
 var nonceRegex = /^[a-zA-Z0-9]{8,}$/;
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/siwe/verifySiweMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/siwe/verifySiweMessage.js
 async function verifySiweMessage(client, parameters) {
   const { address, domain, message: message2, nonce, scheme, signature, time = /* @__PURE__ */ new Date(), ...callRequest } = parameters;
   const parsed = parseSiweMessage(message2);
@@ -20980,10 +20980,10 @@ async function verifySiweMessage(client, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approve.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approve.js
 init_abis();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/internal.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/internal.js
 init_abis();
 init_isAddress();
 init_isAddressEqual();
@@ -21090,7 +21090,7 @@ function defineCall(call2) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approve.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approve.js
 async function approve(client, parameters) {
   return approve.inner(writeContract, client, parameters);
 }
@@ -21153,7 +21153,7 @@ function getCall(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransactionSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransactionSync.js
 init_parseAccount();
 init_base();
 init_transaction();
@@ -21165,7 +21165,7 @@ init_keccak256();
 init_lru();
 init_assertRequest();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendRawTransactionSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendRawTransactionSync.js
 init_transaction();
 async function sendRawTransactionSync(client, { serializedTransaction, throwOnReceiptRevert, timeout }) {
   const receipt = await client.request({
@@ -21187,7 +21187,7 @@ async function sendRawTransactionSync(client, { serializedTransaction, throwOnRe
   return formatted;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransactionSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendTransactionSync.js
 var supportsWalletNamespace2 = new LruMap(128);
 async function sendTransactionSync(client, parameters) {
   const { account: account_ = client.account, assertChainId = true, chain = client.chain, accessList, authorizationList, blobs, data, dataSuffix = typeof client.dataSuffix === "string" ? client.dataSuffix : client.dataSuffix?.value, gas, gasPrice, maxFeePerBlobGas, maxFeePerGas, maxPriorityFeePerGas, nonce, pollingInterval, throwOnReceiptRevert, type, value, ...rest } = parameters;
@@ -21417,12 +21417,12 @@ async function sendTransactionSync(client, parameters) {
   }
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContractSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/writeContractSync.js
 async function writeContractSync(client, parameters) {
   return writeContract.internal(client, sendTransactionSync, "sendTransactionSync", parameters);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approveSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/approveSync.js
 async function approveSync(client, parameters) {
   const { amount, token, throwOnReceiptRevert = true } = parameters;
   const { decimals } = resolveToken(client, {
@@ -21444,7 +21444,7 @@ async function approveSync(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getAllowance.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getAllowance.js
 init_abis();
 async function getAllowance(client, parameters) {
   const { account, decimals, spender, token, ...rest } = parameters;
@@ -21484,7 +21484,7 @@ async function getAllowance(client, parameters) {
   });
 })(getAllowance || (getAllowance = {}));
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getBalance.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getBalance.js
 init_parseAccount();
 init_abis();
 async function getBalance2(client, parameters) {
@@ -21528,7 +21528,7 @@ async function getBalance2(client, parameters) {
   });
 })(getBalance2 || (getBalance2 = {}));
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getMetadata.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getMetadata.js
 init_abis();
 async function getMetadata(client, parameters) {
   const { token, ...rest } = parameters;
@@ -21563,7 +21563,7 @@ async function getMetadata(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getTotalSupply.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/getTotalSupply.js
 init_abis();
 async function getTotalSupply(client, parameters) {
   const { decimals, token, ...rest } = parameters;
@@ -21598,7 +21598,7 @@ async function getTotalSupply(client, parameters) {
   });
 })(getTotalSupply || (getTotalSupply = {}));
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/transfer.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/transfer.js
 init_abis();
 async function transfer(client, parameters) {
   return transfer.inner(writeContract, client, parameters);
@@ -21673,7 +21673,7 @@ function getCall2(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/transferSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/token/transferSync.js
 async function transferSync(client, parameters) {
   const { amount, token, throwOnReceiptRevert = true } = parameters;
   const { decimals } = resolveToken(client, {
@@ -21695,7 +21695,7 @@ async function transferSync(client, parameters) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/public.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/public.js
 function publicActions(client) {
   return {
     call: (args) => call(client, args),
@@ -21773,7 +21773,7 @@ function bindPublicToken(client) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/addChain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/addChain.js
 init_toHex();
 async function addChain(client, { chain }) {
   const { id, name: name4, nativeCurrency, rpcUrls, blockExplorers } = chain;
@@ -21794,7 +21794,7 @@ async function addChain(client, { chain }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/deployContract.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/deployContract.js
 init_encodeDeployData();
 function deployContract(walletClient, parameters) {
   const { abi: abi2, args, bytecode, ...request } = parameters;
@@ -21812,7 +21812,7 @@ function deployContract(walletClient, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getAddresses.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getAddresses.js
 init_getAddress();
 async function getAddresses(client) {
   if (client.account?.type === "local") return [
@@ -21826,7 +21826,7 @@ async function getAddresses(client) {
   return addresses.map((address) => checksumAddress(address));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCapabilities.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getCapabilities.js
 init_parseAccount();
 init_toHex();
 async function getCapabilities(client, parameters = {}) {
@@ -21855,7 +21855,7 @@ async function getCapabilities(client, parameters = {}) {
   return typeof chainId === "number" ? capabilities[chainId] : capabilities;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getPermissions.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/getPermissions.js
 async function getPermissions(client) {
   const permissions = await client.request({
     method: "wallet_getPermissions"
@@ -21865,7 +21865,7 @@ async function getPermissions(client) {
   return permissions;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/prepareAuthorization.js
 init_parseAccount();
 init_isAddressEqual();
 async function prepareAuthorization(client, parameters) {
@@ -21895,7 +21895,7 @@ async function prepareAuthorization(client, parameters) {
   return authorization;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/requestAddresses.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/requestAddresses.js
 init_getAddress();
 async function requestAddresses(client) {
   const addresses = await client.request({
@@ -21907,7 +21907,7 @@ async function requestAddresses(client) {
   return addresses.map((address) => getAddress(address));
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/requestPermissions.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/requestPermissions.js
 async function requestPermissions(client, permissions) {
   return client.request({
     method: "wallet_requestPermissions",
@@ -21919,7 +21919,7 @@ async function requestPermissions(client, permissions) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendCallsSync.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/sendCallsSync.js
 async function sendCallsSync(client, parameters) {
   const { chain = client.chain } = parameters;
   const timeout = parameters.timeout ?? Math.max((chain?.blockTime ?? 0) * 3, 5e3);
@@ -21932,7 +21932,7 @@ async function sendCallsSync(client, parameters) {
   return status;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/showCallsStatus.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/showCallsStatus.js
 async function showCallsStatus(client, parameters) {
   const { id } = parameters;
   await client.request({
@@ -21944,7 +21944,7 @@ async function showCallsStatus(client, parameters) {
   return;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signAuthorization.js
 init_parseAccount();
 async function signAuthorization(client, parameters) {
   const { account: account_ = client.account } = parameters;
@@ -21963,7 +21963,7 @@ async function signAuthorization(client, parameters) {
   return account.signAuthorization(authorization);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signMessage.js
 init_parseAccount();
 init_toHex();
 async function signMessage(client, { account: account_ = client.account, message: message2 }) {
@@ -21990,7 +21990,7 @@ async function signMessage(client, { account: account_ = client.account, message
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signTransaction.js
 init_parseAccount();
 init_toHex();
 init_transactionRequest();
@@ -22036,7 +22036,7 @@ async function signTransaction(client, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/signTypedData.js
 init_parseAccount();
 async function signTypedData(client, parameters) {
   const { account: account_ = client.account, domain, message: message2, primaryType } = parameters;
@@ -22079,7 +22079,7 @@ async function signTypedData(client, parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/switchChain.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/switchChain.js
 init_toHex();
 async function switchChain(client, { id }) {
   await client.request({
@@ -22094,7 +22094,7 @@ async function switchChain(client, { id }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/watchAsset.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/actions/wallet/watchAsset.js
 async function watchAsset(client, params) {
   const added = await client.request({
     method: "wallet_watchAsset",
@@ -22105,7 +22105,7 @@ async function watchAsset(client, params) {
   return added;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/wallet.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/decorators/wallet.js
 function walletActions(client) {
   return {
     addChain: (args) => addChain(client, args),
@@ -22145,7 +22145,7 @@ function walletActions(client) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createWalletClient.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/createWalletClient.js
 function createWalletClient(parameters) {
   const { key = "wallet", name: name4 = "Wallet Client", transport } = parameters;
   const client = createClient({
@@ -22158,7 +22158,7 @@ function createWalletClient(parameters) {
   return client.extend(walletActions);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/createTransport.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/createTransport.js
 function createTransport({ key, methods, name: name4, request, retryCount = 3, retryDelay = 150, timeout, type }, value) {
   const uid2 = uid();
   return {
@@ -22182,10 +22182,10 @@ function createTransport({ key, methods, name: name4, request, retryCount = 3, r
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/http.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/http.js
 init_request();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transport.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/transport.js
 init_base();
 var UrlRequiredError = class extends BaseError2 {
   constructor() {
@@ -22196,7 +22196,7 @@ var UrlRequiredError = class extends BaseError2 {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/http.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/http.js
 init_createBatchScheduler();
 var signalId = 0;
 var signalIds = /* @__PURE__ */ new WeakMap();
@@ -22286,7 +22286,7 @@ function http(url, config = {}) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/index.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/index.js
 init_base();
 init_contract();
 init_request();
@@ -22295,11 +22295,11 @@ init_isAddress();
 init_keccak256();
 init_formatEther();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/privateKeyToAccount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/privateKeyToAccount.js
 init_secp256k1();
 init_toHex();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/toAccount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/toAccount.js
 init_address();
 init_isAddress();
 function toAccount(source) {
@@ -22332,7 +22332,7 @@ function toAccount(source) {
   };
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/sign.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/sign.js
 init_secp256k1();
 init_isHex();
 init_toBytes();
@@ -22364,7 +22364,7 @@ async function sign({ hash: hash3, privateKey, to = "object" }) {
   })();
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signAuthorization.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signAuthorization.js
 async function signAuthorization2(parameters) {
   const { chainId, nonce, privateKey, to = "object" } = parameters;
   const address = parameters.contractAddress ?? parameters.address;
@@ -22386,7 +22386,7 @@ async function signAuthorization2(parameters) {
   return signature;
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signMessage.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signMessage.js
 async function signMessage2({ message: message2, privateKey }) {
   return await sign({
     hash: hashMessage(message2),
@@ -22395,7 +22395,7 @@ async function signMessage2({ message: message2, privateKey }) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signTransaction.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signTransaction.js
 init_keccak256();
 async function signTransaction2(parameters) {
   const { privateKey, transaction, serializer = serializeTransaction } = parameters;
@@ -22413,7 +22413,7 @@ async function signTransaction2(parameters) {
   return await serializer(transaction, signature);
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/utils/signTypedData.js
 async function signTypedData2(parameters) {
   const { privateKey, ...typedData } = parameters;
   return await sign({
@@ -22423,7 +22423,7 @@ async function signTypedData2(parameters) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/privateKeyToAccount.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/privateKeyToAccount.js
 function privateKeyToAccount(privateKey, options = {}) {
   const { nonceManager } = options;
   const publicKey = toHex(secp256k1.getPublicKey(privateKey.slice(2), false));
@@ -32356,7 +32356,7 @@ var UNCHECKED_DOMAIN = {
   verifyingContract: "0x0000000000000000000000000000000000000000"
 };
 
-// ../main/node_modules/.deno/@noble+ed25519@3.2.0/node_modules/@noble/ed25519/index.js
+// node_modules/.deno/@noble+ed25519@3.2.0/node_modules/@noble/ed25519/index.js
 var freeze = Object.freeze;
 var P = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffedn;
 var N = 0x1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3edn;
@@ -32821,7 +32821,7 @@ var wNAF2 = (n) => {
   };
 };
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_u64.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_u64.js
 var U32_MASK642 = /* @__PURE__ */ (() => BigInt(2 ** 32 - 1))();
 var _32n2 = /* @__PURE__ */ BigInt(32);
 function fromBig2(n, le = false) {
@@ -32878,7 +32878,7 @@ var add4H = (low, Ah, Bh, Ch, Dh) => Ah + Bh + Ch + Dh + (low / 2 ** 32 | 0) | 0
 var add5L = (Al, Bl, Cl, Dl, El) => (Al >>> 0) + (Bl >>> 0) + (Cl >>> 0) + (Dl >>> 0) + (El >>> 0);
 var add5H = (low, Ah, Bh, Ch, Dh, Eh) => Ah + Bh + Ch + Dh + Eh + (low / 2 ** 32 | 0) | 0;
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/utils.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/utils.js
 function isBytes4(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
 }
@@ -32965,7 +32965,7 @@ var oidNist = (suffix) => ({
   ])
 });
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_md.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_md.js
 function Chi2(a, b, c) {
   return a & b ^ ~a & c;
 }
@@ -33091,7 +33091,7 @@ var SHA512_IV2 = /* @__PURE__ */ Uint32Array.from([
   327033209
 ]);
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/sha2.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/sha2.js
 var SHA256_K2 = /* @__PURE__ */ Uint32Array.from([
   1116352408,
   1899447441,
@@ -33507,7 +33507,7 @@ var _SHA512 = class extends SHA2_64B {
 var sha2564 = /* @__PURE__ */ createHasher3(() => new _SHA256(), /* @__PURE__ */ oidNist(1));
 var sha512 = /* @__PURE__ */ createHasher3(() => new _SHA512(), /* @__PURE__ */ oidNist(3));
 
-// ../main/node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
+// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
 function __awaiter(thisArg, _arguments, P2, generator) {
   function adopt(value) {
     return value instanceof P2 ? value : new P2(function(resolve) {
@@ -37098,7 +37098,7 @@ function rpcUnavailable(e) {
   return void 0;
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
 var base32_exports = {};
 __export(base32_exports, {
   base32: () => base32,
@@ -37112,7 +37112,7 @@ __export(base32_exports, {
   base32z: () => base32z
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
 var empty = new Uint8Array(0);
 function equals(aa, bb) {
   if (aa === bb) {
@@ -37174,7 +37174,7 @@ function toArrayBufferBackedArray(b) {
   return b.slice();
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/base-x.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/base-x.js
 function base(ALPHABET, name4, caseInsensitive) {
   if (ALPHABET.length >= 255) {
     throw new TypeError("Alphabet too long");
@@ -37319,7 +37319,7 @@ var src = base;
 var _brrp__multiformats_scope_baseX = src;
 var base_x_default = _brrp__multiformats_scope_baseX;
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base.js
 var Encoder = class {
   name;
   prefix;
@@ -37509,7 +37509,7 @@ function rfc4648({ name: name4, prefix, bitsPerChar, alphabet: alphabet2, caseIn
   });
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
 var base32 = rfc4648({
   prefix: "b",
   name: "base32",
@@ -37573,7 +37573,7 @@ var base32z = rfc4648({
   bitsPerChar: 5
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base36.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base36.js
 var base36_exports = {};
 __export(base36_exports, {
   base36: () => base36,
@@ -37592,7 +37592,7 @@ var base36upper = baseX({
   caseInsensitive: true
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base58.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base58.js
 var base58_exports = {};
 __export(base58_exports, {
   base58btc: () => base58btc,
@@ -37609,7 +37609,7 @@ var base58flickr = baseX({
   alphabet: "123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/varint.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/varint.js
 var encode_1 = encode5;
 var MSB = 128;
 var REST = 127;
@@ -37668,7 +37668,7 @@ var varint = {
 var _brrp_varint = varint;
 var varint_default = _brrp_varint;
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/varint.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/varint.js
 function decode4(data, offset = 0) {
   const code4 = varint_default.decode(data, offset);
   const length3 = varint_default.decode.bytes;
@@ -37691,7 +37691,7 @@ function encodingLength(int) {
   return varint_default.encodingLength(int);
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
 function create2(code4, digest2) {
   const size5 = digest2.byteLength;
   const sizeOffset = encodingLength(code4);
@@ -37736,7 +37736,7 @@ var Digest = class {
   }
 };
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/cid.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/cid.js
 function format2(link, base3) {
   const { bytes, version: version4 } = link;
   switch (version4) {
@@ -38096,7 +38096,7 @@ function encodeCID(version4, code4, multihash) {
 }
 var cidSymbol = Symbol.for("@ipld/js-cid/CID");
 
-// ../main/node_modules/.deno/it-first@3.0.11/node_modules/it-first/dist/src/index.js
+// node_modules/.deno/it-first@3.0.11/node_modules/it-first/dist/src/index.js
 function isAsyncIterable(thing) {
   return thing[Symbol.asyncIterator] != null;
 }
@@ -38116,7 +38116,7 @@ function first(source) {
 }
 var src_default = first;
 
-// ../main/node_modules/.deno/it-batch@3.0.11/node_modules/it-batch/dist/src/index.js
+// node_modules/.deno/it-batch@3.0.11/node_modules/it-batch/dist/src/index.js
 function isAsyncIterable2(thing) {
   return thing[Symbol.asyncIterator] != null;
 }
@@ -38167,7 +38167,7 @@ function batch(source, size5 = 1) {
 }
 var src_default2 = batch;
 
-// ../main/node_modules/.deno/it-parallel-batch@3.0.11/node_modules/it-parallel-batch/dist/src/index.js
+// node_modules/.deno/it-parallel-batch@3.0.11/node_modules/it-parallel-batch/dist/src/index.js
 async function* parallelBatch(source, size5 = 1) {
   for await (const tasks of src_default2(source, size5)) {
     const things = tasks.map(async (p) => {
@@ -38190,7 +38190,7 @@ async function* parallelBatch(source, size5 = 1) {
   }
 }
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/alloc.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/alloc.js
 function alloc(size5 = 0) {
   return new Uint8Array(size5);
 }
@@ -38198,7 +38198,7 @@ function allocUnsafe(size5 = 0) {
   return new Uint8Array(size5);
 }
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/util/as-uint8array.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/util/as-uint8array.js
 function isByteArrayWithArrayBuffer2(b) {
   return b?.buffer instanceof ArrayBuffer;
 }
@@ -38210,7 +38210,7 @@ function asUint8Array(buf) {
   return new Uint8Array(b.buffer, 0, b.byteLength);
 }
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/concat.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/concat.js
 function concat3(arrays, length3) {
   if (length3 == null) {
     length3 = arrays.reduce((acc, curr) => acc + curr.length, 0);
@@ -38224,7 +38224,7 @@ function concat3(arrays, length3) {
   return asUint8Array(output);
 }
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/equals.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/equals.js
 function equals3(a, b) {
   if (a === b) {
     return true;
@@ -38240,7 +38240,7 @@ function equals3(a, b) {
   return true;
 }
 
-// ../main/node_modules/.deno/uint8arraylist@3.0.2/node_modules/uint8arraylist/dist/src/index.js
+// node_modules/.deno/uint8arraylist@3.0.2/node_modules/uint8arraylist/dist/src/index.js
 var symbol = Symbol.for("@achingbrain/uint8arraylist");
 function findBufAndOffset(bufs, index2) {
   if (index2 == null || index2 < 0) {
@@ -38680,7 +38680,7 @@ var Uint8ArrayList = class _Uint8ArrayList {
   }
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/constants.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/constants.js
 var DEFAULT_CID_VERSION = 1;
 var DEFAULT_SHARD_HASH_CODE = BigInt(34);
 var DEFAULT_SHARD_FANOUT_BITS = 8;
@@ -38696,7 +38696,7 @@ var DEFAULT_WRAP_WITH_DIRECTORY = false;
 var DEFAULT_LEAF_TYPE = "file";
 var DEFAULT_FIELD_ORDER = "links-first";
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/chunker/fixed-size.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/chunker/fixed-size.js
 var fixedSize = (options = {}) => {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE_256KIB;
   return async function* fixedSizeChunker(source) {
@@ -38727,7 +38727,7 @@ var fixedSize = (options = {}) => {
   };
 };
 
-// ../main/node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/index.js
+// node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/index.js
 var src_exports = {};
 __export(src_exports, {
   code: () => code,
@@ -38740,7 +38740,7 @@ __export(src_exports, {
   validate: () => validate6
 });
 
-// ../main/node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/pb-decode.js
+// node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/pb-decode.js
 var textDecoder = new TextDecoder();
 function decodeVarint(bytes, offset) {
   let v = 0;
@@ -38881,7 +38881,7 @@ function decodeNode(bytes) {
   return node;
 }
 
-// ../main/node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/pb-encode.js
+// node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/pb-encode.js
 var textEncoder2 = new TextEncoder();
 var maxInt323 = 2 ** 32;
 var maxUInt32 = 2 ** 31;
@@ -39264,7 +39264,7 @@ var len8tab = [
   8
 ];
 
-// ../main/node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/util.js
+// node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/util.js
 var pbNodeProperties = [
   "Data",
   "Links"
@@ -39431,7 +39431,7 @@ function toByteView(buf) {
   return buf;
 }
 
-// ../main/node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/index.js
+// node_modules/.deno/@ipld+dag-pb@4.2.0/node_modules/@ipld/dag-pb/src/index.js
 var name = "dag-pb";
 var code = 112;
 function encode6(node, options) {
@@ -39486,7 +39486,7 @@ function decode6(bytes) {
   return node;
 }
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/with-array-buffer.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/with-array-buffer.js
 function isArrayBufferBacked(arr) {
   return arr.buffer instanceof ArrayBuffer;
 }
@@ -39497,7 +39497,7 @@ function withArrayBuffer(arr) {
   return arr.slice();
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/errors.js
+// node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/errors.js
 var InvalidTypeError2 = class _InvalidTypeError extends Error {
   static name = "InvalidTypeError";
   static code = "ERR_INVALID_TYPE";
@@ -39508,7 +39508,7 @@ var InvalidTypeError2 = class _InvalidTypeError extends Error {
   }
 };
 
-// ../main/node_modules/.deno/uint8-varint@3.0.0/node_modules/uint8-varint/dist/src/index.js
+// node_modules/.deno/uint8-varint@3.0.0/node_modules/uint8-varint/dist/src/index.js
 var N12 = Math.pow(2, 7);
 var N22 = Math.pow(2, 14);
 var N32 = Math.pow(2, 21);
@@ -39630,7 +39630,7 @@ function decodeUint8Array(buf, offset) {
   throw new RangeError("Could not decode varint");
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/float.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/float.js
 var f32 = new Float32Array([
   -0
 ]);
@@ -39676,7 +39676,7 @@ function readDoubleLE(buf, pos) {
   return f64[0];
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/longbits.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/longbits.js
 var MAX_SAFE_NUMBER_INTEGER = BigInt(Number.MAX_SAFE_INTEGER);
 var MIN_SAFE_NUMBER_INTEGER = BigInt(Number.MIN_SAFE_INTEGER);
 var LongBits = class _LongBits {
@@ -39831,7 +39831,7 @@ zero.length = function() {
 };
 var TWO_32 = 4294967296n;
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/utf8.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/utf8.js
 function length2(string2) {
   let len = 0;
   let c = 0;
@@ -39912,7 +39912,7 @@ function write(string2, buffer2, offset) {
   return offset - start;
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/reader.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/reader.js
 function indexOutOfRange(reader, writeLength) {
   return RangeError(`index out of range: ${reader.pos} + ${writeLength ?? 1} > ${reader.len}`);
 }
@@ -40246,13 +40246,13 @@ function createReader(buf) {
   return new Uint8ArrayReader(buf instanceof Uint8Array ? buf : buf.subarray());
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/decode.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/decode.js
 function decodeMessage(buf, codec, opts) {
   const reader = createReader(buf);
   return codec.decode(reader, void 0, opts);
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base10.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base10.js
 var base10_exports = {};
 __export(base10_exports, {
   base10: () => base10
@@ -40263,7 +40263,7 @@ var base10 = baseX({
   alphabet: "0123456789"
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base16.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base16.js
 var base16_exports = {};
 __export(base16_exports, {
   base16: () => base16,
@@ -40284,7 +40284,7 @@ var base16upper = rfc4648({
   caseInsensitive: true
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base2.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base2.js
 var base2_exports = {};
 __export(base2_exports, {
   base2: () => base2
@@ -40296,7 +40296,7 @@ var base2 = rfc4648({
   bitsPerChar: 1
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base256emoji.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base256emoji.js
 var base256emoji_exports = {};
 __export(base256emoji_exports, {
   base256emoji: () => base256emoji
@@ -40342,7 +40342,7 @@ var base256emoji = from16({
   decode: decode7
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base64.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base64.js
 var base64_exports = {};
 __export(base64_exports, {
   base64: () => base64,
@@ -40375,7 +40375,7 @@ var base64urlpad = rfc4648({
   bitsPerChar: 6
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base8.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base8.js
 var base8_exports = {};
 __export(base8_exports, {
   base8: () => base8
@@ -40387,7 +40387,7 @@ var base8 = rfc4648({
   bitsPerChar: 3
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/identity.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/identity.js
 var identity_exports = {};
 __export(identity_exports, {
   identity: () => identity
@@ -40399,11 +40399,11 @@ var identity = from16({
   decode: (str) => coerce(fromString4(str))
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/codecs/json.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/codecs/json.js
 var textEncoder4 = new TextEncoder();
 var textDecoder2 = new TextDecoder();
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/codecs/raw.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/codecs/raw.js
 var raw_exports = {};
 __export(raw_exports, {
   code: () => code2,
@@ -40420,7 +40420,7 @@ function decode8(data) {
   return coerce(data);
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/identity.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/identity.js
 var identity_exports2 = {};
 __export(identity_exports2, {
   identity: () => identity2
@@ -40444,14 +40444,14 @@ var identity2 = {
   digest
 };
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/sha2-browser.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/sha2-browser.js
 var sha2_browser_exports = {};
 __export(sha2_browser_exports, {
   sha256: () => sha2565,
   sha512: () => sha5122
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/hasher.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/hasher.js
 var DEFAULT_MIN_DIGEST_LENGTH = 20;
 function from17({ name: name4, code: code4, encode: encode10, minDigestLength, maxDigestLength }) {
   return new Hasher(name4, code4, encode10, minDigestLength, maxDigestLength);
@@ -40499,7 +40499,7 @@ function createDigest(digest2, code4, truncate) {
   return create2(code4, digest2);
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/sha2-browser.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/sha2-browser.js
 function sha(name4) {
   return async (data) => new Uint8Array(await crypto.subtle.digest(name4, data));
 }
@@ -40514,7 +40514,7 @@ var sha5122 = from17({
   encode: sha("SHA-512")
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/basics.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/basics.js
 var bases = {
   ...identity_exports,
   ...base2_exports,
@@ -40532,7 +40532,7 @@ var hashes2 = {
   ...identity_exports2
 };
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/util/bases.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/util/bases.js
 function createCodec(name4, prefix, encode10, decode9) {
   return {
     name: name4,
@@ -40579,7 +40579,7 @@ var BASES = {
 };
 var bases_default = BASES;
 
-// ../main/node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/from-string.js
+// node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/from-string.js
 function fromString5(string2, encoding = "utf8") {
   const base3 = bases_default[encoding];
   if (base3 == null) {
@@ -40588,7 +40588,7 @@ function fromString5(string2, encoding = "utf8") {
   return base3.decoder.decode(`${base3.prefix}${string2}`);
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/pool.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/pool.js
 function pool(size5) {
   const SIZE = size5 ?? 8192;
   const MAX = SIZE >>> 1;
@@ -40610,7 +40610,7 @@ function pool(size5) {
   };
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/writer.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/writer.js
 var Op = class {
   /**
      * Function to call
@@ -40991,7 +40991,7 @@ function createWriter() {
   return new Uint8ArrayWriter();
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/encode.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/encode.js
 function encodeMessage(message2, codec) {
   const w = createWriter();
   codec.encode(message2, w, {
@@ -41000,13 +41000,13 @@ function encodeMessage(message2, codec) {
   return w.finish();
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/stream.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/stream.js
 function* streamMessage(buf, codec, opts) {
   const reader = createReader(buf);
   yield* codec.stream(reader, void 0, ".", opts);
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codec.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codec.js
 var CODEC_TYPES = {
   VARINT: 0,
   BIT64: 1,
@@ -41025,7 +41025,7 @@ function createCodec2(name4, type, encode10, decode9, stream) {
   };
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codecs/enum.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codecs/enum.js
 function enumeration(v) {
   function findValue(val) {
     if (v[val.toString()] == null) {
@@ -41046,12 +41046,12 @@ function enumeration(v) {
   return createCodec2("enum", CODEC_TYPES.VARINT, encode10, decode9, stream);
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codecs/message.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/codecs/message.js
 function message(encode10, decode9, stream) {
   return createCodec2("message", CODEC_TYPES.LENGTH_DELIMITED, encode10, decode9, stream);
 }
 
-// ../main/node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/index.js
+// node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/index.js
 var MaxLengthError = class extends Error {
   /**
      * This will be removed in a future release
@@ -41062,7 +41062,7 @@ var MaxLengthError = class extends Error {
   name = "MaxLengthError";
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/unixfs.js
+// node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/unixfs.js
 var UnixFS;
 (function(UnixFS3) {
   let Type;
@@ -41817,7 +41817,7 @@ var LegacyNode;
   LegacyNode2.stream = stream;
 })(LegacyNode || (LegacyNode = {}));
 
-// ../main/node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/index.js
+// node_modules/.deno/ipfs-unixfs@13.1.1/node_modules/ipfs-unixfs/dist/src/index.js
 var types = {
   RAW: "raw",
   DIRECTORY: "directory",
@@ -41974,7 +41974,7 @@ var UnixFS2 = class _UnixFS {
   }
 };
 
-// ../main/node_modules/.deno/progress-events@1.1.0/node_modules/progress-events/dist/src/index.js
+// node_modules/.deno/progress-events@1.1.0/node_modules/progress-events/dist/src/index.js
 var CustomProgressEvent = class extends Event {
   type;
   detail;
@@ -41985,7 +41985,7 @@ var CustomProgressEvent = class extends Event {
   }
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/persist.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/persist.js
 var persist = async (buffer2, blockstore, options) => {
   if (options.codec == null) {
     options.codec = src_exports;
@@ -41996,7 +41996,7 @@ var persist = async (buffer2, blockstore, options) => {
   return cid;
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/buffer-importer.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/buffer-importer.js
 function defaultBufferImporter(options) {
   return async function* bufferImporter(file, blockstore) {
     let bytesWritten = 0n;
@@ -42039,7 +42039,7 @@ function defaultBufferImporter(options) {
   };
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/errors.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/errors.js
 var InvalidParametersError = class _InvalidParametersError extends Error {
   static name = "InvalidParametersError";
   static code = "ERR_INVALID_PARAMS";
@@ -42065,7 +42065,7 @@ var InvalidShardingStrategyError = class extends Error {
   code = InvalidContentError.code;
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/dir.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/dir.js
 var defaultDirBuilder = async (dir, blockstore, options) => {
   const unixfs = new UnixFS2({
     type: "directory",
@@ -42087,7 +42087,7 @@ var defaultDirBuilder = async (dir, blockstore, options) => {
   };
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/file.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/file.js
 async function* buildFileBatch(file, blockstore, options) {
   let count = -1;
   let previous;
@@ -42212,7 +42212,7 @@ var defaultFileBuilder = async (file, block, options) => {
   return options.layout(buildFileBatch(file, block, options), reduce(file, block, options));
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/symlink.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/symlink.js
 var defaultSymlinkBuilder = async (symlink, blockstore, options) => {
   const unixfs = new UnixFS2({
     type: "symlink",
@@ -42235,7 +42235,7 @@ var defaultSymlinkBuilder = async (symlink, blockstore, options) => {
   };
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/index.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/index.js
 function isIterable(thing) {
   return Symbol.iterator in thing;
 }
@@ -42325,7 +42325,7 @@ function isSymLinkCandidate(entry) {
   return entry.link != null;
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/validate-chunks.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dag-builder/validate-chunks.js
 var defaultChunkValidator = () => {
   return async function* validateChunks(source) {
     for await (const content of source) {
@@ -42345,7 +42345,7 @@ var defaultChunkValidator = () => {
   };
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/layout/balanced.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/layout/balanced.js
 var DEFAULT_MAX_CHILDREN_PER_NODE = 174;
 function balanced(options) {
   const maxChildrenPerNode = options?.maxChildrenPerNode ?? DEFAULT_MAX_CHILDREN_PER_NODE;
@@ -42361,7 +42361,7 @@ function balanced(options) {
   };
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir.js
 var Dir = class {
   options;
   root;
@@ -42392,7 +42392,7 @@ var Dir = class {
   }
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/pb-size.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/pb-size.js
 var maxInt324 = 2 ** 32;
 var len8tab2 = [
   0,
@@ -42719,7 +42719,7 @@ function dataFieldSerializedSize(mode, mtime) {
   return 1 + varintLen(innerSize) + innerSize;
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir-flat.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir-flat.js
 function estimateLinkSize(nameBytes, child) {
   if (child?.cid != null && child?.size != null) {
     return nameBytes + child.cid.byteLength;
@@ -42874,7 +42874,7 @@ var DirFlat = class extends Dir {
   }
 };
 
-// ../main/node_modules/.deno/@multiformats+murmur3@2.2.8/node_modules/@multiformats/murmur3/src/vendor/murmur.js
+// node_modules/.deno/@multiformats+murmur3@2.2.8/node_modules/@multiformats/murmur3/src/vendor/murmur.js
 function add64(a, b) {
   const lo = a.lo + b.lo >>> 0;
   const hi = a.hi + b.hi + (lo < a.lo ? 1 : 0) >>> 0;
@@ -43142,7 +43142,7 @@ function murmurHash3_x86_32(key, seed = 0) {
   return h1;
 }
 
-// ../main/node_modules/.deno/@multiformats+murmur3@2.2.8/node_modules/@multiformats/murmur3/src/index.js
+// node_modules/.deno/@multiformats+murmur3@2.2.8/node_modules/@multiformats/murmur3/src/index.js
 function fromNumberTo32BitBuf(number) {
   const bytes = new Array(4);
   for (let i = 0; i < 4; i++) {
@@ -43167,7 +43167,7 @@ var murmur364 = from17({
   encode: (input) => murmurHash3_x64_128(input).subarray(0, 8)
 });
 
-// ../main/node_modules/.deno/interface-store@8.0.0/node_modules/interface-store/dist/src/errors.js
+// node_modules/.deno/interface-store@8.0.0/node_modules/interface-store/dist/src/errors.js
 var NotFoundError2 = class _NotFoundError extends Error {
   static name = "NotFoundError";
   name = _NotFoundError.name;
@@ -43184,7 +43184,7 @@ var NotFoundError2 = class _NotFoundError extends Error {
   }
 };
 
-// ../main/node_modules/.deno/blockstore-core@7.0.1/node_modules/blockstore-core/dist/src/base.js
+// node_modules/.deno/blockstore-core@7.0.1/node_modules/blockstore-core/dist/src/base.js
 var BaseBlockstore = class {
   has(key, options) {
     return Promise.reject(new Error(".has is not implemented"));
@@ -43226,7 +43226,7 @@ var BaseBlockstore = class {
   }
 };
 
-// ../main/node_modules/.deno/blockstore-core@7.0.1/node_modules/blockstore-core/dist/src/black-hole.js
+// node_modules/.deno/blockstore-core@7.0.1/node_modules/blockstore-core/dist/src/black-hole.js
 var BlackHoleBlockstore = class extends BaseBlockstore {
   put(key, value, options) {
     options?.signal?.throwIfAborted();
@@ -43249,7 +43249,7 @@ var BlackHoleBlockstore = class extends BaseBlockstore {
   }
 };
 
-// ../main/node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/bucket.js
+// node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/bucket.js
 var import_sparse_array = __toESM(require_sparse_array());
 var Bucket = class _Bucket {
   _options;
@@ -43439,7 +43439,7 @@ async function asyncTransformBucket(bucket, asyncMap, asyncReduce) {
   return asyncReduce(output);
 }
 
-// ../main/node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/consumable-buffer.js
+// node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/consumable-buffer.js
 var START_MASKS = [
   255,
   254,
@@ -43512,7 +43512,7 @@ function maskFor(start, length3) {
   return START_MASKS[start] & STOP_MASKS[Math.min(length3 + start - 1, 7)];
 }
 
-// ../main/node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/consumable-hash.js
+// node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/consumable-hash.js
 function wrapHash(hashFn) {
   function hashing(value) {
     if (value instanceof InfiniteHash) {
@@ -43589,7 +43589,7 @@ var InfiniteHash = class {
   }
 };
 
-// ../main/node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/index.js
+// node_modules/.deno/hamt-sharding@3.0.8/node_modules/hamt-sharding/dist/src/index.js
 function createHAMT(options) {
   if (options == null || options.hashFn == null) {
     throw new Error("please define an options.hashFn");
@@ -43601,7 +43601,7 @@ function createHAMT(options) {
   return new Bucket(bucketOptions);
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir-sharded.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/dir-sharded.js
 async function hamtHashFn(buf) {
   return (await murmur3128.encode(buf)).slice(0, 8).reverse();
 }
@@ -43804,7 +43804,7 @@ async function calculateSize(bucket, shardRoot, blocks, options) {
   };
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/flat-to-shard.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/flat-to-shard.js
 async function flatToShard(child, dir) {
   let newDir = dir;
   const shardSplitThresholdBytes = dir.options.shardSplitThresholdBytes ?? DEFAULT_SHARD_SPLIT_THRESHOLD_BYTES;
@@ -43844,12 +43844,12 @@ async function convertToShard(oldDir) {
   return newDir;
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/to-path-components.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/utils/to-path-components.js
 var toPathComponents = (path = "") => {
   return path.split(/(?<!\\)\//).filter(Boolean);
 };
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/tree-builder.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/tree-builder.js
 async function addToTree(elem, tree, options) {
   const pathElems = toPathComponents(elem.path ?? "");
   const lastIndex = pathElems.length - 1;
@@ -43937,7 +43937,7 @@ function defaultTreeBuilder(options) {
   };
 }
 
-// ../main/node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/index.js
+// node_modules/.deno/ipfs-unixfs-importer@17.1.1/node_modules/ipfs-unixfs-importer/dist/src/index.js
 async function* importer(source, blockstore, options = {}) {
   let candidates;
   if (Symbol.asyncIterator in source || Symbol.iterator in source) {
@@ -44811,7 +44811,7 @@ function checkPositive(what, x) {
   }
 }
 
-// ../main/node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/utils.js
+// node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/utils.js
 function isBytes5(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
 }
@@ -44970,7 +44970,7 @@ function copyBytes(bytes) {
   return Uint8Array.from(abytes5(bytes));
 }
 
-// ../main/node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/_arx.js
+// node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/_arx.js
 var encodeStr = (str) => Uint8Array.from(str.split(""), (c) => c.charCodeAt(0));
 var sigma16_32 = /* @__PURE__ */ (() => swap32IfBE2(u322(encodeStr("expand 16-byte k"))))();
 var sigma32_32 = /* @__PURE__ */ (() => swap32IfBE2(u322(encodeStr("expand 32-byte k"))))();
@@ -45094,7 +45094,7 @@ function createCipher(core, opts) {
   };
 }
 
-// ../main/node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/_poly1305.js
+// node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/_poly1305.js
 function u8to16(a, i) {
   return a[i++] & 255 | (a[i++] & 255) << 8;
 }
@@ -45339,7 +45339,7 @@ var Poly1305 = class {
 };
 var poly1305 = /* @__PURE__ */ wrapMacConstructor(32, (key) => new Poly1305(key));
 
-// ../main/node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/chacha.js
+// node_modules/.deno/@noble+ciphers@2.4.0/node_modules/@noble/ciphers/chacha.js
 function chachaCore(s, k, n, out, cnt, rounds = 20) {
   let y00 = s[0], y01 = s[1], y02 = s[2], y03 = s[3], y04 = k[0], y05 = k[1], y06 = k[2], y07 = k[3], y08 = k[4], y09 = k[5], y10 = k[6], y11 = k[7], y12 = cnt, y13 = n[0], y14 = n[1], y15 = n[2];
   let x00 = y00, x01 = y01, x02 = y02, x03 = y03, x04 = y04, x05 = y05, x06 = y06, x07 = y07, x08 = y08, x09 = y09, x10 = y10, x11 = y11, x12 = y12, x13 = y13, x14 = y14, x15 = y15;

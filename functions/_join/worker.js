@@ -4,7 +4,7 @@ var __esm = (fn, res) => function __init() {
   return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js
 function isHex(value, { even = false, strict = true } = {}) {
   if (!value) return false;
   if (typeof value !== "string") return false;
@@ -12,11 +12,11 @@ function isHex(value, { even = false, strict = true } = {}) {
   return strict ? /^0x[0-9a-fA-F]*$/.test(value) : value.startsWith("0x");
 }
 var init_isHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/isHex.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js
 function size(value) {
   if (isHex(value, {
     strict: false
@@ -24,20 +24,20 @@ function size(value) {
   return value.length;
 }
 var init_size = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/size.js"() {
     init_isHex();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js
 var version;
 var init_version = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/version.js"() {
     version = "2.57.20";
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js
 function walk(err, fn) {
   if (fn?.(err)) return err;
   if (err && typeof err === "object" && "cause" in err && err.cause !== void 0) return walk(err.cause, fn);
@@ -45,7 +45,7 @@ function walk(err, fn) {
 }
 var errorConfig, BaseError;
 var init_base = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/base.js"() {
     init_version();
     errorConfig = {
       getDocsUrl: ({ docsBaseUrl, docsPath = "", docsSlug }) => docsPath ? `${docsBaseUrl ?? "https://viem.sh"}${docsPath}${docsSlug ? `#${docsSlug}` : ""}` : void 0,
@@ -136,10 +136,10 @@ var init_base = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js
 var AbiEncodingArrayLengthMismatchError, AbiEncodingBytesSizeMismatchError, AbiEncodingLengthMismatchError, BytesSizeMismatchError, InvalidAbiEncodingTypeError, InvalidArrayError;
 var init_abi = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/abi.js"() {
     init_size();
     init_base();
     AbiEncodingArrayLengthMismatchError = class extends BaseError {
@@ -201,10 +201,10 @@ var init_abi = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js
 var SliceOffsetOutOfBoundsError, SizeExceedsPaddingSizeError;
 var init_data = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js"() {
     init_base();
     SliceOffsetOutOfBoundsError = class extends BaseError {
       constructor({ offset, position, size: size2 }) {
@@ -223,7 +223,7 @@ var init_data = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js
 function pad(hexOrBytes, { dir, size: size2 = 32 } = {}) {
   if (typeof hexOrBytes === "string") return padHex(hexOrBytes, {
     dir,
@@ -259,15 +259,15 @@ function padBytes(bytes, { dir, size: size2 = 32 } = {}) {
   return paddedBytes;
 }
 var init_pad = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js"() {
     init_data();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js
 var IntegerOutOfRangeError, SizeOverflowError;
 var init_encoding = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js"() {
     init_base();
     IntegerOutOfRangeError = class extends BaseError {
       constructor({ max, min, signed, size: size2, value }) {
@@ -286,7 +286,7 @@ var init_encoding = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js
 function assertSize(hexOrBytes, { size: size2 }) {
   if (size(hexOrBytes) > size2) throw new SizeOverflowError({
     givenSize: size(hexOrBytes),
@@ -294,13 +294,13 @@ function assertSize(hexOrBytes, { size: size2 }) {
   });
 }
 var init_fromHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js"() {
     init_encoding();
     init_size();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js
 function toHex(value, opts = {}) {
   if (typeof value === "number" || typeof value === "bigint") return numberToHex(value, opts);
   if (typeof value === "string") {
@@ -371,7 +371,7 @@ function stringToHex(value_, opts = {}) {
 }
 var hexes, encoder;
 var init_toHex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toHex.js"() {
     init_encoding();
     init_pad();
     init_fromHex();
@@ -382,7 +382,7 @@ var init_toHex = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js
 function toBytes(value, opts = {}) {
   if (typeof value === "number" || typeof value === "bigint") return numberToBytes(value, opts);
   if (typeof value === "boolean") return boolToBytes(value, opts);
@@ -448,7 +448,7 @@ function stringToBytes(value, opts = {}) {
 }
 var encoder2, charCodeMap;
 var init_toBytes = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/toBytes.js"() {
     init_base();
     init_isHex();
     init_pad();
@@ -466,7 +466,7 @@ var init_toBytes = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js
 function fromBig2(n, le = false) {
   if (le) return {
     h: Number(n & U32_MASK642),
@@ -495,7 +495,7 @@ function split2(lst, le = false) {
 }
 var U32_MASK642, _32n2, rotlSH, rotlSL, rotlBH, rotlBL;
 var init_u64 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/_u64.js"() {
     U32_MASK642 = /* @__PURE__ */ BigInt(2 ** 32 - 1);
     _32n2 = /* @__PURE__ */ BigInt(32);
     rotlSH = (h, l, s) => h << s | l >>> 32 - s;
@@ -505,7 +505,7 @@ var init_u64 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js
 function isBytes3(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array";
 }
@@ -563,7 +563,7 @@ function createHasher2(hashCons) {
 }
 var isLE, swap32IfBE, Hash;
 var init_utils = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/utils.js"() {
     isLE = /* @__PURE__ */ (() => new Uint8Array(new Uint32Array([
       287454020
     ]).buffer)[0] === 68)();
@@ -573,7 +573,7 @@ var init_utils = __esm({
   }
 });
 
-// ../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js
+// node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js
 function keccakP(s, rounds = 24) {
   const B = new Uint32Array(5 * 2);
   for (let round = 24 - rounds; round < 24; round++) {
@@ -613,7 +613,7 @@ function keccakP(s, rounds = 24) {
 }
 var _0n, _1n, _2n, _7n, _256n, _0x71n, SHA3_PI, SHA3_ROTL, _SHA3_IOTA, IOTAS, SHA3_IOTA_H, SHA3_IOTA_L, rotlH, rotlL, Keccak, gen, keccak_256;
 var init_sha3 = __esm({
-  "../main/node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js"() {
+  "node_modules/.deno/@noble+hashes@1.8.0/node_modules/@noble/hashes/esm/sha3.js"() {
     init_u64();
     init_utils();
     _0n = BigInt(0);
@@ -752,7 +752,7 @@ var init_sha3 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js
 function keccak2562(value, to_) {
   const to = to_ || "hex";
   const bytes = keccak_256(isHex(value, {
@@ -762,7 +762,7 @@ function keccak2562(value, to_) {
   return toHex(bytes);
 }
 var init_keccak256 = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/hash/keccak256.js"() {
     init_sha3();
     init_isHex();
     init_toBytes();
@@ -770,10 +770,10 @@ var init_keccak256 = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js
 var LruMap;
 var init_lru = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js"() {
     LruMap = class extends Map {
       constructor(size2) {
         super();
@@ -806,10 +806,10 @@ var init_lru = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js
 var InvalidAddressError;
 var init_address = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/address.js"() {
     init_base();
     InvalidAddressError = class extends BaseError {
       constructor({ address }) {
@@ -825,7 +825,7 @@ var init_address = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js
 function checksumAddress(address_, chainId) {
   const lower = address_.toLowerCase();
   const cacheKey = `${lower}.${chainId}`;
@@ -848,7 +848,7 @@ function checksumAddress(address_, chainId) {
 }
 var checksumAddressCache;
 var init_getAddress = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js"() {
     init_toBytes();
     init_keccak256();
     init_lru();
@@ -856,7 +856,7 @@ var init_getAddress = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js
 function isAddress(address, options) {
   const { strict = true } = options ?? {};
   if (!addressRegex.test(address)) return false;
@@ -870,7 +870,7 @@ function isAddress(address, options) {
 }
 var addressRegex, isAddressCache;
 var init_isAddress = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/isAddress.js"() {
     init_lru();
     init_getAddress();
     addressRegex = /^0x[a-fA-F0-9]{40}$/;
@@ -878,7 +878,7 @@ var init_isAddress = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js
 function concat(values) {
   if (typeof values[0] === "string") return concatHex(values);
   return concatBytes3(values);
@@ -900,11 +900,11 @@ function concatHex(values) {
   return `0x${values.reduce((acc, x) => acc + x.replace("0x", ""), "")}`;
 }
 var init_concat = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/concat.js"() {
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js
 function slice(value, start, end, { strict } = {}) {
   if (isHex(value, {
     strict: false
@@ -944,23 +944,23 @@ function sliceHex(value_, start, end, { strict } = {}) {
   return value;
 }
 var init_slice = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/slice.js"() {
     init_data();
     init_isHex();
     init_size();
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js
 var bytesRegex, integerRegex;
 var init_regex = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/regex.js"() {
     bytesRegex = /^bytes([1-9]|1[0-9]|2[0-9]|3[0-2])?$/;
     integerRegex = /^(u?int)(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)?$/;
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js
 function encodeAbiParameters(params, values) {
   if (params.length !== values.length) throw new AbiEncodingLengthMismatchError({
     expectedLength: params.length,
@@ -1219,7 +1219,7 @@ function isDynamicType(param) {
   return false;
 }
 var init_encodeAbiParameters = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/abi/encodeAbiParameters.js"() {
     init_abi();
     init_address();
     init_base();
@@ -1234,10 +1234,10 @@ var init_encodeAbiParameters = __esm({
   }
 });
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js
 var stringify;
 var init_stringify = __esm({
-  "../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js"() {
+  "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/stringify.js"() {
     stringify = (value, replacer, space) => JSON.stringify(value, (key, value_) => {
       const value2 = typeof value_ === "bigint" ? value_.toString() : value_;
       return typeof replacer === "function" ? replacer(key, value2) : value2;
@@ -1337,7 +1337,7 @@ function createKernel(bytes, options = {}) {
   return new Kernel(options.scalarOps ? withScalarOps(ops) : ops);
 }
 
-// ../main/node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
+// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
 function __awaiter(thisArg, _arguments, P2, generator) {
   function adopt(value) {
     return value instanceof P2 ? value : new P2(function(resolve) {
@@ -2549,7 +2549,7 @@ function createTrainer(kernel, options = {}) {
   };
 }
 
-// ../main/node_modules/.deno/@noble+ed25519@3.2.0/node_modules/@noble/ed25519/index.js
+// node_modules/.deno/@noble+ed25519@3.2.0/node_modules/@noble/ed25519/index.js
 var freeze = Object.freeze;
 var P = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffedn;
 var N = 0x1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3edn;
@@ -2979,7 +2979,7 @@ var wNAF = (n) => {
   };
 };
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_u64.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_u64.js
 var U32_MASK64 = /* @__PURE__ */ (() => BigInt(2 ** 32 - 1))();
 var _32n = /* @__PURE__ */ BigInt(32);
 function fromBig(n, le = false) {
@@ -3036,7 +3036,7 @@ var add4H = (low, Ah, Bh, Ch, Dh) => Ah + Bh + Ch + Dh + (low / 2 ** 32 | 0) | 0
 var add5L = (Al, Bl, Cl, Dl, El) => (Al >>> 0) + (Bl >>> 0) + (Cl >>> 0) + (Dl >>> 0) + (El >>> 0);
 var add5H = (low, Ah, Bh, Ch, Dh, Eh) => Ah + Bh + Ch + Dh + Eh + (low / 2 ** 32 | 0) | 0;
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/utils.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/utils.js
 function isBytes2(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
 }
@@ -3120,7 +3120,7 @@ var oidNist = (suffix) => ({
   ])
 });
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_md.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/_md.js
 var HashMD = class {
   blockLen;
   outputLen;
@@ -3230,7 +3230,7 @@ var SHA512_IV = /* @__PURE__ */ Uint32Array.from([
   327033209
 ]);
 
-// ../main/node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/sha2.js
+// node_modules/.deno/@noble+hashes@2.4.0/node_modules/@noble/hashes/sha2.js
 var K512 = /* @__PURE__ */ (() => split([
   "0x428a2f98d728ae22",
   "0x7137449123ef65cd",
@@ -3478,17 +3478,17 @@ var _SHA512 = class extends SHA2_64B {
 };
 var sha512 = /* @__PURE__ */ createHasher(() => new _SHA512(), /* @__PURE__ */ oidNist(3));
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
 init_encodeAbiParameters();
 init_concat();
 init_toHex();
 init_keccak256();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
 init_abi();
 init_address();
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/typedData.js
 init_stringify();
 init_base();
 var InvalidDomainError = class extends BaseError {
@@ -3534,7 +3534,7 @@ var InvalidTypedDataTypeError = class extends BaseError {
   }
 };
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/typedData.js
 init_isAddress();
 init_size();
 init_toHex();
@@ -3625,7 +3625,7 @@ function validateReference(type) {
   });
 }
 
-// ../main/node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/signature/hashTypedData.js
 function hashTypedData(parameters) {
   const { domain = {}, message, primaryType } = parameters;
   const types = {
@@ -4153,7 +4153,7 @@ if (new Uint8Array(new Uint16Array([
   throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
 var empty = new Uint8Array(0);
 function equals(aa, bb) {
   if (aa === bb) {
@@ -4191,7 +4191,7 @@ function toArrayBufferBackedArray(b) {
   return b.slice();
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/base-x.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/base-x.js
 function base(ALPHABET, name, caseInsensitive) {
   if (ALPHABET.length >= 255) {
     throw new TypeError("Alphabet too long");
@@ -4336,7 +4336,7 @@ var src = base;
 var _brrp__multiformats_scope_baseX = src;
 var base_x_default = _brrp__multiformats_scope_baseX;
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base.js
 var Encoder = class {
   name;
   prefix;
@@ -4526,7 +4526,7 @@ function rfc4648({ name, prefix, bitsPerChar, alphabet, caseInsensitive = false 
   });
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
 var base32 = rfc4648({
   prefix: "b",
   name: "base32",
@@ -4590,7 +4590,7 @@ var base32z = rfc4648({
   bitsPerChar: 5
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base36.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base36.js
 var base36 = baseX({
   prefix: "k",
   name: "base36",
@@ -4604,7 +4604,7 @@ var base36upper = baseX({
   caseInsensitive: true
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base58.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base58.js
 var base58btc = baseX({
   name: "base58btc",
   prefix: "z",
@@ -4616,7 +4616,7 @@ var base58flickr = baseX({
   alphabet: "123456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 });
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/varint.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/vendor/varint.js
 var encode_1 = encode2;
 var MSB = 128;
 var REST = 127;
@@ -4675,7 +4675,7 @@ var varint = {
 var _brrp_varint = varint;
 var varint_default = _brrp_varint;
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/varint.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/varint.js
 function decode3(data, offset = 0) {
   const code = varint_default.decode(data, offset);
   const length2 = varint_default.decode.bytes;
@@ -4698,7 +4698,7 @@ function encodingLength(int) {
   return varint_default.encodingLength(int);
 }
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
 function create(code, digest) {
   const size2 = digest.byteLength;
   const sizeOffset = encodingLength(code);
@@ -4743,7 +4743,7 @@ var Digest = class {
   }
 };
 
-// ../main/node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/cid.js
+// node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/cid.js
 function format(link, base2) {
   const { bytes, version: version2 } = link;
   switch (version2) {
