@@ -5826,15 +5826,15 @@ function nLength(n, nBitLength) {
 }
 function Field(ORDER, bitLen2, isLE3 = false, redef = {}) {
   if (ORDER <= _0n3) throw new Error("invalid field: expected ORDER > 0, got " + ORDER);
-  const { nBitLength: BITS, nByteLength: BYTES } = nLength(ORDER, bitLen2);
+  const { nBitLength: BITS2, nByteLength: BYTES } = nLength(ORDER, bitLen2);
   if (BYTES > 2048) throw new Error("invalid field: expected ORDER of <= 2048 bytes");
   let sqrtP;
   const f = Object.freeze({
     ORDER,
     isLE: isLE3,
-    BITS,
+    BITS: BITS2,
     BYTES,
-    MASK: bitMask(BITS),
+    MASK: bitMask(BITS2),
     ZERO: _0n3,
     ONE: _1n3,
     create: (num3) => mod(num3, ORDER),
@@ -34099,12 +34099,12 @@ function leaves(bytes, chunkSize) {
 function buildLevels(leafLevel) {
   let width = 1;
   while (width < leafLevel.length) width *= 2;
-  const padded = leafLevel.slice();
-  while (padded.length < width) padded.push(ZERO);
+  const padded2 = leafLevel.slice();
+  while (padded2.length < width) padded2.push(ZERO);
   const levels = [
-    padded
+    padded2
   ];
-  let level = padded;
+  let level = padded2;
   while (level.length > 1) {
     const next = [];
     for (let i = 0; i < level.length; i += 2) next.push(parent(level[i], level[i + 1]));
@@ -35265,9 +35265,9 @@ function encodeSafetensors(tensors, options = {}) {
     offset += bytes.length;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) {
-    const p = new Uint8Array(padded).fill(32);
+  const padded2 = Math.ceil(json.length / 8) * 8;
+  if (padded2 !== json.length) {
+    const p = new Uint8Array(padded2).fill(32);
     p.set(json);
     json = p;
   }
@@ -44523,6 +44523,408 @@ async function readResidual(storage, name4, length3) {
   };
 }
 
+// lib/strategy/_aggregate_wasm.ts
+var MAX_TERM = 2 ** 28;
+var BLOCK = 4096;
+var GROUP = 16;
+var CARRY_EVERY = 4096;
+var DEPOSIT_SLOTS = 256;
+var HI_UNITS = 2 ** 14;
+var SH = 1.5 * 2 ** 52;
+var SG = 1.5 * 2 ** 2;
+var FINITE_LIMIT = 2139095040;
+var PAGE2 = 65536;
+var padded = (len) => len + 7 & ~7;
+var AGGREGATE_WASM_URL = new URL("./wasm/aggregate.wasm", import.meta.url);
+var compiled;
+function aggregateModule() {
+  compiled ??= new WebAssembly.Module(readFileSync(AGGREGATE_WASM_URL));
+  return compiled;
+}
+var BITS = new Uint32Array(1);
+var AS_F32 = new Float32Array(BITS.buffer);
+var Workspace = class {
+  kernels;
+  /** Slot 0; slot k starts `stride` bytes after slot k - 1. */
+  slots;
+  stride;
+  weights;
+  maxBits;
+  out;
+  acc;
+  accBytes;
+  extras;
+  /** Key of the layout, for reuse ({@link acquireWorkspace}). */
+  key;
+  f32;
+  f64;
+  #u32;
+  constructor(layout) {
+    this.key = JSON.stringify(layout);
+    const instance = new WebAssembly.Instance(aggregateModule(), {});
+    this.kernels = instance.exports;
+    let top = this.kernels.memory.buffer.byteLength;
+    const alloc3 = (bytes) => {
+      const ptr = Math.ceil(top / 64) * 64;
+      top = ptr + bytes;
+      return ptr;
+    };
+    this.stride = layout.slotFloats * 4 + 64;
+    this.slots = alloc3(Math.max(layout.slots * this.stride, BLOCK * 16));
+    this.weights = alloc3(layout.slots * 8);
+    this.maxBits = alloc3(layout.slots * 4);
+    this.out = alloc3(BLOCK * 4);
+    this.accBytes = layout.accCoordinates * 16;
+    this.acc = alloc3(this.accBytes);
+    this.extras = (layout.extraBytes ?? []).map(alloc3);
+    const memory = this.kernels.memory;
+    const have = memory.buffer.byteLength;
+    if (top > have) memory.grow(Math.ceil((top - have) / PAGE2));
+    this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.#u32 = new Uint32Array(memory.buffer);
+  }
+  /** Copies `values[start, start + len)` to slot `slot` at float `at`, zero-padded to 8. */
+  load(slot, at, values, start, len) {
+    const to = (this.slots + slot * this.stride >> 2) + at;
+    this.f32.set(values.subarray(start, start + len), to);
+    if (len & 7) this.f32.fill(0, to + len, to + padded(len));
+  }
+  setWeight(slot, w) {
+    this.f64[(this.weights >> 3) + slot] = w * HI_UNITS;
+  }
+  /** Max |value| of `count` slots from float `at` on, into maxBits[0, count). */
+  scan(at, count, len) {
+    this.kernels.scanMaxBits(this.slots + at * 4, this.stride, count, padded(len), this.maxBits);
+  }
+  /**
+   * Stages block [start, start + len) of `vectors[indices[s]]` in slot s at float `at`, with its
+   * weight, and scans it: the problem of each (undefined: usable). `scan: false` skips the scan
+   * (for a deposit that checks its bound) and returns [].
+   */
+  stage(at, vectors, weights, indices, start, len, scan = true) {
+    indices.forEach((i, s) => {
+      this.load(s, at, vectors[i], start, len);
+      this.setWeight(s, weights[i]);
+    });
+    if (!scan) return [];
+    this.scan(at, indices.length, len);
+    return indices.map((i, s) => this.problem(s, weights[i]));
+  }
+  /** Zeroes block [at, at + len) of slot `slot` and its weight: it then adds exactly 0. */
+  clearSlot(slot, at, len) {
+    const from18 = (this.slots + slot * this.stride >> 2) + at;
+    this.f32.fill(0, from18, from18 + padded(len));
+    this.setWeight(slot, 0);
+  }
+  /** After a scan: undefined or the problem of scanned slot `k` under weight `w`. */
+  problem(k, w) {
+    const bits = this.#u32[(this.maxBits >> 2) + k];
+    if (bits >= FINITE_LIMIT) return "non-finite";
+    BITS[0] = bits;
+    return w * AS_F32[0] >= MAX_TERM ? "out-of-range" : void 0;
+  }
+  /**
+   * Exactly adds `count` slots from slot `first`, float `at` on, weighted, to limbs at `acc`.
+   * Returns f32 bits bounding every |value| added from above (>= FINITE_LIMIT: some value may
+   * be Inf or NaN), for {@link Workspace.suspect}.
+   */
+  deposit(acc, at, count, len, first2 = 0) {
+    let bits = 0;
+    for (let s = first2; s < first2 + count; s += DEPOSIT_SLOTS) {
+      const n = Math.min(DEPOSIT_SLOTS, first2 + count - s);
+      const from18 = this.slots + s * this.stride + at * 4;
+      const w = this.weights + s * 8;
+      bits |= this.kernels.deposit(acc, from18, this.stride, w, n, padded(len), SH, SG);
+    }
+    return bits;
+  }
+  /** Whether a deposit's bound `bits` leaves room for a bad value under weights up to `w`. */
+  suspect(bits, w) {
+    if (bits >= FINITE_LIMIT) return true;
+    BITS[0] = bits;
+    return w * AS_F32[0] >= MAX_TERM;
+  }
+  /** Finalizes `len` coordinates of limbs at `acc` into `into[start...]`. */
+  finalize(acc, len, total, into, start) {
+    this.kernels.finalize(acc, this.out, padded(len), total);
+    this.copyOut(len, into, start);
+  }
+  /** Copies `len` floats of the output block to `into[start...]`. */
+  copyOut(len, into, start) {
+    into.set(this.f32.subarray(this.out >> 2, (this.out >> 2) + len), start);
+  }
+  zero(ptr, bytes) {
+    new Uint8Array(this.kernels.memory.buffer, ptr, bytes).fill(0);
+  }
+};
+var idle = /* @__PURE__ */ new Map();
+var idleBytes = 0;
+var IDLE_LIMIT = 2 ** 28;
+function acquireWorkspace(layout) {
+  const key = JSON.stringify(layout);
+  const ws = idle.get(key)?.pop();
+  if (!ws) return new Workspace(layout);
+  idleBytes -= ws.kernels.memory.buffer.byteLength;
+  ws.zero(ws.acc, ws.accBytes);
+  return ws;
+}
+function releaseWorkspace(ws) {
+  const bytes = ws.kernels.memory.buffer.byteLength;
+  if (idleBytes + bytes > IDLE_LIMIT) return;
+  idleBytes += bytes;
+  const list = idle.get(ws.key) ?? [];
+  list.push(ws);
+  idle.set(ws.key, list);
+}
+
+// lib/strategy/strategy.ts
+function compareIds(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// lib/strategy/fixed_point_sum.ts
+var MAX_UPDATES = 2 ** 20;
+var MIN_WEIGHT = 2 ** -24;
+var MAX_WEIGHT = 2 ** 32;
+var GRID = 2 ** -64;
+var ExactWeightSum = class {
+  #limbs = new Float64Array(3);
+  /** Adds one weight. */
+  add(w) {
+    const l = this.#limbs;
+    const q0 = w + 1.5 * 2 ** 52 - 1.5 * 2 ** 52;
+    const r0 = w - q0;
+    const q1 = r0 + 1.5 * 2 ** 19 - 1.5 * 2 ** 19;
+    l[0] = l[0] + q0;
+    l[1] = l[1] + q1;
+    l[2] = l[2] + (r0 - q1 + 1.5 * 2 ** -14 - 1.5 * 2 ** -14);
+  }
+  /** Adds another sum's limbs. */
+  merge(other) {
+    for (let k = 0; k < 3; k++) this.#limbs[k] = this.#limbs[k] + other.#limbs[k];
+  }
+  /** The sum as one number (a deterministic function of the exact sum). */
+  get value() {
+    const l = this.#limbs;
+    return l[0] + (l[1] + l[2]);
+  }
+};
+function checkWeight(weight) {
+  if (!(weight > 0) || !Number.isFinite(weight)) return `numSamples ${weight} not positive`;
+  if (weight < MIN_WEIGHT || weight >= MAX_WEIGHT) {
+    return `numSamples ${weight} outside [2^-24, 2^32)`;
+  }
+  return void 0;
+}
+var SHARD = 2 ** 25;
+var Shard = class {
+  start;
+  length;
+  pending;
+  ws;
+  sinceCarry;
+  constructor(start, length3, pending) {
+    this.start = start;
+    this.length = length3;
+    this.pending = pending;
+    this.sinceCarry = 0;
+    const floats = padded(length3);
+    this.ws = acquireWorkspace({
+      slots: pending,
+      slotFloats: floats,
+      accCoordinates: floats
+    });
+  }
+  #blocks() {
+    const out = [];
+    for (let b = 0; b < this.length; b += BLOCK) out.push([
+      b,
+      Math.min(BLOCK, this.length - b)
+    ]);
+    return out;
+  }
+  /** Copies and checks this shard's part of `values` into pending slot `slot`. */
+  stage(slot, values, weight) {
+    const ws = this.ws;
+    for (const [b, len] of this.#blocks()) {
+      ws.load(slot, b, values, this.start + b, len);
+      ws.scan(slot * (ws.stride >> 2) + b, 1, len);
+      const problem = ws.problem(0, weight);
+      if (problem !== void 0) return problem;
+    }
+    ws.setWeight(slot, weight);
+    return void 0;
+  }
+  /** Adds the first `count` pending slots to the limbs, a block at a time. */
+  flush(count) {
+    if (this.sinceCarry + count > CARRY_EVERY) this.carry();
+    for (const [b, len] of this.#blocks()) this.ws.deposit(this.ws.acc + b * 16, b, count, len);
+    this.sinceCarry += count;
+  }
+  /**
+   * Adds `vectors[i] * weights[i]` for i in `indices` (at most CARRY_EVERY / 2), block-major
+   * through the pending slots; a vector found unusable is withdrawn from the blocks already
+   * added (exact) and reported.
+   */
+  addMany(vectors, weights, indices) {
+    const ws = this.ws;
+    if (this.sinceCarry + indices.length > CARRY_EVERY) this.carry();
+    const bad = /* @__PURE__ */ new Map();
+    let live = [
+      ...indices
+    ];
+    for (const [b, len] of this.#blocks()) {
+      for (let g = 0; g < live.length; g += this.pending) {
+        const group = live.slice(g, g + this.pending);
+        const found = [];
+        ws.stage(b, vectors, weights, group, this.start + b, len).forEach((problem, s) => {
+          if (problem === void 0) return;
+          bad.set(group[s], problem);
+          found.push(group[s]);
+          ws.clearSlot(s, b, len);
+        });
+        ws.deposit(ws.acc + b * 16, b, group.length, len);
+        for (const i of found) this.withdraw(vectors[i], weights[i], b);
+      }
+      if (bad.size > 0) live = live.filter((i) => !bad.has(i));
+    }
+    this.sinceCarry += indices.length;
+    return bad;
+  }
+  /** Subtracts `weight * values` over the shard's blocks before `end` (exact). */
+  withdraw(values, weight, end = this.length) {
+    const ws = this.ws;
+    for (const [b, len] of this.#blocks()) {
+      if (b >= end) break;
+      ws.load(0, b, values, this.start + b, len);
+      ws.setWeight(0, -weight);
+      ws.deposit(ws.acc + b * 16, b, 1, len);
+    }
+  }
+  carry() {
+    this.ws.kernels.carry(this.ws.acc, padded(this.length));
+    this.sinceCarry = 0;
+  }
+};
+var FixedPointSum = class {
+  /** Coordinates per vector. */
+  length;
+  #shards = [];
+  #capacity;
+  #pending = 0;
+  #released = false;
+  /** Creates a zero sum of vectors of `length` coordinates. */
+  constructor(length3, options = {}) {
+    if (!Number.isInteger(length3) || length3 <= 0) {
+      throw new RangeError(`Cannot create sum: length ${length3} is not a positive integer`);
+    }
+    const pending = options.pending ?? 4;
+    if (!Number.isInteger(pending) || pending < 1 || pending > GROUP) {
+      throw new RangeError(`Cannot create sum: pending ${pending} is not in [1, ${GROUP}]`);
+    }
+    const shard = options.shard ?? SHARD;
+    if (!Number.isInteger(shard) || shard < 8 || shard % 8 !== 0) {
+      throw new RangeError(`Cannot create sum: shard ${shard} is not a positive multiple of 8`);
+    }
+    this.length = length3;
+    this.#capacity = pending;
+    for (let start = 0; start < length3; start += shard) {
+      this.#shards.push(new Shard(start, Math.min(shard, length3 - start), pending));
+    }
+  }
+  /**
+   * Adds `weight * values` exactly, or returns why not (a non-finite value, or some
+   * |weight * value| >= MAX_TERM) and leaves the sum unchanged. `values` is copied (read once)
+   * and may change afterwards. The weight must pass {@link checkWeight}.
+   */
+  add(values, weight) {
+    this.#check(values);
+    for (const shard of this.#shards) {
+      const problem = shard.stage(this.#pending, values, weight);
+      if (problem !== void 0) return problem;
+    }
+    if (++this.#pending === this.#capacity) this.#flush();
+    return void 0;
+  }
+  /**
+   * `add` of every vector, bit-identical, but block by block over all of them: each vector is
+   * read once and each block of limbs serves a group of vectors. Returns index -> problem of
+   * every vector left out (the sum is as if it had never been offered).
+   */
+  addAll(vectors, weights) {
+    if (vectors.length !== weights.length) {
+      throw new RangeError(`Cannot add: ${vectors.length} vectors, ${weights.length} weights`);
+    }
+    for (const v of vectors) this.#check(v);
+    this.#flush();
+    const invalid2 = /* @__PURE__ */ new Map();
+    const chunk = CARRY_EVERY / 2;
+    for (let c = 0; c < vectors.length; c += chunk) {
+      let indices = vectors.map((_, i) => i).slice(c, c + chunk);
+      this.#shards.forEach((shard, s) => {
+        for (const [i, problem] of shard.addMany(vectors, weights, indices)) {
+          invalid2.set(i, problem);
+          for (const done of this.#shards.slice(0, s)) done.withdraw(vectors[i], weights[i]);
+        }
+        indices = indices.filter((i) => !invalid2.has(i));
+      });
+    }
+    return invalid2;
+  }
+  #check(values) {
+    if (this.#released) throw new Error("Cannot add: the sum was released");
+    if (values.length !== this.length) {
+      throw new RangeError(`Cannot add: length ${values.length} != ${this.length}`);
+    }
+  }
+  #flush() {
+    if (this.#pending === 0) return;
+    for (const shard of this.#shards) shard.flush(this.#pending);
+    this.#pending = 0;
+  }
+  /** Adds another sum of the same length (exact). */
+  merge(other) {
+    if (other.length !== this.length) {
+      throw new RangeError(`Cannot merge: length ${other.length} != ${this.length}`);
+    }
+    if (this.#released || other.#released) throw new Error("Cannot merge: a sum was released");
+    this.#flush();
+    other.#flush();
+    this.#shards.forEach((shard, s) => {
+      const from18 = other.#shards[s];
+      from18.carry();
+      shard.carry();
+      const src2 = new Uint8Array(from18.ws.kernels.memory.buffer);
+      const staging = new Uint8Array(shard.ws.kernels.memory.buffer);
+      for (let b = 0; b < shard.length; b += BLOCK) {
+        const n = padded(Math.min(BLOCK, shard.length - b));
+        staging.set(src2.subarray(from18.ws.acc + b * 16, from18.ws.acc + (b + n) * 16), shard.ws.slots);
+        shard.ws.kernels.addLimbs(shard.ws.acc + b * 16, shard.ws.slots, n);
+      }
+    });
+  }
+  /** `f32(sum / total)` per coordinate; the sum is unchanged. */
+  divide(total) {
+    if (this.#released) throw new Error("Cannot divide: the sum was released");
+    this.#flush();
+    const out = new Float32Array(this.length);
+    for (const shard of this.#shards) {
+      for (let b = 0; b < shard.length; b += BLOCK) {
+        const len = Math.min(BLOCK, shard.length - b);
+        shard.ws.finalize(shard.ws.acc + b * 16, len, total, out, shard.start + b);
+      }
+    }
+    return out;
+  }
+  /** Hands the wasm memory back for the next sum; this sum is unusable afterwards. */
+  release() {
+    if (this.#released) return;
+    this.#released = true;
+    for (const shard of this.#shards) releaseWorkspace(shard.ws);
+  }
+};
+
 // lib/strategy/select.ts
 function codecFor(c, task) {
   switch (c.codec) {
@@ -46695,35 +47097,11 @@ async function onChain(client, addresses, key, operator) {
 }
 
 // lib/strategy/streaming_fed_avg.ts
-var MAX_TERM = 2 ** 32;
-var MAX_UPDATES = 2 ** 20;
-var S0 = 1.5 * 2 ** 52;
-var S1 = 1.5 * 2 ** 19;
-var S2 = 1.5 * 2 ** -14;
-function depositExact(acc, delta, n) {
-  for (let j = 0, k = 0; j < delta.length; j++, k += 3) {
-    const x = n * delta[j];
-    const q0 = x + S0 - S0;
-    const r0 = x - q0;
-    const q1 = r0 + S1 - S1;
-    const q2 = r0 - q1 + S2 - S2;
-    acc[k] = acc[k] + q0;
-    acc[k + 1] = acc[k + 1] + q1;
-    acc[k + 2] = acc[k + 2] + q2;
-  }
-}
-function depositScalar(limbs, x) {
-  const q0 = x + S0 - S0;
-  const r0 = x - q0;
-  const q1 = r0 + S1 - S1;
-  limbs[0] = limbs[0] + q0;
-  limbs[1] = limbs[1] + q1;
-  limbs[2] = limbs[2] + (r0 - q1 + S2 - S2);
-}
 function checkUpdate(update, length3) {
   const { delta, numSamples: n } = update;
   if (delta.length !== length3) return `length ${delta.length} != ${length3}`;
-  if (!(n > 0) || !Number.isFinite(n)) return `numSamples ${n} not positive`;
+  const weight = checkWeight(n);
+  if (weight !== void 0) return weight;
   let max = 0;
   for (let j = 0; j < delta.length; j++) {
     const a = Math.abs(delta[j]);
@@ -46732,26 +47110,25 @@ function checkUpdate(update, length3) {
       max = a;
     }
   }
-  if (max * n >= MAX_TERM) return `numSamples * |delta| ${max * n} >= 2^32`;
+  if (max * n >= MAX_TERM) return `numSamples * |delta| ${max * n} >= 2^28`;
   return void 0;
 }
 var StreamingFedAvg = class {
   /** Parameters per update. */
   length;
-  #acc;
-  #samples = new Float64Array(3);
+  #sum;
+  #samples = new ExactWeightSum();
   #seen = /* @__PURE__ */ new Set();
   #accepted = [];
   #rejected = [];
   #duplicates = 0;
-  #finished = false;
   /** Creates an accumulator for deltas of `length` parameters. */
   constructor(length3) {
     if (!Number.isInteger(length3) || length3 <= 0) {
       throw new RangeError(`Cannot create accumulator: length ${length3} is not a positive integer`);
     }
     this.length = length3;
-    this.#acc = new Float64Array(length3 * 3);
+    this.#sum = new FixedPointSum(length3);
   }
   /** Updates counted so far. */
   get count() {
@@ -46759,7 +47136,7 @@ var StreamingFedAvg = class {
   }
   /** Sum of numSamples of counted updates (exact for integer counts). */
   get totalSamples() {
-    return limbsToNumber(this.#samples);
+    return this.#samples.value;
   }
   /** Adds ignored because their nodeId was already counted. */
   get duplicates() {
@@ -46775,34 +47152,76 @@ var StreamingFedAvg = class {
    * Throws after `finish()` or past MAX_UPDATES.
    */
   add(update) {
-    if (this.#finished) throw new Error("Cannot add update: accumulator already finished");
+    const sum = this.#live("add update");
     if (this.#seen.has(update.nodeId)) {
       this.#duplicates++;
       return false;
     }
-    const reason = checkUpdate(update, this.length);
+    if (!this.#admit(update)) return false;
+    if (sum.add(update.delta, update.numSamples) !== void 0) {
+      this.#reject(update, checkUpdate(update, this.length));
+      return false;
+    }
+    this.#count(update);
+    return true;
+  }
+  /** Shape and weight checks (values are checked by the sum); records a reject. */
+  #admit(update) {
+    const { delta, numSamples } = update;
+    const reason = delta.length !== this.length ? `length ${delta.length} != ${this.length}` : checkWeight(numSamples);
     if (reason !== void 0) {
-      this.#rejected.push({
-        nodeId: update.nodeId,
-        reason
-      });
+      this.#reject(update, reason);
       return false;
     }
     if (this.#accepted.length >= MAX_UPDATES) {
       throw new RangeError(`Cannot add update: more than ${MAX_UPDATES} updates; use clusters`);
     }
-    this.#seen.add(update.nodeId);
-    depositExact(this.#acc, update.delta, update.numSamples);
-    depositScalar(this.#samples, update.numSamples);
-    this.#accepted.push(update.nodeId);
     return true;
+  }
+  #reject(update, reason = "rejected by the exact sum") {
+    this.#rejected.push({
+      nodeId: update.nodeId,
+      reason
+    });
+  }
+  #count(update) {
+    this.#seen.add(update.nodeId);
+    this.#samples.add(update.numSamples);
+    this.#accepted.push(update.nodeId);
+  }
+  /**
+   * `add` of each update in turn, with the same results bit for bit, but block by block over all
+   * of them (each update read once; about the speed of batch FedAvg). Returns how many counted.
+   */
+  addAll(updates) {
+    const sum = this.#live("add updates");
+    let counted = 0;
+    for (let from18 = 0; from18 < updates.length; ) {
+      const run = [];
+      const ids = /* @__PURE__ */ new Set();
+      for (; from18 < updates.length && !ids.has(updates[from18].nodeId); from18++) {
+        const u = updates[from18];
+        ids.add(u.nodeId);
+        if (this.#seen.has(u.nodeId)) this.#duplicates++;
+        else if (this.#admit(u)) run.push(u);
+      }
+      const invalid2 = sum.addAll(run.map((u) => u.delta), run.map((u) => u.numSamples));
+      run.forEach((u, i) => {
+        if (invalid2.has(i)) this.#reject(u, checkUpdate(u, this.length));
+        else {
+          this.#count(u);
+          counted++;
+        }
+      });
+    }
+    return counted;
   }
   /**
    * Adds another accumulator's exact partial sums (a cluster aggregator's state); the result
    * equals adding the other's updates here directly, bit for bit.
    */
   merge(other) {
-    if (this.#finished) throw new Error("Cannot merge: accumulator already finished");
+    const sum = this.#live("merge");
     if (other.length !== this.length) {
       throw new RangeError(`Cannot merge: length ${other.length} != ${this.length}`);
     }
@@ -46812,9 +47231,8 @@ var StreamingFedAvg = class {
     if (this.count + other.count > MAX_UPDATES) {
       throw new RangeError(`Cannot merge: more than ${MAX_UPDATES} updates`);
     }
-    const a = this.#acc, b = other.#acc;
-    for (let k = 0; k < a.length; k++) a[k] = a[k] + b[k];
-    for (let k = 0; k < 3; k++) this.#samples[k] = this.#samples[k] + other.#samples[k];
+    sum.merge(other.#live("merge"));
+    this.#samples.merge(other.#samples);
     for (const id of other.#accepted) {
       this.#seen.add(id);
       this.#accepted.push(id);
@@ -46826,32 +47244,28 @@ var StreamingFedAvg = class {
    * Throws RangeError when no update was counted. The accumulator is released afterwards.
    */
   finish() {
-    if (this.#finished) throw new Error("Cannot finish: accumulator already finished");
+    const sum = this.#live("finish");
     if (this.count === 0) {
       throw new RangeError(`Cannot aggregate: no valid update (${this.#rejected.length} rejected)`);
     }
-    const total = this.totalSamples;
-    const acc = this.#acc;
-    const out = new Float32Array(this.length);
-    for (let j = 0, k = 0; j < out.length; j++, k += 3) {
-      out[j] = (acc[k] + (acc[k + 1] + acc[k + 2])) / total;
-    }
-    this.#finished = true;
-    this.#acc = new Float64Array(0);
+    const delta = sum.divide(this.totalSamples);
+    sum.release();
+    this.#sum = void 0;
     return {
-      delta: out,
+      delta,
       accepted: [
         ...this.#accepted
-      ].sort(),
+      ].sort(compareIds),
       rejected: [
         ...this.#rejected
-      ].sort((a, b) => a.nodeId < b.nodeId ? -1 : +(a.nodeId > b.nodeId))
+      ].sort((a, b) => compareIds(a.nodeId, b.nodeId))
     };
   }
+  #live(action) {
+    if (!this.#sum) throw new Error(`Cannot ${action}: accumulator already finished`);
+    return this.#sum;
+  }
 };
-function limbsToNumber(limbs) {
-  return limbs[0] + (limbs[1] + limbs[2]);
-}
 
 // lib/round/cluster_task.ts
 async function clusterMean(members, read3, length3) {

@@ -3880,12 +3880,12 @@ function leaves(bytes, chunkSize) {
 function buildLevels(leafLevel) {
   let width = 1;
   while (width < leafLevel.length) width *= 2;
-  const padded = leafLevel.slice();
-  while (padded.length < width) padded.push(ZERO);
+  const padded2 = leafLevel.slice();
+  while (padded2.length < width) padded2.push(ZERO);
   const levels = [
-    padded
+    padded2
   ];
-  let level = padded;
+  let level = padded2;
   while (level.length > 1) {
     const next = [];
     for (let i = 0; i < level.length; i += 2) next.push(parent(level[i], level[i + 1]));
@@ -5929,6 +5929,23 @@ function decodePartition(bytes, length2) {
   }
   return out;
 }
+
+// lib/strategy/_aggregate_wasm.ts
+var MAX_TERM = 2 ** 28;
+var HI_UNITS = 2 ** 14;
+var SH = 1.5 * 2 ** 52;
+var SG = 1.5 * 2 ** 2;
+var AGGREGATE_WASM_URL = new URL("./wasm/aggregate.wasm", import.meta.url);
+var BITS = new Uint32Array(1);
+var AS_F32 = new Float32Array(BITS.buffer);
+var IDLE_LIMIT = 2 ** 28;
+
+// lib/strategy/fixed_point_sum.ts
+var MAX_UPDATES = 2 ** 20;
+var MIN_WEIGHT = 2 ** -24;
+var MAX_WEIGHT = 2 ** 32;
+var GRID = 2 ** -64;
+var SHARD = 2 ** 25;
 
 // lib/strategy/select.ts
 function codecFor(c, task) {

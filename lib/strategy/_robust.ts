@@ -1,6 +1,9 @@
 /**
  * Shared plumbing of the robust strategies (median, trimmed mean, Krum, Bulyan, norm
- * clipping, FedBuff): validation, a canonical order, and the O(n² d) / O(n d) kernels.
+ * clipping, FedBuff): validation, a canonical order, and plain-TypeScript kernels. Median,
+ * trimmed mean, Krum and Bulyan run their kernels in wasm (_columns.ts) and check values there
+ * ({@link prepareShapes} + {@link dropInvalid}); `coordinateWise` and `squaredDistances` stay as
+ * the readable references those kernels are tested against.
  *
  * Order independence: validators recompute aggregates and compare digests, so every
  * strategy sorts updates by nodeId before doing any floating-point work, and breaks score
@@ -8,6 +11,7 @@
  *
  * @module
  */
+import type { TermError } from "./_aggregate_wasm.ts";
 import { type ClientUpdate, compareIds, partitionValid, type RejectedUpdate } from "./strategy.ts";
 
 /** Validated updates in nodeId order, the rejects, and the model length used. */
@@ -29,9 +33,75 @@ export function prepareUpdates(
   strategy: string,
   length?: number,
 ): Prepared {
+  return prepare(updates, strategy, length, partitionValid);
+}
+
+/**
+ * {@link prepareUpdates} without reading the values (length, numSamples, duplicates, order):
+ * for the rules whose wasm pass checks values as it reads them (_columns.ts); finish with
+ * {@link dropInvalid}.
+ *
+ * @throws {RangeError} when no update is usable
+ */
+export function prepareShapes(
+  updates: readonly ClientUpdate[],
+  strategy: string,
+  length?: number,
+): Prepared {
+  return prepare(updates, strategy, length, partitionShapes);
+}
+
+/**
+ * Moves `prepared.valid[i]` for every index in `invalid` (found by a wasm pass) to the rejects,
+ * keeping both lists in nodeId order.
+ *
+ * @throws {RangeError} when no update is left
+ */
+export function dropInvalid(
+  prepared: Prepared,
+  invalid: ReadonlyMap<number, TermError>,
+  strategy: string,
+): Prepared {
+  if (invalid.size === 0) return prepared;
+  const rejected = [...prepared.rejected];
+  for (const [i, problem] of invalid) {
+    const reason = problem === "non-finite" ? "non-finite values" : "|delta| >= 2^28";
+    rejected.push({ nodeId: prepared.valid[i]!.nodeId, reason });
+  }
+  rejected.sort((a, b) => compareIds(a.nodeId, b.nodeId));
+  const valid = prepared.valid.filter((_, i) => !invalid.has(i));
+  if (valid.length === 0) {
+    throw new RangeError(`Cannot aggregate with ${strategy}: no usable update`);
+  }
+  return { valid, rejected, length: prepared.length };
+}
+
+/** Length and numSamples checks of partitionValid, without the value scan. */
+function partitionShapes(
+  updates: readonly ClientUpdate[],
+  length: number,
+): { valid: ClientUpdate[]; rejected: RejectedUpdate[] } {
+  const valid: ClientUpdate[] = [];
+  const rejected: RejectedUpdate[] = [];
+  for (const u of updates) {
+    if (u.delta.length !== length) {
+      rejected.push({ nodeId: u.nodeId, reason: `length ${u.delta.length} != ${length}` });
+    } else if (!(u.numSamples > 0) || !Number.isFinite(u.numSamples)) {
+      rejected.push({ nodeId: u.nodeId, reason: `numSamples ${u.numSamples} not positive` });
+    } else valid.push(u);
+  }
+  return { valid, rejected };
+}
+
+function prepare(
+  updates: readonly ClientUpdate[],
+  strategy: string,
+  length: number | undefined,
+  partition: typeof partitionValid,
+): Prepared {
   if (updates.length === 0) throw new RangeError(`Cannot aggregate with ${strategy}: no updates`);
   const len = length ?? modeLength(updates);
-  const { valid, rejected } = partitionValid(updates, len);
+  const { valid, rejected } = partition(updates, len);
   const byId = new Map<string, ClientUpdate[]>();
   for (const u of valid) byId.set(u.nodeId, [...(byId.get(u.nodeId) ?? []), u]);
   const kept: ClientUpdate[] = [];

@@ -3,6 +3,8 @@
  * Krum (each round removes the best-scoring update from the pool and rescores the rest),
  * then at each coordinate average the `β = θ - 2f` selected values closest to their median.
  * Needs `n >= 4f + 3`; bounds each coordinate's deviation, which Krum alone does not.
+ * Distances, sorts and the window's exact sum run in wasm (_columns.ts), so the result depends
+ * only on the set of updates.
  *
  * @example
  * ```ts
@@ -16,7 +18,8 @@
  * @module
  */
 import type { AggregateResult, ClientUpdate, RejectedUpdate, Strategy } from "./strategy.ts";
-import { coordinateWise, prepareUpdates, sortedMedian, squaredDistances } from "./_robust.ts";
+import { closestMeanColumns, squaredDistanceMatrix } from "./_columns.ts";
+import { dropInvalid, prepareShapes } from "./_robust.ts";
 import { krumScores } from "./krum.ts";
 
 /** Options of {@link Bulyan}. */
@@ -43,7 +46,9 @@ export class Bulyan implements Strategy {
 
   /** Combines the round's updates; throws RangeError with fewer than 4f + 3 usable. */
   aggregate(updates: readonly ClientUpdate[]): AggregateResult {
-    const { valid, rejected, length } = prepareUpdates(updates, this.name, this.#length);
+    const prepared = prepareShapes(updates, this.name, this.#length);
+    const distances = squaredDistanceMatrix(prepared.valid.map((u) => u.delta));
+    const { valid, rejected } = dropInvalid(prepared, distances.invalid, this.name);
     const n = valid.length;
     const f = this.f;
     if (n < 4 * f + 3) {
@@ -51,7 +56,7 @@ export class Bulyan implements Strategy {
         `Cannot aggregate with bulyan: ${n} usable updates, need at least 4f + 3 = ${4 * f + 3}`,
       );
     }
-    const dist = squaredDistances(valid);
+    const dist = distances.state!;
     const theta = n - 2 * f;
     let pool = Array.from({ length: n }, (_, i) => i);
     const chosen: number[] = [];
@@ -67,26 +72,11 @@ export class Bulyan implements Strategy {
     chosen.sort((a, b) => a - b);
     const selected = chosen.map((i) => valid[i]!);
     const beta = theta - 2 * f;
-    const delta = coordinateWise(selected, length, (sorted) => closestMean(sorted, beta));
+    const delta = closestMeanColumns(selected.map((u) => u.delta), beta).state!;
     const out: RejectedUpdate[] = [...rejected];
     for (const i of pool) {
       out.push({ nodeId: valid[i]!.nodeId, reason: "bulyan: not selected by Krum" });
     }
     return { delta, accepted: selected.map((u) => u.nodeId), rejected: out };
   }
-}
-
-/** Mean of the `beta` values of an ascending array closest to its median. */
-function closestMean(sorted: Float64Array, beta: number): number {
-  const med = sortedMedian(sorted);
-  // The beta closest values form a contiguous window of the sorted array: slide it.
-  let lo = 0;
-  let hi = sorted.length; // exclusive
-  while (hi - lo > beta) {
-    if (med - sorted[lo]! > sorted[hi - 1]! - med) lo++;
-    else hi--;
-  }
-  let s = 0;
-  for (let j = lo; j < hi; j++) s += sorted[j]!;
-  return s / beta;
 }

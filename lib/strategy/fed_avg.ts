@@ -2,12 +2,14 @@
  * Weighted federated averaging (McMahan et al. 2017): `sum(n_i * d_i) / sum(n_i)`.
  *
  * Reproducibility: validators recompute the aggregate and compare digests, so the bytes must
- * not depend on the order updates arrived in. The default `"exact"` accumulation is the
- * streaming module's exact fixed-point sum: order-independent by construction and bit-identical
- * to {@link StreamingFedAvg} and to hierarchical aggregation with exact merging, so an
- * aggregator may stream while a validator recomputes in batch. `"sorted-f64"` is the plain
- * scheme (sort by nodeId, Float64 running sum, one rounding to f32): also reproducible, ~1.4x
- * faster, but it differs from the streaming result in the last bit now and then.
+ * not depend on the order updates arrived in. The default `"exact"` accumulation rounds every
+ * term once to a fixed grid and sums integers (fixed_point_sum.ts: definition and error bound,
+ * at most 2^-65 per term), in wasm SIMD a block of coordinates at a time, so each update is read
+ * once: order-independent by construction and bit-identical to `StreamingFedAvg` and to
+ * hierarchical aggregation with exact merging, so an aggregator may stream while a validator
+ * recomputes in batch. `"sorted-f64"` is the plain scheme (sort by nodeId, Float64 running sum,
+ * one rounding to f32): also reproducible, much slower, and it differs from the exact result in
+ * the last bit now and then.
  *
  * Duplicates in one batch: byte-identical copies of a node's update count once (a retried
  * upload); conflicting copies are all rejected, a choice that does not depend on order.
@@ -32,7 +34,9 @@ import {
   type RejectedUpdate,
   type Strategy,
 } from "./strategy.ts";
-import { checkUpdate, StreamingFedAvg } from "./streaming_fed_avg.ts";
+import { exactWeightedMean } from "./exact_weighted_mean.ts";
+import { checkWeight, MAX_UPDATES } from "./fixed_point_sum.ts";
+import { checkUpdate } from "./streaming_fed_avg.ts";
 
 /** How FedAvg sums: exact fixed-point (default) or Float64 in nodeId order. */
 export type Accumulation = "exact" | "sorted-f64";
@@ -57,16 +61,7 @@ export class FedAvg implements Strategy {
     if (updates.length === 0) throw new RangeError("Cannot aggregate: no updates");
     const length = updates[0]!.delta.length;
     const { unique, rejected } = dedupeUpdates(updates);
-    if (this.accumulation === "exact") {
-      const acc = new StreamingFedAvg(length);
-      for (const u of unique) acc.add(u); // checks each update and records rejects
-      rejected.push(...acc.rejected);
-      rejected.sort((a, b) => compareIds(a.nodeId, b.nodeId));
-      if (acc.count === 0) {
-        throw new RangeError(`Cannot aggregate: no valid update (${rejected.length} rejected)`);
-      }
-      return { ...acc.finish(), rejected };
-    }
+    if (this.accumulation === "exact") return exactFedAvg(unique, length, rejected);
     const valid: ClientUpdate[] = [];
     for (const u of unique) {
       const reason = checkUpdate(u, length);
@@ -79,6 +74,43 @@ export class FedAvg implements Strategy {
     }
     return { delta: sortedF64Mean(valid, length), accepted: valid.map((u) => u.nodeId), rejected };
   }
+}
+
+/** The exact path: shapes and weights checked here, values inside the wasm pass. */
+function exactFedAvg(
+  unique: readonly ClientUpdate[],
+  length: number,
+  rejected: RejectedUpdate[],
+): AggregateResult {
+  const candidates: ClientUpdate[] = [];
+  for (const u of unique) {
+    const reason = u.delta.length !== length
+      ? `length ${u.delta.length} != ${length}`
+      : checkWeight(u.numSamples);
+    if (reason === undefined) candidates.push(u);
+    else rejected.push({ nodeId: u.nodeId, reason });
+  }
+  if (candidates.length > MAX_UPDATES) {
+    throw new RangeError(`Cannot aggregate: more than ${MAX_UPDATES} updates; use clusters`);
+  }
+  const noneValid = () =>
+    new RangeError(`Cannot aggregate: no valid update (${rejected.length} rejected)`);
+  if (candidates.length === 0) throw noneValid();
+  const { mean, invalid } = exactWeightedMean(
+    candidates.map((u) => u.delta),
+    candidates.map((u) => u.numSamples),
+  );
+  for (const i of invalid.keys()) {
+    const u = candidates[i]!;
+    rejected.push({ nodeId: u.nodeId, reason: checkUpdate(u, length) ?? "rejected by the sum" });
+  }
+  rejected.sort((a, b) => compareIds(a.nodeId, b.nodeId));
+  if (mean === undefined) throw noneValid();
+  return {
+    delta: mean,
+    accepted: candidates.filter((_, i) => !invalid.has(i)).map((u) => u.nodeId),
+    rejected,
+  };
 }
 
 /** Float64 weighted mean in the given (sorted) order, rounded once to f32. */

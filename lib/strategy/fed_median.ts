@@ -1,7 +1,9 @@
 /**
  * Coordinate-wise median (Yin et al. 2018): each coordinate of the aggregate is the median
- * of the clients' values there. Robust while fewer than half the clients are Byzantine;
- * unweighted, because a Byzantine client could claim any numSamples.
+ * of the clients' values there (the mean of the middle two, in f64, for an even count). Robust
+ * while fewer than half the clients are Byzantine; unweighted, because a Byzantine client could
+ * claim any numSamples. Computed in wasm by a sorting network over blocks of coordinates
+ * (_columns.ts): the result is a function of the set of updates, never of their order.
  *
  * @example
  * ```ts
@@ -17,7 +19,8 @@
  * @module
  */
 import type { AggregateResult, ClientUpdate, Strategy } from "./strategy.ts";
-import { coordinateWise, prepareUpdates, sortedMedian } from "./_robust.ts";
+import { medianColumns } from "./_columns.ts";
+import { dropInvalid, prepareShapes } from "./_robust.ts";
 
 /** Options of {@link FedMedian}. */
 export interface FedMedianOptions {
@@ -36,11 +39,9 @@ export class FedMedian implements Strategy {
 
   /** Combines the round's updates; throws RangeError when none is usable. */
   aggregate(updates: readonly ClientUpdate[]): AggregateResult {
-    const { valid, rejected, length } = prepareUpdates(updates, this.name, this.#length);
-    return {
-      delta: coordinateWise(valid, length, sortedMedian),
-      accepted: valid.map((u) => u.nodeId),
-      rejected,
-    };
+    const prepared = prepareShapes(updates, this.name, this.#length);
+    const { state, invalid } = medianColumns(prepared.valid.map((u) => u.delta));
+    const { valid, rejected } = dropInvalid(prepared, invalid, this.name);
+    return { delta: state!, accepted: valid.map((u) => u.nodeId), rejected };
   }
 }

@@ -7,6 +7,11 @@
  * The selected updates are averaged uniformly by default: a Byzantine update that survives
  * selection must not gain weight by claiming a huge numSamples.
  *
+ * Speed and reproducibility: the pairwise distances run in wasm over blocks of coordinates
+ * (_columns.ts; f64 differences and squares summed in a fixed order, so each distance depends
+ * on its two updates only), and the mean of the selected updates is the exact fixed-point
+ * FedAvg sum (fixed_point_sum.ts): the result does not depend on arrival order.
+ *
  * @example
  * ```ts
  * import { Krum } from "./krum.ts";
@@ -18,7 +23,9 @@
  * @module
  */
 import type { AggregateResult, ClientUpdate, RejectedUpdate, Strategy } from "./strategy.ts";
-import { prepareUpdates, squaredDistances, weightedMean } from "./_robust.ts";
+import { squaredDistanceMatrix } from "./_columns.ts";
+import { dropInvalid, prepareShapes } from "./_robust.ts";
+import { exactWeightedMean } from "./exact_weighted_mean.ts";
 
 /** Options of {@link Krum}. */
 export interface KrumOptions {
@@ -56,10 +63,12 @@ export class Krum implements Strategy {
 
   /** Combines the round's updates; throws RangeError with fewer than 2f + 3 usable. */
   aggregate(updates: readonly ClientUpdate[]): AggregateResult {
-    const { valid, rejected, length } = prepareUpdates(updates, this.name, this.#length);
+    const prepared = prepareShapes(updates, this.name, this.#length);
+    const distances = squaredDistanceMatrix(prepared.valid.map((u) => u.delta));
+    const { valid, rejected } = dropInvalid(prepared, distances.invalid, this.name);
     const n = valid.length;
     checkKrumSize(this.name, n, this.f);
-    const scores = krumScores(squaredDistances(valid), n, range(n), this.f);
+    const scores = krumScores(distances.state!, n, range(n), this.f);
     const order = range(n).sort((a, b) => scores[a]! - scores[b]! || a - b);
     const m = Math.min(this.m === Infinity ? n - this.f : this.m, n);
     const chosen = order.slice(0, m).sort((a, b) => a - b);
@@ -73,7 +82,7 @@ export class Krum implements Strategy {
       })
     );
     return {
-      delta: weightedMean(selected, weights, length),
+      delta: exactWeightedMean(selected.map((u) => u.delta), weights).mean!,
       accepted: selected.map((u) => u.nodeId),
       rejected: out,
     };

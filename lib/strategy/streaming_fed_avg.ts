@@ -1,23 +1,20 @@
 /**
- * Streaming weighted FedAvg whose result is bit-identical whatever order updates arrive in.
+ * Streaming weighted FedAvg whose result is bit-identical whatever order updates arrive in, and
+ * bit-identical to batch `FedAvg` (fed_avg.ts) and to hierarchical aggregation with exact
+ * merging, so an aggregator may stream while a validator recomputes in batch.
  *
  * Why not a Float64 running sum: `(a + b) + c !== a + (b + c)` in floating point, so two
  * aggregators that receive the same updates in different orders can differ in the last bit,
  * and a validator could not reproduce the aggregate digest. Sorting fixes the order but needs
- * every update in memory at once.
- *
- * Scheme (exact fixed-point in three Float64 limbs, after Rump/Demmel-Nguyen "pre-rounding"):
- * each term `x = n_i * d_i[j]` (computed in f64; a pure function of the update) is split by
- * error-free extraction `q = (r + SIGMA) - SIGMA` into three pieces on a fixed global grid:
- * multiples of 2^0, 2^-33 and 2^-66. Each limb is a sum of multiples of its grid step with
- * magnitude below 2^53 steps, so every addition is exact and therefore associative: the limbs
- * hold the same values for any arrival order, and so does the final `(l0 + (l1 + l2)) / N`
- * rounded once to f32. The part of a term below 2^-67 is dropped (deterministically), an
- * absolute error of at most `count * 2^-67` on the weighted sum - far below f32 rounding for
- * any delta above ~1e-15. Limits, checked: `|n_i * d_i[j]| < 2^32` (else the update is
- * rejected as out of range) and at most 2^20 updates per accumulator (use `hierarchical.ts`
- * beyond). The sum of samples is accumulated the same way, so fractional weights are safe.
- * Memory: 24 bytes per parameter (three f64 limbs, interleaved).
+ * every update in memory at once. Here each term `n_i * d_i[j]` is rounded once to the grid
+ * 2^-64 and summed as integers ({@link FixedPointSum}: definition, error bound, limits): the
+ * error is at most `count * 2^-65` on the weighted sum, far below f32 rounding of the mean.
+ * Limits, checked: `|n_i * d_i[j]| < 2^28` (else the update is rejected as out of range),
+ * numSamples in [2^-24, 2^32), at most 2^20 updates per accumulator (use `hierarchical.ts`
+ * beyond). The sum of samples is exact too, so fractional weights are safe.
+ * Memory: 32 bytes per parameter in a wasm instance of its own (two i64 limbs, plus four pending
+ * updates that `add` copies and sums together), reused by the next accumulator after `finish`.
+ * `addAll` takes a whole round at once, block by block, at about the speed of batch FedAvg.
  *
  * Duplicates: `add` of a nodeId already counted is ignored (returns false, counted in
  * `duplicates`), so a retried upload never counts twice (the project's idempotency rule).
@@ -33,47 +30,31 @@
  *
  * @module
  */
-import type { AggregateResult, ClientUpdate, RejectedUpdate } from "./strategy.ts";
+import {
+  checkWeight,
+  ExactWeightSum,
+  FixedPointSum,
+  MAX_TERM,
+  MAX_UPDATES,
+} from "./fixed_point_sum.ts";
+import {
+  type AggregateResult,
+  type ClientUpdate,
+  compareIds,
+  type RejectedUpdate,
+} from "./strategy.ts";
 
-/** Largest accepted |numSamples * delta[j]| (exclusive). */
-export const MAX_TERM = 2 ** 32;
-/** Most updates one accumulator may count while keeping every limb sum exact. */
-export const MAX_UPDATES = 2 ** 20;
+export { MAX_TERM, MAX_UPDATES };
 
-// Extraction constants: (r + S) - S rounds r to a multiple of ulp(S) = S_k * 2^-52 / 1.5.
-const S0 = 1.5 * 2 ** 52; // grid 2^0   (|x| < 2^32, limb sum < 2^52)
-const S1 = 1.5 * 2 ** 19; // grid 2^-33 (|r0| <= 2^-1, limb sum < 2^19)
-const S2 = 1.5 * 2 ** -14; // grid 2^-66 (|r1| <= 2^-34, limb sum < 2^-14)
-
-/** Exactly adds `n * delta[j]` into interleaved limbs `acc[3j..3j+2]`. */
-export function depositExact(acc: Float64Array, delta: Float32Array, n: number): void {
-  for (let j = 0, k = 0; j < delta.length; j++, k += 3) {
-    const x = n * delta[j]!;
-    const q0 = (x + S0) - S0;
-    const r0 = x - q0;
-    const q1 = (r0 + S1) - S1;
-    const q2 = ((r0 - q1) + S2) - S2;
-    acc[k] = acc[k]! + q0;
-    acc[k + 1] = acc[k + 1]! + q1;
-    acc[k + 2] = acc[k + 2]! + q2;
-  }
-}
-
-/** Scalar version of the same exact scheme (for the sum of samples). */
-function depositScalar(limbs: Float64Array, x: number): void {
-  const q0 = (x + S0) - S0;
-  const r0 = x - q0;
-  const q1 = (r0 + S1) - S1;
-  limbs[0] = limbs[0]! + q0;
-  limbs[1] = limbs[1]! + q1;
-  limbs[2] = limbs[2]! + (((r0 - q1) + S2) - S2);
-}
-
-/** Returns why an update cannot be added, or undefined when it is usable. */
+/**
+ * Returns why an update cannot be added, or undefined when it is usable (plain TypeScript: the
+ * reference for the wasm scan, and the message when that scan rejects an update).
+ */
 export function checkUpdate(update: ClientUpdate, length: number): string | undefined {
   const { delta, numSamples: n } = update;
   if (delta.length !== length) return `length ${delta.length} != ${length}`;
-  if (!(n > 0) || !Number.isFinite(n)) return `numSamples ${n} not positive`;
+  const weight = checkWeight(n);
+  if (weight !== undefined) return weight;
   let max = 0;
   for (let j = 0; j < delta.length; j++) {
     const a = Math.abs(delta[j]!);
@@ -82,7 +63,7 @@ export function checkUpdate(update: ClientUpdate, length: number): string | unde
       max = a;
     }
   }
-  if (max * n >= MAX_TERM) return `numSamples * |delta| ${max * n} >= 2^32`;
+  if (max * n >= MAX_TERM) return `numSamples * |delta| ${max * n} >= 2^28`;
   return undefined;
 }
 
@@ -90,13 +71,12 @@ export function checkUpdate(update: ClientUpdate, length: number): string | unde
 export class StreamingFedAvg {
   /** Parameters per update. */
   readonly length: number;
-  #acc: Float64Array;
-  #samples = new Float64Array(3);
+  #sum: FixedPointSum | undefined;
+  #samples = new ExactWeightSum();
   #seen = new Set<string>();
   #accepted: string[] = [];
   #rejected: RejectedUpdate[] = [];
   #duplicates = 0;
-  #finished = false;
 
   /** Creates an accumulator for deltas of `length` parameters. */
   constructor(length: number) {
@@ -104,7 +84,7 @@ export class StreamingFedAvg {
       throw new RangeError(`Cannot create accumulator: length ${length} is not a positive integer`);
     }
     this.length = length;
-    this.#acc = new Float64Array(length * 3);
+    this.#sum = new FixedPointSum(length);
   }
 
   /** Updates counted so far. */
@@ -114,7 +94,7 @@ export class StreamingFedAvg {
 
   /** Sum of numSamples of counted updates (exact for integer counts). */
   get totalSamples(): number {
-    return limbsToNumber(this.#samples);
+    return this.#samples.value;
   }
 
   /** Adds ignored because their nodeId was already counted. */
@@ -133,24 +113,73 @@ export class StreamingFedAvg {
    * Throws after `finish()` or past MAX_UPDATES.
    */
   add(update: ClientUpdate): boolean {
-    if (this.#finished) throw new Error("Cannot add update: accumulator already finished");
+    const sum = this.#live("add update");
     if (this.#seen.has(update.nodeId)) {
       this.#duplicates++;
       return false;
     }
-    const reason = checkUpdate(update, this.length);
+    if (!this.#admit(update)) return false;
+    if (sum.add(update.delta, update.numSamples) !== undefined) {
+      this.#reject(update, checkUpdate(update, this.length));
+      return false;
+    }
+    this.#count(update);
+    return true;
+  }
+
+  /** Shape and weight checks (values are checked by the sum); records a reject. */
+  #admit(update: ClientUpdate): boolean {
+    const { delta, numSamples } = update;
+    const reason = delta.length !== this.length
+      ? `length ${delta.length} != ${this.length}`
+      : checkWeight(numSamples);
     if (reason !== undefined) {
-      this.#rejected.push({ nodeId: update.nodeId, reason });
+      this.#reject(update, reason);
       return false;
     }
     if (this.#accepted.length >= MAX_UPDATES) {
       throw new RangeError(`Cannot add update: more than ${MAX_UPDATES} updates; use clusters`);
     }
-    this.#seen.add(update.nodeId);
-    depositExact(this.#acc, update.delta, update.numSamples);
-    depositScalar(this.#samples, update.numSamples);
-    this.#accepted.push(update.nodeId);
     return true;
+  }
+
+  #reject(update: ClientUpdate, reason = "rejected by the exact sum"): void {
+    this.#rejected.push({ nodeId: update.nodeId, reason });
+  }
+
+  #count(update: ClientUpdate): void {
+    this.#seen.add(update.nodeId);
+    this.#samples.add(update.numSamples);
+    this.#accepted.push(update.nodeId);
+  }
+
+  /**
+   * `add` of each update in turn, with the same results bit for bit, but block by block over all
+   * of them (each update read once; about the speed of batch FedAvg). Returns how many counted.
+   */
+  addAll(updates: readonly ClientUpdate[]): number {
+    const sum = this.#live("add updates");
+    let counted = 0;
+    for (let from = 0; from < updates.length;) {
+      // A run of distinct new nodeIds; a repeat starts the next run, as sequential adds would.
+      const run: ClientUpdate[] = [];
+      const ids = new Set<string>();
+      for (; from < updates.length && !ids.has(updates[from]!.nodeId); from++) {
+        const u = updates[from]!;
+        ids.add(u.nodeId);
+        if (this.#seen.has(u.nodeId)) this.#duplicates++;
+        else if (this.#admit(u)) run.push(u);
+      }
+      const invalid = sum.addAll(run.map((u) => u.delta), run.map((u) => u.numSamples));
+      run.forEach((u, i) => {
+        if (invalid.has(i)) this.#reject(u, checkUpdate(u, this.length));
+        else {
+          this.#count(u);
+          counted++;
+        }
+      });
+    }
+    return counted;
   }
 
   /**
@@ -158,7 +187,7 @@ export class StreamingFedAvg {
    * equals adding the other's updates here directly, bit for bit.
    */
   merge(other: StreamingFedAvg): void {
-    if (this.#finished) throw new Error("Cannot merge: accumulator already finished");
+    const sum = this.#live("merge");
     if (other.length !== this.length) {
       throw new RangeError(`Cannot merge: length ${other.length} != ${this.length}`);
     }
@@ -168,9 +197,8 @@ export class StreamingFedAvg {
     if (this.count + other.count > MAX_UPDATES) {
       throw new RangeError(`Cannot merge: more than ${MAX_UPDATES} updates`);
     }
-    const a = this.#acc, b = other.#acc;
-    for (let k = 0; k < a.length; k++) a[k] = a[k]! + b[k]!;
-    for (let k = 0; k < 3; k++) this.#samples[k] = this.#samples[k]! + other.#samples[k]!;
+    sum.merge(other.#live("merge"));
+    this.#samples.merge(other.#samples);
     for (const id of other.#accepted) {
       this.#seen.add(id);
       this.#accepted.push(id);
@@ -183,28 +211,22 @@ export class StreamingFedAvg {
    * Throws RangeError when no update was counted. The accumulator is released afterwards.
    */
   finish(): AggregateResult {
-    if (this.#finished) throw new Error("Cannot finish: accumulator already finished");
+    const sum = this.#live("finish");
     if (this.count === 0) {
       throw new RangeError(`Cannot aggregate: no valid update (${this.#rejected.length} rejected)`);
     }
-    const total = this.totalSamples;
-    const acc = this.#acc;
-    const out = new Float32Array(this.length);
-    for (let j = 0, k = 0; j < out.length; j++, k += 3) {
-      out[j] = (acc[k]! + (acc[k + 1]! + acc[k + 2]!)) / total;
-    }
-    this.#finished = true;
-    this.#acc = new Float64Array(0);
+    const delta = sum.divide(this.totalSamples);
+    sum.release();
+    this.#sum = undefined;
     return {
-      delta: out,
-      accepted: [...this.#accepted].sort(),
-      rejected: [...this.#rejected].sort((a, b) =>
-        a.nodeId < b.nodeId ? -1 : +(a.nodeId > b.nodeId)
-      ),
+      delta,
+      accepted: [...this.#accepted].sort(compareIds),
+      rejected: [...this.#rejected].sort((a, b) => compareIds(a.nodeId, b.nodeId)),
     };
   }
-}
 
-function limbsToNumber(limbs: Float64Array): number {
-  return limbs[0]! + (limbs[1]! + limbs[2]!);
+  #live(action: string): FixedPointSum {
+    if (!this.#sum) throw new Error(`Cannot ${action}: accumulator already finished`);
+    return this.#sum;
+  }
 }

@@ -42,7 +42,7 @@ Deno.test("StreamingFedAvg: bad input skipped and counted; a rejected node may r
   assert.equal(acc.add({ ...b!, delta: new Float32Array([NaN, 0, 0]) }), false);
   assert.equal(acc.add({ ...c!, numSamples: 0 }), false);
   assert.equal(
-    acc.add({ nodeId: "0xz", delta: new Float32Array([1, 1, 1]), numSamples: 2 ** 33 }),
+    acc.add({ nodeId: "0xz", delta: new Float32Array([1, 2 ** 20, 1]), numSamples: 2 ** 8 }),
     false,
   );
   for (const u of [a!, b!, c!]) assert.equal(acc.add(u), true);
@@ -51,8 +51,8 @@ Deno.test("StreamingFedAvg: bad input skipped and counted; a rejected node may r
   const result = acc.finish();
   assert.deepEqual([...result.delta], [1.25, 1.5, 0.5]);
   assert.deepEqual(result.rejected.map((r) => r.nodeId), ["0xa", "0xb", "0xc", "0xz"]);
-  assert.match(result.rejected[3]!.reason, /2\^32/);
-  assert.ok(MAX_TERM === 2 ** 32);
+  assert.match(result.rejected[3]!.reason, /2\^28/);
+  assert.ok(MAX_TERM === 2 ** 28);
 });
 
 Deno.test("StreamingFedAvg: finish with nothing counted throws; finish is once", () => {
@@ -133,4 +133,33 @@ Deno.test("StreamingFedAvg: merge equals adding directly; a node in both throws"
   x.add(updates[0]!);
   y.add(updates[0]!);
   assert.throws(() => x.merge(y), RangeError);
+});
+
+Deno.test("StreamingFedAvg.addAll: same bytes, accepted, rejected and duplicates as add", () => {
+  // Prepare: repeats (a retry, a conflicting copy), a NaN in a late block, a bad weight
+  const updates = randomUpdates(30, 9_000, 6);
+  const nan = { ...updates[4]!, nodeId: "0xbad", delta: updates[4]!.delta.slice() };
+  nan.delta[8_999] = NaN;
+  const batch = [
+    ...updates.slice(0, 20),
+    nan,
+    { ...updates[3]! }, // a retry of a counted node: ignored
+    { ...updates[5]!, nodeId: "0xzero", numSamples: 0 },
+    { ...nan, delta: updates[4]!.delta.slice() }, // 0xbad retries with a valid update
+    ...updates.slice(20),
+  ];
+  const one = new StreamingFedAvg(9_000);
+  for (const u of batch) one.add(u);
+  const all = new StreamingFedAvg(9_000);
+  // Execute
+  const counted = all.addAll(batch);
+  // Assert
+  assert.equal(counted, 31);
+  assert.equal(all.duplicates, one.duplicates);
+  assert.equal(all.totalSamples, one.totalSamples);
+  const [a, b] = [all.finish(), one.finish()];
+  assert.ok(sameBytes(a.delta, b.delta));
+  assert.deepEqual(a.accepted, b.accepted);
+  assert.deepEqual(a.rejected, b.rejected);
+  assert.deepEqual(a.rejected.map((r) => r.nodeId), ["0xbad", "0xzero"]);
 });
