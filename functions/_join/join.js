@@ -47924,84 +47924,88 @@ async function setUpJoin(document2) {
     $2("join-run").disabled = true;
     const pasted = ($2("operator-key").value ?? "").trim();
     $2("operator-key").value = "";
-    join2(pasted).catch((e) => {
+    join2(document2, $2, {
+      key,
+      storage,
+      privateKey: pasted
+    }).catch((e) => {
       document2.body.dataset.join = "error";
       $2("join-status").textContent = `failed: ${e.message}`;
       $2("join-run").disabled = false;
     });
   });
-  async function join2(privateKey) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
-      throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
-    }
-    const res = await fetch(new URL("/info", location.href));
-    if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
-    const info = await res.json();
-    const account = privateKeyToAccount(privateKey);
-    const client = createArthaClient({
-      rpcUrl: info.rpcUrl,
-      chainId: info.chainId,
-      account
-    });
-    const kernel = new Worker(new URL("/join/worker.js", location.href), {
-      type: "module"
-    });
-    const live = {
-      steps: 0,
-      bytesSent: 0,
-      rounds: 0,
-      closed: 0,
-      reward: 0n
-    };
-    const worker = new BrowserWorker({
-      coordinator: httpCoordinator(location.origin),
-      client,
-      addresses: info.addresses,
-      chainId: info.chainId,
-      key,
-      stateStorage: storage,
-      kernel,
-      wasmUrl: new URL("/join/kernel.wasm", location.href).href,
-      retries: 2,
-      onProgress: (e) => show(e, live)
-    });
-    $2("join-status").textContent = `registering with operator ${account.address}...`;
-    await worker.register();
-    document2.body.dataset.join = "running";
-    await worker.run(void 0, 500);
+}
+async function join2(document2, $2, o) {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(o.privateKey)) {
+    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
   }
-  function show(e, live) {
-    if (e.kind === "step") {
-      live.steps++;
-      live.loss = e.loss;
-      live.tokensPerSecond = e.tokensPerSecond || live.tokensPerSecond;
-      $2("join-status").textContent = `training round ${e.round + 1}: step ${e.step + 1} / ${e.steps}`;
-    } else {
-      if (e.kind === "registered") document2.body.dataset.join = "registered";
-      if (e.kind === "submitted") {
-        live.bytesSent += e.bytes;
-        live.rounds++;
-        document2.body.dataset.joinRounds = String(live.rounds);
-      }
-      if (e.kind === "roundClosed") live.closed++;
-      if (e.kind === "finalized") live.reward += e.reward;
-      const line = describeEvent(e);
-      if (line) {
-        $2("join-status").textContent = line;
-        const log = $2("join-log");
-        log.textContent = `${line}
+  const res = await fetch(new URL("/info", location.href));
+  if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
+  const info = await res.json();
+  const account = privateKeyToAccount(o.privateKey);
+  const client = createArthaClient({
+    rpcUrl: info.rpcUrl,
+    chainId: info.chainId,
+    account
+  });
+  const kernel = new Worker(new URL("/join/worker.js", location.href), {
+    type: "module"
+  });
+  const live = {
+    steps: 0,
+    bytesSent: 0,
+    rounds: 0,
+    closed: 0,
+    reward: 0n
+  };
+  const worker = new BrowserWorker({
+    coordinator: httpCoordinator(location.origin),
+    client,
+    addresses: info.addresses,
+    chainId: info.chainId,
+    key: o.key,
+    stateStorage: o.storage,
+    kernel,
+    wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+    retries: 2,
+    onProgress: (e) => show(document2, $2, e, live)
+  });
+  $2("join-status").textContent = `registering with operator ${account.address}...`;
+  await worker.register();
+  document2.body.dataset.join = "running";
+  await worker.run(void 0, 500);
+}
+function show(document2, $2, e, live) {
+  if (e.kind === "step") {
+    live.steps++;
+    live.loss = e.loss;
+    live.tokensPerSecond = e.tokensPerSecond || live.tokensPerSecond;
+    $2("join-status").textContent = `training round ${e.round + 1}: step ${e.step + 1} / ${e.steps}`;
+  } else {
+    if (e.kind === "registered") document2.body.dataset.join = "registered";
+    if (e.kind === "submitted") {
+      live.bytesSent += e.bytes;
+      live.rounds++;
+      document2.body.dataset.joinRounds = String(live.rounds);
+    }
+    if (e.kind === "roundClosed") live.closed++;
+    if (e.kind === "finalized") live.reward += e.reward;
+    const line = describeEvent(e);
+    if (line) {
+      $2("join-status").textContent = line;
+      const log = $2("join-log");
+      log.textContent = `${line}
 ${log.textContent ?? ""}`.slice(0, 2e4);
-      }
     }
-    $2("join-live").textContent = [
-      `steps ${live.steps}`,
-      `loss ${live.loss?.toFixed(4) ?? "-"}`,
-      `${Math.round(live.tokensPerSecond ?? 0)} tokens/s`,
-      `${live.bytesSent.toLocaleString("en")} bytes sent`,
-      `${live.rounds} rounds submitted, ${live.closed} closed`,
-      `rewards ${formatEther2(live.reward)} ARTH`
-    ].join(" \xB7 ");
   }
+  $2("join-live").textContent = [
+    `steps ${live.steps}`,
+    `loss ${live.loss?.toFixed(4) ?? "-"}`,
+    `${Math.round(live.tokensPerSecond ?? 0)} tokens/s`,
+    `${live.bytesSent.toLocaleString("en")} bytes sent`,
+    `${live.rounds} rounds submitted, ${live.closed} closed`,
+    `rewards ${formatEther2(live.reward)} ARTH`
+  ].join(" \xB7 ");
 }
 function exportKey(document2, key) {
   const blob = new Blob([

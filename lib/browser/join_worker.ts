@@ -21,7 +21,7 @@ import type { WorkerEvent } from "../worker/events.ts";
 import { describeEvent } from "../worker/view.ts";
 import { BrowserWorker } from "./browser_worker.ts";
 import { loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
-import { openIndexedDbStateStorage } from "./state_storage.ts";
+import { type IndexedDbStateStorage, openIndexedDbStateStorage } from "./state_storage.ts";
 
 /** What the page needs of its document, as browsers define it (Deno has no DOM types). */
 export interface JoinDocument {
@@ -55,9 +55,12 @@ interface Live {
   reward: bigint;
 }
 
+/** An element of the page by id (the page's own markup: missing means a broken page). */
+type Lookup = (id: string) => JoinElement;
+
 /** Wires the join form of `document`; returns once the node key is shown. */
 export async function setUpJoin(document: JoinDocument): Promise<void> {
-  const $ = (id: string): JoinElement => {
+  const $: Lookup = (id) => {
     const el = document.getElementById(id);
     if (!el) throw new Error(`Cannot run the join page: no #${id}`);
     return el;
@@ -70,75 +73,79 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     $("join-run").disabled = true;
     const pasted = ($("operator-key").value ?? "").trim();
     $("operator-key").value = "";
-    join(pasted).catch((e) => {
+    join(document, $, { key, storage, privateKey: pasted }).catch((e) => {
       document.body.dataset.join = "error";
       $("join-status").textContent = `failed: ${(e as Error).message}`;
       $("join-run").disabled = false;
     });
   });
+}
 
-  async function join(privateKey: string): Promise<void> {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
-      throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
-    }
-    const res = await fetch(new URL("/info", location.href));
-    if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
-    const info = await res.json() as Info;
-    const account = privateKeyToAccount(privateKey as Hex);
-    const client = createArthaClient({ rpcUrl: info.rpcUrl, chainId: info.chainId, account });
-    const kernel = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
-    const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
-    const worker = new BrowserWorker({
-      coordinator: httpCoordinator(location.origin),
-      client,
-      addresses: info.addresses,
-      chainId: info.chainId,
-      key,
-      stateStorage: storage,
-      kernel,
-      wasmUrl: new URL("/join/kernel.wasm", location.href).href,
-      retries: 2,
-      onProgress: (e) => show(e, live),
-    });
-    $("join-status").textContent = `registering with operator ${account.address}...`;
-    await worker.register();
-    document.body.dataset.join = "running";
-    await worker.run(undefined, 500);
+/** Registers the node with the pasted operator key, then runs the Worker's loop in this tab. */
+async function join(
+  document: JoinDocument,
+  $: Lookup,
+  o: { key: NodeKey; storage: IndexedDbStateStorage; privateKey: string },
+): Promise<void> {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(o.privateKey)) {
+    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
   }
+  const res = await fetch(new URL("/info", location.href));
+  if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
+  const info = await res.json() as Info;
+  const account = privateKeyToAccount(o.privateKey as Hex);
+  const client = createArthaClient({ rpcUrl: info.rpcUrl, chainId: info.chainId, account });
+  const kernel = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
+  const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
+  const worker = new BrowserWorker({
+    coordinator: httpCoordinator(location.origin),
+    client,
+    addresses: info.addresses,
+    chainId: info.chainId,
+    key: o.key,
+    stateStorage: o.storage,
+    kernel,
+    wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+    retries: 2,
+    onProgress: (e) => show(document, $, e, live),
+  });
+  $("join-status").textContent = `registering with operator ${account.address}...`;
+  await worker.register();
+  document.body.dataset.join = "running";
+  await worker.run(undefined, 500);
+}
 
-  function show(e: WorkerEvent, live: Live): void {
-    if (e.kind === "step") {
-      live.steps++;
-      live.loss = e.loss;
-      live.tokensPerSecond = e.tokensPerSecond || live.tokensPerSecond;
-      $("join-status").textContent = `training round ${e.round + 1}: step ${
-        e.step + 1
-      } / ${e.steps}`;
-    } else {
-      if (e.kind === "registered") document.body.dataset.join = "registered";
-      if (e.kind === "submitted") {
-        live.bytesSent += e.bytes;
-        live.rounds++;
-        document.body.dataset.joinRounds = String(live.rounds);
-      }
-      if (e.kind === "roundClosed") live.closed++;
-      if (e.kind === "finalized") live.reward += e.reward;
-      const line = describeEvent(e);
-      if (line) {
-        $("join-status").textContent = line;
-        const log = $("join-log");
-        log.textContent = `${line}\n${log.textContent ?? ""}`.slice(0, 20_000);
-      }
+/** Shows one worker event: the status line, the log and the live figures. */
+function show(document: JoinDocument, $: Lookup, e: WorkerEvent, live: Live): void {
+  if (e.kind === "step") {
+    live.steps++;
+    live.loss = e.loss;
+    live.tokensPerSecond = e.tokensPerSecond || live.tokensPerSecond;
+    $("join-status").textContent = `training round ${e.round + 1}: step ${e.step + 1} / ${e.steps}`;
+  } else {
+    if (e.kind === "registered") document.body.dataset.join = "registered";
+    if (e.kind === "submitted") {
+      live.bytesSent += e.bytes;
+      live.rounds++;
+      document.body.dataset.joinRounds = String(live.rounds);
     }
-    $("join-live").textContent = [
-      `steps ${live.steps}`,
-      `loss ${live.loss?.toFixed(4) ?? "-"}`,
-      `${Math.round(live.tokensPerSecond ?? 0)} tokens/s`,
-      `${live.bytesSent.toLocaleString("en")} bytes sent`,
-      `${live.rounds} rounds submitted, ${live.closed} closed`,
-      `rewards ${formatEther(live.reward)} ARTH`,
-    ].join(" · ");
+    if (e.kind === "roundClosed") live.closed++;
+    if (e.kind === "finalized") live.reward += e.reward;
+    const line = describeEvent(e);
+    if (line) {
+      $("join-status").textContent = line;
+      const log = $("join-log");
+      log.textContent = `${line}\n${log.textContent ?? ""}`.slice(0, 20_000);
+    }
   }
+  $("join-live").textContent = [
+    `steps ${live.steps}`,
+    `loss ${live.loss?.toFixed(4) ?? "-"}`,
+    `${Math.round(live.tokensPerSecond ?? 0)} tokens/s`,
+    `${live.bytesSent.toLocaleString("en")} bytes sent`,
+    `${live.rounds} rounds submitted, ${live.closed} closed`,
+    `rewards ${formatEther(live.reward)} ARTH`,
+  ].join(" · ");
 }
 
 /** Saves the node key file (what `worker.ts --key` reads): keep it secret. */

@@ -202,6 +202,28 @@ export async function postSigned(
   });
 }
 
+/** What every scenario of one fixture shares: the chain, its accounts, the store, the trainer. */
+interface Shared {
+  net: Devnet;
+  dir: string;
+  clients: ArthaClient[];
+  coordinator: ArthaClient;
+  owner: ArthaClient;
+  addresses: ArthaAddresses;
+  store: Store;
+  trainer: ReturnType<typeof processTrainer>;
+  operators: number;
+  kvs: Deno.Kv[];
+  turn: { kv: number; operator: number };
+}
+
+/** A scenario's coordinator before its helpers: context and the two ways to call it. */
+interface Base {
+  ctx: Context;
+  call(path: string, init?: RequestInit): Promise<Response>;
+  post(path: string, body: unknown): Promise<Response>;
+}
+
 /**
  * Starts anvil, deploys the contracts and opens the store in a temp dir: `store` picks its backend
  * (default ARTHA_TEST_STORE, else fs; kv opens a KV file of its own).
@@ -216,260 +238,269 @@ export async function setupCoordinator(
   const dir = await Deno.makeTempDir({ prefix: "artha-fn-test-" });
   const kvs: Deno.Kv[] = [];
   let store: Store | undefined;
-  try {
-    const clients = net.accounts.map((account) =>
-      createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
-    );
-    const coordinator = clients[0]!;
-    const owner = clients[1]!;
-    const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
-    store = await openStore({ kind, dir: `${dir}/svdb`, kv: `${dir}/svdb.kv` });
-    const s = store;
-    const trainer = processTrainer();
-    let kvCount = 0;
-    let operatorTurn = 0;
-
-    const scenario = async (
-      o: { config?: Partial<Context["config"]> } = {},
-    ): Promise<Scenario> => {
-      const kv = await Deno.openKv(`${dir}/coordinator-${kvCount++}.kv`);
-      kvs.push(kv);
-      let offset = 0;
-      const ctx: Context = {
-        kv,
-        store: s,
-        chain: { client: coordinator, addresses, chainId: net.chainId },
-        config: { ...DEFAULT_CONFIG, ...o.config },
-        now: () => Date.now() + offset,
-      };
-      const route = createRouter(ctx);
-      const call = (path: string, init?: RequestInit) =>
-        route(new Request(`http://coordinator${path}`, init));
-      const post = (path: string, body: unknown) =>
-        call(path, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: typeof body === "string" ? body : JSON.stringify(body),
-        });
-
-      const node = async (n: { bind?: boolean; operator?: number } = {}): Promise<TestNode> => {
-        const operator = clients[2 + (n.operator ?? operatorTurn++ % operators)]!;
-        const key = generateNodeKey();
-        const cheat: WorkerCheat = {};
-        const worker = new CheatingWorker({
-          coordinator: call,
-          client: operator,
-          addresses,
-          chainId: net.chainId,
-          key,
-          trainer,
-          heartbeatEveryMs: Infinity,
-          now: ctx.now,
-        }, cheat);
-        if (n.bind ?? true) {
-          await worker.register();
-        } else {
-          await registerNode(operator, {
-            addresses,
-            nodePubkey: key.publicKeyHex,
-            role: NodeRole.GPUProvider,
-            region: "test",
-            caps: encodeCaps(LAPTOP),
-            slaId: ZERO32,
-            bindingSignature: signBinding(key, {
-              chainId: net.chainId,
-              registry: addresses.registry,
-              operator: operator.account.address,
-              nonce: await bindingNonce(operator, {
-                addresses,
-                operator: operator.account.address,
-              }),
-            }),
-          });
-        }
-        return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
-      };
-
-      const jobRecord = async (jobId: Hex) => (await getJob(kv, jobId)).value!;
-
-      const job = async (j: JobOptions = {}): Promise<TestJob> => {
-        const nodes = j.nodes ?? 2;
-        const rounds = j.rounds ?? 2;
-        const { spec, specCid } = await prepareJob(s, {
-          model: TINY_MODEL,
-          shards: tinyShards(j.shards ?? Math.max(2, nodes)),
-          rounds,
-          localSteps: j.localSteps ?? 2,
-          ...TINY_BATCH,
-          quorum: j.quorum,
-          deadlineMs: j.deadlineMs,
-          asynchronous: j.asynchronous,
-          hierarchical: j.hierarchical,
-          clusterSize: j.clusterSize,
-          clusterAudit: j.clusterAudit,
-          layers: j.layers,
-          verification: j.verification,
-          compression: j.compression,
-          robust: j.robust,
-          privacy: j.privacy,
-          secureAggregation: j.secureAggregation,
-          nodes,
-          valBytesPerShard: 256,
-        });
-        const { jobId } = await submitTrain(owner, {
-          addresses,
-          budget: parseEther("10"),
-          terms: {
-            modelCid: spec.initialWeights,
-            datasetCid: spec.shards[0]!.cid,
-            paramsHash: jobSpecHash(spec),
-            rounds,
-            nodesWanted: nodes,
-            redundancy: 1,
-            baseRatePerSecond: parseEther("0.001"),
-            targetImprovementBps: 100,
-            ...workTerms(spec),
-          },
-        });
-        let modelId: Hex | undefined;
-        if (j.model) {
-          modelId = await registerModel(owner, {
-            addresses,
-            name: `model-${jobId.slice(2, 10)}`,
-            jobId,
-            publisher: coordinator.account.address,
-          });
-        }
-        const all: TestNode[] = [];
-        for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await node());
-        const res = await read(await post("/assign", { jobId, specCid, modelId }));
-        if (res.status !== 200) {
-          throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
-        }
-        const record = res.body as JobRecord;
-        const byKey = new Map(all.map((n) => [n.nodePubkey, n]));
-        const assigned = record.assigned.map((k) => byKey.get(k)!);
-        const spares = all.filter((n) => !record.assigned.includes(n.nodePubkey));
-        return { jobId, spec, specCid, modelId, nodes: assigned, spares, record };
-      };
-
-      const train = async (
-        job: TestJob,
-        n: TestNode,
-        t: { commit?: boolean; slot?: number } = {},
-      ): Promise<TrainedUpdate> => {
-        const task = await taskFor(ctx, n.nodePubkey);
-        if (task.status !== "task") throw new Error(`node has no task: ${task.status}`);
-        const global = await loadWeights(s, task.globalCid);
-        const c = job.spec.compression;
-        const codec = c
-          ? codecFor(c, { jobSeed: job.spec.seed, round: task.round, slot: t.slot ?? task.slot })
-          : undefined;
-        const result = trainLocal(
-          trainer,
-          global,
-          {
-            jobId: task.jobId,
-            round: task.round,
-            seed: task.seed,
-            localSteps: job.spec.localSteps,
-            proofEvery: job.spec.proofEvery,
-            domain: arthaDomain(net.chainId, addresses.proofs),
-            data: await s.get(task.shard.cid),
-            hyper: roundHyper(job.spec, task.round),
-          },
-          n.key,
-          { encode: codec && ((d) => codec.encode(d).bytes) },
-        );
-        // A secure job's update is never uploaded (lib/worker/deliver.ts uploadUpdate).
-        const updateCid = job.spec.secureAggregation ? SECURE_UPDATE_CID : (await s.put(
-          result.payload ?? encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
-        )).toString();
-        if (t.commit ?? true) {
-          await commitRound(n.operator, {
-            addresses,
-            commit: {
-              jobId: task.jobId,
-              round: task.round,
-              nodePubkey: n.key.publicKeyHex,
-              lossDigest: result.lossDigest,
-              gradientDigest: result.gradientDigest,
-              weightsDigest: result.weightsDigest,
-              proofsRoot: result.proofsRoot,
-            },
-          });
-        }
-        const envelope = signEnvelope(
-          n.key,
-          envelopeOf(result, {
-            jobId: task.jobId,
-            round: task.round,
-            nodePubkey: n.key.publicKeyHex,
-            updateCid,
-          }),
-          arthaDomain(net.chainId, addresses.proofs),
-        );
-        return { envelope, result, updateCid };
-      };
-
-      const deliver = async (job: TestJob, list: TestNode[]) => {
-        for (const n of list) {
-          const u = await train(job, n);
-          const res = await post("/aggregate/update", envelopeToJson(u.envelope));
-          if (res.status !== 201) throw new Error(`update: ${res.status} ${await res.text()}`);
-        }
-      };
-
-      return {
-        ctx,
-        advance: (ms) => void (offset += ms),
-        route,
-        call,
-        post,
-        node,
-        job,
-        train,
-        deliver,
-        jobRecord,
-      };
-    };
-
-    const chainJob = async (jobId: Hex) => {
-      const j = await coordinator.readContract({
-        address: addresses.jobs,
-        abi: abis.jobs,
-        functionName: "getJob",
-        args: [jobId],
-      });
-      return {
-        currentRound: Number(j.currentRound),
-        status: Number(j.status),
-        latestCheckpointCid: j.latestCheckpointCid,
-      };
-    };
-
-    return {
-      net,
-      addresses,
-      domain: arthaDomain(net.chainId, addresses.proofs),
-      store: s,
-      clients,
-      coordinator,
-      owner,
-      scenario,
-      chainJob,
-      async [Symbol.asyncDispose]() {
-        for (const kv of kvs) kv.close();
-        await s.close();
-        await net.stop();
-        await Deno.remove(dir, { recursive: true });
-      },
-    };
-  } catch (e) {
+  const dispose = async () => {
     for (const kv of kvs) kv.close();
     await store?.close();
     await net.stop();
     await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    const clients = net.accounts.map((account) =>
+      createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
+    );
+    const [coordinator, owner] = [clients[0]!, clients[1]!];
+    const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
+    store = await openStore({ kind, dir: `${dir}/svdb`, kv: `${dir}/svdb.kv` });
+    const sh: Shared = {
+      net,
+      dir,
+      clients,
+      coordinator,
+      owner,
+      addresses,
+      store,
+      trainer: processTrainer(),
+      operators,
+      kvs,
+      turn: { kv: 0, operator: 0 },
+    };
+    return {
+      net,
+      addresses,
+      domain: arthaDomain(net.chainId, addresses.proofs),
+      store,
+      clients,
+      coordinator,
+      owner,
+      scenario: (o) => openScenario(sh, o),
+      chainJob: (jobId) => chainJobOf(sh, jobId),
+      [Symbol.asyncDispose]: dispose,
+    };
+  } catch (e) {
+    await dispose();
     throw e;
   }
+}
+
+/** A fresh coordinator state (KV file, clock) over the fixture's chain and store. */
+async function openScenario(
+  sh: Shared,
+  o: { config?: Partial<Context["config"]> } = {},
+): Promise<Scenario> {
+  const kv = await Deno.openKv(`${sh.dir}/coordinator-${sh.turn.kv++}.kv`);
+  sh.kvs.push(kv);
+  let offset = 0;
+  const ctx: Context = {
+    kv,
+    store: sh.store,
+    chain: { client: sh.coordinator, addresses: sh.addresses, chainId: sh.net.chainId },
+    config: { ...DEFAULT_CONFIG, ...o.config },
+    now: () => Date.now() + offset,
+  };
+  const route = createRouter(ctx);
+  const call = (path: string, init?: RequestInit) =>
+    route(new Request(`http://coordinator${path}`, init));
+  const post = (path: string, body: unknown) =>
+    call(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  const base: Base = { ctx, call, post };
+  const train = (job: TestJob, n: TestNode, t?: { commit?: boolean; slot?: number }) =>
+    trainUpdate(sh, base, job, n, t);
+  return {
+    ctx,
+    advance: (ms) => void (offset += ms),
+    route,
+    call,
+    post,
+    node: (n) => addNode(sh, base, n),
+    job: (j) => startTestJob(sh, base, j),
+    train,
+    deliver: async (job, list) => {
+      for (const n of list) {
+        const u = await train(job, n);
+        const res = await post("/aggregate/update", envelopeToJson(u.envelope));
+        if (res.status !== 201) throw new Error(`update: ${res.status} ${await res.text()}`);
+      }
+    },
+    jobRecord: async (jobId) => (await getJob(kv, jobId)).value!,
+  };
+}
+
+/** A laptop worker of the next operator: registered and bound, or registered unbound. */
+async function addNode(
+  sh: Shared,
+  b: Base,
+  n: { bind?: boolean; operator?: number } = {},
+): Promise<TestNode> {
+  const operator = sh.clients[2 + (n.operator ?? sh.turn.operator++ % sh.operators)]!;
+  const key = generateNodeKey();
+  const cheat: WorkerCheat = {};
+  const { addresses, net } = sh;
+  const worker = new CheatingWorker({
+    coordinator: b.call,
+    client: operator,
+    addresses,
+    chainId: net.chainId,
+    key,
+    trainer: sh.trainer,
+    heartbeatEveryMs: Infinity,
+    now: b.ctx.now,
+  }, cheat);
+  if (n.bind ?? true) {
+    await worker.register();
+    return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
+  }
+  const nonce = await bindingNonce(operator, { addresses, operator: operator.account.address });
+  await registerNode(operator, {
+    addresses,
+    nodePubkey: key.publicKeyHex,
+    role: NodeRole.GPUProvider,
+    region: "test",
+    caps: encodeCaps(LAPTOP),
+    slaId: ZERO32,
+    bindingSignature: signBinding(key, {
+      chainId: net.chainId,
+      registry: addresses.registry,
+      operator: operator.account.address,
+      nonce,
+    }),
+  });
+  return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
+}
+
+/** Prepares, escrows and assigns a tiny job; its nodes are registered on the way. */
+async function startTestJob(sh: Shared, b: Base, j: JobOptions = {}): Promise<TestJob> {
+  const nodes = j.nodes ?? 2;
+  const { spec, specCid } = await prepareJob(sh.store, {
+    model: TINY_MODEL,
+    shards: tinyShards(j.shards ?? Math.max(2, nodes)),
+    rounds: j.rounds ?? 2,
+    localSteps: j.localSteps ?? 2,
+    ...TINY_BATCH,
+    ...specOptions(j),
+    nodes,
+    valBytesPerShard: 256,
+  });
+  const jobId = await escrowTestJob(sh, spec, nodes);
+  let modelId: Hex | undefined;
+  if (j.model) {
+    modelId = await registerModel(sh.owner, {
+      addresses: sh.addresses,
+      name: `model-${jobId.slice(2, 10)}`,
+      jobId,
+      publisher: sh.coordinator.account.address,
+    });
+  }
+  const all: TestNode[] = [];
+  for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await addNode(sh, b));
+  const res = await read(await b.post("/assign", { jobId, specCid, modelId }));
+  if (res.status !== 200) throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
+  const record = res.body as JobRecord;
+  const byKey = new Map(all.map((n) => [n.nodePubkey, n]));
+  const assigned = record.assigned.map((k) => byKey.get(k)!);
+  const spares = all.filter((n) => !record.assigned.includes(n.nodePubkey));
+  return { jobId, spec, specCid, modelId, nodes: assigned, spares, record };
+}
+
+/** The job options that go into the spec as they are. */
+function specOptions(j: JobOptions) {
+  const { quorum, deadlineMs, asynchronous, hierarchical, clusterSize, clusterAudit } = j;
+  const { layers, verification, compression, robust, privacy, secureAggregation } = j;
+  return {
+    quorum,
+    deadlineMs,
+    asynchronous,
+    hierarchical,
+    clusterSize,
+    clusterAudit,
+    layers,
+    verification,
+    compression,
+    robust,
+    privacy,
+    secureAggregation,
+  };
+}
+
+/** The owner escrows 10 ARTH for `spec` with `nodes` nodes; returns the job id. */
+async function escrowTestJob(sh: Shared, spec: JobSpec, nodes: number): Promise<Hex> {
+  const { jobId } = await submitTrain(sh.owner, {
+    addresses: sh.addresses,
+    budget: parseEther("10"),
+    terms: {
+      modelCid: spec.initialWeights,
+      datasetCid: spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(spec),
+      rounds: spec.rounds,
+      nodesWanted: nodes,
+      redundancy: 1,
+      baseRatePerSecond: parseEther("0.001"),
+      targetImprovementBps: 100,
+      ...workTerms(spec),
+    },
+  });
+  return jobId;
+}
+
+/** Trains a node's task of the open round, uploads it and (by default) commits it on chain. */
+async function trainUpdate(
+  sh: Shared,
+  b: Base,
+  job: TestJob,
+  n: TestNode,
+  t: { commit?: boolean; slot?: number } = {},
+): Promise<TrainedUpdate> {
+  const task = await taskFor(b.ctx, n.nodePubkey);
+  if (task.status !== "task") throw new Error(`node has no task: ${task.status}`);
+  const c = job.spec.compression;
+  const codec = c
+    ? codecFor(c, { jobSeed: job.spec.seed, round: task.round, slot: t.slot ?? task.slot })
+    : undefined;
+  const domain = arthaDomain(sh.net.chainId, sh.addresses.proofs);
+  const result = trainLocal(
+    sh.trainer,
+    await loadWeights(sh.store, task.globalCid),
+    {
+      jobId: task.jobId,
+      round: task.round,
+      seed: task.seed,
+      localSteps: job.spec.localSteps,
+      proofEvery: job.spec.proofEvery,
+      domain,
+      data: await sh.store.get(task.shard.cid),
+      hyper: roundHyper(job.spec, task.round),
+    },
+    n.key,
+    { encode: codec && ((d) => codec.encode(d).bytes) },
+  );
+  // A secure job's update is never uploaded (lib/worker/deliver.ts uploadUpdate).
+  const updateCid = job.spec.secureAggregation ? SECURE_UPDATE_CID : (await sh.store.put(
+    result.payload ?? encodeCheckpoint(job.spec.model, result.delta, { kind: "delta" }),
+  )).toString();
+  const at = { jobId: task.jobId, round: task.round, nodePubkey: n.key.publicKeyHex };
+  if (t.commit ?? true) {
+    const { lossDigest, gradientDigest, weightsDigest, proofsRoot } = result;
+    const commit = { ...at, lossDigest, gradientDigest, weightsDigest, proofsRoot };
+    await commitRound(n.operator, { addresses: sh.addresses, commit });
+  }
+  const envelope = signEnvelope(n.key, envelopeOf(result, { ...at, updateCid }), domain);
+  return { envelope, result, updateCid };
+}
+
+/** AIJobManager.getJob as the tests read it. */
+async function chainJobOf(sh: Shared, jobId: Hex) {
+  const j = await sh.coordinator.readContract({
+    address: sh.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "getJob",
+    args: [jobId],
+  });
+  return {
+    currentRound: Number(j.currentRound),
+    status: Number(j.status),
+    latestCheckpointCid: j.latestCheckpointCid,
+  };
 }
