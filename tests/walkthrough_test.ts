@@ -147,17 +147,12 @@ Deno.test("the walkthrough as on Deno Deploy: ARTHA_STORE=kv, no SVDB folder", {
   await Deno.remove(dir, { recursive: true });
 });
 
-/** Runs the README's walkthrough blocks with `extra` in every terminal; returns its folder. */
-async function runWalkthrough(extra: Record<string, string>): Promise<string> {
-  const blocks = walkthroughBlocks(await Deno.readTextFile(README));
-  assert.ok(blocks.length >= 5, "chain, coordinator, laptops, owner, withdraw");
-  await Deno.mkdir(`${root}.artha`, { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: `${root}.artha`, prefix: "walkthrough-" });
-  const rpcPort = freePort(), coordinatorPort = freePort();
-  const base: Record<string, string> = {
+/** A terminal's environment with the walkthrough's ports and `extra`. */
+function terminalEnv(rpcPort: number, coordinatorPort: number, extra: Record<string, string>) {
+  return {
     ...Object.fromEntries(
-      // A terminal's environment: no ARTHA_* settings, and no INIT_CWD (deno task sets it to the
-      // folder it is run from, unless a parent `deno task` or npx already did).
+      // No ARTHA_* settings, and no INIT_CWD (deno task sets it to the folder it is run from,
+      // unless a parent `deno task` or npx already did).
       Object.entries(Deno.env.toObject()).filter(([k]) =>
         !/^(ARTHA?_|DENO_SERVE|PORT$|INIT_CWD$)/.test(k)
       ),
@@ -168,87 +163,114 @@ async function runWalkthrough(extra: Record<string, string>): Promise<string> {
     NO_COLOR: "1",
     ...extra,
   };
-  const longRunning: Running[] = [];
-  const finished: Running[] = [];
-  try {
-    for (const block of blocks) {
-      const ready: [Running, RegExp][] = [];
-      for (const command of block) {
-        const task = command.words[4]!;
-        const marker = command.words[5] === undefined || command.words[5].startsWith("--")
-          ? READY[task]
-          : undefined;
-        const run = start(command, base, dir);
-        if (marker) {
-          longRunning.push(run);
-          ready.push([run, marker]);
-          continue;
-        }
-        const status = await run.done;
-        assert.equal(status.code, 0, `${run.line} exited ${status.code}:\n${run.output()}`);
-        finished.push(run);
-        if (task === "deploy") {
-          // The network's files are the walkthrough folder's, nowhere else.
-          assert.ok((await Deno.stat(`${dir}/.artha/addresses.json`)).isFile);
-        }
-      }
-      for (const [run, marker] of ready) {
-        await until(run.line, () => marker.test(run.output()), 90_000, run);
-      }
+}
+
+/** Runs one README block: one-shot commands to completion, long-running ones until ready. */
+async function runBlock(
+  block: Command[],
+  env: Record<string, string>,
+  dir: string,
+  runs: { longRunning: Running[]; finished: Running[] },
+): Promise<void> {
+  const ready: [Running, RegExp][] = [];
+  for (const command of block) {
+    const task = command.words[4]!;
+    const marker = command.words[5] === undefined || command.words[5].startsWith("--")
+      ? READY[task]
+      : undefined;
+    const run = start(command, env, dir);
+    if (marker) {
+      runs.longRunning.push(run);
+      ready.push([run, marker]);
+      continue;
     }
-    const out = (task: string) =>
-      finished.filter((r) => r.line.startsWith(task)).map((r) => r.output()).join("\n");
+    const status = await run.done;
+    assert.equal(status.code, 0, `${run.line} exited ${status.code}:\n${run.output()}`);
+    runs.finished.push(run);
+    if (task === "deploy") {
+      // The network's files are the walkthrough folder's, nowhere else.
+      assert.ok((await Deno.stat(`${dir}/.artha/addresses.json`)).isFile);
+    }
+  }
+  for (const [run, marker] of ready) {
+    await until(run.line, () => marker.test(run.output()), 90_000, run);
+  }
+}
+
+/** What each command printed: the job's dashboard, result, model, sample, withdrawal, views. */
+async function checkOutputs(
+  runs: { longRunning: Running[]; finished: Running[] },
+  coordinatorPort: number,
+): Promise<void> {
+  const out = (task: string) =>
+    runs.finished.filter((r) => r.line.startsWith(task)).map((r) => r.output()).join("\n");
+  assert.match(
+    out("task job submit"),
+    new RegExp(`dashboard: http://127.0.0.1:${coordinatorPort}/dashboard`),
+  );
+  assert.match(out("task job status"), /finalized: validation loss [\d.]+ -> [\d.]+ \(improved/);
+  assert.match(out("task job model"), /written to/);
+  assert.match(out("task infer"), /^The jury said/m);
+  assert.match(out("task worker withdraw"), /withdrew [\d.]+ ARTH/);
+  const laptops = runs.longRunning.filter((r) => r.line.startsWith("task worker"));
+  assert.ok(laptops.length >= 2, "two or more laptops");
+  for (const laptop of laptops) {
+    await until("the laptop's reward", () => /your reward/.test(laptop.output()), 30_000, laptop);
+    const view = laptop.output();
+    assert.match(view, /step \d+\/\d+ loss [\d.]+, [\d,]+ tokens\/s/);
+    assert.match(view, /waiting for (a job|round)/);
+    assert.match(view, /round 2\/2 of job 0x[0-9a-f]+… closed: validation loss/);
     assert.match(
-      out("task job submit"),
-      new RegExp(`dashboard: http://127.0.0.1:${coordinatorPort}/dashboard`),
+      view,
+      /finalized: .*improved [\d.]+%.*your reward [\d.]+ ARTH.*deno task worker withdraw/,
     );
-    assert.match(out("task job status"), /finalized: validation loss [\d.]+ -> [\d.]+ \(improved/);
-    assert.match(out("task job model"), /written to/);
-    assert.match(out("task infer"), /^The jury said/m);
-    assert.match(out("task worker withdraw"), /withdrew [\d.]+ ARTH/);
-    const laptops = longRunning.filter((r) => r.line.startsWith("task worker"));
-    assert.ok(laptops.length >= 2, "two or more laptops");
-    for (const laptop of laptops) {
-      await until("the laptop's reward", () => /your reward/.test(laptop.output()), 30_000, laptop);
-      const view = laptop.output();
-      assert.match(view, /step \d+\/\d+ loss [\d.]+, [\d,]+ tokens\/s/);
-      assert.match(view, /waiting for (a job|round)/);
-      assert.match(view, /round 2\/2 of job 0x[0-9a-f]+… closed: validation loss/);
-      assert.match(
-        view,
-        /finalized: .*improved [\d.]+%.*your reward [\d.]+ ARTH.*deno task worker withdraw/,
-      );
+  }
+}
+
+/** Stops the long-running processes (TERM, then KILL after 15 s); none may be left over. */
+async function stopAll(longRunning: Running[], dir: string): Promise<void> {
+  const kill = (run: Running, signal: Deno.Signal) => {
+    try {
+      run.child.kill(signal);
+    } catch {
+      // already exited
     }
+  };
+  for (const run of [...longRunning].reverse()) kill(run, "SIGTERM");
+  const stopped = Promise.all(longRunning.map((r) => r.done));
+  const timer = new Promise((r) => setTimeout(r, 15_000, "timeout"));
+  if (await Promise.race([stopped, timer]) === "timeout") {
+    for (const run of longRunning) kill(run, "SIGKILL");
+    await stopped;
+  }
+  // Nothing started from the walkthrough's folder is left: no chain, coordinator or laptop.
+  let left = await processesFrom(dir);
+  for (let i = 0; i < 50 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await processesFrom(dir);
+  }
+  assert.deepEqual(left, [], "every process the walkthrough started is stopped");
+}
+
+/** Runs the README's walkthrough blocks with `extra` in every terminal; returns its folder. */
+async function runWalkthrough(extra: Record<string, string>): Promise<string> {
+  const blocks = walkthroughBlocks(await Deno.readTextFile(README));
+  assert.ok(blocks.length >= 5, "chain, coordinator, laptops, owner, withdraw");
+  await Deno.mkdir(`${root}.artha`, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: `${root}.artha`, prefix: "walkthrough-" });
+  const rpcPort = freePort(), coordinatorPort = freePort();
+  const env = terminalEnv(rpcPort, coordinatorPort, extra);
+  const runs = { longRunning: [] as Running[], finished: [] as Running[] };
+  try {
+    for (const block of blocks) await runBlock(block, env, dir, runs);
+    await checkOutputs(runs, coordinatorPort);
   } catch (e) {
-    for (const run of [...finished, ...longRunning]) console.log(`$ ${run.line}\n${run.output()}`);
+    for (const run of [...runs.finished, ...runs.longRunning]) {
+      console.log(`$ ${run.line}\n${run.output()}`);
+    }
     throw e;
   } finally {
-    for (const run of longRunning.reverse()) {
-      try {
-        run.child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
-    }
-    const stopped = Promise.all(longRunning.map((r) => r.done));
-    const timer = new Promise((r) => setTimeout(r, 15_000, "timeout"));
-    if (await Promise.race([stopped, timer]) === "timeout") {
-      for (const run of longRunning) {
-        try {
-          run.child.kill("SIGKILL");
-        } catch {
-          // already exited
-        }
-      }
-      await stopped;
-    }
-    // Nothing started from the walkthrough's folder is left: no chain, coordinator or laptop.
-    let left = await processesFrom(dir);
-    for (let i = 0; i < 50 && left.length; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      left = await processesFrom(dir);
-    }
-    assert.deepEqual(left, [], "every process the walkthrough started is stopped");
+    await stopAll(runs.longRunning, dir);
   }
   return dir;
 }

@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { bytesToHex, parseEther } from "viem";
 import type { Hex } from "viem";
 import { startDevnet } from "../../lib/chain/devnet.ts";
-import { createArthaClient } from "../../lib/chain/client.ts";
+import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
-import { abis } from "../../lib/chain/contracts.ts";
+import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
@@ -21,7 +21,7 @@ import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { loadBrownShards } from "../../kernel/data.ts";
 import { httpCoordinator } from "../../lib/worker/client.ts";
 import { Worker } from "../../lib/worker/worker.ts";
-import { startLocalCoordinator } from "../../functions/local.ts";
+import { type LocalCoordinator, startLocalCoordinator } from "../../functions/local.ts";
 import { createRouter } from "../../functions/router.ts";
 import { findChromium, joinTabs } from "../../lib/browser/join_tabs.ts";
 
@@ -42,6 +42,69 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The owner prepares a 2-node, 1-round job of a tiny model and escrows it. */
+async function escrowJob(local: LocalCoordinator, owner: ArthaClient, addresses: ArthaAddresses) {
+  const { spec, specCid } = await prepareJob(local.ctx.store, {
+    model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
+    shards: loadBrownShards().slice(0, 2),
+    rounds: 1,
+    localSteps: 3,
+    B: 2,
+    T: 16,
+  });
+  const { jobId } = await submitTrain(owner, {
+    addresses,
+    budget: parseEther("5"),
+    terms: {
+      modelCid: spec.initialWeights,
+      datasetCid: spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(spec),
+      rounds: 1,
+      nodesWanted: 2,
+      redundancy: 1,
+      baseRatePerSecond: parseEther("0.001"),
+      targetImprovementBps: 100,
+      ...workTerms(spec),
+    },
+  });
+  return { jobId, specCid };
+}
+
+/** JSON calls to the in-process coordinator; a non-2xx answer throws with its body. */
+function apiOf(local: LocalCoordinator) {
+  return async (path: string, body?: unknown) => {
+    const res = await (body === undefined ? local.call(path) : local.post(path, body));
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
+/** The tab's round: both updates in, the round closed with two, the tab's commit on chain. */
+async function tabRoundCounts(
+  o: { api: ReturnType<typeof apiOf>; chain: ArthaClient; addresses: ArthaAddresses },
+  jobId: Hex,
+  tabNode: Hex,
+  why: () => Promise<string>,
+): Promise<void> {
+  await until("both round-0 updates", async () => {
+    const j = await o.api(`/status?job=${jobId}`);
+    return j.round === 0 && j.roundUpdates === 2;
+  }, 120_000).catch(async (e) => {
+    throw new Error(await why(), { cause: e });
+  });
+  const [closed] = await o.api("/aggregate", { jobId });
+  assert.equal(closed.status, "closed");
+  assert.equal(closed.updates, 2, "the tab's update is counted");
+  const committed = await o.chain.readContract({
+    address: o.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "resultOf",
+    args: [jobId, 0, tabNode],
+  });
+  assert.notEqual(committed, ZERO32, "the tab committed its round on chain");
+}
+
 Deno.test({
   name: "browser join: a Chromium tab and a Deno worker train a round; the tab's update counts",
   ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
@@ -59,40 +122,13 @@ Deno.test({
       addresses,
       chainId: net.chainId,
     });
-    const route = createRouter(local.ctx);
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, route);
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      createRouter(local.ctx),
+    );
     const url = `http://127.0.0.1:${server.addr.port}`;
-    const api = async (path: string, body?: unknown) => {
-      const res = await (body === undefined ? local.call(path) : local.post(path, body));
-      const json = await res.json();
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
-
-    const { spec, specCid } = await prepareJob(local.ctx.store, {
-      model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
-      shards: loadBrownShards().slice(0, 2),
-      rounds: 1,
-      localSteps: 3,
-      B: 2,
-      T: 16,
-    });
-    const job = await submitTrain(clientOf(ownerAcct), {
-      addresses,
-      budget: parseEther("5"),
-      terms: {
-        modelCid: spec.initialWeights,
-        datasetCid: spec.shards[0]!.cid,
-        paramsHash: jobSpecHash(spec),
-        rounds: 1,
-        nodesWanted: 2,
-        redundancy: 1,
-        baseRatePerSecond: parseEther("0.001"),
-        targetImprovementBps: 100,
-        ...workTerms(spec),
-      },
-    });
-
+    const api = apiOf(local);
+    const { jobId, specCid } = await escrowJob(local, clientOf(ownerAcct), addresses);
     const stop = new AbortController();
     const denoWorker = new Worker({
       coordinator: httpCoordinator(url),
@@ -106,37 +142,16 @@ Deno.test({
     try {
       await denoWorker.register();
       running = denoWorker.run(stop.signal, 200);
-
-      await using tabs = await joinTabs(url, [bytesToHex(tabAcct!.getHdKey().privateKey!)], {
-        executablePath: CHROMIUM!,
-      });
+      const operatorKey = bytesToHex(tabAcct!.getHdKey().privateKey!);
+      await using tabs = await joinTabs(url, [operatorKey], { executablePath: CHROMIUM! });
       const [tabNode] = tabs.nodes as [Hex];
       const page = tabs.pages[0]!;
-      const why = () => tabs.describe(page);
       const nodes = (await api("/status")).nodes as { nodePubkey: Hex }[];
-      assert.deepEqual(
-        nodes.map((n) => n.nodePubkey).sort(),
-        [denoWorker.nodePubkey, tabNode].sort(),
-      );
-
-      const started = await api("/assign", { jobId: job.jobId, specCid });
+      const both = [denoWorker.nodePubkey, tabNode].sort();
+      assert.deepEqual(nodes.map((n) => n.nodePubkey).sort(), both);
+      const started = await api("/assign", { jobId, specCid });
       assert.ok(started.assigned.includes(tabNode), "the tab is assigned");
-      await until("both round-0 updates", async () => {
-        const j = await api(`/status?job=${job.jobId}`);
-        return j.round === 0 && j.roundUpdates === 2;
-      }, 120_000).catch(async (e) => {
-        throw new Error(await why(), { cause: e });
-      });
-      const [closed] = await api("/aggregate", { jobId: job.jobId });
-      assert.equal(closed.status, "closed");
-      assert.equal(closed.updates, 2, "the tab's update is counted");
-      const committed = await chain.readContract({
-        address: addresses.proofs,
-        abi: abis.proofs,
-        functionName: "resultOf",
-        args: [job.jobId, 0, tabNode],
-      });
-      assert.notEqual(committed, ZERO32, "the tab committed its round on chain");
+      await tabRoundCounts({ api, chain, addresses }, jobId, tabNode, () => tabs.describe(page));
       await page.locator("body[data-join-rounds='1']").waitFor({ state: "attached" });
       assert.match(await page.locator("#join-live").innerText(), /rounds submitted/);
       assert.deepEqual(tabs.errors, []);
