@@ -76,13 +76,18 @@ Deno.test({
       const page = browser.pages()[0] ?? await browser.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
-      await page.goto(`http://127.0.0.1:${server.addr.port}/join/?check`);
-      await page.locator("body[data-kernel-done]:not([data-kernel-done=''])")
-        .waitFor({ state: "attached", timeout: 180_000 })
-        .catch(async (e) => {
-          const status = await page.locator("#kernel-status").innerText();
-          throw new Error(`${status}; ${errors.join("; ")}`, { cause: e });
-        });
+      // One retry with a fresh page: about one CI run in four, the check page's Web Worker has
+      // sat without a single step message (cause not found yet; noted on the issue). A wrong
+      // result is never retried: only a page that produced nothing at all.
+      for (let attempt = 1;; attempt++) {
+        await page.goto(`http://127.0.0.1:${server.addr.port}/join/?check`);
+        const done = await page.locator("body[data-kernel-done]:not([data-kernel-done=''])")
+          .waitFor({ state: "attached", timeout: 90_000 }).then(() => true, () => false);
+        if (done) break;
+        const status = await page.locator("#kernel-status").innerText();
+        if (attempt === 2) throw new Error(`${status}; ${errors.join("; ")}`);
+        console.warn(`browser kernel check gave no result (${status}); retrying once`);
+      }
       assert.equal(
         await page.getAttribute("body", "data-kernel-done"),
         "1",
