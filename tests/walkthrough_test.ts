@@ -9,6 +9,7 @@
  * rest must exit with status 0. Every process is stopped at the end, and none is left behind.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../lib/chain/devnet.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const README = new URL("../README.md", import.meta.url);
@@ -63,13 +64,6 @@ function shellWords(line: string): string[] {
     words.push(m[1] ?? m[2] ?? m[4]!);
   }
   return words;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** A started command: its output so far and its end. */

@@ -77,7 +77,16 @@ export async function findAnvil(): Promise<string> {
   throw new DevnetError("Cannot find anvil: run `deno install` (installs npm:@foundry-rs/anvil)");
 }
 
-function freePort(): number {
+/**
+ * A TCP port free on 127.0.0.1 right now (the OS picks it; a racer may take it before use).
+ *
+ * @example
+ * ```ts
+ * import { freePort } from "./devnet.ts";
+ * console.assert(freePort() > 0);
+ * ```
+ */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

@@ -8,6 +8,7 @@
  * ARTHA_REQUIRE_CHROMIUM).
  */
 import assert from "node:assert/strict";
+import { until } from "./_until.ts";
 import { bytesToHex, parseEther } from "viem";
 import type { Hex } from "viem";
 import { startDevnet } from "../../lib/chain/devnet.ts";
@@ -27,20 +28,6 @@ import { findChromium, joinTabs } from "../../lib/browser/join_tabs.ts";
 
 const CHROMIUM = await findChromium();
 const ZERO32 = `0x${"00".repeat(32)}`;
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The owner prepares a 2-node, 1-round job of a tiny model and escrows it. */
 async function escrowJob(local: LocalCoordinator, owner: ArthaClient, addresses: ArthaAddresses) {

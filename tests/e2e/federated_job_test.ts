@@ -6,9 +6,10 @@
  * restarted: no round is counted twice.
  */
 import assert from "node:assert/strict";
+import { until } from "./_until.ts";
 import { bytesToHex, parseEther } from "viem";
 import type { Hex } from "viem";
-import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
+import { type Devnet, freePort, startDevnet } from "../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, JobStatus } from "../../lib/chain/contracts.ts";
@@ -24,27 +25,6 @@ const KILLED = 3;
 const SPARES = 3;
 const ROUNDS = 3;
 const root = new URL("../../", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** One run's chain, job and processes. */
 interface Run {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
+import { type Devnet, freePort, startDevnet } from "../../lib/chain/devnet.ts";
 import type { ArthaAddresses } from "../../lib/chain/contracts.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
@@ -146,10 +146,3 @@ Deno.test({
     }
   },
 });
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
