@@ -16,7 +16,9 @@
  * Rows go through the paths the coordinator runs: `combineRound` (lib/strategy/combine_round.ts)
  * with no rule streams into exact FedAvg, one `add` per update; with a robust rule it calls that
  * strategy. `StreamingFedAvg.addAll` is the same stream handed a whole round at once
- * (bit-identical, block by block); batch `FedAvg` is what a validator recomputes.
+ * (bit-identical, block by block); batch `FedAvg` is what a validator recomputes. `SlotSum` rows:
+ * the same exact sum with the updates decoded straight into its wasm memory (no copy in), on 1
+ * and 2 threads (numpy's einsum runs on one; OpenBLAS's sgemv on every core).
  *
  * @module
  */
@@ -28,6 +30,7 @@ import { Krum } from "../lib/strategy/krum.ts";
 import { Bulyan } from "../lib/strategy/bulyan.ts";
 import { StreamingFedAvg } from "../lib/strategy/streaming_fed_avg.ts";
 import type { Strategy } from "../lib/strategy/strategy.ts";
+import { SlotSum } from "../lib/strategy/slot_sum.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const UPDATES = 32, PARAMS = QUICK ? 256 * 1024 : 4 * 1024 * 1024, REPS = QUICK ? 3 : 5;
@@ -235,6 +238,32 @@ const copyFresh = () => {
   const dst = new Float32Array(PARAMS);
   for (const u of updates) dst.set(u.delta);
 };
+/**
+ * SlotSum with the updates decoded into its slots, as the coordinator's decode does: the slots
+ * are filled once before timing (the decode writes every value in any pipeline; numpy's D is
+ * likewise built before its timings) and each run commits all 32 and takes the mean.
+ */
+async function slotSumRun(threads: number): Promise<{ run: () => void; close: () => void }> {
+  const sum = await SlotSum.open(PARAMS, { threads, slots: UPDATES });
+  for (const u of updates) {
+    sum.slot().set(u.delta);
+    sum.commit(u.numSamples);
+  }
+  const expected = sum.mean().mean!;
+  const same = new FedAvg().aggregate(updates).delta;
+  if (!expected.every((x, j) => Object.is(x, same[j]))) {
+    throw new Error("SlotSum and FedAvg disagree: the benchmark would compare different sums");
+  }
+  const run = () => {
+    sum.reset();
+    for (const u of updates) sum.commit(u.numSamples);
+    sum.mean();
+  };
+  return { run, close: () => sum.close() };
+}
+const slotOne = await slotSumRun(1);
+const slotTwo = await slotSumRun(2);
+
 const sizes = { updates: UPDATES, params: PARAMS, reps: REPS, f: F, trim: TRIM };
 const numpyBefore = await numpyTimings(sizes);
 let memcpy = median(REPS, copyAll);
@@ -245,6 +274,8 @@ const fedAvgRows: [string, number][] = [
   ["FedAvg exact (batch)", median(REPS, () => new FedAvg().aggregate(updates))],
   ["combineRound: streaming FedAvg", median(REPS, () => combineRound({}, updates))],
   ["StreamingFedAvg.addAll + finish", median(REPS, () => streamAll(updates))],
+  ["SlotSum in place, 1 thread", median(REPS, slotOne.run)],
+  ["SlotSum in place, 2 threads", median(REPS, slotTwo.run)],
   [
     "FedAvg sorted-f64 (plain TS)",
     median(QUICK ? 1 : 3, () => new FedAvg({ accumulation: "sorted-f64" }).aggregate(updates)),
@@ -258,6 +289,8 @@ const robustRows: [string, string, number][] = [
   [`Bulyan f=${F}`, "bulyan", median(REPS, viaRule(new Bulyan({ f: F })))],
 ];
 
+slotOne.close();
+slotTwo.close();
 memcpy = Math.min(memcpy, median(REPS, copyAll));
 memcpyFresh = Math.min(memcpyFresh, median(REPS, copyFresh));
 fedAvgRows[0]![1] = memcpy;

@@ -1,6 +1,9 @@
 /**
- * Compiles the aggregation kernels (lib/strategy/wasm/*.ts, AssemblyScript) into the committed
- * binary lib/strategy/wasm/aggregate.wasm that lib/strategy/_aggregate_wasm.ts loads:
+ * Compiles the aggregation kernels (lib/strategy/wasm/*.ts, AssemblyScript) into two committed
+ * binaries from the same source: lib/strategy/wasm/aggregate.wasm (own memory), which
+ * lib/strategy/_aggregate_wasm.ts loads, and aggregate_threads.wasm (imports one shared memory,
+ * so one instance per thread works on the same slots and limbs), which lib/strategy/slot_sum.ts
+ * loads:
  *
  *   deno run -A scripts/build_aggregate.ts           # rebuild and write the committed binary
  *   deno run -A scripts/build_aggregate.ts --check   # rebuild in memory; exit 1 if it differs
@@ -18,6 +21,8 @@ const ROOT = new URL("../", import.meta.url);
 const ENTRY = "lib/strategy/wasm/index.ts";
 /** The committed binary, relative to the repository root. */
 export const AGGREGATE_WASM_PATH = "lib/strategy/wasm/aggregate.wasm";
+/** The committed threads build, relative to the repository root. */
+export const AGGREGATE_THREADS_WASM_PATH = "lib/strategy/wasm/aggregate_threads.wasm";
 
 const ASC_FLAGS = [
   "-O3",
@@ -29,19 +34,31 @@ const ASC_FLAGS = [
   "--noAssert",
   "--use",
   "abort=",
+];
+
+/** Own memory (grown by the host) or, for threads, one shared memory of up to 4 GiB. */
+const MEMORY_FLAGS = ["--initialMemory", "1"];
+const THREADS_MEMORY_FLAGS = [
+  "--enable",
+  "threads",
+  "--importMemory",
+  "--sharedMemory",
   "--initialMemory",
   "1",
+  "--maximumMemory",
+  "65536",
 ];
 
 /** Compiles the aggregation kernels without touching the filesystem; optionally the text too. */
 export async function compileAggregate(
-  options: { text?: boolean } = {},
+  options: { text?: boolean; threads?: boolean } = {},
 ): Promise<{ wasm: Uint8Array; text?: string }> {
   let wasm: Uint8Array | undefined;
   let text: string | undefined;
   const errors: string[] = [];
   const out = ["--outFile", "a.wasm", ...(options.text ? ["--textFile", "a.wat"] : [])];
-  const { error } = await asc.main([ENTRY, ...ASC_FLAGS, ...out], {
+  const memory = options.threads ? THREADS_MEMORY_FLAGS : MEMORY_FLAGS;
+  const { error } = await asc.main([ENTRY, ...ASC_FLAGS, ...memory, ...out], {
     readFile: (name: string, dir: string) => {
       // Sources import "./x.ts" so Deno can resolve them; asc wants extensionless specifiers.
       try {
@@ -71,30 +88,39 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 if (import.meta.main) {
-  const { wasm } = await compileAggregate();
-  const target = new URL(AGGREGATE_WASM_PATH, ROOT);
-  if (Deno.args.includes("--check")) {
-    let committed: Uint8Array;
+  const check = Deno.args.includes("--check");
+  let stale = false;
+  for (
+    const [path, threads] of [[AGGREGATE_WASM_PATH, false], [
+      AGGREGATE_THREADS_WASM_PATH,
+      true,
+    ]] as const
+  ) {
+    const { wasm } = await compileAggregate({ threads });
+    const target = new URL(path, ROOT);
+    if (!check) {
+      Deno.writeFileSync(target, wasm);
+      console.log(`wrote ${path} (${wasm.length} bytes)`);
+      continue;
+    }
+    let committed: Uint8Array | undefined;
     try {
       committed = Deno.readFileSync(target);
     } catch {
-      console.error(
-        `Cannot check aggregate kernels: ${AGGREGATE_WASM_PATH} is missing; ` +
-          "run deno run -A scripts/build_aggregate.ts",
-      );
-      Deno.exit(1);
+      console.error(`Cannot check aggregate kernels: ${path} is missing`);
+      stale = true;
+      continue;
     }
     if (!sameBytes(wasm, committed)) {
       console.error(
         `Cannot check aggregate kernels: rebuilt ${wasm.length} bytes differ from committed ` +
-          `${committed.length} bytes of ${AGGREGATE_WASM_PATH}; run deno run -A ` +
-          "scripts/build_aggregate.ts",
+          `${committed.length} bytes of ${path}`,
       );
-      Deno.exit(1);
-    }
-    console.log(`${AGGREGATE_WASM_PATH} is up to date (${wasm.length} bytes)`);
-  } else {
-    Deno.writeFileSync(target, wasm);
-    console.log(`wrote ${AGGREGATE_WASM_PATH} (${wasm.length} bytes)`);
+      stale = true;
+    } else console.log(`${path} is up to date (${wasm.length} bytes)`);
+  }
+  if (stale) {
+    console.error("run deno task build:aggregate");
+    Deno.exit(1);
   }
 }

@@ -35,7 +35,7 @@ export type TermError = "non-finite" | "out-of-range";
 export const padded = (len: number): number => (len + 7) & ~7;
 
 /** The functions exported by lib/strategy/wasm/index.ts. Pointers are byte offsets. */
-interface AggregateExports {
+export interface AggregateExports {
   memory: WebAssembly.Memory;
   scanMaxBits(slots: number, stride: number, count: number, len: number, out: number): void;
   deposit(
