@@ -53,9 +53,9 @@ import { httpCoordinator } from "./lib/worker/client.ts";
 import { withdrawAll } from "./lib/worker/rewards.ts";
 import { createWorkerView } from "./lib/worker/view.ts";
 import { kernelThreads, Worker } from "./lib/worker/worker.ts";
+import { sizedTrainer } from "./lib/worker/train.ts";
 import { LAPTOP_CAPS } from "./lib/worker/register.ts";
 import { loadThreadedKernel } from "./kernel/threads.ts";
-import { createTrainer } from "./kernel/train_step.ts";
 import {
   exitWithParent,
   mayRelaunch,
@@ -120,10 +120,11 @@ async function work(s: WorkerSettings): Promise<void> {
     if (e instanceof KeyFileError) throw new UsageError(e.message);
     throw e;
   }
-  // The node's declared cores train one step together, byte-identical to one thread.
+  // The node's declared cores train one step together, byte-identical to one thread; a model
+  // whose state does not fit the 32-bit WASM memory trains with the offload step.
   const kernel = await loadThreadedKernel({ threads: kernelThreads(LAPTOP_CAPS.computeUnits) });
   const worker = new Worker({
-    trainer: createTrainer(kernel),
+    trainer: sizedTrainer(kernel),
     coordinator: httpCoordinator(s.coordinator),
     client,
     addresses,

@@ -7,7 +7,8 @@
  * `uploadLeaseMs`; the coordinator pins what it comes to reference. Only registered nodes and
  * owners may store, within their quota (lib/coordinator/svdb_access.ts): 401 for an unsigned,
  * bad, stale or replayed signature, 403 for a signer who may not store, 413 over the quota or
- * `maxBlobBytes`. Nothing of the body is read before the signer is known.
+ * the upload limit (`maxBlobBytes`, or a bound job's largest update). Nothing of the body is read
+ * before the signer is known, and it is never held whole: it is imported as it arrives.
  *
  * GET /svdb/<cid> -> the file's bytes, streamed block by block, each re-hashed on the way out; a
  * DAG declaring more than `maxFileBytes`, or whose sizes do not add up, is refused (422) before
@@ -23,7 +24,7 @@ import {
   readFailure,
   storeUpload,
 } from "../lib/coordinator/svdb_gateway.ts";
-import { handler, HttpError, json, readBody, rejected, unwrap } from "./_http.ts";
+import { handler, HttpError, json, rejected, unwrap } from "./_http.ts";
 
 /** Creates the SVDB gateway handler over a context. */
 export function createSvdb(ctx: Context) {
@@ -50,20 +51,14 @@ export function createSvdb(ctx: Context) {
   });
 }
 
-/** A signed upload: authorised from its headers before a byte of the body is read. */
+/**
+ * A signed upload: authorised from its headers before a byte of the body is read, then stored as
+ * it streams (counted, so a chunked body is refused as soon as it passes the limit).
+ */
 async function upload(ctx: Context, req: Request): Promise<Response> {
   const grant = unwrap(await authorizeUpload(ctx, req.headers, { method: "POST", path: "/svdb" }));
-  const byQuota = grant.remaining < ctx.config.maxBlobBytes;
-  let bytes: Uint8Array;
-  try {
-    // Counted while it streams: a chunked body is refused as soon as it passes the limit.
-    bytes = await readBody(req, byQuota ? grant.remaining : ctx.config.maxBlobBytes);
-  } catch (e) {
-    if (!(e instanceof HttpError && e.status === 413 && byQuota)) throw e;
-    const why = `larger than the ${grant.remaining} bytes left of this signer's quota`;
-    throw new HttpError(413, `Cannot store: ${why}`, { code: "QUOTA_EXCEEDED" });
-  }
-  const { ok: _, ...stored } = unwrap(await storeUpload(ctx, grant, bytes));
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  const { ok: _, ...stored } = unwrap(await storeUpload(ctx, grant, req.body, declared));
   return json(stored, 201);
 }
 

@@ -18,7 +18,14 @@ import { createNetwork, type Network } from "./network.ts";
 import { biasCorrection, type OptState } from "./optimizer.ts";
 import { isLayerTensor, layerRange, type ParamLayout, paramLayout } from "./params.ts";
 import { learningRate } from "./schedule.ts";
-import { type Batch, checkBatch, type Hyper, microSeed } from "./train_step.ts";
+import {
+  type Batch,
+  checkBatch,
+  type EvalLossFn,
+  type Hyper,
+  microSeed,
+  type TrainStepFn,
+} from "./train_step.ts";
 import type { Kernel } from "./wasm_module.ts";
 
 /** f32 per staging chunk of the norm and update passes (16 MiB per buffer). */
@@ -43,6 +50,8 @@ export interface OffloadTrainer {
   readonly wasmBytes: number;
   /** One step on `batch`: same arithmetic as trainStep, state updated in place. */
   step(batch: Batch, seed: number): { loss: number; gradNorm: number; lr: number };
+  /** Mean loss of `batch` under the current weights, as createTrainer's evalLoss computes it. */
+  evalLoss(batch: Batch, seed?: number): number;
 }
 
 /**
@@ -144,18 +153,37 @@ export function createOffloadTrainer(
     }
   }
 
-  function step(batch: Batch, seed: number): { loss: number; gradNorm: number; lr: number } {
-    checkBatch(batch, hyper);
-    const BT = hyper.B * hyper.T;
-    const positions = hyper.accumSteps * BT;
+  function loadResident(): void {
     for (const r of resident) {
       kernel.f32(net.params + r.at * 4, r.size).set(weights.subarray(r.offset, r.offset + r.size));
     }
+  }
+
+  function loadMicroBatch(batch: Batch, m: number): void {
+    const BT = hyper.B * hyper.T;
+    kernel.i32(net.tokens, BT).set(batch.tokens.subarray(m * BT, (m + 1) * BT));
+    kernel.i32(net.targets, BT).set(batch.targets.subarray(m * BT, (m + 1) * BT));
+  }
+
+  function evalLoss(batch: Batch, seed?: number): number {
+    checkBatch(batch, hyper);
+    loadResident();
+    let sum = 0;
+    for (let m = 0; m < hyper.accumSteps; m++) {
+      loadMicroBatch(batch, m);
+      sum += net.forward(seed === undefined ? undefined : microSeed(seed, m));
+    }
+    return sum / (hyper.accumSteps * hyper.B * hyper.T);
+  }
+
+  function step(batch: Batch, seed: number): { loss: number; gradNorm: number; lr: number } {
+    checkBatch(batch, hyper);
+    const positions = hyper.accumSteps * hyper.B * hyper.T;
+    loadResident();
     kernel.ops.fillZero(net.grads, net.residentSize);
     let lossSum = 0;
     for (micro = 0; micro < hyper.accumSteps; micro++) {
-      kernel.i32(net.tokens, BT).set(batch.tokens.subarray(micro * BT, (micro + 1) * BT));
-      kernel.i32(net.targets, BT).set(batch.targets.subarray(micro * BT, (micro + 1) * BT));
+      loadMicroBatch(batch, micro);
       lossSum += net.forward(microSeed(seed, micro));
       net.backward(1 / positions);
     }
@@ -170,5 +198,53 @@ export function createOffloadTrainer(
     return { loss: lossSum / positions, gradNorm, lr };
   }
 
-  return { layout, weights, optState, grad, wasmBytes, step };
+  return { layout, weights, optState, grad, wasmBytes, step, evalLoss };
+}
+
+/**
+ * The offload trainer behind createTrainer's interface (`trainStep` with fresh outputs, inputs
+ * untouched), so the worker's round code runs it unchanged: each step copies the weights and
+ * optimiser state once, trains the copies in place and hands them back, and frees its linear
+ * memory workspace afterwards (a 124M model's workspace is rebuilt in milliseconds, while keeping
+ * one per shape would pin it for the worker's life).
+ *
+ * @example
+ * ```ts
+ * import { createOffloadStep } from "./offload.ts";
+ * import { loadKernel } from "./wasm_module.ts";
+ * const { trainStep, evalLoss } = createOffloadStep(loadKernel());
+ * console.assert(typeof trainStep === "function" && typeof evalLoss === "function");
+ * ```
+ */
+export function createOffloadStep(
+  kernel: Kernel,
+  options: OffloadOptions = {},
+): { trainStep: TrainStepFn; evalLoss: EvalLossFn } {
+  function within<T>(run: () => T): T {
+    const mark = kernel.mark();
+    try {
+      return run();
+    } finally {
+      kernel.release(mark);
+    }
+  }
+  const trainStep: TrainStepFn = (weights, optState, batch, seed, hyper) =>
+    within(() => {
+      const state: OptState = { ...optState, m: optState.m.slice(), v: optState.v.slice() };
+      const t = createOffloadTrainer(kernel, hyper, weights.slice(), state, options);
+      const r = t.step(batch, seed);
+      return { weights: t.weights, optState: t.optState, grad: t.grad, ...r };
+    });
+  const evalLoss: EvalLossFn = (weights, batch, hyper, seed) =>
+    within(() => {
+      const P = weights.length;
+      const state: OptState = {
+        kind: hyper.optimizer.kind,
+        step: 0,
+        m: new Float32Array(P),
+        v: new Float32Array(hyper.optimizer.kind === "adamw" ? P : 0),
+      };
+      return createOffloadTrainer(kernel, hyper, weights, state, options).evalLoss(batch, seed);
+    });
+  return { trainStep, evalLoss };
 }

@@ -78,11 +78,27 @@ export function hfTensorName(name: string): string {
   return `transformer.h.${m[1]}.${layer[m[2]!]}`;
 }
 
+/** Byte alignment of each tensor in the external data file (what onnxruntime maps best). */
+export const EXTERNAL_DATA_ALIGN = 64;
+
+/** Where the weights go when they leave the protobuf: one file, tensors back to back. */
+interface ExternalData {
+  location: string;
+  /** Views of the weights (and zero padding), in file order: nothing is copied. */
+  chunks: Uint8Array[];
+  offset: number;
+}
+
 /** A small graph builder: nodes in order, fresh names for intermediate values. */
 class Graph {
   nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   #n = 0;
+  readonly #external?: ExternalData;
+
+  constructor(external?: ExternalData) {
+    this.#external = external;
+  }
 
   op(type: string, inputs: string[], attrs: Record<string, NodeAttr> = {}, out?: string): string {
     const name = out ?? `${type.toLowerCase()}_${this.#n++}`;
@@ -100,6 +116,26 @@ class Graph {
     const f = data instanceof Float32Array ? data : Float32Array.from(data);
     const raw = new Uint8Array(f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength));
     this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: 1, rawData: raw }));
+    return name;
+  }
+
+  /** A weight: inline, or with external data a reference to its bytes in the data file. */
+  weight(name: string, dims: number[], data: Float32Array): string {
+    const ext = this.#external;
+    if (!ext) return this.f32(name, dims, data);
+    const pad = (EXTERNAL_DATA_ALIGN - ext.offset % EXTERNAL_DATA_ALIGN) % EXTERNAL_DATA_ALIGN;
+    if (pad) ext.chunks.push(new Uint8Array(pad));
+    ext.offset += pad;
+    ext.chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const externalData = [
+      { key: "location", value: ext.location },
+      { key: "offset", value: String(ext.offset) },
+      { key: "length", value: String(data.byteLength) },
+    ];
+    ext.offset += data.byteLength;
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims, dataType: 1, dataLocation: 1, externalData }),
+    );
     return name;
   }
 
@@ -157,6 +193,46 @@ function gelu(g: Graph, x: string): string {
 
 /** Serialises the GPT with `weights` (flat kernel buffer) as an ONNX model with a KV cache. */
 export function exportOnnx(config: ModelConfig, weights: Float32Array): Uint8Array {
+  return buildOnnx(config, weights);
+}
+
+/**
+ * The same model with every weight as external data (ONNX's `data_location: EXTERNAL`, with
+ * `location`, `offset`, `length`), for models whose weights pass protobuf's 2 GB limit: the graph
+ * is small, and `data` lists the bytes of the file named `location`, to be written beside it in
+ * order. The chunks are views of `weights` (and zero padding aligning each tensor to
+ * {@link EXTERNAL_DATA_ALIGN}), so nothing is copied. onnxruntime reads it from a path (the data
+ * file beside the graph) or, in the browser, with `externalData: [{ path: location, data }]`.
+ *
+ * @example
+ * ```ts
+ * import { exportOnnxExternal } from "./onnx_export.ts";
+ * import { paramLayout } from "./params.ts";
+ * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+ * const weights = new Float32Array(paramLayout(config).size);
+ * const { model, data } = exportOnnxExternal(config, weights, "model.onnx_data");
+ * const bytes = data.reduce((n, c) => n + c.length, 0);
+ * console.assert(model.length < bytes && bytes >= weights.byteLength);
+ * ```
+ */
+export function exportOnnxExternal(
+  config: ModelConfig,
+  weights: Float32Array,
+  location: string,
+): { model: Uint8Array; data: Uint8Array[]; dataBytes: number } {
+  if (!location || location.includes("/") || location.includes("\\")) {
+    throw new TypeError(`Cannot export ONNX: external data location "${location}" is not a name`);
+  }
+  const external: ExternalData = { location, chunks: [], offset: 0 };
+  const model = buildOnnx(config, weights, external);
+  return { model, data: external.chunks, dataBytes: external.offset };
+}
+
+function buildOnnx(
+  config: ModelConfig,
+  weights: Float32Array,
+  external?: ExternalData,
+): Uint8Array {
   if (config.kind !== "gpt") {
     throw new TypeError(`Cannot export ${config.kind} model: only "gpt" has an ONNX export`);
   }
@@ -164,12 +240,12 @@ export function exportOnnx(config: ModelConfig, weights: Float32Array): Uint8Arr
   const w = paramViews(layout, weights);
   const { layers: L, heads: NH, width: C } = config;
   const hs = C / NH;
-  const g = new Graph();
+  const g = new Graph(external);
   const P = (name: string) => {
     const t = layout.byName.get(name)!;
     return g.initializers.some((i) => i.name === hfTensorName(name))
       ? hfTensorName(name)
-      : g.f32(hfTensorName(name), t.shape, w[name]!);
+      : g.weight(hfTensorName(name), t.shape, w[name]!);
   };
 
   // Shapes and positions. S new tokens after P cached ones; total = P + S = mask length.

@@ -12,7 +12,10 @@
  *   so before that the DID (one transaction) is their credential.
  *
  * Each signer may upload `uploadQuotaBytes` per `uploadQuotaWindowMs`, counted in KV with atomic
- * check-and-set, so concurrent uploads never pass it together.
+ * check-and-set, so concurrent uploads never pass it together. One upload may hold
+ * `maxBlobBytes`, or more for a signer bound to a job whose model needs it: a node holding one of
+ * its tasks, or its owner, may upload that job's largest update ({@link jobUploadBytes}). A
+ * 124M-parameter job's updates are ~500 MB; a node of a small job stays at `maxBlobBytes`.
  */
 import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
 import { getNodeCert } from "../chain/get_node_cert.ts";
@@ -25,8 +28,12 @@ import {
   UploadSignatureError,
   verifyUpload,
 } from "../store/upload_signature.ts";
+import { paramLayout } from "../../kernel/params.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
+import { loadSpec } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
+import { listJobs } from "./state.ts";
 
 /** An authorised upload: its signer and the bytes it may still store in this window. */
 export interface UploadGrant {
@@ -35,6 +42,28 @@ export interface UploadGrant {
   /** "node", "owner" (job or DID) or "writer" (configured or the coordinator). */
   role: "node" | "owner" | "writer";
   remaining: number;
+  /** Largest body this upload may have: `maxBlobBytes`, or its jobs' largest update. */
+  maxBytes: number;
+}
+
+/** Room for a checkpoint's safetensors header or a codec's header beyond the values. */
+export const UPLOAD_HEADER_BYTES = 1 << 20;
+
+/**
+ * The largest update a job's node uploads: every codec writes at most an index and a value (4
+ * bytes each) per parameter, an uncompressed update is the f32 delta as a checkpoint, and either
+ * has a header under {@link UPLOAD_HEADER_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import { jobUploadBytes } from "./svdb_access.ts";
+ * import type { JobSpec } from "../job/job_spec.ts";
+ * const model = { kind: "gpt" as const, maxT: 64, layers: 12, heads: 12, width: 768 };
+ * console.assert(jobUploadBytes({ model } as JobSpec) > 500e6);
+ * ```
+ */
+export function jobUploadBytes(spec: Pick<JobSpec, "model">): number {
+  return 8 * paramLayout(spec.model).size + UPLOAD_HEADER_BYTES;
 }
 
 const ZERO_ADDRESS = /^0x0{40}$/;
@@ -79,7 +108,28 @@ export async function authorizeUpload(
   if (!await recordNonce(ctx, upload)) {
     return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
   }
-  return { ok: true, upload, role, remaining };
+  return { ok: true, upload, role, remaining, maxBytes: await uploadLimit(ctx, upload, role) };
+}
+
+/**
+ * `maxBlobBytes`, raised to the largest update of a running job the signer is bound to: as an
+ * assigned node, or as the job's owner. Writers are not bound to a job and keep the default.
+ */
+async function uploadLimit(
+  ctx: Context,
+  u: SignedUpload,
+  role: UploadGrant["role"],
+): Promise<number> {
+  let limit = ctx.config.maxBlobBytes;
+  if (role === "writer") return limit;
+  for (const job of await listJobs(ctx.kv)) {
+    if (job.status === "finalized") continue;
+    const bound = role === "node"
+      ? job.assigned.some((node) => node.toLowerCase() === u.signer.toLowerCase())
+      : job.owner.toLowerCase() === u.signer.toLowerCase();
+    if (bound) limit = Math.max(limit, jobUploadBytes(await loadSpec(ctx.store, job.specCid)));
+  }
+  return limit;
 }
 
 async function roleOf(ctx: Context, u: SignedUpload): Promise<UploadGrant["role"] | undefined> {

@@ -14,7 +14,8 @@ import {
 } from "../store/cid.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { DagTooLargeError, InvalidDagError, type OpenedFile } from "../store/store.ts";
-import { sha256Hex } from "../store/upload_signature.ts";
+import { createSHA256 } from "hash-wasm";
+import type { Hex } from "viem";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
@@ -64,24 +65,66 @@ export interface StoredUpload {
 }
 
 /**
- * Stores an authorised upload's body: it must hash to what was signed, it is charged to the
- * signer's quota, and it is leased (the coordinator pins what it comes to reference).
+ * Stores an authorised upload's body as it streams in, never whole in memory (a 124M model's
+ * update is ~500 MB): chunks are counted against the grant's limit, hashed and imported block by
+ * block. It must hash to what was signed; then it is charged to the signer's quota and leased
+ * (the coordinator pins what it comes to reference). Until those checks pass the blocks hold only
+ * a lease as long as the signature window, so a refused body is gone at the next collection.
  */
 export async function storeUpload(
   ctx: Context,
   grant: UploadGrant,
-  bytes: Uint8Array,
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
+  declaredBytes = 0,
 ): Promise<StoredUpload | Rejection> {
-  if (bytes.length === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
-  if (await sha256Hex(bytes) !== grant.upload.bodySha256) {
+  const limit = Math.min(grant.remaining, grant.maxBytes);
+  const tooLarge = () =>
+    grant.remaining < grant.maxBytes
+      ? reject(
+        413,
+        "QUOTA_EXCEEDED",
+        `Cannot store: larger than the ${grant.remaining} bytes left of this signer's quota`,
+      )
+      : reject(413, "PAYLOAD_TOO_LARGE", `Cannot store: larger than ${limit} bytes`);
+  if (declaredBytes > limit) return tooLarge();
+  const { chunks, seen } = countedChunks(body, limit);
+  let cid: CID;
+  try {
+    const provisional = ctx.now() + ctx.config.uploadSignatureWindowMs;
+    cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) return tooLarge();
+    throw e;
+  }
+  const { bytes, sha256 } = seen;
+  if (bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
+  if (sha256 !== grant.upload.bodySha256) {
     const why = "the body does not hash to the signed x-artha-content-sha256";
     return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
   }
-  const charged = await chargeUpload(ctx, grant.upload.signer, bytes.length);
+  const charged = await chargeUpload(ctx, grant.upload.signer, bytes);
   if (!charged.ok) return charged;
   const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
-  const cid = await ctx.store.put(bytes, { pin: false, leaseUntil: leaseExpiresAt });
-  return { ok: true, cid: cid.toString(), bytes: bytes.length, leaseExpiresAt };
+  await ctx.store.lease(cid, leaseExpiresAt);
+  return { ok: true, cid: cid.toString(), bytes, leaseExpiresAt };
+}
+
+class BodyTooLargeError extends Error {}
+
+/** The body's chunks, counted (throwing past `limit`) and hashed as they pass. */
+function countedChunks(body: ReadableStream<Uint8Array> | Uint8Array | null, limit: number) {
+  const seen = { bytes: 0, sha256: undefined as Hex | undefined };
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const sha = await createSHA256();
+    for await (const chunk of body instanceof Uint8Array ? [body] : body ?? []) {
+      seen.bytes += chunk.length;
+      if (seen.bytes > limit) throw new BodyTooLargeError();
+      sha.update(chunk);
+      yield chunk;
+    }
+    seen.sha256 = `0x${sha.digest("hex")}`;
+  }
+  return { chunks: chunks(), seen };
 }
 
 /**

@@ -25,6 +25,8 @@
  *
  * @module
  */
+import { type MemoryPlan, planStepMemory } from "../../kernel/memory_plan.ts";
+import type { Hyper } from "../../kernel/train_step.ts";
 
 /** A GPT-2 style decoder (llm.c layout: tied embeddings, biases, 4x MLP). */
 export interface GptConfig {
@@ -224,4 +226,44 @@ export function fitsNode(plan: Plan, caps: NodeCaps, options: FitOptions = {}): 
     reasons.push(`compute: ${caps.computeUnits} units < ${minCu}`);
   }
   return { fits: reasons.length === 0, reasons, transferSeconds };
+}
+
+/**
+ * Bytes of WASM linear memory a resident training step may take before a worker trains with the
+ * offload trainer instead (kernel/offload.ts). A 32-bit memory ends at 4 GiB; the last GiB is left
+ * for growth (memory.grow doubles nothing, but a failed grow cannot be recovered) and for the
+ * evaluation workspace the same kernel may hold beside the step's.
+ */
+export const RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+
+/** Which kernel trainer a step of `hyper` takes, and the plans behind the choice. */
+export interface TrainerChoice {
+  kind: "resident" | "offload";
+  resident: MemoryPlan;
+  offload: MemoryPlan;
+}
+
+/**
+ * The resident trainer (kernel/train_step.ts: weights, gradient and AdamW state in linear
+ * memory) when its workspace fits `budget` bytes, else the offload trainer (state in host
+ * arrays, layers streamed). Both give the same bytes, so the choice changes memory and speed
+ * only, never a digest.
+ *
+ * @example
+ * ```ts
+ * import { chooseTrainer } from "./planner.ts";
+ * import { defaultHyper } from "../round/local_training.ts";
+ * const gpt2 = { kind: "gpt" as const, maxT: 64, layers: 12, heads: 12, width: 768 };
+ * console.assert(chooseTrainer(defaultHyper(gpt2, { B: 1 }), { budget: 2 ** 30 }).kind === "offload");
+ * ```
+ */
+export function chooseTrainer(
+  hyper: Hyper,
+  options: { budget?: number; threads?: number } = {},
+): TrainerChoice {
+  const threads = options.threads ?? 1;
+  const resident = planStepMemory(hyper, { threads });
+  const offload = planStepMemory(hyper, { threads, offload: true });
+  const fits = resident.linearBytes <= (options.budget ?? RESIDENT_STEP_BUDGET);
+  return { kind: fits ? "resident" : "offload", resident, offload };
 }

@@ -14,7 +14,14 @@
  * ```
  */
 import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, toFloat32 } from "./tensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  encodeSafetensorsChunks,
+  SafetensorsError,
+  type TensorInput,
+  toFloat32,
+} from "./tensors.ts";
 
 export interface Checkpoint {
   config: ModelConfig;
@@ -28,6 +35,37 @@ export function encodeCheckpoint(
   weights: Float32Array,
   metadata: Record<string, string> = {},
 ): Uint8Array {
+  return encodeSafetensors(...checkpointTensors(config, weights, metadata));
+}
+
+/**
+ * The bytes of {@link encodeCheckpoint} as a header chunk and views of `weights`, nothing
+ * copied: what a 500 MB checkpoint is streamed into SVDB (`store.put` takes chunks) or a file
+ * from, rather than held twice. The views alias `weights`; write them before it changes.
+ *
+ * @example
+ * ```ts
+ * import { encodeCheckpoint, encodeCheckpointChunks } from "./checkpoint.ts";
+ * import { paramLayout } from "../../kernel/params.ts";
+ * const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+ * const weights = new Float32Array(paramLayout(config).size).fill(0.5);
+ * const { byteLength } = encodeCheckpointChunks(config, weights);
+ * console.assert(byteLength === encodeCheckpoint(config, weights).length);
+ * ```
+ */
+export function encodeCheckpointChunks(
+  config: ModelConfig,
+  weights: Float32Array,
+  metadata: Record<string, string> = {},
+): { chunks: Uint8Array[]; byteLength: number } {
+  return encodeSafetensorsChunks(...checkpointTensors(config, weights, metadata));
+}
+
+function checkpointTensors(
+  config: ModelConfig,
+  weights: Float32Array,
+  metadata: Record<string, string>,
+): [Record<string, TensorInput>, { metadata: Record<string, string> }] {
   const layout = paramLayout(config);
   if (weights.length !== layout.size) {
     throw new RangeError(
@@ -38,9 +76,7 @@ export function encodeCheckpoint(
     shape: t.shape,
     data: weights.subarray(t.offset, t.offset + t.size),
   }]));
-  return encodeSafetensors(tensors, {
-    metadata: { ...metadata, "artha.model": JSON.stringify(config) },
-  });
+  return [tensors, { metadata: { ...metadata, "artha.model": JSON.stringify(config) } }];
 }
 
 /** Decodes a checkpoint written by encodeCheckpoint back into a flat buffer. */
@@ -65,13 +101,16 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   for (const t of layout.tensors) {
     const tensor = file.tensors[t.name];
     if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
-    const data = toFloat32(tensor);
-    if (data.length !== t.size) {
+    const values = tensor.dtype === "F32" ? tensor.bytes.length / 4 : toFloat32(tensor).length;
+    if (values !== t.size) {
       throw new SafetensorsError(
-        `Cannot read checkpoint: tensor ${t.name} has ${data.length} values, expected ${t.size}`,
+        `Cannot read checkpoint: tensor ${t.name} has ${values} values, expected ${t.size}`,
       );
     }
-    weights.set(data, t.offset);
+    // f32 bytes go straight into place (one copy, any alignment); other dtypes convert.
+    if (tensor.dtype === "F32") {
+      new Uint8Array(weights.buffer, t.offset * 4, t.size * 4).set(tensor.bytes);
+    } else weights.set(toFloat32(tensor), t.offset);
   }
   const { "artha.model": _, ...metadata } = file.metadata;
   return { config, weights, metadata };

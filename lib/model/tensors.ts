@@ -137,6 +137,33 @@ export function encodeSafetensors(
   tensors: Record<string, TensorInput>,
   options: { metadata?: Record<string, string> } = {},
 ): Uint8Array<ArrayBuffer> {
+  const { chunks, byteLength } = encodeSafetensorsChunks(tensors, options);
+  const out = new Uint8Array(byteLength);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * The bytes of {@link encodeSafetensors} as chunks, without joining them: the length prefix and
+ * header, then a view of each tensor's data (no copy). For files too large to hold twice, or past
+ * the 2 GB a single buffer may have in some runtimes: stream the chunks to a store or a file.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, encodeSafetensorsChunks } from "./tensors.ts";
+ * const w = { w: { shape: [2], data: new Float32Array([1, 2]) } };
+ * const { chunks, byteLength } = encodeSafetensorsChunks(w);
+ * console.assert(byteLength === encodeSafetensors(w).length && chunks[1]!.buffer === w.w.data.buffer);
+ * ```
+ */
+export function encodeSafetensorsChunks(
+  tensors: Record<string, TensorInput>,
+  options: { metadata?: Record<string, string> } = {},
+): { chunks: Uint8Array[]; byteLength: number } {
   const header: Record<string, unknown> = {};
   const metadata = options.metadata ?? {};
   if (Object.keys(metadata).length > 0) {
@@ -174,22 +201,12 @@ export function encodeSafetensors(
     parts.push(bytes);
     offset += bytes.length;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const head = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  return { chunks: [head, ...parts], byteLength: head.length + offset };
 }
 
 /**

@@ -13,7 +13,10 @@
  * console.assert(bytes === payload); // an encoded update is sent as is
  * ```
  */
-import type { createTrainer } from "../../kernel/train_step.ts";
+import { createTrainer, type Hyper } from "../../kernel/train_step.ts";
+import { createOffloadStep } from "../../kernel/offload.ts";
+import type { Kernel } from "../../kernel/wasm_module.ts";
+import { chooseTrainer } from "../job/planner.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
@@ -27,6 +30,42 @@ import type { TrainTask } from "./task.ts";
 
 /** The kernel trainer a worker trains with. */
 export type Trainer = ReturnType<typeof createTrainer>;
+
+/**
+ * A trainer that picks, per model shape, the resident step or the offload step (weights, gradient
+ * and AdamW state outside the 32-bit WASM memory) by the planner's figure for the resident
+ * workspace (lib/job/planner.ts chooseTrainer). Both give identical bytes, so nodes that chose
+ * differently still agree on every digest.
+ *
+ * @example
+ * ```ts
+ * import { sizedTrainer } from "./train.ts";
+ * import { loadKernel } from "../../kernel/wasm_module.ts";
+ * const trainer = sizedTrainer(loadKernel(), { budget: 0 }); // always offload
+ * console.assert(typeof trainer.trainStep === "function");
+ * ```
+ */
+export function sizedTrainer(kernel: Kernel, options: { budget?: number } = {}): Trainer {
+  let resident: Trainer | undefined;
+  let offload: Trainer | undefined;
+  const kinds = new Map<string, "resident" | "offload">(); // per shape: planning builds a network
+  const pick = (hyper: Hyper): Trainer => {
+    const key = JSON.stringify([hyper.model, hyper.B, hyper.T, hyper.dropout ?? 0]);
+    let kind = kinds.get(key);
+    if (!kind) {
+      kind = chooseTrainer(hyper, { budget: options.budget, threads: kernel.threads }).kind;
+      kinds.set(key, kind);
+    }
+    return kind === "offload"
+      ? offload ??= createOffloadStep(kernel)
+      : resident ??= createTrainer(kernel);
+  };
+  return {
+    trainStep: (weights, optState, batch, seed, hyper) =>
+      pick(hyper).trainStep(weights, optState, batch, seed, hyper),
+    evalLoss: (weights, batch, hyper, seed) => pick(hyper).evalLoss(weights, batch, hyper, seed),
+  };
+}
 
 /** What training a task needs besides the task. */
 export interface TrainContext {

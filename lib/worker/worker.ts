@@ -29,7 +29,6 @@ import {
 } from "../round/update_envelope.ts";
 import { ChallengeResponder } from "../verify/responder.ts";
 import { DisputeResponder } from "../verify/dispute_responder.ts";
-import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
 import { CoordinatorClient, type CoordinatorFetch, isTransient } from "./client.ts";
 import type { WorkerEvent } from "./events.ts";
@@ -38,7 +37,7 @@ import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
-import { type TrainedRound, type Trainer, trainTask } from "./train.ts";
+import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -60,7 +59,7 @@ export interface WorkerOptions {
   /** Where progress survives restarts, when not files (a browser tab's IndexedDB). */
   stateStorage?: StateStorage;
   /** The kernel trainer (several in-process workers may share one; default: kernel.wasm from
-   * disk, loaded on first use). */
+   * disk, loaded on first use, resident or offloaded by model size: lib/worker/train.ts). */
   trainer?: Trainer;
   /** Minimum ms between on-chain heartbeats (default 10 min; the chain interval is 1 h). */
   heartbeatEveryMs?: number;
@@ -143,7 +142,7 @@ export class Worker {
 
   /** The kernel trainer, loaded on first use (a subclass that trains elsewhere never loads it). */
   protected get trainer(): Trainer {
-    return this.#trainer ??= createTrainer(loadKernel());
+    return this.#trainer ??= sizedTrainer(loadKernel());
   }
 
   /** Bytes of a CID from the coordinator's SVDB gateway, verified against the CID. */

@@ -1,8 +1,9 @@
 /**
  * POST /svdb from the attacker's side: an unsigned, forged, stale, replayed or foreign upload is
  * refused (401) without the body being read; a signer who is neither a registered node nor an
- * owner is refused (403); and no signer can store more than its quota (413), even with uploads
- * racing each other.
+ * owner is refused (403); no signer can store more than its quota (413), even with uploads
+ * racing each other; and one upload may pass `maxBlobBytes` only up to the update size of a job
+ * its signer is bound to.
  */
 import assert from "node:assert/strict";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
@@ -15,6 +16,7 @@ import {
   uploadDomain,
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
+import { jobUploadBytes } from "../../lib/coordinator/svdb_access.ts";
 import { postSigned, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 
@@ -199,5 +201,30 @@ Deno.test("svdb uploads: quotas", async (t) => {
   await t.step("the quota is per window", async () => {
     s.advance(s.ctx.config.uploadQuotaWindowMs);
     assert.equal((await upload(a!, 200_000))[0], 201);
+  });
+});
+
+Deno.test("svdb uploads: the size limit follows the job the signer is bound to", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+  // maxBlobBytes far below the tiny job's largest update (8 bytes per parameter + 1 MiB)
+  const s = await fx.scenario({ config: { maxBlobBytes: 100_000 } });
+  const job = await s.job();
+  const limit = jobUploadBytes(job.spec);
+  const bound = nodeUploadSigner(job.nodes[0]!.key);
+  const unbound = nodeUploadSigner((await s.node()).key);
+  const upload = async (signer: UploadSigner, size: number) =>
+    await codeOf(await postSigned(s, signer, randomBytes(size, size)));
+
+  await t.step(
+    "a node holding a task may upload past maxBlobBytes, up to its job's update",
+    () => upload(bound, 500_000).then(([status]) => assert.equal(status, 201)),
+  );
+
+  await t.step("a node of no job stays at maxBlobBytes", async () => {
+    assert.deepEqual(await upload(unbound, 500_000), [413, "PAYLOAD_TOO_LARGE"]);
+  });
+
+  await t.step("past its job's update size, a bound node is refused too", async () => {
+    assert.deepEqual(await upload(bound, limit + 1), [413, "PAYLOAD_TOO_LARGE"]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { encodeText, sampleBatch } from "../../kernel/data.ts";
-import { createOffloadTrainer } from "../../kernel/offload.ts";
+import { createOffloadStep, createOffloadTrainer } from "../../kernel/offload.ts";
 import { initOptState } from "../../kernel/optimizer.ts";
 import { initWeights, paramLayout } from "../../kernel/params.ts";
 import { loadThreadedKernel } from "../../kernel/threads.ts";
@@ -137,4 +137,35 @@ Deno.test("planStepMemory gives the bytes the trainers allocate", async () => {
     );
     assert.equal(planStepMemory(hyper, { recompute: true }).linearBytes, k2.mark() - mark2);
   }
+});
+
+Deno.test("createOffloadStep: the plain trainStep's bytes and evalLoss, inputs untouched", () => {
+  // Prepare
+  const h = ALL[ALL.length - 1]!.hyper;
+  const layout = paramLayout(h.model);
+  const w = initWeights(loadKernel(), layout, 9);
+  const opt = initOptState(h.optimizer.kind, layout.size);
+  const kernel = loadKernel();
+  const mark = kernel.mark();
+  const plain = createTrainer(loadKernel());
+  // Execute
+  const offload = createOffloadStep(kernel);
+  const r = offload.trainStep(w, opt, batchOf(h, 0), 40, h);
+  const again = offload.trainStep(r.weights, r.optState, batchOf(h, 1), 41, h);
+  // Assert
+  const want = plain.trainStep(w, opt, batchOf(h, 0), 40, h);
+  const want2 = plain.trainStep(want.weights, want.optState, batchOf(h, 1), 41, h);
+  assert.deepEqual([again.weights, again.grad, again.optState], [
+    want2.weights,
+    want2.grad,
+    want2.optState,
+  ]);
+  assert.equal(again.loss, want2.loss);
+  assert.deepEqual(w, initWeights(loadKernel(), layout, 9), "the weights passed in are untouched");
+  assert.equal(opt.step, 0);
+  assert.notEqual(r.weights, w);
+  assert.equal(kernel.mark(), mark, "the workspace is freed after each step");
+  const batch = batchOf(h, 2);
+  assert.equal(offload.evalLoss(w, batch, h), plain.evalLoss(w, batch, h));
+  assert.equal(offload.evalLoss(w, batch, h, 7), plain.evalLoss(w, batch, h, 7));
 });

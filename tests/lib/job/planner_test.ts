@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { planStepMemory } from "../../../kernel/memory_plan.ts";
 import { defaultHyper } from "../../../lib/round/local_training.ts";
 import {
+  chooseTrainer,
   fitsNode,
   GB,
   gptActivationCount,
   gptParamCount,
   monthlyTraffic,
   planModel,
+  RESIDENT_STEP_BUDGET,
 } from "../../../lib/job/planner.ts";
 
 const gpt2 = { layers: 12, width: 768, heads: 12, context: 1024, vocab: 50257 };
@@ -111,4 +113,21 @@ Deno.test("planModel recompute: within 2% of the kernel's own plan of the offloa
     const ratio = plan.memory.total / kernel.total;
     assert.ok(Math.abs(ratio - 1) < 0.02, `L${L} C${C}: planner/kernel ${ratio.toFixed(4)}`);
   }
+});
+
+Deno.test("chooseTrainer: resident while the workspace fits the budget, else offload", () => {
+  // Prepare: GPT-2 small's shape at T 64, whose resident workspace is about 2 GiB
+  const model = { kind: "gpt" as const, maxT: 64, layers: 12, heads: 12, width: 768 };
+  const hyper = defaultHyper(model, { B: 1, T: 64 });
+  // Execute
+  const fits = chooseTrainer(hyper);
+  const tight = chooseTrainer(hyper, { budget: fits.resident.linearBytes - 1 });
+  // Assert
+  assert.equal(fits.kind, "resident");
+  assert.equal(tight.kind, "offload");
+  assert.ok(fits.resident.linearBytes <= RESIDENT_STEP_BUDGET);
+  assert.ok(fits.offload.linearBytes < fits.resident.linearBytes / 4, "offload keeps state out");
+  // GPT-2 medium's shape at T 1024 does not fit a 32-bit memory resident
+  const medium = { kind: "gpt" as const, maxT: 1024, layers: 24, heads: 16, width: 1024 };
+  assert.equal(chooseTrainer(defaultHyper(medium, { B: 1, T: 1024 })).kind, "offload");
 });
