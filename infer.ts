@@ -14,8 +14,8 @@
 import { parseArgs } from "node:util";
 import { createBackend, generate } from "./kernel/inference/runtime.ts";
 import type { BackendName } from "./kernel/inference/backend.ts";
-import { readHfModel } from "./lib/model/hf_model.ts";
-import { cachedModelDir, readModelDir } from "./lib/model/model_cache.ts";
+import { readHfModelDir } from "./lib/model/hf_model.ts";
+import { cachedModelDir } from "./lib/model/model_cache.ts";
 import { env, resolvePath } from "./lib/config.ts";
 
 /** A local folder as it is; a CID or artha:// URI through the cache (store, then gateway). */
@@ -82,7 +82,8 @@ if (import.meta.main) {
   let dir: string, backend;
   try {
     dir = await modelDir(a.model, a);
-    const model = readHfModel(await readModelDir(dir));
+    // From disk by path: a graph past 2 GB has its data file mapped by onnxruntime, not read here.
+    const model = await readHfModelDir(dir);
     backend = await createBackend(model, {
       backend: (a.backend ?? "auto") as BackendName | "auto",
     });

@@ -2,7 +2,12 @@
  * onnxruntime backends over the exported graph (kernel/onnx_export.ts): onnxruntime-node (native
  * CPU; CUDA when the binding lists it and a GPU is present) and onnxruntime-web (wasm; WebGPU only
  * when navigator.gpu offers a real, non-fallback adapter). The state is the KV cache.
+ *
+ * A graph past 2 GB keeps its weights as external data: onnxruntime-node then opens the graph by
+ * path and maps the data file beside it; onnxruntime-web is handed the data file's bytes.
  */
+import { dirname, join } from "node:path";
+import onnxProto from "onnx-proto";
 import type { ModelConfig } from "../params.ts";
 import { checkStep, type DecoderBackend, type DecoderState } from "./backend.ts";
 
@@ -19,8 +24,38 @@ interface OrtSession {
 interface OrtModule {
   Tensor: new (type: string, data: unknown, dims: number[]) => OrtTensor;
   InferenceSession: {
-    create(bytes: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
+    create(model: Uint8Array | string, options?: Record<string, unknown>): Promise<OrtSession>;
   };
+}
+
+/** An exported graph, and where its external data is when its weights are not inside it. */
+export interface OnnxGraph {
+  onnx: Uint8Array;
+  /** External data files in memory, by the name (`location`) the graph gives them. */
+  onnxData?: { path: string; data: Uint8Array }[];
+  /** The graph's file, its data files beside it: ort-node reads them without a copy in JS. */
+  onnxPath?: string;
+}
+
+/** Every external data file the graph names (its initializers' `location`s). */
+export function externalDataFiles(onnx: Uint8Array): string[] {
+  const graph = onnxProto.onnx.ModelProto.decode(onnx).graph;
+  const names = new Set<string>();
+  for (const t of graph?.initializer ?? []) {
+    const location = t.externalData?.find((e) => e.key === "location")?.value;
+    if (location) names.add(location);
+  }
+  return [...names];
+}
+
+/** The external data ort-web needs in memory: given, or read from beside the graph's file. */
+async function dataInMemory(graph: OnnxGraph): Promise<OnnxGraph["onnxData"]> {
+  if (graph.onnxData || !graph.onnxPath) return graph.onnxData;
+  const dir = dirname(graph.onnxPath);
+  const files = externalDataFiles(graph.onnx);
+  return await Promise.all(
+    files.map(async (path) => ({ path, data: await Deno.readFile(join(dir, path)) })),
+  );
 }
 
 interface OrtState extends DecoderState {
@@ -58,10 +93,10 @@ async function hasCuda(mod: unknown): Promise<boolean> {
   }
 }
 
-/** Loads onnxruntime-node or -web and creates a session over the ONNX bytes. */
+/** Loads onnxruntime-node or -web and creates a session over the graph. */
 export async function createOrtBackend(
   name: "ort-node" | "ort-web",
-  onnx: Uint8Array,
+  graph: OnnxGraph,
   config: ModelConfig,
   options: OrtBackendOptions = {},
 ): Promise<DecoderBackend> {
@@ -83,7 +118,13 @@ export async function createOrtBackend(
     ort = mod as unknown as OrtModule;
   }
   sessionOptions.executionProviders = device === "cpu" ? ["cpu"] : [device];
-  const session = await ort.InferenceSession.create(onnx, sessionOptions);
+  let source: Uint8Array | string = graph.onnx;
+  if (name === "ort-node" && graph.onnxPath) source = graph.onnxPath;
+  else {
+    const externalData = name === "ort-node" ? graph.onnxData : await dataInMemory(graph);
+    if (externalData) sessionOptions.externalData = externalData;
+  }
+  const session = await ort.InferenceSession.create(source, sessionOptions);
   const L = config.layers, NH = config.heads, hs = config.width / config.heads;
   const empty = () => {
     const past: Record<string, OrtTensor> = {};

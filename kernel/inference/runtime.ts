@@ -26,16 +26,18 @@ import type { ModelConfig } from "../params.ts";
 import { loadKernel } from "../wasm_module.ts";
 import type { BackendName, DecoderBackend, DecoderState } from "./backend.ts";
 import { createKernelBackend } from "./kernel_backend.ts";
-import { createOrtBackend, type OrtBackendOptions } from "./ort_backend.ts";
+import { createOrtBackend, type OnnxGraph, type OrtBackendOptions } from "./ort_backend.ts";
 import { createRng, sampleToken, type SamplingOptions } from "./sampler.ts";
 
 export type { BackendName, DecoderBackend } from "./backend.ts";
 
-/** What a backend is built from: the kernel config, flat weights and the exported graph. */
-export interface LoadedModel {
+/**
+ * What a backend is built from: the kernel config, flat weights and the exported graph (with
+ * its external data, if its weights are outside it).
+ */
+export interface LoadedModel extends OnnxGraph {
   config: ModelConfig;
   weights: Float32Array;
-  onnx: Uint8Array;
 }
 
 export interface BackendOptions extends OrtBackendOptions {
@@ -66,7 +68,7 @@ export async function createBackend(
   if (want !== "auto") {
     return await createOrtBackend(
       want as BackendName & `ort-${string}`,
-      model.onnx,
+      model,
       model.config,
       options,
     );
@@ -77,12 +79,12 @@ export async function createBackend(
       "string";
   if (native) {
     try {
-      return await createOrtBackend("ort-node", model.onnx, model.config, options);
+      return await createOrtBackend("ort-node", model, model.config, options);
     } catch {
       // no native binding on this platform: fall through to wasm
     }
   }
-  return await createOrtBackend("ort-web", model.onnx, model.config, options);
+  return await createOrtBackend("ort-web", model, model.config, options);
 }
 
 export interface GenerateOptions extends SamplingOptions {

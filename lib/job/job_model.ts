@@ -10,7 +10,7 @@
  * const files = await downloadModel("http://127.0.0.1:8787", job.modelFolderCid!, ".artha/model");
  * ```
  */
-import { dirname, join } from "node:path";
+import { writeModelFiles } from "../model/hf_model.ts";
 import { fetchModelFolder } from "../model/model_folder.ts";
 
 /** Thrown when `out` exists but does not hold a model folder (nothing is overwritten). */
@@ -38,10 +38,6 @@ export async function downloadModel(gateway: string, cid: string, out: string): 
   const existing = await entries(out);
   if (existing?.length && !existing.includes("config.json")) throw new OutputExistsError(out);
   if (existing) await Deno.remove(out, { recursive: true });
-  for (const [name, bytes] of Object.entries(files)) {
-    const path = join(out, name);
-    await Deno.mkdir(dirname(path), { recursive: true });
-    await Deno.writeFile(path, bytes);
-  }
+  await writeModelFiles(out, files);
   return Object.keys(files);
 }

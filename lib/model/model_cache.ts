@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import { parseArthaUri, parseCid } from "../store/cid.ts";
-import type { ModelFiles } from "./hf_model.ts";
+import { type ModelFiles, writeModelFiles } from "./hf_model.ts";
 import { fetchModelFolder, getModelFolder } from "./model_folder.ts";
 import { openFsStore } from "../store/store.ts";
 import { env } from "../config.ts";
@@ -86,10 +86,7 @@ export async function cachedModelDir(uri: string, options: CacheOptions = {}): P
   }
   await Deno.mkdir(root, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: root, prefix: `.${cid.slice(-8)}-` });
-  for (const [name, bytes] of Object.entries(files)) {
-    await Deno.mkdir(join(tmp, name, ".."), { recursive: true });
-    await Deno.writeFile(join(tmp, name), bytes);
-  }
+  await writeModelFiles(tmp, files);
   await Deno.writeTextFile(join(tmp, DONE), cid);
   try {
     await Deno.rename(tmp, dir);

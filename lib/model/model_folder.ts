@@ -27,7 +27,7 @@ import {
   verifyBlock,
 } from "../store/cid.ts";
 import type { Store } from "../store/store.ts";
-import type { ModelFiles } from "./hf_model.ts";
+import type { ModelFileChunks, ModelFiles } from "./hf_model.ts";
 
 /** Thrown when a CID is not a UnixFS directory (e.g. a bare checkpoint file). */
 export class NotAFolderError extends Error {
@@ -38,8 +38,11 @@ export class NotAFolderError extends Error {
   }
 }
 
-/** Stores the files as one UnixFS directory, pins it, and returns the directory's CID. */
-export async function putModelFolder(store: Store, files: ModelFiles): Promise<CID> {
+/**
+ * Stores the files as one UnixFS directory, pins it, and returns the directory's CID. A file may
+ * be a list of chunks (a model past 2 GiB): the importer streams them, nothing is joined.
+ */
+export async function putModelFolder(store: Store, files: ModelFileChunks): Promise<CID> {
   const sink = {
     put: async (cid: CID, bytes: Uint8Array) => {
       await store.blockstore.put(cid, bytes);

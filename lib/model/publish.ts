@@ -20,18 +20,22 @@ import { exportOnnx } from "../../kernel/onnx_export.ts";
 import type { LoadedModel } from "../../kernel/inference/runtime.ts";
 import { decodeCheckpoint } from "./checkpoint.ts";
 import type { CID } from "../store/cid.ts";
-import { exportHfModel, readHfModel } from "./hf_model.ts";
+import { exportHfModelChunks, readHfModel } from "./hf_model.ts";
 import { getModelFolder, NotAFolderError, putModelFolder } from "./model_folder.ts";
 import type { Store } from "../store/store.ts";
 
-/** Exports weights as the HF folder, stores it in SVDB, and returns the folder's CID. */
+/**
+ * Exports weights as the HF folder, stores it in SVDB, and returns the folder's CID. Past 2 GB
+ * the graph's weights are external data (hf_model.ts); files past 2 GiB are refused here until
+ * putModelFolder takes chunk lists.
+ */
 export async function exportModelFolder(
   store: Store,
   config: ModelConfig,
   weights: Float32Array,
   metadata: Record<string, string> = {},
 ): Promise<CID> {
-  return await putModelFolder(store, exportHfModel(config, weights, metadata));
+  return await putModelFolder(store, exportHfModelChunks(config, weights, metadata));
 }
 
 /** A model ready for a backend, and what the CID named. */
@@ -42,8 +46,8 @@ export interface ModelSource extends LoadedModel {
 /** Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly). */
 export async function loadModel(store: Store, cid: CID | string): Promise<ModelSource> {
   try {
-    const m = readHfModel(await getModelFolder(store, cid));
-    return { config: m.config, weights: m.weights, onnx: m.onnx, source: "folder" };
+    const { info: _, ...model } = readHfModel(await getModelFolder(store, cid));
+    return { ...model, source: "folder" };
   } catch (e) {
     if (!(e instanceof NotAFolderError)) throw e;
   }
