@@ -192,7 +192,7 @@ export function createOffloadTrainer(
     const clip = hyper.gradClip;
     // clipGradNorm's rule; the scale is applied to staged chunks, so `grad` stays unclipped.
     const scale = clip > 0 && gradNorm > clip ? clip / gradNorm : 1;
-    const lr = learningRate(optState.step, hyper.schedule);
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
     optState.step += 1;
     update(scale, lr, optState.step);
     return { loss: lossSum / positions, gradNorm, lr };

@@ -19,6 +19,12 @@ export interface Hyper {
   /** Micro-batches per step; gradients are averaged over all accumSteps * B * T positions. */
   accumSteps: number;
   schedule: ScheduleConfig;
+  /**
+   * Steps taken before this optimizer state started (default 0): the schedule is read at
+   * `scheduleOffset + optState.step`, so a federated node whose AdamW state starts fresh every
+   * round still follows one warmup + cosine over the job's global steps.
+   */
+  scheduleOffset?: number;
   optimizer: OptimizerConfig;
   /** Global gradient-norm clip; 0 disables. */
   gradClip: number;
@@ -167,7 +173,7 @@ export function createTrainer(
     const gradNorm = clipGradNorm(kernel, net.grads, P, hyper.gradClip);
     kernel.f32(ws.m, P).set(optState.m);
     if (adam) kernel.f32(ws.v, P).set(optState.v);
-    const lr = learningRate(optState.step, hyper.schedule);
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
     const step = optState.step + 1;
     applyUpdate(
       kernel,

@@ -1,19 +1,24 @@
 /**
- * Applying a round's combined delta and storing the checkpoint: plain addition, or DiLoCo's
- * outer Nesterov step (its velocity stored beside the checkpoint); then the checkpoint in SVDB
- * with its Merkle weights digest and validation loss (per shard and their mean).
+ * Applying a round's combined delta and storing the checkpoint: plain addition (FedAvg), or one
+ * step of the spec's server optimizer (FedAvgM, DiLoCo, FedAdam, FedYogi;
+ * lib/strategy/server_optimizer.ts) whose state is stored in SVDB beside the checkpoint; then the
+ * checkpoint with its Merkle weights digest and validation loss (per shard and their mean).
  */
 import type { Hex } from "viem";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { f32Bytes } from "../round/local_training.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
-import { OuterOptimizer } from "../strategy/outer_optimizer.ts";
+import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../model/tensors.ts";
+import { type ServerOptimizer, serverOptimizerFor } from "../strategy/server_optimizer.ts";
 import type { Context } from "./context.ts";
 import { evaluateWeights, type Evaluation, loadWeights } from "./job.ts";
 import type { JobRecord } from "./state.ts";
 
-/** The next global weights (and DiLoCo's velocity CID) from `global` and the round's delta. */
+/**
+ * The next global weights from `global` and the round's delta, and the CID of the server
+ * optimizer's state after the step (`outerVelocityCid`, the job record's one state field).
+ */
 export async function applyDelta(
   ctx: Context,
   job: JobRecord,
@@ -22,20 +27,47 @@ export async function applyDelta(
   delta: Float32Array,
 ): Promise<{ weights: Float32Array; outerVelocityCid?: string }> {
   const weights = global.slice();
-  if (spec.aggregation.strategy !== "diloco") {
+  const server = serverOptimizerFor(spec.aggregation, weights.length);
+  if (!server) {
     for (let i = 0; i < weights.length; i++) weights[i] = weights[i]! + delta[i]!;
     return { weights, outerVelocityCid: job.outerVelocityCid };
   }
-  const outer = new OuterOptimizer(weights.length, {
-    lr: spec.aggregation.outerLr,
-    momentum: spec.aggregation.outerMomentum,
-  });
   if (job.outerVelocityCid) {
-    outer.load(await loadWeights(ctx.store, job.outerVelocityCid), job.round);
+    server.load(await loadServerState(ctx, spec, job.outerVelocityCid), job.round);
   }
-  outer.step(weights, delta);
-  const velocity = encodeCheckpoint(spec.model, outer.velocity, { kind: "outer-velocity" });
-  return { weights, outerVelocityCid: (await ctx.store.put(velocity)).toString() };
+  server.step(weights, delta);
+  return {
+    weights,
+    outerVelocityCid: (await ctx.store.put(encodeServerState(spec, server))).toString(),
+  };
+}
+
+/**
+ * The optimizer's state as stored: a momentum rule's velocity as a model checkpoint (the format
+ * DiLoCo jobs have always written), Adam/Yogi's two moments as safetensors `m` and `v`.
+ */
+function encodeServerState(spec: JobSpec, server: ServerOptimizer): Uint8Array {
+  const state = server.state();
+  if (state.velocity) {
+    return encodeCheckpoint(spec.model, state.velocity, { kind: "outer-velocity" });
+  }
+  const tensors = Object.fromEntries(
+    Object.entries(state).map(([name, data]) => [name, { shape: [data.length], data }]),
+  );
+  return encodeSafetensors(tensors, { metadata: { kind: `outer-${spec.aggregation.strategy}` } });
+}
+
+async function loadServerState(
+  ctx: Context,
+  spec: JobSpec,
+  cid: string,
+): Promise<Record<string, Float32Array>> {
+  const s = spec.aggregation.strategy;
+  if (s === "diloco" || s === "fedavgm") return { velocity: await loadWeights(ctx.store, cid) };
+  const file = decodeSafetensors(await ctx.store.get(cid));
+  return Object.fromEntries(
+    Object.entries(file.tensors).map(([name, t]) => [name, toFloat32(t)]),
+  );
 }
 
 /** A round's stored checkpoint. */

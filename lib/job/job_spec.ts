@@ -34,8 +34,11 @@ export interface JobSpec {
   batch: { B: number; T: number; accumSteps: number };
   /**
    * The local optimizer inside a round (AdamW unless `kind: "sgd"`, SGD with momentum 0.9, which
-   * keeps updates sparse enough for top-k compression); the round's lr follows a cosine over
-   * rounds down to minLrRatio.
+   * keeps updates sparse enough for top-k compression). With `schedule: "round"` (the default)
+   * the lr is constant within a round and follows a cosine over rounds down to minLrRatio; with
+   * `"step"` it is one linear warmup of `warmupSteps` then a cosine over the job's
+   * rounds x localSteps steps, which every node continues from the round's global step count
+   * (its AdamW state still starts fresh each round).
    */
   optimizer: {
     kind?: "adamw" | "sgd";
@@ -43,6 +46,8 @@ export interface JobSpec {
     minLrRatio: number;
     weightDecay: number;
     gradClip: number;
+    schedule?: "round" | "step";
+    warmupSteps?: number;
   };
   rounds: number;
   localSteps: number;
@@ -60,7 +65,13 @@ export interface JobSpec {
    */
   validationShards?: number[];
   aggregation: {
-    strategy: "fedavg" | "diloco";
+    /**
+     * How the round's combined delta moves the global weights (lib/strategy/server_optimizer.ts):
+     * added as it is (`fedavg`), or as the pseudo-gradient of a server optimizer: SGD with
+     * momentum (`fedavgm`), with Nesterov momentum (`diloco`), Adam or Yogi (`fedadam`,
+     * `fedyogi`, Reddi et al. 2021).
+     */
+    strategy: ServerStrategy;
     /** Fraction of assigned nodes whose updates close a round (default 0.8). */
     quorum: number;
     deadlineMs: number;
@@ -78,9 +89,16 @@ export interface JobSpec {
      * delta, or `freeze` to keep it fixed (e.g. `{"wte": {"freeze": true}}`).
      */
     layers?: Record<string, { weight?: number; freeze?: boolean }>;
-    /** Outer Nesterov optimizer for "diloco". */
+    /** Server learning rate (diloco 0.7, fedavgm 1; required for fedadam/fedyogi). */
     outerLr?: number;
+    /** Momentum of diloco/fedavgm in [0, 1) (default 0.9). */
     outerMomentum?: number;
+    /** Nesterov look-ahead (default: true for diloco, false for fedavgm). */
+    outerNesterov?: boolean;
+    /** fedadam/fedyogi moment decays in [0, 1) (defaults 0.9, 0.99) and adaptivity (1e-3). */
+    outerBeta1?: number;
+    outerBeta2?: number;
+    outerTau?: number;
   };
   /**
    * How workers encode updates (default fp32 safetensors). `fraction` is top-k's density;
@@ -143,6 +161,8 @@ export interface JobSpec {
   };
 }
 
+export const SERVER_STRATEGIES = ["fedavg", "fedavgm", "diloco", "fedadam", "fedyogi"] as const;
+export type ServerStrategy = typeof SERVER_STRATEGIES[number];
 export const CODECS = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
 export type CodecName = typeof CODECS[number];
 export const ROBUST = ["median", "trimmed-mean", "krum", "multi-krum", "bulyan"] as const;
@@ -226,11 +246,24 @@ function checkOptimizer(o: JobSpec["optimizer"]): void {
     "optimizer.kind must be adamw or sgd",
   );
   need(num(o.weightDecay, 0, 1) && num(o.gradClip, 0, 1e6), "optimizer");
+  need(
+    o.schedule === undefined || o.schedule === "round" || o.schedule === "step",
+    "optimizer.schedule must be round or step",
+  );
+  need(
+    o.warmupSteps === undefined ||
+      (Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.schedule === "step"),
+    "optimizer.warmupSteps must be a non-negative integer, with schedule step",
+  );
 }
 
 function checkSchedule(s: JobSpec): void {
   need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
+  need(
+    (s.optimizer.warmupSteps ?? 0) < s.rounds * s.localSteps,
+    "optimizer.warmupSteps must be below rounds x localSteps",
+  );
   need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
 }
 
@@ -268,7 +301,11 @@ function checkOptionalSections(s: JobSpec): void {
 }
 
 function checkAggregation(a: JobSpec["aggregation"]): void {
-  need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
+  need(
+    SERVER_STRATEGIES.includes(a?.strategy),
+    `aggregation.strategy must be one of ${SERVER_STRATEGIES}`,
+  );
+  checkServerOptimizer(a);
   need(num(a.quorum, 0.01, 1) && posInt(a.deadlineMs) && posInt(a.clusterSize), "aggregation");
   need(
     a.hierarchical === undefined || typeof a.hierarchical === "boolean",
@@ -283,6 +320,42 @@ function checkAggregation(a: JobSpec["aggregation"]): void {
       `aggregation.layers.${name} must be {weight?: 0-10, freeze?: boolean}`,
     );
   }
+}
+
+/** The server optimizer's fields: only those of the chosen strategy, each in its range. */
+function checkServerOptimizer(a: JobSpec["aggregation"]): void {
+  const momentum = a.strategy === "diloco" || a.strategy === "fedavgm";
+  const adaptive = a.strategy === "fedadam" || a.strategy === "fedyogi";
+  need(
+    a.outerLr === undefined ? !adaptive : (momentum || adaptive) && num(a.outerLr, 1e-6, 100),
+    adaptive
+      ? `aggregation.outerLr in (0, 100] is required with ${a.strategy}`
+      : `aggregation.outerLr must be in (0, 100], with diloco, fedavgm, fedadam or fedyogi`,
+  );
+  const only = (ok: boolean, name: string, what: string) =>
+    need(ok, `aggregation.${name} must be ${what}`);
+  only(
+    a.outerMomentum === undefined || (momentum && num(a.outerMomentum, 0, 0.999)),
+    "outerMomentum",
+    "in [0, 0.999], with diloco or fedavgm",
+  );
+  only(
+    a.outerNesterov === undefined || (momentum && typeof a.outerNesterov === "boolean"),
+    "outerNesterov",
+    "a boolean, with diloco or fedavgm",
+  );
+  for (const k of ["outerBeta1", "outerBeta2"] as const) {
+    only(
+      a[k] === undefined || (adaptive && num(a[k], 0, 0.999999)),
+      k,
+      "in [0, 1), with fedadam or fedyogi",
+    );
+  }
+  only(
+    a.outerTau === undefined || (adaptive && num(a.outerTau, 1e-12, 10)),
+    "outerTau",
+    "in (0, 10], with fedadam or fedyogi",
+  );
 }
 
 function checkCompression(c: NonNullable<JobSpec["compression"]>): void {
@@ -362,21 +435,40 @@ function checkSecureAggregation(s: JobSpec): void {
   need(s.privacy?.adaptiveClip === undefined, `privacy.adaptiveClip ${why}`);
 }
 
-/** The kernel hyper-parameters of a round: constant lr within it, cosine across rounds. */
-export function roundHyper(spec: JobSpec, round: number): Hyper {
+/**
+ * The kernel hyper-parameters of a round: constant lr within it and a cosine across rounds, or
+ * (`optimizer.schedule: "step"`) the job's one warmup + cosine read at the round's global step.
+ */
+export function roundHyper(
+  spec: Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">,
+  round: number,
+): Hyper {
   const o = spec.optimizer;
-  const lr = learningRate(round, {
-    lr: o.lr,
-    warmupSteps: 0,
-    totalSteps: Math.max(1, spec.rounds - 1),
-    minLrRatio: o.minLrRatio,
-  });
+  const schedule = o.schedule === "step"
+    ? {
+      lr: o.lr,
+      warmupSteps: o.warmupSteps ?? 0,
+      totalSteps: spec.rounds * spec.localSteps,
+      minLrRatio: o.minLrRatio,
+    }
+    : {
+      lr: learningRate(round, {
+        lr: o.lr,
+        warmupSteps: 0,
+        totalSteps: Math.max(1, spec.rounds - 1),
+        minLrRatio: o.minLrRatio,
+      }),
+      warmupSteps: 0,
+      totalSteps: 1,
+      minLrRatio: 1,
+    };
   return {
     model: spec.model,
     B: spec.batch.B,
     T: spec.batch.T,
     accumSteps: spec.batch.accumSteps,
-    schedule: { lr, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+    schedule,
+    ...(o.schedule === "step" ? { scheduleOffset: round * spec.localSteps } : {}),
     optimizer: o.kind === "sgd"
       ? { kind: "sgd", momentum: DEFAULT_SGD_MOMENTUM, weightDecay: o.weightDecay }
       : { ...DEFAULT_ADAMW, weightDecay: o.weightDecay },

@@ -308,3 +308,96 @@ Deno.test("taskSeed: a uint32 that differs across shards and is stable per shard
     taskSeed({ ...validSpec(), seed: 2 }, 0),
   );
 });
+
+Deno.test("job spec: server optimizer fields are accepted with their strategy only", () => {
+  const a = validSpec().aggregation;
+  const accepted = [
+    { ...a, strategy: "diloco", outerLr: 0.7, outerMomentum: 0.9, outerNesterov: true },
+    { ...a, strategy: "fedavgm", outerMomentum: 0.5 },
+    { ...a, strategy: "fedadam", outerLr: 0.01, outerBeta1: 0.9, outerBeta2: 0.99, outerTau: 1e-3 },
+    { ...a, strategy: "fedyogi", outerLr: 0.01 },
+  ];
+  for (const aggregation of accepted) {
+    assert.deepEqual(parseJobSpec(bytesWith({ aggregation })).aggregation, aggregation);
+  }
+  refuses({ aggregation: { ...a, strategy: "fedadam" } }, /outerLr .* required with fedadam/);
+  refuses({ aggregation: { ...a, strategy: "fedyogi", outerLr: 0 } }, /aggregation\.outerLr/);
+  refuses({ aggregation: { ...a, outerLr: 0.7 } }, /aggregation\.outerLr/);
+  refuses({ aggregation: { ...a, strategy: "diloco", outerMomentum: 1 } }, /outerMomentum/);
+  refuses(
+    { aggregation: { ...a, strategy: "fedadam", outerLr: 1, outerMomentum: 0.9 } },
+    /outerMomentum/,
+  );
+  refuses({ aggregation: { ...a, strategy: "diloco", outerNesterov: "yes" } }, /outerNesterov/);
+  refuses({ aggregation: { ...a, strategy: "diloco", outerTau: 0.1 } }, /outerTau/);
+  refuses({ aggregation: { ...a, strategy: "fedyogi", outerLr: 1, outerBeta2: 1 } }, /outerBeta2/);
+  refuses({ aggregation: { ...a, strategy: "fedyogi", outerLr: 1, outerTau: 0 } }, /outerTau/);
+});
+
+Deno.test("job spec: the lr schedule and its warmup are checked", () => {
+  const o = validSpec().optimizer;
+  const step = { ...o, schedule: "step", warmupSteps: 5 };
+  assert.deepEqual(parseJobSpec(bytesWith({ optimizer: step })).optimizer, step);
+  refuses({ optimizer: { ...o, schedule: "epoch" } }, /optimizer\.schedule/);
+  refuses({ optimizer: { ...o, warmupSteps: 5 } }, /optimizer\.warmupSteps/);
+  refuses({ optimizer: { ...o, schedule: "step", warmupSteps: 1.5 } }, /optimizer\.warmupSteps/);
+  // 5 rounds x 10 steps: a 50-step warmup would never reach the cosine.
+  refuses({ optimizer: { ...o, schedule: "step", warmupSteps: 50 } }, /below rounds x localSteps/);
+});
+
+Deno.test("roundHyper: the step schedule continues the job's global step in every round", () => {
+  const spec = validSpec(); // 5 rounds x 10 local steps
+  spec.optimizer = { ...spec.optimizer, schedule: "step", warmupSteps: 4 };
+  const job = { lr: 3e-3, warmupSteps: 4, totalSteps: 50, minLrRatio: 0.1 };
+  for (const round of [0, 1, 4]) {
+    const h = roundHyper(spec, round);
+    assert.deepEqual(h.schedule, job);
+    assert.equal(h.scheduleOffset, round * 10);
+    // A node's step s of this round (its AdamW state fresh, step s) reads the job's step.
+    for (const s of [0, 3, 9]) {
+      assert.equal(
+        learningRate((h.scheduleOffset ?? 0) + s, h.schedule),
+        learningRate(round * 10 + s, job),
+      );
+    }
+  }
+  assert.ok(learningRate(0, job) < learningRate(3, job), "warmup rises");
+  near(learningRate(49, job), 3e-3 * 0.1 + 0.5 * 3e-3 * 0.9 * (1 + Math.cos(Math.PI * 45 / 46)));
+  assert.equal(roundHyper(validSpec(), 3).scheduleOffset, undefined, "round schedule: no offset");
+});
+
+Deno.test("job spec: prepareJob writes the schedule and server optimizer options", async () => {
+  const store = new Store(new MemoryBlockstore());
+  const text = new TextEncoder().encode("a tiny corpus of words. ".repeat(50));
+  const { spec } = await prepareJob(store, {
+    model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
+    shards: [{ name: "a", train: text, val: text }],
+    rounds: 3,
+    localSteps: 4,
+    B: 2,
+    T: 16,
+    minLrRatio: 1,
+    schedule: "step",
+    warmupSteps: 2,
+    strategy: "fedyogi",
+    outer: { outerLr: 0.02, outerTau: 1e-2 },
+  });
+  assert.equal(spec.optimizer.schedule, "step");
+  assert.equal(spec.optimizer.warmupSteps, 2);
+  assert.equal(spec.optimizer.minLrRatio, 1);
+  assert.equal(spec.aggregation.strategy, "fedyogi");
+  assert.equal(spec.aggregation.outerLr, 0.02);
+  assert.equal(spec.aggregation.outerTau, 1e-2);
+  const diloco = await prepareJob(store, {
+    model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
+    shards: [{ name: "a", train: text, val: text }],
+    rounds: 3,
+    localSteps: 4,
+    B: 2,
+    T: 16,
+    strategy: "diloco",
+    outer: { outerMomentum: 0.5 },
+  });
+  assert.equal(diloco.spec.aggregation.outerLr, 0.7);
+  assert.equal(diloco.spec.aggregation.outerMomentum, 0.5);
+});

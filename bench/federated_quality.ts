@@ -1,0 +1,520 @@
+/**
+ * Federated vs centralized validation loss at equal samples, as an ablation over the tools the
+ * literature offers for closing the gap: local learning rate, lr schedules (a cosine over rounds,
+ * or one warmup + cosine over the job's steps that every node continues), local steps vs rounds,
+ * and server optimizers (FedAvgM, DiLoCo's outer Nesterov, FedAdam/FedYogi). Two jobs:
+ *
+ * - `bench`: bench/federated.ts's job (8 Brown genres, one per node: non-IID; gpt width 32,
+ *   1 layer, B 8 T 32, 15 rounds x 10 local AdamW steps; its 16 validation batches);
+ * - `demo`: the demo's reference job (DEFAULT_DEMO through prepareJob: 8 nodes on the first 8 of
+ *   15 genres, width 64, 2 layers, 5 rounds x 20 steps; the coordinator's own evaluation).
+ *
+ * Every variant is a job spec run as the coordinator runs it: `roundHyper` for the local steps,
+ * {@link trainLocal} on every node, `combineRound`, then `serverOptimizerFor(spec.aggregation)`.
+ * Centralized is the same spec with 1 round of 8 x rounds x localSteps steps on the merged
+ * shards of the nodes (one optimizer state), over its own lr grid and schedules; the table's
+ * ratio is each variant's loss over the best centralized loss (medians over seeds).
+ *
+ *   deno run -A bench/federated_quality.ts                 # both jobs, 3 seeds (~40 min, 2 cores)
+ *   deno run -A bench/federated_quality.ts --quick         # 1 seed, fewer variants (~3 min)
+ *   deno run -A bench/federated_quality.ts --job bench     # one job
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createTrainer } from "../kernel/train_step.ts";
+import { loadKernel } from "../kernel/wasm_module.ts";
+import { evalBatches, loadBrownShards, mergeShards, type Shard } from "../kernel/data.ts";
+import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
+import { prepareJob } from "../lib/job/job_owner.ts";
+import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
+import { Store } from "../lib/store/store.ts";
+import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
+import { evaluateWeights } from "../lib/coordinator/job.ts";
+import { generateNodeKey } from "../lib/crypto/keys.ts";
+import { concatBytes } from "../lib/crypto/digest.ts";
+import { UNCHECKED_DOMAIN } from "../lib/crypto/domain.ts";
+import { trainLocal } from "../lib/round/local_training.ts";
+import { combineRound, type RoundUpdate } from "../lib/strategy/combine_round.ts";
+import { serverOptimizerFor } from "../lib/strategy/server_optimizer.ts";
+import { DEFAULT_DEMO } from "../demo.ts";
+
+const trainer = createTrainer(loadKernel());
+const key = generateNodeKey();
+const ZERO = `0x${"00".repeat(32)}` as const;
+
+/** A job to compare on: its spec for a seed, the nodes' shards and its validation measure. */
+export interface QualityJob {
+  name: string;
+  nodes: number;
+  spec: (seed: number) => Promise<JobSpec>;
+  initial: (spec: JobSpec) => Promise<Float32Array>;
+  /** Shards in spec order (node i trains on `taskShard(spec, i)`). */
+  shards: Shard[];
+  evaluate: (spec: JobSpec, weights: Float32Array) => Promise<number>;
+  seeds: number[];
+}
+
+/** A variant: overrides of the job's spec (optimizer, rounds, localSteps, batch, aggregation). */
+export interface Variant {
+  name: string;
+  batch?: Partial<JobSpec["batch"]>;
+  /** With `schedule: "step"`: warmup over this share of the job's steps. */
+  warmupShare?: number;
+  optimizer?: Partial<JobSpec["optimizer"]>;
+  aggregation?: Partial<JobSpec["aggregation"]>;
+  rounds?: number;
+  localSteps?: number;
+}
+
+const withVariant = (spec: JobSpec, v: Variant): JobSpec => ({
+  ...spec,
+  rounds: v.rounds ?? spec.rounds,
+  localSteps: v.localSteps ?? spec.localSteps,
+  batch: { ...spec.batch, ...v.batch },
+  optimizer: { ...spec.optimizer, ...v.optimizer },
+  aggregation: { ...spec.aggregation, ...v.aggregation },
+});
+
+/** The job's rounds as the coordinator runs them; the loss after every round when `curve`. */
+export async function runFederated(
+  job: QualityJob,
+  spec: JobSpec,
+  options: { curve?: boolean } = {},
+): Promise<number[]> {
+  let global = await job.initial(spec);
+  const server = serverOptimizerFor(spec.aggregation, global.length);
+  const curve = options.curve ? [await job.evaluate(spec, global)] : [];
+  for (let round = 0; round < spec.rounds; round++) {
+    const hyper = roundHyper(spec, round);
+    const updates: RoundUpdate[] = [];
+    for (let i = 0; i < job.nodes; i++) {
+      const r = trainLocal(
+        trainer,
+        global,
+        {
+          jobId: ZERO,
+          domain: UNCHECKED_DOMAIN,
+          round,
+          seed: taskSeed(spec, i),
+          localSteps: spec.localSteps,
+          proofEvery: spec.localSteps,
+          data: job.shards[taskShard(spec, i)]!.train,
+          hyper,
+        },
+        key,
+        { now: () => 0n },
+      );
+      updates.push({ nodeId: String(i), delta: r.delta, numSamples: r.samples, slot: i });
+    }
+    const { delta } = combineRound({}, updates);
+    global = global.slice();
+    if (server) server.step(global, delta);
+    else for (let j = 0; j < global.length; j++) global[j] = global[j]! + delta[j]!;
+    if (options.curve) curve.push(await job.evaluate(spec, global));
+  }
+  if (!options.curve) curve.push(await job.evaluate(spec, global));
+  return curve;
+}
+
+/** One run of nodes x rounds x localSteps steps on the nodes' merged shards. */
+export async function runCentralized(job: QualityJob, spec: JobSpec): Promise<number> {
+  const steps = job.nodes * spec.rounds * spec.localSteps;
+  const used = Array.from({ length: job.nodes }, (_, i) => job.shards[taskShard(spec, i)]!);
+  const merged = mergeShards("merged", [...new Set(used)]).train;
+  const one = { ...spec, rounds: 1, localSteps: steps };
+  const r = trainLocal(
+    trainer,
+    await job.initial(spec),
+    {
+      jobId: ZERO,
+      domain: UNCHECKED_DOMAIN,
+      round: 0,
+      seed: spec.seed,
+      localSteps: steps,
+      proofEvery: steps,
+      data: merged,
+      hyper: roundHyper(one, 0),
+    },
+    key,
+    { now: () => 0n },
+  );
+  return await job.evaluate(spec, r.weights);
+}
+
+const GENRES = [
+  "adventure",
+  "editorial",
+  "government",
+  "hobbies",
+  "learned",
+  "news",
+  "religion",
+  "romance",
+];
+
+/** bench/federated.ts's job: 8 genres, width 32, 1 layer, 15 x 10 steps, constant lr 3e-3. */
+export function benchJob(seeds = [1, 2, 3]): QualityJob {
+  const all = loadBrownShards();
+  const shards = GENRES.map((g) => all.find((s) => s.name === `brown/${g}`)!);
+  const val = concatBytes(...shards.map((s) => s.val.subarray(0, 4096)));
+  const evals = evalBatches(val, 8, 32, 16);
+  const stores = new Map<number, Store>();
+  return {
+    name: "bench",
+    nodes: 8,
+    shards,
+    seeds,
+    spec: async (seed) => {
+      const store = new Store(new MemoryBlockstore());
+      const { spec } = await prepareJob(store, {
+        model: { kind: "gpt", maxT: 32, layers: 1, heads: 2, width: 32 },
+        shards,
+        rounds: 15,
+        localSteps: 10,
+        B: 8,
+        T: 32,
+        seed,
+      });
+      stores.set(seed, store);
+      // bench/federated.ts's constant lr 3e-3 (defaultHyper), whatever prepareJob's default.
+      return { ...spec, optimizer: { ...spec.optimizer, lr: 3e-3, minLrRatio: 1 } };
+    },
+    initial: async (spec) =>
+      decodeCheckpoint(await stores.get(spec.seed)!.get(spec.initialWeights)).weights,
+    evaluate: (spec, w) => {
+      const hyper = { ...roundHyper(spec, 0), B: 8, T: 32, accumSteps: 1 }; // the batches' shape
+      return Promise.resolve(evals.reduce((a, b) => a + trainer.evalLoss(w, b, hyper), 0) / 16);
+    },
+  };
+}
+
+/** The demo's reference job (DEFAULT_DEMO through prepareJob), evaluated as the coordinator does. */
+export function demoJob(seeds = [1337, 1, 2]): QualityJob {
+  const d = DEFAULT_DEMO;
+  const stores = new Map<number, Store>();
+  return {
+    name: "demo",
+    nodes: d.nodes,
+    shards: loadBrownShards(),
+    seeds,
+    spec: async (seed) => {
+      const store = new Store(new MemoryBlockstore());
+      const { spec } = await prepareJob(store, {
+        model: { kind: "gpt", maxT: d.T, layers: d.layers, heads: 4, width: d.width },
+        shards: loadBrownShards(),
+        rounds: d.rounds,
+        localSteps: d.localSteps,
+        B: d.B,
+        T: d.T,
+        strategy: d.strategy,
+        seed,
+      });
+      stores.set(seed, store);
+      return spec;
+    },
+    initial: async (spec) =>
+      decodeCheckpoint(await stores.get(spec.seed)!.get(spec.initialWeights)).weights,
+    evaluate: async (spec, w) => (await evaluateWeights(stores.get(spec.seed)!, spec, w)).loss,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** One table row: a variant's median loss over seeds and its ratio to the best centralized. */
+export interface QualityRow {
+  variant: string;
+  loss: number;
+  losses: number[];
+  ratio: number;
+}
+
+/** The centralized lr grid: each lr constant, and with a 5% warmup + cosine to 0.1. */
+export function centralVariants(lrs: readonly number[]): Variant[] {
+  return lrs.flatMap((lr) => [
+    { name: `central lr ${lr} constant`, optimizer: { lr, minLrRatio: 1 } },
+    {
+      name: `central lr ${lr} warmup 5% + cosine`,
+      optimizer: { lr, minLrRatio: 0.1, schedule: "step" as const },
+      warmupShare: 0.05,
+    },
+  ]);
+}
+
+/**
+ * The variant's spec for one seed; `warmupShare` is a share of the steps the schedule spans: a
+ * node's rounds x localSteps, or (`central`) the centralized run's nodes times as many.
+ */
+async function specOf(
+  job: QualityJob,
+  seed: number,
+  v: Variant,
+  central = false,
+): Promise<JobSpec> {
+  const spec = withVariant(await job.spec(seed), v);
+  if (v.warmupShare === undefined) return spec;
+  const steps = (central ? job.nodes : 1) * spec.rounds * spec.localSteps;
+  const warmupSteps = Math.round(v.warmupShare * steps);
+  return { ...spec, optimizer: { ...spec.optimizer, warmupSteps } };
+}
+
+/** Median over the job's seeds of `run` on each seed's spec. */
+async function medianOver(
+  job: QualityJob,
+  v: Variant,
+  run: (spec: JobSpec) => Promise<number>,
+  central = false,
+): Promise<{ loss: number; losses: number[] }> {
+  const losses: number[] = [];
+  for (const seed of job.seeds) losses.push(await run(await specOf(job, seed, v, central)));
+  return { loss: median(losses), losses };
+}
+
+/**
+ * The job with its nodes' shards re-dealt IID: the merged text cut in 4 KiB blocks dealt round
+ * robin, so every node sees every genre (same bytes, same validation).
+ */
+export function iidJob(job: QualityJob): QualityJob {
+  const merged = mergeShards("merged", job.shards.slice(0, job.nodes)).train;
+  const block = 4096, blocks = Math.floor(merged.length / block);
+  const shards = Array.from({ length: job.nodes }, (_, i) => {
+    const mine = Array.from(
+      { length: Math.ceil((blocks - i) / job.nodes) },
+      (_, k) => merged.subarray((i + k * job.nodes) * block, (i + k * job.nodes + 1) * block),
+    );
+    return { name: `iid/${i}`, train: concatBytes(...mine), val: job.shards[i]!.val };
+  });
+  return { ...job, shards: [...shards, ...job.shards.slice(job.nodes)] };
+}
+
+/**
+ * The ablation on one job: the centralized grid (its best is the reference), every variant
+ * federated, then two diagnostics of where the gap comes from: the base recipe on an IID split
+ * (client drift) and centralized with the round's batch (nodes x B, 1/nodes the steps: the
+ * synchronous large-batch run federated averaging approximates). Rows are logged as they finish.
+ */
+export async function federatedQuality(
+  job: QualityJob,
+  variants: Variant[],
+  options: { centralLrs: number[]; diagnostics?: boolean; log?: (line: string) => void },
+): Promise<{ central: QualityRow[]; federated: QualityRow[]; best: number }> {
+  const log = options.log ?? (() => {});
+  const central: QualityRow[] = [];
+  for (const v of centralVariants(options.centralLrs)) {
+    const m = await medianOver(job, v, (spec) => runCentralized(job, spec), true);
+    central.push({ variant: `${job.name}: ${v.name}`, ...m, ratio: NaN });
+  }
+  const best = Math.min(...central.map((r) => r.loss));
+  for (const r of central) log(row(Object.assign(r, { ratio: r.loss / best })));
+  const federated: QualityRow[] = [];
+  const add = (name: string, m: { loss: number; losses: number[] }) => {
+    const r = { variant: `${job.name}: ${name}`, ...m, ratio: m.loss / best };
+    federated.push(r);
+    log(row(r));
+  };
+  const fed = (j: QualityJob) => async (spec: JobSpec) => (await runFederated(j, spec)).at(-1)!;
+  for (const v of variants) add(v.name, await medianOver(job, v, fed(job)));
+  if (options.diagnostics) {
+    const base = variants[0] ?? { name: "base" };
+    add(
+      `diagnostic: ${base.name} on an IID split`,
+      await medianOver(iidJob(job), base, fed(iidJob(job))),
+    );
+    for (const lr of options.centralLrs) {
+      const v = { name: "", optimizer: { lr, minLrRatio: 1 } };
+      add(
+        `diagnostic: central with the round's batch (${job.nodes}x B, 1/${job.nodes} steps) lr ${lr}`,
+        await medianOver(job, v, (spec) =>
+          runCentralized({ ...job, nodes: 1 }, {
+            ...spec,
+            batch: { ...spec.batch, B: spec.batch.B * job.nodes },
+          })),
+      );
+    }
+  }
+  return { central, federated, best };
+}
+
+const row = (r: QualityRow) =>
+  `| ${r.variant} | ${r.loss.toFixed(4)} | ${r.losses.map((l) => l.toFixed(3)).join(", ")} | ${
+    r.ratio.toFixed(3)
+  } |`;
+
+/** First round index whose loss is <= target (Infinity if never). */
+const roundsTo = (curve: number[], target: number) => {
+  const i = curve.findIndex((l) => l <= target);
+  return i < 0 ? Infinity : i;
+};
+
+/**
+ * FedAvg (the variant's local steps) vs FedSGD (1 local step) under one recipe, as
+ * bench/federated.ts section 3 measures it: rounds to reach 90% of the improvement the weaker
+ * of the two makes within its cap; median ratio over the job's seeds.
+ */
+export async function roundsAdvantage(
+  job: QualityJob,
+  v: Variant,
+  caps: { avg: number; sgd: number },
+): Promise<{ ratio: number; lines: string[] }> {
+  const ratios: number[] = [];
+  const lines: string[] = [];
+  for (const seed of job.seeds) {
+    const base = await specOf(job, seed, v);
+    const avg = await runFederated(job, { ...base, rounds: caps.avg }, { curve: true });
+    const sgd = await runFederated(job, { ...base, rounds: caps.sgd, localSteps: 1 }, {
+      curve: true,
+    });
+    const initial = avg[0]!;
+    const target = initial - 0.9 * (initial - Math.max(Math.min(...avg), Math.min(...sgd)));
+    const ra = roundsTo(avg, target), rs = roundsTo(sgd, target);
+    ratios.push(rs / ra);
+    lines.push(
+      `seed ${seed}: target ${target.toFixed(4)}: FedAvg ${ra} rounds, FedSGD ${rs} rounds ` +
+        `(caps ${caps.avg}/${caps.sgd}); ratio ${(rs / ra).toFixed(1)}`,
+    );
+  }
+  return { ratio: median(ratios), lines };
+}
+
+// ------------------------------------------------------------------------------- variants
+
+const momentum = (lr: number, m: number, nesterov: boolean): Variant["aggregation"] => ({
+  strategy: nesterov ? "diloco" : "fedavgm",
+  outerLr: lr,
+  outerMomentum: m,
+});
+
+/** Server optimizers, shared by both jobs (the job's own local recipe). */
+const SERVER_VARIANTS: Variant[] = [
+  { name: "server lr 1.2 (FedAvgM momentum 0)", aggregation: momentum(1.2, 0, false) },
+  { name: "FedAvgM lr 1, momentum 0.9", aggregation: momentum(1, 0.9, false) },
+  { name: "FedAvgM lr 1, momentum 0.5", aggregation: momentum(1, 0.5, false) },
+  {
+    name: "DiLoCo Nesterov lr 0.7, momentum 0.9 (published)",
+    aggregation: momentum(0.7, 0.9, true),
+  },
+  { name: "DiLoCo Nesterov lr 1, momentum 0.5", aggregation: momentum(1, 0.5, true) },
+  { name: "FedAdam lr 1e-2, tau 1e-3", aggregation: { strategy: "fedadam", outerLr: 1e-2 } },
+  { name: "FedAdam lr 3e-2, tau 1e-3", aggregation: { strategy: "fedadam", outerLr: 3e-2 } },
+  { name: "FedYogi lr 1e-2, tau 1e-3", aggregation: { strategy: "fedyogi", outerLr: 1e-2 } },
+];
+
+/** The bench job's variants (15 rounds x 10 steps, constant lr 3e-3, unless named). */
+export const BENCH_VARIANTS: Variant[] = [
+  { name: "FedAvg lr 3e-3 (today)" },
+  { name: "FedAvg lr 2e-3", optimizer: { lr: 2e-3 } },
+  { name: "FedAvg lr 5e-3", optimizer: { lr: 5e-3 } },
+  {
+    name: "FedAvg warmup 5% + cosine over the job's steps",
+    optimizer: { schedule: "step", minLrRatio: 0.1 },
+    warmupShare: 0.05,
+  },
+  {
+    name: "FedAvg warmup 10%, then constant",
+    optimizer: { schedule: "step", minLrRatio: 1 },
+    warmupShare: 0.1,
+  },
+  {
+    name: "FedAvg cosine over rounds to 0.1 (the old job default)",
+    optimizer: { minLrRatio: 0.1 },
+  },
+  { name: "FedAvg R30 x L5", rounds: 30, localSteps: 5 },
+  { name: "FedAvg R10 x L15", rounds: 10, localSteps: 15 },
+  { name: "FedAvg R15 x L80 of B 1", localSteps: 80, batch: { B: 1 }, optimizer: { lr: 1e-3 } },
+  ...SERVER_VARIANTS,
+];
+
+/** The demo job's variants measured against its old default, a cosine over rounds to 0.1. */
+const DEMO_COSINE_VARIANTS: Variant[] = [
+  { name: "FedAvg lr 2e-3", optimizer: { lr: 2e-3 } },
+  {
+    name: "FedAvg warmup 5% + cosine over the job's steps",
+    optimizer: { schedule: "step" },
+    warmupShare: 0.05,
+  },
+  { name: "FedAvg R10 x L10", rounds: 10, localSteps: 10 },
+  ...SERVER_VARIANTS,
+];
+
+/**
+ * The demo job's variants (5 rounds x 20 steps): its default (constant lr since this ablation),
+ * the old default, then the rest on the old default's cosine, as they were measured.
+ */
+export const DEMO_VARIANTS: Variant[] = [
+  { name: "FedAvg, constant lr (the default)" },
+  { name: "FedAvg, cosine over rounds to 0.1 (the old default)", optimizer: { minLrRatio: 0.1 } },
+  ...DEMO_COSINE_VARIANTS.map((v) => ({
+    ...v,
+    name: `${v.name}, cosine over rounds`,
+    optimizer: { minLrRatio: 0.1, ...v.optimizer },
+  })),
+];
+
+/** Options of {@link federatedQualityReport}. */
+export interface ReportOptions {
+  quick?: boolean;
+  jobs?: ("bench" | "demo")[];
+  /** Only variants whose name contains this. */
+  only?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * The whole ablation as printed: a markdown table per job (variant, median federated loss, per
+ * seed, ratio to the best centralized), then FedSGD/FedAvg rounds under the bench job's
+ * recipe `winner` (default its first variant). What bench/federated.ts calls.
+ */
+export async function federatedQualityReport(
+  options: ReportOptions = {},
+  winner?: Variant,
+): Promise<void> {
+  const log = options.log ?? ((s: string) => console.log(s));
+  const quick = options.quick ?? false;
+  const jobs = options.jobs ?? ["bench", "demo"];
+  const pick = (vs: Variant[]) =>
+    options.only ? vs.filter((v) => v.name.includes(options.only!)) : quick ? vs.slice(0, 3) : vs;
+  const lrs = quick ? [3e-3] : [1e-3, 2e-3, 3e-3, 5e-3, 1e-2];
+  for (const name of jobs) {
+    const job = name === "bench"
+      ? benchJob(quick ? [1] : [1, 2, 3])
+      : demoJob(quick ? [1337] : [1337, 1, 2]);
+    log(`\n${name} job, seeds ${job.seeds.join(", ")}; ratio = loss / best centralized loss\n`);
+    log("| variant | median loss | per seed | / best central |");
+    log("| --- | ---: | --- | ---: |");
+    await federatedQuality(job, pick(name === "bench" ? BENCH_VARIANTS : DEMO_VARIANTS), {
+      centralLrs: name === "bench" ? lrs : quick ? [3e-3] : [1e-3, 3e-3, 1e-2],
+      diagnostics: !options.only,
+      log,
+    });
+  }
+  if (jobs.includes("bench")) {
+    const v = winner ?? BENCH_VARIANTS[0]!;
+    const caps = quick ? { avg: 10, sgd: 40 } : { avg: 40, sgd: 400 };
+    const r = await roundsAdvantage(benchJob(quick ? [1] : [1, 2, 3]), v, caps);
+    log(`\nFedSGD/FedAvg rounds to the same loss under "${v.name}":`);
+    for (const line of r.lines) log(`   ${line}`);
+    log(`   median ${r.ratio.toFixed(1)}x`);
+  }
+}
+
+if (import.meta.main) {
+  const { values: args } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      job: { type: "string", default: "bench,demo" },
+      only: { type: "string", default: "" },
+    },
+  });
+  const started = performance.now();
+  await federatedQualityReport({
+    quick: args.quick,
+    jobs: args.job.split(",").filter((j): j is "bench" | "demo" => j === "bench" || j === "demo"),
+    only: args.only || undefined,
+  });
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
