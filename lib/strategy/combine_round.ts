@@ -22,6 +22,7 @@ import { aggregatePartitioned } from "./partitioned.ts";
 import { robustStrategyFor } from "./select.ts";
 import type { AggregateResult, ClientUpdate, Strategy } from "./strategy.ts";
 import { StreamingFedAvg } from "./streaming_fed_avg.ts";
+import { SlotFedAvg } from "./slot_fed_avg.ts";
 
 /** One update as the round's combine step takes it. */
 export interface RoundUpdate extends ClientUpdate {
@@ -104,18 +105,51 @@ export function combineRound(plan: CombinePlan, updates: readonly RoundUpdate[])
 }
 
 /**
+ * Parameters from which {@link RoundCombiner.open} sums a rule-less round in a {@link SlotFedAvg}
+ * (updates decoded in place, every core); below, a StreamingFedAvg costs less to start.
+ */
+export const SLOT_SUM_MIN_LENGTH = 1 << 20;
+
+/**
  * {@link combineRound} one update at a time: without a rule the updates stream into exact
  * FedAvg and are not kept, so a coordinator can read them from storage one by one.
  */
 export class RoundCombiner {
   readonly #plan: CombinePlan;
-  readonly #stream: StreamingFedAvg | undefined;
+  readonly #stream: StreamingFedAvg | SlotFedAvg | undefined;
   readonly #held: RoundUpdate[] = [];
   readonly #slots: number[] = [];
 
-  constructor(plan: CombinePlan, length: number) {
+  constructor(plan: CombinePlan, length: number, stream?: SlotFedAvg) {
     this.#plan = plan;
-    this.#stream = plan.strategyFor ? undefined : new StreamingFedAvg(length);
+    this.#stream = plan.strategyFor ? undefined : stream ?? new StreamingFedAvg(length);
+  }
+
+  /**
+   * A combiner whose rule-less sum of a large model runs in a {@link SlotFedAvg}: decode each
+   * update into {@link target} and add it with that view as its delta. Same bytes as the
+   * constructor's; close it (`using`) if the round is abandoned before `finish`. Where no Web
+   * Worker can start (some edge runtimes) the sum runs on the calling thread alone.
+   */
+  static async open(
+    plan: CombinePlan,
+    length: number,
+    options: { threads?: number } = {},
+  ): Promise<RoundCombiner> {
+    if (plan.strategyFor || length < SLOT_SUM_MIN_LENGTH) return new RoundCombiner(plan, length);
+    let sum: SlotFedAvg;
+    try {
+      sum = await SlotFedAvg.open(length, options);
+    } catch (e) {
+      if (options.threads === 1) throw e;
+      sum = await SlotFedAvg.open(length, { threads: 1 });
+    }
+    return new RoundCombiner(plan, length, sum);
+  }
+
+  /** Where to decode the next update, when the sum holds it in place (else undefined). */
+  target(): Float32Array | undefined {
+    return this.#stream instanceof SlotFedAvg ? this.#stream.slot() : undefined;
   }
 
   /** Adds one update (its delta is scaled in place when stale). */
@@ -132,8 +166,14 @@ export class RoundCombiner {
       discountStale(u);
       this.#slots.push(u.slot);
     }
-    if (this.#stream) this.#stream.addAll(updates);
+    if (this.#stream instanceof SlotFedAvg) { for (const u of updates) this.#stream.add(u); }
+    else if (this.#stream) this.#stream.addAll(updates);
     else this.#held.push(...updates);
+  }
+
+  /** Stops a slot sum's threads (after `finish`, or for a round abandoned part-way). */
+  [Symbol.dispose](): void {
+    if (this.#stream instanceof SlotFedAvg) this.#stream.close();
   }
 
   /** The combined, adjusted delta. */

@@ -57,6 +57,8 @@ import {
 } from "./_aggregate_wasm.ts";
 
 export { BLOCK, MAX_TERM, type TermError };
+/** Where the aggregation kernels' binary is read from (a page hands its bytes to that path). */
+export { AGGREGATE_WASM_URL } from "./_aggregate_wasm.ts";
 /** Most terms one sum may count. */
 export const MAX_UPDATES = 2 ** 20;
 /** Smallest accepted weight (numSamples). */
