@@ -337,6 +337,16 @@ contract AIJobManager is Owned, IAIJobManager {
     }
 
     /// @inheritdoc IAIJobManager
+    function nodeCount(bytes32 jobId) external view returns (uint256) {
+        return _nodes[jobId].length;
+    }
+
+    /// @inheritdoc IAIJobManager
+    function nodeAt(bytes32 jobId, uint256 index) external view returns (bytes32) {
+        return _nodes[jobId][index];
+    }
+
+    /// @inheritdoc IAIJobManager
     function assignedOperator(bytes32 jobId, bytes32 nodePubkey) external view returns (address) {
         return _operators[jobId][nodePubkey];
     }

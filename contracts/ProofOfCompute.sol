@@ -297,11 +297,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         uint256 readyAt = uint256(t.completedAt) + settlementDelay;
         if (block.timestamp < readyAt) revert PoC__SettlementDelay(jobId, readyAt);
 
-        bytes32[] memory nodes = jobManager.nodesOf(jobId);
+        // One node read per node settled: copying the whole list each call would cost every batch
+        // of a 10,000-node job more than a block holds.
+        uint256 count = jobManager.nodeCount(jobId);
         Settlement storage st = _settlements[jobId];
         uint256 budget = maxNodes;
-        while (budget > 0 && st.tallied < nodes.length) {
-            bytes32 node = nodes[st.tallied];
+        while (budget > 0 && st.tallied < count) {
+            bytes32 node = jobManager.nodeAt(jobId, st.tallied);
             Work storage w = _work[workKey(jobId, node, jobManager.assignedOperator(jobId, node))];
             w.settled = true;
             st.weightedSteps += _steps(w, t) * w.qualityBps;
@@ -312,14 +314,14 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             --budget;
         }
         bool bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
-        while (budget > 0 && st.tallied == nodes.length && st.paid < nodes.length) {
-            bytes32 node = nodes[st.paid];
+        while (budget > 0 && st.tallied == count && st.paid < count) {
+            bytes32 node = jobManager.nodeAt(jobId, st.paid);
             st.totalPaid += _settle(jobId, node, jobManager.assignedOperator(jobId, node), t, st, bonus);
             st.paid += 1;
             --budget;
         }
-        emit SettlementProgress(jobId, st.tallied, st.paid, nodes.length);
-        if (st.paid < nodes.length) return false;
+        emit SettlementProgress(jobId, st.tallied, st.paid, count);
+        if (st.paid < count) return false;
         uint256 refund = jobManager.markFinalized(jobId);
         emit JobFinalized(jobId, st.totalPaid, refund);
         return true;

@@ -51,6 +51,13 @@ interface IAIJobManager {
     /// @notice Every node ever assigned to `jobId`, reassigned ones included.
     function nodesOf(bytes32 jobId) external view returns (bytes32[] memory);
 
+    /// @notice How many nodes were ever assigned to `jobId` (the length of nodesOf).
+    function nodeCount(bytes32 jobId) external view returns (uint256);
+
+    /// @notice The `index`-th node ever assigned to `jobId` (nodesOf(jobId)[index]), so a caller
+    /// walking a large job pays per node read, not for the whole list each time.
+    function nodeAt(bytes32 jobId, uint256 index) external view returns (bytes32);
+
     /// @notice The operator that was assigned `nodePubkey` for `jobId`.
     function assignedOperator(bytes32 jobId, bytes32 nodePubkey) external view returns (address);
 

@@ -3,6 +3,13 @@ import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
 import { sendContract, type SendResult } from "./send_contract.ts";
 
+/**
+ * Gas bound of NodeCertRegistry.registerNode: ~450k with its on-chain Ed25519 check (bench
+ * `bench:gas`), with room for a long region string. Known, so no estimate runs the costly check
+ * a second time.
+ */
+export const REGISTER_NODE_GAS = 800_000n;
+
 export interface RegisterNodeParameters {
   addresses: ArthaAddresses;
   /** Ed25519 public key of the node (bytes32). */
@@ -42,6 +49,7 @@ export async function registerNode(
     functionName: "registerNode",
     args: [nodePubkey, role, region, caps, slaId, params.bindingSignature],
     value: stake,
+    gas: REGISTER_NODE_GAS,
   });
   return { ...sent, stake };
 }

@@ -1,8 +1,15 @@
 /**
- * Simulate, send, wait: the one path every chain verb takes, so a revert surfaces as a
- * ChainCallError naming the contract's custom error before any gas is spent.
+ * Prepare, send, wait: the one path every chain verb takes, so a revert surfaces as a
+ * ChainCallError naming the contract's custom error before any gas is spent. One request fills
+ * nonce, fees and the gas estimate (eth_fillTransaction where the node has it, which runs the
+ * call once); only a call that fails there is simulated again, to name its revert.
  */
-import { BaseError, ContractFunctionRevertedError } from "viem";
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  encodeFunctionData,
+  TransactionReceiptNotFoundError,
+} from "viem";
 import type {
   Abi,
   ContractFunctionArgs,
@@ -57,7 +64,10 @@ export interface SendResult {
   gasUsed: bigint;
 }
 
-/** Simulates then sends a contract write from the client's account and waits for its receipt. */
+/**
+ * Sends a contract write from the client's account (estimated, or within a known gas bound) and
+ * waits for its receipt; a revert is a ChainCallError naming the custom error.
+ */
 export function sendContract<
   const abi extends Abi,
   functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
@@ -72,6 +82,10 @@ export function sendContract<
     /** Block the simulation and estimate run against; "pending" for calls that must land in a
      * block after the latest one (e.g. a draw from the hash of the latest block). */
     blockTag?: "latest" | "pending";
+    /** A known upper bound on the call's gas: no estimate is run (one execution less, which
+     * matters for a call as costly as an on-chain Ed25519 check); a revert then costs gas and is
+     * named by replaying the call. */
+    gas?: bigint;
   },
 ): Promise<SendResult> {
   // One queue per sending account: concurrent callers (a cron and a manual call closing the same
@@ -97,13 +111,97 @@ async function send<const abi extends Abi>(
   // deno-lint-ignore no-explicit-any
   request: { functionName: string; abi: abi } & Record<string, any>,
 ): Promise<SendResult> {
+  // A browser wallet (a json-rpc account) only sends: eth_sendTransaction, through writeContract.
+  if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
+  let hash: Hex;
+  try {
+    // deno-lint-ignore no-explicit-any
+    const data = encodeFunctionData(request as any);
+    const prepared = await client.prepareTransactionRequest({
+      account: client.account,
+      chain: client.chain,
+      to: request.address,
+      data,
+      value: request.value,
+      gas: request.gas,
+    });
+    // The estimate runs against the pending block; a write whose cost depends on the block time
+    // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
+    // margin keeps such transactions from running out of gas.
+    const gas = request.gas ?? (prepared.gas * GAS_MARGIN_PCT) / 100n;
+    // A local account signs without asking the node its chain id again (prepare filled it).
+    const { account } = client;
+    const signed = { ...prepared, gas };
+    const serializedTransaction = account.signTransaction
+      // deno-lint-ignore no-explicit-any
+      ? await account.signTransaction(signed as any)
+      // deno-lint-ignore no-explicit-any
+      : await client.signTransaction(signed as any);
+    hash = await client.sendRawTransaction({ serializedTransaction });
+  } catch (e) {
+    throw await namedFailure(client, request, e);
+  }
+  const sent = await receiptOf(client, request.functionName, hash);
+  if (sent.receipt.status === "success") {
+    return { hash, receipt: sent.receipt, gasUsed: sent.gasUsed };
+  }
+  // Only a send within a given bound gets here (an estimated one fails to prepare); a reverted
+  // call changed no contract state, so replaying it on the latest state names its revert.
+  throw await namedFailure(client, request, sent.failure);
+}
+
+/** The failure of a prepare or send as a ChainCallError naming the revert (simulated again). */
+async function namedFailure(
+  client: ArthaClient,
+  // deno-lint-ignore no-explicit-any
+  request: { functionName: string } & Record<string, any>,
+  e: unknown,
+): Promise<ChainCallError> {
+  let cause = e;
+  try {
+    // deno-lint-ignore no-explicit-any
+    await client.simulateContract(request as any);
+  } catch (simulated) {
+    if (revertOf(simulated).errorName) cause = simulated;
+  }
+  const { errorName, args } = revertOf(cause);
+  return new ChainCallError(request.functionName, errorName, args, { cause });
+}
+
+/** Waits (ms) before asking again for a receipt a devnet is about to have. */
+const RECEIPT_RETRY_MS = [0, 1, 2, 5, 10, 20];
+
+/**
+ * The receipt of a sent transaction: asked for at once and a few times within ~40 ms (a devnet
+ * mines as it receives, but under load a little after answering), then awaited by the client's
+ * block polling (a real chain's block time).
+ */
+async function receiptOf(client: ArthaClient, functionName: string, hash: Hex) {
+  let receipt;
+  for (const ms of RECEIPT_RETRY_MS) {
+    if (ms) await new Promise((r) => setTimeout(r, ms));
+    try {
+      receipt = await client.getTransactionReceipt({ hash });
+      break;
+    } catch (e) {
+      if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+    }
+  }
+  receipt ??= await client.waitForTransactionReceipt({ hash });
+  const failure = new ChainCallError(functionName, undefined, undefined);
+  return { hash, receipt, gasUsed: receipt.gasUsed, failure };
+}
+
+/** A send whose simulation and estimate must run against `blockTag` (e.g. "pending"). */
+async function sendAt<const abi extends Abi>(
+  client: ArthaClient,
+  // deno-lint-ignore no-explicit-any
+  request: { functionName: string; abi: abi } & Record<string, any>,
+): Promise<SendResult> {
   let hash: Hex;
   try {
     // deno-lint-ignore no-explicit-any
     const { request: prepared } = await client.simulateContract(request as any);
-    // The estimate runs against the pending block; a write whose cost depends on the block time
-    // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
-    // margin keeps such transactions from running out of gas.
     // deno-lint-ignore no-explicit-any
     const estimate = await client.estimateContractGas(request as any);
     // deno-lint-ignore no-explicit-any
@@ -113,9 +211,7 @@ async function send<const abi extends Abi>(
     const { errorName, args } = revertOf(e);
     throw new ChainCallError(request.functionName, errorName, args, { cause: e });
   }
-  const receipt = await client.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") {
-    throw new ChainCallError(request.functionName, undefined, undefined);
-  }
-  return { hash, receipt, gasUsed: receipt.gasUsed };
+  const sent = await receiptOf(client, request.functionName, hash);
+  if (sent.receipt.status !== "success") throw sent.failure;
+  return { hash, receipt: sent.receipt, gasUsed: sent.gasUsed };
 }

@@ -8,7 +8,7 @@ import type { Hex } from "viem";
 import type { Context } from "./context.ts";
 import { finalizeOne } from "./finalize.ts";
 import { aggregateJob } from "./round_close.ts";
-import { getJob, type JobRecord, roundUpdates } from "./state.ts";
+import { getJob, type JobHead, roundUpdates } from "./state.ts";
 
 /** The queue message that asks for a round's close. */
 export interface CloseRoundMessage {
@@ -38,17 +38,17 @@ export function countUpdate(
  * round's count (one read, so n updates cost n reads in all, not n^2 / 2 list entries); a round
  * whose updates were stored before the count existed is counted by listing them.
  */
-export async function roundComplete(ctx: Context, job: JobRecord): Promise<boolean> {
+export async function roundComplete(ctx: Context, job: JobHead): Promise<boolean> {
   const count = await ctx.kv.get<Deno.KvU64>(updateCountKey(job.jobId, job.round));
   let delivered = count.value === null ? 0 : Number(count.value.value);
   if (count.value === null) {
     for await (const _ of ctx.kv.list({ prefix: roundUpdates(job.jobId, job.round) })) delivered++;
   }
-  return delivered >= job.assigned.length;
+  return delivered >= job.assignedCount;
 }
 
 /** Enqueues the close of `job`'s open round once all its updates are in. */
-export async function closeWhenComplete(ctx: Context, job: JobRecord): Promise<void> {
+export async function closeWhenComplete(ctx: Context, job: JobHead): Promise<void> {
   if (!await roundComplete(ctx, job)) return;
   const message: CloseRoundMessage = { kind: "closeRound", jobId: job.jobId, round: job.round };
   await ctx.kv.enqueue(message);

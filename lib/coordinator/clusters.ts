@@ -29,6 +29,7 @@ import { arthaDomain } from "../crypto/domain.ts";
 import {
   getJob,
   getLarge,
+  type JobHead,
   type JobRecord,
   setLarge,
   updateKey,
@@ -211,7 +212,7 @@ function penaliseAggregator(ctx: Context, job: JobRecord, rec: ClusterRecord) {
 /** The open cluster task of `node`, if it aggregates one. */
 export async function clusterTaskFor(
   ctx: Context,
-  job: JobRecord,
+  job: Pick<JobHead, "jobId" | "specCid" | "round">,
   node: Hex,
 ): Promise<ClusterTask | undefined> {
   for await (

@@ -17,7 +17,7 @@ import { drawCommittee, readCommittee, settleAttestations } from "../verify/comm
 import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, loadSpec } from "./job.ts";
-import { type JobRecord, listValues } from "./state.ts";
+import { getJobNode, type JobHead, type JobRecord, listValues } from "./state.ts";
 
 /** A spot-checked round's committee and what it still has to settle. */
 export interface CommitteeRecord {
@@ -73,7 +73,7 @@ export async function drawRoundCommittee(
 /** The next target `node` has to recompute and attest for `job`, if any. */
 export async function validationTaskFor(
   ctx: Context,
-  job: JobRecord,
+  job: JobHead,
   node: Hex,
 ): Promise<ValidationTask | undefined> {
   const recs = await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId]);
@@ -94,7 +94,7 @@ export async function validationTaskFor(
       const at = { addresses, jobId: job.jobId, round: rec.round, member: node, target };
       if (await getAttestation(client, at) !== 0n) continue;
       const spec = await loadSpec(ctx.store, job.specCid);
-      const task = job.taskOf[target]!;
+      const { task } = (await getJobNode(ctx.kv, job.jobId, target))!;
       const index = taskShard(spec, task);
       return {
         status: "validate",

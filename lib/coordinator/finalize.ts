@@ -15,13 +15,21 @@ import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
 import { reject, type Rejection } from "./result.ts";
-import { getJob, type JobRecord, listJobs, setJob, shardSpread } from "./state.ts";
+import {
+  getJob,
+  type JobHead,
+  type JobRecord,
+  listJobHeads,
+  setJob,
+  shardSpread,
+  withAssignment,
+} from "./state.ts";
 
 /**
  * Relative validation-loss improvement of a job, in basis points (0 if it got worse), on the mean
  * over shards (data owners) of each shard's loss, before training and after the last round.
  */
-export function improvementBps(job: JobRecord): number {
+export function improvementBps(job: Pick<JobHead, "metrics" | "initialValLoss">): number {
   const m = job.metrics.at(-1);
   const last = m ? shardSpread(m).mean : job.initialValLoss;
   return Math.max(0, Math.min(BPS, Math.round((1 - last / job.initialValLoss) * BPS)));
@@ -32,7 +40,7 @@ export function improvementBps(job: JobRecord): number {
  * its CID (content-addressed, so a retry yields the same CID). The owner publishes that CID in
  * ModelRegistry; SSM models have no ONNX export and get none.
  */
-async function exportJobModel(ctx: Context, job: JobRecord): Promise<string | undefined> {
+async function exportJobModel(ctx: Context, job: JobHead): Promise<string | undefined> {
   const spec = await loadSpec(ctx.store, job.specCid);
   if (spec.model.kind !== "gpt") return undefined;
   const weights = await loadWeights(ctx.store, job.globalCid);
@@ -52,24 +60,25 @@ export async function finalizeOne(
   const entry = await getJob(ctx.kv, jobId);
   const job = entry.value;
   if (!job) return reject(404, "UNKNOWN_JOB", "Cannot finalize: unknown job");
-  if (job.status === "finalized") return { ok: true, job };
+  if (job.status === "finalized") return { ok: true, job: await withAssignment(ctx.kv, job) };
   if (job.status !== "completed") {
     const why = `job is ${job.status} (round ${job.round} of ${job.rounds})`;
     return reject(409, "JOB_NOT_COMPLETED", `Cannot finalize: ${why}`);
   }
   const settled = await settleOnChain(ctx, job);
   if (!settled.ok) return settled;
-  const updated: JobRecord = {
+  const updated: JobHead = {
     ...job,
     status: "finalized",
     finalize: settled.finalize,
     modelFolderCid: await exportJobModel(ctx, job),
   };
   const res = await setJob(ctx.kv.atomic().check(entry), updated).commit();
-  return { ok: true, job: res.ok ? updated : (await getJob(ctx.kv, jobId)).value! };
+  const now = res.ok ? updated : (await getJob(ctx.kv, jobId)).value!;
+  return { ok: true, job: await withAssignment(ctx.kv, now) };
 }
 
-type Settlement = NonNullable<JobRecord["finalize"]>;
+type Settlement = NonNullable<JobHead["finalize"]>;
 
 /**
  * Reports the improvement and finalizes on chain, then records the settlement the chain's events
@@ -79,7 +88,7 @@ type Settlement = NonNullable<JobRecord["finalize"]>;
  */
 async function settleOnChain(
   ctx: Context,
-  job: JobRecord,
+  job: JobHead,
 ): Promise<{ ok: true; finalize: Settlement } | Rejection> {
   const { client, addresses } = ctx.chain;
   const bps = improvementBps(job);
@@ -113,7 +122,7 @@ async function settleOnChain(
 /** Finalizes every completed job (what the cron calls); jobs still in their delay wait. */
 export async function finalizeAll(ctx: Context): Promise<JobRecord[]> {
   const out: JobRecord[] = [];
-  for (const job of await listJobs(ctx.kv)) {
+  for (const job of await listJobHeads(ctx.kv)) {
     if (job.status !== "completed") continue;
     const r = await finalizeOne(ctx, job.jobId);
     if (r.ok) out.push(r.job);

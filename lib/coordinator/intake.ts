@@ -29,7 +29,10 @@ import { keepReferenced } from "./svdb_retention.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
-  type JobRecord,
+  getJobNode,
+  holdsTask,
+  type JobHead,
+  type JobNodeRecord,
   nodeKey,
   type NodeRecord,
   updateKey,
@@ -51,7 +54,8 @@ export async function receiveUpdate(
   if (!job) return refuse(404, "UNKNOWN_JOB", "unknown job");
   if (job.status !== "running") return refuse(409, "JOB_NOT_RUNNING", `job is ${job.status}`);
   const spec = await loadSpec(ctx.store, job.specCid);
-  const early = checkRound(job, spec, env) ?? checkAssigned(job, env);
+  const place = await getJobNode(ctx.kv, job.jobId, env.nodePubkey);
+  const early = checkRound(job, spec, env) ?? checkAssigned(place);
   if (early) return early;
   // Signatures and sizes first: a re-post is answered as a retry only if it is itself valid.
   const bad = checkSignatures(ctx, env) ?? checkTaskSize(spec, env);
@@ -59,9 +63,10 @@ export async function receiveUpdate(
   const existing = await asRetry(ctx, job, env);
   if (existing) return existing;
   // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
+  const slot = slotOf(place, spec);
   const payload = spec.secureAggregation
-    ? securePayload(job, spec, env)
-    : await readPayload(ctx, job, spec, env);
+    ? securePayload(slot, env)
+    : await readPayload(ctx, slot, spec, env);
   if (!payload.ok) return payload;
   if (!await isCommitted(ctx, env)) {
     const why = "these digests are not committed on chain (commitRound first)";
@@ -88,7 +93,7 @@ function isCommitted(ctx: Context, env: SignedUpdateEnvelope): Promise<boolean> 
  * older checkpoint: they count in the open round, down-weighted by their staleness.
  */
 export function checkRound(
-  job: JobRecord,
+  job: Pick<JobHead, "round">,
   spec: JobSpec,
   env: Pick<SignedUpdateEnvelope, "round">,
 ): Rejection | undefined {
@@ -102,15 +107,15 @@ export function checkRound(
   );
 }
 
-function checkAssigned(job: JobRecord, env: SignedUpdateEnvelope): Rejection | undefined {
-  if (job.assigned.includes(env.nodePubkey)) return undefined;
+function checkAssigned(place: JobNodeRecord | null): Rejection | undefined {
+  if (holdsTask(place)) return undefined;
   return refuse(403, "NOT_ASSIGNED", "node holds no task of this job");
 }
 
 /** The stored update when `env` repeats it (200), a refusal when it differs. */
 async function asRetry(
   ctx: Context,
-  job: JobRecord,
+  job: JobHead,
   env: SignedUpdateEnvelope,
 ): Promise<IntakeResult | undefined> {
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
@@ -164,7 +169,7 @@ export function checkTaskSize(spec: JobSpec, env: SignedUpdateEnvelope): Rejecti
 /** The update's bytes from SVDB, decoded, its part checked and its digest the committed one. */
 async function readPayload(
   ctx: Context,
-  job: JobRecord,
+  slot: number,
   spec: JobSpec,
   env: SignedUpdateEnvelope,
 ): Promise<{ ok: true; bytes: number; slot: number } | Rejection> {
@@ -181,7 +186,6 @@ async function readPayload(
   } catch (e) {
     return refuse(422, "BAD_UPDATE", (e as Error).message);
   }
-  const slot = slotOf(job.assigned, spec, env.nodePubkey);
   if (decoded.codecId === CODEC_ID.partition) {
     const wrong = checkPartition(bytes, spec, env.round, slot);
     if (wrong) return wrong;
@@ -198,15 +202,14 @@ async function readPayload(
  * on chain; an envelope pointing at a readable update is refused, so none is ever pinned.
  */
 function securePayload(
-  job: JobRecord,
-  spec: JobSpec,
+  slot: number,
   env: SignedUpdateEnvelope,
 ): { ok: true; bytes: number; slot: number } | Rejection {
   if (env.updateCid !== SECURE_UPDATE_CID) {
     const why = `a secure job's envelope names no upload (updateCid "${SECURE_UPDATE_CID}")`;
     return refuse(422, "PLAIN_UPDATE", why);
   }
-  return { ok: true, bytes: 0, slot: slotOf(job.assigned, spec, env.nodePubkey) };
+  return { ok: true, bytes: 0, slot };
 }
 
 /**
@@ -241,7 +244,7 @@ export function checkPartition(
 /** Stores the update once (a concurrent retry of itself is answered as a retry). */
 async function storeUpdate(
   ctx: Context,
-  job: JobRecord,
+  job: JobHead,
   env: SignedUpdateEnvelope,
   payload: { bytes: number; slot: number },
 ): Promise<IntakeResult> {
@@ -273,8 +276,17 @@ async function storeUpdate(
   return { ok: true, status: 201, record };
 }
 
-/** Records that a node was just heard from. */
-export async function touchNode(ctx: Context, nodePubkey: Hex): Promise<void> {
-  const node = (await ctx.kv.get<NodeRecord>(nodeKey(nodePubkey))).value;
-  if (node) await ctx.kv.set(nodeKey(nodePubkey), { ...node, lastSeen: ctx.now() });
+/** How stale a node's `lastSeen` may get before a request rewrites it (one KV write saved on
+ * most requests: a node's task fetch and its update come seconds apart). */
+export const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+/** Records that a node was just heard from (its record as read, when the caller has it). */
+export async function touchNode(
+  ctx: Context,
+  nodePubkey: Hex,
+  node?: NodeRecord | null,
+): Promise<void> {
+  node ??= (await ctx.kv.get<NodeRecord>(nodeKey(nodePubkey))).value;
+  if (!node || ctx.now() - node.lastSeen < LAST_SEEN_RESOLUTION_MS) return;
+  await ctx.kv.set(nodeKey(nodePubkey), { ...node, lastSeen: ctx.now() });
 }

@@ -10,7 +10,14 @@ import type { Batch, Hyper } from "../../kernel/train_step.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { type JobSpec, parseJobSpec, roundHyper } from "../job/job_spec.ts";
 import type { Store } from "../store/store.ts";
-import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
+import {
+  getJobNode,
+  holdsTask,
+  type JobHead,
+  type JobNodeRecord,
+  updateKey,
+  type UpdateRecord,
+} from "./state.ts";
 
 let trainer: ReturnType<typeof createTrainer> | undefined;
 
@@ -194,9 +201,8 @@ export async function validationLoss(
  * group, so they share a slot and their partition payloads stay byte-identical). -1 when
  * the node is not assigned.
  */
-export function slotOf(assigned: readonly string[], spec: JobSpec, node: string): number {
-  const i = assigned.indexOf(node);
-  return i < 0 ? -1 : Math.floor(i / (spec.verification?.redundancy ?? 1));
+export function slotOf(place: JobNodeRecord | null, spec: JobSpec): number {
+  return holdsTask(place) ? Math.floor(place.index / (spec.verification?.redundancy ?? 1)) : -1;
 }
 
 /**
@@ -205,11 +211,11 @@ export function slotOf(assigned: readonly string[], spec: JobSpec, node: string)
  */
 export async function deliveredSlot(
   kv: Deno.Kv,
-  job: Pick<JobRecord, "jobId" | "assigned">,
+  job: Pick<JobHead, "jobId">,
   spec: JobSpec,
   round: number,
   node: string,
 ): Promise<number> {
   const u = (await kv.get<UpdateRecord>(updateKey(job.jobId, round, node))).value;
-  return u?.slot ?? slotOf(job.assigned, spec, node);
+  return u?.slot ?? slotOf(await getJobNode(kv, job.jobId, node), spec);
 }

@@ -15,7 +15,7 @@ import { createBackend, type DecoderBackend, generate } from "../../kernel/infer
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
 import { processTrainer } from "./job.ts";
-import { listJobs } from "./state.ts";
+import { listJobHeads } from "./state.ts";
 
 /** Largest input accepted, in bytes. */
 export const MAX_INPUT_BYTES = 16_384;
@@ -89,7 +89,7 @@ export function modelsOf(ctx: Context): Models {
 async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
   if (await isModelPublished(client, { addresses, cid })) return true;
-  const jobs = await listJobs(ctx.kv);
+  const jobs = await listJobHeads(ctx.kv);
   return jobs.some((j) =>
     j.modelFolderCid === cid || j.metrics.some((m) => m.checkpointCid === cid)
   );
@@ -222,7 +222,7 @@ async function listModels(ctx: Context): Promise<ModelListing[]> {
     weightsDigest: m.weightsDigest,
     kind: "published" as const,
   }));
-  for (const j of await listJobs(ctx.kv)) {
+  for (const j of await listJobHeads(ctx.kv)) {
     if (j.modelFolderCid && !out.some((m) => m.cid === j.modelFolderCid)) {
       out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
     }

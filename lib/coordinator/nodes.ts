@@ -1,7 +1,7 @@
 /** The nodes a job may use: bound in KV, live and compute-eligible on chain, fitting its plan. */
 import type { Hex } from "viem";
 import { paramLayout } from "../../kernel/params.ts";
-import { isNodeLive } from "../chain/is_node_live.ts";
+import { getLiveNodes } from "../chain/get_live_nodes.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { fitsNode, planModel } from "../job/planner.ts";
 import type { Context } from "./context.ts";
@@ -26,11 +26,8 @@ export async function eligibleNodes(
     .filter((n) => !exclude.has(n.nodePubkey))
     .filter((n) => fitsNode(plan, n.caps).fits);
   const { client, addresses } = ctx.chain;
-  const live = await Promise.all(
-    nodes.map((n) =>
-      isNodeLive(client, { addresses, nodePubkey: n.nodePubkey, computeEligible: true })
-    ),
-  );
+  const nodePubkeys = nodes.map((n) => n.nodePubkey);
+  const live = await getLiveNodes(client, { addresses, nodePubkeys, computeEligible: true });
   return nodes.filter((_, i) => live[i]).sort(byStakeThenKey);
 }
 
@@ -43,7 +40,6 @@ function byStakeThenKey(a: NodeRecord, b: NodeRecord): number {
 /** The nodes among `nodes` that are live on chain (a heartbeat within the registry's window). */
 export async function liveNodes(ctx: Context, nodes: readonly Hex[]): Promise<Hex[]> {
   const { client, addresses } = ctx.chain;
-  const out: Hex[] = [];
-  for (const n of nodes) if (await isNodeLive(client, { addresses, nodePubkey: n })) out.push(n);
-  return out;
+  const live = await getLiveNodes(client, { addresses, nodePubkeys: nodes });
+  return nodes.filter((_, i) => live[i]);
 }

@@ -6,22 +6,33 @@ import { getReplacementNode } from "../chain/get_replacement_node.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
 import { eligibleNodes, liveNodes } from "./nodes.ts";
-import type { JobRecord } from "./state.ts";
+import type { JobNodeRecord, JobRecord } from "./state.ts";
 
-/** The job with every dead node among `missing` replaced by a spare (as many as there are). */
+/** A reassignment: `to` takes the place (task and position) of `from`. */
+export interface NodeMove {
+  from: Hex;
+  to: Hex;
+  place: JobNodeRecord;
+}
+
+/**
+ * The job with every dead node among `missing` replaced by a spare (as many as there are), and
+ * the moves to write with it (state.ts moveNode).
+ */
 export async function reassignDropped(
   ctx: Context,
   job: JobRecord,
   missing: Hex[],
-): Promise<JobRecord> {
-  if (missing.length === 0) return job;
+): Promise<{ job: JobRecord; moves: NodeMove[] }> {
+  if (missing.length === 0) return { job, moves: [] };
   const live = new Set(await liveNodes(ctx, missing));
   const dead = missing.filter((n) => !live.has(n));
-  if (dead.length === 0) return job;
+  if (dead.length === 0) return { job, moves: [] };
   const spares = await sparesFor(ctx, job);
   const assigned = [...job.assigned];
   const taskOf = { ...job.taskOf };
   const reassigned = [...job.reassigned];
+  const moves: NodeMove[] = [];
   const { client, addresses } = ctx.chain;
   for (const from of dead) {
     // A restart after this reassignment landed on chain but before the KV write: adopt the
@@ -32,11 +43,13 @@ export async function reassignDropped(
       if (!to) break;
       await reassignNode(client, { addresses, jobId: job.jobId, fromNode: from, toNode: to });
     }
-    assigned[assigned.indexOf(from)] = to;
+    const index = assigned.indexOf(from);
+    assigned[index] = to;
     taskOf[to] = taskOf[from]!;
     reassigned.push({ round: job.round, from, to });
+    moves.push({ from, to, place: { task: taskOf[from]!, index } });
   }
-  return { ...job, assigned, taskOf, reassigned };
+  return { job: { ...job, assigned, taskOf, reassigned }, moves };
 }
 
 /** Eligible nodes that never held a task of the job (in KV or on chain), best first. */

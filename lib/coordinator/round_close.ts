@@ -18,13 +18,21 @@ import type { Context } from "./context.ts";
 import { arbitrateDisputes } from "./disputes.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { once } from "./once.ts";
-import { reassignDropped } from "./reassign.ts";
+import { type NodeMove, reassignDropped } from "./reassign.ts";
 import { settleGroups } from "./redundancy.ts";
 import { reject, type Rejection, rejectionOf } from "./result.ts";
 import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_apply.ts";
 import { type Combined, combineUpdates } from "./round_combine.ts";
 import { fixSecureClosingSet } from "./secure_round.ts";
-import { getJob, type JobRecord, listJobs, setJob } from "./state.ts";
+import {
+  getJob,
+  type JobHead,
+  type JobRecord,
+  listJobHeads,
+  moveNode,
+  setJob,
+  withAssignment,
+} from "./state.ts";
 
 /** What one aggregate call did to a job's open round. */
 export interface AggregateOutcome {
@@ -41,7 +49,8 @@ export interface AggregateOutcome {
   challenges?: number;
 }
 
-type JobEntry = { key: Deno.KvKey; value: JobRecord | null; versionstamp: string | null };
+/** The job's head as read: its versionstamp guards the write. */
+type JobEntry = { key: Deno.KvKey; value: JobHead | null; versionstamp: string | null };
 type Base = Omit<AggregateOutcome, "status" | "reason">;
 
 /** Tries to close the open round of one job. */
@@ -50,19 +59,20 @@ export async function aggregateJob(
   jobId: Hex,
 ): Promise<AggregateOutcome | Rejection> {
   const entry = await getJob(ctx.kv, jobId);
-  const job = entry.value;
-  if (!job) return reject(404, "UNKNOWN_JOB", "Cannot aggregate: unknown job");
-  const base: Base = { ok: true, jobId: job.jobId, round: job.round, updates: 0, missing: [] };
-  if (job.status !== "running") return { ...base, status: "idle", reason: job.status };
+  const head = entry.value;
+  if (!head) return reject(404, "UNKNOWN_JOB", "Cannot aggregate: unknown job");
+  const base: Base = { ok: true, jobId: head.jobId, round: head.round, updates: 0, missing: [] };
+  if (head.status !== "running") return { ...base, status: "idle", reason: head.status };
+  const job = await withAssignment(ctx.kv, head, entry.versionstamp);
   const spec = await loadSpec(ctx.store, job.specCid);
   await followUpVerification(ctx, job, spec);
   // Secure aggregation: the closing set is the finished SecAgg+ session's included nodes.
   const step = spec.secureAggregation
     ? await fixSecureClosingSet(ctx, job, spec)
     : await fixClosingSet(ctx, job, spec);
-  if (!step.fixed) return await notClosing(ctx, entry, step.decision, base);
+  if (!step.fixed) return await notClosing(ctx, entry, job, step.decision, base);
   try {
-    return await closeWith(ctx, entry, spec, step.closing, base);
+    return await closeWith(ctx, entry, job, spec, step.closing, base);
   } catch (e) {
     return rejectionOf(e);
   }
@@ -82,6 +92,7 @@ export async function followUpVerification(ctx: Context, job: JobRecord, spec: J
 async function notClosing(
   ctx: Context,
   entry: JobEntry,
+  job: JobRecord,
   decision: RoundDecision,
   base: Base,
 ): Promise<AggregateOutcome> {
@@ -89,8 +100,9 @@ async function notClosing(
   if (!decision.close) {
     return { ...base, status: "waiting", reason, updates: decision.received, missing };
   }
-  const moved = await reassignDropped(ctx, entry.value!, missing as Hex[]);
-  await setJob(ctx.kv.atomic().check(entry), { ...moved, roundOpenedAt: ctx.now() }).commit();
+  const moved = await reassignDropped(ctx, job, missing as Hex[]);
+  const op = setJob(ctx.kv.atomic().check(entry), { ...moved.job, roundOpenedAt: ctx.now() });
+  await withMoves(op, job.jobId, moved.moves).commit();
   return { ...base, status: "extended", reason, missing };
 }
 
@@ -98,11 +110,11 @@ async function notClosing(
 async function closeWith(
   ctx: Context,
   entry: JobEntry,
+  job: JobRecord,
   spec: JobSpec,
   closing: Closing,
   base: Base,
 ): Promise<AggregateOutcome> {
-  const job = entry.value!;
   const global = await loadWeights(ctx.store, job.globalCid);
   const combined = await combineUpdates(ctx, job, spec, closing.nodes, global.length);
   if (!combined) {
@@ -114,7 +126,7 @@ async function closeWith(
   // Redundancy settles over the closed round: its commits are final now.
   if (spec.verification) await settleGroups(ctx, job);
   await addToModel(ctx, job, ckpt);
-  const missing = await advanceJob(ctx, entry, { closing, combined, ckpt, ...applied });
+  const missing = await advanceJob(ctx, entry, job, { closing, combined, ckpt, ...applied });
   if (!missing) return { ...base, status: "idle", reason: "closed by another aggregator" };
   // Challenges come after the close: nodes committed before the randomness existed.
   const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
@@ -170,6 +182,7 @@ async function addToModel(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) 
 async function advanceJob(
   ctx: Context,
   entry: JobEntry,
+  job: JobRecord,
   r: {
     closing: Closing;
     combined: Combined;
@@ -177,12 +190,13 @@ async function advanceJob(
     outerVelocityCid?: string;
   },
 ): Promise<string[] | undefined> {
-  const job = entry.value!;
-  const delivered = r.closing.delivered ?? r.closing.nodes;
-  const missing = job.assigned.filter((n) => !delivered.includes(n));
-  const next = job.round + 1 < job.rounds ? await reassignDropped(ctx, job, missing as Hex[]) : job;
+  const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
+  const missing = job.assigned.filter((n) => !delivered.has(n));
+  const next = job.round + 1 < job.rounds
+    ? await reassignDropped(ctx, job, missing)
+    : { job, moves: [] };
   const updated: JobRecord = {
-    ...next,
+    ...next.job,
     round: job.round + 1,
     status: job.round + 1 === job.rounds ? "completed" : "running",
     globalCid: r.ckpt.checkpointCid,
@@ -203,21 +217,29 @@ async function advanceJob(
       closedAt: ctx.now(),
     }],
   };
-  const res = await setJob(ctx.kv.atomic().check(entry), updated).commit();
+  const op = setJob(ctx.kv.atomic().check(entry), updated);
+  const res = await withMoves(op, job.jobId, next.moves).commit();
   return res.ok ? missing : undefined;
+}
+
+/** Adds the writes of reassignments (each node's place handed to its replacement). */
+function withMoves(op: Deno.AtomicOperation, jobId: Hex, moves: NodeMove[]): Deno.AtomicOperation {
+  for (const m of moves) moveNode(op, jobId, m);
+  return op;
 }
 
 /** Runs aggregateJob over every running job (what the cron calls); stops at a refusal. */
 export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[] | Rejection> {
   const out: AggregateOutcome[] = [];
-  for (const job of await listJobs(ctx.kv)) {
+  for (const job of await listJobHeads(ctx.kv)) {
     if (job.status === "running") {
       const r = await aggregateJob(ctx, job.jobId);
       if (!r.ok) return r;
       out.push(r);
     } else {
       // Challenges and disputes of a job's last rounds still run out after it completes.
-      await followUpVerification(ctx, job, await loadSpec(ctx.store, job.specCid));
+      const spec = await loadSpec(ctx.store, job.specCid);
+      await followUpVerification(ctx, await withAssignment(ctx.kv, job), spec);
     }
   }
   return out;

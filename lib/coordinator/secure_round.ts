@@ -38,6 +38,7 @@ import {
   setLarge,
   updateKey,
   type UpdateRecord,
+  withAssignment,
 } from "./state.ts";
 import {
   clientMessage,
@@ -74,8 +75,10 @@ async function openRound(
   jobId: Hex,
   round: number | undefined,
 ): Promise<{ job: JobRecord; spec: JobSpec } | Rejection> {
-  const job = (await getJob(ctx.kv, jobId)).value;
-  if (!job) return reject(404, "UNKNOWN_JOB", "Cannot run secure round: unknown job");
+  const head = (await getJob(ctx.kv, jobId)).value;
+  if (!head) return reject(404, "UNKNOWN_JOB", "Cannot run secure round: unknown job");
+  // A secure round's cohort is small (SecAgg+ is quadratic in it): the whole assignment is read.
+  const job = await withAssignment(ctx.kv, head);
   if (job.status !== "running") {
     return reject(409, "JOB_NOT_RUNNING", `Cannot run secure round: job is ${job.status}`);
   }

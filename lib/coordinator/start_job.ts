@@ -20,7 +20,15 @@ import type { Context } from "./context.ts";
 import { evaluateWeights, loadSpec, loadWeights } from "./job.ts";
 import { eligibleNodes } from "./nodes.ts";
 import { reject, type Rejection } from "./result.ts";
-import { getJob, jobKey, type JobRecord, setJob } from "./state.ts";
+import {
+  getJob,
+  type JobHead,
+  jobKey,
+  type JobRecord,
+  setAssignment,
+  setJob,
+  withAssignment,
+} from "./state.ts";
 import { keepJobData } from "./svdb_retention.ts";
 
 /** Most nodes assigned per transaction (keeps each assign well under the block gas limit). */
@@ -42,7 +50,7 @@ export async function startJob(
   params: StartJobParameters,
 ): Promise<{ ok: true; job: JobRecord } | Rejection> {
   const existing = await getJob(ctx.kv, params.jobId);
-  if (existing.value) return { ok: true, job: existing.value };
+  if (existing.value) return { ok: true, job: await withAssignment(ctx.kv, existing.value) };
   const { client, addresses } = ctx.chain;
   const onChain = await readJob(client, { addresses, jobId: params.jobId });
   const closed = checkJob(onChain);
@@ -153,7 +161,11 @@ async function assignOnChain(
   return taskOf;
 }
 
-/** Records the started job in KV once (a concurrent start's record wins). */
+/**
+ * Records the started job in KV once: every node's place first, then the head that makes the
+ * job visible (a concurrent start's head wins; both wrote the same places from the same chain
+ * state).
+ */
 async function recordJob(
   ctx: Context,
   params: StartJobParameters,
@@ -164,15 +176,14 @@ async function recordJob(
 ): Promise<JobRecord> {
   const initial = await loadWeights(ctx.store, spec.initialWeights);
   const before = await evaluateWeights(ctx.store, spec, initial);
-  const record: JobRecord = {
+  const head: JobHead = {
     jobId: params.jobId.toLowerCase() as Hex,
     specCid: params.specCid,
     owner,
     rounds: spec.rounds,
     round: 0,
     status: "running",
-    assigned: chosen,
-    taskOf,
+    assignedCount: chosen.length,
     globalCid: spec.initialWeights,
     roundOpenedAt: ctx.now(),
     initialValLoss: before.loss,
@@ -181,9 +192,11 @@ async function recordJob(
     modelId: params.modelId,
     reassigned: [],
   };
-  const res = await setJob(
-    ctx.kv.atomic().check({ key: jobKey(params.jobId), versionstamp: null }),
-    record,
-  ).commit();
-  return res.ok ? record : (await getJob(ctx.kv, params.jobId)).value!;
+  const assignment = { assigned: chosen, taskOf };
+  const placed = await setAssignment(ctx.kv, params.jobId, assignment);
+  const res = placed &&
+    await setJob(ctx.kv.atomic().check({ key: jobKey(params.jobId), versionstamp: null }), head)
+      .commit();
+  if (res && res.ok) return { ...head, ...assignment };
+  return await withAssignment(ctx.kv, (await getJob(ctx.kv, params.jobId)).value!);
 }

@@ -61,7 +61,13 @@ export function shardSpread(
   };
 }
 
-export interface JobRecord {
+/**
+ * A job as KV stores it under {@link jobKey}: of constant size in the number of nodes, so every
+ * request reads and parses the same few hundred bytes whether the job has 10 nodes or 10,000.
+ * Who holds which task lives in one entry per node ({@link jobNodeKey}); {@link JobRecord} is the
+ * head with that assignment read in, for the steps that need every node (a round's close).
+ */
+export interface JobHead {
   jobId: Hex;
   specCid: string;
   owner: Hex;
@@ -69,13 +75,8 @@ export interface JobRecord {
   /** The round in progress (== rounds once all closed). */
   round: number;
   status: "running" | "completed" | "finalized";
-  /** Nodes holding a task now. */
-  assigned: Hex[];
-  /**
-   * Node -> its task (a replacement inherits its predecessor's): redundant nodes share a task,
-   * others have one each; task t trains shard `taskShard(spec, t)` with seed `taskSeed(spec, t)`.
-   */
-  taskOf: Record<string, number>;
+  /** How many nodes hold a task now (each one's task: {@link getJobNode}). */
+  assignedCount: number;
   globalCid: string;
   roundOpenedAt: number;
   /** The initial weights' validation loss: the mean over shards of `initialShardLoss`. */
@@ -87,7 +88,11 @@ export interface JobRecord {
   modelId?: Hex;
   /** SVDB CID of the exported Hugging Face-style model folder (set by finalize). */
   modelFolderCid?: string;
-  /** DiLoCo outer-optimizer velocity, when the strategy is "diloco". */
+  /**
+   * SVDB CID of the server optimizer's state after the last round, for every strategy but
+   * "fedavg": the velocity checkpoint of "diloco"/"fedavgm", the moments `m`/`v` of
+   * "fedadam"/"fedyogi" (lib/coordinator/round_apply.ts).
+   */
   outerVelocityCid?: string;
   reassigned: { round: number; from: Hex; to: Hex }[];
   /** Differential privacy spent so far (jobs with a privacy budget); epsilon is the worst-off
@@ -109,6 +114,44 @@ export interface JobRecord {
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };
 }
 
+/** Who holds which task in a job. */
+export interface Assignment {
+  /** Nodes holding a task now, in assignment order (a replacement takes its predecessor's
+   * place). */
+  assigned: Hex[];
+  /**
+   * Node -> its task (a replacement inherits its predecessor's): redundant nodes share a task,
+   * others have one each; task t trains shard `taskShard(spec, t)` with seed `taskSeed(spec, t)`.
+   */
+  taskOf: Record<string, number>;
+}
+
+/** A job with its whole assignment: what POST /assign and GET /status?job= answer. */
+export type JobRecord = JobHead & Assignment;
+
+/** One node's place in a job's assignment (stored under {@link jobNodeKey}). */
+export interface JobNodeRecord {
+  /** Its task (see {@link Assignment.taskOf}). */
+  task: number;
+  /** Its position in the assignment: its slot is `floor(index / redundancy)`. */
+  index: number;
+  /** Set once the node's task moved to this replacement: it holds no task now, but its task
+   * stays known (challenges and disputes of rounds it delivered still need it). */
+  movedTo?: Hex;
+}
+
+/** Whether a place is a task held now (not handed to a replacement). */
+export function holdsTask(place: JobNodeRecord | null): place is JobNodeRecord {
+  return place !== null && place.movedTo === undefined;
+}
+
+/** A node's place read from a whole assignment (null when it never held a task). */
+export function placeIn(a: Assignment, node: string): JobNodeRecord | null {
+  const index = a.assigned.indexOf(node as Hex);
+  if (index >= 0) return { task: a.taskOf[node]!, index };
+  return null;
+}
+
 /** An accepted update: the envelope the node signed (its proofs checked and dropped), where it
  * counts, and what the coordinator measured. */
 export interface UpdateRecord extends Omit<UpdateEnvelope, "proofs"> {
@@ -124,6 +167,12 @@ export interface UpdateRecord extends Omit<UpdateEnvelope, "proofs"> {
 
 export const nodeKey = (nodePubkey: string): Deno.KvKey => ["node", nodePubkey.toLowerCase()];
 export const NODES: Deno.KvKey = ["node"];
+export const jobNodeKey = (jobId: string, node: string): Deno.KvKey => [
+  "job_node",
+  jobId.toLowerCase(),
+  node.toLowerCase(),
+];
+export const jobNodes = (jobId: string): Deno.KvKey => ["job_node", jobId.toLowerCase()];
 export const jobKey = (jobId: string): Deno.KvKey => ["job", jobId.toLowerCase()];
 export const JOBS: Deno.KvKey = ["job"];
 export const updateKey = (jobId: string, round: number, node: string): Deno.KvKey => [
@@ -189,22 +238,139 @@ export function setLarge(
   return op;
 }
 
-/** A job record with the versionstamp of its head. */
+/** A job's head with its versionstamp (`atomic().check(entry)` guards it). */
 export function getJob(kv: Deno.Kv, jobId: string) {
-  return getLarge<JobRecord>(kv, jobKey(jobId));
+  return getLarge<JobHead>(kv, jobKey(jobId));
 }
 
-/** Adds the writes of a job record to an atomic operation. */
-export function setJob(op: Deno.AtomicOperation, job: JobRecord): Deno.AtomicOperation {
-  return setLarge(op, jobKey(job.jobId), job);
+/** Adds the write of a job's head to an atomic operation (a record's assignment is left out:
+ * it changes only through {@link setAssignment} and {@link moveNode}). */
+export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOperation {
+  const { assigned: _a, taskOf: _t, ...head } = job as Partial<JobRecord> & JobHead;
+  return setLarge(op, jobKey(job.jobId), head);
 }
 
-/** Every job record. */
-export async function listJobs(kv: Deno.Kv): Promise<JobRecord[]> {
-  const out: JobRecord[] = [];
+/** Every job's head (one read each, whatever the jobs' sizes). */
+export async function listJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
+  return (await listJobEntries(kv)).map((e) => e.value!);
+}
+
+async function listJobEntries(kv: Deno.Kv) {
+  const out = [];
   for await (const e of kv.list<LargeHead>({ prefix: JOBS })) {
     if (e.key.length !== 2) continue; // parts live below the head
-    out.push((await getJob(kv, String(e.key[1]))).value!);
+    out.push(await getJob(kv, String(e.key[1])));
   }
   return out;
+}
+
+/** A node's place in a job (see {@link holdsTask}), or null when it never held a task of it. */
+export async function getJobNode(
+  kv: Deno.Kv,
+  jobId: string,
+  node: string,
+): Promise<JobNodeRecord | null> {
+  return (await kv.get<JobNodeRecord>(jobNodeKey(jobId, node))).value;
+}
+
+/**
+ * Assignments read, per KV and job, with the versionstamp of the head they were read under: an
+ * assignment changes only in the atomic write that also writes its head (or before the head
+ * exists), so an unchanged head means an unchanged assignment. Frozen: callers copy to change.
+ */
+const readAssignments = new WeakMap<
+  Deno.Kv,
+  Map<string, { versionstamp: string; assignment: Assignment }>
+>();
+/** Jobs whose assignment each KV keeps in memory (the most recently read). */
+const KEPT_ASSIGNMENTS = 8;
+
+/**
+ * A job's whole assignment, in assignment order; given the versionstamp of the job's head, a
+ * repeat read under the same head is answered from memory.
+ */
+export async function getAssignment(
+  kv: Deno.Kv,
+  jobId: string,
+  versionstamp?: string | null,
+): Promise<Assignment> {
+  const id = jobId.toLowerCase();
+  const kept = readAssignments.get(kv) ?? new Map();
+  readAssignments.set(kv, kept);
+  const hit = kept.get(id);
+  if (versionstamp && hit?.versionstamp === versionstamp) return hit.assignment;
+  const assignment = await readAssignment(kv, id);
+  if (versionstamp) {
+    kept.delete(id);
+    kept.set(id, { versionstamp, assignment });
+    if (kept.size > KEPT_ASSIGNMENTS) kept.delete(kept.keys().next().value!);
+  }
+  return assignment;
+}
+
+async function readAssignment(kv: Deno.Kv, jobId: string): Promise<Assignment> {
+  const places: [Hex, JobNodeRecord][] = [];
+  for await (const e of kv.list<JobNodeRecord>({ prefix: jobNodes(jobId) })) {
+    places.push([e.key[2] as Hex, e.value]);
+  }
+  const held = places.filter(([, p]) => holdsTask(p)).sort((a, b) => a[1].index - b[1].index);
+  return Object.freeze({
+    assigned: Object.freeze(held.map(([n]) => n)) as Hex[],
+    taskOf: Object.freeze(Object.fromEntries(places.map(([n, p]) => [n, p.task]))),
+  });
+}
+
+/**
+ * Every job with its whole assignment (each read once per change of its head; a caller that needs
+ * one node's place reads {@link getJobNode} instead).
+ */
+export async function listJobs(kv: Deno.Kv): Promise<JobRecord[]> {
+  const entries = await listJobEntries(kv);
+  return await Promise.all(entries.map((e) => withAssignment(kv, e.value!, e.versionstamp)));
+}
+
+/** The job's head with its whole assignment (`versionstamp`: the head's, see getAssignment). */
+export async function withAssignment(
+  kv: Deno.Kv,
+  job: JobHead,
+  versionstamp?: string | null,
+): Promise<JobRecord> {
+  const { assigned: _a, taskOf: _t, ...head } = job as Partial<JobRecord> & JobHead;
+  return { ...head, ...await getAssignment(kv, job.jobId, versionstamp) };
+}
+
+/** Node entries written per atomic operation (Deno KV allows 1,000 mutations per operation). */
+const ASSIGNMENT_BATCH = 500;
+
+/**
+ * Writes every node's place in a job, in batches, before the head that makes the job visible
+ * (so a job whose head exists has all its entries); false when the head appeared meanwhile (a
+ * concurrent start recorded the job first).
+ */
+export async function setAssignment(
+  kv: Deno.Kv,
+  jobId: string,
+  assignment: Assignment,
+): Promise<boolean> {
+  const { assigned, taskOf } = assignment;
+  for (let i = 0; i < assigned.length; i += ASSIGNMENT_BATCH) {
+    // Only while the job has no head: a started job's places change only with its head.
+    const op = kv.atomic().check({ key: jobKey(jobId), versionstamp: null });
+    assigned.slice(i, i + ASSIGNMENT_BATCH).forEach((n, k) => {
+      op.set(jobNodeKey(jobId, n), { task: taskOf[n]!, index: i + k } satisfies JobNodeRecord);
+    });
+    if (!(await op.commit()).ok) return false;
+  }
+  return true;
+}
+
+/** Adds the move of `from`'s place (task and position) to `to` to an atomic operation. */
+export function moveNode(
+  op: Deno.AtomicOperation,
+  jobId: string,
+  move: { from: Hex; to: Hex; place: JobNodeRecord },
+): Deno.AtomicOperation {
+  const { from, to, place } = move;
+  return op.set(jobNodeKey(jobId, from), { ...place, movedTo: to } satisfies JobNodeRecord)
+    .set(jobNodeKey(jobId, to), place);
 }

@@ -33,7 +33,7 @@ import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
-import { listJobs } from "./state.ts";
+import { getJobNode, holdsTask, listJobHeads } from "./state.ts";
 
 /** An authorised upload: its signer and the bytes it may still store in this window. */
 export interface UploadGrant {
@@ -122,10 +122,11 @@ async function uploadLimit(
 ): Promise<number> {
   let limit = ctx.config.maxBlobBytes;
   if (role === "writer") return limit;
-  for (const job of await listJobs(ctx.kv)) {
+  for (const job of await listJobHeads(ctx.kv)) {
     if (job.status === "finalized") continue;
+    // One read per job: the node's own entry, never the whole assignment.
     const bound = role === "node"
-      ? job.assigned.some((node) => node.toLowerCase() === u.signer.toLowerCase())
+      ? holdsTask(await getJobNode(ctx.kv, job.jobId, u.signer.toLowerCase()))
       : job.owner.toLowerCase() === u.signer.toLowerCase();
     if (bound) limit = Math.max(limit, jobUploadBytes(await loadSpec(ctx.store, job.specCid)));
   }

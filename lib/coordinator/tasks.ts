@@ -10,9 +10,19 @@ import type { TaskResponse } from "../worker/task.ts";
 import { clusterTaskFor } from "./clusters.ts";
 import { validationTaskFor } from "./committees.ts";
 import type { Context } from "./context.ts";
+import { touchNode } from "./intake.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
-import { type JobRecord, listJobs, nodeKey, type NodeRecord, updateKey } from "./state.ts";
+import {
+  getJobNode,
+  holdsTask,
+  type JobHead,
+  type JobNodeRecord,
+  listJobHeads,
+  nodeKey,
+  type NodeRecord,
+  updateKey,
+} from "./state.ts";
 
 /** The task of a registered node now (and a note that it was seen). */
 export async function nextTask(
@@ -24,15 +34,16 @@ export async function nextTask(
     const why = "Cannot get task: node is not registered; POST /register first";
     return reject(404, "NOT_REGISTERED", why);
   }
-  await ctx.kv.set(nodeKey(node), { ...rec.value, lastSeen: ctx.now() });
+  await touchNode(ctx, node, rec.value);
   return { ok: true, task: await taskFor(ctx, node) };
 }
 
-/** The task of `node` now, if any. */
+/** The task of `node` now, if any: one read of its place per job, whatever the job's size. */
 export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
   let waiting = false;
-  for (const job of await listJobs(ctx.kv)) {
-    if (!job.assigned.includes(node)) continue;
+  for (const job of await listJobHeads(ctx.kv)) {
+    const place = await getJobNode(ctx.kv, job.jobId, node);
+    if (!holdsTask(place)) continue;
     const cluster = job.status === "running" ? await clusterTaskFor(ctx, job, node) : undefined;
     if (cluster) return cluster;
     // Validation runs even after the job completed.
@@ -44,15 +55,19 @@ export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
       waiting = true;
       continue;
     }
-    return await trainTask(ctx, job, node);
+    return await trainTask(ctx, job, place);
   }
   return { status: waiting ? "wait" : "idle" };
 }
 
 /** The node's training task in the job's open round. */
-async function trainTask(ctx: Context, job: JobRecord, node: Hex): Promise<TaskResponse> {
+async function trainTask(
+  ctx: Context,
+  job: JobHead,
+  place: JobNodeRecord,
+): Promise<TaskResponse> {
   const spec = await loadSpec(ctx.store, job.specCid);
-  const task = job.taskOf[node]!;
+  const { task } = place;
   const index = taskShard(spec, task);
   const shard = spec.shards[index]!;
   return {
@@ -63,6 +78,6 @@ async function trainTask(ctx: Context, job: JobRecord, node: Hex): Promise<TaskR
     globalCid: job.globalCid,
     shard: { index, name: shard.name, cid: shard.cid },
     seed: taskSeed(spec, task),
-    slot: slotOf(job.assigned, spec, node),
+    slot: slotOf(place, spec),
   };
 }

@@ -36,7 +36,7 @@ import { isStoreKind, openStore, type StoreKind } from "../../lib/store/open_sto
 import type { ModelConfig } from "../../kernel/params.ts";
 import { SECURE_UPDATE_CID } from "../../lib/round/secure_session.ts";
 import { type Context, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
-import { getJob, type JobRecord } from "../../lib/coordinator/state.ts";
+import { getJob, type JobRecord, withAssignment } from "../../lib/coordinator/state.ts";
 import { loadWeights, processTrainer } from "../../lib/coordinator/job.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { createRouter } from "../../functions/router.ts";
@@ -122,7 +122,7 @@ export interface Scenario {
   ): Promise<TrainedUpdate>;
   /** Trains and posts updates of `nodes` for the open round (all must succeed). */
   deliver(job: TestJob, nodes: TestNode[]): Promise<void>;
-  /** The job as KV records it now. */
+  /** The job as KV records it now, with its whole assignment. */
   jobRecord(jobId: Hex): Promise<JobRecord>;
 }
 
@@ -325,7 +325,7 @@ async function openScenario(
         if (res.status !== 201) throw new Error(`update: ${res.status} ${await res.text()}`);
       }
     },
-    jobRecord: async (jobId) => (await getJob(kv, jobId)).value!,
+    jobRecord: async (jobId) => await withAssignment(kv, (await getJob(kv, jobId)).value!),
   };
 }
 
