@@ -46,7 +46,7 @@ export const SIZES: Record<string, { model: ModelConfig; B: number; T: number }>
     B: 1,
     T: 64,
   },
-  mid: { model: { kind: "gpt", maxT: 32, layers: 2, heads: 4, width: 128 }, B: 2, T: 32 },
+  mid: { model: { kind: "gpt", maxT: 32, layers: 2, heads: 4, width: 256 }, B: 2, T: 32 },
 };
 
 export interface LargeJobOptions {

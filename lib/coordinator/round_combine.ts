@@ -15,13 +15,14 @@ import {
   type RoundUpdate,
 } from "../strategy/combine_round.ts";
 import { decodeUpdateBytes } from "../round/update_envelope.ts";
+import { decodeUpdateInto } from "../round/update_stream.ts";
 import { clusteredDelta, isHierarchical } from "./clusters.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, slotOf } from "./job.ts";
 import { roundNoiseKey, roundPrivacy, secureRoundPrivacy } from "./privacy.ts";
 import { secureSum } from "./secure_round.ts";
 import { reject, RejectedError } from "./result.ts";
-import { type JobRecord, updateKey, type UpdateRecord } from "./state.ts";
+import { type JobRecord, placeIn, updateKey, type UpdateRecord } from "./state.ts";
 
 /** The round's combined delta, the update bytes read, and the privacy spent after it. */
 export interface Combined {
@@ -48,10 +49,11 @@ export async function combineUpdates(
   if (!spec.privacy && !spec.robust && isHierarchical(spec, nodes.length)) {
     return await combineClusters(ctx, job, spec, plan, nodes, length);
   }
-  const combiner = new RoundCombiner(plan, length);
+  // A large model's updates are decoded straight into the exact sum's memory, block by block.
+  using combiner = await RoundCombiner.open(plan, length);
   let bytes = 0;
   for (const node of nodes) {
-    const read = await readUpdate(ctx, job, spec, node, length);
+    const read = await readUpdate(ctx, job, spec, node, length, combiner.target());
     bytes += read.bytes;
     combiner.add(read.update);
   }
@@ -97,23 +99,31 @@ async function combineSecure(
   return { delta, bytes: secure.bytes, privacy };
 }
 
-/** One stored update of the open round, decoded, with its slot and staleness. */
+/**
+ * One stored update of the open round, decoded (streamed into `into` when given, else read
+ * whole), with its slot and staleness.
+ */
 export async function readUpdate(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
   node: string,
   length: number,
+  into?: Float32Array,
 ): Promise<{ bytes: number; update: RoundUpdate }> {
   const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value!;
-  const { delta } = decodeUpdateBytes(await ctx.store.get(u.updateCid), length);
+  let delta: Float32Array;
+  if (into) {
+    await decodeUpdateInto(ctx.store.cat(u.updateCid), into, spec.model);
+    delta = into;
+  } else delta = decodeUpdateBytes(await ctx.store.get(u.updateCid), length).delta;
   return {
     bytes: u.bytes,
     update: {
       nodeId: node,
       delta,
       numSamples: u.samples,
-      slot: u.slot ?? slotOf(job.assigned, spec, node),
+      slot: u.slot ?? slotOf(placeIn(job, node), spec),
       staleness: job.round - (u.baseRound ?? job.round),
     },
   };
