@@ -5,6 +5,7 @@
  *   deno task demo --nodes 1000 --rounds 2 --local-steps 2   # a 1,000-node round
  *   deno task demo --drop 0.25           # a quarter of the laptops go silent after round 1
  *   deno task demo --secure-aggregation  # SecAgg+: the coordinator sees only each round's sum
+ *   deno task demo --browsers 2          # and 2 headless Chromium tabs joining through GET /join
  *
  * A local chain (anvil on 127.0.0.1) with the eight contracts, the coordinator's functions
  * in-process (Deno KV + filesystem SVDB), and N laptop workers. A job owner escrows a budget for
@@ -33,6 +34,7 @@ import { SECURE_CLOSE_REASON } from "./lib/coordinator/secure_round.ts";
 import type { Worker } from "./lib/worker/worker.ts";
 import {
   assignTasks,
+  browsersAvailable,
   type DemoJob,
   type DemoOptions,
   type DemoResult,
@@ -44,6 +46,7 @@ import {
   keepOutputs,
   publishAndSample,
   runRounds,
+  startTabs,
   startWorkers,
   submitJob,
   timed,
@@ -68,14 +71,15 @@ export const DEFAULT_DEMO: DemoOptions = {
 };
 
 /** Runs the whole job; returns the final job record and figures. */
-export async function runDemo(o: DemoOptions): Promise<DemoResult> {
-  const log = (s: string) => o.quiet || console.log(s);
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const log = (s: string) => options.quiet || console.log(s);
+  const o = { ...options, browsers: await browsersAvailable(options, log) };
   const started = performance.now();
   const phases: Record<string, number> = {};
   await using net = await timed(
     phases,
     "devnet",
-    () => startDevnet({ accounts: o.nodes + o.spares + 2, balanceArth: 10_000 }),
+    () => startDevnet({ accounts: o.nodes + o.spares + o.browsers + 2, balanceArth: 10_000 }),
   );
   const chain = await timed(phases, "deploy", () => deployChain(net, log));
   const dir = await Deno.makeTempDir({ prefix: "artha-demo-" });
@@ -90,6 +94,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const run: DemoRun = { ...chain, o, log, local, phases };
     const job = await timed(phases, "submit", () => submitJob(run));
     const workers = await timed(phases, "register+bind", () => startWorkers(run));
+    await using _tabs = await timed(phases, "browser tabs", () => startTabs(run));
     const assigned = await timed(phases, "assign", () => assignTasks(run, job));
     const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
     if (o.verification) {
@@ -302,6 +307,7 @@ if (import.meta.main) {
       out: { type: "string" },
       "no-out": { type: "boolean", default: false },
       store: { type: "string" },
+      browsers: { type: "string" },
       quiet: { type: "boolean", default: false },
     },
   });
@@ -375,6 +381,7 @@ if (import.meta.main) {
       report: a.report,
       out: a["no-out"] ? undefined : a.out ?? d.out,
       store: storeKind(a.store),
+      browsers: Math.floor(num(a.browsers, 0, "browsers")),
       quiet: a.quiet,
     });
   } catch (e) {

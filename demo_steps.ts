@@ -3,7 +3,7 @@
  * them in order, with the phases that read the contracts directly): deploy the contracts, prepare
  * and submit the job, start the laptops, assign, run the rounds, publish and sample.
  */
-import { formatEther, parseEther } from "viem";
+import { bytesToHex, formatEther, parseEther } from "viem";
 import type { Hex } from "viem";
 import type { Devnet } from "./lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
@@ -24,6 +24,8 @@ import { loadKernel } from "./kernel/wasm_module.ts";
 import { loadBrownShards } from "./kernel/data.ts";
 import type { ModelConfig } from "./kernel/params.ts";
 import type { LocalCoordinator } from "./functions/local.ts";
+import { createRouter } from "./functions/router.ts";
+import { findChromium } from "./lib/browser/find_chromium.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
 import { Worker } from "./lib/worker/worker.ts";
 import { DEFAULT_STAGE_MS, type SecureRoundView } from "./lib/round/secure_session.ts";
@@ -56,6 +58,8 @@ export interface DemoOptions {
   out?: string;
   /** The coordinator's SVDB backend (default fs; kv as on Deno Deploy). */
   store?: StoreKind;
+  /** Headless Chromium tabs joining through GET /join beside the laptops (0: none). */
+  browsers?: number;
   quiet: boolean;
 }
 
@@ -185,14 +189,14 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     compression: o.compression,
     robust: o.robust,
     privacy: o.privacy,
-    nodes: o.nodes,
+    nodes: o.nodes + (o.browsers ?? 0),
     verification: o.verification,
     hierarchical: o.hierarchical,
     secureAggregation: o.secureAggregation,
     optimizer: o.optimizer,
     lr: o.lr,
   });
-  const budget = parseEther(String(Math.max(10, o.nodes)));
+  const budget = parseEther(String(Math.max(10, o.nodes + (o.browsers ?? 0))));
   const job = await submitTrain(owner, {
     addresses,
     budget,
@@ -201,7 +205,7 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
       datasetCid: spec.shards[0]!.cid,
       paramsHash: jobSpecHash(spec),
       rounds: o.rounds,
-      nodesWanted: o.nodes,
+      nodesWanted: o.nodes + (o.browsers ?? 0),
       redundancy: o.verification?.redundancy ?? 1,
       baseRatePerSecond: parseEther("0.001"),
       targetImprovementBps: 1_000,
@@ -243,6 +247,81 @@ export async function startWorkers(run: DemoRun): Promise<Worker[]> {
   return workers;
 }
 
+/** --browsers: how many tabs can join (0, said in one line, when Chromium is not installed). */
+export async function browsersAvailable(o: DemoOptions, log: (s: string) => void) {
+  if (!o.browsers) return 0;
+  if (await findChromium()) return o.browsers;
+  log(`--browsers ${o.browsers}: skipped, no Chromium installed (set CHROMIUM_PATH to one)`);
+  return 0;
+}
+
+/**
+ * --browsers: the coordinator served on a port and one headless Chromium tab per account after
+ * the laptops', each joining through GET /join as any browser would. The tabs run in a child
+ * process (lib/browser/join_tabs.ts): playwright-core needs permissions the demo does not take.
+ */
+export async function startTabs(run: DemoRun): Promise<AsyncDisposable | undefined> {
+  const n = run.o.browsers ?? 0;
+  if (n === 0) return undefined;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createRouter(run.local.ctx),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const first = run.o.nodes + run.o.spares;
+  const keys = run.workerAccts.slice(first, first + n)
+    .map((a) => bytesToHex(a.getHdKey().privateKey!));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./lib/browser/join_tabs.ts", import.meta.url).pathname,
+      url,
+      ...keys,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const close = async () => {
+    await child.stdin.close().catch(() => undefined);
+    await child.status;
+    await server.shutdown();
+  };
+  try {
+    const { nodes } = JSON.parse(await firstLine(child.stdout)) as { nodes: string[] };
+    run.log(`${nodes.length} browser tabs staked and joined through ${url}/join/`);
+  } catch (e) {
+    await close();
+    throw new Error("Cannot start the browser tabs (lib/browser/join_tabs.ts)", { cause: e });
+  }
+  return { [Symbol.asyncDispose]: close };
+}
+
+/** The first line a child prints (it prints nothing after); the rest of the stream is dropped. */
+async function firstLine(stdout: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  const lines = stdout.pipeThrough(new TextDecoderStream());
+  for await (const chunk of lines) {
+    text += chunk;
+    if (text.includes("\n")) break;
+  }
+  if (!text.includes("\n")) throw new Error("the tabs exited before joining");
+  return text.slice(0, text.indexOf("\n"));
+}
+
+/** The tabs train on their own clock: waits (at most 5 min) until the round's updates are in. */
+async function waitForTabs(run: DemoRun, job: DemoJob, dropped: Set<string>): Promise<void> {
+  const deadline = Date.now() + 5 * 60_000;
+  while (Date.now() < deadline) {
+    const j = await jsonOf(await run.local.call(`/status?job=${job.jobId}`));
+    const expected = (j.assigned as string[]).filter((n) => !dropped.has(n)).length;
+    if (j.roundUpdates >= expected) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  run.log("the browser tabs did not deliver within 5 minutes; the round's deadline closes it");
+}
+
 /** Asks the coordinator to assign the job's tasks; returns the nodes that hold one. */
 export async function assignTasks(run: DemoRun, job: DemoJob): Promise<string[]> {
   const { jobId, specCid, modelId } = job;
@@ -271,6 +350,9 @@ export async function runRounds(
     if (round === 1 && run.o.drop > 0) await dropLaptops(run, workers, assigned, dropped);
     const active = workers.filter((w) => !dropped.has(w.nodePubkey));
     await timed(run.phases, "round: train+deliver", () => tickActive(run, job, active));
+    if (run.o.browsers) {
+      await timed(run.phases, "round: tabs", () => waitForTabs(run, job, dropped));
+    }
     const outcome = await timed(
       run.phases,
       "round: aggregate+close",

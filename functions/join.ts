@@ -1,7 +1,8 @@
 /**
  * GET /join — any browser tab as a worker: the page, its script, the Web Worker bundle of the
- * kernel and training code (built from lib/browser/ by `deno task build:browser`, committed) and
- * the kernel's own kernel.wasm, the same bytes the Deno worker runs. Read once, then served from
+ * kernel and training code (built from lib/browser/ by `deno task build:browser`, committed), the
+ * kernel's own kernel.wasm and the aggregation kernels' aggregate.wasm (a tab's cluster tasks),
+ * the same bytes the Deno worker runs. Read once, then served from
  * memory with their keccak256 as the ETag.
  */
 import { handler, HttpError } from "./_http.ts";
@@ -14,6 +15,10 @@ const FILES: Record<string, { url: URL; type: string }> = {
   "worker.js": { url: new URL("./_join/worker.js", import.meta.url), type: "text/javascript" },
   "kernel.wasm": {
     url: new URL("../kernel/wasm/build/kernel.wasm", import.meta.url),
+    type: "application/wasm",
+  },
+  "aggregate.wasm": {
+    url: new URL("../lib/strategy/wasm/aggregate.wasm", import.meta.url),
     type: "application/wasm",
   },
 };

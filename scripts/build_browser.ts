@@ -6,7 +6,8 @@
  *   deno task check:browser         # rebuild in memory; exit 1 if either differs from the committed
  *
  * `node:fs` is mapped to lib/browser/_node_fs.ts: the kernel's file loaders import it but a page
- * never calls them (it instantiates kernel.wasm from fetched bytes).
+ * never calls them (it instantiates kernel.wasm from fetched bytes); the aggregation kernels read
+ * aggregate.wasm through it, from bytes the Web Worker fetched first.
  */
 const ROOT = new URL("../", import.meta.url);
 

@@ -14640,10 +14640,10 @@ async function isImageUri(uri, { timeout = fetchTimeout } = {}) {
     });
   }
 }
-function getGateway(custom, defaultGateway) {
-  if (!custom) return defaultGateway;
-  if (custom.endsWith("/")) return custom.slice(0, -1);
-  return custom;
+function getGateway(custom2, defaultGateway) {
+  if (!custom2) return defaultGateway;
+  if (custom2.endsWith("/")) return custom2.slice(0, -1);
+  return custom2;
 }
 function resolveAvatarUri({ uri, gatewayUrls }) {
   const isEncoded = base64Regex.test(uri);
@@ -22182,6 +22182,20 @@ function createTransport({ key, methods, name: name4, request, retryCount = 3, r
   };
 }
 
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/custom.js
+function custom(provider, config = {}) {
+  const { key = "custom", methods, name: name4 = "Custom Provider", retryDelay } = config;
+  return ({ retryCount: defaultRetryCount }) => createTransport({
+    key,
+    methods,
+    name: name4,
+    request: provider.request.bind(provider),
+    retryCount: config.retryCount ?? defaultRetryCount,
+    retryDelay,
+    type: "custom"
+  });
+}
+
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/clients/transports/http.js
 init_request();
 
@@ -22290,8 +22304,11 @@ function http(url, config = {}) {
 init_base();
 init_contract();
 init_request();
+init_transaction();
 init_encodeAbiParameters();
+init_encodeFunctionData();
 init_isAddress();
+init_toHex();
 init_keccak256();
 init_formatEther();
 
@@ -22654,36 +22671,6 @@ var CoordinatorClient = class {
 async function errorOf(res, method, path) {
   const { code: code4, message: message2 } = parseErrorBody(await res.text());
   return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
-}
-
-// lib/worker/view.ts
-function short(hex) {
-  return hex.length > 14 ? `${hex.slice(0, 10)}\u2026` : hex;
-}
-var arth = (wei) => `${formatEther2(wei)} ARTH`;
-function describeEvent(e) {
-  switch (e.kind) {
-    case "registered":
-      return e.registered ? `node ${e.nodePubkey} registered: ${arth(e.stake)} staked by operator ${e.operator}` : `node ${e.nodePubkey} registered already (${arth(e.stake)} staked)`;
-    case "submitted":
-      return `round ${e.round + 1} of job ${short(e.jobId)} submitted: mean loss ${e.result.meanLoss.toFixed(4)}, update ${e.bytes.toLocaleString("en")} bytes`;
-    case "waiting":
-      if (e.reason === "job") return "waiting for a job (no task for this node yet)";
-      if (e.reason === "settlement") {
-        return `waiting for job ${short(e.jobId)} to settle (rewards follow its settlement delay)`;
-      }
-      return `waiting for round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} to close (${e.updates ?? "?"}/${e.expected ?? "?"} updates in)`;
-    case "roundClosed":
-      return `round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} closed: validation loss ${e.previousLoss.toFixed(4)} -> ${e.valLoss.toFixed(4)} (${e.updates} updates)`;
-    case "finalized":
-      return `job ${short(e.jobId)} finalized: validation loss ${e.initialValLoss.toFixed(4)} -> ${e.finalValLoss.toFixed(4)} (improved ${(e.improvementBps / 100).toFixed(2)}%); your reward ${arth(e.reward)}; ${arth(e.claimable)} to withdraw with \`deno task worker withdraw\``;
-    case "retrying":
-      return `${e.message}; retrying in ${Math.round(e.inMs / 100) / 10} s`;
-    case "error":
-      return `error: ${e.message}`;
-    case "step":
-      return void 0;
-  }
 }
 
 // lib/abi/NodeCertRegistry.ts
@@ -25500,6 +25487,49 @@ var aiJobManagerAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "nodeAt",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "nodeCount",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -32279,6 +32309,86 @@ function inQueue(client, fn) {
   return run;
 }
 async function send(client, request) {
+  if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
+  let hash3;
+  try {
+    const data = encodeFunctionData(request);
+    const prepared = await client.prepareTransactionRequest({
+      account: client.account,
+      chain: client.chain,
+      to: request.address,
+      data,
+      value: request.value,
+      gas: request.gas
+    });
+    const gas = request.gas ?? prepared.gas * GAS_MARGIN_PCT / 100n;
+    const { account } = client;
+    const signed = {
+      ...prepared,
+      gas
+    };
+    const serializedTransaction = account.signTransaction ? await account.signTransaction(signed) : await client.signTransaction(signed);
+    hash3 = await client.sendRawTransaction({
+      serializedTransaction
+    });
+  } catch (e) {
+    throw await namedFailure(client, request, e);
+  }
+  const sent = await receiptOf(client, request.functionName, hash3);
+  if (sent.receipt.status === "success") {
+    return {
+      hash: hash3,
+      receipt: sent.receipt,
+      gasUsed: sent.gasUsed
+    };
+  }
+  throw await namedFailure(client, request, sent.failure);
+}
+async function namedFailure(client, request, e) {
+  let cause = e;
+  try {
+    await client.simulateContract(request);
+  } catch (simulated) {
+    if (revertOf(simulated).errorName) cause = simulated;
+  }
+  const { errorName, args } = revertOf(cause);
+  return new ChainCallError(request.functionName, errorName, args, {
+    cause
+  });
+}
+var RECEIPT_RETRY_MS = [
+  0,
+  1,
+  2,
+  5,
+  10,
+  20
+];
+async function receiptOf(client, functionName, hash3) {
+  let receipt;
+  for (const ms of RECEIPT_RETRY_MS) {
+    if (ms) await new Promise((r) => setTimeout(r, ms));
+    try {
+      receipt = await client.getTransactionReceipt({
+        hash: hash3
+      });
+      break;
+    } catch (e) {
+      if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+    }
+  }
+  receipt ??= await client.waitForTransactionReceipt({
+    hash: hash3
+  });
+  const failure = new ChainCallError(functionName, void 0, void 0);
+  return {
+    hash: hash3,
+    receipt,
+    gasUsed: receipt.gasUsed,
+    failure
+  };
+}
+async function sendAt(client, request) {
   let hash3;
   try {
     const { request: prepared } = await client.simulateContract(request);
@@ -32294,17 +32404,154 @@ async function send(client, request) {
       cause: e
     });
   }
-  const receipt = await client.waitForTransactionReceipt({
-    hash: hash3
-  });
-  if (receipt.status !== "success") {
-    throw new ChainCallError(request.functionName, void 0, void 0);
-  }
+  const sent = await receiptOf(client, request.functionName, hash3);
+  if (sent.receipt.status !== "success") throw sent.failure;
   return {
     hash: hash3,
-    receipt,
-    gasUsed: receipt.gasUsed
+    receipt: sent.receipt,
+    gasUsed: sent.gasUsed
   };
+}
+
+// lib/chain/finalize_job.ts
+async function withdrawRewards(client, params) {
+  const amount = await client.readContract({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "claimableOf",
+    args: [
+      client.account.address
+    ]
+  });
+  const sent = await sendContract(client, {
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "withdraw",
+    args: []
+  });
+  return {
+    ...sent,
+    amount
+  };
+}
+
+// lib/chain/get_claimable.ts
+function getClaimable(client, params) {
+  return client.readContract({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "claimableOf",
+    args: [
+      params.account ?? client.account.address
+    ]
+  });
+}
+
+// lib/chain/get_job_settlement.ts
+async function getJobSettlement(client, params) {
+  const { addresses, jobId } = params;
+  const args = {
+    jobId
+  };
+  const [finalized] = await client.getContractEvents({
+    address: addresses.proofs,
+    abi: abis.proofs,
+    eventName: "JobFinalized",
+    args,
+    fromBlock: 0n
+  });
+  if (!finalized) return void 0;
+  const credited = await client.getContractEvents({
+    address: addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RewardCredited",
+    args,
+    fromBlock: 0n
+  });
+  const [accuracy] = await client.getContractEvents({
+    address: addresses.jobs,
+    abi: abis.jobs,
+    eventName: "AccuracyReported",
+    args,
+    fromBlock: 0n
+  });
+  return {
+    txHash: finalized.transactionHash,
+    paid: finalized.args.paid,
+    refund: finalized.args.refund,
+    rewards: credited.map((e) => rewardOf(e.args)),
+    improvementBps: accuracy?.args.improvementBps
+  };
+}
+function rewardOf(a) {
+  const total = a.batchReward + a.stepReward + a.roundReward + a.accuracyBonus;
+  return {
+    nodePubkey: a.nodePubkey,
+    operator: a.operator,
+    batchReward: a.batchReward,
+    stepReward: a.stepReward,
+    roundReward: a.roundReward,
+    accuracyBonus: a.accuracyBonus,
+    total
+  };
+}
+
+// lib/worker/rewards.ts
+async function jobReward(client, params) {
+  const { addresses, jobId } = params;
+  const settled = await getJobSettlement(client, {
+    addresses,
+    jobId
+  });
+  const mine = settled?.rewards.filter((r) => r.nodePubkey.toLowerCase() === params.nodePubkey.toLowerCase()) ?? [];
+  const reward = mine.reduce((sum, r) => sum + r.total, 0n);
+  return {
+    reward,
+    claimable: await getClaimable(client, {
+      addresses
+    })
+  };
+}
+async function withdrawAll(client, params) {
+  const claimable = await getClaimable(client, params);
+  if (claimable === 0n) return {
+    amount: 0n
+  };
+  const { amount, hash: hash3 } = await withdrawRewards(client, params);
+  return {
+    amount,
+    hash: hash3
+  };
+}
+
+// lib/worker/view.ts
+function short(hex) {
+  return hex.length > 14 ? `${hex.slice(0, 10)}\u2026` : hex;
+}
+var arth = (wei) => `${formatEther2(wei)} ARTH`;
+function describeEvent(e) {
+  switch (e.kind) {
+    case "registered":
+      return e.registered ? `node ${e.nodePubkey} registered: ${arth(e.stake)} staked by operator ${e.operator}` : `node ${e.nodePubkey} registered already (${arth(e.stake)} staked)`;
+    case "submitted":
+      return `round ${e.round + 1} of job ${short(e.jobId)} submitted: mean loss ${e.result.meanLoss.toFixed(4)}, update ${e.bytes.toLocaleString("en")} bytes`;
+    case "waiting":
+      if (e.reason === "job") return "waiting for a job (no task for this node yet)";
+      if (e.reason === "settlement") {
+        return `waiting for job ${short(e.jobId)} to settle (rewards follow its settlement delay)`;
+      }
+      return `waiting for round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} to close (${e.updates ?? "?"}/${e.expected ?? "?"} updates in)`;
+    case "roundClosed":
+      return `round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} closed: validation loss ${e.previousLoss.toFixed(4)} -> ${e.valLoss.toFixed(4)} (${e.updates} updates)`;
+    case "finalized":
+      return `job ${short(e.jobId)} finalized: validation loss ${e.initialValLoss.toFixed(4)} -> ${e.finalValLoss.toFixed(4)} (improved ${(e.improvementBps / 100).toFixed(2)}%); your reward ${arth(e.reward)}; ${arth(e.claimable)} to withdraw with \`deno task worker withdraw\``;
+    case "retrying":
+      return `${e.message}; retrying in ${Math.round(e.inMs / 100) / 10} s`;
+    case "error":
+      return `error: ${e.message}`;
+    case "step":
+      return void 0;
+  }
 }
 
 // lib/chain/heartbeat.ts
@@ -35222,6 +35469,16 @@ if (new Uint8Array(new Uint16Array([
   throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
 }
 function encodeSafetensors(tensors, options = {}) {
+  const { chunks, byteLength } = encodeSafetensorsChunks(tensors, options);
+  const out = new Uint8Array(byteLength);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+function encodeSafetensorsChunks(tensors, options = {}) {
   const header = {};
   const metadata = options.metadata ?? {};
   if (Object.keys(metadata).length > 0) {
@@ -35264,22 +35521,18 @@ function encodeSafetensors(tensors, options = {}) {
     parts.push(bytes);
     offset += bytes.length;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(JSON.stringify(header));
   const padded2 = Math.ceil(json.length / 8) * 8;
-  if (padded2 !== json.length) {
-    const p = new Uint8Array(padded2).fill(32);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const head = new Uint8Array(8 + padded2).fill(32, 8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded2), true);
+  head.set(json, 8);
+  return {
+    chunks: [
+      head,
+      ...parts
+    ],
+    byteLength: head.length + offset
+  };
 }
 function decodeSafetensors(bytes) {
   const { header, dataStart } = readHeader2(bytes);
@@ -35472,6 +35725,9 @@ function elementCount(shape, name4) {
 
 // lib/model/checkpoint.ts
 function encodeCheckpoint(config, weights, metadata = {}) {
+  return encodeSafetensors(...checkpointTensors(config, weights, metadata));
+}
+function checkpointTensors(config, weights, metadata) {
   const layout = paramLayout(config);
   if (weights.length !== layout.size) {
     throw new RangeError(`Cannot encode checkpoint: ${weights.length} values, the model has ${layout.size}`);
@@ -35483,12 +35739,15 @@ function encodeCheckpoint(config, weights, metadata = {}) {
       data: weights.subarray(t.offset, t.offset + t.size)
     }
   ]));
-  return encodeSafetensors(tensors, {
-    metadata: {
-      ...metadata,
-      "artha.model": JSON.stringify(config)
+  return [
+    tensors,
+    {
+      metadata: {
+        ...metadata,
+        "artha.model": JSON.stringify(config)
+      }
     }
-  });
+  ];
 }
 function decodeCheckpoint(bytes) {
   const file = decodeSafetensors(bytes);
@@ -35509,11 +35768,13 @@ function decodeCheckpoint(bytes) {
   for (const t of layout.tensors) {
     const tensor = file.tensors[t.name];
     if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
-    const data = toFloat32(tensor);
-    if (data.length !== t.size) {
-      throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} has ${data.length} values, expected ${t.size}`);
+    const values = tensor.dtype === "F32" ? tensor.bytes.length / 4 : toFloat32(tensor).length;
+    if (values !== t.size) {
+      throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} has ${values} values, expected ${t.size}`);
     }
-    weights.set(data, t.offset);
+    if (tensor.dtype === "F32") {
+      new Uint8Array(weights.buffer, t.offset * 4, t.size * 4).set(tensor.bytes);
+    } else weights.set(toFloat32(tensor), t.offset);
   }
   const { "artha.model": _, ...metadata } = file.metadata;
   return {
@@ -35811,11 +36072,12 @@ function applyUpdate(kernel, layout, ptrs, cfg, lr, step) {
 }
 
 // lib/browser/_node_fs.ts
-function unavailable(name4) {
-  throw new Error(`Cannot ${name4} in a browser: no filesystem (fetch the bytes instead)`);
+var provided = /* @__PURE__ */ new Map();
+function unavailable(name4, path) {
+  throw new Error(`Cannot ${name4} ${String(path)} in a browser: no filesystem (fetch the bytes instead)`);
 }
-function readFileSync(..._args) {
-  return unavailable("readFileSync");
+function readFileSync(path, ..._args) {
+  return provided.get(String(path)) ?? unavailable("readFileSync", path);
 }
 
 // kernel/data.ts
@@ -36307,410 +36569,6 @@ var DisputeResponder = class {
   }
 };
 
-// kernel/gpt.ts
-var attentionMixer = {
-  actSizes: (B, T, C, NH) => ({
-    qkv: B * T * 3 * C,
-    atty: B * T * C,
-    att: B * NH * T * T
-  }),
-  dactSizes: (B, T, C) => ({
-    dqkv: B * T * 3 * C,
-    datty: B * T * C
-  }),
-  scratchBytes: (_B, T) => T * 4,
-  linears: (C) => [
-    [
-      C,
-      3 * C
-    ],
-    [
-      C,
-      C
-    ]
-  ],
-  forward(x, l, out, inp) {
-    const { k, B, T, C, NH } = x;
-    const BT = B * T;
-    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
-    k.ops.matmulForward(qkv, inp, x.param(l, "qkvw"), x.param(l, "qkvb"), BT, C, 3 * C);
-    k.ops.attentionForward(atty, x.act(l, "att"), qkv, B, T, C, NH);
-    k.ops.matmulForward(out, atty, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
-  },
-  backward(x, l, dinp, dout, inp) {
-    const { k, B, T, C, NH } = x;
-    const BT = B * T;
-    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
-    const dqkv = x.dact(l, "dqkv"), datty = x.dact(l, "datty");
-    k.ops.matmulBackward(datty, x.grad(l, "projw"), x.grad(l, "projb"), dout, atty, x.param(l, "projw"), BT, C, C);
-    k.ops.attentionBackward(dqkv, datty, qkv, x.act(l, "att"), B, T, C, NH);
-    k.ops.matmulBackward(dinp, x.grad(l, "qkvw"), x.grad(l, "qkvb"), dqkv, inp, x.param(l, "qkvw"), BT, C, 3 * C);
-  }
-};
-
-// kernel/ssm.ts
-var ssmMixer = {
-  actSizes: (B, T, C) => ({
-    u: B * T * C,
-    h: B * T * C,
-    y: B * T * C
-  }),
-  dactSizes: (B, T, C) => ({
-    du: B * T * C,
-    dy: B * T * C
-  }),
-  scratchBytes: (_B, _T, C) => 2 * C * 4,
-  linears: (C) => [
-    [
-      C,
-      C
-    ],
-    [
-      C,
-      C
-    ]
-  ],
-  forward(x, l, out, inp) {
-    const { k, B, T, C } = x;
-    const BT = B * T;
-    const u = x.act(l, "u"), y = x.act(l, "y");
-    k.ops.matmulForward(u, inp, x.param(l, "inw"), x.param(l, "inb"), BT, C, C);
-    k.ops.ssmForward(y, x.act(l, "h"), u, x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
-    k.ops.matmulForward(out, y, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
-  },
-  backward(x, l, dinp, dout, inp) {
-    const { k, B, T, C } = x;
-    const BT = B * T;
-    const u = x.act(l, "u"), y = x.act(l, "y");
-    const du = x.dact(l, "du"), dy = x.dact(l, "dy");
-    k.ops.matmulBackward(dy, x.grad(l, "projw"), x.grad(l, "projb"), dout, y, x.param(l, "projw"), BT, C, C);
-    k.ops.ssmBackward(du, x.grad(l, "alpha"), x.grad(l, "bc"), x.grad(l, "cc"), x.grad(l, "dc"), dy, u, x.act(l, "h"), x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
-    k.ops.matmulBackward(dinp, x.grad(l, "inw"), x.grad(l, "inb"), du, inp, x.param(l, "inw"), BT, C, C);
-  }
-};
-
-// kernel/network.ts
-var LAYER_ACTS = (BT, C) => ({
-  ln1: BT * C,
-  ln1m: BT,
-  ln1r: BT,
-  mix: BT * C,
-  res2: BT * C,
-  ln2: BT * C,
-  ln2m: BT,
-  ln2r: BT,
-  fch: BT * 4 * C,
-  fchg: BT * 4 * C,
-  fcproj: BT * C
-});
-var LAYER_DACTS = (BT, C) => ({
-  dln1: BT * C,
-  dmix: BT * C,
-  dres2: BT * C,
-  dln2: BT * C,
-  dfch: BT * 4 * C,
-  dfchg: BT * 4 * C,
-  dfcproj: BT * C
-});
-var DROPOUT_ACTS = (BT, C) => ({
-  mixd: BT * C,
-  mixmask: BT * C,
-  fcprojd: BT * C,
-  fcprojmask: BT * C
-});
-var DROPOUT_DACTS = (BT, C) => ({
-  dmixd: BT * C,
-  dfcprojd: BT * C
-});
-function createNetwork(kernel, layout, B, T, dropout = 0, options = {}) {
-  const cfg = layout.config;
-  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1 || T > cfg.maxT) {
-    throw new RangeError(`Cannot create network: need B >= 1 and 1 <= T <= ${cfg.maxT}`);
-  }
-  dropout = options.dropout ?? dropout;
-  if (!(dropout >= 0 && dropout < 1)) {
-    throw new RangeError(`Cannot create network: dropout ${dropout} is not in [0, 1)`);
-  }
-  const { recompute = false, offload } = options;
-  const drop = dropout > 0;
-  let dropped = false;
-  let lastSeed = 0;
-  const mixer = cfg.kind === "gpt" ? attentionMixer : ssmMixer;
-  const { k, C, NH, L, BT, V } = {
-    k: kernel,
-    C: cfg.width,
-    NH: cfg.heads,
-    L: cfg.layers,
-    BT: B * T,
-    V: VOCAB
-  };
-  const start = k.mark();
-  const residentOffset = /* @__PURE__ */ new Map();
-  let residentSize = 0;
-  for (const t of layout.tensors) {
-    if (offload && isLayerTensor(t.name)) continue;
-    residentOffset.set(t.name, offload ? residentSize : t.offset);
-    residentSize = offload ? residentSize + t.size : layout.size;
-  }
-  const params = k.alloc(residentSize);
-  const grads = k.alloc(residentSize);
-  const layerSize = offload ? layerRange(layout, 0).size : 0;
-  const windowParams = k.alloc(layerSize);
-  const windowGrads = k.alloc(layerSize);
-  let windowLayer = -1;
-  const tokens = k.alloc(BT);
-  const targets = k.alloc(BT);
-  const acts = /* @__PURE__ */ new Map();
-  const put = (map, prefix, sizes) => {
-    for (const [name4, size5] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size5));
-  };
-  put(acts, "", {
-    encoded: BT * C,
-    lnf: BT * C,
-    lnfm: BT,
-    lnfr: BT,
-    logits: BT * V,
-    probs: BT * V,
-    losses: BT
-  });
-  for (let l = 0; l < L; l++) {
-    put(acts, `${l}.`, {
-      res3: BT * C
-    });
-    if (recompute && l > 0) continue;
-    put(acts, `${l}.`, LAYER_ACTS(BT, C));
-    put(acts, `${l}.`, mixer.actSizes(B, T, C, NH));
-    if (drop) put(acts, `${l}.`, DROPOUT_ACTS(BT, C));
-  }
-  const dacts = /* @__PURE__ */ new Map();
-  put(dacts, "", {
-    dencoded: BT * C,
-    dlnf: BT * C,
-    dlogits: BT * V,
-    dres0: BT * C,
-    dres1: BT * C
-  });
-  const dactStart = k.mark();
-  put(dacts, "", LAYER_DACTS(BT, C));
-  put(dacts, "", mixer.dactSizes(B, T, C, NH));
-  if (drop) put(dacts, "", DROPOUT_DACTS(BT, C));
-  const dactCount = (k.mark() - dactStart) / 4;
-  const linears = [
-    [
-      C,
-      4 * C
-    ],
-    [
-      4 * C,
-      C
-    ],
-    ...mixer.linears(C)
-  ];
-  const gemms = linears.flatMap(([i, o2]) => [
-    [
-      BT,
-      i,
-      o2
-    ],
-    [
-      BT,
-      o2,
-      i
-    ],
-    [
-      i,
-      BT,
-      o2
-    ]
-  ]);
-  gemms.push([
-    BT,
-    C,
-    V
-  ], [
-    BT,
-    V,
-    C
-  ], [
-    V,
-    BT,
-    C
-  ]);
-  const scratchBytes = Math.max(mixer.scratchBytes(B, T, C), ...gemms.map(([m, kk]) => k.ops.gemmScratchBytes(m, kk)));
-  const scratchStride = Math.ceil(scratchBytes / 64) * 64;
-  const scratch = k.alloc(scratchStride / 4 * k.threads);
-  const bytes = k.mark() - start;
-  const get = (map, key) => {
-    const p = map.get(key);
-    if (p === void 0) throw new Error(`Cannot find buffer ${key}`);
-    return p;
-  };
-  const tensorByte = (name4) => {
-    const r = residentOffset.get(name4);
-    if (r !== void 0) return [
-      true,
-      r * 4
-    ];
-    const t = layout.byName.get(name4);
-    if (!t) throw new Error(`Cannot find parameter ${name4}`);
-    const layer = Number(name4.slice(1, name4.indexOf(".")));
-    return [
-      false,
-      (t.offset - layerRange(layout, layer).offset) * 4
-    ];
-  };
-  const pointers = /* @__PURE__ */ new Map();
-  const ptrs = (name4) => {
-    let p = pointers.get(name4);
-    if (!p) {
-      const [resident, b] = tensorByte(name4);
-      p = resident ? [
-        params + b,
-        grads + b
-      ] : [
-        windowParams + b,
-        windowGrads + b
-      ];
-      pointers.set(name4, p);
-    }
-    return p;
-  };
-  const P2 = (name4) => ptrs(name4)[0];
-  const G2 = (name4) => ptrs(name4)[1];
-  const A = (name4) => get(acts, name4);
-  const LA = (l, name4) => A(`${recompute && name4 !== "res3" ? 0 : l}.${name4}`);
-  const D = (name4) => get(dacts, name4);
-  const dres = (l) => D(l & 1 ? "dres1" : "dres0");
-  const ctx = {
-    k,
-    B,
-    T,
-    C,
-    NH,
-    param: (l, name4) => P2(`h${l}.${name4}`),
-    grad: (l, name4) => G2(`h${l}.${name4}`),
-    act: (l, name4) => LA(l, name4),
-    dact: (_l, name4) => D(name4)
-  };
-  const o = k.ops;
-  const losses = A("losses");
-  function loadLayer(l) {
-    if (offload && windowLayer !== l) {
-      offload.loadParams(l, windowParams);
-      windowLayer = l;
-    }
-  }
-  function branch(l, name4, stream) {
-    const x = LA(l, name4);
-    if (!dropped) return x;
-    const out = LA(l, `${name4}d`);
-    o.dropoutForward(out, LA(l, `${name4}mask`), x, BT * C, dropout, lastSeed >>> 0, stream);
-    return out;
-  }
-  function layerForward(l) {
-    loadLayer(l);
-    const h = (n) => P2(`h${l}.${n}`);
-    const a = (n) => LA(l, n);
-    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
-    o.layernormForward(a("ln1"), a("ln1m"), a("ln1r"), residual, h("ln1w"), h("ln1b"), BT, C);
-    mixer.forward(ctx, l, a("mix"), a("ln1"));
-    o.residualForward(a("res2"), residual, branch(l, "mix", 2 * l), BT * C);
-    o.layernormForward(a("ln2"), a("ln2m"), a("ln2r"), a("res2"), h("ln2w"), h("ln2b"), BT, C);
-    o.matmulForward(a("fch"), a("ln2"), h("fcw"), h("fcb"), BT, C, 4 * C);
-    o.geluForward(a("fchg"), a("fch"), BT * 4 * C);
-    o.matmulForward(a("fcproj"), a("fchg"), h("fcprojw"), h("fcprojb"), BT, 4 * C, C);
-    o.residualForward(a("res3"), a("res2"), branch(l, "fcproj", 2 * l + 1), BT * C);
-  }
-  function forward(seed) {
-    k.useScratch(scratch, scratchStride);
-    dropped = drop && seed !== void 0;
-    lastSeed = seed ?? 0;
-    windowLayer = -1;
-    o.encoderForward(A("encoded"), tokens, P2("wte"), P2("wpe"), B, T, C);
-    for (let l = 0; l < L; l++) layerForward(l);
-    const last = A(`${L - 1}.res3`);
-    o.layernormForward(A("lnf"), A("lnfm"), A("lnfr"), last, P2("lnfw"), P2("lnfb"), BT, C);
-    o.gemm(A("logits"), A("lnf"), P2("wte"), 0, BT, C, V, 0, 1, 0);
-    o.crossEntropyForward(losses, A("probs"), A("logits"), targets, BT, V);
-    return o.sumF64(losses, BT);
-  }
-  function layerBackward(l) {
-    const h = (n) => P2(`h${l}.${n}`);
-    const g = (n) => G2(`h${l}.${n}`);
-    const a = (n) => LA(l, n);
-    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
-    const dresidual = l === 0 ? D("dencoded") : dres(l - 1);
-    o.fillZero(dresidual, BT * C);
-    o.fillZero(dactStart, dactCount);
-    o.residualBackward(D("dres2"), dropped ? D("dfcprojd") : D("dfcproj"), dres(l), BT * C);
-    if (dropped) o.dropoutBackward(D("dfcproj"), D("dfcprojd"), a("fcprojmask"), BT * C);
-    o.matmulBackward(D("dfchg"), g("fcprojw"), g("fcprojb"), D("dfcproj"), a("fchg"), h("fcprojw"), BT, 4 * C, C);
-    o.geluBackward(D("dfch"), D("dfchg"), a("fch"), BT * 4 * C);
-    o.matmulBackward(D("dln2"), g("fcw"), g("fcb"), D("dfch"), a("ln2"), h("fcw"), BT, C, 4 * C);
-    o.layernormBackward(D("dres2"), g("ln2w"), g("ln2b"), D("dln2"), a("res2"), h("ln2w"), a("ln2m"), a("ln2r"), BT, C);
-    o.residualBackward(dresidual, dropped ? D("dmixd") : D("dmix"), D("dres2"), BT * C);
-    if (dropped) o.dropoutBackward(D("dmix"), D("dmixd"), a("mixmask"), BT * C);
-    mixer.backward(ctx, l, D("dln1"), D("dmix"), a("ln1"));
-    o.layernormBackward(dresidual, g("ln1w"), g("ln1b"), D("dln1"), residual, h("ln1w"), a("ln1m"), a("ln1r"), BT, C);
-  }
-  function backward(dloss) {
-    k.useScratch(scratch, scratchStride);
-    o.fillZero(D("dlnf"), BT * C);
-    o.fillZero(D("dlogits"), BT * V);
-    o.crossEntropyBackward(D("dlogits"), A("probs"), targets, dloss, BT, V);
-    o.gemm(D("dlnf"), D("dlogits"), P2("wte"), 0, BT, V, C, 0, 0, 1);
-    o.gemm(G2("wte"), D("dlogits"), A("lnf"), 0, V, BT, C, 1, 0, 1);
-    const last = A(`${L - 1}.res3`);
-    o.fillZero(dres(L - 1), BT * C);
-    o.layernormBackward(dres(L - 1), G2("lnfw"), G2("lnfb"), D("dlnf"), last, P2("lnfw"), A("lnfm"), A("lnfr"), BT, C);
-    for (let l = L - 1; l >= 0; l--) {
-      if (recompute && l < L - 1) layerForward(l);
-      loadLayer(l);
-      if (offload) offload.loadGrads(l, windowGrads);
-      layerBackward(l);
-      if (offload) offload.storeGrads(l, windowGrads);
-    }
-    o.encoderBackward(G2("wte"), G2("wpe"), D("dencoded"), tokens, B, T, C);
-  }
-  const logits = A("logits");
-  return {
-    kernel,
-    layout,
-    B,
-    T,
-    params,
-    grads,
-    residentSize,
-    tokens,
-    targets,
-    losses,
-    logits,
-    bytes,
-    forward,
-    backward
-  };
-}
-
-// kernel/schedule.ts
-function cosPi(x) {
-  const y = Math.PI * Math.min(1, Math.max(0, x));
-  const y2 = y * y;
-  let term = 1;
-  let sum = 1;
-  for (let n = 1; n <= 24; n++) {
-    term = -term * y2 / ((2 * n - 1) * (2 * n));
-    sum += term;
-  }
-  return sum;
-}
-function learningRate(step, cfg) {
-  if (step < cfg.warmupSteps) return cfg.lr * (step + 1) / cfg.warmupSteps;
-  const span = Math.max(1, cfg.totalSteps - cfg.warmupSteps);
-  const progress = Math.min(1, (step - cfg.warmupSteps) / span);
-  const minLr = cfg.lr * cfg.minLrRatio;
-  return minLr + 0.5 * (cfg.lr - minLr) * (1 + cosPi(progress));
-}
-
 // kernel/wasm_module.ts
 var PAGE = 65536;
 var ALIGN = 64;
@@ -36804,204 +36662,6 @@ function createKernel(bytes, options = {}) {
 }
 function loadKernel(path = KERNEL_WASM_URL, options = {}) {
   return createKernel(readFileSync(path), options);
-}
-
-// kernel/train_step.ts
-function microSeed(seed, micro) {
-  return Math.imul(seed >>> 0, 2654435761) + micro >>> 0;
-}
-function checkBatch(batch2, hyper) {
-  const need2 = hyper.accumSteps * hyper.B * hyper.T;
-  if (batch2.tokens.length !== need2 || batch2.targets.length !== need2) {
-    throw new RangeError(`Cannot run step: batch must hold ${need2} tokens and targets`);
-  }
-  for (const ids of [
-    batch2.tokens,
-    batch2.targets
-  ]) {
-    for (const x of ids) {
-      if (x < 0 || x > 255) throw new RangeError(`Cannot run step: token ${x} is not a byte`);
-    }
-  }
-}
-function createTrainer(kernel, options = {}) {
-  const workspaces = /* @__PURE__ */ new Map();
-  function workspace(hyper) {
-    const dropout = hyper.dropout ?? 0;
-    const key = JSON.stringify([
-      hyper.model,
-      hyper.B,
-      hyper.T,
-      dropout > 0 ? dropout : 0
-    ]);
-    let ws = workspaces.get(key);
-    if (!ws) {
-      const layout = paramLayout(hyper.model);
-      const net = createNetwork(kernel, layout, hyper.B, hyper.T, dropout, {
-        recompute: options.recompute
-      });
-      ws = {
-        net,
-        m: kernel.alloc(layout.size),
-        v: kernel.alloc(layout.size)
-      };
-      workspaces.set(key, ws);
-    }
-    return ws;
-  }
-  function loadWeights(ws, weights) {
-    const { net } = ws;
-    if (weights.length !== net.layout.size) {
-      throw new RangeError(`Cannot run step: weights have ${weights.length} values, model needs ${net.layout.size}`);
-    }
-    kernel.f32(net.params, weights.length).set(weights);
-  }
-  function loadMicroBatch(ws, batch2, micro) {
-    const { net } = ws;
-    const n = net.B * net.T;
-    kernel.i32(net.tokens, n).set(batch2.tokens.subarray(micro * n, (micro + 1) * n));
-    kernel.i32(net.targets, n).set(batch2.targets.subarray(micro * n, (micro + 1) * n));
-  }
-  function trainStep(weights, optState, batch2, seed, hyper) {
-    checkBatch(batch2, hyper);
-    if (optState.kind !== hyper.optimizer.kind) {
-      throw new TypeError(`Cannot run step: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
-    }
-    const ws = workspace(hyper);
-    const { net } = ws;
-    const P2 = net.layout.size;
-    const adam = optState.kind === "adamw";
-    if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
-      throw new RangeError(`Cannot run step: optimizer state does not match ${P2} parameters`);
-    }
-    const positions = hyper.accumSteps * net.B * net.T;
-    kernel.ops.fillZero(net.grads, P2);
-    loadWeights(ws, weights);
-    let lossSum = 0;
-    for (let micro = 0; micro < hyper.accumSteps; micro++) {
-      loadMicroBatch(ws, batch2, micro);
-      lossSum += net.forward(microSeed(seed, micro));
-      net.backward(1 / positions);
-    }
-    const grad = kernel.f32(net.grads, P2).slice();
-    const gradNorm = clipGradNorm(kernel, net.grads, P2, hyper.gradClip);
-    kernel.f32(ws.m, P2).set(optState.m);
-    if (adam) kernel.f32(ws.v, P2).set(optState.v);
-    const lr = learningRate(optState.step, hyper.schedule);
-    const step = optState.step + 1;
-    applyUpdate(kernel, net.layout, {
-      params: net.params,
-      grads: net.grads,
-      m: ws.m,
-      v: ws.v
-    }, hyper.optimizer, lr, step);
-    return {
-      weights: kernel.f32(net.params, P2).slice(),
-      optState: {
-        kind: optState.kind,
-        step,
-        m: kernel.f32(ws.m, P2).slice(),
-        v: adam ? kernel.f32(ws.v, P2).slice() : new Float32Array(0)
-      },
-      loss: lossSum / positions,
-      grad,
-      gradNorm,
-      lr
-    };
-  }
-  function evalLoss(weights, batch2, hyper, seed) {
-    checkBatch(batch2, hyper);
-    const ws = workspace(hyper);
-    loadWeights(ws, weights);
-    let sum = 0;
-    for (let micro = 0; micro < hyper.accumSteps; micro++) {
-      loadMicroBatch(ws, batch2, micro);
-      sum += ws.net.forward(seed === void 0 ? void 0 : microSeed(seed, micro));
-    }
-    return sum / (hyper.accumSteps * hyper.B * hyper.T);
-  }
-  return {
-    trainStep,
-    evalLoss
-  };
-}
-
-// lib/chain/get_claimable.ts
-function getClaimable(client, params) {
-  return client.readContract({
-    address: params.addresses.jobs,
-    abi: abis.jobs,
-    functionName: "claimableOf",
-    args: [
-      params.account ?? client.account.address
-    ]
-  });
-}
-
-// lib/chain/get_job_settlement.ts
-async function getJobSettlement(client, params) {
-  const { addresses, jobId } = params;
-  const args = {
-    jobId
-  };
-  const [finalized] = await client.getContractEvents({
-    address: addresses.proofs,
-    abi: abis.proofs,
-    eventName: "JobFinalized",
-    args,
-    fromBlock: 0n
-  });
-  if (!finalized) return void 0;
-  const credited = await client.getContractEvents({
-    address: addresses.proofs,
-    abi: abis.proofs,
-    eventName: "RewardCredited",
-    args,
-    fromBlock: 0n
-  });
-  const [accuracy] = await client.getContractEvents({
-    address: addresses.jobs,
-    abi: abis.jobs,
-    eventName: "AccuracyReported",
-    args,
-    fromBlock: 0n
-  });
-  return {
-    txHash: finalized.transactionHash,
-    paid: finalized.args.paid,
-    refund: finalized.args.refund,
-    rewards: credited.map((e) => rewardOf(e.args)),
-    improvementBps: accuracy?.args.improvementBps
-  };
-}
-function rewardOf(a) {
-  const total = a.batchReward + a.stepReward + a.roundReward + a.accuracyBonus;
-  return {
-    nodePubkey: a.nodePubkey,
-    operator: a.operator,
-    batchReward: a.batchReward,
-    stepReward: a.stepReward,
-    roundReward: a.roundReward,
-    accuracyBonus: a.accuracyBonus,
-    total
-  };
-}
-
-// lib/worker/rewards.ts
-async function jobReward(client, params) {
-  const { addresses, jobId } = params;
-  const settled = await getJobSettlement(client, {
-    addresses,
-    jobId
-  });
-  const mine = settled?.rewards.filter((r) => r.nodePubkey.toLowerCase() === params.nodePubkey.toLowerCase()) ?? [];
-  const reward = mine.reduce((sum, r) => sum + r.total, 0n);
-  return {
-    reward,
-    claimable: await getClaimable(client, {
-      addresses
-    })
-  };
 }
 
 // lib/worker/follow.ts
@@ -44167,7 +43827,34 @@ async function signUpload(signer, domain, body, options = {}) {
   return headers;
 }
 
+// kernel/schedule.ts
+function cosPi(x) {
+  const y = Math.PI * Math.min(1, Math.max(0, x));
+  const y2 = y * y;
+  let term = 1;
+  let sum = 1;
+  for (let n = 1; n <= 24; n++) {
+    term = -term * y2 / ((2 * n - 1) * (2 * n));
+    sum += term;
+  }
+  return sum;
+}
+function learningRate(step, cfg) {
+  if (step < cfg.warmupSteps) return cfg.lr * (step + 1) / cfg.warmupSteps;
+  const span = Math.max(1, cfg.totalSteps - cfg.warmupSteps);
+  const progress = Math.min(1, (step - cfg.warmupSteps) / span);
+  const minLr = cfg.lr * cfg.minLrRatio;
+  return minLr + 0.5 * (cfg.lr - minLr) * (1 + cosPi(progress));
+}
+
 // lib/job/job_spec.ts
+var SERVER_STRATEGIES = [
+  "fedavg",
+  "fedavgm",
+  "diloco",
+  "fedadam",
+  "fedyogi"
+];
 var CODECS = [
   "fp32",
   "int8",
@@ -44186,9 +43873,9 @@ var ROBUST = [
 function need(ok, what) {
   if (!ok) throw new TypeError(`Cannot read job spec: ${what}`);
 }
-function field(name4, check) {
+function field(name4, check2) {
   try {
-    check();
+    check2();
   } catch (cause) {
     throw new TypeError(`Cannot read job spec: ${name4}: ${cause.message}`, {
       cause
@@ -44231,10 +43918,13 @@ function checkOptimizer(o) {
   need(num2(o?.lr, 0, 10) && num2(o.minLrRatio, 0, 1), "optimizer.lr");
   need(o.kind === void 0 || o.kind === "adamw" || o.kind === "sgd", "optimizer.kind must be adamw or sgd");
   need(num2(o.weightDecay, 0, 1) && num2(o.gradClip, 0, 1e6), "optimizer");
+  need(o.schedule === void 0 || o.schedule === "round" || o.schedule === "step", "optimizer.schedule must be round or step");
+  need(o.warmupSteps === void 0 || Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.schedule === "step", "optimizer.warmupSteps must be a non-negative integer, with schedule step");
 }
 function checkSchedule(s) {
   need(posInt(s.rounds) && s.rounds <= 1e5, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
+  need((s.optimizer.warmupSteps ?? 0) < s.rounds * s.localSteps, "optimizer.warmupSteps must be below rounds x localSteps");
   need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
 }
 function checkData(s) {
@@ -44262,13 +43952,29 @@ function checkOptionalSections(s) {
   }
 }
 function checkAggregation(a) {
-  need(a?.strategy === "fedavg" || a?.strategy === "diloco", "aggregation.strategy");
+  need(SERVER_STRATEGIES.includes(a?.strategy), `aggregation.strategy must be one of ${SERVER_STRATEGIES}`);
+  checkServerOptimizer(a);
   need(num2(a.quorum, 0.01, 1) && posInt(a.deadlineMs) && posInt(a.clusterSize), "aggregation");
   need(a.hierarchical === void 0 || typeof a.hierarchical === "boolean", "aggregation.hierarchical");
   need(a.clusterAudit === void 0 || num2(a.clusterAudit, 0, 1), "aggregation.clusterAudit");
   for (const [name4, rule] of Object.entries(a.layers ?? {})) {
     need(typeof rule === "object" && rule !== null && (rule.weight === void 0 || num2(rule.weight, 0, 10)) && (rule.freeze === void 0 || typeof rule.freeze === "boolean"), `aggregation.layers.${name4} must be {weight?: 0-10, freeze?: boolean}`);
   }
+}
+function checkServerOptimizer(a) {
+  const momentum = a.strategy === "diloco" || a.strategy === "fedavgm";
+  const adaptive = a.strategy === "fedadam" || a.strategy === "fedyogi";
+  need(a.outerLr === void 0 ? !adaptive : (momentum || adaptive) && num2(a.outerLr, 1e-6, 100), adaptive ? `aggregation.outerLr in (0, 100] is required with ${a.strategy}` : `aggregation.outerLr must be in (0, 100], with diloco, fedavgm, fedadam or fedyogi`);
+  const only = (ok, name4, what) => need(ok, `aggregation.${name4} must be ${what}`);
+  only(a.outerMomentum === void 0 || momentum && num2(a.outerMomentum, 0, 0.999), "outerMomentum", "in [0, 0.999], with diloco or fedavgm");
+  only(a.outerNesterov === void 0 || momentum && typeof a.outerNesterov === "boolean", "outerNesterov", "a boolean, with diloco or fedavgm");
+  for (const k of [
+    "outerBeta1",
+    "outerBeta2"
+  ]) {
+    only(a[k] === void 0 || adaptive && num2(a[k], 0, 0.999999), k, "in [0, 1), with fedadam or fedyogi");
+  }
+  only(a.outerTau === void 0 || adaptive && num2(a.outerTau, 1e-12, 10), "outerTau", "in (0, 10], with fedadam or fedyogi");
 }
 function checkCompression(c) {
   need(CODECS.includes(c.codec), `compression.codec must be one of ${CODECS}`);
@@ -44319,23 +44025,31 @@ function checkSecureAggregation(s) {
 }
 function roundHyper(spec, round) {
   const o = spec.optimizer;
-  const lr = learningRate(round, {
+  const schedule = o.schedule === "step" ? {
     lr: o.lr,
-    warmupSteps: 0,
-    totalSteps: Math.max(1, spec.rounds - 1),
+    warmupSteps: o.warmupSteps ?? 0,
+    totalSteps: spec.rounds * spec.localSteps,
     minLrRatio: o.minLrRatio
-  });
+  } : {
+    lr: learningRate(round, {
+      lr: o.lr,
+      warmupSteps: 0,
+      totalSteps: Math.max(1, spec.rounds - 1),
+      minLrRatio: o.minLrRatio
+    }),
+    warmupSteps: 0,
+    totalSteps: 1,
+    minLrRatio: 1
+  };
   return {
     model: spec.model,
     B: spec.batch.B,
     T: spec.batch.T,
     accumSteps: spec.batch.accumSteps,
-    schedule: {
-      lr,
-      warmupSteps: 0,
-      totalSteps: 1,
-      minLrRatio: 1
-    },
+    schedule,
+    ...o.schedule === "step" ? {
+      scheduleOffset: round * spec.localSteps
+    } : {},
     optimizer: o.kind === "sgd" ? {
       kind: "sgd",
       momentum: DEFAULT_SGD_MOMENTUM,
@@ -44523,6 +44237,796 @@ async function readResidual(storage, name4, length3) {
   };
 }
 
+// kernel/gpt.ts
+var attentionMixer = {
+  actSizes: (B, T, C, NH) => ({
+    qkv: B * T * 3 * C,
+    atty: B * T * C,
+    att: B * NH * T * T
+  }),
+  dactSizes: (B, T, C) => ({
+    dqkv: B * T * 3 * C,
+    datty: B * T * C
+  }),
+  scratchBytes: (_B, T) => T * 4,
+  linears: (C) => [
+    [
+      C,
+      3 * C
+    ],
+    [
+      C,
+      C
+    ]
+  ],
+  forward(x, l, out, inp) {
+    const { k, B, T, C, NH } = x;
+    const BT = B * T;
+    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
+    k.ops.matmulForward(qkv, inp, x.param(l, "qkvw"), x.param(l, "qkvb"), BT, C, 3 * C);
+    k.ops.attentionForward(atty, x.act(l, "att"), qkv, B, T, C, NH);
+    k.ops.matmulForward(out, atty, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
+  },
+  backward(x, l, dinp, dout, inp) {
+    const { k, B, T, C, NH } = x;
+    const BT = B * T;
+    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
+    const dqkv = x.dact(l, "dqkv"), datty = x.dact(l, "datty");
+    k.ops.matmulBackward(datty, x.grad(l, "projw"), x.grad(l, "projb"), dout, atty, x.param(l, "projw"), BT, C, C);
+    k.ops.attentionBackward(dqkv, datty, qkv, x.act(l, "att"), B, T, C, NH);
+    k.ops.matmulBackward(dinp, x.grad(l, "qkvw"), x.grad(l, "qkvb"), dqkv, inp, x.param(l, "qkvw"), BT, C, 3 * C);
+  }
+};
+
+// kernel/ssm.ts
+var ssmMixer = {
+  actSizes: (B, T, C) => ({
+    u: B * T * C,
+    h: B * T * C,
+    y: B * T * C
+  }),
+  dactSizes: (B, T, C) => ({
+    du: B * T * C,
+    dy: B * T * C
+  }),
+  scratchBytes: (_B, _T, C) => 2 * C * 4,
+  linears: (C) => [
+    [
+      C,
+      C
+    ],
+    [
+      C,
+      C
+    ]
+  ],
+  forward(x, l, out, inp) {
+    const { k, B, T, C } = x;
+    const BT = B * T;
+    const u = x.act(l, "u"), y = x.act(l, "y");
+    k.ops.matmulForward(u, inp, x.param(l, "inw"), x.param(l, "inb"), BT, C, C);
+    k.ops.ssmForward(y, x.act(l, "h"), u, x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
+    k.ops.matmulForward(out, y, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
+  },
+  backward(x, l, dinp, dout, inp) {
+    const { k, B, T, C } = x;
+    const BT = B * T;
+    const u = x.act(l, "u"), y = x.act(l, "y");
+    const du = x.dact(l, "du"), dy = x.dact(l, "dy");
+    k.ops.matmulBackward(dy, x.grad(l, "projw"), x.grad(l, "projb"), dout, y, x.param(l, "projw"), BT, C, C);
+    k.ops.ssmBackward(du, x.grad(l, "alpha"), x.grad(l, "bc"), x.grad(l, "cc"), x.grad(l, "dc"), dy, u, x.act(l, "h"), x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
+    k.ops.matmulBackward(dinp, x.grad(l, "inw"), x.grad(l, "inb"), du, inp, x.param(l, "inw"), BT, C, C);
+  }
+};
+
+// kernel/network.ts
+var LAYER_ACTS = (BT, C) => ({
+  ln1: BT * C,
+  ln1m: BT,
+  ln1r: BT,
+  mix: BT * C,
+  res2: BT * C,
+  ln2: BT * C,
+  ln2m: BT,
+  ln2r: BT,
+  fch: BT * 4 * C,
+  fchg: BT * 4 * C,
+  fcproj: BT * C
+});
+var LAYER_DACTS = (BT, C) => ({
+  dln1: BT * C,
+  dmix: BT * C,
+  dres2: BT * C,
+  dln2: BT * C,
+  dfch: BT * 4 * C,
+  dfchg: BT * 4 * C,
+  dfcproj: BT * C
+});
+var DROPOUT_ACTS = (BT, C) => ({
+  mixd: BT * C,
+  mixmask: BT * C,
+  fcprojd: BT * C,
+  fcprojmask: BT * C
+});
+var DROPOUT_DACTS = (BT, C) => ({
+  dmixd: BT * C,
+  dfcprojd: BT * C
+});
+function createNetwork(kernel, layout, B, T, dropout = 0, options = {}) {
+  const cfg = layout.config;
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1 || T > cfg.maxT) {
+    throw new RangeError(`Cannot create network: need B >= 1 and 1 <= T <= ${cfg.maxT}`);
+  }
+  dropout = options.dropout ?? dropout;
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`Cannot create network: dropout ${dropout} is not in [0, 1)`);
+  }
+  const { recompute = false, offload } = options;
+  const drop = dropout > 0;
+  let dropped = false;
+  let lastSeed = 0;
+  const mixer = cfg.kind === "gpt" ? attentionMixer : ssmMixer;
+  const { k, C, NH, L, BT, V } = {
+    k: kernel,
+    C: cfg.width,
+    NH: cfg.heads,
+    L: cfg.layers,
+    BT: B * T,
+    V: VOCAB
+  };
+  const start = k.mark();
+  const residentOffset = /* @__PURE__ */ new Map();
+  let residentSize = 0;
+  for (const t of layout.tensors) {
+    if (offload && isLayerTensor(t.name)) continue;
+    residentOffset.set(t.name, offload ? residentSize : t.offset);
+    residentSize = offload ? residentSize + t.size : layout.size;
+  }
+  const params = k.alloc(residentSize);
+  const grads = k.alloc(residentSize);
+  const layerSize = offload ? layerRange(layout, 0).size : 0;
+  const windowParams = k.alloc(layerSize);
+  const windowGrads = k.alloc(layerSize);
+  let windowLayer = -1;
+  const tokens = k.alloc(BT);
+  const targets = k.alloc(BT);
+  const acts = /* @__PURE__ */ new Map();
+  const put = (map, prefix, sizes) => {
+    for (const [name4, size5] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size5));
+  };
+  put(acts, "", {
+    encoded: BT * C,
+    lnf: BT * C,
+    lnfm: BT,
+    lnfr: BT,
+    logits: BT * V,
+    probs: BT * V,
+    losses: BT
+  });
+  for (let l = 0; l < L; l++) {
+    put(acts, `${l}.`, {
+      res3: BT * C
+    });
+    if (recompute && l > 0) continue;
+    put(acts, `${l}.`, LAYER_ACTS(BT, C));
+    put(acts, `${l}.`, mixer.actSizes(B, T, C, NH));
+    if (drop) put(acts, `${l}.`, DROPOUT_ACTS(BT, C));
+  }
+  const dacts = /* @__PURE__ */ new Map();
+  put(dacts, "", {
+    dencoded: BT * C,
+    dlnf: BT * C,
+    dlogits: BT * V,
+    dres0: BT * C,
+    dres1: BT * C
+  });
+  const dactStart = k.mark();
+  put(dacts, "", LAYER_DACTS(BT, C));
+  put(dacts, "", mixer.dactSizes(B, T, C, NH));
+  if (drop) put(dacts, "", DROPOUT_DACTS(BT, C));
+  const dactCount = (k.mark() - dactStart) / 4;
+  const linears = [
+    [
+      C,
+      4 * C
+    ],
+    [
+      4 * C,
+      C
+    ],
+    ...mixer.linears(C)
+  ];
+  const gemms = linears.flatMap(([i, o2]) => [
+    [
+      BT,
+      i,
+      o2
+    ],
+    [
+      BT,
+      o2,
+      i
+    ],
+    [
+      i,
+      BT,
+      o2
+    ]
+  ]);
+  gemms.push([
+    BT,
+    C,
+    V
+  ], [
+    BT,
+    V,
+    C
+  ], [
+    V,
+    BT,
+    C
+  ]);
+  const scratchBytes = Math.max(mixer.scratchBytes(B, T, C), ...gemms.map(([m, kk]) => k.ops.gemmScratchBytes(m, kk)));
+  const scratchStride = Math.ceil(scratchBytes / 64) * 64;
+  const scratch = k.alloc(scratchStride / 4 * k.threads);
+  const bytes = k.mark() - start;
+  const get = (map, key) => {
+    const p = map.get(key);
+    if (p === void 0) throw new Error(`Cannot find buffer ${key}`);
+    return p;
+  };
+  const tensorByte = (name4) => {
+    const r = residentOffset.get(name4);
+    if (r !== void 0) return [
+      true,
+      r * 4
+    ];
+    const t = layout.byName.get(name4);
+    if (!t) throw new Error(`Cannot find parameter ${name4}`);
+    const layer = Number(name4.slice(1, name4.indexOf(".")));
+    return [
+      false,
+      (t.offset - layerRange(layout, layer).offset) * 4
+    ];
+  };
+  const pointers = /* @__PURE__ */ new Map();
+  const ptrs = (name4) => {
+    let p = pointers.get(name4);
+    if (!p) {
+      const [resident, b] = tensorByte(name4);
+      p = resident ? [
+        params + b,
+        grads + b
+      ] : [
+        windowParams + b,
+        windowGrads + b
+      ];
+      pointers.set(name4, p);
+    }
+    return p;
+  };
+  const P2 = (name4) => ptrs(name4)[0];
+  const G2 = (name4) => ptrs(name4)[1];
+  const A = (name4) => get(acts, name4);
+  const LA = (l, name4) => A(`${recompute && name4 !== "res3" ? 0 : l}.${name4}`);
+  const D = (name4) => get(dacts, name4);
+  const dres = (l) => D(l & 1 ? "dres1" : "dres0");
+  const ctx = {
+    k,
+    B,
+    T,
+    C,
+    NH,
+    param: (l, name4) => P2(`h${l}.${name4}`),
+    grad: (l, name4) => G2(`h${l}.${name4}`),
+    act: (l, name4) => LA(l, name4),
+    dact: (_l, name4) => D(name4)
+  };
+  const o = k.ops;
+  const losses = A("losses");
+  function loadLayer(l) {
+    if (offload && windowLayer !== l) {
+      offload.loadParams(l, windowParams);
+      windowLayer = l;
+    }
+  }
+  function branch(l, name4, stream) {
+    const x = LA(l, name4);
+    if (!dropped) return x;
+    const out = LA(l, `${name4}d`);
+    o.dropoutForward(out, LA(l, `${name4}mask`), x, BT * C, dropout, lastSeed >>> 0, stream);
+    return out;
+  }
+  function layerForward(l) {
+    loadLayer(l);
+    const h = (n) => P2(`h${l}.${n}`);
+    const a = (n) => LA(l, n);
+    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
+    o.layernormForward(a("ln1"), a("ln1m"), a("ln1r"), residual, h("ln1w"), h("ln1b"), BT, C);
+    mixer.forward(ctx, l, a("mix"), a("ln1"));
+    o.residualForward(a("res2"), residual, branch(l, "mix", 2 * l), BT * C);
+    o.layernormForward(a("ln2"), a("ln2m"), a("ln2r"), a("res2"), h("ln2w"), h("ln2b"), BT, C);
+    o.matmulForward(a("fch"), a("ln2"), h("fcw"), h("fcb"), BT, C, 4 * C);
+    o.geluForward(a("fchg"), a("fch"), BT * 4 * C);
+    o.matmulForward(a("fcproj"), a("fchg"), h("fcprojw"), h("fcprojb"), BT, 4 * C, C);
+    o.residualForward(a("res3"), a("res2"), branch(l, "fcproj", 2 * l + 1), BT * C);
+  }
+  function forward(seed) {
+    k.useScratch(scratch, scratchStride);
+    dropped = drop && seed !== void 0;
+    lastSeed = seed ?? 0;
+    windowLayer = -1;
+    o.encoderForward(A("encoded"), tokens, P2("wte"), P2("wpe"), B, T, C);
+    for (let l = 0; l < L; l++) layerForward(l);
+    const last = A(`${L - 1}.res3`);
+    o.layernormForward(A("lnf"), A("lnfm"), A("lnfr"), last, P2("lnfw"), P2("lnfb"), BT, C);
+    o.gemm(A("logits"), A("lnf"), P2("wte"), 0, BT, C, V, 0, 1, 0);
+    o.crossEntropyForward(losses, A("probs"), A("logits"), targets, BT, V);
+    return o.sumF64(losses, BT);
+  }
+  function layerBackward(l) {
+    const h = (n) => P2(`h${l}.${n}`);
+    const g = (n) => G2(`h${l}.${n}`);
+    const a = (n) => LA(l, n);
+    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
+    const dresidual = l === 0 ? D("dencoded") : dres(l - 1);
+    o.fillZero(dresidual, BT * C);
+    o.fillZero(dactStart, dactCount);
+    o.residualBackward(D("dres2"), dropped ? D("dfcprojd") : D("dfcproj"), dres(l), BT * C);
+    if (dropped) o.dropoutBackward(D("dfcproj"), D("dfcprojd"), a("fcprojmask"), BT * C);
+    o.matmulBackward(D("dfchg"), g("fcprojw"), g("fcprojb"), D("dfcproj"), a("fchg"), h("fcprojw"), BT, 4 * C, C);
+    o.geluBackward(D("dfch"), D("dfchg"), a("fch"), BT * 4 * C);
+    o.matmulBackward(D("dln2"), g("fcw"), g("fcb"), D("dfch"), a("ln2"), h("fcw"), BT, C, 4 * C);
+    o.layernormBackward(D("dres2"), g("ln2w"), g("ln2b"), D("dln2"), a("res2"), h("ln2w"), a("ln2m"), a("ln2r"), BT, C);
+    o.residualBackward(dresidual, dropped ? D("dmixd") : D("dmix"), D("dres2"), BT * C);
+    if (dropped) o.dropoutBackward(D("dmix"), D("dmixd"), a("mixmask"), BT * C);
+    mixer.backward(ctx, l, D("dln1"), D("dmix"), a("ln1"));
+    o.layernormBackward(dresidual, g("ln1w"), g("ln1b"), D("dln1"), residual, h("ln1w"), a("ln1m"), a("ln1r"), BT, C);
+  }
+  function backward(dloss) {
+    k.useScratch(scratch, scratchStride);
+    o.fillZero(D("dlnf"), BT * C);
+    o.fillZero(D("dlogits"), BT * V);
+    o.crossEntropyBackward(D("dlogits"), A("probs"), targets, dloss, BT, V);
+    o.gemm(D("dlnf"), D("dlogits"), P2("wte"), 0, BT, V, C, 0, 0, 1);
+    o.gemm(G2("wte"), D("dlogits"), A("lnf"), 0, V, BT, C, 1, 0, 1);
+    const last = A(`${L - 1}.res3`);
+    o.fillZero(dres(L - 1), BT * C);
+    o.layernormBackward(dres(L - 1), G2("lnfw"), G2("lnfb"), D("dlnf"), last, P2("lnfw"), A("lnfm"), A("lnfr"), BT, C);
+    for (let l = L - 1; l >= 0; l--) {
+      if (recompute && l < L - 1) layerForward(l);
+      loadLayer(l);
+      if (offload) offload.loadGrads(l, windowGrads);
+      layerBackward(l);
+      if (offload) offload.storeGrads(l, windowGrads);
+    }
+    o.encoderBackward(G2("wte"), G2("wpe"), D("dencoded"), tokens, B, T, C);
+  }
+  const logits = A("logits");
+  return {
+    kernel,
+    layout,
+    B,
+    T,
+    params,
+    grads,
+    residentSize,
+    tokens,
+    targets,
+    losses,
+    logits,
+    bytes,
+    forward,
+    backward
+  };
+}
+
+// kernel/train_step.ts
+function microSeed(seed, micro) {
+  return Math.imul(seed >>> 0, 2654435761) + micro >>> 0;
+}
+function checkBatch(batch2, hyper) {
+  const need2 = hyper.accumSteps * hyper.B * hyper.T;
+  if (batch2.tokens.length !== need2 || batch2.targets.length !== need2) {
+    throw new RangeError(`Cannot run step: batch must hold ${need2} tokens and targets`);
+  }
+  for (const ids of [
+    batch2.tokens,
+    batch2.targets
+  ]) {
+    for (const x of ids) {
+      if (x < 0 || x > 255) throw new RangeError(`Cannot run step: token ${x} is not a byte`);
+    }
+  }
+}
+function createTrainer(kernel, options = {}) {
+  const workspaces = /* @__PURE__ */ new Map();
+  function workspace(hyper) {
+    const dropout = hyper.dropout ?? 0;
+    const key = JSON.stringify([
+      hyper.model,
+      hyper.B,
+      hyper.T,
+      dropout > 0 ? dropout : 0
+    ]);
+    let ws = workspaces.get(key);
+    if (!ws) {
+      const layout = paramLayout(hyper.model);
+      const net = createNetwork(kernel, layout, hyper.B, hyper.T, dropout, {
+        recompute: options.recompute
+      });
+      ws = {
+        net,
+        m: kernel.alloc(layout.size),
+        v: kernel.alloc(layout.size)
+      };
+      workspaces.set(key, ws);
+    }
+    return ws;
+  }
+  function loadWeights(ws, weights) {
+    const { net } = ws;
+    if (weights.length !== net.layout.size) {
+      throw new RangeError(`Cannot run step: weights have ${weights.length} values, model needs ${net.layout.size}`);
+    }
+    kernel.f32(net.params, weights.length).set(weights);
+  }
+  function loadMicroBatch(ws, batch2, micro) {
+    const { net } = ws;
+    const n = net.B * net.T;
+    kernel.i32(net.tokens, n).set(batch2.tokens.subarray(micro * n, (micro + 1) * n));
+    kernel.i32(net.targets, n).set(batch2.targets.subarray(micro * n, (micro + 1) * n));
+  }
+  function trainStep(weights, optState, batch2, seed, hyper) {
+    checkBatch(batch2, hyper);
+    if (optState.kind !== hyper.optimizer.kind) {
+      throw new TypeError(`Cannot run step: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
+    }
+    const ws = workspace(hyper);
+    const { net } = ws;
+    const P2 = net.layout.size;
+    const adam = optState.kind === "adamw";
+    if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
+      throw new RangeError(`Cannot run step: optimizer state does not match ${P2} parameters`);
+    }
+    const positions = hyper.accumSteps * net.B * net.T;
+    kernel.ops.fillZero(net.grads, P2);
+    loadWeights(ws, weights);
+    let lossSum = 0;
+    for (let micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(ws, batch2, micro);
+      lossSum += net.forward(microSeed(seed, micro));
+      net.backward(1 / positions);
+    }
+    const grad = kernel.f32(net.grads, P2).slice();
+    const gradNorm = clipGradNorm(kernel, net.grads, P2, hyper.gradClip);
+    kernel.f32(ws.m, P2).set(optState.m);
+    if (adam) kernel.f32(ws.v, P2).set(optState.v);
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
+    const step = optState.step + 1;
+    applyUpdate(kernel, net.layout, {
+      params: net.params,
+      grads: net.grads,
+      m: ws.m,
+      v: ws.v
+    }, hyper.optimizer, lr, step);
+    return {
+      weights: kernel.f32(net.params, P2).slice(),
+      optState: {
+        kind: optState.kind,
+        step,
+        m: kernel.f32(ws.m, P2).slice(),
+        v: adam ? kernel.f32(ws.v, P2).slice() : new Float32Array(0)
+      },
+      loss: lossSum / positions,
+      grad,
+      gradNorm,
+      lr
+    };
+  }
+  function evalLoss(weights, batch2, hyper, seed) {
+    checkBatch(batch2, hyper);
+    const ws = workspace(hyper);
+    loadWeights(ws, weights);
+    let sum = 0;
+    for (let micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(ws, batch2, micro);
+      sum += ws.net.forward(seed === void 0 ? void 0 : microSeed(seed, micro));
+    }
+    return sum / (hyper.accumSteps * hyper.B * hyper.T);
+  }
+  return {
+    trainStep,
+    evalLoss
+  };
+}
+
+// kernel/offload.ts
+var STAGE_CHUNK = 1 << 22;
+function createOffloadTrainer(kernel, hyper, weights, optState, options = {}) {
+  const layout = paramLayout(hyper.model);
+  const P2 = layout.size;
+  const adam = optState.kind === "adamw";
+  if (weights.length !== P2) {
+    throw new RangeError(`Cannot create trainer: weights have ${weights.length}, model needs ${P2}`);
+  }
+  if (optState.kind !== hyper.optimizer.kind) {
+    throw new TypeError(`Cannot create trainer: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
+  }
+  if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
+    throw new RangeError(`Cannot create trainer: optimizer state does not match ${P2} parameters`);
+  }
+  const grad = new Float32Array(P2);
+  const chunk = options.chunk ?? STAGE_CHUNK;
+  const layerAt = (l) => layerRange(layout, l);
+  let micro = 0;
+  const start = kernel.mark();
+  const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+    recompute: options.recompute ?? true,
+    offload: {
+      loadParams: (l, dst) => {
+        const { offset, size: size5 } = layerAt(l);
+        kernel.f32(dst, size5).set(weights.subarray(offset, offset + size5));
+      },
+      loadGrads: (l, dst) => {
+        const { offset, size: size5 } = layerAt(l);
+        if (micro === 0) kernel.ops.fillZero(dst, size5);
+        else kernel.f32(dst, size5).set(grad.subarray(offset, offset + size5));
+      },
+      storeGrads: (l, src2) => grad.set(kernel.f32(src2, layerAt(l).size), layerAt(l).offset)
+    }
+  });
+  const stage = {
+    p: kernel.alloc(chunk),
+    g: kernel.alloc(chunk),
+    m: 0,
+    v: 0
+  };
+  stage.m = kernel.alloc(chunk);
+  stage.v = kernel.alloc(adam ? chunk : 0);
+  const wasmBytes = kernel.mark() - start;
+  const resident = [];
+  let at = 0;
+  for (const t of layout.tensors) {
+    if (isLayerTensor(t.name)) continue;
+    resident.push({
+      offset: t.offset,
+      size: t.size,
+      at
+    });
+    at += t.size;
+  }
+  function gradNormOf() {
+    let s = 0;
+    for (let i = 0; i < P2; i += chunk) {
+      const n = Math.min(chunk, P2 - i);
+      kernel.f32(stage.g, n).set(grad.subarray(i, i + n));
+      s = kernel.ops.sumSquaresFrom(stage.g, n, s);
+    }
+    return Math.sqrt(s);
+  }
+  function update(scale, lr, step2) {
+    const o = kernel.ops;
+    const cfg = hyper.optimizer;
+    const bc1 = cfg.kind === "adamw" ? biasCorrection(cfg.beta1, step2) : 0;
+    const bc2 = cfg.kind === "adamw" ? biasCorrection(cfg.beta2, step2) : 0;
+    for (const t of layout.tensors) {
+      const wd = t.decay ? cfg.weightDecay : 0;
+      for (let i = t.offset; i < t.offset + t.size; i += chunk) {
+        const n = Math.min(chunk, t.offset + t.size - i);
+        const host = [
+          weights,
+          grad,
+          optState.m,
+          optState.v
+        ].map((a) => a.subarray(i, i + n));
+        kernel.f32(stage.p, n).set(host[0]);
+        kernel.f32(stage.g, n).set(host[1]);
+        kernel.f32(stage.m, n).set(host[2]);
+        if (cfg.kind === "adamw") {
+          kernel.f32(stage.v, n).set(host[3]);
+          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
+          const { beta1, beta2, eps } = cfg;
+          o.adamwUpdate(stage.p, stage.g, stage.m, stage.v, n, lr, beta1, beta2, eps, wd, bc1, bc2);
+          host[3].set(kernel.f32(stage.v, n));
+        } else {
+          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
+          o.sgdMomentumUpdate(stage.p, stage.g, stage.m, n, lr, cfg.momentum, wd);
+        }
+        host[0].set(kernel.f32(stage.p, n));
+        host[2].set(kernel.f32(stage.m, n));
+      }
+    }
+  }
+  function loadResident() {
+    for (const r of resident) {
+      kernel.f32(net.params + r.at * 4, r.size).set(weights.subarray(r.offset, r.offset + r.size));
+    }
+  }
+  function loadMicroBatch(batch2, m) {
+    const BT = hyper.B * hyper.T;
+    kernel.i32(net.tokens, BT).set(batch2.tokens.subarray(m * BT, (m + 1) * BT));
+    kernel.i32(net.targets, BT).set(batch2.targets.subarray(m * BT, (m + 1) * BT));
+  }
+  function evalLoss(batch2, seed) {
+    checkBatch(batch2, hyper);
+    loadResident();
+    let sum = 0;
+    for (let m = 0; m < hyper.accumSteps; m++) {
+      loadMicroBatch(batch2, m);
+      sum += net.forward(seed === void 0 ? void 0 : microSeed(seed, m));
+    }
+    return sum / (hyper.accumSteps * hyper.B * hyper.T);
+  }
+  function step(batch2, seed) {
+    checkBatch(batch2, hyper);
+    const positions = hyper.accumSteps * hyper.B * hyper.T;
+    loadResident();
+    kernel.ops.fillZero(net.grads, net.residentSize);
+    let lossSum = 0;
+    for (micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(batch2, micro);
+      lossSum += net.forward(microSeed(seed, micro));
+      net.backward(1 / positions);
+    }
+    for (const r of resident) grad.set(kernel.f32(net.grads + r.at * 4, r.size), r.offset);
+    const gradNorm = gradNormOf();
+    const clip = hyper.gradClip;
+    const scale = clip > 0 && gradNorm > clip ? clip / gradNorm : 1;
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
+    optState.step += 1;
+    update(scale, lr, optState.step);
+    return {
+      loss: lossSum / positions,
+      gradNorm,
+      lr
+    };
+  }
+  return {
+    layout,
+    weights,
+    optState,
+    grad,
+    wasmBytes,
+    step,
+    evalLoss
+  };
+}
+function createOffloadStep(kernel, options = {}) {
+  function within(run) {
+    const mark = kernel.mark();
+    try {
+      return run();
+    } finally {
+      kernel.release(mark);
+    }
+  }
+  const trainStep = (weights, optState, batch2, seed, hyper) => within(() => {
+    const state = {
+      ...optState,
+      m: optState.m.slice(),
+      v: optState.v.slice()
+    };
+    const t = createOffloadTrainer(kernel, hyper, weights.slice(), state, options);
+    const r = t.step(batch2, seed);
+    return {
+      weights: t.weights,
+      optState: t.optState,
+      grad: t.grad,
+      ...r
+    };
+  });
+  const evalLoss = (weights, batch2, hyper, seed) => within(() => {
+    const P2 = weights.length;
+    const state = {
+      kind: hyper.optimizer.kind,
+      step: 0,
+      m: new Float32Array(P2),
+      v: new Float32Array(hyper.optimizer.kind === "adamw" ? P2 : 0)
+    };
+    return createOffloadTrainer(kernel, hyper, weights, state, options).evalLoss(batch2, seed);
+  });
+  return {
+    trainStep,
+    evalLoss
+  };
+}
+
+// kernel/memory_plan.ts
+var ALIGN2 = 64;
+var PAGE2 = 65536;
+function gemmScratchBytes(M, K) {
+  const mPad = Math.ceil(M / 4) * 4;
+  return (mPad * K + K * 8 + mPad * 8) * 4;
+}
+var SizingKernel = class extends Kernel {
+  #top = PAGE2;
+  #threads;
+  constructor(threads) {
+    const memory = {
+      buffer: {
+        byteLength: PAGE2
+      }
+    };
+    super({
+      memory,
+      gemmScratchBytes
+    });
+    this.#threads = threads;
+  }
+  get threads() {
+    return this.#threads;
+  }
+  alloc(count) {
+    const ptr = this.#top;
+    this.#top = Math.ceil((ptr + count * 4) / ALIGN2) * ALIGN2;
+    return ptr;
+  }
+  mark() {
+    return this.#top;
+  }
+  release(mark) {
+    this.#top = mark;
+  }
+  get bytesInUse() {
+    return this.#top - PAGE2;
+  }
+};
+function planStepMemory(hyper, options = {}) {
+  const layout = paramLayout(hyper.model);
+  const P2 = layout.size;
+  const offload = options.offload ?? false;
+  const states = hyper.optimizer.kind === "adamw" ? 2 : 1;
+  const k = new SizingKernel(options.threads ?? 1);
+  const noop2 = () => {
+  };
+  createNetwork(k, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+    recompute: options.recompute ?? offload,
+    offload: offload ? {
+      loadParams: noop2,
+      loadGrads: noop2,
+      storeGrads: noop2
+    } : void 0
+  });
+  let hostBytes;
+  if (offload) {
+    const chunk = options.chunk ?? STAGE_CHUNK;
+    for (let i = 0; i < 2 + states; i++) k.alloc(chunk);
+    hostBytes = (2 + states) * P2 * 4;
+  } else {
+    k.alloc(P2);
+    k.alloc(P2);
+    hostBytes = (1 + states + 2 + states) * P2 * 4;
+  }
+  const linearBytes = k.bytesInUse;
+  return {
+    params: P2,
+    linearBytes,
+    hostBytes,
+    total: linearBytes + hostBytes
+  };
+}
+
+// lib/job/planner.ts
+var OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
+var RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+function chooseTrainer(hyper, options = {}) {
+  const threads = options.threads ?? 1;
+  const resident = planStepMemory(hyper, {
+    threads
+  });
+  const offload = planStepMemory(hyper, {
+    threads,
+    offload: true
+  });
+  const fits = resident.linearBytes <= (options.budget ?? RESIDENT_STEP_BUDGET);
+  return {
+    kind: fits ? "resident" : "offload",
+    resident,
+    offload
+  };
+}
+
 // lib/strategy/_aggregate_wasm.ts
 var MAX_TERM = 2 ** 28;
 var BLOCK = 4096;
@@ -44533,7 +45037,7 @@ var HI_UNITS = 2 ** 14;
 var SH = 1.5 * 2 ** 52;
 var SG = 1.5 * 2 ** 2;
 var FINITE_LIMIT = 2139095040;
-var PAGE2 = 65536;
+var PAGE3 = 65536;
 var padded = (len) => len + 7 & ~7;
 var AGGREGATE_WASM_URL = new URL("./wasm/aggregate.wasm", import.meta.url);
 var compiled;
@@ -44579,7 +45083,7 @@ var Workspace = class {
     this.extras = (layout.extraBytes ?? []).map(alloc3);
     const memory = this.kernels.memory;
     const have = memory.buffer.byteLength;
-    if (top > have) memory.grow(Math.ceil((top - have) / PAGE2));
+    if (top > have) memory.grow(Math.ceil((top - have) / PAGE3));
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.#u32 = new Uint32Array(memory.buffer);
@@ -44955,6 +45459,32 @@ function codecFor(c, task) {
 }
 
 // lib/worker/train.ts
+function sizedTrainer(kernel, options = {}) {
+  let resident;
+  let offload;
+  const kinds = /* @__PURE__ */ new Map();
+  const pick = (hyper) => {
+    const key = JSON.stringify([
+      hyper.model,
+      hyper.B,
+      hyper.T,
+      hyper.dropout ?? 0
+    ]);
+    let kind = kinds.get(key);
+    if (!kind) {
+      kind = chooseTrainer(hyper, {
+        budget: options.budget,
+        threads: kernel.threads
+      }).kind;
+      kinds.set(key, kind);
+    }
+    return kind === "offload" ? offload ??= createOffloadStep(kernel) : resident ??= createTrainer(kernel);
+  };
+  return {
+    trainStep: (weights, optState, batch2, seed, hyper) => pick(hyper).trainStep(weights, optState, batch2, seed, hyper),
+    evalLoss: (weights, batch2, hyper, seed) => pick(hyper).evalLoss(weights, batch2, hyper, seed)
+  };
+}
 async function trainTask(ctx, task) {
   const inputs = await fetchTaskInputs(ctx, task);
   return trainInputs(ctx, task, inputs);
@@ -46953,6 +47483,7 @@ async function getOperatorNodes(client, params) {
 }
 
 // lib/chain/register_node.ts
+var REGISTER_NODE_GAS = 800000n;
 async function registerNode(client, params) {
   const { addresses, nodePubkey, role, region, caps, slaId } = params;
   const stake = params.stake ?? await client.readContract({
@@ -46975,7 +47506,8 @@ async function registerNode(client, params) {
       slaId,
       params.bindingSignature
     ],
-    value: stake
+    value: stake,
+    gas: REGISTER_NODE_GAS
   });
   return {
     ...sent,
@@ -47331,8 +47863,18 @@ function signClusterSubmission(key, s, domain) {
 }
 
 // lib/worker/cluster.ts
-function clusterMeanOf(gateway, task, spec) {
-  return clusterMean(task.members, (cid) => gateway.get(cid), paramLayout(spec.model).size);
+function clusterMeanOf(updates, task, spec) {
+  const read3 = async (cid) => {
+    const bytes = await updates.get(cid);
+    if (!bytes) throw new Error(`Cannot aggregate cluster ${task.cluster}: no bytes for ${cid}`);
+    return bytes;
+  };
+  return clusterMean(task.members, read3, paramLayout(spec.model).size);
+}
+async function fetchClusterUpdates(gateway, task) {
+  const updates = /* @__PURE__ */ new Map();
+  for (const m of task.members) updates.set(m.updateCid, await gateway.get(m.updateCid));
+  return updates;
 }
 async function postClusterMean(ctx, task, spec, mean) {
   const aggregateCid = await ctx.gateway.put(encodeCheckpoint(spec.model, mean.delta, {
@@ -47447,12 +47989,21 @@ var ATTESTED = [
   "Verification__AttestationClosed"
 ];
 async function recomputeTask(trainer, gateway, task) {
+  return recomputeInputs(trainer, task, await fetchValidationInputs(gateway, task));
+}
+async function fetchValidationInputs(gateway, task) {
   const spec = await gateway.spec(task.specCid);
-  return recomputeTarget(trainer, {
-    global: await gateway.weights(task.checkpointCid),
+  const global2 = await gateway.weights(task.checkpointCid);
+  return {
     spec,
-    task,
+    global: global2,
     data: await gateway.get(task.shard.cid)
+  };
+}
+function recomputeInputs(trainer, task, inputs) {
+  return recomputeTarget(trainer, {
+    ...inputs,
+    task
   });
 }
 async function attestTask(client, params) {
@@ -47519,7 +48070,7 @@ var Worker2 = class {
   }
   /** The kernel trainer, loaded on first use (a subclass that trains elsewhere never loads it). */
   get trainer() {
-    return this.#trainer ??= createTrainer(loadKernel());
+    return this.#trainer ??= sizedTrainer(loadKernel());
   }
   /** Bytes of a CID from the coordinator's SVDB gateway, verified against the CID. */
   fetchCid(cid) {
@@ -47777,13 +48328,15 @@ var nextId = 0;
 var BrowserWorker = class extends Worker2 {
   #kernel;
   #wasm;
+  #aggregateWasmUrl;
   constructor(options) {
     super(options);
     this.#kernel = options.kernel;
     this.#wasm = {
-      url: options.wasmUrl,
-      digest: options.wasmDigest
+      wasmUrl: options.wasmUrl,
+      wasmDigest: options.wasmDigest
     };
+    this.#aggregateWasmUrl = options.aggregateWasmUrl;
   }
   /** Fetches the task's inputs here, trains them in the Web Worker. */
   async train(task) {
@@ -47799,30 +48352,178 @@ var BrowserWorker = class extends Worker2 {
       round,
       ...p
     }));
-    const message2 = {
+    return await this.#post({
       type: "trainTask",
-      id: ++nextId,
-      wasmUrl: this.#wasm.url,
-      wasmDigest: this.#wasm.digest,
+      ...this.#wasm,
       nodeSecret: key.secretKey,
       domain: this.domain,
       task,
       inputs
+    }, onStep);
+  }
+  /** Fetches the target's inputs here, recomputes its round in the Web Worker. */
+  async recompute(task) {
+    const inputs = await fetchValidationInputs(this.gateway, task);
+    return await this.#post({
+      type: "recomputeTask",
+      ...this.#wasm,
+      task,
+      inputs
+    });
+  }
+  /** Fetches the members' updates here, sums them in the Web Worker. */
+  async clusterMean(task) {
+    const spec = await this.gateway.spec(task.specCid);
+    const updates = await fetchClusterUpdates(this.gateway, task);
+    const aggregateWasmUrl = this.#aggregateWasmUrl;
+    return await this.#post({
+      type: "clusterTask",
+      aggregateWasmUrl,
+      task,
+      spec,
+      updates
+    });
+  }
+  /** Posts a job message to the Web Worker; resolves with its result. */
+  #post(unsent, onStep) {
+    const message2 = {
+      ...unsent,
+      id: ++nextId
     };
-    return await new Promise((resolve, reject) => {
+    const { id, type } = message2;
+    return new Promise((resolve, reject) => {
       const listener = (e) => {
         const msg = e.data;
-        if (msg?.id !== message2.id) return;
+        if (msg?.id !== id) return;
         if (msg.type === "taskStep") return onStep?.(msg);
         this.#kernel.removeEventListener("message", listener);
-        if (msg.type === "trained") resolve(msg.trained);
-        else reject(new Error(`Cannot train round ${round} in the Web Worker: ${msg.message}`));
+        if (msg.type === "result") resolve(msg.result);
+        else reject(new Error(`Cannot run ${type} in the Web Worker: ${msg.message}`));
       };
       this.#kernel.addEventListener("message", listener);
       this.#kernel.postMessage(message2);
     });
   }
 };
+
+// lib/browser/injected_wallet.ts
+var WALLET_METHODS = /* @__PURE__ */ new Set([
+  "eth_accounts",
+  "eth_requestAccounts",
+  "eth_chainId",
+  "eth_sendTransaction",
+  "wallet_sendTransaction",
+  "eth_signTransaction",
+  "eth_sign",
+  "personal_sign",
+  "eth_signTypedData_v4",
+  "wallet_switchEthereumChain",
+  "wallet_addEthereumChain"
+]);
+var UNRECOGNIZED_CHAIN = 4902;
+function injectedWallet() {
+  const ethereum = globalThis.ethereum;
+  return typeof ethereum?.request === "function" ? ethereum : void 0;
+}
+async function connectInjectedWallet(provider, chain) {
+  const accounts = await provider.request({
+    method: "eth_requestAccounts"
+  });
+  const address = accounts[0];
+  if (!address) throw new Error("Cannot use the wallet: it granted no account");
+  await switchChain2(provider, chain);
+  const rpc = http(chain.rpcUrl, {
+    batch: false
+  });
+  const wallet = custom(provider);
+  const definition = arthaChain(chain.rpcUrl, chain.chainId);
+  const client = createWalletClient({
+    account: {
+      address,
+      type: "json-rpc"
+    },
+    chain: definition,
+    transport: (params) => {
+      const reads = rpc(params);
+      const signs = wallet(params);
+      return {
+        ...signs,
+        request: (args, options) => WALLET_METHODS.has(args.method) ? signs.request(args, options) : reads.request(args, options)
+      };
+    },
+    pollingInterval: 50
+  }).extend(publicActions);
+  return client;
+}
+async function switchChain2(provider, chain) {
+  const chainId = numberToHex(chain.chainId);
+  if (await provider.request({
+    method: "eth_chainId"
+  }) === chainId) return;
+  try {
+    await provider.request({
+      method: "wallet_switchEthereumChain",
+      params: [
+        {
+          chainId
+        }
+      ]
+    });
+  } catch (e) {
+    if (e.code !== UNRECOGNIZED_CHAIN) throw e;
+    const { name: name4, nativeCurrency } = arthaChain(chain.rpcUrl, chain.chainId);
+    await provider.request({
+      method: "wallet_addEthereumChain",
+      params: [
+        {
+          chainId,
+          chainName: name4,
+          nativeCurrency,
+          rpcUrls: [
+            chain.rpcUrl
+          ]
+        }
+      ]
+    });
+  }
+  const now = await provider.request({
+    method: "eth_chainId"
+  });
+  if (now !== chainId) {
+    throw new Error(`Cannot use the wallet: it is on chain ${now}, the coordinator's is ${chainId}`);
+  }
+}
+
+// lib/browser/open_kernel_worker.ts
+var KERNEL_READY = "ready";
+var READY_TIMEOUT_MS = 3e4;
+function openKernelWorker(url, options = {}) {
+  const worker = new Worker(url, {
+    type: "module"
+  });
+  const timeoutMs = options.timeoutMs ?? READY_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const fail = (why) => {
+      done();
+      worker.terminate();
+      reject(new Error(`Cannot start the kernel Web Worker ${url}: ${why}`));
+    };
+    const onMessage = (e) => {
+      if (e.data?.type !== KERNEL_READY) return;
+      done();
+      resolve(worker);
+    };
+    const onError = (e) => fail(e.message || "its script failed to load");
+    const timer = setTimeout(() => fail(`not ready after ${timeoutMs / 1e3} s`), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      worker.removeEventListener("message", onMessage);
+      worker.removeEventListener("error", onError);
+    };
+    worker.addEventListener("message", onMessage);
+    worker.addEventListener("error", onError);
+  });
+}
 
 // lib/browser/node_key_store.ts
 var NODE_KEY_RECORD = "node-key";
@@ -47920,6 +48621,10 @@ async function setUpJoin(document2) {
   const { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $2("node-export").addEventListener("click", () => exportKey(document2, key));
+  if (injectedWallet()) {
+    document2.body.dataset.wallet = "1";
+    $2("operator-wallet").textContent = "A browser wallet was found: Join uses its account unless a key is pasted.";
+  }
   $2("join-run").addEventListener("click", () => {
     $2("join-run").disabled = true;
     const pasted = ($2("operator-key").value ?? "").trim();
@@ -47936,21 +48641,11 @@ async function setUpJoin(document2) {
   });
 }
 async function join2(document2, $2, o) {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(o.privateKey)) {
-    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
-  }
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json();
-  const account = privateKeyToAccount(o.privateKey);
-  const client = createArthaClient({
-    rpcUrl: info.rpcUrl,
-    chainId: info.chainId,
-    account
-  });
-  const kernel = new Worker(new URL("/join/worker.js", location.href), {
-    type: "module"
-  });
+  const client = await operatorClient(info, o.privateKey);
+  const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live = {
     steps: 0,
     bytesSent: 0,
@@ -47967,13 +48662,52 @@ async function join2(document2, $2, o) {
     stateStorage: o.storage,
     kernel,
     wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+    aggregateWasmUrl: new URL("/join/aggregate.wasm", location.href).href,
     retries: 2,
     onProgress: (e) => show(document2, $2, e, live)
   });
-  $2("join-status").textContent = `registering with operator ${account.address}...`;
+  $2("join-status").textContent = `registering with operator ${client.account.address}...`;
   await worker.register();
   document2.body.dataset.join = "running";
+  $2("join-withdraw").disabled = false;
+  $2("join-withdraw").addEventListener("click", () => {
+    withdraw(document2, $2, client, info.addresses).catch((e) => {
+      $2("join-status").textContent = `withdraw failed: ${e.message}`;
+      $2("join-withdraw").disabled = false;
+    });
+  });
   await worker.run(void 0, 500);
+}
+async function operatorClient(info, privateKey) {
+  const { rpcUrl, chainId } = info;
+  const wallet = injectedWallet();
+  if (!privateKey && wallet) return await connectInjectedWallet(wallet, {
+    chainId,
+    rpcUrl
+  });
+  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
+    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits" + (wallet ? ", or leave it empty to use the browser wallet" : ""));
+  }
+  const account = privateKeyToAccount(privateKey);
+  return createArthaClient({
+    rpcUrl,
+    chainId,
+    account
+  });
+}
+async function withdraw(document2, $2, client, addresses) {
+  $2("join-withdraw").disabled = true;
+  $2("join-status").textContent = "withdrawing the operator's rewards...";
+  const { amount } = await withdrawAll(client, {
+    addresses
+  });
+  const line = amount > 0n ? `withdrew ${formatEther2(amount)} ARTH` : "nothing to withdraw yet";
+  $2("join-status").textContent = line;
+  const log = $2("join-log");
+  log.textContent = `${line}
+${log.textContent ?? ""}`;
+  document2.body.dataset.withdrawn = String(amount);
+  $2("join-withdraw").disabled = false;
 }
 function show(document2, $2, e, live) {
   if (e.kind === "step") {
@@ -48027,15 +48761,14 @@ var $ = (id) => {
   if (!el) throw new Error(`Cannot run the join page: no #${id}`);
   return el;
 };
-function runCheck() {
+async function runCheck() {
   const task = taskFromQuery(new URLSearchParams(location.search));
   const tokensPerStep = task.B * task.T;
-  const started = performance.now();
   document.body.dataset.kernelDone = "";
+  $("kernel-status").textContent = "starting the Web Worker...";
+  const worker = await openKernelWorker(new URL("/join/worker.js", location.href));
+  const started = performance.now();
   $("kernel-status").textContent = `training ${task.localSteps} steps in a Web Worker...`;
-  const worker = new Worker(new URL("/join/worker.js", location.href), {
-    type: "module"
-  });
   worker.onmessage = (e) => {
     const msg = e.data;
     if (msg.type === "step") {
@@ -48065,8 +48798,14 @@ function runCheck() {
     task
   });
 }
-$("kernel-run").addEventListener("click", runCheck);
-if (new URLSearchParams(location.search).has("check")) runCheck();
+function check() {
+  runCheck().catch((e) => {
+    $("kernel-status").textContent = `failed: ${e.message}`;
+    document.body.dataset.kernelDone = "error";
+  });
+}
+$("kernel-run").addEventListener("click", check);
+if (new URLSearchParams(location.search).has("check")) check();
 setUpJoin(document).catch((e) => {
   $("join-status").textContent = `Cannot set up this tab as a worker: ${e.message}`;
   document.body.dataset.join = "error";

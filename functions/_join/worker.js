@@ -1245,6 +1245,18 @@ var init_stringify = __esm({
   }
 });
 
+// lib/browser/_node_fs.ts
+var provided = /* @__PURE__ */ new Map();
+function provideFile(url, bytes) {
+  provided.set(String(url), bytes);
+}
+function unavailable(name, path) {
+  throw new Error(`Cannot ${name} ${String(path)} in a browser: no filesystem (fetch the bytes instead)`);
+}
+function readFileSync(path, ..._args) {
+  return provided.get(String(path)) ?? unavailable("readFileSync", path);
+}
+
 // kernel/wasm_module.ts
 var PAGE = 65536;
 var ALIGN = 64;
@@ -2510,7 +2522,7 @@ function createTrainer(kernel, options = {}) {
     const gradNorm = clipGradNorm(kernel, net.grads, P2, hyper.gradClip);
     kernel.f32(ws.m, P2).set(optState.m);
     if (adam) kernel.f32(ws.v, P2).set(optState.v);
-    const lr = learningRate(optState.step, hyper.schedule);
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
     const step = optState.step + 1;
     applyUpdate(kernel, net.layout, {
       params: net.params,
@@ -3778,6 +3790,10 @@ function encodeField({ types, name, type, value }) {
   ];
 }
 
+// node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/index.js
+init_encodeAbiParameters();
+init_keccak256();
+
 // lib/crypto/domain.ts
 var DOMAIN_NAME = "ArthaTrain";
 var DOMAIN_VERSION = "1";
@@ -3795,6 +3811,10 @@ function typedDigest(domain, primaryType, fields, message) {
     message
   });
 }
+var UNCHECKED_DOMAIN = {
+  chainId: 31337,
+  verifyingContract: "0x0000000000000000000000000000000000000000"
+};
 
 // lib/crypto/keys.ts
 hashes.sha512 = sha512;
@@ -3809,6 +3829,9 @@ function nodeKeyFromSecret(secretKey) {
     publicKey,
     publicKeyHex: bytesToHex(publicKey)
   };
+}
+function generateNodeKey() {
+  return nodeKeyFromSecret(crypto.getRandomValues(new Uint8Array(32)));
 }
 function signBytes(key, message) {
   return bytesToHex(sign(message, key.secretKey));
@@ -4108,7 +4131,44 @@ function runKernelTask(kernel, task, options = {}) {
   };
 }
 
+// lib/browser/open_kernel_worker.ts
+var KERNEL_READY = "ready";
+
+// kernel/offload.ts
+var STAGE_CHUNK = 1 << 22;
+
+// lib/job/planner.ts
+var OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
+var RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+
 // lib/model/tensors.ts
+var DTYPE_SIZE = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1
+};
+var MAX_HEADER_BYTES = 1e8;
+var SafetensorsError = class extends Error {
+  /** Stable error code. */
+  code = "SAFETENSORS_INVALID";
+  /** @param message what is wrong and how to fix it */
+  constructor(message, options) {
+    super(message, options);
+    this.name = "SafetensorsError";
+  }
+};
 var ARRAY_DTYPE = /* @__PURE__ */ new Map([
   [
     Float64Array,
@@ -4151,6 +4211,230 @@ if (new Uint8Array(new Uint16Array([
   1
 ]).buffer)[0] !== 1) {
   throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
+}
+function decodeSafetensors(bytes) {
+  const { header, dataStart } = readHeader(bytes);
+  const dataLen = bytes.length - dataStart;
+  const metadata = {};
+  const tensors = {};
+  const spans = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      readMetadata(entry, metadata);
+      continue;
+    }
+    const { dtype, shape, begin, end } = readTensorEntry(name, entry, dataLen);
+    spans.push([
+      begin,
+      end,
+      name
+    ]);
+    tensors[name] = {
+      dtype,
+      shape,
+      bytes: bytes.subarray(dataStart + begin, dataStart + end)
+    };
+  }
+  checkContiguous(spans, dataLen);
+  return {
+    metadata,
+    tensors
+  };
+}
+function invalid(msg, cause) {
+  return new SafetensorsError(`Cannot read safetensors: ${msg}`, cause ? {
+    cause
+  } : void 0);
+}
+function readHeader(bytes) {
+  if (bytes.length < 8) {
+    throw invalid(`got ${bytes.length} bytes, fewer than the 8-byte header length; the file is truncated or not safetensors`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
+    throw invalid(`header length ${headerLen} exceeds the ${bytes.length - 8} bytes after it (limit ${MAX_HEADER_BYTES}); the file is truncated or not safetensors, re-download it`);
+  }
+  const n = Number(headerLen);
+  if (n < 2 || bytes[8] !== 123) {
+    throw invalid("header does not start with '{'; this is not a safetensors file");
+  }
+  let header;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(bytes.subarray(8, 8 + n)));
+  } catch (cause) {
+    throw invalid("header is not valid UTF-8 JSON; the file is corrupt, re-export it", cause);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw invalid("header is not a JSON object");
+  }
+  return {
+    header,
+    dataStart: 8 + n
+  };
+}
+function readMetadata(entry, metadata) {
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw invalid("__metadata__ is not an object of strings");
+  }
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== "string") throw invalid(`__metadata__ "${k}" is not a string`);
+    metadata[k] = v;
+  }
+}
+function readTensorEntry(name, entry, dataLen) {
+  const e = entry;
+  if (typeof e !== "object" || e === null) throw invalid(`tensor "${name}" entry is not an object`);
+  if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
+    throw invalid(`tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
+  }
+  const dtype = e.dtype;
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw invalid(`tensor "${name}" shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
+  }
+  const offs = e.data_offsets;
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
+    throw invalid(`tensor "${name}" data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
+  }
+  const [begin, end] = offs;
+  let expected;
+  try {
+    expected = elementCount(e.shape, name) * DTYPE_SIZE[dtype];
+  } catch (cause) {
+    throw invalid(`tensor "${name}" shape [${e.shape}] has more elements than can be addressed`, cause);
+  }
+  if (!Number.isSafeInteger(expected)) {
+    throw invalid(`tensor "${name}" shape [${e.shape}] has more bytes than can be addressed`);
+  }
+  if (end - begin !== expected) {
+    throw invalid(`tensor "${name}" spans ${end - begin} bytes but shape [${e.shape}] of ${dtype} needs ${expected}`);
+  }
+  if (end > dataLen) {
+    throw invalid(`tensor "${name}" ends at byte ${end} but the data section has ${dataLen} bytes; the file is truncated, re-download it`);
+  }
+  return {
+    dtype,
+    shape: e.shape,
+    begin,
+    end
+  };
+}
+function checkContiguous(spans, dataLen) {
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let cursor = 0;
+  for (const [begin, end, name] of spans) {
+    if (begin !== cursor) {
+      throw invalid(`tensor "${name}" starts at ${begin}, expected ${cursor} (overlap or gap in data_offsets)`);
+    }
+    cursor = end;
+  }
+  if (cursor !== dataLen) {
+    throw invalid(`data section has ${dataLen} bytes but tensors cover ${cursor}; trailing bytes or a gap`);
+  }
+}
+function toFloat32(tensor) {
+  const b = tensor.bytes.slice();
+  switch (tensor.dtype) {
+    case "F32":
+      return new Float32Array(b.buffer);
+    case "F64":
+      return Float32Array.from(new Float64Array(b.buffer));
+    case "F16":
+      return Float32Array.from(new Uint16Array(b.buffer), halfToFloat);
+    case "BF16": {
+      const src2 = new Uint16Array(b.buffer);
+      const bits = new Uint32Array(src2.length);
+      for (let i = 0; i < src2.length; i++) bits[i] = src2[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
+    case "I64":
+      return Float32Array.from(new BigInt64Array(b.buffer), (v) => Number(v));
+    case "I32":
+      return Float32Array.from(new Int32Array(b.buffer));
+    case "I16":
+      return Float32Array.from(new Int16Array(b.buffer));
+    case "I8":
+      return Float32Array.from(new Int8Array(b.buffer));
+    case "U64":
+      return Float32Array.from(new BigUint64Array(b.buffer), (v) => Number(v));
+    case "U32":
+      return Float32Array.from(new Uint32Array(b.buffer));
+    case "U16":
+      return Float32Array.from(new Uint16Array(b.buffer));
+    // E5M2 is the upper byte of an IEEE half; E4M3 (OCP FP8) has no infinities, one NaN code.
+    case "F8_E5M2":
+      return Float32Array.from(b, (v) => halfToFloat(v << 8));
+    case "F8_E4M3":
+      return Float32Array.from(b, e4m3ToFloat);
+    case "U8":
+    case "BOOL":
+      return Float32Array.from(b);
+  }
+}
+function e4m3ToFloat(v) {
+  const sign2 = v & 128 ? -1 : 1;
+  const exp = v >> 3 & 15;
+  const frac = v & 7;
+  if (exp === 15 && frac === 7) return NaN;
+  if (exp === 0) return sign2 * (frac / 8) * 2 ** -6;
+  return sign2 * (1 + frac / 8) * 2 ** (exp - 7);
+}
+function halfToFloat(h) {
+  const sign2 = h & 32768 ? -1 : 1;
+  const exp = h >> 10 & 31;
+  const frac = h & 1023;
+  if (exp === 0) return sign2 * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign2 * Infinity;
+  return sign2 * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+function elementCount(shape, name) {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new TypeError(`Cannot use tensor "${name}": shape [${shape}] has a bad dimension`);
+    }
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n)) throw new TypeError(`Cannot use tensor "${name}": too large`);
+  return n;
+}
+
+// lib/model/checkpoint.ts
+function decodeCheckpoint(bytes) {
+  const file = decodeSafetensors(bytes);
+  const configText = file.metadata["artha.model"];
+  if (!configText) {
+    throw new SafetensorsError("Cannot read checkpoint: no artha.model metadata; write it with encodeCheckpoint");
+  }
+  let config;
+  try {
+    config = JSON.parse(configText);
+  } catch (cause) {
+    throw new SafetensorsError("Cannot read checkpoint: artha.model metadata is not JSON", {
+      cause
+    });
+  }
+  const layout = paramLayout(config);
+  const weights = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    const tensor = file.tensors[t.name];
+    if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
+    const values = tensor.dtype === "F32" ? tensor.bytes.length / 4 : toFloat32(tensor).length;
+    if (values !== t.size) {
+      throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} has ${values} values, expected ${t.size}`);
+    }
+    if (tensor.dtype === "F32") {
+      new Uint8Array(weights.buffer, t.offset * 4, t.size * 4).set(tensor.bytes);
+    } else weights.set(toFloat32(tensor), t.offset);
+  }
+  const { "artha.model": _, ...metadata } = file.metadata;
+  return {
+    config,
+    weights,
+    metadata
+  };
 }
 
 // node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bytes.js
@@ -5106,23 +5390,31 @@ var cidSymbol = Symbol.for("@ipld/js-cid/CID");
 // lib/job/job_spec.ts
 function roundHyper(spec, round) {
   const o = spec.optimizer;
-  const lr = learningRate(round, {
+  const schedule = o.schedule === "step" ? {
     lr: o.lr,
-    warmupSteps: 0,
-    totalSteps: Math.max(1, spec.rounds - 1),
+    warmupSteps: o.warmupSteps ?? 0,
+    totalSteps: spec.rounds * spec.localSteps,
     minLrRatio: o.minLrRatio
-  });
+  } : {
+    lr: learningRate(round, {
+      lr: o.lr,
+      warmupSteps: 0,
+      totalSteps: Math.max(1, spec.rounds - 1),
+      minLrRatio: o.minLrRatio
+    }),
+    warmupSteps: 0,
+    totalSteps: 1,
+    minLrRatio: 1
+  };
   return {
     model: spec.model,
     B: spec.batch.B,
     T: spec.batch.T,
     accumSteps: spec.batch.accumSteps,
-    schedule: {
-      lr,
-      warmupSteps: 0,
-      totalSteps: 1,
-      minLrRatio: 1
-    },
+    schedule,
+    ...o.schedule === "step" ? {
+      scheduleOffset: round * spec.localSteps
+    } : {},
     optimizer: o.kind === "sgd" ? {
       kind: "sgd",
       momentum: DEFAULT_SGD_MOMENTUM,
@@ -5180,7 +5472,7 @@ function writeHeader(codecId, param, length2, bodyBytes) {
   view.setUint32(8, length2, true);
   return out;
 }
-function readHeader(bytes) {
+function readHeader2(bytes) {
   if (bytes.length < HEADER_BYTES) {
     throw new InvalidPayloadError(`${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
   }
@@ -5203,7 +5495,7 @@ function readHeader(bytes) {
   };
 }
 function expectHeader(bytes, codecId, length2) {
-  const header = readHeader(bytes);
+  const header = readHeader2(bytes);
   if (header.codecId !== codecId) {
     throw new InvalidPayloadError(`codec id ${header.codecId} in header, expected ${codecId}; use decodePayload to dispatch`);
   }
@@ -5879,7 +6171,7 @@ function partitionCodec(options) {
   };
 }
 function readPartitionHeader(bytes) {
-  const header = readHeader(bytes);
+  const header = readHeader2(bytes);
   if (header.codecId !== CODEC_ID.partition) {
     throw new InvalidPayloadError(`codec id ${header.codecId} is not partition`);
   }
@@ -5932,20 +6224,405 @@ function decodePartition(bytes, length2) {
 
 // lib/strategy/_aggregate_wasm.ts
 var MAX_TERM = 2 ** 28;
+var BLOCK = 4096;
+var GROUP = 16;
+var CARRY_EVERY = 4096;
+var DEPOSIT_SLOTS = 256;
 var HI_UNITS = 2 ** 14;
 var SH = 1.5 * 2 ** 52;
 var SG = 1.5 * 2 ** 2;
+var FINITE_LIMIT = 2139095040;
+var PAGE2 = 65536;
+var padded = (len) => len + 7 & ~7;
 var AGGREGATE_WASM_URL = new URL("./wasm/aggregate.wasm", import.meta.url);
+var compiled;
+function aggregateModule() {
+  compiled ??= new WebAssembly.Module(readFileSync(AGGREGATE_WASM_URL));
+  return compiled;
+}
 var BITS = new Uint32Array(1);
 var AS_F32 = new Float32Array(BITS.buffer);
+var Workspace = class {
+  kernels;
+  /** Slot 0; slot k starts `stride` bytes after slot k - 1. */
+  slots;
+  stride;
+  weights;
+  maxBits;
+  out;
+  acc;
+  accBytes;
+  extras;
+  /** Key of the layout, for reuse ({@link acquireWorkspace}). */
+  key;
+  f32;
+  f64;
+  #u32;
+  constructor(layout) {
+    this.key = JSON.stringify(layout);
+    const instance = new WebAssembly.Instance(aggregateModule(), {});
+    this.kernels = instance.exports;
+    let top = this.kernels.memory.buffer.byteLength;
+    const alloc = (bytes) => {
+      const ptr = Math.ceil(top / 64) * 64;
+      top = ptr + bytes;
+      return ptr;
+    };
+    this.stride = layout.slotFloats * 4 + 64;
+    this.slots = alloc(Math.max(layout.slots * this.stride, BLOCK * 16));
+    this.weights = alloc(layout.slots * 8);
+    this.maxBits = alloc(layout.slots * 4);
+    this.out = alloc(BLOCK * 4);
+    this.accBytes = layout.accCoordinates * 16;
+    this.acc = alloc(this.accBytes);
+    this.extras = (layout.extraBytes ?? []).map(alloc);
+    const memory = this.kernels.memory;
+    const have = memory.buffer.byteLength;
+    if (top > have) memory.grow(Math.ceil((top - have) / PAGE2));
+    this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.#u32 = new Uint32Array(memory.buffer);
+  }
+  /** Copies `values[start, start + len)` to slot `slot` at float `at`, zero-padded to 8. */
+  load(slot, at, values, start, len) {
+    const to = (this.slots + slot * this.stride >> 2) + at;
+    this.f32.set(values.subarray(start, start + len), to);
+    if (len & 7) this.f32.fill(0, to + len, to + padded(len));
+  }
+  setWeight(slot, w) {
+    this.f64[(this.weights >> 3) + slot] = w * HI_UNITS;
+  }
+  /** Max |value| of `count` slots from float `at` on, into maxBits[0, count). */
+  scan(at, count, len) {
+    this.kernels.scanMaxBits(this.slots + at * 4, this.stride, count, padded(len), this.maxBits);
+  }
+  /**
+   * Stages block [start, start + len) of `vectors[indices[s]]` in slot s at float `at`, with its
+   * weight, and scans it: the problem of each (undefined: usable). `scan: false` skips the scan
+   * (for a deposit that checks its bound) and returns [].
+   */
+  stage(at, vectors, weights, indices, start, len, scan = true) {
+    indices.forEach((i, s) => {
+      this.load(s, at, vectors[i], start, len);
+      this.setWeight(s, weights[i]);
+    });
+    if (!scan) return [];
+    this.scan(at, indices.length, len);
+    return indices.map((i, s) => this.problem(s, weights[i]));
+  }
+  /** Zeroes block [at, at + len) of slot `slot` and its weight: it then adds exactly 0. */
+  clearSlot(slot, at, len) {
+    const from2 = (this.slots + slot * this.stride >> 2) + at;
+    this.f32.fill(0, from2, from2 + padded(len));
+    this.setWeight(slot, 0);
+  }
+  /** After a scan: undefined or the problem of scanned slot `k` under weight `w`. */
+  problem(k, w) {
+    const bits = this.#u32[(this.maxBits >> 2) + k];
+    if (bits >= FINITE_LIMIT) return "non-finite";
+    BITS[0] = bits;
+    return w * AS_F32[0] >= MAX_TERM ? "out-of-range" : void 0;
+  }
+  /**
+   * Exactly adds `count` slots from slot `first`, float `at` on, weighted, to limbs at `acc`.
+   * Returns f32 bits bounding every |value| added from above (>= FINITE_LIMIT: some value may
+   * be Inf or NaN), for {@link Workspace.suspect}.
+   */
+  deposit(acc, at, count, len, first = 0) {
+    let bits = 0;
+    for (let s = first; s < first + count; s += DEPOSIT_SLOTS) {
+      const n = Math.min(DEPOSIT_SLOTS, first + count - s);
+      const from2 = this.slots + s * this.stride + at * 4;
+      const w = this.weights + s * 8;
+      bits |= this.kernels.deposit(acc, from2, this.stride, w, n, padded(len), SH, SG);
+    }
+    return bits;
+  }
+  /** Whether a deposit's bound `bits` leaves room for a bad value under weights up to `w`. */
+  suspect(bits, w) {
+    if (bits >= FINITE_LIMIT) return true;
+    BITS[0] = bits;
+    return w * AS_F32[0] >= MAX_TERM;
+  }
+  /** Finalizes `len` coordinates of limbs at `acc` into `into[start...]`. */
+  finalize(acc, len, total, into, start) {
+    this.kernels.finalize(acc, this.out, padded(len), total);
+    this.copyOut(len, into, start);
+  }
+  /** Copies `len` floats of the output block to `into[start...]`. */
+  copyOut(len, into, start) {
+    into.set(this.f32.subarray(this.out >> 2, (this.out >> 2) + len), start);
+  }
+  zero(ptr, bytes) {
+    new Uint8Array(this.kernels.memory.buffer, ptr, bytes).fill(0);
+  }
+};
+var idle = /* @__PURE__ */ new Map();
+var idleBytes = 0;
 var IDLE_LIMIT = 2 ** 28;
+function acquireWorkspace(layout) {
+  const key = JSON.stringify(layout);
+  const ws = idle.get(key)?.pop();
+  if (!ws) return new Workspace(layout);
+  idleBytes -= ws.kernels.memory.buffer.byteLength;
+  ws.zero(ws.acc, ws.accBytes);
+  return ws;
+}
+function releaseWorkspace(ws) {
+  const bytes = ws.kernels.memory.buffer.byteLength;
+  if (idleBytes + bytes > IDLE_LIMIT) return;
+  idleBytes += bytes;
+  const list = idle.get(ws.key) ?? [];
+  list.push(ws);
+  idle.set(ws.key, list);
+}
+
+// lib/strategy/strategy.ts
+function compareIds(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 // lib/strategy/fixed_point_sum.ts
 var MAX_UPDATES = 2 ** 20;
 var MIN_WEIGHT = 2 ** -24;
 var MAX_WEIGHT = 2 ** 32;
 var GRID = 2 ** -64;
+var ExactWeightSum = class {
+  #limbs = new Float64Array(3);
+  /** Adds one weight. */
+  add(w) {
+    const l = this.#limbs;
+    const q0 = w + 1.5 * 2 ** 52 - 1.5 * 2 ** 52;
+    const r0 = w - q0;
+    const q1 = r0 + 1.5 * 2 ** 19 - 1.5 * 2 ** 19;
+    l[0] = l[0] + q0;
+    l[1] = l[1] + q1;
+    l[2] = l[2] + (r0 - q1 + 1.5 * 2 ** -14 - 1.5 * 2 ** -14);
+  }
+  /** Adds another sum's limbs. */
+  merge(other) {
+    for (let k = 0; k < 3; k++) this.#limbs[k] = this.#limbs[k] + other.#limbs[k];
+  }
+  /** The sum as one number (a deterministic function of the exact sum). */
+  get value() {
+    const l = this.#limbs;
+    return l[0] + (l[1] + l[2]);
+  }
+};
+function checkWeight(weight) {
+  if (!(weight > 0) || !Number.isFinite(weight)) return `numSamples ${weight} not positive`;
+  if (weight < MIN_WEIGHT || weight >= MAX_WEIGHT) {
+    return `numSamples ${weight} outside [2^-24, 2^32)`;
+  }
+  return void 0;
+}
 var SHARD = 2 ** 25;
+var Shard = class {
+  start;
+  length;
+  pending;
+  ws;
+  sinceCarry;
+  constructor(start, length2, pending) {
+    this.start = start;
+    this.length = length2;
+    this.pending = pending;
+    this.sinceCarry = 0;
+    const floats = padded(length2);
+    this.ws = acquireWorkspace({
+      slots: pending,
+      slotFloats: floats,
+      accCoordinates: floats
+    });
+  }
+  #blocks() {
+    const out = [];
+    for (let b = 0; b < this.length; b += BLOCK) out.push([
+      b,
+      Math.min(BLOCK, this.length - b)
+    ]);
+    return out;
+  }
+  /** Copies and checks this shard's part of `values` into pending slot `slot`. */
+  stage(slot, values, weight) {
+    const ws = this.ws;
+    for (const [b, len] of this.#blocks()) {
+      ws.load(slot, b, values, this.start + b, len);
+      ws.scan(slot * (ws.stride >> 2) + b, 1, len);
+      const problem = ws.problem(0, weight);
+      if (problem !== void 0) return problem;
+    }
+    ws.setWeight(slot, weight);
+    return void 0;
+  }
+  /** Adds the first `count` pending slots to the limbs, a block at a time. */
+  flush(count) {
+    if (this.sinceCarry + count > CARRY_EVERY) this.carry();
+    for (const [b, len] of this.#blocks()) this.ws.deposit(this.ws.acc + b * 16, b, count, len);
+    this.sinceCarry += count;
+  }
+  /**
+   * Adds `vectors[i] * weights[i]` for i in `indices` (at most CARRY_EVERY / 2), block-major
+   * through the pending slots; a vector found unusable is withdrawn from the blocks already
+   * added (exact) and reported.
+   */
+  addMany(vectors, weights, indices) {
+    const ws = this.ws;
+    if (this.sinceCarry + indices.length > CARRY_EVERY) this.carry();
+    const bad = /* @__PURE__ */ new Map();
+    let live = [
+      ...indices
+    ];
+    for (const [b, len] of this.#blocks()) {
+      for (let g = 0; g < live.length; g += this.pending) {
+        const group = live.slice(g, g + this.pending);
+        const found = [];
+        ws.stage(b, vectors, weights, group, this.start + b, len).forEach((problem, s) => {
+          if (problem === void 0) return;
+          bad.set(group[s], problem);
+          found.push(group[s]);
+          ws.clearSlot(s, b, len);
+        });
+        ws.deposit(ws.acc + b * 16, b, group.length, len);
+        for (const i of found) this.withdraw(vectors[i], weights[i], b);
+      }
+      if (bad.size > 0) live = live.filter((i) => !bad.has(i));
+    }
+    this.sinceCarry += indices.length;
+    return bad;
+  }
+  /** Subtracts `weight * values` over the shard's blocks before `end` (exact). */
+  withdraw(values, weight, end = this.length) {
+    const ws = this.ws;
+    for (const [b, len] of this.#blocks()) {
+      if (b >= end) break;
+      ws.load(0, b, values, this.start + b, len);
+      ws.setWeight(0, -weight);
+      ws.deposit(ws.acc + b * 16, b, 1, len);
+    }
+  }
+  carry() {
+    this.ws.kernels.carry(this.ws.acc, padded(this.length));
+    this.sinceCarry = 0;
+  }
+};
+var FixedPointSum = class {
+  /** Coordinates per vector. */
+  length;
+  #shards = [];
+  #capacity;
+  #pending = 0;
+  #released = false;
+  /** Creates a zero sum of vectors of `length` coordinates. */
+  constructor(length2, options = {}) {
+    if (!Number.isInteger(length2) || length2 <= 0) {
+      throw new RangeError(`Cannot create sum: length ${length2} is not a positive integer`);
+    }
+    const pending = options.pending ?? 4;
+    if (!Number.isInteger(pending) || pending < 1 || pending > GROUP) {
+      throw new RangeError(`Cannot create sum: pending ${pending} is not in [1, ${GROUP}]`);
+    }
+    const shard = options.shard ?? SHARD;
+    if (!Number.isInteger(shard) || shard < 8 || shard % 8 !== 0) {
+      throw new RangeError(`Cannot create sum: shard ${shard} is not a positive multiple of 8`);
+    }
+    this.length = length2;
+    this.#capacity = pending;
+    for (let start = 0; start < length2; start += shard) {
+      this.#shards.push(new Shard(start, Math.min(shard, length2 - start), pending));
+    }
+  }
+  /**
+   * Adds `weight * values` exactly, or returns why not (a non-finite value, or some
+   * |weight * value| >= MAX_TERM) and leaves the sum unchanged. `values` is copied (read once)
+   * and may change afterwards. The weight must pass {@link checkWeight}.
+   */
+  add(values, weight) {
+    this.#check(values);
+    for (const shard of this.#shards) {
+      const problem = shard.stage(this.#pending, values, weight);
+      if (problem !== void 0) return problem;
+    }
+    if (++this.#pending === this.#capacity) this.#flush();
+    return void 0;
+  }
+  /**
+   * `add` of every vector, bit-identical, but block by block over all of them: each vector is
+   * read once and each block of limbs serves a group of vectors. Returns index -> problem of
+   * every vector left out (the sum is as if it had never been offered).
+   */
+  addAll(vectors, weights) {
+    if (vectors.length !== weights.length) {
+      throw new RangeError(`Cannot add: ${vectors.length} vectors, ${weights.length} weights`);
+    }
+    for (const v of vectors) this.#check(v);
+    this.#flush();
+    const invalid2 = /* @__PURE__ */ new Map();
+    const chunk = CARRY_EVERY / 2;
+    for (let c = 0; c < vectors.length; c += chunk) {
+      let indices = vectors.map((_, i) => i).slice(c, c + chunk);
+      this.#shards.forEach((shard, s) => {
+        for (const [i, problem] of shard.addMany(vectors, weights, indices)) {
+          invalid2.set(i, problem);
+          for (const done of this.#shards.slice(0, s)) done.withdraw(vectors[i], weights[i]);
+        }
+        indices = indices.filter((i) => !invalid2.has(i));
+      });
+    }
+    return invalid2;
+  }
+  #check(values) {
+    if (this.#released) throw new Error("Cannot add: the sum was released");
+    if (values.length !== this.length) {
+      throw new RangeError(`Cannot add: length ${values.length} != ${this.length}`);
+    }
+  }
+  #flush() {
+    if (this.#pending === 0) return;
+    for (const shard of this.#shards) shard.flush(this.#pending);
+    this.#pending = 0;
+  }
+  /** Adds another sum of the same length (exact). */
+  merge(other) {
+    if (other.length !== this.length) {
+      throw new RangeError(`Cannot merge: length ${other.length} != ${this.length}`);
+    }
+    if (this.#released || other.#released) throw new Error("Cannot merge: a sum was released");
+    this.#flush();
+    other.#flush();
+    this.#shards.forEach((shard, s) => {
+      const from2 = other.#shards[s];
+      from2.carry();
+      shard.carry();
+      const src2 = new Uint8Array(from2.ws.kernels.memory.buffer);
+      const staging = new Uint8Array(shard.ws.kernels.memory.buffer);
+      for (let b = 0; b < shard.length; b += BLOCK) {
+        const n = padded(Math.min(BLOCK, shard.length - b));
+        staging.set(src2.subarray(from2.ws.acc + b * 16, from2.ws.acc + (b + n) * 16), shard.ws.slots);
+        shard.ws.kernels.addLimbs(shard.ws.acc + b * 16, shard.ws.slots, n);
+      }
+    });
+  }
+  /** `f32(sum / total)` per coordinate; the sum is unchanged. */
+  divide(total) {
+    if (this.#released) throw new Error("Cannot divide: the sum was released");
+    this.#flush();
+    const out = new Float32Array(this.length);
+    for (const shard of this.#shards) {
+      for (let b = 0; b < shard.length; b += BLOCK) {
+        const len = Math.min(BLOCK, shard.length - b);
+        shard.ws.finalize(shard.ws.acc + b * 16, len, total, out, shard.start + b);
+      }
+    }
+    return out;
+  }
+  /** Hands the wasm memory back for the next sum; this sum is unusable afterwards. */
+  release() {
+    if (this.#released) return;
+    this.#released = true;
+    for (const shard of this.#shards) releaseWorkspace(shard.ws);
+  }
+};
 
 // lib/strategy/select.ts
 function codecFor(c, task) {
@@ -6015,15 +6692,359 @@ function codecOf(spec, task) {
   }) : void 0;
 }
 
+// lib/verify/recompute.ts
+var validatorKey;
+function resultHashOf(lossDigest, gradientDigest, weightsDigest) {
+  const b = {
+    type: "bytes32"
+  };
+  return keccak2562(encodeAbiParameters([
+    b,
+    b,
+    b
+  ], [
+    lossDigest,
+    gradientDigest,
+    weightsDigest
+  ]));
+}
+function recomputeRound(trainer, global2, task, options = {}) {
+  validatorKey ??= generateNodeKey();
+  const r = trainLocal(trainer, global2, task, validatorKey, {
+    encode: options.encode,
+    recordSteps: true
+  });
+  return {
+    lossDigest: r.lossDigest,
+    gradientDigest: r.gradientDigest,
+    weightsDigest: r.weightsDigest,
+    resultHash: resultHashOf(r.lossDigest, r.gradientDigest, r.weightsDigest),
+    updateBytes: r.payload ?? f32Bytes(r.delta),
+    stepDigests: r.stepDigests,
+    stepRecords: r.stepRecords
+  };
+}
+
+// lib/verify/validation_task.ts
+function reproducible(spec) {
+  const codec = spec.compression?.codec ?? "fp32";
+  return (codec === "fp32" || codec === "partition") && !spec.asynchronous;
+}
+function roundEncoder(spec, round, slot) {
+  const c = spec.compression;
+  if (!c) return void 0;
+  if (c.codec === "fp32") return (d) => fp32Codec().encode(d).bytes;
+  if (c.codec === "partition") {
+    const codec = codecFor(c, {
+      jobSeed: spec.seed,
+      round,
+      slot
+    });
+    return (d) => codec.encode(d).bytes;
+  }
+  throw new RangeError(`Cannot recompute: codec ${c.codec} depends on error-feedback history`);
+}
+function recomputeTarget(trainer, params) {
+  const { spec, task } = params;
+  if (!reproducible(spec)) {
+    throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
+  }
+  return recomputeRound(trainer, params.global, {
+    jobId: task.jobId,
+    round: task.round,
+    seed: task.seed,
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain: UNCHECKED_DOMAIN,
+    data: params.data,
+    hyper: roundHyper(spec, task.round)
+  }, {
+    encode: roundEncoder(spec, task.round, task.slot)
+  }).resultHash;
+}
+
+// lib/worker/validate.ts
+function recomputeInputs(trainer, task, inputs) {
+  return recomputeTarget(trainer, {
+    ...inputs,
+    task
+  });
+}
+
+// lib/strategy/streaming_fed_avg.ts
+function checkUpdate(update, length2) {
+  const { delta, numSamples: n } = update;
+  if (delta.length !== length2) return `length ${delta.length} != ${length2}`;
+  const weight = checkWeight(n);
+  if (weight !== void 0) return weight;
+  let max = 0;
+  for (let j = 0; j < delta.length; j++) {
+    const a = Math.abs(delta[j]);
+    if (!(a <= max)) {
+      if (a !== a || a === Infinity) return "non-finite values";
+      max = a;
+    }
+  }
+  if (max * n >= MAX_TERM) return `numSamples * |delta| ${max * n} >= 2^28`;
+  return void 0;
+}
+var StreamingFedAvg = class {
+  /** Parameters per update. */
+  length;
+  #sum;
+  #samples = new ExactWeightSum();
+  #seen = /* @__PURE__ */ new Set();
+  #accepted = [];
+  #rejected = [];
+  #duplicates = 0;
+  /** Creates an accumulator for deltas of `length` parameters. */
+  constructor(length2) {
+    if (!Number.isInteger(length2) || length2 <= 0) {
+      throw new RangeError(`Cannot create accumulator: length ${length2} is not a positive integer`);
+    }
+    this.length = length2;
+    this.#sum = new FixedPointSum(length2);
+  }
+  /** Updates counted so far. */
+  get count() {
+    return this.#accepted.length;
+  }
+  /** Sum of numSamples of counted updates (exact for integer counts). */
+  get totalSamples() {
+    return this.#samples.value;
+  }
+  /** Adds ignored because their nodeId was already counted. */
+  get duplicates() {
+    return this.#duplicates;
+  }
+  /** Updates skipped as invalid so far. */
+  get rejected() {
+    return this.#rejected;
+  }
+  /**
+   * Counts one update. Returns true when counted; false when its nodeId was already counted
+   * (ignored) or it is invalid (recorded in `rejected`; that node may retry with a valid one).
+   * Throws after `finish()` or past MAX_UPDATES.
+   */
+  add(update) {
+    const sum = this.#live("add update");
+    if (this.#seen.has(update.nodeId)) {
+      this.#duplicates++;
+      return false;
+    }
+    if (!this.#admit(update)) return false;
+    if (sum.add(update.delta, update.numSamples) !== void 0) {
+      this.#reject(update, checkUpdate(update, this.length));
+      return false;
+    }
+    this.#count(update);
+    return true;
+  }
+  /** Shape and weight checks (values are checked by the sum); records a reject. */
+  #admit(update) {
+    const { delta, numSamples } = update;
+    const reason = delta.length !== this.length ? `length ${delta.length} != ${this.length}` : checkWeight(numSamples);
+    if (reason !== void 0) {
+      this.#reject(update, reason);
+      return false;
+    }
+    if (this.#accepted.length >= MAX_UPDATES) {
+      throw new RangeError(`Cannot add update: more than ${MAX_UPDATES} updates; use clusters`);
+    }
+    return true;
+  }
+  #reject(update, reason = "rejected by the exact sum") {
+    this.#rejected.push({
+      nodeId: update.nodeId,
+      reason
+    });
+  }
+  #count(update) {
+    this.#seen.add(update.nodeId);
+    this.#samples.add(update.numSamples);
+    this.#accepted.push(update.nodeId);
+  }
+  /**
+   * `add` of each update in turn, with the same results bit for bit, but block by block over all
+   * of them (each update read once; about the speed of batch FedAvg). Returns how many counted.
+   */
+  addAll(updates) {
+    const sum = this.#live("add updates");
+    let counted = 0;
+    for (let from2 = 0; from2 < updates.length; ) {
+      const run = [];
+      const ids = /* @__PURE__ */ new Set();
+      for (; from2 < updates.length && !ids.has(updates[from2].nodeId); from2++) {
+        const u = updates[from2];
+        ids.add(u.nodeId);
+        if (this.#seen.has(u.nodeId)) this.#duplicates++;
+        else if (this.#admit(u)) run.push(u);
+      }
+      const invalid2 = sum.addAll(run.map((u) => u.delta), run.map((u) => u.numSamples));
+      run.forEach((u, i) => {
+        if (invalid2.has(i)) this.#reject(u, checkUpdate(u, this.length));
+        else {
+          this.#count(u);
+          counted++;
+        }
+      });
+    }
+    return counted;
+  }
+  /**
+   * Adds another accumulator's exact partial sums (a cluster aggregator's state); the result
+   * equals adding the other's updates here directly, bit for bit.
+   */
+  merge(other) {
+    const sum = this.#live("merge");
+    if (other.length !== this.length) {
+      throw new RangeError(`Cannot merge: length ${other.length} != ${this.length}`);
+    }
+    for (const id of other.#accepted) {
+      if (this.#seen.has(id)) throw new RangeError(`Cannot merge: node ${id} counted twice`);
+    }
+    if (this.count + other.count > MAX_UPDATES) {
+      throw new RangeError(`Cannot merge: more than ${MAX_UPDATES} updates`);
+    }
+    sum.merge(other.#live("merge"));
+    this.#samples.merge(other.#samples);
+    for (const id of other.#accepted) {
+      this.#seen.add(id);
+      this.#accepted.push(id);
+    }
+    for (const r of other.#rejected) this.#rejected.push(r);
+  }
+  /**
+   * Returns sum(n_i d_i) / sum(n_i) rounded once to f32; `accepted` sorted by nodeId.
+   * Throws RangeError when no update was counted. The accumulator is released afterwards.
+   */
+  finish() {
+    const sum = this.#live("finish");
+    if (this.count === 0) {
+      throw new RangeError(`Cannot aggregate: no valid update (${this.#rejected.length} rejected)`);
+    }
+    const delta = sum.divide(this.totalSamples);
+    sum.release();
+    this.#sum = void 0;
+    return {
+      delta,
+      accepted: [
+        ...this.#accepted
+      ].sort(compareIds),
+      rejected: [
+        ...this.#rejected
+      ].sort((a, b) => compareIds(a.nodeId, b.nodeId))
+    };
+  }
+  #live(action) {
+    if (!this.#sum) throw new Error(`Cannot ${action}: accumulator already finished`);
+    return this.#sum;
+  }
+};
+
+// lib/compress/payload.ts
+var DECODERS = /* @__PURE__ */ new Map([
+  [
+    CODEC_ID.fp32,
+    fp32Codec()
+  ],
+  [
+    CODEC_ID.topk,
+    topKCodec()
+  ],
+  [
+    CODEC_ID.int8,
+    int8Codec()
+  ],
+  [
+    CODEC_ID.int4,
+    int4Codec()
+  ],
+  [
+    CODEC_ID.topkInt8,
+    topKInt8Codec()
+  ],
+  [
+    CODEC_ID.partition,
+    partitionCodec({
+      seed: 0,
+      slot: 0
+    })
+  ]
+]);
+function decodePayload(bytes, length2) {
+  const { codecId } = readHeader2(bytes);
+  const codec = DECODERS.get(codecId);
+  if (!codec) {
+    throw new InvalidPayloadError(`codec id ${codecId} is unknown (known: ${[
+      ...DECODERS.keys()
+    ].join(", ")})`);
+  }
+  return codec.decode(bytes, length2);
+}
+
+// lib/round/update_envelope.ts
+function decodeUpdateBytes(bytes, length2) {
+  const isPayload = bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
+  if (isPayload) {
+    const delta2 = decodePayload(bytes, length2);
+    return {
+      delta: delta2,
+      digest: merkleRoot(bytes),
+      codecId: readHeader2(bytes).codecId
+    };
+  }
+  const delta = decodeCheckpoint(bytes).weights;
+  if (delta.length !== length2) {
+    throw new RangeError(`Cannot decode update: ${delta.length} values, the model has ${length2}`);
+  }
+  return {
+    delta,
+    digest: merkleRoot(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength))
+  };
+}
+
+// lib/round/cluster_task.ts
+async function clusterMean(members, read2, length2) {
+  const acc = new StreamingFedAvg(length2);
+  for (const m of members) {
+    const { delta } = decodeUpdateBytes(await read2(m.updateCid), length2);
+    if (m.scale !== 1) {
+      for (let i = 0; i < delta.length; i++) delta[i] = delta[i] * m.scale;
+    }
+    acc.add({
+      nodeId: m.nodePubkey,
+      delta,
+      numSamples: m.samples
+    });
+  }
+  if (acc.rejected.length > 0) {
+    throw new RangeError(`Cannot aggregate cluster: ${acc.rejected.map((r) => r.reason).join("; ")}`);
+  }
+  const totalSamples = acc.totalSamples;
+  return {
+    delta: acc.finish().delta,
+    totalSamples
+  };
+}
+
+// lib/worker/cluster.ts
+function clusterMeanOf(updates, task, spec) {
+  const read2 = async (cid) => {
+    const bytes = await updates.get(cid);
+    if (!bytes) throw new Error(`Cannot aggregate cluster ${task.cluster}: no bytes for ${cid}`);
+    return bytes;
+  };
+  return clusterMean(task.members, read2, paramLayout(spec.model).size);
+}
+
 // lib/browser/kernel_worker.ts
 var trainers = /* @__PURE__ */ new Map();
 var kernels = /* @__PURE__ */ new Map();
 async function kernelAt(url, expected) {
   const known = kernels.get(url);
   if (known) return known;
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`Cannot fetch kernel ${url}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  const bytes = await fetchBytes(url);
   const digest = digestHex(bytes);
   if (expected && digest !== expected) {
     throw new Error(`Cannot load kernel: digest ${digest}, expected ${expected}`);
@@ -6038,8 +7059,15 @@ async function kernelAt(url, expected) {
 var scope = globalThis;
 scope.onmessage = async (e) => {
   const msg = e.data;
-  if (msg?.type === "trainTask") return await trainJobTask(msg);
-  if (msg?.type !== "train") return;
+  if (msg?.type === "train") return await trainTinyTask(msg);
+  if (msg?.type === "trainTask" || msg?.type === "recomputeTask" || msg?.type === "clusterTask") {
+    return await runJobMessage(msg);
+  }
+};
+scope.postMessage({
+  type: KERNEL_READY
+});
+async function trainTinyTask(msg) {
   try {
     const { kernel, digest } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
     const digests = runKernelTask(kernel, msg.task, {
@@ -6060,27 +7088,15 @@ scope.onmessage = async (e) => {
       message: err instanceof Error ? err.message : String(err)
     });
   }
-};
-async function trainJobTask(msg) {
+}
+async function runJobMessage(msg) {
   const { id } = msg;
   try {
-    const { kernel } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
-    let trainer = trainers.get(msg.wasmUrl);
-    if (!trainer) trainers.set(msg.wasmUrl, trainer = createTrainer(kernel));
-    const trained = trainInputs({
-      trainer,
-      key: nodeKeyFromSecret(msg.nodeSecret),
-      domain: msg.domain,
-      onStep: (p) => scope.postMessage({
-        type: "taskStep",
-        id,
-        ...p
-      })
-    }, msg.task, msg.inputs);
+    const result = msg.type === "trainTask" ? await trainJobTask(msg) : msg.type === "recomputeTask" ? recomputeInputs(await trainerAt(msg), msg.task, msg.inputs) : await clusterJobTask(msg);
     scope.postMessage({
-      type: "trained",
+      type: "result",
       id,
-      trained
+      result
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -6090,6 +7106,39 @@ async function trainJobTask(msg) {
       message
     });
   }
+}
+async function trainerAt(source) {
+  const { kernel } = await kernelAt(source.wasmUrl, source.wasmDigest);
+  let trainer = trainers.get(source.wasmUrl);
+  if (!trainer) trainers.set(source.wasmUrl, trainer = createTrainer(kernel));
+  return trainer;
+}
+async function trainJobTask(msg) {
+  const { id } = msg;
+  return trainInputs({
+    trainer: await trainerAt(msg),
+    key: nodeKeyFromSecret(msg.nodeSecret),
+    domain: msg.domain,
+    onStep: (p) => scope.postMessage({
+      type: "taskStep",
+      id,
+      ...p
+    })
+  }, msg.task, msg.inputs);
+}
+var aggregateWasm;
+async function clusterJobTask(msg) {
+  aggregateWasm ??= fetchBytes(msg.aggregateWasmUrl).then((bytes) => provideFile(AGGREGATE_WASM_URL, bytes), (e) => {
+    aggregateWasm = void 0;
+    throw e;
+  });
+  await aggregateWasm;
+  return await clusterMeanOf(msg.updates, msg.task, msg.spec);
+}
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`Cannot fetch ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
 }
 /*! Bundled license information:
 

@@ -10,6 +10,7 @@
  */
 import { taskFromQuery } from "./tiny_task.ts";
 import { type JoinDocument, setUpJoin } from "./join_worker.ts";
+import { openKernelWorker } from "./open_kernel_worker.ts";
 
 // Deno's type libraries have no DOM: the few shapes this page uses, as browsers define them.
 interface PageElement {
@@ -29,13 +30,14 @@ const $ = (id: string): PageElement => {
   return el;
 };
 
-function runCheck(): void {
+async function runCheck(): Promise<void> {
   const task = taskFromQuery(new URLSearchParams(location.search));
   const tokensPerStep = task.B * task.T;
-  const started = performance.now();
   document.body.dataset.kernelDone = "";
+  $("kernel-status").textContent = "starting the Web Worker...";
+  const worker = await openKernelWorker(new URL("/join/worker.js", location.href));
+  const started = performance.now();
   $("kernel-status").textContent = `training ${task.localSteps} steps in a Web Worker...`;
-  const worker = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
   worker.onmessage = (e: MessageEvent) => {
     const msg = e.data;
     if (msg.type === "step") {
@@ -70,8 +72,15 @@ function runCheck(): void {
   });
 }
 
-$("kernel-run").addEventListener("click", runCheck);
-if (new URLSearchParams(location.search).has("check")) runCheck();
+function check(): void {
+  runCheck().catch((e) => {
+    $("kernel-status").textContent = `failed: ${(e as Error).message}`;
+    document.body.dataset.kernelDone = "error";
+  });
+}
+
+$("kernel-run").addEventListener("click", check);
+if (new URLSearchParams(location.search).has("check")) check();
 setUpJoin(document as unknown as JoinDocument).catch((e) => {
   $("join-status").textContent = `Cannot set up this tab as a worker: ${(e as Error).message}`;
   document.body.dataset.join = "error";

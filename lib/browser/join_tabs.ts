@@ -1,7 +1,13 @@
 /**
  * Chromium tabs as workers, for tests and the demo: opens `GET /join` of a coordinator served on a
- * port in headless Chromium (driven by playwright-core), one tab per operator key, pastes the key
- * and joins; resolves once every tab is registered and running its worker loop.
+ * port in headless Chromium (driven by playwright-core), one tab per operator, pastes its key (or
+ * injects its wallet and pastes nothing) and joins; resolves once every tab is registered and
+ * running its worker loop. As a command (playwright-core needs `-A`), for `deno task demo
+ * --browsers N` or any running coordinator:
+ *
+ *   deno run -A lib/browser/join_tabs.ts http://127.0.0.1:8787 0xOPERATOR_KEY...
+ *
+ * prints `{"nodes":[...]}` once every tab runs, and closes them when its stdin closes.
  *
  * @example
  * ```ts ignore
@@ -15,13 +21,9 @@
  */
 import type { Hex } from "viem";
 import { chromium, type Page } from "playwright-core";
-import { env } from "../config.ts";
+import { findChromium } from "./find_chromium.ts";
 
-/** Chromium's path (CHROMIUM_PATH, else Debian's), or undefined when it is not installed. */
-export async function findChromium(): Promise<string | undefined> {
-  const path = env.chromiumPath();
-  return await Deno.stat(path).then(() => path, () => undefined);
-}
+export { findChromium };
 
 /** Tabs that joined: their node keys, pages and what went wrong in them. */
 export interface JoinedTabs extends AsyncDisposable {
@@ -35,10 +37,16 @@ export interface JoinedTabs extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Opens one tab per operator key on `${url}/join/` and joins; throws with the tab's log. */
+/**
+ * A tab's operator: a private key to paste, or a wallet: the source of a script run before the
+ * page's own that sets `window.ethereum` (an EIP-1193 provider; lib/browser/injected_wallet.ts).
+ */
+export type TabOperator = Hex | { wallet: string };
+
+/** Opens one tab per operator on `${url}/join/` and joins; throws with the tab's log. */
 export async function joinTabs(
   url: string,
-  operatorKeys: Hex[],
+  operators: TabOperator[],
   options: { executablePath: string; timeoutMs?: number },
 ): Promise<JoinedTabs> {
   const browser = await chromium.launch({
@@ -61,15 +69,16 @@ export async function joinTabs(
   try {
     const pages: Page[] = [];
     const nodes: Hex[] = [];
-    for (const operatorKey of operatorKeys) {
+    for (const operator of operators) {
       // A context of its own per tab: its own IndexedDB, so its own node key.
       const page = await (await browser.newContext()).newPage();
       page.on("pageerror", (e) => errors.push(String(e)));
+      if (typeof operator !== "string") await page.addInitScript(operator.wallet);
       await page.goto(`${url}/join/`);
       const key = page.locator("#node-key", { hasText: /^0x[0-9a-f]{64}/ });
       await key.waitFor({ timeout: options.timeoutMs ?? 60_000 });
       nodes.push((await key.innerText()).slice(0, 66) as Hex);
-      await page.fill("#operator-key", operatorKey);
+      if (typeof operator === "string") await page.fill("#operator-key", operator);
       await page.click("#join-run");
       await page.locator("body[data-join=running]")
         .waitFor({ state: "attached", timeout: options.timeoutMs ?? 60_000 })
@@ -83,4 +92,20 @@ export async function joinTabs(
     await close();
     throw e;
   }
+}
+
+if (import.meta.main) {
+  const [url, ...keys] = Deno.args;
+  const executablePath = await findChromium();
+  if (!url || !executablePath) {
+    console.error(
+      executablePath ? "usage: join_tabs.ts COORDINATOR_URL OPERATOR_KEY..." : "no Chromium",
+    );
+    Deno.exit(2);
+  }
+  await using tabs = await joinTabs(url, keys as Hex[], { executablePath });
+  console.log(JSON.stringify({ nodes: tabs.nodes }));
+  // The tabs work until whoever started this closes its stdin.
+  for await (const _ of Deno.stdin.readable) { /* nothing is read: only the end matters */ }
+  if (tabs.errors.length) console.error(tabs.errors.join("\n"));
 }

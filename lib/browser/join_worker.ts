@@ -1,25 +1,31 @@
 /**
  * The join form of `GET /join`: the tab's node key (IndexedDB, created on the first visit,
- * exportable as a `worker.ts --key` file), the operator account from a pasted private key (a
- * devnet's), then the laptop worker's own loop ({@link BrowserWorker}: register and bind as
- * lib/worker/register.ts does, fetch tasks, train in the Web Worker, commit on chain, post the
- * signed envelope) with a live view of what it does. The chain is the one `GET /info` names.
+ * exportable as a `worker.ts --key` file), the operator account (a pasted private key, a devnet's;
+ * else the browser's injected wallet, lib/browser/injected_wallet.ts), then the laptop worker's
+ * own loop ({@link BrowserWorker}: register and bind as lib/worker/register.ts does, fetch tasks,
+ * train, validate or aggregate in the Web Worker, commit on chain, post the signed envelope) with
+ * a live view of what it does, and a button that withdraws the operator's rewards. The chain is
+ * the one `GET /info` names.
  *
- * For tests the page exposes its progress as `body[data-join]` (`registered`, `running`, `error`)
- * and `body[data-join-rounds]` (rounds submitted).
+ * For tests the page exposes its progress as `body[data-join]` (`registered`, `running`, `error`),
+ * `body[data-join-rounds]` (rounds submitted), `body[data-wallet]` (`1`: a wallet was found) and
+ * `body[data-withdrawn]` (wei withdrawn by the last click).
  *
  * @module
  */
 import type { Hex } from "viem";
 import { formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { createArthaClient } from "../chain/client.ts";
+import { type ArthaClient, createArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { httpCoordinator } from "../worker/client.ts";
 import type { WorkerEvent } from "../worker/events.ts";
+import { withdrawAll } from "../worker/rewards.ts";
 import { describeEvent } from "../worker/view.ts";
 import { BrowserWorker } from "./browser_worker.ts";
+import { connectInjectedWallet, injectedWallet } from "./injected_wallet.ts";
+import { openKernelWorker } from "./open_kernel_worker.ts";
 import { loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
 import { type IndexedDbStateStorage, openIndexedDbStateStorage } from "./state_storage.ts";
 
@@ -69,6 +75,11 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
   const { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $("node-export").addEventListener("click", () => exportKey(document, key));
+  if (injectedWallet()) {
+    document.body.dataset.wallet = "1";
+    $("operator-wallet").textContent =
+      "A browser wallet was found: Join uses its account unless a key is pasted.";
+  }
   $("join-run").addEventListener("click", () => {
     $("join-run").disabled = true;
     const pasted = ($("operator-key").value ?? "").trim();
@@ -81,21 +92,17 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
   });
 }
 
-/** Registers the node with the pasted operator key, then runs the Worker's loop in this tab. */
+/** Registers the node with the operator account, then runs the Worker's loop in this tab. */
 async function join(
   document: JoinDocument,
   $: Lookup,
   o: { key: NodeKey; storage: IndexedDbStateStorage; privateKey: string },
 ): Promise<void> {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(o.privateKey)) {
-    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits");
-  }
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json() as Info;
-  const account = privateKeyToAccount(o.privateKey as Hex);
-  const client = createArthaClient({ rpcUrl: info.rpcUrl, chainId: info.chainId, account });
-  const kernel = new Worker(new URL("/join/worker.js", location.href), { type: "module" });
+  const client = await operatorClient(info, o.privateKey);
+  const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
   const worker = new BrowserWorker({
     coordinator: httpCoordinator(location.origin),
@@ -106,13 +113,54 @@ async function join(
     stateStorage: o.storage,
     kernel,
     wasmUrl: new URL("/join/kernel.wasm", location.href).href,
+    aggregateWasmUrl: new URL("/join/aggregate.wasm", location.href).href,
     retries: 2,
     onProgress: (e) => show(document, $, e, live),
   });
-  $("join-status").textContent = `registering with operator ${account.address}...`;
+  $("join-status").textContent = `registering with operator ${client.account.address}...`;
   await worker.register();
   document.body.dataset.join = "running";
+  $("join-withdraw").disabled = false;
+  $("join-withdraw").addEventListener("click", () => {
+    withdraw(document, $, client, info.addresses).catch((e) => {
+      $("join-status").textContent = `withdraw failed: ${(e as Error).message}`;
+      $("join-withdraw").disabled = false;
+    });
+  });
   await worker.run(undefined, 500);
+}
+
+/** The operator's client: the pasted key's, else the browser wallet's. */
+async function operatorClient(info: Info, privateKey: string): Promise<ArthaClient> {
+  const { rpcUrl, chainId } = info;
+  const wallet = injectedWallet();
+  if (!privateKey && wallet) return await connectInjectedWallet(wallet, { chainId, rpcUrl });
+  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
+    throw new TypeError(
+      "Cannot join: paste the operator's private key as 0x + 64 hex digits" +
+        (wallet ? ", or leave it empty to use the browser wallet" : ""),
+    );
+  }
+  const account = privateKeyToAccount(privateKey as Hex);
+  return createArthaClient({ rpcUrl, chainId, account });
+}
+
+/** Withdraws everything the operator may claim (rewards are pulled, never pushed). */
+async function withdraw(
+  document: JoinDocument,
+  $: Lookup,
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+): Promise<void> {
+  $("join-withdraw").disabled = true;
+  $("join-status").textContent = "withdrawing the operator's rewards...";
+  const { amount } = await withdrawAll(client, { addresses });
+  const line = amount > 0n ? `withdrew ${formatEther(amount)} ARTH` : "nothing to withdraw yet";
+  $("join-status").textContent = line;
+  const log = $("join-log");
+  log.textContent = `${line}\n${log.textContent ?? ""}`;
+  document.body.dataset.withdrawn = String(amount);
+  $("join-withdraw").disabled = false;
 }
 
 /** Shows one worker event: the status line, the log and the live figures. */

@@ -1,7 +1,8 @@
 /**
  * A cluster aggregator's task: the exact mean of its cluster's updates (each fetched by CID and
  * checked), uploaded and posted signed with the cluster's total samples. The coordinator may
- * recompute it; the exact sum makes an honest one match.
+ * recompute it; the exact sum makes an honest one match. A browser tab fetches the updates first
+ * ({@link fetchClusterUpdates}) and sums them in its Web Worker with the same {@link clusterMeanOf}.
  *
  * @example
  * ```ts ignore
@@ -27,13 +28,34 @@ export interface ClusterMean {
   totalSamples: number;
 }
 
+/** Where a cluster's update bytes come from: the gateway (fetched one at a time, each checked
+ * against its CID), or a map of bytes fetched before (a browser tab's Web Worker). */
+export interface UpdateSource {
+  get(cid: string): Promise<Uint8Array> | Uint8Array | undefined;
+}
+
 /** The exact weighted mean of the task's members' updates. */
 export function clusterMeanOf(
-  gateway: Gateway,
+  updates: UpdateSource,
   task: ClusterTask,
   spec: JobSpec,
 ): Promise<ClusterMean> {
-  return clusterMean(task.members, (cid) => gateway.get(cid), paramLayout(spec.model).size);
+  const read = async (cid: string) => {
+    const bytes = await updates.get(cid);
+    if (!bytes) throw new Error(`Cannot aggregate cluster ${task.cluster}: no bytes for ${cid}`);
+    return bytes;
+  };
+  return clusterMean(task.members, read, paramLayout(spec.model).size);
+}
+
+/** Fetches every member's update through the gateway (each checked against its CID). */
+export async function fetchClusterUpdates(
+  gateway: Gateway,
+  task: ClusterTask,
+): Promise<Map<string, Uint8Array>> {
+  const updates = new Map<string, Uint8Array>();
+  for (const m of task.members) updates.set(m.updateCid, await gateway.get(m.updateCid));
+  return updates;
 }
 
 /** Who posts the mean. */

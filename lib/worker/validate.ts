@@ -1,7 +1,8 @@
 /**
  * A committee member's task on a spot-checked round: recompute the target's round from the
  * round's starting checkpoint with the kernel, and attest the result hash on chain. The chain
- * compares it with the target's commit by committee majority.
+ * compares it with the target's commit by committee majority. Fetching and recomputing are
+ * separate steps so a browser tab can recompute in its Web Worker on inputs it fetched.
  *
  * @example
  * ```ts ignore
@@ -15,6 +16,7 @@ import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { attestResult } from "../verify/committee_chain.ts";
 import { recomputeTarget } from "../verify/validation_task.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import type { Gateway } from "./gateway.ts";
 import type { ValidationTask } from "./task.ts";
 import type { Trainer } from "./train.ts";
@@ -26,19 +28,44 @@ const ATTESTED = [
   "Verification__AttestationClosed", // the window closed meanwhile
 ];
 
+/** What recomputing a target's round needs: fetched (and re-hashed) by the gateway. */
+export interface ValidationInputs {
+  spec: JobSpec;
+  /** The round's starting checkpoint. */
+  global: Float32Array;
+  /** The target's shard. */
+  data: Uint8Array;
+}
+
 /** The result hash an honest target committed for the task's round. */
 export async function recomputeTask(
   trainer: Trainer,
   gateway: Gateway,
   task: ValidationTask,
 ): Promise<Hex> {
+  return recomputeInputs(trainer, task, await fetchValidationInputs(gateway, task));
+}
+
+/** Fetches the spec, the round's starting checkpoint and the target's shard. */
+export async function fetchValidationInputs(
+  gateway: Gateway,
+  task: ValidationTask,
+): Promise<ValidationInputs> {
   const spec = await gateway.spec(task.specCid);
-  return recomputeTarget(trainer, {
-    global: await gateway.weights(task.checkpointCid),
-    spec,
-    task,
-    data: await gateway.get(task.shard.cid),
-  });
+  const global = await gateway.weights(task.checkpointCid);
+  return { spec, global, data: await gateway.get(task.shard.cid) };
+}
+
+/**
+ * Recomputes the target's round from fetched inputs: no I/O, so it runs where the kernel is (the
+ * worker's thread, or a browser tab's Web Worker with the inputs posted to it).
+ */
+export function recomputeInputs(
+  trainer: Trainer,
+  task: ValidationTask,
+  inputs: ValidationInputs,
+): Hex {
+  return recomputeTarget(trainer, { ...inputs, task });
 }
 
 /** Attests `resultHash` for the task's target as `validatorNode`. */
