@@ -32,10 +32,16 @@ export const ARG = {
   CARRY: 11,
   SCAN: 12,
   CAPACITY: 13,
-  SIZE: 16,
+  SNAPSHOT: 14,
+  MAX_WEIGHT: 15,
+  ZERO: 16,
+  THEN_FINALIZE: 17,
+  SIZE: 24,
 };
 /** Deposit (optionally scanning and clearing bad blocks first) or finalize, per block. */
 export const OP = { DEPOSIT: 0, FINALIZE: 1 };
+/** Bytes of one thread's snapshot of a block of limbs. */
+export const SNAPSHOT_BYTES = BLOCK * 16;
 /** Per-slot flags a scan raises (OR-ed over blocks). */
 export const FLAG = { NON_FINITE: 1, OUT_OF_RANGE: 2 };
 const GEN_MASK = 0x7ff;
@@ -67,6 +73,7 @@ let compiled: WebAssembly.Module | undefined;
 
 /** Typed views of the shared memory (valid after the last grow). */
 interface Views {
+  u8: Uint8Array;
   f32: Float32Array;
   u32: Uint32Array;
   i32: Int32Array;
@@ -74,6 +81,7 @@ interface Views {
 }
 
 const viewsOf = (memory: WebAssembly.Memory): Views => ({
+  u8: new Uint8Array(memory.buffer),
   f32: new Float32Array(memory.buffer),
   u32: new Uint32Array(memory.buffer),
   i32: new Int32Array(memory.buffer),
@@ -84,10 +92,16 @@ const BITS = new Uint32Array(1);
 const AS_F32 = new Float32Array(BITS.buffer);
 
 /**
- * Runs block `b` of the op in `args` (the same code on every thread). DEPOSIT: scans the block
- * of each slot (when SCAN), flags and zeroes the block of a slot with a non-finite value or a
- * term >= MAX_TERM (a zero block adds exactly 0), carries (when CARRY), then deposits all slots
- * into the block's limbs. FINALIZE: limbs -> f32 means of the block.
+ * Runs block `b` of the op in `args` (the same code on every thread). DEPOSIT: carries (when
+ * CARRY), then deposits all slots into the block's limbs. With SCAN, the deposit's own bound on
+ * the values decides: when no value can be non-finite or make a term >= MAX_TERM under the
+ * heaviest weight (the usual case: one read of the slots), that is all; otherwise the limbs are
+ * restored from a snapshot taken before, each slot's block is scanned, the block of a slot with
+ * a bad value is flagged and zeroed (a zero block adds exactly 0), and the deposit runs again.
+ * ZERO: the limbs start from zero (the first pass after a reset zeroes each block while it is
+ * in cache instead of the whole sum beforehand). THEN_FINALIZE: the block's means are written
+ * right after its deposit (the last pass and the division in one read of the limbs).
+ * FINALIZE: limbs -> f32 means of the block.
  */
 export function runBlock(
   k: AggregateExports,
@@ -108,26 +122,49 @@ export function runBlock(
   const stride = args[ARG.STRIDE]!;
   const count = args[ARG.COUNT]!;
   const weights = args[ARG.WEIGHTS]!;
-  if (args[ARG.SCAN]) {
-    const maxBits = args[ARG.MAX_BITS]! + thread * args[ARG.CAPACITY]! * 4;
-    k.scanMaxBits(slots, stride, count, plen, maxBits);
-    for (let s = 0; s < count; s++) {
-      const bits = v.u32[(maxBits >> 2) + s]!;
-      BITS[0] = bits;
-      const w = v.f64[(weights >> 3) + s]! / HI_UNITS;
-      const flag = bits >= FINITE_LIMIT
-        ? FLAG.NON_FINITE
-        : w * AS_F32[0]! >= MAX_TERM
-        ? FLAG.OUT_OF_RANGE
-        : 0;
-      if (flag === 0) continue;
-      Atomics.or(v.i32, (args[ARG.FLAGS]! >> 2) + s, flag);
-      const from = (slots + s * stride) >> 2;
-      v.f32.fill(0, from, from + plen);
-    }
+  const zero = args[ARG.ZERO] === 1;
+  if (zero) v.u8.fill(0, acc, acc + plen * 16);
+  else if (args[ARG.CARRY]) k.carry(acc, plen);
+  if (!args[ARG.SCAN]) {
+    k.deposit(acc, slots, stride, weights, count, plen, SH, SG);
+    return finishBlock(k, args, acc, start, plen);
   }
-  if (args[ARG.CARRY]) k.carry(acc, plen);
+  const snapshot = args[ARG.SNAPSHOT]! + thread * SNAPSHOT_BYTES;
+  if (!zero) v.u8.copyWithin(snapshot, acc, acc + plen * 16);
+  BITS[0] = k.deposit(acc, slots, stride, weights, count, plen, SH, SG);
+  if (BITS[0] < FINITE_LIMIT && args[ARG.MAX_WEIGHT]! * AS_F32[0]! < MAX_TERM) {
+    return finishBlock(k, args, acc, start, plen);
+  }
+  if (zero) v.u8.fill(0, acc, acc + plen * 16);
+  else v.u8.copyWithin(acc, snapshot, snapshot + plen * 16);
+  const maxBits = args[ARG.MAX_BITS]! + thread * args[ARG.CAPACITY]! * 4;
+  k.scanMaxBits(slots, stride, count, plen, maxBits);
+  for (let s = 0; s < count; s++) {
+    const bits = v.u32[(maxBits >> 2) + s]!;
+    BITS[0] = bits;
+    const w = v.f64[(weights >> 3) + s]! / HI_UNITS;
+    const flag = bits >= FINITE_LIMIT
+      ? FLAG.NON_FINITE
+      : w * AS_F32[0]! >= MAX_TERM
+      ? FLAG.OUT_OF_RANGE
+      : 0;
+    if (flag === 0) continue;
+    Atomics.or(v.i32, (args[ARG.FLAGS]! >> 2) + s, flag);
+    const from = (slots + s * stride) >> 2;
+    v.f32.fill(0, from, from + plen);
+  }
   k.deposit(acc, slots, stride, weights, count, plen, SH, SG);
+  finishBlock(k, args, acc, start, plen);
+}
+
+function finishBlock(
+  k: AggregateExports,
+  args: Float64Array,
+  acc: number,
+  start: number,
+  plen: number,
+): void {
+  if (args[ARG.THEN_FINALIZE]) k.finalize(acc, args[ARG.OUT]! + start * 4, plen, args[ARG.TOTAL]!);
 }
 
 /** Claims and runs blocks of generation `gen` until none is left. */

@@ -33,7 +33,7 @@
  *
  * @module
  */
-import { AggregateThreads, ARG, FLAG, OP } from "./_aggregate_threads.ts";
+import { AggregateThreads, ARG, FLAG, OP, SNAPSHOT_BYTES } from "./_aggregate_threads.ts";
 import { BLOCK, CARRY_EVERY, padded, type TermError } from "./_aggregate_wasm.ts";
 import { checkWeight, ExactWeightSum, MAX_UPDATES } from "./fixed_point_sum.ts";
 
@@ -82,6 +82,8 @@ export class SlotSum {
   #invalid = new Map<number, TermError>();
   #commits = 0;
   #sinceCarry = 0;
+  /** The limbs are to be zeroed by the next pass (after a reset). */
+  #fresh = false;
   #closed = false;
 
   private constructor(length: number, capacity: number, pool: AggregateThreads) {
@@ -104,6 +106,7 @@ export class SlotSum {
     a[ARG.FLAGS] = l.flags;
     a[ARG.OUT] = l.out;
     a[ARG.CAPACITY] = capacity;
+    a[ARG.SNAPSHOT] = l.snapshot;
   }
 
   /** A zero sum of updates of `length` coordinates (starts its worker threads). */
@@ -135,6 +138,7 @@ export class SlotSum {
    */
   slot(): Float32Array {
     this.#live("hand out a slot");
+    if (this.#pending.length === this.capacity) this.#flush();
     const at = (this.#slots + this.#pending.length * this.#stride) >> 2;
     return this.#pool.views.f32.subarray(at, at + this.length);
   }
@@ -152,12 +156,12 @@ export class SlotSum {
     if (this.#commits >= MAX_UPDATES) {
       throw new RangeError(`Cannot commit: more than ${MAX_UPDATES} updates; use clusters`);
     }
+    if (this.#pending.length === this.capacity) this.#flush(); // committed without slot()
     const index = this.#commits++;
     this.#pool.views.f64[(this.#weights >> 3) + this.#pending.length] = weight * HI_UNITS;
     this.#pending.push(index);
     this.#weightOf.set(index, weight);
-    if (this.#pending.length === this.capacity) this.#flush();
-    return index;
+    return index; // a full set of slots is summed when the next slot or the mean is asked for
   }
 
   /** Commit index -> problem of each update left out so far (passes run so far). */
@@ -165,22 +169,37 @@ export class SlotSum {
     return this.#invalid;
   }
 
-  /** `f32(sum / total)` of the accepted updates, after summing what is pending. */
+  /**
+   * `f32(sum / total)` of the accepted updates. The pending slots are summed and divided in one
+   * pass over the limbs (a second pass only when that pass found an update unusable).
+   */
   mean(): SlotMean {
     this.#live("average");
-    this.#flush();
-    const total = new ExactWeightSum();
-    for (const [index, w] of this.#weightOf) if (!this.#invalid.has(index)) total.add(w);
-    if (this.#weightOf.size === this.#invalid.size) {
-      return { mean: undefined, total: 0, invalid: new Map(this.#invalid) };
-    }
+    const accepted = () => {
+      const total = new ExactWeightSum();
+      for (const [index, w] of this.#weightOf) if (!this.#invalid.has(index)) total.add(w);
+      return total.value;
+    };
+    const none = () => this.#weightOf.size === this.#invalid.size;
     const a = this.#pool.args;
-    a[ARG.OP] = OP.FINALIZE;
-    a[ARG.TOTAL] = total.value;
-    this.#pool.run(this.#blocks);
+    let divided = false;
+    if (this.#pending.length > 0) {
+      // Assume every pending update is usable; a found bad one is withdrawn and we divide again.
+      const before = this.#invalid.size;
+      a[ARG.TOTAL] = accepted();
+      this.#flush(true);
+      divided = this.#invalid.size === before;
+    }
+    if (none()) return { mean: undefined, total: 0, invalid: new Map(this.#invalid) };
+    const total = accepted();
+    if (!divided) {
+      a[ARG.OP] = OP.FINALIZE;
+      a[ARG.TOTAL] = total;
+      this.#pool.run(this.#blocks);
+    }
     const from = this.#out >> 2;
     const mean = this.#pool.views.f32.slice(from, from + this.length);
-    return { mean, total: total.value, invalid: new Map(this.#invalid) };
+    return { mean, total, invalid: new Map(this.#invalid) };
   }
 
   /**
@@ -189,7 +208,7 @@ export class SlotSum {
    */
   reset(): void {
     this.#live("reset");
-    this.#pool.views.u32.fill(0, this.#acc >> 2, (this.#acc >> 2) + padded(this.length) * 4);
+    this.#fresh = true; // the next pass zeroes each block of limbs as it goes
     this.#pending = [];
     this.#weightOf.clear();
     this.#invalid.clear();
@@ -212,10 +231,10 @@ export class SlotSum {
   }
 
   /** Sums the filled slots in one pass, then withdraws any found unusable. */
-  #flush(): void {
+  #flush(thenFinalize = false): void {
     const count = this.#pending.length;
     if (count === 0) return;
-    this.#deposit(this.#slots, this.#weights, count, true);
+    this.#deposit(this.#slots, this.#weights, count, true, thenFinalize);
     const flags = this.#pool.views.i32;
     const f64 = this.#pool.views.f64;
     this.#pending.forEach((index, s) => {
@@ -232,8 +251,17 @@ export class SlotSum {
     this.#pending = [];
   }
 
-  #deposit(slots: number, weights: number, count: number, scan: boolean): void {
+  #deposit(
+    slots: number,
+    weights: number,
+    count: number,
+    scan: boolean,
+    thenFinalize = false,
+  ): void {
     const a = this.#pool.args;
+    a[ARG.ZERO] = this.#fresh ? 1 : 0;
+    a[ARG.THEN_FINALIZE] = thenFinalize ? 1 : 0;
+    this.#fresh = false;
     const carry = this.#sinceCarry + count > CARRY_EVERY;
     if (carry) this.#sinceCarry = 0;
     this.#sinceCarry += count;
@@ -242,6 +270,11 @@ export class SlotSum {
     a[ARG.WEIGHTS] = weights;
     a[ARG.COUNT] = count;
     a[ARG.SCAN] = scan ? 1 : 0;
+    let heaviest = 0;
+    for (let s = 0; s < count; s++) {
+      heaviest = Math.max(heaviest, this.#pool.views.f64[(weights >> 3) + s]! / HI_UNITS);
+    }
+    a[ARG.MAX_WEIGHT] = heaviest;
     a[ARG.CARRY] = carry ? 1 : 0;
     this.#pool.run(this.#blocks);
   }
@@ -261,7 +294,8 @@ function layout(length: number, capacity: number, threads: number, base: number)
   const weights = alloc(capacity * 8);
   const maxBits = alloc(threads * capacity * 4);
   const flags = alloc(capacity * 4);
+  const snapshot = alloc(threads * SNAPSHOT_BYTES);
   const acc = alloc(floats * 16);
   const out = alloc(floats * 4);
-  return { stride, slots, weights, maxBits, flags, acc, out, end: top };
+  return { stride, slots, weights, maxBits, flags, snapshot, acc, out, end: top };
 }

@@ -156,3 +156,25 @@ Deno.test("SlotSum: nothing accepted gives no mean", async () => {
   assert.equal(total, 0);
   assert.deepEqual([...invalid], [[0, "non-finite"]]);
 });
+
+Deno.test("SlotSum: reused after reset, a bad update in the last pass is withdrawn and the mean redone", async () => {
+  // Prepare: a first round to dirty the limbs, then a round whose last pass holds a NaN
+  const length = 2 * BLOCK + 17;
+  const updates = randomUpdates(6, length, 9);
+  const vectors = updates.map((u) => u.delta);
+  const weights = updates.map((u) => u.numSamples);
+  const bad = vectors[0]!.slice();
+  bad[BLOCK + 1] = NaN;
+  for (const threads of [1, 2]) {
+    using sum = await SlotSum.open(length, { threads, slots: 4 });
+    commitAll(sum, vectors, weights, [0, 1, 2, 3, 4]);
+    sum.mean();
+    sum.reset();
+    // Execute: five good ones (a full pass, then one pending) and the bad one, last
+    const indices = commitAll(sum, [...vectors, bad], [...weights, 5], [1, 2, 3, 4, 5, 6]);
+    const { mean, invalid } = sum.mean();
+    // Assert
+    assert.deepEqual([...invalid], [[indices[5]!, "non-finite"]]);
+    assert.ok(sameBytes(mean!, fixedPointMean(vectors.slice(1), weights.slice(1))), `${threads}`);
+  }
+});
