@@ -29,6 +29,7 @@
  * ```
  */
 import { basename, dirname, join } from "node:path";
+import { concatBytes } from "../crypto/digest.ts";
 import {
   exportOnnx,
   exportOnnxExternal,
@@ -249,14 +250,7 @@ export function exportHfModelChunks(
 
 /** One buffer when the file fits in one, else the chunks as they are. */
 function fitContent(chunks: Uint8Array[], byteLength: number, maxBuffer: number): FileContent {
-  if (byteLength > maxBuffer) return chunks;
-  const out = new Uint8Array(byteLength);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return byteLength > maxBuffer ? chunks : concatBytes(...chunks);
 }
 
 /**

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { concatBytes } from "../crypto/digest.ts";
 
 /** Element types understood by the reader. */
 export type DType =
@@ -137,14 +138,7 @@ export function encodeSafetensors(
   tensors: Record<string, TensorInput>,
   options: { metadata?: Record<string, string> } = {},
 ): Uint8Array<ArrayBuffer> {
-  const { chunks, byteLength } = encodeSafetensorsChunks(tensors, options);
-  const out = new Uint8Array(byteLength);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(...encodeSafetensorsChunks(tensors, options).chunks);
 }
 
 /**
