@@ -35469,14 +35469,7 @@ if (new Uint8Array(new Uint16Array([
   throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
 }
 function encodeSafetensors(tensors, options = {}) {
-  const { chunks, byteLength } = encodeSafetensorsChunks(tensors, options);
-  const out = new Uint8Array(byteLength);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes5(...encodeSafetensorsChunks(tensors, options).chunks);
 }
 function encodeSafetensorsChunks(tensors, options = {}) {
   const header = {};
