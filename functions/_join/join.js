@@ -44056,10 +44056,12 @@ function roundHyper(spec, round) {
 }
 
 // lib/worker/gateway.ts
+var GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 var Gateway = class {
   #client;
   #options;
   #bytes = /* @__PURE__ */ new Map();
+  #cached = 0;
   #specs = /* @__PURE__ */ new Map();
   constructor(client, options = {}) {
     this.#client = client;
@@ -44068,7 +44070,11 @@ var Gateway = class {
   /** The bytes of `cid`, checked against it. */
   async get(cid) {
     const hit = this.#bytes.get(cid);
-    if (hit) return hit;
+    if (hit) {
+      this.#bytes.delete(cid);
+      this.#bytes.set(cid, hit);
+      return hit;
+    }
     const bytes = await this.#client.getBytes(`/svdb/${cid}`);
     const actual = (await computeCid(bytes, {
       cidVersion: cid.startsWith("Qm") ? 0 : 1
@@ -44076,8 +44082,20 @@ var Gateway = class {
     if (actual !== cid) {
       throw new Error(`Cannot trust ${cid}: the gateway returned bytes of ${actual}`);
     }
-    this.#bytes.set(cid, bytes);
+    this.#keep(cid, bytes);
     return bytes;
+  }
+  /** Caches `bytes` if they fit, dropping the least recently used until they do. */
+  #keep(cid, bytes) {
+    const limit = this.#options.cacheBytes ?? GATEWAY_CACHE_BYTES;
+    if (bytes.length > limit) return;
+    for (const [old, b] of this.#bytes) {
+      if (this.#cached + bytes.length <= limit) break;
+      this.#bytes.delete(old);
+      this.#cached -= b.length;
+    }
+    this.#bytes.set(cid, bytes);
+    this.#cached += bytes.length;
   }
   /** Uploads `bytes`, signed; returns their CID. */
   async put(bytes) {

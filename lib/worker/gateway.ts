@@ -1,7 +1,8 @@
 /**
  * SVDB through the coordinator's gateway, as the worker sees it: reads by CID checked against
- * the CID (and cached, since content addressing makes them immutable), signed uploads, job specs
- * and checkpoint weights by CID.
+ * the CID (and cached, since content addressing makes them immutable, up to `cacheBytes`: the
+ * least recently used go first, and a file larger than the cache, such as a large model's
+ * checkpoint, is never kept), signed uploads, job specs and checkpoint weights by CID.
  *
  * Uploads are signed with the node's Ed25519 key (or an owner's EVM account) over the body's hash
  * (lib/store/upload_signature.ts): the coordinator stores bytes only for registered nodes and
@@ -33,13 +34,19 @@ export interface GatewayOptions {
   did?: string;
   /** The clock signed timestamps read (default the wall clock; a simulation passes its own). */
   now?: () => number;
+  /** Bytes of downloads kept for reuse (default 256 MiB). */
+  cacheBytes?: number;
 }
+
+/** Default of {@link GatewayOptions.cacheBytes}: a round's shards and the demo-size checkpoints. */
+export const GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 
 /** Verified, cached SVDB reads and signed uploads through the coordinator. */
 export class Gateway {
   readonly #client: CoordinatorClient;
   readonly #options: GatewayOptions;
-  #bytes = new Map<string, Uint8Array>();
+  #bytes = new Map<string, Uint8Array>(); // in order of use, least recent first
+  #cached = 0;
   #specs = new Map<string, JobSpec>();
 
   constructor(client: CoordinatorClient, options: GatewayOptions = {}) {
@@ -50,15 +57,32 @@ export class Gateway {
   /** The bytes of `cid`, checked against it. */
   async get(cid: string): Promise<Uint8Array> {
     const hit = this.#bytes.get(cid);
-    if (hit) return hit;
+    if (hit) {
+      this.#bytes.delete(cid);
+      this.#bytes.set(cid, hit);
+      return hit;
+    }
     const bytes = await this.#client.getBytes(`/svdb/${cid}`);
     const actual = (await computeCid(bytes, { cidVersion: cid.startsWith("Qm") ? 0 : 1 }))
       .toString();
     if (actual !== cid) {
       throw new Error(`Cannot trust ${cid}: the gateway returned bytes of ${actual}`);
     }
-    this.#bytes.set(cid, bytes);
+    this.#keep(cid, bytes);
     return bytes;
+  }
+
+  /** Caches `bytes` if they fit, dropping the least recently used until they do. */
+  #keep(cid: string, bytes: Uint8Array): void {
+    const limit = this.#options.cacheBytes ?? GATEWAY_CACHE_BYTES;
+    if (bytes.length > limit) return;
+    for (const [old, b] of this.#bytes) {
+      if (this.#cached + bytes.length <= limit) break;
+      this.#bytes.delete(old);
+      this.#cached -= b.length;
+    }
+    this.#bytes.set(cid, bytes);
+    this.#cached += bytes.length;
   }
 
   /** Uploads `bytes`, signed; returns their CID. */

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { Gateway } from "../../lib/worker/gateway.ts";
+import { CoordinatorClient } from "../../lib/worker/client.ts";
+import { computeCid } from "../../lib/store/cid.ts";
+
+/** A gateway over files of the given sizes; `fetched` lists each download's CID. */
+async function gatewayOver(sizes: number[], cacheBytes: number) {
+  const files = new Map<string, Uint8Array>();
+  for (const [i, size] of sizes.entries()) {
+    const bytes = new Uint8Array(size).fill(i + 1);
+    files.set((await computeCid(bytes)).toString(), bytes);
+  }
+  const fetched: string[] = [];
+  const client = new CoordinatorClient((input) => {
+    const cid = String(input).split("/svdb/")[1]!;
+    fetched.push(cid);
+    return Promise.resolve(new Response(files.get(cid)!.slice()));
+  });
+  return { gateway: new Gateway(client, { cacheBytes }), cids: [...files.keys()], fetched };
+}
+
+Deno.test("gateway cache: least recently used go first, a file larger than the cache is not kept", async () => {
+  // Prepare: a 100-byte cache; files of 40, 40, 40 and 150 bytes
+  const { gateway, cids: [a, b, c, big], fetched } = await gatewayOver([40, 40, 40, 150], 100);
+  // Execute
+  await gateway.get(a!);
+  await gateway.get(b!);
+  await gateway.get(a!); // a is now the most recent
+  await gateway.get(c!); // 120 > 100: b (least recent) goes
+  await gateway.get(a!);
+  await gateway.get(b!); // fetched again; c goes
+  await gateway.get(big!);
+  await gateway.get(big!); // never kept
+  // Assert
+  assert.deepEqual(fetched, [a, b, c, b, big, big]);
+  assert.equal((await gateway.get(a!)).length, 40);
+  assert.equal(fetched.length, 6, "a stayed cached throughout");
+});
