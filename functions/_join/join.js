@@ -43820,6 +43820,123 @@ async function signUpload(signer, domain, body, options = {}) {
   return headers;
 }
 
+// lib/round/update_stream.ts
+var ChunkReader = class {
+  #buffered = [];
+  #size = 0;
+  #source;
+  #ended = false;
+  constructor(chunks) {
+    this.#source = chunks[Symbol.asyncIterator]();
+  }
+  /** The first `n` bytes (fewer at the end of the stream), kept for {@link rest}. */
+  async peek(n) {
+    while (this.#size < n && !this.#ended) {
+      const next = await this.#source.next();
+      if (next.done) this.#ended = true;
+      else if (next.value.length > 0) {
+        this.#buffered.push(next.value);
+        this.#size += next.value.length;
+      }
+    }
+    return join(this.#buffered, Math.min(n, this.#size));
+  }
+  /** Every chunk from the front: those peeked at, then the rest of the stream. */
+  async *rest() {
+    yield* this.#buffered;
+    this.#buffered = [];
+    if (this.#ended) return;
+    for (let next = await this.#source.next(); !next.done; next = await this.#source.next()) {
+      yield next.value;
+    }
+  }
+  /** The whole stream as one buffer. */
+  async all() {
+    const chunks = await Array.fromAsync(this.rest());
+    return join(chunks, chunks.reduce((n, c) => n + c.length, 0));
+  }
+};
+function join(chunks, n) {
+  if (chunks.length === 1 && chunks[0].length >= n) return chunks[0].subarray(0, n);
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= n) break;
+    const part = c.subarray(0, n - at);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+async function decodeCheckpointStream(chunks) {
+  const reader = new ChunkReader(chunks);
+  const plan = await checkpointPlan(reader, void 0);
+  if (!plan) return decodeCheckpoint(await reader.all()).weights;
+  const weights = new Float32Array(plan.size);
+  const out = new Uint8Array(weights.buffer);
+  await copyData(reader.rest(), plan.dataStart, plan.segments, out, (got) => new SafetensorsError(`Cannot read safetensors: data section is ${got - plan.dataStart} bytes, the header's tensors take ${weights.byteLength}`));
+  return weights;
+}
+async function checkpointPlan(reader, model) {
+  const prefix = await reader.peek(8);
+  if (prefix.length < 8) return void 0;
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n < 2n || n > BigInt(MAX_HEADER_BYTES)) return void 0;
+  const head = await reader.peek(8 + Number(n));
+  if (head.length < 8 + Number(n)) return void 0;
+  let header;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(head.subarray(8)));
+    const meta = header.__metadata__ ?? {};
+    model ??= JSON.parse(String(meta["artha.model"]));
+    const layout = paramLayout(model);
+    if (Object.keys(header).length !== layout.tensors.length + 1) {
+      return void 0;
+    }
+    const segments = [];
+    for (const t of layout.tensors) {
+      const e = header[t.name];
+      const offsets = e?.data_offsets;
+      if (e?.dtype !== "F32" || JSON.stringify(e.shape) !== JSON.stringify(t.shape) || !Array.isArray(offsets) || offsets.length !== 2 || !Number.isSafeInteger(offsets[0]) || offsets[1] !== offsets[0] + t.size * 4) return void 0;
+      segments.push({
+        begin: offsets[0],
+        end: offsets[1],
+        to: t.offset * 4
+      });
+    }
+    segments.sort((a, b) => a.begin - b.begin);
+    if (segments.some((s, i) => s.begin !== (i === 0 ? 0 : segments[i - 1].end))) {
+      return void 0;
+    }
+    return {
+      dataStart: 8 + Number(n),
+      segments,
+      size: layout.size
+    };
+  } catch {
+    return void 0;
+  }
+}
+async function copyData(chunks, dataStart, segments, out, wrongSize) {
+  const dataEnd = dataStart + segments.at(-1).end;
+  let pos = 0;
+  let s = 0;
+  for await (const chunk of chunks) {
+    const chunkEnd = pos + chunk.length;
+    for (let at = Math.max(pos, dataStart); at < Math.min(chunkEnd, dataEnd); ) {
+      while (segments[s].end <= at - dataStart) s++;
+      const seg = segments[s];
+      const upto = Math.min(chunkEnd, dataStart + seg.end);
+      out.set(chunk.subarray(at - pos, upto - pos), seg.to + (at - dataStart - seg.begin));
+      at = upto;
+    }
+    pos = chunkEnd;
+  }
+  if (pos !== dataEnd) throw wrongSize(pos);
+}
+
 // kernel/schedule.ts
 function cosPi(x) {
   const y = Math.PI * Math.min(1, Math.max(0, x));
@@ -44135,11 +44252,37 @@ var Gateway = class {
     }
     return spec;
   }
-  /** The weights of the checkpoint stored at `cid`. */
+  /**
+   * The weights of the checkpoint stored at `cid`. Unless cached, the download streams into the
+   * CID check and the decode at once, so a large model's file is never held whole; the weights
+   * are returned only once the bytes proved to be `cid`'s.
+   */
   async weights(cid) {
-    return decodeCheckpoint(await this.get(cid)).weights;
+    const hit = this.#bytes.get(cid);
+    if (hit) return decodeCheckpoint(hit).weights;
+    const body = (await this.#client.request(`/svdb/${cid}`)).body;
+    if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
+    const [forCid, forWeights] = body.tee().map((b) => b.getReader());
+    const [actual, weights] = await Promise.all([
+      computeCid(chunksOf(forCid), {
+        cidVersion: cid.startsWith("Qm") ? 0 : 1
+      }),
+      // A decode that fails early stops its branch, or the tee would buffer the rest for it.
+      decodeCheckpointStream(chunksOf(forWeights)).catch(async (e) => {
+        await forWeights.cancel();
+        return e;
+      })
+    ]);
+    if (actual.toString() !== cid) {
+      throw new Error(`Cannot trust ${cid}: the gateway returned bytes of ${actual}`);
+    }
+    if (weights instanceof Error) throw weights;
+    return weights;
   }
 };
+async function* chunksOf(reader) {
+  for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
+}
 
 // lib/worker/state.ts
 var PRIVATE = {
@@ -47379,7 +47522,7 @@ async function runSecureAggregation(p) {
     if (view === "closed") return "closed";
     if (view?.status === "done") return view.included ? "included" : "excluded";
     if (view?.status === "open") {
-      if (party?.attempt !== view.session.attempt) party = await join(p, node, view);
+      if (party?.attempt !== view.session.attempt) party = await join2(p, node, view);
       const message2 = party && await nextMessage(p, party, view, update);
       if (!party || message2 === "out") return "excluded";
       if (message2 !== void 0) {
@@ -47403,7 +47546,7 @@ async function viewOf(p, node) {
     throw e;
   }
 }
-async function join(p, node, view) {
+async function join2(p, node, view) {
   const { session } = view;
   if (!session.config.clients.includes(node)) return void 0;
   const block = await getBlockHash(p.client, {
@@ -48640,7 +48783,7 @@ async function setUpJoin(document2) {
     $2("join-run").disabled = true;
     const pasted = ($2("operator-key").value ?? "").trim();
     $2("operator-key").value = "";
-    join2(document2, $2, {
+    join3(document2, $2, {
       key,
       storage,
       privateKey: pasted
@@ -48651,7 +48794,7 @@ async function setUpJoin(document2) {
     });
   });
 }
-async function join2(document2, $2, o) {
+async function join3(document2, $2, o) {
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json();

@@ -32,6 +32,7 @@ import {
   readHeader,
 } from "../compress/codec.ts";
 import { MAX_HEADER_BYTES, SafetensorsError } from "../model/tensors.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeUpdateBytes } from "./update_envelope.ts";
 
 /** A stream of byte chunks, read from the front. */
@@ -117,7 +118,8 @@ export async function decodeUpdateInto(
       return;
     }
   } else {
-    const segments = await checkpointSegments(reader, into.length, model);
+    const plan = await checkpointPlan(reader, model);
+    const segments = plan?.size === into.length ? plan : undefined;
     if (segments) {
       await copyData(
         reader.rest(),
@@ -137,14 +139,37 @@ export async function decodeUpdateInto(
 }
 
 /**
- * The data segments of a checkpoint whose tensors are exactly the model's, all F32, contiguous;
- * undefined for anything else (decoded the general way).
+ * A checkpoint (the weights a worker downloads) decoded as its blocks stream in, into a fresh
+ * array of the size its own `artha.model` names: the file is never held whole when its tensors
+ * are all F32 in the model's layout (anything else is gathered and decoded by decodeCheckpoint).
+ *
+ * @throws {SafetensorsError} as decodeCheckpoint does
  */
-async function checkpointSegments(
+export async function decodeCheckpointStream(
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<Float32Array> {
+  const reader = new ChunkReader(chunks);
+  const plan = await checkpointPlan(reader, undefined);
+  if (!plan) return decodeCheckpoint(await reader.all()).weights;
+  const weights = new Float32Array(plan.size);
+  const out = new Uint8Array(weights.buffer);
+  await copyData(reader.rest(), plan.dataStart, plan.segments, out, (got) =>
+    new SafetensorsError(
+      `Cannot read safetensors: data section is ${got - plan.dataStart} bytes, the header's ` +
+        `tensors take ${weights.byteLength}`,
+    ));
+  return weights;
+}
+
+/**
+ * The data segments of a checkpoint whose tensors are exactly the model's (given, or the one
+ * its metadata names), all F32, contiguous, with the model's parameter count; undefined for
+ * anything else (decoded the general way).
+ */
+async function checkpointPlan(
   reader: ChunkReader,
-  length: number,
   model: ModelConfig | undefined,
-): Promise<{ dataStart: number; segments: Segment[] } | undefined> {
+): Promise<{ dataStart: number; segments: Segment[]; size: number } | undefined> {
   const prefix = await reader.peek(8);
   if (prefix.length < 8) return undefined;
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
@@ -157,7 +182,7 @@ async function checkpointSegments(
     const meta = (header.__metadata__ ?? {}) as Record<string, unknown>;
     model ??= JSON.parse(String(meta["artha.model"])) as ModelConfig;
     const layout = paramLayout(model);
-    if (layout.size !== length || Object.keys(header).length !== layout.tensors.length + 1) {
+    if (Object.keys(header).length !== layout.tensors.length + 1) {
       return undefined;
     }
     const segments: Segment[] = [];
@@ -176,7 +201,7 @@ async function checkpointSegments(
     if (segments.some((s, i) => s.begin !== (i === 0 ? 0 : segments[i - 1]!.end))) {
       return undefined;
     }
-    return { dataStart: 8 + Number(n), segments };
+    return { dataStart: 8 + Number(n), segments, size: layout.size };
   } catch {
     return undefined; // not our layout: the general decoder says what is wrong
   }

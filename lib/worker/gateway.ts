@@ -23,6 +23,7 @@ import { computeCid } from "../store/cid.ts";
 import { signUpload, type UploadSigner } from "../store/upload_signature.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
+import { decodeCheckpointStream } from "../round/update_stream.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { type CoordinatorClient, CoordinatorError } from "./client.ts";
 
@@ -123,8 +124,36 @@ export class Gateway {
     return spec;
   }
 
-  /** The weights of the checkpoint stored at `cid`. */
+  /**
+   * The weights of the checkpoint stored at `cid`. Unless cached, the download streams into the
+   * CID check and the decode at once, so a large model's file is never held whole; the weights
+   * are returned only once the bytes proved to be `cid`'s.
+   */
   async weights(cid: string): Promise<Float32Array> {
-    return decodeCheckpoint(await this.get(cid)).weights;
+    const hit = this.#bytes.get(cid);
+    if (hit) return decodeCheckpoint(hit).weights;
+    const body = (await this.#client.request(`/svdb/${cid}`)).body;
+    if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
+    const [forCid, forWeights] = body.tee().map((b) => b.getReader());
+    const [actual, weights] = await Promise.all([
+      computeCid(chunksOf(forCid!), { cidVersion: cid.startsWith("Qm") ? 0 : 1 }),
+      // A decode that fails early stops its branch, or the tee would buffer the rest for it.
+      decodeCheckpointStream(chunksOf(forWeights!)).catch(async (e) => {
+        await forWeights!.cancel();
+        return e as Error;
+      }),
+    ]);
+    if (actual.toString() !== cid) {
+      throw new Error(`Cannot trust ${cid}: the gateway returned bytes of ${actual}`);
+    }
+    if (weights instanceof Error) throw weights;
+    return weights;
   }
+}
+
+/** A reader's chunks (a read loop: async iteration of streams is not in every browser). */
+async function* chunksOf(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Gateway } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient } from "../../lib/worker/client.ts";
 import { computeCid } from "../../lib/store/cid.ts";
+import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { paramLayout } from "../../kernel/params.ts";
 
 /** A gateway over files of the given sizes; `fetched` lists each download's CID. */
 async function gatewayOver(sizes: number[], cacheBytes: number) {
@@ -35,4 +37,33 @@ Deno.test("gateway cache: least recently used go first, a file larger than the c
   assert.deepEqual(fetched, [a, b, c, b, big, big]);
   assert.equal((await gateway.get(a!)).length, 40);
   assert.equal(fetched.length, 6, "a stayed cached throughout");
+});
+
+Deno.test("gateway weights: a checkpoint streams into the CID check and the decode; wrong bytes are refused", async () => {
+  // Prepare: a checkpoint larger than the cache, and a gateway that serves other bytes for it
+  const model = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const weights = Float32Array.from({ length: paramLayout(model).size }, (_, i) => i / 7);
+  const bytes = encodeCheckpoint(model, weights);
+  const cid = (await computeCid(bytes)).toString();
+  const serve = (body: Uint8Array) =>
+    new Gateway(
+      new CoordinatorClient(() => {
+        // Served in 100-byte pieces, as a network would.
+        const pieces = Array.from(
+          { length: Math.ceil(body.length / 100) },
+          (_, i) => body.slice(i * 100, i * 100 + 100),
+        );
+        return Promise.resolve(new Response(ReadableStream.from(pieces)));
+      }),
+      { cacheBytes: 10 },
+    );
+  const tampered = bytes.slice();
+  tampered[bytes.length - 1]! ^= 1;
+  // Execute, Assert
+  assert.deepEqual(await serve(bytes).weights(cid), weights);
+  await assert.rejects(
+    serve(tampered).weights(cid),
+    /Cannot trust .*: the gateway returned bytes of/,
+  );
+  await assert.rejects(serve(new Uint8Array(5)).weights(cid), /Cannot trust/);
 });
