@@ -173,8 +173,15 @@ async function killLaptops(r: Run, laptops: Deno.ChildProcess[], assigned: Set<s
   }))
     .filter((v) => assigned.has(v.key)).slice(0, KILLED);
   for (const v of victims) v.p.kill("SIGKILL");
-  await r.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-  await r.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  await Promise.all(victims.map((v) => v.p.status));
+  // A heartbeat or commit a victim wrote just before it died may still reach anvil after a time
+  // jump and make it live again: jump until every victim is past the heartbeat window.
+  await until("victims no longer live", async () => {
+    await r.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+    await r.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+    const live = await Promise.all(victims.map((v) => isLive(r, v.key as Hex)));
+    return !live.some(Boolean);
+  });
   // The rest keep heartbeating: every other node is live again before round 1 closes.
   await until("survivors and spares live again", async () => {
     const status = await r.api("/status");
