@@ -12,7 +12,16 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { type AggregateExports, BLOCK, MAX_TERM, padded } from "./_aggregate_wasm.ts";
+import {
+  type AggregateExports,
+  BLOCK,
+  FINITE_LIMIT,
+  HI_UNITS,
+  MAX_TERM,
+  padded,
+  SG,
+  SH,
+} from "./_aggregate_wasm.ts";
 
 /** Control slots (Int32). TICKET = generation << 20 | next unclaimed block. */
 export const CTRL = { GEN: 0, TICKET: 1, BLOCKS: 2, DONE: 3, ERROR: 4, QUIT: 5, SLOTS: 8 };
@@ -48,11 +57,6 @@ const GEN_MASK = 0x7ff;
 const INDEX_MASK = 0xfffff;
 /** Most blocks one op splits into. */
 export const MAX_BLOCKS = INDEX_MASK;
-const FINITE_LIMIT = 0x7f800000;
-// The deposit kernel's units and rounding constants (see _aggregate_wasm.ts).
-const HI_UNITS = 2 ** 14;
-const SH = 1.5 * 2 ** 52;
-const SG = 1.5 * 2 ** 2;
 
 /** What a worker receives at start (_aggregate_thread_worker.ts). */
 export interface AggregateThreadInit {

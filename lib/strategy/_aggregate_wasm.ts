@@ -22,10 +22,10 @@ export const CARRY_EVERY = 4096;
 const DEPOSIT_SLOTS = 256;
 // The deposit kernel works in units of the hi grid 2^-14 (weights are passed times 2^14): its
 // magic constants round to 1 (hi, summed) and to 2^-50 (lo: 2^-64 in units of 2^-14).
-const HI_UNITS = 2 ** 14;
-const SH = 1.5 * 2 ** 52;
-const SG = 1.5 * 2 ** 2;
-const FINITE_LIMIT = 0x7f800000; // f32 bits of Infinity with the sign cleared
+export const HI_UNITS = 2 ** 14;
+export const SH = 1.5 * 2 ** 52;
+export const SG = 1.5 * 2 ** 2;
+export const FINITE_LIMIT = 0x7f800000; // f32 bits of Infinity with the sign cleared
 const PAGE = 65536;
 
 /** Why a vector cannot enter an exact sum. */

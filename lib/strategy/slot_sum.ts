@@ -34,12 +34,11 @@
  * @module
  */
 import { AggregateThreads, ARG, FLAG, OP, SNAPSHOT_BYTES } from "./_aggregate_threads.ts";
-import { BLOCK, CARRY_EVERY, padded, type TermError } from "./_aggregate_wasm.ts";
+import { BLOCK, CARRY_EVERY, HI_UNITS, padded, type TermError } from "./_aggregate_wasm.ts";
 import { checkWeight, ExactWeightSum, MAX_UPDATES } from "./fixed_point_sum.ts";
 
 /** Most slots one pass sums (the deposit kernel's f64 hi sum stays exact below 256). */
 export const MAX_SLOTS = 256;
-const HI_UNITS = 2 ** 14;
 
 /** Options of {@link SlotSum.open}. */
 export interface SlotSumOptions {
