@@ -37,4 +37,4 @@ export interface ArthaAddresses {
 }
 
 /** The Solidity enums (generated from the contracts by scripts/build_contracts.ts). */
-export { JobStatus, NodeRole, SlashReason } from "../abi/enums.ts";
+export { JobStatus, NodeRole, SlashReason, Status as ChallengeStatus } from "../abi/enums.ts";

@@ -50,7 +50,7 @@ export async function getLiveNodes(
     });
   const live = await Promise.all(params.nodePubkeys.map((n) => read("isLive", n)));
   if (!params.computeEligible) return live;
-  // Eligibility is read only for live nodes, as isNodeLive does.
+  // Eligibility is read only for live nodes: a dead node is not eligible whatever its record.
   return await Promise.all(
     params.nodePubkeys.map((n, i) => live[i] ? read("isComputeEligible", n) : false),
   );

@@ -1,7 +1,8 @@
 /**
- * Chain verbs of the DID half of `ArthaDIDRegistry`: create, rotate, update, revoke, read.
- * Each takes the client first, then a parameters object (viem style); writes simulate
- * first, so a revert surfaces as `ChainCallError` naming the Solidity error.
+ * The DID half of `ArthaDIDRegistry`: create, rotate, update, revoke, read. Creating and
+ * rotating prove the auth key (an Ed25519 signature over the registry's EIP-712 DIDControl
+ * digest) before the lib/chain verb sends; the rest are those verbs. Each takes the client first,
+ * then a parameters object (viem style); a revert surfaces as `ChainCallError`.
  *
  * @module
  */
@@ -10,22 +11,15 @@ import type { ArthaClient } from "../chain/client.ts";
 import { arthaDomain, typedDigest } from "../crypto/domain.ts";
 import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import { hexToBytes } from "../crypto/digest.ts";
-import { abis, type ArthaAddresses } from "../chain/contracts.ts";
-import { sendContract, type SendResult } from "../chain/send_contract.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import type { SendResult } from "../chain/send_contract.ts";
+import { createDid as sendCreateDid } from "../chain/create_did.ts";
+import { rotateDidKeys } from "../chain/rotate_did_keys.ts";
+import { getDidKeyNonce } from "../chain/get_did_key_nonce.ts";
 
-/** The on-chain half of a DID document. */
-export interface OnChainDid {
-  didHash: Hex;
-  /** Controller account. */
-  owner: Address;
-  authKey: Hex;
-  encKey: Hex;
-  /** SVDB CID of the full document. */
-  metaCid: string;
-  created: bigint;
-  updated: bigint;
-  revoked: boolean;
-}
+export { getDid, type OnChainDid } from "../chain/get_did.ts";
+export { updateDidMetadata as updateMetadata } from "../chain/update_did_metadata.ts";
+export { revokeDid } from "../chain/revoke_did.ts";
 
 /** Parameters of {@link createDid}. */
 export interface CreateDidParameters {
@@ -102,11 +96,13 @@ export function createDid(client: ArthaClient, params: CreateDidParameters): Pro
     encKey,
     nonce: 0n,
   });
-  return sendContract(client, {
-    address: addresses.dids,
-    abi: abis.dids,
-    functionName: "createDID",
-    args: [didHash, authKey.publicKeyHex, encKey, metaCid, proof],
+  return sendCreateDid(client, {
+    addresses,
+    didHash,
+    authKey: authKey.publicKeyHex,
+    encKey,
+    metaCid,
+    proof,
   });
 }
 
@@ -131,95 +127,21 @@ export async function rotateKeys(
   },
 ): Promise<SendResult> {
   const { addresses, didHash, authKey, encKey, metaCid } = params;
-  const doc = await client.readContract({
-    address: addresses.dids,
-    abi: abis.dids,
-    functionName: "getDID",
-    args: [didHash],
-  });
+  const nonce = await getDidKeyNonce(client, { addresses, didHash });
   const proof = didKeyProof(authKey, {
     chainId: client.chain.id,
     registry: addresses.dids,
     didHash,
     controller: client.account.address,
     encKey,
-    nonce: BigInt(doc.keyNonce),
+    nonce,
   });
-  return sendContract(client, {
-    address: addresses.dids,
-    abi: abis.dids,
-    functionName: "rotateKeys",
-    args: [didHash, authKey.publicKeyHex, encKey, metaCid, proof],
+  return rotateDidKeys(client, {
+    addresses,
+    didHash,
+    authKey: authKey.publicKeyHex,
+    encKey,
+    metaCid,
+    proof,
   });
-}
-
-/**
- * Points a DID at a new document CID (controller only).
- *
- * @example
- * ```ts ignore
- * await updateMetadata(client, { addresses, didHash, metaCid: newCid.toString() });
- * ```
- */
-export function updateMetadata(
-  client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; didHash: Hex; metaCid: string },
-): Promise<SendResult> {
-  return sendContract(client, {
-    address: params.addresses.dids,
-    abi: abis.dids,
-    functionName: "updateMetadata",
-    args: [params.didHash, params.metaCid],
-  });
-}
-
-/**
- * Revokes a DID for good; its grants stop working (controller only).
- *
- * @example
- * ```ts ignore
- * await revokeDid(client, { addresses, didHash });
- * ```
- */
-export function revokeDid(
-  client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; didHash: Hex },
-): Promise<SendResult> {
-  return sendContract(client, {
-    address: params.addresses.dids,
-    abi: abis.dids,
-    functionName: "revokeDID",
-    args: [params.didHash],
-  });
-}
-
-/**
- * Reads a DID's on-chain record; `null` when it was never created.
- *
- * @example
- * ```ts ignore
- * const record = await getDid(client, { addresses, didHash });
- * ```
- */
-export async function getDid(
-  client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; didHash: Hex },
-): Promise<OnChainDid | null> {
-  const d = await client.readContract({
-    address: params.addresses.dids,
-    abi: abis.dids,
-    functionName: "getDID",
-    args: [params.didHash],
-  });
-  if (/^0x0{40}$/.test(d.owner)) return null;
-  return {
-    didHash: d.didHash,
-    owner: d.owner,
-    authKey: d.authKey,
-    encKey: d.encKey,
-    metaCid: d.metaCid,
-    created: BigInt(d.created),
-    updated: BigInt(d.updated),
-    revoked: d.revoked,
-  };
 }

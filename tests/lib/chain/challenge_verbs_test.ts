@@ -1,0 +1,140 @@
+/**
+ * The challenge verbs of lib/chain on anvil, through lib/verify/challenge_chain.ts as its
+ * importers call them: a challenge and a gradient sample come back as the chain recorded them,
+ * and `openChallenges` lists a challenge only while it is open (not once answered or timed out).
+ */
+import assert from "node:assert/strict";
+import { type Hex, parseEther } from "viem";
+import { startDevnet } from "../../../lib/chain/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
+import { deployArtha } from "../../../lib/chain/deploy.ts";
+import { ChallengeStatus, NodeRole } from "../../../lib/chain/contracts.ts";
+import { registerNode } from "../../../lib/chain/register_node.ts";
+import { submitTrain } from "../../../lib/chain/submit_train.ts";
+import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
+import { commitRound } from "../../../lib/chain/commit_round.ts";
+import { getChallenge } from "../../../lib/chain/get_challenge.ts";
+import { getChallengeIds } from "../../../lib/chain/get_challenge_ids.ts";
+import { encodeCaps } from "../../../lib/chain/caps.ts";
+import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
+import { merkleRoot } from "../../../lib/crypto/merkle.ts";
+import { openChunks } from "../../../lib/verify/chunk_openings.ts";
+import {
+  type ChallengeInfo,
+  issueChallenge,
+  openChallenges,
+  requestGradientSample,
+  respondChallenge,
+  timeoutChallenge,
+} from "../../../lib/verify/challenge_chain.ts";
+import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
+
+const STEPS = 4;
+const b32 = (fill: string): Hex => `0x${fill.repeat(64)}`;
+
+Deno.test("challenge verbs: issue, sample, answer, time out; only open challenges are listed", async (t) => {
+  await using net = await startDevnet({ accounts: 3 });
+  const [coAcct, opAcct, ownerAcct] = net.accounts;
+  const mk = (account: typeof coAcct): ArthaClient =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: account! });
+  const co = mk(coAcct);
+  const op = mk(opAcct);
+  const addresses = await deployArtha(co, { settlementDelay: 0 });
+
+  // Prepare: one node commits round 0 of a job; its update is four chunks.
+  const key = generateNodeKey();
+  const nodePubkey = key.publicKeyHex;
+  const binding = { chainId: net.chainId, registry: addresses.registry, nonce: 0n };
+  await registerNode(op, {
+    addresses,
+    nodePubkey,
+    role: NodeRole.GPUProvider,
+    region: "eu",
+    caps: encodeCaps(LAPTOP_CAPS),
+    slaId: b32("0"),
+    bindingSignature: signBinding(key, { ...binding, operator: op.account.address }),
+  });
+  const { jobId } = await submitTrain(mk(ownerAcct), {
+    addresses,
+    budget: parseEther("5"),
+    terms: {
+      modelCid: "bafy-model",
+      datasetCid: "bafy-data",
+      paramsHash: b32("1"),
+      rounds: 2,
+      nodesWanted: 1,
+      redundancy: 1,
+      baseRatePerSecond: 0n,
+      targetImprovementBps: 0,
+      stepsPerRound: STEPS,
+      samplesPerStep: 32,
+      secondsPerStep: 6,
+    },
+  });
+  await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
+  const update = new Uint8Array(3 * 4096 + 100).fill(7);
+  const digests = {
+    lossDigest: b32("2"),
+    gradientDigest: merkleRoot(update),
+    weightsDigest: b32("3"),
+  };
+  await commitRound(op, {
+    addresses,
+    commit: { jobId, round: 0, nodePubkey, ...digests, proofsRoot: b32("4") },
+  });
+  const target = { addresses, jobId, round: 0, nodePubkey, steps: STEPS };
+  const listed = async () =>
+    (await openChallenges(co, { addresses, nodePubkey })).map((c) => c.challengeId);
+  /** What the chain holds for a challenge, in the shape the verbs return. */
+  const onChain = async (challengeId: bigint): Promise<ChallengeInfo> => {
+    const c = await getChallenge(co, { addresses, challengeId });
+    const { jobId, nodePubkey, round, step, count, seed, deadline } = c;
+    return { challengeId, jobId, nodePubkey, round, step, count, seed, deadline };
+  };
+
+  let sample: ChallengeInfo & { gasUsed: bigint };
+  let chunk: ChallengeInfo & { gasUsed: bigint };
+  await t.step(
+    "an issued challenge and a gradient sample are returned as the chain holds them",
+    async () => {
+      chunk = await issueChallenge(co, target);
+      sample = await requestGradientSample(co, { ...target, chunkCount: 100, sampleBps: 500 });
+      const { gasUsed: chunkGas, ...chunkInfo } = chunk;
+      const { gasUsed: sampleGas, ...sampleInfo } = sample;
+      assert.deepEqual(chunkInfo, await onChain(chunk.challengeId));
+      assert.deepEqual(sampleInfo, await onChain(sample.challengeId));
+      assert.equal(chunk.count, 1);
+      assert.equal(sample.count, 5); // 5% of 100 chunks
+      assert.ok(chunkGas > 0n && sampleGas > 0n);
+      assert.deepEqual(await getChallengeIds(co, { addresses, nodePubkey }), [
+        chunk.challengeId,
+        sample.challengeId,
+      ]);
+      assert.deepEqual(await listed(), [chunk.challengeId, sample.challengeId]);
+    },
+  );
+
+  await t.step("an answered challenge is no longer listed as open", async () => {
+    await respondChallenge(op, {
+      addresses,
+      challengeId: sample.challengeId,
+      digests,
+      openings: openChunks(update, sample.seed, sample.count),
+    });
+    const answered = await getChallenge(co, { addresses, challengeId: sample.challengeId });
+    assert.equal(answered.status, ChallengeStatus.Answered);
+    assert.deepEqual(await listed(), [chunk.challengeId]);
+  });
+
+  await t.step("a timed-out challenge is no longer listed as open", async () => {
+    const now = (await co.getBlock()).timestamp;
+    const wait = Number(chunk.deadline - now) + 1;
+    await co.request({ method: "evm_increaseTime" as never, params: [wait] as never });
+    await co.request({ method: "evm_mine" as never, params: [] as never });
+    await timeoutChallenge(co, { addresses, challengeId: chunk.challengeId });
+    const failed = await getChallenge(co, { addresses, challengeId: chunk.challengeId });
+    assert.equal(failed.status, ChallengeStatus.Failed);
+    assert.deepEqual(await listed(), []);
+    assert.equal((await getChallengeIds(co, { addresses, nodePubkey })).length, 2);
+  });
+});
