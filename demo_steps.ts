@@ -16,6 +16,7 @@ import { readJob } from "./lib/chain/read_job.ts";
 import { generateNodeKey } from "./lib/crypto/keys.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./lib/job/job_spec.ts";
 import { prepareJob } from "./lib/job/job_owner.ts";
+import { DEFAULT_ROUND_DEADLINE_MS } from "./lib/job/round_policy.ts";
 import { getModelFolder } from "./lib/model/model_folder.ts";
 import type { StoreKind } from "./lib/store/open_store.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
@@ -185,7 +186,7 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     B: o.B,
     T: o.T,
     strategy: o.strategy,
-    deadlineMs: 10 * 60_000,
+    deadlineMs: DEFAULT_ROUND_DEADLINE_MS,
     compression: o.compression,
     robust: o.robust,
     privacy: o.privacy,

@@ -1,7 +1,8 @@
 /**
- * Compression and aggregation benchmark: bytes per update for each codec and per-round
- * aggregation time for each strategy, as ratios against fp32 + FedAvg (an inline
- * weighted mean; fed_avg.ts is benchmarked elsewhere). Medians over repeats.
+ * Compression and aggregation benchmark: bytes per update for each codec, and per-round
+ * aggregation time for each rule a job can ask for through the coordinator's combine step
+ * (lib/strategy/combine_round.ts), as ratios against fp32 and its default streaming exact
+ * FedAvg. Medians over repeats.
  *
  *   deno task bench:compress                 # 20 updates x 1M params, 3 repeats
  *   deno task bench:compress -- 200000 5     # params, repeats
@@ -16,14 +17,10 @@ import { int4Codec } from "../lib/compress/quantize_int4.ts";
 import { topKCodec } from "../lib/compress/top_k.ts";
 import { topKInt8Codec } from "../lib/compress/top_k_int8.ts";
 import { partitionCodec, partitionSeed } from "../lib/compress/partition.ts";
-import type { ClientUpdate, Strategy } from "../lib/strategy/strategy.ts";
-import { FedMedian } from "../lib/strategy/fed_median.ts";
-import { TrimmedMean } from "../lib/strategy/trimmed_mean.ts";
-import { Krum } from "../lib/strategy/krum.ts";
-import { Bulyan } from "../lib/strategy/bulyan.ts";
-import { NormClipping } from "../lib/strategy/norm_clipping.ts";
+import { combinePlanOf, combineRound, type RoundUpdate } from "../lib/strategy/combine_round.ts";
+import type { JobSpec } from "../lib/job/job_spec.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
-import { FedBuff } from "../lib/strategy/fed_buff.ts";
+import { simCombineSpec, type SimDpOptions } from "./sim/federated_sim.ts";
 
 const PARAMS = Number(Deno.args[0] ?? 1_000_000);
 const REPEATS = Number(Deno.args[1] ?? 3);
@@ -45,29 +42,13 @@ function time(fn: () => void): number {
   return medianOf(runs);
 }
 
-function weightedMean(updates: readonly ClientUpdate[]): Float32Array {
-  const acc = new Float64Array(PARAMS);
-  let total = 0;
-  for (const u of updates) {
-    total += u.numSamples;
-    for (let i = 0; i < PARAMS; i++) acc[i]! += u.numSamples * u.delta[i]!;
-  }
-  const out = new Float32Array(PARAMS);
-  for (let i = 0; i < PARAMS; i++) out[i] = acc[i]! / total;
-  return out;
-}
-
-const fedAvgInline: Strategy = {
-  name: "fedavg-inline",
-  aggregate: (u) => ({ delta: weightedMean(u), accepted: u.map((x) => x.nodeId), rejected: [] }),
-};
-
 const rng = new Prng(1);
 const truth = Float32Array.from({ length: PARAMS }, () => 1e-3 * rng.nextGaussian());
-const updates: ClientUpdate[] = Array.from({ length: CLIENTS }, (_, j) => ({
+const updates: RoundUpdate[] = Array.from({ length: CLIENTS }, (_, j) => ({
   nodeId: `0x${j.toString(16).padStart(2, "0")}`,
   delta: truth.map((t) => t + 3e-4 * rng.nextGaussian()),
   numSamples: 100 + j,
+  slot: j,
 }));
 
 console.log(`# ${CLIENTS} updates x ${PARAMS} params, median of ${REPEATS} repeats`);
@@ -102,29 +83,29 @@ const codecRows = codecs.map(([name, codec]) => {
 console.table(codecRows);
 
 console.log("\n## Strategies (one round)");
-const strategies: Strategy[] = [
-  fedAvgInline,
-  new FedMedian(),
-  new TrimmedMean({ beta: 0.2 }),
-  new Krum({ f: 4 }),
-  new Krum({ f: 4, m: Infinity }),
-  new Bulyan({ f: 4 }),
-  new NormClipping(fedAvgInline),
-  new DpFedAvg({ clip: 0.5, noiseMultiplier: 1.1, seed: 1 }),
+/** The synthetic updates belong to no model; the plan reads the model only for layer rules. */
+const MODEL = { kind: "gpt", maxT: 1, layers: 1, heads: 1, width: 4 } as const;
+
+/** The coordinator's combine step over the round for a job's rule. */
+function combineWith(robust?: JobSpec["robust"], dp?: SimDpOptions): () => void {
+  const spec = simCombineSpec({ model: MODEL, robust, dp });
+  const plan = combinePlanOf(spec, 0, dp && new DpFedAvg({ ...dp, seed: 1 }));
+  return () => void combineRound(plan, updates);
+}
+
+const strategies: [string, () => void][] = [
+  ["fedavg (streaming exact)", combineWith()],
+  ["median", combineWith({ strategy: "median" })],
+  ["trimmed-mean 0.2", combineWith({ strategy: "trimmed-mean", beta: 0.2 })],
+  ["krum f=4", combineWith({ strategy: "krum", f: 4 })],
+  ["multi-krum f=4", combineWith({ strategy: "multi-krum", f: 4 })],
+  ["bulyan f=4", combineWith({ strategy: "bulyan", f: 4 })],
+  ["dp-fedavg", combineWith(undefined, { clip: 0.5, noiseMultiplier: 1.1 })],
 ];
 let baseMs = 0;
-const strategyRows = strategies.map((s, i) => {
-  const ms = time(() => void s.aggregate(updates));
+const strategyRows = strategies.map(([strategy, run], i) => {
+  const ms = time(run);
   if (i === 0) baseMs = ms;
-  return { strategy: s.name, "ms / round": +ms.toFixed(0), "x fedavg": +(ms / baseMs).toFixed(2) };
-});
-const buffMs = time(() => {
-  const buf = new FedBuff({ length: PARAMS, bufferSize: CLIENTS });
-  for (const u of updates) buf.submit(u, 0);
-});
-strategyRows.push({
-  strategy: "fedbuff (K=20)",
-  "ms / round": +buffMs.toFixed(0),
-  "x fedavg": +(buffMs / baseMs).toFixed(2),
+  return { strategy, "ms / round": +ms.toFixed(0), "x fedavg": +(ms / baseMs).toFixed(2) };
 });
 console.table(strategyRows);

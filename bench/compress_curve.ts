@@ -3,7 +3,8 @@
  * each codec trains the same federated job (tiny byte-level GPT, one Brown genre per
  * client, local SGD with momentum, error feedback for the lossy codecs), and the table gives
  * bytes and final loss as ratios against fp32. Then the per-round aggregation time of each
- * strategy on one round's real deltas, as ratios against FedAvg (median over repeats).
+ * rule a job can ask for on one round's real deltas, through the coordinator's combine step
+ * (lib/strategy/combine_round.ts), as ratios against its default FedAvg (median over repeats).
  *
  *   deno task bench:compress-curve              # 8 clients, 12 rounds x 8 local steps
  *   deno task bench:compress-curve -- 20 8      # rounds, local steps
@@ -15,22 +16,16 @@ import { loadKernel } from "../kernel/wasm_module.ts";
 import { initWeights, paramLayout } from "../kernel/params.ts";
 import { loadBrownShards } from "../kernel/data.ts";
 import { defaultHyper } from "../lib/round/local_training.ts";
-import { runFederatedSim } from "./sim/federated_sim.ts";
+import { runFederatedSim, simCombineSpec, type SimDpOptions } from "./sim/federated_sim.ts";
 import type { Codec } from "../lib/compress/codec.ts";
 import { fp32Codec } from "../lib/compress/fp32.ts";
 import { int8Codec } from "../lib/compress/quantize_int8.ts";
 import { int4Codec } from "../lib/compress/quantize_int4.ts";
 import { topKCodec } from "../lib/compress/top_k.ts";
 import { topKInt8Codec } from "../lib/compress/top_k_int8.ts";
-import type { ClientUpdate, Strategy } from "../lib/strategy/strategy.ts";
-import { FedAvg } from "../lib/strategy/fed_avg.ts";
-import { FedMedian } from "../lib/strategy/fed_median.ts";
-import { TrimmedMean } from "../lib/strategy/trimmed_mean.ts";
-import { Krum } from "../lib/strategy/krum.ts";
-import { Bulyan } from "../lib/strategy/bulyan.ts";
-import { NormClipping } from "../lib/strategy/norm_clipping.ts";
+import { combinePlanOf, combineRound, type RoundUpdate } from "../lib/strategy/combine_round.ts";
+import type { JobSpec } from "../lib/job/job_spec.ts";
 import { DpFedAvg } from "../lib/strategy/dp_fed_avg.ts";
-import { FedBuff } from "../lib/strategy/fed_buff.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 12);
 const LOCAL_STEPS = Number(Deno.args[1] ?? 8);
@@ -87,17 +82,13 @@ for (const [name, codec, errorFeedback] of codecs) {
   );
 }
 
-// One round's real (decoded fp32) deltas, captured by a strategy that records and averages.
-let captured: ClientUpdate[] = [];
-const recorder: Strategy = {
-  name: "recorder",
-  aggregate: (updates) => (captured = [...updates], new FedAvg().aggregate(updates)),
-};
+// One round's real (decoded fp32) deltas, as the combine step receives them.
+let captured: RoundUpdate[] = [];
 runFederatedSim(trainer, initial, {
   ...job,
   clients: TIMING_CLIENTS,
   rounds: 1,
-  strategy: recorder,
+  observe: (_, updates) => captured = [...updates],
 });
 const length = initial.length;
 
@@ -112,19 +103,21 @@ function medianMs(fn: () => void): number {
   return runs[runs.length >> 1]!;
 }
 
+/** The coordinator's combine step over the captured round for a job's rule. */
+function combineWith(robust?: JobSpec["robust"], dp?: SimDpOptions): () => void {
+  const spec = simCombineSpec({ model: hyper.model, robust, dp });
+  const plan = combinePlanOf(spec, 0, dp && new DpFedAvg({ ...dp, seed: 1 }));
+  return () => void combineRound(plan, captured);
+}
+
 const strategies: [string, () => void][] = [
-  ["fedavg", () => new FedAvg().aggregate(captured)],
-  ["median", () => new FedMedian().aggregate(captured)],
-  ["trimmed-mean 0.2", () => new TrimmedMean({ beta: 0.2 }).aggregate(captured)],
-  ["krum", () => new Krum({ f: TIMING_F }).aggregate(captured)],
-  ["multi-krum", () => new Krum({ f: TIMING_F, m: Infinity }).aggregate(captured)],
-  ["bulyan", () => new Bulyan({ f: TIMING_F }).aggregate(captured)],
-  ["clip+fedavg", () => new NormClipping(new FedAvg()).aggregate(captured)],
-  ["dp-fedavg", () => new DpFedAvg({ clip: 0.5, noiseMultiplier: 1, seed: 1 }).aggregate(captured)],
-  ["fedbuff", () => {
-    const buf = new FedBuff({ length, bufferSize: captured.length });
-    for (const u of captured) buf.submit(u, 0);
-  }],
+  ["fedavg", combineWith()],
+  ["median", combineWith({ strategy: "median" })],
+  ["trimmed-mean 0.2", combineWith({ strategy: "trimmed-mean", beta: 0.2 })],
+  ["krum", combineWith({ strategy: "krum", f: TIMING_F })],
+  ["multi-krum", combineWith({ strategy: "multi-krum", f: TIMING_F })],
+  ["bulyan", combineWith({ strategy: "bulyan", f: TIMING_F })],
+  ["dp-fedavg", combineWith(undefined, { clip: 0.5, noiseMultiplier: 1 })],
 ];
 
 console.log(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DEFAULT_ROUND_DEADLINE_MS } from "./job/round_policy.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
 import {
   type AddressesSetting,
@@ -138,7 +139,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     fraction: r.number({ flag: "fraction" }, undefined, Number.MIN_VALUE, 1),
     parts: r.int({ flag: "parts" }, undefined, 1, 1024),
     budget,
-    deadlineSeconds: int("deadline", 600, 1),
+    deadlineSeconds: int("deadline", DEFAULT_ROUND_DEADLINE_MS / 1000, 1),
     targetImprovement: r.number({ flag: "target-improvement" }, 10, 0, 100)!,
     seed: int("seed", 1337, 0, 2 ** 32 - 1),
     name: r.raw({ flag: "name" }).text,

@@ -24,15 +24,24 @@ import {
 } from "../../lib/compress/codec.ts";
 import { fp32Codec } from "../../lib/compress/fp32.ts";
 import { decodePayload } from "../../lib/compress/payload.ts";
-import { DEFAULT_PARTS, partitionSeed } from "../../lib/compress/partition.ts";
+import { DEFAULT_PARTS } from "../../lib/compress/partition.ts";
 import { codecFor } from "../../lib/strategy/select.ts";
-import { type CombinePlan, combineRound } from "../../lib/strategy/combine_round.ts";
+import {
+  type CombinePlan,
+  combinePlanOf,
+  combineRound,
+  type RoundUpdate,
+} from "../../lib/strategy/combine_round.ts";
+import type { JobSpec } from "../../lib/job/job_spec.ts";
+import { DEFAULT_QUORUM, DEFAULT_ROUND_DEADLINE_MS } from "../../lib/job/round_policy.ts";
+import { DEFAULT_CLUSTER_SIZE } from "../../lib/strategy/hierarchical.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
 import { type NodeKey, nodeKeyFromSecret } from "../../lib/crypto/keys.ts";
 import { trainLocal } from "../../lib/round/local_training.ts";
 import { Prng } from "../../lib/crypto/prng.ts";
 import { BudgetExceededError, RdpAccountant } from "../../lib/privacy/rdp_accountant.ts";
 import { DpFedAvg } from "../../lib/strategy/dp_fed_avg.ts";
-import { allFinite, type ClientUpdate, type Strategy } from "../../lib/strategy/strategy.ts";
+import { allFinite, type ClientUpdate } from "../../lib/strategy/strategy.ts";
 import { UNCHECKED_DOMAIN } from "../../lib/crypto/domain.ts";
 
 /**
@@ -77,11 +86,11 @@ export interface FederatedSimOptions {
   codec?: Codec | ((client: number, round: number) => Codec);
   /** Keep a residual per client for lossy codecs (default true). */
   errorFeedback?: boolean;
-  /** Aggregation strategy (default: the coordinator's streaming exact FedAvg). */
-  strategy?: Strategy;
+  /** A job's Byzantine-robust rule (default: the coordinator's streaming exact FedAvg). */
+  robust?: JobSpec["robust"];
   /** Byzantine clients by index. */
   byzantine?: Readonly<Record<number, ByzantineKind>>;
-  /** Aggregate with DP-FedAvg and an RDP accountant instead of `strategy`. */
+  /** Aggregate with DP-FedAvg and an RDP accountant (a job's `privacy`). */
   dp?: SimDpOptions;
   /**
    * Per-client delivery delay in versions: asynchronous delivery as the coordinator runs it (a
@@ -95,10 +104,15 @@ export interface FederatedSimOptions {
   /**
    * A partition-codec job as the coordinator runs it: client i sends from slot i under
    * `partitionSeed(jobSeed, round)`; a FedAvg mean is rebalanced per part
-   * (`rebalancePartitionMean`), and with `strategyFor` the rule runs per part over the
-   * clients that sent it (`aggregatePartitioned`). Replaces `codec`.
+   * (`rebalancePartitionMean`), and with `robust` the rule runs per part over the clients
+   * that sent it (`aggregatePartitioned`). Replaces `codec`.
    */
-  partition?: { jobSeed: number; parts?: number; strategyFor?: (n: number) => Strategy };
+  partition?: { jobSeed: number; parts?: number };
+  /**
+   * Sees each round's decoded updates before they are combined (for measurements); they are the
+   * combine's own objects (a stale delta is scaled in place), so copy what you keep.
+   */
+  observe?: (round: number, updates: readonly RoundUpdate[]) => void;
   /** Batch seed of client i's task (a job's `taskSeed(spec, i)`); default from `seed`. */
   taskSeed?: (client: number) => number;
   /** Validation loss of global weights, replacing the per-shard batches (a job's own). */
@@ -141,7 +155,7 @@ export interface SimTrainer {
  * Runs `rounds` rounds of federated training from `initial` weights.
  *
  * @throws {RangeError} on a non-positive count, a delay list of the wrong length, or no shard
- * @throws {TypeError} when both `dp` and `strategy` or `delays` are given
+ * @throws {TypeError} when both `dp` and `robust` or `delays` are given
  * @example
  * ```ts
  * import { createTrainer } from "../../kernel/train_step.ts";
@@ -267,32 +281,66 @@ function codecsOf(options: FederatedSimOptions): (client: number, round: number)
   return typeof fixed === "function" ? fixed : () => fixed;
 }
 
-/** The coordinator's combine plan (lib/strategy/combine_round.ts) for the options. */
+/**
+ * The coordinator's combine plan for the options: the job-spec fields they stand for, through
+ * {@link combinePlanOf} as the coordinator's round does (lib/coordinator/round_combine.ts), with
+ * the run's seeded DP-FedAvg as the private strategy (the coordinator's draws from a secret key).
+ */
 function planOf(
   options: FederatedSimOptions,
   accountant: RdpAccountant | undefined,
   dpSeed: number,
   length: number,
 ): (round: number) => CombinePlan {
-  const part = options.partition;
-  const strategy = options.dp
-    ? new DpFedAvg({
-      clip: options.dp.clip,
-      noiseMultiplier: options.dp.noiseMultiplier,
-      seed: dpSeed,
-      accountant,
-      length,
-    })
-    : options.strategy;
-  return (round) => ({
-    strategyFor: part?.strategyFor ?? (strategy && (() => strategy)),
-    partition: part && {
-      seed: partitionSeed(part.jobSeed, round),
-      parts: part.parts ?? DEFAULT_PARTS,
-      perPart: part.strategyFor !== undefined,
-      rebalance: part.strategyFor === undefined,
-    },
+  const dp = options.dp;
+  const spec = simCombineSpec({ ...options, model: options.hyper.model });
+  const strategy = dp && new DpFedAvg({
+    clip: dp.clip,
+    noiseMultiplier: dp.noiseMultiplier,
+    seed: dpSeed,
+    accountant,
+    length,
   });
+  return (round) => combinePlanOf(spec, round, strategy);
+}
+
+/** The job-spec fields {@link combinePlanOf} reads. */
+export type CombineSpec = Parameters<typeof combinePlanOf>[0];
+
+/**
+ * The job-spec fields of a simulated (or benchmarked) round: FedAvg with the default quorum,
+ * deadline and cluster size (which combining does not read) and no layer rules, plus the
+ * robust rule, DP policy, partition codec and asynchronous delivery asked for.
+ */
+export function simCombineSpec(o: {
+  model: ModelConfig;
+  robust?: JobSpec["robust"];
+  dp?: SimDpOptions;
+  partition?: { jobSeed: number; parts?: number };
+  delays?: readonly number[];
+}): CombineSpec {
+  const aggregation = {
+    strategy: "fedavg" as const,
+    quorum: DEFAULT_QUORUM,
+    deadlineMs: DEFAULT_ROUND_DEADLINE_MS,
+    clusterSize: DEFAULT_CLUSTER_SIZE,
+  };
+  const privacy = o.dp && {
+    clip: o.dp.clip,
+    noiseMultiplier: o.dp.noiseMultiplier,
+    delta: o.dp.delta ?? 1e-5,
+    maxEpsilon: o.dp.maxEpsilon ?? Infinity,
+  };
+  const maxStaleness = Math.max(0, ...(o.delays ?? []));
+  return {
+    seed: o.partition?.jobSeed ?? 0,
+    model: o.model,
+    aggregation,
+    ...(o.robust ? { robust: o.robust } : {}),
+    ...(privacy ? { privacy } : {}),
+    ...(o.partition ? { compression: { codec: "partition", parts: o.partition.parts } } : {}),
+    ...(o.delays ? { asynchronous: { maxStaleness } } : {}),
+  };
 }
 
 type Sent = { update: ClientUpdate; base: number; client: number };
@@ -346,11 +394,10 @@ function combineSent(
   version: number,
   sent: readonly Sent[],
 ): { delta: Float32Array; rejected: number } | BudgetExceededError {
+  const updates = sent.map((u) => ({ ...u.update, slot: u.client, staleness: version - u.base }));
+  sim.options.observe?.(round, updates);
   try {
-    const out = combineRound(
-      sim.plan(round),
-      sent.map((u) => ({ ...u.update, slot: u.client, staleness: version - u.base })),
-    );
+    const out = combineRound(sim.plan(round), updates);
     return { delta: out.delta, rejected: out.rejected.length };
   } catch (e) {
     if (e instanceof BudgetExceededError) return e;
@@ -391,8 +438,8 @@ function checkOptions(o: FederatedSimOptions): void {
   if (o.partition && (o.codec || o.delays)) {
     throw new TypeError("Cannot simulate: partition sets the codec and runs synchronously");
   }
-  if (o.dp && (o.strategy || o.delays)) {
-    throw new TypeError("Cannot simulate: dp replaces the strategy and runs synchronously");
+  if (o.dp && (o.robust || o.delays)) {
+    throw new TypeError("Cannot simulate: dp replaces the robust rule and runs synchronously");
   }
 }
 

@@ -8,7 +8,7 @@
  * (50% slash, escalating to 100% on a third offence).
  */
 import type { Hex } from "viem";
-import { SlashReason } from "../chain/contracts.ts";
+import { ChallengeStatus, SlashReason } from "../chain/contracts.ts";
 import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
@@ -46,7 +46,10 @@ export interface ChallengeRecord {
 }
 
 const challengeKey = (jobId: string, id: string): Deno.KvKey => ["challenge", jobId, id];
-/** Share of stake a wrong revealed chunk costs (fake gradients, design doc "Slashing Malicious Nodes"). */
+/**
+ * Share of stake a wrong revealed chunk costs (fake gradients, design doc, "Slashing Malicious
+ * Nodes").
+ */
 export const FAKE_GRADIENT_BPS = 5_000n;
 
 /** Whether `node` is challenged this round: keccak(blockhash, job, round, node) below the rate. */
@@ -101,36 +104,48 @@ async function challengeNode(
     nodePubkey: node,
     steps: u.steps,
   };
+  const issue = (kind: ChallengeRecord["kind"], send: () => Promise<{ challengeId: bigint }>) =>
+    issueRecorded(ctx, job, node, kind, send);
   const out: ChallengeRecord[] = [];
-  const issue = async (
-    kind: ChallengeRecord["kind"],
-    send: () => Promise<{ challengeId: bigint }>,
-  ) => {
-    const { challengeId } = await send();
-    const rec: ChallengeRecord = {
-      id: challengeId.toString(),
-      jobId: job.jobId,
-      round: job.round,
-      nodePubkey: node,
-      kind,
-      status: "open",
-    };
-    await ctx.kv.set(challengeKey(job.jobId, rec.id), rec);
-    out.push(rec);
-  };
   if (o.chosen) {
-    await issue("challenge", () => issueChallenge(client, target));
-    await issue("step", () => issueStepChallenge(client, target));
+    out.push(await issue("challenge", () => issueChallenge(client, target)));
+    out.push(await issue("step", () => issueStepChallenge(client, target)));
   }
   if (o.sampleRate > 0) {
-    const sampleBps = Math.min(500, Math.max(100, Math.round(o.sampleRate * BPS)));
-    const chunks = chunkCount(u.bytes);
-    await issue(
-      "sample",
-      () => requestGradientSample(client, { ...target, chunkCount: chunks, sampleBps }),
-    );
+    const sample = {
+      ...target,
+      chunkCount: chunkCount(u.bytes),
+      sampleBps: sampleBps(o.sampleRate),
+    };
+    out.push(await issue("sample", () => requestGradientSample(client, sample)));
   }
   return out;
+}
+
+/** The gradient sample's share of chunks: the policy's rate within the design's 1-5%. */
+function sampleBps(rate: number): number {
+  return Math.min(500, Math.max(100, Math.round(rate * BPS)));
+}
+
+/** Sends one challenge and records it as open, so later aggregate calls see it through. */
+async function issueRecorded(
+  ctx: Context,
+  job: JobRecord,
+  node: Hex,
+  kind: ChallengeRecord["kind"],
+  send: () => Promise<{ challengeId: bigint }>,
+): Promise<ChallengeRecord> {
+  const { challengeId } = await send();
+  const rec: ChallengeRecord = {
+    id: challengeId.toString(),
+    jobId: job.jobId,
+    round: job.round,
+    nodePubkey: node,
+    kind,
+    status: "open",
+  };
+  await ctx.kv.set(challengeKey(job.jobId, rec.id), rec);
+  return rec;
 }
 
 /** Claims timeouts and checks answered challenges of a job; returns what changed. */
@@ -139,27 +154,14 @@ export async function checkChallenges(
   job: JobRecord,
   spec: JobSpec,
 ): Promise<ChallengeRecord[]> {
-  const { client, addresses } = ctx.chain;
   const open = (await listValues<ChallengeRecord>(ctx.kv, ["challenge", job.jobId])).filter((c) =>
     c.status === "open"
   );
   if (open.length === 0) return [];
-  const now = (await client.getBlock()).timestamp;
+  const now = (await ctx.chain.client.getBlock()).timestamp;
   const changed: ChallengeRecord[] = [];
   for (const rec of open) {
-    const id = BigInt(rec.id);
-    const c = await getChallenge(client, { addresses, challengeId: id });
-    let status: ChallengeRecord["status"] = "open";
-    if (c.status === 1 && now > c.deadline) {
-      await once(() => timeoutChallenge(client, { addresses, challengeId: id }), [
-        "Verification__ChallengeClosed",
-      ]);
-      status = "timed-out";
-    } else if (c.status === 3) {
-      status = "timed-out";
-    } else if (c.status === 2) {
-      status = await verifyAnswer(ctx, job, spec, rec);
-    }
+    const status = await nextStatus(ctx, job, spec, rec, now);
     if (status !== "open") {
       const next = { ...rec, status };
       await ctx.kv.set(challengeKey(job.jobId, rec.id), next);
@@ -167,6 +169,31 @@ export async function checkChallenges(
     }
   }
   return changed;
+}
+
+/**
+ * What an open challenge becomes from its status on chain: an unanswered one past its deadline
+ * is timed out (the coordinator claims it), an answered one is verified.
+ */
+async function nextStatus(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  rec: ChallengeRecord,
+  now: bigint,
+): Promise<ChallengeRecord["status"]> {
+  const { client, addresses } = ctx.chain;
+  const challengeId = BigInt(rec.id);
+  const c = await getChallenge(client, { addresses, challengeId });
+  if (c.status === ChallengeStatus.Open && now > c.deadline) {
+    await once(() => timeoutChallenge(client, { addresses, challengeId }), [
+      "Verification__ChallengeClosed",
+    ]);
+    return "timed-out";
+  }
+  if (c.status === ChallengeStatus.Failed) return "timed-out";
+  if (c.status === ChallengeStatus.Answered) return await verifyAnswer(ctx, job, spec, rec);
+  return "open";
 }
 
 /** The validator: recompute the node's round and compare what it revealed. */

@@ -148,6 +148,9 @@ export async function clusteredDelta(
 
 type ClusterMean = { delta: Float32Array; totalSamples: number; bytes: number };
 
+/** Share of submitted cluster aggregates the coordinator recomputes when the spec sets none. */
+export const DEFAULT_CLUSTER_AUDIT = 0.25;
+
 /**
  * One cluster's mean: its aggregator's (audited by a keccak draw: a wrong one is penalised
  * and replaced), or the coordinator's own once the aggregator missed the deadline or lied.
@@ -160,42 +163,68 @@ async function clusterMeanOf(
   rec: ClusterRecord,
   length: number,
 ): Promise<ClusterMean | undefined> {
-  const honestMean = async () => ({
-    ...await clusterMean(rec.members, (cid) => ctx.store.get(cid), length),
-    bytes: 0,
-  });
   let mean: ClusterMean | undefined;
   let status = rec.status;
   if (rec.status === "submitted" || rec.status === "audited") {
-    const agg = await ctx.store.get(rec.aggregateCid!);
-    mean = {
-      delta: decodeCheckpoint(agg).weights,
-      totalSamples: rec.totalSamples!,
-      bytes: agg.length,
-    };
-    const rate = spec.aggregation.clusterAudit ?? 0.25;
-    if (rec.status === "submitted" && audited(job, rec.cluster, rate)) {
-      const honest = await honestMean();
-      const same = honest.totalSamples === mean.totalSamples &&
-        digestHex(f32Bytes(honest.delta)) === digestHex(f32Bytes(mean.delta));
-      status = same ? "audited" : "rejected";
-      if (!same) {
-        await penaliseAggregator(ctx, job, rec);
-        mean = { ...honest, bytes: mean.bytes };
-      }
-    }
+    ({ mean, status } = await submittedMean(ctx, job, spec, rec, length));
   } else if (rec.status === "open" && ctx.now() >= rec.deadline) {
-    mean = await honestMean();
+    mean = await coordinatorMean(ctx, rec, length);
     status = "fallback";
   } else if (rec.status === "rejected" || rec.status === "fallback") {
-    mean = await honestMean();
+    mean = await coordinatorMean(ctx, rec, length);
   }
-  if (status !== rec.status) {
-    const key = clusterKey(job.jobId, job.round, rec.cluster);
-    await setLarge(ctx.kv.atomic().check(await getLarge(ctx.kv, key)), key, { ...rec, status })
-      .commit();
-  }
+  if (status !== rec.status) await setClusterStatus(ctx, job, rec, status);
   return mean;
+}
+
+/** The cluster's mean computed by the coordinator from its members' updates. */
+async function coordinatorMean(
+  ctx: Context,
+  rec: ClusterRecord,
+  length: number,
+): Promise<ClusterMean> {
+  return { ...await clusterMean(rec.members, (cid) => ctx.store.get(cid), length), bytes: 0 };
+}
+
+/**
+ * The aggregator's submitted mean; a freshly submitted one drawn for audit is recomputed and,
+ * when it differs, penalised and replaced by the coordinator's (status "rejected").
+ */
+async function submittedMean(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  rec: ClusterRecord,
+  length: number,
+): Promise<{ mean: ClusterMean; status: ClusterRecord["status"] }> {
+  const agg = await ctx.store.get(rec.aggregateCid!);
+  const mean = {
+    delta: decodeCheckpoint(agg).weights,
+    totalSamples: rec.totalSamples!,
+    bytes: agg.length,
+  };
+  const rate = spec.aggregation.clusterAudit ?? DEFAULT_CLUSTER_AUDIT;
+  if (rec.status !== "submitted" || !audited(job, rec.cluster, rate)) {
+    return { mean, status: rec.status };
+  }
+  const honest = await coordinatorMean(ctx, rec, length);
+  const same = honest.totalSamples === mean.totalSamples &&
+    digestHex(f32Bytes(honest.delta)) === digestHex(f32Bytes(mean.delta));
+  if (same) return { mean, status: "audited" };
+  await penaliseAggregator(ctx, job, rec);
+  return { mean: { ...honest, bytes: mean.bytes }, status: "rejected" };
+}
+
+/** Records a cluster's new status (checked against a concurrent write). */
+async function setClusterStatus(
+  ctx: Context,
+  job: JobRecord,
+  rec: ClusterRecord,
+  status: ClusterRecord["status"],
+): Promise<void> {
+  const key = clusterKey(job.jobId, job.round, rec.cluster);
+  await setLarge(ctx.kv.atomic().check(await getLarge(ctx.kv, key)), key, { ...rec, status })
+    .commit();
 }
 
 /** A fake cluster aggregate is a fake gradient. */

@@ -1,12 +1,13 @@
 /**
- * Validator committees, the coordinator's half (design doc, "Validator Committees": 10-20 validators drawn at random
- * weighted by reputation; spot checks of 10% of rounds). When a spot-checked round of a job whose
- * policy asks for committees closes, the coordinator draws the round's committee on chain from the
- * job's assigned nodes (the chain keeps the compute-eligible ones) and records the round's
- * committed nodes as targets. Members fetch validation tasks from GET /assign, one target at a
- * time (every target outside their own task group they have not attested), recompute and attest
- * on chain. Later aggregate calls settle each target: the contract decides by strict majority of
- * the committee and slashes a faked target 50%; the coordinator only triggers it.
+ * Validator committees, the coordinator's half (design doc, "Validator Committees": 10-20
+ * validators drawn at random weighted by reputation; spot checks of 10% of rounds). When a
+ * spot-checked round of a job whose policy asks for committees closes, the coordinator draws the
+ * round's committee on chain from the job's assigned nodes (the chain keeps the compute-eligible
+ * ones) and records the round's committed nodes as targets. Members fetch validation tasks from
+ * GET /assign, one target at a time (every target outside their own task group they have not
+ * attested), recompute and attest on chain. Later aggregate calls settle each target: the
+ * contract decides by strict majority of the committee and slashes a faked target 50%; the
+ * coordinator only triggers it.
  */
 import type { Hex } from "viem";
 import { getAttestation } from "../chain/get_attestation.ts";

@@ -120,8 +120,7 @@ export function evaluateStrata(
   hyper: Pick<Hyper, "B" | "T"> & Partial<Hyper>,
   options: { evalLoss: (w: Float32Array, b: Batch, h: Hyper) => number; budget?: number },
 ): Evaluation {
-  const { B, T } = hyper;
-  const step = B * T;
+  const step = hyper.B * hyper.T;
   const counts = strata.map((s) => Math.max(0, Math.floor((s.length - 1) / step)));
   const available = counts.reduce((a, n) => a + n, 0);
   const budget = options.budget ?? VAL_BATCH_BUDGET;
@@ -136,17 +135,10 @@ export function evaluateStrata(
       batches++;
       return shortShardLoss(weights, s, i, full, options.evalLoss);
     }
-    const losses = spreadIndices(n, perShard).map((b) =>
-      options.evalLoss(weights, evalBatches(s.subarray(b * step), B, T, 1)[0]!, full)
-    );
-    batches += losses.length;
-    const k = losses.length;
-    const mean = losses.reduce((a, x) => a + x, 0) / k;
-    if (k < n) {
-      const v = losses.reduce((a, x) => a + (x - mean) ** 2, 0) / (k - 1);
-      variance += (1 - k / n) * v / k;
-    }
-    return mean;
+    const stratum = stratumLoss(weights, s, { n, perShard }, full, options.evalLoss);
+    batches += stratum.batches;
+    variance += stratum.variance;
+    return stratum.mean;
   });
   const S = strata.length;
   return {
@@ -156,6 +148,28 @@ export function evaluateStrata(
     batches,
     available,
   };
+}
+
+/**
+ * One stratum's mean loss over `perShard` of its `n` batches spread evenly, and that mean's
+ * sampling variance with the finite-population correction (0 when every batch ran).
+ */
+function stratumLoss(
+  weights: Float32Array,
+  bytes: Uint8Array,
+  o: { n: number; perShard: number },
+  hyper: Hyper,
+  evalLoss: (w: Float32Array, b: Batch, h: Hyper) => number,
+): { mean: number; batches: number; variance: number } {
+  const { B, T } = hyper;
+  const losses = spreadIndices(o.n, o.perShard).map((b) =>
+    evalLoss(weights, evalBatches(bytes.subarray(b * B * T), B, T, 1)[0]!, hyper)
+  );
+  const k = losses.length;
+  const mean = losses.reduce((a, x) => a + x, 0) / k;
+  if (k >= o.n) return { mean, batches: k, variance: 0 };
+  const v = losses.reduce((a, x) => a + (x - mean) ** 2, 0) / (k - 1);
+  return { mean, batches: k, variance: (1 - k / o.n) * v / k };
 }
 
 /** A shard shorter than one batch is evaluated whole, as one batch of fewer rows. */

@@ -27,6 +27,13 @@ import { concatBytes } from "../crypto/digest.ts";
 import { encodeJobSpec, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { Store } from "../store/store.ts";
 import { checkPrivacyBudget } from "./privacy_plan.ts";
+import { DEFAULT_QUORUM, DEFAULT_ROUND_DEADLINE_MS } from "./round_policy.ts";
+import { DEFAULT_ADAMW } from "../../kernel/optimizer.ts";
+import { DEFAULT_CLUSTER_SIZE } from "../strategy/hierarchical.ts";
+import { DILOCO_OUTER_LR, DILOCO_OUTER_MOMENTUM } from "../strategy/outer_optimizer.ts";
+
+/** The job's seed when the owner gives none. */
+const DEFAULT_SEED = 1337;
 
 export interface PrepareJobOptions {
   model: ModelConfig;
@@ -57,7 +64,7 @@ export interface PrepareJobOptions {
   strategy?: JobSpec["aggregation"]["strategy"];
   /**
    * The server optimizer's fields (outerLr, outerMomentum, outerNesterov, outerBeta1/2,
-   * outerTau); diloco defaults to its published outerLr 0.7 and outerMomentum 0.9.
+   * outerTau); diloco defaults to its published outer lr and momentum (outer_optimizer.ts).
    */
   outer?: Pick<
     JobSpec["aggregation"],
@@ -93,6 +100,14 @@ export interface PrepareJobOptions {
   valBytesPerShard?: number;
 }
 
+/** What {@link uploadJobFiles} stored: the CIDs the spec points to. */
+interface JobFiles {
+  initialWeights: string;
+  shards: { name: string; cid: string }[];
+  validation: string;
+  validationShards: number[];
+}
+
 /**
  * Uploads weights, shards and validation bytes, then the spec; returns both.
  *
@@ -103,6 +118,17 @@ export async function prepareJob(
   store: Store,
   o: PrepareJobOptions,
 ): Promise<{ spec: JobSpec; specCid: string }> {
+  checkOptions(o);
+  const spec = jobSpecOf(o, await uploadJobFiles(store, o));
+  // Refuse a bad spec here, before the owner escrows money for a job no coordinator accepts.
+  const bytes = encodeJobSpec(spec);
+  parseJobSpec(bytes);
+  const specCid = (await store.put(bytes)).toString();
+  return { spec, specCid };
+}
+
+/** Refuses what the owner must fix before anything is uploaded or escrowed. */
+function checkOptions(o: PrepareJobOptions): void {
   if (o.privacy) {
     if (o.nodes === undefined) throw new TypeError("Cannot prepare job: privacy needs `nodes`");
     // Before anything is uploaded or escrowed: an over-budget job is the owner's to fix now.
@@ -111,10 +137,13 @@ export async function prepareJob(
   if (o.secureAggregation && o.nodes !== undefined && o.nodes < 2) {
     throw new TypeError("Cannot prepare job: secure aggregation needs at least 2 nodes");
   }
-  const seed = o.seed ?? 1337;
-  const weights = initWeights(loadKernel(), paramLayout(o.model), seed);
-  const initialWeights = (await store.put(encodeCheckpoint(o.model, weights, { round: "init" })))
-    .toString();
+}
+
+/** Puts the initial weights, every training shard and the held-out validation bytes. */
+async function uploadJobFiles(store: Store, o: PrepareJobOptions): Promise<JobFiles> {
+  const weights = initWeights(loadKernel(), paramLayout(o.model), o.seed ?? DEFAULT_SEED);
+  const checkpoint = encodeCheckpoint(o.model, weights, { round: "init" });
+  const initialWeights = (await store.put(checkpoint)).toString();
   const shards = [];
   for (const s of o.shards) {
     shards.push({ name: s.name, cid: (await store.put(s.train)).toString() });
@@ -122,38 +151,22 @@ export async function prepareJob(
   const per = o.valBytesPerShard ?? 8192;
   const held = o.shards.map((s) => s.val.subarray(0, per));
   const validation = (await store.put(concatBytes(...held))).toString();
-  const spec: JobSpec = {
+  return { initialWeights, shards, validation, validationShards: held.map((v) => v.length) };
+}
+
+/** The job spec of the options over the uploaded files. */
+function jobSpecOf(o: PrepareJobOptions, files: JobFiles): JobSpec {
+  return {
     version: 1,
     model: o.model,
     batch: { B: o.B, T: o.T, accumSteps: 1 },
-    optimizer: {
-      ...(o.optimizer === "sgd" ? { kind: "sgd" as const } : {}),
-      lr: o.lr ?? (o.optimizer === "sgd" ? 0.3 : 3e-3),
-      minLrRatio: o.minLrRatio ?? (o.optimizer === "sgd" ? 0.1 : 1),
-      ...(o.schedule ? { schedule: o.schedule } : {}),
-      ...(o.warmupSteps !== undefined ? { warmupSteps: o.warmupSteps } : {}),
-      weightDecay: o.optimizer === "sgd" ? 0 : 0.01,
-      gradClip: 1,
-    },
+    optimizer: optimizerOf(o),
     rounds: o.rounds,
     localSteps: o.localSteps,
     proofEvery: o.proofEvery ?? Math.max(1, Math.floor(o.localSteps / 4)),
-    seed,
-    initialWeights,
-    shards,
-    validation,
-    validationShards: held.map((v) => v.length),
-    aggregation: {
-      strategy: o.strategy ?? "fedavg",
-      quorum: o.quorum ?? 0.8,
-      deadlineMs: o.deadlineMs ?? 10 * 60_000,
-      clusterSize: o.clusterSize ?? 16,
-      ...(o.hierarchical ? { hierarchical: true } : {}),
-      ...(o.clusterAudit !== undefined ? { clusterAudit: o.clusterAudit } : {}),
-      ...(o.layers ? { layers: o.layers } : {}),
-      ...(o.strategy === "diloco" ? { outerLr: 0.7, outerMomentum: 0.9 } : {}),
-      ...o.outer,
-    },
+    seed: o.seed ?? DEFAULT_SEED,
+    ...files,
+    aggregation: aggregationOf(o),
     ...(o.compression ? { compression: o.compression } : {}),
     ...(o.robust ? { robust: o.robust } : {}),
     ...(o.privacy ? { privacy: o.privacy } : {}),
@@ -161,9 +174,34 @@ export async function prepareJob(
     ...(o.asynchronous ? { asynchronous: o.asynchronous } : {}),
     ...(o.secureAggregation ? { secureAggregation: o.secureAggregation } : {}),
   };
-  // Refuse a bad spec here, before the owner escrows money for a job no coordinator accepts.
-  const bytes = encodeJobSpec(spec);
-  parseJobSpec(bytes);
-  const specCid = (await store.put(bytes)).toString();
-  return { spec, specCid };
+}
+
+/** The nodes' local optimizer: AdamW (kernel defaults) or SGD-momentum without decay. */
+function optimizerOf(o: PrepareJobOptions): JobSpec["optimizer"] {
+  const sgd = o.optimizer === "sgd";
+  return {
+    ...(sgd ? { kind: "sgd" as const } : {}),
+    lr: o.lr ?? (sgd ? 0.3 : 3e-3),
+    minLrRatio: o.minLrRatio ?? (sgd ? 0.1 : 1),
+    ...(o.schedule ? { schedule: o.schedule } : {}),
+    ...(o.warmupSteps !== undefined ? { warmupSteps: o.warmupSteps } : {}),
+    weightDecay: sgd ? 0 : DEFAULT_ADAMW.weightDecay,
+    gradClip: 1,
+  };
+}
+
+/** How rounds close and combine: quorum, deadline, clusters, layers, the server optimizer. */
+function aggregationOf(o: PrepareJobOptions): JobSpec["aggregation"] {
+  const diloco = { outerLr: DILOCO_OUTER_LR, outerMomentum: DILOCO_OUTER_MOMENTUM };
+  return {
+    strategy: o.strategy ?? "fedavg",
+    quorum: o.quorum ?? DEFAULT_QUORUM,
+    deadlineMs: o.deadlineMs ?? DEFAULT_ROUND_DEADLINE_MS,
+    clusterSize: o.clusterSize ?? DEFAULT_CLUSTER_SIZE,
+    ...(o.hierarchical ? { hierarchical: true } : {}),
+    ...(o.clusterAudit !== undefined ? { clusterAudit: o.clusterAudit } : {}),
+    ...(o.layers ? { layers: o.layers } : {}),
+    ...(o.strategy === "diloco" ? diloco : {}),
+    ...o.outer,
+  };
 }

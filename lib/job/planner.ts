@@ -1,6 +1,7 @@
 /**
  * Model-size planner: memory and per-round traffic of a data-parallel job on one laptop, and
- * whether a node can take it (design doc, "Splitting Model Across 1000 Laptops", "Maximum Model Size for Distributed Laptops", "Bandwidth Requirements for Nodes").
+ * whether a node can take it (design doc, "Splitting Model Across 1000 Laptops", "Maximum
+ * Model Size for Distributed Laptops", "Bandwidth Requirements for Nodes").
  *
  * Units: bytes, and decimal GB (1 GB = 1e9 bytes) as in the design doc: 1B params in fp32 =
  * 4 GB of weights, and a round moves ~8 GB (download weights + upload an update of the same
@@ -194,7 +195,10 @@ export function planModel(spec: ModelSpec, options: PlanOptions = {}): Plan {
   };
 }
 
-/** Bytes a node moves per 30-day month at `roundsPerDay` (the table of design doc, "Bandwidth Requirements for Nodes"). */
+/**
+ * Bytes a node moves per 30-day month at `roundsPerDay` (the table of design doc, "Bandwidth
+ * Requirements for Nodes").
+ */
 export function monthlyTraffic(plan: Plan, roundsPerDay: number): number {
   return plan.traffic.perRound * roundsPerDay * 30;
 }
@@ -254,7 +258,8 @@ export interface TrainerChoice {
  * import { chooseTrainer } from "./planner.ts";
  * import { defaultHyper } from "../round/local_training.ts";
  * const gpt2 = { kind: "gpt" as const, maxT: 64, layers: 12, heads: 12, width: 768 };
- * console.assert(chooseTrainer(defaultHyper(gpt2, { B: 1 }), { budget: 2 ** 30 }).kind === "offload");
+ * const hyper = defaultHyper(gpt2, { B: 1 });
+ * console.assert(chooseTrainer(hyper, { budget: 2 ** 30 }).kind === "offload");
  * ```
  */
 export function chooseTrainer(

@@ -1,7 +1,8 @@
 /**
  * When may a federated round close? Pure functions of (assigned nodes, updates received,
- * clock), so the aggregator, the `closeRound` handler and tests agree (design doc, "Synchronizing Gradient Updates from All Nodes",
- * "Partial Updates": wait for 80% of participants; section 10: nodes drop out).
+ * clock), so the coordinator's round close (lib/coordinator/closing.ts) and tests agree
+ * (design doc, "Synchronizing Gradient Updates from All Nodes", "Technique: Partial Updates":
+ * wait for 80% of participants; "Handling Nodes Dropping Offline Mid-Training").
  *
  * Rules, first match wins:
  * 1. every assigned node reported -> close, `complete`;
@@ -26,8 +27,15 @@
 
 /** Basis points in one (10000 bps = 100%). */
 export const BPS = 10_000;
-/** Default quorum: 80% of assigned nodes (design doc, "Synchronizing Gradient Updates from All Nodes"). */
+/**
+ * Default quorum: 80% of assigned nodes (design doc, "Synchronizing Gradient Updates from All
+ * Nodes").
+ */
 export const DEFAULT_QUORUM_BPS = 8_000;
+/** {@link DEFAULT_QUORUM_BPS} as the fraction a job spec's `aggregation.quorum` holds. */
+export const DEFAULT_QUORUM = DEFAULT_QUORUM_BPS / BPS;
+/** Default round deadline of a job spec (`aggregation.deadlineMs`): 10 minutes. */
+export const DEFAULT_ROUND_DEADLINE_MS = 10 * 60_000;
 
 /** Inputs of a close decision. */
 export interface RoundState {

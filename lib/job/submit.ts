@@ -29,6 +29,7 @@ import { Gateway } from "../worker/gateway.ts";
 import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
+import { checkPrivacyBudget } from "./privacy_plan.ts";
 
 /** What to submit, and where. */
 export interface SubmitJobParameters {
@@ -39,7 +40,10 @@ export interface SubmitJobParameters {
   prepare: PrepareJobOptions;
   /** Wei escrowed. */
   budget: bigint;
-  /** Workers wanted (submitTrain's nodesWanted). */
+  /**
+   * Workers wanted (submitTrain's nodesWanted); the job is prepared, and its privacy budget
+   * checked, for this many (it replaces `prepare.nodes`).
+   */
   nodes: number;
   /** ModelRegistry name (default artha-<job id prefix>). */
   name?: string;
@@ -101,27 +105,65 @@ async function waitForNodes(
   }
 }
 
-/** Submits, pays for, uploads, registers and starts a job; see the module doc. */
+/**
+ * Submits, pays for, uploads, registers and starts a job; see the module doc.
+ *
+ * @throws {PrivacyBudgetError} before anything is sent, when `nodes` copies per round would
+ * overspend the job's privacy budget
+ */
 export async function submitJob(
   client: ArthaClient,
   params: SubmitJobParameters,
 ): Promise<SubmittedJob> {
   const log = params.log ?? (() => {});
-  const { addresses } = params.deployment;
-  const chainId = client.chain.id;
+  const prepare = planFor(params);
+  const info = await preflight(client, params);
+  const local = new RecordingStore(new MemoryBlockstore());
+  const { spec, specCid } = await prepareJob(params.store ?? local, prepare);
+  const coordinator = new CoordinatorClient(httpCoordinator(params.coordinator), { retries: 3 });
+  await waitForNodes(coordinator, params.nodes, params.waitNodesMs ?? 600_000, log);
+  const jobId = await escrow(client, params, spec);
+  log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
+  try {
+    if (!params.store) await upload(client, coordinator, params.deployment.addresses, local.files);
+    const rounds = `${spec.rounds} round${spec.rounds === 1 ? "" : "s"}`;
+    log(`spec ${formatArthaUri(specCid)}: ${spec.shards.length} shards, ${rounds}`);
+    const publisher = info.coordinator as Address;
+    return await startJob(client, coordinator, { params, jobId, spec, specCid, publisher });
+  } catch (e) {
+    // The budget is escrowed: name the job, so its owner can follow it up or cancel it.
+    throw new Error(`job ${jobId} is escrowed but not started: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * The job's preparation with the nodes the owner escrows for, refused when their copies per
+ * round overspend the privacy budget: checked before any request, so no money moves.
+ */
+function planFor(params: SubmitJobParameters): PrepareJobOptions {
+  const prepare = { ...params.prepare, nodes: params.nodes };
+  checkPrivacyBudget(prepare, params.nodes);
+  return prepare;
+}
+
+/** The coordinator runs on the owner's chain and deployment, and the owner can pay. */
+async function preflight(client: ArthaClient, params: SubmitJobParameters) {
   const info = await checkCoordinator(params.coordinator, {
-    chainId,
+    chainId: client.chain.id,
     chainIdName: params.chainIdName,
     deployment: params.deployment,
   });
-  const owner = client.account.address;
-  await checkFunds(client, { address: owner, need: params.budget, action: "submit the job" });
-  const local = new RecordingStore(new MemoryBlockstore());
-  const { spec, specCid } = await prepareJob(params.store ?? local, params.prepare);
-  const coordinator = new CoordinatorClient(httpCoordinator(params.coordinator), { retries: 3 });
-  await waitForNodes(coordinator, params.nodes, params.waitNodesMs ?? 600_000, log);
+  const address = client.account.address;
+  await checkFunds(client, { address, need: params.budget, action: "submit the job" });
+  return info;
+}
+
+/** Escrows the budget with AIJobManager.submitTrain for `params.nodes` workers. */
+async function escrow(client: ArthaClient, params: SubmitJobParameters, spec: JobSpec) {
   const { jobId } = await submitTrain(client, {
-    addresses,
+    addresses: params.deployment.addresses,
     budget: params.budget,
     terms: {
       modelCid: spec.initialWeights,
@@ -135,35 +177,34 @@ export async function submitJob(
       ...workTerms(spec),
     },
   });
-  log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${owner}`);
-  try {
-    if (!params.store) await upload(client, coordinator, addresses, local.files);
-    const rounds = `${spec.rounds} round${spec.rounds === 1 ? "" : "s"}`;
-    log(`spec ${formatArthaUri(specCid)}: ${spec.shards.length} shards, ${rounds}`);
-    const modelId = await registerModel(client, {
-      addresses,
-      name: params.name ?? `artha-${jobId.slice(2, 10)}`,
-      jobId,
-      publisher: info.coordinator as Address,
-    });
-    const started = await coordinator.postJson<{ assigned: string[]; initialValLoss: number }>(
-      "/assign",
-      { jobId, specCid, modelId },
-    );
-    return {
-      jobId,
-      specCid,
-      spec,
-      modelId,
-      assigned: started.assigned.length,
-      initialValLoss: started.initialValLoss,
-    };
-  } catch (e) {
-    // The budget is escrowed: name the job, so its owner can follow it up or cancel it.
-    throw new Error(`job ${jobId} is escrowed but not started: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  return jobId;
+}
+
+/** Registers the job's model (the coordinator publishes it) and asks the coordinator to assign. */
+async function startJob(
+  client: ArthaClient,
+  coordinator: CoordinatorClient,
+  o: {
+    params: SubmitJobParameters;
+    jobId: Hex;
+    spec: JobSpec;
+    specCid: string;
+    publisher: Address;
+  },
+): Promise<SubmittedJob> {
+  const { jobId, spec, specCid } = o;
+  const modelId = await registerModel(client, {
+    addresses: o.params.deployment.addresses,
+    name: o.params.name ?? `artha-${jobId.slice(2, 10)}`,
+    jobId,
+    publisher: o.publisher,
+  });
+  const started = await coordinator.postJson<{ assigned: string[]; initialValLoss: number }>(
+    "/assign",
+    { jobId, specCid, modelId },
+  );
+  const { initialValLoss } = started;
+  return { jobId, specCid, spec, modelId, assigned: started.assigned.length, initialValLoss };
 }
 
 /** Uploads the job's files through the gateway, signed by the owner; checks every CID. */

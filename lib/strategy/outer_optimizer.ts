@@ -24,6 +24,11 @@
  * @module
  */
 
+/** DiLoCo's published outer learning rate (Douillard et al. 2023). */
+export const DILOCO_OUTER_LR = 0.7;
+/** DiLoCo's published outer momentum (Douillard et al. 2023). */
+export const DILOCO_OUTER_MOMENTUM = 0.9;
+
 /** Options of {@link OuterOptimizer}. */
 export interface OuterOptimizerOptions {
   /** Outer learning rate (default 0.7, DiLoCo). */
@@ -46,8 +51,8 @@ export class OuterOptimizer {
     if (!Number.isInteger(numParams) || numParams <= 0) {
       throw new RangeError(`Cannot create optimizer: numParams ${numParams} is not positive`);
     }
-    this.lr = options.lr ?? 0.7;
-    this.momentum = options.momentum ?? 0.9;
+    this.lr = options.lr ?? DILOCO_OUTER_LR;
+    this.momentum = options.momentum ?? DILOCO_OUTER_MOMENTUM;
     this.nesterov = options.nesterov ?? true;
     if (!(this.lr > 0) || !Number.isFinite(this.lr)) {
       throw new RangeError(`Cannot create optimizer: lr ${this.lr} is not positive`);

@@ -19,7 +19,7 @@
  * @module
  */
 import type { JobSpec } from "../job/job_spec.ts";
-import { OuterOptimizer } from "./outer_optimizer.ts";
+import { DILOCO_OUTER_LR, DILOCO_OUTER_MOMENTUM, OuterOptimizer } from "./outer_optimizer.ts";
 import { ServerAdam } from "./server_adam.ts";
 
 /** The aggregation fields a server optimizer reads. */
@@ -48,7 +48,7 @@ export interface ServerOptimizer {
 
 /** Defaults of the momentum rules: DiLoCo's published outer lr and momentum; FedAvgM's lr 1. */
 export const SERVER_DEFAULTS = {
-  diloco: { lr: 0.7, momentum: 0.9, nesterov: true },
+  diloco: { lr: DILOCO_OUTER_LR, momentum: DILOCO_OUTER_MOMENTUM, nesterov: true },
   fedavgm: { lr: 1, momentum: 0.9, nesterov: false },
 } as const;
 

@@ -20,16 +20,14 @@ import { initWeights, paramLayout } from "../../../kernel/params.ts";
 import { loadBrownShards } from "../../../kernel/data.ts";
 import { defaultHyper } from "../../../lib/round/local_training.ts";
 import { topKInt8Codec } from "../../../lib/compress/top_k_int8.ts";
-import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
-import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";
-import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";
-import { Krum } from "../../../lib/strategy/krum.ts";
-import { Bulyan } from "../../../lib/strategy/bulyan.ts";
+import { combinePlanOf, type RoundUpdate } from "../../../lib/strategy/combine_round.ts";
+import { partitionSeed } from "../../../lib/compress/partition.ts";
 import { BudgetExceededError } from "../../../lib/privacy/rdp_accountant.ts";
 import {
   type FederatedSimOptions,
   type FederatedSimResult,
   runFederatedSim,
+  simCombineSpec,
 } from "../../../bench/sim/federated_sim.ts";
 
 const kernel = loadKernel();
@@ -118,9 +116,9 @@ Deno.test("20% Byzantine clients: trimmed mean, Multi-Krum and Bulyan stay withi
   const attacked = { ...base, byzantine: BYZANTINE };
   const plain = simulate(attacked);
   const robust = {
-    "trimmed-mean": simulate({ ...attacked, strategy: new TrimmedMean({ beta: 0.2 }) }),
-    "multi-krum": simulate({ ...attacked, strategy: new Krum({ f: BYZ_F, m: Infinity }) }),
-    "bulyan": simulate({ ...attacked, strategy: new Bulyan({ f: BYZ_F }) }),
+    "trimmed-mean": simulate({ ...attacked, robust: { strategy: "trimmed-mean", beta: 0.2 } }),
+    "multi-krum": simulate({ ...attacked, robust: { strategy: "multi-krum", f: BYZ_F } }),
+    "bulyan": simulate({ ...attacked, robust: { strategy: "bulyan", f: BYZ_F } }),
   };
 
   console.log(
@@ -149,7 +147,8 @@ Deno.test("20% Byzantine clients with the partition codec: per-part trimmed mean
   const plain = simulate({ ...attacked, partition });
   const robust = simulate({
     ...attacked,
-    partition: { ...partition, strategyFor: () => new TrimmedMean({ beta: 0.2 }) },
+    partition,
+    robust: { strategy: "trimmed-mean", beta: 0.2 },
   });
   console.log(
     `  partition: clean ${final(cleanRun).toFixed(4)}; attacked fedavg ${
@@ -201,13 +200,9 @@ Deno.test("FedBuff converges with clients 1-2 versions late", () => {
 });
 
 Deno.test("a lazy client sends a zero delta, and runs are deterministic", () => {
-  const seen: ClientUpdate[][] = [];
-  const recording: Strategy = {
-    name: "recording",
-    aggregate: (updates) => (seen.push([...updates]), new FedAvg().aggregate(updates)),
-  };
+  const seen: RoundUpdate[][] = [];
   const options = { rounds: 1, localSteps: 2, byzantine: { 0: "lazy" } } as const;
-  const a = simulate({ ...options, strategy: recording });
+  const a = simulate({ ...options, observe: (_, updates) => seen.push([...updates]) });
   const b = simulate(options);
   const zeros = seen[0]!.filter((u) => u.delta.every((x) => x === 0));
   assert.equal(seen[0]!.length, CLIENTS);
@@ -220,7 +215,27 @@ Deno.test("runFederatedSim refuses bad options", () => {
   assert.throws(() => simulate({ clients: 0 }), RangeError);
   assert.throws(() => simulate({ delays: [0] }), RangeError);
   assert.throws(
-    () => simulate({ dp: { clip: 1, noiseMultiplier: 1 }, strategy: new TrimmedMean() }),
+    () => simulate({ dp: { clip: 1, noiseMultiplier: 1 }, robust: { strategy: "trimmed-mean" } }),
     TypeError,
   );
+});
+
+Deno.test("the simulator's round is planned as the coordinator plans a job's", () => {
+  // Prepare: a robust partition job, as the sim's options describe it.
+  const spec = simCombineSpec({
+    model: hyper.model,
+    partition: { jobSeed: 7, parts: 3 },
+    robust: { strategy: "trimmed-mean", beta: 0.2 },
+  });
+  // Execute
+  const plan = combinePlanOf(spec, 2);
+  // Assert: the trimmed mean runs per part over the senders; nothing is rebalanced.
+  assert.deepEqual(plan.partition, {
+    seed: partitionSeed(7, 2),
+    parts: 3,
+    perPart: true,
+    rebalance: false,
+  });
+  assert.equal(plan.strategyFor!(5).name, "trimmed-mean");
+  assert.equal(combinePlanOf(simCombineSpec({ model: hyper.model }), 0).strategyFor, undefined);
 });

@@ -1,4 +1,4 @@
-import type { ClientUpdate, Strategy } from "../../../lib/strategy/strategy.ts";
+import type { ClientUpdate } from "../../../lib/strategy/strategy.ts";
 
 /** FedAvg computed inline (fed_avg.ts belongs to another module): sum(n_i d_i) / sum(n_i). */
 export function weightedMeanOf(updates: readonly ClientUpdate[]): Float32Array {
@@ -11,16 +11,6 @@ export function weightedMeanOf(updates: readonly ClientUpdate[]): Float32Array {
   }
   return Float32Array.from(acc, (x) => x / total);
 }
-
-/** A minimal weighted-mean strategy for wrapping in tests. */
-export const meanStrategy: Strategy = {
-  name: "mean",
-  aggregate: (updates) => ({
-    delta: weightedMeanOf(updates),
-    accepted: updates.map((u) => u.nodeId),
-    rejected: [],
-  }),
-};
 
 /** Shorthand for an update. */
 export function upd(nodeId: string, values: number[], numSamples = 1): ClientUpdate {

@@ -5,8 +5,7 @@ import { FedMedian } from "../../../lib/strategy/fed_median.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";
 import { Krum } from "../../../lib/strategy/krum.ts";
 import { Bulyan } from "../../../lib/strategy/bulyan.ts";
-import { NormClipping } from "../../../lib/strategy/norm_clipping.ts";
-import { meanStrategy, weightedMeanOf } from "./_fixtures.ts";
+import { weightedMeanOf } from "./_fixtures.ts";
 
 const D = 2000;
 const HONEST = 20;
@@ -53,8 +52,6 @@ Deno.test("20 honest + 5 Byzantine: robust strategies stay near the honest mean,
     new Krum({ f: 5 }),
     new Krum({ f: 5, m: Infinity }),
     new Bulyan({ f: 5 }),
-    new NormClipping(meanStrategy),
-    new NormClipping(new FedMedian()),
   ];
   // Execute
   const plain = dist(weightedMeanOf(all), target) / scale;
@@ -68,12 +65,7 @@ Deno.test("20 honest + 5 Byzantine: robust strategies stay near the honest mean,
   ]);
   // Assert
   assert.ok(plain > 10, `plain weighted mean only ${plain} off`);
-  for (const r of rows) {
-    // Norm clipping over a plain mean only bounds each update's pull (the Byzantines also
-    // claim 5x the samples, so clipped sign flips still weigh ~half): bounded, not removed.
-    const limit = r.strategy === "clip+mean" ? 1 : 0.4;
-    assert.ok(r.relDistance < limit, `${r.strategy}: ${r.relDistance}`);
-  }
+  for (const r of rows) assert.ok(r.relDistance < 0.4, `${r.strategy}: ${r.relDistance}`);
   for (const r of rows.filter((r) => /krum|bulyan/.test(r.strategy))) {
     const byzantineRejected = r.rejected.filter((x) => x.nodeId.startsWith("0xb")).length;
     assert.equal(byzantineRejected, 5, `${r.strategy} let a Byzantine update through`);

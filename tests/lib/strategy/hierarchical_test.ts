@@ -1,21 +1,25 @@
 import assert from "node:assert/strict";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
-import {
-  aggregateCluster,
-  clusterUpdates,
-  combineClusters,
-  Hierarchical,
-} from "../../../lib/strategy/hierarchical.ts";
-import { randomUpdates, sameBytes, shuffled, threeUpdates } from "./_updates.ts";
+import { type ClusterAggregate, combineClusters } from "../../../lib/strategy/hierarchical.ts";
+import type { ClientUpdate } from "../../../lib/strategy/strategy.ts";
+import { randomUpdates, threeUpdates } from "./_updates.ts";
 
-Deno.test("Hierarchical: three updates in clusters of 2, worked by hand", () => {
+/** A cluster aggregator's step as a test computes it: FedAvg over the members. */
+function cluster(i: number, members: readonly ClientUpdate[]): ClusterAggregate {
+  const { delta, accepted, rejected } = new FedAvg().aggregate(members);
+  const totalSamples = members
+    .filter((u) => accepted.includes(u.nodeId))
+    .reduce((a, u) => a + u.numSamples, 0);
+  return { clusterId: `cluster-${i}`, delta, totalSamples, accepted, rejected };
+}
+
+Deno.test("combineClusters: two cluster means weighted by their samples, worked by hand", () => {
   // Prepare: cluster-0 = {a, b}: (1·[1,2,3] + 2·[2,0,-1]) / 3 = [5/3, 2/3, 1/3], N 3;
   // cluster-1 = {c}: [0, 4, 1], N 1; global = (3·c0 + 1·c1) / 4 = [1.25, 1.5, 0.5].
-  const updates = threeUpdates();
+  const [a, b, c] = threeUpdates();
+  const c0 = cluster(0, [a!, b!]);
   // Execute
-  const clusters = clusterUpdates(updates, 2);
-  const c0 = aggregateCluster("cluster-0", clusters[0]!, 3);
-  const global = combineClusters([c0, aggregateCluster("cluster-1", clusters[1]!, 3)]);
+  const global = combineClusters([c0, cluster(1, [c!])]);
   // Assert
   assert.equal(c0.totalSamples, 3);
   assert.deepEqual([...c0.delta], [5 / 3, 2 / 3, 1 / 3].map(Math.fround));
@@ -23,21 +27,12 @@ Deno.test("Hierarchical: three updates in clusters of 2, worked by hand", () => 
   assert.deepEqual(global.accepted, ["0xa", "0xb", "0xc"]);
 });
 
-Deno.test("Hierarchical: exact combine is bit-identical to flat FedAvg (1,000 nodes)", () => {
-  // Prepare
-  const updates = randomUpdates(1_000, 500, 21);
-  const flat = new FedAvg().aggregate(updates);
-  // Execute
-  const result = new Hierarchical({ clusterSize: 20 }).aggregate(shuffled(updates, 3));
-  // Assert
-  assert.ok(sameBytes(result.delta, flat.delta));
-  assert.deepEqual(result.accepted, flat.accepted);
-});
-
-Deno.test("Hierarchical: mean combine equals flat FedAvg within f32 rounding", () => {
+Deno.test("combineClusters equals flat FedAvg within f32 rounding", () => {
   const updates = randomUpdates(200, 2_000, 22);
   const flat = new FedAvg().aggregate(updates).delta;
-  const result = new Hierarchical({ clusterSize: 15, combine: "mean" }).aggregate(updates);
+  const clusters = [];
+  for (let i = 0; i < updates.length; i += 15) clusters.push(cluster(i, updates.slice(i, i + 15)));
+  const result = combineClusters(clusters);
   for (let j = 0; j < flat.length; j++) {
     // Cluster means are rounded to f32 before the global step: the error scales with the
     // largest input at j (cancellation), not with the result.
@@ -48,29 +43,22 @@ Deno.test("Hierarchical: mean combine equals flat FedAvg within f32 rounding", (
   assert.equal(result.accepted.length, 200);
 });
 
-Deno.test("Hierarchical: bad updates skipped and counted; an all-bad cluster is dropped", () => {
-  // Prepare: cluster of 2 sorted ids -> {0xa, 0xb}, {0xc, 0xd}; 0xc and 0xd are bad.
+Deno.test("combineClusters: members a cluster rejected stay rejected; an empty cluster is dropped", () => {
+  // Prepare: cluster-0 rejected 0xd; cluster-1 has no samples, so the global step rejects it.
   const [a, b] = threeUpdates();
-  const updates = [
-    a!,
-    b!,
-    { nodeId: "0xc", delta: new Float32Array([NaN, 0, 0]), numSamples: 1 },
-    { nodeId: "0xd", delta: new Float32Array([1, 2, 3]), numSamples: 0 },
-  ];
-  for (const combine of ["exact", "mean"] as const) {
-    // Execute
-    const result = new Hierarchical({ clusterSize: 2, combine }).aggregate(updates);
-    // Assert
-    assert.deepEqual([...result.delta], [5 / 3, 2 / 3, 1 / 3].map(Math.fround), combine);
-    assert.deepEqual(result.rejected.map((r) => r.nodeId), ["0xc", "0xd"], combine);
-  }
-});
-
-Deno.test("clusterUpdates: deterministic, sorted, sizes 10-20 by default", () => {
-  const updates = randomUpdates(35, 1, 1);
-  const a = clusterUpdates(shuffled(updates, 1)).map((c) => c.map((u) => u.nodeId));
-  const b = clusterUpdates(shuffled(updates, 2)).map((c) => c.map((u) => u.nodeId));
-  assert.deepEqual(a, b);
-  assert.deepEqual(a.map((c) => c.length), [16, 16, 3]);
-  assert.throws(() => clusterUpdates(updates, 0), RangeError);
+  const c0 = { ...cluster(0, [a!, b!]), rejected: [{ nodeId: "0xd", reason: "bad" }] };
+  const empty = {
+    clusterId: "cluster-1",
+    delta: new Float32Array(3),
+    totalSamples: 0,
+    accepted: ["0xe"],
+    rejected: [],
+  };
+  // Execute
+  const result = combineClusters([empty, c0]);
+  // Assert
+  assert.deepEqual([...result.delta], [5 / 3, 2 / 3, 1 / 3].map(Math.fround));
+  assert.deepEqual(result.accepted, ["0xa", "0xb"]);
+  assert.deepEqual(result.rejected.map((r) => r.nodeId), ["0xd", "cluster-1"]);
+  assert.match(result.rejected[1]!.reason, /^cluster: /);
 });

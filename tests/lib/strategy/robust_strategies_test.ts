@@ -3,8 +3,7 @@ import { FedMedian } from "../../../lib/strategy/fed_median.ts";
 import { TrimmedMean } from "../../../lib/strategy/trimmed_mean.ts";
 import { Krum } from "../../../lib/strategy/krum.ts";
 import { Bulyan } from "../../../lib/strategy/bulyan.ts";
-import { NormClipping } from "../../../lib/strategy/norm_clipping.ts";
-import { assertClose, meanStrategy, upd } from "./_fixtures.ts";
+import { assertClose, upd } from "./_fixtures.ts";
 
 // Three tiny updates worked by hand:
 //   A = [1, 2, 3] (n=1), B = [2, 0, -1] (n=2), C = [0, 4, 10] (n=1)
@@ -68,20 +67,6 @@ Deno.test("bulyan: f=1 on seven scalars 1..6, 900 selects 1..5 and averages 2, 3
   assert.deepEqual(r.accepted, ["0xa", "0xb", "0xc", "0xd", "0xe"]);
   assert.deepEqual(r.rejected.map((x) => x.nodeId), ["0xf", "0xg"]);
   assert.throws(() => new Bulyan({ f: 1 }).aggregate(three()), /need at least 4f \+ 3 = 7/);
-});
-
-Deno.test("norm clipping: clips to the median norm, then delegates", () => {
-  // Prepare: norms 5, 1, 2 -> median bound 2; A = [3, 4] becomes [1.2, 1.6]
-  const updates = [upd("0xa", [3, 4]), upd("0xb", [0, 1]), upd("0xc", [0, -2])];
-  // Execute
-  const r = new NormClipping(meanStrategy).aggregate(updates);
-  // Assert: mean of [1.2, 1.6], [0, 1], [0, -2]
-  assertClose(r.delta, [0.4, 0.2]);
-  assert.equal(new NormClipping(meanStrategy).name, "clip+mean");
-  assertClose(new NormClipping(meanStrategy, { bound: 1 }).aggregate(updates).delta, [
-    0.2,
-    (0.8 + 1 - 1) / 3,
-  ]);
 });
 
 Deno.test("results do not depend on arrival order; conflicting duplicates are rejected", () => {

@@ -1,0 +1,16 @@
+/**
+ * A training job as its owner sees it: the spec, its preparation and submission, and its plans.
+ *
+ * Also the pure rules every party shares about a job (when a round closes, its privacy budget).
+ *
+ * @module
+ */
+export * from "./job_model.ts";
+export * from "./job_owner.ts";
+export * from "./job_spec.ts";
+export * from "./job_status.ts";
+export * from "./planner.ts";
+export * from "./privacy_plan.ts";
+export * from "./round_policy.ts";
+export * from "./shards.ts";
+export * from "./submit.ts";
