@@ -12,6 +12,7 @@ import {
   type InferParams,
   MAX_INPUT_BYTES,
   MAX_NEW_TOKENS,
+  openAiError,
 } from "../lib/coordinator/models.ts";
 
 /** The code of an error whose thrower named none, by HTTP status. */
@@ -115,18 +116,16 @@ export function handler(
  * read (`type` is invalid_request_error for 4xx, server_error otherwise; `code` is ours).
  */
 export function openAiErrorResponse(thrown: unknown): Response {
-  const e = asHttpError(thrown);
-  if (!e) console.error(thrown);
-  const status = e?.status ?? 500;
-  const type = status < 500 ? "invalid_request_error" : "server_error";
-  return json({
-    error: {
-      message: e?.message ?? "internal error",
-      type,
-      param: null,
-      code: e?.code ?? "INTERNAL",
-    },
-  }, status);
+  const e = knownOrInternal(thrown);
+  return json(openAiError(e.status, e.code, e.message), e.status);
+}
+
+/** The HttpError of a thrown value, or (logged) a 500 INTERNAL that shows nothing of it. */
+function knownOrInternal(thrown: unknown): HttpError {
+  const known = asHttpError(thrown);
+  if (known) return known;
+  console.error(thrown);
+  return new HttpError(500, "internal error", { code: "INTERNAL" });
 }
 
 /** Default and hard limit for request bodies. */
@@ -263,21 +262,23 @@ export function wantsStream(req: Request, body: Record<string, unknown>): boolea
 
 /**
  * A text/event-stream response over a generator of text pieces. Errors before the first piece
- * are a normal JSON error response; later ones an `event: error`.
+ * are a JSON error response made by `toResponse` (the route's error shape); later ones the
+ * route's error frame.
  */
 export async function sseResponse<T>(
   pieces: AsyncGenerator<string, T>,
   frame: {
     piece(text: string): string;
     done(result: T): string;
-    error(code: string, message: string): string;
+    error(code: string, message: string, status: number): string;
   },
+  toResponse: (thrown: unknown) => Response = errorResponse,
 ): Promise<Response> {
   let first: IteratorResult<string, T>;
   try {
     first = await pieces.next();
   } catch (e) {
-    return errorResponse(e);
+    return toResponse(e);
   }
   const enc = new TextEncoder();
   let next = first;
@@ -295,12 +296,8 @@ export async function sseResponse<T>(
         next = await pieces.next();
       } catch (e) {
         if (cancelled) return;
-        const known = asHttpError(e);
-        if (!known) console.error(e);
-        const [code, message] = known
-          ? [known.code, known.message]
-          : ["INTERNAL", "internal error"];
-        controller.enqueue(enc.encode(frame.error(code, message)));
+        const { code, message, status } = knownOrInternal(e);
+        controller.enqueue(enc.encode(frame.error(code, message, status)));
         controller.close();
       }
     },

@@ -7,7 +7,6 @@
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import {
-  errorBody,
   field,
   handler,
   HttpError,
@@ -24,6 +23,10 @@ import {
   MAX_INPUT_BYTES,
   MAX_NEW_TOKENS,
   modelsOf,
+  openAiChoice,
+  openAiModelList,
+  openAiStreamFrames,
+  openAiUsage,
 } from "../lib/coordinator/models.ts";
 
 /** Creates the completions handler over a context. */
@@ -46,31 +49,17 @@ export function createCompletions(ctx: Context) {
       topK: body.top_k,
       seed: body.seed,
     }, { maxTokens: 16 });
-    const id = `cmpl-${crypto.randomUUID()}`;
-    const created = Math.floor(ctx.now() / 1000);
-    const choice = (text: string, finish: string | null) => ({
-      id,
-      object: "text_completion",
-      created,
+    const at = {
+      id: `cmpl-${crypto.randomUUID()}`,
+      created: Math.floor(ctx.now() / 1000),
       model: params.modelCid,
-      choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
-    });
-    const usage = (g: Generation) => ({
-      prompt_tokens: g.promptTokens,
-      completion_tokens: g.generatedTokens,
-      total_tokens: g.promptTokens + g.generatedTokens,
-    });
+    };
     if (!wantsStream(req, body)) {
       const g = await models.run(params);
-      return json({ ...choice(g.text, g.finishReason), usage: usage(g) });
+      return json({ ...openAiChoice(at, g.text, g.finishReason), usage: openAiUsage(g) });
     }
-    return sseResponse<Generation>(models.stream(params), {
-      piece: (text) => `data: ${JSON.stringify(choice(text, null))}\n\n`,
-      done: (g) =>
-        `data: ${JSON.stringify({ ...choice("", g.finishReason), usage: usage(g) })}\n\n` +
-        "data: [DONE]\n\n",
-      error: (code, message) => `data: ${JSON.stringify(errorBody(code, message))}\n\n`,
-    });
+    const frames = openAiStreamFrames(at);
+    return sseResponse<Generation>(models.stream(params), frames, openAiErrorResponse);
   }, openAiErrorResponse);
 }
 
@@ -82,14 +71,7 @@ export function createModelList(ctx: Context) {
   const models = modelsOf(ctx);
   return handler(async (req) => {
     if (req.method !== "GET") throw new HttpError(405, "Cannot list models: use GET");
-    const created = Math.floor(ctx.now() / 1000);
-    const data = (await models.list()).map((m) => ({
-      id: m.cid,
-      object: "model",
-      created,
-      owned_by: m.modelId ?? m.jobId ?? "arthatrain",
-    }));
-    return json({ object: "list", data });
+    return json(openAiModelList(await models.list(), Math.floor(ctx.now() / 1000)));
   }, openAiErrorResponse);
 }
 

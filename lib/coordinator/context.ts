@@ -11,11 +11,11 @@ import { type CoordinatorSettings, readCoordinatorSettings } from "../config.ts"
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open_store.ts";
 
+/**
+ * The coordinator's own settings. When a round closes is the job's (its spec's
+ * `aggregation.quorum` and `deadlineMs`), not the coordinator's.
+ */
 export interface CoordinatorConfig {
-  /** Share of assigned nodes whose updates close a round early (default 0.8). */
-  quorum: number;
-  /** A round closes with whatever arrived once this many ms passed (default 10 min). */
-  roundDeadlineMs: number;
   /** A node silent for this long is considered dropped (default 2 min). */
   heartbeatTimeoutMs: number;
   /** Largest accepted update or block in bytes (default 64 MiB). */
@@ -37,11 +37,12 @@ export interface CoordinatorConfig {
   /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID
    * (ARTHA_SVDB_UPLOAD_WRITERS, comma-separated). */
   uploadWriters: string[];
+  /** The inference backend of /ai/infer and /v1/completions ("auto": the best that loads;
+   * ARTHA_INFER_BACKEND). */
+  inferBackend: CoordinatorSettings["inferBackend"];
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
-  quorum: 0.8,
-  roundDeadlineMs: 10 * 60_000,
   heartbeatTimeoutMs: 2 * 60_000,
   maxBlobBytes: 64 << 20,
   maxFileBytes: 1 << 30,
@@ -50,6 +51,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   uploadLeaseMs: 24 * 3_600_000,
   uploadSignatureWindowMs: 5 * 60_000,
   uploadWriters: [],
+  inferBackend: "auto",
 };
 
 export interface Context {
@@ -63,9 +65,16 @@ export interface Context {
 
 let fromEnv: Promise<Context> | undefined;
 
-/** The protocol settings with the SVDB limits the environment sets (ARTHA_SVDB_*). */
-export function configFrom(settings: Pick<CoordinatorSettings, "svdb">): CoordinatorConfig {
-  return { ...DEFAULT_CONFIG, ...settings.svdb };
+/** The protocol settings with the SVDB limits (ARTHA_SVDB_*) and inference backend the
+ * environment sets. */
+export function configFrom(
+  settings: Pick<CoordinatorSettings, "svdb"> & Partial<Pick<CoordinatorSettings, "inferBackend">>,
+): CoordinatorConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    ...settings.svdb,
+    inferBackend: settings.inferBackend ?? DEFAULT_CONFIG.inferBackend,
+  };
 }
 
 /**

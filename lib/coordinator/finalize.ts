@@ -2,7 +2,8 @@
  * Finalizing completed jobs: reports the validation improvement the job (mean over shards)
  * achieved (it unlocks the accuracy bonus when it meets the owner's target), then
  * ProofOfCompute.finalize credits every node's reward and refunds the rest of the escrow; the
- * final weights are exported as the Hugging Face-style model folder (`modelFolderCid`).
+ * final weights are exported as the Hugging Face-style model folder (`modelFolderCid`), and the
+ * job's updates, which nothing reads any more, are unpinned (release_updates.ts).
  * Idempotent: a job already finalized on chain is only recorded.
  */
 import type { Hex } from "viem";
@@ -14,6 +15,7 @@ import { exportModelFolder } from "../model/publish.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
+import { releaseUpdates } from "./release_updates.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -60,7 +62,10 @@ export async function finalizeOne(
   const entry = await getJob(ctx.kv, jobId);
   const job = entry.value;
   if (!job) return reject(404, "UNKNOWN_JOB", "Cannot finalize: unknown job");
-  if (job.status === "finalized") return { ok: true, job: await withAssignment(ctx.kv, job) };
+  if (job.status === "finalized") {
+    await releaseUpdates(ctx, job.jobId); // a no-op unless a crash came between record and release
+    return { ok: true, job: await withAssignment(ctx.kv, job) };
+  }
   if (job.status !== "completed") {
     const why = `job is ${job.status} (round ${job.round} of ${job.rounds})`;
     return reject(409, "JOB_NOT_COMPLETED", `Cannot finalize: ${why}`);
@@ -75,6 +80,8 @@ export async function finalizeOne(
   };
   const res = await setJob(ctx.kv.atomic().check(entry), updated).commit();
   const now = res.ok ? updated : (await getJob(ctx.kv, jobId)).value!;
+  // After the settlement delay and the record: no challenge, dispute or close reads them now.
+  await releaseUpdates(ctx, job.jobId);
   return { ok: true, job: await withAssignment(ctx.kv, now) };
 }
 

@@ -77,6 +77,71 @@ export interface Models {
   list(): Promise<ModelListing[]>;
 }
 
+/** One completion's fixed fields in OpenAI's shape: its id, creation second and model. */
+export interface OpenAiCompletionAt {
+  id: string;
+  created: number;
+  model: string;
+}
+
+/** An OpenAI `text_completion` object (or stream chunk) carrying `text`. */
+export function openAiChoice(at: OpenAiCompletionAt, text: string, finish: string | null) {
+  return {
+    ...at,
+    object: "text_completion",
+    choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/** OpenAI's `usage` of a generation (tokens are bytes here). */
+export function openAiUsage(g: Generation) {
+  return {
+    prompt_tokens: g.promptTokens,
+    completion_tokens: g.generatedTokens,
+    total_tokens: g.promptTokens + g.generatedTokens,
+  };
+}
+
+/**
+ * An error in OpenAI's shape, `{ error: { message, type, param, code } }`, which OpenAI's clients
+ * read: `type` is invalid_request_error for a 4xx, server_error otherwise; `code` is ours.
+ *
+ * @example
+ * ```ts
+ * import { openAiError } from "./models.ts";
+ * const e = openAiError(404, "UNKNOWN_MODEL", "Cannot infer: unknown model");
+ * console.assert(e.error.type === "invalid_request_error" && e.error.param === null);
+ * ```
+ */
+export function openAiError(status: number, code: string, message: string) {
+  const type = status < 500 ? "invalid_request_error" : "server_error";
+  return { error: { message, type, param: null, code } };
+}
+
+/** OpenAI's model list (`models.list()` of its clients) over the servable models. */
+export function openAiModelList(models: ModelListing[], created: number) {
+  const data = models.map((m) => ({
+    id: m.cid,
+    object: "model",
+    created,
+    owned_by: m.modelId ?? m.jobId ?? "arthatrain",
+  }));
+  return { object: "list", data };
+}
+
+/** The server-sent events of a streamed completion: chunks, the usage and `[DONE]`, an error. */
+export function openAiStreamFrames(at: OpenAiCompletionAt) {
+  const data = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
+  return {
+    piece: (text: string) => data(openAiChoice(at, text, null)),
+    done: (g: Generation) =>
+      data({ ...openAiChoice(at, "", g.finishReason), usage: openAiUsage(g) }) + "data: [DONE]\n\n",
+    // OpenAI's clients raise on a chunk carrying `error`, in the same shape as a non-2xx body.
+    error: (code: string, message: string, status: number) =>
+      data(openAiError(status, code, message)),
+  };
+}
+
 const services = new WeakMap<Context, Models>();
 
 /** The (memoised) inference service of a context. */
@@ -166,7 +231,11 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
     }
     throw e;
   }
-  return { cid, source, backend: await createBackend(source) };
+  return {
+    cid,
+    source,
+    backend: await createBackend(source, { backend: ctx.config.inferBackend }),
+  };
 }
 
 async function* streamGeneration(

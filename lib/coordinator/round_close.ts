@@ -4,7 +4,8 @@
  * settle redundancy -> add the checkpoint to the model -> advance the job (moving dropped
  * nodes' tasks to spares) -> challenge. The closing set is written before any side effect and
  * every chain step tolerates "already done", so a restart re-derives the same checkpoint and
- * nothing is counted twice.
+ * nothing is counted twice. A round closes once per process (callers racing for it share the
+ * one close), and a racer that finds the round closed answers the close's outcome.
  */
 import type { Hex } from "viem";
 import { addCheckpoint } from "../chain/add_checkpoint.ts";
@@ -24,12 +25,15 @@ import { reject, type Rejection, rejectionOf } from "./result.ts";
 import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_apply.ts";
 import { type Combined, combineUpdates } from "./round_combine.ts";
 import { fixSecureClosingSet } from "./secure_round.ts";
+import { singleFlight } from "./single_flight.ts";
 import {
   getJob,
   type JobHead,
   type JobRecord,
   listJobHeads,
+  listValues,
   moveNode,
+  type RoundMetric,
   setJob,
   withAssignment,
 } from "./state.ts";
@@ -63,7 +67,18 @@ export async function aggregateJob(
   if (!head) return reject(404, "UNKNOWN_JOB", "Cannot aggregate: unknown job");
   const base: Base = { ok: true, jobId: head.jobId, round: head.round, updates: 0, missing: [] };
   if (head.status !== "running") return { ...base, status: "idle", reason: head.status };
-  const job = await withAssignment(ctx.kv, head, entry.versionstamp);
+  // /aggregate needs no auth: racers share the one run instead of each combining every update.
+  const run = () => aggregateRound(ctx, { ...entry, value: head }, base);
+  return await singleFlight(ctx, `${head.jobId}:${head.round}`, run);
+}
+
+/** The steps of {@link aggregateJob} over the running job's head as read. */
+async function aggregateRound(
+  ctx: Context,
+  entry: JobEntry & { value: JobHead },
+  base: Base,
+): Promise<AggregateOutcome | Rejection> {
+  const job = await withAssignment(ctx.kv, entry.value, entry.versionstamp);
   const spec = await loadSpec(ctx.store, job.specCid);
   await followUpVerification(ctx, job, spec);
   // Secure aggregation: the closing set is the finished SecAgg+ session's included nodes.
@@ -115,6 +130,9 @@ async function closeWith(
   closing: Closing,
   base: Base,
 ): Promise<AggregateOutcome> {
+  // Closed since the head was read (by another process, or a run that just ended): no rework.
+  const before = await closedOutcome(ctx, job, base);
+  if (before) return before;
   const global = await loadWeights(ctx.store, job.globalCid);
   const combined = await combineUpdates(ctx, job, spec, closing.nodes, global.length);
   if (!combined) {
@@ -126,15 +144,22 @@ async function closeWith(
   // Redundancy settles over the closed round: its commits are final now.
   if (spec.verification) await settleGroups(ctx, job);
   await addToModel(ctx, job, ckpt);
-  const missing = await advanceJob(ctx, entry, job, { closing, combined, ckpt, ...applied });
-  if (!missing) return { ...base, status: "idle", reason: "closed by another aggregator" };
+  const metric = await advanceJob(ctx, entry, job, { closing, combined, ckpt, ...applied });
+  if (!metric) {
+    // Another process closed the round first: its outcome is the answer.
+    const won = await closedOutcome(ctx, job, base);
+    return won ?? { ...base, status: "idle", reason: "job changed during the close" };
+  }
   // Challenges come after the close: nodes committed before the randomness existed.
   const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
-  const { reason } = closing;
-  const { valLoss, checkpointCid } = ckpt;
-  const updates = closing.nodes.length;
+  return outcomeOf(base, metric, challenged.length);
+}
+
+/** What a close answers: the round's metric as recorded, and the challenges it issued. */
+function outcomeOf(base: Base, m: RoundMetric, challenges: number): AggregateOutcome {
+  const { reason, updates, missing, valLoss, checkpointCid } = m;
   return {
-    challenges: challenged.length,
+    challenges,
     ...base,
     status: "closed",
     reason,
@@ -143,6 +168,20 @@ async function closeWith(
     valLoss,
     checkpointCid,
   };
+}
+
+/** The outcome of the job's open round when KV shows it closed already, else undefined. */
+async function closedOutcome(
+  ctx: Context,
+  job: JobRecord,
+  base: Base,
+): Promise<AggregateOutcome | undefined> {
+  const head = (await getJob(ctx.kv, job.jobId)).value;
+  const metric = head?.metrics.find((m) => m.round === job.round);
+  if (!metric) return undefined;
+  // The challenges the close issued, as challenges.ts records them (["challenge", jobId, id]).
+  const issued = await listValues<{ round: number }>(ctx.kv, ["challenge", job.jobId]);
+  return outcomeOf(base, metric, issued.filter((c) => c.round === job.round).length);
 }
 
 /** JobManager.closeRound with the checkpoint (a restart finds it closed). */
@@ -177,7 +216,7 @@ async function addToModel(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) 
 
 /**
  * Opens the next round in KV (or completes the job), with the closed round's metric; returns
- * the nodes that missed it, or undefined when another aggregator advanced the job first.
+ * that metric, or undefined when another aggregator advanced the job first.
  */
 async function advanceJob(
   ctx: Context,
@@ -189,12 +228,25 @@ async function advanceJob(
     ckpt: StoredCheckpoint;
     outerVelocityCid?: string;
   },
-): Promise<string[] | undefined> {
+): Promise<RoundMetric | undefined> {
   const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
   const missing = job.assigned.filter((n) => !delivered.has(n));
   const next = job.round + 1 < job.rounds
     ? await reassignDropped(ctx, job, missing)
     : { job, moves: [] };
+  const metric: RoundMetric = {
+    round: job.round,
+    valLoss: r.ckpt.valLoss,
+    shardLoss: r.ckpt.evaluation.shardLoss,
+    valStdErr: r.ckpt.evaluation.stdErr,
+    updates: r.closing.nodes.length,
+    missing,
+    reason: r.closing.reason,
+    bytes: r.combined.bytes + r.ckpt.bytes,
+    updateBytes: r.combined.bytes,
+    checkpointCid: r.ckpt.checkpointCid,
+    closedAt: ctx.now(),
+  };
   const updated: JobRecord = {
     ...next.job,
     round: job.round + 1,
@@ -203,23 +255,11 @@ async function advanceJob(
     roundOpenedAt: ctx.now(),
     outerVelocityCid: r.outerVelocityCid,
     privacy: r.combined.privacy,
-    metrics: [...job.metrics, {
-      round: job.round,
-      valLoss: r.ckpt.valLoss,
-      shardLoss: r.ckpt.evaluation.shardLoss,
-      valStdErr: r.ckpt.evaluation.stdErr,
-      updates: r.closing.nodes.length,
-      missing,
-      reason: r.closing.reason,
-      bytes: r.combined.bytes + r.ckpt.bytes,
-      updateBytes: r.combined.bytes,
-      checkpointCid: r.ckpt.checkpointCid,
-      closedAt: ctx.now(),
-    }],
+    metrics: [...job.metrics, metric],
   };
   const op = setJob(ctx.kv.atomic().check(entry), updated);
   const res = await withMoves(op, job.jobId, next.moves).commit();
-  return res.ok ? missing : undefined;
+  return res.ok ? metric : undefined;
 }
 
 /** Adds the writes of reassignments (each node's place handed to its replacement). */

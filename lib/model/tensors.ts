@@ -291,9 +291,10 @@ function readTensorEntry(
 ): { dtype: DType; shape: number[]; begin: number; end: number } {
   const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof e !== "object" || e === null) throw invalid(`tensor "${name}" entry is not an object`);
-  if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
+  // Own keys only: `in` would take "constructor" or "toString" from Object.prototype.
+  if (typeof e.dtype !== "string" || !Object.hasOwn(DTYPE_SIZE, e.dtype)) {
     throw invalid(
-      `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${
+      `tensor "${name}" has unknown dtype ${JSON.stringify(e.dtype)}; supported: ${
         Object.keys(DTYPE_SIZE).join(", ")
       }`,
     );

@@ -7,18 +7,30 @@
  */
 import assert from "node:assert/strict";
 import { Prng } from "../../lib/crypto/prng.ts";
-import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import { MAX_BODY_BYTES } from "../../functions/_http.ts";
+import { MAX_INFER_BODY } from "../../lib/coordinator/models.ts";
+import { envelopeToJson } from "../../lib/round/update_envelope.ts";
+import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
+import { type Coordinator, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+
+/** A CID (of nothing stored here) for the /svdb/<cid> routes. */
+const SOME_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 
 const ROUTES = [
+  "/",
+  "/info",
+  "/join",
   "/register",
   "/assign",
   "/aggregate",
   "/aggregate/update",
   "/aggregate/cluster",
+  "/secagg",
   "/finalize",
   "/status",
   "/svdb",
-  "/svdb/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+  `/svdb/${SOME_CID}`,
+  `/svdb/${SOME_CID}?format=raw`,
   "/ai/infer",
   "/rpc",
   "/v1/completions",
@@ -123,8 +135,11 @@ function streamed(bytes: number): ReadableStream<Uint8Array> {
   });
 }
 
-/** Fails unless `res` is a 2xx or a 4xx whose body is JSON carrying an error message. */
-async function expectHandled(what: string, res: Response): Promise<void> {
+/**
+ * Fails unless `res` is a 2xx or a 4xx whose body is JSON carrying an error message; returns
+ * that message (undefined for a 2xx).
+ */
+async function expectHandled(what: string, res: Response): Promise<string | undefined> {
   const text = await res.text();
   assert.ok(res.status < 500, `${what}: ${res.status} ${text.slice(0, 200)}`);
   if (res.status < 400) return;
@@ -136,12 +151,59 @@ async function expectHandled(what: string, res: Response): Promise<void> {
   }
   const message = typeof parsed.error === "object" ? parsed.error?.message : parsed.error;
   assert.equal(typeof message, "string", `${what}: ${res.status} ${text.slice(0, 200)}`);
+  return message as string;
+}
+
+/** The body limit of each route that reads a POST body (the others take none). */
+function bodyLimits(s: Scenario): Record<string, number> {
+  return {
+    "/register": MAX_BODY_BYTES,
+    "/assign": MAX_BODY_BYTES,
+    "/aggregate": MAX_BODY_BYTES,
+    "/aggregate/update": MAX_BODY_BYTES,
+    "/aggregate/cluster": MAX_BODY_BYTES,
+    "/secagg": MAX_BODY_BYTES,
+    "/finalize": MAX_BODY_BYTES,
+    "/svdb": s.ctx.config.maxBlobBytes,
+    "/ai/infer": MAX_INFER_BODY,
+    "/rpc": MAX_INFER_BODY,
+    "/v1/completions": MAX_INFER_BODY,
+    // The DID routes share one handler, which reads a POST's body before its path.
+    "/did/resolve": MAX_BODY_BYTES,
+    "/did/access": MAX_BODY_BYTES,
+    "/did/grant": MAX_BODY_BYTES,
+    "/did/grant/prepare": MAX_BODY_BYTES,
+  };
+}
+
+/** POSTs a streamed body past `path`'s limit (8 MiB where it reads none): 413 or 404/405. */
+async function postOversized(fx: Coordinator, s: Scenario, path: string): Promise<void> {
+  const limit = bodyLimits(s)[path];
+  const { chainId, addresses } = s.ctx.chain;
+  // /svdb reads only a signed body: 413 comes before the hash is checked.
+  const signer = accountUploadSigner(fx.coordinator);
+  const domain = uploadDomain(chainId, addresses.registry);
+  const signed = path === "/svdb" ? await signUpload(signer, domain, new Uint8Array()) : {};
+  const res = await s.call(path, {
+    method: "POST",
+    body: streamed(limit === undefined ? 8 << 20 : limit + (1 << 20)),
+    headers: { "content-type": "application/json", ...signed },
+    // @ts-ignore: Deno's fetch types know duplex; RequestInit in lib.dom does not
+    duplex: "half",
+  });
+  const what = `POST ${path} (streamed)`;
+  const status = res.status;
+  const message = await expectHandled(what, res);
+  if (limit === undefined) return assert.ok([404, 405].includes(status), `${what}: ${status}`);
+  assert.equal(status, 413, `${what}: ${message}`);
+  assert.match(message!, /larger than/, what);
 }
 
 async function fuzzRoute(s: Scenario, rng: Prng, path: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const method = ["POST", "POST", "POST", "GET", "PUT", "DELETE"][rng.nextUint32() % 6]!;
-    const query = rng.nextUint32() % 3 === 0 ? `?node=${"%00".repeat(3)}&jobId=0x1` : "";
+    const sep = path.includes("?") ? "&" : "?";
+    const query = rng.nextUint32() % 3 === 0 ? `${sep}node=${"%00".repeat(3)}&jobId=0x1` : "";
     const init: RequestInit = { method };
     if (method === "POST" || method === "PUT") {
       init.body = body(rng);
@@ -162,17 +224,8 @@ Deno.test("fuzz: every route answers hostile input with a 4xx and a JSON message
     for (const path of ROUTES) await fuzzRoute(s, rng, path, 40);
   });
 
-  await t.step("8 MiB streamed bodies without Content-Length on every POST route", async () => {
-    for (const path of ROUTES) {
-      const res = await s.call(path, {
-        method: "POST",
-        body: streamed(8 << 20),
-        headers: { "content-type": "application/json" },
-        // @ts-ignore: Deno's fetch types know duplex; RequestInit in lib.dom does not
-        duplex: "half",
-      });
-      await expectHandled(`POST ${path} (streamed)`, res);
-    }
+  await t.step("bodies past the limit, streamed without Content-Length: 413", async () => {
+    for (const path of ROUTES) await postOversized(fx, s, path);
   });
 
   await t.step("concurrent and replayed requests", async () => {
@@ -194,13 +247,43 @@ Deno.test("fuzz: every route answers hostile input with a 4xx and a JSON message
     assert.ok(grown < 400 * 2 ** 20, `the process grew by ${(grown / 2 ** 20).toFixed(0)} MiB`);
   });
 
-  await t.step("a job still trains and closes correctly afterwards", async () => {
-    const job = await s.job({ nodes: 2, rounds: 1 });
-    await s.deliver(job, job.nodes);
-    const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-    assert.equal(out.status, "closed");
-    const rec = await s.jobRecord(job.jobId);
-    assert.equal(rec.status, "completed");
-    assert.ok(rec.metrics[0]!.valLoss < rec.initialValLoss, "the round improved the model");
-  });
+  await t.step(
+    "a job still trains and closes correctly afterwards, valid replays change nothing",
+    async () => {
+      const job = await s.job({ nodes: 2, rounds: 1 });
+      const [a, b] = [await s.train(job, job.nodes[0]!), await s.train(job, job.nodes[1]!)];
+      const update = envelopeToJson(a.envelope);
+      const first = await read(await s.post("/aggregate/update", update));
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      // A valid signed update replayed, at once and after: the stored record, nothing counted again.
+      const replays = await Promise.all(
+        [0, 1, 2, 3].map(() => s.post("/aggregate/update", update)),
+      );
+      const concurrent = await Promise.all(replays.map(read));
+      const again = await read(await s.post("/aggregate/update", update));
+      for (const r of [...concurrent, again]) {
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.deepEqual(r.body, first.body);
+      }
+      const waiting = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
+      assert.equal(waiting.status, "waiting", JSON.stringify(waiting));
+      assert.equal(waiting.updates, 1, "the replays were not counted");
+      assert.equal(
+        (await read(await s.post("/aggregate/update", envelopeToJson(b.envelope)))).status,
+        201,
+      );
+      const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+      assert.equal(out.status, "closed");
+      assert.equal(out.updates, 2);
+      // Replayed after the close: refused, and the closed round stays as it was.
+      const late = await s.post("/aggregate/update", update);
+      assert.equal(late.status, 409);
+      await expectHandled("replay after the close", late);
+      const rec = await s.jobRecord(job.jobId);
+      assert.equal(rec.status, "completed");
+      assert.equal(rec.metrics.length, 1);
+      assert.equal(rec.metrics[0]!.updates, 2);
+      assert.ok(rec.metrics[0]!.valLoss < rec.initialValLoss, "the round improved the model");
+    },
+  );
 });

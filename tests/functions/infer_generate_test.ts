@@ -9,7 +9,13 @@ import { publishModel } from "../../lib/chain/publish_model.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { readHfModel } from "../../lib/model/hf_model.ts";
 import { fetchModelFolder, getModelFolder } from "../../lib/model/model_folder.ts";
-import { MAX_NEW_TOKENS } from "../../lib/coordinator/models.ts";
+import {
+  type Generation,
+  MAX_NEW_TOKENS,
+  openAiStreamFrames,
+} from "../../lib/coordinator/models.ts";
+import { reject, RejectedError } from "../../lib/coordinator/result.ts";
+import { sseResponse } from "../../functions/_http.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 /** Data frames of a text/event-stream body: [event, parsed data or raw text]. */
@@ -223,6 +229,22 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
       }),
     );
     assert.equal(streamed.at(-1)![1], "[DONE]");
+    // Streamed, an error before the first chunk is OpenAI's shape too (was {error: {code,
+    // message}} with no type or param).
+    const unknown = (await computeCid(new TextEncoder().encode("not a model"))).toString();
+    const lost = await read(
+      await s.post("/v1/completions", { model: unknown, prompt: "The", stream: true }),
+    );
+    assert.equal(lost.status, 404, JSON.stringify(lost.body));
+    assert.deepEqual(lost.body, {
+      error: {
+        message: lost.body.error.message,
+        type: "invalid_request_error",
+        param: null,
+        code: "UNKNOWN_MODEL",
+      },
+    });
+    assert.match(lost.body.error.message, /not a published model/);
     const bad = await read(await s.post("/v1/completions", { model: folder, max_tokens: 2 }));
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /"prompt"/);
@@ -297,4 +319,35 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
       await Deno.remove(cache, { recursive: true });
     }
   });
+});
+
+Deno.test("a completion stream that fails mid-way ends with an error chunk in OpenAI's shape", async () => {
+  // Prepare: a generation that fails after its first piece (a backend error, an evicted model).
+  async function* failing(): AsyncGenerator<string, Generation> {
+    yield "The";
+    throw new RejectedError(reject(404, "MODEL_NOT_STORED", "Cannot infer: model gone"));
+  }
+  async function* crashing(): AsyncGenerator<string, Generation> {
+    yield "The";
+    throw new Error("secret detail of a server fault");
+  }
+  const frames = openAiStreamFrames({ id: "cmpl-1", created: 1, model: "bafk" });
+
+  // Execute
+  const known = await events(await sseResponse(failing(), frames));
+  const internal = await events(await sseResponse(crashing(), frames));
+
+  // Assert: the chunk then `data: {error: {message, type, param, code}}`, as OpenAI's clients read.
+  assert.equal((known[0]![1] as { choices: { text: string }[] }).choices[0]!.text, "The");
+  assert.deepEqual(known.at(-1), ["message", {
+    error: {
+      message: "Cannot infer: model gone",
+      type: "invalid_request_error",
+      param: null,
+      code: "MODEL_NOT_STORED",
+    },
+  }]);
+  assert.deepEqual(internal.at(-1), ["message", {
+    error: { message: "internal error", type: "server_error", param: null, code: "INTERNAL" },
+  }]);
 });

@@ -109,7 +109,11 @@ Deno.test("decodeSafetensors rejects malformed files with an actionable message"
     ["huge header", hugeLen, /exceeds/],
     ["not json object", rawFile("[1,2]   "), /start with '\{'/],
     ["bad json", rawFile("{nope}"), /not valid UTF-8 JSON/],
-    ["dtype", rawFile(ok.replace("F32", "F4"), data), /unsupported dtype/],
+    ["dtype", rawFile(ok.replace("F32", "F4"), data), /unknown dtype "F4"/],
+    // Object.prototype names are not dtypes (an `in` check let them through).
+    ["constructor", rawFile(ok.replace("F32", "constructor"), data), /unknown dtype "constructor"/],
+    ["toString", rawFile(ok.replace("F32", "toString"), data), /unknown dtype "toString"/],
+    ["__proto__", rawFile(ok.replace("F32", "__proto__"), data), /unknown dtype "__proto__"/],
     [
       "overflowing shape",
       rawFile(ok.replace("[2]", "[9007199254740991,9007199254740991]"), data),

@@ -1,0 +1,61 @@
+/**
+ * Finalize releases the job's updates: they were pinned when accepted (a close reads them), and
+ * nothing reads them once the job is finalized, so they are unpinned and collected; checkpoints,
+ * the model folder and the job's data stay. An update that names a blob pinned for another reason
+ * (an attacker posting the job's initial weights as its update) does not get that blob unpinned.
+ */
+import assert from "node:assert/strict";
+import { commitRound } from "../../lib/chain/commit_round.ts";
+import { arthaDomain } from "../../lib/crypto/domain.ts";
+import { envelopeOf, envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts";
+import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
+import { loadWeights } from "../../lib/coordinator/job.ts";
+import { read, setupCoordinator } from "./_coordinator.ts";
+
+Deno.test("finalize unpins the job's updates, and only them", async () => {
+  // Prepare: an honest node's update, and a node posting the job's initial weights as its own.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  const [honest, attacker] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+  const mine = await s.train(job, honest);
+  assert.equal((await s.post("/aggregate/update", envelopeToJson(mine.envelope))).status, 201);
+  const initial = job.spec.initialWeights;
+  const length = (await loadWeights(fx.store, initial)).length;
+  const { digest } = decodeUpdateBytes(await fx.store.get(initial), length);
+  const forged = await s.train(job, attacker, { commit: false });
+  const at = { jobId: job.jobId, round: 0, nodePubkey: attacker.nodePubkey, updateCid: initial };
+  const env = { ...envelopeOf(forged.result, at), gradientDigest: digest };
+  const { lossDigest, weightsDigest, proofsRoot } = env;
+  await commitRound(attacker.operator, {
+    addresses: fx.addresses,
+    commit: { ...at, lossDigest, gradientDigest: digest, weightsDigest, proofsRoot },
+  });
+  const signed = signEnvelope(attacker.key, env, arthaDomain(fx.net.chainId, fx.addresses.proofs));
+  const posted = await read(await s.post("/aggregate/update", envelopeToJson(signed)));
+  assert.equal(posted.status, 201, JSON.stringify(posted.body));
+  const closed = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  const pinned = async () => new Set((await fx.store.pins()).map(String));
+  assert.ok((await pinned()).has(mine.updateCid), "an accepted update is pinned");
+
+  // Execute
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(fin.status, 200, JSON.stringify(fin.body));
+  await fx.store.gc();
+
+  // Assert: the honest update is gone; what the job and its model need stays.
+  const pins = await pinned();
+  assert.ok(!pins.has(mine.updateCid), "the update is unpinned");
+  assert.equal(await fx.store.has(mine.updateCid), false, "and collected");
+  const record = fin.body[0];
+  const kept = [initial, job.specCid, record.globalCid, record.modelFolderCid];
+  for (const cid of [...kept, ...job.spec.shards.map((x) => x.cid)]) {
+    assert.ok(pins.has(cid), `${cid} stays pinned`);
+    assert.ok(await fx.store.has(cid), `${cid} stays stored`);
+  }
+  // A finalize call repeated is answered the same and releases nothing more.
+  const again = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.deepEqual(again.body, fin.body);
+  assert.ok((await pinned()).has(initial));
+});
