@@ -15,7 +15,6 @@
  * silent nodes' tasks to spare nodes, finalizes, and the model is published in ModelRegistry.
  * Prints a summary and writes an HTML report with the loss curve.
  */
-import { parseArgs } from "node:util";
 import { formatEther } from "viem";
 import { withdrawRewards } from "./lib/chain/finalize_job.ts";
 import { advanceDevnetTime, startDevnet } from "./lib/chain/devnet.ts";
@@ -23,10 +22,10 @@ import { getClaimable } from "./lib/chain/get_claimable.ts";
 import { getJobSettlement } from "./lib/chain/get_job_settlement.ts";
 import { getSettlementDelay } from "./lib/chain/get_settlement_delay.ts";
 import { getVerificationCounts } from "./lib/chain/get_verification_counts.ts";
-import { type CodecName, CODECS, ROBUST, type RobustName } from "./lib/job/job_spec.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
-import { isStoreKind, STORE_KINDS, type StoreKind } from "./lib/store/open_store.ts";
+import { DEMO_DEFAULTS, readDemoSettings } from "./lib/config.ts";
+import { runCli, UsageError } from "./lib/network/cli.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import { type JobRecord, shardSpread } from "./lib/coordinator/state.ts";
@@ -55,20 +54,7 @@ import { writeReport } from "./report.ts";
 
 export type { DemoOptions, DemoResult };
 
-export const DEFAULT_DEMO: DemoOptions = {
-  nodes: 8,
-  spares: 2,
-  rounds: 5,
-  localSteps: 20,
-  drop: 0,
-  width: 64,
-  layers: 2,
-  T: 32,
-  B: 8,
-  strategy: "fedavg",
-  out: "artha-demo",
-  quiet: false,
-};
+export const DEFAULT_DEMO: DemoOptions = { ...DEMO_DEFAULTS, T: 32, B: 8, quiet: false };
 
 /** Runs the whole job; returns the final job record and figures. */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -82,7 +68,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     () => startDevnet({ accounts: o.nodes + o.spares + o.browsers + 2, balanceArth: 10_000 }),
   );
   const chain = await timed(phases, "deploy", () => deployChain(net, log));
-  const dir = await Deno.makeTempDir({ prefix: "artha-demo-" });
+  // The coordinator's KV and store live under the project's .artha/ (gitignored), not the
+  // system's temp folder: the demo task may write only inside the project (README, Permissions).
+  const work = new URL("./.artha/", import.meta.url);
+  await Deno.mkdir(work, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: work.pathname, prefix: "demo-" });
   const local = await startLocalCoordinator({
     dir,
     client: chain.coordinator,
@@ -92,46 +82,58 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   try {
     const run: DemoRun = { ...chain, o, log, local, phases };
-    const job = await timed(phases, "submit", () => submitJob(run));
-    const workers = await timed(phases, "register+bind", () => startWorkers(run));
-    await using _tabs = await timed(phases, "browser tabs", () => startTabs(run));
-    const assigned = await timed(phases, "assign", () => assignTasks(run, job));
-    const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
-    if (o.verification) {
-      await timed(phases, "verification", () => checkVerification(run, workers, dropped));
-    }
-    const fin = await timed(phases, "settle+finalize", () => settleJob(run, job));
-    const rewards = await timed(phases, "withdraw", () => withdrawAll(run, job, workers));
-    const publishedCid = await timed(phases, "publish", () => publishAndSample(run, job, fin));
-    const result: DemoResult = {
-      job: fin,
-      rewards,
-      gasByRound,
-      publishedCid,
-      seconds: (performance.now() - started) / 1000,
-      fp32UpdateBytes: 4 * paramLayout(job.model).size,
-      phases,
-    };
-    printSummary(result, log, job.spec.shards.map((s) => s.name));
+    const result = await runJob(run, started);
+    printSummary(result, log);
     log(`phases: ${formatPhases(phases)}`);
-    if (o.out) {
-      await Deno.mkdir(o.out, { recursive: true });
-      await keepOutputs(run, result, o.out);
-    }
-    const report = o.report ?? (o.out ? `${o.out}/report.html` : undefined);
-    if (report) {
-      const shardNames = job.spec.shards.map((s) => s.name);
-      await writeReport(report, result.job, rewards, { shardNames });
-      log(`report: ${report}`);
-    }
-    if (o.out) {
-      log(`kept in ${o.out}/: model/ (the published folder), job.json, report.html`);
-      log(`  deno task infer --model ${o.out}/model "The jury said"`);
-    }
+    await keep(run, result);
     return result;
   } finally {
     await local.close();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The job from submission to the published model, each phase timed. */
+async function runJob(run: DemoRun, started: number): Promise<DemoResult & { shards: string[] }> {
+  const { o, phases } = run;
+  const job = await timed(phases, "submit", () => submitJob(run));
+  const workers = await timed(phases, "register+bind", () => startWorkers(run));
+  await using _tabs = await timed(phases, "browser tabs", () => startTabs(run));
+  const assigned = await timed(phases, "assign", () => assignTasks(run, job));
+  const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
+  if (o.verification) {
+    await timed(phases, "verification", () => checkVerification(run, workers, dropped));
+  }
+  const fin = await timed(phases, "settle+finalize", () => settleJob(run, job));
+  const rewards = await timed(phases, "withdraw", () => withdrawAll(run, job, workers));
+  const publishedCid = await timed(phases, "publish", () => publishAndSample(run, job, fin));
+  return {
+    job: fin,
+    rewards,
+    gasByRound,
+    publishedCid,
+    seconds: (performance.now() - started) / 1000,
+    fp32UpdateBytes: 4 * paramLayout(job.model).size,
+    phases,
+    shards: job.spec.shards.map((s) => s.name),
+  };
+}
+
+/** Keeps the model, the job summary and the report in --out, and says how to load the model. */
+async function keep(run: DemoRun, result: DemoResult & { shards: string[] }): Promise<void> {
+  const { o, log } = run;
+  if (o.out) {
+    await Deno.mkdir(o.out, { recursive: true });
+    await keepOutputs(run, result, o.out);
+  }
+  const report = o.report ?? (o.out ? `${o.out}/report.html` : undefined);
+  if (report) {
+    await writeReport(report, result.job, result.rewards, { shardNames: result.shards });
+    log(`report: ${report}`);
+  }
+  if (o.out) {
+    log(`kept in ${o.out}/: model/ (the published folder), job.json, report.html`);
+    log(`  deno task infer --model ${o.out}/model "The jury said"`);
   }
 }
 
@@ -199,55 +201,21 @@ export function genreLine(
   } over ${last.shardLoss.length} genres`;
 }
 
-function printSummary(r: DemoResult, log: (s: string) => void, shardNames: string[]) {
+/** The run's summary: the rounds, the job's figures, the rewards and the published model. */
+function printSummary(r: DemoResult & { shards: string[] }, log: (s: string) => void) {
   const j = r.job;
   log(`\nround  val loss  ± s.e.   worst genre  updates  missing  bytes moved   gas`);
-  j.metrics.forEach((m, i) =>
-    log(
-      `${String(m.round).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
-        (m.valStdErr ?? 0).toFixed(4)
-      }  ${shardSpread(m).worst.toFixed(4).padStart(11)}  ${String(m.updates).padStart(7)}  ${
-        String(m.missing.length).padStart(7)
-      }  ${String(m.bytes).padStart(11)}  ${r.gasByRound[i]}`,
-    )
-  );
-  const sent = j.metrics.filter((m) => m.updates > 0 && m.updateBytes !== undefined);
-  if (sent.length > 0) {
-    const perNode = sent.reduce((a, m) => a + m.updateBytes! / m.updates, 0) / sent.length;
-    log(
-      `updates: ${Math.round(perNode)} bytes per node per round, ${
-        (r.fp32UpdateBytes / perNode).toFixed(1)
-      }x fewer than fp32 deltas (${r.fp32UpdateBytes} bytes)`,
-    );
-  }
+  j.metrics.forEach((m, i) => log(roundLine(m, r.gasByRound[i])));
+  const updates = updateBytesLine(j, r.fp32UpdateBytes);
+  if (updates) log(updates);
   log(
     `initial validation loss ${j.initialValLoss.toFixed(4)} -> final ${
       j.metrics.at(-1)!.valLoss.toFixed(4)
     } nats/byte, mean over genres (improvement ${(j.finalize!.improvementBps / 100).toFixed(2)}%)`,
   );
-  log(genreLine(j, shardNames));
-  if (j.privacy) {
-    const p = j.privacy;
-    const per = p.shardEpsilon.map((e) => e.toFixed(2)).join(" ");
-    const worst = p.shardEpsilon.indexOf(Math.max(...p.shardEpsilon));
-    log(
-      `privacy: epsilon ${p.epsilon.toFixed(2)} at delta ${p.delta} (budget ${p.maxEpsilon}) for ` +
-        `the data owner with the most copies (shard ${worst}: ${
-          p.shardCopies[worst]!.join("+")
-        } updates over its rounds); per data owner: ${per}`,
-    );
-  }
-  const secure = secureAggregationLine(j);
-  if (secure) log(secure);
-  if (j.reassigned.length) {
-    log(
-      `reassigned: ${
-        j.reassigned.map((x) => `${x.from.slice(0, 8)}->${x.to.slice(0, 8)} (round ${x.round})`)
-          .join(
-            ", ",
-          )
-      }`,
-    );
+  log(genreLine(j, r.shards));
+  for (const line of [privacyLine(j), secureAggregationLine(j), reassignedLine(j)]) {
+    if (line) log(line);
   }
   log(`\nrewards (ARTH) per node:`);
   for (const rw of r.rewards.slice(0, 20)) {
@@ -263,6 +231,57 @@ function printSummary(r: DemoResult, log: (s: string) => void, shardNames: strin
   log(`done in ${r.seconds.toFixed(1)} s`);
 }
 
+/** One row of the rounds table. */
+function roundLine(m: JobRecord["metrics"][number], gas: bigint | undefined): string {
+  return `${String(m.round).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
+    (m.valStdErr ?? 0).toFixed(4)
+  }  ${shardSpread(m).worst.toFixed(4).padStart(11)}  ${String(m.updates).padStart(7)}  ${
+    String(m.missing.length).padStart(7)
+  }  ${String(m.bytes).padStart(11)}  ${gas}`;
+}
+
+/**
+ * The mean bytes a node sent per round against raw fp32 deltas: "N x fewer" when the codec
+ * saved bytes, "N x more" (framing and signatures on top of fp32) when it did not.
+ */
+export function updateBytesLine(
+  j: Pick<JobRecord, "metrics">,
+  fp32Bytes: number,
+): string | undefined {
+  const sent = j.metrics.filter((m) => m.updates > 0 && m.updateBytes !== undefined);
+  if (sent.length === 0) return undefined;
+  const perNode = sent.reduce((a, m) => a + m.updateBytes! / m.updates, 0) / sent.length;
+  const bytes = Math.round(perNode);
+  const fewer = fp32Bytes / perNode;
+  const compared = fewer >= 1.05
+    ? `${fewer.toFixed(1)}x fewer than`
+    : perNode > fp32Bytes
+    ? `${bytes - fp32Bytes} more (${(perNode / fp32Bytes).toFixed(3)}x) than`
+    : "about as many as";
+  return `updates: ${bytes} bytes per node per round, ${compared} fp32 deltas (${fp32Bytes} bytes)`;
+}
+
+/** The privacy budget spent, for the data owner with the most copies and for each. */
+function privacyLine(j: JobRecord): string | undefined {
+  const p = j.privacy;
+  if (!p) return undefined;
+  const per = p.shardEpsilon.map((e) => e.toFixed(2)).join(" ");
+  const worst = p.shardEpsilon.indexOf(Math.max(...p.shardEpsilon));
+  return `privacy: epsilon ${p.epsilon.toFixed(2)} at delta ${p.delta} (budget ${p.maxEpsilon}) ` +
+    `for the data owner with the most copies (shard ${worst}: ${
+      p.shardCopies[worst]!.join("+")
+    } updates over its rounds); per data owner: ${per}`;
+}
+
+/** The tasks moved from silent nodes to spares. */
+function reassignedLine(j: JobRecord): string | undefined {
+  if (!j.reassigned.length) return undefined;
+  const moves = j.reassigned.map((x) =>
+    `${x.from.slice(0, 8)}->${x.to.slice(0, 8)} (round ${x.round})`
+  );
+  return `reassigned: ${moves.join(", ")}`;
+}
+
 /** The summary line of a securely aggregated job (undefined for another job). */
 export function secureAggregationLine(j: JobRecord): string | undefined {
   const secure = j.metrics.filter((m) => m.reason === SECURE_CLOSE_REASON);
@@ -273,123 +292,27 @@ export function secureAggregationLine(j: JobRecord): string | undefined {
     (j.privacy ? ", the DP noise was added by the laptops" : "");
 }
 
-/** --store: the coordinator's SVDB backend (kv: in its Deno KV, as on Deno Deploy). */
-function storeKind(value: string | undefined): StoreKind | undefined {
-  if (value === undefined || isStoreKind(value)) return value;
-  console.error(`--store must be one of ${STORE_KINDS.join(", ")}, got ${value}`);
-  Deno.exit(2);
-}
-
-if (import.meta.main) {
-  const { values: a } = parseArgs({
-    args: Deno.args,
-    options: {
-      nodes: { type: "string" },
-      spares: { type: "string" },
-      rounds: { type: "string" },
-      "local-steps": { type: "string" },
-      drop: { type: "string" },
-      width: { type: "string" },
-      layers: { type: "string" },
-      strategy: { type: "string" },
-      codec: { type: "string" },
-      fraction: { type: "string" },
-      parts: { type: "string" },
-      robust: { type: "string" },
-      dp: { type: "string" },
-      epsilon: { type: "string" },
-      verify: { type: "boolean", default: false },
-      hierarchical: { type: "boolean", default: false },
-      "secure-aggregation": { type: "boolean", default: false },
-      optimizer: { type: "string" },
-      lr: { type: "string" },
-      report: { type: "string" },
-      out: { type: "string" },
-      "no-out": { type: "boolean", default: false },
-      store: { type: "string" },
-      browsers: { type: "string" },
-      quiet: { type: "boolean", default: false },
-    },
-  });
-  const num = (v: string | undefined, d: number, name: string) => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) {
-      console.error(`--${name} must be a non-negative number, got ${v}`);
-      Deno.exit(2);
+/** `deno task demo`: the settings (all problems in one line, exit 2), then the run. */
+async function main(args: string[]): Promise<void> {
+  const s = readDemoSettings(args);
+  for (const [flag, path] of [["--out", s.out], ["--report", s.report]] as const) {
+    // The demo task may write only inside the repository (README, "Permissions"): say so now,
+    // not after the run.
+    if (path && Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
+      throw new UsageError(
+        `Cannot write ${flag} ${path}: deno task demo may write only inside the repository ` +
+          "folder; choose a folder there, or run demo.ts with `deno run` and a wider --allow-write",
+      );
     }
-    return n;
-  };
-  const d = DEFAULT_DEMO;
-  const strategy = a.strategy ?? d.strategy;
-  if (strategy !== "fedavg" && strategy !== "diloco") {
-    console.error(`--strategy must be fedavg or diloco`);
-    Deno.exit(2);
-  }
-  if (a.optimizer !== undefined && a.optimizer !== "sgd" && a.optimizer !== "adamw") {
-    console.error(`--optimizer must be adamw or sgd`);
-    Deno.exit(2);
-  }
-  if (a.codec && !CODECS.includes(a.codec as CodecName)) {
-    console.error(`--codec must be one of ${CODECS.join(", ")}`);
-    Deno.exit(2);
-  }
-  if (a.robust && !ROBUST.includes(a.robust as RobustName)) {
-    console.error(`--robust must be one of ${ROBUST.join(", ")}`);
-    Deno.exit(2);
   }
   try {
-    await runDemo({
-      compression: a.codec
-        ? {
-          codec: a.codec as CodecName,
-          fraction: num(a.fraction, 0.01, "fraction"),
-          // One part per task group at most (the coordinator refuses more): 8, or fewer groups.
-          ...(a.codec !== "partition" && a.parts === undefined ? {} : {
-            parts: a.parts !== undefined
-              ? num(a.parts, 8, "parts")
-              : Math.min(8, Math.ceil(num(a.nodes, d.nodes, "nodes") / (a.verify ? 3 : 1))),
-          }),
-        }
-        : undefined,
-      robust: a.robust ? { strategy: a.robust as RobustName } : undefined,
-      verification: a.verify
-        ? { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true }
-        : undefined,
-      hierarchical: a.hierarchical,
-      secureAggregation: a["secure-aggregation"] ? {} : undefined,
-      optimizer: a.optimizer as "adamw" | "sgd" | undefined,
-      lr: a.lr === undefined ? undefined : num(a.lr, 0, "lr"),
-      privacy: a.dp
-        ? {
-          clip: 1,
-          noiseMultiplier: num(a.dp, 1, "dp"),
-          delta: 1e-5,
-          maxEpsilon: num(a.epsilon, 100, "epsilon"),
-        }
-        : undefined,
-      nodes: Math.max(1, num(a.nodes, d.nodes, "nodes")),
-      spares: num(a.spares, d.spares, "spares"),
-      rounds: Math.max(1, num(a.rounds, d.rounds, "rounds")),
-      localSteps: Math.max(1, num(a["local-steps"], d.localSteps, "local-steps")),
-      drop: Math.min(0.9, num(a.drop, d.drop, "drop")),
-      width: num(a.width, d.width, "width"),
-      layers: num(a.layers, d.layers, "layers"),
-      T: d.T,
-      B: d.B,
-      strategy,
-      report: a.report,
-      out: a["no-out"] ? undefined : a.out ?? d.out,
-      store: storeKind(a.store),
-      browsers: Math.floor(num(a.browsers, 0, "browsers")),
-      quiet: a.quiet,
-    });
+    await runDemo({ ...s, T: DEFAULT_DEMO.T, B: DEFAULT_DEMO.B });
   } catch (e) {
-    // A refused spec or an over-budget plan is the user's input: one line, no stack trace.
+    // A refused spec or an over-budget plan is the user's input: one line, exit 2.
     const refused = (e instanceof TypeError && e.message.startsWith("Cannot read job spec")) ||
       e instanceof PrivacyBudgetError;
-    if (!refused) throw e;
-    console.error(e.message);
-    Deno.exit(2);
+    throw refused ? new UsageError((e as Error).message) : e;
   }
 }
+
+if (import.meta.main) await runCli("run the demo", () => main(Deno.args));

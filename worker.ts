@@ -36,8 +36,10 @@
  *
  * Started with the right to run programs (as `deno task worker` does), it relaunches itself with
  * the least permissions it needs (lib/worker/sandbox.ts): its coordinator and chain hosts, its
- * key and state folders, the kernel's WASM and the address file, its ARTHA_* variables; a
- * worker cannot read the rest of the owner's home directory.
+ * state folder (and its key file, when kept elsewhere), the kernel's WASM and the address file,
+ * its ARTHA_* variables; a worker cannot read the rest of the owner's home directory, and a
+ * --dir, --key or --state in the home directory itself (or above it) is refused. The key file is
+ * checked (mode 0600, parses) with the other settings, before any network call.
  *
  * This file is the command line only; the worker itself is lib/worker/ (worker.ts ties client,
  * gateway, state, train, deliver, register, cluster and validate together; view.ts prints it).
@@ -155,6 +157,7 @@ async function main(args: string[]): Promise<void> {
       key: s.key,
       state: s.state,
       addresses: s.deployment.file,
+      home: env.home(),
     };
     workerPermissions(resources);
     Deno.exit(await runSandboxed(new URL(import.meta.url), args, resources));

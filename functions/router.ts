@@ -7,7 +7,7 @@
  * Routes: /info, /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
  * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /), /join,
  * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
- * Deno.cron.
+ * Deno.cron. An address already in use is one line naming it, exit status 2.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { errorResponse, HttpError } from "./_http.ts";
@@ -31,7 +31,7 @@ import { createStatus } from "./status.ts";
 import { createSvdb } from "./svdb.ts";
 import { createUpdate } from "./update.ts";
 import { createInfo } from "./info.ts";
-import { readCoordinatorSettings } from "../lib/config.ts";
+import { env, readCoordinatorSettings } from "../lib/config.ts";
 import { runCli } from "../lib/network/cli.ts";
 import { checkChain } from "../lib/network/preflight.ts";
 
@@ -100,8 +100,34 @@ async function start(): Promise<Context> {
   return ctx;
 }
 
+/** Where `deno serve` listens, for messages: DENO_SERVE_ADDRESS, else the serve task's. */
+function listenAddress(): string {
+  const set = env.serveAddress();
+  return set ? `${set} (DENO_SERVE_ADDRESS)` : "127.0.0.1:8787 (deno task serve's --host/--port)";
+}
+
+/**
+ * `deno serve` binds after this module ran and reports a taken address as an uncaught rejection
+ * with a stack trace; this turns it into one line naming the address and how to pick another.
+ * Caught rather than probed ahead: under `deno serve --port` the script cannot see the port, and
+ * a probe of the default could refuse a run that listens elsewhere.
+ */
+function refuseBusyAddress(): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    if (!(event.reason instanceof Deno.errors.AddrInUse)) return;
+    event.preventDefault();
+    console.error(
+      `Cannot start the coordinator: ${listenAddress()} is already in use by another program; ` +
+        "stop it, or listen elsewhere: DENO_SERVE_ADDRESS=tcp:127.0.0.1:8788 deno task serve " +
+        "(and ARTHA_COORDINATOR=http://127.0.0.1:8788 for its clients)",
+    );
+    Deno.exit(2);
+  });
+}
+
 let started: Promise<Context> | undefined;
 if (import.meta.main) {
+  refuseBusyAddress();
   await runCli("start the coordinator", () => started = start());
 }
 

@@ -23,25 +23,66 @@ import { initWeights, paramLayout } from "./params.ts";
 import { createTrainer, type Hyper } from "./train_step.ts";
 import { loadKernel } from "./wasm_module.ts";
 
-const { values: a } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", default: "gpt" },
-    corpus: { type: "string", default: "brown" },
-    steps: { type: "string", default: "600" },
-    layers: { type: "string", default: "4" },
-    heads: { type: "string", default: "4" },
-    width: { type: "string", default: "128" },
-    T: { type: "string", default: "64" },
-    B: { type: "string", default: "16" },
-    accum: { type: "string", default: "1" },
-    lr: { type: "string", default: "3e-3" },
-    optimizer: { type: "string", default: "adamw" },
-    seed: { type: "string", default: "1337" },
-    "eval-every": { type: "string", default: "100" },
-    "eval-batches": { type: "string", default: "24" },
-  },
-});
+const OPTIONS = {
+  model: { type: "string", default: "gpt" },
+  corpus: { type: "string", default: "brown" },
+  steps: { type: "string", default: "600" },
+  layers: { type: "string", default: "4" },
+  heads: { type: "string", default: "4" },
+  width: { type: "string", default: "128" },
+  T: { type: "string", default: "64" },
+  B: { type: "string", default: "16" },
+  accum: { type: "string", default: "1" },
+  lr: { type: "string", default: "3e-3" },
+  optimizer: { type: "string", default: "adamw" },
+  seed: { type: "string", default: "1337" },
+  "eval-every": { type: "string", default: "100" },
+  "eval-batches": { type: "string", default: "24" },
+} as const;
+
+/**
+ * The flags, every problem reported at once in one line with exit status 2 (as lib/config.ts
+ * does for the other commands; the kernel does not import lib/, so this is its own small check).
+ */
+function readFlags(args: string[]) {
+  let values;
+  try {
+    values = parseArgs({ args, options: OPTIONS, strict: true }).values;
+  } catch (e) {
+    console.error(`Cannot read configuration: ${(e as Error).message.split("\n")[0]}`);
+    Deno.exit(2);
+  }
+  const problems: string[] = [];
+  const positive = ["steps", "layers", "heads", "width", "T", "B", "accum", "eval-every"];
+  for (const name of [...positive, "eval-batches", "seed"]) {
+    const n = Number(values[name as keyof typeof values]);
+    const min = positive.includes(name) ? 1 : 0;
+    if (!Number.isInteger(n) || n < min) {
+      problems.push(
+        `--${name} must be an integer >= ${min}, got ${values[name as keyof typeof values]}`,
+      );
+    }
+  }
+  if (!(Number(values.lr) > 0)) problems.push(`--lr must be a number > 0, got ${values.lr}`);
+  const choices: [string, string[]][] = [
+    ["model", ["gpt", "ssm"]],
+    ["corpus", ["brown", "sotu"]],
+    ["optimizer", ["adamw", "sgd"]],
+  ];
+  for (const [name, allowed] of choices) {
+    const v = String(values[name as keyof typeof values]);
+    if (!allowed.includes(v)) {
+      problems.push(`--${name} must be one of ${allowed.join(", ")}, got ${v}`);
+    }
+  }
+  if (problems.length) {
+    console.error(`Cannot read configuration: ${problems.join("; ")}`);
+    Deno.exit(2);
+  }
+  return values;
+}
+
+const a = readFlags(Deno.args);
 
 const num = (s: string | undefined) => Number(s);
 const steps = num(a.steps);

@@ -4,14 +4,17 @@
  * and the devnet take their settings from here, so the names, defaults and error messages are the
  * same everywhere. Each program's settings are read and checked at start by one `read*Settings`
  * function, which reports every problem at once in a {@link ConfigError} (one line, each problem
- * naming its flag or variable and what it expects). (The kernel's inference runtime reads
- * ARTHA_INFER_BACKEND itself: it also runs in browsers and sits below lib/.)
+ * naming its flag or variable and what it expects). Programs report a ConfigError through
+ * lib/network/cli.ts runCli: one line, exit status 2. (The kernel's inference runtime still falls
+ * back to ARTHA_INFER_BACKEND itself when its caller passes no backend: it also runs in browsers
+ * and sits below lib/; `deno task infer` passes the one read here.)
  *
  * Relative paths start in the folder `deno task` was run from (INIT_CWD), else the current one.
  * The pieces behind the readers are private to this module: `_config_reader.ts` (one setting
  * from its flag, variable or default, checked), `_config_shared.ts` (chain endpoint, addresses,
- * flags, ConfigError) and `_config_job.ts` (the job owner's flags); only this module reads the
- * environment.
+ * flags, ConfigError), `_config_job.ts` (the job owner's flags), `_config_worker.ts` (the
+ * worker's key and folders), `_config_infer.ts`, `_config_demo.ts` and `_config_dataset.ts`;
+ * only this module reads the environment.
  *
  * @example
  * ```ts
@@ -44,6 +47,10 @@ import {
   str,
 } from "./_config_shared.ts";
 import { type JobSettings, readJob } from "./_config_job.ts";
+import { checkWorkerFiles } from "./_config_worker.ts";
+import { INFER_BACKENDS, type InferSettings, readInfer } from "./_config_infer.ts";
+import { type DemoSettings, readDemo } from "./_config_demo.ts";
+import { type DatasetSettings, readDataset } from "./_config_dataset.ts";
 
 export type { ConfigProblem } from "./_config_reader.ts";
 export {
@@ -57,6 +64,9 @@ export {
   NETWORK_DIR,
 } from "./_config_shared.ts";
 export type { JobSettings, JobSubmitSettings } from "./_config_job.ts";
+export { INFER_BACKENDS, type InferSettings } from "./_config_infer.ts";
+export { DEMO_DEFAULTS, type DemoSettings } from "./_config_demo.ts";
+export type { DatasetPublishSettings, DatasetSettings } from "./_config_dataset.ts";
 
 function get(name: string): string | undefined {
   let v: string | undefined;
@@ -135,6 +145,10 @@ export const env = {
   chromiumPath: (): string => get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
   /** ARTHA_DEBUG=1 prints the stack trace of a command line's failure. */
   debug: (): boolean => get("ARTHA_DEBUG") === "1",
+  /** The inference backend the coordinator's runtime uses (ARTHA_INFER_BACKEND; unchecked). */
+  inferBackend: (): string | undefined => get("ARTHA_INFER_BACKEND"),
+  /** Where `deno serve` listens when told by the environment (DENO_SERVE_ADDRESS). */
+  serveAddress: (): string | undefined => get("DENO_SERVE_ADDRESS"),
   /** Set on Deno Deploy (DENO_DEPLOYMENT_ID): KV and SVDB paths do not apply there. */
   onDeploy: (): boolean => get("DENO_DEPLOYMENT_ID") !== undefined,
 };
@@ -176,6 +190,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
   cron: boolean;
   /** Only the SVDB settings that were set. */
   svdb: SvdbSettings;
+  /** The inference backend of /ai/infer and /v1/completions (ARTHA_INFER_BACKEND, auto). */
+  inferBackend: InferSettings["backend"];
 }
 
 /**
@@ -183,7 +199,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
  * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
  * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
- * ARTHA_CRON (on|off) and the ARTHA_SVDB_* limits.
+ * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel) and the
+ * ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
  */
@@ -197,6 +214,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   const cron = r.choice({ variable: "ARTHA_CRON" }, ["on", "off"] as const, "on");
   // Deno Deploy has no writable filesystem: its SVDB lives in the coordinator's KV.
   const store = r.choice({ variable: "ARTHA_STORE" }, STORE_KINDS, env.onDeploy() ? "kv" : "fs");
+  const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
   const ms = (name: string) => r.int({ variable: name }, undefined, 1);
   const svdb: SvdbSettings = {
     maxFileBytes: r.int({ variable: "ARTHA_SVDB_MAX_FILE_BYTES" }, undefined, 1),
@@ -218,6 +236,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     store: store!,
     cron: cron === "on",
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
+    inferBackend: inferBackend!,
   };
 }
 
@@ -255,7 +274,9 @@ const WORKER_FLAGS = {
  * (ARTHA_COORDINATOR), --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID), --addresses
  * (ARTHA_ADDRESSES: file or JSON), --dir (default ~/.artha: node.key and worker.json in it),
  * --key, --state, --poll, --heartbeat-ms, --quiet; ARTHA_PRIVATE_KEY is the operator's key.
- * `readFiles: false` leaves the addresses file unread (the sandbox launcher may not read it).
+ * The key's and the state's folders must not be the home directory or above it (the sandbox
+ * grants them); an existing key must be mode 0600 and parse. `readFiles: false` leaves the
+ * addresses and key files unread (the sandbox launcher may not read them).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -279,14 +300,29 @@ export function readWorkerSettings(
   const privateKey = r.privateKey(OPERATOR_KEY, "the operator's key, which pays stake and gas");
   const deployment = readAddresses(r, "addresses", options.readFiles ?? true);
   const dir = r.path({ flag: "dir" }, "~/.artha");
+  const key = r.path({ flag: "key" }, `${dir}/node.key`);
+  const state = r.path({ flag: "state" }, `${dir}/worker.json`);
+  const named = (flag: string, file: string) =>
+    r.raw({ flag }).text !== undefined
+      ? `--${flag}`
+      : r.raw({ flag: "dir" }).text !== undefined
+      ? `--dir (its ${file})`
+      : `--dir (default ~/.artha, its ${file})`;
+  const files = {
+    key,
+    keyName: named("key", "node.key"),
+    state,
+    stateName: named("state", "worker.json"),
+  };
+  checkWorkerFiles(r, files, options.readFiles ?? true);
   const settings = {
     ...endpoint,
     command: command as WorkerSettings["command"],
     coordinator: coordinator!,
     privateKey: privateKey!,
     deployment,
-    key: r.path({ flag: "key" }, `${dir}/node.key`),
-    state: r.path({ flag: "state" }, `${dir}/worker.json`),
+    key,
+    state,
     pollMs: r.int({ flag: "poll" }, 1000, 10)!,
     heartbeatMs: r.int({ flag: "heartbeat-ms" }, 10 * 60_000, 0)!,
     quiet: r.flag("quiet"),
@@ -396,4 +432,47 @@ export function readDeploySettings(args: string[]): DeploySettings {
  */
 export function readJobSettings(args: string[]): JobSettings {
   return readJob(args, reader);
+}
+
+// ---- embedded inference (`deno task infer`, lib/_config_infer.ts) ----
+
+/**
+ * Inference's settings: --model (an artha:// URI, a CID or a folder; required) and the prompt,
+ * --gateway (ARTHA_GATEWAY; given as a flag it is tried before the local store), --store
+ * (ARTHA_STORE_DIR, default .artha/svdb), --cache (ARTHA_CACHE_DIR), --backend
+ * (ARTHA_INFER_BACKEND: auto, ort-node, ort-web or kernel), --max-tokens, --temperature,
+ * --top-k, --seed.
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readInferSettings(args: string[]): InferSettings {
+  return readInfer(args, reader);
+}
+
+// ---- the one-machine demo (`deno task demo`, lib/_config_demo.ts) ----
+
+/**
+ * The demo's settings: --nodes, --spares, --rounds, --local-steps, --drop, --width, --layers,
+ * --strategy, --codec/--fraction/--parts, --robust, --dp/--epsilon, --verify, --hierarchical,
+ * --secure-aggregation, --optimizer/--lr, --report, --out/--no-out, --store, --browsers, --quiet.
+ *
+ * @throws {ConfigError} naming every unusable setting
+ */
+export function readDemoSettings(args: string[]): DemoSettings {
+  return readDemo(args, reader);
+}
+
+// ---- the data owner (`deno task dataset prepare`, lib/_config_dataset.ts) ----
+
+/**
+ * The data owner's settings: `prepare <input>`, --format, --text-column, --drop, --k, --quasi,
+ * --max-suppression, --out, --prepared, --quiet, --dry-run; unless a dry run: --owner
+ * (ARTHA_OWNER_DID), --grant, --expires, --rpc, --chain-id, --addresses (ARTHA_ADDRESSES: file
+ * or JSON with at least "dids"), ARTHA_PRIVATE_KEY, --gateway (ARTHA_GATEWAY) or --store
+ * (ARTHA_STORE_DIR).
+ *
+ * @throws {ConfigError} naming every missing or unusable setting
+ */
+export function readDatasetSettings(args: string[]): DatasetSettings {
+  return readDataset(args, reader);
 }

@@ -6,16 +6,35 @@
  */
 import assert from "node:assert/strict";
 import { startDevnet } from "../lib/chain/devnet.ts";
+import { BACKENDS } from "../kernel/inference/runtime.ts";
+import { INFER_BACKENDS } from "../lib/config.ts";
+import { deployNetwork } from "../lib/network/deploy_network.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const ENTRY: Record<string, string[]> = {
-  worker: ["run", "--allow-run", "--allow-env", "--allow-read=.", "worker.ts"],
-  serve: ["serve", "-A", "--host", "127.0.0.1", "--port", "0", "functions/router.ts"],
-  deploy: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "deploy.ts"],
-  job: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "job.ts"],
-  chain: ["run", "--allow-run", "--allow-net=127.0.0.1", "--allow-env", "--allow-read", "chain.ts"],
-};
+/** The `deno run`/`deno serve` words of a deno.json task: what a user's command runs. */
+function taskCommand(name: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks as Record<
+    string,
+    string
+  >;
+  const command = tasks[name]!.split("&&").map((c) => c.trim()).find((c) =>
+    /^deno (run|serve) /.test(c)
+  );
+  // The words as deno task's shell passes them: quotes off, $HOME expanded.
+  return command!.split(/\s+/).slice(1).map((w) =>
+    w.replace(/^'|'$/g, "").replaceAll("$HOME", Deno.env.get("HOME") ?? "")
+  );
+}
+/** Each entry point with the permissions its deno.json task grants (serve on a free port). */
+const ENTRY: Record<string, string[]> = Object.fromEntries(
+  ["worker", "serve", "deploy", "job", "chain", "demo", "infer"].map((name) => {
+    const words = taskCommand(name);
+    const port = words.indexOf("--port");
+    if (port >= 0) words[port + 1] = "0";
+    return [name, words];
+  }),
+);
 
 /** What a process needs besides ArthaTrain's settings: PATH, HOME and DENO_DIR (Deno's cache). */
 function keep(): Record<string, string> {
@@ -57,8 +76,18 @@ const ALL_CONTRACTS = [
   "disputes",
 ];
 
+/** A scratch folder inside the project's .artha/, where the tasks may write (as a user's runs). */
+async function scratch(prefix: string): Promise<string> {
+  await Deno.mkdir(`${root}.artha`, { recursive: true });
+  return await Deno.makeTempDir({ dir: `${root}.artha`, prefix });
+}
+
+Deno.test("the backends infer accepts are the runtime's, and auto", () => {
+  assert.deepEqual([...INFER_BACKENDS], ["auto", ...BACKENDS]);
+});
+
 Deno.test("config errors: one line, exit 2, naming each variable", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "artha-config-" });
+  const dir = await scratch("config-");
   try {
     await t.step("worker: a bad key is named, never printed; flags checked together", async () => {
       const r = await run("worker", ["--poll", "fast", "--chain-id", "0"], {
@@ -76,6 +105,73 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
       );
     });
 
+    await t.step("worker: a node folder that is or holds the home directory", async () => {
+      const home = Deno.env.get("HOME")!;
+      assertRefused(
+        await run("worker", ["--dir", "~"], { ARTHA_PRIVATE_KEY: KEY }, dir),
+        new RegExp(`--dir \\(its node.key\\) is ${home}/node.key, in ${home}: .*home directory`),
+      );
+      assertRefused(
+        await run("worker", ["--state", "/worker.json"], { ARTHA_PRIVATE_KEY: KEY }, dir),
+        /--state is \/worker.json, in \/: /,
+      );
+    });
+
+    await t.step("worker: a bad key file is named before any network call", async () => {
+      // Nothing listens at the RPC or the coordinator: a network call would retry, not refuse.
+      const addresses = `${dir}/laptop-addresses.json`;
+      await Deno.writeTextFile(
+        addresses,
+        JSON.stringify(Object.fromEntries(ALL_CONTRACTS.map((c) => [c, `0x${"11".repeat(20)}`]))),
+      );
+      const env = { ARTHA_PRIVATE_KEY: KEY, ARTHA_RPC_URL: "http://127.0.0.1:9" };
+      const laptop = `${dir}/laptop`;
+      await Deno.mkdir(laptop);
+      await Deno.writeTextFile(`${laptop}/node.key`, "not a key", { mode: 0o644 });
+      await Deno.chmod(`${laptop}/node.key`, 0o644);
+      const args = [
+        "--dir",
+        laptop,
+        "--addresses",
+        addresses,
+        "--coordinator",
+        "http://127.0.0.1:9",
+      ];
+      assertRefused(
+        await run("worker", args, env, dir),
+        /--dir \(its node.key\) is .*node.key, with mode 644: readable by others; run chmod 600/,
+      );
+      await Deno.chmod(`${laptop}/node.key`, 0o600);
+      // Checked by the sandboxed worker with the files it reads: reported together.
+      assertRefused(
+        await run("worker", [...args.slice(0, 2), "--addresses", `${dir}/none.json`], env, dir),
+        /node.key, which is not a node key file/,
+        /--addresses names .*none.json, which does not exist/,
+      );
+    });
+
+    await t.step("demo and infer: every bad flag at once", async () => {
+      assertRefused(
+        await run("demo", ["--nodes", "abc", "--rounds", "x", "--bogus"], {}, dir),
+        /--bogus is not a flag of deno task demo/,
+      );
+      assertRefused(
+        await run("demo", ["--nodes", "abc", "--rounds", "x", "--store", "s3"], {}, dir),
+        /--nodes must be an integer in \[1, 100000\], got abc/,
+        /--rounds must be an integer in \[1, 10000\], got x/,
+        /--store must be one of fs, kv/,
+      );
+      // Its task may write only inside the repository: an --out elsewhere is refused at start.
+      assertRefused(
+        await run("demo", ["--out", "/tmp/artha-demo-elsewhere"], {}, dir),
+        /Cannot write --out \/tmp\/artha-demo-elsewhere: deno task demo may write only inside/,
+      );
+      assertRefused(
+        await run("infer", ["--model", "x", "hi"], { ARTHA_INFER_BACKEND: "gpu" }, dir),
+        /ARTHA_INFER_BACKEND must be one of auto, ort-node, ort-web, kernel, got gpu/,
+      );
+    });
+
     await t.step("serve: every bad variable in one line", async () => {
       const r = await run("serve", [], {
         ARTHA_CHAIN_ID: "main",
@@ -83,6 +179,7 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         ARTHA_CRON: "sometimes",
         ARTHA_SVDB_UPLOAD_QUOTA_BYTES: "-1",
         ARTHA_SVDB_UPLOAD_WRITERS: "0x12",
+        ARTHA_INFER_BACKEND: "gpu",
       }, dir);
       assertRefused(
         r,
@@ -92,6 +189,7 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /ARTHA_CRON must be one of on, off/,
         /ARTHA_SVDB_UPLOAD_QUOTA_BYTES must be an integer >= 0, got -1/,
         /ARTHA_SVDB_UPLOAD_WRITERS must be comma-separated 0x addresses/,
+        /ARTHA_INFER_BACKEND must be one of auto, ort-node, ort-web, kernel, got gpu/,
       );
     });
 
@@ -138,7 +236,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const dir = await Deno.makeTempDir({ prefix: "artha-preflight-" });
+    const dir = await scratch("preflight-");
     await using net = await startDevnet({ accounts: 1 });
     // Addresses with no code on this chain (nothing is deployed).
     const file = `${dir}/addresses.json`;
@@ -175,6 +273,31 @@ Deno.test({
         const last = r.stderr.split("\n").at(-1)!;
         assert.match(last, new RegExp(`Cannot reach the chain at ${closed} \\(ARTHA_RPC_URL\\)`));
         assert.match(last, /deno task chain/);
+      });
+
+      await t.step("serve on an address in use: one line naming it, exit 2", async () => {
+        const deployed = `${dir}/deployed.json`;
+        await deployNetwork({
+          rpcUrl: net.rpcUrl,
+          chainId: net.chainId,
+          names: { rpcUrl: "ARTHA_RPC_URL", chainId: "ARTHA_CHAIN_ID" },
+          privateKey: KEY,
+          out: deployed,
+          coordinators: [],
+        });
+        using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const address = `tcp:127.0.0.1:${(busy.addr as Deno.NetAddr).port}`;
+        const r = await run("serve", [], {
+          ...base,
+          ARTHA_ADDRESSES: deployed,
+          ARTHA_CRON: "off",
+          DENO_SERVE_ADDRESS: address,
+        }, dir);
+        assertRefused(
+          r,
+          new RegExp(`${address} \\(DENO_SERVE_ADDRESS\\) is already in use`),
+          /DENO_SERVE_ADDRESS=tcp:127.0.0.1:8788 deno task serve/,
+        );
       });
 
       await t.step("addresses without contracts on this chain", async () => {

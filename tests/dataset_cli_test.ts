@@ -14,15 +14,16 @@ import { registerIdentity } from "../lib/did/resolve.ts";
 import { openDataset } from "../lib/did/dataset_share.ts";
 
 const ROOT = new URL("../", import.meta.url);
-/** The permissions of deno.json's `dataset` task (compromise reads its DEBUG_* switches). */
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env=ARTHA_RPC_URL,ARTH_RPC_URL,ARTHA_CHAIN_ID,ARTHA_PRIVATE_KEY,ARTHA_ADDRESSES," +
-  "ARTHA_ADDRESSES_FILE,ARTHA_STORE_DIR,ARTHA_GATEWAY,ARTHA_OWNER_DID,DEBUG_TAGS,DEBUG_MATCH," +
-  "DEBUG_CHUNKS",
-];
+/** The permissions of deno.json's `dataset` task, as deno task's shell passes them. */
+const PERMISSIONS = (JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks
+  .dataset as string).split(/\s+/).map((w) => w.replace(/^'|'$/g, "")).filter((w) =>
+    w.startsWith("--allow-")
+  );
+/** A scratch folder inside the repository, which is all the task may read and write. */
+async function scratch(): Promise<string> {
+  await Deno.mkdir(new URL(".artha/", ROOT), { recursive: true });
+  return await Deno.makeTempDir({ dir: new URL(".artha/", ROOT).pathname, prefix: "dataset-" });
+}
 /** anvil's first development key: holds only devnet coins. */
 const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
@@ -39,7 +40,7 @@ async function runCli(args: string[], env: Record<string, string> = {}) {
 }
 
 Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing stored", async (t) => {
-  const dir = await Deno.makeTempDir();
+  const dir = await scratch();
   const publish = {
     ARTHA_PRIVATE_KEY: DEV_KEY,
     // Nothing listens there: bad input must fail before the chain is asked anything.
@@ -87,6 +88,12 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
     ],
     ["an unknown flag", ["prepare", `${dir}/people.csv`, "--kay", "3"], {}, /kay/],
     [
+      "every bad flag at once",
+      ["prepare", `${dir}/people.csv`, "--format", "xml", "--k", "0", "--expires", "yesterday"],
+      publish,
+      /--format must be one of text, jsonl, csv, got xml; --k must be an integer >= 1, got 0; --owner \(ARTHA_OWNER_DID\) is not set.*; --expires must be a future/,
+    ],
+    [
       "no owner DID",
       ["prepare", `${dir}/people.csv`],
       { ...publish, ARTHA_OWNER_DID: "" },
@@ -118,7 +125,7 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
 
 Deno.test("dataset CLI: a dry run writes the report and the prepared file", async () => {
   // Prepare
-  const dir = await Deno.makeTempDir();
+  const dir = await scratch();
   await Deno.writeTextFile(`${dir}/notes.txt`, "Mail jane.doe@example.com or call 415-555-0132.\n");
   // Execute
   const { code, stdout } = await runCli([
@@ -163,7 +170,7 @@ Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", a
   const ownerId = await identity(owner, generateEncKey());
   const granteeEnc = generateEncKey();
   const granteeId = await identity(grantee, granteeEnc);
-  const dir = await Deno.makeTempDir();
+  const dir = await scratch();
   await Deno.writeTextFile(
     `${dir}/people.csv`,
     "age,zip,note\n34,94110,call 415-555-0132\n35,94112,ok\n",

@@ -6,7 +6,7 @@
  * also keeps its outputs in a folder, which must load after the run's store is gone.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_DEMO, type DemoResult, runDemo } from "../demo.ts";
+import { DEFAULT_DEMO, type DemoResult, runDemo, updateBytesLine } from "../demo.ts";
 import { readHfModel } from "../lib/model/hf_model.ts";
 import { readModelDir } from "../lib/model/model_cache.ts";
 
@@ -113,4 +113,17 @@ Deno.test({
     const fine = independentEpsilon(z, 2, 2, privacy.delta, FINE_ORDERS);
     assert.ok(p.epsilon >= fine && p.epsilon / fine < 1.02, `${p.epsilon} vs ${fine}`);
   },
+});
+
+Deno.test("the update bytes line says more when the codec did not save bytes", () => {
+  const job = (updateBytes: number) => ({
+    metrics: [{ updates: 2, updateBytes: 2 * updateBytes }] as DemoResult["job"]["metrics"],
+  });
+  assert.equal(
+    updateBytesLine(job(476240), 474112),
+    "updates: 476240 bytes per node per round, 2128 more (1.004x) than fp32 deltas (474112 bytes)",
+  );
+  assert.match(updateBytesLine(job(3920), 474112)!, /, 120\.9x fewer than fp32 deltas/);
+  assert.match(updateBytesLine(job(474112), 474112)!, /about as many as fp32 deltas/);
+  assert.equal(updateBytesLine({ metrics: [] }, 474112), undefined);
 });

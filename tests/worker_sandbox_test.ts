@@ -1,7 +1,8 @@
 /**
  * The laptop worker runs with the least permissions it needs, tried from the attacker's side: code
- * running inside the sandboxed worker cannot read the owner's home directory, reach other hosts,
- * read other environment variables or run programs; `worker.ts` started with broad rights
+ * running inside the sandboxed worker cannot read the owner's home directory (nor, with a key kept
+ * outside its folder, the files beside that key), reach other hosts, read other environment
+ * variables or run programs; a folder that would open the home directory is refused; `worker.ts` started with broad rights
  * relaunches itself under those permissions, and its sandboxed child never outlives it.
  */
 import assert from "node:assert/strict";
@@ -19,6 +20,8 @@ const tryIt = async (name, fn) => { try { await fn(); out[name] = "allowed"; } c
 } };
 await tryIt("readSecret", () => Deno.readTextFile(Deno.env.get("HOME") + "/secret.txt"));
 await tryIt("readKeyDir", () => Deno.readTextFile(Deno.env.get("HOME") + "/.artha/node.key"));
+await tryIt("readKeyFile", () => Deno.readTextFile(Deno.env.get("HOME") + "/keys/node.key"));
+await tryIt("readKeySibling", () => Deno.readTextFile(Deno.env.get("HOME") + "/keys/other.key"));
 await tryIt("writeHome", () => Deno.writeTextFile(Deno.env.get("HOME") + "/planted.txt", "x"));
 await tryIt("writeState", () => Deno.writeTextFile(Deno.env.get("HOME") + "/.artha/ok.json", "{}"));
 await tryIt("otherHost", () => fetch("http://127.0.0.1:8080/"));
@@ -32,6 +35,10 @@ Deno.test("worker sandbox", async (t) => {
   await Deno.mkdir(`${home}/.artha`);
   await Deno.writeTextFile(`${home}/secret.txt`, "the owner's tax return");
   await Deno.writeTextFile(`${home}/.artha/node.key`, "{}");
+  // A key kept outside the worker's folder, beside another secret.
+  await Deno.mkdir(`${home}/keys`);
+  await Deno.writeTextFile(`${home}/keys/node.key`, "{}");
+  await Deno.writeTextFile(`${home}/keys/other.key`, "another secret");
   const addresses = `${home}/addresses.json`;
   const contracts = ["registry", "reputation", "jobs", "proofs", "models", "dids"];
   const someAddress = `0x${"11".repeat(20)}`;
@@ -69,6 +76,8 @@ Deno.test("worker sandbox", async (t) => {
       assert.deepEqual(seen, {
         readSecret: "NotCapable",
         readKeyDir: "allowed",
+        readKeyFile: "NotCapable",
+        readKeySibling: "NotCapable",
         writeHome: "NotCapable",
         writeState: "allowed",
         otherHost: "NotCapable",
@@ -77,7 +86,33 @@ Deno.test("worker sandbox", async (t) => {
       });
     });
 
+    await t.step("a key kept elsewhere is readable as that one file only", async () => {
+      const out = await new Deno.Command(deno, {
+        args: ["run", ...workerPermissions({ ...resources, key: `${home}/keys/node.key` }), probe],
+        env: { HOME: home },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const seen = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(seen.readKeyFile, "allowed");
+      assert.equal(seen.readKeySibling, "NotCapable");
+      assert.equal(seen.readSecret, "NotCapable");
+    });
+
+    await t.step("a key or state folder that is or holds the home directory is refused", () => {
+      for (const bad of [{ key: `${home}/node.key` }, { state: "/worker.json" }, { key: "/k" }]) {
+        assert.throws(
+          () => workerPermissions({ ...resources, ...bad, home }),
+          /Cannot sandbox the worker in .*: it holds the home directory/,
+        );
+      }
+      const parent = home.slice(0, home.lastIndexOf("/"));
+      assert.throws(() => workerPermissions({ ...resources, state: `${parent}/w.json`, home }));
+    });
+
     await t.step("worker.ts relaunches itself scoped, and its child dies with it", async () => {
+      // No placeholder key: the worker checks a key file before starting, and makes one if none.
+      await Deno.remove(resources.key);
       const parent = new Deno.Command(deno, {
         args: [
           "run",

@@ -1,6 +1,6 @@
 /**
  * The inference runtime: picks a backend, then generates bytes with sampling. Selection is
- * automatic and overridable (`backend` option or ARTHA_INFER_BACKEND): onnxruntime-node where a
+ * automatic and overridable (the `backend` option; lib/config.ts reads ARTHA_INFER_BACKEND): onnxruntime-node where a
  * native binding loads (Deno, Node), else onnxruntime-web; "kernel" runs the training forward.
  *
  * The context is the model's maxT positions. A prompt longer than that keeps its last maxT bytes;
@@ -47,20 +47,12 @@ export interface BackendOptions extends OrtBackendOptions {
 
 export const BACKENDS: readonly BackendName[] = ["ort-node", "ort-web", "kernel"];
 
-function envBackend(): string | undefined {
-  try {
-    return Deno.env.get("ARTHA_INFER_BACKEND");
-  } catch {
-    return undefined; // no Deno, or no --allow-env
-  }
-}
-
 /** Creates the requested backend, or the best one that loads here. */
 export async function createBackend(
   model: LoadedModel,
   options: BackendOptions = {},
 ): Promise<DecoderBackend> {
-  const want = options.backend ?? envBackend() ?? "auto";
+  const want = options.backend ?? "auto";
   if (want !== "auto" && !BACKENDS.includes(want as BackendName)) {
     throw new RangeError(`Cannot create backend "${want}": use auto, ${BACKENDS.join(", ")}`);
   }

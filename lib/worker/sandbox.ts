@@ -1,14 +1,15 @@
 /**
  * The worker under the least Deno permissions it needs. A laptop owner starts `worker.ts` with
  * broad rights (`deno task worker`); before touching anything it relaunches itself with network
- * access to its coordinator and chain only, reads and writes of its own key and state folders,
- * read of the training kernel's WASM and the deployment's address file, and its own environment
- * variables. Untrusted inputs (models, shards, tasks) are then processed by a process that
+ * access to its coordinator and chain only, reads and writes of its own folder (the state's, where
+ * a new key is made too), read of a key kept elsewhere (that file only), of the training kernel's
+ * WASM and of the deployment's address file, and its own environment variables. A folder that is
+ * the home directory, holds it, or is `/` is refused (lib/config.ts refuses it first, exit 2). Untrusted inputs (models, shards, tasks) are then processed by a process that
  * cannot read the owner's home directory, write elsewhere, reach other hosts or run programs.
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { KERNEL_THREADS_WASM_URL, KERNEL_WASM_URL } from "../../kernel/wasm_module.ts";
 
@@ -20,6 +21,8 @@ export interface WorkerResources {
   state: string;
   /** The addresses file (none when the addresses are given as JSON in ARTHA_ADDRESSES). */
   addresses?: string;
+  /** The owner's home directory: no folder granted may hold it. */
+  home?: string;
 }
 
 /** The environment variables the worker reads (lib/config.ts names; INIT_CWD is where relative
@@ -42,7 +45,11 @@ export const WORKER_ENV = ["ARTHA_*", "ARTH_RPC_URL", "HOME", "INIT_CWD"];
  */
 export function workerPermissions(r: WorkerResources): string[] {
   const hosts = [...new Set([r.coordinator, r.rpc].map(hostOf))];
-  const own = [...new Set([dirname(resolve(r.key)), dirname(resolve(r.state))])];
+  const key = resolve(r.key), folder = dirname(resolve(r.state));
+  for (const f of new Set([folder, dirname(key)])) refuseHome(f, r.home);
+  // The state's folder is the worker's own (state, residual files, a new key); a key kept
+  // elsewhere is read as that one file, never its folder.
+  const own = dirname(key) === folder ? [folder] : [folder, key];
   const addresses = r.addresses === undefined ? [] : [resolve(r.addresses)];
   // The kernel: both binaries, and its folder (the thread workers' module is loaded from it).
   const kernel = [KERNEL_WASM_URL, KERNEL_THREADS_WASM_URL, new URL("../../", KERNEL_WASM_URL)];
@@ -50,10 +57,21 @@ export function workerPermissions(r: WorkerResources): string[] {
   return [
     `--allow-net=${hosts.join(",")}`,
     `--allow-read=${read.join(",")}`,
-    `--allow-write=${own.join(",")}`,
+    `--allow-write=${folder}`,
     `--allow-env=${WORKER_ENV.join(",")}`,
     "--no-prompt",
   ];
+}
+
+/** Refuses a folder whose grant would open the home directory (it, a parent of it, or /). */
+function refuseHome(folder: string, home: string | undefined): void {
+  const rel = home === undefined ? ".." : relative(folder, resolve(home));
+  if (folder === "/" || rel === "" || !(rel.startsWith("..") || isAbsolute(rel))) {
+    throw new TypeError(
+      `Cannot sandbox the worker in ${folder}: it holds the home directory; give it a folder ` +
+        "of its own (--dir, default ~/.artha)",
+    );
+  }
 }
 
 function hostOf(url: string): string {

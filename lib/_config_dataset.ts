@@ -1,0 +1,176 @@
+/**
+ * The settings of `deno task dataset prepare`, read by lib/config.ts readDatasetSettings. Private
+ * to lib/config.ts. DIDs are checked by dataset.ts (lib/did parses them).
+ *
+ * @module
+ */
+import type { FlagValues, SettingsReader } from "./_config_reader.ts";
+import {
+  bool,
+  type ChainEndpoint,
+  chainEndpoint,
+  finish,
+  NETWORK_DIR,
+  OPERATOR_KEY,
+  parseFlags,
+  str,
+} from "./_config_shared.ts";
+
+const FORMATS = ["text", "jsonl", "csv"] as const;
+const QUASI_KINDS = ["range", "mask", "category"] as const;
+
+/** What `deno task dataset prepare` runs with. */
+export interface DatasetSettings {
+  /** The input file (absolute). */
+  input: string;
+  options: {
+    format?: (typeof FORMATS)[number];
+    textColumns?: string[];
+    drop?: string[];
+    k?: number;
+    quasi?: { column: string; kind?: (typeof QUASI_KINDS)[number] }[];
+    maxSuppression?: number;
+  };
+  /** The JSON report (absolute; default `<input>.report.json`). */
+  out: string;
+  /** Where the prepared plaintext is also written (absolute), if asked. */
+  prepared?: string;
+  quiet: boolean;
+  /** Undefined with --dry-run: nothing is stored or sent. */
+  publish?: DatasetPublishSettings;
+}
+
+/** Where and to whom a prepared dataset goes. */
+export interface DatasetPublishSettings {
+  endpoint: ChainEndpoint;
+  privateKey: `0x${string}`;
+  /** The owner DID and the grantees' as given (dataset.ts parses them). */
+  owner: string;
+  grants: string[];
+  /** Unix seconds the grants end. */
+  expiresAt?: bigint;
+  /** The addresses file or JSON, and the name to blame for it. */
+  addresses: { text: string; name: string; file?: string };
+  /** Upload through this coordinator, else into the local store. */
+  gateway?: string;
+  storeDir: string;
+}
+
+const DATASET_FLAGS = {
+  format: str,
+  "text-column": { type: "string", multiple: true },
+  drop: { type: "string", multiple: true },
+  k: str,
+  quasi: { type: "string", multiple: true },
+  "max-suppression": str,
+  owner: str,
+  grant: { type: "string", multiple: true },
+  expires: str,
+  store: str,
+  gateway: str,
+  rpc: str,
+  "chain-id": str,
+  addresses: str,
+  out: str,
+  prepared: str,
+  "dry-run": bool,
+  quiet: bool,
+} as const;
+
+const USAGE = "deno task dataset prepare <input> [--k N --quasi COLS] [--drop COLS] " +
+  "[--text-column COLS] --owner DID [--grant DID]... [--dry-run] [--out FILE]";
+
+/** "a,b" given once or more, as one list. */
+function list(r: SettingsReader, flag: string): string[] | undefined {
+  const v = r.flags[flag];
+  const values = Array.isArray(v) ? v.map(String) : typeof v === "string" ? [v] : [];
+  const all = values.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  return all.length ? all : undefined;
+}
+
+function options(r: SettingsReader): DatasetSettings["options"] {
+  const quasi = list(r, "quasi")?.map((spec) => {
+    const [column, kind] = spec.split(":") as [string, string | undefined];
+    if (kind !== undefined && !(QUASI_KINDS as readonly string[]).includes(kind)) {
+      r.fail("--quasi", `${spec}: the kind must be range, mask or category`);
+    }
+    return { column, kind: kind as (typeof QUASI_KINDS)[number] | undefined };
+  });
+  return {
+    format: r.choice({ flag: "format" }, FORMATS),
+    textColumns: list(r, "text-column"),
+    drop: list(r, "drop"),
+    k: r.int({ flag: "k" }, undefined, 1),
+    quasi,
+    maxSuppression: r.number({ flag: "max-suppression" }, undefined, 0, 1),
+  };
+}
+
+/** --expires as Unix seconds: an ISO date or a number of seconds, in the future. */
+function expiry(r: SettingsReader): bigint | undefined {
+  const value = r.raw({ flag: "expires" }).text;
+  if (value === undefined) return undefined;
+  const seconds = /^\d+$/.test(value) ? Number(value) : Date.parse(value) / 1000;
+  if (seconds > Date.now() / 1000) return BigInt(Math.floor(seconds));
+  return r.fail("--expires", `must be a future ISO date or Unix time, got ${value}`);
+}
+
+function publish(r: SettingsReader): DatasetPublishSettings {
+  const owner = r.text(
+    { flag: "owner", variable: "ARTHA_OWNER_DID" },
+    undefined,
+    "the dataset owner's did:artha:<hex>",
+  );
+  const privateKey = r.privateKey(OPERATOR_KEY, "the account that controls the owner DID");
+  const source = {
+    flag: "addresses",
+    variable: "ARTHA_ADDRESSES",
+    aliases: ["ARTHA_ADDRESSES_FILE"],
+  };
+  const given = r.raw(source);
+  const text = given.text ?? `${NETWORK_DIR}/addresses.json`;
+  const json = text.trim().startsWith("{");
+  // --store picks the local store even when ARTHA_GATEWAY is set; --gateway always uploads.
+  const storeFlag = r.raw({ flag: "store" }).text !== undefined;
+  const gatewaySource = storeFlag
+    ? { flag: "gateway" }
+    : { flag: "gateway", variable: "ARTHA_GATEWAY" };
+  const gateway = r.raw(gatewaySource).text === undefined
+    ? undefined
+    : r.url(gatewaySource, "", "a coordinator that takes signed uploads");
+  return {
+    endpoint: chainEndpoint(r, true),
+    privateKey: privateKey!,
+    owner: owner ?? "",
+    grants: list(r, "grant") ?? [],
+    expiresAt: expiry(r),
+    addresses: { text, name: given.name, file: json ? undefined : r.resolve(text) },
+    gateway,
+    storeDir: r.path({ flag: "store", variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
+  };
+}
+
+/** See lib/config.ts readDatasetSettings. */
+export function readDataset(
+  args: string[],
+  reader: (flags: FlagValues) => SettingsReader,
+): DatasetSettings {
+  const { values, positionals } = parseFlags(args, DATASET_FLAGS, "deno task dataset");
+  const r = reader(values);
+  const [command, input, ...extra] = positionals;
+  if (command !== "prepare" || !input || extra.length) {
+    r.fail(positionals.join(" ") || "<command>", `is not a dataset command (usage: ${USAGE})`);
+  }
+  const file = r.resolve(input ?? ".");
+  const prepared = r.raw({ flag: "prepared" }).text;
+  const settings: DatasetSettings = {
+    input: file,
+    options: options(r),
+    out: r.path({ flag: "out" }, `${file}.report.json`),
+    prepared: prepared === undefined ? undefined : r.resolve(prepared),
+    quiet: r.flag("quiet"),
+    publish: r.flag("dry-run") ? undefined : publish(r),
+  };
+  finish(r);
+  return settings;
+}

@@ -1,0 +1,86 @@
+/**
+ * The worker's files, checked with its settings (lib/config.ts readWorkerSettings) before any
+ * network call: the node's folder must not be the home directory or above it (the sandbox grants
+ * that folder, lib/worker/sandbox.ts), and an existing node key must be private and parse.
+ * Private to lib/config.ts.
+ *
+ * @module
+ */
+import { dirname, relative } from "node:path";
+import type { SettingsReader } from "./_config_reader.ts";
+
+/** Where the worker keeps its key and state, and the names to blame for each. */
+export interface WorkerFiles {
+  key: string;
+  keyName: string;
+  state: string;
+  stateName: string;
+}
+
+/** True when `folder` is `home`, holds it, or is the root: granting it grants the home. */
+function coversHome(folder: string, home: string | undefined): boolean {
+  if (folder === "/") return true;
+  if (home === undefined) return false;
+  const rel = relative(folder, home);
+  return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
+}
+
+/**
+ * Refuses key and state folders that would open the home directory to the sandboxed worker, and
+ * (with `readFiles`) a key file that is readable by others or not a node key. A key outside the
+ * state's folder must exist: the sandbox reads that file only, and cannot create it.
+ */
+export function checkWorkerFiles(r: SettingsReader, f: WorkerFiles, readFiles: boolean): void {
+  const home = r.get("HOME");
+  for (const [path, name] of [[f.key, f.keyName], [f.state, f.stateName]] as const) {
+    if (coversHome(dirname(path), home)) {
+      r.fail(
+        name,
+        `is ${path}, in ${dirname(path)}: the worker's sandbox may read and write that folder, ` +
+          "which holds your home directory; use a folder of its own (default ~/.artha)",
+      );
+      return;
+    }
+  }
+  if (readFiles) checkKeyFile(r, f);
+}
+
+function checkKeyFile(r: SettingsReader, f: WorkerFiles): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(f.key);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      r.fail(f.keyName, `is ${f.key}, which cannot be read (${(e as Error).message})`);
+    } else if (dirname(f.key) !== dirname(f.state)) {
+      r.fail(
+        f.keyName,
+        `is ${f.key}, which does not exist: a new node key is made only in the worker's folder ` +
+          `(${dirname(f.state)}); leave out ${f.keyName}, or give an existing key`,
+      );
+    }
+    return; // created at start, mode 0600
+  }
+  if (!info.isFile) return void r.fail(f.keyName, `is ${f.key}, which is not a file`);
+  if (Deno.build.os !== "windows" && info.mode !== null && (info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8);
+    return void r.fail(
+      f.keyName,
+      `is ${f.key}, with mode ${mode}: readable by others; run chmod 600 ${f.key}`,
+    );
+  }
+  // The full check (public key matches the secret) is lib/crypto's when the worker loads it.
+  let secret: unknown;
+  try {
+    secret = JSON.parse(Deno.readTextFileSync(f.key))?.secretKey;
+  } catch (e) {
+    secret = e;
+  }
+  if (typeof secret !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(secret)) {
+    r.fail(
+      f.keyName,
+      `is ${f.key}, which is not a node key file (JSON with a 32-byte secretKey); ` +
+        "move it away to make a new key",
+    );
+  }
+}
