@@ -6,7 +6,12 @@
  * round closes (POST /aggregate: FedAvg, checkpoint, closeRound) and the job settles (POST
  * /finalize, in ProofOfCompute.finalizeBatch transactions). Laptops act `lanes` at a time, one
  * operator account per lane. Every chain, coordinator, KV and store call is timed
- * (./_round_profile.ts) and printed per phase.
+ * (./_round_profile.ts) and printed per phase, with the bytes every laptop sent and received.
+ *
+ * With `secure` the spec has `secureAggregation`: the ticks train, commit and post the envelope as
+ * before, then every laptop runs its side of SecAgg+ at once (the `secure` phase; a session needs
+ * all of them live together), a share of them (`dropShare`) dropping right after ShareKeys; the
+ * coordinator's clock jumps a stage deadline when a stage waits only for dropped laptops.
  */
 import type { Hex, TransactionReceipt } from "viem";
 import { decodeFunctionData, parseEther } from "viem";
@@ -28,6 +33,9 @@ import { checkSignatures } from "../lib/coordinator/intake.ts";
 import { createRouter } from "../functions/router.ts";
 import { parseEnvelope } from "../functions/update.ts";
 import { Worker } from "../lib/worker/worker.ts";
+import type { TrainTask } from "../lib/worker/task.ts";
+import type { JobSpec } from "../lib/job/job_spec.ts";
+import type { SecureOutcome } from "../lib/worker/secure_aggregation.ts";
 import { LAPTOP, RoundProfile, routeLabel } from "./_round_profile.ts";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -67,6 +75,36 @@ export interface RoundResult {
   blockGasLimit: bigint;
   finalizeTxs: number;
   peakRss: number;
+  /** Bytes laptops sent to / received from the coordinator (SVDB included), per phase. */
+  bytes: Record<string, { up: number; down: number; requests: number }>;
+  /** Secure rounds: laptops that dropped after ShareKeys, and how many the sum included. */
+  secure?: { dropped: number; included: number };
+}
+
+/** The secure bench's stage deadline (an hour): only the bench's own jumps pass it. */
+const STAGE_MS = 3_600_000;
+
+/** A secure round's options: the share of laptops that drop after ShareKeys. */
+export interface SecureRoundOptions {
+  dropShare: number;
+}
+
+/** A worker whose SecAgg+ run is kept for later, so every laptop can run it at once. */
+class DeferredSecureWorker extends Worker {
+  secureRun?: () => Promise<SecureOutcome>;
+  protected override secureAggregate(task: TrainTask, spec: JobSpec, delta: Float32Array) {
+    this.secureRun = () => super.secureAggregate(task, spec, delta);
+    return Promise.resolve("included" as const);
+  }
+}
+
+/** Byte length of a request or response body. */
+async function bodyBytes(body: BodyInit | null | undefined | Response): Promise<number> {
+  if (body instanceof Response) return (await body.clone().arrayBuffer()).byteLength;
+  if (typeof body === "string") return new TextEncoder().encode(body).byteLength;
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer) return body.byteLength;
+  if (body instanceof Blob) return body.size;
+  return 0;
 }
 
 export const PHASES = {
@@ -74,17 +112,24 @@ export const PHASES = {
   register: "laptops stake on chain and bind (POST /register)",
   assign: "POST /assign (eligibility reads, assign txs, KV)",
   round: "worker ticks (GET /assign, 1 step, upload, commitRound tx, POST update)",
+  secure: "SecAgg+ session: every laptop at once, some dropping after ShareKeys",
   aggregate: "POST /aggregate (read updates, FedAvg, checkpoint, closeRound)",
   finalize: "POST /finalize (report accuracy, finalizeBatch txs, model export)",
 } as const;
 
 /** One round of `nodes` laptops in `lanes` lanes through one coordinator. */
-export async function federatedRound(nodes: number, lanes: number): Promise<RoundResult> {
+export async function federatedRound(
+  nodes: number,
+  lanes: number,
+  secure?: SecureRoundOptions,
+): Promise<RoundResult> {
   const rss = rssSampler();
   const profile = new RoundProfile();
   const phases: [string, number][] = [];
   const blocks: Record<string, [bigint, bigint]> = {};
   let mark = performance.now();
+  const bytes: RoundResult["bytes"] = {};
+  let skew = 0;
   await using net = await startDevnet({ accounts: 2 + lanes });
   const client = (i: number) =>
     createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
@@ -108,14 +153,24 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
     const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
     const model: ModelConfig = { kind: "gpt", maxT: 32, layers: 1, heads: 4, width: 16 };
     const shards = loadBrownShards().map((s) => ({ ...s, train: s.train.subarray(0, 65_536) }));
-    const prepared = { model, shards, rounds: 1, localSteps: 1, B: 8, T: 32 };
+    const prepared = {
+      model,
+      shards,
+      rounds: 1,
+      localSteps: 1,
+      B: 8,
+      T: 32,
+      // Every laptop shares this process's 2 cores, so a stage can take longer than the default
+      // 60 s: the bench moves the clock past a deadline itself, when only dropped laptops are left.
+      ...(secure ? { secureAggregation: { stageMs: STAGE_MS }, nodes } : {}),
+    };
     const { spec, specCid } = await prepareJob(store, prepared);
     const ctx: Context = {
       kv: profile.timeKv(kv),
       store: profile.timeMethods(store, "store"),
       chain: { client: coordinator, addresses, chainId: net.chainId },
       config: DEFAULT_CONFIG,
-      now: Date.now,
+      now: () => Date.now() + skew, // jumps a stage deadline when only dropped laptops are left
     };
     const route = createRouter(ctx);
     const { jobId } = await submitTrain(owner, {
@@ -134,10 +189,18 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
       },
     });
     const envelopes: string[] = [];
-    const serve = (path: string, init?: RequestInit) => {
+    const serve = async (path: string, init?: RequestInit) => {
       const label = routeLabel(path, init?.method);
       if (label === "POST /aggregate/update") envelopes.push(String(init?.body));
-      return profile.serve(label, () => route(new Request(`http://coordinator${path}`, init)));
+      const res = await profile.serve(
+        label,
+        () => route(new Request(`http://coordinator${path}`, init)),
+      );
+      const b = bytes[profile.phase] ??= { up: 0, down: 0, requests: 0 };
+      b.requests++;
+      b.up += path.length + await bodyBytes(init?.body);
+      b.down += await bodyBytes(res);
+      return res;
     };
     const post = async (path: string, body: unknown) => {
       const init = {
@@ -151,9 +214,17 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
       return b;
     };
     const trainer = createTrainer(loadKernel());
+    // Secure rounds: the first dropShare of the laptops close their lids after ShareKeys.
+    const dropping = Math.round(nodes * (secure?.dropShare ?? 0));
+    const gone = new Set<number>();
+    const via = (i: number) => (path: string, init?: RequestInit) => {
+      const body = typeof init?.body === "string" ? init.body : "";
+      if (i < dropping && body.includes("MaskedInputCollection")) gone.add(i);
+      return gone.has(i) ? Promise.reject(new Error("the laptop's lid closed")) : serve(path, init);
+    };
     const workers = Array.from({ length: nodes }, (_, i) =>
-      new Worker({
-        coordinator: serve,
+      new DeferredSecureWorker({
+        coordinator: via(i),
         client: ops[i % lanes]!,
         addresses,
         chainId: net.chainId,
@@ -174,7 +245,13 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
     if (outcomes.length) {
       throw new Error(`Cannot run round: ${outcomes.length} ticks: ${outcomes[0]}`);
     }
-    await phase("round", "aggregate");
+    let secureResult: RoundResult["secure"];
+    if (secure) {
+      await phase("round", "secure");
+      const jump = () => skew += STAGE_MS;
+      secureResult = await secureSession(workers, jobId, dropping, serve, jump);
+      await phase("secure", "aggregate");
+    } else await phase("round", "aggregate");
     const [out] = await post("/aggregate", { jobId });
     if (out.status !== "closed") throw new Error(`round did not close: ${JSON.stringify(out)}`);
     await phase("aggregate", "finalize");
@@ -198,6 +275,8 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
       blockGasLimit: gasLimit,
       finalizeTxs,
       peakRss: rss.peak(),
+      bytes,
+      ...(secureResult ? { secure: secureResult } : {}),
     };
   } finally {
     untimeRpc();
@@ -206,6 +285,40 @@ export async function federatedRound(nodes: number, lanes: number): Promise<Roun
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Every laptop's SecAgg+ run at once; whenever the open stage waits only for laptops that dropped,
+ * `jump` moves the coordinator's clock past the stage deadline (a real round waits `stageMs`).
+ */
+async function secureSession(
+  workers: DeferredSecureWorker[],
+  jobId: Hex,
+  dropping: number,
+  serve: (path: string, init?: RequestInit) => Promise<Response>,
+  jump: () => void,
+): Promise<{ dropped: number; included: number }> {
+  const running = new Set(workers.map((_, i) => i));
+  const outcomes = workers.map((w, i) =>
+    w.secureRun!().catch((e) => `dropped: ${(e as Error).message}`).finally(() => running.delete(i))
+  );
+  const ids = workers.map((w) => w.nodePubkey.toLowerCase());
+  const jumped = new Set<string>();
+  while (running.size > 0) {
+    await new Promise((r) => setTimeout(r, 100));
+    const view = await (await serve(`/secagg?jobId=${jobId}`)).json();
+    const waiting: string[] = view?.waitingFor ?? [];
+    const stage = `${view?.session?.attempt}:${view?.stage}`;
+    const alive = (id: string) => running.has(ids.indexOf(id.toLowerCase()));
+    if (!jumped.has(stage) && waiting.length > 0 && !waiting.some(alive)) {
+      jumped.add(stage);
+      jump();
+    }
+  }
+  const done = await Promise.all(outcomes);
+  const included = done.filter((o) => o === "included").length;
+  if (included === 0) throw new Error(`Cannot run secure round: ${done[dropping]}`);
+  return { dropped: dropping, included };
 }
 
 /** Gas of the first, last and largest transaction of each function over the phases' blocks. */
@@ -319,5 +432,66 @@ export function printRound(r: RoundResult): void {
   );
   for (const g of r.gas) {
     console.log(`      ${g.fn.padEnd(16)} x${g.count}: ${g.first} / ${g.last} / ${g.max}`);
+  }
+}
+
+/**
+ * A secure round against the plain one of the same run: wall time and requests of the laptops'
+ * part (ticks, plus the SecAgg+ session), wall time of the close, and the bytes each laptop moved
+ * and the coordinator served, as ratios.
+ */
+export function printSecureComparison(plain: RoundResult, secure: RoundResult): void {
+  const wall = (r: RoundResult, phases: string[]) =>
+    r.phases.filter(([ph]) => phases.includes(ph)).reduce((s, [, ms]) => s + ms, 0);
+  // Laptops and coordinator share this process: wall time is theirs together, and summed route
+  // latency overlaps when every laptop polls at once, so requests are counted instead.
+  const asked = (r: RoundResult, phases: string[]) =>
+    phases.reduce((s, ph) => s + (r.bytes[ph]?.requests ?? 0), 0);
+  const moved = (r: RoundResult, phases: string[]) =>
+    phases.reduce((s, ph) => s + (r.bytes[ph]?.up ?? 0) + (r.bytes[ph]?.down ?? 0), 0);
+  const nodePhases = { plain: ["round"], secure: ["round", "secure"] };
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+  const sec2 = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const n = plain.nodes;
+  const s = secure.secure!;
+  console.log(
+    `   secure aggregation vs plain, ${n} laptops, ${s.dropped} dropped after ShareKeys, ` +
+      `${s.included} in the sum:`,
+  );
+  const rows: [string, number, number, (x: number) => string][] = [
+    [
+      "laptops' part, wall (ticks; + SecAgg+ session)",
+      wall(plain, nodePhases.plain),
+      wall(secure, nodePhases.secure),
+      sec2,
+    ],
+    [
+      "  requests laptops made to the coordinator in it",
+      asked(plain, nodePhases.plain),
+      asked(secure, nodePhases.secure),
+      String,
+    ],
+    [
+      "close, wall (POST /aggregate)",
+      wall(plain, ["aggregate"]),
+      wall(secure, ["aggregate"]),
+      sec2,
+    ],
+    [
+      "bytes per laptop (up + down, SVDB included)",
+      moved(plain, nodePhases.plain) / n,
+      moved(secure, nodePhases.secure) / n,
+      kib,
+    ],
+    [
+      "bytes at the coordinator (all laptops, in + out)",
+      moved(plain, nodePhases.plain),
+      moved(secure, nodePhases.secure),
+      kib,
+    ],
+  ];
+  for (const [label, a, b, f] of rows) {
+    console.log(`      ${label}: ${f(a)} -> ${f(b)} (${ratio(b, a)})`);
   }
 }

@@ -124,9 +124,11 @@ function reportAfter(
 }
 
 /**
- * DP-FedAvg at this round's clip. With adaptive clipping the clipped count is noised from the
- * same secret stream and the update noise is raised to z_delta, so the round costs exactly the
- * multiplier z the accountant charges (Andrew et al. 2021, section 3).
+ * DP-FedAvg at this round's clip. With adaptive clipping the clipped count, over flags shifted to
+ * {-1/2, +1/2}, is noised from the same secret stream and the update noise is raised to z_delta:
+ * an owner with m copies moves the update sum by m x clip and the count by m/2, so the pair costs
+ * exactly one release at z / m, what the accountant charges (Andrew et al. 2021, section 3; the
+ * adjacency is in lib/privacy/adaptive_clip.ts).
  */
 function dpStrategy(p: NonNullable<JobSpec["privacy"]>, clip: number, rng: SecureRng): DpFedAvg {
   const a = p.adaptiveClip;

@@ -11,7 +11,13 @@
  *   later stages `stageMs` after they opened ({@link advanceSecureRound}).
  * - The round's close ({@link fixSecureClosingSet}) takes the finished session's included nodes
  *   as its closing set; a failed session (too few survivors or shares) extends the round, and
- *   the next attempt opens with fresh keys and a fresh seed.
+ *   the next attempt opens with fresh keys and a fresh seed, over the assigned nodes that sent no
+ *   masked input in an earlier attempt: a node sends one in a single attempt per round
+ *   (lib/worker/secure_aggregation.ts), so two sums never differ by one node's update.
+ * - With a privacy policy the budget is checked before the session may move on from
+ *   MaskedInputCollection, against the worst sum it could still release (every possible input in
+ *   it, noise at its minimum sigma): an over-budget round never reaches Unmasking, so no sum is
+ *   ever released for it ({@link mayUnmask}).
  * - KV is the truth (./_secure_store.ts): the head and every accepted message; the unmasked
  *   ring sum goes to SVDB ({@link secureSum}).
  */
@@ -25,10 +31,14 @@ import {
   type SecureRoundView,
   verifySecurePost,
 } from "../round/secure_session.ts";
+import { ROUND_NOT_OPEN } from "../worker/task.ts";
+import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
+import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import type { Context } from "./context.ts";
 import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
 import { loadSpec } from "./job.ts";
-import { reject, type Rejection } from "./result.ts";
+import { secureRoundPrivacy } from "./privacy.ts";
+import { reject, RejectedError, type Rejection } from "./result.ts";
 import {
   getJob,
   getLarge,
@@ -84,7 +94,7 @@ async function openRound(
   }
   if (round !== undefined && round !== job.round) {
     const why = `Cannot run secure round: round ${round} is not the open round ${job.round}`;
-    return reject(409, "ROUND_NOT_OPEN", why);
+    return reject(409, ROUND_NOT_OPEN, why);
   }
   const spec = await loadSpec(ctx.store, job.specCid);
   if (!spec.secureAggregation) {
@@ -106,10 +116,10 @@ export async function secureRoundView(
   const { job, spec } = open;
   let entry = await currentSession(ctx, job);
   if ((!entry || entry.value.extended) && q.node && await hasDelivered(ctx, job, q.node)) {
-    entry = await openSession(ctx, job, spec);
+    entry = await openNext(ctx, job, spec) ?? entry;
   }
   if (!entry) return reject(404, "NO_SESSION", "Cannot show secure round: no session yet");
-  const now = await advanceSecureRound(ctx, job, spec, entry, { quorum: false });
+  const now = await advance(ctx, job, spec, entry, { quorum: false });
   const { round, attempt } = now.value;
   const view = await exclusive(ctx, now.value, async () => {
     return await viewOf(ctx, (await readSession(ctx.kv, job.jobId, round, attempt))!, q.node);
@@ -144,8 +154,75 @@ export async function receiveSecureMessage(
   }
   const taken = await exclusive(ctx, s, () => takeMessage(ctx, entry, post, msg));
   if (!taken.ok) return taken;
-  await advanceSecureRound(ctx, job, spec, entry, { quorum: false });
+  await advance(ctx, job, spec, entry, { quorum: false });
   return taken;
+}
+
+/**
+ * The round's next attempt, over the assigned nodes that sent no masked input in an earlier one
+ * (they refuse to send another); undefined when fewer than two remain.
+ */
+async function openNext(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<SessionEntry | undefined> {
+  const spent = new Set<string>();
+  const last = (await currentSession(ctx, job))?.value.attempt ?? -1;
+  for (let attempt = 0; attempt <= last; attempt++) {
+    const s = (await readSession(ctx.kv, job.jobId, job.round, attempt))?.value;
+    if (s) { for (const n of await maskedInputsOf(ctx, s)) spent.add(n); }
+  }
+  const roster = job.assigned.filter((n) => !spent.has(n.toLowerCase()));
+  if (roster.length < 2) return undefined;
+  return await openSession(ctx, { ...job, assigned: roster }, spec);
+}
+
+/** The nodes whose masked input the attempt stored. */
+async function maskedInputsOf(ctx: Context, s: SecureSession): Promise<string[]> {
+  const prefix = messagesKey(s, "MaskedInputCollection");
+  const nodes: string[] = [];
+  for await (const e of ctx.kv.list({ prefix })) nodes.push(String(e.key[prefix.length]));
+  return nodes;
+}
+
+/** Closes the open stage when it may; never finishes Unmasking of an over-budget round. */
+async function advance(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  entry: SessionEntry,
+  options: { quorum: boolean },
+): Promise<SessionEntry> {
+  if (!await mayUnmask(ctx, job, spec, entry.value)) return entry;
+  return await advanceSecureRound(ctx, job, spec, entry, options);
+}
+
+/**
+ * Whether the session may go on towards unmasking: always before MaskedInputCollection (a close
+ * moves it one stage); from there only when the round is within every data owner's budget at
+ * the worst the sum could be: every node that may still send a masked input (the roster) or did
+ * (after), its noise at the minimum sigma (z x clip) the protocol guarantees for any survivors.
+ * So an over-budget round stops before nodes send their unmasking shares.
+ */
+async function mayUnmask(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  s: SecureSession,
+): Promise<boolean> {
+  const guarded = ["MaskedInputCollection", "ConsistencyCheck", "Unmasking"];
+  if (!spec.privacy || !guarded.includes(s.stage)) return true;
+  const nodes = s.stage === "MaskedInputCollection"
+    ? s.config.clients
+    : await maskedInputsOf(ctx, s);
+  try {
+    secureRoundPrivacy(spec, job, nodes, resolveParams(s.config).noiseStd);
+    return true;
+  } catch (e) {
+    if (e instanceof BudgetExceededError) return false;
+    throw e;
+  }
 }
 
 /** The server takes the message, then KV stores it (once, while the stage is open). */
@@ -264,9 +341,13 @@ export async function fixSecureClosingSet(
     .map((u) => u.nodePubkey);
   let entry = await currentSession(ctx, job);
   if ((!entry || entry.value.extended) && delivered.length > 0) {
-    entry = await openSession(ctx, job, spec);
+    entry = await openNext(ctx, job, spec) ?? entry;
   }
-  if (entry) entry = await advanceSecureRound(ctx, job, spec, entry, { quorum: true });
+  if (entry) entry = await advance(ctx, job, spec, entry, { quorum: true });
+  if (entry && !await mayUnmask(ctx, job, spec, entry.value)) {
+    const why = "Cannot aggregate: the round's sum would take a data owner over the budget";
+    throw new RejectedError(reject(409, "PRIVACY_BUDGET_EXCEEDED", why));
+  }
   const missing = job.assigned.filter((n) => !delivered.includes(n)).sort();
   const decision = (close: boolean, reason: RoundDecision["reason"]): ClosingStep => ({
     fixed: false,
@@ -291,7 +372,10 @@ export async function fixSecureClosingSet(
     await setLarge(ctx.kv.atomic().check(entry!), entry!.key, { ...s, extended: true }).commit();
     return decision(true, "insufficient");
   }
-  const late = !s && ctx.now() - job.roundOpenedAt >= spec.aggregation.deadlineMs;
+  // No session yet, or none could open after a failed one (fewer than two nodes without a spent
+  // input): extend the round once per deadline, so dead nodes' tasks move to spares.
+  const stuck = !s || (s.stage === "Failed" && s.extended);
+  const late = stuck && ctx.now() - job.roundOpenedAt >= spec.aggregation.deadlineMs;
   return late ? decision(true, "insufficient") : decision(false, "waiting");
 }
 

@@ -3,12 +3,21 @@
  * Learning with Adaptive Clipping"): the clip bound follows a target quantile γ of the
  * clients' update norms by geometric updates
  *
- *   C ← C · exp(-η (b̃ - γ)),   b̃ = (Σ_i 1[‖Δ_i‖ <= C] + N(0, σ_b²)) / n
+ *   C ← C · exp(-η (b̃ - γ)),   b̃ = (Σ_i (1[‖Δ_i‖ <= C] - ½) + N(0, σ_b²)) / n + ½
  *
- * The indicator count is itself privatised with std σ_b. With noise multiplier `z` for the
- * released sum, the deltas' noise multiplier must be raised to
- * `z_Δ = (z^-2 - (2 σ_b)^-2)^(-1/2)` so the pair costs what one Gaussian release with `z`
- * costs ({@link adaptiveDeltaNoiseMultiplier}).
+ * The count is itself privatised with std σ_b, and, as in the paper and TF-Federated, over flags
+ * shifted to {-½, +½}: what is released is the noised sum of the shifted flags.
+ *
+ * Adjacency (the one the accountant's sensitivity m x C of the update sum assumes): two rounds
+ * differ in one data owner, whose m counted updates are present or absent (zeroed out), the
+ * divisor n being public. Absent, an update adds 0 to the update sum and 0 to the shifted count;
+ * present, at most C and ½ in norm. So m copies move the update sum by m·C and the count by m/2,
+ * and the pair of Gaussian releases has RDP α m² / 2 · (z_Δ^-2 + (2 σ_b)^-2). With the update
+ * noise multiplier raised to `z_Δ = (z^-2 - (2 σ_b)^-2)^(-1/2)`
+ * ({@link adaptiveDeltaNoiseMultiplier}) that is α m² / (2 z²): exactly one Gaussian release at
+ * multiplier z / m, what the accountant charges. With plain {0, 1} flags a present flag adds up
+ * to 1, the count's sensitivity is m, and the same z_Δ would leave the pair at an effective
+ * multiplier (z^-2 + 3/4 σ_b^-2)^(-1/2) per copy (0.756 for z = σ_b = 1), not z.
  *
  * @module
  */
@@ -70,21 +79,26 @@ export class AdaptiveClipper {
     return this.#clip;
   }
 
-  /** Moves the bound from this round's (pre-clipping) norms; returns the new bound. */
-  update(norms: readonly number[]): number {
+  /**
+   * Moves the bound from this round's (pre-clipping) norms; returns the new bound. `divisor` is
+   * the public n of the estimate (default: the number of norms, as DP-FedAvg divides its sum).
+   */
+  update(norms: readonly number[], divisor: number = norms.length): number {
     if (norms.length === 0) return this.#clip;
-    let below = 0;
-    for (const n of norms) if (n <= this.#clip) below++;
+    // Flags in {-½, +½}: an absent update (0) sits halfway, so one copy moves the sum by ½.
+    let shifted = 0;
+    for (const n of norms) shifted += n <= this.#clip ? 0.5 : -0.5;
     const noise = this.countNoiseStd > 0 ? this.countNoiseStd * this.#rng!.nextGaussian() : 0;
-    const fraction = (below + noise) / norms.length;
+    const fraction = (shifted + noise) / divisor + 0.5;
     this.#clip *= Math.exp(-this.learningRate * (fraction - this.targetQuantile));
     return this.#clip;
   }
 }
 
 /**
- * Noise multiplier for the deltas when the count is released with std `countNoiseStd`, so
- * the pair of releases is as private as one Gaussian release with multiplier `z`.
+ * Noise multiplier for the deltas when the shifted count (sensitivity ½ per copy) is released
+ * with std `countNoiseStd`, so the pair of releases is as private as one Gaussian release with
+ * multiplier `z` (z_Δ^-2 + (2 σ_b)^-2 = z^-2).
  *
  * @throws {RangeError} when the count noise is too small for `z` (2 σ_b <= z)
  * @example

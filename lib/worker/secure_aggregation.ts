@@ -11,6 +11,13 @@
  * the noise. The per-round secrets live in the SecAggClient only, in memory: a worker that
  * crashes mid-round drops out of it, which the protocol survives.
  *
+ * A node sends its masked input in one attempt of a round only, and says so in its crash state
+ * before it sends it ({@link WorkerState.recordMaskedInput}). A later attempt of the same round
+ * (after one the coordinator declared failed) gets no input from it: otherwise a coordinator that
+ * unmasked attempt 0 over everyone, called it failed and ran attempt 1 without a victim would
+ * learn the victim's update as the difference of the two sums. The node drops out of that
+ * attempt as a node that went away does; the coordinator leaves it off the next roster.
+ *
  * @example
  * ```ts
  * import { secureInput } from "./secure_aggregation.ts";
@@ -35,6 +42,7 @@ import {
 } from "../round/secure_session.ts";
 import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";
 import type { Gateway } from "./gateway.ts";
+import { WorkerState } from "./state.ts";
 
 /** What a node needs to take part in its round's secure aggregation. */
 export interface SecureAggregationParameters {
@@ -52,12 +60,20 @@ export interface SecureAggregationParameters {
   delta: Float32Array;
   /** First and longest wait between polls in ms (default 50 and 2,000: doubled while idle). */
   pollMs?: { min: number; max: number };
+  /**
+   * The worker's crash state, where the attempt a masked input went out in is kept (default: in
+   * memory for this run, which covers every attempt the run sees but not a restart).
+   */
+  state?: WorkerState;
 }
 
 /** How the node's part ended: its input is in the sum, it is out, or the round closed. */
 export type SecureOutcome = "included" | "excluded" | "closed";
 
 const DEFAULT_POLL = { min: 50, max: 2_000 };
+
+/** The parameters of a run, with the crash state it keeps its masked-input record in. */
+type Run = SecureAggregationParameters & { state: WorkerState };
 
 /** One attempt's client and the messages sent in it (a retried post re-sends the same). */
 interface Party {
@@ -81,6 +97,7 @@ export function secureInput(spec: Pick<JobSpec, "privacy">, delta: Float32Array)
 export async function runSecureAggregation(p: SecureAggregationParameters): Promise<SecureOutcome> {
   const node = p.key.publicKeyHex.toLowerCase() as Hex;
   const update = secureInput(p.spec, p.delta);
+  const state = p.state ?? new WorkerState();
   const poll = p.pollMs ?? DEFAULT_POLL;
   let party: Party | undefined;
   let wait = poll.min;
@@ -90,7 +107,7 @@ export async function runSecureAggregation(p: SecureAggregationParameters): Prom
     if (view?.status === "done") return view.included ? "included" : "excluded";
     if (view?.status === "open") {
       if (party?.attempt !== view.session.attempt) party = await join(p, node, view);
-      const message = party && await nextMessage(p, party, view, update);
+      const message = party && await nextMessage({ ...p, state }, party, view, update);
       if (!party || message === "out") return "excluded";
       if (message !== undefined) {
         const posted = await post(p, party, message);
@@ -145,7 +162,7 @@ async function join(
  * an honest server never sends): the node drops out, which the protocol survives.
  */
 async function nextMessage(
-  p: SecureAggregationParameters,
+  p: Run,
   party: Party,
   view: SecureRoundView,
   update: Float32Array,
@@ -154,6 +171,7 @@ async function nextMessage(
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again; // sent before, the answer was lost
+  if (view.stage === "MaskedInputCollection" && !await mayMask(p, party)) return "out";
   let msg: ClientMessage;
   try {
     msg = view.stage === "AdvertiseKeys"
@@ -169,6 +187,18 @@ async function nextMessage(
     : JSON.stringify(msg);
   party.sent.set(view.stage, text);
   return text;
+}
+
+/**
+ * Whether the node may send its masked input in this attempt: not when it sent one in another
+ * attempt of the round. Recorded before it is computed, so a crash between the record and the
+ * send errs on the side of never sending twice.
+ */
+async function mayMask(p: Run, party: Party): Promise<boolean> {
+  const sent = await p.state.maskedInputSent(p.jobId);
+  if (sent && sent.round === p.round) return sent.attempt === party.attempt;
+  await p.state.recordMaskedInput(p.jobId, { round: p.round, attempt: party.attempt });
+  return true;
 }
 
 /** The masked input goes to SVDB (it is as large as the model); the message names its CID. */

@@ -23,8 +23,8 @@ import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
 
 /**
- * Named byte records a worker's state is kept in. Names are `state`, `<jobId>.residual` and
- * `<jobId>.residual.next`. Writes replace a record whole or not at all.
+ * Named byte records a worker's state is kept in. Names are `state`, `<jobId>.residual`,
+ * `<jobId>.residual.next` and `<jobId>.secagg`. Writes replace a record whole or not at all.
  */
 export interface StateStorage {
   /** The record's bytes, undefined when there is none. */
@@ -102,6 +102,17 @@ export interface PendingUpdate {
   envelope: string;
 }
 
+/**
+ * The secure aggregation attempt of a job's round in which the node sent (or was about to send)
+ * its masked input. SecAgg+ may be retried in a new attempt, but a node takes part with its input
+ * in one attempt per round only: two unmasked sums of the same updates, one with and one without
+ * a node, would give that node's update away.
+ */
+export interface MaskedInputSent {
+  round: number;
+  attempt: number;
+}
+
 /** The state file's content. */
 interface SavedState {
   pending?: PendingUpdate;
@@ -117,6 +128,8 @@ export class WorkerState {
   readonly storage?: StateStorage;
   /** Error-feedback residual per job: what compression left out, added to the next update. */
   #residuals = new Map<string, ErrorFeedbackState>();
+  /** Masked inputs sent, per job (the storage's copy when there is one). */
+  #masked = new Map<string, MaskedInputSent>();
 
   constructor(where?: string | StateStorage) {
     this.storage = typeof where === "string" ? new FileStateStorage(where) : where;
@@ -143,6 +156,21 @@ export class WorkerState {
     if (!this.storage) return;
     const state: SavedState = pending ? { pending } : {};
     await this.storage.write("state", new TextEncoder().encode(JSON.stringify(state)));
+  }
+
+  /** The attempt in which the node last sent a masked input for the job, if any. */
+  async maskedInputSent(jobId: Hex): Promise<MaskedInputSent | undefined> {
+    const known = this.#masked.get(jobId.toLowerCase());
+    if (known || !this.storage) return known;
+    const bytes = await this.storage.read(maskedName(jobId));
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) as MaskedInputSent : undefined;
+  }
+
+  /** Records, before it is sent, that the node sends its masked input in this attempt. */
+  async recordMaskedInput(jobId: Hex, sent: MaskedInputSent): Promise<void> {
+    this.#masked.set(jobId.toLowerCase(), sent);
+    const bytes = new TextEncoder().encode(JSON.stringify(sent));
+    await this.storage?.write(maskedName(jobId), bytes);
   }
 
   /** The job's error-feedback residual: in memory, else from storage, else zeros. */
@@ -185,6 +213,11 @@ export class WorkerState {
  */
 function residualName(jobId: string, staged = false): string {
   return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+
+/** The record of the job's last masked input sent, beside the state: `<jobId>.secagg`. */
+function maskedName(jobId: string): string {
+  return `${jobId.toLowerCase()}.secagg`;
 }
 
 /** A residual record of a `length`-parameter model, or undefined when there is none. */

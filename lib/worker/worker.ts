@@ -314,12 +314,15 @@ export class Worker {
     }, task);
   }
 
-  /** A secure job's round: the node's side of SecAgg+, its secrets in memory only. */
+  /**
+   * A secure job's round: the node's side of SecAgg+, its secrets in memory only; the attempt its
+   * masked input went out in is kept in the crash state, so a restart never sends a second one.
+   */
   protected secureAggregate(task: TrainTask, spec: JobSpec, delta: Float32Array) {
     const { client, chainId, key } = this.options;
-    const { coordinator, gateway } = this;
+    const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
-    const at = { coordinator, gateway, client, chainId, key, spec, jobId, round, delta };
+    const at = { coordinator, gateway, client, chainId, key, spec, jobId, round, delta, state };
     return runSecureAggregation(at);
   }
 

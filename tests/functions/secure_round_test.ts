@@ -3,14 +3,23 @@
  * a secure job ends with the model of the same job without it (within fixed-point rounding);
  * nothing the coordinator stores (KV, SVDB) holds a node's update; a node that drops after
  * ShareKeys does not stop the round, even with two coordinator processes that share only KV;
- * with DP the nodes add the noise, the coordinator none, and epsilon charges the noise that
+ * a node sends its masked input in one attempt per round, so a coordinator that unmasks an
+ * attempt, calls it failed and reopens it without a victim gets no second sum to subtract, and
+ * an honest retry runs over the nodes that sent none; with DP the nodes add the noise, the coordinator none, and epsilon charges the noise that
  * survived; forged, foreign and plain submissions are refused.
  */
 import assert from "node:assert/strict";
 import { createRouter } from "../../functions/router.ts";
 import { loadWeights } from "../../lib/coordinator/job.ts";
 import { noiseKey } from "../../lib/coordinator/privacy.ts";
-import { currentSession, SECURE_CLOSE_REASON } from "../../lib/coordinator/secure_round.ts";
+import {
+  currentSession,
+  SECURE_CLOSE_REASON,
+  secureSum,
+} from "../../lib/coordinator/secure_round.ts";
+import { openSession } from "../../lib/coordinator/_secure_session.ts";
+import { sessionKey } from "../../lib/coordinator/_secure_store.ts";
+import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
 import { clipL2 } from "../../lib/privacy/dp.ts";
 import {
@@ -287,14 +296,15 @@ Deno.test("secure aggregation", async (t) => {
     const s = await fx.scenario();
     const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
     const deltas = await deliverEnvelopes(s, job, job.nodes);
-    // Two of four partitioned before their inputs: 2 < minSurvivors 3, attempt 0 fails.
+    // Two of four partitioned before their shares: 2 < minSurvivors 3, attempt 0 fails before
+    // anyone sent a masked input, so all four may take part in attempt 1.
     const partitioned = new Set<string>(job.nodes.slice(2).map((n) => n.nodePubkey));
     let heal!: () => void;
     const healed = new Promise<void>((r) => heal = r);
     const cut = new Set<string>(); // held at the partition, until it heals
     const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
       const body = typeof init?.body === "string" ? init.body : "";
-      if (partitioned.has(n.nodePubkey) && body.includes("MaskedInputCollection")) {
+      if (partitioned.has(n.nodePubkey) && body.includes("ShareKeys")) {
         cut.add(n.nodePubkey);
         await healed;
       }
@@ -304,7 +314,7 @@ Deno.test("secure aggregation", async (t) => {
       const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
       assert.equal(out.status, "extended");
       cut.clear();
-      heal(); // their late inputs of attempt 0 are refused; they join attempt 1 afresh
+      heal(); // their late shares of attempt 0 are refused; they join attempt 1 afresh
     };
     const away = (id: string) => cut.has(id);
     const outcomes = await secureRound(s, job, deltas, { fetchOf, away, onFailed });
@@ -321,6 +331,138 @@ Deno.test("secure aggregation", async (t) => {
     const all = [...deltas.values()];
     const mean = before.map((w, i) => w + all.reduce((a, d) => a + d[i]!, 0) / 4);
     assert.ok(maxAbsDiff(after, mean) < 1e-6);
+  });
+
+  await t.step(
+    "after a failed attempt, nodes that sent a masked input sit the next one out",
+    async () => {
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 5, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      // D and E go away right after ShareKeys: A, B, C send inputs, 3 < minSurvivors 4, it fails.
+      const late = new Set<string>(job.nodes.slice(3).map((n) => n.nodePubkey));
+      let heal!: () => void;
+      const healed = new Promise<void>((r) => heal = r);
+      const cut = new Set<string>();
+      let partitioned = true;
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        if (cut.has(n.nodePubkey)) await healed;
+        const res = await s.call(path, init);
+        const body = typeof init?.body === "string" ? init.body : "";
+        if (partitioned && late.has(n.nodePubkey) && body.includes("ShareKeys")) {
+          cut.add(n.nodePubkey); // attempt 0 only
+        }
+        return res;
+      };
+      const onFailed = async () => {
+        const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+        assert.equal(out.status, "extended");
+        partitioned = false;
+        cut.clear();
+        heal();
+      };
+      const away = (id: string) => cut.has(id);
+      const outcomes = await secureRound(s, job, deltas, { fetchOf, away, onFailed });
+      // A, B, C refuse a second input and are off the roster; D and E close the round alone.
+      assert.deepEqual(outcomes, ["excluded", "excluded", "excluded", "included", "included"]);
+      const out = await aggregate(s, job);
+      assert.equal(out.updates, 2);
+      const record = await s.jobRecord(job.jobId);
+      const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
+      assert.deepEqual([...session.config.clients].sort(), [...late].sort());
+      const before = await loadWeights(s.ctx.store, job.spec.initialWeights);
+      const after = await loadWeights(s.ctx.store, record.globalCid);
+      const two = [...late].map((n) => deltas.get(n)!);
+      const mean = before.map((w, i) => w + (two[0]![i]! + two[1]![i]!) / 2);
+      assert.ok(maxAbsDiff(after, mean) < 1e-6);
+    },
+  );
+
+  await t.step("a coordinator that reopens a finished session learns no second sum", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+    const deltas = await deliverEnvelopes(s, job, job.nodes);
+    const victim = job.nodes[0]!.nodePubkey;
+    // The attacker runs the real coordinator, but once attempt 0 is unmasked it keeps the sum,
+    // tells everyone the attempt failed and opens attempt 1 without the victim: the difference
+    // of the two sums would be the victim's update.
+    let attacked: Promise<void> | undefined;
+    let everyone: Float64Array | undefined; // attempt 0's sum
+    const attack = async () => {
+      const record = await s.jobRecord(job.jobId);
+      const entry = (await currentSession(s.ctx, record))!;
+      everyone = (await secureSum(s.ctx, record)).sum;
+      const failure = { code: "SECAGG_TOO_FEW_SURVIVORS", message: "(a lie)", at: s.ctx.now() };
+      const lie = { ...entry.value, stage: "Failed" as const, extended: true, failure };
+      await setLarge(s.ctx.kv.atomic().check(entry), entry.key, lie).commit();
+      const others = record.assigned.filter((n) => n !== victim);
+      await openSession(s.ctx, { ...record, assigned: others }, job.spec);
+    };
+    const fetchOf = (): CoordinatorFetch => async (path, init) => {
+      const res = await s.call(path, init);
+      if (!path.startsWith("/secagg?")) return res;
+      const view = await res.clone().json().catch(() => undefined);
+      if (view?.status !== "done" || view.session.attempt !== 0) return res;
+      await (attacked ??= attack());
+      return await s.call(path, init);
+    };
+    const outcomes = await secureRound(s, job, deltas, { fetchOf });
+    assert.ok(everyone, `attempt 0 was unmasked (outcomes: ${outcomes.join(", ")})`);
+    // Attempt 1 waits for inputs that never come; its deadline passes and it fails without a sum.
+    s.advance(DEFAULT_STAGE_MS);
+    await s.call(`/secagg?jobId=${job.jobId}`);
+    const record = await s.jobRecord(job.jobId);
+    const second = (await currentSession(s.ctx, record))!.value;
+    assert.equal(second.attempt, 1);
+    if (second.result) {
+      const others = (await secureSum(s.ctx, record)).sum;
+      const mine = deltas.get(victim)!;
+      let off = 0;
+      for (let i = 0; i < mine.length; i++) {
+        off = Math.max(off, Math.abs(everyone[i]! - others[i]! - mine[i]!));
+      }
+      assert.fail(`a second sum was released: the two differ from the victim's update by ${off}`);
+    }
+    assert.equal(second.stage, "Failed");
+    assert.deepEqual(outcomes, Array(4).fill("excluded"), "nobody sent a second input");
+    const prefix = [...sessionKey(job.jobId, 0, 1), "msg", "MaskedInputCollection"];
+    for await (const e of s.ctx.kv.list({ prefix })) assert.fail(`input of ${String(e.key)}`);
+  });
+
+  await t.step("an over-budget secure round never releases a sum", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 3, rounds: 2, privacy: PRIVACY, secureAggregation: SECURE });
+    // The owners already spent nearly everything: 4,000 earlier rounds at z = 1 (epsilon ~2,000).
+    const head = await getJob(s.ctx.kv, job.jobId);
+    const spent = job.spec.shards.map(() => Array(4_000).fill(1));
+    const privacy = {
+      ...PRIVACY,
+      epsilon: 0,
+      shardRounds: [],
+      shardCopies: spent,
+      shardEpsilon: [],
+    };
+    await setJob(s.ctx.kv.atomic().check(head), { ...head.value!, privacy }).commit();
+    const deltas = await deliverEnvelopes(s, job, job.nodes);
+    let stop = false;
+    const fetchOf = (): CoordinatorFetch => (path, init) =>
+      stop ? Promise.reject(new Error("stopped")) : s.call(path, init);
+    const runs = secureRound(s, job, deltas, { fetchOf, away: () => stop });
+    let view;
+    do { // until every node answered the stage the session stays at, or it finished
+      await new Promise((r) => setTimeout(r, 30));
+      view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+    } while (
+      view.status === "open" &&
+      (view.stage !== "MaskedInputCollection" || view.waitingFor.length > 0)
+    );
+    const refused = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+    stop = true;
+    await runs;
+    assert.equal(refused.error?.code, "PRIVACY_BUDGET_EXCEEDED", JSON.stringify(refused));
+    const session = (await currentSession(s.ctx, await s.jobRecord(job.jobId)))!.value;
+    assert.equal(session.result, undefined, "the sum of an over-budget round was released");
+    assert.equal(session.stage, "MaskedInputCollection", "no unmasking share was asked for");
   });
 
   await t.step("with DP the nodes add the noise and epsilon charges what survived", async () => {
