@@ -32255,6 +32255,12 @@ var Phase = {
   Settled: 3,
   Unresolved: 4
 };
+var Status = {
+  None: 0,
+  Open: 1,
+  Answered: 2,
+  Failed: 3
+};
 
 // lib/chain/contracts.ts
 var abis = {
@@ -35602,8 +35608,8 @@ function readMetadata(entry, metadata) {
 function readTensorEntry(name4, entry, dataLen) {
   const e = entry;
   if (typeof e !== "object" || e === null) throw invalid(`tensor "${name4}" entry is not an object`);
-  if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
-    throw invalid(`tensor "${name4}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
+  if (typeof e.dtype !== "string" || !Object.hasOwn(DTYPE_SIZE, e.dtype)) {
+    throw invalid(`tensor "${name4}" has unknown dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
   }
   const dtype = e.dtype;
   if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -35954,7 +35960,33 @@ function buildLevels2(bytes, chunkSize) {
   return levels;
 }
 
-// lib/verify/challenge_chain.ts
+// lib/chain/get_challenge.ts
+function getChallenge(client, params) {
+  return client.readContract({
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "challengeOf",
+    args: [
+      params.challengeId
+    ]
+  });
+}
+
+// lib/chain/get_challenge_ids.ts
+async function getChallengeIds(client, params) {
+  const logs = await client.getContractEvents({
+    address: params.addresses.verification,
+    abi: abis.verification,
+    eventName: "ChallengeIssued",
+    args: {
+      nodePubkey: params.nodePubkey
+    },
+    fromBlock: params.fromBlock ?? 0n
+  });
+  return logs.map((l) => l.args.challengeId);
+}
+
+// lib/chain/respond_step.ts
 function respondStep(client, params) {
   const { lossDigest, gradientDigest, weightsDigest } = params.digests;
   return sendContract(client, {
@@ -35971,6 +36003,8 @@ function respondStep(client, params) {
     ]
   });
 }
+
+// lib/chain/respond_challenge.ts
 function respondChallenge(client, params) {
   const { lossDigest, gradientDigest, weightsDigest } = params.digests;
   return sendContract(client, {
@@ -35987,29 +36021,18 @@ function respondChallenge(client, params) {
     ]
   });
 }
+
+// lib/verify/challenge_chain.ts
 async function openChallenges(client, params) {
-  const logs = await client.getContractEvents({
-    address: params.addresses.verification,
-    abi: abis.verification,
-    eventName: "ChallengeIssued",
-    args: {
-      nodePubkey: params.nodePubkey
-    },
-    fromBlock: params.fromBlock ?? 0n
-  });
   const out = [];
-  for (const l of logs) {
-    const c = await client.readContract({
-      address: params.addresses.verification,
-      abi: abis.verification,
-      functionName: "challengeOf",
-      args: [
-        l.args.challengeId
-      ]
+  for (const challengeId of await getChallengeIds(client, params)) {
+    const c = await getChallenge(client, {
+      addresses: params.addresses,
+      challengeId
     });
-    if (c.status !== 1) continue;
+    if (c.status !== Status.Open) continue;
     out.push({
-      challengeId: l.args.challengeId,
+      challengeId,
       jobId: c.jobId,
       nodePubkey: c.nodePubkey,
       round: c.round,
@@ -36353,47 +36376,7 @@ function stepsProof(digests, index2) {
   return merkleProof(bytesOf(digests), index2, 32);
 }
 
-// lib/verify/dispute_chain.ts
-var midpointOf = (d) => d.lo + Math.floor((d.hi - d.lo) / 2);
-function disputeEnds(digests, stepDigests) {
-  const n = stepDigests.length - 1;
-  if (n < 1) throw new RangeError("Cannot build dispute ends: need s_0..s_N with N >= 1");
-  const { lossDigest, gradientDigest, weightsDigest } = digests;
-  return {
-    lossDigest,
-    gradientDigest,
-    weightsDigest,
-    stepsRoot: stepsRoot(stepDigests),
-    startDigest: stepDigests[0],
-    startProof: stepsProof(stepDigests, 0),
-    endProof: stepsProof(stepDigests, n)
-  };
-}
-function defendDispute(client, params) {
-  return sendContract(client, {
-    address: params.addresses.disputes,
-    abi: abis.disputes,
-    functionName: "defend",
-    args: [
-      params.disputeId,
-      params.ends
-    ]
-  });
-}
-function revealDispute(client, params) {
-  const { disputeId, challengerSide, digest: digest2, proof } = params;
-  return sendContract(client, {
-    address: params.addresses.disputes,
-    abi: abis.disputes,
-    functionName: "reveal",
-    args: [
-      disputeId,
-      challengerSide,
-      digest2,
-      proof
-    ]
-  });
-}
+// lib/chain/read_dispute.ts
 async function readDispute(client, params) {
   const d = await client.readContract({
     address: params.addresses.disputes,
@@ -36422,13 +36405,10 @@ async function readDispute(client, params) {
     deadline: d.deadline
   };
 }
-async function openDisputes(client, params) {
+
+// lib/chain/get_dispute_openings.ts
+async function getDisputeOpenings(client, params) {
   const { addresses, jobId } = params;
-  const phases = params.phases ?? [
-    Phase.AwaitDefence,
-    Phase.Bisecting
-  ];
-  const node = params.nodePubkey?.toLowerCase();
   const logs = await client.getContractEvents({
     address: addresses.disputes,
     abi: abis.disputes,
@@ -36439,17 +36419,76 @@ async function openDisputes(client, params) {
     fromBlock: params.fromBlock ?? 0n,
     toBlock: params.toBlock
   });
+  return logs.map((l) => ({
+    disputeId: l.args.disputeId,
+    challenger: l.args.challenger,
+    defender: l.args.defender,
+    openedIn: l.blockNumber
+  }));
+}
+
+// lib/chain/defend_dispute.ts
+function defendDispute(client, params) {
+  return sendContract(client, {
+    address: params.addresses.disputes,
+    abi: abis.disputes,
+    functionName: "defend",
+    args: [
+      params.disputeId,
+      params.ends
+    ]
+  });
+}
+
+// lib/chain/reveal_dispute.ts
+function revealDispute(client, params) {
+  const { disputeId, challengerSide, digest: digest2, proof } = params;
+  return sendContract(client, {
+    address: params.addresses.disputes,
+    abi: abis.disputes,
+    functionName: "reveal",
+    args: [
+      disputeId,
+      challengerSide,
+      digest2,
+      proof
+    ]
+  });
+}
+
+// lib/verify/dispute_chain.ts
+var midpointOf = (d) => d.lo + Math.floor((d.hi - d.lo) / 2);
+function disputeEnds(digests, stepDigests) {
+  const n = stepDigests.length - 1;
+  if (n < 1) throw new RangeError("Cannot build dispute ends: need s_0..s_N with N >= 1");
+  const { lossDigest, gradientDigest, weightsDigest } = digests;
+  return {
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+    stepsRoot: stepsRoot(stepDigests),
+    startDigest: stepDigests[0],
+    startProof: stepsProof(stepDigests, 0),
+    endProof: stepsProof(stepDigests, n)
+  };
+}
+async function openDisputes(client, params) {
+  const phases = params.phases ?? [
+    Phase.AwaitDefence,
+    Phase.Bisecting
+  ];
+  const node = params.nodePubkey?.toLowerCase();
   const out = [];
-  for (const l of logs) {
+  for (const o of await getDisputeOpenings(client, params)) {
     const parties = [
-      l.args.challenger,
-      l.args.defender
+      o.challenger,
+      o.defender
     ].map((p) => p.toLowerCase());
     if (node && !parties.includes(node)) continue;
     const d = await readDispute(client, {
-      addresses,
-      disputeId: l.args.disputeId,
-      openedIn: l.blockNumber
+      addresses: params.addresses,
+      disputeId: o.disputeId,
+      openedIn: o.openedIn
     });
     if (phases.includes(d.phase)) out.push(d);
   }
@@ -44326,6 +44365,8 @@ var WorkerState = class {
   storage;
   /** Error-feedback residual per job: what compression left out, added to the next update. */
   #residuals = /* @__PURE__ */ new Map();
+  /** Masked inputs sent, per job (the storage's copy when there is one). */
+  #masked = /* @__PURE__ */ new Map();
   constructor(where) {
     this.storage = typeof where === "string" ? new FileStateStorage(where) : where;
     this.path = typeof where === "string" ? where : void 0;
@@ -44350,6 +44391,19 @@ var WorkerState = class {
       pending
     } : {};
     await this.storage.write("state", new TextEncoder().encode(JSON.stringify(state)));
+  }
+  /** The attempt in which the node last sent a masked input for the job, if any. */
+  async maskedInputSent(jobId) {
+    const known = this.#masked.get(jobId.toLowerCase());
+    if (known || !this.storage) return known;
+    const bytes = await this.storage.read(maskedName(jobId));
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : void 0;
+  }
+  /** Records, before it is sent, that the node sends its masked input in this attempt. */
+  async recordMaskedInput(jobId, sent) {
+    this.#masked.set(jobId.toLowerCase(), sent);
+    const bytes = new TextEncoder().encode(JSON.stringify(sent));
+    await this.storage?.write(maskedName(jobId), bytes);
   }
   /** The job's error-feedback residual: in memory, else from storage, else zeros. */
   async residualFor(jobId, length3) {
@@ -44379,6 +44433,9 @@ var WorkerState = class {
 };
 function residualName(jobId, staged = false) {
   return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+function maskedName(jobId) {
+  return `${jobId.toLowerCase()}.secagg`;
 }
 async function readResidual(storage, name4, length3) {
   const bytes = await storage.read(name4);
@@ -47514,6 +47571,7 @@ function secureInput(spec, delta) {
 async function runSecureAggregation(p) {
   const node = p.key.publicKeyHex.toLowerCase();
   const update = secureInput(p.spec, p.delta);
+  const state = p.state ?? new WorkerState();
   const poll2 = p.pollMs ?? DEFAULT_POLL;
   let party;
   let wait2 = poll2.min;
@@ -47523,7 +47581,10 @@ async function runSecureAggregation(p) {
     if (view?.status === "done") return view.included ? "included" : "excluded";
     if (view?.status === "open") {
       if (party?.attempt !== view.session.attempt) party = await join2(p, node, view);
-      const message2 = party && await nextMessage(p, party, view, update);
+      const message2 = party && await nextMessage({
+        ...p,
+        state
+      }, party, view, update);
       if (!party || message2 === "out") return "excluded";
       if (message2 !== void 0) {
         const posted = await post(p, party, message2);
@@ -47573,6 +47634,7 @@ async function nextMessage(p, party, view, update) {
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again;
+  if (view.stage === "MaskedInputCollection" && !await mayMask(p, party)) return "out";
   let msg;
   try {
     msg = view.stage === "AdvertiseKeys" ? await party.client.advertiseKeys() : await party.client.respond(view.request, update);
@@ -47584,6 +47646,15 @@ async function nextMessage(p, party, view, update) {
   const text = msg.stage === "MaskedInputCollection" ? JSON.stringify(await uploadMasked(p, msg)) : JSON.stringify(msg);
   party.sent.set(view.stage, text);
   return text;
+}
+async function mayMask(p, party) {
+  const sent = await p.state.maskedInputSent(p.jobId);
+  if (sent && sent.round === p.round) return sent.attempt === party.attempt;
+  await p.state.recordMaskedInput(p.jobId, {
+    round: p.round,
+    attempt: party.attempt
+  });
+  return true;
 }
 async function uploadMasked(p, msg) {
   const cid = await p.gateway.put(encodeMaskedInput(msg));
@@ -48049,7 +48120,7 @@ async function postClusterMean(ctx, task, spec, mean) {
   });
 }
 
-// lib/verify/committee_chain.ts
+// lib/chain/attest_result.ts
 function attestResult(client, params) {
   return sendContract(client, {
     address: params.addresses.verification,
@@ -48428,10 +48499,13 @@ var Worker2 = class {
       }))
     }, task);
   }
-  /** A secure job's round: the node's side of SecAgg+, its secrets in memory only. */
+  /**
+   * A secure job's round: the node's side of SecAgg+, its secrets in memory only; the attempt its
+   * masked input went out in is kept in the crash state, so a restart never sends a second one.
+   */
   secureAggregate(task, spec, delta) {
     const { client, chainId, key } = this.options;
-    const { coordinator, gateway } = this;
+    const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
     const at = {
       coordinator,
@@ -48442,7 +48516,8 @@ var Worker2 = class {
       spec,
       jobId,
       round,
-      delta
+      delta,
+      state
     };
     return runSecureAggregation(at);
   }

@@ -4287,8 +4287,8 @@ function readMetadata(entry, metadata) {
 function readTensorEntry(name, entry, dataLen) {
   const e = entry;
   if (typeof e !== "object" || e === null) throw invalid(`tensor "${name}" entry is not an object`);
-  if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_SIZE)) {
-    throw invalid(`tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
+  if (typeof e.dtype !== "string" || !Object.hasOwn(DTYPE_SIZE, e.dtype)) {
+    throw invalid(`tensor "${name}" has unknown dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(", ")}`);
   }
   const dtype = e.dtype;
   if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
