@@ -87,6 +87,15 @@ export function didKeyProof(
  * ```
  */
 export function createDid(client: ArthaClient, params: CreateDidParameters): Promise<SendResult> {
+  return sendCreateDid(client, keysWithProof(client, params, 0n));
+}
+
+/** The keys of `params` with the auth key's proof at `nonce`, as the registry's calls take them. */
+function keysWithProof(
+  client: ArthaClient,
+  params: CreateDidParameters,
+  nonce: bigint,
+) {
   const { addresses, didHash, authKey, encKey, metaCid } = params;
   const proof = didKeyProof(authKey, {
     chainId: client.chain.id,
@@ -94,16 +103,9 @@ export function createDid(client: ArthaClient, params: CreateDidParameters): Pro
     didHash,
     controller: client.account.address,
     encKey,
-    nonce: 0n,
+    nonce,
   });
-  return sendCreateDid(client, {
-    addresses,
-    didHash,
-    authKey: authKey.publicKeyHex,
-    encKey,
-    metaCid,
-    proof,
-  });
+  return { addresses, didHash, authKey: authKey.publicKeyHex, encKey, metaCid, proof };
 }
 
 /**
@@ -117,31 +119,12 @@ export function createDid(client: ArthaClient, params: CreateDidParameters): Pro
  */
 export async function rotateKeys(
   client: ArthaClient,
-  params: {
-    addresses: Pick<ArthaAddresses, "dids">;
-    didHash: Hex;
-    authKey: NodeKey;
-    encKey: Hex;
-    /** SVDB CID of the document listing the new keys. */
-    metaCid: string;
-  },
+  /** The new keys; `metaCid` is the document that lists them. */
+  params: CreateDidParameters,
 ): Promise<SendResult> {
-  const { addresses, didHash, authKey, encKey, metaCid } = params;
-  const nonce = await getDidKeyNonce(client, { addresses, didHash });
-  const proof = didKeyProof(authKey, {
-    chainId: client.chain.id,
-    registry: addresses.dids,
-    didHash,
-    controller: client.account.address,
-    encKey,
-    nonce,
+  const nonce = await getDidKeyNonce(client, {
+    addresses: params.addresses,
+    didHash: params.didHash,
   });
-  return rotateDidKeys(client, {
-    addresses,
-    didHash,
-    authKey: authKey.publicKeyHex,
-    encKey,
-    metaCid,
-    proof,
-  });
+  return rotateDidKeys(client, keysWithProof(client, params, nonce));
 }
