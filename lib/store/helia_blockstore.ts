@@ -15,11 +15,21 @@ import type { Helia } from "helia";
 import { Key } from "interface-datastore";
 import { type CID, parseCid } from "./cid.ts";
 import { BlockNotFoundError, type Blockstore, type Lease } from "./blockstore.ts";
+import { concatBytes } from "../crypto/digest.ts";
+
+/** The part of the node's libp2p the re-dial uses. */
+interface Libp2pView {
+  getConnections(): { remotePeer: { toString(): string } }[];
+  peerStore: { all(): Promise<{ id: { toString(): string }; addresses: unknown[] }[]> };
+  dial(peer: unknown, options?: { signal?: AbortSignal }): Promise<unknown>;
+}
 
 /** Options of {@link HeliaBlockstore}. */
 export interface HeliaBlockstoreOptions {
   /** How long `get` waits for peers to deliver a missing block. Default 10 000 ms. */
   timeoutMs?: number;
+  /** How long one want waits before it is made again (within `timeoutMs`). Default 3 000 ms. */
+  wantMs?: number;
   /** Never ask the network; only local blocks. Default false. */
   offline?: boolean;
   /** Stop the Helia node on `close()`. Default true. */
@@ -51,6 +61,7 @@ export class HeliaBlockstore implements Blockstore {
   /** The wrapped node. */
   readonly helia: Helia;
   readonly #timeoutMs: number;
+  readonly #wantMs: number;
   readonly #offline: boolean;
   readonly #stopOnClose: boolean;
   readonly #local: Blockstore | undefined;
@@ -59,6 +70,7 @@ export class HeliaBlockstore implements Blockstore {
   constructor(helia: Helia, options: HeliaBlockstoreOptions = {}) {
     this.helia = helia;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#wantMs = options.wantMs ?? 3_000;
     this.#offline = options.offline ?? false;
     this.#stopOnClose = options.stopOnClose ?? true;
     this.#local = options.local;
@@ -69,24 +81,45 @@ export class HeliaBlockstore implements Blockstore {
     await this.helia.blockstore.put(cid, bytes);
   }
 
-  /** Local block, or one fetched from peers within the timeout. @throws {BlockNotFoundError} */
+  /**
+   * Local block, or one fetched from peers within the timeout, asked for again every
+   * `wantMs`: bitswap sends a want to the peers connected when it is made and does not resend
+   * it, so a want lost on a reset stream (or made while a connection was being re-established)
+   * would otherwise wait out the whole timeout. Before asking again, known peers that are no
+   * longer connected are dialled. @throws {BlockNotFoundError}
+   */
   async get(cid: CID): Promise<Uint8Array> {
     if (this.#offline && !(await this.has(cid))) throw new BlockNotFoundError(cid);
+    const deadline = Date.now() + this.#timeoutMs;
+    let cause: unknown;
+    for (let left = this.#timeoutMs; left > 0; left = deadline - Date.now()) {
+      try {
+        return await this.#want(cid, Math.min(left, this.#wantMs));
+      } catch (e) {
+        cause = e;
+      }
+      if (deadline - Date.now() > 0) await this.#redial();
+    }
+    throw new BlockNotFoundError(cid, { cause });
+  }
+
+  /** One want of `cid`, given up after `ms`. */
+  async #want(cid: CID, ms: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    try {
-      const signal = AbortSignal.timeout(this.#timeoutMs);
-      for await (const part of this.helia.blockstore.get(cid, { signal })) parts.push(part);
-    } catch (cause) {
-      throw new BlockNotFoundError(cid, { cause });
-    }
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
+    const signal = AbortSignal.timeout(ms);
+    for await (const part of this.helia.blockstore.get(cid, { signal })) parts.push(part);
+    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+  }
+
+  /** Dials the known peers that have no open connection (errors ignored: the next want tells). */
+  async #redial(): Promise<void> {
+    const { libp2p } = this.helia as unknown as { libp2p: Libp2pView };
+    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()));
+    const known = await libp2p.peerStore.all();
+    await Promise.all(
+      known.filter((p) => p.addresses.length > 0 && !connected.has(p.id.toString()))
+        .map((p) => libp2p.dial(p.id, { signal: AbortSignal.timeout(2_000) }).catch(() => {})),
+    );
   }
 
   /** Whether the block is in the node's local blockstore. */

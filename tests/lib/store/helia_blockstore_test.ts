@@ -61,6 +61,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a want made while the only peer is disconnected is made again after re-dialling it",
+  ignore: helia === undefined,
+  async fn() {
+    // Prepare
+    const { createHeliaPeer } = helia!;
+    const { HeliaBlockstore } = heliaStore!;
+    const nodeA = await createHeliaPeer();
+    const nodeB = await createHeliaPeer();
+    const a = new Store(new HeliaBlockstore(nodeA));
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000, wantMs: 500 }));
+    try {
+      const bytes = randomBytes(1024, 5);
+      const cid = await a.put(bytes);
+      await nodeB.libp2p.dial(nodeA.libp2p.getMultiaddrs()[0]!);
+      // B knows A's address but has no connection when it asks: a single want would go nowhere.
+      await nodeB.libp2p.hangUp(nodeA.libp2p.peerId);
+      assert.equal(nodeB.libp2p.getConnections().length, 0);
+      // Execute
+      const fetched = await b.get(cid);
+      // Assert
+      assert.deepEqual(new Uint8Array(fetched), bytes); // bitswap hands a Buffer
+      assert.ok(nodeB.libp2p.getConnections().length > 0, "B dialled A again");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  },
+});
+
+Deno.test({
   name: "a Helia peer with no connections reports a missing block as BlockNotFoundError",
   ignore: helia === undefined,
   async fn() {
