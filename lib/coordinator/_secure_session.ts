@@ -149,7 +149,8 @@ export async function currentSession(
 /**
  * Opens the round's next attempt: the roster is the assigned nodes now; the seed comes from the
  * latest block, mined after the roster was fixed (the round's close and reassignments came
- * first, and the asking node's commitRound after them). A concurrent open wins.
+ * first, and the asking node's commitRound after them). `after` is the attempt the caller saw as
+ * the current one (undefined: none); when another caller opened one since, that one is answered.
  *
  * @throws {RangeError} when the roster is too small for the protocol (fewer than 2 nodes)
  */
@@ -157,10 +158,14 @@ export async function openSession(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
+  after: number | undefined,
 ): Promise<SessionEntry> {
   const pointerKey = currentAttemptKey(job.jobId, job.round);
   const pointer = await ctx.kv.get<number>(pointerKey);
-  const attempt = pointer.value === null ? 0 : pointer.value + 1;
+  // Two nodes asking at once both saw no session (or the same failed one): only the first may
+  // open the next attempt, or the second would replace a session its peers already joined.
+  if (pointer.value !== (after ?? null)) return (await currentSession(ctx, job))!;
+  const attempt = after === undefined ? 0 : after + 1;
   const block = await getBlockHash(ctx.chain.client);
   const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round, attempt };
   const context = secureContext(at);

@@ -116,7 +116,7 @@ export async function secureRoundView(
   const { job, spec } = open;
   let entry = await currentSession(ctx, job);
   if ((!entry || entry.value.extended) && q.node && await hasDelivered(ctx, job, q.node)) {
-    entry = await openNext(ctx, job, spec) ?? entry;
+    entry = await openNext(ctx, job, spec, entry) ?? entry;
   }
   if (!entry) return reject(404, "NO_SESSION", "Cannot show secure round: no session yet");
   const now = await advance(ctx, job, spec, entry, { quorum: false });
@@ -166,16 +166,17 @@ async function openNext(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
+  seen: SessionEntry | undefined,
 ): Promise<SessionEntry | undefined> {
   const spent = new Set<string>();
-  const last = (await currentSession(ctx, job))?.value.attempt ?? -1;
+  const last = seen?.value.attempt ?? -1;
   for (let attempt = 0; attempt <= last; attempt++) {
     const s = (await readSession(ctx.kv, job.jobId, job.round, attempt))?.value;
     if (s) { for (const n of await maskedInputsOf(ctx, s)) spent.add(n); }
   }
   const roster = job.assigned.filter((n) => !spent.has(n.toLowerCase()));
   if (roster.length < 2) return undefined;
-  return await openSession(ctx, { ...job, assigned: roster }, spec);
+  return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt);
 }
 
 /** The nodes whose masked input the attempt stored. */
@@ -341,7 +342,7 @@ export async function fixSecureClosingSet(
     .map((u) => u.nodePubkey);
   let entry = await currentSession(ctx, job);
   if ((!entry || entry.value.extended) && delivered.length > 0) {
-    entry = await openNext(ctx, job, spec) ?? entry;
+    entry = await openNext(ctx, job, spec, entry) ?? entry;
   }
   if (entry) entry = await advance(ctx, job, spec, entry, { quorum: true });
   if (entry && !await mayUnmask(ctx, job, spec, entry.value)) {

@@ -292,6 +292,23 @@ Deno.test("secure aggregation", async (t) => {
     assert.ok(maxAbsDiff(after, mean) < 1e-6);
   });
 
+  await t.step("two nodes that both saw no session open one attempt, not two", async () => {
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+    await deliverEnvelopes(s, job, job.nodes);
+    const record = await s.jobRecord(job.jobId);
+    // Both looked before either opened (two GET /secagg at once): each says it saw no session.
+    const first = await openSession(s.ctx, record, job.spec, undefined);
+    const second = await openSession(s.ctx, record, job.spec, undefined);
+    assert.equal(first.value.attempt, 0);
+    assert.equal(
+      second.value.attempt,
+      0,
+      "the second opener replaced the session the first opened",
+    );
+    assert.equal((await currentSession(s.ctx, record))!.value.attempt, 0);
+  });
+
   await t.step("a failed attempt extends the round and the next one closes it", async () => {
     const s = await fx.scenario();
     const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
@@ -302,9 +319,12 @@ Deno.test("secure aggregation", async (t) => {
     let heal!: () => void;
     const healed = new Promise<void>((r) => heal = r);
     const cut = new Set<string>(); // held at the partition, until it heals
+    let isHealed = false;
     const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
       const body = typeof init?.body === "string" ? init.body : "";
-      if (partitioned.has(n.nodePubkey) && body.includes("ShareKeys")) {
+      // Only attempt 0's shares are held: a node of the healed partition is never "away" again,
+      // or the round would pass a later stage's deadline while its message is on the way.
+      if (!isHealed && partitioned.has(n.nodePubkey) && body.includes("ShareKeys")) {
         cut.add(n.nodePubkey);
         await healed;
       }
@@ -313,6 +333,7 @@ Deno.test("secure aggregation", async (t) => {
     const onFailed = async () => {
       const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
       assert.equal(out.status, "extended");
+      isHealed = true;
       cut.clear();
       heal(); // their late shares of attempt 0 are refused; they join attempt 1 afresh
     };
@@ -396,7 +417,7 @@ Deno.test("secure aggregation", async (t) => {
       const lie = { ...entry.value, stage: "Failed" as const, extended: true, failure };
       await setLarge(s.ctx.kv.atomic().check(entry), entry.key, lie).commit();
       const others = record.assigned.filter((n) => n !== victim);
-      await openSession(s.ctx, { ...record, assigned: others }, job.spec);
+      await openSession(s.ctx, { ...record, assigned: others }, job.spec, entry.value.attempt);
     };
     const fetchOf = (): CoordinatorFetch => async (path, init) => {
       const res = await s.call(path, init);
