@@ -16,18 +16,24 @@ try {
   console.warn(`SKIPPING Helia tests: cannot load helia/libp2p from npm (${err})`);
 }
 
+/** Two loopback peers: A serves, B fetches with a generous timeout (a loaded 2-core machine can
+ * take seconds over bitswap's first want). */
+async function twoPeers(bOptions: { wantMs?: number } = {}) {
+  const { createHeliaPeer } = helia!;
+  const { HeliaBlockstore } = heliaStore!;
+  const nodeA = await createHeliaPeer();
+  const nodeB = await createHeliaPeer();
+  const a = new Store(new HeliaBlockstore(nodeA));
+  const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000, ...bOptions }));
+  return { nodeA, nodeB, a, b };
+}
+
 Deno.test({
   name: "two loopback Helia peers: a file put on one is fetched, verified and stored by the other",
   ignore: helia === undefined,
   async fn() {
     // Prepare
-    const { createHeliaPeer } = helia!;
-    const { HeliaBlockstore } = heliaStore!;
-    const nodeA = await createHeliaPeer();
-    const nodeB = await createHeliaPeer();
-    const a = new Store(new HeliaBlockstore(nodeA));
-    // Generous: on a loaded 2-core machine bitswap's first want can take seconds.
-    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000 }));
+    const { nodeA, nodeB, a, b } = await twoPeers();
     try {
       const bytes = randomBytes(600 * 1024, 21); // 3 chunks: root + 3 leaves
       const cid = await a.put(bytes);
@@ -65,12 +71,7 @@ Deno.test({
   ignore: helia === undefined,
   async fn() {
     // Prepare
-    const { createHeliaPeer } = helia!;
-    const { HeliaBlockstore } = heliaStore!;
-    const nodeA = await createHeliaPeer();
-    const nodeB = await createHeliaPeer();
-    const a = new Store(new HeliaBlockstore(nodeA));
-    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 30_000, wantMs: 500 }));
+    const { nodeA, nodeB, a, b } = await twoPeers({ wantMs: 500 });
     try {
       const bytes = randomBytes(1024, 5);
       const cid = await a.put(bytes);
