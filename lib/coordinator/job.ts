@@ -55,6 +55,13 @@ export const VAL_BATCHES = 8;
  */
 export const VAL_BATCH_BUDGET = 64;
 
+/**
+ * Rows (sequences) per validation batch, whatever the job's training batch: the measure and its
+ * sample size must not move when a job trains on smaller batches (the demo's B 2 would otherwise
+ * evaluate a quarter of the bytes of B 8).
+ */
+export const VAL_ROWS = 8;
+
 /** At least this many batches per sampled shard, so its variance (the error bar) is estimable. */
 const MIN_SAMPLED_PER_SHARD = 2;
 
@@ -103,7 +110,7 @@ export function spreadIndices(n: number, k: number): number[] {
 /**
  * Evaluates `weights` on every stratum with the kernel's evalLoss over kernel/data.ts
  * evalBatches: whole when the strata hold at most `budget` batches, else a stratified sample.
- * Same bytes, same batches, same loss on every machine.
+ * Same bytes, same batches, same loss on every machine. `hyper.B` is the rows per batch.
  *
  * @example
  * ```ts
@@ -196,7 +203,7 @@ export async function evaluateWeights(
   weights: Float32Array,
 ): Promise<Evaluation> {
   const strata = validationStrata(spec, await store.get(spec.validation));
-  return evaluateStrata(weights, strata, roundHyper(spec, 0), {
+  return evaluateStrata(weights, strata, { ...roundHyper(spec, 0), B: VAL_ROWS }, {
     evalLoss: processTrainer().evalLoss,
   });
 }

@@ -11,10 +11,12 @@ import { genreLine } from "../../demo.ts";
 import { improvementBps } from "../../lib/coordinator/finalize.ts";
 import {
   evaluateStrata,
+  evaluateWeights,
   loadSpec,
   loadWeights,
   processTrainer,
   spreadIndices,
+  VAL_ROWS,
   validationStrata,
 } from "../../lib/coordinator/job.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";
@@ -35,12 +37,15 @@ const hyper = {
   accumSteps: 1,
 };
 
-/** Every batch of every stratum, by kernel/data.ts evalBatches and the kernel's evalLoss. */
-function directShardLoss(weights: Float32Array, strata: Uint8Array[]): number[] {
+/**
+ * Every batch of every stratum, by kernel/data.ts evalBatches of `rows` sequences and the kernel's
+ * evalLoss.
+ */
+function directShardLoss(weights: Float32Array, strata: Uint8Array[], rows = B): number[] {
   const t = processTrainer();
   return strata.map((s) => {
-    const bs = evalBatches(s, B, T, Infinity);
-    return bs.reduce((a, b) => a + t.evalLoss(weights, b, hyper), 0) / bs.length;
+    const bs = evalBatches(s, rows, T, Infinity);
+    return bs.reduce((a, b) => a + t.evalLoss(weights, b, { ...hyper, B: rows }), 0) / bs.length;
   });
 }
 
@@ -156,13 +161,33 @@ Deno.test({
     const m = rec.metrics[0]!;
     const spec = await loadSpec(s.ctx.store, rec.specCid);
     const strata = validationStrata(spec, await s.ctx.store.get(spec.validation));
-    const direct = directShardLoss(await loadWeights(s.ctx.store, m.checkpointCid), strata);
+    const weights = await loadWeights(s.ctx.store, m.checkpointCid);
+    const direct = directShardLoss(weights, strata, VAL_ROWS);
     assert.deepEqual(m.shardLoss, direct);
     assert.equal(m.valLoss, direct.reduce((a, x) => a + x, 0) / direct.length);
     assert.equal(m.valStdErr, 0, "a tiny set is evaluated whole");
-    const before = directShardLoss(await loadWeights(s.ctx.store, spec.initialWeights), strata);
+    const initial = await loadWeights(s.ctx.store, spec.initialWeights);
+    const before = directShardLoss(initial, strata, VAL_ROWS);
     assert.deepEqual(rec.initialShardLoss, before);
     assert.equal(rec.initialValLoss, before.reduce((a, x) => a + x, 0) / before.length);
+  },
+});
+
+Deno.test({
+  name: "evaluation: the measure is the same whatever batch the job trains on",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using fx = await setupCoordinator();
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 3, rounds: 1 });
+    assert.notEqual(job.spec.batch.B, VAL_ROWS, "the job trains on another batch");
+    const weights = await loadWeights(s.ctx.store, job.spec.initialWeights);
+    const as = (B: number) =>
+      evaluateWeights(s.ctx.store, { ...job.spec, batch: { ...job.spec.batch, B } }, weights);
+    const [own, one, eight] = [await as(job.spec.batch.B), await as(1), await as(8)];
+    assert.deepEqual(own, one);
+    assert.deepEqual(own, eight);
   },
 });
 
