@@ -1,7 +1,7 @@
 /**
- * The issue's goal measured on the reference job itself (`deno task demo` defaults: 8 nodes,
- * one Brown genre each, 5 rounds x 20 AdamW steps of the 2-layer width-64 GPT, cosine lr over
- * rounds, the coordinator's validation batches): for each codec, bytes per node per round and
+ * The issue's goal measured on the reference job itself (`deno task demo`'s defaults when it was
+ * measured, REFERENCE_DEMO: 8 nodes, one Brown genre each, 5 rounds x 20 AdamW steps of B 8 of the
+ * 2-layer width-64 GPT, the coordinator's validation batches): for each codec, bytes per node per round and
  * final validation loss, as ratios against fp32 deltas in the same run. Then fp32 vs the
  * partition codec over other job seeds (other initial weights, batches and partitions).
  *
@@ -23,13 +23,13 @@ import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "./sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { VAL_BATCHES } from "../lib/coordinator/job.ts";
-import { DEFAULT_DEMO } from "../demo.ts";
+import { REFERENCE_DEMO } from "./federated_quality.ts";
 
-const ROUNDS = Number(Deno.args[0] ?? DEFAULT_DEMO.rounds);
+const ROUNDS = Number(Deno.args[0] ?? REFERENCE_DEMO.rounds);
 const SEEDS = [1337, 1, 2, 3];
 const trainer = createTrainer(loadKernel());
 const shards = loadBrownShards();
-const d = DEFAULT_DEMO;
+const d = REFERENCE_DEMO;
 
 async function referenceJob(seed: number) {
   const store = new Store(new MemoryBlockstore());
@@ -94,7 +94,9 @@ const curve: [string, NonNullable<JobSpec["compression"]> | undefined][] = [
 const first = await referenceJob(SEEDS[0]!);
 console.log(
   `# reference job: ${first.initial.length} params, ${d.nodes} nodes, ${ROUNDS} rounds x ` +
-    `${d.localSteps} AdamW steps (lr ${first.spec.optimizer.lr}, cosine), seed ${SEEDS[0]}`,
+    `${d.localSteps} AdamW steps of B ${d.B} (lr ${first.spec.optimizer.lr}, ${
+      first.spec.optimizer.minLrRatio < 1 ? "cosine over rounds" : "constant"
+    }), seed ${SEEDS[0]}`,
 );
 console.log("\n## Bytes per node per round vs final validation loss (ratios against fp32)\n");
 console.log(

@@ -6,16 +6,21 @@
  *
  * - `bench`: bench/federated.ts's job (8 Brown genres, one per node: non-IID; gpt width 32,
  *   1 layer, B 8 T 32, 15 rounds x 10 local AdamW steps; its 16 validation batches);
- * - `demo`: the demo's reference job (DEFAULT_DEMO through prepareJob: 8 nodes on the first 8 of
- *   15 genres, width 64, 2 layers, 5 rounds x 20 steps; the coordinator's own evaluation).
+ * - `demo`: the demo's reference job ({@link REFERENCE_DEMO} through prepareJob: 8 nodes on the
+ *   first 8 of 15 genres, width 64, 2 layers, 5 rounds x 20 steps of B 8; the coordinator's own
+ *   evaluation).
  *
  * Every variant is a job spec run as the coordinator runs it: `roundHyper` for the local steps,
- * {@link trainLocal} on every node, `combineRound`, then `serverOptimizerFor(spec.aggregation)`.
- * Centralized is the same spec with 1 round of 8 x rounds x localSteps steps on the merged
- * shards of the nodes (one optimizer state), over its own lr grid and schedules; the table's
- * ratio is each variant's loss over the best centralized loss (medians over seeds).
+ * {@link trainLocal} on every node, `combineRound`, then `serverOptimizerFor(spec.aggregation)`
+ * (rows named "diagnostic" are not job options). Centralized is the same spec with 1 round of
+ * 8 x rounds x localSteps steps on the merged shards of the nodes (one optimizer state), over its
+ * own grid of learning rates, schedules and smaller batches (the same samples in more steps); the
+ * table's ratio is each variant's loss over the best centralized loss (medians over seeds). The
+ * diagnostics ask where the gap comes from: client drift (an IID split), what averaging adds (one
+ * node alone), the synchronous large-batch run averaging approximates, private optimizer state,
+ * and the job's length (both runs at several times the rounds).
  *
- *   deno run -A bench/federated_quality.ts                 # both jobs, 3 seeds (~40 min, 2 cores)
+ *   deno run -A bench/federated_quality.ts                 # both jobs, 3 seeds (~90 min, 2 cores)
  *   deno run -A bench/federated_quality.ts --quick         # 1 seed, fewer variants (~3 min)
  *   deno run -A bench/federated_quality.ts --job bench     # one job
  *
@@ -24,7 +29,14 @@
 import { parseArgs } from "node:util";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
-import { evalBatches, loadBrownShards, mergeShards, type Shard } from "../kernel/data.ts";
+import {
+  evalBatches,
+  loadBrownShards,
+  mergeShards,
+  sampleBatch,
+  type Shard,
+} from "../kernel/data.ts";
+import { initOptState } from "../kernel/optimizer.ts";
 import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
 import { prepareJob } from "../lib/job/job_owner.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
@@ -65,47 +77,62 @@ export interface Variant {
   aggregation?: Partial<JobSpec["aggregation"]>;
   rounds?: number;
   localSteps?: number;
+  /** Diagnostic, not a job option: see {@link FederatedOptions.keepOptimizerState}. */
+  keepOptimizerState?: boolean;
+  /** Batch B with the local steps scaled to keep the samples equal (B 4 for B 8: twice the steps). */
+  equalSamplesB?: number;
 }
 
-const withVariant = (spec: JobSpec, v: Variant): JobSpec => ({
-  ...spec,
-  rounds: v.rounds ?? spec.rounds,
-  localSteps: v.localSteps ?? spec.localSteps,
-  batch: { ...spec.batch, ...v.batch },
-  optimizer: { ...spec.optimizer, ...v.optimizer },
-  aggregation: { ...spec.aggregation, ...v.aggregation },
-});
+function withVariant(spec: JobSpec, v: Variant): JobSpec {
+  const out = {
+    ...spec,
+    rounds: v.rounds ?? spec.rounds,
+    localSteps: v.localSteps ?? spec.localSteps,
+    batch: { ...spec.batch, ...v.batch },
+    optimizer: { ...spec.optimizer, ...v.optimizer },
+    aggregation: { ...spec.aggregation, ...v.aggregation },
+  };
+  if (v.equalSamplesB === undefined) return out;
+  const samples = out.localSteps * out.batch.B;
+  if (samples % v.equalSamplesB) {
+    throw new RangeError(`B ${v.equalSamplesB} does not divide ${samples}`);
+  }
+  return {
+    ...out,
+    localSteps: samples / v.equalSamplesB,
+    batch: { ...out.batch, B: v.equalSamplesB },
+  };
+}
+
+/** Options of {@link runFederated}. */
+export interface FederatedOptions {
+  /** The loss after every round (and before the first), not only at the end. */
+  curve?: boolean;
+  /**
+   * Diagnostic, not a job option: every node keeps its optimizer state from round to round. The
+   * coordinator cannot offer it: a node's optimizer state is private, so no validator could replay
+   * its round from public data (trainLocal starts it fresh for that reason).
+   */
+  keepOptimizerState?: boolean;
+}
 
 /** The job's rounds as the coordinator runs them; the loss after every round when `curve`. */
 export async function runFederated(
   job: QualityJob,
   spec: JobSpec,
-  options: { curve?: boolean } = {},
+  options: FederatedOptions = {},
 ): Promise<number[]> {
   let global = await job.initial(spec);
   const server = serverOptimizerFor(spec.aggregation, global.length);
+  const local = options.keepOptimizerState
+    ? keptStateNodes(job, spec, global.length)
+    : freshNodes(job, spec);
   const curve = options.curve ? [await job.evaluate(spec, global)] : [];
   for (let round = 0; round < spec.rounds; round++) {
-    const hyper = roundHyper(spec, round);
     const updates: RoundUpdate[] = [];
     for (let i = 0; i < job.nodes; i++) {
-      const r = trainLocal(
-        trainer,
-        global,
-        {
-          jobId: ZERO,
-          domain: UNCHECKED_DOMAIN,
-          round,
-          seed: taskSeed(spec, i),
-          localSteps: spec.localSteps,
-          proofEvery: spec.localSteps,
-          data: job.shards[taskShard(spec, i)]!.train,
-          hyper,
-        },
-        key,
-        { now: () => 0n },
-      );
-      updates.push({ nodeId: String(i), delta: r.delta, numSamples: r.samples, slot: i });
+      const { delta, samples } = local(global, round, i);
+      updates.push({ nodeId: String(i), delta, numSamples: samples, slot: i });
     }
     const { delta } = combineRound({}, updates);
     global = global.slice();
@@ -117,9 +144,67 @@ export async function runFederated(
   return curve;
 }
 
-/** One run of nodes x rounds x localSteps steps on the nodes' merged shards. */
-export async function runCentralized(job: QualityJob, spec: JobSpec): Promise<number> {
-  const steps = job.nodes * spec.rounds * spec.localSteps;
+/** Node `i`'s round from `global`: its delta and how many samples it trained on. */
+type LocalRound = (
+  global: Float32Array,
+  round: number,
+  i: number,
+) => { delta: Float32Array; samples: number };
+
+/** Nodes as the coordinator runs them: {@link trainLocal}, fresh optimizer state every round. */
+function freshNodes(job: QualityJob, spec: JobSpec): LocalRound {
+  return (global, round, i) => {
+    const r = trainLocal(
+      trainer,
+      global,
+      {
+        jobId: ZERO,
+        domain: UNCHECKED_DOMAIN,
+        round,
+        seed: taskSeed(spec, i),
+        localSteps: spec.localSteps,
+        proofEvery: spec.localSteps,
+        data: job.shards[taskShard(spec, i)]!.train,
+        hyper: roundHyper(spec, round),
+      },
+      key,
+      { now: () => 0n },
+    );
+    return { delta: r.delta, samples: r.samples };
+  };
+}
+
+/** trainLocal's steps and batches, but each node's optimizer state carried into its next round. */
+function keptStateNodes(job: QualityJob, spec: JobSpec, size: number): LocalRound {
+  const kind = roundHyper(spec, 0).optimizer.kind;
+  const states = Array.from({ length: job.nodes }, () => initOptState(kind, size));
+  return (global, round, i) => {
+    const hyper = roundHyper(spec, round);
+    const data = job.shards[taskShard(spec, i)]!.train, seed = taskSeed(spec, i);
+    const count = hyper.B * hyper.accumSteps;
+    let weights = global;
+    for (let s = 0; s < spec.localSteps; s++) {
+      const batch = sampleBatch(data, count, hyper.T, seed, round * spec.localSteps + s);
+      const r = trainer.trainStep(weights, states[i]!, batch, seed, hyper);
+      weights = r.weights;
+      states[i] = r.optState;
+    }
+    return {
+      delta: weights.map((w, j) => w - global[j]!),
+      samples: spec.localSteps * count,
+    };
+  };
+}
+
+/**
+ * One run of `steps` steps (by default nodes x rounds x localSteps: the job's samples) on the
+ * nodes' merged shards.
+ */
+export async function runCentralized(
+  job: QualityJob,
+  spec: JobSpec,
+  steps = job.nodes * spec.rounds * spec.localSteps,
+): Promise<number> {
   const used = Array.from({ length: job.nodes }, (_, i) => job.shards[taskShard(spec, i)]!);
   const merged = mergeShards("merged", [...new Set(used)]).train;
   const one = { ...spec, rounds: 1, localSteps: steps };
@@ -189,9 +274,16 @@ export function benchJob(seeds = [1, 2, 3]): QualityJob {
   };
 }
 
-/** The demo's reference job (DEFAULT_DEMO through prepareJob), evaluated as the coordinator does. */
+/**
+ * The demo's reference job as issue 16 measured it: DEFAULT_DEMO's model and rounds at B 8 x 20
+ * steps through prepareJob, evaluated as the coordinator does. The demo's default since, B 2 x
+ * 80 steps, is its "local B 2" variant.
+ */
+export const REFERENCE_DEMO = { ...DEFAULT_DEMO, B: 8, localSteps: 20 };
+
+/** The demo's reference job ({@link REFERENCE_DEMO}), evaluated as the coordinator does. */
 export function demoJob(seeds = [1337, 1, 2]): QualityJob {
-  const d = DEFAULT_DEMO;
+  const d = REFERENCE_DEMO;
   const stores = new Map<number, Store>();
   return {
     name: "demo",
@@ -233,9 +325,15 @@ export interface QualityRow {
   ratio: number;
 }
 
-/** The centralized lr grid: each lr constant, and with a 5% warmup + cosine to 0.1. */
-export function centralVariants(lrs: readonly number[]): Variant[] {
-  return lrs.flatMap((lr) => [
+/**
+ * The centralized grid: each lr constant and with a 5% warmup + cosine to 0.1, then each lr
+ * constant at every smaller batch in `batches` (more steps, the same samples).
+ */
+export function centralVariants(
+  lrs: readonly number[],
+  batches: readonly number[] = [],
+): Variant[] {
+  const schedules = lrs.flatMap((lr) => [
     { name: `central lr ${lr} constant`, optimizer: { lr, minLrRatio: 1 } },
     {
       name: `central lr ${lr} warmup 5% + cosine`,
@@ -243,6 +341,14 @@ export function centralVariants(lrs: readonly number[]): Variant[] {
       warmupShare: 0.05,
     },
   ]);
+  const smaller = batches.flatMap((B) =>
+    lrs.map((lr) => ({
+      name: `central B ${B} lr ${lr} constant`,
+      equalSamplesB: B,
+      optimizer: { lr, minLrRatio: 1 },
+    }))
+  );
+  return [...schedules, ...smaller];
 }
 
 /**
@@ -291,52 +397,122 @@ export function iidJob(job: QualityJob): QualityJob {
   return { ...job, shards: [...shards, ...job.shards.slice(job.nodes)] };
 }
 
+/** How {@link federatedQuality} runs. */
+export interface QualityOptions {
+  /** The centralized grid's learning rates. */
+  centralLrs: number[];
+  /** Smaller batches the centralized grid also tries at every lr (the same samples). */
+  centralBatches?: number[];
+  /** Add the diagnostics: IID split, one node alone, synchronous large batch, longer jobs. */
+  diagnostics?: boolean;
+  /** The longer jobs' rounds, as multiples of the job's (the base recipe vs the best central). */
+  horizons?: number[];
+  log?: (line: string) => void;
+}
+
+/** One job's table: the centralized rows (the reference is their best) and the federated ones. */
+export interface QualityTable {
+  central: QualityRow[];
+  federated: QualityRow[];
+  best: number;
+}
+
 /**
  * The ablation on one job: the centralized grid (its best is the reference), every variant
- * federated, then two diagnostics of where the gap comes from: the base recipe on an IID split
- * (client drift) and centralized with the round's batch (nodes x B, 1/nodes the steps: the
- * synchronous large-batch run federated averaging approximates). Rows are logged as they finish.
+ * federated, then (`diagnostics`) where the gap comes from. Rows are logged as they finish.
  */
 export async function federatedQuality(
   job: QualityJob,
   variants: Variant[],
-  options: { centralLrs: number[]; diagnostics?: boolean; log?: (line: string) => void },
-): Promise<{ central: QualityRow[]; federated: QualityRow[]; best: number }> {
+  options: QualityOptions,
+): Promise<QualityTable> {
   const log = options.log ?? (() => {});
   const central: QualityRow[] = [];
-  for (const v of centralVariants(options.centralLrs)) {
+  const grid = centralVariants(options.centralLrs, options.centralBatches);
+  for (const v of grid) {
     const m = await medianOver(job, v, (spec) => runCentralized(job, spec), true);
     central.push({ variant: `${job.name}: ${v.name}`, ...m, ratio: NaN });
   }
   const best = Math.min(...central.map((r) => r.loss));
   for (const r of central) log(row(Object.assign(r, { ratio: r.loss / best })));
-  const federated: QualityRow[] = [];
-  const add = (name: string, m: { loss: number; losses: number[] }) => {
-    const r = { variant: `${job.name}: ${name}`, ...m, ratio: m.loss / best };
-    federated.push(r);
+  const table = { central, federated: [] as QualityRow[], best };
+  const add = (name: string, m: { loss: number; losses: number[] }, reference = best) => {
+    const r = { variant: `${job.name}: ${name}`, ...m, ratio: m.loss / reference };
+    table.federated.push(r);
     log(row(r));
   };
-  const fed = (j: QualityJob) => async (spec: JobSpec) => (await runFederated(j, spec)).at(-1)!;
-  for (const v of variants) add(v.name, await medianOver(job, v, fed(job)));
+  for (const v of variants) add(v.name, await medianOver(job, v, federatedLoss(job, v)));
   if (options.diagnostics) {
-    const base = variants[0] ?? { name: "base" };
-    add(
-      `diagnostic: ${base.name} on an IID split`,
-      await medianOver(iidJob(job), base, fed(iidJob(job))),
-    );
-    for (const lr of options.centralLrs) {
-      const v = { name: "", optimizer: { lr, minLrRatio: 1 } };
-      add(
-        `diagnostic: central with the round's batch (${job.nodes}x B, 1/${job.nodes} steps) lr ${lr}`,
-        await medianOver(job, v, (spec) =>
-          runCentralized({ ...job, nodes: 1 }, {
-            ...spec,
-            batch: { ...spec.batch, B: spec.batch.B * job.nodes },
-          })),
-      );
-    }
+    const bestCentral = grid[central.findIndex((r) => r.loss === best)]!;
+    await diagnose(job, variants[0] ?? { name: "base" }, bestCentral, options, add);
   }
-  return { central, federated, best };
+  return table;
+}
+
+/** The final federated loss of a spec, with the variant's diagnostic state option. */
+const federatedLoss = (job: QualityJob, v: Variant) => async (spec: JobSpec) =>
+  (await runFederated(job, spec, { keepOptimizerState: v.keepOptimizerState })).at(-1)!;
+
+/**
+ * Where the gap comes from, each against the best centralized run: the base recipe on an IID
+ * split (client drift); one node alone on all the genres with 1/nodes of the samples (what
+ * averaging adds); centralized with the round's batch, nodes x B for 1/nodes the steps (the
+ * synchronous large-batch run federated averaging approximates); and the base recipe against the
+ * best centralized one at `horizons` times the rounds (is the gap the job's length?).
+ */
+async function diagnose(
+  job: QualityJob,
+  base: Variant,
+  bestCentral: Variant,
+  options: QualityOptions,
+  add: (name: string, m: { loss: number; losses: number[] }, reference?: number) => void,
+): Promise<void> {
+  const iid = iidJob(job);
+  add(
+    `diagnostic: ${base.name} on an IID split`,
+    await medianOver(iid, base, federatedLoss(iid, base)),
+  );
+  const serial = (spec: JobSpec) => spec.rounds * spec.localSteps;
+  for (const lr of options.centralLrs) {
+    const v = { name: "", optimizer: { lr, minLrRatio: 1 } };
+    add(
+      `diagnostic: one node alone, 1/${job.nodes} of the samples from every genre, lr ${lr}`,
+      await medianOver(job, v, (spec) => runCentralized(job, spec, serial(spec))),
+    );
+  }
+  for (const lr of options.centralLrs) {
+    const v = { name: "", optimizer: { lr, minLrRatio: 1 } };
+    add(
+      `diagnostic: central with the round's batch (${job.nodes}x B, 1/${job.nodes} steps) lr ${lr}`,
+      await medianOver(
+        job,
+        v,
+        (spec) =>
+          runCentralized(
+            job,
+            { ...spec, batch: { ...spec.batch, B: spec.batch.B * job.nodes } },
+            serial(spec),
+          ),
+      ),
+    );
+  }
+  const rounds = (await job.spec(job.seeds[0]!)).rounds;
+  for (const times of options.horizons ?? []) {
+    const longer = (v: Variant): Variant => ({ ...v, rounds: times * (v.rounds ?? rounds) });
+    const central = await medianOver(
+      job,
+      longer(bestCentral),
+      (spec) => runCentralized(job, spec),
+      true,
+    );
+    add(
+      `diagnostic: ${times}x the rounds, ${base.name} / ${bestCentral.name} (${
+        central.loss.toFixed(4)
+      })`,
+      await medianOver(job, longer(base), federatedLoss(job, base)),
+      central.loss,
+    );
+  }
 }
 
 const row = (r: QualityRow) =>
@@ -353,28 +529,35 @@ const roundsTo = (curve: number[], target: number) => {
 /**
  * FedAvg (the variant's local steps) vs FedSGD (1 local step) under one recipe, as
  * bench/federated.ts section 3 measures it: rounds to reach 90% of the improvement the weaker
- * of the two makes within its cap; median ratio over the job's seeds.
+ * of the two makes within its cap; median ratio over the job's seeds. FedSGD's one step takes the
+ * recipe's batch B (`sgdBatch: "step"`), or McMahan et al.'s: the round's samples in one batch of
+ * B x localSteps (`"round"`).
  */
 export async function roundsAdvantage(
   job: QualityJob,
   v: Variant,
   caps: { avg: number; sgd: number },
+  sgdBatch: "step" | "round" = "step",
 ): Promise<{ ratio: number; lines: string[] }> {
   const ratios: number[] = [];
   const lines: string[] = [];
   for (const seed of job.seeds) {
     const base = await specOf(job, seed, v);
     const avg = await runFederated(job, { ...base, rounds: caps.avg }, { curve: true });
-    const sgd = await runFederated(job, { ...base, rounds: caps.sgd, localSteps: 1 }, {
-      curve: true,
-    });
+    const B = sgdBatch === "round" ? base.batch.B * base.localSteps : base.batch.B;
+    const sgd = await runFederated(job, {
+      ...base,
+      rounds: caps.sgd,
+      localSteps: 1,
+      batch: { ...base.batch, B },
+    }, { curve: true });
     const initial = avg[0]!;
     const target = initial - 0.9 * (initial - Math.max(Math.min(...avg), Math.min(...sgd)));
     const ra = roundsTo(avg, target), rs = roundsTo(sgd, target);
     ratios.push(rs / ra);
     lines.push(
-      `seed ${seed}: target ${target.toFixed(4)}: FedAvg ${ra} rounds, FedSGD ${rs} rounds ` +
-        `(caps ${caps.avg}/${caps.sgd}); ratio ${(rs / ra).toFixed(1)}`,
+      `seed ${seed}: target ${target.toFixed(4)}: FedAvg ${ra} rounds, FedSGD (B ${B}) ${rs} ` +
+        `rounds (caps ${caps.avg}/${caps.sgd}); ratio ${(rs / ra).toFixed(1)}`,
     );
   }
   return { ratio: median(ratios), lines };
@@ -403,6 +586,50 @@ const SERVER_VARIANTS: Variant[] = [
   { name: "FedYogi lr 1e-2, tau 1e-3", aggregation: { strategy: "fedyogi", outerLr: 1e-2 } },
 ];
 
+/** FedAvg with local batches of `b` at `lr`, the same `samples` per round in more steps. */
+function localBatchVariant(b: number, lr: number, samples: number): Variant {
+  return {
+    name: `FedAvg local B ${b} x ${samples / b} steps, lr ${lr}`,
+    equalSamplesB: b,
+    optimizer: { lr },
+  };
+}
+
+/**
+ * More sequential steps for the same samples (smaller local batches), and Reddi et al.'s set-up
+ * (local SGD, an adaptive server); then, as diagnostics, nodes that keep their AdamW state between
+ * rounds.
+ */
+function recipeVariants(rounds: number, localSteps: number, B: number): Variant[] {
+  const local = (b: number, lr: number) => localBatchVariant(b, lr, localSteps * B);
+  const b1Rounds = { rounds: rounds * B, batch: { B: 1 }, optimizer: { lr: 2e-3 } };
+  const sgd = { kind: "sgd" as const, lr: 0.1 };
+  return [
+    ...[4, 2, 1].flatMap((b) => [local(b, 2e-3), local(b, 3e-3)]),
+    {
+      name: `FedAvg R${rounds * B} x L${localSteps} of B 1, lr 2e-3 (${B}x the rounds)`,
+      ...b1Rounds,
+    },
+    { name: "local SGD (momentum 0.9) lr 0.1", optimizer: sgd },
+    {
+      name: "local SGD lr 0.1 + FedAdam lr 1e-2, tau 1e-3 (Reddi et al.'s set-up)",
+      optimizer: sgd,
+      aggregation: { strategy: "fedadam", outerLr: 1e-2 },
+    },
+    { name: "diagnostic: AdamW state kept between rounds", keepOptimizerState: true },
+    {
+      ...local(1, 2e-3),
+      name: `diagnostic: state kept, local B 1, lr 2e-3`,
+      keepOptimizerState: true,
+    },
+    {
+      name: `diagnostic: state kept, R${rounds * B} x L${localSteps} of B 1, lr 2e-3`,
+      keepOptimizerState: true,
+      ...b1Rounds,
+    },
+  ];
+}
+
 /** The bench job's variants (15 rounds x 10 steps, constant lr 3e-3, unless named). */
 export const BENCH_VARIANTS: Variant[] = [
   { name: "FedAvg lr 3e-3 (today)" },
@@ -426,6 +653,7 @@ export const BENCH_VARIANTS: Variant[] = [
   { name: "FedAvg R10 x L15", rounds: 10, localSteps: 15 },
   { name: "FedAvg R15 x L80 of B 1", localSteps: 80, batch: { B: 1 }, optimizer: { lr: 1e-3 } },
   ...SERVER_VARIANTS,
+  ...recipeVariants(15, 10, 8),
 ];
 
 /** The demo job's variants measured against its old default, a cosine over rounds to 0.1. */
@@ -445,8 +673,9 @@ const DEMO_COSINE_VARIANTS: Variant[] = [
  * the old default, then the rest on the old default's cosine, as they were measured.
  */
 export const DEMO_VARIANTS: Variant[] = [
-  { name: "FedAvg, constant lr (the default)" },
+  { name: "FedAvg, constant lr (B 8 x 20 steps)" },
   { name: "FedAvg, cosine over rounds to 0.1 (the old default)", optimizer: { minLrRatio: 0.1 } },
+  ...recipeVariants(REFERENCE_DEMO.rounds, REFERENCE_DEMO.localSteps, REFERENCE_DEMO.B),
   ...DEMO_COSINE_VARIANTS.map((v) => ({
     ...v,
     name: `${v.name}, cosine over rounds`,
@@ -487,15 +716,40 @@ export async function federatedQualityReport(
     log("| --- | ---: | --- | ---: |");
     await federatedQuality(job, pick(name === "bench" ? BENCH_VARIANTS : DEMO_VARIANTS), {
       centralLrs: name === "bench" ? lrs : quick ? [3e-3] : [1e-3, 3e-3, 1e-2],
+      centralBatches: quick ? [] : name === "bench" ? [2, 4] : [4],
       diagnostics: !options.only,
+      horizons: quick ? [] : name === "bench" ? [4, 16] : [4],
       log,
     });
   }
-  if (jobs.includes("bench")) {
-    const v = winner ?? BENCH_VARIANTS[0]!;
-    const caps = quick ? { avg: 10, sgd: 40 } : { avg: 40, sgd: 400 };
-    const r = await roundsAdvantage(benchJob(quick ? [1] : [1, 2, 3]), v, caps);
-    log(`\nFedSGD/FedAvg rounds to the same loss under "${v.name}":`);
+  if (jobs.includes("bench")) await logAdvantages(quick, log, winner);
+}
+
+/**
+ * The bench job's local recipe since the local-batch ablation (bench/federated.ts's job keeps
+ * B 8 x 10 steps at lr 3e-3 as the issue's reference; the demo's default is the same change).
+ */
+export const BENCH_B2_RECIPE: Variant = localBatchVariant(2, 2e-3, 10 * 8);
+
+/**
+ * FedSGD/FedAvg rounds to the same loss on the bench job: under `winner` alone, else under the
+ * issue's B 8 recipe and under {@link BENCH_B2_RECIPE} with both FedSGD batches.
+ */
+async function logAdvantages(
+  quick: boolean,
+  log: (line: string) => void,
+  winner?: Variant,
+): Promise<void> {
+  const caps = quick ? { avg: 10, sgd: 40 } : { avg: 40, sgd: 400 };
+  const runs: [Variant, "step" | "round"][] = winner ? [[winner, "step"]] : [
+    [BENCH_VARIANTS[0]!, "step"],
+    [BENCH_B2_RECIPE, "step"],
+    [BENCH_B2_RECIPE, "round"],
+  ];
+  for (const [v, sgdBatch] of runs) {
+    const r = await roundsAdvantage(benchJob(quick ? [1] : [1, 2, 3]), v, caps, sgdBatch);
+    const how = sgdBatch === "round" ? "one step on the round's samples" : "one step of B";
+    log(`\nFedSGD (${how}) / FedAvg rounds to the same loss under "${v.name}":`);
     for (const line of r.lines) log(`   ${line}`);
     log(`   median ${r.ratio.toFixed(1)}x`);
   }
