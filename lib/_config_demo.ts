@@ -9,12 +9,12 @@ import { STORE_KINDS, type StoreKind } from "./store/open_store.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
 import { bool, finish, parseFlags, str } from "./_config_shared.ts";
 
-/** The demo's defaults: 8 laptops and 2 spares, 5 rounds of 20 steps of a 2-layer GPT. */
+/** The demo's defaults: 8 laptops and 2 spares, 5 rounds of 80 steps (B 2) of a 2-layer GPT. */
 export const DEMO_DEFAULTS = {
   nodes: 8,
   spares: 2,
   rounds: 5,
-  localSteps: 20,
+  localSteps: 80,
   drop: 0,
   width: 64,
   layers: 2,

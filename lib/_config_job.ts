@@ -124,7 +124,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     data: data === "brown" ? data : r.resolve(data),
     shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),
     rounds: int("rounds", 3, 1, 10_000),
-    localSteps: int("local-steps", 20, 1, 100_000),
+    localSteps: int("local-steps", 80, 1, 100_000),
     nodes: int("nodes", 3, 1, 100_000),
     model: {
       layers: int("layers", 2, 1, 64),
@@ -132,7 +132,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
       heads,
       context: int("context", 32, 2, 8192),
     },
-    batch: int("batch", 8, 1, 4096),
+    batch: int("batch", 2, 1, 4096),
     lr: r.number({ flag: "lr" }, undefined, Number.MIN_VALUE, 10),
     optimizer: r.choice({ flag: "optimizer" }, ["adamw", "sgd"] as const),
     codec,
