@@ -1,7 +1,7 @@
 /**
  * Federated-training figures in one run:
  *
- *   deno task bench:federated            # ~45 min on 2 cores (section 2 is ~40 of it)
+ *   deno task bench:federated            # ~75 min on 2 cores (section 2 is ~70 of it)
  *   deno task bench:federated --quick    # smaller everything, for a smoke run (~4 min)
  *   deno task bench:federated --skip 1   # only the training comparison (2)
  *   deno task bench:federated --skip 2 --nodes 10000   # a 10,000-laptop round
@@ -16,9 +16,10 @@
  *    `secureAggregation` in the spec (--drop-share of the laptops, 10% by default, dropping after
  *    ShareKeys), and the secure one's time and bytes are printed as ratios to the plain one's.
  * 2. Federated vs centralized validation loss at equal samples on the non-IID genre split, for
- *    the bench's job and the demo's reference job, over local lr, schedules, local steps and
- *    server optimizers against a tuned centralized baseline (medians over seeds), then FedAvg vs
- *    FedSGD rounds to the same loss (./federated_quality.ts).
+ *    the bench's job and the demo's reference job, over local lr, batches, schedules, local steps
+ *    and server optimizers against a tuned centralized baseline (medians over seeds), with
+ *    diagnostics of the gap, then FedAvg vs FedSGD rounds to the same loss
+ *    (./federated_quality.ts).
  */
 import { parseArgs } from "node:util";
 import { federatedRound, printRound, printSecureComparison } from "./_federated_round.ts";
