@@ -1,6 +1,6 @@
 /**
  * The reference job (`deno task demo` defaults: 8 laptops, one Brown genre each, 5 rounds x
- * 20 AdamW steps of the 2-layer GPT) run twice through the real coordinator, workers and
+ * 80 AdamW steps of B 2 of the 2-layer GPT) run twice through the real coordinator, workers and
  * chain: once with fp32 deltas, once with the partition codec. The issue's goal: >= 100x
  * fewer update bytes per node per round, final validation loss at most 1% worse. The first run
  * also keeps its outputs in a folder, which must load after the run's store is gone.
