@@ -23,7 +23,7 @@ import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { runFederatedSim } from "./sim/federated_sim.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { VAL_BATCHES } from "../lib/coordinator/job.ts";
-import { REFERENCE_DEMO } from "./federated_quality.ts";
+import { REFERENCE_DEMO } from "./_reference_demo.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? REFERENCE_DEMO.rounds);
 const SEEDS = [1337, 1, 2, 3];

@@ -49,7 +49,7 @@ import { UNCHECKED_DOMAIN } from "../lib/crypto/domain.ts";
 import { trainLocal } from "../lib/round/local_training.ts";
 import { combineRound, type RoundUpdate } from "../lib/strategy/combine_round.ts";
 import { serverOptimizerFor } from "../lib/strategy/server_optimizer.ts";
-import { DEFAULT_DEMO } from "../demo.ts";
+import { REFERENCE_DEMO } from "./_reference_demo.ts";
 
 const trainer = createTrainer(loadKernel());
 const key = generateNodeKey();
@@ -273,13 +273,6 @@ export function benchJob(seeds = [1, 2, 3]): QualityJob {
     },
   };
 }
-
-/**
- * The demo's reference job as issue 16 measured it: DEFAULT_DEMO's model and rounds at B 8 x 20
- * steps through prepareJob, evaluated as the coordinator does. The demo's default since, B 2 x
- * 80 steps, is its "local B 2" variant.
- */
-export const REFERENCE_DEMO = { ...DEFAULT_DEMO, B: 8, localSteps: 20 };
 
 /** The demo's reference job ({@link REFERENCE_DEMO}), evaluated as the coordinator does. */
 export function demoJob(seeds = [1337, 1, 2]): QualityJob {
