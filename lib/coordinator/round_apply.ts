@@ -33,7 +33,8 @@ export async function applyDelta(
     return { weights, outerVelocityCid: job.outerVelocityCid };
   }
   if (job.outerVelocityCid) {
-    server.load(await loadServerState(ctx, spec, job.outerVelocityCid), job.round);
+    const stored = await loadServerState(ctx, spec, job.outerVelocityCid);
+    server.load(stored.state, stored.steps ?? job.round);
   }
   server.step(weights, delta);
   return {
@@ -54,20 +55,29 @@ function encodeServerState(spec: JobSpec, server: ServerOptimizer): Uint8Array {
   const tensors = Object.fromEntries(
     Object.entries(state).map(([name, data]) => [name, { shape: [data.length], data }]),
   );
-  return encodeSafetensors(tensors, { metadata: { kind: `outer-${spec.aggregation.strategy}` } });
+  // The step count goes with the moments: bias correction reads it, and a round that closed
+  // without a step (no updates) must not advance it.
+  return encodeSafetensors(tensors, {
+    metadata: { kind: `outer-${spec.aggregation.strategy}`, steps: String(server.steps) },
+  });
 }
 
 async function loadServerState(
   ctx: Context,
   spec: JobSpec,
   cid: string,
-): Promise<Record<string, Float32Array>> {
+): Promise<{ state: Record<string, Float32Array>; steps?: number }> {
   const s = spec.aggregation.strategy;
-  if (s === "diloco" || s === "fedavgm") return { velocity: await loadWeights(ctx.store, cid) };
+  if (s === "diloco" || s === "fedavgm") {
+    return { state: { velocity: await loadWeights(ctx.store, cid) } };
+  }
   const file = decodeSafetensors(await ctx.store.get(cid));
-  return Object.fromEntries(
+  const state = Object.fromEntries(
     Object.entries(file.tensors).map(([name, t]) => [name, toFloat32(t)]),
   );
+  // States written before the count was stored fall back to the job's round.
+  const steps = Number(file.metadata?.steps);
+  return Number.isSafeInteger(steps) && steps >= 0 ? { state, steps } : { state };
 }
 
 /** A round's stored checkpoint. */

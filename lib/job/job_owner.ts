@@ -71,7 +71,13 @@ export interface PrepareJobOptions {
    */
   outer?: Pick<
     JobSpec["aggregation"],
-    "outerLr" | "outerMomentum" | "outerNesterov" | "outerBeta1" | "outerBeta2" | "outerTau"
+    | "outerLr"
+    | "outerMomentum"
+    | "outerNesterov"
+    | "outerBeta1"
+    | "outerBeta2"
+    | "outerTau"
+    | "outerBiasCorrection"
   >;
   quorum?: number;
   deadlineMs?: number;

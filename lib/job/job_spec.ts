@@ -99,6 +99,12 @@ export interface JobSpec {
     outerBeta1?: number;
     outerBeta2?: number;
     outerTau?: number;
+    /**
+     * fedadam/fedyogi: divide the moments by `1 - beta^t` as Adam does (default false, Reddi et
+     * al.'s rule). With one local SGD step at lr 1 a round it makes FedAdam Adam on the nodes'
+     * averaged gradient (the synchronous recipe, bench/federated_quality.ts).
+     */
+    outerBiasCorrection?: boolean;
   };
   /**
    * How workers encode updates (default fp32 safetensors). `fraction` is top-k's density;
@@ -355,6 +361,12 @@ function checkServerOptimizer(a: JobSpec["aggregation"]): void {
     a.outerTau === undefined || (adaptive && num(a.outerTau, 1e-12, 10)),
     "outerTau",
     "in (0, 10], with fedadam or fedyogi",
+  );
+  only(
+    a.outerBiasCorrection === undefined ||
+      (adaptive && typeof a.outerBiasCorrection === "boolean"),
+    "outerBiasCorrection",
+    "a boolean, with fedadam or fedyogi",
   );
 }
 

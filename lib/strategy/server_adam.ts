@@ -8,10 +8,17 @@
  *     v = v - (1 - beta2) * delta^2 * sign(v - delta^2)              (FedYogi)
  *     w = w + lr * m / (sqrt(v) + tau)
  *
- * As in the paper there is no bias correction, and v starts at tau^2 (its `v_{-1} >= tau^2`), so
- * the first step is about `lr * (1 - beta1) * delta / (|delta| sqrt(1 - beta2) + tau)`: tau is
- * the adaptivity knob (large tau: momentum SGD with lr/tau; small: sign-like steps). Defaults are
- * the paper's: beta1 0.9, beta2 0.99, tau 1e-3; lr has no default, the paper tunes it per task.
+ * As in the paper there is no bias correction by default, and v starts at tau^2 (its
+ * `v_{-1} >= tau^2`), so the first step is about `lr * (1 - beta1) * delta / (|delta| sqrt(1 -
+ * beta2) + tau)`: tau is the adaptivity knob (large tau: momentum SGD with lr/tau; small:
+ * sign-like steps). Defaults are the paper's: beta1 0.9, beta2 0.99, tau 1e-3; lr has no default,
+ * the paper tunes it per task.
+ *
+ * `biasCorrection` divides m and v by `1 - beta^t` as Adam does (Kingma and Ba, Algorithm 1), so
+ * the early steps are full-sized rather than damped while the moments fill. It matters when the
+ * server takes many small steps: with one local step of SGD at lr 1 per round, FedAdam with bias
+ * correction is Adam on the round's averaged gradient, the synchronous run at the nodes' combined
+ * batch (bench/federated_quality.ts measured it 0.03-0.05 nats/byte better than without).
  *
  * Bit-determinism: state is two Float32Arrays; every element is computed in f64 from f32 inputs
  * (`Math.sqrt` and `/` are correctly rounded, no fused multiply-add in JavaScript) and rounded
@@ -30,6 +37,8 @@
  * @module
  */
 
+import { biasCorrection } from "../../kernel/optimizer.ts";
+
 /** Options of {@link ServerAdam}. */
 export interface ServerAdamOptions {
   /** Server learning rate eta (required: Reddi et al. tune it per task). */
@@ -42,6 +51,8 @@ export interface ServerAdamOptions {
   tau?: number;
   /** The second-moment rule: Adam's exponential average or Yogi's additive one (default adam). */
   variant?: "adam" | "yogi";
+  /** Divide the moments by `1 - beta^t`, as Adam does (default false, as in Reddi et al.). */
+  biasCorrection?: boolean;
 }
 
 /** FedAdam / FedYogi over pseudo-gradients `-aggregatedDelta`. */
@@ -51,6 +62,7 @@ export class ServerAdam {
   readonly beta2: number;
   readonly tau: number;
   readonly variant: "adam" | "yogi";
+  readonly biasCorrection: boolean;
   #m: Float32Array;
   #v: Float32Array;
   #steps = 0;
@@ -64,6 +76,7 @@ export class ServerAdam {
     this.beta2 = options.beta2 ?? 0.99;
     this.tau = options.tau ?? 1e-3;
     this.variant = options.variant ?? "adam";
+    this.biasCorrection = options.biasCorrection ?? false;
     if (!(this.lr > 0) || !Number.isFinite(this.lr)) {
       throw new RangeError(`Cannot create optimizer: lr ${this.lr} is not positive`);
     }
@@ -79,7 +92,8 @@ export class ServerAdam {
       throw new RangeError(`Cannot create optimizer: variant ${this.variant} is not adam or yogi`);
     }
     this.#m = new Float32Array(numParams);
-    this.#v = new Float32Array(numParams).fill(this.tau * this.tau);
+    // Reddi et al. start v at tau^2; Adam (bias-corrected) at 0, so that step 1 divides by |d|.
+    this.#v = new Float32Array(numParams).fill(this.biasCorrection ? 0 : this.tau * this.tau);
   }
 
   /** Outer steps taken. */
@@ -119,6 +133,11 @@ export class ServerAdam {
     }
     const { lr, beta1, beta2, tau } = this;
     const yogi = this.variant === "yogi";
+    // The step size's factor sqrt(1 - beta2^t) / (1 - beta1^t), folded so tau stays on the
+    // corrected sqrt(v) as in Adam: w += lr * (m / c1) / (sqrt(v / c2) + tau).
+    const t = this.#steps + 1;
+    const c1 = this.biasCorrection ? biasCorrection(beta1, t) : 1;
+    const c2 = this.biasCorrection ? biasCorrection(beta2, t) : 1;
     for (let i = 0; i < m.length; i++) {
       const d = aggregatedDelta[i]!;
       const d2 = d * d;
@@ -129,7 +148,7 @@ export class ServerAdam {
       );
       m[i] = mi;
       v[i] = vi;
-      weights[i] = weights[i]! + lr * mi / (Math.sqrt(vi) + tau);
+      weights[i] = weights[i]! + lr * (mi / c1) / (Math.sqrt(vi / c2) + tau);
     }
     this.#steps++;
   }

@@ -32,6 +32,7 @@ export type ServerOptimizerConfig = Pick<
   | "outerBeta1"
   | "outerBeta2"
   | "outerTau"
+  | "outerBiasCorrection"
 >;
 
 /** A server optimizer with its state as named Float32Arrays (what a checkpoint stores). */
@@ -92,6 +93,7 @@ export function serverOptimizerFor(
         beta2: config.outerBeta2,
         tau: config.outerTau,
         variant: config.strategy === "fedyogi" ? "yogi" : "adam",
+        biasCorrection: config.outerBiasCorrection,
       });
       return {
         step: (w, delta) => adam.step(w, delta),

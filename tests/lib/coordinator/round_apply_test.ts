@@ -27,7 +27,7 @@ function specWith(aggregation: Partial<JobSpec["aggregation"]>): JobSpec {
 }
 
 /** Three rounds through applyDelta, the state carried in the job record as round_close does. */
-async function threeRounds(spec: JobSpec, deltas: Float32Array[]) {
+async function threeRounds(spec: JobSpec, deltas: Float32Array[], roundsPerStep = 1) {
   const ctx = { store: new Store(new MemoryBlockstore()) } as Context;
   let job = { round: 0 } as JobRecord;
   let weights: Float32Array = new Float32Array(P).map((_, i) => Math.cos(i));
@@ -36,7 +36,7 @@ async function threeRounds(spec: JobSpec, deltas: Float32Array[]) {
     const out = await applyDelta(ctx, job, spec, weights, delta);
     weights = out.weights;
     cids.push(out.outerVelocityCid);
-    job = { ...job, round: job.round + 1, outerVelocityCid: out.outerVelocityCid };
+    job = { ...job, round: job.round + roundsPerStep, outerVelocityCid: out.outerVelocityCid };
   }
   return { ctx, weights, cids };
 }
@@ -50,6 +50,7 @@ Deno.test("applyDelta: each server optimizer resumes from SVDB as if it never st
       { strategy: "fedavgm" },
       { strategy: "fedadam", outerLr: 0.01 },
       { strategy: "fedyogi", outerLr: 0.01, outerTau: 1e-2 },
+      { strategy: "fedadam", outerLr: 0.01, outerBiasCorrection: true },
     ] as const
   ) {
     // Prepare: the same optimizer kept in memory for all three rounds.
@@ -63,6 +64,16 @@ Deno.test("applyDelta: each server optimizer resumes from SVDB as if it never st
     assert.deepEqual(new Uint8Array(weights.buffer), new Uint8Array(expected.buffer));
     assert.equal(new Set(cids).size, 3, `${aggregation.strategy}: a new state each round`);
   }
+});
+
+Deno.test("applyDelta: bias correction counts the server's steps, not the job's rounds", async () => {
+  // A round that closes without updates takes no step; the stored count keeps Adam's 1 - beta^t.
+  const spec = specWith({ strategy: "fedadam", outerLr: 0.01, outerBiasCorrection: true });
+  const direct = serverOptimizerFor(spec.aggregation, P)!;
+  const expected = new Float32Array(P).map((_, i) => Math.cos(i));
+  for (const d of deltas) direct.step(expected, d);
+  const { weights } = await threeRounds(spec, deltas, 2);
+  assert.deepEqual(new Uint8Array(weights.buffer), new Uint8Array(expected.buffer));
 });
 
 Deno.test("applyDelta: DiLoCo's velocity stays a model checkpoint; FedAvg stores nothing", async () => {

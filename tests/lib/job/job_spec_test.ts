@@ -316,6 +316,7 @@ Deno.test("job spec: server optimizer fields are accepted with their strategy on
     { ...a, strategy: "fedavgm", outerMomentum: 0.5 },
     { ...a, strategy: "fedadam", outerLr: 0.01, outerBeta1: 0.9, outerBeta2: 0.99, outerTau: 1e-3 },
     { ...a, strategy: "fedyogi", outerLr: 0.01 },
+    { ...a, strategy: "fedadam", outerLr: 3e-3, outerBeta2: 0.95, outerBiasCorrection: true },
   ];
   for (const aggregation of accepted) {
     assert.deepEqual(parseJobSpec(bytesWith({ aggregation })).aggregation, aggregation);
@@ -332,6 +333,14 @@ Deno.test("job spec: server optimizer fields are accepted with their strategy on
   refuses({ aggregation: { ...a, strategy: "diloco", outerTau: 0.1 } }, /outerTau/);
   refuses({ aggregation: { ...a, strategy: "fedyogi", outerLr: 1, outerBeta2: 1 } }, /outerBeta2/);
   refuses({ aggregation: { ...a, strategy: "fedyogi", outerLr: 1, outerTau: 0 } }, /outerTau/);
+  refuses(
+    { aggregation: { ...a, strategy: "fedavgm", outerBiasCorrection: true } },
+    /outerBiasCorrection must be a boolean, with fedadam or fedyogi/,
+  );
+  refuses(
+    { aggregation: { ...a, strategy: "fedadam", outerLr: 1, outerBiasCorrection: 1 } },
+    /outerBiasCorrection/,
+  );
 });
 
 Deno.test("job spec: the lr schedule and its warmup are checked", () => {

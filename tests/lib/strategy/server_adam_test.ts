@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { biasCorrection } from "../../../kernel/optimizer.ts";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
 import { ServerAdam } from "../../../lib/strategy/server_adam.ts";
 import { randomUpdates, sameBytes, shuffled, threeUpdates } from "./_updates.ts";
@@ -41,6 +42,64 @@ Deno.test("ServerAdam: FedAdam and FedYogi on the three updates match the paper'
     });
     assert.equal(adam.steps, 2);
   }
+});
+
+/** Kingma and Ba's Algorithm 1 (no weight decay, eps = tau) on the pseudo-gradient -d. */
+function adamReference(
+  w: number,
+  deltas: number[],
+  o: { lr: number; beta1: number; beta2: number; tau: number },
+): number {
+  let m = 0, v = 0;
+  deltas.forEach((d, k) => {
+    m = Math.fround(o.beta1 * m + (1 - o.beta1) * d);
+    v = Math.fround(o.beta2 * v + (1 - o.beta2) * d * d);
+    const c1 = biasCorrection(o.beta1, k + 1), c2 = biasCorrection(o.beta2, k + 1);
+    w = Math.fround(w + o.lr * (m / c1) / (Math.sqrt(v / c2) + o.tau));
+  });
+  return w;
+}
+
+Deno.test("ServerAdam: with biasCorrection it is Adam, full-sized from the first step", () => {
+  const o = { lr: 0.01, beta1: 0.9, beta2: 0.95, tau: 1e-8 };
+  const adam = new ServerAdam(2, { ...o, biasCorrection: true });
+  const w = new Float32Array(2);
+  // Step 1: m / c1 = d and v / c2 = d^2, so the step is lr * sign(d) (Reddi's rule: ~0.45 lr).
+  adam.step(w, new Float32Array([2, -0.5]));
+  assert.equal(w[0], Math.fround(0.01 * 2 / (2 + 1e-8)));
+  assert.equal(w[1], Math.fround(-0.01 * 0.5 / (0.5 + 1e-8)));
+  const reddi = new ServerAdam(1, { ...o });
+  const r = new Float32Array(1);
+  reddi.step(r, new Float32Array([2]));
+  assert.ok(r[0]! < 0.5 * w[0]!, `without correction the first step is damped: ${r[0]}`);
+  // Ten more steps match the reference, coordinate by coordinate.
+  const ds = [0.3, -1, 0.02, 0.7, 0.7, -0.2, 1e-4, 3, -3, 0.5];
+  const many = new ServerAdam(1, { ...o, biasCorrection: true });
+  const x = new Float32Array([0.25]);
+  for (const d of ds) many.step(x, new Float32Array([d]));
+  assert.equal(x[0], adamReference(0.25, ds, o));
+});
+
+Deno.test("ServerAdam: a resumed biasCorrection run continues from the loaded step count", () => {
+  const ds = [0.5, -0.25, 1, 2].map((d) => new Float32Array([d, -d]));
+  const straight = new ServerAdam(2, { lr: 0.1, biasCorrection: true });
+  const a = new Float32Array([1, 1]);
+  for (const d of ds) straight.step(a, d);
+  const first = new ServerAdam(2, { lr: 0.1, biasCorrection: true });
+  const b = new Float32Array([1, 1]);
+  for (const d of ds.slice(0, 2)) first.step(b, d);
+  const resumed = new ServerAdam(2, { lr: 0.1, biasCorrection: true });
+  resumed.load(first.m.slice(), first.v.slice(), first.steps);
+  for (const d of ds.slice(2)) resumed.step(b, d);
+  assert.deepEqual(b, a);
+  // Loaded with another count, the correction differs: the count is part of the state.
+  const wrong = new ServerAdam(2, { lr: 0.1, biasCorrection: true });
+  const saved = new ServerAdam(2, { lr: 0.1, biasCorrection: true });
+  const c = new Float32Array([1, 1]);
+  for (const d of ds.slice(0, 2)) saved.step(c, d);
+  wrong.load(saved.m.slice(), saved.v.slice(), 0);
+  for (const d of ds.slice(2)) wrong.step(c, d);
+  assert.notDeepEqual(c, a);
 });
 
 Deno.test("ServerAdam: the first step is about lr in the delta's direction (sign-like)", () => {
