@@ -12,7 +12,8 @@
  * --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID) and --addresses (ARTHA_ADDRESSES: a file
  * or JSON, default .artha/addresses.json). Submit: --data brown|FILE, --shards N, --rounds N,
  * --local-steps N, --nodes N, --layers, --width, --heads, --context, --batch, --lr, --optimizer
- * adamw|sgd, --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget
+ * adamw|sgd, --synchronous (one SGD step a round, Adam on the server at --lr: lib/job/recipe.ts),
+ * --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget
  * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
  * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
  * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
@@ -29,6 +30,7 @@ import { loadShards, ShardDataError } from "./lib/job/shards.ts";
 import { submitJob } from "./lib/job/submit.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
+import { synchronousRecipe } from "./lib/job/recipe.ts";
 import { checkChain } from "./lib/network/preflight.ts";
 import { openFsStore } from "./lib/store/store.ts";
 import { CoordinatorClient, httpCoordinator } from "./lib/worker/client.ts";
@@ -58,11 +60,11 @@ async function submit(s: JobSettings): Promise<void> {
         model: { kind: "gpt", maxT: o.model.context, ...layout(o.model) },
         shards,
         rounds: o.rounds,
-        localSteps: o.localSteps,
         B: o.batch,
         T: o.model.context,
-        lr: o.lr,
-        optimizer: o.optimizer,
+        ...(o.synchronous
+          ? synchronousRecipe(o.lr)
+          : { localSteps: o.localSteps, lr: o.lr, optimizer: o.optimizer }),
         seed: o.seed,
         deadlineMs: o.deadlineSeconds * 1000,
         nodes: o.nodes,

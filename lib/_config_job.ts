@@ -30,8 +30,14 @@ export interface JobSubmitSettings {
   nodes: number;
   model: { layers: number; width: number; heads: number; context: number };
   batch: number;
+  /** The local lr; with `synchronous`, the server Adam's lr. */
   lr?: number;
   optimizer?: "adamw" | "sgd";
+  /**
+   * The synchronous recipe (lib/job/recipe.ts): one SGD step a round and Adam on the server;
+   * `localSteps` is then 1.
+   */
+  synchronous: boolean;
   codec?: "fp32" | "int8" | "int4" | "topk" | "topk-int8" | "partition";
   fraction?: number;
   parts?: number;
@@ -98,6 +104,7 @@ const JOB_FLAGS = {
   store: str,
   "wait-nodes": str,
   wait: bool,
+  synchronous: bool,
   timeout: str,
   out: str,
 };
@@ -120,11 +127,21 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
       `must be a multiple of 4 x --heads (${heads}) heads of 4k each, got ${width}`,
     );
   }
+  const synchronous = r.flag("synchronous");
+  if (synchronous && (r.raw({ flag: "local-steps" }).text ?? "1") !== "1") {
+    r.fail("--local-steps", "must be 1 (or left out) with --synchronous: one step a round");
+  }
+  if (synchronous && r.raw({ flag: "optimizer" }).text !== undefined) {
+    r.fail(
+      "--optimizer",
+      "cannot be set with --synchronous: nodes take one SGD step, the server runs Adam",
+    );
+  }
   return {
     data: data === "brown" ? data : r.resolve(data),
     shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),
     rounds: int("rounds", 3, 1, 10_000),
-    localSteps: int("local-steps", 80, 1, 100_000),
+    localSteps: synchronous ? 1 : int("local-steps", 80, 1, 100_000),
     nodes: int("nodes", 3, 1, 100_000),
     model: {
       layers: int("layers", 2, 1, 64),
@@ -135,6 +152,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     batch: int("batch", 2, 1, 4096),
     lr: r.number({ flag: "lr" }, undefined, Number.MIN_VALUE, 10),
     optimizer: r.choice({ flag: "optimizer" }, ["adamw", "sgd"] as const),
+    synchronous,
     codec,
     fraction: r.number({ flag: "fraction" }, undefined, Number.MIN_VALUE, 1),
     parts: r.int({ flag: "parts" }, undefined, 1, 1024),
@@ -151,9 +169,9 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
 /**
  * The job owner's settings: `submit` (a data set from --data FILE or the bundled Brown genres,
  * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
- * --batch, --codec/--fraction/--parts, --optimizer/--lr, --budget ARTH, --deadline SECONDS,
- * --target-improvement PERCENT, --name, --store DIR, --wait-nodes SECONDS; ARTHA_PRIVATE_KEY
- * pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
+ * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
+ * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
+ * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
  * take --coordinator (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting

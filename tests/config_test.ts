@@ -220,6 +220,14 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /--budget must be a positive amount of ARTH/,
         /ARTHA_ADDRESSES names .*none\.json, which does not exist/,
       );
+      assertRefused(
+        await run("job", ["submit", "--synchronous", "--local-steps", "4", "--optimizer", "sgd"], {
+          ARTHA_PRIVATE_KEY: KEY,
+          ARTHA_ADDRESSES: `${dir}/none.json`,
+        }, dir),
+        /--local-steps must be 1 \(or left out\) with --synchronous/,
+        /--optimizer cannot be set with --synchronous/,
+      );
       assertRefused(await run("job", ["frobnicate"], {}, dir), /must be submit, status or model/);
       assertRefused(
         await run("chain", [], { ARTHA_RPC_URL: "https://rpc.example.org" }, dir),
