@@ -29,6 +29,7 @@ import { createRouter } from "./functions/router.ts";
 import { findChromium } from "./lib/browser/find_chromium.ts";
 import type { JobRecord } from "./lib/coordinator/state.ts";
 import { Worker } from "./lib/worker/worker.ts";
+import { synchronousRecipe } from "./lib/job/recipe.ts";
 import { DEFAULT_STAGE_MS, type SecureRoundView } from "./lib/round/secure_session.ts";
 
 export interface DemoOptions {
@@ -54,6 +55,8 @@ export interface DemoOptions {
   /** Local optimizer (default AdamW) and its learning rate. */
   optimizer?: "adamw" | "sgd";
   lr?: number;
+  /** The synchronous recipe (lib/job/recipe.ts); `lr` is then the server Adam's. */
+  synchronous?: boolean;
   report?: string;
   /** Folder that keeps the published model, the job summary and the report (artha-demo). */
   out?: string;
@@ -182,10 +185,8 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     model,
     shards: loadBrownShards(),
     rounds: o.rounds,
-    localSteps: o.localSteps,
     B: o.B,
     T: o.T,
-    strategy: o.strategy,
     deadlineMs: DEFAULT_ROUND_DEADLINE_MS,
     compression: o.compression,
     robust: o.robust,
@@ -194,8 +195,12 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     verification: o.verification,
     hierarchical: o.hierarchical,
     secureAggregation: o.secureAggregation,
-    optimizer: o.optimizer,
-    lr: o.lr,
+    ...(o.synchronous ? synchronousRecipe(o.lr) : {
+      localSteps: o.localSteps,
+      strategy: o.strategy,
+      optimizer: o.optimizer,
+      lr: o.lr,
+    }),
   });
   const budget = parseEther(String(Math.max(10, o.nodes + (o.browsers ?? 0))));
   const job = await submitTrain(owner, {

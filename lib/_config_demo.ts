@@ -43,7 +43,10 @@ export interface DemoSettings {
   hierarchical: boolean;
   secureAggregation?: Record<string, never>;
   optimizer?: "adamw" | "sgd";
+  /** The local lr; with `synchronous`, the server Adam's. */
   lr?: number;
+  /** The synchronous recipe (lib/job/recipe.ts): one SGD step a round, Adam on the server. */
+  synchronous: boolean;
   privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
   /** The HTML report (absolute), else `<out>/report.html`. */
   report?: string;
@@ -74,6 +77,7 @@ const DEMO_FLAGS = {
   "secure-aggregation": bool,
   optimizer: str,
   lr: str,
+  synchronous: bool,
   report: str,
   out: str,
   "no-out": bool,
@@ -114,11 +118,25 @@ export function readDemo(
   const nodes = r.int({ flag: "nodes" }, d.nodes, 1, 100_000)!;
   const robust = r.choice({ flag: "robust" }, ROBUST);
   const report = r.raw({ flag: "report" }).text;
+  const synchronous = r.flag("synchronous");
+  if (synchronous) {
+    if ((r.raw({ flag: "local-steps" }).text ?? "1") !== "1") {
+      r.fail("--local-steps", "must be 1 (or left out) with --synchronous: one step a round");
+    }
+    for (const flag of ["optimizer", "strategy"]) {
+      if (r.raw({ flag }).text !== undefined) {
+        r.fail(
+          `--${flag}`,
+          "cannot be set with --synchronous: SGD on the nodes, Adam on the server",
+        );
+      }
+    }
+  }
   const settings: DemoSettings = {
     nodes,
     spares: r.int({ flag: "spares" }, d.spares, 0, 100_000)!,
     rounds: r.int({ flag: "rounds" }, d.rounds, 1, 10_000)!,
-    localSteps: r.int({ flag: "local-steps" }, d.localSteps, 1, 100_000)!,
+    localSteps: synchronous ? 1 : r.int({ flag: "local-steps" }, d.localSteps, 1, 100_000)!,
     drop: r.number({ flag: "drop" }, d.drop, 0, 0.9)!,
     width: r.int({ flag: "width" }, d.width, 4, 8192)!,
     layers: r.int({ flag: "layers" }, d.layers, 1, 64)!,
@@ -132,6 +150,7 @@ export function readDemo(
     secureAggregation: r.flag("secure-aggregation") ? {} : undefined,
     optimizer: r.choice({ flag: "optimizer" }, ["adamw", "sgd"] as const),
     lr: r.number({ flag: "lr" }, undefined, Number.MIN_VALUE, 10),
+    synchronous,
     privacy: privacy(r),
     report: report === undefined ? undefined : r.resolve(report),
     out: r.flag("no-out") ? undefined : r.path({ flag: "out" }, d.out),

@@ -454,7 +454,7 @@ export function readInferSettings(args: string[]): InferSettings {
 /**
  * The demo's settings: --nodes, --spares, --rounds, --local-steps, --drop, --width, --layers,
  * --strategy, --codec/--fraction/--parts, --robust, --dp/--epsilon, --verify, --hierarchical,
- * --secure-aggregation, --optimizer/--lr, --report, --out/--no-out, --store, --browsers, --quiet.
+ * --secure-aggregation, --optimizer/--lr, --synchronous, --report, --out/--no-out, --store, --browsers, --quiet.
  *
  * @throws {ConfigError} naming every unusable setting
  */

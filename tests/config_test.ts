@@ -161,6 +161,17 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /--rounds must be an integer in \[1, 10000\], got x/,
         /--store must be one of fs, kv/,
       );
+      assertRefused(
+        await run(
+          "demo",
+          ["--synchronous", "--local-steps", "80", "--strategy", "diloco", "--optimizer", "sgd"],
+          {},
+          dir,
+        ),
+        /--local-steps must be 1 \(or left out\) with --synchronous/,
+        /--strategy cannot be set with --synchronous/,
+        /--optimizer cannot be set with --synchronous/,
+      );
       // Its task may write only inside the repository: an --out elsewhere is refused at start.
       assertRefused(
         await run("demo", ["--out", "/tmp/artha-demo-elsewhere"], {}, dir),
