@@ -44124,6 +44124,7 @@ function checkServerOptimizer(a) {
     only(a[k] === void 0 || adaptive && num2(a[k], 0, 0.999999), k, "in [0, 1), with fedadam or fedyogi");
   }
   only(a.outerTau === void 0 || adaptive && num2(a.outerTau, 1e-12, 10), "outerTau", "in (0, 10], with fedadam or fedyogi");
+  only(a.outerBiasCorrection === void 0 || adaptive && typeof a.outerBiasCorrection === "boolean", "outerBiasCorrection", "a boolean, with fedadam or fedyogi");
 }
 function checkCompression(c) {
   need(CODECS.includes(c.codec), `compression.codec must be one of ${CODECS}`);
