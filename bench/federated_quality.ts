@@ -79,6 +79,8 @@ export interface Variant {
   localSteps?: number;
   /** Diagnostic, not a job option: see {@link FederatedOptions.keepOptimizerState}. */
   keepOptimizerState?: boolean;
+  /** Diagnostic, not a job option: see {@link FederatedOptions.averageOptimizerState}. */
+  averageOptimizerState?: boolean;
   /** Batch B with the local steps scaled to keep the samples equal (B 4 for B 8: twice the steps). */
   equalSamplesB?: number;
 }
@@ -114,6 +116,13 @@ export interface FederatedOptions {
    * its round from public data (trainLocal starts it fresh for that reason).
    */
   keepOptimizerState?: boolean;
+  /**
+   * Diagnostic, not a job option: every node starts its round from the nodes' averaged AdamW
+   * state of the round before (m, v and the step count). Unlike a kept state this one is public,
+   * so a validator could replay a round from it; the price would be each node uploading m and v
+   * beside its delta (3x the bytes). It measures what that protocol change would buy.
+   */
+  averageOptimizerState?: boolean;
 }
 
 /** The job's rounds as the coordinator runs them; the loss after every round when `curve`. */
@@ -124,8 +133,8 @@ export async function runFederated(
 ): Promise<number[]> {
   let global = await job.initial(spec);
   const server = serverOptimizerFor(spec.aggregation, global.length);
-  const local = options.keepOptimizerState
-    ? keptStateNodes(job, spec, global.length)
+  const local = options.keepOptimizerState || options.averageOptimizerState
+    ? statefulNodes(job, spec, global.length, options.averageOptimizerState ?? false)
     : freshNodes(job, spec);
   const curve = options.curve ? [await job.evaluate(spec, global)] : [];
   for (let round = 0; round < spec.rounds; round++) {
@@ -174,21 +183,45 @@ function freshNodes(job: QualityJob, spec: JobSpec): LocalRound {
   };
 }
 
-/** trainLocal's steps and batches, but each node's optimizer state carried into its next round. */
-function keptStateNodes(job: QualityJob, spec: JobSpec, size: number): LocalRound {
+/**
+ * trainLocal's steps and batches, but each node's optimizer state carried into its next round:
+ * its own (`average` false), or the nodes' mean state after the round before (`average`).
+ */
+function statefulNodes(
+  job: QualityJob,
+  spec: JobSpec,
+  size: number,
+  average: boolean,
+): LocalRound {
   const kind = roundHyper(spec, 0).optimizer.kind;
   const states = Array.from({ length: job.nodes }, () => initOptState(kind, size));
+  let shared = initOptState(kind, size);
+  let sharedRound = 0;
+  const averageStates = () => {
+    const mean = initOptState(kind, size);
+    mean.step = states[0]!.step;
+    for (const st of states) {
+      for (let j = 0; j < size; j++) {
+        mean.m[j] = mean.m[j]! + st.m[j]! / job.nodes;
+        if (mean.v.length) mean.v[j] = mean.v[j]! + st.v[j]! / job.nodes;
+      }
+    }
+    return mean;
+  };
   return (global, round, i) => {
+    if (average && round > sharedRound) [shared, sharedRound] = [averageStates(), round];
     const hyper = roundHyper(spec, round);
     const data = job.shards[taskShard(spec, i)]!.train, seed = taskSeed(spec, i);
     const count = hyper.B * hyper.accumSteps;
     let weights = global;
+    let state = average ? { ...shared, m: shared.m.slice(), v: shared.v.slice() } : states[i]!;
     for (let s = 0; s < spec.localSteps; s++) {
       const batch = sampleBatch(data, count, hyper.T, seed, round * spec.localSteps + s);
-      const r = trainer.trainStep(weights, states[i]!, batch, seed, hyper);
+      const r = trainer.trainStep(weights, state, batch, seed, hyper);
       weights = r.weights;
-      states[i] = r.optState;
+      state = r.optState;
     }
+    states[i] = state;
     return {
       delta: weights.map((w, j) => w - global[j]!),
       samples: spec.localSteps * count,
@@ -444,7 +477,10 @@ export async function federatedQuality(
 
 /** The final federated loss of a spec, with the variant's diagnostic state option. */
 const federatedLoss = (job: QualityJob, v: Variant) => async (spec: JobSpec) =>
-  (await runFederated(job, spec, { keepOptimizerState: v.keepOptimizerState })).at(-1)!;
+  (await runFederated(job, spec, {
+    keepOptimizerState: v.keepOptimizerState,
+    averageOptimizerState: v.averageOptimizerState,
+  })).at(-1)!;
 
 /**
  * Where the gap comes from, each against the best centralized run: the base recipe on an IID
@@ -620,6 +656,73 @@ function recipeVariants(rounds: number, localSteps: number, B: number): Variant[
       keepOptimizerState: true,
       ...b1Rounds,
     },
+    {
+      ...local(2, 2e-3),
+      name: `diagnostic: averaged AdamW state, local B 2, lr 2e-3`,
+      averageOptimizerState: true,
+    },
+    {
+      name: `diagnostic: averaged AdamW state, R${rounds * B} x L${localSteps} of B 1, lr 3e-3`,
+      averageOptimizerState: true,
+      ...b1Rounds,
+      optimizer: { lr: 3e-3 },
+    },
+    {
+      name: `diagnostic: averaged AdamW state, R${2 * rounds * B} x L${
+        localSteps / 2
+      } of B 1, lr 5e-3`,
+      averageOptimizerState: true,
+      rounds: 2 * rounds * B,
+      localSteps: localSteps / 2,
+      batch: { B: 1 },
+      optimizer: { lr: 5e-3 },
+    },
+  ];
+}
+
+/** FedAdam with Adam's bias correction, the moments' decays of the jobs' AdamW (0.9, 0.95). */
+const serverAdamW = (lr: number): Variant["aggregation"] => ({
+  strategy: "fedadam",
+  outerLr: lr,
+  outerBeta2: 0.95,
+  outerTau: 1e-6,
+  outerBiasCorrection: true,
+});
+
+/**
+ * The synchronous end of the trade between rounds and quality: each round a node takes one SGD
+ * step of B 1 at lr 1 (its clipped gradient, weight decay 0) and the server applies Adam to the
+ * round's averaged gradient: FedSGD with a server Adam, which is centralized AdamW at the nodes'
+ * combined batch (8: one sequence of each genre). It takes `rounds x localSteps x B` rounds.
+ * Then local steps of SGD under the same server Adam, 2 and 8 a round: what local steps cost.
+ */
+function synchronousVariants(
+  rounds: number,
+  localSteps: number,
+  B: number,
+  lrs: number[],
+): Variant[] {
+  const samples = rounds * localSteps * B;
+  const sgd = (lr: number) => ({ kind: "sgd" as const, lr, weightDecay: 0, minLrRatio: 1 });
+  return [
+    ...lrs.map((lr): Variant => ({
+      name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}`,
+      rounds: samples,
+      localSteps: 1,
+      batch: { B: 1 },
+      optimizer: sgd(1),
+      aggregation: serverAdamW(lr),
+    })),
+    ...[2, 8].map((k): Variant => ({
+      name: `${samples / k} rounds x ${k} local SGD steps (lr 0.05) of B 1 + server Adam lr ${
+        lrs[0]
+      }`,
+      rounds: samples / k,
+      localSteps: k,
+      batch: { B: 1 },
+      optimizer: sgd(0.05),
+      aggregation: serverAdamW(lrs[0]!),
+    })),
   ];
 }
 
@@ -647,6 +750,7 @@ export const BENCH_VARIANTS: Variant[] = [
   { name: "FedAvg R15 x L80 of B 1", localSteps: 80, batch: { B: 1 }, optimizer: { lr: 1e-3 } },
   ...SERVER_VARIANTS,
   ...recipeVariants(15, 10, 8),
+  ...synchronousVariants(15, 10, 8, [3e-3, 4e-3]),
 ];
 
 /** The demo job's variants measured against its old default, a cosine over rounds to 0.1. */
@@ -669,6 +773,12 @@ export const DEMO_VARIANTS: Variant[] = [
   { name: "FedAvg, constant lr (B 8 x 20 steps)" },
   { name: "FedAvg, cosine over rounds to 0.1 (the old default)", optimizer: { minLrRatio: 0.1 } },
   ...recipeVariants(REFERENCE_DEMO.rounds, REFERENCE_DEMO.localSteps, REFERENCE_DEMO.B),
+  ...synchronousVariants(
+    REFERENCE_DEMO.rounds,
+    REFERENCE_DEMO.localSteps,
+    REFERENCE_DEMO.B,
+    [2e-3, 3e-3],
+  ),
   ...DEMO_COSINE_VARIANTS.map((v) => ({
     ...v,
     name: `${v.name}, cosine over rounds`,
