@@ -1,5 +1,6 @@
 /**
- * A training job as its owner sees it: the spec, its preparation and submission, and its plans.
+ * A training job as its owner sees it: the spec, its preparation and submission, its plans and
+ * the named recipes.
  *
  * Also the pure rules every party shares about a job (when a round closes, its privacy budget).
  *
@@ -11,6 +12,7 @@ export * from "./job_spec.ts";
 export * from "./job_status.ts";
 export * from "./planner.ts";
 export * from "./privacy_plan.ts";
+export * from "./recipe.ts";
 export * from "./round_policy.ts";
 export * from "./shards.ts";
 export * from "./submit.ts";
