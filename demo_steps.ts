@@ -18,7 +18,7 @@ import { type JobSpec, jobSpecHash, workTerms } from "./lib/job/job_spec.ts";
 import { prepareJob } from "./lib/job/job_owner.ts";
 import { DEFAULT_ROUND_DEADLINE_MS } from "./lib/job/round_policy.ts";
 import { getModelFolder } from "./lib/model/model_folder.ts";
-import type { StoreKind } from "./lib/store/open_store.ts";
+import type { DemoSettings } from "./lib/config.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
 import { createTrainer } from "./kernel/train_step.ts";
 import { loadKernel } from "./kernel/wasm_module.ts";
@@ -32,39 +32,25 @@ import { Worker } from "./lib/worker/worker.ts";
 import { synchronousRecipe } from "./lib/job/recipe.ts";
 import { DEFAULT_STAGE_MS, type SecureRoundView } from "./lib/round/secure_session.ts";
 
-export interface DemoOptions {
-  nodes: number;
-  spares: number;
-  rounds: number;
-  localSteps: number;
-  /** Share of nodes that go silent after the first round. */
-  drop: number;
-  width: number;
-  layers: number;
+/** The switches a caller of runDemo may leave out (the CLI always sets them). */
+type DemoSwitches = "hierarchical" | "synchronous" | "browsers";
+
+/**
+ * What runDemo takes: the demo's settings (lib/_config_demo.ts, where each field is described)
+ * with the sequence shape, its switches optional, and any value the job spec allows where the CLI
+ * builds a narrower one.
+ */
+export interface DemoOptions
+  extends
+    Omit<DemoSettings, DemoSwitches | "compression" | "robust" | "privacy" | "verification">,
+    Partial<Pick<DemoSettings, DemoSwitches>> {
+  /** Sequence length and the laptops' local batch. */
   T: number;
   B: number;
-  strategy: "fedavg" | "diloco";
   compression?: JobSpec["compression"];
   robust?: JobSpec["robust"];
   privacy?: JobSpec["privacy"];
   verification?: JobSpec["verification"];
-  /** Cluster aggregation by laptops (clusters of 16). */
-  hierarchical?: boolean;
-  /** Secure aggregation: the coordinator learns only each round's sum. */
-  secureAggregation?: JobSpec["secureAggregation"];
-  /** Local optimizer (default AdamW) and its learning rate. */
-  optimizer?: "adamw" | "sgd";
-  lr?: number;
-  /** The synchronous recipe (lib/job/recipe.ts); `lr` is then the server Adam's. */
-  synchronous?: boolean;
-  report?: string;
-  /** Folder that keeps the published model, the job summary and the report (artha-demo). */
-  out?: string;
-  /** The coordinator's SVDB backend (default fs; kv as on Deno Deploy). */
-  store?: StoreKind;
-  /** Headless Chromium tabs joining through GET /join beside the laptops (0: none). */
-  browsers?: number;
-  quiet: boolean;
 }
 
 export interface DemoResult {

@@ -22,12 +22,17 @@ export const DEMO_DEFAULTS = {
   out: "artha-demo",
 };
 
-/** What `deno task demo` runs with (demo_steps.ts DemoOptions without the fixed T and B). */
+/**
+ * What `deno task demo` runs with: demo_steps.ts's DemoOptions is this type with the sequence
+ * shape (T, B) added and the switches optional, so each field is described here once.
+ */
 export interface DemoSettings {
+  /** Laptops that train, and spares that take over a silent laptop's task. */
   nodes: number;
   spares: number;
   rounds: number;
   localSteps: number;
+  /** Share of nodes that go silent after the first round. */
   drop: number;
   width: number;
   layers: number;
@@ -40,8 +45,11 @@ export interface DemoSettings {
     sampleRate: number;
     committee: boolean;
   };
+  /** Cluster aggregation by laptops (clusters of 16). */
   hierarchical: boolean;
+  /** Secure aggregation: the coordinator learns only each round's sum. */
   secureAggregation?: Record<string, never>;
+  /** Local optimizer (default AdamW). */
   optimizer?: "adamw" | "sgd";
   /** The local lr; with `synchronous`, the server Adam's. */
   lr?: number;
@@ -50,9 +58,12 @@ export interface DemoSettings {
   privacy?: { clip: number; noiseMultiplier: number; delta: number; maxEpsilon: number };
   /** The HTML report (absolute), else `<out>/report.html`. */
   report?: string;
-  /** The folder that keeps the outputs (absolute); undefined with --no-out. */
+  /** The folder that keeps the published model, the job summary and the report (absolute);
+   * undefined with --no-out. */
   out?: string;
+  /** The coordinator's SVDB backend (default fs; kv as on Deno Deploy). */
   store?: StoreKind;
+  /** Headless Chromium tabs joining through GET /join beside the laptops (0: none). */
   browsers: number;
   quiet: boolean;
 }
