@@ -31,6 +31,7 @@ import { DEFAULT_QUORUM, DEFAULT_ROUND_DEADLINE_MS } from "./round_policy.ts";
 import { DEFAULT_ADAMW } from "../../kernel/optimizer.ts";
 import { DEFAULT_CLUSTER_SIZE } from "../strategy/hierarchical.ts";
 import { DILOCO_OUTER_LR, DILOCO_OUTER_MOMENTUM } from "../strategy/outer_optimizer.ts";
+import type { ServerOptimizerConfig } from "../strategy/server_optimizer.ts";
 
 /** The job's seed when the owner gives none. */
 const DEFAULT_SEED = 1337;
@@ -67,18 +68,10 @@ export interface PrepareJobOptions {
   strategy?: JobSpec["aggregation"]["strategy"];
   /**
    * The server optimizer's fields (outerLr, outerMomentum, outerNesterov, outerBeta1/2,
-   * outerTau); diloco defaults to its published outer lr and momentum (outer_optimizer.ts).
+   * outerTau, outerBiasCorrection); diloco defaults to its published outer lr and momentum
+   * (outer_optimizer.ts).
    */
-  outer?: Pick<
-    JobSpec["aggregation"],
-    | "outerLr"
-    | "outerMomentum"
-    | "outerNesterov"
-    | "outerBeta1"
-    | "outerBeta2"
-    | "outerTau"
-    | "outerBiasCorrection"
-  >;
+  outer?: Omit<ServerOptimizerConfig, "strategy">;
   quorum?: number;
   deadlineMs?: number;
   compression?: JobSpec["compression"];
