@@ -39,6 +39,7 @@ import {
 import { initOptState } from "../kernel/optimizer.ts";
 import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
 import { prepareJob } from "../lib/job/job_owner.ts";
+import { synchronousRecipe } from "../lib/job/recipe.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
 import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
@@ -680,14 +681,11 @@ function recipeVariants(rounds: number, localSteps: number, B: number): Variant[
   ];
 }
 
-/** FedAdam with Adam's bias correction, the moments' decays of the jobs' AdamW (0.9, 0.95). */
-const serverAdamW = (lr: number): Variant["aggregation"] => ({
-  strategy: "fedadam",
-  outerLr: lr,
-  outerBeta2: 0.95,
-  outerTau: 1e-6,
-  outerBiasCorrection: true,
-});
+/** The synchronous recipe's server: FedAdam with Adam's bias correction (lib/job/recipe.ts). */
+const serverAdamW = (lr: number): Variant["aggregation"] => {
+  const r = synchronousRecipe(lr);
+  return { strategy: r.strategy, ...r.outer };
+};
 
 /**
  * The synchronous end of the trade between rounds and quality: each round a node takes one SGD
@@ -703,14 +701,20 @@ function synchronousVariants(
   lrs: number[],
 ): Variant[] {
   const samples = rounds * localSteps * B;
-  const sgd = (lr: number) => ({ kind: "sgd" as const, lr, weightDecay: 0, minLrRatio: 1 });
+  // SGD as prepareJob makes it (no weight decay), constant, at the recipe's lr 1 or `lr`.
+  const sgd = (lr = synchronousRecipe().lr) => ({
+    kind: "sgd" as const,
+    lr,
+    weightDecay: 0,
+    minLrRatio: synchronousRecipe().minLrRatio,
+  });
   return [
     ...lrs.map((lr): Variant => ({
       name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}`,
       rounds: samples,
       localSteps: 1,
       batch: { B: 1 },
-      optimizer: sgd(1),
+      optimizer: sgd(),
       aggregation: serverAdamW(lr),
     })),
     ...[2, 8].map((k): Variant => ({

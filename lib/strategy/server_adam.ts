@@ -18,7 +18,8 @@
  * the early steps are full-sized rather than damped while the moments fill. It matters when the
  * server takes many small steps: with one local step of SGD at lr 1 per round, FedAdam with bias
  * correction is Adam on the round's averaged gradient, the synchronous run at the nodes' combined
- * batch (bench/federated_quality.ts measured it 0.03-0.05 nats/byte better than without).
+ * batch (on the bench job's synchronous recipe, 1.014 of the centralized loss with the correction
+ * and 1.018 without, medians of 3 seeds; README, "What closes the federated gap").
  *
  * Bit-determinism: state is two Float32Arrays; every element is computed in f64 from f32 inputs
  * (`Math.sqrt` and `/` are correctly rounded, no fused multiply-add in JavaScript) and rounded
