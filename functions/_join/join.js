@@ -22507,13 +22507,40 @@ function arthaChain(rpcUrl, chainId) {
     }
   });
 }
+function httpWithSendRecovery(rpcUrl) {
+  return (options) => {
+    const inner = http(rpcUrl, {
+      batch: false
+    })(options);
+    const send3 = inner.config.request;
+    const request = async (call2, opts) => {
+      if (call2.method !== "eth_sendRawTransaction") return await send3(call2, opts);
+      const hash3 = keccak256(call2.params[0]);
+      try {
+        return await send3(call2, opts);
+      } catch (e) {
+        const known = await send3({
+          method: "eth_getTransactionByHash",
+          params: [
+            hash3
+          ]
+        }).catch(() => null);
+        if (known) return hash3;
+        throw e;
+      }
+    };
+    return createTransport({
+      ...inner.config,
+      request,
+      retryCount: options.retryCount ?? 3
+    }, inner.value);
+  };
+}
 function createArthaClient(options) {
   return createWalletClient({
     account: options.account,
     chain: arthaChain(options.rpcUrl, options.chainId),
-    transport: http(options.rpcUrl, {
-      batch: false
-    }),
+    transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval: options.pollingInterval ?? 50
   }).extend(publicActions);
 }

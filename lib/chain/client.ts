@@ -11,8 +11,15 @@
  * console.log(await client.getBlockNumber());
  * ```
  */
-import { createWalletClient, defineChain, http, publicActions } from "viem";
-import type { Account, Chain } from "viem";
+import {
+  createTransport,
+  createWalletClient,
+  defineChain,
+  http,
+  keccak256,
+  publicActions,
+} from "viem";
+import type { Account, Chain, Hex, Transport } from "viem";
 
 /** The chain definition for a JSON-RPC endpoint; ARTH is the native coin. */
 export function arthaChain(rpcUrl: string, chainId: number): Chain {
@@ -32,12 +39,50 @@ export interface ArthaClientOptions {
   pollingInterval?: number;
 }
 
+/**
+ * HTTP JSON-RPC that does not report a sent transaction as failed when only its answer was lost.
+ * A gateway's 5xx or a timeout after the node accepted a signed transaction would fail the send
+ * (viem never retries a send) while the transaction is mined, and a caller that tried again would
+ * sign a second one: a second stake, a second payment. A signed transaction's hash is known before
+ * it is sent, so a failed send whose hash the node has is the send's success; any other failure
+ * stays an error.
+ */
+export function httpWithSendRecovery(rpcUrl: string): Transport {
+  return (options) => {
+    // The plain HTTP call (no retries, no error mapping): createTransport below adds both once,
+    // as http() does.
+    const inner = http(rpcUrl, { batch: false })(options);
+    type Call = { method: string; params?: unknown };
+    const send = inner.config.request as (call: Call, opts?: unknown) => Promise<unknown>;
+    const request = async (call: Call, opts?: unknown) => {
+      if (call.method !== "eth_sendRawTransaction") return await send(call, opts);
+      const hash = keccak256((call.params as [Hex])[0]);
+      try {
+        return await send(call, opts);
+      } catch (e) {
+        const known = await send({ method: "eth_getTransactionByHash", params: [hash] })
+          .catch(() => null);
+        if (known) return hash;
+        throw e;
+      }
+    };
+    return createTransport(
+      {
+        ...inner.config,
+        request: request as typeof inner.request,
+        retryCount: options.retryCount ?? 3,
+      },
+      inner.value,
+    );
+  };
+}
+
 /** A wallet client extended with public actions, bound to one account. */
 export function createArthaClient(options: ArthaClientOptions) {
   return createWalletClient({
     account: options.account,
     chain: arthaChain(options.rpcUrl, options.chainId),
-    transport: http(options.rpcUrl, { batch: false }),
+    transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval: options.pollingInterval ?? 50,
   }).extend(publicActions);
 }

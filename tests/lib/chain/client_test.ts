@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { parseEther } from "viem";
+import { createArthaClient } from "../../../lib/chain/client.ts";
+import { startDevnet } from "../../../lib/chain/devnet.ts";
+
+/**
+ * A gateway in front of the node that forwards every request but loses the answer to the first
+ * `eth_sendRawTransaction` (503 after the node accepted it), as a timeout or a proxy does.
+ */
+function lossyGateway(rpcUrl: string) {
+  let lost = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    const answer = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const text = await answer.text();
+    if (lost === 0 && JSON.parse(body).method === "eth_sendRawTransaction") {
+      lost++;
+      return new Response("upstream answer lost", { status: 503 });
+    }
+    return new Response(text, { status: answer.status, headers: answer.headers });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, server, lost: () => lost };
+}
+
+Deno.test("createArthaClient: a send whose answer was lost succeeds once; a refused one fails", async () => {
+  await using net = await startDevnet({ accounts: 2 });
+  const gateway = lossyGateway(net.rpcUrl);
+  try {
+    const client = createArthaClient({
+      rpcUrl: gateway.url,
+      chainId: net.chainId,
+      account: net.accounts[0]!,
+    });
+    const to = net.accounts[1]!.address;
+    const before = await client.getBalance({ address: to });
+    // The send's answer is a 503, but the node has the transaction: the send succeeded.
+    const hash = await client.sendTransaction({ to, value: parseEther("1") });
+    assert.equal(gateway.lost(), 1);
+    const receipt = await client.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, "success");
+    assert.equal(await client.getBalance({ address: to }), before + parseEther("1"));
+    // A copy the node refuses for its own reason, and does not have, is still an error.
+    await assert.rejects(
+      client.sendTransaction({ to, value: parseEther("100000000") }),
+      /insufficient funds|exceeds the balance/i,
+    );
+  } finally {
+    await gateway.server.shutdown();
+  }
+});
