@@ -7,7 +7,7 @@
 import { type CodecName, CODECS, ROBUST, type RobustName } from "./job/job_spec.ts";
 import { STORE_KINDS, type StoreKind } from "./store/open_store.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
-import { bool, finish, parseFlags, str } from "./_config_shared.ts";
+import { bool, finish, parseFlags, readSynchronous, str } from "./_config_shared.ts";
 
 /** The demo's defaults: 8 laptops and 2 spares, 5 rounds of 80 steps (B 2) of a 2-layer GPT. */
 export const DEMO_DEFAULTS = {
@@ -129,20 +129,7 @@ export function readDemo(
   const nodes = r.int({ flag: "nodes" }, d.nodes, 1, 100_000)!;
   const robust = r.choice({ flag: "robust" }, ROBUST);
   const report = r.raw({ flag: "report" }).text;
-  const synchronous = r.flag("synchronous");
-  if (synchronous) {
-    if ((r.raw({ flag: "local-steps" }).text ?? "1") !== "1") {
-      r.fail("--local-steps", "must be 1 (or left out) with --synchronous: one step a round");
-    }
-    for (const flag of ["optimizer", "strategy"]) {
-      if (r.raw({ flag }).text !== undefined) {
-        r.fail(
-          `--${flag}`,
-          "cannot be set with --synchronous: SGD on the nodes, Adam on the server",
-        );
-      }
-    }
-  }
+  const synchronous = readSynchronous(r, ["optimizer", "strategy"]);
   const settings: DemoSettings = {
     nodes,
     spares: r.int({ flag: "spares" }, d.spares, 0, 100_000)!,

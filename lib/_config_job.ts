@@ -17,6 +17,7 @@ import {
   OPERATOR_KEY,
   parseFlags,
   readAddresses,
+  readSynchronous,
   str,
 } from "./_config_shared.ts";
 
@@ -127,16 +128,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
       `must be a multiple of 4 x --heads (${heads}) heads of 4k each, got ${width}`,
     );
   }
-  const synchronous = r.flag("synchronous");
-  if (synchronous && (r.raw({ flag: "local-steps" }).text ?? "1") !== "1") {
-    r.fail("--local-steps", "must be 1 (or left out) with --synchronous: one step a round");
-  }
-  if (synchronous && r.raw({ flag: "optimizer" }).text !== undefined) {
-    r.fail(
-      "--optimizer",
-      "cannot be set with --synchronous: nodes take one SGD step, the server runs Adam",
-    );
-  }
+  const synchronous = readSynchronous(r, ["optimizer"]);
   return {
     data: data === "brown" ? data : r.resolve(data),
     shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),

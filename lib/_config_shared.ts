@@ -159,5 +159,22 @@ export function parseFlags(
   }
 }
 
+/**
+ * --synchronous (the recipe of lib/job/recipe.ts) with what it fixes: --local-steps other than 1,
+ * and each of `fixed` (flags the recipe sets itself), are refused beside it.
+ */
+export function readSynchronous(r: SettingsReader, fixed: string[]): boolean {
+  if (!r.flag("synchronous")) return false;
+  if ((r.raw({ flag: "local-steps" }).text ?? "1") !== "1") {
+    r.fail("--local-steps", "must be 1 (or left out) with --synchronous: one step a round");
+  }
+  for (const flag of fixed) {
+    if (r.raw({ flag }).text !== undefined) {
+      r.fail(`--${flag}`, "cannot be set with --synchronous: SGD on the nodes, Adam on the server");
+    }
+  }
+  return true;
+}
+
 export const str = { type: "string" } as const;
 export const bool = { type: "boolean" } as const;
