@@ -22531,8 +22531,7 @@ function httpWithSendRecovery(rpcUrl) {
     };
     return createTransport({
       ...inner.config,
-      request,
-      retryCount: options.retryCount ?? 3
+      request
     }, inner.value);
   };
 }

@@ -67,11 +67,7 @@ export function httpWithSendRecovery(rpcUrl: string): Transport {
       }
     };
     return createTransport(
-      {
-        ...inner.config,
-        request: request as typeof inner.request,
-        retryCount: options.retryCount ?? 3,
-      },
+      { ...inner.config, request: request as typeof inner.request },
       inner.value,
     );
   };
