@@ -35,3 +35,27 @@ export function learningRate(step: number, cfg: ScheduleConfig): number {
   const minLr = cfg.lr * cfg.minLrRatio;
   return minLr + 0.5 * (cfg.lr - minLr) * (1 + cosPi(progress));
 }
+
+/**
+ * The lr of 0-based step `step` under a linear warmup of `warmupSteps` and no decay (the
+ * schedule above with minLrRatio 1, so every engine derives the same value); `lr` itself when
+ * there is no warmup. The server optimizers ramp their outer lr with it.
+ */
+export function warmedLr(lr: number, step: number, warmupSteps: number): number {
+  if (warmupSteps === 0) return lr;
+  return learningRate(step, { lr, warmupSteps, totalSteps: warmupSteps, minLrRatio: 1 });
+}
+
+/**
+ * `warmupSteps` if it is a non-negative integer.
+ *
+ * @throws {RangeError} otherwise
+ */
+export function checkWarmup(warmupSteps: number): number {
+  if (!Number.isInteger(warmupSteps) || warmupSteps < 0) {
+    throw new RangeError(
+      `Cannot create optimizer: warmupSteps ${warmupSteps} is not an integer >= 0`,
+    );
+  }
+  return warmupSteps;
+}

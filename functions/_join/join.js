@@ -44151,6 +44151,8 @@ function checkServerOptimizer(a) {
   }
   only(a.outerTau === void 0 || adaptive && num2(a.outerTau, 1e-12, 10), "outerTau", "in (0, 10], with fedadam or fedyogi");
   only(a.outerBiasCorrection === void 0 || adaptive && typeof a.outerBiasCorrection === "boolean", "outerBiasCorrection", "a boolean, with fedadam or fedyogi");
+  const w = a.outerWarmupRounds;
+  only(w === void 0 || (momentum || adaptive) && Number.isInteger(w) && w >= 0 && w <= 1e6, "outerWarmupRounds", "an integer in [0, 1000000], with diloco, fedavgm, fedadam or fedyogi");
 }
 function checkCompression(c) {
   need(CODECS.includes(c.codec), `compression.codec must be one of ${CODECS}`);

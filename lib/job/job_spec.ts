@@ -105,6 +105,11 @@ export interface JobSpec {
      * averaged gradient (the synchronous recipe, bench/federated_quality.ts).
      */
     outerBiasCorrection?: boolean;
+    /**
+     * Rounds over which the server lr ramps linearly up to `outerLr` (default 0), with any
+     * server optimizer; the synchronous recipe warms Adam up over 5% of the job's rounds.
+     */
+    outerWarmupRounds?: number;
   };
   /**
    * How workers encode updates (default fp32 safetensors). `fraction` is top-k's density;
@@ -367,6 +372,12 @@ function checkServerOptimizer(a: JobSpec["aggregation"]): void {
       (adaptive && typeof a.outerBiasCorrection === "boolean"),
     "outerBiasCorrection",
     "a boolean, with fedadam or fedyogi",
+  );
+  const w = a.outerWarmupRounds;
+  only(
+    w === undefined || ((momentum || adaptive) && Number.isInteger(w) && w >= 0 && w <= 1e6),
+    "outerWarmupRounds",
+    "an integer in [0, 1000000], with diloco, fedavgm, fedadam or fedyogi",
   );
 }
 

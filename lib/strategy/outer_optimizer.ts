@@ -24,6 +24,8 @@
  * @module
  */
 
+import { checkWarmup, warmedLr } from "../../kernel/schedule.ts";
+
 /** DiLoCo's published outer learning rate (Douillard et al. 2023). */
 export const DILOCO_OUTER_LR = 0.7;
 /** DiLoCo's published outer momentum (Douillard et al. 2023). */
@@ -37,6 +39,8 @@ export interface OuterOptimizerOptions {
   momentum?: number;
   /** Nesterov look-ahead (default true). */
   nesterov?: boolean;
+  /** Steps of linear lr warmup (default 0), as {@link ServerAdam}'s. */
+  warmupSteps?: number;
 }
 
 /** SGD with (Nesterov) momentum over pseudo-gradients `-aggregatedDelta`. */
@@ -44,6 +48,7 @@ export class OuterOptimizer {
   readonly lr: number;
   readonly momentum: number;
   readonly nesterov: boolean;
+  readonly warmupSteps: number;
   #v: Float32Array;
   #steps = 0;
 
@@ -54,6 +59,7 @@ export class OuterOptimizer {
     this.lr = options.lr ?? DILOCO_OUTER_LR;
     this.momentum = options.momentum ?? DILOCO_OUTER_MOMENTUM;
     this.nesterov = options.nesterov ?? true;
+    this.warmupSteps = checkWarmup(options.warmupSteps ?? 0);
     if (!(this.lr > 0) || !Number.isFinite(this.lr)) {
       throw new RangeError(`Cannot create optimizer: lr ${this.lr} is not positive`);
     }
@@ -90,7 +96,8 @@ export class OuterOptimizer {
         `Cannot step: lengths ${weights.length}/${aggregatedDelta.length} != ${v.length}`,
       );
     }
-    const { lr, momentum: mu, nesterov } = this;
+    const { momentum: mu, nesterov } = this;
+    const lr = warmedLr(this.lr, this.#steps, this.warmupSteps);
     for (let i = 0; i < v.length; i++) {
       const g = -aggregatedDelta[i]!;
       const vi = Math.fround(mu * v[i]! + g);

@@ -33,6 +33,7 @@ export type ServerOptimizerConfig = Pick<
   | "outerBeta2"
   | "outerTau"
   | "outerBiasCorrection"
+  | "outerWarmupRounds"
 >;
 
 /** A server optimizer with its state as named Float32Arrays (what a checkpoint stores). */
@@ -72,6 +73,7 @@ export function serverOptimizerFor(
         lr: config.outerLr ?? d.lr,
         momentum: config.outerMomentum ?? d.momentum,
         nesterov: config.outerNesterov ?? d.nesterov,
+        warmupSteps: config.outerWarmupRounds,
       });
       return {
         step: (w, delta) => outer.step(w, delta),
@@ -94,6 +96,7 @@ export function serverOptimizerFor(
         tau: config.outerTau,
         variant: config.strategy === "fedyogi" ? "yogi" : "adam",
         biasCorrection: config.outerBiasCorrection,
+        warmupSteps: config.outerWarmupRounds,
       });
       return {
         step: (w, delta) => adam.step(w, delta),

@@ -317,6 +317,8 @@ Deno.test("job spec: server optimizer fields are accepted with their strategy on
     { ...a, strategy: "fedadam", outerLr: 0.01, outerBeta1: 0.9, outerBeta2: 0.99, outerTau: 1e-3 },
     { ...a, strategy: "fedyogi", outerLr: 0.01 },
     { ...a, strategy: "fedadam", outerLr: 3e-3, outerBeta2: 0.95, outerBiasCorrection: true },
+    { ...a, strategy: "fedadam", outerLr: 4e-3, outerWarmupRounds: 60 },
+    { ...a, strategy: "fedavgm", outerWarmupRounds: 0 },
   ];
   for (const aggregation of accepted) {
     assert.deepEqual(parseJobSpec(bytesWith({ aggregation })).aggregation, aggregation);
@@ -341,6 +343,16 @@ Deno.test("job spec: server optimizer fields are accepted with their strategy on
     { aggregation: { ...a, strategy: "fedadam", outerLr: 1, outerBiasCorrection: 1 } },
     /outerBiasCorrection/,
   );
+  refuses(
+    { aggregation: { ...a, outerWarmupRounds: 10 } },
+    /outerWarmupRounds must be an integer in \[0, 1000000\], with diloco, fedavgm/,
+  );
+  for (const bad of [-1, 2.5, "10", 1e7]) {
+    refuses(
+      { aggregation: { ...a, strategy: "fedadam", outerLr: 1, outerWarmupRounds: bad } },
+      /outerWarmupRounds/,
+    );
+  }
 });
 
 Deno.test("job spec: the lr schedule and its warmup are checked", () => {

@@ -36,6 +36,19 @@ Deno.test("OuterOptimizer: Nesterov momentum worked by hand on the three updates
   assert.deepEqual([...outer.velocity], [-1.25 * 1.9, -1.5 * 1.9, -0.5 * 1.9].map(Math.fround));
 });
 
+Deno.test("OuterOptimizer: warmupSteps scales the first steps by (t + 1) / warmupSteps", () => {
+  // FedAvgM (lr 1, no momentum) with a warmup of 4: steps of d/4, d/2, 3d/4, then d.
+  const outer = new OuterOptimizer(1, { lr: 1, momentum: 0, warmupSteps: 4 });
+  const w = new Float32Array(1);
+  const seen: number[] = [];
+  for (let t = 0; t < 6; t++) {
+    outer.step(w, new Float32Array([2]));
+    seen.push(w[0]!);
+  }
+  assert.deepEqual(seen, [0.5, 1.5, 3, 5, 7, 9]);
+  assert.throws(() => new OuterOptimizer(1, { warmupSteps: 0.5 }), /warmupSteps 0.5/);
+});
+
 Deno.test("OuterOptimizer: classic momentum, load/resume, bad input", () => {
   const a = new OuterOptimizer(2, { lr: 1, momentum: 0.5, nesterov: false });
   const w = new Float32Array(2);

@@ -49,13 +49,14 @@ function adamReference(
   w: number,
   deltas: number[],
   o: { lr: number; beta1: number; beta2: number; tau: number },
+  lrAt = (_k: number) => o.lr,
 ): number {
   let m = 0, v = 0;
   deltas.forEach((d, k) => {
     m = Math.fround(o.beta1 * m + (1 - o.beta1) * d);
     v = Math.fround(o.beta2 * v + (1 - o.beta2) * d * d);
     const c1 = biasCorrection(o.beta1, k + 1), c2 = biasCorrection(o.beta2, k + 1);
-    w = Math.fround(w + o.lr * (m / c1) / (Math.sqrt(v / c2) + o.tau));
+    w = Math.fround(w + lrAt(k) * (m / c1) / (Math.sqrt(v / c2) + o.tau));
   });
   return w;
 }
@@ -100,6 +101,27 @@ Deno.test("ServerAdam: a resumed biasCorrection run continues from the loaded st
   wrong.load(saved.m.slice(), saved.v.slice(), 0);
   for (const d of ds.slice(2)) wrong.step(c, d);
   assert.notDeepEqual(c, a);
+});
+
+Deno.test("ServerAdam: warmupSteps ramps the lr over the first steps, then it is Adam's", () => {
+  const o = { lr: 0.01, beta1: 0.9, beta2: 0.95, tau: 1e-8 };
+  const ds = [0.3, -1, 0.02, 0.7, 0.7, -0.2];
+  const warm = new ServerAdam(1, { ...o, biasCorrection: true, warmupSteps: 3 });
+  const a = new Float32Array([0.25]);
+  for (const d of ds) warm.step(a, new Float32Array([d]));
+  // Steps 0, 1, 2 at lr / 3, 2 lr / 3, lr (the kernel's warmup), then lr.
+  const lrAt = (k: number) => k < 3 ? (o.lr * (k + 1)) / 3 : o.lr;
+  assert.equal(a[0], adamReference(0.25, ds, o, lrAt));
+  assert.notEqual(a[0], adamReference(0.25, ds, o));
+  // A resumed warmup continues from the loaded count, not from its start.
+  const first = new ServerAdam(1, { ...o, biasCorrection: true, warmupSteps: 3 });
+  const b = new Float32Array([0.25]);
+  for (const d of ds.slice(0, 2)) first.step(b, new Float32Array([d]));
+  const resumed = new ServerAdam(1, { ...o, biasCorrection: true, warmupSteps: 3 });
+  resumed.load(first.m.slice(), first.v.slice(), first.steps);
+  for (const d of ds.slice(2)) resumed.step(b, new Float32Array([d]));
+  assert.deepEqual(b, a);
+  assert.throws(() => new ServerAdam(1, { lr: 0.1, warmupSteps: -2 }), /warmupSteps -2/);
 });
 
 Deno.test("ServerAdam: the first step is about lr in the delta's direction (sign-like)", () => {

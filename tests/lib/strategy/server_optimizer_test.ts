@@ -30,6 +30,14 @@ Deno.test("serverOptimizerFor: each strategy steps as its optimizer with the spe
       { strategy: "fedyogi", outerLr: 0.1, outerBeta2: 0.9 },
       () => new ServerAdam(3, { lr: 0.1, beta2: 0.9, variant: "yogi" }),
     ],
+    [
+      { strategy: "fedadam", outerLr: 0.1, outerBiasCorrection: true, outerWarmupRounds: 2 },
+      () => new ServerAdam(3, { lr: 0.1, biasCorrection: true, warmupSteps: 2 }),
+    ],
+    [
+      { strategy: "diloco", outerWarmupRounds: 5 },
+      () => new OuterOptimizer(3, { lr: 0.7, momentum: 0.9, warmupSteps: 5 }),
+    ],
   ] as const;
   for (const [config, direct] of cases) {
     const opt = serverOptimizerFor(config, 3)!;
