@@ -181,7 +181,7 @@ export async function submitJob(run: DemoRun): Promise<DemoJob> {
     verification: o.verification,
     hierarchical: o.hierarchical,
     secureAggregation: o.secureAggregation,
-    ...(o.synchronous ? synchronousRecipe(o.lr) : {
+    ...(o.synchronous ? synchronousRecipe(o.rounds, o.lr) : {
       localSteps: o.localSteps,
       strategy: o.strategy,
       optimizer: o.optimizer,

@@ -63,7 +63,7 @@ async function submit(s: JobSettings): Promise<void> {
         B: o.batch,
         T: o.model.context,
         ...(o.synchronous
-          ? synchronousRecipe(o.lr)
+          ? synchronousRecipe(o.rounds, o.lr)
           : { localSteps: o.localSteps, lr: o.lr, optimizer: o.optimizer }),
         seed: o.seed,
         deadlineMs: o.deadlineSeconds * 1000,

@@ -681,10 +681,17 @@ function recipeVariants(rounds: number, localSteps: number, B: number): Variant[
   ];
 }
 
-/** The synchronous recipe's server: FedAdam with Adam's bias correction (lib/job/recipe.ts). */
-const serverAdamW = (lr: number): Variant["aggregation"] => {
-  const r = synchronousRecipe(lr);
-  return { strategy: r.strategy, ...r.outer };
+/**
+ * The synchronous recipe's server over `rounds` rounds: FedAdam with Adam's bias correction
+ * (lib/job/recipe.ts), with its lr warmup or, for the rows measured before it, without.
+ */
+const serverAdamW = (rounds: number, lr: number, warmup = true): Variant["aggregation"] => {
+  const r = synchronousRecipe(rounds, lr);
+  return {
+    strategy: r.strategy,
+    ...r.outer,
+    outerWarmupRounds: warmup ? r.outer.outerWarmupRounds : 0,
+  };
 };
 
 /**
@@ -692,40 +699,46 @@ const serverAdamW = (lr: number): Variant["aggregation"] => {
  * step of B 1 at lr 1 (its clipped gradient, weight decay 0) and the server applies Adam to the
  * round's averaged gradient: FedSGD with a server Adam, which is centralized AdamW at the nodes'
  * combined batch (8: one sequence of each genre). It takes `rounds x localSteps x B` rounds.
- * Then local steps of SGD under the same server Adam, 2 and 8 a round: what local steps cost.
+ * `lrs` are run with the recipe's warmup, `coldLr` without; then local steps of SGD under the
+ * server Adam at `localStepsLr`, 2 and 8 a round: what local steps cost.
  */
 function synchronousVariants(
   rounds: number,
   localSteps: number,
   B: number,
   lrs: number[],
+  coldLr: number,
+  localStepsLr: number,
 ): Variant[] {
   const samples = rounds * localSteps * B;
   // SGD as prepareJob makes it (no weight decay), constant, at the recipe's lr 1 or `lr`.
-  const sgd = (lr = synchronousRecipe().lr) => ({
+  const sgd = (lr = synchronousRecipe(samples).lr) => ({
     kind: "sgd" as const,
     lr,
     weightDecay: 0,
-    minLrRatio: synchronousRecipe().minLrRatio,
+    minLrRatio: synchronousRecipe(samples).minLrRatio,
   });
+  const step = { rounds: samples, localSteps: 1, batch: { B: 1 }, optimizer: sgd() };
   return [
     ...lrs.map((lr): Variant => ({
-      name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}`,
-      rounds: samples,
-      localSteps: 1,
-      batch: { B: 1 },
-      optimizer: sgd(),
-      aggregation: serverAdamW(lr),
+      name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}, 5% warmup`,
+      ...step,
+      aggregation: serverAdamW(samples, lr),
     })),
+    {
+      name: `synchronous, server Adam lr ${coldLr} without warmup`,
+      ...step,
+      aggregation: serverAdamW(samples, coldLr, false),
+    },
     ...[2, 8].map((k): Variant => ({
-      name: `${samples / k} rounds x ${k} local SGD steps (lr 0.05) of B 1 + server Adam lr ${
-        lrs[0]
-      }`,
+      name: `${
+        samples / k
+      } rounds x ${k} local SGD steps (lr 0.05) of B 1 + server Adam lr ${localStepsLr}`,
       rounds: samples / k,
       localSteps: k,
       batch: { B: 1 },
       optimizer: sgd(0.05),
-      aggregation: serverAdamW(lrs[0]!),
+      aggregation: serverAdamW(samples / k, localStepsLr, false),
     })),
   ];
 }
@@ -754,7 +767,7 @@ export const BENCH_VARIANTS: Variant[] = [
   { name: "FedAvg R15 x L80 of B 1", localSteps: 80, batch: { B: 1 }, optimizer: { lr: 1e-3 } },
   ...SERVER_VARIANTS,
   ...recipeVariants(15, 10, 8),
-  ...synchronousVariants(15, 10, 8, [3e-3, 4e-3]),
+  ...synchronousVariants(15, 10, 8, [3e-3, 4e-3], 3e-3, 3e-3),
 ];
 
 /** The demo job's variants measured against its old default, a cosine over rounds to 0.1. */
@@ -781,7 +794,9 @@ export const DEMO_VARIANTS: Variant[] = [
     REFERENCE_DEMO.rounds,
     REFERENCE_DEMO.localSteps,
     REFERENCE_DEMO.B,
-    [2e-3, 3e-3],
+    [3e-3, 4e-3],
+    3e-3,
+    2e-3,
   ),
   ...DEMO_COSINE_VARIANTS.map((v) => ({
     ...v,

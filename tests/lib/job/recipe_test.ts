@@ -14,7 +14,7 @@ Deno.test("synchronousRecipe: a valid spec of one SGD step a round and a bias-co
     rounds: 40,
     B: 1,
     T: 16,
-    ...synchronousRecipe(),
+    ...synchronousRecipe(40),
   });
   assert.deepEqual(parseJobSpec(encodeJobSpec(spec)), spec);
   assert.equal(spec.localSteps, 1);
@@ -24,12 +24,22 @@ Deno.test("synchronousRecipe: a valid spec of one SGD step a round and a bias-co
     ["sgd", 1, 0, 1],
   );
   assert.equal(roundHyper(spec, 39).schedule.lr, 1);
+  // The server lr warms up over 5% of the rounds: 2 of 40.
+  assert.equal(spec.aggregation.outerWarmupRounds, 2);
   const server = serverOptimizerFor(spec.aggregation, 2)!;
-  // Bias-corrected Adam's first step is lr in the gradient's direction (Reddi's is ~0.45 lr).
+  // Bias-corrected Adam's first step is lr in the gradient's direction (Reddi's is ~0.45 lr),
+  // here half of it, the first of two warmup rounds; the second is a full-sized one.
   const w = new Float32Array(2);
   server.step(w, new Float32Array([0.5, -2]));
-  assert.ok(
-    Math.abs(w[0]! - SYNCHRONOUS_SERVER_LR) < 1e-8 && w[1]! < -0.99 * SYNCHRONOUS_SERVER_LR,
-  );
-  assert.equal(synchronousRecipe(1e-3).outer.outerLr, 1e-3);
+  const lr = SYNCHRONOUS_SERVER_LR;
+  assert.ok(Math.abs(w[0]! - lr / 2) < 1e-8 && w[1]! < -0.99 * lr / 2 && w[1]! > -lr / 2, `${w}`);
+  const before = w[0]!;
+  server.step(w, new Float32Array([0.5, -2]));
+  assert.ok(Math.abs(w[0]! - before - lr) < 1e-8, `${w}`);
+  assert.equal(synchronousRecipe(40, 1e-3).outer.outerLr, 1e-3);
+  assert.equal(synchronousRecipe(1).outer.outerWarmupRounds, 1);
+  assert.equal(synchronousRecipe(1200).outer.outerWarmupRounds, 60);
+  for (const bad of [0, 2.5, NaN]) {
+    assert.throws(() => synchronousRecipe(bad), /rounds .* not >= 1/);
+  }
 });
