@@ -4,7 +4,7 @@
  * measured: each round every node takes one SGD step at lr 1 (so its update is its clipped
  * gradient on B sequences) and the server applies Adam, bias-corrected, to the round's averaged
  * gradient (FedAdam with `outerBiasCorrection`). That is centralized AdamW at the nodes' combined
- * batch: at equal samples it ended within 1-2% of the best centralized run on both reference jobs,
+ * batch: at equal samples it ended within 1% of the best centralized run on both reference jobs,
  * where FedAvg with local steps ends 12-16% short, but it needs one round per step: a job of N
  * samples a node takes N / B rounds instead of N / (B x localSteps). The server lr warms up over
  * the first 5% of the rounds: Adam's first steps rest on a handful of gradients, and on the bench
