@@ -68,8 +68,8 @@ export interface PrepareJobOptions {
   strategy?: JobSpec["aggregation"]["strategy"];
   /**
    * The server optimizer's fields (outerLr, outerMomentum, outerNesterov, outerBeta1/2,
-   * outerTau, outerBiasCorrection); diloco defaults to its published outer lr and momentum
-   * (outer_optimizer.ts).
+   * outerTau, outerBiasCorrection, outerWarmupRounds); diloco defaults to its published outer
+   * lr and momentum (outer_optimizer.ts).
    */
   outer?: Omit<ServerOptimizerConfig, "strategy">;
   quorum?: number;
