@@ -32312,8 +32312,11 @@ var ChainCallError = class extends Error {
   }
 };
 function shortCause(cause) {
-  const short2 = cause?.shortMessage;
-  return typeof short2 === "string" && short2 ? short2.split("\n")[0] : void 0;
+  const c = cause;
+  const short2 = typeof c?.shortMessage === "string" ? c.shortMessage.split("\n")[0] : "";
+  if (!short2) return void 0;
+  const details = typeof c?.details === "string" ? c.details.split("\n")[0].trim() : "";
+  return details && !short2.includes(details) ? `${short2.replace(/\.$/, "")} (${details})` : short2;
 }
 function revertOf(e) {
   if (e instanceof BaseError2) {
@@ -32343,28 +32346,17 @@ function inQueue(client, fn) {
 async function send(client, request) {
   if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
   let hash3;
-  try {
-    const data = encodeFunctionData(request);
-    const prepared = await client.prepareTransactionRequest({
-      account: client.account,
-      chain: client.chain,
-      to: request.address,
-      data,
-      value: request.value,
-      gas: request.gas
-    });
-    const gas = request.gas ?? prepared.gas * GAS_MARGIN_PCT / 100n;
-    const { account } = client;
-    const signed = {
-      ...prepared,
-      gas
-    };
-    const serializedTransaction = account.signTransaction ? await account.signTransaction(signed) : await client.signTransaction(signed);
-    hash3 = await client.sendRawTransaction({
-      serializedTransaction
-    });
-  } catch (e) {
-    throw await namedFailure(client, request, e);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      hash3 = await signAndSend(client, request);
+      break;
+    } catch (e) {
+      if (attempt < STALE_NONCE_RETRIES && staleNonce(e)) {
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        continue;
+      }
+      throw await namedFailure(client, request, e);
+    }
   }
   const sent = await receiptOf(client, request.functionName, hash3);
   if (sent.receipt.status === "success") {
@@ -32375,6 +32367,32 @@ async function send(client, request) {
     };
   }
   throw await namedFailure(client, request, sent.failure);
+}
+async function signAndSend(client, request) {
+  const data = encodeFunctionData(request);
+  const prepared = await client.prepareTransactionRequest({
+    account: client.account,
+    chain: client.chain,
+    to: request.address,
+    data,
+    value: request.value,
+    gas: request.gas
+  });
+  const gas = request.gas ?? prepared.gas * GAS_MARGIN_PCT / 100n;
+  const { account } = client;
+  const signed = {
+    ...prepared,
+    gas
+  };
+  const serializedTransaction = account.signTransaction ? await account.signTransaction(signed) : await client.signTransaction(signed);
+  return await client.sendRawTransaction({
+    serializedTransaction
+  });
+}
+var STALE_NONCE_RETRIES = 3;
+function staleNonce(e) {
+  if (!(e instanceof BaseError2)) return false;
+  return e.walk((x) => x instanceof BaseError2 && /nonce too low/i.test(x.details)) !== null;
 }
 async function namedFailure(client, request, e) {
   let cause = e;

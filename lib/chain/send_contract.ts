@@ -38,10 +38,16 @@ export class ChainCallError extends Error {
   }
 }
 
-/** viem's one-line summary of a failure that was not a revert (e.g. not enough funds). */
+/**
+ * viem's one-line summary of a failure that was not a revert (e.g. not enough funds), with the
+ * node's own words when viem's summary is generic ("Transaction creation failed (nonce too low)").
+ */
 function shortCause(cause: unknown): string | undefined {
-  const short = (cause as { shortMessage?: unknown } | undefined)?.shortMessage;
-  return typeof short === "string" && short ? short.split("\n")[0] : undefined;
+  const c = cause as { shortMessage?: unknown; details?: unknown } | undefined;
+  const short = typeof c?.shortMessage === "string" ? c.shortMessage.split("\n")[0] : "";
+  if (!short) return undefined;
+  const details = typeof c?.details === "string" ? c.details.split("\n")[0]!.trim() : "";
+  return details && !short.includes(details) ? `${short.replace(/\.$/, "")} (${details})` : short;
 }
 
 /** The Solidity error name and arguments of a viem error, if it was a revert. */
@@ -114,32 +120,22 @@ async function send<const abi extends Abi>(
   // A browser wallet (a json-rpc account) only sends: eth_sendTransaction, through writeContract.
   if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
   let hash: Hex;
-  try {
-    // deno-lint-ignore no-explicit-any
-    const data = encodeFunctionData(request as any);
-    const prepared = await client.prepareTransactionRequest({
-      account: client.account,
-      chain: client.chain,
-      to: request.address,
-      data,
-      value: request.value,
-      gas: request.gas,
-    });
-    // The estimate runs against the pending block; a write whose cost depends on the block time
-    // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
-    // margin keeps such transactions from running out of gas.
-    const gas = request.gas ?? (prepared.gas * GAS_MARGIN_PCT) / 100n;
-    // A local account signs without asking the node its chain id again (prepare filled it).
-    const { account } = client;
-    const signed = { ...prepared, gas };
-    const serializedTransaction = account.signTransaction
-      // deno-lint-ignore no-explicit-any
-      ? await account.signTransaction(signed as any)
-      // deno-lint-ignore no-explicit-any
-      : await client.signTransaction(signed as any);
-    hash = await client.sendRawTransaction({ serializedTransaction });
-  } catch (e) {
-    throw await namedFailure(client, request, e);
+  for (let attempt = 0;; attempt++) {
+    try {
+      hash = await signAndSend(client, request);
+      break;
+    } catch (e) {
+      // A nonce the node calls too low was filled from a state behind the node's (a lagging
+      // replica behind a load balancer, a devnet answering before its state caught up): the
+      // refused transaction can never be mined, since another one holds its nonce, so filling
+      // again cannot make the call land twice. "already known" is not this case: the node has
+      // the same transaction, and a refill would send the call a second time.
+      if (attempt < STALE_NONCE_RETRIES && staleNonce(e)) {
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        continue;
+      }
+      throw await namedFailure(client, request, e);
+    }
   }
   const sent = await receiptOf(client, request.functionName, hash);
   if (sent.receipt.status === "success") {
@@ -148,6 +144,46 @@ async function send<const abi extends Abi>(
   // Only a send within a given bound gets here (an estimated one fails to prepare); a reverted
   // call changed no contract state, so replaying it on the latest state names its revert.
   throw await namedFailure(client, request, sent.failure);
+}
+
+/** Fills (nonce, fees, gas) and signs `request` with the local account, and sends it. */
+async function signAndSend(
+  client: ArthaClient,
+  // deno-lint-ignore no-explicit-any
+  request: { functionName: string } & Record<string, any>,
+): Promise<Hex> {
+  // deno-lint-ignore no-explicit-any
+  const data = encodeFunctionData(request as any);
+  const prepared = await client.prepareTransactionRequest({
+    account: client.account,
+    chain: client.chain,
+    to: request.address,
+    data,
+    value: request.value,
+    gas: request.gas,
+  });
+  // The estimate runs against the pending block; a write whose cost depends on the block time
+  // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
+  // margin keeps such transactions from running out of gas.
+  const gas = request.gas ?? (prepared.gas * GAS_MARGIN_PCT) / 100n;
+  // A local account signs without asking the node its chain id again (prepare filled it).
+  const { account } = client;
+  const signed = { ...prepared, gas };
+  const serializedTransaction = account.signTransaction
+    // deno-lint-ignore no-explicit-any
+    ? await account.signTransaction(signed as any)
+    // deno-lint-ignore no-explicit-any
+    : await client.signTransaction(signed as any);
+  return await client.sendRawTransaction({ serializedTransaction });
+}
+
+/** Fills after a refused stale nonce before the send's failure is the caller's. */
+const STALE_NONCE_RETRIES = 3;
+
+/** Whether `e` is the node refusing a transaction's nonce as already used ("nonce too low"). */
+function staleNonce(e: unknown): boolean {
+  if (!(e instanceof BaseError)) return false;
+  return e.walk((x) => x instanceof BaseError && /nonce too low/i.test(x.details)) !== null;
 }
 
 /** The failure of a prepare or send as a ChainCallError naming the revert (simulated again). */

@@ -4,7 +4,7 @@ import { createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
 import { NodeRole } from "../../../lib/chain/contracts.ts";
 import { getRequiredStake } from "../../../lib/chain/get_required_stake.ts";
-import { registerNode } from "../../../lib/chain/register_node.ts";
+import { bindingNonce, registerNode } from "../../../lib/chain/register_node.ts";
 import { ChainCallError } from "../../../lib/chain/send_contract.ts";
 import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { encodeCaps } from "../../../lib/chain/caps.ts";
@@ -70,4 +70,94 @@ Deno.test("sendContract: three requests a transaction; a revert is named, estima
       );
     },
   );
+});
+
+/**
+ * A gateway whose first `times` `eth_fillTransaction`s are answered by a replica one block
+ * behind: the filled nonce is the account's previous one, which the node then refuses ("nonce
+ * too low"), as a load-balanced RPC provider does when a lagging replica answers the fill.
+ */
+function laggingGateway(rpcUrl: string, times = 1) {
+  let stale = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    const answer = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const json = await answer.json();
+    const nonce = json.result?.tx?.nonce;
+    if (stale < times && JSON.parse(body).method === "eth_fillTransaction" && BigInt(nonce) > 0n) {
+      stale++;
+      json.result.tx.nonce = `0x${(BigInt(nonce) - 1n).toString(16)}`;
+    }
+    return Response.json(json, { status: answer.status });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, server, stale: () => stale };
+}
+
+Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and the call lands once", async () => {
+  await using net = await startDevnet({ accounts: 2 });
+  const addresses = await deployArtha(
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[0]! }),
+    { settlementDelay: 0 },
+  );
+  const gateway = laggingGateway(net.rpcUrl);
+  try {
+    const direct = createArthaClient({
+      rpcUrl: net.rpcUrl,
+      chainId: net.chainId,
+      account: net.accounts[1]!,
+    });
+    const client = createArthaClient({
+      rpcUrl: gateway.url,
+      chainId: net.chainId,
+      account: net.accounts[1]!,
+    });
+    const role = NodeRole.GPUProvider;
+    const stake = await getRequiredStake(client, { addresses, role });
+    const register = (c: typeof client, nonce: bigint) => {
+      const key = generateNodeKey();
+      const binding = { chainId: net.chainId, registry: addresses.registry, nonce };
+      return registerNode(c, {
+        addresses,
+        nodePubkey: key.publicKeyHex,
+        role,
+        region: "eu",
+        caps: encodeCaps(LAPTOP_CAPS),
+        slaId: `0x${"00".repeat(32)}`,
+        stake,
+        bindingSignature: signBinding(key, { ...binding, operator: c.account.address }),
+      });
+    };
+    // The account's first transaction goes straight to the node; its second through the gateway,
+    // whose fill says nonce 0 again.
+    await register(direct, 0n);
+    const sent = await register(client, 1n);
+    assert.equal(gateway.stale(), 1);
+    assert.equal(sent.receipt.status, "success");
+    const address = client.account.address;
+    assert.equal(await client.getTransactionCount({ address }), 2);
+    assert.equal(await bindingNonce(client, { addresses, operator: address }), 2n);
+    // A replica that never catches up: a few refills, then the node's refusal is the caller's.
+    const stuck = laggingGateway(net.rpcUrl, Infinity);
+    try {
+      const behind = createArthaClient({
+        rpcUrl: stuck.url,
+        chainId: net.chainId,
+        account: net.accounts[1]!,
+      });
+      await assert.rejects(
+        register(behind, 2n),
+        (e) => e instanceof ChainCallError && /nonce too low/.test(e.message),
+      );
+      assert.equal(stuck.stale(), 4);
+      assert.equal(await bindingNonce(client, { addresses, operator: address }), 2n);
+    } finally {
+      await stuck.server.shutdown();
+    }
+  } finally {
+    await gateway.server.shutdown();
+  }
 });
