@@ -84,6 +84,8 @@ export interface Variant {
   averageOptimizerState?: boolean;
   /** Batch B with the local steps scaled to keep the samples equal (B 4 for B 8: twice the steps). */
   equalSamplesB?: number;
+  /** Diagnostic: the nodes' shards re-dealt IID ({@link iidJob}), to tell drift from the rest. */
+  iid?: boolean;
 }
 
 function withVariant(spec: JobSpec, v: Variant): JobSpec {
@@ -468,7 +470,10 @@ export async function federatedQuality(
     table.federated.push(r);
     log(row(r));
   };
-  for (const v of variants) add(v.name, await medianOver(job, v, federatedLoss(job, v)));
+  for (const v of variants) {
+    const on = v.iid ? iidJob(job) : job;
+    add(v.name, await medianOver(on, v, federatedLoss(on, v)));
+  }
   if (options.diagnostics) {
     const bestCentral = grid[central.findIndex((r) => r.loss === best)]!;
     await diagnose(job, variants[0] ?? { name: "base" }, bestCentral, options, add);
@@ -667,6 +672,16 @@ function recipeVariants(rounds: number, localSteps: number, B: number): Variant[
       averageOptimizerState: true,
       ...b1Rounds,
       optimizer: { lr: 3e-3 },
+    },
+    {
+      // Is what 10 local steps cost drift between genres (SCAFFOLD's and FedProx's target)?
+      name: `diagnostic: averaged AdamW state, R${
+        rounds * B
+      } x L${localSteps} of B 1, lr 3e-3, IID`,
+      averageOptimizerState: true,
+      ...b1Rounds,
+      optimizer: { lr: 3e-3 },
+      iid: true,
     },
     {
       name: `diagnostic: averaged AdamW state, R${2 * rounds * B} x L${
