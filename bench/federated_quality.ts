@@ -39,7 +39,7 @@ import {
 import { initOptState } from "../kernel/optimizer.ts";
 import { decodeCheckpoint } from "../lib/model/checkpoint.ts";
 import { prepareJob } from "../lib/job/job_owner.ts";
-import { synchronousRecipe } from "../lib/job/recipe.ts";
+import { SYNCHRONOUS_WARMUP, synchronousRecipe } from "../lib/job/recipe.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
 import { Store } from "../lib/store/store.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
@@ -384,7 +384,7 @@ export function centralVariants(
  * The variant's spec for one seed; `warmupShare` is a share of the steps the schedule spans: a
  * node's rounds x localSteps, or (`central`) the centralized run's nodes times as many.
  */
-async function specOf(
+export async function specOf(
   job: QualityJob,
   seed: number,
   v: Variant,
@@ -698,14 +698,19 @@ function recipeVariants(rounds: number, localSteps: number, B: number): Variant[
 
 /**
  * The synchronous recipe's server over `rounds` rounds: FedAdam with Adam's bias correction
- * (lib/job/recipe.ts), with its lr warmup or, for the rows measured before it, without.
+ * (lib/job/recipe.ts), its lr warmed up over `warmupShare` of the rounds (the recipe's 5%, or 0
+ * for the rows measured before it).
  */
-const serverAdamW = (rounds: number, lr: number, warmup = true): Variant["aggregation"] => {
+const serverAdamW = (
+  rounds: number,
+  lr: number,
+  warmupShare = SYNCHRONOUS_WARMUP,
+): Variant["aggregation"] => {
   const r = synchronousRecipe(rounds, lr);
   return {
     strategy: r.strategy,
     ...r.outer,
-    outerWarmupRounds: warmup ? r.outer.outerWarmupRounds : 0,
+    outerWarmupRounds: Math.ceil(warmupShare * rounds),
   };
 };
 
@@ -714,17 +719,17 @@ const serverAdamW = (rounds: number, lr: number, warmup = true): Variant["aggreg
  * step of B 1 at lr 1 (its clipped gradient, weight decay 0) and the server applies Adam to the
  * round's averaged gradient: FedSGD with a server Adam, which is centralized AdamW at the nodes'
  * combined batch (8: one sequence of each genre). It takes `rounds x localSteps x B` rounds.
- * `lrs` are run with the recipe's warmup, `coldLr` without; then local steps of SGD under the
- * server Adam at `localStepsLr`, 2 and 8 a round: what local steps cost.
+ * `lrs` are run with the recipe's warmup, `coldLr` without and with the other `warmups` (shares
+ * of the rounds); then local steps of SGD under the server Adam at `localStepsLr`, 2 and 8 a
+ * round: what local steps cost.
  */
 function synchronousVariants(
   rounds: number,
   localSteps: number,
   B: number,
-  lrs: number[],
-  coldLr: number,
-  localStepsLr: number,
+  o: { lrs: number[]; coldLr: number; localStepsLr: number; warmups?: number[] },
 ): Variant[] {
+  const { lrs, coldLr, localStepsLr } = o;
   const samples = rounds * localSteps * B;
   // SGD as prepareJob makes it (no weight decay), constant, at the recipe's lr 1 or `lr`.
   const sgd = (lr = synchronousRecipe(samples).lr) => ({
@@ -743,8 +748,13 @@ function synchronousVariants(
     {
       name: `synchronous, server Adam lr ${coldLr} without warmup`,
       ...step,
-      aggregation: serverAdamW(samples, coldLr, false),
+      aggregation: serverAdamW(samples, coldLr, 0),
     },
+    ...(o.warmups ?? []).map((share): Variant => ({
+      name: `synchronous, server Adam lr ${coldLr}, ${100 * share}% warmup`,
+      ...step,
+      aggregation: serverAdamW(samples, coldLr, share),
+    })),
     ...[2, 8].map((k): Variant => ({
       name: `${
         samples / k
@@ -753,7 +763,7 @@ function synchronousVariants(
       localSteps: k,
       batch: { B: 1 },
       optimizer: sgd(0.05),
-      aggregation: serverAdamW(samples / k, localStepsLr, false),
+      aggregation: serverAdamW(samples / k, localStepsLr, 0),
     })),
   ];
 }
@@ -782,7 +792,12 @@ export const BENCH_VARIANTS: Variant[] = [
   { name: "FedAvg R15 x L80 of B 1", localSteps: 80, batch: { B: 1 }, optimizer: { lr: 1e-3 } },
   ...SERVER_VARIANTS,
   ...recipeVariants(15, 10, 8),
-  ...synchronousVariants(15, 10, 8, [3e-3, 4e-3], 3e-3, 3e-3),
+  ...synchronousVariants(15, 10, 8, {
+    lrs: [3e-3, 4e-3],
+    coldLr: 3e-3,
+    localStepsLr: 3e-3,
+    warmups: [0.025, 0.1, 0.2],
+  }),
 ];
 
 /** The demo job's variants measured against its old default, a cosine over rounds to 0.1. */
@@ -809,9 +824,7 @@ export const DEMO_VARIANTS: Variant[] = [
     REFERENCE_DEMO.rounds,
     REFERENCE_DEMO.localSteps,
     REFERENCE_DEMO.B,
-    [3e-3, 4e-3],
-    3e-3,
-    2e-3,
+    { lrs: [3e-3, 4e-3], coldLr: 3e-3, localStepsLr: 2e-3 },
   ),
   ...DEMO_COSINE_VARIANTS.map((v) => ({
     ...v,
