@@ -20,7 +20,7 @@
  * node alone), the synchronous large-batch run averaging approximates, private optimizer state,
  * and the job's length (both runs at several times the rounds).
  *
- *   deno run -A bench/federated_quality.ts                 # both jobs, 3 seeds (~70 min, 2 cores)
+ *   deno run -A bench/federated_quality.ts                 # both jobs, 3 seeds (~110 min, 2 cores)
  *   deno run -A bench/federated_quality.ts --quick         # 1 seed, fewer variants (~3 min)
  *   deno run -A bench/federated_quality.ts --job bench     # one job
  *
