@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseEther } from "viem";
 import { createArthaClient } from "../../../lib/chain/client.ts";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
+import { rpcGateway } from "./_gateway.ts";
 
 /**
  * A gateway in front of the node that forwards every request but loses the answer to the first
@@ -9,21 +10,12 @@ import { startDevnet } from "../../../lib/chain/devnet.ts";
  */
 function lossyGateway(rpcUrl: string) {
   let lost = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.text();
-    const answer = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    const text = await answer.text();
-    if (lost === 0 && JSON.parse(body).method === "eth_sendRawTransaction") {
-      lost++;
-      return new Response("upstream answer lost", { status: 503 });
-    }
-    return new Response(text, { status: answer.status, headers: answer.headers });
+  const gateway = rpcGateway(rpcUrl, (method) => {
+    if (lost > 0 || method !== "eth_sendRawTransaction") return undefined;
+    lost++;
+    return new Response("upstream answer lost", { status: 503 });
   });
-  return { url: `http://127.0.0.1:${server.addr.port}`, server, lost: () => lost };
+  return { ...gateway, lost: () => lost };
 }
 
 Deno.test("createArthaClient: a send whose answer was lost succeeds once; a refused one fails", async () => {

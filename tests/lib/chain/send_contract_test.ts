@@ -1,14 +1,37 @@
 import assert from "node:assert/strict";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
-import { createArthaClient } from "../../../lib/chain/client.ts";
+import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
 import { NodeRole } from "../../../lib/chain/contracts.ts";
 import { getRequiredStake } from "../../../lib/chain/get_required_stake.ts";
 import { bindingNonce, registerNode } from "../../../lib/chain/register_node.ts";
 import { ChainCallError } from "../../../lib/chain/send_contract.ts";
+import type { ArthaAddresses } from "../../../lib/chain/contracts.ts";
 import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { encodeCaps } from "../../../lib/chain/caps.ts";
 import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
+import { rpcGateway } from "./_gateway.ts";
+
+/** Registers a fresh node key of `client`'s operator with `stake`, its binding at `nonce`. */
+function registerWith(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  stake: bigint,
+  nonce: bigint,
+) {
+  const key = generateNodeKey();
+  const binding = { chainId: client.chain.id, registry: addresses.registry, nonce };
+  return registerNode(client, {
+    addresses,
+    nodePubkey: key.publicKeyHex,
+    role: NodeRole.GPUProvider,
+    region: "eu",
+    caps: encodeCaps(LAPTOP_CAPS),
+    slaId: `0x${"00".repeat(32)}`,
+    stake,
+    bindingSignature: signBinding(key, { ...binding, operator: client.account.address }),
+  });
+}
 
 Deno.test("sendContract: three requests a transaction; a revert is named, estimated or bounded", async (t) => {
   await using net = await startDevnet({ accounts: 2 });
@@ -23,20 +46,7 @@ Deno.test("sendContract: three requests a transaction; a revert is named, estima
   );
   const role = NodeRole.GPUProvider;
   const required = await getRequiredStake(client, { addresses, role });
-  const register = (stake: bigint, nonce: bigint) => {
-    const key = generateNodeKey();
-    const binding = { chainId: net.chainId, registry: addresses.registry, nonce };
-    return registerNode(client, {
-      addresses,
-      nodePubkey: key.publicKeyHex,
-      role,
-      region: "eu",
-      caps: encodeCaps(LAPTOP_CAPS),
-      slaId: `0x${"00".repeat(32)}`,
-      stake,
-      bindingSignature: signBinding(key, { ...binding, operator: client.account.address }),
-    });
-  };
+  const register = (stake: bigint, nonce: bigint) => registerWith(client, addresses, stake, nonce);
 
   await t.step("a registration within its known gas bound: fill, send, receipt", async () => {
     const methods: string[] = [];
@@ -79,22 +89,16 @@ Deno.test("sendContract: three requests a transaction; a revert is named, estima
  */
 function laggingGateway(rpcUrl: string, times = 1) {
   let stale = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.text();
-    const answer = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    const json = await answer.json();
-    const nonce = json.result?.tx?.nonce;
-    if (stale < times && JSON.parse(body).method === "eth_fillTransaction" && BigInt(nonce) > 0n) {
-      stale++;
-      json.result.tx.nonce = `0x${(BigInt(nonce) - 1n).toString(16)}`;
-    }
-    return Response.json(json, { status: answer.status });
+  const gateway = rpcGateway(rpcUrl, (method, answer) => {
+    if (stale >= times || method !== "eth_fillTransaction") return undefined;
+    const json = JSON.parse(answer);
+    const nonce = BigInt(json.result.tx.nonce);
+    if (nonce === 0n) return undefined;
+    stale++;
+    json.result.tx.nonce = `0x${(nonce - 1n).toString(16)}`;
+    return Response.json(json);
   });
-  return { url: `http://127.0.0.1:${server.addr.port}`, server, stale: () => stale };
+  return { ...gateway, stale: () => stale };
 }
 
 Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and the call lands once", async () => {
@@ -117,20 +121,7 @@ Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and th
     });
     const role = NodeRole.GPUProvider;
     const stake = await getRequiredStake(client, { addresses, role });
-    const register = (c: typeof client, nonce: bigint) => {
-      const key = generateNodeKey();
-      const binding = { chainId: net.chainId, registry: addresses.registry, nonce };
-      return registerNode(c, {
-        addresses,
-        nodePubkey: key.publicKeyHex,
-        role,
-        region: "eu",
-        caps: encodeCaps(LAPTOP_CAPS),
-        slaId: `0x${"00".repeat(32)}`,
-        stake,
-        bindingSignature: signBinding(key, { ...binding, operator: c.account.address }),
-      });
-    };
+    const register = (c: typeof client, nonce: bigint) => registerWith(c, addresses, stake, nonce);
     // The account's first transaction goes straight to the node; its second through the gateway,
     // whose fill says nonce 0 again.
     await register(direct, 0n);
