@@ -103,22 +103,14 @@ function laggingGateway(rpcUrl: string, times = 1) {
 
 Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and the call lands once", async () => {
   await using net = await startDevnet({ accounts: 2 });
-  const addresses = await deployArtha(
-    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[0]! }),
-    { settlementDelay: 0 },
-  );
+  // Account `i`'s client through `rpcUrl` (the node's, or a gateway's).
+  const at = (rpcUrl: string, i: number) =>
+    createArthaClient({ rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
+  const addresses = await deployArtha(at(net.rpcUrl, 0), { settlementDelay: 0 });
   const gateway = laggingGateway(net.rpcUrl);
   try {
-    const direct = createArthaClient({
-      rpcUrl: net.rpcUrl,
-      chainId: net.chainId,
-      account: net.accounts[1]!,
-    });
-    const client = createArthaClient({
-      rpcUrl: gateway.url,
-      chainId: net.chainId,
-      account: net.accounts[1]!,
-    });
+    const direct = at(net.rpcUrl, 1);
+    const client = at(gateway.url, 1);
     const role = NodeRole.GPUProvider;
     const stake = await getRequiredStake(client, { addresses, role });
     const register = (c: typeof client, nonce: bigint) => registerWith(c, addresses, stake, nonce);
@@ -134,11 +126,7 @@ Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and th
     // A replica that never catches up: a few refills, then the node's refusal is the caller's.
     const stuck = laggingGateway(net.rpcUrl, Infinity);
     try {
-      const behind = createArthaClient({
-        rpcUrl: stuck.url,
-        chainId: net.chainId,
-        account: net.accounts[1]!,
-      });
+      const behind = at(stuck.url, 1);
       await assert.rejects(
         register(behind, 2n),
         (e) => e instanceof ChainCallError && /nonce too low/.test(e.message),
