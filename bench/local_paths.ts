@@ -58,106 +58,148 @@ export async function localPathsLoss(
     localSteps: K,
     batch: { ...base.batch, B: 1 },
   };
-  const w = Float64Array.from(await job.initial(spec));
-  const n = w.length, N = job.nodes;
-  const sgd = {
-    ...roundHyper(spec, 0),
-    schedule: { lr: 1, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
-    optimizer: { kind: "sgd" as const, momentum: 0, weightDecay: 0 },
-  };
-  // A node's clipped gradient on its step-th batch of 1: the weights an SGD step at lr 1 moves.
-  const gradient = (at: Float64Array, node: number, step: number): Float64Array => {
-    const data = job.shards[taskShard(spec, node)]!.train;
-    const s = taskSeed(spec, node);
+  const run = new PathRun(job, spec, await job.initial(spec), lr);
+  for (let round = 0; round < spec.rounds; round++) {
+    if (mode === "mime") run.mimeRound(round);
+    else if (mode === "combined") run.combinedRound(round);
+    else run.separateRound(round);
+  }
+  return await job.evaluate(spec, Float32Array.from(run.w));
+}
+
+/** One run's weights and server Adam moments, and a round taken each way. */
+class PathRun {
+  readonly w: Float64Array;
+  readonly n: number;
+  readonly N: number;
+  readonly K: number;
+  readonly m: Float64Array;
+  readonly v: Float64Array;
+  /** Updates the moments have taken. */
+  t = 0;
+  readonly #sgd;
+
+  constructor(
+    readonly job: QualityJob,
+    readonly spec: JobSpec,
+    initial: Float32Array,
+    readonly lr: number,
+  ) {
+    this.w = Float64Array.from(initial);
+    this.n = this.w.length;
+    this.N = job.nodes;
+    this.K = spec.localSteps;
+    this.m = new Float64Array(this.n);
+    this.v = new Float64Array(this.n);
+    this.#sgd = {
+      ...roundHyper(spec, 0),
+      schedule: { lr: 1, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+      optimizer: { kind: "sgd" as const, momentum: 0, weightDecay: 0 },
+    };
+  }
+
+  /** A node's clipped gradient on its step-th batch of 1: what an SGD step at lr 1 moves. */
+  gradient(at: Float64Array, node: number, step: number): Float64Array {
+    const data = this.job.shards[taskShard(this.spec, node)]!.train;
+    const s = taskSeed(this.spec, node);
     const x = Float32Array.from(at);
-    const r = trainer.trainStep(
-      x,
-      initOptState("sgd", n),
-      sampleBatch(data, 1, 32, s, step),
-      s,
-      sgd,
-    );
+    const batch = sampleBatch(data, 1, this.spec.batch.T, s, step);
+    const r = trainer.trainStep(x, initOptState("sgd", this.n), batch, s, this.#sgd);
     return Float64Array.from(x, (xj, j) => xj - r.weights[j]!);
-  };
-  const m = new Float64Array(n), v = new Float64Array(n);
-  let t = 0;
-  const push = (g: Float64Array) => {
-    t++;
-    for (let j = 0; j < n; j++) {
+  }
+
+  /** One update of the server's moments with gradient `g`. */
+  push(g: Float64Array): void {
+    const { m, v } = this;
+    this.t++;
+    for (let j = 0; j < this.n; j++) {
       m[j] = BETA1 * m[j]! + (1 - BETA1) * g[j]!;
       v[j] = BETA2 * v[j]! + (1 - BETA2) * g[j]! * g[j]!;
     }
-  };
-  // One step along direction d (bias-corrected by `c1`) under the frozen denominators; before
-  // the server has a v, a sign step on the step's own gradient g (Adam's first step).
-  const step = (
-    y: Float64Array,
-    d: (j: number) => number,
-    c1: number,
-    den: Float64Array,
-    g: Float64Array,
-  ) => {
-    for (let j = 0; j < n; j++) {
+  }
+
+  /** The server's denominators sqrt(v / c2) + eps, 0 while it has no v (frozen for a round). */
+  denominators(): Float64Array {
+    const c2 = 1 - BETA2 ** Math.max(this.t, 1);
+    return Float64Array.from(this.v, (vj) => this.t === 0 ? 0 : Math.sqrt(vj / c2) + EPS);
+  }
+
+  /**
+   * One step of `y` along direction d (bias-corrected by `c1`) under `den`; where there is no
+   * v yet, a sign step on the step's own gradient g (Adam's first step).
+   */
+  step(y: Float64Array, d: (j: number) => number, c1: number, den: Float64Array, g: Float64Array) {
+    const { lr } = this;
+    for (let j = 0; j < this.n; j++) {
       const raw = den[j] === 0 ? Math.sign(g[j]!) : d(j) / c1 / den[j]!;
       y[j] = y[j]! * (1 - lr * WD) - lr * Math.max(-CLAMP, Math.min(CLAMP, raw));
     }
-  };
-  for (let round = 0; round < spec.rounds; round++) {
-    // The server's v, frozen for the round (a sign step before it has any).
-    const c2 = 1 - BETA2 ** Math.max(t, 1);
-    const den = Float64Array.from(v, (vj) => t === 0 ? 0 : Math.sqrt(vj / c2) + EPS);
-    const sum = new Float64Array(n);
-    if (mode === "mime") {
-      const anchors = Array.from(
-        { length: N },
-        (_, i) => Array.from({ length: K }, (_, k) => gradient(w, i, round * K + k)),
-      );
-      const c = new Float64Array(n);
-      for (const a of anchors.flat()) for (let j = 0; j < n; j++) c[j] = c[j]! + a[j]! / (N * K);
-      push(c);
-      const c1 = 1 - BETA1 ** t;
-      const den1 = Float64Array.from(v, (vj) => Math.sqrt(vj / (1 - BETA2 ** t)) + EPS);
-      for (let i = 0; i < N; i++) {
-        const y = w.slice();
-        for (let k = 0; k < K; k++) {
-          const g = k === 0 ? anchors[i]![0]! : gradient(y, i, round * K + k);
-          const a = anchors[i]![k]!;
-          step(y, (j) => (1 - BETA1) * (g[j]! - a[j]! + c[j]!) + BETA1 * m[j]!, c1, den1, g);
-        }
-        for (let j = 0; j < n; j++) sum[j] = sum[j]! + y[j]! / N;
-      }
-      w.set(sum);
-      continue;
-    }
-    const means = Array.from({ length: K }, () => new Float64Array(n));
-    if (mode === "combined") {
-      const mi = m.slice();
-      for (let k = 0; k < K; k++) {
-        for (let i = 0; i < N; i++) {
-          const g = gradient(w, i, round * K + k);
-          for (let j = 0; j < n; j++) means[k]![j] = means[k]![j]! + g[j]! / N;
-        }
-        for (let j = 0; j < n; j++) mi[j] = BETA1 * mi[j]! + (1 - BETA1) * means[k]![j]!;
-        step(w, (j) => mi[j]!, 1 - BETA1 ** (t + k + 1), den, means[k]!);
-      }
-    } else {
-      for (let i = 0; i < N; i++) {
-        const y = w.slice(), mi = m.slice();
-        for (let k = 0; k < K; k++) {
-          const g = gradient(y, i, round * K + k);
-          for (let j = 0; j < n; j++) {
-            means[k]![j] = means[k]![j]! + g[j]! / N;
-            mi[j] = BETA1 * mi[j]! + (1 - BETA1) * g[j]!;
-          }
-          step(y, (j) => mi[j]!, 1 - BETA1 ** (t + k + 1), den, g);
-        }
-        for (let j = 0; j < n; j++) sum[j] = sum[j]! + y[j]! / N;
-      }
-      w.set(sum);
-    }
-    for (const g of means) push(g);
   }
-  return await job.evaluate(spec, Float32Array.from(w));
+
+  /** Each node K linear steps from the round's weights; the moments take the K step means. */
+  separateRound(round: number): void {
+    const { K, N, n } = this;
+    const den = this.denominators();
+    const means = Array.from({ length: K }, () => new Float64Array(n));
+    const sum = new Float64Array(n);
+    for (let i = 0; i < N; i++) {
+      const y = this.w.slice(), mi = this.m.slice();
+      for (let k = 0; k < K; k++) {
+        const g = this.gradient(y, i, round * K + k);
+        for (let j = 0; j < n; j++) {
+          means[k]![j] = means[k]![j]! + g[j]! / N;
+          mi[j] = BETA1 * mi[j]! + (1 - BETA1) * g[j]!;
+        }
+        this.step(y, (j) => mi[j]!, 1 - BETA1 ** (this.t + k + 1), den, g);
+      }
+      for (let j = 0; j < n; j++) sum[j] = sum[j]! + y[j]! / N;
+    }
+    this.w.set(sum);
+    for (const g of means) this.push(g);
+  }
+
+  /** The same K steps with every node at the same weights: each on the combined batch. */
+  combinedRound(round: number): void {
+    const { K, N, n } = this;
+    const den = this.denominators();
+    const means = Array.from({ length: K }, () => new Float64Array(n));
+    const mi = this.m.slice();
+    for (let k = 0; k < K; k++) {
+      const mean = means[k]!;
+      for (let i = 0; i < N; i++) {
+        const g = this.gradient(this.w, i, round * K + k);
+        for (let j = 0; j < n; j++) mean[j] = mean[j]! + g[j]! / N;
+      }
+      for (let j = 0; j < n; j++) mi[j] = BETA1 * mi[j]! + (1 - BETA1) * mean[j]!;
+      this.step(this.w, (j) => mi[j]!, 1 - BETA1 ** (this.t + k + 1), den, mean);
+    }
+    for (const g of means) this.push(g);
+  }
+
+  /** Mime: c, the mean gradient at the round's start, updates the moments once; then K steps. */
+  mimeRound(round: number): void {
+    const { K, N, n, m } = this;
+    const anchors = Array.from(
+      { length: N },
+      (_, i) => Array.from({ length: K }, (_, k) => this.gradient(this.w, i, round * K + k)),
+    );
+    const c = new Float64Array(n);
+    for (const a of anchors.flat()) for (let j = 0; j < n; j++) c[j] = c[j]! + a[j]! / (N * K);
+    this.push(c);
+    const c1 = 1 - BETA1 ** this.t;
+    const den = this.denominators();
+    const sum = new Float64Array(n);
+    for (let i = 0; i < N; i++) {
+      const y = this.w.slice();
+      for (let k = 0; k < K; k++) {
+        const g = k === 0 ? anchors[i]![0]! : this.gradient(y, i, round * K + k);
+        const a = anchors[i]![k]!;
+        this.step(y, (j) => (1 - BETA1) * (g[j]! - a[j]! + c[j]!) + BETA1 * m[j]!, c1, den, g);
+      }
+      for (let j = 0; j < n; j++) sum[j] = sum[j]! + y[j]! / N;
+    }
+    this.w.set(sum);
+  }
 }
 
 /** The rows: name, job, mode, local steps, lr. */
