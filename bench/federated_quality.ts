@@ -706,12 +706,8 @@ const serverAdamW = (
   lr: number,
   warmupShare = SYNCHRONOUS_WARMUP,
 ): Variant["aggregation"] => {
-  const r = synchronousRecipe(rounds, lr);
-  return {
-    strategy: r.strategy,
-    ...r.outer,
-    outerWarmupRounds: Math.ceil(warmupShare * rounds),
-  };
+  const r = synchronousRecipe(rounds, lr, warmupShare);
+  return { strategy: r.strategy, ...r.outer };
 };
 
 /**
@@ -741,7 +737,9 @@ function synchronousVariants(
   const step = { rounds: samples, localSteps: 1, batch: { B: 1 }, optimizer: sgd() };
   return [
     ...lrs.map((lr): Variant => ({
-      name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}, 5% warmup`,
+      name: `synchronous: ${samples} rounds x 1 step of B 1 + server Adam lr ${lr}, ${
+        100 * SYNCHRONOUS_WARMUP
+      }% warmup`,
       ...step,
       aggregation: serverAdamW(samples, lr),
     })),

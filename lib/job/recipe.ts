@@ -31,18 +31,24 @@ export const SYNCHRONOUS_WARMUP = 0.05;
 /**
  * The synchronous recipe's options for a job of `rounds` rounds: one local SGD step at lr 1
  * without weight decay, FedAdam with Adam's bias correction and AdamW's betas (0.9, 0.95) at
- * `serverLr`, warmed up over {@link SYNCHRONOUS_WARMUP} of the rounds.
+ * `serverLr`, warmed up over `warmupShare` of the rounds ({@link SYNCHRONOUS_WARMUP}; 0: none).
  *
- * @throws {RangeError} when `rounds` is not a positive integer
+ * @throws {RangeError} when `rounds` is not a positive integer or `warmupShare` not in [0, 1]
  */
 export function synchronousRecipe(
   rounds: number,
   serverLr = SYNCHRONOUS_SERVER_LR,
+  warmupShare = SYNCHRONOUS_WARMUP,
 ): Required<
   Pick<PrepareJobOptions, "localSteps" | "optimizer" | "lr" | "minLrRatio" | "strategy" | "outer">
 > {
   if (!Number.isInteger(rounds) || rounds < 1) {
     throw new RangeError(`Cannot build the synchronous recipe: rounds ${rounds} is not >= 1`);
+  }
+  if (!(warmupShare >= 0 && warmupShare <= 1)) {
+    throw new RangeError(
+      `Cannot build the synchronous recipe: warmupShare ${warmupShare} is not in [0, 1]`,
+    );
   }
   return {
     localSteps: 1,
@@ -55,7 +61,7 @@ export function synchronousRecipe(
       outerBeta2: 0.95,
       outerTau: 1e-6,
       outerBiasCorrection: true,
-      outerWarmupRounds: Math.ceil(SYNCHRONOUS_WARMUP * rounds),
+      outerWarmupRounds: Math.ceil(warmupShare * rounds),
     },
   };
 }

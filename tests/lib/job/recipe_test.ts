@@ -42,4 +42,9 @@ Deno.test("synchronousRecipe: a valid spec of one SGD step a round and a bias-co
   for (const bad of [0, 2.5, NaN]) {
     assert.throws(() => synchronousRecipe(bad), /rounds .* not >= 1/);
   }
+  assert.equal(synchronousRecipe(1200, 3e-3, 0.1).outer.outerWarmupRounds, 120);
+  assert.equal(synchronousRecipe(1200, 3e-3, 0).outer.outerWarmupRounds, 0);
+  for (const bad of [-0.1, 1.5, NaN]) {
+    assert.throws(() => synchronousRecipe(100, 3e-3, bad), /warmupShare .* not in \[0, 1\]/);
+  }
 });
