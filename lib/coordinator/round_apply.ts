@@ -5,14 +5,14 @@
  * checkpoint with its Merkle weights digest and validation loss (per shard and their mean).
  */
 import type { Hex } from "viem";
-import { encodeCheckpoint, encodeCheckpointChunks } from "../model/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, encodeCheckpointChunks } from "../model/checkpoint.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { f32Bytes } from "../round/local_training.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
 import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../model/tensors.ts";
 import { type ServerOptimizer, serverOptimizerFor } from "../strategy/server_optimizer.ts";
 import type { Context } from "./context.ts";
-import { evaluateWeights, type Evaluation, loadWeights } from "./job.ts";
+import { evaluateWeights, type Evaluation } from "./job.ts";
 import type { JobRecord } from "./state.ts";
 
 /**
@@ -45,20 +45,21 @@ export async function applyDelta(
 
 /**
  * The optimizer's state as stored: a momentum rule's velocity as a model checkpoint (the format
- * DiLoCo jobs have always written), Adam/Yogi's two moments as safetensors `m` and `v`.
+ * DiLoCo jobs have always written), Adam/Yogi's two moments as safetensors `m` and `v`. Both carry
+ * the step count: bias correction and an lr warmup read it, and a round that closed without a
+ * step (no updates) must not advance it.
  */
 function encodeServerState(spec: JobSpec, server: ServerOptimizer): Uint8Array {
   const state = server.state();
+  const steps = String(server.steps);
   if (state.velocity) {
-    return encodeCheckpoint(spec.model, state.velocity, { kind: "outer-velocity" });
+    return encodeCheckpoint(spec.model, state.velocity, { kind: "outer-velocity", steps });
   }
   const tensors = Object.fromEntries(
     Object.entries(state).map(([name, data]) => [name, { shape: [data.length], data }]),
   );
-  // The step count goes with the moments: bias correction reads it, and a round that closed
-  // without a step (no updates) must not advance it.
   return encodeSafetensors(tensors, {
-    metadata: { kind: `outer-${spec.aggregation.strategy}`, steps: String(server.steps) },
+    metadata: { kind: `outer-${spec.aggregation.strategy}`, steps },
   });
 }
 
@@ -67,16 +68,23 @@ async function loadServerState(
   spec: JobSpec,
   cid: string,
 ): Promise<{ state: Record<string, Float32Array>; steps?: number }> {
+  const bytes = await ctx.store.get(cid);
   const s = spec.aggregation.strategy;
+  let state: Record<string, Float32Array>;
+  let metadata: Record<string, string>;
   if (s === "diloco" || s === "fedavgm") {
-    return { state: { velocity: await loadWeights(ctx.store, cid) } };
+    const checkpoint = decodeCheckpoint(bytes);
+    state = { velocity: checkpoint.weights };
+    metadata = checkpoint.metadata;
+  } else {
+    const file = decodeSafetensors(bytes);
+    state = Object.fromEntries(
+      Object.entries(file.tensors).map(([name, t]) => [name, toFloat32(t)]),
+    );
+    metadata = file.metadata;
   }
-  const file = decodeSafetensors(await ctx.store.get(cid));
-  const state = Object.fromEntries(
-    Object.entries(file.tensors).map(([name, t]) => [name, toFloat32(t)]),
-  );
   // States written before the count was stored fall back to the job's round.
-  const steps = Number(file.metadata?.steps);
+  const steps = Number(metadata.steps);
   return Number.isSafeInteger(steps) && steps >= 0 ? { state, steps } : { state };
 }
 

@@ -76,6 +76,29 @@ Deno.test("applyDelta: bias correction counts the server's steps, not the job's 
   assert.deepEqual(new Uint8Array(weights.buffer), new Uint8Array(expected.buffer));
 });
 
+Deno.test("applyDelta: an lr warmup counts the server's steps, for momentum rules too", async () => {
+  // With rounds that close without a step between the stored ones, every optimizer must resume
+  // its warmup from the steps it took, which the job's round overstates.
+  for (
+    const aggregation of [
+      { strategy: "diloco", outerWarmupRounds: 3 },
+      { strategy: "fedavgm", outerWarmupRounds: 3 },
+      { strategy: "fedadam", outerLr: 0.01, outerBiasCorrection: true, outerWarmupRounds: 3 },
+    ] as const
+  ) {
+    const spec = specWith(aggregation);
+    const direct = serverOptimizerFor(spec.aggregation, P)!;
+    const expected = new Float32Array(P).map((_, i) => Math.cos(i));
+    for (const d of deltas) direct.step(expected, d);
+    const { weights } = await threeRounds(spec, deltas, 2);
+    assert.deepEqual(
+      new Uint8Array(weights.buffer),
+      new Uint8Array(expected.buffer),
+      aggregation.strategy,
+    );
+  }
+});
+
 Deno.test("applyDelta: DiLoCo's velocity stays a model checkpoint; FedAvg stores nothing", async () => {
   const diloco = await threeRounds(specWith({ strategy: "diloco" }), deltas);
   const velocity = await loadWeights(diloco.ctx.store, diloco.cids.at(-1)!);
