@@ -163,8 +163,8 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
  * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
- * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
- * take --coordinator (ARTHA_COORDINATOR).
+ * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
+ * and `model [jobId] [--out DIR]`; all take --coordinator (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */

@@ -425,8 +425,8 @@ export function readDeploySettings(args: string[]): DeploySettings {
  * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
- * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]` and `model [jobId] [--out DIR]`; all
- * take --coordinator (ARTHA_COORDINATOR).
+ * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
+ * and `model [jobId] [--out DIR]`; all take --coordinator (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -454,7 +454,8 @@ export function readInferSettings(args: string[]): InferSettings {
 /**
  * The demo's settings: --nodes, --spares, --rounds, --local-steps, --drop, --width, --layers,
  * --strategy, --codec/--fraction/--parts, --robust, --dp/--epsilon, --verify, --hierarchical,
- * --secure-aggregation, --optimizer/--lr, --synchronous, --report, --out/--no-out, --store, --browsers, --quiet.
+ * --secure-aggregation, --optimizer/--lr, --synchronous, --report, --out/--no-out, --store,
+ * --browsers, --quiet.
  *
  * @throws {ConfigError} naming every unusable setting
  */
