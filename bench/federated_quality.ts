@@ -340,7 +340,8 @@ export function demoJob(seeds = [1337, 1, 2]): QualityJob {
   };
 }
 
-const median = (xs: number[]) => {
+/** The median of `xs` (the mean of the middle two for an even count). */
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;

@@ -33,7 +33,14 @@ import { loadKernel } from "../kernel/wasm_module.ts";
 import { sampleBatch } from "../kernel/data.ts";
 import { initOptState } from "../kernel/optimizer.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
-import { benchJob, iidJob, type QualityJob, runCentralized, specOf } from "./federated_quality.ts";
+import {
+  benchJob,
+  iidJob,
+  median,
+  type QualityJob,
+  runCentralized,
+  specOf,
+} from "./federated_quality.ts";
 
 const trainer = createTrainer(loadKernel());
 const BETA1 = 0.9, BETA2 = 0.95, EPS = 1e-8, WD = 0.01, CLAMP = 1;
@@ -212,8 +219,6 @@ const ROWS: [string, boolean, PathMode, number, number][] = [
   ["Mime, 8 local steps, lr 2e-3", false, "mime", 8, 2e-3],
   ["combined batch (one path), 8 steps a round, lr 3e-3", false, "combined", 8, 3e-3],
 ];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { quick: { type: "boolean" } } });
