@@ -22513,7 +22513,18 @@ function httpWithSendRecovery(rpcUrl) {
       batch: false
     })(options);
     const send3 = inner.config.request;
+    const read3 = async (call2, opts) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await send3(call2, opts);
+        } catch (e) {
+          if (attempt >= BLOCK_RACE_RETRIES || !blockRangeRace(e)) throw e;
+          await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+        }
+      }
+    };
     const request = async (call2, opts) => {
+      if (!call2.method.startsWith("eth_send")) return await read3(call2, opts);
       if (call2.method !== "eth_sendRawTransaction") return await send3(call2, opts);
       const hash3 = keccak256(call2.params[0]);
       try {
@@ -22534,6 +22545,14 @@ function httpWithSendRecovery(rpcUrl) {
       request
     }, inner.value);
   };
+}
+var BLOCK_RACE_RETRIES = 3;
+function blockRangeRace(e) {
+  const { message: message2, details } = e ?? {};
+  return [
+    message2,
+    details
+  ].some((m) => typeof m === "string" && m.includes("BlockOutOfRange"));
 }
 function createArthaClient(options) {
   return createWalletClient({

@@ -45,7 +45,9 @@ export interface ArthaClientOptions {
  * (viem never retries a send) while the transaction is mined, and a caller that tried again would
  * sign a second one: a second stake, a second payment. A signed transaction's hash is known before
  * it is sent, so a failed send whose hash the node has is the send's success; any other failure
- * stays an error.
+ * stays an error. A read that anvil refuses with its block-range race (BlockOutOfRangeError for
+ * "latest" while it mines a block: foundry-rs/foundry#10709, #4843) is asked again, up to 3
+ * times: a read changes nothing, so asking twice is safe.
  */
 export function httpWithSendRecovery(rpcUrl: string): Transport {
   return (options) => {
@@ -54,7 +56,18 @@ export function httpWithSendRecovery(rpcUrl: string): Transport {
     const inner = http(rpcUrl, { batch: false })(options);
     type Call = { method: string; params?: unknown };
     const send = inner.config.request as (call: Call, opts?: unknown) => Promise<unknown>;
+    const read = async (call: Call, opts?: unknown) => {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await send(call, opts);
+        } catch (e) {
+          if (attempt >= BLOCK_RACE_RETRIES || !blockRangeRace(e)) throw e;
+          await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+        }
+      }
+    };
     const request = async (call: Call, opts?: unknown) => {
+      if (!call.method.startsWith("eth_send")) return await read(call, opts);
       if (call.method !== "eth_sendRawTransaction") return await send(call, opts);
       const hash = keccak256((call.params as [Hex])[0]);
       try {
@@ -71,6 +84,15 @@ export function httpWithSendRecovery(rpcUrl: string): Transport {
       inner.value,
     );
   };
+}
+
+/** Times a read refused by the devnet's block-range race is asked again. */
+const BLOCK_RACE_RETRIES = 3;
+
+/** Whether `e` is anvil's BlockOutOfRangeError (its answer's message, or viem's details). */
+function blockRangeRace(e: unknown): boolean {
+  const { message, details } = (e ?? {}) as { message?: unknown; details?: unknown };
+  return [message, details].some((m) => typeof m === "string" && m.includes("BlockOutOfRange"));
 }
 
 /** A wallet client extended with public actions, bound to one account. */

@@ -44,3 +44,29 @@ Deno.test("createArthaClient: a send whose answer was lost succeeds once; a refu
     await gateway.server.shutdown();
   }
 });
+
+Deno.test("createArthaClient: a read the devnet refuses with its block-range race is asked again", async () => {
+  // anvil can answer a read of "latest" with BlockOutOfRangeError while it mines a block
+  // (foundry-rs/foundry#10709, #4843); the read is idempotent, so it is asked again.
+  await using net = await startDevnet({ accounts: 1 });
+  let refused = 0;
+  const gateway = rpcGateway(net.rpcUrl, (method, answer) => {
+    if (refused > 0 || method !== "eth_getBalance") return undefined;
+    refused++;
+    const { id } = JSON.parse(answer);
+    const message = "BlockOutOfRangeError: block height is 87 but requested was 78";
+    return Response.json({ jsonrpc: "2.0", id, error: { code: -32602, message } });
+  });
+  try {
+    const client = createArthaClient({
+      rpcUrl: gateway.url,
+      chainId: net.chainId,
+      account: net.accounts[0]!,
+    });
+    const balance = await client.getBalance({ address: client.account.address });
+    assert.equal(refused, 1);
+    assert.ok(balance > 0n);
+  } finally {
+    await gateway.server.shutdown();
+  }
+});
