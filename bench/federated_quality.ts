@@ -563,6 +563,15 @@ const roundsTo = (curve: number[], target: number) => {
 };
 
 /**
+ * The rounds advantage's target for two loss curves from the same start: 90% of the improvement
+ * the weaker of the two makes.
+ */
+export const advantageTarget = (a: number[], b: number[]) => {
+  const initial = a[0]!;
+  return initial - 0.9 * (initial - Math.max(Math.min(...a), Math.min(...b)));
+};
+
+/**
  * FedAvg (the variant's local steps) vs FedSGD (1 local step) under one recipe, as
  * bench/federated.ts section 3 measures it: rounds to reach 90% of the improvement the weaker
  * of the two makes within its cap; median ratio over the job's seeds. FedSGD's one step takes the
@@ -587,8 +596,7 @@ export async function roundsAdvantage(
       localSteps: 1,
       batch: { ...base.batch, B },
     }, { curve: true });
-    const initial = avg[0]!;
-    const target = initial - 0.9 * (initial - Math.max(Math.min(...avg), Math.min(...sgd)));
+    const target = advantageTarget(avg, sgd);
     const ra = roundsTo(avg, target), rs = roundsTo(sgd, target);
     ratios.push(rs / ra);
     lines.push(
