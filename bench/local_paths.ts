@@ -21,9 +21,13 @@
  *   c, so also optimistic).
  * - `iid`: `separate` on the shards re-dealt IID: the part of the loss that is drift between
  *   genres (what SCAFFOLD and FedProx correct).
+ * - schedules (`scheduleRun`): `separate` in phases whose K changes across the job, each with
+ *   its rounds to bench:federated's rounds-advantage target against one step a round.
  *
- *   deno run -A bench/local_paths.ts            # 3 seeds (~5 min on 2 cores)
- *   deno run -A bench/local_paths.ts --quick    # seed 1
+ *   deno run -A bench/local_paths.ts               # 3 seeds (~22 min on 2 cores)
+ *   deno run -A bench/local_paths.ts --quick       # seed 1
+ *   deno run -A bench/local_paths.ts --schedules   # the schedules' table only
+ *   deno run -A bench/local_paths.ts --only TEXT   # the rows whose name holds TEXT
  *
  * @module
  */
@@ -34,6 +38,7 @@ import { sampleBatch } from "../kernel/data.ts";
 import { initOptState } from "../kernel/optimizer.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../lib/job/job_spec.ts";
 import {
+  advantageTarget,
   benchJob,
   iidJob,
   median,
@@ -66,20 +71,24 @@ export async function localPathsLoss(
     batch: { ...base.batch, B: 1 },
   };
   const run = new PathRun(job, spec, await job.initial(spec), lr);
-  for (let round = 0; round < spec.rounds; round++) {
-    if (mode === "mime") run.mimeRound(round);
-    else if (mode === "combined") run.combinedRound(round);
-    else run.separateRound(round);
+  for (let first = 0; first < STEPS; first += K) {
+    if (mode === "mime") run.mimeRound(first);
+    else if (mode === "combined") run.combinedRound(first);
+    else run.separateRound(first);
   }
   return await job.evaluate(spec, Float32Array.from(run.w));
 }
 
-/** One run's weights and server Adam moments, and a round taken each way. */
+/**
+ * One run's weights and server Adam moments, and a round taken each way; a round's argument is
+ * the index of its first step (a node's step-th batch), so a schedule can change K between rounds.
+ */
 class PathRun {
   readonly w: Float64Array;
   readonly n: number;
   readonly N: number;
-  readonly K: number;
+  /** Local steps a round, and their lr: a schedule changes both between rounds. */
+  K: number;
   readonly m: Float64Array;
   readonly v: Float64Array;
   /** Updates the moments have taken. */
@@ -90,7 +99,7 @@ class PathRun {
     readonly job: QualityJob,
     readonly spec: JobSpec,
     initial: Float32Array,
-    readonly lr: number,
+    public lr: number,
   ) {
     this.w = Float64Array.from(initial);
     this.n = this.w.length;
@@ -144,7 +153,7 @@ class PathRun {
   }
 
   /** Each node K linear steps from the round's weights; the moments take the K step means. */
-  separateRound(round: number): void {
+  separateRound(first: number): void {
     const { K, N, n } = this;
     const den = this.denominators();
     const means = Array.from({ length: K }, () => new Float64Array(n));
@@ -152,7 +161,7 @@ class PathRun {
     for (let i = 0; i < N; i++) {
       const y = this.w.slice(), mi = this.m.slice();
       for (let k = 0; k < K; k++) {
-        const g = this.gradient(y, i, round * K + k);
+        const g = this.gradient(y, i, first + k);
         for (let j = 0; j < n; j++) {
           means[k]![j] = means[k]![j]! + g[j]! / N;
           mi[j] = BETA1 * mi[j]! + (1 - BETA1) * g[j]!;
@@ -166,7 +175,7 @@ class PathRun {
   }
 
   /** The same K steps with every node at the same weights: each on the combined batch. */
-  combinedRound(round: number): void {
+  combinedRound(first: number): void {
     const { K, N, n } = this;
     const den = this.denominators();
     const means = Array.from({ length: K }, () => new Float64Array(n));
@@ -174,7 +183,7 @@ class PathRun {
     for (let k = 0; k < K; k++) {
       const mean = means[k]!;
       for (let i = 0; i < N; i++) {
-        const g = this.gradient(this.w, i, round * K + k);
+        const g = this.gradient(this.w, i, first + k);
         for (let j = 0; j < n; j++) mean[j] = mean[j]! + g[j]! / N;
       }
       for (let j = 0; j < n; j++) mi[j] = BETA1 * mi[j]! + (1 - BETA1) * mean[j]!;
@@ -184,11 +193,11 @@ class PathRun {
   }
 
   /** Mime: c, the mean gradient at the round's start, updates the moments once; then K steps. */
-  mimeRound(round: number): void {
+  mimeRound(first: number): void {
     const { K, N, n, m } = this;
     const anchors = Array.from(
       { length: N },
-      (_, i) => Array.from({ length: K }, (_, k) => this.gradient(this.w, i, round * K + k)),
+      (_, i) => Array.from({ length: K }, (_, k) => this.gradient(this.w, i, first + k)),
     );
     const c = new Float64Array(n);
     for (const a of anchors.flat()) for (let j = 0; j < n; j++) c[j] = c[j]! + a[j]! / (N * K);
@@ -199,7 +208,7 @@ class PathRun {
     for (let i = 0; i < N; i++) {
       const y = this.w.slice();
       for (let k = 0; k < K; k++) {
-        const g = k === 0 ? anchors[i]![0]! : this.gradient(y, i, round * K + k);
+        const g = k === 0 ? anchors[i]![0]! : this.gradient(y, i, first + k);
         const a = anchors[i]![k]!;
         this.step(y, (j) => (1 - BETA1) * (g[j]! - a[j]! + c[j]!) + BETA1 * m[j]!, c1, den, g);
       }
@@ -220,8 +229,134 @@ const ROWS: [string, boolean, PathMode, number, number][] = [
   ["combined batch (one path), 8 steps a round, lr 3e-3", false, "combined", 8, 3e-3],
 ];
 
+/** A schedule's curve is evaluated each time a round crosses a multiple of this many steps. */
+const EVERY = 24;
+
+/** A phase of a local-steps schedule: `steps` of a node's steps, taken `K` a round at `lr`. */
+export interface Phase {
+  steps: number;
+  K: number;
+  lr: number;
+}
+
+/** A schedule's run: its final loss, its rounds and its loss curve by round. */
+export interface ScheduleRun {
+  loss: number;
+  rounds: number;
+  curve: { round: number; loss: number }[];
+}
+
+/**
+ * Local steps that change across the job: `phases` in order, each taking its steps `K` a round as
+ * `separate` does (the server's moments carry over between phases). One step a round first and
+ * local steps late is Lin et al.'s post-local SGD; many early and fewer late, Wang and Joshi's
+ * AdaComm.
+ *
+ * @throws {RangeError} when the phases' steps do not sum to a node's 1,200 or a phase's steps are
+ *   not a multiple of its K
+ */
+export async function scheduleRun(
+  job: QualityJob,
+  seed: number,
+  phases: Phase[],
+): Promise<ScheduleRun> {
+  const total = phases.reduce((sum, p) => sum + p.steps, 0);
+  const uneven = phases.find((p) => p.steps % p.K !== 0);
+  if (total !== STEPS || uneven) {
+    throw new RangeError(
+      `Cannot run the schedule: its phases take ${total} steps (a node takes ${STEPS})` +
+        (uneven ? ` and ${uneven.steps} steps are not a multiple of ${uneven.K}` : ""),
+    );
+  }
+  const base = await job.spec(seed);
+  const spec: JobSpec = { ...base, localSteps: phases[0]!.K, batch: { ...base.batch, B: 1 } };
+  const run = new PathRun(job, spec, await job.initial(spec), phases[0]!.lr);
+  const evaluate = () => job.evaluate(spec, Float32Array.from(run.w));
+  const curve = [{ round: 0, loss: await evaluate() }];
+  let first = 0, rounds = 0;
+  for (const { steps, K, lr } of phases) {
+    run.K = K;
+    run.lr = lr;
+    for (const end = first + steps; first < end; first += K) {
+      run.separateRound(first);
+      rounds++;
+      if (Math.floor((first + K) / EVERY) > Math.floor(first / EVERY)) {
+        curve.push({ round: rounds, loss: await evaluate() });
+      }
+    }
+  }
+  return { loss: curve.at(-1)!.loss, rounds, curve };
+}
+
+/** The schedules: name and phases; the first is the baseline the others' rounds are against. */
+const SCHEDULES: [string, Phase[]][] = [
+  ["1 local step a round throughout, lr 3e-3", [{ steps: STEPS, K: 1, lr: 3e-3 }]],
+  [
+    "decreasing: 8 a round (lr 1.5e-3) for the first 32% of the steps, then 1 (lr 3e-3)",
+    [{ steps: 384, K: 8, lr: 1.5e-3 }, { steps: 816, K: 1, lr: 3e-3 }],
+  ],
+  [
+    "decreasing: 16 a round (lr 1e-3) for the first 32% of the steps, then 1 (lr 3e-3)",
+    [{ steps: 384, K: 16, lr: 1e-3 }, { steps: 816, K: 1, lr: 3e-3 }],
+  ],
+  [
+    "post-local: 1 a round (lr 3e-3) for the first 70% of the steps, then 8 (lr 2e-3)",
+    [{ steps: 840, K: 1, lr: 3e-3 }, { steps: 360, K: 8, lr: 2e-3 }],
+  ],
+  [
+    "post-local: 1 a round (lr 3e-3) for the first 50% of the steps, then 8 (lr 2e-3)",
+    [{ steps: 600, K: 1, lr: 3e-3 }, { steps: 600, K: 8, lr: 2e-3 }],
+  ],
+];
+
+/** The first round whose loss is <= target (Infinity if none). */
+const roundAt = (run: ScheduleRun, target: number) =>
+  run.curve.find((p) => p.loss <= target)?.round ?? Infinity;
+
+/**
+ * Prints the schedules' table: rounds, rounds to 90% of the weaker run's improvement against the
+ * first schedule (as bench:federated's rounds advantage), and loss against `best`.
+ */
+async function printSchedules(job: QualityJob, best: number, only: string): Promise<void> {
+  console.log(
+    "\n| schedule (1,200 steps of B 1 a node) | rounds | rounds to target | fewer than 1 a round | " +
+      "median loss | per seed | / central |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | --- | ---: |");
+  const runsOf = async (phases: Phase[]) => {
+    const runs: ScheduleRun[] = [];
+    for (const seed of job.seeds) runs.push(await scheduleRun(job, seed, phases));
+    return runs;
+  };
+  const [base, ...rest] = SCHEDULES;
+  const baseline = await runsOf(base![1]);
+  for (const [name, phases] of [base!, ...rest.filter(([name]) => name.includes(only))]) {
+    const runs = phases === base![1] ? baseline : await runsOf(phases);
+    const to: number[] = [], fewer: number[] = [];
+    runs.forEach((r, s) => {
+      const b = baseline[s]!;
+      const target = advantageTarget(b.curve.map((p) => p.loss), r.curve.map((p) => p.loss));
+      to.push(roundAt(r, target));
+      fewer.push(roundAt(b, target) / roundAt(r, target));
+    });
+    const losses = runs.map((r) => r.loss);
+    console.log(
+      `| ${name} | ${runs[0]!.rounds} | ${median(to)} | ${median(fewer).toFixed(1)}x | ${
+        median(losses).toFixed(4)
+      } | ${losses.map((l) => l.toFixed(3)).join(", ")} | ${(median(losses) / best).toFixed(3)} |`,
+    );
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { quick: { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      only: { type: "string", default: "" },
+      schedules: { type: "boolean" },
+    },
+  });
   const job = benchJob(values.quick ? [1] : [1, 2, 3]);
   const iid = iidJob(job);
   const central = { name: "central B 4 lr 3e-3", equalSamplesB: 4, optimizer: { lr: 3e-3 } };
@@ -240,11 +375,13 @@ if (import.meta.main) {
       } |`,
     );
   line("centralized, B 4 lr 3e-3 (the reference)", ref);
-  for (const [name, onIid, mode, K, lr] of ROWS) {
+  const rows = values.schedules ? [] : ROWS.filter(([name]) => name.includes(values.only));
+  for (const [name, onIid, mode, K, lr] of rows) {
     const losses: number[] = [];
     for (const seed of job.seeds) {
       losses.push(await localPathsLoss(onIid ? iid : job, seed, mode, K, lr));
     }
     line(name, losses);
   }
+  await printSchedules(job, best, values.only);
 }
