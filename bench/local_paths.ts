@@ -309,6 +309,12 @@ const SCHEDULES: [string, Phase[]][] = [
   ],
 ];
 
+/** A row's loss cells: the median, each seed's, and the median over `best`. */
+const lossCells = (losses: number[], best: number) =>
+  `${median(losses).toFixed(4)} | ${losses.map((l) => l.toFixed(3)).join(", ")} | ${
+    (median(losses) / best).toFixed(3)
+  }`;
+
 /** The first round whose loss is <= target (Infinity if none). */
 const roundAt = (run: ScheduleRun, target: number) =>
   run.curve.find((p) => p.loss <= target)?.round ?? Infinity;
@@ -340,11 +346,8 @@ async function printSchedules(job: QualityJob, best: number, only: string): Prom
       fewer.push(roundAt(b, target) / roundAt(r, target));
     });
     const losses = runs.map((r) => r.loss);
-    console.log(
-      `| ${name} | ${runs[0]!.rounds} | ${median(to)} | ${median(fewer).toFixed(1)}x | ${
-        median(losses).toFixed(4)
-      } | ${losses.map((l) => l.toFixed(3)).join(", ")} | ${(median(losses) / best).toFixed(3)} |`,
-    );
+    const rounds = `${runs[0]!.rounds} | ${median(to)} | ${median(fewer).toFixed(1)}x`;
+    console.log(`| ${name} | ${rounds} | ${lossCells(losses, best)} |`);
   }
 }
 
@@ -368,12 +371,7 @@ if (import.meta.main) {
   console.log(`bench job, seeds ${job.seeds.join(", ")}; ratio = loss / centralized B 4 lr 3e-3\n`);
   console.log("| local steps (1,200 steps of B 1 a node) | median loss | per seed | / central |");
   console.log("| --- | ---: | --- | ---: |");
-  const line = (name: string, ls: number[]) =>
-    console.log(
-      `| ${name} | ${median(ls).toFixed(4)} | ${ls.map((l) => l.toFixed(3)).join(", ")} | ${
-        (median(ls) / best).toFixed(3)
-      } |`,
-    );
+  const line = (name: string, ls: number[]) => console.log(`| ${name} | ${lossCells(ls, best)} |`);
   line("centralized, B 4 lr 3e-3 (the reference)", ref);
   const rows = values.schedules ? [] : ROWS.filter(([name]) => name.includes(values.only));
   for (const [name, onIid, mode, K, lr] of rows) {
