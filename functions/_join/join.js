@@ -22590,6 +22590,7 @@ async function checkFunds(client, params) {
 
 // lib/worker/task.ts
 var ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
+var UPDATE_COUNTED = "UPDATE_COUNTED";
 
 // lib/worker/client.ts
 function httpCoordinator(baseUrl) {
@@ -45974,7 +45975,9 @@ async function postUpdate(coordinator, envelopeJson) {
     await coordinator.postJson("/aggregate/update", envelopeJson);
     return true;
   } catch (e) {
-    if (e instanceof CoordinatorError && e.code === ROUND_NOT_OPEN) return false;
+    if (!(e instanceof CoordinatorError)) throw e;
+    if (e.code === UPDATE_COUNTED) return true;
+    if (e.code === ROUND_NOT_OPEN) return false;
     throw e;
   }
 }

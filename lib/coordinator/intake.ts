@@ -5,11 +5,11 @@
  * proofsRoot, the samples are what the task produces, the update in SVDB hashes to the committed
  * gradientDigest (a partition payload must be the task's part), and the same digests are
  * committed on chain. A retry of the same update is answered as stored (200), a different one
- * is refused. In a secure job (secureAggregation) the envelope names no readable update.
+ * is refused, and an asynchronous job's stale update that already counted is refused again. In a secure job (secureAggregation) the envelope names no readable update.
  */
 import type { Hex } from "viem";
 import { isResultCommitted } from "../chain/is_result_committed.ts";
-import { ROUND_NOT_OPEN } from "../worker/task.ts";
+import { ROUND_NOT_OPEN, UPDATE_COUNTED } from "../worker/task.ts";
 import { proofsRoot, verifyTrainProof } from "../round/train_proof.ts";
 import { arthaDomain } from "../crypto/domain.ts";
 import {
@@ -60,7 +60,7 @@ export async function receiveUpdate(
   // Signatures and sizes first: a re-post is answered as a retry only if it is itself valid.
   const bad = checkSignatures(ctx, env) ?? checkTaskSize(spec, env);
   if (bad) return bad;
-  const existing = await asRetry(ctx, job, env);
+  const existing = await asRetry(ctx, job, env) ?? await countedBefore(ctx, job, env);
   if (existing) return existing;
   // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
   const slot = slotOf(place, spec);
@@ -128,6 +128,26 @@ async function asRetry(
     existing.weightsDigest === env.weightsDigest && existing.proofsRoot === env.proofsRoot;
   if (same) return { ok: true, status: 200, record: existing };
   return refuse(409, "UPDATE_CONFLICT", "a different update of this node is already in");
+}
+
+/**
+ * An asynchronous job's stale update counts once. Its envelope is public and still in the
+ * staleness window after the round it counted in, so without this anyone could re-post it each
+ * round: counted again, and the node's own update for the open round refused as a conflict.
+ */
+async function countedBefore(
+  ctx: Context,
+  job: JobHead,
+  env: SignedUpdateEnvelope,
+): Promise<Rejection | undefined> {
+  for (let r = env.round; r < job.round; r++) {
+    const u = (await ctx.kv.get<UpdateRecord>(updateKey(env.jobId, r, env.nodePubkey))).value;
+    if (u && (u.baseRound ?? u.round) === env.round) {
+      const why = `this node's update from round ${env.round} already counted in round ${r}`;
+      return refuse(409, UPDATE_COUNTED, why);
+    }
+  }
+  return undefined;
 }
 
 /** Signatures count only in this deployment's domain (its ProofOfCompute on its chain). */

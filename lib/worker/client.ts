@@ -43,7 +43,7 @@ export function isTransient(e: unknown): boolean {
 }
 
 /** The code of a refusal to take an update for a round that is no longer open. */
-export { ROUND_NOT_OPEN } from "./task.ts";
+export { ROUND_NOT_OPEN, UPDATE_COUNTED } from "./task.ts";
 /** The code of an error response that carried none (a proxy's page, an old coordinator). */
 export const UNKNOWN = "UNKNOWN";
 

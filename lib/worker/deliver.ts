@@ -23,7 +23,12 @@ import { ChainCallError } from "../chain/send_contract.ts";
 import { f32Bytes, type LocalResult } from "../round/local_training.ts";
 import type { ChallengeResponder } from "../verify/responder.ts";
 import type { DisputeResponder } from "../verify/dispute_responder.ts";
-import { type CoordinatorClient, CoordinatorError, ROUND_NOT_OPEN } from "./client.ts";
+import {
+  type CoordinatorClient,
+  CoordinatorError,
+  ROUND_NOT_OPEN,
+  UPDATE_COUNTED,
+} from "./client.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import type { Gateway } from "./gateway.ts";
@@ -111,7 +116,7 @@ export function keepCommitted(
 /**
  * Posts a signed update envelope (JSON). Returns false when the round closed without it (the
  * node was too slow): the work is committed on chain and counts for rewards; the update itself
- * is no longer useful.
+ * is no longer useful. A re-post of a stale update that already counted is delivered.
  */
 export async function postUpdate(
   coordinator: CoordinatorClient,
@@ -121,7 +126,9 @@ export async function postUpdate(
     await coordinator.postJson("/aggregate/update", envelopeJson);
     return true;
   } catch (e) {
-    if (e instanceof CoordinatorError && e.code === ROUND_NOT_OPEN) return false;
+    if (!(e instanceof CoordinatorError)) throw e;
+    if (e.code === UPDATE_COUNTED) return true;
+    if (e.code === ROUND_NOT_OPEN) return false;
     throw e;
   }
 }

@@ -39,6 +39,9 @@ export interface NoTask {
 /** Everything GET /assign?node= may answer. */
 export type TaskResponse = NoTask | TrainTask | ClusterTask | ValidationTask;
 
-/** The error code of an update for a round that no longer (or not yet) takes updates: the one
+/** The error code of an update for a round that no longer (or not yet) takes updates: the
  * refusal the worker acts on (it waits for the next task). */
 export const ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
+/** The error code of an asynchronous job's stale update that already counted in a later round:
+ * a re-post of it is delivered, not lost. */
+export const UPDATE_COUNTED = "UPDATE_COUNTED";

@@ -35,6 +35,30 @@ Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the n
     assert.equal(again.status, 409, "the round it counted in is closed");
   });
 
+  await t.step("attacker: a counted update re-posted in the next round is refused", async () => {
+    // Prepare: both nodes deliver round 0, which closes with both.
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 2, rounds: 3, asynchronous: { maxStaleness: 1 } });
+    const [n0, n1] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+    const u0 = await s.train(job, n0);
+    assert.equal((await s.post("/aggregate/update", envelopeToJson(u0.envelope))).status, 201);
+    await s.deliver(job, [n1]);
+    const [r0] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+    assert.equal(r0.updates, 2);
+
+    // Execute: anyone re-posts n0's public round-0 envelope during round 1.
+    const replay = await read(await s.post("/aggregate/update", envelopeToJson(u0.envelope)));
+
+    // Assert: refused as already counted; n0 still gets its round-1 task and both count once.
+    assert.equal(replay.status, 409);
+    assert.equal(replay.body.error.code, "UPDATE_COUNTED");
+    assert.match(replay.body.error.message, /already counted in round 0/);
+    await s.deliver(job, [n0, n1]);
+    const [r1] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+    assert.equal(r1.status, "closed");
+    assert.equal(r1.updates, 2);
+  });
+
   await t.step("a synchronous job refuses the same stale update with 409", async () => {
     const s = await fx.scenario();
     const job = await s.job({ nodes: 4, rounds: 2, quorum: 0.75 });

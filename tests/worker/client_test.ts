@@ -9,6 +9,7 @@ import {
   parseErrorBody,
   ROUND_NOT_OPEN,
   UNKNOWN,
+  UPDATE_COUNTED,
 } from "../../lib/worker/client.ts";
 import { postUpdate } from "../../lib/worker/deliver.ts";
 
@@ -42,10 +43,12 @@ Deno.test("an error status throws a CoordinatorError naming the call", async () 
   assert.match(e.message, /^Cannot POST \/aggregate\/update: 409 round 1 closed$/);
 });
 
-Deno.test("postUpdate treats ROUND_NOT_OPEN as delivered too late, anything else as an error", async () => {
+Deno.test("postUpdate treats ROUND_NOT_OPEN as delivered too late, UPDATE_COUNTED as delivered, anything else as an error", async () => {
   const closed = answer(409, { error: { code: ROUND_NOT_OPEN, message: "" } });
   assert.equal(await postUpdate(new CoordinatorClient(closed), "{}"), false);
   assert.equal(await postUpdate(new CoordinatorClient(answer(200, { ok: true })), "{}"), true);
+  const counted = answer(409, { error: { code: UPDATE_COUNTED, message: "counted in round 1" } });
+  assert.equal(await postUpdate(new CoordinatorClient(counted), "{}"), true);
   const conflict = answer(409, { error: { code: "UPDATE_CONFLICT", message: "another update" } });
   await assert.rejects(postUpdate(new CoordinatorClient(conflict), "{}"), CoordinatorError);
 });
