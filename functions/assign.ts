@@ -2,8 +2,9 @@
  * /assign — starts a job's training and hands out tasks.
  *
  * POST /assign {jobId, specCid, modelId?}: starts the job (lib/coordinator/start_job.ts): the
- * spec must hash to the escrowed paramsHash; bound, live nodes the model fits are assigned on
- * chain and the job is recorded. Idempotent: a job already started is returned as it is.
+ * spec must hash to the escrowed paramsHash and modelId be the job owner's model of this job;
+ * bound, live nodes the model fits are assigned on chain and the job is recorded. Idempotent: a
+ * job already started is returned as it is.
  *
  * GET /assign?node=<pubkey>: the node's current task (lib/coordinator/tasks.ts): a cluster to
  * aggregate ({status:"cluster"}), a spot-checked round to recompute as a committee member

@@ -8,6 +8,7 @@ import type { Hex } from "viem";
 import { assignNodes } from "../chain/assign_nodes.ts";
 import { JobStatus } from "../chain/contracts.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getModel } from "../chain/get_model.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { readJob, type ReadJobReturnType } from "../chain/read_job.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
@@ -61,7 +62,8 @@ export async function startJob(
   } catch (e) {
     return refuse(400, "BAD_SPEC", `spec ${params.specCid}: ${(e as Error).message}`);
   }
-  const refusal = checkSpec(spec, onChain) ?? checkBudget(spec, onChain.nodesWanted);
+  const refusal = checkSpec(spec, onChain) ?? checkBudget(spec, onChain.nodesWanted) ??
+    await checkModel(ctx, params, onChain.owner);
   if (refusal) return refusal;
   const chosen = (await eligibleNodes(ctx, spec)).slice(0, onChain.nodesWanted)
     .map((n) => n.nodePubkey);
@@ -93,6 +95,43 @@ function checkSpec(spec: JobSpec, job: ReadJobReturnType): Rejection | undefined
   }
   if (spec.rounds !== job.rounds) return refuse(409, "SPEC_MISMATCH", "rounds differ from chain");
   return undefined;
+}
+
+/**
+ * The model the coordinator adds each round's checkpoint to must be the job owner's model of
+ * this job: `modelId` comes from whoever starts the job, and the coordinator publishes to the
+ * models of every owner who made it a publisher, so another job could otherwise fill (and
+ * block with a later round) somebody else's model. One the coordinator may not add to would
+ * silently get no checkpoints.
+ */
+async function checkModel(
+  ctx: Context,
+  params: StartJobParameters,
+  owner: Hex,
+): Promise<Rejection | undefined> {
+  if (!params.modelId) return undefined;
+  const { client, addresses } = ctx.chain;
+  const model = await getModel(client, {
+    addresses,
+    modelId: params.modelId,
+    publisher: client.account.address,
+  });
+  const id = params.modelId;
+  if (BigInt(model.owner) === 0n) return refuse(404, "UNKNOWN_MODEL", `no model ${id}`);
+  if (
+    model.owner.toLowerCase() !== owner.toLowerCase() ||
+    model.jobId.toLowerCase() !== params.jobId.toLowerCase()
+  ) {
+    const why = `model ${id} belongs to ${model.owner} for job ${model.jobId}, ` +
+      `not to this job's owner ${owner} for job ${params.jobId}`;
+    return refuse(403, "FOREIGN_MODEL", why);
+  }
+  if (model.publisher || model.owner.toLowerCase() === client.account.address.toLowerCase()) {
+    return undefined;
+  }
+  const why = `the coordinator ${client.account.address} may not add checkpoints to model ${id}` +
+    " (ModelRegistry.setPublisher first)";
+  return refuse(409, "NOT_PUBLISHER", why);
 }
 
 /** Refuses up front a job whose worst-off data owner would spend more than its budget. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { parseEther } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
+import { registerModel } from "../../lib/chain/register_model.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { jobSpecHash, taskSeed, taskShard, workTerms } from "../../lib/job/job_spec.ts";
@@ -123,6 +124,67 @@ Deno.test("assign", async (t) => {
       await s.post("/assign", { jobId: open, specCid: other.spec.initialWeights }),
     );
     assert.equal(missing.status, 400);
+  });
+
+  await t.step("attacker: a job started with another owner's model id is refused", async () => {
+    // Prepare: a victim registers its model (coordinator as publisher); the attacker escrows
+    // a job of its own, and a model of its own for a different job.
+    const { spec, specCid } = await prepareJob(fx.store, {
+      model: TINY_MODEL,
+      shards: [{ name: "m", train: new Uint8Array(400).fill(100), val: new Uint8Array(200) }],
+      rounds: 1,
+      localSteps: 1,
+      ...TINY_BATCH,
+    });
+    const attackerJob = await escrow(spec);
+    const publisher = fx.coordinator.account.address;
+    const victimModel = await registerModel(fx.clients[2]!, {
+      addresses: fx.addresses,
+      name: "victim-model",
+      jobId: `0x${"66".repeat(32)}`,
+      publisher,
+    });
+    const ownOtherModel = await registerModel(fx.owner, {
+      addresses: fx.addresses,
+      name: "for-another-job",
+      jobId: job.jobId,
+      publisher,
+    });
+    const noPublisher = await registerModel(fx.owner, {
+      addresses: fx.addresses,
+      name: "no-publisher",
+      jobId: attackerJob,
+      publisher,
+    });
+    await fx.owner.writeContract({
+      address: fx.addresses.models,
+      abi: abis.models,
+      functionName: "setPublisher",
+      args: [noPublisher, publisher, false],
+    });
+
+    // Execute + Assert: each is refused before anything is assigned; the victim's model is
+    // untouched.
+    const cases: [Hex, number, string, RegExp][] = [
+      [victimModel, 403, "FOREIGN_MODEL", /belongs to 0x/],
+      [ownOtherModel, 403, "FOREIGN_MODEL", /for job 0x/],
+      [`0x${"55".repeat(32)}`, 404, "UNKNOWN_MODEL", /no model/],
+      [noPublisher, 409, "NOT_PUBLISHER", /setPublisher/],
+    ];
+    for (const [modelId, status, code, message] of cases) {
+      const res = await read(await s.post("/assign", { jobId: attackerJob, specCid, modelId }));
+      assert.equal(res.status, status, code);
+      assert.equal(res.body.error.code, code);
+      assert.match(res.body.error.message, message);
+    }
+    assert.equal((await fx.chainJob(attackerJob)).status, JobStatus.Open);
+    const victim = await fx.coordinator.readContract({
+      address: fx.addresses.models,
+      abi: abis.models,
+      functionName: "getModel",
+      args: [victimModel],
+    });
+    assert.equal(victim.checkpoints, 0);
   });
 
   await t.step("POST when no bound node fits is a 409", async () => {
