@@ -176,19 +176,25 @@ function overQuota(ctx: Context): Rejection {
   return reject(413, "QUOTA_EXCEEDED", `Cannot store: ${why}`);
 }
 
-/** Counts `bytes` against `signer`'s quota, atomically: refused (413) if they do not fit. */
+/**
+ * Counts `bytes` against `signer`'s quota, atomically: refused (413) if they do not fit, unless
+ * `saturate` (bytes already on disk for a refused body), which charges up to the quota instead.
+ */
 export async function chargeUpload(
   ctx: Context,
   signer: Hex,
   bytes: number,
+  options: { saturate?: boolean } = {},
 ): Promise<{ ok: true; remaining: number } | Rejection> {
   const key = quotaKey(ctx, signer);
+  const quota = ctx.config.uploadQuotaBytes;
   for (;;) {
     const entry = await ctx.kv.get<number>(key);
-    const used = (entry.value ?? 0) + bytes;
-    if (used > ctx.config.uploadQuotaBytes) return overQuota(ctx);
+    let used = (entry.value ?? 0) + bytes;
+    if (used > quota && !options.saturate) return overQuota(ctx);
+    used = Math.min(used, quota);
     const res = await ctx.kv.atomic().check(entry)
       .set(key, used, { expireIn: 2 * ctx.config.uploadQuotaWindowMs }).commit();
-    if (res.ok) return { ok: true, remaining: ctx.config.uploadQuotaBytes - used };
+    if (res.ok) return { ok: true, remaining: quota - used };
   }
 }

@@ -69,7 +69,9 @@ export interface StoredUpload {
  * update is ~500 MB): chunks are counted against the grant's limit, hashed and imported block by
  * block. It must hash to what was signed; then it is charged to the signer's quota and leased
  * (the coordinator pins what it comes to reference). Until those checks pass the blocks hold only
- * a lease as long as the signature window, so a refused body is gone at the next collection.
+ * a lease as long as the signature window, so a refused body is gone at the next collection; its
+ * bytes are charged all the same (up to the quota), or bodies refused for their hash or size
+ * would be storage that no quota bounds.
  */
 export async function storeUpload(
   ctx: Context,
@@ -93,17 +95,22 @@ export async function storeUpload(
     const provisional = ctx.now() + ctx.config.uploadSignatureWindowMs;
     cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
   } catch (e) {
-    if (e instanceof BodyTooLargeError) return tooLarge();
-    throw e;
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    await chargeUpload(ctx, grant.upload.signer, seen.bytes, { saturate: true });
+    return tooLarge();
   }
   const { bytes, sha256 } = seen;
   if (bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
   if (sha256 !== grant.upload.bodySha256) {
+    await chargeUpload(ctx, grant.upload.signer, bytes, { saturate: true });
     const why = "the body does not hash to the signed x-artha-content-sha256";
     return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
   }
   const charged = await chargeUpload(ctx, grant.upload.signer, bytes);
-  if (!charged.ok) return charged;
+  if (!charged.ok) {
+    await chargeUpload(ctx, grant.upload.signer, bytes, { saturate: true }); // a racing upload won
+    return charged;
+  }
   const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
   await ctx.store.lease(cid, leaseExpiresAt);
   return { ok: true, cid: cid.toString(), bytes, leaseExpiresAt };

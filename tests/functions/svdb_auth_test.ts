@@ -16,7 +16,7 @@ import {
   uploadDomain,
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
-import { jobUploadBytes } from "../../lib/coordinator/svdb_access.ts";
+import { jobUploadBytes, quotaLeft } from "../../lib/coordinator/svdb_access.ts";
 import { postSigned, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 
@@ -169,8 +169,13 @@ Deno.test("svdb uploads: quotas", async (t) => {
     nodeUploadSigner(n.key)
   );
   let seed = 10;
+  // With its length, as fetch sends a byte body: refused up front, before any byte is stored.
   const upload = async (signer: UploadSigner, size: number) =>
-    await codeOf(await postSigned(s, signer, randomBytes(size, seed++)));
+    await codeOf(
+      await postSigned(s, signer, randomBytes(size, seed++), {
+        headers: { "content-length": String(size) },
+      }),
+    );
 
   await t.step("a signer past its quota gets 413; another signer does not", async () => {
     assert.equal((await upload(a!, 200_000))[0], 201);
@@ -197,6 +202,36 @@ Deno.test("svdb uploads: quotas", async (t) => {
     assert.equal(stored, 3, JSON.stringify(results));
     assert.ok(results.every(([st, code]) => st === 201 || code === "QUOTA_EXCEEDED"));
   });
+
+  await t.step(
+    "attacker: bodies refused for their hash or size count against the quota",
+    async () => {
+      // Prepare: a fresh signer; each body differs from the one its header signs.
+      const d = nodeUploadSigner((await s.node()).key);
+      const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+      const forged = async (size: number) => {
+        const headers = await signUpload(d, domain, new Uint8Array([size & 255]), {
+          now: s.ctx.now(),
+        });
+        const body = randomBytes(size, seed++);
+        return await codeOf(await s.call("/svdb", { method: "POST", headers, body }));
+      };
+
+      // Execute + Assert: every refused byte was stored under a lease, so it is charged; past
+      // the quota the next body is not read at all.
+      assert.deepEqual(await forged(100_000), [401, "SIGNATURE_INVALID"]);
+      assert.equal(await quotaLeft(s.ctx, d.id), quota - 100_000);
+      assert.deepEqual(await forged(150_000), [401, "SIGNATURE_INVALID"]);
+      const { body } = counted(1 << 20); // streamed: no length to refuse it up front
+      const signed = await signUpload(d, domain, new Uint8Array(), { now: s.ctx.now() });
+      const big = await s.route(
+        new Request("http://coordinator/svdb", { method: "POST", headers: signed, body }),
+      );
+      assert.deepEqual(await codeOf(big), [413, "QUOTA_EXCEEDED"]);
+      assert.equal(await quotaLeft(s.ctx, d.id), 0);
+      assert.deepEqual(await forged(1_000), [413, "QUOTA_EXCEEDED"]);
+    },
+  );
 
   await t.step("the quota is per window", async () => {
     s.advance(s.ctx.config.uploadQuotaWindowMs);
