@@ -167,11 +167,20 @@ export async function readJson(
   req: Request,
   maxBytes = MAX_BODY_BYTES,
 ): Promise<Record<string, unknown>> {
+  return (await readJsonBytes(req, maxBytes)).body;
+}
+
+/** {@link readJson}, with the bytes it was parsed from (for a signature over the body). */
+export async function readJsonBytes(
+  req: Request,
+  maxBytes = MAX_BODY_BYTES,
+): Promise<{ body: Record<string, unknown>; bytes: Uint8Array }> {
   const type = req.headers.get("content-type") ?? "";
   if (!type.includes("application/json")) {
     throw new HttpError(415, "Cannot read body: content-type must be application/json");
   }
-  const text = new TextDecoder().decode(await readBody(req, maxBytes));
+  const bytes = await readBody(req, maxBytes);
+  const text = new TextDecoder().decode(bytes);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -181,7 +190,7 @@ export async function readJson(
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "Cannot read body: expected a JSON object");
   }
-  return body as Record<string, unknown>;
+  return { body: body as Record<string, unknown>, bytes };
 }
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;

@@ -5,7 +5,9 @@
  * POST /did/grant/prepare {datasetId, granteeDid}  -> {encKey, context}: the grantee's current
  *                                         X25519 key and the wrap context.
  * POST /did/grant {datasetId, granteeDid, wrappedKey}  -> {wrappedKeyCid}: stores the wrapped data
- *                                         key in SVDB for the owner's grantDataAccess transaction.
+ *                                         key in SVDB for the owner's grantDataAccess transaction;
+ *                                         signed like POST /svdb (path /did/grant) by the account
+ *                                         that controls the dataset owner's DID.
  * GET  /did/access?dataset=&grantee=      whether the grantee may use the dataset now, its grant,
  *                                         and the audit trail (DataAccessed events).
  */
@@ -19,7 +21,8 @@ import {
   storeWrappedKey,
   WRAPPED_KEY_BYTES,
 } from "../lib/coordinator/data_grants.ts";
-import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
+import { authorizeUpload } from "../lib/coordinator/svdb_access.ts";
+import { field, handler, HttpError, json, readJsonBytes, unwrap } from "./_http.ts";
 
 export { WRAPPED_KEY_BYTES };
 
@@ -52,7 +55,7 @@ export function createDidGrant(ctx: Context) {
     if (req.method !== "POST") {
       throw new HttpError(405, "Cannot use /did: see the routes in functions/did_grant.ts");
     }
-    const body = await readJson(req);
+    const { body, bytes } = await readJsonBytes(req);
     const datasetId = field.hex32(body, "datasetId");
     const granteeDid = didHashOf(field.string(body, "granteeDid", { max: 100 }), "granteeDid");
     if (path.endsWith("/did/grant/prepare")) {
@@ -61,9 +64,11 @@ export function createDidGrant(ctx: Context) {
     }
     if (path.endsWith("/did/grant")) {
       const wrappedKey = hexToBytes(field.hex(body, "wrappedKey", WRAPPED_KEY_BYTES));
-      const { wrappedKeyCid } = unwrap(
-        await storeWrappedKey(ctx, datasetId, granteeDid, wrappedKey),
+      const signed = unwrap(
+        await authorizeUpload(ctx, req.headers, { method: "POST", path: "/did/grant" }),
       );
+      const request = { datasetId, granteeDid, wrappedKey };
+      const { wrappedKeyCid } = unwrap(await storeWrappedKey(ctx, request, signed, bytes));
       const next = "call ArthaDIDRegistry.grantDataAccess from the dataset owner's account";
       return json({ wrappedKeyCid, next }, 201);
     }

@@ -1,7 +1,8 @@
 /**
  * The coordinator's help for data owners sharing encrypted datasets with DIDs (the data key
  * never reaches the coordinator: the owner wraps it client-side): DID resolution, a grant's
- * state and audit trail, the grantee's wrap key, and storing a wrapped key in SVDB.
+ * state and audit trail, the grantee's wrap key, and storing a wrapped key in SVDB for the
+ * account that controls the dataset owner's DID (signed like an upload, charged to its quota).
  */
 import { getDataAccessLog } from "../chain/get_data_access_log.ts";
 import { WRAPPED_KEY_VERSION } from "../crypto/key_wrap.ts";
@@ -10,8 +11,10 @@ import { grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { DidNotFoundError, resolveDid } from "../did/resolve.ts";
 import { bytesToHex, type Hex } from "../crypto/digest.ts";
+import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
+import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -71,18 +74,38 @@ export async function prepareGrant(
   };
 }
 
-/** Stores a data key wrapped to the grantee, after the same checks as {@link prepareGrant}. */
+/**
+ * Stores a data key wrapped to the grantee, after the same checks as {@link prepareGrant}, for
+ * the account that controls the dataset owner's DID only: the request (`body`, authorised by
+ * svdb_access.ts's authorizeUpload) is signed by it, and the stored key, pinned because the
+ * grant will name it, is charged to its quota. Anyone else could otherwise fill the store with
+ * pinned bytes no quota counts.
+ */
 export async function storeWrappedKey(
   ctx: Context,
-  datasetId: Hex,
-  granteeDid: Hex,
-  wrappedKey: Uint8Array,
+  request: { datasetId: Hex; granteeDid: Hex; wrappedKey: Uint8Array },
+  grant: UploadGrant,
+  body: Uint8Array,
 ): Promise<{ ok: true; wrappedKeyCid: string } | Rejection> {
+  if (await sha256Hex(body) !== grant.upload.bodySha256) {
+    const why = "Cannot grant: the body does not hash to the signed x-artha-content-sha256";
+    return reject(401, "SIGNATURE_INVALID", why);
+  }
+  const { datasetId, granteeDid, wrappedKey } = request;
   const prepared = await prepareGrant(ctx, datasetId, granteeDid);
   if (!prepared.ok) return prepared;
   if (wrappedKey[0] !== WRAPPED_KEY_VERSION) {
     const why = `Invalid field "wrappedKey": not a version ${WRAPPED_KEY_VERSION} wrapped key`;
     return reject(400, "INVALID_FIELD", why);
   }
+  const { client, addresses } = ctx.chain;
+  const dataset = (await getDataset(client, { addresses, datasetId }))!;
+  const owner = await getDid(client, { addresses, didHash: dataset.ownerDid });
+  if (owner?.owner.toLowerCase() !== grant.upload.signer.toLowerCase()) {
+    const why = `Cannot grant: ${grant.upload.signer} does not control the dataset owner's DID`;
+    return reject(403, "NOT_DATASET_OWNER", why);
+  }
+  const charged = await chargeUpload(ctx, grant.upload.signer, wrappedKey.length);
+  if (!charged.ok) return charged;
   return { ok: true, wrappedKeyCid: (await ctx.store.put(wrappedKey)).toString() };
 }

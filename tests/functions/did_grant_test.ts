@@ -6,7 +6,30 @@ import { wrapKey } from "../../lib/crypto/key_wrap.ts";
 import { registerIdentity } from "../../lib/did/resolve.ts";
 import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts";
 import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
+import type { ArthaClient } from "../../lib/chain/client.ts";
+import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+
+/** POST /did/grant signed by `client`'s account, naming its DID (as a data owner signs). */
+async function postGrant(
+  s: Scenario,
+  client: ArthaClient,
+  did: string,
+  grant: Record<string, unknown>,
+): Promise<Response> {
+  const body = new TextEncoder().encode(JSON.stringify(grant));
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const signed = await signUpload(accountUploadSigner(client), domain, body, {
+    path: "/did/grant",
+    did,
+    now: s.ctx.now(),
+  });
+  return await s.call("/did/grant", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...signed },
+    body,
+  });
+}
 
 Deno.test("did grant: a data owner shares an encrypted dataset without the coordinator seeing the key", async (t) => {
   await using fx = await setupCoordinator({ operators: 2 });
@@ -58,7 +81,7 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         context: hexToBytes(prep.body.context),
       });
       const res = await read(
-        await s.post("/did/grant", {
+        await postGrant(s, owner, ownerId.did, {
           datasetId,
           granteeDid: granteeId.did,
           wrappedKey: bytesToHex(wrapped),
@@ -114,19 +137,61 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         404,
       );
       const short = await read(
-        await s.post("/did/grant", { datasetId, granteeDid: granteeId.did, wrappedKey: "0x00" }),
+        await postGrant(s, owner, ownerId.did, {
+          datasetId,
+          granteeDid: granteeId.did,
+          wrappedKey: "0x00",
+        }),
       );
       assert.equal(short.status, 400);
       assert.match(short.body.error.message, /wrappedKey/);
       const wrongVersion = bytesToHex(new Uint8Array(105).fill(9));
       assert.equal(
-        (await s.post("/did/grant", {
+        (await postGrant(s, owner, ownerId.did, {
           datasetId,
           granteeDid: granteeId.did,
           wrappedKey: wrongVersion,
         })).status,
         400,
       );
+    },
+  );
+
+  await t.step(
+    "attacker: storing a wrapped key takes the dataset owner's signature, nothing is pinned without it",
+    async () => {
+      // Prepare: a well-formed wrapped key for a real dataset and grantee (all public on chain).
+      const wrappedKey = bytesToHex(
+        wrapKey(crypto.getRandomValues(new Uint8Array(32)), hexToBytes(granteeEnc.publicKeyHex)),
+      );
+      const grant = { datasetId, granteeDid: granteeId.did, wrappedKey };
+      const pinsBefore = (await store.pins()).length;
+
+      // Execute: unsigned; signed by another DID's controller; a signature over another body.
+      const unsigned = await read(await s.post("/did/grant", grant));
+      const stranger = await read(await postGrant(s, grantee, granteeId.did, grant));
+      const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+      const other = await signUpload(accountUploadSigner(owner), domain, new Uint8Array([1]), {
+        path: "/did/grant",
+        did: ownerId.did,
+        now: s.ctx.now(),
+      });
+      const swapped = await read(
+        await s.call("/did/grant", {
+          method: "POST",
+          headers: { "content-type": "application/json", ...other },
+          body: JSON.stringify(grant),
+        }),
+      );
+
+      // Assert: 401, 403, 401, and no new pin.
+      assert.equal(unsigned.status, 401);
+      assert.equal(unsigned.body.error.code, "SIGNATURE_MISSING");
+      assert.equal(stranger.status, 403);
+      assert.equal(stranger.body.error.code, "NOT_DATASET_OWNER");
+      assert.equal(swapped.status, 401);
+      assert.equal(swapped.body.error.code, "SIGNATURE_INVALID");
+      assert.equal((await store.pins()).length, pinsBefore);
     },
   );
 });
