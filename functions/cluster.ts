@@ -15,7 +15,7 @@ function parseSubmission(body: Record<string, unknown>): ClusterSubmission {
     cluster: field.int(body, "cluster", 0, 1_000_000),
     nodePubkey: field.hex32(body, "nodePubkey"),
     aggregateCid: field.string(body, "aggregateCid", { max: 200 }),
-    totalSamples: field.number(body, "totalSamples", 0, 2 ** 52),
+    totalSamples: field.int(body, "totalSamples", 0, 2 ** 52),
   };
 }
 

@@ -35,6 +35,21 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
         typeof clusters[0],
       ];
       byKey.get(cheatC.aggregator)!.cheat.clusterMean = (d) => d.map((x) => x * 2);
+      // Anyone may post to an open cluster (its aggregator is public): a fractional sample
+      // count is a 400 naming the field, never a 500, and leaves the cluster open.
+      const fractional = await read(
+        await s.post("/aggregate/cluster", {
+          jobId: job.jobId,
+          round: 0,
+          cluster: honestC.cluster,
+          nodePubkey: honestC.aggregator,
+          aggregateCid: "x",
+          totalSamples: 1.5,
+          signature: `0x${"00".repeat(64)}`,
+        }),
+      );
+      assert.equal(fractional.status, 400);
+      assert.match(fractional.body.error.message, /"totalSamples"/);
 
       // Execute: two aggregators post (one of them lying); the third stays silent past the deadline.
       assert.equal(await byKey.get(cheatC.aggregator)!.worker.tick(), "aggregated");
