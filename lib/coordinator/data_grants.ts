@@ -10,6 +10,8 @@ import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
 import { grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { DidNotFoundError, resolveDid } from "../did/resolve.ts";
+import { DidDocumentError } from "../did/did_document.ts";
+import { BlockNotFoundError } from "../store/blockstore.ts";
 import { bytesToHex, type Hex } from "../crypto/digest.ts";
 import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
@@ -33,6 +35,12 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
     };
   } catch (e) {
     if (e instanceof DidNotFoundError) return reject(404, "UNKNOWN_DID", e.message);
+    // Anyone's DID may name a document this store lacks or one that is not a valid document.
+    if (e instanceof BlockNotFoundError) {
+      const why = `Cannot resolve ${didHash}: its document is not in this coordinator's SVDB`;
+      return reject(404, "DID_DOCUMENT_MISSING", why);
+    }
+    if (e instanceof DidDocumentError) return reject(422, e.code, e.message);
     throw e;
   }
 }

@@ -10,8 +10,8 @@
  */
 import { base58btc } from "multiformats/bases/base58";
 import { bytesToHex, type Hex, hexToBytes } from "../crypto/digest.ts";
-import type { CID } from "../store/cid.ts";
-import type { Store } from "../store/store.ts";
+import { type CID, InvalidCidError } from "../store/cid.ts";
+import { DagTooLargeError, type Store } from "../store/store.ts";
 import { formatDid, parseDid } from "./did.ts";
 
 /** Multicodec prefix of an Ed25519 public key (varint 0xed). */
@@ -58,6 +58,9 @@ export interface BuildDidDocumentParameters {
   /** Optional service endpoints (id fragments without the DID). */
   services?: { id: string; type: string; serviceEndpoint: string }[];
 }
+
+/** Largest DID document read (a document is two keys and a few services: ~1 KB). */
+export const MAX_DID_DOCUMENT_BYTES = 64 * 1024;
 
 /** Thrown when a stored document is malformed or disagrees with the chain. */
 export class DidDocumentError extends Error {
@@ -161,7 +164,14 @@ export function publishDidDocument(store: Store, doc: DidDocument): Promise<CID>
  * @throws {DidDocumentError} when it is not a DID document
  */
 export async function loadDidDocument(store: Store, cid: CID | string): Promise<DidDocument> {
-  const bytes = await store.get(cid);
+  // Anyone's DID may name any CID: a document is a few keys, never a model-sized file.
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(cid, { maxBytes: MAX_DID_DOCUMENT_BYTES });
+  } catch (cause) {
+    if (!(cause instanceof DagTooLargeError) && !(cause instanceof InvalidCidError)) throw cause;
+    throw new DidDocumentError(`Cannot read DID document ${cid}: ${cause.message}`, { cause });
+  }
   let doc: DidDocument;
   try {
     doc = JSON.parse(new TextDecoder().decode(bytes));

@@ -4,6 +4,9 @@ import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { wrapKey } from "../../lib/crypto/key_wrap.ts";
 import { registerIdentity } from "../../lib/did/resolve.ts";
+import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
+import { createDid } from "../../lib/did/registry.ts";
+import { openStore } from "../../lib/store/open_store.ts";
 import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts";
 import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
@@ -67,6 +70,42 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
     assert.equal((await s.call("/did/resolve?did=did:artha:nothex")).status, 400);
     assert.equal((await s.call(`/did/resolve?did=did:artha:${"ab".repeat(32)}`)).status, 404);
   });
+
+  await t.step(
+    "attacker: a DID naming a missing, foreign or oversized document is a 4xx",
+    async () => {
+      // Prepare: DIDs whose metaCid is a document stored elsewhere, a blob that is no document,
+      // and a file far larger than any document (anyone may create a DID naming any CID).
+      const elsewhere = await openStore({ kind: "memory" });
+      const lost = await registerIdentity(owner, {
+        addresses,
+        store: elsewhere,
+        authKey: generateNodeKey(),
+        encKey: generateEncKey().publicKeyHex,
+      });
+      await elsewhere.close();
+      const named = async (bytes: Uint8Array) => {
+        const authKey = generateNodeKey();
+        const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+        const metaCid = (await store.put(bytes)).toString();
+        const encKey = generateEncKey().publicKeyHex;
+        await createDid(owner, { addresses, didHash, authKey, encKey, metaCid });
+        return formatDid(didHash);
+      };
+      const garbage = await named(new TextEncoder().encode("not a document"));
+      const huge = await named(new Uint8Array(4 << 20).fill(32));
+
+      // Execute + Assert: 404 / 422 with stable codes, never a 500.
+      const missing = await read(await s.call(`/did/resolve?did=${lost.did}`));
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.error.code, "DID_DOCUMENT_MISSING");
+      for (const did of [garbage, huge]) {
+        const res = await read(await s.call(`/did/resolve?did=${did}`));
+        assert.equal(res.status, 422, did);
+        assert.equal(res.body.error.code, "DID_DOCUMENT_INVALID");
+      }
+    },
+  );
 
   let wrappedKeyCid = "";
   await t.step(
