@@ -161,6 +161,10 @@ contract AIJobManager is Owned, IAIJobManager {
         if (p.secondsPerStep == 0 || p.secondsPerStep > MAX_SECONDS_PER_STEP) {
             revert JobManager__InvalidParams("secondsPerStep");
         }
+        // A second worth more than the whole budget is no price; and bounded by the budget, a
+        // node's batch demand (gpu-seconds x rate x multipliers) cannot overflow at settlement,
+        // which would leave the job unsettled and its workers unpaid for good.
+        if (p.baseRatePerSecond > msg.value) revert JobManager__InvalidParams("baseRatePerSecond");
 
         jobId = keccak256(abi.encode(address(this), block.chainid, msg.sender, _nonces[msg.sender]++));
         Job storage j = _jobs[jobId];
@@ -184,11 +188,12 @@ contract AIJobManager is Owned, IAIJobManager {
         emit JobSubmitted(jobId, msg.sender, p.modelCid, p.datasetCid, p.paramsHash, p.rounds, msg.value);
     }
 
-    /// @notice Assigns nodes to a job. The job owner or an authorised coordinator only.
+    /// @notice Assigns nodes to a job. An authorised coordinator only: rewards are shared
+    /// pro rata, so an owner that placed its own nodes would take the workers' pools back.
     /// @param jobId The job.
     /// @param nodes Public keys of eligible, live nodes.
-    function assign(bytes32 jobId, bytes32[] calldata nodes) external {
-        Job storage j = _controlledJob(jobId);
+    function assign(bytes32 jobId, bytes32[] calldata nodes) external onlyAuthorised {
+        Job storage j = _job(jobId);
         if (j.status != JobStatus.Open && j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
         for (uint256 i = 0; i < nodes.length; ++i) {
             _assignOne(jobId, nodes[i]);
@@ -200,12 +205,12 @@ contract AIJobManager is Owned, IAIJobManager {
     }
 
     /// @notice Moves a task from a node that missed its heartbeat to another node, which resumes
-    /// from the latest checkpoint. The job owner or an authorised coordinator only.
+    /// from the latest checkpoint. An authorised coordinator only (see assign).
     /// @param jobId The job.
     /// @param fromNode The silent node.
     /// @param toNode The replacement.
-    function reassign(bytes32 jobId, bytes32 fromNode, bytes32 toNode) external {
-        Job storage j = _controlledJob(jobId);
+    function reassign(bytes32 jobId, bytes32 fromNode, bytes32 toNode) external onlyAuthorised {
+        Job storage j = _job(jobId);
         if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
         if (!_activeAssignment[jobId][fromNode]) revert JobManager__NotAssigned(jobId, fromNode);
         if (registry.isLive(fromNode)) revert JobManager__NodeStillLive(fromNode);
@@ -366,11 +371,6 @@ contract AIJobManager is Owned, IAIJobManager {
     function _job(bytes32 jobId) private view returns (Job storage j) {
         j = _jobs[jobId];
         if (j.status == JobStatus.None) revert JobManager__UnknownJob(jobId);
-    }
-
-    function _controlledJob(bytes32 jobId) private view returns (Job storage j) {
-        j = _job(jobId);
-        if (msg.sender != j.owner && !isAuthorised(msg.sender)) revert JobManager__NotJobController(msg.sender, jobId);
     }
 
     function _assignOne(bytes32 jobId, bytes32 node) private {

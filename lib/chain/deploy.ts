@@ -73,9 +73,13 @@ function links(a: ArthaAddresses): Wiring[] {
   ];
 }
 
-/** What a coordinator account is authorised for: jobs, proofs, verification and disputes. */
+/**
+ * What a coordinator account is authorised for: jobs, verification and disputes. Not
+ * ProofOfCompute: its setQuality and penalise move rewards and stake, and reach it only through
+ * VerificationManager's rules (redundancy, challenges, penaliseFor).
+ */
 function coordinatorRights(coordinator: Address): Wiring[] {
-  const contracts = ["jobs", "proofs", "verification", "disputes"] as const;
+  const contracts = ["jobs", "verification", "disputes"] as const;
   return contracts.map((c): Wiring => [c, "setAuthorised", [coordinator, true]]);
 }
 

@@ -131,6 +131,7 @@ Deno.test("AIJobManager", async (t) => {
         [{ nodesWanted: 0 }, "nodesWanted"],
         [{ modelCid: "" }, "modelCid"],
         [{ datasetCid: "" }, "datasetCid"],
+        [{ baseRatePerSecond: 2n }, "baseRatePerSecond"], // above the whole budget (1 wei)
       ] as const;
       for (const [p, reason] of cases) {
         const args = await expectRevert(
@@ -149,7 +150,7 @@ Deno.test("AIJobManager", async (t) => {
 
   await fx.step(t, "assign authorises eligible live nodes and starts the job", async () => {
     const jobId = await submitJob(fx, carol, budget);
-    const receipt = await assign(carol, jobId, [n1, n3]);
+    const receipt = await assign(coordinator, jobId, [n1, n3]);
     assert.deepEqual(
       events(receipt, abis.jobs, "NodeAssigned").map((l) => l.args),
       [
@@ -198,23 +199,31 @@ Deno.test("AIJobManager", async (t) => {
     async () => {
       const jobId = await submitJob(fx, carol, budget, { nodesWanted: 2, redundancy: 1 });
       const args = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1, n2, n3]] }),
+        coordinator.simulateContract({
+          ...jobs,
+          functionName: "assign",
+          args: [jobId, [n1, n2, n3]],
+        }),
         "JobManager__TooManyNodes",
       );
       assert.deepEqual(args, [3n, 2n]);
-      await assign(carol, jobId, [n1, n2]);
+      await assign(coordinator, jobId, [n1, n2]);
     },
   );
 
   await fx.step(t, "assign reverts with NodeNotEligible for a Basic node", async () => {
     const jobId = await submitJob(fx, carol, budget);
     const args = await expectRevert(
-      carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1, basic]] }),
+      coordinator.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1, basic]] }),
       "JobManager__NodeNotEligible",
     );
     assert.deepEqual(args, [basic]);
     await expectRevert(
-      carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [b32("nobody")]] }),
+      coordinator.simulateContract({
+        ...jobs,
+        functionName: "assign",
+        args: [jobId, [b32("nobody")]],
+      }),
       "JobManager__NodeNotEligible",
     );
     await mined(
@@ -222,19 +231,19 @@ Deno.test("AIJobManager", async (t) => {
       alice.writeContract({ ...fx.c.registry, functionName: "deactivateNode", args: [n1] }),
     );
     await expectRevert(
-      carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
+      coordinator.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
       "JobManager__NodeNotEligible",
     );
   });
 
   await fx.step(
     t,
-    "assign reverts for silent nodes, duplicates, strangers and unknown jobs",
+    "assign reverts for silent nodes, duplicates, strangers, the owner and unknown jobs",
     async () => {
       const jobId = await submitJob(fx, carol, budget);
       await fx.increaseTime(HOUR + 1);
       const notLive = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
+        coordinator.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
         "JobManager__NodeNotLive",
       );
       assert.deepEqual(notLive, [n1]);
@@ -242,19 +251,26 @@ Deno.test("AIJobManager", async (t) => {
         alice,
         alice.writeContract({ ...fx.c.registry, functionName: "heartbeat", args: [n1] }),
       );
-      await assign(carol, jobId, [n1]);
+      await assign(coordinator, jobId, [n1]);
       const dup = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
+        coordinator.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n1]] }),
         "JobManager__AlreadyAssigned",
       );
       assert.deepEqual(dup, [jobId, n1]);
-      const ctl = await expectRevert(
-        stranger.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n2]] }),
-        "JobManager__NotJobController",
-      );
-      assert.deepEqual(ctl, [stranger.account.address, jobId]);
+      // Only the coordinator assigns: neither a stranger nor the job's owner (attacks 13).
+      for (const who of [stranger, carol]) {
+        const ctl = await expectRevert(
+          who.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [n2]] }),
+          "Owned__NotAuthorised",
+        );
+        assert.deepEqual(ctl, [who.account.address]);
+      }
       await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "assign", args: [b32("no job"), [n2]] }),
+        coordinator.simulateContract({
+          ...jobs,
+          functionName: "assign",
+          args: [b32("no job"), [n2]],
+        }),
         "JobManager__UnknownJob",
       );
       const cancelled = await submitJob(fx, carol, budget);
@@ -263,7 +279,7 @@ Deno.test("AIJobManager", async (t) => {
         carol.writeContract({ ...jobs, functionName: "cancelJob", args: [cancelled] }),
       );
       const status = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "assign", args: [cancelled, [n2]] }),
+        coordinator.simulateContract({ ...jobs, functionName: "assign", args: [cancelled, [n2]] }),
         "JobManager__WrongStatus",
       );
       assert.deepEqual(status, [cancelled, JobStatus.Cancelled]);
@@ -272,7 +288,7 @@ Deno.test("AIJobManager", async (t) => {
 
   await fx.step(t, "reassign moves the task of a silent node to another node", async () => {
     const jobId = await submitJob(fx, carol, budget);
-    await assign(carol, jobId, [n1]);
+    await assign(coordinator, jobId, [n1]);
     await mined(
       coordinator,
       coordinator.writeContract({
@@ -340,17 +356,17 @@ Deno.test("AIJobManager", async (t) => {
     async () => {
       const jobId = await submitJob(fx, carol, budget);
       await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n1, n2] }),
+        coordinator.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n1, n2] }),
         "JobManager__WrongStatus",
       );
-      await assign(carol, jobId, [n1]);
+      await assign(coordinator, jobId, [n1]);
       const args = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n1, n2] }),
+        coordinator.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n1, n2] }),
         "JobManager__NodeStillLive",
       );
       assert.deepEqual(args, [n1]);
       const notAssigned = await expectRevert(
-        carol.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n2, n3] }),
+        coordinator.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, n2, n3] }),
         "JobManager__NotAssigned",
       );
       assert.deepEqual(notAssigned, [jobId, n2]);
@@ -371,7 +387,7 @@ Deno.test("AIJobManager", async (t) => {
         "JobManager__WrongStatus",
       );
       assert.deepEqual(early, [jobId, JobStatus.Open]);
-      await assign(carol, jobId, [n1]);
+      await assign(coordinator, jobId, [n1]);
       await expectRevert(
         carol.simulateContract({
           ...jobs,
@@ -453,7 +469,7 @@ Deno.test("AIJobManager", async (t) => {
         }),
         "JobManager__WrongStatus",
       );
-      await assign(carol, jobId, [n1]);
+      await assign(coordinator, jobId, [n1]);
       const receipt = await mined(
         coordinator,
         coordinator.writeContract({ ...jobs, functionName: "reportAccuracy", args: [jobId, 120] }),
@@ -528,7 +544,7 @@ Deno.test("AIJobManager", async (t) => {
     );
     assert.deepEqual(nothing, [carol.account.address]);
     const running = await submitJob(fx, carol, budget);
-    await assign(carol, running, [n1]);
+    await assign(coordinator, running, [n1]);
     await expectRevert(
       carol.simulateContract({ ...jobs, functionName: "cancelJob", args: [running] }),
       "JobManager__WrongStatus",

@@ -24,6 +24,7 @@ import {
   setupFixture,
   SlashReason,
   submitJob,
+  trainParams,
 } from "./_fixture.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
@@ -675,6 +676,100 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       ]);
       assert.deepEqual(paid.find(([n]) => n === cheat)![1], 0n);
       assert.ok((paid.find(([n]) => n === h)![1] as bigint) > 0n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "12. a job owner cannot price its job so that settlement overflows and never pays",
+    async () => {
+      // Found in the second audit: a base rate of 2^250 made finalize revert forever, so the
+      // honest node's committed round was never paid and the escrow stayed locked.
+      const budget = parseEther("1");
+      await expectRevert(
+        jobOwner.simulateContract({
+          ...jobs,
+          functionName: "submitTrain",
+          args: [{ ...trainParams({ rounds: 1 }), baseRatePerSecond: 2n ** 250n }],
+          value: budget,
+        }),
+        "JobManager__InvalidParams",
+      );
+      // The largest rate still accepted (the whole budget a second) settles and pays.
+      const h = nodePubkey("rate-honest");
+      await registerNode(fx, honest[2]!, { pubkey: h });
+      const jobId = await submitJob(fx, jobOwner, budget, {
+        rounds: 1,
+        nodesWanted: 1,
+        baseRatePerSecond: budget,
+      });
+      await mined(co, co.writeContract({ ...jobs, functionName: "assign", args: [jobId, [h]] }));
+      await commit(honest[2]!, jobId, h, 0, "r");
+      await closeRound(jobId, 0);
+      await fx.increaseTime(2 * HOUR + 1);
+      const fin = await mined(
+        attacker,
+        attacker.writeContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+      );
+      const paid = event(fin, abis.proofs, "RewardCredited");
+      assert.equal(paid.nodePubkey, h);
+      assert.ok(paid.batchReward > 0n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "13. a job owner cannot assign its own nodes to take the workers' pools back",
+    async () => {
+      // Found in the second audit: the owner filled the spare slots of nodesWanted x redundancy
+      // with its own nodes, outside any task group, and they shared the pools pro rata.
+      const own = nodePubkey("owner-sybil");
+      await registerNode(fx, accomplice, { pubkey: own });
+      const jobId = await submitJob(fx, jobOwner, parseEther("1"), {
+        rounds: 1,
+        nodesWanted: 1,
+        redundancy: 10,
+      });
+      await expectRevert(
+        jobOwner.simulateContract({ ...jobs, functionName: "assign", args: [jobId, [own]] }),
+        "Owned__NotAuthorised",
+      );
+      const h = nodePubkey("owner-sybil-victim");
+      await registerNode(fx, honest[0]!, { pubkey: h });
+      await mined(co, co.writeContract({ ...jobs, functionName: "assign", args: [jobId, [h]] }));
+      await fx.increaseTime(4 * HOUR); // h goes silent: only the coordinator may move its task
+      await expectRevert(
+        jobOwner.simulateContract({ ...jobs, functionName: "reassign", args: [jobId, h, own] }),
+        "Owned__NotAuthorised",
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "14. the coordinator cannot set a node's reward multiplier or penalise it on ProofOfCompute",
+    async () => {
+      // Found in the second audit: deployment authorised the coordinator on ProofOfCompute, so it
+      // could zero an honest node's quality and double a colluder's before settlement. Quality
+      // is verification's (VerificationManager) alone.
+      const [h, c] = [nodePubkey("quality-honest"), nodePubkey("quality-colluder")];
+      const jobId = await startJob([[h, honest[1]!], [c, accomplice]], { rounds: 1 });
+      await expectRevert(
+        co.simulateContract({ ...proofs, functionName: "setQuality", args: [jobId, h, 0n] }),
+        "Owned__NotAuthorised",
+      );
+      await expectRevert(
+        co.simulateContract({ ...proofs, functionName: "setQuality", args: [jobId, c, 20_000n] }),
+        "Owned__NotAuthorised",
+      );
+      await expectRevert(
+        co.simulateContract({
+          ...proofs,
+          functionName: "penalise",
+          args: [jobId, h, 10_000n, SlashReason.Cheating, true],
+        }),
+        "Owned__NotAuthorised",
+      );
     },
   );
 });

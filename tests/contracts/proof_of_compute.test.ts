@@ -98,8 +98,18 @@ Deno.test("ProofOfCompute", async (t) => {
   const operators = [alice, bob, carol] as const;
   const [n1, n2, n3] = nodes;
 
-  // Shared by every step: three GPUProvider nodes, one per operator.
+  // Shared by every step: three GPUProvider nodes, one per operator. setQuality and penalise are
+  // called as an authorised verifier, which in a deployment is VerificationManager alone (the
+  // coordinator is not authorised here: attacks 14); the coordinator's account stands in for it.
   for (let i = 0; i < 3; i++) await registerNode(fx, operators[i]!, { pubkey: nodes[i]! });
+  await mined(
+    owner,
+    owner.writeContract({
+      ...poc,
+      functionName: "setAuthorised",
+      args: [coordinator.account.address, true],
+    }),
+  );
 
   const commit = (
     i: number,
@@ -127,8 +137,8 @@ Deno.test("ProofOfCompute", async (t) => {
   const startJob = async (budget: bigint, p: Parameters<typeof submitJob>[3] = {}) => {
     const jobId = await submitJob(fx, dave, budget, p);
     await mined(
-      dave,
-      dave.writeContract({ ...jobs, functionName: "assign", args: [jobId, [...nodes]] }),
+      coordinator,
+      coordinator.writeContract({ ...jobs, functionName: "assign", args: [jobId, [...nodes]] }),
     );
     return jobId;
   };

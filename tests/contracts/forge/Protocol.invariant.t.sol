@@ -87,7 +87,6 @@ contract ProtocolInvariantTest is Test {
         reputation.setAuthorised(address(verification), true);
         verification.setAuthorised(address(disputes), true);
         jobs.setAuthorised(COORDINATOR, true);
-        proofs.setAuthorised(COORDINATOR, true);
         verification.setAuthorised(COORDINATOR, true);
         disputes.setAuthorised(COORDINATOR, true);
         // Shorter than the defaults so that exits, expiry and spot checks happen within a run
@@ -269,7 +268,7 @@ contract ProtocolInvariantTest is Test {
         k[n++] = "job.finalized";
         k[n++] = "job.reassigned";
         k[n++] = "job.adv";
-        k[n++] = "job.advAssignedHonest";
+        k[n++] = "job.advAssignRefused";
         k[n++] = "round.closed";
         k[n++] = "commit.honest";
         k[n++] = "commit.adv";

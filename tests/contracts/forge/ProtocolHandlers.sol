@@ -1201,13 +1201,14 @@ contract AdversaryHandler is HandlerBase {
         bytes32 job = world.advJobs(seed % world.advJobCount());
         address jobOwner = jobs.termsOf(job).owner;
         if (which == 1) {
-            // Assign an honest node and an adversarial one to the adversary's own job.
+            // Only the coordinator assigns: the adversary cannot place nodes (its own among
+            // them) on its own job, so it cancels it.
             bytes32[] memory two = new bytes32[](2);
             two[0] = world.hKey(seed % world.INITIAL_HONEST());
             two[1] = world.aKey(seed % world.ADV_NODES());
-            (bool ok,) = _try(jobOwner, address(jobs), abi.encodeCall(jobs.assign, (job, two)));
-            if (ok) world.bump("job.advAssignedHonest");
-            if (!ok) _try(jobOwner, address(jobs), abi.encodeCall(jobs.cancelJob, (job)));
+            _refused(jobOwner, address(jobs), abi.encodeCall(jobs.assign, (job, two)), 0, "job owner assigned nodes");
+            world.bump("job.advAssignRefused");
+            _try(jobOwner, address(jobs), abi.encodeCall(jobs.cancelJob, (job)));
         } else if (which == 2) {
             (bool hf, bytes32 hj) = _pickHonestJob(seed);
             bytes32 victim = world.hKey(seed % world.INITIAL_HONEST());
