@@ -2,7 +2,8 @@
  * Challenges and spot checks, the coordinator's part in verification: after a round closes it
  * draws the round's spot check (and, for a selected round, its validator committee) and
  * challenges committed nodes (a chunk and a step chosen by on-chain randomness, or a 1-5%
- * gradient sample); on later aggregate calls it claims timeouts of unanswered challenges (10%
+ * gradient sample; always a chunk and a step for a node that committed but delivered nothing,
+ * the mark of a copied commit); on later aggregate calls it claims timeouts of unanswered challenges (10%
  * slash) and, as the validator, recomputes the challenged node's round from the previous
  * checkpoint with the kernel and compares what it revealed: a wrong value is a fake gradient
  * (50% slash, escalating to 100% on a third offence).
@@ -14,6 +15,7 @@ import { isSpotChecked } from "../chain/is_spot_checked.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
 import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
+import { getRoundResult } from "../chain/get_round_result.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
 import { once } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
@@ -60,16 +62,31 @@ function drawn(seed: Hex, jobId: Hex, round: number, node: Hex, rate: number): b
   return Number(BigInt(h) % 1_000_000n) < rate * 1_000_000;
 }
 
-/** Draws the spot check and issues the round's challenges and gradient samples. */
+/**
+ * Draws the spot check and issues the round's challenges and gradient samples; under any
+ * verification policy, also challenges every node that committed without delivering.
+ */
 export async function challengeRound(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
   nodes: Hex[],
 ): Promise<ChallengeRecord[]> {
-  const v = spec.verification;
-  const challenges = v !== undefined && (v.challengeRate > 0 || v.sampleRate > 0);
-  if (!v || (!challenges && !v.committee)) return [];
+  if (!spec.verification) return [];
+  const drawn = await challengeDelivered(ctx, job, spec, nodes);
+  return [...drawn, ...await challengeUndelivered(ctx, job, spec, nodes)];
+}
+
+/** The spot check, its committee, and the policy's challenges of the round's counted nodes. */
+async function challengeDelivered(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  nodes: Hex[],
+): Promise<ChallengeRecord[]> {
+  const v = spec.verification!;
+  const challenges = v.challengeRate > 0 || v.sampleRate > 0;
+  if (!challenges && !v.committee) return [];
   const { client, addresses } = ctx.chain;
   const at = { addresses, jobId: job.jobId, round: job.round };
   await once(() => drawSpotCheck(client, at), ["Verification__AlreadyDrawn"]);
@@ -83,6 +100,37 @@ export async function challengeRound(
     // A spot-checked round challenges everyone; otherwise each node with the policy's rate.
     const chosen = spotChecked || drawn(seed, job.jobId, job.round, node, v.challengeRate);
     out.push(...await challengeNode(ctx, job, node, { chosen, sampleRate: v.sampleRate }));
+  }
+  return out;
+}
+
+/**
+ * A node that committed the round on chain but delivered no update is challenged, a chunk and a
+ * step, whatever the policy's rate. That is what a copier looks like: it commits a group mate's
+ * public digests, which redundancy then confirms and the round pays, with no update to deliver;
+ * it cannot open a chunk of an update or a step record it never computed, so it times out (its
+ * reward on the job zeroed, 10% of its stake slashed). An honest node whose update came too late
+ * answers from what its worker kept when it committed.
+ */
+async function challengeUndelivered(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  counted: Hex[],
+): Promise<ChallengeRecord[]> {
+  const { client, addresses } = ctx.chain;
+  const skip = new Set(counted.map((n) => n.toLowerCase()));
+  const out: ChallengeRecord[] = [];
+  for (const node of job.assigned as Hex[]) {
+    if (skip.has(node.toLowerCase())) continue;
+    if ((await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp) continue;
+    const at = { addresses, jobId: job.jobId, round: job.round, nodePubkey: node };
+    if (BigInt(await getRoundResult(client, at)) === 0n) continue; // no commit: nothing paid
+    const target = { ...at, steps: spec.localSteps };
+    out.push(
+      await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, target)),
+    );
+    out.push(await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, target)));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
+import { commitRound } from "../../lib/chain/commit_round.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
@@ -116,3 +117,62 @@ for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]
     );
   });
 }
+
+Deno.test("attacker: a node that copies its group mate's commit and delivers nothing is challenged and loses the job's reward", async () => {
+  // Prepare: a task group of two under redundancy, with no challenge rate at all.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [honest, copier] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+
+  // Execute: the honest node trains and delivers; the copier reads its public commit and commits
+  // the same digests (which redundancy would confirm) with made-up proofs, and delivers nothing.
+  assert.equal(await honest.worker.tick(), "trained");
+  const [seen] = await fx.coordinator.getContractEvents({
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RoundCommitted",
+    args: { jobId: job.jobId, nodePubkey: honest.nodePubkey },
+    fromBlock: 0n,
+  });
+  const { lossDigest, gradientDigest, weightsDigest } = seen!.args;
+  await commitRound(copier.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: copier.nodePubkey,
+      lossDigest: lossDigest!,
+      gradientDigest: gradientDigest!,
+      weightsDigest: weightsDigest!,
+      proofsRoot: `0x${"ab".repeat(32)}`,
+    },
+  });
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(closed.status, "closed");
+  assert.equal(closed.updates, 1);
+  // The copier cannot open a chunk or a step of work it never did; its window runs out.
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3601] as never });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: both challenges on the copier timed out: 10% of its stake twice and its quality on
+  // the job zeroed; the honest node, which delivered, was not challenged at all.
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(
+    recs.map((r) => [r.nodePubkey, r.kind, r.status]),
+    [[copier.nodePubkey, "challenge", "timed-out"], [copier.nodePubkey, "step", "timed-out"]],
+  );
+  const work = await fx.coordinator.readContract({
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "workOf",
+    args: [job.jobId, copier.nodePubkey, copier.operator.account.address],
+  });
+  assert.equal(work.qualityBps, 0);
+});
