@@ -70,11 +70,12 @@ export interface ModelListing {
 
 /** The inference service of one context. */
 export interface Models {
-  load(cid: string): Promise<ServedModel>;
   /** Streams the generated text in UTF-8-safe pieces, then returns the summary. */
   stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation>;
   run(p: InferParams): Promise<Generation>;
   list(): Promise<ModelListing[]>;
+  /** The CIDs kept loaded, least recently used first (at most {@link MAX_SERVED_MODELS}). */
+  loaded(): string[];
 }
 
 /** One completion's fixed fields in OpenAI's shape: its id, creation second and model. */
@@ -187,32 +188,68 @@ function score(model: ModelSource, bytes: Uint8Array) {
   };
 }
 
-/** What the serving functions of one context share: the context and its loaded models. */
+/**
+ * Most models a coordinator keeps loaded. Anyone may ask for any round's checkpoint of any job,
+ * each a whole model in memory (a 124M one is 0.5 GB), so the least recently used beyond this
+ * are let go (their sessions freed once no generation uses them).
+ */
+export const MAX_SERVED_MODELS = 4;
+
+/** A loaded (or loading) model and the generations using it. */
+interface Loaded {
+  model: Promise<ServedModel>;
+  users: number;
+  evicted: boolean;
+}
+
+/** What the serving functions of one context share: the context and its loaded models, least
+ * recently used first. */
 interface Serving {
   ctx: Context;
-  cache: Map<string, Promise<ServedModel>>;
+  cache: Map<string, Loaded>;
 }
 
 function createModels(ctx: Context): Models {
   const serving: Serving = { ctx, cache: new Map() };
   return {
-    load: (cid) => loadServed(serving, cid),
     stream: (p, signal) => streamGeneration(serving, p, signal),
     run: (p) => runGeneration(serving, p),
     list: () => listModels(ctx),
+    loaded: () => [...serving.cache.keys()],
   };
 }
 
-/** The served model of `cid`, loaded once per context (a failed load is retried next time). */
-function loadServed(serving: Serving, cid: string): Promise<ServedModel> {
+/**
+ * The served model of `cid` for one generation, loaded once while it stays among the
+ * {@link MAX_SERVED_MODELS} most recently used (a failed load is retried next time); give it
+ * back with {@link releaseServed}.
+ */
+function acquireServed(serving: Serving, cid: string): Loaded {
   const { cache } = serving;
-  let p = cache.get(cid);
-  if (!p) {
-    p = loadChecked(serving.ctx, cid);
-    cache.set(cid, p);
-    p.catch(() => cache.delete(cid)); // retry a failed load next time
+  let entry = cache.get(cid);
+  if (entry) cache.delete(cid); // set again below: now the most recently used
+  else {
+    const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
+    loaded.model.catch(() => cache.get(cid) === loaded && cache.delete(cid));
+    entry = loaded;
   }
-  return p;
+  cache.set(cid, entry);
+  entry.users++;
+  for (const [old, e] of cache) {
+    if (cache.size <= MAX_SERVED_MODELS) break;
+    cache.delete(old);
+    e.evicted = true;
+    if (e.users === 0) disposeServed(e);
+  }
+  return entry;
+}
+
+function releaseServed(entry: Loaded): void {
+  if (--entry.users === 0 && entry.evicted) disposeServed(entry);
+}
+
+function disposeServed(entry: Loaded): void {
+  entry.model.then((m) => m.backend.dispose(), () => {});
 }
 
 /** Loads `cid` and its backend after checking it is a model this coordinator may serve. */
@@ -248,7 +285,20 @@ async function* streamGeneration(
     const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
     throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
   }
-  const model = await loadServed(serving, p.modelCid);
+  const entry = acquireServed(serving, p.modelCid);
+  try {
+    return yield* generateWith(await entry.model, p, bytes, signal);
+  } finally {
+    releaseServed(entry);
+  }
+}
+
+async function* generateWith(
+  model: ServedModel,
+  p: InferParams,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+): AsyncGenerator<string, Generation> {
   const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
   const out: number[] = [];
   const decoder = new TextDecoder();

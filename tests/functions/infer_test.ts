@@ -3,6 +3,7 @@ import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
+import { MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 const TEXT = "The jury said it did find that the election was conducted well. ".repeat(3);
@@ -71,6 +72,37 @@ Deno.test("infer", async (t) => {
     );
     assert.equal(res.status, 200);
   });
+
+  await t.step(
+    "attacker: asking for every round's checkpoint keeps only the last few loaded",
+    async () => {
+      // Prepare: a job with more checkpoints than the coordinator keeps loaded.
+      const rounds = MAX_SERVED_MODELS + 2;
+      const many = await s.job({ nodes: 2, rounds });
+      const cids: string[] = [];
+      for (let r = 0; r < rounds; r++) {
+        await s.deliver(many, many.nodes);
+        cids.push(
+          (await read(await s.post("/aggregate", { jobId: many.jobId }))).body[0].checkpointCid,
+        );
+      }
+
+      // Execute: anyone scores text under each (each a whole model in memory).
+      for (const modelCid of cids) {
+        const res = await read(await s.post("/ai/infer", { modelCid, input: TEXT, maxTokens: 0 }));
+        assert.equal(res.status, 200);
+      }
+
+      // Assert: only the most recent MAX_SERVED_MODELS stay; an evicted one loads again.
+      const models = modelsOf(s.ctx);
+      assert.deepEqual(models.loaded(), cids.slice(-MAX_SERVED_MODELS));
+      const first = await read(
+        await s.post("/ai/infer", { modelCid: cids[0], input: TEXT, maxTokens: 0 }),
+      );
+      assert.equal(first.status, 200);
+      assert.deepEqual(models.loaded(), [...cids.slice(-MAX_SERVED_MODELS + 1), cids[0]]);
+    },
+  );
 
   await t.step("an unknown CID is a 404, a malformed one a 400 naming modelCid", async () => {
     const stranger = (await computeCid(new Uint8Array([1, 2, 3]))).toString();
