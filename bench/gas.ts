@@ -5,7 +5,7 @@
  *
  *   deno task bench:gas
  */
-import { encodeAbiParameters, keccak256, toHex } from "viem";
+import { encodeAbiParameters, encodePacked, keccak256, toHex } from "viem";
 import type { Hex } from "viem";
 import { startDevnet } from "../lib/chain/devnet.ts";
 import { createArthaClient } from "../lib/chain/client.ts";
@@ -512,7 +512,8 @@ const didArgs = (client: typeof owner, label: string, didHash: Hex, enc: Hex, no
   return { key: key.publicKeyHex, proof };
 };
 const didOfLabel = (label: string) => keccak256(keyOf(label).publicKeyHex);
-const did = didOfLabel("auth"), grantee = didOfLabel("auth2"), dataset = h("dataset");
+const did = didOfLabel("auth"), grantee = didOfLabel("auth2");
+const dataset = keccak256(encodePacked(["bytes32", "string"], [did, "bafkreicipher"]));
 const created = didArgs(dataOwner, "auth", did, h("enc"), 0n);
 await measure("ArthaDIDRegistry", "createDID", dataOwner, {
   address: a.dids,

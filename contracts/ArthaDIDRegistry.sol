@@ -217,11 +217,12 @@ contract ArthaDIDRegistry {
     // ----------------------------------------------------------------------- datasets
 
     /// @notice Registers an encrypted dataset owned by one of the caller's DIDs.
-    /// @param datasetId Identifier of the dataset.
+    /// @param datasetId keccak256(ownerDid ++ cid): bound to its owner, so nobody who sees the
+    /// registration coming can take the id first for a dataset of their own.
     /// @param ownerDid The owning DID (controlled by the caller).
     /// @param cid SVDB CID of the ciphertext.
     function registerDataset(bytes32 datasetId, bytes32 ownerDid, string calldata cid) external {
-        if (datasetId == bytes32(0)) revert DID__InvalidArgument("datasetId");
+        if (datasetId != keccak256(abi.encodePacked(ownerDid, cid))) revert DID__InvalidArgument("datasetId");
         _controlled(ownerDid);
         if (_datasets[datasetId].ownerDid != bytes32(0)) revert DID__DatasetExists(datasetId);
         _datasets[datasetId] = Dataset({ownerDid: ownerDid, keyVersion: 1, cid: cid});

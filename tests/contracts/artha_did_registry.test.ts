@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Hex, zeroAddress } from "viem";
+import { encodePacked, type Hex, keccak256, zeroAddress } from "viem";
 import {
   abis,
   b32,
@@ -25,7 +25,11 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     typeof fx.owner,
   ];
   const dids = fx.c.dids;
-  const [aliceDid, bobDid, dataset] = [didOf("a-auth"), didOf("b-auth"), b32("dataset-1")];
+  /** A dataset's id: keccak256(ownerDid ++ cid), what registerDataset checks. */
+  const datasetIdOf = (ownerDid: Hex, cid: string) =>
+    keccak256(encodePacked(["bytes32", "string"], [ownerDid, cid]));
+  const [aliceDid, bobDid] = [didOf("a-auth"), didOf("b-auth")];
+  const dataset = datasetIdOf(aliceDid, "bafy-cipher");
   const purpose = b32("job-42");
   const getDID = (d: Hex) => owner.readContract({ ...dids, functionName: "getDID", args: [d] });
   const hasAccess = () =>
@@ -314,7 +318,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         alice.simulateContract({
           ...dids,
           functionName: "registerDataset",
-          args: [dataset, aliceDid, "x"],
+          args: [dataset, aliceDid, "bafy-cipher"],
         }),
         "DID__DatasetExists",
       );
@@ -327,11 +331,20 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         }),
         "DID__InvalidArgument",
       );
+      // An id that is not keccak256(ownerDid ++ cid) (attacks 15).
+      await expectRevert(
+        alice.simulateContract({
+          ...dids,
+          functionName: "registerDataset",
+          args: [datasetIdOf(aliceDid, "y"), aliceDid, "x"],
+        }),
+        "DID__InvalidArgument",
+      );
       await expectRevert(
         stranger.simulateContract({
           ...dids,
           functionName: "registerDataset",
-          args: [b32("d2"), aliceDid, "x"],
+          args: [datasetIdOf(aliceDid, "x"), aliceDid, "x"],
         }),
         "DID__NotController",
       );

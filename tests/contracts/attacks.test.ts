@@ -5,7 +5,14 @@
  * is in model_registry.test.ts, the replayed attestation also in node_cert_registry.test.ts.)
  */
 import assert from "node:assert/strict";
-import { encodeAbiParameters, encodeFunctionData, type Hex, keccak256, parseEther } from "viem";
+import {
+  encodeAbiParameters,
+  encodeFunctionData,
+  encodePacked,
+  type Hex,
+  keccak256,
+  parseEther,
+} from "viem";
 import {
   abis,
   b32,
@@ -770,6 +777,56 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
         "Owned__NotAuthorised",
       );
+    },
+  );
+  await fx.step(
+    t,
+    "15. nobody can take a data owner's dataset id before it registers",
+    async () => {
+      // Found in the second audit: the id was the caller's choice, so whoever saw the owner's
+      // registration coming could register the same id under its own DID (and its own data).
+      const owner = honest[2]!;
+      const ownerDid = didOf("dataset-owner-auth");
+      const attackerDid = didOf("dataset-squatter-auth");
+      await mined(
+        owner,
+        owner.writeContract({
+          ...dids,
+          functionName: "createDID",
+          args: createDidArgs(fx, owner, "dataset-owner-auth", b32("o-enc"), "bafy-o"),
+        }),
+      );
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...dids,
+          functionName: "createDID",
+          args: createDidArgs(fx, attacker, "dataset-squatter-auth", b32("s-enc"), "bafy-s"),
+        }),
+      );
+      const cid = "bafy-owners-ciphertext";
+      const datasetId = keccak256(encodePacked(["bytes32", "string"], [ownerDid, cid]));
+      for (const [did, c] of [[attackerDid, cid], [attackerDid, "bafy-poison"]] as const) {
+        await expectRevert(
+          attacker.simulateContract({
+            ...dids,
+            functionName: "registerDataset",
+            args: [datasetId, did, c],
+          }),
+          "DID__InvalidArgument",
+        );
+      }
+      await mined(
+        owner,
+        owner.writeContract({
+          ...dids,
+          functionName: "registerDataset",
+          args: [datasetId, ownerDid, cid],
+        }),
+      );
+      const d = await co.readContract({ ...dids, functionName: "getDataset", args: [datasetId] });
+      assert.equal(d.ownerDid, ownerDid);
+      assert.equal(d.cid, cid);
     },
   );
 });
