@@ -77,7 +77,8 @@ Deno.test("infer", async (t) => {
     "attacker: asking for every round's checkpoint keeps only the last few loaded",
     async () => {
       // Prepare: a job with more checkpoints than the coordinator keeps loaded.
-      const rounds = MAX_SERVED_MODELS + 2;
+      const s = await fx.scenario(); // its own KV: only its own nodes are eligible
+    const rounds = MAX_SERVED_MODELS + 2;
       const many = await s.job({ nodes: 2, rounds });
       const cids: string[] = [];
       for (let r = 0; r < rounds; r++) {
