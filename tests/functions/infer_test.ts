@@ -78,7 +78,7 @@ Deno.test("infer", async (t) => {
     async () => {
       // Prepare: a job with more checkpoints than the coordinator keeps loaded.
       const s = await fx.scenario(); // its own KV: only its own nodes are eligible
-    const rounds = MAX_SERVED_MODELS + 2;
+      const rounds = MAX_SERVED_MODELS + 2;
       const many = await s.job({ nodes: 2, rounds });
       const cids: string[] = [];
       for (let r = 0; r < rounds; r++) {
