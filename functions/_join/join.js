@@ -45995,6 +45995,33 @@ async function getBlockHash(client, params = {}) {
   };
 }
 
+// lib/chain/get_job_nodes.ts
+async function getJobNodes(client, params) {
+  const nodes = await client.readContract({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "nodesOf",
+    args: [
+      params.jobId
+    ]
+  });
+  return nodes.map((n) => n.toLowerCase());
+}
+
+// lib/chain/get_round_result.ts
+function getRoundResult(client, params) {
+  return client.readContract({
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "resultOf",
+    args: [
+      params.jobId,
+      params.round,
+      params.nodePubkey
+    ]
+  });
+}
+
 // lib/privacy/dp.ts
 function l2Norm(v) {
   let s = 0;
@@ -47649,7 +47676,7 @@ async function runSecureAggregation(p) {
     if (view === "closed") return "closed";
     if (view?.status === "done") return view.included ? "included" : "excluded";
     if (view?.status === "open") {
-      if (party?.attempt !== view.session.attempt) party = await join2(p, node, view);
+      if (party?.session !== sessionId(view.session)) party = await join2(p, node, view);
       const message2 = party && await nextMessage({
         ...p,
         state
@@ -47676,6 +47703,13 @@ async function viewOf(p, node) {
     throw e;
   }
 }
+function sessionId(session) {
+  const { anchorBlock, config } = session;
+  return digestHex(new TextEncoder().encode(JSON.stringify({
+    anchorBlock,
+    config
+  })));
+}
 async function join2(p, node, view) {
   const { session } = view;
   if (!session.config.clients.includes(node)) return void 0;
@@ -47686,6 +47720,7 @@ async function join2(p, node, view) {
     chainId: p.chainId,
     blockHash: block.hash
   });
+  await checkRoster(p, session.config.clients);
   const client = await SecAggClient.create(session.config, node, {
     sign: (m) => signBytes(p.key, m),
     verify: verifyNodeSignature
@@ -47693,10 +47728,28 @@ async function join2(p, node, view) {
   const { attempt, config: { context } } = session;
   return {
     attempt,
+    session: sessionId(session),
     client,
     context,
     sent: /* @__PURE__ */ new Map()
   };
+}
+async function checkRoster(p, clients) {
+  const { client, addresses, jobId, round } = p;
+  const assigned = new Set(await getJobNodes(client, {
+    addresses,
+    jobId
+  }));
+  for (const id of clients) {
+    const nodePubkey = id.toLowerCase();
+    const why = !assigned.has(nodePubkey) ? "is not assigned to the job on chain" : BigInt(await getRoundResult(client, {
+      addresses,
+      jobId,
+      round,
+      nodePubkey
+    })) === 0n ? `has not committed round ${round}` : void 0;
+    if (why) throw new TypeError(`Cannot join secure round: roster member ${id} ${why}`);
+  }
 }
 async function nextMessage(p, party, view, update) {
   if (view.answered) return void 0;
@@ -47718,10 +47771,12 @@ async function nextMessage(p, party, view, update) {
 }
 async function mayMask(p, party) {
   const sent = await p.state.maskedInputSent(p.jobId);
-  if (sent && sent.round === p.round) return sent.attempt === party.attempt;
+  if (sent && sent.round === p.round) return sent.session === party.session;
+  const { attempt, session } = party;
   await p.state.recordMaskedInput(p.jobId, {
     round: p.round,
-    attempt: party.attempt
+    attempt,
+    session
   });
   return true;
 }
@@ -48573,20 +48628,25 @@ var Worker2 = class {
    * masked input went out in is kept in the crash state, so a restart never sends a second one.
    */
   secureAggregate(task, spec, delta) {
-    const { client, chainId, key } = this.options;
+    const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
     const at = {
-      coordinator,
-      gateway,
-      client,
-      chainId,
-      key,
-      spec,
-      jobId,
-      round,
-      delta,
-      state
+      ...{
+        coordinator,
+        gateway,
+        client,
+        addresses,
+        chainId,
+        key
+      },
+      ...{
+        spec,
+        jobId,
+        round,
+        delta,
+        state
+      }
     };
     return runSecureAggregation(at);
   }

@@ -11,12 +11,19 @@
  * the noise. The per-round secrets live in the SecAggClient only, in memory: a worker that
  * crashes mid-round drops out of it, which the protocol survives.
  *
- * A node sends its masked input in one attempt of a round only, and says so in its crash state
- * before it sends it ({@link WorkerState.recordMaskedInput}). A later attempt of the same round
- * (after one the coordinator declared failed) gets no input from it: otherwise a coordinator that
- * unmasked attempt 0 over everyone, called it failed and ran attempt 1 without a victim would
- * learn the victim's update as the difference of the two sums. The node drops out of that
- * attempt as a node that went away does; the coordinator leaves it off the next roster.
+ * A node sends its masked input in one session of a round only, and says so in its crash state
+ * before it sends it ({@link WorkerState.recordMaskedInput}). Any other session of the same round
+ * (a later attempt after one the coordinator declared failed, or a new session under a number
+ * already used) gets no input from it: otherwise a coordinator that unmasked a session over
+ * everyone, called it failed and ran another without a victim would learn the victim's update as
+ * the difference of the two sums. A session is its anchor block and whole config (roster, seed,
+ * thresholds), not its attempt number. The node drops out of that session as a node that went
+ * away does; the coordinator leaves it off the next roster.
+ *
+ * Nor does it join a roster it cannot check: every member must be a node AIJobManager assigned
+ * to the job that committed this round on ProofOfCompute (read from the node's own chain
+ * client). Otherwise a coordinator could surround a victim with keys it made up and played with
+ * zero inputs, and the "sum" would be the victim's update.
  *
  * @example
  * ```ts
@@ -27,7 +34,11 @@
  */
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
 import { getBlockHash } from "../chain/get_block_hash.ts";
+import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getRoundResult } from "../chain/get_round_result.ts";
+import { digestHex } from "../crypto/digest.ts";
 import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { clipL2 } from "../privacy/dp.ts";
@@ -37,6 +48,7 @@ import {
   checkSession,
   type MaskedInputRef,
   type SecureRoundView,
+  type SecureSessionInfo,
   signSecurePost,
   verifyNodeSignature,
 } from "../round/secure_session.ts";
@@ -49,8 +61,10 @@ export interface SecureAggregationParameters {
   coordinator: CoordinatorClient;
   /** Uploads the masked input. */
   gateway: Gateway;
-  /** Reads the anchor block the graph seed comes from. */
+  /** Reads the anchor block the graph seed comes from, and who may be on the roster. */
   client: ArthaClient;
+  /** The deployment: AIJobManager's assignments and ProofOfCompute's commits check the roster. */
+  addresses: ArthaAddresses;
   chainId: number;
   key: NodeKey;
   spec: JobSpec;
@@ -75,9 +89,11 @@ const DEFAULT_POLL = { min: 50, max: 2_000 };
 /** The parameters of a run, with the crash state it keeps its masked-input record in. */
 type Run = SecureAggregationParameters & { state: WorkerState };
 
-/** One attempt's client and the messages sent in it (a retried post re-sends the same). */
+/** One session's client and the messages sent in it (a retried post re-sends the same). */
 interface Party {
   attempt: number;
+  /** {@link sessionId} of the session joined. */
+  session: Hex;
   client: SecAggClient;
   context: string;
   sent: Map<string, string>;
@@ -106,7 +122,7 @@ export async function runSecureAggregation(p: SecureAggregationParameters): Prom
     if (view === "closed") return "closed";
     if (view?.status === "done") return view.included ? "included" : "excluded";
     if (view?.status === "open") {
-      if (party?.attempt !== view.session.attempt) party = await join(p, node, view);
+      if (party?.session !== sessionId(view.session)) party = await join(p, node, view);
       const message = party && await nextMessage({ ...p, state }, party, view, update);
       if (!party || message === "out") return "excluded";
       if (message !== undefined) {
@@ -138,7 +154,13 @@ async function viewOf(
   }
 }
 
-/** A client for the view's attempt, once the session checks out; undefined off the roster. */
+/** What identifies a session: its anchor block and whole config (roster, seed, thresholds). */
+export function sessionId(session: Pick<SecureSessionInfo, "anchorBlock" | "config">): Hex {
+  const { anchorBlock, config } = session;
+  return digestHex(new TextEncoder().encode(JSON.stringify({ anchorBlock, config })));
+}
+
+/** A client for the view's session, once it and its roster check out; undefined off it. */
 async function join(
   p: SecureAggregationParameters,
   node: Hex,
@@ -148,12 +170,32 @@ async function join(
   if (!session.config.clients.includes(node)) return undefined;
   const block = await getBlockHash(p.client, { blockNumber: BigInt(session.anchorBlock) });
   checkSession(p.spec, session, { chainId: p.chainId, blockHash: block.hash });
+  await checkRoster(p, session.config.clients);
   const client = await SecAggClient.create(session.config, node, {
     sign: (m) => signBytes(p.key, m),
     verify: verifyNodeSignature,
   });
   const { attempt, config: { context } } = session;
-  return { attempt, client, context, sent: new Map() };
+  return { attempt, session: sessionId(session), client, context, sent: new Map() };
+}
+
+/**
+ * Every roster member must be a node AIJobManager assigned to the job that committed this round.
+ *
+ * @throws {TypeError} naming the first member that is not
+ */
+async function checkRoster(p: SecureAggregationParameters, clients: readonly string[]) {
+  const { client, addresses, jobId, round } = p;
+  const assigned = new Set(await getJobNodes(client, { addresses, jobId }));
+  for (const id of clients) {
+    const nodePubkey = id.toLowerCase() as Hex;
+    const why = !assigned.has(nodePubkey)
+      ? "is not assigned to the job on chain"
+      : BigInt(await getRoundResult(client, { addresses, jobId, round, nodePubkey })) === 0n
+      ? `has not committed round ${round}`
+      : undefined;
+    if (why) throw new TypeError(`Cannot join secure round: roster member ${id} ${why}`);
+  }
 }
 
 /**
@@ -190,14 +232,15 @@ async function nextMessage(
 }
 
 /**
- * Whether the node may send its masked input in this attempt: not when it sent one in another
- * attempt of the round. Recorded before it is computed, so a crash between the record and the
- * send errs on the side of never sending twice.
+ * Whether the node may send its masked input in this session: not when it sent one in another
+ * session of the round, whatever its attempt number. Recorded before it is computed, so a crash
+ * between the record and the send errs on the side of never sending twice.
  */
 async function mayMask(p: Run, party: Party): Promise<boolean> {
   const sent = await p.state.maskedInputSent(p.jobId);
-  if (sent && sent.round === p.round) return sent.attempt === party.attempt;
-  await p.state.recordMaskedInput(p.jobId, { round: p.round, attempt: party.attempt });
+  if (sent && sent.round === p.round) return sent.session === party.session;
+  const { attempt, session } = party;
+  await p.state.recordMaskedInput(p.jobId, { round: p.round, attempt, session });
   return true;
 }
 

@@ -111,6 +111,9 @@ export interface PendingUpdate {
 export interface MaskedInputSent {
   round: number;
   attempt: number;
+  /** The session's identity (lib/worker/secure_aggregation.ts sessionId); a record without one,
+   * from an older worker, matches no session. */
+  session?: Hex;
 }
 
 /** The state file's content. */

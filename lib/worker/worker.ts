@@ -319,10 +319,13 @@ export class Worker {
    * masked input went out in is kept in the crash state, so a restart never sends a second one.
    */
   protected secureAggregate(task: TrainTask, spec: JobSpec, delta: Float32Array) {
-    const { client, chainId, key } = this.options;
+    const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
-    const at = { coordinator, gateway, client, chainId, key, spec, jobId, round, delta, state };
+    const at = {
+      ...{ coordinator, gateway, client, addresses, chainId, key },
+      ...{ spec, jobId, round, delta, state },
+    };
     return runSecureAggregation(at);
   }
 

@@ -18,9 +18,11 @@ import {
   secureSum,
 } from "../../lib/coordinator/secure_round.ts";
 import { openSession } from "../../lib/coordinator/_secure_session.ts";
-import { sessionKey } from "../../lib/coordinator/_secure_store.ts";
+import { currentAttemptKey, sessionKey } from "../../lib/coordinator/_secure_store.ts";
 import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
+import type { Hex } from "viem";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { clipL2 } from "../../lib/privacy/dp.ts";
 import {
   encodeFixedPoint,
@@ -31,7 +33,7 @@ import { envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts
 import { nodeUploadSigner, uploadDomain } from "../../lib/store/upload_signature.ts";
 import { CoordinatorClient, type CoordinatorFetch } from "../../lib/worker/client.ts";
 import { Gateway } from "../../lib/worker/gateway.ts";
-import { runSecureAggregation } from "../../lib/worker/secure_aggregation.ts";
+import { runSecureAggregation, sessionId } from "../../lib/worker/secure_aggregation.ts";
 import {
   read,
   type Scenario,
@@ -97,6 +99,7 @@ async function secureRound(
       coordinator,
       gateway,
       client: n.operator,
+      addresses,
       chainId,
       key: n.key,
       spec: job.spec,
@@ -113,7 +116,8 @@ async function secureRound(
     await new Promise((r) => setTimeout(r, 30));
     const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
     const waiting: string[] = view?.waitingFor ?? [];
-    const stage = `${view?.session?.attempt}:${view?.stage}`;
+    // A session is its identity, not its number: a coordinator may reuse an attempt number.
+    const stage = `${view?.session ? sessionId(view.session) : ""}:${view?.stage}`;
     if (advanced.has(stage)) continue;
     if (view?.status === "failed") {
       advanced.add(stage);
@@ -449,6 +453,109 @@ Deno.test("secure aggregation", async (t) => {
     const prefix = [...sessionKey(job.jobId, 0, 1), "msg", "MaskedInputCollection"];
     for await (const e of s.ctx.kv.list({ prefix })) assert.fail(`input of ${String(e.key)}`);
   });
+
+  await t.step(
+    "attacker: a coordinator that reopens a session under a number already used learns no second sum",
+    async () => {
+      // Prepare: attempt 0 is unmasked over everyone; the coordinator calls it failed, shows
+      // attempt 1 (so every worker drops its attempt-0 client), then publishes a new session
+      // numbered 0 again (new anchor block, roster without the victim).
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const victim = job.nodes[0]!.nodePubkey;
+      const others = job.nodes.map((n) => n.nodePubkey).filter((n) => n !== victim);
+      let everyone: Float64Array | undefined;
+      let phase = 0; // 0: honest, 1: attempt 1 shown, 2: "attempt 0" reopened without the victim
+      let busy: Promise<void> | undefined;
+      const step = async () => {
+        const record = await s.jobRecord(job.jobId);
+        if (phase === 0) {
+          const entry = await currentSession(s.ctx, record);
+          if (!entry || entry.value.attempt !== 0 || entry.value.stage !== "Done") return;
+          everyone = (await secureSum(s.ctx, record)).sum;
+          const failure = { code: "SECAGG_TOO_FEW_SURVIVORS", message: "(a lie)", at: s.ctx.now() };
+          const lie = { ...entry.value, stage: "Failed" as const, extended: true, failure };
+          await setLarge(s.ctx.kv.atomic().check(entry), entry.key, lie).commit();
+          await openSession(s.ctx, record, job.spec, 0);
+          phase = 1;
+        } else if (phase === 1) {
+          const prefix = [...sessionKey(job.jobId, record.round, 1), "msg", "AdvertiseKeys"];
+          const joined = new Set<string>();
+          for await (const e of s.ctx.kv.list({ prefix })) joined.add(String(e.key.at(-1)));
+          if (!others.every((o) => joined.has(o.toLowerCase()))) return;
+          for await (const e of s.ctx.kv.list({ prefix: sessionKey(job.jobId, record.round, 0) })) {
+            await s.ctx.kv.delete(e.key);
+          }
+          await s.ctx.kv.delete(sessionKey(job.jobId, record.round, 0));
+          await s.ctx.kv.delete(currentAttemptKey(job.jobId, record.round));
+          await openSession(s.ctx, { ...record, assigned: others }, job.spec, undefined);
+          phase = 2;
+        }
+      };
+      const fetchOf = (): CoordinatorFetch => async (path, init) => {
+        if (!path.startsWith("/secagg?") || phase >= 2) return await s.call(path, init);
+        await (busy ??= step().finally(() => busy = undefined));
+        const res = await s.call(path, init);
+        const view = await res.clone().json().catch(() => undefined);
+        if (phase !== 0 || view?.status !== "done" || view.session.attempt !== 0) return res;
+        await (busy ??= step().finally(() => busy = undefined));
+        return await s.call(path, init);
+      };
+
+      // Execute
+      const outcomes = await secureRound(s, job, deltas, { fetchOf });
+
+      // Assert: attempt 0 was unmasked, the reopened "attempt 0" got no input: no second sum.
+      assert.ok(everyone, `attempt 0 was unmasked (outcomes: ${outcomes.join(", ")})`);
+      assert.equal(phase, 2);
+      assert.deepEqual(outcomes, Array(4).fill("excluded"), "nobody sent a second input");
+      const record = await s.jobRecord(job.jobId);
+      const second = (await currentSession(s.ctx, record))!.value;
+      assert.equal(second.attempt, 0);
+      assert.equal(second.result, undefined);
+      await assert.rejects(secureSum(s.ctx, record), /has not finished/);
+    },
+  );
+
+  await t.step(
+    "attacker: a roster of keys that are not the job's committed nodes is refused",
+    async () => {
+      // Prepare: the coordinator publishes the round's session with the victim and three keys it
+      // made itself (it would play them with zero inputs: the "sum" would be the victim's update).
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes.slice(0, 1));
+      const victim = job.nodes[0]!;
+      const fakes = [generateNodeKey(), generateNodeKey(), generateNodeKey()];
+      const record = await s.jobRecord(job.jobId);
+      const roster = [victim.nodePubkey, ...fakes.map((k) => k.publicKeyHex.toLowerCase())];
+      await openSession(s.ctx, { ...record, assigned: roster as Hex[] }, job.spec, undefined);
+
+      // Execute: the victim's worker reads the session.
+      const { chainId, addresses } = s.ctx.chain;
+      const coordinator = new CoordinatorClient(s.call);
+      const domain = uploadDomain(chainId, addresses.registry);
+      const run = runSecureAggregation({
+        coordinator,
+        gateway: new Gateway(coordinator, { signer: nodeUploadSigner(victim.key), domain }),
+        client: victim.operator,
+        addresses,
+        chainId,
+        key: victim.key,
+        spec: job.spec,
+        jobId: job.jobId,
+        round: record.round,
+        delta: deltas.get(victim.nodePubkey)!,
+        pollMs: { min: 10, max: 80 },
+      });
+
+      // Assert: it refuses to join, naming a made-up member; it sent nothing at all.
+      await assert.rejects(run, /roster member 0x[0-9a-f]{64} is not assigned to the job on chain/);
+      const prefix = [...sessionKey(job.jobId, record.round, 0), "msg"];
+      for await (const e of s.ctx.kv.list({ prefix })) assert.fail(`message ${String(e.key)}`);
+    },
+  );
 
   await t.step("an over-budget secure round never releases a sum", async () => {
     const s = await fx.scenario();
