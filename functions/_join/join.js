@@ -45838,6 +45838,37 @@ function commitRound(client, params) {
   });
 }
 
+// lib/chain/is_result_committed.ts
+async function isResultCommitted(client, params) {
+  const { address, abi: abi2 } = {
+    address: params.addresses.proofs,
+    abi: abis.proofs
+  };
+  const [onChain2, expected] = await Promise.all([
+    client.readContract({
+      address,
+      abi: abi2,
+      functionName: "resultOf",
+      args: [
+        params.jobId,
+        params.round,
+        params.nodePubkey
+      ]
+    }),
+    client.readContract({
+      address,
+      abi: abi2,
+      functionName: "resultHash",
+      args: [
+        params.lossDigest,
+        params.gradientDigest,
+        params.weightsDigest
+      ]
+    })
+  ]);
+  return onChain2 === expected;
+}
+
 // lib/round/secure_session.ts
 var SECURE_UPDATE_CID = "secure-aggregation";
 var DEFAULT_SECURE_CLIP = 1;
@@ -45931,24 +45962,33 @@ async function uploadUpdate(gateway, spec, round, result) {
 }
 async function commitTrained(client, params) {
   const { result } = params;
+  const digests = {
+    jobId: params.jobId,
+    round: params.round,
+    nodePubkey: params.nodePubkey,
+    lossDigest: result.lossDigest,
+    gradientDigest: result.gradientDigest,
+    weightsDigest: result.weightsDigest
+  };
   try {
+    const commit = {
+      ...digests,
+      proofsRoot: result.proofsRoot
+    };
     await commitRound(client, {
       addresses: params.addresses,
-      commit: {
-        jobId: params.jobId,
-        round: params.round,
-        nodePubkey: params.nodePubkey,
-        lossDigest: result.lossDigest,
-        gradientDigest: result.gradientDigest,
-        weightsDigest: result.weightsDigest,
-        proofsRoot: result.proofsRoot
-      }
+      commit
     });
   } catch (e) {
-    if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return false;
+    if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return "closed";
     if (!(e instanceof ChainCallError && e.errorName === "PoC__AlreadyCommitted")) throw e;
+    const same = await isResultCommitted(client, {
+      addresses: params.addresses,
+      ...digests
+    });
+    return same ? "committed" : "different";
   }
-  return true;
+  return "committed";
 }
 function keepCommitted(responders, jobId, round, result) {
   const committed = {
@@ -48549,7 +48589,15 @@ var Worker2 = class {
       round,
       result
     };
-    if (!await commitTrained(client, params)) return "wait";
+    const committed = await commitTrained(client, params);
+    if (committed === "different") {
+      const why = `the coordinator sent round ${round} of job ${jobId} again with other inputs; this node committed another result for it, which it keeps (nothing sent)`;
+      this.#report({
+        kind: "error",
+        message: why
+      });
+    }
+    if (committed !== "committed") return "wait";
     keepCommitted({
       challenges: this.challenges,
       disputes: this.disputes

@@ -19,6 +19,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { commitRound } from "../chain/commit_round.ts";
+import { isResultCommitted } from "../chain/is_result_committed.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { f32Bytes, type LocalResult } from "../round/local_training.ts";
 import type { ChallengeResponder } from "../verify/responder.ts";
@@ -60,33 +61,37 @@ export async function uploadUpdate(
 }
 
 /**
- * Commits the round's digests on chain. Returns false when the round closed while the node
- * trained (a closed round takes no more commits, and its update would be refused too).
+ * Commits the round's digests on chain: "committed" (now, or the same digests before a crash),
+ * "closed" when the round closed while the node trained (a closed round takes no more commits,
+ * and its update would be refused too), "different" when the node already committed other
+ * digests for this round. That last is a coordinator that sent the round again with other
+ * inputs: keeping or signing this result would leave the node unable to answer a challenge on
+ * what it did commit, and slashed for it.
  */
 export async function commitTrained(
   client: ArthaClient,
   params: CommitParameters,
-): Promise<boolean> {
+): Promise<"committed" | "closed" | "different"> {
   const { result } = params;
+  const digests = {
+    jobId: params.jobId,
+    round: params.round,
+    nodePubkey: params.nodePubkey,
+    lossDigest: result.lossDigest,
+    gradientDigest: result.gradientDigest,
+    weightsDigest: result.weightsDigest,
+  };
   try {
-    await commitRound(client, {
-      addresses: params.addresses,
-      commit: {
-        jobId: params.jobId,
-        round: params.round,
-        nodePubkey: params.nodePubkey,
-        lossDigest: result.lossDigest,
-        gradientDigest: result.gradientDigest,
-        weightsDigest: result.weightsDigest,
-        proofsRoot: result.proofsRoot,
-      },
-    });
+    const commit = { ...digests, proofsRoot: result.proofsRoot };
+    await commitRound(client, { addresses: params.addresses, commit });
   } catch (e) {
-    if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return false;
-    // Committed before a crash: the kernel is deterministic, so the digests are the same.
+    if (e instanceof ChainCallError && e.errorName === "PoC__RoundNotOpen") return "closed";
     if (!(e instanceof ChainCallError && e.errorName === "PoC__AlreadyCommitted")) throw e;
+    // Committed before a crash: the kernel is deterministic, so the digests are the same.
+    const same = await isResultCommitted(client, { addresses: params.addresses, ...digests });
+    return same ? "committed" : "different";
   }
-  return true;
+  return "committed";
 }
 
 /** Keeps a committed round so the node can answer challenges and disputes on it. */

@@ -259,7 +259,13 @@ export class Worker {
     const { jobId, round } = task;
     this.follower?.add(jobId);
     const params = { addresses, nodePubkey: this.options.key.publicKeyHex, jobId, round, result };
-    if (!await commitTrained(client, params)) return "wait";
+    const committed = await commitTrained(client, params);
+    if (committed === "different") {
+      const why = `the coordinator sent round ${round} of job ${jobId} again with other inputs; ` +
+        "this node committed another result for it, which it keeps (nothing sent)";
+      this.#report({ kind: "error", message: why });
+    }
+    if (committed !== "committed") return "wait";
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));

@@ -1,0 +1,73 @@
+/**
+ * Delivering a round from the attacker's side: a coordinator the worker does not trust sends a
+ * round the node already committed again, with other inputs. The worker must keep what it
+ * committed (to answer challenges on it), sign nothing for the new result, and still answer.
+ */
+import assert from "node:assert/strict";
+import type { Hex } from "viem";
+import { Worker } from "../../lib/worker/worker.ts";
+import type { WorkerEvent } from "../../lib/worker/events.ts";
+import { createTrainer } from "../../kernel/train_step.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
+import { issueChallenge } from "../../lib/chain/issue_challenge.ts";
+import { getNodeCert } from "../../lib/chain/get_node_cert.ts";
+import { setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
+
+Deno.test("attacker: a committed round sent again with another seed does not replace what the node answers challenges with", async () => {
+  // Prepare: the node trains, commits and delivers round 0 honestly through a coordinator that
+  // then serves the same job and round again with another seed, and takes any update.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a] = job.nodes as [TestNode, TestNode];
+  let first: Record<string, unknown> | undefined;
+  let replaying = false;
+  const posted: string[] = [];
+  const events: WorkerEvent[] = [];
+  const worker = new Worker({
+    coordinator: async (path, init) => {
+      if (replaying && first && path.startsWith("/assign?")) {
+        return Response.json({ ...first, seed: (first.seed as number) + 1 });
+      }
+      if (replaying && path === "/aggregate/update") {
+        posted.push(String(init?.body));
+        return Response.json({ accepted: true });
+      }
+      const res = await s.call(path, init);
+      if (!first && path.startsWith("/assign?")) first = await res.clone().json();
+      return res;
+    },
+    client: a.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: a.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: Infinity,
+    onProgress: (e) => events.push(e),
+  });
+  assert.equal(await worker.tick(), "trained");
+  replaying = true;
+
+  // Execute: the replayed task, then a challenge on the round the node committed.
+  assert.equal(await worker.tick(), "wait");
+  const nodePubkey = a.nodePubkey as Hex;
+  await issueChallenge(fx.coordinator, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+    round: 0,
+    nodePubkey,
+    steps: job.spec.localSteps,
+  });
+  const answered = await worker.answerChallenges();
+
+  // Assert: nothing signed or posted for the replayed result, the operator told why, and the
+  // challenge answered from what the node committed: its stake is whole.
+  assert.deepEqual(posted, []);
+  assert.ok(
+    events.some((e) => e.kind === "error" && /again with other inputs/.test(e.message)),
+    JSON.stringify(events.map((e) => e.kind)),
+  );
+  assert.equal(answered, 1);
+  const cert = await getNodeCert(fx.coordinator, { addresses: fx.addresses, nodePubkey });
+  assert.equal(cert.stake, 10n * 10n ** 18n);
+});
