@@ -32288,6 +32288,14 @@ var disputeGameAbi = [
 ];
 
 // lib/abi/enums.ts
+var JobStatus = {
+  None: 0,
+  Open: 1,
+  Running: 2,
+  Completed: 3,
+  Finalized: 4,
+  Cancelled: 5
+};
 var NodeRole = {
   Basic: 0,
   GPUProvider: 1,
@@ -44083,6 +44091,20 @@ var ROBUST = [
   "multi-krum",
   "bulyan"
 ];
+function encodeJobSpec(spec) {
+  return new TextEncoder().encode(canonicalJson(spec));
+}
+function jobSpecHash(spec) {
+  return digestHex(encodeJobSpec(spec));
+}
+function canonicalJson(v) {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v;
+    return `{${Object.keys(o).filter((k) => o[k] !== void 0).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
 function need(ok, what) {
   if (!ok) throw new TypeError(`Cannot read job spec: ${what}`);
 }
@@ -46020,6 +46042,57 @@ async function postUpdate(coordinator, envelopeJson) {
     if (e.code === ROUND_NOT_OPEN) return false;
     throw e;
   }
+}
+
+// lib/chain/is_assigned.ts
+function isAssigned(client, params) {
+  return client.readContract({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "isAssigned",
+    args: [
+      params.jobId,
+      params.nodePubkey
+    ]
+  });
+}
+
+// lib/chain/read_job.ts
+function readJob(client, params) {
+  return client.readContract({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "getJob",
+    args: [
+      params.jobId
+    ]
+  });
+}
+
+// lib/worker/task_check.ts
+async function refuseTask(client, p) {
+  const { addresses, task } = p;
+  const jobId = task.jobId;
+  const [job, assigned] = await Promise.all([
+    readJob(client, {
+      addresses,
+      jobId
+    }),
+    isAssigned(client, {
+      addresses,
+      jobId,
+      nodePubkey: p.nodePubkey
+    })
+  ]);
+  if (job.status !== JobStatus.Running) return `job ${jobId} is not running on chain`;
+  if (jobSpecHash(p.spec) !== job.paramsHash) {
+    return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
+  }
+  if (task.round !== job.currentRound) {
+    return `round ${task.round} is not job ${jobId}'s open round ${job.currentRound}`;
+  }
+  if (!assigned) return `this node holds no task of job ${jobId} on chain`;
+  return void 0;
 }
 
 // lib/chain/get_block_hash.ts
@@ -48575,8 +48648,25 @@ var Worker2 = class {
     const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1e3} s` : "";
     console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`);
   }
-  /** Trains, commits and delivers the node's task of the open round. */
+  /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task) {
+    const { client: chain, addresses: at } = this.options;
+    const asked = {
+      addresses: at,
+      nodePubkey: this.nodePubkey,
+      task
+    };
+    const refused = await refuseTask(chain, {
+      ...asked,
+      spec: await this.gateway.spec(task.specCid)
+    });
+    if (refused) {
+      this.#report({
+        kind: "error",
+        message: `task refused: ${refused}`
+      });
+      return "wait";
+    }
     const { result, spec, residual } = await this.train(task);
     const { updateCid, bytes } = await uploadUpdate(this.gateway, spec, task.round, result);
     const { client, addresses } = this.options;

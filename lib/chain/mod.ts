@@ -55,6 +55,7 @@ export * from "./heartbeat.ts";
 export * from "./is_model_published.ts";
 export * from "./is_result_committed.ts";
 export * from "./is_spot_checked.ts";
+export * from "./is_assigned.ts";
 export * from "./issue_challenge.ts";
 export * from "./issue_step_challenge.ts";
 export * from "./open_dispute.ts";

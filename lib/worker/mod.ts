@@ -15,6 +15,7 @@ export * from "./sandbox.ts";
 export * from "./secure_aggregation.ts";
 export * from "./state.ts";
 export * from "./task.ts";
+export * from "./task_check.ts";
 export * from "./train.ts";
 export * from "./validate.ts";
 export * from "./view.ts";

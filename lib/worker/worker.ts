@@ -39,6 +39,7 @@ import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
 import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
+import { refuseTask } from "./task_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
@@ -251,8 +252,18 @@ export class Worker {
     console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`);
   }
 
-  /** Trains, commits and delivers the node's task of the open round. */
+  /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task: TrainTask): Promise<"trained" | "wait"> {
+    const { client: chain, addresses: at } = this.options;
+    const asked = { addresses: at, nodePubkey: this.nodePubkey, task };
+    const refused = await refuseTask(chain, {
+      ...asked,
+      spec: await this.gateway.spec(task.specCid),
+    });
+    if (refused) {
+      this.#report({ kind: "error", message: `task refused: ${refused}` });
+      return "wait";
+    }
     const { result, spec, residual } = await this.train(task);
     const { updateCid, bytes } = await uploadUpdate(this.gateway, spec, task.round, result);
     const { client, addresses } = this.options;

@@ -1,0 +1,64 @@
+/**
+ * Tasks from the attacker's side: a coordinator the worker does not trust hands out tasks the
+ * chain does not back. The worker trains none of them, commits nothing and says why.
+ */
+import assert from "node:assert/strict";
+import type { Hex } from "viem";
+import { Worker } from "../../lib/worker/worker.ts";
+import type { WorkerEvent } from "../../lib/worker/events.ts";
+import { createTrainer } from "../../kernel/train_step.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
+import { abis } from "../../lib/chain/contracts.ts";
+import { encodeJobSpec } from "../../lib/job/job_spec.ts";
+import { read, setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
+
+Deno.test("attacker: tasks the chain does not back are refused before any training", async () => {
+  // Prepare: a real job; its honest task; a spec the owner never escrowed (100x the steps).
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const honest = (await read(await s.call(`/assign?node=${a.nodePubkey}`))).body;
+  const heavier = { ...job.spec, localSteps: job.spec.localSteps * 100 };
+  const heavierCid = (await fx.store.put(encodeJobSpec(heavier))).toString();
+  const tasks = [
+    [{ ...honest, jobId: `0x${"42".repeat(32)}` }, /job 0x4242\S* is not running on chain/],
+    [{ ...honest, specCid: heavierCid }, /is not the one job 0x\S+ escrowed \(paramsHash\)/],
+    [{ ...honest, round: 1 }, /round 1 is not job 0x\S+'s open round 0/],
+  ] as const;
+  let served: unknown;
+  const events: WorkerEvent[] = [];
+  const worker = new Worker({
+    coordinator: (path, init) =>
+      path.startsWith("/assign?") ? Promise.resolve(Response.json(served)) : s.call(path, init),
+    client: a.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: a.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: Infinity,
+    onProgress: (e) => events.push(e),
+  });
+
+  for (const [task, why] of tasks) {
+    // Execute
+    served = task;
+    events.length = 0;
+    const outcome = await worker.tick();
+
+    // Assert: no training step, a refusal naming the reason.
+    assert.equal(outcome, "wait");
+    assert.ok(!events.some((e) => e.kind === "step"), "trained a refused task");
+    const refusal = events.find((e) => e.kind === "error");
+    assert.ok(refusal && refusal.kind === "error", JSON.stringify(events));
+    assert.match(refusal.message, why);
+  }
+  const commits = await fx.coordinator.getContractEvents({
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RoundCommitted",
+    args: { nodePubkey: a.nodePubkey as Hex },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(commits, []);
+});
