@@ -1,12 +1,13 @@
 /**
  * Account and network numbers with a checkable structure (private to pii.ts): payment cards
  * (Luhn, a card-issuer prefix, one separator kind: spaces, dashes or dots), IBANs (country
- * length and ISO 7064 mod-97 check), US SSNs (SSA's invalid ranges excluded) and IPv4/IPv6
+ * length and ISO 7064 mod-97 check), US SSNs (SSA's invalid ranges excluded; nine digits in a row
+ * after an SSN cue such as "SSN:" or "social security number") and IPv4/IPv6
  * addresses.
  *
  * @module
  */
-import { digitsOf, matchSpans, type Span } from "./_pii_span.ts";
+import { digitsOf, hasCueBefore, matchSpans, type Span } from "./_pii_span.ts";
 
 const CARD = /(?<![\p{L}\p{N}_.,-])\d(?:[ .\-]?\d){12,18}(?![\p{L}\p{N}_]|[.,\-]\d)/gu;
 // Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Diners 30/36/38, JCB 35, Discover and
@@ -15,6 +16,12 @@ const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[0-8]|6)/;
 
 const SSN =
   /(?<![\p{L}\p{N}_-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\p{L}\p{N}_-])/gu;
+/** Nine digits in a row, the SSA's invalid ranges excluded: an SSN only after an SSN cue. */
+const BARE_SSN =
+  /(?<![\p{L}\p{N}_-])(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?![\p{L}\p{N}_-])/gu;
+/** Words after which nine digits are a social security number, unformatted as they often are. */
+const SSN_CUE =
+  /(?:\bssn|\bsocial[\s-]+security(?:[\s-]+(?:number|no\.?|#))?|\bsocial[\s-]+sec\.?)[\s:.#-]*(?:(?:is|was|:)\s*)?$/i;
 
 const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(String.raw`(?<![\d.])(?:${OCTET}\.){3}${OCTET}(?!\d|\.\d)`, "g");
@@ -128,7 +135,10 @@ function isIpv6(candidate: string): boolean {
 export const NUMBER_DETECTORS = {
   iban: findIbans,
   card: findCards,
-  ssn: (text: string): Span[] => matchSpans(text, SSN),
+  ssn: (text: string): Span[] => [
+    ...matchSpans(text, SSN),
+    ...matchSpans(text, BARE_SSN, (m) => hasCueBefore(text, m.index, SSN_CUE, { window: 30 })),
+  ],
   ip: (text: string): Span[] => [
     ...matchSpans(text, IPV4),
     ...matchSpans(text, IPV6, (m) => isIpv6(m[0])),

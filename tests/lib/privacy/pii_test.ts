@@ -52,6 +52,27 @@ Deno.test("redactPii removes names, addresses, dates of birth and IBANs", () => 
   });
 });
 
+Deno.test("attacker: an unformatted SSN after an SSN cue is redacted, nine bare digits elsewhere are not", () => {
+  // Found in a privacy audit: only 123-45-6789 and 123 45 6789 were SSNs, so the way SSNs are
+  // usually typed into forms survived, even right after "SSN".
+  const cued = [
+    "SSN: 123456789",
+    "ssn 219099999",
+    "Social Security Number: 536906789",
+    "SSN#457555462",
+    "social security no. 123456789",
+  ];
+  for (const text of cued) {
+    const out = redactPii(text);
+    assert.equal(out.counts.ssn, 1, text);
+    assert.ok(!/\d{9}/.test(out.text), out.text);
+  }
+  // Invalid SSN ranges and uncued order numbers stay.
+  for (const text of ["order 123456789 shipped", "SSN: 666123456 is no SSN", "ssn 900123456"]) {
+    assert.equal(redactPii(text).counts.ssn, 0, text);
+  }
+});
+
 Deno.test("redactPii leaves ordinary numbers, dates, times and versions alone", () => {
   // Prepare
   const text = "On 2024-01-15 at 10:30:15 order 1234567890123 shipped; v1.2.3; ratio 3:4; " +
