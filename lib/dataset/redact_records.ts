@@ -48,10 +48,12 @@ export function redactDataset(
     const out: Row = { ...row };
     for (const c of columns) {
       const v = out[c];
-      if (typeof v !== "string") continue;
-      const { text, lines } = redactText(v, stats.counts);
+      // A JSON number is read as its digits too: a card or phone number stays one unquoted.
+      if (typeof v !== "string" && typeof v !== "number") continue;
+      const { text, lines } = redactText(String(v), stats.counts);
+      if (lines === 0) continue;
       out[c] = text;
-      if (lines > 0) stats.fieldsChanged++;
+      stats.fieldsChanged++;
     }
     return out;
   });
