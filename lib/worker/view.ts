@@ -25,6 +25,24 @@ export interface WorkerViewOptions {
   terminal: boolean;
 }
 
+/**
+ * `text` with its control characters shown as \xNN. Lines carry text from the coordinator (its
+ * error messages, job ids and status fields), which the worker does not trust: an escape
+ * sequence could erase and forge lines (a reward, a withdraw command) or set the clipboard.
+ *
+ * @example
+ * ```ts
+ * import { printable } from "./view.ts";
+ * console.assert(printable("ok\x1b[1A") === "ok\\x1b[1A");
+ * ```
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
 /** The short form of a job id or key: 0x1234abcd…. */
 export function short(hex: string): string {
   return hex.length > 14 ? `${hex.slice(0, 10)}…` : hex;
@@ -91,12 +109,12 @@ export function createWorkerView(options: WorkerViewOptions): (e: WorkerEvent) =
         bar(done, e.steps)
       } step ${done}/${e.steps} loss ${e.loss.toFixed(4)}${rate(e.tokensPerSecond)}`;
       if (options.terminal) {
-        options.write(`\r${text}\x1b[K`);
+        options.write(`\r${printable(text)}\x1b[K`);
         barOpen = true;
-      } else if (done === e.steps) line(`trained ${text}`);
+      } else if (done === e.steps) line(printable(`trained ${text}`));
       return;
     }
-    const text = describeEvent(e)!;
+    const text = printable(describeEvent(e)!);
     if (e.kind === "waiting") {
       if (text === lastWaiting) return;
       lastWaiting = text;

@@ -78,3 +78,30 @@ Deno.test("worker view: on a terminal the progress bar redraws in place", () => 
   assert.match(out[0]!, /^\rround 2 of job 0xabababab… \[#####\.+\] step 1\/4 loss 3\.0000/);
   assert.equal(out[1], "\nwaiting for a job (no task for this node yet)\n");
 });
+
+Deno.test("attacker: escape sequences in a coordinator's text never reach the operator's terminal", () => {
+  // Prepare: a coordinator's error text that moves the cursor up, erases the line and writes
+  // the clipboard (OSC 52), and a status field carrying the same.
+  const hostile = "refused\x1b[1A\x1b[2K\x1b]52;c;ZWNobyBwd25lZA==\x07 your reward 100 ARTH";
+  const out: string[] = [];
+  const view = createWorkerView({ write: (s) => out.push(s), terminal: true });
+
+  // Execute
+  view({ kind: "error", message: hostile });
+  view({ kind: "retrying", message: hostile, inMs: 1_000 });
+  view({
+    kind: "waiting",
+    reason: "round",
+    jobId: JOB,
+    round: 0,
+    rounds: 2,
+    updates: "\x1b[2J" as unknown as number,
+    expected: 2,
+  });
+
+  // Assert: no control character but the view's own line ends; the text is still readable.
+  const text = out.join("");
+  // deno-lint-ignore no-control-regex
+  assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(text), JSON.stringify(text));
+  assert.match(text, /refused\\x1b\[1A\\x1b\[2K\\x1b\]52;c;ZWNobyBwd25lZA==\\x07 your reward/);
+});
