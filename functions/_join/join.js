@@ -46121,20 +46121,6 @@ async function getJobNodes(client, params) {
   return nodes.map((n) => n.toLowerCase());
 }
 
-// lib/chain/get_round_result.ts
-function getRoundResult(client, params) {
-  return client.readContract({
-    address: params.addresses.proofs,
-    abi: abis.proofs,
-    functionName: "resultOf",
-    args: [
-      params.jobId,
-      params.round,
-      params.nodePubkey
-    ]
-  });
-}
-
 // lib/privacy/dp.ts
 function l2Norm(v) {
   let s = 0;
@@ -47848,20 +47834,13 @@ async function join2(p, node, view) {
   };
 }
 async function checkRoster(p, clients) {
-  const { client, addresses, jobId, round } = p;
-  const assigned = new Set(await getJobNodes(client, {
-    addresses,
-    jobId
+  const assigned = new Set(await getJobNodes(p.client, {
+    addresses: p.addresses,
+    jobId: p.jobId
   }));
-  for (const id of clients) {
-    const nodePubkey = id.toLowerCase();
-    const why = !assigned.has(nodePubkey) ? "is not assigned to the job on chain" : BigInt(await getRoundResult(client, {
-      addresses,
-      jobId,
-      round,
-      nodePubkey
-    })) === 0n ? `has not committed round ${round}` : void 0;
-    if (why) throw new TypeError(`Cannot join secure round: roster member ${id} ${why}`);
+  const stranger = clients.find((id) => !assigned.has(id.toLowerCase()));
+  if (stranger) {
+    throw new TypeError(`Cannot join secure round: roster member ${stranger} is not assigned to the job on chain`);
   }
 }
 async function nextMessage(p, party, view, update) {

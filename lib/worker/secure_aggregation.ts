@@ -21,9 +21,10 @@
  * away does; the coordinator leaves it off the next roster.
  *
  * Nor does it join a roster it cannot check: every member must be a node AIJobManager assigned
- * to the job that committed this round on ProofOfCompute (read from the node's own chain
- * client). Otherwise a coordinator could surround a victim with keys it made up and played with
- * zero inputs, and the "sum" would be the victim's update.
+ * to the job (read from the node's own chain client; a member may still be committing when the
+ * session opens). Otherwise a coordinator could surround a victim with keys it made up and played
+ * with zero inputs, and the "sum" would be the victim's update; a node it must register, stake
+ * and assign on chain for that is a colluding node, which SecAgg+ bounds by its threshold.
  *
  * @example
  * ```ts
@@ -37,7 +38,6 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { getBlockHash } from "../chain/get_block_hash.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
-import { getRoundResult } from "../chain/get_round_result.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -63,7 +63,7 @@ export interface SecureAggregationParameters {
   gateway: Gateway;
   /** Reads the anchor block the graph seed comes from, and who may be on the roster. */
   client: ArthaClient;
-  /** The deployment: AIJobManager's assignments and ProofOfCompute's commits check the roster. */
+  /** The deployment: AIJobManager's assignments check the roster. */
   addresses: ArthaAddresses;
   chainId: number;
   key: NodeKey;
@@ -180,21 +180,17 @@ async function join(
 }
 
 /**
- * Every roster member must be a node AIJobManager assigned to the job that committed this round.
+ * Every roster member must be a node AIJobManager assigned to the job.
  *
  * @throws {TypeError} naming the first member that is not
  */
 async function checkRoster(p: SecureAggregationParameters, clients: readonly string[]) {
-  const { client, addresses, jobId, round } = p;
-  const assigned = new Set(await getJobNodes(client, { addresses, jobId }));
-  for (const id of clients) {
-    const nodePubkey = id.toLowerCase() as Hex;
-    const why = !assigned.has(nodePubkey)
-      ? "is not assigned to the job on chain"
-      : BigInt(await getRoundResult(client, { addresses, jobId, round, nodePubkey })) === 0n
-      ? `has not committed round ${round}`
-      : undefined;
-    if (why) throw new TypeError(`Cannot join secure round: roster member ${id} ${why}`);
+  const assigned = new Set(await getJobNodes(p.client, { addresses: p.addresses, jobId: p.jobId }));
+  const stranger = clients.find((id) => !assigned.has(id.toLowerCase() as Hex));
+  if (stranger) {
+    throw new TypeError(
+      `Cannot join secure round: roster member ${stranger} is not assigned to the job on chain`,
+    );
   }
 }
 

@@ -519,7 +519,7 @@ Deno.test("secure aggregation", async (t) => {
   );
 
   await t.step(
-    "attacker: a roster of keys that are not the job's committed nodes is refused",
+    "attacker: a roster of keys that are not the job's nodes is refused",
     async () => {
       // Prepare: the coordinator publishes the round's session with the victim and three keys it
       // made itself (it would play them with zero inputs: the "sum" would be the victim's update).
