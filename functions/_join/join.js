@@ -22702,20 +22702,52 @@ var CoordinatorClient = class {
       body: bytes
     });
   }
-  /** GETs `path` as bytes. */
-  async getBytes(path) {
-    return new Uint8Array(await (await this.request(path)).arrayBuffer());
+  /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
+  async getBytes(path, maxBytes = MAX_DOWNLOAD_BYTES) {
+    return await readLimited(await this.request(path), maxBytes, `GET ${path}`);
   }
   async #json(path, init) {
-    const text = await (await this.request(path, init)).text();
+    const res = await this.request(path, init);
+    const bytes = await readLimited(res, MAX_JSON_BYTES, `${init?.method ?? "GET"} ${path}`);
+    const text = new TextDecoder().decode(bytes);
     return text ? JSON.parse(text) : void 0;
   }
   #pause(attempt) {
     return new Promise((r) => setTimeout(r, this.#delayMs * 2 ** attempt));
   }
 };
+var MAX_DOWNLOAD_BYTES = 2 ** 30;
+var MAX_JSON_BYTES = 16 * 2 ** 20;
+async function readLimited(res, maxBytes, what) {
+  const tooLarge = () => new RangeError(`Cannot read ${what}: larger than ${maxBytes} bytes`);
+  if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return new Uint8Array();
+  const reader = res.body.getReader();
+  const chunks = [];
+  let size5 = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size5 += r.value.length;
+    if (size5 > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(r.value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size5);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
 async function errorOf(res, method, path) {
-  const { code: code4, message: message2 } = parseErrorBody(await res.text());
+  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => void 0);
+  const { code: code4, message: message2 } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
   return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
 }
 
@@ -44301,6 +44333,7 @@ function roundHyper(spec, round) {
 }
 
 // lib/worker/gateway.ts
+var MAX_SPEC_BYTES = 4 * 2 ** 20;
 var GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 var Gateway = class {
   #client;
@@ -44312,15 +44345,15 @@ var Gateway = class {
     this.#client = client;
     this.#options = options;
   }
-  /** The bytes of `cid`, checked against it. */
-  async get(cid) {
+  /** The bytes of `cid` (at most `maxBytes`), checked against it. */
+  async get(cid, maxBytes) {
     const hit = this.#bytes.get(cid);
     if (hit) {
       this.#bytes.delete(cid);
       this.#bytes.set(cid, hit);
       return hit;
     }
-    const bytes = await this.#client.getBytes(`/svdb/${cid}`);
+    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes);
     const actual = (await computeCid(bytes, {
       cidVersion: cid.startsWith("Qm") ? 0 : 1
     })).toString();
@@ -44375,7 +44408,7 @@ var Gateway = class {
   async spec(cid) {
     let spec = this.#specs.get(cid);
     if (!spec) {
-      spec = parseJobSpec(await this.get(cid));
+      spec = parseJobSpec(await this.get(cid, MAX_SPEC_BYTES));
       this.#specs.set(cid, spec);
     }
     return spec;

@@ -142,13 +142,15 @@ export class CoordinatorClient {
     });
   }
 
-  /** GETs `path` as bytes. */
-  async getBytes(path: string): Promise<Uint8Array> {
-    return new Uint8Array(await (await this.request(path)).arrayBuffer());
+  /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
+  async getBytes(path: string, maxBytes = MAX_DOWNLOAD_BYTES): Promise<Uint8Array> {
+    return await readLimited(await this.request(path), maxBytes, `GET ${path}`);
   }
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
-    const text = await (await this.request(path, init)).text();
+    const res = await this.request(path, init);
+    const bytes = await readLimited(res, MAX_JSON_BYTES, `${init?.method ?? "GET"} ${path}`);
+    const text = new TextDecoder().decode(bytes);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -157,8 +159,51 @@ export class CoordinatorClient {
   }
 }
 
+/**
+ * Most bytes one download holds in memory (a shard, a spec, a checkpoint read whole): the
+ * coordinator's own file limit. The worker does not trust the coordinator; an endless body
+ * would otherwise take all the laptop's memory before its CID check could fail.
+ */
+export const MAX_DOWNLOAD_BYTES = 2 ** 30;
+/** Most bytes of a JSON answer (tasks, status, session views) or an error body. */
+export const MAX_JSON_BYTES = 16 * 2 ** 20;
+
+/** `res`'s body, refused as soon as it passes `maxBytes` (declared or streamed). */
+export async function readLimited(
+  res: Response,
+  maxBytes: number,
+  what: string,
+): Promise<Uint8Array> {
+  const tooLarge = () => new RangeError(`Cannot read ${what}: larger than ${maxBytes} bytes`);
+  if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return new Uint8Array();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size += r.value.length;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(r.value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 async function errorOf(res: Response, method: string, path: string): Promise<CoordinatorError> {
-  const { code, message } = parseErrorBody(await res.text());
+  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => undefined);
+  const { code, message } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
   return new CoordinatorError(
     res.status,
     code,

@@ -39,6 +39,9 @@ export interface GatewayOptions {
   cacheBytes?: number;
 }
 
+/** Most bytes of a job spec: shard lists of thousands of entries take a few hundred KB. */
+export const MAX_SPEC_BYTES = 4 * 2 ** 20;
+
 /** Default of {@link GatewayOptions.cacheBytes}: a round's shards and the demo-size checkpoints. */
 export const GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -55,15 +58,15 @@ export class Gateway {
     this.#options = options;
   }
 
-  /** The bytes of `cid`, checked against it. */
-  async get(cid: string): Promise<Uint8Array> {
+  /** The bytes of `cid` (at most `maxBytes`), checked against it. */
+  async get(cid: string, maxBytes?: number): Promise<Uint8Array> {
     const hit = this.#bytes.get(cid);
     if (hit) {
       this.#bytes.delete(cid);
       this.#bytes.set(cid, hit);
       return hit;
     }
-    const bytes = await this.#client.getBytes(`/svdb/${cid}`);
+    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes);
     const actual = (await computeCid(bytes, { cidVersion: cid.startsWith("Qm") ? 0 : 1 }))
       .toString();
     if (actual !== cid) {
@@ -118,7 +121,7 @@ export class Gateway {
   async spec(cid: string): Promise<JobSpec> {
     let spec = this.#specs.get(cid);
     if (!spec) {
-      spec = parseJobSpec(await this.get(cid));
+      spec = parseJobSpec(await this.get(cid, MAX_SPEC_BYTES));
       this.#specs.set(cid, spec);
     }
     return spec;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Gateway } from "../../lib/worker/gateway.ts";
-import { CoordinatorClient } from "../../lib/worker/client.ts";
+import { Gateway, MAX_SPEC_BYTES } from "../../lib/worker/gateway.ts";
+import { CoordinatorClient, MAX_JSON_BYTES } from "../../lib/worker/client.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { paramLayout } from "../../kernel/params.ts";
@@ -66,4 +66,37 @@ Deno.test("gateway weights: a checkpoint streams into the CID check and the deco
     /Cannot trust .*: the gateway returned bytes of/,
   );
   await assert.rejects(serve(new Uint8Array(5)).weights(cid), /Cannot trust/);
+});
+
+/** A body of 64 KiB chunks that never ends (and no length); `pulled()` counts what was read. */
+function endless(): { body: ReadableStream<Uint8Array>; pulled: () => number } {
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled += 65_536;
+      controller.enqueue(new Uint8Array(65_536).fill(32));
+    },
+  });
+  return { body, pulled: () => pulled };
+}
+
+Deno.test("attacker: a coordinator's endless body is cut at the download's limit, not read into memory", async () => {
+  // Prepare: a coordinator that answers every GET with an endless body.
+  let pulled = () => 0;
+  const client = new CoordinatorClient(() => {
+    const stream = endless();
+    pulled = stream.pulled;
+    return Promise.resolve(new Response(stream.body));
+  });
+  const gateway = new Gateway(client);
+  const cid = (await computeCid(new Uint8Array([1]))).toString();
+
+  // Execute + Assert: a spec stops past MAX_SPEC_BYTES, a task (JSON) past MAX_JSON_BYTES, any
+  // other file past the limit it is asked with.
+  await assert.rejects(gateway.spec(cid), /larger than 4194304 bytes/);
+  assert.ok(pulled() <= MAX_SPEC_BYTES + 4 * 65_536, `read ${pulled()}`);
+  await assert.rejects(client.getJson("/assign?node=x"), /larger than 16777216 bytes/);
+  assert.ok(pulled() <= MAX_JSON_BYTES + 4 * 65_536, `read ${pulled()}`);
+  await assert.rejects(gateway.get(cid, 1_000_000), /larger than 1000000 bytes/);
+  assert.ok(pulled() <= 1_000_000 + 4 * 65_536, `read ${pulled()}`);
 });
