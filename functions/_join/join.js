@@ -47821,6 +47821,7 @@ async function runSecureAggregation(p) {
         continue;
       }
     }
+    await p.onWait?.();
     await new Promise((r) => setTimeout(r, wait2));
     wait2 = Math.min(poll2.max, wait2 * 2);
   }
@@ -48498,6 +48499,7 @@ async function attestTask(client, params) {
 
 // lib/worker/worker.ts
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
+var SECURE_CHORES_MS = 3e4;
 var MAX_BACKOFF_MS = 3e4;
 var Worker2 = class {
   nodePubkey;
@@ -48781,6 +48783,13 @@ var Worker2 = class {
     const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
+    let chores = Date.now();
+    const onWait = async () => {
+      if (Date.now() - chores < SECURE_CHORES_MS) return;
+      chores = Date.now();
+      await this.heartbeat();
+      await this.answerChallenges();
+    };
     const at = {
       ...{
         coordinator,
@@ -48795,7 +48804,8 @@ var Worker2 = class {
         jobId,
         round,
         delta,
-        state
+        state,
+        onWait
       }
     };
     return runSecureAggregation(at);

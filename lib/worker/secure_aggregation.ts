@@ -75,6 +75,11 @@ export interface SecureAggregationParameters {
   /** First and longest wait between polls in ms (default 50 and 2,000: doubled while idle). */
   pollMs?: { min: number; max: number };
   /**
+   * Called before each wait between polls: the worker heartbeats and answers challenges there
+   * (each rate-limited), so a session a coordinator keeps open for hours costs the node nothing.
+   */
+  onWait?: () => Promise<void>;
+  /**
    * The worker's crash state, where the attempt a masked input went out in is kept (default: in
    * memory for this run, which covers every attempt the run sees but not a restart).
    */
@@ -132,6 +137,7 @@ export async function runSecureAggregation(p: SecureAggregationParameters): Prom
         continue;
       }
     }
+    await p.onWait?.();
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(poll.max, wait * 2);
   }

@@ -79,6 +79,8 @@ export type { WorkerEvent } from "./events.ts";
 export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
 
 const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
+/** Least ms between a secure round's heartbeat and challenge checks while it waits. */
+export const SECURE_CHORES_MS = 30_000;
 
 /**
  * Kernel threads for a node that declares `computeUnits` cores: what it declares, at most this
@@ -339,9 +341,18 @@ export class Worker {
     const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
+    // A coordinator may keep the session open for hours: the node stays live and answers
+    // challenges meanwhile (at most every SECURE_CHORES_MS; heartbeats at their own rate).
+    let chores = Date.now();
+    const onWait = async () => {
+      if (Date.now() - chores < SECURE_CHORES_MS) return;
+      chores = Date.now();
+      await this.heartbeat();
+      await this.answerChallenges();
+    };
     const at = {
       ...{ coordinator, gateway, client, addresses, chainId, key },
-      ...{ spec, jobId, round, delta, state },
+      ...{ spec, jobId, round, delta, state, onWait },
     };
     return runSecureAggregation(at);
   }
