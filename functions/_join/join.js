@@ -44331,6 +44331,12 @@ function roundHyper(spec, round) {
     gradClip: o.gradClip
   };
 }
+function taskSeed(spec, task) {
+  return (spec.seed ^ Math.imul(task + 1, 2654435761)) >>> 0;
+}
+function taskShard(spec, task) {
+  return task % spec.shards.length;
+}
 
 // lib/worker/gateway.ts
 var MAX_SPEC_BYTES = 4 * 2 ** 20;
@@ -46077,6 +46083,19 @@ async function postUpdate(coordinator, envelopeJson) {
   }
 }
 
+// lib/chain/get_task_group.ts
+async function getTaskGroup(client, params) {
+  return Number(await client.readContract({
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "groupOf",
+    args: [
+      params.jobId,
+      params.nodePubkey
+    ]
+  }));
+}
+
 // lib/chain/is_assigned.ts
 function isAssigned(client, params) {
   return client.readContract({
@@ -46104,18 +46123,20 @@ function readJob(client, params) {
 
 // lib/worker/task_check.ts
 async function refuseTask(client, p) {
-  const { addresses, task } = p;
+  const { addresses, task, spec } = p;
   const jobId = task.jobId;
-  const [job, assigned] = await Promise.all([
+  const at = {
+    addresses,
+    jobId,
+    nodePubkey: p.nodePubkey
+  };
+  const [job, assigned, group] = await Promise.all([
     readJob(client, {
       addresses,
       jobId
     }),
-    isAssigned(client, {
-      addresses,
-      jobId,
-      nodePubkey: p.nodePubkey
-    })
+    isAssigned(client, at),
+    getTaskGroup(client, at)
   ]);
   if (job.status !== JobStatus.Running) return `job ${jobId} is not running on chain`;
   if (jobSpecHash(p.spec) !== job.paramsHash) {
@@ -46125,6 +46146,16 @@ async function refuseTask(client, p) {
     return `round ${task.round} is not job ${jobId}'s open round ${job.currentRound}`;
   }
   if (!assigned) return `this node holds no task of job ${jobId} on chain`;
+  const start = task.round === 0 ? spec.initialWeights : job.latestCheckpointCid;
+  if (task.globalCid !== start) {
+    return `weights ${task.globalCid} are not the checkpoint round ${task.round} starts from (${start})`;
+  }
+  if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
+    return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  if (group > 0 && (task.seed !== taskSeed(spec, group - 1) || task.shard.index !== taskShard(spec, group - 1))) {
+    return `seed ${task.seed} and shard ${task.shard.index} are not task group ${group}'s`;
+  }
   return void 0;
 }
 

@@ -3,7 +3,11 @@
  * coordinator: a task for a job that is not running, a spec that is not the one its owner
  * escrowed (its localSteps and model are what the node spends hours and stake-backed commits
  * on), a round that is not the open one or a node the job did not assign would have the node
- * train for nothing, or for a job nobody pays.
+ * train for nothing, or for a job nobody pays. Its inputs are bound too: the starting weights
+ * must be the checkpoint the chain closed the last round with (the spec's initial weights in
+ * round 0), the shard one of the spec's, and in a task group (redundancy) the seed and shard must
+ * be the group's task. Otherwise a coordinator could give one member of a group other inputs
+ * than the rest and have that honest node slashed as the group's outlier.
  *
  * @example
  * ```ts ignore
@@ -14,9 +18,10 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
+import { getTaskGroup } from "../chain/get_task_group.ts";
 import { isAssigned } from "../chain/is_assigned.ts";
 import { readJob } from "../chain/read_job.ts";
-import { type JobSpec, jobSpecHash } from "../job/job_spec.ts";
+import { type JobSpec, jobSpecHash, taskSeed, taskShard } from "../job/job_spec.ts";
 import type { TrainTask } from "./task.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
@@ -24,11 +29,13 @@ export async function refuseTask(
   client: ArthaClient,
   p: { addresses: ArthaAddresses; nodePubkey: Hex; task: TrainTask; spec: JobSpec },
 ): Promise<string | undefined> {
-  const { addresses, task } = p;
+  const { addresses, task, spec } = p;
   const jobId = task.jobId;
-  const [job, assigned] = await Promise.all([
+  const at = { addresses, jobId, nodePubkey: p.nodePubkey };
+  const [job, assigned, group] = await Promise.all([
     readJob(client, { addresses, jobId }),
-    isAssigned(client, { addresses, jobId, nodePubkey: p.nodePubkey }),
+    isAssigned(client, at),
+    getTaskGroup(client, at),
   ]);
   if (job.status !== JobStatus.Running) return `job ${jobId} is not running on chain`;
   if (jobSpecHash(p.spec) !== job.paramsHash) {
@@ -38,5 +45,19 @@ export async function refuseTask(
     return `round ${task.round} is not job ${jobId}'s open round ${job.currentRound}`;
   }
   if (!assigned) return `this node holds no task of job ${jobId} on chain`;
+  const start = task.round === 0 ? spec.initialWeights : job.latestCheckpointCid;
+  if (task.globalCid !== start) {
+    return `weights ${task.globalCid} are not the checkpoint round ${task.round} starts from (${start})`;
+  }
+  if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
+    return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  // In a task group the task is the group's (group g trains task g - 1), as every member's is.
+  if (
+    group > 0 && (task.seed !== taskSeed(spec, group - 1) ||
+      task.shard.index !== taskShard(spec, group - 1))
+  ) {
+    return `seed ${task.seed} and shard ${task.shard.index} are not task group ${group}'s`;
+  }
   return undefined;
 }

@@ -25,6 +25,8 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
     [{ ...honest, jobId: `0x${"42".repeat(32)}` }, /job 0x4242\S* is not running on chain/],
     [{ ...honest, specCid: heavierCid }, /is not the one job 0x\S+ escrowed \(paramsHash\)/],
     [{ ...honest, round: 1 }, /round 1 is not job 0x\S+'s open round 0/],
+    [{ ...honest, globalCid: heavierCid }, /are not the checkpoint round 0 starts from/],
+    [{ ...honest, shard: { ...honest.shard, cid: heavierCid } }, /is not shard 0 of the spec/],
   ] as const;
   let served: unknown;
   const events: WorkerEvent[] = [];
@@ -53,6 +55,34 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
     assert.ok(refusal && refusal.kind === "error", JSON.stringify(events));
     assert.match(refusal.message, why);
   }
+  // In a task group, a seed other than the group's (what would make this node the outlier).
+  const g = await fx.scenario(); // its own KV: only its own nodes are eligible
+  const grouped = await g.job({
+    nodes: 2,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const member = grouped.nodes[0]!;
+  const own = (await read(await g.call(`/assign?node=${member.nodePubkey}`))).body;
+  const other = new Worker({
+    coordinator: (path, init) =>
+      path.startsWith("/assign?")
+        ? Promise.resolve(Response.json({ ...own, seed: own.seed + 1 }))
+        : g.call(path, init),
+    client: member.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: member.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: Infinity,
+    onProgress: (e) => events.push(e),
+  });
+  events.length = 0;
+  assert.equal(await other.tick(), "wait");
+  const refusal = events.find((e) => e.kind === "error");
+  assert.ok(refusal?.kind === "error");
+  assert.match(refusal.message, /are not task group 1's/);
+
   const commits = await fx.coordinator.getContractEvents({
     address: fx.addresses.proofs,
     abi: abis.proofs,
