@@ -5,6 +5,7 @@
  */
 import { RejectedError, type Rejection } from "../lib/coordinator/result.ts";
 import { rpcUnavailable } from "../lib/chain/rpc_unavailable.ts";
+import { BodyTooLargeError, readBounded } from "../lib/store/bounded_body.ts";
 import { parseCid } from "../lib/store/cid.ts";
 import { encodeText } from "../kernel/data.ts";
 import {
@@ -137,29 +138,12 @@ export const MAX_BODY_BYTES = 1 << 20;
  * so nobody can make the coordinator buffer more than the limit.
  */
 export async function readBody(req: Request, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
-  const tooLarge = () => new HttpError(413, `Cannot read body: larger than ${maxBytes} bytes`);
-  if (Number(req.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
+  try {
+    return await readBounded(req.body, maxBytes, Number(req.headers.get("content-length") ?? 0));
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    throw new HttpError(413, `Cannot read body: ${e.message}`);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Reads a JSON object body, with a size limit and clear 4xx errors. */

@@ -22588,6 +22588,42 @@ async function checkFunds(client, params) {
   throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
 }
 
+// lib/store/bounded_body.ts
+var BodyTooLargeError = class extends RangeError {
+  maxBytes;
+  /** @param maxBytes the limit it passed */
+  constructor(maxBytes) {
+    super(`larger than ${maxBytes} bytes`), this.maxBytes = maxBytes;
+    this.name = "BodyTooLargeError";
+  }
+};
+async function readBounded(body, maxBytes, declared = 0) {
+  if (declared > maxBytes) {
+    await body?.cancel();
+    throw new BodyTooLargeError(maxBytes);
+  }
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks = [];
+  let size5 = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size5 += r.value.length;
+    if (size5 > maxBytes) {
+      await reader.cancel();
+      throw new BodyTooLargeError(maxBytes);
+    }
+    chunks.push(r.value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size5);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 // lib/worker/task.ts
 var ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
 var UPDATE_COUNTED = "UPDATE_COUNTED";
@@ -22719,31 +22755,12 @@ var CoordinatorClient = class {
 var MAX_DOWNLOAD_BYTES = 2 ** 30;
 var MAX_JSON_BYTES = 16 * 2 ** 20;
 async function readLimited(res, maxBytes, what) {
-  const tooLarge = () => new RangeError(`Cannot read ${what}: larger than ${maxBytes} bytes`);
-  if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
-    await res.body?.cancel();
-    throw tooLarge();
+  try {
+    return await readBounded(res.body, maxBytes, Number(res.headers.get("content-length") ?? 0));
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    throw new RangeError(`Cannot read ${what}: ${e.message}`);
   }
-  if (!res.body) return new Uint8Array();
-  const reader = res.body.getReader();
-  const chunks = [];
-  let size5 = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    size5 += r.value.length;
-    if (size5 > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(r.value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size5);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 async function errorOf(res, method, path) {
   const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => void 0);

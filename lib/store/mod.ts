@@ -5,6 +5,7 @@
  */
 export * from "./atomic.ts";
 export * from "./blockstore.ts";
+export * from "./bounded_body.ts";
 export * from "./cid.ts";
 export * from "./collect_garbage.ts";
 export * from "./fs_blockstore.ts";

@@ -15,6 +15,7 @@
  * ```
  */
 import { reasonOf } from "../network/preflight.ts";
+import { BodyTooLargeError, readBounded } from "../store/bounded_body.ts";
 
 /** How the worker reaches the coordinator: a fetch bound to its base URL. */
 export type CoordinatorFetch = (path: string, init?: RequestInit) => Promise<Response>;
@@ -174,31 +175,12 @@ export async function readLimited(
   maxBytes: number,
   what: string,
 ): Promise<Uint8Array> {
-  const tooLarge = () => new RangeError(`Cannot read ${what}: larger than ${maxBytes} bytes`);
-  if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
-    await res.body?.cancel();
-    throw tooLarge();
+  try {
+    return await readBounded(res.body, maxBytes, Number(res.headers.get("content-length") ?? 0));
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    throw new RangeError(`Cannot read ${what}: ${e.message}`);
   }
-  if (!res.body) return new Uint8Array();
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    size += r.value.length;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(r.value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 async function errorOf(res: Response, method: string, path: string): Promise<CoordinatorError> {
