@@ -5,13 +5,11 @@
  */
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { Worker } from "../../lib/worker/worker.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
-import { createTrainer } from "../../kernel/train_step.ts";
-import { loadKernel } from "../../kernel/wasm_module.ts";
 import { issueChallenge } from "../../lib/chain/issue_challenge.ts";
 import { getNodeCert } from "../../lib/chain/get_node_cert.ts";
 import { setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
+import { workerThrough } from "./_worker.ts";
 
 Deno.test("attacker: a committed round sent again with another seed does not replace what the node answers challenges with", async () => {
   // Prepare: the node trains, commits and delivers round 0 honestly through a coordinator that
@@ -24,27 +22,18 @@ Deno.test("attacker: a committed round sent again with another seed does not rep
   let replaying = false;
   const posted: string[] = [];
   const events: WorkerEvent[] = [];
-  const worker = new Worker({
-    coordinator: async (path, init) => {
-      if (replaying && first && path.startsWith("/assign?")) {
-        return Response.json({ ...first, seed: (first.seed as number) + 1 });
-      }
-      if (replaying && path === "/aggregate/update") {
-        posted.push(String(init?.body));
-        return Response.json({ accepted: true });
-      }
-      const res = await s.call(path, init);
-      if (!first && path.startsWith("/assign?")) first = await res.clone().json();
-      return res;
-    },
-    client: a.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: a.key,
-    trainer: createTrainer(loadKernel()),
-    heartbeatEveryMs: Infinity,
-    onProgress: (e) => events.push(e),
-  });
+  const worker = workerThrough(fx, a, async (path, init) => {
+    if (replaying && first && path.startsWith("/assign?")) {
+      return Response.json({ ...first, seed: (first.seed as number) + 1 });
+    }
+    if (replaying && path === "/aggregate/update") {
+      posted.push(String(init?.body));
+      return Response.json({ accepted: true });
+    }
+    const res = await s.call(path, init);
+    if (!first && path.startsWith("/assign?")) first = await res.clone().json();
+    return res;
+  }, events);
   assert.equal(await worker.tick(), "trained");
   replaying = true;
 

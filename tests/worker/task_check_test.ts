@@ -4,13 +4,11 @@
  */
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { Worker } from "../../lib/worker/worker.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
-import { createTrainer } from "../../kernel/train_step.ts";
-import { loadKernel } from "../../kernel/wasm_module.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { encodeJobSpec } from "../../lib/job/job_spec.ts";
 import { read, setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
+import { workerThrough } from "./_worker.ts";
 
 Deno.test("attacker: tasks the chain does not back are refused before any training", async () => {
   // Prepare: a real job; its honest task; a spec the owner never escrowed (100x the steps).
@@ -30,17 +28,13 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
   ] as const;
   let served: unknown;
   const events: WorkerEvent[] = [];
-  const worker = new Worker({
-    coordinator: (path, init) =>
+  const worker = workerThrough(
+    fx,
+    a,
+    (path, init) =>
       path.startsWith("/assign?") ? Promise.resolve(Response.json(served)) : s.call(path, init),
-    client: a.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: a.key,
-    trainer: createTrainer(loadKernel()),
-    heartbeatEveryMs: Infinity,
-    onProgress: (e) => events.push(e),
-  });
+    events,
+  );
 
   for (const [task, why] of tasks) {
     // Execute
@@ -64,19 +58,15 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
   });
   const member = grouped.nodes[0]!;
   const own = (await read(await g.call(`/assign?node=${member.nodePubkey}`))).body;
-  const other = new Worker({
-    coordinator: (path, init) =>
+  const other = workerThrough(
+    fx,
+    member,
+    (path, init) =>
       path.startsWith("/assign?")
         ? Promise.resolve(Response.json({ ...own, seed: own.seed + 1 }))
         : g.call(path, init),
-    client: member.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: member.key,
-    trainer: createTrainer(loadKernel()),
-    heartbeatEveryMs: Infinity,
-    onProgress: (e) => events.push(e),
-  });
+    events,
+  );
   events.length = 0;
   assert.equal(await other.tick(), "wait");
   const refusal = events.find((e) => e.kind === "error");
