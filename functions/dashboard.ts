@@ -13,8 +13,10 @@ export function createDashboard() {
     return new Response(DASHBOARD_HTML, {
       headers: {
         "content-type": "text/html; charset=utf-8",
-        "content-security-policy":
-          "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        // No framing: another site could overlay the page and steer clicks (Withdraw, Export).
+        "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; " +
+          "style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "x-frame-options": "DENY",
       },
     });
   });

@@ -27,9 +27,10 @@ const FILES: Record<string, { url: URL; type: string }> = {
  * Scripts from this origin only; WebAssembly compiled from fetched bytes, no eval. The API is this
  * origin; the chain RPC that GET /info names is another (any https, or a local devnet).
  */
+// No framing: another site could overlay the page and steer the clicks that join and sign.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
   "worker-src 'self'; style-src 'unsafe-inline'; " +
-  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*";
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'";
 
 /** Creates the /join handler. */
 export function createJoin() {
@@ -56,6 +57,7 @@ export function createJoin() {
       headers: {
         "content-type": file.type,
         "content-security-policy": CSP,
+        "x-frame-options": "DENY",
         "cache-control": "no-cache",
         etag,
       },
