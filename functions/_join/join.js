@@ -22588,6 +22588,437 @@ async function checkFunds(client, params) {
   throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
 }
 
+// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
+function __awaiter(thisArg, _arguments, P2, generator) {
+  function adopt(value) {
+    return value instanceof P2 ? value : new P2(function(resolve) {
+      resolve(value);
+    });
+  }
+  return new (P2 || (P2 = Promise))(function(resolve, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+}
+var Mutex = class {
+  constructor() {
+    this.mutex = Promise.resolve();
+  }
+  lock() {
+    let begin = () => {
+    };
+    this.mutex = this.mutex.then(() => new Promise(begin));
+    return new Promise((res) => {
+      begin = res;
+    });
+  }
+  dispatch(fn) {
+    return __awaiter(this, void 0, void 0, function* () {
+      const unlock = yield this.lock();
+      try {
+        return yield Promise.resolve(fn());
+      } finally {
+        unlock();
+      }
+    });
+  }
+};
+var _a;
+function getGlobal() {
+  if (typeof globalThis !== "undefined") return globalThis;
+  if (typeof self !== "undefined") return self;
+  if (typeof window !== "undefined") return window;
+  return global;
+}
+var globalObject = getGlobal();
+var nodeBuffer = (_a = globalObject.Buffer) !== null && _a !== void 0 ? _a : null;
+var textEncoder = globalObject.TextEncoder ? new globalObject.TextEncoder() : null;
+function hexCharCodesToInt(a, b) {
+  return (a & 15) + (a >> 6 | a >> 3 & 8) << 4 | (b & 15) + (b >> 6 | b >> 3 & 8);
+}
+function writeHexToUInt8(buf, str) {
+  const size5 = str.length >> 1;
+  for (let i = 0; i < size5; i++) {
+    const index2 = i << 1;
+    buf[i] = hexCharCodesToInt(str.charCodeAt(index2), str.charCodeAt(index2 + 1));
+  }
+}
+function hexStringEqualsUInt8(str, buf) {
+  if (str.length !== buf.length * 2) {
+    return false;
+  }
+  for (let i = 0; i < buf.length; i++) {
+    const strIndex = i << 1;
+    if (buf[i] !== hexCharCodesToInt(str.charCodeAt(strIndex), str.charCodeAt(strIndex + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+var alpha = "a".charCodeAt(0) - 10;
+var digit = "0".charCodeAt(0);
+function getDigestHex(tmpBuffer, input, hashLength) {
+  let p = 0;
+  for (let i = 0; i < hashLength; i++) {
+    let nibble = input[i] >>> 4;
+    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
+    nibble = input[i] & 15;
+    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
+  }
+  return String.fromCharCode.apply(null, tmpBuffer);
+}
+var getUInt8Buffer = nodeBuffer !== null ? (data) => {
+  if (typeof data === "string") {
+    const buf = nodeBuffer.from(data, "utf8");
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  }
+  if (nodeBuffer.isBuffer(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  }
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new Error("Invalid data type!");
+} : (data) => {
+  if (typeof data === "string") {
+    return textEncoder.encode(data);
+  }
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new Error("Invalid data type!");
+};
+var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+var base64Lookup = new Uint8Array(256);
+for (let i = 0; i < base64Chars.length; i++) {
+  base64Lookup[base64Chars.charCodeAt(i)] = i;
+}
+function getDecodeBase64Length(data) {
+  let bufferLength = Math.floor(data.length * 0.75);
+  const len = data.length;
+  if (data[len - 1] === "=") {
+    bufferLength -= 1;
+    if (data[len - 2] === "=") {
+      bufferLength -= 1;
+    }
+  }
+  return bufferLength;
+}
+function decodeBase64(data) {
+  const bufferLength = getDecodeBase64Length(data);
+  const len = data.length;
+  const bytes = new Uint8Array(bufferLength);
+  let p = 0;
+  for (let i = 0; i < len; i += 4) {
+    const encoded1 = base64Lookup[data.charCodeAt(i)];
+    const encoded2 = base64Lookup[data.charCodeAt(i + 1)];
+    const encoded3 = base64Lookup[data.charCodeAt(i + 2)];
+    const encoded4 = base64Lookup[data.charCodeAt(i + 3)];
+    bytes[p] = encoded1 << 2 | encoded2 >> 4;
+    p += 1;
+    bytes[p] = (encoded2 & 15) << 4 | encoded3 >> 2;
+    p += 1;
+    bytes[p] = (encoded3 & 3) << 6 | encoded4 & 63;
+    p += 1;
+  }
+  return bytes;
+}
+var MAX_HEAP = 16 * 1024;
+var WASM_FUNC_HASH_LENGTH = 4;
+var wasmMutex = new Mutex();
+var wasmModuleCache = /* @__PURE__ */ new Map();
+function WASMInterface(binary, hashLength) {
+  return __awaiter(this, void 0, void 0, function* () {
+    let wasmInstance = null;
+    let memoryView = null;
+    let initialized = false;
+    if (typeof WebAssembly === "undefined") {
+      throw new Error("WebAssembly is not supported in this environment!");
+    }
+    const writeMemory = (data, offset = 0) => {
+      memoryView.set(data, offset);
+    };
+    const getMemory = () => memoryView;
+    const getExports = () => wasmInstance.exports;
+    const setMemorySize = (totalSize) => {
+      wasmInstance.exports.Hash_SetMemorySize(totalSize);
+      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      memoryView = new Uint8Array(memoryBuffer, arrayOffset, totalSize);
+    };
+    const getStateSize = () => {
+      const view = new DataView(wasmInstance.exports.memory.buffer);
+      const stateSize = view.getUint32(wasmInstance.exports.STATE_SIZE, true);
+      return stateSize;
+    };
+    const loadWASMPromise = wasmMutex.dispatch(() => __awaiter(this, void 0, void 0, function* () {
+      if (!wasmModuleCache.has(binary.name)) {
+        const asm = decodeBase64(binary.data);
+        const promise = WebAssembly.compile(asm.buffer);
+        wasmModuleCache.set(binary.name, promise);
+      }
+      const module = yield wasmModuleCache.get(binary.name);
+      wasmInstance = yield WebAssembly.instantiate(module, {});
+    }));
+    const setupInterface = () => __awaiter(this, void 0, void 0, function* () {
+      if (!wasmInstance) {
+        yield loadWASMPromise;
+      }
+      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      memoryView = new Uint8Array(memoryBuffer, arrayOffset, MAX_HEAP);
+    });
+    const init = (bits = null) => {
+      initialized = true;
+      wasmInstance.exports.Hash_Init(bits);
+    };
+    const updateUInt8Array = (data) => {
+      let read3 = 0;
+      while (read3 < data.length) {
+        const chunk = data.subarray(read3, read3 + MAX_HEAP);
+        read3 += chunk.length;
+        memoryView.set(chunk);
+        wasmInstance.exports.Hash_Update(chunk.length);
+      }
+    };
+    const update = (data) => {
+      if (!initialized) {
+        throw new Error("update() called before init()");
+      }
+      const Uint8Buffer = getUInt8Buffer(data);
+      updateUInt8Array(Uint8Buffer);
+    };
+    const digestChars = new Uint8Array(hashLength * 2);
+    const digest2 = (outputType, padding = null) => {
+      if (!initialized) {
+        throw new Error("digest() called before init()");
+      }
+      initialized = false;
+      wasmInstance.exports.Hash_Final(padding);
+      if (outputType === "binary") {
+        return memoryView.slice(0, hashLength);
+      }
+      return getDigestHex(digestChars, memoryView, hashLength);
+    };
+    const save = () => {
+      if (!initialized) {
+        throw new Error("save() can only be called after init() and before digest()");
+      }
+      const stateOffset = wasmInstance.exports.Hash_GetState();
+      const stateLength = getStateSize();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      const internalState = new Uint8Array(memoryBuffer, stateOffset, stateLength);
+      const prefixedState = new Uint8Array(WASM_FUNC_HASH_LENGTH + stateLength);
+      writeHexToUInt8(prefixedState, binary.hash);
+      prefixedState.set(internalState, WASM_FUNC_HASH_LENGTH);
+      return prefixedState;
+    };
+    const load = (state) => {
+      if (!(state instanceof Uint8Array)) {
+        throw new Error("load() expects an Uint8Array generated by save()");
+      }
+      const stateOffset = wasmInstance.exports.Hash_GetState();
+      const stateLength = getStateSize();
+      const overallLength = WASM_FUNC_HASH_LENGTH + stateLength;
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      if (state.length !== overallLength) {
+        throw new Error(`Bad state length (expected ${overallLength} bytes, got ${state.length})`);
+      }
+      if (!hexStringEqualsUInt8(binary.hash, state.subarray(0, WASM_FUNC_HASH_LENGTH))) {
+        throw new Error("This state was written by an incompatible hash implementation");
+      }
+      const internalState = state.subarray(WASM_FUNC_HASH_LENGTH);
+      new Uint8Array(memoryBuffer, stateOffset, stateLength).set(internalState);
+      initialized = true;
+    };
+    const isDataShort = (data) => {
+      if (typeof data === "string") {
+        return data.length < MAX_HEAP / 4;
+      }
+      return data.byteLength < MAX_HEAP;
+    };
+    let canSimplify = isDataShort;
+    switch (binary.name) {
+      case "argon2":
+      case "scrypt":
+        canSimplify = () => true;
+        break;
+      case "blake2b":
+      case "blake2s":
+        canSimplify = (data, initParam) => initParam <= 512 && isDataShort(data);
+        break;
+      case "blake3":
+        canSimplify = (data, initParam) => initParam === 0 && isDataShort(data);
+        break;
+      case "xxhash64":
+      case "xxhash3":
+      case "xxhash128":
+      case "crc64":
+        canSimplify = () => false;
+        break;
+    }
+    const calculate = (data, initParam = null, digestParam = null) => {
+      if (!canSimplify(data, initParam)) {
+        init(initParam);
+        update(data);
+        return digest2("hex", digestParam);
+      }
+      const buffer2 = getUInt8Buffer(data);
+      memoryView.set(buffer2);
+      wasmInstance.exports.Hash_Calculate(buffer2.length, initParam, digestParam);
+      return getDigestHex(digestChars, memoryView, hashLength);
+    };
+    yield setupInterface();
+    return {
+      getMemory,
+      writeMemory,
+      getExports,
+      setMemorySize,
+      init,
+      update,
+      digest: digest2,
+      save,
+      load,
+      calculate,
+      hashLength
+    };
+  });
+}
+var mutex$l = new Mutex();
+var mutex$k = new Mutex();
+var uint32View = new DataView(new ArrayBuffer(4));
+var mutex$j = new Mutex();
+var mutex$i = new Mutex();
+var mutex$h = new Mutex();
+var mutex$g = new Mutex();
+var polyBuffer = new Uint8Array(8);
+var mutex$f = new Mutex();
+var mutex$e = new Mutex();
+var mutex$d = new Mutex();
+var name$b = "sha3";
+var data$b = "AGFzbQEAAAABFARgAAF/YAF/AGACf38AYAN/f38AAwgHAAEBAgEAAwUEAQECAgYPAn8BQYCABAt/AEGAgAQLB4IBCQZtZW1vcnkCAA9fX3N0YWNrX3BvaW50ZXIDAA5IYXNoX0dldEJ1ZmZlcgAACUhhc2hfSW5pdAABC0hhc2hfVXBkYXRlAAIKSGFzaF9GaW5hbAAEDUhhc2hfR2V0U3RhdGUABQ5IYXNoX0NhbGN1bGF0ZQAGClNUQVRFX1NJWkUDAQqmHAcGAEGAggQL1wMAQQBCADcDgIUFQQBCADcD+IQFQQBCADcD8IQFQQBCADcD6IQFQQBCADcD4IQFQQBCADcD2IQFQQBCADcD0IQFQQBCADcDyIQFQQBCADcDwIQFQQBCADcDuIQFQQBCADcDsIQFQQBCADcDqIQFQQBCADcDoIQFQQBCADcDmIQFQQBCADcDkIQFQQBCADcDiIQFQQBCADcDgIQFQQBCADcD+IMFQQBCADcD8IMFQQBCADcD6IMFQQBCADcD4IMFQQBCADcD2IMFQQBCADcD0IMFQQBCADcDyIMFQQBCADcDwIMFQQBCADcDuIMFQQBCADcDsIMFQQBCADcDqIMFQQBCADcDoIMFQQBCADcDmIMFQQBCADcDkIMFQQBCADcDiIMFQQBCADcDgIMFQQBCADcD+IIFQQBCADcD8IIFQQBCADcD6IIFQQBCADcD4IIFQQBCADcD2IIFQQBCADcD0IIFQQBCADcDyIIFQQBCADcDwIIFQQBCADcDuIIFQQBCADcDsIIFQQBCADcDqIIFQQBCADcDoIIFQQBCADcDmIIFQQBCADcDkIIFQQBCADcDiIIFQQBCADcDgIIFQQBBwAwgAEEBdGtBA3Y2AoyFBUEAQQA2AoiFBQuSAwEJfwJAQQAoAoiFBSIBQQBIDQBBACABIABqQQAoAoyFBSICcDYCiIUFAkACQCABDQBBgIIEIQMMAQsCQCAAIAIgAWsiBCAAIARJIgUbIgNFDQAgA0EDcSEGQQAhBwJAIANBBEkNACABQYCCBWohCCADQXxxIQlBACEHA0AgCCAHaiIDQcgBaiAHQYCCBGotAAA6AAAgA0HJAWogB0GBggRqLQAAOgAAIANBygFqIAdBgoIEai0AADoAACADQcsBaiAHQYOCBGotAAA6AAAgCSAHQQRqIgdHDQALIAZFDQELIAFByIMFaiEDA0AgAyAHaiAHQYCCBGotAAA6AAAgB0EBaiEHIAZBf2oiBg0ACwsgBQ0BQciDBSACEAMgACAEayEAIARBgIIEaiEDCwJAIAAgAkkNAANAIAMgAhADIAMgAmohAyAAIAJrIgAgAk8NAAsLIABFDQBBACECQcgBIQcDQCAHQYCCBWogAyAHakG4fmotAAA6AAAgB0EBaiEHIAAgAkEBaiICQf8BcUsNAAsLC+ELAS1+IAApA0AhAkEAKQPAggUhAyAAKQM4IQRBACkDuIIFIQUgACkDMCEGQQApA7CCBSEHIAApAyghCEEAKQOoggUhCSAAKQMgIQpBACkDoIIFIQsgACkDGCEMQQApA5iCBSENIAApAxAhDkEAKQOQggUhDyAAKQMIIRBBACkDiIIFIREgACkDACESQQApA4CCBSETQQApA8iCBSEUAkACQCABQcgASw0AQQApA+iCBSEVQQApA/iCBSEWQQApA/CCBSEXQQApA4CDBSEYQQApA9CCBSEZQQApA+CCBSEaQQApA9iCBSEbDAELQQApA+CCBSAAKQNghSEaQQApA9iCBSAAKQNYhSEbQQApA9CCBSAAKQNQhSEZIBQgACkDSIUhFEEAKQPoggUhFUEAKQP4ggUhFkEAKQPwggUhF0EAKQOAgwUhGCABQekASQ0AIBggACkDgAGFIRggFiAAKQN4hSEWIBcgACkDcIUhFyAVIAApA2iFIRUgAUGJAUkNAEEAQQApA4iDBSAAKQOIAYU3A4iDBQsgAyAChSEcIAUgBIUhHSAHIAaFIQcgCSAIhSEIIAsgCoUhHiANIAyFIQkgDyAOhSEKIBEgEIUhCyATIBKFIQxBACkDuIMFIRBBACkDkIMFIRFBACkDoIMFIRJBACkDsIMFIRNBACkDiIMFIQ1BACkDwIMFIQ5BACkDmIMFIR9BACkDqIMFIQ9BwH4hAANAIB4gByALhSAbhSAYhSAPhUIBiYUgFIUgF4UgH4UgDoUhAiAMIB0gCoUgGoUgDYUgE4VCAYmFIAiFIBmFIBaFIBKFIgMgB4UhICAJIAggDIUgGYUgFoUgEoVCAYmFIByFIBWFIBGFIBCFIgQgDoUhISAcIAogFCAehSAXhSAfhSAOhUIBiYUgHYUgGoUgDYUgE4UiBYVCN4kiIiALIBwgCYUgFYUgEYUgEIVCAYmFIAeFIBuFIBiFIA+FIgYgCoVCPokiI0J/hYMgAyAPhUICiSIkhSEOIBYgAoVCKYkiJSAEIBeFQieJIiZCf4WDICKFIQ8gECAFhUI4iSIQIAYgDYVCD4kiJ0J/hYMgAyAbhUIKiSIohSENIAQgHoVCG4kiKSAoIAggAoVCJIkiKkJ/hYOFIRYgBiAdhUIGiSIrIAMgC4VCAYkiLEJ/hYMgEiAChUISiSIthSEXICsgBCAfhUIIiSIuIBUgBYVCGYkiFUJ/hYOFIRsgBiAThUI9iSIdIAQgFIVCFIkiBCAJIAWFQhyJIghCf4WDhSEUIAggHUJ/hYMgAyAYhUItiSIDhSEcIB0gA0J/hYMgGSAChUIDiSIJhSEdIAQgAyAJQn+Fg4UhByAJIARCf4WDIAiFIQggDCAChSICICFCDokiA0J/hYMgESAFhUIViSIEhSEJIAYgGoVCK4kiBSADIARCf4WDhSEKIAQgBUJ/hYMgIEIsiSIEhSELIABB0IEEaikDACAFIARCf4WDhSAChSEMICcgKEJ/hYMgKoUiBSEYIAMgBCACQn+Fg4UiAiEeICogKUJ/hYMgEIUiAyEfIC0gLkJ/hYMgFYUiBCEaICYgJCAlQn+Fg4UiBiETIBUgK0J/hYMgLIUiKCEZICMgJiAiQn+Fg4UiIiESIC4gLCAtQn+Fg4UiJiEVICcgKSAQQn+Fg4UiJyERICMgJEJ/hYMgJYUiIyEQIABBCGoiAA0AC0EAIA83A6iDBUEAIAU3A4CDBUEAIBs3A9iCBUEAIAc3A7CCBUEAIAs3A4iCBUEAIA43A8CDBUEAIAM3A5iDBUEAIBc3A/CCBUEAIBQ3A8iCBUEAIAI3A6CCBUEAIAY3A7CDBUEAIA03A4iDBUEAIAQ3A+CCBUEAIB03A7iCBUEAIAo3A5CCBUEAICI3A6CDBUEAIBY3A/iCBUEAICg3A9CCBUEAIAg3A6iCBUEAIAw3A4CCBUEAICM3A7iDBUEAICc3A5CDBUEAICY3A+iCBUEAIBw3A8CCBUEAIAk3A5iCBQv1AgEFf0HkAEEAKAKMhQUiAUEBdmshAgJAQQAoAoiFBSIDQQBIDQAgASEEAkAgASADRg0AIANByIMFaiEFQQAhAwNAIAUgA2pBADoAACADQQFqIgMgAUEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSAAcjoAyIMFIAFBx4MFaiIDIAMtAABBgAFyOgAAQciDBSABEANBAEGAgICAeDYCiIUFCwJAIAJBAnYiA0UNACADQQNxIQVBACEEAkAgAkEQSQ0AIANB/P///wNxIQFBACEDQQAhBANAIANBgIIEaiADQYCCBWooAgA2AgAgA0GEggRqIANBhIIFaigCADYCACADQYiCBGogA0GIggVqKAIANgIAIANBjIIEaiADQYyCBWooAgA2AgAgA0EQaiEDIAEgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQEgBEECdCEDA0AgA0GAggRqIANBgIIFaigCADYCACADQQRqIQMgAUF8aiIBDQALCwsGAEGAggULzgYBA39BAEIANwOAhQVBAEIANwP4hAVBAEIANwPwhAVBAEIANwPohAVBAEIANwPghAVBAEIANwPYhAVBAEIANwPQhAVBAEIANwPIhAVBAEIANwPAhAVBAEIANwO4hAVBAEIANwOwhAVBAEIANwOohAVBAEIANwOghAVBAEIANwOYhAVBAEIANwOQhAVBAEIANwOIhAVBAEIANwOAhAVBAEIANwP4gwVBAEIANwPwgwVBAEIANwPogwVBAEIANwPggwVBAEIANwPYgwVBAEIANwPQgwVBAEIANwPIgwVBAEIANwPAgwVBAEIANwO4gwVBAEIANwOwgwVBAEIANwOogwVBAEIANwOggwVBAEIANwOYgwVBAEIANwOQgwVBAEIANwOIgwVBAEIANwOAgwVBAEIANwP4ggVBAEIANwPwggVBAEIANwPoggVBAEIANwPgggVBAEIANwPYggVBAEIANwPQggVBAEIANwPIggVBAEIANwPAggVBAEIANwO4ggVBAEIANwOwggVBAEIANwOoggVBAEIANwOgggVBAEIANwOYggVBAEIANwOQggVBAEIANwOIggVBAEIANwOAggVBAEHADCABQQF0a0EDdjYCjIUFQQBBADYCiIUFIAAQAkHkAEEAKAKMhQUiAEEBdmshAwJAQQAoAoiFBSIBQQBIDQAgACEEAkAgACABRg0AIAFByIMFaiEFQQAhAQNAIAUgAWpBADoAACABQQFqIgEgAEEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSACcjoAyIMFIABBx4MFaiIBIAEtAABBgAFyOgAAQciDBSAAEANBAEGAgICAeDYCiIUFCwJAIANBAnYiAUUNACABQQNxIQVBACEEAkAgA0EQSQ0AIAFB/P///wNxIQBBACEBQQAhBANAIAFBgIIEaiABQYCCBWooAgA2AgAgAUGEggRqIAFBhIIFaigCADYCACABQYiCBGogAUGIggVqKAIANgIAIAFBjIIEaiABQYyCBWooAgA2AgAgAUEQaiEBIAAgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQAgBEECdCEBA0AgAUGAggRqIAFBgIIFaigCADYCACABQQRqIQEgAEF8aiIADQALCwsL2QEBAEGAgAQL0AGQAQAAAAAAAAAAAAAAAAAAAQAAAAAAAACCgAAAAAAAAIqAAAAAAACAAIAAgAAAAICLgAAAAAAAAAEAAIAAAAAAgYAAgAAAAIAJgAAAAAAAgIoAAAAAAAAAiAAAAAAAAAAJgACAAAAAAAoAAIAAAAAAi4AAgAAAAACLAAAAAAAAgImAAAAAAACAA4AAAAAAAIACgAAAAAAAgIAAAAAAAACACoAAAAAAAAAKAACAAAAAgIGAAIAAAACAgIAAAAAAAIABAACAAAAAAAiAAIAAAACA";
+var hash$b = "961accfe";
+var wasmJson$b = {
+  name: name$b,
+  data: data$b,
+  hash: hash$b
+};
+var mutex$c = new Mutex();
+var mutex$b = new Mutex();
+function validateBits(bits) {
+  if (![
+    224,
+    256,
+    384,
+    512
+  ].includes(bits)) {
+    return new Error("Invalid variant! Valid values: 224, 256, 384, 512");
+  }
+  return null;
+}
+function createKeccak(bits = 512) {
+  if (validateBits(bits)) {
+    return Promise.reject(validateBits(bits));
+  }
+  const outputSize = bits / 8;
+  return WASMInterface(wasmJson$b, outputSize).then((wasm) => {
+    wasm.init(bits);
+    const obj = {
+      init: () => {
+        wasm.init(bits);
+        return obj;
+      },
+      update: (data) => {
+        wasm.update(data);
+        return obj;
+      },
+      // biome-ignore lint/suspicious/noExplicitAny: Conflict with IHasher type
+      digest: (outputType) => wasm.digest(outputType, 1),
+      save: () => wasm.save(),
+      load: (data) => {
+        wasm.load(data);
+        return obj;
+      },
+      blockSize: 200 - 2 * outputSize,
+      digestSize: outputSize
+    };
+    return obj;
+  });
+}
+var mutex$a = new Mutex();
+var mutex$9 = new Mutex();
+var mutex$8 = new Mutex();
+var mutex$7 = new Mutex();
+var mutex$6 = new Mutex();
+var mutex$5 = new Mutex();
+var seedBuffer$2 = new Uint8Array(8);
+var mutex$4 = new Mutex();
+var seedBuffer$1 = new Uint8Array(8);
+var mutex$3 = new Mutex();
+var seedBuffer = new Uint8Array(8);
+var mutex$2 = new Mutex();
+var mutex$1 = new Mutex();
+var mutex = new Mutex();
+
+// lib/crypto/digest.ts
+var hasher = await createKeccak(256);
+function keccak2563(data) {
+  hasher.init();
+  hasher.update(data);
+  return hasher.digest("binary");
+}
+function keccak256Concat(...parts) {
+  hasher.init();
+  for (const p of parts) hasher.update(p);
+  return hasher.digest("binary");
+}
+function digestHex(data) {
+  return bytesToHex3(keccak2563(data));
+}
+var HEX_DIGITS = Array.from({
+  length: 256
+}, (_, i) => i.toString(16).padStart(2, "0"));
+function bytesToHex3(bytes) {
+  let out = "0x";
+  for (const b of bytes) out += HEX_DIGITS[b];
+  return out;
+}
+function hexToBytes3(hex) {
+  if (typeof hex !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(hex)) {
+    throw new TypeError(`Cannot decode hex: expected 0x-prefixed even-length hex, got ${String(hex).slice(0, 20)}`);
+  }
+  const out = new Uint8Array((hex.length - 2) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
+  return out;
+}
+function concatBytes4(...parts) {
+  let size5 = 0;
+  for (const p of parts) size5 += p.length;
+  const out = new Uint8Array(size5);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 // lib/store/bounded_body.ts
 var BodyTooLargeError = class extends RangeError {
   maxBytes;
@@ -22614,14 +23045,7 @@ async function readBounded(body, maxBytes, declared = 0) {
     }
     chunks.push(r.value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size5);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0] : concatBytes4(...chunks);
 }
 
 // lib/worker/task.ts
@@ -32737,12 +33161,12 @@ var N = 0x1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3edn;
 var _d = 0x52036cee2b6ffe738cc740797779e89800700a4d4141d8ab75eb4dca135978a3n;
 var Gx = 0x216936d3cd6e53fec0a4e231fdd6dc5c692cc7609525a7b2c9562d608f25d51an;
 var Gy = 0x6666666666666666666666666666666666666666666666666666666666666658n;
-var _a = P - 1n;
+var _a2 = P - 1n;
 var ed25519_CURVE = freeze({
   p: P,
   n: N,
   h: 8n,
-  a: _a,
+  a: _a2,
   d: _d,
   Gx,
   Gy
@@ -32762,12 +33186,12 @@ var abytes3 = (value, length3, title = "") => {
 };
 var snapshotBytes = (value, title = "", length3) => Uint8Array.from(abytes3(value, length3, title));
 var padh = (n, pad4) => n.toString(16).padStart(pad4, "0");
-var bytesToHex3 = (bytes) => {
+var bytesToHex4 = (bytes) => {
   let hex = "";
   for (const byte of abytes3(bytes)) hex += padh(byte, 2);
   return hex;
 };
-var hexToBytes3 = (hex) => {
+var hexToBytes4 = (hex) => {
   const e = "hex invalid";
   if (typeof hex !== "string") throw new TypeError(e);
   if (hex.length % 2 || !/^[\da-f]*$/i.test(hex)) throw new RangeError(e);
@@ -32779,7 +33203,7 @@ var hexToBytes3 = (hex) => {
   }
   return array;
 };
-var concatBytes4 = (...arrays) => {
+var concatBytes5 = (...arrays) => {
   let sum = 0;
   for (const a of arrays) sum += abytes3(a).length;
   const res = new Uint8Array(sum);
@@ -32825,7 +33249,7 @@ var _hash = (name4) => {
   if (typeof fn !== "function") throw new Error("hashes." + name4 + " not set");
   return fn;
 };
-var callHash = (name4, ...m) => abytes3(_hash(name4)(concatBytes4(...m)), 64, "digest");
+var callHash = (name4, ...m) => abytes3(_hash(name4)(concatBytes5(...m)), 64, "digest");
 var apoint = (p) => {
   if (p instanceof Point2) return p;
   throw new TypeError("Point expected");
@@ -32872,7 +33296,7 @@ var Point2 = class _Point {
     return new _Point(x, y, 1n, modP2(x * y));
   }
   static fromHex(hex, zip215) {
-    return _Point.fromBytes(hexToBytes3(hex), zip215);
+    return _Point.fromBytes(hexToBytes4(hex), zip215);
   }
   get x() {
     return this.toAffine().x;
@@ -32882,7 +33306,7 @@ var Point2 = class _Point {
   }
   /** Checks if the point is valid and on-curve. */
   assertValidity() {
-    const a = _a;
+    const a = _a2;
     const d = _d;
     const p = this;
     if (p.is0()) throw new Error("bad point: ZERO");
@@ -32916,7 +33340,7 @@ var Point2 = class _Point {
   /** Point doubling. Complete formula. Cost: `4M + 4S + 1*a + 6add + 1*2`. */
   double() {
     const { X: X1, Y: Y1, Z: Z1 } = this;
-    const a = _a;
+    const a = _a2;
     const A = modP2(X1 * X1);
     const B = modP2(Y1 * Y1);
     const C = modP2(2n * Z1 * Z1);
@@ -32936,7 +33360,7 @@ var Point2 = class _Point {
   add(other) {
     const { X: X1, Y: Y1, Z: Z1, T: T1 } = this;
     const { X: X2, Y: Y2, Z: Z2, T: T2 } = apoint(other);
-    const a = _a;
+    const a = _a2;
     const d = _d;
     const A = modP2(X1 * X2);
     const B = modP2(Y1 * Y2);
@@ -33004,7 +33428,7 @@ var Point2 = class _Point {
     return b;
   }
   toHex() {
-    return bytesToHex3(this.toBytes());
+    return bytesToHex4(this.toBytes());
   }
   clearCofactor() {
     return this.multiply(8n, false);
@@ -33020,8 +33444,8 @@ var G = new Point2(Gx, Gy, 1n, mod2(Gx * Gy));
 var I = new Point2(0n, 1n, 1n, 0n);
 Point2.BASE = G;
 Point2.ZERO = I;
-var numTo32bLE = (num3) => hexToBytes3(padh(arange(num3, 0n, B256), 64)).reverse();
-var bytesToNumberLE2 = (b) => BigInt("0x" + bytesToHex3(Uint8Array.from(abytes3(b)).reverse()));
+var numTo32bLE = (num3) => hexToBytes4(padh(arange(num3, 0n, B256), 64)).reverse();
+var bytesToNumberLE2 = (b) => BigInt("0x" + bytesToHex4(Uint8Array.from(abytes3(b)).reverse()));
 var pow22 = (x, power) => {
   let r = x;
   while (power-- > 0) {
@@ -33089,10 +33513,10 @@ var _sign = (e, rBytes, msg) => {
   const { pointBytes: A, scalar: s } = e;
   const r = modL_LE(rBytes);
   const R = G.multiply(r).toBytes();
-  const hashable = concatBytes4(R, A, msg);
+  const hashable = concatBytes5(R, A, msg);
   const finish = (hashed) => {
     const S = modN2(r + modL_LE(hashed) * s);
-    return abytes3(concatBytes4(R, numTo32bLE(S)), 64);
+    return abytes3(concatBytes5(R, numTo32bLE(S)), 64);
   };
   return [
     hashable,
@@ -33122,7 +33546,7 @@ var _verify = (sig, msg, publicKey, options) => {
     A = Point2.fromBytes(publicKey, zip215);
     R = Point2.fromBytes(r, zip215);
     SB = G.multiply(s, false);
-    hashable = concatBytes4(r, publicKey, msg);
+    hashable = concatBytes5(r, publicKey, msg);
     finished = true;
   } catch (error) {
   }
@@ -33143,7 +33567,7 @@ var hashes = {
   sha512Async: async (message2) => {
     const s = globalThis?.crypto?.subtle;
     if (!s) throw new Error("crypto.subtle must be defined, consider polyfill");
-    return new Uint8Array(await s.digest("SHA-512", concatBytes4(message2)));
+    return new Uint8Array(await s.digest("SHA-512", concatBytes5(message2)));
   },
   sha512: void 0
 };
@@ -33881,437 +34305,6 @@ var _SHA512 = class extends SHA2_64B {
 var sha2564 = /* @__PURE__ */ createHasher3(() => new _SHA256(), /* @__PURE__ */ oidNist(1));
 var sha512 = /* @__PURE__ */ createHasher3(() => new _SHA512(), /* @__PURE__ */ oidNist(3));
 
-// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
-function __awaiter(thisArg, _arguments, P2, generator) {
-  function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve) {
-      resolve(value);
-    });
-  }
-  return new (P2 || (P2 = Promise))(function(resolve, reject) {
-    function fulfilled(value) {
-      try {
-        step(generator.next(value));
-      } catch (e) {
-        reject(e);
-      }
-    }
-    function rejected(value) {
-      try {
-        step(generator["throw"](value));
-      } catch (e) {
-        reject(e);
-      }
-    }
-    function step(result) {
-      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
-    }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
-  });
-}
-var Mutex = class {
-  constructor() {
-    this.mutex = Promise.resolve();
-  }
-  lock() {
-    let begin = () => {
-    };
-    this.mutex = this.mutex.then(() => new Promise(begin));
-    return new Promise((res) => {
-      begin = res;
-    });
-  }
-  dispatch(fn) {
-    return __awaiter(this, void 0, void 0, function* () {
-      const unlock = yield this.lock();
-      try {
-        return yield Promise.resolve(fn());
-      } finally {
-        unlock();
-      }
-    });
-  }
-};
-var _a2;
-function getGlobal() {
-  if (typeof globalThis !== "undefined") return globalThis;
-  if (typeof self !== "undefined") return self;
-  if (typeof window !== "undefined") return window;
-  return global;
-}
-var globalObject = getGlobal();
-var nodeBuffer = (_a2 = globalObject.Buffer) !== null && _a2 !== void 0 ? _a2 : null;
-var textEncoder = globalObject.TextEncoder ? new globalObject.TextEncoder() : null;
-function hexCharCodesToInt(a, b) {
-  return (a & 15) + (a >> 6 | a >> 3 & 8) << 4 | (b & 15) + (b >> 6 | b >> 3 & 8);
-}
-function writeHexToUInt8(buf, str) {
-  const size5 = str.length >> 1;
-  for (let i = 0; i < size5; i++) {
-    const index2 = i << 1;
-    buf[i] = hexCharCodesToInt(str.charCodeAt(index2), str.charCodeAt(index2 + 1));
-  }
-}
-function hexStringEqualsUInt8(str, buf) {
-  if (str.length !== buf.length * 2) {
-    return false;
-  }
-  for (let i = 0; i < buf.length; i++) {
-    const strIndex = i << 1;
-    if (buf[i] !== hexCharCodesToInt(str.charCodeAt(strIndex), str.charCodeAt(strIndex + 1))) {
-      return false;
-    }
-  }
-  return true;
-}
-var alpha = "a".charCodeAt(0) - 10;
-var digit = "0".charCodeAt(0);
-function getDigestHex(tmpBuffer, input, hashLength) {
-  let p = 0;
-  for (let i = 0; i < hashLength; i++) {
-    let nibble = input[i] >>> 4;
-    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
-    nibble = input[i] & 15;
-    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
-  }
-  return String.fromCharCode.apply(null, tmpBuffer);
-}
-var getUInt8Buffer = nodeBuffer !== null ? (data) => {
-  if (typeof data === "string") {
-    const buf = nodeBuffer.from(data, "utf8");
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-  }
-  if (nodeBuffer.isBuffer(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.length);
-  }
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new Error("Invalid data type!");
-} : (data) => {
-  if (typeof data === "string") {
-    return textEncoder.encode(data);
-  }
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new Error("Invalid data type!");
-};
-var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-var base64Lookup = new Uint8Array(256);
-for (let i = 0; i < base64Chars.length; i++) {
-  base64Lookup[base64Chars.charCodeAt(i)] = i;
-}
-function getDecodeBase64Length(data) {
-  let bufferLength = Math.floor(data.length * 0.75);
-  const len = data.length;
-  if (data[len - 1] === "=") {
-    bufferLength -= 1;
-    if (data[len - 2] === "=") {
-      bufferLength -= 1;
-    }
-  }
-  return bufferLength;
-}
-function decodeBase64(data) {
-  const bufferLength = getDecodeBase64Length(data);
-  const len = data.length;
-  const bytes = new Uint8Array(bufferLength);
-  let p = 0;
-  for (let i = 0; i < len; i += 4) {
-    const encoded1 = base64Lookup[data.charCodeAt(i)];
-    const encoded2 = base64Lookup[data.charCodeAt(i + 1)];
-    const encoded3 = base64Lookup[data.charCodeAt(i + 2)];
-    const encoded4 = base64Lookup[data.charCodeAt(i + 3)];
-    bytes[p] = encoded1 << 2 | encoded2 >> 4;
-    p += 1;
-    bytes[p] = (encoded2 & 15) << 4 | encoded3 >> 2;
-    p += 1;
-    bytes[p] = (encoded3 & 3) << 6 | encoded4 & 63;
-    p += 1;
-  }
-  return bytes;
-}
-var MAX_HEAP = 16 * 1024;
-var WASM_FUNC_HASH_LENGTH = 4;
-var wasmMutex = new Mutex();
-var wasmModuleCache = /* @__PURE__ */ new Map();
-function WASMInterface(binary, hashLength) {
-  return __awaiter(this, void 0, void 0, function* () {
-    let wasmInstance = null;
-    let memoryView = null;
-    let initialized = false;
-    if (typeof WebAssembly === "undefined") {
-      throw new Error("WebAssembly is not supported in this environment!");
-    }
-    const writeMemory = (data, offset = 0) => {
-      memoryView.set(data, offset);
-    };
-    const getMemory = () => memoryView;
-    const getExports = () => wasmInstance.exports;
-    const setMemorySize = (totalSize) => {
-      wasmInstance.exports.Hash_SetMemorySize(totalSize);
-      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      memoryView = new Uint8Array(memoryBuffer, arrayOffset, totalSize);
-    };
-    const getStateSize = () => {
-      const view = new DataView(wasmInstance.exports.memory.buffer);
-      const stateSize = view.getUint32(wasmInstance.exports.STATE_SIZE, true);
-      return stateSize;
-    };
-    const loadWASMPromise = wasmMutex.dispatch(() => __awaiter(this, void 0, void 0, function* () {
-      if (!wasmModuleCache.has(binary.name)) {
-        const asm = decodeBase64(binary.data);
-        const promise = WebAssembly.compile(asm.buffer);
-        wasmModuleCache.set(binary.name, promise);
-      }
-      const module = yield wasmModuleCache.get(binary.name);
-      wasmInstance = yield WebAssembly.instantiate(module, {});
-    }));
-    const setupInterface = () => __awaiter(this, void 0, void 0, function* () {
-      if (!wasmInstance) {
-        yield loadWASMPromise;
-      }
-      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      memoryView = new Uint8Array(memoryBuffer, arrayOffset, MAX_HEAP);
-    });
-    const init = (bits = null) => {
-      initialized = true;
-      wasmInstance.exports.Hash_Init(bits);
-    };
-    const updateUInt8Array = (data) => {
-      let read3 = 0;
-      while (read3 < data.length) {
-        const chunk = data.subarray(read3, read3 + MAX_HEAP);
-        read3 += chunk.length;
-        memoryView.set(chunk);
-        wasmInstance.exports.Hash_Update(chunk.length);
-      }
-    };
-    const update = (data) => {
-      if (!initialized) {
-        throw new Error("update() called before init()");
-      }
-      const Uint8Buffer = getUInt8Buffer(data);
-      updateUInt8Array(Uint8Buffer);
-    };
-    const digestChars = new Uint8Array(hashLength * 2);
-    const digest2 = (outputType, padding = null) => {
-      if (!initialized) {
-        throw new Error("digest() called before init()");
-      }
-      initialized = false;
-      wasmInstance.exports.Hash_Final(padding);
-      if (outputType === "binary") {
-        return memoryView.slice(0, hashLength);
-      }
-      return getDigestHex(digestChars, memoryView, hashLength);
-    };
-    const save = () => {
-      if (!initialized) {
-        throw new Error("save() can only be called after init() and before digest()");
-      }
-      const stateOffset = wasmInstance.exports.Hash_GetState();
-      const stateLength = getStateSize();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      const internalState = new Uint8Array(memoryBuffer, stateOffset, stateLength);
-      const prefixedState = new Uint8Array(WASM_FUNC_HASH_LENGTH + stateLength);
-      writeHexToUInt8(prefixedState, binary.hash);
-      prefixedState.set(internalState, WASM_FUNC_HASH_LENGTH);
-      return prefixedState;
-    };
-    const load = (state) => {
-      if (!(state instanceof Uint8Array)) {
-        throw new Error("load() expects an Uint8Array generated by save()");
-      }
-      const stateOffset = wasmInstance.exports.Hash_GetState();
-      const stateLength = getStateSize();
-      const overallLength = WASM_FUNC_HASH_LENGTH + stateLength;
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      if (state.length !== overallLength) {
-        throw new Error(`Bad state length (expected ${overallLength} bytes, got ${state.length})`);
-      }
-      if (!hexStringEqualsUInt8(binary.hash, state.subarray(0, WASM_FUNC_HASH_LENGTH))) {
-        throw new Error("This state was written by an incompatible hash implementation");
-      }
-      const internalState = state.subarray(WASM_FUNC_HASH_LENGTH);
-      new Uint8Array(memoryBuffer, stateOffset, stateLength).set(internalState);
-      initialized = true;
-    };
-    const isDataShort = (data) => {
-      if (typeof data === "string") {
-        return data.length < MAX_HEAP / 4;
-      }
-      return data.byteLength < MAX_HEAP;
-    };
-    let canSimplify = isDataShort;
-    switch (binary.name) {
-      case "argon2":
-      case "scrypt":
-        canSimplify = () => true;
-        break;
-      case "blake2b":
-      case "blake2s":
-        canSimplify = (data, initParam) => initParam <= 512 && isDataShort(data);
-        break;
-      case "blake3":
-        canSimplify = (data, initParam) => initParam === 0 && isDataShort(data);
-        break;
-      case "xxhash64":
-      case "xxhash3":
-      case "xxhash128":
-      case "crc64":
-        canSimplify = () => false;
-        break;
-    }
-    const calculate = (data, initParam = null, digestParam = null) => {
-      if (!canSimplify(data, initParam)) {
-        init(initParam);
-        update(data);
-        return digest2("hex", digestParam);
-      }
-      const buffer2 = getUInt8Buffer(data);
-      memoryView.set(buffer2);
-      wasmInstance.exports.Hash_Calculate(buffer2.length, initParam, digestParam);
-      return getDigestHex(digestChars, memoryView, hashLength);
-    };
-    yield setupInterface();
-    return {
-      getMemory,
-      writeMemory,
-      getExports,
-      setMemorySize,
-      init,
-      update,
-      digest: digest2,
-      save,
-      load,
-      calculate,
-      hashLength
-    };
-  });
-}
-var mutex$l = new Mutex();
-var mutex$k = new Mutex();
-var uint32View = new DataView(new ArrayBuffer(4));
-var mutex$j = new Mutex();
-var mutex$i = new Mutex();
-var mutex$h = new Mutex();
-var mutex$g = new Mutex();
-var polyBuffer = new Uint8Array(8);
-var mutex$f = new Mutex();
-var mutex$e = new Mutex();
-var mutex$d = new Mutex();
-var name$b = "sha3";
-var data$b = "AGFzbQEAAAABFARgAAF/YAF/AGACf38AYAN/f38AAwgHAAEBAgEAAwUEAQECAgYPAn8BQYCABAt/AEGAgAQLB4IBCQZtZW1vcnkCAA9fX3N0YWNrX3BvaW50ZXIDAA5IYXNoX0dldEJ1ZmZlcgAACUhhc2hfSW5pdAABC0hhc2hfVXBkYXRlAAIKSGFzaF9GaW5hbAAEDUhhc2hfR2V0U3RhdGUABQ5IYXNoX0NhbGN1bGF0ZQAGClNUQVRFX1NJWkUDAQqmHAcGAEGAggQL1wMAQQBCADcDgIUFQQBCADcD+IQFQQBCADcD8IQFQQBCADcD6IQFQQBCADcD4IQFQQBCADcD2IQFQQBCADcD0IQFQQBCADcDyIQFQQBCADcDwIQFQQBCADcDuIQFQQBCADcDsIQFQQBCADcDqIQFQQBCADcDoIQFQQBCADcDmIQFQQBCADcDkIQFQQBCADcDiIQFQQBCADcDgIQFQQBCADcD+IMFQQBCADcD8IMFQQBCADcD6IMFQQBCADcD4IMFQQBCADcD2IMFQQBCADcD0IMFQQBCADcDyIMFQQBCADcDwIMFQQBCADcDuIMFQQBCADcDsIMFQQBCADcDqIMFQQBCADcDoIMFQQBCADcDmIMFQQBCADcDkIMFQQBCADcDiIMFQQBCADcDgIMFQQBCADcD+IIFQQBCADcD8IIFQQBCADcD6IIFQQBCADcD4IIFQQBCADcD2IIFQQBCADcD0IIFQQBCADcDyIIFQQBCADcDwIIFQQBCADcDuIIFQQBCADcDsIIFQQBCADcDqIIFQQBCADcDoIIFQQBCADcDmIIFQQBCADcDkIIFQQBCADcDiIIFQQBCADcDgIIFQQBBwAwgAEEBdGtBA3Y2AoyFBUEAQQA2AoiFBQuSAwEJfwJAQQAoAoiFBSIBQQBIDQBBACABIABqQQAoAoyFBSICcDYCiIUFAkACQCABDQBBgIIEIQMMAQsCQCAAIAIgAWsiBCAAIARJIgUbIgNFDQAgA0EDcSEGQQAhBwJAIANBBEkNACABQYCCBWohCCADQXxxIQlBACEHA0AgCCAHaiIDQcgBaiAHQYCCBGotAAA6AAAgA0HJAWogB0GBggRqLQAAOgAAIANBygFqIAdBgoIEai0AADoAACADQcsBaiAHQYOCBGotAAA6AAAgCSAHQQRqIgdHDQALIAZFDQELIAFByIMFaiEDA0AgAyAHaiAHQYCCBGotAAA6AAAgB0EBaiEHIAZBf2oiBg0ACwsgBQ0BQciDBSACEAMgACAEayEAIARBgIIEaiEDCwJAIAAgAkkNAANAIAMgAhADIAMgAmohAyAAIAJrIgAgAk8NAAsLIABFDQBBACECQcgBIQcDQCAHQYCCBWogAyAHakG4fmotAAA6AAAgB0EBaiEHIAAgAkEBaiICQf8BcUsNAAsLC+ELAS1+IAApA0AhAkEAKQPAggUhAyAAKQM4IQRBACkDuIIFIQUgACkDMCEGQQApA7CCBSEHIAApAyghCEEAKQOoggUhCSAAKQMgIQpBACkDoIIFIQsgACkDGCEMQQApA5iCBSENIAApAxAhDkEAKQOQggUhDyAAKQMIIRBBACkDiIIFIREgACkDACESQQApA4CCBSETQQApA8iCBSEUAkACQCABQcgASw0AQQApA+iCBSEVQQApA/iCBSEWQQApA/CCBSEXQQApA4CDBSEYQQApA9CCBSEZQQApA+CCBSEaQQApA9iCBSEbDAELQQApA+CCBSAAKQNghSEaQQApA9iCBSAAKQNYhSEbQQApA9CCBSAAKQNQhSEZIBQgACkDSIUhFEEAKQPoggUhFUEAKQP4ggUhFkEAKQPwggUhF0EAKQOAgwUhGCABQekASQ0AIBggACkDgAGFIRggFiAAKQN4hSEWIBcgACkDcIUhFyAVIAApA2iFIRUgAUGJAUkNAEEAQQApA4iDBSAAKQOIAYU3A4iDBQsgAyAChSEcIAUgBIUhHSAHIAaFIQcgCSAIhSEIIAsgCoUhHiANIAyFIQkgDyAOhSEKIBEgEIUhCyATIBKFIQxBACkDuIMFIRBBACkDkIMFIRFBACkDoIMFIRJBACkDsIMFIRNBACkDiIMFIQ1BACkDwIMFIQ5BACkDmIMFIR9BACkDqIMFIQ9BwH4hAANAIB4gByALhSAbhSAYhSAPhUIBiYUgFIUgF4UgH4UgDoUhAiAMIB0gCoUgGoUgDYUgE4VCAYmFIAiFIBmFIBaFIBKFIgMgB4UhICAJIAggDIUgGYUgFoUgEoVCAYmFIByFIBWFIBGFIBCFIgQgDoUhISAcIAogFCAehSAXhSAfhSAOhUIBiYUgHYUgGoUgDYUgE4UiBYVCN4kiIiALIBwgCYUgFYUgEYUgEIVCAYmFIAeFIBuFIBiFIA+FIgYgCoVCPokiI0J/hYMgAyAPhUICiSIkhSEOIBYgAoVCKYkiJSAEIBeFQieJIiZCf4WDICKFIQ8gECAFhUI4iSIQIAYgDYVCD4kiJ0J/hYMgAyAbhUIKiSIohSENIAQgHoVCG4kiKSAoIAggAoVCJIkiKkJ/hYOFIRYgBiAdhUIGiSIrIAMgC4VCAYkiLEJ/hYMgEiAChUISiSIthSEXICsgBCAfhUIIiSIuIBUgBYVCGYkiFUJ/hYOFIRsgBiAThUI9iSIdIAQgFIVCFIkiBCAJIAWFQhyJIghCf4WDhSEUIAggHUJ/hYMgAyAYhUItiSIDhSEcIB0gA0J/hYMgGSAChUIDiSIJhSEdIAQgAyAJQn+Fg4UhByAJIARCf4WDIAiFIQggDCAChSICICFCDokiA0J/hYMgESAFhUIViSIEhSEJIAYgGoVCK4kiBSADIARCf4WDhSEKIAQgBUJ/hYMgIEIsiSIEhSELIABB0IEEaikDACAFIARCf4WDhSAChSEMICcgKEJ/hYMgKoUiBSEYIAMgBCACQn+Fg4UiAiEeICogKUJ/hYMgEIUiAyEfIC0gLkJ/hYMgFYUiBCEaICYgJCAlQn+Fg4UiBiETIBUgK0J/hYMgLIUiKCEZICMgJiAiQn+Fg4UiIiESIC4gLCAtQn+Fg4UiJiEVICcgKSAQQn+Fg4UiJyERICMgJEJ/hYMgJYUiIyEQIABBCGoiAA0AC0EAIA83A6iDBUEAIAU3A4CDBUEAIBs3A9iCBUEAIAc3A7CCBUEAIAs3A4iCBUEAIA43A8CDBUEAIAM3A5iDBUEAIBc3A/CCBUEAIBQ3A8iCBUEAIAI3A6CCBUEAIAY3A7CDBUEAIA03A4iDBUEAIAQ3A+CCBUEAIB03A7iCBUEAIAo3A5CCBUEAICI3A6CDBUEAIBY3A/iCBUEAICg3A9CCBUEAIAg3A6iCBUEAIAw3A4CCBUEAICM3A7iDBUEAICc3A5CDBUEAICY3A+iCBUEAIBw3A8CCBUEAIAk3A5iCBQv1AgEFf0HkAEEAKAKMhQUiAUEBdmshAgJAQQAoAoiFBSIDQQBIDQAgASEEAkAgASADRg0AIANByIMFaiEFQQAhAwNAIAUgA2pBADoAACADQQFqIgMgAUEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSAAcjoAyIMFIAFBx4MFaiIDIAMtAABBgAFyOgAAQciDBSABEANBAEGAgICAeDYCiIUFCwJAIAJBAnYiA0UNACADQQNxIQVBACEEAkAgAkEQSQ0AIANB/P///wNxIQFBACEDQQAhBANAIANBgIIEaiADQYCCBWooAgA2AgAgA0GEggRqIANBhIIFaigCADYCACADQYiCBGogA0GIggVqKAIANgIAIANBjIIEaiADQYyCBWooAgA2AgAgA0EQaiEDIAEgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQEgBEECdCEDA0AgA0GAggRqIANBgIIFaigCADYCACADQQRqIQMgAUF8aiIBDQALCwsGAEGAggULzgYBA39BAEIANwOAhQVBAEIANwP4hAVBAEIANwPwhAVBAEIANwPohAVBAEIANwPghAVBAEIANwPYhAVBAEIANwPQhAVBAEIANwPIhAVBAEIANwPAhAVBAEIANwO4hAVBAEIANwOwhAVBAEIANwOohAVBAEIANwOghAVBAEIANwOYhAVBAEIANwOQhAVBAEIANwOIhAVBAEIANwOAhAVBAEIANwP4gwVBAEIANwPwgwVBAEIANwPogwVBAEIANwPggwVBAEIANwPYgwVBAEIANwPQgwVBAEIANwPIgwVBAEIANwPAgwVBAEIANwO4gwVBAEIANwOwgwVBAEIANwOogwVBAEIANwOggwVBAEIANwOYgwVBAEIANwOQgwVBAEIANwOIgwVBAEIANwOAgwVBAEIANwP4ggVBAEIANwPwggVBAEIANwPoggVBAEIANwPgggVBAEIANwPYggVBAEIANwPQggVBAEIANwPIggVBAEIANwPAggVBAEIANwO4ggVBAEIANwOwggVBAEIANwOoggVBAEIANwOgggVBAEIANwOYggVBAEIANwOQggVBAEIANwOIggVBAEIANwOAggVBAEHADCABQQF0a0EDdjYCjIUFQQBBADYCiIUFIAAQAkHkAEEAKAKMhQUiAEEBdmshAwJAQQAoAoiFBSIBQQBIDQAgACEEAkAgACABRg0AIAFByIMFaiEFQQAhAQNAIAUgAWpBADoAACABQQFqIgEgAEEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSACcjoAyIMFIABBx4MFaiIBIAEtAABBgAFyOgAAQciDBSAAEANBAEGAgICAeDYCiIUFCwJAIANBAnYiAUUNACABQQNxIQVBACEEAkAgA0EQSQ0AIAFB/P///wNxIQBBACEBQQAhBANAIAFBgIIEaiABQYCCBWooAgA2AgAgAUGEggRqIAFBhIIFaigCADYCACABQYiCBGogAUGIggVqKAIANgIAIAFBjIIEaiABQYyCBWooAgA2AgAgAUEQaiEBIAAgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQAgBEECdCEBA0AgAUGAggRqIAFBgIIFaigCADYCACABQQRqIQEgAEF8aiIADQALCwsL2QEBAEGAgAQL0AGQAQAAAAAAAAAAAAAAAAAAAQAAAAAAAACCgAAAAAAAAIqAAAAAAACAAIAAgAAAAICLgAAAAAAAAAEAAIAAAAAAgYAAgAAAAIAJgAAAAAAAgIoAAAAAAAAAiAAAAAAAAAAJgACAAAAAAAoAAIAAAAAAi4AAgAAAAACLAAAAAAAAgImAAAAAAACAA4AAAAAAAIACgAAAAAAAgIAAAAAAAACACoAAAAAAAAAKAACAAAAAgIGAAIAAAACAgIAAAAAAAIABAACAAAAAAAiAAIAAAACA";
-var hash$b = "961accfe";
-var wasmJson$b = {
-  name: name$b,
-  data: data$b,
-  hash: hash$b
-};
-var mutex$c = new Mutex();
-var mutex$b = new Mutex();
-function validateBits(bits) {
-  if (![
-    224,
-    256,
-    384,
-    512
-  ].includes(bits)) {
-    return new Error("Invalid variant! Valid values: 224, 256, 384, 512");
-  }
-  return null;
-}
-function createKeccak(bits = 512) {
-  if (validateBits(bits)) {
-    return Promise.reject(validateBits(bits));
-  }
-  const outputSize = bits / 8;
-  return WASMInterface(wasmJson$b, outputSize).then((wasm) => {
-    wasm.init(bits);
-    const obj = {
-      init: () => {
-        wasm.init(bits);
-        return obj;
-      },
-      update: (data) => {
-        wasm.update(data);
-        return obj;
-      },
-      // biome-ignore lint/suspicious/noExplicitAny: Conflict with IHasher type
-      digest: (outputType) => wasm.digest(outputType, 1),
-      save: () => wasm.save(),
-      load: (data) => {
-        wasm.load(data);
-        return obj;
-      },
-      blockSize: 200 - 2 * outputSize,
-      digestSize: outputSize
-    };
-    return obj;
-  });
-}
-var mutex$a = new Mutex();
-var mutex$9 = new Mutex();
-var mutex$8 = new Mutex();
-var mutex$7 = new Mutex();
-var mutex$6 = new Mutex();
-var mutex$5 = new Mutex();
-var seedBuffer$2 = new Uint8Array(8);
-var mutex$4 = new Mutex();
-var seedBuffer$1 = new Uint8Array(8);
-var mutex$3 = new Mutex();
-var seedBuffer = new Uint8Array(8);
-var mutex$2 = new Mutex();
-var mutex$1 = new Mutex();
-var mutex = new Mutex();
-
-// lib/crypto/digest.ts
-var hasher = await createKeccak(256);
-function keccak2563(data) {
-  hasher.init();
-  hasher.update(data);
-  return hasher.digest("binary");
-}
-function keccak256Concat(...parts) {
-  hasher.init();
-  for (const p of parts) hasher.update(p);
-  return hasher.digest("binary");
-}
-function digestHex(data) {
-  return bytesToHex4(keccak2563(data));
-}
-var HEX_DIGITS = Array.from({
-  length: 256
-}, (_, i) => i.toString(16).padStart(2, "0"));
-function bytesToHex4(bytes) {
-  let out = "0x";
-  for (const b of bytes) out += HEX_DIGITS[b];
-  return out;
-}
-function hexToBytes4(hex) {
-  if (typeof hex !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(hex)) {
-    throw new TypeError(`Cannot decode hex: expected 0x-prefixed even-length hex, got ${String(hex).slice(0, 20)}`);
-  }
-  const out = new Uint8Array((hex.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
-}
-function concatBytes5(...parts) {
-  let size5 = 0;
-  for (const p of parts) size5 += p.length;
-  const out = new Uint8Array(size5);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 // lib/store/atomic.ts
 var TEMP_PREFIX = ".tmp-";
 async function writeFileAtomic(path, data, options = {}) {
@@ -34360,14 +34353,14 @@ function nodeKeyFromSecret(secretKey) {
   return {
     secretKey: seed,
     publicKey,
-    publicKeyHex: bytesToHex4(publicKey)
+    publicKeyHex: bytesToHex3(publicKey)
   };
 }
 function generateNodeKey() {
   return nodeKeyFromSecret(crypto.getRandomValues(new Uint8Array(32)));
 }
 function signBytes(key, message2) {
-  return bytesToHex4(sign2(message2, key.secretKey));
+  return bytesToHex3(sign2(message2, key.secretKey));
 }
 function verifyBytes(publicKey, message2, signature) {
   const pub = toBytes5(publicKey, 32, "public key");
@@ -34410,10 +34403,10 @@ var NODE_BINDING_FIELDS = [
   }
 ];
 function signBinding(key, params) {
-  return signBytes(key, hexToBytes4(bindingMessage(params, key.publicKeyHex)));
+  return signBytes(key, hexToBytes3(bindingMessage(params, key.publicKeyHex)));
 }
 function toBytes5(value, size5, what) {
-  const bytes = typeof value === "string" ? hexToBytes4(value) : value;
+  const bytes = typeof value === "string" ? hexToBytes3(value) : value;
   if (bytes.length !== size5) {
     throw new TypeError(`Cannot verify signature: ${what} must be ${size5} bytes`);
   }
@@ -34431,7 +34424,7 @@ var NODE_PREFIX = new Uint8Array([
 var ZERO = new Uint8Array(32);
 function merkleRoot(bytes, chunkSize = MERKLE_CHUNK_SIZE) {
   const levels = buildLevels(leaves(bytes, chunkSize));
-  return bytesToHex4(levels[levels.length - 1][0]);
+  return bytesToHex3(levels[levels.length - 1][0]);
 }
 function chunkCount(byteLength, chunkSize = MERKLE_CHUNK_SIZE) {
   checkChunkSize(chunkSize);
@@ -34446,7 +34439,7 @@ function merkleProof(bytes, index2, chunkSize = MERKLE_CHUNK_SIZE) {
   const proof = [];
   let i = index2;
   for (let level = 0; level < levels.length - 1; level++) {
-    proof.push(bytesToHex4(levels[level][i ^ 1]));
+    proof.push(bytesToHex3(levels[level][i ^ 1]));
     i >>= 1;
   }
   return proof;
@@ -35596,7 +35589,7 @@ if (new Uint8Array(new Uint16Array([
   throw new Error("Cannot use safetensors: this host is big-endian; the format is little-endian");
 }
 function encodeSafetensors(tensors, options = {}) {
-  return concatBytes5(...encodeSafetensorsChunks(tensors, options).chunks);
+  return concatBytes4(...encodeSafetensorsChunks(tensors, options).chunks);
 }
 function encodeSafetensorsChunks(tensors, options = {}) {
   const header = {};
@@ -35987,7 +35980,7 @@ function signEnvelope(key, e, domain) {
   }
   return {
     ...e,
-    signature: signBytes(key, hexToBytes4(envelopeDigest(e, domain)))
+    signature: signBytes(key, hexToBytes3(envelopeDigest(e, domain)))
   };
 }
 function envelopeToJson(e) {
@@ -36038,12 +36031,12 @@ function openChunks(bytes, seed, count, chunkSize = MERKLE_CHUNK_SIZE) {
   const depth = levels.length - 1;
   const real = chunkCount(bytes.length, chunkSize);
   const indices = challengeIndices(seed, count, depth);
-  const chunks = indices.map((i) => i < real ? bytesToHex4(bytes.subarray(i * chunkSize, (i + 1) * chunkSize)) : "0x");
+  const chunks = indices.map((i) => i < real ? bytesToHex3(bytes.subarray(i * chunkSize, (i + 1) * chunkSize)) : "0x");
   const proofs = indices.map((index2) => {
     const proof = [];
     let i = index2;
     for (let level = 0; level < depth; level++) {
-      proof.push(bytesToHex4(levels[level][i ^ 1]));
+      proof.push(bytesToHex3(levels[level][i ^ 1]));
       i >>= 1;
     }
     return proof;
@@ -36293,12 +36286,12 @@ function signTrainProof(key, proof, domain) {
   }
   return {
     ...proof,
-    signature: signBytes(key, hexToBytes4(hashTrainProof(proof, domain)))
+    signature: signBytes(key, hexToBytes3(hashTrainProof(proof, domain)))
   };
 }
 function proofsRoot(proofs, domain) {
   if (proofs.length === 0) throw new RangeError("Cannot build proofs root: no proofs");
-  return merkleRoot(concatBytes5(...proofs.map((p) => hexToBytes4(hashTrainProof(p, domain)))), 32);
+  return merkleRoot(concatBytes4(...proofs.map((p) => hexToBytes3(hashTrainProof(p, domain)))), 32);
 }
 
 // lib/round/local_training.ts
@@ -36306,8 +36299,8 @@ var STEP_RECORD_BYTES = 68;
 function stepRecord(loss, weights, grad) {
   const out = new Uint8Array(STEP_RECORD_BYTES);
   new DataView(out.buffer).setFloat32(0, loss, true);
-  out.set(hexToBytes4(digestHex(f32Bytes(weights))), 4);
-  out.set(hexToBytes4(digestHex(f32Bytes(grad))), 36);
+  out.set(hexToBytes3(digestHex(f32Bytes(weights))), 4);
+  out.set(hexToBytes3(digestHex(f32Bytes(grad))), 36);
   return out;
 }
 function f32Bytes(a) {
@@ -36482,13 +36475,13 @@ function stepOpening(stepRecords, step) {
     throw new RangeError(`Cannot open step ${step}: only ${stepRecords.length / STEP_RECORD_BYTES} steps`);
   }
   return {
-    record: bytesToHex4(stepRecords.subarray(start, start + STEP_RECORD_BYTES)),
+    record: bytesToHex3(stepRecords.subarray(start, start + STEP_RECORD_BYTES)),
     proof: merkleProof(stepRecords, step, STEP_RECORD_BYTES)
   };
 }
 
 // lib/verify/steps_tree.ts
-var bytesOf = (digests) => concatBytes5(...digests.map((d) => hexToBytes4(d)));
+var bytesOf = (digests) => concatBytes4(...digests.map((d) => hexToBytes3(d)));
 function stepsRoot(digests) {
   if (digests.length === 0) throw new RangeError("Cannot build steps root: no digests");
   return merkleRoot(bytesOf(digests), 32);
@@ -43954,12 +43947,12 @@ function typedMessage(r) {
 function nodeUploadSigner(key) {
   return {
     id: key.publicKeyHex.toLowerCase(),
-    sign: (domain, request) => Promise.resolve(signBytes(key, hexToBytes4(uploadDigest(domain, request))))
+    sign: (domain, request) => Promise.resolve(signBytes(key, hexToBytes3(uploadDigest(domain, request))))
   };
 }
 async function sha256Hex(bytes) {
   const digest2 = await crypto.subtle.digest("SHA-256", bytes);
-  return bytesToHex4(new Uint8Array(digest2));
+  return bytesToHex3(new Uint8Array(digest2));
 }
 async function signUpload(signer, domain, body, options = {}) {
   const request = {
@@ -43967,7 +43960,7 @@ async function signUpload(signer, domain, body, options = {}) {
     path: options.path ?? "/svdb",
     bodySha256: await sha256Hex(body),
     timestamp: Math.floor(options.now ?? Date.now()),
-    nonce: options.nonce ?? bytesToHex4(crypto.getRandomValues(new Uint8Array(32)))
+    nonce: options.nonce ?? bytesToHex3(crypto.getRandomValues(new Uint8Array(32)))
   };
   const headers = {
     [UPLOAD_HEADERS.signer]: signer.id,
@@ -45957,8 +45950,8 @@ function secureContext(at) {
   return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}:attempt-${at.attempt}`;
 }
 function secureSeed(context, blockHash) {
-  return digestHex(concatBytes5(encoder7.encode(SEED_LABEL), encoder7.encode(`${context}
-`), hexToBytes4(blockHash)));
+  return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), encoder7.encode(`${context}
+`), hexToBytes3(blockHash)));
 }
 function secureRoundConfig(spec, at) {
   const s = spec.secureAggregation;
@@ -45980,7 +45973,7 @@ function secureRoundConfig(spec, at) {
   };
 }
 function postDigest(context, message2) {
-  return hexToBytes4(digestHex(concatBytes5(encoder7.encode(POST_LABEL), encoder7.encode(`${context}
+  return hexToBytes3(digestHex(concatBytes4(encoder7.encode(POST_LABEL), encoder7.encode(`${context}
 ${message2}`))));
 }
 function signSecurePost(key, session, message2) {
@@ -47225,7 +47218,7 @@ function resolveParams(config) {
   if (n < 2 || clients.some((id) => typeof id !== "string" || id.length === 0)) {
     throw new RangeError("Cannot resolve round: need at least 2 clients with non-empty ids");
   }
-  const seed = hexToBytes4(config.seed);
+  const seed = hexToBytes3(config.seed);
   if (seed.length !== 32) throw new TypeError("Cannot resolve round: seed must be 32 bytes");
   if (!Number.isInteger(vectorLength) || vectorLength < 1) {
     throw new RangeError(`Cannot resolve round: vector length ${vectorLength}`);
@@ -47407,7 +47400,7 @@ function lengthPrefixed(...parts) {
     new DataView(len.buffer).setUint32(0, bytes.length);
     chunks.push(len, bytes);
   }
-  return concatBytes5(...chunks);
+  return concatBytes4(...chunks);
 }
 function advertisePayload(context, id, cPk, sPk) {
   return lengthPrefixed(LABEL.advertise, context, id, cPk, sPk);
@@ -47419,7 +47412,7 @@ function shareAad(context, from18, to) {
   return lengthPrefixed(LABEL.share, context, from18, to);
 }
 function encodeSharePlaintext(bShare, skShare) {
-  return concatBytes5(bShare, skShare);
+  return concatBytes4(bShare, skShare);
 }
 function decodeSharePlaintext(plain) {
   if (plain.length !== 2 * SHARE_BYTES) return void 0;
@@ -47431,14 +47424,14 @@ function decodeSharePlaintext(plain) {
 function hexOfLength(hex, length3) {
   if (typeof hex !== "string" || hex.length !== 2 + 2 * length3) return void 0;
   try {
-    return hexToBytes4(hex);
+    return hexToBytes3(hex);
   } catch {
     return void 0;
   }
 }
 
 // lib/privacy/secure_aggregation/_keys.ts
-var PKCS8_X25519_PREFIX = hexToBytes4("0x302e020100300506032b656e04220420");
+var PKCS8_X25519_PREFIX = hexToBytes3("0x302e020100300506032b656e04220420");
 async function keyPairFromSecret(secret) {
   if (secret.length !== 32) throw new TypeError("Cannot import X25519 key: need 32 bytes");
   const pkcs8 = new Uint8Array(48);
@@ -47494,7 +47487,7 @@ function shareKey(cPrivate, pair) {
 
 // lib/privacy/secure_aggregation/messages.ts
 function bitmapIds(bitmap, roster) {
-  const bytes = hexToBytes4(bitmap);
+  const bytes = hexToBytes3(bitmap);
   if (bytes.length !== Math.ceil(roster.length / 8)) {
     throw new TypeError(`Cannot decode set: ${bytes.length} bytes for ${roster.length} clients`);
   }
@@ -47588,8 +47581,8 @@ var SecAggClient = class _SecAggClient {
     const msg = {
       stage: "AdvertiseKeys",
       id: this.id,
-      cPk: bytesToHex4(this.#c.publicKey),
-      sPk: bytesToHex4(this.#s.publicKey)
+      cPk: bytesToHex3(this.#c.publicKey),
+      sPk: bytesToHex3(this.#s.publicKey)
     };
     if (this.#options.sign) {
       const payload = advertisePayload(context, this.id, this.#c.publicKey, this.#s.publicKey);
@@ -47624,7 +47617,7 @@ var SecAggClient = class _SecAggClient {
       return {
         from: this.id,
         to,
-        ciphertext: bytesToHex4(sealed)
+        ciphertext: bytesToHex3(sealed)
       };
     });
     return {
@@ -47687,7 +47680,7 @@ var SecAggClient = class _SecAggClient {
     this.#advance("masked", "checked", "ConsistencyCheck");
     const survivors = this.#ids(request.survivors, "ConsistencyCheck");
     checkSurvivorSet(this.id, new Set(survivors), /* @__PURE__ */ new Set(), this.params.minSurvivors);
-    const payload = consistencyPayload(this.params.context, hexToBytes4(request.survivors));
+    const payload = consistencyPayload(this.params.context, hexToBytes3(request.survivors));
     this.#signedSurvivors = request.survivors.toLowerCase();
     return {
       stage: "ConsistencyCheck",
@@ -47719,7 +47712,7 @@ var SecAggClient = class _SecAggClient {
     const { context, minSurvivors, consistencyCheck } = this.params;
     checkSurvivorSet(this.id, alive, gone, minSurvivors);
     if (consistencyCheck) {
-      const payload = consistencyPayload(context, hexToBytes4(request.survivors));
+      const payload = consistencyPayload(context, hexToBytes3(request.survivors));
       const signed = {
         survivors: this.#signedSurvivors,
         payload,
@@ -47734,7 +47727,7 @@ var SecAggClient = class _SecAggClient {
       const held = this.#held.get(v);
       return {
         of: v,
-        share: bytesToHex4(kind === "self-mask" ? held.bShare : held.skShare)
+        share: bytesToHex3(kind === "self-mask" ? held.bShare : held.skShare)
       };
     });
     return {
@@ -47779,7 +47772,7 @@ var SecAggClient = class _SecAggClient {
     const cPk = hexOfLength(keys.cPk, 32);
     const sPk = hexOfLength(keys.sPk, 32);
     if (!cPk || !sPk) throw fail("malformed");
-    if (bytesToHex4(cPk) === bytesToHex4(this.#c.publicKey)) throw fail("reuses this client's key");
+    if (bytesToHex3(cPk) === bytesToHex3(this.#c.publicKey)) throw fail("reuses this client's key");
     const verify2 = this.#options.verify;
     if (verify2) {
       const payload = advertisePayload(this.params.context, v, cPk, sPk);
@@ -48382,7 +48375,7 @@ function submissionDigest(s, domain) {
   });
 }
 function signClusterSubmission(key, s, domain) {
-  return signBytes(key, hexToBytes4(submissionDigest(s, domain)));
+  return signBytes(key, hexToBytes3(submissionDigest(s, domain)));
 }
 
 // lib/worker/cluster.ts
@@ -49098,7 +49091,7 @@ function nodeKeyFile(key) {
     version: 1,
     algorithm: "Ed25519",
     publicKey: key.publicKeyHex,
-    secretKey: bytesToHex4(key.secretKey)
+    secretKey: bytesToHex3(key.secretKey)
   };
   return new TextEncoder().encode(JSON.stringify(body, null, 2) + "\n");
 }
@@ -49110,7 +49103,7 @@ async function loadOrCreateBrowserNodeKey(storage) {
     if (typeof file.secretKey !== "string") {
       throw new Error(`Cannot load node key ${where}: no secretKey; delete it to start over`);
     }
-    const key2 = nodeKeyFromSecret(hexToBytes4(file.secretKey));
+    const key2 = nodeKeyFromSecret(hexToBytes3(file.secretKey));
     return {
       key: key2,
       created: false
@@ -49389,15 +49382,15 @@ setUpJoin(document).catch((e) => {
 @noble/curves/esm/secp256k1.js:
   (*! noble-curves - MIT License (c) 2022 Paul Miller (paulmillr.com) *)
 
-@noble/ed25519/index.js:
-  (*! noble-ed25519 - MIT License (c) 2019 Paul Miller (paulmillr.com) *)
-
 hash-wasm/dist/index.esm.js:
   (*!
    * hash-wasm (https://www.npmjs.com/package/hash-wasm)
    * (c) Dani Biro
    * @license MIT
    *)
+
+@noble/ed25519/index.js:
+  (*! noble-ed25519 - MIT License (c) 2019 Paul Miller (paulmillr.com) *)
 
 @noble/ciphers/utils.js:
   (*! noble-ciphers - MIT License (c) 2023 Paul Miller (paulmillr.com) *)

@@ -14,6 +14,7 @@
  * console.assert(refused);
  * ```
  */
+import { concatBytes } from "../crypto/digest.ts";
 
 /** Thrown when a body passes its limit. */
 export class BodyTooLargeError extends RangeError {
@@ -50,12 +51,5 @@ export async function readBounded(
     }
     chunks.push(r.value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
