@@ -3,10 +3,10 @@
  * draws the round's spot check (and, for a selected round, its validator committee) and
  * challenges committed nodes (a chunk and a step chosen by on-chain randomness, or a 1-5%
  * gradient sample; always a chunk and a step for a node that committed but delivered nothing,
- * the mark of a copied commit); on later aggregate calls it claims timeouts of unanswered challenges (10%
- * slash) and, as the validator, recomputes the challenged node's round from the previous
- * checkpoint with the kernel and compares what it revealed: a wrong value is a fake gradient
- * (50% slash, escalating to 100% on a third offence).
+ * the mark of a copied commit); on later aggregate calls it claims timeouts of unanswered
+ * challenges (10% slash) and, as the validator, recomputes the challenged node's round from the
+ * previous checkpoint with the kernel and compares what it revealed: a wrong value is a fake
+ * gradient (50% slash, escalating to 100% on a third offence).
  */
 import type { Hex } from "viem";
 import { ChallengeStatus, SlashReason } from "../chain/contracts.ts";

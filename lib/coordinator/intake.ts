@@ -5,7 +5,8 @@
  * proofsRoot, the samples are what the task produces, the update in SVDB hashes to the committed
  * gradientDigest (a partition payload must be the task's part), and the same digests are
  * committed on chain. A retry of the same update is answered as stored (200), a different one
- * is refused, and an asynchronous job's stale update that already counted is refused again. In a secure job (secureAggregation) the envelope names no readable update.
+ * is refused, and an asynchronous job's stale update that already counted is refused again. In
+ * a secure job (secureAggregation) the envelope names no readable update.
  */
 import type { Hex } from "viem";
 import { isResultCommitted } from "../chain/is_result_committed.ts";

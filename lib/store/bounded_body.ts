@@ -10,7 +10,8 @@
  * const body = new Response(new Uint8Array(10)).body;
  * console.assert((await readBounded(body, 10)).length === 10);
  * const big = new Response(new Uint8Array(11)).body;
- * const refused = await readBounded(big, 10).then(() => false, (e) => e instanceof BodyTooLargeError);
+ * const refused = await readBounded(big, 10)
+ *   .then(() => false, (e) => e instanceof BodyTooLargeError);
  * console.assert(refused);
  * ```
  */
