@@ -45909,26 +45909,27 @@ function commitRound(client, params) {
   });
 }
 
+// lib/chain/get_round_result.ts
+function getRoundResult(client, params) {
+  return client.readContract({
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "resultOf",
+    args: [
+      params.jobId,
+      params.round,
+      params.nodePubkey
+    ]
+  });
+}
+
 // lib/chain/is_result_committed.ts
 async function isResultCommitted(client, params) {
-  const { address, abi: abi2 } = {
-    address: params.addresses.proofs,
-    abi: abis.proofs
-  };
   const [onChain2, expected] = await Promise.all([
+    getRoundResult(client, params),
     client.readContract({
-      address,
-      abi: abi2,
-      functionName: "resultOf",
-      args: [
-        params.jobId,
-        params.round,
-        params.nodePubkey
-      ]
-    }),
-    client.readContract({
-      address,
-      abi: abi2,
+      address: params.addresses.proofs,
+      abi: abis.proofs,
       functionName: "resultHash",
       args: [
         params.lossDigest,

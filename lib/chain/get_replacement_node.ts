@@ -2,6 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
+import { isAssigned } from "./is_assigned.ts";
 
 /** `fromNode`'s latest replacement (lower-case), or undefined while it still holds its task. */
 export async function getReplacementNode(
@@ -9,13 +10,7 @@ export async function getReplacementNode(
   params: { addresses: ArthaAddresses; jobId: Hex; fromNode: Hex },
 ): Promise<Hex | undefined> {
   const { addresses, jobId, fromNode } = params;
-  const holds = await client.readContract({
-    address: addresses.jobs,
-    abi: abis.jobs,
-    functionName: "isAssigned",
-    args: [jobId, fromNode],
-  });
-  if (holds) return undefined;
+  if (await isAssigned(client, { addresses, jobId, nodePubkey: fromNode })) return undefined;
   const moved = await client.getContractEvents({
     address: addresses.jobs,
     abi: abis.jobs,

@@ -2,6 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
+import { getRoundResult } from "./get_round_result.ts";
 
 export interface IsResultCommittedParameters {
   addresses: ArthaAddresses;
@@ -18,17 +19,11 @@ export async function isResultCommitted(
   client: ArthaClient,
   params: IsResultCommittedParameters,
 ): Promise<boolean> {
-  const { address, abi } = { address: params.addresses.proofs, abi: abis.proofs };
   const [onChain, expected] = await Promise.all([
+    getRoundResult(client, params),
     client.readContract({
-      address,
-      abi,
-      functionName: "resultOf",
-      args: [params.jobId, params.round, params.nodePubkey],
-    }),
-    client.readContract({
-      address,
-      abi,
+      address: params.addresses.proofs,
+      abi: abis.proofs,
       functionName: "resultHash",
       args: [params.lossDigest, params.gradientDigest, params.weightsDigest],
     }),
