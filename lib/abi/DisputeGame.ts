@@ -1288,7 +1288,1425 @@ export const disputeGameAbi = [
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__AlreadyExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "authKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__BadKeyProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__DatasetExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "expiresAt",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      }
+    ],
+    "name": "DID__ExpiryInPast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__HashMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "DID__InvalidArgument",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NoAccess",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotDatasetOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__Revoked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDataset",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDID",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__AlreadyAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "JobManager__BudgetZero",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__EscrowExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "reason",
+        "type": "string"
+      }
+    ],
+    "name": "JobManager__InvalidParams",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotEligible",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeStillLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotJobController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "active",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TooManyNodes",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__UnknownJob",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "given",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "current",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__WrongRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "enum IAIJobManager.JobStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "JobManager__WrongStatus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ModelRegistry__EmptyCid",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotModelOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotPublisher",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "round",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "latest",
+        "type": "uint256"
+      }
+    ],
+    "name": "ModelRegistry__StaleRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__UnknownModel",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "signer",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadAttestation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadBinding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "enum INodeCertRegistry.NodeRole",
+        "name": "role",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "caps",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__CapsMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "key",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__InvalidPubkey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "missed",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__NoMissedHeartbeat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotActive",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stake",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__SlashExceedsStake",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "sent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StakeTooLow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "unlocksAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StillUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__UnknownNode",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadyCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadyFinalized",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "open",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__EmptyBatch",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__EmptyCommit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "delay",
+        "type": "uint64"
+      }
+    ],
+    "name": "PoC__InvalidDelay",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "enum IAIJobManager.JobStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "PoC__JobNotCompleted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__NoOpenCase",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "PoC__NotAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "PoC__NotJobManager",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "PoC__RoundNotOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "readyAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__SettlementDelay",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__VerificationOver",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "Reputation__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AlreadyAttested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__AlreadyDrawn",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AlreadyGrouped",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__AlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__AttestationClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__AttestationOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AttestationsSettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadCommitteeSize",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__BadGroups",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "position",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chunkIndex",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "chunkCount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "sampleBps",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadSample",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadStepRecord",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "position",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__DepthMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "actual",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__DigestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__GroupTooLarge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NoCommit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NoCommittee",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NoConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "copier",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "original",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotInCommittee",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NotSpotChecked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__NotStepChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotValidatorOf",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__StepChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "closedBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__TooEarly",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__UnknownChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__WindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__WindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "expected",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "actual",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__WrongCount",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__ZeroResult",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__ZeroSteps",
+    "type": "error"
   }
 ] as const;
 
-export const disputeGameBytecode = "0x608080604052346087575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a360058054600160a01b600160e01b03191660e160a31b179055600680546001600160401b03191662015180179055670de0b6b3a76400006007556126c6908161008c8239f35b5f80fdfe6080806040526004361015610012575f80fd5b5f3560e01c90816301761699146114935750806308148f7a146114775780630cbadaef146113b9578063127b622b1461131057806317baaf20146112f35780633ca6c8181461127d5780633ccfd60b1461119d578063435d53f21461117557806346aee190146110d35780634838ed19146110b65780634ffe2a8b1461108e5780635144e98a1461102157806351b699cd14610fc757806364dd0c2914610fa157806366560b8e14610e6c5780637b10399914610e445780637c8fce2314610e1c5780638903ab9d14610de45780638da5cb5b14610dbd578063a28889e114610da0578063a795b3be14610d77578063aea8195314610d4b578063b1eb0fb714610a55578063bf81bf43146109b4578063d86c474914610973578063e87f892614610957578063eea3cd85146108c9578063f2fde38b14610834578063f43cc77314610817578063f528acad146101915763fe8b714c14610171575f80fd5b3461018d575f36600319011261018d5760206040516103e88152f35b5f80fd5b60a036600319011261018d5760243563ffffffff811660043581830361018d576044359260643593608435936001600160401b03851161018d5760e0600319863603011261018d576005546001600160a01b03168015610808576007548034036107f2575090602491610203846121cd565b608060018060a01b036004541660405194858092632efef14760e01b82528a60048301525afa92831561062d575f93610754575b50825160068110156107405760021480159061072c575b610706576002546040516325ed43b160e11b81526004810188905263ffffffff8716602482015260448101869052906001600160a01b0316602082606481845afa96871561062d578a925f986106ca575b506040516325ed43b160e11b8152600481018a905263ffffffff9190911660248201526044810192909252909190602090839060649082905afa91821561062d575f92610696575b50604051906379cfb1a160e01b8252876004830152856024830152602082604481845afa91821561062d575f9261065a575b508615928315610651575b8315610647575b508215610638575b82156105a3575b505061058c5760405160208101908682528260408201528460608201528860808201526080815261036c60a0826114ff565b51902093845f52600c60205260405f205461056c576060830151801561055e57604090935b0151976103ab63ffffffff8a169285848b600401926125e3565b600854945f19861461054a57602099600d608096604460017f3bad253e3698a110e946e7855ab532f502a14dea1eb8f54a057bb02d9cb5c22a9a019c8d9b8c6008555f52600c8f528b60405f20558b5f52600b8f5260405f20928d845586600185015587600285015560648201356003850155806005850155600684015501356007820155600b8101336001600160601b0360a01b82541617905534600c82015501908567ffffffff000000008354928e1b16916001600160401b0319161717815561049384829081549063ffffffff60601b9060601b169063ffffffff60601b1916179055565b6104df6104b76001600160401b0360055460a01c166001600160401b03421661181f565b825467ffffffffffffffff60801b191660809190911b67ffffffffffffffff60801b16178255565b805460ff60d01b1916600160d01b1790556009546104fe903490611cf7565b6009556040519384528984015260408301526060820152a3604051348152817fafde4e40131ac495ebb0e64c79232bb8e3829156d0fba713d597c0735865d873843393a3604051908152f35b634e487b7160e01b5f52601160045260245ffd5b506040608488013593610391565b5f858152600c60205260408120546334280bb760e11b8252600452602490fd5b8683638b72096160e01b5f5260045260245260445ffd5b6044919250602090604051928380926379cfb1a160e01b82528b60048301528d60248301525afa90811561062d575f916105ec575b5063ffffffff80911691161415888061033a565b90506020813d602011610625575b81610607602093836114ff565b8101031261018d5763ffffffff61061e8192611ce6565b91506105d8565b3d91506105fa565b6040513d5f823e3d90fd5b63ffffffff8216159250610333565b871492508a61032b565b80159350610324565b9091506020813d60201161068e575b81610676602093836114ff565b8101031261018d5761068790611ce6565b908a610319565b3d9150610669565b9091506020813d6020116106c2575b816106b2602093836114ff565b8101031261018d575190896102e7565b3d91506106a5565b93925096506020833d6020116106fe575b816106e8602093836114ff565b8101031261018d5791519590918991602061029f565b3d91506106db565b5063ffffffff6020869301511691633b04ff9d60e21b5f5260045260245260445260645ffd5b508163ffffffff602085015116141561024e565b634e487b7160e01b5f52602160045260245ffd5b9092506080813d6080116107ea575b81610770608093836114ff565b8101031261018d5760405190608082018281106001600160401b038211176107d657604052805190600682101561018d5760609183526107b260208201611ce6565b60208401526107c360408201611ce6565b6040840152015160608201529188610237565b634e487b7160e01b5f52604160045260245ffd5b3d9150610763565b63596ae00160e01b5f523460045260245260445ffd5b631b5da3d560e01b5f5260045ffd5b3461018d575f36600319011261018d576020600954604051908152f35b3461018d57602036600319011261018d5761084d6114c3565b5f546001600160a01b03811691338390036108b6576001600160a01b03169182156108a75782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e05f80a36001600160a01b031916175f55005b63140ea08760e31b5f5260045ffd5b6314647c2f60e31b5f523360045260245ffd5b3461018d57604036600319011261018d576108e26114c3565b6108ea6114b4565b5f549091906001600160a01b031633036108b6576001600160a01b03169081156108a75760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491835f526001825260405f209015159060ff1981541660ff8316179055604051908152a2005b3461018d575f36600319011261018d5760206040516113888152f35b3461018d57604036600319011261018d576024356001600160401b03811161018d5760e0600319823603011261018d576109b290600401600435611b10565b005b3461018d57602036600319011261018d576004356109d18161204a565b90600d8201918254926001600160401b038460801c169384421115610a3d5760ff60d01b1916600360d01b1790556109b29250817f7f5ca1e18f0bde5ebe14e6196febc16e76e98fdf0bd7eb9672ea4012626278e95f80a2600b8101546001600160a01b031691612538565b50505063a7b056b160e01b5f5260045260245260445ffd5b3461018d57602036600319011261018d575f610280604051610a76816114e3565b8281528260208201528260408201528260608201528260808201528260a08201528260c08201528260e08201528261010082015282610120820152826101408201528261016082015282610180820152826101a0820152826101c0820152826101e08201528261020082015282610220820152826102408201528261026082015201526004355f52600b6020526102a060405f2060ff600d60405192610b1b846114e3565b8054845260018101546020850152600281015460408501526003810154606085015260048101546080850152600581015460a0850152600681015460c0850152600781015460e085015260088101546101008501526009810154610120850152600a81015461014085015260018060a01b03600b82015416610160850152600c810154610180850152015463ffffffff81166101a084015263ffffffff8160201c166101c084015263ffffffff8160401c166101e084015263ffffffff8160601c166102008401526001600160401b038160801c16610220840152818160c01c161515610240840152818160c81c161515610260840152610c20828260d01c166114d9565b60d01c1661028082015261028060405191805183526020810151602084015260408101516040840152606081015160608401526080810151608084015260a081015160a084015260c081015160c084015260e081015160e084015261010081015161010084015261012081015161012084015261014081015161014084015260018060a01b036101608201511661016084015261018081015161018084015263ffffffff6101a0820151166101a084015263ffffffff6101c0820151166101c084015263ffffffff6101e0820151166101e084015263ffffffff610200820151166102008401526001600160401b0361022082015116610220840152610240810151151561024084015261026081015115156102608401520151610d43816114d9565b610280820152f35b3461018d57602036600319011261018d576020610d69600435611acf565b63ffffffff60405191168152f35b3461018d575f36600319011261018d5760206001600160401b0360055460a01c16604051908152f35b3461018d575f36600319011261018d576020600854604051908152f35b3461018d575f36600319011261018d575f546040516001600160a01b039091168152602090f35b3461018d57602036600319011261018d576001600160a01b03610e056114c3565b165f52600d602052602060405f2054604051908152f35b3461018d575f36600319011261018d576004546040516001600160a01b039091168152602090f35b3461018d575f36600319011261018d576003546040516001600160a01b039091168152602090f35b3461018d57608036600319011261018d57610e856114c3565b6024356001600160a01b0381169081900361018d576044356001600160a01b038116929083900361018d576064356001600160a01b038116919082900361018d575f546001600160a01b031633036108b6576001600160a01b03169081158015610f99575b8015610f91575b8015610f89575b6108a7577f35c099c91358d2ae4ec82e01e25b883d365f1224e899d205d416c364cbdab63493608093836001600160601b0360a01b6002541617600255806001600160601b0360a01b6003541617600355816001600160601b0360a01b6004541617600455826001600160601b0360a01b6005541617600555604051938452602084015260408301526060820152a1005b508015610ef8565b508315610ef1565b508215610eea565b3461018d575f36600319011261018d5760206001600160401b0360065416604051908152f35b3461018d57602036600319011261018d5760206001600160a01b03610fea6114c3565b16805f526001825260ff60405f20541690811561100d575b506040519015158152f35b5f546001600160a01b031614905082611002565b3461018d57608036600319011261018d5761103a6114b4565b606435906001600160401b03821161018d573660238301121561018d578160040135906001600160401b03821161018d573660248360051b8501011161018d5760246109b293019060443590600435611859565b3461018d575f36600319011261018d576005546040516001600160a01b039091168152602090f35b3461018d575f36600319011261018d576020600a54604051908152f35b3461018d57602036600319011261018d576004356001600160401b03811680910361018d575f546001600160a01b031633036108b657603c81108015611169575b611157576020817f14dc253c11b9d945b8bb6d90311d95f8217e90a1fe21a974635739563523f3a8926001600160401b03196006541617600655604051908152a1005b6375a34d9d60e11b5f5260045260245ffd5b5062093a808111611114565b3461018d575f36600319011261018d576002546040516001600160a01b039091168152602090f35b3461018d575f36600319011261018d57335f52600d60205260405f2054801561126a57335f52600d6020525f60408120556111da81600a54611812565b600a556040518181527f7084f5476618d8e60b11ef0d7d3f06914655adb8793e28ff7f018d4c76d505d560203392a25f80808084335af13d15611265573d6001600160401b0381116107d6576040519061123e601f8201601f1916602001836114ff565b81525f60203d92013e5b1561124f57005b63759028c560e01b5f523360045260245260445ffd5b611248565b63030ee01360e41b5f523360045260245ffd5b3461018d57602036600319011261018d575f54600435906001600160a01b031633036108b657801580156112e1575b611157576020817f2c36ad6730be0607bfa4ecb8d4d2dd1a0a939654f46ea3c14649f845becd21be92600755604051908152a1005b5068056bc75e2d6310000081116112ac565b3461018d575f36600319011261018d576020600754604051908152f35b3461018d57604036600319011261018d5760043560243590335f52600160205260ff60405f20541615806113a5575b611392576109b2916113508261204a565b9061135b8284612087565b806007830154149060088301541491604051936113796040866114ff565b600785526630b93134ba32b960c91b60208601526120ba565b630cb7024760e31b5f523360045260245ffd5b505f546001600160a01b031633141561133f565b3461018d57602036600319011261018d576004356001600160401b0381169081810361018d575f546001600160a01b031633036108b657603c8210801561146b575b611458576005805467ffffffffffffffff60a01b191660a09290921b67ffffffffffffffff60a01b169190911790556040519081527fe929d50ea946c3d59aaa7950d798c4bff0c2f9ddadc2450e467d19e84f50705e90602090a1005b506375a34d9d60e11b5f5260045260245ffd5b506201518082116113fb565b3461018d57602036600319011261018d576109b2600435611571565b3461018d575f36600319011261018d578068056bc75e2d6310000060209252f35b60243590811515820361018d57565b600435906001600160a01b038216820361018d57565b6005111561074057565b6102a081019081106001600160401b038211176107d657604052565b90601f801991011681019081106001600160401b038211176107d657604052565b919082608091031261018d5781519160208101519160606040830151920151801515810361018d5790565b6040519061155a6040836114ff565b60088252676d616a6f7269747960c01b6020830152565b805f52600b60205260405f2090600d820190815460ff8160d01c16611595816114d9565b6001811415806117fe575b6117df57506001600160401b038160801c16804211156117c9575060055484546080916001600160a01b031663ffffffff6115da88611d04565b604051632dabb91d60e21b81526004810194909452941663ffffffff908116602484015293909316604482015291829060649082905afa801561062d575f915f91611794575b5061177f57506117049282549260ff8460d01c169361163e856114d9565b60028514948561176f575b8460018792611657816114d9565b1492831561175f575b60ff60d01b1916600360d01b179384905591928392907f8974eb3adce4bb04a22aebead13cfb7dc5a5d80575cfb022befa27f6411a3ab49060c090841561174f5785156117405763ffffffff5f5b915b861561173657871561172c575f5b604051938452602084015260401c1660408201526080606082015260076080820152661d1a5b595bdd5d60ca1b60a0820152a2611719575b611706575b15921591611f96565b565b611714600283015483611eb1565b6116fb565b611727600184015484611eb1565b6116f6565b60018a01546116be565b60028a01546116be565b63ffffffff60028901546116ae565b63ffffffff6001890154916116b0565b60c881901c60ff16159350611660565b60c082901c60ff16159550611649565b9091506117049261178e61154b565b92611d86565b90506117b8915060803d6080116117c2575b6117b081836114ff565b810190611520565b91505f9050611620565b503d6117a6565b8263a7b056b160e01b5f5260045260245260445ffd5b826117e9826114d9565b638baa435360e01b5f5260045260245260445ffd5b50611808816114d9565b60028114156115a0565b9190820391821161054a57565b906001600160401b03809116911601906001600160401b03821161054a57565b9063ffffffff8091169116039063ffffffff821161054a57565b5f818152600b60205260409020600d8101805492969195949193909260d01c60ff16611884816114d9565b60028103611ac557508015611ab8576118a060018701546121cd565b6118aa8688612087565b6118dd6118b688611acf565b948215611aad576003880154965b6118cd85612251565b9763ffffffff881698899161233e565b15611a9a5715611a5c5781549060ff8260c01c16611a4457600986015560ff60c01b1916600160c01b1781555b805460ff8160c01c169081611a36575b5015611a2f5760019263ffffffff92867fb87733fc33bad9fb018c88fe0bacfa696d5361415048ee82e7e5db8c9aec8d1860806119ee9560098a0194855495600a8c015496878114978d895f14611a02575050505460068c015563ffffffff60401b82549160401b169063ffffffff60401b19161781555b61ffff60c01b1981541681556119c26104b76001600160401b0360055460a01c166001600160401b03421661181f565b549487808760401c169660601c16946040519182526020820152856040820152846060820152a261183f565b1611156119f9575050565b611704916123ed565b6008015560078d015550815463ffffffff60601b191660609190911b63ffffffff60601b16178155611992565b5050505050565b60ff915060c81c165f61191a565b86632cecf0bb60e21b5f52600452600160245260445ffd5b81549060ff8260c81c16611a8357600a86015560ff60c81b1916600160c81b17815561190a565b86632cecf0bb60e21b5f526004525f60245260445ffd5b846329d8590760e21b5f5260045260245ffd5b6004880154966118c4565b6118a060028701546121cd565b876117e9826114d9565b5f52600b60205263ffffffff637fffffff611afd600d60405f200154838160401c1693849160601c1661183f565b60011c160163ffffffff811161054a5790565b5f818152600b60205260409020600d810180549293919290919060d01c60ff16611b39816114d9565b60018103611cdc5750611bab600284015491611b54836121cd565b611b5e8587612087565b600254855485546040516325ed43b160e11b8152600481019290925263ffffffff8116602483015260448201959095529260209184916001600160a01b0390911690829081906064820190565b03915afa91821561062d575f92611ca8575b50611bd9816080810135809463ffffffff8760201c16906125e3565b857f9688670ab83e61cc63d5b15b1fb2cabc9c365216b1db62f92d2d82a5b478d350602060608401358060048a0155604060088a019501358555604051908152a2600585015492838303611c7c575050505063ffffffff6119ee6001928360d11b60ff60d01b19825416178155611c6a6104b76001600160401b0360055460a01c166001600160401b03421661181f565b5482808260401c169160601c1661183f565b9361170496945f60068801556fffffffffffffffff0000000000000000191690555560078301556123ed565b9091506020813d602011611cd4575b81611cc4602093836114ff565b8101031261018d5751905f611bbd565b3d9150611cb7565b846117e9826114d9565b519063ffffffff8216820361018d57565b9190820180921161054a57565b60055481546001909201546040516379cfb1a160e01b815260048101939093526024830152602090829060449082906001600160a01b03165afa90811561062d575f91611d4f575090565b90506020813d602011611d7e575b81611d6a602093836114ff565b8101031261018d57611d7b90611ce6565b90565b3d9150611d5d565b6002548254600d84015460018501546040516325ed43b160e11b81526004810184905263ffffffff9092166024830181905260448301919091526001600160a01b0390931696959094929091906020866064818b5afa95861561062d575f96611e79575b5060028401546040516325ed43b160e11b8152600481019390935263ffffffff909116602483015260448201529560209087908180606481015b03915afa95861561062d575f96611e45575b508061170496149314916120ba565b95506020863d602011611e71575b81611e60602093836114ff565b8101031261018d5794519480611e36565b3d9150611e53565b919095506020823d602011611ea9575b81611e96602093836114ff565b8101031261018d57905194611e24611dea565b3d9150611e89565b6005549054916001600160a01b0390911690813b1561018d57604051634293ac0760e11b8152600481019390935260248301526103e860448301528160a4815f8094600160648401528160848401525af1801561062d57611f0f5750565b5f611704916114ff565b6005549054916001600160a01b0390911690813b1561018d57604051634293ac0760e11b81526004810193909352602483015261138860448301528160a4815f8094600260648401528160848401525af1801561062d57611f0f5750565b9081602091031261018d57516001600160a01b038116810361018d5790565b9192909261202f57611fb9575f54611704926001600160a01b0390911691612538565b60018060a01b036003541691602060028201546024604051809681936331f5255960e11b835260048301525afa91821561062d57611704935f93611ffe575b50612538565b61202191935060203d602011612028575b61201981836114ff565b810190611f77565b915f611ff8565b503d61200f565b50600b820154611704926001600160a01b0390911691612538565b5f818152600b60205260409020600d81015490929160d09190911c60ff1690612072826114d9565b6004820361207e575050565b6117e9826114d9565b90600d6001600160401b0391015460801c16908142116120a5575050565b63cf175c8960e01b5f5260045260245260445ffd5b600d8201805460ff60d01b1916600360d01b17908190556117049582917f8974eb3adce4bb04a22aebead13cfb7dc5a5d80575cfb022befa27f6411a3ab49160a09087156121b15760206001880154915b891561218f5763ffffffff60028a0154955b60405196879586528486015260601c166040840152608060608401528051918291826080860152018484015e5f828201840152601f01601f19168101030190a2821561217c575b83611f9657612177600283015483611f19565b611f96565b61218a600183015483611f19565b612164565b8a156121a65763ffffffff60018a01545b9561211d565b63ffffffff5f6121a0565b88156121c557602060028801545b9161210b565b60205f6121bf565b6003546040516331f5255960e11b81526004810183905290602090829060249082906001600160a01b03165afa90811561062d575f91612232575b50336001600160a01b039091160361221d5750565b621fa32560e31b5f523360045260245260445ffd5b61224b915060203d6020116120285761201981836114ff565b5f612208565b60405160208101915f83526021820152602181526122706041826114ff565b51902090565b90915f92610100851080612337575b61232e5792915f935b85851015612325576001908560051b840135828616155f146122f057604051600160f81b60208201908152602182019390935260418101919091526122e081606181015b03601f1981018352826114ff565b5190205b93811c9401939261228e565b604051600160f81b60208201908152602182019290925260418101929092529061231d81606181016122d2565b5190206122e4565b14949350505050565b50505050505f90565b505f612285565b9192906101008510806123e2575b61232e5792915f935b85851015612325576001908560051b840135828616155f146123ad57604051600160f81b602082019081526021820193909352604181019190915261239d81606181016122d2565b5190205b93811c94019392612355565b604051600160f81b6020820190815260218201929092526041810192909252906123da81606181016122d2565b5190206123a1565b5083851c151561234c565b9060018060a01b036005541661244e60808354600d85019363ffffffff85541661241687611d04565b604051632dabb91d60e21b8152600481019490945263ffffffff91821660248501521660448301529092839190829081906064820190565b03915afa801561062d575f915f91612513575b5061250457507f75590d4faea863732c6a6260f61e6a7433cb0284682d7d896aad1a4de9bf2f07916001600160401b0360c092600160d21b60ff60d01b198254161781556124b86104b7836006541684421661181f565b5460068301549260086007820154910154906040519463ffffffff8460401c16865263ffffffff8460601c16602087015260408601526060850152608084015260801c1660a0820152a2565b9050611704929161178e61154b565b905061252e915060803d6080116117c2576117b081836114ff565b91505f9050612461565b906020600c7f67dd103b3564ac4f51f5db219b1b13080d4fa097a23fca753841589718948c5b9201935f8554955561257285600954611812565b60095560018060a01b031693845f52600d825260405f20612594828254611cf7565b90556125a281600a54611cf7565b600a55604051908152a3565b903590601e198136030182121561018d57018035906001600160401b03821161018d57602001918160051b3603831361018d57565b9060408401359160405160208101908635825260208701356040820152846060820152606081526126156080826114ff565b519020908082036126a5575050612647612633606086013594612251565b61264060a08701876125ae565b9186612276565b15612692576126789261266c61266163ffffffff94612251565b9560c08101906125ae565b9390921694859161233e565b156126805750565b6329d8590760e21b5f5260045260245ffd5b6329d8590760e21b5f525f60045260245ffd5b622c03dd60e61b5f5260045260245260445ffdfea164736f6c6343000825000a" as const;
+export const disputeGameBytecode = "0x608080604052346087575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a360058054600160a01b600160e01b03191660e160a31b179055600680546001600160401b03191662015180179055670de0b6b3a764000060075561276e908161008c8239f35b5f80fdfe6080806040526004361015610012575f80fd5b5f905f3560e01c90816301761699146114de5750806308148f7a146114c25780630cbadaef14611404578063127b622b1461135b57806317baaf201461133e5780633ca6c818146112c85780633ccfd60b146111e8578063435d53f2146111c057806346aee1901461111e5780634838ed19146111015780634ffe2a8b146110d95780635144e98a1461106c57806351b699cd1461101257806364dd0c2914610fec57806366560b8e14610eb75780637b10399914610e8f5780637c8fce2314610e675780638903ab9d14610e2f5780638da5cb5b14610e08578063a28889e114610deb578063a795b3be14610dc2578063aea8195314610d96578063b1eb0fb714610aa0578063bf81bf4314610a0b578063d86c4749146109ca578063e87f8926146109ae578063eea3cd8514610920578063f2fde38b1461088b578063f43cc7731461086e578063f528acad146101925763fe8b714c14610173575f80fd5b3461018f578060031936011261018f5760206040516103e88152f35b80fd5b60a03660031901126105a85760043560243563ffffffff8116918282036105a85760443560643593608435936001600160401b0385116105a85760e060031986360301126105a8576005546001600160a01b0316801561085f57600754803403610849575060249061020385612275565b608060018060a01b036004541660405193848092632efef14760e01b82528a60048301525afa91821561059d575f926107ab575b508151600681101561079757600214801590610783575b61075d576002546040516325ed43b160e11b81526004810188905263ffffffff8516602482015260448101879052906001600160a01b0316602082606481845afa94851561059d578a925f96610721575b506040516325ed43b160e11b8152600481018a905263ffffffff9190911660248201526044810192909252909190602090839060649082905afa91821561059d575f926106ed575b50604051906379cfb1a160e01b8252876004830152866024830152602082604481845afa91821561059d575f926106b1575b5084159283156106a8575b831561069e575b50821561068f575b8215610605575b50506105ee5760405160208101908682528460408201528560608201528860808201526080815261036c60a08261154a565b51902095865f52600c60205260405f20546105ce57606082015180156105c057604090925b0151916103ab63ffffffff8416948286856004019261268b565b6008545f1981146105ac57600d92600160449201998a6008555f52600c6020528960405f2055895f52600b60205260405f20928984558860018501558b600285015560648201356003850155806005850155600684015501356007820155600b8101336001600160601b0360a01b82541617905534600c82015501908367ffffffff0000000083549260201b16916001600160401b0319161717815561046d82829081549063ffffffff60601b9060601b169063ffffffff60601b1916179055565b6104b96104916001600160401b0360055460a01c166001600160401b034216611882565b825467ffffffffffffffff60801b191660809190911b67ffffffffffffffff60801b16178255565b805460ff60d01b1916600160d01b1790556009546104d8903490611d5a565b6009556002546001600160a01b031691823b156105a8575f80936024604051809681936310f5611160e01b83528a60048401525af191821561059d5760209787957f3bad253e3698a110e946e7855ab532f502a14dea1eb8f54a057bb02d9cb5c22a9560809561058d575b506040519384528984015260408301526060820152a3604051348152817fafde4e40131ac495ebb0e64c79232bb8e3829156d0fba713d597c0735865d873843393a3604051908152f35b5f6105979161154a565b5f610543565b6040513d5f823e3d90fd5b5f80fd5b634e487b7160e01b5f52601160045260245ffd5b506040608482013592610391565b5f878152600c60205260408120546334280bb760e11b8252600452602490fd5b8684638b72096160e01b5f5260045260245260445ffd5b6044919250602090604051928380926379cfb1a160e01b82528b60048301528d60248301525afa90811561059d575f9161064e575b5063ffffffff80911691161415888061033a565b90506020813d602011610687575b816106696020938361154a565b810103126105a85763ffffffff6106808192611d49565b915061063a565b3d915061065c565b63ffffffff8216159250610333565b851492508a61032b565b80159350610324565b9091506020813d6020116106e5575b816106cd6020938361154a565b810103126105a8576106de90611d49565b908a610319565b3d91506106c0565b9091506020813d602011610719575b816107096020938361154a565b810103126105a8575190896102e7565b3d91506106fc565b93925094506020833d602011610755575b8161073f6020938361154a565b810103126105a85791519390918991602061029f565b3d9150610732565b858463ffffffff60208501511691633b04ff9d60e21b5f5260045260245260445260645ffd5b508363ffffffff602084015116141561024e565b634e487b7160e01b5f52602160045260245ffd5b9091506080813d608011610841575b816107c76080938361154a565b810103126105a85760405190608082018281106001600160401b0382111761082d5760405280519060068210156105a857606091835261080960208201611d49565b602084015261081a60408201611d49565b6040840152015160608201529088610237565b634e487b7160e01b5f52604160045260245ffd5b3d91506107ba565b63596ae00160e01b5f523460045260245260445ffd5b631b5da3d560e01b5f5260045ffd5b346105a8575f3660031901126105a8576020600954604051908152f35b346105a85760203660031901126105a8576108a461150e565b5f546001600160a01b038116913383900361090d576001600160a01b03169182156108fe5782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e05f80a36001600160a01b031916175f55005b63140ea08760e31b5f5260045ffd5b6314647c2f60e31b5f523360045260245ffd5b346105a85760403660031901126105a85761093961150e565b6109416114ff565b5f549091906001600160a01b0316330361090d576001600160a01b03169081156108fe5760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491835f526001825260405f209015159060ff1981541660ff8316179055604051908152a2005b346105a8575f3660031901126105a85760206040516113888152f35b346105a85760403660031901126105a8576024356001600160401b0381116105a85760e060031982360301126105a857610a0990600401600435611b73565b005b346105a85760203660031901126105a857600435610a2881612107565b906001600160401b03600d83015460801c169182421115610a8a57610a099250610a5181611f14565b817f7f5ca1e18f0bde5ebe14e6196febc16e76e98fdf0bd7eb9672ea4012626278e95f80a2600b8101546001600160a01b0316916125e0565b5063a7b056b160e01b5f5260045260245260445ffd5b346105a85760203660031901126105a8575f610280604051610ac18161152e565b8281528260208201528260408201528260608201528260808201528260a08201528260c08201528260e08201528261010082015282610120820152826101408201528261016082015282610180820152826101a0820152826101c0820152826101e08201528261020082015282610220820152826102408201528261026082015201526004355f52600b6020526102a060405f2060ff600d60405192610b668461152e565b8054845260018101546020850152600281015460408501526003810154606085015260048101546080850152600581015460a0850152600681015460c0850152600781015460e085015260088101546101008501526009810154610120850152600a81015461014085015260018060a01b03600b82015416610160850152600c810154610180850152015463ffffffff81166101a084015263ffffffff8160201c166101c084015263ffffffff8160401c166101e084015263ffffffff8160601c166102008401526001600160401b038160801c16610220840152818160c01c161515610240840152818160c81c161515610260840152610c6b828260d01c16611524565b60d01c1661028082015261028060405191805183526020810151602084015260408101516040840152606081015160608401526080810151608084015260a081015160a084015260c081015160c084015260e081015160e084015261010081015161010084015261012081015161012084015261014081015161014084015260018060a01b036101608201511661016084015261018081015161018084015263ffffffff6101a0820151166101a084015263ffffffff6101c0820151166101c084015263ffffffff6101e0820151166101e084015263ffffffff610200820151166102008401526001600160401b0361022082015116610220840152610240810151151561024084015261026081015115156102608401520151610d8e81611524565b610280820152f35b346105a85760203660031901126105a8576020610db4600435611b32565b63ffffffff60405191168152f35b346105a8575f3660031901126105a85760206001600160401b0360055460a01c16604051908152f35b346105a8575f3660031901126105a8576020600854604051908152f35b346105a8575f3660031901126105a8575f546040516001600160a01b039091168152602090f35b346105a85760203660031901126105a8576001600160a01b03610e5061150e565b165f52600d602052602060405f2054604051908152f35b346105a8575f3660031901126105a8576004546040516001600160a01b039091168152602090f35b346105a8575f3660031901126105a8576003546040516001600160a01b039091168152602090f35b346105a85760803660031901126105a857610ed061150e565b6024356001600160a01b038116908190036105a8576044356001600160a01b03811692908390036105a8576064356001600160a01b03811691908290036105a8575f546001600160a01b0316330361090d576001600160a01b03169081158015610fe4575b8015610fdc575b8015610fd4575b6108fe577f35c099c91358d2ae4ec82e01e25b883d365f1224e899d205d416c364cbdab63493608093836001600160601b0360a01b6002541617600255806001600160601b0360a01b6003541617600355816001600160601b0360a01b6004541617600455826001600160601b0360a01b6005541617600555604051938452602084015260408301526060820152a1005b508015610f43565b508315610f3c565b508215610f35565b346105a8575f3660031901126105a85760206001600160401b0360065416604051908152f35b346105a85760203660031901126105a85760206001600160a01b0361103561150e565b16805f526001825260ff60405f205416908115611058575b506040519015158152f35b5f546001600160a01b03161490508261104d565b346105a85760803660031901126105a8576110856114ff565b606435906001600160401b0382116105a857366023830112156105a8578160040135906001600160401b0382116105a8573660248360051b850101116105a8576024610a09930190604435906004356118bc565b346105a8575f3660031901126105a8576005546040516001600160a01b039091168152602090f35b346105a8575f3660031901126105a8576020600a54604051908152f35b346105a85760203660031901126105a8576004356001600160401b0381168091036105a8575f546001600160a01b0316330361090d57603c811080156111b4575b6111a2576020817f14dc253c11b9d945b8bb6d90311d95f8217e90a1fe21a974635739563523f3a8926001600160401b03196006541617600655604051908152a1005b6375a34d9d60e11b5f5260045260245ffd5b5062093a80811161115f565b346105a8575f3660031901126105a8576002546040516001600160a01b039091168152602090f35b346105a8575f3660031901126105a857335f52600d60205260405f205480156112b557335f52600d6020525f604081205561122581600a54611875565b600a556040518181527f7084f5476618d8e60b11ef0d7d3f06914655adb8793e28ff7f018d4c76d505d560203392a25f80808084335af13d156112b0573d6001600160401b03811161082d5760405190611289601f8201601f19166020018361154a565b81525f60203d92013e5b1561129a57005b63759028c560e01b5f523360045260245260445ffd5b611293565b63030ee01360e41b5f523360045260245ffd5b346105a85760203660031901126105a8575f54600435906001600160a01b0316330361090d578015801561132c575b6111a2576020817f2c36ad6730be0607bfa4ecb8d4d2dd1a0a939654f46ea3c14649f845becd21be92600755604051908152a1005b5068056bc75e2d6310000081116112f7565b346105a8575f3660031901126105a8576020600754604051908152f35b346105a85760403660031901126105a85760043560243590335f52600160205260ff60405f20541615806113f0575b6113dd57610a099161139b82612107565b906113a68284612144565b806007830154149060088301541491604051936113c460408661154a565b600785526630b93134ba32b960c91b6020860152612177565b630cb7024760e31b5f523360045260245ffd5b505f546001600160a01b031633141561138a565b346105a85760203660031901126105a8576004356001600160401b038116908181036105a8575f546001600160a01b0316330361090d57603c821080156114b6575b6114a3576005805467ffffffffffffffff60a01b191660a09290921b67ffffffffffffffff60a01b169190911790556040519081527fe929d50ea946c3d59aaa7950d798c4bff0c2f9ddadc2450e467d19e84f50705e90602090a1005b506375a34d9d60e11b5f5260045260245ffd5b50620151808211611446565b346105a85760203660031901126105a857610a096004356115bc565b346105a8575f3660031901126105a8578068056bc75e2d6310000060209252f35b6024359081151582036105a857565b600435906001600160a01b03821682036105a857565b6005111561079757565b6102a081019081106001600160401b0382111761082d57604052565b90601f801991011681019081106001600160401b0382111761082d57604052565b91908260809103126105a8578151916020810151916060604083015192015180151581036105a85790565b604051906115a560408361154a565b60088252676d616a6f7269747960c01b6020830152565b805f52600b60205260405f2090600d820190815460ff8160d01c166115e081611524565b600181141580611861575b61184257506001600160401b038160801c168042111561182c575060055484546080916001600160a01b031663ffffffff61162588611d67565b604051632dabb91d60e21b81526004810194909452941663ffffffff908116602484015293909316604482015291829060649082905afa801561059d575f915f916117f7575b506117e257506117479282549260ff8460d01c169361168985611524565b6002851494856117d2575b84600187926116a281611524565b149283156117a3575b507f8974eb3adce4bb04a22aebead13cfb7dc5a5d80575cfb022befa27f6411a3ab460c084956116da88611f14565b841561179857851561178e575f5b905b851561177e57861561176f5763ffffffff5f5b915b5460401c1690604051928352602083015260408201526080606082015260076080820152661d1a5b595bdd5d60ca1b60a0820152a261175c575b611749575b15921591612053565b565b611757600283015483611f78565b61173e565b61176a600184015484611f78565b611739565b63ffffffff60018a01546116fd565b63ffffffff60028a0154916116ff565b60028801546116e8565b6001880154906116ea565b60c81c60ff161592507f8974eb3adce4bb04a22aebead13cfb7dc5a5d80575cfb022befa27f6411a3ab46116ab565b60c082901c60ff16159550611694565b909150611747926117f1611596565b92611de9565b905061181b915060803d608011611825575b611813818361154a565b81019061156b565b91505f905061166b565b503d611809565b8263a7b056b160e01b5f5260045260245260445ffd5b8261184c82611524565b638baa435360e01b5f5260045260245260445ffd5b5061186b81611524565b60028114156115eb565b919082039182116105ac57565b906001600160401b03809116911601906001600160401b0382116105ac57565b9063ffffffff8091169116039063ffffffff82116105ac57565b5f818152600b60205260409020600d8101805492969195949193909260d01c60ff166118e781611524565b60028103611b2857508015611b1b576119036001870154612275565b61190d8688612144565b61194061191988611b32565b948215611b10576003880154965b611930856122f9565b9763ffffffff88169889916123e6565b15611afd5715611abf5781549060ff8260c01c16611aa757600986015560ff60c01b1916600160c01b1781555b805460ff8160c01c169081611a99575b5015611a925760019263ffffffff92867fb87733fc33bad9fb018c88fe0bacfa696d5361415048ee82e7e5db8c9aec8d186080611a519560098a0194855495600a8c015496878114978d895f14611a65575050505460068c015563ffffffff60401b82549160401b169063ffffffff60401b19161781555b61ffff60c01b198154168155611a256104916001600160401b0360055460a01c166001600160401b034216611882565b549487808760401c169660601c16946040519182526020820152856040820152846060820152a26118a2565b161115611a5c575050565b61174791612495565b6008015560078d015550815463ffffffff60601b191660609190911b63ffffffff60601b161781556119f5565b5050505050565b60ff915060c81c165f61197d565b86632cecf0bb60e21b5f52600452600160245260445ffd5b81549060ff8260c81c16611ae657600a86015560ff60c81b1916600160c81b17815561196d565b86632cecf0bb60e21b5f526004525f60245260445ffd5b846329d8590760e21b5f5260045260245ffd5b600488015496611927565b6119036002870154612275565b8761184c82611524565b5f52600b60205263ffffffff637fffffff611b60600d60405f200154838160401c1693849160601c166118a2565b60011c160163ffffffff81116105ac5790565b5f818152600b60205260409020600d810180549293919290919060d01c60ff16611b9c81611524565b60018103611d3f5750611c0e600284015491611bb783612275565b611bc18587612144565b600254855485546040516325ed43b160e11b8152600481019290925263ffffffff8116602483015260448201959095529260209184916001600160a01b0390911690829081906064820190565b03915afa91821561059d575f92611d0b575b50611c3c816080810135809463ffffffff8760201c169061268b565b857f9688670ab83e61cc63d5b15b1fb2cabc9c365216b1db62f92d2d82a5b478d350602060608401358060048a0155604060088a019501358555604051908152a2600585015492838303611cdf575050505063ffffffff611a516001928360d11b60ff60d01b19825416178155611ccd6104916001600160401b0360055460a01c166001600160401b034216611882565b5482808260401c169160601c166118a2565b9361174796945f60068801556fffffffffffffffff000000000000000019169055556007830155612495565b9091506020813d602011611d37575b81611d276020938361154a565b810103126105a85751905f611c20565b3d9150611d1a565b8461184c82611524565b519063ffffffff821682036105a857565b919082018092116105ac57565b60055481546001909201546040516379cfb1a160e01b815260048101939093526024830152602090829060449082906001600160a01b03165afa90811561059d575f91611db2575090565b90506020813d602011611de1575b81611dcd6020938361154a565b810103126105a857611dde90611d49565b90565b3d9150611dc0565b6002548254600d84015460018501546040516325ed43b160e11b81526004810184905263ffffffff9092166024830181905260448301919091526001600160a01b0390931696959094929091906020866064818b5afa95861561059d575f96611edc575b5060028401546040516325ed43b160e11b8152600481019390935263ffffffff909116602483015260448201529560209087908180606481015b03915afa95861561059d575f96611ea8575b50806117479614931491612177565b95506020863d602011611ed4575b81611ec36020938361154a565b810103126105a85794519480611e99565b3d9150611eb6565b919095506020823d602011611f0c575b81611ef96020938361154a565b810103126105a857905194611e87611e4d565b3d9150611eec565b600d8101805460ff60d01b1916600360d01b17905560025490546001600160a01b039190911690813b156105a8575f91602483926040519485938492634e04d79960e01b845260048401525af1801561059d57611f6e5750565b5f6117479161154a565b6005549054916001600160a01b0390911690813b156105a857604051634293ac0760e11b8152600481019390935260248301526103e860448301528160a4815f8094600160648401528160848401525af1801561059d57611f6e5750565b6005549054916001600160a01b0390911690813b156105a857604051634293ac0760e11b81526004810193909352602483015261138860448301528160a4815f8094600260648401528160848401525af1801561059d57611f6e5750565b908160209103126105a857516001600160a01b03811681036105a85790565b919290926120ec57612076575f54611747926001600160a01b03909116916125e0565b60018060a01b036003541691602060028201546024604051809681936331f5255960e11b835260048301525afa91821561059d57611747935f936120bb575b506125e0565b6120de91935060203d6020116120e5575b6120d6818361154a565b810190612034565b915f6120b5565b503d6120cc565b50600b820154611747926001600160a01b03909116916125e0565b5f818152600b60205260409020600d81015490929160d09190911c60ff169061212f82611524565b6004820361213b575050565b61184c82611524565b90600d6001600160401b0391015460801c1690814211612162575050565b63cf175c8960e01b5f5260045260245260445ffd5b807f8974eb3adce4bb04a22aebead13cfb7dc5a5d80575cfb022befa27f6411a3ab4611747966121a685611f14565b851561225b5760a060018601545b871561223f5760206002880154935b63ffffffff600d8a015460601c166040519586948552838501526040840152608060608401528051918291826080860152018484015e5f828201840152601f01601f19168101030190a2821561222c575b8361205357612227600283015483611fd6565b612053565b61223a600183015483611fd6565b612214565b881561225357602060018801545b936121c3565b60205f61224d565b861561226d5760a060028601546121b4565b60a05f6121b4565b6003546040516331f5255960e11b81526004810183905290602090829060249082906001600160a01b03165afa90811561059d575f916122da575b50336001600160a01b03909116036122c55750565b621fa32560e31b5f523360045260245260445ffd5b6122f3915060203d6020116120e5576120d6818361154a565b5f6122b0565b60405160208101915f835260218201526021815261231860418261154a565b51902090565b90915f926101008510806123df575b6123d65792915f935b858510156123cd576001908560051b840135828616155f1461239857604051600160f81b602082019081526021820193909352604181019190915261238881606181015b03601f19810183528261154a565b5190205b93811c94019392612336565b604051600160f81b6020820190815260218201929092526041810192909252906123c5816061810161237a565b51902061238c565b14949350505050565b50505050505f90565b505f61232d565b91929061010085108061248a575b6123d65792915f935b858510156123cd576001908560051b840135828616155f1461245557604051600160f81b6020820190815260218201939093526041810191909152612445816061810161237a565b5190205b93811c940193926123fd565b604051600160f81b602082019081526021820192909252604181019290925290612482816061810161237a565b519020612449565b5083851c15156123f4565b9060018060a01b03600554166124f660808354600d85019363ffffffff8554166124be87611d67565b604051632dabb91d60e21b8152600481019490945263ffffffff91821660248501521660448301529092839190829081906064820190565b03915afa801561059d575f915f916125bb575b506125ac57507f75590d4faea863732c6a6260f61e6a7433cb0284682d7d896aad1a4de9bf2f07916001600160401b0360c092600160d21b60ff60d01b198254161781556125606104918360065416844216611882565b5460068301549260086007820154910154906040519463ffffffff8460401c16865263ffffffff8460601c16602087015260408601526060850152608084015260801c1660a0820152a2565b905061174792916117f1611596565b90506125d6915060803d60801161182557611813818361154a565b91505f9050612509565b906020600c7f67dd103b3564ac4f51f5db219b1b13080d4fa097a23fca753841589718948c5b9201935f8554955561261a85600954611875565b60095560018060a01b031693845f52600d825260405f2061263c828254611d5a565b905561264a81600a54611d5a565b600a55604051908152a3565b903590601e19813603018212156105a857018035906001600160401b0382116105a857602001918160051b360383136105a857565b9060408401359160405160208101908635825260208701356040820152846060820152606081526126bd60808261154a565b5190209080820361274d5750506126ef6126db6060860135946122f9565b6126e860a0870187612656565b918661231e565b1561273a576127209261271461270963ffffffff946122f9565b9560c0810190612656565b939092169485916123e6565b156127285750565b6329d8590760e21b5f5260045260245ffd5b6329d8590760e21b5f525f60045260245ffd5b622c03dd60e61b5f5260045260245260445ffdfea164736f6c6343000825000a" as const;

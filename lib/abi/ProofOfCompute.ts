@@ -87,6 +87,22 @@ export const proofOfComputeAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "open",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"
@@ -121,6 +137,17 @@ export const proofOfComputeAbi = [
       }
     ],
     "name": "PoC__JobNotCompleted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__NoOpenCase",
     "type": "error"
   },
   {
@@ -193,6 +220,17 @@ export const proofOfComputeAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__VerificationOver",
+    "type": "error"
+  },
+  {
     "anonymous": false,
     "inputs": [
       {
@@ -240,6 +278,44 @@ export const proofOfComputeAbi = [
       }
     ],
     "name": "Authorized",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "open",
+        "type": "uint256"
+      }
+    ],
+    "name": "CaseClosed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "open",
+        "type": "uint256"
+      }
+    ],
+    "name": "CaseOpened",
     "type": "event"
   },
   {
@@ -717,6 +793,19 @@ export const proofOfComputeAbi = [
         "internalType": "bytes32",
         "name": "jobId",
         "type": "bytes32"
+      }
+    ],
+    "name": "closeCase",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
       },
       {
         "internalType": "uint32",
@@ -941,6 +1030,38 @@ export const proofOfComputeAbi = [
         "internalType": "contract IAIJobManager",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "openCase",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "openCasesOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -1278,6 +1399,25 @@ export const proofOfComputeAbi = [
         "internalType": "bytes32",
         "name": "jobId",
         "type": "bytes32"
+      }
+    ],
+    "name": "verificationOpen",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
       },
       {
         "internalType": "uint32",
@@ -1400,7 +1540,1436 @@ export const proofOfComputeAbi = [
     ],
     "stateMutability": "view",
     "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__AlreadyExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "authKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__BadKeyProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__DatasetExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "expiresAt",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      }
+    ],
+    "name": "DID__ExpiryInPast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__HashMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "DID__InvalidArgument",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NoAccess",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotDatasetOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__Revoked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDataset",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDID",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__AlreadyOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "challengerSide",
+        "type": "bool"
+      }
+    ],
+    "name": "Dispute__AlreadyRevealed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "actual",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__DigestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "defender",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__NoConflict",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "Dispute__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Dispute__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__NotParty",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "currentRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Dispute__RoundAnchored",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Dispute__WindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Dispute__WindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "sent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__WrongBond",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "phase",
+        "type": "uint8"
+      }
+    ],
+    "name": "Dispute__WrongPhase",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__AlreadyAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "JobManager__BudgetZero",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__EscrowExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "reason",
+        "type": "string"
+      }
+    ],
+    "name": "JobManager__InvalidParams",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotEligible",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeStillLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotJobController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "active",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TooManyNodes",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__UnknownJob",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "given",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "current",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__WrongRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "enum IAIJobManager.JobStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "JobManager__WrongStatus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ModelRegistry__EmptyCid",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotModelOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotPublisher",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "round",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "latest",
+        "type": "uint256"
+      }
+    ],
+    "name": "ModelRegistry__StaleRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__UnknownModel",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "signer",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadAttestation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadBinding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "enum INodeCertRegistry.NodeRole",
+        "name": "role",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "caps",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__CapsMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "key",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__InvalidPubkey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "missed",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__NoMissedHeartbeat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotActive",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stake",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__SlashExceedsStake",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "sent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StakeTooLow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "unlocksAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StillUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__UnknownNode",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "Reputation__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AlreadyAttested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__AlreadyDrawn",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AlreadyGrouped",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__AlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__AttestationClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__AttestationOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__AttestationsSettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadCommitteeSize",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__BadGroups",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "position",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chunkIndex",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "chunkCount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "sampleBps",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadSample",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__BadStepRecord",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "position",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__DepthMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "actual",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__DigestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__GroupTooLarge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NoCommit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NoCommittee",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NoConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "copier",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "original",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotInCommittee",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__NotSpotChecked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__NotStepChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "validatorNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "targetNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotValidatorOf",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__StepChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "closedBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__TooEarly",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__UnknownChallenge",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__WindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Verification__WindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "expected",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "actual",
+        "type": "uint256"
+      }
+    ],
+    "name": "Verification__WrongCount",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__ZeroResult",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Verification__ZeroSteps",
+    "type": "error"
   }
 ] as const;
 
-export const proofOfComputeBytecode = "0x608080604052346061575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a3600a80546001600160401b031916610e10179055612ade90816100668239f35b5f80fdfe60a0806040526004361015610012575f80fd5b5f5f3560e01c9182630c26ce6714611356575081630fa578c614611330578163107a131114611305578163148cb358146112e157816317da8195146110f85781631c395dea146111d45781631e7249b4146110fd578163249d39e9146110f85781632c3c78b714610ecb57816334e9ed8814610e215781633df395a314610df95781634bda876214610dab578163505070a4146101cb57816351b699cd14610d5157816366af542914610cad5781636dd40e0314610c945781637226843314610bba5781637b10399914610b925781638da5cb5b14610b6b57816392584d8014610b4f5781639690a85c14610b33578163998b005714610af15781639bbdb2a514610a195781639f4df748146109fd578163c52164c6146109d5578163cac6e4a3146109b9578163d938305714610989578163d9e0b6691461096e578163dc72db811461075a578163e247da2c14610720578163e2e870f0146105b4578163eb4e414014610598578163ebb083ce14610507578163eea3cd8514610453578163f1d3d38114610368578163f2fde38b146102d2578163f571c468146101f6578163f698da25146101d0575063f7148751146101cb575f80fd5b6113cc565b346101f357806003193601126101f35760206101eb3061297c565b604051908152f35b80fd5b346101f357604060c09161023c61020c366113e8565b918460a0875161021b81611441565b82815282602082015282898201528260608201528260808201520152612784565b815260066020522063ffffffff6040519161025683611441565b548160ff8216151593848152816020820160ff8560081c161515815261ffff60408401818760101c1681526060850192848860201c1684528460a06080880197828b60401c168952019860601c168852604051998a5251151560208a0152511660408801525116606086015251166080840152511660a0820152f35b346101f35760203660031901126101f3576102eb61138d565b81546001600160a01b0381169133839003610355576001600160a01b03169182156103465782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08580a36001600160a01b03191617815580f35b63140ea08760e31b8452600484fd5b6314647c2f60e31b845233600452602484fd5b346101f35760203660031901126101f35760408160e09260c0835161038c81611412565b82815282602082015282858201528260608201528260808201528260a0820152015260043581526007602052206040516103c581611412565b81549163ffffffff83169283835263ffffffff602084019160201c1681526001820154604084019081526002830154906060850191825263ffffffff6003850154936080870194855260c0600560048801549760a08a0198895201549701968752604051978852511660208701525160408601525160608501525160808401525160a08301525160c0820152f35b346101f35760403660031901126101f35761046c61138d565b602435908115158092036105035782546001600160a01b031633036104f0576001600160a01b03169081156104e15760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491838552600182526040852060ff1981541660ff8316179055604051908152a280f35b63140ea08760e31b8352600483fd5b6314647c2f60e31b835233600452602483fd5b8280fd5b346101f357610515366113e8565b6002549192916001600160a01b03163303610585576040816105597ff68723598faff983461214c92f2fe2e103b3efef904b5dd1961aec41bd1c1d6c938686612784565b865260066020908152828720805460ff1916905582516001600160a01b0390921682528101869052a380f35b63192debf960e21b845233600452602484fd5b346101f357806003193601126101f3576020604051610bb88152f35b346101f35760603660031901126101f3576105cd6113b9565b604435906001600160401b0382116105035736602383011215610503578160040135906001600160401b03821161071c576024830192602436918460051b01011161071c57839284916004358652600560205263ffffffff6040872091165f5260205260405f20855b84811061067e575050508060011b908082046002148115171561066a57606094506040519384526020840152116040820152f35b634e487b7160e01b85526011600452602485fd5b6106898186856127be565b35875281602052604087205480156107135787885b8781106106c757508581116106ba575b50506001905b01610636565b90965093506001886106ae565b6106d28189886127be565b358a52846020528260408b2054146106ed575b60010161069e565b905f1981146106ff57600101906106e5565b634e487b7160e01b8a52601160045260248afd5b506001906106b4565b8380fd5b346101f357806003193601126101f35760206040517f507d9a527f27248fc2e24f21e66b99eadc6845e0520a1fd88300952a0d9685cc8152f35b346108bc5760a03660031901126108bc5760243560443560043560643560058110156108bc576084358015158091036108bc57335f52600160205260ff60405f205416158061095a575b610947576127108411610934576020906107be86856128b6565b60ff815460081c16156108f8575b50600354604051632cedc96560e21b8152600481018890526024810196909652859160849183915f916001600160a01b03169061080c60448501896127b1565b60648401525af19081156108b15784935f926108c0575b507f38f476fbabcd7bab8f88fea69215f552505e80c77a7271a0ef1a74a5acb0297e9161085b604092835192835260208301906127b1565ba36004546001600160a01b031690813b156108bc575f91604483926040519485938492639e12e3d760e01b845260048401528160248401525af180156108b1576108a3575080f35b6108af91505f90611478565b005b6040513d5f823e3d90fd5b5f80fd5b935090506020833d6020116108f0575b816108dd60209383611478565b810103126108bc57915183926040610823565b3d91506108d0565b63ffff000019815416905585847fa194a517c1300a562155eb466657e4339636f6b1111a7fd48c429f8e0bb9ecca846040515f8152a3876107cc565b83630be4dd9160e21b5f5260045260245ffd5b630cb7024760e31b5f523360045260245ffd5b505f546001600160a01b03163314156107a4565b346108bc575f3660031901126108bc576020604051600a8152f35b346108bc5760203660031901126108bc576004355f526008602052602063ffffffff60405f205416604051908152f35b346108bc575f3660031901126108bc576020604051610fa08152f35b346108bc575f3660031901126108bc576004546040516001600160a01b039091168152602090f35b346108bc575f3660031901126108bc5760206040516103e88152f35b346108bc5760803660031901126108bc57602435600435610a386113a3565b60643563ffffffff811681036108bc576002546001600160a01b03163303610ade5781610ac5604092610a8d7ff68723598faff983461214c92f2fe2e103b3efef904b5dd1961aec41bd1c1d6c958888612784565b5f9081526006602090815290859020805467ffffffffffff00ff19169290911b67ffffffff0000000016919091176327100001179055565b81516001600160a01b03909116815260016020820152a3005b63192debf960e21b5f523360045260245ffd5b346108bc5760403660031901126108bc57610b0a6113b9565b6004355f52600960205263ffffffff60405f2091165f52602052602060405f2054604051908152f35b346108bc575f3660031901126108bc576020604051614e208152f35b346108bc5760203660031901126108bc576108af600435611516565b346108bc575f3660031901126108bc575f546040516001600160a01b039091168152602090f35b346108bc575f3660031901126108bc576003546040516001600160a01b039091168152602090f35b346108bc5760e03660031901126108bc5760a4356001600160401b0381168091036108bc57602090604051828101917f507d9a527f27248fc2e24f21e66b99eadc6845e0520a1fd88300952a0d9685cc835260043560408301526024356060830152604435608083015260643560a083015260843560c083015260e082015260c4356101008201526101008152610c5361012082611478565b519020610c5f3061297c565b90604051908382019261190160f01b84526022830152604282015260428152610c89606282611478565b519020604051908152f35b346108bc5760206101eb610ca7366113e8565b91612784565b346108bc5760203660031901126108bc576004356001600160401b0381168091036108bc575f546001600160a01b03163303610d3e5762278d008111610d2c576020817fe4f5c315af584f1f5fed96d98317ea6d42868d7f855d4fe0a9f063e70b245d70926001600160401b0319600a541617600a55604051908152a1005b63e61902c760e01b5f5260045260245ffd5b6314647c2f60e31b5f523360045260245ffd5b346108bc5760203660031901126108bc5760206001600160a01b03610d7461138d565b16805f526001825260ff60405f205416908115610d97575b506040519015158152f35b5f546001600160a01b031614905082610d8c565b346108bc5760603660031901126108bc57610dc46113b9565b6004355f52600560205263ffffffff60405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b346108bc575f3660031901126108bc576002546040516001600160a01b039091168152602090f35b346108bc5760403660031901126108bc57600435610e3d6113b9565b6002546001600160a01b03163303610ade57604081610e7c7f53ef60309b6bbc324f70be39ed17b34a2fe2336816c378c44380725f066ac243936114f2565b845f52600860205263ffffffff835f20911663ffffffff19825416179055835f526009602052815f2063ffffffff82165f52602052815f2043905563ffffffff825191168152436020820152a2005b346108bc5760e03660031901126108bc5760a43580156110e95760043560443591610ef7338484612784565b5f52600660205260405f2090815460ff8116156110cd5760ff8160081c166110b557835f52600860205263ffffffff60405f205416908163ffffffff610f3b612771565b161490811591611096575b506110735750825f52600560205260405f2063ffffffff610f65612771565b165f5260205260405f2091845f528260205260405f205461104a579160c0917ff8f511f3da7ae7d8624b69f5e1bd5df226f36701af483d38d5556ad3d06edd449360643560843591610fb8848484612746565b94895f526020528460405f205580546bffffffff0000000000000000610fe663ffffffff8360401c166114f2565b60401b1663ffffffff60601b610ffa612771565b60601b16916fffffffffffffffff000000000000000019161717905561101e612771565b9363ffffffff60405195168552602085015260408401526060830152608082015260c43560a0820152a3005b8463ffffffff85611059612771565b90630a800f0160e11b5f526004521660245260445260645ffd5b63ffffffff611080612771565b630a0dec0760e31b5f521660045260245260445ffd5b905063ffffffff806110a6612771565b9260201c169116101586610f46565b50505063e640bb3160e01b5f5260045260245260445ffd5b50505063bac6bef560e01b5f526004526024523360445260645ffd5b63116438bb60e21b5f5260045ffd5b611371565b346108bc5760603660031901126108bc5760043560243590604435335f52600160205260ff60405f20541615806111c0575b61094757614e2081116111ae5761114683836128b6565b60ff815460081c1661119757805463ffff00001916601083901b63ffff0000161790556040519081527fa194a517c1300a562155eb466657e4339636f6b1111a7fd48c429f8e0bb9ecca90602090a3005b505063e640bb3160e01b5f5260045260245260445ffd5b630be4dd9160e21b5f5260045260245ffd5b505f546001600160a01b031633141561112f565b346108bc5760603660031901126108bc576111ed61138d565b6024356001600160a01b03811691908290036108bc5761120b6113a3565b5f549091906001600160a01b03163303610d3e576001600160a01b0316801580156112d9575b80156112c8575b6112b9577fa52e242b9af83baee6b1a648a65b06b4e92a754626107254ae39bb9c48f0d92592606092826001600160601b0360a01b6002541617600255816001600160601b0360a01b600354161760035560018060a01b031690816001600160601b0360a01b600454161760045560405192835260208301526040820152a1005b63140ea08760e31b5f5260045ffd5b506001600160a01b03821615611238565b508215611231565b346108bc5760603660031901126108bc5760206101eb604435602435600435612746565b346108bc5760403660031901126108bc576020611326602435600435611f6b565b6040519015158152f35b346108bc575f3660031901126108bc5760206001600160401b03600a5416604051908152f35b346108bc575f3660031901126108bc578062278d0060209252f35b346108bc575f3660031901126108bc5760206040516127108152f35b600435906001600160a01b03821682036108bc57565b604435906001600160a01b03821682036108bc57565b6024359063ffffffff821682036108bc57565b346108bc575f3660031901126108bc5760206040516107d08152f35b60609060031901126108bc5760043590602435906044356001600160a01b03811681036108bc5790565b60e081019081106001600160401b0382111761142d57604052565b634e487b7160e01b5f52604160045260245ffd5b60c081019081106001600160401b0382111761142d57604052565b61018081019081106001600160401b0382111761142d57604052565b90601f801991011681019081106001600160401b0382111761142d57604052565b51906001600160a01b03821682036108bc57565b519063ffffffff821682036108bc57565b919082018092116114cb57565b634e487b7160e01b5f52601160045260245ffd5b818102929181159184041417156114cb57565b63ffffffff60019116019063ffffffff82116114cb57565b80156114cb575f190190565b6002546001600160a01b0316918215611f5c576040516302f945c360e61b81526004810183905261018081602481875afa80156108b1575f608052611e57575b5060206080510180516006811015611e3057600414611e445780516006811015611e305760021901611e0e57506115a96001600160401b036101606080510151166001600160401b03600a5416906114be565b804210611df857506020602492936040519384809263e1161e6b60e01b82528760048301525afa9182156108b1575f92611dc4575b5090825f52600760205260405f20905f199060018301946002840190600385019260048601945b80151580611db4575b156117ff576002548754604051631c71722b60e21b81526004810186905263ffffffff909116602482015291906001600160a01b0316602083604481845afa9283156108b1575f936117cb575b50602060449160405192838092632fd2f30560e21b82528960048301528760248301525afa9081156108b1575f91611789575b5061169d906117849386612784565b5f52600660205261175f61175860405f206116e48d6116dd61010061ff00198554161780855561ffff6116d2608051876127e2565b9160101c16906114df565b90546114be565b8d5561170c611705825463ffffffff61ffff8260101c169160401c166114df565b89546114be565b885561174d611746611737611723608051856127e2565b63ffffffff610120608051015116906114df565b61ffff845460101c16906114df565b8a546114be565b895560805190612820565b88546114be565b875563ffffffff611772818a54166114f2565b1663ffffffff1989541617885561150a565b611605565b90506020813d82116117c3575b816117a360209383611478565b810103126108bc57611784926117bb61169d92611499565b91509261168e565b3d9150611796565b9092506020813d82116117f7575b816117e660209383611478565b810103126108bc575191602061165b565b3d91506117d9565b96979397949291909463ffffffff60c0608051015116908115159182611d9d575b5060058899979901965b80151580611d8d575b80611d7a575b15611c54576002548954604051631c71722b60e21b81526004810187905263ffffffff602092831c16602482015292916001600160a01b03169083604481845afa9283156108b1575f93611c20575b5091602060449360405194858092632fd2f30560e21b82528a60048301528560248301525afa9283156108b1575f93611be5575b506118c8838288612784565b5f52600660205260405f20906060608051019384519081610fa0810204610fa014821517156114cb578f95612710610fa08e9402049661190a60805187612820565b978d5490808211611bca575b50508b8251968960805161192a90836127e2565b938d8354968760101c61ffff169b8c9a6119458c809a6114df565b90549061195192612a15565b97889682519160401c63ffffffff169d61196b908f6114df565b90549061197792612a49565b96879215611bb2576119bd956119b8946119a86119b0936119a36117236119b8975195608051906127e2565b6114df565b905491612a7d565b9788946114be565b6114be565b9615159485611ba8575b506004546001600160a01b0316803b156108bc57604051631d0c10e760e01b8152600481018890528615156024820152905f908290604490829084905af180156108b157611b98575b506004546001600160a01b0316803b156108bc576040516318ad7cb760e11b81526004810188905295151560248701525f908690604490829084905af19485156108b1578c95611b88575b5086611aed575b60408051998a5260208a01919091528801526060870152611ae895611aa994936001600160a01b0390921692905f516020612ab25f395f51905f5290608090a48a546114be565b8955611ae3611ac163ffffffff8c5460201c166114f2565b8b5467ffffffff00000000191660209190911b67ffffffff0000000016178b55565b61150a565b61182a565b9197935094939160018060a01b036002541690813b156108bc5760405162cfb71b60e01b8152600481018d90526001600160a01b038216602482015260448101879052915f908390606490829084905af19081156108b157611ae899611aa9988e955f516020612ab25f395f51905f5295608095611b78575b50935093509395995093959650611a62565b5f611b8291611478565b5f611b66565b5f611b9291611478565b5f611a5b565b5f611ba291611478565b5f611a10565b151594505f6119c7565b50506119bd93506119b891506119b85f9788946114be565b611bd890611bdd939a6114df565b612802565b965f80611916565b9092506020813d8211611c18575b81611c0060209383611478565b810103126108bc57611c1190611499565b915f6118bc565b3d9150611bf3565b92506020833d8211611c4c575b81611c3a60209383611478565b810103126108bc579151916020611888565b3d9150611c2d565b509850509593949250505054837faf98c0372056c8c9ffacf9a16f3c4aa8128ef036bb975fc8c7a44f926170e1e9606063ffffffff8460201c169363ffffffff60405191168152846020820152856040820152a210611d7457600254604051637890126960e01b81526004810184905290602090829060249082905f906001600160a01b03165af19081156108b1575f91611d22575b506040907fe482dd1215147271250b1214828fbd8ef047521a45616b288891641a1ff7478f92549082519182526020820152a2600190565b90506020813d602011611d6c575b81611d3d60209383611478565b810103126108bc57517fe482dd1215147271250b1214828fbd8ef047521a45616b288891641a1ff7478f611cea565b3d9150611d30565b50505f90565b508963ffffffff8a5460201c1610611839565b508963ffffffff8a541614611833565b60805160e0015163ffffffff16101591505f611820565b508163ffffffff8854161061160e565b9091506020813d602011611df0575b81611de060209383611478565b810103126108bc5751905f6115de565b3d9150611dd3565b8263dfd3881160e01b5f5260045260245260445ffd5b905051906006821015611e30576310e0164f60e21b5f5260045260245260445ffd5b634e487b7160e01b5f52602160045260245ffd5b82637536f03560e11b5f5260045260245ffd5b610180813d8211611f54575b81611e716101809383611478565b810103126108bc5760405190611e868261145c565b611e8f81611499565b825260208101519060068210156108bc57610160916020840152611eb5604082016114ad565b6040840152606081015160608401526080810151608084015260a081015160a0840152611ee460c082016114ad565b60c0840152611ef560e082016114ad565b60e0840152611f0761010082016114ad565b610100840152611f1a61012082016114ad565b610120840152611f2d61014082016114ad565b61014084015201516001600160401b03811681036108bc576101608201526080525f611556565b3d9150611e63565b632868d74f60e21b5f5260045ffd5b6002546001600160a01b0316929091908315611f5c578115612737576040516302f945c360e61b81526004810184905261018081602481885afa80156108b1575f608052612632575b5060206080510180516006811015611e305760041461261f5780516006811015611e3057600219016125ff57506120076001600160401b036101606080510151166001600160401b03600a5416906114be565b8042106125e957506020602493946040519485809263e1161e6b60e01b82528860048301525afa9283156108b1575f936125b5575b5091835f52600760205260405f20919060018301946002840190600385019260048601945b801515806125a5575b15612174576002548754604051631c71722b60e21b81526004810186905263ffffffff909116602482015291906001600160a01b0316602083604481845afa9283156108b1575f93612140575b50602060449160405192838092632fd2f30560e21b82528960048301528760248301525afa9081156108b1575f916120fe575b5061169d906120f99386612784565b612061565b90506020813d8211612138575b8161211860209383611478565b810103126108bc576120f99261213061169d92611499565b9150926120ea565b3d915061210b565b9092506020813d821161216c575b8161215b60209383611478565b810103126108bc57519160206120b7565b3d915061214e565b96979397949291909463ffffffff60c060805101511690811515918261258e575b5060058899979901965b8015158061257e575b8061256b575b15611c54576002548954604051631c71722b60e21b81526004810187905263ffffffff602092831c16602482015292916001600160a01b03169083604481845afa9283156108b1575f93612537575b5091602060449360405194858092632fd2f30560e21b82528a60048301528560248301525afa9283156108b1575f936124fc575b5061223d838288612784565b5f52600660205260405f20906060608051019384519081610fa0810204610fa014821517156114cb578f95612710610fa08e9402049661227f60805187612820565b978d54908082116124e6575b50508b8251968960805161229f90836127e2565b938d8354968760101c61ffff169b8c9a6122ba8c809a6114df565b9054906122c692612a15565b97889682519160401c63ffffffff169d6122e0908f6114df565b9054906122ec92612a49565b968792156124ce57612318956119b8946119a86119b0936119a36117236119b8975195608051906127e2565b96151594856124c4575b506004546001600160a01b0316803b156108bc57604051631d0c10e760e01b8152600481018890528615156024820152905f908290604490829084905af180156108b1576124b4575b506004546001600160a01b0316803b156108bc576040516318ad7cb760e11b81526004810188905295151560248701525f908690604490829084905af19485156108b1578c956124a4575b5086612409575b60408051998a5260208a0191909152880152606087015261240495611aa994936001600160a01b0390921692905f516020612ab25f395f51905f5290608090a48a546114be565b61219f565b9197935094939160018060a01b036002541690813b156108bc5760405162cfb71b60e01b8152600481018d90526001600160a01b038216602482015260448101879052915f908390606490829084905af19081156108b15761240499611aa9988e955f516020612ab25f395f51905f5295608095612494575b509350935093959950939596506123bd565b5f61249e91611478565b5f612482565b5f6124ae91611478565b5f6123b6565b5f6124be91611478565b5f61236b565b151594505f612322565b505061231893506119b891506119b85f9788946114be565b611bd8906124f4939a6114df565b965f8061228b565b9092506020813d821161252f575b8161251760209383611478565b810103126108bc5761252890611499565b915f612231565b3d915061250a565b92506020833d8211612563575b8161255160209383611478565b810103126108bc5791519160206121fd565b3d9150612544565b508963ffffffff8a5460201c16106121ae565b508963ffffffff8a5416146121a8565b60805160e0015163ffffffff16101591505f612195565b508163ffffffff8854161061206a565b9092506020813d6020116125e1575b816125d160209383611478565b810103126108bc5751915f61203c565b3d91506125c4565b8363dfd3881160e01b5f5260045260245260445ffd5b51836006821015611e30576310e0164f60e21b5f5260045260245260445ffd5b83637536f03560e11b5f5260045260245ffd5b610180813d821161272f575b8161264c6101809383611478565b810103126108bc57604051906126618261145c565b61266a81611499565b825260208101519060068210156108bc57610160916020840152612690604082016114ad565b6040840152606081015160608401526080810151608084015260a081015160a08401526126bf60c082016114ad565b60c08401526126d060e082016114ad565b60e08401526126e261010082016114ad565b6101008401526126f561012082016114ad565b61012084015261270861014082016114ad565b61014084015201516001600160401b03811681036108bc576101608201526080525f611fb4565b3d915061263e565b63cba523f760e01b5f5260045ffd5b916040519160208301938452604083015260608201526060815261276b608082611478565b51902090565b60243563ffffffff811681036108bc5790565b916040519160208301938452604083015260018060a01b031660608201526060815261276b608082611478565b906005821015611e305752565b91908110156127ce5760051b0190565b634e487b7160e01b5f52603260045260245ffd5b9063ffffffff610100816127ff945460401c1692015116906114df565b90565b811561280c570490565b634e487b7160e01b5f52601260045260245ffd5b63ffffffff6101208301511691600a830292808404600a14901517156114cb576107d083116128ac575b8060a061286f61285d61287894866127e2565b63ffffffff61014085015116906114df565b910151906114df565b91612710019081612710116114cb5761ffff61271061289b6128a89482966114df565b04915460101c16906114df565b0490565b6107d0925061284a565b600254604051632fd2f30560e21b815260048101839052602481018490529293929190602090839060449082906001600160a01b03165afa9182156108b1575f92612940575b506001600160a01b0382161561292557926129179293612784565b5f52600660205260405f2090565b839063bac6bef560e01b5f526004526024525f60445260645ffd5b9091506020813d602011612974575b8161295c60209383611478565b810103126108bc5761296d90611499565b905f6128fc565b3d915061294f565b60405160208101917f8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f83527fe2ede4b1e3e755c4fbb77bf6f23aa4472410bb49d30467a99e03246f29b8071e60408301527fc89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6606083015246608083015260018060a01b031660a082015260a0815261276b60c082611478565b90919081612a24575050505f90565b6107d0908181029181830414901517156114cb576127ff92612710611bd892046114df565b90919081612a58575050505f90565b610bb8908181029181830414901517156114cb576127ff92612710611bd892046114df565b90919081612a8c575050505f90565b6103e8908181029181830414901517156114cb576127ff92612710611bd892046114df56fef19927fe0137b2a3bda58f40845b1a5a9b95bbc9b664246a3488df4f64eb3e9aa164736f6c6343000825000a" as const;
+export const proofOfComputeBytecode = "0x608080604052346061575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a3600b80546001600160401b031916610e10179055612ce990816100668239f35b5f80fdfe60a0806040526004361015610012575f80fd5b5f5f3560e01c9182630c26ce6714611522575081630fa578c6146114fc578163107a1311146114db57816310f5611114611433578163148cb3581461140f57816317da8195146112265781631c395dea146113025781631e7249b41461122b578163249d39e914611226578163259b0ec4146111fc5781632c3c78b714610fcf57816334e9ed8814610f255781633df395a314610efd5781634bda876214610eaf5781634e04d79914610ded578163505070a4146101f757816351b699cd14610d9357816366af542914610cef5781636dd40e0314610cd65781637226843314610bfc5781637b10399914610bd45781638da5cb5b14610bad57816392584d8014610b915781639690a85c14610b75578163998b005714610b335781639bbdb2a514610a5b5781639f4df74814610a3f578163c52164c614610a17578163cac6e4a3146109fb578163d8d13690146109d3578163d9383057146109a3578163d9e0b66914610988578163dc72db8114610774578163e247da2c1461073a578163e2e870f0146105e0578163eb4e4140146105c4578163ebb083ce14610533578163eea3cd851461047f578163f1d3d38114610394578163f2fde38b146102fe578163f571c46814610222578163f698da25146101fc575063f7148751146101f7575f80fd5b611598565b3461021f578060031936011261021f57602061021730612b87565b604051908152f35b80fd5b3461021f57604060c091610268610238366115b4565b918460a087516102478161160d565b828152826020820152828982015282606082015282608082015201526128bb565b815260066020522063ffffffff604051916102828361160d565b548160ff8216151593848152816020820160ff8560081c161515815261ffff60408401818760101c1681526060850192848860201c1684528460a06080880197828b60401c168952019860601c168852604051998a5251151560208a0152511660408801525116606086015251166080840152511660a0820152f35b3461021f57602036600319011261021f57610317611559565b81546001600160a01b0381169133839003610381576001600160a01b03169182156103725782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08580a36001600160a01b03191617815580f35b63140ea08760e31b8452600484fd5b6314647c2f60e31b845233600452602484fd5b3461021f57602036600319011261021f5760408160e09260c083516103b8816115de565b82815282602082015282858201528260608201528260808201528260a0820152015260043581526007602052206040516103f1816115de565b81549163ffffffff83169283835263ffffffff602084019160201c1681526001820154604084019081526002830154906060850191825263ffffffff6003850154936080870194855260c0600560048801549760a08a0198895201549701968752604051978852511660208701525160408601525160608501525160808401525160a08301525160c0820152f35b3461021f57604036600319011261021f57610498611559565b6024359081151580920361052f5782546001600160a01b0316330361051c576001600160a01b031690811561050d5760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491838552600182526040852060ff1981541660ff8316179055604051908152a280f35b63140ea08760e31b8352600483fd5b6314647c2f60e31b835233600452602483fd5b8280fd5b3461021f57610541366115b4565b6002549192916001600160a01b031633036105b1576040816105857ff68723598faff983461214c92f2fe2e103b3efef904b5dd1961aec41bd1c1d6c9386866128bb565b865260066020908152828720805460ff1916905582516001600160a01b0390921682528101869052a380f35b63192debf960e21b845233600452602484fd5b3461021f578060031936011261021f576020604051610bb88152f35b3461021f57606036600319011261021f576105f9611585565b604435906001600160401b03821161052f573660238301121561052f578160040135906001600160401b038211610736576024830192602436918460051b01011161073657839284916004358652600560205263ffffffff6040872091165f5260205260405f20855b8481106106aa575050508060011b908082046002148115171561069657606094506040519384526020840152116040820152f35b634e487b7160e01b85526011600452602485fd5b6106b58186856129c9565b358752816020526040872054801561072d5787885b8781106106f357508581116106e6575b50506001905b01610662565b90965093506001886106da565b6106fe8189886129c9565b358a52846020528260408b205414610719575b6001016106ca565b9061072560019161286f565b919050610711565b506001906106e0565b8380fd5b3461021f578060031936011261021f5760206040517f507d9a527f27248fc2e24f21e66b99eadc6845e0520a1fd88300952a0d9685cc8152f35b346108d65760a03660031901126108d65760243560443560043560643560058110156108d6576084358015158091036108d657335f52600160205260ff60405f2054161580610974575b61096157612710841161094e576020906107d88685612ac1565b60ff815460081c1615610912575b50600354604051632cedc96560e21b8152600481018890526024810196909652859160849183915f916001600160a01b03169061082660448501896129bc565b60648401525af19081156108cb5784935f926108da575b507f38f476fbabcd7bab8f88fea69215f552505e80c77a7271a0ef1a74a5acb0297e91610875604092835192835260208301906129bc565ba36004546001600160a01b031690813b156108d6575f91604483926040519485938492639e12e3d760e01b845260048401528160248401525af180156108cb576108bd575080f35b6108c991505f90611628565b005b6040513d5f823e3d90fd5b5f80fd5b935090506020833d60201161090a575b816108f760209383611628565b810103126108d65791518392604061083d565b3d91506108ea565b63ffff000019815416905585847fa194a517c1300a562155eb466657e4339636f6b1111a7fd48c429f8e0bb9ecca846040515f8152a3876107e6565b83630be4dd9160e21b5f5260045260245ffd5b630cb7024760e31b5f523360045260245ffd5b505f546001600160a01b03163314156107be565b346108d6575f3660031901126108d6576020604051600a8152f35b346108d65760203660031901126108d6576004355f526008602052602063ffffffff60405f205416604051908152f35b346108d65760203660031901126108d65760206109f16004356128e8565b6040519015158152f35b346108d6575f3660031901126108d6576020604051610fa08152f35b346108d6575f3660031901126108d6576004546040516001600160a01b039091168152602090f35b346108d6575f3660031901126108d65760206040516103e88152f35b346108d65760803660031901126108d657602435600435610a7a61156f565b60643563ffffffff811681036108d6576002546001600160a01b03163303610b205781610b07604092610acf7ff68723598faff983461214c92f2fe2e103b3efef904b5dd1961aec41bd1c1d6c9588886128bb565b5f9081526006602090815290859020805467ffffffffffff00ff19169290911b67ffffffff0000000016919091176327100001179055565b81516001600160a01b03909116815260016020820152a3005b63192debf960e21b5f523360045260245ffd5b346108d65760403660031901126108d657610b4c611585565b6004355f52600960205263ffffffff60405f2091165f52602052602060405f2054604051908152f35b346108d6575f3660031901126108d6576020604051614e208152f35b346108d65760203660031901126108d6576108c96004356117a4565b346108d6575f3660031901126108d6575f546040516001600160a01b039091168152602090f35b346108d6575f3660031901126108d6576003546040516001600160a01b039091168152602090f35b346108d65760e03660031901126108d65760a4356001600160401b0381168091036108d657602090604051828101917f507d9a527f27248fc2e24f21e66b99eadc6845e0520a1fd88300952a0d9685cc835260043560408301526024356060830152604435608083015260643560a083015260843560c083015260e082015260c4356101008201526101008152610c9561012082611628565b519020610ca130612b87565b90604051908382019261190160f01b84526022830152604282015260428152610ccb606282611628565b519020604051908152f35b346108d6576020610217610ce9366115b4565b916128bb565b346108d65760203660031901126108d6576004356001600160401b0381168091036108d6575f546001600160a01b03163303610d805762278d008111610d6e576020817fe4f5c315af584f1f5fed96d98317ea6d42868d7f855d4fe0a9f063e70b245d70926001600160401b0319600b541617600b55604051908152a1005b63e61902c760e01b5f5260045260245ffd5b6314647c2f60e31b5f523360045260245ffd5b346108d65760203660031901126108d65760206001600160a01b03610db6611559565b16805f526001825260ff60405f205416908115610dd9575b506040519015158152f35b5f546001600160a01b031614905082610dce565b346108d65760203660031901126108d657600435335f52600160205260ff60405f2054161580610e9b575b61096157805f52600a60205260405f20548015610e88575f198101908111610e745760207feec00e15014f632bd7940d9c4155697782bcf1e2b4be6263e9f7d4a2fa1c230d91835f52600a82528060405f2055604051908152a2005b634e487b7160e01b5f52601160045260245ffd5b506332c4f60b60e11b5f5260045260245ffd5b505f546001600160a01b0316331415610e18565b346108d65760603660031901126108d657610ec8611585565b6004355f52600560205263ffffffff60405f2091165f5260205260405f206044355f52602052602060405f2054604051908152f35b346108d6575f3660031901126108d6576002546040516001600160a01b039091168152602090f35b346108d65760403660031901126108d657600435610f41611585565b6002546001600160a01b03163303610b2057604081610f807f53ef60309b6bbc324f70be39ed17b34a2fe2336816c378c44380725f066ac24393611780565b845f52600860205263ffffffff835f20911663ffffffff19825416179055835f526009602052815f2063ffffffff82165f52602052815f2043905563ffffffff825191168152436020820152a2005b346108d65760e03660031901126108d65760a43580156111ed5760043560443591610ffb3384846128bb565b5f52600660205260405f2090815460ff8116156111d15760ff8160081c166111b957835f52600860205263ffffffff60405f205416908163ffffffff61103f6128a8565b16149081159161119a575b506111775750825f52600560205260405f2063ffffffff6110696128a8565b165f5260205260405f2091845f528260205260405f205461114e579160c0917ff8f511f3da7ae7d8624b69f5e1bd5df226f36701af483d38d5556ad3d06edd4493606435608435916110bc84848461287d565b94895f526020528460405f205580546bffffffff00000000000000006110ea63ffffffff8360401c16611780565b60401b1663ffffffff60601b6110fe6128a8565b60601b16916fffffffffffffffff00000000000000001916171790556111226128a8565b9363ffffffff60405195168552602085015260408401526060830152608082015260c43560a0820152a3005b8463ffffffff8561115d6128a8565b90630a800f0160e11b5f526004521660245260445260645ffd5b63ffffffff6111846128a8565b630a0dec0760e31b5f521660045260245260445ffd5b905063ffffffff806111aa6128a8565b9260201c16911610158661104a565b50505063e640bb3160e01b5f5260045260245260445ffd5b50505063bac6bef560e01b5f526004526024523360445260645ffd5b63116438bb60e21b5f5260045ffd5b346108d65760203660031901126108d6576004355f52600a602052602060405f2054604051908152f35b61153d565b346108d65760603660031901126108d65760043560243590604435335f52600160205260ff60405f20541615806112ee575b61096157614e2081116112dc576112748383612ac1565b60ff815460081c166112c557805463ffff00001916601083901b63ffff0000161790556040519081527fa194a517c1300a562155eb466657e4339636f6b1111a7fd48c429f8e0bb9ecca90602090a3005b505063e640bb3160e01b5f5260045260245260445ffd5b630be4dd9160e21b5f5260045260245ffd5b505f546001600160a01b031633141561125d565b346108d65760603660031901126108d65761131b611559565b6024356001600160a01b03811691908290036108d65761133961156f565b5f549091906001600160a01b03163303610d80576001600160a01b031680158015611407575b80156113f6575b6113e7577fa52e242b9af83baee6b1a648a65b06b4e92a754626107254ae39bb9c48f0d92592606092826001600160601b0360a01b6002541617600255816001600160601b0360a01b600354161760035560018060a01b031690816001600160601b0360a01b600454161760045560405192835260208301526040820152a1005b63140ea08760e31b5f5260045ffd5b506001600160a01b03821615611366565b50821561135f565b346108d65760603660031901126108d657602061021760443560243560043561287d565b346108d65760203660031901126108d657600435335f52600160205260ff60405f20541615806114c7575b6109615761146b816128e8565b156114b557805f52600a6020527fc90cab81c83bcc5fa9e18ece4d9e56827993d317b868488c1b6fa06e59fca427602060405f206114a9815461286f565b809155604051908152a2005b63c119c6bd60e01b5f5260045260245ffd5b505f546001600160a01b031633141561145e565b346108d65760403660031901126108d65760206109f160243560043561214e565b346108d6575f3660031901126108d65760206001600160401b03600b5416604051908152f35b346108d6575f3660031901126108d6578062278d0060209252f35b346108d6575f3660031901126108d65760206040516127108152f35b600435906001600160a01b03821682036108d657565b604435906001600160a01b03821682036108d657565b6024359063ffffffff821682036108d657565b346108d6575f3660031901126108d65760206040516107d08152f35b60609060031901126108d65760043590602435906044356001600160a01b03811681036108d65790565b60e081019081106001600160401b038211176115f957604052565b634e487b7160e01b5f52604160045260245ffd5b60c081019081106001600160401b038211176115f957604052565b90601f801991011681019081106001600160401b038211176115f957604052565b51906001600160a01b03821682036108d657565b519063ffffffff821682036108d657565b90816101809103126108d6576040519061018082018281106001600160401b038211176115f9576040526116a181611649565b825260208101519060068210156108d6576101609160208401526116c76040820161165d565b6040840152606081015160608401526080810151608084015260a081015160a08401526116f660c0820161165d565b60c084015261170760e0820161165d565b60e0840152611719610100820161165d565b61010084015261172c610120820161165d565b61012084015261173f610140820161165d565b61014084015201516001600160401b03811681036108d65761016082015290565b91908201809211610e7457565b81810292918115918404141715610e7457565b63ffffffff60019116019063ffffffff8211610e7457565b8015610e74575f190190565b6002546001600160a01b031691821561213f576040516302f945c360e61b81526004810183905261018081602481875afa80156108cb575f60805261210e575b50602060805101805160068110156120e7576004146120fb57805160068110156120e757600219016120c557506118376001600160401b036101606080510151166001600160401b03600b541690611760565b8042106120af5750815f52600760205260405f2090825f52600a60205260405f20548061209957506020602493946040519485809263e1161e6b60e01b82528860048301525afa9283156108cb575f93612065575b50915f199060018301946002840190600385019260048601945b80151580612055575b15611aa0576002548754604051631c71722b60e21b81526004810186905263ffffffff909116602482015291906001600160a01b0316602083604481845afa9283156108cb575f93611a6c575b50602060449160405192838092632fd2f30560e21b82528960048301528760248301525afa9081156108cb575f91611a2a575b5061193e90611a2593866128bb565b5f526006602052611a006119f960405f206119858d61197e61010061ff00198554161780855561ffff611973608051876129ed565b9160101c169061176d565b9054611760565b8d556119ad6119a6825463ffffffff61ffff8260101c169160401c1661176d565b8954611760565b88556119ee6119e76119d86119c4608051856129ed565b63ffffffff6101206080510151169061176d565b61ffff845460101c169061176d565b8a54611760565b895560805190612a2b565b8854611760565b875563ffffffff611a13818a5416611780565b1663ffffffff19895416178855611798565b6118a6565b90506020813d8211611a64575b81611a4460209383611628565b810103126108d657611a2592611a5c61193e92611649565b91509261192f565b3d9150611a37565b9092506020813d8211611a98575b81611a8760209383611628565b810103126108d657519160206118fc565b3d9150611a7a565b96979397949291909463ffffffff60c060805101511690811515918261203e575b5060058899979901965b8015158061202e575b8061201b575b15611ef5576002548954604051631c71722b60e21b81526004810187905263ffffffff602092831c16602482015292916001600160a01b03169083604481845afa9283156108cb575f93611ec1575b5091602060449360405194858092632fd2f30560e21b82528a60048301528560248301525afa9283156108cb575f93611e86575b50611b698382886128bb565b5f52600660205260405f20906060608051019384519081610fa0810204610fa01482151715610e74578f95612710610fa08e94020496611bab60805187612a2b565b978d5490808211611e6b575b50508b82519689608051611bcb90836129ed565b938d8354968760101c61ffff169b8c9a611be68c809a61176d565b905490611bf292612c20565b97889682519160401c63ffffffff169d611c0c908f61176d565b905490611c1892612c54565b96879215611e5357611c5e95611c5994611c49611c5193611c446119c4611c59975195608051906129ed565b61176d565b905491612c88565b978894611760565b611760565b9615159485611e49575b506004546001600160a01b0316803b156108d657604051631d0c10e760e01b8152600481018890528615156024820152905f908290604490829084905af180156108cb57611e39575b506004546001600160a01b0316803b156108d6576040516318ad7cb760e11b81526004810188905295151560248701525f908690604490829084905af19485156108cb578c95611e29575b5086611d8e575b60408051998a5260208a01919091528801526060870152611d8995611d4a94936001600160a01b0390921692905f516020612cbd5f395f51905f5290608090a48a54611760565b8955611d84611d6263ffffffff8c5460201c16611780565b8b5467ffffffff00000000191660209190911b67ffffffff0000000016178b55565b611798565b611acb565b9197935094939160018060a01b036002541690813b156108d65760405162cfb71b60e01b8152600481018d90526001600160a01b038216602482015260448101879052915f908390606490829084905af19081156108cb57611d8999611d4a988e955f516020612cbd5f395f51905f5295608095611e19575b50935093509395995093959650611d03565b5f611e2391611628565b5f611e07565b5f611e3391611628565b5f611cfc565b5f611e4391611628565b5f611cb1565b151594505f611c68565b5050611c5e9350611c599150611c595f978894611760565b611e7990611e7e939a61176d565b612a0d565b965f80611bb7565b9092506020813d8211611eb9575b81611ea160209383611628565b810103126108d657611eb290611649565b915f611b5d565b3d9150611e94565b92506020833d8211611eed575b81611edb60209383611628565b810103126108d6579151916020611b29565b3d9150611ece565b509850509593949250505054837faf98c0372056c8c9ffacf9a16f3c4aa8128ef036bb975fc8c7a44f926170e1e9606063ffffffff8460201c169363ffffffff60405191168152846020820152856040820152a21061201557600254604051637890126960e01b81526004810184905290602090829060249082905f906001600160a01b03165af19081156108cb575f91611fc3575b506040907fe482dd1215147271250b1214828fbd8ef047521a45616b288891641a1ff7478f92549082519182526020820152a2600190565b90506020813d60201161200d575b81611fde60209383611628565b810103126108d657517fe482dd1215147271250b1214828fbd8ef047521a45616b288891641a1ff7478f611f8b565b3d9150611fd1565b50505f90565b508963ffffffff8a5460201c1610611ada565b508963ffffffff8a541614611ad4565b60805160e0015163ffffffff16101591505f611ac1565b508163ffffffff885416106118af565b9092506020813d602011612091575b8161208160209383611628565b810103126108d65751915f61188c565b3d9150612074565b8363ee2fbd9960e01b5f5260045260245260445ffd5b8263dfd3881160e01b5f5260045260245260445ffd5b9050519060068210156120e7576310e0164f60e21b5f5260045260245260445ffd5b634e487b7160e01b5f52602160045260245ffd5b82637536f03560e11b5f5260045260245ffd5b61212f906101803d8111612138575b6121278183611628565b81019061166e565b6080525f6117e4565b503d61211d565b632868d74f60e21b5f5260045ffd5b6002546001600160a01b031692909190831561213f578115612860576040516302f945c360e61b81526004810184905261018081602481885afa80156108cb575f60805261283f575b50602060805101805160068110156120e75760041461282c57805160068110156120e7576002190161280c57506121ea6001600160401b036101606080510151166001600160401b03600b541690611760565b8042106127f65750825f52600760205260405f2091835f52600a60205260405f2054806127e057506020602494956040519586809263e1161e6b60e01b82528960048301525afa9384156108cb575f946127ac575b5060018301949193600484019260038501926002860192905b8015158061279c575b1561236b576002548754604051631c71722b60e21b81526004810186905263ffffffff909116602482015291906001600160a01b0316602083604481845afa9283156108cb575f93612337575b50602060449160405192838092632fd2f30560e21b82528960048301528760248301525afa9081156108cb575f916122f5575b5061193e906122f093866128bb565b612258565b90506020813d821161232f575b8161230f60209383611628565b810103126108d6576122f09261232761193e92611649565b9150926122e1565b3d9150612302565b9092506020813d8211612363575b8161235260209383611628565b810103126108d657519160206122ae565b3d9150612345565b96979397949291909463ffffffff60c0608051015116908115159182612785575b5060058899979901965b80151580612775575b80612762575b15611ef5576002548954604051631c71722b60e21b81526004810187905263ffffffff602092831c16602482015292916001600160a01b03169083604481845afa9283156108cb575f9361272e575b5091602060449360405194858092632fd2f30560e21b82528a60048301528560248301525afa9283156108cb575f936126f3575b506124348382886128bb565b5f52600660205260405f20906060608051019384519081610fa0810204610fa01482151715610e74578f95612710610fa08e9402049661247660805187612a2b565b978d54908082116126dd575b50508b8251968960805161249690836129ed565b938d8354968760101c61ffff169b8c9a6124b18c809a61176d565b9054906124bd92612c20565b97889682519160401c63ffffffff169d6124d7908f61176d565b9054906124e392612c54565b968792156126c55761250f95611c5994611c49611c5193611c446119c4611c59975195608051906129ed565b96151594856126bb575b506004546001600160a01b0316803b156108d657604051631d0c10e760e01b8152600481018890528615156024820152905f908290604490829084905af180156108cb576126ab575b506004546001600160a01b0316803b156108d6576040516318ad7cb760e11b81526004810188905295151560248701525f908690604490829084905af19485156108cb578c9561269b575b5086612600575b60408051998a5260208a019190915288015260608701526125fb95611d4a94936001600160a01b0390921692905f516020612cbd5f395f51905f5290608090a48a54611760565b612396565b9197935094939160018060a01b036002541690813b156108d65760405162cfb71b60e01b8152600481018d90526001600160a01b038216602482015260448101879052915f908390606490829084905af19081156108cb576125fb99611d4a988e955f516020612cbd5f395f51905f529560809561268b575b509350935093959950939596506125b4565b5f61269591611628565b5f612679565b5f6126a591611628565b5f6125ad565b5f6126b591611628565b5f612562565b151594505f612519565b505061250f9350611c599150611c595f978894611760565b611e79906126eb939a61176d565b965f80612482565b9092506020813d8211612726575b8161270e60209383611628565b810103126108d65761271f90611649565b915f612428565b3d9150612701565b92506020833d821161275a575b8161274860209383611628565b810103126108d65791519160206123f4565b3d915061273b565b508963ffffffff8a5460201c16106123a5565b508963ffffffff8a54161461239f565b60805160e0015163ffffffff16101591505f61238c565b508163ffffffff88541610612261565b9093506020813d6020116127d8575b816127c860209383611628565b810103126108d65751925f61223f565b3d91506127bb565b8463ee2fbd9960e01b5f5260045260245260445ffd5b8363dfd3881160e01b5f5260045260245260445ffd5b518360068210156120e7576310e0164f60e21b5f5260045260245260445ffd5b83637536f03560e11b5f5260045260245ffd5b612857906101803d8111612138576121278183611628565b6080525f612197565b63cba523f760e01b5f5260045ffd5b5f198114610e745760010190565b91604051916020830193845260408301526060820152606081526128a2608082611628565b51902090565b60243563ffffffff811681036108d65790565b916040519160208301938452604083015260018060a01b03166060820152606081526128a2608082611628565b6002546040516302f945c360e61b8152600481018390529061018090829060249082906001600160a01b03165afa9081156108cb575f9161299d575b5060208101805160068110156120e757600214612995575160068110156120e75760021901612015576001600160401b03610160612971920151166001600160401b03600b541690611760565b4210908161297d575090565b90505f52600760205263ffffffff60405f2054161590565b505050600190565b6129b691506101803d8111612138576121278183611628565b5f612924565b9060058210156120e75752565b91908110156129d95760051b0190565b634e487b7160e01b5f52603260045260245ffd5b9063ffffffff61010081612a0a945460401c16920151169061176d565b90565b8115612a17570490565b634e487b7160e01b5f52601260045260245ffd5b63ffffffff6101208301511691600a830292808404600a1490151715610e74576107d08311612ab7575b8060a0612a7a612a68612a8394866129ed565b63ffffffff610140850151169061176d565b9101519061176d565b9161271001908161271011610e745761ffff612710612aa6612ab394829661176d565b04915460101c169061176d565b0490565b6107d09250612a55565b600254604051632fd2f30560e21b815260048101839052602481018490529293929190602090839060449082906001600160a01b03165afa9182156108cb575f92612b4b575b506001600160a01b03821615612b305792612b2292936128bb565b5f52600660205260405f2090565b839063bac6bef560e01b5f526004526024525f60445260645ffd5b9091506020813d602011612b7f575b81612b6760209383611628565b810103126108d657612b7890611649565b905f612b07565b3d9150612b5a565b60405160208101917f8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f83527fe2ede4b1e3e755c4fbb77bf6f23aa4472410bb49d30467a99e03246f29b8071e60408301527fc89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6606083015246608083015260018060a01b031660a082015260a081526128a260c082611628565b90919081612c2f575050505f90565b6107d090818102918183041490151715610e7457612a0a92612710611e79920461176d565b90919081612c63575050505f90565b610bb890818102918183041490151715610e7457612a0a92612710611e79920461176d565b90919081612c97575050505f90565b6103e890818102918183041490151715610e7457612a0a92612710611e79920461176d56fef19927fe0137b2a3bda58f40845b1a5a9b95bbc9b664246a3488df4f64eb3e9aa164736f6c6343000825000a" as const;

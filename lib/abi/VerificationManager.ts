@@ -2242,7 +2242,1102 @@ export const verificationManagerAbi = [
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__AlreadyExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "authKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__BadKeyProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__DatasetExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "expiresAt",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      }
+    ],
+    "name": "DID__ExpiryInPast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__HashMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "DID__InvalidArgument",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NoAccess",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__NotDatasetOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__Revoked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "datasetId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDataset",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "didHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__UnknownDID",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__AlreadyOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "challengerSide",
+        "type": "bool"
+      }
+    ],
+    "name": "Dispute__AlreadyRevealed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "expected",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "actual",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__DigestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "defender",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__NoConflict",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "Dispute__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Dispute__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__NotParty",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "currentRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Dispute__RoundAnchored",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Dispute__WindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "Dispute__WindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "sent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "Dispute__WrongBond",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "phase",
+        "type": "uint8"
+      }
+    ],
+    "name": "Dispute__WrongPhase",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__AlreadyAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "JobManager__BudgetZero",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__EscrowExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "reason",
+        "type": "string"
+      }
+    ],
+    "name": "JobManager__InvalidParams",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotEligible",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeNotLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NodeStillLive",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__NotJobController",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "active",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TooManyNodes",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobManager__UnknownJob",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "given",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "current",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__WrongRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "enum IAIJobManager.JobStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "JobManager__WrongStatus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ModelRegistry__EmptyCid",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotModelOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__NotPublisher",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "round",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "latest",
+        "type": "uint256"
+      }
+    ],
+    "name": "ModelRegistry__StaleRound",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRegistry__UnknownModel",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "signer",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadAttestation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
+    ],
+    "name": "NodeCert__BadBinding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "enum INodeCertRegistry.NodeRole",
+        "name": "role",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "caps",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__CapsMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "key",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__InvalidConfig",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__InvalidPubkey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "missed",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__NoMissedHeartbeat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotActive",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NodeCert__NothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__NotUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stake",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__SlashExceedsStake",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "sent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StakeTooLow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "now_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "unlocksAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__StillUnbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "NodeCert__TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NodeCert__UnknownNode",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadyCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadyFinalized",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__AlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__BpsOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "open",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__EmptyBatch",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__EmptyCommit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "delay",
+        "type": "uint64"
+      }
+    ],
+    "name": "PoC__InvalidDelay",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "enum IAIJobManager.JobStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "PoC__JobNotCompleted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__NoOpenCase",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "PoC__NotAssigned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "PoC__NotJobManager",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "PoC__NotLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "PoC__RoundNotOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "readyAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoC__SettlementDelay",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__VerificationOver",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
+    ],
+    "name": "Reputation__BpsOutOfRange",
+    "type": "error"
   }
 ] as const;
 
-export const verificationManagerBytecode = "0x608080604052346067575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a36103e8600555600680546001600160401b031916610e101790556147b6908161006c8239f35b5f80fdfe60806040526004361015610011575f80fd5b5f5f3560e01c908162806ccc1461315957816308148f7a14612ef8578163081c311314612eb45781631516d08e14612ad75781631c395dea146129dd57816322d375db1461294c578163249d39e9146102dc57816324b35b2d1461290a5781632a4ccee5146127ea5781632b3629b4146127be578163306236541461277357816336fd25e014612758578163395cf2bb146124105781633b6ba0f2146123f4578163435d53f2146123cc57816344bd65f1146123475781634e95eb581461232b57816350476bb71461026257816351b699cd146122cf578163527357d914611fca57816356c98f8014611c1a5781636002fd3914611bee578163628b732f1461054d5781636dc9a0181461187d5781636e7b0cc11461167457816373fbe65e1461134b57816379cfb1a1146113125781637b103999146112ea5781638527580e146110825781638da5cb5b1461105c5781638dd5c0d61461104157816393dbc91b1461102657816396f59d031461100b5781639d9219c214610d1b578163a211beb414610cd9578163a2f0572514610cbc578163a8b066e814610c9f578163b6aee47414610c6c578163bd15ac3a14610a0d578163c52164c6146109e5578163ce5fd73a146109ca578163d42b292f14610552578163e3bb3dd01461054d578163e87f892614610531578163ea1aac86146104d7578163eddada1c146104b1578163ee6fb89a1461042b578163eea3cd8514610377578163f2fde38b146102e1578163f673ba7e146102dc578163fa22b02f146102b2578163fa923ee014610267575063fe8b714c14610262575f80fd5b613609565b346102af5760409063ffffffff61027d366135d5565b949184919452600b6020522091165f5260205263ffffffff60405f2091165f52602052602060405f2054604051908152f35b80fd5b346102af5760206102cb6102c53661365d565b91613fb3565b604051906102d8816135cb565b8152f35b61357c565b346102af5760203660031901126102af576102fa613566565b81546001600160a01b0381169133839003610364576001600160a01b03169182156103555782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08580a36001600160a01b03191617815580f35b63140ea08760e31b8452600484fd5b6314647c2f60e31b845233600452602484fd5b346102af5760403660031901126102af57610390613566565b602435908115158092036104275782546001600160a01b03163303610414576001600160a01b03169081156104055760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491838552600182526040852060ff1981541660ff8316179055604051908152a280f35b63140ea08760e31b8352600483fd5b6314647c2f60e31b835233600452602483fd5b8280fd5b346102af5760203660031901126102af578054600435906001600160a01b0316330361049e57612710811161048c576020817fc861f924e7f670ac0383218e5149544d9c087b7053aeccecef1d34be5f48453892600555604051908152a180f35b63facc742760e01b8252600452602490fd5b6314647c2f60e31b825233600452602482fd5b346102af57806003193601126102af5760206001600160401b0360065416604051908152f35b346102af5760403660031901126102af5763ffffffff60406104f7613528565b926004358152600a6020522091165f5260205261052d61051960405f20613bee565b604051918291602083526020830190613598565b0390f35b346102af57806003193601126102af5760206040516113888152f35b613684565b346102af576105603661353b565b83855260096020818152604080882085895282528088205487895292825280882084895282528088205460025491516325ed43b160e11b81526004810189905263ffffffff888116602483015260448201889052969897969485169490939116916001600160a01b03169083606481845afa9283156109bf57899361098b575b50868952600b6020526040892063ffffffff87165f5260205260405f2063ffffffff85165f5260205260405f2054918415948515610982575b8515610978575b5050831561096f575b83156108df575b5082156108d6575b82156108cc575b5050801561089c575b6108855750818452600e60205263ffffffff6040852091165f5260205260405f2082845260205260408320600160ff198254161790558260018060a01b0360025416803b156107eb5781604051809263dc72db8160e01b82528183816106b9600160036127108d8d60048701614527565b03925af180156107e057610870575b50506040516127108152815f51602061478a5f395f51905f526040836003602088960152a36003546040516343aa9ad360e01b81526004810184905290606090829060249082906001600160a01b03165afa8015610865578485928692610809575b5063ffffffff60039116101591826107ef575b5050610747578280f35b60025483906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b825281838161077f60038b8b600485016144fa565b03925af180156107e0576107cb575b50506040516127108152604081600360205f51602061478a5f395f51905f52940152a381808280f35b634e487b7160e01b5f52602160045260245ffd5b816107d5916136cf565b61042757828461078e565b6040513d84823e3d90fd5b5080fd5b1580159250610801575b50848061073d565b9050846107f9565b925050506060813d60601161085d575b81610826606093836136cf565b810103126108595761083781613bc8565b90600363ffffffff610850604060208501519401613801565b9293915061072a565b8380fd5b3d9150610819565b6040513d86823e3d90fd5b8161087a916136cf565b6104275782846106c8565b635187bd4b60e11b85526004849052602452604484fd5b50828552600e6020526040852063ffffffff83165f5260205260405f2084865260205260ff604086205416610648565b149050868061063f565b80159250610638565b6040516325ed43b160e11b81526004810188905263ffffffff8716602482015260448101869052919350602090829060649082905afa90811561096457889161092e575b508114159188610630565b90506020813d60201161095c575b81610949602093836136cf565b81010312610958575188610923565b5f80fd5b3d915061093c565b6040513d8a823e3d90fd5b82159350610629565b1493508980610620565b81159550610619565b9092506020813d6020116109b7575b816109a7602093836136cf565b81010312610958575191896105e0565b3d915061099a565b6040513d8b823e3d90fd5b346102af57806003193601126102af57602060405160648152f35b346102af57806003193601126102af576004546040516001600160a01b039091168152602090f35b346102af5760603660031901126102af576004356024356001600160401b03811161042757610a409036906004016134f8565b916044356001600160401b038111610c6857610a609036906004016134f8565b929092338652600160205260ff6040872054161580610c54575b610c4157808503610c3257855b858110610a92578680f35b610a9d8183876137f1565b3563ffffffff8116809103610c2e578015610c1f57848852600960205260408820610ac98389876137f1565b35895260205263ffffffff604089205416610bfc57848852600a60205260408820815f5260205260405f208054600a811015610bc55750858952600960205260408920610b17848a886137f1565b358a5260205260408920805463ffffffff191683179055610b398389876137f1565b3590805490600160401b821015610bb15781610b5e9160018097969594018155613bd9565b819291549060031b91821b915f19901b1916179055857f9362adb7825edeb3e7bf4eea4c751d2b9b7ff7e52a9d3ab49336b7c0be4d56996020610ba2858c8a6137f1565b3593604051908152a301610a87565b634e487b7160e01b8b52604160045260248bfd5b89915060018101809111610be857604492632aee1c5760e21b8352600452602452fd5b634e487b7160e01b82526011600452602482fd5b60448886610c0b858b896137f1565b35906357bbd61160e11b8352600452602452fd5b63469b119160e01b8852600488fd5b8780fd5b63469b119160e01b8652600486fd5b630cb7024760e31b865233600452602486fd5b5085546001600160a01b0316331415610a7a565b8480fd5b346102af576080610c85610c7f366135d5565b91613dd1565b916040519384526020840152604083015215156060820152f35b346102af57806003193601126102af576020600554604051908152f35b346102af57806003193601126102af576020600754604051908152f35b346102af5760ff6040602092610cee3661365d565b9183526013865263ffffffff84842091165f528552825f209082528452205416604051906102d8816135cb565b346102af5760c03660031901126102af57602435906004356084356001600160401b03811161042757366023820112156104275780600401356001600160401b03811161085957602482019160248236920101116108595760a4356001600160401b038111610c6857610d929036906004016134f8565b91610d9c85614383565b93600385019384549361ffff8560401c16610ff7576001600160401b038560501c16804211610fe0575060025487546001909801546040516325ed43b160e11b8152600481019990995263ffffffff871660248a0152604489018190529790602090829060649082906001600160a01b03165afa908115610fd5578a91610fa3575b5060408051602081018d8152604435928201929092526064356060820152610e5381608081015b03601f1981018352826136cf565b51902090808203610f8e57505060448403610f7a5790610e8a91610e7785856143f1565b9a63ffffffff8760201c169b8c91614425565b15610f635785918798610ed17f8aed17e9abf4f9db84cb323e841ddee461726e8d964fcd049da379df474c2511936040519384938452604060208501526040840191613775565b0390a260ff60901b1916600160911b1790556040519181907fb46e589ebe49927876170a478fc6643ce64c7ad417aed144f5ca7e72eae7044b8580a36004546001600160a01b0316803b15610f5e576044838581938195639e12e3d760e01b84526004840152600160248401525af180156107e057610f4d5750f35b81610f57916136cf565b6102af5780f35b505050fd5b60448789639126e69560e01b825281600452602452fd5b6318661b3160e11b89526004849052602489fd5b630a585b5760e01b8b52600452602452604489fd5b90506020813d602011610fcd575b81610fbe602093836136cf565b8101031261095857518b610e1e565b3d9150610fb1565b6040513d8c823e3d90fd5b6306294e2560e21b8a526004899052602452604489fd5b636d868d5560e11b89526004889052602489fd5b346102af57806003193601126102af57602060405160448152f35b346102af57806003193601126102af57602060405160408152f35b346102af57806003193601126102af57602060405160148152f35b346102af57806003193601126102af57546040516001600160a01b039091168152602090f35b346102af5760a03660031901126102af576024356004356064356044356005821015610c68576084359081151582036112e657338652600160205260ff60408720541615806112d2575b610c41576002546001600160a01b0316918690833b156107eb5760405163dc72db8160e01b815293849182908490829061110d908a898e8e60048701614527565b03925af1908682156112c657869386936112aa575b505060405f51602061478a5f395f51905f5291815190815261114760208201876144ed565ba36003546040516343aa9ad360e01b81526004810185905290606090829060249082906001600160a01b03165afa801561129f578586928792611247575b5063ffffffff600391161015918261122d575b50506111a2578380f35b60025484906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b82528183816111d9898c8c600485016144fa565b03925af180156107e057611218575b505060405f51602061478a5f395f51905f5291611210825191612710835260208301906144ed565ba38180808380f35b81611222916136cf565b6108595783856111e8565b158015925061123f575b508580611198565b905085611237565b925050506060813d606011611297575b81611264606093836136cf565b81010312610c685761127581613bc8565b90600363ffffffff61128e604060208501519401613801565b92939150611185565b3d9150611257565b6040513d87823e3d90fd5b6112b89294508193506136cf565b610c68578284918688611122565b604051903d90823e3d90fd5b5085546001600160a01b03163314156110cc565b8580fd5b346102af57806003193601126102af576003546040516001600160a01b039091168152602090f35b346102af5760403660031901126102af5763ffffffff604060209260043581526009845281812060243582528452205416604051908152f35b346102af5760803660031901126102af5760043590611368613528565b906044356001600160401b0381116107eb576113889036906004016134f8565b90338352600160205260ff6040842054161580611660575b61164d5784835260106020526040832063ffffffff85165f526020526001600160401b0360405f20541661162f57848352600c6020526040832063ffffffff85165f52602052600260405f2054036116115761145a90858452600d6020526040842063ffffffff86165f5260205260405f20546040516020810191604083526009606083015268636f6d6d697474656560b81b608083015260408201526080815261144c60a0826136cf565b519020926064359184613880565b90848352600f6020526040832063ffffffff85165f5260205260405f208251906001600160401b0382116115fd57600160401b82116115fd5780548282558083106115d2575b506020849693960190855260208520855b8381106115be57505050506114da6001600160401b03600654166001600160401b034216613db1565b85845260106020526040842063ffffffff83165f526020526001600160401b0360405f2091166001600160401b031982541617905563ffffffff839116905b825181101561155f57600190868552601160205260408520835f5260205260405f20611545828661380e565b51865260205260408520805460ff19168317905501611519565b61052d83877f9d428e0225f0bd9e2c5174fa95db74fb6b272560eb635795bc16f4dce0e6349b8589604051918252602082015260606040820152806115a76060820186613598565b0390a2604051918291602083526020830190613598565b8251818301556020909201916001016114b1565b81865282806020882001910390865b8281106115ef5750506114a0565b8088600192840155016115e1565b634e487b7160e01b85526041600452602485fd5b6327b5694f60e21b8352600485905263ffffffff8416602452604483fd5b631fd2f0c360e01b8352600485905263ffffffff8416602452604483fd5b630cb7024760e31b835233600452602483fd5b5082546001600160a01b03163314156113a0565b346102af5760403660031901126102af5760043590611691613528565b91808252600c6020526040822063ffffffff84165f5260205260405f20546118605760025460405163998b005760e01b81526004810183905263ffffffff949094166024850181905290602090859060449082906001600160a01b03165afa938415611855578394611821575b50831561180b57834311156117f25760607fd8984fdef4e73fc9c6af5433d98063d10f69e93e10f85a408fb746210dbc002b9160209540946040518781019060808252600460a0820152631cdc1bdd60e21b60c0820152876040820152868582015283608082015260c0815261177560e0826136cf565b51902095159081156117e2575b858152600d885260408120835f5288528660405f2055815f146117d85760406002915b878152600c8a5220835f52885260ff60405f209116905560405191825215159485878301526040820152a2604051908152f35b60406001916117a5565b6005546127108806109150611782565b60649391631bffe83960e01b8452600452602452604452fd5b6044929163d7f1800f60e01b8352600452602452fd5b9093506020813d60201161184d575b8161183d602093836136cf565b81010312610958575192846116fe565b3d9150611830565b6040513d85823e3d90fd5b631fd2f0c360e01b825260045263ffffffff909116602452604490fd5b346102af5761188b36613625565b9392919092338152600160205260ff6040822054161580611bda575b611bc7576002546001600160a01b0316948515611bb85763ffffffff16908115611ba9576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602090879060649082905afa958615611b9c578196611b68575b508515611b475761191f600754613872565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a0815261195d60c0826136cf565b5190205f19430190438211611b33579087949392916040519060208201924484524060408301526060820152606081526119986080826136cf565b519020906006546001600160401b0316426001600160401b0316906119bc91613db1565b9260405160208101908482526040810160409052606081016004905260808101630737465760e41b9052608081526119f560a0826136cf565b51902090611a0291613854565b63ffffffff1660405193611a158561369f565b87855260208501898152604086019585875260608101928884526080820185815260a083019287845260c08101926001600160401b0316998a845260e0820195600187528d8a52600860205260408a2092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b031916171717825551611ae0816135cb565b611ae991613795565b604051948552602085015260408401526060830152608082015260a07f4899b5c430a756eae6a7625a6ced0a22e11668c4ea84efcaa26187cd1ad9e19591a4604051908152602090f35b634e487b7160e01b83526011600452602483fd5b6064908563ffffffff858763256ba78960e11b855260045216602452604452fd5b9095506020813d602011611b94575b81611b84602093836136cf565b810103126109585751948661190d565b3d9150611b77565b50604051903d90823e3d90fd5b639931d17760e01b8152600490fd5b6378b1b68b60e01b8252600482fd5b630cb7024760e31b815233600452602490fd5b5080546001600160a01b03163314156118a7565b346102af576060611c07611c013661365d565b91613c38565b9060405192835260208301526040820152f35b346102af5760a03660031901126102af57600435611c36613528565b906044359060643592608435828652600c6020526040862063ffffffff83165f52602052600260405f205403611fac5782865260106020526040862063ffffffff83165f526020526001600160401b0360405f2054168015611f8e57804211611f6d575082865260116020526040862063ffffffff83165f5260205260405f2084875260205260ff60408720541615611f4c576003546040516331f5255960e11b81526004810186905290602090829060249082906001600160a01b03165afa908115611ebd578791611f06575b50336001600160a01b0390911603611eee57611d21858585614722565b15611ed7578015611ec8576002546040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810187905290602090829060649082906001600160a01b03165afa908115611ebd578791611e8b575b5015611e6a5782865260136020526040862063ffffffff83165f5260205260405f2085875260205260ff604087205416611db3816135cb565b611e495782865260126020526040862063ffffffff83165f5260205260405f2085875260205260408620848752806020526040872054611e3257916040917f99d2873add56683befd61289e28d6b2ace7a64297ecbe280a45f8fc8411769d193868952602052808389205563ffffffff8351921682526020820152a480f35b60448787876324cfae4760e21b8352600452602452fd5b6064868663ffffffff85876346ad274b60e11b855260045216602452604452fd5b6064868663ffffffff858763256ba78960e11b855260045216602452604452fd5b90506020813d602011611eb5575b81611ea6602093836136cf565b81010312610958575187611d7a565b3d9150611e99565b6040513d89823e3d90fd5b63cc473c6960e01b8652600486fd5b604486868663a2e424cd60e01b8352600452602452fd5b638854fd9760e01b8652600484905233602452604486fd5b90506020813d602011611f44575b81611f21602093836136cf565b81010312611f4057516001600160a01b0381168103611f405787611d04565b8680fd5b3d9150611f14565b6064868563ffffffff85876308bbce6560e21b855260045216602452604452fd5b6307f96d6b60e11b8752600484905263ffffffff8316602452604452606486fd5b634e2cb07960e01b8752600484905263ffffffff8316602452604487fd5b6327b5694f60e21b8652600483905263ffffffff8216602452604486fd5b346102af57611fd836613625565b9392919092338152600160205260ff60408220541615806122bb575b611bc7576002546001600160a01b0316948515611bb85763ffffffff16908115611ba9576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602090879060649082905afa958615611b9c578196612287575b508515611b475761206c600754613872565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a081526120aa60c0826136cf565b5190205f19430190438211611b33579087949392916040519060208201924484524060408301526060820152606081526120e56080826136cf565b519020906006546001600160401b0316426001600160401b03169061210991613db1565b9260405160208101908482526040810160409052606081016004905260808101630737465760e41b90526080815261214260a0826136cf565b5190209061214f91613854565b63ffffffff1690604051906121638261369f565b878252602082019489865260408301908582526060840193888552608081019086825260a08101936001855260c08201936001600160401b0316998a855260e0830196600188528d815260086020526040902092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b031916171717825551612231816135cb565b61223a91613795565b604051938452602084015260408301600190526060830152608082015260a07f4899b5c430a756eae6a7625a6ced0a22e11668c4ea84efcaa26187cd1ad9e19591a4604051908152602090f35b9095506020813d6020116122b3575b816122a3602093836136cf565b810103126109585751948661205a565b3d9150612296565b5080546001600160a01b0316331415611ff4565b346102af5760203660031901126102af576020906001600160a01b036122f3613566565b168082526001835260ff604083205416918215612317575b50506040519015158152f35b546001600160a01b0316149050828061230b565b346102af57806003193601126102af5760206040516101008152f35b346102af5760403660031901126102af576123c2906004359063ffffffff604061236f613528565b92848152600f6020528181208385165f52602052815f2094815260106020522091165f526020526123ad6001600160401b0360405f20541691613bee565b90604051928392604084526040840190613598565b9060208301520390f35b346102af57806003193601126102af576002546040516001600160a01b039091168152602090f35b346102af57806003193601126102af5760206040516101f48152f35b346102af5761241e366135d5565b9190818452600b6020526040842063ffffffff82165f5260205260405f2063ffffffff84165f5260205260405f20546127345760025460405163d938305760e01b815260048101849052929190602090849060249082906001600160a01b03165afa92831561129f5785936126f8575b5063ffffffff80821693168310156126e1576124ab848284613dd1565b9050929092156126c057838752600b60205260408720855f5260205260405f2063ffffffff87165f526020528160405f2055838752600a6020526040872063ffffffff87165f5260205260405f20948793885b875481101561267157600254612561906020906001600160a01b0316612524848c613bd9565b90546040516325ed43b160e11b8152600481018d905263ffffffff8a16602482015260039290921b1c604482015292839190829081906064820190565b03915afa80156126665786918c91612632575b50801561262857036125fc576004548a906001600160a01b0316612598838b613bd9565b90549060031b1c813b15610427578291604483926040519485938492639e12e3d760e01b84526004840152600160248401525af180156107e0576125e3575b50506001905b016124fe565b816125ed916136cf565b6125f857898b6125d7565b8980fd5b94612608600191613872565b95612623612616828b613bd9565b90549060031b1c89614554565b6125dd565b50506001906125dd565b9150506020813d821161265e575b8161264d602093836136cf565b81010312610958578590518c612574565b3d9150612640565b6040513d8d823e3d90fd5b507f39f878dd9f3bb94ef0d2a4f7c06a3bcb4a8cf3b7ff292bb022a02bd4a365b0a860a08a938789948863ffffffff8e604051958652166020850152604084015260608301526080820152a280f35b60648763ffffffff888888636057a98960e11b855260045260245216604452fd5b604485848463d7f1800f60e01b8352600452602452fd5b9092506020813d60201161272c575b81612714602093836136cf565b81010312610c685761272590613bc8565b918561248e565b3d9150612707565b639748e4d560e01b845260049190915263ffffffff90811660245216604452606490fd5b346102af57806003193601126102af57602060405160038152f35b346102af5760403660031901126102af5763ffffffff6040612793613528565b926004358152600c6020522091165f526020526040805f205460028251918015158352146020820152f35b346102af5760603660031901126102af5760206127e2604435602435600435613b86565b604051908152f35b346102af5760203660031901126102af576040816101009260e0835161280f8161369f565b82815282602082015282858201528260608201528260808201528260a08201528260c0820152015260043581526008602052206040519061284f8261369f565b805482526001600160401b036001820154916020840192835261ffff60036002830154926040870193845201549163ffffffff606087018185168152816080890191818760201c16835260a08a0194868860401c16865260ff60c08c01988a8160501c168a5260901c169960e08c019a6128c8816135cb565b8b526040519b518c525160208c01525160408b01525116606089015251166080870152511660a0850152511660c083015251612903816135cb565b60e0820152f35b346102af5760603660031901126102af57602435906001600160401b0382116102af5761052d61051961294036600486016134f8565b60443591600435613880565b346102af5760203660031901126102af576004356001600160401b0381168091036107eb5781546001600160a01b0316330361049e57603c811080156129d1575b61048c576020817fb80cceedbb8d1fabf5218d8a13b79e55b7a69444478e1508a8d4c649e971dd6f926001600160401b03196006541617600655604051908152a180f35b5062093a80811161298d565b346102af5760603660031901126102af576129f6613566565b6024356001600160a01b0381169190829003610427576044356001600160a01b03811691908290036108595783546001600160a01b03163303610364576001600160a01b03169182158015612acf575b8015612ac7575b61035557916060917fa52e242b9af83baee6b1a648a65b06b4e92a754626107254ae39bb9c48f0d92593826001600160601b0360a01b6002541617600255806001600160601b0360a01b6003541617600355816001600160601b0360a01b600454161760045560405192835260208301526040820152a180f35b508115612a4d565b508015612a46565b346102af5760c03660031901126102af57600435612af3613528565b90604435906064359263ffffffff8416809403610c685760843560a435338752600160205260ff6040882054161580612ea0575b612e8d57606481108015612e82575b8015612e7a575b612e6257808202828104821483151715612e3a57612710810190818111612e4e5761270f01908111612e3a5761271090049160408311612e2557505061ffff169460018060a01b0360025416948515611bb8578015612e16576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602090879060649082905afa9586156107e0578296612de2575b508515612dc157612bea600754613872565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a08152612c2860c0826136cf565b519020965f194301438111612dad57879860409896979851906020820192448452406040830152606082015260608152612c636080826136cf565b519020916006546001600160401b0316426001600160401b031690612c8791613db1565b9060405160208101908582526040810160409052606081016004905260808101630737465760e41b905260808152612cc060a0826136cf565b51902090612ccd91613854565b63ffffffff16908660405191612ce28361369f565b89835260208301908b82526040840187815260608501948a8652608081019187835260a082019489865260c08301946001600160401b03169b8c865260e084019760018952815260086020526040902092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b031916171717825551611ae0816135cb565b634e487b7160e01b84526011600452602484fd5b508363ffffffff6064938563256ba78960e11b855260045216602452604452fd5b9095506020813d602011612e0e575b81612dfe602093836136cf565b8101031261095857519487612bd8565b3d9150612df1565b639931d17760e01b8252600482fd5b6302dfcd6b60e11b8852600452602452604486fd5b634e487b7160e01b88526011600452602488fd5b634e487b7160e01b89526011600452602489fd5b6302dfcd6b60e11b8752600491909152602452604485fd5b508115612b3d565b506101f48111612b36565b630cb7024760e31b875233600452602487fd5b5086546001600160a01b0316331415612b27565b346102af576040602091612ec73661353b565b91909284526012865263ffffffff85852091165f528552835f20908352845282822090825283522054604051908152f35b346102af5760203660031901126102af57600435612f1581614383565b6003810180546001600160401b038160501c1680421115613143575060ff60901b1916600360901b17905560018101549182907fe31f444b20e38482d6a37b630e79b44d1b12edf6e35132673e9a22d32ef239898580a35460025483906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b8252818381612fa98260016103e88d8d60048701614527565b03925af180156107e05761312e575b50506040516103e88152815f51602061478a5f395f51905f526040836001602088960152a36003546040516343aa9ad360e01b81526004810184905290606090829060249082906001600160a01b03165afa80156108655784859286926130d6575b5063ffffffff60039116101591826130bc575b5050613037578280f35b60025483906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b825281838161306f60018b8b600485016144fa565b03925af180156107e0576130a7575b50506040516127108152604081600160205f51602061478a5f395f51905f52940152a381808280f35b816130b1916136cf565b61042757828461307e565b15801592506130ce575b50848061302d565b9050846130c6565b925050506060813d606011613126575b816130f3606093836136cf565b810103126108595761310481613bc8565b90600363ffffffff61311d604060208501519401613801565b9293915061301a565b3d91506130e6565b81613138916136cf565b610427578284612fb8565b62e6462560e71b86526004859052602452604485fd5b346109585760c0366003190112610958576004356044356084356001600160401b0381116109585761318f9036906004016134f8565b60a4356001600160401b038111610958576131ae9036906004016134f8565b9290916131ba86614383565b91600383019485549461ffff8660401c169788156134e5576001600160401b038760501c168042116134cf5750600254865460018801546040516325ed43b160e11b8152600481019290925263ffffffff8a166024830152604482018190529a91602090829060649082906001600160a01b03165afa90811561335b575f9161349d575b50604080516024356020820190815291810185905260643560608201526132688160808101610e45565b5190209080820361348857505080861480159061347e575b61346757508215613453578135601e1983360301811215610958578201928335936001600160401b038511610958576020018460051b36038113610958575060029096015492955f5b8681106133665760ff60901b198916600160911b178a556040518d908c808f7fb46e589ebe49927876170a478fc6643ce64c7ad417aed144f5ca7e72eae7044b5f80a36004546001600160a01b0316803b15610958576044835f81938195639e12e3d760e01b84526004840152600160248401525af1801561335b5761334d575080f35b61335991505f906136cf565b005b6040513d5f823e3d90fd5b876133728284876136f0565b90500361344157613384888287613b86565b61338f828989613734565b15159050613424576133b1815f5b6133a885878a6136f0565b92909188614425565b1561340e57908c7f3cd7f801dda760d75a72f05dd725c6a0a495c1b11a6f7b1f1e051f70b7b7d7ec6134056001946133ea858d8d613734565b92906040519384938452604060208501526040840191613775565b0390a2016132c9565b90639126e69560e01b5f5260045260245260445ffd5b6133b18161343c613436858c8c613734565b906143f1565b61339d565b6322f77c2b60e11b5f5260045260245ffd5b634e487b7160e01b5f52603260045260245ffd5b859063743dbedd60e11b5f5260045260245260445ffd5b5080841415613280565b630a585b5760e01b5f5260045260245260445ffd5b90506020813d6020116134c7575b816134b8602093836136cf565b8101031261095857518d61323e565b3d91506134ab565b8a6306294e2560e21b5f5260045260245260445ffd5b89630c9ab4bd60e01b5f5260045260245ffd5b9181601f84011215610958578235916001600160401b038311610958576020808501948460051b01011161095857565b6024359063ffffffff8216820361095857565b6080906003190112610958576004359060243563ffffffff8116810361095857906044359060643590565b600435906001600160a01b038216820361095857565b34610958575f3660031901126109585760206040516127108152f35b90602080835192838152019201905f5b8181106135b55750505090565b82518452602093840193909201916001016135a8565b600411156107b757565b6060906003190112610958576004359060243563ffffffff81168103610958579060443563ffffffff811681036109585790565b34610958575f3660031901126109585760206040516103e88152f35b6080906003190112610958576004359060243563ffffffff8116810361095857906044359060643563ffffffff811681036109585790565b6060906003190112610958576004359060243563ffffffff81168103610958579060443590565b34610958575f366003190112610958576020604051600a8152f35b61010081019081106001600160401b038211176136bb57604052565b634e487b7160e01b5f52604160045260245ffd5b90601f801991011681019081106001600160401b038211176136bb57604052565b91908110156134535760051b81013590601e19813603018212156109585701908135916001600160401b038311610958576020018260051b36038113610958579190565b91908110156134535760051b81013590601e19813603018212156109585701908135916001600160401b038311610958576020018236038113610958579190565b908060209392818452848401375f828201840152601f01601f1916010190565b9061379f816135cb565b815460ff60901b191660909190911b60ff60901b16179055565b919082039182116137c657565b634e487b7160e01b5f52601160045260245ffd5b6001600160401b0381116136bb5760051b60200190565b91908110156134535760051b0190565b5190811515820361095857565b80518210156134535760209160051b010190565b9061382c826137da565b61383960405191826136cf565b828152809261384a601f19916137da565b0190602036910137565b811561385e570690565b634e487b7160e01b5f52601260045260245ffd5b5f1981146137c65760010190565b90929193600a83108015613b7c575b613b695761389f859293956137da565b926138ad60405194856136cf565b828452601f196138bc846137da565b013660208601376004545f939084906001600160a01b03165b8282106139ee5750506138e787613822565b925f925b888410806139e5575b156139a5576139258660405160208101908482528760408201526040815261391d6060826136cf565b519020613854565b915f925b80613934858b61380e565b511161395e576139526139589161394b868c61380e565b51906137b9565b93613872565b92613929565b50919561399d6139965f926139778a889e96988e6137f1565b3561398b6139848a613872565b998b61380e565b5261394b8a8c61380e565b978961380e565b5297916138eb565b5095505092509350506139b781613822565b925f5b8281106139c657505050565b806139d36001928461380e565b516139de828861380e565b52016139ba565b508515156138f4565b90945f98939298505f5f5b878110613b3a57508015613ab7575b613aae57613a17868a8a6137f1565b60405163ed048ad360e01b815290356004820152602081602481865afa90811561335b575f91613a7d575b50600181018091116137c657613a58878961380e565b52613a63868861380e565b5181018091116137c657600190955b0190979192976138d5565b90506020813d8211613aa6575b81613a97602093836136cf565b8101031261095857515f613a42565b3d9150613a8a565b94600190613a72565b506003546001600160a01b03166020613ad1888c8c6137f1565b35602460405180948193631d7c283d60e01b835260048301525afa90811561335b575f91613b01575b5015613a08565b90506020813d8211613b32575b81613b1b602093836136cf565b8101031261095857613b2c90613801565b5f613afa565b3d9150613b0e565b613b45818c8c6137f1565b35613b51898d8d6137f1565b3514613b60575b6001016139f9565b60019150613b58565b826303ab132760e41b5f5260045260245ffd5b506014831161388f565b906040519060208201928352604082015260408152613ba66060826136cf565b519020906101008110613bb7575090565b906001613bc5921b90613854565b90565b519063ffffffff8216820361095857565b8054821015613453575f5260205f2001905f90565b90604051918281549182825260208201905f5260205f20925f5b818110613c1f575050613c1d925003836136cf565b565b8454835260019485019487945060209093019201613c08565b919290925f935f935f91815f52600f60205260405f2063ffffffff82165f5260205260405f2090825f52601260205263ffffffff60405f2091165f5260205260405f20845f5260205260405f20815491613c9183613822565b955f945b848610613d43575050505050505f905b8251821015613d3d57613cb8828461380e565b5115613d34575f935f5b8451811015613d0357613cd5818661380e565b51613ce0858761380e565b5114613cef575b600101613cc2565b94613cfb600191613872565b959050613ce7565b5093919091858111613d1c575b506001905b0190613ca5565b945094506001613d2c868461380e565b519590613d10565b90600190613d15565b92915050565b909192939495613d6483613d578987613bd9565b90549060031b1c84614722565b15613da857613d74600191613872565b96613d7f8186613bd9565b90549060031b1c5f528560205260405f2054613d9b828b61380e565b525b019493929190613c95565b95600190613d9d565b906001600160401b03809116911601906001600160401b0382116137c657565b9291905f935f935f93825f52600a60205263ffffffff60405f2091165f5260205260405f20805492613e0284613822565b60025490956001600160a01b03909116905f5b868110613ee85750505050505f915b8351831015613ebd57613e37838561380e565b5115613eb3575f945f5b8551811015613e8257613e54818761380e565b51613e5f868861380e565b5114613e6e575b600101613e41565b95613e7a600191613872565b969050613e66565b50929094868111613e9b575b506001905b019193613e24565b955095506001613eab878561380e565b519690613e8e565b9391600190613e93565b9150915060028410159081613ed0575090565b90508360011b848104600214851517156137c6571190565b613f346020613efa83889c9a9c613bd9565b90546040516325ed43b160e11b81526004810189905263ffffffff8716602482015260039290921b1c604482015291829081906064820190565b0381875afa90811561335b575f91613f82575b50613f52828a61380e565b52613f5d818961380e565b51613f6e575b600101979597613e15565b95613f7a600191613872565b969050613f63565b90506020813d8211613fab575b81613f9c602093836136cf565b8101031261095857515f613f47565b3d9150613f8f565b91825f52601060205260405f2063ffffffff83165f526020526001600160401b0360405f20541693841561436657835f52601360205260405f2063ffffffff84165f5260205260405f20825f5260205260ff60405f205416614014816135cb565b614345576002546040516325ed43b160e11b81526004810186905263ffffffff85166024820152604481018490529590602090879060649082906001600160a01b03165afa95861561335b575f96614311575b5085156142f057614079838587613c38565b909291978360011b848104600214851517156137c6578210159283806142e6575b6142c65750877fa4657244d323f3fa46ac774d129fbe40c67b7b702550e9e0f78fdc34cc5432a960a0898c989796958a95875f146142b057506003975b889a865f52601360205260405f2063ffffffff85165f5260205260405f20885f5260205260405f206141088b6135cb565b60ff1981541660ff8c1617905563ffffffff6040519416845261412a8a6135cb565b896020850152604084015260608301526080820152a36142a75750845f52600f60205260405f2063ffffffff85165f5260205260405f2093855f52601260205263ffffffff60405f2091165f5260205260405f20835f5260205260405f20925f5b85548110156142325761419e8187613bd9565b90549060031b1c5f528460205260405f205490816141c1575b600191500161418b565b6004546001600160a01b0316916141d88289613bd9565b90549060031b1c90833b156109585760445f92838d966040519788958694639e12e3d760e01b865260048601521460248401525af191821561335b57600192614222575b506141b7565b5f61422c916136cf565b5f61421c565b5093509391509350614243846135cb565b600284036142555790613c1d91614554565b506004546001600160a01b031690813b15610958575f91604483926040519485938492639e12e3d760e01b84526004840152600160248401525af1801561335b5761429d5750565b5f613c1d916136cf565b95509350505050565b8a036142bf5760015b976140d7565b60026142b9565b63ffffffff888a63446af64160e11b5f526004521660245260445260645ffd5b508042111561409a565b8263ffffffff858763256ba78960e11b5f526004521660245260445260645ffd5b9095506020813d60201161433d575b8161432d602093836136cf565b810103126109585751945f614067565b3d9150614320565b5063ffffffff82846346ad274b60e11b5f526004521660245260445260645ffd5b63ffffffff8385634e2cb07960e01b5f526004521660245260445ffd5b90815f52600860205260405f209160ff600384015460901c16906143a6826135cb565b81156143df576143b5826135cb565b600182036143c1575050565b6143ca826135cb565b632bfe65d760e11b5f5260045260245260445ffd5b6301fee3f960e71b5f5260045260245ffd5b9061441f602160405183819460208301965f88528484013781015f838201520301601f1981018352826136cf565b51902090565b939291906101008410806144e2575b6144d957919091925f905b80821061444e57505050501490565b909192936001906144608484876137f1565b358683166144a457604051600160f81b60208201908152602182019390935260418101919091526144948160618101610e45565b5190205b94811c9392019061443f565b604051600160f81b6020820190815260218201929092526041810192909252906144d18160618101610e45565b519020614498565b50505050505f90565b5081841c1515614434565b9060058210156107b75752565b614523608092959460019460a084019784526020840152612710604084015260608301906144ed565b0152565b9360809361454d9297969360a087019887526020870152604086015260608501906144ed565b1515910152565b6002545f906001600160a01b0316803b15610958575f604051809263dc72db8160e01b82528183816145908260026113888d8d60048701614527565b03925af1801561335b5761470f575b506040516113888152825f51602061478a5f395f51905f526040836002602089960152a36003546040516343aa9ad360e01b81526004810185905290606090829060249082906001600160a01b03165afa80156107e05782839284926146b7575b5063ffffffff600391161015918261469d575b505061461e57505050565b6002546001600160a01b0316803b156107eb5781604051809263dc72db8160e01b825281838161465460028b8b600485016144fa565b03925af180156107e057614688575b50506040516127108152604081600260205f51602061478a5f395f51905f52940152a3565b6146938280926136cf565b6102af5780614663565b15801592506146af575b505f80614613565b90505f6146a7565b925050506060813d606011614707575b816146d4606093836136cf565b810103126107eb576146e581613bc8565b90600363ffffffff6146fe604060208501519401613801565b92939150614600565b3d91506146c7565b61471b91505f906136cf565b5f5f61459f565b9180821461478257825f52600960205260405f20905f5260205263ffffffff60405f205416908115928315614758575b50505090565b909192505f52600960205260405f20905f5260205263ffffffff60405f20541614155f8080614752565b5050505f9056fee5ee663ad60ec055d5b6ab54ba34eea481a7c8bffa3341963875b25516382bbfa164736f6c6343000825000a" as const;
+export const verificationManagerBytecode = "0x608080604052346067575f80546001600160a01b031916339081178255907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08180a36103e8600555600680546001600160401b031916610e10179055614b15908161006c8239f35b5f80fdfe60806040526004361015610011575f80fd5b5f5f3560e01c908162806ccc1461339b57816308148f7a146130dd578163081c3113146130995781631516d08e14612c755781631c395dea14612b7b57816322d375db14612aea578163249d39e9146102dc57816324b35b2d14612aa85781632a4ccee5146129885781632b3629b41461295c578163306236541461291157816336fd25e0146128f6578163395cf2bb146125ae5781633b6ba0f214612592578163435d53f21461256a57816344bd65f1146124e55781634e95eb58146124c957816350476bb71461026257816351b699cd1461246d578163527357d91461212157816356c98f8014611cb85781636002fd3914611c8c578163628b732f1461054d5781636dc9a018146118e15781636e7b0cc1146116e357816373fbe65e146113ba57816379cfb1a1146113815781637b103999146113595781638527580e146110f15781638da5cb5b146110cb5781638dd5c0d6146110b057816393dbc91b1461109557816396f59d031461107a5781639d9219c214610d1b578163a211beb414610cd9578163a2f0572514610cbc578163a8b066e814610c9f578163b6aee47414610c6c578163bd15ac3a14610a0d578163c52164c6146109e5578163ce5fd73a146109ca578163d42b292f14610552578163e3bb3dd01461054d578163e87f892614610531578163ea1aac86146104d7578163eddada1c146104b1578163ee6fb89a1461042b578163eea3cd8514610377578163f2fde38b146102e1578163f673ba7e146102dc578163fa22b02f146102b2578163fa923ee014610267575063fe8b714c14610262575f80fd5b6138a1565b346102af5760409063ffffffff61027d3661386d565b949184919452600b6020522091165f5260205263ffffffff60405f2091165f52602052602060405f2054604051908152f35b80fd5b346102af5760206102cb6102c5366138f5565b9161424b565b604051906102d881613863565b8152f35b613814565b346102af5760203660031901126102af576102fa6137fe565b81546001600160a01b0381169133839003610364576001600160a01b03169182156103555782907f8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e08580a36001600160a01b03191617815580f35b63140ea08760e31b8452600484fd5b6314647c2f60e31b845233600452602484fd5b346102af5760403660031901126102af576103906137fe565b602435908115158092036104275782546001600160a01b03163303610414576001600160a01b03169081156104055760207f56e7f6814358774bf114f1e0c10e1d964b921e1b52784bbfd7e2f7d548a9f07491838552600182526040852060ff1981541660ff8316179055604051908152a280f35b63140ea08760e31b8352600483fd5b6314647c2f60e31b835233600452602483fd5b8280fd5b346102af5760203660031901126102af578054600435906001600160a01b0316330361049e57612710811161048c576020817fc861f924e7f670ac0383218e5149544d9c087b7053aeccecef1d34be5f48453892600555604051908152a180f35b63facc742760e01b8252600452602490fd5b6314647c2f60e31b825233600452602482fd5b346102af57806003193601126102af5760206001600160401b0360065416604051908152f35b346102af5760403660031901126102af5763ffffffff60406104f76137c0565b926004358152600a6020522091165f5260205261052d61051960405f20613e86565b604051918291602083526020830190613830565b0390f35b346102af57806003193601126102af5760206040516113888152f35b61391c565b346102af57610560366137d3565b83855260096020818152604080882085895282528088205487895292825280882084895282528088205460025491516325ed43b160e11b81526004810189905263ffffffff888116602483015260448201889052969897969485169490939116916001600160a01b03169083606481845afa9283156109bf57899361098b575b50868952600b6020526040892063ffffffff87165f5260205260405f2063ffffffff85165f5260205260405f2054918415948515610982575b8515610978575b5050831561096f575b83156108df575b5082156108d6575b82156108cc575b5050801561089c575b6108855750818452600e60205263ffffffff6040852091165f5260205260405f2082845260205260408320600160ff198254161790558260018060a01b0360025416803b156107eb5781604051809263dc72db8160e01b82528183816106b9600160036127108d8d60048701614886565b03925af180156107e057610870575b50506040516127108152815f516020614ae95f395f51905f526040836003602088960152a36003546040516343aa9ad360e01b81526004810184905290606090829060249082906001600160a01b03165afa8015610865578485928692610809575b5063ffffffff60039116101591826107ef575b5050610747578280f35b60025483906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b825281838161077f60038b8b60048501614859565b03925af180156107e0576107cb575b50506040516127108152604081600360205f516020614ae95f395f51905f52940152a381808280f35b634e487b7160e01b5f52602160045260245ffd5b816107d591613967565b61042757828461078e565b6040513d84823e3d90fd5b5080fd5b1580159250610801575b50848061073d565b9050846107f9565b925050506060813d60601161085d575b8161082660609383613967565b810103126108595761083781613e60565b90600363ffffffff610850604060208501519401613a99565b9293915061072a565b8380fd5b3d9150610819565b6040513d86823e3d90fd5b8161087a91613967565b6104275782846106c8565b635187bd4b60e11b85526004849052602452604484fd5b50828552600e6020526040852063ffffffff83165f5260205260405f2084865260205260ff604086205416610648565b149050868061063f565b80159250610638565b6040516325ed43b160e11b81526004810188905263ffffffff8716602482015260448101869052919350602090829060649082905afa90811561096457889161092e575b508114159188610630565b90506020813d60201161095c575b8161094960209383613967565b81010312610958575188610923565b5f80fd5b3d915061093c565b6040513d8a823e3d90fd5b82159350610629565b1493508980610620565b81159550610619565b9092506020813d6020116109b7575b816109a760209383613967565b81010312610958575191896105e0565b3d915061099a565b6040513d8b823e3d90fd5b346102af57806003193601126102af57602060405160648152f35b346102af57806003193601126102af576004546040516001600160a01b039091168152602090f35b346102af5760603660031901126102af576004356024356001600160401b03811161042757610a40903690600401613790565b916044356001600160401b038111610c6857610a60903690600401613790565b929092338652600160205260ff6040872054161580610c54575b610c4157808503610c3257855b858110610a92578680f35b610a9d818387613a89565b3563ffffffff8116809103610c2e578015610c1f57848852600960205260408820610ac9838987613a89565b35895260205263ffffffff604089205416610bfc57848852600a60205260408820815f5260205260405f208054600a811015610bc55750858952600960205260408920610b17848a88613a89565b358a5260205260408920805463ffffffff191683179055610b39838987613a89565b3590805490600160401b821015610bb15781610b5e9160018097969594018155613e71565b819291549060031b91821b915f19901b1916179055857f9362adb7825edeb3e7bf4eea4c751d2b9b7ff7e52a9d3ab49336b7c0be4d56996020610ba2858c8a613a89565b3593604051908152a301610a87565b634e487b7160e01b8b52604160045260248bfd5b89915060018101809111610be857604492632aee1c5760e21b8352600452602452fd5b634e487b7160e01b82526011600452602482fd5b60448886610c0b858b89613a89565b35906357bbd61160e11b8352600452602452fd5b63469b119160e01b8852600488fd5b8780fd5b63469b119160e01b8652600486fd5b630cb7024760e31b865233600452602486fd5b5085546001600160a01b0316331415610a7a565b8480fd5b346102af576080610c85610c7f3661386d565b91614069565b916040519384526020840152604083015215156060820152f35b346102af57806003193601126102af576020600554604051908152f35b346102af57806003193601126102af576020600754604051908152f35b346102af5760ff6040602092610cee366138f5565b9183526013865263ffffffff84842091165f528552825f209082528452205416604051906102d881613863565b346102af5760c03660031901126102af57602435906084356004356001600160401b03821161042757366023830112156104275781600401356001600160401b03811161085957602483019260248236920101116108595760a4356001600160401b038111610c6857610d92903690600401613790565b610d9e849592956146e2565b92600384019283549261ffff8460401c16611066576001600160401b038460501c1680421161104f57506002548654600190970180546040516325ed43b160e11b8152600481018a905263ffffffff8816602482015260448101829052919a90979695949392909190602090829060649082906001600160a01b03165afa908115611044578c91611012575b5060408051602081018f8152604435928201929092526064356060820152610e5f81608081015b03601f198101835282613967565b51902090808203610ffd57505060448403610fe95790610e9691610e838585614750565b9c63ffffffff8760201c169d8e91614784565b15610fd2578691899a610edd7f8aed17e9abf4f9db84cb323e841ddee461726e8d964fcd049da379df474c2511936040519384938452604060208501526040840191613a0d565b0390a260ff60901b1916600160911b179055604051927fb46e589ebe49927876170a478fc6643ce64c7ad417aed144f5ca7e72eae7044b8680a36002546001600160a01b0316803b15610c68576024838681938195634e04d79960e01b845260048401525af1908115610fc7578391610faf575b505060018060a01b03600454169054813b15610fab578291604483926040519485938492639e12e3d760e01b84526004840152600160248401525af180156107e057610f9a5750f35b81610fa491613967565b6102af5780f35b5050fd5b81610fb991613967565b610fc4578184610f51565b50fd5b6040513d85823e3d90fd5b6044898b639126e69560e01b825281600452602452fd5b6318661b3160e11b8b52600484905260248bfd5b630a585b5760e01b8d5260045260245260448bfd5b90506020813d60201161103c575b8161102d60209383613967565b8101031261095857518d610e2a565b3d9150611020565b6040513d8e823e3d90fd5b6306294e2560e21b8a526004889052602452604489fd5b636d868d5560e11b89526004879052602489fd5b346102af57806003193601126102af57602060405160448152f35b346102af57806003193601126102af57602060405160408152f35b346102af57806003193601126102af57602060405160148152f35b346102af57806003193601126102af57546040516001600160a01b039091168152602090f35b346102af5760a03660031901126102af576024356004356064356044356005821015610c685760843590811515820361135557338652600160205260ff6040872054161580611341575b610c41576002546001600160a01b0316918690833b156107eb5760405163dc72db8160e01b815293849182908490829061117c908a898e8e60048701614886565b03925af1908682156113355786938693611319575b505060405f516020614ae95f395f51905f529181519081526111b6602082018761484c565ba36003546040516343aa9ad360e01b81526004810185905290606090829060249082906001600160a01b03165afa801561130e5785869287926112b6575b5063ffffffff600391161015918261129c575b5050611211578380f35b60025484906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b8252818381611248898c8c60048501614859565b03925af180156107e057611287575b505060405f516020614ae95f395f51905f529161127f8251916127108352602083019061484c565ba38180808380f35b8161129191613967565b610859578385611257565b15801592506112ae575b508580611207565b9050856112a6565b925050506060813d606011611306575b816112d360609383613967565b81010312610c68576112e481613e60565b90600363ffffffff6112fd604060208501519401613a99565b929391506111f4565b3d91506112c6565b6040513d87823e3d90fd5b611327929450819350613967565b610c68578284918688611191565b604051903d90823e3d90fd5b5085546001600160a01b031633141561113b565b8580fd5b346102af57806003193601126102af576003546040516001600160a01b039091168152602090f35b346102af5760403660031901126102af5763ffffffff604060209260043581526009845281812060243582528452205416604051908152f35b346102af5760803660031901126102af57600435906113d76137c0565b906044356001600160401b0381116107eb576113f7903690600401613790565b90338352600160205260ff60408420541615806116cf575b6116bc5784835260106020526040832063ffffffff85165f526020526001600160401b0360405f20541661169e57848352600c6020526040832063ffffffff85165f52602052600260405f205403611680576114c990858452600d6020526040842063ffffffff86165f5260205260405f20546040516020810191604083526009606083015268636f6d6d697474656560b81b60808301526040820152608081526114bb60a082613967565b519020926064359184613b18565b90848352600f6020526040832063ffffffff85165f5260205260405f208251906001600160401b03821161166c57600160401b821161166c578054828255808310611641575b506020849693960190855260208520855b83811061162d57505050506115496001600160401b03600654166001600160401b034216614049565b85845260106020526040842063ffffffff83165f526020526001600160401b0360405f2091166001600160401b031982541617905563ffffffff839116905b82518110156115ce57600190868552601160205260408520835f5260205260405f206115b48286613aa6565b51865260205260408520805460ff19168317905501611588565b61052d83877f9d428e0225f0bd9e2c5174fa95db74fb6b272560eb635795bc16f4dce0e6349b8589604051918252602082015260606040820152806116166060820186613830565b0390a2604051918291602083526020830190613830565b825181830155602090920191600101611520565b81865282806020882001910390865b82811061165e57505061150f565b808860019284015501611650565b634e487b7160e01b85526041600452602485fd5b6327b5694f60e21b8352600485905263ffffffff8416602452604483fd5b631fd2f0c360e01b8352600485905263ffffffff8416602452604483fd5b630cb7024760e31b835233600452602483fd5b5082546001600160a01b031633141561140f565b346102af5760403660031901126102af57600435906117006137c0565b91808252600c6020526040822063ffffffff84165f5260205260405f20546118c45760025460405163998b005760e01b81526004810183905263ffffffff949094166024850181905290602090859060449082906001600160a01b03165afa938415610fc7578394611890575b50831561187a57834311156118615760607fd8984fdef4e73fc9c6af5433d98063d10f69e93e10f85a408fb746210dbc002b9160209540946040518781019060808252600460a0820152631cdc1bdd60e21b60c0820152876040820152868582015283608082015260c081526117e460e082613967565b5190209515908115611851575b858152600d885260408120835f5288528660405f2055815f146118475760406002915b878152600c8a5220835f52885260ff60405f209116905560405191825215159485878301526040820152a2604051908152f35b6040600191611814565b60055461271088061091506117f1565b60649391631bffe83960e01b8452600452602452604452fd5b6044929163d7f1800f60e01b8352600452602452fd5b9093506020813d6020116118bc575b816118ac60209383613967565b810103126109585751928461176d565b3d915061189f565b631fd2f0c360e01b825260045263ffffffff909116602452604490fd5b346102af576118ef366138bd565b9392919092338152600160205260ff6040822054161580611c78575b611c65576002546001600160a01b0316948515611c565763ffffffff16908115611c47576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602087606481845afa9687156107e0578297611c13575b508615611bf257803b156107eb578180916024604051809481936310f5611160e01b83528a60048401525af180156107e057908291611bdd575b50506119b5600754613b0a565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a081526119f360c082613967565b5190205f19430190438211611bc957908794939291604051906020820192448452406040830152606082015260608152611a2e608082613967565b519020906006546001600160401b0316426001600160401b031690611a5291614049565b9260405160208101908482526040810160409052606081016004905260808101630737465760e41b905260808152611a8b60a082613967565b51902090611a9891613aec565b63ffffffff1660405193611aab85613937565b87855260208501898152604086019585875260608101928884526080820185815260a083019287845260c08101926001600160401b0316998a845260e0820195600187528d8a52600860205260408a2092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b031916171717825551611b7681613863565b611b7f91613a2d565b604051948552602085015260408401526060830152608082015260a07f4899b5c430a756eae6a7625a6ced0a22e11668c4ea84efcaa26187cd1ad9e19591a4604051908152602090f35b634e487b7160e01b83526011600452602483fd5b81611be791613967565b6102af5780876119a8565b6064828763ffffffff878963256ba78960e11b855260045216602452604452fd5b9096506020813d602011611c3f575b81611c2f60209383613967565b810103126109585751958761196e565b3d9150611c22565b639931d17760e01b8152600490fd5b6378b1b68b60e01b8252600482fd5b630cb7024760e31b815233600452602490fd5b5080546001600160a01b031633141561190b565b346102af576060611ca5611c9f366138f5565b91613ed0565b9060405192835260208301526040820152f35b346102af5760a03660031901126102af57600435611cd46137c0565b906044359060643592608435828652600c6020526040862063ffffffff83165f52602052600260405f2054036121035782865260106020526040862063ffffffff83165f526020526001600160401b0360405f20541680156120e5578042116120c4575082865260116020526040862063ffffffff83165f5260205260405f2084875260205260ff604087205416156120a3576003546040516331f5255960e11b81526004810186905290602090829060249082906001600160a01b03165afa90811561201457879161205d575b50336001600160a01b039091160361204557611dbf858585614a81565b1561202e57801561201f576002546040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810187905290602090829060649082906001600160a01b03165afa908115612014578791611fe2575b5015611fc15782865260136020526040862063ffffffff83165f5260205260405f2085875260205260ff604087205416611e5181613863565b611fa05782865260126020526040862063ffffffff83165f5260205260405f2085875260205260408620848752806020526040872054611f895784875260205280604087205582865260146020526040862063ffffffff83165f5260205260405f2085875260205260ff60408720541615611f00575b7f99d2873add56683befd61289e28d6b2ace7a64297ecbe280a45f8fc8411769d19160409163ffffffff8351921682526020820152a480f35b82865260146020526040862063ffffffff83165f5260205260405f2085875260205260408620600160ff198254161790558560018060a01b0360025416803b156107eb578180916024604051809481936310f5611160e01b83528a60048401525af180156107e057611f74575b5050611ec7565b81611f7e91613967565b611355578587611f6d565b60448787876324cfae4760e21b8352600452602452fd5b6064868663ffffffff85876346ad274b60e11b855260045216602452604452fd5b6064868663ffffffff858763256ba78960e11b855260045216602452604452fd5b90506020813d60201161200c575b81611ffd60209383613967565b81010312610958575187611e18565b3d9150611ff0565b6040513d89823e3d90fd5b63cc473c6960e01b8652600486fd5b604486868663a2e424cd60e01b8352600452602452fd5b638854fd9760e01b8652600484905233602452604486fd5b90506020813d60201161209b575b8161207860209383613967565b8101031261209757516001600160a01b03811681036120975787611da2565b8680fd5b3d915061206b565b6064868563ffffffff85876308bbce6560e21b855260045216602452604452fd5b6307f96d6b60e11b8752600484905263ffffffff8316602452604452606486fd5b634e2cb07960e01b8752600484905263ffffffff8316602452604487fd5b6327b5694f60e21b8652600483905263ffffffff8216602452604486fd5b346102af5761212f366138bd565b9392919092338152600160205260ff6040822054161580612459575b611c65576002546001600160a01b0316948515611c565763ffffffff16908115611c47576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602087606481845afa9687156107e0578297612425575b508615611bf257803b156107eb578180916024604051809481936310f5611160e01b83528a60048401525af180156107e057908291612410575b50506121f5600754613b0a565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a0815261223360c082613967565b5190205f19430190438211611bc95790879493929160405190602082019244845240604083015260608201526060815261226e608082613967565b519020906006546001600160401b0316426001600160401b03169061229291614049565b9260405160208101908482526040810160409052606081016004905260808101630737465760e41b9052608081526122cb60a082613967565b519020906122d891613aec565b63ffffffff1690604051906122ec82613937565b878252602082019489865260408301908582526060840193888552608081019086825260a08101936001855260c08201936001600160401b0316998a855260e0830196600188528d815260086020526040902092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b0319161717178255516123ba81613863565b6123c391613a2d565b604051938452602084015260408301600190526060830152608082015260a07f4899b5c430a756eae6a7625a6ced0a22e11668c4ea84efcaa26187cd1ad9e19591a4604051908152602090f35b8161241a91613967565b6102af5780876121e8565b9096506020813d602011612451575b8161244160209383613967565b81010312610958575195876121ae565b3d9150612434565b5080546001600160a01b031633141561214b565b346102af5760203660031901126102af576020906001600160a01b036124916137fe565b168082526001835260ff6040832054169182156124b5575b50506040519015158152f35b546001600160a01b031614905082806124a9565b346102af57806003193601126102af5760206040516101008152f35b346102af5760403660031901126102af57612560906004359063ffffffff604061250d6137c0565b92848152600f6020528181208385165f52602052815f2094815260106020522091165f5260205261254b6001600160401b0360405f20541691613e86565b90604051928392604084526040840190613830565b9060208301520390f35b346102af57806003193601126102af576002546040516001600160a01b039091168152602090f35b346102af57806003193601126102af5760206040516101f48152f35b346102af576125bc3661386d565b9190818452600b6020526040842063ffffffff82165f5260205260405f2063ffffffff84165f5260205260405f20546128d25760025460405163d938305760e01b815260048101849052929190602090849060249082906001600160a01b03165afa92831561130e578593612896575b5063ffffffff808216931683101561287f57612649848284614069565b90509290921561285e57838752600b60205260408720855f5260205260405f2063ffffffff87165f526020528160405f2055838752600a6020526040872063ffffffff87165f5260205260405f20948793885b875481101561280f576002546126ff906020906001600160a01b03166126c2848c613e71565b90546040516325ed43b160e11b8152600481018d905263ffffffff8a16602482015260039290921b1c604482015292839190829081906064820190565b03915afa80156128045786918c916127d0575b5080156127c6570361279a576004548a906001600160a01b0316612736838b613e71565b90549060031b1c813b15610427578291604483926040519485938492639e12e3d760e01b84526004840152600160248401525af180156107e057612781575b50506001905b0161269c565b8161278b91613967565b61279657898b612775565b8980fd5b946127a6600191613b0a565b956127c16127b4828b613e71565b90549060031b1c896148b3565b61277b565b505060019061277b565b9150506020813d82116127fc575b816127eb60209383613967565b81010312610958578590518c612712565b3d91506127de565b6040513d8d823e3d90fd5b507f39f878dd9f3bb94ef0d2a4f7c06a3bcb4a8cf3b7ff292bb022a02bd4a365b0a860a08a938789948863ffffffff8e604051958652166020850152604084015260608301526080820152a280f35b60648763ffffffff888888636057a98960e11b855260045260245216604452fd5b604485848463d7f1800f60e01b8352600452602452fd5b9092506020813d6020116128ca575b816128b260209383613967565b81010312610c68576128c390613e60565b918561262c565b3d91506128a5565b639748e4d560e01b845260049190915263ffffffff90811660245216604452606490fd5b346102af57806003193601126102af57602060405160038152f35b346102af5760403660031901126102af5763ffffffff60406129316137c0565b926004358152600c6020522091165f526020526040805f205460028251918015158352146020820152f35b346102af5760603660031901126102af576020612980604435602435600435613e1e565b604051908152f35b346102af5760203660031901126102af576040816101009260e083516129ad81613937565b82815282602082015282858201528260608201528260808201528260a08201528260c082015201526004358152600860205220604051906129ed82613937565b805482526001600160401b036001820154916020840192835261ffff60036002830154926040870193845201549163ffffffff606087018185168152816080890191818760201c16835260a08a0194868860401c16865260ff60c08c01988a8160501c168a5260901c169960e08c019a612a6681613863565b8b526040519b518c525160208c01525160408b01525116606089015251166080870152511660a0850152511660c083015251612aa181613863565b60e0820152f35b346102af5760603660031901126102af57602435906001600160401b0382116102af5761052d610519612ade3660048601613790565b60443591600435613b18565b346102af5760203660031901126102af576004356001600160401b0381168091036107eb5781546001600160a01b0316330361049e57603c81108015612b6f575b61048c576020817fb80cceedbb8d1fabf5218d8a13b79e55b7a69444478e1508a8d4c649e971dd6f926001600160401b03196006541617600655604051908152a180f35b5062093a808111612b2b565b346102af5760603660031901126102af57612b946137fe565b6024356001600160a01b0381169190829003610427576044356001600160a01b03811691908290036108595783546001600160a01b03163303610364576001600160a01b03169182158015612c6d575b8015612c65575b61035557916060917fa52e242b9af83baee6b1a648a65b06b4e92a754626107254ae39bb9c48f0d92593826001600160601b0360a01b6002541617600255806001600160601b0360a01b6003541617600355816001600160601b0360a01b600454161760045560405192835260208301526040820152a180f35b508115612beb565b508015612be4565b346102af5760c03660031901126102af57600435612c916137c0565b90604435906064359263ffffffff8416809403610c685760843560a435338752600160205260ff6040882054161580613085575b61307257606481108015613067575b801561305f575b6130475780820282810482148315171561301f576127108101908181116130335761270f0190811161301f576127109004916040831161300a57505061ffff169460018060a01b0360025416948515611c56578015612ffb576040516325ed43b160e11b81526004810185905263ffffffff841660248201526044810186905295602087606481845afa968715610fc7578397612fc7575b508615612fa657803b15610427578280916024604051809481936310f5611160e01b83528a60048401525af18015610fc757908391612f91575b5050612dba600754613b0a565b958660075563ffffffff604051946020860192835286604087015216938460608201528660808201528760a082015260a08152612df860c082613967565b519020965f194301438111612f7d57879860409896979851906020820192448452406040830152606082015260608152612e33608082613967565b519020916006546001600160401b0316426001600160401b031690612e5791614049565b9060405160208101908582526040810160409052606081016004905260808101630737465760e41b905260808152612e9060a082613967565b51902090612e9d91613aec565b63ffffffff16908660405191612eb283613937565b89835260208301908b82526040840187815260608501948a8652608081019187835260a082019489865260c08301946001600160401b03169b8c865260e084019760018952815260086020526040902092518355516001830155516002820155600301945163ffffffff1663ffffffff1663ffffffff1986541617855551918454905160401b61ffff60401b16916001600160401b0360501b905160501b169260201b67ffffffff000000001690640100000000600160901b031916171717825551611b7681613863565b634e487b7160e01b84526011600452602484fd5b81612f9b91613967565b6107eb578188612dad565b6064838763ffffffff878963256ba78960e11b855260045216602452604452fd5b9096506020813d602011612ff3575b81612fe360209383613967565b8101031261095857519588612d73565b3d9150612fd6565b639931d17760e01b8252600482fd5b6302dfcd6b60e11b8852600452602452604486fd5b634e487b7160e01b88526011600452602488fd5b634e487b7160e01b89526011600452602489fd5b6302dfcd6b60e11b8752600491909152602452604485fd5b508115612cdb565b506101f48111612cd4565b630cb7024760e31b875233600452602487fd5b5086546001600160a01b0316331415612cc5565b346102af5760406020916130ac366137d3565b91909284526012865263ffffffff85852091165f528552835f20908352845282822090825283522054604051908152f35b346102af5760203660031901126102af576004356130fa816146e2565b6003810180546001600160401b038160501c1680421115613385575060ff60901b1916600360901b1790556001810180546040519193859291907fe31f444b20e38482d6a37b630e79b44d1b12edf6e35132673e9a22d32ef239898480a36002548354906001600160a01b0316803b15610859576024838581938195634e04d79960e01b845260048401525af180156107e057613370575b505054905460025490919083906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b82528183816131d68260016103e88d8d60048701614886565b03925af180156107e05761335b575b50506040516103e88152815f516020614ae95f395f51905f526040836001602088960152a36003546040516343aa9ad360e01b81526004810184905290606090829060249082906001600160a01b03165afa8015610865578485928692613303575b5063ffffffff60039116101591826132e9575b5050613264578280f35b60025483906001600160a01b0316803b156107eb5781604051809263dc72db8160e01b825281838161329c60018b8b60048501614859565b03925af180156107e0576132d4575b50506040516127108152604081600160205f516020614ae95f395f51905f52940152a381808280f35b816132de91613967565b6104275782846132ab565b15801592506132fb575b50848061325a565b9050846132f3565b925050506060813d606011613353575b8161332060609383613967565b810103126108595761333181613e60565b90600363ffffffff61334a604060208501519401613a99565b92939150613247565b3d9150613313565b8161336591613967565b6104275782846131e5565b8161337a91613967565b610427578284613192565b62e6462560e71b86526004859052602452604485fd5b346109585760c036600319011261095857604435906004356084356001600160401b038111610958576133d2903690600401613790565b909360a4356001600160401b038111610958576133f3903690600401613790565b9290956133ff856146e2565b600381019283549261ffff8460401c1696871561377d576001600160401b038560501c169a8b42116137665760025485546001870180546040516325ed43b160e11b81526004810184905263ffffffff8b16602482015260448101829052919f50919b919a92602090829060649082906001600160a01b03165afa9081156135f2575f91613734575b50604080516024356020820190815291810185905260643560608201526134b28160808101610e51565b5190209080820361371f575050808614801590613715575b6136fe575082156136ea578135601e1983360301811215610958578201928335936001600160401b038511610958576020018460051b36038113610958575060029096015492955f5b8681106135fd575050505060ff60901b19909416600160911b1790945550506040519491507fb46e589ebe49927876170a478fc6643ce64c7ad417aed144f5ca7e72eae7044b90505f80a36002546001600160a01b0316803b15610958576024835f81938195634e04d79960e01b845260048401525af180156135f2576135df575b50809160018060a01b03600454169054813b15610fab578291604483926040519485938492639e12e3d760e01b84526004840152600160248401525af180156107e057610f9a5750f35b6135eb91505f90613967565b5f82613595565b6040513d5f823e3d90fd5b87613609828487613988565b9050036136d85761361b888287613e1e565b6136268289896139cc565b151590506136bb57613648815f5b61363f85878a613988565b92909188614784565b156136a557908d7f3cd7f801dda760d75a72f05dd725c6a0a495c1b11a6f7b1f1e051f70b7b7d7ec61369c600194613681858d8d6139cc565b92906040519384938452604060208501526040840191613a0d565b0390a201613513565b90639126e69560e01b5f5260045260245260445ffd5b613648816136d36136cd858c8c6139cc565b90614750565b613634565b6322f77c2b60e11b5f5260045260245ffd5b634e487b7160e01b5f52603260045260245ffd5b859063743dbedd60e11b5f5260045260245260445ffd5b50808414156134ca565b630a585b5760e01b5f5260045260245260445ffd5b90506020813d60201161375e575b8161374f60209383613967565b8101031261095857518f613488565b3d9150613742565b8b8a6306294e2560e21b5f5260045260245260445ffd5b88630c9ab4bd60e01b5f5260045260245ffd5b9181601f84011215610958578235916001600160401b038311610958576020808501948460051b01011161095857565b6024359063ffffffff8216820361095857565b6080906003190112610958576004359060243563ffffffff8116810361095857906044359060643590565b600435906001600160a01b038216820361095857565b34610958575f3660031901126109585760206040516127108152f35b90602080835192838152019201905f5b81811061384d5750505090565b8251845260209384019390920191600101613840565b600411156107b757565b6060906003190112610958576004359060243563ffffffff81168103610958579060443563ffffffff811681036109585790565b34610958575f3660031901126109585760206040516103e88152f35b6080906003190112610958576004359060243563ffffffff8116810361095857906044359060643563ffffffff811681036109585790565b6060906003190112610958576004359060243563ffffffff81168103610958579060443590565b34610958575f366003190112610958576020604051600a8152f35b61010081019081106001600160401b0382111761395357604052565b634e487b7160e01b5f52604160045260245ffd5b90601f801991011681019081106001600160401b0382111761395357604052565b91908110156136ea5760051b81013590601e19813603018212156109585701908135916001600160401b038311610958576020018260051b36038113610958579190565b91908110156136ea5760051b81013590601e19813603018212156109585701908135916001600160401b038311610958576020018236038113610958579190565b908060209392818452848401375f828201840152601f01601f1916010190565b90613a3781613863565b815460ff60901b191660909190911b60ff60901b16179055565b91908203918211613a5e57565b634e487b7160e01b5f52601160045260245ffd5b6001600160401b0381116139535760051b60200190565b91908110156136ea5760051b0190565b5190811515820361095857565b80518210156136ea5760209160051b010190565b90613ac482613a72565b613ad16040519182613967565b8281528092613ae2601f1991613a72565b0190602036910137565b8115613af6570690565b634e487b7160e01b5f52601260045260245ffd5b5f198114613a5e5760010190565b90929193600a83108015613e14575b613e0157613b3785929395613a72565b92613b456040519485613967565b828452601f19613b5484613a72565b013660208601376004545f939084906001600160a01b03165b828210613c86575050613b7f87613aba565b925f925b88841080613c7d575b15613c3d57613bbd86604051602081019084825287604082015260408152613bb5606082613967565b519020613aec565b915f925b80613bcc858b613aa6565b5111613bf657613bea613bf091613be3868c613aa6565b5190613a51565b93613b0a565b92613bc1565b509195613c35613c2e5f92613c0f8a889e96988e613a89565b35613c23613c1c8a613b0a565b998b613aa6565b52613be38a8c613aa6565b9789613aa6565b529791613b83565b509550509250935050613c4f81613aba565b925f5b828110613c5e57505050565b80613c6b60019284613aa6565b51613c768288613aa6565b5201613c52565b50851515613b8c565b90945f98939298505f5f5b878110613dd257508015613d4f575b613d4657613caf868a8a613a89565b60405163ed048ad360e01b815290356004820152602081602481865afa9081156135f2575f91613d15575b5060018101809111613a5e57613cf08789613aa6565b52613cfb8688613aa6565b518101809111613a5e57600190955b019097919297613b6d565b90506020813d8211613d3e575b81613d2f60209383613967565b8101031261095857515f613cda565b3d9150613d22565b94600190613d0a565b506003546001600160a01b03166020613d69888c8c613a89565b35602460405180948193631d7c283d60e01b835260048301525afa9081156135f2575f91613d99575b5015613ca0565b90506020813d8211613dca575b81613db360209383613967565b8101031261095857613dc490613a99565b5f613d92565b3d9150613da6565b613ddd818c8c613a89565b35613de9898d8d613a89565b3514613df8575b600101613c91565b60019150613df0565b826303ab132760e41b5f5260045260245ffd5b5060148311613b27565b906040519060208201928352604082015260408152613e3e606082613967565b519020906101008110613e4f575090565b906001613e5d921b90613aec565b90565b519063ffffffff8216820361095857565b80548210156136ea575f5260205f2001905f90565b90604051918281549182825260208201905f5260205f20925f5b818110613eb7575050613eb592500383613967565b565b8454835260019485019487945060209093019201613ea0565b919290925f935f935f91815f52600f60205260405f2063ffffffff82165f5260205260405f2090825f52601260205263ffffffff60405f2091165f5260205260405f20845f5260205260405f20815491613f2983613aba565b955f945b848610613fdb575050505050505f905b8251821015613fd557613f508284613aa6565b5115613fcc575f935f5b8451811015613f9b57613f6d8186613aa6565b51613f788587613aa6565b5114613f87575b600101613f5a565b94613f93600191613b0a565b959050613f7f565b5093919091858111613fb4575b506001905b0190613f3d565b945094506001613fc48684613aa6565b519590613fa8565b90600190613fad565b92915050565b909192939495613ffc83613fef8987613e71565b90549060031b1c84614a81565b156140405761400c600191613b0a565b966140178186613e71565b90549060031b1c5f528560205260405f2054614033828b613aa6565b525b019493929190613f2d565b95600190614035565b906001600160401b03809116911601906001600160401b038211613a5e57565b9291905f935f935f93825f52600a60205263ffffffff60405f2091165f5260205260405f2080549261409a84613aba565b60025490956001600160a01b03909116905f5b8681106141805750505050505f915b8351831015614155576140cf8385613aa6565b511561414b575f945f5b855181101561411a576140ec8187613aa6565b516140f78688613aa6565b5114614106575b6001016140d9565b95614112600191613b0a565b9690506140fe565b50929094868111614133575b506001905b0191936140bc565b9550955060016141438785613aa6565b519690614126565b939160019061412b565b9150915060028410159081614168575090565b90508360011b84810460021485151715613a5e571190565b6141cc602061419283889c9a9c613e71565b90546040516325ed43b160e11b81526004810189905263ffffffff8716602482015260039290921b1c604482015291829081906064820190565b0381875afa9081156135f2575f9161421a575b506141ea828a613aa6565b526141f58189613aa6565b51614206575b6001019795976140ad565b95614212600191613b0a565b9690506141fb565b90506020813d8211614243575b8161423460209383613967565b8101031261095857515f6141df565b3d9150614227565b9192905f93835f52601060205260405f2063ffffffff83165f526020526001600160401b0360405f20541680156146c557845f52601360205260405f2063ffffffff84165f5260205260405f20825f5260205260ff60405f2054166142af81613863565b6146a4576002546040516325ed43b160e11b81526004810187905263ffffffff85166024820152604481018490529490602090869060649082906001600160a01b03165afa9485156135f2575f95614670575b50841561464f57614314838588613ed0565b939091968260011b83810460021484151715613a5e57851015918280614645575b6146255750811561460b575084886003935b8496825f52601360205260405f2063ffffffff8b165f5260205260405f20845f5260205260405f2061437887613863565b60ff1981541660ff8816179055825f52601460205260405f2063ffffffff8b165f5260205260405f20845f5260205260ff60405f205416614580575b7fa4657244d323f3fa46ac774d129fbe40c67b7b702550e9e0f78fdc34cc5432a99160a0916040519163ffffffff8d1683526143ef89613863565b8860208401528d604084015260608301526080820152a36145765750858752600f6020526040872063ffffffff85165f5260205260405f2093868852601260205263ffffffff6040892091165f5260205260405f208388526020526040872092875b85548110156144f7576144648187613e71565b90549060031b1c89528460205288604081205480614487575b5050600101614451565b6004546001600160a01b03169061449e848a613e71565b90549060031b1c90823b156108595760448492838d956040519687958694639e12e3d760e01b865260048601521460248401525af180156107e0571561447d57816144e891613967565b6144f357885f61447d565b8880fd5b50935094915094925061450985613863565b6002850361451b57613eb592506148b3565b506004546001600160a01b031690813b15610427578291604483926040519485938492639e12e3d760e01b84526004840152600160248401525af180156107e057614564575050565b61456f828092613967565b6102af5750565b9650945050505050565b60025491935091506001600160a01b0316803b15610958575f809160248d6040519485938492634e04d79960e01b845260048401525af180156135f2576145cc575b5086918a916143b4565b8a919b5060a088936145ff5f7fa4657244d323f3fa46ac774d129fbe40c67b7b702550e9e0f78fdc34cc5432a994613967565b5f9d93509350506145c2565b870361461c57848860015b93614347565b84886002614616565b63ffffffff888b63446af64160e11b5f526004521660245260445260645ffd5b5080421115614335565b8263ffffffff858863256ba78960e11b5f526004521660245260445260645ffd5b9094506020813d60201161469c575b8161468c60209383613967565b810103126109585751935f614302565b3d915061467f565b5063ffffffff82856346ad274b60e11b5f526004521660245260445260645ffd5b63ffffffff8386634e2cb07960e01b5f526004521660245260445ffd5b90815f52600860205260405f209160ff600384015460901c169061470582613863565b811561473e5761471482613863565b60018203614720575050565b61472982613863565b632bfe65d760e11b5f5260045260245260445ffd5b6301fee3f960e71b5f5260045260245ffd5b9061477e602160405183819460208301965f88528484013781015f838201520301601f198101835282613967565b51902090565b93929190610100841080614841575b61483857919091925f905b8082106147ad57505050501490565b909192936001906147bf848487613a89565b3586831661480357604051600160f81b60208201908152602182019390935260418101919091526147f38160618101610e51565b5190205b94811c9392019061479e565b604051600160f81b6020820190815260218201929092526041810192909252906148308160618101610e51565b5190206147f7565b50505050505f90565b5081841c1515614793565b9060058210156107b75752565b614882608092959460019460a0840197845260208401526127106040840152606083019061484c565b0152565b936080936148ac9297969360a0870198875260208701526040860152606085019061484c565b1515910152565b6002545f906001600160a01b0316803b15610958575f604051809263dc72db8160e01b82528183816148ef8260026113888d8d60048701614886565b03925af180156135f257614a6e575b506040516113888152825f516020614ae95f395f51905f526040836002602089960152a36003546040516343aa9ad360e01b81526004810185905290606090829060249082906001600160a01b03165afa80156107e0578283928492614a16575b5063ffffffff60039116101591826149fc575b505061497d57505050565b6002546001600160a01b0316803b156107eb5781604051809263dc72db8160e01b82528183816149b360028b8b60048501614859565b03925af180156107e0576149e7575b50506040516127108152604081600260205f516020614ae95f395f51905f52940152a3565b6149f2828092613967565b6102af57806149c2565b1580159250614a0e575b505f80614972565b90505f614a06565b925050506060813d606011614a66575b81614a3360609383613967565b810103126107eb57614a4481613e60565b90600363ffffffff614a5d604060208501519401613a99565b9293915061495f565b3d9150614a26565b614a7a91505f90613967565b5f5f6148fe565b91808214614ae157825f52600960205260405f20905f5260205263ffffffff60405f205416908115928315614ab7575b50505090565b909192505f52600960205260405f20905f5260205263ffffffff60405f20541614155f8080614ab1565b5050505f9056fee5ee663ad60ec055d5b6ab54ba34eea481a7c8bffa3341963875b25516382bbfa164736f6c6343000825000a" as const;
