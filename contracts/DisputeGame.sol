@@ -257,6 +257,8 @@ contract DisputeGame is Owned {
         d.deadline = uint64(block.timestamp) + moveWindow;
         d.phase = Phase.AwaitDefence;
         totalHeld += msg.value;
+        // Bisection can outlast the settlement delay: the job's settlement waits for the verdict.
+        proofs.openCase(jobId);
         emit DisputeOpened(disputeId, jobId, round, challenger, defender, steps);
         emit BondPosted(disputeId, msg.sender, msg.value);
     }
@@ -330,7 +332,7 @@ contract DisputeGame is Owned {
         if (consensus) return _decide(disputeId, d, majority, "majority");
         bool challengerLate = d.phase == Phase.Bisecting && !d.challengerIn;
         bool defenderLate = d.phase == Phase.AwaitDefence || !d.defenderIn;
-        d.phase = Phase.Settled;
+        _end(d);
         bytes32 winner = challengerLate ? (defenderLate ? bytes32(0) : d.defender) : d.challenger;
         bytes32 loser = challengerLate ? (defenderLate ? bytes32(0) : d.challenger) : d.defender;
         emit DisputeSettled(disputeId, winner, loser, d.lo, "timeout");
@@ -358,7 +360,7 @@ contract DisputeGame is Owned {
     function expire(uint256 disputeId) external {
         Dispute storage d = _inPhase(disputeId, Phase.Unresolved);
         if (block.timestamp <= d.deadline) revert Dispute__WindowOpen(disputeId, d.deadline);
-        d.phase = Phase.Settled;
+        _end(d);
         emit DisputeExpired(disputeId);
         _credit(disputeId, d, d.bondPayer);
     }
@@ -430,7 +432,7 @@ contract DisputeGame is Owned {
         bool defenderRight,
         string memory rule
     ) private {
-        d.phase = Phase.Settled;
+        _end(d);
         bytes32 winner = challengerRight ? d.challenger : (defenderRight ? d.defender : bytes32(0));
         bytes32 loser = challengerRight ? d.defender : (defenderRight ? d.challenger : bytes32(0));
         emit DisputeSettled(disputeId, winner, loser, d.hi, rule);
@@ -445,6 +447,12 @@ contract DisputeGame is Owned {
         if (challengerRight) return _credit(disputeId, d, d.bondPayer);
         if (defenderRight) return _credit(disputeId, d, registry.operatorOf(d.defender));
         _credit(disputeId, d, owner());
+    }
+
+    /// @dev Every way a dispute ends: the job's settlement no longer waits for it.
+    function _end(Dispute storage d) private {
+        d.phase = Phase.Settled;
+        proofs.closeCase(d.jobId);
     }
 
     function _credit(uint256 disputeId, Dispute storage d, address to) private {

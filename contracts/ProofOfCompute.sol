@@ -45,6 +45,14 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     error PoC__NotLinked();
     /// @notice Thrown when a settlement batch of zero nodes is asked for.
     error PoC__EmptyBatch();
+    /// @notice Thrown when a job is settled while challenges, disputes or attestations on it are
+    /// still open: their outcome may still zero a node's share.
+    error PoC__CasesOpen(bytes32 jobId, uint256 open);
+    /// @notice Thrown when a verification case opens on a job whose settlement is due (or that is
+    /// neither running nor completed): nobody can hold a settlement back for ever.
+    error PoC__VerificationOver(bytes32 jobId);
+    /// @notice Thrown when a case is closed on a job with none open.
+    error PoC__NoOpenCase(bytes32 jobId);
 
     /// @notice Emitted once per node per round with everything the round's proofs commit to.
     event RoundCommitted(
@@ -79,6 +87,10 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     );
     /// @notice Emitted after each settlement batch: nodes tallied and paid out of `nodes`.
     event SettlementProgress(bytes32 indexed jobId, uint32 tallied, uint32 paid, uint256 nodes);
+    /// @notice Emitted when a challenge, dispute or attestation on a job starts; `open` counts them.
+    event CaseOpened(bytes32 indexed jobId, uint256 open);
+    /// @notice Emitted when a challenge, dispute or attestation on a job ends; `open` counts the rest.
+    event CaseClosed(bytes32 indexed jobId, uint256 open);
     /// @notice Emitted when a job's rewards are settled.
     event JobFinalized(bytes32 indexed jobId, uint256 paid, uint256 refund);
     /// @notice Emitted when the linked contracts are set.
@@ -147,6 +159,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     mapping(bytes32 jobId => Settlement settlement) private _settlements;
     mapping(bytes32 jobId => uint32 round) private _openRound;
     mapping(bytes32 jobId => mapping(uint32 round => uint256 blockNumber)) private _closedBlock;
+    mapping(bytes32 jobId => uint256 open) private _openCases;
     /// @notice Seconds between a job's last round closing and its settlement, so challenges and
     /// disputes on the last rounds can still cut a cheater's reward (owner-set, default 1 hour).
     uint64 public settlementDelay = 1 hours;
@@ -270,10 +283,32 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         reputation.recordProof(nodePubkey, false);
     }
 
+    /// @notice Records that a challenge, dispute or attestation on `jobId` started: settlement
+    /// waits until it ends, however long it runs past the settlement delay. Authorised verifiers
+    /// only, and only until the job's settlement is due, so a case can delay a settlement by its
+    /// own window at most.
+    /// @param jobId The job.
+    function openCase(bytes32 jobId) external onlyAuthorised {
+        if (!verificationOpen(jobId)) revert PoC__VerificationOver(jobId);
+        uint256 open = ++_openCases[jobId];
+        emit CaseOpened(jobId, open);
+    }
+
+    /// @notice Records that a case opened with `openCase` ended (answered, timed out, decided or
+    /// expired). Authorised verifiers only.
+    /// @param jobId The job.
+    function closeCase(bytes32 jobId) external onlyAuthorised {
+        uint256 open = _openCases[jobId];
+        if (open == 0) revert PoC__NoOpenCase(jobId);
+        _openCases[jobId] = open - 1;
+        emit CaseClosed(jobId, open - 1);
+    }
+
     // ---------------------------------------------------------------------- settlement
 
     /// @notice Pays every node of a completed job from its escrow (credited, then pulled with
-    /// AIJobManager.withdraw) and refunds the rest to the job owner. Anyone may call it.
+    /// AIJobManager.withdraw) and refunds the rest to the job owner, once the settlement delay has
+    /// passed and no challenge, dispute or attestation on the job is open. Anyone may call it.
     /// Pools: per batch 40% (gpuSeconds x baseRate x batch multiplier), per step 20%, per round
     /// 30%, accuracy bonus 10% (when the reported improvement meets the target); shares of the
     /// step, round and bonus pools are weighted by each node's quality multiplier.
@@ -296,11 +331,15 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         if (t.status != IAIJobManager.JobStatus.Completed) revert PoC__JobNotCompleted(jobId, t.status);
         uint256 readyAt = uint256(t.completedAt) + settlementDelay;
         if (block.timestamp < readyAt) revert PoC__SettlementDelay(jobId, readyAt);
+        Settlement storage st = _settlements[jobId];
+        // A challenge of the last round opened after it closed ends after the delay does; paying
+        // before its outcome would pay the cheater it catches. No case opens once this is past.
+        uint256 open = _openCases[jobId];
+        if (open != 0) revert PoC__CasesOpen(jobId, open);
 
         // One node read per node settled: copying the whole list each call would cost every batch
         // of a 10,000-node job more than a block holds.
         uint256 count = jobManager.nodeCount(jobId);
-        Settlement storage st = _settlements[jobId];
         uint256 budget = maxNodes;
         while (budget > 0 && st.tallied < count) {
             bytes32 node = jobManager.nodeAt(jobId, st.tallied);
@@ -382,6 +421,20 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice The result hash `nodePubkey` committed for `round` of `jobId` (zero if none).
     function resultOf(bytes32 jobId, uint32 round, bytes32 nodePubkey) external view returns (bytes32) {
         return _results[jobId][round][nodePubkey];
+    }
+
+    /// @notice Challenges, disputes and attestations open on `jobId`; settlement waits for none.
+    function openCasesOf(bytes32 jobId) external view returns (uint256) {
+        return _openCases[jobId];
+    }
+
+    /// @notice Whether a verification case may still open on `jobId`: it is running, or completed
+    /// and its settlement delay has not yet passed.
+    function verificationOpen(bytes32 jobId) public view returns (bool) {
+        IAIJobManager.JobTerms memory t = jobManager.termsOf(jobId);
+        if (t.status == IAIJobManager.JobStatus.Running) return true;
+        if (t.status != IAIJobManager.JobStatus.Completed) return false;
+        return block.timestamp < uint256(t.completedAt) + settlementDelay && _settlements[jobId].tallied == 0;
     }
 
     /// @notice How far the settlement of a job got.

@@ -256,6 +256,8 @@ contract VerificationManager is Owned, IVerificationManager {
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => mapping(bytes32 validator => bytes32))))
         private _attestations;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => Outcome outcome))) private _outcomes;
+    /// @dev Targets attested at least once and not yet settled: each holds the job's settlement.
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => bool attested))) private _pending;
 
     /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry. Owner only.
     function setLinks(address proofs_, address registry_, address reputation_) external onlyOwner {
@@ -346,6 +348,7 @@ contract VerificationManager is Owned, IVerificationManager {
         emit StepRevealed(challengeId, c.step, record);
         c.status = Status.Answered;
         emit ChallengeAnswered(challengeId, c.nodePubkey);
+        proofs.closeCase(c.jobId);
         reputation.recordProof(c.nodePubkey, true);
     }
 
@@ -412,6 +415,7 @@ contract VerificationManager is Owned, IVerificationManager {
         }
         c.status = Status.Answered;
         emit ChallengeAnswered(challengeId, c.nodePubkey);
+        proofs.closeCase(c.jobId);
         reputation.recordProof(c.nodePubkey, true);
     }
 
@@ -423,6 +427,7 @@ contract VerificationManager is Owned, IVerificationManager {
         if (block.timestamp <= c.deadline) revert Verification__WindowOpen(challengeId, c.deadline);
         c.status = Status.Failed;
         emit ChallengeFailed(challengeId, c.nodePubkey);
+        proofs.closeCase(c.jobId);
         _penalise(c.jobId, c.nodePubkey, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification, false);
     }
 
@@ -602,6 +607,11 @@ contract VerificationManager is Owned, IVerificationManager {
         mapping(bytes32 => bytes32) storage given = _attestations[jobId][round][targetNode];
         if (given[validatorNode] != bytes32(0)) revert Verification__AlreadyAttested(validatorNode, targetNode);
         given[validatorNode] = recomputedResultHash;
+        // A target with attestations may be settled as faked: settlement waits for that.
+        if (!_pending[jobId][round][targetNode]) {
+            _pending[jobId][round][targetNode] = true;
+            proofs.openCase(jobId);
+        }
         emit Attested(jobId, round, validatorNode, targetNode, recomputedResultHash);
     }
 
@@ -627,6 +637,7 @@ contract VerificationManager is Owned, IVerificationManager {
         if (!decided && block.timestamp <= deadline) revert Verification__AttestationOpen(jobId, round, deadline);
         outcome = !decided ? Outcome.Undecided : majority == committed ? Outcome.Honest : Outcome.Faked;
         _outcomes[jobId][round][targetNode] = outcome;
+        if (_pending[jobId][round][targetNode]) proofs.closeCase(jobId);
         emit AttestationsSettled(jobId, round, targetNode, outcome, majority, agreeing, eligible);
         if (!decided) return outcome;
         bytes32[] storage m = _committees[jobId][round];
@@ -792,6 +803,8 @@ contract VerificationManager is Owned, IVerificationManager {
         if (steps == 0) revert Verification__ZeroSteps();
         bytes32 committed = proofs.resultOf(jobId, round, nodePubkey);
         if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, nodePubkey);
+        // Settlement waits for the answer or the timeout, so a challenge of the last round counts.
+        proofs.openCase(jobId);
         challengeId = ++challengeCount;
         bytes32 seed = _randomness(keccak256(abi.encode(committed, jobId, round, nodePubkey, challengeId)));
         uint64 deadline = uint64(block.timestamp) + responseWindow;

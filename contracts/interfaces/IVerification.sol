@@ -14,6 +14,11 @@ interface IPoCVerification {
     /// @notice The block in which `round` of `jobId` closed (zero while open). Its hash is the
     /// round's randomness: unknown to anyone while the round's work was being committed.
     function closedBlockOf(bytes32 jobId, uint32 round) external view returns (uint256);
+    /// @notice Records that a challenge, dispute or attestation on `jobId` started: the job's
+    /// settlement waits for it. Refused once the settlement is due.
+    function openCase(bytes32 jobId) external;
+    /// @notice Records that a case opened with `openCase` ended.
+    function closeCase(bytes32 jobId) external;
     /// @notice Zero quality on the job, a slash of `slashBps` of stake, a failed proof on reputation.
     function penalise(
         bytes32 jobId,

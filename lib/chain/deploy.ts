@@ -64,10 +64,12 @@ function links(a: ArthaAddresses): Wiring[] {
     ["proofs", "setLinks", [a.jobs, a.registry, a.reputation]],
     // Verification: VerificationManager penalises through ProofOfCompute and reports proofs to
     // reputation; DisputeGame penalises through VerificationManager (offence escalation in one
-    // place).
+    // place). Both open and close the cases a job's settlement waits for on ProofOfCompute
+    // (DisputeGame calls nothing else there).
     ["verification", "setLinks", [a.proofs, a.registry, a.reputation]],
     ["disputes", "setLinks", [a.proofs, a.registry, a.jobs, a.verification]],
     ["proofs", "setAuthorised", [a.verification, true]],
+    ["proofs", "setAuthorised", [a.disputes, true]],
     ["reputation", "setAuthorised", [a.verification, true]],
     ["verification", "setAuthorised", [a.disputes, true]],
   ];

@@ -17,7 +17,7 @@ import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { getRoundResult } from "../chain/get_round_result.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
-import { once } from "./once.ts";
+import { once, revertedWith } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../round/local_training.ts";
@@ -128,9 +128,9 @@ async function challengeUndelivered(
     if (BigInt(await getRoundResult(client, at)) === 0n) continue; // no commit: nothing paid
     const target = { ...at, steps: spec.localSteps };
     out.push(
-      await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, target)),
+      ...await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, target)),
+      ...await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, target)),
     );
-    out.push(await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, target)));
   }
   return out;
 }
@@ -156,8 +156,8 @@ async function challengeNode(
     issueRecorded(ctx, job, node, kind, send);
   const out: ChallengeRecord[] = [];
   if (o.chosen) {
-    out.push(await issue("challenge", () => issueChallenge(client, target)));
-    out.push(await issue("step", () => issueStepChallenge(client, target)));
+    out.push(...await issue("challenge", () => issueChallenge(client, target)));
+    out.push(...await issue("step", () => issueStepChallenge(client, target)));
   }
   if (o.sampleRate > 0) {
     const sample = {
@@ -165,7 +165,7 @@ async function challengeNode(
       chunkCount: chunkCount(u.bytes),
       sampleBps: sampleBps(o.sampleRate),
     };
-    out.push(await issue("sample", () => requestGradientSample(client, sample)));
+    out.push(...await issue("sample", () => requestGradientSample(client, sample)));
   }
   return out;
 }
@@ -175,15 +175,25 @@ function sampleBps(rate: number): number {
   return Math.min(500, Math.max(100, Math.round(rate * BPS)));
 }
 
-/** Sends one challenge and records it as open, so later aggregate calls see it through. */
+/**
+ * Sends one challenge and records it as open, so later aggregate calls see it through. None once
+ * the job's settlement is due (after its last round, past ProofOfCompute's settlement delay; with
+ * a delay of 0 that is at once): the chain opens no case then, and the round is not challenged.
+ */
 async function issueRecorded(
   ctx: Context,
   job: JobRecord,
   node: Hex,
   kind: ChallengeRecord["kind"],
   send: () => Promise<{ challengeId: bigint }>,
-): Promise<ChallengeRecord> {
-  const { challengeId } = await send();
+): Promise<ChallengeRecord[]> {
+  let challengeId: bigint;
+  try {
+    ({ challengeId } = await send());
+  } catch (e) {
+    if (revertedWith(e, ["PoC__VerificationOver"])) return [];
+    throw e;
+  }
   const rec: ChallengeRecord = {
     id: challengeId.toString(),
     jobId: job.jobId,
@@ -193,7 +203,7 @@ async function issueRecorded(
     status: "open",
   };
   await ctx.kv.set(challengeKey(job.jobId, rec.id), rec);
-  return rec;
+  return [rec];
 }
 
 /** Claims timeouts and checks answered challenges of a job; returns what changed. */

@@ -26,6 +26,7 @@ const ATTESTED = [
   "Verification__AlreadyAttested", // attested before a crash
   "Verification__AttestationsSettled", // the target was settled meanwhile
   "Verification__AttestationClosed", // the window closed meanwhile
+  "PoC__VerificationOver", // the job's settlement is due: no attestation opens a case now
 ];
 
 /** What recomputing a target's round needs: fetched (and re-hashed) by the gateway. */

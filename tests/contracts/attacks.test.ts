@@ -829,4 +829,189 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(d.cid, cid);
     },
   );
+  /** Settlement as the attacker calls it, paying each node's step and round shares. */
+  const finalizeAs = async (client: ArthaClient, jobId: Hex) => {
+    const fin = await mined(
+      client,
+      client.writeContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+    );
+    return new Map(
+      events(fin, abis.proofs, "RewardCredited").map((l) => [
+        l.args.nodePubkey!,
+        l.args.stepReward! + l.args.roundReward!,
+      ]),
+    );
+  };
+  const setDelay = (seconds: number) =>
+    mined(
+      fx.owner,
+      fx.owner.writeContract({
+        ...proofs,
+        functionName: "setSettlementDelay",
+        args: [BigInt(seconds)],
+      }),
+    );
+
+  await fx.step(
+    t,
+    "16. a challenge of the last round that ends after the delay still holds the cheater's pay",
+    async () => {
+      // Found in the third audit: a challenge issued after the last round closed ends after the
+      // settlement delay does (both 1 h), so the challenged node called finalize in between and
+      // was paid in full; the timeout then cost it stake only. The coordinator challenges every
+      // node that committed without delivering only once the round closes.
+      await setDelay(HOUR);
+      const cheat = nodePubkey("late-challenge-cheat");
+      const h = nodePubkey("late-challenge-honest");
+      const jobId = await startJob([[cheat, attacker], [h, honest[1]!]], { rounds: 1 });
+      await commit(attacker, jobId, cheat, 0, "c");
+      await commit(honest[1]!, jobId, h, 0, "h");
+      await closeRound(jobId, 0);
+      await fx.increaseTime(10 * 60);
+      const issued = await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "issueChallenge",
+          args: [jobId, 0, cheat, 10],
+        }),
+      );
+      const challengeId = event(issued, abis.verification, "ChallengeIssued").challengeId;
+      await fx.increaseTime(HOUR - 10 * 60 + 1); // the delay is over, the challenge is not
+      await expectRevert(
+        attacker.simulateContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+        "PoC__CasesOpen",
+      );
+      // Nor can settlement be held back for ever: no new case opens once it is due.
+      await expectRevert(
+        co.simulateContract({
+          ...verification,
+          functionName: "issueChallenge",
+          args: [jobId, 0, h, 10],
+        }),
+        "PoC__VerificationOver",
+      );
+      await fx.increaseTime(10 * 60);
+      await mined(
+        attacker,
+        attacker.writeContract({ ...verification, functionName: "timeout", args: [challengeId] }),
+      );
+      const paid = await finalizeAs(attacker, jobId);
+      assert.equal(paid.get(cheat), 0n);
+      assert.ok(paid.get(h)! > 0n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "17. a defender that drags a last-round dispute past the delay is not paid before the verdict",
+    async () => {
+      // The same with a dispute: opened while the last round runs, moved at the end of every
+      // 30-minute window, it outlasted the 1 h delay and the faking defender was paid.
+      await setDelay(HOUR);
+      const cheat = nodePubkey("slow-defender");
+      const h = nodePubkey("last-round-disputer");
+      const jobId = await startJob([[cheat, attacker], [h, honest[2]!]], {
+        rounds: 1,
+        groups: [1, 1],
+        stepsPerRound: 4,
+      });
+      const right = [0, 1, 2, 3, 4].map((i) => b32(`last-right-${i}`));
+      const faked = [
+        right[0]!,
+        b32("last-fake-1"),
+        b32("last-fake-2"),
+        b32("last-fake-3"),
+        b32(
+          "last-fake-4",
+        ),
+      ];
+      const ends = (node: Hex, steps: Hex[], tag: string) => {
+        const c = roundCommit(jobId, node, 0, { result: tag });
+        return {
+          lossDigest: c.lossDigest,
+          gradientDigest: c.gradientDigest,
+          weightsDigest: steps[4]!,
+          stepsRoot: stepsRoot(steps),
+          startDigest: steps[0]!,
+          startProof: stepsProof(steps, 0),
+          endProof: stepsProof(steps, 4),
+        };
+      };
+      for (
+        const [client, node, steps, tag] of [[attacker, cheat, faked, "fake"], [
+          honest[2]!,
+          h,
+          right,
+          "right",
+        ]] as const
+      ) {
+        await mined(
+          client,
+          client.writeContract({
+            ...proofs,
+            functionName: "commitRound",
+            args: [{ ...roundCommit(jobId, node, 0, { result: tag }), weightsDigest: steps[4]! }],
+          }),
+        );
+      }
+      const opened = await mined(
+        honest[2]!,
+        honest[2]!.writeContract({
+          ...disputes,
+          functionName: "open",
+          args: [jobId, 0, h, cheat, ends(h, right, "right")],
+          value: parseEther("1"),
+        }),
+      );
+      const id = event(opened, abis.disputes, "DisputeOpened").disputeId;
+      await closeRound(jobId, 0);
+      const window = Number(await co.readContract({ ...disputes, functionName: "moveWindow" }));
+      await fx.increaseTime(window - 60);
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...disputes,
+          functionName: "defend",
+          args: [id, ends(cheat, faked, "fake")],
+        }),
+      );
+      const phase = async () =>
+        (await co.readContract({ ...disputes, functionName: "disputeOf", args: [id] })).phase;
+      while (await phase() === 2) {
+        const mid = await co.readContract({ ...disputes, functionName: "midpoint", args: [id] });
+        await mined(
+          honest[2]!,
+          honest[2]!.writeContract({
+            ...disputes,
+            functionName: "reveal",
+            args: [id, true, right[mid]!, stepsProof(right, mid)],
+          }),
+        );
+        await fx.increaseTime(window - 60);
+        await mined(
+          attacker,
+          attacker.writeContract({
+            ...disputes,
+            functionName: "reveal",
+            args: [id, false, faked[mid]!, stepsProof(faked, mid)],
+          }),
+        );
+      }
+      // The delay has passed; the single step awaits the arbiter.
+      assert.equal(await phase(), 4);
+      await expectRevert(
+        attacker.simulateContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+        "PoC__CasesOpen",
+      );
+      const d = await co.readContract({ ...disputes, functionName: "disputeOf", args: [id] });
+      await mined(
+        co,
+        co.writeContract({ ...disputes, functionName: "arbitrate", args: [id, right[d.hi]!] }),
+      );
+      const paid = await finalizeAs(attacker, jobId);
+      assert.equal(paid.get(cheat), 0n);
+      assert.ok(paid.get(h)! > 0n);
+    },
+  );
 });

@@ -78,7 +78,8 @@ export async function startVerifyRun(
   const mk = (a: typeof coordAcct) =>
     createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: a! });
   const validator = mk(coordAcct);
-  const addresses = await deployArtha(validator, { settlementDelay: 0 });
+  // The last round is challenged too: its settlement delay is the time to do it in.
+  const addresses = await deployArtha(validator, { settlementDelay: 3600 });
   // A one-minute answer window keeps the nodes' hourly heartbeats valid across timeouts.
   await sendContract(validator, {
     address: addresses.verification,

@@ -84,6 +84,7 @@ contract ProtocolInvariantTest is Test {
         verification.setLinks(address(proofs), address(registry), address(reputation));
         disputes.setLinks(address(proofs), address(registry), address(jobs), address(verification));
         proofs.setAuthorised(address(verification), true);
+        proofs.setAuthorised(address(disputes), true);
         reputation.setAuthorised(address(verification), true);
         verification.setAuthorised(address(disputes), true);
         jobs.setAuthorised(COORDINATOR, true);

@@ -319,7 +319,7 @@ contract CoordinatorHandler is HandlerBase {
     /// sample (1-5% of `chunkCount` chunks) or a step.
     function challenge(uint256 seed, uint8 kind, uint256 chunkCount, uint256 sampleBps) external synced {
         (bool found, bytes32 job) = _pickHonestJob(seed);
-        if (!found) return;
+        if (!found || !proofs.verificationOpen(job)) return;
         bytes32[] memory ns = jobs.nodesOf(job);
         if (ns.length == 0) return;
         uint32 open = proofs.openRoundOf(job);
@@ -374,6 +374,8 @@ contract CoordinatorHandler is HandlerBase {
             IAIJobManager.JobTerms memory t = jobs.termsOf(job);
             if (t.status != IAIJobManager.JobStatus.Completed) continue;
             if (block.timestamp < uint256(t.completedAt) + proofs.settlementDelay()) continue;
+            // Open challenges, disputes and attestations end first (upkeep times them out).
+            if (proofs.openCasesOf(job) != 0) continue;
             uint256 size = jobs.nodesOf(job).length;
             _must(
                 coordinator,
@@ -1251,7 +1253,7 @@ contract AdversaryHandler is HandlerBase {
         g[0] = 1;
         bytes memory data;
         address target;
-        which %= 14;
+        which %= 16;
         if (which == 0) {
             (target, data) = (address(registry), abi.encodeCall(registry.slashBps, (victim, 10_000, INodeCertRegistry.SlashReason.Cheating, true)));
         } else if (which == 1) {
@@ -1279,6 +1281,10 @@ contract AdversaryHandler is HandlerBase {
             (target, data) = (address(jobs), abi.encodeCall(jobs.reportAccuracy, (job, 10_000)));
         } else if (which == 12) {
             (target, data) = (address(registry), abi.encodeCall(registry.setHeartbeatInterval, (1)));
+        } else if (which == 13) {
+            (target, data) = (address(proofs), abi.encodeCall(proofs.openCase, (job)));
+        } else if (which == 14) {
+            (target, data) = (address(proofs), abi.encodeCall(proofs.closeCase, (job)));
         } else {
             (target, data) = (address(proofs), abi.encodeCall(proofs.setSettlementDelay, (0)));
         }

@@ -846,6 +846,8 @@ contract ProtocolWorld is CheatBase {
             for (uint256 m = 0; m < members.length; ++m) {
                 bytes32 member = members[m];
                 if (kindOf[member] != HONEST_KIND) continue;
+                // Once the job's settlement is due no attestation opens a case (nor matters).
+                if (!proofs.verificationOpen(cm.job)) break;
                 uint32 mg = verification.groupOf(cm.job, member);
                 for (uint256 t = 0; t < targets.length; ++t) {
                     if (targets[t] == member || committed[t] == bytes32(0) || groupOf[t] == 0) continue;
