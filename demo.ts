@@ -20,6 +20,7 @@ import { withdrawRewards } from "./lib/chain/finalize_job.ts";
 import { advanceDevnetTime, startDevnet } from "./lib/chain/devnet.ts";
 import { getClaimable } from "./lib/chain/get_claimable.ts";
 import { getJobSettlement } from "./lib/chain/get_job_settlement.ts";
+import { getResponseWindow } from "./lib/chain/get_response_window.ts";
 import { getSettlementDelay } from "./lib/chain/get_settlement_delay.ts";
 import { getVerificationCounts } from "./lib/chain/get_verification_counts.ts";
 import { formatArthaUri } from "./lib/store/cid.ts";
@@ -155,16 +156,24 @@ async function checkVerification(
 
 /**
  * Rewards settle only after the settlement delay (challenges and disputes of the last rounds can
- * still cut a cheater's reward until then); the devnet clock skips it. Then the job finalizes.
+ * still cut a cheater's reward until then) and once every challenge on the job has ended; the
+ * devnet clock skips both (a challenge a silent laptop never answers runs its whole window). Then
+ * the job finalizes.
  */
 async function settleJob(run: DemoRun, job: DemoJob): Promise<JobRecord> {
   const { coordinator, addresses } = run;
   const delay = await getSettlementDelay(coordinator, { addresses });
   await advanceDevnetTime(coordinator, delay);
   run.log(`settlement delay: ${delay} s pass on the devnet clock before rewards settle`);
-  const [fin] = await jsonOf(
-    await run.local.post("/finalize", { jobId: job.jobId }),
-  ) as JobRecord[];
+  const finalize = () => run.local.post("/finalize", { jobId: job.jobId });
+  let res = await finalize();
+  if (res.status === 409 && (await res.clone().json()).error?.code === "VERIFICATION_OPEN") {
+    const window = await getResponseWindow(coordinator, { addresses });
+    await advanceDevnetTime(coordinator, window + 1);
+    run.log(`challenges still open: their ${window} s window passes on the devnet clock`);
+    res = await finalize();
+  }
+  const [fin] = await jsonOf(res) as JobRecord[];
   return fin!;
 }
 

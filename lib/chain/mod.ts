@@ -43,6 +43,7 @@ export * from "./get_published_models.ts";
 export * from "./get_replacement_node.ts";
 export * from "./get_required_stake.ts";
 export * from "./get_round_result.ts";
+export * from "./get_response_window.ts";
 export * from "./get_revealed_chunks.ts";
 export * from "./get_revealed_step.ts";
 export * from "./get_settlement_delay.ts";

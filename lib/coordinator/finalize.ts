@@ -15,6 +15,7 @@ import { exportModelFolder } from "../model/publish.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
+import { followUpVerification } from "./follow_up.ts";
 import { releaseUpdates } from "./release_updates.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
@@ -70,6 +71,12 @@ export async function finalizeOne(
     const why = `job is ${job.status} (round ${job.round} of ${job.rounds})`;
     return reject(409, "JOB_NOT_COMPLETED", `Cannot finalize: ${why}`);
   }
+  // The last rounds' challenges, disputes and committees first: settlement waits for every one.
+  await followUpVerification(
+    ctx,
+    await withAssignment(ctx.kv, job),
+    await loadSpec(ctx.store, job.specCid),
+  );
   const settled = await settleOnChain(ctx, job);
   if (!settled.ok) return settled;
   const updated: JobHead = {
@@ -91,7 +98,8 @@ type Settlement = NonNullable<JobHead["finalize"]>;
  * Reports the improvement and finalizes on chain, then records the settlement the chain's events
  * show: a restart after the chain settled (or after some of the batches) reports what was
  * really paid, whichever run sent the transactions. Inside the settlement delay (challenges
- * and disputes on the last rounds may still cut a reward) it is refused until the delay ends.
+ * and disputes on the last rounds may still cut a reward) it is refused until the delay ends,
+ * and while any of them is still open on chain.
  */
 async function settleOnChain(
   ctx: Context,
@@ -108,6 +116,12 @@ async function settleOnChain(
       const readyAt = new Date(Number(e.args?.[1] ?? 0n) * 1000).toISOString();
       const why = `Cannot finalize yet: the settlement delay ends at ${readyAt}`;
       return reject(409, "SETTLEMENT_DELAY", why);
+    }
+    if (e.errorName === "PoC__CasesOpen") {
+      const why = `Cannot finalize yet: ${e.args?.[1]} challenges, disputes or committee ` +
+        "attestations of the job are still open on chain; each ends when answered or decided, or " +
+        "when its window closes (finalize or aggregate again then: the coordinator claims the timeouts)";
+      return reject(409, "VERIFICATION_OPEN", why);
     }
     if (!["PoC__AlreadyFinalized", "JobManager__WrongStatus"].includes(e.errorName ?? "")) throw e;
   }

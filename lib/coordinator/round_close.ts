@@ -12,11 +12,10 @@ import { addCheckpoint } from "../chain/add_checkpoint.ts";
 import { closeRound } from "../chain/close_round.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { RoundDecision } from "../job/round_policy.ts";
-import { challengeRound, checkChallenges } from "./challenges.ts";
+import { challengeRound } from "./challenges.ts";
 import { type Closing, fixClosingSet } from "./closing.ts";
-import { settleCommittees } from "./committees.ts";
 import type { Context } from "./context.ts";
-import { arbitrateDisputes } from "./disputes.ts";
+import { followUpVerification } from "./follow_up.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { once } from "./once.ts";
 import { type NodeMove, reassignDropped } from "./reassign.ts";
@@ -91,13 +90,6 @@ async function aggregateRound(
   } catch (e) {
     return rejectionOf(e);
   }
-}
-
-/** Challenges, disputes and committees of earlier rounds, seen through on every call. */
-export async function followUpVerification(ctx: Context, job: JobRecord, spec: JobSpec) {
-  await checkChallenges(ctx, job, spec);
-  await arbitrateDisputes(ctx, job, spec);
-  await settleCommittees(ctx, job);
 }
 
 /**

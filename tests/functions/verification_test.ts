@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
+import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
@@ -175,4 +177,82 @@ Deno.test("attacker: a node that copies its group mate's commit and delivers not
     args: [job.jobId, copier.nodePubkey, copier.operator.account.address],
   });
   assert.equal(work.qualityBps, 0);
+});
+
+Deno.test("attacker: a last-round copier whose challenges outlast the settlement delay is not paid", async () => {
+  // Prepare: a one-round job whose challenges take longer to run out (2 h) than its settlement
+  // waits (1 h), as happens with the defaults when a challenge is issued after the close.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "setSettlementDelay",
+    args: [3600n],
+  });
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setResponseWindow",
+    args: [7200n],
+  });
+  const job = await s.job({
+    nodes: 2,
+    rounds: 1,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [honest, copier] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+  assert.equal(await honest.worker.tick(), "trained");
+  const [seen] = await fx.coordinator.getContractEvents({
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RoundCommitted",
+    args: { jobId: job.jobId, nodePubkey: honest.nodePubkey },
+    fromBlock: 0n,
+  });
+  await commitRound(copier.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: copier.nodePubkey,
+      lossDigest: seen!.args.lossDigest!,
+      gradientDigest: seen!.args.gradientDigest!,
+      weightsDigest: seen!.args.weightsDigest!,
+      proofsRoot: `0x${"ab".repeat(32)}`,
+    },
+  });
+  s.advance(job.spec.aggregation.deadlineMs);
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+  const elapse = async (seconds: number) => {
+    await fx.coordinator.request({
+      method: "evm_increaseTime" as never,
+      params: [seconds] as never,
+    });
+    await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  };
+
+  // Execute: the settlement delay passes while the copier's challenges are still open, and the
+  // copier asks for settlement (on chain it is anyone's call; here through the route).
+  await elapse(3601);
+  const early = await read(await s.post("/finalize", { jobId: job.jobId }));
+
+  // Assert: refused until the challenges end; then the coordinator claims their timeouts and
+  // settles, and the copier's share is zero while the honest node is paid.
+  assert.equal(early.status, 409);
+  assert.equal(early.body.error.code, "VERIFICATION_OPEN");
+  assert.equal((await s.jobRecord(job.jobId)).status, "completed");
+  await elapse(3600);
+  const done = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(done.status, 200);
+  const settled = await getJobSettlement(fx.coordinator, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+  });
+  const paid = (n: string) => settled!.rewards.find((r) => r.nodePubkey === n)!;
+  assert.equal(paid(copier.nodePubkey).stepReward + paid(copier.nodePubkey).roundReward, 0n);
+  assert.ok(paid(honest.nodePubkey).total > 0n);
 });

@@ -1,7 +1,8 @@
 /**
  * The challenge verbs of lib/chain on anvil, through lib/verify/challenge_chain.ts as its
  * importers call them: a challenge and a gradient sample come back as the chain recorded them,
- * and `openChallenges` lists a challenge only while it is open (not once answered or timed out).
+ * `getResponseWindow` reads the window their deadlines follow, and `openChallenges` lists a
+ * challenge only while it is open (not once answered or timed out).
  */
 import assert from "node:assert/strict";
 import { type Hex, parseEther } from "viem";
@@ -15,6 +16,7 @@ import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { getChallenge } from "../../../lib/chain/get_challenge.ts";
 import { getChallengeIds } from "../../../lib/chain/get_challenge_ids.ts";
+import { getResponseWindow } from "../../../lib/chain/get_response_window.ts";
 import { encodeCaps } from "../../../lib/chain/caps.ts";
 import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { merkleRoot } from "../../../lib/crypto/merkle.ts";
@@ -106,6 +108,11 @@ Deno.test("challenge verbs: issue, sample, answer, time out; only open challenge
       assert.equal(chunk.count, 1);
       assert.equal(sample.count, 5); // 5% of 100 chunks
       assert.ok(chunkGas > 0n && sampleGas > 0n);
+      // The deadline is the issuing block's time plus the response window the verb reads.
+      const issuedAt = (await co.getBlock()).timestamp;
+      const window = await getResponseWindow(co, { addresses });
+      assert.equal(window, 3600);
+      assert.ok(sample.deadline <= issuedAt + BigInt(window) && sample.deadline > issuedAt);
       assert.deepEqual(await getChallengeIds(co, { addresses, nodePubkey }), [
         chunk.challengeId,
         sample.challengeId,
