@@ -14,6 +14,7 @@ export * from "./context.ts";
 export * from "./data_grants.ts";
 export * from "./disputes.ts";
 export * from "./finalize.ts";
+export * from "./follow_up.ts";
 export * from "./intake.ts";
 export * from "./job.ts";
 export * from "./json_rpc.ts";
