@@ -392,6 +392,11 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         return n.active && block.timestamp <= n.lastHeartbeat + heartbeatInterval;
     }
 
+    /// @inheritdoc INodeCertRegistry
+    function stakeOf(bytes32 nodePubkey) external view returns (uint256) {
+        return _nodes[nodePubkey].stake;
+    }
+
     /// @notice Whether `attester` may sign hardware attestations.
     function isAttester(address attester) external view returns (bool) {
         return _attesters[attester];

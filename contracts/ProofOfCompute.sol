@@ -309,6 +309,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice Pays every node of a completed job from its escrow (credited, then pulled with
     /// AIJobManager.withdraw) and refunds the rest to the job owner, once the settlement delay has
     /// passed and no challenge, dispute or attestation on the job is open. Anyone may call it.
+    /// A node must stay staked until its jobs settle: one whose stake is zero by then is not paid.
     /// Pools: per batch 40% (gpuSeconds x baseRate x batch multiplier), per step 20%, per round
     /// 30%, accuracy bonus 10% (when the reported improvement meets the target); shares of the
     /// step, round and bonus pools are weighted by each node's quality multiplier.
@@ -345,6 +346,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             bytes32 node = jobManager.nodeAt(jobId, st.tallied);
             Work storage w = _work[workKey(jobId, node, jobManager.assignedOperator(jobId, node))];
             w.settled = true;
+            // A node whose stake is gone (withdrawn after unbonding, or slashed away) before its job
+            // settles had nothing slashable behind the rounds it committed, cheated or not: they
+            // are not paid, and its share goes to the bonded nodes.
+            if (w.qualityBps != 0 && registry.stakeOf(node) == 0) {
+                w.qualityBps = 0;
+                emit QualitySet(jobId, node, 0);
+            }
             st.weightedSteps += _steps(w, t) * w.qualityBps;
             st.weightedRounds += uint256(w.rounds) * w.qualityBps;
             st.weightedSamples += _steps(w, t) * t.samplesPerStep * w.qualityBps;

@@ -30,6 +30,9 @@ interface INodeCertRegistry {
     /// @notice Whether `nodePubkey` is active and heartbeated within the last interval.
     function isLive(bytes32 nodePubkey) external view returns (bool);
 
+    /// @notice The node's stake now (zero once withdrawn or slashed away).
+    function stakeOf(bytes32 nodePubkey) external view returns (uint256);
+
     /// @notice Slashes `bps` basis points of the node's current stake.
     function slashBps(bytes32 nodePubkey, uint256 bps, SlashReason reason, bool deactivate)
         external

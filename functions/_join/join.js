@@ -24457,6 +24457,25 @@ var nodeCertRegistryAbi = [
         "type": "bytes32"
       }
     ],
+    "name": "stakeOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
     "name": "standingOf",
     "outputs": [
       {

@@ -829,7 +829,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(d.cid, cid);
     },
   );
-  /** Settlement as the attacker calls it, paying each node's step and round shares. */
+  /** Settlement as `client` calls it: what each node was credited, all pools together. */
   const finalizeAs = async (client: ArthaClient, jobId: Hex) => {
     const fin = await mined(
       client,
@@ -838,7 +838,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
     return new Map(
       events(fin, abis.proofs, "RewardCredited").map((l) => [
         l.args.nodePubkey!,
-        l.args.stepReward! + l.args.roundReward!,
+        l.args.batchReward! + l.args.stepReward! + l.args.roundReward! + l.args.accuracyBonus!,
       ]),
     );
   };
@@ -1011,6 +1011,37 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       );
       const paid = await finalizeAs(attacker, jobId);
       assert.equal(paid.get(cheat), 0n);
+      assert.ok(paid.get(h)! > 0n);
+    },
+  );
+  await fx.step(
+    t,
+    "18. a node that withdrew its stake commits unbacked rounds and is not paid for them",
+    async () => {
+      // Found in the third audit: commitRound does not read the registry, so a node could
+      // deactivate, wait out the unbonding delay, withdraw its stake and keep committing on a long
+      // job it was assigned to: made-up rounds were paid, and nothing was left to slash when they
+      // were caught.
+      await setDelay(HOUR);
+      const quitter = nodePubkey("unbonded-quitter");
+      const h = nodePubkey("bonded-worker");
+      const jobId = await startJob([[quitter, attacker], [h, honest[0]!]], { rounds: 2 });
+      await commit(attacker, jobId, quitter, 0, "q0");
+      await commit(honest[0]!, jobId, h, 0, "h0");
+      await closeRound(jobId, 0);
+      const nodeAs = (fn: "deactivateNode" | "withdrawStake") =>
+        mined(attacker, attacker.writeContract({ ...registry, functionName: fn, args: [quitter] }));
+      await nodeAs("deactivateNode");
+      const unbonding = await co.readContract({ ...registry, functionName: "unbondingDelay" });
+      await fx.increaseTime(Number(unbonding) + 1);
+      await nodeAs("withdrawStake");
+      assert.equal((await stakeOf(quitter)).stake, 0n);
+      await commit(attacker, jobId, quitter, 1, "made-up");
+      await commit(honest[0]!, jobId, h, 1, "h1");
+      await closeRound(jobId, 1);
+      await fx.increaseTime(HOUR + 1);
+      const paid = await finalizeAs(honest[0]!, jobId);
+      assert.equal(paid.get(quitter), 0n);
       assert.ok(paid.get(h)! > 0n);
     },
   );
