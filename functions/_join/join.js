@@ -47946,8 +47946,28 @@ function f32Bytes(a) {
 function trainLocal(trainStep, global2, task, key, options = {}) {
   checkTask(task);
   const started = performance.now();
-  const run = runLocalSteps(trainStep, global2, task, key, options);
-  const { weights, losses, stepRecords, proofs, stepDigests } = run;
+  const steps = runLocalSteps(trainStep, global2, task, key, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  return roundResult(global2, task, next.value, options, started);
+}
+async function trainLocalYielding(trainStep, global2, task, key, options) {
+  checkTask(task);
+  const started = performance.now();
+  const steps = runLocalSteps(trainStep, global2, task, key, options);
+  let paused = performance.now();
+  let next = steps.next();
+  while (!next.done) {
+    if (performance.now() - paused >= options.everyMs) {
+      await options.between();
+      paused = performance.now();
+    }
+    next = steps.next();
+  }
+  return roundResult(global2, task, next.value, options, started);
+}
+function roundResult(global2, task, trail, options, started) {
+  const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global2.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i] - global2[i];
   let lossSum = 0;
@@ -47981,7 +48001,7 @@ function checkTask(task) {
     throw new RangeError("Cannot train: proofEvery must be a positive integer");
   }
 }
-function runLocalSteps(trainStep, global2, task, key, options) {
+function* runLocalSteps(trainStep, global2, task, key, options) {
   const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1e3)));
   const { hyper } = task;
   const count = hyper.B * hyper.accumSteps;
@@ -48011,6 +48031,7 @@ function runLocalSteps(trainStep, global2, task, key, options) {
         now
       }));
     }
+    yield s;
   }
   return {
     weights,
@@ -57471,9 +57492,24 @@ function sizedTrainer(kernel, options = {}) {
     evalLoss: (weights, batch2, hyper, seed) => pick(hyper).evalLoss(weights, batch2, hyper, seed)
   };
 }
+var BETWEEN_STEPS_MS = 1e3;
 async function trainTask(ctx, task) {
   const inputs = await fetchTaskInputs(ctx, task);
-  return trainInputs(ctx, task, inputs);
+  if (!ctx.between) return trainInputs(ctx, task, inputs);
+  const { between } = ctx;
+  const [global2, local, key, options] = localRun(ctx, task, inputs);
+  const result = await trainLocalYielding(ctx.trainer, global2, local, key, {
+    ...options,
+    between,
+    everyMs: BETWEEN_STEPS_MS
+  });
+  return {
+    task,
+    spec: inputs.spec,
+    global: global2,
+    result,
+    residual: inputs.residual
+  };
 }
 async function fetchTaskInputs(ctx, task) {
   const spec = await ctx.gateway.spec(task.specCid);
@@ -57491,9 +57527,19 @@ async function fetchTaskInputs(ctx, task) {
   };
 }
 function trainInputs(ctx, task, inputs) {
+  const result = trainLocal(ctx.trainer, ...localRun(ctx, task, inputs));
+  return {
+    task,
+    spec: inputs.spec,
+    global: inputs.global,
+    result,
+    residual: inputs.residual
+  };
+}
+function localRun(ctx, task, inputs) {
   const { spec, global: global2, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const result = trainLocal(ctx.trainer, global2, {
+  const local = {
     jobId: task.jobId,
     round: task.round,
     seed: task.seed,
@@ -57502,23 +57548,22 @@ function trainInputs(ctx, task, inputs) {
     domain: ctx.domain,
     data,
     hyper: roundHyper(spec, task.round)
-  }, ctx.key, {
-    encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
-    // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
-    recordSteps: (spec.verification?.redundancy ?? 1) > 1,
-    onStep: (step, loss) => ctx.onStep?.({
-      step,
-      steps: spec.localSteps,
-      loss
-    })
-  });
-  return {
-    task,
-    spec,
-    global: global2,
-    result,
-    residual
   };
+  return [
+    global2,
+    local,
+    ctx.key,
+    {
+      encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
+      // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+      recordSteps: (spec.verification?.redundancy ?? 1) > 1,
+      onStep: (step, loss) => ctx.onStep?.({
+        step,
+        steps: spec.localSteps,
+        loss
+      })
+    }
+  ];
 }
 function codecOf(spec, task) {
   return spec.compression ? codecFor(spec.compression, {
@@ -60179,7 +60224,7 @@ async function attestTask(client, params) {
 
 // lib/worker/worker.ts
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
-var SECURE_CHORES_MS = 3e4;
+var CHORES_MS = 3e4;
 var MAX_BACKOFF_MS = 3e4;
 var Worker2 = class {
   nodePubkey;
@@ -60197,6 +60242,7 @@ var Worker2 = class {
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   follower;
   #lastHeartbeat = 0;
+  #lastChores = 0;
   constructor(options) {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
@@ -60441,12 +60487,14 @@ var Worker2 = class {
   async train(task) {
     const { onProgress, key } = this.options;
     const { jobId, round } = task;
+    this.#lastChores = Date.now();
     return await trainTask({
       gateway: this.gateway,
       state: this.state,
       trainer: this.trainer,
       key,
       domain: this.domain,
+      between: () => this.#chores(),
       onStep: onProgress && stepReporter(await this.gateway.spec(task.specCid), (p) => onProgress({
         kind: "step",
         jobId,
@@ -60463,13 +60511,8 @@ var Worker2 = class {
     const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
-    let chores = Date.now();
-    const onWait = async () => {
-      if (Date.now() - chores < SECURE_CHORES_MS) return;
-      chores = Date.now();
-      await this.heartbeat();
-      await this.answerChallenges();
-    };
+    this.#lastChores = Date.now();
+    const onWait = () => this.#chores();
     const at = {
       ...{
         coordinator,
@@ -60489,6 +60532,48 @@ var Worker2 = class {
       }
     };
     return runSecureAggregation(at);
+  }
+  /**
+   * What may not wait for a long local round or a secure round's wait: the heartbeat (at its own
+   * rate; three missed hours cost 10% of the stake) and challenge and dispute answers (their
+   * windows are 30-60 min). At most every {@link CHORES_MS}.
+   */
+  async #chores() {
+    if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
+    this.#lastChores = Date.now();
+    try {
+      await this.heartbeat();
+      await this.answerChallenges();
+      await this.answerDisputes();
+    } catch (e) {
+      const message2 = e.message.split("\n")[0];
+      this.#report({
+        kind: "error",
+        message: `while busy: ${message2}`
+      });
+    }
+  }
+  /**
+   * Awaits `work` that runs off this thread (a browser tab's Web Worker) and runs the chores every
+   * `choresEveryMs` until it settles.
+   */
+  async whileBusy(work) {
+    const every = this.options.choresEveryMs ?? CHORES_MS;
+    const settled = work.then(() => true, () => true);
+    let timer;
+    try {
+      this.#lastChores = Date.now();
+      while (true) {
+        const due = new Promise((r) => timer = setTimeout(() => r(false), every));
+        if (await Promise.race([
+          settled,
+          due
+        ])) return await work;
+        await this.#chores();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
   /** Signs an update envelope with the node key. */
   signUpdate(update) {
@@ -60550,14 +60635,14 @@ var BrowserWorker = class extends Worker2 {
       round,
       ...p
     }));
-    return await this.#post({
+    return await this.whileBusy(this.#post({
       type: "trainTask",
       ...this.#wasm,
       nodeSecret: key.secretKey,
       domain: this.domain,
       task,
       inputs
-    }, onStep);
+    }, onStep));
   }
   /** Fetches the target's inputs here, recomputes its round in the Web Worker. */
   async recompute(task) {

@@ -4006,8 +4006,13 @@ function defaultHyper(model, opts = {}) {
 function trainLocal(trainStep, global2, task, key, options = {}) {
   checkTask(task);
   const started = performance.now();
-  const run = runLocalSteps(trainStep, global2, task, key, options);
-  const { weights, losses, stepRecords, proofs, stepDigests } = run;
+  const steps = runLocalSteps(trainStep, global2, task, key, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  return roundResult(global2, task, next.value, options, started);
+}
+function roundResult(global2, task, trail, options, started) {
+  const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global2.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i] - global2[i];
   let lossSum = 0;
@@ -4041,7 +4046,7 @@ function checkTask(task) {
     throw new RangeError("Cannot train: proofEvery must be a positive integer");
   }
 }
-function runLocalSteps(trainStep, global2, task, key, options) {
+function* runLocalSteps(trainStep, global2, task, key, options) {
   const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1e3)));
   const { hyper } = task;
   const count = hyper.B * hyper.accumSteps;
@@ -4071,6 +4076,7 @@ function runLocalSteps(trainStep, global2, task, key, options) {
         now
       }));
     }
+    yield s;
   }
   return {
     weights,
@@ -6655,9 +6661,19 @@ function codecFor(c, task) {
 
 // lib/worker/train.ts
 function trainInputs(ctx, task, inputs) {
+  const result = trainLocal(ctx.trainer, ...localRun(ctx, task, inputs));
+  return {
+    task,
+    spec: inputs.spec,
+    global: inputs.global,
+    result,
+    residual: inputs.residual
+  };
+}
+function localRun(ctx, task, inputs) {
   const { spec, global: global2, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const result = trainLocal(ctx.trainer, global2, {
+  const local = {
     jobId: task.jobId,
     round: task.round,
     seed: task.seed,
@@ -6666,23 +6682,22 @@ function trainInputs(ctx, task, inputs) {
     domain: ctx.domain,
     data,
     hyper: roundHyper(spec, task.round)
-  }, ctx.key, {
-    encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
-    // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
-    recordSteps: (spec.verification?.redundancy ?? 1) > 1,
-    onStep: (step, loss) => ctx.onStep?.({
-      step,
-      steps: spec.localSteps,
-      loss
-    })
-  });
-  return {
-    task,
-    spec,
-    global: global2,
-    result,
-    residual
   };
+  return [
+    global2,
+    local,
+    ctx.key,
+    {
+      encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
+      // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+      recordSteps: (spec.verification?.redundancy ?? 1) > 1,
+      onStep: (step, loss) => ctx.onStep?.({
+        step,
+        steps: spec.localSteps,
+        loss
+      })
+    }
+  ];
 }
 function codecOf(spec, task) {
   return spec.compression ? codecFor(spec.compression, {

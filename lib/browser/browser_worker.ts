@@ -73,14 +73,15 @@ export class BrowserWorker extends ArthaWorker {
     const { jobId, round } = task;
     const onStep = onProgress &&
       stepReporter(inputs.spec, (p) => onProgress({ kind: "step", jobId, round, ...p }));
-    return await this.#post<TrainedRound>({
+    // A round may take hours: the tab stays live and answers challenges while the Web Worker trains.
+    return await this.whileBusy(this.#post<TrainedRound>({
       type: "trainTask",
       ...this.#wasm,
       nodeSecret: key.secretKey,
       domain: this.domain,
       task,
       inputs,
-    }, onStep);
+    }, onStep));
   }
 
   /** Fetches the target's inputs here, recomputes its round in the Web Worker. */

@@ -143,8 +143,68 @@ export function trainLocal(
 ): LocalResult {
   checkTask(task);
   const started = performance.now();
-  const run = runLocalSteps(trainStep, global, task, key, options);
-  const { weights, losses, stepRecords, proofs, stepDigests } = run;
+  const steps = runLocalSteps(trainStep, global, task, key, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next();
+  return roundResult(global, task, next.value, options, started);
+}
+
+/**
+ * {@link trainLocal} for a caller whose thread has other duties while it trains (a worker's
+ * on-chain heartbeats and challenge answers, due every hour however long the round is): after a
+ * step, once `everyMs` have passed since the last pause, it awaits `between()`. Same steps, same
+ * bytes: only when the thread gets to run something else differs.
+ *
+ * @example
+ * ```ts
+ * import { createTrainer } from "../../kernel/train_step.ts";
+ * import { loadKernel } from "../../kernel/wasm_module.ts";
+ * import { initWeights, paramLayout } from "../../kernel/params.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * import { defaultHyper, trainLocalYielding } from "./local_training.ts";
+ * const kernel = loadKernel();
+ * const hyper = defaultHyper({ kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 }, { B: 2, T: 16 });
+ * const weights = initWeights(kernel, paramLayout(hyper.model), 1);
+ * const data = new TextEncoder().encode("the quick brown fox jumps over the lazy dog. ".repeat(20));
+ * let pauses = 0;
+ * const r = await trainLocalYielding(createTrainer(kernel), weights, {
+ *   jobId: `0x${"11".repeat(32)}`, round: 0, seed: 7, localSteps: 3, proofEvery: 1, data, hyper,
+ *   domain: { chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" },
+ * }, generateNodeKey(), { between: async () => { pauses++; }, everyMs: 0 });
+ * console.assert(r.steps === 3 && pauses === 3);
+ * ```
+ */
+export async function trainLocalYielding(
+  trainStep: { trainStep: TrainStepFn },
+  global: Float32Array,
+  task: LocalTask,
+  key: NodeKey,
+  options: TrainLocalOptions & { between: () => Promise<void>; everyMs: number },
+): Promise<LocalResult> {
+  checkTask(task);
+  const started = performance.now();
+  const steps = runLocalSteps(trainStep, global, task, key, options);
+  let paused = performance.now();
+  let next = steps.next();
+  while (!next.done) {
+    if (performance.now() - paused >= options.everyMs) {
+      await options.between();
+      paused = performance.now();
+    }
+    next = steps.next();
+  }
+  return roundResult(global, task, next.value, options, started);
+}
+
+/** The round's result from its trail: the update, its encoding and the commitment's digests. */
+function roundResult(
+  global: Float32Array,
+  task: LocalTask,
+  trail: StepTrail,
+  options: TrainLocalOptions,
+  started: number,
+): LocalResult {
+  const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i]! - global[i]!;
   let lossSum = 0;
@@ -187,14 +247,17 @@ interface StepTrail {
   stepDigests?: Hex[];
 }
 
-/** The task's local steps from `global`, signing a proof every `proofEvery` steps and at the end. */
-function runLocalSteps(
+/**
+ * The task's local steps from `global`, signing a proof every `proofEvery` steps and at the end;
+ * yields after each step (its index), so a caller may pause between steps.
+ */
+function* runLocalSteps(
   trainStep: { trainStep: TrainStepFn },
   global: Float32Array,
   task: LocalTask,
   key: NodeKey,
   options: TrainLocalOptions,
-): StepTrail {
+): Generator<number, StepTrail> {
   const now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
   const { hyper } = task;
   const count = hyper.B * hyper.accumSteps;
@@ -222,6 +285,7 @@ function runLocalSteps(
         now,
       }));
     }
+    yield s;
   }
   return { weights, losses, stepRecords, proofs, stepDigests };
 }

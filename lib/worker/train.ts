@@ -21,7 +21,13 @@ import type { ArthaDomain } from "../crypto/domain.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
 import { type JobSpec, roundHyper } from "../job/job_spec.ts";
-import { type LocalResult, trainLocal } from "../round/local_training.ts";
+import {
+  type LocalResult,
+  type LocalTask,
+  trainLocal,
+  type TrainLocalOptions,
+  trainLocalYielding,
+} from "../round/local_training.ts";
 import type { ErrorFeedbackState } from "../compress/codec.ts";
 import { codecFor } from "../strategy/select.ts";
 import type { Gateway } from "./gateway.ts";
@@ -77,7 +83,15 @@ export interface TrainContext {
   domain: ArthaDomain;
   /** Called after every local step. */
   onStep?: (progress: { step: number; steps: number; loss: number }) => void;
+  /**
+   * The thread's other duties, run between local steps at most every {@link BETWEEN_STEPS_MS}
+   * (a round may take hours; the node's heartbeats may not wait for it).
+   */
+  between?: () => Promise<void>;
 }
+
+/** Least ms of training between two runs of a TrainContext's `between`. */
+export const BETWEEN_STEPS_MS = 1_000;
 
 /** A trained round, not yet delivered. */
 export interface TrainedRound {
@@ -101,10 +115,18 @@ export interface TaskInputs {
   residual?: ErrorFeedbackState;
 }
 
-/** Fetches what `task` needs and trains it. */
+/** Fetches what `task` needs and trains it, pausing for `ctx.between` while it trains. */
 export async function trainTask(ctx: TrainContext, task: TrainTask): Promise<TrainedRound> {
   const inputs = await fetchTaskInputs(ctx, task);
-  return trainInputs(ctx, task, inputs);
+  if (!ctx.between) return trainInputs(ctx, task, inputs);
+  const { between } = ctx;
+  const [global, local, key, options] = localRun(ctx, task, inputs);
+  const result = await trainLocalYielding(ctx.trainer, global, local, key, {
+    ...options,
+    between,
+    everyMs: BETWEEN_STEPS_MS,
+  });
+  return { task, spec: inputs.spec, global, result, residual: inputs.residual };
 }
 
 /** Fetches the spec, weights and shard of `task` and copies the job's residual. */
@@ -134,30 +156,34 @@ export function trainInputs(
   task: TrainTask,
   inputs: TaskInputs,
 ): TrainedRound {
+  const result = trainLocal(ctx.trainer, ...localRun(ctx, task, inputs));
+  return { task, spec: inputs.spec, global: inputs.global, result, residual: inputs.residual };
+}
+
+/** trainLocal's arguments after the trainer for `task`: weights, local task, key, options. */
+function localRun(
+  ctx: Pick<TrainContext, "key" | "domain" | "onStep">,
+  task: TrainTask,
+  inputs: TaskInputs,
+): [Float32Array, LocalTask, TrainContext["key"], TrainLocalOptions] {
   const { spec, global, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const result = trainLocal(
-    ctx.trainer,
-    global,
-    {
-      jobId: task.jobId,
-      round: task.round,
-      seed: task.seed,
-      localSteps: spec.localSteps,
-      proofEvery: spec.proofEvery,
-      domain: ctx.domain,
-      data,
-      hyper: roundHyper(spec, task.round),
-    },
-    ctx.key,
-    {
-      encode: codec ? (delta) => codec.encode(delta, residual).bytes : undefined,
-      // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
-      recordSteps: (spec.verification?.redundancy ?? 1) > 1,
-      onStep: (step, loss) => ctx.onStep?.({ step, steps: spec.localSteps, loss }),
-    },
-  );
-  return { task, spec, global, result, residual };
+  const local: LocalTask = {
+    jobId: task.jobId,
+    round: task.round,
+    seed: task.seed,
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain: ctx.domain,
+    data,
+    hyper: roundHyper(spec, task.round),
+  };
+  return [global, local, ctx.key, {
+    encode: codec ? (delta) => codec.encode(delta, residual).bytes : undefined,
+    // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
+    recordSteps: (spec.verification?.redundancy ?? 1) > 1,
+    onStep: (step, loss) => ctx.onStep?.({ step, steps: spec.localSteps, loss }),
+  }];
 }
 
 function codecOf(spec: JobSpec, task: TrainTask) {

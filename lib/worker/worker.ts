@@ -64,6 +64,9 @@ export interface WorkerOptions {
   trainer?: Trainer;
   /** Minimum ms between on-chain heartbeats (default 10 min; the chain interval is 1 h). */
   heartbeatEveryMs?: number;
+  /** Minimum ms between heartbeat and challenge checks while training or waiting on a secure
+   * round (default {@link CHORES_MS}). */
+  choresEveryMs?: number;
   /** Retries of a coordinator call that failed to connect or got a 502/503/504 (default 0). */
   retries?: number;
   /** Progress, waits, round results and rewards (lib/worker/events.ts); with a listener the
@@ -79,8 +82,11 @@ export type { WorkerEvent } from "./events.ts";
 export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
 
 const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
-/** Least ms between a secure round's heartbeat and challenge checks while it waits. */
-export const SECURE_CHORES_MS = 30_000;
+/**
+ * Least ms between the heartbeat and challenge checks a worker runs while it is busy with one
+ * long thing (local training, a secure round's wait).
+ */
+export const CHORES_MS = 30_000;
 
 /**
  * Kernel threads for a node that declares `computeUnits` cores: what it declares, at most this
@@ -118,6 +124,7 @@ export class Worker {
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   protected follower?: JobFollower;
   #lastHeartbeat = 0;
+  #lastChores = 0;
 
   constructor(options: WorkerOptions) {
     this.options = options;
@@ -319,12 +326,15 @@ export class Worker {
   protected async train(task: TrainTask): Promise<TrainedRound> {
     const { onProgress, key } = this.options;
     const { jobId, round } = task;
+    // A round may take hours on a laptop: the node stays live and answers challenges meanwhile.
+    this.#lastChores = Date.now();
     return await trainTask({
       gateway: this.gateway,
       state: this.state,
       trainer: this.trainer,
       key,
       domain: this.domain,
+      between: () => this.#chores(),
       onStep: onProgress &&
         stepReporter(
           await this.gateway.spec(task.specCid),
@@ -342,19 +352,54 @@ export class Worker {
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
     // A coordinator may keep the session open for hours: the node stays live and answers
-    // challenges meanwhile (at most every SECURE_CHORES_MS; heartbeats at their own rate).
-    let chores = Date.now();
-    const onWait = async () => {
-      if (Date.now() - chores < SECURE_CHORES_MS) return;
-      chores = Date.now();
-      await this.heartbeat();
-      await this.answerChallenges();
-    };
+    // challenges meanwhile.
+    this.#lastChores = Date.now();
+    const onWait = () => this.#chores();
     const at = {
       ...{ coordinator, gateway, client, addresses, chainId, key },
       ...{ spec, jobId, round, delta, state, onWait },
     };
     return runSecureAggregation(at);
+  }
+
+  /**
+   * What may not wait for a long local round or a secure round's wait: the heartbeat (at its own
+   * rate; three missed hours cost 10% of the stake) and challenge and dispute answers (their
+   * windows are 30-60 min). At most every {@link CHORES_MS}.
+   */
+  async #chores(): Promise<void> {
+    if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
+    this.#lastChores = Date.now();
+    try {
+      await this.heartbeat();
+      await this.answerChallenges();
+      await this.answerDisputes();
+    } catch (e) {
+      // A chain that is briefly away must not cost the round being trained: the next pause tries
+      // again.
+      const message = (e as Error).message.split("\n")[0]!;
+      this.#report({ kind: "error", message: `while busy: ${message}` });
+    }
+  }
+
+  /**
+   * Awaits `work` that runs off this thread (a browser tab's Web Worker) and runs the chores every
+   * `choresEveryMs` until it settles.
+   */
+  protected async whileBusy<T>(work: Promise<T>): Promise<T> {
+    const every = this.options.choresEveryMs ?? CHORES_MS;
+    const settled = work.then(() => true, () => true);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      this.#lastChores = Date.now();
+      while (true) {
+        const due = new Promise<false>((r) => timer = setTimeout(() => r(false), every));
+        if (await Promise.race([settled, due])) return await work;
+        await this.#chores();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Signs an update envelope with the node key. */
