@@ -318,7 +318,7 @@ async function waitForTabs(run: DemoRun, job: DemoJob, dropped: Set<string>): Pr
 export async function assignTasks(run: DemoRun, job: DemoJob): Promise<string[]> {
   const { jobId, specCid, modelId } = job;
   const assigned = await jsonOf(
-    await run.local.post("/assign", { jobId, specCid, modelId }),
+    await run.local.postAs(run.owner, "/assign", { jobId, specCid, modelId }),
   ) as JobRecord;
   run.log(
     `assigned ${assigned.assigned.length} nodes; initial validation loss ${

@@ -13,6 +13,7 @@
  * all of them live together), a share of them (`dropShare`) dropping right after ShareKeys; the
  * coordinator's clock jumps a stage deadline when a stage waits only for dropped laptops.
  */
+import { accountUploadSigner, signJson, uploadDomain } from "../lib/store/upload_signature.ts";
 import type { Hex, TransactionReceipt } from "viem";
 import { decodeFunctionData, parseEther } from "viem";
 import { startDevnet } from "../lib/chain/devnet.ts";
@@ -202,11 +203,11 @@ export async function federatedRound(
       b.down += await bodyBytes(res);
       return res;
     };
-    const post = async (path: string, body: unknown) => {
+    const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
       const init = {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
       };
       const r = await serve(path, init);
       const b = await r.json();
@@ -235,7 +236,9 @@ export async function federatedRound(
     await phase("setup", "register");
     await inLanes(workers, lanes, (w) => profile.time("laptop register", () => w.register()));
     await phase("register", "assign");
-    await post("/assign", { jobId, specCid });
+    const domain = uploadDomain(net.chainId, addresses.registry);
+    const start = await signJson(accountUploadSigner(owner), domain, "/assign", { jobId, specCid });
+    await post("/assign", start.body, start.headers);
     await phase("assign", "round");
     const outcomes: string[] = [];
     await inLanes(workers, lanes, async (w) => {

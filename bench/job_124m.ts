@@ -158,7 +158,7 @@ export async function runLargeJob(o: LargeJobOptions): Promise<LargeJobResult> {
   );
   for (const w of workers) await w.register();
   t.enter("assign (coordinator evaluates the initial weights)");
-  const assigned = await local.post("/assign", { jobId, specCid });
+  const assigned = await local.postAs(client(ownerAcct), "/assign", { jobId, specCid });
   if (assigned.status !== 200) throw new Error(`assign: ${await assigned.text()}`);
   log(`job ${jobId}: ${choice.kind} trainer; ${NODES} nodes assigned`);
 

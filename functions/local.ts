@@ -12,7 +12,11 @@ import {
   type CoordinatorConfig,
   DEFAULT_CONFIG,
 } from "../lib/coordinator/context.ts";
+import { accountUploadSigner, signJson, uploadDomain } from "../lib/store/upload_signature.ts";
 import { createRouter } from "./router.ts";
+
+/** An account that signs requests (an ArthaClient). */
+export type AccountSigner = Pick<ArthaClient, "account" | "signTypedData">;
 
 export interface LocalCoordinator extends AsyncDisposable {
   ctx: Context;
@@ -20,6 +24,8 @@ export interface LocalCoordinator extends AsyncDisposable {
   call(path: string, init?: RequestInit): Promise<Response>;
   /** POSTs `body` as JSON. */
   post(path: string, body: unknown): Promise<Response>;
+  /** POSTs `body` as JSON signed by `signer`'s account (the job owner's POST /assign). */
+  postAs(signer: AccountSigner, path: string, body: unknown): Promise<Response>;
   /** Moves the coordinator's clock forward. */
   advance(ms: number): void;
   close(): Promise<void>;
@@ -52,9 +58,15 @@ export async function startLocalCoordinator(options: {
     await store.close(); // leaves the shared KV open
     kv.close();
   };
+  const postAs = async (signer: AccountSigner, path: string, body: unknown) => {
+    const domain = uploadDomain(options.chainId, options.addresses.registry);
+    const signed = await signJson(accountUploadSigner(signer), domain, path, body, ctx.now());
+    return await call(path, { method: "POST", ...signed });
+  };
   return {
     ctx,
     call,
+    postAs,
     post: (path, body) =>
       call(path, {
         method: "POST",

@@ -23143,11 +23143,12 @@ var CoordinatorClient = class {
     return this.#json(path);
   }
   /** POSTs `body` as JSON (a string is sent as is) and parses the JSON answer. */
-  postJson(path, body) {
+  postJson(path, body, headers = {}) {
     return this.#json(path, {
       method: "POST",
       headers: {
-        "content-type": "application/json"
+        "content-type": "application/json",
+        ...headers
       },
       body: typeof body === "string" ? body : JSON.stringify(body)
     });

@@ -31,6 +31,7 @@ export * from "./round_apply.ts";
 export * from "./round_close.ts";
 export * from "./round_combine.ts";
 export * from "./secure_round.ts";
+export * from "./signed_request.ts";
 export * from "./single_flight.ts";
 export * from "./start_job.ts";
 export * from "./state.ts";

@@ -40,6 +40,9 @@ export interface StartJobParameters {
   specCid: string;
   /** ModelRegistry id the coordinator adds each round's checkpoint to. */
   modelId?: Hex;
+  /** Who signed the request (lib/coordinator/signed_request.ts): the job's owner on chain, or
+   * the coordinator's own account. */
+  requester: Hex;
 }
 
 const refuse = (status: number, code: string, why: string) =>
@@ -51,11 +54,16 @@ export async function startJob(
   params: StartJobParameters,
 ): Promise<{ ok: true; job: JobRecord } | Rejection> {
   const existing = await getJob(ctx.kv, params.jobId);
-  if (existing.value) return { ok: true, job: await withAssignment(ctx.kv, existing.value) };
+  if (existing.value) {
+    const stranger = checkRequester(ctx, params, existing.value.owner);
+    return stranger ?? { ok: true, job: await withAssignment(ctx.kv, existing.value) };
+  }
   const { client, addresses } = ctx.chain;
   const onChain = await readJob(client, { addresses, jobId: params.jobId });
   const closed = checkJob(onChain);
   if (closed) return closed;
+  const stranger = checkRequester(ctx, params, onChain.owner);
+  if (stranger) return stranger;
   let spec: JobSpec;
   try {
     spec = await loadSpec(ctx.store, params.specCid);
@@ -79,6 +87,24 @@ export async function startJob(
   }
   const job = await recordJob(ctx, params, onChain.owner, spec, chosen, taskOf);
   return { ok: true, job };
+}
+
+/**
+ * Only the job's owner (or the coordinator) starts it: when a job starts decides which nodes get
+ * it (those registered and live then, up to nodesWanted), so whoever could start somebody else's
+ * job early, with only its own nodes registered, took the job's reward pools.
+ */
+function checkRequester(
+  ctx: Context,
+  params: StartJobParameters,
+  owner: Hex,
+): Rejection | undefined {
+  const who = params.requester.toLowerCase();
+  if (who === owner.toLowerCase()) return undefined;
+  if (who === ctx.chain.client.account.address.toLowerCase()) return undefined;
+  const why = `job ${params.jobId} is started by its owner ${owner}; this request is signed by ` +
+    params.requester;
+  return refuse(403, "NOT_JOB_OWNER", why);
 }
 
 function checkJob(job: ReadJobReturnType): Rejection | undefined {

@@ -21,18 +21,13 @@ import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
 import { getNodeCert } from "../chain/get_node_cert.ts";
 import { readJob } from "../chain/read_job.ts";
 import { getDid } from "../did/registry.ts";
-import {
-  readUploadHeaders,
-  type SignedUpload,
-  uploadDomain,
-  UploadSignatureError,
-  verifyUpload,
-} from "../store/upload_signature.ts";
+import type { SignedUpload } from "../store/upload_signature.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
+import { verifySignedRequest } from "./signed_request.ts";
 import { getJobNode, holdsTask, listJobHeads } from "./state.ts";
 
 /** An authorised upload: its signer and the bytes it may still store in this window. */
@@ -78,24 +73,9 @@ export async function authorizeUpload(
   headers: Headers,
   request: { method: string; path: string },
 ): Promise<UploadGrant | Rejection> {
-  let upload: SignedUpload;
-  try {
-    upload = readUploadHeaders(headers);
-  } catch (e) {
-    if (e instanceof UploadSignatureError) return reject(401, e.code, e.message);
-    throw e;
-  }
-  const skew = Math.abs(ctx.now() - upload.timestamp);
-  if (skew > ctx.config.uploadSignatureWindowMs) {
-    const why = `timestamp is ${skew} ms from the coordinator's clock ` +
-      `(more than ${ctx.config.uploadSignatureWindowMs}); sign again`;
-    return reject(401, "SIGNATURE_EXPIRED", `Cannot store: ${why}`);
-  }
-  const domain = uploadDomain(ctx.chain.chainId, ctx.chain.addresses.registry);
-  if (!await verifyUpload(upload, domain, request)) {
-    const why = "signature does not verify for this signer, request and body hash";
-    return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
-  }
+  const signed = await verifySignedRequest(ctx, headers, request);
+  if (!signed.ok) return signed;
+  const { upload } = signed;
   const role = await roleOf(ctx, upload);
   if (!role) {
     const why = upload.kind === "node"

@@ -23,7 +23,7 @@ import { submitTrain } from "../chain/submit_train.ts";
 import { formatArthaUri } from "../store/cid.ts";
 import { MemoryBlockstore } from "../store/memory_blockstore.ts";
 import { type PutOptions, Store } from "../store/store.ts";
-import { accountUploadSigner, uploadDomain } from "../store/upload_signature.ts";
+import { accountUploadSigner, signJson, uploadDomain } from "../store/upload_signature.ts";
 import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
 import { Gateway } from "../worker/gateway.ts";
 import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
@@ -199,9 +199,14 @@ async function startJob(
     jobId,
     publisher: o.publisher,
   });
+  // Signed: only the job's owner starts it (who starts it decides which nodes get it).
+  const signer = accountUploadSigner(client);
+  const domain = uploadDomain(client.chain.id, o.params.deployment.addresses.registry);
+  const request = await signJson(signer, domain, "/assign", { jobId, specCid, modelId });
   const started = await coordinator.postJson<{ assigned: string[]; initialValLoss: number }>(
     "/assign",
-    { jobId, specCid, modelId },
+    request.body,
+    request.headers,
   );
   const { initialValLoss } = started;
   return { jobId, specCid, spec, modelId, assigned: started.assigned.length, initialValLoss };

@@ -189,6 +189,24 @@ export async function signUpload(
   return headers;
 }
 
+/**
+ * A JSON body and the headers that sign it like an upload to `path`: what a coordinator's
+ * owner-only routes take (POST /assign, by the job's owner). Send the body as given: the
+ * signature covers its bytes. `now` is the signing time (default the wall clock).
+ */
+export async function signJson(
+  signer: UploadSigner,
+  domain: ArthaDomain,
+  path: string,
+  value: unknown,
+  now?: number,
+): Promise<{ headers: Record<string, string>; body: string }> {
+  const body = JSON.stringify(value);
+  const bytes = new TextEncoder().encode(body);
+  const signed = await signUpload(signer, domain, bytes, { path, now });
+  return { headers: { ...signed, "content-type": "application/json" }, body };
+}
+
 const HEX = (bytes: number) => new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`);
 const DID = /^did:artha:([0-9a-f]{64})$/;
 

@@ -126,10 +126,10 @@ export class CoordinatorClient {
   }
 
   /** POSTs `body` as JSON (a string is sent as is) and parses the JSON answer. */
-  postJson<T>(path: string, body: unknown): Promise<T> {
+  postJson<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
     return this.#json(path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
   }

@@ -64,25 +64,29 @@ export async function openBrowserRun(accounts: number): Promise<BrowserRun> {
     await net[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   };
+  const owner = clientOf(ownerAcct!);
   return {
     rpcUrl: net.rpcUrl,
     chainId: net.chainId,
     chain,
-    owner: clientOf(ownerAcct!),
+    owner,
     addresses,
     local,
     url: `http://127.0.0.1:${server.addr.port}`,
     accounts: rest,
     clientOf,
-    api: apiOf(local),
+    api: apiOf(local, owner),
     [Symbol.asyncDispose]: close,
   };
 }
 
 /** JSON calls to the in-process coordinator; a non-2xx answer throws with its body. */
-function apiOf(local: LocalCoordinator) {
+function apiOf(local: LocalCoordinator, owner: ArthaClient) {
   return async (path: string, body?: unknown) => {
-    const res = await (body === undefined ? local.call(path) : local.post(path, body));
+    // A job is started by its owner alone (POST /assign, signed).
+    const post = (p: string, b: unknown) =>
+      p === "/assign" ? local.postAs(owner, p, b) : local.post(p, b);
+    const res = await (body === undefined ? local.call(path) : post(path, body));
     const json = await res.json();
     if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;

@@ -17,6 +17,7 @@ import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { openFsStore } from "../../lib/store/store.ts";
+import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
 import { loadBrownShards } from "../../kernel/data.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";
 
@@ -40,6 +41,8 @@ interface Run {
   url: string;
   port: number;
   api: ReturnType<typeof apiOf>;
+  /** The job's owner: it alone starts the job (POST /assign, signed). */
+  owner: ArthaClient;
 }
 
 /** Deploys, and the owner publishes and escrows a tiny 3-round job for 10 laptops. */
@@ -82,16 +85,16 @@ async function setUp(net: Devnet, dir: string, procs: Deno.ChildProcess[]): Prom
   const url = `http://127.0.0.1:${port}`;
   const coordKey = bytesToHex(coordAcct!.getHdKey().privateKey!);
   const base = { net, dir, procs, coordinator, coordKey, addresses, addressesFile, jobId };
-  return { ...base, specCid, url, port, api: apiOf(url) };
+  return { ...base, owner: client(ownerAcct), specCid, url, port, api: apiOf(url) };
 }
 
 /** JSON calls to the coordinator; a non-2xx answer throws with its body. */
 function apiOf(url: string) {
-  return async (path: string, body?: unknown) => {
+  return async (path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init = body === undefined ? {} : {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
     };
     const res = await fetch(`${url}${path}`, init);
     const json = await res.json();
@@ -275,7 +278,12 @@ Deno.test({
         async () => (await r.api("/status")).nodes.length === WORKERS + SPARES,
         90_000,
       );
-      const started = await r.api("/assign", { jobId: r.jobId, specCid: r.specCid }) as JobRecord;
+      const domain = uploadDomain(r.net.chainId, r.addresses.registry);
+      const start = await signJson(accountUploadSigner(r.owner), domain, "/assign", {
+        jobId: r.jobId,
+        specCid: r.specCid,
+      });
+      const started = await r.api("/assign", start.body, start.headers) as JobRecord;
       assert.equal(started.assigned.length, WORKERS);
       // Round 0: everyone delivers (wait for all ten: at 8 the 80% quorum would close it).
       assert.equal((await closeRound(r, 0, WORKERS)).updates, WORKERS);

@@ -42,6 +42,8 @@ import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { createRouter } from "../../functions/router.ts";
 import { CheatingWorker, type WorkerCheat } from "../verify/_cheating_worker.ts";
 import {
+  accountUploadSigner,
+  signJson,
   signUpload,
   type SignUploadOptions,
   uploadDomain,
@@ -62,7 +64,7 @@ const SENTENCES = [
 ];
 
 /** Small non-IID text shards: shard i repeats sentence i (plus a shared tail). */
-function tinyShards(n: number) {
+export function tinyShards(n: number) {
   const enc = new TextEncoder();
   return Array.from({ length: n }, (_, i) => {
     const text = (SENTENCES[i % SENTENCES.length]! + SENTENCES[(i + 1) % SENTENCES.length]!)
@@ -110,6 +112,9 @@ export interface Scenario {
   call(path: string, init?: RequestInit): Promise<Response>;
   /** POSTs a JSON body (object or raw text). */
   post(path: string, body: unknown): Promise<Response>;
+  /** POSTs a JSON body signed by `signer`'s account (default the job owner), as POST /assign
+   * must be. */
+  postAs(path: string, body: unknown, signer?: ArthaClient): Promise<Response>;
   /** A staked node, bound with POST /register unless `bind: false`. */
   node(options?: { bind?: boolean; operator?: number }): Promise<TestNode>;
   /** Prepares, escrows and starts a tiny job with `nodes` bound nodes (+ `spares`). */
@@ -222,6 +227,7 @@ interface Base {
   ctx: Context;
   call(path: string, init?: RequestInit): Promise<Response>;
   post(path: string, body: unknown): Promise<Response>;
+  postAs(path: string, body: unknown, signer?: ArthaClient): Promise<Response>;
 }
 
 /**
@@ -306,7 +312,12 @@ async function openScenario(
       headers: { "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
-  const base: Base = { ctx, call, post };
+  const postAs = async (path: string, body: unknown, signer: ArthaClient = sh.owner) => {
+    const domain = uploadDomain(sh.net.chainId, sh.addresses.registry);
+    const signed = await signJson(accountUploadSigner(signer), domain, path, body, ctx.now());
+    return await call(path, { method: "POST", ...signed });
+  };
+  const base: Base = { ctx, call, post, postAs };
   const train = (job: TestJob, n: TestNode, t?: { commit?: boolean; slot?: number }) =>
     trainUpdate(sh, base, job, n, t);
   return {
@@ -315,6 +326,7 @@ async function openScenario(
     route,
     call,
     post,
+    postAs,
     node: (n) => addNode(sh, base, n),
     job: (j) => startTestJob(sh, base, j),
     train,
@@ -396,7 +408,7 @@ async function startTestJob(sh: Shared, b: Base, j: JobOptions = {}): Promise<Te
   }
   const all: TestNode[] = [];
   for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await addNode(sh, b));
-  const res = await read(await b.post("/assign", { jobId, specCid, modelId }));
+  const res = await read(await b.postAs("/assign", { jobId, specCid, modelId }));
   if (res.status !== 200) throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
   const record = res.body as JobRecord;
   const byKey = new Map(all.map((n) => [n.nodePubkey, n]));

@@ -6,7 +6,8 @@ import { registerModel } from "../../lib/chain/register_model.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { jobSpecHash, taskSeed, taskShard, workTerms } from "../../lib/job/job_spec.ts";
-import { read, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
+import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
+import { read, setupCoordinator, TINY_BATCH, TINY_MODEL, tinyShards } from "./_coordinator.ts";
 
 Deno.test("assign", async (t) => {
   await using fx = await setupCoordinator();
@@ -32,7 +33,7 @@ Deno.test("assign", async (t) => {
   });
 
   await t.step("POST again returns the same record without a second assignment", async () => {
-    const res = await read(await s.post("/assign", { jobId: job.jobId, specCid: job.specCid }));
+    const res = await read(await s.postAs("/assign", { jobId: job.jobId, specCid: job.specCid }));
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, job.record);
   });
@@ -88,7 +89,7 @@ Deno.test("assign", async (t) => {
 
   await t.step("POST of an unknown job is a 404", async () => {
     const res = await read(
-      await s.post("/assign", { jobId: `0x${"77".repeat(32)}`, specCid: job.specCid }),
+      await s.postAs("/assign", { jobId: `0x${"77".repeat(32)}`, specCid: job.specCid }),
     );
     assert.equal(res.status, 404);
     assert.match(res.body.error.message, /unknown job/);
@@ -103,7 +104,7 @@ Deno.test("assign", async (t) => {
       ...TINY_BATCH,
     });
     const fresh = await escrow(other.spec);
-    const res = await read(await s.post("/assign", { jobId: fresh, specCid: job.specCid }));
+    const res = await read(await s.postAs("/assign", { jobId: fresh, specCid: job.specCid }));
     assert.equal(res.status, 409);
     assert.match(res.body.error.message, /paramsHash/);
   });
@@ -117,11 +118,11 @@ Deno.test("assign", async (t) => {
       ...TINY_BATCH,
     });
     const open = await escrow(other.spec);
-    const bad = await read(await s.post("/assign", { jobId: open, specCid: "not-a-cid" }));
+    const bad = await read(await s.postAs("/assign", { jobId: open, specCid: "not-a-cid" }));
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /spec not-a-cid/);
     const missing = await read(
-      await s.post("/assign", { jobId: open, specCid: other.spec.initialWeights }),
+      await s.postAs("/assign", { jobId: open, specCid: other.spec.initialWeights }),
     );
     assert.equal(missing.status, 400);
   });
@@ -172,7 +173,7 @@ Deno.test("assign", async (t) => {
       [noPublisher, 409, "NOT_PUBLISHER", /setPublisher/],
     ];
     for (const [modelId, status, code, message] of cases) {
-      const res = await read(await s.post("/assign", { jobId: attackerJob, specCid, modelId }));
+      const res = await read(await s.postAs("/assign", { jobId: attackerJob, specCid, modelId }));
       assert.equal(res.status, status, code);
       assert.equal(res.body.error.code, code);
       assert.match(res.body.error.message, message);
@@ -187,6 +188,50 @@ Deno.test("assign", async (t) => {
     assert.equal(victim.checkpoints, 0);
   });
 
+  await t.step(
+    "attacker: nobody but the job's owner starts it (early, when only its own nodes are bound)",
+    async () => {
+      // Found in the third audit: POST /assign took anyone's request. Who starts a job decides
+      // which nodes get it (the bound, live ones then, up to nodesWanted), so an attacker that
+      // read a job's spec started it while only its own nodes were bound and took its pools.
+      const { spec, specCid } = await prepareJob(fx.store, {
+        model: TINY_MODEL,
+        shards: tinyShards(2),
+        rounds: 1,
+        localSteps: 1,
+        ...TINY_BATCH,
+      });
+      const target = await escrow(spec);
+      const attacker = fx.clients[2]!;
+      const body = { jobId: target, specCid };
+      const cases: [Response, number, string][] = [
+        [await s.postAs("/assign", body, attacker), 403, "NOT_JOB_OWNER"],
+        [await s.post("/assign", body), 401, "SIGNATURE_MISSING"],
+      ];
+      // The owner's signature on another body does not carry over to this one.
+      const domain = uploadDomain(fx.net.chainId, fx.addresses.registry);
+      const signed = await signJson(accountUploadSigner(fx.owner), domain, "/assign", {
+        jobId: `0x${"99".repeat(32)}`,
+        specCid,
+      });
+      const forged = { ...signed, body: JSON.stringify(body) };
+      cases.push([
+        await s.call("/assign", { method: "POST", ...forged }),
+        401,
+        "SIGNATURE_INVALID",
+      ]);
+      for (const [res, status, code] of cases) {
+        const { body: answer } = await read(res);
+        assert.equal(res.status, status, code);
+        assert.equal(answer.error.code, code);
+      }
+      assert.equal((await fx.chainJob(target)).status, JobStatus.Open);
+      const started = await read(await s.postAs("/assign", body));
+      assert.equal(started.status, 200);
+      assert.equal((await fx.chainJob(target)).status, JobStatus.Running);
+    },
+  );
+
   await t.step("POST when no bound node fits is a 409", async () => {
     const empty = await fx.scenario();
     const { spec, specCid } = await prepareJob(fx.store, {
@@ -197,7 +242,7 @@ Deno.test("assign", async (t) => {
       ...TINY_BATCH,
     });
     const id = await escrow(spec);
-    const res = await read(await empty.post("/assign", { jobId: id, specCid }));
+    const res = await read(await empty.postAs("/assign", { jobId: id, specCid }));
     assert.equal(res.status, 409);
     assert.match(res.body.error.message, /no bound, live node/);
   });

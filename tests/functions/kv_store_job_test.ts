@@ -121,7 +121,7 @@ Deno.test({
         })
       );
       for (const w of workers) await w.register();
-      const assigned = await local.post("/assign", { jobId, specCid });
+      const assigned = await local.postAs(client(ownerAcct), "/assign", { jobId, specCid });
       assert.equal(assigned.status, 200, await assigned.clone().text());
       // Execute: every round, each node trains and delivers, then the round closes
       for (let round = 0; round < ROUNDS; round++) {

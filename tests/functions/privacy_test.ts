@@ -156,7 +156,7 @@ Deno.test("differential privacy", async (t) => {
         ...workTerms(spec),
       },
     });
-    const res = await read(await s.post("/assign", { jobId, specCid }));
+    const res = await read(await s.postAs("/assign", { jobId, specCid }));
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, "PRIVACY_BUDGET_EXCEEDED");
   });

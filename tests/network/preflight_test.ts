@@ -97,7 +97,7 @@ async function chainAwayIs503(f: Fixture): Promise<void> {
     addresses: f.addresses,
     chainId: f.net.chainId,
   });
-  const res = await cut.post("/assign", { jobId: `0x${"ab".repeat(32)}`, specCid: "x" });
+  const res = await cut.postAs(away, "/assign", { jobId: `0x${"ab".repeat(32)}`, specCid: "x" });
   assert.equal(res.status, 503);
   const body = await res.json();
   assert.equal(body.error.code, "CHAIN_UNAVAILABLE");

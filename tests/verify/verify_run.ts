@@ -109,7 +109,7 @@ export async function startVerifyRun(
     }, cheat)
   );
   for (const w of workers) await w.register();
-  const res = await local.post("/assign", { jobId, specCid });
+  const res = await local.postAs(mk(ownerAcct), "/assign", { jobId, specCid });
   if (!res.ok) throw new Error(`assign failed: ${await res.text()}`);
   const record = await res.json() as JobRecord;
   const close = async () => {
