@@ -1,7 +1,7 @@
 /**
  * Account and network numbers with a checkable structure (private to pii.ts): payment cards
- * (Luhn, a card-issuer prefix, one separator kind: spaces, dashes or dots), IBANs (country
- * length and ISO 7064 mod-97 check), US SSNs (SSA's invalid ranges excluded; nine digits in a row
+ * (Luhn, a card-issuer prefix, one separator kind: spaces or tabs, dashes or dots), IBANs (country
+ * length and ISO 7064 mod-97 check; groups apart by spaces or dashes), US SSNs (SSA's invalid ranges excluded; nine digits in a row
  * after an SSN cue such as "SSN:" or "social security number") and IPv4/IPv6
  * addresses.
  *
@@ -9,7 +9,10 @@
  */
 import { digitsOf, hasCueBefore, matchSpans, type Span } from "./_pii_span.ts";
 
-const CARD = /(?<![\p{L}\p{N}_.,-])\d(?:[ .\-]?\d){12,18}(?![\p{L}\p{N}_]|[.,\-]\d)/gu;
+// Groups apart by one kind of separator: a space, dot or dash, or one or two spaces or tabs (a
+// spreadsheet's export, a hand-typed form).
+const CARD =
+  /(?<![\p{L}\p{N}_.,-])\d(?:(?:[.\-]|[ \t]{1,2})?\d){12,18}(?![\p{L}\p{N}_]|[.,\-]\d)/gu;
 // Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Diners 30/36/38, JCB 35, Discover and
 // UnionPay 6: other 13-19 digit runs (ISBNs, order numbers) are left alone.
 const CARD_PREFIX = /^(?:4|5[1-5]|2[2-7]|3[0-8]|6)/;
@@ -27,7 +30,7 @@ const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(String.raw`(?<![\d.])(?:${OCTET}\.){3}${OCTET}(?!\d|\.\d)`, "g");
 const IPV6 = /(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])/g;
 
-const IBAN_CANDIDATE = /(?<![\p{L}\p{N}_])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}/gu;
+const IBAN_CANDIDATE = /(?<![\p{L}\p{N}_])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,30}/gu;
 /** IBAN length per country (SWIFT IBAN registry). */
 // deno-fmt-ignore
 const IBAN_LENGTH: Record<string, number> = {
@@ -64,7 +67,7 @@ export function luhnValid(digits: string): boolean {
 }
 
 /**
- * Whether `iban` (spaces allowed, any case) has its country's length and a valid ISO 7064
+ * Whether `iban` (spaces or dashes between its characters allowed, any case) has its country's length and a valid ISO 7064
  * mod-97 check.
  *
  * @example
@@ -75,7 +78,7 @@ export function luhnValid(digits: string): boolean {
  * ```
  */
 export function ibanValid(iban: string): boolean {
-  const compact = iban.replace(/ /g, "").toUpperCase();
+  const compact = iban.replace(/[ -]/g, "").toUpperCase();
   if (!/^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(compact)) return false;
   if (IBAN_LENGTH[compact.slice(0, 2)] !== compact.length) return false;
   let rest = 0;
@@ -91,7 +94,7 @@ function findCards(text: string): Span[] {
   return matchSpans(text, CARD, (m) => {
     const digits = digitsOf(m[0]);
     const separators = new Set(m[0].replace(/\d/g, ""));
-    const firstGroup = m[0].split(/[ .\-]/)[0]!;
+    const firstGroup = m[0].split(/[ .\-\t]+/)[0]!;
     return separators.size <= 1 && (separators.size === 0 || firstGroup.length === 4) &&
       CARD_PREFIX.test(digits) && luhnValid(digits);
   });
@@ -111,13 +114,13 @@ function findIbans(text: string): Span[] {
   return out;
 }
 
-/** How many characters of `candidate` (spaces included) its country's IBAN takes; 0 if none. */
+/** How many characters of `candidate` (separators included) its country's IBAN takes; 0 if none. */
 function ibanLength(candidate: string): number {
   const length = IBAN_LENGTH[candidate.slice(0, 2).toUpperCase()];
   if (length === undefined) return 0;
   let seen = 0;
   let at = 0;
-  while (at < candidate.length && seen < length) if (candidate[at++] !== " ") seen++;
+  while (at < candidate.length && seen < length) if (!" -".includes(candidate[at++]!)) seen++;
   return seen === length ? at : 0;
 }
 

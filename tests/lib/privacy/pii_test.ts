@@ -73,6 +73,27 @@ Deno.test("attacker: an unformatted SSN after an SSN cue is redacted, nine bare 
   }
 });
 
+Deno.test("attacker: IBANs in dashed groups and cards in tab- or double-space-separated groups are redacted", () => {
+  // Prepare: the layouts a spreadsheet export or a hand-typed form gives, which passed through
+  // to the training data before (an IBAN was looked for in space groups only, a card in groups
+  // of one space, dot or dash).
+  const text = [
+    "wire to DE89-3704-0044-0532-0130-00 today",
+    "card\t4111\t1111\t1111\t1111\tvalid",
+    "card 5500  0055  5555  5559 on file",
+  ].join("\n");
+  // Execute
+  const { text: out, counts } = redactPii(text);
+  // Assert
+  assert.equal(
+    out,
+    ["wire to [IBAN] today", "card\t[CARD]\tvalid", "card [CARD] on file"].join("\n"),
+  );
+  assert.deepEqual(counts, { ...emptyPiiCounts(), iban: 1, card: 2 });
+  // Mixed separators inside one number still do not make a card of a run of figures.
+  assert.equal(redactPii("totals 4111 1111-1111\t1111").counts.card, 0);
+});
+
 Deno.test("redactPii leaves ordinary numbers, dates, times and versions alone", () => {
   // Prepare
   const text = "On 2024-01-15 at 10:30:15 order 1234567890123 shipped; v1.2.3; ratio 3:4; " +
