@@ -60133,6 +60133,17 @@ function recomputeRound(trainer, global2, task, options = {}) {
     encode: options.encode,
     recordSteps: true
   });
+  return recomputedOf(r);
+}
+async function recomputeRoundYielding(trainer, global2, task, options) {
+  validatorKey ??= generateNodeKey();
+  const r = await trainLocalYielding(trainer, global2, task, validatorKey, {
+    ...options,
+    recordSteps: true
+  });
+  return recomputedOf(r);
+}
+function recomputedOf(r) {
   return {
     lossDigest: r.lossDigest,
     gradientDigest: r.gradientDigest,
@@ -60164,11 +60175,24 @@ function roundEncoder(spec, round, slot) {
   throw new RangeError(`Cannot recompute: codec ${c.codec} depends on error-feedback history`);
 }
 function recomputeTarget(trainer, params) {
+  const [task, encode10] = targetRound(params);
+  return recomputeRound(trainer, params.global, task, {
+    encode: encode10
+  }).resultHash;
+}
+async function recomputeTargetYielding(trainer, params, pause) {
+  const [task, encode10] = targetRound(params);
+  return (await recomputeRoundYielding(trainer, params.global, task, {
+    encode: encode10,
+    ...pause
+  })).resultHash;
+}
+function targetRound(params) {
   const { spec, task } = params;
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  return recomputeRound(trainer, params.global, {
+  const local = {
     jobId: task.jobId,
     round: task.round,
     seed: task.seed,
@@ -60177,9 +60201,11 @@ function recomputeTarget(trainer, params) {
     domain: UNCHECKED_DOMAIN,
     data: params.data,
     hyper: roundHyper(spec, task.round)
-  }, {
-    encode: roundEncoder(spec, task.round, task.slot)
-  }).resultHash;
+  };
+  return [
+    local,
+    roundEncoder(spec, task.round, task.slot)
+  ];
 }
 
 // lib/worker/validate.ts
@@ -60189,8 +60215,16 @@ var ATTESTED = [
   "Verification__AttestationClosed",
   "PoC__VerificationOver"
 ];
-async function recomputeTask(trainer, gateway, task) {
-  return recomputeInputs(trainer, task, await fetchValidationInputs(gateway, task));
+async function recomputeTask(trainer, gateway, task, between) {
+  const inputs = await fetchValidationInputs(gateway, task);
+  if (!between) return recomputeInputs(trainer, task, inputs);
+  return await recomputeTargetYielding(trainer, {
+    ...inputs,
+    task
+  }, {
+    between,
+    everyMs: BETWEEN_STEPS_MS
+  });
 }
 async function fetchValidationInputs(gateway, task) {
   const spec = await gateway.spec(task.specCid);
@@ -60584,9 +60618,11 @@ var Worker2 = class {
   async clusterMean(task) {
     return clusterMeanOf(this.gateway, task, await this.gateway.spec(task.specCid));
   }
-  /** The result hash a committee member attests for its target. */
+  /** The result hash a committee member attests for its target (as long as a round's training:
+   * the node stays live meanwhile). */
   recompute(task) {
-    return recomputeTask(this.trainer, this.gateway, task);
+    this.#lastChores = Date.now();
+    return recomputeTask(this.trainer, this.gateway, task, () => this.#chores());
   }
 };
 function stepReporter(spec, report) {
@@ -60648,12 +60684,12 @@ var BrowserWorker = class extends Worker2 {
   /** Fetches the target's inputs here, recomputes its round in the Web Worker. */
   async recompute(task) {
     const inputs = await fetchValidationInputs(this.gateway, task);
-    return await this.#post({
+    return await this.whileBusy(this.#post({
       type: "recomputeTask",
       ...this.#wasm,
       task,
       inputs
-    });
+    }));
   }
   /** Fetches the members' updates here, sums them in the Web Worker. */
   async clusterMean(task) {

@@ -6729,6 +6729,9 @@ function recomputeRound(trainer, global2, task, options = {}) {
     encode: options.encode,
     recordSteps: true
   });
+  return recomputedOf(r);
+}
+function recomputedOf(r) {
   return {
     lossDigest: r.lossDigest,
     gradientDigest: r.gradientDigest,
@@ -6760,11 +6763,17 @@ function roundEncoder(spec, round, slot) {
   throw new RangeError(`Cannot recompute: codec ${c.codec} depends on error-feedback history`);
 }
 function recomputeTarget(trainer, params) {
+  const [task, encode3] = targetRound(params);
+  return recomputeRound(trainer, params.global, task, {
+    encode: encode3
+  }).resultHash;
+}
+function targetRound(params) {
   const { spec, task } = params;
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  return recomputeRound(trainer, params.global, {
+  const local = {
     jobId: task.jobId,
     round: task.round,
     seed: task.seed,
@@ -6773,9 +6782,11 @@ function recomputeTarget(trainer, params) {
     domain: UNCHECKED_DOMAIN,
     data: params.data,
     hyper: roundHyper(spec, task.round)
-  }, {
-    encode: roundEncoder(spec, task.round, task.slot)
-  }).resultHash;
+  };
+  return [
+    local,
+    roundEncoder(spec, task.round, task.slot)
+  ];
 }
 
 // lib/worker/validate.ts

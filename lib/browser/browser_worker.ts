@@ -87,7 +87,9 @@ export class BrowserWorker extends ArthaWorker {
   /** Fetches the target's inputs here, recomputes its round in the Web Worker. */
   protected override async recompute(task: ValidationTask): Promise<Hex> {
     const inputs = await fetchValidationInputs(this.gateway, task);
-    return await this.#post<Hex>({ type: "recomputeTask", ...this.#wasm, task, inputs });
+    return await this.whileBusy(
+      this.#post<Hex>({ type: "recomputeTask", ...this.#wasm, task, inputs }),
+    );
   }
 
   /** Fetches the members' updates here, sums them in the Web Worker. */

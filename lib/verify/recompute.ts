@@ -24,7 +24,13 @@
 import { encodeAbiParameters, type Hex, keccak256 } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { generateNodeKey, type NodeKey } from "../crypto/keys.ts";
-import { f32Bytes, type LocalTask, trainLocal } from "../round/local_training.ts";
+import {
+  f32Bytes,
+  type LocalResult,
+  type LocalTask,
+  trainLocal,
+  trainLocalYielding,
+} from "../round/local_training.ts";
 import { bytesToHex } from "../crypto/digest.ts";
 import { MERKLE_CHUNK_SIZE } from "../crypto/merkle.ts";
 
@@ -62,6 +68,32 @@ export function recomputeRound(
     encode: options.encode,
     recordSteps: true,
   });
+  return recomputedOf(r);
+}
+
+/**
+ * {@link recomputeRound} for a validator whose thread has other duties (its own heartbeats):
+ * awaits `between()` between steps, at most every `everyMs` of training. Same result.
+ */
+export async function recomputeRoundYielding(
+  trainer: { trainStep: TrainStepFn },
+  global: Float32Array,
+  task: LocalTask,
+  options: {
+    encode?: (delta: Float32Array) => Uint8Array;
+    between: () => Promise<void>;
+    everyMs: number;
+  },
+): Promise<Recomputed> {
+  validatorKey ??= generateNodeKey();
+  const r = await trainLocalYielding(trainer, global, task, validatorKey, {
+    ...options,
+    recordSteps: true,
+  });
+  return recomputedOf(r);
+}
+
+function recomputedOf(r: LocalResult): Recomputed {
   return {
     lossDigest: r.lossDigest,
     gradientDigest: r.gradientDigest,

@@ -18,7 +18,8 @@ import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { codecFor } from "../strategy/select.ts";
 import { type JobSpec, roundHyper } from "../job/job_spec.ts";
-import { recomputeRound } from "./recompute.ts";
+import type { LocalTask } from "../round/local_training.ts";
+import { recomputeRound, recomputeRoundYielding } from "./recompute.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** What GET /assign hands a committee member. */
@@ -74,13 +75,43 @@ export function roundEncoder(
 /** The result hash an honest target committed for `task` (reuses recomputeRound). */
 export function recomputeTarget(
   trainer: { trainStep: TrainStepFn },
-  params: { global: Float32Array; spec: JobSpec; task: ValidationTask; data: Uint8Array },
+  params: TargetInputs,
 ): Hex {
+  const [task, encode] = targetRound(params);
+  return recomputeRound(trainer, params.global, task, { encode }).resultHash;
+}
+
+/**
+ * {@link recomputeTarget} pausing for `between()` between steps, at most every `everyMs`, for a
+ * committee member that keeps heartbeating while it recomputes (a round may take hours).
+ */
+export async function recomputeTargetYielding(
+  trainer: { trainStep: TrainStepFn },
+  params: TargetInputs,
+  pause: { between: () => Promise<void>; everyMs: number },
+): Promise<Hex> {
+  const [task, encode] = targetRound(params);
+  return (await recomputeRoundYielding(trainer, params.global, task, { encode, ...pause }))
+    .resultHash;
+}
+
+/** What recomputing a target's round takes. */
+export interface TargetInputs {
+  global: Float32Array;
+  spec: JobSpec;
+  task: ValidationTask;
+  data: Uint8Array;
+}
+
+/** The target's round as a local task, and the job's encoder of its update. */
+function targetRound(
+  params: TargetInputs,
+): [LocalTask, ((delta: Float32Array) => Uint8Array) | undefined] {
   const { spec, task } = params;
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  return recomputeRound(trainer, params.global, {
+  const local: LocalTask = {
     jobId: task.jobId,
     round: task.round,
     seed: task.seed,
@@ -89,5 +120,6 @@ export function recomputeTarget(
     domain: UNCHECKED_DOMAIN,
     data: params.data,
     hyper: roundHyper(spec, task.round),
-  }, { encode: roundEncoder(spec, task.round, task.slot) }).resultHash;
+  };
+  return [local, roundEncoder(spec, task.round, task.slot)];
 }

@@ -15,11 +15,11 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { attestResult } from "../verify/committee_chain.ts";
-import { recomputeTarget } from "../verify/validation_task.ts";
+import { recomputeTarget, recomputeTargetYielding } from "../verify/validation_task.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Gateway } from "./gateway.ts";
 import type { ValidationTask } from "./task.ts";
-import type { Trainer } from "./train.ts";
+import { BETWEEN_STEPS_MS, type Trainer } from "./train.ts";
 
 /** Reverts that mean there is nothing left to attest: not an error. */
 const ATTESTED = [
@@ -38,13 +38,22 @@ export interface ValidationInputs {
   data: Uint8Array;
 }
 
-/** The result hash an honest target committed for the task's round. */
+/**
+ * The result hash an honest target committed for the task's round; with `between`, run between
+ * its steps (at most every BETWEEN_STEPS_MS) for the node's other duties.
+ */
 export async function recomputeTask(
   trainer: Trainer,
   gateway: Gateway,
   task: ValidationTask,
+  between?: () => Promise<void>,
 ): Promise<Hex> {
-  return recomputeInputs(trainer, task, await fetchValidationInputs(gateway, task));
+  const inputs = await fetchValidationInputs(gateway, task);
+  if (!between) return recomputeInputs(trainer, task, inputs);
+  return await recomputeTargetYielding(trainer, { ...inputs, task }, {
+    between,
+    everyMs: BETWEEN_STEPS_MS,
+  });
 }
 
 /** Fetches the spec, the round's starting checkpoint and the target's shard. */

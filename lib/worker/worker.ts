@@ -412,9 +412,11 @@ export class Worker {
     return clusterMeanOf(this.gateway, task, await this.gateway.spec(task.specCid));
   }
 
-  /** The result hash a committee member attests for its target. */
+  /** The result hash a committee member attests for its target (as long as a round's training:
+   * the node stays live meanwhile). */
   protected recompute(task: ValidationTask): Promise<Hex> {
-    return recomputeTask(this.trainer, this.gateway, task);
+    this.#lastChores = Date.now();
+    return recomputeTask(this.trainer, this.gateway, task, () => this.#chores());
   }
 }
 
