@@ -6,7 +6,7 @@
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
-import { revertedWith } from "./once.ts";
+import { once, revertedWith } from "./once.ts";
 import { type JobSpec, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 import { recomputeRound } from "../verify/recompute.ts";
@@ -14,7 +14,9 @@ import {
   arbitrateDispute,
   type DisputeInfo,
   DisputePhase,
+  expireDispute,
   openDisputes,
+  timeoutDispute,
 } from "../verify/dispute_chain.ts";
 import type { Context } from "./context.ts";
 import { loadWeights, processTrainer } from "./job.ts";
@@ -74,6 +76,31 @@ export async function arbitrateDisputes(
     out.push(rec);
   }
   return out;
+}
+
+/**
+ * Ends the job's disputes whose window passed: a missed move goes to the contract's rule (the
+ * group's majority, else the side that did not move loses 10%), an unresolved one nobody
+ * arbitrated in time expires. The job's settlement waits for every open dispute, and anybody may
+ * end these, so a party that goes silent cannot hold the payout of everyone else. Returns how
+ * many it ended.
+ */
+export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSpec) {
+  const { client, addresses } = ctx.chain;
+  if (!spec.verification || !addresses.disputes) return 0;
+  const phases = [DisputePhase.AwaitDefence, DisputePhase.Bisecting, DisputePhase.Unresolved];
+  const open = await openDisputes(client, { addresses, jobId: job.jobId, phases });
+  if (open.length === 0) return 0;
+  const now = (await client.getBlock()).timestamp;
+  let ended = 0;
+  for (const d of open) {
+    if (now <= d.deadline) continue;
+    const end = d.phase === DisputePhase.Unresolved ? expireDispute : timeoutDispute;
+    // Ended by someone else since it was read: the phase moved on.
+    await once(() => end(client, { addresses, disputeId: d.disputeId }), ["Dispute__WrongPhase"]);
+    ended++;
+  }
+  return ended;
 }
 
 /**

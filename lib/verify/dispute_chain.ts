@@ -27,6 +27,8 @@ export { type DisputeEnds, openDispute } from "../chain/open_dispute.ts";
 export { defendDispute } from "../chain/defend_dispute.ts";
 export { revealDispute } from "../chain/reveal_dispute.ts";
 export { arbitrateDispute } from "../chain/arbitrate_dispute.ts";
+export { timeoutDispute } from "../chain/timeout_dispute.ts";
+export { expireDispute } from "../chain/expire_dispute.ts";
 export { type DisputeInfo, readDispute } from "../chain/read_dispute.ts";
 
 /** Phases of a dispute (DisputeGame.Phase, generated from the contract). */

@@ -175,6 +175,60 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "attacker: a liar that opens a dispute and goes silent cannot hold the job's settlement: its window runs out and the coordinator ends it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Prepare: the liar disputes, the honest worker defends and reveals, the liar moves no more
+    // (settlement waits for every open dispute, so this one would hold everyone's pay).
+    await using net = await startDevnet({ accounts: 5 });
+    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
+      nodes: 2,
+      shards: 1,
+      rounds: 1,
+      localSteps: STEPS,
+      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+    });
+    try {
+      const f = await setUpDispute(net, run);
+      await honestTickDefends(f);
+      const { addresses, jobId, validator } = run;
+      const openCases = () =>
+        validator.readContract({
+          address: addresses.proofs,
+          abi: abis.proofs,
+          functionName: "openCasesOf",
+          args: [jobId],
+        });
+      assert.equal(await openCases(), 1n);
+      const window = await validator.readContract({
+        address: addresses.disputes,
+        abi: abis.disputes,
+        functionName: "moveWindow",
+      });
+      await validator.request({
+        method: "evm_increaseTime" as never,
+        params: [Number(window) + 1] as never,
+      });
+      await validator.request({ method: "evm_mine" as never, params: [] as never });
+
+      // Execute: the coordinator's next aggregate call sees the job's verification through.
+      await run.post("/aggregate", { jobId });
+
+      // Assert: ended by the timeout rule (no majority in a group of two: the side that did not
+      // move, the liar, loses 10%); nothing holds the settlement any more.
+      assert.equal((await f.dispute()).phase, DisputePhase.Settled);
+      assert.equal(await openCases(), 0n);
+      assert.deepEqual(await slashesOf(run, f.honest.nodePubkey), []);
+      assert.equal((await slashesOf(run, f.liar.nodePubkey)).length, 1);
+    } finally {
+      await run.close();
+    }
+  },
+});
+
 function pick(r: { lossDigest: Hex; gradientDigest: Hex; weightsDigest: Hex }) {
   return {
     lossDigest: r.lossDigest,
