@@ -12,6 +12,7 @@
 import type { Hex } from "viem";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
+import { getAttestedTargets } from "../chain/get_attested_targets.ts";
 import { revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import { drawCommittee, readCommittee, settleAttestations } from "../verify/committee_chain.ts";
@@ -33,6 +34,8 @@ export interface CommitteeRecord {
   deadline: number;
   /** Targets settled on chain. */
   settled: Hex[];
+  /** Every attested target settled after the window: nothing left to look at. */
+  done?: boolean;
 }
 
 const committeeKey = (jobId: string, round: number): Deno.KvKey => ["committee", jobId, round];
@@ -114,14 +117,25 @@ export async function validationTaskFor(
 
 /**
  * Settles every target of `job`'s committees that the chain can decide (a strict majority
- * attested, or the window ended); returns how many targets were settled now.
+ * attested, or the window ended); returns how many targets were settled now. The targets are
+ * the round's counted nodes and any other node a member attested (a node that committed without
+ * delivering): each attested one holds the job's settlement until it is settled.
  */
 export async function settleCommittees(ctx: Context, job: JobRecord): Promise<number> {
   const { client, addresses } = ctx.chain;
   let count = 0;
-  for (const rec of await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId])) {
+  const records = await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId]);
+  const pending = records.filter((r) => !r.done);
+  if (pending.length === 0) return 0;
+  const now = Number((await client.getBlock()).timestamp);
+  for (const rec of pending) {
     const settled = [...rec.settled];
-    for (const target of rec.targets) {
+    const attested = await getAttestedTargets(client, {
+      addresses,
+      jobId: job.jobId,
+      round: rec.round,
+    });
+    for (const target of new Set([...rec.targets, ...attested])) {
       if (settled.includes(target)) continue;
       try {
         await settleAttestations(client, {
@@ -140,8 +154,11 @@ export async function settleCommittees(ctx: Context, job: JobRecord): Promise<nu
       }
       settled.push(target);
     }
-    if (settled.length !== rec.settled.length) {
-      await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled });
+    // After the window no new attestation can come: once all are settled, the record is done.
+    const all = new Set([...rec.targets, ...attested]);
+    const done = now > rec.deadline && [...all].every((t) => settled.includes(t));
+    if (settled.length !== rec.settled.length || done) {
+      await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled, done });
     }
   }
   return count;

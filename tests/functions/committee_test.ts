@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
+import { commitRound } from "../../lib/chain/commit_round.ts";
+import { attestResult } from "../../lib/chain/attest_result.ts";
 import { f32Bytes, type LocalResult } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
@@ -129,3 +131,74 @@ for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]
     );
   });
 }
+
+Deno.test("attacker: a committee member's attestation of a node outside the committee's targets is still settled, so it cannot hold the job's settlement", async () => {
+  // Prepare: a spot-checked round where one node committed without delivering (so it is not
+  // among the committee's targets, the round's counted nodes); settlement waits for every
+  // attested target.
+  await using fx = await setupCoordinator({ operators: 4 });
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setSpotCheckBps",
+    args: [10_000n],
+  });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
+  });
+  const [a, b, member, silent] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
+  for (const n of [a, b, member]) assert.equal(await n.worker.tick(), "trained");
+  await commitRound(silent.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: silent.nodePubkey,
+      lossDigest: LIE,
+      gradientDigest: LIE,
+      weightsDigest: LIE,
+      proofsRoot: LIE,
+    },
+  });
+  s.advance(job.spec.aggregation.deadlineMs);
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+  const [rec] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
+  assert.ok(!rec!.targets.includes(silent.nodePubkey));
+
+  // Execute: a member attests the silent node (from its own account, not through the
+  // coordinator's tasks); the attestation window runs out; the coordinator's next call.
+  await attestResult(member.operator, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+    round: 0,
+    validatorNode: member.nodePubkey,
+    targetNode: silent.nodePubkey,
+    resultHash: LIE,
+  });
+  const now = Number((await fx.coordinator.getBlock()).timestamp);
+  await fx.coordinator.request({
+    method: "evm_increaseTime" as never,
+    params: [Number(rec!.deadline) - now + 1] as never,
+  });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: the silent node's attestations are settled (undecided: one member of the eligible
+  // three), so no case of the committee is left open on chain.
+  const settled = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    eventName: "AttestationsSettled",
+    args: { targetNode: silent.nodePubkey },
+    fromBlock: 0n,
+  });
+  assert.equal(settled.length, 1);
+  const [after] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
+  assert.ok(after!.settled.includes(silent.nodePubkey));
+});
