@@ -60,6 +60,8 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__UnknownChallenge(uint256 challengeId);
     /// @notice Thrown when a challenge is no longer open.
     error Verification__ChallengeClosed(uint256 challengeId, uint8 status);
+    /// @notice Thrown when releasing a challenge that is not answered (or already released).
+    error Verification__NotAnswered(uint256 challengeId, uint8 status);
     /// @notice Thrown when a response arrives after the window.
     error Verification__WindowClosed(uint256 challengeId, uint64 deadline);
     /// @notice Thrown when a timeout is claimed before the window ended.
@@ -142,6 +144,8 @@ contract VerificationManager is Owned, IVerificationManager {
     event ChallengeAnswered(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when a challenge window passed without a valid answer.
     event ChallengeFailed(uint256 indexed challengeId, bytes32 indexed nodePubkey);
+    /// @notice Emitted when an answered challenge stops holding its job's settlement.
+    event ChallengeReleased(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when a node is put in a task group.
     event TaskGroupSet(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint32 group);
     /// @notice Emitted when a task group's round is settled by redundancy.
@@ -186,7 +190,8 @@ contract VerificationManager is Owned, IVerificationManager {
         None,
         Open,
         Answered,
-        Failed
+        Failed,
+        Released
     }
 
     /// @notice How a committee settled a target: right result, fake, or no strict majority.
@@ -205,6 +210,7 @@ contract VerificationManager is Owned, IVerificationManager {
         uint32 round;
         uint32 step;
         uint16 count;
+        /// @dev While open, the end of the answer window; once answered, of the validation window.
         uint64 deadline;
         Status status;
     }
@@ -346,10 +352,7 @@ contract VerificationManager is Owned, IVerificationManager {
             revert Verification__BadProof(0, c.step);
         }
         emit StepRevealed(challengeId, c.step, record);
-        c.status = Status.Answered;
-        emit ChallengeAnswered(challengeId, c.nodePubkey);
-        proofs.closeCase(c.jobId);
-        reputation.recordProof(c.nodePubkey, true);
+        _answered(challengeId, c);
     }
 
     /// @notice Requests 1-5% of the chunks of a committed update (at least one, at most 64) at
@@ -413,10 +416,7 @@ contract VerificationManager is Owned, IVerificationManager {
             }
             emit ChunkRevealed(challengeId, index, chunks[j]);
         }
-        c.status = Status.Answered;
-        emit ChallengeAnswered(challengeId, c.nodePubkey);
-        proofs.closeCase(c.jobId);
-        reputation.recordProof(c.nodePubkey, true);
+        _answered(challengeId, c);
     }
 
     /// @notice After the window, an unanswered challenge slashes the node 10% (failed
@@ -429,6 +429,23 @@ contract VerificationManager is Owned, IVerificationManager {
         emit ChallengeFailed(challengeId, c.nodePubkey);
         proofs.closeCase(c.jobId);
         _penalise(c.jobId, c.nodePubkey, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification, false);
+    }
+
+    /// @notice Ends an answered challenge's hold on its job's settlement. The openings only show
+    /// the answer matches the commit; whether the work was honest is the validator's
+    /// recomputation, which may still penalise the node (penaliseFor) and must come before the
+    /// job pays. So an authorised validator releases it once it has checked, and anyone may once
+    /// the validation window (`responseWindow` after the answer) has passed.
+    /// @param challengeId The answered challenge.
+    function release(uint256 challengeId) external {
+        Challenge storage c = _challenges[challengeId];
+        if (c.status != Status.Answered) revert Verification__NotAnswered(challengeId, uint8(c.status));
+        if (!isAuthorised(msg.sender) && block.timestamp <= c.deadline) {
+            revert Verification__WindowOpen(challengeId, c.deadline);
+        }
+        c.status = Status.Released;
+        emit ChallengeReleased(challengeId, c.nodePubkey);
+        proofs.closeCase(c.jobId);
     }
 
     // ------------------------------------------------------------------- redundancy
@@ -820,6 +837,15 @@ contract VerificationManager is Owned, IVerificationManager {
             status: Status.Open
         });
         emit ChallengeIssued(challengeId, jobId, nodePubkey, round, step, count, seed, deadline);
+    }
+
+    /// @dev The answer's openings verified: the validator now has `responseWindow` to check them
+    /// against its recomputation before anyone may release the challenge.
+    function _answered(uint256 challengeId, Challenge storage c) private {
+        c.status = Status.Answered;
+        c.deadline = uint64(block.timestamp) + responseWindow;
+        emit ChallengeAnswered(challengeId, c.nodePubkey);
+        reputation.recordProof(c.nodePubkey, true);
     }
 
     function _open(uint256 challengeId) private view returns (Challenge storage c) {

@@ -25783,6 +25783,22 @@ var nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"
@@ -27947,6 +27963,22 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Verification__NoConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
     "type": "error"
   },
   {
@@ -30685,6 +30717,22 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Verification__NoConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
     "type": "error"
   },
   {
@@ -33664,6 +33712,22 @@ var proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"
@@ -35682,6 +35746,22 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Verification__NoConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
     "type": "error"
   },
   {
@@ -38128,6 +38208,22 @@ var arthaDIDRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"
@@ -38696,6 +38792,22 @@ var verificationManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"
@@ -39107,6 +39219,25 @@ var verificationManagerAbi = [
       }
     ],
     "name": "ChallengeIssued",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ChallengeReleased",
     "type": "event"
   },
   {
@@ -40175,6 +40306,19 @@ var verificationManagerAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "release",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -44181,6 +44325,22 @@ var disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"
@@ -44424,7 +44584,8 @@ var Status = {
   None: 0,
   Open: 1,
   Answered: 2,
-  Failed: 3
+  Failed: 3,
+  Released: 4
 };
 
 // lib/chain/contracts.ts

@@ -2588,6 +2588,22 @@ export const nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "Verification__NotAnswered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "copier",
         "type": "bytes32"

@@ -43,4 +43,5 @@ export const Status = {
   Open: 1,
   Answered: 2,
   Failed: 3,
+  Released: 4,
 } as const;

@@ -72,6 +72,7 @@ export * from "./record_data_access.ts";
 export * from "./register_dataset.ts";
 export * from "./register_model.ts";
 export * from "./register_node.ts";
+export * from "./release_challenge.ts";
 export * from "./report_copycat.ts";
 export * from "./request_gradient_sample.ts";
 export * from "./respond_challenge.ts";

@@ -17,6 +17,7 @@ import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { getRoundResult } from "../chain/get_round_result.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
+import { releaseChallenge } from "../chain/release_challenge.ts";
 import { once, revertedWith } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
@@ -231,7 +232,8 @@ export async function checkChallenges(
 
 /**
  * What an open challenge becomes from its status on chain: an unanswered one past its deadline
- * is timed out (the coordinator claims it), an answered one is verified.
+ * is timed out (the coordinator claims it), an answered one is verified against the recomputed
+ * round and then released (ProofOfCompute's settlement waits for it until then).
  */
 async function nextStatus(
   ctx: Context,
@@ -250,8 +252,17 @@ async function nextStatus(
     return "timed-out";
   }
   if (c.status === ChallengeStatus.Failed) return "timed-out";
-  if (c.status === ChallengeStatus.Answered) return await verifyAnswer(ctx, job, spec, rec);
-  return "open";
+  if (c.status !== ChallengeStatus.Answered && c.status !== ChallengeStatus.Released) return "open";
+  const status = await verifyAnswer(ctx, job, spec, rec);
+  // Checked (and penalised first if wrong), or past the validation window: the challenge stops
+  // holding the job's settlement.
+  const checked = status !== "open" || now > c.deadline;
+  if (c.status === ChallengeStatus.Answered && checked) {
+    await once(() => releaseChallenge(client, { addresses, challengeId }), [
+      "Verification__NotAnswered",
+    ]);
+  }
+  return status;
 }
 
 /** The validator: recompute the node's round and compare what it revealed. */

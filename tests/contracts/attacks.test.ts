@@ -38,6 +38,9 @@ import { deployArtha } from "../../lib/chain/deploy.ts";
 import { signBinding } from "../../lib/crypto/keys.ts";
 import { arthaDomain, typedDigest } from "../../lib/crypto/domain.ts";
 import { stepsProof, stepsRoot } from "../../lib/verify/steps_tree.ts";
+import { merkleProof, merkleRoot } from "../../lib/crypto/merkle.ts";
+import { bytesToHex } from "../../lib/crypto/digest.ts";
+import { STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 
 const STAKE = parseEther("10");
 
@@ -1042,6 +1045,90 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await fx.increaseTime(HOUR + 1);
       const paid = await finalizeAs(honest[0]!, jobId);
       assert.equal(paid.get(quitter), 0n);
+      assert.ok(paid.get(h)! > 0n);
+    },
+  );
+  await fx.step(
+    t,
+    "19. an answered challenge holds the cheater's pay until the validator has checked the answer",
+    async () => {
+      // Found in the third audit: an answer's openings only show it matches the commit; the
+      // validator's recomputation decides whether the work was honest and penalises after. A
+      // cheater that answered made-up step records just before the delay ended, then called
+      // finalize, was paid before the validator's check could zero its share.
+      await setDelay(HOUR);
+      const cheat = nodePubkey("answers-then-settles");
+      const h = nodePubkey("checked-honest");
+      const STEPS = 10;
+      const records = new Uint8Array(STEPS * STEP_RECORD_BYTES).fill(7); // made-up steps
+      const lossDigest = merkleRoot(records, STEP_RECORD_BYTES);
+      const jobId = await startJob([[cheat, attacker], [h, honest[1]!]], {
+        rounds: 1,
+        stepsPerRound: STEPS,
+      });
+      const made = { ...roundCommit(jobId, cheat, 0, { result: "made-up" }), lossDigest };
+      await mined(
+        attacker,
+        attacker.writeContract({ ...proofs, functionName: "commitRound", args: [made] }),
+      );
+      await commit(honest[1]!, jobId, h, 0, "h");
+      await closeRound(jobId, 0);
+      await fx.increaseTime(10 * 60);
+      const issued = await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "issueStepChallenge",
+          args: [jobId, 0, cheat, STEPS],
+        }),
+      );
+      const { challengeId, step } = event(issued, abis.verification, "ChallengeIssued");
+      await fx.increaseTime(HOUR - 11 * 60);
+      const at = Number(step) * STEP_RECORD_BYTES;
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "respondStep",
+          args: [
+            challengeId!,
+            made.lossDigest,
+            made.gradientDigest,
+            made.weightsDigest,
+            bytesToHex(records.subarray(at, at + STEP_RECORD_BYTES)),
+            merkleProof(records, Number(step), STEP_RECORD_BYTES),
+          ],
+        }),
+      );
+      await fx.increaseTime(2 * 60); // the delay is over
+      await expectRevert(
+        attacker.simulateContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+        "PoC__CasesOpen",
+      );
+      // Nor may the cheater release its own answer before the validation window ends.
+      await expectRevert(
+        attacker.simulateContract({
+          ...verification,
+          functionName: "release",
+          args: [challengeId!],
+        }),
+        "Verification__WindowOpen",
+      );
+      // The validator recomputes the step, finds the record made up, penalises, then releases.
+      await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "penaliseFor",
+          args: [jobId, cheat, 5_000n, SlashReason.FakeGradients, false],
+        }),
+      );
+      await mined(
+        co,
+        co.writeContract({ ...verification, functionName: "release", args: [challengeId!] }),
+      );
+      const paid = await finalizeAs(attacker, jobId);
+      assert.equal(paid.get(cheat), 0n);
       assert.ok(paid.get(h)! > 0n);
     },
   );

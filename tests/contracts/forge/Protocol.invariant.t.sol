@@ -261,7 +261,7 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _summaryKeys() internal pure returns (bytes32[] memory k) {
-        k = new bytes32[](47);
+        k = new bytes32[](48);
         uint256 n;
         k[n++] = "job.honest";
         k[n++] = "job.adversarialMembers";
@@ -289,6 +289,7 @@ contract ProtocolInvariantTest is Test {
         k[n++] = "challenge.answered.honest";
         k[n++] = "challenge.answered.adv";
         k[n++] = "challenge.timedOut";
+        k[n++] = "challenge.released";
         k[n++] = "dispute.opened.vsHonest";
         k[n++] = "dispute.opened.vsAdv";
         k[n++] = "dispute.openRefused";
@@ -315,7 +316,7 @@ contract ProtocolInvariantTest is Test {
 
     /// @dev The paths every campaign must reach (the rest are printed for information).
     function _required(bytes32 key) internal pure returns (bool) {
-        return key == "job.finalized" || key == "commit.honest" || key == "commit.adv"
+        return key == "job.finalized" || key == "challenge.released" || key == "commit.honest" || key == "commit.adv"
             || key == "dispute.opened.vsHonest" || key == "dispute.defended.honest" || key == "challenge.answered.honest"
             || key == "redundancy.outliersSlashed" || key == "adv.rejected" || key == "attest.honest"
             || key == "adv.offences";

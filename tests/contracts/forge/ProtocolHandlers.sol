@@ -423,14 +423,21 @@ contract CoordinatorHandler is HandlerBase {
         }
     }
 
-    /// @notice Anyone's upkeep once windows passed: challenge and dispute timeouts, expiry,
-    /// attestation settlement, missed heartbeats of silent adversarial nodes.
+    /// @notice Anyone's upkeep once windows passed: challenge timeouts and releases, dispute
+    /// timeouts, expiry, attestation settlement, missed heartbeats of silent adversarial nodes.
     function upkeep(uint256 seed) external synced {
         address keeper = coordinator;
         for (uint256 i = world.challengeCount(); i > 0; --i) {
             uint256 id = world.challenges(i - 1);
             VerificationManager.Challenge memory c = verification.challengeOf(id);
-            if (c.status != VerificationManager.Status.Open || block.timestamp <= c.deadline) continue;
+            if (block.timestamp <= c.deadline) continue;
+            if (c.status == VerificationManager.Status.Answered) {
+                // The validation window passed: the answer stops holding the job's settlement.
+                (bool released,) = _try(keeper, address(verification), abi.encodeCall(verification.release, (id)));
+                if (released) world.bump("challenge.released");
+                continue;
+            }
+            if (c.status != VerificationManager.Status.Open) continue;
             (bool ok,) = _try(keeper, address(verification), abi.encodeCall(verification.timeout, (id)));
             if (ok) world.bump("challenge.timedOut");
         }

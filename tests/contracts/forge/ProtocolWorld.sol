@@ -722,11 +722,13 @@ contract ProtocolWorld is CheatBase {
         for (uint256 i = challenges.length; i > 0; --i) {
             uint256 id = challenges[i - 1];
             VerificationManager.Challenge memory c = verification.challengeOf(id);
-            if (c.status != VerificationManager.Status.Open) {
+            // Answered ones stay listed until released: upkeep releases them after the window.
+            if (c.status != VerificationManager.Status.Open && c.status != VerificationManager.Status.Answered) {
                 challenges[i - 1] = challenges[challenges.length - 1];
                 challenges.pop();
                 continue;
             }
+            if (c.status != VerificationManager.Status.Open) continue;
             if (kindOf[c.nodePubkey] != HONEST_KIND || block.timestamp > c.deadline) continue;
             answer(id, c, honestTrace(c.jobId, c.round, c.nodePubkey), _hOpOf(c.nodePubkey), true);
         }
