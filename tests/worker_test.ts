@@ -5,12 +5,11 @@
  */
 import { arthaDomain } from "../lib/crypto/domain.ts";
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
 import { Worker } from "../lib/worker/worker.ts";
 import { createTrainer } from "../kernel/train_step.ts";
 import { loadKernel } from "../kernel/wasm_module.ts";
-import { roundHyper } from "../lib/job/job_spec.ts";
 import { trainLocal } from "../lib/round/local_training.ts";
+import { roundTask } from "../lib/round/round_task.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { loadWeights } from "../lib/coordinator/job.ts";
 import { read, setupCoordinator, type TestNode } from "./functions/_coordinator.ts";
@@ -54,16 +53,9 @@ Deno.test("worker: error-feedback residual across failures and restarts", async 
   const expectedResidual = async (from?: Float32Array) => {
     const task = (await read(await s.call(`/assign?node=${a.nodePubkey}`))).body;
     const global = await loadWeights(fx.store, task.globalCid);
-    const r = trainLocal(trainer, global, {
-      jobId: task.jobId as Hex,
-      round: task.round,
-      seed: task.seed,
-      localSteps: job.spec.localSteps,
-      proofEvery: job.spec.proofEvery,
-      domain: arthaDomain(fx.net.chainId, fx.addresses.proofs),
-      data: await fx.store.get(task.shard.cid),
-      hyper: roundHyper(job.spec, task.round),
-    }, a.key);
+    const domain = arthaDomain(fx.net.chainId, fx.addresses.proofs);
+    const data = await fx.store.get(task.shard.cid);
+    const r = trainLocal(trainer, global, roundTask(job.spec, task, domain, data), a.key);
     const state = { residual: from?.slice() ?? new Float32Array(global.length) };
     codecFor(COMPRESSION).encode(r.delta, state);
     assert.ok(state.residual.some((x) => x !== 0), "top-k leaves a residual");

@@ -57196,6 +57196,20 @@ function chooseTrainer(hyper, options = {}) {
   };
 }
 
+// lib/round/round_task.ts
+function roundTask(spec, at, domain, data) {
+  return {
+    jobId: at.jobId,
+    round: at.round,
+    seed: at.seed,
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain,
+    data,
+    hyper: roundHyper(spec, at.round)
+  };
+}
+
 // lib/strategy/_aggregate_wasm.ts
 var MAX_TERM = 2 ** 28;
 var BLOCK = 4096;
@@ -57701,16 +57715,7 @@ function trainInputs(ctx, task, inputs) {
 function localRun(ctx, task, inputs) {
   const { spec, global: global2, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const local = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: ctx.domain,
-    data,
-    hyper: roundHyper(spec, task.round)
-  };
+  const local = roundTask(spec, task, ctx.domain, data);
   return [
     global2,
     local,
@@ -60353,16 +60358,7 @@ function targetRound(params) {
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  const local = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: UNCHECKED_DOMAIN,
-    data: params.data,
-    hyper: roundHyper(spec, task.round)
-  };
+  const local = roundTask(spec, task, UNCHECKED_DOMAIN, params.data);
   return [
     local,
     roundEncoder(spec, task.round, task.slot)

@@ -5433,6 +5433,20 @@ function roundHyper(spec, round) {
   };
 }
 
+// lib/round/round_task.ts
+function roundTask(spec, at, domain, data) {
+  return {
+    jobId: at.jobId,
+    round: at.round,
+    seed: at.seed,
+    localSteps: spec.localSteps,
+    proofEvery: spec.proofEvery,
+    domain,
+    data,
+    hyper: roundHyper(spec, at.round)
+  };
+}
+
 // lib/compress/codec.ts
 var MAGIC = new Uint8Array([
   65,
@@ -6673,16 +6687,7 @@ function trainInputs(ctx, task, inputs) {
 function localRun(ctx, task, inputs) {
   const { spec, global: global2, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const local = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: ctx.domain,
-    data,
-    hyper: roundHyper(spec, task.round)
-  };
+  const local = roundTask(spec, task, ctx.domain, data);
   return [
     global2,
     local,
@@ -6773,16 +6778,7 @@ function targetRound(params) {
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  const local = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: UNCHECKED_DOMAIN,
-    data: params.data,
-    hyper: roundHyper(spec, task.round)
-  };
+  const local = roundTask(spec, task, UNCHECKED_DOMAIN, params.data);
   return [
     local,
     roundEncoder(spec, task.round, task.slot)

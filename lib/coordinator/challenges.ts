@@ -22,7 +22,8 @@ import { once, revertedWith } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../round/local_training.ts";
-import { type JobSpec, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
+import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
+import { roundTask } from "../round/round_task.ts";
 import { reproducible, roundEncoder } from "../verify/validation_task.ts";
 import {
   issueChallenge,
@@ -319,14 +320,9 @@ async function recomputeChallenged(
   if (!startCid) return undefined;
   const slot = await deliveredSlot(ctx.kv, job, spec, rec.round, rec.nodePubkey);
   const global = await loadWeights(ctx.store, startCid);
-  return recomputeRound(processTrainer(), global, {
-    jobId: job.jobId,
-    round: rec.round,
-    seed: taskSeed(spec, task),
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: UNCHECKED_DOMAIN,
-    data: await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
-    hyper: roundHyper(spec, rec.round),
-  }, { encode: roundEncoder(spec, rec.round, slot) });
+  const data = await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid);
+  const at = { jobId: job.jobId, round: rec.round, seed: taskSeed(spec, task) };
+  return recomputeRound(processTrainer(), global, roundTask(spec, at, UNCHECKED_DOMAIN, data), {
+    encode: roundEncoder(spec, rec.round, slot),
+  });
 }

@@ -7,7 +7,8 @@
  */
 import type { Hex } from "viem";
 import { once, revertedWith } from "./once.ts";
-import { type JobSpec, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
+import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
+import { roundTask } from "../round/round_task.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 import { recomputeRound } from "../verify/recompute.ts";
 import {
@@ -121,16 +122,12 @@ async function rightDigestAtHi(
   const { stepDigests } = recomputeRound(
     processTrainer(),
     await loadWeights(ctx.store, startCid),
-    {
-      jobId: job.jobId,
-      round: d.round,
-      seed: taskSeed(spec, task),
-      localSteps: spec.localSteps,
-      proofEvery: spec.proofEvery,
-      domain: UNCHECKED_DOMAIN,
-      data: await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
-      hyper: roundHyper(spec, d.round),
-    },
+    roundTask(
+      spec,
+      { jobId: job.jobId, round: d.round, seed: taskSeed(spec, task) },
+      UNCHECKED_DOMAIN,
+      await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
+    ),
   );
   if (stepDigests.length !== d.steps + 1) {
     return { reason: `the task has ${stepDigests.length - 1} steps, the dispute ${d.steps}` };

@@ -17,7 +17,8 @@ import type { Hex } from "viem";
 import type { TrainStepFn } from "../../kernel/train_step.ts";
 import { fp32Codec } from "../compress/fp32.ts";
 import { codecFor } from "../strategy/select.ts";
-import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { roundTask } from "../round/round_task.ts";
 import type { LocalTask } from "../round/local_training.ts";
 import { recomputeRound, recomputeRoundYielding } from "./recompute.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
@@ -111,15 +112,6 @@ function targetRound(
   if (!reproducible(spec)) {
     throw new RangeError("Cannot recompute: the job's rounds are not reproducible");
   }
-  const local: LocalTask = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: UNCHECKED_DOMAIN,
-    data: params.data,
-    hyper: roundHyper(spec, task.round),
-  };
+  const local = roundTask(spec, task, UNCHECKED_DOMAIN, params.data);
   return [local, roundEncoder(spec, task.round, task.slot)];
 }

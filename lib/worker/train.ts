@@ -20,7 +20,8 @@ import { chooseTrainer } from "../job/planner.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
-import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { roundTask } from "../round/round_task.ts";
 import {
   type LocalResult,
   type LocalTask,
@@ -168,16 +169,7 @@ function localRun(
 ): [Float32Array, LocalTask, TrainContext["key"], TrainLocalOptions] {
   const { spec, global, data, residual } = inputs;
   const codec = codecOf(spec, task);
-  const local: LocalTask = {
-    jobId: task.jobId,
-    round: task.round,
-    seed: task.seed,
-    localSteps: spec.localSteps,
-    proofEvery: spec.proofEvery,
-    domain: ctx.domain,
-    data,
-    hyper: roundHyper(spec, task.round),
-  };
+  const local = roundTask(spec, task, ctx.domain, data);
   return [global, local, ctx.key, {
     encode: codec ? (delta) => codec.encode(delta, residual).bytes : undefined,
     // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.

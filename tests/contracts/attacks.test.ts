@@ -855,6 +855,16 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       }),
     );
 
+  /** A job of the attacker's node and `mate`'s honest one, both committed in round 0, closed. */
+  const committedPair = async (label: string, mate: ArthaClient, rounds = 1) => {
+    const [cheat, h] = [nodePubkey(`${label}-cheat`), nodePubkey(`${label}-honest`)];
+    const jobId = await startJob([[cheat, attacker], [h, mate]], { rounds });
+    await commit(attacker, jobId, cheat, 0, `${label}-c`);
+    await commit(mate, jobId, h, 0, `${label}-h`);
+    await closeRound(jobId, 0);
+    return { cheat, h, jobId };
+  };
+
   await fx.step(
     t,
     "16. a challenge of the last round that ends after the delay still holds the cheater's pay",
@@ -864,12 +874,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       // was paid in full; the timeout then cost it stake only. The coordinator challenges every
       // node that committed without delivering only once the round closes.
       await setDelay(HOUR);
-      const cheat = nodePubkey("late-challenge-cheat");
-      const h = nodePubkey("late-challenge-honest");
-      const jobId = await startJob([[cheat, attacker], [h, honest[1]!]], { rounds: 1 });
-      await commit(attacker, jobId, cheat, 0, "c");
-      await commit(honest[1]!, jobId, h, 0, "h");
-      await closeRound(jobId, 0);
+      const { cheat, h, jobId } = await committedPair("late-challenge", honest[1]!);
       await fx.increaseTime(10 * 60);
       const issued = await mined(
         co,
@@ -1026,12 +1031,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       // job it was assigned to: made-up rounds were paid, and nothing was left to slash when they
       // were caught.
       await setDelay(HOUR);
-      const quitter = nodePubkey("unbonded-quitter");
-      const h = nodePubkey("bonded-worker");
-      const jobId = await startJob([[quitter, attacker], [h, honest[0]!]], { rounds: 2 });
-      await commit(attacker, jobId, quitter, 0, "q0");
-      await commit(honest[0]!, jobId, h, 0, "h0");
-      await closeRound(jobId, 0);
+      const { cheat: quitter, h, jobId } = await committedPair("unbonded", honest[0]!, 2);
       const nodeAs = (fn: "deactivateNode" | "withdrawStake") =>
         mined(attacker, attacker.writeContract({ ...registry, functionName: fn, args: [quitter] }));
       await nodeAs("deactivateNode");

@@ -16,14 +16,9 @@ import { loadKernel } from "../../kernel/wasm_module.ts";
 import { exportOnnx } from "../../kernel/onnx_export.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { encodeUpdate } from "../../lib/worker/train.ts";
-import {
-  type JobSpec,
-  parseJobSpec,
-  roundHyper,
-  taskSeed,
-  taskShard,
-} from "../../lib/job/job_spec.ts";
+import { type JobSpec, parseJobSpec, taskSeed, taskShard } from "../../lib/job/job_spec.ts";
 import { trainLocal } from "../../lib/round/local_training.ts";
+import { roundTask } from "../../lib/round/round_task.ts";
 import { combinePlanOf, combineRound } from "../../lib/strategy/combine_round.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { arthaDomain } from "../../lib/crypto/domain.ts";
@@ -41,16 +36,17 @@ async function reference(store: Store, spec: JobSpec, job: JobRecord, verifyingC
   const updates = [];
   for (const node of job.assigned) {
     const task = job.taskOf[node]!;
-    const r = trainLocal(trainer, global, {
-      jobId: job.jobId,
-      domain: arthaDomain(31337, verifyingContract as `0x${string}`),
-      round: 0,
-      seed: taskSeed(spec, task),
-      localSteps: spec.localSteps,
-      proofEvery: spec.proofEvery,
-      data: await store.get(spec.shards[taskShard(spec, task)]!.cid),
-      hyper: roundHyper(spec, 0),
-    }, generateNodeKey());
+    const r = trainLocal(
+      trainer,
+      global,
+      roundTask(
+        spec,
+        { jobId: job.jobId, round: 0, seed: taskSeed(spec, task) },
+        arthaDomain(31337, verifyingContract as `0x${string}`),
+        await store.get(spec.shards[taskShard(spec, task)]!.cid),
+      ),
+      generateNodeKey(),
+    );
     updates.push({
       nodeId: node,
       delta: r.delta,

@@ -21,7 +21,8 @@ import { bindingNonce, registerNode } from "../../lib/chain/register_node.ts";
 import { encodeCaps } from "../../lib/chain/caps.ts";
 import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { codecFor } from "../../lib/strategy/select.ts";
-import { type JobSpec, jobSpecHash, roundHyper, workTerms } from "../../lib/job/job_spec.ts";
+import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { roundTask } from "../../lib/round/round_task.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { generateNodeKey, type NodeKey, signBinding } from "../../lib/crypto/keys.ts";
 import { type LocalResult, trainLocal } from "../../lib/round/local_training.ts";
@@ -475,16 +476,7 @@ async function trainUpdate(
   const result = trainLocal(
     sh.trainer,
     await loadWeights(sh.store, task.globalCid),
-    {
-      jobId: task.jobId,
-      round: task.round,
-      seed: task.seed,
-      localSteps: job.spec.localSteps,
-      proofEvery: job.spec.proofEvery,
-      domain,
-      data: await sh.store.get(task.shard.cid),
-      hyper: roundHyper(job.spec, task.round),
-    },
+    roundTask(job.spec, task, domain, await sh.store.get(task.shard.cid)),
     n.key,
     { encode: codec && ((d) => codec.encode(d).bytes) },
   );

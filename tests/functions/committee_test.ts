@@ -16,7 +16,13 @@ import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import type { CommitteeRecord } from "../../lib/coordinator/committees.ts";
-import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";
+import {
+  type Coordinator,
+  type JobOptions,
+  read,
+  setupCoordinator,
+  type TestNode,
+} from "./_coordinator.ts";
 
 /** A result whose update is noise: committed consistently, but not the training. */
 function noisy(r: LocalResult, global: Float32Array): LocalResult {
@@ -34,24 +40,30 @@ function noisy(r: LocalResult, global: Float32Array): LocalResult {
 
 const LIE: Hex = `0x${"ab".repeat(32)}`;
 
+/** A 4-node, 2-round committee job whose every round is spot-checked (setSpotCheckBps 100%). */
+async function spotCheckedJob(fx: Coordinator, compression?: JobOptions["compression"]) {
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setSpotCheckBps",
+    args: [10_000n],
+  });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
+    compression,
+  });
+  return { s, job };
+}
+
 // The partition codec keeps no residual, so committees recompute its rounds like fp32 ones.
 for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]) {
   const codec = compression ? ` (${compression.codec} codec)` : "";
   Deno.test(`a validator committee attests a spot-checked round and slashes the faker${codec}`, async (t) => {
     await using fx = await setupCoordinator({ operators: 4 });
-    await sendContract(fx.coordinator, {
-      address: fx.addresses.verification,
-      abi: abis.verification,
-      functionName: "setSpotCheckBps",
-      args: [10_000n],
-    });
-    const s = await fx.scenario();
-    const job = await s.job({
-      nodes: 4,
-      rounds: 2,
-      verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
-      compression,
-    });
+    const { s, job } = await spotCheckedJob(fx, compression);
     const [honest, faker, liar, other] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
     faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
     liar.cheat.attest = () => LIE;
@@ -137,18 +149,7 @@ Deno.test("attacker: a committee member's attestation of a node outside the comm
   // among the committee's targets, the round's counted nodes); settlement waits for every
   // attested target.
   await using fx = await setupCoordinator({ operators: 4 });
-  await sendContract(fx.coordinator, {
-    address: fx.addresses.verification,
-    abi: abis.verification,
-    functionName: "setSpotCheckBps",
-    args: [10_000n],
-  });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 2,
-    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
-  });
+  const { s, job } = await spotCheckedJob(fx);
   const [a, b, member, silent] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
   for (const n of [a, b, member]) assert.equal(await n.worker.tick(), "trained");
   await commitRound(silent.operator, {

@@ -7,7 +7,13 @@ import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/l
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import {
+  type Coordinator,
+  read,
+  setupCoordinator,
+  type TestJob,
+  type TestNode,
+} from "./_coordinator.ts";
 
 /** A result whose update is noise: committed and revealed consistently, but not the training. */
 function noisy(r: LocalResult, global: Float32Array): LocalResult {
@@ -120,19 +126,13 @@ for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]
   });
 }
 
-Deno.test("attacker: a node that copies its group mate's commit and delivers nothing is challenged and loses the job's reward", async () => {
-  // Prepare: a task group of two under redundancy, with no challenge rate at all.
-  await using fx = await setupCoordinator({ operators: 2 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 2,
-    rounds: 2,
-    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-  });
-  const [honest, copier] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
-
-  // Execute: the honest node trains and delivers; the copier reads its public commit and commits
-  // the same digests (which redundancy would confirm) with made-up proofs, and delivers nothing.
+/**
+ * A task group of two where `honest` trains and delivers round 0 and `copier` reads its public
+ * commit and commits the same digests (which redundancy would confirm) with made-up proofs, and
+ * delivers nothing.
+ */
+async function copiedRound(fx: Coordinator, job: TestJob): Promise<[TestNode, TestNode]> {
+  const [honest, copier] = job.nodes as [TestNode, TestNode];
   assert.equal(await honest.worker.tick(), "trained");
   const [seen] = await fx.coordinator.getContractEvents({
     address: fx.addresses.proofs,
@@ -154,6 +154,21 @@ Deno.test("attacker: a node that copies its group mate's commit and delivers not
       proofsRoot: `0x${"ab".repeat(32)}`,
     },
   });
+  return [honest, copier];
+}
+
+Deno.test("attacker: a node that copies its group mate's commit and delivers nothing is challenged and loses the job's reward", async () => {
+  // Prepare: a task group of two under redundancy, with no challenge rate at all.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+
+  // Execute: the honest node trains and delivers; the copier copies its commit.
+  const [, copier] = await copiedRound(fx, job);
   s.advance(job.spec.aggregation.deadlineMs);
   const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
   assert.equal(closed.status, "closed");
@@ -201,27 +216,7 @@ Deno.test("attacker: a last-round copier whose challenges outlast the settlement
     rounds: 1,
     verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
   });
-  const [honest, copier] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
-  assert.equal(await honest.worker.tick(), "trained");
-  const [seen] = await fx.coordinator.getContractEvents({
-    address: fx.addresses.proofs,
-    abi: abis.proofs,
-    eventName: "RoundCommitted",
-    args: { jobId: job.jobId, nodePubkey: honest.nodePubkey },
-    fromBlock: 0n,
-  });
-  await commitRound(copier.operator, {
-    addresses: fx.addresses,
-    commit: {
-      jobId: job.jobId,
-      round: 0,
-      nodePubkey: copier.nodePubkey,
-      lossDigest: seen!.args.lossDigest!,
-      gradientDigest: seen!.args.gradientDigest!,
-      weightsDigest: seen!.args.weightsDigest!,
-      proofsRoot: `0x${"ab".repeat(32)}`,
-    },
-  });
+  const [honest, copier] = await copiedRound(fx, job);
   s.advance(job.spec.aggregation.deadlineMs);
   assert.equal(
     (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,

@@ -30,6 +30,17 @@ const FAKE_GRADIENTS = 2;
 
 type Run = Awaited<ReturnType<typeof startVerifyRun>>;
 
+/** A redundancy-2 job of one task group of two (an honest worker and a liar), one round. */
+function disputeRun(net: Devnet): Promise<Run> {
+  return startVerifyRun(net, createTrainer(loadKernel()), {
+    nodes: 2,
+    shards: 1,
+    rounds: 1,
+    localSteps: STEPS,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+}
+
 /** The honest worker has delivered round 0; the liar committed a fake result and disputed it. */
 async function setUpDispute(net: Devnet, run: Run) {
   const { addresses, jobId, validator } = run;
@@ -147,13 +158,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await using net = await startDevnet({ accounts: 5 });
-    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
-      nodes: 2,
-      shards: 1,
-      rounds: 1,
-      localSteps: STEPS,
-      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-    });
+    const run = await disputeRun(net);
     try {
       const f = await setUpDispute(net, run);
       await t.step("a node that is not a party sends nothing", () => bystanderSendsNothing(f));
@@ -184,13 +189,7 @@ Deno.test({
     // Prepare: the liar disputes, the honest worker defends and reveals, the liar moves no more
     // (settlement waits for every open dispute, so this one would hold everyone's pay).
     await using net = await startDevnet({ accounts: 5 });
-    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
-      nodes: 2,
-      shards: 1,
-      rounds: 1,
-      localSteps: STEPS,
-      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-    });
+    const run = await disputeRun(net);
     try {
       const f = await setUpDispute(net, run);
       await honestTickDefends(f);
