@@ -845,6 +845,12 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       ]),
     );
   };
+  /** `client` settles the job: `cheat` is credited nothing, `h` something. */
+  const paysHonestOnly = async (client: ArthaClient, jobId: Hex, cheat: Hex, h: Hex) => {
+    const paid = await finalizeAs(client, jobId);
+    assert.equal(paid.get(cheat), 0n);
+    assert.ok(paid.get(h)! > 0n);
+  };
   const setDelay = (seconds: number) =>
     mined(
       fx.owner,
@@ -904,9 +910,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         attacker,
         attacker.writeContract({ ...verification, functionName: "timeout", args: [challengeId] }),
       );
-      const paid = await finalizeAs(attacker, jobId);
-      assert.equal(paid.get(cheat), 0n);
-      assert.ok(paid.get(h)! > 0n);
+      await paysHonestOnly(attacker, jobId, cheat, h);
     },
   );
 
@@ -1017,9 +1021,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co,
         co.writeContract({ ...disputes, functionName: "arbitrate", args: [id, right[d.hi]!] }),
       );
-      const paid = await finalizeAs(attacker, jobId);
-      assert.equal(paid.get(cheat), 0n);
-      assert.ok(paid.get(h)! > 0n);
+      await paysHonestOnly(attacker, jobId, cheat, h);
     },
   );
   await fx.step(
@@ -1043,9 +1045,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await commit(honest[0]!, jobId, h, 1, "h1");
       await closeRound(jobId, 1);
       await fx.increaseTime(HOUR + 1);
-      const paid = await finalizeAs(honest[0]!, jobId);
-      assert.equal(paid.get(quitter), 0n);
-      assert.ok(paid.get(h)! > 0n);
+      await paysHonestOnly(honest[0]!, jobId, quitter, h);
     },
   );
   await fx.step(
@@ -1127,9 +1127,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co,
         co.writeContract({ ...verification, functionName: "release", args: [challengeId!] }),
       );
-      const paid = await finalizeAs(attacker, jobId);
-      assert.equal(paid.get(cheat), 0n);
-      assert.ok(paid.get(h)! > 0n);
+      await paysHonestOnly(attacker, jobId, cheat, h);
     },
   );
 });
