@@ -173,6 +173,7 @@ export interface SvdbSettings {
   maxFileBytes?: number;
   uploadQuotaBytes?: number;
   uploadQuotaWindowMs?: number;
+  uploadDidPoolBytes?: number;
   uploadLeaseMs?: number;
   uploadSignatureWindowMs?: number;
   uploadWriters?: string[];
@@ -220,6 +221,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     maxFileBytes: r.int({ variable: "ARTHA_SVDB_MAX_FILE_BYTES" }, undefined, 1),
     uploadQuotaBytes: r.int({ variable: "ARTHA_SVDB_UPLOAD_QUOTA_BYTES" }, undefined, 0),
     uploadQuotaWindowMs: ms("ARTHA_SVDB_UPLOAD_QUOTA_WINDOW_MS"),
+    uploadDidPoolBytes: r.int({ variable: "ARTHA_SVDB_UPLOAD_DID_POOL_BYTES" }, undefined, 0),
     uploadLeaseMs: ms("ARTHA_SVDB_UPLOAD_LEASE_MS"),
     uploadSignatureWindowMs: ms("ARTHA_SVDB_UPLOAD_SIGNATURE_WINDOW_MS"),
     uploadWriters: r.raw({ variable: "ARTHA_SVDB_UPLOAD_WRITERS" }).text === undefined

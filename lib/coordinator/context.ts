@@ -28,6 +28,10 @@ export interface CoordinatorConfig {
   uploadQuotaBytes: number;
   /** Length of an upload quota window in ms (default 24 h; ARTHA_SVDB_UPLOAD_QUOTA_WINDOW_MS). */
   uploadQuotaWindowMs: number;
+  /** Bytes all signers whose only credential is a DID may upload together per quota window
+   * (8 GiB; ARTHA_SVDB_UPLOAD_DID_POOL_BYTES): a DID costs one transaction, so per-signer quotas
+   * alone would let one party store as much as it creates DIDs. */
+  uploadDidPoolBytes: number;
   /** How long an upload is kept unless the coordinator pins it (default 24 h;
    * ARTHA_SVDB_UPLOAD_LEASE_MS). */
   uploadLeaseMs: number;
@@ -48,6 +52,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   maxFileBytes: 1 << 30,
   uploadQuotaBytes: 2 ** 31,
   uploadQuotaWindowMs: 24 * 3_600_000,
+  uploadDidPoolBytes: 2 ** 33,
   uploadLeaseMs: 24 * 3_600_000,
   uploadSignatureWindowMs: 5 * 60_000,
   uploadWriters: [],

@@ -113,7 +113,7 @@ export async function storeWrappedKey(
     const why = `Cannot grant: ${grant.upload.signer} does not control the dataset owner's DID`;
     return reject(403, "NOT_DATASET_OWNER", why);
   }
-  const charged = await chargeUpload(ctx, grant.upload.signer, wrappedKey.length);
+  const charged = await chargeUpload(ctx, grant, wrappedKey.length);
   if (!charged.ok) return charged;
   return { ok: true, wrappedKeyCid: (await ctx.store.put(wrappedKey)).toString() };
 }

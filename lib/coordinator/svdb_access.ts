@@ -12,7 +12,10 @@
  *   so before that the DID (one transaction) is their credential.
  *
  * Each signer may upload `uploadQuotaBytes` per `uploadQuotaWindowMs`, counted in KV with atomic
- * check-and-set, so concurrent uploads never pass it together. One upload may hold
+ * check-and-set, so concurrent uploads never pass it together. Nodes have stake and job owners an
+ * escrow at risk, but a DID costs one transaction: signers whose only credential is a DID also
+ * draw on one pool, `uploadDidPoolBytes` per window for all of them, so creating DIDs does not
+ * buy storage beyond it (a data owner that needs more is listed in `uploadWriters`). One upload may hold
  * `maxBlobBytes`, or more for a signer bound to a job whose model needs it: a node holding one of
  * its tasks, or its owner, may upload that job's largest update ({@link jobUploadBytes}). A
  * 124M-parameter job's updates are ~500 MB; a node of a small job stays at `maxBlobBytes`.
@@ -34,9 +37,12 @@ import { getJobNode, holdsTask, listJobHeads } from "./state.ts";
 export interface UploadGrant {
   ok: true;
   upload: SignedUpload;
-  /** "node", "owner" (job or DID) or "writer" (configured or the coordinator). */
-  role: "node" | "owner" | "writer";
+  /** "node", "owner" (of a job), "did" (controls a DID, owns no job) or "writer" (configured or
+   * the coordinator). */
+  role: "node" | "owner" | "did" | "writer";
   remaining: number;
+  /** Whose quota `remaining` is: the signer's own, or the pool DID-only signers share. */
+  quotaOf: QuotaAccount["of"];
   /** Largest body this upload may have: `maxBlobBytes`, or its jobs' largest update. */
   maxBytes: number;
 }
@@ -83,12 +89,23 @@ export async function authorizeUpload(
       : "this account owns no job and controls no DID named in x-artha-did";
     return reject(403, "SIGNER_UNKNOWN", `Cannot store: ${why}`);
   }
-  const remaining = await quotaLeft(ctx, upload.signer);
-  if (remaining <= 0) return overQuota(ctx);
+  const accounts = quotaAccounts(ctx, upload.signer, role);
+  const used = await Promise.all(accounts.map(async (a) => await usedOf(ctx, a)));
+  const full = accounts.findIndex((a, i) => used[i]! >= a.limit);
+  if (full >= 0) return overQuota(ctx, accounts[full]!);
+  const left = accounts.map((a, i) => a.limit - used[i]!);
+  const binding = left.indexOf(Math.min(...left));
   if (!await recordNonce(ctx, upload)) {
     return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
   }
-  return { ok: true, upload, role, remaining, maxBytes: await uploadLimit(ctx, upload, role) };
+  return {
+    ok: true,
+    upload,
+    role,
+    remaining: left[binding]!,
+    quotaOf: accounts[binding]!.of,
+    maxBytes: await uploadLimit(ctx, upload, role),
+  };
 }
 
 /**
@@ -129,7 +146,7 @@ async function roleOf(ctx: Context, u: SignedUpload): Promise<UploadGrant["role"
   if (job.owner.toLowerCase() === u.signer) return "owner";
   if (!u.didHash) return undefined;
   const did = await getDid(client, { addresses, didHash: u.didHash });
-  return did && !did.revoked && did.owner.toLowerCase() === u.signer ? "owner" : undefined;
+  return did && !did.revoked && did.owner.toLowerCase() === u.signer ? "did" : undefined;
 }
 
 /** Nonces are kept as long as their signature could still be fresh. */
@@ -140,41 +157,79 @@ async function recordNonce(ctx: Context, u: SignedUpload): Promise<boolean> {
   return res.ok;
 }
 
-function quotaKey(ctx: Context, signer: Hex): Deno.KvKey {
-  return ["svdb_quota", signer, Math.floor(ctx.now() / ctx.config.uploadQuotaWindowMs)];
+/** A count of uploaded bytes per window, and its limit. */
+export interface QuotaAccount {
+  key: Deno.KvKey;
+  limit: number;
+  /** Whose: "this signer" or the DID pool. */
+  of: "signer" | "did pool";
 }
 
-/** Bytes `signer` may still upload in the current window. */
+/** The counts an upload by `signer` in `role` is charged to: its own, and the DID pool's. */
+function quotaAccounts(ctx: Context, signer: Hex, role: UploadGrant["role"]): QuotaAccount[] {
+  const { uploadQuotaBytes, uploadDidPoolBytes, uploadQuotaWindowMs } = ctx.config;
+  const window = Math.floor(ctx.now() / uploadQuotaWindowMs);
+  const own: QuotaAccount = {
+    key: ["svdb_quota", signer.toLowerCase(), window],
+    limit: uploadQuotaBytes,
+    of: "signer",
+  };
+  if (role !== "did") return [own];
+  return [own, {
+    key: ["svdb_quota_pool", "did", window],
+    limit: uploadDidPoolBytes,
+    of: "did pool",
+  }];
+}
+
+async function usedOf(ctx: Context, a: QuotaAccount): Promise<number> {
+  return (await ctx.kv.get<number>(a.key)).value ?? 0;
+}
+
+/** Bytes `signer` may still upload in the current window under its own quota. */
 export async function quotaLeft(ctx: Context, signer: Hex): Promise<number> {
-  const used = (await ctx.kv.get<number>(quotaKey(ctx, signer))).value ?? 0;
-  return ctx.config.uploadQuotaBytes - used;
+  const [own] = quotaAccounts(ctx, signer, "node");
+  return own!.limit - await usedOf(ctx, own!);
 }
 
-function overQuota(ctx: Context): Rejection {
-  const { uploadQuotaBytes: quota, uploadQuotaWindowMs: window } = ctx.config;
-  const why = `over the quota of ${quota} bytes per ${window} ms for this signer`;
+function overQuota(ctx: Context, a: QuotaAccount): Rejection {
+  const window = ctx.config.uploadQuotaWindowMs;
+  const why = a.of === "signer"
+    ? `over the quota of ${a.limit} bytes per ${window} ms for this signer`
+    : `over the ${a.limit} bytes per ${window} ms that signers with only a DID share; ` +
+      "a job owner, registered node or configured writer may still store";
   return reject(413, "QUOTA_EXCEEDED", `Cannot store: ${why}`);
 }
 
 /**
- * Counts `bytes` against `signer`'s quota, atomically: refused (413) if they do not fit, unless
- * `saturate` (bytes already on disk for a refused body), which charges up to the quota instead.
+ * Counts `bytes` against the quotas of `grant`'s signer (its own, and the DID pool for a
+ * DID-only signer), atomically: refused (413) if they do not fit in every one, unless `saturate`
+ * (bytes already on disk for a refused body), which charges each up to its limit instead.
  */
 export async function chargeUpload(
   ctx: Context,
-  signer: Hex,
+  grant: Pick<UploadGrant, "upload" | "role">,
   bytes: number,
   options: { saturate?: boolean } = {},
 ): Promise<{ ok: true; remaining: number } | Rejection> {
-  const key = quotaKey(ctx, signer);
-  const quota = ctx.config.uploadQuotaBytes;
+  const accounts = quotaAccounts(ctx, grant.upload.signer, grant.role);
+  const expireIn = 2 * ctx.config.uploadQuotaWindowMs;
   for (;;) {
-    const entry = await ctx.kv.get<number>(key);
-    let used = (entry.value ?? 0) + bytes;
-    if (used > quota && !options.saturate) return overQuota(ctx);
-    used = Math.min(used, quota);
-    const res = await ctx.kv.atomic().check(entry)
-      .set(key, used, { expireIn: 2 * ctx.config.uploadQuotaWindowMs }).commit();
-    if (res.ok) return { ok: true, remaining: quota - used };
+    const entries = await Promise.all(accounts.map((a) => ctx.kv.get<number>(a.key)));
+    const used = entries.map((e) => (e.value ?? 0) + bytes);
+    const over = accounts.findIndex((a, i) => used[i]! > a.limit);
+    if (over >= 0 && !options.saturate) return overQuota(ctx, accounts[over]!);
+    let op = ctx.kv.atomic();
+    accounts.forEach((a, i) => {
+      used[i] = Math.min(used[i]!, a.limit);
+      op = op.check(entries[i]!).set(a.key, used[i], { expireIn });
+    });
+    const res = await op.commit();
+    if (res.ok) {
+      return {
+        ok: true,
+        remaining: Math.min(...accounts.map((a, i) => a.limit - used[i]!)),
+      };
+    }
   }
 }

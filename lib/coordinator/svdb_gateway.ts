@@ -85,7 +85,7 @@ export async function storeUpload(
       ? reject(
         413,
         "QUOTA_EXCEEDED",
-        `Cannot store: larger than the ${grant.remaining} bytes left of this signer's quota`,
+        `Cannot store: larger than the ${grant.remaining} bytes left of ${quotaName(grant)}`,
       )
       : reject(413, "PAYLOAD_TOO_LARGE", `Cannot store: larger than ${limit} bytes`);
   if (declaredBytes > limit) return tooLarge();
@@ -96,19 +96,19 @@ export async function storeUpload(
     cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
   } catch (e) {
     if (!(e instanceof BodyTooLargeError)) throw e;
-    await chargeUpload(ctx, grant.upload.signer, seen.bytes, { saturate: true });
+    await chargeUpload(ctx, grant, seen.bytes, { saturate: true });
     return tooLarge();
   }
   const { bytes, sha256 } = seen;
   if (bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
   if (sha256 !== grant.upload.bodySha256) {
-    await chargeUpload(ctx, grant.upload.signer, bytes, { saturate: true });
+    await chargeUpload(ctx, grant, bytes, { saturate: true });
     const why = "the body does not hash to the signed x-artha-content-sha256";
     return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
   }
-  const charged = await chargeUpload(ctx, grant.upload.signer, bytes);
+  const charged = await chargeUpload(ctx, grant, bytes);
   if (!charged.ok) {
-    await chargeUpload(ctx, grant.upload.signer, bytes, { saturate: true }); // a racing upload won
+    await chargeUpload(ctx, grant, bytes, { saturate: true }); // a racing upload won
     return charged;
   }
   const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
@@ -117,6 +117,12 @@ export async function storeUpload(
 }
 
 class BodyTooLargeError extends Error {}
+
+function quotaName(grant: UploadGrant): string {
+  return grant.quotaOf === "signer"
+    ? "this signer's quota"
+    : "the pool that signers with only a DID share (a job owner, registered node or configured writer is not held by it)";
+}
 
 /** The body's chunks, counted (throwing past `limit`) and hashed as they pass. */
 function countedChunks(body: ReadableStream<Uint8Array> | Uint8Array | null, limit: number) {

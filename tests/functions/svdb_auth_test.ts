@@ -2,7 +2,7 @@
  * POST /svdb from the attacker's side: an unsigned, forged, stale, replayed or foreign upload is
  * refused (401) without the body being read; a signer who is neither a registered node nor an
  * owner is refused (403); no signer can store more than its quota (413), even with uploads
- * racing each other; and one upload may pass `maxBlobBytes` only up to the update size of a job
+ * racing each other), nor signers whose only credential is a DID more than their shared pool; and one upload may pass `maxBlobBytes` only up to the update size of a job
  * its signer is bound to.
  */
 import assert from "node:assert/strict";
@@ -237,6 +237,47 @@ Deno.test("svdb uploads: quotas", async (t) => {
     s.advance(s.ctx.config.uploadQuotaWindowMs);
     assert.equal((await upload(a!, 200_000))[0], 201);
   });
+});
+
+Deno.test("attacker: DIDs cost one transaction each, so signers with only a DID share one pool of upload bytes", async () => {
+  // Prepare: four accounts with no job and no node, each per-signer quota 300 kB; the pool
+  // for DID-only signers 500 kB.
+  await using fx = await setupCoordinator({ operators: 4 });
+  const s = await fx.scenario({
+    config: { uploadQuotaBytes: 300_000, uploadDidPoolBytes: 500_000 },
+  });
+  const sybils = fx.clients.slice(2, 6);
+  const dids: string[] = [];
+  for (const account of sybils) {
+    const authKey = generateNodeKey();
+    const didHash = didHashFromAuthKey(authKey.publicKey);
+    await createDid(account, {
+      addresses: fx.addresses,
+      didHash,
+      authKey,
+      encKey: didHash,
+      metaCid: "x",
+    });
+    dids.push(formatDid(didHash));
+  }
+  let seed = 40;
+  const upload = async (signer: UploadSigner, did?: string) =>
+    await read(await postSigned(s, signer, randomBytes(200_000, seed++), { did }));
+
+  // Execute: every sybil DID uploads 200 kB, within its own quota.
+  const results = [];
+  for (const [i, account] of sybils.entries()) {
+    results.push(await upload(accountUploadSigner(account), dids[i]));
+  }
+
+  // Assert: the DIDs together store what the pool holds, not four quotas' worth; the refusal
+  // says why; a job owner and a registered node are not held by the pool.
+  assert.deepEqual(results.map((r) => r.status), [201, 201, 413, 413]);
+  assert.equal(results[2]!.body.error.code, "QUOTA_EXCEEDED");
+  assert.match(results[2]!.body.error.message, /signers with only a DID share/);
+  await s.job({ nodes: 1 });
+  assert.equal((await upload(accountUploadSigner(fx.owner))).status, 201);
+  assert.equal((await upload(nodeUploadSigner((await s.node()).key))).status, 201);
 });
 
 Deno.test("svdb uploads: the size limit follows the job the signer is bound to", async (t) => {

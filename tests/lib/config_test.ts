@@ -96,11 +96,13 @@ Deno.test("the SVDB limits come from ARTHA_SVDB_* and default to the coordinator
     ARTHA_ADDRESSES: JSON.stringify(ADDRESSES),
     ARTHA_SVDB_MAX_FILE_BYTES: "1024",
     ARTHA_SVDB_UPLOAD_LEASE_MS: "60000",
+    ARTHA_SVDB_UPLOAD_DID_POOL_BYTES: "4096",
     ARTHA_SVDB_UPLOAD_WRITERS: "0xAbCd000000000000000000000000000000000001",
   }, () => {
     const config = configFrom(readCoordinatorSettings());
     assert.equal(config.maxFileBytes, 1024);
     assert.equal(config.uploadLeaseMs, 60_000);
+    assert.equal(config.uploadDidPoolBytes, 4096);
     assert.deepEqual(config.uploadWriters, ["0xabcd000000000000000000000000000000000001"]);
     assert.equal(config.uploadQuotaBytes, DEFAULT_CONFIG.uploadQuotaBytes);
   });
