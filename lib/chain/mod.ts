@@ -59,6 +59,7 @@ export * from "./is_assigned.ts";
 export * from "./is_model_published.ts";
 export * from "./is_result_committed.ts";
 export * from "./is_spot_checked.ts";
+export * from "./is_verification_open.ts";
 export * from "./issue_challenge.ts";
 export * from "./issue_step_challenge.ts";
 export * from "./open_dispute.ts";

@@ -12,6 +12,7 @@ import type { Hex } from "viem";
 import { ChallengeStatus, SlashReason } from "../chain/contracts.ts";
 import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
+import { isVerificationOpen } from "../chain/is_verification_open.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
 import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
@@ -66,7 +67,9 @@ function drawn(seed: Hex, jobId: Hex, round: number, node: Hex, rate: number): b
 
 /**
  * Draws the spot check and issues the round's challenges and gradient samples; under any
- * verification policy, also challenges every node that committed without delivering.
+ * verification policy, also challenges every node that committed without delivering. Nothing
+ * once the chain opens no case on the job (its last round closed under a settlement delay of 0):
+ * a committee drawn then would recompute a round whose attestations the chain refuses.
  */
 export async function challengeRound(
   ctx: Context,
@@ -75,6 +78,8 @@ export async function challengeRound(
   nodes: Hex[],
 ): Promise<ChallengeRecord[]> {
   if (!spec.verification) return [];
+  const { client, addresses } = ctx.chain;
+  if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) return [];
   const drawn = await challengeDelivered(ctx, job, spec, nodes);
   return [...drawn, ...await challengeUndelivered(ctx, job, spec, nodes)];
 }

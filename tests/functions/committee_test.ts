@@ -203,3 +203,33 @@ Deno.test("attacker: a committee member's attestation of a node outside the comm
   const [after] = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
   assert.ok(after!.settled.includes(silent.nodePubkey));
 });
+
+Deno.test("no committee is drawn for a job's last round once its settlement is due (settlementDelay 0): its members would recompute a round whose attestations the chain refuses", async () => {
+  // Prepare: both rounds spot-checked; the fixture's deployment settles at once.
+  await using fx = await setupCoordinator({ operators: 4 });
+  const { s, job } = await spotCheckedJob(fx);
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  for (const n of job.nodes) {
+    for (let i = 0; i < 3; i++) assert.equal(await n.worker.tick(), "validated");
+    assert.equal(await n.worker.tick(), "trained");
+  }
+
+  // Execute: the last round closes.
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(out.status, "closed");
+
+  // Assert: round 0's committee only, on chain and in KV; no member is handed a validation.
+  const drawn = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    eventName: "CommitteeDrawn",
+    fromBlock: 0n,
+  });
+  assert.deepEqual(drawn.map((e) => e.args.round), [0]);
+  const recs = await listValues<CommitteeRecord>(s.ctx.kv, ["committee", job.jobId]);
+  assert.deepEqual(recs.map((r) => r.round), [0]);
+  for (const n of job.nodes) {
+    assert.notEqual((await taskFor(s.ctx, n.nodePubkey)).status, "validate");
+  }
+});
