@@ -14,6 +14,7 @@ import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
 import { isVerificationOpen } from "../chain/is_verification_open.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
+import { getJobChallenges } from "../chain/get_job_challenges.ts";
 import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { getRoundResult } from "../chain/get_round_result.ts";
@@ -213,12 +214,51 @@ async function issueRecorded(
   return [rec];
 }
 
-/** Claims timeouts and checks answered challenges of a job; returns what changed. */
+/** Where the scan for a job's issued challenges goes on: the next block to read. */
+const scanKey = (jobId: string): Deno.KvKey => ["challenge_scan", jobId.toLowerCase()];
+
+/**
+ * Records every challenge of `job` issued on chain that KV does not hold: those of another
+ * authorised verifier, and this coordinator's own when it stopped between sending one and
+ * recording it. Each holds the job's settlement until it is timed out or answered and released;
+ * nobody else is bound to follow them up, so the coordinator does, as it does its own.
+ */
+async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<void> {
+  const { client, addresses } = ctx.chain;
+  const fromBlock = (await ctx.kv.get<bigint>(scanKey(job.jobId))).value ?? 0n;
+  const toBlock = await client.getBlockNumber();
+  if (toBlock < fromBlock) return;
+  const issued = await getJobChallenges(client, {
+    addresses,
+    jobId: job.jobId,
+    fromBlock,
+    toBlock,
+  });
+  for (const c of issued) {
+    const rec: ChallengeRecord = {
+      id: c.challengeId.toString(),
+      jobId: job.jobId,
+      round: c.round,
+      nodePubkey: c.nodePubkey,
+      kind: c.count === 0 ? "step" : "challenge", // a sample is verified as a chunk challenge
+      status: "open",
+    };
+    const key = challengeKey(job.jobId, rec.id);
+    await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, rec).commit();
+  }
+  await ctx.kv.set(scanKey(job.jobId), toBlock + 1n);
+}
+
+/**
+ * Claims timeouts and checks answered challenges of a job, whoever issued them; returns what
+ * changed.
+ */
 export async function checkChallenges(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
 ): Promise<ChallengeRecord[]> {
+  await recordIssuedChallenges(ctx, job);
   const open = (await listValues<ChallengeRecord>(ctx.kv, ["challenge", job.jobId])).filter((c) =>
     c.status === "open"
   );

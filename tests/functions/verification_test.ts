@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
+import { getChallenge } from "../../lib/chain/get_challenge.ts";
+import { issueChallenge } from "../../lib/chain/issue_challenge.ts";
+import { ChallengeStatus } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
@@ -250,4 +253,49 @@ Deno.test("attacker: a last-round copier whose challenges outlast the settlement
   const paid = (n: string) => settled!.rewards.find((r) => r.nodePubkey === n)!;
   assert.equal(paid(copier.nodePubkey).stepReward + paid(copier.nodePubkey).roundReward, 0n);
   assert.ok(paid(honest.nodePubkey).total > 0n);
+});
+
+Deno.test("a challenge another authorised verifier issued and left is followed up, so it cannot hold the job's payout", async () => {
+  // Prepare: a second verifier, authorised by the deployment's owner; a one-round job whose
+  // nodes both commit.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const other = fx.clients[4]!; // no node of this job runs under it
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setAuthorised",
+    args: [other.account.address, true],
+  });
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  const [absent, present] = job.nodes as [TestNode, TestNode];
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+
+  // Execute: the other verifier challenges a node's round and is never heard from again; the
+  // node is offline and never answers; the round closes, the window passes, finalize.
+  const { challengeId } = await issueChallenge(other, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+    round: 0,
+    nodePubkey: absent.nodePubkey,
+    steps: job.spec.localSteps,
+  });
+  const closed = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
+  assert.equal(closed.status, "closed");
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3601] as never });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  const done = await read(await s.post("/finalize", { jobId: job.jobId }));
+
+  // Assert: the coordinator claimed the timeout and settled: the silent node is unpaid, the
+  // other paid.
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  const c = await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId });
+  assert.equal(c.status, ChallengeStatus.Failed);
+  const settled = await getJobSettlement(fx.coordinator, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+  });
+  const paid = (n: string) => settled!.rewards.find((r) => r.nodePubkey === n)!;
+  assert.equal(paid(absent.nodePubkey).total, 0n);
+  assert.ok(paid(present.nodePubkey).total > 0n);
 });
