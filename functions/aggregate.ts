@@ -11,7 +11,7 @@ import {
   aggregateJob,
   type AggregateOutcome,
 } from "../lib/coordinator/round_close.ts";
-import { field, handler, HttpError, json, readJson, rejected, unwrap } from "./_http.ts";
+import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
 
 const wire = ({ ok: _, ...outcome }: AggregateOutcome) => outcome;
 
@@ -23,9 +23,7 @@ export function createAggregate(ctx: Context) {
     if (body.jobId !== undefined) {
       return json([wire(unwrap(await aggregateJob(ctx, field.hex32(body, "jobId"))))]);
     }
-    const all = await aggregateAll(ctx);
-    if (!Array.isArray(all)) throw rejected(all);
-    return json(all.map(wire));
+    return json((await aggregateAll(ctx)).map(wire));
   });
 }
 

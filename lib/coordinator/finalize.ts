@@ -145,8 +145,12 @@ export async function finalizeAll(ctx: Context): Promise<JobRecord[]> {
   const out: JobRecord[] = [];
   for (const job of await listJobHeads(ctx.kv)) {
     if (job.status !== "completed") continue;
-    const r = await finalizeOne(ctx, job.jobId);
-    if (r.ok) out.push(r.job);
+    try {
+      const r = await finalizeOne(ctx, job.jobId);
+      if (r.ok) out.push(r.job);
+    } catch (e) {
+      console.error(`finalize: job ${job.jobId}:`, e); // the others still settle
+    }
   }
   return out;
 }

@@ -20,6 +20,8 @@ import {
 } from "../round/update_envelope.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { CODEC_ID } from "../compress/codec.ts";
+import { checkUpdate } from "../strategy/streaming_fed_avg.ts";
+import { l2Norm } from "../privacy/dp.ts";
 import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/partition.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
@@ -193,7 +195,7 @@ async function readPayload(
   slot: number,
   spec: JobSpec,
   env: SignedUpdateEnvelope,
-): Promise<{ ok: true; bytes: number; slot: number } | Rejection> {
+): Promise<{ ok: true; bytes: number; slot: number; norm: number } | Rejection> {
   let bytes: Uint8Array;
   try {
     bytes = await ctx.store.get(env.updateCid);
@@ -214,7 +216,15 @@ async function readPayload(
   if (decoded.digest !== env.gradientDigest) {
     return refuse(422, "DIGEST_MISMATCH", "update bytes do not hash to gradientDigest");
   }
-  return { ok: true, bytes: bytes.length, slot };
+  // What the exact accumulator would refuse is refused here, while the node can still hear it:
+  // once counted in the round's closing set, a NaN or an overflowing update would fail every
+  // attempt to close the round (or to compute its cluster's mean), stalling the job for good.
+  const unusable = checkUpdate(
+    { nodeId: env.nodePubkey, delta: decoded.delta, numSamples: env.samples },
+    decoded.delta.length,
+  );
+  if (unusable) return refuse(422, "BAD_UPDATE", `update values unusable: ${unusable}`);
+  return { ok: true, bytes: bytes.length, slot, norm: l2Norm(decoded.delta) };
 }
 
 /**
@@ -267,7 +277,7 @@ async function storeUpdate(
   ctx: Context,
   job: JobHead,
   env: SignedUpdateEnvelope,
-  payload: { bytes: number; slot: number },
+  payload: { bytes: number; slot: number; norm?: number },
 ): Promise<IntakeResult> {
   const record: UpdateRecord = {
     jobId: env.jobId,
@@ -285,6 +295,7 @@ async function storeUpdate(
     receivedAt: ctx.now(),
     bytes: payload.bytes,
     slot: payload.slot,
+    norm: payload.norm,
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const secure = env.updateCid === SECURE_UPDATE_CID;

@@ -42,7 +42,8 @@ export interface AggregateOutcome {
   ok: true;
   jobId: Hex;
   round: number;
-  status: "waiting" | "closed" | "extended" | "idle";
+  /** "failed": an error stopped this job's close (aggregateAll only; `reason` says what). */
+  status: "waiting" | "closed" | "extended" | "idle" | "failed";
   reason: string;
   updates: number;
   missing: string[];
@@ -260,19 +261,40 @@ function withMoves(op: Deno.AtomicOperation, jobId: Hex, moves: NodeMove[]): Den
   return op;
 }
 
-/** Runs aggregateJob over every running job (what the cron calls); stops at a refusal. */
-export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[] | Rejection> {
+/**
+ * Runs aggregateJob over every running job (what the cron calls) and follows up verification of
+ * completed ones. One job's failure is reported in its outcome (status "failed") and logged, never
+ * the end of the run: a job that cannot close must not stop the others closing.
+ */
+export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
   const out: AggregateOutcome[] = [];
   for (const job of await listJobHeads(ctx.kv)) {
-    if (job.status === "running") {
-      const r = await aggregateJob(ctx, job.jobId);
-      if (!r.ok) return r;
-      out.push(r);
-    } else {
-      // Challenges and disputes of a job's last rounds still run out after it completes.
-      const spec = await loadSpec(ctx.store, job.specCid);
-      await followUpVerification(ctx, await withAssignment(ctx.kv, job), spec);
+    if (job.status === "finalized") continue; // settled: no case of it is open on chain
+    try {
+      if (job.status === "running") {
+        const r = await aggregateJob(ctx, job.jobId);
+        out.push(r.ok ? r : failed(job, r.message));
+      } else {
+        // Challenges and disputes of a job's last rounds still run out after it completes.
+        const spec = await loadSpec(ctx.store, job.specCid);
+        await followUpVerification(ctx, await withAssignment(ctx.kv, job), spec);
+      }
+    } catch (e) {
+      console.error(`aggregate: job ${job.jobId} round ${job.round}:`, e);
+      out.push(failed(job, (e as Error).message));
     }
   }
   return out;
+}
+
+function failed(job: JobHead, message: string): AggregateOutcome {
+  return {
+    ok: true,
+    jobId: job.jobId,
+    round: job.round,
+    status: "failed",
+    reason: message,
+    updates: 0,
+    missing: [],
+  };
 }

@@ -163,6 +163,9 @@ export interface UpdateRecord extends Omit<UpdateEnvelope, "proofs"> {
   bytes: number;
   /** The node's slot when it delivered (the partition codec's part; validators recompute it). */
   slot?: number;
+  /** Euclidean norm of the decoded delta (none in a secure job): a mean of updates cannot be
+   * longer than the longest of them, which bounds what a cluster aggregator may post. */
+  norm?: number;
 }
 
 export const nodeKey = (nodePubkey: string): Deno.KvKey => ["node", nodePubkey.toLowerCase()];

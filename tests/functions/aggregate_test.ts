@@ -19,7 +19,7 @@ import { FedMedian } from "../../lib/strategy/fed_median.ts";
 import { loadWeights } from "../../lib/coordinator/job.ts";
 import type { Context } from "../../lib/coordinator/context.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
-import { aggregateJob } from "../../lib/coordinator/round_close.ts";
+import { aggregateAll, aggregateJob } from "../../lib/coordinator/round_close.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 /** The envelope re-signed by `node` after `change` (a well-formed update with other content). */
@@ -555,4 +555,34 @@ Deno.test("partition jobs: a robust rule runs per part; FedAvg means are rebalan
       assert.ok(moved > 0.8 * start.length, `${moved} of ${start.length} coordinates moved`);
     });
   }
+});
+
+Deno.test("a job whose close fails does not stop the cron closing the others", async () => {
+  // Prepare: two one-round jobs, every update in; the first job's update records cannot be read.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const broken = await s.job({ nodes: 1, rounds: 1 });
+  const fine = await s.job({ nodes: 1, rounds: 1 });
+  for (const n of [...broken.nodes, ...fine.nodes]) assert.equal(await n.worker.tick(), "trained");
+  const id = broken.jobId.toLowerCase();
+  const kv = new Proxy(s.ctx.kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (name !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (key: Deno.KvKey, ...rest: unknown[]) =>
+        key[0] === "update" && key[1] === id
+          ? Promise.reject(new Error("KV read failed"))
+          : target.get(key, ...rest as []);
+    },
+  });
+  const ctx: Context = { ...s.ctx, kv };
+
+  // Execute: the cron's run over every job.
+  const out = await aggregateAll(ctx);
+
+  // Assert: the broken job is reported as failed, with why; the other one closed.
+  const of = (jobId: Hex) => out.find((o) => o.jobId === jobId)!;
+  assert.equal(of(broken.jobId).status, "failed");
+  assert.match(of(broken.jobId).reason, /KV read failed/);
+  assert.equal(of(fine.jobId).status, "closed");
 });
