@@ -11,7 +11,7 @@ import type { Hex } from "viem";
 import { SlashReason } from "../chain/contracts.ts";
 import { penaliseNode } from "../chain/penalise_node.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
-import { digestHex, hexToBytes } from "../crypto/digest.ts";
+import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import {
   clusterMean,
@@ -36,6 +36,9 @@ import {
   type UpdateRecord,
 } from "./state.ts";
 import { keepReferenced } from "./svdb_retention.ts";
+import { loadSpec } from "./job.ts";
+import { paramLayout } from "../../kernel/params.ts";
+import { l2Norm } from "../privacy/dp.ts";
 
 export interface ClusterRecord {
   cluster: number;
@@ -101,15 +104,43 @@ async function ensureClusters(
   return out;
 }
 
-/** Whether cluster `c` of a round is audited: a keccak draw, so the aggregator cannot know. */
-function audited(job: JobRecord, c: number, rate: number): boolean {
-  const h = digestHex(
-    hexToBytes(
-      `${job.jobId}${job.round.toString(16).padStart(8, "0")}${c.toString(16).padStart(8, "0")}${
-        job.specCid.length.toString(16).padStart(4, "0")
-      }`,
-    ),
-  );
+/** Where the coordinator keeps the secret its cluster audits are drawn with. */
+const AUDIT_SECRET: Deno.KvKey = ["secret", "cluster_audit"];
+
+/** The coordinator's audit secret: 32 random bytes, made once and kept in KV across restarts. */
+async function auditSecret(ctx: Context): Promise<Uint8Array> {
+  const kept = await ctx.kv.get<Uint8Array>(AUDIT_SECRET);
+  if (kept.value) return kept.value;
+  const fresh = crypto.getRandomValues(new Uint8Array(32));
+  await ctx.kv.atomic().check({ key: AUDIT_SECRET, versionstamp: null }).set(AUDIT_SECRET, fresh)
+    .commit();
+  return (await ctx.kv.get<Uint8Array>(AUDIT_SECRET)).value!; // ours, or a racing writer's
+}
+
+/**
+ * Whether a submitted cluster aggregate is audited: keccak of the coordinator's secret, the
+ * round's place and the submitted CID, under `rate`. Nothing the aggregator can read tells it
+ * the draw before it submits (a draw from public data did: an aggregator forged only the means it
+ * knew would not be checked), and the same submission always draws the same after a restart.
+ *
+ * @example
+ * ```ts
+ * import { auditDrawn } from "./clusters.ts";
+ * const at = { jobId: `0x${"11".repeat(32)}` as const, round: 0, cluster: 0, aggregateCid: "bafy" };
+ * const secret = new Uint8Array(32);
+ * console.assert(auditDrawn(secret, at, 1) && !auditDrawn(secret, at, 0));
+ * ```
+ */
+export function auditDrawn(
+  secret: Uint8Array,
+  at: { jobId: Hex; round: number; cluster: number; aggregateCid: string },
+  rate: number,
+): boolean {
+  const place = `${at.jobId.slice(2)}${at.round.toString(16).padStart(8, "0")}${
+    at.cluster.toString(16).padStart(8, "0")
+  }`;
+  const cid = bytesToHex(new TextEncoder().encode(at.aggregateCid)).slice(2);
+  const h = digestHex(hexToBytes(`${bytesToHex(secret)}${place}${cid}`));
   return Number(BigInt(h) % 1_000_000n) < rate * 1_000_000;
 }
 
@@ -204,7 +235,9 @@ async function submittedMean(
     bytes: agg.length,
   };
   const rate = spec.aggregation.clusterAudit ?? DEFAULT_CLUSTER_AUDIT;
-  if (rec.status !== "submitted" || !audited(job, rec.cluster, rate)) {
+  if (rec.status !== "submitted") return { mean, status: rec.status };
+  const at = { jobId: job.jobId, round: job.round, cluster: rec.cluster };
+  if (!auditDrawn(await auditSecret(ctx), { ...at, aggregateCid: rec.aggregateCid! }, rate)) {
     return { mean, status: rec.status };
   }
   const honest = await coordinatorMean(ctx, rec, length);
@@ -228,7 +261,7 @@ async function setClusterStatus(
 }
 
 /** A fake cluster aggregate is a fake gradient. */
-function penaliseAggregator(ctx: Context, job: JobRecord, rec: ClusterRecord) {
+function penaliseAggregator(ctx: Context, job: Pick<JobHead, "jobId">, rec: ClusterRecord) {
   return penaliseNode(ctx.chain.client, {
     addresses: ctx.chain.addresses,
     jobId: job.jobId,
@@ -294,9 +327,18 @@ export async function receiveCluster(
     if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };
     return refuse(409, "CLUSTER_CLOSED", `it is ${rec.status}`);
   }
-  const bad = await checkAggregate(ctx, rec, sub);
-  if (bad) return bad;
+  const bad = await checkAggregate(ctx, job, rec, sub);
+  if (bad && !("fake" in bad)) return bad;
   await keepReferenced(ctx, [sub.aggregateCid]); // the upload was only leased
+  if (bad) {
+    // No honest mean looks like this: the aggregator pays as for a failed audit, and the
+    // coordinator computes the cluster from its members instead.
+    const caught: ClusterRecord = { ...rec, status: "rejected", aggregateCid: sub.aggregateCid };
+    const res = await setLarge(ctx.kv.atomic().check(entry), key, caught).commit();
+    if (!res.ok) return receiveCluster(ctx, sub, signature);
+    await penaliseAggregator(ctx, job, rec);
+    return refuse(422, "FAKE_AGGREGATE", `${bad.fake}; penalised, the coordinator computes it`);
+  }
   const next: ClusterRecord = {
     ...rec,
     status: "submitted",
@@ -308,21 +350,43 @@ export async function receiveCluster(
   return { ok: true, status: 201, record: next };
 }
 
-/** The aggregate covers the members' samples and is a readable checkpoint. */
+/**
+ * The aggregate covers the members' samples and is a readable checkpoint (else a plain
+ * refusal), of the model's length, finite, and no longer than its longest member, scaled (else
+ * `fake`: a weighted mean of updates is never longer than the longest of them, so however the
+ * audit draw falls, a mean inflated or made up beyond that is caught at once).
+ */
 async function checkAggregate(
   ctx: Context,
+  job: JobHead,
   rec: ClusterRecord,
   sub: ClusterSubmission,
-): Promise<Rejection | undefined> {
+): Promise<Rejection | { fake: string } | undefined> {
   const total = rec.members.reduce((s, m) => s + m.samples, 0);
   if (sub.totalSamples !== total) {
     const why = `totalSamples ${sub.totalSamples} is not the members' ${total}`;
     return refuse(422, "WRONG_TOTAL_SAMPLES", why);
   }
+  let mean: Float32Array;
   try {
-    decodeCheckpoint(await ctx.store.get(sub.aggregateCid));
+    mean = decodeCheckpoint(await ctx.store.get(sub.aggregateCid)).weights;
   } catch (e) {
     return refuse(422, "BAD_AGGREGATE", (e as Error).message);
+  }
+  const length = paramLayout((await loadSpec(ctx.store, job.specCid)).model).size;
+  if (mean.length !== length) return { fake: `${mean.length} values, the model has ${length}` };
+  const norm = l2Norm(mean);
+  if (!Number.isFinite(norm)) return { fake: "non-finite values" };
+  let bound = 0;
+  for (const m of rec.members) {
+    const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, sub.round, m.nodePubkey)))
+      .value;
+    if (u?.norm === undefined) return undefined; // recorded before norms were: no bound known
+    bound = Math.max(bound, m.scale * u.norm);
+  }
+  // f32 rounding of an exact mean moves its norm by ~1e-7 relative; 1e-5 leaves room.
+  if (norm > bound * (1 + 1e-5) + 1e-30) {
+    return { fake: `norm ${norm} exceeds its longest member's ${bound}` };
   }
   return undefined;
 }

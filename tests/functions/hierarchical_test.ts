@@ -6,6 +6,8 @@ import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
+import { merkleRoot } from "../../lib/crypto/merkle.ts";
+import { f32Bytes } from "../../lib/round/local_training.ts";
 
 Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audits and combines", async (t) => {
   await using fx = await setupCoordinator({ operators: 3 });
@@ -34,7 +36,8 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
         typeof clusters[0],
         typeof clusters[0],
       ];
-      byKey.get(cheatC.aggregator)!.cheat.clusterMean = (d) => d.map((x) => x * 2);
+      // Negated: as long as the honest mean, so only the audit's recomputation tells.
+      byKey.get(cheatC.aggregator)!.cheat.clusterMean = (d) => d.map((x) => -x);
       // Anyone may post to an open cluster (its aggregator is public): a fractional sample
       // count is a 400 naming the field, never a 500, and leaves the cluster open.
       const fractional = await read(
@@ -97,4 +100,99 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
       assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
     },
   );
+});
+
+Deno.test("attacker: a cluster mean longer than its longest member is refused and penalised at submission, whatever the audit draw", async () => {
+  // Prepare: no audits at all; one aggregator inflates its mean, as a poisoner that guessed the
+  // draw (or was told it) would.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 1,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 0,
+  });
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  const [poisoned, honest] = await clustersOf(s.ctx, job.jobId, 0);
+  byKey.get(poisoned!.aggregator)!.cheat.clusterMean = (d) => d.map((x) => x * 1000);
+
+  // Execute: both aggregators post; the round closes.
+  await assert.rejects(
+    () => byKey.get(poisoned!.aggregator)!.worker.tick(),
+    /422 Cannot accept cluster: norm .* exceeds its longest member's .*; penalised/,
+  );
+  assert.equal(await byKey.get(honest!.aggregator)!.worker.tick(), "aggregated");
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the poisoner is slashed and its cluster computed by the coordinator: the new global
+  // model is flat FedAvg of the four updates, not the inflated mean.
+  assert.equal(closed.status, "closed");
+  const after = await clustersOf(s.ctx, job.jobId, 0);
+  assert.deepEqual(after.map((c) => c.status), ["rejected", "submitted"]);
+  const slashes = await fx.coordinator.getContractEvents({
+    address: fx.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: poisoned!.aggregator },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(slashes.map((e) => e.args.reason), [SlashReason.FakeGradients]);
+  const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId, 0]);
+  const initial = decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights;
+  const acc = new StreamingFedAvg(initial.length);
+  for (const u of updates) {
+    acc.add({
+      nodeId: u.nodePubkey,
+      delta: decodeUpdateBytes(await fx.store.get(u.updateCid), initial.length).delta,
+      numSamples: u.samples,
+    });
+  }
+  const flat = acc.finish().delta;
+  const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
+  let worst = 0;
+  for (let i = 0; i < flat.length; i++) {
+    worst = Math.max(worst, Math.abs(global[i]! - initial[i]! - flat[i]!));
+  }
+  assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
+});
+
+Deno.test("attacker: a NaN update is refused at intake, so neither its cluster nor the round can be wedged", async () => {
+  // Prepare: one node commits a NaN in its delta, digests consistent with it.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 5,
+    rounds: 1,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 0,
+  });
+  const [evil, ...rest] = job.nodes;
+  evil!.cheat.tamper = (r) => {
+    const delta = r.delta.slice();
+    delta[0] = NaN;
+    return { ...r, payload: undefined, delta, gradientDigest: merkleRoot(f32Bytes(delta)) };
+  };
+
+  // Execute: everyone delivers; the deadline passes; the clusters of the rest aggregate.
+  await assert.rejects(() => evil!.worker.tick(), /422 .*update values unusable: non-finite/);
+  for (const n of rest) assert.equal(await n.worker.tick(), "trained");
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [waiting] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(waiting.reason, "clusters");
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
+  for (const c of await clustersOf(s.ctx, job.jobId, 0)) {
+    assert.equal(await byKey.get(c.aggregator)!.worker.tick(), "aggregated");
+  }
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the round closed on the four finite updates, into a finite model.
+  assert.equal(closed.status, "closed");
+  assert.equal(closed.updates, 4);
+  const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
+  assert.ok(global.every(Number.isFinite));
 });
