@@ -9,12 +9,44 @@ import { checkChallenges } from "./challenges.ts";
 import { settleCommittees } from "./committees.ts";
 import type { Context } from "./context.ts";
 import { arbitrateDisputes, endStaleDisputes } from "./disputes.ts";
+import { singleFlight } from "./single_flight.ts";
 import type { JobRecord } from "./state.ts";
 
-/** Challenges, disputes and committees of a job's earlier rounds, each taken as far as it goes. */
+/**
+ * Challenges, disputes and committees of a job's earlier rounds, each taken as far as it goes.
+ * One follow-up of a job at a time, in this process and across processes sharing its KV (a
+ * lease): anyone may POST /aggregate and /finalize, and two runs judging the same wrong answer
+ * each penalised it, slashing a node again and again for one offence. A caller that finds the
+ * lease taken goes on without it; the holder does the work.
+ */
 export async function followUpVerification(ctx: Context, job: JobRecord, spec: JobSpec) {
-  await checkChallenges(ctx, job, spec);
-  await arbitrateDisputes(ctx, job, spec);
-  await endStaleDisputes(ctx, job, spec);
-  await settleCommittees(ctx, job);
+  await singleFlight(ctx, `follow-up:${job.jobId}`, async () => {
+    const lease = await takeLease(ctx, job.jobId);
+    if (!lease) return;
+    try {
+      await checkChallenges(ctx, job, spec);
+      await arbitrateDisputes(ctx, job, spec);
+      await endStaleDisputes(ctx, job, spec);
+      await settleCommittees(ctx, job);
+    } finally {
+      await ctx.kv.atomic().check(lease).delete(lease.key).commit();
+    }
+  });
+}
+
+/** How long a follow-up may hold its job's lease before another may take it (a crashed run's). */
+export const FOLLOW_UP_LEASE_MS = 30 * 60_000;
+
+/** Takes the job's follow-up lease unless a live one is held; returns what to release. */
+async function takeLease(
+  ctx: Context,
+  jobId: string,
+): Promise<{ key: Deno.KvKey; versionstamp: string } | undefined> {
+  const key = ["follow_up_lease", jobId.toLowerCase()];
+  const held = await ctx.kv.get<number>(key);
+  if (held.value !== null && ctx.now() < held.value) return undefined;
+  const until = ctx.now() + FOLLOW_UP_LEASE_MS;
+  const res = await ctx.kv.atomic().check(held).set(key, until, { expireIn: FOLLOW_UP_LEASE_MS })
+    .commit();
+  return res.ok ? { key, versionstamp: res.versionstamp } : undefined;
 }

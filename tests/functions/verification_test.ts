@@ -299,3 +299,47 @@ Deno.test("a challenge another authorised verifier issued and left is followed u
   assert.equal(paid(absent.nodePubkey).total, 0n);
   assert.ok(paid(present.nodePubkey).total > 0n);
 });
+
+Deno.test("attacker: racing POST /aggregate and /finalize calls penalise one wrong answer once", async () => {
+  // Prepare: a faker whose round-0 update is noise; every round challenged; the answers held
+  // back until the job has completed.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 3,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 1, sampleRate: 0 },
+  });
+  const faker = job.nodes[1]!;
+  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+  for (const n of job.nodes) n.cheat.challenges = "silent";
+  for (let round = 0; round < 2; round++) {
+    for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+    await s.post("/aggregate", { jobId: job.jobId });
+  }
+  assert.equal((await s.jobRecord(job.jobId)).status, "completed");
+  for (const n of job.nodes) {
+    n.cheat.challenges = "honest";
+    await n.worker.answerChallenges();
+  }
+
+  // Execute: anyone's calls, all at once.
+  const calls = await Promise.all([
+    s.post("/aggregate", {}),
+    s.post("/aggregate", {}),
+    s.post("/finalize", { jobId: job.jobId }),
+  ]);
+  for (const r of calls) await r.body?.cancel();
+  await s.post("/finalize", { jobId: job.jobId });
+
+  // Assert: the faker's wrong chunk answer is one penalty (50%), not one per call.
+  const slashes = await fx.coordinator.getContractEvents({
+    address: fx.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: faker.nodePubkey },
+    fromBlock: 0n,
+  });
+  const fake = slashes.filter((e) => e.args.reason === SlashReason.FakeGradients);
+  assert.deepEqual(fake.map((e) => e.args.amount), [5n * 10n ** 18n]);
+});
