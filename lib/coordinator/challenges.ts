@@ -49,6 +49,9 @@ export interface ChallengeRecord {
   nodePubkey: Hex;
   kind: "challenge" | "sample" | "step";
   status: "open" | "timed-out" | "verified" | "penalised" | "skipped";
+  /** Found on chain, not issued through this KV (another verifier's): its answer is that
+   * verifier's to judge, so it is only timed out, or released once its validation window passed. */
+  adopted?: true;
 }
 
 const challengeKey = (jobId: string, id: string): Deno.KvKey => ["challenge", jobId, id];
@@ -153,15 +156,13 @@ async function challengeNode(
   const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, job.round, node))).value;
   if (!u) return [];
   const { client, addresses } = ctx.chain;
-  const target = {
-    addresses,
-    jobId: job.jobId,
-    round: job.round,
-    nodePubkey: node,
-    steps: u.steps,
-  };
+  // An asynchronous job's stale update was committed (and is recomputed) for the round it was
+  // trained from, not the one it counts in: challenging that one found no commit and failed the
+  // rest of the round's challenges.
+  const round = u.baseRound ?? job.round;
+  const target = { addresses, jobId: job.jobId, round, nodePubkey: node, steps: u.steps };
   const issue = (kind: ChallengeRecord["kind"], send: () => Promise<{ challengeId: bigint }>) =>
-    issueRecorded(ctx, job, node, kind, send);
+    issueRecorded(ctx, { jobId: job.jobId, round }, node, kind, send);
   const out: ChallengeRecord[] = [];
   if (o.chosen) {
     out.push(...await issue("challenge", () => issueChallenge(client, target)));
@@ -190,7 +191,7 @@ function sampleBps(rate: number): number {
  */
 async function issueRecorded(
   ctx: Context,
-  job: JobRecord,
+  job: Pick<JobRecord, "jobId" | "round">,
   node: Hex,
   kind: ChallengeRecord["kind"],
   send: () => Promise<{ challengeId: bigint }>,
@@ -218,10 +219,11 @@ async function issueRecorded(
 const scanKey = (jobId: string): Deno.KvKey => ["challenge_scan", jobId.toLowerCase()];
 
 /**
- * Records every challenge of `job` issued on chain that KV does not hold: those of another
- * authorised verifier, and this coordinator's own when it stopped between sending one and
- * recording it. Each holds the job's settlement until it is timed out or answered and released;
- * nobody else is bound to follow them up, so the coordinator does, as it does its own.
+ * Records every challenge of `job` issued on chain that KV does not hold (adopted): those of
+ * another authorised verifier, and this coordinator's own when it stopped between sending one and
+ * recording it. Each holds the job's settlement until it is timed out, or answered and released;
+ * nobody else is bound to end them, so the coordinator does (judging the answers stays with
+ * whoever issued them).
  */
 async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<void> {
   const { client, addresses } = ctx.chain;
@@ -240,8 +242,9 @@ async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<voi
       jobId: job.jobId,
       round: c.round,
       nodePubkey: c.nodePubkey,
-      kind: c.count === 0 ? "step" : "challenge", // a sample is verified as a chunk challenge
+      kind: c.count === 0 ? "step" : "challenge",
       status: "open",
+      adopted: true,
     };
     const key = challengeKey(job.jobId, rec.id);
     await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, rec).commit();
@@ -299,6 +302,15 @@ async function nextStatus(
   }
   if (c.status === ChallengeStatus.Failed) return "timed-out";
   if (c.status !== ChallengeStatus.Answered && c.status !== ChallengeStatus.Released) return "open";
+  if (rec.adopted) {
+    // Judging it too could penalise one wrong answer twice (penalties are not per challenge).
+    if (c.status === ChallengeStatus.Released) return "skipped";
+    if (now <= c.deadline) return "open";
+    await once(() => releaseChallenge(client, { addresses, challengeId }), [
+      "Verification__NotAnswered",
+    ]);
+    return "skipped";
+  }
   const status = await verifyAnswer(ctx, job, spec, rec);
   // Checked (and penalised first if wrong), or past the validation window: the challenge stops
   // holding the job's settlement.

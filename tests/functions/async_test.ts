@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
+import { listValues } from "../../lib/coordinator/state.ts";
+import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
 
 Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the next round", async (t) => {
   await using fx = await setupCoordinator({ operators: 2 });
@@ -70,4 +72,41 @@ Deno.test("asynchronous (FedBuff) jobs count a slow node's stale update in the n
     assert.match(late.body.error.message, /not the open round/);
     assert.equal(late.body.error.code, "ROUND_NOT_OPEN");
   });
+});
+
+Deno.test("attacker: an update posted a round late is challenged for the round it was committed in, so it cannot void the round's challenges", async () => {
+  // Prepare: an asynchronous job whose every update is sampled; one node commits round 0 and
+  // holds its envelope back.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 3,
+    quorum: 0.75,
+    asynchronous: { maxStaleness: 1 },
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0.02 },
+  });
+  const late = job.nodes[3]!;
+  const held = await s.train(job, late);
+  await s.deliver(job, job.nodes.slice(0, 3));
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+
+  // Execute: the held envelope arrives in round 1 and counts there; round 1 closes.
+  const posted = await read(await s.post("/aggregate/update", envelopeToJson(held.envelope)));
+  assert.equal(posted.status, 201);
+  await s.deliver(job, job.nodes.slice(0, 3));
+  const closed = await read(await s.post("/aggregate", { jobId: job.jobId }));
+
+  // Assert: the close went through and every counted update was sampled, the late one for
+  // round 0 (where its commit is).
+  assert.equal(closed.status, 200, JSON.stringify(closed.body));
+  assert.equal(closed.body[0].status, "closed");
+  const sampled = (await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]))
+    .filter((c) => c.kind === "sample");
+  const of = (node: string) => sampled.filter((c) => c.nodePubkey === node).map((c) => c.round);
+  assert.deepEqual(of(late.nodePubkey), [0]);
+  for (const n of job.nodes.slice(0, 3)) assert.deepEqual(of(n.nodePubkey), [0, 1]);
 });
