@@ -195,6 +195,13 @@ function score(model: ModelSource, bytes: Uint8Array) {
  */
 export const MAX_SERVED_MODELS = 4;
 
+/**
+ * Most models in memory at once: the kept ones and those let go while generations still use
+ * them. Concurrent generations over ever more models are refused past it (503 MODELS_BUSY), or
+ * each request would pin one more whole model.
+ */
+export const MAX_RESIDENT_MODELS = 2 * MAX_SERVED_MODELS;
+
 /** A loaded (or loading) model and the generations using it. */
 interface Loaded {
   model: Promise<ServedModel>;
@@ -207,10 +214,12 @@ interface Loaded {
 interface Serving {
   ctx: Context;
   cache: Map<string, Loaded>;
+  /** Let go from the cache, still used by a generation: in memory until it ends. */
+  draining: Set<Loaded>;
 }
 
 function createModels(ctx: Context): Models {
-  const serving: Serving = { ctx, cache: new Map() };
+  const serving: Serving = { ctx, cache: new Map(), draining: new Set() };
   return {
     stream: (p, signal) => streamGeneration(serving, p, signal),
     run: (p) => runGeneration(serving, p),
@@ -225,27 +234,38 @@ function createModels(ctx: Context): Models {
  * back with {@link releaseServed}.
  */
 function acquireServed(serving: Serving, cid: string): Loaded {
-  const { cache } = serving;
+  const { cache, draining } = serving;
   let entry = cache.get(cid);
   if (entry) cache.delete(cid); // set again below: now the most recently used
   else {
+    const idle = [...cache.values()].some((e) => e.users === 0);
+    if (draining.size + cache.size >= MAX_RESIDENT_MODELS && !idle) {
+      const why = `Cannot infer: ${MAX_RESIDENT_MODELS} models are loaded and in use; ` +
+        "retry when a generation has ended, or ask for a loaded model";
+      throw new RejectedError(reject(503, "MODELS_BUSY", why));
+    }
     const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
     loaded.model.catch(() => cache.get(cid) === loaded && cache.delete(cid));
     entry = loaded;
   }
   cache.set(cid, entry);
   entry.users++;
-  for (const [old, e] of cache) {
-    if (cache.size <= MAX_SERVED_MODELS) break;
+  while (cache.size > MAX_SERVED_MODELS) {
+    // The least recently used idle one goes first: it is freed at once.
+    const [old, e] = [...cache].find(([, e]) => e.users === 0) ?? cache.entries().next().value!;
     cache.delete(old);
     e.evicted = true;
     if (e.users === 0) disposeServed(e);
+    else draining.add(e);
   }
   return entry;
 }
 
-function releaseServed(entry: Loaded): void {
-  if (--entry.users === 0 && entry.evicted) disposeServed(entry);
+function releaseServed(serving: Serving, entry: Loaded): void {
+  if (--entry.users === 0 && entry.evicted) {
+    serving.draining.delete(entry);
+    disposeServed(entry);
+  }
 }
 
 function disposeServed(entry: Loaded): void {
@@ -289,7 +309,7 @@ async function* streamGeneration(
   try {
     return yield* generateWith(await entry.model, p, bytes, signal);
   } finally {
-    releaseServed(entry);
+    releaseServed(serving, entry);
   }
 }
 

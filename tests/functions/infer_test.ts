@@ -3,7 +3,8 @@ import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
-import { MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
+import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
+import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 const TEXT = "The jury said it did find that the election was conducted well. ".repeat(3);
@@ -102,6 +103,49 @@ Deno.test("infer", async (t) => {
       );
       assert.equal(first.status, 200);
       assert.deepEqual(models.loaded(), [...cids.slice(-MAX_SERVED_MODELS + 1), cids[0]]);
+    },
+  );
+
+  await t.step(
+    "attacker: concurrent generations over ever more models are refused past the resident cap",
+    async () => {
+      // Prepare: one more checkpoint than the coordinator holds in memory at once.
+      const s = await fx.scenario();
+      const rounds = MAX_RESIDENT_MODELS + 1;
+      const many = await s.job({ nodes: 2, rounds });
+      const cids: string[] = [];
+      for (let r = 0; r < rounds; r++) {
+        await s.deliver(many, many.nodes);
+        cids.push(
+          (await read(await s.post("/aggregate", { jobId: many.jobId }))).body[0].checkpointCid,
+        );
+      }
+      const models = modelsOf(s.ctx);
+      const open = (modelCid: string) =>
+        models.stream({ modelCid, input: TEXT, maxTokens: 64, temperature: 1, topK: 0, seed: 1 });
+
+      // Execute: generations that stay open, one per model (each pins its model in memory).
+      const held = [];
+      for (const cid of cids.slice(0, MAX_RESIDENT_MODELS)) {
+        const g = open(cid);
+        assert.equal((await g.next()).done, false);
+        held.push(g);
+      }
+      const refused = open(cids.at(-1)!);
+
+      // Assert: the next model is refused with a 503 naming the cap; a model in memory is
+      // still served; once a generation ends, the new model loads.
+      await assert.rejects(
+        () => refused.next(),
+        (e: RejectedError) => e.rejection.status === 503 && e.rejection.code === "MODELS_BUSY",
+      );
+      const loaded = open(cids.at(-2)!);
+      assert.equal((await loaded.next()).done, false);
+      await loaded.return(undefined as never);
+      await held[0]!.return(undefined as never);
+      const later = open(cids.at(-1)!);
+      assert.equal((await later.next()).done, false);
+      for (const g of [...held, later]) await g.return(undefined as never);
     },
   );
 
