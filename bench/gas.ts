@@ -16,6 +16,8 @@ import { encodeCaps } from "../lib/chain/caps.ts";
 import { type NodeKey, nodeKeyFromSecret, signBinding } from "../lib/crypto/keys.ts";
 import { didKeyProof } from "../lib/did/registry.ts";
 import { hexToBytes } from "../lib/crypto/digest.ts";
+import { aiJobManagerBytecode } from "../lib/abi/AIJobManager.ts";
+import { proofOfComputeBytecode } from "../lib/abi/ProofOfCompute.ts";
 
 const COMMIT_TARGET = 60_000n;
 const rows: { contract: string; fn: string; gas: bigint; note?: string }[] = [];
@@ -189,14 +191,21 @@ await measure("NodeCertRegistry", "setReputation", owner, {
   functionName: "setReputation",
   args: [a.reputation],
 });
+// Links are set once (deployArtha did): measured on fresh, unlinked copies.
+const fresh = async (abi: typeof abis.jobs | typeof abis.proofs, bytecode: Hex) =>
+  (await owner.waitForTransactionReceipt({
+    hash: await owner.deployContract(
+      { abi, bytecode } as Parameters<typeof owner.deployContract>[0],
+    ),
+  })).contractAddress!;
 await measure("AIJobManager", "setLinks", owner, {
-  address: a.jobs,
+  address: await fresh(abis.jobs, aiJobManagerBytecode),
   abi: abis.jobs,
   functionName: "setLinks",
   args: [a.registry, a.proofs],
 });
 await measure("ProofOfCompute", "setLinks", owner, {
-  address: a.proofs,
+  address: await fresh(abis.proofs, proofOfComputeBytecode),
   abi: abis.proofs,
   functionName: "setLinks",
   args: [a.jobs, a.registry, a.reputation],

@@ -131,10 +131,12 @@ contract AIJobManager is Owned, IAIJobManager {
     mapping(address owner => uint256 nonce) private _nonces;
     mapping(bytes32 jobId => uint256 count) private _activeCount;
 
-    /// @notice Links the node registry and ProofOfCompute. Owner only.
+    /// @notice Links the node registry and ProofOfCompute, once. Owner only. ProofOfCompute moves
+    /// escrow (credit), so relinking it would let the owner pay any job's escrow to itself.
     /// @param registry_ The NodeCertRegistry.
     /// @param proofOfCompute_ The ProofOfCompute contract that credits rewards.
     function setLinks(address registry_, address proofOfCompute_) external onlyOwner {
+        if (address(proofOfCompute) != address(0)) revert Owned__AlreadyLinked();
         if (registry_ == address(0) || proofOfCompute_ == address(0)) revert Owned__ZeroAddress();
         registry = INodeCertRegistry(registry_);
         proofOfCompute = IProofOfCompute(proofOfCompute_);

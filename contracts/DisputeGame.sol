@@ -133,6 +133,8 @@ contract DisputeGame is Owned {
         bool challengerIn;
         bool defenderIn;
         Phase phase;
+        /// @dev The start is the round's anchored checkpoint (any round after the first).
+        bool anchored;
     }
 
     /// @notice Openings of a party's steps root at s_0 and s_N.
@@ -171,8 +173,9 @@ contract DisputeGame is Owned {
     mapping(bytes32 pairKey => uint256 disputeId) private _byPair;
     mapping(address account => uint256 amount) private _claimable;
 
-    /// @notice Links the contracts. Owner only.
+    /// @notice Links the contracts, once. Owner only.
     function setLinks(address proofs_, address registry_, address jobs_, address verification_) external onlyOwner {
+        if (address(verification) != address(0)) revert Owned__AlreadyLinked();
         if (proofs_ == address(0) || registry_ == address(0) || jobs_ == address(0) || verification_ == address(0)) {
             revert Owned__ZeroAddress();
         }
@@ -256,6 +259,7 @@ contract DisputeGame is Owned {
         d.hi = steps;
         d.deadline = uint64(block.timestamp) + moveWindow;
         d.phase = Phase.AwaitDefence;
+        d.anchored = info.latestWeightsDigest != bytes32(0);
         totalHeld += msg.value;
         // Bisection can outlast the settlement delay: the job's settlement waits for the verdict.
         proofs.openCase(jobId);
@@ -277,7 +281,11 @@ contract DisputeGame is Owned {
         d.defenderHi = ends.weightsDigest;
         emit DisputeDefended(disputeId, ends.stepsRoot);
         if (ends.startDigest != d.start) {
-            // Only possible in round 0 (no anchored start): the disputed point is s_0 itself.
+            // After round 0 the start is the chain's own checkpoint: a defender that trained from
+            // another one is wrong, whatever its group says (else it escaped to an unresolved
+            // majority and the challenger's bond waited for the arbiter).
+            if (d.anchored) return _finish(disputeId, d, true, false, "start");
+            // Round 0 (no anchored start): the disputed point is s_0 itself.
             (d.lo, d.hi, d.agreed) = (0, 0, bytes32(0));
             (d.challengerHi, d.defenderHi) = (d.start, ends.startDigest);
             return _settleByMajority(disputeId, d);

@@ -121,6 +121,10 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     uint256 public minStake = 1 ether;
     uint256 public heartbeatInterval = 1 hours;
+    /// @dev The interval before the last change, and when the current one took effect: misses
+    /// before a change count in the interval then in force, so no change is retroactive.
+    uint256 private _previousInterval = 1 hours;
+    uint64 private _intervalSince;
     uint256 public unbondingDelay = 7 days;
     uint256 public slashPool;
     uint256 public totalStaked;
@@ -288,6 +292,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     function deactivateNode(bytes32 nodePubkey) external {
         NodeCert storage n = _operatorNode(nodePubkey);
         if (!n.active) revert NodeCert__NotActive(nodePubkey);
+        // Misses nobody reported are settled first: leaving must not wipe them.
+        _applyMisses(n);
         _deactivate(n);
     }
 
@@ -321,11 +327,20 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         emit ConfigChanged(bytes32(uint256(keccak256("roleStake")) + uint256(role)), value);
     }
 
-    /// @notice Sets the heartbeat interval in seconds. Owner only.
+    /// @notice Sets the heartbeat interval in seconds. Owner only. It counts from now: time
+    /// before it is counted in the interval then in force, so shortening it cannot turn the
+    /// past hour of an honest node into missed heartbeats. At most one change per current
+    /// interval, so every live node has beaten since the previous change and only two intervals
+    /// ever apply to it.
     function setHeartbeatInterval(uint256 value) external onlyOwner {
         // Zero would divide by zero in the missed-heartbeat policy; a day is the longest that
         // still lets the policy catch a node that went away.
         if (value == 0 || value > 1 days) revert NodeCert__InvalidConfig("heartbeatInterval", value);
+        if (block.timestamp < uint256(_intervalSince) + heartbeatInterval) {
+            revert NodeCert__InvalidConfig("heartbeatIntervalChange", uint256(_intervalSince) + heartbeatInterval);
+        }
+        _previousInterval = heartbeatInterval;
+        _intervalSince = uint64(block.timestamp);
         heartbeatInterval = value;
         emit ConfigChanged("heartbeatInterval", value);
     }
@@ -389,7 +404,11 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     /// @inheritdoc INodeCertRegistry
     function isLive(bytes32 nodePubkey) external view returns (bool) {
         NodeCert storage n = _nodes[nodePubkey];
-        return n.active && block.timestamp <= n.lastHeartbeat + heartbeatInterval;
+        if (!n.active) return false;
+        uint256 since = _intervalSince;
+        if (n.lastHeartbeat >= since) return block.timestamp <= n.lastHeartbeat + heartbeatInterval;
+        // Beaten in time under the previous interval, and the current one not yet over since.
+        return since - n.lastHeartbeat <= _previousInterval && block.timestamp <= since + heartbeatInterval;
     }
 
     /// @inheritdoc INodeCertRegistry
@@ -436,9 +455,12 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         if (n.operator != msg.sender) revert NodeCert__NotOperator(msg.sender, nodePubkey);
     }
 
-    /// @dev Heartbeat intervals missed since the last heartbeat.
+    /// @dev Heartbeat intervals missed since the last heartbeat, each stretch of time in the
+    /// interval in force then.
     function _missed(NodeCert storage n) private view returns (uint256) {
-        return (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
+        uint256 since = _intervalSince;
+        if (n.lastHeartbeat >= since) return (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
+        return (since - n.lastHeartbeat) / _previousInterval + (block.timestamp - since) / heartbeatInterval;
     }
 
     /// @dev Settles missed-heartbeat windows not yet penalised: stake x (1 - 0.9^k) in one slash.

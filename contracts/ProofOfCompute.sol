@@ -164,8 +164,9 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// disputes on the last rounds can still cut a cheater's reward (owner-set, default 1 hour).
     uint64 public settlementDelay = 1 hours;
 
-    /// @notice Links the job manager, node registry and reputation registry. Owner only.
+    /// @notice Links the job manager, node registry and reputation registry, once. Owner only.
     function setLinks(address jobManager_, address registry_, address reputation_) external onlyOwner {
+        if (address(jobManager) != address(0)) revert Owned__AlreadyLinked();
         if (jobManager_ == address(0) || registry_ == address(0) || reputation_ == address(0)) {
             revert Owned__ZeroAddress();
         }

@@ -265,8 +265,9 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @dev Targets attested at least once and not yet settled: each holds the job's settlement.
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => bool attested))) private _pending;
 
-    /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry. Owner only.
+    /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry, once. Owner only.
     function setLinks(address proofs_, address registry_, address reputation_) external onlyOwner {
+        if (address(proofs) != address(0)) revert Owned__AlreadyLinked();
         if (proofs_ == address(0) || registry_ == address(0) || reputation_ == address(0)) {
             revert Owned__ZeroAddress();
         }

@@ -12,6 +12,9 @@ abstract contract Owned {
     error Owned__NotAuthorised(address caller);
     /// @notice Thrown when the zero address is passed where an account is required.
     error Owned__ZeroAddress();
+    /// @notice Thrown when a contract's links are set a second time: they are fixed once set, so
+    /// the owner cannot point a contract at one of its own that moves escrow or stake.
+    error Owned__AlreadyLinked();
 
     /// @notice Emitted when ownership moves to a new account.
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);

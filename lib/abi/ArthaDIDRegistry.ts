@@ -1660,6 +1660,11 @@ export const arthaDIDRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",

@@ -1242,6 +1242,11 @@ export const modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",

@@ -1130,4 +1130,212 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await paysHonestOnly(attacker, jobId, cheat, h);
     },
   );
+
+  await fx.step(
+    t,
+    "20. the contracts' owner cannot relink them to take a running job's escrow",
+    async () => {
+      // Found in the fourth audit: setLinks could be called again, so the owner pointed the job
+      // manager's ProofOfCompute at its own account, credited itself any job's escrow and
+      // withdrew it (the threat model says the owner never moves escrow).
+      const owner = fx.owner;
+      const h = nodePubkey("relink-victim");
+      const jobId = await startJob([[h, honest[0]!]], { rounds: 2 });
+      await commit(honest[0]!, jobId, h, 0, "h");
+      const escrow = (await co.readContract({ ...jobs, functionName: "getJob", args: [jobId] }))
+        .escrow;
+      const relinks = [
+        () =>
+          owner.simulateContract({
+            ...jobs,
+            functionName: "setLinks",
+            args: [fx.addrs.registry, owner.account.address],
+          }),
+        () =>
+          owner.simulateContract({
+            ...proofs,
+            functionName: "setLinks",
+            args: [owner.account.address, fx.addrs.registry, fx.addrs.reputation],
+          }),
+        () =>
+          owner.simulateContract({
+            ...verification,
+            functionName: "setLinks",
+            args: [fx.addrs.proofs, owner.account.address, fx.addrs.reputation],
+          }),
+        () =>
+          owner.simulateContract({
+            ...disputes,
+            functionName: "setLinks",
+            args: [
+              fx.addrs.proofs,
+              fx.addrs.registry,
+              owner.account.address,
+              fx.addrs.verification,
+            ],
+          }),
+      ];
+      for (const relink of relinks) await expectRevert(relink(), "Owned__AlreadyLinked");
+      await expectRevert(
+        owner.simulateContract({
+          ...jobs,
+          functionName: "credit",
+          args: [jobId, owner.account.address, escrow],
+        }),
+        "JobManager__NotProofOfCompute",
+      );
+      const after = await co.readContract({ ...jobs, functionName: "getJob", args: [jobId] });
+      assert.equal(after.escrow, escrow);
+    },
+  );
+
+  await fx.step(
+    t,
+    "21. a silent node cannot wipe its unreported missed heartbeats by leaving",
+    async () => {
+      // Found in the fourth audit: deactivateNode did not settle misses, and neither reporting
+      // nor heartbeating works on an inactive node, so a node silent for days left with all its
+      // stake.
+      const quiet = nodePubkey("quiet-leaver");
+      await registerNode(fx, attacker, { pubkey: quiet });
+      await fx.increaseTime(10 * HOUR); // 10 intervals missed: 3 windows of 3
+      const left = await mined(
+        attacker,
+        attacker.writeContract({ ...registry, functionName: "deactivateNode", args: [quiet] }),
+      );
+      const [slash] = events(left, abis.registry, "NodeSlashed");
+      assert.equal(slash?.args.reason, SlashReason.MissedHeartbeats);
+      assert.equal((await stakeOf(quiet)).stake, STAKE * 729n / 1000n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "22. shortening the heartbeat interval does not turn an honest node's past into misses",
+    async () => {
+      // Found in the fourth audit: misses were the time since the last heartbeat over the
+      // current interval, so right after the owner shortened it to a minute anyone could report
+      // an honest node that beat 50 minutes before for 50 misses (16 windows: 81% of its stake).
+      const punctual = nodePubkey("punctual");
+      await registerNode(fx, honest[1]!, { pubkey: punctual });
+      await fx.increaseTime(50 * 60);
+      await mined(
+        fx.owner,
+        fx.owner.writeContract({ ...registry, functionName: "setHeartbeatInterval", args: [60n] }),
+      );
+      await expectRevert(
+        attacker.simulateContract({
+          ...registry,
+          functionName: "reportMissedHeartbeats",
+          args: [punctual],
+        }),
+        "NodeCert__NoMissedHeartbeat",
+      );
+      assert.ok(await co.readContract({ ...registry, functionName: "isLive", args: [punctual] }));
+      // A second change waits out one interval of the first; the node beats in time.
+      await expectRevert(
+        fx.owner.simulateContract({
+          ...registry,
+          functionName: "setHeartbeatInterval",
+          args: [30n],
+        }),
+        "NodeCert__InvalidConfig",
+      );
+      await mined(
+        honest[1]!,
+        honest[1]!.writeContract({ ...registry, functionName: "heartbeat", args: [punctual] }),
+      );
+      assert.equal((await stakeOf(punctual)).stake, STAKE);
+      await fx.increaseTime(61);
+      await mined(
+        fx.owner,
+        fx.owner.writeContract({
+          ...registry,
+          functionName: "setHeartbeatInterval",
+          args: [BigInt(HOUR)],
+        }),
+      );
+    },
+  );
+
+  await fx.step(
+    t,
+    "23. after round 0 a defender that claims another start loses at once",
+    async () => {
+      // Found in the fourth audit: a start different from the challenger's was taken as round
+      // 0's open question and sent to the group majority; with none the dispute sat unresolved
+      // until the arbiter, the honest challenger's bond locked. After round 0 the start is the
+      // chain's own checkpoint, so a defender that opens another is simply wrong.
+      const h = nodePubkey("anchored-challenger");
+      const a = nodePubkey("made-up-start");
+      const jobId = await startJob([[h, honest[2]!], [a, attacker]], {
+        rounds: 2,
+        groups: [1, 1],
+        stepsPerRound: 4,
+      });
+      await commit(honest[2]!, jobId, h, 0, "h0");
+      await commit(attacker, jobId, a, 0, "h0");
+      const anchored = b32("round-1-start");
+      await closeRound(jobId, 0, anchored);
+      const right = [anchored, ...[1, 2, 3, 4].map((i) => b32(`r1-right-${i}`))];
+      const theirs = [b32("elsewhere"), ...[1, 2, 3, 4].map((i) => b32(`r1-lie-${i}`))];
+      const ends = (node: Hex, steps: Hex[], tag: string) => {
+        const c = roundCommit(jobId, node, 1, { result: tag });
+        return {
+          lossDigest: c.lossDigest,
+          gradientDigest: c.gradientDigest,
+          weightsDigest: steps[4]!,
+          stepsRoot: stepsRoot(steps),
+          startDigest: steps[0]!,
+          startProof: stepsProof(steps, 0),
+          endProof: stepsProof(steps, 4),
+        };
+      };
+      for (
+        const [client, node, steps, tag] of [
+          [honest[2]!, h, right, "r1-right"],
+          [attacker, a, theirs, "r1-lie"],
+        ] as const
+      ) {
+        await mined(
+          client,
+          client.writeContract({
+            ...proofs,
+            functionName: "commitRound",
+            args: [{ ...roundCommit(jobId, node, 1, { result: tag }), weightsDigest: steps[4]! }],
+          }),
+        );
+      }
+      const opened = await mined(
+        honest[2]!,
+        honest[2]!.writeContract({
+          ...disputes,
+          functionName: "open",
+          args: [jobId, 1, h, a, ends(h, right, "r1-right")],
+          value: parseEther("1"),
+        }),
+      );
+      const id = event(opened, abis.disputes, "DisputeOpened").disputeId;
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...disputes,
+          functionName: "defend",
+          args: [id, ends(a, theirs, "r1-lie")],
+        }),
+      );
+      const d = await co.readContract({ ...disputes, functionName: "disputeOf", args: [id] });
+      assert.equal(d.phase, 3, "settled, not left to an arbiter");
+      assert.equal((await stakeOf(a)).stake, STAKE / 2n);
+      assert.equal((await stakeOf(h)).stake, STAKE);
+      assert.equal(
+        await co.readContract({
+          ...disputes,
+          functionName: "claimableOf",
+          args: [honest[2]!.account.address],
+        }),
+        parseEther("1"),
+      );
+    },
+  );
 });
