@@ -23421,6 +23421,11 @@ var nodeCertRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -26019,6 +26024,11 @@ var nodeCertRegistryAbi = [
 // lib/abi/ReputationRegistry.ts
 var reputationRegistryAbi = [
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -28411,6 +28421,11 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "JobManager__WrongStatus",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
     "type": "error"
   },
   {
@@ -30957,6 +30972,11 @@ var aiJobManagerAbi = [
 
 // lib/abi/ProofOfCompute.ts
 var proofOfComputeAbi = [
+  {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
   {
     "inputs": [
       {
@@ -35189,6 +35209,11 @@ var modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -37646,6 +37671,11 @@ var arthaDIDRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -38443,6 +38473,11 @@ var arthaDIDRegistryAbi = [
 
 // lib/abi/VerificationManager.ts
 var verificationManagerAbi = [
+  {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
   {
     "inputs": [
       {
@@ -42048,6 +42083,11 @@ var disputeGameAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AlreadyLinked",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -42735,6 +42775,11 @@ var disputeGameAbi = [
             "internalType": "enum DisputeGame.Phase",
             "name": "phase",
             "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "anchored",
+            "type": "bool"
           }
         ],
         "internalType": "struct DisputeGame.Dispute",
