@@ -99,7 +99,15 @@ export class ChallengeResponder {
     });
     let answered = 0;
     for (const c of open) {
-      const answer = this.answerFor(c);
+      let answer: ChallengeAnswer | undefined;
+      try {
+        answer = this.answerFor(c);
+      } catch (e) {
+        // A challenge no honest record answers (a step past the round's): it is skipped, and the
+        // node's other challenges are still answered.
+        if (!(e instanceof RangeError)) throw e;
+        continue;
+      }
       if (answer && await send(client, addresses, c.challengeId, answer)) answered++;
     }
     return answered;

@@ -89,7 +89,11 @@ export class Gateway {
     this.#cached += bytes.length;
   }
 
-  /** Uploads `bytes`, signed; returns their CID. */
+  /**
+   * Uploads `bytes`, signed; returns their CID, computed here: the worker goes on to sign
+   * statements naming it (a cluster submission), so the gateway's answer is only checked, never
+   * taken (else whoever answers could make it sign another file as its work).
+   */
   async put(bytes: Uint8Array): Promise<string> {
     try {
       return await this.#post(bytes);
@@ -114,7 +118,11 @@ export class Gateway {
       body: bytes as Uint8Array<ArrayBuffer>,
     });
     const { cid } = await res.json() as { cid: string };
-    return cid;
+    const own = (await computeCid(bytes)).toString();
+    if (cid !== own) {
+      throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(cid)}`);
+    }
+    return own;
   }
 
   /** The job spec stored at `cid`. */

@@ -4,6 +4,7 @@ import { commitRound } from "../../lib/chain/commit_round.ts";
 import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
 import { getChallenge } from "../../lib/chain/get_challenge.ts";
 import { issueChallenge } from "../../lib/chain/issue_challenge.ts";
+import { issueStepChallenge } from "../../lib/chain/issue_step_challenge.ts";
 import { ChallengeStatus } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
@@ -342,4 +343,28 @@ Deno.test("attacker: racing POST /aggregate and /finalize calls penalise one wro
   });
   const fake = slashes.filter((e) => e.args.reason === SlashReason.FakeGradients);
   assert.deepEqual(fake.map((e) => e.args.amount), [5n * 10n ** 18n]);
+});
+
+Deno.test("attacker: a challenge no honest record answers does not stop the node answering its others", async () => {
+  // Prepare: a trained round; a verifier challenges one step past the round's steps (the chain
+  // takes the caller's step count) and, after it, a chunk.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [node] = job.nodes as [TestNode, TestNode];
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: node.nodePubkey };
+  const bad = await issueStepChallenge(fx.coordinator, { ...at, steps: 1_000_000 });
+  assert.ok(bad.step >= job.spec.localSteps, "drawn past the round's steps");
+  const fine = await issueChallenge(fx.coordinator, { ...at, steps: job.spec.localSteps });
+
+  // Execute: the node's worker answers what it can.
+  const answered = await node.worker.answerChallenges();
+
+  // Assert: the chunk challenge is answered; the unanswerable one is left to time out.
+  assert.equal(answered, 1);
+  const status = async (challengeId: bigint) =>
+    (await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId })).status;
+  assert.equal(await status(fine.challengeId), ChallengeStatus.Answered);
+  assert.equal(await status(bad.challengeId), ChallengeStatus.Open);
 });

@@ -100,3 +100,19 @@ Deno.test("attacker: a coordinator's endless body is cut at the download's limit
   await assert.rejects(gateway.get(cid, 1_000_000), /larger than 1000000 bytes/);
   assert.ok(pulled() <= 1_000_000 + 4 * 65_536, `read ${pulled()}`);
 });
+
+Deno.test("attacker: an upload answer naming another file is refused, so the worker never signs it as its own", async () => {
+  // Prepare: a gateway whose upload answer is rewritten (a man in the middle, or a coordinator
+  // lying) to name the job's checkpoint instead of the cluster mean just sent.
+  const mean = new Uint8Array(64).fill(3);
+  const other = (await computeCid(new Uint8Array(64).fill(9))).toString();
+  const answer = (cid: string) =>
+    new Gateway(
+      new CoordinatorClient(() => Promise.resolve(Response.json({ cid }, { status: 201 }))),
+    );
+
+  // Execute + Assert: the rewritten answer throws; a true one gives the bytes' own CID.
+  await assert.rejects(() => answer(other).put(mean), /Cannot trust the gateway/);
+  const own = (await computeCid(mean)).toString();
+  assert.equal(await answer(own).put(mean), own);
+});
