@@ -58075,6 +58075,9 @@ async function refuseTask(client, p) {
   if (group > 0 && (task.seed !== taskSeed(spec, group - 1) || task.shard.index !== taskShard(spec, group - 1))) {
     return `seed ${task.seed} and shard ${task.shard.index} are not task group ${group}'s`;
   }
+  if (group > 0 && task.slot !== group - 1) {
+    return `slot ${task.slot} is not task group ${group}'s (${group - 1})`;
+  }
   return void 0;
 }
 

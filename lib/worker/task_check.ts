@@ -6,7 +6,7 @@
  * train for nothing, or for a job nobody pays. Its inputs are bound too: the starting weights
  * must be the checkpoint the chain closed the last round with (the spec's initial weights in
  * round 0), the shard one of the spec's, and in a task group (redundancy) the seed and shard must
- * be the group's task. Otherwise a coordinator could give one member of a group other inputs
+ * be the group's task (and its slot, the partition codec's part). Otherwise a coordinator could give one member of a group other inputs
  * than the rest and have that honest node slashed as the group's outlier.
  *
  * @example
@@ -58,6 +58,11 @@ export async function refuseTask(
       task.shard.index !== taskShard(spec, group - 1))
   ) {
     return `seed ${task.seed} and shard ${task.shard.index} are not task group ${group}'s`;
+  }
+  // The slot is the group's too (the partition codec's part): a node sent another part than its
+  // group would deliver an update intake refuses, then be challenged for its commit.
+  if (group > 0 && task.slot !== group - 1) {
+    return `slot ${task.slot} is not task group ${group}'s (${group - 1})`;
   }
   return undefined;
 }

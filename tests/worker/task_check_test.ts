@@ -72,6 +72,21 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
   const refusal = events.find((e) => e.kind === "error");
   assert.ok(refusal?.kind === "error");
   assert.match(refusal.message, /are not task group 1's/);
+  // Nor another slot than the group's (the partition codec's part it sends).
+  const slotted = workerThrough(
+    fx,
+    member,
+    (path, init) =>
+      path.startsWith("/assign?")
+        ? Promise.resolve(Response.json({ ...own, slot: own.slot + 1 }))
+        : g.call(path, init),
+    events,
+  );
+  events.length = 0;
+  assert.equal(await slotted.tick(), "wait");
+  const wrongSlot = events.find((e) => e.kind === "error");
+  assert.ok(wrongSlot?.kind === "error");
+  assert.match(wrongSlot.message, /slot 1 is not task group 1's \(0\)/);
 
   const commits = await fx.coordinator.getContractEvents({
     address: fx.addresses.proofs,
