@@ -56167,6 +56167,7 @@ function checkSecureAggregation(s) {
   need(a.clip === void 0 || num2(a.clip, 1e-9, 1e6), "secureAggregation.clip must be in (0, 1e6]");
   need(a.clip === void 0 || s.privacy === void 0, "secureAggregation.clip with privacy: privacy.clip is the bound");
   need(a.stageMs === void 0 || posInt(a.stageMs), "secureAggregation.stageMs");
+  need(a.minInputs === void 0 || Number.isInteger(a.minInputs) && a.minInputs >= 3 && a.minInputs <= 1e5, "secureAggregation.minInputs must be an integer in [3, 100000]");
   need(s.robust === void 0, `robust ${why}`);
   need((s.compression?.codec ?? "fp32") === "fp32", `compression other than fp32 ${why}`);
   need(!s.aggregation.hierarchical, `aggregation.hierarchical ${why}`);
@@ -57849,6 +57850,214 @@ async function isResultCommitted(client, params) {
   return onChain2 === expected;
 }
 
+// lib/privacy/secure_aggregation/fixed_point.ts
+var RING_BITS = 32;
+var OVERFLOW_TAIL_STDS = 10;
+var HALF_RING = 2 ** (RING_BITS - 1);
+function fixedPointScale(range) {
+  const { clip, clients, sumNoiseStd = 0 } = range;
+  if (!(clip > 0) || !Number.isFinite(clip)) throw new RangeError(`Cannot scale: clip ${clip}`);
+  if (!Number.isInteger(clients) || clients < 1) {
+    throw new RangeError(`Cannot scale: ${clients} clients`);
+  }
+  if (!(sumNoiseStd >= 0) || !Number.isFinite(sumNoiseStd)) {
+    throw new RangeError(`Cannot scale: noise std ${sumNoiseStd}`);
+  }
+  const room = HALF_RING - 1 - clients;
+  const magnitude = clients * clip + OVERFLOW_TAIL_STDS * sumNoiseStd;
+  const scale = 2 ** Math.floor(Math.log2(room / magnitude));
+  if (!(scale >= 1)) {
+    throw new RangeError(`Cannot scale: ${clients} clients of range ${clip} overflow 32 bits`);
+  }
+  return scale;
+}
+function encodeFixedPoint(values, parameters) {
+  const { scale, clip, noise } = parameters;
+  if (noise && noise.length !== values.length) {
+    throw new RangeError(`Cannot encode: ${noise.length} noise values for ${values.length}`);
+  }
+  const out = new Uint32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) throw new RangeError(`Cannot encode: value ${i} is ${v}`);
+    const clipped = v > clip ? clip : v < -clip ? -clip : v;
+    const noised = noise ? clipped + noise[i] : clipped;
+    out[i] = Math.round(noised * scale) >>> 0;
+  }
+  return out;
+}
+
+// lib/privacy/secure_aggregation/graph.ts
+var DEGREE_PER_LOG2_CLIENTS = 6;
+var GRAPH_DOMAIN = new TextEncoder().encode("ArthaTrain:secagg:v1:graph");
+function defaultDegree(clients) {
+  if (!Number.isInteger(clients) || clients < 2) {
+    throw new RangeError(`Cannot size graph: ${clients} clients`);
+  }
+  const k = 2 * Math.ceil(DEGREE_PER_LOG2_CLIENTS * Math.log2(clients) / 2);
+  return Math.min(clients - 1, k);
+}
+function neighbourGraph(clients, parameters) {
+  const { seed, degree } = parameters;
+  const n = clients.length;
+  if (new Set(clients).size !== n) throw new RangeError("Cannot build graph: repeated ids");
+  if (!Number.isInteger(degree) || degree < 1 || degree < n - 1 && degree % 2 !== 0) {
+    throw new RangeError(`Cannot build graph: degree ${degree} must be even below ${n - 1}`);
+  }
+  const rank = new Map(clients.map((id, i) => [
+    id,
+    i
+  ]));
+  const order = shuffle(clients, seed);
+  const half = degree >= n - 1 ? Math.floor(n / 2) : degree / 2;
+  const graph = /* @__PURE__ */ new Map();
+  order.forEach((id, p) => {
+    const set = /* @__PURE__ */ new Set();
+    for (let d = 1; d <= half; d++) {
+      set.add(order[(p + d) % n]);
+      set.add(order[(p - d + n) % n]);
+    }
+    set.delete(id);
+    graph.set(id, [
+      ...set
+    ].sort((a, b) => rank.get(a) - rank.get(b)));
+  });
+  return graph;
+}
+function shuffle(items, seed) {
+  const out = [
+    ...items
+  ];
+  const next = wordStream(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const bound = 2 ** 32 - 2 ** 32 % (i + 1);
+    let w = next();
+    while (w >= bound) w = next();
+    const j = w % (i + 1);
+    [out[i], out[j]] = [
+      out[j],
+      out[i]
+    ];
+  }
+  return out;
+}
+function wordStream(seed) {
+  let counter = 0;
+  let block = new Uint32Array(0);
+  let used = 0;
+  return () => {
+    if (used === block.length) {
+      const input = new Uint8Array(GRAPH_DOMAIN.length + seed.length + 4);
+      input.set(GRAPH_DOMAIN);
+      input.set(seed, GRAPH_DOMAIN.length);
+      new DataView(input.buffer).setUint32(input.length - 4, counter++);
+      const digest2 = sha2564(input);
+      block = new Uint32Array(digest2.buffer, digest2.byteOffset, 8);
+      used = 0;
+    }
+    return block[used++];
+  };
+}
+
+// lib/privacy/secure_aggregation/noise.ts
+var TWO_POW_26 = 2 ** 26;
+var TWO_POW_53 = 2 ** 53;
+var WORDS_PER_DRAW = 16384;
+function clientNoiseStd(sumNoiseStd, minSurvivors) {
+  if (!(sumNoiseStd >= 0) || !Number.isFinite(sumNoiseStd)) {
+    throw new RangeError(`Cannot size noise: std ${sumNoiseStd}`);
+  }
+  if (!Number.isInteger(minSurvivors) || minSurvivors < 1) {
+    throw new RangeError(`Cannot size noise: minSurvivors ${minSurvivors}`);
+  }
+  return sumNoiseStd / Math.sqrt(minSurvivors);
+}
+function secureGaussian(length3, std) {
+  if (!Number.isInteger(length3) || length3 < 0) throw new RangeError(`Cannot draw ${length3}`);
+  if (!(std >= 0) || !Number.isFinite(std)) throw new RangeError(`Cannot draw: std ${std}`);
+  const out = new Float64Array(length3);
+  const words = new Uint32Array(WORDS_PER_DRAW);
+  for (let i = 0; i < length3; ) {
+    crypto.getRandomValues(words);
+    for (let w = 0; w + 3 < words.length && i < length3; w += 4) {
+      const u1 = (uniform53(words[w], words[w + 1]) + 1) / TWO_POW_53;
+      const u2 = uniform53(words[w + 2], words[w + 3]) / TWO_POW_53;
+      const r = std * Math.sqrt(-2 * Math.log(u1));
+      out[i++] = r * Math.cos(2 * Math.PI * u2);
+      if (i < length3) out[i++] = r * Math.sin(2 * Math.PI * u2);
+    }
+  }
+  return out;
+}
+function uniform53(a, b) {
+  return (a >>> 5) * TWO_POW_26 + (b >>> 6);
+}
+
+// lib/privacy/secure_aggregation/params.ts
+var DEFAULT_MIN_SURVIVOR_FRACTION = 2 / 3;
+function resolveParams(config) {
+  if (isParams(config)) return config;
+  const { context, clients, vectorLength, clip } = config;
+  const n = clients.length;
+  if (typeof context !== "string" || context.length === 0) {
+    throw new TypeError("Cannot resolve round: context must be a non-empty string");
+  }
+  if (n < 2 || clients.some((id) => typeof id !== "string" || id.length === 0)) {
+    throw new RangeError("Cannot resolve round: need at least 2 clients with non-empty ids");
+  }
+  const seed = hexToBytes3(config.seed);
+  if (seed.length !== 32) throw new TypeError("Cannot resolve round: seed must be 32 bytes");
+  if (!Number.isInteger(vectorLength) || vectorLength < 1) {
+    throw new RangeError(`Cannot resolve round: vector length ${vectorLength}`);
+  }
+  const degree = Math.min(config.degree ?? defaultDegree(n), n - 1);
+  const threshold = config.threshold ?? Math.floor(degree / 2) + 1;
+  const minSurvivors = config.minSurvivors ?? Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
+  checkThresholds(n, degree, threshold, minSurvivors);
+  const noiseStd = config.noiseStd ?? 0;
+  const noise = clientNoiseStd(noiseStd, minSurvivors);
+  return Object.freeze({
+    context,
+    seed,
+    clients: Object.freeze([
+      ...clients
+    ]),
+    vectorLength,
+    clip,
+    degree,
+    threshold,
+    minSurvivors,
+    noiseStd,
+    consistencyCheck: config.consistencyCheck ?? false,
+    index: new Map(clients.map((id, i) => [
+      id,
+      i
+    ])),
+    neighbours: neighbourGraph(clients, {
+      seed,
+      degree
+    }),
+    // The noise of the largest possible sum (all n clients) sets the overflow headroom.
+    scale: fixedPointScale({
+      clip,
+      clients: n,
+      sumNoiseStd: noise * Math.sqrt(n)
+    }),
+    clientNoiseStd: noise
+  });
+}
+function checkThresholds(n, k, t, minSurvivors) {
+  if (!Number.isInteger(t) || 2 * t <= k || t > k) {
+    throw new RangeError(`Cannot resolve round: threshold ${t} must be in (${k / 2}, ${k}] for degree ${k} (at most half the neighbours could hand over both shares of a client)`);
+  }
+  if (!Number.isInteger(minSurvivors) || minSurvivors < 2 || minSurvivors > n) {
+    throw new RangeError(`Cannot resolve round: minSurvivors ${minSurvivors} not in [2, ${n}]`);
+  }
+}
+function isParams(x) {
+  return x.neighbours instanceof Map;
+}
+
 // lib/round/secure_session.ts
 var SECURE_UPDATE_CID = "secure-aggregation";
 var DEFAULT_SECURE_CLIP = 1;
@@ -57862,10 +58071,19 @@ function secureSeed(context, blockHash) {
   return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), encoder7.encode(`${context}
 `), hexToBytes3(blockHash)));
 }
+var DEFAULT_MIN_SECURE_INPUTS = 3;
+function minSecureInputs(spec) {
+  return Math.max(DEFAULT_MIN_SECURE_INPUTS, spec.secureAggregation?.minInputs ?? 0);
+}
 function secureRoundConfig(spec, at) {
   const s = spec.secureAggregation;
   if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
   const p = spec.privacy;
+  const n = at.clients.length;
+  const min = minSecureInputs(spec);
+  if (n < min) {
+    throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the job's minimum of ${min} inputs (a sum of fewer would reveal updates to the nodes in it)`);
+  }
   return {
     context: at.context,
     seed: at.seed,
@@ -57878,7 +58096,10 @@ function secureRoundConfig(spec, at) {
       degree: s.degree
     } : {},
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
-    consistencyCheck: s.consistencyCheck ?? false
+    consistencyCheck: s.consistencyCheck ?? false,
+    // Bonawitz et al.'s 2n/3 survivors, and never fewer than the minimum: no released sum holds
+    // fewer inputs than the job allows.
+    minSurvivors: Math.max(min, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION))
   };
 }
 function postDigest(context, message2) {
@@ -58873,43 +59094,6 @@ function checkKey(key) {
   }
 }
 
-// lib/privacy/secure_aggregation/fixed_point.ts
-var RING_BITS = 32;
-var OVERFLOW_TAIL_STDS = 10;
-var HALF_RING = 2 ** (RING_BITS - 1);
-function fixedPointScale(range) {
-  const { clip, clients, sumNoiseStd = 0 } = range;
-  if (!(clip > 0) || !Number.isFinite(clip)) throw new RangeError(`Cannot scale: clip ${clip}`);
-  if (!Number.isInteger(clients) || clients < 1) {
-    throw new RangeError(`Cannot scale: ${clients} clients`);
-  }
-  if (!(sumNoiseStd >= 0) || !Number.isFinite(sumNoiseStd)) {
-    throw new RangeError(`Cannot scale: noise std ${sumNoiseStd}`);
-  }
-  const room = HALF_RING - 1 - clients;
-  const magnitude = clients * clip + OVERFLOW_TAIL_STDS * sumNoiseStd;
-  const scale = 2 ** Math.floor(Math.log2(room / magnitude));
-  if (!(scale >= 1)) {
-    throw new RangeError(`Cannot scale: ${clients} clients of range ${clip} overflow 32 bits`);
-  }
-  return scale;
-}
-function encodeFixedPoint(values, parameters) {
-  const { scale, clip, noise } = parameters;
-  if (noise && noise.length !== values.length) {
-    throw new RangeError(`Cannot encode: ${noise.length} noise values for ${values.length}`);
-  }
-  const out = new Uint32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isFinite(v)) throw new RangeError(`Cannot encode: value ${i} is ${v}`);
-    const clipped = v > clip ? clip : v < -clip ? -clip : v;
-    const noised = noise ? clipped + noise[i] : clipped;
-    out[i] = Math.round(noised * scale) >>> 0;
-  }
-  return out;
-}
-
 // lib/privacy/secure_aggregation/prg.ts
 var SEED_BYTES = 32;
 if (new Uint8Array(new Uint32Array([
@@ -58943,40 +59127,6 @@ async function addMask(target, seed) {
 async function subtractMask(target, seed) {
   const mask = await expandSeed(seed, target.length);
   for (let i = 0; i < target.length; i++) target[i] = target[i] - mask[i];
-}
-
-// lib/privacy/secure_aggregation/noise.ts
-var TWO_POW_26 = 2 ** 26;
-var TWO_POW_53 = 2 ** 53;
-var WORDS_PER_DRAW = 16384;
-function clientNoiseStd(sumNoiseStd, minSurvivors) {
-  if (!(sumNoiseStd >= 0) || !Number.isFinite(sumNoiseStd)) {
-    throw new RangeError(`Cannot size noise: std ${sumNoiseStd}`);
-  }
-  if (!Number.isInteger(minSurvivors) || minSurvivors < 1) {
-    throw new RangeError(`Cannot size noise: minSurvivors ${minSurvivors}`);
-  }
-  return sumNoiseStd / Math.sqrt(minSurvivors);
-}
-function secureGaussian(length3, std) {
-  if (!Number.isInteger(length3) || length3 < 0) throw new RangeError(`Cannot draw ${length3}`);
-  if (!(std >= 0) || !Number.isFinite(std)) throw new RangeError(`Cannot draw: std ${std}`);
-  const out = new Float64Array(length3);
-  const words = new Uint32Array(WORDS_PER_DRAW);
-  for (let i = 0; i < length3; ) {
-    crypto.getRandomValues(words);
-    for (let w = 0; w + 3 < words.length && i < length3; w += 4) {
-      const u1 = (uniform53(words[w], words[w + 1]) + 1) / TWO_POW_53;
-      const u2 = uniform53(words[w + 2], words[w + 3]) / TWO_POW_53;
-      const r = std * Math.sqrt(-2 * Math.log(u1));
-      out[i++] = r * Math.cos(2 * Math.PI * u2);
-      if (i < length3) out[i++] = r * Math.sin(2 * Math.PI * u2);
-    }
-  }
-  return out;
-}
-function uniform53(a, b) {
-  return (a >>> 5) * TWO_POW_26 + (b >>> 6);
 }
 
 // lib/privacy/secure_aggregation/shamir.ts
@@ -59044,143 +59194,6 @@ function bigIntToBytes(v, length3) {
     v >>= 8n;
   }
   return out;
-}
-
-// lib/privacy/secure_aggregation/graph.ts
-var DEGREE_PER_LOG2_CLIENTS = 6;
-var GRAPH_DOMAIN = new TextEncoder().encode("ArthaTrain:secagg:v1:graph");
-function defaultDegree(clients) {
-  if (!Number.isInteger(clients) || clients < 2) {
-    throw new RangeError(`Cannot size graph: ${clients} clients`);
-  }
-  const k = 2 * Math.ceil(DEGREE_PER_LOG2_CLIENTS * Math.log2(clients) / 2);
-  return Math.min(clients - 1, k);
-}
-function neighbourGraph(clients, parameters) {
-  const { seed, degree } = parameters;
-  const n = clients.length;
-  if (new Set(clients).size !== n) throw new RangeError("Cannot build graph: repeated ids");
-  if (!Number.isInteger(degree) || degree < 1 || degree < n - 1 && degree % 2 !== 0) {
-    throw new RangeError(`Cannot build graph: degree ${degree} must be even below ${n - 1}`);
-  }
-  const rank = new Map(clients.map((id, i) => [
-    id,
-    i
-  ]));
-  const order = shuffle(clients, seed);
-  const half = degree >= n - 1 ? Math.floor(n / 2) : degree / 2;
-  const graph = /* @__PURE__ */ new Map();
-  order.forEach((id, p) => {
-    const set = /* @__PURE__ */ new Set();
-    for (let d = 1; d <= half; d++) {
-      set.add(order[(p + d) % n]);
-      set.add(order[(p - d + n) % n]);
-    }
-    set.delete(id);
-    graph.set(id, [
-      ...set
-    ].sort((a, b) => rank.get(a) - rank.get(b)));
-  });
-  return graph;
-}
-function shuffle(items, seed) {
-  const out = [
-    ...items
-  ];
-  const next = wordStream(seed);
-  for (let i = out.length - 1; i > 0; i--) {
-    const bound = 2 ** 32 - 2 ** 32 % (i + 1);
-    let w = next();
-    while (w >= bound) w = next();
-    const j = w % (i + 1);
-    [out[i], out[j]] = [
-      out[j],
-      out[i]
-    ];
-  }
-  return out;
-}
-function wordStream(seed) {
-  let counter = 0;
-  let block = new Uint32Array(0);
-  let used = 0;
-  return () => {
-    if (used === block.length) {
-      const input = new Uint8Array(GRAPH_DOMAIN.length + seed.length + 4);
-      input.set(GRAPH_DOMAIN);
-      input.set(seed, GRAPH_DOMAIN.length);
-      new DataView(input.buffer).setUint32(input.length - 4, counter++);
-      const digest2 = sha2564(input);
-      block = new Uint32Array(digest2.buffer, digest2.byteOffset, 8);
-      used = 0;
-    }
-    return block[used++];
-  };
-}
-
-// lib/privacy/secure_aggregation/params.ts
-var DEFAULT_MIN_SURVIVOR_FRACTION = 2 / 3;
-function resolveParams(config) {
-  if (isParams(config)) return config;
-  const { context, clients, vectorLength, clip } = config;
-  const n = clients.length;
-  if (typeof context !== "string" || context.length === 0) {
-    throw new TypeError("Cannot resolve round: context must be a non-empty string");
-  }
-  if (n < 2 || clients.some((id) => typeof id !== "string" || id.length === 0)) {
-    throw new RangeError("Cannot resolve round: need at least 2 clients with non-empty ids");
-  }
-  const seed = hexToBytes3(config.seed);
-  if (seed.length !== 32) throw new TypeError("Cannot resolve round: seed must be 32 bytes");
-  if (!Number.isInteger(vectorLength) || vectorLength < 1) {
-    throw new RangeError(`Cannot resolve round: vector length ${vectorLength}`);
-  }
-  const degree = Math.min(config.degree ?? defaultDegree(n), n - 1);
-  const threshold = config.threshold ?? Math.floor(degree / 2) + 1;
-  const minSurvivors = config.minSurvivors ?? Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
-  checkThresholds(n, degree, threshold, minSurvivors);
-  const noiseStd = config.noiseStd ?? 0;
-  const noise = clientNoiseStd(noiseStd, minSurvivors);
-  return Object.freeze({
-    context,
-    seed,
-    clients: Object.freeze([
-      ...clients
-    ]),
-    vectorLength,
-    clip,
-    degree,
-    threshold,
-    minSurvivors,
-    noiseStd,
-    consistencyCheck: config.consistencyCheck ?? false,
-    index: new Map(clients.map((id, i) => [
-      id,
-      i
-    ])),
-    neighbours: neighbourGraph(clients, {
-      seed,
-      degree
-    }),
-    // The noise of the largest possible sum (all n clients) sets the overflow headroom.
-    scale: fixedPointScale({
-      clip,
-      clients: n,
-      sumNoiseStd: noise * Math.sqrt(n)
-    }),
-    clientNoiseStd: noise
-  });
-}
-function checkThresholds(n, k, t, minSurvivors) {
-  if (!Number.isInteger(t) || 2 * t <= k || t > k) {
-    throw new RangeError(`Cannot resolve round: threshold ${t} must be in (${k / 2}, ${k}] for degree ${k} (at most half the neighbours could hand over both shares of a client)`);
-  }
-  if (!Number.isInteger(minSurvivors) || minSurvivors < 2 || minSurvivors > n) {
-    throw new RangeError(`Cannot resolve round: minSurvivors ${minSurvivors} not in [2, ${n}]`);
-  }
-}
-function isParams(x) {
-  return x.neighbours instanceof Map;
 }
 
 // lib/privacy/secure_aggregation/errors.ts

@@ -27,6 +27,7 @@ import type { RoundDecision } from "../job/round_policy.ts";
 import { decodeFixedPoint } from "../privacy/secure_aggregation/fixed_point.ts";
 import type { ClientMessage, RejectCode } from "../privacy/secure_aggregation/messages.ts";
 import {
+  minSecureInputs,
   type SecurePost,
   type SecureRoundView,
   verifySecurePost,
@@ -160,7 +161,7 @@ export async function receiveSecureMessage(
 
 /**
  * The round's next attempt, over the assigned nodes that sent no masked input in an earlier one
- * (they refuse to send another); undefined when fewer than two remain.
+ * (they refuse to send another); undefined when fewer than the job's minimum remain.
  */
 async function openNext(
   ctx: Context,
@@ -175,7 +176,7 @@ async function openNext(
     if (s) { for (const n of await maskedInputsOf(ctx, s)) spent.add(n); }
   }
   const roster = job.assigned.filter((n) => !spent.has(n.toLowerCase()));
-  if (roster.length < 2) return undefined;
+  if (roster.length < minSecureInputs(spec)) return undefined; // no sum that small is released
   return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt);
 }
 

@@ -160,7 +160,10 @@ export interface JobSpec {
    * that stops an actively malicious coordinator from equivocating about who dropped; `clip`: each
    * coordinate's bound without `privacy` (default 1; with `privacy` it is `privacy.clip`, and each
    * node L2-clips its delta and adds its share of the noise); `stageMs`: a protocol stage closes
-   * when every live node answered or this long after it opened (default 60 s). Refused with robust
+   * when every live node answered or this long after it opened (default 60 s); `minInputs`: the
+   * fewest nodes a session's roster and a released sum may hold (default and least 3: a sum of
+   * two tells each node the other's update; an owner raises it so that a coordinator needs that
+   * many colluding nodes to isolate one, and the spec's hash on chain keeps it). Refused with robust
    * rules, codecs other than fp32, hierarchical or asynchronous aggregation, redundancy above 1 and
    * adaptive clipping: each needs the individual updates.
    */
@@ -169,6 +172,7 @@ export interface JobSpec {
     degree?: number;
     clip?: number;
     stageMs?: number;
+    minInputs?: number;
   };
 }
 
@@ -450,6 +454,11 @@ function checkSecureAggregation(s: JobSpec): void {
     "secureAggregation.clip with privacy: privacy.clip is the bound",
   );
   need(a.stageMs === undefined || posInt(a.stageMs), "secureAggregation.stageMs");
+  need(
+    a.minInputs === undefined ||
+      (Number.isInteger(a.minInputs) && a.minInputs >= 3 && a.minInputs <= 100_000),
+    "secureAggregation.minInputs must be an integer in [3, 100000]",
+  );
   need(s.robust === undefined, `robust ${why}`);
   need((s.compression?.codec ?? "fp32") === "fp32", `compression other than fp32 ${why}`);
   need(!s.aggregation.hierarchical, `aggregation.hierarchical ${why}`);

@@ -27,7 +27,10 @@ import { paramLayout } from "../../kernel/params.ts";
 import { concatBytes, digestHex, type Hex, hexToBytes } from "../crypto/digest.ts";
 import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
 import type { JobSpec } from "../job/job_spec.ts";
-import type { SecAggConfig } from "../privacy/secure_aggregation/params.ts";
+import {
+  DEFAULT_MIN_SURVIVOR_FRACTION,
+  type SecAggConfig,
+} from "../privacy/secure_aggregation/params.ts";
 import type { ServerRequest } from "../privacy/secure_aggregation/messages.ts";
 import type { SecAggStage } from "../privacy/secure_aggregation/errors.ts";
 
@@ -71,6 +74,19 @@ export function secureSeed(context: string, blockHash: Hex): Hex {
  * clip bounds every coordinate too), the DP noise std on the sum (z x clip, shared out by the
  * library), the degree and the consistency check the owner asked for.
  */
+/** The fewest inputs a secure round may hold by default, and at least: see {@link minSecureInputs}. */
+export const DEFAULT_MIN_SECURE_INPUTS = 3;
+
+/**
+ * The fewest nodes a session's roster and a released sum may hold: the spec's `minInputs`, and
+ * never fewer than 3. A sum of two tells each node the other's update, and a coordinator that
+ * may choose the roster (it does, every attempt) could otherwise put one honest node beside one
+ * of its own and read the honest update off the sum.
+ */
+export function minSecureInputs(spec: Pick<JobSpec, "secureAggregation">): number {
+  return Math.max(DEFAULT_MIN_SECURE_INPUTS, spec.secureAggregation?.minInputs ?? 0);
+}
+
 export function secureRoundConfig(
   spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
   at: { context: string; seed: Hex; clients: readonly string[] },
@@ -78,6 +94,14 @@ export function secureRoundConfig(
   const s = spec.secureAggregation;
   if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
   const p = spec.privacy;
+  const n = at.clients.length;
+  const min = minSecureInputs(spec);
+  if (n < min) {
+    throw new RangeError(
+      `Cannot configure secure round: a roster of ${n} is below the job's minimum of ${min} ` +
+        "inputs (a sum of fewer would reveal updates to the nodes in it)",
+    );
+  }
   return {
     context: at.context,
     seed: at.seed,
@@ -87,6 +111,9 @@ export function secureRoundConfig(
     ...(s.degree !== undefined ? { degree: s.degree } : {}),
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
     consistencyCheck: s.consistencyCheck ?? false,
+    // Bonawitz et al.'s 2n/3 survivors, and never fewer than the minimum: no released sum holds
+    // fewer inputs than the job allows.
+    minSurvivors: Math.max(min, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION)),
   };
 }
 

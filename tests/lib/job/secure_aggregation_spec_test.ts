@@ -71,6 +71,7 @@ Deno.test("secureAggregation: refused with what needs individual updates", () =>
     [{ clip: 0 }, /secureAggregation.clip/],
     [{ stageMs: -1 }, /stageMs/],
     [{ consistencyCheck: "yes" }, /consistencyCheck must be a boolean/],
+    [{ minInputs: 2 }, /minInputs must be an integer in \[3, 100000\]/],
     [[], /secureAggregation must be an object/],
   ];
   for (const [option, why] of bad) {

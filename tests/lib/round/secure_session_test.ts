@@ -62,6 +62,18 @@ Deno.test("checkSession: refuses what a lying coordinator would change", () => {
       /config.threshold/,
     ],
     ["another round", (s) => ({ ...s, round: 3 }), /context/],
+    [
+      "fewer survivors",
+      (s) => ({ ...s, config: { ...s.config, minSurvivors: 2 } }),
+      /config.minSurvivors/,
+    ],
+    [
+      // The victim beside one node of the coordinator's: the released sum minus that node's
+      // input is the victim's update.
+      "a roster of two",
+      (s) => ({ ...s, config: { ...s.config, clients: s.config.clients.slice(0, 2) } }),
+      /a roster of 2 is below the job's minimum of 3 inputs/,
+    ],
   ];
   for (const [what, lie, why] of lies) {
     const other = what === "another block's hash"
@@ -79,4 +91,17 @@ Deno.test("signSecurePost: only the node's key, for this session, verifies", () 
   assert.ok(!verifySecurePost({ ...post, message: "{ }" }, context));
   assert.ok(!verifySecurePost(post, context.replace("attempt-0", "attempt-1")));
   assert.ok(!verifySecurePost({ ...post, nodePubkey: generateNodeKey().publicKeyHex }, context));
+});
+
+Deno.test("an owner's minInputs binds every session of its job", () => {
+  const spec = { ...SPEC, secureAggregation: { ...SPEC.secureAggregation, minInputs: 5 } };
+  const s = honest(); // 6 clients
+  const context = s.config.context;
+  const four = s.config.clients.slice(0, 4);
+  assert.throws(
+    () => secureRoundConfig(spec, { context, seed: s.config.seed, clients: four }),
+    /a roster of 4 is below the job's minimum of 5 inputs/,
+  );
+  const six = secureRoundConfig(spec, { context, seed: s.config.seed, clients: s.config.clients });
+  assert.equal(six.minSurvivors, 5, "no released sum holds fewer than 5 inputs");
 });
