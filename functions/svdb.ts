@@ -10,7 +10,9 @@
  * the upload limit (`maxBlobBytes`, or a bound job's largest update). Nothing of the body is read
  * before the signer is known, and it is never held whole: it is imported as it arrives.
  *
- * GET /svdb/<cid> -> the file's bytes, streamed block by block, each re-hashed on the way out; a
+ * GET /svdb/<cid> -> the file's bytes, streamed block by block, each re-hashed on the way out (a
+ * started job's shards and validation bytes only to a request signed by its owner, one of its
+ * nodes or the coordinator: lib/coordinator/svdb_private.ts); a
  * DAG declaring more than `maxFileBytes`, or whose sizes do not add up, is refused (422) before
  * the first byte. GET /svdb/<cid>?format=raw -> that one block (how clients walk a model
  * folder's directory).
@@ -18,6 +20,7 @@
 import type { CID } from "../lib/store/cid.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { authorizeUpload } from "../lib/coordinator/svdb_access.ts";
+import { authorizeRead, recordUploader } from "../lib/coordinator/svdb_private.ts";
 import {
   fileStream,
   gatewayCid,
@@ -36,6 +39,8 @@ export function createSvdb(ctx: Context) {
       throw new HttpError(405, "Cannot use SVDB gateway: GET /svdb/<cid> or POST /svdb");
     }
     const { cid } = unwrap(gatewayCid(path.split("/").at(-1) ?? ""));
+    const denied = await authorizeRead(ctx, req.headers, cid.toString());
+    if (denied) throw rejected(denied);
     try {
       // ?format=raw: one verified block (IPFS trustless-gateway style), e.g. a directory node.
       if (url.searchParams.get("format") === "raw") {
@@ -59,6 +64,8 @@ async function upload(ctx: Context, req: Request): Promise<Response> {
   const grant = unwrap(await authorizeUpload(ctx, req.headers, { method: "POST", path: "/svdb" }));
   const declared = Number(req.headers.get("content-length") ?? "0");
   const { ok: _, ...stored } = unwrap(await storeUpload(ctx, grant, req.body, declared));
+  // What an owner uploads is its to put a job on (and so make private): svdb_private.ts.
+  if (grant.role !== "node") await recordUploader(ctx, stored.cid, grant.upload.signer);
   return json(stored, 201);
 }
 

@@ -23164,8 +23164,8 @@ var CoordinatorClient = class {
     });
   }
   /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
-  async getBytes(path, maxBytes = MAX_DOWNLOAD_BYTES) {
-    return await readLimited(await this.request(path), maxBytes, `GET ${path}`);
+  async getBytes(path, maxBytes = MAX_DOWNLOAD_BYTES, init) {
+    return await readLimited(await this.request(path, init), maxBytes, `GET ${path}`);
   }
   async #json(path, init) {
     const res = await this.request(path, init);
@@ -56241,7 +56241,7 @@ var Gateway = class {
       this.#bytes.set(cid, hit);
       return hit;
     }
-    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes);
+    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes, await this.#readInit(cid));
     const actual = (await computeCid(bytes, {
       cidVersion: cid.startsWith("Qm") ? 0 : 1
     })).toString();
@@ -56250,6 +56250,25 @@ var Gateway = class {
     }
     this.#keep(cid, bytes);
     return bytes;
+  }
+  /**
+   * A read signed like an upload (method GET, path `/svdb/<cid>`), when the gateway has a signer:
+   * a started job's shards and validation bytes are readable only by its owner, its nodes and the
+   * coordinator (lib/coordinator/svdb_private.ts); other files ignore the signature.
+   */
+  async #readInit(cid) {
+    const { signer, domain, did, now } = this.#options;
+    if (!signer || !domain) return void 0;
+    const path = `/svdb/${cid}`;
+    const opts = {
+      method: "GET",
+      path,
+      did,
+      now: now?.()
+    };
+    return {
+      headers: await signUpload(signer, domain, new Uint8Array(), opts)
+    };
   }
   /** Caches `bytes` if they fit, dropping the least recently used until they do. */
   #keep(cid, bytes) {
@@ -56317,7 +56336,7 @@ var Gateway = class {
   async weights(cid) {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
-    const body = (await this.#client.request(`/svdb/${cid}`)).body;
+    const body = (await this.#client.request(`/svdb/${cid}`, await this.#readInit(cid))).body;
     if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
     const [forCid, forWeights] = body.tee().map((b) => b.getReader());
     const [actual, weights] = await Promise.all([

@@ -152,7 +152,8 @@ export function modelsOf(ctx: Context): Models {
   return m;
 }
 
-async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
+/** Whether `cid` is published in ModelRegistry or a checkpoint or model folder of a job here. */
+export async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
   if (await isModelPublished(client, { addresses, cid })) return true;
   const jobs = await listJobHeads(ctx.kv);

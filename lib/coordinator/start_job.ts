@@ -4,6 +4,7 @@
  * live nodes the model fits, assigns them on chain (with task groups under a verification
  * policy) and records the job in KV. Idempotent: a job already started is returned as it is.
  */
+import { keepJobDataPrivate, refuseJobData } from "./svdb_private.ts";
 import type { Hex } from "viem";
 import { assignNodes } from "../chain/assign_nodes.ts";
 import { JobStatus } from "../chain/contracts.ts";
@@ -75,9 +76,10 @@ export async function startJob(
   if (refusal) return refusal;
   const chosen = (await eligibleNodes(ctx, spec)).slice(0, onChain.nodesWanted)
     .map((n) => n.nodePubkey);
-  const unfit = checkNodes(spec, chosen);
+  const unfit = checkNodes(spec, chosen) ?? await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;
   await keepJobData(ctx, params.specCid, spec); // uploads are only leased; the job needs them
+  await keepJobDataPrivate(ctx, params.jobId, onChain.owner, spec);
   let taskOf: Record<string, number>;
   try {
     taskOf = await assignOnChain(ctx, params.jobId, spec, chosen);

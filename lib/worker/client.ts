@@ -144,8 +144,12 @@ export class CoordinatorClient {
   }
 
   /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
-  async getBytes(path: string, maxBytes = MAX_DOWNLOAD_BYTES): Promise<Uint8Array> {
-    return await readLimited(await this.request(path), maxBytes, `GET ${path}`);
+  async getBytes(
+    path: string,
+    maxBytes = MAX_DOWNLOAD_BYTES,
+    init?: RequestInit,
+  ): Promise<Uint8Array> {
+    return await readLimited(await this.request(path, init), maxBytes, `GET ${path}`);
   }
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {

@@ -66,7 +66,7 @@ export class Gateway {
       this.#bytes.set(cid, hit);
       return hit;
     }
-    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes);
+    const bytes = await this.#client.getBytes(`/svdb/${cid}`, maxBytes, await this.#readInit(cid));
     const actual = (await computeCid(bytes, { cidVersion: cid.startsWith("Qm") ? 0 : 1 }))
       .toString();
     if (actual !== cid) {
@@ -74,6 +74,19 @@ export class Gateway {
     }
     this.#keep(cid, bytes);
     return bytes;
+  }
+
+  /**
+   * A read signed like an upload (method GET, path `/svdb/<cid>`), when the gateway has a signer:
+   * a started job's shards and validation bytes are readable only by its owner, its nodes and the
+   * coordinator (lib/coordinator/svdb_private.ts); other files ignore the signature.
+   */
+  async #readInit(cid: string): Promise<RequestInit | undefined> {
+    const { signer, domain, did, now } = this.#options;
+    if (!signer || !domain) return undefined;
+    const path = `/svdb/${cid}`;
+    const opts = { method: "GET", path, did, now: now?.() };
+    return { headers: await signUpload(signer, domain, new Uint8Array(), opts) };
   }
 
   /** Caches `bytes` if they fit, dropping the least recently used until they do. */
@@ -143,7 +156,7 @@ export class Gateway {
   async weights(cid: string): Promise<Float32Array> {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
-    const body = (await this.#client.request(`/svdb/${cid}`)).body;
+    const body = (await this.#client.request(`/svdb/${cid}`, await this.#readInit(cid))).body;
     if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
     const [forCid, forWeights] = body.tee().map((b) => b.getReader());
     const [actual, weights] = await Promise.all([
