@@ -58280,6 +58280,20 @@ function readJob(client, params) {
   });
 }
 
+// lib/chain/get_round_checkpoint.ts
+async function getRoundCheckpoint(client, params) {
+  const logs = await client.getContractEvents({
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    eventName: "RoundClosed",
+    args: {
+      jobId: params.jobId
+    },
+    fromBlock: 0n
+  });
+  return logs.find((l) => l.args.round === params.round)?.args.checkpointCid;
+}
+
 // lib/worker/task_check.ts
 async function refuseTask(client, p) {
   const { addresses, task, spec } = p;
@@ -58317,6 +58331,40 @@ async function refuseTask(client, p) {
   }
   if (group > 0 && task.slot !== group - 1) {
     return `slot ${task.slot} is not task group ${group}'s (${group - 1})`;
+  }
+  return void 0;
+}
+async function refuseValidation(client, p) {
+  const { addresses, task, spec } = p;
+  const jobId = task.jobId;
+  const [job, group, start] = await Promise.all([
+    readJob(client, {
+      addresses,
+      jobId
+    }),
+    getTaskGroup(client, {
+      addresses,
+      jobId,
+      nodePubkey: task.target
+    }),
+    task.round === 0 ? Promise.resolve(spec.initialWeights) : getRoundCheckpoint(client, {
+      addresses,
+      jobId,
+      round: task.round - 1
+    })
+  ]);
+  if (jobSpecHash(spec) !== job.paramsHash) {
+    return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
+  }
+  if (task.checkpointCid !== start) {
+    return `checkpoint ${task.checkpointCid} is not the one round ${task.round} started from (${start ?? "none on chain"})`;
+  }
+  if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
+    return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  const want = group - 1;
+  if (group > 0 && (task.seed !== taskSeed(spec, want) || task.shard.index !== taskShard(spec, want) || task.slot !== want)) {
+    return `seed, shard or slot is not target ${task.target}'s task group ${group}'s`;
   }
   return void 0;
 }
@@ -60759,6 +60807,20 @@ var Worker2 = class {
   }
   /** Recomputes a committee target's round and attests the result on chain. */
   async #runValidation(task) {
+    const { client: chain, addresses: at } = this.options;
+    const spec = await this.gateway.spec(task.specCid);
+    const refused = await refuseValidation(chain, {
+      addresses: at,
+      task,
+      spec
+    });
+    if (refused) {
+      this.#report({
+        kind: "error",
+        message: `validation task refused: ${refused}`
+      });
+      return "wait";
+    }
     const resultHash = await this.recompute(task);
     const { client, addresses } = this.options;
     await attestTask(client, {

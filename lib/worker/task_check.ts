@@ -22,7 +22,8 @@ import { getTaskGroup } from "../chain/get_task_group.ts";
 import { isAssigned } from "../chain/is_assigned.ts";
 import { readJob } from "../chain/read_job.ts";
 import { type JobSpec, jobSpecHash, taskSeed, taskShard } from "../job/job_spec.ts";
-import type { TrainTask } from "./task.ts";
+import type { TrainTask, ValidationTask } from "./task.ts";
+import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
 export async function refuseTask(
@@ -63,6 +64,46 @@ export async function refuseTask(
   // group would deliver an update intake refuses, then be challenged for its commit.
   if (group > 0 && task.slot !== group - 1) {
     return `slot ${task.slot} is not task group ${group}'s (${group - 1})`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a committee member should not recompute `task` (undefined: the chain backs it). A
+ * coordinator (or a man in the middle) handing the committee another seed, shard, slot, spec or
+ * starting checkpoint than the target's would have every honest member attest the same wrong
+ * hash, a majority that settles the honest target as faked (50% of its stake).
+ */
+export async function refuseValidation(
+  client: ArthaClient,
+  p: { addresses: ArthaAddresses; task: ValidationTask; spec: JobSpec },
+): Promise<string | undefined> {
+  const { addresses, task, spec } = p;
+  const jobId = task.jobId;
+  const [job, group, start] = await Promise.all([
+    readJob(client, { addresses, jobId }),
+    getTaskGroup(client, { addresses, jobId, nodePubkey: task.target }),
+    task.round === 0
+      ? Promise.resolve(spec.initialWeights)
+      : getRoundCheckpoint(client, { addresses, jobId, round: task.round - 1 }),
+  ]);
+  if (jobSpecHash(spec) !== job.paramsHash) {
+    return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
+  }
+  if (task.checkpointCid !== start) {
+    return `checkpoint ${task.checkpointCid} is not the one round ${task.round} started from ` +
+      `(${start ?? "none on chain"})`;
+  }
+  if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
+    return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  const want = group - 1;
+  if (
+    group > 0 &&
+    (task.seed !== taskSeed(spec, want) || task.shard.index !== taskShard(spec, want) ||
+      task.slot !== want)
+  ) {
+    return `seed, shard or slot is not target ${task.target}'s task group ${group}'s`;
   }
   return undefined;
 }

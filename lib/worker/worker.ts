@@ -39,7 +39,7 @@ import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
 import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
-import { refuseTask } from "./task_check.ts";
+import { refuseTask, refuseValidation } from "./task_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
@@ -315,7 +315,14 @@ export class Worker {
   }
 
   /** Recomputes a committee target's round and attests the result on chain. */
-  async #runValidation(task: ValidationTask): Promise<"validated"> {
+  async #runValidation(task: ValidationTask): Promise<"validated" | "wait"> {
+    const { client: chain, addresses: at } = this.options;
+    const spec = await this.gateway.spec(task.specCid);
+    const refused = await refuseValidation(chain, { addresses: at, task, spec });
+    if (refused) {
+      this.#report({ kind: "error", message: `validation task refused: ${refused}` });
+      return "wait";
+    }
     const resultHash = await this.recompute(task);
     const { client, addresses } = this.options;
     await attestTask(client, { addresses, validatorNode: this.nodePubkey, task, resultHash });

@@ -7,6 +7,7 @@ import type { Hex } from "viem";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { encodeJobSpec } from "../../lib/job/job_spec.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { read, setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
 import { workerThrough } from "./_worker.ts";
 
@@ -96,4 +97,60 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
     fromBlock: 0n,
   });
   assert.deepEqual(commits, []);
+});
+
+Deno.test("attacker: a committee member refuses a validation task the chain does not back, so it never attests a lie about an honest target", async () => {
+  // Prepare: a committee job whose every round is spot-checked; round 0 trained and closed.
+  await using fx = await setupCoordinator({ operators: 4 });
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setSpotCheckBps",
+    args: [10_000n],
+  });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
+  });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  const member = job.nodes[0]!;
+  const honest = (await read(await s.call(`/assign?node=${member.nodePubkey}`))).body;
+  assert.equal(honest.status, "validate");
+  const lies = [
+    [{ ...honest, seed: honest.seed + 1 }, /seed, shard or slot is not target/],
+    [{ ...honest, checkpointCid: job.specCid }, /is not the one round 0 started from/],
+    [{ ...honest, slot: honest.slot + 1 }, /seed, shard or slot is not target/],
+  ] as const;
+  let served: unknown;
+  const events: WorkerEvent[] = [];
+  const worker = workerThrough(
+    fx,
+    member,
+    (path, init) =>
+      path.startsWith("/assign?") ? Promise.resolve(Response.json(served)) : s.call(path, init),
+    events,
+  );
+
+  for (const [task, why] of lies) {
+    // Execute
+    served = task;
+    events.length = 0;
+    const outcome = await worker.tick();
+
+    // Assert: nothing recomputed or attested; the refusal names why.
+    assert.equal(outcome, "wait");
+    const refusal = events.find((e) => e.kind === "error");
+    assert.ok(refusal?.kind === "error", JSON.stringify(events));
+    assert.match(refusal.message, why);
+  }
+  const attested = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    eventName: "Attested",
+    fromBlock: 0n,
+  });
+  assert.deepEqual(attested, []);
 });
