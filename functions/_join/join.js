@@ -23069,7 +23069,7 @@ function httpCoordinator(baseUrl) {
   };
 }
 function isTransient(e) {
-  return e instanceof TypeError || e instanceof CoordinatorError && TRANSIENT.has(e.status);
+  return e instanceof TypeError || e instanceof CoordinatorError && TRANSIENT.has(e.status) || e instanceof DOMException && e.name === "TimeoutError";
 }
 var UNKNOWN = "UNKNOWN";
 var CoordinatorError = class extends Error {
@@ -23111,14 +23111,17 @@ var TRANSIENT = /* @__PURE__ */ new Set([
   503,
   504
 ]);
+var REQUEST_TIMEOUT_MS = 10 * 6e4;
 var CoordinatorClient = class {
   #fetch;
   #retries;
   #delayMs;
+  #timeoutMs;
   constructor(fetch1, options = {}) {
     this.#fetch = fetch1;
     this.#retries = options.retries ?? 0;
     this.#delayMs = options.retryDelayMs ?? 500;
+    this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   }
   /** The response to `path` once it is ok; throws a CoordinatorError otherwise. */
   async request(path, init) {
@@ -23126,7 +23129,10 @@ var CoordinatorClient = class {
       const last = attempt >= this.#retries;
       let res;
       try {
-        res = await this.#fetch(path, init);
+        res = await this.#fetch(path, {
+          ...init,
+          signal: init?.signal ?? AbortSignal.timeout(this.#timeoutMs)
+        });
       } catch (e) {
         if (last || !(e instanceof TypeError)) throw e;
         await this.#pause(attempt);

@@ -40,7 +40,8 @@ export function httpCoordinator(baseUrl: string): CoordinatorFetch {
 
 /** True for a failure worth retrying later: no connection, or a 502/503/504 answer. */
 export function isTransient(e: unknown): boolean {
-  return e instanceof TypeError || (e instanceof CoordinatorError && TRANSIENT.has(e.status));
+  return e instanceof TypeError || (e instanceof CoordinatorError && TRANSIENT.has(e.status)) ||
+    (e instanceof DOMException && e.name === "TimeoutError");
 }
 
 /** The code of a refusal to take an update for a round that is no longer open. */
@@ -87,18 +88,30 @@ export interface CoordinatorClientOptions {
   retries?: number;
   /** Wait before the first retry, doubled before each next one (default 500 ms). */
   retryDelayMs?: number;
+  /** Longest one request may take, its body included ({@link REQUEST_TIMEOUT_MS}). */
+  timeoutMs?: number;
 }
+
+/**
+ * Default {@link CoordinatorClientOptions.timeoutMs}: 10 minutes, room for a 124M model's
+ * checkpoint on a slow link. A coordinator that holds a request open for ever would otherwise
+ * stop the worker's heartbeats and challenge answers, which only run between requests, and have
+ * an honest node slashed for silence.
+ */
+export const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /** JSON and byte calls to the coordinator; every error status throws a CoordinatorError. */
 export class CoordinatorClient {
   readonly #fetch: CoordinatorFetch;
   readonly #retries: number;
   readonly #delayMs: number;
+  readonly #timeoutMs: number;
 
   constructor(fetch: CoordinatorFetch, options: CoordinatorClientOptions = {}) {
     this.#fetch = fetch;
     this.#retries = options.retries ?? 0;
     this.#delayMs = options.retryDelayMs ?? 500;
+    this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
   /** The response to `path` once it is ok; throws a CoordinatorError otherwise. */
@@ -107,7 +120,10 @@ export class CoordinatorClient {
       const last = attempt >= this.#retries;
       let res: Response;
       try {
-        res = await this.#fetch(path, init);
+        res = await this.#fetch(path, {
+          ...init,
+          signal: init?.signal ?? AbortSignal.timeout(this.#timeoutMs),
+        });
       } catch (e) {
         if (last || !(e instanceof TypeError)) throw e; // fetch throws TypeError on no connection
         await this.#pause(attempt);

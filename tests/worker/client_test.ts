@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   CoordinatorClient,
   CoordinatorError,
+  isTransient,
   parseErrorBody,
   ROUND_NOT_OPEN,
   UNKNOWN,
@@ -72,4 +73,21 @@ Deno.test("transient failures are retried only when asked", async () => {
     (e) => e instanceof CoordinatorError && e.status === 503,
   );
   assert.equal(calls, 2);
+});
+
+Deno.test("attacker: a coordinator that never answers times the request out, as a transient failure", async () => {
+  // Prepare: a coordinator that holds every request open until the client gives up.
+  const hang: ConstructorParameters<typeof CoordinatorClient>[0] = (_path, init) =>
+    new Promise((_, fail) =>
+      init?.signal?.addEventListener("abort", () => fail(init.signal!.reason))
+    );
+  const client = new CoordinatorClient(hang, { timeoutMs: 50 });
+
+  // Execute
+  const err = await client.getJson("/assign?node=0x00").catch((e) => e);
+
+  // Assert: the call ends (the worker's heartbeats and challenge answers run again) and the
+  // worker treats it as the coordinator being away, backing off and retrying.
+  assert.ok(err instanceof DOMException && err.name === "TimeoutError", String(err));
+  assert.ok(isTransient(err));
 });
