@@ -157,15 +157,15 @@ export interface JobSpec {
    * sum of a round's updates. Workers send masked fixed-point inputs instead of updates; the round's
    * delta is the unmasked sum over the included nodes divided by their number. `degree`: neighbours
    * per node (even; default ~6 log2 n, capped at n - 1); `consistencyCheck`: the extra signed round
-   * that stops an actively malicious coordinator from equivocating about who dropped; `clip`: each
-   * coordinate's bound without `privacy` (default 1; with `privacy` it is `privacy.clip`, and each
-   * node L2-clips its delta and adds its share of the noise); `stageMs`: a protocol stage closes
-   * when every live node answered or this long after it opened (default 60 s); `minInputs`: the
-   * fewest nodes a session's roster and a released sum may hold (default and least 3: a sum of
-   * two tells each node the other's update; an owner raises it so that a coordinator needs that
-   * many colluding nodes to isolate one, and the spec's hash on chain keeps it). Refused with robust
-   * rules, codecs other than fp32, hierarchical or asynchronous aggregation, redundancy above 1 and
-   * adaptive clipping: each needs the individual updates.
+   * that stops an actively malicious coordinator from equivocating about who dropped (default
+   * true); `clip`: each coordinate's bound without `privacy` (default 1; with `privacy` it is
+   * `privacy.clip`, and each node L2-clips its delta and adds its share of the noise); `stageMs`:
+   * a protocol stage closes when every live node answered or this long after it opened (default
+   * 60 s); `minInputs`: the fewest nodes a session's roster and a released sum may hold (default
+   * and least 3: a sum of two tells each node the other's update; an owner raises it so that a
+   * coordinator needs that many colluding nodes to isolate one, and the spec's hash on chain keeps
+   * it). Refused with robust rules, codecs other than fp32, hierarchical or asynchronous
+   * aggregation, redundancy above 1 and adaptive clipping: each needs the individual updates.
    */
   secureAggregation?: {
     consistencyCheck?: boolean;

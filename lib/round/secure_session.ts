@@ -110,7 +110,9 @@ export function secureRoundConfig(
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
     ...(s.degree !== undefined ? { degree: s.degree } : {}),
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
-    consistencyCheck: s.consistencyCheck ?? false,
+    // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
+    // node dropped and others that it survived, and unmask that node's input.
+    consistencyCheck: s.consistencyCheck ?? true,
     // Bonawitz et al.'s 2n/3 survivors, and never fewer than the minimum: no released sum holds
     // fewer inputs than the job allows.
     minSurvivors: Math.max(min, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION)),

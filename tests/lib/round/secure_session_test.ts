@@ -105,3 +105,12 @@ Deno.test("an owner's minInputs binds every session of its job", () => {
   const six = secureRoundConfig(spec, { context, seed: s.config.seed, clients: s.config.clients });
   assert.equal(six.minSurvivors, 5, "no released sum holds fewer than 5 inputs");
 });
+
+Deno.test("the consistency check is on unless a spec turns it off", () => {
+  const s = honest();
+  const at = { context: s.config.context, seed: s.config.seed, clients: s.config.clients };
+  const plain = { ...SPEC, secureAggregation: {} };
+  assert.equal(secureRoundConfig(plain, at).consistencyCheck, true);
+  const off = { ...SPEC, secureAggregation: { consistencyCheck: false } };
+  assert.equal(secureRoundConfig(off, at).consistencyCheck, false);
+});
