@@ -106,7 +106,8 @@ Deno.test("attacker: an update posted a round late is challenged for the round i
   assert.equal(closed.body[0].status, "closed");
   const sampled = (await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]))
     .filter((c) => c.kind === "sample");
-  const of = (node: string) => sampled.filter((c) => c.nodePubkey === node).map((c) => c.round);
+  const of = (node: string) =>
+    sampled.filter((c) => c.nodePubkey === node).map((c) => c.round).sort();
   assert.deepEqual(of(late.nodePubkey), [0]);
   for (const n of job.nodes.slice(0, 3)) assert.deepEqual(of(n.nodePubkey), [0, 1]);
 });
