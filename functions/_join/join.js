@@ -55898,9 +55898,12 @@ function join(chunks, n) {
   }
   return out;
 }
-async function decodeCheckpointStream(chunks) {
+async function decodeCheckpointStream(chunks, model) {
   const reader = new ChunkReader(chunks);
-  const plan = await checkpointPlan(reader, void 0);
+  const plan = await checkpointPlan(reader, model);
+  if (!plan && model) {
+    throw new SafetensorsError("Cannot read checkpoint: not one of the job's model, F32 in its layout");
+  }
   if (!plan) return decodeCheckpoint(await reader.all()).weights;
   const weights = new Float32Array(plan.size);
   const out = new Uint8Array(weights.buffer);
@@ -56339,7 +56342,7 @@ var Gateway = class {
    * CID check and the decode at once, so a large model's file is never held whole; the weights
    * are returned only once the bytes proved to be `cid`'s.
    */
-  async weights(cid) {
+  async weights(cid, model) {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
     const body = (await this.#client.request(`/svdb/${cid}`, await this.#readInit(cid))).body;
@@ -56350,7 +56353,7 @@ var Gateway = class {
         cidVersion: cid.startsWith("Qm") ? 0 : 1
       }),
       // A decode that fails early stops its branch, or the tee would buffer the rest for it.
-      decodeCheckpointStream(chunksOf(forWeights)).catch(async (e) => {
+      decodeCheckpointStream(chunksOf(forWeights), model).catch(async (e) => {
         await forWeights.cancel();
         return e;
       })
@@ -57774,7 +57777,7 @@ async function trainTask(ctx, task) {
 }
 async function fetchTaskInputs(ctx, task) {
   const spec = await ctx.gateway.spec(task.specCid);
-  const global2 = await ctx.gateway.weights(task.globalCid);
+  const global2 = await ctx.gateway.weights(task.globalCid, spec.model);
   const data = await ctx.gateway.get(task.shard.cid);
   const codec = codecOf(spec, task);
   const residual = codec && !codec.stateless ? {
@@ -60535,7 +60538,7 @@ async function recomputeTask(trainer, gateway, task, between) {
 }
 async function fetchValidationInputs(gateway, task) {
   const spec = await gateway.spec(task.specCid);
-  const global2 = await gateway.weights(task.checkpointCid);
+  const global2 = await gateway.weights(task.checkpointCid, spec.model);
   return {
     spec,
     global: global2,

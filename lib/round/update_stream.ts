@@ -142,14 +142,24 @@ export async function decodeUpdateInto(
  * A checkpoint (the weights a worker downloads) decoded as its blocks stream in, into a fresh
  * array of the size its own `artha.model` names: the file is never held whole when its tensors
  * are all F32 in the model's layout (anything else is gathered and decoded by decodeCheckpoint).
+ * Given `model` (the job's), the file must be that model's checkpoint in that layout: its own
+ * metadata then sizes nothing, and nothing else is gathered (a header naming a huge model, or a
+ * file that is not a checkpoint at all, would otherwise be allocated or read whole before its CID
+ * check could fail).
  *
- * @throws {SafetensorsError} as decodeCheckpoint does
+ * @throws {SafetensorsError} as decodeCheckpoint does, or when not a checkpoint of `model`
  */
 export async function decodeCheckpointStream(
   chunks: AsyncIterable<Uint8Array>,
+  model?: ModelConfig,
 ): Promise<Float32Array> {
   const reader = new ChunkReader(chunks);
-  const plan = await checkpointPlan(reader, undefined);
+  const plan = await checkpointPlan(reader, model);
+  if (!plan && model) {
+    throw new SafetensorsError(
+      "Cannot read checkpoint: not one of the job's model, F32 in its layout",
+    );
+  }
   if (!plan) return decodeCheckpoint(await reader.all()).weights;
   const weights = new Float32Array(plan.size);
   const out = new Uint8Array(weights.buffer);

@@ -24,6 +24,7 @@ import { signUpload, type UploadSigner } from "../store/upload_signature.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
+import type { ModelConfig } from "../../kernel/params.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
 import { type CoordinatorClient, CoordinatorError } from "./client.ts";
 
@@ -153,7 +154,7 @@ export class Gateway {
    * CID check and the decode at once, so a large model's file is never held whole; the weights
    * are returned only once the bytes proved to be `cid`'s.
    */
-  async weights(cid: string): Promise<Float32Array> {
+  async weights(cid: string, model?: ModelConfig): Promise<Float32Array> {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
     const body = (await this.#client.request(`/svdb/${cid}`, await this.#readInit(cid))).body;
@@ -162,7 +163,7 @@ export class Gateway {
     const [actual, weights] = await Promise.all([
       computeCid(chunksOf(forCid!), { cidVersion: cid.startsWith("Qm") ? 0 : 1 }),
       // A decode that fails early stops its branch, or the tee would buffer the rest for it.
-      decodeCheckpointStream(chunksOf(forWeights!)).catch(async (e) => {
+      decodeCheckpointStream(chunksOf(forWeights!), model).catch(async (e) => {
         await forWeights!.cancel();
         return e as Error;
       }),

@@ -62,7 +62,7 @@ export async function fetchValidationInputs(
   task: ValidationTask,
 ): Promise<ValidationInputs> {
   const spec = await gateway.spec(task.specCid);
-  const global = await gateway.weights(task.checkpointCid);
+  const global = await gateway.weights(task.checkpointCid, spec.model);
   return { spec, global, data: await gateway.get(task.shard.cid) };
 }
 

@@ -116,3 +116,23 @@ Deno.test("attacker: an upload answer naming another file is refused, so the wor
   const own = (await computeCid(mean)).toString();
   assert.equal(await answer(own).put(mean), own);
 });
+
+Deno.test("attacker: a checkpoint whose header names a huge model is refused from the job's model, before any allocation", async () => {
+  // Prepare: a valid safetensors header whose own metadata claims 2e9 layers, then garbage; the
+  // job's model is tiny.
+  const model = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const huge = { ...model, layers: 2_000_000_000 };
+  const header = new TextEncoder().encode(
+    JSON.stringify({ __metadata__: { "artha.model": JSON.stringify(huge) } }),
+  );
+  const file = new Uint8Array(8 + header.length + 64);
+  new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+  file.set(header, 8);
+  const cid = (await computeCid(file)).toString();
+  const gateway = new Gateway(
+    new CoordinatorClient(() => Promise.resolve(new Response(file.slice()))),
+  );
+
+  // Execute + Assert: read as the job's model, it is simply not one of its checkpoints.
+  await assert.rejects(gateway.weights(cid, model), /not one of the job's model/);
+});
