@@ -137,7 +137,7 @@ export async function fetchTaskInputs(
 ): Promise<TaskInputs> {
   const spec = await ctx.gateway.spec(task.specCid);
   const global = await ctx.gateway.weights(task.globalCid, spec.model);
-  const data = await ctx.gateway.get(task.shard.cid);
+  const data = await ctx.gateway.get(task.shard.cid, undefined, true);
   // Encode into a copy: the residual moves on only once this round's update is saved as
   // pending, so a retry after a failure re-encodes from the same residual and reproduces the
   // digests already committed on chain.

@@ -63,7 +63,7 @@ export async function fetchValidationInputs(
 ): Promise<ValidationInputs> {
   const spec = await gateway.spec(task.specCid);
   const global = await gateway.weights(task.checkpointCid, spec.model);
-  return { spec, global, data: await gateway.get(task.shard.cid) };
+  return { spec, global, data: await gateway.get(task.shard.cid, undefined, true) };
 }
 
 /**
