@@ -104,6 +104,40 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
     }
     return jobId;
   };
+  /** A dispute party's ends: its commit's digests and the openings of s_0 and s_N of `steps`. */
+  const disputeEnds = (jobId: Hex, round: number, node: Hex, steps: Hex[], tag: string) => {
+    const c = roundCommit(jobId, node, round, { result: tag });
+    const n = steps.length - 1;
+    return {
+      lossDigest: c.lossDigest,
+      gradientDigest: c.gradientDigest,
+      weightsDigest: steps[n]!,
+      stepsRoot: stepsRoot(steps),
+      startDigest: steps[0]!,
+      startProof: stepsProof(steps, 0),
+      endProof: stepsProof(steps, n),
+    };
+  };
+  /** Each side commits the round its `steps` end in. */
+  const commitSides = async (
+    jobId: Hex,
+    round: number,
+    sides: readonly (readonly [ArthaClient, Hex, Hex[], string])[],
+  ) => {
+    for (const [client, node, steps, tag] of sides) {
+      await mined(
+        client,
+        client.writeContract({
+          ...proofs,
+          functionName: "commitRound",
+          args: [{
+            ...roundCommit(jobId, node, round, { result: tag }),
+            weightsDigest: steps.at(-1)!,
+          }],
+        }),
+      );
+    }
+  };
 
   await fx.step(t, "1. self-reported work no longer pays: the job's terms do", async () => {
     const [a, h] = [nodePubkey("atk-work"), nodePubkey("honest-work")];
@@ -264,18 +298,8 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         );
       await commitSteps(attacker, a, madeUp, "lie");
       await commitSteps(honest[0]!, h, right, "right");
-      const ends = (node: Hex, steps: Hex[], tag: string) => {
-        const c = roundCommit(jobId, node, 0, { result: tag });
-        return {
-          lossDigest: c.lossDigest,
-          gradientDigest: c.gradientDigest,
-          weightsDigest: steps[4]!,
-          stepsRoot: stepsRoot(steps),
-          startDigest: steps[0]!,
-          startProof: stepsProof(steps, 0),
-          endProof: stepsProof(steps, 4),
-        };
-      };
+      const ends = (node: Hex, steps: Hex[], tag: string) =>
+        disputeEnds(jobId, 0, node, steps, tag);
       // Before the fix opening cost nothing.
       await expectRevert(
         attacker.simulateContract({
@@ -938,35 +962,14 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
           "last-fake-4",
         ),
       ];
-      const ends = (node: Hex, steps: Hex[], tag: string) => {
-        const c = roundCommit(jobId, node, 0, { result: tag });
-        return {
-          lossDigest: c.lossDigest,
-          gradientDigest: c.gradientDigest,
-          weightsDigest: steps[4]!,
-          stepsRoot: stepsRoot(steps),
-          startDigest: steps[0]!,
-          startProof: stepsProof(steps, 0),
-          endProof: stepsProof(steps, 4),
-        };
-      };
-      for (
-        const [client, node, steps, tag] of [[attacker, cheat, faked, "fake"], [
-          honest[2]!,
-          h,
-          right,
-          "right",
-        ]] as const
-      ) {
-        await mined(
-          client,
-          client.writeContract({
-            ...proofs,
-            functionName: "commitRound",
-            args: [{ ...roundCommit(jobId, node, 0, { result: tag }), weightsDigest: steps[4]! }],
-          }),
-        );
-      }
+      const ends = (node: Hex, steps: Hex[], tag: string) =>
+        disputeEnds(jobId, 0, node, steps, tag);
+      await commitSides(jobId, 0, [[attacker, cheat, faked, "fake"], [
+        honest[2]!,
+        h,
+        right,
+        "right",
+      ]]);
       const opened = await mined(
         honest[2]!,
         honest[2]!.writeContract({
@@ -1279,33 +1282,14 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await closeRound(jobId, 0, anchored);
       const right = [anchored, ...[1, 2, 3, 4].map((i) => b32(`r1-right-${i}`))];
       const theirs = [b32("elsewhere"), ...[1, 2, 3, 4].map((i) => b32(`r1-lie-${i}`))];
-      const ends = (node: Hex, steps: Hex[], tag: string) => {
-        const c = roundCommit(jobId, node, 1, { result: tag });
-        return {
-          lossDigest: c.lossDigest,
-          gradientDigest: c.gradientDigest,
-          weightsDigest: steps[4]!,
-          stepsRoot: stepsRoot(steps),
-          startDigest: steps[0]!,
-          startProof: stepsProof(steps, 0),
-          endProof: stepsProof(steps, 4),
-        };
-      };
-      for (
-        const [client, node, steps, tag] of [
-          [honest[2]!, h, right, "r1-right"],
-          [attacker, a, theirs, "r1-lie"],
-        ] as const
-      ) {
-        await mined(
-          client,
-          client.writeContract({
-            ...proofs,
-            functionName: "commitRound",
-            args: [{ ...roundCommit(jobId, node, 1, { result: tag }), weightsDigest: steps[4]! }],
-          }),
-        );
-      }
+      const ends = (node: Hex, steps: Hex[], tag: string) =>
+        disputeEnds(jobId, 1, node, steps, tag);
+      await commitSides(jobId, 1, [[honest[2]!, h, right, "r1-right"], [
+        attacker,
+        a,
+        theirs,
+        "r1-lie",
+      ]]);
       const opened = await mined(
         honest[2]!,
         honest[2]!.writeContract({

@@ -25,6 +25,8 @@ import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts"
 import { roundTask } from "../../lib/round/round_task.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { generateNodeKey, type NodeKey, signBinding } from "../../lib/crypto/keys.ts";
+import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
+import { createDid } from "../../lib/did/registry.ts";
 import { type LocalResult, trainLocal } from "../../lib/round/local_training.ts";
 import {
   envelopeOf,
@@ -507,4 +509,18 @@ async function chainJobOf(sh: Shared, jobId: Hex) {
     status: Number(j.status),
     latestCheckpointCid: j.latestCheckpointCid,
   };
+}
+
+/** Creates a fresh DID controlled by `account`; returns it as `did:artha:...` (x-artha-did). */
+export async function createTestDid(fx: Coordinator, account: ArthaClient): Promise<string> {
+  const authKey = generateNodeKey();
+  const didHash = didHashFromAuthKey(authKey.publicKey);
+  await createDid(account, {
+    addresses: fx.addresses,
+    didHash,
+    authKey,
+    encKey: didHash,
+    metaCid: "x",
+  });
+  return formatDid(didHash);
 }

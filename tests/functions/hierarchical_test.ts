@@ -5,9 +5,36 @@ import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import {
+  type Coordinator,
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestJob,
+} from "./_coordinator.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
+
+/** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
+async function assertFlatFedAvg(fx: Coordinator, s: Scenario, job: TestJob, checkpointCid: string) {
+  const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId, 0]);
+  const initial = decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights;
+  const acc = new StreamingFedAvg(initial.length);
+  for (const u of updates) {
+    acc.add({
+      nodeId: u.nodePubkey,
+      delta: decodeUpdateBytes(await fx.store.get(u.updateCid), initial.length).delta,
+      numSamples: u.samples,
+    });
+  }
+  const flat = acc.finish().delta;
+  const global = decodeCheckpoint(await fx.store.get(checkpointCid)).weights;
+  let worst = 0;
+  for (let i = 0; i < flat.length; i++) {
+    worst = Math.max(worst, Math.abs(global[i]! - initial[i]! - flat[i]!));
+  }
+  assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
+}
 
 Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audits and combines", async (t) => {
   await using fx = await setupCoordinator({ operators: 3 });
@@ -81,23 +108,7 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
       ]]);
 
       // The combined result equals flat FedAvg of the five updates (up to f32 rounding of means).
-      const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId, 0]);
-      const initial = decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights;
-      const acc = new StreamingFedAvg(initial.length);
-      for (const u of updates) {
-        acc.add({
-          nodeId: u.nodePubkey,
-          delta: decodeUpdateBytes(await fx.store.get(u.updateCid), initial.length).delta,
-          numSamples: u.samples,
-        });
-      }
-      const flat = acc.finish().delta;
-      const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
-      let worst = 0;
-      for (let i = 0; i < flat.length; i++) {
-        worst = Math.max(worst, Math.abs(global[i]! - initial[i]! - flat[i]!));
-      }
-      assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
+      await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
     },
   );
 });
@@ -141,23 +152,7 @@ Deno.test("attacker: a cluster mean longer than its longest member is refused an
     fromBlock: 0n,
   });
   assert.deepEqual(slashes.map((e) => e.args.reason), [SlashReason.FakeGradients]);
-  const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId, 0]);
-  const initial = decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights;
-  const acc = new StreamingFedAvg(initial.length);
-  for (const u of updates) {
-    acc.add({
-      nodeId: u.nodePubkey,
-      delta: decodeUpdateBytes(await fx.store.get(u.updateCid), initial.length).delta,
-      numSamples: u.samples,
-    });
-  }
-  const flat = acc.finish().delta;
-  const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
-  let worst = 0;
-  for (let i = 0; i < flat.length; i++) {
-    worst = Math.max(worst, Math.abs(global[i]! - initial[i]! - flat[i]!));
-  }
-  assert.ok(worst < 1e-6, `max |hierarchical - flat| = ${worst}`);
+  await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
 });
 
 Deno.test("attacker: a NaN update is refused at intake, so neither its cluster nor the round can be wedged", async () => {

@@ -5,9 +5,22 @@ import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 
 const TEXT = "The jury said it did find that the election was conducted well. ".repeat(3);
+
+/** The checkpoints of a job of `rounds` rounds run to the end in `s`, round by round. */
+async function checkpointsOf(s: Scenario, rounds: number): Promise<string[]> {
+  const many = await s.job({ nodes: 2, rounds });
+  const cids: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    await s.deliver(many, many.nodes);
+    cids.push(
+      (await read(await s.post("/aggregate", { jobId: many.jobId }))).body[0].checkpointCid,
+    );
+  }
+  return cids;
+}
 
 Deno.test("infer", async (t) => {
   await using fx = await setupCoordinator();
@@ -79,15 +92,7 @@ Deno.test("infer", async (t) => {
     async () => {
       // Prepare: a job with more checkpoints than the coordinator keeps loaded.
       const s = await fx.scenario(); // its own KV: only its own nodes are eligible
-      const rounds = MAX_SERVED_MODELS + 2;
-      const many = await s.job({ nodes: 2, rounds });
-      const cids: string[] = [];
-      for (let r = 0; r < rounds; r++) {
-        await s.deliver(many, many.nodes);
-        cids.push(
-          (await read(await s.post("/aggregate", { jobId: many.jobId }))).body[0].checkpointCid,
-        );
-      }
+      const cids = await checkpointsOf(s, MAX_SERVED_MODELS + 2);
 
       // Execute: anyone scores text under each (each a whole model in memory).
       for (const modelCid of cids) {
@@ -111,15 +116,7 @@ Deno.test("infer", async (t) => {
     async () => {
       // Prepare: one more checkpoint than the coordinator holds in memory at once.
       const s = await fx.scenario();
-      const rounds = MAX_RESIDENT_MODELS + 1;
-      const many = await s.job({ nodes: 2, rounds });
-      const cids: string[] = [];
-      for (let r = 0; r < rounds; r++) {
-        await s.deliver(many, many.nodes);
-        cids.push(
-          (await read(await s.post("/aggregate", { jobId: many.jobId }))).body[0].checkpointCid,
-        );
-      }
+      const cids = await checkpointsOf(s, MAX_RESIDENT_MODELS + 1);
       const models = modelsOf(s.ctx);
       const open = (modelCid: string) =>
         models.stream({ modelCid, input: TEXT, maxTokens: 64, temperature: 1, topK: 0, seed: 1 });

@@ -17,7 +17,13 @@ import {
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
 import { jobUploadBytes, quotaLeft } from "../../lib/coordinator/svdb_access.ts";
-import { postSigned, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import {
+  createTestDid,
+  postSigned,
+  read,
+  type Scenario,
+  setupCoordinator,
+} from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 
 const CHUNK = 64 * 1024;
@@ -248,18 +254,7 @@ Deno.test("attacker: DIDs cost one transaction each, so signers with only a DID 
   });
   const sybils = fx.clients.slice(2, 6);
   const dids: string[] = [];
-  for (const account of sybils) {
-    const authKey = generateNodeKey();
-    const didHash = didHashFromAuthKey(authKey.publicKey);
-    await createDid(account, {
-      addresses: fx.addresses,
-      didHash,
-      authKey,
-      encKey: didHash,
-      metaCid: "x",
-    });
-    dids.push(formatDid(didHash));
-  }
+  for (const account of sybils) dids.push(await createTestDid(fx, account));
   let seed = 40;
   const upload = async (signer: UploadSigner, did?: string) =>
     await read(await postSigned(s, signer, randomBytes(200_000, seed++), { did }));

@@ -13,9 +13,7 @@ import {
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
 import { refuseJobData } from "../../lib/coordinator/svdb_private.ts";
-import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
-import { createDid } from "../../lib/did/registry.ts";
-import { postSigned, read, setupCoordinator } from "./_coordinator.ts";
+import { createTestDid, postSigned, read, setupCoordinator } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 
 Deno.test("attacker: a started job's shards and validation bytes are read only by its owner, its nodes and the coordinator", async () => {
@@ -71,19 +69,9 @@ Deno.test("attacker: no owner starts a job on data another owner uploaded or put
   const s = await fx.scenario();
   const victim = fx.clients[3]!;
   const attacker = fx.clients[2]!.account.address;
-  const authKey = generateNodeKey();
-  const didHash = didHashFromAuthKey(authKey.publicKey);
-  await createDid(victim, {
-    addresses: fx.addresses,
-    didHash,
-    authKey,
-    encKey: didHash,
-    metaCid: "x",
-  });
+  const did = await createTestDid(fx, victim);
   const uploaded = await read(
-    await postSigned(s, accountUploadSigner(victim), randomBytes(5_000, 7), {
-      did: formatDid(didHash),
-    }),
+    await postSigned(s, accountUploadSigner(victim), randomBytes(5_000, 7), { did }),
   );
   assert.equal(uploaded.status, 201);
   const job = await s.job({ nodes: 2, rounds: 1 });
