@@ -14,6 +14,7 @@ import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
 import { abis, type ArthaAddresses, NodeRole } from "../../lib/chain/contracts.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
@@ -523,4 +524,22 @@ export async function createTestDid(fx: Coordinator, account: ArthaClient): Prom
     metaCid: "x",
   });
   return formatDid(didHash);
+}
+
+/** A 4-node, 2-round committee job whose every round is spot-checked (setSpotCheckBps 100%). */
+export async function spotCheckedJob(fx: Coordinator, compression?: JobOptions["compression"]) {
+  await sendContract(fx.coordinator, {
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "setSpotCheckBps",
+    args: [10_000n],
+  });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
+    compression,
+  });
+  return { s, job };
 }

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { sendContract } from "../../lib/chain/send_contract.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { attestResult } from "../../lib/chain/attest_result.ts";
 import { f32Bytes, type LocalResult } from "../../lib/round/local_training.ts";
@@ -16,13 +15,7 @@ import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import type { CommitteeRecord } from "../../lib/coordinator/committees.ts";
-import {
-  type Coordinator,
-  type JobOptions,
-  read,
-  setupCoordinator,
-  type TestNode,
-} from "./_coordinator.ts";
+import { read, setupCoordinator, spotCheckedJob, type TestNode } from "./_coordinator.ts";
 
 /** A result whose update is noise: committed consistently, but not the training. */
 function noisy(r: LocalResult, global: Float32Array): LocalResult {
@@ -39,24 +32,6 @@ function noisy(r: LocalResult, global: Float32Array): LocalResult {
 }
 
 const LIE: Hex = `0x${"ab".repeat(32)}`;
-
-/** A 4-node, 2-round committee job whose every round is spot-checked (setSpotCheckBps 100%). */
-async function spotCheckedJob(fx: Coordinator, compression?: JobOptions["compression"]) {
-  await sendContract(fx.coordinator, {
-    address: fx.addresses.verification,
-    abi: abis.verification,
-    functionName: "setSpotCheckBps",
-    args: [10_000n],
-  });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 2,
-    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
-    compression,
-  });
-  return { s, job };
-}
 
 // The partition codec keeps no residual, so committees recompute its rounds like fp32 ones.
 for (const compression of [undefined, { codec: "partition" as const, parts: 4 }]) {

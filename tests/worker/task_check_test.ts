@@ -7,8 +7,12 @@ import type { Hex } from "viem";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { encodeJobSpec } from "../../lib/job/job_spec.ts";
-import { sendContract } from "../../lib/chain/send_contract.ts";
-import { read, setupCoordinator, type TestNode } from "../functions/_coordinator.ts";
+import {
+  read,
+  setupCoordinator,
+  spotCheckedJob,
+  type TestNode,
+} from "../functions/_coordinator.ts";
 import { workerThrough } from "./_worker.ts";
 
 Deno.test("attacker: tasks the chain does not back are refused before any training", async () => {
@@ -102,18 +106,7 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
 Deno.test("attacker: a committee member refuses a validation task the chain does not back, so it never attests a lie about an honest target", async () => {
   // Prepare: a committee job whose every round is spot-checked; round 0 trained and closed.
   await using fx = await setupCoordinator({ operators: 4 });
-  await sendContract(fx.coordinator, {
-    address: fx.addresses.verification,
-    abi: abis.verification,
-    functionName: "setSpotCheckBps",
-    args: [10_000n],
-  });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 2,
-    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
-  });
+  const { s, job } = await spotCheckedJob(fx);
   for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
   await s.post("/aggregate", { jobId: job.jobId });
   const member = job.nodes[0]!;
