@@ -138,3 +138,29 @@ Deno.test("worker paths: --dir holds the key and state, relative to INIT_CWD", (
     assert.equal(s.privateKey, KEY, "a key without 0x is accepted");
   });
 });
+
+Deno.test("attacker on the network: a worker talks plain http only to its own machine unless told otherwise", () => {
+  const KEY = `0x${"11".repeat(32)}`;
+  const worker = (args: string[], env: Record<string, string> = {}) => {
+    let coordinator: string | undefined;
+    withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_INSECURE_HTTP: undefined, ...env }, () => {
+      coordinator = readWorkerSettings(args, { readFiles: false }).coordinator;
+    });
+    return coordinator;
+  };
+  // Another machine over plain http: refused, naming the flag and what to do.
+  assert.throws(
+    () => worker(["--coordinator", "http://10.0.0.5:8787"]),
+    /--coordinator is plain http to 10\.0\.0\.5:8787: use https .*ARTHA_INSECURE_HTTP=1/,
+  );
+  assert.throws(
+    () => worker(["--rpc", "http://chain.example.org:8545"]),
+    /--rpc is plain http to chain\.example\.org:8545/,
+  );
+  // Its own machine, https, or an explicit opt-in: accepted.
+  for (const url of ["http://127.0.0.1:8787", "http://localhost:8787", "https://10.0.0.5"]) {
+    assert.equal(worker(["--coordinator", url]), url);
+  }
+  const optIn = worker(["--coordinator", "http://10.0.0.5:8787"], { ARTHA_INSECURE_HTTP: "1" });
+  assert.equal(optIn, "http://10.0.0.5:8787");
+});
