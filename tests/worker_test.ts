@@ -1,7 +1,8 @@
 /**
  * The worker's error-feedback residual with a lossy codec (top-k + int8): it moves on only once
  * a round's update is saved, so a retry reproduces the digests committed on chain, and it
- * survives a restart beside the state file.
+ * survives a restart beside the state file, as do the commits a restarted worker answers
+ * challenges for.
  */
 import { arthaDomain } from "../lib/crypto/domain.ts";
 import assert from "node:assert/strict";
@@ -13,6 +14,10 @@ import { roundTask } from "../lib/round/round_task.ts";
 import { codecFor } from "../lib/strategy/select.ts";
 import { loadWeights } from "../lib/coordinator/job.ts";
 import { read, setupCoordinator, type TestNode } from "./functions/_coordinator.ts";
+import { issueChallenge } from "../lib/chain/issue_challenge.ts";
+import { issueStepChallenge } from "../lib/chain/issue_step_challenge.ts";
+import { getChallenge } from "../lib/chain/get_challenge.ts";
+import { ChallengeStatus } from "../lib/chain/contracts.ts";
 
 const COMPRESSION = { codec: "topk-int8" as const, fraction: 0.05 };
 
@@ -112,4 +117,45 @@ Deno.test("worker: error-feedback residual across failures and restarts", async 
   });
 
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("worker: a restart still answers the challenges of rounds committed before it", async () => {
+  // Prepare: node a's worker, with a state folder, trains round 0 (top-k + int8: the uploaded
+  // payload is what the digest covers) and stops; a verifier then challenges that round, a chunk
+  // and a step.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2, compression: COMPRESSION });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-worker-restart-" });
+  const laptop = () =>
+    new Worker({
+      coordinator: s.call,
+      client: a.operator,
+      addresses: fx.addresses,
+      chainId: fx.net.chainId,
+      key: a.key,
+      trainer: createTrainer(loadKernel()),
+      heartbeatEveryMs: Infinity,
+      statePath: `${dir}/state.json`,
+    });
+  try {
+    assert.equal(await laptop().tick(), "trained");
+    const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
+    const steps = job.spec.localSteps;
+    const chunk = await issueChallenge(fx.coordinator, { ...at, steps });
+    const step = await issueStepChallenge(fx.coordinator, { ...at, steps });
+
+    // Execute: the laptop restarts (a new process: nothing in memory) and answers.
+    const answered = await laptop().answerChallenges();
+
+    // Assert: both answered from what the state kept (step records) and SVDB (the update).
+    assert.equal(answered, 2);
+    for (const { challengeId } of [chunk, step]) {
+      const c = await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId });
+      assert.equal(c.status, ChallengeStatus.Answered);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -56410,6 +56410,7 @@ var FileStateStorage = class {
     });
   }
 };
+var KEPT_COMMITS = 8;
 var WorkerState = class {
   /** The state file, when the storage is files. */
   path;
@@ -56442,6 +56443,21 @@ var WorkerState = class {
       pending
     } : {};
     await this.storage.write("state", new TextEncoder().encode(JSON.stringify(state)));
+  }
+  /** The commits kept for challenges and disputes, oldest first. */
+  async commits() {
+    const bytes = await this.storage?.read("commits");
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : [];
+  }
+  /** Keeps `commit`, forgetting the oldest beyond {@link KEPT_COMMITS}. */
+  async saveCommit(commit) {
+    if (!this.storage) return;
+    const kept = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
+    const bytes = new TextEncoder().encode(JSON.stringify([
+      ...kept,
+      commit
+    ].slice(-KEPT_COMMITS)));
+    await this.storage.write("commits", bytes);
   }
   /** The attempt in which the node last sent a masked input for the job, if any. */
   async maskedInputSent(jobId) {
@@ -58245,6 +58261,42 @@ function keepCommitted(responders, jobId, round, result) {
       stepDigests: result.stepDigests
     });
   }
+}
+function savedCommitOf(jobId, round, result, updateCid) {
+  return {
+    jobId: jobId.toLowerCase(),
+    round,
+    lossDigest: result.lossDigest,
+    gradientDigest: result.gradientDigest,
+    weightsDigest: result.weightsDigest,
+    updateCid,
+    stepRecords: result.stepRecords ? bytesToHex3(result.stepRecords) : void 0,
+    stepDigests: result.stepDigests
+  };
+}
+async function restoreCommit(responders, gateway, saved) {
+  const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
+  let updateBytes = new Uint8Array();
+  if (saved.updateCid !== SECURE_UPDATE_CID) {
+    try {
+      updateBytes = committedBytes(await gateway.get(saved.updateCid));
+    } catch {
+    }
+    if (merkleRoot(updateBytes) !== saved.gradientDigest) updateBytes = new Uint8Array();
+  }
+  responders.challenges.remember({
+    ...committed,
+    updateBytes,
+    stepRecords: stepRecords ? hexToBytes3(stepRecords) : void 0
+  });
+  if (stepDigests) responders.disputes.remember({
+    ...committed,
+    stepDigests
+  });
+}
+function committedBytes(file) {
+  const payload = file.length >= MAGIC.length && MAGIC.every((b, i) => file[i] === b);
+  return payload ? file : f32Bytes(decodeCheckpoint(file).weights);
 }
 async function postUpdate(coordinator, envelopeJson) {
   try {
@@ -60593,6 +60645,7 @@ var Worker2 = class {
   follower;
   #lastHeartbeat = 0;
   #lastChores = 0;
+  #restored;
   constructor(options) {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
@@ -60664,13 +60717,30 @@ var Worker2 = class {
     this.#lastHeartbeat = Date.now();
   }
   /** Answers every open on-chain challenge of this node from its kept commits. */
-  answerChallenges() {
-    if (!this.options.addresses.verification) return Promise.resolve(0);
-    return this.challenges.answer(this.options.client, this.options.addresses);
+  async answerChallenges() {
+    if (!this.options.addresses.verification) return 0;
+    await this.#restoreCommits();
+    return await this.challenges.answer(this.options.client, this.options.addresses);
   }
   /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
-  answerDisputes() {
-    return this.disputes.answer(this.options.client, this.options.addresses);
+  async answerDisputes() {
+    await this.#restoreCommits();
+    return await this.disputes.answer(this.options.client, this.options.addresses);
+  }
+  /**
+   * Once per process, the commits the state kept (a restart would otherwise leave the rounds
+   * committed before it unanswerable, and the node slashed for each challenge of them).
+   */
+  #restoreCommits() {
+    return this.#restored ??= (async () => {
+      const responders = {
+        challenges: this.challenges,
+        disputes: this.disputes
+      };
+      for (const saved of await this.state.commits()) {
+        await restoreCommit(responders, this.gateway, saved);
+      }
+    })();
   }
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
   async tick() {
@@ -60782,6 +60852,7 @@ var Worker2 = class {
       challenges: this.challenges,
       disputes: this.disputes
     }, jobId, round, result);
+    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid));
     const envelope = envelopeOf(result, {
       jobId,
       round,

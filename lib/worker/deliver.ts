@@ -32,6 +32,11 @@ import {
 } from "./client.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
+import { MAGIC } from "../compress/codec.ts";
+import { bytesToHex, hexToBytes } from "../crypto/digest.ts";
+import { merkleRoot } from "../crypto/merkle.ts";
+import { decodeCheckpoint } from "../model/checkpoint.ts";
+import type { SavedCommit } from "./state.ts";
 import type { Gateway } from "./gateway.ts";
 import { encodeUpdate } from "./train.ts";
 
@@ -116,6 +121,59 @@ export function keepCommitted(
   if (result.stepDigests) {
     responders.disputes.remember({ ...committed, stepDigests: result.stepDigests });
   }
+}
+
+/** What the worker's state keeps of a commit, to answer for it after a restart. */
+export function savedCommitOf(
+  jobId: Hex,
+  round: number,
+  result: LocalResult,
+  updateCid: string,
+): SavedCommit {
+  return {
+    jobId: jobId.toLowerCase() as Hex,
+    round,
+    lossDigest: result.lossDigest,
+    gradientDigest: result.gradientDigest,
+    weightsDigest: result.weightsDigest,
+    updateCid,
+    stepRecords: result.stepRecords ? bytesToHex(result.stepRecords) : undefined,
+    stepDigests: result.stepDigests,
+  };
+}
+
+/**
+ * Gives the responders a commit kept in the state: its step records and digests as saved, and
+ * the update's bytes read back from SVDB when they still hash to the committed gradientDigest (a
+ * secure job's update was never uploaded; a step challenge or a dispute is still answered).
+ */
+export async function restoreCommit(
+  responders: { challenges: ChallengeResponder; disputes: DisputeResponder },
+  gateway: Gateway,
+  saved: SavedCommit,
+): Promise<void> {
+  const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
+  let updateBytes: Uint8Array = new Uint8Array();
+  if (saved.updateCid !== SECURE_UPDATE_CID) {
+    try {
+      updateBytes = committedBytes(await gateway.get(saved.updateCid));
+    } catch {
+      // gone from SVDB or unreadable: chunk challenges of this round go unanswered
+    }
+    if (merkleRoot(updateBytes) !== saved.gradientDigest) updateBytes = new Uint8Array();
+  }
+  responders.challenges.remember({
+    ...committed,
+    updateBytes,
+    stepRecords: stepRecords ? hexToBytes(stepRecords) : undefined,
+  });
+  if (stepDigests) responders.disputes.remember({ ...committed, stepDigests });
+}
+
+/** What an uploaded update's gradientDigest covers: a codec payload as sent, else the f32 delta. */
+function committedBytes(file: Uint8Array): Uint8Array {
+  const payload = file.length >= MAGIC.length && MAGIC.every((b, i) => file[i] === b);
+  return payload ? file : f32Bytes(decodeCheckpoint(file).weights);
 }
 
 /**

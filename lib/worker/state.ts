@@ -116,6 +116,25 @@ export interface MaskedInputSent {
   session?: Hex;
 }
 
+/**
+ * A committed round as kept for challenges and disputes after a restart: its digests, the CID of
+ * the update it uploaded (its bytes are read back from SVDB) and what never left the node, the
+ * per-step records and digests.
+ */
+export interface SavedCommit {
+  jobId: Hex;
+  round: number;
+  lossDigest: Hex;
+  gradientDigest: Hex;
+  weightsDigest: Hex;
+  updateCid: string;
+  stepRecords?: Hex;
+  stepDigests?: Hex[];
+}
+
+/** How many commits the state keeps (the responders keep as many in memory). */
+export const KEPT_COMMITS = 8;
+
 /** The state file's content. */
 interface SavedState {
   pending?: PendingUpdate;
@@ -159,6 +178,22 @@ export class WorkerState {
     if (!this.storage) return;
     const state: SavedState = pending ? { pending } : {};
     await this.storage.write("state", new TextEncoder().encode(JSON.stringify(state)));
+  }
+
+  /** The commits kept for challenges and disputes, oldest first. */
+  async commits(): Promise<SavedCommit[]> {
+    const bytes = await this.storage?.read("commits");
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) as SavedCommit[] : [];
+  }
+
+  /** Keeps `commit`, forgetting the oldest beyond {@link KEPT_COMMITS}. */
+  async saveCommit(commit: SavedCommit): Promise<void> {
+    if (!this.storage) return;
+    const kept = (await this.commits()).filter((c) =>
+      c.jobId !== commit.jobId || c.round !== commit.round
+    );
+    const bytes = new TextEncoder().encode(JSON.stringify([...kept, commit].slice(-KEPT_COMMITS)));
+    await this.storage.write("commits", bytes);
   }
 
   /** The attempt in which the node last sent a masked input for the job, if any. */

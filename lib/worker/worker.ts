@@ -38,7 +38,14 @@ import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
 import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
-import { commitTrained, keepCommitted, postUpdate, uploadUpdate } from "./deliver.ts";
+import {
+  commitTrained,
+  keepCommitted,
+  postUpdate,
+  restoreCommit,
+  savedCommitOf,
+  uploadUpdate,
+} from "./deliver.ts";
 import { refuseTask, refuseValidation } from "./task_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -125,6 +132,7 @@ export class Worker {
   protected follower?: JobFollower;
   #lastHeartbeat = 0;
   #lastChores = 0;
+  #restored?: Promise<void>;
 
   constructor(options: WorkerOptions) {
     this.options = options;
@@ -194,14 +202,29 @@ export class Worker {
   }
 
   /** Answers every open on-chain challenge of this node from its kept commits. */
-  answerChallenges(): Promise<number> {
-    if (!this.options.addresses.verification) return Promise.resolve(0);
-    return this.challenges.answer(this.options.client, this.options.addresses);
+  async answerChallenges(): Promise<number> {
+    if (!this.options.addresses.verification) return 0;
+    await this.#restoreCommits();
+    return await this.challenges.answer(this.options.client, this.options.addresses);
   }
 
   /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
-  answerDisputes(): Promise<number> {
-    return this.disputes.answer(this.options.client, this.options.addresses);
+  async answerDisputes(): Promise<number> {
+    await this.#restoreCommits();
+    return await this.disputes.answer(this.options.client, this.options.addresses);
+  }
+
+  /**
+   * Once per process, the commits the state kept (a restart would otherwise leave the rounds
+   * committed before it unanswerable, and the node slashed for each challenge of them).
+   */
+  #restoreCommits(): Promise<void> {
+    return this.#restored ??= (async () => {
+      const responders = { challenges: this.challenges, disputes: this.disputes };
+      for (const saved of await this.state.commits()) {
+        await restoreCommit(responders, this.gateway, saved);
+      }
+    })();
   }
 
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
@@ -287,6 +310,7 @@ export class Worker {
     }
     if (committed !== "committed") return "wait";
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
+    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid));
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));
     // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.
