@@ -152,8 +152,7 @@ export function modelsOf(ctx: Context): Models {
   return m;
 }
 
-/** Whether `cid` is published in ModelRegistry or a checkpoint or model folder of a job here. */
-export async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
+async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
   if (await isModelPublished(client, { addresses, cid })) return true;
   const jobs = await listJobHeads(ctx.kv);

@@ -15,7 +15,7 @@
 import type { Hex } from "viem";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
-import { isKnownModel } from "./models.ts";
+import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
 import { verifySignedRequest } from "./signed_request.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
@@ -54,7 +54,14 @@ export async function refuseJobData(
 ): Promise<Rejection | undefined> {
   const who = owner.toLowerCase();
   const heads = await listJobHeads(ctx.kv);
-  const other = new Set(heads.flatMap((j) => [j.specCid, j.globalCid]));
+  // Every job's spec, weights, checkpoints and model folder, read once for all the data.
+  const other = new Set(heads.flatMap((j) => [
+    j.specCid,
+    j.globalCid,
+    ...(j.modelFolderCid ? [j.modelFolderCid] : []),
+    ...j.metrics.map((m) => m.checkpointCid),
+  ]));
+  const { client, addresses } = ctx.chain;
   for (const cid of jobData(spec)) {
     const why = (what: string) =>
       reject(409, "DATA_NOT_YOURS", `Cannot start job: data ${cid} is ${what}`);
@@ -68,7 +75,9 @@ export async function refuseJobData(
       uploaders.push(e.key[2] as string);
     }
     if (uploaders.length > 0 && !uploaders.includes(who)) return why("another owner's upload");
-    if (other.has(cid) || await isKnownModel(ctx, cid)) return why("a model or a job's file");
+    if (other.has(cid) || await isModelPublished(client, { addresses, cid })) {
+      return why("a model or a job's file");
+    }
   }
   return undefined;
 }
