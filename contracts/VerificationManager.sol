@@ -54,8 +54,6 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__NoCommit(bytes32 jobId, uint32 round, bytes32 nodePubkey);
     /// @notice Thrown when a sample asks for a rate outside 1-5% or too many chunks.
     error Verification__BadSample(uint256 chunkCount, uint256 sampleBps);
-    /// @notice Thrown when `steps` is zero.
-    error Verification__ZeroSteps();
     /// @notice Thrown when a challenge id is unknown.
     error Verification__UnknownChallenge(uint256 challengeId);
     /// @notice Thrown when a challenge is no longer open.
@@ -299,14 +297,13 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @param jobId The job.
     /// @param round The committed round.
     /// @param nodePubkey The node.
-    /// @param steps Local steps per round (the step is drawn below it).
     /// @return challengeId The new challenge.
-    function issueChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps)
+    function issueChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey)
         external
         onlyAuthorised
         returns (uint256 challengeId)
     {
-        return _issue(jobId, round, nodePubkey, steps, 1);
+        return _issue(jobId, round, nodePubkey, 1);
     }
 
     /// @notice Challenges one step of a committed round, drawn from on-chain randomness: the node
@@ -316,14 +313,13 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @param jobId The job.
     /// @param round The committed round.
     /// @param nodePubkey The node.
-    /// @param steps Local steps per round.
     /// @return challengeId The new challenge (count 0 marks a step challenge).
-    function issueStepChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps)
+    function issueStepChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey)
         external
         onlyAuthorised
         returns (uint256 challengeId)
     {
-        return _issue(jobId, round, nodePubkey, steps, 0);
+        return _issue(jobId, round, nodePubkey, 0);
     }
 
     /// @notice Answers a step challenge: the commit's digest triple and the challenged step's
@@ -361,7 +357,6 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @param jobId The job.
     /// @param round The committed round.
     /// @param nodePubkey The node.
-    /// @param steps Local steps per round.
     /// @param chunkCount Chunks of the update (public: its size over 4096 bytes).
     /// @param sampleBps Share of chunks, 100 to 500.
     /// @return challengeId The new challenge.
@@ -369,7 +364,6 @@ contract VerificationManager is Owned, IVerificationManager {
         bytes32 jobId,
         uint32 round,
         bytes32 nodePubkey,
-        uint32 steps,
         uint256 chunkCount,
         uint256 sampleBps
     ) external onlyAuthorised returns (uint256 challengeId) {
@@ -378,7 +372,7 @@ contract VerificationManager is Owned, IVerificationManager {
         }
         uint256 count = (chunkCount * sampleBps + BPS - 1) / BPS;
         if (count > MAX_SAMPLE_CHUNKS) revert Verification__BadSample(chunkCount, sampleBps);
-        return _issue(jobId, round, nodePubkey, steps, uint16(count));
+        return _issue(jobId, round, nodePubkey, uint16(count));
     }
 
     /// @notice Answers a challenge: the digest triple of the commit and, for each drawn index,
@@ -813,14 +807,17 @@ contract VerificationManager is Owned, IVerificationManager {
 
     // ------------------------------------------------------------------------ internals
 
-    function _issue(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps, uint16 count)
+    function _issue(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint16 count)
         private
         returns (uint256 challengeId)
     {
         if (address(proofs) == address(0)) revert Verification__NotLinked();
-        if (steps == 0) revert Verification__ZeroSteps();
         bytes32 committed = proofs.resultOf(jobId, round, nodePubkey);
         if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, nodePubkey);
+        // The step is drawn below the job's own steps per round, never a caller's count: a step
+        // past the node's records is a padding leaf no record opens, and the node would be
+        // slashed for a challenge nobody could answer.
+        uint32 steps = proofs.jobManager().termsOf(jobId).stepsPerRound;
         // Settlement waits for the answer or the timeout, so a challenge of the last round counts.
         proofs.openCase(jobId);
         challengeId = ++challengeCount;

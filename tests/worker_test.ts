@@ -142,9 +142,8 @@ Deno.test("worker: a restart still answers the challenges of rounds committed be
   try {
     assert.equal(await laptop().tick(), "trained");
     const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
-    const steps = job.spec.localSteps;
-    const chunk = await issueChallenge(fx.coordinator, { ...at, steps });
-    const step = await issueStepChallenge(fx.coordinator, { ...at, steps });
+    const chunk = await issueChallenge(fx.coordinator, at);
+    const step = await issueStepChallenge(fx.coordinator, at);
 
     // Execute: the laptop restarts (a new process: nothing in memory) and answers.
     const answered = await laptop().answerChallenges();

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {INodeCertRegistry} from "./INodeCertRegistry.sol";
+import {IAIJobManager} from "./IAIJobManager.sol";
 
 /// @title IPoCVerification
 /// @notice What the verification contracts need from ProofOfCompute.
@@ -14,6 +15,9 @@ interface IPoCVerification {
     /// @notice The block in which `round` of `jobId` closed (zero while open). Its hash is the
     /// round's randomness: unknown to anyone while the round's work was being committed.
     function closedBlockOf(bytes32 jobId, uint32 round) external view returns (uint256);
+    /// @notice The job manager whose jobs ProofOfCompute takes commits for (their terms fix a
+    /// round's steps, so no caller has to say how many there are).
+    function jobManager() external view returns (IAIJobManager);
     /// @notice Records that a challenge, dispute or attestation on `jobId` started: the job's
     /// settlement waits for it. Refused once the settlement is due.
     function openCase(bytes32 jobId) external;

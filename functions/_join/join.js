@@ -26019,11 +26019,6 @@ var nodeCertRegistryAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ];
 
@@ -28208,11 +28203,6 @@ var reputationRegistryAbi = [
   {
     "inputs": [],
     "name": "Verification__ZeroResult",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
     "type": "error"
   }
 ];
@@ -30967,11 +30957,6 @@ var aiJobManagerAbi = [
   {
     "inputs": [],
     "name": "Verification__ZeroResult",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
     "type": "error"
   }
 ];
@@ -33963,11 +33948,6 @@ var proofOfComputeAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ];
 
@@ -36006,11 +35986,6 @@ var modelRegistryAbi = [
   {
     "inputs": [],
     "name": "Verification__ZeroResult",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
     "type": "error"
   }
 ];
@@ -38469,11 +38444,6 @@ var arthaDIDRegistryAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ];
 
@@ -39057,11 +39027,6 @@ var verificationManagerAbi = [
   {
     "inputs": [],
     "name": "Verification__ZeroResult",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
     "type": "error"
   },
   {
@@ -40172,11 +40137,6 @@ var verificationManagerAbi = [
         "internalType": "bytes32",
         "name": "nodePubkey",
         "type": "bytes32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "steps",
-        "type": "uint32"
       }
     ],
     "name": "issueChallenge",
@@ -40206,11 +40166,6 @@ var verificationManagerAbi = [
         "internalType": "bytes32",
         "name": "nodePubkey",
         "type": "bytes32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "steps",
-        "type": "uint32"
       }
     ],
     "name": "issueStepChallenge",
@@ -40419,11 +40374,6 @@ var verificationManagerAbi = [
         "internalType": "bytes32",
         "name": "nodePubkey",
         "type": "bytes32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "steps",
-        "type": "uint32"
       },
       {
         "internalType": "uint256",
@@ -44600,11 +44550,6 @@ var disputeGameAbi = [
   {
     "inputs": [],
     "name": "Verification__ZeroResult",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
     "type": "error"
   }
 ];
@@ -58382,6 +58327,9 @@ async function refuseTask(client, p) {
   if (job.status !== JobStatus.Running) return `job ${jobId} is not running on chain`;
   if (jobSpecHash(p.spec) !== job.paramsHash) {
     return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
+  }
+  if (spec.localSteps !== job.stepsPerRound) {
+    return `job ${jobId} escrowed ${job.stepsPerRound} steps a round, its spec trains ${spec.localSteps}`;
   }
   if (task.round !== job.currentRound) {
     return `round ${task.round} is not job ${jobId}'s open round ${job.currentRound}`;

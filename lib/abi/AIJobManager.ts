@@ -2749,11 +2749,6 @@ export const aiJobManagerAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ] as const;
 

@@ -2452,11 +2452,6 @@ export const arthaDIDRegistryAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ] as const;
 

@@ -2727,11 +2727,6 @@ export const disputeGameAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ] as const;
 

@@ -2034,11 +2034,6 @@ export const modelRegistryAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ] as const;
 

@@ -2818,11 +2818,6 @@ export const nodeCertRegistryAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "Verification__ZeroSteps",
-    "type": "error"
   }
 ] as const;
 

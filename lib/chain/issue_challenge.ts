@@ -5,13 +5,12 @@ import { abis, type ArthaAddresses } from "./contracts.ts";
 import { sendContract } from "./send_contract.ts";
 import { getIssuedChallenge, type IssuedChallenge } from "./get_issued_challenge.ts";
 
-/** The committed round a challenge targets, and the number of local steps it ran. */
+/** The committed round a challenge targets (the chain knows the job's steps per round). */
 export interface IssueChallengeParameters {
   addresses: ArthaAddresses;
   jobId: Hex;
   round: number;
   nodePubkey: Hex;
-  steps: number;
 }
 
 /** Issues the challenge (authorised verifier) and returns it as the chain recorded it. */
@@ -23,7 +22,7 @@ export async function issueChallenge(
     address: params.addresses.verification,
     abi: abis.verification,
     functionName: "issueChallenge",
-    args: [params.jobId, params.round, params.nodePubkey, params.steps],
+    args: [params.jobId, params.round, params.nodePubkey],
   });
   return getIssuedChallenge(client, { addresses: params.addresses, sent });
 }

@@ -14,7 +14,7 @@ export async function issueStepChallenge(
     address: params.addresses.verification,
     abi: abis.verification,
     functionName: "issueStepChallenge",
-    args: [params.jobId, params.round, params.nodePubkey, params.steps],
+    args: [params.jobId, params.round, params.nodePubkey],
   });
   return getIssuedChallenge(client, { addresses: params.addresses, sent });
 }

@@ -25,7 +25,6 @@ export async function requestGradientSample(
       params.jobId,
       params.round,
       params.nodePubkey,
-      params.steps,
       BigInt(params.chunkCount),
       BigInt(params.sampleBps),
     ],

@@ -85,7 +85,7 @@ export async function challengeRound(
   const { client, addresses } = ctx.chain;
   if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) return [];
   const drawn = await challengeDelivered(ctx, job, spec, nodes);
-  return [...drawn, ...await challengeUndelivered(ctx, job, spec, nodes)];
+  return [...drawn, ...await challengeUndelivered(ctx, job, nodes)];
 }
 
 /** The spot check, its committee, and the policy's challenges of the round's counted nodes. */
@@ -126,7 +126,6 @@ async function challengeDelivered(
 async function challengeUndelivered(
   ctx: Context,
   job: JobRecord,
-  spec: JobSpec,
   counted: Hex[],
 ): Promise<ChallengeRecord[]> {
   const { client, addresses } = ctx.chain;
@@ -137,10 +136,9 @@ async function challengeUndelivered(
     if ((await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp) continue;
     const at = { addresses, jobId: job.jobId, round: job.round, nodePubkey: node };
     if (BigInt(await getRoundResult(client, at)) === 0n) continue; // no commit: nothing paid
-    const target = { ...at, steps: spec.localSteps };
     out.push(
-      ...await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, target)),
-      ...await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, target)),
+      ...await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, at)),
+      ...await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, at)),
     );
   }
   return out;
@@ -160,7 +158,7 @@ async function challengeNode(
   // trained from, not the one it counts in: challenging that one found no commit and failed the
   // rest of the round's challenges.
   const round = u.baseRound ?? job.round;
-  const target = { addresses, jobId: job.jobId, round, nodePubkey: node, steps: u.steps };
+  const target = { addresses, jobId: job.jobId, round, nodePubkey: node };
   const issue = (kind: ChallengeRecord["kind"], send: () => Promise<{ challengeId: bigint }>) =>
     issueRecorded(ctx, { jobId: job.jobId, round }, node, kind, send);
   const out: ChallengeRecord[] = [];

@@ -122,6 +122,13 @@ function checkSpec(spec: JobSpec, job: ReadJobReturnType): Rejection | undefined
     return refuse(409, "SPEC_MISMATCH", "spec does not hash to the job's paramsHash");
   }
   if (spec.rounds !== job.rounds) return refuse(409, "SPEC_MISMATCH", "rounds differ from chain");
+  // Step challenges are drawn below the chain's steps per round: an owner who escrowed more
+  // steps than its spec trains would have every honest node fail the ones past its records.
+  if (spec.localSteps !== job.stepsPerRound) {
+    const why = `localSteps ${spec.localSteps} differ from the chain's stepsPerRound ` +
+      job.stepsPerRound;
+    return refuse(409, "SPEC_MISMATCH", why);
+  }
   return undefined;
 }
 

@@ -103,8 +103,9 @@ export class ChallengeResponder {
       try {
         answer = this.answerFor(c);
       } catch (e) {
-        // A challenge no honest record answers (a step past the round's): it is skipped, and the
-        // node's other challenges are still answered.
+        // A challenge no honest record answers (a step past the records kept, which the chain's
+        // step count and the worker's task check rule out): it is skipped, and the node's other
+        // challenges are still answered.
         if (!(e instanceof RangeError)) throw e;
         continue;
       }

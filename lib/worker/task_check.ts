@@ -42,6 +42,12 @@ export async function refuseTask(
   if (jobSpecHash(p.spec) !== job.paramsHash) {
     return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
   }
+  // The chain draws step challenges below its own steps per round; past the spec's localSteps
+  // no record of this node's would answer them.
+  if (spec.localSteps !== job.stepsPerRound) {
+    return `job ${jobId} escrowed ${job.stepsPerRound} steps a round, its spec trains ` +
+      `${spec.localSteps}`;
+  }
   if (task.round !== job.currentRound) {
     return `round ${task.round} is not job ${jobId}'s open round ${job.currentRound}`;
   }

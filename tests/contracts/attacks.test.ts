@@ -434,7 +434,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.writeContract({
           ...verification,
           functionName: "issueChallenge",
-          args: [jobId, 0, sleepy, 10],
+          args: [jobId, 0, sleepy],
         }),
       );
       const c1 = event(issued, abis.verification, "ChallengeIssued").challengeId;
@@ -465,7 +465,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.writeContract({
           ...verification,
           functionName: "issueChallenge",
-          args: [jobId, 0, repeat, 10],
+          args: [jobId, 0, repeat],
         }),
       );
       const c2 = event(second, abis.verification, "ChallengeIssued").challengeId;
@@ -683,7 +683,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.writeContract({
           ...verification,
           functionName: "issueChallenge",
-          args: [jobId, 0, cheat, 10],
+          args: [jobId, 0, cheat],
         }),
       );
       await expectRevert(
@@ -911,7 +911,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.writeContract({
           ...verification,
           functionName: "issueChallenge",
-          args: [jobId, 0, cheat, 10],
+          args: [jobId, 0, cheat],
         }),
       );
       const challengeId = event(issued, abis.verification, "ChallengeIssued").challengeId;
@@ -925,7 +925,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.simulateContract({
           ...verification,
           functionName: "issueChallenge",
-          args: [jobId, 0, h, 10],
+          args: [jobId, 0, h],
         }),
         "PoC__VerificationOver",
       );
@@ -1082,7 +1082,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         co.writeContract({
           ...verification,
           functionName: "issueStepChallenge",
-          args: [jobId, 0, cheat, STEPS],
+          args: [jobId, 0, cheat],
         }),
       );
       const { challengeId, step } = event(issued, abis.verification, "ChallengeIssued");
@@ -1322,4 +1322,54 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       );
     },
   );
+
+  await fx.step(t, "24. a verifier cannot draw a step no honest record opens", async () => {
+    // Found in the fifth audit: the challenge entry points took the verifier's count of steps and
+    // drew the step below it. A verifier (one of several authorised, or a buggy one) naming
+    // 1,000,000 steps for a 4-step job drew a padding leaf of the node's steps tree: no record
+    // opens it, and the honest node was slashed 10% at the timeout. The chain's own steps per
+    // round bound the draw now.
+    const h = nodePubkey("challenged-honestly");
+    const jobId = await startJob([[h, honest[0]!]], { rounds: 2, stepsPerRound: 4 });
+    await commit(honest[0]!, jobId, h, 0, "h0");
+    await mined(
+      fx.owner,
+      fx.owner.writeContract({
+        ...verification,
+        functionName: "setAuthorised",
+        args: [attacker.account.address, true],
+      }),
+    );
+    const legacy = [{
+      type: "function",
+      name: "issueStepChallenge",
+      stateMutability: "nonpayable",
+      inputs: [
+        { name: "jobId", type: "bytes32" },
+        { name: "round", type: "uint32" },
+        { name: "nodePubkey", type: "bytes32" },
+        { name: "steps", type: "uint32" },
+      ],
+      outputs: [{ name: "challengeId", type: "uint256" }],
+    }] as const;
+    const data = encodeFunctionData({ abi: legacy, args: [jobId, 0, h, 1_000_000] });
+    const named = await attacker.call({
+      account: attacker.account,
+      to: verification.address,
+      data,
+    }).then(() => "accepted", () => "refused");
+    assert.equal(named, "refused", "the verifier's own step count is no longer taken");
+    for (let i = 0; i < 8; i++) {
+      const issued = await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "issueStepChallenge",
+          args: [jobId, 0, h],
+        }),
+      );
+      const { step } = event(issued, abis.verification, "ChallengeIssued");
+      assert.ok(step! < 4, `step ${step} is one of the job's 4`);
+    }
+  });
 });

@@ -118,12 +118,12 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
         ? co.writeContract({
           ...vm,
           functionName: "requestGradientSample",
-          args: [jobId, 0, node[n]!, 4, count.chunks, count.bps],
+          args: [jobId, 0, node[n]!, count.chunks, count.bps],
         })
         : co.writeContract({
           ...vm,
           functionName: "issueChallenge",
-          args: [jobId, 0, node[n]!, 4],
+          args: [jobId, 0, node[n]!],
         }),
     );
     console.log(`  gas ${count ? "requestGradientSample" : "issueChallenge"}: ${r.gasUsed}`);
@@ -191,7 +191,7 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     );
     const issued = await mined(
       co,
-      co.writeContract({ ...vm, functionName: "issueStepChallenge", args: [jobId, 1, node.A!, 4] }),
+      co.writeContract({ ...vm, functionName: "issueStepChallenge", args: [jobId, 1, node.A!] }),
     );
     console.log(`  gas issueStepChallenge: ${issued.gasUsed}`);
     const c = event(issued, abis.verification, "ChallengeIssued");
@@ -294,7 +294,7 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
       ops[0]!.simulateContract({
         ...vm,
         functionName: "issueChallenge",
-        args: [jobId, 0, node.B!, 4],
+        args: [jobId, 0, node.B!],
         account: ops[0]!.account,
       }),
       "Owned__NotAuthorised",
@@ -303,26 +303,17 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
       co.simulateContract({
         ...vm,
         functionName: "issueChallenge",
-        args: [jobId, 1, node.B!, 4],
+        args: [jobId, 1, node.B!],
         account: co.account,
       }),
       "Verification__NoCommit",
-    );
-    await expectRevert(
-      co.simulateContract({
-        ...vm,
-        functionName: "issueChallenge",
-        args: [jobId, 0, node.B!, 0],
-        account: co.account,
-      }),
-      "Verification__ZeroSteps",
     );
     for (const [chunks, bps] of [[100n, 50n], [100n, 600n], [0n, 100n], [10_000n, 500n]]) {
       await expectRevert(
         co.simulateContract({
           ...vm,
           functionName: "requestGradientSample",
-          args: [jobId, 0, node.B!, 4, chunks!, bps!],
+          args: [jobId, 0, node.B!, chunks!, bps!],
           account: co.account,
         }),
         "Verification__BadSample",

@@ -232,6 +232,31 @@ Deno.test("assign", async (t) => {
     },
   );
 
+  await t.step(
+    "attacker: a job escrowed with more steps a round than its spec trains is not started",
+    async () => {
+      // Found in the fifth audit: step challenges are drawn below the chain's steps per round.
+      // An owner escrowing 1,000 for a 1-step spec had every honest node fail the challenges
+      // past its one record (10% of its stake each); start checked the rounds only.
+      const { spec, specCid } = await prepareJob(fx.store, {
+        model: TINY_MODEL,
+        shards: tinyShards(2),
+        rounds: 1,
+        localSteps: 1,
+        ...TINY_BATCH,
+      });
+      const jobId = await escrow(spec, 1_000);
+      const res = await read(await s.postAs("/assign", { jobId, specCid }));
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error.code, "SPEC_MISMATCH");
+      assert.match(
+        res.body.error.message,
+        /localSteps 1 differ from the chain's stepsPerRound 1000/,
+      );
+      assert.equal((await fx.chainJob(jobId)).status, JobStatus.Open);
+    },
+  );
+
   await t.step("POST when no bound node fits is a 409", async () => {
     const empty = await fx.scenario();
     const { spec, specCid } = await prepareJob(fx.store, {
@@ -281,7 +306,10 @@ Deno.test("assign", async (t) => {
   });
 
   /** Escrows a job for `spec` with the owner; returns its id. */
-  async function escrow(spec: Parameters<typeof jobSpecHash>[0]): Promise<Hex> {
+  async function escrow(
+    spec: Parameters<typeof jobSpecHash>[0],
+    stepsOnChain = spec.localSteps,
+  ): Promise<Hex> {
     const { jobId } = await submitTrain(fx.owner, {
       addresses: fx.addresses,
       budget: parseEther("1"),
@@ -295,6 +323,7 @@ Deno.test("assign", async (t) => {
         baseRatePerSecond: 1n,
         targetImprovementBps: 0,
         ...workTerms(spec),
+        stepsPerRound: stepsOnChain,
       },
     });
     return jobId;

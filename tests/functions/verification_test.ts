@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encodeFunctionData, parseAbi } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
@@ -279,7 +280,6 @@ Deno.test("a challenge another authorised verifier issued and left is followed u
     jobId: job.jobId,
     round: 0,
     nodePubkey: absent.nodePubkey,
-    steps: job.spec.localSteps,
   });
   const closed = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
   assert.equal(closed.status, "closed");
@@ -345,26 +345,39 @@ Deno.test("attacker: racing POST /aggregate and /finalize calls penalise one wro
   assert.deepEqual(fake.map((e) => e.args.amount), [5n * 10n ** 18n]);
 });
 
-Deno.test("attacker: a challenge no honest record answers does not stop the node answering its others", async () => {
-  // Prepare: a trained round; a verifier challenges one step past the round's steps (the chain
-  // takes the caller's step count) and, after it, a chunk.
+Deno.test("attacker: a verifier cannot draw a step past the round's, which no honest record opens", async () => {
+  // Prepare: a trained round. The old entry point took the verifier's own step count, so a
+  // verifier naming 1,000,000 steps drew a padding leaf the node could not open (10% slashed).
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const job = await s.job({ nodes: 2, rounds: 2 });
   const [node] = job.nodes as [TestNode, TestNode];
   for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
   const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: node.nodePubkey };
-  const bad = await issueStepChallenge(fx.coordinator, { ...at, steps: 1_000_000 });
-  assert.ok(bad.step >= job.spec.localSteps, "drawn past the round's steps");
-  const fine = await issueChallenge(fx.coordinator, { ...at, steps: job.spec.localSteps });
+  const legacy = parseAbi([
+    "function issueStepChallenge(bytes32 jobId, uint32 round, bytes32 nodePubkey, uint32 steps)",
+  ]);
+  const data = encodeFunctionData({
+    abi: legacy,
+    args: [job.jobId, 0, node.nodePubkey, 1_000_000],
+  });
 
-  // Execute: the node's worker answers what it can.
+  // Execute: the verifier names its own step count; then draws through the chain's, 6 times.
+  const named = await fx.coordinator.call({ to: fx.addresses.verification, data })
+    .then(() => "accepted", () => "refused");
+  const drawn = [];
+  for (let i = 0; i < 6; i++) drawn.push(await issueStepChallenge(fx.coordinator, at));
   const answered = await node.worker.answerChallenges();
 
-  // Assert: the chunk challenge is answered; the unanswerable one is left to time out.
-  assert.equal(answered, 1);
-  const status = async (challengeId: bigint) =>
-    (await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId })).status;
-  assert.equal(await status(fine.challengeId), ChallengeStatus.Answered);
-  assert.equal(await status(bad.challengeId), ChallengeStatus.Open);
+  // Assert: no such entry point; every drawn step is the round's, and the node opens each.
+  assert.equal(named, "refused");
+  for (const c of drawn) assert.ok(c.step < job.spec.localSteps, `step ${c.step}`);
+  assert.equal(answered, drawn.length);
+  for (const c of drawn) {
+    const got = await getChallenge(fx.coordinator, {
+      addresses: fx.addresses,
+      challengeId: c.challengeId,
+    });
+    assert.equal(got.status, ChallengeStatus.Answered);
+  }
 });

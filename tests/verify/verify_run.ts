@@ -166,7 +166,6 @@ export async function challengeAll(run: VerifyRun, round: number, nodes: Hex[]):
       jobId: run.jobId,
       round,
       nodePubkey: n,
-      steps: run.spec.localSteps,
     });
     gas += c.gasUsed;
   }

@@ -45,7 +45,6 @@ Deno.test("attacker: a committed round sent again with another seed does not rep
     jobId: job.jobId,
     round: 0,
     nodePubkey,
-    steps: job.spec.localSteps,
   });
   const answered = await worker.answerChallenges();
 

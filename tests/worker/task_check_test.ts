@@ -3,10 +3,12 @@
  * chain does not back. The worker trains none of them, commits nothing and says why.
  */
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
+import { type Hex, parseEther } from "viem";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
-import { encodeJobSpec } from "../../lib/job/job_spec.ts";
+import { assignNodes } from "../../lib/chain/assign_nodes.ts";
+import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { encodeJobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
 import {
   read,
   setupCoordinator,
@@ -101,6 +103,54 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
     fromBlock: 0n,
   });
   assert.deepEqual(commits, []);
+});
+
+Deno.test("attacker: a job escrowed with more steps a round than its spec trains is refused", async () => {
+  // Prepare: the owner escrows a real job's spec with 1,000 steps a round on chain and a hostile
+  // coordinator assigns the node on chain itself. Step challenges are drawn below the chain's
+  // count, so every one past the spec's 2 steps would find no record and slash the node.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const a = job.nodes[0]!;
+  const honest = (await read(await s.call(`/assign?node=${a.nodePubkey}`))).body;
+  const { jobId } = await submitTrain(fx.owner, {
+    addresses: fx.addresses,
+    budget: parseEther("1"),
+    terms: {
+      modelCid: job.spec.initialWeights,
+      datasetCid: job.spec.shards[0]!.cid,
+      paramsHash: jobSpecHash(job.spec),
+      rounds: job.spec.rounds,
+      nodesWanted: 1,
+      redundancy: 1,
+      baseRatePerSecond: 1n,
+      targetImprovementBps: 0,
+      ...workTerms(job.spec),
+      stepsPerRound: 1_000,
+    },
+  });
+  await assignNodes(fx.coordinator, { addresses: fx.addresses, jobId, nodes: [a.nodePubkey] });
+  const events: WorkerEvent[] = [];
+  const worker = workerThrough(
+    fx,
+    a,
+    (path, init) =>
+      path.startsWith("/assign?")
+        ? Promise.resolve(Response.json({ ...honest, jobId }))
+        : s.call(path, init),
+    events,
+  );
+
+  // Execute
+  const outcome = await worker.tick();
+
+  // Assert: no training, no commit; the refusal names the two counts.
+  assert.equal(outcome, "wait");
+  assert.ok(!events.some((e) => e.kind === "step"), "trained a refused task");
+  const refusal = events.find((e) => e.kind === "error");
+  assert.ok(refusal?.kind === "error", JSON.stringify(events));
+  assert.match(refusal.message, /escrowed 1000 steps a round, its spec trains 2/);
 });
 
 Deno.test("attacker: a committee member refuses a validation task the chain does not back, so it never attests a lie about an honest target", async () => {

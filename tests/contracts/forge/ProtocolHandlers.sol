@@ -330,14 +330,14 @@ contract CoordinatorHandler is HandlerBase {
             bytes memory data;
             kind %= 3;
             if (kind == 0) {
-                data = abi.encodeCall(verification.issueChallenge, (job, round, node, world.STEPS()));
+                data = abi.encodeCall(verification.issueChallenge, (job, round, node));
             } else if (kind == 1) {
-                data = abi.encodeCall(verification.issueStepChallenge, (job, round, node, world.STEPS()));
+                data = abi.encodeCall(verification.issueStepChallenge, (job, round, node));
             } else {
                 chunkCount = bound(chunkCount, 1, 1_200);
                 sampleBps = bound(sampleBps, 100, 500);
                 data = abi.encodeCall(
-                    verification.requestGradientSample, (job, round, node, world.STEPS(), chunkCount, sampleBps)
+                    verification.requestGradientSample, (job, round, node, chunkCount, sampleBps)
                 );
             }
             (bool ok, bytes memory ret) = _must(coordinator, address(verification), data, "coordinator challenge");
@@ -1278,7 +1278,7 @@ contract AdversaryHandler is HandlerBase {
         } else if (which == 7) {
             (target, data) = (address(verification), abi.encodeCall(verification.setTaskGroups, (job, one, g)));
         } else if (which == 8) {
-            (target, data) = (address(verification), abi.encodeCall(verification.issueChallenge, (job, 0, victim, 3)));
+            (target, data) = (address(verification), abi.encodeCall(verification.issueChallenge, (job, 0, victim)));
         } else if (which == 9) {
             (target, data) = (address(verification), abi.encodeCall(verification.penaliseFor, (job, victim, 10_000, INodeCertRegistry.SlashReason.Cheating, true)));
         } else if (which == 10) {
