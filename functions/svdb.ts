@@ -2,6 +2,10 @@
  * /svdb — the coordinator's SVDB gateway for workers and owners that have no IPFS peer of their
  * own.
  *
+ * POST /svdb/private: the same for an owner's data, signed for that path and declaring its CID
+ * in `x-artha-cid`: readable from the upload on by the owner and the coordinator only, then by
+ * the nodes of the jobs started on it; 409 for bytes already stored (lib/coordinator/svdb_private.ts).
+ *
  * POST /svdb (application/octet-stream body, signed: see lib/store/upload_signature.ts) ->
  * {cid, bytes, leaseExpiresAt}: imports the bytes (UnixFS, same CID as IPFS) and leases them for
  * `uploadLeaseMs`; the coordinator pins what it comes to reference. Only registered nodes and
@@ -20,7 +24,11 @@
 import type { CID } from "../lib/store/cid.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { authorizeUpload } from "../lib/coordinator/svdb_access.ts";
-import { authorizeRead, recordUploader } from "../lib/coordinator/svdb_private.ts";
+import {
+  authorizeRead,
+  recordUploader,
+  storePrivateUpload,
+} from "../lib/coordinator/svdb_private.ts";
 import {
   fileStream,
   gatewayCid,
@@ -35,6 +43,9 @@ export function createSvdb(ctx: Context) {
     const url = new URL(req.url);
     const path = url.pathname.replace(/\/+$/, "");
     if (req.method === "POST" && path.endsWith("/svdb")) return await upload(ctx, req);
+    if (req.method === "POST" && path.endsWith("/svdb/private")) {
+      return await uploadPrivate(ctx, req);
+    }
     if (req.method !== "GET") {
       throw new HttpError(405, "Cannot use SVDB gateway: GET /svdb/<cid> or POST /svdb");
     }
@@ -67,6 +78,14 @@ async function upload(ctx: Context, req: Request): Promise<Response> {
   // What an owner uploads is its to put a job on (and so make private): svdb_private.ts.
   if (grant.role !== "node") await recordUploader(ctx, stored.cid, grant.upload.signer);
   return json(stored, 201);
+}
+
+/** An owner's data, private from the upload on (svdb_private.ts storePrivateUpload). */
+async function uploadPrivate(ctx: Context, req: Request): Promise<Response> {
+  const at = { method: "POST", path: "/svdb/private" };
+  const grant = unwrap(await authorizeUpload(ctx, req.headers, at));
+  const { ok: _, ...stored } = unwrap(await storePrivateUpload(ctx, grant, req.headers, req.body));
+  return json({ ...stored, private: true }, 201);
 }
 
 /** The file streamed block by block; once headers are sent a failure ends the body short. */

@@ -55731,6 +55731,7 @@ var UPLOAD_HEADERS = {
   contentSha256: "x-artha-content-sha256",
   did: "x-artha-did"
 };
+var PRIVATE_CID_HEADER = "x-artha-cid";
 var UPLOAD_TYPE = "SvdbUpload";
 var UPLOAD_FIELDS = [
   {
@@ -56246,33 +56247,43 @@ var Gateway = class {
    * statements naming it (a cluster submission), so the gateway's answer is only checked, never
    * taken (else whoever answers could make it sign another file as its work).
    */
-  async put(bytes) {
+  async put(bytes, options = {}) {
     try {
-      return await this.#post(bytes);
+      return await this.#post(bytes, options.private ?? false);
     } catch (e) {
       if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
-      return await this.#post(bytes);
+      return await this.#post(bytes, options.private ?? false);
     }
   }
-  async #post(bytes) {
+  /**
+   * POST /svdb, or POST /svdb/private (signed for that path, naming the CID computed here) for an
+   * owner's data: readable from the upload on by the owner and the coordinator only, then by the
+   * nodes of the jobs it starts on it (lib/coordinator/svdb_private.ts).
+   */
+  async #post(bytes, secret) {
     const { signer, domain, did, now } = this.#options;
     if (signer === void 0 !== (domain === void 0)) {
       throw new TypeError("Cannot upload: give the gateway both a signer and a domain");
     }
+    const own = (await computeCid(bytes)).toString();
+    const path = secret ? "/svdb/private" : "/svdb";
     const signed = signer && domain ? await signUpload(signer, domain, bytes, {
       did,
-      now: now?.()
+      now: now?.(),
+      path
     }) : {};
-    const res = await this.#client.request("/svdb", {
+    const res = await this.#client.request(path, {
       method: "POST",
       headers: {
         "content-type": "application/octet-stream",
+        ...secret ? {
+          [PRIVATE_CID_HEADER]: own
+        } : {},
         ...signed
       },
       body: bytes
     });
     const { cid } = await res.json();
-    const own = (await computeCid(bytes)).toString();
     if (cid !== own) {
       throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(cid)}`);
     }

@@ -11,6 +11,12 @@
  * store), and not if another owner's job has it already. Otherwise any owner could start a job
  * naming somebody else's shards and have its own nodes read them, or make a public model or
  * another job's spec unreadable by calling it data.
+ *
+ * An owner's data can be private from its upload on: POST /svdb/private (signed for that path,
+ * declaring the CID in `x-artha-cid`) makes the CID private to its uploader and the coordinator
+ * before a byte is stored, so the shard a job escrows under a public `datasetCid` is not readable
+ * in the minutes between its upload and the job's start. Bytes already stored are refused (409):
+ * whoever uploads the bytes of a public file privately would make it unreadable to the rest.
  */
 import type { Hex } from "viem";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -18,6 +24,9 @@ import type { Context } from "./context.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
 import { verifySignedRequest } from "./signed_request.ts";
+import type { UploadGrant } from "./svdb_access.ts";
+import { gatewayCid, type StoredUpload, storeUpload } from "./svdb_gateway.ts";
+import { PRIVATE_CID_HEADER } from "../store/upload_signature.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
 
 /** A private CID: the owner of the jobs whose data it is, and those jobs. */
@@ -36,6 +45,65 @@ const uploaderKey = (cid: string, signer: string): Deno.KvKey => [
 /** Records that `signer` (an owner's account) uploaded `cid` through the gateway. */
 export async function recordUploader(ctx: Context, cid: string, signer: string): Promise<void> {
   await ctx.kv.set(uploaderKey(cid, signer), true);
+}
+
+/**
+ * Stores an owner's upload as private data (POST /svdb/private): the declared CID is made private
+ * to the signer first, then the body is stored as {@link storeUpload} does; a body that is not
+ * the declared CID's is refused (422) and the CID left as it was.
+ */
+export async function storePrivateUpload(
+  ctx: Context,
+  grant: UploadGrant,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | null,
+): Promise<StoredUpload | Rejection> {
+  if (grant.role === "node") {
+    return reject(403, "NOT_AN_OWNER", "Cannot store privately: nodes upload updates, not data");
+  }
+  const parsed = gatewayCid(headers.get(PRIVATE_CID_HEADER) ?? "");
+  if (!parsed.ok) return { ...parsed, message: `${PRIVATE_CID_HEADER}: ${parsed.message}` };
+  const cid = parsed.cid.toString();
+  const owner = grant.upload.signer.toLowerCase();
+  const reserved = await reservePrivate(ctx, cid, owner);
+  if (!reserved.ok) return reserved;
+  const declared = Number(headers.get("content-length") ?? "0");
+  const stored = await storeUpload(ctx, grant, body, declared);
+  if (stored.ok && stored.cid === cid) {
+    await recordUploader(ctx, cid, owner);
+    return stored;
+  }
+  if (reserved.created) await ctx.kv.delete(privateKey(cid));
+  if (!stored.ok) return stored;
+  return reject(
+    422,
+    "CID_MISMATCH",
+    `Cannot store privately: the body is ${stored.cid}, not ${cid}`,
+  );
+}
+
+/**
+ * Makes `cid` private to `owner` unless it is stored already (public) or another owner's; `created`
+ * says whether this call made it so (and so may undo it).
+ */
+async function reservePrivate(
+  ctx: Context,
+  cid: string,
+  owner: string,
+): Promise<{ ok: true; created: boolean } | Rejection> {
+  const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
+  if (entry.value) {
+    if (entry.value.owner === owner) return { ok: true, created: false };
+    return reject(409, "DATA_NOT_YOURS", `Cannot store privately: ${cid} is another owner's`);
+  }
+  if (await ctx.store.has(cid)) {
+    const why = `${cid} is stored already, readable by anyone who knows its CID`;
+    return reject(409, "ALREADY_PUBLIC", `Cannot store privately: ${why}`);
+  }
+  const rec: PrivateFile = { owner, jobs: [] };
+  const done = await ctx.kv.atomic().check(entry).set(privateKey(cid), rec).commit();
+  if (!done.ok) return await reservePrivate(ctx, cid, owner); // a racing upload: look again
+  return { ok: true, created: true };
 }
 
 /** The private record of `cid`, if it is a job's data. */

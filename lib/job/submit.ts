@@ -4,7 +4,8 @@
  * shards, validation bytes and spec, lib/job/job_owner.ts) in memory, so their CIDs and the
  * paramsHash are known before anything is sent; wait until enough workers are bound; escrow the
  * budget with AIJobManager.submitTrain; upload every file through the coordinator's SVDB gateway
- * signed by the owner's account (an account that has submitted a job may upload) or put them in
+ * signed by the owner's account (an account that has submitted a job may upload; the shards and
+ * validation bytes private from the upload on, POST /svdb/private) or put them in
  * a local store; register the job's model in ModelRegistry with the coordinator as publisher;
  * and ask the coordinator to assign the job.
  *
@@ -24,7 +25,7 @@ import { formatArthaUri } from "../store/cid.ts";
 import { MemoryBlockstore } from "../store/memory_blockstore.ts";
 import { type PutOptions, Store } from "../store/store.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../store/upload_signature.ts";
-import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
+import { CoordinatorClient, CoordinatorError, httpCoordinator } from "../worker/client.ts";
 import { Gateway } from "../worker/gateway.ts";
 import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
@@ -125,7 +126,14 @@ export async function submitJob(
   const jobId = await escrow(client, params, spec);
   log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
   try {
-    if (!params.store) await upload(client, coordinator, params.deployment.addresses, local.files);
+    if (!params.store) {
+      await upload(client, coordinator, {
+        addresses: params.deployment.addresses,
+        local,
+        spec,
+        log,
+      });
+    }
     const rounds = `${spec.rounds} round${spec.rounds === 1 ? "" : "s"}`;
     log(`spec ${formatArthaUri(specCid)}: ${spec.shards.length} shards, ${rounds}`);
     const publisher = info.coordinator as Address;
@@ -212,19 +220,34 @@ async function startJob(
   return { jobId, specCid, spec, modelId, assigned: started.assigned.length, initialValLoss };
 }
 
-/** Uploads the job's files through the gateway, signed by the owner; checks every CID. */
+/**
+ * Uploads the job's files through the gateway, signed by the owner; checks every CID. The
+ * shards and validation bytes go up private (POST /svdb/private): shard 0's CID is public on
+ * chain from the escrow, and only the owner and the coordinator read them until the job starts.
+ */
 async function upload(
   client: ArthaClient,
   coordinator: CoordinatorClient,
-  addresses: ArthaAddresses,
-  files: { bytes: Uint8Array; cid: string }[],
+  o: { addresses: ArthaAddresses; local: RecordingStore; spec: JobSpec; log: (l: string) => void },
 ): Promise<void> {
   const gateway = new Gateway(coordinator, {
     signer: accountUploadSigner(client),
-    domain: uploadDomain(client.chain.id, addresses.registry),
+    domain: uploadDomain(client.chain.id, o.addresses.registry),
   });
-  for (const { bytes, cid } of files) {
-    const stored = await gateway.put(bytes);
+  const data = new Set([o.spec.validation, ...o.spec.shards.map((s) => s.cid)]);
+  const put = async (bytes: Uint8Array, cid: string) => {
+    if (!data.has(cid)) return await gateway.put(bytes);
+    try {
+      return await gateway.put(bytes, { private: true });
+    } catch (e) {
+      // Bytes somebody stored before are readable by CID whatever we do now: say so, go on.
+      if (!(e instanceof CoordinatorError && e.code === "ALREADY_PUBLIC")) throw e;
+      o.log(`data ${cid} was stored on the coordinator before, readable by its CID`);
+      return await gateway.put(bytes);
+    }
+  };
+  for (const { bytes, cid } of o.local.files) {
+    const stored = await put(bytes, cid);
     if (stored !== cid) throw new Error(`the gateway stored ${cid} as ${stored}`);
   }
 }

@@ -50,6 +50,12 @@ export const UPLOAD_HEADERS = {
   did: "x-artha-did",
 } as const;
 
+/**
+ * The CID a private upload (POST /svdb/private) declares, computed by the uploader: the gateway
+ * makes it private before it stores a byte, and refuses bytes already stored (public).
+ */
+export const PRIVATE_CID_HEADER = "x-artha-cid";
+
 const UPLOAD_TYPE = "SvdbUpload";
 const UPLOAD_FIELDS = [
   { name: "method", type: "string" },

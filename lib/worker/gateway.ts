@@ -20,7 +20,7 @@
  * ```
  */
 import { computeCid } from "../store/cid.ts";
-import { signUpload, type UploadSigner } from "../store/upload_signature.ts";
+import { PRIVATE_CID_HEADER, signUpload, type UploadSigner } from "../store/upload_signature.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
@@ -113,31 +113,41 @@ export class Gateway {
    * statements naming it (a cluster submission), so the gateway's answer is only checked, never
    * taken (else whoever answers could make it sign another file as its work).
    */
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(bytes: Uint8Array, options: { private?: boolean } = {}): Promise<string> {
     try {
-      return await this.#post(bytes);
+      return await this.#post(bytes, options.private ?? false);
     } catch (e) {
       // A retried request whose first attempt did arrive: sign it afresh, once.
       if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
-      return await this.#post(bytes);
+      return await this.#post(bytes, options.private ?? false);
     }
   }
 
-  async #post(bytes: Uint8Array): Promise<string> {
+  /**
+   * POST /svdb, or POST /svdb/private (signed for that path, naming the CID computed here) for an
+   * owner's data: readable from the upload on by the owner and the coordinator only, then by the
+   * nodes of the jobs it starts on it (lib/coordinator/svdb_private.ts).
+   */
+  async #post(bytes: Uint8Array, secret: boolean): Promise<string> {
     const { signer, domain, did, now } = this.#options;
     if ((signer === undefined) !== (domain === undefined)) {
       throw new TypeError("Cannot upload: give the gateway both a signer and a domain");
     }
+    const own = (await computeCid(bytes)).toString();
+    const path = secret ? "/svdb/private" : "/svdb";
     const signed = signer && domain
-      ? await signUpload(signer, domain, bytes, { did, now: now?.() })
+      ? await signUpload(signer, domain, bytes, { did, now: now?.(), path })
       : {};
-    const res = await this.#client.request("/svdb", {
+    const res = await this.#client.request(path, {
       method: "POST",
-      headers: { "content-type": "application/octet-stream", ...signed },
+      headers: {
+        "content-type": "application/octet-stream",
+        ...(secret ? { [PRIVATE_CID_HEADER]: own } : {}),
+        ...signed,
+      },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
     const { cid } = await res.json() as { cid: string };
-    const own = (await computeCid(bytes)).toString();
     if (cid !== own) {
       throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(cid)}`);
     }

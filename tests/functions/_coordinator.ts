@@ -204,7 +204,7 @@ export async function postSigned(
     now: s.ctx.now(),
     ...options,
   });
-  return await s.call("/svdb", {
+  return await s.call(options.path ?? "/svdb", {
     method: "POST",
     headers: { "content-type": "application/octet-stream", ...signed, ...options.headers },
     body: body as Uint8Array<ArrayBuffer>,

@@ -15,6 +15,7 @@ import {
 import { refuseJobData } from "../../lib/coordinator/svdb_private.ts";
 import { createTestDid, postSigned, read, setupCoordinator } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 
 Deno.test("attacker: a started job's shards and validation bytes are read only by its owner, its nodes and the coordinator", async () => {
   // Prepare: a started job; readers signing the GET as the request names it.
@@ -96,4 +97,74 @@ Deno.test("attacker: no owner starts a job on data another owner uploaded or put
     await refuseJobData(s.ctx, victim.account.address, withShard(uploaded.body.cid)),
     undefined,
   );
+});
+
+Deno.test("attacker: an owner's data uploaded private is unreadable before any job starts on it", async () => {
+  // Prepare: the victim (a DID controller, no job yet) uploads a shard through POST
+  // /svdb/private, as `job submit` does after its escrow put shard 0's CID on chain; before, the
+  // bytes were anyone's to read by that CID until the job started. The attacker owns a DID too.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  const [victim, attacker] = [fx.clients[3]!, fx.clients[2]!];
+  const [victimDid, attackerDid] = [
+    await createTestDid(fx, victim),
+    await createTestDid(fx, attacker),
+  ];
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const shard = randomBytes(5_000, 11);
+  const cid = (await computeCid(shard)).toString();
+  const privately = async (
+    bytes: Uint8Array,
+    signer: UploadSigner,
+    o: { did?: string; declared?: string } = {},
+  ) =>
+    await read(
+      await postSigned(s, signer, bytes, {
+        did: o.did,
+        path: "/svdb/private",
+        headers: { "x-artha-cid": o.declared ?? (await computeCid(bytes)).toString() },
+      }),
+    );
+  const get = async (at: string, signer?: UploadSigner) => {
+    const path = `/svdb/${at}`;
+    const opts = { method: "GET", path, now: s.ctx.now() };
+    const headers = signer ? await signUpload(signer, domain, new Uint8Array(), opts) : {};
+    const res = await s.call(path, { headers });
+    const body = res.ok ? (await res.body?.cancel(), undefined) : await res.json();
+    return [res.status, body?.error?.code];
+  };
+  const uploaded = await privately(shard, accountUploadSigner(victim), { did: victimDid });
+  assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+  assert.deepEqual([uploaded.body.cid, uploaded.body.private], [cid, true]);
+
+  // Execute + Assert: the attacker reads the shard by its CID, unsigned and signed: refused;
+  // the victim and the coordinator read it.
+  assert.deepEqual(await get(cid), [401, "SIGNATURE_MISSING"]);
+  assert.deepEqual(await get(cid, accountUploadSigner(attacker)), [403, "NOT_A_READER"]);
+  assert.deepEqual(await get(cid, accountUploadSigner(victim)), [200, undefined]);
+  assert.deepEqual(await get(cid, accountUploadSigner(fx.coordinator)), [200, undefined]);
+  // Nor can it take the victim's bytes as its own, or make a public file (a job's spec) private
+  // and so unreadable to its nodes; a node stores no private data; a body that is not the
+  // declared CID's leaves that CID as it was.
+  const theirs = await privately(shard, accountUploadSigner(attacker), { did: attackerDid });
+  assert.deepEqual([theirs.status, theirs.body.error.code], [409, "DATA_NOT_YOURS"]);
+  const spec = await fx.store.get(job.specCid);
+  const hidden = await privately(spec, accountUploadSigner(attacker), { did: attackerDid });
+  assert.deepEqual([hidden.status, hidden.body.error.code], [409, "ALREADY_PUBLIC"]);
+  assert.deepEqual(await get(job.specCid), [200, undefined]);
+  const node = await privately(randomBytes(100, 12), nodeUploadSigner(job.nodes[0]!.key));
+  assert.deepEqual([node.status, node.body.error.code], [403, "NOT_AN_OWNER"]);
+  const elsewhere = (await computeCid(randomBytes(100, 13))).toString();
+  const lying = await privately(randomBytes(100, 14), accountUploadSigner(attacker), {
+    did: attackerDid,
+    declared: elsewhere,
+  });
+  assert.deepEqual([lying.status, lying.body.error.code], [422, "CID_MISMATCH"]);
+  assert.equal(await s.ctx.kv.get(["svdb_private", elsewhere]).then((e) => e.value), null);
+  // The victim's job may start on it; the attacker's may not.
+  const on = { ...job.spec, shards: [{ name: "own", cid }], validation: cid };
+  assert.equal(await refuseJobData(s.ctx, victim.account.address, on), undefined);
+  const stolen = await refuseJobData(s.ctx, attacker.account.address, on);
+  assert.match(stolen!.message, /another owner's jobs' private data/);
 });
