@@ -2,9 +2,11 @@
  * /svdb — the coordinator's SVDB gateway for workers and owners that have no IPFS peer of their
  * own.
  *
- * POST /svdb/private: the same for an owner's data, signed for that path and declaring its CID
- * in `x-artha-cid`: readable from the upload on by the owner and the coordinator only, then by
- * the nodes of the jobs started on it; 409 for bytes already stored (lib/coordinator/svdb_private.ts).
+ * POST /svdb/private: the same for private bytes (an owner's data, a node's update), signed for
+ * that path and declaring their CID in `x-artha-cid`: readable from the upload on by their
+ * uploader and the coordinator only, then by the readers of the jobs that use them; 409 for bytes
+ * already stored (lib/coordinator/svdb_private_upload.ts). A plain POST /svdb of private bytes
+ * makes them public: its signer has them.
  *
  * POST /svdb (application/octet-stream body, signed: see lib/store/upload_signature.ts) ->
  * {cid, bytes, leaseExpiresAt}: imports the bytes (UnixFS, same CID as IPFS) and leases them for
@@ -15,8 +17,8 @@
  * before the signer is known, and it is never held whole: it is imported as it arrives.
  *
  * GET /svdb/<cid> -> the file's bytes, streamed block by block, each re-hashed on the way out (a
- * started job's shards and validation bytes only to a request signed by its owner, one of its
- * nodes or the coordinator: lib/coordinator/svdb_private.ts); a
+ * started job's shards, validation bytes, updates and cluster means only to a request signed by
+ * its owner, one of its nodes or the coordinator: lib/coordinator/svdb_private.ts); a
  * DAG declaring more than `maxFileBytes`, or whose sizes do not add up, is refused (422) before
  * the first byte. GET /svdb/<cid>?format=raw -> that one block (how clients walk a model
  * folder's directory).
@@ -24,11 +26,8 @@
 import type { CID } from "../lib/store/cid.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { authorizeUpload } from "../lib/coordinator/svdb_access.ts";
-import {
-  authorizeRead,
-  recordUploader,
-  storePrivateUpload,
-} from "../lib/coordinator/svdb_private.ts";
+import { authorizeRead, liftPrivate, recordUploader } from "../lib/coordinator/svdb_private.ts";
+import { storePrivateUpload } from "../lib/coordinator/svdb_private_upload.ts";
 import {
   fileStream,
   gatewayCid,
@@ -77,6 +76,8 @@ async function upload(ctx: Context, req: Request): Promise<Response> {
   const { ok: _, ...stored } = unwrap(await storeUpload(ctx, grant, req.body, declared));
   // What an owner uploads is its to put a job on (and so make private): svdb_private.ts.
   if (grant.role !== "node") await recordUploader(ctx, stored.cid, grant.upload.signer);
+  // Uploaded in the open by someone who has the bytes: they are private no longer.
+  await liftPrivate(ctx, stored.cid);
   return json(stored, 201);
 }
 

@@ -56247,19 +56247,38 @@ var Gateway = class {
    * statements naming it (a cluster submission), so the gateway's answer is only checked, never
    * taken (else whoever answers could make it sign another file as its work).
    */
-  async put(bytes, options = {}) {
-    try {
-      return await this.#post(bytes, options.private ?? false);
-    } catch (e) {
-      if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
-      return await this.#post(bytes, options.private ?? false);
-    }
+  async put(bytes) {
+    return await this.#send(bytes, false);
   }
   /**
-   * POST /svdb, or POST /svdb/private (signed for that path, naming the CID computed here) for an
-   * owner's data: readable from the upload on by the owner and the coordinator only, then by the
-   * nodes of the jobs it starts on it (lib/coordinator/svdb_private.ts).
+   * Uploads `bytes` private (POST /svdb/private, signed for that path, naming the CID computed
+   * here): readable from the upload on by their uploader and the coordinator only, then by the
+   * readers of the jobs that use them (an owner's data, a node's update). Bytes the gateway held
+   * already are public whatever we do: they are stored as they are (`private: false`).
    */
+  async putPrivate(bytes) {
+    try {
+      return {
+        cid: await this.#send(bytes, true),
+        private: true
+      };
+    } catch (e) {
+      if (!(e instanceof CoordinatorError && e.code === "ALREADY_PUBLIC")) throw e;
+      return {
+        cid: await this.#send(bytes, false),
+        private: false
+      };
+    }
+  }
+  async #send(bytes, secret) {
+    try {
+      return await this.#post(bytes, secret);
+    } catch (e) {
+      if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
+      return await this.#post(bytes, secret);
+    }
+  }
+  /** POST /svdb, or POST /svdb/private with the CID computed here in `x-artha-cid`. */
   async #post(bytes, secret) {
     const { signer, domain, did, now } = this.#options;
     if (signer === void 0 !== (domain === void 0)) {
@@ -58164,7 +58183,7 @@ async function uploadUpdate(gateway, spec, round, result) {
   };
   const bytes = encodeUpdate(spec, round, result);
   return {
-    updateCid: await gateway.put(bytes),
+    updateCid: (await gateway.putPrivate(bytes)).cid,
     bytes: bytes.length
   };
 }
@@ -58235,7 +58254,7 @@ async function restoreCommit(responders, gateway, saved) {
   let updateBytes = new Uint8Array();
   if (saved.updateCid !== SECURE_UPDATE_CID) {
     try {
-      updateBytes = committedBytes(await gateway.get(saved.updateCid));
+      updateBytes = committedBytes(await gateway.get(saved.updateCid, void 0, true));
     } catch {
     }
     if (merkleRoot(updateBytes) !== saved.gradientDigest) updateBytes = new Uint8Array();
@@ -60408,11 +60427,17 @@ function clusterMeanOf(updates, task, spec) {
 }
 async function fetchClusterUpdates(gateway, task) {
   const updates = /* @__PURE__ */ new Map();
-  for (const m of task.members) updates.set(m.updateCid, await gateway.get(m.updateCid));
+  const source = signedUpdates(gateway);
+  for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
   return updates;
 }
+function signedUpdates(gateway) {
+  return {
+    get: (cid) => gateway.get(cid, void 0, true)
+  };
+}
 async function postClusterMean(ctx, task, spec, mean) {
-  const aggregateCid = await ctx.gateway.put(encodeCheckpoint(spec.model, mean.delta, {
+  const { cid: aggregateCid } = await ctx.gateway.putPrivate(encodeCheckpoint(spec.model, mean.delta, {
     kind: "cluster-mean"
   }));
   const submission = {
@@ -60975,7 +61000,7 @@ var Worker2 = class {
   }
   /** The mean a cluster aggregator posts. */
   async clusterMean(task) {
-    return clusterMeanOf(this.gateway, task, await this.gateway.spec(task.specCid));
+    return clusterMeanOf(signedUpdates(this.gateway), task, await this.gateway.spec(task.specCid));
   }
   /** The result hash a committee member attests for its target (as long as a round's training:
    * the node stays live meanwhile). */

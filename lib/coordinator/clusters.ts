@@ -36,6 +36,7 @@ import {
   type UpdateRecord,
 } from "./state.ts";
 import { keepReferenced } from "./svdb_retention.ts";
+import { keepUpdatePrivate } from "./svdb_private.ts";
 import { loadSpec } from "./job.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { l2Norm } from "../privacy/dp.ts";
@@ -330,6 +331,8 @@ export async function receiveCluster(
   const bad = await checkAggregate(ctx, job, rec, sub);
   if (bad && !("fake" in bad)) return bad;
   await keepReferenced(ctx, [sub.aggregateCid]); // the upload was only leased
+  // A mean of a few members' updates says about as much of their data as the updates do.
+  await keepUpdatePrivate(ctx, job, sub.aggregateCid, sub.nodePubkey);
   if (bad) {
     // No honest mean looks like this: the aggregator pays as for a failed audit, and the
     // coordinator computes the cluster from its members instead.

@@ -29,6 +29,7 @@ import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { keepReferenced } from "./svdb_retention.ts";
+import { keepUpdatePrivate } from "./svdb_private.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -299,7 +300,10 @@ async function storeUpdate(
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const secure = env.updateCid === SECURE_UPDATE_CID;
-  if (!secure) await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
+  if (!secure) {
+    await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
+    await keepUpdatePrivate(ctx, job, env.updateCid, env.nodePubkey);
+  }
   const op = ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record);
   const res = await countUpdate(op, env.jobId, job.round).commit();
   if (!res.ok) return (await asRetry(ctx, job, env))!;

@@ -39,5 +39,6 @@ export * from "./status.ts";
 export * from "./svdb_access.ts";
 export * from "./svdb_gateway.ts";
 export * from "./svdb_private.ts";
+export * from "./svdb_private_upload.ts";
 export * from "./svdb_retention.ts";
 export * from "./tasks.ts";

@@ -12,11 +12,13 @@
  * naming somebody else's shards and have its own nodes read them, or make a public model or
  * another job's spec unreadable by calling it data.
  *
- * An owner's data can be private from its upload on: POST /svdb/private (signed for that path,
- * declaring the CID in `x-artha-cid`) makes the CID private to its uploader and the coordinator
- * before a byte is stored, so the shard a job escrows under a public `datasetCid` is not readable
- * in the minutes between its upload and the job's start. Bytes already stored are refused (409):
- * whoever uploads the bytes of a public file privately would make it unreadable to the rest.
+ * Bytes can be private from their upload on (POST /svdb/private, lib/coordinator/
+ * svdb_private_upload.ts): readable by their uploaders and the coordinator, then by the readers of
+ * the jobs that use them. `job submit` uploads shards and validation bytes that way (shard 0's CID
+ * is public on chain from the escrow), and workers their updates and cluster means, which become
+ * readable by their job's owner and nodes when the coordinator accepts them: an update is a
+ * gradient of its node's shard. Records are kept under the CIDv1 of a CID, so its CIDv0 spelling
+ * reads nothing around them.
  */
 import type { Hex } from "viem";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -24,21 +26,49 @@ import type { Context } from "./context.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
 import { verifySignedRequest } from "./signed_request.ts";
-import type { UploadGrant } from "./svdb_access.ts";
-import { gatewayCid, type StoredUpload, storeUpload } from "./svdb_gateway.ts";
-import { PRIVATE_CID_HEADER } from "../store/upload_signature.ts";
+import { InvalidCidError, parseCid } from "../store/cid.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
 
-/** A private CID: the owner of the jobs whose data it is, and those jobs. */
+/**
+ * A private CID. `owner` uploaded it privately first (an owner's account for its data, a node for
+ * its update; the job's owner for data the coordinator held), `coOwners` uploaded the same bytes
+ * privately after (a redundant task group's mates, owners of the same data): having the bytes,
+ * each may read them. The readers of `jobs` read them too.
+ */
 export interface PrivateFile {
+  /** "" while the only private uploads of it are under way. */
   owner: string;
+  coOwners?: string[];
   jobs: string[];
+  /** Signers of private uploads of it under way: they read nothing until their bytes hash to it. */
+  pending?: string[];
 }
 
-const privateKey = (cid: string): Deno.KvKey => ["svdb_private", cid];
+/**
+ * The one spelling a record is kept under: a CIDv0 (`Qm...`) and its CIDv1 name the same blocks,
+ * so a record kept under one spelling must not be read around through the other.
+ *
+ * @example
+ * ```ts
+ * import { canonicalCid } from "./svdb_private.ts";
+ * const v0 = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n";
+ * console.assert(canonicalCid(v0).startsWith("bafy") && canonicalCid(canonicalCid(v0)) === canonicalCid(v0));
+ * ```
+ */
+export function canonicalCid(cid: string): string {
+  try {
+    return parseCid(cid).toV1().toString();
+  } catch (e) {
+    if (e instanceof InvalidCidError) return cid;
+    throw e;
+  }
+}
+
+/** Where the private record of `cid` is kept. */
+export const privateKey = (cid: string): Deno.KvKey => ["svdb_private", canonicalCid(cid)];
 const uploaderKey = (cid: string, signer: string): Deno.KvKey => [
   "svdb_uploader",
-  cid,
+  canonicalCid(cid),
   signer.toLowerCase(),
 ];
 
@@ -47,68 +77,24 @@ export async function recordUploader(ctx: Context, cid: string, signer: string):
   await ctx.kv.set(uploaderKey(cid, signer), true);
 }
 
-/**
- * Stores an owner's upload as private data (POST /svdb/private): the declared CID is made private
- * to the signer first, then the body is stored as {@link storeUpload} does; a body that is not
- * the declared CID's is refused (422) and the CID left as it was.
- */
-export async function storePrivateUpload(
-  ctx: Context,
-  grant: UploadGrant,
-  headers: Headers,
-  body: ReadableStream<Uint8Array> | null,
-): Promise<StoredUpload | Rejection> {
-  if (grant.role === "node") {
-    return reject(403, "NOT_AN_OWNER", "Cannot store privately: nodes upload updates, not data");
-  }
-  const parsed = gatewayCid(headers.get(PRIVATE_CID_HEADER) ?? "");
-  if (!parsed.ok) return { ...parsed, message: `${PRIVATE_CID_HEADER}: ${parsed.message}` };
-  const cid = parsed.cid.toString();
-  const owner = grant.upload.signer.toLowerCase();
-  const reserved = await reservePrivate(ctx, cid, owner);
-  if (!reserved.ok) return reserved;
-  const declared = Number(headers.get("content-length") ?? "0");
-  const stored = await storeUpload(ctx, grant, body, declared);
-  if (stored.ok && stored.cid === cid) {
-    await recordUploader(ctx, cid, owner);
-    return stored;
-  }
-  if (reserved.created) await ctx.kv.delete(privateKey(cid));
-  if (!stored.ok) return stored;
-  return reject(
-    422,
-    "CID_MISMATCH",
-    `Cannot store privately: the body is ${stored.cid}, not ${cid}`,
-  );
-}
-
-/**
- * Makes `cid` private to `owner` unless it is stored already (public) or another owner's; `created`
- * says whether this call made it so (and so may undo it).
- */
-async function reservePrivate(
-  ctx: Context,
-  cid: string,
-  owner: string,
-): Promise<{ ok: true; created: boolean } | Rejection> {
-  const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-  if (entry.value) {
-    if (entry.value.owner === owner) return { ok: true, created: false };
-    return reject(409, "DATA_NOT_YOURS", `Cannot store privately: ${cid} is another owner's`);
-  }
-  if (await ctx.store.has(cid)) {
-    const why = `${cid} is stored already, readable by anyone who knows its CID`;
-    return reject(409, "ALREADY_PUBLIC", `Cannot store privately: ${why}`);
-  }
-  const rec: PrivateFile = { owner, jobs: [] };
-  const done = await ctx.kv.atomic().check(entry).set(privateKey(cid), rec).commit();
-  if (!done.ok) return await reservePrivate(ctx, cid, owner); // a racing upload: look again
-  return { ok: true, created: true };
+/** Whether `who` uploaded `rec`'s bytes privately (and so may read them and use them). */
+export function ownsPrivate(rec: PrivateFile, who: string): boolean {
+  return who !== "" && (rec.owner === who || (rec.coOwners ?? []).includes(who));
 }
 
 /** The private record of `cid`, if it is a job's data. */
 export async function privateFile(ctx: Context, cid: string): Promise<PrivateFile | null> {
   return (await ctx.kv.get<PrivateFile>(privateKey(cid))).value;
+}
+
+/**
+ * Ends the privacy of `cid` when somebody uploads its bytes through plain POST /svdb: having the
+ * bytes, the uploader could publish them anywhere. Otherwise whoever guessed the bytes of a file
+ * about to be used (a job's deterministic initial weights, whose CID the escrow makes public)
+ * could upload them privately first and hide them from the job's nodes.
+ */
+export async function liftPrivate(ctx: Context, cid: string): Promise<void> {
+  await ctx.kv.delete(privateKey(cid));
 }
 
 /**
@@ -123,29 +109,37 @@ export async function refuseJobData(
   const who = owner.toLowerCase();
   const heads = await listJobHeads(ctx.kv);
   // Every job's spec, weights, checkpoints and model folder, read once for all the data.
-  const other = new Set(heads.flatMap((j) => [
-    j.specCid,
-    j.globalCid,
-    ...(j.modelFolderCid ? [j.modelFolderCid] : []),
-    ...j.metrics.map((m) => m.checkpointCid),
-  ]));
+  const other = new Set(
+    heads.flatMap((j) => [
+      j.specCid,
+      j.globalCid,
+      ...(j.modelFolderCid ? [j.modelFolderCid] : []),
+      ...j.metrics.map((m) => m.checkpointCid),
+    ]).map(canonicalCid),
+  );
   const { client, addresses } = ctx.chain;
   for (const cid of jobData(spec)) {
     const why = (what: string) =>
       reject(409, "DATA_NOT_YOURS", `Cannot start job: data ${cid} is ${what}`);
     const rec = await privateFile(ctx, cid);
     if (rec) {
-      if (rec.owner !== who) return why("another owner's jobs' private data");
+      if (!ownsPrivate(rec, who)) return why("another owner's private data");
       continue;
     }
     const uploaders = [];
-    for await (const e of ctx.kv.list({ prefix: ["svdb_uploader", cid] })) {
+    for await (const e of ctx.kv.list({ prefix: ["svdb_uploader", canonicalCid(cid)] })) {
       uploaders.push(e.key[2] as string);
     }
     if (uploaders.length > 0 && !uploaders.includes(who)) return why("another owner's upload");
-    if (other.has(cid) || await isModelPublished(client, { addresses, cid })) {
+    const canonical = canonicalCid(cid);
+    if (other.has(canonical) || await isModelPublished(client, { addresses, cid: canonical })) {
       return why("a model or a job's file");
     }
+  }
+  // Every node reads the initial weights with a plain GET: private ones would stop the job.
+  if (await privateFile(ctx, spec.initialWeights)) {
+    const why = `initial weights ${spec.initialWeights} are private: upload them with POST /svdb`;
+    return reject(409, "DATA_NOT_YOURS", `Cannot start job: ${why}`);
   }
   return undefined;
 }
@@ -157,15 +151,41 @@ export async function keepJobDataPrivate(
   owner: Hex,
   spec: JobSpec,
 ): Promise<void> {
-  const id = jobId.toLowerCase();
-  for (const cid of jobData(spec)) {
-    for (;;) {
-      const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-      const rec = entry.value ?? { owner: owner.toLowerCase(), jobs: [] };
-      if (rec.jobs.includes(id)) break;
-      const next = { ...rec, jobs: [...rec.jobs, id] };
-      if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) break;
-    }
+  for (const cid of jobData(spec)) await addPrivate(ctx, cid, { jobId, owner });
+}
+
+/**
+ * Makes a node's update (or a cluster aggregator's mean) private to its job, if the node uploaded
+ * it privately (POST /svdb/private, as workers do): the job's owner and nodes then read it too.
+ * Outside secure aggregation an update is a gradient of the node's shard, which gradient inversion
+ * turns back into text. A CID the node did not upload privately is left as it is: naming a public
+ * checkpoint, or another job's update, as one's own must neither hide it nor open it.
+ */
+export async function keepUpdatePrivate(
+  ctx: Context,
+  job: { jobId: Hex },
+  cid: string,
+  node: Hex,
+): Promise<void> {
+  const id = job.jobId.toLowerCase();
+  for (;;) {
+    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
+    const rec = entry.value;
+    if (!rec || !ownsPrivate(rec, node.toLowerCase()) || rec.jobs.includes(id)) return;
+    const next = { ...rec, jobs: [...rec.jobs, id] };
+    if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) return;
+  }
+}
+
+/** Adds `jobId` to `cid`'s private record, creating it for `owner`. */
+async function addPrivate(ctx: Context, cid: string, o: { jobId: Hex; owner: Hex }): Promise<void> {
+  const id = o.jobId.toLowerCase();
+  for (;;) {
+    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
+    const rec = entry.value ?? { owner: o.owner.toLowerCase(), jobs: [] };
+    if (rec.jobs.includes(id)) return;
+    const next = { ...rec, jobs: [...rec.jobs, id] };
+    if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) return;
   }
 }
 
@@ -194,7 +214,7 @@ export async function authorizeRead(
     return { ...signed, message: signed.message + why };
   }
   const who = signed.upload.signer.toLowerCase();
-  if (who === ctx.chain.client.account.address.toLowerCase() || who === rec.owner) return;
+  if (who === ctx.chain.client.account.address.toLowerCase() || ownsPrivate(rec, who)) return;
   for (const jobId of rec.jobs) {
     if ((await getJob(ctx.kv, jobId)).value?.owner.toLowerCase() === who) return;
     if (holdsTask(await getJobNode(ctx.kv, jobId, who))) return;

@@ -25,7 +25,7 @@ import { formatArthaUri } from "../store/cid.ts";
 import { MemoryBlockstore } from "../store/memory_blockstore.ts";
 import { type PutOptions, Store } from "../store/store.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../store/upload_signature.ts";
-import { CoordinatorClient, CoordinatorError, httpCoordinator } from "../worker/client.ts";
+import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
 import { Gateway } from "../worker/gateway.ts";
 import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
@@ -237,14 +237,10 @@ async function upload(
   const data = new Set([o.spec.validation, ...o.spec.shards.map((s) => s.cid)]);
   const put = async (bytes: Uint8Array, cid: string) => {
     if (!data.has(cid)) return await gateway.put(bytes);
-    try {
-      return await gateway.put(bytes, { private: true });
-    } catch (e) {
-      // Bytes somebody stored before are readable by CID whatever we do now: say so, go on.
-      if (!(e instanceof CoordinatorError && e.code === "ALREADY_PUBLIC")) throw e;
-      o.log(`data ${cid} was stored on the coordinator before, readable by its CID`);
-      return await gateway.put(bytes);
-    }
+    const stored = await gateway.putPrivate(bytes);
+    // Bytes somebody stored before are readable by CID whatever we do now: say so, go on.
+    if (!stored.private) o.log(`data ${cid} was on the coordinator before, readable by its CID`);
+    return stored.cid;
   };
   for (const { bytes, cid } of o.local.files) {
     const stored = await put(bytes, cid);

@@ -54,8 +54,17 @@ export async function fetchClusterUpdates(
   task: ClusterTask,
 ): Promise<Map<string, Uint8Array>> {
   const updates = new Map<string, Uint8Array>();
-  for (const m of task.members) updates.set(m.updateCid, await gateway.get(m.updateCid));
+  const source = signedUpdates(gateway);
+  for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
   return updates;
+}
+
+/**
+ * Updates read through the gateway with signed requests: they are private to their job's owner,
+ * nodes and coordinator (lib/coordinator/svdb_private.ts).
+ */
+export function signedUpdates(gateway: Gateway): { get(cid: string): Promise<Uint8Array> } {
+  return { get: (cid) => gateway.get(cid, undefined, true) };
 }
 
 /** Who posts the mean. */
@@ -73,7 +82,8 @@ export async function postClusterMean(
   spec: JobSpec,
   mean: ClusterMean,
 ): Promise<void> {
-  const aggregateCid = await ctx.gateway.put(
+  // Private like its members' updates: the job's readers read it once the coordinator takes it.
+  const { cid: aggregateCid } = await ctx.gateway.putPrivate(
     encodeCheckpoint(spec.model, mean.delta, { kind: "cluster-mean" }),
   );
   const submission = {

@@ -62,7 +62,8 @@ export async function uploadUpdate(
 ): Promise<{ updateCid: string; bytes: number }> {
   if (spec.secureAggregation) return { updateCid: SECURE_UPDATE_CID, bytes: 0 };
   const bytes = encodeUpdate(spec, round, result);
-  return { updateCid: await gateway.put(bytes), bytes: bytes.length };
+  // Private from the upload: its job's owner and nodes read it once the coordinator takes it.
+  return { updateCid: (await gateway.putPrivate(bytes)).cid, bytes: bytes.length };
 }
 
 /**
@@ -156,7 +157,8 @@ export async function restoreCommit(
   let updateBytes: Uint8Array = new Uint8Array();
   if (saved.updateCid !== SECURE_UPDATE_CID) {
     try {
-      updateBytes = committedBytes(await gateway.get(saved.updateCid));
+      // Signed: an update is private to its job and its node (svdb_private.ts).
+      updateBytes = committedBytes(await gateway.get(saved.updateCid, undefined, true));
     } catch {
       // gone from SVDB or unreadable: chunk challenges of this round go unanswered
     }

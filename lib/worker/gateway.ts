@@ -113,21 +113,36 @@ export class Gateway {
    * statements naming it (a cluster submission), so the gateway's answer is only checked, never
    * taken (else whoever answers could make it sign another file as its work).
    */
-  async put(bytes: Uint8Array, options: { private?: boolean } = {}): Promise<string> {
-    try {
-      return await this.#post(bytes, options.private ?? false);
-    } catch (e) {
-      // A retried request whose first attempt did arrive: sign it afresh, once.
-      if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
-      return await this.#post(bytes, options.private ?? false);
-    }
+  async put(bytes: Uint8Array): Promise<string> {
+    return await this.#send(bytes, false);
   }
 
   /**
-   * POST /svdb, or POST /svdb/private (signed for that path, naming the CID computed here) for an
-   * owner's data: readable from the upload on by the owner and the coordinator only, then by the
-   * nodes of the jobs it starts on it (lib/coordinator/svdb_private.ts).
+   * Uploads `bytes` private (POST /svdb/private, signed for that path, naming the CID computed
+   * here): readable from the upload on by their uploader and the coordinator only, then by the
+   * readers of the jobs that use them (an owner's data, a node's update). Bytes the gateway held
+   * already are public whatever we do: they are stored as they are (`private: false`).
    */
+  async putPrivate(bytes: Uint8Array): Promise<{ cid: string; private: boolean }> {
+    try {
+      return { cid: await this.#send(bytes, true), private: true };
+    } catch (e) {
+      if (!(e instanceof CoordinatorError && e.code === "ALREADY_PUBLIC")) throw e;
+      return { cid: await this.#send(bytes, false), private: false };
+    }
+  }
+
+  async #send(bytes: Uint8Array, secret: boolean): Promise<string> {
+    try {
+      return await this.#post(bytes, secret);
+    } catch (e) {
+      // A retried request whose first attempt did arrive: sign it afresh, once.
+      if (!(e instanceof CoordinatorError && e.code === "SIGNATURE_REPLAYED")) throw e;
+      return await this.#post(bytes, secret);
+    }
+  }
+
+  /** POST /svdb, or POST /svdb/private with the CID computed here in `x-artha-cid`. */
   async #post(bytes: Uint8Array, secret: boolean): Promise<string> {
     const { signer, domain, did, now } = this.#options;
     if ((signer === undefined) !== (domain === undefined)) {

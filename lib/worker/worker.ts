@@ -50,7 +50,7 @@ import { refuseTask, refuseValidation } from "./task_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
-import { type ClusterMean, clusterMeanOf, postClusterMean } from "./cluster.ts";
+import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
 import type { ClusterTask, TaskResponse, TrainTask, ValidationTask } from "./task.ts";
 
@@ -440,7 +440,7 @@ export class Worker {
 
   /** The mean a cluster aggregator posts. */
   protected async clusterMean(task: ClusterTask): Promise<ClusterMean> {
-    return clusterMeanOf(this.gateway, task, await this.gateway.spec(task.specCid));
+    return clusterMeanOf(signedUpdates(this.gateway), task, await this.gateway.spec(task.specCid));
   }
 
   /** The result hash a committee member attests for its target (as long as a round's training:

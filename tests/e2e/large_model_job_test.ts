@@ -4,7 +4,7 @@
  * budget of 0 bytes), one round of two local steps, finalize and the ONNX export with external
  * data. The final checkpoint must be, bit for bit, what an in-process reference computes with the
  * resident step (the two trainers agree byte for byte); each update must have gone up through
- * POST /svdb, past a `maxBlobBytes` set below its size (the limit follows the job), and come back
+ * POST /svdb/private, past a `maxBlobBytes` set below its size (the limit follows the job), and come back
  * out of the store as the bytes the reference encodes; and the exported
  * graph must load in onnxruntime with its data file and match the in-memory export.
  */
@@ -124,7 +124,7 @@ Deno.test({
       // Assert: the offload path ran, updates went through the gateway, the job settled
       assert.equal(r.choice.kind, "offload");
       assert.equal(r.job.status, "finalized");
-      const uploads = r.requests.filter((q) => q.method === "POST" && q.path === "/svdb");
+      const uploads = r.requests.filter((q) => q.method === "POST" && q.path === "/svdb/private");
       assert.deepEqual(uploads.map((q) => q.status), [201, 201], "one update upload per node");
       // Assert: the external-data ONNX loads from disk and matches the in-memory export
       const fromDisk = await ort.InferenceSession.create(r.onnx.model);

@@ -12,8 +12,21 @@ import {
   uploadDomain,
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
-import { refuseJobData } from "../../lib/coordinator/svdb_private.ts";
-import { createTestDid, postSigned, read, setupCoordinator } from "./_coordinator.ts";
+import { privateKey, refuseJobData } from "../../lib/coordinator/svdb_private.ts";
+import { parseCid } from "../../lib/store/cid.ts";
+import { commitRound } from "../../lib/chain/commit_round.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { f32Bytes } from "../../lib/round/local_training.ts";
+import { merkleRoot } from "../../lib/crypto/merkle.ts";
+import { envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts";
+import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import {
+  createTestDid,
+  postSigned,
+  read,
+  type Scenario,
+  setupCoordinator,
+} from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 
@@ -89,7 +102,7 @@ Deno.test("attacker: no owner starts a job on data another owner uploaded or put
 
   // Assert: each refused (409) naming why; the owner itself may reuse its own data.
   assert.match(upload!.message, /is another owner's upload/);
-  assert.match(running!.message, /is another owner's jobs' private data/);
+  assert.match(running!.message, /is another owner's private data/);
   assert.match(model!.message, /is a model or a job's file/);
   assert.equal(upload!.status, 409);
   assert.equal(await refuseJobData(s.ctx, fx.owner.account.address, job.spec), undefined);
@@ -99,6 +112,42 @@ Deno.test("attacker: no owner starts a job on data another owner uploaded or put
   );
 });
 
+/** POST /svdb/private of `bytes` signed by `signer`, declaring their CID (or `declared`). */
+async function uploadPrivate(
+  s: Scenario,
+  bytes: Uint8Array | ReadableStream<Uint8Array>,
+  signer: UploadSigner,
+  o: { did?: string; declared?: string; signed?: Uint8Array } = {},
+) {
+  const signed = o.signed ?? (bytes as Uint8Array);
+  const declared = o.declared ?? (await computeCid(signed)).toString();
+  const { chainId, addresses } = s.ctx.chain;
+  const headers = await signUpload(signer, uploadDomain(chainId, addresses.registry), signed, {
+    now: s.ctx.now(),
+    did: o.did,
+    path: "/svdb/private",
+  });
+  const res = await s.call("/svdb/private", {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream", "x-artha-cid": declared, ...headers },
+    body: bytes as BodyInit,
+  });
+  return await read(res);
+}
+
+/** GET /svdb/<cid>, signed by `signer` when given: [status, error code]. */
+async function getAs(s: Scenario, cid: string, signer?: UploadSigner) {
+  const { chainId, addresses } = s.ctx.chain;
+  const path = `/svdb/${cid}`;
+  const opts = { method: "GET", path, now: s.ctx.now() };
+  const headers = signer
+    ? await signUpload(signer, uploadDomain(chainId, addresses.registry), new Uint8Array(), opts)
+    : {};
+  const res = await s.call(path, { headers });
+  const body = res.ok ? (await res.body?.cancel(), undefined) : await res.json();
+  return [res.status, body?.error?.code];
+}
+
 Deno.test("attacker: an owner's data uploaded private is unreadable before any job starts on it", async () => {
   // Prepare: the victim (a DID controller, no job yet) uploads a shard through POST
   // /svdb/private, as `job submit` does after its escrow put shard 0's CID on chain; before, the
@@ -107,64 +156,173 @@ Deno.test("attacker: an owner's data uploaded private is unreadable before any j
   const s = await fx.scenario();
   const job = await s.job({ nodes: 2, rounds: 1 });
   const [victim, attacker] = [fx.clients[3]!, fx.clients[2]!];
-  const [victimDid, attackerDid] = [
-    await createTestDid(fx, victim),
-    await createTestDid(fx, attacker),
-  ];
-  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const victimDid = await createTestDid(fx, victim);
+  const did = await createTestDid(fx, attacker);
   const shard = randomBytes(5_000, 11);
   const cid = (await computeCid(shard)).toString();
-  const privately = async (
-    bytes: Uint8Array,
-    signer: UploadSigner,
-    o: { did?: string; declared?: string } = {},
-  ) =>
-    await read(
-      await postSigned(s, signer, bytes, {
-        did: o.did,
-        path: "/svdb/private",
-        headers: { "x-artha-cid": o.declared ?? (await computeCid(bytes)).toString() },
-      }),
-    );
-  const get = async (at: string, signer?: UploadSigner) => {
-    const path = `/svdb/${at}`;
-    const opts = { method: "GET", path, now: s.ctx.now() };
-    const headers = signer ? await signUpload(signer, domain, new Uint8Array(), opts) : {};
-    const res = await s.call(path, { headers });
-    const body = res.ok ? (await res.body?.cancel(), undefined) : await res.json();
-    return [res.status, body?.error?.code];
-  };
-  const uploaded = await privately(shard, accountUploadSigner(victim), { did: victimDid });
+  const uploaded = await uploadPrivate(s, shard, accountUploadSigner(victim), { did: victimDid });
   assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
   assert.deepEqual([uploaded.body.cid, uploaded.body.private], [cid, true]);
 
   // Execute + Assert: the attacker reads the shard by its CID, unsigned and signed: refused;
   // the victim and the coordinator read it.
-  assert.deepEqual(await get(cid), [401, "SIGNATURE_MISSING"]);
-  assert.deepEqual(await get(cid, accountUploadSigner(attacker)), [403, "NOT_A_READER"]);
-  assert.deepEqual(await get(cid, accountUploadSigner(victim)), [200, undefined]);
-  assert.deepEqual(await get(cid, accountUploadSigner(fx.coordinator)), [200, undefined]);
-  // Nor can it take the victim's bytes as its own, or make a public file (a job's spec) private
-  // and so unreadable to its nodes; a node stores no private data; a body that is not the
-  // declared CID's leaves that CID as it was.
-  const theirs = await privately(shard, accountUploadSigner(attacker), { did: attackerDid });
-  assert.deepEqual([theirs.status, theirs.body.error.code], [409, "DATA_NOT_YOURS"]);
-  const spec = await fx.store.get(job.specCid);
-  const hidden = await privately(spec, accountUploadSigner(attacker), { did: attackerDid });
-  assert.deepEqual([hidden.status, hidden.body.error.code], [409, "ALREADY_PUBLIC"]);
-  assert.deepEqual(await get(job.specCid), [200, undefined]);
-  const node = await privately(randomBytes(100, 12), nodeUploadSigner(job.nodes[0]!.key));
-  assert.deepEqual([node.status, node.body.error.code], [403, "NOT_AN_OWNER"]);
-  const elsewhere = (await computeCid(randomBytes(100, 13))).toString();
-  const lying = await privately(randomBytes(100, 14), accountUploadSigner(attacker), {
-    did: attackerDid,
-    declared: elsewhere,
+  assert.deepEqual(await getAs(s, cid), [401, "SIGNATURE_MISSING"]);
+  assert.deepEqual(await getAs(s, cid, accountUploadSigner(attacker)), [403, "NOT_A_READER"]);
+  assert.deepEqual(await getAs(s, cid, accountUploadSigner(victim)), [200, undefined]);
+  assert.deepEqual(await getAs(s, cid, accountUploadSigner(fx.coordinator)), [200, undefined]);
+  // Knowing the CID is not having the bytes: a body that is not the declared CID's is refused
+  // and reads nothing. Nor can it make a public file (a job's spec) private and so unreadable to
+  // the job's nodes.
+  const lying = await uploadPrivate(s, randomBytes(100, 14), accountUploadSigner(attacker), {
+    did,
+    declared: cid,
   });
   assert.deepEqual([lying.status, lying.body.error.code], [422, "CID_MISMATCH"]);
-  assert.equal(await s.ctx.kv.get(["svdb_private", elsewhere]).then((e) => e.value), null);
+  assert.deepEqual(await getAs(s, cid, accountUploadSigner(attacker)), [403, "NOT_A_READER"]);
+  const spec = await fx.store.get(job.specCid);
+  const hidden = await uploadPrivate(s, spec, accountUploadSigner(attacker), { did });
+  assert.deepEqual([hidden.status, hidden.body.error.code], [409, "ALREADY_PUBLIC"]);
+  assert.deepEqual(await getAs(s, job.specCid), [200, undefined]);
   // The victim's job may start on it; the attacker's may not.
   const on = { ...job.spec, shards: [{ name: "own", cid }], validation: cid };
   assert.equal(await refuseJobData(s.ctx, victim.account.address, on), undefined);
   const stolen = await refuseJobData(s.ctx, attacker.account.address, on);
-  assert.match(stolen!.message, /another owner's jobs' private data/);
+  assert.match(stolen!.message, /another owner's private data/);
+});
+
+Deno.test("attacker: a private file is not read through its CIDv0 spelling, nor held by an upload that never finishes", async () => {
+  // Prepare: a 300 KB private file (its root is a dag-pb node, which a CIDv0 can name); the
+  // attacker knows the CID (as it knows shard 0's from the chain) but not the bytes.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const [victim, attacker] = [fx.clients[3]!, fx.clients[2]!];
+  const victimDid = await createTestDid(fx, victim);
+  const did = await createTestDid(fx, attacker);
+  const big = randomBytes(300_000, 21);
+  const cid = (await computeCid(big)).toString();
+  const v0 = parseCid(cid).toV0().toString();
+  // An upload of the CID it started first and never finishes (a drip), then drops.
+  let drop!: (e: Error) => void;
+  const drip = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(10));
+      drop = (e) => c.error(e);
+    },
+  });
+  const held = uploadPrivate(s, drip, accountUploadSigner(attacker), { did, signed: big });
+
+  // Execute: the victim uploads while the drip holds its upload open; the attacker reads by the
+  // CIDv0 spelling, whole and as a raw block; then its upload drops.
+  await new Promise((r) => setTimeout(r, 50));
+  const uploaded = await uploadPrivate(s, big, accountUploadSigner(victim), { did: victimDid });
+  const whileHeld = [
+    await getAs(s, cid, accountUploadSigner(attacker)),
+    await getAs(s, v0),
+    await getAs(s, `${v0}?format=raw`),
+  ];
+  drop(new Error("connection reset"));
+  await held.catch(() => undefined);
+
+  // Assert: the victim's upload is its own; neither spelling nor the dropped upload reads it.
+  assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+  assert.deepEqual(whileHeld, [
+    [403, "NOT_A_READER"],
+    [401, "SIGNATURE_MISSING"],
+    [401, "SIGNATURE_MISSING"],
+  ]);
+  assert.deepEqual(await getAs(s, v0), [401, "SIGNATURE_MISSING"]);
+  assert.deepEqual(await getAs(s, cid, accountUploadSigner(attacker)), [403, "NOT_A_READER"]);
+  assert.deepEqual(await getAs(s, v0, accountUploadSigner(victim)), [200, undefined]);
+  const rec = (await s.ctx.kv.get<{ owner: string; pending: string[] }>(privateKey(cid))).value!;
+  assert.equal(rec.owner, victim.account.address.toLowerCase());
+  assert.deepEqual(rec.pending, []);
+});
+
+Deno.test("attacker: a node's update is read only by its job's owner, nodes and coordinator", async () => {
+  // Prepare: a round of a job without secure aggregation, trained and delivered (workers upload
+  // updates private). An update is a gradient of its node's shard: anyone who read it by its CID
+  // could invert it.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a, b] = job.nodes;
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  const updates = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId.toLowerCase(), 0]);
+  const mine = updates.find((u) => u.nodePubkey === a!.nodePubkey)!;
+
+  // Execute + Assert: unsigned and a stranger's reads (a node of no task, another account) are
+  // refused; the node itself, the job's other node, its owner and the coordinator read it.
+  assert.equal(updates.length, 2);
+  const cid = mine.updateCid;
+  assert.deepEqual(await getAs(s, cid), [401, "SIGNATURE_MISSING"]);
+  const strangers = [nodeUploadSigner(generateNodeKey()), accountUploadSigner(fx.clients[3]!)];
+  for (const stranger of strangers) {
+    assert.deepEqual(await getAs(s, cid, stranger), [403, "NOT_A_READER"]);
+  }
+  const readers = [
+    ...[a!.key, b!.key].map(nodeUploadSigner),
+    ...[fx.owner, fx.coordinator].map(accountUploadSigner),
+  ];
+  for (const reader of readers) assert.deepEqual(await getAs(s, cid, reader), [200, undefined]);
+  // The round still closes: the coordinator reads every update from its own store.
+  const closed = await read(await s.post("/aggregate", { jobId: job.jobId }));
+  assert.equal(closed.body[0].status, "closed");
+});
+
+Deno.test("attacker: naming a public checkpoint as one's update does not hide it from the job's nodes", async () => {
+  // Prepare: a node commits the digest of the job's current checkpoint as its gradient and
+  // names that checkpoint's CID as its update (a checkpoint decodes as an fp32 update). Taking
+  // any accepted update's CID private made the checkpoint unreadable to every worker's plain GET.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const node = job.nodes[0]!;
+  const u = await s.train(job, node, { commit: false });
+  const globalCid = job.record.globalCid;
+  const gradientDigest = merkleRoot(
+    f32Bytes(decodeCheckpoint(await fx.store.get(globalCid)).weights),
+  );
+  const { lossDigest, weightsDigest, proofsRoot } = u.result;
+  const at = { jobId: job.jobId, round: 0, nodePubkey: node.nodePubkey };
+  const commit = { ...at, lossDigest, gradientDigest, weightsDigest, proofsRoot };
+  await commitRound(node.operator, { addresses: fx.addresses, commit });
+  const { signature: _, ...env } = u.envelope;
+  const forged = signEnvelope(
+    node.key,
+    { ...env, updateCid: globalCid, gradientDigest },
+    fx.domain,
+  );
+
+  // Execute
+  const res = await read(await s.post("/aggregate/update", envelopeToJson(forged)));
+
+  // Assert: taken as an update (it is one, numerically), and the checkpoint stays public.
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.deepEqual(await getAs(s, globalCid), [200, undefined]);
+  assert.equal((await s.ctx.kv.get(privateKey(globalCid))).value, null);
+});
+
+Deno.test("attacker: initial weights guessed and uploaded private first are made public by their owner's upload", async () => {
+  // Prepare: a job's initial weights are deterministic in its spec and their CID is public on
+  // chain from the escrow; the attacker computes them and uploads them private before the owner.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const attacker = fx.clients[2]!;
+  const did = await createTestDid(fx, attacker);
+  const weights = randomBytes(3_000, 31); // stands for the guessed checkpoint
+  const cid = (await computeCid(weights)).toString();
+  const early = await uploadPrivate(s, weights, accountUploadSigner(attacker), { did });
+  assert.equal(early.status, 201);
+  const spec = { ...(await s.job({ nodes: 2, rounds: 1 })).spec, initialWeights: cid };
+  const refused = await refuseJobData(s.ctx, fx.owner.account.address, spec);
+
+  // Execute: the owner uploads its initial weights in the open, as `job submit` does.
+  const plain = await read(await postSigned(s, accountUploadSigner(fx.owner), weights));
+
+  // Assert: before, a job on them was refused (its nodes could not read them); after, they are
+  // public and the job may start.
+  assert.match(refused!.message, /initial weights .* are private/);
+  assert.equal(plain.status, 201);
+  assert.deepEqual(await getAs(s, cid), [200, undefined]);
+  assert.equal(await refuseJobData(s.ctx, fx.owner.account.address, spec), undefined);
 });
