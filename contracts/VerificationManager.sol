@@ -60,6 +60,10 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__ChallengeClosed(uint256 challengeId, uint8 status);
     /// @notice Thrown when releasing a challenge that is not answered (or already released).
     error Verification__NotAnswered(uint256 challengeId, uint8 status);
+    /// @notice Thrown when anyone but the linked DisputeGame calls penaliseFor.
+    error Verification__NotDisputeGame(address caller);
+    /// @notice Thrown when an aggregator is penalised for a round it committed nothing in, or twice.
+    error Verification__NotAggregatorOffence(bytes32 jobId, uint32 round, bytes32 nodePubkey);
     /// @notice Thrown when a response arrives after the window.
     error Verification__WindowClosed(uint256 challengeId, uint64 deadline);
     /// @notice Thrown when a timeout is claimed before the window ended.
@@ -181,7 +185,9 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @notice Emitted when the response window changes.
     event ResponseWindowSet(uint64 window);
     /// @notice Emitted when the linked contracts are set.
-    event LinksSet(address proofs, address registry, address reputation);
+    event LinksSet(address proofs, address registry, address reputation, address disputes);
+    /// @notice Emitted when a cluster aggregator is penalised for a round's aggregate.
+    event AggregatorPenalised(bytes32 indexed jobId, uint32 round, bytes32 indexed nodePubkey);
 
     /// @notice Status of a challenge.
     enum Status {
@@ -220,10 +226,11 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant CHEATING_BPS = 10_000;
     /// @notice At this many offences (or more) a node loses all its stake and is deactivated.
     uint256 public constant OFFENCE_LIMIT = 3;
-    /// @notice Gradient sampling asks for 1-5% of the chunks, at most this many at once.
+    /// @notice Gradient sampling asks for 1-5% of the chunks, at most this many at once (an
+    /// answer of 16 chunks of 4 KiB and their proofs fits the 128 KiB a transaction may have).
     uint256 public constant MIN_SAMPLE_BPS = 100;
     uint256 public constant MAX_SAMPLE_BPS = 500;
-    uint256 public constant MAX_SAMPLE_CHUNKS = 64;
+    uint256 public constant MAX_SAMPLE_CHUNKS = 16;
     /// @dev A step record: f32 loss (4 bytes), keccak256 of the weights after the step, of its
     /// gradient (lib/local_training.ts stepRecord).
     uint256 public constant STEP_RECORD_BYTES = 68;
@@ -240,6 +247,8 @@ contract VerificationManager is Owned, IVerificationManager {
     IPoCVerification public proofs;
     INodeCertView public registry;
     IReputationView public reputation;
+    /// @notice The dispute game, the only caller of penaliseFor.
+    address public disputes;
     /// @notice Share of rounds spot-checked, in basis points (owner-set, default 10%).
     uint256 public spotCheckBps = SPOT_CHECK_BPS;
     /// @notice Seconds a node has to answer a challenge (and a committee has to attest).
@@ -262,17 +271,24 @@ contract VerificationManager is Owned, IVerificationManager {
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => Outcome outcome))) private _outcomes;
     /// @dev Targets attested at least once and not yet settled: each holds the job's settlement.
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => bool attested))) private _pending;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool penalised))) private
+        _aggregatorPenalised;
 
-    /// @notice Links ProofOfCompute, NodeCertRegistry and ReputationRegistry, once. Owner only.
-    function setLinks(address proofs_, address registry_, address reputation_) external onlyOwner {
+    /// @notice Links ProofOfCompute, NodeCertRegistry, ReputationRegistry and DisputeGame, once.
+    /// Owner only.
+    function setLinks(address proofs_, address registry_, address reputation_, address disputes_)
+        external
+        onlyOwner
+    {
         if (address(proofs) != address(0)) revert Owned__AlreadyLinked();
-        if (proofs_ == address(0) || registry_ == address(0) || reputation_ == address(0)) {
+        if (proofs_ == address(0) || registry_ == address(0) || reputation_ == address(0) || disputes_ == address(0)) {
             revert Owned__ZeroAddress();
         }
         proofs = IPoCVerification(proofs_);
         registry = INodeCertView(registry_);
         reputation = IReputationView(reputation_);
-        emit LinksSet(proofs_, registry_, reputation_);
+        disputes = disputes_;
+        emit LinksSet(proofs_, registry_, reputation_, disputes_);
     }
 
     /// @notice Sets the challenge response window in seconds (1 minute to 7 days). Owner only.
@@ -352,8 +368,8 @@ contract VerificationManager is Owned, IVerificationManager {
         _answered(challengeId, c);
     }
 
-    /// @notice Requests 1-5% of the chunks of a committed update (at least one, at most 64) at
-    /// indices drawn on chain. Authorised verifiers only.
+    /// @notice Requests 1-5% of the chunks of a committed update (at least one, at most
+    /// MAX_SAMPLE_CHUNKS) at indices drawn on chain. Authorised verifiers only.
     /// @param jobId The job.
     /// @param round The committed round.
     /// @param nodePubkey The node.
@@ -371,7 +387,9 @@ contract VerificationManager is Owned, IVerificationManager {
             revert Verification__BadSample(chunkCount, sampleBps);
         }
         uint256 count = (chunkCount * sampleBps + BPS - 1) / BPS;
-        if (count > MAX_SAMPLE_CHUNKS) revert Verification__BadSample(chunkCount, sampleBps);
+        // The answer goes in one transaction: past 16 chunks of 4 KiB with their proofs it would
+        // pass the 128 KiB nodes relay, and the honest node be slashed for an unsendable answer.
+        if (count > MAX_SAMPLE_CHUNKS) count = MAX_SAMPLE_CHUNKS;
         return _issue(jobId, round, nodePubkey, uint16(count));
     }
 
@@ -514,14 +532,47 @@ contract VerificationManager is Owned, IVerificationManager {
     }
 
     /// @inheritdoc IVerificationManager
+    /// @dev The dispute game only: its verdicts rest on openings checked on chain. A coordinator
+    /// calling it could zero any node's pay on any job, and stack offences at 0 bps to take its
+    /// whole stake, with no evidence at all.
     function penaliseFor(
         bytes32 jobId,
         bytes32 nodePubkey,
         uint256 slashBps,
         INodeCertRegistry.SlashReason reason,
         bool deactivate
-    ) external onlyAuthorised {
+    ) external {
+        if (msg.sender != disputes) revert Verification__NotDisputeGame(msg.sender);
         _penalise(jobId, nodePubkey, slashBps, reason, deactivate);
+    }
+
+    /// @notice The validator's verdict on an answered challenge: its openings match the commit
+    /// but not the validator's recomputation of the round, so the node faked its gradients (50%
+    /// of its stake, no pay on the job). One verdict per challenge, only while it is answered
+    /// and not released. Authorised verifiers only.
+    /// @param challengeId The answered challenge.
+    function rejectAnswer(uint256 challengeId) external onlyAuthorised {
+        Challenge storage c = _challenges[challengeId];
+        if (c.status != Status.Answered) revert Verification__NotAnswered(challengeId, uint8(c.status));
+        c.status = Status.Failed;
+        emit ChallengeFailed(challengeId, c.nodePubkey);
+        proofs.closeCase(c.jobId);
+        _penalise(c.jobId, c.nodePubkey, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);
+    }
+
+    /// @notice Penalises a cluster aggregator whose submitted mean of `round` the coordinator's
+    /// recomputation contradicts (50% of its stake, no pay on the job): once per round, and only
+    /// a node that committed work in that round of the job. Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param round The round the aggregate was for.
+    /// @param nodePubkey The aggregator.
+    function penaliseAggregator(bytes32 jobId, uint32 round, bytes32 nodePubkey) external onlyAuthorised {
+        if (proofs.resultOf(jobId, round, nodePubkey) == bytes32(0) || _aggregatorPenalised[jobId][round][nodePubkey]) {
+            revert Verification__NotAggregatorOffence(jobId, round, nodePubkey);
+        }
+        _aggregatorPenalised[jobId][round][nodePubkey] = true;
+        emit AggregatorPenalised(jobId, round, nodePubkey);
+        _penalise(jobId, nodePubkey, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);
     }
 
     // --------------------------------------------------------- spot checks, committees

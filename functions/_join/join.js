@@ -25794,6 +25794,27 @@ var nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -25821,6 +25842,17 @@ var nodeCertRegistryAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -27979,6 +28011,27 @@ var reputationRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -28006,6 +28059,17 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -30733,6 +30797,27 @@ var aiJobManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -30760,6 +30845,17 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -33723,6 +33819,27 @@ var proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -33750,6 +33867,17 @@ var proofOfComputeAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -35762,6 +35890,27 @@ var modelRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -35789,6 +35938,17 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -38219,6 +38379,27 @@ var arthaDIDRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -38246,6 +38427,17 @@ var arthaDIDRegistryAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -38803,6 +38995,27 @@ var verificationManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -38830,6 +39043,17 @@ var verificationManagerAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {
@@ -39028,6 +39252,31 @@ var verificationManagerAbi = [
     "inputs": [],
     "name": "Verification__ZeroResult",
     "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "AggregatorPenalised",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -39321,6 +39570,12 @@ var verificationManagerAbi = [
         "indexed": false,
         "internalType": "address",
         "name": "reputation",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "disputes",
         "type": "address"
       }
     ],
@@ -39977,6 +40232,19 @@ var verificationManagerAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "disputes",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -40253,6 +40521,29 @@ var verificationManagerAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "penaliseAggregator",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "bytes32",
         "name": "nodePubkey",
         "type": "bytes32"
@@ -40302,6 +40593,19 @@ var verificationManagerAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "challengeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "rejectAnswer",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -40519,6 +40823,11 @@ var verificationManagerAbi = [
       {
         "internalType": "address",
         "name": "reputation_",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "disputes_",
         "type": "address"
       }
     ],
@@ -44326,6 +44635,27 @@ var disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -44353,6 +44683,17 @@ var disputeGameAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {

@@ -2760,6 +2760,27 @@ export const proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotAggregatorOffence",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -2787,6 +2808,17 @@ export const proofOfComputeAbi = [
       }
     ],
     "name": "Verification__NotCopycat",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "Verification__NotDisputeGame",
     "type": "error"
   },
   {

@@ -63,22 +63,21 @@ function links(a: ArthaAddresses): Wiring[] {
     ["jobs", "setLinks", [a.registry, a.proofs]],
     ["proofs", "setLinks", [a.jobs, a.registry, a.reputation]],
     // Verification: VerificationManager penalises through ProofOfCompute and reports proofs to
-    // reputation; DisputeGame penalises through VerificationManager (offence escalation in one
-    // place). Both open and close the cases a job's settlement waits for on ProofOfCompute
-    // (DisputeGame calls nothing else there).
-    ["verification", "setLinks", [a.proofs, a.registry, a.reputation]],
+    // reputation; DisputeGame, linked to it, penalises through it (offence escalation in one
+    // place; penaliseFor takes no other caller). Both open and close the cases a job's
+    // settlement waits for on ProofOfCompute (DisputeGame calls nothing else there).
+    ["verification", "setLinks", [a.proofs, a.registry, a.reputation, a.disputes]],
     ["disputes", "setLinks", [a.proofs, a.registry, a.jobs, a.verification]],
     ["proofs", "setAuthorised", [a.verification, true]],
     ["proofs", "setAuthorised", [a.disputes, true]],
     ["reputation", "setAuthorised", [a.verification, true]],
-    ["verification", "setAuthorised", [a.disputes, true]],
   ];
 }
 
 /**
  * What a coordinator account is authorised for: jobs, verification and disputes. Not
  * ProofOfCompute: its setQuality and penalise move rewards and stake, and reach it only through
- * VerificationManager's rules (redundancy, challenges, penaliseFor).
+ * VerificationManager's rules (redundancy, challenges, rejectAnswer, penaliseAggregator).
  */
 function coordinatorRights(coordinator: Address): Wiring[] {
   const contracts = ["jobs", "verification", "disputes"] as const;

@@ -9,7 +9,7 @@
  * gradient (50% slash, escalating to 100% on a third offence).
  */
 import type { Hex } from "viem";
-import { ChallengeStatus, SlashReason } from "../chain/contracts.ts";
+import { ChallengeStatus } from "../chain/contracts.ts";
 import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
 import { isVerificationOpen } from "../chain/is_verification_open.ts";
@@ -18,7 +18,7 @@ import { getJobChallenges } from "../chain/get_job_challenges.ts";
 import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
 import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { getRoundResult } from "../chain/get_round_result.ts";
-import { penaliseNode } from "../chain/penalise_node.ts";
+import { rejectAnswer } from "../chain/reject_answer.ts";
 import { releaseChallenge } from "../chain/release_challenge.ts";
 import { once, revertedWith } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
@@ -55,11 +55,6 @@ export interface ChallengeRecord {
 }
 
 const challengeKey = (jobId: string, id: string): Deno.KvKey => ["challenge", jobId, id];
-/**
- * Share of stake a wrong revealed chunk costs (fake gradients, design doc, "Slashing Malicious
- * Nodes").
- */
-export const FAKE_GRADIENT_BPS = 5_000n;
 
 /** Whether `node` is challenged this round: keccak(blockhash, job, round, node) below the rate. */
 function drawn(seed: Hex, jobId: Hex, round: number, node: Hex, rate: number): boolean {
@@ -313,7 +308,7 @@ async function nextStatus(
   // Checked (and penalised first if wrong), or past the validation window: the challenge stops
   // holding the job's settlement.
   const checked = status !== "open" || now > c.deadline;
-  if (c.status === ChallengeStatus.Answered && checked) {
+  if (c.status === ChallengeStatus.Answered && checked && status !== "penalised") {
     await once(() => releaseChallenge(client, { addresses, challengeId }), [
       "Verification__NotAnswered",
     ]);
@@ -351,13 +346,10 @@ async function verifyAnswer(
     honest = wrongChunks(expected.updateBytes, chunks).length === 0;
   }
   if (honest) return "verified";
-  await penaliseNode(client, {
-    addresses,
-    jobId: job.jobId,
-    nodePubkey: rec.nodePubkey,
-    bps: FAKE_GRADIENT_BPS,
-    reason: SlashReason.FakeGradients,
-  });
+  // The verdict names the challenge: one penalty per answered challenge, at the chain's rate.
+  await once(() => rejectAnswer(client, { addresses, challengeId: BigInt(rec.id) }), [
+    "Verification__NotAnswered",
+  ]);
   return "penalised";
 }
 

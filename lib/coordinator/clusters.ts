@@ -8,8 +8,7 @@
  * computes clusters itself whose aggregator missed the deadline.
  */
 import type { Hex } from "viem";
-import { SlashReason } from "../chain/contracts.ts";
-import { penaliseNode } from "../chain/penalise_node.ts";
+import { penaliseAggregator as penaliseOnChain } from "../chain/penalise_aggregator.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -57,8 +56,6 @@ const clusterKey = (
   round: number,
   i: number,
 ): Deno.KvKey => ["cluster", jobId, round, i];
-/** Share of stake a wrong cluster aggregate costs (a fake aggregate is a fake gradient). */
-export const FAKE_AGGREGATE_BPS = 5_000n;
 
 /** Whether this round is aggregated by worker clusters. */
 export function isHierarchical(spec: JobSpec, updates: number): boolean {
@@ -261,14 +258,17 @@ async function setClusterStatus(
     .commit();
 }
 
-/** A fake cluster aggregate is a fake gradient. */
-function penaliseAggregator(ctx: Context, job: Pick<JobHead, "jobId">, rec: ClusterRecord) {
-  return penaliseNode(ctx.chain.client, {
+/** A fake cluster aggregate is a fake gradient (50%, once per round on chain). */
+function penaliseAggregator(
+  ctx: Context,
+  job: Pick<JobHead, "jobId" | "round">,
+  rec: ClusterRecord,
+) {
+  return penaliseOnChain(ctx.chain.client, {
     addresses: ctx.chain.addresses,
     jobId: job.jobId,
+    round: job.round,
     nodePubkey: rec.aggregator,
-    bps: FAKE_AGGREGATE_BPS,
-    reason: SlashReason.FakeGradients,
   });
 }
 

@@ -1117,18 +1117,10 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
         "Verification__WindowOpen",
       );
-      // The validator recomputes the step, finds the record made up, penalises, then releases.
+      // The validator recomputes the step, finds the record made up and rejects the answer.
       await mined(
         co,
-        co.writeContract({
-          ...verification,
-          functionName: "penaliseFor",
-          args: [jobId, cheat, 5_000n, SlashReason.FakeGradients, false],
-        }),
-      );
-      await mined(
-        co,
-        co.writeContract({ ...verification, functionName: "release", args: [challengeId!] }),
+        co.writeContract({ ...verification, functionName: "rejectAnswer", args: [challengeId!] }),
       );
       await paysHonestOnly(attacker, jobId, cheat, h);
     },
@@ -1164,7 +1156,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
           owner.simulateContract({
             ...verification,
             functionName: "setLinks",
-            args: [fx.addrs.proofs, owner.account.address, fx.addrs.reputation],
+            args: [fx.addrs.proofs, owner.account.address, fx.addrs.reputation, fx.addrs.disputes],
           }),
         () =>
           owner.simulateContract({
@@ -1372,4 +1364,55 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.ok(step! < 4, `step ${step} is one of the job's 4`);
     }
   });
+
+  await fx.step(
+    t,
+    "25. the coordinator cannot penalise a node without evidence on chain",
+    async () => {
+      // Found in the fifth audit: penaliseFor took any authorised caller, and the coordinator is
+      // one. With no challenge, dispute or round behind it, it zeroed honest nodes' pay on a job
+      // (their pools went to its own node) and stacked offences at 0 bps until a node lost its
+      // whole stake. penaliseFor is the dispute game's now; the coordinator's verdicts name an
+      // answered challenge (rejectAnswer) or a round the aggregator committed in (once).
+      const [sybil, h] = [nodePubkey("coordinators-own"), nodePubkey("penalised-for-nothing")];
+      const jobId = await startJob([[sybil, attacker], [h, honest[1]!]], { rounds: 1 });
+      await commit(attacker, jobId, sybil, 0, "s0");
+      await commit(honest[1]!, jobId, h, 0, "h0");
+      await closeRound(jobId, 0);
+      for (let i = 0; i < 3; i++) {
+        await expectRevert(
+          co.simulateContract({
+            ...verification,
+            functionName: "penaliseFor",
+            args: [jobId, h, 0n, SlashReason.FailedVerification, false],
+            account: co.account,
+          }),
+          "Verification__NotDisputeGame",
+        );
+      }
+      await expectRevert(
+        co.simulateContract({
+          ...verification,
+          functionName: "rejectAnswer",
+          args: [999_999n],
+          account: co.account,
+        }),
+        "Verification__NotAnswered",
+      );
+      const aggregator = (round: number) =>
+        co.simulateContract({
+          ...verification,
+          functionName: "penaliseAggregator",
+          args: [jobId, round, h],
+          account: co.account,
+        });
+      await expectRevert(aggregator(1), "Verification__NotAggregatorOffence");
+      const standing = await stakeOf(h);
+      assert.equal(standing.stake, STAKE);
+      assert.equal(standing.offences, 0);
+      await fx.increaseTime(2 * HOUR);
+      const paid = await finalizeAs(attacker, jobId);
+      assert.ok(paid.get(h)! > 0n, "the honest node is paid");
+    },
+  );
 });

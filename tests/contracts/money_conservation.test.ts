@@ -453,25 +453,23 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     );
   }
 
+  /** The coordinator penalises an aggregate of a node in a round it may have committed in. */
   async function penalise() {
     const jobId = pickJob(JobStatus.Running, JobStatus.Completed);
     const assigned = await owner.readContract({ ...jobs, functionName: "nodesOf", args: [jobId] });
     if (assigned.length === 0) return count("penalise skipped");
-    await mined(
+    const args = [jobId, rnd.int(2), rnd.pick(assigned)] as const;
+    await attempt(
+      "penaliseAggregator",
       coordinator,
-      coordinator.writeContract({
-        ...fx.c.verification,
-        functionName: "penaliseFor",
-        args: [
-          jobId,
-          rnd.pick(assigned),
-          BigInt(rnd.int(5_001)),
-          SlashReason.FakeGradients,
-          rnd.chance(0.2),
-        ],
-      }),
+      () =>
+        coordinator.writeContract({
+          ...fx.c.verification,
+          functionName: "penaliseAggregator",
+          args,
+        }),
+      ["Verification__NotAggregatorOffence", "PoC__AlreadySettled"],
     );
-    count("penalise ok");
   }
 
   async function timeJump() {

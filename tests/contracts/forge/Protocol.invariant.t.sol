@@ -81,12 +81,11 @@ contract ProtocolInvariantTest is Test {
         reputation.setAuthorised(address(jobs), true);
         jobs.setLinks(address(registry), address(proofs));
         proofs.setLinks(address(jobs), address(registry), address(reputation));
-        verification.setLinks(address(proofs), address(registry), address(reputation));
+        verification.setLinks(address(proofs), address(registry), address(reputation), address(disputes));
         disputes.setLinks(address(proofs), address(registry), address(jobs), address(verification));
         proofs.setAuthorised(address(verification), true);
         proofs.setAuthorised(address(disputes), true);
         reputation.setAuthorised(address(verification), true);
-        verification.setAuthorised(address(disputes), true);
         jobs.setAuthorised(COORDINATOR, true);
         verification.setAuthorised(COORDINATOR, true);
         disputes.setAuthorised(COORDINATOR, true);
