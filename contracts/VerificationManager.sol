@@ -611,7 +611,7 @@ contract VerificationManager is Owned, IVerificationManager {
     /// among them serves is the chain's draw, which the caller cannot re-roll by timing the call.
     /// @param jobId The job.
     /// @param round The round.
-    /// @param candidates Registered nodes to draw from.
+    /// @param candidates The job's nodes to draw from (those without a commit in the round skipped).
     /// @param size Wanted size, 10 to 20 (fewer members when fewer candidates are eligible).
     /// @return members The committee.
     function drawCommittee(bytes32 jobId, uint32 round, bytes32[] calldata candidates, uint256 size)
@@ -622,7 +622,7 @@ contract VerificationManager is Owned, IVerificationManager {
         if (_attestDeadline[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
         if (_spotChecks[jobId][round] != 2) revert Verification__NotSpotChecked(jobId, round);
         bytes32 seed = keccak256(abi.encode("committee", _roundSeeds[jobId][round]));
-        members = committeeFrom(seed, candidates, size);
+        members = committeeFrom(jobId, round, seed, candidates, size);
         _committees[jobId][round] = members;
         _attestDeadline[jobId][round] = uint64(block.timestamp) + responseWindow;
         for (uint256 i = 0; i < members.length; ++i) {
@@ -761,13 +761,17 @@ contract VerificationManager is Owned, IVerificationManager {
         return _outcomes[jobId][round][targetNode];
     }
 
-    /// @notice `size` distinct compute-eligible nodes of `candidates` (fewer if fewer are
-    /// eligible), drawn without replacement with probability proportional to reputation + 1 (so
-    /// new nodes can be drawn, seldom).
+    /// @notice `size` distinct compute-eligible nodes of `candidates` that committed work in
+    /// `round` of `jobId` (fewer if fewer are eligible), drawn without replacement with
+    /// probability proportional to reputation + 1 (so new nodes can be drawn, seldom). Nodes
+    /// outside the round are skipped: a coordinator naming its own nodes from no job filled the
+    /// committee that settles honest targets as faked.
+    /// @param jobId The job.
+    /// @param round The round.
     /// @param seed Randomness.
     /// @param candidates Nodes to draw from (duplicates count once).
     /// @param size Wanted size, 10 to 20.
-    function committeeFrom(bytes32 seed, bytes32[] calldata candidates, uint256 size)
+    function committeeFrom(bytes32 jobId, uint32 round, bytes32 seed, bytes32[] calldata candidates, uint256 size)
         public
         view
         returns (bytes32[] memory members)
@@ -782,6 +786,7 @@ contract VerificationManager is Owned, IVerificationManager {
                 if (candidates[k] == candidates[i]) dup = true;
             }
             if (dup || !registry.isComputeEligible(candidates[i])) continue;
+            if (proofs.resultOf(jobId, round, candidates[i]) == bytes32(0)) continue;
             weight[i] = reputation.reputationOf(candidates[i]) + 1;
             total += weight[i];
         }

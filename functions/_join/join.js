@@ -40177,6 +40177,16 @@ var verificationManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
         "name": "seed",
         "type": "bytes32"
       },

@@ -497,10 +497,19 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
     const m = await co.readContract({
       ...vm,
       functionName: "committeeFrom",
-      args: [b32("seed"), candidates, 10n],
+      args: [jobId, 0, b32("seed"), candidates, 10n],
     });
     assert.equal(m.length, 6); // six eligible, distinct
     assert.equal(new Set(m).size, 6);
+    // Only nodes with work in the round: a coordinator naming its own nodes from outside the
+    // round (here: the five without a round-1 commit; A, the one with, was slashed out above)
+    // cannot seat them.
+    const round1 = await co.readContract({
+      ...vm,
+      functionName: "committeeFrom",
+      args: [jobId, 1, b32("seed"), candidates, 10n],
+    });
+    assert.ok(round1.every((n) => n === node.A), "only round 1's committer may sit");
     // A committee serves a spot-checked round only, drawn from the seed of the block that closed it.
     await expectRevert(
       co.simulateContract({
