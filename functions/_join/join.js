@@ -58507,6 +58507,9 @@ function checkSession(spec, session, chain) {
   });
   const fail = (what) => new TypeError(`Cannot join secure round: ${what}`);
   if (session.config.context !== context) throw fail(`context is not ${context}`);
+  if (chain.roundOpened !== void 0 && BigInt(session.anchorBlock) < chain.roundOpened) {
+    throw fail(`anchor block ${session.anchorBlock} is older than round ${session.round}, opened at block ${chain.roundOpened}`);
+  }
   if (session.config.seed !== secureSeed(context, chain.blockHash)) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }
@@ -58777,6 +58780,33 @@ async function getBlockHash(client, params = {}) {
     number: block.number,
     hash: block.hash
   };
+}
+
+// lib/chain/get_round_opened_block.ts
+async function getRoundOpenedBlock(client, params) {
+  const at = {
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    fromBlock: 0n
+  };
+  if (params.round === 0) {
+    const logs2 = await client.getContractEvents({
+      ...at,
+      eventName: "JobStatusChanged",
+      args: {
+        jobId: params.jobId
+      }
+    });
+    return logs2.find((l) => l.args.status === JobStatus.Running)?.blockNumber ?? void 0;
+  }
+  const logs = await client.getContractEvents({
+    ...at,
+    eventName: "RoundClosed",
+    args: {
+      jobId: params.jobId
+    }
+  });
+  return logs.find((l) => l.args.round === params.round - 1)?.blockNumber ?? void 0;
 }
 
 // lib/chain/get_job_nodes.ts
@@ -60276,12 +60306,21 @@ function sessionId(session) {
 async function join2(p, node, view) {
   const { session } = view;
   if (!session.config.clients.includes(node)) return void 0;
-  const block = await getBlockHash(p.client, {
-    blockNumber: BigInt(session.anchorBlock)
-  });
+  const at = {
+    addresses: p.addresses,
+    jobId: p.jobId,
+    round: session.round
+  };
+  const [block, roundOpened] = await Promise.all([
+    getBlockHash(p.client, {
+      blockNumber: BigInt(session.anchorBlock)
+    }),
+    getRoundOpenedBlock(p.client, at)
+  ]);
   checkSession(p.spec, session, {
     chainId: p.chainId,
-    blockHash: block.hash
+    blockHash: block.hash,
+    roundOpened
   });
   await checkRoster(p, session.config.clients);
   const client = await SecAggClient.create(session.config, node, {

@@ -49,6 +49,7 @@ export * from "./get_response_window.ts";
 export * from "./get_revealed_chunks.ts";
 export * from "./get_revealed_step.ts";
 export * from "./get_round_checkpoint.ts";
+export * from "./get_round_opened_block.ts";
 export * from "./get_round_result.ts";
 export * from "./get_settlement_delay.ts";
 export * from "./get_task_group.ts";

@@ -206,20 +206,29 @@ export function verifyNodeSignature(id: string, message: Uint8Array, signature: 
 
 /**
  * Refuses a published session that is not the one the spec and the chain make: another context,
- * a seed not derived from the anchor block's hash as the worker's own chain reports it, or a
- * config that differs from {@link secureRoundConfig} (less noise, another clip or degree, no
- * consistency check).
+ * an anchor block from before the round opened (`roundOpened`, when the chain says), a seed not
+ * derived from the anchor block's hash as the worker's own chain reports it, or a config that
+ * differs from {@link secureRoundConfig} (less noise, another clip or degree, no consistency
+ * check).
  *
  * @throws {TypeError} naming what differs
  */
 export function checkSession(
   spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
   session: SecureSessionInfo,
-  chain: { chainId: number; blockHash: Hex },
+  chain: { chainId: number; blockHash: Hex; roundOpened?: bigint },
 ): void {
   const context = secureContext({ ...session, chainId: chain.chainId });
   const fail = (what: string) => new TypeError(`Cannot join secure round: ${what}`);
   if (session.config.context !== context) throw fail(`context is not ${context}`);
+  // Any past block would do for the seed, so a coordinator could try them all for the graph it
+  // wants (a victim among its own nodes); after the round opened there are only the round's.
+  if (chain.roundOpened !== undefined && BigInt(session.anchorBlock) < chain.roundOpened) {
+    throw fail(
+      `anchor block ${session.anchorBlock} is older than round ${session.round}, opened at ` +
+        `block ${chain.roundOpened}`,
+    );
+  }
   if (session.config.seed !== secureSeed(context, chain.blockHash)) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }

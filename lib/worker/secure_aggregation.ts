@@ -37,6 +37,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { getBlockHash } from "../chain/get_block_hash.ts";
+import { getRoundOpenedBlock } from "../chain/get_round_opened_block.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { type NodeKey, signBytes } from "../crypto/keys.ts";
@@ -174,8 +175,12 @@ async function join(
 ): Promise<Party | undefined> {
   const { session } = view;
   if (!session.config.clients.includes(node)) return undefined;
-  const block = await getBlockHash(p.client, { blockNumber: BigInt(session.anchorBlock) });
-  checkSession(p.spec, session, { chainId: p.chainId, blockHash: block.hash });
+  const at = { addresses: p.addresses, jobId: p.jobId, round: session.round };
+  const [block, roundOpened] = await Promise.all([
+    getBlockHash(p.client, { blockNumber: BigInt(session.anchorBlock) }),
+    getRoundOpenedBlock(p.client, at),
+  ]);
+  checkSession(p.spec, session, { chainId: p.chainId, blockHash: block.hash, roundOpened });
   await checkRoster(p, session.config.clients);
   const client = await SecAggClient.create(session.config, node, {
     sign: (m) => signBytes(p.key, m),

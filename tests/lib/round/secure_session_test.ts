@@ -83,6 +83,17 @@ Deno.test("checkSession: refuses what a lying coordinator would change", () => {
   }
 });
 
+Deno.test("checkSession: refuses an anchor block from before the round opened", () => {
+  // A coordinator free to anchor on any past block tries them all for the graph it wants (a
+  // victim whose every neighbour is its own node); after the round opened only its blocks count.
+  const opened = (block: bigint) => ({ ...chain, roundOpened: block });
+  checkSession(SPEC, honest(), opened(17n)); // anchored in the block the round opened in
+  assert.throws(
+    () => checkSession(SPEC, honest(), opened(18n)),
+    /anchor block 17 is older than round 2, opened at block 18/,
+  );
+});
+
 Deno.test("signSecurePost: only the node's key, for this session, verifies", () => {
   const key = generateNodeKey();
   const context = honest().config.context;
