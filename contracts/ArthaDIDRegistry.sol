@@ -93,6 +93,9 @@ contract ArthaDIDRegistry {
         bool active;
         /// @dev The dataset key version the wrapped key opens; older versions grant nothing.
         uint32 keyVersion;
+        /// @dev The grantee's key nonce the key was wrapped for: rotating its keys (a lost or
+        /// stolen key) ends the grant until the owner wraps for the new one.
+        uint32 granteeKeyNonce;
         string wrappedKeyCid;
     }
 
@@ -247,6 +250,7 @@ contract ArthaDIDRegistry {
             expiresAt: expiresAt,
             active: true,
             keyVersion: ds.keyVersion,
+            granteeKeyNonce: g.keyNonce,
             wrappedKeyCid: wrappedKeyCid
         });
         emit DataAccessGranted(datasetId, granteeDid, wrappedKeyCid, expiresAt);
@@ -284,12 +288,13 @@ contract ArthaDIDRegistry {
         emit DataAccessed(datasetId, granteeDid, msg.sender, purposeHash);
     }
 
-    /// @notice Whether a grantee may use a dataset now.
+    /// @notice Whether a grantee may use a dataset now: an active, unexpired grant of the dataset's
+    /// current key version, wrapped for the grantee's current keys, to a DID not revoked.
     function hasAccess(bytes32 datasetId, bytes32 granteeDid) public view returns (bool) {
         Grant storage gr = _grants[datasetId][granteeDid];
         DIDDocument storage g = _dids[granteeDid];
         return gr.active && !g.revoked && gr.keyVersion == _datasets[datasetId].keyVersion
-            && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
+            && gr.granteeKeyNonce == g.keyNonce && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
     }
 
     /// @notice The grant of a grantee on a dataset.

@@ -36834,6 +36834,11 @@ var arthaDIDRegistryAbi = [
             "type": "uint32"
           },
           {
+            "internalType": "uint32",
+            "name": "granteeKeyNonce",
+            "type": "uint32"
+          },
+          {
             "internalType": "string",
             "name": "wrappedKeyCid",
             "type": "string"

@@ -369,6 +369,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         expiresAt: 0n,
         active: true,
         keyVersion: 1,
+        granteeKeyNonce: 1,
         wrappedKeyCid: "bafy-wrapped-key",
       },
     );
@@ -525,6 +526,32 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         }),
         "DID__UnknownDataset",
       );
+    },
+  );
+
+  await fx.step(
+    t,
+    "attacker: a grantee's stolen key loses the grant once the grantee rotates its keys",
+    async () => {
+      // Found in the audits: grants were not bound to the grantee's keys, so a DID whose key was
+      // stolen and rotated still had access on chain (recordAccess, and a coordinator that
+      // checks hasAccess before it serves data) until the owner revoked or rotated the dataset.
+      await grant();
+      assert.equal(await hasAccess(), true);
+      const nonce = (await getDID(bobDid)).keyNonce;
+      await mined(
+        bob,
+        bob.writeContract({
+          ...dids,
+          functionName: "rotateKeys",
+          args: rotateKeysArgs(fx, bob, bobDid, "b-auth2", b32("b-enc2"), BigInt(nonce)),
+        }),
+      );
+      assert.equal(await hasAccess(), false);
+      await expectRevert(recordAccess(), "DID__NoAccess");
+      // The owner wraps the key for the new encryption key: access again.
+      await grant();
+      assert.equal(await hasAccess(), true);
     },
   );
 
