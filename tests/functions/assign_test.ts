@@ -194,13 +194,7 @@ Deno.test("assign", async (t) => {
       // Found in the third audit: POST /assign took anyone's request. Who starts a job decides
       // which nodes get it (the bound, live ones then, up to nodesWanted), so an attacker that
       // read a job's spec started it while only its own nodes were bound and took its pools.
-      const { spec, specCid } = await prepareJob(fx.store, {
-        model: TINY_MODEL,
-        shards: tinyShards(2),
-        rounds: 1,
-        localSteps: 1,
-        ...TINY_BATCH,
-      });
+      const { spec, specCid } = await oneStepJob();
       const target = await escrow(spec);
       const attacker = fx.clients[2]!;
       const body = { jobId: target, specCid };
@@ -238,13 +232,7 @@ Deno.test("assign", async (t) => {
       // Found in the fifth audit: step challenges are drawn below the chain's steps per round.
       // An owner escrowing 1,000 for a 1-step spec had every honest node fail the challenges
       // past its one record (10% of its stake each); start checked the rounds only.
-      const { spec, specCid } = await prepareJob(fx.store, {
-        model: TINY_MODEL,
-        shards: tinyShards(2),
-        rounds: 1,
-        localSteps: 1,
-        ...TINY_BATCH,
-      });
+      const { spec, specCid } = await oneStepJob();
       const jobId = await escrow(spec, 1_000);
       const res = await read(await s.postAs("/assign", { jobId, specCid }));
       assert.equal(res.status, 409);
@@ -306,6 +294,17 @@ Deno.test("assign", async (t) => {
   });
 
   /** Escrows a job for `spec` with the owner; returns its id. */
+  /** A one-round, one-step tiny job's spec, stored (not escrowed). */
+  function oneStepJob() {
+    return prepareJob(fx.store, {
+      model: TINY_MODEL,
+      shards: tinyShards(2),
+      rounds: 1,
+      localSteps: 1,
+      ...TINY_BATCH,
+    });
+  }
+
   async function escrow(
     spec: Parameters<typeof jobSpecHash>[0],
     stepsOnChain = spec.localSteps,

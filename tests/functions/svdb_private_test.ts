@@ -35,20 +35,8 @@ Deno.test("attacker: a started job's shards and validation bytes are read only b
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const job = await s.job({ nodes: 2, rounds: 1 });
-  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
-  const get = async (cid: string, signer?: UploadSigner, raw = false) => {
-    const path = `/svdb/${cid}`;
-    const headers = signer
-      ? await signUpload(signer, domain, new Uint8Array(), {
-        method: "GET",
-        path,
-        now: s.ctx.now(),
-      })
-      : {};
-    const res = await s.call(`${path}${raw ? "?format=raw" : ""}`, { headers });
-    const body = res.ok ? (await res.body?.cancel(), undefined) : await res.json();
-    return [res.status, body?.error?.code];
-  };
+  const get = (cid: string, signer?: UploadSigner, raw = false) =>
+    getAs(s, raw ? `${cid}?format=raw` : cid, signer);
   const shard = job.spec.shards[0]!.cid;
 
   // Execute + Assert: unsigned or a stranger's read of the data is refused, whole or as a raw
