@@ -35,6 +35,7 @@ import {
   type UpdateRecord,
 } from "./state.ts";
 import { keepReferenced } from "./svdb_retention.ts";
+import { once } from "./once.ts";
 import { keepUpdatePrivate } from "./svdb_private.ts";
 import { loadSpec } from "./job.ts";
 import { paramLayout } from "../../kernel/params.ts";
@@ -258,18 +259,23 @@ async function setClusterStatus(
     .commit();
 }
 
-/** A fake cluster aggregate is a fake gradient (50%, once per round on chain). */
-function penaliseAggregator(
+/**
+ * A fake cluster aggregate is a fake gradient (50%, once per round on chain). The chain takes no
+ * second penalty of the round (a node that faked two clusters), nor one of a node that committed
+ * nothing in it: either way the cluster is still recomputed by the coordinator.
+ */
+async function penaliseAggregator(
   ctx: Context,
   job: Pick<JobHead, "jobId" | "round">,
   rec: ClusterRecord,
-) {
-  return penaliseOnChain(ctx.chain.client, {
+): Promise<void> {
+  const at = {
     addresses: ctx.chain.addresses,
     jobId: job.jobId,
     round: job.round,
     nodePubkey: rec.aggregator,
-  });
+  };
+  await once(() => penaliseOnChain(ctx.chain.client, at), ["Verification__NotAggregatorOffence"]);
 }
 
 /** The open cluster task of `node`, if it aggregates one. */
