@@ -126,7 +126,10 @@ async function challengeUndelivered(
   const { client, addresses } = ctx.chain;
   const skip = new Set(counted.map((n) => n.toLowerCase()));
   const out: ChallengeRecord[] = [];
-  for (const node of job.assigned as Hex[]) {
+  // Nodes moved off the job this round too: a commit stays paid after its node left, so a copier
+  // that commits and goes silent until it is replaced would otherwise never be asked for it.
+  const movedAway = job.reassigned.filter((r) => r.round === job.round).map((r) => r.from);
+  for (const node of new Set([...job.assigned, ...movedAway] as Hex[])) {
     if (skip.has(node.toLowerCase())) continue;
     if ((await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp) continue;
     const at = { addresses, jobId: job.jobId, round: job.round, nodePubkey: node };

@@ -10,6 +10,7 @@ import { ChallengeStatus } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
+import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
 import {
@@ -161,6 +162,53 @@ async function copiedRound(fx: Coordinator, job: TestJob): Promise<[TestNode, Te
   });
   return [honest, copier];
 }
+
+Deno.test("attacker: a copier that goes silent until it is reassigned is still challenged for its commit", async () => {
+  // Prepare: the honest node trains and commits but has not delivered yet; the copier commits
+  // its digests, then stops heartbeating; a spare waits. Found in the fifth audit: only nodes
+  // still assigned were challenged for an undelivered commit, and a moved node's stays paid.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    spares: 1,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [honest, copier] = job.nodes as [TestNode, TestNode];
+  const u = await s.train(job, honest);
+  const { lossDigest, gradientDigest, weightsDigest } = u.result;
+  const at = { jobId: job.jobId, round: 0, nodePubkey: copier.nodePubkey };
+  const made = {
+    ...at,
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+    proofsRoot: u.result.proofsRoot,
+  };
+  await commitRound(copier.operator, { addresses: fx.addresses, commit: made });
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const n of [honest, ...job.spares]) await n.worker.heartbeat(true);
+
+  // Execute: nobody delivered by the deadline, so the silent copier's task moves to the spare
+  // and the round is extended; the honest update and the spare's arrive; the round closes.
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [extended] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  await s.post("/aggregate/update", envelopeToJson(u.envelope));
+  assert.equal(await job.spares[0]!.worker.tick(), "trained");
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: moved off the job mid-round, and challenged for the round it committed.
+  assert.equal(extended.status, "extended");
+  assert.equal(closed.status, "closed");
+  const rec = await s.jobRecord(job.jobId);
+  assert.deepEqual(rec.reassigned.map((r) => r.from), [copier.nodePubkey]);
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.kind]), [
+    [copier.nodePubkey, "challenge"],
+    [copier.nodePubkey, "step"],
+  ]);
+});
 
 Deno.test("attacker: a node that copies its group mate's commit and delivers nothing is challenged and loses the job's reward", async () => {
   // Prepare: a task group of two under redundancy, with no challenge rate at all.
