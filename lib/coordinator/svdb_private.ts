@@ -168,24 +168,41 @@ export async function keepUpdatePrivate(
   node: Hex,
 ): Promise<void> {
   const id = job.jobId.toLowerCase();
-  for (;;) {
-    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-    const rec = entry.value;
-    if (!rec || !ownsPrivate(rec, node.toLowerCase()) || rec.jobs.includes(id)) return;
-    const next = { ...rec, jobs: [...rec.jobs, id] };
-    if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) return;
-  }
+  await changePrivate(ctx, cid, (rec) => {
+    if (!rec || !ownsPrivate(rec, node.toLowerCase()) || rec.jobs.includes(id)) return undefined;
+    return { ...rec, jobs: [...rec.jobs, id] };
+  });
 }
 
 /** Adds `jobId` to `cid`'s private record, creating it for `owner`. */
-async function addPrivate(ctx: Context, cid: string, o: { jobId: Hex; owner: Hex }): Promise<void> {
+function addPrivate(ctx: Context, cid: string, o: { jobId: Hex; owner: Hex }): Promise<void> {
   const id = o.jobId.toLowerCase();
+  return changePrivate(ctx, cid, (found) => {
+    const rec = found ?? { owner: o.owner.toLowerCase(), jobs: [] };
+    return rec.jobs.includes(id) ? undefined : { ...rec, jobs: [...rec.jobs, id] };
+  });
+}
+
+/**
+ * Changes `cid`'s private record as `change` says from the record as read (undefined: leave it,
+ * null: drop it), in one atomic write, read again and retried when another request wrote first.
+ */
+export async function changePrivate(
+  ctx: Context,
+  cid: string,
+  change: (
+    rec: PrivateFile | null,
+  ) => PrivateFile | null | undefined | Promise<PrivateFile | null | undefined>,
+): Promise<void> {
+  const key = privateKey(cid);
   for (;;) {
-    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-    const rec = entry.value ?? { owner: o.owner.toLowerCase(), jobs: [] };
-    if (rec.jobs.includes(id)) return;
-    const next = { ...rec, jobs: [...rec.jobs, id] };
-    if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) return;
+    const entry = await ctx.kv.get<PrivateFile>(key);
+    const next = await change(entry.value);
+    if (next === undefined) return;
+    const op = ctx.kv.atomic().check(entry);
+    if (next === null) op.delete(key);
+    else op.set(key, next);
+    if ((await op.commit()).ok) return;
   }
 }
 

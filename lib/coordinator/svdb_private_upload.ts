@@ -16,7 +16,7 @@ import { reject, type Rejection } from "./result.ts";
 import type { UploadGrant } from "./svdb_access.ts";
 import { gatewayCid, type StoredUpload, storeUpload } from "./svdb_gateway.ts";
 import { PRIVATE_CID_HEADER } from "../store/upload_signature.ts";
-import { type PrivateFile, privateKey, recordUploader } from "./svdb_private.ts";
+import { changePrivate, type PrivateFile, recordUploader } from "./svdb_private.ts";
 
 /**
  * Stores a signed upload as private bytes: the declared CID is marked under way for the signer,
@@ -57,39 +57,32 @@ export async function storePrivateUpload(
 
 /** Marks `signer`'s upload of `cid` under way; refuses bytes stored already without a record. */
 async function beginUpload(ctx: Context, cid: string, signer: string): Promise<Rejection | void> {
-  for (;;) {
-    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-    if (!entry.value && await ctx.store.has(cid)) {
+  let refused: Rejection | undefined;
+  await changePrivate(ctx, cid, async (found) => {
+    if (!found && await ctx.store.has(cid)) {
       const why = `${cid} is stored already, readable by anyone who knows its CID`;
-      return reject(409, "ALREADY_PUBLIC", `Cannot store privately: ${why}`);
+      refused = reject(409, "ALREADY_PUBLIC", `Cannot store privately: ${why}`);
+      return undefined;
     }
-    const rec = entry.value ?? { owner: "", jobs: [] };
+    const rec = found ?? { owner: "", jobs: [] };
     const pending = rec.pending ?? [];
-    if (pending.includes(signer)) return;
-    const next = { ...rec, pending: [...pending, signer] };
-    if ((await ctx.kv.atomic().check(entry).set(privateKey(cid), next).commit()).ok) return;
-  }
+    return pending.includes(signer) ? undefined : { ...rec, pending: [...pending, signer] };
+  });
+  return refused;
 }
 
 /**
  * Ends `signer`'s upload of `cid`: an owner if it `proved` the bytes, else as before it began (a
  * record nobody owns, no job uses and no upload is under way for is dropped).
  */
-async function endUpload(ctx: Context, cid: string, signer: string, proved: boolean) {
-  for (;;) {
-    const entry = await ctx.kv.get<PrivateFile>(privateKey(cid));
-    if (!entry.value) return;
-    const rec: PrivateFile = {
-      ...entry.value,
-      pending: (entry.value.pending ?? []).filter((p) => p !== signer),
-    };
-    if (proved) Object.assign(rec, withOwner(rec, signer));
-    const op = ctx.kv.atomic().check(entry);
-    const unused = rec.owner === "" && rec.jobs.length === 0 && rec.pending!.length === 0;
-    if (unused) op.delete(privateKey(cid));
-    else op.set(privateKey(cid), rec);
-    if ((await op.commit()).ok) return;
-  }
+function endUpload(ctx: Context, cid: string, signer: string, proved: boolean): Promise<void> {
+  return changePrivate(ctx, cid, (found) => {
+    if (!found) return undefined;
+    const pending = (found.pending ?? []).filter((p) => p !== signer);
+    const rec: PrivateFile = { ...found, pending, ...(proved ? withOwner(found, signer) : {}) };
+    const unused = rec.owner === "" && rec.jobs.length === 0 && pending.length === 0;
+    return unused ? null : rec;
+  });
 }
 
 /** `rec`'s owners with `who` among them. */
