@@ -37,8 +37,9 @@ import {
 /// to 3 or more verification offences takes the rest of its stake and deactivates it (missed
 /// heartbeats cost stake but are not offences). Slashed stake goes to the
 /// registry's slash pool.
-/// Committees. On a spot-checked round an authorised coordinator draws a committee from the job's
-/// nodes, weighted by reputation with on-chain randomness, and stores it. Each member recomputes
+/// Committees. On a spot-checked round an authorised coordinator asks for a committee from the job's
+/// nodes, which fixes their reputation weights; anyone then draws it from the hash of the block of
+/// that request, unknown when the weights were fixed, and it is stored. Each member recomputes
 /// every target of the round with the deterministic kernel and attests the result hash it got. A
 /// target is decided by a strict majority of its eligible members (the committee minus the target
 /// and its task group) agreeing on one hash: the committed result is then right (honest) or not
@@ -123,8 +124,13 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @notice Thrown when a round still takes commits (settling or drawing over it would judge an
     /// incomplete set).
     error Verification__RoundOpen(bytes32 jobId, uint32 round);
-    /// @notice Thrown when a draw is asked in the block that closed the round (its hash is unknown).
-    error Verification__TooEarly(bytes32 jobId, uint32 round, uint256 closedBlock);
+    /// @notice Thrown when a draw is asked in the block that closed the round, or that asked for
+    /// the committee (its hash is unknown).
+    error Verification__TooEarly(bytes32 jobId, uint32 round, uint256 seedBlock);
+    /// @notice Thrown when a committee is drawn that was not asked for.
+    error Verification__NotRequested(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a draw names other candidates, weights or size than its request fixed.
+    error Verification__RequestMismatch(bytes32 jobId, uint32 round);
 
     /// @notice Emitted when a challenge or gradient sample is issued.
     event ChallengeIssued(
@@ -160,6 +166,10 @@ contract VerificationManager is Owned, IVerificationManager {
     );
     /// @notice Emitted when a spot check is drawn for a round.
     event SpotCheckDrawn(bytes32 indexed jobId, uint32 round, bool selected, bytes32 seed);
+    /// @notice Emitted when a committee is asked for: the candidates' weights are fixed from here.
+    event CommitteeRequested(
+        bytes32 indexed jobId, uint32 round, bytes32[] candidates, uint256[] weights, uint256 size
+    );
     /// @notice Emitted when a committee is drawn for a round.
     event CommitteeDrawn(bytes32 indexed jobId, uint32 round, bytes32 seed, bytes32[] members);
     /// @notice Emitted when a committee member attests its recomputed result of a target.
@@ -196,6 +206,12 @@ contract VerificationManager is Owned, IVerificationManager {
         Answered,
         Failed,
         Released
+    }
+
+    /// @notice A committee asked for and its seed block: the digest of (candidates, weights, size).
+    struct CommitteeRequest {
+        bytes32 digest;
+        uint64 blockNumber;
     }
 
     /// @notice How a committee settled a target: right result, fake, or no strict majority.
@@ -265,6 +281,8 @@ contract VerificationManager is Owned, IVerificationManager {
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool caught))) private _copycats;
     mapping(bytes32 jobId => mapping(uint32 round => bytes32[] members)) private _committees;
     mapping(bytes32 jobId => mapping(uint32 round => uint64 deadline)) private _attestDeadline;
+    /// @dev A round's committee request: what it fixed (candidates, weights, size) and its block.
+    mapping(bytes32 jobId => mapping(uint32 round => CommitteeRequest request)) private _committeeRequests;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => bool member))) private _inCommittee;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 target => mapping(bytes32 validator => bytes32))))
         private _attestations;
@@ -604,25 +622,59 @@ contract VerificationManager is Owned, IVerificationManager {
         return (s != 0, s == 2);
     }
 
-    /// @notice Draws a validator committee for a spot-checked round from the round's seed (the
-    /// spot check's, fixed by the block that closed the round; see `committeeFrom`), stores it with
-    /// an attestation window of `responseWindow`, and publishes it. Once per round. Authorised
-    /// coordinator only: the candidates (the job's nodes) are its statement, like task groups; who
-    /// among them serves is the chain's draw, which the caller cannot re-roll by timing the call.
+    /// @notice Asks for a validator committee for a spot-checked round and fixes its candidates'
+    /// draw weights (`committeeWeights`, read now). Once per round. Authorised coordinator only:
+    /// the candidates (the job's nodes) are its statement, like task groups. Who among them serves
+    /// is drawn later by `drawCommittee` from this block's hash, unknown while the weights could
+    /// still move: drawn from the round's seed with weights read at the draw, anyone who moved a
+    /// score in between (a permissionless group settlement, a timed challenge answer) re-rolled it.
     /// @param jobId The job.
     /// @param round The round.
-    /// @param candidates The job's nodes to draw from (those without a commit in the round skipped).
+    /// @param candidates The job's nodes to draw from (those without a commit in the round weigh 0).
     /// @param size Wanted size, 10 to 20 (fewer members when fewer candidates are eligible).
-    /// @return members The committee.
-    function drawCommittee(bytes32 jobId, uint32 round, bytes32[] calldata candidates, uint256 size)
+    /// @return weights Each candidate's fixed weight, as `drawCommittee` must repeat them.
+    function requestCommittee(bytes32 jobId, uint32 round, bytes32[] calldata candidates, uint256 size)
         external
         onlyAuthorised
-        returns (bytes32[] memory members)
+        returns (uint256[] memory weights)
     {
-        if (_attestDeadline[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
+        if (_committeeRequests[jobId][round].blockNumber != 0) revert Verification__AlreadyDrawn(jobId, round);
         if (_spotChecks[jobId][round] != 2) revert Verification__NotSpotChecked(jobId, round);
-        bytes32 seed = keccak256(abi.encode("committee", _roundSeeds[jobId][round]));
-        members = committeeFrom(jobId, round, seed, candidates, size);
+        if (size < MIN_COMMITTEE || size > MAX_COMMITTEE) revert Verification__BadCommitteeSize(size);
+        weights = committeeWeights(jobId, round, candidates);
+        _committeeRequests[jobId][round] =
+            CommitteeRequest(keccak256(abi.encode(candidates, weights, size)), uint64(block.number));
+        emit CommitteeRequested(jobId, round, candidates, weights, size);
+    }
+
+    /// @notice Draws the committee a request fixed, from the round's seed and the hash of the
+    /// request's block, stores it with an attestation window of `responseWindow`, and publishes
+    /// it. Anyone may call it once the request's block has ended, with the request's candidates,
+    /// weights and size (its `CommitteeRequested` event). Drawn more than 256 blocks after the
+    /// request, the block's hash is gone and the draw falls back to the round's seed alone.
+    /// @param jobId The job.
+    /// @param round The round.
+    /// @param candidates The request's candidates.
+    /// @param weights The request's weights.
+    /// @param size The request's size.
+    /// @return members The committee.
+    function drawCommittee(
+        bytes32 jobId,
+        uint32 round,
+        bytes32[] calldata candidates,
+        uint256[] calldata weights,
+        uint256 size
+    ) external returns (bytes32[] memory members) {
+        CommitteeRequest storage q = _committeeRequests[jobId][round];
+        uint256 requested = q.blockNumber;
+        if (requested == 0) revert Verification__NotRequested(jobId, round);
+        if (_attestDeadline[jobId][round] != 0) revert Verification__AlreadyDrawn(jobId, round);
+        if (block.number <= requested) revert Verification__TooEarly(jobId, round, requested);
+        if (keccak256(abi.encode(candidates, weights, size)) != q.digest) {
+            revert Verification__RequestMismatch(jobId, round);
+        }
+        bytes32 seed = keccak256(abi.encode("committee", _roundSeeds[jobId][round], blockhash(requested)));
+        members = pickCommittee(seed, candidates, weights, size);
         _committees[jobId][round] = members;
         _attestDeadline[jobId][round] = uint64(block.timestamp) + responseWindow;
         for (uint256 i = 0; i < members.length; ++i) {
@@ -761,25 +813,21 @@ contract VerificationManager is Owned, IVerificationManager {
         return _outcomes[jobId][round][targetNode];
     }
 
-    /// @notice `size` distinct compute-eligible nodes of `candidates` that committed work in
-    /// `round` of `jobId` (fewer if fewer are eligible), drawn without replacement with
-    /// probability proportional to reputation + 1 (so new nodes can be drawn, seldom). Nodes
-    /// outside the round are skipped: a coordinator naming its own nodes from no job filled the
-    /// committee that settles honest targets as faked.
+    /// @notice The draw weight of each of `candidates` for a committee of `round` of `jobId`, read
+    /// now: reputation + 1 (so new nodes can be drawn, seldom) for a distinct compute-eligible
+    /// node that committed work in the round, 0 for any other. Nodes outside the round weigh 0: a
+    /// coordinator naming its own nodes from no job filled the committee that settles honest
+    /// targets as faked.
     /// @param jobId The job.
     /// @param round The round.
-    /// @param seed Randomness.
-    /// @param candidates Nodes to draw from (duplicates count once).
-    /// @param size Wanted size, 10 to 20.
-    function committeeFrom(bytes32 jobId, uint32 round, bytes32 seed, bytes32[] calldata candidates, uint256 size)
+    /// @param candidates Nodes to weigh (a repeated node weighs 0 after its first place).
+    function committeeWeights(bytes32 jobId, uint32 round, bytes32[] calldata candidates)
         public
         view
-        returns (bytes32[] memory members)
+        returns (uint256[] memory weight)
     {
-        if (size < MIN_COMMITTEE || size > MAX_COMMITTEE) revert Verification__BadCommitteeSize(size);
         uint256 n = candidates.length;
-        uint256[] memory weight = new uint256[](n);
-        uint256 total;
+        weight = new uint256[](n);
         for (uint256 i = 0; i < n; ++i) {
             bool dup;
             for (uint256 k = 0; k < i; ++k) {
@@ -788,6 +836,25 @@ contract VerificationManager is Owned, IVerificationManager {
             if (dup || !registry.isComputeEligible(candidates[i])) continue;
             if (proofs.resultOf(jobId, round, candidates[i]) == bytes32(0)) continue;
             weight[i] = reputation.reputationOf(candidates[i]) + 1;
+        }
+    }
+
+    /// @notice `size` distinct candidates of nonzero weight (fewer if fewer have one), drawn
+    /// without replacement from `seed` with probability proportional to their weights.
+    /// @param seed Randomness.
+    /// @param candidates Nodes to draw from.
+    /// @param weights Their weights (`committeeWeights`), one per candidate.
+    /// @param size Wanted size, 10 to 20.
+    function pickCommittee(bytes32 seed, bytes32[] calldata candidates, uint256[] calldata weights, uint256 size)
+        public
+        pure
+        returns (bytes32[] memory members)
+    {
+        if (size < MIN_COMMITTEE || size > MAX_COMMITTEE) revert Verification__BadCommitteeSize(size);
+        if (weights.length != candidates.length) revert Verification__BadGroups();
+        uint256[] memory weight = weights;
+        uint256 total;
+        for (uint256 i = 0; i < weight.length; ++i) {
             total += weight[i];
         }
         bytes32[] memory picked = new bytes32[](size);

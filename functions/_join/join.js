@@ -25910,6 +25910,22 @@ var nodeCertRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -25953,6 +25969,22 @@ var nodeCertRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -25981,7 +26013,7 @@ var nodeCertRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -28127,6 +28159,22 @@ var reputationRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -28170,6 +28218,22 @@ var reputationRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -28198,7 +28262,7 @@ var reputationRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -30913,6 +30977,22 @@ var aiJobManagerAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -30956,6 +31036,22 @@ var aiJobManagerAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -30984,7 +31080,7 @@ var aiJobManagerAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -33935,6 +34031,22 @@ var proofOfComputeAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -33978,6 +34090,22 @@ var proofOfComputeAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -34006,7 +34134,7 @@ var proofOfComputeAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -36006,6 +36134,22 @@ var modelRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -36049,6 +36193,22 @@ var modelRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -36077,7 +36237,7 @@ var modelRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -38500,6 +38660,22 @@ var arthaDIDRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -38543,6 +38719,22 @@ var arthaDIDRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -38571,7 +38763,7 @@ var arthaDIDRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -39116,6 +39308,22 @@ var verificationManagerAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -39159,6 +39367,22 @@ var verificationManagerAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -39187,7 +39411,7 @@ var verificationManagerAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],
@@ -39554,6 +39778,43 @@ var verificationManagerAbi = [
       }
     ],
     "name": "CommitteeDrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32[]",
+        "name": "candidates",
+        "type": "bytes32[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256[]",
+        "name": "weights",
+        "type": "uint256[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "CommitteeRequested",
     "type": "event"
   },
   {
@@ -40189,29 +40450,19 @@ var verificationManagerAbi = [
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"
-      },
-      {
-        "internalType": "bytes32",
-        "name": "seed",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "bytes32[]",
-        "name": "candidates",
-        "type": "bytes32[]"
-      },
-      {
-        "internalType": "uint256",
-        "name": "size",
-        "type": "uint256"
       }
     ],
-    "name": "committeeFrom",
+    "name": "committeeOf",
     "outputs": [
       {
         "internalType": "bytes32[]",
         "name": "members",
         "type": "bytes32[]"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -40228,19 +40479,19 @@ var verificationManagerAbi = [
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"
-      }
-    ],
-    "name": "committeeOf",
-    "outputs": [
-      {
-        "internalType": "bytes32[]",
-        "name": "members",
-        "type": "bytes32[]"
       },
       {
-        "internalType": "uint64",
-        "name": "deadline",
-        "type": "uint64"
+        "internalType": "bytes32[]",
+        "name": "candidates",
+        "type": "bytes32[]"
+      }
+    ],
+    "name": "committeeWeights",
+    "outputs": [
+      {
+        "internalType": "uint256[]",
+        "name": "weight",
+        "type": "uint256[]"
       }
     ],
     "stateMutability": "view",
@@ -40275,6 +40526,11 @@ var verificationManagerAbi = [
         "internalType": "bytes32[]",
         "name": "candidates",
         "type": "bytes32[]"
+      },
+      {
+        "internalType": "uint256[]",
+        "name": "weights",
+        "type": "uint256[]"
       },
       {
         "internalType": "uint256",
@@ -40585,6 +40841,40 @@ var verificationManagerAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "seed",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32[]",
+        "name": "candidates",
+        "type": "bytes32[]"
+      },
+      {
+        "internalType": "uint256[]",
+        "name": "weights",
+        "type": "uint256[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "pickCommittee",
+    "outputs": [
+      {
+        "internalType": "bytes32[]",
+        "name": "members",
+        "type": "bytes32[]"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "proofs",
     "outputs": [
@@ -40675,6 +40965,40 @@ var verificationManagerAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32[]",
+        "name": "candidates",
+        "type": "bytes32[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "size",
+        "type": "uint256"
+      }
+    ],
+    "name": "requestCommittee",
+    "outputs": [
+      {
+        "internalType": "uint256[]",
+        "name": "weights",
+        "type": "uint256[]"
+      }
+    ],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -44766,6 +45090,22 @@ var disputeGameAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -44809,6 +45149,22 @@ var disputeGameAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -44837,7 +45193,7 @@ var disputeGameAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],

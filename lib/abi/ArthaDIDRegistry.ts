@@ -2348,6 +2348,22 @@ export const arthaDIDRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -2391,6 +2407,22 @@ export const arthaDIDRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -2419,7 +2451,7 @@ export const arthaDIDRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],

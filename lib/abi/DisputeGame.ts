@@ -2618,6 +2618,22 @@ export const disputeGameAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -2661,6 +2677,22 @@ export const disputeGameAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -2689,7 +2721,7 @@ export const disputeGameAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],

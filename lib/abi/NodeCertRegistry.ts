@@ -2709,6 +2709,22 @@ export const nodeCertRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -2752,6 +2768,22 @@ export const nodeCertRegistryAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -2780,7 +2812,7 @@ export const nodeCertRegistryAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],

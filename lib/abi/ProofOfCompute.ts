@@ -2876,6 +2876,22 @@ export const proofOfComputeAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__NotRequested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__NotSpotChecked",
     "type": "error"
   },
@@ -2919,6 +2935,22 @@ export const proofOfComputeAbi = [
         "type": "uint32"
       }
     ],
+    "name": "Verification__RequestMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
     "name": "Verification__RoundOpen",
     "type": "error"
   },
@@ -2947,7 +2979,7 @@ export const proofOfComputeAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "closedBlock",
+        "name": "seedBlock",
         "type": "uint256"
       }
     ],

@@ -1,11 +1,11 @@
 /**
  * Validator committees, the coordinator's half (design doc, "Validator Committees": 10-20
  * validators drawn at random weighted by reputation; spot checks of 10% of rounds). When a
- * spot-checked round of a job whose policy asks for committees closes, the coordinator draws the
- * round's committee on chain from the job's assigned nodes (the chain keeps the compute-eligible
- * ones) and records the round's committed nodes as targets. Members fetch validation tasks from
- * GET /assign, one target at a time (every target outside their own task group they have not
- * attested), recompute and attest on chain. Later aggregate calls settle each target: the
+ * spot-checked round of a job whose policy asks for committees closes, the coordinator asks the
+ * chain for the round's committee from the job's assigned nodes (the chain fixes the weights of
+ * the compute-eligible ones), draws it in a later block, and records the round's committed nodes
+ * as targets. Members fetch validation tasks from GET /assign, one target at a time (every target
+ * outside their own task group they have not attested), recompute and attest on chain. Later aggregate calls settle each target: the
  * contract decides by strict majority of the committee and slashes a faked target 50%; the
  * coordinator only triggers it.
  */
@@ -13,9 +13,15 @@ import type { Hex } from "viem";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { getAttestedTargets } from "../chain/get_attested_targets.ts";
-import { revertedWith } from "./once.ts";
+import { once, revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
-import { drawCommittee, readCommittee, settleAttestations } from "../verify/committee_chain.ts";
+import {
+  drawCommittee,
+  getCommitteeRequest,
+  readCommittee,
+  requestCommittee,
+  settleAttestations,
+} from "../verify/committee_chain.ts";
 import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, loadSpec } from "./job.ts";
@@ -56,11 +62,17 @@ export async function drawRoundCommittee(
   if (existing) return existing;
   const { client, addresses } = ctx.chain;
   const at = { addresses, jobId: job.jobId, round: job.round };
-  try {
-    await drawCommittee(client, { ...at, candidates: job.assigned as Hex[] });
-  } catch (e) {
-    if (!revertedWith(e, ["Verification__AlreadyDrawn"])) throw e;
+  // Two steps: the request fixes the weights, the draw (a later block) takes its seed from the
+  // request's block hash. A restart between them finds the request on chain and draws it.
+  await once(
+    () => requestCommittee(client, { ...at, candidates: job.assigned as Hex[] }),
+    ["Verification__AlreadyDrawn"],
+  );
+  const request = await getCommitteeRequest(client, at);
+  if (!request) {
+    throw new Error(`no committee request on chain for ${job.jobId} round ${job.round}`);
   }
+  await once(() => drawCommittee(client, { ...at, ...request }), ["Verification__AlreadyDrawn"]);
   const { members, deadline } = await readCommittee(client, at);
   const rec: CommitteeRecord = {
     ...at,

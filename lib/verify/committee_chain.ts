@@ -1,14 +1,15 @@
 /**
  * VerificationManager's validator committees as verification sees them: the committee size to
- * draw, and the lib/chain verbs that draw and read a spot-checked round's committee, attest a
+ * draw, and the lib/chain verbs that request, draw and read a spot-checked round's committee, attest a
  * recomputed result as a committee member, and settle a target's attestations.
  */
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { SendResult } from "../chain/send_contract.ts";
-import { drawCommittee as drawCommitteeOf } from "../chain/draw_committee.ts";
+import { requestCommittee as requestCommitteeOf } from "../chain/draw_committee.ts";
 
+export { drawCommittee, getCommitteeRequest } from "../chain/draw_committee.ts";
 export { readCommittee } from "../chain/read_committee.ts";
 export { attestResult } from "../chain/attest_result.ts";
 export { settleAttestations } from "../chain/settle_attestations.ts";
@@ -34,10 +35,13 @@ export function committeeSize(candidates: number): number {
   return Math.min(MAX_COMMITTEE, Math.max(MIN_COMMITTEE, candidates));
 }
 
-/** Draws and stores the committee of a spot-checked round (authorised coordinator). */
-export function drawCommittee(
+/**
+ * Asks for the committee of a spot-checked round (authorised coordinator): the chain fixes the
+ * candidates' weights, and `drawCommittee` draws it once the request's block has ended.
+ */
+export function requestCommittee(
   client: ArthaClient,
   params: { addresses: ArthaAddresses; jobId: Hex; round: number; candidates: Hex[] },
 ): Promise<SendResult> {
-  return drawCommitteeOf(client, { ...params, size: committeeSize(params.candidates.length) });
+  return requestCommitteeOf(client, { ...params, size: committeeSize(params.candidates.length) });
 }

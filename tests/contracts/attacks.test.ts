@@ -1415,4 +1415,126 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.ok(paid.get(h)! > 0n, "the honest node is paid");
     },
   );
+
+  await fx.step(
+    t,
+    "26. nobody can re-roll a committee by moving reputations once its seed is known",
+    async () => {
+      // Found in the sixth audit: the committee was weighted by reputation read when the
+      // coordinator drew it, while its seed was fixed earlier, by the block that closed the round.
+      // Anyone who saw the seed could move weights in between (settleRedundancy is anyone's call
+      // and raises every agreeing member's score; a node times its challenge answer the same way)
+      // and pick, among the draws that gave, the committee that seats their own nodes. Now a
+      // request fixes the weights, and the draw's seed is the request block's hash.
+      const pairs = 7;
+      const nodes: [Hex, ArthaClient][] = [];
+      for (let i = 0; i < 2 * pairs; i++) {
+        nodes.push([nodePubkey(`committee-pool-${i}`), i < 2 ? attacker : honest[i % 3]!]);
+      }
+      const groups = nodes.map((_, i) => 1 + Math.floor(i / 2));
+      const jobId = await startJob(nodes, { rounds: 1, groups });
+      for (const [i, [n, op]] of nodes.entries()) {
+        await commit(op, jobId, n, 0, `pair-${groups[i]}`);
+      }
+      const rate = await co.readContract({ ...verification, functionName: "spotCheckBps" });
+      const setRate = (bps: bigint) =>
+        mined(
+          fx.owner,
+          fx.owner.writeContract({ ...verification, functionName: "setSpotCheckBps", args: [bps] }),
+        );
+      await setRate(10_000n);
+      await closeRound(jobId, 0);
+      const spot = await mined(
+        co,
+        co.writeContract({ ...verification, functionName: "drawSpotCheck", args: [jobId, 0] }),
+      );
+      await setRate(rate);
+      const candidates = nodes.map(([n]) => n);
+      // The one-step draw, weighted by the scores of its own block, is gone.
+      const legacy = [{
+        type: "function",
+        name: "drawCommittee",
+        stateMutability: "nonpayable",
+        inputs: [
+          { name: "jobId", type: "bytes32" },
+          { name: "round", type: "uint32" },
+          { name: "candidates", type: "bytes32[]" },
+          { name: "size", type: "uint256" },
+        ],
+        outputs: [{ name: "members", type: "bytes32[]" }],
+      }] as const;
+      const oneStep = await co.call({
+        account: co.account,
+        to: verification.address,
+        data: encodeFunctionData({ abi: legacy, args: [jobId, 0, candidates, 10n] }),
+      }).then(() => "accepted", () => "refused");
+      assert.equal(oneStep, "refused", "a committee is no longer drawn in one step");
+      const requested = await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "requestCommittee",
+          args: [jobId, 0, candidates, 10n],
+        }),
+      );
+      const { weights } = event(requested, abis.verification, "CommitteeRequested");
+      // The request's block is mined: the attacker now knows the seed, and settles its own
+      // pair's group, which lifts both members' scores from 0 to 250,000.
+      const seed = keccak256(
+        encodeAbiParameters([{ type: "string" }, { type: "bytes32" }, { type: "bytes32" }], [
+          "committee",
+          event(spot, abis.verification, "SpotCheckDrawn").seed!,
+          requested.blockHash,
+        ]),
+      );
+      const fixedByRequest = await co.readContract({
+        ...verification,
+        functionName: "pickCommittee",
+        args: [seed, candidates, weights!, 10n],
+      });
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "settleRedundancy",
+          args: [jobId, 0, 1],
+        }),
+      );
+      const live = await co.readContract({
+        ...verification,
+        functionName: "committeeWeights",
+        args: [jobId, 0, candidates],
+      });
+      assert.ok(live[0]! > weights![0]!, "the settlement moved the attacker's live weight");
+      assert.notDeepEqual(
+        await co.readContract({
+          ...verification,
+          functionName: "pickCommittee",
+          args: [seed, candidates, live, 10n],
+        }),
+        fixedByRequest,
+        "live weights would have drawn another committee",
+      );
+      await expectRevert(
+        attacker.simulateContract({
+          ...verification,
+          functionName: "drawCommittee",
+          args: [jobId, 0, candidates, live, 10n],
+          account: attacker.account,
+        }),
+        "Verification__RequestMismatch",
+      );
+      const drawn = await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "drawCommittee",
+          args: [jobId, 0, candidates, weights!, 10n],
+        }),
+      );
+      const d = event(drawn, abis.verification, "CommitteeDrawn");
+      assert.equal(d.seed, seed);
+      assert.deepEqual(d.members, fixedByRequest, "the committee is the one the request fixed");
+    },
+  );
 });

@@ -165,11 +165,11 @@ Deno.test("VerificationManager committees", async (t) => {
     await expectRevert(simSettle(node.B), "Verification__NoCommittee");
   });
 
-  await fx.step(t, "test_drawCommittee_revertsWhenNotAuthorised", async () => {
+  await fx.step(t, "test_requestCommittee_revertsWhenNotAuthorised", async () => {
     await expectRevert(
       ops.A.simulateContract({
         ...vm,
-        functionName: "drawCommittee",
+        functionName: "requestCommittee",
         args: [jobId, 0, Object.values(node), 10n],
         account: ops.A.account,
       }),
@@ -177,14 +177,48 @@ Deno.test("VerificationManager committees", async (t) => {
     );
   });
 
-  const drawn = await mined(
+  const requested = await mined(
     co,
     co.writeContract({
       ...vm,
-      functionName: "drawCommittee",
+      functionName: "requestCommittee",
       args: [jobId, 0, Object.values(node), 10n],
     }),
   );
+  console.log(`  gas requestCommittee (5 candidates): ${requested.gasUsed}`);
+  const { candidates, weights, size } = event(requested, abis.verification, "CommitteeRequested");
+  const simDraw = (w: readonly bigint[] = weights!, from: ArthaClient = ops.A) =>
+    from.simulateContract({
+      ...vm,
+      functionName: "drawCommittee",
+      args: [jobId, 0, candidates!, w, size!],
+      account: from.account,
+    });
+
+  await fx.step(t, "test_drawCommittee_waitsForTheRequestsBlock", async () => {
+    // The request's block hash seeds the draw: unknown until that block has ended.
+    await expectRevert(simDraw(), "Verification__TooEarly");
+  });
+  await fx.increaseTime(1);
+
+  await fx.step(t, "test_drawCommittee_repeatsItsRequestExactly", async () => {
+    await expectRevert(
+      simDraw(weights!.map((w, i) => i === 0 ? w + 1n : w)),
+      "Verification__RequestMismatch",
+    );
+    await expectRevert(
+      ops.A.simulateContract({
+        ...vm,
+        functionName: "drawCommittee",
+        args: [jobId, 1, candidates!, weights!, size!],
+        account: ops.A.account,
+      }),
+      "Verification__NotRequested",
+    );
+  });
+
+  // Anyone draws it, in a block after the request's.
+  const drawn = await mined(ops.A, ops.A.writeContract((await simDraw()).request));
   console.log(`  gas drawCommittee (5 candidates, stored): ${drawn.gasUsed}`);
 
   await fx.step(t, "test_drawCommittee_storesOncePerRound", async () => {
@@ -198,12 +232,13 @@ Deno.test("VerificationManager committees", async (t) => {
     await expectRevert(
       co.simulateContract({
         ...vm,
-        functionName: "drawCommittee",
+        functionName: "requestCommittee",
         args: [jobId, 0, Object.values(node), 10n],
         account: co.account,
       }),
       "Verification__AlreadyDrawn",
     );
+    await expectRevert(simDraw(), "Verification__AlreadyDrawn");
   });
 
   await fx.step(t, "test_attest_revertsOnBadValidatorOrTarget", async () => {

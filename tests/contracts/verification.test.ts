@@ -494,27 +494,34 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
 
   await fx.step(t, "test_committee_isWeightedDistinctAndBounded", async () => {
     const candidates = [...Object.values(node), node.A!];
-    const m = await co.readContract({
-      ...vm,
-      functionName: "committeeFrom",
-      args: [jobId, 0, b32("seed"), candidates, 10n],
-    });
+    const weightsOf = (round: number) =>
+      co.readContract({
+        ...vm,
+        functionName: "committeeWeights",
+        args: [jobId, round, candidates],
+      });
+    const pick = (weights: readonly bigint[], size = 10n) =>
+      co.readContract({
+        ...vm,
+        functionName: "pickCommittee",
+        args: [b32("seed"), candidates, weights, size],
+      });
+    const w0 = await weightsOf(0);
+    assert.equal(w0.at(-1), 0n, "a repeated candidate weighs nothing");
+    const m = await pick(w0);
     assert.equal(m.length, 6); // six eligible, distinct
     assert.equal(new Set(m).size, 6);
     // Only nodes with work in the round: a coordinator naming its own nodes from outside the
     // round (here: the five without a round-1 commit; A, the one with, was slashed out above)
     // cannot seat them.
-    const round1 = await co.readContract({
-      ...vm,
-      functionName: "committeeFrom",
-      args: [jobId, 1, b32("seed"), candidates, 10n],
-    });
+    const round1 = await pick(await weightsOf(1));
     assert.ok(round1.every((n) => n === node.A), "only round 1's committer may sit");
-    // A committee serves a spot-checked round only, drawn from the seed of the block that closed it.
+    await expectRevert(pick(w0.slice(1)), "Verification__BadGroups");
+    // A committee serves a spot-checked round only.
     await expectRevert(
       co.simulateContract({
         ...vm,
-        functionName: "drawCommittee",
+        functionName: "requestCommittee",
         args: [jobId, 0, candidates, 10n],
         account: co.account,
       }),
@@ -530,18 +537,32 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
       await expectRevert(
         co.simulateContract({
           ...vm,
-          functionName: "drawCommittee",
+          functionName: "requestCommittee",
           args: [jobId, 0, candidates, size],
           account: co.account,
         }),
         "Verification__BadCommitteeSize",
       );
     }
+    const q = await mined(
+      co,
+      co.writeContract({
+        ...vm,
+        functionName: "requestCommittee",
+        args: [jobId, 0, candidates, 10n],
+      }),
+    );
+    const { weights } = event(q, abis.verification, "CommitteeRequested");
+    assert.deepEqual(weights, await weightsOf(0), "the request fixes the weights of its block");
     const r = await mined(
       co,
-      co.writeContract({ ...vm, functionName: "drawCommittee", args: [jobId, 0, candidates, 10n] }),
+      co.writeContract({
+        ...vm,
+        functionName: "drawCommittee",
+        args: [jobId, 0, candidates, weights!, 10n],
+      }),
     );
-    console.log(`  gas drawCommittee (7 candidates): ${r.gasUsed}`);
+    console.log(`  gas requestCommittee + drawCommittee (7 candidates): ${q.gasUsed + r.gasUsed}`);
     assert.equal(event(r, abis.verification, "CommitteeDrawn").members.length, 6);
   });
 

@@ -260,7 +260,7 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _summaryKeys() internal pure returns (bytes32[] memory k) {
-        k = new bytes32[](48);
+        k = new bytes32[](49);
         uint256 n;
         k[n++] = "job.honest";
         k[n++] = "job.adversarialMembers";
@@ -277,6 +277,7 @@ contract ProtocolInvariantTest is Test {
         k[n++] = "redundancy.outliersSlashed";
         k[n++] = "redundancy.settledByAdv";
         k[n++] = "spotcheck.drawn";
+        k[n++] = "committee.requested";
         k[n++] = "committee.drawn";
         k[n++] = "attest.honest";
         k[n++] = "attest.adv";

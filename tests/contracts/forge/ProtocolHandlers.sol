@@ -105,6 +105,10 @@ contract CoordinatorHandler is HandlerBase {
 
     address internal immutable coordinator;
     address internal immutable owner;
+    /// @dev What each committee request fixed (keyed by job and round), for the draw to repeat.
+    mapping(bytes32 key => bytes32[] candidates) internal _requestedCandidates;
+    mapping(bytes32 key => uint256[] weights) internal _requestedWeights;
+    mapping(bytes32 key => uint256 blockNumber) internal _requestedAt;
 
     constructor(ProtocolWorld world_) HandlerBase(world_) {
         coordinator = world_.coordinator();
@@ -277,7 +281,8 @@ contract CoordinatorHandler is HandlerBase {
     }
 
     /// @notice Draws the spot check of a closed round (after its closing block), and the committee
-    /// of a spot-checked round: the job's nodes (at most 10, so all eligible ones serve).
+    /// of a spot-checked round: the coordinator asks for it over the job's nodes (at most 10, so
+    /// all eligible ones serve), and a later call, in a later block, draws it.
     function drawSpotCheck(uint256 seed) external synced {
         uint256 n = world.honestJobCount();
         for (uint256 i = 0; i < n; ++i) {
@@ -300,11 +305,31 @@ contract CoordinatorHandler is HandlerBase {
                 if (!selected) continue;
                 (, uint64 deadline) = verification.committeeOf(job, r);
                 if (deadline != 0) continue;
+                bytes32 key = keccak256(abi.encode(job, r));
+                if (_requestedAt[key] == 0) {
+                    bytes32[] memory candidates = jobs.nodesOf(job);
+                    (bool asked, bytes memory ret) = _must(
+                        coordinator,
+                        address(verification),
+                        abi.encodeCall(verification.requestCommittee, (job, r, candidates, 10)),
+                        "requestCommittee of a spot-checked round"
+                    );
+                    if (asked) {
+                        _requestedCandidates[key] = candidates;
+                        _requestedWeights[key] = abi.decode(ret, (uint256[]));
+                        _requestedAt[key] = block.number;
+                        world.bump("committee.requested");
+                    }
+                    return;
+                }
+                if (block.number <= _requestedAt[key]) return;
                 (bool drew,) = _must(
                     coordinator,
                     address(verification),
-                    abi.encodeCall(verification.drawCommittee, (job, r, jobs.nodesOf(job), 10)),
-                    "drawCommittee of a spot-checked round"
+                    abi.encodeCall(
+                        verification.drawCommittee, (job, r, _requestedCandidates[key], _requestedWeights[key], 10)
+                    ),
+                    "drawCommittee of a requested committee"
                 );
                 if (drew) {
                     world.addCommittee(job, r);
