@@ -124,6 +124,8 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @notice Thrown when a round still takes commits (settling or drawing over it would judge an
     /// incomplete set).
     error Verification__RoundOpen(bytes32 jobId, uint32 round);
+    /// @notice Thrown when a challenged round is more than CHALLENGE_ROUNDS behind the open one.
+    error Verification__RoundTooOld(bytes32 jobId, uint32 round, uint32 openRound);
     /// @notice Thrown when a draw is asked in the block that closed the round, or that asked for
     /// the committee (its hash is unknown).
     error Verification__TooEarly(bytes32 jobId, uint32 round, uint256 seedBlock);
@@ -247,6 +249,10 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public constant MIN_SAMPLE_BPS = 100;
     uint256 public constant MAX_SAMPLE_BPS = 500;
     uint256 public constant MAX_SAMPLE_CHUNKS = 16;
+    /// @notice How many rounds behind the open one a commit can still be challenged: what a node
+    /// must keep to answer (a verifier reaching further back asked for bytes no honest node was
+    /// told to keep, and the node lost 10% at the timeout).
+    uint256 public constant CHALLENGE_ROUNDS = 16;
     /// @dev A step record: f32 loss (4 bytes), keccak256 of the weights after the step, of its
     /// gradient (lib/local_training.ts stepRecord).
     uint256 public constant STEP_RECORD_BYTES = 68;
@@ -327,7 +333,8 @@ contract VerificationManager is Owned, IVerificationManager {
 
     /// @notice Challenges one committed round: the chain picks a step and a chunk of the update
     /// the node must open within the response window. Authorised verifiers only (a challenge
-    /// costs the node gas, so it is not open to anyone).
+    /// costs the node gas, so it is not open to anyone). The round may be at most
+    /// CHALLENGE_ROUNDS behind the open one (also for step challenges and gradient samples).
     /// @param jobId The job.
     /// @param round The committed round.
     /// @param nodePubkey The node.
@@ -937,6 +944,8 @@ contract VerificationManager is Owned, IVerificationManager {
         if (address(proofs) == address(0)) revert Verification__NotLinked();
         bytes32 committed = proofs.resultOf(jobId, round, nodePubkey);
         if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, nodePubkey);
+        uint32 open = proofs.openRoundOf(jobId);
+        if (uint256(round) + CHALLENGE_ROUNDS < open) revert Verification__RoundTooOld(jobId, round, open);
         // The step is drawn below the job's own steps per round, never a caller's count: a step
         // past the node's records is a padding leaf no record opens, and the node would be
         // slashed for a challenge nobody could answer.

@@ -158,3 +158,59 @@ Deno.test("worker: a restart still answers the challenges of rounds committed be
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "victim: a node answers a challenge of any round the chain can still challenge, after a restart, with its own bytes",
+  async () => {
+    // Found in the worker audit: a worker kept its last 8 commits, across all its jobs, and after
+    // a restart read the update bytes back from the coordinator's SVDB. The chain challenges a
+    // commit until it is CHALLENGE_ROUNDS (16) behind the open round, so a challenge of the 9th
+    // last commit (a long job, or a slow job beside a fast one) timed out at 10% of the node's
+    // stake, and a coordinator that withheld the bytes after a restart did the same to every
+    // chunk challenge.
+    await using fx = await setupCoordinator({ operators: 2 });
+    const s = await fx.scenario();
+    const rounds = 11;
+    const job = await s.job({ nodes: 2, rounds: rounds + 1, localSteps: 1 });
+    const [a, b] = job.nodes as [TestNode, TestNode];
+    const dir = await Deno.makeTempDir({ prefix: "artha-worker-keep-" });
+    let withhold = false;
+    const laptop = () =>
+      new Worker({
+        // A coordinator that, after the restart, refuses to give the node its own update back.
+        coordinator: (path, init) =>
+          withhold && path.startsWith("/svdb/")
+            ? Promise.resolve(new Response("gone", { status: 404 }))
+            : s.call(path, init),
+        client: a.operator,
+        addresses: fx.addresses,
+        chainId: fx.net.chainId,
+        key: a.key,
+        trainer: createTrainer(loadKernel()),
+        heartbeatEveryMs: Infinity,
+        statePath: `${dir}/state.json`,
+      });
+    try {
+      const first = laptop();
+      for (let r = 0; r < rounds; r++) {
+        assert.equal(await first.tick(), "trained");
+        assert.equal(await b.worker.tick(), "trained");
+        const closed = await read(await s.post("/aggregate", { jobId: job.jobId }));
+        assert.equal(closed.body[0].status, "closed", JSON.stringify(closed.body));
+      }
+      const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
+      const challenges = [
+        await issueChallenge(fx.coordinator, at),
+        await issueStepChallenge(fx.coordinator, at),
+      ];
+      withhold = true;
+      assert.equal(await laptop().answerChallenges(), 2, "both answered after the restart");
+      for (const { challengeId } of challenges) {
+        const c = await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId });
+        assert.equal(c.status, ChallengeStatus.Answered);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

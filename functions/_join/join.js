@@ -25991,6 +25991,27 @@ var nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -28235,6 +28256,27 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
     "type": "error"
   },
   {
@@ -31053,6 +31095,27 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
     "type": "error"
   },
   {
@@ -34112,6 +34175,27 @@ var proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -36210,6 +36294,27 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
     "type": "error"
   },
   {
@@ -38741,6 +38846,27 @@ var arthaDIDRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -39384,6 +39510,27 @@ var verificationManagerAbi = [
       }
     ],
     "name": "Verification__RoundOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
     "type": "error"
   },
   {
@@ -40064,6 +40211,19 @@ var verificationManagerAbi = [
   {
     "inputs": [],
     "name": "BPS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "CHALLENGE_ROUNDS",
     "outputs": [
       {
         "internalType": "uint256",
@@ -45171,6 +45331,27 @@ var disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "Verification__RoundTooOld",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "challengeId",
         "type": "uint256"
@@ -48581,6 +48762,15 @@ function buildLevels2(bytes, chunkSize) {
   return levels;
 }
 
+// lib/verify/commit_retention.ts
+var CHALLENGE_ROUNDS = 16;
+function keepChallengeable(kept, jobId) {
+  const job = jobId.toLowerCase();
+  let newest = -1;
+  for (const c of kept) if (c.jobId.toLowerCase() === job) newest = Math.max(newest, c.round);
+  return kept.filter((c) => c.jobId.toLowerCase() !== job || c.round + CHALLENGE_ROUNDS >= newest);
+}
+
 // lib/chain/get_challenge.ts
 function getChallenge(client, params) {
   return client.readContract({
@@ -48926,25 +49116,49 @@ function signStepProof(key, task, step, at) {
 // lib/verify/responder.ts
 var ChallengeResponder = class {
   nodePubkey;
-  keep;
   #rounds;
   #fromBlock;
-  constructor(nodePubkey, keep = 8) {
+  /** Jobs with a challenge of this node open at the last look: never forgotten. */
+  #challengedJobs;
+  constructor(nodePubkey) {
     this.nodePubkey = nodePubkey;
-    this.keep = keep;
     this.#rounds = /* @__PURE__ */ new Map();
     this.#fromBlock = 0n;
+    this.#challengedJobs = /* @__PURE__ */ new Set();
   }
-  /** Remembers a commit (the oldest is forgotten beyond `keep`). */
+  /** Remembers a commit, and forgets those of its job the chain can no longer challenge. */
   remember(c) {
-    this.#rounds.set(`${c.jobId}:${c.round}`, c);
-    while (this.#rounds.size > this.keep) {
-      this.#rounds.delete(this.#rounds.keys().next().value);
-    }
+    this.#rounds.set(roundKey(c.jobId, c.round), c);
+    const kept = keepChallengeable([
+      ...this.#rounds.values()
+    ], c.jobId);
+    if (kept.length === this.#rounds.size) return;
+    this.#rounds = new Map(kept.map((r) => [
+      roundKey(r.jobId, r.round),
+      r
+    ]));
+  }
+  /** The jobs it keeps commits of (lower-case ids). */
+  jobs() {
+    return [
+      ...new Set([
+        ...this.#rounds.values()
+      ].map((r) => r.jobId.toLowerCase()))
+    ];
+  }
+  /**
+   * Forgets the commits of a job the chain opens no case on any more; refused (false) while a
+   * challenge of the job was open at the last look, which still has to be answered.
+   */
+  forgetJob(jobId) {
+    const job = jobId.toLowerCase();
+    if (this.#challengedJobs.has(job)) return false;
+    for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
+    return true;
   }
   /** The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. */
   answerFor(c) {
-    const r = this.#rounds.get(`${c.jobId.toLowerCase()}:${c.round}`);
+    const r = this.#rounds.get(roundKey(c.jobId, c.round));
     if (!r) return void 0;
     if (c.count > 0) {
       return {
@@ -48968,6 +49182,7 @@ var ChallengeResponder = class {
       nodePubkey: this.nodePubkey,
       fromBlock: this.#fromBlock
     });
+    this.#challengedJobs = new Set(open.map((c) => c.jobId.toLowerCase()));
     let answered = 0;
     for (const c of open) {
       let answer;
@@ -48982,6 +49197,7 @@ var ChallengeResponder = class {
     return answered;
   }
 };
+var roundKey = (jobId, round) => `${jobId.toLowerCase()}:${round}`;
 async function send2(client, addresses, challengeId, answer) {
   try {
     if (answer.kind === "step") {
@@ -49149,35 +49365,45 @@ var RACES = [
   "Dispute__AlreadyRevealed",
   "Dispute__WindowClosed"
 ];
-var roundKey = (jobId, round) => `${jobId.toLowerCase()}:${round}`;
+var roundKey2 = (jobId, round) => `${jobId.toLowerCase()}:${round}`;
 var DisputeResponder = class {
   nodePubkey;
-  keep;
   #rounds = /* @__PURE__ */ new Map();
   /** The block the oldest dispute that may still need a move was opened in. */
   #fromBlock;
   constructor(nodePubkey, options = {}) {
     this.nodePubkey = nodePubkey.toLowerCase();
-    this.keep = options.keep ?? 8;
     this.#fromBlock = options.fromBlock ?? 0n;
   }
   /**
-   * Remembers a commit (the oldest is forgotten beyond `keep`). Returns false, keeping nothing,
-   * when s_N is not the committed weightsDigest: such a result cannot be defended.
+   * Remembers a commit, forgetting those of its job the chain can no longer challenge (the same
+   * rule as the challenge responder's). Returns false, keeping nothing, when s_N is not the
+   * committed weightsDigest: such a result cannot be defended.
    */
   remember(r) {
     if (r.stepDigests.length < 2 || r.stepDigests.at(-1) !== r.weightsDigest) return false;
-    this.#rounds.set(roundKey(r.jobId, r.round), r);
-    while (this.#rounds.size > this.keep) {
-      this.#rounds.delete(this.#rounds.keys().next().value);
+    this.#rounds.set(roundKey2(r.jobId, r.round), r);
+    const kept = keepChallengeable([
+      ...this.#rounds.values()
+    ], r.jobId);
+    if (kept.length < this.#rounds.size) {
+      this.#rounds = new Map(kept.map((k) => [
+        roundKey2(k.jobId, k.round),
+        k
+      ]));
     }
     return true;
+  }
+  /** Forgets the commits of a job the chain opens no case on any more. */
+  forgetJob(jobId) {
+    const job = jobId.toLowerCase();
+    for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
   }
   /** This node's next move in `d`, or undefined when it has none (not its turn, not its round). */
   moveFor(d) {
     const challengerSide = d.challenger.toLowerCase() === this.nodePubkey;
     if (!challengerSide && d.defender.toLowerCase() !== this.nodePubkey) return void 0;
-    const r = this.#rounds.get(roundKey(d.jobId, d.round));
+    const r = this.#rounds.get(roundKey2(d.jobId, d.round));
     if (!r || r.stepDigests.length !== d.steps + 1) return void 0;
     if (d.phase === Phase.AwaitDefence) {
       return challengerSide ? void 0 : {
@@ -49436,6 +49662,18 @@ function rpcUnavailable(e) {
     };
   }
   return void 0;
+}
+
+// lib/chain/is_verification_open.ts
+function isVerificationOpen(client, params) {
+  return client.readContract({
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "verificationOpen",
+    args: [
+      params.jobId
+    ]
+  });
 }
 
 // node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
@@ -57097,7 +57335,6 @@ var FileStateStorage = class {
     });
   }
 };
-var KEPT_COMMITS = 8;
 var WorkerState = class {
   /** The state file, when the storage is files. */
   path;
@@ -57136,15 +57373,38 @@ var WorkerState = class {
     const bytes = await this.storage?.read("commits");
     return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : [];
   }
-  /** Keeps `commit`, forgetting the oldest beyond {@link KEPT_COMMITS}. */
-  async saveCommit(commit) {
+  /**
+   * Keeps `commit` and the bytes its gradientDigest covers (none for a secure job's update),
+   * forgetting the commits of its job the chain can no longer challenge (commit_retention.ts).
+   */
+  async saveCommit(commit, updateBytes) {
     if (!this.storage) return;
-    const kept = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
-    const bytes = new TextEncoder().encode(JSON.stringify([
-      ...kept,
+    if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
+    const before = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
+    const kept = keepChallengeable([
+      ...before,
       commit
-    ].slice(-KEPT_COMMITS)));
-    await this.storage.write("commits", bytes);
+    ], commit.jobId);
+    await this.#writeCommits(kept, before);
+  }
+  /** The bytes kept for a commit's gradientDigest, undefined when none were kept. */
+  async committedUpdate(jobId, round) {
+    return await this.storage?.read(updateName(jobId, round));
+  }
+  /** Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes. */
+  async forgetJob(jobId) {
+    if (!this.storage) return;
+    const before = await this.commits();
+    await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+  }
+  /** Writes the kept commits, then removes the bytes of those `before` had and `kept` has not. */
+  async #writeCommits(kept, before) {
+    await this.storage.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
+    const still = new Set(kept.map((c) => updateName(c.jobId, c.round)));
+    for (const c of before) {
+      const name4 = updateName(c.jobId, c.round);
+      if (!still.has(name4)) await this.storage.remove(name4);
+    }
   }
   /** The attempt in which the node last sent a masked input for the job, if any. */
   async maskedInputSent(jobId) {
@@ -57187,6 +57447,9 @@ var WorkerState = class {
 };
 function residualName(jobId, staged = false) {
   return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+function updateName(jobId, round) {
+  return `update.${jobId.toLowerCase()}.${round}`;
 }
 function maskedName(jobId) {
   return `${jobId.toLowerCase()}.secagg`;
@@ -58942,7 +59205,7 @@ function keepCommitted(responders, jobId, round, result) {
   };
   responders.challenges.remember({
     ...committed,
-    updateBytes: result.payload ?? f32Bytes(result.delta),
+    updateBytes: committedUpdateBytes(result),
     stepRecords: result.stepRecords
   });
   if (result.stepDigests) {
@@ -58951,6 +59214,9 @@ function keepCommitted(responders, jobId, round, result) {
       stepDigests: result.stepDigests
     });
   }
+}
+function committedUpdateBytes(result) {
+  return result.payload ?? f32Bytes(result.delta);
 }
 function savedCommitOf(jobId, round, result, updateCid) {
   return {
@@ -58964,10 +59230,10 @@ function savedCommitOf(jobId, round, result, updateCid) {
     stepDigests: result.stepDigests
   };
 }
-async function restoreCommit(responders, gateway, saved) {
+async function restoreCommit(responders, gateway, saved, kept) {
   const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
-  let updateBytes = new Uint8Array();
-  if (saved.updateCid !== SECURE_UPDATE_CID) {
+  let updateBytes = kept && merkleRoot(kept) === saved.gradientDigest ? kept : new Uint8Array();
+  if (updateBytes.length === 0 && saved.updateCid !== SECURE_UPDATE_CID) {
     try {
       updateBytes = committedBytes(await gateway.get(saved.updateCid, void 0, true));
     } catch {
@@ -61363,6 +61629,7 @@ async function attestTask(client, params) {
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
 var CHORES_MS = 3e4;
 var MAX_BACKOFF_MS = 3e4;
+var FORGET_SETTLED_EVERY_MS = 10 * 6e4;
 var Worker2 = class {
   nodePubkey;
   /** Where this node's signatures count: the deployment's ProofOfCompute on its chain. */
@@ -61380,6 +61647,7 @@ var Worker2 = class {
   follower;
   #lastHeartbeat = 0;
   #lastChores = 0;
+  #lastForget = 0;
   #restored;
   constructor(options) {
     this.options = options;
@@ -61455,7 +61723,28 @@ var Worker2 = class {
   async answerChallenges() {
     if (!this.options.addresses.verification) return 0;
     await this.#restoreCommits();
-    return await this.challenges.answer(this.options.client, this.options.addresses);
+    const answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    await this.#forgetSettledJobs();
+    return answered;
+  }
+  /**
+   * Forgets the commits of jobs the chain opens no case on any more (settled, or past their
+   * settlement delay) and with no challenge left open, in memory and in the state. At most every
+   * FORGET_SETTLED_EVERY_MS: a chain read per kept job.
+   */
+  async #forgetSettledJobs() {
+    if (Date.now() - this.#lastForget < FORGET_SETTLED_EVERY_MS) return;
+    this.#lastForget = Date.now();
+    const { client, addresses } = this.options;
+    for (const jobId of this.challenges.jobs()) {
+      if (await isVerificationOpen(client, {
+        addresses,
+        jobId
+      })) continue;
+      if (!this.challenges.forgetJob(jobId)) continue;
+      this.disputes.forgetJob(jobId);
+      await this.state.forgetJob(jobId);
+    }
   }
   /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
   async answerDisputes() {
@@ -61473,7 +61762,8 @@ var Worker2 = class {
         disputes: this.disputes
       };
       for (const saved of await this.state.commits()) {
-        await restoreCommit(responders, this.gateway, saved);
+        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, saved, kept);
       }
     })();
   }
@@ -61587,7 +61877,7 @@ var Worker2 = class {
       challenges: this.challenges,
       disputes: this.disputes
     }, jobId, round, result);
-    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid));
+    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid), committedUpdateBytes(result));
     const envelope = envelopeOf(result, {
       jobId,
       round,

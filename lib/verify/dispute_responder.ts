@@ -17,6 +17,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
+import { keepChallengeable } from "./commit_retention.ts";
 import { stepsProof } from "./steps_tree.ts";
 import {
   defendDispute,
@@ -52,28 +53,34 @@ const roundKey = (jobId: Hex, round: number) => `${jobId.toLowerCase()}:${round}
 /** Plays disputes for one node. */
 export class DisputeResponder {
   readonly nodePubkey: Hex;
-  readonly keep: number;
   #rounds = new Map<string, DisputedRound>();
   /** The block the oldest dispute that may still need a move was opened in. */
   #fromBlock: bigint;
 
-  constructor(nodePubkey: Hex, options: { keep?: number; fromBlock?: bigint } = {}) {
+  constructor(nodePubkey: Hex, options: { fromBlock?: bigint } = {}) {
     this.nodePubkey = nodePubkey.toLowerCase() as Hex;
-    this.keep = options.keep ?? 8;
     this.#fromBlock = options.fromBlock ?? 0n;
   }
 
   /**
-   * Remembers a commit (the oldest is forgotten beyond `keep`). Returns false, keeping nothing,
-   * when s_N is not the committed weightsDigest: such a result cannot be defended.
+   * Remembers a commit, forgetting those of its job the chain can no longer challenge (the same
+   * rule as the challenge responder's). Returns false, keeping nothing, when s_N is not the
+   * committed weightsDigest: such a result cannot be defended.
    */
   remember(r: DisputedRound): boolean {
     if (r.stepDigests.length < 2 || r.stepDigests.at(-1) !== r.weightsDigest) return false;
     this.#rounds.set(roundKey(r.jobId, r.round), r);
-    while (this.#rounds.size > this.keep) {
-      this.#rounds.delete(this.#rounds.keys().next().value!);
+    const kept = keepChallengeable([...this.#rounds.values()], r.jobId);
+    if (kept.length < this.#rounds.size) {
+      this.#rounds = new Map(kept.map((k) => [roundKey(k.jobId, k.round), k]));
     }
     return true;
+  }
+
+  /** Forgets the commits of a job the chain opens no case on any more. */
+  forgetJob(jobId: Hex): void {
+    const job = jobId.toLowerCase();
+    for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
   }
 
   /** This node's next move in `d`, or undefined when it has none (not its turn, not its round). */

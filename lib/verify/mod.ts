@@ -5,6 +5,7 @@
  */
 export * from "./challenge_chain.ts";
 export * from "./chunk_openings.ts";
+export * from "./commit_retention.ts";
 export * from "./committee_chain.ts";
 export * from "./dispute_chain.ts";
 export * from "./dispute_responder.ts";

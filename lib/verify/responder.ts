@@ -1,6 +1,7 @@
 /**
- * The worker's challenge responder: it keeps the update bytes and digest triple of its recent
- * commits and answers every open challenge against them with chunk openings. Answers are pure
+ * The worker's challenge responder: it keeps the update bytes and digest triple of every commit
+ * the chain can still challenge (commit_retention.ts: per job, whatever the node does on other
+ * jobs) and answers every open challenge against them with chunk openings. Answers are pure
  * functions of what was committed, so answering twice (after a crash) opens the same chunks.
  * Tests make dishonest answers by overriding `answerFor` (tests/verify/_cheating_worker.ts).
  *
@@ -35,6 +36,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { type ChunkOpenings, openChunks } from "./chunk_openings.ts";
+import { keepChallengeable } from "./commit_retention.ts";
 import {
   type ChallengeInfo,
   openChallenges,
@@ -67,20 +69,38 @@ export type ChallengeAnswer =
 export class ChallengeResponder {
   #rounds = new Map<string, CommittedRound>();
   #fromBlock = 0n;
+  /** Jobs with a challenge of this node open at the last look: never forgotten. */
+  #challengedJobs = new Set<string>();
 
-  constructor(readonly nodePubkey: Hex, readonly keep = 8) {}
+  constructor(readonly nodePubkey: Hex) {}
 
-  /** Remembers a commit (the oldest is forgotten beyond `keep`). */
+  /** Remembers a commit, and forgets those of its job the chain can no longer challenge. */
   remember(c: CommittedRound): void {
-    this.#rounds.set(`${c.jobId}:${c.round}`, c);
-    while (this.#rounds.size > this.keep) {
-      this.#rounds.delete(this.#rounds.keys().next().value!);
-    }
+    this.#rounds.set(roundKey(c.jobId, c.round), c);
+    const kept = keepChallengeable([...this.#rounds.values()], c.jobId);
+    if (kept.length === this.#rounds.size) return;
+    this.#rounds = new Map(kept.map((r) => [roundKey(r.jobId, r.round), r]));
+  }
+
+  /** The jobs it keeps commits of (lower-case ids). */
+  jobs(): Hex[] {
+    return [...new Set([...this.#rounds.values()].map((r) => r.jobId.toLowerCase() as Hex))];
+  }
+
+  /**
+   * Forgets the commits of a job the chain opens no case on any more; refused (false) while a
+   * challenge of the job was open at the last look, which still has to be answered.
+   */
+  forgetJob(jobId: Hex): boolean {
+    const job = jobId.toLowerCase();
+    if (this.#challengedJobs.has(job)) return false;
+    for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
+    return true;
   }
 
   /** The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. */
   answerFor(c: ChallengeInfo): ChallengeAnswer | undefined {
-    const r = this.#rounds.get(`${c.jobId.toLowerCase()}:${c.round}`);
+    const r = this.#rounds.get(roundKey(c.jobId, c.round));
     if (!r) return undefined;
     if (c.count > 0) {
       return { kind: "chunks", digests: r, openings: openChunks(r.updateBytes, c.seed, c.count) };
@@ -97,6 +117,7 @@ export class ChallengeResponder {
       nodePubkey: this.nodePubkey,
       fromBlock: this.#fromBlock,
     });
+    this.#challengedJobs = new Set(open.map((c) => c.jobId.toLowerCase()));
     let answered = 0;
     for (const c of open) {
       let answer: ChallengeAnswer | undefined;
@@ -114,6 +135,8 @@ export class ChallengeResponder {
     return answered;
   }
 }
+
+const roundKey = (jobId: string, round: number) => `${jobId.toLowerCase()}:${round}`;
 
 /** Sends one answer; false when it reverts (a wrong answer: the challenge stays open). */
 async function send(

@@ -116,12 +116,17 @@ export function keepCommitted(
   };
   responders.challenges.remember({
     ...committed,
-    updateBytes: result.payload ?? f32Bytes(result.delta),
+    updateBytes: committedUpdateBytes(result),
     stepRecords: result.stepRecords,
   });
   if (result.stepDigests) {
     responders.disputes.remember({ ...committed, stepDigests: result.stepDigests });
   }
+}
+
+/** The bytes a result's gradientDigest is the Merkle root of: its codec payload, else its delta. */
+export function committedUpdateBytes(result: LocalResult): Uint8Array {
+  return result.payload ?? f32Bytes(result.delta);
 }
 
 /** What the worker's state keeps of a commit, to answer for it after a restart. */
@@ -145,17 +150,20 @@ export function savedCommitOf(
 
 /**
  * Gives the responders a commit kept in the state: its step records and digests as saved, and
- * the update's bytes read back from SVDB when they still hash to the committed gradientDigest (a
- * secure job's update was never uploaded; a step challenge or a dispute is still answered).
+ * the update's bytes the state kept (`kept`), or, for a commit saved without them by an older
+ * worker, read back from SVDB; either only when they hash to the committed gradientDigest.
  */
 export async function restoreCommit(
   responders: { challenges: ChallengeResponder; disputes: DisputeResponder },
   gateway: Gateway,
   saved: SavedCommit,
+  kept?: Uint8Array,
 ): Promise<void> {
   const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
-  let updateBytes: Uint8Array = new Uint8Array();
-  if (saved.updateCid !== SECURE_UPDATE_CID) {
+  let updateBytes: Uint8Array = kept && merkleRoot(kept) === saved.gradientDigest
+    ? kept
+    : new Uint8Array();
+  if (updateBytes.length === 0 && saved.updateCid !== SECURE_UPDATE_CID) {
     try {
       // Signed: an update is private to its job and its node (svdb_private.ts).
       updateBytes = committedBytes(await gateway.get(saved.updateCid, undefined, true));

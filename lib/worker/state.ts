@@ -21,10 +21,11 @@
 import type { Hex } from "viem";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
+import { keepChallengeable } from "../verify/commit_retention.ts";
 
 /**
- * Named byte records a worker's state is kept in. Names are `state`, `<jobId>.residual`,
- * `<jobId>.residual.next` and `<jobId>.secagg`. Writes replace a record whole or not at all.
+ * Named byte records a worker's state is kept in. Names are `state`, `commits`,
+ * `update.<jobId>.<round>`, `<jobId>.residual`, `<jobId>.residual.next` and `<jobId>.secagg`. Writes replace a record whole or not at all.
  */
 export interface StateStorage {
   /** The record's bytes, undefined when there is none. */
@@ -118,8 +119,9 @@ export interface MaskedInputSent {
 
 /**
  * A committed round as kept for challenges and disputes after a restart: its digests, the CID of
- * the update it uploaded (its bytes are read back from SVDB) and what never left the node, the
- * per-step records and digests.
+ * the update it uploaded, and what never left the node, the per-step records and digests. The
+ * bytes its gradientDigest covers are kept beside it (`update.<jobId>.<round>`): read back from
+ * the coordinator's SVDB instead, a coordinator that withheld them left the node unable to answer.
  */
 export interface SavedCommit {
   jobId: Hex;
@@ -131,9 +133,6 @@ export interface SavedCommit {
   stepRecords?: Hex;
   stepDigests?: Hex[];
 }
-
-/** How many commits the state keeps (the responders keep as many in memory). */
-export const KEPT_COMMITS = 8;
 
 /** The state file's content. */
 interface SavedState {
@@ -186,14 +185,40 @@ export class WorkerState {
     return bytes ? JSON.parse(new TextDecoder().decode(bytes)) as SavedCommit[] : [];
   }
 
-  /** Keeps `commit`, forgetting the oldest beyond {@link KEPT_COMMITS}. */
-  async saveCommit(commit: SavedCommit): Promise<void> {
+  /**
+   * Keeps `commit` and the bytes its gradientDigest covers (none for a secure job's update),
+   * forgetting the commits of its job the chain can no longer challenge (commit_retention.ts).
+   */
+  async saveCommit(commit: SavedCommit, updateBytes?: Uint8Array): Promise<void> {
     if (!this.storage) return;
-    const kept = (await this.commits()).filter((c) =>
+    if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
+    const before = (await this.commits()).filter((c) =>
       c.jobId !== commit.jobId || c.round !== commit.round
     );
-    const bytes = new TextEncoder().encode(JSON.stringify([...kept, commit].slice(-KEPT_COMMITS)));
-    await this.storage.write("commits", bytes);
+    const kept = keepChallengeable([...before, commit], commit.jobId);
+    await this.#writeCommits(kept, before);
+  }
+
+  /** The bytes kept for a commit's gradientDigest, undefined when none were kept. */
+  async committedUpdate(jobId: Hex, round: number): Promise<Uint8Array | undefined> {
+    return await this.storage?.read(updateName(jobId, round));
+  }
+
+  /** Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes. */
+  async forgetJob(jobId: Hex): Promise<void> {
+    if (!this.storage) return;
+    const before = await this.commits();
+    await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+  }
+
+  /** Writes the kept commits, then removes the bytes of those `before` had and `kept` has not. */
+  async #writeCommits(kept: SavedCommit[], before: SavedCommit[]): Promise<void> {
+    await this.storage!.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
+    const still = new Set(kept.map((c) => updateName(c.jobId, c.round)));
+    for (const c of before) {
+      const name = updateName(c.jobId, c.round);
+      if (!still.has(name)) await this.storage!.remove(name);
+    }
   }
 
   /** The attempt in which the node last sent a masked input for the job, if any. */
@@ -251,6 +276,11 @@ export class WorkerState {
  */
 function residualName(jobId: string, staged = false): string {
   return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+
+/** The record of the bytes a commit's gradientDigest covers: `update.<jobId>.<round>`. */
+function updateName(jobId: string, round: number): string {
+  return `update.${jobId.toLowerCase()}.${round}`;
 }
 
 /** The record of the job's last masked input sent, beside the state: `<jobId>.secagg`. */

@@ -34,11 +34,13 @@ import { CoordinatorClient, type CoordinatorFetch, isTransient } from "./client.
 import type { WorkerEvent } from "./events.ts";
 import { JobFollower } from "./follow.ts";
 import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
+import { isVerificationOpen } from "../chain/is_verification_open.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
 import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import {
+  committedUpdateBytes,
   commitTrained,
   keepCommitted,
   postUpdate,
@@ -110,6 +112,8 @@ export function kernelThreads(computeUnits: number = navigator.hardwareConcurren
 }
 /** Longest wait between tries while the coordinator or the chain is away. */
 const MAX_BACKOFF_MS = 30_000;
+/** How often the worker asks the chain which of its kept jobs can no longer be challenged. */
+const FORGET_SETTLED_EVERY_MS = 10 * 60_000;
 
 /**
  * One laptop's worker. Call `run()` to loop, or `tick()` for one iteration. The protected
@@ -132,6 +136,7 @@ export class Worker {
   protected follower?: JobFollower;
   #lastHeartbeat = 0;
   #lastChores = 0;
+  #lastForget = 0;
   #restored?: Promise<void>;
 
   constructor(options: WorkerOptions) {
@@ -205,7 +210,26 @@ export class Worker {
   async answerChallenges(): Promise<number> {
     if (!this.options.addresses.verification) return 0;
     await this.#restoreCommits();
-    return await this.challenges.answer(this.options.client, this.options.addresses);
+    const answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    await this.#forgetSettledJobs();
+    return answered;
+  }
+
+  /**
+   * Forgets the commits of jobs the chain opens no case on any more (settled, or past their
+   * settlement delay) and with no challenge left open, in memory and in the state. At most every
+   * FORGET_SETTLED_EVERY_MS: a chain read per kept job.
+   */
+  async #forgetSettledJobs(): Promise<void> {
+    if (Date.now() - this.#lastForget < FORGET_SETTLED_EVERY_MS) return;
+    this.#lastForget = Date.now();
+    const { client, addresses } = this.options;
+    for (const jobId of this.challenges.jobs()) {
+      if (await isVerificationOpen(client, { addresses, jobId })) continue;
+      if (!this.challenges.forgetJob(jobId)) continue;
+      this.disputes.forgetJob(jobId);
+      await this.state.forgetJob(jobId);
+    }
   }
 
   /** Defends and bisects every open dispute this node is a party to, from its kept commits. */
@@ -222,7 +246,8 @@ export class Worker {
     return this.#restored ??= (async () => {
       const responders = { challenges: this.challenges, disputes: this.disputes };
       for (const saved of await this.state.commits()) {
-        await restoreCommit(responders, this.gateway, saved);
+        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, saved, kept);
       }
     })();
   }
@@ -310,7 +335,10 @@ export class Worker {
     }
     if (committed !== "committed") return "wait";
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
-    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid));
+    await this.state.saveCommit(
+      savedCommitOf(jobId, round, result, updateCid),
+      committedUpdateBytes(result),
+    );
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));
     // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.

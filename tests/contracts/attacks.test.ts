@@ -41,6 +41,7 @@ import { stepsProof, stepsRoot } from "../../lib/verify/steps_tree.ts";
 import { merkleProof, merkleRoot } from "../../lib/crypto/merkle.ts";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
+import { CHALLENGE_ROUNDS } from "../../lib/verify/commit_retention.ts";
 
 const STAKE = parseEther("10");
 
@@ -1535,6 +1536,44 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       const d = event(drawn, abis.verification, "CommitteeDrawn");
       assert.equal(d.seed, seed);
       assert.deepEqual(d.members, fixedByRequest, "the committee is the one the request fixed");
+    },
+  );
+
+  await fx.step(
+    t,
+    "27. a verifier cannot challenge a round older than nodes are told to keep",
+    async () => {
+      // Found in the worker audit: any committed round could be challenged until settlement, and a
+      // worker keeps what the chain can ask (lib/verify/commit_retention.ts). A verifier reaching
+      // further back asked for bytes an honest node had dropped, and it lost 10% at the timeout.
+      const keep = await co.readContract({ ...verification, functionName: "CHALLENGE_ROUNDS" });
+      assert.equal(Number(keep), CHALLENGE_ROUNDS, "the worker keeps what the chain can ask");
+      const h = nodePubkey("kept-sixteen-rounds");
+      const jobId = await startJob([[h, honest[2]!]], { rounds: CHALLENGE_ROUNDS + 2 });
+      for (let r = 0; r <= CHALLENGE_ROUNDS; r++) {
+        if (r < 2) await commit(honest[2]!, jobId, h, r, `h${r}`);
+        await closeRound(jobId, r);
+      }
+      const challenge = (round: number, kind: "issueChallenge" | "issueStepChallenge") =>
+        co.simulateContract({
+          ...verification,
+          functionName: kind,
+          args: [jobId, round, h],
+          account: co.account,
+        });
+      for (const kind of ["issueChallenge", "issueStepChallenge"] as const) {
+        await expectRevert(challenge(0, kind), "Verification__RoundTooOld");
+        await challenge(1, kind); // exactly CHALLENGE_ROUNDS behind: still asked
+      }
+      await expectRevert(
+        co.simulateContract({
+          ...verification,
+          functionName: "requestGradientSample",
+          args: [jobId, 0, h, 64n, 100n],
+          account: co.account,
+        }),
+        "Verification__RoundTooOld",
+      );
     },
   );
 });

@@ -347,8 +347,10 @@ contract CoordinatorHandler is HandlerBase {
         if (!found || !proofs.verificationOpen(job)) return;
         bytes32[] memory ns = jobs.nodesOf(job);
         if (ns.length == 0) return;
-        uint32 open = proofs.openRoundOf(job);
-        uint32 round = uint32((seed >> 16) % (uint256(open) + 1));
+        uint256 open = proofs.openRoundOf(job);
+        // Rounds the chain still challenges: at most CHALLENGE_ROUNDS behind the open one.
+        uint256 oldest = open > verification.CHALLENGE_ROUNDS() ? open - verification.CHALLENGE_ROUNDS() : 0;
+        uint32 round = uint32(oldest + (seed >> 16) % (open - oldest + 1));
         for (uint256 i = 0; i < ns.length; ++i) {
             bytes32 node = ns[_at(seed >> 8, i, ns.length)];
             if (proofs.resultOf(job, round, node) == bytes32(0)) continue;
