@@ -358,7 +358,7 @@ contract AIJobManager is Owned, IAIJobManager {
         return _operators[jobId][nodePubkey];
     }
 
-    /// @notice Whether `nodePubkey` currently holds a task of `jobId`.
+    /// @inheritdoc IAIJobManager
     function isAssigned(bytes32 jobId, bytes32 nodePubkey) external view returns (bool) {
         return _activeAssignment[jobId][nodePubkey];
     }

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {Owned} from "./libraries/Owned.sol";
 import {MerkleProof} from "./libraries/MerkleProof.sol";
 import {INodeCertRegistry} from "./interfaces/INodeCertRegistry.sol";
+import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
 import {
     IPoCVerification,
     INodeCertView,
@@ -83,6 +84,9 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__AlreadyGrouped(bytes32 jobId, bytes32 nodePubkey);
     /// @notice Thrown when a task group has too many members.
     error Verification__GroupTooLarge(uint32 group, uint256 size);
+    /// @notice Thrown when a replacement does not follow a reassignment: `fromNode` still holds its
+    /// task, `toNode` holds none, or `fromNode` was already replaced.
+    error Verification__NotReplacement(bytes32 jobId, bytes32 fromNode, bytes32 toNode);
     /// @notice Thrown when a group was already settled for a round.
     error Verification__AlreadySettled(bytes32 jobId, uint32 round, uint32 group);
     /// @notice Thrown when a group has no strict majority (nothing can be decided).
@@ -158,6 +162,10 @@ contract VerificationManager is Owned, IVerificationManager {
     event ChallengeReleased(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when a node is put in a task group.
     event TaskGroupSet(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint32 group);
+    /// @notice Emitted when a reassigned task's new node takes its predecessor's place in a group.
+    event TaskGroupMemberReplaced(
+        bytes32 indexed jobId, uint32 group, bytes32 fromNode, bytes32 toNode, uint32 fromRound
+    );
     /// @notice Emitted when a task group's round is settled by redundancy.
     event RedundancySettled(
         bytes32 indexed jobId, uint32 round, uint32 group, bytes32 majority, uint256 agreeing, uint256 outliers
@@ -208,6 +216,12 @@ contract VerificationManager is Owned, IVerificationManager {
         Answered,
         Failed,
         Released
+    }
+
+    /// @notice The rounds a task group member counts in (see `_tenure`).
+    struct Tenure {
+        uint32 joined;
+        uint32 leftPlusOne;
     }
 
     /// @notice A committee asked for and its seed block: the digest of (candidates, weights, size).
@@ -279,6 +293,10 @@ contract VerificationManager is Owned, IVerificationManager {
 
     mapping(uint256 challengeId => Challenge challenge) private _challenges;
     mapping(bytes32 jobId => mapping(bytes32 nodePubkey => uint32 group)) private _groupOf;
+    /// @dev The rounds a member of a group that had a replacement counts in: from `joined`, until
+    /// `leftPlusOne - 1` (excluded; 0: never left). Groups without one count every member.
+    mapping(bytes32 jobId => mapping(bytes32 nodePubkey => Tenure tenure)) private _tenure;
+    mapping(bytes32 jobId => mapping(uint32 group => bool replaced)) private _hasReplacement;
     mapping(bytes32 jobId => mapping(uint32 group => bytes32[] members)) private _members;
     mapping(bytes32 jobId => mapping(uint32 round => mapping(uint32 group => bytes32 majority))) private
         _settled;
@@ -505,6 +523,39 @@ contract VerificationManager is Owned, IVerificationManager {
             m.push(nodes[i]);
             emit TaskGroupSet(jobId, nodes[i], g);
         }
+    }
+
+    /// @notice Puts the node a task was reassigned to (AIJobManager.reassign) into its
+    /// predecessor's task group, in its place: from the open round on, the new node counts in the
+    /// group's majority and is judged by it, and the predecessor no longer counts (from the round
+    /// after, if it committed the open round before it was moved). Left out, a replacement was
+    /// judged by no group (its fake commits were never slashed by redundancy, nor could it be
+    /// disputed), while its silent predecessor still counted against every majority. Authorised
+    /// coordinator only, once per predecessor.
+    /// @param jobId The job.
+    /// @param fromNode The node the task was moved from (no longer assigned).
+    /// @param toNode The node it was moved to (assigned, in no group yet).
+    function replaceInGroup(bytes32 jobId, bytes32 fromNode, bytes32 toNode) external onlyAuthorised {
+        uint32 g = _groupOf[jobId][fromNode];
+        if (g == 0) revert Verification__BadGroups();
+        if (_groupOf[jobId][toNode] != 0) revert Verification__AlreadyGrouped(jobId, toNode);
+        IAIJobManager jm = proofs.jobManager();
+        if (
+            _tenure[jobId][fromNode].leftPlusOne != 0 || jm.isAssigned(jobId, fromNode)
+                || !jm.isAssigned(jobId, toNode)
+        ) revert Verification__NotReplacement(jobId, fromNode, toNode);
+        bytes32[] storage m = _members[jobId][g];
+        // Replacements may take a group past MAX_GROUP, but only so far: the majority's loops.
+        if (m.length >= 2 * MAX_GROUP) revert Verification__GroupTooLarge(g, m.length + 1);
+        uint32 open = proofs.openRoundOf(jobId);
+        uint32 until = proofs.resultOf(jobId, open, fromNode) == bytes32(0) ? open : open + 1;
+        _tenure[jobId][fromNode].leftPlusOne = until + 1;
+        _tenure[jobId][toNode] = Tenure({joined: open, leftPlusOne: 0});
+        _hasReplacement[jobId][g] = true;
+        _groupOf[jobId][toNode] = g;
+        m.push(toNode);
+        emit TaskGroupSet(jobId, toNode, g);
+        emit TaskGroupMemberReplaced(jobId, g, fromNode, toNode, open);
     }
 
     /// @notice Settles one task group's round by redundancy, once the round is closed: a result
@@ -829,7 +880,7 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @param round The round.
     /// @param candidates Nodes to weigh (a repeated node weighs 0 after its first place).
     function committeeWeights(bytes32 jobId, uint32 round, bytes32[] calldata candidates)
-        public
+        internal
         view
         returns (uint256[] memory weight)
     {
@@ -853,7 +904,7 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @param weights Their weights (`committeeWeights`), one per candidate.
     /// @param size Wanted size, 10 to 20.
     function pickCommittee(bytes32 seed, bytes32[] calldata candidates, uint256[] calldata weights, uint256 size)
-        public
+        internal
         pure
         returns (bytes32[] memory members)
     {
@@ -920,7 +971,16 @@ contract VerificationManager is Owned, IVerificationManager {
     {
         bytes32[] storage m = _members[jobId][group];
         bytes32[] memory results = new bytes32[](m.length);
+        // The group as it stood in `round`: a replaced member and its replacement never both count
+        // (except in the round the predecessor committed before it was moved).
+        bool replaced = _hasReplacement[jobId][group];
+        uint256 size;
         for (uint256 i = 0; i < m.length; ++i) {
+            if (replaced) {
+                Tenure storage t = _tenure[jobId][m[i]];
+                if (round < t.joined || (t.leftPlusOne != 0 && round + 1 >= t.leftPlusOne)) continue;
+            }
+            ++size;
             results[i] = proofs.resultOf(jobId, round, m[i]);
             if (results[i] != bytes32(0)) ++committed;
         }
@@ -932,7 +992,7 @@ contract VerificationManager is Owned, IVerificationManager {
             }
             if (c > count) (majority, count) = (results[i], c);
         }
-        consensus = count >= 2 && count * 2 > m.length;
+        consensus = count >= 2 && count * 2 > size;
     }
 
     // ------------------------------------------------------------------------ internals

@@ -58,6 +58,9 @@ interface IAIJobManager {
     /// walking a large job pays per node read, not for the whole list each time.
     function nodeAt(bytes32 jobId, uint256 index) external view returns (bytes32);
 
+    /// @notice Whether `nodePubkey` currently holds a task of `jobId` (false once reassigned away).
+    function isAssigned(bytes32 jobId, bytes32 nodePubkey) external view returns (bool);
+
     /// @notice The operator that was assigned `nodePubkey` for `jobId`.
     function assignedOperator(bytes32 jobId, bytes32 nodePubkey) external view returns (address);
 

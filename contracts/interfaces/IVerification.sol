@@ -60,8 +60,9 @@ interface IVerificationManager {
     /// @notice The task group of `nodePubkey` on `jobId` (0 when unset).
     function groupOf(bytes32 jobId, bytes32 nodePubkey) external view returns (uint32);
     /// @notice The most common committed result of a task group in a round, its count, how many
-    /// members committed, and whether it is a strict majority of the whole group (at least two
-    /// agreeing): a majority of the group cannot be overturned by commits still to come.
+    /// members committed, and whether it is a strict majority of the whole group as it stood in
+    /// that round (at least two agreeing; a replaced member and its replacement count once): a
+    /// majority of the group cannot be overturned by commits still to come.
     function groupMajority(bytes32 jobId, uint32 round, uint32 group)
         external
         view

@@ -25905,6 +25905,27 @@ var nodeCertRegistryAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"
@@ -28165,6 +28186,27 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
     "type": "error"
   },
   {
@@ -31004,6 +31046,27 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
     "type": "error"
   },
   {
@@ -34089,6 +34152,27 @@ var proofOfComputeAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"
@@ -36203,6 +36287,27 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
     "type": "error"
   },
   {
@@ -38760,6 +38865,27 @@ var arthaDIDRegistryAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"
@@ -39419,6 +39545,27 @@ var verificationManagerAbi = [
       }
     ],
     "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
     "type": "error"
   },
   {
@@ -40180,6 +40327,43 @@ var verificationManagerAbi = [
         "type": "bytes32"
       },
       {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "group",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "fromRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "TaskGroupMemberReplaced",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "indexed": true,
         "internalType": "bytes32",
         "name": "nodePubkey",
@@ -40629,35 +40813,6 @@ var verificationManagerAbi = [
     "type": "function"
   },
   {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "jobId",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "round",
-        "type": "uint32"
-      },
-      {
-        "internalType": "bytes32[]",
-        "name": "candidates",
-        "type": "bytes32[]"
-      }
-    ],
-    "name": "committeeWeights",
-    "outputs": [
-      {
-        "internalType": "uint256[]",
-        "name": "weight",
-        "type": "uint256[]"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
     "inputs": [],
     "name": "disputes",
     "outputs": [
@@ -41001,40 +41156,6 @@ var verificationManagerAbi = [
     "type": "function"
   },
   {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "seed",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "bytes32[]",
-        "name": "candidates",
-        "type": "bytes32[]"
-      },
-      {
-        "internalType": "uint256[]",
-        "name": "weights",
-        "type": "uint256[]"
-      },
-      {
-        "internalType": "uint256",
-        "name": "size",
-        "type": "uint256"
-      }
-    ],
-    "name": "pickCommittee",
-    "outputs": [
-      {
-        "internalType": "bytes32[]",
-        "name": "members",
-        "type": "bytes32[]"
-      }
-    ],
-    "stateMutability": "pure",
-    "type": "function"
-  },
-  {
     "inputs": [],
     "name": "proofs",
     "outputs": [
@@ -41082,6 +41203,29 @@ var verificationManagerAbi = [
       }
     ],
     "name": "release",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "replaceInGroup",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -45235,6 +45379,27 @@ var disputeGameAbi = [
       }
     ],
     "name": "Verification__NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
     "type": "error"
   },
   {
@@ -59353,6 +59518,9 @@ async function refuseTask(client, p) {
   if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
     return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
   }
+  if (spec.verification && group === 0) {
+    return `this node is in no task group of job ${jobId} on chain`;
+  }
   if (group > 0 && (task.seed !== taskSeed(spec, group - 1) || task.shard.index !== taskShard(spec, group - 1))) {
     return `seed ${task.seed} and shard ${task.shard.index} are not task group ${group}'s`;
   }
@@ -59388,6 +59556,9 @@ async function refuseValidation(client, p) {
   }
   if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
     return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  if (spec.verification && group === 0) {
+    return `target ${task.target} is in no task group of job ${jobId} on chain`;
   }
   const want = group - 1;
   if (group > 0 && (task.seed !== taskSeed(spec, want) || task.shard.index !== taskShard(spec, want) || task.slot !== want)) {

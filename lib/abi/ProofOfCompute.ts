@@ -2871,6 +2871,27 @@ export const proofOfComputeAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "bytes32",
+        "name": "fromNode",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "toNode",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__NotReplacement",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "uint32",
         "name": "round",
         "type": "uint32"

@@ -78,6 +78,7 @@ export * from "./register_model.ts";
 export * from "./register_node.ts";
 export * from "./reject_answer.ts";
 export * from "./release_challenge.ts";
+export * from "./replace_in_group.ts";
 export * from "./report_copycat.ts";
 export * from "./request_gradient_sample.ts";
 export * from "./respond_challenge.ts";

@@ -1,11 +1,14 @@
 /** Moves the tasks of assigned nodes that are no longer live on chain to spare eligible nodes. */
 import type { Hex } from "viem";
 import { reassignNode } from "../chain/assign_nodes.ts";
+import { replaceInGroup } from "../chain/replace_in_group.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
 import { getReplacementNode } from "../chain/get_replacement_node.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import { eligibleNodes, liveNodes } from "./nodes.ts";
+import { once } from "./once.ts";
 import type { JobNodeRecord, JobRecord } from "./state.ts";
 
 /** A reassignment: `to` takes the place (task and position) of `from`. */
@@ -17,7 +20,9 @@ export interface NodeMove {
 
 /**
  * The job with every dead node among `missing` replaced by a spare (as many as there are), and
- * the moves to write with it (state.ts moveNode).
+ * the moves to write with it (state.ts moveNode). In a job with task groups the spare takes its
+ * predecessor's place in the group on chain before it is handed the task: outside every group it
+ * was judged by none, and a worker refuses a verified job's task that has no group.
  */
 export async function reassignDropped(
   ctx: Context,
@@ -28,7 +33,8 @@ export async function reassignDropped(
   const live = new Set(await liveNodes(ctx, missing));
   const dead = missing.filter((n) => !live.has(n));
   if (dead.length === 0) return { job, moves: [] };
-  const spares = await sparesFor(ctx, job);
+  const spec = await loadSpec(ctx.store, job.specCid);
+  const spares = await sparesFor(ctx, job, spec);
   const assigned = [...job.assigned];
   const taskOf = { ...job.taskOf };
   const reassigned = [...job.reassigned];
@@ -43,6 +49,10 @@ export async function reassignDropped(
       if (!to) break;
       await reassignNode(client, { addresses, jobId: job.jobId, fromNode: from, toNode: to });
     }
+    if (spec.verification) {
+      const moved = { addresses, jobId: job.jobId, fromNode: from, toNode: to };
+      await once(() => replaceInGroup(client, moved), ["Verification__AlreadyGrouped"]);
+    }
     const index = assigned.indexOf(from);
     assigned[index] = to;
     taskOf[to] = taskOf[from]!;
@@ -53,8 +63,7 @@ export async function reassignDropped(
 }
 
 /** Eligible nodes that never held a task of the job (in KV or on chain), best first. */
-async function sparesFor(ctx: Context, job: JobRecord): Promise<Hex[]> {
-  const spec = await loadSpec(ctx.store, job.specCid);
+async function sparesFor(ctx: Context, job: JobRecord, spec: JobSpec): Promise<Hex[]> {
   const used = new Set<string>([...job.assigned, ...job.reassigned.map((r) => r.from)]);
   const { client, addresses } = ctx.chain;
   for (const n of await getJobNodes(client, { addresses, jobId: job.jobId })) used.add(n);

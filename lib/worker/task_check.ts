@@ -6,8 +6,10 @@
  * train for nothing, or for a job nobody pays. Its inputs are bound too: the starting weights
  * must be the checkpoint the chain closed the last round with (the spec's initial weights in
  * round 0), the shard one of the spec's, and in a task group (redundancy) the seed and shard must
- * be the group's task (and its slot, the partition codec's part). Otherwise a coordinator could give one member of a group other inputs
- * than the rest and have that honest node slashed as the group's outlier.
+ * be the group's task (and its slot, the partition codec's part). Otherwise a coordinator could
+ * give one member of a group other inputs than the rest and have that honest node slashed as the
+ * group's outlier. A verified job's task holder outside every group is refused: nothing on chain
+ * says which inputs are its, so a tampered seed got it slashed by the coordinator's recomputation.
  *
  * @example
  * ```ts ignore
@@ -59,6 +61,11 @@ export async function refuseTask(
   if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
     return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
   }
+  // A verified job puts every task holder in a task group (a reassigned one in its
+  // predecessor's); without one, nothing says which seed, shard and slot are this node's.
+  if (spec.verification && group === 0) {
+    return `this node is in no task group of job ${jobId} on chain`;
+  }
   // In a task group the task is the group's (group g trains task g - 1), as every member's is.
   if (
     group > 0 && (task.seed !== taskSeed(spec, group - 1) ||
@@ -102,6 +109,9 @@ export async function refuseValidation(
   }
   if (spec.shards[task.shard.index]?.cid !== task.shard.cid) {
     return `shard ${task.shard.cid} is not shard ${task.shard.index} of the spec`;
+  }
+  if (spec.verification && group === 0) {
+    return `target ${task.target} is in no task group of job ${jobId} on chain`;
   }
   const want = group - 1;
   if (

@@ -42,6 +42,7 @@ import { merkleProof, merkleRoot } from "../../lib/crypto/merkle.ts";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { CHALLENGE_ROUNDS } from "../../lib/verify/commit_retention.ts";
+import { committeeSeed, pickCommittee } from "./_committee.ts";
 
 const STAKE = parseEther("10");
 
@@ -1481,18 +1482,11 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       const { weights } = event(requested, abis.verification, "CommitteeRequested");
       // The request's block is mined: the attacker now knows the seed, and settles its own
       // pair's group, which lifts both members' scores from 0 to 250,000.
-      const seed = keccak256(
-        encodeAbiParameters([{ type: "string" }, { type: "bytes32" }, { type: "bytes32" }], [
-          "committee",
-          event(spot, abis.verification, "SpotCheckDrawn").seed!,
-          requested.blockHash,
-        ]),
+      const seed = committeeSeed(
+        event(spot, abis.verification, "SpotCheckDrawn").seed!,
+        requested.blockHash,
       );
-      const fixedByRequest = await co.readContract({
-        ...verification,
-        functionName: "pickCommittee",
-        args: [seed, candidates, weights!, 10n],
-      });
+      const fixedByRequest = pickCommittee(seed, candidates, weights!, 10);
       await mined(
         attacker,
         attacker.writeContract({
@@ -1501,18 +1495,17 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
           args: [jobId, 0, 1],
         }),
       );
-      const live = await co.readContract({
-        ...verification,
-        functionName: "committeeWeights",
-        args: [jobId, 0, candidates],
-      });
+      // Every candidate committed and is eligible: its live weight is its reputation + 1.
+      const live = await Promise.all(candidates.map(async (n) =>
+        1n + await co.readContract({
+          ...fx.c.reputation,
+          functionName: "reputationOf",
+          args: [n],
+        })
+      ));
       assert.ok(live[0]! > weights![0]!, "the settlement moved the attacker's live weight");
       assert.notDeepEqual(
-        await co.readContract({
-          ...verification,
-          functionName: "pickCommittee",
-          args: [seed, candidates, live, 10n],
-        }),
+        pickCommittee(seed, candidates, live, 10),
         fixedByRequest,
         "live weights would have drawn another committee",
       );
@@ -1574,6 +1567,76 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
         "Verification__RoundTooOld",
       );
+    },
+  );
+
+  await fx.step(
+    t,
+    "28. a node a task is reassigned to is judged by its predecessor's group",
+    async () => {
+      // Found in the worker audit: a spare that took over a silent node's task sat in no task
+      // group (group 0): redundancy never compared its commits, so a fake one was never slashed,
+      // nor could it be disputed, while the silent predecessor still counted against every
+      // majority. replaceInGroup puts it in the predecessor's place, from the open round on.
+      const [h1, h2, silent, spare] = ["judged-1", "judged-2", "goes-silent", "the-spare"].map(
+        nodePubkey,
+      ) as [Hex, Hex, Hex, Hex];
+      const ops: [Hex, ArthaClient][] = [[h1, honest[0]!], [h2, honest[1]!], [silent, honest[2]!]];
+      const jobId = await startJob(ops, { rounds: 2, groups: [1, 1, 1] });
+      const spareKnown = await co.readContract({
+        ...registry,
+        functionName: "operatorOf",
+        args: [spare],
+      });
+      if (BigInt(spareKnown) === 0n) await registerNode(fx, attacker, { pubkey: spare });
+      await fx.increaseTime(HOUR + 1);
+      for (const [n, op] of [[h1, honest[0]!], [h2, honest[1]!], [spare, attacker]] as const) {
+        await mined(op, op.writeContract({ ...registry, functionName: "heartbeat", args: [n] }));
+      }
+      const replace = (from: Hex, to: Hex, by: ArthaClient = co) =>
+        by.simulateContract({
+          ...verification,
+          functionName: "replaceInGroup",
+          args: [jobId, from, to],
+          account: by.account,
+        });
+      await expectRevert(replace(silent, spare), "Verification__NotReplacement"); // not moved yet
+      await mined(
+        co,
+        co.writeContract({ ...jobs, functionName: "reassign", args: [jobId, silent, spare] }),
+      );
+      await expectRevert(replace(silent, spare, attacker), "Owned__NotAuthorised");
+      await mined(co, co.writeContract((await replace(silent, spare)).request));
+      await expectRevert(replace(silent, spare), "Verification__AlreadyGrouped");
+      assert.equal(
+        await co.readContract({ ...verification, functionName: "groupOf", args: [jobId, spare] }),
+        1,
+      );
+      // The spare commits a fake round 0; the two honest members agree.
+      await commit(honest[0]!, jobId, h1, 0, "right");
+      await commit(honest[1]!, jobId, h2, 0, "right");
+      await commit(attacker, jobId, spare, 0, "fake");
+      await closeRound(jobId, 0);
+      const majority = await co.readContract({
+        ...verification,
+        functionName: "groupMajority",
+        args: [jobId, 0, 1],
+      });
+      assert.equal(
+        majority[3],
+        true,
+        "2 of the 3 counted (the silent node's place is the spare's)",
+      );
+      const settled = await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "settleRedundancy",
+          args: [jobId, 0, 1],
+        }),
+      );
+      assert.equal(event(settled, abis.verification, "RedundancySettled").outliers, 1n);
+      assert.equal((await stakeOf(spare)).stake, STAKE / 2n, "the fake replacement lost 50%");
     },
   );
 });

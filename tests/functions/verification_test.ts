@@ -7,6 +7,9 @@ import { getChallenge } from "../../lib/chain/get_challenge.ts";
 import { issueChallenge } from "../../lib/chain/issue_challenge.ts";
 import { issueStepChallenge } from "../../lib/chain/issue_step_challenge.ts";
 import { ChallengeStatus } from "../../lib/chain/contracts.ts";
+import { getTaskGroup } from "../../lib/chain/get_task_group.ts";
+import { refuseTask } from "../../lib/worker/task_check.ts";
+import type { TrainTask } from "../../lib/worker/task.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
@@ -208,6 +211,57 @@ Deno.test("attacker: a copier that goes silent until it is reassigned is still c
     [copier.nodePubkey, "challenge"],
     [copier.nodePubkey, "step"],
   ]);
+});
+
+Deno.test("attacker: a spare that takes a silent node's task takes its place in the task group, so its inputs are bound and its commits judged", async () => {
+  // Prepare: a task group of two, one of which goes silent before training; a spare waits.
+  // Found in the worker audit: the spare sat in no group (0), so its worker checked no seed,
+  // shard or slot (a relay's seed + 1 had it slashed by the coordinator's recomputation) and
+  // redundancy never compared its commits.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    spares: 1,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [honest, silent] = job.nodes as [TestNode, TestNode];
+  const spare = job.spares[0]!;
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const n of [honest, spare]) await n.worker.heartbeat(true);
+
+  // Execute: the deadline passes, the silent node's task moves to the spare.
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [extended] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(extended.status, "extended");
+  const groupOf = (n: TestNode) =>
+    getTaskGroup(fx.coordinator, {
+      addresses: fx.addresses,
+      jobId: job.jobId,
+      nodePubkey: n.nodePubkey,
+    });
+
+  // Assert: the spare is in the silent node's group, so a relay's other seed is refused, and
+  // with the honest member it makes the group's majority of round 0.
+  assert.equal(await groupOf(spare), await groupOf(silent));
+  const task = (await read(await s.call(`/assign?node=${spare.nodePubkey}`))).body as TrainTask;
+  assert.equal(task.status, "task");
+  const asked = { addresses: fx.addresses, nodePubkey: spare.nodePubkey, spec: job.spec };
+  assert.equal(await refuseTask(spare.operator, { ...asked, task }), undefined);
+  const relayed = { ...task, seed: task.seed + 1 };
+  assert.match((await refuseTask(spare.operator, { ...asked, task: relayed }))!, /task group 1's/);
+  assert.equal(await honest.worker.tick(), "trained");
+  assert.equal(await spare.worker.tick(), "trained");
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(closed.status, "closed");
+  const [, count, committed, consensus] = await fx.coordinator.readContract({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    functionName: "groupMajority",
+    args: [job.jobId, 0, await groupOf(spare)],
+  });
+  assert.deepEqual([count, committed, consensus], [2n, 2n, true]);
 });
 
 Deno.test("attacker: a node that copies its group mate's commit and delivers nothing is challenged and loses the job's reward", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { type Hex, parseEther } from "viem";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
-import { assignNodes } from "../../lib/chain/assign_nodes.ts";
+import { assignNodes, reassignNode } from "../../lib/chain/assign_nodes.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { encodeJobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
 import {
@@ -103,6 +103,52 @@ Deno.test("attacker: tasks the chain does not back are refused before any traini
     fromBlock: 0n,
   });
   assert.deepEqual(commits, []);
+});
+
+Deno.test("attacker: a node a verified job's task was moved to, left in no task group, refuses inputs nothing binds", async () => {
+  // Prepare: a verified job (task groups of two); its second node goes silent and a hostile
+  // coordinator moves the task to a spare on chain, but never puts the spare in the group.
+  // Found in the worker audit: with no group the worker checked no seed, and a seed + 1 had the
+  // spare slashed by the honest validator's recomputation.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    spares: 1,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [member, silent] = job.nodes as [TestNode, TestNode];
+  const spare = job.spares[0]!;
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const n of [member, spare]) await n.worker.heartbeat(true);
+  await reassignNode(fx.coordinator, {
+    addresses: fx.addresses,
+    jobId: job.jobId,
+    fromNode: silent.nodePubkey,
+    toNode: spare.nodePubkey,
+  });
+  const own = (await read(await s.call(`/assign?node=${member.nodePubkey}`))).body;
+  const events: WorkerEvent[] = [];
+  const steered = workerThrough(
+    fx,
+    spare,
+    (path, init) =>
+      path.startsWith("/assign?")
+        ? Promise.resolve(Response.json({ ...own, seed: own.seed + 1 }))
+        : s.call(path, init),
+    events,
+  );
+
+  // Execute
+  const outcome = await steered.tick();
+
+  // Assert: refused, nothing trained or committed.
+  assert.equal(outcome, "wait");
+  const refusal = events.find((e) => e.kind === "error");
+  assert.ok(refusal?.kind === "error", JSON.stringify(events));
+  assert.match(refusal.message, /is in no task group of job/);
+  assert.ok(!events.some((e) => e.kind === "step"), "trained a refused task");
 });
 
 Deno.test("attacker: a job escrowed with more steps a round than its spec trains is refused", async () => {

@@ -415,7 +415,7 @@ contract CoordinatorHandler is HandlerBase {
     }
 
     /// @notice Moves the task of a silent adversarial node to an honest node outside the job, in
-    /// the same task group (which keeps its honest majority).
+    /// its place in the task group (which keeps its honest majority).
     function reassign(uint256 seed) external synced {
         uint256 n = world.honestJobCount();
         for (uint256 i = 0; i < n; ++i) {
@@ -435,13 +435,12 @@ contract CoordinatorHandler is HandlerBase {
                 );
                 if (!ok) return;
                 bytes32[] memory one = new bytes32[](1);
-                uint32[] memory g = new uint32[](1);
-                (one[0], g[0]) = (to, verification.groupOf(job, from));
+                one[0] = to;
                 _must(
                     coordinator,
                     address(verification),
-                    abi.encodeCall(verification.setTaskGroups, (job, one, g)),
-                    "coordinator setTaskGroups on reassign"
+                    abi.encodeCall(verification.replaceInGroup, (job, from, to)),
+                    "coordinator replaceInGroup on reassign"
                 );
                 world.addMembers(job, one);
                 world.bump("job.reassigned");
