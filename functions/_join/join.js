@@ -59567,6 +59567,101 @@ async function refuseValidation(client, p) {
   return void 0;
 }
 
+// lib/chain/get_committed_digests.ts
+async function getCommittedDigests(client, params) {
+  const logs = await client.getContractEvents({
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RoundCommitted",
+    args: {
+      jobId: params.jobId,
+      nodePubkey: params.nodePubkey
+    },
+    fromBlock: 0n
+  });
+  const a = logs.find((l) => l.args.round === params.round)?.args;
+  if (!a) return void 0;
+  return {
+    lossDigest: a.lossDigest,
+    gradientDigest: a.gradientDigest,
+    weightsDigest: a.weightsDigest
+  };
+}
+
+// lib/strategy/fed_buff.ts
+function sqrtStaleness(tau) {
+  return 1 / Math.sqrt(1 + tau);
+}
+
+// lib/worker/cluster_check.ts
+async function checkClusterTask(client, p) {
+  const { addresses, task, spec } = p;
+  const { jobId, round, members } = task;
+  const refused = (why) => ({
+    refused: why
+  });
+  const job = await readJob(client, {
+    addresses,
+    jobId
+  });
+  if (job.status !== JobStatus.Running) return refused(`job ${jobId} is not running on chain`);
+  if (jobSpecHash(spec) !== job.paramsHash) {
+    return refused(`spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`);
+  }
+  if (!spec.aggregation.hierarchical) return refused(`job ${jobId} is not aggregated in clusters`);
+  if (round !== job.currentRound) {
+    return refused(`round ${round} is not job ${jobId}'s open round ${job.currentRound}`);
+  }
+  const nodes = members.map((m) => m.nodePubkey.toLowerCase());
+  if (members.length === 0 || members.length > spec.aggregation.clusterSize) {
+    return refused(`${members.length} members, not 1 to ${spec.aggregation.clusterSize}`);
+  }
+  if (new Set(nodes).size !== nodes.length) return refused("a member appears twice");
+  if (!nodes.includes(p.nodePubkey.toLowerCase())) return refused("this node is not a member");
+  const taskSamples = spec.localSteps * spec.batch.B * spec.batch.accumSteps;
+  const digests = /* @__PURE__ */ new Map();
+  for (const m of members) {
+    if (m.samples !== taskSamples) {
+      return refused(`member ${m.nodePubkey} claims ${m.samples} samples, the task's are ${taskSamples}`);
+    }
+    const tau = stalenessOf(m.scale, spec.asynchronous?.maxStaleness ?? 0);
+    if (tau === void 0) {
+      return refused(`member ${m.nodePubkey}'s scale ${m.scale} is no staleness weight`);
+    }
+    const at = {
+      addresses,
+      jobId,
+      round: round - tau,
+      nodePubkey: m.nodePubkey
+    };
+    const committed = round - tau >= 0 ? await getCommittedDigests(client, at) : void 0;
+    if (!committed) return refused(`member ${m.nodePubkey} committed no round ${round - tau}`);
+    digests.set(m.updateCid, committed.gradientDigest);
+  }
+  return {
+    digests
+  };
+}
+function stalenessOf(scale, max) {
+  for (let tau = 0; tau <= max; tau++) {
+    if ((tau === 0 ? 1 : sqrtStaleness(tau)) === scale) return tau;
+  }
+  return void 0;
+}
+function checkedUpdates(source, digests) {
+  return {
+    async get(cid) {
+      const want = digests.get(cid);
+      if (!want) throw new Error(`Cannot aggregate: update ${cid} is no checked member's`);
+      const bytes = await source.get(cid);
+      if (merkleRoot(committedBytes(bytes)) !== want) {
+        throw new Error(`Cannot aggregate: update ${cid} is not what its node committed`);
+      }
+      return bytes;
+    }
+  };
+}
+
 // lib/chain/get_block_hash.ts
 async function getBlockHash(client, params = {}) {
   const block = params.blockNumber === void 0 ? await client.getBlock({
@@ -61613,9 +61708,9 @@ function clusterMeanOf(updates, task, spec) {
   };
   return clusterMean(task.members, read3, paramLayout(spec.model).size);
 }
-async function fetchClusterUpdates(gateway, task) {
+async function fetchClusterUpdates(gateway, task, digests) {
   const updates = /* @__PURE__ */ new Map();
-  const source = signedUpdates(gateway);
+  const source = checkedUpdates(signedUpdates(gateway), digests);
   for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
   return updates;
 }
@@ -62075,10 +62170,24 @@ var Worker2 = class {
     });
     return "trained";
   }
-  /** Aggregates a cluster of the round and posts its mean. */
+  /** Aggregates a cluster of the round and posts its mean, if the chain backs the task. */
   async #runCluster(task) {
     const spec = await this.gateway.spec(task.specCid);
-    const mean = await this.clusterMean(task);
+    const { client: chain, addresses: at } = this.options;
+    const checked = await checkClusterTask(chain, {
+      addresses: at,
+      nodePubkey: this.nodePubkey,
+      task,
+      spec
+    });
+    if ("refused" in checked) {
+      this.#report({
+        kind: "error",
+        message: `cluster task refused: ${checked.refused}`
+      });
+      return "wait";
+    }
+    const mean = await this.clusterMean(task, checked.digests);
     const { coordinator, gateway, domain } = this;
     await postClusterMean({
       coordinator,
@@ -62210,9 +62319,10 @@ var Worker2 = class {
   signUpdate(update) {
     return signEnvelope(this.options.key, update, this.domain);
   }
-  /** The mean a cluster aggregator posts. */
-  async clusterMean(task) {
-    return clusterMeanOf(signedUpdates(this.gateway), task, await this.gateway.spec(task.specCid));
+  /** The mean a cluster aggregator posts, of updates checked against their commits. */
+  async clusterMean(task, digests) {
+    const updates = checkedUpdates(signedUpdates(this.gateway), digests);
+    return clusterMeanOf(updates, task, await this.gateway.spec(task.specCid));
   }
   /** The result hash a committee member attests for its target (as long as a round's training:
    * the node stays live meanwhile). */
@@ -62288,9 +62398,9 @@ var BrowserWorker = class extends Worker2 {
     }));
   }
   /** Fetches the members' updates here, sums them in the Web Worker. */
-  async clusterMean(task) {
+  async clusterMean(task, digests) {
     const spec = await this.gateway.spec(task.specCid);
-    const updates = await fetchClusterUpdates(this.gateway, task);
+    const updates = await fetchClusterUpdates(this.gateway, task, digests);
     const aggregateWasmUrl = this.#aggregateWasmUrl;
     return await this.#post({
       type: "clusterTask",

@@ -7050,6 +7050,28 @@ async function clusterMean(members, read2, length2) {
   };
 }
 
+// lib/worker/client.ts
+var REQUEST_TIMEOUT_MS = 10 * 6e4;
+var MAX_DOWNLOAD_BYTES = 2 ** 30;
+var MAX_JSON_BYTES = 16 * 2 ** 20;
+
+// lib/privacy/secure_aggregation/fixed_point.ts
+var RING_BITS = 32;
+var HALF_RING = 2 ** (RING_BITS - 1);
+
+// lib/privacy/secure_aggregation/graph.ts
+var GRAPH_DOMAIN = new TextEncoder().encode("ArthaTrain:secagg:v1:graph");
+
+// lib/privacy/secure_aggregation/noise.ts
+var TWO_POW_26 = 2 ** 26;
+var TWO_POW_53 = 2 ** 53;
+
+// lib/privacy/secure_aggregation/params.ts
+var DEFAULT_MIN_SURVIVOR_FRACTION = 2 / 3;
+
+// lib/round/secure_session.ts
+var encoder4 = new TextEncoder();
+
 // lib/worker/cluster.ts
 function clusterMeanOf(updates, task, spec) {
   const read2 = async (cid) => {

@@ -93,9 +93,12 @@ export class BrowserWorker extends ArthaWorker {
   }
 
   /** Fetches the members' updates here, sums them in the Web Worker. */
-  protected override async clusterMean(task: ClusterTask): Promise<ClusterMean> {
+  protected override async clusterMean(
+    task: ClusterTask,
+    digests: ReadonlyMap<string, Hex>,
+  ): Promise<ClusterMean> {
     const spec = await this.gateway.spec(task.specCid);
-    const updates = await fetchClusterUpdates(this.gateway, task);
+    const updates = await fetchClusterUpdates(this.gateway, task, digests);
     const aggregateWasmUrl = this.#aggregateWasmUrl;
     return await this.#post<ClusterMean>({
       type: "clusterTask",

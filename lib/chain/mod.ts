@@ -28,6 +28,7 @@ export * from "./get_block_hash.ts";
 export * from "./get_challenge.ts";
 export * from "./get_challenge_ids.ts";
 export * from "./get_claimable.ts";
+export * from "./get_committed_digests.ts";
 export * from "./get_data_access_log.ts";
 export * from "./get_data_grant.ts";
 export * from "./get_dataset.ts";

@@ -21,6 +21,7 @@ import type { NodeKey } from "../crypto/keys.ts";
 import type { CoordinatorClient } from "./client.ts";
 import type { Gateway } from "./gateway.ts";
 import type { ClusterTask } from "./task.ts";
+import { checkedUpdates } from "./cluster_check.ts";
 
 /** A cluster's mean update and the samples behind it. */
 export interface ClusterMean {
@@ -48,13 +49,17 @@ export function clusterMeanOf(
   return clusterMean(task.members, read, paramLayout(spec.model).size);
 }
 
-/** Fetches every member's update through the gateway (each checked against its CID). */
+/**
+ * Fetches every member's update through the gateway (each checked against its CID, and against
+ * the gradient digest its node committed: `digests`, from cluster_check.ts).
+ */
 export async function fetchClusterUpdates(
   gateway: Gateway,
   task: ClusterTask,
+  digests: ReadonlyMap<string, Hex>,
 ): Promise<Map<string, Uint8Array>> {
   const updates = new Map<string, Uint8Array>();
-  const source = signedUpdates(gateway);
+  const source = checkedUpdates(signedUpdates(gateway), digests);
   for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
   return updates;
 }

@@ -181,7 +181,7 @@ export async function restoreCommit(
 }
 
 /** What an uploaded update's gradientDigest covers: a codec payload as sent, else the f32 delta. */
-function committedBytes(file: Uint8Array): Uint8Array {
+export function committedBytes(file: Uint8Array): Uint8Array {
   const payload = file.length >= MAGIC.length && MAGIC.every((b, i) => file[i] === b);
   return payload ? file : f32Bytes(decodeCheckpoint(file).weights);
 }

@@ -49,6 +49,7 @@ import {
   uploadUpdate,
 } from "./deliver.ts";
 import { refuseTask, refuseValidation } from "./task_check.ts";
+import { checkClusterTask, checkedUpdates } from "./cluster_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
@@ -352,10 +353,21 @@ export class Worker {
     return "trained";
   }
 
-  /** Aggregates a cluster of the round and posts its mean. */
-  async #runCluster(task: ClusterTask): Promise<"aggregated"> {
+  /** Aggregates a cluster of the round and posts its mean, if the chain backs the task. */
+  async #runCluster(task: ClusterTask): Promise<"aggregated" | "wait"> {
     const spec = await this.gateway.spec(task.specCid);
-    const mean = await this.clusterMean(task);
+    const { client: chain, addresses: at } = this.options;
+    const checked = await checkClusterTask(chain, {
+      addresses: at,
+      nodePubkey: this.nodePubkey,
+      task,
+      spec,
+    });
+    if ("refused" in checked) {
+      this.#report({ kind: "error", message: `cluster task refused: ${checked.refused}` });
+      return "wait";
+    }
+    const mean = await this.clusterMean(task, checked.digests);
     const { coordinator, gateway, domain } = this;
     await postClusterMean(
       { coordinator, gateway, domain, key: this.options.key },
@@ -466,9 +478,13 @@ export class Worker {
     return signEnvelope(this.options.key, update, this.domain);
   }
 
-  /** The mean a cluster aggregator posts. */
-  protected async clusterMean(task: ClusterTask): Promise<ClusterMean> {
-    return clusterMeanOf(signedUpdates(this.gateway), task, await this.gateway.spec(task.specCid));
+  /** The mean a cluster aggregator posts, of updates checked against their commits. */
+  protected async clusterMean(
+    task: ClusterTask,
+    digests: ReadonlyMap<string, Hex>,
+  ): Promise<ClusterMean> {
+    const updates = checkedUpdates(signedUpdates(this.gateway), digests);
+    return clusterMeanOf(updates, task, await this.gateway.spec(task.specCid));
   }
 
   /** The result hash a committee member attests for its target (as long as a round's training:

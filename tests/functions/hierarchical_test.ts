@@ -14,6 +14,9 @@ import {
 } from "./_coordinator.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
+import type { ClusterMember } from "../../lib/round/cluster_task.ts";
+import type { WorkerEvent } from "../../lib/worker/events.ts";
+import { workerThrough } from "../worker/_worker.ts";
 
 /** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
 async function assertFlatFedAvg(fx: Coordinator, s: Scenario, job: TestJob, checkpointCid: string) {
@@ -190,4 +193,67 @@ Deno.test("attacker: a NaN update is refused at intake, so neither its cluster n
   assert.equal(closed.updates, 4);
   const global = decodeCheckpoint(await fx.store.get(closed.checkpointCid)).weights;
   assert.ok(global.every(Number.isFinite));
+});
+
+Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets it refused, not the aggregator slashed", async () => {
+  // Prepare: a hierarchical round whose clusters are open. Found in the worker audit: a cluster
+  // task was summed and signed as given, so a relay that set one member's scale to 1000 had the
+  // honest aggregator post a mean the coordinator's audit penalised at 50%.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 1,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 0,
+  });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  const [c0] = await clustersOf(s.ctx, job.jobId, 0);
+  const victim = job.nodes.find((n) => n.nodePubkey === c0!.aggregator)!;
+  const other = job.nodes.find((n) =>
+    n.nodePubkey !== c0!.aggregator && !c0!.members.some((m) => m.nodePubkey === n.nodePubkey)
+  )!;
+  const edits: [string, (members: ClusterMember[]) => void, RegExp][] = [
+    ["scale", (m) => m[0]!.scale = 1000, /scale 1000 is no staleness weight/],
+    ["samples", (m) => m[0]!.samples *= 100, /claims \d+ samples, the task's are/],
+    ["a stranger", (m) => m[0]!.nodePubkey = other.nodePubkey, /committed|not a member/],
+    [
+      "an update",
+      (m) => m[1]!.updateCid = m[0]!.updateCid,
+      /is not what its node committed|appears/,
+    ],
+  ];
+  for (const [what, edit, why] of edits) {
+    const events: WorkerEvent[] = [];
+    const relay = async (path: string, init?: RequestInit) => {
+      const res = await s.call(path, init);
+      if (!path.startsWith("/assign?")) return res;
+      const body = await res.json();
+      if (body.status === "cluster") edit(body.members);
+      return Response.json(body);
+    };
+
+    // Execute
+    const outcome = await workerThrough(fx, victim, relay, events).tick().catch((e) => e);
+
+    // Assert: refused with the reason (or the bytes refused), nothing posted, nobody slashed.
+    const said = outcome instanceof Error
+      ? outcome.message
+      : events.map((e) => e.kind === "error" ? e.message : "").join(" ");
+    assert.match(said, why, `${what}: ${said}`);
+  }
+  const [still] = await clustersOf(s.ctx, job.jobId, 0);
+  assert.equal(still!.status, "open", "no mean was posted");
+  const slashes = await fx.coordinator.getContractEvents({
+    address: fx.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: victim.nodePubkey },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(slashes, []);
+  // The untouched task is aggregated.
+  assert.equal(await victim.worker.tick(), "aggregated");
 });

@@ -67,8 +67,11 @@ export class CheatingWorker extends Worker {
     };
   }
 
-  protected override async clusterMean(task: ClusterTask): Promise<ClusterMean> {
-    const honest = await super.clusterMean(task);
+  protected override async clusterMean(
+    task: ClusterTask,
+    digests: ReadonlyMap<string, Hex>,
+  ): Promise<ClusterMean> {
+    const honest = await super.clusterMean(task, digests);
     const fake = this.cheat.clusterMean;
     return fake ? { ...honest, delta: fake(honest.delta) } : honest;
   }
