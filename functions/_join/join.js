@@ -61708,10 +61708,13 @@ function clusterMeanOf(updates, task, spec) {
   };
   return clusterMean(task.members, read3, paramLayout(spec.model).size);
 }
-async function fetchClusterUpdates(gateway, task, digests) {
+async function fetchClusterUpdates(gateway, task, digests, between = () => Promise.resolve()) {
   const updates = /* @__PURE__ */ new Map();
   const source = checkedUpdates(signedUpdates(gateway), digests);
-  for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
+  for (const m of task.members) {
+    await between();
+    updates.set(m.updateCid, await source.get(m.updateCid));
+  }
   return updates;
 }
 function signedUpdates(gateway) {
@@ -62319,10 +62322,24 @@ var Worker2 = class {
   signUpdate(update) {
     return signEnvelope(this.options.key, update, this.domain);
   }
-  /** The mean a cluster aggregator posts, of updates checked against their commits. */
+  /**
+   * The mean a cluster aggregator posts, of updates checked against their commits. Each fetch may
+   * take minutes: the node heartbeats and answers challenges between them.
+   */
   async clusterMean(task, digests) {
-    const updates = checkedUpdates(signedUpdates(this.gateway), digests);
+    const checked = checkedUpdates(signedUpdates(this.gateway), digests);
+    this.#lastChores = Date.now();
+    const updates = {
+      get: async (cid) => {
+        await this.#chores();
+        return await checked.get(cid);
+      }
+    };
     return clusterMeanOf(updates, task, await this.gateway.spec(task.specCid));
+  }
+  /** Heartbeats and answers challenges and disputes if they are due (between long waits). */
+  chores() {
+    return this.#chores();
   }
   /** The result hash a committee member attests for its target (as long as a round's training:
    * the node stays live meanwhile). */
@@ -62400,7 +62417,7 @@ var BrowserWorker = class extends Worker2 {
   /** Fetches the members' updates here, sums them in the Web Worker. */
   async clusterMean(task, digests) {
     const spec = await this.gateway.spec(task.specCid);
-    const updates = await fetchClusterUpdates(this.gateway, task, digests);
+    const updates = await fetchClusterUpdates(this.gateway, task, digests, () => this.chores());
     const aggregateWasmUrl = this.#aggregateWasmUrl;
     return await this.#post({
       type: "clusterTask",

@@ -98,7 +98,7 @@ export class BrowserWorker extends ArthaWorker {
     digests: ReadonlyMap<string, Hex>,
   ): Promise<ClusterMean> {
     const spec = await this.gateway.spec(task.specCid);
-    const updates = await fetchClusterUpdates(this.gateway, task, digests);
+    const updates = await fetchClusterUpdates(this.gateway, task, digests, () => this.chores());
     const aggregateWasmUrl = this.#aggregateWasmUrl;
     return await this.#post<ClusterMean>({
       type: "clusterTask",

@@ -57,10 +57,14 @@ export async function fetchClusterUpdates(
   gateway: Gateway,
   task: ClusterTask,
   digests: ReadonlyMap<string, Hex>,
+  between: () => Promise<void> = () => Promise.resolve(),
 ): Promise<Map<string, Uint8Array>> {
   const updates = new Map<string, Uint8Array>();
   const source = checkedUpdates(signedUpdates(gateway), digests);
-  for (const m of task.members) updates.set(m.updateCid, await source.get(m.updateCid));
+  for (const m of task.members) {
+    await between(); // each fetch may take minutes: the node's chores run between them
+    updates.set(m.updateCid, await source.get(m.updateCid));
+  }
   return updates;
 }
 

@@ -478,13 +478,28 @@ export class Worker {
     return signEnvelope(this.options.key, update, this.domain);
   }
 
-  /** The mean a cluster aggregator posts, of updates checked against their commits. */
+  /**
+   * The mean a cluster aggregator posts, of updates checked against their commits. Each fetch may
+   * take minutes: the node heartbeats and answers challenges between them.
+   */
   protected async clusterMean(
     task: ClusterTask,
     digests: ReadonlyMap<string, Hex>,
   ): Promise<ClusterMean> {
-    const updates = checkedUpdates(signedUpdates(this.gateway), digests);
+    const checked = checkedUpdates(signedUpdates(this.gateway), digests);
+    this.#lastChores = Date.now();
+    const updates = {
+      get: async (cid: string) => {
+        await this.#chores();
+        return await checked.get(cid);
+      },
+    };
     return clusterMeanOf(updates, task, await this.gateway.spec(task.specCid));
+  }
+
+  /** Heartbeats and answers challenges and disputes if they are due (between long waits). */
+  protected chores(): Promise<void> {
+    return this.#chores();
   }
 
   /** The result hash a committee member attests for its target (as long as a round's training:

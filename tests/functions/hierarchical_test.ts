@@ -17,6 +17,9 @@ import { f32Bytes } from "../../lib/round/local_training.ts";
 import type { ClusterMember } from "../../lib/round/cluster_task.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "../worker/_worker.ts";
+import { Worker } from "../../lib/worker/worker.ts";
+import { createTrainer } from "../../kernel/train_step.ts";
+import { loadKernel } from "../../kernel/wasm_module.ts";
 
 /** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
 async function assertFlatFedAvg(fx: Coordinator, s: Scenario, job: TestJob, checkpointCid: string) {
@@ -256,4 +259,45 @@ Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets
   assert.deepEqual(slashes, []);
   // The untouched task is aggregated.
   assert.equal(await victim.worker.tick(), "aggregated");
+});
+
+Deno.test("victim: a cluster aggregator heartbeats and answers challenges between its members' fetches", async () => {
+  // Found in the worker audit: summing a cluster ran no chores, and each member's fetch may take
+  // up to 10 minutes, so a coordinator serving them slowly held the node past its heartbeat
+  // window (10% of its stake per 3 missed hours) and its challenge windows.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2 });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  const [c0] = await clustersOf(s.ctx, job.jobId, 0);
+  const aggregator = job.nodes.find((n) => n.nodePubkey === c0!.aggregator)!;
+  const slow = async (path: string, init?: RequestInit) => {
+    if (path.startsWith("/svdb/")) await new Promise((r) => setTimeout(r, 50));
+    return await s.call(path, init);
+  };
+  const worker = new Worker({
+    coordinator: slow,
+    client: aggregator.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: aggregator.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: 0,
+    choresEveryMs: 0,
+  });
+  const heartbeats = async () =>
+    (await fx.coordinator.getContractEvents({
+      address: fx.addresses.registry,
+      abi: abis.registry,
+      eventName: "Heartbeat",
+      args: { nodePubkey: aggregator.nodePubkey },
+      fromBlock: 0n,
+    })).length;
+  const before = await heartbeats();
+
+  assert.equal(await worker.tick(), "aggregated");
+
+  // One heartbeat at the tick's start, and one before each of the two members' fetches.
+  assert.equal(await heartbeats() - before, 1 + c0!.members.length);
 });
