@@ -57435,18 +57435,29 @@ var Gateway = class {
   /**
    * The weights of the checkpoint stored at `cid`. Unless cached, the download streams into the
    * CID check and the decode at once, so a large model's file is never held whole; the weights
-   * are returned only once the bytes proved to be `cid`'s.
+   * are returned only once the bytes proved to be `cid`'s. The download stops past what the
+   * job's model can take (its parameters as f32 and a header), or past MAX_DOWNLOAD_BYTES
+   * without one: the CID check reads every byte, so an endless body was read for as long as the
+   * coordinator sent it.
    */
   async weights(cid, model) {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
     const body = (await this.#client.request(`/svdb/${cid}`)).body;
     if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
+    const max = model ? 4 * paramLayout(model).size + MAX_CHECKPOINT_HEADER_BYTES : MAX_DOWNLOAD_BYTES;
     const [forCid, forWeights] = body.tee().map((b) => b.getReader());
+    const cidOf = computeCid(capped(chunksOf(forCid), max, `GET /svdb/${cid}`), {
+      cidVersion: cid.startsWith("Qm") ? 0 : 1
+    }).catch(async (e) => {
+      await Promise.all([
+        forCid.cancel(),
+        forWeights.cancel()
+      ]);
+      throw e;
+    });
     const [actual, weights] = await Promise.all([
-      computeCid(chunksOf(forCid), {
-        cidVersion: cid.startsWith("Qm") ? 0 : 1
-      }),
+      cidOf,
       // A decode that fails early stops its branch, or the tee would buffer the rest for it.
       decodeCheckpointStream(chunksOf(forWeights), model).catch(async (e) => {
         await forWeights.cancel();
@@ -57460,6 +57471,15 @@ var Gateway = class {
     return weights;
   }
 };
+var MAX_CHECKPOINT_HEADER_BYTES = 16 * 2 ** 20;
+async function* capped(chunks, max, what) {
+  let total = 0;
+  for await (const c of chunks) {
+    total += c.length;
+    if (total > max) throw new RangeError(`Cannot read ${what}: larger than ${max} bytes`);
+    yield c;
+  }
+}
 async function* chunksOf(reader) {
   for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
 }

@@ -24,9 +24,9 @@ import { PRIVATE_CID_HEADER, signUpload, type UploadSigner } from "../store/uplo
 import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
-import type { ModelConfig } from "../../kernel/params.ts";
+import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
 import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
-import { type CoordinatorClient, CoordinatorError } from "./client.ts";
+import { type CoordinatorClient, CoordinatorError, MAX_DOWNLOAD_BYTES } from "./client.ts";
 
 /** Who signs uploads, and where the signature counts (the deployment's NodeCertRegistry). */
 export interface GatewayOptions {
@@ -182,16 +182,28 @@ export class Gateway {
   /**
    * The weights of the checkpoint stored at `cid`. Unless cached, the download streams into the
    * CID check and the decode at once, so a large model's file is never held whole; the weights
-   * are returned only once the bytes proved to be `cid`'s.
+   * are returned only once the bytes proved to be `cid`'s. The download stops past what the
+   * job's model can take (its parameters as f32 and a header), or past MAX_DOWNLOAD_BYTES
+   * without one: the CID check reads every byte, so an endless body was read for as long as the
+   * coordinator sent it.
    */
   async weights(cid: string, model?: ModelConfig): Promise<Float32Array> {
     const hit = this.#bytes.get(cid);
     if (hit) return decodeCheckpoint(hit).weights;
     const body = (await this.#client.request(`/svdb/${cid}`)).body;
     if (!body) throw new Error(`Cannot trust ${cid}: the gateway returned no body`);
+    const max = model
+      ? 4 * paramLayout(model).size + MAX_CHECKPOINT_HEADER_BYTES
+      : MAX_DOWNLOAD_BYTES;
     const [forCid, forWeights] = body.tee().map((b) => b.getReader());
+    const cidOf = computeCid(capped(chunksOf(forCid!), max, `GET /svdb/${cid}`), {
+      cidVersion: cid.startsWith("Qm") ? 0 : 1,
+    }).catch(async (e) => {
+      await Promise.all([forCid!.cancel(), forWeights!.cancel()]);
+      throw e;
+    });
     const [actual, weights] = await Promise.all([
-      computeCid(chunksOf(forCid!), { cidVersion: cid.startsWith("Qm") ? 0 : 1 }),
+      cidOf,
       // A decode that fails early stops its branch, or the tee would buffer the rest for it.
       decodeCheckpointStream(chunksOf(forWeights!), model).catch(async (e) => {
         await forWeights!.cancel();
@@ -203,6 +215,23 @@ export class Gateway {
     }
     if (weights instanceof Error) throw weights;
     return weights;
+  }
+}
+
+/** The most a checkpoint's header and metadata may take beside its f32 weights. */
+export const MAX_CHECKPOINT_HEADER_BYTES = 16 * 2 ** 20;
+
+/** `chunks`, refused once they add up to more than `max` bytes. */
+async function* capped(
+  chunks: AsyncIterable<Uint8Array>,
+  max: number,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const c of chunks) {
+    total += c.length;
+    if (total > max) throw new RangeError(`Cannot read ${what}: larger than ${max} bytes`);
+    yield c;
   }
 }
 

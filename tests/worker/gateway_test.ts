@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Gateway, MAX_SPEC_BYTES } from "../../lib/worker/gateway.ts";
+import { Gateway, MAX_CHECKPOINT_HEADER_BYTES, MAX_SPEC_BYTES } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient, MAX_JSON_BYTES } from "../../lib/worker/client.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
@@ -99,6 +99,26 @@ Deno.test("attacker: a coordinator's endless body is cut at the download's limit
   assert.ok(pulled() <= MAX_JSON_BYTES + 4 * 65_536, `read ${pulled()}`);
   await assert.rejects(gateway.get(cid, 1_000_000), /larger than 1000000 bytes/);
   assert.ok(pulled() <= 1_000_000 + 4 * 65_536, `read ${pulled()}`);
+});
+
+Deno.test("attacker: a coordinator's endless checkpoint is cut past what the job's model can take", async () => {
+  // Found in the worker audit: the weights' download streams into the CID check, which read every
+  // byte an endless body sent (28.7 GiB in 110 s before it was killed), with no cap.
+  let pulled = () => 0;
+  const gateway = new Gateway(
+    new CoordinatorClient(() => {
+      const stream = endless();
+      pulled = stream.pulled;
+      return Promise.resolve(new Response(stream.body));
+    }),
+  );
+  const cid = (await computeCid(new Uint8Array([1]))).toString();
+  const model = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const max = 4 * paramLayout(model).size + MAX_CHECKPOINT_HEADER_BYTES;
+
+  // Execute + Assert
+  await assert.rejects(gateway.weights(cid, model), new RegExp(`larger than ${max} bytes`));
+  assert.ok(pulled() <= max + 8 * 65_536, `read ${pulled()}`);
 });
 
 Deno.test("attacker: an upload answer naming another file is refused, so the worker never signs it as its own", async () => {
