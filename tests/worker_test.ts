@@ -214,3 +214,47 @@ Deno.test(
     }
   },
 );
+
+Deno.test("victim: an update the coordinator refuses for good is dropped, so the node trains again", async () => {
+  // Found in the worker audit: a pending update the coordinator refused with anything but
+  // ROUND_NOT_OPEN or UPDATE_COUNTED made every later tick throw before asking for a task, until
+  // someone deleted the state file. The commit stays on chain; the update is dropped and said.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-worker-refused-" });
+  let posted = 0;
+  const events: string[] = [];
+  const worker = new Worker({
+    coordinator: (path, init) => {
+      if (path === "/aggregate/update") {
+        posted++;
+        return Promise.resolve(
+          Response.json({ error: { code: "BAD_UPDATE", message: "not taken" } }, { status: 422 }),
+        );
+      }
+      if (path.startsWith("/assign?") && posted > 0) {
+        return Promise.resolve(Response.json({ status: "idle" }));
+      }
+      return s.call(path, init);
+    },
+    client: a.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: a.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: Infinity,
+    statePath: `${dir}/state.json`,
+    onProgress: (e) => e.kind === "error" && events.push(e.message),
+  });
+  try {
+    await assert.rejects(worker.tick(), /not taken/); // trained, committed, refused
+    assert.equal(await worker.tick(), "resent"); // the pending update, refused again: dropped
+    assert.match(events.join("\n"), /update refused, dropped: .*not taken/);
+    assert.equal(await worker.tick(), "idle", "the node asks for work again");
+    assert.equal(posted, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

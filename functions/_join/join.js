@@ -61917,6 +61917,13 @@ async function attestTask(client, params) {
 // lib/worker/worker.ts
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
 var CHORES_MS = 3e4;
+function isFinalRefusal(e) {
+  return e instanceof CoordinatorError && e.status >= 400 && e.status < 500 && ![
+    408,
+    425,
+    429
+  ].includes(e.status);
+}
 var MAX_BACKOFF_MS = 3e4;
 var FORGET_SETTLED_EVERY_MS = 10 * 6e4;
 var Worker2 = class {
@@ -62063,7 +62070,16 @@ var Worker2 = class {
     await this.answerDisputes();
     const pending = await this.state.pending();
     if (pending) {
-      await postUpdate(this.coordinator, pending.envelope);
+      try {
+        await postUpdate(this.coordinator, pending.envelope);
+      } catch (e) {
+        if (!isFinalRefusal(e)) throw e;
+        const why = `round ${pending.round} of job ${pending.jobId}: update refused, dropped: ` + e.message.split("\n")[0];
+        this.#report({
+          kind: "error",
+          message: why
+        });
+      }
       await this.state.adoptResidual(pending.jobId);
       await this.state.savePending(void 0);
       return "resent";

@@ -30,7 +30,12 @@ import {
 import { ChallengeResponder } from "../verify/responder.ts";
 import { DisputeResponder } from "../verify/dispute_responder.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
-import { CoordinatorClient, type CoordinatorFetch, isTransient } from "./client.ts";
+import {
+  CoordinatorClient,
+  CoordinatorError,
+  type CoordinatorFetch,
+  isTransient,
+} from "./client.ts";
 import type { WorkerEvent } from "./events.ts";
 import { JobFollower } from "./follow.ts";
 import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
@@ -111,6 +116,12 @@ export const CHORES_MS = 30_000;
 export function kernelThreads(computeUnits: number = navigator.hardwareConcurrency): number {
   return Math.max(1, Math.min(Math.floor(computeUnits), navigator.hardwareConcurrency));
 }
+/** Whether `e` is the coordinator's refusal of a request as such (4xx), not a passing failure. */
+function isFinalRefusal(e: unknown): boolean {
+  return e instanceof CoordinatorError && e.status >= 400 && e.status < 500 &&
+    ![408, 425, 429].includes(e.status);
+}
+
 /** Longest wait between tries while the coordinator or the chain is away. */
 const MAX_BACKOFF_MS = 30_000;
 /** How often the worker asks the chain which of its kept jobs can no longer be challenged. */
@@ -260,7 +271,16 @@ export class Worker {
     await this.answerDisputes();
     const pending = await this.state.pending();
     if (pending) {
-      await postUpdate(this.coordinator, pending.envelope);
+      try {
+        await postUpdate(this.coordinator, pending.envelope);
+      } catch (e) {
+        // The coordinator judged the update (a 4xx that is no rate limit): re-sent every tick,
+        // it would stop the node from ever training again. Its commit is on chain either way.
+        if (!isFinalRefusal(e)) throw e;
+        const why = `round ${pending.round} of job ${pending.jobId}: update refused, dropped: ` +
+          (e as Error).message.split("\n")[0];
+        this.#report({ kind: "error", message: why });
+      }
       await this.state.adoptResidual(pending.jobId);
       await this.state.savePending(undefined);
       return "resent";
