@@ -18,6 +18,9 @@ import { issueChallenge } from "../lib/chain/issue_challenge.ts";
 import { issueStepChallenge } from "../lib/chain/issue_step_challenge.ts";
 import { getChallenge } from "../lib/chain/get_challenge.ts";
 import { ChallengeStatus } from "../lib/chain/contracts.ts";
+import type { CoordinatorFetch } from "../lib/worker/client.ts";
+import type { WorkerEvent } from "../lib/worker/events.ts";
+import { workerThrough } from "./worker/_worker.ts";
 
 const COMPRESSION = { codec: "topk-int8" as const, fraction: 0.05 };
 
@@ -128,17 +131,7 @@ Deno.test("worker: a restart still answers the challenges of rounds committed be
   const job = await s.job({ nodes: 2, rounds: 2, compression: COMPRESSION });
   const [a] = job.nodes as [TestNode, TestNode];
   const dir = await Deno.makeTempDir({ prefix: "artha-worker-restart-" });
-  const laptop = () =>
-    new Worker({
-      coordinator: s.call,
-      client: a.operator,
-      addresses: fx.addresses,
-      chainId: fx.net.chainId,
-      key: a.key,
-      trainer: createTrainer(loadKernel()),
-      heartbeatEveryMs: Infinity,
-      statePath: `${dir}/state.json`,
-    });
+  const laptop = () => workerThrough(fx, a, s.call, [], { statePath: `${dir}/state.json` });
   try {
     assert.equal(await laptop().tick(), "trained");
     const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
@@ -175,21 +168,12 @@ Deno.test(
     const [a, b] = job.nodes as [TestNode, TestNode];
     const dir = await Deno.makeTempDir({ prefix: "artha-worker-keep-" });
     let withhold = false;
-    const laptop = () =>
-      new Worker({
-        // A coordinator that, after the restart, refuses to give the node its own update back.
-        coordinator: (path, init) =>
-          withhold && path.startsWith("/svdb/")
-            ? Promise.resolve(new Response("gone", { status: 404 }))
-            : s.call(path, init),
-        client: a.operator,
-        addresses: fx.addresses,
-        chainId: fx.net.chainId,
-        key: a.key,
-        trainer: createTrainer(loadKernel()),
-        heartbeatEveryMs: Infinity,
-        statePath: `${dir}/state.json`,
-      });
+    // A coordinator that, after the restart, refuses to give the node its own update back.
+    const withholding: CoordinatorFetch = (path, init) =>
+      withhold && path.startsWith("/svdb/")
+        ? Promise.resolve(new Response("gone", { status: 404 }))
+        : s.call(path, init);
+    const laptop = () => workerThrough(fx, a, withholding, [], { statePath: `${dir}/state.json` });
     try {
       const first = laptop();
       for (let r = 0; r < rounds; r++) {
@@ -225,33 +209,25 @@ Deno.test("victim: an update the coordinator refuses for good is dropped, so the
   const [a] = job.nodes as [TestNode, TestNode];
   const dir = await Deno.makeTempDir({ prefix: "artha-worker-refused-" });
   let posted = 0;
-  const events: string[] = [];
-  const worker = new Worker({
-    coordinator: (path, init) => {
-      if (path === "/aggregate/update") {
-        posted++;
-        return Promise.resolve(
-          Response.json({ error: { code: "BAD_UPDATE", message: "not taken" } }, { status: 422 }),
-        );
-      }
-      if (path.startsWith("/assign?") && posted > 0) {
-        return Promise.resolve(Response.json({ status: "idle" }));
-      }
-      return s.call(path, init);
-    },
-    client: a.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: a.key,
-    trainer: createTrainer(loadKernel()),
-    heartbeatEveryMs: Infinity,
-    statePath: `${dir}/state.json`,
-    onProgress: (e) => e.kind === "error" && events.push(e.message),
-  });
+  const events: WorkerEvent[] = [];
+  const refusing: CoordinatorFetch = (path, init) => {
+    if (path === "/aggregate/update") {
+      posted++;
+      return Promise.resolve(
+        Response.json({ error: { code: "BAD_UPDATE", message: "not taken" } }, { status: 422 }),
+      );
+    }
+    if (path.startsWith("/assign?") && posted > 0) {
+      return Promise.resolve(Response.json({ status: "idle" }));
+    }
+    return s.call(path, init);
+  };
+  const worker = workerThrough(fx, a, refusing, events, { statePath: `${dir}/state.json` });
   try {
     await assert.rejects(worker.tick(), /not taken/); // trained, committed, refused
     assert.equal(await worker.tick(), "resent"); // the pending update, refused again: dropped
-    assert.match(events.join("\n"), /update refused, dropped: .*not taken/);
+    const said = events.map((e) => e.kind === "error" ? e.message : "").join("\n");
+    assert.match(said, /update refused, dropped: .*not taken/);
     assert.equal(await worker.tick(), "idle", "the node asks for work again");
     assert.equal(posted, 2);
   } finally {

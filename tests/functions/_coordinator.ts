@@ -543,3 +543,22 @@ export async function spotCheckedJob(fx: Coordinator, compression?: JobOptions["
   });
   return { s, job };
 }
+
+/** A 2-round job with one task group of two nodes (redundancy 2, no challenges) and a spare. */
+export async function pairWithSpare(fx: Coordinator) {
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    spares: 1,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [first, second] = job.nodes as [TestNode, TestNode];
+  return { s, job, first, second, spare: job.spares[0]! };
+}
+
+/** An hour and more passes on chain (every node misses a heartbeat); the `live` ones send one. */
+export async function onlyLive(fx: Coordinator, live: TestNode[]): Promise<void> {
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const n of live) await n.worker.heartbeat(true);
+}

@@ -17,9 +17,18 @@ import { f32Bytes } from "../../lib/round/local_training.ts";
 import type { ClusterMember } from "../../lib/round/cluster_task.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "../worker/_worker.ts";
-import { Worker } from "../../lib/worker/worker.ts";
-import { createTrainer } from "../../kernel/train_step.ts";
-import { loadKernel } from "../../kernel/wasm_module.ts";
+
+/**
+ * A one-round hierarchical job of 4 nodes in clusters of 2 whose nodes all trained: the round's
+ * close opened its clusters, which wait for their aggregators.
+ */
+async function openClusters(fx: Coordinator, options: { clusterAudit?: number } = {}) {
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2, ...options });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  return { s, job, clusters: await clustersOf(s.ctx, job.jobId, 0) };
+}
 
 /** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
 async function assertFlatFedAvg(fx: Coordinator, s: Scenario, job: TestJob, checkpointCid: string) {
@@ -123,18 +132,8 @@ Deno.test("attacker: a cluster mean longer than its longest member is refused an
   // Prepare: no audits at all; one aggregator inflates its mean, as a poisoner that guessed the
   // draw (or was told it) would.
   await using fx = await setupCoordinator({ operators: 3 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 1,
-    hierarchical: true,
-    clusterSize: 2,
-    clusterAudit: 0,
-  });
+  const { s, job, clusters: [poisoned, honest] } = await openClusters(fx, { clusterAudit: 0 });
   const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
-  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-  await s.post("/aggregate", { jobId: job.jobId });
-  const [poisoned, honest] = await clustersOf(s.ctx, job.jobId, 0);
   byKey.get(poisoned!.aggregator)!.cheat.clusterMean = (d) => d.map((x) => x * 1000);
 
   // Execute: both aggregators post; the round closes.
@@ -203,17 +202,7 @@ Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets
   // task was summed and signed as given, so a relay that set one member's scale to 1000 had the
   // honest aggregator post a mean the coordinator's audit penalised at 50%.
   await using fx = await setupCoordinator({ operators: 3 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 4,
-    rounds: 1,
-    hierarchical: true,
-    clusterSize: 2,
-    clusterAudit: 0,
-  });
-  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-  await s.post("/aggregate", { jobId: job.jobId });
-  const [c0] = await clustersOf(s.ctx, job.jobId, 0);
+  const { s, job, clusters: [c0] } = await openClusters(fx, { clusterAudit: 0 });
   const victim = job.nodes.find((n) => n.nodePubkey === c0!.aggregator)!;
   const other = job.nodes.find((n) =>
     n.nodePubkey !== c0!.aggregator && !c0!.members.some((m) => m.nodePubkey === n.nodePubkey)
@@ -266,23 +255,13 @@ Deno.test("victim: a cluster aggregator heartbeats and answers challenges betwee
   // up to 10 minutes, so a coordinator serving them slowly held the node past its heartbeat
   // window (10% of its stake per 3 missed hours) and its challenge windows.
   await using fx = await setupCoordinator({ operators: 3 });
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2 });
-  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-  await s.post("/aggregate", { jobId: job.jobId });
-  const [c0] = await clustersOf(s.ctx, job.jobId, 0);
+  const { s, job, clusters: [c0] } = await openClusters(fx);
   const aggregator = job.nodes.find((n) => n.nodePubkey === c0!.aggregator)!;
   const slow = async (path: string, init?: RequestInit) => {
     if (path.startsWith("/svdb/")) await new Promise((r) => setTimeout(r, 50));
     return await s.call(path, init);
   };
-  const worker = new Worker({
-    coordinator: slow,
-    client: aggregator.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: aggregator.key,
-    trainer: createTrainer(loadKernel()),
+  const worker = workerThrough(fx, aggregator, slow, [], {
     heartbeatEveryMs: 0,
     choresEveryMs: 0,
   });

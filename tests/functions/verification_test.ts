@@ -18,6 +18,8 @@ import { listValues } from "../../lib/coordinator/state.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
 import {
   type Coordinator,
+  onlyLive,
+  pairWithSpare,
   read,
   setupCoordinator,
   type TestJob,
@@ -171,14 +173,7 @@ Deno.test("attacker: a copier that goes silent until it is reassigned is still c
   // its digests, then stops heartbeating; a spare waits. Found in the fifth audit: only nodes
   // still assigned were challenged for an undelivered commit, and a moved node's stays paid.
   await using fx = await setupCoordinator({ operators: 2 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 2,
-    spares: 1,
-    rounds: 2,
-    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-  });
-  const [honest, copier] = job.nodes as [TestNode, TestNode];
+  const { s, job, first: honest, second: copier } = await pairWithSpare(fx);
   const u = await s.train(job, honest);
   const { lossDigest, gradientDigest, weightsDigest } = u.result;
   const at = { jobId: job.jobId, round: 0, nodePubkey: copier.nodePubkey };
@@ -190,8 +185,7 @@ Deno.test("attacker: a copier that goes silent until it is reassigned is still c
     proofsRoot: u.result.proofsRoot,
   };
   await commitRound(copier.operator, { addresses: fx.addresses, commit: made });
-  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-  for (const n of [honest, ...job.spares]) await n.worker.heartbeat(true);
+  await onlyLive(fx, [honest, ...job.spares]);
 
   // Execute: nobody delivered by the deadline, so the silent copier's task moves to the spare
   // and the round is extended; the honest update and the spare's arrive; the round closes.
@@ -219,17 +213,8 @@ Deno.test("attacker: a spare that takes a silent node's task takes its place in 
   // shard or slot (a relay's seed + 1 had it slashed by the coordinator's recomputation) and
   // redundancy never compared its commits.
   await using fx = await setupCoordinator({ operators: 2 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 2,
-    spares: 1,
-    rounds: 2,
-    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-  });
-  const [honest, silent] = job.nodes as [TestNode, TestNode];
-  const spare = job.spares[0]!;
-  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-  for (const n of [honest, spare]) await n.worker.heartbeat(true);
+  const { s, job, first: honest, second: silent, spare } = await pairWithSpare(fx);
+  await onlyLive(fx, [honest, spare]);
 
   // Execute: the deadline passes, the silent node's task moves to the spare.
   s.advance(job.spec.aggregation.deadlineMs);

@@ -10,6 +10,8 @@ import { assignNodes, reassignNode } from "../../lib/chain/assign_nodes.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { encodeJobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
 import {
+  onlyLive,
+  pairWithSpare,
   read,
   setupCoordinator,
   spotCheckedJob,
@@ -111,17 +113,8 @@ Deno.test("attacker: a node a verified job's task was moved to, left in no task 
   // Found in the worker audit: with no group the worker checked no seed, and a seed + 1 had the
   // spare slashed by the honest validator's recomputation.
   await using fx = await setupCoordinator({ operators: 2 });
-  const s = await fx.scenario();
-  const job = await s.job({
-    nodes: 2,
-    spares: 1,
-    rounds: 2,
-    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-  });
-  const [member, silent] = job.nodes as [TestNode, TestNode];
-  const spare = job.spares[0]!;
-  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
-  for (const n of [member, spare]) await n.worker.heartbeat(true);
+  const { s, job, first: member, second: silent, spare } = await pairWithSpare(fx);
+  await onlyLive(fx, [member, spare]);
   await reassignNode(fx.coordinator, {
     addresses: fx.addresses,
     jobId: job.jobId,
