@@ -527,8 +527,8 @@ contract VerificationManager is Owned, IVerificationManager {
 
     /// @notice Puts the node a task was reassigned to (AIJobManager.reassign) into its
     /// predecessor's task group, in its place: from the open round on, the new node counts in the
-    /// group's majority and is judged by it, and the predecessor no longer counts (from the round
-    /// after, if it committed the open round before it was moved). Left out, a replacement was
+    /// group's majority and is judged by it, and the predecessor no longer counts (a commit it made
+    /// before it was moved is still judged against the majority). Left out, a replacement was
     /// judged by no group (its fake commits were never slashed by redundancy, nor could it be
     /// disputed), while its silent predecessor still counted against every majority. Authorised
     /// coordinator only, once per predecessor.
@@ -548,8 +548,11 @@ contract VerificationManager is Owned, IVerificationManager {
         // Replacements may take a group past MAX_GROUP, but only so far: the majority's loops.
         if (m.length >= 2 * MAX_GROUP) revert Verification__GroupTooLarge(g, m.length + 1);
         uint32 open = proofs.openRoundOf(jobId);
-        uint32 until = proofs.resultOf(jobId, open, fromNode) == bytes32(0) ? open : open + 1;
-        _tenure[jobId][fromNode].leftPlusOne = until + 1;
+        // One vote per place: the predecessor stops counting in the round the replacement starts
+        // in, even if it committed that round before it was moved (counted too, a silent pair of
+        // attackers and their colluding spares outvoted the honest members). A commit it made
+        // there is still judged: settlement checks every member's commit against the majority.
+        _tenure[jobId][fromNode].leftPlusOne = open + 1;
         _tenure[jobId][toNode] = Tenure({joined: open, leftPlusOne: 0});
         _hasReplacement[jobId][g] = true;
         _groupOf[jobId][toNode] = g;
@@ -971,8 +974,7 @@ contract VerificationManager is Owned, IVerificationManager {
     {
         bytes32[] storage m = _members[jobId][group];
         bytes32[] memory results = new bytes32[](m.length);
-        // The group as it stood in `round`: a replaced member and its replacement never both count
-        // (except in the round the predecessor committed before it was moved).
+        // The group as it stood in `round`: a replaced member and its replacement never both count.
         bool replaced = _hasReplacement[jobId][group];
         uint256 size;
         for (uint256 i = 0; i < m.length; ++i) {

@@ -1639,4 +1639,65 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal((await stakeOf(spare)).stake, STAKE / 2n, "the fake replacement lost 50%");
     },
   );
+
+  await fx.step(
+    t,
+    "29. a member replaced in a round it already committed does not vote beside its replacement",
+    async () => {
+      // Found by the audit of attack 28's fix: a node that stopped heartbeating could still commit
+      // the open round, and replaced in it, it kept its vote while its (colluding) replacement
+      // got one too: with 2 attackers in a group of 5 that is 4 fake votes of 7, and the honest
+      // three were slashed as outliers; in a group of 3 it is 2 against 2, and no fake is slashed.
+      const [h1, h2, silent, spare] = ["votes-1", "votes-2", "commits-then-leaves", "its-spare"]
+        .map(nodePubkey) as [Hex, Hex, Hex, Hex];
+      const jobId = await startJob(
+        [[h1, honest[0]!], [h2, honest[1]!], [silent, accomplice]],
+        { rounds: 2, groups: [1, 1, 1] },
+      );
+      const spareKnown = await co.readContract({
+        ...registry,
+        functionName: "operatorOf",
+        args: [spare],
+      });
+      if (BigInt(spareKnown) === 0n) await registerNode(fx, attacker, { pubkey: spare });
+      await fx.increaseTime(HOUR + 1);
+      for (const [n, op] of [[h1, honest[0]!], [h2, honest[1]!], [spare, attacker]] as const) {
+        await mined(op, op.writeContract({ ...registry, functionName: "heartbeat", args: [n] }));
+      }
+      await commit(accomplice, jobId, silent, 0, "fake"); // not live, but still assigned
+      await mined(
+        co,
+        co.writeContract({ ...jobs, functionName: "reassign", args: [jobId, silent, spare] }),
+      );
+      await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "replaceInGroup",
+          args: [jobId, silent, spare],
+        }),
+      );
+      await commit(attacker, jobId, spare, 0, "fake");
+      await commit(honest[0]!, jobId, h1, 0, "right");
+      await commit(honest[1]!, jobId, h2, 0, "right");
+      await closeRound(jobId, 0);
+      const [, count, committed, consensus] = await co.readContract({
+        ...verification,
+        functionName: "groupMajority",
+        args: [jobId, 0, 1],
+      });
+      assert.deepEqual([count, committed, consensus], [2n, 3n, true], "one vote per place");
+      const settled = await mined(
+        honest[0]!,
+        honest[0]!.writeContract({
+          ...verification,
+          functionName: "settleRedundancy",
+          args: [jobId, 0, 1],
+        }),
+      );
+      assert.equal(event(settled, abis.verification, "RedundancySettled").outliers, 2n);
+      for (const n of [silent, spare]) assert.equal((await stakeOf(n)).stake, STAKE / 2n);
+      for (const n of [h1, h2]) assert.equal((await stakeOf(n)).stake, STAKE);
+    },
+  );
 });
