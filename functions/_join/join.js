@@ -48929,11 +48929,14 @@ function buildLevels2(bytes, chunkSize) {
 
 // lib/verify/commit_retention.ts
 var CHALLENGE_ROUNDS = 16;
-function keepChallengeable(kept, jobId) {
+function roundKey(jobId, round) {
+  return `${jobId.toLowerCase()}:${round}`;
+}
+function keepChallengeable(kept, jobId, pinned = /* @__PURE__ */ new Set()) {
   const job = jobId.toLowerCase();
   let newest = -1;
   for (const c of kept) if (c.jobId.toLowerCase() === job) newest = Math.max(newest, c.round);
-  return kept.filter((c) => c.jobId.toLowerCase() !== job || c.round + CHALLENGE_ROUNDS >= newest);
+  return kept.filter((c) => c.jobId.toLowerCase() !== job || c.round + CHALLENGE_ROUNDS >= newest || pinned.has(roundKey(c.jobId, c.round)));
 }
 
 // lib/chain/get_challenge.ts
@@ -49283,25 +49286,29 @@ var ChallengeResponder = class {
   nodePubkey;
   #rounds;
   #fromBlock;
-  /** Jobs with a challenge of this node open at the last look: never forgotten. */
-  #challengedJobs;
+  /** Rounds with a challenge of this node open at the last look: never forgotten. */
+  #challenged;
   constructor(nodePubkey) {
     this.nodePubkey = nodePubkey;
     this.#rounds = /* @__PURE__ */ new Map();
     this.#fromBlock = 0n;
-    this.#challengedJobs = /* @__PURE__ */ new Set();
+    this.#challenged = /* @__PURE__ */ new Set();
   }
   /** Remembers a commit, and forgets those of its job the chain can no longer challenge. */
   remember(c) {
     this.#rounds.set(roundKey(c.jobId, c.round), c);
     const kept = keepChallengeable([
       ...this.#rounds.values()
-    ], c.jobId);
+    ], c.jobId, this.#challenged);
     if (kept.length === this.#rounds.size) return;
     this.#rounds = new Map(kept.map((r) => [
       roundKey(r.jobId, r.round),
       r
     ]));
+  }
+  /** The round keys with a challenge of this node open at the last look. */
+  pinned() {
+    return this.#challenged;
   }
   /** The jobs it keeps commits of (lower-case ids). */
   jobs() {
@@ -49317,7 +49324,9 @@ var ChallengeResponder = class {
    */
   forgetJob(jobId) {
     const job = jobId.toLowerCase();
-    if (this.#challengedJobs.has(job)) return false;
+    if ([
+      ...this.#challenged
+    ].some((k) => k.startsWith(`${job}:`))) return false;
     for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
     return true;
   }
@@ -49347,7 +49356,7 @@ var ChallengeResponder = class {
       nodePubkey: this.nodePubkey,
       fromBlock: this.#fromBlock
     });
-    this.#challengedJobs = new Set(open.map((c) => c.jobId.toLowerCase()));
+    this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     for (const c of open) {
       let answer;
@@ -49362,7 +49371,6 @@ var ChallengeResponder = class {
     return answered;
   }
 };
-var roundKey = (jobId, round) => `${jobId.toLowerCase()}:${round}`;
 async function send2(client, addresses, challengeId, answer) {
   try {
     if (answer.kind === "step") {
@@ -49530,10 +49538,11 @@ var RACES = [
   "Dispute__AlreadyRevealed",
   "Dispute__WindowClosed"
 ];
-var roundKey2 = (jobId, round) => `${jobId.toLowerCase()}:${round}`;
 var DisputeResponder = class {
   nodePubkey;
   #rounds = /* @__PURE__ */ new Map();
+  /** Rounds of this node's disputes still open at the last look: never forgotten. */
+  #disputed = /* @__PURE__ */ new Set();
   /** The block the oldest dispute that may still need a move was opened in. */
   #fromBlock;
   constructor(nodePubkey, options = {}) {
@@ -49547,19 +49556,23 @@ var DisputeResponder = class {
    */
   remember(r) {
     if (r.stepDigests.length < 2 || r.stepDigests.at(-1) !== r.weightsDigest) return false;
-    this.#rounds.set(roundKey2(r.jobId, r.round), r);
+    this.#rounds.set(roundKey(r.jobId, r.round), r);
     const kept = keepChallengeable([
       ...this.#rounds.values()
-    ], r.jobId);
+    ], r.jobId, this.#disputed);
     if (kept.length < this.#rounds.size) {
       this.#rounds = new Map(kept.map((k) => [
-        roundKey2(k.jobId, k.round),
+        roundKey(k.jobId, k.round),
         k
       ]));
     }
     return true;
   }
-  /** Forgets the commits of a job the chain opens no case on any more. */
+  /** The round keys of this node's disputes still open at the last look. */
+  pinned() {
+    return this.#disputed;
+  }
+  /** Forgets the commits of a job the chain opens no case on any more and has none open. */
   forgetJob(jobId) {
     const job = jobId.toLowerCase();
     for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
@@ -49568,7 +49581,7 @@ var DisputeResponder = class {
   moveFor(d) {
     const challengerSide = d.challenger.toLowerCase() === this.nodePubkey;
     if (!challengerSide && d.defender.toLowerCase() !== this.nodePubkey) return void 0;
-    const r = this.#rounds.get(roundKey2(d.jobId, d.round));
+    const r = this.#rounds.get(roundKey(d.jobId, d.round));
     if (!r || r.stepDigests.length !== d.steps + 1) return void 0;
     if (d.phase === Phase.AwaitDefence) {
       return challengerSide ? void 0 : {
@@ -49599,6 +49612,7 @@ var DisputeResponder = class {
     });
     let sent = 0;
     let oldest;
+    this.#disputed = new Set(open.map((d) => roundKey(d.jobId, d.round)));
     for (let d of open) {
       if (d.deadline < head.timestamp) continue;
       if (oldest === void 0 || d.openedIn < oldest) oldest = d.openedIn;
@@ -49839,6 +49853,18 @@ function isVerificationOpen(client, params) {
       params.jobId
     ]
   });
+}
+
+// lib/chain/get_open_cases.ts
+async function getOpenCases(client, params) {
+  return Number(await client.readContract({
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "openCasesOf",
+    args: [
+      params.jobId
+    ]
+  }));
 }
 
 // node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/bases/base32.js
@@ -57560,16 +57586,17 @@ var WorkerState = class {
   }
   /**
    * Keeps `commit` and the bytes its gradientDigest covers (none for a secure job's update),
-   * forgetting the commits of its job the chain can no longer challenge (commit_retention.ts).
+   * forgetting the commits of its job the chain can no longer challenge, except the `pinned`
+   * rounds (an open challenge or dispute still needs them: commit_retention.ts).
    */
-  async saveCommit(commit, updateBytes) {
+  async saveCommit(commit, updateBytes, pinned) {
     if (!this.storage) return;
     if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
     const before = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
     const kept = keepChallengeable([
       ...before,
       commit
-    ], commit.jobId);
+    ], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
   }
   /** The bytes kept for a commit's gradientDigest, undefined when none were kept. */
@@ -62025,8 +62052,9 @@ var Worker2 = class {
   }
   /**
    * Forgets the commits of jobs the chain opens no case on any more (settled, or past their
-   * settlement delay) and with no challenge left open, in memory and in the state. At most every
-   * FORGET_SETTLED_EVERY_MS: a chain read per kept job.
+   * settlement delay) and has none open (a dispute may outlive the delay, and a challenge may
+   * have been issued since the last look), in memory and in the state. At most every
+   * FORGET_SETTLED_EVERY_MS: two chain reads per kept job.
    */
   async #forgetSettledJobs() {
     if (Date.now() - this.#lastForget < FORGET_SETTLED_EVERY_MS) return;
@@ -62037,6 +62065,10 @@ var Worker2 = class {
         addresses,
         jobId
       })) continue;
+      if (await getOpenCases(client, {
+        addresses,
+        jobId
+      }) > 0) continue;
       if (!this.challenges.forgetJob(jobId)) continue;
       this.disputes.forgetJob(jobId);
       await this.state.forgetJob(jobId);
@@ -62178,11 +62210,16 @@ var Worker2 = class {
       });
     }
     if (committed !== "committed") return "wait";
+    await this.answerChallenges();
     keepCommitted({
       challenges: this.challenges,
       disputes: this.disputes
     }, jobId, round, result);
-    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid), committedUpdateBytes(result));
+    const pinned = /* @__PURE__ */ new Set([
+      ...this.challenges.pinned(),
+      ...this.disputes.pinned()
+    ]);
+    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid), committedUpdateBytes(result), pinned);
     const envelope = envelopeOf(result, {
       jobId,
       round,

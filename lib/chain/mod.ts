@@ -42,6 +42,7 @@ export * from "./get_job_settlement.ts";
 export * from "./get_live_nodes.ts";
 export * from "./get_model.ts";
 export * from "./get_node_cert.ts";
+export * from "./get_open_cases.ts";
 export * from "./get_operator_nodes.ts";
 export * from "./get_published_models.ts";
 export * from "./get_replacement_node.ts";

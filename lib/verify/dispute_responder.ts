@@ -17,7 +17,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
-import { keepChallengeable } from "./commit_retention.ts";
+import { keepChallengeable, roundKey } from "./commit_retention.ts";
 import { stepsProof } from "./steps_tree.ts";
 import {
   defendDispute,
@@ -48,12 +48,12 @@ export type DisputeMove =
 /** Reverts that mean another move got there first (or the window ran out): not an error. */
 const RACES = ["Dispute__WrongPhase", "Dispute__AlreadyRevealed", "Dispute__WindowClosed"];
 
-const roundKey = (jobId: Hex, round: number) => `${jobId.toLowerCase()}:${round}`;
-
 /** Plays disputes for one node. */
 export class DisputeResponder {
   readonly nodePubkey: Hex;
   #rounds = new Map<string, DisputedRound>();
+  /** Rounds of this node's disputes still open at the last look: never forgotten. */
+  #disputed = new Set<string>();
   /** The block the oldest dispute that may still need a move was opened in. */
   #fromBlock: bigint;
 
@@ -70,14 +70,19 @@ export class DisputeResponder {
   remember(r: DisputedRound): boolean {
     if (r.stepDigests.length < 2 || r.stepDigests.at(-1) !== r.weightsDigest) return false;
     this.#rounds.set(roundKey(r.jobId, r.round), r);
-    const kept = keepChallengeable([...this.#rounds.values()], r.jobId);
+    const kept = keepChallengeable([...this.#rounds.values()], r.jobId, this.#disputed);
     if (kept.length < this.#rounds.size) {
       this.#rounds = new Map(kept.map((k) => [roundKey(k.jobId, k.round), k]));
     }
     return true;
   }
 
-  /** Forgets the commits of a job the chain opens no case on any more. */
+  /** The round keys of this node's disputes still open at the last look. */
+  pinned(): ReadonlySet<string> {
+    return this.#disputed;
+  }
+
+  /** Forgets the commits of a job the chain opens no case on any more and has none open. */
   forgetJob(jobId: Hex): void {
     const job = jobId.toLowerCase();
     for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
@@ -117,6 +122,7 @@ export class DisputeResponder {
     });
     let sent = 0;
     let oldest: bigint | undefined;
+    this.#disputed = new Set(open.map((d) => roundKey(d.jobId, d.round)));
     for (let d of open) {
       if (d.deadline < head.timestamp) continue; // no move is possible any more
       if (oldest === undefined || d.openedIn < oldest) oldest = d.openedIn;

@@ -36,7 +36,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { type ChunkOpenings, openChunks } from "./chunk_openings.ts";
-import { keepChallengeable } from "./commit_retention.ts";
+import { keepChallengeable, roundKey } from "./commit_retention.ts";
 import {
   type ChallengeInfo,
   openChallenges,
@@ -69,17 +69,22 @@ export type ChallengeAnswer =
 export class ChallengeResponder {
   #rounds = new Map<string, CommittedRound>();
   #fromBlock = 0n;
-  /** Jobs with a challenge of this node open at the last look: never forgotten. */
-  #challengedJobs = new Set<string>();
+  /** Rounds with a challenge of this node open at the last look: never forgotten. */
+  #challenged = new Set<string>();
 
   constructor(readonly nodePubkey: Hex) {}
 
   /** Remembers a commit, and forgets those of its job the chain can no longer challenge. */
   remember(c: CommittedRound): void {
     this.#rounds.set(roundKey(c.jobId, c.round), c);
-    const kept = keepChallengeable([...this.#rounds.values()], c.jobId);
+    const kept = keepChallengeable([...this.#rounds.values()], c.jobId, this.#challenged);
     if (kept.length === this.#rounds.size) return;
     this.#rounds = new Map(kept.map((r) => [roundKey(r.jobId, r.round), r]));
+  }
+
+  /** The round keys with a challenge of this node open at the last look. */
+  pinned(): ReadonlySet<string> {
+    return this.#challenged;
   }
 
   /** The jobs it keeps commits of (lower-case ids). */
@@ -93,7 +98,7 @@ export class ChallengeResponder {
    */
   forgetJob(jobId: Hex): boolean {
     const job = jobId.toLowerCase();
-    if (this.#challengedJobs.has(job)) return false;
+    if ([...this.#challenged].some((k) => k.startsWith(`${job}:`))) return false;
     for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
     return true;
   }
@@ -117,7 +122,7 @@ export class ChallengeResponder {
       nodePubkey: this.nodePubkey,
       fromBlock: this.#fromBlock,
     });
-    this.#challengedJobs = new Set(open.map((c) => c.jobId.toLowerCase()));
+    this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     for (const c of open) {
       let answer: ChallengeAnswer | undefined;
@@ -135,8 +140,6 @@ export class ChallengeResponder {
     return answered;
   }
 }
-
-const roundKey = (jobId: string, round: number) => `${jobId.toLowerCase()}:${round}`;
 
 /** Sends one answer; false when it reverts (a wrong answer: the challenge stays open). */
 async function send(

@@ -187,15 +187,20 @@ export class WorkerState {
 
   /**
    * Keeps `commit` and the bytes its gradientDigest covers (none for a secure job's update),
-   * forgetting the commits of its job the chain can no longer challenge (commit_retention.ts).
+   * forgetting the commits of its job the chain can no longer challenge, except the `pinned`
+   * rounds (an open challenge or dispute still needs them: commit_retention.ts).
    */
-  async saveCommit(commit: SavedCommit, updateBytes?: Uint8Array): Promise<void> {
+  async saveCommit(
+    commit: SavedCommit,
+    updateBytes?: Uint8Array,
+    pinned?: ReadonlySet<string>,
+  ): Promise<void> {
     if (!this.storage) return;
     if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
     const before = (await this.commits()).filter((c) =>
       c.jobId !== commit.jobId || c.round !== commit.round
     );
-    const kept = keepChallengeable([...before, commit], commit.jobId);
+    const kept = keepChallengeable([...before, commit], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
   }
 

@@ -40,6 +40,7 @@ import type { WorkerEvent } from "./events.ts";
 import { JobFollower } from "./follow.ts";
 import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
 import { isVerificationOpen } from "../chain/is_verification_open.ts";
+import { getOpenCases } from "../chain/get_open_cases.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
 import { type StateStorage, WorkerState } from "./state.ts";
@@ -229,8 +230,9 @@ export class Worker {
 
   /**
    * Forgets the commits of jobs the chain opens no case on any more (settled, or past their
-   * settlement delay) and with no challenge left open, in memory and in the state. At most every
-   * FORGET_SETTLED_EVERY_MS: a chain read per kept job.
+   * settlement delay) and has none open (a dispute may outlive the delay, and a challenge may
+   * have been issued since the last look), in memory and in the state. At most every
+   * FORGET_SETTLED_EVERY_MS: two chain reads per kept job.
    */
   async #forgetSettledJobs(): Promise<void> {
     if (Date.now() - this.#lastForget < FORGET_SETTLED_EVERY_MS) return;
@@ -238,6 +240,7 @@ export class Worker {
     const { client, addresses } = this.options;
     for (const jobId of this.challenges.jobs()) {
       if (await isVerificationOpen(client, { addresses, jobId })) continue;
+      if (await getOpenCases(client, { addresses, jobId }) > 0) continue;
       if (!this.challenges.forgetJob(jobId)) continue;
       this.disputes.forgetJob(jobId);
       await this.state.forgetJob(jobId);
@@ -355,10 +358,15 @@ export class Worker {
       this.#report({ kind: "error", message: why });
     }
     if (committed !== "committed") return "wait";
+    // Keeping this commit drops the job's rounds the chain can no longer challenge: answer what
+    // is open first, so a challenge issued just before on such a round still gets its answer.
+    await this.answerChallenges();
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
+    const pinned = new Set([...this.challenges.pinned(), ...this.disputes.pinned()]);
     await this.state.saveCommit(
       savedCommitOf(jobId, round, result, updateCid),
       committedUpdateBytes(result),
+      pinned,
     );
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));

@@ -4,7 +4,11 @@
  */
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { CHALLENGE_ROUNDS, keepChallengeable } from "../../../lib/verify/commit_retention.ts";
+import {
+  CHALLENGE_ROUNDS,
+  keepChallengeable,
+  roundKey,
+} from "../../../lib/verify/commit_retention.ts";
 import { ChallengeResponder } from "../../../lib/verify/responder.ts";
 
 const ZERO = `0x${"00".repeat(32)}` as Hex;
@@ -29,6 +33,18 @@ Deno.test("keepChallengeable: a round stays while it is CHALLENGE_ROUNDS or fewe
       .map((c) => c.round);
   assert.deepEqual(at(CHALLENGE_ROUNDS), [0, CHALLENGE_ROUNDS]);
   assert.deepEqual(at(CHALLENGE_ROUNDS + 1), [CHALLENGE_ROUNDS + 1]);
+});
+
+Deno.test("keepChallengeable: a round an open challenge or dispute still needs stays however old", () => {
+  const kept = [{ jobId: JOB_A, round: 0 }, { jobId: JOB_A, round: 1 }, {
+    jobId: JOB_A,
+    round: CHALLENGE_ROUNDS + 5,
+  }];
+  const pinned = new Set([roundKey(JOB_A.toUpperCase(), 1)]);
+  assert.deepEqual(keepChallengeable(kept, JOB_A, pinned).map((c) => c.round), [
+    1,
+    CHALLENGE_ROUNDS + 5,
+  ]);
 });
 
 Deno.test("ChallengeResponder: keeps every challengeable round of a job and forgets a settled job", () => {
