@@ -5,6 +5,7 @@
  */
 export * from "./client.ts";
 export * from "./cluster.ts";
+export * from "./cluster_check.ts";
 export * from "./deliver.ts";
 export * from "./events.ts";
 export * from "./follow.ts";
