@@ -162,6 +162,28 @@ export class SettingsReader {
   }
 
   /** A comma-separated list of EVM addresses (lowercase). */
+  /** Comma-separated web origins (`https://host[:port]`, nothing after), each as URL.origin. */
+  originList(source: Source): string[] {
+    const { text, name } = this.raw(source);
+    if (text === undefined) return [];
+    const items = text.split(",").map((s) => s.trim()).filter(Boolean);
+    const originOf = (s: string) => {
+      try {
+        return new URL(s).origin;
+      } catch {
+        return undefined;
+      }
+    };
+    const bad = items.filter((o) => originOf(o) !== o);
+    if (bad.length) {
+      this.fail(
+        name,
+        `must be comma-separated origins like https://host:port, got ${bad.join(", ")}`,
+      );
+    }
+    return items;
+  }
+
   addressList(source: Source): string[] {
     const { text, name } = this.raw(source);
     if (text === undefined) return [];

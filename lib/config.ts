@@ -177,6 +177,9 @@ export interface SvdbSettings {
   uploadLeaseMs?: number;
   uploadSignatureWindowMs?: number;
   uploadWriters?: string[];
+  /** The origins this coordinator is reached at (ARTHA_PUBLIC_ORIGIN, comma-separated): signed
+   * reads of private data must be signed for one of them. */
+  publicOrigins?: string[];
 }
 
 /** What the coordinator runs with. */
@@ -200,8 +203,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
  * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
  * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
- * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel) and the
- * ARTHA_SVDB_* limits.
+ * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), ARTHA_PUBLIC_ORIGIN
+ * and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
  */
@@ -227,6 +230,9 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     uploadWriters: r.raw({ variable: "ARTHA_SVDB_UPLOAD_WRITERS" }).text === undefined
       ? undefined
       : r.addressList({ variable: "ARTHA_SVDB_UPLOAD_WRITERS" }),
+    publicOrigins: r.raw({ variable: "ARTHA_PUBLIC_ORIGIN" }).text === undefined
+      ? undefined
+      : r.originList({ variable: "ARTHA_PUBLIC_ORIGIN" }),
   };
   finish(r);
   return {

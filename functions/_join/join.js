@@ -23055,7 +23055,7 @@ var UPDATE_COUNTED = "UPDATE_COUNTED";
 // lib/worker/client.ts
 function httpCoordinator(baseUrl) {
   const base3 = baseUrl.replace(/\/+$/, "");
-  return async (path, init) => {
+  const call2 = async (path, init) => {
     try {
       return await fetch(`${base3}${path}`, init);
     } catch (e) {
@@ -23067,6 +23067,9 @@ function httpCoordinator(baseUrl) {
       });
     }
   };
+  return Object.assign(call2, {
+    origin: new URL(base3).origin
+  });
 }
 function isTransient(e) {
   return e instanceof TypeError || e instanceof CoordinatorError && TRANSIENT.has(e.status) || e instanceof DOMException && e.name === "TimeoutError";
@@ -23114,11 +23117,14 @@ var TRANSIENT = /* @__PURE__ */ new Set([
 var REQUEST_TIMEOUT_MS = 10 * 6e4;
 var CoordinatorClient = class {
   #fetch;
+  /** The coordinator's origin, when its fetch is bound to a URL. */
+  origin;
   #retries;
   #delayMs;
   #timeoutMs;
   constructor(fetch1, options = {}) {
     this.#fetch = fetch1;
+    this.origin = fetch1.origin;
     this.#retries = options.retries ?? 0;
     this.#delayMs = options.retryDelayMs ?? 500;
     this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
@@ -56873,6 +56879,10 @@ var UPLOAD_HEADERS = {
   did: "x-artha-did"
 };
 var PRIVATE_CID_HEADER = "x-artha-cid";
+var SIGNED_ORIGIN_HEADER = "x-artha-origin";
+function signedReadPath(cid, origin) {
+  return `${origin ?? ""}/svdb/${cid}`;
+}
 var UPLOAD_TYPE = "SvdbUpload";
 var UPLOAD_FIELDS = [
   {
@@ -57360,15 +57370,20 @@ var Gateway = class {
   async #readInit(cid) {
     const { signer, domain, did, now } = this.#options;
     if (!signer || !domain) return void 0;
-    const path = `/svdb/${cid}`;
+    const origin = this.#client.origin;
+    const path = signedReadPath(cid, origin);
     const opts = {
       method: "GET",
       path,
       did,
       now: now?.()
     };
+    const headers = await signUpload(signer, domain, new Uint8Array(), opts);
     return {
-      headers: await signUpload(signer, domain, new Uint8Array(), opts)
+      headers: origin ? {
+        ...headers,
+        [SIGNED_ORIGIN_HEADER]: origin
+      } : headers
     };
   }
   /** Caches `bytes` if they fit, dropping the least recently used until they do. */

@@ -41,6 +41,10 @@ export interface CoordinatorConfig {
   /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID
    * (ARTHA_SVDB_UPLOAD_WRITERS, comma-separated). */
   uploadWriters: string[];
+  /** The origins this coordinator is reached at (ARTHA_PUBLIC_ORIGIN): a signed read of private
+   * data must name one, so a read a node signed for another server (a phishing coordinator that
+   * replays it here) is refused. Empty: reads signed for any origin, or none, are taken. */
+  publicOrigins: string[];
   /** The inference backend of /ai/infer and /v1/completions ("auto": the best that loads;
    * ARTHA_INFER_BACKEND). */
   inferBackend: CoordinatorSettings["inferBackend"];
@@ -56,6 +60,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   uploadLeaseMs: 24 * 3_600_000,
   uploadSignatureWindowMs: 5 * 60_000,
   uploadWriters: [],
+  publicOrigins: [],
   inferBackend: "auto",
 };
 

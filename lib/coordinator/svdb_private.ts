@@ -26,6 +26,7 @@ import type { Context } from "./context.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
 import { verifySignedRequest } from "./signed_request.ts";
+import { SIGNED_ORIGIN_HEADER, signedReadPath } from "../store/upload_signature.ts";
 import { InvalidCidError, parseCid } from "../store/cid.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
 
@@ -223,7 +224,17 @@ export async function authorizeRead(
 ): Promise<Rejection | undefined> {
   const rec = await privateFile(ctx, cid);
   if (!rec) return undefined;
-  const path = `/svdb/${cid}`;
+  const origin = headers.get(SIGNED_ORIGIN_HEADER)?.trim() || undefined;
+  const ours = ctx.config.publicOrigins;
+  if (ours.length > 0 && !(origin && ours.includes(origin))) {
+    const said = origin ? `for ${origin}` : "for no origin";
+    return reject(
+      401,
+      "WRONG_ORIGIN",
+      `Cannot read: the read was signed ${said}, this coordinator is ${ours.join(", ")}`,
+    );
+  }
+  const path = signedReadPath(cid, origin);
   const signed = await verifySignedRequest(ctx, headers, { method: "GET", path }, "read");
   if (!signed.ok) {
     const why = `; ${cid} is a job's private data: sign the GET as its owner, one of its ` +

@@ -56,6 +56,18 @@ export const UPLOAD_HEADERS = {
  */
 export const PRIVATE_CID_HEADER = "x-artha-cid";
 
+/**
+ * The origin (`https://host:port`) a signed read was made for. The signed path is then
+ * `<origin>/svdb/<cid>`, so the signature holds only at that server: a phishing coordinator that
+ * had a node sign a read of a job's private data cannot replay it at the real one.
+ */
+export const SIGNED_ORIGIN_HEADER = "x-artha-origin";
+
+/** The path a read of `cid` signs: bound to `origin` when there is one. */
+export function signedReadPath(cid: string, origin?: string): string {
+  return `${origin ?? ""}/svdb/${cid}`;
+}
+
 const UPLOAD_TYPE = "SvdbUpload";
 const UPLOAD_FIELDS = [
   { name: "method", type: "string" },

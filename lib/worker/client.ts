@@ -17,8 +17,13 @@
 import { reasonOf } from "../network/preflight.ts";
 import { BodyTooLargeError, readBounded } from "../store/bounded_body.ts";
 
-/** How the worker reaches the coordinator: a fetch bound to its base URL. */
-export type CoordinatorFetch = (path: string, init?: RequestInit) => Promise<Response>;
+/**
+ * How the worker reaches the coordinator: a fetch bound to its base URL, and that URL's origin
+ * when it is one (reads of private data are signed for it).
+ */
+export type CoordinatorFetch = ((path: string, init?: RequestInit) => Promise<Response>) & {
+  origin?: string;
+};
 
 /**
  * A coordinator over HTTP at `baseUrl`. A request that cannot connect throws a TypeError (as
@@ -26,7 +31,7 @@ export type CoordinatorFetch = (path: string, init?: RequestInit) => Promise<Res
  */
 export function httpCoordinator(baseUrl: string): CoordinatorFetch {
   const base = baseUrl.replace(/\/+$/, "");
-  return async (path, init) => {
+  const call: CoordinatorFetch = async (path, init) => {
     try {
       return await fetch(`${base}${path}`, init);
     } catch (e) {
@@ -36,6 +41,7 @@ export function httpCoordinator(baseUrl: string): CoordinatorFetch {
       throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, { cause: e });
     }
   };
+  return Object.assign(call, { origin: new URL(base).origin });
 }
 
 /** True for a failure worth retrying later: no connection, or a 502/503/504 answer. */
@@ -103,12 +109,15 @@ export const REQUEST_TIMEOUT_MS = 10 * 60_000;
 /** JSON and byte calls to the coordinator; every error status throws a CoordinatorError. */
 export class CoordinatorClient {
   readonly #fetch: CoordinatorFetch;
+  /** The coordinator's origin, when its fetch is bound to a URL. */
+  readonly origin?: string;
   readonly #retries: number;
   readonly #delayMs: number;
   readonly #timeoutMs: number;
 
   constructor(fetch: CoordinatorFetch, options: CoordinatorClientOptions = {}) {
     this.#fetch = fetch;
+    this.origin = fetch.origin;
     this.#retries = options.retries ?? 0;
     this.#delayMs = options.retryDelayMs ?? 500;
     this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;

@@ -20,7 +20,13 @@
  * ```
  */
 import { computeCid } from "../store/cid.ts";
-import { PRIVATE_CID_HEADER, signUpload, type UploadSigner } from "../store/upload_signature.ts";
+import {
+  PRIVATE_CID_HEADER,
+  SIGNED_ORIGIN_HEADER,
+  signedReadPath,
+  signUpload,
+  type UploadSigner,
+} from "../store/upload_signature.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
@@ -90,9 +96,12 @@ export class Gateway {
   async #readInit(cid: string): Promise<RequestInit | undefined> {
     const { signer, domain, did, now } = this.#options;
     if (!signer || !domain) return undefined;
-    const path = `/svdb/${cid}`;
+    // Bound to the coordinator's origin when the client knows it: valid at that server only.
+    const origin = this.#client.origin;
+    const path = signedReadPath(cid, origin);
     const opts = { method: "GET", path, did, now: now?.() };
-    return { headers: await signUpload(signer, domain, new Uint8Array(), opts) };
+    const headers = await signUpload(signer, domain, new Uint8Array(), opts);
+    return { headers: origin ? { ...headers, [SIGNED_ORIGIN_HEADER]: origin } : headers };
   }
 
   /** Caches `bytes` if they fit, dropping the least recently used until they do. */

@@ -29,6 +29,8 @@ import {
 } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 import { computeCid } from "../../lib/store/cid.ts";
+import { Gateway } from "../../lib/worker/gateway.ts";
+import { CoordinatorClient, type CoordinatorFetch } from "../../lib/worker/client.ts";
 
 Deno.test("attacker: a started job's shards and validation bytes are read only by its owner, its nodes and the coordinator", async () => {
   // Prepare: a started job; readers signing the GET as the request names it.
@@ -313,4 +315,44 @@ Deno.test("attacker: initial weights guessed and uploaded private first are made
   assert.equal(plain.status, 201);
   assert.deepEqual(await getAs(s, cid), [200, undefined]);
   assert.equal(await refuseJobData(s.ctx, fx.owner.account.address, spec), undefined);
+});
+
+Deno.test("attacker: a read a node signed for a phishing coordinator is refused at the real one", async () => {
+  // Prepare: a started job at a coordinator reached at https://real.example. Found in the worker
+  // audit: a signed read was a bearer token for any server, so a phishing coordinator that had a
+  // job's node sign a read of the job's private shard replayed the headers here and got it.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  s.ctx.config.publicOrigins = ["https://real.example"];
+  const shard = job.spec.shards[0]!.cid;
+  const { chainId, addresses } = s.ctx.chain;
+  const signing = {
+    signer: nodeUploadSigner(job.nodes[0]!.key),
+    domain: uploadDomain(chainId, addresses.registry),
+    now: s.ctx.now,
+  };
+  /** The node's gateway to a coordinator at `origin`, whose requests `serve` answers. */
+  const gatewayAt = (origin: string, serve: CoordinatorFetch) =>
+    new Gateway(new CoordinatorClient(Object.assign(serve, { origin })), signing);
+  let captured: HeadersInit | undefined;
+  const phisher = gatewayAt("https://phish.example", (_path, init) => {
+    captured = init?.headers;
+    return Promise.resolve(new Response("not here", { status: 404 }));
+  });
+
+  // Execute: the node reads the shard at the phisher, which replays its headers here.
+  await phisher.get(shard, undefined, true).catch(() => undefined);
+  const replayed = await s.call(`/svdb/${shard}`, { headers: captured });
+
+  // Assert: refused (signed for another origin), as is a read bound to no origin; the node's
+  // own read, signed for this coordinator, goes through.
+  assert.equal(replayed.status, 401);
+  assert.equal((await replayed.json()).error.code, "WRONG_ORIGIN");
+  assert.deepEqual(await getAs(s, shard, signing.signer), [401, "WRONG_ORIGIN"]);
+  const real = gatewayAt("https://real.example", (path, init) => s.call(path, init));
+  assert.equal(
+    (await real.get(shard, undefined, true)).length,
+    (await fx.store.get(shard)).length,
+  );
 });

@@ -60,6 +60,7 @@ const CLEAN = {
   ARTHA_KV_PATH: undefined,
   ARTHA_STORE_DIR: undefined,
   ARTHA_CRON: undefined,
+  ARTHA_PUBLIC_ORIGIN: undefined,
   DENO_DEPLOYMENT_ID: undefined,
 };
 
@@ -105,6 +106,21 @@ Deno.test("the SVDB limits come from ARTHA_SVDB_* and default to the coordinator
     assert.equal(config.uploadDidPoolBytes, 4096);
     assert.deepEqual(config.uploadWriters, ["0xabcd000000000000000000000000000000000001"]);
     assert.equal(config.uploadQuotaBytes, DEFAULT_CONFIG.uploadQuotaBytes);
+  });
+});
+
+Deno.test("ARTHA_PUBLIC_ORIGIN lists the origins signed reads must name; anything else is refused", () => {
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv({ ...env, ARTHA_PUBLIC_ORIGIN: "https://artha.example, http://127.0.0.1:8787" }, () => {
+    const config = configFrom(readCoordinatorSettings());
+    assert.deepEqual(config.publicOrigins, ["https://artha.example", "http://127.0.0.1:8787"]);
+  });
+  withEnv(env, () => assert.deepEqual(configFrom(readCoordinatorSettings()).publicOrigins, []));
+  withEnv({ ...env, ARTHA_PUBLIC_ORIGIN: "https://artha.example/svdb" }, () => {
+    assert.throws(
+      () => readCoordinatorSettings(),
+      /ARTHA_PUBLIC_ORIGIN.*origins like https:\/\/host:port, got https:\/\/artha.example\/svdb/,
+    );
   });
 });
 
