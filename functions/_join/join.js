@@ -62225,7 +62225,13 @@ var Worker2 = class {
       });
     }
     if (committed !== "committed") return "wait";
-    await this.answerChallenges();
+    await this.answerChallenges().catch((e) => {
+      const message2 = `while keeping round ${round}: ${e.message.split("\n")[0]}`;
+      this.#report({
+        kind: "error",
+        message: message2
+      });
+    });
     keepCommitted({
       challenges: this.challenges,
       disputes: this.disputes

@@ -359,8 +359,12 @@ export class Worker {
     }
     if (committed !== "committed") return "wait";
     // Keeping this commit drops the job's rounds the chain can no longer challenge: answer what
-    // is open first, so a challenge issued just before on such a round still gets its answer.
-    await this.answerChallenges();
+    // is open first, so a challenge issued just before on such a round still gets its answer
+    // (a chain that is briefly away must not keep the commit from being kept).
+    await this.answerChallenges().catch((e) => {
+      const message = `while keeping round ${round}: ${(e as Error).message.split("\n")[0]}`;
+      this.#report({ kind: "error", message });
+    });
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
     const pinned = new Set([...this.challenges.pinned(), ...this.disputes.pinned()]);
     await this.state.saveCommit(
