@@ -277,6 +277,10 @@ contract VerificationManager is Owned, IVerificationManager {
     /// @notice Committee sizes (design doc: 10-20 validators).
     uint256 public constant MIN_COMMITTEE = 10;
     uint256 public constant MAX_COMMITTEE = 20;
+    /// @notice A committee decides a target only with at least this many eligible members, the
+    /// fewest of which one member is not a majority: drawn from a small job's few candidates, a
+    /// committee could be two nodes, and one member's attestation slashed the other (attacks 30).
+    uint256 public constant MIN_ATTESTERS = 3;
     /// @notice At most this many nodes share one task (AIJobManager.MAX_REDUNDANCY).
     uint256 public constant MAX_GROUP = 10;
 
@@ -792,7 +796,7 @@ contract VerificationManager is Owned, IVerificationManager {
     }
 
     /// @notice Settles a target's attestations, once. Decided when a strict majority of its eligible
-    /// committee members attested one hash: equal to the committed result, the target gets a passed
+    /// committee members, at least `MIN_ATTESTERS` of them, attested one hash: equal to the committed result, the target gets a passed
     /// proof; different, it is slashed 50% (fake gradients, with offence escalation). Either way
     /// members that attested the majority get a passed proof and the others a failed one (no
     /// slash). Callable by anyone once decided, or after the window (then undecided: no effect).
@@ -809,7 +813,7 @@ contract VerificationManager is Owned, IVerificationManager {
         bytes32 committed = proofs.resultOf(jobId, round, targetNode);
         if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, targetNode);
         (bytes32 majority, uint256 agreeing, uint256 eligible) = attestationMajority(jobId, round, targetNode);
-        bool decided = agreeing * 2 > eligible;
+        bool decided = eligible >= MIN_ATTESTERS && agreeing * 2 > eligible;
         if (!decided && block.timestamp <= deadline) revert Verification__AttestationOpen(jobId, round, deadline);
         outcome = !decided ? Outcome.Undecided : majority == committed ? Outcome.Honest : Outcome.Faked;
         _outcomes[jobId][round][targetNode] = outcome;
@@ -831,7 +835,7 @@ contract VerificationManager is Owned, IVerificationManager {
 
     /// @notice The most attested hash for a target, how many members attested it, and how many
     /// committee members may attest the target (`eligible`: the committee minus the target and its
-    /// task group). Decided when `agreeing * 2 > eligible`.
+    /// task group). Decided when `eligible >= MIN_ATTESTERS` and `agreeing * 2 > eligible`.
     function attestationMajority(bytes32 jobId, uint32 round, bytes32 targetNode)
         public
         view

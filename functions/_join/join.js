@@ -40517,6 +40517,19 @@ var verificationManagerAbi = [
   },
   {
     "inputs": [],
+    "name": "MIN_ATTESTERS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MIN_COMMITTEE",
     "outputs": [
       {

@@ -16,6 +16,7 @@ import { getAttestedTargets } from "../chain/get_attested_targets.ts";
 import { once, revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import {
+  committeeCanDecide,
   drawCommittee,
   getCommitteeRequest,
   readCommittee,
@@ -56,7 +57,9 @@ export async function drawRoundCommittee(
   spec: JobSpec,
   targets: Hex[],
 ): Promise<CommitteeRecord | undefined> {
-  if (!spec.verification?.committee || !reproducible(spec) || targets.length === 0) return;
+  const v = spec.verification;
+  if (!v?.committee || !reproducible(spec) || targets.length === 0) return;
+  if (!committeeCanDecide(job.assigned.length, v.redundancy)) return;
   const key = committeeKey(job.jobId, job.round);
   const existing = (await ctx.kv.get<CommitteeRecord>(key)).value;
   if (existing) return existing;

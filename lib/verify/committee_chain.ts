@@ -21,6 +21,24 @@ export { Outcome as AttestationOutcome } from "../abi/enums.ts";
 export const MIN_COMMITTEE = 10;
 export const MAX_COMMITTEE = 20;
 
+/** The fewest eligible members whose strict majority settles a target (the contract's). */
+export const MIN_ATTESTERS = 3;
+
+/**
+ * Whether a committee drawn from `assigned` nodes in task groups of `redundancy` can settle any
+ * target: a target's validators are the members outside its group, and the chain decides nothing
+ * with fewer than `MIN_ATTESTERS` of them, so drawing one would only cost gas.
+ *
+ * @example
+ * ```ts
+ * import { committeeCanDecide } from "./committee_chain.ts";
+ * console.assert(!committeeCanDecide(3, 1) && committeeCanDecide(4, 1) && !committeeCanDecide(4, 2));
+ * ```
+ */
+export function committeeCanDecide(assigned: number, redundancy: number): boolean {
+  return assigned - redundancy >= MIN_ATTESTERS;
+}
+
 /**
  * The size to ask for from `candidates` nodes: every candidate up to 20, never below the
  * contract's 10 (the draw then returns all eligible candidates when there are fewer).

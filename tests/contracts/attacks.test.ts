@@ -44,6 +44,8 @@ import { bytesToHex } from "../../lib/crypto/digest.ts";
 import { STEP_RECORD_BYTES } from "../../lib/round/local_training.ts";
 import { CHALLENGE_ROUNDS } from "../../lib/verify/commit_retention.ts";
 import { committeeSeed, pickCommittee } from "./_committee.ts";
+import { Outcome } from "../../lib/abi/enums.ts";
+import { MIN_ATTESTERS } from "../../lib/verify/committee_chain.ts";
 
 const STAKE = parseEther("10");
 
@@ -1679,6 +1681,90 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(event(settled, abis.verification, "RedundancySettled").outliers, 2n);
       for (const n of [silent, spare]) assert.equal((await stakeOf(n)).stake, STAKE / 2n);
       for (const n of [h1, h2]) assert.equal((await stakeOf(n)).stake, STAKE);
+    },
+  );
+
+  await fx.step(
+    t,
+    "30. one member of a committee drawn from a small job cannot slash the other alone",
+    async () => {
+      // Found in the seventh audit: a committee is drawn from the job's nodes, so a two-node job's
+      // committee was both of them, and the target's only eligible validator was the other node:
+      // its one attestation of a made-up hash was a strict majority, settled at once, and slashed
+      // the honest node 50% (three such rounds took all its stake) and zeroed its pay.
+      const [a, h] = [nodePubkey("pair-attester"), nodePubkey("pair-target")];
+      const jobId = await startJob([[a, attacker], [h, honest[1]!]], {
+        rounds: 2,
+        groups: [1, 2],
+      });
+      await commit(attacker, jobId, a, 0, "a0");
+      await commit(honest[1]!, jobId, h, 0, "h0");
+      const rate = await co.readContract({ ...verification, functionName: "spotCheckBps" });
+      const setRate = (bps: bigint) =>
+        mined(
+          fx.owner,
+          fx.owner.writeContract({ ...verification, functionName: "setSpotCheckBps", args: [bps] }),
+        );
+      await setRate(10_000n);
+      await closeRound(jobId, 0);
+      await mined(
+        co,
+        co.writeContract({ ...verification, functionName: "drawSpotCheck", args: [jobId, 0] }),
+      );
+      await setRate(rate);
+      const requested = await mined(
+        co,
+        co.writeContract({
+          ...verification,
+          functionName: "requestCommittee",
+          args: [jobId, 0, [a, h], 10n],
+        }),
+      );
+      const { weights } = event(requested, abis.verification, "CommitteeRequested");
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "drawCommittee",
+          args: [jobId, 0, [a, h], weights!, 10n],
+        }),
+      );
+      await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "attest",
+          args: [jobId, 0, a, h, b32("made-up")],
+        }),
+      );
+      const settle = () =>
+        attacker.simulateContract({
+          ...verification,
+          functionName: "settleAttestations",
+          args: [jobId, 0, h],
+          account: attacker.account,
+        });
+      await expectRevert(settle(), "Verification__AttestationOpen");
+      const [, deadline] = await co.readContract({
+        ...verification,
+        functionName: "committeeOf",
+        args: [jobId, 0],
+      });
+      const now = Number((await co.getBlock()).timestamp);
+      await fx.increaseTime(Number(deadline) - now + 1);
+      const settled = await mined(
+        attacker,
+        attacker.writeContract({
+          ...verification,
+          functionName: "settleAttestations",
+          args: [jobId, 0, h],
+        }),
+      );
+      const s = event(settled, abis.verification, "AttestationsSettled");
+      assert.deepEqual([s.outcome, s.agreeing, s.eligible], [Outcome.Undecided, 1n, 1n]);
+      const least = await co.readContract({ ...verification, functionName: "MIN_ATTESTERS" });
+      assert.equal(least, BigInt(MIN_ATTESTERS), "the coordinator skips what cannot decide");
+      assert.equal((await stakeOf(h)).stake, STAKE, "the honest target keeps its stake");
     },
   );
 });

@@ -1,9 +1,10 @@
 /**
  * A browser tab does a laptop's other tasks, in its Web Worker with the laptop's code: on a
- * hierarchical, committee-verified 2-node job beside a Deno laptop, the tab aggregates its cluster
- * of round 0 (lib/worker/cluster.ts, the coordinator audits it by recomputation), then, round 0
- * being spot-checked, recomputes the laptop's round as a committee member (lib/worker/validate.ts)
- * and attests on chain the result the laptop committed. Skipped without Chromium (CI sets
+ * hierarchical, committee-verified 4-node job beside three Deno laptops (a committee decides only
+ * with 3 eligible members), the tab aggregates its cluster of round 0 (lib/worker/cluster.ts, the
+ * coordinator audits it by recomputation), then, round 0 being spot-checked, recomputes a laptop's
+ * round as a committee member (lib/worker/validate.ts) and attests on chain the result the laptop
+ * committed. Skipped without Chromium (CI sets
  * ARTHA_REQUIRE_CHROMIUM).
  */
 import assert from "node:assert/strict";
@@ -41,7 +42,7 @@ Deno.test({
   ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
   async fn() {
     // Prepare: every round spot-checked; clusters of one update, each audited.
-    await using run = await openBrowserRun(2);
+    await using run = await openBrowserRun(4);
     const { addresses } = run;
     await sendContract(run.chain, {
       address: addresses.verification,
@@ -50,15 +51,17 @@ Deno.test({
       args: [10_000n],
     });
     const { jobId, specCid } = await escrowJob(run, {
-      nodes: 2,
+      nodes: 4,
       rounds: 2,
       hierarchical: true,
       clusterSize: 1,
       clusterAudit: 1,
       verification: { redundancy: 1, challengeRate: 0, sampleRate: 0, committee: true },
     });
-    const [laptopAcct, tabAcct] = run.accounts;
+    const [laptopAcct, tabAcct, ...others] = run.accounts;
     await using laptop = await startLaptop(run, laptopAcct!);
+    await using _second = await startLaptop(run, others[0]!);
+    await using _third = await startLaptop(run, others[1]!);
     const operatorKey = bytesToHex(tabAcct!.getHdKey().privateKey!);
     await using tabs = await joinTabs(run.url, [operatorKey], { executablePath: CHROMIUM! });
     const [tabNode] = tabs.nodes as [Hex];
@@ -66,11 +69,11 @@ Deno.test({
     const why = () => tabs.describe(tabs.pages[0]!);
     await run.api("/assign", { jobId, specCid });
 
-    // Execute: round 0 is cut into two clusters, each summed by its node; then round 1 is
-    // trained after each node validated the other's round 0.
-    await roundUpdates(run, { jobId, round: 0, updates: 2 }, why);
+    // Execute: round 0 is cut into four clusters, each summed by its node; then round 1 is
+    // trained after each node validated the others' round 0.
+    await roundUpdates(run, { jobId, round: 0, updates: 4 }, why);
     assert.equal((await closeRound(run, jobId, why)).round, 0);
-    await roundUpdates(run, { jobId, round: 1, updates: 2 }, why);
+    await roundUpdates(run, { jobId, round: 1, updates: 4 }, why);
     assert.equal((await closeRound(run, jobId, why)).round, 1);
 
     // Assert: the tab's cluster mean matched the coordinator's recomputation.
