@@ -29,7 +29,8 @@ import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { keepReferenced } from "./svdb_retention.ts";
-import { keepUpdatePrivate } from "./svdb_private.ts";
+import { keepUpdatePrivate, ownsPrivate, privateFile } from "./svdb_private.ts";
+import { jobUploadBytes } from "./svdb_access.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -62,7 +63,7 @@ export async function receiveUpdate(
   const early = checkRound(job, spec, env) ?? checkAssigned(place);
   if (early) return early;
   // Signatures and sizes first: a re-post is answered as a retry only if it is itself valid.
-  const bad = checkSignatures(ctx, env) ?? checkTaskSize(spec, env);
+  const bad = checkSignatures(ctx, spec, env) ?? checkTaskSize(spec, env);
   if (bad) return bad;
   const existing = await asRetry(ctx, job, env) ?? await countedBefore(ctx, job, env);
   if (existing) return existing;
@@ -154,13 +155,26 @@ async function countedBefore(
   return undefined;
 }
 
-/** Signatures count only in this deployment's domain (its ProofOfCompute on its chain). */
-export function checkSignatures(ctx: Context, env: SignedUpdateEnvelope): Rejection | undefined {
+/**
+ * Signatures count only in this deployment's domain (its ProofOfCompute on its chain). The proofs
+ * are counted before any is checked: the task signs one every `proofEvery` steps and one at the
+ * last, and a body of copies of one proof cost a signature check each (~2 ms) before.
+ */
+export function checkSignatures(
+  ctx: Context,
+  spec: Pick<JobSpec, "localSteps" | "proofEvery">,
+  env: SignedUpdateEnvelope,
+): Rejection | undefined {
   const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
   if (!verifyEnvelopeSignature(env, domain)) {
     return refuse(401, "BAD_SIGNATURE", "signature does not verify");
   }
   if (env.proofs.length === 0) return refuse(400, "NO_PROOFS", "no train proofs");
+  const signed = Math.ceil(spec.localSteps / spec.proofEvery);
+  if (env.proofs.length !== signed) {
+    const why = `${env.proofs.length} train proofs, where the task signs ${signed}`;
+    return refuse(400, "WRONG_PROOF_COUNT", why);
+  }
   for (const p of env.proofs) {
     if (p.nodePubkey.toLowerCase() !== env.nodePubkey || p.jobId.toLowerCase() !== env.jobId) {
       return refuse(400, "FOREIGN_PROOF", "a proof belongs to another node or job");
@@ -190,16 +204,22 @@ export function checkTaskSize(spec: JobSpec, env: SignedUpdateEnvelope): Rejecti
   );
 }
 
-/** The update's bytes from SVDB, decoded, its part checked and its digest the committed one. */
+/**
+ * The update's bytes from SVDB, decoded, its part checked and its digest the committed one. A
+ * private upload counts only as its uploader's update, and no file is read past the job's upload
+ * size.
+ */
 async function readPayload(
   ctx: Context,
   slot: number,
   spec: JobSpec,
   env: SignedUpdateEnvelope,
 ): Promise<{ ok: true; bytes: number; slot: number; norm: number } | Rejection> {
+  const foreign = await foreignUpload(ctx, env);
+  if (foreign) return foreign;
   let bytes: Uint8Array;
   try {
-    bytes = await ctx.store.get(env.updateCid);
+    bytes = await ctx.store.get(env.updateCid, { maxBytes: jobUploadBytes(spec) });
   } catch (e) {
     const why = `${env.updateCid} unreadable from SVDB: ${(e as Error).message}`;
     return refuse(422, "UPDATE_UNREADABLE", why);
@@ -226,6 +246,22 @@ async function readPayload(
   );
   if (unusable) return refuse(422, "BAD_UPDATE", `update values unusable: ${unusable}`);
   return { ok: true, bytes: bytes.length, slot, norm: l2Norm(decoded.delta) };
+}
+
+/**
+ * Refuses another uploader's private file named as this node's update. Before, a node of another
+ * job that committed a victim's gradient digest (public on chain, its update CID public in
+ * cluster tasks) had the victim's update averaged into its own job's public checkpoint, which
+ * gave the victim's clean gradient away; and naming a data owner's private shard answered with
+ * the decoder's complaint about its first bytes.
+ */
+async function foreignUpload(
+  ctx: Context,
+  env: SignedUpdateEnvelope,
+): Promise<Rejection | undefined> {
+  const rec = await privateFile(ctx, env.updateCid);
+  if (!rec || ownsPrivate(rec, env.nodePubkey.toLowerCase())) return undefined;
+  return refuse(403, "NOT_YOUR_UPLOAD", `${env.updateCid} is another uploader's private file`);
 }
 
 /**

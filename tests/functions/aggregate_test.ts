@@ -221,7 +221,15 @@ Deno.test("aggregate", async (t) => {
           ),
         );
         assert.equal(fewer.status, 400);
-        assert.match(fewer.body.error.message, /proofsRoot/);
+        assert.match(fewer.body.error.message, /where the task signs/);
+        const reordered = await read(
+          await s.post(
+            "/aggregate/update",
+            resign(n1, u1, { proofs: u1.envelope.proofs.toReversed() }, fx.domain),
+          ),
+        );
+        assert.equal(reordered.status, 400);
+        assert.match(reordered.body.error.message, /proofsRoot/);
         const none = await read(
           await s.post("/aggregate/update", resign(n1, u1, { proofs: [] }, fx.domain)),
         );

@@ -1,13 +1,22 @@
 /**
  * Update intake with the partition codec: a payload must be the part the task gave (slot,
  * round seed, parts), and the round's metric records the update bytes apart from the
- * checkpoint.
+ * checkpoint. And what intake refuses to read: another uploader's private file, a body of copied
+ * proofs, a file past the job's upload size.
  */
 import assert from "node:assert/strict";
-import { envelopeToJson } from "../../lib/round/update_envelope.ts";
+import {
+  envelopeOf,
+  envelopeToJson,
+  signEnvelope,
+  type UpdateEnvelope,
+} from "../../lib/round/update_envelope.ts";
 import { readPartitionHeader } from "../../lib/compress/partition.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
-import { read, setupCoordinator, type TestNode } from "./_coordinator.ts";
+import { commitRound } from "../../lib/chain/commit_round.ts";
+import { arthaDomain } from "../../lib/crypto/domain.ts";
+import { jobUploadBytes } from "../../lib/coordinator/svdb_access.ts";
+import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 Deno.test("update intake: partition payloads", async (t) => {
   await using fx = await setupCoordinator({ operators: 3 });
@@ -49,5 +58,64 @@ Deno.test("update intake: partition payloads", async (t) => {
     }
     assert.equal(m.updateBytes, sum);
     assert.ok(m.bytes > sum, "bytes also counts the checkpoint written");
+  });
+});
+
+Deno.test("attacker: intake reads no other uploader's private file, no copied proofs, no file past the job's upload size", async (t) => {
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const domain = arthaDomain(fx.net.chainId, fx.addresses.proofs);
+  // The victim's worker uploads its update privately (POST /svdb/private), as workers do.
+  const victim = await s.job({ nodes: 1 });
+  const [v] = victim.nodes as [TestNode];
+  assert.equal(await v.worker.tick(), "trained");
+  const stored = await s.ctx.kv.get<UpdateRecord>(updateKey(victim.jobId, 0, v.nodePubkey));
+  const victimUpdate = stored.value!;
+  assert.equal((await s.call(`/svdb/${victimUpdate.updateCid}`)).status, 401, "it is private");
+  // The attacker's node holds a task of another job on the same model (the coordinator may also
+  // pick the victim's node for it: the test knows only the job's new nodes).
+  const own = await s.job({ nodes: 2 });
+  const a = own.nodes.find((n) => n !== undefined)!;
+  const u = await s.train(own, a, { commit: false });
+  const post = async (change: Partial<UpdateEnvelope>, base: TrainedUpdate = u) => {
+    const { signature: _, ...env } = base.envelope;
+    const body = envelopeToJson(signEnvelope(a.key, { ...env, ...change }, domain));
+    return await read(await s.post("/aggregate/update", body));
+  };
+
+  await t.step(
+    "a victim's private update, committed as the attacker's own, is refused",
+    async () => {
+      // Found in the HTTP audit: the victim's gradient digest is public on chain and its update CID
+      // was in cluster tasks; counted in the attacker's job, the update was the difference of two
+      // public checkpoints, the victim's clean gradient (and past a central-DP job's noise).
+      const at = { jobId: own.jobId, round: 0, nodePubkey: a.nodePubkey };
+      const { lossDigest, weightsDigest, proofsRoot } = u.result;
+      const gradientDigest = victimUpdate.gradientDigest;
+      const commit = { ...at, lossDigest, gradientDigest, weightsDigest, proofsRoot };
+      await commitRound(a.operator, { addresses: fx.addresses, commit });
+      const env = envelopeOf({ ...u.result, gradientDigest }, { ...at, updateCid: u.updateCid });
+      const res = await post({ ...env, updateCid: victimUpdate.updateCid });
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "NOT_YOUR_UPLOAD");
+    },
+  );
+
+  await t.step(
+    "a body of one proof copied 1,500 times is refused before any is checked",
+    async () => {
+      const proofs = Array.from({ length: 1_500 }, () => u.envelope.proofs[0]!);
+      const res = await post({ proofs });
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, "WRONG_PROOF_COUNT");
+    },
+  );
+
+  await t.step("a file larger than the job's uploads is not read", async () => {
+    const big = new Uint8Array(jobUploadBytes(own.spec) + 1024);
+    const cid = (await fx.store.put(big)).toString();
+    const res = await post({ updateCid: cid });
+    assert.equal(res.status, 422);
+    assert.match(res.body.error.message, /unreadable from SVDB.*more than the \d+ allowed/);
   });
 });
