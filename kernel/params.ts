@@ -37,11 +37,31 @@ export interface ParamLayout {
   size: number;
 }
 
+/**
+ * The largest configuration the kernel takes: a config can come from an untrusted file's header,
+ * and its layout (a dozen tensors a layer) and its weights are built before anything else is
+ * checked, so a 114-byte checkpoint declaring 200M layers exhausted the heap. 2^32 parameters is
+ * 16 GiB of f32 weights, more than a laptop trains (1.2B measured on 24 GiB).
+ */
+export const MAX_LAYERS = 1024;
+export const MAX_WIDTH = 1 << 16;
+export const MAX_CONTEXT = 1 << 20;
+export const MAX_PARAMS = 2 ** 32;
+
 /** Throws RangeError if the configuration cannot run on this kernel. */
 export function validateConfig(cfg: ModelConfig): void {
+  if (cfg.kind !== "gpt" && cfg.kind !== "ssm") {
+    throw new RangeError(`Cannot build model: kind must be "gpt" or "ssm", not ${cfg.kind}`);
+  }
   const ints = [cfg.maxT, cfg.layers, cfg.heads, cfg.width];
   if (!ints.every((x) => Number.isInteger(x) && x > 0)) {
     throw new RangeError(`Cannot build model: sizes must be positive integers`);
+  }
+  if (cfg.layers > MAX_LAYERS || cfg.width > MAX_WIDTH || cfg.maxT > MAX_CONTEXT) {
+    throw new RangeError(
+      `Cannot build model: at most ${MAX_LAYERS} layers, width ${MAX_WIDTH} and context ` +
+        `${MAX_CONTEXT} (asked ${cfg.layers}, ${cfg.width}, ${cfg.maxT})`,
+    );
   }
   if (cfg.width % cfg.heads !== 0 || (cfg.width / cfg.heads) % 4 !== 0) {
     throw new RangeError(
@@ -95,6 +115,9 @@ export function paramLayout(cfg: ModelConfig): ParamLayout {
   }
   add("lnfw", [C], { value: 1 }, false);
   add("lnfb", [C], { value: 0 }, false);
+  if (offset > MAX_PARAMS) {
+    throw new RangeError(`Cannot build model: ${offset} parameters, at most ${MAX_PARAMS}`);
+  }
   return { config: cfg, tensors, byName: new Map(tensors.map((t) => [t.name, t])), size: offset };
 }
 

@@ -1823,7 +1823,14 @@ var attentionMixer = {
 
 // kernel/params.ts
 var VOCAB = 256;
+var MAX_LAYERS = 1024;
+var MAX_WIDTH = 1 << 16;
+var MAX_CONTEXT = 1 << 20;
+var MAX_PARAMS = 2 ** 32;
 function validateConfig(cfg) {
+  if (cfg.kind !== "gpt" && cfg.kind !== "ssm") {
+    throw new RangeError(`Cannot build model: kind must be "gpt" or "ssm", not ${cfg.kind}`);
+  }
   const ints = [
     cfg.maxT,
     cfg.layers,
@@ -1832,6 +1839,9 @@ function validateConfig(cfg) {
   ];
   if (!ints.every((x) => Number.isInteger(x) && x > 0)) {
     throw new RangeError(`Cannot build model: sizes must be positive integers`);
+  }
+  if (cfg.layers > MAX_LAYERS || cfg.width > MAX_WIDTH || cfg.maxT > MAX_CONTEXT) {
+    throw new RangeError(`Cannot build model: at most ${MAX_LAYERS} layers, width ${MAX_WIDTH} and context ${MAX_CONTEXT} (asked ${cfg.layers}, ${cfg.width}, ${cfg.maxT})`);
   }
   if (cfg.width % cfg.heads !== 0 || cfg.width / cfg.heads % 4 !== 0) {
     throw new RangeError(`Cannot build model: head size ${cfg.width / cfg.heads} must be an integer multiple of 4`);
@@ -1993,6 +2003,9 @@ function paramLayout(cfg) {
   ], {
     value: 0
   }, false);
+  if (offset > MAX_PARAMS) {
+    throw new RangeError(`Cannot build model: ${offset} parameters, at most ${MAX_PARAMS}`);
+  }
   return {
     config: cfg,
     tensors,
@@ -4422,15 +4435,25 @@ function decodeCheckpoint(bytes) {
       cause
     });
   }
-  const layout = paramLayout(config);
-  const weights = new Float32Array(layout.size);
+  let layout;
+  try {
+    layout = paramLayout(config);
+  } catch (cause) {
+    throw new SafetensorsError(`Cannot read checkpoint: ${cause.message}`, {
+      cause
+    });
+  }
   for (const t of layout.tensors) {
     const tensor = file.tensors[t.name];
     if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
-    const values = tensor.dtype === "F32" ? tensor.bytes.length / 4 : toFloat32(tensor).length;
+    const values = tensor.shape.reduce((a, b) => a * b, 1);
     if (values !== t.size) {
       throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} has ${values} values, expected ${t.size}`);
     }
+  }
+  const weights = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    const tensor = file.tensors[t.name];
     if (tensor.dtype === "F32") {
       new Uint8Array(weights.buffer, t.offset * 4, t.size * 4).set(tensor.bytes);
     } else weights.set(toFloat32(tensor), t.offset);

@@ -10,6 +10,7 @@ import { isModelPublished } from "../chain/is_model_published.ts";
 import { getPublishedModels } from "../chain/get_published_models.ts";
 import { loadModel, type ModelSource } from "../model/publish.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
+import { SafetensorsError } from "../model/tensors.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
 import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
@@ -285,6 +286,11 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
     if (e instanceof BlockNotFoundError) {
       const why = `Cannot infer: model ${cid} is not in this store`;
       throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
+    }
+    // Anyone may publish any CID: what is not a model is the asker's error, not the server's.
+    if (e instanceof SafetensorsError) {
+      const why = `Cannot infer: ${cid} is not a model: ${e.message}`;
+      throw new RejectedError(reject(422, "NOT_A_MODEL", why));
     }
     throw e;
   }

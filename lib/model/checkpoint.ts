@@ -96,17 +96,27 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
       cause,
     });
   }
-  const layout = paramLayout(config);
-  const weights = new Float32Array(layout.size);
+  let layout;
+  try {
+    layout = paramLayout(config);
+  } catch (cause) {
+    throw new SafetensorsError(`Cannot read checkpoint: ${(cause as Error).message}`, { cause });
+  }
+  // Every tensor is checked against the file before the weights are allocated: the header's
+  // config alone must not make a few bytes cost the layout's whole size.
   for (const t of layout.tensors) {
     const tensor = file.tensors[t.name];
     if (!tensor) throw new SafetensorsError(`Cannot read checkpoint: tensor ${t.name} is missing`);
-    const values = tensor.dtype === "F32" ? tensor.bytes.length / 4 : toFloat32(tensor).length;
+    const values = tensor.shape.reduce((a, b) => a * b, 1);
     if (values !== t.size) {
       throw new SafetensorsError(
         `Cannot read checkpoint: tensor ${t.name} has ${values} values, expected ${t.size}`,
       );
     }
+  }
+  const weights = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    const tensor = file.tensors[t.name]!;
     // f32 bytes go straight into place (one copy, any alignment); other dtypes convert.
     if (tensor.dtype === "F32") {
       new Uint8Array(weights.buffer, t.offset * 4, t.size * 4).set(tensor.bytes);

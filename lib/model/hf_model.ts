@@ -344,7 +344,12 @@ export async function readHfModelDir(dir: string): Promise<HfModel> {
 }
 
 function parseInfo(bytes: Uint8Array): ArthaModelInfo {
-  const info = JSON.parse(new TextDecoder().decode(bytes)) as ArthaModelInfo;
+  let info: ArthaModelInfo;
+  try {
+    info = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new SafetensorsError(`Cannot read model folder: ${ARTHA_FILE} is not JSON`, { cause });
+  }
   if (info.format !== "arthatrain-hf-gpt2") {
     throw new SafetensorsError(`Cannot read model folder: format ${info.format} is not supported`);
   }
@@ -358,15 +363,23 @@ function parseInfo(bytes: Uint8Array): ArthaModelInfo {
 }
 
 function hfModelOf(info: ArthaModelInfo, safetensors: Uint8Array, onnx: Uint8Array): HfModel {
-  const layout = paramLayout(info.model);
+  let layout;
+  try {
+    layout = paramLayout(info.model);
+  } catch (cause) {
+    throw new SafetensorsError(`Cannot read model folder: ${(cause as Error).message}`, { cause });
+  }
   const st = decodeSafetensors(safetensors);
-  const weights = new Float32Array(layout.size);
+  // Checked against the file before the weights are allocated (as decodeCheckpoint does).
   for (const t of layout.tensors) {
     const tensor = st.tensors[hfTensorName(t.name)];
     if (!tensor || tensor.shape.reduce((a, b) => a * b, 1) !== t.size) {
       throw new SafetensorsError(`Cannot read model folder: tensor ${hfTensorName(t.name)} is bad`);
     }
-    weights.set(toFloat32(tensor), t.offset);
+  }
+  const weights = new Float32Array(layout.size);
+  for (const t of layout.tensors) {
+    weights.set(toFloat32(st.tensors[hfTensorName(t.name)]!), t.offset);
   }
   return { config: info.model, weights, onnx, info };
 }

@@ -5,7 +5,17 @@ import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
-import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import { zeroHash } from "viem";
+import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
+import { registerModel } from "../../lib/chain/register_model.ts";
+import { publishModel } from "../../lib/chain/publish_model.ts";
+import {
+  createTestDid,
+  postSigned,
+  read,
+  type Scenario,
+  setupCoordinator,
+} from "./_coordinator.ts";
 
 const TEXT = "The jury said it did find that the election was conducted well. ".repeat(3);
 
@@ -176,4 +186,48 @@ Deno.test("infer", async (t) => {
     assert.equal(type.status, 415);
     assert.equal((await read(await s.call("/ai/infer"))).status, 405);
   });
+});
+
+Deno.test("attacker: a published few-byte checkpoint declaring a huge model is a 422, not a crash", async () => {
+  // Found in the HTTP audit: anyone with a DID stores a file, and anyone may publish any CID; a
+  // 114-byte safetensors header declaring 200M layers made POST /ai/infer build the layout and
+  // allocate its weights before any tensor was looked at: the process died out of memory (at
+  // 200,000 layers, as here: 5 s, ~900 MiB and a 500).
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const attacker = fx.clients[2]!;
+  const did = await createTestDid(fx, attacker);
+  const declared = [
+    { kind: "gpt", maxT: 1, layers: 200_000, heads: 1, width: 4 },
+    // 1.6B parameters, within every bound: its missing tensors refuse it before 6.4 GB are taken.
+    { kind: "gpt", maxT: 1, layers: 8, heads: 1, width: 1 << 12 },
+  ];
+  for (const config of declared) {
+    const header = new TextEncoder().encode(
+      JSON.stringify({ __metadata__: { "artha.model": JSON.stringify(config) } }),
+    );
+    const bytes = new Uint8Array(8 + header.length);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    const up = await read(await postSigned(s, accountUploadSigner(attacker), bytes, { did }));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const modelId = await registerModel(attacker, {
+      addresses: fx.addresses,
+      name: `huge-${config.layers}`,
+      jobId: zeroHash,
+      publisher: attacker.account.address,
+    });
+    const cid = up.body.cid as string;
+    await publishModel(attacker, {
+      addresses: fx.addresses,
+      modelId,
+      cid,
+      weightsDigest: zeroHash,
+    });
+    const heap = Deno.memoryUsage().heapUsed;
+    const res = await read(await s.post("/ai/infer", { modelCid: cid, input: "hi" }));
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, "NOT_A_MODEL");
+    assert.ok(Deno.memoryUsage().heapUsed - heap < 64 * 2 ** 20, "nothing the size was built");
+  }
 });

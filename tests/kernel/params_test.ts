@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { initWeights, paramLayout, paramViews, VOCAB } from "../../kernel/params.ts";
+import {
+  initWeights,
+  MAX_CONTEXT,
+  MAX_LAYERS,
+  MAX_PARAMS,
+  MAX_WIDTH,
+  type ModelConfig,
+  paramLayout,
+  paramViews,
+  VOCAB,
+} from "../../kernel/params.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
 
 const k = loadKernel();
@@ -34,6 +44,23 @@ Deno.test("configs that the kernel cannot run are rejected", () => {
     () => paramLayout({ kind: "ssm", maxT: 0, layers: 1, heads: 1, width: 8 }),
     RangeError,
   );
+});
+
+Deno.test("attacker: a config from a file's header cannot ask for an unbounded layout", () => {
+  // Each bound refuses before a tensor is listed: 200M layers once exhausted the heap here.
+  const base = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 1, width: 8 };
+  for (
+    const [cfg, why] of [
+      [{ ...base, layers: 200_000_000 }, /at most 1024 layers/],
+      [{ ...base, width: MAX_WIDTH * 2, heads: 2 }, /width 65536/],
+      [{ ...base, maxT: MAX_CONTEXT + 1 }, /context/],
+      [{ ...base, kind: "rnn" }, /kind must be/],
+      [{ ...base, layers: MAX_LAYERS, width: MAX_WIDTH / 4, heads: 4 }, /parameters, at most/],
+    ] as const
+  ) {
+    assert.throws(() => paramLayout(cfg as ModelConfig), why);
+  }
+  assert.ok(paramLayout({ ...base, layers: MAX_LAYERS }).size <= MAX_PARAMS);
 });
 
 Deno.test("initWeights: seeded, per-tensor init rules, no allocator leak", () => {
