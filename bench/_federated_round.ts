@@ -262,7 +262,7 @@ export async function federatedRound(
     await phase("finalize", "after");
     untimeRpc();
     const t0 = performance.now();
-    for (const body of envelopes) checkSignatures(ctx, parseEnvelope(JSON.parse(body)));
+    for (const body of envelopes) checkSignatures(ctx, spec, parseEnvelope(JSON.parse(body)));
     const signatureMs = performance.now() - t0;
     const gas = await gasGrowth(coordinator, blocks);
     const { gasLimit } = await coordinator.getBlock();
