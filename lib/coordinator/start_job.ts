@@ -19,7 +19,8 @@ import { encodeJobSpec, type JobSpec } from "../job/job_spec.ts";
 import { checkPrivacyBudget, PrivacyBudgetError } from "../job/privacy_plan.ts";
 import { setTaskGroups } from "../verify/challenge_chain.ts";
 import type { Context } from "./context.ts";
-import { evaluateWeights, loadSpec, loadWeights } from "./job.ts";
+import { evaluateWeights, type Evaluation, loadSpec, loadWeights } from "./job.ts";
+import { paramLayout } from "../../kernel/params.ts";
 import { eligibleNodes } from "./nodes.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
@@ -78,6 +79,8 @@ export async function startJob(
     .map((n) => n.nodePubkey);
   const unfit = checkNodes(spec, chosen) ?? await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;
+  const data = await checkJobData(ctx, spec);
+  if (!data.ok) return data;
   await keepJobData(ctx, params.specCid, spec); // uploads are only leased; the job needs them
   await keepJobDataPrivate(ctx, params.jobId, onChain.owner, spec);
   let taskOf: Record<string, number>;
@@ -87,7 +90,8 @@ export async function startJob(
     if (!(e instanceof ChainCallError)) throw e;
     return reject(409, "CHAIN_CALL_FAILED", e.message);
   }
-  const job = await recordJob(ctx, params, onChain.owner, spec, chosen, taskOf);
+  const started = { owner: onChain.owner, before: data.before, chosen, taskOf };
+  const job = await recordJob(ctx, params, spec, started);
   return { ok: true, job };
 }
 
@@ -236,6 +240,36 @@ async function assignOnChain(
 }
 
 /**
+ * Everything the job reads is in this store and usable, checked before the chain assigns: once
+ * Running, a job cannot be cancelled, and a spec whose validation could not be evaluated, or
+ * whose shard's upload lease had run out, left the owner's escrow locked behind a 500.
+ */
+async function checkJobData(
+  ctx: Context,
+  spec: JobSpec,
+): Promise<{ ok: true; before: Evaluation } | Rejection> {
+  const cids = [spec.initialWeights, spec.validation, ...spec.shards.map((s) => s.cid)];
+  const missing = [];
+  for (const cid of new Set(cids)) {
+    if (!await ctx.store.has(cid).catch(() => false)) missing.push(cid);
+  }
+  if (missing.length > 0) {
+    const why = `${missing.join(", ")} not in this coordinator's SVDB: upload and start again`;
+    return refuse(409, "DATA_MISSING", why);
+  }
+  try {
+    const initial = await loadWeights(ctx.store, spec.initialWeights);
+    const size = paramLayout(spec.model).size;
+    if (initial.length !== size) {
+      throw new RangeError(`initial weights hold ${initial.length} values, the model ${size}`);
+    }
+    return { ok: true, before: await evaluateWeights(ctx.store, spec, initial) };
+  } catch (e) {
+    return refuse(422, "BAD_JOB_DATA", (e as Error).message);
+  }
+}
+
+/**
  * Records the started job in KV once: every node's place first, then the head that makes the
  * job visible (a concurrent start's head wins; both wrote the same places from the same chain
  * state).
@@ -243,13 +277,14 @@ async function assignOnChain(
 async function recordJob(
   ctx: Context,
   params: StartJobParameters,
-  owner: Hex,
   spec: JobSpec,
-  chosen: Hex[],
-  taskOf: Record<string, number>,
+  { owner, before, chosen, taskOf }: {
+    owner: Hex;
+    before: Evaluation;
+    chosen: Hex[];
+    taskOf: Record<string, number>;
+  },
 ): Promise<JobRecord> {
-  const initial = await loadWeights(ctx.store, spec.initialWeights);
-  const before = await evaluateWeights(ctx.store, spec, initial);
   const head: JobHead = {
     jobId: params.jobId.toLowerCase() as Hex,
     specCid: params.specCid,

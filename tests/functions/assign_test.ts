@@ -5,7 +5,15 @@ import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
-import { jobSpecHash, taskSeed, taskShard, workTerms } from "../../lib/job/job_spec.ts";
+import {
+  encodeJobSpec,
+  jobSpecHash,
+  taskSeed,
+  taskShard,
+  workTerms,
+} from "../../lib/job/job_spec.ts";
+import { sendContract } from "../../lib/chain/send_contract.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
 import { read, setupCoordinator, TINY_BATCH, TINY_MODEL, tinyShards } from "./_coordinator.ts";
 
@@ -271,6 +279,41 @@ Deno.test("assign", async (t) => {
     },
   );
 
+  await t.step(
+    "victim: a job whose data cannot be read is refused before the chain assigns it, so it can still be cancelled",
+    async () => {
+      // Found in the HTTP audit: nodes were assigned on chain (Open -> Running, which cancelJob
+      // refuses) before the initial weights were loaded and the validation evaluated; a spec
+      // whose validationShards did not add up, or a shard whose upload lease had run out, left
+      // the escrow locked behind a 500 on every retry.
+      const { spec } = await oneStepJob();
+      const gone = (await computeCid(new TextEncoder().encode("shard never uploaded"))).toString();
+      const cases: [typeof spec, number, string][] = [
+        [{ ...spec, validationShards: [100, 100] }, 422, "BAD_JOB_DATA"],
+        [
+          { ...spec, shards: [{ ...spec.shards[0]!, cid: gone }, spec.shards[1]!] },
+          409,
+          "DATA_MISSING",
+        ],
+      ];
+      for (const [bad, status, code] of cases) {
+        const specCid = (await fx.store.put(encodeJobSpec(bad))).toString();
+        const jobId = await escrow(bad);
+        const res = await read(await s.postAs("/assign", { jobId, specCid }));
+        assert.equal(res.status, status, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, code);
+        assert.equal((await fx.chainJob(jobId)).status, JobStatus.Open);
+        await sendContract(fx.owner, {
+          address: fx.addresses.jobs,
+          abi: abis.jobs,
+          functionName: "cancelJob",
+          args: [jobId],
+        });
+        assert.equal((await fx.chainJob(jobId)).status, JobStatus.Cancelled);
+      }
+    },
+  );
+
   await t.step("bad bodies are 4xx naming the field; other methods 405", async () => {
     const cases: [unknown, number, RegExp][] = [
       ["{", 400, /not valid JSON/],
@@ -293,7 +336,6 @@ Deno.test("assign", async (t) => {
     }
   });
 
-  /** Escrows a job for `spec` with the owner; returns its id. */
   /** A one-round, one-step tiny job's spec, stored (not escrowed). */
   function oneStepJob() {
     return prepareJob(fx.store, {
@@ -305,6 +347,7 @@ Deno.test("assign", async (t) => {
     });
   }
 
+  /** Escrows a job for `spec` with the owner; returns its id. */
   async function escrow(
     spec: Parameters<typeof jobSpecHash>[0],
     stepsOnChain = spec.localSteps,
