@@ -20,7 +20,9 @@ import { loadSpec, loadWeights } from "./job.ts";
 import { once } from "./once.ts";
 import { type NodeMove, reassignDropped } from "./reassign.ts";
 import { settleGroups } from "./redundancy.ts";
-import { reject, type Rejection, rejectionOf } from "./result.ts";
+import { reject, RejectedError, type Rejection, rejectionOf } from "./result.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+import { rpcUnavailable } from "../chain/rpc_unavailable.ts";
 import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_apply.ts";
 import { type Combined, combineUpdates } from "./round_combine.ts";
 import { fixSecureClosingSet } from "./secure_round.ts";
@@ -281,10 +283,22 @@ export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
       }
     } catch (e) {
       console.error(`aggregate: job ${job.jobId} round ${job.round}:`, e);
-      out.push(failed(job, (e as Error).message));
+      out.push(failed(job, publicReason(e)));
     }
   }
   return out;
+}
+
+/**
+ * What an unexpected failure may tell POST /aggregate's (unauthenticated) caller: a rejection's
+ * or a chain call's own words, never a raw error's text, which carries the RPC URL and any API
+ * key in it (viem's "URL: ..." line); the whole error is logged.
+ */
+function publicReason(e: unknown): string {
+  if (e instanceof RejectedError) return e.rejection.message;
+  if (e instanceof ChainCallError) return e.message;
+  if (rpcUnavailable(e)) return "the chain's RPC endpoint did not answer; the next run retries";
+  return "internal error (the coordinator's log has it)";
 }
 
 function failed(job: JobHead, message: string): AggregateOutcome {

@@ -20,6 +20,8 @@ import { loadWeights } from "../../lib/coordinator/job.ts";
 import type { Context } from "../../lib/coordinator/context.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { aggregateAll, aggregateJob } from "../../lib/coordinator/round_close.ts";
+import { createArthaClient } from "../../lib/chain/client.ts";
+import { createRouter } from "../../functions/router.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 /** The envelope re-signed by `node` after `change` (a well-formed update with other content). */
@@ -596,4 +598,28 @@ Deno.test("a job whose close fails does not stop the cron closing the others", a
   assert.equal(of(broken.jobId).status, "failed");
   assert.match(of(broken.jobId).reason, /KV read failed/);
   assert.equal(of(fine.jobId).status, "closed");
+});
+
+Deno.test("attacker: a failed POST /aggregate shows neither the coordinator's RPC URL nor its key", async () => {
+  // Found in the HTTP audit: a job's failure reason was the raw error's text, and viem's says
+  // "URL: <rpcUrl>": any caller of the unauthenticated route read the provider's API key once
+  // the provider failed (a 429 is enough), though errorResponse keeps it out of every 503.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2 });
+  const rpcUrl = "http://127.0.0.1:9/v3/SECRET-API-KEY";
+  const client = createArthaClient({
+    rpcUrl,
+    chainId: fx.net.chainId,
+    account: s.ctx.chain.client.account,
+  });
+  const down: Context = { ...s.ctx, chain: { ...s.ctx.chain, client } };
+  const res = await read(
+    await createRouter(down)(new Request("http://coordinator/aggregate", { method: "POST" })),
+  );
+  assert.equal(res.status, 200);
+  const outcome = res.body.find((o: { jobId: string }) => o.jobId === job.jobId);
+  assert.equal(outcome.status, "failed", JSON.stringify(res.body));
+  assert.doesNotMatch(JSON.stringify(res.body), /SECRET-API-KEY|127\.0\.0\.1:9/);
+  assert.match(outcome.reason, /RPC endpoint did not answer/);
 });
