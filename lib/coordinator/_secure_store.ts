@@ -9,6 +9,7 @@
  */
 import { SecAggServer } from "../privacy/secure_aggregation/server.ts";
 import type { ExclusionReason } from "../privacy/secure_aggregation/server.ts";
+import type { SecAggConfig } from "../privacy/secure_aggregation/params.ts";
 import {
   type ClientMessage,
   decodeMaskedInput,
@@ -165,7 +166,7 @@ export async function applyStored(
     const node = String(e.key[prefix.length]);
     if (e.key.length !== prefix.length + 1 || applied.has(node)) continue;
     const text = (await getLarge<string>(ctx.kv, e.key)).value!;
-    const receipt = await server.receive(await clientMessage(ctx, text));
+    const receipt = await server.receive(await clientMessage(ctx, text, s.config));
     if (!receipt.ok) throw new Error(`Cannot replay ${node}'s message: ${receipt.message}`);
     applied.add(node);
   }
@@ -178,7 +179,11 @@ export async function applyStored(
  * @throws {TypeError} on a message that is no JSON object with a stage and an id, or a masked
  *   input whose upload is unreadable, not a masked input or another node's
  */
-export async function clientMessage(ctx: Context, text: string): Promise<ClientMessage> {
+export async function clientMessage(
+  ctx: Context,
+  text: string,
+  config: Pick<SecAggConfig, "vectorLength">,
+): Promise<ClientMessage> {
   const msg = JSON.parse(text) as ClientMessage | MaskedInputRef;
   if (typeof msg !== "object" || msg === null || typeof msg.id !== "string") {
     throw new TypeError("Cannot read message: expected an object with a stage and an id");
@@ -188,7 +193,10 @@ export async function clientMessage(ctx: Context, text: string): Promise<ClientM
   if (typeof ref.cid !== "string") throw new TypeError("Cannot read masked input: no cid");
   let bytes: Uint8Array;
   try {
-    bytes = await ctx.store.get(ref.cid);
+    // Header, id and a u32 a coordinate: nothing longer is a masked input of this session.
+    const idBytes = 4 * Math.ceil(new TextEncoder().encode(ref.id).length / 4);
+    const maxBytes = 16 + idBytes + 4 * config.vectorLength;
+    bytes = await ctx.store.get(ref.cid, { maxBytes });
   } catch (e) {
     throw new TypeError(`Cannot read masked input ${ref.cid}: ${(e as Error).message}`);
   }

@@ -147,9 +147,11 @@ export async function receiveSecureMessage(
   const key = messageKey(s, s.stage, post.nodePubkey);
   const stored = (await getLarge<string>(ctx.kv, key)).value;
   if (stored !== null) return retried(stored, post);
+  const stranger = await checkInvited(ctx, entry, post);
+  if (stranger) return stranger;
   let msg: ClientMessage;
   try {
-    msg = await clientMessage(ctx, post.message);
+    msg = await clientMessage(ctx, post.message, s.config);
   } catch (e) {
     return reject(422, "MALFORMED", `Cannot take message: ${(e as Error).message}`);
   }
@@ -279,6 +281,23 @@ async function checkPost(
     return reject(409, "NO_COMMITTED_UPDATE", why);
   }
   return undefined;
+}
+
+/**
+ * After AdvertiseKeys only the nodes the stage asks may post: a masked input names an upload the
+ * coordinator reads, and any Ed25519 key made it read any stored file in full before the
+ * library's own check refused the stranger.
+ */
+async function checkInvited(
+  ctx: Context,
+  entry: SessionEntry,
+  post: SecurePost,
+): Promise<Rejection | undefined> {
+  if (entry.value.stage === "AdvertiseKeys") return undefined;
+  const { requests } = await liveServer(ctx, entry);
+  if (requests.has(post.nodePubkey)) return undefined;
+  const why = `Cannot take message: ${entry.value.stage} does not ask ${post.nodePubkey}`;
+  return reject(403, "NOT_INVITED", why);
 }
 
 function retried(stored: string, post: SecurePost): { ok: true; status: 200 } | Rejection {

@@ -296,6 +296,40 @@ Deno.test("secure aggregation", async (t) => {
     assert.ok(maxAbsDiff(after, mean) < 1e-6);
   });
 
+  await t.step(
+    "attacker: a stranger's masked input is refused before the coordinator reads its upload",
+    async () => {
+      // Found in the HTTP audit: past AdvertiseKeys any Ed25519 key's signed post was taken far
+      // enough for the coordinator to read the upload its masked input named, any stored file
+      // in full (a checkpoint, a shard), before the library refused the stranger.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 3, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const stranger = generateNodeKey();
+      const big = (await s.ctx.store.put(new Uint8Array(4 << 20))).toString();
+      let refused: unknown;
+      const fetchOf = (): CoordinatorFetch => async (path, init) => {
+        const body = typeof init?.body === "string" ? init.body : "";
+        if (refused === undefined && body.includes("MaskedInputCollection")) {
+          refused = null;
+          const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+          const session = { ...view.session, context: view.session.config.context };
+          const message = JSON.stringify({
+            stage: "MaskedInputCollection",
+            id: stranger.publicKeyHex,
+            cid: big,
+          });
+          const post = signSecurePost(stranger, session, message);
+          refused = (await read(await s.post("/secagg", post))).body;
+        }
+        return await s.call(path, init);
+      };
+      const outcomes = await secureRound(s, job, deltas, { fetchOf });
+      assert.deepEqual(outcomes, ["included", "included", "included"]);
+      assert.equal((refused as { error: { code: string } }).error.code, "NOT_INVITED");
+    },
+  );
+
   await t.step("two nodes that both saw no session open one attempt, not two", async () => {
     const s = await fx.scenario();
     const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
