@@ -18,6 +18,7 @@ import { didKeyProof } from "../lib/did/registry.ts";
 import { hexToBytes } from "../lib/crypto/digest.ts";
 import { aiJobManagerBytecode } from "../lib/abi/AIJobManager.ts";
 import { proofOfComputeBytecode } from "../lib/abi/ProofOfCompute.ts";
+import { nodeCertRegistryBytecode } from "../lib/abi/NodeCertRegistry.ts";
 
 const COMMIT_TARGET = 60_000n;
 const rows: { contract: string; fn: string; gas: bigint; note?: string }[] = [];
@@ -33,7 +34,16 @@ const [owner, op1, op2, op3, attester, dataOwner] = net.accounts.map((account) =
   ReturnType<typeof createArthaClient>,
   ReturnType<typeof createArthaClient>,
 ];
-const a = await deployArtha(owner, { settlementDelay: 0 });
+// The owner's account stands in for the contracts that slash, set quality and report reputation
+// (deployment fixes those sets: the owner itself holds no such rights).
+const a = await deployArtha(owner, {
+  settlementDelay: 0,
+  authorised: {
+    proofs: [owner.account.address],
+    registry: [owner.account.address],
+    reputation: [owner.account.address],
+  },
+});
 const test = { request: owner.request };
 const ARTH = 10n ** 18n;
 
@@ -185,14 +195,11 @@ await measure("NodeCertRegistry", "setHeartbeatInterval", owner, {
   functionName: "setHeartbeatInterval",
   args: [3600n],
 });
-await measure("NodeCertRegistry", "setReputation", owner, {
-  address: a.registry,
-  abi: R,
-  functionName: "setReputation",
-  args: [a.reputation],
-});
 // Links are set once (deployArtha did): measured on fresh, unlinked copies.
-const fresh = async (abi: typeof abis.jobs | typeof abis.proofs, bytecode: Hex) =>
+const fresh = async (
+  abi: typeof abis.jobs | typeof abis.proofs | typeof abis.registry,
+  bytecode: Hex,
+) =>
   (await owner.waitForTransactionReceipt({
     hash: await owner.deployContract(
       { abi, bytecode } as Parameters<typeof owner.deployContract>[0],
@@ -203,6 +210,12 @@ await measure("AIJobManager", "setLinks", owner, {
   abi: abis.jobs,
   functionName: "setLinks",
   args: [a.registry, a.proofs],
+});
+await measure("NodeCertRegistry", "setReputation", owner, {
+  address: await fresh(abis.registry, nodeCertRegistryBytecode),
+  abi: R,
+  functionName: "setReputation",
+  args: [a.reputation],
 });
 await measure("ProofOfCompute", "setLinks", owner, {
   address: await fresh(abis.proofs, proofOfComputeBytecode),
@@ -459,9 +472,9 @@ await measure("ReputationRegistry", "recordEpoch", owner, {
   functionName: "recordEpoch",
   args: [nodes[0]],
 });
-await measure("ReputationRegistry", "setAuthorised", owner, {
-  address: a.reputation,
-  abi: Rep,
+await measure("AIJobManager", "setAuthorised", owner, {
+  address: a.jobs,
+  abi: abis.jobs,
   functionName: "setAuthorised",
   args: [attester.account.address, true],
 });

@@ -352,8 +352,12 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         emit ConfigChanged("unbondingDelay", value);
     }
 
-    /// @notice Sets the reputation registry that hears about slashes. Owner only.
+    /// @notice Sets the reputation registry that hears about slashes, once. Owner only: pointed
+    /// later at an account with no code, every slash would revert, and with it every timeout
+    /// that closes a case a settlement waits for (attacks 31).
     function setReputation(address value) external onlyOwner {
+        if (reputation != address(0)) revert Owned__AlreadyLinked();
+        if (value == address(0)) revert Owned__ZeroAddress();
         reputation = value;
         emit ConfigChanged("reputation", uint256(uint160(value)));
     }

@@ -361,7 +361,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             st.tallied += 1;
             --budget;
         }
-        bool bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
+        // The bonus is decided by the batch that pays first: reportAccuracy stays open while the
+        // job is Completed, and a change between batches paid the bonus to some nodes and not
+        // to others (attacks 32).
+        if (st.paid == 0) {
+            st.bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
+        }
+        bool bonus = st.bonus;
         while (budget > 0 && st.tallied == count && st.paid < count) {
             bytes32 node = jobManager.nodeAt(jobId, st.paid);
             st.totalPaid += _settle(jobId, node, jobManager.assignedOperator(jobId, node), t, st, bonus);
@@ -482,6 +488,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     struct Settlement {
         uint32 tallied;
         uint32 paid;
+        /// @dev Whether the accuracy bonus is paid, fixed before the first node is.
+        bool bonus;
         uint256 weightedSteps;
         uint256 weightedRounds;
         uint256 weightedSamples;

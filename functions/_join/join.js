@@ -23438,6 +23438,11 @@ var nodeCertRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -23500,6 +23505,12 @@ var nodeCertRegistryAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -23903,6 +23914,13 @@ var nodeCertRegistryAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fixAuthorised",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -26142,6 +26160,11 @@ var reputationRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -26196,6 +26219,12 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -26396,6 +26425,13 @@ var reputationRegistryAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fixAuthorised",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -28643,6 +28679,11 @@ var aiJobManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -28705,6 +28746,12 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -29130,6 +29177,13 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "credit",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fixAuthorised",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -31293,6 +31347,11 @@ var proofOfComputeAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -31539,6 +31598,12 @@ var proofOfComputeAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -32240,6 +32305,13 @@ var proofOfComputeAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "fixAuthorised",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "components": [
@@ -32637,6 +32709,11 @@ var proofOfComputeAbi = [
             "internalType": "uint32",
             "name": "paid",
             "type": "uint32"
+          },
+          {
+            "internalType": "bool",
+            "name": "bonus",
+            "type": "bool"
           },
           {
             "internalType": "uint256",
@@ -35630,6 +35707,11 @@ var modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -38198,6 +38280,11 @@ var arthaDIDRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -39102,6 +39189,11 @@ var verificationManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -39910,6 +40002,12 @@ var verificationManagerAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -40904,6 +41002,13 @@ var verificationManagerAbi = [
         "type": "bool"
       }
     ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fixAuthorised",
+    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -43015,6 +43120,11 @@ var disputeGameAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -43071,6 +43181,12 @@ var disputeGameAbi = [
       }
     ],
     "name": "AuthorisationSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "AuthorisedFixed",
     "type": "event"
   },
   {
@@ -43726,6 +43842,13 @@ var disputeGameAbi = [
       }
     ],
     "name": "expire",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fixAuthorised",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -1670,6 +1670,11 @@ export const arthaDIDRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",

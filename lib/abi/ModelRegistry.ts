@@ -1247,6 +1247,11 @@ export const modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "Owned__AuthorisedFixed",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",

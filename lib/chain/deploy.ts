@@ -16,8 +16,14 @@ import { disputeGameBytecode } from "../abi/DisputeGame.ts";
 
 export interface DeployOptions {
   /** Accounts allowed to assign jobs, close rounds, run verification and arbitrate disputes
-   * (default: deployer). */
+   * (default: deployer, authorised like any other: the owner has no rights of its own). */
   coordinators?: Address[];
+  /**
+   * Accounts authorised on ProofOfCompute, NodeCertRegistry or ReputationRegistry beside the
+   * contracts linked there, before those sets are fixed (a verifier of one's own; unit tests
+   * stand in for VerificationManager this way). Default none.
+   */
+  authorised?: Partial<Record<FixedContract, Address[]>>;
   /** Seconds between a job's last round and its settlement (ProofOfCompute.settlementDelay;
    * default: the contract's 1 hour). Tests that settle at once on a devnet pass 0. */
   settlementDelay?: number;
@@ -74,6 +80,10 @@ function links(a: ArthaAddresses): Wiring[] {
   ];
 }
 
+/** The contracts whose authorised set is fixed once wired. */
+const fixedContracts = ["registry", "reputation", "proofs"] as const;
+type FixedContract = typeof fixedContracts[number];
+
 /**
  * What a coordinator account is authorised for: jobs, verification and disputes. Not
  * ProofOfCompute: its setQuality and penalise move rewards and stake, and reach it only through
@@ -101,7 +111,17 @@ export async function deployArtha(
     disputes: await deployOne(client, abis.disputes, disputeGameBytecode),
   };
   await wire(client, a, links(a));
-  await wire(client, a, (options.coordinators ?? []).flatMap(coordinatorRights));
+  const coordinators = options.coordinators ?? [client.account!.address];
+  await wire(client, a, coordinators.flatMap(coordinatorRights));
+  const extra = Object.entries(options.authorised ?? {}) as [FixedContract, Address[]][];
+  await wire(
+    client,
+    a,
+    extra.flatMap(([c, accounts]) => accounts.map((x): Wiring => [c, "setAuthorised", [x, true]])),
+  );
+  // What moves stake and rewards takes only the contracts just linked, for good: the owner key
+  // (the coordinator's, by default) could otherwise authorise itself there (attacks 31).
+  await wire(client, a, fixedContracts.map((c): Wiring => [c, "fixAuthorised", []]));
   if (options.settlementDelay !== undefined) {
     await wire(client, a, [["proofs", "setSettlementDelay", [BigInt(options.settlementDelay)]]]);
   }

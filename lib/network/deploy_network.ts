@@ -29,7 +29,8 @@ export async function deployNetwork(
   await checkFunds(client, { address: account.address, need: 0n, action: "deploy" });
   log(`deploying the eight contracts from ${account.address} on chain ${settings.chainId}...`);
   const addresses = await deployArtha(client, {
-    coordinators: settings.coordinators as Address[],
+    // The deployer coordinates too; the owner has no coordinator rights of its own.
+    coordinators: [account.address, ...settings.coordinators as Address[]],
     settlementDelay: settings.settlementDelay,
   });
   await Deno.mkdir(dirname(settings.out), { recursive: true });

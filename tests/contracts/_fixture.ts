@@ -171,15 +171,31 @@ function createTestArthaClient(net: Devnet, account: HDAccount): ArthaClient {
     .extend(publicActions) as unknown as ArthaClient;
 }
 
-/** Starts anvil, deploys and wires the contracts with account 1 as coordinator. */
-export async function setupFixture(options: { accounts?: number } = {}): Promise<Fixture> {
+/**
+ * Starts anvil, deploys and wires the contracts with account 1 as coordinator. `authorised` names
+ * accounts (by index) authorised on the contracts whose sets deployment fixes: a unit test's
+ * stand-in for VerificationManager or ProofOfCompute.
+ */
+export async function setupFixture(
+  options: {
+    accounts?: number;
+    authorised?: Partial<Record<"registry" | "reputation" | "proofs", number[]>>;
+  } = {},
+): Promise<Fixture> {
   const net = await startDevnet({ accounts: options.accounts ?? 6 });
   try {
     const clients = net.accounts.map((account) => createTestArthaClient(net, account));
     const owner = clients[0]!;
     const coordinator = clients[1] ?? owner;
+    const authorised = Object.fromEntries(
+      Object.entries(options.authorised ?? {}).map(([c, ix]) => [
+        c,
+        ix.map((i) => clients[i]!.account.address),
+      ]),
+    );
     const deployed = await deployArtha(owner, {
       coordinators: [coordinator.account.address],
+      authorised,
       settlementDelay: 0,
     });
     // Receipts give lower-case addresses; events decode to checksummed ones.

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  type Abi,
   encodeAbiParameters,
   encodeFunctionData,
   encodePacked,
@@ -50,7 +51,9 @@ import { MIN_ATTESTERS } from "../../lib/verify/committee_chain.ts";
 const STAKE = parseEther("10");
 
 Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
-  await using fx = await setupFixture({ accounts: 12 });
+  // Account 11 stands in for ProofOfCompute where a step needs a slash of its own (deployment
+  // fixes who may slash).
+  await using fx = await setupFixture({ accounts: 12, authorised: { registry: [11] } });
   const co = fx.coordinator;
   const attacker = fx.clients[2]!;
   const accomplice = fx.clients[3]!;
@@ -473,10 +476,11 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(s.offences, 1);
       // A node already at 3 offences that fails a challenge loses everything and is deactivated
       // (before: 10% and it stayed active).
+      const slasher = fx.clients[11]!;
       for (let i = 0; i < 3; i++) {
         await mined(
-          fx.owner,
-          fx.owner.writeContract({
+          slasher,
+          slasher.writeContract({
             ...registry,
             functionName: "slashNode",
             args: [repeat, 1n, SlashReason.FailedVerification, false],
@@ -1765,6 +1769,96 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       const least = await co.readContract({ ...verification, functionName: "MIN_ATTESTERS" });
       assert.equal(least, BigInt(MIN_ATTESTERS), "the coordinator skips what cannot decide");
       assert.equal((await stakeOf(h)).stake, STAKE, "the honest target keeps its stake");
+    },
+  );
+
+  await fx.step(
+    t,
+    "31. the owner key, the coordinator's by default, has no rights where stake and rewards move",
+    async () => {
+      // Found in the seventh audit: onlyAuthorised let the owner through, and a default
+      // deployment's owner is the coordinator's key, so "no rights on ProofOfCompute" (attacks 14)
+      // held only when another account coordinated: the owner could close a settlement's open
+      // cases, set any node's quality, penalise 100%, slash through the registry, authorise itself
+      // anywhere, and repoint the registry's reputation to freeze every slash.
+      const owner = fx.owner;
+      const h = nodePubkey("owner-cannot-touch");
+      const jobId = await startJob([[h, honest[0]!]], { rounds: 2 });
+      await commit(honest[0]!, jobId, h, 0, "h0");
+      type Target = { address: Hex; abi: Abi };
+      const asOwner = (c: Target, functionName: string, args: readonly unknown[]) =>
+        owner.simulateContract({ ...c, functionName, args, account: owner.account } as never);
+      const { reputation } = fx.c;
+      const refusals: [Target, string, readonly unknown[], string][] = [
+        [proofs, "setQuality", [jobId, h, 0n], "Owned__NotAuthorised"],
+        [
+          proofs,
+          "penalise",
+          [jobId, h, 10_000n, SlashReason.Cheating, true],
+          "Owned__NotAuthorised",
+        ],
+        [proofs, "closeCase", [jobId], "Owned__NotAuthorised"],
+        [registry, "slashNode", [h, STAKE, SlashReason.Cheating, true], "Owned__NotAuthorised"],
+        ...[proofs, registry, reputation].map((c): [Target, string, unknown[], string] => [
+          c,
+          "setAuthorised",
+          [owner.account.address, true],
+          "Owned__AuthorisedFixed",
+        ]),
+        [registry, "setReputation", [owner.account.address], "Owned__AlreadyLinked"],
+      ];
+      for (const [c, fn, args, error] of refusals) {
+        await expectRevert(asOwner(c, fn, args), error).catch((e) => {
+          throw new Error(`${fn}: ${(e as Error).message}`);
+        });
+      }
+      assert.equal((await stakeOf(h)).stake, STAKE);
+    },
+  );
+
+  await fx.step(
+    t,
+    "32. the accuracy bonus cannot be switched between settlement batches",
+    async () => {
+      // Found in the seventh audit: finalizeBatch read the bonus afresh in every batch while
+      // reportAccuracy stayed open on a Completed job: nodes paid in the first batch got the
+      // bonus, the rest did not (their share went back to the job's owner).
+      const nodes: [Hex, ArthaClient][] = [
+        [nodePubkey("bonus-first"), honest[0]!],
+        [nodePubkey("bonus-later"), honest[1]!],
+      ];
+      for (const [n, op] of nodes) await registerOnce(n, op);
+      const jobId = await submitJob(fx, jobOwner, parseEther("10"), {
+        rounds: 1,
+        nodesWanted: 2,
+        targetImprovementBps: 100,
+      });
+      await mined(
+        co,
+        co.writeContract({ ...jobs, functionName: "assign", args: [jobId, nodes.map(([n]) => n)] }),
+      );
+      for (const [n, op] of nodes) await commit(op, jobId, n, 0, "same");
+      const report = (bps: number) =>
+        mined(
+          co,
+          co.writeContract({ ...jobs, functionName: "reportAccuracy", args: [jobId, bps] }),
+        );
+      await report(500);
+      await closeRound(jobId, 0);
+      await fx.increaseTime(HOUR + 1);
+      const batch = async (max: bigint) => {
+        const r = await mined(
+          co,
+          co.writeContract({ ...proofs, functionName: "finalizeBatch", args: [jobId, max] }),
+        );
+        return events(r, abis.proofs, "RewardCredited").map((l) => l.args.accuracyBonus!);
+      };
+      const first = await batch(3n); // tallies both, pays the first
+      await report(0);
+      const later = await batch(5n);
+      assert.equal(first.length + later.length, 2);
+      assert.ok(first[0]! > 0n, "the first node's bonus");
+      assert.deepEqual(later, first, "the later node gets the same bonus");
     },
   );
 });

@@ -20,8 +20,9 @@ import {
 } from "./_fixture.ts";
 
 Deno.test("NodeCertRegistry", async (t) => {
-  await using fx = await setupFixture();
-  const [owner, , alice, bob, attester, stranger] = fx.clients as [
+  // Deployment fixes who may slash (ProofOfCompute); account 1 and bob stand in for it here.
+  await using fx = await setupFixture({ authorised: { registry: [1, 3] } });
+  const [owner, slasher, alice, bob, attester, stranger] = fx.clients as [
     typeof fx.owner,
     typeof fx.owner,
     typeof fx.owner,
@@ -553,8 +554,8 @@ Deno.test("NodeCertRegistry", async (t) => {
   await fx.step(t, "slashNode moves stake to the slash pool and may deactivate", async () => {
     await registerNode(fx, alice, { pubkey: node });
     const receipt = await mined(
-      owner,
-      owner.writeContract({
+      slasher,
+      slasher.writeContract({
         ...reg,
         functionName: "slashNode",
         args: [node, parseEther("4"), SlashReason.Cheating, true],
@@ -583,8 +584,8 @@ Deno.test("NodeCertRegistry", async (t) => {
     );
     // Still slashable while unbonding, without a second NodeDeactivated.
     const again = await mined(
-      owner,
-      owner.writeContract({
+      slasher,
+      slasher.writeContract({
         ...reg,
         functionName: "slashNode",
         args: [node, 1n, SlashReason.FailedJob, true],
@@ -599,7 +600,7 @@ Deno.test("NodeCertRegistry", async (t) => {
     async () => {
       await registerNode(fx, alice, { pubkey: node });
       const args = await expectRevert(
-        owner.simulateContract({
+        slasher.simulateContract({
           ...reg,
           functionName: "slashNode",
           args: [node, ten + 1n, SlashReason.Cheating, false],
@@ -617,7 +618,7 @@ Deno.test("NodeCertRegistry", async (t) => {
       );
       assert.deepEqual(notAuth, [stranger.account.address]);
       await expectRevert(
-        owner.simulateContract({
+        slasher.simulateContract({
           ...reg,
           functionName: "slashNode",
           args: [b32("nobody"), 0n, SlashReason.Cheating, false],
@@ -629,18 +630,6 @@ Deno.test("NodeCertRegistry", async (t) => {
 
   await fx.step(t, "slashBps takes a share of stake for authorised callers", async () => {
     await registerNode(fx, alice, { pubkey: node });
-    const auth = await mined(
-      owner,
-      owner.writeContract({
-        ...reg,
-        functionName: "setAuthorised",
-        args: [bob.account.address, true],
-      }),
-    );
-    assert.deepEqual(event(auth, abis.registry, "AuthorisationSet"), {
-      account: bob.account.address,
-      allowed: true,
-    });
     assert.equal(
       await owner.readContract({
         ...reg,
@@ -668,21 +657,24 @@ Deno.test("NodeCertRegistry", async (t) => {
       "NodeCert__BpsOutOfRange",
     );
     assert.deepEqual(args, [10_001n]);
-    await mined(
-      owner,
-      owner.writeContract({
+    // Neither the owner nor an account it names now may slash: the set was fixed at deployment.
+    for (const caller of [owner, stranger]) {
+      await expectRevert(
+        caller.simulateContract({
+          ...reg,
+          functionName: "slashBps",
+          args: [node, 1n, SlashReason.Cheating, false],
+        }),
+        "Owned__NotAuthorised",
+      );
+    }
+    await expectRevert(
+      owner.simulateContract({
         ...reg,
         functionName: "setAuthorised",
-        args: [bob.account.address, false],
+        args: [stranger.account.address, true],
       }),
-    );
-    await expectRevert(
-      bob.simulateContract({
-        ...reg,
-        functionName: "slashBps",
-        args: [node, 1n, SlashReason.Cheating, false],
-      }),
-      "Owned__NotAuthorised",
+      "Owned__AuthorisedFixed",
     );
   });
 
@@ -700,8 +692,8 @@ Deno.test("NodeCertRegistry", async (t) => {
       );
       await registerNode(fx, alice, { pubkey: node });
       await mined(
-        owner,
-        owner.writeContract({
+        slasher,
+        slasher.writeContract({
           ...reg,
           functionName: "slashNode",
           args: [node, parseEther("2"), SlashReason.Cheating, false],
@@ -818,7 +810,7 @@ Deno.test("NodeCertRegistry", async (t) => {
 
   await fx.step(
     t,
-    "setHeartbeatInterval, setUnbondingDelay and setReputation take effect",
+    "setHeartbeatInterval and setUnbondingDelay take effect; setReputation only once",
     async () => {
       for (
         const [functionName, value] of [
@@ -846,22 +838,24 @@ Deno.test("NodeCertRegistry", async (t) => {
       );
       const ts = (await owner.getBlock({ blockNumber: deact.blockNumber })).timestamp;
       assert.equal(event(deact, abis.registry, "NodeDeactivated").unlocksAt, ts + 60n);
-      // Without a reputation registry, slashes are not reported anywhere.
-      const unset = await mined(
-        owner,
-        owner.writeContract({ ...reg, functionName: "setReputation", args: [zeroAddress] }),
-      );
-      assert.equal(event(unset, abis.registry, "ConfigChanged").value, 0n);
-      assert.equal(await owner.readContract({ ...reg, functionName: "reputation" }), zeroAddress);
+      // The reputation registry is set once: no later account can swallow (or revert) slashes.
+      const linked = await owner.readContract({ ...reg, functionName: "reputation" });
+      for (const value of [zeroAddress, stranger.account.address]) {
+        await expectRevert(
+          owner.simulateContract({ ...reg, functionName: "setReputation", args: [value] }),
+          "Owned__AlreadyLinked",
+        );
+      }
+      assert.equal(linked.toLowerCase(), fx.c.reputation.address.toLowerCase());
       const slash = await mined(
-        owner,
-        owner.writeContract({
+        slasher,
+        slasher.writeContract({
           ...reg,
           functionName: "slashNode",
           args: [node, 1n, SlashReason.Cheating, false],
         }),
       );
-      assert.equal(events(slash, abis.reputation, "ReputationUpdated").length, 0);
+      assert.equal(events(slash, abis.reputation, "ReputationUpdated").length, 1);
     },
   );
 
@@ -891,7 +885,11 @@ Deno.test("NodeCertRegistry", async (t) => {
       "Owned__ZeroAddress",
     );
     await expectRevert(
-      owner.simulateContract({ ...reg, functionName: "setAuthorised", args: [zeroAddress, true] }),
+      owner.simulateContract({
+        ...fx.c.jobs,
+        functionName: "setAuthorised",
+        args: [zeroAddress, true],
+      }),
       "Owned__ZeroAddress",
     );
     const receipt = await mined(

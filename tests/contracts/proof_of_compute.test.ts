@@ -82,7 +82,10 @@ function expectedRewards(
 const total = (r: Reward) => r.batchReward + r.stepReward + r.roundReward + r.accuracyBonus;
 
 Deno.test("ProofOfCompute", async (t) => {
-  await using fx: Fixture = await setupFixture({ accounts: 7 });
+  // setQuality and penalise are called as an authorised verifier, which in a deployment is
+  // VerificationManager alone (the coordinator is not authorised here: attacks 14, 31); the
+  // coordinator's account stands in for it, authorised before deployment fixes the set.
+  await using fx: Fixture = await setupFixture({ accounts: 7, authorised: { proofs: [1] } });
   const [owner, coordinator, alice, bob, carol, dave, stranger] = fx.clients as [
     typeof fx.owner,
     typeof fx.owner,
@@ -98,18 +101,8 @@ Deno.test("ProofOfCompute", async (t) => {
   const operators = [alice, bob, carol] as const;
   const [n1, n2, n3] = nodes;
 
-  // Shared by every step: three GPUProvider nodes, one per operator. setQuality and penalise are
-  // called as an authorised verifier, which in a deployment is VerificationManager alone (the
-  // coordinator is not authorised here: attacks 14); the coordinator's account stands in for it.
+  // Shared by every step: three GPUProvider nodes, one per operator.
   for (let i = 0; i < 3; i++) await registerNode(fx, operators[i]!, { pubkey: nodes[i]! });
-  await mined(
-    owner,
-    owner.writeContract({
-      ...poc,
-      functionName: "setAuthorised",
-      args: [coordinator.account.address, true],
-    }),
-  );
 
   const commit = (
     i: number,
