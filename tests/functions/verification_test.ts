@@ -468,3 +468,44 @@ Deno.test("attacker: a verifier cannot draw a step past the round's, which no ho
     assert.equal(got.status, ChallengeStatus.Answered);
   }
 });
+
+Deno.test("attacker: an outlier whose group's majority delivered late is still settled, and so not paid", async () => {
+  // Found in the seventh audit: the coordinator settled only the groups whose delivered updates
+  // agreed, and finalize waits for open cases, not for settlements; with its group's honest
+  // majority committed but delivered after the close, a faker was never judged and was paid.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 6,
+    rounds: 2,
+    verification: { redundancy: 3, challengeRate: 0, sampleRate: 0 },
+  });
+  // Two groups of three: the first delivers in agreement (so the round closes); in the second
+  // the faker and one honest member deliver, the other honest member only commits.
+  const [first, late, faker] = job.nodes.slice(3) as [TestNode, TestNode, TestNode];
+  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+  for (const n of job.nodes.slice(0, 3)) assert.equal(await n.worker.tick(), "trained");
+  assert.equal(await first.worker.tick(), "trained");
+  assert.equal(await faker.worker.tick(), "trained");
+  await s.train(job, late); // commits the majority's result on chain, delivers nothing yet
+  s.advance(job.spec.aggregation.deadlineMs);
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  const stake = async (n: TestNode) =>
+    (await fx.coordinator.readContract({
+      address: fx.addresses.registry,
+      abi: abis.registry,
+      functionName: "getNode",
+      args: [n.nodePubkey],
+    })).stake;
+  const settled = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    eventName: "RedundancySettled",
+    args: { jobId: job.jobId },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(settled.map((e) => e.args.group).sort(), [1, 2], "both groups were settled");
+  assert.ok(await stake(faker) < await stake(first), "the faker lost half its stake");
+  assert.equal(await stake(late), await stake(first));
+});
