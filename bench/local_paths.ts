@@ -19,12 +19,14 @@
  *   start feeds the server's moments once a round, and each local step follows
  *   g(y) - g(x) + c on the node's batch under the frozen state (as if a first exchange had sent
  *   c, so also optimistic).
+ * - `anchored<lambda>`: `separate`, but each gradient taken between the node's own path and where
+ *   the round's frozen server state alone moves the weights (`separateRound`'s `lambda`).
  * - `iid`: `separate` on the shards re-dealt IID: the part of the loss that is drift between
  *   genres (what SCAFFOLD and FedProx correct).
  * - schedules (`scheduleRun`): `separate` in phases whose K changes across the job, each with
  *   its rounds to bench:federated's rounds-advantage target against one step a round.
  *
- *   deno run -A bench/local_paths.ts               # 3 seeds (~22 min on 2 cores)
+ *   deno run -A bench/local_paths.ts               # 3 seeds (~26 min on 2 cores)
  *   deno run -A bench/local_paths.ts --quick       # seed 1
  *   deno run -A bench/local_paths.ts --schedules   # the schedules' table only
  *   deno run -A bench/local_paths.ts --only TEXT   # the rows whose name holds TEXT
@@ -53,7 +55,7 @@ const BETA1 = 0.9, BETA2 = 0.95, EPS = 1e-8, WD = 0.01, CLAMP = 1;
 const STEPS = 1_200;
 
 /** How the nodes take a round's local steps (see the module doc). */
-export type PathMode = "separate" | "combined" | "mime";
+export type PathMode = "separate" | "combined" | "mime" | `anchored${number}`;
 
 /** The final validation loss of `K` local steps a round at `lr`, taken as `mode` says. */
 export async function localPathsLoss(
@@ -72,7 +74,8 @@ export async function localPathsLoss(
   };
   const run = new PathRun(job, spec, await job.initial(spec), lr);
   for (let first = 0; first < STEPS; first += K) {
-    if (mode === "mime") run.mimeRound(first);
+    if (mode.startsWith("anchored")) run.separateRound(first, Number(mode.slice(8)));
+    else if (mode === "mime") run.mimeRound(first);
     else if (mode === "combined") run.combinedRound(first);
     else run.separateRound(first);
   }
@@ -152,16 +155,25 @@ class PathRun {
     }
   }
 
-  /** Each node K linear steps from the round's weights; the moments take the K step means. */
-  separateRound(first: number): void {
+  /**
+   * Each node K linear steps from the round's weights; the moments take the K step means. With
+   * `lambda` below 1 (`anchored`), a node takes its k-th gradient at p_k + lambda (y_k - p_k)
+   * instead of at its own y_k: p_k is where the round's frozen state alone (the server's m
+   * decaying, no new gradient) moves the weights in k steps. Its own samples then steer where it
+   * evaluates less, so the point is closer to where the 8 nodes' average path goes.
+   */
+  separateRound(first: number, lambda = 1): void {
     const { K, N, n } = this;
     const den = this.denominators();
+    const preds = lambda === 1 ? [] : this.frozenPath(den);
     const means = Array.from({ length: K }, () => new Float64Array(n));
     const sum = new Float64Array(n);
     for (let i = 0; i < N; i++) {
       const y = this.w.slice(), mi = this.m.slice();
       for (let k = 0; k < K; k++) {
-        const g = this.gradient(y, i, first + k);
+        const p = preds[k];
+        const at = p ? Float64Array.from(p, (pj, j) => pj + lambda * (y[j]! - pj)) : y;
+        const g = this.gradient(at, i, first + k);
         for (let j = 0; j < n; j++) {
           means[k]![j] = means[k]![j]! + g[j]! / N;
           mi[j] = BETA1 * mi[j]! + (1 - BETA1) * g[j]!;
@@ -172,6 +184,20 @@ class PathRun {
     }
     this.w.set(sum);
     for (const g of means) this.push(g);
+  }
+
+  /** The K points the round's frozen state alone steps the weights through (p_0 = w). */
+  frozenPath(den: Float64Array): Float64Array[] {
+    const zero = new Float64Array(this.n);
+    const path = [this.w.slice()];
+    const mp = this.m.slice();
+    for (let k = 1; k < this.K; k++) {
+      for (let j = 0; j < this.n; j++) mp[j] = BETA1 * mp[j]!;
+      const p = path[k - 1]!.slice();
+      this.step(p, (j) => mp[j]!, 1 - BETA1 ** (this.t + k), den, zero);
+      path.push(p);
+    }
+    return path;
   }
 
   /** The same K steps with every node at the same weights: each on the combined batch. */
@@ -227,6 +253,8 @@ const ROWS: [string, boolean, PathMode, number, number][] = [
   ["separate paths on an IID split, 8 local steps, lr 3e-3", true, "separate", 8, 3e-3],
   ["Mime, 8 local steps, lr 2e-3", false, "mime", 8, 2e-3],
   ["combined batch (one path), 8 steps a round, lr 3e-3", false, "combined", 8, 3e-3],
+  ["anchored 0 (at the frozen path), 8 local steps, lr 2e-3", false, "anchored0", 8, 2e-3],
+  ["anchored 0.5 (halfway to its own), 8 local steps, lr 2e-3", false, "anchored0.5", 8, 2e-3],
 ];
 
 /** A schedule's curve is evaluated each time a round crosses a multiple of this many steps. */
