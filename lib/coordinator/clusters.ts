@@ -36,7 +36,7 @@ import {
 } from "./state.ts";
 import { keepReferenced } from "./svdb_retention.ts";
 import { once } from "./once.ts";
-import { keepUpdatePrivate } from "./svdb_private.ts";
+import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
 import { loadSpec } from "./job.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { l2Norm } from "../privacy/dp.ts";
@@ -333,6 +333,12 @@ export async function receiveCluster(
   if (rec.status !== "open") {
     if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };
     return refuse(409, "CLUSTER_CLOSED", `it is ${rec.status}`);
+  }
+  // As at update intake: another uploader's private file (another job's update, a shard) named
+  // as the cluster's mean would be averaged into this job's public checkpoint.
+  if (await foreignPrivate(ctx, sub.aggregateCid, sub.nodePubkey)) {
+    const why = `${sub.aggregateCid} is another uploader's private file`;
+    return refuse(403, "NOT_YOUR_UPLOAD", why);
   }
   const bad = await checkAggregate(ctx, job, rec, sub);
   if (bad && !("fake" in bad)) return bad;

@@ -29,7 +29,7 @@ import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { keepReferenced } from "./svdb_retention.ts";
-import { keepUpdatePrivate, ownsPrivate, privateFile } from "./svdb_private.ts";
+import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
 import { jobUploadBytes } from "./svdb_access.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
@@ -259,8 +259,7 @@ async function foreignUpload(
   ctx: Context,
   env: SignedUpdateEnvelope,
 ): Promise<Rejection | undefined> {
-  const rec = await privateFile(ctx, env.updateCid);
-  if (!rec || ownsPrivate(rec, env.nodePubkey.toLowerCase())) return undefined;
+  if (!await foreignPrivate(ctx, env.updateCid, env.nodePubkey)) return undefined;
   return refuse(403, "NOT_YOUR_UPLOAD", `${env.updateCid} is another uploader's private file`);
 }
 

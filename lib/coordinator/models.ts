@@ -11,6 +11,7 @@ import { getPublishedModels } from "../chain/get_published_models.ts";
 import { loadModel, type ModelSource } from "../model/publish.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { SafetensorsError } from "../model/tensors.ts";
+import { privateFile } from "./svdb_private.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
 import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
@@ -278,6 +279,11 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
   if (!await isKnownModel(ctx, cid)) {
     const why = "Cannot infer: CID is not a published model or a known checkpoint";
     throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
+  }
+  // Anyone may publish any CID, a job's private update or shard among them: serving one (or a
+  // decoder's complaint about its first bytes) would publish it.
+  if (await privateFile(ctx, cid)) {
+    throw new RejectedError(reject(403, "PRIVATE_FILE", `Cannot infer: ${cid} is private data`));
   }
   let source: ModelSource;
   try {

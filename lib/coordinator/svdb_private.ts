@@ -83,6 +83,15 @@ export function ownsPrivate(rec: PrivateFile, who: string): boolean {
   return who !== "" && (rec.owner === who || (rec.coOwners ?? []).includes(who));
 }
 
+/**
+ * Whether `cid` is a private file `node` did not upload: what no route may take as that node's
+ * own work (an update, a cluster mean) or serve on its behalf, since using it publishes it.
+ */
+export async function foreignPrivate(ctx: Context, cid: string, node: string): Promise<boolean> {
+  const rec = await privateFile(ctx, cid);
+  return rec !== null && !ownsPrivate(rec, node.toLowerCase());
+}
+
 /** The private record of `cid`, if it is a job's data. */
 export async function privateFile(ctx: Context, cid: string): Promise<PrivateFile | null> {
   return (await ctx.kv.get<PrivateFile>(privateKey(cid))).value;

@@ -3,7 +3,7 @@ import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
-import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import {
   type Coordinator,
@@ -14,7 +14,7 @@ import {
 } from "./_coordinator.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
-import type { ClusterMember } from "../../lib/round/cluster_task.ts";
+import { type ClusterMember, signClusterSubmission } from "../../lib/round/cluster_task.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "../worker/_worker.ts";
 
@@ -279,4 +279,53 @@ Deno.test("victim: a cluster aggregator heartbeats and answers challenges betwee
 
   // One heartbeat at the tick's start, and one before each of the two members' fetches.
   assert.equal(await heartbeats() - before, 1 + c0!.members.length);
+});
+
+Deno.test("attacker: a cluster aggregator cannot post another job's private update as its mean", async () => {
+  // Found in the privacy audit, the same attack as at update intake: an aggregator of the
+  // attacker's own job (audit rate 0, its choice) named a victim job's private update as its
+  // cluster's mean, and the victim's clean gradient came out of two public checkpoints.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  // Three local steps: the victim's updates are not byte-equal to the attacker job's own.
+  const victim = await s.job({ nodes: 2, rounds: 1, localSteps: 3 });
+  for (const n of victim.nodes) assert.equal(await n.worker.tick(), "trained");
+  const updates = await listValues<UpdateRecord>(s.ctx.kv, roundUpdates(victim.jobId, 0));
+  const own = await s.job({
+    nodes: 6,
+    rounds: 1,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 0,
+  });
+  const pool = [...victim.nodes, ...own.nodes, ...own.spares].filter((n) => n !== undefined);
+  const mine = own.record.assigned.map((k) => pool.find((n) => n.nodePubkey === k)!);
+  // Its own nodes' updates are large, so the victim's passes the cluster's norm bound.
+  for (const n of mine) {
+    n.cheat.tamper = (r) => {
+      const delta = r.delta.map((x) => x * 50);
+      return { ...r, payload: undefined, delta, gradientDigest: merkleRoot(f32Bytes(delta)) };
+    };
+    assert.equal(await n.worker.tick(), "trained");
+  }
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: own.jobId }))).body[0].reason,
+    "clusters",
+  );
+  const victims = new Set(victim.nodes.map((n) => n.nodePubkey));
+  const cluster = (await clustersOf(s.ctx, own.jobId, 0)).find((c) => !victims.has(c.aggregator))!;
+  const stolen = updates.find((u) => !cluster.members.some((m) => m.nodePubkey === u.nodePubkey))!;
+  const aggregator = mine.find((n) => n.nodePubkey === cluster.aggregator)!;
+  const sub = {
+    jobId: own.jobId,
+    round: 0,
+    cluster: cluster.cluster,
+    nodePubkey: cluster.aggregator,
+    aggregateCid: stolen.updateCid,
+    totalSamples: cluster.members.reduce((a, m) => a + m.samples, 0),
+  };
+  const signature = signClusterSubmission(aggregator.key, sub, fx.domain);
+  const res = await read(await s.post("/aggregate/cluster", { ...sub, signature }));
+  assert.equal(res.status, 403, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, "NOT_YOUR_UPLOAD");
 });

@@ -6,6 +6,7 @@ import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { zeroHash } from "viem";
+import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
@@ -229,5 +230,35 @@ Deno.test("attacker: a published few-byte checkpoint declaring a huge model is a
     assert.equal(res.status, 422, JSON.stringify(res.body));
     assert.equal(res.body.error.code, "NOT_A_MODEL");
     assert.ok(Deno.memoryUsage().heapUsed - heap < 64 * 2 ** 20, "nothing the size was built");
+  }
+});
+
+Deno.test("attacker: a job's private update or shard published as a model is not served", async () => {
+  // Found in the privacy audit: anyone may publish any CID, and /ai/infer loaded it with no look
+  // at its private record: a job's private update was served as a model (its clean gradient
+  // behind every answer), and a private shard answered with the decoder's complaint about its
+  // first 8 bytes ("The jury").
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const victim = await s.job({ nodes: 2, rounds: 1 });
+  for (const n of victim.nodes) assert.equal(await n.worker.tick(), "trained");
+  const [update] = await listValues<UpdateRecord>(s.ctx.kv, roundUpdates(victim.jobId, 0));
+  const stranger = fx.clients[4]!;
+  const modelId = await registerModel(stranger, {
+    addresses: fx.addresses,
+    name: "loot",
+    jobId: zeroHash,
+    publisher: stranger.account.address,
+  });
+  for (const cid of [update!.updateCid, victim.spec.shards[0]!.cid]) {
+    await publishModel(stranger, {
+      addresses: fx.addresses,
+      modelId,
+      cid,
+      weightsDigest: zeroHash,
+    });
+    const res = await read(await s.post("/ai/infer", { modelCid: cid, input: "hi", maxTokens: 1 }));
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, "PRIVATE_FILE");
   }
 });
