@@ -59472,9 +59472,13 @@ function secureRoundConfig(spec, at) {
   return {
     context: at.context,
     seed: at.seed,
+    // In one canonical order: the neighbour graph shuffles the roster by the seed, so a
+    // coordinator free to order it could re-roll the graph n! times for one seed until its own
+    // nodes surround a victim (then they hold shares of both its secrets); checkSession refuses
+    // any other order.
     clients: [
       ...at.clients
-    ],
+    ].sort(),
     vectorLength: paramLayout(spec.model).size,
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
     ...s.degree !== void 0 ? {

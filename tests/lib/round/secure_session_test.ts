@@ -83,6 +83,18 @@ Deno.test("checkSession: refuses what a lying coordinator would change", () => {
   }
 });
 
+Deno.test("attacker: a coordinator cannot re-roll the neighbour graph by ordering the roster", () => {
+  // Found in the privacy audit: the graph shuffles the roster by the seed, and the worker checked
+  // who was on it, not their order: every permutation was another graph under the same seed, so
+  // a coordinator searched them (n = 100, 33 colluders: the 136th try) for one whose neighbours
+  // of a victim are its own nodes, enough to rebuild both of the victim's secrets.
+  const s = honest();
+  const reordered = { ...s, config: { ...s.config, clients: s.config.clients.toReversed() } };
+  assert.throws(() => checkSession(SPEC, reordered, chain), /config\.clients differs/);
+  const shuffled = secureRoundConfig(SPEC, { ...s.config, clients: reordered.config.clients });
+  assert.deepEqual(shuffled.clients, s.config.clients, "any order the coordinator gives is sorted");
+});
+
 Deno.test("checkSession: refuses an anchor block from before the round opened", () => {
   // A coordinator free to anchor on any past block tries them all for the graph it wants (a
   // victim whose every neighbour is its own node); after the round opened only its blocks count.
