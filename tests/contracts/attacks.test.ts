@@ -82,6 +82,23 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         args: [jobId, round, `cp-${round}`, digest],
       }),
     );
+  /** Closes `round` with a spot check drawn for it (the rate at 100% for that draw only). */
+  const closeSpotChecked = async (jobId: Hex, round: number) => {
+    const rate = await co.readContract({ ...verification, functionName: "spotCheckBps" });
+    const setRate = (bps: bigint) =>
+      mined(
+        fx.owner,
+        fx.owner.writeContract({ ...verification, functionName: "setSpotCheckBps", args: [bps] }),
+      );
+    await setRate(10_000n);
+    await closeRound(jobId, round);
+    const spot = await mined(
+      co,
+      co.writeContract({ ...verification, functionName: "drawSpotCheck", args: [jobId, round] }),
+    );
+    await setRate(rate);
+    return spot;
+  };
   /** Registers `n` under `op` unless an earlier step did. */
   const registerOnce = async (n: Hex, op: ArthaClient) => {
     const known = await co.readContract({ ...registry, functionName: "operatorOf", args: [n] });
@@ -1451,19 +1468,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       for (const [i, [n, op]] of nodes.entries()) {
         await commit(op, jobId, n, 0, `pair-${groups[i]}`);
       }
-      const rate = await co.readContract({ ...verification, functionName: "spotCheckBps" });
-      const setRate = (bps: bigint) =>
-        mined(
-          fx.owner,
-          fx.owner.writeContract({ ...verification, functionName: "setSpotCheckBps", args: [bps] }),
-        );
-      await setRate(10_000n);
-      await closeRound(jobId, 0);
-      const spot = await mined(
-        co,
-        co.writeContract({ ...verification, functionName: "drawSpotCheck", args: [jobId, 0] }),
-      );
-      await setRate(rate);
+      const spot = await closeSpotChecked(jobId, 0);
       const candidates = nodes.map(([n]) => n);
       // The one-step draw, weighted by the scores of its own block, is gone (the probe itself
       // takes an entry point that exists).
@@ -1703,19 +1708,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       });
       await commit(attacker, jobId, a, 0, "a0");
       await commit(honest[1]!, jobId, h, 0, "h0");
-      const rate = await co.readContract({ ...verification, functionName: "spotCheckBps" });
-      const setRate = (bps: bigint) =>
-        mined(
-          fx.owner,
-          fx.owner.writeContract({ ...verification, functionName: "setSpotCheckBps", args: [bps] }),
-        );
-      await setRate(10_000n);
-      await closeRound(jobId, 0);
-      await mined(
-        co,
-        co.writeContract({ ...verification, functionName: "drawSpotCheck", args: [jobId, 0] }),
-      );
-      await setRate(rate);
+      await closeSpotChecked(jobId, 0);
       const requested = await mined(
         co,
         co.writeContract({
