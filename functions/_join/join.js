@@ -2588,11 +2588,11 @@ var init_address = __esm({
 
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/address/getAddress.js
 function checksumAddress(address_, chainId) {
-  const lower = address_.toLowerCase();
-  const cacheKey2 = `${lower}.${chainId}`;
+  const lower2 = address_.toLowerCase();
+  const cacheKey2 = `${lower2}.${chainId}`;
   const cached = checksumAddressCache.get(cacheKey2);
   if (cached) return cached;
-  const hexAddress = chainId ? `${chainId}${lower}` : lower.substring(2);
+  const hexAddress = chainId ? `${chainId}${lower2}` : lower2.substring(2);
   const hash3 = keccak256(stringToBytes(hexAddress), "bytes");
   const address = (chainId ? hexAddress.substring(`${chainId}0x`.length) : hexAddress).split("");
   for (let i = 0; i < 40; i += 2) {
@@ -50417,10 +50417,10 @@ function createAlphabetIdx(alphabet2, caseInsensitive) {
   for (let i = 0; i < alphabet2.length; ++i) {
     alphabetIdx[alphabet2[i]] = i;
     if (caseInsensitive) {
-      const lower = alphabet2[i].toLowerCase();
+      const lower2 = alphabet2[i].toLowerCase();
       const upper = alphabet2[i].toUpperCase();
-      if (lower !== alphabet2[i]) {
-        alphabetIdx[lower] = i;
+      if (lower2 !== alphabet2[i]) {
+        alphabetIdx[lower2] = i;
       }
       if (upper !== alphabet2[i]) {
         alphabetIdx[upper] = i;
@@ -59452,9 +59452,31 @@ var POST_LABEL = "ArthaTrain:secagg:v1:post\n";
 function secureContext(at) {
   return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}:attempt-${at.attempt}`;
 }
-function secureSeed(context, blockHash) {
-  return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), encoder7.encode(`${context}
-`), hexToBytes3(blockHash)));
+var MAX_SECURE_ATTEMPTS = 4;
+function secureSeed(at, blockHash) {
+  const round = `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}
+`;
+  return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), encoder7.encode(round), hexToBytes3(blockHash)));
+}
+function rosterAt(changes, block) {
+  const held = /* @__PURE__ */ new Set();
+  for (const c of changes) {
+    if (c.block > block) continue;
+    if (c.replaced) held.delete(c.replaced.toLowerCase());
+    held.add(c.node.toLowerCase());
+  }
+  return [
+    ...held
+  ].sort();
+}
+function anchorBlocks(changes, roundOpened) {
+  const blocks = /* @__PURE__ */ new Set([
+    roundOpened,
+    ...changes.map((c) => c.block).filter((b) => b > roundOpened)
+  ]);
+  return [
+    ...blocks
+  ].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
 }
 var DEFAULT_MIN_SECURE_INPUTS = 3;
 function minSecureInputs(spec) {
@@ -59521,10 +59543,16 @@ function checkSession(spec, session, chain) {
   });
   const fail = (what) => new TypeError(`Cannot join secure round: ${what}`);
   if (session.config.context !== context) throw fail(`context is not ${context}`);
-  if (chain.roundOpened !== void 0 && BigInt(session.anchorBlock) < chain.roundOpened) {
-    throw fail(`anchor block ${session.anchorBlock} is older than round ${session.round}, opened at block ${chain.roundOpened}`);
+  if (!Number.isSafeInteger(session.attempt) || session.attempt >= MAX_SECURE_ATTEMPTS) {
+    throw fail(`attempt ${session.attempt} is past the last (${MAX_SECURE_ATTEMPTS - 1})`);
   }
-  if (session.config.seed !== secureSeed(context, chain.blockHash)) {
+  checkAnchor(session, chain, fail);
+  const at = {
+    chainId: chain.chainId,
+    jobId: session.jobId,
+    round: session.round
+  };
+  if (session.config.seed !== secureSeed(at, chain.blockHash)) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }
   const clients = session.config.clients;
@@ -59540,6 +59568,28 @@ function checkSession(spec, session, chain) {
     if (JSON.stringify(session.config[k]) !== JSON.stringify(want[k])) {
       throw fail(`config.${k} differs from the job spec's`);
     }
+  }
+}
+function checkAnchor(session, chain, fail) {
+  let anchor;
+  try {
+    anchor = BigInt(session.anchorBlock);
+  } catch {
+    throw fail(`anchor block ${JSON.stringify(session.anchorBlock)} is not a block number`);
+  }
+  const allowed = anchorBlocks(chain.assignments, chain.roundOpened);
+  if (!allowed.includes(anchor)) {
+    throw fail(`anchor block ${anchor} did not fix round ${session.round}'s roster (blocks that did: ${allowed.join(", ")})`);
+  }
+  const assigned = rosterAt(chain.assignments, anchor);
+  const roster = session.config.clients.map((c) => c.toLowerCase());
+  if (new Set(roster).size !== roster.length) throw fail("the roster names a node twice");
+  const stranger = roster.find((c) => !assigned.includes(c));
+  if (stranger) {
+    throw fail(`roster member ${stranger} was not assigned to the job at block ${anchor}`);
+  }
+  if (session.attempt === 0 && roster.length !== assigned.length) {
+    throw fail(`a first attempt's roster must be every node assigned at block ${anchor}: ${roster.length} of ${assigned.length}`);
   }
 }
 
@@ -59927,18 +59977,44 @@ async function getRoundOpenedBlock(client, params) {
   return logs.find((l) => l.args.round === params.round - 1)?.blockNumber ?? void 0;
 }
 
-// lib/chain/get_job_nodes.ts
-async function getJobNodes(client, params) {
-  const nodes = await client.readContract({
+// lib/chain/get_job_assignments.ts
+async function getJobAssignments(client, params) {
+  const at = {
     address: params.addresses.jobs,
     abi: abis.jobs,
-    functionName: "nodesOf",
-    args: [
-      params.jobId
-    ]
-  });
-  return nodes.map((n) => n.toLowerCase());
+    fromBlock: 0n
+  };
+  const [assigned, reassigned] = await Promise.all([
+    client.getContractEvents({
+      ...at,
+      eventName: "NodeAssigned",
+      args: {
+        jobId: params.jobId
+      }
+    }),
+    client.getContractEvents({
+      ...at,
+      eventName: "TaskReassigned",
+      args: {
+        jobId: params.jobId
+      }
+    })
+  ]);
+  const events = [];
+  for (const l of assigned) {
+    events.push({
+      block: l.blockNumber,
+      logIndex: l.logIndex,
+      node: lower(l.args.nodePubkey)
+    });
+  }
+  for (const l of reassigned) {
+    const joined = events.find((e) => e.block === l.blockNumber && e.node === lower(l.args.toNode) && e.replaced === void 0);
+    if (joined) joined.replaced = lower(l.args.fromNode);
+  }
+  return events.sort((a, b) => a.block === b.block ? a.logIndex - b.logIndex : a.block < b.block ? -1 : 1);
 }
+var lower = (h) => h.toLowerCase();
 
 // lib/privacy/dp.ts
 function l2Norm(v) {
@@ -61429,18 +61505,23 @@ async function join2(p, node, view) {
     jobId: p.jobId,
     round: session.round
   };
-  const [block, roundOpened] = await Promise.all([
+  const [block, roundOpened, assignments] = await Promise.all([
     getBlockHash(p.client, {
-      blockNumber: BigInt(session.anchorBlock)
+      blockNumber: anchorOf(session)
     }),
-    getRoundOpenedBlock(p.client, at)
+    getRoundOpenedBlock(p.client, at),
+    getJobAssignments(p.client, at)
   ]);
-  checkSession(p.spec, session, {
+  if (roundOpened === void 0) {
+    throw new TypeError(`Cannot join secure round: round ${session.round} has not opened on chain`);
+  }
+  const chain = {
     chainId: p.chainId,
     blockHash: block.hash,
-    roundOpened
-  });
-  await checkRoster(p, session.config.clients);
+    roundOpened,
+    assignments
+  };
+  checkSession(p.spec, session, chain);
   const client = await SecAggClient.create(session.config, node, {
     sign: (m) => signBytes(p.key, m),
     verify: verifyNodeSignature
@@ -61454,15 +61535,11 @@ async function join2(p, node, view) {
     sent: /* @__PURE__ */ new Map()
   };
 }
-async function checkRoster(p, clients) {
-  const assigned = new Set(await getJobNodes(p.client, {
-    addresses: p.addresses,
-    jobId: p.jobId
-  }));
-  const stranger = clients.find((id) => !assigned.has(id.toLowerCase()));
-  if (stranger) {
-    throw new TypeError(`Cannot join secure round: roster member ${stranger} is not assigned to the job on chain`);
+function anchorOf(session) {
+  if (!/^\d{1,20}$/.test(session.anchorBlock)) {
+    throw new TypeError(`Cannot join secure round: anchor block ${JSON.stringify(session.anchorBlock)} is not a block number`);
   }
+  return BigInt(session.anchorBlock);
 }
 async function nextMessage(p, party, view, update) {
   if (view.answered) return void 0;

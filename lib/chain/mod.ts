@@ -36,6 +36,7 @@ export * from "./get_did.ts";
 export * from "./get_did_key_nonce.ts";
 export * from "./get_dispute_openings.ts";
 export * from "./get_issued_challenge.ts";
+export * from "./get_job_assignments.ts";
 export * from "./get_job_challenges.ts";
 export * from "./get_job_nodes.ts";
 export * from "./get_job_settlement.ts";

@@ -4,7 +4,10 @@
  * deadline passed (Unmasking: finishing, which stores the ring sum in SVDB). Every close is one
  * atomic write checked against the head and the stage's message count.
  */
+import type { Hex } from "../crypto/digest.ts";
 import { getBlockHash } from "../chain/get_block_hash.ts";
+import { getJobAssignments } from "../chain/get_job_assignments.ts";
+import { getRoundOpenedBlock } from "../chain/get_round_opened_block.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { BPS, quorumCount } from "../job/round_policy.ts";
 import {
@@ -12,7 +15,10 @@ import {
   resolveParams,
 } from "../privacy/secure_aggregation/params.ts";
 import {
+  anchorBlocks,
   DEFAULT_STAGE_MS,
+  MAX_SECURE_ATTEMPTS,
+  rosterAt,
   secureContext,
   secureRoundConfig,
   secureSeed,
@@ -146,19 +152,48 @@ export async function currentSession(
   return attempt === null ? undefined : await readSession(ctx.kv, job.jobId, job.round, attempt);
 }
 
+/** The block a round's sessions are anchored in: the latest that fixed its roster on chain. */
+export interface SessionAnchor {
+  number: bigint;
+  hash: Hex;
+  /** The nodes assigned to the job at that block (lower-case, sorted). */
+  roster: string[];
+}
+
 /**
- * Opens the round's next attempt: the roster is the assigned nodes now; the seed comes from the
- * latest block, mined after the roster was fixed (the round's close and reassignments came
- * first, and the asking node's commitRound after them). `after` is the attempt the caller saw as
- * the current one (undefined: none); when another caller opened one since, that one is answered.
+ * The round's anchor: the latest of the block it opened in and the blocks that assigned a node
+ * to the job since (lib/round/secure_session.ts `anchorBlocks`), which a worker checks.
  *
- * @throws {RangeError} when the roster is too small for the protocol (fewer than 2 nodes)
+ * @throws {Error} when the chain has no record of the round opening
+ */
+export async function sessionAnchor(ctx: Context, job: JobRecord): Promise<SessionAnchor> {
+  const at = { addresses: ctx.chain.addresses, jobId: job.jobId, round: job.round };
+  const [opened, assignments] = await Promise.all([
+    getRoundOpenedBlock(ctx.chain.client, at),
+    getJobAssignments(ctx.chain.client, at),
+  ]);
+  if (opened === undefined) throw new Error(`Round ${job.round} has not opened on chain`);
+  const number = anchorBlocks(assignments, opened).at(-1)!;
+  const { hash } = await getBlockHash(ctx.chain.client, { blockNumber: number });
+  return { number, hash, roster: rosterAt(assignments, number) };
+}
+
+/**
+ * Opens the round's next attempt over `job.assigned` (the nodes assigned at the anchor, less
+ * those that sent a masked input in an earlier attempt). The seed comes from the anchor block
+ * (default: {@link sessionAnchor}), mined after the roster was fixed, and not from the attempt:
+ * a retry is no new draw of the graph. `after` is the attempt the caller saw as the current one
+ * (undefined: none); when another caller opened one since, that one is answered.
+ *
+ * @throws {RangeError} when the roster is too small for the protocol (fewer than 2 nodes), or
+ *   the round has had its {@link MAX_SECURE_ATTEMPTS} attempts
  */
 export async function openSession(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
   after: number | undefined,
+  anchor?: SessionAnchor,
 ): Promise<SessionEntry> {
   const pointerKey = currentAttemptKey(job.jobId, job.round);
   const pointer = await ctx.kv.get<number>(pointerKey);
@@ -166,10 +201,15 @@ export async function openSession(
   // open the next attempt, or the second would replace a session its peers already joined.
   if (pointer.value !== (after ?? null)) return (await currentSession(ctx, job))!;
   const attempt = after === undefined ? 0 : after + 1;
-  const block = await getBlockHash(ctx.chain.client);
-  const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round, attempt };
-  const context = secureContext(at);
-  const seed = secureSeed(context, block.hash);
+  if (attempt >= MAX_SECURE_ATTEMPTS) {
+    throw new RangeError(
+      `Cannot open secure round: round ${job.round} had its ${MAX_SECURE_ATTEMPTS} attempts`,
+    );
+  }
+  const block = anchor ?? await sessionAnchor(ctx, job);
+  const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round };
+  const context = secureContext({ ...at, attempt });
+  const seed = secureSeed(at, block.hash);
   const config = secureRoundConfig(spec, { context, seed, clients: job.assigned });
   resolveParams(config); // refuses a roster the protocol cannot run
   const session: SecureSession = {

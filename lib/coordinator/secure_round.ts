@@ -27,6 +27,7 @@ import type { RoundDecision } from "../job/round_policy.ts";
 import { decodeFixedPoint } from "../privacy/secure_aggregation/fixed_point.ts";
 import type { ClientMessage, RejectCode } from "../privacy/secure_aggregation/messages.ts";
 import {
+  MAX_SECURE_ATTEMPTS,
   minSecureInputs,
   type SecurePost,
   type SecureRoundView,
@@ -63,7 +64,12 @@ import {
   type SecureSession,
   type SessionEntry,
 } from "./_secure_store.ts";
-import { advanceSecureRound, currentSession, openSession } from "./_secure_session.ts";
+import {
+  advanceSecureRound,
+  currentSession,
+  openSession,
+  sessionAnchor,
+} from "./_secure_session.ts";
 
 export type { SecureResult, SecureSession } from "./_secure_store.ts";
 export { advanceSecureRound, currentSession } from "./_secure_session.ts";
@@ -162,8 +168,10 @@ export async function receiveSecureMessage(
 }
 
 /**
- * The round's next attempt, over the assigned nodes that sent no masked input in an earlier one
- * (they refuse to send another); undefined when fewer than the job's minimum remain.
+ * The round's next attempt, over the nodes assigned at the anchor block that sent no masked
+ * input in an earlier one (they refuse to send another); undefined when fewer than the job's
+ * minimum remain or the round had its last attempt. The roster is the chain's, as workers check
+ * it, not the job record's, which trails a reassignment by a moment.
  */
 async function openNext(
   ctx: Context,
@@ -177,9 +185,11 @@ async function openNext(
     const s = (await readSession(ctx.kv, job.jobId, job.round, attempt))?.value;
     if (s) { for (const n of await maskedInputsOf(ctx, s)) spent.add(n); }
   }
-  const roster = job.assigned.filter((n) => !spent.has(n.toLowerCase()));
+  if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
+  const anchor = await sessionAnchor(ctx, job);
+  const roster = anchor.roster.filter((n) => !spent.has(n)) as Hex[];
   if (roster.length < minSecureInputs(spec)) return undefined; // no sum that small is released
-  return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt);
+  return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt, anchor);
 }
 
 /** The nodes whose masked input the attempt stored. */

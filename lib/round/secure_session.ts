@@ -10,6 +10,13 @@
  * A worker recomputes all of it from the spec it trains on and its own chain client
  * ({@link checkSession}), so a coordinator can neither pick the graph nor lower the noise.
  *
+ * Nor re-roll it. The seed names chain, job and round but not the attempt, and its anchor is a
+ * block that fixed the roster on chain: the round's opening or an assignment in the round
+ * ({@link anchorBlocks}). A first attempt's roster is every node assigned at that block
+ * ({@link rosterAt}); a retry's leaves out those that sent a masked input before, and a round has
+ * at most {@link MAX_SECURE_ATTEMPTS}. A coordinator that could name any block since the round
+ * opened, or any attempt number, tried each for a graph that surrounds a victim with its own nodes.
+ *
  * @example
  * ```ts
  * import { generateNodeKey } from "../crypto/keys.ts";
@@ -62,11 +69,49 @@ export function secureContext(at: SessionAt): string {
     `attempt-${at.attempt}`;
 }
 
-/** The graph seed: keccak256 of a label, the context and the anchor block's hash. */
-export function secureSeed(context: string, blockHash: Hex): Hex {
+/** The most attempts a round's secure aggregation may take (attempts 0 to 3). */
+export const MAX_SECURE_ATTEMPTS = 4;
+
+/**
+ * The graph seed: keccak256 of a label, chain, job and round, and the anchor block's hash. Not the
+ * attempt: a retry over the same roster has the same graph, so failing an attempt re-rolls nothing.
+ */
+export function secureSeed(at: Omit<SessionAt, "attempt">, blockHash: Hex): Hex {
+  const round = `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}\n`;
   return digestHex(
-    concatBytes(encoder.encode(SEED_LABEL), encoder.encode(`${context}\n`), hexToBytes(blockHash)),
+    concatBytes(encoder.encode(SEED_LABEL), encoder.encode(round), hexToBytes(blockHash)),
   );
+}
+
+/** A change to a job's nodes on chain: `node` was assigned, replacing `replaced` if named. */
+export interface RosterChange {
+  block: bigint;
+  node: string;
+  replaced?: string;
+}
+
+/** The job's assigned nodes once block `block` is mined (lower-case, sorted). */
+export function rosterAt(changes: readonly RosterChange[], block: bigint): string[] {
+  const held = new Set<string>();
+  for (const c of changes) {
+    if (c.block > block) continue;
+    if (c.replaced) held.delete(c.replaced.toLowerCase());
+    held.add(c.node.toLowerCase());
+  }
+  return [...held].sort();
+}
+
+/**
+ * The blocks a session of the round may be anchored in, oldest first: the one the round opened
+ * in and every later one that assigned a node to the job. Each fixed the roster in a transaction
+ * mined before its hash was known; the coordinator anchors on the latest.
+ */
+export function anchorBlocks(changes: readonly RosterChange[], roundOpened: bigint): bigint[] {
+  const blocks = new Set([
+    roundOpened,
+    ...changes.map((c) => c.block).filter((b) => b > roundOpened),
+  ]);
+  return [...blocks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**
@@ -208,32 +253,41 @@ export function verifyNodeSignature(id: string, message: Uint8Array, signature: 
   }
 }
 
+/** What a worker's own chain client says about a session's round. */
+export interface SessionChain {
+  chainId: number;
+  /** The hash of the session's anchor block. */
+  blockHash: Hex;
+  /** The block the round opened in. */
+  roundOpened: bigint;
+  /** The job's assignments, oldest first (lib/chain/get_job_assignments.ts). */
+  assignments: readonly RosterChange[];
+}
+
 /**
  * Refuses a published session that is not the one the spec and the chain make: another context,
- * an anchor block from before the round opened (`roundOpened`, when the chain says), a seed not
- * derived from the anchor block's hash as the worker's own chain reports it, or a config that
- * differs from {@link secureRoundConfig} (less noise, another clip or degree, no consistency
- * check).
+ * an attempt past {@link MAX_SECURE_ATTEMPTS}, an anchor that is not one of the round's
+ * {@link anchorBlocks}, a roster that is not the nodes assigned at the anchor (a retry's may
+ * leave some out), a seed not derived from the anchor block's hash as the worker's own chain
+ * reports it, or a config that differs from {@link secureRoundConfig} (less noise, another clip
+ * or degree, no consistency check).
  *
  * @throws {TypeError} naming what differs
  */
 export function checkSession(
   spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
   session: SecureSessionInfo,
-  chain: { chainId: number; blockHash: Hex; roundOpened?: bigint },
+  chain: SessionChain,
 ): void {
   const context = secureContext({ ...session, chainId: chain.chainId });
   const fail = (what: string) => new TypeError(`Cannot join secure round: ${what}`);
   if (session.config.context !== context) throw fail(`context is not ${context}`);
-  // Any past block would do for the seed, so a coordinator could try them all for the graph it
-  // wants (a victim among its own nodes); after the round opened there are only the round's.
-  if (chain.roundOpened !== undefined && BigInt(session.anchorBlock) < chain.roundOpened) {
-    throw fail(
-      `anchor block ${session.anchorBlock} is older than round ${session.round}, opened at ` +
-        `block ${chain.roundOpened}`,
-    );
+  if (!Number.isSafeInteger(session.attempt) || session.attempt >= MAX_SECURE_ATTEMPTS) {
+    throw fail(`attempt ${session.attempt} is past the last (${MAX_SECURE_ATTEMPTS - 1})`);
   }
-  if (session.config.seed !== secureSeed(context, chain.blockHash)) {
+  checkAnchor(session, chain, fail);
+  const at = { chainId: chain.chainId, jobId: session.jobId, round: session.round };
+  if (session.config.seed !== secureSeed(at, chain.blockHash)) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }
   const clients = session.config.clients;
@@ -242,5 +296,44 @@ export function checkSession(
     if (JSON.stringify(session.config[k]) !== JSON.stringify(want[k])) {
       throw fail(`config.${k} differs from the job spec's`);
     }
+  }
+}
+
+/**
+ * The anchor must be a block that fixed the roster in the round, and the roster the nodes
+ * assigned there: all of them in a first attempt, a subset in a retry (the nodes that sent a
+ * masked input before sit it out). Any block since the round opened, or any subset of the nodes,
+ * was another graph for the coordinator to choose from.
+ */
+function checkAnchor(
+  session: SecureSessionInfo,
+  chain: SessionChain,
+  fail: (what: string) => TypeError,
+): void {
+  let anchor: bigint;
+  try {
+    anchor = BigInt(session.anchorBlock);
+  } catch {
+    throw fail(`anchor block ${JSON.stringify(session.anchorBlock)} is not a block number`);
+  }
+  const allowed = anchorBlocks(chain.assignments, chain.roundOpened);
+  if (!allowed.includes(anchor)) {
+    throw fail(
+      `anchor block ${anchor} did not fix round ${session.round}'s roster (blocks that did: ` +
+        `${allowed.join(", ")})`,
+    );
+  }
+  const assigned = rosterAt(chain.assignments, anchor);
+  const roster = session.config.clients.map((c) => c.toLowerCase());
+  if (new Set(roster).size !== roster.length) throw fail("the roster names a node twice");
+  const stranger = roster.find((c) => !assigned.includes(c));
+  if (stranger) {
+    throw fail(`roster member ${stranger} was not assigned to the job at block ${anchor}`);
+  }
+  if (session.attempt === 0 && roster.length !== assigned.length) {
+    throw fail(
+      `a first attempt's roster must be every node assigned at block ${anchor}: ` +
+        `${roster.length} of ${assigned.length}`,
+    );
   }
 }

@@ -20,9 +20,10 @@
  * thresholds), not its attempt number. The node drops out of that session as a node that went
  * away does; the coordinator leaves it off the next roster.
  *
- * Nor does it join a roster it cannot check: every member must be a node AIJobManager assigned
- * to the job (read from the node's own chain client; a member may still be committing when the
- * session opens). Otherwise a coordinator could surround a victim with keys it made up and played
+ * Nor does it join a roster it cannot check: the anchor must be a block that fixed the roster
+ * in the round, and the roster the nodes AIJobManager had assigned to the job there (all of them
+ * in a first attempt), read from the node's own chain client's events; a member may still be
+ * committing when the session opens. Otherwise a coordinator could surround a victim with keys it made up and played
  * with zero inputs, and the "sum" would be the victim's update; a node it must register, stake
  * and assign on chain for that is a colluding node, which SecAgg+ bounds by its threshold.
  *
@@ -38,7 +39,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { getBlockHash } from "../chain/get_block_hash.ts";
 import { getRoundOpenedBlock } from "../chain/get_round_opened_block.ts";
-import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getJobAssignments } from "../chain/get_job_assignments.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -176,12 +177,16 @@ async function join(
   const { session } = view;
   if (!session.config.clients.includes(node)) return undefined;
   const at = { addresses: p.addresses, jobId: p.jobId, round: session.round };
-  const [block, roundOpened] = await Promise.all([
-    getBlockHash(p.client, { blockNumber: BigInt(session.anchorBlock) }),
+  const [block, roundOpened, assignments] = await Promise.all([
+    getBlockHash(p.client, { blockNumber: anchorOf(session) }),
     getRoundOpenedBlock(p.client, at),
+    getJobAssignments(p.client, at),
   ]);
-  checkSession(p.spec, session, { chainId: p.chainId, blockHash: block.hash, roundOpened });
-  await checkRoster(p, session.config.clients);
+  if (roundOpened === undefined) {
+    throw new TypeError(`Cannot join secure round: round ${session.round} has not opened on chain`);
+  }
+  const chain = { chainId: p.chainId, blockHash: block.hash, roundOpened, assignments };
+  checkSession(p.spec, session, chain);
   const client = await SecAggClient.create(session.config, node, {
     sign: (m) => signBytes(p.key, m),
     verify: verifyNodeSignature,
@@ -190,19 +195,15 @@ async function join(
   return { attempt, session: sessionId(session), client, context, sent: new Map() };
 }
 
-/**
- * Every roster member must be a node AIJobManager assigned to the job.
- *
- * @throws {TypeError} naming the first member that is not
- */
-async function checkRoster(p: SecureAggregationParameters, clients: readonly string[]) {
-  const assigned = new Set(await getJobNodes(p.client, { addresses: p.addresses, jobId: p.jobId }));
-  const stranger = clients.find((id) => !assigned.has(id.toLowerCase() as Hex));
-  if (stranger) {
+/** The session's anchor block number. @throws {TypeError} when it is not one */
+function anchorOf(session: SecureSessionInfo): bigint {
+  if (!/^\d{1,20}$/.test(session.anchorBlock)) {
     throw new TypeError(
-      `Cannot join secure round: roster member ${stranger} is not assigned to the job on chain`,
+      `Cannot join secure round: anchor block ${JSON.stringify(session.anchorBlock)} is not a ` +
+        "block number",
     );
   }
+  return BigInt(session.anchorBlock);
 }
 
 /**

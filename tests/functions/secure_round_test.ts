@@ -17,7 +17,8 @@ import {
   SECURE_CLOSE_REASON,
   secureSum,
 } from "../../lib/coordinator/secure_round.ts";
-import { openSession } from "../../lib/coordinator/_secure_session.ts";
+import { openSession, sessionAnchor } from "../../lib/coordinator/_secure_session.ts";
+import { getBlockHash } from "../../lib/chain/get_block_hash.ts";
 import { currentAttemptKey, sessionKey } from "../../lib/coordinator/_secure_store.ts";
 import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
 import type { Hex } from "viem";
@@ -544,7 +545,15 @@ Deno.test("secure aggregation", async (t) => {
       // Assert: attempt 0 was unmasked, the reopened "attempt 0" got no input: no second sum.
       assert.ok(everyone, `attempt 0 was unmasked (outcomes: ${outcomes.join(", ")})`);
       assert.equal(phase, 2);
-      assert.deepEqual(outcomes, Array(4).fill("excluded"), "nobody sent a second input");
+      // The victim sits it out (its input went out in attempt 0); the others refuse a first
+      // attempt that leaves an assigned node out before they would send anything.
+      assert.equal(outcomes[0], "excluded");
+      for (const o of outcomes.slice(1)) {
+        assert.match(
+          o,
+          /a first attempt's roster must be every node assigned at block \d+: 3 of 4/,
+        );
+      }
       const record = await s.jobRecord(job.jobId);
       const second = (await currentSession(s.ctx, record))!.value;
       assert.equal(second.attempt, 0);
@@ -586,7 +595,45 @@ Deno.test("secure aggregation", async (t) => {
       });
 
       // Assert: it refuses to join, naming a made-up member; it sent nothing at all.
-      await assert.rejects(run, /roster member 0x[0-9a-f]{64} is not assigned to the job on chain/);
+      await assert.rejects(
+        run,
+        /roster member 0x[0-9a-f]{64} was not assigned to the job at block \d+/,
+      );
+      const prefix = [...sessionKey(job.jobId, record.round, 0), "msg"];
+      for await (const e of s.ctx.kv.list({ prefix })) assert.fail(`message ${String(e.key)}`);
+    },
+  );
+
+  await t.step(
+    "attacker: a session anchored on a block the coordinator picked is refused",
+    async () => {
+      // Prepare: blocks are mined in the round (the nodes' commits); the coordinator anchors the
+      // session on the latest one, as it used to, instead of the block that fixed the roster.
+      // Free to name any block since the round opened, it tried each for a graph whose
+      // neighbours of a victim are its own nodes.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const record = await s.jobRecord(job.jobId);
+      const honest = await sessionAnchor(s.ctx, record);
+      const latest = await getBlockHash(s.ctx.chain.client);
+      assert.ok(latest.number > honest.number, "blocks were mined after the roster was fixed");
+      const picked = { ...honest, number: latest.number, hash: latest.hash };
+      await openSession(s.ctx, record, job.spec, undefined, picked);
+
+      // Execute: every node reads the session.
+      const outcomes = await secureRound(s, job, deltas);
+
+      // Assert: each refuses it, naming the one block that fixed the roster; none sent anything.
+      for (const o of outcomes) {
+        assert.match(
+          o,
+          new RegExp(
+            `anchor block ${latest.number} did not fix round 0's roster \\(blocks ` +
+              `that did: ${honest.number}\\)`,
+          ),
+        );
+      }
       const prefix = [...sessionKey(job.jobId, record.round, 0), "msg"];
       for await (const e of s.ctx.kv.list({ prefix })) assert.fail(`message ${String(e.key)}`);
     },

@@ -4,10 +4,15 @@
  * another clip or degree, a session of another round; and a message signed by someone else.
  */
 import assert from "node:assert/strict";
+import type { Hex } from "../../../lib/crypto/digest.ts";
 import { generateNodeKey } from "../../../lib/crypto/keys.ts";
 import type { JobSpec } from "../../../lib/job/job_spec.ts";
+import { resolveParams } from "../../../lib/privacy/secure_aggregation/params.ts";
 import {
+  anchorBlocks,
   checkSession,
+  MAX_SECURE_ATTEMPTS,
+  rosterAt,
   secureContext,
   secureRoundConfig,
   secureSeed,
@@ -24,15 +29,23 @@ const SPEC = {
   secureAggregation: { consistencyCheck: true, degree: 4 },
 } as Pick<JobSpec, "model" | "privacy" | "secureAggregation">;
 
-function honest(): SecureSessionInfo {
-  const at = { chainId: 31337, jobId: JOB, round: 2, attempt: 0 };
-  const context = secureContext(at);
-  const clients = Array.from({ length: 6 }, () => generateNodeKey().publicKeyHex);
-  const config = secureRoundConfig(SPEC, { context, seed: secureSeed(context, BLOCK), clients });
-  return { jobId: JOB, round: 2, attempt: 0, anchorBlock: "17", blockHash: BLOCK, config };
+const ROSTER = Array.from({ length: 6 }, () => generateNodeKey().publicKeyHex.toLowerCase());
+/** The job opened round 2 at block 17, where its six nodes were assigned. */
+const ASSIGNED = ROSTER.map((node) => ({ block: 17n, node }));
+
+function honest(
+  o: { attempt?: number; anchor?: bigint; clients?: string[]; hash?: Hex } = {},
+): SecureSessionInfo {
+  const attempt = o.attempt ?? 0;
+  const at = { chainId: 31337, jobId: JOB, round: 2 };
+  const context = secureContext({ ...at, attempt });
+  const seed = secureSeed(at, o.hash ?? BLOCK);
+  const config = secureRoundConfig(SPEC, { context, seed, clients: o.clients ?? ROSTER });
+  const anchorBlock = String(o.anchor ?? 17n);
+  return { jobId: JOB, round: 2, attempt, anchorBlock, blockHash: o.hash ?? BLOCK, config };
 }
 
-const chain = { chainId: 31337, blockHash: BLOCK };
+const chain = { chainId: 31337, blockHash: BLOCK, roundOpened: 17n, assignments: ASSIGNED };
 
 Deno.test("checkSession: the honest session passes, with the spec's noise and clip", () => {
   const s = honest();
@@ -71,7 +84,11 @@ Deno.test("checkSession: refuses what a lying coordinator would change", () => {
       // The victim beside one node of the coordinator's: the released sum minus that node's
       // input is the victim's update.
       "a roster of two",
-      (s) => ({ ...s, config: { ...s.config, clients: s.config.clients.slice(0, 2) } }),
+      (s) => {
+        const context = secureContext({ chainId: 31337, jobId: JOB, round: 2, attempt: 1 });
+        const clients = s.config.clients.slice(0, 2); // a retry may leave nodes out
+        return { ...s, attempt: 1, config: { ...s.config, context, clients } };
+      },
       /a roster of 2 is below the job's minimum of 3 inputs/,
     ],
   ];
@@ -98,11 +115,89 @@ Deno.test("attacker: a coordinator cannot re-roll the neighbour graph by orderin
 Deno.test("checkSession: refuses an anchor block from before the round opened", () => {
   // A coordinator free to anchor on any past block tries them all for the graph it wants (a
   // victim whose every neighbour is its own node); after the round opened only its blocks count.
-  const opened = (block: bigint) => ({ ...chain, roundOpened: block });
-  checkSession(SPEC, honest(), opened(17n)); // anchored in the block the round opened in
+  checkSession(SPEC, honest(), chain); // anchored in the block the round opened in
   assert.throws(
-    () => checkSession(SPEC, honest(), opened(18n)),
-    /anchor block 17 is older than round 2, opened at block 18/,
+    () => checkSession(SPEC, honest(), { ...chain, roundOpened: 18n }),
+    /anchor block 17 did not fix round 2's roster \(blocks that did: 18\)/,
+  );
+});
+
+/** Whether `mine` holds enough of `victim`'s neighbours to rebuild its secrets. */
+function surrounds(s: SecureSessionInfo, victim: string, mine: Set<string>): boolean {
+  const p = resolveParams(s.config);
+  return p.neighbours.get(victim)!.filter((n) => mine.has(n)).length >= p.threshold;
+}
+
+Deno.test("attacker: a coordinator cannot re-roll the graph by its choice of anchor block or attempt", () => {
+  // Found in the privacy audit: the seed named the attempt (any number up to 1,000), and its
+  // anchor was any block since the round opened. Every pair was another neighbour graph, so a
+  // coordinator with a third of the nodes searched them offline for one that surrounds a victim
+  // with its own nodes (then they hold shares of both the victim's secrets and unmask its update).
+  const victim = ROSTER[0]!;
+  const mine = new Set(ROSTER.slice(3)); // the coordinator's three nodes
+  const hashOf = (block: number) => `0x${block.toString(16).padStart(64, "0")}` as Hex;
+  const surrounded = (s: SecureSessionInfo) => surrounds(s, victim, mine);
+  // The search: blocks 17-40 mined in the round (heartbeats, commits), attempts 0-40.
+  let found: SecureSessionInfo | undefined;
+  for (let block = 18; block <= 40 && !found; block++) {
+    for (let attempt = 0; attempt <= 40 && !found; attempt++) {
+      const s = honest({ attempt, anchor: BigInt(block), hash: hashOf(block) });
+      if (surrounded(s)) found = s;
+    }
+  }
+  assert.ok(found, "the search finds a graph that surrounds the victim");
+  const theirs = { ...chain, blockHash: found.blockHash };
+  assert.throws(
+    () => checkSession(SPEC, found, theirs),
+    /anchor block \d+ did not fix round 2's roster \(blocks that did: 17\)|attempt \d+ is past/,
+  );
+  // What is left to it: the round's one anchor, whose graph every attempt shares.
+  const seeds = new Set(
+    Array.from({ length: MAX_SECURE_ATTEMPTS }, (_, attempt) => honest({ attempt }).config.seed),
+  );
+  assert.equal(seeds.size, 1, "a retry is no new draw");
+  assert.throws(
+    () => checkSession(SPEC, honest({ attempt: MAX_SECURE_ATTEMPTS }), chain),
+    /attempt 4 is past the last \(3\)/,
+  );
+});
+
+Deno.test("attacker: a first attempt's roster is every node assigned at the anchor", () => {
+  // Leaving out any subset of honest nodes was another graph under the same seed: C(100, 2) =
+  // 4,950 draws from dropping two of a hundred. A retry may leave out the nodes that sent a
+  // masked input before (the worker cannot tell which did), but no one who was not assigned.
+  const five = ROSTER.slice(1);
+  assert.throws(
+    () => checkSession(SPEC, honest({ clients: five }), chain),
+    /a first attempt's roster must be every node assigned at block 17: 5 of 6/,
+  );
+  checkSession(SPEC, honest({ attempt: 1, clients: five }), chain);
+  const stranger = generateNodeKey().publicKeyHex.toLowerCase();
+  assert.throws(
+    () => checkSession(SPEC, honest({ attempt: 1, clients: [...five.slice(1), stranger] }), chain),
+    new RegExp(`roster member ${stranger} was not assigned to the job at block 17`),
+  );
+});
+
+Deno.test("a reassignment in the round is an anchor, with the roster it made", () => {
+  const fresh = generateNodeKey().publicKeyHex.toLowerCase();
+  const changes = [...ASSIGNED, { block: 23n, node: fresh, replaced: ROSTER[2]! }];
+  assert.deepEqual(anchorBlocks(changes, 17n), [17n, 23n]);
+  assert.deepEqual(anchorBlocks(changes, 30n), [30n], "the changes before the round do not count");
+  const after = rosterAt(changes, 23n);
+  assert.deepEqual(after, [...ROSTER.filter((n) => n !== ROSTER[2]), fresh].sort());
+  assert.deepEqual(rosterAt(changes, 22n), [...ROSTER].sort());
+  const hash = `0x${"77".repeat(32)}` as Hex;
+  const s = honest({ anchor: 23n, clients: after, hash });
+  checkSession(SPEC, s, { ...chain, assignments: changes, blockHash: hash });
+  assert.throws(
+    () =>
+      checkSession(SPEC, honest({ anchor: 23n, hash }), {
+        ...chain,
+        assignments: changes,
+        blockHash: hash,
+      }),
+    new RegExp(`roster member ${ROSTER[2]} was not assigned to the job at block 23`),
   );
 });
 
