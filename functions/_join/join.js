@@ -61472,7 +61472,6 @@ async function runSecureAggregation(p) {
         const posted = await post(p, party, message2);
         if (posted === "out") return "excluded";
         wait2 = poll2.min;
-        continue;
       }
     }
     await p.onWait?.();

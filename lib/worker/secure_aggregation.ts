@@ -136,9 +136,11 @@ export async function runSecureAggregation(p: SecureAggregationParameters): Prom
         const posted = await post(p, party, message);
         if (posted === "out") return "excluded";
         wait = poll.min;
-        continue;
       }
     }
+    // At every turn, a post or not: a coordinator whose view never counts the node's message as
+    // answered would otherwise keep it re-posting with no heartbeat or challenge answer (both
+    // slashed when missed) for as long as it liked.
     await p.onWait?.();
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(poll.max, wait * 2);

@@ -7,6 +7,9 @@ import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import type { ArthaAddresses } from "../../lib/chain/contracts.ts";
 import type { JobSpec } from "../../lib/job/job_spec.ts";
+import { JobStatus } from "../../lib/chain/contracts.ts";
+import { paramLayout } from "../../kernel/params.ts";
+import { secureContext, secureRoundConfig, secureSeed } from "../../lib/round/secure_session.ts";
 
 Deno.test("attacker: while a coordinator keeps a secure round waiting, the node's chores still run", async () => {
   // Prepare: a coordinator that says "no session yet" 20 times, then that the round closed. A
@@ -38,4 +41,69 @@ Deno.test("attacker: while a coordinator keeps a secure round waiting, the node'
   // Assert: the round ended as closed, and the chores ran at every wait.
   assert.equal(outcome, "closed");
   assert.equal(chores, 20);
+});
+
+Deno.test("attacker: a coordinator that never counts the node's message as answered does not stop its chores", async () => {
+  // Found in the worker audit: the loop went straight back to the view after each post, so a
+  // view that always asked for the same message again kept the node re-posting forever, with no
+  // heartbeat or challenge answer in between (three missed hours cost 10% of its stake).
+  const keys = Array.from({ length: 5 }, generateNodeKey);
+  const clients = keys.map((k) => k.publicKeyHex.toLowerCase()).sort();
+  const jobId = `0x${"11".repeat(32)}` as Hex;
+  const hash = `0x${"22".repeat(32)}` as Hex;
+  const model = { kind: "gpt", maxT: 8, layers: 1, heads: 2, width: 8 } as const;
+  const spec = { model, secureAggregation: {} } as JobSpec;
+  const at = { chainId: 31337, jobId, round: 0 };
+  const context = secureContext({ ...at, attempt: 0 });
+  const config = secureRoundConfig(spec, { context, seed: secureSeed(at, hash), clients });
+  const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
+  const view = { status: "open", session, stage: "AdvertiseKeys", invited: true, answered: false };
+  // The node's chain: the job started in block 1, where its five nodes were assigned.
+  const client = {
+    getBlock: () => Promise.resolve({ number: 1n, hash }),
+    getContractEvents: ({ eventName }: { eventName: string }) =>
+      Promise.resolve(
+        eventName === "JobStatusChanged"
+          ? [{ args: { status: JobStatus.Running }, blockNumber: 1n, logIndex: 0 }]
+          : eventName === "NodeAssigned"
+          ? clients.map((nodePubkey, logIndex) => ({
+            args: { nodePubkey },
+            blockNumber: 1n,
+            logIndex,
+          }))
+          : [],
+      ),
+  } as unknown as ArthaClient;
+  let posts = 0;
+  const coordinator = new CoordinatorClient((_path, init) => {
+    if (init?.method !== "POST") {
+      if (posts < 30) return Promise.resolve(Response.json(view));
+      const error = { code: "ROUND_NOT_OPEN", message: "closed" };
+      return Promise.resolve(Response.json({ error }, { status: 409 }));
+    }
+    posts++;
+    return Promise.resolve(new Response(null, { status: 201 }));
+  });
+  let chores = 0;
+
+  // Execute
+  const outcome = await runSecureAggregation({
+    coordinator,
+    gateway: new Gateway(coordinator),
+    client,
+    addresses: { jobs: `0x${"01".repeat(20)}` } as ArthaAddresses,
+    chainId: 31337,
+    key: keys[0]!,
+    spec,
+    jobId,
+    round: 0,
+    delta: new Float32Array(paramLayout(model).size),
+    pollMs: { min: 1, max: 2 },
+    onWait: () => Promise.resolve(void chores++),
+  });
+
+  // Assert: 30 identical posts, and the chores had a turn after each of them.
+  assert.equal(outcome, "closed");
+  assert.equal(posts, 30);
+  assert.ok(chores >= posts, `chores ran ${chores} times over ${posts} posts`);
 });
