@@ -46070,6 +46070,13 @@ async function withdrawAll(client, params) {
   };
 }
 
+// lib/network/printable.ts
+function printable(text) {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
 // lib/worker/view.ts
 function short(hex) {
   return hex.length > 14 ? `${hex.slice(0, 10)}\u2026` : hex;
@@ -62422,7 +62429,7 @@ var Worker2 = class {
   #report(event) {
     if (this.options.onProgress) return this.options.onProgress(event);
     const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1e3} s` : "";
-    console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`);
+    console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task) {

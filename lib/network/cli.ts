@@ -14,6 +14,7 @@
  */
 import { ConfigError, env } from "../config.ts";
 import { PreflightError, reasonOf } from "./preflight.ts";
+import { printable } from "./printable.ts";
 
 /** A bad argument or request of the user's: exit status 2, like a ConfigError. */
 export class UsageError extends Error {
@@ -40,11 +41,13 @@ export function urlOf(e: unknown): string | undefined {
 
 /** The one line a failure is reported with. */
 export function describeFailure(action: string, e: unknown): string {
-  if (isUserError(e)) return (e as Error).message.split("\n")[0]!;
+  // The reason may quote a coordinator's or a chain's error text, which could carry escape
+  // sequences that forge lines on the terminal or set its clipboard.
+  if (isUserError(e)) return printable((e as Error).message.split("\n")[0]!);
   const reason = reasonOf(e);
   const url = urlOf(e);
   const where = url && !reason.includes(url) ? ` (${url})` : "";
-  return `Cannot ${action}: ${reason}${where}`;
+  return printable(`Cannot ${action}: ${reason}${where}`);
 }
 
 /** Runs `main`; reports a failure in one line and exits 2 (user error) or 1. */

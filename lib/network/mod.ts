@@ -7,3 +7,4 @@ export * from "./cli.ts";
 export * from "./deploy_network.ts";
 export * from "./local_chain.ts";
 export * from "./preflight.ts";
+export * from "./printable.ts";

@@ -23,9 +23,10 @@
  * Nor does it join a roster it cannot check: the anchor must be a block that fixed the roster
  * in the round, and the roster the nodes AIJobManager had assigned to the job there (all of them
  * in a first attempt), read from the node's own chain client's events; a member may still be
- * committing when the session opens. Otherwise a coordinator could surround a victim with keys it made up and played
- * with zero inputs, and the "sum" would be the victim's update; a node it must register, stake
- * and assign on chain for that is a colluding node, which SecAgg+ bounds by its threshold.
+ * committing when the session opens. Otherwise a coordinator could surround a victim with keys
+ * it made up and played with zero inputs, and the "sum" would be the victim's update; a node it
+ * must register, stake and assign on chain for that is a colluding node, which SecAgg+ bounds by
+ * its threshold.
  *
  * @example
  * ```ts

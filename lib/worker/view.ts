@@ -16,6 +16,9 @@
  */
 import { formatEther } from "viem";
 import type { WorkerEvent } from "./events.ts";
+import { printable } from "../network/printable.ts";
+
+export { printable };
 
 /** Where and how the view writes. */
 export interface WorkerViewOptions {
@@ -23,24 +26,6 @@ export interface WorkerViewOptions {
   write: (text: string) => void;
   /** A terminal redraws the progress bar in place; elsewhere a line per round is printed. */
   terminal: boolean;
-}
-
-/**
- * `text` with its control characters shown as \xNN. Lines carry text from the coordinator (its
- * error messages, job ids and status fields), which the worker does not trust: an escape
- * sequence could erase and forge lines (a reward, a withdraw command) or set the clipboard.
- *
- * @example
- * ```ts
- * import { printable } from "./view.ts";
- * console.assert(printable("ok\x1b[1A") === "ok\\x1b[1A");
- * ```
- */
-export function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /** The short form of a job id or key: 0x1234abcd…. */

@@ -61,6 +61,7 @@ import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
+import { printable } from "../network/printable.ts";
 import type { ClusterTask, TaskResponse, TrainTask, ValidationTask } from "./task.ts";
 
 export interface WorkerOptions {
@@ -330,7 +331,8 @@ export class Worker {
   #report(event: Extract<WorkerEvent, { kind: "retrying" | "error" }>): void {
     if (this.options.onProgress) return this.options.onProgress(event);
     const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1000} s` : "";
-    console.error(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`);
+    // The message may be a coordinator's error text: no escape sequence reaches the terminal.
+    console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
 
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */

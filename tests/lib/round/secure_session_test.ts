@@ -128,7 +128,7 @@ function surrounds(s: SecureSessionInfo, victim: string, mine: Set<string>): boo
   return p.neighbours.get(victim)!.filter((n) => mine.has(n)).length >= p.threshold;
 }
 
-Deno.test("attacker: a coordinator cannot re-roll the graph by its choice of anchor block or attempt", () => {
+Deno.test("attacker: a coordinator cannot re-roll the graph by its anchor block or attempt", () => {
   // Found in the privacy audit: the seed named the attempt (any number up to 1,000), and its
   // anchor was any block since the round opened. Every pair was another neighbour graph, so a
   // coordinator with a third of the nodes searched them offline for one that surrounds a victim
