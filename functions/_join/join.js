@@ -57492,15 +57492,61 @@ function taskShard(spec, task) {
   return task % spec.shards.length;
 }
 
+// lib/job/spec_cache.ts
+var SpecCache = class {
+  #maxBytes;
+  /** In order of use, least recent first: each spec with the size of the bytes it came from. */
+  #entries = /* @__PURE__ */ new Map();
+  #bytes = 0;
+  /** @param maxBytes what the cached specs' encodings may add up to */
+  constructor(maxBytes) {
+    if (!(maxBytes >= 0)) throw new RangeError(`Cannot cache specs in ${maxBytes} bytes`);
+    this.#maxBytes = maxBytes;
+  }
+  /** How many specs are cached. */
+  get size() {
+    return this.#entries.size;
+  }
+  /** The bytes of the cached specs' encodings. */
+  get bytes() {
+    return this.#bytes;
+  }
+  /** The spec at `cid`: cached, or parsed from `load()` and cached if it fits. */
+  async get(cid, load) {
+    const hit = this.#entries.get(cid);
+    if (hit) {
+      this.#entries.delete(cid);
+      this.#entries.set(cid, hit);
+      return hit.spec;
+    }
+    const bytes = await load();
+    const spec = parseJobSpec(bytes);
+    if (bytes.length > this.#maxBytes || this.#entries.has(cid)) return spec;
+    for (const [key, e] of this.#entries) {
+      if (this.#bytes + bytes.length <= this.#maxBytes) break;
+      this.#entries.delete(key);
+      this.#bytes -= e.bytes;
+    }
+    this.#entries.set(cid, {
+      spec,
+      bytes: bytes.length
+    });
+    this.#bytes += bytes.length;
+    return spec;
+  }
+};
+
 // lib/worker/gateway.ts
 var MAX_SPEC_BYTES = 4 * 2 ** 20;
+var GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;
 var GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 var Gateway = class {
   #client;
   #options;
   #bytes = /* @__PURE__ */ new Map();
   #cached = 0;
-  #specs = /* @__PURE__ */ new Map();
+  // Bounded: a coordinator can name a new spec in every task it offers, each one refused.
+  #specs = new SpecCache(GATEWAY_SPEC_CACHE_BYTES);
   constructor(client, options = {}) {
     this.#client = client;
     this.#options = options;
@@ -57630,14 +57676,9 @@ var Gateway = class {
     }
     return own;
   }
-  /** The job spec stored at `cid`. */
+  /** The job spec stored at `cid` (checked against it; cached within 16 MiB). */
   async spec(cid) {
-    let spec = this.#specs.get(cid);
-    if (!spec) {
-      spec = parseJobSpec(await this.get(cid, MAX_SPEC_BYTES));
-      this.#specs.set(cid, spec);
-    }
-    return spec;
+    return await this.#specs.get(cid, () => this.get(cid, MAX_SPEC_BYTES));
   }
   /**
    * The weights of the checkpoint stored at `cid`. Unless cached, the download streams into the

@@ -8,7 +8,8 @@ import { loadKernel } from "../../kernel/wasm_module.ts";
 import { evalBatches } from "../../kernel/data.ts";
 import type { Batch, Hyper } from "../../kernel/train_step.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
-import { type JobSpec, parseJobSpec, roundHyper } from "../job/job_spec.ts";
+import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import { SpecCache } from "../job/spec_cache.ts";
 import type { Store } from "../store/store.ts";
 import {
   getJobNode,
@@ -26,16 +27,14 @@ export function processTrainer(): ReturnType<typeof createTrainer> {
   return trainer ??= createTrainer(loadKernel());
 }
 
-const specCache = new Map<string, JobSpec>();
+/** What the coordinator's parsed specs may add up to: a few thousand jobs' ordinary specs. */
+export const SPEC_CACHE_BYTES = 64 * 2 ** 20;
 
-/** The spec stored under `cid` (cached: content addressing makes it immutable). */
+const specCache = new SpecCache(SPEC_CACHE_BYTES);
+
+/** The spec stored under `cid` (cached, within {@link SPEC_CACHE_BYTES}). */
 export async function loadSpec(store: Store, cid: string): Promise<JobSpec> {
-  let spec = specCache.get(cid);
-  if (!spec) {
-    spec = parseJobSpec(await store.get(cid));
-    specCache.set(cid, spec);
-  }
-  return spec;
+  return await specCache.get(cid, () => store.get(cid));
 }
 
 /** The flat weights of a checkpoint CID. */

@@ -15,4 +15,5 @@ export * from "./privacy_plan.ts";
 export * from "./recipe.ts";
 export * from "./round_policy.ts";
 export * from "./shards.ts";
+export * from "./spec_cache.ts";
 export * from "./submit.ts";

@@ -31,7 +31,8 @@ import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
 import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
-import { type JobSpec, parseJobSpec } from "../job/job_spec.ts";
+import type { JobSpec } from "../job/job_spec.ts";
+import { SpecCache } from "../job/spec_cache.ts";
 import { type CoordinatorClient, CoordinatorError, MAX_DOWNLOAD_BYTES } from "./client.ts";
 
 /** Who signs uploads, and where the signature counts (the deployment's NodeCertRegistry). */
@@ -49,6 +50,9 @@ export interface GatewayOptions {
 /** Most bytes of a job spec: shard lists of thousands of entries take a few hundred KB. */
 export const MAX_SPEC_BYTES = 4 * 2 ** 20;
 
+/** What the worker's parsed specs may add up to: the jobs it works for, with room to spare. */
+export const GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;
+
 /** Default of {@link GatewayOptions.cacheBytes}: a round's shards and the demo-size checkpoints. */
 export const GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -58,7 +62,8 @@ export class Gateway {
   readonly #options: GatewayOptions;
   #bytes = new Map<string, Uint8Array>(); // in order of use, least recent first
   #cached = 0;
-  #specs = new Map<string, JobSpec>();
+  // Bounded: a coordinator can name a new spec in every task it offers, each one refused.
+  #specs = new SpecCache(GATEWAY_SPEC_CACHE_BYTES);
 
   constructor(client: CoordinatorClient, options: GatewayOptions = {}) {
     this.#client = client;
@@ -178,14 +183,9 @@ export class Gateway {
     return own;
   }
 
-  /** The job spec stored at `cid`. */
+  /** The job spec stored at `cid` (checked against it; cached within 16 MiB). */
   async spec(cid: string): Promise<JobSpec> {
-    let spec = this.#specs.get(cid);
-    if (!spec) {
-      spec = parseJobSpec(await this.get(cid, MAX_SPEC_BYTES));
-      this.#specs.set(cid, spec);
-    }
-    return spec;
+    return await this.#specs.get(cid, () => this.get(cid, MAX_SPEC_BYTES));
   }
 
   /**
