@@ -83,7 +83,8 @@ async function operatorClient(s: WorkerSettings, say: (line: string) => void) {
     onRetry: (why, ms) => say(`${why}; retrying in ${ms / 1000} s`),
   });
   const account = privateKeyToAccount(s.privateKey);
-  return createArthaClient({ rpcUrl: s.rpcUrl, chainId: s.chainId, account });
+  const { rpcUrl, chainId, maxFeePerGas } = s;
+  return createArthaClient({ rpcUrl, chainId, account, maxFeePerGas });
 }
 
 /** `deno task worker withdraw`: pulls everything credited to the operator. */
@@ -134,6 +135,7 @@ async function work(s: WorkerSettings): Promise<void> {
     key,
     statePath: s.state,
     heartbeatEveryMs: s.heartbeatMs,
+    maxStake: s.maxStake,
     retries: RETRIES,
     onProgress: s.quiet ? undefined : view,
   });

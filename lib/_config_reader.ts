@@ -105,6 +105,22 @@ export class SettingsReader {
     return this.fail(name, `must be ${integer ? "an integer" : "a number"} ${range}, got ${text}`);
   }
 
+  /**
+   * A positive amount in units of 10^`decimals` wei (18: ARTH, 9: gwei), as wei; `fallback`
+   * (wei) when unset.
+   */
+  amount(source: Source, fallback: bigint | undefined, decimals: 9 | 18): bigint | undefined {
+    const { text, name } = this.raw(source);
+    if (text === undefined) return fallback;
+    const m = new RegExp(`^(\\d{1,30})(?:\\.(\\d{1,${decimals}}))?$`).exec(text.trim());
+    const wei = m
+      ? BigInt(m[1]!) * 10n ** BigInt(decimals) + BigInt((m[2] ?? "").padEnd(decimals, "0") || "0")
+      : 0n;
+    if (wei > 0n) return wei;
+    const unit = decimals === 18 ? "ARTH" : "gwei";
+    return this.fail(name, `must be a positive amount in ${unit} (e.g. 10 or 2.5), got ${text}`);
+  }
+
   /** An http(s) URL (without a trailing slash). */
   url(source: Source, fallback: string, why: string): string | undefined {
     const { text, name } = this.raw(source);

@@ -262,7 +262,14 @@ export interface WorkerSettings extends ChainEndpoint {
   pollMs: number;
   heartbeatMs: number;
   quiet: boolean;
+  /** The most stake registration may lock (wei; default lib/worker/register.ts's, 10 ARTH). */
+  maxStake?: bigint;
+  /** The most a unit of gas may cost the operator (wei). */
+  maxFeePerGas: bigint;
 }
+
+/** Default of --max-gas-price: far above an EVM chain's usual fees, far below a drain. */
+export const DEFAULT_MAX_GAS_PRICE_GWEI = 1_000n;
 
 const WORKER_FLAGS = {
   coordinator: str,
@@ -275,6 +282,8 @@ const WORKER_FLAGS = {
   poll: str,
   "heartbeat-ms": str,
   quiet: bool,
+  "max-stake": str,
+  "max-gas-price": str,
 };
 
 /**
@@ -303,7 +312,9 @@ function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]
  * The worker's settings from its flags and the environment (flags win): --coordinator
  * (ARTHA_COORDINATOR), --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID), --addresses
  * (ARTHA_ADDRESSES: file or JSON), --dir (default ~/.artha: node.key and worker.json in it),
- * --key, --state, --poll, --heartbeat-ms, --quiet; ARTHA_PRIVATE_KEY is the operator's key;
+ * --key, --state, --poll, --heartbeat-ms, --quiet, --max-stake (ARTHA_MAX_STAKE, ARTH, default
+ * 10: the most registration may lock) and --max-gas-price (ARTHA_MAX_GAS_PRICE, gwei, default
+ * 1,000: no transaction is signed above it); ARTHA_PRIVATE_KEY is the operator's key;
  * ARTHA_INSECURE_HTTP=1 allows plain http to another machine.
  * The key's and the state's folders must not be the home directory or above it (the sandbox
  * grants them); an existing key must be mode 0600 and parse. `readFiles: false` leaves the
@@ -361,6 +372,12 @@ export function readWorkerSettings(
     pollMs: r.int({ flag: "poll" }, 1000, 10)!,
     heartbeatMs: r.int({ flag: "heartbeat-ms" }, 10 * 60_000, 0)!,
     quiet: r.flag("quiet"),
+    maxStake: r.amount({ flag: "max-stake", variable: "ARTHA_MAX_STAKE" }, undefined, 18),
+    maxFeePerGas: r.amount(
+      { flag: "max-gas-price", variable: "ARTHA_MAX_GAS_PRICE" },
+      DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
+      9,
+    )!,
   };
   finish(r);
   return settings;

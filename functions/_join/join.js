@@ -22311,6 +22311,7 @@ init_isAddress();
 init_toHex();
 init_keccak256();
 init_formatEther();
+init_formatGwei();
 
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/accounts/privateKeyToAccount.js
 init_secp256k1();
@@ -22560,7 +22561,9 @@ function createArthaClient(options) {
     chain: arthaChain(options.rpcUrl, options.chainId),
     transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval: options.pollingInterval ?? 50
-  }).extend(publicActions);
+  }).extend(publicActions).extend(() => ({
+    feeCap: options.maxFeePerGas
+  }));
 }
 
 // lib/network/preflight.ts
@@ -45847,6 +45850,7 @@ async function send(client, request) {
       hash3 = await signAndSend(client, request);
       break;
     } catch (e) {
+      if (e instanceof FeeCapError) throw e;
       if (attempt < STALE_NONCE_RETRIES && staleNonce(e)) {
         await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
         continue;
@@ -45874,6 +45878,7 @@ async function signAndSend(client, request) {
     value: request.value,
     gas: request.gas
   });
+  checkFee(client, request.functionName, prepared);
   const gas = request.gas ?? prepared.gas * GAS_MARGIN_PCT / 100n;
   const { account } = client;
   const signed = {
@@ -45885,6 +45890,19 @@ async function signAndSend(client, request) {
     serializedTransaction
   });
 }
+function checkFee(client, functionName, prepared) {
+  const cap = client.feeCap;
+  const fee = prepared.maxFeePerGas ?? prepared.gasPrice;
+  if (cap === void 0 || fee === void 0 || fee <= cap) return;
+  throw new FeeCapError(`Cannot ${functionName}: the chain node asks up to ${formatGwei2(fee)} gwei a unit of gas, above this account's cap of ${formatGwei2(cap)} gwei (--max-gas-price, ARTHA_MAX_GAS_PRICE); nothing was sent`);
+}
+var FeeCapError = class extends Error {
+  code = "FEE_ABOVE_CAP";
+  constructor(message2) {
+    super(message2);
+    this.name = "FeeCapError";
+  }
+};
 var STALE_NONCE_RETRIES = 3;
 function staleNonce(e) {
   if (!(e instanceof BaseError2)) return false;
@@ -61748,6 +61766,7 @@ var LAPTOP_CAPS = {
   bandwidthMbps: 100,
   computeUnits: 2
 };
+var DEFAULT_MAX_STAKE = 10n * 10n ** 18n;
 var NO_OPERATOR = "0x0000000000000000000000000000000000000000";
 var NO_SLA = `0x${"00".repeat(32)}`;
 async function registerWorker(client, coordinator, params) {
@@ -61770,6 +61789,10 @@ async function registerWorker(client, coordinator, params) {
       addresses,
       role
     });
+    const limit = params.maxStake ?? DEFAULT_MAX_STAKE;
+    if (required > limit) {
+      throw new PreflightError("STAKE_ABOVE_LIMIT", `Cannot stake: the registry asks ${formatEther2(required)} ARTH for this role, more than the ${formatEther2(limit)} ARTH this worker may lock; raise --max-stake (ARTHA_MAX_STAKE) if you mean to stake that much`);
+    }
     await checkFunds(client, {
       address: operator,
       need: required,
@@ -62315,14 +62338,15 @@ var Worker2 = class {
   }
   /** Stakes and registers on chain if needed, then binds the key with the coordinator. */
   async register(role) {
-    const { client, addresses, chainId, key, caps, region } = this.options;
+    const { client, addresses, chainId, key, caps, region, maxStake } = this.options;
     const r = await registerWorker(client, this.coordinator, {
       addresses,
       chainId,
       key,
       role,
       caps,
-      region
+      region,
+      maxStake
     });
     if (r.registered) this.#lastHeartbeat = Date.now();
     const { nodePubkey } = this;

@@ -37,6 +37,11 @@ export interface ArthaClientOptions {
   account: Account;
   /** Polling interval for receipts in ms (default 50: anvil mines instantly). */
   pollingInterval?: number;
+  /**
+   * The most wei a unit of gas may cost this account (default: whatever the node asks). A send
+   * whose fee the node fills above it is refused before it is signed (lib/chain/send_contract.ts).
+   */
+  maxFeePerGas?: bigint;
 }
 
 /**
@@ -102,7 +107,7 @@ export function createArthaClient(options: ArthaClientOptions) {
     chain: arthaChain(options.rpcUrl, options.chainId),
     transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval: options.pollingInterval ?? 50,
-  }).extend(publicActions);
+  }).extend(publicActions).extend(() => ({ feeCap: options.maxFeePerGas }));
 }
 
 /** The client type every chain verb takes first. */

@@ -8,6 +8,7 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   encodeFunctionData,
+  formatGwei,
   TransactionReceiptNotFoundError,
 } from "viem";
 import type {
@@ -125,6 +126,7 @@ async function send<const abi extends Abi>(
       hash = await signAndSend(client, request);
       break;
     } catch (e) {
+      if (e instanceof FeeCapError) throw e; // refused before signing: no revert to name
       // A nonce the node calls too low was filled from a state behind the node's (a lagging
       // replica behind a load balancer, a devnet answering before its state caught up): the
       // refused transaction can never be mined, since another one holds its nonce, so filling
@@ -162,6 +164,7 @@ async function signAndSend(
     value: request.value,
     gas: request.gas,
   });
+  checkFee(client, request.functionName, prepared);
   // The estimate runs against the pending block; a write whose cost depends on the block time
   // (a heartbeat storing block.timestamp over an equal value) can cost more once mined, so a
   // margin keeps such transactions from running out of gas.
@@ -175,6 +178,37 @@ async function signAndSend(
     // deno-lint-ignore no-explicit-any
     : await client.signTransaction(signed as any);
   return await client.sendRawTransaction({ serializedTransaction });
+}
+
+/**
+ * Refuses a transaction whose fee per gas, as the node filled it, is above the client's cap: the
+ * fee is the node's to propose, and a compromised or lying endpoint would otherwise have every
+ * heartbeat and commit pay what it liked.
+ *
+ * @throws {FeeCapError} naming the fee and the cap
+ */
+function checkFee(
+  client: ArthaClient,
+  functionName: string,
+  prepared: { maxFeePerGas?: bigint; gasPrice?: bigint },
+): void {
+  const cap = client.feeCap;
+  const fee = prepared.maxFeePerGas ?? prepared.gasPrice;
+  if (cap === undefined || fee === undefined || fee <= cap) return;
+  throw new FeeCapError(
+    `Cannot ${functionName}: the chain node asks up to ${formatGwei(fee)} gwei a unit of gas, ` +
+      `above this account's cap of ${formatGwei(cap)} gwei (--max-gas-price, ` +
+      "ARTHA_MAX_GAS_PRICE); nothing was sent",
+  );
+}
+
+/** A send refused before signing: its fee per gas was above the account's cap. */
+export class FeeCapError extends Error {
+  readonly code = "FEE_ABOVE_CAP";
+  constructor(message: string) {
+    super(message);
+    this.name = "FeeCapError";
+  }
 }
 
 /** Fills after a refused stale nonce before the send's failure is the caller's. */

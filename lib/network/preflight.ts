@@ -27,7 +27,8 @@ export type PreflightCode =
   | "CONTRACTS_MISSING"
   | "COORDINATOR_UNREACHABLE"
   | "COORDINATOR_MISMATCH"
-  | "INSUFFICIENT_FUNDS";
+  | "INSUFFICIENT_FUNDS"
+  | "STAKE_ABOVE_LIMIT";
 
 /** A check before spending failed; the message says what to change. */
 export class PreflightError extends Error {

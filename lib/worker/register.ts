@@ -9,14 +9,14 @@
  * const { stake } = await registerWorker(client, coordinator, { addresses, chainId, key });
  * ```
  */
-import type { Hex } from "viem";
+import { formatEther, type Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { type ArthaAddresses, NodeRole } from "../chain/contracts.ts";
 import { getNodeCert } from "../chain/get_node_cert.ts";
 import { getOperatorNodes } from "../chain/get_operator_nodes.ts";
 import { registerNode } from "../chain/register_node.ts";
 import { getRequiredStake } from "../chain/get_required_stake.ts";
-import { checkFunds } from "../network/preflight.ts";
+import { checkFunds, PreflightError } from "../network/preflight.ts";
 import { type Caps, encodeCaps } from "../chain/caps.ts";
 import { type NodeKey, signBinding } from "../crypto/keys.ts";
 import type { CoordinatorClient } from "./client.ts";
@@ -30,6 +30,14 @@ export const LAPTOP_CAPS: Caps = {
   computeUnits: 2,
 };
 
+/**
+ * The most stake a worker locks unless told otherwise: the registry's default tier for a
+ * GPUProvider (the worker's role), 10 ARTH. The amount is the chain's to ask, so without a limit
+ * an owner that raised a tier, or an RPC endpoint that lies, would have the worker lock nearly
+ * its whole balance for the unbonding delay, exposed to every percentage slash.
+ */
+export const DEFAULT_MAX_STAKE = 10n * 10n ** 18n;
+
 const NO_OPERATOR = "0x0000000000000000000000000000000000000000";
 const NO_SLA: Hex = `0x${"00".repeat(32)}`;
 
@@ -42,6 +50,8 @@ export interface RegisterWorkerParameters {
   role?: number;
   caps?: Caps;
   region?: string;
+  /** The most stake to lock, in wei (default {@link DEFAULT_MAX_STAKE}). */
+  maxStake?: bigint;
 }
 
 /** The node's stake, and whether this call registered it (false: it already was). */
@@ -54,7 +64,8 @@ export interface RegisterWorkerResult {
  * Registers the node key on chain if needed (after checking the operator can pay the stake),
  * then binds it with the coordinator.
  *
- * @throws {PreflightError} INSUFFICIENT_FUNDS before anything is sent
+ * @throws {PreflightError} INSUFFICIENT_FUNDS, or STAKE_ABOVE_LIMIT when the chain asks more
+ *   than `maxStake`, before anything is sent
  */
 export async function registerWorker(
   client: ArthaClient,
@@ -75,6 +86,15 @@ export async function registerWorker(
     nonce = nodes.length;
     const role = params.role ?? NodeRole.GPUProvider;
     const required = await getRequiredStake(client, { addresses, role });
+    const limit = params.maxStake ?? DEFAULT_MAX_STAKE;
+    if (required > limit) {
+      throw new PreflightError(
+        "STAKE_ABOVE_LIMIT",
+        `Cannot stake: the registry asks ${formatEther(required)} ARTH for this role, more than ` +
+          `the ${formatEther(limit)} ARTH this worker may lock; raise --max-stake ` +
+          "(ARTHA_MAX_STAKE) if you mean to stake that much",
+      );
+    }
     await checkFunds(client, { address: operator, need: required, action: "stake" });
     stake = (await registerNode(client, {
       addresses,

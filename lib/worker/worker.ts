@@ -72,6 +72,8 @@ export interface WorkerOptions {
   key: NodeKey;
   caps?: Caps;
   region?: string;
+  /** The most stake registration may lock, in wei (default 10 ARTH: lib/worker/register.ts). */
+  maxStake?: bigint;
   /** Where progress survives restarts (omit for none). */
   statePath?: string;
   /** Where progress survives restarts, when not files (a browser tab's IndexedDB). */
@@ -194,7 +196,7 @@ export class Worker {
 
   /** Stakes and registers on chain if needed, then binds the key with the coordinator. */
   async register(role?: number): Promise<void> {
-    const { client, addresses, chainId, key, caps, region } = this.options;
+    const { client, addresses, chainId, key, caps, region, maxStake } = this.options;
     const r = await registerWorker(client, this.coordinator, {
       addresses,
       chainId,
@@ -202,6 +204,7 @@ export class Worker {
       role,
       caps,
       region,
+      maxStake,
     });
     if (r.registered) this.#lastHeartbeat = Date.now();
     const { nodePubkey } = this;

@@ -61,6 +61,8 @@ const CLEAN = {
   ARTHA_STORE_DIR: undefined,
   ARTHA_CRON: undefined,
   ARTHA_PUBLIC_ORIGIN: undefined,
+  ARTHA_MAX_STAKE: undefined,
+  ARTHA_MAX_GAS_PRICE: undefined,
   DENO_DEPLOYMENT_ID: undefined,
 };
 
@@ -152,6 +154,26 @@ Deno.test("worker paths: --dir holds the key and state, relative to INIT_CWD", (
     assert.equal(s.state, "/home/me/net/laptop1/worker.json");
     assert.equal(s.deployment.file, "/home/me/net/.artha/addresses.json");
     assert.equal(s.privateKey, KEY, "a key without 0x is accepted");
+  });
+});
+
+Deno.test("worker limits: --max-stake in ARTH and --max-gas-price in gwei, exact, positive", () => {
+  withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: KEY }, () => {
+    const plain = readWorkerSettings([], { readFiles: false });
+    assert.equal(plain.maxStake, undefined, "registration's own default (10 ARTH)");
+    assert.equal(plain.maxFeePerGas, 1_000n * 10n ** 9n);
+    const s = readWorkerSettings(["--max-stake", "50.5", "--max-gas-price", "2.25"], {
+      readFiles: false,
+    });
+    assert.equal(s.maxStake, 50_500_000_000_000_000_000n);
+    assert.equal(s.maxFeePerGas, 2_250_000_000n);
+    assert.throws(
+      () => readWorkerSettings(["--max-stake=-1", "--max-gas-price", "0"], { readFiles: false }),
+      /--max-stake must be a positive amount in ARTH .*got -1.*--max-gas-price must be a positive amount in gwei .*got 0/s,
+    );
+  });
+  withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_MAX_STAKE: "1e3" }, () => {
+    assert.throws(() => readWorkerSettings([], { readFiles: false }), /ARTHA_MAX_STAKE must be/);
   });
 });
 

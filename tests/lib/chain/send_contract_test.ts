@@ -140,3 +140,43 @@ Deno.test("sendContract: a nonce filled by a lagging replica is refilled, and th
     await gateway.server.shutdown();
   }
 });
+
+Deno.test("attacker: a chain node asking fees above the account's cap gets nothing signed", async () => {
+  // Prepare: the node's next block asks 5,000 gwei a unit of gas (a compromised or lying RPC
+  // endpoint fills any fee it likes). Found in the worker audit: every heartbeat and commit paid
+  // whatever fee the node filled.
+  await using net = await startDevnet({ accounts: 2 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const addresses = await deployArtha(createArthaClient({ ...at, account: net.accounts[0]! }), {
+    settlementDelay: 0,
+  });
+  const capped = createArthaClient({ ...at, account: net.accounts[1]!, maxFeePerGas: 10n ** 12n });
+  const me = capped.account.address;
+  const required = await getRequiredStake(capped, { addresses, role: NodeRole.GPUProvider });
+  const fee = `0x${(5_000n * 10n ** 9n).toString(16)}`;
+  const body = { jsonrpc: "2.0", id: 1, method: "anvil_setNextBlockBaseFeePerGas", params: [fee] };
+  const headers = { "content-type": "application/json" };
+  const res = await fetch(net.rpcUrl, { method: "POST", headers, body: JSON.stringify(body) });
+  assert.deepEqual((await res.json()).error, undefined);
+
+  // Execute
+  const refused = registerWith(capped, addresses, required, 0n);
+
+  // Assert: refused before signing, naming the fee, the cap and the setting; nothing was sent.
+  await assert.rejects(refused, (e: Error & { code?: string }) => {
+    assert.equal(e.code, "FEE_ABOVE_CAP");
+    assert.match(
+      e.message,
+      /asks up to \d+(\.\d+)? gwei a unit of gas, above this account's cap of 1000 gwei/,
+    );
+    return true;
+  });
+  assert.equal(await capped.getTransactionCount({ address: me }), 0);
+  // Under the cap the same call goes through.
+  const uncapped = createArthaClient({
+    ...at,
+    account: net.accounts[1]!,
+    maxFeePerGas: 10n ** 14n,
+  });
+  assert.equal((await registerWith(uncapped, addresses, required, 0n)).receipt.status, "success");
+});
