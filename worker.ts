@@ -68,6 +68,9 @@ import {
 /** Coordinator calls retried at once before a tick gives up and the loop backs off. */
 const RETRIES = 2;
 
+/** The share of the machine's memory a training step may take unless --max-memory says. */
+const MEMORY_SHARE = 0.75;
+
 /** What this process may touch, for the owner to see (read, write, net, run). */
 function describePermissions(): string {
   const state = (name: "read" | "write" | "net" | "run") =>
@@ -136,6 +139,7 @@ async function work(s: WorkerSettings): Promise<void> {
     statePath: s.state,
     heartbeatEveryMs: s.heartbeatMs,
     maxStake: s.maxStake,
+    memoryBudget: s.maxMemory ?? Math.floor(Deno.systemMemoryInfo().total * MEMORY_SHARE),
     retries: RETRIES,
     onProgress: s.quiet ? undefined : view,
   });

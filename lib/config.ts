@@ -266,7 +266,11 @@ export interface WorkerSettings extends ChainEndpoint {
   maxStake?: bigint;
   /** The most a unit of gas may cost the operator (wei). */
   maxFeePerGas: bigint;
+  /** The most bytes a training step may take (default: 3/4 of the machine's memory). */
+  maxMemory?: number;
 }
+
+const gib = (n: number | undefined) => n === undefined ? undefined : Math.floor(n * 2 ** 30);
 
 /** Default of --max-gas-price: far above an EVM chain's usual fees, far below a drain. */
 export const DEFAULT_MAX_GAS_PRICE_GWEI = 1_000n;
@@ -284,6 +288,7 @@ const WORKER_FLAGS = {
   quiet: bool,
   "max-stake": str,
   "max-gas-price": str,
+  "max-memory": str,
 };
 
 /**
@@ -314,7 +319,8 @@ function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]
  * (ARTHA_ADDRESSES: file or JSON), --dir (default ~/.artha: node.key and worker.json in it),
  * --key, --state, --poll, --heartbeat-ms, --quiet, --max-stake (ARTHA_MAX_STAKE, ARTH, default
  * 10: the most registration may lock) and --max-gas-price (ARTHA_MAX_GAS_PRICE, gwei, default
- * 1,000: no transaction is signed above it); ARTHA_PRIVATE_KEY is the operator's key;
+ * 1,000: no transaction is signed above it), --max-memory (ARTHA_MAX_MEMORY, GiB, default 3/4
+ * of the machine's: a task whose step needs more is refused); ARTHA_PRIVATE_KEY is the operator's key;
  * ARTHA_INSECURE_HTTP=1 allows plain http to another machine.
  * The key's and the state's folders must not be the home directory or above it (the sandbox
  * grants them); an existing key must be mode 0600 and parse. `readFiles: false` leaves the
@@ -378,6 +384,7 @@ export function readWorkerSettings(
       DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
       9,
     )!,
+    maxMemory: gib(r.number({ flag: "max-memory", variable: "ARTHA_MAX_MEMORY" }, undefined, 0.25)),
   };
   finish(r);
   return settings;

@@ -59,6 +59,8 @@ export function workerPermissions(r: WorkerResources): string[] {
     `--allow-read=${read.join(",")}`,
     `--allow-write=${folder}`,
     `--allow-env=${WORKER_ENV.join(",")}`,
+    // The machine's memory, the default bound on a task's training step (--max-memory).
+    "--allow-sys=systemMemoryInfo",
     "--no-prompt",
   ];
 }

@@ -23,9 +23,10 @@ import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { isAssigned } from "../chain/is_assigned.ts";
 import { readJob } from "../chain/read_job.ts";
-import { type JobSpec, jobSpecHash, taskSeed, taskShard } from "../job/job_spec.ts";
+import { type JobSpec, jobSpecHash, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import type { TrainTask, ValidationTask } from "./task.ts";
 import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
+import { chooseTrainer } from "../job/planner.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
 export async function refuseTask(
@@ -122,4 +123,32 @@ export async function refuseValidation(
     return `seed, shard or slot is not target ${task.target}'s task group ${group}'s`;
   }
   return undefined;
+}
+
+/**
+ * Why this machine cannot train a round of `spec` within `budget` bytes (undefined: it can): the
+ * step's memory as the planner sizes it for the trainer the worker would pick (resident or
+ * offload: weights, gradient, optimizer state, activations, the in and out copies). Checked
+ * before the task's weights are fetched: a job owner's batch of 8,192 x 1,024 on a small model,
+ * or a coordinator's 2.6-billion-parameter "checkpoint", would otherwise be allocated until the
+ * machine ran out of memory (taking other programs with it), round after round.
+ */
+export function refuseMemory(
+  spec: Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">,
+  round: number,
+  options: { budget: number; threads?: number },
+): string | undefined {
+  const choice = chooseTrainer(roundHyper(spec, round), { threads: options.threads });
+  const need = choice[choice.kind].total;
+  if (need <= options.budget) return undefined;
+  return `a step of this job needs ${size(need)} (${choice.kind} trainer), more than the ` +
+    `${size(options.budget)} this worker may use (--max-memory)`;
+}
+
+/** Bytes in the largest binary unit that keeps them at 1 or more (one decimal). */
+function size(bytes: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (i < units.length - 1 && bytes >= 1024 ** (i + 1)) i++;
+  return i === 0 ? `${bytes} bytes` : `${(bytes / 1024 ** i).toFixed(1)} ${units[i]}`;
 }

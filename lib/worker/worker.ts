@@ -54,7 +54,7 @@ import {
   savedCommitOf,
   uploadUpdate,
 } from "./deliver.ts";
-import { refuseTask, refuseValidation } from "./task_check.ts";
+import { refuseMemory, refuseTask, refuseValidation } from "./task_check.ts";
 import { checkClusterTask, checkedUpdates } from "./cluster_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -74,6 +74,11 @@ export interface WorkerOptions {
   region?: string;
   /** The most stake registration may lock, in wei (default 10 ARTH: lib/worker/register.ts). */
   maxStake?: bigint;
+  /**
+   * The most bytes a training step may take (default: no limit). A train or validation task
+   * whose step needs more is refused before its weights are fetched (task_check.ts refuseMemory).
+   */
+  memoryBudget?: number;
   /** Where progress survives restarts (omit for none). */
   statePath?: string;
   /** Where progress survives restarts, when not files (a browser tab's IndexedDB). */
@@ -338,14 +343,19 @@ export class Worker {
     console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
 
+  /** Why this machine cannot train a step of `spec` within its memory budget, if it cannot. */
+  #refuseMemory(spec: JobSpec, round: number): string | undefined {
+    const budget = this.options.memoryBudget;
+    return budget === undefined ? undefined : refuseMemory(spec, round, { budget });
+  }
+
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task: TrainTask): Promise<"trained" | "wait"> {
     const { client: chain, addresses: at } = this.options;
     const asked = { addresses: at, nodePubkey: this.nodePubkey, task };
-    const refused = await refuseTask(chain, {
-      ...asked,
-      spec: await this.gateway.spec(task.specCid),
-    });
+    const offered = await this.gateway.spec(task.specCid);
+    const refused = this.#refuseMemory(offered, task.round) ??
+      await refuseTask(chain, { ...asked, spec: offered });
     if (refused) {
       this.#report({ kind: "error", message: `task refused: ${refused}` });
       return "wait";
@@ -419,7 +429,8 @@ export class Worker {
   async #runValidation(task: ValidationTask): Promise<"validated" | "wait"> {
     const { client: chain, addresses: at } = this.options;
     const spec = await this.gateway.spec(task.specCid);
-    const refused = await refuseValidation(chain, { addresses: at, task, spec });
+    const refused = this.#refuseMemory(spec, task.round) ??
+      await refuseValidation(chain, { addresses: at, task, spec });
     if (refused) {
       this.#report({ kind: "error", message: `validation task refused: ${refused}` });
       return "wait";

@@ -8,7 +8,8 @@ import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { assignNodes, reassignNode } from "../../lib/chain/assign_nodes.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { encodeJobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { encodeJobSpec, type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { refuseMemory } from "../../lib/worker/task_check.ts";
 import {
   onlyLive,
   pairWithSpare,
@@ -235,4 +236,26 @@ Deno.test("attacker: a committee member refuses a validation task the chain does
     fromBlock: 0n,
   });
   assert.deepEqual(attested, []);
+});
+
+Deno.test("refuseMemory: a job owner's batch of 8,192 x 1,024 on a small model does not fit a laptop", () => {
+  // The worker audit's job: a width-64 model whose step's activations alone are ~270 GB.
+  const spec = {
+    model: { kind: "gpt", maxT: 1024, layers: 2, heads: 4, width: 64 },
+    batch: { B: 8192, T: 1024, accumSteps: 1 },
+    optimizer: { lr: 3e-3, minLrRatio: 0.1, weightDecay: 0.01, gradClip: 1 },
+    rounds: 3,
+    localSteps: 10,
+  } as Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">;
+  const laptop = { budget: 12 * 2 ** 30 };
+  assert.match(
+    refuseMemory(spec, 0, laptop)!,
+    /^a step of this job needs \d+\.\d (GiB|TiB) \((resident|offload) trainer\), more than the 12\.0 GiB this worker may use \(--max-memory\)$/,
+  );
+  const demo = {
+    ...spec,
+    model: { ...spec.model, maxT: 64 },
+    batch: { B: 2, T: 64, accumSteps: 1 },
+  };
+  assert.equal(refuseMemory(demo, 0, laptop), undefined, "the demo's job fits");
 });

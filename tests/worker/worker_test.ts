@@ -97,3 +97,48 @@ Deno.test("victim: an honest node whose round outlasts its heartbeat interval he
     /the Web Worker failed/,
   );
 });
+
+Deno.test("attacker: a task whose training step does not fit the machine is refused before its weights are fetched", async () => {
+  // Prepare: a job whose step needs more than this worker may use. Found in the worker audit: no
+  // one compared a task's memory with the machine, so a job owner's batch of 8,192 x 1,024 on a
+  // small model (a 271 GB step), or a coordinator's 2.6-billion-parameter checkpoint, was
+  // allocated until the laptop ran out of memory, round after round. Here the budget is made
+  // small instead of the job large: the same check, in a test's memory.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 1, rounds: 1, localSteps: 2 });
+  const node = job.nodes[0]!;
+  const fetched: string[] = [];
+  const errors: string[] = [];
+  const worker = new Worker({
+    coordinator: (path, init) => (fetched.push(path), s.call(path, init)),
+    client: node.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: node.key,
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: Infinity,
+    memoryBudget: 64 * 1024,
+    onProgress: (e) => e.kind === "error" && errors.push(e.message),
+  });
+
+  // Execute
+  const outcome = await worker.tick();
+
+  // Assert: refused, saying what it needs and the setting; only the spec was read, no weights,
+  // no shard, nothing committed.
+  assert.equal(outcome, "wait");
+  assert.match(
+    errors.join("\n"),
+    /task refused: a step of this job needs \d+\.\d [KM]iB \(resident trainer\), more than the 64\.0 KiB this worker may use \(--max-memory\)/,
+  );
+  const reads = fetched.filter((p) => p.startsWith("/svdb/"));
+  assert.equal(reads.length, 1, `only the spec: ${reads.join(", ")}`);
+  const commits = await fx.coordinator.getContractEvents({
+    address: fx.addresses.proofs,
+    abi: abis.proofs,
+    eventName: "RoundCommitted",
+    fromBlock: 0n,
+  });
+  assert.equal(commits.length, 0);
+});
