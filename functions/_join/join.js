@@ -1388,15 +1388,15 @@ var init_abi = __esm({
       }
     };
     AbiDecodingDataSizeTooSmallError = class extends BaseError2 {
-      constructor({ data, params, size: size5 }) {
+      constructor({ data, params, size: size6 }) {
         super([
-          `Data size of ${size5} bytes is too small for given parameters.`
+          `Data size of ${size6} bytes is too small for given parameters.`
         ].join("\n"), {
           metaMessages: [
             `Params: (${formatAbiParams(params, {
               includeName: true
             })})`,
-            `Data:   ${data} (${size5} bytes)`
+            `Data:   ${data} (${size6} bytes)`
           ],
           name: "AbiDecodingDataSizeTooSmallError"
         });
@@ -1420,7 +1420,7 @@ var init_abi = __esm({
         });
         this.data = data;
         this.params = params;
-        this.size = size5;
+        this.size = size6;
       }
     };
     AbiDecodingZeroDataError = class extends BaseError2 {
@@ -1591,15 +1591,15 @@ var init_abi = __esm({
       }
     };
     DecodeLogDataMismatch = class extends BaseError2 {
-      constructor({ abiItem, data, params, size: size5 }) {
+      constructor({ abiItem, data, params, size: size6 }) {
         super([
-          `Data size of ${size5} bytes is too small for non-indexed event parameters.`
+          `Data size of ${size6} bytes is too small for non-indexed event parameters.`
         ].join("\n"), {
           metaMessages: [
             `Params: (${formatAbiParams(params, {
               includeName: true
             })})`,
-            `Data:   ${data} (${size5} bytes)`
+            `Data:   ${data} (${size6} bytes)`
           ],
           name: "DecodeLogDataMismatch"
         });
@@ -1630,7 +1630,7 @@ var init_abi = __esm({
         this.abiItem = abiItem;
         this.data = data;
         this.params = params;
-        this.size = size5;
+        this.size = size6;
       }
     };
     DecodeLogTopicsMismatch = class extends BaseError2 {
@@ -1701,22 +1701,22 @@ var init_data = __esm({
   "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/data.js"() {
     init_base();
     SliceOffsetOutOfBoundsError = class extends BaseError2 {
-      constructor({ offset, position, size: size5 }) {
-        super(`Slice ${position === "start" ? "starting" : "ending"} at offset "${offset}" is out-of-bounds (size: ${size5}).`, {
+      constructor({ offset, position, size: size6 }) {
+        super(`Slice ${position === "start" ? "starting" : "ending"} at offset "${offset}" is out-of-bounds (size: ${size6}).`, {
           name: "SliceOffsetOutOfBoundsError"
         });
       }
     };
     SizeExceedsPaddingSizeError = class extends BaseError2 {
-      constructor({ size: size5, targetSize, type }) {
-        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (${size5}) exceeds padding size (${targetSize}).`, {
+      constructor({ size: size6, targetSize, type }) {
+        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (${size6}) exceeds padding size (${targetSize}).`, {
           name: "SizeExceedsPaddingSizeError"
         });
       }
     };
     InvalidBytesLengthError = class extends BaseError2 {
-      constructor({ size: size5, targetSize, type }) {
-        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} is expected to be ${targetSize} ${type} long, but is ${size5} ${type} long.`, {
+      constructor({ size: size6, targetSize, type }) {
+        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} is expected to be ${targetSize} ${type} long, but is ${size6} ${type} long.`, {
           name: "InvalidBytesLengthError"
         });
       }
@@ -1725,37 +1725,37 @@ var init_data = __esm({
 });
 
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/data/pad.js
-function pad(hexOrBytes, { dir, size: size5 = 32 } = {}) {
+function pad(hexOrBytes, { dir, size: size6 = 32 } = {}) {
   if (typeof hexOrBytes === "string") return padHex(hexOrBytes, {
     dir,
-    size: size5
+    size: size6
   });
   return padBytes(hexOrBytes, {
     dir,
-    size: size5
+    size: size6
   });
 }
-function padHex(hex_, { dir, size: size5 = 32 } = {}) {
-  if (size5 === null) return hex_;
+function padHex(hex_, { dir, size: size6 = 32 } = {}) {
+  if (size6 === null) return hex_;
   const hex = hex_.replace("0x", "");
-  if (hex.length > size5 * 2) throw new SizeExceedsPaddingSizeError({
+  if (hex.length > size6 * 2) throw new SizeExceedsPaddingSizeError({
     size: Math.ceil(hex.length / 2),
-    targetSize: size5,
+    targetSize: size6,
     type: "hex"
   });
-  return `0x${hex[dir === "right" ? "padEnd" : "padStart"](size5 * 2, "0")}`;
+  return `0x${hex[dir === "right" ? "padEnd" : "padStart"](size6 * 2, "0")}`;
 }
-function padBytes(bytes, { dir, size: size5 = 32 } = {}) {
-  if (size5 === null) return bytes;
-  if (bytes.length > size5) throw new SizeExceedsPaddingSizeError({
+function padBytes(bytes, { dir, size: size6 = 32 } = {}) {
+  if (size6 === null) return bytes;
+  if (bytes.length > size6) throw new SizeExceedsPaddingSizeError({
     size: bytes.length,
-    targetSize: size5,
+    targetSize: size6,
     type: "bytes"
   });
-  const paddedBytes = new Uint8Array(size5);
-  for (let i = 0; i < size5; i++) {
+  const paddedBytes = new Uint8Array(size6);
+  for (let i = 0; i < size6; i++) {
     const padEnd = dir === "right";
-    paddedBytes[padEnd ? i : size5 - i - 1] = bytes[padEnd ? i : bytes.length - i - 1];
+    paddedBytes[padEnd ? i : size6 - i - 1] = bytes[padEnd ? i : bytes.length - i - 1];
   }
   return paddedBytes;
 }
@@ -1771,8 +1771,8 @@ var init_encoding = __esm({
   "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/encoding.js"() {
     init_base();
     IntegerOutOfRangeError = class extends BaseError2 {
-      constructor({ max, min, signed, size: size5, value }) {
-        super(`Number "${value}" is not in safe ${size5 ? `${size5 * 8}-bit ${signed ? "signed" : "unsigned"} ` : ""}integer range ${max ? `(${min} to ${max})` : `(above ${min})`}`, {
+      constructor({ max, min, signed, size: size6, value }) {
+        super(`Number "${value}" is not in safe ${size6 ? `${size6 * 8}-bit ${signed ? "signed" : "unsigned"} ` : ""}integer range ${max ? `(${min} to ${max})` : `(above ${min})`}`, {
           name: "IntegerOutOfRangeError"
         });
       }
@@ -1857,10 +1857,10 @@ var init_trim = __esm({
 });
 
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/encoding/fromHex.js
-function assertSize(hexOrBytes, { size: size5 }) {
-  if (size(hexOrBytes) > size5) throw new SizeOverflowError({
+function assertSize(hexOrBytes, { size: size6 }) {
+  if (size(hexOrBytes) > size6) throw new SizeOverflowError({
     givenSize: size(hexOrBytes),
-    maxSize: size5
+    maxSize: size6
   });
 }
 function hexToBigInt(hex, opts = {}) {
@@ -1870,10 +1870,10 @@ function hexToBigInt(hex, opts = {}) {
   });
   const value = BigInt(hex);
   if (!signed) return value;
-  const size5 = Math.ceil((hex.length - 2) / 2);
-  const max = (1n << BigInt(size5) * 8n - 1n) - 1n;
+  const size6 = Math.ceil((hex.length - 2) / 2);
+  const max = (1n << BigInt(size6) * 8n - 1n) - 1n;
   if (value <= max) return value;
-  return value - BigInt(`0x${"f".padStart(size5 * 2, "f")}`) - 1n;
+  return value - BigInt(`0x${"f".padStart(size6 * 2, "f")}`) - 1n;
 }
 function hexToBool(hex_, opts = {}) {
   let hex = hex_;
@@ -1946,12 +1946,12 @@ function bytesToHex(value, opts = {}) {
   return hex;
 }
 function numberToHex(value_, opts = {}) {
-  const { signed, size: size5 } = opts;
+  const { signed, size: size6 } = opts;
   const value = BigInt(value_);
   let maxValue;
-  if (size5) {
-    if (signed) maxValue = (1n << BigInt(size5) * 8n - 1n) - 1n;
-    else maxValue = 2n ** (BigInt(size5) * 8n) - 1n;
+  if (size6) {
+    if (signed) maxValue = (1n << BigInt(size6) * 8n - 1n) - 1n;
+    else maxValue = 2n ** (BigInt(size6) * 8n) - 1n;
   } else if (typeof value_ === "number") {
     maxValue = BigInt(Number.MAX_SAFE_INTEGER);
   }
@@ -1962,13 +1962,13 @@ function numberToHex(value_, opts = {}) {
       max: maxValue ? `${maxValue}${suffix}` : void 0,
       min: `${minValue}${suffix}`,
       signed,
-      size: size5,
+      size: size6,
       value: `${value_}${suffix}`
     });
   }
-  const hex = `0x${(signed && value < 0 ? (1n << BigInt(size5 * 8)) + BigInt(value) : value).toString(16)}`;
-  if (size5) return pad(hex, {
-    size: size5
+  const hex = `0x${(signed && value < 0 ? (1n << BigInt(size6 * 8)) + BigInt(value) : value).toString(16)}`;
+  if (size6) return pad(hex, {
+    size: size6
   });
   return hex;
 }
@@ -2426,7 +2426,7 @@ var LruMap;
 var init_lru = __esm({
   "node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/lru.js"() {
     LruMap = class extends Map {
-      constructor(size5) {
+      constructor(size6) {
         super();
         Object.defineProperty(this, "maxSize", {
           enumerable: true,
@@ -2434,7 +2434,7 @@ var init_lru = __esm({
           writable: true,
           value: void 0
         });
-        this.maxSize = size5;
+        this.maxSize = size6;
       }
       get(key) {
         const value = super.get(key);
@@ -2778,10 +2778,10 @@ function prepareParam({ param, value }) {
   }
   if (param.type.startsWith("uint") || param.type.startsWith("int")) {
     const signed = param.type.startsWith("int");
-    const [, , size5 = "256"] = integerRegex2.exec(param.type) ?? [];
+    const [, , size6 = "256"] = integerRegex2.exec(param.type) ?? [];
     return encodeNumber(value, {
       signed,
-      size: Number(size5)
+      size: Number(size6)
     });
   }
   if (param.type.startsWith("bytes")) {
@@ -2912,15 +2912,15 @@ function encodeBool(value) {
     encoded: padHex(boolToHex(value))
   };
 }
-function encodeNumber(value, { signed, size: size5 = 256 }) {
-  if (typeof size5 === "number") {
-    const max = 2n ** (BigInt(size5) - (signed ? 1n : 0n)) - 1n;
+function encodeNumber(value, { signed, size: size6 = 256 }) {
+  if (typeof size6 === "number") {
+    const max = 2n ** (BigInt(size6) - (signed ? 1n : 0n)) - 1n;
     const min = signed ? -max - 1n : 0n;
     if (value > max || value < min) throw new IntegerOutOfRangeError({
       max: max.toString(),
       min: min.toString(),
       signed,
-      size: size5 / 8,
+      size: size6 / 8,
       value: value.toString()
     });
   }
@@ -3433,11 +3433,11 @@ var init_cursor2 = __esm({
         this.position++;
         return value;
       },
-      readBytes(length3, size5) {
+      readBytes(length3, size6) {
         this.assertReadLimit();
         this._touch();
         const value = this.inspectBytes(length3);
-        this.position += size5 ?? length3;
+        this.position += size6 ?? length3;
         return value;
       },
       readUint8() {
@@ -3676,8 +3676,8 @@ function decodeBool(cursor) {
   ];
 }
 function decodeBytes(cursor, param, { budget, staticPosition }) {
-  const [_, size5] = param.type.split("bytes");
-  if (!size5) {
+  const [_, size6] = param.type.split("bytes");
+  if (!size6) {
     const offset = bytesToNumber(cursor.readBytes(32));
     cursor.setPosition(staticPosition + offset);
     const length3 = bytesToNumber(cursor.readBytes(32));
@@ -3699,7 +3699,7 @@ function decodeBytes(cursor, param, { budget, staticPosition }) {
       32
     ];
   }
-  const value = bytesToHex(cursor.readBytes(Number.parseInt(size5, 10), 32));
+  const value = bytesToHex(cursor.readBytes(Number.parseInt(size6, 10), 32));
   return [
     value,
     32
@@ -3707,10 +3707,10 @@ function decodeBytes(cursor, param, { budget, staticPosition }) {
 }
 function decodeNumber(cursor, param) {
   const signed = param.type.startsWith("int");
-  const size5 = Number.parseInt(param.type.split("int")[1] || "256", 10);
+  const size6 = Number.parseInt(param.type.split("int")[1] || "256", 10);
   const value = cursor.readBytes(32);
   return [
-    size5 > 48 ? bytesToBigInt(value, {
+    size6 > 48 ? bytesToBigInt(value, {
       signed
     }) : bytesToNumber(value, {
       signed
@@ -4565,11 +4565,11 @@ var init_request = __esm({
       }
     };
     ResponseBodyTooLargeError = class extends BaseError2 {
-      constructor({ maxSize, size: size5 }) {
+      constructor({ maxSize, size: size6 }) {
         super("HTTP response body exceeded the size limit.", {
           metaMessages: [
             `Max: ${maxSize} bytes`,
-            `Received: ${size5} bytes`
+            `Received: ${size6} bytes`
           ],
           name: "ResponseBodyTooLargeError"
         });
@@ -4586,7 +4586,7 @@ var init_request = __esm({
           value: void 0
         });
         this.maxSize = maxSize;
-        this.size = size5;
+        this.size = size6;
       }
     };
     RpcRequestError = class extends BaseError2 {
@@ -6203,8 +6203,8 @@ function validatePointOpts(curve) {
     ...opts
   });
 }
-function numToSizedHex(num3, size5) {
-  return bytesToHex2(numberToBytesBE(num3, size5));
+function numToSizedHex(num3, size6) {
+  return bytesToHex2(numberToBytesBE(num3, size6));
 }
 function weierstrassPoints(opts) {
   const CURVE = validatePointOpts(opts);
@@ -8407,17 +8407,17 @@ function charCodeToBase162(char) {
   return void 0;
 }
 function pad2(bytes, options = {}) {
-  const { dir, size: size5 = 32 } = options;
-  if (size5 === 0) return bytes;
-  if (bytes.length > size5) throw new SizeExceedsPaddingSizeError2({
+  const { dir, size: size6 = 32 } = options;
+  if (size6 === 0) return bytes;
+  if (bytes.length > size6) throw new SizeExceedsPaddingSizeError2({
     size: bytes.length,
-    targetSize: size5,
+    targetSize: size6,
     type: "Bytes"
   });
-  const paddedBytes = new Uint8Array(size5);
-  for (let i = 0; i < size5; i++) {
+  const paddedBytes = new Uint8Array(size6);
+  for (let i = 0; i < size6; i++) {
     const padEnd = dir === "right";
-    paddedBytes[padEnd ? i : size5 - i - 1] = bytes[padEnd ? i : bytes.length - i - 1];
+    paddedBytes[padEnd ? i : size6 - i - 1] = bytes[padEnd ? i : bytes.length - i - 1];
   }
   return paddedBytes;
 }
@@ -8471,15 +8471,15 @@ function assertEndOffset3(value, start, end) {
   }
 }
 function pad3(hex_, options = {}) {
-  const { dir, size: size5 = 32 } = options;
-  if (size5 === 0) return hex_;
+  const { dir, size: size6 = 32 } = options;
+  if (size6 === 0) return hex_;
   const hex = hex_.replace("0x", "");
-  if (hex.length > size5 * 2) throw new SizeExceedsPaddingSizeError3({
+  if (hex.length > size6 * 2) throw new SizeExceedsPaddingSizeError3({
     size: Math.ceil(hex.length / 2),
-    targetSize: size5,
+    targetSize: size6,
     type: "Hex"
   });
-  return `0x${hex[dir === "right" ? "padEnd" : "padStart"](size5 * 2, "0")}`;
+  return `0x${hex[dir === "right" ? "padEnd" : "padStart"](size6 * 2, "0")}`;
 }
 function trim3(value, options = {}) {
   const { dir = "left" } = options;
@@ -8532,12 +8532,12 @@ function fromArray(value) {
   return value instanceof Uint8Array ? value : new Uint8Array(value);
 }
 function fromHex(value, options = {}) {
-  const { size: size5 } = options;
+  const { size: size6 } = options;
   let hexString = value.slice(2);
   if (hexString.length % 2) hexString = `0${hexString}`;
-  if (size5) {
-    assertSize3(value, size5);
-    hexString = hexString.padEnd(size5 * 2, "0");
+  if (size6) {
+    assertSize3(value, size6);
+    hexString = hexString.padEnd(size6 * 2, "0");
   }
   const length3 = hexString.length / 2;
   const bytes = new Uint8Array(length3);
@@ -8552,18 +8552,18 @@ function fromHex(value, options = {}) {
   return bytes;
 }
 function fromString(value, options = {}) {
-  const { size: size5 } = options;
+  const { size: size6 } = options;
   const bytes = encoder3.encode(value);
-  if (typeof size5 === "number") {
-    assertSize2(bytes, size5);
-    return padRight(bytes, size5);
+  if (typeof size6 === "number") {
+    assertSize2(bytes, size6);
+    return padRight(bytes, size6);
   }
   return bytes;
 }
-function padRight(value, size5) {
+function padRight(value, size6) {
   return pad2(value, {
     dir: "right",
-    size: size5
+    size: size6
   });
 }
 function size2(value) {
@@ -8577,32 +8577,32 @@ function slice2(value, start, end, options = {}) {
   return value_;
 }
 function toBigInt2(bytes, options = {}) {
-  const { size: size5 } = options;
-  if (typeof size5 !== "undefined") assertSize2(bytes, size5);
+  const { size: size6 } = options;
+  if (typeof size6 !== "undefined") assertSize2(bytes, size6);
   const hex = fromBytes(bytes, options);
   return toBigInt(hex, options);
 }
 function toBoolean(bytes, options = {}) {
-  const { size: size5 } = options;
+  const { size: size6 } = options;
   let bytes_ = bytes;
-  if (typeof size5 !== "undefined") {
-    assertSize2(bytes_, size5);
+  if (typeof size6 !== "undefined") {
+    assertSize2(bytes_, size6);
     bytes_ = trimLeft(bytes_);
   }
   if (bytes_.length > 1 || bytes_[0] > 1) throw new InvalidBytesBooleanError2(bytes_);
   return Boolean(bytes_[0]);
 }
 function toNumber2(bytes, options = {}) {
-  const { size: size5 } = options;
-  if (typeof size5 !== "undefined") assertSize2(bytes, size5);
+  const { size: size6 } = options;
+  if (typeof size6 !== "undefined") assertSize2(bytes, size6);
   const hex = fromBytes(bytes, options);
   return toNumber(hex, options);
 }
 function toString(bytes, options = {}) {
-  const { size: size5 } = options;
+  const { size: size6 } = options;
   let bytes_ = bytes;
-  if (typeof size5 !== "undefined") {
-    assertSize2(bytes_, size5);
+  if (typeof size6 !== "undefined") {
+    assertSize2(bytes_, size6);
     bytes_ = trimRight(bytes_);
   }
   return decoder.decode(bytes_);
@@ -8677,8 +8677,8 @@ var init_Bytes = __esm({
       }
     };
     SliceOffsetOutOfBoundsError2 = class extends BaseError3 {
-      constructor({ offset, position, size: size5 }) {
-        super(`Slice ${position === "start" ? "starting" : "ending"} at offset \`${offset}\` is out-of-bounds (size: \`${size5}\`).`);
+      constructor({ offset, position, size: size6 }) {
+        super(`Slice ${position === "start" ? "starting" : "ending"} at offset \`${offset}\` is out-of-bounds (size: \`${size6}\`).`);
         Object.defineProperty(this, "name", {
           enumerable: true,
           configurable: true,
@@ -8688,8 +8688,8 @@ var init_Bytes = __esm({
       }
     };
     SizeExceedsPaddingSizeError2 = class extends BaseError3 {
-      constructor({ size: size5, targetSize, type }) {
-        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (\`${size5}\`) exceeds padding size (\`${targetSize}\`).`);
+      constructor({ size: size6, targetSize, type }) {
+        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (\`${size6}\`) exceeds padding size (\`${targetSize}\`).`);
         Object.defineProperty(this, "name", {
           enumerable: true,
           configurable: true,
@@ -8739,44 +8739,44 @@ function fromBytes(value, options = {}) {
   return hex;
 }
 function fromNumber(value, options = {}) {
-  const { signed, size: size5 } = options;
+  const { signed, size: size6 } = options;
   const value_ = BigInt(value);
   let maxValue;
-  if (size5) {
-    if (signed) maxValue = (1n << BigInt(size5) * 8n - 1n) - 1n;
-    else maxValue = 2n ** (BigInt(size5) * 8n) - 1n;
+  if (size6) {
+    if (signed) maxValue = (1n << BigInt(size6) * 8n - 1n) - 1n;
+    else maxValue = 2n ** (BigInt(size6) * 8n) - 1n;
   } else if (typeof value === "number") {
     maxValue = BigInt(Number.MAX_SAFE_INTEGER);
   }
-  const minValue = size5 && typeof maxValue === "bigint" && signed ? -maxValue - 1n : 0;
+  const minValue = size6 && typeof maxValue === "bigint" && signed ? -maxValue - 1n : 0;
   if (maxValue && value_ > maxValue || value_ < minValue) {
     const suffix = typeof value === "bigint" ? "n" : "";
     throw new IntegerOutOfRangeError2({
       max: maxValue ? `${maxValue}${suffix}` : void 0,
       min: `${minValue}${suffix}`,
       signed,
-      size: size5,
+      size: size6,
       value: `${value}${suffix}`
     });
   }
-  const stringValue = (signed && value_ < 0 ? BigInt.asUintN(size5 * 8, BigInt(value_)) : value_).toString(16);
+  const stringValue = (signed && value_ < 0 ? BigInt.asUintN(size6 * 8, BigInt(value_)) : value_).toString(16);
   const hex = `0x${stringValue}`;
-  if (size5) return padLeft(hex, size5);
+  if (size6) return padLeft(hex, size6);
   return hex;
 }
 function fromString2(value, options = {}) {
   return fromBytes(encoder4.encode(value), options);
 }
-function padLeft(value, size5) {
+function padLeft(value, size6) {
   return pad3(value, {
     dir: "left",
-    size: size5
+    size: size6
   });
 }
-function padRight2(value, size5) {
+function padRight2(value, size6) {
   return pad3(value, {
     dir: "right",
-    size: size5
+    size: size6
   });
 }
 function slice3(value, start, end, options = {}) {
@@ -8805,8 +8805,8 @@ function toBigInt(hex, options = {}) {
   return value - max_unsigned - 1n;
 }
 function toNumber(hex, options = {}) {
-  const { signed, size: size5 } = options;
-  if (!signed && !size5) return Number(hex);
+  const { signed, size: size6 } = options;
+  if (!signed && !size6) return Number(hex);
   return Number(toBigInt(hex, options));
 }
 function validate2(value, options = {}) {
@@ -8833,8 +8833,8 @@ var init_Hex = __esm({
     }, (_v, i) => i.toString(16).padStart(2, "0"));
     hexRegex = /^0x[0-9a-fA-F]*$/;
     IntegerOutOfRangeError2 = class extends BaseError3 {
-      constructor({ max, min, signed, size: size5, value }) {
-        super(`Number \`${value}\` is not in safe${size5 ? ` ${size5 * 8}-bit` : ""}${signed ? " signed" : " unsigned"} integer range ${max ? `(\`${min}\` to \`${max}\`)` : `(above \`${min}\`)`}`);
+      constructor({ max, min, signed, size: size6, value }) {
+        super(`Number \`${value}\` is not in safe${size6 ? ` ${size6 * 8}-bit` : ""}${signed ? " signed" : " unsigned"} integer range ${max ? `(\`${min}\` to \`${max}\`)` : `(above \`${min}\`)`}`);
         Object.defineProperty(this, "name", {
           enumerable: true,
           configurable: true,
@@ -8900,8 +8900,8 @@ var init_Hex = __esm({
       }
     };
     SliceOffsetOutOfBoundsError3 = class extends BaseError3 {
-      constructor({ offset, position, size: size5 }) {
-        super(`Slice ${position === "start" ? "starting" : "ending"} at offset \`${offset}\` is out-of-bounds (size: \`${size5}\`).`);
+      constructor({ offset, position, size: size6 }) {
+        super(`Slice ${position === "start" ? "starting" : "ending"} at offset \`${offset}\` is out-of-bounds (size: \`${size6}\`).`);
         Object.defineProperty(this, "name", {
           enumerable: true,
           configurable: true,
@@ -8911,8 +8911,8 @@ var init_Hex = __esm({
       }
     };
     SizeExceedsPaddingSizeError3 = class extends BaseError3 {
-      constructor({ size: size5, targetSize, type }) {
-        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (\`${size5}\`) exceeds padding size (\`${targetSize}\`).`);
+      constructor({ size: size6, targetSize, type }) {
+        super(`${type.charAt(0).toUpperCase()}${type.slice(1).toLowerCase()} size (\`${size6}\`) exceeds padding size (\`${targetSize}\`).`);
         Object.defineProperty(this, "name", {
           enumerable: true,
           configurable: true,
@@ -10089,38 +10089,38 @@ async function readResponseBody(response, { maxResponseBodySize }) {
   if (maxResponseBodySize === false) return response.text();
   const contentLength = response.headers.get("Content-Length");
   if (contentLength) {
-    const size6 = Number(contentLength);
-    if (size6 > maxResponseBodySize) {
+    const size7 = Number(contentLength);
+    if (size7 > maxResponseBodySize) {
       await response.body?.cancel();
       throw new ResponseBodyTooLargeError({
         maxSize: maxResponseBodySize,
-        size: size6
+        size: size7
       });
     }
   }
   if (!response.body) {
     const body2 = await response.text();
-    const size6 = new TextEncoder().encode(body2).length;
-    if (size6 > maxResponseBodySize) throw new ResponseBodyTooLargeError({
+    const size7 = new TextEncoder().encode(body2).length;
+    if (size7 > maxResponseBodySize) throw new ResponseBodyTooLargeError({
       maxSize: maxResponseBodySize,
-      size: size6
+      size: size7
     });
     return body2;
   }
   const reader = response.body.getReader();
   const decoder3 = new TextDecoder();
   let body = "";
-  let size5 = 0;
+  let size6 = 0;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      size5 += value.byteLength;
-      if (size5 > maxResponseBodySize) {
+      size6 += value.byteLength;
+      if (size6 > maxResponseBodySize) {
         await reader.cancel();
         throw new ResponseBodyTooLargeError({
           maxSize: maxResponseBodySize,
-          size: size5
+          size: size6
         });
       }
       body += decoder3.decode(value, {
@@ -10614,8 +10614,8 @@ async function scheduleMulticall(client, args) {
     id: `${client.uid}.${blockId}.${getRequestOptionsId(requestOptions)}${stateOverrideKey}`,
     wait: wait2,
     shouldSplitBatch(args2) {
-      const size5 = args2.reduce((size6, { data: data2 }) => size6 + (data2.length - 2), 0);
-      return size5 > batchSize * 2;
+      const size6 = args2.reduce((size7, { data: data2 }) => size7 + (data2.length - 2), 0);
+      return size6 > batchSize * 2;
     },
     fn: async (requests) => {
       const calls = requests.map((request) => ({
@@ -11846,11 +11846,11 @@ var versionedHashVersionKzg = 1;
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/errors/blob.js
 init_base();
 var BlobSizeTooLargeError = class extends BaseError2 {
-  constructor({ maxSize, size: size5 }) {
+  constructor({ maxSize, size: size6 }) {
     super("Blob size is too large.", {
       metaMessages: [
         `Max: ${maxSize} bytes`,
-        `Given: ${size5} bytes`
+        `Given: ${size6} bytes`
       ],
       name: "BlobSizeTooLargeError"
     });
@@ -11864,11 +11864,11 @@ var EmptyBlobError = class extends BaseError2 {
   }
 };
 var InvalidVersionedHashSizeError = class extends BaseError2 {
-  constructor({ hash: hash3, size: size5 }) {
+  constructor({ hash: hash3, size: size6 }) {
     super(`Versioned hash "${hash3}" size is invalid.`, {
       metaMessages: [
         "Expected: 32",
-        `Received: ${size5}`
+        `Received: ${size6}`
       ],
       name: "InvalidVersionedHashSizeError"
     });
@@ -11905,8 +11905,8 @@ function toBlobs(parameters) {
   let position = 0;
   while (active) {
     const blob = createCursor(new Uint8Array(bytesPerBlob));
-    let size5 = 0;
-    while (size5 < fieldElementsPerBlob) {
+    let size6 = 0;
+    while (size6 < fieldElementsPerBlob) {
       const bytes = data.slice(position, position + (bytesPerFieldElement - 1));
       blob.pushByte(0);
       blob.pushBytes(bytes);
@@ -11915,7 +11915,7 @@ function toBlobs(parameters) {
         active = false;
         break;
       }
-      size5++;
+      size6++;
       position += 31;
     }
     blobs.push(blob);
@@ -12857,10 +12857,10 @@ async function* iterateLogs(client, parameters) {
   const endBlock = typeof toBlock === "bigint" ? toBlock : (await getAction(client, getBlock, "getBlock")({
     blockTag: toBlock
   })).number;
-  let size5 = blockRange;
+  let size6 = blockRange;
   let from18 = fromBlock;
   while (from18 <= endBlock) {
-    const end = from18 + size5 - 1n;
+    const end = from18 + size6 - 1n;
     const to = end < endBlock ? end : endBlock;
     const logs = await getAction(client, getLogs, "getLogs")({
       address,
@@ -12874,7 +12874,7 @@ async function* iterateLogs(client, parameters) {
       if (from18 === to || !isRangeError(error)) throw error;
     });
     if (!logs) {
-      size5 = (to - from18 + 1n) / 2n;
+      size6 = (to - from18 + 1n) / 2n;
       continue;
     }
     yield {
@@ -12884,7 +12884,7 @@ async function* iterateLogs(client, parameters) {
       toBlock: to
     };
     from18 = to + 1n;
-    size5 = size5 * 2n < blockRange ? size5 * 2n : blockRange;
+    size6 = size6 * 2n < blockRange ? size6 * 2n : blockRange;
   }
 }
 
@@ -13342,17 +13342,17 @@ function watchContractEvent(client, parameters) {
           }
           const blockNumber = await getAction(client, getBlockNumber, "getBlockNumber")({});
           previousBlockNumber ??= blockNumber;
-          let size5 = blockNumber - previousBlockNumber;
+          let size6 = blockNumber - previousBlockNumber;
           while (previousBlockNumber < blockNumber) {
             const from18 = previousBlockNumber + 1n;
-            const end = previousBlockNumber + size5;
+            const end = previousBlockNumber + size6;
             const to = end < blockNumber ? end : blockNumber;
             const logs = await getLogsInRange(from18, to).catch((error) => {
               if (from18 === to || !isRangeError(error)) throw error;
             });
             if (!active) return;
             if (!logs) {
-              size5 = (to - from18 + 1n) / 2n;
+              size6 = (to - from18 + 1n) / 2n;
               continue;
             }
             previousBlockNumber = to;
@@ -14539,8 +14539,8 @@ function fromString3(value, options = {}) {
 }
 function toBytes3(value) {
   const base642 = value.replace(/=+$/, "");
-  const size5 = base642.length;
-  const decoded = new Uint8Array(size5 + 3);
+  const size6 = base642.length;
+  const decoded = new Uint8Array(size6 + 3);
   encoder5.encodeInto(base642 + "===", decoded);
   for (let i = 0, j = 0; i < base642.length; i += 4, j += 3) {
     const x = (characterToInteger[decoded[i]] << 18) + (characterToInteger[decoded[i + 1]] << 12) + (characterToInteger[decoded[i + 2]] << 6) + characterToInteger[decoded[i + 3]];
@@ -14548,7 +14548,7 @@ function toBytes3(value) {
     decoded[j + 1] = x >> 8 & 255;
     decoded[j + 2] = x & 255;
   }
-  const decodedSize = (size5 >> 2) * 3 + (size5 % 4 && size5 % 4 - 1);
+  const decodedSize = (size6 >> 2) * 3 + (size6 % 4 && size6 % 4 - 1);
   return new Uint8Array(decoded.buffer, 0, decodedSize);
 }
 function toString2(value) {
@@ -16711,7 +16711,7 @@ init_Bytes();
 
 // node_modules/.deno/ox@0.14.67/node_modules/ox/_esm/core/internal/lru.js
 var LruMap2 = class extends Map {
-  constructor(size5) {
+  constructor(size6) {
     super();
     Object.defineProperty(this, "maxSize", {
       enumerable: true,
@@ -16719,7 +16719,7 @@ var LruMap2 = class extends Map {
       writable: true,
       value: void 0
     });
-    this.maxSize = size5;
+    this.maxSize = size6;
   }
   get(key) {
     const value = super.get(key);
@@ -17258,8 +17258,8 @@ function decodeBool2(cursor) {
   ];
 }
 function decodeBytes2(cursor, param, { staticPosition }) {
-  const [_, size5] = param.type.split("bytes");
-  if (!size5) {
+  const [_, size6] = param.type.split("bytes");
+  if (!size6) {
     const offset = toNumber2(cursor.readBytes(32));
     cursor.setPosition(staticPosition + offset);
     const length3 = toNumber2(cursor.readBytes(32));
@@ -17279,29 +17279,29 @@ function decodeBytes2(cursor, param, { staticPosition }) {
   }
   const word = cursor.readBytes(32);
   return [
-    fromBytes(word.subarray(0, Number.parseInt(size5, 10))),
+    fromBytes(word.subarray(0, Number.parseInt(size6, 10))),
     32
   ];
 }
 function decodeNumber2(cursor, param) {
   const signed = param.type.startsWith("int");
-  const size5 = Number.parseInt(param.type.split("int")[1] || "256", 10);
+  const size6 = Number.parseInt(param.type.split("int")[1] || "256", 10);
   const value = toBigInt2(cursor.readBytes(32), {
     signed
   });
-  if (size5 < 256) {
-    const max = (1n << BigInt(signed ? size5 - 1 : size5)) - 1n;
+  if (size6 < 256) {
+    const max = (1n << BigInt(signed ? size6 - 1 : size6)) - 1n;
     const min = signed ? -max - 1n : 0n;
     if (value > max || value < min) throw new IntegerOutOfRangeError2({
       max: max.toString(),
       min: min.toString(),
       signed,
-      size: size5 / 8,
+      size: size6 / 8,
       value: value.toString()
     });
   }
   return [
-    size5 > 48 ? value : Number(value),
+    size6 > 48 ? value : Number(value),
     32
   ];
 }
@@ -17404,10 +17404,10 @@ function prepareParameter({ checksumAddress: checksumAddress2 = false, parameter
   }
   if (parameter.type.startsWith("uint") || parameter.type.startsWith("int")) {
     const signed = parameter.type.startsWith("int");
-    const [, , size5 = "256"] = integerRegex3.exec(parameter.type) ?? [];
+    const [, , size6 = "256"] = integerRegex3.exec(parameter.type) ?? [];
     return encodeNumber2(value, {
       signed,
-      size: Number(size5)
+      size: Number(size6)
     });
   }
   if (parameter.type.startsWith("bytes")) {
@@ -17526,15 +17526,15 @@ function encodeBoolean(value) {
     encoded: padLeft(fromBoolean(value))
   };
 }
-function encodeNumber2(value, { signed, size: size5 }) {
-  if (typeof size5 === "number") {
-    const max = 2n ** (BigInt(size5) - (signed ? 1n : 0n)) - 1n;
+function encodeNumber2(value, { signed, size: size6 }) {
+  if (typeof size6 === "number") {
+    const max = 2n ** (BigInt(size6) - (signed ? 1n : 0n)) - 1n;
     const min = signed ? -max - 1n : 0n;
     if (value > max || value < min) throw new IntegerOutOfRangeError2({
       max: max.toString(),
       min: min.toString(),
       signed,
-      size: size5 / 8,
+      size: size6 / 8,
       value: value.toString()
     });
   }
@@ -17719,12 +17719,12 @@ var staticCursor2 = {
     this.position++;
     return value;
   },
-  readBytes(length3, size5) {
+  readBytes(length3, size6) {
     this.assertReadLimit();
     this._touch();
     const value = this.inspectBytes(length3);
     this.assertReadSize(length3);
-    this.position += size5 ?? length3;
+    this.position += size6 ?? length3;
     return value;
   },
   readUint8() {
@@ -17807,8 +17807,8 @@ var PositionOutOfBoundsError2 = class extends BaseError3 {
   }
 };
 var ReadSizeLimitExceededError = class extends BaseError3 {
-  constructor({ limit, size: size5 }) {
-    super(`Read size limit of \`${limit}\` bytes exceeded (read size: \`${size5}\` bytes).`);
+  constructor({ limit, size: size6 }) {
+    super(`Read size limit of \`${limit}\` bytes exceeded (read size: \`${size6}\` bytes).`);
     Object.defineProperty(this, "name", {
       enumerable: true,
       configurable: true,
@@ -17896,17 +17896,17 @@ function encodePacked(types2, values) {
     const intMatch = type.match(integerRegex3);
     if (intMatch) {
       const [_type, baseType, bits = "256"] = intMatch;
-      const size5 = Number.parseInt(bits, 10) / 8;
+      const size6 = Number.parseInt(bits, 10) / 8;
       return fromNumber(value, {
-        size: isArray ? 32 : size5,
+        size: isArray ? 32 : size6,
         signed: baseType === "int"
       });
     }
     const bytesMatch = type.match(bytesRegex3);
     if (bytesMatch) {
-      const [_type, size5] = bytesMatch;
-      if (Number.parseInt(size5, 10) !== (value.length - 2) / 2) throw new BytesSizeMismatchError2({
-        expectedSize: Number.parseInt(size5, 10),
+      const [_type, size6] = bytesMatch;
+      if (Number.parseInt(size6, 10) !== (value.length - 2) / 2) throw new BytesSizeMismatchError2({
+        expectedSize: Number.parseInt(size6, 10),
         value
       });
       return padRight2(value, isArray ? 32 : 0);
@@ -17931,11 +17931,11 @@ function from6(parameters) {
   return parameters;
 }
 var DataSizeTooSmallError = class extends BaseError3 {
-  constructor({ data, parameters, size: size5 }) {
-    super(`Data size of ${size5} bytes is too small for given parameters.`, {
+  constructor({ data, parameters, size: size6 }) {
+    super(`Data size of ${size6} bytes is too small for given parameters.`, {
       metaMessages: [
         `Params: (${formatAbiParameters(parameters)})`,
-        `Data:   ${data} (${size5} bytes)`
+        `Data:   ${data} (${size6} bytes)`
       ]
     });
     Object.defineProperty(this, "name", {
@@ -18843,8 +18843,8 @@ async function scheduleMulticall2(client, parameters) {
     wait: wait2,
     shouldSplitBatch(calls) {
       if (batchSize === 0) return false;
-      const size5 = calls.reduce((size6, { callData }) => size6 + (callData.length - 2) / 2, 0);
-      return size5 > batchSize;
+      const size6 = calls.reduce((size7, { callData }) => size7 + (callData.length - 2) / 2, 0);
+      return size6 > batchSize;
     },
     fn: (calls) => getAction(client, readContract, "readContract")({
       ...multicallAddress === null ? {
@@ -20684,17 +20684,17 @@ function watchEvent(client, { address, args, batch: batch2 = true, event, events
           }
           const blockNumber = await getAction(client, getBlockNumber, "getBlockNumber")({});
           previousBlockNumber ??= blockNumber;
-          let size5 = blockNumber - previousBlockNumber;
+          let size6 = blockNumber - previousBlockNumber;
           while (previousBlockNumber < blockNumber) {
             const from18 = previousBlockNumber + 1n;
-            const end = previousBlockNumber + size5;
+            const end = previousBlockNumber + size6;
             const to = end < blockNumber ? end : blockNumber;
             const logs = await getLogsInRange(from18, to).catch((error) => {
               if (from18 === to || !isRangeError(error)) throw error;
             });
             if (!active) return;
             if (!logs) {
-              size5 = (to - from18 + 1n) / 2n;
+              size6 = (to - from18 + 1n) / 2n;
               continue;
             }
             previousBlockNumber = to;
@@ -22656,8 +22656,8 @@ function hexCharCodesToInt(a, b) {
   return (a & 15) + (a >> 6 | a >> 3 & 8) << 4 | (b & 15) + (b >> 6 | b >> 3 & 8);
 }
 function writeHexToUInt8(buf, str) {
-  const size5 = str.length >> 1;
-  for (let i = 0; i < size5; i++) {
+  const size6 = str.length >> 1;
+  for (let i = 0; i < size6; i++) {
     const index2 = i << 1;
     buf[i] = hexCharCodesToInt(str.charCodeAt(index2), str.charCodeAt(index2 + 1));
   }
@@ -23011,9 +23011,9 @@ function hexToBytes3(hex) {
   return out;
 }
 function concatBytes4(...parts) {
-  let size5 = 0;
-  for (const p of parts) size5 += p.length;
-  const out = new Uint8Array(size5);
+  let size6 = 0;
+  for (const p of parts) size6 += p.length;
+  const out = new Uint8Array(size6);
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
@@ -23039,10 +23039,10 @@ async function readBounded(body, maxBytes, declared = 0) {
   if (!body) return new Uint8Array();
   const reader = body.getReader();
   const chunks = [];
-  let size5 = 0;
+  let size6 = 0;
   for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    size5 += r.value.length;
-    if (size5 > maxBytes) {
+    size6 += r.value.length;
+    if (size6 > maxBytes) {
       await reader.cancel();
       throw new BodyTooLargeError(maxBytes);
     }
@@ -47425,10 +47425,10 @@ var NODE_BINDING_FIELDS = [
 function signBinding(key, params) {
   return signBytes(key, hexToBytes3(bindingMessage(params, key.publicKeyHex)));
 }
-function toBytes5(value, size5, what) {
+function toBytes5(value, size6, what) {
   const bytes = typeof value === "string" ? hexToBytes3(value) : value;
-  if (bytes.length !== size5) {
-    throw new TypeError(`Cannot verify signature: ${what} must be ${size5} bytes`);
+  if (bytes.length !== size6) {
+    throw new TypeError(`Cannot verify signature: ${what} must be ${size6} bytes`);
   }
   return bytes;
 }
@@ -48376,16 +48376,16 @@ function paramLayout(cfg) {
   const tensors = [];
   let offset = 0;
   const add2 = (name4, shape, init, decay) => {
-    const size5 = shape.reduce((a, b) => a * b, 1);
+    const size6 = shape.reduce((a, b) => a * b, 1);
     tensors.push({
       name: name4,
       shape,
-      size: size5,
+      size: size6,
       offset,
       init,
       decay
     });
-    offset += size5;
+    offset += size6;
   };
   add2("wte", [
     VOCAB,
@@ -49223,12 +49223,12 @@ var DEFAULT_ADAMW = {
   weightDecay: 0.01
 };
 var DEFAULT_SGD_MOMENTUM = 0.9;
-function initOptState(kind, size5) {
+function initOptState(kind, size6) {
   return {
     kind,
     step: 0,
-    m: new Float32Array(size5),
-    v: new Float32Array(kind === "adamw" ? size5 : 0)
+    m: new Float32Array(size6),
+    v: new Float32Array(kind === "adamw" ? size6 : 0)
   };
 }
 function biasCorrection(beta, t) {
@@ -50185,12 +50185,12 @@ function base(ALPHABET, name4, caseInsensitive) {
       pbegin++;
       zeroes++;
     }
-    var size5 = (pend - pbegin) * iFACTOR + 1 >>> 0;
-    var b58 = new Uint8Array(size5);
+    var size6 = (pend - pbegin) * iFACTOR + 1 >>> 0;
+    var b58 = new Uint8Array(size6);
     while (pbegin !== pend) {
       var carry2 = source[pbegin];
       var i2 = 0;
-      for (var it1 = size5 - 1; (carry2 !== 0 || i2 < length3) && it1 !== -1; it1--, i2++) {
+      for (var it1 = size6 - 1; (carry2 !== 0 || i2 < length3) && it1 !== -1; it1--, i2++) {
         carry2 += 256 * b58[it1] >>> 0;
         b58[it1] = carry2 % BASE >>> 0;
         carry2 = carry2 / BASE >>> 0;
@@ -50201,12 +50201,12 @@ function base(ALPHABET, name4, caseInsensitive) {
       length3 = i2;
       pbegin++;
     }
-    var it2 = size5 - length3;
-    while (it2 !== size5 && b58[it2] === 0) {
+    var it2 = size6 - length3;
+    while (it2 !== size6 && b58[it2] === 0) {
       it2++;
     }
     var str = LEADER.repeat(zeroes);
-    for (; it2 < size5; ++it2) {
+    for (; it2 < size6; ++it2) {
       str += ALPHABET.charAt(b58[it2]);
     }
     return str;
@@ -50228,15 +50228,15 @@ function base(ALPHABET, name4, caseInsensitive) {
       zeroes++;
       psz++;
     }
-    var size5 = (source.length - psz) * FACTOR + 1 >>> 0;
-    var b256 = new Uint8Array(size5);
+    var size6 = (source.length - psz) * FACTOR + 1 >>> 0;
+    var b256 = new Uint8Array(size6);
     while (source[psz]) {
       var carry2 = BASE_MAP[source.charCodeAt(psz)];
       if (carry2 === 255) {
         return;
       }
       var i2 = 0;
-      for (var it3 = size5 - 1; (carry2 !== 0 || i2 < length3) && it3 !== -1; it3--, i2++) {
+      for (var it3 = size6 - 1; (carry2 !== 0 || i2 < length3) && it3 !== -1; it3--, i2++) {
         carry2 += BASE * b256[it3] >>> 0;
         b256[it3] = carry2 % 256 >>> 0;
         carry2 = carry2 / 256 >>> 0;
@@ -50250,13 +50250,13 @@ function base(ALPHABET, name4, caseInsensitive) {
     if (source[psz] === " ") {
       return;
     }
-    var it4 = size5 - length3;
-    while (it4 !== size5 && b256[it4] === 0) {
+    var it4 = size6 - length3;
+    while (it4 !== size6 && b256[it4] === 0) {
       it4++;
     }
-    var vch = new Uint8Array(zeroes + (size5 - it4));
+    var vch = new Uint8Array(zeroes + (size6 - it4));
     var j2 = zeroes;
-    while (it4 !== size5) {
+    while (it4 !== size6) {
       vch[j2++] = b256[it4++];
     }
     return vch;
@@ -50652,24 +50652,24 @@ function encodingLength(int) {
 
 // node_modules/.deno/multiformats@14.0.5/node_modules/multiformats/dist/src/hashes/digest.js
 function create2(code4, digest2) {
-  const size5 = digest2.byteLength;
+  const size6 = digest2.byteLength;
   const sizeOffset = encodingLength(code4);
-  const digestOffset = sizeOffset + encodingLength(size5);
-  const bytes = new Uint8Array(digestOffset + size5);
+  const digestOffset = sizeOffset + encodingLength(size6);
+  const bytes = new Uint8Array(digestOffset + size6);
   encodeTo(code4, bytes, 0);
-  encodeTo(size5, bytes, sizeOffset);
+  encodeTo(size6, bytes, sizeOffset);
   bytes.set(digest2, digestOffset);
-  return new Digest(code4, size5, digest2, bytes);
+  return new Digest(code4, size6, digest2, bytes);
 }
 function decode5(multihash) {
   const bytes = coerce(multihash);
   const [code4, sizeOffset] = decode4(bytes);
-  const [size5, digestOffset] = decode4(bytes.subarray(sizeOffset));
+  const [size6, digestOffset] = decode4(bytes.subarray(sizeOffset));
   const digest2 = bytes.subarray(sizeOffset + digestOffset);
-  if (digest2.byteLength !== size5) {
+  if (digest2.byteLength !== size6) {
     throw new Error("Incorrect length");
   }
-  return new Digest(code4, size5, digest2, bytes);
+  return new Digest(code4, size6, digest2, bytes);
 }
 function equals2(a, b) {
   if (a === b) {
@@ -50687,9 +50687,9 @@ var Digest = class {
   /**
      * Creates a multihash digest.
      */
-  constructor(code4, size5, digest2, bytes) {
+  constructor(code4, size6, digest2, bytes) {
     this.code = code4;
-    this.size = size5;
+    this.size = size6;
     this.digest = toArrayBufferBackedArray(digest2);
     this.bytes = toArrayBufferBackedArray(bytes);
   }
@@ -50948,15 +50948,15 @@ var CID = class _CID {
     const prefixSize = offset;
     const multihashCode = next();
     const digestSize = next();
-    const size5 = offset + digestSize;
-    const multihashSize = size5 - prefixSize;
+    const size6 = offset + digestSize;
+    const multihashSize = size6 - prefixSize;
     return {
       version: version4,
       codec,
       multihashCode,
       digestSize,
       multihashSize,
-      size: size5
+      size: size6
     };
   }
   /**
@@ -51079,56 +51079,56 @@ var src_default = first;
 function isAsyncIterable2(thing) {
   return thing[Symbol.asyncIterator] != null;
 }
-function batch(source, size5 = 1) {
-  size5 = Number(size5);
+function batch(source, size6 = 1) {
+  size6 = Number(size6);
   if (isAsyncIterable2(source)) {
     return async function* () {
       let things = [];
-      if (size5 < 1) {
-        size5 = 1;
+      if (size6 < 1) {
+        size6 = 1;
       }
-      if (size5 !== Math.round(size5)) {
+      if (size6 !== Math.round(size6)) {
         throw new Error("Batch size must be an integer");
       }
       for await (const thing of source) {
         things.push(thing);
-        while (things.length >= size5) {
-          yield things.slice(0, size5);
-          things = things.slice(size5);
+        while (things.length >= size6) {
+          yield things.slice(0, size6);
+          things = things.slice(size6);
         }
       }
       while (things.length > 0) {
-        yield things.slice(0, size5);
-        things = things.slice(size5);
+        yield things.slice(0, size6);
+        things = things.slice(size6);
       }
     }();
   }
   return function* () {
     let things = [];
-    if (size5 < 1) {
-      size5 = 1;
+    if (size6 < 1) {
+      size6 = 1;
     }
-    if (size5 !== Math.round(size5)) {
+    if (size6 !== Math.round(size6)) {
       throw new Error("Batch size must be an integer");
     }
     for (const thing of source) {
       things.push(thing);
-      while (things.length >= size5) {
-        yield things.slice(0, size5);
-        things = things.slice(size5);
+      while (things.length >= size6) {
+        yield things.slice(0, size6);
+        things = things.slice(size6);
       }
     }
     while (things.length > 0) {
-      yield things.slice(0, size5);
-      things = things.slice(size5);
+      yield things.slice(0, size6);
+      things = things.slice(size6);
     }
   }();
 }
 var src_default2 = batch;
 
 // node_modules/.deno/it-parallel-batch@3.0.11/node_modules/it-parallel-batch/dist/src/index.js
-async function* parallelBatch(source, size5 = 1) {
-  for await (const tasks of src_default2(source, size5)) {
+async function* parallelBatch(source, size6 = 1) {
+  for await (const tasks of src_default2(source, size6)) {
     const things = tasks.map(async (p) => {
       return p().then((value) => ({
         ok: true,
@@ -51150,11 +51150,11 @@ async function* parallelBatch(source, size5 = 1) {
 }
 
 // node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/alloc.js
-function alloc(size5 = 0) {
-  return new Uint8Array(size5);
+function alloc(size6 = 0) {
+  return new Uint8Array(size6);
 }
-function allocUnsafe(size5 = 0) {
-  return new Uint8Array(size5);
+function allocUnsafe(size6 = 0) {
+  return new Uint8Array(size6);
 }
 
 // node_modules/.deno/uint8arrays@6.1.1/node_modules/uint8arrays/dist/src/util/as-uint8array.js
@@ -51879,18 +51879,18 @@ function encodeData3(i, node, bytes) {
   return i;
 }
 function encodeNode(node, options) {
-  const size5 = sizeNode(node);
-  const bytes = new Uint8Array(size5);
-  let i = size5;
+  const size6 = sizeNode(node);
+  const bytes = new Uint8Array(size6);
+  let i = size6;
   const fieldOrder = options?.fieldOrder === "data-first" ? options.fieldOrder : "links-first";
   if (node.Data && fieldOrder === "links-first") {
     i = encodeData3(i, node, bytes);
   }
   if (node.Links) {
     for (let index2 = node.Links.length - 1; index2 >= 0; index2--) {
-      const size6 = encodeLink(node.Links[index2], bytes.subarray(0, i));
-      i -= size6;
-      i = encodeVarint(bytes, i, size6) - 1;
+      const size7 = encodeLink(node.Links[index2], bytes.subarray(0, i));
+      i -= size7;
+      i = encodeVarint(bytes, i, size7) - 1;
       bytes[i] = 18;
     }
   }
@@ -52376,11 +52376,11 @@ function createNode(data, links = []) {
     Links: links
   });
 }
-function createLink(name4, size5, cid) {
+function createLink(name4, size6, cid) {
   return asLink({
     Hash: cid,
     Name: name4,
-    Tsize: size5
+    Tsize: size6
   });
 }
 function toByteView(buf) {
@@ -53548,20 +53548,20 @@ function fromString5(string2, encoding = "utf8") {
 }
 
 // node_modules/.deno/protons-runtime@7.1.2/node_modules/protons-runtime/dist/src/utils/pool.js
-function pool(size5) {
-  const SIZE = size5 ?? 8192;
+function pool(size6) {
+  const SIZE = size6 ?? 8192;
   const MAX = SIZE >>> 1;
   let slab;
   let offset = SIZE;
-  return function poolAlloc(size6) {
-    if (size6 < 1 || size6 > MAX) {
-      return allocUnsafe(size6);
+  return function poolAlloc(size7) {
+    if (size7 < 1 || size7 > MAX) {
+      return allocUnsafe(size7);
     }
-    if (offset + size6 > SIZE) {
+    if (offset + size7 > SIZE) {
       slab = allocUnsafe(SIZE);
       offset = 0;
     }
-    const buf = slab.subarray(offset, offset += size6);
+    const buf = slab.subarray(offset, offset += size7);
     if ((offset & 7) !== 0) {
       offset = (offset | 7) + 1;
     }
@@ -53621,11 +53621,11 @@ var State = class {
   }
 };
 var bufferPool = pool();
-function alloc2(size5) {
+function alloc2(size6) {
   if (globalThis.Buffer != null) {
-    return allocUnsafe(size5);
+    return allocUnsafe(size6);
   }
-  return bufferPool(size5);
+  return bufferPool(size6);
 }
 var Uint8ArrayWriter = class {
   /**
@@ -54850,8 +54850,8 @@ var UnixFS2 = class _UnixFS {
   isDirectory() {
     return dirTypes.includes(this.type);
   }
-  addBlockSize(size5) {
-    this.blockSizes.push(size5);
+  addBlockSize(size6) {
+    this.blockSizes.push(size6);
   }
   removeBlockSize(index2) {
     this.blockSizes.splice(index2, 1);
@@ -54864,8 +54864,8 @@ var UnixFS2 = class _UnixFS {
       return 0n;
     }
     let sum = 0n;
-    this.blockSizes.forEach((size5) => {
-      sum += size5;
+    this.blockSizes.forEach((size6) => {
+      sum += size6;
     });
     if (this.data != null) {
       sum += BigInt(this.data.length);
@@ -55814,7 +55814,7 @@ var DirFlat = class extends Dir {
     };
     const buffer2 = encode6(prepare(node), this.options);
     const cid = await persist(buffer2, block, this.options);
-    const size5 = buffer2.length + node.Links.reduce(
+    const size6 = buffer2.length + node.Links.reduce(
       /**
       * @param {number} acc
       * @param {PBLink} curr
@@ -55823,12 +55823,12 @@ var DirFlat = class extends Dir {
       0
     );
     this.cid = cid;
-    this.size = size5;
+    this.size = size6;
     yield {
       cid,
       unixfs,
       path: this.path,
-      size: BigInt(size5)
+      size: BigInt(size6)
     };
   }
 };
@@ -56666,13 +56666,13 @@ async function* flush(bucket, blockstore, shardRoot, options) {
         continue;
       }
       const label = labelPrefix + child.key;
-      const size6 = value.size;
+      const size7 = value.size;
       links.push({
         Name: label,
-        Tsize: Number(size6),
+        Tsize: Number(size7),
         Hash: value.cid
       });
-      childrenSize += BigInt(size6 ?? 0);
+      childrenSize += BigInt(size7 ?? 0);
     }
   }
   const data = Uint8Array.from(children.bitField().reverse());
@@ -56690,11 +56690,11 @@ async function* flush(bucket, blockstore, shardRoot, options) {
   };
   const buffer2 = encode6(prepare(node), options);
   const cid = await persist(buffer2, blockstore, options);
-  const size5 = BigInt(buffer2.byteLength) + childrenSize;
+  const size6 = BigInt(buffer2.byteLength) + childrenSize;
   yield {
     cid,
     unixfs: dir,
-    size: size5
+    size: size6
   };
 }
 function isDir(obj) {
@@ -56712,32 +56712,32 @@ async function calculateSize(bucket, shardRoot, blocks, options) {
     }
     const labelPrefix = i.toString(16).toUpperCase().padStart(padLength, "0");
     if (child instanceof Bucket) {
-      const { size: size5, cid: cid2 } = await calculateSize(child, null, blocks, options);
+      const { size: size6, cid: cid2 } = await calculateSize(child, null, blocks, options);
       links.push({
         Name: labelPrefix,
-        Tsize: Number(size5),
+        Tsize: Number(size6),
         Hash: cid2
       });
       sizeEstimate += labelPrefix.length + cid2.byteLength;
     } else if (isDir(child.value)) {
       const dir2 = child.value;
-      const size5 = dir2.nodeSize;
+      const size6 = dir2.nodeSize;
       if (dir2.cid == null) {
         throw new Error("Child directory has not been persisted");
       }
       links.push({
         Name: labelPrefix + child.key,
-        Tsize: Number(size5),
+        Tsize: Number(size6),
         Hash: dir2.cid
       });
       sizeEstimate += labelPrefix.length + dir2.cid.byteLength;
     } else {
       const value = child.value;
       const label = labelPrefix + child.key;
-      const size5 = value.size;
+      const size6 = value.size;
       links.push({
         Name: label,
-        Tsize: Number(size5),
+        Tsize: Number(size6),
         Hash: value.cid
       });
       sizeEstimate += labelPrefix.length + value.cid.byteLength;
@@ -58072,7 +58072,7 @@ function createNetwork(kernel, layout, B, T, dropout = 0, options = {}) {
   const targets = k.alloc(BT);
   const acts = /* @__PURE__ */ new Map();
   const put = (map, prefix, sizes) => {
-    for (const [name4, size5] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size5));
+    for (const [name4, size6] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size6));
   };
   put(acts, "", {
     encoded: BT * C,
@@ -58445,13 +58445,13 @@ function createOffloadTrainer(kernel, hyper, weights, optState, options = {}) {
     recompute: options.recompute ?? true,
     offload: {
       loadParams: (l, dst) => {
-        const { offset, size: size5 } = layerAt(l);
-        kernel.f32(dst, size5).set(weights.subarray(offset, offset + size5));
+        const { offset, size: size6 } = layerAt(l);
+        kernel.f32(dst, size6).set(weights.subarray(offset, offset + size6));
       },
       loadGrads: (l, dst) => {
-        const { offset, size: size5 } = layerAt(l);
-        if (micro === 0) kernel.ops.fillZero(dst, size5);
-        else kernel.f32(dst, size5).set(grad.subarray(offset, offset + size5));
+        const { offset, size: size6 } = layerAt(l);
+        if (micro === 0) kernel.ops.fillZero(dst, size6);
+        else kernel.f32(dst, size6).set(grad.subarray(offset, offset + size6));
       },
       storeGrads: (l, src2) => grad.set(kernel.f32(src2, layerAt(l).size), layerAt(l).offset)
     }
@@ -59906,6 +59906,26 @@ async function refuseValidation(client, p) {
     return `seed, shard or slot is not target ${task.target}'s task group ${group}'s`;
   }
   return void 0;
+}
+function refuseMemory(spec, round, options) {
+  const choice = chooseTrainer(roundHyper(spec, round), {
+    threads: options.threads
+  });
+  const need2 = choice[choice.kind].total;
+  if (need2 <= options.budget) return void 0;
+  return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
+}
+function size5(bytes) {
+  const units = [
+    "bytes",
+    "KiB",
+    "MiB",
+    "GiB",
+    "TiB"
+  ];
+  let i = 0;
+  while (i < units.length - 1 && bytes >= 1024 ** (i + 1)) i++;
+  return i === 0 ? `${bytes} bytes` : `${(bytes / 1024 ** i).toFixed(1)} ${units[i]}`;
 }
 
 // lib/chain/get_committed_digests.ts
@@ -62269,6 +62289,7 @@ async function attestTask(client, params) {
 // lib/worker/worker.ts
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
 var CHORES_MS = 3e4;
+var MIN_CHORES_WAIT_MS = 10;
 function isFinalRefusal(e) {
   return e instanceof CoordinatorError && e.status >= 400 && e.status < 500 && ![
     408,
@@ -62294,14 +62315,18 @@ var Worker2 = class {
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   follower;
   #lastHeartbeat = 0;
-  #lastChores = 0;
+  #lastChores = Date.now();
   #lastForget = 0;
   #restored;
   constructor(options) {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
-    this.coordinator = new CoordinatorClient(options.coordinator, {
+    const fetch2 = options.coordinator;
+    const patient = Object.assign((path, init) => this.#choresDuring(fetch2(path, init)), {
+      origin: fetch2.origin
+    });
+    this.coordinator = new CoordinatorClient(patient, {
       retries: options.retries
     });
     this.gateway = new Gateway(this.coordinator, {
@@ -62426,6 +62451,7 @@ var Worker2 = class {
     await this.heartbeat();
     await this.answerChallenges();
     await this.answerDisputes();
+    this.#lastChores = Date.now();
     const pending = await this.state.pending();
     if (pending) {
       try {
@@ -62496,6 +62522,13 @@ var Worker2 = class {
     const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1e3} s` : "";
     console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
+  /** Why this machine cannot train a step of `spec` within its memory budget, if it cannot. */
+  #refuseMemory(spec, round) {
+    const budget = this.options.memoryBudget;
+    return budget === void 0 ? void 0 : refuseMemory(spec, round, {
+      budget
+    });
+  }
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task) {
     const { client: chain, addresses: at } = this.options;
@@ -62504,9 +62537,10 @@ var Worker2 = class {
       nodePubkey: this.nodePubkey,
       task
     };
-    const refused = await refuseTask(chain, {
+    const offered = await this.gateway.spec(task.specCid);
+    const refused = this.#refuseMemory(offered, task.round) ?? await refuseTask(chain, {
       ...asked,
-      spec: await this.gateway.spec(task.specCid)
+      spec: offered
     });
     if (refused) {
       this.#report({
@@ -62609,7 +62643,7 @@ var Worker2 = class {
   async #runValidation(task) {
     const { client: chain, addresses: at } = this.options;
     const spec = await this.gateway.spec(task.specCid);
-    const refused = await refuseValidation(chain, {
+    const refused = this.#refuseMemory(spec, task.round) ?? await refuseValidation(chain, {
       addresses: at,
       task,
       spec
@@ -62705,14 +62739,23 @@ var Worker2 = class {
    * Awaits `work` that runs off this thread (a browser tab's Web Worker) and runs the chores every
    * `choresEveryMs` until it settles.
    */
-  async whileBusy(work) {
+  whileBusy(work) {
+    this.#lastChores = Date.now();
+    return this.#choresDuring(work);
+  }
+  /**
+   * Awaits `work`, running the chores whenever they fall due (`choresEveryMs` after the last)
+   * until it settles. Not from its start: a run of requests each a little shorter than the
+   * interval must not put the chores off for the whole run.
+   */
+  async #choresDuring(work) {
     const every = this.options.choresEveryMs ?? CHORES_MS;
     const settled = work.then(() => true, () => true);
     let timer;
     try {
-      this.#lastChores = Date.now();
       while (true) {
-        const due = new Promise((r) => timer = setTimeout(() => r(false), every));
+        const wait2 = Math.max(MIN_CHORES_WAIT_MS, this.#lastChores + every - Date.now());
+        const due = new Promise((r) => timer = setTimeout(() => r(false), wait2));
         if (await Promise.race([
           settled,
           due

@@ -112,6 +112,9 @@ const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
  */
 export const CHORES_MS = 30_000;
 
+/** Least ms between two looks at whether the chores are due while a request is open. */
+const MIN_CHORES_WAIT_MS = 10;
+
 /**
  * Kernel threads for a node that declares `computeUnits` cores: what it declares, at most this
  * machine's (the threaded step is byte-identical to the one-thread step for any count).
@@ -156,7 +159,7 @@ export class Worker {
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   protected follower?: JobFollower;
   #lastHeartbeat = 0;
-  #lastChores = 0;
+  #lastChores = Date.now(); // a tick does them first
   #lastForget = 0;
   #restored?: Promise<void>;
 
@@ -164,7 +167,15 @@ export class Worker {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase() as Hex;
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
-    this.coordinator = new CoordinatorClient(options.coordinator, { retries: options.retries });
+    // Every request the coordinator holds open runs the node's chores meanwhile: one that answers
+    // each call just before the client's timeout would otherwise keep the node from heartbeating
+    // and answering challenges for that long each time (both slashed when missed).
+    const fetch = options.coordinator;
+    const patient: CoordinatorFetch = Object.assign(
+      (path: string, init?: RequestInit) => this.#choresDuring(fetch(path, init)),
+      { origin: fetch.origin },
+    );
+    this.coordinator = new CoordinatorClient(patient, { retries: options.retries });
     this.gateway = new Gateway(this.coordinator, {
       signer: nodeUploadSigner(options.key),
       domain: uploadDomain(options.chainId, options.addresses.registry),
@@ -281,6 +292,7 @@ export class Worker {
     await this.heartbeat();
     await this.answerChallenges();
     await this.answerDisputes();
+    this.#lastChores = Date.now();
     const pending = await this.state.pending();
     if (pending) {
       try {
@@ -505,14 +517,24 @@ export class Worker {
    * Awaits `work` that runs off this thread (a browser tab's Web Worker) and runs the chores every
    * `choresEveryMs` until it settles.
    */
-  protected async whileBusy<T>(work: Promise<T>): Promise<T> {
+  protected whileBusy<T>(work: Promise<T>): Promise<T> {
+    this.#lastChores = Date.now();
+    return this.#choresDuring(work);
+  }
+
+  /**
+   * Awaits `work`, running the chores whenever they fall due (`choresEveryMs` after the last)
+   * until it settles. Not from its start: a run of requests each a little shorter than the
+   * interval must not put the chores off for the whole run.
+   */
+  async #choresDuring<T>(work: Promise<T>): Promise<T> {
     const every = this.options.choresEveryMs ?? CHORES_MS;
     const settled = work.then(() => true, () => true);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      this.#lastChores = Date.now();
       while (true) {
-        const due = new Promise<false>((r) => timer = setTimeout(() => r(false), every));
+        const wait = Math.max(MIN_CHORES_WAIT_MS, this.#lastChores + every - Date.now());
+        const due = new Promise<false>((r) => timer = setTimeout(() => r(false), wait));
         if (await Promise.race([settled, due])) return await work;
         await this.#chores();
       }

@@ -277,8 +277,10 @@ Deno.test("victim: a cluster aggregator heartbeats and answers challenges betwee
 
   assert.equal(await worker.tick(), "aggregated");
 
-  // One heartbeat at the tick's start, and one before each of the two members' fetches.
-  assert.equal(await heartbeats() - before, 1 + c0!.members.length);
+  // One heartbeat at the tick's start, one before each of the two members' fetches, and more
+  // while each slow fetch is open (every request runs the chores that fall due meanwhile).
+  const sent = await heartbeats() - before;
+  assert.ok(sent >= 1 + c0!.members.length, `${sent} heartbeats`);
 });
 
 Deno.test("attacker: a cluster aggregator cannot post another job's private update as its mean", async () => {

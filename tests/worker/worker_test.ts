@@ -3,7 +3,9 @@
  * round's local training) holds its thread.
  */
 import assert from "node:assert/strict";
-import { abis } from "../../lib/chain/contracts.ts";
+import type { ArthaClient } from "../../lib/chain/client.ts";
+import { abis, type ArthaAddresses } from "../../lib/chain/contracts.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { Worker } from "../../lib/worker/worker.ts";
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
@@ -141,4 +143,47 @@ Deno.test("attacker: a task whose training step does not fit the machine is refu
     fromBlock: 0n,
   });
   assert.equal(commits.length, 0);
+});
+
+Deno.test("attacker: a coordinator that holds each request open does not stop the node's chores", async () => {
+  // Prepare: a coordinator that answers /assign only after 600 ms, with chores due every 100 ms.
+  // Found in the worker audit: chores ran between requests only, so one that answered each call
+  // just before the client's 10-minute timeout (and a tick makes several: /assign, one /status
+  // per followed job, spec, weights, shard) kept the node from heartbeating and answering
+  // challenges for hours (three missed hours cost 10% of the stake).
+  let chores = 0;
+  class Counted extends Worker {
+    override heartbeat(): Promise<void> {
+      chores++;
+      return Promise.resolve();
+    }
+    override answerChallenges(): Promise<number> {
+      return Promise.resolve(0);
+    }
+    override answerDisputes(): Promise<number> {
+      return Promise.resolve(0);
+    }
+  }
+  const slow = async () => {
+    await new Promise((r) => setTimeout(r, 600));
+    return Response.json({ status: "idle" });
+  };
+  const worker = new Counted({
+    coordinator: slow,
+    client: {} as ArthaClient,
+    addresses: {
+      proofs: `0x${"01".repeat(20)}`,
+      registry: `0x${"02".repeat(20)}`,
+    } as ArthaAddresses,
+    chainId: 31337,
+    key: generateNodeKey(),
+    trainer: createTrainer(loadKernel()),
+    choresEveryMs: 100,
+  });
+
+  // Execute
+  assert.equal(await worker.tick(), "idle");
+
+  // Assert: the tick's own chores, then more while /assign was held open.
+  assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms request at one per 100 ms`);
 });
