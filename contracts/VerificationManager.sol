@@ -130,6 +130,8 @@ contract VerificationManager is Owned, IVerificationManager {
     error Verification__RoundOpen(bytes32 jobId, uint32 round);
     /// @notice Thrown when a challenged round is more than CHALLENGE_ROUNDS behind the open one.
     error Verification__RoundTooOld(bytes32 jobId, uint32 round, uint32 openRound);
+    /// @notice Thrown when a commit already had MAX_CHALLENGES_PER_COMMIT challenges.
+    error Verification__ChallengeLimit(bytes32 jobId, uint32 round, bytes32 nodePubkey);
     /// @notice Thrown when a draw is asked in the block that closed the round, or that asked for
     /// the committee (its hash is unknown).
     error Verification__TooEarly(bytes32 jobId, uint32 round, uint256 seedBlock);
@@ -267,6 +269,10 @@ contract VerificationManager is Owned, IVerificationManager {
     /// must keep to answer (a verifier reaching further back asked for bytes no honest node was
     /// told to keep, and the node lost 10% at the timeout).
     uint256 public constant CHALLENGE_ROUNDS = 16;
+    /// @dev Challenges one commit may get: a chunk, a step and a gradient sample. Each costs the
+    /// node an answer's gas, and leaving one unanswered costs it 10% of its stake, so without a
+    /// bound a verifier could issue them until the node's balance was gone.
+    uint256 private constant MAX_CHALLENGES_PER_COMMIT = 3;
     /// @dev A step record: f32 loss (4 bytes), keccak256 of the weights after the step, of its
     /// gradient (lib/local_training.ts stepRecord).
     uint256 public constant STEP_RECORD_BYTES = 68;
@@ -296,6 +302,7 @@ contract VerificationManager is Owned, IVerificationManager {
     uint256 public challengeCount;
 
     mapping(uint256 challengeId => Challenge challenge) private _challenges;
+    mapping(bytes32 jobId => mapping(uint32 round => mapping(bytes32 node => uint256 issued))) private _issued;
     mapping(bytes32 jobId => mapping(bytes32 nodePubkey => uint32 group)) private _groupOf;
     /// @dev The rounds a member of a group that had a replacement counts in: from `joined`, until
     /// `leftPlusOne - 1` (excluded; 0: never left). Groups without one count every member.
@@ -1012,6 +1019,9 @@ contract VerificationManager is Owned, IVerificationManager {
         if (committed == bytes32(0)) revert Verification__NoCommit(jobId, round, nodePubkey);
         uint32 open = proofs.openRoundOf(jobId);
         if (uint256(round) + CHALLENGE_ROUNDS < open) revert Verification__RoundTooOld(jobId, round, open);
+        if (++_issued[jobId][round][nodePubkey] > MAX_CHALLENGES_PER_COMMIT) {
+            revert Verification__ChallengeLimit(jobId, round, nodePubkey);
+        }
         // The step is drawn below the job's own steps per round, never a caller's count: a step
         // past the node's records is a padding leaf no record opens, and the node would be
         // slashed for a challenge nobody could answer.

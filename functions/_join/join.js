@@ -25709,6 +25709,27 @@ var nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "position",
         "type": "uint256"
@@ -28013,6 +28034,27 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
     "type": "error"
   },
   {
@@ -30891,6 +30933,27 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
     "type": "error"
   },
   {
@@ -34015,6 +34078,27 @@ var proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "position",
         "type": "uint256"
@@ -36160,6 +36244,27 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
     "type": "error"
   },
   {
@@ -38738,6 +38843,27 @@ var arthaDIDRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "position",
         "type": "uint256"
@@ -39428,6 +39554,27 @@ var verificationManagerAbi = [
       }
     ],
     "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
     "type": "error"
   },
   {
@@ -45306,6 +45453,27 @@ var disputeGameAbi = [
       }
     ],
     "name": "Verification__ChallengeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
     "type": "error"
   },
   {

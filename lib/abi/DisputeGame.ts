@@ -2408,6 +2408,27 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Verification__ChallengeLimit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "position",
         "type": "uint256"

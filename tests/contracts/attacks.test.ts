@@ -1383,7 +1383,9 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       [jobId, 0, h, 1_000_000],
     );
     assert.ok(await named, "the verifier's own step count is no longer taken");
-    for (let i = 0; i < 8; i++) {
+    // Three draws, as many as one commit may get (attack 33); under the old draw below 1,000,000
+    // each would have been past step 3 but for a chance of 4e-6.
+    for (let i = 0; i < 3; i++) {
       const issued = await mined(
         attacker,
         attacker.writeContract({
@@ -1864,6 +1866,34 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(first.length + later.length, 2);
       assert.ok(first[0]! > 0n, "the first node's bonus");
       assert.deepEqual(later, first, "the later node gets the same bonus");
+    },
+  );
+
+  await fx.step(
+    t,
+    "33. a verifier cannot spend a node's balance on answers by challenging one commit without end",
+    async () => {
+      // Found in the worker audit: _issue had no bound per commit. Each challenge costs the node
+      // an answer's gas (a gradient sample up to 16 chunks of 4 KiB of calldata), and leaving one
+      // unanswered costs it 10% of its stake, so an authorised verifier that kept asking drained
+      // it either way. A commit now gets at most a chunk, a step and a sample: three.
+      const h = nodePubkey("asked-too-often");
+      const jobId = await startJob([[h, honest[0]!]], { rounds: 2 });
+      await commit(honest[0]!, jobId, h, 0, "h0");
+      type Kind = "issueChallenge" | "issueStepChallenge" | "requestGradientSample";
+      const args = (kind: Kind) =>
+        kind === "requestGradientSample" ? [jobId, 0, h, 64n, 500n] : [jobId, 0, h];
+      const ask = (functionName: Kind) =>
+        // deno-lint-ignore no-explicit-any
+        ({ ...verification, functionName, args: args(functionName) }) as any;
+      const kinds: Kind[] = ["issueChallenge", "issueStepChallenge", "requestGradientSample"];
+      for (const kind of kinds) await mined(co, co.writeContract(ask(kind)));
+      for (const kind of kinds) {
+        await expectRevert(
+          co.simulateContract({ ...ask(kind), account: co.account }),
+          "Verification__ChallengeLimit",
+        );
+      }
     },
   );
 });

@@ -109,6 +109,7 @@ contract CoordinatorHandler is HandlerBase {
     mapping(bytes32 key => bytes32[] candidates) internal _requestedCandidates;
     mapping(bytes32 key => uint256[] weights) internal _requestedWeights;
     mapping(bytes32 key => uint256 blockNumber) internal _requestedAt;
+    mapping(bytes32 commit => uint256 issued) internal _challengesOf;
 
     constructor(ProtocolWorld world_) HandlerBase(world_) {
         coordinator = world_.coordinator();
@@ -367,8 +368,16 @@ contract CoordinatorHandler is HandlerBase {
                     verification.requestGradientSample, (job, round, node, chunkCount, sampleBps)
                 );
             }
+            // A commit gets at most three challenges (a chunk, a step, a sample): a fourth must be
+            // refused, or a verifier could spend the node's balance on answers.
+            bytes32 commit = keccak256(abi.encode(job, round, node));
+            if (_challengesOf[commit] >= 3) {
+                _refused(coordinator, address(verification), data, 0, "a fourth challenge of one commit");
+                return;
+            }
             (bool ok, bytes memory ret) = _must(coordinator, address(verification), data, "coordinator challenge");
             if (ok) {
+                _challengesOf[commit] += 1;
                 world.addChallenge(abi.decode(ret, (uint256)));
                 world.bump(world.kindOf(node) == world.HONEST_KIND() ? bytes32("challenge.honest") : bytes32("challenge.adv"));
             }
