@@ -180,10 +180,23 @@ function sampleBps(rate: number): number {
   return Math.min(500, Math.max(100, Math.round(rate * BPS)));
 }
 
+/** Marks that a commit was asked one kind of challenge (each kind once per commit). */
+const askedKey = (jobId: string, round: number, node: string, kind: string): Deno.KvKey => [
+  "challenge_asked",
+  jobId.toLowerCase(),
+  round,
+  node.toLowerCase(),
+  kind,
+];
+
 /**
  * Sends one challenge and records it as open, so later aggregate calls see it through. None once
  * the job's settlement is due (after its last round, past ProofOfCompute's settlement delay; with
  * a delay of 0 that is at once): the chain opens no case then, and the round is not challenged.
+ * None of a kind the commit was already asked: an asynchronous job's node challenged as
+ * undelivered in one round, whose update then counts in the next, was asked a chunk and a step
+ * again, and the chain takes at most three challenges a commit (the third, its gradient sample,
+ * was then refused).
  */
 async function issueRecorded(
   ctx: Context,
@@ -192,6 +205,8 @@ async function issueRecorded(
   kind: ChallengeRecord["kind"],
   send: () => Promise<{ challengeId: bigint }>,
 ): Promise<ChallengeRecord[]> {
+  const asked = askedKey(job.jobId, job.round, node, kind);
+  if ((await ctx.kv.get(asked)).versionstamp !== null) return [];
   let challengeId: bigint;
   try {
     ({ challengeId } = await send());
@@ -209,7 +224,7 @@ async function issueRecorded(
     kind,
     status: "open",
   };
-  await ctx.kv.set(challengeKey(job.jobId, rec.id), rec);
+  await ctx.kv.atomic().set(challengeKey(job.jobId, rec.id), rec).set(asked, rec.id).commit();
   return [rec];
 }
 
