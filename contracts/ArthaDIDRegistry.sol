@@ -187,7 +187,9 @@ contract ArthaDIDRegistry {
         emit DIDOwnerChanged(didHash, newOwner);
     }
 
-    /// @notice Revokes a DID for good; its grants stop working. Controller only.
+    /// @notice Revokes a DID for good; its grants stop working: those made to it, and those of
+    /// the datasets it owns (a revoked owner can no longer revoke them one by one). Controller
+    /// only.
     function revokeDID(bytes32 didHash) external {
         DIDDocument storage d = _controlled(didHash);
         d.revoked = true;
@@ -289,11 +291,13 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice Whether a grantee may use a dataset now: an active, unexpired grant of the dataset's
-    /// current key version, wrapped for the grantee's current keys, to a DID not revoked.
+    /// current key version, wrapped for the grantee's current keys, to a DID not revoked, of a
+    /// dataset whose owner DID is not revoked.
     function hasAccess(bytes32 datasetId, bytes32 granteeDid) public view returns (bool) {
         Grant storage gr = _grants[datasetId][granteeDid];
         DIDDocument storage g = _dids[granteeDid];
-        return gr.active && !g.revoked && gr.keyVersion == _datasets[datasetId].keyVersion
+        Dataset storage ds = _datasets[datasetId];
+        return gr.active && !g.revoked && !_dids[ds.ownerDid].revoked && gr.keyVersion == ds.keyVersion
             && gr.granteeKeyNonce == g.keyNonce && (gr.expiresAt == 0 || block.timestamp < gr.expiresAt);
     }
 

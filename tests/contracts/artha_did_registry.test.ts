@@ -603,4 +603,32 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       );
     },
   );
+
+  await fx.step(
+    t,
+    "attacker: a grantee keeps no access once the dataset's owner revoked its DID",
+    async () => {
+      // Found in the privacy audit: hasAccess checked the grantee's DID, not the owner's. An owner
+      // that revoked its DID (a lost or stolen key: revokeDID is how it says "stop everything")
+      // could no longer revoke its grants one by one, since a revoked DID controls nothing, and
+      // every grant it had made stayed valid: Bob kept recording uses and the coordinator kept
+      // serving him the dataset.
+      await grant();
+      assert.equal(await hasAccess(), true);
+      await mined(
+        alice,
+        alice.writeContract({ ...dids, functionName: "revokeDID", args: [aliceDid] }),
+      );
+      assert.equal(await hasAccess(), false, "the owner's revocation ends its grants");
+      await expectRevert(recordAccess(), "DID__NoAccess");
+      await expectRevert(
+        alice.simulateContract({
+          ...dids,
+          functionName: "revokeDataAccess",
+          args: [dataset, bobDid],
+        }),
+        "DID__Revoked",
+      );
+    },
+  );
 });
