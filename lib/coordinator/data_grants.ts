@@ -17,6 +17,7 @@ import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
+import { privateFile } from "./svdb_private.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -24,6 +25,13 @@ export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
 /** The W3C DID resolution of a did:artha (document from SVDB, checked against the chain). */
 export async function resolveDidDocument(ctx: Context, didHash: Hex) {
   const { client, addresses } = ctx.chain;
+  // A DID may name any CID as its document, a private file too: reading that one for the
+  // caller answered what it is (JSON or not, its id, its size) about a file no route serves.
+  const onChain = await getDid(client, { addresses, didHash });
+  if (onChain && await privateFile(ctx, onChain.metaCid)) {
+    const why = `Cannot resolve ${didHash}: its document ${onChain.metaCid} is a private file`;
+    return reject(403, "PRIVATE_FILE", why);
+  }
   try {
     const did = `did:artha:${didHash.slice(2)}`;
     const r = await resolveDid(client, { addresses, store: ctx.store, did });

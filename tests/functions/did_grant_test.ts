@@ -107,6 +107,25 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
     },
   );
 
+  await t.step(
+    "attacker: a DID naming a private file as its document learns nothing about that file",
+    async () => {
+      // Found in the privacy audit: resolution read whatever CID the DID named, and its answer
+      // (the decoder's complaint, or a document's id) told the caller what a job's private shard
+      // held, a file no route serves to it.
+      const job = await s.job({ nodes: 1, rounds: 1 });
+      const metaCid = job.spec.shards[0]!.cid;
+      const authKey = generateNodeKey();
+      const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+      const encKey = generateEncKey().publicKeyHex;
+      await createDid(owner, { addresses, didHash, authKey, encKey, metaCid });
+      const res = await read(await s.call(`/did/resolve?did=${formatDid(didHash)}`));
+      assert.equal(res.status, 403);
+      assert.equal(res.body.error.code, "PRIVATE_FILE");
+      assert.doesNotMatch(JSON.stringify(res.body), /JSON|Unexpected|DID_DOCUMENT|does not match/i);
+    },
+  );
+
   let wrappedKeyCid = "";
   await t.step(
     "prepare + grant: the owner wraps client-side, the coordinator stores it",
