@@ -28,7 +28,7 @@
  * console.assert(readHfModel(files).weights[3] === 0.25 && "onnx/model.onnx" in files);
  * ```
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { concatBytes } from "../crypto/digest.ts";
 import {
   exportOnnx,
@@ -268,8 +268,14 @@ function fitContent(chunks: Uint8Array[], byteLength: number, maxBuffer: number)
  * ```
  */
 export async function writeModelFiles(dir: string, files: ModelFileChunks): Promise<void> {
+  const root = resolve(dir);
   for (const [name, content] of Object.entries(files)) {
     const path = join(dir, name);
+    // The names may come from a downloaded folder: none may land outside `dir`.
+    const rel = relative(root, resolve(path));
+    if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+      throw new RangeError(`Cannot write model file "${name}": it is outside ${dir}`);
+    }
     await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.writeFile(path, Array.isArray(content) ? ReadableStream.from(content) : content);
   }

@@ -87,7 +87,12 @@ async function readFolder(src: Source, root: CID, maxBytes: number): Promise<Mod
       return;
     }
     for (const [name, child] of links) {
-      if (!/^[\w.\-]+$/.test(name)) throw new RangeError(`Cannot read folder: bad name "${name}"`);
+      // A name is one path segment that cannot climb: "." and ".." pass [\w.-]+ and, joined
+      // onto the output folder, wrote a coordinator's file over the owner's own (its
+      // addresses.json, so its next payment went to the coordinator's contract).
+      if (!/^[\w\-][\w.\-]*$/.test(name) || name === "." || name === "..") {
+        throw new RangeError(`Cannot read folder: bad name "${name}"`);
+      }
       await visit(child, `${prefix}${name}/`);
     }
   };

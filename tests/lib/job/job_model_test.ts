@@ -1,0 +1,76 @@
+/**
+ * `job model` from the side of a coordinator that serves a model folder built to write outside
+ * the owner's output folder.
+ */
+import assert from "node:assert/strict";
+import * as dagPb from "@ipld/dag-pb";
+import { UnixFS } from "ipfs-unixfs";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { computeCid, DAG_PB_CODE } from "../../../lib/store/cid.ts";
+import { downloadModel } from "../../../lib/job/job_model.ts";
+import { writeModelFiles } from "../../../lib/model/hf_model.ts";
+
+/** A gateway serving folder blocks (`?format=raw`) and files by CID, and how to build them. */
+function gateway() {
+  const blocks = new Map<string, Uint8Array>();
+  const files = new Map<string, Uint8Array>();
+  const file = async (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    const cid = await computeCid(bytes);
+    files.set(cid.toString(), bytes);
+    blocks.set(cid.toString(), bytes);
+    return cid;
+  };
+  const dir = async (links: [string, CID][]) => {
+    const bytes = dagPb.encode(dagPb.prepare({
+      Data: new UnixFS({ type: "directory" }).marshal(),
+      Links: links.map(([Name, Hash]) => ({ Name, Hash, Tsize: 1 })),
+    }));
+    const cid = CID.createV1(DAG_PB_CODE, await sha256.digest(bytes));
+    blocks.set(cid.toString(), bytes);
+    return cid;
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const u = new URL(req.url);
+    const cid = u.pathname.replace("/svdb/", "");
+    const b = u.searchParams.get("format") === "raw" ? blocks.get(cid) : files.get(cid);
+    return b ? new Response(b.slice()) : new Response("not found", { status: 404 });
+  });
+  return { file, dir, server, base: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("attacker: a model folder cannot write outside the owner's output folder", async () => {
+  // Prepare: the owner's .artha folder holds its deployment's addresses; the coordinator's
+  // "model" has a directory named ".." holding an addresses.json of its own. Found in the job
+  // owner audit: names were checked against [\w.-]+, which takes "..", and joined onto --out,
+  // so the owner's next job submit escrowed its budget with the coordinator's contract.
+  const g = gateway();
+  const home = await Deno.makeTempDir();
+  try {
+    const artha = `${home}/.artha`;
+    await Deno.mkdir(artha);
+    const real = JSON.stringify({ jobs: "0xREAL" });
+    await Deno.writeTextFile(`${artha}/addresses.json`, real);
+    const evil = await g.file(JSON.stringify({ jobs: "0xattacker" }));
+    const inner = await g.dir([["addresses.json", evil]]);
+    const root = await g.dir([["..", inner], ["config.json", await g.file("{}")]]);
+
+    // Execute
+    const download = downloadModel(g.base, root.toString(), `${artha}/model`);
+
+    // Assert: refused by name; the owner's file is untouched and nothing was written.
+    await assert.rejects(download, /Cannot read folder: bad name "\.\."/);
+    assert.equal(await Deno.readTextFile(`${artha}/addresses.json`), real);
+    await assert.rejects(Deno.stat(`${artha}/model`), Deno.errors.NotFound);
+    // And the writer itself refuses any name that climbs, wherever the names came from.
+    await assert.rejects(
+      writeModelFiles(`${artha}/model`, { "a/../../addresses.json": new Uint8Array(1) }),
+      /outside/,
+    );
+    assert.equal(await Deno.readTextFile(`${artha}/addresses.json`), real);
+  } finally {
+    await g.server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+});
