@@ -29,6 +29,7 @@ import { verifySignedRequest } from "./signed_request.ts";
 import { SIGNED_ORIGIN_HEADER, signedReadPath } from "../store/upload_signature.ts";
 import { InvalidCidError, parseCid } from "../store/cid.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
+import { loadSpec } from "./job.ts";
 
 /**
  * A private CID. `owner` uploaded it privately first (an owner's account for its data, a node for
@@ -221,10 +222,17 @@ function jobData(spec: JobSpec): string[] {
   return [...new Set([spec.validation, ...spec.shards.map((s) => s.cid)])];
 }
 
+/** Whether `cid` is the spec's validation set and none of its training shards. */
+async function heldOut(ctx: Context, specCid: string, cid: string): Promise<boolean> {
+  const spec = await loadSpec(ctx.store, specCid);
+  const same = (other: string) => canonicalCid(other) === canonicalCid(cid);
+  return same(spec.validation) && !spec.shards.some((s) => same(s.cid));
+}
+
 /**
  * Whether the request may read `cid`: anyone when it is not a job's data; else a fresh signature
  * (no nonce: a replay reads only what its signer could) by the job's owner, a node holding one of
- * its tasks, or the coordinator.
+ * its tasks (not its held-out validation set), or the coordinator.
  */
 export async function authorizeRead(
   ctx: Context,
@@ -253,8 +261,12 @@ export async function authorizeRead(
   const who = signed.upload.signer.toLowerCase();
   if (who === ctx.chain.client.account.address.toLowerCase() || ownsPrivate(rec, who)) return;
   for (const jobId of rec.jobs) {
-    if ((await getJob(ctx.kv, jobId)).value?.owner.toLowerCase() === who) return;
-    if (holdsTask(await getJobNode(ctx.kv, jobId, who))) return;
+    const job = (await getJob(ctx.kv, jobId)).value;
+    if (job?.owner.toLowerCase() === who) return;
+    if (!holdsTask(await getJobNode(ctx.kv, jobId, who))) continue;
+    // Not the held-out validation set: no node's task reads it, and a node that trained on it
+    // would fake the improvement the accuracy bonus is paid on.
+    if (!job || !await heldOut(ctx, job.specCid, cid)) return;
   }
   const why =
     `${cid} is a job's private data; only its owner, its nodes and the coordinator read it`;

@@ -42,16 +42,24 @@ Deno.test("attacker: a started job's shards and validation bytes are read only b
   const shard = job.spec.shards[0]!.cid;
 
   // Execute + Assert: unsigned or a stranger's read of the data is refused, whole or as a raw
-  // block; the job's nodes, its owner and the coordinator read it; the rest stays public.
+  // block; its owner and the coordinator read it, the job's nodes its shards (not the held-out
+  // validation set, below); the rest stays public.
   for (const cid of [shard, job.spec.validation]) {
     assert.deepEqual(await get(cid), [401, "SIGNATURE_MISSING"]);
     assert.deepEqual(await get(cid, undefined, true), [401, "SIGNATURE_MISSING"]);
     assert.deepEqual(await get(cid, nodeUploadSigner(generateNodeKey())), [403, "NOT_A_READER"]);
     assert.deepEqual(await get(cid, accountUploadSigner(fx.clients[3]!)), [403, "NOT_A_READER"]);
-    assert.deepEqual(await get(cid, nodeUploadSigner(job.nodes[0]!.key)), [200, undefined]);
     assert.deepEqual(await get(cid, accountUploadSigner(fx.owner)), [200, undefined]);
     assert.deepEqual(await get(cid, accountUploadSigner(fx.coordinator)), [200, undefined]);
   }
+  assert.deepEqual(await get(shard, nodeUploadSigner(job.nodes[0]!.key)), [200, undefined]);
+  // Found in the job owner audit: any node holding a task read the owner's held-out validation
+  // bytes, which no task needs, and a node that trained on them faked the improvement the
+  // accuracy bonus is paid on.
+  assert.deepEqual(
+    await get(job.spec.validation, nodeUploadSigner(job.nodes[0]!.key)),
+    [403, "NOT_A_READER"],
+  );
   for (const cid of [job.specCid, job.spec.initialWeights]) {
     assert.deepEqual(await get(cid), [200, undefined]);
   }
