@@ -65,10 +65,13 @@ function drawn(seed: Hex, jobId: Hex, round: number, node: Hex, rate: number): b
 }
 
 /**
- * Draws the spot check and issues the round's challenges and gradient samples; under any
- * verification policy, also challenges every node that committed without delivering. Nothing
- * once the chain opens no case on the job (its last round closed under a settlement delay of 0):
- * a committee drawn then would recompute a round whose attestations the chain refuses.
+ * Draws the spot check and issues the round's challenges and gradient samples under the job's
+ * verification policy; with or without one, challenges every node that committed without
+ * delivering. Without a policy that was nobody: a node that committed made-up digests each
+ * round, delivered nothing and kept heartbeating was paid its full share (two lazy nodes of
+ * three took ~60% of a budget). Nothing once the chain opens no case on the job (its last round
+ * closed under a settlement delay of 0): a committee drawn then would recompute a round whose
+ * attestations the chain refuses.
  */
 export async function challengeRound(
   ctx: Context,
@@ -76,10 +79,9 @@ export async function challengeRound(
   spec: JobSpec,
   nodes: Hex[],
 ): Promise<ChallengeRecord[]> {
-  if (!spec.verification) return [];
   const { client, addresses } = ctx.chain;
   if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) return [];
-  const drawn = await challengeDelivered(ctx, job, spec, nodes);
+  const drawn = spec.verification ? await challengeDelivered(ctx, job, spec, nodes) : [];
   return [...drawn, ...await challengeUndelivered(ctx, job, nodes)];
 }
 

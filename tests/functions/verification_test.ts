@@ -510,3 +510,41 @@ Deno.test("attacker: an outlier whose group's majority delivered late is still s
   assert.ok(await stake(faker) < await stake(first), "the faker lost half its stake");
   assert.equal(await stake(late), await stake(first));
 });
+
+Deno.test("attacker: a node that commits made-up digests to a job without a verification policy is still challenged for them", async () => {
+  // Prepare: a job as `job submit` makes it, no verification policy; two nodes train and
+  // deliver, the third commits made-up digests, delivers nothing and keeps heartbeating. Found
+  // in the job owner audit: without a policy nobody was challenged, and such a node was paid its
+  // full share of the owner's budget for no work (two of three took ~60% of it).
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
+  assert.equal(job.spec.verification, undefined);
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  const made = (tag: string) => `0x${tag.repeat(32)}` as const;
+  await commitRound(lazy.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: lazy.nodePubkey,
+      lossDigest: made("11"),
+      gradientDigest: made("22"),
+      weightsDigest: made("33"),
+      proofsRoot: made("44"),
+    },
+  });
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+
+  // Execute: the round closes on the two delivered updates.
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the lazy commit is asked a chunk and a step, which it cannot open (the timeout zeroes
+  // its pay on the job and slashes 10%); the nodes that delivered are not asked anything.
+  assert.equal(closed.status, "closed");
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
+    [lazy.nodePubkey, 0, "challenge"],
+    [lazy.nodePubkey, 0, "step"],
+  ]);
+});
