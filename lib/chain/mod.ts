@@ -61,6 +61,7 @@ export * from "./grant_data_access.ts";
 export * from "./has_consent.ts";
 export * from "./has_data_access.ts";
 export * from "./heartbeat.ts";
+export * from "./is_authorised.ts";
 export * from "./is_assigned.ts";
 export * from "./is_model_published.ts";
 export * from "./is_result_committed.ts";

@@ -16,9 +16,10 @@
  * console.log(job.jobId, job.assigned);
  * ```
  */
-import { type Address, formatEther, type Hex, parseEther } from "viem";
+import { type Address, formatEther, type Hex, isAddress, parseEther } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
+import { isAuthorisedCoordinator } from "../chain/is_authorised.ts";
 import { registerModel } from "../chain/register_model.ts";
 import { submitTrain } from "../chain/submit_train.ts";
 import { formatArthaUri } from "../store/cid.ts";
@@ -27,7 +28,12 @@ import { type PutOptions, Store } from "../store/store.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../store/upload_signature.ts";
 import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
 import { Gateway } from "../worker/gateway.ts";
-import { checkCoordinator, checkFunds, type ExpectedDeployment } from "../network/preflight.ts";
+import {
+  checkCoordinator,
+  checkFunds,
+  type ExpectedDeployment,
+  PreflightError,
+} from "../network/preflight.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
 import { checkPrivacyBudget } from "./privacy_plan.ts";
@@ -163,6 +169,22 @@ async function preflight(client: ArthaClient, params: SubmitJobParameters) {
     chainIdName: params.chainIdName,
     deployment: params.deployment,
   });
+  // The account /info names becomes the publisher of the job's model (setPublisher): one the
+  // jobs contract does not authorise could add checkpoints to the owner's model at any round
+  // (round 2^256 - 1 froze its latest checkpoint for good).
+  const publisher = info.coordinator;
+  const addresses = params.deployment.addresses;
+  if (
+    !isAddress(publisher) ||
+    !await isAuthorisedCoordinator(client, { addresses, account: publisher })
+  ) {
+    throw new PreflightError(
+      "COORDINATOR_MISMATCH",
+      `Cannot use the coordinator at ${params.coordinator}: its account ${String(publisher)} is ` +
+        `not an authorised coordinator of ${params.deployment.name}'s jobs contract ` +
+        `${addresses.jobs}; use the deployment's own coordinator`,
+    );
+  }
   const address = client.account.address;
   await checkFunds(client, { address, need: params.budget, action: "submit the job" });
   return info;
