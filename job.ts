@@ -21,8 +21,9 @@
  */
 import { dirname } from "node:path";
 import { formatEther, type Hex, parseEther } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
+import { readJob } from "./lib/chain/read_job.ts";
 import { type JobSettings, readJobSettings } from "./lib/config.ts";
 import { describeJob, type JobView, watchJob } from "./lib/job/job_status.ts";
 import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
@@ -138,7 +139,18 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
         "when it is finalized (deno task job status --wait)",
     );
   }
-  const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out);
+  // The coordinator names the folder; the chain says which weights the last round closed on.
+  const { endpoint, deployment } = s;
+  const addresses = deployment!.addresses!;
+  await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
+  const reader = createArthaClient({
+    rpcUrl: endpoint!.rpcUrl,
+    chainId: endpoint!.chainId,
+    account: privateKeyToAccount(generatePrivateKey()), // reads only: it never signs
+  });
+  const onChain = await readJob(reader, { addresses, jobId });
+  const expect = { weightsDigest: onChain.latestWeightsDigest };
+  const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out, expect);
   console.log(`model artha://${job.modelFolderCid} (${files.length} files) written to ${s.out}`);
   console.log(`sample it: deno task infer --model ${s.out} "The jury said"`);
 }

@@ -65,7 +65,7 @@ export interface JobSettings {
   coordinator: string;
   /** Where the last submitted job is remembered (absolute). */
   lastJobFile: string;
-  /** submit only. */
+  /** submit and model (model reads the job's weights digest from the chain). */
   endpoint?: ChainEndpoint;
   privateKey?: `0x${string}`;
   deployment?: AddressesSetting;
@@ -164,7 +164,8 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
  * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
- * and `model [jobId] [--out DIR]`; all take --coordinator (ARTHA_COORDINATOR).
+ * and `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
+ * are checked against the job's on chain); all take --coordinator (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -193,11 +194,11 @@ export function readJob(
     jobId: jobId?.toLowerCase() as JobSettings["jobId"],
     coordinator: coordinator!,
     lastJobFile: r.resolve(`${NETWORK_DIR}/last-job.json`),
-    endpoint: submit ? chainEndpoint(r, true) : undefined,
+    endpoint: submit || command === "model" ? chainEndpoint(r, true) : undefined,
     privateKey: submit
       ? r.privateKey(OPERATOR_KEY, "the job owner's account, which pays the budget")
       : undefined,
-    deployment: submit ? readAddresses(r, "addresses", true) : undefined,
+    deployment: submit || command === "model" ? readAddresses(r, "addresses", true) : undefined,
     submit: submit ? readSubmit(r) : undefined,
     wait: r.flag("wait"),
     timeoutSeconds: r.int({ flag: "timeout" }, 3600, 1)!,

@@ -7,9 +7,14 @@ import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { computeCid, DAG_PB_CODE } from "../../../lib/store/cid.ts";
-import { downloadModel } from "../../../lib/job/job_model.ts";
-import { writeModelFiles } from "../../../lib/model/hf_model.ts";
+import { computeCid, DAG_PB_CODE, parseCid } from "../../../lib/store/cid.ts";
+import { downloadModel, ModelMismatchError } from "../../../lib/job/job_model.ts";
+import { exportHfModelChunks, writeModelFiles } from "../../../lib/model/hf_model.ts";
+import { putModelFolder } from "../../../lib/model/model_folder.ts";
+import { openStore } from "../../../lib/store/open_store.ts";
+import { paramLayout } from "../../../kernel/params.ts";
+import { merkleRoot } from "../../../lib/crypto/merkle.ts";
+import { f32Bytes } from "../../../lib/round/local_training.ts";
 
 /** A gateway serving folder blocks (`?format=raw`) and files by CID, and how to build them. */
 function gateway() {
@@ -72,5 +77,44 @@ Deno.test("attacker: a model folder cannot write outside the owner's output fold
   } finally {
     await g.server.shutdown();
     await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("attacker: a coordinator cannot hand the owner a model other than the one its job trained", async () => {
+  // Prepare: the job's last round closed on chain with trained weights; the coordinator names a
+  // folder of other weights (an untrained model). Found in the job owner audit: `job model`
+  // wrote whatever folder /status named.
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const size = paramLayout(config).size;
+  const trained = Float32Array.from({ length: size }, (_, i) => Math.sin(i) / 10);
+  const untrained = new Float32Array(size).fill(0.01);
+  const store = await openStore({ kind: "memory" });
+  const folder = async (w: Float32Array) =>
+    (await putModelFolder(store, exportHfModelChunks(config, w))).toString();
+  const [good, bad] = [await folder(trained), await folder(untrained)];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const u = new URL(req.url);
+      const cid = parseCid(u.pathname.replace("/svdb/", ""));
+      const raw = u.searchParams.get("format") === "raw";
+      return new Response((raw ? await store.getBlock(cid) : await store.get(cid)).slice());
+    },
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const onChain = { weightsDigest: merkleRoot(f32Bytes(trained)) };
+  const out = await Deno.makeTempDir();
+  try {
+    // Execute + Assert: the substitute is refused and nothing is written; the trained one is.
+    await assert.rejects(
+      downloadModel(base, bad, `${out}/model`, onChain),
+      (e) => e instanceof ModelMismatchError && /nothing was written/.test(e.message),
+    );
+    await assert.rejects(Deno.stat(`${out}/model`), Deno.errors.NotFound);
+    const files = await downloadModel(base, good, `${out}/model`, onChain);
+    assert.ok(files.includes("model.safetensors"));
+  } finally {
+    await store.close();
+    await Deno.remove(out, { recursive: true });
   }
 });
