@@ -27,6 +27,8 @@ import {
   verifyBlock,
 } from "../store/cid.ts";
 import type { Store } from "../store/store.ts";
+import { readBounded } from "../store/bounded_body.ts";
+import { printable } from "../network/printable.ts";
 import type { ModelFileChunks, ModelFiles } from "./hf_model.ts";
 
 /** Thrown when a CID is not a UnixFS directory (e.g. a bare checkpoint file). */
@@ -71,10 +73,21 @@ type Source = {
   file(cid: CID): Promise<Uint8Array>;
 };
 
+/**
+ * The most entries (directories and files) a folder walk visits. A model folder holds a dozen;
+ * a DAG whose directories each link one child under many names is a tree of exponential size to
+ * walk, however few its blocks.
+ */
+export const MAX_FOLDER_ENTRIES = 10_000;
+
 async function readFolder(src: Source, root: CID, maxBytes: number): Promise<ModelFiles> {
   const files: ModelFiles = {};
   let total = 0;
+  let visits = 0;
   const visit = async (cid: CID, prefix: string) => {
+    if (++visits > MAX_FOLDER_ENTRIES) {
+      throw new RangeError(`Cannot read folder ${root}: more than ${MAX_FOLDER_ENTRIES} entries`);
+    }
     const links = directoryLinks(cid, await src.block(cid));
     if (!links) {
       if (prefix === "") throw new NotAFolderError(cid.toString());
@@ -117,28 +130,42 @@ export function getModelFolder(
   return readFolder(src, parseCid(cid), options.maxBytes ?? MAX_FOLDER_BYTES);
 }
 
+/** Longest one download of a folder's block or file may take, its body included. */
+export const FOLDER_REQUEST_TIMEOUT_MS = 10 * 60_000;
+
 /**
  * Downloads a folder from a coordinator's SVDB gateway (`GET /svdb/<cid>?format=raw` for
  * directory blocks, `GET /svdb/<cid>` for files), verifying every block and file against its CID.
+ * Each request ends after `timeoutMs` and reads no more than the folder's cap: a gateway that
+ * trickled a byte at a time held `job model` for ever, and one that sent an endless body had it
+ * read into memory before any size or CID check.
  */
 export function fetchModelFolder(
   gateway: string,
   cid: CID | string,
-  options: { maxBytes?: number; fetch?: typeof fetch } = {},
+  options: { maxBytes?: number; fetch?: typeof fetch; timeoutMs?: number } = {},
 ): Promise<ModelFiles> {
   const get = options.fetch ?? fetch;
   const base = gateway.replace(/\/+$/, "");
+  const maxBytes = options.maxBytes ?? MAX_FOLDER_BYTES;
   const download = async (c: CID, raw: boolean) => {
+    const signal = AbortSignal.timeout(options.timeoutMs ?? FOLDER_REQUEST_TIMEOUT_MS);
+    const url = `${base}/svdb/${c}${raw ? "?format=raw" : ""}`;
     let res: Response;
     try {
-      res = await get(`${base}/svdb/${c}${raw ? "?format=raw" : ""}`);
+      res = await get(url, { signal });
     } catch (e) {
       throw new Error(`Cannot reach the gateway ${base}: ${(e as Error).message}`, { cause: e });
     }
     if (!res.ok) {
-      throw new Error(`Cannot download ${c} from ${base}: ${res.status} ${await res.text()}`);
+      const why = printable((await res.text()).slice(0, 300));
+      throw new Error(`Cannot download ${c} from ${base}: ${res.status} ${why}`);
     }
-    return new Uint8Array(await res.arrayBuffer());
+    try {
+      return await readBounded(res.body, maxBytes);
+    } catch (e) {
+      throw new Error(`Cannot download ${c} from ${base}: ${(e as Error).message}`, { cause: e });
+    }
   };
   const src: Source = {
     block: async (c) => {
@@ -153,5 +180,5 @@ export function fetchModelFolder(
       return bytes;
     },
   };
-  return readFolder(src, parseCid(cid), options.maxBytes ?? MAX_FOLDER_BYTES);
+  return readFolder(src, parseCid(cid), maxBytes);
 }
