@@ -3,11 +3,9 @@
  * the owner's output folder.
  */
 import assert from "node:assert/strict";
-import * as dagPb from "@ipld/dag-pb";
-import { UnixFS } from "ipfs-unixfs";
-import { CID } from "multiformats/cid";
-import { sha256 } from "multiformats/hashes/sha2";
-import { computeCid, DAG_PB_CODE, parseCid } from "../../../lib/store/cid.ts";
+import type { CID } from "multiformats/cid";
+import { computeCid, parseCid } from "../../../lib/store/cid.ts";
+import { directoryBlock } from "../model/_folder.ts";
 import { downloadModel, ModelMismatchError } from "../../../lib/job/job_model.ts";
 import { exportHfModelChunks, writeModelFiles } from "../../../lib/model/hf_model.ts";
 import { putModelFolder } from "../../../lib/model/model_folder.ts";
@@ -27,15 +25,7 @@ function gateway() {
     blocks.set(cid.toString(), bytes);
     return cid;
   };
-  const dir = async (links: [string, CID][]) => {
-    const bytes = dagPb.encode(dagPb.prepare({
-      Data: new UnixFS({ type: "directory" }).marshal(),
-      Links: links.map(([Name, Hash]) => ({ Name, Hash, Tsize: 1 })),
-    }));
-    const cid = CID.createV1(DAG_PB_CODE, await sha256.digest(bytes));
-    blocks.set(cid.toString(), bytes);
-    return cid;
-  };
+  const dir = (links: [string, CID][]) => directoryBlock(blocks, links);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const u = new URL(req.url);
     const cid = u.pathname.replace("/svdb/", "");
