@@ -59683,14 +59683,17 @@ var DEFAULT_SECURE_CLIP = 1;
 var encoder7 = new TextEncoder();
 var SEED_LABEL = "ArthaTrain:secagg:v1:seed\n";
 var POST_LABEL = "ArthaTrain:secagg:v1:post\n";
+function roundName(at) {
+  return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}`;
+}
 function secureContext(at) {
-  return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}:attempt-${at.attempt}`;
+  return `${roundName(at)}:attempt-${at.attempt}`;
 }
 var MAX_SECURE_ATTEMPTS = 4;
 function secureSeed(at, blockHash) {
-  const round = `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}
-`;
-  return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), encoder7.encode(round), hexToBytes3(blockHash)));
+  const round = encoder7.encode(`${roundName(at)}
+`);
+  return digestHex(concatBytes4(encoder7.encode(SEED_LABEL), round, hexToBytes3(blockHash)));
 }
 function rosterAt(changes, block) {
   const held = /* @__PURE__ */ new Set();

@@ -63,10 +63,14 @@ export interface SessionAt {
   attempt: number;
 }
 
+/** The round's name: chain, job and round (the seed's context, the attempts' prefix). */
+function roundName(at: Omit<SessionAt, "attempt">): string {
+  return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}`;
+}
+
 /** The round context bound into every key, signature and ciphertext of the session. */
 export function secureContext(at: SessionAt): string {
-  return `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}:` +
-    `attempt-${at.attempt}`;
+  return `${roundName(at)}:attempt-${at.attempt}`;
 }
 
 /** The most attempts a round's secure aggregation may take (attempts 0 to 3). */
@@ -77,10 +81,8 @@ export const MAX_SECURE_ATTEMPTS = 4;
  * attempt: a retry over the same roster has the same graph, so failing an attempt re-rolls nothing.
  */
 export function secureSeed(at: Omit<SessionAt, "attempt">, blockHash: Hex): Hex {
-  const round = `ArthaTrain:secagg:${at.chainId}:${at.jobId.toLowerCase()}:round-${at.round}\n`;
-  return digestHex(
-    concatBytes(encoder.encode(SEED_LABEL), encoder.encode(round), hexToBytes(blockHash)),
-  );
+  const round = encoder.encode(`${roundName(at)}\n`);
+  return digestHex(concatBytes(encoder.encode(SEED_LABEL), round, hexToBytes(blockHash)));
 }
 
 /** A change to a job's nodes on chain: `node` was assigned, replacing `replaced` if named. */
