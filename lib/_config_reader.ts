@@ -14,6 +14,7 @@
  * ```
  */
 import { isAbsolute, join } from "node:path";
+import { parseUnits } from "viem";
 
 /** One unusable setting: where it came from and what is wrong with it. */
 export interface ConfigProblem {
@@ -112,10 +113,9 @@ export class SettingsReader {
   amount(source: Source, fallback: bigint | undefined, decimals: 9 | 18): bigint | undefined {
     const { text, name } = this.raw(source);
     if (text === undefined) return fallback;
-    const m = new RegExp(`^(\\d{1,30})(?:\\.(\\d{1,${decimals}}))?$`).exec(text.trim());
-    const wei = m
-      ? BigInt(m[1]!) * 10n ** BigInt(decimals) + BigInt((m[2] ?? "").padEnd(decimals, "0") || "0")
-      : 0n;
+    const t = text.trim();
+    const plain = new RegExp(`^\\d{1,30}(\\.\\d{1,${decimals}})?$`).test(t);
+    const wei = plain ? parseUnits(t, decimals) : 0n;
     if (wei > 0n) return wei;
     const unit = decimals === 18 ? "ARTH" : "gwei";
     return this.fail(name, `must be a positive amount in ${unit} (e.g. 10 or 2.5), got ${text}`);
