@@ -10,6 +10,9 @@ import { Worker } from "../../lib/worker/worker.ts";
 import { createTrainer } from "../../kernel/train_step.ts";
 import { loadKernel } from "../../kernel/wasm_module.ts";
 import { setupCoordinator } from "../functions/_coordinator.ts";
+import type { CoordinatorFetch } from "../../lib/worker/client.ts";
+import type { WorkerEvent } from "../../lib/worker/events.ts";
+import { workerThrough } from "./_worker.ts";
 
 /** A worker whose off-thread wait is callable from the test. */
 class Busy extends Worker {
@@ -111,18 +114,9 @@ Deno.test("attacker: a task whose training step does not fit the machine is refu
   const job = await s.job({ nodes: 1, rounds: 1, localSteps: 2 });
   const node = job.nodes[0]!;
   const fetched: string[] = [];
-  const errors: string[] = [];
-  const worker = new Worker({
-    coordinator: (path, init) => (fetched.push(path), s.call(path, init)),
-    client: node.operator,
-    addresses: fx.addresses,
-    chainId: fx.net.chainId,
-    key: node.key,
-    trainer: createTrainer(loadKernel()),
-    heartbeatEveryMs: Infinity,
-    memoryBudget: 64 * 1024,
-    onProgress: (e) => e.kind === "error" && errors.push(e.message),
-  });
+  const events: WorkerEvent[] = [];
+  const fetching: CoordinatorFetch = (path, init) => (fetched.push(path), s.call(path, init));
+  const worker = workerThrough(fx, node, fetching, events, { memoryBudget: 64 * 1024 });
 
   // Execute
   const outcome = await worker.tick();
@@ -130,6 +124,7 @@ Deno.test("attacker: a task whose training step does not fit the machine is refu
   // Assert: refused, saying what it needs and the setting; only the spec was read, no weights,
   // no shard, nothing committed.
   assert.equal(outcome, "wait");
+  const errors = events.flatMap((e) => e.kind === "error" ? [e.message] : []);
   assert.match(
     errors.join("\n"),
     /task refused: a step of this job needs \d+\.\d [KM]iB \(resident trainer\), more than the 64\.0 KiB this worker may use \(--max-memory\)/,
