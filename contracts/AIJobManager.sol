@@ -42,6 +42,8 @@ contract AIJobManager is Owned, IAIJobManager {
     error JobManager__NothingToWithdraw(address account);
     /// @notice Thrown when a native transfer fails.
     error JobManager__TransferFailed(address to, uint256 amount);
+    /// @notice Thrown when a job is abandoned before its coordinator has been silent long enough.
+    error JobManager__NotStalled(bytes32 jobId, uint256 stalledAt);
 
     /// @notice Emitted when a job is submitted.
     event JobSubmitted(
@@ -69,6 +71,9 @@ contract AIJobManager is Owned, IAIJobManager {
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice Emitted when the linked contracts are set.
     event LinksSet(address registry, address proofOfCompute);
+    /// @notice Emitted when an owner ends a stalled job: it is cut to `rounds`, its budget to
+    /// `budget`, and `refund` (the rest of the escrow) is credited to the owner.
+    event JobAbandoned(bytes32 indexed jobId, uint32 rounds, uint256 budget, uint256 refund);
 
     /// @notice What a job owner submits.
     struct TrainParams {
@@ -97,6 +102,8 @@ contract AIJobManager is Owned, IAIJobManager {
         uint64 createdAt;
         uint32 targetImprovementBps;
         uint32 achievedImprovementBps;
+        /// @dev When the job last made progress: its first assignment, then each round closed.
+        uint64 progressAt;
         uint256 budget;
         uint256 escrow;
         uint256 baseRatePerSecond;
@@ -117,6 +124,9 @@ contract AIJobManager is Owned, IAIJobManager {
     uint256 public constant MAX_STEPS_PER_ROUND = 1_000_000;
     uint256 public constant MAX_SAMPLES_PER_STEP = 1_000_000;
     uint256 public constant MAX_SECONDS_PER_STEP = 1 days;
+    /// @notice How long past a round's budgeted compute time (stepsPerRound x secondsPerStep) a
+    /// running job may go without a round closing before its owner may abandon it.
+    uint256 public constant STALL_GRACE = 1 days;
 
     INodeCertRegistry public registry;
     IProofOfCompute public proofOfCompute;
@@ -202,6 +212,7 @@ contract AIJobManager is Owned, IAIJobManager {
         }
         if (j.status == JobStatus.Open) {
             j.status = JobStatus.Running;
+            j.progressAt = uint64(block.timestamp);
             emit JobStatusChanged(jobId, JobStatus.Running);
         }
     }
@@ -238,6 +249,7 @@ contract AIJobManager is Owned, IAIJobManager {
         if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
         if (round != j.currentRound) revert JobManager__WrongRound(round, j.currentRound);
         j.currentRound = round + 1;
+        j.progressAt = uint64(block.timestamp);
         j.latestCheckpointCid = checkpointCid;
         j.latestWeightsDigest = weightsDigest;
         emit RoundClosed(jobId, round, checkpointCid, weightsDigest);
@@ -270,6 +282,32 @@ contract AIJobManager is Owned, IAIJobManager {
         j.status = JobStatus.Cancelled;
         emit JobStatusChanged(jobId, JobStatus.Cancelled);
         _credit(jobId, j, j.owner, j.escrow);
+    }
+
+    /// @notice Ends a running job whose coordinator stopped closing rounds, so its escrow is not
+    /// locked for good. Owner only, once no round has closed for STALL_GRACE plus one round's
+    /// budgeted compute time (see stalledAt). The job is cut to the rounds it ran, the open one
+    /// included because commits to it are paid, and its budget in proportion; the rest of the
+    /// escrow is credited to the owner now. The job is then Completed, and settlement pays its
+    /// nodes' committed rounds as for any completed job of that length and budget.
+    /// @param jobId The job.
+    function abandonJob(bytes32 jobId) external {
+        Job storage j = _job(jobId);
+        if (msg.sender != j.owner) revert JobManager__NotJobController(msg.sender, jobId);
+        if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
+        uint256 at = _stalledAt(j);
+        if (block.timestamp < at) revert JobManager__NotStalled(jobId, at);
+        // Running means currentRound < rounds, so the cut never lengthens the job.
+        uint32 ran = j.currentRound + 1;
+        uint256 kept = j.budget * ran / j.rounds;
+        uint256 refund = j.budget - kept;
+        j.rounds = ran;
+        j.budget = kept;
+        j.status = JobStatus.Completed;
+        j.completedAt = uint64(block.timestamp);
+        emit JobAbandoned(jobId, ran, kept, refund);
+        emit JobStatusChanged(jobId, JobStatus.Completed);
+        if (refund > 0) _credit(jobId, j, j.owner, refund);
     }
 
     /// @inheritdoc IAIJobManager
@@ -363,6 +401,13 @@ contract AIJobManager is Owned, IAIJobManager {
         return _activeAssignment[jobId][nodePubkey];
     }
 
+    /// @notice When the owner of running job `jobId` may abandon it (see abandonJob); 0 if it
+    /// is not running.
+    function stalledAt(bytes32 jobId) external view returns (uint256) {
+        Job storage j = _jobs[jobId];
+        return j.status == JobStatus.Running ? _stalledAt(j) : 0;
+    }
+
     /// @notice What `account` can withdraw.
     function claimableOf(address account) external view returns (uint256) {
         return _claimable[account];
@@ -373,6 +418,10 @@ contract AIJobManager is Owned, IAIJobManager {
     function _job(bytes32 jobId) private view returns (Job storage j) {
         j = _jobs[jobId];
         if (j.status == JobStatus.None) revert JobManager__UnknownJob(jobId);
+    }
+
+    function _stalledAt(Job storage j) private view returns (uint256) {
+        return uint256(j.progressAt) + STALL_GRACE + uint256(j.stepsPerRound) * j.secondsPerStep;
     }
 
     function _assignOne(bytes32 jobId, bytes32 node) private {

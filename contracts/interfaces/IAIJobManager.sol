@@ -29,7 +29,8 @@ interface IAIJobManager {
         uint32 stepsPerRound;
         uint32 samplesPerStep;
         uint32 secondsPerStep;
-        /// @dev When the last round closed (0 while running); settlement waits a delay after it.
+        /// @dev When the last round closed or the owner abandoned the job (0 while running);
+        /// settlement waits a delay after it.
         uint64 completedAt;
     }
 

@@ -25138,6 +25138,22 @@ var nodeCertRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "active",
         "type": "uint256"
@@ -27259,6 +27275,22 @@ var reputationRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "active",
         "type": "uint256"
@@ -28635,6 +28667,22 @@ var aiJobManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -28822,6 +28870,37 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "Credited",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "rounds",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "budget",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "refund",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobAbandoned",
     "type": "event"
   },
   {
@@ -29102,6 +29181,32 @@ var aiJobManagerAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "STALL_GRACE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "abandonJob",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -29289,6 +29394,11 @@ var aiJobManagerAbi = [
             "internalType": "uint32",
             "name": "achievedImprovementBps",
             "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "progressAt",
+            "type": "uint64"
           },
           {
             "internalType": "uint256",
@@ -29638,6 +29748,25 @@ var aiJobManagerAbi = [
     "name": "setLinks",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "stalledAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -33490,6 +33619,22 @@ var proofOfComputeAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "active",
         "type": "uint256"
@@ -35491,6 +35636,22 @@ var modelRegistryAbi = [
       }
     ],
     "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
     "type": "error"
   },
   {
@@ -38010,6 +38171,22 @@ var arthaDIDRegistryAbi = [
       }
     ],
     "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
     "type": "error"
   },
   {
@@ -42465,6 +42642,22 @@ var verificationManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "active",
         "type": "uint256"
@@ -44662,6 +44855,22 @@ var disputeGameAbi = [
       }
     ],
     "name": "JobManager__NotProofOfCompute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
     "type": "error"
   },
   {

@@ -1617,6 +1617,22 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "stalledAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobManager__NotStalled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "active",
         "type": "uint256"

@@ -1896,4 +1896,84 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       }
     },
   );
+
+  await fx.step(
+    t,
+    "34. a coordinator that stops closing rounds cannot lock the job owner's escrow",
+    async () => {
+      // Found in the job owner audit: cancelJob takes an Open job only, so once nodes were
+      // assigned, a coordinator that went silent (or an owner's assignment front-run by one)
+      // locked the whole budget for good. The owner may now abandon the job once no round has
+      // closed for a day past a round's budgeted compute; the nodes' committed rounds are still
+      // paid, and the owner gets the rest.
+      const nodes: [Hex, ArthaClient][] = [
+        [nodePubkey("stalled-a"), honest[0]!],
+        [nodePubkey("stalled-b"), honest[1]!],
+      ];
+      const budget = parseEther("10");
+      const jobId = await startJob(nodes, { rounds: 4, budget });
+      const abandon = (by: ArthaClient) =>
+        by.simulateContract({
+          ...jobs,
+          functionName: "abandonJob",
+          args: [jobId],
+          account: by.account,
+        });
+      for (const [n, op] of nodes) await commit(op, jobId, n, 0, "r0");
+      await closeRound(jobId, 0);
+      for (const [n, op] of nodes) await commit(op, jobId, n, 1, "r1");
+      // The coordinator stops here. Before the stall window, nobody may end the job.
+      const stalledAt = await co.readContract({
+        ...jobs,
+        functionName: "stalledAt",
+        args: [jobId],
+      });
+      const [, early] = await expectRevert(abandon(jobOwner), "JobManager__NotStalled");
+      assert.equal(early, stalledAt);
+      const now = (await co.getBlock()).timestamp;
+      // A day of grace past the round's 10 steps x 6 s.
+      assert.ok(stalledAt >= now + 86_400n && stalledAt <= now + 86_400n + 60n);
+      await fx.increaseTime(Number(stalledAt - now));
+      await expectRevert(abandon(attacker), "JobManager__NotJobController");
+      const r = await mined(jobOwner, jobOwner.writeContract((await abandon(jobOwner)).request));
+      // Two of four rounds ran (the open one's commits are paid): half the budget comes back now.
+      assert.deepEqual(event(r, abis.jobs, "JobAbandoned"), {
+        jobId,
+        rounds: 2,
+        budget: budget / 2n,
+        refund: budget / 2n,
+      });
+      const claimable = () =>
+        co.readContract({
+          ...jobs,
+          functionName: "claimableOf",
+          args: [jobOwner.account.address],
+        });
+      assert.equal(await claimable(), budget / 2n);
+      // A coordinator waking up cannot close rounds of the ended job.
+      await expectRevert(
+        co.simulateContract({
+          ...jobs,
+          functionName: "closeRound",
+          args: [jobId, 1, "cp-1", b32("w-1")],
+          account: co.account,
+        }),
+        "JobManager__WrongStatus",
+      );
+      // Anyone settles it; both nodes are paid for their two rounds, the owner gets the rest.
+      const f = await mined(
+        attacker,
+        attacker.writeContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+      );
+      const paid = events(f, abis.proofs, "RewardCredited").map((l) =>
+        l.args.batchReward! + l.args.stepReward! + l.args.roundReward! + l.args.accuracyBonus!
+      );
+      assert.equal(paid.length, 2);
+      assert.ok(paid.every((p) => p > 0n), "committed rounds are paid");
+      const total = paid.reduce((a, b) => a + b, 0n);
+      assert.equal(await claimable(), budget - total, "the owner gets back all that is not paid");
+      const job = await co.readContract({ ...jobs, functionName: "getJob", args: [jobId] });
+      assert.equal(job.escrow, 0n);
+    },
+  );
 });
