@@ -7,8 +7,10 @@
  *     --layers 2 --width 64 --heads 4 --context 64 --codec partition
  *   deno task job status [JOB_ID] [--wait]   # default: the last job submitted from this folder
  *   deno task job model [JOB_ID] [--out .artha/model]
+ *   deno task job cancel [JOB_ID]          # ends the job; withdraws what it did not spend
  *
- * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787); for submit also
+ * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787); for submit, model
+ * and cancel also
  * --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID) and --addresses (ARTHA_ADDRESSES: a file
  * or JSON, default .artha/addresses.json). Submit: --data brown|FILE, --shards N, --rounds N,
  * --local-steps N, --nodes N, --layers, --width, --heads, --context, --batch, --lr, --optimizer
@@ -17,7 +19,10 @@
  * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
  * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
  * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
- * SECONDS. The steps are lib/job/submit.ts, job_status.ts and job_model.ts.
+ * SECONDS. Cancel: an Open job is cancelled whole; a running one only once its coordinator
+ * stopped closing rounds (it is cut to the rounds it ran); run it again after the settlement
+ * delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
+ * job_cancel.ts.
  */
 import { dirname } from "node:path";
 import { formatEther, type Hex, parseEther } from "viem";
@@ -26,9 +31,11 @@ import { createArthaClient } from "./lib/chain/client.ts";
 import { readJob } from "./lib/chain/read_job.ts";
 import { type JobSettings, readJobSettings } from "./lib/config.ts";
 import { describeJob, type JobView, watchJob } from "./lib/job/job_status.ts";
+import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
+import { JobStatus } from "./lib/chain/contracts.ts";
 import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
-import { submitJob } from "./lib/job/submit.ts";
+import { JobNotStartedError, submitJob } from "./lib/job/submit.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
 import { synchronousRecipe } from "./lib/job/recipe.ts";
@@ -90,6 +97,11 @@ async function submit(s: JobSettings): Promise<void> {
     );
     console.log(`dashboard: ${s.coordinator}/dashboard`);
     console.log("follow it: deno task job status --wait");
+  } catch (e) {
+    if (!(e instanceof JobNotStartedError)) throw e;
+    throw new Error(`${e.message}; get its budget back: deno task job cancel ${e.jobId}`, {
+      cause: e,
+    });
   } finally {
     await store?.close();
   }
@@ -155,10 +167,30 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
   console.log(`sample it: deno task infer --model ${s.out} "The jury said"`);
 }
 
+/** `job cancel`: ends the job as far as the chain allows now; withdraws what came back. */
+async function cancel(s: JobSettings): Promise<void> {
+  const jobId = await jobIdOf(s);
+  if (!jobId) throw new UsageError("Cannot cancel a job: name it (deno task job cancel <id>)");
+  const { endpoint, deployment } = s;
+  const addresses = deployment!.addresses!;
+  await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
+  const account = privateKeyToAccount(s.privateKey!);
+  const client = createArthaClient({
+    rpcUrl: endpoint!.rpcUrl,
+    chainId: endpoint!.chainId,
+    account,
+  });
+  const done = await cancelOwnJob(client, { addresses, jobId, log: console.log });
+  if (done.refunded === 0n && done.withdrawn === 0n && done.settlesAt === undefined) {
+    const status = Object.entries(JobStatus).find(([, v]) => v === done.status)?.[0];
+    console.log(`job ${jobId} is ${status?.toLowerCase()}: nothing is left to get back`);
+  }
+}
+
 /** Errors that are the owner's to fix (exit 2), as a UsageError. */
 function asUsage(e: unknown): unknown {
   const own = e instanceof ShardDataError || e instanceof PrivacyBudgetError ||
-    e instanceof OutputExistsError ||
+    e instanceof OutputExistsError || e instanceof CancelRefusedError ||
     (e instanceof TypeError && e.message.startsWith("Cannot read job spec"));
   return own ? new UsageError((e as Error).message) : e;
 }
@@ -170,13 +202,19 @@ async function main(args: string[]): Promise<void> {
     if (s.command === "submit") await submit(s);
     if (s.command === "status") await status(s, coordinator);
     if (s.command === "model") await model(s, coordinator);
+    if (s.command === "cancel") await cancel(s);
   } catch (e) {
     throw asUsage(e);
   }
 }
 
 if (import.meta.main) {
-  const action = { submit: "submit the job", status: "read the job", model: "download the model" };
+  const action = {
+    submit: "submit the job",
+    status: "read the job",
+    model: "download the model",
+    cancel: "cancel the job",
+  };
   const command = Deno.args[0] as keyof typeof action;
   await runCli(action[command] ?? "run the job command", () => main(Deno.args));
 }

@@ -1,5 +1,5 @@
 /**
- * The job owner's settings (`deno task job submit|status|model`), read by lib/config.ts
+ * The job owner's settings (`deno task job submit|status|model|cancel`), read by lib/config.ts
  * readJobSettings. Private to lib/config.ts.
  *
  * @module
@@ -59,13 +59,13 @@ export interface JobSubmitSettings {
 
 /** What `deno task job` does. */
 export interface JobSettings {
-  command: "submit" | "status" | "model";
-  /** The job (status, model); default: the last one submitted from this folder. */
+  command: "submit" | "status" | "model" | "cancel";
+  /** The job (status, model, cancel); default: the last one submitted from this folder. */
   jobId?: `0x${string}`;
   coordinator: string;
   /** Where the last submitted job is remembered (absolute). */
   lastJobFile: string;
-  /** submit and model (model reads the job's weights digest from the chain). */
+  /** submit, model (it reads the job's weights digest from the chain) and cancel. */
   endpoint?: ChainEndpoint;
   privateKey?: `0x${string}`;
   deployment?: AddressesSetting;
@@ -109,6 +109,8 @@ const JOB_FLAGS = {
   timeout: str,
   out: str,
 };
+
+const COMMANDS: JobSettings["command"][] = ["submit", "status", "model", "cancel"];
 
 const CODEC_NAMES = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
 
@@ -164,8 +166,10 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
  * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
- * and `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
- * are checked against the job's on chain); all take --coordinator (ARTHA_COORDINATOR).
+ * `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
+ * are checked against the job's on chain) and `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY
+ * is the owner's, with --rpc, --chain-id and --addresses); all take --coordinator
+ * (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -176,11 +180,17 @@ export function readJob(
   const { values, positionals } = parseFlags(args, JOB_FLAGS, "deno task job");
   const r = reader(values);
   const [command, jobId, ...extra] = positionals;
-  if (command !== "submit" && command !== "status" && command !== "model") {
-    r.fail(command ?? "<command>", "must be submit, status or model (deno task job <command>)");
+  if (!COMMANDS.includes(command as JobSettings["command"])) {
+    r.fail(
+      command ?? "<command>",
+      "must be submit, status, model or cancel (deno task job <command>)",
+    );
   }
   if (jobId !== undefined && (command === "submit" || !/^0x[0-9a-fA-F]{64}$/.test(jobId))) {
-    r.fail(jobId, "is not expected here (a job id is 0x and 64 hex digits, after status or model)");
+    r.fail(
+      jobId,
+      "is not expected here (a job id is 0x and 64 hex digits, after status, model or cancel)",
+    );
   }
   if (extra.length) r.fail(extra.join(" "), "is not expected");
   const coordinator = r.url(
@@ -189,16 +199,21 @@ export function readJob(
     "the coordinator's base URL",
   );
   const submit = command === "submit";
+  const signs = submit || command === "cancel";
+  const onChain = signs || command === "model";
   const settings: JobSettings = {
     command: command as JobSettings["command"],
     jobId: jobId?.toLowerCase() as JobSettings["jobId"],
     coordinator: coordinator!,
     lastJobFile: r.resolve(`${NETWORK_DIR}/last-job.json`),
-    endpoint: submit || command === "model" ? chainEndpoint(r, true) : undefined,
-    privateKey: submit
-      ? r.privateKey(OPERATOR_KEY, "the job owner's account, which pays the budget")
+    endpoint: onChain ? chainEndpoint(r, true) : undefined,
+    privateKey: signs
+      ? r.privateKey(
+        OPERATOR_KEY,
+        submit ? "the job owner's account, which pays the budget" : "the job owner's account",
+      )
       : undefined,
-    deployment: submit || command === "model" ? readAddresses(r, "addresses", true) : undefined,
+    deployment: onChain ? readAddresses(r, "addresses", true) : undefined,
     submit: submit ? readSubmit(r) : undefined,
     wait: r.flag("wait"),
     timeoutSeconds: r.int({ flag: "timeout" }, 3600, 1)!,

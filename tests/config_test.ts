@@ -239,7 +239,15 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /--local-steps must be 1 \(or left out\) with --synchronous/,
         /--optimizer cannot be set with --synchronous/,
       );
-      assertRefused(await run("job", ["frobnicate"], {}, dir), /must be submit, status or model/);
+      assertRefused(
+        await run("job", ["frobnicate"], {}, dir),
+        /must be submit, status, model or cancel/,
+      );
+      assertRefused(
+        await run("job", ["cancel", "0x12"], { ARTHA_ADDRESSES: `${dir}/none.json` }, dir),
+        /0x12 is not expected here \(a job id is 0x and 64 hex digits/,
+        /ARTHA_PRIVATE_KEY/,
+      );
       assertRefused(
         await run("chain", [], { ARTHA_RPC_URL: "https://rpc.example.org" }, dir),
         /ARTHA_RPC_URL is https:\/\/rpc.example.org, not a 127.0.0.1 URL/,

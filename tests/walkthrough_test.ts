@@ -204,6 +204,8 @@ async function checkOutputs(
   );
   assert.match(out("task job status"), /finalized: validation loss [\d.]+ -> [\d.]+ \(improved/);
   assert.match(out("task job model"), /written to/);
+  // The finalized job's unspent budget, credited to the owner at settlement.
+  assert.match(out("task job cancel"), /withdrew [\d.]+ ARTH to 0x/);
   assert.match(out("task infer"), /^The jury said/m);
   assert.match(out("task worker withdraw"), /withdrew [\d.]+ ARTH/);
   const laptops = runs.longRunning.filter((r) => r.line.startsWith("task worker"));

@@ -5,10 +5,12 @@
  *
  * @module
  */
+export * from "./abandon_job.ts";
 export * from "./add_checkpoint.ts";
 export * from "./arbitrate_dispute.ts";
 export * from "./assign_nodes.ts";
 export * from "./attest_result.ts";
+export * from "./cancel_job.ts";
 export * from "./caps.ts";
 export * from "./client.ts";
 export * from "./close_round.ts";
@@ -55,6 +57,7 @@ export * from "./get_round_checkpoint.ts";
 export * from "./get_round_opened_block.ts";
 export * from "./get_round_result.ts";
 export * from "./get_settlement_delay.ts";
+export * from "./get_stalled_at.ts";
 export * from "./get_task_group.ts";
 export * from "./get_verification_counts.ts";
 export * from "./grant_data_access.ts";

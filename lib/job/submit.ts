@@ -146,9 +146,16 @@ export async function submitJob(
     return await startJob(client, coordinator, { params, jobId, spec, specCid, publisher });
   } catch (e) {
     // The budget is escrowed: name the job, so its owner can follow it up or cancel it.
-    throw new Error(`job ${jobId} is escrowed but not started: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new JobNotStartedError(jobId, { cause: e });
+  }
+}
+
+/** Thrown when the budget was escrowed but the job could not be started; `jobId` names it. */
+export class JobNotStartedError extends Error {
+  readonly code = "JOB_NOT_STARTED";
+  constructor(readonly jobId: Hex, options: { cause: unknown }) {
+    super(`job ${jobId} is escrowed but not started: ${(options.cause as Error).message}`, options);
+    this.name = "JobNotStartedError";
   }
 }
 

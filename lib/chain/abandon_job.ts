@@ -1,0 +1,32 @@
+/**
+ * Ends a stalled running job for its owner (AIJobManager.abandonJob), once getStalledAt allows.
+ */
+import { parseEventLogs } from "viem";
+import type { Hex } from "viem";
+import type { ArthaClient } from "./client.ts";
+import { abis, type ArthaAddresses } from "./contracts.ts";
+import { sendContract, type SendResult } from "./send_contract.ts";
+
+/**
+ * Abandons a stalled running job: it is cut to the rounds it ran and its budget in proportion;
+ * `refund`, the rest, is credited to the owner now, and settlement (finalizeJob, after the
+ * settlement delay) pays the nodes' committed rounds and refunds what they are not paid.
+ */
+export async function abandonJob(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex },
+): Promise<SendResult & { rounds: number; budget: bigint; refund: bigint }> {
+  const sent = await sendContract(client, {
+    address: params.addresses.jobs,
+    abi: abis.jobs,
+    functionName: "abandonJob",
+    args: [params.jobId],
+  });
+  const [log] = parseEventLogs({
+    abi: abis.jobs,
+    logs: sent.receipt.logs,
+    eventName: "JobAbandoned",
+  });
+  if (!log) throw new Error(`abandonJob(${params.jobId}) emitted no JobAbandoned`);
+  return { ...sent, rounds: log.args.rounds, budget: log.args.budget, refund: log.args.refund };
+}

@@ -1,0 +1,164 @@
+/**
+ * Ending a job as its owner (`deno task job cancel`) and getting back what it did not spend, as
+ * far as the chain allows now. A job nobody works on yet is cancelled whole. A running job may be
+ * abandoned only once its coordinator has stopped closing rounds (AIJobManager.stalledAt): it is
+ * cut to the rounds it ran, the rest of the budget comes back at once, and the nodes' committed
+ * rounds are settled after the settlement delay, which this settles too when it is past. Whatever
+ * the owner's account was credited is then withdrawn. Run again, it takes the next step.
+ *
+ * @example
+ * ```ts ignore
+ * import { cancelOwnJob } from "./job_cancel.ts";
+ * const done = await cancelOwnJob(owner, { addresses, jobId, log: console.log });
+ * ```
+ */
+import { formatEther, type Hex } from "viem";
+import { abandonJob } from "../chain/abandon_job.ts";
+import { cancelJob } from "../chain/cancel_job.ts";
+import type { ArthaClient } from "../chain/client.ts";
+import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
+import { finalizeJob, withdrawRewards } from "../chain/finalize_job.ts";
+import { getClaimable } from "../chain/get_claimable.ts";
+import { getOpenCases } from "../chain/get_open_cases.ts";
+import { getSettlementDelay } from "../chain/get_settlement_delay.ts";
+import { getStalledAt } from "../chain/get_stalled_at.ts";
+import { readJob } from "../chain/read_job.ts";
+
+/** Thrown when the job cannot be ended by this account, or not yet; nothing was sent. */
+export class CancelRefusedError extends Error {
+  constructor(
+    readonly code: "UNKNOWN_JOB" | "NOT_JOB_OWNER" | "JOB_RUNNING",
+    message: string,
+    /** JOB_RUNNING: unix seconds from which the job may be abandoned. */
+    readonly stalledAt?: number,
+  ) {
+    super(message);
+    this.name = "CancelRefusedError";
+  }
+}
+
+/** What one `job cancel` did. */
+export interface CancelOutcome {
+  /** The job's status on chain afterwards (a JobStatus value). */
+  status: number;
+  /** Wei credited to the owner by this call (cancel, abandon and settlement refunds). */
+  refunded: bigint;
+  /** Wei paid out to the owner's account by this call (everything it was credited). */
+  withdrawn: bigint;
+  /** Unix seconds from which the job can be settled, while that is still ahead. */
+  settlesAt?: number;
+}
+
+/** Ends `jobId` as far as the chain allows now and withdraws what the owner was credited. */
+export async function cancelOwnJob(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex; log?: (line: string) => void },
+): Promise<CancelOutcome> {
+  const { addresses, jobId } = params;
+  const log = params.log ?? (() => {});
+  const job = await readJob(client, { addresses, jobId });
+  refuseStranger(client, jobId, job);
+  let refunded = 0n;
+  if (job.status === JobStatus.Open) {
+    const { refund } = await cancelJob(client, { addresses, jobId });
+    refunded += refund;
+    log(`job ${jobId} cancelled before any node was assigned: ${formatEther(refund)} ARTH back`);
+  } else if (job.status === JobStatus.Running) {
+    await refuseLive(client, addresses, jobId, job.currentRound);
+    const cut = await abandonJob(client, { addresses, jobId });
+    refunded += cut.refund;
+    log(
+      `job ${jobId} abandoned after ${cut.rounds} of ${job.rounds} rounds: ` +
+        `${formatEther(cut.refund)} ARTH back now; its nodes' committed rounds are paid from ` +
+        `the other ${formatEther(cut.budget)} ARTH at settlement, and what they are not paid ` +
+        "comes back then",
+    );
+  }
+  const settled = await settle(client, addresses, jobId, log);
+  refunded += settled.refund;
+  const withdrawn = await withdraw(client, addresses, log);
+  const status = (await readJob(client, { addresses, jobId })).status;
+  return { status, refunded, withdrawn, settlesAt: settled.settlesAt };
+}
+
+function refuseStranger(
+  client: ArthaClient,
+  jobId: Hex,
+  job: { owner: string; status: number },
+): void {
+  if (job.status === JobStatus.None) {
+    throw new CancelRefusedError(
+      "UNKNOWN_JOB",
+      `Cannot cancel job ${jobId}: this deployment's jobs contract has no such job`,
+    );
+  }
+  if (job.owner.toLowerCase() !== client.account.address.toLowerCase()) {
+    throw new CancelRefusedError(
+      "NOT_JOB_OWNER",
+      `Cannot cancel job ${jobId}: it belongs to ${job.owner}, not to ${client.account.address}`,
+    );
+  }
+}
+
+/** Refuses a running job whose coordinator may still close its open round. */
+async function refuseLive(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  jobId: Hex,
+  round: number,
+): Promise<void> {
+  const stalledAt = await getStalledAt(client, { addresses, jobId });
+  const now = Number((await client.getBlock()).timestamp);
+  if (now >= stalledAt) return;
+  throw new CancelRefusedError(
+    "JOB_RUNNING",
+    `Cannot cancel job ${jobId}: it is running (round ${round} is open) and its coordinator ` +
+      `may still close rounds; if no round closes before ${iso(stalledAt)}, it can be ` +
+      "abandoned then (a day past a round's budgeted compute since the last close)",
+    stalledAt,
+  );
+}
+
+/** Settles a completed job once the delay is past and no case is open; says when otherwise. */
+async function settle(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  jobId: Hex,
+  log: (line: string) => void,
+): Promise<{ refund: bigint; settlesAt?: number }> {
+  const job = await readJob(client, { addresses, jobId });
+  if (job.status !== JobStatus.Completed) return { refund: 0n };
+  const readyAt = Number(job.completedAt) + await getSettlementDelay(client, { addresses });
+  const now = Number((await client.getBlock()).timestamp);
+  if (now < readyAt) {
+    log(`job ${jobId} settles from ${iso(readyAt)}: run this again then for the rest`);
+    return { refund: 0n, settlesAt: readyAt };
+  }
+  const open = await getOpenCases(client, { addresses, jobId });
+  if (open > 0) {
+    log(`job ${jobId} settles once its ${open} open verification case(s) end: run this again`);
+    return { refund: 0n, settlesAt: now };
+  }
+  const { rewards, refund } = await finalizeJob(client, { addresses, jobId });
+  const paid = rewards.reduce((sum, r) => sum + r.total, 0n);
+  log(
+    `job ${jobId} settled: ${formatEther(paid)} ARTH to ${rewards.length} node(s), ` +
+      `${formatEther(refund)} ARTH back`,
+  );
+  return { refund };
+}
+
+async function withdraw(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  log: (line: string) => void,
+): Promise<bigint> {
+  if (await getClaimable(client, { addresses }) === 0n) return 0n;
+  const { amount } = await withdrawRewards(client, { addresses });
+  log(`withdrew ${formatEther(amount)} ARTH to ${client.account.address}`);
+  return amount;
+}
+
+function iso(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString();
+}

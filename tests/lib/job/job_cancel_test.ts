@@ -1,0 +1,145 @@
+/**
+ * `job cancel` on anvil (lib/job/job_cancel.ts): an Open job comes back whole; a running job is
+ * refused while its coordinator may still close rounds, abandoned once it stopped (the rest of
+ * the budget back at once), and settled when run again after the delay, the node paid for its
+ * committed rounds; nobody but the owner ends a job, and an unknown job is named as such.
+ */
+import assert from "node:assert/strict";
+import { type Hex, parseEther } from "viem";
+import { advanceDevnetTime, startDevnet } from "../../../lib/chain/devnet.ts";
+import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
+import { deployArtha } from "../../../lib/chain/deploy.ts";
+import { JobStatus, NodeRole } from "../../../lib/chain/contracts.ts";
+import { registerNode } from "../../../lib/chain/register_node.ts";
+import { submitTrain } from "../../../lib/chain/submit_train.ts";
+import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
+import { commitRound } from "../../../lib/chain/commit_round.ts";
+import { closeRound } from "../../../lib/chain/close_round.ts";
+import { getClaimable } from "../../../lib/chain/get_claimable.ts";
+import { encodeCaps } from "../../../lib/chain/caps.ts";
+import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
+import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
+import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
+
+const b32 = (fill: string): Hex => `0x${fill.repeat(64)}`;
+const DELAY = 3600;
+
+Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest at settlement", async (t) => {
+  await using net = await startDevnet({ accounts: 4 });
+  const mk = (i: number): ArthaClient =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
+  const [co, op, owner, stranger] = [mk(0), mk(1), mk(2), mk(3)];
+  const addresses = await deployArtha(co, { settlementDelay: DELAY });
+  const key = generateNodeKey();
+  const nodePubkey = key.publicKeyHex;
+  const binding = { chainId: net.chainId, registry: addresses.registry, nonce: 0n };
+  await registerNode(op, {
+    addresses,
+    nodePubkey,
+    role: NodeRole.GPUProvider,
+    region: "eu",
+    caps: encodeCaps(LAPTOP_CAPS),
+    slaId: b32("0"),
+    bindingSignature: signBinding(key, { ...binding, operator: op.account.address }),
+  });
+  const budget = parseEther("8");
+  const submit = async () =>
+    (await submitTrain(owner, {
+      addresses,
+      budget,
+      terms: {
+        modelCid: "bafy-model",
+        datasetCid: "bafy-data",
+        paramsHash: b32("1"),
+        rounds: 4,
+        nodesWanted: 1,
+        redundancy: 1,
+        baseRatePerSecond: 0n,
+        targetImprovementBps: 0,
+        stepsPerRound: 4,
+        samplesPerStep: 32,
+        secondsPerStep: 6,
+      },
+    })).jobId;
+  const passes = async (seconds: number) => {
+    await advanceDevnetTime(co, seconds);
+    await co.request({ method: "evm_mine" as never });
+  };
+  const refused = async (client: ArthaClient, jobId: Hex, code: string) => {
+    const nonce = await client.getTransactionCount({ address: client.account.address });
+    await assert.rejects(
+      cancelOwnJob(client, { addresses, jobId }),
+      (e) => e instanceof CancelRefusedError && e.code === code,
+    );
+    const after = await client.getTransactionCount({ address: client.account.address });
+    assert.equal(after, nonce, "a refused cancel sends nothing");
+  };
+
+  await t.step("an open job comes back whole, to its owner only", async () => {
+    const jobId = await submit();
+    await refused(stranger, jobId, "NOT_JOB_OWNER");
+    const balance = await owner.getBalance({ address: owner.account.address });
+    const done = await cancelOwnJob(owner, { addresses, jobId });
+    assert.deepEqual(done, {
+      status: JobStatus.Cancelled,
+      refunded: budget,
+      withdrawn: budget,
+      settlesAt: undefined,
+    });
+    const gain = await owner.getBalance({ address: owner.account.address }) - balance;
+    assert.ok(gain > budget - parseEther("0.01"), `the budget reached the owner (${gain})`);
+    const again = await cancelOwnJob(owner, { addresses, jobId });
+    assert.deepEqual(again, { ...done, refunded: 0n, withdrawn: 0n });
+    await refused(owner, b32("9"), "UNKNOWN_JOB");
+  });
+
+  await t.step(
+    "a running job: refused while live, abandoned once stalled, then settled",
+    async () => {
+      const jobId = await submit();
+      await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
+      const commit = (round: number) =>
+        commitRound(op, {
+          addresses,
+          commit: {
+            jobId,
+            round,
+            nodePubkey,
+            lossDigest: b32("2"),
+            gradientDigest: b32("3"),
+            weightsDigest: b32(String(4 + round)),
+            proofsRoot: b32("a"),
+          },
+        });
+      await commit(0);
+      await closeRound(co, {
+        addresses,
+        jobId,
+        round: 0,
+        checkpointCid: "cp-0",
+        weightsDigest: b32("4"),
+      });
+      await commit(1);
+      await refused(owner, jobId, "JOB_RUNNING");
+      await passes(86_400 + 4 * 6);
+      await refused(stranger, jobId, "NOT_JOB_OWNER");
+      const abandoned = await cancelOwnJob(owner, { addresses, jobId });
+      // Two of four rounds ran (round 1 is open and committed): half the budget comes back now.
+      assert.equal(abandoned.status, JobStatus.Completed);
+      assert.equal(abandoned.refunded, budget / 2n);
+      assert.equal(abandoned.withdrawn, budget / 2n);
+      assert.ok(abandoned.settlesAt! > 0);
+      // Before the delay, a second run only says when.
+      const early = await cancelOwnJob(owner, { addresses, jobId });
+      assert.deepEqual(early, { ...abandoned, refunded: 0n, withdrawn: 0n });
+      await passes(DELAY);
+      const settled = await cancelOwnJob(owner, { addresses, jobId });
+      assert.equal(settled.status, JobStatus.Finalized);
+      assert.equal(settled.settlesAt, undefined);
+      const paid = await getClaimable(co, { addresses, account: op.account.address });
+      assert.ok(paid > 0n, "the node's two committed rounds are paid");
+      assert.equal(settled.refunded + paid, budget / 2n, "the rest of the kept half comes back");
+      assert.equal(settled.withdrawn, settled.refunded);
+    },
+  );
+});
