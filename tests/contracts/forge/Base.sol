@@ -23,6 +23,7 @@ interface Vm {
     function load(address target, bytes32 slot) external view returns (bytes32 data);
     function store(address target, bytes32 slot, bytes32 value) external;
     function getBlockTimestamp() external view returns (uint256 timestamp);
+    function getBlockNumber() external view returns (uint256 height);
     /// @dev Ed25519 (RFC 8032) keys from a salt, and signatures over `namespace || message`.
     function createEd25519Key(bytes32 salt) external pure returns (bytes32 publicKey, bytes32 privateKey);
     function signEd25519(bytes calldata namespace, bytes calldata message, bytes32 privateKey)

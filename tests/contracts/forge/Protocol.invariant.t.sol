@@ -120,7 +120,7 @@ contract ProtocolInvariantTest is Test {
     /// @dev Handler selectors are weighted by repetition (forge draws uniformly over the list);
     /// every contract is also a raw target for a handful of its external functions.
     function _targets() internal {
-        bytes4[] memory c = new bytes4[](50);
+        bytes4[] memory c = new bytes4[](51);
         uint256 n;
         n = _add(c, n, CoordinatorHandler.submitJob.selector, 3);
         n = _add(c, n, CoordinatorHandler.honestCommit.selector, 3);
@@ -137,6 +137,7 @@ contract ProtocolInvariantTest is Test {
         n = _add(c, n, CoordinatorHandler.honestJoin.selector, 1);
         n = _add(c, n, CoordinatorHandler.attestHardware.selector, 1);
         n = _add(c, n, CoordinatorHandler.honestIdentity.selector, 1);
+        n = _add(c, n, CoordinatorHandler.stall.selector, 1);
         require(n == c.length, "coordinator selectors");
         targetContract(address(coord));
         targetSelector(StdInvariant.FuzzSelector({addr: address(coord), selectors: c}));
@@ -166,9 +167,10 @@ contract ProtocolInvariantTest is Test {
         (s[0], s[1], s[2]) = (registry.heartbeat.selector, registry.reportMissedHeartbeats.selector, registry.deactivateNode.selector);
         (s[3], s[4], s[5]) = (registry.withdrawStake.selector, registry.verifyHardware.selector, registry.slashBps.selector);
         _raw(address(registry), s);
-        s = new bytes4[](6);
+        s = new bytes4[](7);
         (s[0], s[1], s[2]) = (jobs.assign.selector, jobs.reassign.selector, jobs.closeRound.selector);
         (s[3], s[4], s[5]) = (jobs.cancelJob.selector, jobs.withdraw.selector, jobs.credit.selector);
+        s[6] = jobs.abandonJob.selector;
         _raw(address(jobs), s);
         s = new bytes4[](4);
         (s[0], s[1], s[2], s[3]) = (proofs.commitRound.selector, proofs.finalizeBatch.selector, proofs.setQuality.selector, proofs.penalise.selector);
@@ -260,12 +262,13 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _summaryKeys() internal pure returns (bytes32[] memory k) {
-        k = new bytes32[](49);
+        k = new bytes32[](50);
         uint256 n;
         k[n++] = "job.honest";
         k[n++] = "job.adversarialMembers";
         k[n++] = "job.cancelled";
         k[n++] = "job.finalized";
+        k[n++] = "job.abandoned";
         k[n++] = "job.reassigned";
         k[n++] = "job.adv";
         k[n++] = "job.advAssignRefused";

@@ -549,17 +549,52 @@ contract CoordinatorHandler is HandlerBase {
     /// are not silent heartbeat, the block's hash is fixed (it seeds spot checks), then the clock
     /// moves 1 s to 20 minutes and the chain 1-3 blocks (now and then 300, past BLOCKHASH's reach).
     function warp(uint256 dt, uint256 hashSeed) external synced {
-        world.react(uint256(keccak256(abi.encode(hashSeed, block.number))));
+        _tick(dt, hashSeed);
+    }
+
+    /// @notice The coordinator goes silent on a running honest job. Its honest owner first tries
+    /// to abandon it, which must be refused before the stall window ends; then, one time in two,
+    /// the outage lasts that long (time moves 20 minutes at a step, the honest nodes reacting at
+    /// each, as in `warp`, so none misses a heartbeat or an answer) and the owner abandons it:
+    /// the rest of the escrow comes back at once, the committed rounds are settled as usual.
+    function stall(uint256 seed) external synced {
+        uint256 n = world.honestJobCount();
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 job = world.honestJobs(_at(seed, i, n));
+            if (_status(job) != IAIJobManager.JobStatus.Running) continue;
+            uint256 at = jobs.stalledAt(job);
+            bytes memory abandon = abi.encodeCall(jobs.abandonJob, (job));
+            // vm.getBlockTimestamp: under via-IR, block.timestamp may be read once per call.
+            if (vm.getBlockTimestamp() < at) {
+                _refused(owner, address(jobs), abandon, 0, "job abandoned before its stall window");
+            }
+            if (seed % 2 == 0) return;
+            for (uint256 k = 0; vm.getBlockTimestamp() < at; ++k) {
+                _tick(MAX_WARP, uint256(keccak256(abi.encode(seed, k))));
+            }
+            if (_status(job) != IAIJobManager.JobStatus.Running) return; // the outage is over
+            (bool ok,) = _must(owner, address(jobs), abandon, "honest abandonJob");
+            if (!ok) return;
+            IAIJobManager.JobTerms memory t = jobs.termsOf(job);
+            world.abandoned(job, t.rounds, t.budget);
+            world.bump("job.abandoned");
+            return;
+        }
+    }
+
+    function _tick(uint256 dt, uint256 hashSeed) internal {
+        uint256 height = vm.getBlockNumber();
+        world.react(uint256(keccak256(abi.encode(hashSeed, height))));
         for (uint256 i = 0; i < world.ADV_NODES(); ++i) {
             bytes32 key = world.aKey(i);
             if (world.silent(key) || !world.registered(key)) continue;
             (, , bool active) = registry.standingOf(key);
             if (active) _try(world.aOp(i), address(registry), abi.encodeCall(registry.heartbeat, (key)));
         }
-        vm.setBlockhash(block.number, keccak256(abi.encode(hashSeed, block.number)));
+        vm.setBlockhash(height, keccak256(abi.encode(hashSeed, height)));
         uint256 blocks = hashSeed % 64 == 0 ? 300 : 1 + hashSeed % 3;
-        vm.roll(block.number + blocks);
-        vm.warp(block.timestamp + bound(dt, 1, MAX_WARP));
+        vm.roll(height + blocks);
+        vm.warp(vm.getBlockTimestamp() + bound(dt, 1, MAX_WARP));
         world.bump("time.warp");
     }
 

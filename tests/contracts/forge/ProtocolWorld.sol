@@ -540,6 +540,15 @@ contract ProtocolWorld is CheatBase {
         expectedOwner += _jobRec[job].budget;
     }
 
+    /// @notice The honest owner abandoned `job`, cut to `rounds` and `kept` of its budget: the
+    /// rest is owed back now, and settlement pays on the cut terms.
+    function abandoned(bytes32 job, uint32 rounds, uint256 kept) external {
+        JobRec storage r = _jobRec[job];
+        expectedOwner += r.budget - kept;
+        r.budget = kept;
+        r.rounds = rounds;
+    }
+
     function setSilent(bytes32 key, bool quiet) external {
         silent[key] = quiet;
     }
