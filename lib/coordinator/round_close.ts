@@ -10,6 +10,8 @@
 import type { Hex } from "viem";
 import { addCheckpoint } from "../chain/add_checkpoint.ts";
 import { closeRound } from "../chain/close_round.ts";
+import { JobStatus } from "../chain/contracts.ts";
+import { readJob } from "../chain/read_job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { RoundDecision } from "../job/round_policy.ts";
 import { challengeRound } from "./challenges.ts";
@@ -17,7 +19,7 @@ import { type Closing, fixClosingSet } from "./closing.ts";
 import type { Context } from "./context.ts";
 import { followUpVerification } from "./follow_up.ts";
 import { loadSpec, loadWeights } from "./job.ts";
-import { once } from "./once.ts";
+import { once, revertedWith } from "./once.ts";
 import { type NodeMove, reassignDropped } from "./reassign.ts";
 import { settleGroups } from "./redundancy.ts";
 import { reject, RejectedError, type Rejection, rejectionOf } from "./result.ts";
@@ -87,12 +89,40 @@ async function aggregateRound(
   const step = spec.secureAggregation
     ? await fixSecureClosingSet(ctx, job, spec)
     : await fixClosingSet(ctx, job, spec);
-  if (!step.fixed) return await notClosing(ctx, entry, job, step.decision, base);
   try {
+    if (!step.fixed) return await notClosing(ctx, entry, job, step.decision, base);
     return await closeWith(ctx, entry, job, spec, step.closing, base);
   } catch (e) {
+    if (await abandonedOnChain(ctx, job, e)) return await endAbandoned(ctx, entry, base);
     return rejectionOf(e);
   }
+}
+
+/**
+ * Whether `e` is a revert because the job's owner abandoned it (AIJobManager.abandonJob, after
+ * this coordinator was silent for its stall window): the job is no longer Running on chain and
+ * its open round there is still this one, so no close of ours ended it.
+ */
+async function abandonedOnChain(ctx: Context, job: JobRecord, e: unknown): Promise<boolean> {
+  if (!revertedWith(e, ["JobManager__WrongStatus"])) return false;
+  const { client, addresses } = ctx.chain;
+  const chain = await readJob(client, { addresses, jobId: job.jobId });
+  return chain.status !== JobStatus.Running && chain.currentRound === job.round;
+}
+
+/**
+ * KV follows the chain: the job is completed at the rounds that closed, so finalize settles it
+ * (the chain's cut terms) and exports the last closed checkpoint. The open round's updates are
+ * not applied: the chain never closed it.
+ */
+async function endAbandoned(
+  ctx: Context,
+  entry: JobEntry,
+  base: Base,
+): Promise<AggregateOutcome> {
+  const head = entry.value!;
+  await setJob(ctx.kv.atomic().check(entry), { ...head, status: "completed" }).commit();
+  return { ...base, status: "idle", reason: "abandoned by its owner on chain" };
 }
 
 /**
@@ -183,17 +213,21 @@ async function closedOutcome(
 async function closeOnChain(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
   const { client, addresses } = ctx.chain;
   const { checkpointCid, weightsDigest } = ckpt;
-  await once(
-    () =>
-      closeRound(client, {
-        addresses,
-        jobId: job.jobId,
-        round: job.round,
-        checkpointCid,
-        weightsDigest,
-      }),
-    ["JobManager__WrongRound", "JobManager__WrongStatus"],
-  );
+  try {
+    await closeRound(client, {
+      addresses,
+      jobId: job.jobId,
+      round: job.round,
+      checkpointCid,
+      weightsDigest,
+    });
+  } catch (e) {
+    if (revertedWith(e, ["JobManager__WrongRound"])) return;
+    // WrongStatus is "already closed" (a restart after the last round) unless the owner
+    // abandoned the job with this round open: aggregateRound tells the two apart.
+    if (await abandonedOnChain(ctx, job, e)) throw e;
+    if (!revertedWith(e, ["JobManager__WrongStatus"])) throw e;
+  }
 }
 
 /** Adds the checkpoint to the job's ModelRegistry model, when the owner named one. */

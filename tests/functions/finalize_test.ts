@@ -135,3 +135,40 @@ Deno.test("finalize", async (t) => {
     assert.equal((await read(await s.call("/finalize"))).status, 405);
   });
 });
+
+Deno.test("a job its owner abandoned while the coordinator was silent: KV follows the chain", async () => {
+  // Before, the coordinator read the close's WrongStatus as "already closed", applied the open
+  // round in KV and went on with rounds the chain no longer had.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 3 });
+  await s.deliver(job, job.nodes);
+  const [first] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(first.status, "closed");
+  const closedCid = (await s.jobRecord(job.jobId)).globalCid;
+  // Round 1 is delivered and committed; the coordinator stays silent past the stall window.
+  await s.deliver(job, job.nodes);
+  const jobs = { address: fx.addresses.jobs, abi: abis.jobs } as const;
+  const at = await fx.owner.readContract({ ...jobs, functionName: "stalledAt", args: [job.jobId] });
+  const now = (await fx.owner.getBlock()).timestamp;
+  await fx.coordinator.request({
+    method: "evm_increaseTime" as never,
+    params: [Number(at - now) + 1] as never,
+  });
+  await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [job.jobId] });
+
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(out.status, "idle");
+  assert.match(out.reason, /abandoned/);
+  const rec = await s.jobRecord(job.jobId);
+  assert.equal(rec.status, "completed");
+  assert.equal(rec.round, 1, "the open round was not applied");
+  assert.equal(rec.globalCid, closedCid);
+
+  const res = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(res.status, 200);
+  assert.equal(res.body[0].status, "finalized");
+  assert.equal((await fx.chainJob(job.jobId)).status, JobStatus.Finalized);
+  const settled = await getJobSettlement(fx.owner, { addresses: fx.addresses, jobId: job.jobId });
+  assert.ok(settled!.rewards.every((r) => r.total > 0n), "both nodes paid for their rounds");
+});
