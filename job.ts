@@ -19,7 +19,7 @@
  * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
  * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
  * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
- * SECONDS. Cancel: an Open job is cancelled whole; a running one only once its coordinator
+ * SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open job is cancelled whole; a running one only once its coordinator
  * stopped closing rounds (it is cut to the rounds it ran); run it again after the settlement
  * delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
  * job_cancel.ts.
@@ -30,7 +30,13 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
 import { readJob } from "./lib/chain/read_job.ts";
 import { type JobSettings, readJobSettings } from "./lib/config.ts";
-import { describeJob, type JobView, watchJob } from "./lib/job/job_status.ts";
+import {
+  chainFacts,
+  describeJob,
+  disagreements,
+  type JobView,
+  watchJob,
+} from "./lib/job/job_status.ts";
 import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
 import { JobStatus } from "./lib/chain/contracts.ts";
 import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
@@ -129,13 +135,39 @@ async function status(s: JobSettings, coordinator: CoordinatorClient): Promise<v
     return;
   }
   if (!s.wait) {
-    for (const line of describeJob(await coordinator.getJson<JobView>(`/status?job=${jobId}`))) {
-      console.log(line);
-    }
+    const view = await coordinator.getJson<JobView>(`/status?job=${jobId}`);
+    await checkView(s, jobId, view);
+    for (const line of describeJob(view)) console.log(line);
     return;
   }
-  await watchJob(coordinator, jobId, { timeoutMs: s.timeoutSeconds * 1000, log: console.log });
+  const timeoutMs = s.timeoutSeconds * 1000;
+  await checkView(s, jobId, await watchJob(coordinator, jobId, { timeoutMs, log: console.log }));
   console.log("download the model: deno task job model");
+}
+
+/** Refuses a coordinator's view of the job that the chain contradicts. */
+async function checkView(s: JobSettings, jobId: Hex, view: JobView): Promise<void> {
+  const { reader, addresses } = await chainReader(s);
+  const wrong = view.jobId?.toLowerCase() === jobId.toLowerCase()
+    ? disagreements(view, await chainFacts(reader, { addresses, jobId }))
+    : [`it answered with job ${String(view.jobId)}`];
+  if (wrong.length === 0) return;
+  throw new Error(
+    `Cannot trust the coordinator's status of job ${jobId} (${s.coordinator}): ${wrong.join("; ")}`,
+  );
+}
+
+/** A client that only reads the owner's chain, after checking it is the deployment's. */
+async function chainReader(s: JobSettings) {
+  const { endpoint, deployment } = s;
+  const addresses = deployment!.addresses!;
+  await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
+  const reader = createArthaClient({
+    rpcUrl: endpoint!.rpcUrl,
+    chainId: endpoint!.chainId,
+    account: privateKeyToAccount(generatePrivateKey()), // reads only: it never signs
+  });
+  return { reader, addresses };
 }
 
 /** `job model`: downloads the finalized job's model folder. */
@@ -152,14 +184,7 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
     );
   }
   // The coordinator names the folder; the chain says which weights the last round closed on.
-  const { endpoint, deployment } = s;
-  const addresses = deployment!.addresses!;
-  await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
-  const reader = createArthaClient({
-    rpcUrl: endpoint!.rpcUrl,
-    chainId: endpoint!.chainId,
-    account: privateKeyToAccount(generatePrivateKey()), // reads only: it never signs
-  });
+  const { reader, addresses } = await chainReader(s);
   const onChain = await readJob(reader, { addresses, jobId });
   const expect = { weightsDigest: onChain.latestWeightsDigest };
   const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out, expect);

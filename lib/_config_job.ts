@@ -65,7 +65,7 @@ export interface JobSettings {
   coordinator: string;
   /** Where the last submitted job is remembered (absolute). */
   lastJobFile: string;
-  /** submit, model (it reads the job's weights digest from the chain) and cancel. */
+  /** Every command: status and model check the coordinator's answers against the chain. */
   endpoint?: ChainEndpoint;
   privateKey?: `0x${string}`;
   deployment?: AddressesSetting;
@@ -166,6 +166,7 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
  * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
+ * (checked against the job on chain: --rpc, --chain-id, --addresses),
  * `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
  * are checked against the job's on chain) and `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY
  * is the owner's, with --rpc, --chain-id and --addresses); all take --coordinator
@@ -200,7 +201,7 @@ export function readJob(
   );
   const submit = command === "submit";
   const signs = submit || command === "cancel";
-  const onChain = signs || command === "model";
+  const onChain = signs || command === "model" || command === "status";
   const settings: JobSettings = {
     command: command as JobSettings["command"],
     jobId: jobId?.toLowerCase() as JobSettings["jobId"],

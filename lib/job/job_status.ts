@@ -2,7 +2,9 @@
  * A job as its owner follows it (`deno task job status`): its state, each closed round's
  * validation loss, and once finalized its improvement, what it paid and the model's CID; with
  * `wait`, new rounds are reported as they close until the job is finalized. Read from the
- * coordinator's GET /status?job=.
+ * coordinator's GET /status?job=, and checked against what the chain records of the job
+ * (`chainFacts`, `disagreements`): the coordinator could otherwise report rounds, a settlement or
+ * an improvement the chain never saw.
  *
  * @example
  * ```ts
@@ -16,6 +18,10 @@
  * ```
  */
 import { formatEther, type Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
+import { getJobSettlement } from "../chain/get_job_settlement.ts";
+import { readJob } from "../chain/read_job.ts";
 import { type CoordinatorClient, isTransient } from "../worker/client.ts";
 
 /** What the owner reads of a job's status. */
@@ -115,4 +121,81 @@ export async function watchJob(
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
   }
+}
+
+/** What the chain records of a job, to check the coordinator's view against. */
+export interface ChainJobFacts {
+  /** A JobStatus value. */
+  status: number;
+  /** Rounds closed on chain. */
+  currentRound: number;
+  latestCheckpointCid: string;
+  achievedImprovementBps: number;
+  /** The settlement's totals, once the job is finalized. */
+  settlement?: { paid: bigint; refund: bigint };
+}
+
+/** Reads {@link ChainJobFacts} of `jobId`. */
+export async function chainFacts(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex },
+): Promise<ChainJobFacts> {
+  const job = await readJob(client, params);
+  const settled = job.status === JobStatus.Finalized
+    ? await getJobSettlement(client, params)
+    : undefined;
+  return {
+    status: job.status,
+    currentRound: job.currentRound,
+    latestCheckpointCid: job.latestCheckpointCid,
+    achievedImprovementBps: job.achievedImprovementBps,
+    settlement: settled && { paid: settled.paid, refund: settled.refund },
+  };
+}
+
+const statusName = (status: number) =>
+  Object.entries(JobStatus).find(([, v]) => v === status)?.[0].toLowerCase() ?? String(status);
+
+/**
+ * Where the coordinator's view of a job claims what the chain does not show, one sentence each;
+ * empty when they agree. The chain may be ahead of the coordinator (it records a close or the
+ * settlement just before the coordinator's own record), never behind it.
+ */
+export function disagreements(view: JobView, chain: ChainJobFacts): string[] {
+  if (chain.status === JobStatus.None) return ["the chain has no such job"];
+  const out: string[] = [];
+  const closed = view.metrics.length;
+  if (closed > chain.currentRound) {
+    out.push(`it reports ${closed} rounds closed, the chain ${chain.currentRound}`);
+  }
+  const onChain = statusName(chain.status);
+  if (view.status === "finalized" && chain.status !== JobStatus.Finalized) {
+    out.push(`it reports the job finalized, the chain has it ${onChain}`);
+  }
+  if (view.status === "completed" && chain.status === JobStatus.Running) {
+    out.push(`it reports the job completed, the chain has it running`);
+  }
+  const sameRound = closed > 0 && closed === chain.currentRound;
+  if (sameRound && view.globalCid && view.globalCid !== chain.latestCheckpointCid) {
+    out.push(
+      `its latest checkpoint ${view.globalCid} is not ${chain.latestCheckpointCid}, ` +
+        "the one the chain closed on",
+    );
+  }
+  const f = view.finalize, s = chain.settlement;
+  if (f && s && (BigInt(f.paid) !== s.paid || BigInt(f.refund) !== s.refund)) {
+    out.push(
+      `it reports ${formatEther(BigInt(f.paid))} ARTH paid and ${
+        formatEther(BigInt(f.refund))
+      } refunded, the chain ${formatEther(s.paid)} and ${formatEther(s.refund)}`,
+    );
+  }
+  if (f && s && f.improvementBps !== chain.achievedImprovementBps) {
+    out.push(
+      `it reports a ${(f.improvementBps / 100).toFixed(2)}% improvement, the chain ${
+        (chain.achievedImprovementBps / 100).toFixed(2)
+      }%`,
+    );
+  }
+  return out;
 }
