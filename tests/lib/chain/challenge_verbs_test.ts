@@ -5,20 +5,18 @@
  * challenge only while it is open (not once answered or timed out).
  */
 import assert from "node:assert/strict";
-import { type Hex, parseEther } from "viem";
+import { parseEther } from "viem";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
-import { ChallengeStatus, NodeRole } from "../../../lib/chain/contracts.ts";
-import { registerNode } from "../../../lib/chain/register_node.ts";
+import { ChallengeStatus } from "../../../lib/chain/contracts.ts";
+import { b32, devnetJobTerms, registerDevnetNode } from "./_devnet_job.ts";
 import { submitTrain } from "../../../lib/chain/submit_train.ts";
 import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { getChallenge } from "../../../lib/chain/get_challenge.ts";
 import { getChallengeIds } from "../../../lib/chain/get_challenge_ids.ts";
 import { getResponseWindow } from "../../../lib/chain/get_response_window.ts";
-import { encodeCaps } from "../../../lib/chain/caps.ts";
-import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { merkleRoot } from "../../../lib/crypto/merkle.ts";
 import { openChunks } from "../../../lib/verify/chunk_openings.ts";
 import {
@@ -29,10 +27,8 @@ import {
   respondChallenge,
   timeoutChallenge,
 } from "../../../lib/verify/challenge_chain.ts";
-import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
 
 const STEPS = 4;
-const b32 = (fill: string): Hex => `0x${fill.repeat(64)}`;
 
 Deno.test("challenge verbs: issue, sample, answer, time out; only open challenges are listed", async (t) => {
   await using net = await startDevnet({ accounts: 3 });
@@ -44,34 +40,11 @@ Deno.test("challenge verbs: issue, sample, answer, time out; only open challenge
   const addresses = await deployArtha(co, { settlementDelay: 0 });
 
   // Prepare: one node commits round 0 of a job; its update is four chunks.
-  const key = generateNodeKey();
-  const nodePubkey = key.publicKeyHex;
-  const binding = { chainId: net.chainId, registry: addresses.registry, nonce: 0n };
-  await registerNode(op, {
-    addresses,
-    nodePubkey,
-    role: NodeRole.GPUProvider,
-    region: "eu",
-    caps: encodeCaps(LAPTOP_CAPS),
-    slaId: b32("0"),
-    bindingSignature: signBinding(key, { ...binding, operator: op.account.address }),
-  });
+  const nodePubkey = await registerDevnetNode(op, addresses);
   const { jobId } = await submitTrain(mk(ownerAcct), {
     addresses,
     budget: parseEther("5"),
-    terms: {
-      modelCid: "bafy-model",
-      datasetCid: "bafy-data",
-      paramsHash: b32("1"),
-      rounds: 2,
-      nodesWanted: 1,
-      redundancy: 1,
-      baseRatePerSecond: 0n,
-      targetImprovementBps: 0,
-      stepsPerRound: STEPS,
-      samplesPerStep: 32,
-      secondsPerStep: 6,
-    },
+    terms: devnetJobTerms(2, STEPS),
   });
   await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
   const update = new Uint8Array(3 * 4096 + 100).fill(7);

@@ -9,19 +9,15 @@ import { type Hex, parseEther } from "viem";
 import { advanceDevnetTime, startDevnet } from "../../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
-import { JobStatus, NodeRole } from "../../../lib/chain/contracts.ts";
-import { registerNode } from "../../../lib/chain/register_node.ts";
+import { JobStatus } from "../../../lib/chain/contracts.ts";
 import { submitTrain } from "../../../lib/chain/submit_train.ts";
 import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { closeRound } from "../../../lib/chain/close_round.ts";
 import { getClaimable } from "../../../lib/chain/get_claimable.ts";
-import { encodeCaps } from "../../../lib/chain/caps.ts";
-import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
-import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
+import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
-const b32 = (fill: string): Hex => `0x${fill.repeat(64)}`;
 const DELAY = 3600;
 
 Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest at settlement", async (t) => {
@@ -30,36 +26,13 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
     createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
   const [co, op, owner, stranger] = [mk(0), mk(1), mk(2), mk(3)];
   const addresses = await deployArtha(co, { settlementDelay: DELAY });
-  const key = generateNodeKey();
-  const nodePubkey = key.publicKeyHex;
-  const binding = { chainId: net.chainId, registry: addresses.registry, nonce: 0n };
-  await registerNode(op, {
-    addresses,
-    nodePubkey,
-    role: NodeRole.GPUProvider,
-    region: "eu",
-    caps: encodeCaps(LAPTOP_CAPS),
-    slaId: b32("0"),
-    bindingSignature: signBinding(key, { ...binding, operator: op.account.address }),
-  });
+  const nodePubkey = await registerDevnetNode(op, addresses);
   const budget = parseEther("8");
   const submit = async () =>
     (await submitTrain(owner, {
       addresses,
       budget,
-      terms: {
-        modelCid: "bafy-model",
-        datasetCid: "bafy-data",
-        paramsHash: b32("1"),
-        rounds: 4,
-        nodesWanted: 1,
-        redundancy: 1,
-        baseRatePerSecond: 0n,
-        targetImprovementBps: 0,
-        stepsPerRound: 4,
-        samplesPerStep: 32,
-        secondsPerStep: 6,
-      },
+      terms: devnetJobTerms(4),
     })).jobId;
   const passes = async (seconds: number) => {
     await advanceDevnetTime(co, seconds);

@@ -5,27 +5,23 @@
  * named; an honest view agrees, also while the chain is a step ahead of the coordinator's record.
  */
 import assert from "node:assert/strict";
-import { type Hex, parseEther } from "viem";
+import { parseEther } from "viem";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
-import { JobStatus, NodeRole } from "../../../lib/chain/contracts.ts";
-import { registerNode } from "../../../lib/chain/register_node.ts";
+import { JobStatus } from "../../../lib/chain/contracts.ts";
 import { submitTrain } from "../../../lib/chain/submit_train.ts";
 import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { closeRound } from "../../../lib/chain/close_round.ts";
-import { encodeCaps } from "../../../lib/chain/caps.ts";
-import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import {
   chainFacts,
   type ChainJobFacts,
   disagreements,
   type JobView,
 } from "../../../lib/job/job_status.ts";
-import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
+import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
-const b32 = (fill: string): Hex => `0x${fill.repeat(64)}`;
 const JOB = b32("ab");
 const metric = (round: number) => ({ round, valLoss: 5 - round, updates: 2, bytes: 100 });
 
@@ -112,34 +108,11 @@ Deno.test("job status: what the coordinator claims beyond the chain is named", a
       createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
     const [co, op, owner] = [mk(0), mk(1), mk(2)];
     const addresses = await deployArtha(co, { settlementDelay: 0 });
-    const key = generateNodeKey();
-    const nodePubkey = key.publicKeyHex;
-    const binding = { chainId: net.chainId, registry: addresses.registry, nonce: 0n };
-    await registerNode(op, {
-      addresses,
-      nodePubkey,
-      role: NodeRole.GPUProvider,
-      region: "eu",
-      caps: encodeCaps(LAPTOP_CAPS),
-      slaId: b32("0"),
-      bindingSignature: signBinding(key, { ...binding, operator: op.account.address }),
-    });
+    const nodePubkey = await registerDevnetNode(op, addresses);
     const { jobId } = await submitTrain(owner, {
       addresses,
       budget: parseEther("5"),
-      terms: {
-        modelCid: "bafy-model",
-        datasetCid: "bafy-data",
-        paramsHash: b32("1"),
-        rounds: 3,
-        nodesWanted: 1,
-        redundancy: 1,
-        baseRatePerSecond: 0n,
-        targetImprovementBps: 0,
-        stepsPerRound: 4,
-        samplesPerStep: 32,
-        secondsPerStep: 6,
-      },
+      terms: devnetJobTerms(3),
     });
     await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
     const digests = { lossDigest: b32("2"), gradientDigest: b32("3"), proofsRoot: b32("a") };
