@@ -51,13 +51,15 @@ export async function getJobSettlement(
     args,
     fromBlock: 0n,
   });
-  const [accuracy] = await client.getContractEvents({
+  // The last report is the one settlement read: the coordinator reports at the last close and
+  // again at finalize, and reportAccuracy reverts once the job is finalized.
+  const accuracy = (await client.getContractEvents({
     address: addresses.jobs,
     abi: abis.jobs,
     eventName: "AccuracyReported",
     args,
     fromBlock: 0n,
-  });
+  })).at(-1);
   return {
     txHash: finalized.transactionHash,
     paid: finalized.args.paid!,

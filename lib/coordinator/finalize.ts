@@ -23,6 +23,7 @@ import {
   type JobHead,
   type JobRecord,
   listJobHeads,
+  type RoundMetric,
   setJob,
   shardSpread,
   withAssignment,
@@ -32,7 +33,10 @@ import {
  * Relative validation-loss improvement of a job, in basis points (0 if it got worse), on the mean
  * over shards (data owners) of each shard's loss, before training and after the last round.
  */
-export function improvementBps(job: Pick<JobHead, "metrics" | "initialValLoss">): number {
+export function improvementBps(job: {
+  metrics: Pick<RoundMetric, "valLoss" | "shardLoss">[];
+  initialValLoss: number;
+}): number {
   const m = job.metrics.at(-1);
   const last = m ? shardSpread(m).mean : job.initialValLoss;
   return Math.max(0, Math.min(BPS, Math.round((1 - last / job.initialValLoss) * BPS)));

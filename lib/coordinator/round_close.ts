@@ -9,7 +9,7 @@
  */
 import type { Hex } from "viem";
 import { addCheckpoint } from "../chain/add_checkpoint.ts";
-import { closeRound } from "../chain/close_round.ts";
+import { closeRound, reportAccuracy } from "../chain/close_round.ts";
 import { JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -17,6 +17,7 @@ import type { RoundDecision } from "../job/round_policy.ts";
 import { challengeRound } from "./challenges.ts";
 import { type Closing, fixClosingSet } from "./closing.ts";
 import type { Context } from "./context.ts";
+import { improvementBps } from "./finalize.ts";
 import { followUpVerification } from "./follow_up.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { once, revertedWith } from "./once.ts";
@@ -165,6 +166,7 @@ async function closeWith(
   }
   const applied = await applyDelta(ctx, job, spec, global, combined.delta);
   const ckpt = await storeCheckpoint(ctx, job, spec, applied.weights);
+  if (job.round + 1 === job.rounds) await reportFinalImprovement(ctx, job, ckpt);
   await closeOnChain(ctx, job, ckpt);
   // Redundancy settles over the closed round: its commits are final now.
   if (spec.verification) await settleGroups(ctx, job);
@@ -207,6 +209,18 @@ async function closedOutcome(
   // The challenges the close issued, as challenges.ts records them (["challenge", jobId, id]).
   const issued = await listValues<{ round: number }>(ctx.kv, ["challenge", job.jobId]);
   return outcomeOf(base, metric, issued.filter((c) => c.round === job.round).length);
+}
+
+/**
+ * Reports the job's improvement before its last close completes it: once the settlement delay is
+ * over anyone may settle, and a settlement before the report paid no accuracy bonus (the job's
+ * owner, who gets the unpaid pool back, could settle first). Finalize reports it again.
+ */
+async function reportFinalImprovement(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
+  const last = { valLoss: ckpt.valLoss, shardLoss: ckpt.evaluation.shardLoss };
+  const bps = improvementBps({ metrics: [last], initialValLoss: job.initialValLoss });
+  const { client, addresses } = ctx.chain;
+  await reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps });
 }
 
 /** JobManager.closeRound with the checkpoint (a restart finds it closed). */

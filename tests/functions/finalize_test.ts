@@ -172,3 +172,22 @@ Deno.test("a job its owner abandoned while the coordinator was silent: KV follow
   const settled = await getJobSettlement(fx.owner, { addresses: fx.addresses, jobId: job.jobId });
   assert.ok(settled!.rewards.every((r) => r.total > 0n), "both nodes paid for their rounds");
 });
+
+Deno.test("attacker: a job owner that settles first no longer keeps the nodes' accuracy bonus", async () => {
+  // Before, the coordinator reported the improvement only in its own finalize: once the delay was
+  // over, the owner (anyone) could settle first, the bonus pool went unpaid, and it came back to
+  // the owner as refund. The last close now reports it before completing the job.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  await s.deliver(job, job.nodes);
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(out.status, "closed");
+  const rec = await s.jobRecord(job.jobId);
+  assert.ok(improvementBps(rec) >= 100, "the job met its 1% target");
+
+  // The fixture's settlement delay is 0: the owner settles before the coordinator's finalize.
+  const settled = await finalizeJob(fx.owner, { addresses: fx.addresses, jobId: job.jobId });
+  assert.equal(settled.rewards.length, 2);
+  assert.ok(settled.rewards.every((r) => r.accuracyBonus > 0n), "every node got its bonus");
+});
