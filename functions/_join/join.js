@@ -46409,13 +46409,13 @@ async function getJobSettlement(client, params) {
     args,
     fromBlock: 0n
   });
-  const [accuracy] = await client.getContractEvents({
+  const accuracy = (await client.getContractEvents({
     address: addresses.jobs,
     abi: abis.jobs,
     eventName: "AccuracyReported",
     args,
     fromBlock: 0n
-  });
+  })).at(-1);
   return {
     txHash: finalized.transactionHash,
     paid: finalized.args.paid,
