@@ -220,7 +220,11 @@ async function reportFinalImprovement(ctx: Context, job: JobRecord, ckpt: Stored
   const last = { valLoss: ckpt.valLoss, shardLoss: ckpt.evaluation.shardLoss };
   const bps = improvementBps({ metrics: [last], initialValLoss: job.initialValLoss });
   const { client, addresses } = ctx.chain;
-  await reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps });
+  // A restart after someone settled the closed job: the report is moot, the close is done.
+  await once(
+    () => reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps }),
+    ["JobManager__WrongStatus"],
+  );
 }
 
 /** JobManager.closeRound with the checkpoint (a restart finds it closed). */
