@@ -409,6 +409,13 @@ await measure("NodeCertRegistry", "deactivateNode", op2, {
   args: [nodes[1]],
 });
 await increaseTime(7 * 86400 + 1);
+// Job 3's coordinator has been silent past its stall window (a day and one round's compute).
+await measure("AIJobManager", "abandonJob", owner, {
+  address: a.jobs,
+  abi: J,
+  functionName: "abandonJob",
+  args: [jobId3],
+}, "stalled: cut to 1 round, the rest credited");
 await measure("NodeCertRegistry", "withdrawStake", op2, {
   address: a.registry,
   abi: R,
