@@ -19,9 +19,9 @@
  * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
  * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
  * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
- * SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open job is cancelled whole; a running one only once its coordinator
- * stopped closing rounds (it is cut to the rounds it ran); run it again after the settlement
- * delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
+ * SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open
+ * job is cancelled whole; a running one only once its coordinator stopped closing rounds (it is
+ * cut to the rounds it ran); run it again after the settlement delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
  * job_cancel.ts.
  */
 import { dirname } from "node:path";
@@ -34,11 +34,11 @@ import {
   chainFacts,
   describeJob,
   disagreements,
+  jobStatusName,
   type JobView,
   watchJob,
 } from "./lib/job/job_status.ts";
 import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
-import { JobStatus } from "./lib/chain/contracts.ts";
 import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
 import { JobNotStartedError, submitJob } from "./lib/job/submit.ts";
@@ -57,12 +57,8 @@ function layout({ layers, heads, width }: { layers: number; heads: number; width
 /** `job submit`: prepares, pays for and starts the job; remembers it in this folder. */
 async function submit(s: JobSettings): Promise<void> {
   const o = s.submit!, endpoint = s.endpoint!, deployment = s.deployment!;
-  await checkChain(endpoint, {
-    deployment: { addresses: deployment.addresses!, name: deployment.name },
-  });
+  const { client } = await chainClient(s, privateKeyToAccount(s.privateKey!));
   const shards = await loadShards(o.data, o.shards, o.model.context);
-  const account = privateKeyToAccount(s.privateKey!);
-  const client = createArthaClient({ rpcUrl: endpoint.rpcUrl, chainId: endpoint.chainId, account });
   const store = o.store ? await openFsStore(o.store) : undefined;
   const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
   try {
@@ -147,7 +143,7 @@ async function status(s: JobSettings, coordinator: CoordinatorClient): Promise<v
 
 /** Refuses a coordinator's view of the job that the chain contradicts. */
 async function checkView(s: JobSettings, jobId: Hex, view: JobView): Promise<void> {
-  const { reader, addresses } = await chainReader(s);
+  const { client: reader, addresses } = await chainClient(s);
   const wrong = view.jobId?.toLowerCase() === jobId.toLowerCase()
     ? disagreements(view, await chainFacts(reader, { addresses, jobId }))
     : [`it answered with job ${String(view.jobId)}`];
@@ -157,17 +153,23 @@ async function checkView(s: JobSettings, jobId: Hex, view: JobView): Promise<voi
   );
 }
 
-/** A client that only reads the owner's chain, after checking it is the deployment's. */
-async function chainReader(s: JobSettings) {
+/**
+ * A client of the owner's chain, after checking it is the deployment's: signing as `account`, or
+ * by default as a throwaway key for reads only.
+ */
+async function chainClient(
+  s: JobSettings,
+  account = privateKeyToAccount(generatePrivateKey()),
+) {
   const { endpoint, deployment } = s;
   const addresses = deployment!.addresses!;
   await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
-  const reader = createArthaClient({
+  const client = createArthaClient({
     rpcUrl: endpoint!.rpcUrl,
     chainId: endpoint!.chainId,
-    account: privateKeyToAccount(generatePrivateKey()), // reads only: it never signs
+    account,
   });
-  return { reader, addresses };
+  return { client, addresses };
 }
 
 /** `job model`: downloads the finalized job's model folder. */
@@ -184,7 +186,7 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
     );
   }
   // The coordinator names the folder; the chain says which weights the last round closed on.
-  const { reader, addresses } = await chainReader(s);
+  const { client: reader, addresses } = await chainClient(s);
   const onChain = await readJob(reader, { addresses, jobId });
   const expect = { weightsDigest: onChain.latestWeightsDigest };
   const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out, expect);
@@ -196,19 +198,10 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
 async function cancel(s: JobSettings): Promise<void> {
   const jobId = await jobIdOf(s);
   if (!jobId) throw new UsageError("Cannot cancel a job: name it (deno task job cancel <id>)");
-  const { endpoint, deployment } = s;
-  const addresses = deployment!.addresses!;
-  await checkChain(endpoint!, { deployment: { addresses, name: deployment!.name } });
-  const account = privateKeyToAccount(s.privateKey!);
-  const client = createArthaClient({
-    rpcUrl: endpoint!.rpcUrl,
-    chainId: endpoint!.chainId,
-    account,
-  });
+  const { client, addresses } = await chainClient(s, privateKeyToAccount(s.privateKey!));
   const done = await cancelOwnJob(client, { addresses, jobId, log: console.log });
   if (done.refunded === 0n && done.withdrawn === 0n && done.settlesAt === undefined) {
-    const status = Object.entries(JobStatus).find(([, v]) => v === done.status)?.[0];
-    console.log(`job ${jobId} is ${status?.toLowerCase()}: nothing is left to get back`);
+    console.log(`job ${jobId} is ${jobStatusName(done.status)}: nothing is left to get back`);
   }
 }
 

@@ -77,8 +77,7 @@ export async function cancelOwnJob(
   const settled = await settle(client, addresses, jobId, log);
   refunded += settled.refund;
   const withdrawn = await withdraw(client, addresses, log);
-  const status = (await readJob(client, { addresses, jobId })).status;
-  return { status, refunded, withdrawn, settlesAt: settled.settlesAt };
+  return { status: settled.status, refunded, withdrawn, settlesAt: settled.settlesAt };
 }
 
 function refuseStranger(
@@ -119,25 +118,29 @@ async function refuseLive(
   );
 }
 
-/** Settles a completed job once the delay is past and no case is open; says when otherwise. */
+/**
+ * Settles a completed job once the delay is past and no case is open; says when otherwise.
+ * Returns the status it leaves the job in.
+ */
 async function settle(
   client: ArthaClient,
   addresses: ArthaAddresses,
   jobId: Hex,
   log: (line: string) => void,
-): Promise<{ refund: bigint; settlesAt?: number }> {
+): Promise<{ status: number; refund: bigint; settlesAt?: number }> {
   const job = await readJob(client, { addresses, jobId });
-  if (job.status !== JobStatus.Completed) return { refund: 0n };
+  const status = job.status;
+  if (status !== JobStatus.Completed) return { status, refund: 0n };
   const readyAt = Number(job.completedAt) + await getSettlementDelay(client, { addresses });
   const now = Number((await client.getBlock()).timestamp);
   if (now < readyAt) {
     log(`job ${jobId} settles from ${iso(readyAt)}: run this again then for the rest`);
-    return { refund: 0n, settlesAt: readyAt };
+    return { status, refund: 0n, settlesAt: readyAt };
   }
   const open = await getOpenCases(client, { addresses, jobId });
   if (open > 0) {
     log(`job ${jobId} settles once its ${open} open verification case(s) end: run this again`);
-    return { refund: 0n, settlesAt: now };
+    return { status, refund: 0n, settlesAt: now };
   }
   const { rewards, refund } = await finalizeJob(client, { addresses, jobId });
   const paid = rewards.reduce((sum, r) => sum + r.total, 0n);
@@ -145,7 +148,7 @@ async function settle(
     `job ${jobId} settled: ${formatEther(paid)} ARTH to ${rewards.length} node(s), ` +
       `${formatEther(refund)} ARTH back`,
   );
-  return { refund };
+  return { status: JobStatus.Finalized, refund };
 }
 
 async function withdraw(

@@ -153,8 +153,11 @@ export async function chainFacts(
   };
 }
 
-const statusName = (status: number) =>
-  Object.entries(JobStatus).find(([, v]) => v === status)?.[0].toLowerCase() ?? String(status);
+/** A JobStatus value's name in lower case ("running", "finalized", ...). */
+export function jobStatusName(status: number): string {
+  return Object.entries(JobStatus).find(([, v]) => v === status)?.[0].toLowerCase() ??
+    String(status);
+}
 
 /**
  * Where the coordinator's view of a job claims what the chain does not show, one sentence each;
@@ -168,7 +171,7 @@ export function disagreements(view: JobView, chain: ChainJobFacts): string[] {
   if (closed > chain.currentRound) {
     out.push(`it reports ${closed} rounds closed, the chain ${chain.currentRound}`);
   }
-  const onChain = statusName(chain.status);
+  const onChain = jobStatusName(chain.status);
   if (view.status === "finalized" && chain.status !== JobStatus.Finalized) {
     out.push(`it reports the job finalized, the chain has it ${onChain}`);
   }
