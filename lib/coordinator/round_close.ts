@@ -94,8 +94,17 @@ async function aggregateRound(
     if (!step.fixed) return await notClosing(ctx, entry, job, step.decision, base);
     return await closeWith(ctx, entry, job, spec, step.closing, base);
   } catch (e) {
-    if (await abandonedOnChain(ctx, job, e)) return await endAbandoned(ctx, entry, base);
+    const abandoned = e instanceof JobAbandonedError || await abandonedOnChain(ctx, job, e);
+    if (abandoned) return await endAbandoned(ctx, entry, base);
     return rejectionOf(e);
+  }
+}
+
+/** The close found the job abandoned on chain with its round open (see abandonedOnChain). */
+class JobAbandonedError extends Error {
+  constructor(jobId: Hex, round: number) {
+    super(`job ${jobId} was abandoned on chain with round ${round} open`);
+    this.name = "JobAbandonedError";
   }
 }
 
@@ -242,8 +251,8 @@ async function closeOnChain(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint
   } catch (e) {
     if (revertedWith(e, ["JobManager__WrongRound"])) return;
     // WrongStatus is "already closed" (a restart after the last round) unless the owner
-    // abandoned the job with this round open: aggregateRound tells the two apart.
-    if (await abandonedOnChain(ctx, job, e)) throw e;
+    // abandoned the job with this round open.
+    if (await abandonedOnChain(ctx, job, e)) throw new JobAbandonedError(job.jobId, job.round);
     if (!revertedWith(e, ["JobManager__WrongStatus"])) throw e;
   }
 }
