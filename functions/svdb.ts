@@ -18,7 +18,8 @@
  *
  * GET /svdb/<cid> -> the file's bytes, streamed block by block, each re-hashed on the way out (a
  * started job's shards, validation bytes, updates and cluster means only to a request signed by
- * its owner, one of its nodes or the coordinator: lib/coordinator/svdb_private.ts); a
+ * its owner, the coordinator or a node whose task or duty needs them:
+ * lib/coordinator/svdb_private.ts); a
  * DAG declaring more than `maxFileBytes`, or whose sizes do not add up, is refused (422) before
  * the first byte. GET /svdb/<cid>?format=raw -> that one block (how clients walk a model
  * folder's directory).

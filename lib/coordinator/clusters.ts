@@ -36,7 +36,7 @@ import {
 } from "./state.ts";
 import { keepReferenced } from "./svdb_retention.ts";
 import { once } from "./once.ts";
-import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
+import { foreignPrivate, grantReads, keepUpdatePrivate } from "./svdb_private.ts";
 import { loadSpec } from "./job.ts";
 import { paramLayout } from "../../kernel/params.ts";
 import { l2Norm } from "../privacy/dp.ts";
@@ -87,10 +87,13 @@ async function ensureClusters(
           scale: tau > 0 ? sqrtStaleness(tau) : 1,
         });
       }
+      // A member aggregates its own cluster; which one rotates with the round. It reads its
+      // cluster's updates, and no other node does.
+      const aggregator = members[job.round % members.length]!.nodePubkey as Hex;
+      for (const m of members) await grantReads(ctx, m.updateCid, [aggregator]);
       const fresh: ClusterRecord = {
         cluster: c,
-        // A member aggregates its own cluster; which one rotates with the round.
-        aggregator: members[job.round % members.length]!.nodePubkey as Hex,
+        aggregator,
         members,
         deadline: ctx.now() + Math.max(1, Math.floor(spec.aggregation.deadlineMs / 2)),
         status: "open",

@@ -26,6 +26,7 @@ import {
 import { reproducible, type ValidationTask } from "../verify/validation_task.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, loadSpec } from "./job.ts";
+import { grantReads } from "./svdb_private.ts";
 import { getJobNode, type JobHead, type JobRecord, listValues } from "./state.ts";
 
 /** A spot-checked round's committee and what it still has to settle. */
@@ -77,6 +78,11 @@ export async function drawRoundCommittee(
   }
   await once(() => drawCommittee(client, { ...at, ...request }), ["Verification__AlreadyDrawn"]);
   const { members, deadline } = await readCommittee(client, at);
+  // Members recompute the targets' rounds: they read the targets' shards, and no other node does.
+  for (const target of targets) {
+    const place = await getJobNode(ctx.kv, job.jobId, target.toLowerCase());
+    if (place) await grantReads(ctx, spec.shards[taskShard(spec, place.task)]!.cid, members);
+  }
   const rec: CommitteeRecord = {
     ...at,
     members,

@@ -3,8 +3,12 @@
  * owners contributed; anyone reading them could also recompute every node's clean update from the
  * public checkpoints and seeds, and so the central DP noise. From a job's start, GET /svdb of
  * those CIDs (whole files and raw blocks) needs a signed request (signed like an upload, method
- * GET, path `/svdb/<cid>`) by the job's owner, a node holding one of its tasks, or the
- * coordinator: 401 unsigned, 403 anyone else.
+ * GET, path `/svdb/<cid>`) by the job's owner, the coordinator, or a node that needs it: 401
+ * unsigned, 403 anyone else. A node needs the shard of the task it holds, and what its duties
+ * hand it ({@link grantReads}): a committee member the shards of the targets it recomputes, a
+ * cluster aggregator its cluster's updates. Holding one task of a job no longer reads the other
+ * data owners' shards, nor the other nodes' updates, which gradient inversion turns back into
+ * their text.
  *
  * Who may put a job on which data: the account that uploaded a CID through the gateway owns it;
  * a job starts on a CID only if its owner uploaded it, or nobody did (the coordinator's own
@@ -16,12 +20,12 @@
  * svdb_private_upload.ts): readable by their uploaders and the coordinator, then by the readers of
  * the jobs that use them. `job submit` uploads shards and validation bytes that way (shard 0's CID
  * is public on chain from the escrow), and workers their updates and cluster means, which become
- * readable by their job's owner and nodes when the coordinator accepts them: an update is a
- * gradient of its node's shard. Records are kept under the CIDv1 of a CID, so its CIDv0 spelling
+ * readable by their job's owner when the coordinator accepts them: an update is a gradient of its
+ * node's shard. Records are kept under the CIDv1 of a CID, so its CIDv0 spelling
  * reads nothing around them.
  */
 import type { Hex } from "viem";
-import type { JobSpec } from "../job/job_spec.ts";
+import { type JobSpec, taskShard } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -68,6 +72,12 @@ export function canonicalCid(cid: string): string {
 
 /** Where the private record of `cid` is kept. */
 export const privateKey = (cid: string): Deno.KvKey => ["svdb_private", canonicalCid(cid)];
+/** A read the coordinator granted `reader` (a node) for a duty: see {@link grantReads}. */
+const readerKey = (cid: string, reader: string): Deno.KvKey => [
+  "svdb_reader",
+  canonicalCid(cid),
+  reader.toLowerCase(),
+];
 const uploaderKey = (cid: string, signer: string): Deno.KvKey => [
   "svdb_uploader",
   canonicalCid(cid),
@@ -222,17 +232,31 @@ function jobData(spec: JobSpec): string[] {
   return [...new Set([spec.validation, ...spec.shards.map((s) => s.cid)])];
 }
 
-/** Whether `cid` is the spec's validation set and none of its training shards. */
-async function heldOut(ctx: Context, specCid: string, cid: string): Promise<boolean> {
+/**
+ * Lets each of `readers` (nodes) read `cid`, a job's shard or update, for a duty the coordinator
+ * handed it: recomputing a target's round on a committee, summing a cluster's updates. Written
+ * before the duty is handed out, so the node never asks for bytes it may not yet read.
+ */
+export async function grantReads(ctx: Context, cid: string, readers: readonly string[]) {
+  for (const reader of new Set(readers.map((r) => r.toLowerCase()))) {
+    await ctx.kv.set(readerKey(cid, reader), true);
+  }
+}
+
+/**
+ * Whether `cid` is the shard of `task` in the job of `specCid`: the only data of the job its
+ * node trains on (never the held-out validation set, unless the owner made it a shard too: a
+ * node that trained on it would fake the improvement the accuracy bonus is paid on).
+ */
+async function taskData(ctx: Context, specCid: string, task: number, cid: string) {
   const spec = await loadSpec(ctx.store, specCid);
-  const same = (other: string) => canonicalCid(other) === canonicalCid(cid);
-  return same(spec.validation) && !spec.shards.some((s) => same(s.cid));
+  return canonicalCid(spec.shards[taskShard(spec, task)]!.cid) === canonicalCid(cid);
 }
 
 /**
  * Whether the request may read `cid`: anyone when it is not a job's data; else a fresh signature
- * (no nonce: a replay reads only what its signer could) by the job's owner, a node holding one of
- * its tasks (not its held-out validation set), or the coordinator.
+ * (no nonce: a replay reads only what its signer could) by its uploader, the job's owner, the
+ * coordinator, a node whose task trains on it, or a node granted it for a duty.
  */
 export async function authorizeRead(
   ctx: Context,
@@ -262,13 +286,13 @@ export async function authorizeRead(
   if (who === ctx.chain.client.account.address.toLowerCase() || ownsPrivate(rec, who)) return;
   for (const jobId of rec.jobs) {
     const job = (await getJob(ctx.kv, jobId)).value;
-    if (job?.owner.toLowerCase() === who) return;
-    if (!holdsTask(await getJobNode(ctx.kv, jobId, who))) continue;
-    // Not the held-out validation set: no node's task reads it, and a node that trained on it
-    // would fake the improvement the accuracy bonus is paid on.
-    if (!job || !await heldOut(ctx, job.specCid, cid)) return;
+    if (!job) continue;
+    if (job.owner.toLowerCase() === who) return;
+    const place = await getJobNode(ctx.kv, jobId, who);
+    if (holdsTask(place) && await taskData(ctx, job.specCid, place.task, cid)) return;
   }
-  const why =
-    `${cid} is a job's private data; only its owner, its nodes and the coordinator read it`;
+  if ((await ctx.kv.get(readerKey(cid, who))).value) return;
+  const why = `${cid} is a job's private data; only its owner, the coordinator and the nodes ` +
+    "whose task or duty needs it read it";
   return reject(403, "NOT_A_READER", `Cannot read: ${why}`);
 }

@@ -19,7 +19,9 @@ import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts";
-import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { getJobNode, listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { taskShard } from "../../lib/job/job_spec.ts";
+import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import {
   createTestDid,
   postSigned,
@@ -52,7 +54,15 @@ Deno.test("attacker: a started job's shards and validation bytes are read only b
     assert.deepEqual(await get(cid, accountUploadSigner(fx.owner)), [200, undefined]);
     assert.deepEqual(await get(cid, accountUploadSigner(fx.coordinator)), [200, undefined]);
   }
-  assert.deepEqual(await get(shard, nodeUploadSigner(job.nodes[0]!.key)), [200, undefined]);
+  // Each node reads its own task's shard. Found in the job owner audit: holding any task of the
+  // job read every data owner's shard; a node now reads another's only for a duty (below).
+  for (const n of job.nodes) {
+    const { task } = (await getJobNode(s.ctx.kv, job.jobId, n.nodePubkey))!;
+    for (const [i, { cid }] of job.spec.shards.entries()) {
+      const want = i === taskShard(job.spec, task) ? [200, undefined] : [403, "NOT_A_READER"];
+      assert.deepEqual(await get(cid, nodeUploadSigner(n.key)), want, `shard ${i} task ${task}`);
+    }
+  }
   // Found in the job owner audit: any node holding a task read the owner's held-out validation
   // bytes, which no task needs, and a node that trained on them faked the improvement the
   // accuracy bonus is paid on.
@@ -236,7 +246,7 @@ Deno.test("attacker: a private file is not read through its CIDv0 spelling, nor 
   assert.deepEqual(rec.pending, []);
 });
 
-Deno.test("attacker: a node's update is read only by its job's owner, nodes and coordinator", async () => {
+Deno.test("attacker: a node's update is read only by the node, its job's owner and the coordinator", async () => {
   // Prepare: a round of a job without secure aggregation, trained and delivered (workers upload
   // updates private). An update is a gradient of its node's shard: anyone who read it by its CID
   // could invert it.
@@ -249,22 +259,63 @@ Deno.test("attacker: a node's update is read only by its job's owner, nodes and 
   const mine = updates.find((u) => u.nodePubkey === a!.nodePubkey)!;
 
   // Execute + Assert: unsigned and a stranger's reads (a node of no task, another account) are
-  // refused; the node itself, the job's other node, its owner and the coordinator read it.
+  // refused, and so is the job's other node: found in the job owner audit, any node of the job
+  // read every other node's update, a gradient of another data owner's shard. The node itself,
+  // its owner and the coordinator read it.
   assert.equal(updates.length, 2);
   const cid = mine.updateCid;
   assert.deepEqual(await getAs(s, cid), [401, "SIGNATURE_MISSING"]);
-  const strangers = [nodeUploadSigner(generateNodeKey()), accountUploadSigner(fx.clients[3]!)];
+  const strangers = [
+    nodeUploadSigner(generateNodeKey()),
+    accountUploadSigner(fx.clients[3]!),
+    nodeUploadSigner(b!.key),
+  ];
   for (const stranger of strangers) {
     assert.deepEqual(await getAs(s, cid, stranger), [403, "NOT_A_READER"]);
   }
   const readers = [
-    ...[a!.key, b!.key].map(nodeUploadSigner),
+    nodeUploadSigner(a!.key),
     ...[fx.owner, fx.coordinator].map(accountUploadSigner),
   ];
   for (const reader of readers) assert.deepEqual(await getAs(s, cid, reader), [200, undefined]);
   // The round still closes: the coordinator reads every update from its own store.
   const closed = await read(await s.post("/aggregate", { jobId: job.jobId }));
   assert.equal(closed.body[0].status, "closed");
+});
+
+Deno.test("attacker: a cluster aggregator reads its own cluster's updates, no other node any", async () => {
+  // Prepare: a hierarchical round of 4 nodes in clusters of 2, trained; its close opened the
+  // clusters, and each aggregator is handed its members' update CIDs.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2 });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  const clusters = await clustersOf(s.ctx, job.jobId, 0);
+  const keyOf = new Map(job.nodes.map((n) => [n.nodePubkey, n.key]));
+
+  // Execute: every node reads every update of the round.
+  const reads = [];
+  for (const c of clusters) {
+    for (const m of c.members) {
+      for (const n of job.nodes) {
+        const got = await getAs(s, m.updateCid, nodeUploadSigner(keyOf.get(n.nodePubkey)!));
+        reads.push({
+          mine: n.nodePubkey === m.nodePubkey,
+          duty: n.nodePubkey === c.aggregator,
+          got,
+        });
+      }
+    }
+  }
+
+  // Assert: 2 clusters; an update is read by its node and its cluster's aggregator only.
+  assert.equal(clusters.length, 2);
+  for (const r of reads) {
+    const want = r.mine || r.duty ? [200, undefined] : [403, "NOT_A_READER"];
+    assert.deepEqual(r.got, want, JSON.stringify(r));
+  }
+  assert.equal(reads.filter((r) => r.got[0] === 403).length, 4 * 4 - 4 - 2);
 });
 
 Deno.test("attacker: naming a public checkpoint as one's update does not hide it from the job's nodes", async () => {
