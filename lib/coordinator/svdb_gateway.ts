@@ -95,8 +95,10 @@ export async function storeUpload(
     const provisional = ctx.now() + ctx.config.uploadSignatureWindowMs;
     cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
   } catch (e) {
-    if (!(e instanceof BodyTooLargeError)) throw e;
+    // The blocks received were written whatever ended the body (its size, a dropped
+    // connection): uncharged, a signer could write without end until the next collection.
     await chargeUpload(ctx, grant, seen.bytes, { saturate: true });
+    if (!(e instanceof BodyTooLargeError)) throw e;
     return tooLarge();
   }
   const { bytes, sha256 } = seen;

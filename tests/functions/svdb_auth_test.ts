@@ -239,6 +239,35 @@ Deno.test("svdb uploads: quotas", async (t) => {
     },
   );
 
+  await t.step("attacker: a body dropped mid-upload counts against the quota", async () => {
+    // Prepare: a fresh signer whose bodies break off after 128 KiB, as a client that closes the
+    // connection does: the blocks received were written all the same. Uncharged, such uploads
+    // wrote without end until the next collection.
+    const e = nodeUploadSigner((await s.node()).key);
+    const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+    const dropped = async () => {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 2 * CHUNK) return controller.error(new Error("connection reset"));
+          sent += CHUNK;
+          controller.enqueue(randomBytes(CHUNK, seed++));
+        },
+      });
+      const signed = await signUpload(e, domain, new Uint8Array(), { now: s.ctx.now() });
+      const req = new Request("http://coordinator/svdb", { method: "POST", headers: signed, body });
+      return (await s.route(req)).status;
+    };
+
+    // Execute: two dropped uploads, then one that would fit what the quota left uncharged.
+    const statuses = [await dropped(), await dropped()];
+
+    // Assert: each dropped body's bytes were charged; the next one past the rest is refused.
+    assert.ok(statuses.every((st) => st >= 400), JSON.stringify(statuses));
+    assert.equal(await quotaLeft(s.ctx, e.id), quota - 4 * CHUNK);
+    assert.deepEqual(await upload(e, quota - 2 * CHUNK), [413, "QUOTA_EXCEEDED"]);
+  });
+
   await t.step("the quota is per window", async () => {
     s.advance(s.ctx.config.uploadQuotaWindowMs);
     assert.equal((await upload(a!, 200_000))[0], 201);
