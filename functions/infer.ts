@@ -4,7 +4,7 @@
  * Generates up to `maxTokens` bytes after `input` with a published model (a ModelRegistry CID,
  * or a checkpoint / exported folder of a job this coordinator ran) and returns
  * {text, promptTokens, generatedTokens, backend, ...}; inputs of 2+ bytes are also scored
- * (tokens, lossNats, bitsPerByte, perplexity under the kernel's forward pass). maxTokens
+ * (tokens, lossNats, bitsPerByte, perplexity under the backend that generates). maxTokens
  * defaults to 32; maxTokens 0 only scores. With `stream: true` or `Accept: text/event-stream` the text arrives as
  * server-sent events: `data: {"text": "..."}` per piece, then `event: done` with the summary.
  * The model is loaded once per CID and cached.

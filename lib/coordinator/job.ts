@@ -4,7 +4,7 @@
  * (data owner) and averaged over shards, so a job owner sees whether the model serves every one.
  */
 import { createTrainer } from "../../kernel/train_step.ts";
-import { loadKernel } from "../../kernel/wasm_module.ts";
+import { type Kernel, loadKernel } from "../../kernel/wasm_module.ts";
 import { evalBatches } from "../../kernel/data.ts";
 import type { Batch, Hyper } from "../../kernel/train_step.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
@@ -20,11 +20,21 @@ import {
   type UpdateRecord,
 } from "./state.ts";
 
+let kernel: Kernel | undefined;
 let trainer: ReturnType<typeof createTrainer> | undefined;
 
 /** The kernel trainer of this process (one WASM instance, created on first use). */
 export function processTrainer(): ReturnType<typeof createTrainer> {
-  return trainer ??= createTrainer(loadKernel());
+  return trainer ??= createTrainer(kernel ??= loadKernel());
+}
+
+/**
+ * Bytes of WASM memory the process's trainer holds. It only grows (a workspace per batch shape,
+ * never freed, up to 4 GiB), so only the coordinator's own work may use it: a route that let a
+ * caller choose shapes would let that caller exhaust it.
+ */
+export function processTrainerBytes(): number {
+  return kernel?.ops.memory.buffer.byteLength ?? 0;
 }
 
 /** What the coordinator's parsed specs may add up to: a few thousand jobs' ordinary specs. */

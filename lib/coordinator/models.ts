@@ -13,10 +13,10 @@ import { BlockNotFoundError } from "../store/blockstore.ts";
 import { SafetensorsError } from "../model/tensors.ts";
 import { privateFile } from "./svdb_private.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
+import { VOCAB } from "../../kernel/params.ts";
 import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
-import { processTrainer } from "./job.ts";
 import { listJobHeads } from "./state.ts";
 
 /** Largest input accepted, in bytes. */
@@ -163,31 +163,41 @@ async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   );
 }
 
-function score(model: ModelSource, bytes: Uint8Array) {
-  const T = Math.min(model.config.maxT, bytes.length - 1);
+/**
+ * The input's mean next-byte loss under the served model, in non-overlapping windows of the
+ * model's context, through the backend that generates (its own memory, freed with the model).
+ * Not the coordinator's training engine: that one kernel keeps a workspace per batch shape it
+ * ever sees, so scoring inputs of many lengths through it (an anonymous caller's choice) filled
+ * its 4 GiB and left training, validation and disputes unable to run a new shape.
+ */
+async function score(backend: DecoderBackend, bytes: Uint8Array, signal?: AbortSignal) {
+  const T = Math.min(backend.config.maxT, bytes.length - 1);
   const windows = Math.floor((bytes.length - 1) / T);
-  const tokens = new Int32Array(windows * T);
-  const targets = new Int32Array(windows * T);
-  for (let i = 0; i < windows * T; i++) {
-    tokens[i] = bytes[i]!;
-    targets[i] = bytes[i + 1]!;
+  let sum = 0;
+  for (let w = 0; w < windows; w++) {
+    signal?.throwIfAborted();
+    const at = w * T;
+    const { logits } = await backend.step(Array.from(bytes.subarray(at, at + T)), null);
+    for (let i = 0; i < T; i++) {
+      sum += crossEntropy(logits.subarray(i * VOCAB, (i + 1) * VOCAB), bytes[at + i + 1]!);
+    }
   }
-  const hyper = {
-    model: model.config,
-    B: windows,
-    T,
-    accumSteps: 1,
-    schedule: { lr: 0, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
-    optimizer: { kind: "sgd" as const, momentum: 0, weightDecay: 0 },
-    gradClip: 0,
-  };
-  const nats = processTrainer().evalLoss(model.weights, { tokens, targets }, hyper);
+  const nats = sum / (windows * T);
   return {
     tokens: windows * T,
     lossNats: nats,
     bitsPerByte: nats / Math.LN2,
     perplexity: Math.exp(nats),
   };
+}
+
+/** -log softmax(row)[target], in f64 with the row's max subtracted. */
+function crossEntropy(row: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (const x of row) max = Math.max(max, x);
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  return Math.log(sum) + max - row[target]!;
 }
 
 /**
@@ -331,7 +341,7 @@ async function* generateWith(
   bytes: Uint8Array,
   signal?: AbortSignal,
 ): AsyncGenerator<string, Generation> {
-  const scored = bytes.length >= 2 ? score(model.source, bytes) : {};
+  const scored = bytes.length >= 2 ? await score(model.backend, bytes, signal) : {};
   const out: number[] = [];
   const decoder = new TextDecoder();
   if (p.maxTokens > 0) {

@@ -7,6 +7,8 @@ import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coor
 import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { zeroHash } from "viem";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { processTrainer, processTrainerBytes } from "../../lib/coordinator/job.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
@@ -59,6 +61,61 @@ Deno.test("infer", async (t) => {
     assert.equal(again.status, 200);
     assert.equal(again.body.lossNats, b.lossNats, "deterministic, artha:// accepted");
   });
+
+  await t.step(
+    "attacker: inputs of many lengths leave the coordinator's training engine alone",
+    async () => {
+      // Prepare: the training engine as the job's rounds left it. Found in the inference audit:
+      // scoring ran on it, which keeps a workspace per batch shape for good, so ~140 requests of
+      // distinct lengths filled its 4 GiB and no new job's validation or dispute could run.
+      const before = processTrainerBytes();
+      const lengths = [MAX_INPUT_BYTES, MAX_INPUT_BYTES - 16, MAX_INPUT_BYTES - 32];
+
+      // Execute
+      const scored = [];
+      for (const n of lengths) {
+        const input = TEXT.repeat(Math.ceil(n / TEXT.length)).slice(0, n);
+        scored.push(
+          await read(await s.post("/ai/infer", { modelCid: checkpoint, input, maxTokens: 0 })),
+        );
+      }
+
+      // Assert: each scored in full, and the engine did not grow.
+      assert.deepEqual(scored.map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(
+        scored.map((r) => r.body.tokens),
+        lengths.map((n) => Math.floor((n - 1) / 16) * 16),
+      );
+      assert.equal(processTrainerBytes(), before);
+      // The score is the kernel's forward loss on the same windows, to float rounding.
+      const bytes = new TextEncoder().encode(TEXT);
+      const windows = Math.floor((bytes.length - 1) / 16);
+      const [tokens, targets] = [0, 1].map((o) =>
+        Int32Array.from(bytes.subarray(o, o + windows * 16))
+      );
+      const spec = job.spec;
+      const kernelLoss = processTrainer().evalLoss(
+        decodeCheckpoint(await fx.store.get(checkpoint)).weights,
+        { tokens: tokens!, targets: targets! },
+        {
+          model: spec.model,
+          B: windows,
+          T: 16,
+          accumSteps: 1,
+          schedule: { lr: 0, warmupSteps: 0, totalSteps: 1, minLrRatio: 1 },
+          optimizer: { kind: "sgd", momentum: 0, weightDecay: 0 },
+          gradClip: 0,
+        },
+      );
+      const served = await read(
+        await s.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
+      );
+      assert.ok(
+        Math.abs(served.body.lossNats - kernelLoss) < 1e-4,
+        `${served.body.lossNats} ${kernelLoss}`,
+      );
+    },
+  );
 
   await t.step("a short input is scored on one window shorter than maxT", async () => {
     const res = await read(
