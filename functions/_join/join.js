@@ -57948,7 +57948,7 @@ var Gateway = class {
   }
   /**
    * The bytes of `cid` (at most `maxBytes`), checked against it; `signed` for a job's private
-   * data (its shards), which only its owner, its nodes and the coordinator may read.
+   * data (its shards), which only its owner, the coordinator and the nodes that need it read.
    */
   async get(cid, maxBytes, signed = false) {
     const hit = this.#bytes.get(cid);
@@ -57970,8 +57970,8 @@ var Gateway = class {
   }
   /**
    * A read signed like an upload (method GET, path `/svdb/<cid>`), when the gateway has a signer:
-   * a started job's shards and validation bytes are readable only by its owner, its nodes and the
-   * coordinator (lib/coordinator/svdb_private.ts). Only those reads are signed: a signature costs
+   * a started job's shards and validation bytes are readable only by its owner, the coordinator and
+   * the nodes that need them (lib/coordinator/svdb_private.ts). Only those reads are signed: a signature costs
    * the node and the coordinator about a millisecond each.
    */
   async #readInit(cid) {
