@@ -34,13 +34,19 @@ function batchClient(client: ArthaClient) {
   });
 }
 
+/** A reader of `client`'s chain that sends its reads as JSON-RPC batches of {@link LIVE_BATCH}. */
+export function batchReader(client: ArthaClient): ReturnType<typeof batchClient> {
+  let reader = batching.get(client);
+  if (!reader) batching.set(client, reader = batchClient(client));
+  return reader;
+}
+
 /** For each key, whether it is live (and compute-eligible when asked), in the keys' order. */
 export async function getLiveNodes(
   client: ArthaClient,
   params: GetLiveNodesParameters,
 ): Promise<boolean[]> {
-  let reader = batching.get(client);
-  if (!reader) batching.set(client, reader = batchClient(client));
+  const reader = batchReader(client);
   const read = (functionName: "isLive" | "isComputeEligible", nodePubkey: Hex) =>
     reader.readContract({
       address: params.addresses.registry,

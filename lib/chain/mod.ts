@@ -43,6 +43,7 @@ export * from "./get_job_challenges.ts";
 export * from "./get_job_nodes.ts";
 export * from "./get_job_settlement.ts";
 export * from "./get_live_nodes.ts";
+export * from "./get_node_stakes.ts";
 export * from "./get_model.ts";
 export * from "./get_node_cert.ts";
 export * from "./get_open_cases.ts";

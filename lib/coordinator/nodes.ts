@@ -1,7 +1,10 @@
 /** The nodes a job may use: bound in KV, live and compute-eligible on chain, fitting its plan. */
-import type { Hex } from "viem";
+import { concat, encodePacked, type Hex, keccak256 } from "viem";
 import { paramLayout } from "../../kernel/params.ts";
 import { getLiveNodes } from "../chain/get_live_nodes.ts";
+import { getNodeStakes } from "../chain/get_node_stakes.ts";
+import { getRequiredStake } from "../chain/get_required_stake.ts";
+import { NodeRole } from "../chain/contracts.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { fitsNode, planModel } from "../job/planner.ts";
 import type { Context } from "./context.ts";
@@ -15,10 +18,18 @@ export function planOf(spec: JobSpec) {
   );
 }
 
-/** Nodes (bound, live on chain, fitting the plan) in a stable order: most stake, then key. */
+/**
+ * Nodes (bound, live and compute-eligible on chain, fitting the plan), best first: by the stake
+ * tier their stake on chain reaches now (GPUProvider, TEE, Priority: the design's "100+ ARTH for
+ * priority job assignment"), then in the job's own order, a hash of its seed and the key. Found in
+ * the node routes audit: ranking by the exact stake recorded at binding let a node staking 1 wei
+ * more than its peers take every slot and spare of every job, keys ground towards 0x00 won every
+ * tie, and a node slashed or unbonded since kept its place.
+ */
 export async function eligibleNodes(
   ctx: Context,
   spec: JobSpec,
+  seed: Hex,
   exclude: Set<string> = new Set(),
 ): Promise<NodeRecord[]> {
   const plan = planOf(spec);
@@ -28,13 +39,32 @@ export async function eligibleNodes(
   const { client, addresses } = ctx.chain;
   const nodePubkeys = nodes.map((n) => n.nodePubkey);
   const live = await getLiveNodes(client, { addresses, nodePubkeys, computeEligible: true });
-  return nodes.filter((_, i) => live[i]).sort(byStakeThenKey);
+  const eligible = nodes.filter((_, i) => live[i]);
+  const stakes = await getNodeStakes(client, {
+    addresses,
+    nodePubkeys: eligible.map((n) => n.nodePubkey),
+  });
+  const tiers = await Promise.all(
+    TIERS.map((role) => getRequiredStake(client, { addresses, role })),
+  );
+  const ranked = eligible.map((n, i) => ({
+    node: { ...n, stake: stakes[i]!.toString() },
+    tier: tiers.filter((t) => stakes[i]! >= t).length,
+    draw: keccak256(concat([seed, n.nodePubkey])),
+  }));
+  ranked.sort((a, b) => b.tier - a.tier || (a.draw < b.draw ? -1 : a.draw > b.draw ? 1 : 0));
+  return ranked.map((r) => r.node);
 }
 
-function byStakeThenKey(a: NodeRecord, b: NodeRecord): number {
-  const [sa, sb] = [BigInt(a.stake), BigInt(b.stake)];
-  if (sa !== sb) return sb > sa ? 1 : -1;
-  return a.nodePubkey < b.nodePubkey ? -1 : 1;
+/** The stake tiers, lowest first: a node slashed below the compute floor ranks last. */
+const TIERS = [NodeRole.GPUProvider, NodeRole.TEE, NodeRole.Priority];
+
+/**
+ * The seed of a job's node order: its id and the time its escrow was made, so a node key cannot
+ * be ground for every job in advance.
+ */
+export function jobNodeSeed(jobId: Hex, createdAt: bigint): Hex {
+  return keccak256(encodePacked(["bytes32", "uint64"], [jobId, createdAt]));
 }
 
 /** The nodes among `nodes` that are live on chain (a heartbeat within the registry's window). */

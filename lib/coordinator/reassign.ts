@@ -4,10 +4,11 @@ import { reassignNode } from "../chain/assign_nodes.ts";
 import { replaceInGroup } from "../chain/replace_in_group.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
 import { getReplacementNode } from "../chain/get_replacement_node.ts";
+import { readJob } from "../chain/read_job.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
-import { eligibleNodes, liveNodes } from "./nodes.ts";
+import { eligibleNodes, jobNodeSeed, liveNodes } from "./nodes.ts";
 import { once } from "./once.ts";
 import type { JobNodeRecord, JobRecord } from "./state.ts";
 
@@ -67,5 +68,7 @@ async function sparesFor(ctx: Context, job: JobRecord, spec: JobSpec): Promise<H
   const used = new Set<string>([...job.assigned, ...job.reassigned.map((r) => r.from)]);
   const { client, addresses } = ctx.chain;
   for (const n of await getJobNodes(client, { addresses, jobId: job.jobId })) used.add(n);
-  return (await eligibleNodes(ctx, spec, used)).map((n) => n.nodePubkey);
+  const { createdAt } = await readJob(client, { addresses, jobId: job.jobId });
+  const seed = jobNodeSeed(job.jobId, createdAt);
+  return (await eligibleNodes(ctx, spec, seed, used)).map((n) => n.nodePubkey);
 }

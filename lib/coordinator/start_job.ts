@@ -21,7 +21,7 @@ import { setTaskGroups } from "../verify/challenge_chain.ts";
 import type { Context } from "./context.ts";
 import { evaluateWeights, type Evaluation, loadSpec, loadWeights } from "./job.ts";
 import { paramLayout } from "../../kernel/params.ts";
-import { eligibleNodes } from "./nodes.ts";
+import { eligibleNodes, jobNodeSeed } from "./nodes.ts";
 import { reject, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -75,7 +75,8 @@ export async function startJob(
   const refusal = checkSpec(spec, onChain) ?? checkBudget(spec, onChain.nodesWanted) ??
     await checkModel(ctx, params, onChain.owner);
   if (refusal) return refusal;
-  const chosen = (await eligibleNodes(ctx, spec)).slice(0, onChain.nodesWanted)
+  const seed = jobNodeSeed(params.jobId, onChain.createdAt);
+  const chosen = (await eligibleNodes(ctx, spec, seed)).slice(0, onChain.nodesWanted)
     .map((n) => n.nodePubkey);
   const unfit = checkNodes(spec, chosen) ?? await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;

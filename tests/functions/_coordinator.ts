@@ -120,7 +120,7 @@ export interface Scenario {
    * must be. */
   postAs(path: string, body: unknown, signer?: ArthaClient): Promise<Response>;
   /** A staked node, bound with POST /register unless `bind: false`. */
-  node(options?: { bind?: boolean; operator?: number }): Promise<TestNode>;
+  node(options?: { bind?: boolean; operator?: number; stake?: bigint }): Promise<TestNode>;
   /** Prepares, escrows and starts a tiny job with `nodes` bound nodes (+ `spares`). */
   job(options?: JobOptions): Promise<TestJob>;
   /** Trains node's task of the open round, uploads it and commits it on chain. */
@@ -345,11 +345,14 @@ async function openScenario(
   };
 }
 
-/** A laptop worker of the next operator: registered and bound, or registered unbound. */
+/**
+ * A laptop worker of the next operator: registered (with `stake`, default the GPUProvider tier's)
+ * and bound, or registered unbound.
+ */
 async function addNode(
   sh: Shared,
   b: Base,
-  n: { bind?: boolean; operator?: number } = {},
+  n: { bind?: boolean; operator?: number; stake?: bigint } = {},
 ): Promise<TestNode> {
   const operator = sh.clients[2 + (n.operator ?? sh.turn.operator++ % sh.operators)]!;
   const key = generateNodeKey();
@@ -365,7 +368,7 @@ async function addNode(
     heartbeatEveryMs: Infinity,
     now: b.ctx.now,
   }, cheat);
-  if (n.bind ?? true) {
+  if ((n.bind ?? true) && n.stake === undefined) {
     await worker.register();
     return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
   }
@@ -377,6 +380,7 @@ async function addNode(
     region: "test",
     caps: encodeCaps(LAPTOP),
     slaId: ZERO32,
+    stake: n.stake,
     bindingSignature: signBinding(key, {
       chainId: net.chainId,
       registry: addresses.registry,
@@ -384,6 +388,7 @@ async function addNode(
       nonce,
     }),
   });
+  if (n.bind ?? true) await worker.register(); // registered already: only binds
   return { key, nodePubkey: worker.nodePubkey, operator, worker, cheat };
 }
 
