@@ -84,6 +84,7 @@ const STATUS_OF: Record<RejectCode, number> = {
   DUPLICATE: 409,
   MALFORMED: 422,
   BAD_SIGNATURE: 401,
+  BAD_SHARE: 422,
 };
 
 /** A secure job's open round, or why there is none. */

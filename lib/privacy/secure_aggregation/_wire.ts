@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { concatBytes, hexToBytes } from "../../crypto/digest.ts";
+import { concatBytes, digestHex, type Hex, hexToBytes } from "../../crypto/digest.ts";
 import { NONCE_BYTES, TAG_BYTES } from "../../crypto/aead.ts";
 import { SHARE_BYTES } from "./shamir.ts";
 
@@ -19,6 +19,7 @@ export const LABEL = {
   share: "ArthaTrain:secagg:v1:share",
   shareKey: "ArthaTrain:secagg:v1:share-key",
   mask: "ArthaTrain:secagg:v1:mask",
+  shareDigest: "ArthaTrain:secagg:v1:share-digest",
 } as const;
 
 /** Bytes of a sealed share: nonce, two shares, tag. */
@@ -57,6 +58,21 @@ export function consistencyPayload(
 /** Associated data of the ciphertext from `from` to `to`: direction and round. */
 export function shareAad(context: string, from: string, to: string): Uint8Array<ArrayBuffer> {
   return lengthPrefixed(LABEL.share, context, from, to);
+}
+
+/**
+ * The digest a sender commits to for one share it seals for `to` (kind "b": of its self-mask
+ * seed, "sk": of its mask key): the server checks a share revealed at Unmasking against it, so a
+ * survivor that reveals a wrong share is refused instead of poisoning the rebuilt secret.
+ */
+export function shareDigest(
+  context: string,
+  from: string,
+  to: string,
+  kind: "b" | "sk",
+  share: Uint8Array,
+): Hex {
+  return digestHex(lengthPrefixed(LABEL.shareDigest, context, from, to, kind, share));
 }
 
 /** Share plaintext: share of b, then share of s^SK. */

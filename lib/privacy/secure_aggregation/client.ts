@@ -33,6 +33,7 @@ import {
   hexOfLength,
   SHARE_CIPHERTEXT_BYTES,
   shareAad,
+  shareDigest,
 } from "./_wire.ts";
 import {
   InvalidShareError,
@@ -46,6 +47,7 @@ import {
   type ClientMessage,
   type ConsistencyRequest,
   type ConsistencySignature,
+  type EncryptedShare,
   type MaskedInput,
   type MaskedInputRequest,
   type ServerRequest,
@@ -204,7 +206,13 @@ export class SecAggClient {
     const shares = holders.map((to, i) => {
       const plain = encodeSharePlaintext(bShares[i]!, skShares[i]!);
       const sealed = seal(this.#peers.get(to)!.channel, plain, shareAad(context, this.id, to));
-      return { from: this.id, to, ciphertext: bytesToHex(sealed) };
+      return {
+        from: this.id,
+        to,
+        ciphertext: bytesToHex(sealed),
+        bDigest: shareDigest(context, this.id, to, "b", bShares[i]!),
+        skDigest: shareDigest(context, this.id, to, "sk", skShares[i]!),
+      };
     });
     return { stage: "ShareKeys", id: this.id, shares };
   }
@@ -360,7 +368,7 @@ export class SecAggClient {
     this.#peers.set(v, { sPk, channel });
   }
 
-  #openShare(share: { from: string; to: string; ciphertext: Hex }): void {
+  #openShare(share: EncryptedShare): void {
     const peer = this.#peers.get(share.from);
     if (!peer || share.to !== this.id || this.#held.has(share.from)) {
       throw new ProtocolError("MaskedInputCollection", `unexpected share from ${share.from}`);
@@ -378,6 +386,13 @@ export class SecAggClient {
     }
     const shares = decodeSharePlaintext(plain);
     if (!shares) throw invalid("plaintext has the wrong length");
+    // The server checks what this client reveals against these: a share they do not match
+    // would have this client's honest answer refused.
+    const { context } = this.params;
+    if (
+      shareDigest(context, share.from, this.id, "b", shares.bShare) !== share.bDigest ||
+      shareDigest(context, share.from, this.id, "sk", shares.skShare) !== share.skDigest
+    ) throw invalid("the shares do not match the digests their sender committed to");
     this.#held.set(share.from, shares);
   }
 

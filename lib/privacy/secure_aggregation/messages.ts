@@ -8,7 +8,8 @@
  * Per round, with k = the graph degree and L = the vector length:
  * - AdvertiseKeys, client -> server: two X25519 public keys and a signature (~260 bytes).
  * - ShareKeys request, server -> client: the k neighbours' AdvertiseKeys.
- * - ShareKeys, client -> server: k ciphertexts of two 33-byte shares (106 bytes each).
+ * - ShareKeys, client -> server: k ciphertexts of two 33-byte shares (106 bytes each), and the
+ *   two shares' 32-byte digests.
  * - MaskedInputCollection request, server -> client: the k ciphertexts addressed to it.
  * - MaskedInputCollection, client -> server: L masked 32-bit words.
  * - ConsistencyCheck (optional): survivors bitmap out, one signature back.
@@ -46,11 +47,17 @@ export interface ShareKeysRequest {
   keys: AdvertiseKeys[];
 }
 
-/** Shares of b_from and s_from^SK for `to`, sealed under the c-key agreement of the pair. */
+/**
+ * Shares of b_from and s_from^SK for `to`, sealed under the c-key agreement of the pair, with
+ * the digest of each share (`shareDigest`): what the recipient checks on opening and the server
+ * on the recipient's reveal.
+ */
 export interface EncryptedShare {
   from: string;
   to: string;
   ciphertext: Hex;
+  bDigest: Hex;
+  skDigest: Hex;
 }
 
 /** ShareKeys, client -> server: one ciphertext per neighbour in the request. */
@@ -137,7 +144,8 @@ export type RejectCode =
   | "NOT_INVITED"
   | "DUPLICATE"
   | "MALFORMED"
-  | "BAD_SIGNATURE";
+  | "BAD_SIGNATURE"
+  | "BAD_SHARE";
 
 /** The server's answer to one message. */
 export type Receipt = { ok: true } | { ok: false; code: RejectCode; message: string };

@@ -25,6 +25,7 @@ import {
   consistencyPayload,
   hexOfLength,
   SHARE_CIPHERTEXT_BYTES,
+  shareDigest,
 } from "./_wire.ts";
 import { addShare, type ShareBook, unmaskSum } from "./_unmask.ts";
 import { ProtocolError, type SecAggStage, TooFewSurvivorsError } from "./errors.ts";
@@ -258,7 +259,8 @@ export class SecAggServer {
     const ok = Array.isArray(msg.shares) && msg.shares.length === expected.size &&
       msg.shares.every((s) =>
         s.from === msg.id && expected.delete(s.to) &&
-        hexOfLength(s.ciphertext, SHARE_CIPHERTEXT_BYTES) !== undefined
+        hexOfLength(s.ciphertext, SHARE_CIPHERTEXT_BYTES) !== undefined &&
+        hexOfLength(s.bDigest, 32) !== undefined && hexOfLength(s.skDigest, 32) !== undefined
       );
     if (!ok) return reject("MALFORMED", "need one sealed share per neighbour in the request");
     this.#shares.set(msg.id, msg.shares);
@@ -368,11 +370,32 @@ export class SecAggServer {
       !valid(msg.selfMaskShares, (v) => this.#inputs.has(v)) ||
       !valid(msg.maskKeyShares, (v) => dropped.has(v))
     ) return reject("MALFORMED", "shares must be of this client's partners, one kind each");
+    const forged = this.#forgedShare(msg);
+    if (forged) return reject("BAD_SHARE", forged);
     const x = this.params.index.get(msg.id)! + 1;
     for (const s of msg.selfMaskShares) addShare(this.#selfMaskShares, s.of, x, s.share);
     for (const s of msg.maskKeyShares) addShare(this.#maskKeyShares, s.of, x, s.share);
     this.#responded.add(msg.id);
     return { ok: true };
+  }
+
+  /**
+   * Why `msg` reveals a share its sender did not seal for this client (undefined: none): each
+   * must hash to the digest the neighbour committed to in ShareKeys. A wrong one would rebuild a
+   * wrong secret, and the sum would be ring noise.
+   */
+  #forgedShare(msg: UnmaskResponse): string | undefined {
+    const { context } = this.params;
+    const check = (list: { of: string; share: Hex }[], kind: "b" | "sk") => {
+      for (const s of list) {
+        const sealed = this.#shares.get(s.of)!.find((e) => e.to === msg.id)!;
+        const want = kind === "b" ? sealed.bDigest : sealed.skDigest;
+        if (shareDigest(context, s.of, msg.id, kind, hexToBytes(s.share)) !== want) {
+          return `${msg.id}'s share of ${s.of} is not the one ${s.of} sealed for it`;
+        }
+      }
+    };
+    return check(msg.selfMaskShares, "b") ?? check(msg.maskKeyShares, "sk");
   }
 
   /** Drops clients with fewer than t neighbours in `live`, until none is left to drop. */

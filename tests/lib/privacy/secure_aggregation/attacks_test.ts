@@ -24,7 +24,7 @@ import {
   type UnmaskRequest,
   type UnmaskResponse,
 } from "../../../../lib/privacy/secure_aggregation/messages.ts";
-import { hexToBytes } from "../../../../lib/crypto/digest.ts";
+import { bytesToHex, hexToBytes } from "../../../../lib/crypto/digest.ts";
 import {
   advanceTo,
   answer,
@@ -345,4 +345,49 @@ Deno.test("server refuses messages out of stage, from strangers, twice, or malfo
     "MALFORMED",
   );
   await assert.rejects(() => server.finish(), ProtocolError);
+});
+
+Deno.test("(e) attacker: a survivor that reveals a wrong share at Unmasking is refused; the sum stays exact", async () => {
+  // Prepare: every client reached Unmasking. Found in the node routes audit: nothing checked a
+  // revealed share, and the server rebuilt each secret from the first t it got, so one survivor
+  // answering first with a wrong share of a neighbour's b made the server strip the wrong mask:
+  // a sum of ring noise, applied to the job's checkpoint as the round's update.
+  const round = await advanceTo({ config: makeConfig(8) }, "Unmasking");
+  const { params, server, clients, requests, inputs } = round;
+  const honest = await clients.get("c0")!.respond(requests.get("c0")!) as UnmaskResponse;
+  const [first, ...rest] = honest.selfMaskShares;
+  const wrong = hexToBytes(first!.share);
+  wrong[1] = wrong[1]! ^ 0xff;
+  const lie: UnmaskResponse = {
+    ...honest,
+    selfMaskShares: [{ of: first!.of, share: bytesToHex(wrong) }, ...rest],
+  };
+
+  // Execute: the liar answers first, then everyone else.
+  const receipt = await server.receive(lie);
+  const others = new Map([...requests].filter(([id]) => id !== "c0"));
+  await answer(round, others);
+  const result = await server.finish();
+
+  // Assert: the lie is refused naming the share; the sum is every survivor's, exactly.
+  assert.equal(receipt.ok, false);
+  assert.equal((receipt as { code: string }).code, "BAD_SHARE");
+  assert.match((receipt as { message: string }).message, new RegExp(`share of ${first!.of}`));
+  assert.deepEqual(result.sum, expectedSum(params, params.clients, inputs));
+});
+
+Deno.test("(e) a share whose digest its sender did not commit to is refused by its recipient", async () => {
+  // Prepare: c1 seals its shares, then changes the digest it sent c0 for its b share (a sender
+  // that commits to other shares than it sealed could later have an honest reveal refused).
+  const round = await advanceTo({ config: makeConfig(8) }, "MaskedInputCollection");
+  const request = round.requests.get("c0") as MaskedInputRequest;
+  const shares = request.shares.map((s) =>
+    s.from === "c1" ? { ...s, bDigest: `0x${"00".repeat(32)}` as Hex } : s
+  );
+
+  // Execute + Assert: c0 refuses the share from c1 rather than hold one it could not reveal.
+  await assert.rejects(
+    () => round.clients.get("c0")!.maskInput({ ...request, shares }, round.inputs("c0")),
+    (e) => e instanceof InvalidShareError && e.client === "c1",
+  );
 });
