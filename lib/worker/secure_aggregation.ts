@@ -224,7 +224,8 @@ async function nextMessage(
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again; // sent before, the answer was lost
-  if (view.stage === "MaskedInputCollection" && !await mayMask(p, party)) return "out";
+  const masking = view.stage === "MaskedInputCollection";
+  if (masking && await maskedElsewhere(p, party)) return "out";
   let msg: ClientMessage;
   try {
     msg = view.stage === "AdvertiseKeys"
@@ -235,6 +236,7 @@ async function nextMessage(
     if (typeof code === "string" && code.startsWith("SECAGG_")) return "out";
     throw e;
   }
+  if (masking) await recordMasked(p, party);
   const text = msg.stage === "MaskedInputCollection"
     ? JSON.stringify(await uploadMasked(p, msg))
     : JSON.stringify(msg);
@@ -243,16 +245,26 @@ async function nextMessage(
 }
 
 /**
- * Whether the node may send its masked input in this session: not when it sent one in another
- * session of the round, whatever its attempt number. Recorded before it is computed, so a crash
- * between the record and the send errs on the side of never sending twice.
+ * Whether the node sent its masked input in another session of the round: then it sends none in
+ * this one, whatever its attempt number.
  */
-async function mayMask(p: Run, party: Party): Promise<boolean> {
+async function maskedElsewhere(p: Run, party: Party): Promise<boolean> {
   const sent = await p.state.maskedInputSent(p.jobId);
-  if (sent && sent.round === p.round) return sent.session === party.session;
+  return sent !== undefined && sent.round === p.round && sent.session !== party.session;
+}
+
+/**
+ * Records that the node's masked input for this session is computed and about to leave: after
+ * the client opened every share and masked (found in the node routes audit: recorded before, a
+ * neighbour's unopenable share made the node drop out marked as having sent, so it refused every
+ * later attempt of the round, and one such neighbour froze the job), before the upload, so a
+ * crash between the record and the send errs on the side of never sending twice.
+ */
+async function recordMasked(p: Run, party: Party): Promise<void> {
+  const sent = await p.state.maskedInputSent(p.jobId);
+  if (sent?.round === p.round && sent.session === party.session) return;
   const { attempt, session } = party;
   await p.state.recordMaskedInput(p.jobId, { round: p.round, attempt, session });
-  return true;
 }
 
 /** The masked input goes to SVDB (it is as large as the model); the message names its CID. */
