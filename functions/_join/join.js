@@ -61468,7 +61468,8 @@ var LABEL = {
   consistency: "ArthaTrain:secagg:v1:consistency",
   share: "ArthaTrain:secagg:v1:share",
   shareKey: "ArthaTrain:secagg:v1:share-key",
-  mask: "ArthaTrain:secagg:v1:mask"
+  mask: "ArthaTrain:secagg:v1:mask",
+  shareDigest: "ArthaTrain:secagg:v1:share-digest"
 };
 var SHARE_CIPHERTEXT_BYTES = NONCE_BYTES + 2 * SHARE_BYTES + TAG_BYTES;
 function lengthPrefixed(...parts) {
@@ -61489,6 +61490,9 @@ function consistencyPayload(context, survivors) {
 }
 function shareAad(context, from18, to) {
   return lengthPrefixed(LABEL.share, context, from18, to);
+}
+function shareDigest(context, from18, to, kind, share) {
+  return digestHex(lengthPrefixed(LABEL.shareDigest, context, from18, to, kind, share));
 }
 function encodeSharePlaintext(bShare, skShare) {
   return concatBytes4(bShare, skShare);
@@ -61696,7 +61700,9 @@ var SecAggClient = class _SecAggClient {
       return {
         from: this.id,
         to,
-        ciphertext: bytesToHex3(sealed)
+        ciphertext: bytesToHex3(sealed),
+        bDigest: shareDigest(context, this.id, to, "b", bShares[i]),
+        skDigest: shareDigest(context, this.id, to, "sk", skShares[i])
       };
     });
     return {
@@ -61897,6 +61903,8 @@ var SecAggClient = class _SecAggClient {
     }
     const shares = decodeSharePlaintext(plain);
     if (!shares) throw invalid2("plaintext has the wrong length");
+    const { context } = this.params;
+    if (shareDigest(context, share.from, this.id, "b", shares.bShare) !== share.bDigest || shareDigest(context, share.from, this.id, "sk", shares.skShare) !== share.skDigest) throw invalid2("the shares do not match the digests their sender committed to");
     this.#held.set(share.from, shares);
   }
   #ids(bitmap, round) {
@@ -62011,7 +62019,8 @@ async function nextMessage(p, party, view, update) {
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again;
-  if (view.stage === "MaskedInputCollection" && !await mayMask(p, party)) return "out";
+  const masking = view.stage === "MaskedInputCollection";
+  if (masking && await maskedElsewhere(p, party)) return "out";
   let msg;
   try {
     msg = view.stage === "AdvertiseKeys" ? await party.client.advertiseKeys() : await party.client.respond(view.request, update);
@@ -62020,20 +62029,24 @@ async function nextMessage(p, party, view, update) {
     if (typeof code4 === "string" && code4.startsWith("SECAGG_")) return "out";
     throw e;
   }
+  if (masking) await recordMasked(p, party);
   const text = msg.stage === "MaskedInputCollection" ? JSON.stringify(await uploadMasked(p, msg)) : JSON.stringify(msg);
   party.sent.set(view.stage, text);
   return text;
 }
-async function mayMask(p, party) {
+async function maskedElsewhere(p, party) {
   const sent = await p.state.maskedInputSent(p.jobId);
-  if (sent && sent.round === p.round) return sent.session === party.session;
+  return sent !== void 0 && sent.round === p.round && sent.session !== party.session;
+}
+async function recordMasked(p, party) {
+  const sent = await p.state.maskedInputSent(p.jobId);
+  if (sent?.round === p.round && sent.session === party.session) return;
   const { attempt, session } = party;
   await p.state.recordMaskedInput(p.jobId, {
     round: p.round,
     attempt,
     session
   });
-  return true;
 }
 async function uploadMasked(p, msg) {
   const cid = await p.gateway.put(encodeMaskedInput(msg));
