@@ -284,17 +284,8 @@ function disposeServed(entry: Loaded): void {
   entry.model.then((m) => m.backend.dispose(), () => {});
 }
 
-/** Loads `cid` and its backend after checking it is a model this coordinator may serve. */
+/** Loads `cid` and its backend (a CID {@link checkServable} let through). */
 async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
-  if (!await isKnownModel(ctx, cid)) {
-    const why = "Cannot infer: CID is not a published model or a known checkpoint";
-    throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
-  }
-  // Anyone may publish any CID, a job's private update or shard among them: serving one (or a
-  // decoder's complaint about its first bytes) would publish it.
-  if (await privateFile(ctx, cid)) {
-    throw new RejectedError(reject(403, "PRIVATE_FILE", `Cannot infer: ${cid} is private data`));
-  }
   let source: ModelSource;
   try {
     source = await loadModel(ctx.store, cid);
@@ -317,6 +308,22 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
   };
 }
 
+/**
+ * Throws unless `cid` is a model this coordinator may serve: published, or a checkpoint or model
+ * folder of one of its jobs, and no private file.
+ */
+async function checkServable(ctx: Context, cid: string): Promise<void> {
+  if (!await isKnownModel(ctx, cid)) {
+    const why = "Cannot infer: CID is not a published model or a known checkpoint";
+    throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));
+  }
+  // Anyone may publish any CID, a job's private update or shard among them: serving one (or a
+  // decoder's complaint about its first bytes) would publish it.
+  if (await privateFile(ctx, cid)) {
+    throw new RejectedError(reject(403, "PRIVATE_FILE", `Cannot infer: ${cid} is private data`));
+  }
+}
+
 async function* streamGeneration(
   serving: Serving,
   p: InferParams,
@@ -327,6 +334,8 @@ async function* streamGeneration(
     const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
     throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
   }
+  // Checked before it takes a place in the cache: a CID nobody may serve must not evict one.
+  if (!serving.cache.has(p.modelCid)) await checkServable(serving.ctx, p.modelCid);
   const entry = acquireServed(serving, p.modelCid);
   try {
     return yield* generateWith(await entry.model, p, bytes, signal);

@@ -179,6 +179,28 @@ Deno.test("infer", async (t) => {
     },
   );
 
+  await t.step("attacker: CIDs nobody may serve evict no loaded model", async () => {
+    // Prepare: a loaded checkpoint. Found in the inference audit: a request took a place in the
+    // cache (evicting the least recently used model) before its CID was checked, so four
+    // requests for random CIDs unloaded every model, each costing its next user a reload.
+    const s = await fx.scenario();
+    const [cid] = await checkpointsOf(s, 1);
+    const ok = await read(await s.post("/ai/infer", { modelCid: cid, input: TEXT, maxTokens: 0 }));
+    assert.equal(ok.status, 200);
+
+    // Execute: as many at once as the cache holds.
+    const asks = Array.from({ length: MAX_SERVED_MODELS }, async (_, i) => {
+      const modelCid = (await computeCid(new Uint8Array([7, i]))).toString();
+      return (await read(await s.post("/ai/infer", { modelCid, input: TEXT, maxTokens: 0 })))
+        .status;
+    });
+    const statuses = await Promise.all(asks);
+
+    // Assert: each refused; the checkpoint is still loaded.
+    assert.deepEqual(statuses, Array(MAX_SERVED_MODELS).fill(404));
+    assert.deepEqual(modelsOf(s.ctx).loaded(), [cid]);
+  });
+
   await t.step(
     "attacker: concurrent generations over ever more models are refused past the resident cap",
     async () => {
