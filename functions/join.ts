@@ -49,7 +49,7 @@ export function createJoin() {
     const path = new URL(req.url).pathname;
     if (path === "/join") return Response.redirect(new URL("/join/", req.url), 308);
     const name = path.replace(/^\/join\/?/, "").replace(/^index\.html$/, "");
-    const file = FILES[name];
+    const file = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
     if (!file) throw new HttpError(404, `Cannot serve ${path}: no such file`);
     const { bytes, etag } = await load(name, file.url);
     if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304 });
