@@ -196,6 +196,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
   svdb: SvdbSettings;
   /** The inference backend of /ai/infer and /v1/completions (ARTHA_INFER_BACKEND, auto). */
   inferBackend: InferSettings["backend"];
+  /** The JSON-RPC URL GET /info gives browser workers (ARTHA_PUBLIC_RPC_URL). */
+  publicRpcUrl?: string;
 }
 
 /**
@@ -203,8 +205,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
  * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
  * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
- * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), ARTHA_PUBLIC_ORIGIN
- * and the ARTHA_SVDB_* limits.
+ * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), ARTHA_PUBLIC_ORIGIN,
+ * ARTHA_PUBLIC_RPC_URL and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
  */
@@ -219,6 +221,9 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   // Deno Deploy has no writable filesystem: its SVDB lives in the coordinator's KV.
   const store = r.choice({ variable: "ARTHA_STORE" }, STORE_KINDS, env.onDeploy() ? "kv" : "fs");
   const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
+  const publicRpcUrl = r.raw({ variable: "ARTHA_PUBLIC_RPC_URL" }).text === undefined
+    ? undefined
+    : r.url({ variable: "ARTHA_PUBLIC_RPC_URL" }, "", "the JSON-RPC URL browsers are given");
   const ms = (name: string) => r.int({ variable: name }, undefined, 1);
   const svdb: SvdbSettings = {
     maxFileBytes: r.int({ variable: "ARTHA_SVDB_MAX_FILE_BYTES" }, undefined, 1),
@@ -245,6 +250,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     cron: cron === "on",
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
     inferBackend: inferBackend!,
+    ...(publicRpcUrl ? { publicRpcUrl } : {}),
   };
 }
 

@@ -63528,7 +63528,13 @@ async function join3(document2, $2, o) {
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json();
-  const client = await operatorClient(info, o.privateKey);
+  if (!info.rpcUrl) {
+    throw new Error("Cannot join: this coordinator gives browsers no JSON-RPC URL (its operator sets ARTHA_PUBLIC_RPC_URL when its own holds an API key)");
+  }
+  const client = await operatorClient({
+    ...info,
+    rpcUrl: info.rpcUrl
+  }, o.privateKey);
   const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live = {
     steps: 0,

@@ -43,11 +43,11 @@ export interface JoinElement {
   addEventListener(type: string, listener: () => void): void;
 }
 
-/** GET /info: the coordinator's chain. */
+/** GET /info: the coordinator's chain (no RPC URL when it gives browsers none). */
 interface Info {
   chainId: number;
   addresses: ArthaAddresses;
-  rpcUrl: string;
+  rpcUrl?: string;
 }
 
 /** The live counters of the view. */
@@ -101,7 +101,13 @@ async function join(
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json() as Info;
-  const client = await operatorClient(info, o.privateKey);
+  if (!info.rpcUrl) {
+    throw new Error(
+      "Cannot join: this coordinator gives browsers no JSON-RPC URL (its operator sets " +
+        "ARTHA_PUBLIC_RPC_URL when its own holds an API key)",
+    );
+  }
+  const client = await operatorClient({ ...info, rpcUrl: info.rpcUrl }, o.privateKey);
   const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
   const worker = new BrowserWorker({
@@ -131,7 +137,10 @@ async function join(
 }
 
 /** The operator's client: the pasted key's, else the browser wallet's. */
-async function operatorClient(info: Info, privateKey: string): Promise<ArthaClient> {
+async function operatorClient(
+  info: Info & { rpcUrl: string },
+  privateKey: string,
+): Promise<ArthaClient> {
   const { rpcUrl, chainId } = info;
   const wallet = injectedWallet();
   if (!privateKey && wallet) return await connectInjectedWallet(wallet, { chainId, rpcUrl });

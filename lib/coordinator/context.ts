@@ -48,6 +48,9 @@ export interface CoordinatorConfig {
   /** The inference backend of /ai/infer and /v1/completions ("auto": the best that loads;
    * ARTHA_INFER_BACKEND). */
   inferBackend: CoordinatorSettings["inferBackend"];
+  /** The JSON-RPC URL GET /info gives browsers (ARTHA_PUBLIC_RPC_URL); unset, the coordinator's
+   * own only when it holds nothing that may be a credential (see functions/info.ts). */
+  publicRpcUrl?: string;
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
@@ -78,12 +81,15 @@ let fromEnv: Promise<Context> | undefined;
 /** The protocol settings with the SVDB limits (ARTHA_SVDB_*) and inference backend the
  * environment sets. */
 export function configFrom(
-  settings: Pick<CoordinatorSettings, "svdb"> & Partial<Pick<CoordinatorSettings, "inferBackend">>,
+  settings:
+    & Pick<CoordinatorSettings, "svdb">
+    & Partial<Pick<CoordinatorSettings, "inferBackend" | "publicRpcUrl">>,
 ): CoordinatorConfig {
   return {
     ...DEFAULT_CONFIG,
     ...settings.svdb,
     inferBackend: settings.inferBackend ?? DEFAULT_CONFIG.inferBackend,
+    ...(settings.publicRpcUrl ? { publicRpcUrl: settings.publicRpcUrl } : {}),
   };
 }
 

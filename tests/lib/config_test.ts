@@ -61,6 +61,7 @@ const CLEAN = {
   ARTHA_STORE_DIR: undefined,
   ARTHA_CRON: undefined,
   ARTHA_PUBLIC_ORIGIN: undefined,
+  ARTHA_PUBLIC_RPC_URL: undefined,
   ARTHA_MAX_STAKE: undefined,
   ARTHA_MAX_GAS_PRICE: undefined,
   DENO_DEPLOYMENT_ID: undefined,
@@ -123,6 +124,17 @@ Deno.test("ARTHA_PUBLIC_ORIGIN lists the origins signed reads must name; anythin
       () => readCoordinatorSettings(),
       /ARTHA_PUBLIC_ORIGIN.*origins like https:\/\/host:port, got https:\/\/artha.example\/svdb/,
     );
+  });
+});
+
+Deno.test("ARTHA_PUBLIC_RPC_URL is the RPC URL browsers are given; a non-http one is refused", () => {
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv({ ...env, ARTHA_PUBLIC_RPC_URL: "https://rpc.example/" }, () => {
+    assert.equal(configFrom(readCoordinatorSettings()).publicRpcUrl, "https://rpc.example");
+  });
+  withEnv(env, () => assert.equal(configFrom(readCoordinatorSettings()).publicRpcUrl, undefined));
+  withEnv({ ...env, ARTHA_PUBLIC_RPC_URL: "ws://rpc.example" }, () => {
+    assert.throws(() => readCoordinatorSettings(), /ARTHA_PUBLIC_RPC_URL.*http\(s\) URL/);
   });
 });
 
