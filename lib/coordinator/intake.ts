@@ -67,16 +67,20 @@ export async function receiveUpdate(
   if (bad) return bad;
   const existing = await asRetry(ctx, job, env) ?? await countedBefore(ctx, job, env);
   if (existing) return existing;
+  // The chain read before the update's: reading, decoding and checking an update costs up to
+  // the job's largest update (~1 GB at 124M parameters), which a node could otherwise have the
+  // coordinator spend on every post of digests it never committed (found in the node routes
+  // audit); now each costs it a commit (once per round) first.
+  if (!await isCommitted(ctx, env)) {
+    const why = "these digests are not committed on chain (commitRound first)";
+    return refuse(409, "NOT_COMMITTED", why);
+  }
   // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
   const slot = slotOf(place, spec);
   const payload = spec.secureAggregation
     ? securePayload(slot, env)
     : await readPayload(ctx, slot, spec, env);
   if (!payload.ok) return payload;
-  if (!await isCommitted(ctx, env)) {
-    const why = "these digests are not committed on chain (commitRound first)";
-    return refuse(409, "NOT_COMMITTED", why);
-  }
   return await storeUpdate(ctx, job, env, payload);
 }
 

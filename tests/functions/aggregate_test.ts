@@ -157,6 +157,19 @@ Deno.test("aggregate", async (t) => {
       });
 
       await t.step("update bytes that do not hash to gradientDigest are a 422", async () => {
+        // Committed first: an uncommitted envelope is refused before its bytes are read.
+        await commitRound(n1.operator, {
+          addresses: fx.addresses,
+          commit: {
+            jobId: job.jobId,
+            round: 0,
+            nodePubkey: n1.key.publicKeyHex,
+            lossDigest: u1.result.lossDigest,
+            gradientDigest: u1.result.gradientDigest,
+            weightsDigest: u1.result.weightsDigest,
+            proofsRoot: u1.result.proofsRoot,
+          },
+        });
         const forged = u1.result.delta.slice();
         forged[0] = forged[0]! + 0.5;
         const cid = (await fx.store.put(encodeCheckpoint(job.spec.model, forged))).toString();
@@ -317,18 +330,6 @@ Deno.test("aggregate", async (t) => {
       });
 
       await t.step("once committed, the refused update is accepted", async () => {
-        await commitRound(n1.operator, {
-          addresses: fx.addresses,
-          commit: {
-            jobId: job.jobId,
-            round: 0,
-            nodePubkey: n1.key.publicKeyHex,
-            lossDigest: u1.result.lossDigest,
-            gradientDigest: u1.result.gradientDigest,
-            weightsDigest: u1.result.weightsDigest,
-            proofsRoot: u1.result.proofsRoot,
-          },
-        });
         const res = await read(await s.post("/aggregate/update", envelopeToJson(u1.envelope)));
         assert.equal(res.status, 201);
         // Nothing refused above was stored.

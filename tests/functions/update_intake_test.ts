@@ -37,22 +37,31 @@ Deno.test("update intake: partition payloads", async (t) => {
     assert.equal(res.status, 201);
   });
 
-  await t.step("another node's part is a 422 naming the slot, before any chain read", async () => {
+  await t.step("another node's part is a 422 naming the slot", async () => {
+    // Uncommitted, it is refused before its bytes are read; committed, for the slot it names.
     const forged = await s.train(job, n1, { slot: 2, commit: false });
+    const early = await read(await s.post("/aggregate/update", envelopeToJson(forged.envelope)));
+    assert.equal(early.body.error.code, "NOT_COMMITTED");
+    const { lossDigest, gradientDigest, weightsDigest, proofsRoot } = forged.result;
+    const at = { jobId: job.jobId, round: 0, nodePubkey: n1.nodePubkey };
+    await commitRound(n1.operator, {
+      addresses: fx.addresses,
+      commit: { ...at, lossDigest, gradientDigest, weightsDigest, proofsRoot },
+    });
     const res = await read(await s.post("/aggregate/update", envelopeToJson(forged.envelope)));
     assert.equal(res.status, 422);
     assert.match(res.body.error.message, /partition slot 2 is not the task's 1/);
-    // The node can still deliver its own part afterwards.
-    await s.deliver(job, [n1, n2]);
+    await s.deliver(job, [n2]); // n1 committed the wrong part: it is out of the round
   });
 
   await t.step("the round closes; its metric counts update bytes apart", async () => {
+    s.advance(job.spec.aggregation.deadlineMs); // n1 is out: the round closes at its deadline
     const out = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
     assert.equal(out.status, "closed");
     const m = (await s.jobRecord(job.jobId)).metrics[0]!;
-    assert.equal(m.updates, 3);
+    assert.equal(m.updates, 2);
     let sum = 0;
-    for (const n of job.nodes) {
+    for (const n of [n0, n2]) {
       const rec = await s.ctx.kv.get<UpdateRecord>(updateKey(job.jobId, 0, n.nodePubkey));
       sum += rec.value!.bytes;
     }
@@ -111,10 +120,28 @@ Deno.test("attacker: intake reads no other uploader's private file, no copied pr
     },
   );
 
+  await t.step("digests never committed: refused before the update is read", async () => {
+    // Found in the node routes audit: the update was read, decoded and checked (up to ~1 GB at
+    // 124M parameters) before the commit was looked up, so a node could have the coordinator do
+    // that on every post of digests it never committed.
+    const cid = (await fx.store.put(new Uint8Array(jobUploadBytes(own.spec) - 4096))).toString();
+    const reads: string[] = [];
+    const get = s.ctx.store.get.bind(s.ctx.store);
+    s.ctx.store.get = (c, o) => (reads.push(String(c)), get(c, o));
+    try {
+      const res = await post({ updateCid: cid, weightsDigest: `0x${"0e".repeat(32)}` });
+      assert.equal(res.body.error.code, "NOT_COMMITTED");
+      assert.ok(!reads.includes(cid), "the update was read");
+    } finally {
+      s.ctx.store.get = get;
+    }
+  });
+
   await t.step("a file larger than the job's uploads is not read", async () => {
     const big = new Uint8Array(jobUploadBytes(own.spec) + 1024);
     const cid = (await fx.store.put(big)).toString();
-    const res = await post({ updateCid: cid });
+    // Under the digests committed above: an uncommitted envelope is refused before any read.
+    const res = await post({ gradientDigest: victimUpdate.gradientDigest, updateCid: cid });
     assert.equal(res.status, 422);
     assert.match(res.body.error.message, /unreadable from SVDB.*more than the \d+ allowed/);
   });
