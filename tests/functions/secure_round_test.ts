@@ -704,3 +704,23 @@ Deno.test("secure aggregation", async (t) => {
     assert.ok(Math.abs(std / expected - 1) < 0.1, `noise std ${std} vs ${expected}`);
   });
 });
+
+Deno.test("attacker: GET /secagg of a job without secure aggregation reads none of its assignment", async () => {
+  // Found in the node routes audit: the whole assignment (a KV read per node) was read before
+  // the job was found not to use secure aggregation, on every anonymous request.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 1 });
+  const listed: string[] = [];
+  const list = s.ctx.kv.list.bind(s.ctx.kv);
+  s.ctx.kv.list = ((selector, options) => (
+    listed.push(JSON.stringify(selector)), list(selector, options)
+  )) as typeof s.ctx.kv.list;
+  try {
+    const res = await read(await s.call(`/secagg?jobId=${job.jobId}`));
+    assert.equal(res.body.error.code, "NOT_SECURE");
+    assert.deepEqual(listed.filter((l) => l.includes(job.jobId.toLowerCase())), []);
+  } finally {
+    s.ctx.kv.list = list;
+  }
+});
