@@ -10,16 +10,17 @@ export interface PublishedModel {
   weightsDigest?: Hex;
 }
 
-/** The ModelPublished events since block 0. */
+/** The ModelPublished events from `fromBlock` (default 0) to `toBlock` (default the latest). */
 export async function getPublishedModels(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses },
+  params: { addresses: ArthaAddresses; fromBlock?: bigint; toBlock?: bigint },
 ): Promise<PublishedModel[]> {
   const events = await client.getContractEvents({
     address: params.addresses.models,
     abi: abis.models,
     eventName: "ModelPublished",
-    fromBlock: 0n,
+    fromBlock: params.fromBlock ?? 0n,
+    toBlock: params.toBlock,
   });
   return events.map((e) => ({
     cid: e.args.cid!,

@@ -7,7 +7,7 @@
  * ARTHA_INFER_BACKEND=ort-web|kernel).
  */
 import { isModelPublished } from "../chain/is_model_published.ts";
-import { getPublishedModels } from "../chain/get_published_models.ts";
+import { getPublishedModels, type PublishedModel } from "../chain/get_published_models.ts";
 import { loadModel, type ModelSource } from "../model/publish.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { SafetensorsError } from "../model/tensors.ts";
@@ -228,14 +228,21 @@ interface Serving {
   cache: Map<string, Loaded>;
   /** Let go from the cache, still used by a generation: in memory until it ends. */
   draining: Set<Loaded>;
+  /** The ModelPublished events read so far, up to block `toBlock` (-1: none read). */
+  published: Promise<{ toBlock: bigint; models: PublishedModel[] }>;
 }
 
 function createModels(ctx: Context): Models {
-  const serving: Serving = { ctx, cache: new Map(), draining: new Set() };
+  const serving: Serving = {
+    ctx,
+    cache: new Map(),
+    draining: new Set(),
+    published: Promise.resolve({ toBlock: -1n, models: [] }),
+  };
   return {
     stream: (p, signal) => streamGeneration(serving, p, signal),
     run: (p) => runGeneration(serving, p),
-    list: () => listModels(ctx),
+    list: () => listModels(serving),
     loaded: () => [...serving.cache.keys()],
   };
 }
@@ -382,9 +389,36 @@ async function runGeneration(serving: Serving, p: InferParams): Promise<Generati
   }
 }
 
-async function listModels(ctx: Context): Promise<ModelListing[]> {
-  const { client, addresses } = ctx.chain;
-  const published = await getPublishedModels(client, { addresses });
+/**
+ * Every published model: the events of the blocks mined since the last call added to those read
+ * before, one call at a time. Found in the node routes audit: every GET /v1/models (and each of
+ * 16 `ai_models` calls in one /rpc batch) scanned all ModelPublished events from block 0, which
+ * anyone may add to for a transaction each.
+ */
+async function publishedModels(serving: Serving): Promise<PublishedModel[]> {
+  const { client, addresses } = serving.ctx.chain;
+  let failure: unknown;
+  const next = serving.published.then(async (known) => {
+    try {
+      const head = await client.getBlockNumber({ cacheTime: 0 });
+      if (head <= known.toBlock) return known;
+      const range = { fromBlock: known.toBlock + 1n, toBlock: head };
+      const more = await getPublishedModels(client, { addresses, ...range });
+      return { toBlock: head, models: [...known.models, ...more] };
+    } catch (e) {
+      failure = e;
+      return known;
+    }
+  });
+  serving.published = next;
+  const { models } = await next;
+  if (failure) throw failure;
+  return models;
+}
+
+async function listModels(serving: Serving): Promise<ModelListing[]> {
+  const { ctx } = serving;
+  const published = await publishedModels(serving);
   const out: ModelListing[] = published.map((m) => ({
     cid: m.cid,
     modelId: m.modelId,
@@ -392,8 +426,10 @@ async function listModels(ctx: Context): Promise<ModelListing[]> {
     weightsDigest: m.weightsDigest,
     kind: "published" as const,
   }));
+  const listed = new Set(out.map((m) => m.cid));
   for (const j of await listJobHeads(ctx.kv)) {
-    if (j.modelFolderCid && !out.some((m) => m.cid === j.modelFolderCid)) {
+    if (j.modelFolderCid && !listed.has(j.modelFolderCid)) {
+      listed.add(j.modelFolderCid);
       out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
     }
   }

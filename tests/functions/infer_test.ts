@@ -156,6 +156,39 @@ Deno.test("infer", async (t) => {
   });
 
   await t.step(
+    "attacker: listing models scans only the blocks mined since the last listing",
+    async () => {
+      // Prepare: the model published above is on chain. Found in the node routes audit: every
+      // GET /v1/models (16 in one /rpc batch) scanned every ModelPublished event from block 0,
+      // which anyone may add to for a transaction each.
+      const other = await fx.scenario();
+      const client = other.ctx.chain.client;
+      const scans: bigint[] = [];
+      const events = client.getContractEvents.bind(client);
+      client.getContractEvents = ((a: { eventName?: string; fromBlock?: bigint }) => {
+        if (a.eventName === "ModelPublished") scans.push(a.fromBlock!);
+        return events(a as never);
+      }) as typeof client.getContractEvents;
+      try {
+        // Execute: 16 listings, a block, one more.
+        const models = modelsOf(other.ctx);
+        const lists = [];
+        for (let i = 0; i < 16; i++) lists.push(await models.list());
+        const head = await client.getBlockNumber({ cacheTime: 0 });
+        await client.request({ method: "evm_mine" } as never);
+        const after = await models.list();
+
+        // Assert: one scan from block 0, one of the new block; the same models each time.
+        assert.deepEqual(scans, [0n, head + 1n]);
+        assert.ok(lists[0]!.some((m) => m.cid === checkpoint && m.kind === "published"));
+        for (const l of [...lists, after]) assert.deepEqual(l, lists[0]);
+      } finally {
+        client.getContractEvents = events;
+      }
+    },
+  );
+
+  await t.step(
     "attacker: asking for every round's checkpoint keeps only the last few loaded",
     async () => {
       // Prepare: a job with more checkpoints than the coordinator keeps loaded.
