@@ -266,6 +266,7 @@ export async function sseResponse<T>(
     error(code: string, message: string, status: number): string;
   },
   toResponse: (thrown: unknown) => Response = errorResponse,
+  idleMs: number = STREAM_IDLE_MS,
 ): Promise<Response> {
   let first: IteratorResult<string, T>;
   try {
@@ -276,10 +277,19 @@ export async function sseResponse<T>(
   const enc = new TextEncoder();
   let next = first;
   // Pulled one frame at a time, and never written to once the client went away: a disconnect
-  // mid-stream ends the generation instead of raising "cannot enqueue" errors.
+  // mid-stream ends the generation instead of raising "cannot enqueue" errors. A reader that
+  // stops reading for `idleMs` ends it too: the paused generation holds its model and memory.
   let cancelled = false;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const end = async () => {
+    clearTimeout(idle);
+    if (cancelled) return;
+    cancelled = true;
+    await pieces.return(undefined as T);
+  };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      clearTimeout(idle);
       if (next.done) {
         controller.enqueue(enc.encode(frame.done(next.value)));
         return controller.close();
@@ -291,18 +301,22 @@ export async function sseResponse<T>(
         if (cancelled) return;
         const { code, message, status } = knownOrInternal(e);
         controller.enqueue(enc.encode(frame.error(code, message, status)));
-        controller.close();
+        return controller.close();
       }
+      if (cancelled) return;
+      idle = setTimeout(() => {
+        end().then(() => controller.error(new Error("stream reader idle")), () => {});
+      }, idleMs);
     },
-    async cancel() {
-      cancelled = true;
-      await pieces.return(undefined as T);
-    },
+    cancel: end,
   });
   return new Response(body, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
   });
 }
+
+/** How long a stream waits for its reader before it ends the generation behind it. */
+export const STREAM_IDLE_MS = 60_000;
 
 /** Reads and checks the inference fields of a body (400/413 naming the field). */
 export function parseInferParams(

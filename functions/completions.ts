@@ -55,7 +55,7 @@ export function createCompletions(ctx: Context) {
       model: params.modelCid,
     };
     if (!wantsStream(req, body)) {
-      const g = await models.run(params);
+      const g = await models.run(params, req.signal);
       return json({ ...openAiChoice(at, g.text, g.finishReason), usage: openAiUsage(g) });
     }
     const frames = openAiStreamFrames(at);

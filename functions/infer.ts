@@ -36,7 +36,7 @@ export function createInfer(ctx: Context) {
     if (req.method !== "POST") throw new HttpError(405, "Cannot infer: use POST");
     const body = await readJson(req, MAX_INFER_BODY);
     const params = parseInferParams(body);
-    if (!wantsStream(req, body)) return json(await models.run(params));
+    if (!wantsStream(req, body)) return json(await models.run(params, req.signal));
     return sseResponse<Generation>(models.stream(params), {
       piece: (text) => `data: ${JSON.stringify({ text })}\n\n`,
       done: (g) => `event: done\ndata: ${JSON.stringify(g)}\n\n`,

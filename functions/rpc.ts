@@ -15,6 +15,7 @@ import {
   RPC_INVALID_PARAMS,
   RPC_MODEL_NOT_FOUND,
   RPC_PARSE_ERROR,
+  RPC_SERVER_BUSY,
   type RpcError,
   rpcFailure,
   type RpcMethods,
@@ -25,7 +26,11 @@ import { asHttpError, handler, HttpError, json, parseInferParams, readBody } fro
 function toRpcError(thrown: unknown): RpcError {
   const e = asHttpError(thrown);
   if (e) {
-    const code = e.status === 404 ? RPC_MODEL_NOT_FOUND : RPC_INVALID_PARAMS;
+    const code = e.status === 404
+      ? RPC_MODEL_NOT_FOUND
+      : e.status === 503
+      ? RPC_SERVER_BUSY
+      : RPC_INVALID_PARAMS;
     return { code, message: e.message, data: { status: e.status, code: e.code } };
   }
   console.error(thrown);

@@ -23,6 +23,8 @@ export const RPC_METHOD_NOT_FOUND = -32601;
 export const RPC_INVALID_PARAMS = -32602;
 export const RPC_INTERNAL_ERROR = -32603;
 export const RPC_MODEL_NOT_FOUND = -32004;
+/** The server cannot take the call now (e.g. 503 MODELS_BUSY, GENERATIONS_BUSY): retry later. */
+export const RPC_SERVER_BUSY = -32005;
 /** Most calls in one batch. */
 export const MAX_BATCH = 16;
 

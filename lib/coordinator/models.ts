@@ -74,7 +74,8 @@ export interface ModelListing {
 export interface Models {
   /** Streams the generated text in UTF-8-safe pieces, then returns the summary. */
   stream(p: InferParams, signal?: AbortSignal): AsyncGenerator<string, Generation>;
-  run(p: InferParams): Promise<Generation>;
+  /** The whole generation; `signal` (the request's) ends it when the caller goes away. */
+  run(p: InferParams, signal?: AbortSignal): Promise<Generation>;
   list(): Promise<ModelListing[]>;
   /** The CIDs kept loaded, least recently used first (at most {@link MAX_SERVED_MODELS}). */
   loaded(): string[];
@@ -214,6 +215,14 @@ export const MAX_SERVED_MODELS = 4;
  */
 export const MAX_RESIDENT_MODELS = 2 * MAX_SERVED_MODELS;
 
+/**
+ * Most generations under way at once, over all models: each holds its model and its cache of
+ * past tokens (~75 MB at 124M parameters) for as long as its reader takes. Past it, 503
+ * GENERATIONS_BUSY: found in the inference audit, streams opened and never read held memory
+ * without bound.
+ */
+export const MAX_GENERATIONS = 16;
+
 /** A loaded (or loading) model and the generations using it. */
 interface Loaded {
   model: Promise<ServedModel>;
@@ -228,6 +237,8 @@ interface Serving {
   cache: Map<string, Loaded>;
   /** Let go from the cache, still used by a generation: in memory until it ends. */
   draining: Set<Loaded>;
+  /** Generations under way (at most {@link MAX_GENERATIONS}). */
+  active: number;
   /** The ModelPublished events read so far, up to block `toBlock` (-1: none read). */
   published: Promise<{ toBlock: bigint; models: PublishedModel[] }>;
 }
@@ -237,11 +248,12 @@ function createModels(ctx: Context): Models {
     ctx,
     cache: new Map(),
     draining: new Set(),
+    active: 0,
     published: Promise.resolve({ toBlock: -1n, models: [] }),
   };
   return {
     stream: (p, signal) => streamGeneration(serving, p, signal),
-    run: (p) => runGeneration(serving, p),
+    run: (p, signal) => runGeneration(serving, p, signal),
     list: () => listModels(serving),
     loaded: () => [...serving.cache.keys()],
   };
@@ -343,11 +355,20 @@ async function* streamGeneration(
   }
   // Checked before it takes a place in the cache: a CID nobody may serve must not evict one.
   if (!serving.cache.has(p.modelCid)) await checkServable(serving.ctx, p.modelCid);
-  const entry = acquireServed(serving, p.modelCid);
+  if (serving.active >= MAX_GENERATIONS) {
+    const why = `Cannot infer: ${MAX_GENERATIONS} generations are under way; retry shortly`;
+    throw new RejectedError(reject(503, "GENERATIONS_BUSY", why));
+  }
+  serving.active++;
   try {
-    return yield* generateWith(await entry.model, p, bytes, signal);
+    const entry = acquireServed(serving, p.modelCid);
+    try {
+      return yield* generateWith(await entry.model, p, bytes, signal);
+    } finally {
+      releaseServed(serving, entry);
+    }
   } finally {
-    releaseServed(serving, entry);
+    serving.active--;
   }
 }
 
@@ -381,8 +402,12 @@ async function* generateWith(
   };
 }
 
-async function runGeneration(serving: Serving, p: InferParams): Promise<Generation> {
-  const it = streamGeneration(serving, p);
+async function runGeneration(
+  serving: Serving,
+  p: InferParams,
+  signal?: AbortSignal,
+): Promise<Generation> {
+  const it = streamGeneration(serving, p, signal);
   for (;;) {
     const r = await it.next();
     if (r.done) return r.value;

@@ -351,3 +351,29 @@ Deno.test("a completion stream that fails mid-way ends with an error chunk in Op
     error: { message: "internal error", type: "server_error", param: null, code: "INTERNAL" },
   }]);
 });
+
+Deno.test("attacker: a stream whose reader stops reading ends its generation", async () => {
+  // Found in the inference audit: a generation paused behind a reader that never read held its
+  // model and cache of past tokens for as long as the connection lived.
+  let ended = false;
+  async function* endless(): AsyncGenerator<string, Generation> {
+    try {
+      for (;;) yield "x";
+    } finally {
+      ended = true;
+    }
+  }
+  const frames = openAiStreamFrames({ id: "cmpl-1", created: 1, model: "bafk" });
+
+  // Execute: one frame read, then none for longer than the idle limit.
+  const res = await sseResponse(endless(), frames, undefined, 50);
+  const reader = res.body!.getReader();
+  assert.equal((await reader.read()).done, false);
+  await new Promise((r) => setTimeout(r, 300));
+
+  // Assert: the generation ended; the reader then sees the stream fail.
+  assert.equal(ended, true);
+  await assert.rejects(async () => {
+    for (;;) if ((await reader.read()).done) break;
+  }, /reader idle/);
+});

@@ -3,7 +3,12 @@ import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
-import { MAX_RESIDENT_MODELS, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
+import {
+  MAX_GENERATIONS,
+  MAX_RESIDENT_MODELS,
+  MAX_SERVED_MODELS,
+  modelsOf,
+} from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { zeroHash } from "viem";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
@@ -264,6 +269,43 @@ Deno.test("infer", async (t) => {
       await loaded.return(undefined as never);
       await held[0]!.return(undefined as never);
       const later = open(cids.at(-1)!);
+      assert.equal((await later.next()).done, false);
+      for (const g of [...held, later]) await g.return(undefined as never);
+    },
+  );
+
+  await t.step(
+    "attacker: generations opened and never read are capped, over any model",
+    async () => {
+      // Found in the inference audit: nothing bounded the generations under way, and a stream
+      // whose reader stops reading pauses holding its model and its cache of past tokens.
+      const models = modelsOf(s.ctx);
+      const open = () =>
+        models.stream({
+          modelCid: checkpoint,
+          input: TEXT,
+          maxTokens: 64,
+          temperature: 1,
+          topK: 0,
+          seed: 1,
+        });
+
+      // Execute: as many held streams as the cap allows, then one more.
+      const held = [];
+      for (let i = 0; i < MAX_GENERATIONS; i++) {
+        const g = open();
+        assert.equal((await g.next()).done, false);
+        held.push(g);
+      }
+      const refused = open();
+
+      // Assert: 503 naming the cap; once one ends, a new one runs.
+      await assert.rejects(
+        () => refused.next(),
+        (e: RejectedError) => e.rejection.status === 503 && e.rejection.code === "GENERATIONS_BUSY",
+      );
+      await held.pop()!.return(undefined as never);
+      const later = open();
       assert.equal((await later.next()).done, false);
       for (const g of [...held, later]) await g.return(undefined as never);
     },
