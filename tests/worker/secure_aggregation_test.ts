@@ -22,6 +22,39 @@ import {
   verifyNodeSignature,
 } from "../../lib/round/secure_session.ts";
 
+/**
+ * A first attempt of a 5-node secure session, and the node's chain as a scripted client: the job
+ * started in block 1, where its five nodes were assigned.
+ */
+function scriptedSession() {
+  const keys = Array.from({ length: 5 }, generateNodeKey);
+  const clients = keys.map((k) => k.publicKeyHex.toLowerCase()).sort();
+  const jobId = `0x${"11".repeat(32)}` as Hex;
+  const hash = `0x${"22".repeat(32)}` as Hex;
+  const model = { kind: "gpt", maxT: 8, layers: 1, heads: 2, width: 8 } as const;
+  const spec = { model, secureAggregation: {} } as JobSpec;
+  const at = { chainId: 31337, jobId, round: 0 };
+  const context = secureContext({ ...at, attempt: 0 });
+  const config = secureRoundConfig(spec, { context, seed: secureSeed(at, hash), clients });
+  const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
+  const client = {
+    getBlock: () => Promise.resolve({ number: 1n, hash }),
+    getContractEvents: ({ eventName }: { eventName: string }) =>
+      Promise.resolve(
+        eventName === "JobStatusChanged"
+          ? [{ args: { status: JobStatus.Running }, blockNumber: 1n, logIndex: 0 }]
+          : eventName === "NodeAssigned"
+          ? clients.map((nodePubkey, logIndex) => ({
+            args: { nodePubkey },
+            blockNumber: 1n,
+            logIndex,
+          }))
+          : [],
+      ),
+  } as unknown as ArthaClient;
+  return { keys, clients, jobId, model, spec, config, session, client };
+}
+
 Deno.test("attacker: while a coordinator keeps a secure round waiting, the node's chores still run", async () => {
   // Prepare: a coordinator that says "no session yet" 20 times, then that the round closed. A
   // malicious one could say it for hours, during which a node that only heartbeats between tasks
@@ -58,33 +91,8 @@ Deno.test("attacker: a coordinator that never counts the node's message as answe
   // Found in the worker audit: the loop went straight back to the view after each post, so a
   // view that always asked for the same message again kept the node re-posting forever, with no
   // heartbeat or challenge answer in between (three missed hours cost 10% of its stake).
-  const keys = Array.from({ length: 5 }, generateNodeKey);
-  const clients = keys.map((k) => k.publicKeyHex.toLowerCase()).sort();
-  const jobId = `0x${"11".repeat(32)}` as Hex;
-  const hash = `0x${"22".repeat(32)}` as Hex;
-  const model = { kind: "gpt", maxT: 8, layers: 1, heads: 2, width: 8 } as const;
-  const spec = { model, secureAggregation: {} } as JobSpec;
-  const at = { chainId: 31337, jobId, round: 0 };
-  const context = secureContext({ ...at, attempt: 0 });
-  const config = secureRoundConfig(spec, { context, seed: secureSeed(at, hash), clients });
-  const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
+  const { keys, jobId, model, spec, session, client } = scriptedSession();
   const view = { status: "open", session, stage: "AdvertiseKeys", invited: true, answered: false };
-  // The node's chain: the job started in block 1, where its five nodes were assigned.
-  const client = {
-    getBlock: () => Promise.resolve({ number: 1n, hash }),
-    getContractEvents: ({ eventName }: { eventName: string }) =>
-      Promise.resolve(
-        eventName === "JobStatusChanged"
-          ? [{ args: { status: JobStatus.Running }, blockNumber: 1n, logIndex: 0 }]
-          : eventName === "NodeAssigned"
-          ? clients.map((nodePubkey, logIndex) => ({
-            args: { nodePubkey },
-            blockNumber: 1n,
-            logIndex,
-          }))
-          : [],
-      ),
-  } as unknown as ArthaClient;
   let posts = 0;
   const coordinator = new CoordinatorClient((_path, init) => {
     if (init?.method !== "POST") {
@@ -124,17 +132,8 @@ Deno.test("attacker: a neighbour's unopenable share puts the node out of the att
   // and one of them seals garbage for the node. Found in the node routes audit: the node wrote
   // "masked input sent" before opening its shares, so it refused every later attempt of the
   // round, and one such neighbour per attempt froze a secure job for good.
-  const keys = Array.from({ length: 5 }, generateNodeKey);
+  const { keys, jobId, model, spec, config, session, client } = scriptedSession();
   const idOf = (k: (typeof keys)[number]) => k.publicKeyHex.toLowerCase();
-  const clients = keys.map(idOf).sort();
-  const jobId = `0x${"33".repeat(32)}` as Hex;
-  const hash = `0x${"44".repeat(32)}` as Hex;
-  const model = { kind: "gpt", maxT: 8, layers: 1, heads: 2, width: 8 } as const;
-  const spec = { model, secureAggregation: {} } as JobSpec;
-  const at = { chainId: 31337, jobId, round: 0 };
-  const context = secureContext({ ...at, attempt: 0 });
-  const config = secureRoundConfig(spec, { context, seed: secureSeed(at, hash), clients });
-  const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
   const me = idOf(keys[0]!);
   const peers = new Map<string, SecAggClient>();
   for (const k of keys.slice(1)) {
@@ -182,21 +181,6 @@ Deno.test("attacker: a neighbour's unopenable share puts the node out of the att
     return new Response(null, { status: 201 });
   });
   const state = new WorkerState();
-  const client = {
-    getBlock: () => Promise.resolve({ number: 1n, hash }),
-    getContractEvents: ({ eventName }: { eventName: string }) =>
-      Promise.resolve(
-        eventName === "JobStatusChanged"
-          ? [{ args: { status: JobStatus.Running }, blockNumber: 1n, logIndex: 0 }]
-          : eventName === "NodeAssigned"
-          ? clients.map((nodePubkey, logIndex) => ({
-            args: { nodePubkey },
-            blockNumber: 1n,
-            logIndex,
-          }))
-          : [],
-      ),
-  } as unknown as ArthaClient;
 
   // Execute
   const outcome = await runSecureAggregation({
