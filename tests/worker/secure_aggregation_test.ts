@@ -52,7 +52,26 @@ function scriptedSession() {
           : [],
       ),
   } as unknown as ArthaClient;
-  return { keys, clients, jobId, model, spec, config, session, client };
+  /** Runs the first node's side against `coordinator`. */
+  const run = (
+    coordinator: CoordinatorClient,
+    more: { onWait?: () => Promise<void>; state?: WorkerState },
+  ) =>
+    runSecureAggregation({
+      coordinator,
+      gateway: new Gateway(coordinator),
+      client,
+      addresses: { jobs: `0x${"01".repeat(20)}` } as ArthaAddresses,
+      chainId: 31337,
+      key: keys[0]!,
+      spec,
+      jobId,
+      round: 0,
+      delta: new Float32Array(paramLayout(model).size),
+      pollMs: { min: 1, max: 2 },
+      ...more,
+    });
+  return { keys, clients, jobId, model, spec, config, session, run };
 }
 
 Deno.test("attacker: while a coordinator keeps a secure round waiting, the node's chores still run", async () => {
@@ -91,7 +110,7 @@ Deno.test("attacker: a coordinator that never counts the node's message as answe
   // Found in the worker audit: the loop went straight back to the view after each post, so a
   // view that always asked for the same message again kept the node re-posting forever, with no
   // heartbeat or challenge answer in between (three missed hours cost 10% of its stake).
-  const { keys, jobId, model, spec, session, client } = scriptedSession();
+  const { session, run } = scriptedSession();
   const view = { status: "open", session, stage: "AdvertiseKeys", invited: true, answered: false };
   let posts = 0;
   const coordinator = new CoordinatorClient((_path, init) => {
@@ -106,20 +125,7 @@ Deno.test("attacker: a coordinator that never counts the node's message as answe
   let chores = 0;
 
   // Execute
-  const outcome = await runSecureAggregation({
-    coordinator,
-    gateway: new Gateway(coordinator),
-    client,
-    addresses: { jobs: `0x${"01".repeat(20)}` } as ArthaAddresses,
-    chainId: 31337,
-    key: keys[0]!,
-    spec,
-    jobId,
-    round: 0,
-    delta: new Float32Array(paramLayout(model).size),
-    pollMs: { min: 1, max: 2 },
-    onWait: () => Promise.resolve(void chores++),
-  });
+  const outcome = await run(coordinator, { onWait: () => Promise.resolve(void chores++) });
 
   // Assert: 30 identical posts, and the chores had a turn after each of them.
   assert.equal(outcome, "closed");
@@ -132,7 +138,7 @@ Deno.test("attacker: a neighbour's unopenable share puts the node out of the att
   // and one of them seals garbage for the node. Found in the node routes audit: the node wrote
   // "masked input sent" before opening its shares, so it refused every later attempt of the
   // round, and one such neighbour per attempt froze a secure job for good.
-  const { keys, jobId, model, spec, config, session, client } = scriptedSession();
+  const { keys, jobId, config, session, run } = scriptedSession();
   const idOf = (k: (typeof keys)[number]) => k.publicKeyHex.toLowerCase();
   const me = idOf(keys[0]!);
   const peers = new Map<string, SecAggClient>();
@@ -183,20 +189,7 @@ Deno.test("attacker: a neighbour's unopenable share puts the node out of the att
   const state = new WorkerState();
 
   // Execute
-  const outcome = await runSecureAggregation({
-    coordinator,
-    gateway: new Gateway(coordinator),
-    client,
-    addresses: { jobs: `0x${"01".repeat(20)}` } as ArthaAddresses,
-    chainId: 31337,
-    key: keys[0]!,
-    spec,
-    jobId,
-    round: 0,
-    delta: new Float32Array(paramLayout(model).size),
-    pollMs: { min: 1, max: 2 },
-    state,
-  });
+  const outcome = await run(coordinator, { state });
 
   // Assert: out of this attempt, with nothing recorded as sent, so it joins the next one.
   assert.equal(outcome, "excluded");
