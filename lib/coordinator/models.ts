@@ -307,7 +307,14 @@ function disposeServed(entry: Loaded): void {
 async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
   let source: ModelSource;
   try {
-    source = await loadModel(ctx.store, cid);
+    // A folder is anyone's to publish, and may link a job's private file as its weights.
+    const checkFile = async (file: { toString(): string }) => {
+      if (await privateFile(ctx, file.toString())) {
+        const why = `Cannot infer: ${cid} links private data ${file}`;
+        throw new RejectedError(reject(403, "PRIVATE_FILE", why));
+      }
+    };
+    source = await loadModel(ctx.store, cid, { checkFile });
   } catch (e) {
     if (e instanceof BlockNotFoundError) {
       const why = `Cannot infer: model ${cid} is not in this store`;

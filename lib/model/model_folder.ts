@@ -80,7 +80,12 @@ type Source = {
  */
 export const MAX_FOLDER_ENTRIES = 10_000;
 
-async function readFolder(src: Source, root: CID, maxBytes: number): Promise<ModelFiles> {
+async function readFolder(
+  src: Source,
+  root: CID,
+  maxBytes: number,
+  checkFile?: (cid: CID) => Promise<void>,
+): Promise<ModelFiles> {
   const files: ModelFiles = {};
   let total = 0;
   let visits = 0;
@@ -91,6 +96,7 @@ async function readFolder(src: Source, root: CID, maxBytes: number): Promise<Mod
     const links = directoryLinks(cid, await src.block(cid));
     if (!links) {
       if (prefix === "") throw new NotAFolderError(cid.toString());
+      await checkFile?.(cid);
       const bytes = await src.file(cid);
       total += bytes.length;
       if (total > maxBytes) {
@@ -117,17 +123,19 @@ async function readFolder(src: Source, root: CID, maxBytes: number): Promise<Mod
 export const MAX_FOLDER_BYTES = 1 << 30;
 
 /**
- * Reads every file of a folder from a local store.
+ * Reads every file of a folder from a local store; `checkFile` may refuse a linked file (throw)
+ * before it is read.
  *
  * @throws {NotAFolderError} when the CID is a file; BlockNotFoundError when blocks are missing
  */
 export function getModelFolder(
   store: Store,
   cid: CID | string,
-  options: { maxBytes?: number } = {},
+  options: { maxBytes?: number; checkFile?: (cid: CID) => Promise<void> } = {},
 ): Promise<ModelFiles> {
   const src = { block: (c: CID) => store.getBlock(c), file: (c: CID) => store.get(c) };
-  return readFolder(src, parseCid(cid), options.maxBytes ?? MAX_FOLDER_BYTES);
+  const max = options.maxBytes ?? MAX_FOLDER_BYTES;
+  return readFolder(src, parseCid(cid), max, options.checkFile);
 }
 
 /** Longest one download of a folder's block or file may take, its body included. */

@@ -43,10 +43,17 @@ export interface ModelSource extends LoadedModel {
   source: "folder" | "checkpoint";
 }
 
-/** Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly). */
-export async function loadModel(store: Store, cid: CID | string): Promise<ModelSource> {
+/**
+ * Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly);
+ * `checkFile` may refuse a file the folder links (throw) before it is read.
+ */
+export async function loadModel(
+  store: Store,
+  cid: CID | string,
+  options: { checkFile?: (cid: CID) => Promise<void> } = {},
+): Promise<ModelSource> {
   try {
-    const { info: _, ...model } = readHfModel(await getModelFolder(store, cid));
+    const { info: _, ...model } = readHfModel(await getModelFolder(store, cid, options));
     return { ...model, source: "folder" };
   } catch (e) {
     if (!(e instanceof NotAFolderError)) throw e;

@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
 import { computeCid } from "../../lib/store/cid.ts";
-import { readHfModel } from "../../lib/model/hf_model.ts";
-import { fetchModelFolder, getModelFolder } from "../../lib/model/model_folder.ts";
+import { exportHfModel, readHfModel, WEIGHTS_FILE } from "../../lib/model/hf_model.ts";
+import { fetchModelFolder, getModelFolder, putModelFolder } from "../../lib/model/model_folder.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { registerModel } from "../../lib/chain/register_model.ts";
+import { listValues, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import {
   type Generation,
   MAX_NEW_TOKENS,
@@ -376,4 +379,43 @@ Deno.test("attacker: a stream whose reader stops reading ends its generation", a
   await assert.rejects(async () => {
     for (;;) if ((await reader.read()).done) break;
   }, /reader idle/);
+});
+
+Deno.test("attacker: a published folder that links a job's private update is not served", async () => {
+  // Prepare: a node's update, uploaded private as workers do (a gradient of its owner's shard).
+  // Anyone may register a model and publish any CID: the attacker publishes a model folder whose
+  // weights file is that update. Found in the inference audit: only the folder's own CID was
+  // checked for privacy, not the files it links.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  assert.equal(await job.nodes[0]!.worker.tick(), "trained");
+  const [update] = await listValues<UpdateRecord>(s.ctx.kv, ["update", job.jobId.toLowerCase(), 0]);
+  const bytes = await fx.store.get(update!.updateCid);
+  const files = exportHfModel(job.spec.model, decodeCheckpoint(bytes).weights);
+  const folder = (await putModelFolder(fx.store, { ...files, [WEIGHTS_FILE]: bytes })).toString();
+  const attacker = fx.clients[2]!;
+  const at = { addresses: fx.addresses };
+  const modelId = await registerModel(attacker, {
+    ...at,
+    name: "innocent",
+    jobId: job.jobId,
+    publisher: attacker.account.address,
+  });
+  await publishModel(attacker, {
+    ...at,
+    modelId,
+    cid: folder,
+    weightsDigest: `0x${"00".repeat(32)}`,
+  });
+
+  // Execute
+  const res = await read(
+    await s.post("/ai/infer", { modelCid: folder, input: "The jury", maxTokens: 0 }),
+  );
+
+  // Assert: refused as private data, naming the linked file.
+  assert.equal(res.status, 403, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, "PRIVATE_FILE");
+  assert.match(res.body.error.message, new RegExp(update!.updateCid));
 });
