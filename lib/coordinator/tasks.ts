@@ -38,10 +38,16 @@ export async function nextTask(
   return { ok: true, task: await taskFor(ctx, node) };
 }
 
-/** The task of `node` now, if any: one read of its place per job, whatever the job's size. */
+/**
+ * The task of `node` now, if any: one read of its place per job not yet finalized, whatever the
+ * job's size. A finalized job has nothing left for any node (settlement waited for every
+ * verification case): reading its places on every poll made each node's poll cost grow with
+ * every job the coordinator ever ran.
+ */
 export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
   let waiting = false;
   for (const job of await listJobHeads(ctx.kv)) {
+    if (job.status === "finalized") continue;
     const place = await getJobNode(ctx.kv, job.jobId, node);
     if (!holdsTask(place)) continue;
     const cluster = job.status === "running" ? await clusterTaskFor(ctx, job, node) : undefined;

@@ -371,3 +371,31 @@ Deno.test("assign", async (t) => {
     return jobId;
   }
 });
+
+Deno.test("attacker: a node's poll reads nothing of finalized jobs", async () => {
+  // Found in the node routes audit: GET /assign read the node's place in every job the
+  // coordinator ever ran, so each poll (any registered key's, every few seconds) cost a KV read
+  // per finalized job, for ever.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  await s.deliver(job, job.nodes);
+  await s.post("/aggregate", { jobId: job.jobId });
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(fin.body[0].status, "finalized", JSON.stringify(fin.body));
+  const reads: string[] = [];
+  const get = s.ctx.kv.get.bind(s.ctx.kv);
+  s.ctx.kv.get = ((key: Deno.KvKey, o?: { consistency?: Deno.KvConsistencyLevel }) => (
+    reads.push(JSON.stringify(key)), get(key, o)
+  )) as typeof s.ctx.kv.get;
+  try {
+    // Execute
+    const task = await read(await s.call(`/assign?node=${job.nodes[0]!.nodePubkey}`));
+
+    // Assert: idle, without a read of the job's places.
+    assert.equal(task.body.status, "idle");
+    assert.deepEqual(reads.filter((k) => k.startsWith('["job_node"')), []);
+  } finally {
+    s.ctx.kv.get = get;
+  }
+});
