@@ -215,6 +215,9 @@ export const MAX_SERVED_MODELS = 4;
  */
 export const MAX_RESIDENT_MODELS = 2 * MAX_SERVED_MODELS;
 
+/** Most CIDs kept as known not to be models. */
+export const KEPT_NOT_MODELS = 256;
+
 /**
  * Most generations under way at once, over all models: each holds its model and its cache of
  * past tokens (~75 MB at 124M parameters) for as long as its reader takes. Past it, 503
@@ -239,6 +242,9 @@ interface Serving {
   draining: Set<Loaded>;
   /** Generations under way (at most {@link MAX_GENERATIONS}). */
   active: number;
+  /** CIDs found not to be models, and why (a CID's bytes never change): at most
+   * {@link KEPT_NOT_MODELS}, oldest dropped first. */
+  notModels: Map<string, RejectedError>;
   /** The ModelPublished events read so far, up to block `toBlock` (-1: none read). */
   published: Promise<{ toBlock: bigint; models: PublishedModel[] }>;
 }
@@ -249,6 +255,7 @@ function createModels(ctx: Context): Models {
     cache: new Map(),
     draining: new Set(),
     active: 0,
+    notModels: new Map(),
     published: Promise.resolve({ toBlock: -1n, models: [] }),
   };
   return {
@@ -276,7 +283,15 @@ function acquireServed(serving: Serving, cid: string): Loaded {
       throw new RejectedError(reject(503, "MODELS_BUSY", why));
     }
     const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
-    loaded.model.catch(() => cache.get(cid) === loaded && cache.delete(cid));
+    loaded.model.catch((e) => {
+      if (cache.get(cid) === loaded) cache.delete(cid);
+      if (e instanceof RejectedError && e.rejection.code === "NOT_A_MODEL") {
+        serving.notModels.set(cid, e);
+        if (serving.notModels.size > KEPT_NOT_MODELS) {
+          serving.notModels.delete(serving.notModels.keys().next().value!);
+        }
+      }
+    });
     entry = loaded;
   }
   cache.set(cid, entry);
@@ -360,6 +375,10 @@ async function* streamGeneration(
     const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
     throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
   }
+  // Found in the inference audit: a published file that is no model was read in full on every
+  // request. What a CID's bytes are never changes, so the answer is kept.
+  const notModel = serving.notModels.get(p.modelCid);
+  if (notModel) throw notModel;
   // Checked before it takes a place in the cache: a CID nobody may serve must not evict one.
   if (!serving.cache.has(p.modelCid)) await checkServable(serving.ctx, p.modelCid);
   if (serving.active >= MAX_GENERATIONS) {

@@ -19,7 +19,8 @@ import {
 } from "../../lib/coordinator/models.ts";
 import { reject, RejectedError } from "../../lib/coordinator/result.ts";
 import { sseResponse } from "../../functions/_http.ts";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import { type Coordinator, read, setupCoordinator } from "./_coordinator.ts";
+import type { Hex } from "viem";
 
 /** Data frames of a text/event-stream body: [event, parsed data or raw text]. */
 async function events(res: Response): Promise<[string, unknown][]> {
@@ -381,6 +382,16 @@ Deno.test("attacker: a stream whose reader stops reading ends its generation", a
   }, /reader idle/);
 });
 
+/** Anyone may register a model and publish any CID: a stranger's account does, for `jobId`. */
+async function publishAsStranger(fx: Coordinator, jobId: Hex, cid: string): Promise<void> {
+  const stranger = fx.clients[2]!;
+  const at = { addresses: fx.addresses };
+  const name = `innocent-${cid.slice(-8)}`;
+  const publisher = stranger.account.address;
+  const modelId = await registerModel(stranger, { ...at, name, jobId, publisher });
+  await publishModel(stranger, { ...at, modelId, cid, weightsDigest: `0x${"00".repeat(32)}` });
+}
+
 Deno.test("attacker: a published folder that links a job's private update is not served", async () => {
   // Prepare: a node's update, uploaded private as workers do (a gradient of its owner's shard).
   // Anyone may register a model and publish any CID: the attacker publishes a model folder whose
@@ -394,20 +405,7 @@ Deno.test("attacker: a published folder that links a job's private update is not
   const bytes = await fx.store.get(update!.updateCid);
   const files = exportHfModel(job.spec.model, decodeCheckpoint(bytes).weights);
   const folder = (await putModelFolder(fx.store, { ...files, [WEIGHTS_FILE]: bytes })).toString();
-  const attacker = fx.clients[2]!;
-  const at = { addresses: fx.addresses };
-  const modelId = await registerModel(attacker, {
-    ...at,
-    name: "innocent",
-    jobId: job.jobId,
-    publisher: attacker.account.address,
-  });
-  await publishModel(attacker, {
-    ...at,
-    modelId,
-    cid: folder,
-    weightsDigest: `0x${"00".repeat(32)}`,
-  });
+  await publishAsStranger(fx, job.jobId, folder);
 
   // Execute
   const res = await read(
@@ -418,4 +416,29 @@ Deno.test("attacker: a published folder that links a job's private update is not
   assert.equal(res.status, 403, JSON.stringify(res.body));
   assert.equal(res.body.error.code, "PRIVATE_FILE");
   assert.match(res.body.error.message, new RegExp(update!.updateCid));
+});
+
+Deno.test("attacker: a published file that is no model is read once, not on every request", async () => {
+  // Prepare: a stranger publishes 1 MB of bytes that are no model. Found in the inference
+  // audit: each request read and decoded it again.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  const junk = (await fx.store.put(new Uint8Array(1 << 20).fill(7))).toString();
+  await publishAsStranger(fx, job.jobId, junk);
+  const reads: string[] = [];
+  const get = s.ctx.store.get.bind(s.ctx.store);
+  s.ctx.store.get = (c, o) => (reads.push(String(c)), get(c, o));
+  try {
+    // Execute
+    const ask = async () =>
+      await read(await s.post("/ai/infer", { modelCid: junk, input: "The jury", maxTokens: 0 }));
+    const [first, second] = [await ask(), await ask()];
+
+    // Assert: the same 422 twice, from one read.
+    for (const r of [first, second]) assert.equal(r.body.error.code, "NOT_A_MODEL");
+    assert.equal(reads.filter((c) => c === junk).length, 1);
+  } finally {
+    s.ctx.store.get = get;
+  }
 });
