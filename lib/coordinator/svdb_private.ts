@@ -103,8 +103,17 @@ export async function foreignPrivate(ctx: Context, cid: string, node: string): P
   return rec !== null && !ownsPrivate(rec, node.toLowerCase());
 }
 
-/** The private record of `cid`, if it is a job's data. */
+/**
+ * The private record of `cid`, if it is a job's data. A string that is no CID names no file (and
+ * one of any length, a DID's metaCid say, would not fit a KV key).
+ */
 export async function privateFile(ctx: Context, cid: string): Promise<PrivateFile | null> {
+  try {
+    parseCid(cid);
+  } catch (e) {
+    if (e instanceof InvalidCidError) return null;
+    throw e;
+  }
   return (await ctx.kv.get<PrivateFile>(privateKey(cid))).value;
 }
 

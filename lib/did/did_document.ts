@@ -128,15 +128,24 @@ export function buildDidDocument(params: BuildDidDocumentParameters): DidDocumen
  */
 export function documentKeys(doc: DidDocument): { didHash: Hex; authKey: Hex; encKey: Hex } {
   const didHash = parseDid(doc.id);
-  const find = (ref: string | undefined, prefix: number[], what: string): Hex => {
-    const vm = doc.verificationMethod?.find((m) => m.id === ref);
-    if (!vm) throw new DidDocumentError(`Cannot read DID document ${doc.id}: no ${what} key`);
+  // A document is anyone's JSON: every shape is checked, so a wrong one is this error, never a
+  // TypeError (found in the DID audit: `verificationMethod: {}` answered GET /did/resolve 500).
+  const methods: unknown[] = Array.isArray(doc.verificationMethod) ? doc.verificationMethod : [];
+  const firstOf = (list: unknown) => Array.isArray(list) ? list[0] : undefined;
+  const find = (ref: unknown, prefix: number[], what: string): Hex => {
+    const vm = methods.find((m): m is { publicKeyMultibase: unknown } =>
+      typeof m === "object" && m !== null && typeof ref === "string" &&
+      (m as { id?: unknown }).id === ref
+    );
+    if (!vm || typeof vm.publicKeyMultibase !== "string") {
+      throw new DidDocumentError(`Cannot read DID document ${doc.id}: no ${what} key`);
+    }
     return fromMultikey(vm.publicKeyMultibase, prefix, what);
   };
   return {
     didHash,
-    authKey: find(doc.authentication?.[0], ED25519_PUB, "authentication"),
-    encKey: find(doc.keyAgreement?.[0], X25519_PUB, "keyAgreement"),
+    authKey: find(firstOf(doc.authentication), ED25519_PUB, "authentication"),
+    encKey: find(firstOf(doc.keyAgreement), X25519_PUB, "keyAgreement"),
   };
 }
 

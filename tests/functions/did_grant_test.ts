@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesToHex, hexToBytes } from "../../lib/crypto/digest.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../../lib/crypto/digest.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { wrapKey } from "../../lib/crypto/key_wrap.ts";
@@ -123,6 +123,40 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
       assert.equal(res.status, 403);
       assert.equal(res.body.error.code, "PRIVATE_FILE");
       assert.doesNotMatch(JSON.stringify(res.body), /JSON|Unexpected|DID_DOCUMENT|does not match/i);
+    },
+  );
+
+  await t.step(
+    "attacker: a DID whose document has the wrong shapes, or whose metaCid is no CID, is a 422",
+    async () => {
+      // Found in the DID audit: `verificationMethod: {}` threw a TypeError in the key lookup,
+      // and a 3 KB metaCid overflowed the KV key of the privacy check: both answered 500.
+      const didOf = async (metaCid: (didHash: Hex) => Promise<string>) => {
+        const authKey = generateNodeKey();
+        const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+        const encKey = generateEncKey().publicKeyHex;
+        const meta = await metaCid(didHash);
+        await createDid(owner, { addresses, didHash, authKey, encKey, metaCid: meta });
+        return formatDid(didHash);
+      };
+      const shapes = [
+        { verificationMethod: {}, authentication: ["x"] },
+        { verificationMethod: [null], authentication: [7], keyAgreement: "k" },
+      ];
+      const dids = [await didOf(() => Promise.resolve("b".repeat(3_000)))];
+      for (const shape of shapes) {
+        dids.push(
+          await didOf(async (didHash) => {
+            const doc = { id: formatDid(didHash), ...shape };
+            return (await fx.store.put(new TextEncoder().encode(JSON.stringify(doc)))).toString();
+          }),
+        );
+      }
+      for (const did of dids) {
+        const res = await read(await s.call(`/did/resolve?did=${did}`));
+        assert.equal(res.status, 422, `${did}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, "DID_DOCUMENT_INVALID");
+      }
     },
   );
 
