@@ -104,15 +104,8 @@ export async function grantAccess(
     expiresAt?: bigint;
   },
 ): Promise<{ wrappedKeyCid: string }> {
-  const { addresses, store, datasetId, granteeDid } = params;
-  const grantee = await getDid(client, { addresses, didHash: granteeDid });
-  if (!grantee) {
-    throw new TypeError(`Cannot grant access: ${formatDid(granteeDid)} is not registered`);
-  }
-  const wrapped = wrapKey(params.dataKey, hexToBytes(grantee.encKey), {
-    context: grantContext(datasetId, granteeDid),
-  });
-  const wrappedKeyCid = (await store.put(wrapped)).toString();
+  const { addresses, datasetId, granteeDid } = params;
+  const wrappedKeyCid = await storeWrappedKey(client, params);
   await grantDataAccess(client, {
     addresses,
     datasetId,
@@ -121,6 +114,39 @@ export async function grantAccess(
     expiresAt: params.expiresAt,
   });
   return { wrappedKeyCid };
+}
+
+/**
+ * The data key wrapped to `granteeDid`'s key on chain, stored; its CID.
+ *
+ * @throws {TypeError} when the grantee is not registered, its key takes no wrapped key (a
+ * low-order point), or, with `live`, it is revoked (the chain then refuses its grant)
+ */
+async function storeWrappedKey(
+  client: ArthaClient,
+  params: {
+    addresses: Addresses;
+    store: Store;
+    datasetId: Hex;
+    dataKey: Uint8Array;
+    granteeDid: Hex;
+    live?: boolean;
+  },
+): Promise<string> {
+  const { addresses, store, datasetId, granteeDid } = params;
+  const did = formatDid(granteeDid);
+  const grantee = await getDid(client, { addresses, didHash: granteeDid });
+  if (!grantee) throw new TypeError(`Cannot grant access: ${did} is not registered`);
+  if (params.live && grantee.revoked) throw new TypeError(`Cannot grant access: ${did} is revoked`);
+  let wrapped: Uint8Array;
+  try {
+    wrapped = wrapKey(params.dataKey, hexToBytes(grantee.encKey), {
+      context: grantContext(datasetId, granteeDid),
+    });
+  } catch (e) {
+    throw new TypeError(`Cannot grant access: ${did}'s key takes no wrapped key`, { cause: e });
+  }
+  return (await store.put(wrapped)).toString();
 }
 
 /**
@@ -170,6 +196,11 @@ export async function openDataset(
  * Hard revocation: re-encrypts the dataset under a fresh data key, stores the new ciphertext,
  * rotates it on chain (every old grant ends) and re-grants `keep` with keys wrapped for the new
  * data key. Returns the new data key; the old one (and the old ciphertext) open nothing new.
+ * Every kept grantee's key is wrapped before the chain rotates, so one that takes none (or a
+ * revoked DID) refuses the rotation with nothing changed; a grant refused after it is listed in
+ * `failed` (retry it with {@link grantAccess}) and the new key is still returned. Found in the
+ * DID audit: a kept grantee that set a low-order key stopped the rotation after the chain had
+ * ended every grant, before the others were re-granted, and the new data key was lost.
  *
  * @example
  * ```ts ignore
@@ -186,13 +217,36 @@ export async function rotateDataKey(
     /** DIDs that keep access (re-granted under the new key). */
     keep: Hex[];
   },
-): Promise<{ cid: string; dataKey: Uint8Array }> {
+): Promise<{ cid: string; dataKey: Uint8Array; failed: { granteeDid: Hex; error: Error }[] }> {
   const { addresses, store, datasetId } = params;
   const dataKey = randomKey();
+  const wrapped: string[] = [];
+  for (const granteeDid of params.keep) {
+    wrapped.push(
+      await storeWrappedKey(client, {
+        addresses,
+        store,
+        datasetId,
+        dataKey,
+        granteeDid,
+        live: true,
+      }),
+    );
+  }
   const cid = (await store.put(encryptDataset(params.plaintext, dataKey))).toString();
   await rotateDataset(client, { addresses, datasetId, cid });
-  for (const granteeDid of params.keep) {
-    await grantAccess(client, { addresses, store, datasetId, dataKey, granteeDid });
+  const failed: { granteeDid: Hex; error: Error }[] = [];
+  for (const [i, granteeDid] of params.keep.entries()) {
+    try {
+      await grantDataAccess(client, {
+        addresses,
+        datasetId,
+        granteeDid,
+        wrappedKeyCid: wrapped[i]!,
+      });
+    } catch (e) {
+      failed.push({ granteeDid, error: e as Error });
+    }
   }
-  return { cid, dataKey };
+  return { cid, dataKey, failed };
 }

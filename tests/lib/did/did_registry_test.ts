@@ -6,7 +6,7 @@ import {
   arthaDIDRegistryAbi,
   arthaDIDRegistryBytecode,
 } from "../../../lib/abi/ArthaDIDRegistry.ts";
-import { generateNodeKey } from "../../../lib/crypto/keys.ts";
+import { generateNodeKey, type NodeKey } from "../../../lib/crypto/keys.ts";
 import { type EncKey, generateEncKey } from "../../../lib/crypto/enc_key.ts";
 import { DecryptionError } from "../../../lib/crypto/aead.ts";
 import { unwrapKey } from "../../../lib/crypto/key_wrap.ts";
@@ -26,8 +26,15 @@ import {
   resolveDid,
   rotateIdentityKeys,
 } from "../../../lib/did/resolve.ts";
-import { createDid, getDid, revokeDid, updateMetadata } from "../../../lib/did/registry.ts";
 import {
+  createDid,
+  getDid,
+  revokeDid,
+  rotateKeys,
+  updateMetadata,
+} from "../../../lib/did/registry.ts";
+import {
+  getDataset,
   getGrant,
   hasAccess,
   hasConsent,
@@ -47,6 +54,7 @@ interface Party {
   client: ArthaClient;
   didHash: Hex;
   enc: EncKey;
+  auth: NodeKey;
 }
 
 Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, consent", async (t) => {
@@ -75,7 +83,7 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       authKey: auth,
       encKey: enc.publicKeyHex,
     });
-    parties.push({ client, didHash, enc });
+    parties.push({ client, didHash, enc, auth });
   }
   const [owner, grantee, stranger] = parties as [Party, Party, Party];
   const plaintext = new TextEncoder().encode("age,zip\n34,94110\n29,10001\n");
@@ -311,6 +319,63 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
       await assert.rejects(open(stranger), AccessDeniedError);
       const ciphertext = await store.get(rotated.cid);
       assert.throws(() => decryptDataset(ciphertext, keptKey));
+    },
+  );
+
+  await t.step(
+    "attacker: a kept grantee with a key that takes no wrapped key cannot leave a rotation half done",
+    async () => {
+      // Prepare: a dataset both others may read; the stranger then sets a low-order key. Found in
+      // the DID audit: rotateDataKey rotated on chain (ending every grant), then failed wrapping
+      // for the stranger before re-granting the rest, and the new data key was lost.
+      const ds = await shareDataset(owner.client, {
+        addresses,
+        store,
+        ownerDid: owner.didHash,
+        plaintext,
+      });
+      for (const p of [stranger, grantee]) {
+        const { dataKey, datasetId } = ds;
+        await grantAccess(owner.client, {
+          addresses,
+          store,
+          datasetId,
+          dataKey,
+          granteeDid: p.didHash,
+        });
+      }
+      const lowOrder = `0x01${"00".repeat(31)}` as Hex;
+      await rotateKeys(stranger.client, {
+        addresses,
+        didHash: stranger.didHash,
+        authKey: stranger.auth,
+        encKey: lowOrder,
+        metaCid: "x",
+      });
+      const before = await getDataset(owner.client, { addresses, datasetId: ds.datasetId });
+
+      // Execute
+      const rotation = rotateDataKey(owner.client, {
+        addresses,
+        store,
+        datasetId: ds.datasetId,
+        plaintext,
+        keep: [stranger.didHash, grantee.didHash],
+      });
+
+      // Assert: refused naming the stranger, with nothing rotated: the grantee still reads.
+      await assert.rejects(rotation, new RegExp(`${formatDid(stranger.didHash)}'s key takes no`));
+      const after = await getDataset(owner.client, { addresses, datasetId: ds.datasetId });
+      assert.equal(after.keyVersion, before.keyVersion);
+      const read = await openDataset(grantee.client, {
+        addresses,
+        store,
+        datasetId: ds.datasetId,
+        granteeDid: grantee.didHash,
+        encSecretKey: grantee.enc.secretKey,
+        record: false,
+      });
+      assert.deepEqual(read, plaintext);
     },
   );
 
