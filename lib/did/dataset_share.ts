@@ -94,12 +94,7 @@ export async function shareDataset(
  */
 export async function grantAccess(
   client: ArthaClient,
-  params: {
-    addresses: Addresses;
-    store: Store;
-    datasetId: Hex;
-    dataKey: Uint8Array;
-    granteeDid: Hex;
+  params: WrapFor & {
     /** Unix seconds; omitted = no expiry. */
     expiresAt?: bigint;
   },
@@ -116,6 +111,15 @@ export async function grantAccess(
   return { wrappedKeyCid };
 }
 
+/** The dataset's data key, and the grantee to wrap it for. */
+interface WrapFor {
+  addresses: Addresses;
+  store: Store;
+  datasetId: Hex;
+  dataKey: Uint8Array;
+  granteeDid: Hex;
+}
+
 /**
  * The data key wrapped to `granteeDid`'s key on chain, stored; its CID.
  *
@@ -124,14 +128,7 @@ export async function grantAccess(
  */
 async function storeWrappedKey(
   client: ArthaClient,
-  params: {
-    addresses: Addresses;
-    store: Store;
-    datasetId: Hex;
-    dataKey: Uint8Array;
-    granteeDid: Hex;
-    live?: boolean;
-  },
+  params: WrapFor & { live?: boolean },
 ): Promise<string> {
   const { addresses, store, datasetId, granteeDid } = params;
   const did = formatDid(granteeDid);
