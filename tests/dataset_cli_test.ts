@@ -149,10 +149,10 @@ Deno.test("dataset CLI: a dry run writes the report and the prepared file", asyn
 
 Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", async () => {
   // Prepare: the DID registry, an owner (anvil's first account, DEV_KEY) and a grantee
-  await using net = await startDevnet({ accounts: 2 });
-  const [owner, grantee] = net.accounts.map((account) =>
+  await using net = await startDevnet({ accounts: 3 });
+  const [owner, grantee, stranger] = net.accounts.map((account) =>
     createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
-  ) as [ArthaClient, ArthaClient];
+  ) as [ArthaClient, ArthaClient, ArthaClient];
   const hash = await owner.deployContract({
     abi: arthaDIDRegistryAbi,
     bytecode: arthaDIDRegistryBytecode,
@@ -160,7 +160,7 @@ Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", a
   });
   const addresses = { dids: (await owner.waitForTransactionReceipt({ hash })).contractAddress! };
   const documents = new Store(new MemoryBlockstore());
-  const identity = (client: ArthaClient, encKey: EncKey) =>
+  const identity = (client: ArthaClient, encKey: Pick<EncKey, "publicKeyHex">) =>
     registerIdentity(client, {
       addresses,
       store: documents,
@@ -175,18 +175,27 @@ Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", a
     `${dir}/people.csv`,
     "age,zip,note\n34,94110,call 415-555-0132\n35,94112,ok\n",
   );
+  const env = {
+    ARTHA_PRIVATE_KEY: DEV_KEY,
+    ARTHA_RPC_URL: net.rpcUrl,
+    ARTHA_CHAIN_ID: String(net.chainId),
+    ARTHA_ADDRESSES: JSON.stringify(addresses),
+    ARTHA_OWNER_DID: ownerId.did,
+    ARTHA_STORE_DIR: `${dir}/svdb`,
+  };
+  const grantTo = (did: string) =>
+    runCli(["prepare", `${dir}/people.csv`, "--k", "2", "--quasi", "age,zip", "--grant", did], env);
+  // Attacker: a grantee whose key no data key can be wrapped to (a low-order point, which the
+  // registry takes). Found in the DID audit: the dataset was registered on chain before the wrap
+  // failed, with a stack trace, and the data key was lost.
+  const lowOrder = await identity(stranger, { publicKeyHex: `0x01${"00".repeat(31)}` });
+  const sentBefore = await owner.getTransactionCount({ address: owner.account.address });
+  const refused = await grantTo(lowOrder.did);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr.trim(), new RegExp(`^Cannot grant ${lowOrder.did}: .*low-order`));
+  assert.equal(await owner.getTransactionCount({ address: owner.account.address }), sentBefore);
   // Execute
-  const { code, stdout, stderr } = await runCli(
-    ["prepare", `${dir}/people.csv`, "--k", "2", "--quasi", "age,zip", "--grant", granteeId.did],
-    {
-      ARTHA_PRIVATE_KEY: DEV_KEY,
-      ARTHA_RPC_URL: net.rpcUrl,
-      ARTHA_CHAIN_ID: String(net.chainId),
-      ARTHA_ADDRESSES: JSON.stringify(addresses),
-      ARTHA_OWNER_DID: ownerId.did,
-      ARTHA_STORE_DIR: `${dir}/svdb`,
-    },
-  );
+  const { code, stdout, stderr } = await grantTo(granteeId.did);
   // Assert: the grantee opens what the CLI stored
   assert.equal(code, 0, stderr);
   assert.match(stdout, /granted did:artha:[0-9a-f]{64} in tx 0x[0-9a-f]{64}/);

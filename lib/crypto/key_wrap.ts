@@ -27,6 +27,27 @@ export interface WrapOptions {
 }
 
 /**
+ * Whether a key can be wrapped to `publicKey`: 32 bytes and no low-order point (whose shared
+ * secret is all zeros; the DID registry accepts any non-zero key).
+ *
+ * @example
+ * ```ts
+ * import { canWrapTo } from "./key_wrap.ts";
+ * import { generateEncKey } from "./enc_key.ts";
+ * console.assert(canWrapTo(generateEncKey().publicKey) && !canWrapTo(new Uint8Array(32).fill(0)));
+ * ```
+ */
+export function canWrapTo(publicKey: Uint8Array): boolean {
+  try {
+    wrapKey(new Uint8Array(32), publicKey);
+    return true;
+  } catch (e) {
+    if (e instanceof TypeError) return false;
+    throw e;
+  }
+}
+
+/**
  * Encrypts `dataKey` so only the holder of the secret for `recipientPublicKey` can read it.
  *
  * @example

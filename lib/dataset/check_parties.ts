@@ -1,11 +1,13 @@
 /**
  * Before anything is uploaded: the owner DID must be controlled by the account that will
- * register the dataset, and every grantee DID must be registered and not revoked. A problem
+ * register the dataset, and every grantee DID must be registered, not revoked, and hold an
+ * encryption key a data key can be wrapped to. A problem
  * is a {@link DatasetInputError}, so the CLI stops with status 2 and nothing is stored.
  *
  * @module
  */
-import type { Hex } from "../crypto/digest.ts";
+import { type Hex, hexToBytes } from "../crypto/digest.ts";
+import { canWrapTo } from "../crypto/key_wrap.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { getDid } from "../did/registry.ts";
@@ -43,6 +45,14 @@ export async function checkParties(
     if (!grantee || grantee.revoked) {
       const state = grantee ? "is revoked" : "is not registered";
       throw new DatasetInputError(`Cannot grant ${formatDid(didHash)}: the DID ${state}`);
+    }
+    // Found in the DID audit: a key no data key can be wrapped to failed the grant after the
+    // dataset was registered on chain, and the data key was lost.
+    if (!canWrapTo(hexToBytes(grantee.encKey))) {
+      throw new DatasetInputError(
+        `Cannot grant ${formatDid(didHash)}: its encryption key takes no wrapped key ` +
+          "(a low-order point); it must rotate its keys first",
+      );
     }
   }
 }
