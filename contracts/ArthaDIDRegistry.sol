@@ -37,6 +37,8 @@ contract ArthaDIDRegistry {
     error DID__HashMismatch(bytes32 didHash, bytes32 expected);
     /// @notice Thrown when the auth key's signature over DIDControl does not verify.
     error DID__BadKeyProof(bytes32 didHash, bytes32 authKey);
+    /// @notice A grant's key was wrapped to an encryption key the grantee no longer holds.
+    error DID__KeyChanged(bytes32 granteeDid, bytes32 wrappedTo, bytes32 current);
 
     /// @notice Emitted when a DID is created.
     event DIDCreated(bytes32 indexed didHash, address indexed owner, bytes32 authKey, bytes32 encKey, string metaCid);
@@ -237,15 +239,24 @@ contract ArthaDIDRegistry {
     /// @notice Grants a DID access to a dataset. Dataset owner only.
     /// @param datasetId The dataset.
     /// @param granteeDid The grantee; must exist and not be revoked.
-    /// @param wrappedKeyCid SVDB CID of the data key wrapped for the grantee's encKey.
+    /// @param encKey The grantee encKey the data key was wrapped to; it must still be the grantee's,
+    /// because the grant is stamped with the grantee's key nonce when it lands: a grantee rotating
+    /// a stolen key while the grant is in flight would otherwise get a grant that names its new
+    /// key and that the old key opens.
+    /// @param wrappedKeyCid SVDB CID of the data key wrapped for `encKey`.
     /// @param expiresAt Unix time the grant ends; 0 for no expiry.
-    function grantDataAccess(bytes32 datasetId, bytes32 granteeDid, string calldata wrappedKeyCid, uint64 expiresAt)
-        external
-    {
+    function grantDataAccess(
+        bytes32 datasetId,
+        bytes32 granteeDid,
+        bytes32 encKey,
+        string calldata wrappedKeyCid,
+        uint64 expiresAt
+    ) external {
         Dataset storage ds = _ownedDataset(datasetId);
         DIDDocument storage g = _dids[granteeDid];
         if (g.owner == address(0)) revert DID__UnknownDID(granteeDid);
         if (g.revoked) revert DID__Revoked(granteeDid);
+        if (g.encKey != encKey) revert DID__KeyChanged(granteeDid, encKey, g.encKey);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert DID__ExpiryInPast(expiresAt, block.timestamp);
         _grants[datasetId][granteeDid] = Grant({
             grantedAt: uint64(block.timestamp),

@@ -69,7 +69,8 @@ export function createDidGrant(ctx: Context) {
       );
       const request = { datasetId, granteeDid, wrappedKey };
       const { wrappedKeyCid } = unwrap(await storeWrappedKey(ctx, request, signed, bytes));
-      const next = "call ArthaDIDRegistry.grantDataAccess from the dataset owner's account";
+      const next = "call ArthaDIDRegistry.grantDataAccess(datasetId, granteeDid, encKey, " +
+        "wrappedKeyCid, expiresAt) from the dataset owner's account, with the encKey wrapped to";
       return json({ wrappedKeyCid, next }, 201);
     }
     throw new HttpError(404, `Cannot route ${path}`, { code: "UNKNOWN_ROUTE" });

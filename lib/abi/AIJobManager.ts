@@ -1517,6 +1517,27 @@ export const aiJobManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },

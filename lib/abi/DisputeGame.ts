@@ -1402,6 +1402,27 @@ export const disputeGameAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },

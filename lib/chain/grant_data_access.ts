@@ -8,6 +8,11 @@ export interface GrantDataAccessParameters {
   addresses: Pick<ArthaAddresses, "dids">;
   datasetId: Hex;
   granteeDid: Hex;
+  /**
+   * The grantee's encKey the data key was wrapped to: the chain refuses the grant
+   * (`DID__KeyChanged`) once the grantee holds another.
+   */
+  encKey: Hex;
   /** SVDB CID of the data key wrapped for the grantee. */
   wrappedKeyCid: string;
   /** Unix seconds; 0 or omitted = no expiry. */
@@ -19,7 +24,7 @@ export interface GrantDataAccessParameters {
  *
  * @example
  * ```ts ignore
- * await grantDataAccess(client, { addresses, datasetId, granteeDid, wrappedKeyCid });
+ * await grantDataAccess(client, { addresses, datasetId, granteeDid, encKey, wrappedKeyCid });
  * ```
  */
 export function grantDataAccess(
@@ -30,6 +35,12 @@ export function grantDataAccess(
     address: params.addresses.dids,
     abi: abis.dids,
     functionName: "grantDataAccess",
-    args: [params.datasetId, params.granteeDid, params.wrappedKeyCid, params.expiresAt ?? 0n],
+    args: [
+      params.datasetId,
+      params.granteeDid,
+      params.encKey,
+      params.wrappedKeyCid,
+      params.expiresAt ?? 0n,
+    ],
   });
 }

@@ -95,6 +95,7 @@ async function grant(
     addresses: p.addresses,
     datasetId: p.datasetId,
     granteeDid: p.granteeDid,
+    encKey: grantee.encKey,
     wrappedKeyCid,
     expiresAt: p.expiresAt,
   });

@@ -100,11 +100,12 @@ export async function grantAccess(
   },
 ): Promise<{ wrappedKeyCid: string }> {
   const { addresses, datasetId, granteeDid } = params;
-  const wrappedKeyCid = await storeWrappedKey(client, params);
+  const { wrappedKeyCid, encKey } = await storeWrappedKey(client, params);
   await grantDataAccess(client, {
     addresses,
     datasetId,
     granteeDid,
+    encKey,
     wrappedKeyCid,
     expiresAt: params.expiresAt,
   });
@@ -121,7 +122,8 @@ interface WrapFor {
 }
 
 /**
- * The data key wrapped to `granteeDid`'s key on chain, stored; its CID.
+ * The data key wrapped to `granteeDid`'s key on chain, stored; its CID and the key it was
+ * wrapped to (the grant names it, so the chain refuses it if the grantee rotates meanwhile).
  *
  * @throws {TypeError} when the grantee is not registered, its key takes no wrapped key (a
  * low-order point), or, with `live`, it is revoked (the chain then refuses its grant)
@@ -129,7 +131,7 @@ interface WrapFor {
 async function storeWrappedKey(
   client: ArthaClient,
   params: WrapFor & { live?: boolean },
-): Promise<string> {
+): Promise<{ wrappedKeyCid: string; encKey: Hex }> {
   const { addresses, store, datasetId, granteeDid } = params;
   const did = formatDid(granteeDid);
   const grantee = await getDid(client, { addresses, didHash: granteeDid });
@@ -143,7 +145,7 @@ async function storeWrappedKey(
   } catch (e) {
     throw new TypeError(`Cannot grant access: ${did}'s key takes no wrapped key`, { cause: e });
   }
-  return (await store.put(wrapped)).toString();
+  return { wrappedKeyCid: (await store.put(wrapped)).toString(), encKey: grantee.encKey };
 }
 
 /**
@@ -217,7 +219,7 @@ export async function rotateDataKey(
 ): Promise<{ cid: string; dataKey: Uint8Array; failed: { granteeDid: Hex; error: Error }[] }> {
   const { addresses, store, datasetId } = params;
   const dataKey = randomKey();
-  const wrapped: string[] = [];
+  const wrapped: { wrappedKeyCid: string; encKey: Hex }[] = [];
   for (const granteeDid of params.keep) {
     wrapped.push(
       await storeWrappedKey(client, {
@@ -239,7 +241,7 @@ export async function rotateDataKey(
         addresses,
         datasetId,
         granteeDid,
-        wrappedKeyCid: wrapped[i]!,
+        ...wrapped[i]!,
       });
     } catch (e) {
       failed.push({ granteeDid, error: e as Error });

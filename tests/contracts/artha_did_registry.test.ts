@@ -34,13 +34,15 @@ Deno.test("ArthaDIDRegistry", async (t) => {
   const getDID = (d: Hex) => owner.readContract({ ...dids, functionName: "getDID", args: [d] });
   const hasAccess = () =>
     owner.readContract({ ...dids, functionName: "hasAccess", args: [dataset, bobDid] });
-  const grant = (expiresAt = 0n) =>
+  /** Bob's encryption key now: the key a grant for him must be wrapped to. */
+  const bobKey = async () => (await getDID(bobDid)).encKey;
+  const grant = async (expiresAt = 0n) =>
     mined(
       alice,
       alice.writeContract({
         ...dids,
         functionName: "grantDataAccess",
-        args: [dataset, bobDid, "bafy-wrapped-key", expiresAt],
+        args: [dataset, bobDid, await bobKey(), "bafy-wrapped-key", expiresAt],
       }),
     );
   const recordAccess = (client = bob) =>
@@ -229,7 +231,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         alice.simulateContract({
           ...dids,
           functionName: "grantDataAccess",
-          args: [dataset, bobDid, "k", 0n],
+          args: [dataset, bobDid, await bobKey(), "k", 0n],
         }),
         "DID__NotDatasetOwner",
       );
@@ -239,7 +241,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         heir.writeContract({
           ...dids,
           functionName: "grantDataAccess",
-          args: [dataset, bobDid, "k", 0n],
+          args: [dataset, bobDid, await bobKey(), "k", 0n],
         }),
       );
       assert.equal(await hasAccess(), true);
@@ -290,7 +292,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "grantDataAccess",
-        args: [dataset, bobDid, "k", 0n],
+        args: [dataset, bobDid, await bobKey(), "k", 0n],
       }),
       "DID__Revoked",
     );
@@ -394,7 +396,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       stranger.simulateContract({
         ...dids,
         functionName: "grantDataAccess",
-        args: [dataset, bobDid, "k", 0n],
+        args: [dataset, bobDid, await bobKey(), "k", 0n],
       }),
       "DID__NotDatasetOwner",
     );
@@ -403,7 +405,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "grantDataAccess",
-        args: [b32("nope"), bobDid, "k", 0n],
+        args: [b32("nope"), bobDid, await bobKey(), "k", 0n],
       }),
       "DID__UnknownDataset",
     );
@@ -411,7 +413,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       alice.simulateContract({
         ...dids,
         functionName: "grantDataAccess",
-        args: [dataset, b32("nobody"), "k", 0n],
+        args: [dataset, b32("nobody"), ZERO32, "k", 0n],
       }),
       "DID__UnknownDID",
     );
@@ -426,7 +428,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         alice.simulateContract({
           ...dids,
           functionName: "grantDataAccess",
-          args: [dataset, bobDid, "k", now - 1n],
+          args: [dataset, bobDid, await bobKey(), "k", now - 1n],
         }),
         "DID__ExpiryInPast",
       );
@@ -549,6 +551,18 @@ Deno.test("ArthaDIDRegistry", async (t) => {
       );
       assert.equal(await hasAccess(), false);
       await expectRevert(recordAccess(), "DID__NoAccess");
+      // A grant wrapped to the stolen key (in flight during the rotation, or a coordinator's
+      // answer for Bob's key that lies) would name Bob's new key nonce; it reverts instead.
+      const stale = await expectRevert(
+        alice.simulateContract({
+          ...dids,
+          functionName: "grantDataAccess",
+          args: [dataset, bobDid, b32("b-enc"), "k", 0n],
+        }),
+        "DID__KeyChanged",
+      );
+      assert.deepEqual(stale, [bobDid, b32("b-enc"), b32("b-enc2")]);
+      assert.equal(await hasAccess(), false);
       // The owner wraps the key for the new encryption key: access again.
       await grant();
       assert.equal(await hasAccess(), true);
@@ -597,7 +611,7 @@ Deno.test("ArthaDIDRegistry", async (t) => {
         alice.simulateContract({
           ...dids,
           functionName: "grantDataAccess",
-          args: [dataset, bobDid, "k", 0n],
+          args: [dataset, bobDid, await bobKey(), "k", 0n],
         }),
         "DID__Revoked",
       );

@@ -185,6 +185,7 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         addresses,
         datasetId,
         granteeDid: granteeId.didHash,
+        encKey: prep.body.encKey,
         wrappedKeyCid,
       });
       const opened = await openDataset(grantee, {

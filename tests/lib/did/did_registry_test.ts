@@ -379,6 +379,65 @@ Deno.test("ArthaDIDRegistry on anvil: resolve, share, grant, revoke, rotate, con
     },
   );
 
+  await t.step(
+    "attacker: a grant wrapped to a key the grantee has since rotated away does not land",
+    async () => {
+      // Prepare: a thief holds the grantee's current X25519 secret. Found in the DID audit: the
+      // chain stamped the grantee's key nonce when the grant landed, not the key the owner had
+      // wrapped to, so a grantee rotating its stolen key while the owner's grant was in flight
+      // got a grant that the chain called valid for its new key and that the thief opened.
+      const ds = await shareDataset(owner.client, {
+        addresses,
+        store,
+        ownerDid: owner.didHash,
+        plaintext,
+      });
+      const stolen = grantee.enc;
+      const next = generateEncKey();
+      class RotatingStore extends Store {
+        override async put(...args: Parameters<Store["put"]>) {
+          const cid = await super.put(...args);
+          // The grantee's rotation lands between the owner's wrap and its grant.
+          await rotateIdentityKeys(grantee.client, {
+            addresses,
+            store,
+            didHash: grantee.didHash,
+            authKey: generateNodeKey(),
+            encKey: next.publicKeyHex,
+            keyVersion: 3,
+          });
+          return cid;
+        }
+      }
+      const racing = new RotatingStore(store.blockstore);
+      const at = { addresses, datasetId: ds.datasetId, granteeDid: grantee.didHash };
+
+      // Execute
+      const granting = grantAccess(owner.client, { ...at, store: racing, dataKey: ds.dataKey });
+
+      // Assert: the grant is refused for the key it was wrapped to, and the thief holds nothing.
+      await assert.rejects(
+        granting,
+        (e) => e instanceof ChainCallError && e.errorName === "DID__KeyChanged",
+      );
+      grantee.enc = next;
+      assert.equal(await hasAccess(owner.client, at), false);
+      await assert.rejects(
+        openDataset(grantee.client, { ...at, store, encSecretKey: stolen.secretKey }),
+        AccessDeniedError,
+      );
+      // A grant wrapped to the key now on chain lands and opens with it.
+      await grantAccess(owner.client, { ...at, store, dataKey: ds.dataKey });
+      const read = await openDataset(grantee.client, {
+        ...at,
+        store,
+        encSecretKey: next.secretKey,
+        record: false,
+      });
+      assert.deepEqual(read, plaintext);
+    },
+  );
+
   await t.step("a revoked DID loses its grants and is shown deactivated", async () => {
     await revokeDid(grantee.client, { addresses, didHash: grantee.didHash });
     const args = { addresses, datasetId: shared.datasetId, granteeDid: grantee.didHash };
