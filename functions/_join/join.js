@@ -24709,6 +24709,27 @@ var nodeCertRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -26840,6 +26861,27 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "DID__InvalidArgument",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
     "type": "error"
   },
   {
@@ -30057,6 +30099,27 @@ var aiJobManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -33190,6 +33253,27 @@ var proofOfComputeAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -35212,6 +35296,27 @@ var modelRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -36964,6 +37069,27 @@ var arthaDIDRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -37589,6 +37715,11 @@ var arthaDIDRegistryAbi = [
       {
         "internalType": "bytes32",
         "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "encKey",
         "type": "bytes32"
       },
       {
@@ -42213,6 +42344,27 @@ var verificationManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "datasetId",
         "type": "bytes32"
       },
@@ -44639,6 +44791,27 @@ var disputeGameAbi = [
       }
     ],
     "name": "DID__InvalidArgument",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "granteeDid",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "wrappedTo",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "current",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DID__KeyChanged",
     "type": "error"
   },
   {
