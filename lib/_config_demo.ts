@@ -103,6 +103,10 @@ function compression(r: SettingsReader, nodes: number): DemoSettings["compressio
   const fraction = r.number({ flag: "fraction" }, 0.01, Number.MIN_VALUE, 1)!;
   const parts = r.int({ flag: "parts" }, undefined, 1, 1024);
   if (codec === undefined) return undefined;
+  if (r.flag("verify") && codec !== "fp32" && codec !== "partition") {
+    // A node's update then depends on its own error-feedback residual (lib/job/job_spec.ts).
+    r.fail("--codec", `must be fp32 or partition with --verify (redundancy 3), got ${codec}`);
+  }
   if (codec !== "partition" && parts === undefined) return { codec, fraction };
   // One part per task group at most (the coordinator refuses more): 8, or fewer groups.
   const groups = Math.ceil(nodes / (r.flag("verify") ? 3 : 1));

@@ -172,6 +172,10 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /--strategy cannot be set with --synchronous/,
         /--optimizer cannot be set with --synchronous/,
       );
+      assertRefused(
+        await run("demo", ["--verify", "--codec", "int8"], {}, dir),
+        /--codec must be fp32 or partition with --verify \(redundancy 3\), got int8/,
+      );
       // Its task may write only inside the repository: an --out elsewhere is refused at start.
       assertRefused(
         await run("demo", ["--out", "/tmp/artha-demo-elsewhere"], {}, dir),

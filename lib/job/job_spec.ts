@@ -243,6 +243,15 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   if (s.asynchronous !== undefined) checkAsynchronous(s.asynchronous);
   if (s.privacy !== undefined) checkPrivacy(s.privacy, s.robust);
   if (s.verification !== undefined) checkVerification(s.verification);
+  // An error-feedback codec's update depends on the node's private residual: a group mate that
+  // missed a round, or a replacement starting from zeros, commits outside its group's majority
+  // in every later round, and redundancy settlement slashes it 50%.
+  const codec = s.compression?.codec ?? "fp32";
+  need(
+    (s.verification?.redundancy ?? 1) === 1 || codec === "fp32" || codec === "partition",
+    `verification.redundancy above 1 needs a codec without error feedback (fp32 or partition), ` +
+      `not ${codec}: a node's ${codec} update depends on its own residual`,
+  );
   if (s.secureAggregation !== undefined) checkSecureAggregation(s);
   return s;
 }

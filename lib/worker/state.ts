@@ -243,6 +243,9 @@ export class WorkerState {
 
   /** The job's error-feedback residual: in memory, else from storage, else zeros. */
   async residualFor(jobId: Hex, length: number): Promise<ErrorFeedbackState> {
+    // One entry per job whatever the case of the id a coordinator spells it in: the files are
+    // lower-case, and a second entry would hand out a stale residual.
+    jobId = jobId.toLowerCase() as Hex;
     const known = this.#residuals.get(jobId);
     if (known) return known;
     let state: ErrorFeedbackState | undefined;
@@ -270,8 +273,9 @@ export class WorkerState {
   /** The update went out: its residual becomes the next round's input (memory and storage). */
   async adoptResidual(jobId: Hex, state?: ErrorFeedbackState): Promise<void> {
     await this.storage?.rename(residualName(jobId, true), residualName(jobId));
-    if (state) this.#residuals.set(jobId, state);
-    else this.#residuals.delete(jobId); // reloaded from storage on next use
+    const key = jobId.toLowerCase();
+    if (state) this.#residuals.set(key, state);
+    else this.#residuals.delete(key); // reloaded from storage on next use
   }
 }
 

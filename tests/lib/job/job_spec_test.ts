@@ -69,7 +69,7 @@ Deno.test("job spec: a valid spec round-trips through encode and parse", () => {
       outerLr: 0.7,
       outerMomentum: 0.9,
     },
-    compression: { codec: "topk-int8", fraction: 0.01 },
+    compression: { codec: "partition", parts: 4 },
     asynchronous: { maxStaleness: 3 },
     verification: { redundancy: 2, challengeRate: 0.5, sampleRate: 0.02, spotCheckRate: 0.1 },
   };
@@ -245,6 +245,25 @@ Deno.test("job spec: verification settings out of range are refused", () => {
   refuses({ verification: { ...v, sampleRate: 0.06 } }, /verification\.sampleRate/);
   refuses({ verification: { ...v, spotCheckRate: -0.1 } }, /verification\.spotCheckRate/);
   refuses({ verification: { ...v, committee: "yes" } }, /verification\.committee/);
+});
+
+Deno.test("victim: redundancy with a codec that keeps error feedback is refused", () => {
+  // Found in the worker audit: such a codec's update, and so the result a node commits, depends
+  // on its private residual. A group mate that missed a round (a coordinator withholding its
+  // task), or a replacement that starts from a zero residual, then committed a result outside
+  // its group's majority in every later round, and redundancy settlement slashed it 50%.
+  const v = { redundancy: 2, challengeRate: 0.1, sampleRate: 0 };
+  for (const codec of ["int8", "int4", "topk", "topk-int8"]) {
+    refuses(
+      { verification: v, compression: { codec, fraction: 0.1 } },
+      /verification\.redundancy above 1 needs a codec without error feedback/,
+    );
+    const alone = { verification: { ...v, redundancy: 1 }, compression: { codec, fraction: 0.1 } };
+    assert.equal(parseJobSpec(bytesWith(alone)).compression?.codec, codec);
+  }
+  for (const compression of [{ codec: "fp32" }, { codec: "partition", parts: 2 }]) {
+    assert.deepEqual(parseJobSpec(bytesWith({ verification: v, compression })).verification, v);
+  }
 });
 
 Deno.test("roundHyper: cosine lr across rounds from lr down to lr * minLrRatio", () => {
