@@ -167,12 +167,14 @@ export class Worker {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase() as Hex;
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
-    // Every request the coordinator holds open runs the node's chores meanwhile: one that answers
-    // each call just before the client's timeout would otherwise keep the node from heartbeating
-    // and answering challenges for that long each time (both slashed when missed).
+    // Every request the coordinator holds open runs the node's chores meanwhile, its body's reads
+    // too: one that answers each call, or trickles each body, up to the client's timeout would
+    // otherwise keep the node from heartbeating and answering challenges for that long each time
+    // (both slashed when missed).
     const fetch = options.coordinator;
     const patient: CoordinatorFetch = Object.assign(
-      (path: string, init?: RequestInit) => this.#choresDuring(fetch(path, init)),
+      async (path: string, init?: RequestInit) =>
+        this.#patientBody(await this.#choresDuring(fetch(path, init))),
       { origin: fetch.origin },
     );
     this.coordinator = new CoordinatorClient(patient, { retries: options.retries });
@@ -541,6 +543,22 @@ export class Worker {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** `res` with each read of its body awaited as {@link #choresDuring} awaits a request. */
+  #patientBody(res: Response): Response {
+    if (!res.body) return res;
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const { done, value } = await this.#choresDuring(reader.read());
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    const { status, statusText, headers } = res;
+    return new Response(body, { status, statusText, headers });
   }
 
   /** Signs an update envelope with the node key. */

@@ -182,3 +182,54 @@ Deno.test("attacker: a coordinator that holds each request open does not stop th
   // Assert: the tick's own chores, then more while /assign was held open.
   assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms request at one per 100 ms`);
 });
+
+Deno.test("attacker: a coordinator that trickles an answer's body does not stop the node's chores", async () => {
+  // Prepare: /assign's headers at once, then its body a byte every 60 ms for 600 ms, with chores
+  // due every 100 ms. Found in the second worker audit: only the wait for the headers ran the
+  // chores; the body was read after it (JSON answers, weights, shards, uploads' answers), so a
+  // coordinator trickling bodies up to the 10-minute timeout starved the heartbeat and the
+  // challenge answers just the same.
+  let chores = 0;
+  class Counted extends Worker {
+    override heartbeat(): Promise<void> {
+      chores++;
+      return Promise.resolve();
+    }
+    override answerChallenges(): Promise<number> {
+      return Promise.resolve(0);
+    }
+    override answerDisputes(): Promise<number> {
+      return Promise.resolve(0);
+    }
+  }
+  const answer = new TextEncoder().encode(JSON.stringify({ status: "idle" }).padEnd(10));
+  const trickled = () => {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((r) => setTimeout(r, 60));
+        controller.enqueue(answer.subarray(sent, sent + 1));
+        if (++sent === answer.length) controller.close();
+      },
+    });
+    return Promise.resolve(new Response(body, { headers: { "content-type": "application/json" } }));
+  };
+  const worker = new Counted({
+    coordinator: trickled,
+    client: {} as ArthaClient,
+    addresses: {
+      proofs: `0x${"01".repeat(20)}`,
+      registry: `0x${"02".repeat(20)}`,
+    } as ArthaAddresses,
+    chainId: 31337,
+    key: generateNodeKey(),
+    trainer: createTrainer(loadKernel()),
+    choresEveryMs: 100,
+  });
+
+  // Execute
+  assert.equal(await worker.tick(), "idle");
+
+  // Assert: the tick's own chores, then more while the body came in.
+  assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms body at one per 100 ms`);
+});
