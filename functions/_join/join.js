@@ -57893,6 +57893,8 @@ function parseJobSpec(bytes) {
   if (s.asynchronous !== void 0) checkAsynchronous(s.asynchronous);
   if (s.privacy !== void 0) checkPrivacy(s.privacy, s.robust);
   if (s.verification !== void 0) checkVerification(s.verification);
+  const codec = s.compression?.codec ?? "fp32";
+  need((s.verification?.redundancy ?? 1) === 1 || codec === "fp32" || codec === "partition", `verification.redundancy above 1 needs a codec without error feedback (fp32 or partition), not ${codec}: a node's ${codec} update depends on its own residual`);
   if (s.secureAggregation !== void 0) checkSecureAggregation(s);
   return s;
 }
@@ -58423,6 +58425,7 @@ var WorkerState = class {
   }
   /** The job's error-feedback residual: in memory, else from storage, else zeros. */
   async residualFor(jobId, length3) {
+    jobId = jobId.toLowerCase();
     const known = this.#residuals.get(jobId);
     if (known) return known;
     let state;
@@ -58443,8 +58446,9 @@ var WorkerState = class {
   /** The update went out: its residual becomes the next round's input (memory and storage). */
   async adoptResidual(jobId, state) {
     await this.storage?.rename(residualName(jobId, true), residualName(jobId));
-    if (state) this.#residuals.set(jobId, state);
-    else this.#residuals.delete(jobId);
+    const key = jobId.toLowerCase();
+    if (state) this.#residuals.set(key, state);
+    else this.#residuals.delete(key);
   }
 };
 function residualName(jobId, staged = false) {
@@ -62889,7 +62893,7 @@ var Worker2 = class {
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
     const fetch2 = options.coordinator;
-    const patient = Object.assign((path, init) => this.#choresDuring(fetch2(path, init)), {
+    const patient = Object.assign(async (path, init) => this.#patientBody(await this.#choresDuring(fetch2(path, init))), {
       origin: fetch2.origin
     });
     this.coordinator = new CoordinatorClient(patient, {
@@ -63331,6 +63335,25 @@ var Worker2 = class {
     } finally {
       clearTimeout(timer);
     }
+  }
+  /** `res` with each read of its body awaited as {@link #choresDuring} awaits a request. */
+  #patientBody(res) {
+    if (!res.body) return res;
+    const reader = res.body.getReader();
+    const body = new ReadableStream({
+      pull: async (controller) => {
+        const { done, value } = await this.#choresDuring(reader.read());
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason)
+    });
+    const { status, statusText, headers } = res;
+    return new Response(body, {
+      status,
+      statusText,
+      headers
+    });
   }
   /** Signs an update envelope with the node key. */
   signUpdate(update) {
