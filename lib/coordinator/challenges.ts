@@ -38,7 +38,9 @@ import { chunkCount } from "../crypto/merkle.ts";
 import type { Context } from "./context.ts";
 import { drawRoundCommittee } from "./committees.ts";
 import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
-import { type JobRecord, listValues, updateKey, type UpdateRecord } from "./state.ts";
+import { groupSizes, taskResults } from "./closing.ts";
+import { groupResults } from "../verify/redundancy.ts";
+import { type JobRecord, listValues, roundUpdates, updateKey, type UpdateRecord } from "./state.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
@@ -82,7 +84,35 @@ export async function challengeRound(
   const { client, addresses } = ctx.chain;
   if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) return [];
   const drawn = spec.verification ? await challengeDelivered(ctx, job, spec, nodes) : [];
-  return [...drawn, ...await challengeUndelivered(ctx, job, nodes)];
+  const split = spec.verification ? await challengeSplit(ctx, job, spec) : [];
+  return [...drawn, ...split, ...await challengeUndelivered(ctx, job, nodes)];
+}
+
+/**
+ * Every member of a task group whose delivered updates have no majority is challenged, a chunk
+ * and a step, whatever the policy's rate: nothing else judges them. The chain cannot settle such
+ * a group, its update counts nowhere, and its members delivered, so the undelivered rule skips
+ * them; a faker paired with one honest node (redundancy 2) was otherwise paid in full. The
+ * validator's recomputation of the answers tells which one faked.
+ */
+async function challengeSplit(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<ChallengeRecord[]> {
+  if (spec.verification!.redundancy < 2) return [];
+  const holders = new Set<string>(job.assigned);
+  const received = (await listValues<UpdateRecord>(ctx.kv, roundUpdates(job.jobId, job.round)))
+    .filter((u) => holders.has(u.nodePubkey));
+  const groups = groupResults(taskResults(job, received), groupSizes(job));
+  const out: ChallengeRecord[] = [];
+  for (const g of groups) {
+    if (g.consensus || g.counted) continue; // settled by the majority, or a group of one
+    for (const r of received.filter((u) => job.taskOf[u.nodePubkey]! + 1 === g.group)) {
+      out.push(...await challengeNode(ctx, job, r.nodePubkey, { chosen: true, sampleRate: 0 }));
+    }
+  }
+  return out;
 }
 
 /** The spot check, its committee, and the policy's challenges of the round's counted nodes. */

@@ -101,11 +101,17 @@ export function taskResults(job: JobRecord, updates: readonly UpdateRecord[]) {
   }));
 }
 
-/** The size of each task group (group = task + 1): every node ever given the task. */
+/**
+ * The size of each task group (group = task + 1) in the job's open round: the nodes holding the
+ * task now, as the chain's majority counts a group in a round. Counting every node ever given
+ * the task (a replaced one too) dropped a group's agreeing majority after a reassignment (two of
+ * three members agreeing, in a group of four), while the chain settled it, and paid it.
+ */
 export function groupSizes(job: JobRecord): (group: number) => number {
   const sizes = new Map<number, number>();
-  for (const task of Object.values(job.taskOf)) {
-    sizes.set(task + 1, (sizes.get(task + 1) ?? 0) + 1);
+  for (const node of job.assigned) {
+    const group = job.taskOf[node]! + 1;
+    sizes.set(group, (sizes.get(group) ?? 0) + 1);
   }
   return (group) => sizes.get(group) ?? 0;
 }

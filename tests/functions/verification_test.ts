@@ -548,3 +548,41 @@ Deno.test("attacker: a node that commits made-up digests to a job without a veri
     [lazy.nodePubkey, 0, "step"],
   ]);
 });
+
+Deno.test("attacker: a faker in a redundancy-2 group without a majority is challenged and its answer rejected", async () => {
+  // Prepare: two groups of two and no challenge rate; the first group agrees, the second is an
+  // honest node and a faker delivering a made-up update that opens against its own commit. Found
+  // in the job owner audit: a group with no majority counted no update, and neither its members
+  // (they delivered, so not "undelivered") nor anyone else was ever asked anything: the faker was
+  // paid its full share, and no worker opens disputes.
+  await using fx = await setupCoordinator({ operators: 4 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const groupOf = (n: TestNode) => job.record.taskOf[n.nodePubkey]!;
+  const split = [...job.nodes].sort((a, b) => groupOf(a) - groupOf(b));
+  const [honest, faker] = split.slice(2) as [TestNode, TestNode];
+  assert.equal(groupOf(honest), groupOf(faker));
+  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+
+  // Execute: the round closes on the first group; the nodes answer; the window passes.
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  for (const n of job.nodes) await n.worker.answerChallenges();
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3601] as never });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: both members of the split group were asked a chunk and a step; the honest one
+  // passed, the faker's update was found made up; the agreeing group was asked nothing.
+  assert.equal(closed.status, "closed");
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  const asked = (n: TestNode) =>
+    recs.filter((r) => r.nodePubkey === n.nodePubkey).map((r) => [r.kind, r.status]).sort();
+  assert.deepEqual(asked(honest), [["challenge", "verified"], ["step", "verified"]]);
+  assert.deepEqual(asked(faker), [["challenge", "penalised"], ["step", "verified"]]);
+  for (const n of split.slice(0, 2)) assert.deepEqual(asked(n), []);
+});
