@@ -29,6 +29,8 @@ export async function reassignDropped(
   ctx: Context,
   job: JobRecord,
   missing: Hex[],
+  /** The first round the spare holds the task in: the open one mid-round, the next at a close. */
+  round = job.round,
 ): Promise<{ job: JobRecord; moves: NodeMove[] }> {
   if (missing.length === 0) return { job, moves: [] };
   const live = new Set(await liveNodes(ctx, missing));
@@ -57,7 +59,7 @@ export async function reassignDropped(
     const index = assigned.indexOf(from);
     assigned[index] = to;
     taskOf[to] = taskOf[from]!;
-    reassigned.push({ round: job.round, from, to });
+    reassigned.push({ round, from, to });
     moves.push({ from, to, place: { task: taskOf[from]!, index } });
   }
   return { job: { ...job, assigned, taskOf, reassigned }, moves };

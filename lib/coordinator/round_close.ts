@@ -288,7 +288,9 @@ async function advanceJob(
   const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
   const missing = job.assigned.filter((n) => !delivered.has(n));
   const next = job.round + 1 < job.rounds
-    ? await reassignDropped(ctx, job, missing)
+    // Recorded for the round the spare starts in: a moved node that commits that round before
+    // its move lands is then challenged at that round's close (undelivered), not never.
+    ? await reassignDropped(ctx, job, missing, job.round + 1)
     : { job, moves: [] };
   const metric: RoundMetric = {
     round: job.round,

@@ -94,6 +94,7 @@ export interface JobHead {
    * "fedadam"/"fedyogi" (lib/coordinator/round_apply.ts).
    */
   outerVelocityCid?: string;
+  /** Moves of a task from `from` to `to`, with the first round `to` holds it in. */
   reassigned: { round: number; from: Hex; to: Hex }[];
   /** Differential privacy spent so far (jobs with a privacy budget); epsilon is the worst-off
    * data owner's. */

@@ -75,7 +75,7 @@ Deno.test({
     assert.equal(r1.reason, "quorum");
     assert.equal(r1.updates, 2);
     const after = await run.api(`/status?job=${jobId}`) as JobRecord;
-    assert.deepEqual(after.reassigned, [{ round: 1, from: tabNode, to: spare.worker.nodePubkey }]);
+    assert.deepEqual(after.reassigned, [{ round: 2, from: tabNode, to: spare.worker.nodePubkey }]);
     assert.ok(!after.assigned.includes(tabNode));
 
     // Round 2 is trained by the spare in the tab's place (waited for: 2 of 3 make the quorum).

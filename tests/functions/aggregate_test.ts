@@ -518,7 +518,10 @@ Deno.test("aggregate", async (t) => {
     assert.equal(moved.length, 1, "reassigned on chain exactly once");
     const to = moved[0]!.args.toNode!.toLowerCase() as Hex;
     const rec = await s.jobRecord(job.jobId);
-    assert.deepEqual(rec.reassigned, [{ round: 0, from: silent.nodePubkey, to }]);
+    // Recorded for round 1, the first the spare holds the task in: a moved node's commit of that
+    // round, made before its move landed, is then challenged at round 1's close (found in the job
+    // owner audit: recorded for round 0, such a commit was never asked anything, and paid).
+    assert.deepEqual(rec.reassigned, [{ round: 1, from: silent.nodePubkey, to }]);
     assert.ok(rec.assigned.includes(to) && !rec.assigned.includes(silent.nodePubkey));
     assert.equal(rec.taskOf[to], rec.taskOf[silent.nodePubkey]);
     // The replacement gets the silent node's task for round 1.
