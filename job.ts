@@ -18,8 +18,11 @@
  * --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget
  * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
  * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
- * coordinator reads instead of uploading), --wait-nodes SECONDS. Status: --wait, --timeout
- * SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open
+ * coordinator reads instead of uploading), --wait-nodes SECONDS, the verification policy
+ * (--challenge-rate R, default 0.1: that share of commits asked a chunk and a step, and a made-up
+ * update then loses half the node's stake; --redundancy N nodes a task; --sample-rate R in
+ * 0.01-0.05, gradient samples; --committee; --challenge-rate 0 alone turns checking off).
+ * Status: --wait, --timeout SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open
  * job is cancelled whole; a running one only once its coordinator stopped closing rounds (it is
  * cut to the rounds it ran); run it again after the settlement delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
  * job_cancel.ts.
@@ -79,6 +82,7 @@ async function submit(s: JobSettings): Promise<void> {
         deadlineMs: o.deadlineSeconds * 1000,
         nodes: o.nodes,
         compression: o.codec ? { codec: o.codec, fraction: o.fraction, parts } : undefined,
+        verification: o.verification,
       },
       budget: parseEther(o.budget),
       nodes: o.nodes,

@@ -55,7 +55,15 @@ export interface JobSubmitSettings {
   store?: string;
   /** How long to wait for `nodes` bound workers before escrowing. */
   waitNodesSeconds: number;
+  /**
+   * The verification policy (JobSpec.verification). On by default: without one a node that
+   * delivers a made-up update is never asked anything and is paid its full share.
+   */
+  verification: { redundancy: number; challengeRate: number; sampleRate: number; committee?: true };
 }
+
+/** `job submit`'s verification policy unless flags say otherwise: a tenth of commits challenged. */
+export const DEFAULT_JOB_VERIFICATION = { redundancy: 1, challengeRate: 0.1, sampleRate: 0 };
 
 /** What `deno task job` does. */
 export interface JobSettings {
@@ -104,6 +112,10 @@ const JOB_FLAGS = {
   name: str,
   store: str,
   "wait-nodes": str,
+  redundancy: str,
+  "challenge-rate": str,
+  "sample-rate": str,
+  committee: bool,
   wait: bool,
   synchronous: bool,
   timeout: str,
@@ -157,7 +169,28 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     name: r.raw({ flag: "name" }).text,
     store: r.raw({ flag: "store" }).text === undefined ? undefined : r.path({ flag: "store" }, ""),
     waitNodesSeconds: int("wait-nodes", 600, 0),
+    verification: readVerification(r, codec),
   };
+}
+
+/** --redundancy, --challenge-rate, --sample-rate and --committee. */
+function readVerification(
+  r: SettingsReader,
+  codec: JobSubmitSettings["codec"],
+): JobSubmitSettings["verification"] {
+  const d = DEFAULT_JOB_VERIFICATION;
+  const redundancy = r.int({ flag: "redundancy" }, d.redundancy, 1, 10)!;
+  const challengeRate = r.number({ flag: "challenge-rate" }, d.challengeRate, 0, 1)!;
+  const sampleRate = r.number({ flag: "sample-rate" }, d.sampleRate, 0, 0.05)!;
+  if (sampleRate !== 0 && sampleRate < 0.01) {
+    r.fail("--sample-rate", `must be 0 or in [0.01, 0.05], got ${sampleRate}`);
+  }
+  if (redundancy > 1 && codec !== undefined && codec !== "fp32" && codec !== "partition") {
+    // A node's update then depends on its own error-feedback residual (lib/job/job_spec.ts).
+    r.fail("--codec", `must be fp32 or partition with --redundancy above 1, got ${codec}`);
+  }
+  const committee = r.flag("committee") ? { committee: true as const } : {};
+  return { redundancy, challengeRate, sampleRate, ...committee };
 }
 
 /**
@@ -165,7 +198,8 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
  * --shards, --rounds, --local-steps, --nodes, model size --layers --width --heads --context
  * --batch, --codec/--fraction/--parts, --optimizer/--lr, --synchronous (lib/job/recipe.ts),
  * --budget ARTH, --deadline SECONDS, --target-improvement PERCENT, --name, --store DIR,
- * --wait-nodes SECONDS; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
+ * --wait-nodes SECONDS, the verification policy --redundancy N --challenge-rate R (default 0.1)
+ * --sample-rate R --committee; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
  * (checked against the job on chain: --rpc, --chain-id, --addresses),
  * `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
  * are checked against the job's on chain) and `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY

@@ -244,6 +244,27 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         /--optimizer cannot be set with --synchronous/,
       );
       assertRefused(
+        await run(
+          "job",
+          [
+            "submit",
+            "--redundancy",
+            "2",
+            "--codec",
+            "int8",
+            "--challenge-rate",
+            "2",
+            "--sample-rate",
+            "0.005",
+          ],
+          { ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: `${dir}/none.json` },
+          dir,
+        ),
+        /--challenge-rate must be a number in \[0, 1\], got 2/,
+        /--sample-rate must be 0 or in \[0\.01, 0\.05\], got 0\.005/,
+        /--codec must be fp32 or partition with --redundancy above 1, got int8/,
+      );
+      assertRefused(
         await run("job", ["frobnicate"], {}, dir),
         /must be submit, status, model or cancel/,
       );

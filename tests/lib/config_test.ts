@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ConfigError, env, readCoordinatorSettings, readWorkerSettings } from "../../lib/config.ts";
+import {
+  ConfigError,
+  env,
+  readCoordinatorSettings,
+  readJobSettings,
+  readWorkerSettings,
+} from "../../lib/config.ts";
 import { configFrom, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
 
 Deno.test("a missing or unusable setting names its variable", () => {
@@ -213,4 +219,20 @@ Deno.test("attacker on the network: a worker talks plain http only to its own ma
   }
   const optIn = worker(["--coordinator", "http://10.0.0.5:8787"], { ARTHA_INSECURE_HTTP: "1" });
   assert.equal(optIn, "http://10.0.0.5:8787");
+});
+
+Deno.test("attacker: a job submitted with the defaults asks a share of its commits to prove their updates", () => {
+  // Found in the job owner audit: `job submit` set no verification policy, so a node that
+  // committed and delivered a made-up update was never asked anything and was paid its full
+  // share of the owner's budget (only a commit with no update at all was challenged).
+  const vars = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv(vars, () => {
+    const submit = (...flags: string[]) => readJobSettings(["submit", ...flags]).submit!;
+    assert.deepEqual(submit().verification, { redundancy: 1, challengeRate: 0.1, sampleRate: 0 });
+    const policy = ["--redundancy", "3", "--challenge-rate", "0.25", "--sample-rate", "0.02"];
+    assert.deepEqual(
+      submit(...policy, "--committee").verification,
+      { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true },
+    );
+  });
 });
