@@ -44,20 +44,26 @@ export class NotAFolderError extends Error {
  * Stores the files as one UnixFS directory, pins it, and returns the directory's CID. A file may
  * be a list of chunks (a model past 2 GiB): the importer streams them, nothing is joined.
  */
-export async function putModelFolder(store: Store, files: ModelFileChunks): Promise<CID> {
-  const sink = {
-    put: async (cid: CID, bytes: Uint8Array) => {
-      await store.blockstore.put(cid, bytes);
-      return cid;
-    },
-  };
-  const entries = Object.keys(files).sort().map((path) => ({ path, content: files[path]! }));
-  let root: CID | undefined;
-  const opts = { ...importerOptions(), wrapWithDirectory: true };
-  for await (const entry of importer(entries, sink, opts)) if (entry.path === "") root = entry.cid;
-  if (!root) throw new Error("Cannot store folder: the importer returned no root directory");
-  await store.blockstore.putPin(root);
-  return root;
+export function putModelFolder(store: Store, files: ModelFileChunks): Promise<CID> {
+  // Under the store's writer lock, as Store.put imports: a gc in between deleted the blocks
+  // written before the pin (found in the storage audit).
+  return store.writing(async (blockstore) => {
+    const sink = {
+      put: async (cid: CID, bytes: Uint8Array) => {
+        await blockstore.put(cid, bytes);
+        return cid;
+      },
+    };
+    const entries = Object.keys(files).sort().map((path) => ({ path, content: files[path]! }));
+    let root: CID | undefined;
+    const opts = { ...importerOptions(), wrapWithDirectory: true };
+    for await (const entry of importer(entries, sink, opts)) {
+      if (entry.path === "") root = entry.cid;
+    }
+    if (!root) throw new Error("Cannot store folder: the importer returned no root directory");
+    await blockstore.putPin(root);
+    return root;
+  });
 }
 
 /** Directory entries of one dag-pb block (name -> CID), or null if it is not a directory. */

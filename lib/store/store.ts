@@ -241,6 +241,15 @@ export class Store {
     );
   }
 
+  /**
+   * Runs `fn`, which writes blocks and pins straight to the backend (an import this class does
+   * not make, such as a directory's), as `put` writes: never alongside a `gc`, which would
+   * otherwise delete the blocks written before the pin.
+   */
+  writing<T>(fn: (blockstore: Blockstore) => Promise<T>): Promise<T> {
+    return this.#shared(() => fn(this.blockstore));
+  }
+
   /** Runs a writer of blocks or pins: shared with other writers, never alongside a gc. */
   #shared<T>(fn: () => Promise<T>): Promise<T> {
     return this.#lock.read(() => this.#held(false, fn));

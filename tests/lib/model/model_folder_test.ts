@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import type { CID } from "multiformats/cid";
 import { computeCid } from "../../../lib/store/cid.ts";
 import { directoryBlock } from "./_folder.ts";
-import { fetchModelFolder, MAX_FOLDER_ENTRIES } from "../../../lib/model/model_folder.ts";
+import {
+  fetchModelFolder,
+  getModelFolder,
+  MAX_FOLDER_ENTRIES,
+  putModelFolder,
+} from "../../../lib/model/model_folder.ts";
+import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
+import { Store } from "../../../lib/store/store.ts";
 
 const blocks = new Map<string, Uint8Array>();
 const dir = (links: [string, CID][]) => directoryBlock(blocks, links);
@@ -54,4 +61,35 @@ Deno.test("attacker: a folder whose walk grows exponentially is refused past the
     fetchModelFolder(`http://127.0.0.1:${server.addr.port}`, level),
     new RegExp(`more than ${MAX_FOLDER_ENTRIES} entries`),
   );
+});
+
+Deno.test("attacker: a collection that starts while a model folder is written keeps the folder", async () => {
+  // Prepare: a backend whose second block write waits until a collection has been started.
+  // Found in the storage audit: putModelFolder wrote blocks and the pin straight to the backend,
+  // outside the store's lock, so a gc run in that window (the finalize and gc crons share a
+  // minute four times an hour, and anyone may POST /finalize) deleted the blocks written so far;
+  // the job stayed finalized with a model folder that no longer opened.
+  let writes = 0;
+  let started!: () => void;
+  const gcStarted = new Promise<void>((r) => started = r);
+  class SlowBlockstore extends MemoryBlockstore {
+    override async put(cid: CID, bytes: Uint8Array): Promise<void> {
+      if (++writes === 2) await gcStarted;
+      await super.put(cid, bytes);
+    }
+  }
+  const store = new Store(new SlowBlockstore());
+  const files = { "config.json": new Uint8Array([1, 2, 3]), "model.bin": new Uint8Array(4096) };
+
+  // Execute: the folder's write starts; once a block is written, a collection begins.
+  const writing = putModelFolder(store, files);
+  while (writes < 2) await new Promise((r) => setTimeout(r, 1));
+  const collecting = store.gc();
+  started();
+  const root = await writing;
+  await collecting;
+
+  // Assert: every file of the folder is still there.
+  const folder = await getModelFolder(store, root);
+  assert.deepEqual(Object.keys(folder).sort(), ["config.json", "model.bin"]);
 });
