@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { CidMismatchError, computeCid, InvalidCidError, parseCid } from "../../../lib/store/cid.ts";
+import {
+  type CID,
+  CidMismatchError,
+  computeCid,
+  InvalidCidError,
+  parseCid,
+} from "../../../lib/store/cid.ts";
 import { blockKey, BlockNotFoundError } from "../../../lib/store/blockstore.ts";
 import { FsBlockstore } from "../../../lib/store/fs_blockstore.ts";
 import { KvBlockstore } from "../../../lib/store/kv_blockstore.ts";
@@ -277,4 +283,40 @@ Deno.test("gc in one process waits for a put still running in another (fs lock f
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("attacker: a put whose bytes stall holds up neither a gc nor the puts behind it", async () => {
+  await withStores(async (store, label) => {
+    // Prepare: a put whose source sends a chunk, then nothing until released. Found in the
+    // storage audit: an upload's body streams into put under the store's shared lock; a gc then
+    // waited for it, and every put, pin and lease queued behind the waiting gc, so one signer
+    // trickling a body stopped intake, checkpoints and so every round from closing.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    async function* stalled() {
+      yield randomBytes(64 * KIB, 1);
+      await gate;
+      yield randomBytes(64 * KIB, 2);
+    }
+    const slow = store.put(stalled());
+    await new Promise((r) => setTimeout(r, 20));
+
+    // Execute: a collection starts, then an honest put.
+    const gc = store.gc();
+    const honest = randomBytes(8 * KIB, 3);
+    const timedOut = Symbol("timed out");
+    const put = await Promise.race([
+      store.put(honest),
+      new Promise((r) => setTimeout(r, 3_000, timedOut)),
+    ]);
+
+    // Assert: the honest put finished while the stalled one was still open; once the stall
+    // ends, the gc runs and keeps both.
+    assert.notEqual(put, timedOut, `${label}: a put waited behind a gc waiting on a stalled put`);
+    release();
+    const stalledCid = await slow;
+    await gc;
+    assert.deepEqual(await store.get(put as CID), honest, label);
+    assert.equal((await store.get(stalledCid)).length, 128 * KIB, label);
+  });
 });
