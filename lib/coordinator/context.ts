@@ -38,6 +38,9 @@ export interface CoordinatorConfig {
   /** How far an upload's signed timestamp may be from the coordinator's clock (5 min;
    * ARTHA_SVDB_UPLOAD_SIGNATURE_WINDOW_MS). */
   uploadSignatureWindowMs: number;
+  /** Longest pause in an upload's body before it is cut off (1 min): a stalled body holds a
+   * connection and keeps the store's collection waiting. */
+  uploadIdleMs: number;
   /** EVM accounts (lowercase 0x hex) that may upload with neither a job nor a DID
    * (ARTHA_SVDB_UPLOAD_WRITERS, comma-separated). */
   uploadWriters: string[];
@@ -62,6 +65,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   uploadDidPoolBytes: 2 ** 33,
   uploadLeaseMs: 24 * 3_600_000,
   uploadSignatureWindowMs: 5 * 60_000,
+  uploadIdleMs: 60_000,
   uploadWriters: [],
   publicOrigins: [],
   inferBackend: "auto",

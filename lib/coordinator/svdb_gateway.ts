@@ -69,7 +69,7 @@ export interface StoredUpload {
  * update is ~500 MB): chunks are counted against the grant's limit, hashed and imported block by
  * block. It must hash to what was signed; then it is charged to the signer's quota and leased
  * (the coordinator pins what it comes to reference). Until those checks pass the blocks hold only
- * a lease as long as the signature window, so a refused body is gone at the next collection; its
+ * a lease as long as the signature window from the body's end, so a refused body is gone at the next collection; its
  * bytes are charged all the same (up to the quota), or bodies refused for their hash or size
  * would be storage that no quota bounds.
  */
@@ -89,15 +89,18 @@ export async function storeUpload(
       )
       : reject(413, "PAYLOAD_TOO_LARGE", `Cannot store: larger than ${limit} bytes`);
   if (declaredBytes > limit) return tooLarge();
-  const { chunks, seen } = countedChunks(body, limit);
+  const { chunks, seen } = countedChunks(body, limit, ctx.config.uploadIdleMs);
   let cid: CID;
   try {
-    const provisional = ctx.now() + ctx.config.uploadSignatureWindowMs;
+    // From the body's end: a slow upload outlasted a lease from its start (found in the storage
+    // audit), and a gc waiting for the put deleted an upload answered 201.
+    const provisional = () => ctx.now() + ctx.config.uploadSignatureWindowMs;
     cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
   } catch (e) {
     // The blocks received were written whatever ended the body (its size, a dropped
     // connection): uncharged, a signer could write without end until the next collection.
     await chargeUpload(ctx, grant, seen.bytes, { saturate: true });
+    if (e instanceof BodyStalledError) return reject(408, "UPLOAD_STALLED", e.message);
     if (!(e instanceof BodyTooLargeError)) throw e;
     return tooLarge();
   }
@@ -120,18 +123,28 @@ export async function storeUpload(
 
 class BodyTooLargeError extends Error {}
 
+class BodyStalledError extends Error {}
+
 function quotaName(grant: UploadGrant): string {
   return grant.quotaOf === "signer"
     ? "this signer's quota"
     : "the pool that signers with only a DID share (a job owner, registered node or configured writer is not held by it)";
 }
 
-/** The body's chunks, counted (throwing past `limit`) and hashed as they pass. */
-function countedChunks(body: ReadableStream<Uint8Array> | Uint8Array | null, limit: number) {
+/**
+ * The body's chunks, counted (throwing past `limit`) and hashed as they pass; a pause of more
+ * than `idleMs` between two ends the body (the store's collection waits for every put).
+ */
+function countedChunks(
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
+  limit: number,
+  idleMs: number,
+) {
   const seen = { bytes: 0, sha256: undefined as Hex | undefined };
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const sha = await createSHA256();
-    for await (const chunk of body instanceof Uint8Array ? [body] : body ?? []) {
+    for await (const chunk of body instanceof ReadableStream ? paced(body, idleMs) : [body]) {
+      if (!chunk) continue;
       seen.bytes += chunk.length;
       if (seen.bytes > limit) throw new BodyTooLargeError();
       sha.update(chunk);
@@ -140,6 +153,29 @@ function countedChunks(body: ReadableStream<Uint8Array> | Uint8Array | null, lim
     seen.sha256 = `0x${sha.digest("hex")}`;
   }
   return { chunks: chunks(), seen };
+}
+
+/** The stream's chunks; a pause of more than `idleMs` cancels it and throws. */
+async function* paced(body: ReadableStream<Uint8Array>, idleMs: number) {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (;;) {
+      const stalled = new Promise<never>((_, fail) => {
+        timer = setTimeout(() => {
+          const why = `Cannot store: the body paused for more than ${idleMs / 1000} s`;
+          fail(new BodyStalledError(why));
+        }, idleMs);
+      });
+      const next = await Promise.race([reader.read(), stalled]);
+      clearTimeout(timer);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
 }
 
 /**

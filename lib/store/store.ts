@@ -49,8 +49,12 @@ export interface StoreOptions extends CidOptions {
 export interface PutOptions extends CidOptions {
   /** Pin the new root so `gc` keeps it. Default true (like `ipfs add`). */
   pin?: boolean;
-  /** Lease the root until this time (ms since the epoch): `gc` keeps it until then. */
-  leaseUntil?: number;
+  /**
+   * Lease the root until this time (ms since the epoch): `gc` keeps it until then. A function is
+   * called once the content is in: a lease from an upload's start ran out during a slow one, and
+   * a gc waiting for the put deleted it before the caller's next step.
+   */
+  leaseUntil?: number | (() => number);
 }
 
 /**
@@ -98,8 +102,10 @@ export class Store {
       const result = content instanceof Uint8Array
         ? await importBytes(content, sink, opts)
         : await importByteStream(content, sink, opts);
-      if (options.leaseUntil !== undefined) {
-        await this.blockstore.putLease(result.cid, options.leaseUntil);
+      const { leaseUntil } = options;
+      if (leaseUntil !== undefined) {
+        const until = typeof leaseUntil === "function" ? leaseUntil() : leaseUntil;
+        await this.blockstore.putLease(result.cid, until);
       }
       if (options.pin ?? true) await this.blockstore.putPin(result.cid);
       return result.cid;

@@ -17,6 +17,7 @@ import {
   type UploadSigner,
 } from "../../lib/store/upload_signature.ts";
 import { jobUploadBytes, quotaLeft } from "../../lib/coordinator/svdb_access.ts";
+import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import {
   createTestDid,
   postSigned,
@@ -327,4 +328,79 @@ Deno.test("svdb uploads: the size limit follows the job the signer is bound to",
   await t.step("past its job's update size, a bound node is refused too", async () => {
     assert.deepEqual(await upload(bound, limit + 1), [413, "PAYLOAD_TOO_LARGE"]);
   });
+});
+
+Deno.test("victim: an upload slower than the signature window keeps its blocks through a collection", async () => {
+  // Prepare: a node's signed upload whose body takes 10 minutes (a 500 MB update at 10 Mbit/s
+  // takes ~7), during which a collection starts. Found in the storage audit: the blocks' first
+  // lease ran from the body's start for the 5-minute signature window; the collection, waiting
+  // for the put, ran before the upload's 24-hour lease and deleted an upload answered 201.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s: Scenario = await fx.scenario();
+  const signer = nodeUploadSigner((await s.node()).key);
+  const bytes = randomBytes(3 * CHUNK, 7);
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const signed = await signUpload(signer, domain, bytes, { now: s.ctx.now() });
+  let collecting: Promise<unknown> | undefined;
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === bytes.length) return controller.close();
+      if (sent === CHUNK) {
+        s.advance(10 * 60_000);
+        collecting = collectGarbage(s.ctx.store, s.ctx.now());
+      }
+      controller.enqueue(bytes.slice(sent, sent += CHUNK));
+    },
+  });
+
+  // Execute
+  const res = await read(
+    await s.route(
+      new Request("http://coordinator/svdb", { method: "POST", headers: signed, body }),
+    ),
+  );
+  await collecting;
+
+  // Assert: stored, and still there after the collection.
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.deepEqual(await s.ctx.store.get(res.body.cid), bytes);
+});
+
+Deno.test("attacker: an upload whose body stops coming is cut off and charged", async () => {
+  // Found in the storage audit: nothing timed an upload's body out, so a signer sending a byte
+  // and then nothing held a connection, and the store's collection behind it, for as long as it
+  // liked.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s: Scenario = await fx.scenario({ config: { uploadIdleMs: 100 } });
+  const signer = nodeUploadSigner((await s.node()).key);
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const bytes = randomBytes(2 * CHUNK, 9);
+  const signed = await signUpload(signer, domain, bytes, { now: s.ctx.now() });
+  let cancelled = false;
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent) controller.enqueue(bytes.slice(0, CHUNK));
+      sent = true;
+      return new Promise(() => {}); // and then nothing
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const before = await quotaLeft(s.ctx, signer.id);
+
+  // Execute
+  const res = await read(
+    await s.route(
+      new Request("http://coordinator/svdb", { method: "POST", headers: signed, body }),
+    ),
+  );
+
+  // Assert: refused, the body released, and what came charged.
+  assert.equal(res.status, 408, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, "UPLOAD_STALLED");
+  assert.equal(cancelled, true);
+  assert.equal(before - await quotaLeft(s.ctx, signer.id), CHUNK);
 });
