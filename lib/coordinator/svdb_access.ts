@@ -204,7 +204,8 @@ function overQuota(ctx: Context, a: QuotaAccount): Rejection {
 /**
  * Counts `bytes` against the quotas of `grant`'s signer (its own, and the DID pool for a
  * DID-only signer), atomically: refused (413) if they do not fit in every one, unless `saturate`
- * (bytes already on disk for a refused body), which charges each up to its limit instead.
+ * (bytes already on disk for a refused body), which charges each up to its limit instead. A
+ * negative count gives bytes back (what a reservation did not use).
  */
 export async function chargeUpload(
   ctx: Context,
@@ -212,13 +213,63 @@ export async function chargeUpload(
   bytes: number,
   options: { saturate?: boolean } = {},
 ): Promise<{ ok: true; remaining: number } | Rejection> {
+  const r = await chargeQuotas(ctx, grant, () => bytes, options.saturate ?? false);
+  return r.ok ? { ok: true, remaining: r.remaining } : r;
+}
+
+/**
+ * Reserves, before an upload's body is read, the most it may store: `declared` bytes when its
+ * length is known, else all that is left (up to `grant.maxBytes`). Settle it with
+ * {@link settleUpload}. Checked before the body and charged after it, racing uploads each
+ * passed the check and all stored their bodies (found in the storage audit: twenty 1 MiB
+ * uploads stored 20 MiB on a 1 MiB quota).
+ */
+export async function reserveUpload(
+  ctx: Context,
+  grant: UploadGrant,
+  declared: number,
+): Promise<{ ok: true; reserved: number } | Rejection> {
+  const want = declared > 0 ? declared : grant.maxBytes;
+  const r = await chargeQuotas(ctx, grant, (left) => Math.min(want, grant.maxBytes, left), false);
+  if (!r.ok) return r;
+  if (r.bytes > 0 && (declared === 0 || r.bytes >= declared)) {
+    return { ok: true, reserved: r.bytes };
+  }
+  await chargeQuotas(ctx, grant, () => -r.bytes, false);
+  const accounts = quotaAccounts(ctx, grant.upload.signer, grant.role);
+  return overQuota(ctx, accounts[grant.quotaOf === "signer" ? 0 : accounts.length - 1]!);
+}
+
+/** Settles a reservation: charges `used` bytes of the `reserved`, giving the rest back. */
+export async function settleUpload(
+  ctx: Context,
+  grant: Pick<UploadGrant, "upload" | "role">,
+  reserved: number,
+  used: number,
+): Promise<void> {
+  if (used !== reserved) await chargeQuotas(ctx, grant, () => used - reserved, true);
+}
+
+/**
+ * One atomic change of every quota account of the signer by `bytes(left)` (left: the least any
+ * account has left): refused past a limit unless `saturate`, which stops each at its limit; a
+ * count never goes below 0.
+ */
+async function chargeQuotas(
+  ctx: Context,
+  grant: Pick<UploadGrant, "upload" | "role">,
+  bytesOf: (left: number) => number,
+  saturate: boolean,
+): Promise<{ ok: true; remaining: number; bytes: number } | Rejection> {
   const accounts = quotaAccounts(ctx, grant.upload.signer, grant.role);
   const expireIn = 2 * ctx.config.uploadQuotaWindowMs;
   for (;;) {
     const entries = await Promise.all(accounts.map((a) => ctx.kv.get<number>(a.key)));
-    const used = entries.map((e) => (e.value ?? 0) + bytes);
+    const left = Math.min(...accounts.map((a, i) => a.limit - (entries[i]!.value ?? 0)));
+    const bytes = bytesOf(Math.max(0, left));
+    const used = entries.map((e) => Math.max(0, (e.value ?? 0) + bytes));
     const over = accounts.findIndex((a, i) => used[i]! > a.limit);
-    if (over >= 0 && !options.saturate) return overQuota(ctx, accounts[over]!);
+    if (over >= 0 && !saturate) return overQuota(ctx, accounts[over]!);
     let op = ctx.kv.atomic();
     accounts.forEach((a, i) => {
       used[i] = Math.min(used[i]!, a.limit);
@@ -229,6 +280,7 @@ export async function chargeUpload(
       return {
         ok: true,
         remaining: Math.min(...accounts.map((a, i) => a.limit - used[i]!)),
+        bytes,
       };
     }
   }

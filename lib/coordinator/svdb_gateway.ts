@@ -18,7 +18,7 @@ import { createSHA256 } from "hash-wasm";
 import type { Hex } from "viem";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
+import { reserveUpload, settleUpload, type UploadGrant } from "./svdb_access.ts";
 
 /** A CID this gateway serves: sha2-256 blocks, raw or dag-pb (what this store writes). */
 export function gatewayCid(text: string): { ok: true; cid: CID } | Rejection {
@@ -79,16 +79,21 @@ export async function storeUpload(
   body: ReadableStream<Uint8Array> | Uint8Array | null,
   declaredBytes = 0,
 ): Promise<StoredUpload | Rejection> {
-  const limit = Math.min(grant.remaining, grant.maxBytes);
-  const tooLarge = () =>
-    grant.remaining < grant.maxBytes
+  const tooLarge = (limit: number) =>
+    limit < grant.maxBytes
       ? reject(
         413,
         "QUOTA_EXCEEDED",
-        `Cannot store: larger than the ${grant.remaining} bytes left of ${quotaName(grant)}`,
+        `Cannot store: larger than the ${limit} bytes left of ${quotaName(grant)}`,
       )
       : reject(413, "PAYLOAD_TOO_LARGE", `Cannot store: larger than ${limit} bytes`);
-  if (declaredBytes > limit) return tooLarge();
+  if (declaredBytes > Math.min(grant.remaining, grant.maxBytes)) {
+    return tooLarge(Math.min(grant.remaining, grant.maxBytes));
+  }
+  // The quota is taken before the body is read and given back after it, as far as unused.
+  const reservation = await reserveUpload(ctx, grant, declaredBytes);
+  if (!reservation.ok) return reservation;
+  const limit = reservation.reserved;
   const { chunks, seen } = countedChunks(body, limit, ctx.config.uploadIdleMs);
   let cid: CID;
   try {
@@ -99,22 +104,17 @@ export async function storeUpload(
   } catch (e) {
     // The blocks received were written whatever ended the body (its size, a dropped
     // connection): uncharged, a signer could write without end until the next collection.
-    await chargeUpload(ctx, grant, seen.bytes, { saturate: true });
+    await settleUpload(ctx, grant, limit, Math.min(seen.bytes, limit));
     if (e instanceof BodyStalledError) return reject(408, "UPLOAD_STALLED", e.message);
     if (!(e instanceof BodyTooLargeError)) throw e;
-    return tooLarge();
+    return tooLarge(limit);
   }
   const { bytes, sha256 } = seen;
+  await settleUpload(ctx, grant, limit, bytes);
   if (bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
   if (sha256 !== grant.upload.bodySha256) {
-    await chargeUpload(ctx, grant, bytes, { saturate: true });
     const why = "the body does not hash to the signed x-artha-content-sha256";
     return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
-  }
-  const charged = await chargeUpload(ctx, grant, bytes);
-  if (!charged.ok) {
-    await chargeUpload(ctx, grant, bytes, { saturate: true }); // a racing upload won
-    return charged;
   }
   const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
   await ctx.store.lease(cid, leaseExpiresAt);

@@ -210,6 +210,35 @@ Deno.test("svdb uploads: quotas", async (t) => {
     assert.ok(results.every(([st, code]) => st === 201 || code === "QUOTA_EXCEEDED"));
   });
 
+  await t.step("attacker: racing streamed uploads store no more than the quota", async () => {
+    // Prepare: a fresh signer and five bodies of 128 KiB streamed at once, with no length to
+    // refuse them by up front. Found in the storage audit: each upload checked the quota before
+    // its body and was charged after it, so all five were read and stored (twenty 1 MiB bodies
+    // stored 20 MiB on a 1 MiB quota), the refused ones kept under a lease until a collection.
+    const f = nodeUploadSigner((await s.node()).key);
+    const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+    const bodies = Array.from({ length: 5 }, () => counted(2 * CHUNK));
+
+    // Execute
+    const content = new Uint8Array(2 * CHUNK).fill(1); // what counted() sends
+    const results = await Promise.all(bodies.map(async ({ body }) => {
+      const signed = await signUpload(f, domain, content, { now: s.ctx.now() });
+      const req = new Request("http://coordinator/svdb", { method: "POST", headers: signed, body });
+      return await codeOf(await s.route(req));
+    }));
+
+    // Assert: the stored bodies fit the quota; the others were refused before the server read
+    // them (a stream fills its first chunk by itself), and the quota counts what was stored.
+    const stored = results.filter(([st]) => st === 201).length;
+    assert.ok(stored * 2 * CHUNK <= quota, JSON.stringify(results));
+    results.forEach(([st, code], i) => {
+      if (st === 201) return;
+      assert.equal(code, "QUOTA_EXCEEDED");
+      assert.ok(bodies[i]!.pulled() <= CHUNK, `refused body ${i} read: ${bodies[i]!.pulled()}`);
+    });
+    assert.equal(await quotaLeft(s.ctx, f.id), quota - stored * 2 * CHUNK);
+  });
+
   await t.step(
     "attacker: bodies refused for their hash or size count against the quota",
     async () => {
