@@ -8,7 +8,7 @@ import { type Kernel, loadKernel } from "../../kernel/wasm_module.ts";
 import { evalBatches } from "../../kernel/data.ts";
 import type { Batch, Hyper } from "../../kernel/train_step.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
-import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import { type JobSpec, MAX_SPEC_BYTES, roundHyper } from "../job/job_spec.ts";
 import { SpecCache } from "../job/spec_cache.ts";
 import type { Store } from "../store/store.ts";
 import {
@@ -42,9 +42,12 @@ export const SPEC_CACHE_BYTES = 64 * 2 ** 20;
 
 const specCache = new SpecCache(SPEC_CACHE_BYTES);
 
-/** The spec stored under `cid` (cached, within {@link SPEC_CACHE_BYTES}). */
+/**
+ * The spec stored under `cid` (cached, within {@link SPEC_CACHE_BYTES}); a file past
+ * MAX_SPEC_BYTES is refused from its root's declared size, unread (a job owner may name any CID).
+ */
 export async function loadSpec(store: Store, cid: string): Promise<JobSpec> {
-  return await specCache.get(cid, () => store.get(cid));
+  return await specCache.get(cid, () => store.get(cid, { maxBytes: MAX_SPEC_BYTES }));
 }
 
 /** The flat weights of a checkpoint CID. */

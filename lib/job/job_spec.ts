@@ -223,6 +223,9 @@ const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
 const num = (x: unknown, lo: number, hi: number) =>
   typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
 
+/** Most bytes of a job spec: shard lists of thousands of entries take a few hundred KB. */
+export const MAX_SPEC_BYTES = 4 * 2 ** 20;
+
 /** Parses and validates spec bytes; every problem names the field. */
 export function parseJobSpec(bytes: Uint8Array): JobSpec {
   let s: JobSpec;

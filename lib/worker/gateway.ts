@@ -31,7 +31,7 @@ import type { ArthaDomain } from "../crypto/domain.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { decodeCheckpointStream } from "../round/update_stream.ts";
 import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
-import type { JobSpec } from "../job/job_spec.ts";
+import { type JobSpec, MAX_SPEC_BYTES } from "../job/job_spec.ts";
 import { SpecCache } from "../job/spec_cache.ts";
 import { type CoordinatorClient, CoordinatorError, MAX_DOWNLOAD_BYTES } from "./client.ts";
 
@@ -47,8 +47,7 @@ export interface GatewayOptions {
   cacheBytes?: number;
 }
 
-/** Most bytes of a job spec: shard lists of thousands of entries take a few hundred KB. */
-export const MAX_SPEC_BYTES = 4 * 2 ** 20;
+export { MAX_SPEC_BYTES };
 
 /** What the worker's parsed specs may add up to: the jobs it works for, with room to spare. */
 export const GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;

@@ -5,6 +5,7 @@ import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
+import { MAX_SPEC_BYTES } from "../../lib/job/job_spec.ts";
 import {
   encodeJobSpec,
   jobSpecHash,
@@ -134,6 +135,27 @@ Deno.test("assign", async (t) => {
     );
     assert.equal(missing.status, 400);
   });
+
+  await t.step(
+    "attacker: a spec CID naming a large file is refused before it is read",
+    async () => {
+      // Found in the storage audit: the coordinator read a job's spec with the store's 1 GiB file
+      // limit, whole into memory and then into a string, before checking it; any open job's owner
+      // could name a public checkpoint of hundreds of MB, again and again, to exhaust memory.
+      const other = await prepareJob(fx.store, {
+        model: TINY_MODEL,
+        shards: [{ name: "z", train: new Uint8Array(400).fill(99), val: new Uint8Array(200) }],
+        rounds: 1,
+        localSteps: 1,
+        ...TINY_BATCH,
+      });
+      const open = await escrow(other.spec);
+      const big = await fx.store.put(new TextEncoder().encode(" ".repeat(MAX_SPEC_BYTES + 1)));
+      const res = await read(await s.postAs("/assign", { jobId: open, specCid: big.toString() }));
+      assert.equal(res.status, 400);
+      assert.match(res.body.error.message, new RegExp(`more than the ${MAX_SPEC_BYTES} allowed`));
+    },
+  );
 
   await t.step("attacker: a job started with another owner's model id is refused", async () => {
     // Prepare: a victim registers its model (coordinator as publisher); the attacker escrows
