@@ -57872,6 +57872,7 @@ function field(name4, check2) {
 }
 var posInt = (x) => Number.isInteger(x) && x > 0;
 var num2 = (x, lo, hi) => typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
+var MAX_SPEC_BYTES = 4 * 2 ** 20;
 function parseJobSpec(bytes) {
   let s;
   try {
@@ -58107,7 +58108,6 @@ var SpecCache = class {
 };
 
 // lib/worker/gateway.ts
-var MAX_SPEC_BYTES = 4 * 2 ** 20;
 var GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;
 var GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 var Gateway = class {

@@ -5417,6 +5417,7 @@ function encodeCID(version2, code, multihash) {
 var cidSymbol = Symbol.for("@ipld/js-cid/CID");
 
 // lib/job/job_spec.ts
+var MAX_SPEC_BYTES = 4 * 2 ** 20;
 function roundHyper(spec, round) {
   const o = spec.optimizer;
   const schedule = o.schedule === "step" ? {
