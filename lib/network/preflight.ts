@@ -19,6 +19,20 @@
 import { type Address, formatEther } from "viem";
 import type { ChainEndpoint } from "../config.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
+import { readBounded } from "../store/bounded_body.ts";
+
+/** Most bytes of a preflight answer: an RPC result or /info is a few KB, not gigabytes. */
+const MAX_ANSWER_BYTES = 1 << 20;
+
+/** `res`'s JSON, refused past {@link MAX_ANSWER_BYTES}. */
+async function boundedJson(res: Response): Promise<unknown> {
+  const bytes = await readBounded(
+    res.body,
+    MAX_ANSWER_BYTES,
+    Number(res.headers.get("content-length") ?? 0),
+  );
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
 
 /** Stable codes of a failed check. */
 export type PreflightCode =
@@ -76,7 +90,7 @@ async function rpcCall(url: string, method: string, params: unknown[], timeoutMs
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 120)}`);
-  const body = await res.json() as { result?: unknown; error?: { message?: string } };
+  const body = await boundedJson(res) as { result?: unknown; error?: { message?: string } };
   if (body.error) throw new Error(`${method}: ${body.error.message ?? "error"}`);
   return body.result;
 }
@@ -165,7 +179,7 @@ export async function checkCoordinator(
       signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
     });
     if (!res.ok) throw new Error(`HTTP ${res.status} on GET /info`);
-    info = await res.json() as CoordinatorInfo;
+    info = await boundedJson(res) as CoordinatorInfo;
   } catch (e) {
     throw new PreflightError(
       "COORDINATOR_UNREACHABLE",

@@ -33,7 +33,13 @@ import { decodeCheckpointStream } from "../round/update_stream.ts";
 import { type ModelConfig, paramLayout } from "../../kernel/params.ts";
 import { type JobSpec, MAX_SPEC_BYTES } from "../job/job_spec.ts";
 import { SpecCache } from "../job/spec_cache.ts";
-import { type CoordinatorClient, CoordinatorError, MAX_DOWNLOAD_BYTES } from "./client.ts";
+import {
+  type CoordinatorClient,
+  CoordinatorError,
+  MAX_DOWNLOAD_BYTES,
+  MAX_JSON_BYTES,
+  readLimited,
+} from "./client.ts";
 
 /** Who signs uploads, and where the signature counts (the deployment's NodeCertRegistry). */
 export interface GatewayOptions {
@@ -175,7 +181,9 @@ export class Gateway {
       },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
-    const { cid } = await res.json() as { cid: string };
+    // Bounded like every JSON answer: read whole, an endless one took the laptop's memory.
+    const answer = await readLimited(res, MAX_JSON_BYTES, `POST ${path}`);
+    const { cid } = JSON.parse(new TextDecoder().decode(answer)) as { cid: string };
     if (cid !== own) {
       throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(cid)}`);
     }

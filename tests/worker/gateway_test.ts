@@ -137,6 +137,24 @@ Deno.test("attacker: an upload answer naming another file is refused, so the wor
   assert.equal(await answer(own).put(mean), own);
 });
 
+Deno.test("attacker: an endless upload answer is cut at the JSON limit, not read into memory", async () => {
+  // Found in the second worker audit: the answer to every upload (each round's update, cluster
+  // means, masked inputs) was read with res.json(), whole and unbounded: a coordinator streaming
+  // gigabytes until the client's timeout killed the worker's process and its round.
+  let pulled = () => 0;
+  const gateway = new Gateway(
+    new CoordinatorClient(() => {
+      const stream = endless();
+      pulled = stream.pulled;
+      return Promise.resolve(new Response(stream.body, { status: 201 }));
+    }),
+  );
+
+  // Execute + Assert
+  await assert.rejects(gateway.put(new Uint8Array(64).fill(3)), /larger than 16777216 bytes/);
+  assert.ok(pulled() <= MAX_JSON_BYTES + 4 * 65_536, `read ${pulled()}`);
+});
+
 Deno.test("attacker: a checkpoint whose header names a huge model is refused from the job's model, before any allocation", async () => {
   // Prepare: a valid safetensors header whose own metadata claims 2e9 layers, then garbage; the
   // job's model is tiny.
