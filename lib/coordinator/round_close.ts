@@ -229,6 +229,10 @@ async function reportFinalImprovement(ctx: Context, job: JobRecord, ckpt: Stored
   const last = { valLoss: ckpt.valLoss, shardLoss: ckpt.evaluation.shardLoss };
   const bps = improvementBps({ metrics: [last], initialValLoss: job.initialValLoss });
   const { client, addresses } = ctx.chain;
+  // Not for a round the chain will not close (its owner abandoned the job with it open): the
+  // bonus would pay for weights the owner never gets. Finalize reports the last closed round's.
+  const onChain = await readJob(client, { addresses, jobId: job.jobId });
+  if (onChain.status !== JobStatus.Running || onChain.currentRound !== job.round) return;
   // A restart after someone settled the closed job: the report is moot, the close is done.
   await once(
     () => reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps }),

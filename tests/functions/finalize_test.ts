@@ -173,6 +173,42 @@ Deno.test("a job its owner abandoned while the coordinator was silent: KV follow
   assert.ok(settled!.rewards.every((r) => r.total > 0n), "both nodes paid for their rounds");
 });
 
+Deno.test("attacker: a last round abandoned on chain reports no improvement of its unclosed checkpoint", async () => {
+  // Found in the job owner audit: the last close reported the job's improvement before closing
+  // on chain, so after its owner abandoned the job in that round, a coordinator coming back
+  // unlocked the accuracy bonus with weights the chain never recorded and the owner never got.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  await s.deliver(job, job.nodes);
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+  await s.deliver(job, job.nodes); // the last round, delivered; the coordinator then goes silent
+  const jobs = { address: fx.addresses.jobs, abi: abis.jobs } as const;
+  const at = await fx.owner.readContract({ ...jobs, functionName: "stalledAt", args: [job.jobId] });
+  const now = (await fx.owner.getBlock()).timestamp;
+  await fx.coordinator.request({
+    method: "evm_increaseTime" as never,
+    params: [Number(at - now) + 1] as never,
+  });
+  await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [job.jobId] });
+
+  // Execute: the coordinator comes back and tries to close the last round.
+  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: refused as abandoned, and nothing was reported for the round the chain never closed.
+  assert.match(out.reason, /abandoned/);
+  const reported = await fx.owner.getContractEvents({
+    ...jobs,
+    eventName: "AccuracyReported",
+    args: { jobId: job.jobId },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(reported, []);
+});
+
 Deno.test("attacker: a job owner that settles first no longer keeps the nodes' accuracy bonus", async () => {
   // Before, the coordinator reported the improvement only in its own finalize: once the delay was
   // over, the owner (anyone) could settle first, the bonus pool went unpaid, and it came back to
