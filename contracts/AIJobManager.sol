@@ -287,9 +287,10 @@ contract AIJobManager is Owned, IAIJobManager {
     /// @notice Ends a running job whose coordinator stopped closing rounds, so its escrow is not
     /// locked for good. Owner only, once no round has closed for STALL_GRACE plus one round's
     /// budgeted compute time (see stalledAt). The job is cut to the rounds it ran, the open one
-    /// included because commits to it are paid, and its budget in proportion; the rest of the
-    /// escrow is credited to the owner now. The job is then Completed, and settlement pays its
-    /// nodes' committed rounds as for any completed job of that length and budget.
+    /// included because the commits made to it so far are paid (ProofOfCompute takes no more), and
+    /// its budget in proportion; the rest of the escrow is credited to the owner now. The job is
+    /// then Completed, and settlement pays its nodes' committed rounds as for any completed job of
+    /// that length and budget.
     /// @param jobId The job.
     function abandonJob(bytes32 jobId) external {
         Job storage j = _job(jobId);
@@ -305,6 +306,9 @@ contract AIJobManager is Owned, IAIJobManager {
         j.budget = kept;
         j.status = JobStatus.Completed;
         j.completedAt = uint64(block.timestamp);
+        // Commits made to the open round until now are paid; later ones could be judged by
+        // nothing, as the round never closes.
+        proofOfCompute.sealCommits(jobId);
         emit JobAbandoned(jobId, ran, kept, refund);
         emit JobStatusChanged(jobId, JobStatus.Completed);
         if (refund > 0) _credit(jobId, j, j.owner, refund);

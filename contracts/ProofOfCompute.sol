@@ -31,6 +31,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice Thrown when a commit names a round other than the job's open round (a closed round's
     /// commits are final; a future round's work cannot exist yet).
     error PoC__RoundNotOpen(uint32 round, uint32 openRound);
+    /// @notice Thrown on a commit to a job whose owner abandoned it.
+    error PoC__CommitsSealed(bytes32 jobId);
     /// @notice Thrown when a job is settled before its settlement delay has passed.
     error PoC__SettlementDelay(bytes32 jobId, uint256 readyAt);
     /// @notice Thrown when a settlement delay above MAX_SETTLEMENT_DELAY is set.
@@ -67,6 +69,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     );
     /// @notice Emitted when a round of a job stops taking commits.
     event RoundSealed(bytes32 indexed jobId, uint32 round, uint256 blockNumber);
+    /// @notice Emitted when a job stops taking commits for good (abandoned by its owner).
+    event CommitsSealed(bytes32 indexed jobId, uint32 openRound);
     /// @notice Emitted when the settlement delay changes.
     event SettlementDelaySet(uint64 delay);
     /// @notice Emitted when an operator may commit for a node.
@@ -158,6 +162,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     mapping(bytes32 workKey => Work work) private _work;
     mapping(bytes32 jobId => Settlement settlement) private _settlements;
     mapping(bytes32 jobId => uint32 round) private _openRound;
+    mapping(bytes32 jobId => bool ended) private _sealed;
     mapping(bytes32 jobId => mapping(uint32 round => uint256 blockNumber)) private _closedBlock;
     mapping(bytes32 jobId => uint256 open) private _openCases;
     /// @notice Seconds between a job's last round closing and its settlement, so challenges and
@@ -202,6 +207,13 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     }
 
     /// @inheritdoc IProofOfCompute
+    function sealCommits(bytes32 jobId) external {
+        if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
+        _sealed[jobId] = true;
+        emit CommitsSealed(jobId, _openRound[jobId]);
+    }
+
+    /// @inheritdoc IProofOfCompute
     function deauthorize(bytes32 jobId, bytes32 nodePubkey, address operator) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
         _work[workKey(jobId, nodePubkey, operator)].authorised = false;
@@ -223,6 +235,9 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         // last round closed, the open round equals the round count, which the bound refuses.
         uint32 open = _openRound[c.jobId];
         if (c.round != open || c.round >= w.maxRounds) revert PoC__RoundNotOpen(c.round, open);
+        // An abandoned job's open round never closes: a commit made to it after the owner ended
+        // the job (by a node that never worked it) could be judged by nothing and was paid.
+        if (_sealed[c.jobId]) revert PoC__CommitsSealed(c.jobId);
         mapping(bytes32 => bytes32) storage roundResults = _results[c.jobId][c.round];
         if (roundResults[c.nodePubkey] != bytes32(0)) revert PoC__AlreadyCommitted(c.jobId, c.round, c.nodePubkey);
 

@@ -14,4 +14,8 @@ interface IProofOfCompute {
     /// @notice Closes `round` of `jobId` for commits: from now on only round + 1 may be committed.
     /// Called by the job manager when it accepts the round's aggregate.
     function roundClosed(bytes32 jobId, uint32 round) external;
+
+    /// @notice Stops every commit to `jobId`: its owner abandoned it, and the round it left open
+    /// will never close, so nothing could judge a commit made to it now.
+    function sealCommits(bytes32 jobId) external;
 }

@@ -22566,31 +22566,6 @@ function createArthaClient(options) {
   }));
 }
 
-// lib/network/preflight.ts
-var PreflightError = class extends Error {
-  code;
-  constructor(code4, message2, options) {
-    super(message2, options), this.code = code4;
-    this.name = "PreflightError";
-  }
-};
-function reasonOf(e) {
-  const seen = [];
-  for (let c = e, i = 0; c && i < 4; c = c.cause, i++) {
-    const line = String(c.message ?? c).split("\n")[0].trim().replace(/error sending request for url \([^)]*\): /, "").replace(/client error \(Connect\): /, "");
-    if (line && !seen.some((s) => s.includes(line))) seen.push(line);
-  }
-  return seen.join(": ") || String(e);
-}
-async function checkFunds(client, params) {
-  const gas = params.gas ?? 10n ** 16n;
-  const balance = await client.getBalance({
-    address: params.address
-  });
-  if (balance >= params.need + gas) return;
-  throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
-}
-
 // node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
 function __awaiter(thisArg, _arguments, P2, generator) {
   function adopt(value) {
@@ -23049,6 +23024,32 @@ async function readBounded(body, maxBytes, declared = 0) {
     chunks.push(r.value);
   }
   return chunks.length === 1 ? chunks[0] : concatBytes4(...chunks);
+}
+
+// lib/network/preflight.ts
+var MAX_ANSWER_BYTES = 1 << 20;
+var PreflightError = class extends Error {
+  code;
+  constructor(code4, message2, options) {
+    super(message2, options), this.code = code4;
+    this.name = "PreflightError";
+  }
+};
+function reasonOf(e) {
+  const seen = [];
+  for (let c = e, i = 0; c && i < 4; c = c.cause, i++) {
+    const line = String(c.message ?? c).split("\n")[0].trim().replace(/error sending request for url \([^)]*\): /, "").replace(/client error \(Connect\): /, "");
+    if (line && !seen.some((s) => s.includes(line))) seen.push(line);
+  }
+  return seen.join(": ") || String(e);
+}
+async function checkFunds(client, params) {
+  const gas = params.gas ?? 10n ** 16n;
+  const balance = await client.getBalance({
+    address: params.address
+  });
+  if (balance >= params.need + gas) return;
+  throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
 }
 
 // lib/worker/task.ts
@@ -25395,6 +25396,17 @@ var nodeCertRegistryAbi = [
       }
     ],
     "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
     "type": "error"
   },
   {
@@ -27773,6 +27785,17 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
     "type": "error"
   },
   {
@@ -30782,6 +30805,17 @@ var aiJobManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"
@@ -31712,6 +31746,17 @@ var proofOfComputeAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"
@@ -31931,6 +31976,25 @@ var proofOfComputeAbi = [
       }
     ],
     "name": "CaseOpened",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "openRound",
+        "type": "uint32"
+      }
+    ],
+    "name": "CommitsSealed",
     "type": "event"
   },
   {
@@ -32852,6 +32916,19 @@ var proofOfComputeAbi = [
       }
     ],
     "name": "roundClosed",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "sealCommits",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -36167,6 +36244,17 @@ var modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"
@@ -38800,6 +38888,17 @@ var arthaDIDRegistryAbi = [
       }
     ],
     "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
     "type": "error"
   },
   {
@@ -43253,6 +43352,17 @@ var verificationManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"
@@ -45489,6 +45599,17 @@ var disputeGameAbi = [
       }
     ],
     "name": "PoC__CasesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
     "type": "error"
   },
   {
@@ -58240,7 +58361,8 @@ var Gateway = class {
       },
       body: bytes
     });
-    const { cid } = await res.json();
+    const answer = await readLimited(res, MAX_JSON_BYTES, `POST ${path}`);
+    const { cid } = JSON.parse(new TextDecoder().decode(answer));
     if (cid !== own) {
       throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(cid)}`);
     }

@@ -7074,6 +7074,9 @@ async function clusterMean(members, read2, length2) {
   };
 }
 
+// lib/network/preflight.ts
+var MAX_ANSWER_BYTES = 1 << 20;
+
 // lib/worker/client.ts
 var REQUEST_TIMEOUT_MS = 10 * 6e4;
 var MAX_DOWNLOAD_BYTES = 2 ** 30;

@@ -2097,6 +2097,17 @@ export const disputeGameAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"

@@ -1391,6 +1391,17 @@ export const modelRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"

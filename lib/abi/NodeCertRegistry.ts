@@ -2188,6 +2188,17 @@ export const nodeCertRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"

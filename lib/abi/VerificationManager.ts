@@ -3633,6 +3633,17 @@ export const verificationManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PoC__CommitsSealed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "PoC__EmptyBatch",
     "type": "error"

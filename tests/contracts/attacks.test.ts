@@ -1976,4 +1976,48 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.equal(job.escrow, 0n);
     },
   );
+
+  await fx.step(
+    t,
+    "35. once the owner abandons a job, nobody commits the round left open",
+    async () => {
+      // Found in the job owner audit: abandoning cut the job to the rounds run, the open one
+      // included because commits to it are paid, but ProofOfCompute kept taking commits of that
+      // round: a node that never worked it committed made-up digests after the abandonment,
+      // which nothing could judge any more (the round never closes), and was paid its share.
+      const nodes: [Hex, ArthaClient][] = [
+        [nodePubkey("sealed-a"), honest[0]!],
+        [nodePubkey("sealed-b"), honest[1]!],
+      ];
+      const jobId = await startJob(nodes, { rounds: 4, budget: parseEther("10") });
+      for (const [n, op] of nodes) await commit(op, jobId, n, 0, "r0");
+      await closeRound(jobId, 0);
+      const [[worker, workerOp], [idle, idleOp]] = nodes as [
+        [Hex, ArthaClient],
+        [Hex, ArthaClient],
+      ];
+      await commit(workerOp, jobId, worker, 1, "r1");
+      const stalledAt = await co.readContract({
+        ...jobs,
+        functionName: "stalledAt",
+        args: [jobId],
+      });
+      await fx.increaseTime(Number(stalledAt - (await co.getBlock()).timestamp));
+      await mined(
+        jobOwner,
+        jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
+      );
+
+      // Execute + Assert: the idle node's late commit of the open round is refused.
+      await expectRevert(
+        idleOp.simulateContract({
+          ...proofs,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, idle, 1, { result: "late" })],
+          account: idleOp.account,
+        }),
+        "PoC__CommitsSealed",
+      );
+    },
+  );
 });
