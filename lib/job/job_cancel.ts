@@ -23,6 +23,7 @@ import { getOpenCases } from "../chain/get_open_cases.ts";
 import { getSettlementDelay } from "../chain/get_settlement_delay.ts";
 import { getStalledAt } from "../chain/get_stalled_at.ts";
 import { readJob } from "../chain/read_job.ts";
+import { endStaleCases } from "./job_cases.ts";
 
 /** Thrown when the job cannot be ended by this account, or not yet; nothing was sent. */
 export class CancelRefusedError extends Error {
@@ -137,10 +138,20 @@ async function settle(
     log(`job ${jobId} settles from ${iso(readyAt)}: run this again then for the rest`);
     return { status, refund: 0n, settlesAt: readyAt };
   }
-  const open = await getOpenCases(client, { addresses, jobId });
+  let open = await getOpenCases(client, { addresses, jobId });
   if (open > 0) {
-    log(`job ${jobId} settles once its ${open} open verification case(s) end: run this again`);
-    return { status, refund: 0n, settlesAt: now };
+    // The coordinator that would end them may be gone: end what anyone may end now.
+    const { ended, openUntil } = await endStaleCases(client, { addresses, jobId });
+    if (ended > 0) log(`job ${jobId}: ended ${ended} verification case(s) past their windows`);
+    open = await getOpenCases(client, { addresses, jobId });
+    if (open > 0) {
+      const when = openUntil ? ` (their windows end by ${iso(openUntil)})` : "";
+      log(
+        `job ${jobId} settles once its ${open} open verification case(s) end${when}: ` +
+          "run this again",
+      );
+      return { status, refund: 0n, settlesAt: Math.max(now, openUntil ?? now) };
+    }
   }
   const { rewards, refund } = await finalizeJob(client, { addresses, jobId });
   const paid = rewards.reduce((sum, r) => sum + r.total, 0n);

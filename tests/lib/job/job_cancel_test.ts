@@ -15,6 +15,9 @@ import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { closeRound } from "../../../lib/chain/close_round.ts";
 import { getClaimable } from "../../../lib/chain/get_claimable.ts";
+import { getOpenCases } from "../../../lib/chain/get_open_cases.ts";
+import { issueChallenge } from "../../../lib/chain/issue_challenge.ts";
+import { sendHeartbeat } from "../../../lib/chain/heartbeat.ts";
 import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
 import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
@@ -113,6 +116,55 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
       assert.ok(paid > 0n, "the node's two committed rounds are paid");
       assert.equal(settled.refunded + paid, budget / 2n, "the rest of the kept half comes back");
       assert.equal(settled.withdrawn, settled.refunded);
+    },
+  );
+
+  await t.step(
+    "victim: a challenge the vanished coordinator left open does not hold the settlement",
+    async () => {
+      // Prepare: the coordinator challenged round 0, then vanished; the node never answered.
+      // Found in the job owner audit: `job cancel` then only said "run this again" for as long
+      // as the case stayed open, which is for ever, although anyone may time out a challenge past
+      // its window: the nodes' pay and the owner's refund stayed locked in escrow.
+      const jobId = await submit();
+      await sendHeartbeat(op, { addresses, nodePubkey }); // hours passed in the step before
+      await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
+      const commit = (round: number) =>
+        commitRound(op, {
+          addresses,
+          commit: {
+            jobId,
+            round,
+            nodePubkey,
+            lossDigest: b32("2"),
+            gradientDigest: b32("3"),
+            weightsDigest: b32(String(6 + round)),
+            proofsRoot: b32("a"),
+          },
+        });
+      await commit(0);
+      await closeRound(co, {
+        addresses,
+        jobId,
+        round: 0,
+        checkpointCid: "cp-0",
+        weightsDigest: b32("6"),
+      });
+      await issueChallenge(co, { addresses, jobId, round: 0, nodePubkey });
+      await commit(1);
+      await passes(86_400 + 4 * 6);
+      await cancelOwnJob(owner, { addresses, jobId }); // abandoned
+      await passes(DELAY);
+      assert.ok(await getOpenCases(co, { addresses, jobId }) > 0, "the challenge is still open");
+
+      // Execute
+      const lines: string[] = [];
+      const settled = await cancelOwnJob(owner, { addresses, jobId, log: (l) => lines.push(l) });
+
+      // Assert: the owner's run ended the challenge and settled the job.
+      assert.equal(settled.status, JobStatus.Finalized, lines.join("\n"));
+      assert.equal(await getOpenCases(co, { addresses, jobId }), 0);
+      assert.ok(settled.refunded > 0n);
     },
   );
 });

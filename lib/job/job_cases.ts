@@ -1,0 +1,111 @@
+/**
+ * A job's open verification cases, from the job owner's side: ending every one whose window has
+ * passed, which anyone may do. ProofOfCompute settles no job with a case open; the coordinator
+ * ends them as it goes, but when it has vanished (the reason a job is abandoned) nobody else did,
+ * and `job cancel` could only say "run this again" for as long as a challenge it left stayed open:
+ * for ever, with the nodes' pay and the owner's refund in escrow (found in the job owner audit).
+ *
+ * @example
+ * ```ts ignore
+ * import { endStaleCases } from "./job_cases.ts";
+ * const { ended, openUntil } = await endStaleCases(owner, { addresses, jobId });
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import { abis, type ArthaAddresses, ChallengeStatus } from "../chain/contracts.ts";
+import { Phase } from "../abi/enums.ts";
+import { getChallenge } from "../chain/get_challenge.ts";
+import { getJobChallenges } from "../chain/get_job_challenges.ts";
+import { timeoutChallenge } from "../chain/timeout_challenge.ts";
+import { releaseChallenge } from "../chain/release_challenge.ts";
+import { getDisputeOpenings } from "../chain/get_dispute_openings.ts";
+import { readDispute } from "../chain/read_dispute.ts";
+import { timeoutDispute } from "../chain/timeout_dispute.ts";
+import { expireDispute } from "../chain/expire_dispute.ts";
+import { getAttestedTargets } from "../chain/get_attested_targets.ts";
+import { settleAttestations } from "../chain/settle_attestations.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
+
+/** What {@link endStaleCases} did, and the latest deadline of a case it could not end yet. */
+export interface CasesEnded {
+  ended: number;
+  /** Unix seconds after which the cases still open can be ended (absent: none is waiting). */
+  openUntil?: number;
+}
+
+/**
+ * Ends `jobId`'s challenges, disputes and committee attestations whose windows have passed: an
+ * unanswered challenge is timed out (the node loses as the rules say), an answered one past its
+ * validation window released, a dispute past a missed move timed out, an unresolved one expired,
+ * attestations past their window settled. Cases still in their window are left to their parties.
+ */
+export async function endStaleCases(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex },
+): Promise<CasesEnded> {
+  const { addresses, jobId } = params;
+  const now = (await client.getBlock()).timestamp;
+  const out: CasesEnded = { ended: 0 };
+  const wait = (deadline: bigint) => {
+    out.openUntil = Math.max(out.openUntil ?? 0, Number(deadline));
+  };
+  // Another party may end a case between the read and the send: that is not a failure.
+  const attempt = async (send: () => Promise<unknown>) => {
+    try {
+      await send();
+      out.ended++;
+    } catch (e) {
+      if (!(e instanceof ChainCallError)) throw e;
+    }
+  };
+  for (const { challengeId } of await getJobChallenges(client, { addresses, jobId })) {
+    const c = await getChallenge(client, { addresses, challengeId });
+    const live = c.status === ChallengeStatus.Open || c.status === ChallengeStatus.Answered;
+    if (!live) continue;
+    if (now <= c.deadline) {
+      wait(c.deadline);
+      continue;
+    }
+    const end = c.status === ChallengeStatus.Open ? timeoutChallenge : releaseChallenge;
+    await attempt(() => end(client, { addresses, challengeId }));
+  }
+  if (addresses.disputes) {
+    for (const o of await getDisputeOpenings(client, { addresses, jobId })) {
+      const d = await readDispute(client, {
+        addresses,
+        disputeId: o.disputeId,
+        openedIn: o.openedIn,
+      });
+      if (d.phase === Phase.None || d.phase === Phase.Settled) continue;
+      if (now <= d.deadline) {
+        wait(d.deadline);
+        continue;
+      }
+      const end = d.phase === Phase.Unresolved ? expireDispute : timeoutDispute;
+      await attempt(() => end(client, { addresses, disputeId: o.disputeId }));
+    }
+  }
+  for (const round of await attestedRounds(client, addresses, jobId)) {
+    for (const targetNode of await getAttestedTargets(client, { addresses, jobId, round })) {
+      await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
+    }
+  }
+  return out;
+}
+
+/** The rounds of `jobId` in which a committee member attested. */
+async function attestedRounds(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  jobId: Hex,
+): Promise<number[]> {
+  const logs = await client.getContractEvents({
+    address: addresses.verification,
+    abi: abis.verification,
+    eventName: "Attested",
+    args: { jobId },
+    fromBlock: 0n,
+  });
+  return [...new Set(logs.map((l) => l.args.round!))];
+}
