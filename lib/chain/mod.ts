@@ -25,6 +25,7 @@ export * from "./draw_spot_check.ts";
 export * from "./expire_dispute.ts";
 export * from "./finalize_job.ts";
 export * from "./get_attestation.ts";
+export * from "./get_attested_rounds.ts";
 export * from "./get_attested_targets.ts";
 export * from "./get_block_hash.ts";
 export * from "./get_challenge.ts";

@@ -13,7 +13,7 @@
  */
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
-import { abis, type ArthaAddresses, ChallengeStatus } from "../chain/contracts.ts";
+import { type ArthaAddresses, ChallengeStatus } from "../chain/contracts.ts";
 import { Phase } from "../abi/enums.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
 import { getJobChallenges } from "../chain/get_job_challenges.ts";
@@ -23,6 +23,7 @@ import { getDisputeOpenings } from "../chain/get_dispute_openings.ts";
 import { readDispute } from "../chain/read_dispute.ts";
 import { timeoutDispute } from "../chain/timeout_dispute.ts";
 import { expireDispute } from "../chain/expire_dispute.ts";
+import { getAttestedRounds } from "../chain/get_attested_rounds.ts";
 import { getAttestedTargets } from "../chain/get_attested_targets.ts";
 import { settleAttestations } from "../chain/settle_attestations.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
@@ -86,26 +87,10 @@ export async function endStaleCases(
       await attempt(() => end(client, { addresses, disputeId: o.disputeId }));
     }
   }
-  for (const round of await attestedRounds(client, addresses, jobId)) {
+  for (const round of await getAttestedRounds(client, { addresses, jobId })) {
     for (const targetNode of await getAttestedTargets(client, { addresses, jobId, round })) {
       await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
     }
   }
   return out;
-}
-
-/** The rounds of `jobId` in which a committee member attested. */
-async function attestedRounds(
-  client: ArthaClient,
-  addresses: ArthaAddresses,
-  jobId: Hex,
-): Promise<number[]> {
-  const logs = await client.getContractEvents({
-    address: addresses.verification,
-    abi: abis.verification,
-    eventName: "Attested",
-    args: { jobId },
-    fromBlock: 0n,
-  });
-  return [...new Set(logs.map((l) => l.args.round!))];
 }

@@ -7,6 +7,7 @@
  * @module
  */
 export * from "./job_cancel.ts";
+export * from "./job_cases.ts";
 export * from "./job_model.ts";
 export * from "./job_owner.ts";
 export * from "./job_spec.ts";
