@@ -7,7 +7,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { type ArthaAddresses, ChallengeStatus } from "../chain/contracts.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
-import { getChallengeIds } from "../chain/get_challenge_ids.ts";
+import { getIssuedIn } from "../chain/get_challenge_ids.ts";
 import type { ChallengeInfo } from "../chain/get_issued_challenge.ts";
 
 export type { ChallengeInfo } from "../chain/get_issued_challenge.ts";
@@ -24,10 +24,10 @@ export { reportCopycat } from "../chain/report_copycat.ts";
 /** Challenges of `nodePubkey` that are still open, oldest first. */
 export async function openChallenges(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; nodePubkey: Hex; fromBlock?: bigint },
-): Promise<ChallengeInfo[]> {
-  const out: ChallengeInfo[] = [];
-  for (const challengeId of await getChallengeIds(client, params)) {
+  params: { addresses: ArthaAddresses; nodePubkey: Hex; fromBlock?: bigint; toBlock?: bigint },
+): Promise<(ChallengeInfo & { issuedIn: bigint })[]> {
+  const out: (ChallengeInfo & { issuedIn: bigint })[] = [];
+  for (const { challengeId, issuedIn } of await getIssuedIn(client, params)) {
     const c = await getChallenge(client, { addresses: params.addresses, challengeId });
     if (c.status !== ChallengeStatus.Open) continue;
     out.push({
@@ -39,6 +39,7 @@ export async function openChallenges(
       count: c.count,
       seed: c.seed,
       deadline: c.deadline,
+      issuedIn,
     });
   }
   return out;

@@ -117,11 +117,19 @@ export class ChallengeResponder {
   /** Answers every open challenge of the node; returns how many were answered. */
   async answer(client: ArthaClient, addresses: ArthaAddresses): Promise<number> {
     if (!addresses.verification) return 0;
+    // From the oldest challenge still answerable at the last look, else the block after it: from
+    // block 0 every time, an RPC capping a log query's range failed every look (most public ones
+    // do), and no challenge was answered.
+    const head = await client.getBlock();
+    if (this.#fromBlock > head.number!) return 0; // no block since the last look
     const open = await openChallenges(client, {
       addresses,
       nodePubkey: this.nodePubkey,
       fromBlock: this.#fromBlock,
+      toBlock: head.number!,
     });
+    const live = open.filter((c) => c.deadline >= head.timestamp).map((c) => c.issuedIn);
+    this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number! + 1n;
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     for (const c of open) {
