@@ -19,6 +19,7 @@
  * ```
  */
 import type { Hex } from "viem";
+import { bytesToHex, hexToBytes } from "../crypto/digest.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
 import { keepChallengeable } from "../verify/commit_retention.ts";
@@ -197,11 +198,31 @@ export class WorkerState {
   ): Promise<void> {
     if (!this.storage) return;
     if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
+    // A round's step records and digests go in a record of their own: in the one list of every
+    // kept commit, rewritten at each commit, a job of a few hundred thousand steps a round passed
+    // the runtime's string limit and the write threw after the commit was on chain.
+    const { stepRecords, stepDigests, ...listed } = commit;
+    const steps = encodeSteps(stepRecords, stepDigests);
+    if (steps) await this.storage.write(stepsName(commit.jobId, commit.round), steps);
     const before = (await this.commits()).filter((c) =>
       c.jobId !== commit.jobId || c.round !== commit.round
     );
-    const kept = keepChallengeable([...before, commit], commit.jobId, pinned);
+    const kept = keepChallengeable([...before, listed], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
+  }
+
+  /**
+   * A kept commit's step records and digests: from their own record, or from the commit list as
+   * a worker before that record wrote them.
+   */
+  async committedSteps(
+    jobId: Hex,
+    round: number,
+  ): Promise<Pick<SavedCommit, "stepRecords" | "stepDigests">> {
+    const bytes = await this.storage?.read(stepsName(jobId, round));
+    if (bytes) return decodeSteps(bytes);
+    const listed = (await this.commits()).find((c) => c.jobId === jobId && c.round === round);
+    return listed ? { stepRecords: listed.stepRecords, stepDigests: listed.stepDigests } : {};
   }
 
   /** The bytes kept for a commit's gradientDigest, undefined when none were kept. */
@@ -221,8 +242,9 @@ export class WorkerState {
     await this.storage!.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
     const still = new Set(kept.map((c) => updateName(c.jobId, c.round)));
     for (const c of before) {
-      const name = updateName(c.jobId, c.round);
-      if (!still.has(name)) await this.storage!.remove(name);
+      if (still.has(updateName(c.jobId, c.round))) continue;
+      await this.storage!.remove(updateName(c.jobId, c.round));
+      await this.storage!.remove(stepsName(c.jobId, c.round));
     }
   }
 
@@ -290,6 +312,47 @@ function residualName(jobId: string, staged = false): string {
 /** The record of the bytes a commit's gradientDigest covers: `update.<jobId>.<round>`. */
 function updateName(jobId: string, round: number): string {
   return `update.${jobId.toLowerCase()}.${round}`;
+}
+
+/** The record of a commit's step records and digests: `steps.<jobId>.<round>`. */
+function stepsName(jobId: string, round: number): string {
+  return `steps.${jobId.toLowerCase()}.${round}`;
+}
+
+/**
+ * Step records and digests as one record: the records' length (u32), the records, then the
+ * digests (32 bytes each); undefined when there are neither.
+ */
+function encodeSteps(records?: Hex, digests?: Hex[]): Uint8Array | undefined {
+  if (records === undefined && digests === undefined) return undefined;
+  const r = records === undefined ? undefined : hexToBytes(records);
+  const n = digests?.length ?? 0;
+  const out = new Uint8Array(9 + (r?.length ?? 0) + 32 * n);
+  const view = new DataView(out.buffer);
+  out[0] = (r ? 1 : 0) | (digests ? 2 : 0);
+  view.setUint32(1, r?.length ?? 0);
+  if (r) out.set(r, 5);
+  const at = 5 + (r?.length ?? 0);
+  view.setUint32(at, n);
+  digests?.forEach((d, i) => out.set(hexToBytes(d), at + 4 + 32 * i));
+  return out;
+}
+
+/** The inverse of {@link encodeSteps}. */
+function decodeSteps(bytes: Uint8Array): Pick<SavedCommit, "stepRecords" | "stepDigests"> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(1);
+  const at = 5 + length;
+  const n = view.getUint32(at);
+  const out: Pick<SavedCommit, "stepRecords" | "stepDigests"> = {};
+  if (bytes[0]! & 1) out.stepRecords = bytesToHex(bytes.subarray(5, at));
+  if (bytes[0]! & 2) {
+    out.stepDigests = Array.from(
+      { length: n },
+      (_, i) => bytesToHex(bytes.subarray(at + 4 + 32 * i, at + 36 + 32 * i)),
+    );
+  }
+  return out;
 }
 
 /** The record of the job's last masked input sent, beside the state: `<jobId>.secagg`. */

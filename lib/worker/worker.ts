@@ -284,7 +284,8 @@ export class Worker {
       const responders = { challenges: this.challenges, disputes: this.disputes };
       for (const saved of await this.state.commits()) {
         const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, saved, kept);
+        const steps = await this.state.committedSteps(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
       }
     })();
   }
