@@ -17,7 +17,7 @@ import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
-import { privateFile } from "./svdb_private.ts";
+import { privateFile, recordUploader } from "./svdb_private.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -123,5 +123,10 @@ export async function storeWrappedKey(
   }
   const charged = await chargeUpload(ctx, grant, wrappedKey.length);
   if (!charged.ok) return charged;
-  return { ok: true, wrappedKeyCid: (await ctx.store.put(wrappedKey)).toString() };
+  const wrappedKeyCid = (await ctx.store.put(wrappedKey)).toString();
+  // Its uploader on record, as for POST /svdb: with none, any job owner could name the grant's
+  // public CID as its job's data, which made it private to that job and the grantee's read of
+  // its key was refused (found in the storage audit).
+  await recordUploader(ctx, wrappedKeyCid, grant.upload.signer);
+  return { ok: true, wrappedKeyCid };
 }

@@ -11,7 +11,11 @@ import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts"
 import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
-import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import { parseEther } from "viem";
+import { submitTrain } from "../../lib/chain/submit_train.ts";
+import { prepareJob } from "../../lib/job/job_owner.ts";
+import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import { read, type Scenario, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
 
 /** POST /did/grant signed by `client`'s account, naming its DID (as a data owner signs). */
 async function postGrant(
@@ -196,6 +200,49 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         encSecretKey: granteeEnc.secretKey,
       });
       assert.deepEqual(opened, plaintext);
+    },
+  );
+
+  await t.step(
+    "attacker: a job owner cannot name a grant's wrapped key as its job's data",
+    async () => {
+      // Prepare: another account escrows a job whose only shard is the grant's wrapped key (its
+      // CID is public on chain). Found in the storage audit: the coordinator kept no uploader for
+      // the keys it stored for POST /did/grant, so the job started, the key became private to
+      // it, and the grantee's read of its own key was refused.
+      const attacker = fx.owner;
+      const bytes = await store.get(wrappedKeyCid);
+      const { spec, specCid } = await prepareJob(store, {
+        model: TINY_MODEL,
+        shards: [{ name: "k", train: bytes, val: new Uint8Array(200).fill(97) }],
+        rounds: 1,
+        localSteps: 1,
+        ...TINY_BATCH,
+      });
+      assert.equal(spec.shards[0]!.cid, wrappedKeyCid);
+      const { jobId } = await submitTrain(attacker, {
+        addresses,
+        budget: parseEther("1"),
+        terms: {
+          modelCid: spec.initialWeights,
+          datasetCid: spec.shards[0]!.cid,
+          paramsHash: jobSpecHash(spec),
+          rounds: spec.rounds,
+          nodesWanted: 1,
+          redundancy: 1,
+          baseRatePerSecond: 1n,
+          targetImprovementBps: 0,
+          ...workTerms(spec),
+        },
+      });
+
+      // Execute
+      const res = await read(await s.postAs("/assign", { jobId, specCid }));
+
+      // Assert: refused; the grantee still reads its key.
+      assert.equal(res.status, 409, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "DATA_NOT_YOURS");
+      assert.equal((await s.call(`/svdb/${wrappedKeyCid}`)).status, 200);
     },
   );
 
