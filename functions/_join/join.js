@@ -49813,7 +49813,7 @@ function getChallenge(client, params) {
 }
 
 // lib/chain/get_challenge_ids.ts
-async function getChallengeIds(client, params) {
+async function getIssuedIn(client, params) {
   const logs = await client.getContractEvents({
     address: params.addresses.verification,
     abi: abis.verification,
@@ -49821,9 +49821,13 @@ async function getChallengeIds(client, params) {
     args: {
       nodePubkey: params.nodePubkey
     },
-    fromBlock: params.fromBlock ?? 0n
+    fromBlock: params.fromBlock ?? 0n,
+    toBlock: params.toBlock
   });
-  return logs.map((l) => l.args.challengeId);
+  return logs.map((l) => ({
+    challengeId: l.args.challengeId,
+    issuedIn: l.blockNumber
+  }));
 }
 
 // lib/chain/respond_step.ts
@@ -49865,7 +49869,7 @@ function respondChallenge(client, params) {
 // lib/verify/challenge_chain.ts
 async function openChallenges(client, params) {
   const out = [];
-  for (const challengeId of await getChallengeIds(client, params)) {
+  for (const { challengeId, issuedIn } of await getIssuedIn(client, params)) {
     const c = await getChallenge(client, {
       addresses: params.addresses,
       challengeId
@@ -49879,7 +49883,8 @@ async function openChallenges(client, params) {
       step: c.step,
       count: c.count,
       seed: c.seed,
-      deadline: c.deadline
+      deadline: c.deadline,
+      issuedIn
     });
   }
   return out;
@@ -50212,11 +50217,16 @@ var ChallengeResponder = class {
   /** Answers every open challenge of the node; returns how many were answered. */
   async answer(client, addresses) {
     if (!addresses.verification) return 0;
+    const head = await client.getBlock();
+    if (this.#fromBlock > head.number) return 0;
     const open = await openChallenges(client, {
       addresses,
       nodePubkey: this.nodePubkey,
-      fromBlock: this.#fromBlock
+      fromBlock: this.#fromBlock,
+      toBlock: head.number
     });
+    const live = open.filter((c) => c.deadline >= head.timestamp).map((c) => c.issuedIn);
+    this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number + 1n;
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     for (const c of open) {
@@ -58506,12 +58516,28 @@ var WorkerState = class {
   async saveCommit(commit, updateBytes, pinned) {
     if (!this.storage) return;
     if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
+    const { stepRecords, stepDigests, ...listed } = commit;
+    const steps = encodeSteps(stepRecords, stepDigests);
+    if (steps) await this.storage.write(stepsName(commit.jobId, commit.round), steps);
     const before = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
     const kept = keepChallengeable([
       ...before,
-      commit
+      listed
     ], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
+  }
+  /**
+   * A kept commit's step records and digests: from their own record, or from the commit list as
+   * a worker before that record wrote them.
+   */
+  async committedSteps(jobId, round) {
+    const bytes = await this.storage?.read(stepsName(jobId, round));
+    if (bytes) return decodeSteps(bytes);
+    const listed = (await this.commits()).find((c) => c.jobId === jobId && c.round === round);
+    return listed ? {
+      stepRecords: listed.stepRecords,
+      stepDigests: listed.stepDigests
+    } : {};
   }
   /** The bytes kept for a commit's gradientDigest, undefined when none were kept. */
   async committedUpdate(jobId, round) {
@@ -58528,8 +58554,9 @@ var WorkerState = class {
     await this.storage.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
     const still = new Set(kept.map((c) => updateName(c.jobId, c.round)));
     for (const c of before) {
-      const name4 = updateName(c.jobId, c.round);
-      if (!still.has(name4)) await this.storage.remove(name4);
+      if (still.has(updateName(c.jobId, c.round))) continue;
+      await this.storage.remove(updateName(c.jobId, c.round));
+      await this.storage.remove(stepsName(c.jobId, c.round));
     }
   }
   /** The attempt in which the node last sent a masked input for the job, if any. */
@@ -58578,6 +58605,37 @@ function residualName(jobId, staged = false) {
 }
 function updateName(jobId, round) {
   return `update.${jobId.toLowerCase()}.${round}`;
+}
+function stepsName(jobId, round) {
+  return `steps.${jobId.toLowerCase()}.${round}`;
+}
+function encodeSteps(records, digests) {
+  if (records === void 0 && digests === void 0) return void 0;
+  const r = records === void 0 ? void 0 : hexToBytes3(records);
+  const n = digests?.length ?? 0;
+  const out = new Uint8Array(9 + (r?.length ?? 0) + 32 * n);
+  const view = new DataView(out.buffer);
+  out[0] = (r ? 1 : 0) | (digests ? 2 : 0);
+  view.setUint32(1, r?.length ?? 0);
+  if (r) out.set(r, 5);
+  const at = 5 + (r?.length ?? 0);
+  view.setUint32(at, n);
+  digests?.forEach((d, i) => out.set(hexToBytes3(d), at + 4 + 32 * i));
+  return out;
+}
+function decodeSteps(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length3 = view.getUint32(1);
+  const at = 5 + length3;
+  const n = view.getUint32(at);
+  const out = {};
+  if (bytes[0] & 1) out.stepRecords = bytesToHex3(bytes.subarray(5, at));
+  if (bytes[0] & 2) {
+    out.stepDigests = Array.from({
+      length: n
+    }, (_, i) => bytesToHex3(bytes.subarray(at + 4 + 32 * i, at + 36 + 32 * i)));
+  }
+  return out;
 }
 function maskedName(jobId) {
   return `${jobId.toLowerCase()}.secagg`;
@@ -63134,7 +63192,11 @@ var Worker2 = class {
       };
       for (const saved of await this.state.commits()) {
         const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, saved, kept);
+        const steps = await this.state.committedSteps(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, {
+          ...saved,
+          ...steps
+        }, kept);
       }
     })();
   }
