@@ -169,11 +169,19 @@ async function closeWith(
   const before = await closedOutcome(ctx, job, base);
   if (before) return before;
   const global = await loadWeights(ctx.store, job.globalCid);
-  const combined = await combineUpdates(ctx, job, spec, closing.nodes, global.length);
+  // No update counts when every task group split without a majority (a faker paired with an
+  // honest node): the round closes on the weights it opened with, and its members are challenged
+  // (challenges.ts). Combining nothing threw at every close, and the job stood still until its
+  // owner abandoned it (found in the job owner audit).
+  const combined = closing.nodes.length === 0
+    ? { delta: new Float32Array(global.length), bytes: 0, privacy: job.privacy }
+    : await combineUpdates(ctx, job, spec, closing.nodes, global.length);
   if (!combined) {
     return { ...base, status: "waiting", reason: "clusters", updates: closing.nodes.length };
   }
-  const applied = await applyDelta(ctx, job, spec, global, combined.delta);
+  const applied = closing.nodes.length === 0
+    ? { weights: global, outerVelocityCid: job.outerVelocityCid }
+    : await applyDelta(ctx, job, spec, global, combined.delta);
   const ckpt = await storeCheckpoint(ctx, job, spec, applied.weights);
   if (job.round + 1 === job.rounds) await reportFinalImprovement(ctx, job, ckpt);
   await closeOnChain(ctx, job, ckpt);

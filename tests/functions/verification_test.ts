@@ -15,6 +15,7 @@ import { f32Bytes, type LocalResult, STEP_RECORD_BYTES } from "../../lib/round/l
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
+import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
 import {
   type Coordinator,
@@ -585,4 +586,37 @@ Deno.test("attacker: a faker in a redundancy-2 group without a majority is chall
   assert.deepEqual(asked(honest), [["challenge", "verified"], ["step", "verified"]]);
   assert.deepEqual(asked(faker), [["challenge", "penalised"], ["step", "verified"]]);
   for (const n of split.slice(0, 2)) assert.deepEqual(asked(n), []);
+});
+
+Deno.test("attacker: a faker that splits a job's only task group does not stall the job", async () => {
+  // Prepare: one task group of two, an honest node and a faker. Found in the job owner audit: with
+  // no group holding a majority the round's closing set was recorded empty, and every close after
+  // it threw "no valid update": the job stood still until its owner abandoned it a day later,
+  // still paying for the round, the faker's commit included.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    rounds: 2,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [honest, faker] = job.nodes as [TestNode, TestNode];
+  faker.cheat.tamper = (r, task) => task.round === 0 ? noisy(r, task.global) : r;
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+
+  // Execute
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the round closed on the weights it opened with, and both members were challenged.
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  assert.equal(closed.updates, 0);
+  const rec = await s.jobRecord(job.jobId);
+  assert.equal(rec.round, 1);
+  const weights = async (cid: string) => decodeCheckpoint(await s.ctx.store.get(cid)).weights;
+  assert.deepEqual(await weights(rec.globalCid), await weights(job.spec.initialWeights));
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(
+    [...new Set(recs.map((r) => r.nodePubkey))].sort(),
+    [honest.nodePubkey, faker.nodePubkey].sort(),
+  );
 });
