@@ -24,6 +24,7 @@ export * from "./draw_committee.ts";
 export * from "./draw_spot_check.ts";
 export * from "./expire_dispute.ts";
 export * from "./finalize_job.ts";
+export * from "./first_block_since.ts";
 export * from "./get_attestation.ts";
 export * from "./get_attested_rounds.ts";
 export * from "./get_attested_targets.ts";

@@ -35,6 +35,8 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
+import { firstBlockSince } from "../chain/first_block_since.ts";
+import { getResponseWindow } from "../chain/get_response_window.ts";
 import { type ChunkOpenings, openChunks } from "./chunk_openings.ts";
 import { keepChallengeable, roundKey } from "./commit_retention.ts";
 import {
@@ -68,7 +70,8 @@ export type ChallengeAnswer =
 /** Answers challenges for one node. */
 export class ChallengeResponder {
   #rounds = new Map<string, CommittedRound>();
-  #fromBlock = 0n;
+  /** Where the next look starts; undefined until the first look after a start. */
+  #fromBlock?: bigint;
   /** Rounds with a challenge of this node open at the last look: never forgotten. */
   #challenged = new Set<string>();
 
@@ -121,6 +124,12 @@ export class ChallengeResponder {
     // block 0 every time, an RPC capping a log query's range failed every look (most public ones
     // do), and no challenge was answered.
     const head = await client.getBlock();
+    if (this.#fromBlock === undefined) {
+      // After a start, from the first block a challenge could still be answered from: one
+      // issued before the answer window is past its deadline.
+      const window = await getResponseWindow(client, { addresses });
+      this.#fromBlock = await firstBlockSince(client, head.timestamp - BigInt(window));
+    }
     if (this.#fromBlock > head.number!) return 0; // no block since the last look
     const open = await openChallenges(client, {
       addresses,

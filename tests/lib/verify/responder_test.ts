@@ -14,8 +14,12 @@ Deno.test("victim: each look for challenges reads only the blocks since the last
   let head = 100n;
   const ranges: [bigint | undefined, bigint | undefined][] = [];
   const client = {
-    getBlock: () => Promise.resolve({ number: head, timestamp: 1_000n + head }),
+    getBlock: (p?: { blockNumber?: bigint }) => {
+      const number = p?.blockNumber ?? head;
+      return Promise.resolve({ number, timestamp: 1_000n + number });
+    },
     getBlockNumber: () => Promise.resolve(head),
+    readContract: () => Promise.resolve(3_600n), // responseWindow: longer than the chain
     getContractEvents: (p: { fromBlock?: bigint; toBlock?: bigint }) => {
       ranges.push([p.fromBlock, p.toBlock]);
       return Promise.resolve([]);
@@ -32,4 +36,36 @@ Deno.test("victim: each look for challenges reads only the blocks since the last
 
   // Assert
   assert.deepEqual(ranges, [[0n, 100n], [101n, 105n]]);
+});
+
+Deno.test("victim: a node's first look after a start reads only the blocks a challenge could still be answered from", async () => {
+  // Prepare: a chain a million blocks long, a block a second, a one-hour answer window, and an
+  // RPC that refuses a log query over 10,000 blocks (as public ones do). Found in the second
+  // worker audit: after every start the node's first look read from block 0, which such an RPC
+  // refuses, so no challenge was answered until the node was slashed.
+  const head = 1_000_000n;
+  const ranges: [bigint, bigint][] = [];
+  const client = {
+    getBlock: (p?: { blockNumber?: bigint }) => {
+      const number = p?.blockNumber ?? head;
+      return Promise.resolve({ number, timestamp: 1_700_000_000n + number });
+    },
+    getBlockNumber: () => Promise.resolve(head),
+    readContract: () => Promise.resolve(3_600n), // responseWindow
+    getContractEvents: (p: { fromBlock: bigint; toBlock: bigint }) => {
+      if (p.toBlock - p.fromBlock > 10_000n) return Promise.reject(new Error("range too large"));
+      ranges.push([p.fromBlock, p.toBlock]);
+      return Promise.resolve([]);
+    },
+  } as unknown as ArthaClient;
+  const addresses = { verification: `0x${"01".repeat(20)}` } as ArthaAddresses;
+
+  // Execute
+  await new ChallengeResponder(`0x${"02".repeat(32)}` as Hex).answer(client, addresses);
+
+  // Assert: the hour before the head, and no block of it left out.
+  assert.ok(ranges.length > 0);
+  assert.ok(ranges[0]![0] <= head - 3_600n && ranges[0]![0] >= head - 3_700n, `${ranges[0]}`);
+  assert.equal(ranges.at(-1)![1], head);
+  ranges.slice(1).forEach(([from], i) => assert.equal(from, ranges[i]![1] + 1n));
 });
