@@ -49720,6 +49720,32 @@ function decodeUpdateBytes(bytes, length3) {
   };
 }
 
+// lib/chain/first_block_since.ts
+async function firstBlockSince(client, timestamp) {
+  const head = await client.getBlock();
+  if (head.timestamp < timestamp) return head.number + 1n;
+  let lo = 0n, hi = head.number;
+  while (lo < hi) {
+    const mid = (lo + hi) / 2n;
+    const block = await client.getBlock({
+      blockNumber: mid
+    });
+    if (block.timestamp >= timestamp) hi = mid;
+    else lo = mid + 1n;
+  }
+  return lo;
+}
+
+// lib/chain/get_response_window.ts
+async function getResponseWindow(client, params) {
+  const window2 = await client.readContract({
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "responseWindow"
+  });
+  return Number(window2);
+}
+
 // lib/verify/chunk_openings.ts
 var ZERO2 = new Uint8Array(32);
 function challengeIndices(seed, count, depth) {
@@ -49813,17 +49839,26 @@ function getChallenge(client, params) {
 }
 
 // lib/chain/get_challenge_ids.ts
+var LOG_QUERY_BLOCKS = 2000n;
 async function getIssuedIn(client, params) {
-  const logs = await client.getContractEvents({
+  const read3 = (fromBlock, toBlock) => client.getContractEvents({
     address: params.addresses.verification,
     abi: abis.verification,
     eventName: "ChallengeIssued",
     args: {
       nodePubkey: params.nodePubkey
     },
-    fromBlock: params.fromBlock ?? 0n,
-    toBlock: params.toBlock
+    fromBlock,
+    toBlock
   });
+  const from18 = params.fromBlock ?? 0n;
+  const logs = [];
+  if (params.toBlock === void 0) logs.push(...await read3(from18));
+  for (let at = from18; params.toBlock !== void 0 && at <= params.toBlock; ) {
+    const end = at + LOG_QUERY_BLOCKS - 1n < params.toBlock ? at + LOG_QUERY_BLOCKS - 1n : params.toBlock;
+    logs.push(...await read3(at, end));
+    at = end + 1n;
+  }
   return logs.map((l) => ({
     challengeId: l.args.challengeId,
     issuedIn: l.blockNumber
@@ -50151,13 +50186,13 @@ function signStepProof(key, task, step, at) {
 var ChallengeResponder = class {
   nodePubkey;
   #rounds;
+  /** Where the next look starts; undefined until the first look after a start. */
   #fromBlock;
   /** Rounds with a challenge of this node open at the last look: never forgotten. */
   #challenged;
   constructor(nodePubkey) {
     this.nodePubkey = nodePubkey;
     this.#rounds = /* @__PURE__ */ new Map();
-    this.#fromBlock = 0n;
     this.#challenged = /* @__PURE__ */ new Set();
   }
   /** Remembers a commit, and forgets those of its job the chain can no longer challenge. */
@@ -50218,6 +50253,12 @@ var ChallengeResponder = class {
   async answer(client, addresses) {
     if (!addresses.verification) return 0;
     const head = await client.getBlock();
+    if (this.#fromBlock === void 0) {
+      const window2 = await getResponseWindow(client, {
+        addresses
+      });
+      this.#fromBlock = await firstBlockSince(client, head.timestamp - BigInt(window2));
+    }
     if (this.#fromBlock > head.number) return 0;
     const open = await openChallenges(client, {
       addresses,
