@@ -1,7 +1,8 @@
 /** The targets a round's committee attested, from VerificationManager's Attested events. */
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
-import { abis, type ArthaAddresses } from "./contracts.ts";
+import type { ArthaAddresses } from "./contracts.ts";
+import { getAttestations } from "./get_attestations.ts";
 
 /**
  * Every node any committee member attested in `round` of `jobId` (lower case, each once): each
@@ -11,14 +12,7 @@ export async function getAttestedTargets(
   client: ArthaClient,
   params: { addresses: ArthaAddresses; jobId: Hex; round: number; fromBlock?: bigint },
 ): Promise<Hex[]> {
-  const logs = await client.getContractEvents({
-    address: params.addresses.verification,
-    abi: abis.verification,
-    eventName: "Attested",
-    args: { jobId: params.jobId },
-    fromBlock: params.fromBlock ?? 0n,
-  });
-  const targets = logs.filter((l) => l.args.round === params.round)
-    .map((l) => l.args.targetNode!.toLowerCase() as Hex);
-  return [...new Set(targets)];
+  return (await getAttestations(client, params))
+    .filter((a) => a.round === params.round)
+    .map((a) => a.targetNode);
 }

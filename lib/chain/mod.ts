@@ -26,7 +26,7 @@ export * from "./expire_dispute.ts";
 export * from "./finalize_job.ts";
 export * from "./first_block_since.ts";
 export * from "./get_attestation.ts";
-export * from "./get_attested_rounds.ts";
+export * from "./get_attestations.ts";
 export * from "./get_attested_targets.ts";
 export * from "./get_block_hash.ts";
 export * from "./get_challenge.ts";

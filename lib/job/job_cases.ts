@@ -23,8 +23,7 @@ import { getDisputeOpenings } from "../chain/get_dispute_openings.ts";
 import { readDispute } from "../chain/read_dispute.ts";
 import { timeoutDispute } from "../chain/timeout_dispute.ts";
 import { expireDispute } from "../chain/expire_dispute.ts";
-import { getAttestedRounds } from "../chain/get_attested_rounds.ts";
-import { getAttestedTargets } from "../chain/get_attested_targets.ts";
+import { getAttestations } from "../chain/get_attestations.ts";
 import { settleAttestations } from "../chain/settle_attestations.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 
@@ -87,10 +86,8 @@ export async function endStaleCases(
       await attempt(() => end(client, { addresses, disputeId: o.disputeId }));
     }
   }
-  for (const round of await getAttestedRounds(client, { addresses, jobId })) {
-    for (const targetNode of await getAttestedTargets(client, { addresses, jobId, round })) {
-      await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
-    }
+  for (const { round, targetNode } of await getAttestations(client, { addresses, jobId })) {
+    await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
   }
   return out;
 }

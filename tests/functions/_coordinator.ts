@@ -447,20 +447,40 @@ function specOptions(j: JobOptions) {
 }
 
 /** The owner escrows 10 ARTH for `spec` with `nodes` nodes; returns the job id. */
-async function escrowTestJob(sh: Shared, spec: JobSpec, nodes: number): Promise<Hex> {
-  const { jobId } = await submitTrain(sh.owner, {
-    addresses: sh.addresses,
-    budget: parseEther("10"),
+function escrowTestJob(sh: Shared, spec: JobSpec, nodes: number): Promise<Hex> {
+  return escrowSpec(sh, spec, { nodes, budget: parseEther("10"), targetImprovementBps: 100 });
+}
+
+/**
+ * `owner` (the fixture's unless given) escrows `spec` with AIJobManager.submitTrain: by default
+ * 1 ARTH, one node, redundancy 1, at 0.001 ARTH a second; returns the job id.
+ */
+export async function escrowSpec(
+  fx: { owner: ArthaClient; addresses: ArthaAddresses },
+  spec: JobSpec,
+  o: {
+    owner?: ArthaClient;
+    nodes?: number;
+    budget?: bigint;
+    baseRatePerSecond?: bigint;
+    targetImprovementBps?: number;
+    stepsPerRound?: number;
+  } = {},
+): Promise<Hex> {
+  const { jobId } = await submitTrain(o.owner ?? fx.owner, {
+    addresses: fx.addresses,
+    budget: o.budget ?? parseEther("1"),
     terms: {
       modelCid: spec.initialWeights,
       datasetCid: spec.shards[0]!.cid,
       paramsHash: jobSpecHash(spec),
       rounds: spec.rounds,
-      nodesWanted: nodes,
+      nodesWanted: o.nodes ?? 1,
       redundancy: 1,
-      baseRatePerSecond: parseEther("0.001"),
-      targetImprovementBps: 100,
+      baseRatePerSecond: o.baseRatePerSecond ?? parseEther("0.001"),
+      targetImprovementBps: o.targetImprovementBps ?? 0,
       ...workTerms(spec),
+      ...(o.stepsPerRound === undefined ? {} : { stepsPerRound: o.stepsPerRound }),
     },
   });
   return jobId;

@@ -1,22 +1,26 @@
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
-import { parseEther } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
-import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
-import { MAX_SPEC_BYTES } from "../../lib/job/job_spec.ts";
 import {
   encodeJobSpec,
-  jobSpecHash,
+  type JobSpec,
+  MAX_SPEC_BYTES,
   taskSeed,
   taskShard,
-  workTerms,
 } from "../../lib/job/job_spec.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
-import { read, setupCoordinator, TINY_BATCH, TINY_MODEL, tinyShards } from "./_coordinator.ts";
+import {
+  escrowSpec,
+  read,
+  setupCoordinator,
+  TINY_BATCH,
+  TINY_MODEL,
+  tinyShards,
+} from "./_coordinator.ts";
 
 Deno.test("assign", async (t) => {
   await using fx = await setupCoordinator();
@@ -370,27 +374,8 @@ Deno.test("assign", async (t) => {
   }
 
   /** Escrows a job for `spec` with the owner; returns its id. */
-  async function escrow(
-    spec: Parameters<typeof jobSpecHash>[0],
-    stepsOnChain = spec.localSteps,
-  ): Promise<Hex> {
-    const { jobId } = await submitTrain(fx.owner, {
-      addresses: fx.addresses,
-      budget: parseEther("1"),
-      terms: {
-        modelCid: spec.initialWeights,
-        datasetCid: spec.shards[0]!.cid,
-        paramsHash: jobSpecHash(spec),
-        rounds: spec.rounds,
-        nodesWanted: 1,
-        redundancy: 1,
-        baseRatePerSecond: 1n,
-        targetImprovementBps: 0,
-        ...workTerms(spec),
-        stepsPerRound: stepsOnChain,
-      },
-    });
-    return jobId;
+  function escrow(spec: JobSpec, stepsOnChain = spec.localSteps): Promise<Hex> {
+    return escrowSpec(fx, spec, { baseRatePerSecond: 1n, stepsPerRound: stepsOnChain });
   }
 });
 

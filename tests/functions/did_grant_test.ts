@@ -11,11 +11,15 @@ import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts"
 import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
-import { parseEther } from "viem";
-import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
-import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
-import { read, type Scenario, setupCoordinator, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
+import {
+  escrowSpec,
+  read,
+  type Scenario,
+  setupCoordinator,
+  TINY_BATCH,
+  TINY_MODEL,
+} from "./_coordinator.ts";
 
 /** POST /did/grant signed by `client`'s account, naming its DID (as a data owner signs). */
 async function postGrant(
@@ -220,21 +224,7 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         ...TINY_BATCH,
       });
       assert.equal(spec.shards[0]!.cid, wrappedKeyCid);
-      const { jobId } = await submitTrain(attacker, {
-        addresses,
-        budget: parseEther("1"),
-        terms: {
-          modelCid: spec.initialWeights,
-          datasetCid: spec.shards[0]!.cid,
-          paramsHash: jobSpecHash(spec),
-          rounds: spec.rounds,
-          nodesWanted: 1,
-          redundancy: 1,
-          baseRatePerSecond: 1n,
-          targetImprovementBps: 0,
-          ...workTerms(spec),
-        },
-      });
+      const jobId = await escrowSpec(fx, spec, { owner: attacker });
 
       // Execute
       const res = await read(await s.postAs("/assign", { jobId, specCid }));

@@ -6,7 +6,14 @@ import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import type { JobRecord } from "../../lib/coordinator/state.ts";
 import { improvementBps } from "../../lib/coordinator/finalize.ts";
-import { read, type Scenario, setupCoordinator, type TestJob } from "./_coordinator.ts";
+import type { Hex } from "viem";
+import {
+  type Coordinator,
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestJob,
+} from "./_coordinator.ts";
 
 /** A one-round job with `nodes` nodes, trained and closed. */
 async function completedJob(s: Scenario, nodes = 2): Promise<TestJob> {
@@ -148,14 +155,7 @@ Deno.test("a job its owner abandoned while the coordinator was silent: KV follow
   const closedCid = (await s.jobRecord(job.jobId)).globalCid;
   // Round 1 is delivered and committed; the coordinator stays silent past the stall window.
   await s.deliver(job, job.nodes);
-  const jobs = { address: fx.addresses.jobs, abi: abis.jobs } as const;
-  const at = await fx.owner.readContract({ ...jobs, functionName: "stalledAt", args: [job.jobId] });
-  const now = (await fx.owner.getBlock()).timestamp;
-  await fx.coordinator.request({
-    method: "evm_increaseTime" as never,
-    params: [Number(at - now) + 1] as never,
-  });
-  await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [job.jobId] });
+  await abandonWhenStalled(fx, job.jobId);
 
   const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
   assert.equal(out.status, "idle");
@@ -186,14 +186,7 @@ Deno.test("attacker: a last round abandoned on chain reports no improvement of i
     "closed",
   );
   await s.deliver(job, job.nodes); // the last round, delivered; the coordinator then goes silent
-  const jobs = { address: fx.addresses.jobs, abi: abis.jobs } as const;
-  const at = await fx.owner.readContract({ ...jobs, functionName: "stalledAt", args: [job.jobId] });
-  const now = (await fx.owner.getBlock()).timestamp;
-  await fx.coordinator.request({
-    method: "evm_increaseTime" as never,
-    params: [Number(at - now) + 1] as never,
-  });
-  await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [job.jobId] });
+  await abandonWhenStalled(fx, job.jobId);
 
   // Execute: the coordinator comes back and tries to close the last round.
   const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
@@ -201,7 +194,8 @@ Deno.test("attacker: a last round abandoned on chain reports no improvement of i
   // Assert: refused as abandoned, and nothing was reported for the round the chain never closed.
   assert.match(out.reason, /abandoned/);
   const reported = await fx.owner.getContractEvents({
-    ...jobs,
+    address: fx.addresses.jobs,
+    abi: abis.jobs,
     eventName: "AccuracyReported",
     args: { jobId: job.jobId },
     fromBlock: 0n,
@@ -227,3 +221,15 @@ Deno.test("attacker: a job owner that settles first no longer keeps the nodes' a
   assert.equal(settled.rewards.length, 2);
   assert.ok(settled.rewards.every((r) => r.accuracyBonus > 0n), "every node got its bonus");
 });
+
+/** The stall window passes on chain and the job's owner abandons it. */
+async function abandonWhenStalled(fx: Coordinator, jobId: Hex): Promise<void> {
+  const jobs = { address: fx.addresses.jobs, abi: abis.jobs } as const;
+  const at = await fx.owner.readContract({ ...jobs, functionName: "stalledAt", args: [jobId] });
+  const now = (await fx.owner.getBlock()).timestamp;
+  await fx.coordinator.request({
+    method: "evm_increaseTime" as never,
+    params: [Number(at - now) + 1] as never,
+  });
+  await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [jobId] });
+}

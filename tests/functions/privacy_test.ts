@@ -13,10 +13,14 @@ import { prepareJob } from "../../lib/job/job_owner.ts";
 import { PrivacyBudgetError } from "../../lib/job/privacy_plan.ts";
 import type { ClientUpdate } from "../../lib/strategy/strategy.ts";
 import { envelopeToJson } from "../../lib/round/update_envelope.ts";
-import { submitTrain } from "../../lib/chain/submit_train.ts";
-import { jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
-import { parseEther } from "viem";
-import { read, setupCoordinator, type TestJob, TINY_BATCH, TINY_MODEL } from "./_coordinator.ts";
+import {
+  escrowSpec,
+  read,
+  setupCoordinator,
+  type TestJob,
+  TINY_BATCH,
+  TINY_MODEL,
+} from "./_coordinator.ts";
 import type { Scenario } from "./_coordinator.ts";
 
 const PRIVACY = { clip: 0.05, noiseMultiplier: 1, delta: 1e-5, maxEpsilon: 1_000 };
@@ -141,21 +145,7 @@ Deno.test("differential privacy", async (t) => {
       privacy: tight,
       nodes: 1,
     });
-    const { jobId } = await submitTrain(fx.owner, {
-      addresses: fx.addresses,
-      budget: parseEther("1"),
-      terms: {
-        modelCid: spec.initialWeights,
-        datasetCid: spec.shards[0]!.cid,
-        paramsHash: jobSpecHash(spec),
-        rounds: spec.rounds,
-        nodesWanted: 4,
-        redundancy: 1,
-        baseRatePerSecond: parseEther("0.001"),
-        targetImprovementBps: 0,
-        ...workTerms(spec),
-      },
-    });
+    const jobId = await escrowSpec(fx, spec, { nodes: 4 });
     const res = await read(await s.postAs("/assign", { jobId, specCid }));
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, "PRIVACY_BUDGET_EXCEEDED");

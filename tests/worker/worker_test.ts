@@ -146,40 +146,17 @@ Deno.test("attacker: a coordinator that holds each request open does not stop th
   // just before the client's 10-minute timeout (and a tick makes several: /assign, one /status
   // per followed job, spec, weights, shard) kept the node from heartbeating and answering
   // challenges for hours (three missed hours cost 10% of the stake).
-  let chores = 0;
-  class Counted extends Worker {
-    override heartbeat(): Promise<void> {
-      chores++;
-      return Promise.resolve();
-    }
-    override answerChallenges(): Promise<number> {
-      return Promise.resolve(0);
-    }
-    override answerDisputes(): Promise<number> {
-      return Promise.resolve(0);
-    }
-  }
   const slow = async () => {
     await new Promise((r) => setTimeout(r, 600));
     return Response.json({ status: "idle" });
   };
-  const worker = new Counted({
-    coordinator: slow,
-    client: {} as ArthaClient,
-    addresses: {
-      proofs: `0x${"01".repeat(20)}`,
-      registry: `0x${"02".repeat(20)}`,
-    } as ArthaAddresses,
-    chainId: 31337,
-    key: generateNodeKey(),
-    trainer: createTrainer(loadKernel()),
-    choresEveryMs: 100,
-  });
+  const worker = choresCounted(slow);
 
   // Execute
   assert.equal(await worker.tick(), "idle");
 
   // Assert: the tick's own chores, then more while /assign was held open.
+  const chores = worker.choresRun;
   assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms request at one per 100 ms`);
 });
 
@@ -189,19 +166,6 @@ Deno.test("attacker: a coordinator that trickles an answer's body does not stop 
   // chores; the body was read after it (JSON answers, weights, shards, uploads' answers), so a
   // coordinator trickling bodies up to the 10-minute timeout starved the heartbeat and the
   // challenge answers just the same.
-  let chores = 0;
-  class Counted extends Worker {
-    override heartbeat(): Promise<void> {
-      chores++;
-      return Promise.resolve();
-    }
-    override answerChallenges(): Promise<number> {
-      return Promise.resolve(0);
-    }
-    override answerDisputes(): Promise<number> {
-      return Promise.resolve(0);
-    }
-  }
   const answer = new TextEncoder().encode(JSON.stringify({ status: "idle" }).padEnd(10));
   const trickled = () => {
     let sent = 0;
@@ -214,8 +178,33 @@ Deno.test("attacker: a coordinator that trickles an answer's body does not stop 
     });
     return Promise.resolve(new Response(body, { headers: { "content-type": "application/json" } }));
   };
-  const worker = new Counted({
-    coordinator: trickled,
+  const worker = choresCounted(trickled);
+
+  // Execute
+  assert.equal(await worker.tick(), "idle");
+
+  // Assert: the tick's own chores, then more while the body came in.
+  const chores = worker.choresRun;
+  assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms body at one per 100 ms`);
+});
+
+/** A worker whose chores are counted (and do nothing else), due every 100 ms, on `coordinator`. */
+function choresCounted(coordinator: () => Promise<Response>) {
+  class Counted extends Worker {
+    choresRun = 0;
+    override heartbeat(): Promise<void> {
+      this.choresRun++;
+      return Promise.resolve();
+    }
+    override answerChallenges(): Promise<number> {
+      return Promise.resolve(0);
+    }
+    override answerDisputes(): Promise<number> {
+      return Promise.resolve(0);
+    }
+  }
+  return new Counted({
+    coordinator,
     client: {} as ArthaClient,
     addresses: {
       proofs: `0x${"01".repeat(20)}`,
@@ -226,10 +215,4 @@ Deno.test("attacker: a coordinator that trickles an answer's body does not stop 
     trainer: createTrainer(loadKernel()),
     choresEveryMs: 100,
   });
-
-  // Execute
-  assert.equal(await worker.tick(), "idle");
-
-  // Assert: the tick's own chores, then more while the body came in.
-  assert.ok(chores >= 4, `chores ran ${chores} times in a 600 ms body at one per 100 ms`);
-});
+}

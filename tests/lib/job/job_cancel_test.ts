@@ -41,6 +41,20 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
     await advanceDevnetTime(co, seconds);
     await co.request({ method: "evm_mine" as never });
   };
+  /** Commits `round` of `jobId` as the node, its weights digest `b32(String(base + round))`. */
+  const committer = (jobId: Hex, base: number) => (round: number) =>
+    commitRound(op, {
+      addresses,
+      commit: {
+        jobId,
+        round,
+        nodePubkey,
+        lossDigest: b32("2"),
+        gradientDigest: b32("3"),
+        weightsDigest: b32(String(base + round)),
+        proofsRoot: b32("a"),
+      },
+    });
   const refused = async (client: ArthaClient, jobId: Hex, code: string) => {
     const nonce = await client.getTransactionCount({ address: client.account.address });
     await assert.rejects(
@@ -74,19 +88,7 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
     async () => {
       const jobId = await submit();
       await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
-      const commit = (round: number) =>
-        commitRound(op, {
-          addresses,
-          commit: {
-            jobId,
-            round,
-            nodePubkey,
-            lossDigest: b32("2"),
-            gradientDigest: b32("3"),
-            weightsDigest: b32(String(4 + round)),
-            proofsRoot: b32("a"),
-          },
-        });
+      const commit = committer(jobId, 4);
       await commit(0);
       await closeRound(co, {
         addresses,
@@ -129,19 +131,7 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
       const jobId = await submit();
       await sendHeartbeat(op, { addresses, nodePubkey }); // hours passed in the step before
       await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
-      const commit = (round: number) =>
-        commitRound(op, {
-          addresses,
-          commit: {
-            jobId,
-            round,
-            nodePubkey,
-            lossDigest: b32("2"),
-            gradientDigest: b32("3"),
-            weightsDigest: b32(String(6 + round)),
-            proofsRoot: b32("a"),
-          },
-        });
+      const commit = committer(jobId, 6);
       await commit(0);
       await closeRound(co, {
         addresses,
