@@ -4,8 +4,9 @@ import { reject, type Rejection } from "./result.ts";
 import { updateCountKey } from "./close_trigger.ts";
 import {
   getJob,
+  type JobHead,
   type JobRecord,
-  listJobs,
+  listJobHeads,
   listValues,
   type NodeRecord,
   NODES,
@@ -31,13 +32,35 @@ async function countUpdates(kv: Deno.Kv, job: Pick<JobRecord, "jobId" | "round">
   return (await listValues(kv, roundUpdates(job.jobId, job.round))).length;
 }
 
-/** Every job and bound node, and the coordinator's clock. */
+/** How many jobs and nodes GET /status lists unless asked (`?jobs=`, `?nodes=`), and at most. */
+export const STATUS_PAGE = {
+  jobs: { default: 50, max: 500 },
+  nodes: { default: 100, max: 10_000 },
+} as const;
+
+/**
+ * The most recently active jobs (their heads: no assignment lists) and the most recently seen
+ * bound nodes, with how many there are, and the coordinator's clock. It listed every job with
+ * its whole assignment and every node, on every call of an unauthenticated route polled by
+ * dashboards and `job submit`: megabytes an answer at 10,000 nodes.
+ */
 export async function overview(
   ctx: Context,
-): Promise<{ jobs: JobRecord[]; nodes: NodeRecord[]; now: number }> {
+  page: { jobs?: number; nodes?: number } = {},
+): Promise<
+  { jobs: JobHead[]; nodes: NodeRecord[]; jobCount: number; nodeCount: number; now: number }
+> {
   const [jobs, nodes] = await Promise.all([
-    listJobs(ctx.kv),
+    listJobHeads(ctx.kv),
     listValues<NodeRecord>(ctx.kv, NODES),
   ]);
-  return { jobs, nodes, now: ctx.now() };
+  jobs.sort((a, b) => b.roundOpenedAt - a.roundOpenedAt);
+  nodes.sort((a, b) => b.lastSeen - a.lastSeen);
+  return {
+    jobs: jobs.slice(0, page.jobs ?? STATUS_PAGE.jobs.default),
+    nodes: nodes.slice(0, page.nodes ?? STATUS_PAGE.nodes.default),
+    jobCount: jobs.length,
+    nodeCount: nodes.length,
+    now: ctx.now(),
+  };
 }

@@ -98,7 +98,9 @@ async function waitForNodes(
   const deadline = Date.now() + waitMs;
   let seen = -1;
   for (;;) {
-    const { nodes: bound } = await coordinator.getJson<{ nodes: unknown[] }>("/status");
+    // nodeCount: /status lists a page of nodes (a coordinator before pages: all of them).
+    const status = await coordinator.getJson<{ nodes: unknown[]; nodeCount?: number }>("/status");
+    const bound = { length: status.nodeCount ?? status.nodes.length };
     if (bound.length >= nodes) return;
     if (Date.now() >= deadline) {
       throw new Error(

@@ -33,6 +33,28 @@ Deno.test("status", async (t) => {
     );
   });
 
+  await t.step(
+    "attacker: the overview is a page, not every job's assignment and every node",
+    async () => {
+      // Found in the inference audit: GET /status (unauthenticated, polled by dashboards and by
+      // `job submit`) listed every job with its whole assignment and every bound node on each
+      // call, megabytes an answer at 10,000 nodes.
+      const page = await read(await s.call("/status?nodes=1&jobs=0"));
+      assert.equal(page.status, 200);
+      assert.equal(page.body.nodes.length, 1);
+      assert.deepEqual(page.body.jobs, []);
+      assert.equal(page.body.nodeCount, 2);
+      assert.equal(page.body.jobCount, 1);
+      const whole = await read(await s.call("/status"));
+      assert.equal(whole.body.jobs[0].assigned, undefined, "job heads, not their assignments");
+      for (const bad of ["nodes=abc", "nodes=10001", "jobs=-1", "jobs=501"]) {
+        const res = await read(await s.call(`/status?${bad}`));
+        assert.equal(res.status, 400, bad);
+        assert.equal(res.body.error.code, "INVALID_FIELD");
+      }
+    },
+  );
+
   await t.step("?job= returns one job, in any hex case", async () => {
     const res = await read(
       await s.call(`/status?job=${job.jobId.toUpperCase().replace("0X", "0x")}`),
