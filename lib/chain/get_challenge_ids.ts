@@ -2,6 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
+import { logRanges } from "./log_ranges.ts";
 
 /**
  * Ids of every challenge issued to `nodePubkey` in blocks `fromBlock` (default 0) to `toBlock`
@@ -13,12 +14,6 @@ export async function getChallengeIds(
 ): Promise<bigint[]> {
   return (await getIssuedIn(client, params)).map((c) => c.challengeId);
 }
-
-/**
- * Most blocks one log query spans: public RPCs refuse wider ones (their caps run from about 2,000
- * to 10,000 blocks), so a range with a `toBlock` is read in parts.
- */
-export const LOG_QUERY_BLOCKS = 2_000n;
 
 /** As {@link getChallengeIds}, with the block each challenge was issued in. */
 export async function getIssuedIn(
@@ -37,12 +32,7 @@ export async function getIssuedIn(
   const from = params.fromBlock ?? 0n;
   const logs = [];
   if (params.toBlock === undefined) logs.push(...await read(from));
-  for (let at = from; params.toBlock !== undefined && at <= params.toBlock;) {
-    const end = at + LOG_QUERY_BLOCKS - 1n < params.toBlock
-      ? at + LOG_QUERY_BLOCKS - 1n
-      : params.toBlock;
-    logs.push(...await read(at, end));
-    at = end + 1n;
-  }
+  // In parts with a known end: an RPC capping a log query's span refused the whole range.
+  else for (const [a, b] of logRanges(from, params.toBlock)) logs.push(...await read(a, b));
   return logs.map((l) => ({ challengeId: l.args.challengeId!, issuedIn: l.blockNumber! }));
 }

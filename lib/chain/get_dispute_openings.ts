@@ -2,6 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
+import { logRanges } from "./log_ranges.ts";
 
 /** A dispute's opening: its id, parties and block. */
 export interface DisputeOpening {
@@ -12,20 +13,29 @@ export interface DisputeOpening {
   openedIn: bigint;
 }
 
-/** Disputes opened in [fromBlock (default 0), toBlock], narrowed to a job (indexed) if given. */
+/**
+ * Disputes opened in [fromBlock (default 0), toBlock], narrowed to a job (indexed) if given; with
+ * a `toBlock`, read in parts of at most LOG_QUERY_BLOCKS.
+ */
 export async function getDisputeOpenings(
   client: ArthaClient,
   params: { addresses: ArthaAddresses; jobId?: Hex; fromBlock?: bigint; toBlock?: bigint },
 ): Promise<DisputeOpening[]> {
   const { addresses, jobId } = params;
-  const logs = await client.getContractEvents({
-    address: addresses.disputes,
-    abi: abis.disputes,
-    eventName: "DisputeOpened",
-    args: jobId ? { jobId } : undefined,
-    fromBlock: params.fromBlock ?? 0n,
-    toBlock: params.toBlock,
-  });
+  const read = (fromBlock: bigint, toBlock?: bigint) =>
+    client.getContractEvents({
+      address: addresses.disputes,
+      abi: abis.disputes,
+      eventName: "DisputeOpened",
+      args: jobId ? { jobId } : undefined,
+      fromBlock,
+      toBlock,
+    });
+  const from = params.fromBlock ?? 0n;
+  const logs = [];
+  if (params.toBlock === undefined) logs.push(...await read(from));
+  // In parts with a known end: an RPC capping a log query's span refused the whole range.
+  else for (const [a, b] of logRanges(from, params.toBlock)) logs.push(...await read(a, b));
   return logs.map((l) => ({
     disputeId: l.args.disputeId!,
     challenger: l.args.challenger!,

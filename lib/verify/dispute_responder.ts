@@ -114,6 +114,12 @@ export class DisputeResponder {
     const head = await client.getBlock();
     // No block since the last look: an empty range, which anvil refuses.
     if (this.#fromBlock > head.number!) return 0;
+    if (this.#rounds.size === 0) {
+      // Nothing committed to defend: a dispute of a later commit opens after it, so the next
+      // look starts here (from block 0 each time, an RPC capping a log query's span failed).
+      this.#fromBlock = head.number! + 1n;
+      return 0;
+    }
     const open = await openDisputes(client, {
       addresses,
       nodePubkey: this.nodePubkey,

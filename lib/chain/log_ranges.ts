@@ -1,0 +1,27 @@
+/** Block ranges a log query is split into, so an RPC that caps a query's span serves it. */
+
+/**
+ * Most blocks one log query spans: public RPCs refuse wider ones (their caps run from about 2,000
+ * to 10,000 blocks).
+ */
+export const LOG_QUERY_BLOCKS = 2_000n;
+
+/**
+ * [fromBlock, toBlock] in consecutive parts of at most {@link LOG_QUERY_BLOCKS} blocks (none when
+ * the range is empty).
+ *
+ * @example
+ * ```ts
+ * import { logRanges } from "./log_ranges.ts";
+ * console.assert(logRanges(0n, 4_500n).length === 3);
+ * console.assert(logRanges(5n, 4n).length === 0);
+ * ```
+ */
+export function logRanges(fromBlock: bigint, toBlock: bigint): [bigint, bigint][] {
+  const out: [bigint, bigint][] = [];
+  for (let at = fromBlock; at <= toBlock; at += LOG_QUERY_BLOCKS) {
+    const end = at + LOG_QUERY_BLOCKS - 1n;
+    out.push([at, end < toBlock ? end : toBlock]);
+  }
+  return out;
+}
