@@ -49838,8 +49838,21 @@ function getChallenge(client, params) {
   });
 }
 
-// lib/chain/get_challenge_ids.ts
+// lib/chain/log_ranges.ts
 var LOG_QUERY_BLOCKS = 2000n;
+function logRanges(fromBlock, toBlock) {
+  const out = [];
+  for (let at = fromBlock; at <= toBlock; at += LOG_QUERY_BLOCKS) {
+    const end = at + LOG_QUERY_BLOCKS - 1n;
+    out.push([
+      at,
+      end < toBlock ? end : toBlock
+    ]);
+  }
+  return out;
+}
+
+// lib/chain/get_challenge_ids.ts
 async function getIssuedIn(client, params) {
   const read3 = (fromBlock, toBlock) => client.getContractEvents({
     address: params.addresses.verification,
@@ -49854,11 +49867,7 @@ async function getIssuedIn(client, params) {
   const from18 = params.fromBlock ?? 0n;
   const logs = [];
   if (params.toBlock === void 0) logs.push(...await read3(from18));
-  for (let at = from18; params.toBlock !== void 0 && at <= params.toBlock; ) {
-    const end = at + LOG_QUERY_BLOCKS - 1n < params.toBlock ? at + LOG_QUERY_BLOCKS - 1n : params.toBlock;
-    logs.push(...await read3(at, end));
-    at = end + 1n;
-  }
+  else for (const [a, b] of logRanges(from18, params.toBlock)) logs.push(...await read3(a, b));
   return logs.map((l) => ({
     challengeId: l.args.challengeId,
     issuedIn: l.blockNumber
@@ -50358,16 +50367,20 @@ async function readDispute(client, params) {
 // lib/chain/get_dispute_openings.ts
 async function getDisputeOpenings(client, params) {
   const { addresses, jobId } = params;
-  const logs = await client.getContractEvents({
+  const read3 = (fromBlock, toBlock) => client.getContractEvents({
     address: addresses.disputes,
     abi: abis.disputes,
     eventName: "DisputeOpened",
     args: jobId ? {
       jobId
     } : void 0,
-    fromBlock: params.fromBlock ?? 0n,
-    toBlock: params.toBlock
+    fromBlock,
+    toBlock
   });
+  const from18 = params.fromBlock ?? 0n;
+  const logs = [];
+  if (params.toBlock === void 0) logs.push(...await read3(from18));
+  else for (const [a, b] of logRanges(from18, params.toBlock)) logs.push(...await read3(a, b));
   return logs.map((l) => ({
     disputeId: l.args.disputeId,
     challenger: l.args.challenger,
@@ -50516,6 +50529,10 @@ var DisputeResponder = class {
     if (!addresses.disputes) return 0;
     const head = await client.getBlock();
     if (this.#fromBlock > head.number) return 0;
+    if (this.#rounds.size === 0) {
+      this.#fromBlock = head.number + 1n;
+      return 0;
+    }
     const open = await openDisputes(client, {
       addresses,
       nodePubkey: this.nodePubkey,
