@@ -22,7 +22,7 @@ import {
   getJob,
   type JobHead,
   type JobRecord,
-  listJobHeads,
+  listLiveJobHeads,
   type RoundMetric,
   setJob,
   shardSpread,
@@ -147,7 +147,7 @@ async function settleOnChain(
 /** Finalizes every completed job (what the cron calls); jobs still in their delay wait. */
 export async function finalizeAll(ctx: Context): Promise<JobRecord[]> {
   const out: JobRecord[] = [];
-  for (const job of await listJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv)) {
     if (job.status !== "completed") continue;
     try {
       const r = await finalizeOne(ctx, job.jobId);

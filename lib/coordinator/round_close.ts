@@ -34,7 +34,7 @@ import {
   getJob,
   type JobHead,
   type JobRecord,
-  listJobHeads,
+  listLiveJobHeads,
   listValues,
   moveNode,
   type RoundMetric,
@@ -345,7 +345,7 @@ function withMoves(op: Deno.AtomicOperation, jobId: Hex, moves: NodeMove[]): Den
  */
 export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
   const out: AggregateOutcome[] = [];
-  for (const job of await listJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv)) {
     if (job.status === "finalized") continue; // settled: no case of it is open on chain
     try {
       if (job.status === "running") {

@@ -248,10 +248,42 @@ export function getJob(kv: Deno.Kv, jobId: string) {
 }
 
 /** Adds the write of a job's head to an atomic operation (a record's assignment is left out:
- * it changes only through {@link setAssignment} and {@link moveNode}). */
+ * it changes only through {@link setAssignment} and {@link moveNode}), and keeps the index of
+ * jobs not yet finalized ({@link listLiveJobHeads}) in step with it. */
 export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOperation {
   const { assigned: _a, taskOf: _t, ...head } = job as Partial<JobRecord> & JobHead;
+  const live = liveJobKey(job.jobId);
+  if (job.status === "finalized") op.delete(live);
+  else op.set(live, true);
   return setLarge(op, jobKey(job.jobId), head);
+}
+
+/** The index of jobs not yet finalized: one entry per job, written with its head. */
+const LIVE_JOBS: Deno.KvKey = ["job_live"];
+const liveJobKey = (jobId: string): Deno.KvKey => [...LIVE_JOBS, jobId.toLowerCase()];
+/** Set once the index holds every job written before it existed. */
+const LIVE_JOBS_BUILT: Deno.KvKey = ["job_live_built"];
+
+/**
+ * The heads of the jobs not yet finalized, read through their index: a node's poll, an upload's
+ * size limit and the aggregate cron read every job head the coordinator ever had, so their cost
+ * grew with every job it ever ran (found in the node routes audit). A store from before the index
+ * has it built on first use.
+ */
+export async function listLiveJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
+  if (!(await kv.get(LIVE_JOBS_BUILT)).value) {
+    for (const head of await listJobHeads(kv)) {
+      if (head.status !== "finalized") await kv.set(liveJobKey(head.jobId), true);
+    }
+    await kv.set(LIVE_JOBS_BUILT, true);
+  }
+  const out: JobHead[] = [];
+  for await (const e of kv.list({ prefix: LIVE_JOBS })) {
+    const head = (await getJob(kv, String(e.key[1]))).value;
+    // A build racing a finalize may leave a stale entry: the head is the truth.
+    if (head && head.status !== "finalized") out.push(head);
+  }
+  return out;
 }
 
 /** Every job's head (one read each, whatever the jobs' sizes). */

@@ -31,7 +31,7 @@ import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
 import { verifySignedRequest } from "./signed_request.ts";
-import { getJobNode, holdsTask, listJobHeads } from "./state.ts";
+import { getJobNode, holdsTask, listLiveJobHeads } from "./state.ts";
 
 /** An authorised upload: its signer and the bytes it may still store in this window. */
 export interface UploadGrant {
@@ -119,7 +119,7 @@ async function uploadLimit(
 ): Promise<number> {
   let limit = ctx.config.maxBlobBytes;
   if (role === "writer") return limit;
-  for (const job of await listJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv)) {
     if (job.status === "finalized") continue;
     // One read per job: the node's own entry, never the whole assignment.
     const bound = role === "node"

@@ -18,7 +18,7 @@ import {
   holdsTask,
   type JobHead,
   type JobNodeRecord,
-  listJobHeads,
+  listLiveJobHeads,
   nodeKey,
   type NodeRecord,
   updateKey,
@@ -46,7 +46,7 @@ export async function nextTask(
  */
 export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
   let waiting = false;
-  for (const job of await listJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv)) {
     if (job.status === "finalized") continue;
     const place = await getJobNode(ctx.kv, job.jobId, node);
     if (!holdsTask(place)) continue;

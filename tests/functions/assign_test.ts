@@ -399,9 +399,11 @@ Deno.test("attacker: a node's poll reads nothing of finalized jobs", async () =>
     // Execute
     const task = await read(await s.call(`/assign?node=${job.nodes[0]!.nodePubkey}`));
 
-    // Assert: idle, without a read of the job's places.
+    // Assert: idle, without a read of the job's places or its head (the heads of every job the
+    // coordinator ever ran were read on each poll until a live-jobs index).
     assert.equal(task.body.status, "idle");
     assert.deepEqual(reads.filter((k) => k.startsWith('["job_node"')), []);
+    assert.deepEqual(reads.filter((k) => k.startsWith('["job",')), []);
   } finally {
     s.ctx.kv.get = get;
   }
