@@ -2,7 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { logRanges } from "./log_ranges.ts";
+import { readInParts } from "./log_ranges.ts";
 
 /** A dispute's opening: its id, parties and block. */
 export interface DisputeOpening {
@@ -31,11 +31,8 @@ export async function getDisputeOpenings(
       fromBlock,
       toBlock,
     });
-  const from = params.fromBlock ?? 0n;
-  const logs = [];
-  if (params.toBlock === undefined) logs.push(...await read(from));
   // In parts with a known end: an RPC capping a log query's span refused the whole range.
-  else for (const [a, b] of logRanges(from, params.toBlock)) logs.push(...await read(a, b));
+  const logs = await readInParts(params.fromBlock ?? 0n, params.toBlock, read);
   return logs.map((l) => ({
     disputeId: l.args.disputeId!,
     challenger: l.args.challenger!,

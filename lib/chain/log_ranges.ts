@@ -25,3 +25,18 @@ export function logRanges(fromBlock: bigint, toBlock: bigint): [bigint, bigint][
   }
   return out;
 }
+
+/**
+ * The logs `read` returns for [fromBlock, toBlock], read in {@link logRanges} parts when the
+ * range has an end (to the head in one query when it has none).
+ */
+export async function readInParts<T>(
+  fromBlock: bigint,
+  toBlock: bigint | undefined,
+  read: (fromBlock: bigint, toBlock?: bigint) => Promise<T[]>,
+): Promise<T[]> {
+  if (toBlock === undefined) return await read(fromBlock);
+  const out: T[] = [];
+  for (const [a, b] of logRanges(fromBlock, toBlock)) out.push(...await read(a, b));
+  return out;
+}

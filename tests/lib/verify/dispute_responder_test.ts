@@ -23,6 +23,15 @@ Deno.test("victim: a node's look for disputes never asks the RPC for more blocks
   } as unknown as ArthaClient;
   const addresses = { disputes: `0x${"03".repeat(20)}` } as ArthaAddresses;
   const digest = (b: string) => `0x${b.repeat(32)}` as Hex;
+  /** A commit the node keeps to defend: two step digests, the last its weights digest. */
+  const kept = {
+    jobId: digest("0a"),
+    round: 0,
+    lossDigest: digest("11"),
+    gradientDigest: digest("22"),
+    weightsDigest: digest("33"),
+    stepDigests: [digest("44"), digest("33")],
+  };
 
   // Execute + Assert: with nothing committed to defend, a look reads nothing and the next starts
   // at the block after it.
@@ -30,28 +39,14 @@ Deno.test("victim: a node's look for disputes never asks the RPC for more blocks
   assert.equal(await idle.answer(client, addresses), 0);
   assert.equal(ranges.length, 0);
   head += 10n;
-  idle.remember({
-    jobId: digest("0a"),
-    round: 0,
-    lossDigest: digest("11"),
-    gradientDigest: digest("22"),
-    weightsDigest: digest("33"),
-    stepDigests: [digest("44"), digest("33")],
-  });
+  idle.remember(kept);
   await idle.answer(client, addresses);
   assert.deepEqual(ranges, [[1_000_001n, 1_000_010n]]);
 
   // A restarted node with a kept commit reads from block 0, in parts the RPC serves.
   ranges.length = 0;
   const restarted = new DisputeResponder(`0x${"02".repeat(32)}` as Hex);
-  restarted.remember({
-    jobId: digest("0a"),
-    round: 0,
-    lossDigest: digest("11"),
-    gradientDigest: digest("22"),
-    weightsDigest: digest("33"),
-    stepDigests: [digest("44"), digest("33")],
-  });
+  restarted.remember(kept);
   await restarted.answer(client, addresses);
   assert.equal(ranges[0]![0], 0n);
   assert.equal(ranges.at(-1)![1], head);
