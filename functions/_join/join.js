@@ -49851,6 +49851,12 @@ function logRanges(fromBlock, toBlock) {
   }
   return out;
 }
+async function readInParts(fromBlock, toBlock, read3) {
+  if (toBlock === void 0) return await read3(fromBlock);
+  const out = [];
+  for (const [a, b] of logRanges(fromBlock, toBlock)) out.push(...await read3(a, b));
+  return out;
+}
 
 // lib/chain/get_challenge_ids.ts
 async function getIssuedIn(client, params) {
@@ -49864,10 +49870,7 @@ async function getIssuedIn(client, params) {
     fromBlock,
     toBlock
   });
-  const from18 = params.fromBlock ?? 0n;
-  const logs = [];
-  if (params.toBlock === void 0) logs.push(...await read3(from18));
-  else for (const [a, b] of logRanges(from18, params.toBlock)) logs.push(...await read3(a, b));
+  const logs = await readInParts(params.fromBlock ?? 0n, params.toBlock, read3);
   return logs.map((l) => ({
     challengeId: l.args.challengeId,
     issuedIn: l.blockNumber
@@ -50377,10 +50380,7 @@ async function getDisputeOpenings(client, params) {
     fromBlock,
     toBlock
   });
-  const from18 = params.fromBlock ?? 0n;
-  const logs = [];
-  if (params.toBlock === void 0) logs.push(...await read3(from18));
-  else for (const [a, b] of logRanges(from18, params.toBlock)) logs.push(...await read3(a, b));
+  const logs = await readInParts(params.fromBlock ?? 0n, params.toBlock, read3);
   return logs.map((l) => ({
     disputeId: l.args.disputeId,
     challenger: l.args.challenger,
