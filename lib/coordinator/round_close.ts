@@ -345,8 +345,8 @@ function withMoves(op: Deno.AtomicOperation, jobId: Hex, moves: NodeMove[]): Den
  */
 export async function aggregateAll(ctx: Context): Promise<AggregateOutcome[]> {
   const out: AggregateOutcome[] = [];
+  // Not finalized ones: settled, no case of them is open on chain.
   for (const job of await listLiveJobHeads(ctx.kv)) {
-    if (job.status === "finalized") continue; // settled: no case of it is open on chain
     try {
       if (job.status === "running") {
         const r = await aggregateJob(ctx, job.jobId);

@@ -120,7 +120,6 @@ async function uploadLimit(
   let limit = ctx.config.maxBlobBytes;
   if (role === "writer") return limit;
   for (const job of await listLiveJobHeads(ctx.kv)) {
-    if (job.status === "finalized") continue;
     // One read per job: the node's own entry, never the whole assignment.
     const bound = role === "node"
       ? holdsTask(await getJobNode(ctx.kv, job.jobId, u.signer.toLowerCase()))
@@ -204,8 +203,7 @@ function overQuota(ctx: Context, a: QuotaAccount): Rejection {
 /**
  * Counts `bytes` against the quotas of `grant`'s signer (its own, and the DID pool for a
  * DID-only signer), atomically: refused (413) if they do not fit in every one, unless `saturate`
- * (bytes already on disk for a refused body), which charges each up to its limit instead. A
- * negative count gives bytes back (what a reservation did not use).
+ * (bytes already on disk for a refused body), which charges each up to its limit instead.
  */
 export async function chargeUpload(
   ctx: Context,

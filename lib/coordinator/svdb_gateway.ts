@@ -69,9 +69,9 @@ export interface StoredUpload {
  * update is ~500 MB): chunks are counted against the grant's limit, hashed and imported block by
  * block. It must hash to what was signed; then it is charged to the signer's quota and leased
  * (the coordinator pins what it comes to reference). Until those checks pass the blocks hold only
- * a lease as long as the signature window from the body's end, so a refused body is gone at the next collection; its
- * bytes are charged all the same (up to the quota), or bodies refused for their hash or size
- * would be storage that no quota bounds.
+ * a lease as long as the signature window from the body's end, so a refused body is gone at the
+ * next collection; its bytes are charged all the same (the quota was reserved before the body),
+ * or bodies refused for their hash or size would be storage that no quota bounds.
  */
 export async function storeUpload(
   ctx: Context,

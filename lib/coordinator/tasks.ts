@@ -47,7 +47,6 @@ export async function nextTask(
 export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
   let waiting = false;
   for (const job of await listLiveJobHeads(ctx.kv)) {
-    if (job.status === "finalized") continue;
     const place = await getJobNode(ctx.kv, job.jobId, node);
     if (!holdsTask(place)) continue;
     const cluster = job.status === "running" ? await clusterTaskFor(ctx, job, node) : undefined;
