@@ -100,16 +100,16 @@ async function waitForNodes(
   for (;;) {
     // nodeCount: /status lists a page of nodes (a coordinator before pages: all of them).
     const status = await coordinator.getJson<{ nodes: unknown[]; nodeCount?: number }>("/status");
-    const bound = { length: status.nodeCount ?? status.nodes.length };
-    if (bound.length >= nodes) return;
+    const bound = status.nodeCount ?? status.nodes.length;
+    if (bound >= nodes) return;
     if (Date.now() >= deadline) {
       throw new Error(
-        `only ${bound.length} of ${nodes} workers are bound to the coordinator after ` +
+        `only ${bound} of ${nodes} workers are bound to the coordinator after ` +
           `${Math.round(waitMs / 1000)} s; start more workers or ask for fewer --nodes`,
       );
     }
-    if (bound.length !== seen) log(`waiting for ${nodes} bound workers (${bound.length} so far)`);
-    seen = bound.length;
+    if (bound !== seen) log(`waiting for ${nodes} bound workers (${bound} so far)`);
+    seen = bound;
     await sleep(1000);
   }
 }
