@@ -22489,6 +22489,26 @@ function privateKeyToAccount(privateKey, options = {}) {
   };
 }
 
+// lib/chain/log_ranges.ts
+var LOG_QUERY_BLOCKS = 2000n;
+function logRanges(fromBlock, toBlock) {
+  const out = [];
+  for (let at = fromBlock; at <= toBlock; at += LOG_QUERY_BLOCKS) {
+    const end = at + LOG_QUERY_BLOCKS - 1n;
+    out.push([
+      at,
+      end < toBlock ? end : toBlock
+    ]);
+  }
+  return out;
+}
+async function readInParts(fromBlock, toBlock, read3) {
+  if (toBlock === void 0) return await read3(fromBlock);
+  const out = [];
+  for (const [a, b] of logRanges(fromBlock, toBlock)) out.push(...await read3(a, b));
+  return out;
+}
+
 // lib/chain/client.ts
 function arthaChain(rpcUrl, chainId) {
   return defineChain({
@@ -22525,6 +22545,7 @@ function httpWithSendRecovery(rpcUrl) {
       }
     };
     const request = async (call2, opts) => {
+      if (call2.method === "eth_getLogs") return await getLogsInParts(read3, call2, opts);
       if (!call2.method.startsWith("eth_send")) return await read3(call2, opts);
       if (call2.method !== "eth_sendRawTransaction") return await send3(call2, opts);
       const hash3 = keccak256(call2.params[0]);
@@ -22546,6 +22567,35 @@ function httpWithSendRecovery(rpcUrl) {
       request
     }, inner.value);
   };
+}
+async function getLogsInParts(read3, call2, opts) {
+  const filter = call2.params?.[0];
+  const from18 = blockNumberOf(filter?.fromBlock ?? "latest");
+  if (!filter || filter.blockHash || from18 === void 0) return await read3(call2, opts);
+  const openEnd = filter.toBlock === void 0 || filter.toBlock === "latest";
+  const to = openEnd ? BigInt(await read3({
+    method: "eth_blockNumber"
+  })) : blockNumberOf(filter.toBlock);
+  if (to === void 0 || to - from18 < LOG_QUERY_BLOCKS) return await read3(call2, opts);
+  const logs = [];
+  for (const [a, b] of logRanges(from18, to)) {
+    const part = {
+      ...filter,
+      fromBlock: `0x${a.toString(16)}`,
+      toBlock: `0x${b.toString(16)}`
+    };
+    logs.push(...await read3({
+      ...call2,
+      params: [
+        part
+      ]
+    }, opts));
+  }
+  return logs;
+}
+function blockNumberOf(tag) {
+  if (tag === "earliest") return 0n;
+  return /^0x[0-9a-fA-F]+$/.test(tag) ? BigInt(tag) : void 0;
 }
 var BLOCK_RACE_RETRIES = 3;
 function blockRangeRace(e) {
@@ -49836,26 +49886,6 @@ function getChallenge(client, params) {
       params.challengeId
     ]
   });
-}
-
-// lib/chain/log_ranges.ts
-var LOG_QUERY_BLOCKS = 2000n;
-function logRanges(fromBlock, toBlock) {
-  const out = [];
-  for (let at = fromBlock; at <= toBlock; at += LOG_QUERY_BLOCKS) {
-    const end = at + LOG_QUERY_BLOCKS - 1n;
-    out.push([
-      at,
-      end < toBlock ? end : toBlock
-    ]);
-  }
-  return out;
-}
-async function readInParts(fromBlock, toBlock, read3) {
-  if (toBlock === void 0) return await read3(fromBlock);
-  const out = [];
-  for (const [a, b] of logRanges(fromBlock, toBlock)) out.push(...await read3(a, b));
-  return out;
 }
 
 // lib/chain/get_challenge_ids.ts

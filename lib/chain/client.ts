@@ -20,6 +20,7 @@ import {
   publicActions,
 } from "viem";
 import type { Account, Chain, Hex, Transport } from "viem";
+import { LOG_QUERY_BLOCKS, logRanges } from "./log_ranges.ts";
 
 /** The chain definition for a JSON-RPC endpoint; ARTH is the native coin. */
 export function arthaChain(rpcUrl: string, chainId: number): Chain {
@@ -72,6 +73,7 @@ export function httpWithSendRecovery(rpcUrl: string): Transport {
       }
     };
     const request = async (call: Call, opts?: unknown) => {
+      if (call.method === "eth_getLogs") return await getLogsInParts(read, call, opts);
       if (!call.method.startsWith("eth_send")) return await read(call, opts);
       if (call.method !== "eth_sendRawTransaction") return await send(call, opts);
       const hash = keccak256((call.params as [Hex])[0]);
@@ -89,6 +91,48 @@ export function httpWithSendRecovery(rpcUrl: string): Transport {
       inner.value,
     );
   };
+}
+
+/** A log filter as `eth_getLogs` takes it. */
+interface LogFilter {
+  fromBlock?: string;
+  toBlock?: string;
+  blockHash?: string;
+}
+
+/**
+ * `eth_getLogs` over more than {@link LOG_QUERY_BLOCKS} blocks asked as consecutive queries of at
+ * most that many, their logs joined in order: most public RPCs refuse a wider query (their caps
+ * run from about 2,000 to 10,000 blocks), and every scan that starts at block 0 (a job's
+ * challenges and disputes at `job cancel`, a committee's candidates, the data-access log) would
+ * otherwise fail on such an RPC once the chain is that long. An open end ("latest", or none) is
+ * the head read first; a block-hash filter, a tag start and a narrow range go as they are.
+ */
+async function getLogsInParts(
+  read: (call: { method: string; params?: unknown }, opts?: unknown) => Promise<unknown>,
+  call: { method: string; params?: unknown },
+  opts?: unknown,
+): Promise<unknown> {
+  const filter = (call.params as LogFilter[] | undefined)?.[0];
+  const from = blockNumberOf(filter?.fromBlock ?? "latest");
+  if (!filter || filter.blockHash || from === undefined) return await read(call, opts);
+  const openEnd = filter.toBlock === undefined || filter.toBlock === "latest";
+  const to = openEnd
+    ? BigInt(await read({ method: "eth_blockNumber" }) as string)
+    : blockNumberOf(filter.toBlock!);
+  if (to === undefined || to - from < LOG_QUERY_BLOCKS) return await read(call, opts);
+  const logs: unknown[] = [];
+  for (const [a, b] of logRanges(from, to)) {
+    const part = { ...filter, fromBlock: `0x${a.toString(16)}`, toBlock: `0x${b.toString(16)}` };
+    logs.push(...await read({ ...call, params: [part] }, opts) as unknown[]);
+  }
+  return logs;
+}
+
+/** A block number of a filter (hex, or "earliest"); undefined for another tag. */
+function blockNumberOf(tag: string): bigint | undefined {
+  if (tag === "earliest") return 0n;
+  return /^0x[0-9a-fA-F]+$/.test(tag) ? BigInt(tag) : undefined;
 }
 
 /** Times a read refused by the devnet's block-range race is asked again. */

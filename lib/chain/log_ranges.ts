@@ -1,4 +1,8 @@
-/** Block ranges a log query is split into, so an RPC that caps a query's span serves it. */
+/**
+ * Block ranges a log query is split into, so an RPC that caps a query's span serves it. The chain
+ * client's transport splits every `eth_getLogs` it sends (lib/chain/client.ts); the verbs that
+ * read in parts themselves do so for clients on another transport (a tab's injected wallet).
+ */
 
 /**
  * Most blocks one log query spans: public RPCs refuse wider ones (their caps run from about 2,000
