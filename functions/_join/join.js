@@ -58236,6 +58236,7 @@ function checkSecureAggregation(s) {
   need(s.asynchronous === void 0, `asynchronous ${why}`);
   need((s.verification?.redundancy ?? 1) === 1, `verification.redundancy above 1 ${why}`);
   need(s.privacy?.adaptiveClip === void 0, `privacy.adaptiveClip ${why}`);
+  need(!s.verification?.committee, "verification.committee cannot be combined with secureAggregation (a member recomputes its targets' updates from their shards)");
 }
 function roundHyper(spec, round) {
   const o = spec.optimizer;

@@ -443,7 +443,8 @@ function checkVerification(v: NonNullable<JobSpec["verification"]>): void {
 /**
  * Secure aggregation hides every individual update, so nothing that reads one can run with it:
  * robust rules, lossy codecs, cluster aggregators, staleness weights, redundancy's one-copy-per-task
- * count and adaptive clipping's update norms.
+ * count, adaptive clipping's update norms, and validator committees (each member reads its targets'
+ * shards and recomputes their whole updates, and members are the job's own nodes).
  */
 function checkSecureAggregation(s: JobSpec): void {
   const a = s.secureAggregation!;
@@ -477,6 +478,11 @@ function checkSecureAggregation(s: JobSpec): void {
   need(s.asynchronous === undefined, `asynchronous ${why}`);
   need((s.verification?.redundancy ?? 1) === 1, `verification.redundancy above 1 ${why}`);
   need(s.privacy?.adaptiveClip === undefined, `privacy.adaptiveClip ${why}`);
+  need(
+    !s.verification?.committee,
+    "verification.committee cannot be combined with secureAggregation (a member recomputes " +
+      "its targets' updates from their shards)",
+  );
 }
 
 /**

@@ -55,6 +55,13 @@ Deno.test("secureAggregation: refused with what needs individual updates", () =>
       { verification: { redundancy: 3, challengeRate: 0.1, sampleRate: 0.02 } },
       /redundancy above 1/,
     ],
+    // Found in the privacy audit: a committee member (drawn from the job's own nodes) was given
+    // read access to its targets' shards and recomputed each target's whole clean update, all
+    // that secure aggregation hides, for whichever colluder the draw picked.
+    [
+      { verification: { redundancy: 1, challengeRate: 0.1, sampleRate: 0.02, committee: true } },
+      /verification.committee cannot be combined with secureAggregation/,
+    ],
     [{
       privacy: {
         ...PRIVACY,
