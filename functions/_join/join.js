@@ -60374,6 +60374,9 @@ var DEFAULT_MIN_SECURE_INPUTS = 3;
 function minSecureInputs(spec) {
   return Math.max(DEFAULT_MIN_SECURE_INPUTS, spec.secureAggregation?.minInputs ?? 0);
 }
+function roundMinSurvivors(spec, assigned) {
+  return Math.max(minSecureInputs(spec), Math.ceil(assigned * DEFAULT_MIN_SURVIVOR_FRACTION));
+}
 function secureRoundConfig(spec, at) {
   const s = spec.secureAggregation;
   if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
@@ -60382,6 +60385,10 @@ function secureRoundConfig(spec, at) {
   const min = minSecureInputs(spec);
   if (n < min) {
     throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the job's minimum of ${min} inputs (a sum of fewer would reveal updates to the nodes in it)`);
+  }
+  const minSurvivors = roundMinSurvivors(spec, Math.max(at.assigned, n));
+  if (n < minSurvivors) {
+    throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the round's ${minSurvivors} survivors (2/3 of the ${at.assigned} nodes assigned; a sum of fewer could be mostly nodes that withheld their inputs before)`);
   }
   return {
     context: at.context,
@@ -60402,9 +60409,7 @@ function secureRoundConfig(spec, at) {
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
     // node dropped and others that it survived, and unmask that node's input.
     consistencyCheck: s.consistencyCheck ?? true,
-    // Bonawitz et al.'s 2n/3 survivors, and never fewer than the minimum: no released sum holds
-    // fewer inputs than the job allows.
-    minSurvivors: Math.max(min, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION))
+    minSurvivors
   };
 }
 function postDigest(context, message2) {
@@ -60438,7 +60443,7 @@ function checkSession(spec, session, chain) {
   if (!Number.isSafeInteger(session.attempt) || session.attempt >= MAX_SECURE_ATTEMPTS) {
     throw fail(`attempt ${session.attempt} is past the last (${MAX_SECURE_ATTEMPTS - 1})`);
   }
-  checkAnchor(session, chain, fail);
+  const assigned = checkAnchor(session, chain, fail);
   const at = {
     chainId: chain.chainId,
     jobId: session.jobId,
@@ -60448,11 +60453,17 @@ function checkSession(spec, session, chain) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }
   const clients = session.config.clients;
-  const want = secureRoundConfig(spec, {
-    context,
-    seed: session.config.seed,
-    clients
-  });
+  let want;
+  try {
+    want = secureRoundConfig(spec, {
+      context,
+      seed: session.config.seed,
+      clients,
+      assigned
+    });
+  } catch (e) {
+    throw fail(e.message.replace(/^Cannot configure secure round: /, ""));
+  }
   for (const k of Object.keys({
     ...want,
     ...session.config
@@ -60483,6 +60494,7 @@ function checkAnchor(session, chain, fail) {
   if (session.attempt === 0 && roster.length !== assigned.length) {
     throw fail(`a first attempt's roster must be every node assigned at block ${anchor}: ${roster.length} of ${assigned.length}`);
   }
+  return assigned.length;
 }
 
 // lib/worker/deliver.ts

@@ -10,10 +10,7 @@ import { getJobAssignments } from "../chain/get_job_assignments.ts";
 import { getRoundOpenedBlock } from "../chain/get_round_opened_block.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { BPS, quorumCount } from "../job/round_policy.ts";
-import {
-  DEFAULT_MIN_SURVIVOR_FRACTION,
-  resolveParams,
-} from "../privacy/secure_aggregation/params.ts";
+import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import {
   anchorBlocks,
   DEFAULT_STAGE_MS,
@@ -103,10 +100,8 @@ function mayClose(
     return now - s.stageOpenedAt >= (spec.secureAggregation?.stageMs ?? DEFAULT_STAGE_MS);
   }
   if (now - job.roundOpenedAt >= spec.aggregation.deadlineMs) return true;
-  const n = s.config.clients.length;
-  const minSurvivors = Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
-  const q = quorumCount(n, Math.round(spec.aggregation.quorum * BPS));
-  return quorum && count >= Math.max(q, minSurvivors);
+  const q = quorumCount(s.config.clients.length, Math.round(spec.aggregation.quorum * BPS));
+  return quorum && count >= Math.max(q, s.config.minSurvivors ?? 2);
 }
 
 /** The head after closing the live server's stage (Unmasking: finishing), or after failing. */
@@ -210,7 +205,8 @@ export async function openSession(
   const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round };
   const context = secureContext({ ...at, attempt });
   const seed = secureSeed(at, block.hash);
-  const config = secureRoundConfig(spec, { context, seed, clients: job.assigned });
+  const assigned = block.roster.length;
+  const config = secureRoundConfig(spec, { context, seed, clients: job.assigned, assigned });
   resolveParams(config); // refuses a roster the protocol cannot run
   const session: SecureSession = {
     jobId: job.jobId,

@@ -28,7 +28,7 @@ import { decodeFixedPoint } from "../privacy/secure_aggregation/fixed_point.ts";
 import type { ClientMessage, RejectCode } from "../privacy/secure_aggregation/messages.ts";
 import {
   MAX_SECURE_ATTEMPTS,
-  minSecureInputs,
+  roundMinSurvivors,
   type SecurePost,
   type SecureRoundView,
   verifySecurePost,
@@ -171,8 +171,8 @@ export async function receiveSecureMessage(
 
 /**
  * The round's next attempt, over the nodes assigned at the anchor block that sent no masked
- * input in an earlier one (they refuse to send another); undefined when fewer than the job's
- * minimum remain or the round had its last attempt. The roster is the chain's, as workers check
+ * input in an earlier one (they refuse to send another); undefined when fewer than the round's
+ * minimum survivors remain or the round had its last attempt. The roster is the chain's, as workers check
  * it, not the job record's, which trails a reassignment by a moment.
  */
 async function openNext(
@@ -190,7 +190,8 @@ async function openNext(
   if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
   const anchor = await sessionAnchor(ctx, job);
   const roster = anchor.roster.filter((n) => !spent.has(n)) as Hex[];
-  if (roster.length < minSecureInputs(spec)) return undefined; // no sum that small is released
+  // No sum smaller than the round's first attempt allows is released (roundMinSurvivors).
+  if (roster.length < roundMinSurvivors(spec, anchor.roster.length)) return undefined;
   return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt, anchor);
 }
 

@@ -116,11 +116,6 @@ export function anchorBlocks(changes: readonly RosterChange[], roundOpened: bigi
   return [...blocks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/**
- * The SecAgg+ config of a round of `spec`: the model's parameter count, the clip (privacy's L2
- * clip bounds every coordinate too), the DP noise std on the sum (z x clip, shared out by the
- * library), the degree and the consistency check the owner asked for.
- */
 /** The fewest inputs a secure round may hold by default, and at least: see {@link minSecureInputs}. */
 export const DEFAULT_MIN_SECURE_INPUTS = 3;
 
@@ -134,9 +129,32 @@ export function minSecureInputs(spec: Pick<JobSpec, "secureAggregation">): numbe
   return Math.max(DEFAULT_MIN_SECURE_INPUTS, spec.secureAggregation?.minInputs ?? 0);
 }
 
+/**
+ * The fewest inputs any released sum of a round may hold, in every attempt: Bonawitz et al.'s 2n/3
+ * of the `assigned` nodes at the round's anchor (the first attempt's roster), and never fewer than
+ * {@link minSecureInputs}. A retry's roster is what is left once the nodes that sent a masked input
+ * sit out; were its bound 2/3 of that, colluders who withheld their inputs to fail the first
+ * attempt would make up most of the retry and read a late honest node's update off its sum.
+ */
+export function roundMinSurvivors(
+  spec: Pick<JobSpec, "secureAggregation">,
+  assigned: number,
+): number {
+  return Math.max(minSecureInputs(spec), Math.ceil(assigned * DEFAULT_MIN_SURVIVOR_FRACTION));
+}
+
+/**
+ * The SecAgg+ config of an attempt of a round of `spec` over `clients`, of the `assigned` nodes at
+ * its anchor (the first attempt's roster; a retry's holds fewer): the model's parameter count, the
+ * clip (privacy's L2 clip bounds every coordinate too), the DP noise std on the sum (z x clip,
+ * shared out by the library), the degree, the consistency check the owner asked for and the
+ * round's {@link roundMinSurvivors}.
+ *
+ * @throws {RangeError} when the roster is smaller than {@link roundMinSurvivors}
+ */
 export function secureRoundConfig(
   spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
-  at: { context: string; seed: Hex; clients: readonly string[] },
+  at: { context: string; seed: Hex; clients: readonly string[]; assigned: number },
 ): SecAggConfig {
   const s = spec.secureAggregation;
   if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
@@ -147,6 +165,14 @@ export function secureRoundConfig(
     throw new RangeError(
       `Cannot configure secure round: a roster of ${n} is below the job's minimum of ${min} ` +
         "inputs (a sum of fewer would reveal updates to the nodes in it)",
+    );
+  }
+  const minSurvivors = roundMinSurvivors(spec, Math.max(at.assigned, n));
+  if (n < minSurvivors) {
+    throw new RangeError(
+      `Cannot configure secure round: a roster of ${n} is below the round's ${minSurvivors} ` +
+        `survivors (2/3 of the ${at.assigned} nodes assigned; a sum of fewer could be mostly ` +
+        "nodes that withheld their inputs before)",
     );
   }
   return {
@@ -164,9 +190,7 @@ export function secureRoundConfig(
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
     // node dropped and others that it survived, and unmask that node's input.
     consistencyCheck: s.consistencyCheck ?? true,
-    // Bonawitz et al.'s 2n/3 survivors, and never fewer than the minimum: no released sum holds
-    // fewer inputs than the job allows.
-    minSurvivors: Math.max(min, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION)),
+    minSurvivors,
   };
 }
 
@@ -287,13 +311,18 @@ export function checkSession(
   if (!Number.isSafeInteger(session.attempt) || session.attempt >= MAX_SECURE_ATTEMPTS) {
     throw fail(`attempt ${session.attempt} is past the last (${MAX_SECURE_ATTEMPTS - 1})`);
   }
-  checkAnchor(session, chain, fail);
+  const assigned = checkAnchor(session, chain, fail);
   const at = { chainId: chain.chainId, jobId: session.jobId, round: session.round };
   if (session.config.seed !== secureSeed(at, chain.blockHash)) {
     throw fail(`seed is not derived from block ${session.anchorBlock}`);
   }
   const clients = session.config.clients;
-  const want = secureRoundConfig(spec, { context, seed: session.config.seed, clients });
+  let want: SecAggConfig;
+  try {
+    want = secureRoundConfig(spec, { context, seed: session.config.seed, clients, assigned });
+  } catch (e) {
+    throw fail((e as Error).message.replace(/^Cannot configure secure round: /, ""));
+  }
   for (const k of Object.keys({ ...want, ...session.config }) as (keyof SecAggConfig)[]) {
     if (JSON.stringify(session.config[k]) !== JSON.stringify(want[k])) {
       throw fail(`config.${k} differs from the job spec's`);
@@ -305,13 +334,13 @@ export function checkSession(
  * The anchor must be a block that fixed the roster in the round, and the roster the nodes
  * assigned there: all of them in a first attempt, a subset in a retry (the nodes that sent a
  * masked input before sit it out). Any block since the round opened, or any subset of the nodes,
- * was another graph for the coordinator to choose from.
+ * was another graph for the coordinator to choose from. Returns how many nodes the anchor assigned.
  */
 function checkAnchor(
   session: SecureSessionInfo,
   chain: SessionChain,
   fail: (what: string) => TypeError,
-): void {
+): number {
   let anchor: bigint;
   try {
     anchor = BigInt(session.anchorBlock);
@@ -338,4 +367,5 @@ function checkAnchor(
         `${roster.length} of ${assigned.length}`,
     );
   }
+  return assigned.length;
 }

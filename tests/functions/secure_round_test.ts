@@ -399,9 +399,11 @@ Deno.test("secure aggregation", async (t) => {
       const s = await fx.scenario();
       const job = await s.job({ nodes: 6, rounds: 1, secureAggregation: SECURE });
       const deltas = await deliverEnvelopes(s, job, job.nodes);
-      // D, E and F go away right after ShareKeys: A, B, C send inputs, 3 < minSurvivors 4, it
-      // fails. (With two late nodes no second attempt opens: a sum of two is never released.)
-      const late = new Set<string>(job.nodes.slice(3).map((n) => n.nodePubkey));
+      // C, D, E and F go away right after ShareKeys: A and B send inputs, 2 < minSurvivors 4,
+      // it fails. (With three late nodes no second attempt opens: every attempt keeps 2/3 of the
+      // six assigned, so a sum of three, which two colluders that withheld theirs would read a
+      // late node's update off, is never released.)
+      const late = new Set<string>(job.nodes.slice(2).map((n) => n.nodePubkey));
       let heal!: () => void;
       const healed = new Promise<void>((r) => heal = r);
       const cut = new Set<string>();
@@ -424,18 +426,59 @@ Deno.test("secure aggregation", async (t) => {
       };
       const away = (id: string) => cut.has(id);
       const outcomes = await secureRound(s, job, deltas, { fetchOf, away, onFailed });
-      // A, B, C refuse a second input and are off the roster; D, E and F close the round alone.
-      assert.deepEqual(outcomes, [...Array(3).fill("excluded"), ...Array(3).fill("included")]);
+      // A and B refuse a second input and are off the roster; C to F close the round alone.
+      assert.deepEqual(outcomes, [...Array(2).fill("excluded"), ...Array(4).fill("included")]);
       const out = await aggregate(s, job);
-      assert.equal(out.updates, 3);
+      assert.equal(out.updates, 4);
       const record = await s.jobRecord(job.jobId);
       const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
       assert.deepEqual([...session.config.clients].sort(), [...late].sort());
       const before = await loadWeights(s.ctx.store, job.spec.initialWeights);
       const after = await loadWeights(s.ctx.store, record.globalCid);
-      const three = [...late].map((n) => deltas.get(n)!);
-      const mean = before.map((w, i) => w + three.reduce((a, d) => a + d[i]!, 0) / 3);
+      const four = [...late].map((n) => deltas.get(n)!);
+      const mean = before.map((w, i) => w + four.reduce((a, d) => a + d[i]!, 0) / 4);
       assert.ok(maxAbsDiff(after, mean) < 1e-6);
+    },
+  );
+
+  await t.step(
+    "attacker: colluders that fail an attempt cannot make a retry of themselves and a late node",
+    async () => {
+      // Found in the privacy audit. Six nodes: D is slow, E and F collude. They withhold their
+      // masked inputs, so A, B and C's three (< minSurvivors 4) fail attempt 0 and sit the retry
+      // out. The retry's roster was D, E and F with a bound of 3 (2/3 of its own three): E and F
+      // send known inputs and read D's update off the released sum. Every attempt now keeps 2/3
+      // of the six assigned, so no retry of three opens.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 6, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const late = new Set<string>(job.nodes.slice(3).map((n) => n.nodePubkey));
+      const cut = new Set<string>();
+      let left = false;
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        if (left) throw new Error("left");
+        if (cut.has(n.nodePubkey)) await new Promise((r) => setTimeout(r, 20));
+        if (cut.has(n.nodePubkey)) throw new Error("away");
+        const res = await s.call(path, init);
+        const body = typeof init?.body === "string" ? init.body : "";
+        if (late.has(n.nodePubkey) && body.includes("ShareKeys")) cut.add(n.nodePubkey);
+        return res;
+      };
+      let retried: number | undefined;
+      const onFailed = async () => {
+        const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+        assert.equal(out.status, "extended");
+        // D asks for the round's session once it is back, as a worker does.
+        const d = [...late][0]!;
+        const view = (await read(await s.call(`/secagg?jobId=${job.jobId}&node=${d}`))).body;
+        retried = view.session.attempt;
+        left = true; // every node gives the round up
+      };
+      const away = (id: string) => cut.has(id);
+      await secureRound(s, job, deltas, { fetchOf, away, onFailed });
+      assert.equal(retried, 0, "no attempt opened over D, E and F");
+      const record = await s.jobRecord(job.jobId);
+      assert.equal((await currentSession(s.ctx, { ...record, round: 0 }))!.value.attempt, 0);
     },
   );
 

@@ -35,7 +35,8 @@ function scriptedSession() {
   const spec = { model, secureAggregation: {} } as JobSpec;
   const at = { chainId: 31337, jobId, round: 0 };
   const context = secureContext({ ...at, attempt: 0 });
-  const config = secureRoundConfig(spec, { context, seed: secureSeed(at, hash), clients });
+  const seed = secureSeed(at, hash);
+  const config = secureRoundConfig(spec, { context, seed, clients, assigned: clients.length });
   const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
   const client = {
     getBlock: () => Promise.resolve({ number: 1n, hash }),

@@ -40,7 +40,8 @@ function honest(
   const at = { chainId: 31337, jobId: JOB, round: 2 };
   const context = secureContext({ ...at, attempt });
   const seed = secureSeed(at, o.hash ?? BLOCK);
-  const config = secureRoundConfig(SPEC, { context, seed, clients: o.clients ?? ROSTER });
+  const clients = o.clients ?? ROSTER;
+  const config = secureRoundConfig(SPEC, { context, seed, clients, assigned: ROSTER.length });
   const anchorBlock = String(o.anchor ?? 17n);
   return { jobId: JOB, round: 2, attempt, anchorBlock, blockHash: o.hash ?? BLOCK, config };
 }
@@ -108,7 +109,11 @@ Deno.test("attacker: a coordinator cannot re-roll the neighbour graph by orderin
   const s = honest();
   const reordered = { ...s, config: { ...s.config, clients: s.config.clients.toReversed() } };
   assert.throws(() => checkSession(SPEC, reordered, chain), /config\.clients differs/);
-  const shuffled = secureRoundConfig(SPEC, { ...s.config, clients: reordered.config.clients });
+  const shuffled = secureRoundConfig(SPEC, {
+    ...s.config,
+    clients: reordered.config.clients,
+    assigned: 6,
+  });
   assert.deepEqual(shuffled.clients, s.config.clients, "any order the coordinator gives is sorted");
 });
 
@@ -217,18 +222,54 @@ Deno.test("an owner's minInputs binds every session of its job", () => {
   const context = s.config.context;
   const four = s.config.clients.slice(0, 4);
   assert.throws(
-    () => secureRoundConfig(spec, { context, seed: s.config.seed, clients: four }),
+    () => secureRoundConfig(spec, { context, seed: s.config.seed, clients: four, assigned: 6 }),
     /a roster of 4 is below the job's minimum of 5 inputs/,
   );
-  const six = secureRoundConfig(spec, { context, seed: s.config.seed, clients: s.config.clients });
+  const six = secureRoundConfig(spec, {
+    context,
+    seed: s.config.seed,
+    clients: s.config.clients,
+    assigned: 6,
+  });
   assert.equal(six.minSurvivors, 5, "no released sum holds fewer than 5 inputs");
 });
 
 Deno.test("the consistency check is on unless a spec turns it off", () => {
   const s = honest();
-  const at = { context: s.config.context, seed: s.config.seed, clients: s.config.clients };
+  const { context, seed, clients } = s.config;
+  const at = { context, seed, clients, assigned: clients.length };
   const plain = { ...SPEC, secureAggregation: {} };
   assert.equal(secureRoundConfig(plain, at).consistencyCheck, true);
   const off = { ...SPEC, secureAggregation: { consistencyCheck: false } };
   assert.equal(secureRoundConfig(off, at).consistencyCheck, false);
+});
+
+Deno.test("attacker: a retry's roster cannot shrink below the first attempt's survivors", () => {
+  // Found in the privacy audit: each attempt's minSurvivors was 2/3 of its own roster. Six nodes:
+  // a slow victim is left out of attempt 0's keys, two colluders withhold their masked inputs so
+  // the three honest ones (3 < 4) fail it and sit the retry out; the retry's roster is the victim
+  // and the two colluders, its bound 3, and the colluders' known inputs leave the victim's update
+  // as the sum. Every attempt keeps 2/3 of the six assigned (4), so no such retry runs.
+  const [victim, c1, c2] = ROSTER;
+  const retry = [victim!, c1!, c2!];
+  const at = { chainId: 31337, jobId: JOB, round: 2 };
+  const context = secureContext({ ...at, attempt: 1 });
+  const seed = secureSeed(at, BLOCK);
+  const low = { ...secureRoundConfig(SPEC, { context, seed, clients: ROSTER, assigned: 6 }) };
+  const lied: SecureSessionInfo = {
+    ...honest({ attempt: 1, clients: ROSTER.slice(0, 4) }),
+    config: { ...low, clients: [...retry].sort(), minSurvivors: 3 },
+  };
+  assert.throws(
+    () => checkSession(SPEC, lied, chain),
+    /a roster of 3 is below the round's 4 survivors \(2\/3 of the 6 nodes assigned/,
+  );
+  assert.throws(
+    () => secureRoundConfig(SPEC, { context, seed, clients: retry, assigned: 6 }),
+    /a roster of 3 is below the round's 4 survivors/,
+  );
+  // A retry of four of the six keeps the first attempt's bound.
+  const four = secureRoundConfig(SPEC, { context, seed, clients: ROSTER.slice(0, 4), assigned: 6 });
+  assert.equal(four.minSurvivors, 4);
+  checkSession(SPEC, honest({ attempt: 1, clients: ROSTER.slice(0, 4) }), chain);
 });
