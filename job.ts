@@ -42,7 +42,7 @@ import {
   watchJob,
 } from "./lib/job/job_status.ts";
 import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
-import { downloadModel, OutputExistsError } from "./lib/job/job_model.ts";
+import { downloadModel, expectedModel, OutputExistsError } from "./lib/job/job_model.ts";
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
 import { JobNotStartedError, submitJob } from "./lib/job/submit.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
@@ -51,6 +51,7 @@ import { synchronousRecipe } from "./lib/job/recipe.ts";
 import { checkChain } from "./lib/network/preflight.ts";
 import { openFsStore } from "./lib/store/store.ts";
 import { CoordinatorClient, httpCoordinator } from "./lib/worker/client.ts";
+import { Gateway } from "./lib/worker/gateway.ts";
 
 /** The model's layout flags, without the context (the spec's maxT and T). */
 function layout({ layers, heads, width }: { layers: number; heads: number; width: number }) {
@@ -189,10 +190,11 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
         "when it is finalized (deno task job status --wait)",
     );
   }
-  // The coordinator names the folder; the chain says which weights the last round closed on.
+  // The coordinator names the folder; the chain says which weights the last round closed on and
+  // (by the spec's hash) which model they are.
   const { client: reader, addresses } = await chainClient(s);
   const onChain = await readJob(reader, { addresses, jobId });
-  const expect = { weightsDigest: onChain.latestWeightsDigest };
+  const expect = await expectedModel(new Gateway(coordinator), onChain, job.specCid);
   const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out, expect);
   console.log(`model artha://${job.modelFolderCid} (${files.length} files) written to ${s.out}`);
   console.log(`sample it: deno task infer --model ${s.out} "The jury said"`);

@@ -37,6 +37,8 @@ export interface JobView {
   finalize?: { paid: string; refund: string; improvementBps: number };
   modelFolderCid?: string;
   globalCid?: string;
+  /** The spec the coordinator runs the job by (its hash is the job's paramsHash on chain). */
+  specCid: string;
 }
 
 const short = (hex: string) => `${hex.slice(0, 10)}…`;

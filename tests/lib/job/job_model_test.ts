@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import type { CID } from "multiformats/cid";
 import { computeCid, parseCid } from "../../../lib/store/cid.ts";
 import { directoryBlock } from "../model/_folder.ts";
-import { downloadModel, ModelMismatchError } from "../../../lib/job/job_model.ts";
+import { downloadModel, expectedModel, ModelMismatchError } from "../../../lib/job/job_model.ts";
+import { type JobSpec, jobSpecHash } from "../../../lib/job/job_spec.ts";
 import { exportHfModelChunks, writeModelFiles } from "../../../lib/model/hf_model.ts";
 import { putModelFolder } from "../../../lib/model/model_folder.ts";
 import { openStore } from "../../../lib/store/open_store.ts";
@@ -107,4 +108,77 @@ Deno.test("attacker: a coordinator cannot hand the owner a model other than the 
     await store.close();
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test("attacker: a coordinator cannot ship the trained weights beside another graph or model", async () => {
+  // Prepare: the job trained `trained` (heads 2). Found in the inference audit: only
+  // model.safetensors was checked against the chain's digest, while `deno task infer` and
+  // transformers.js run onnx/model.onnx; a coordinator kept the trained safetensors and shipped an
+  // untrained graph (or a config with another head count, which the weights' size does not show).
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const size = paramLayout(config).size;
+  const trained = Float32Array.from({ length: size }, (_, i) => Math.sin(i) / 10);
+  const honest = exportHfModelChunks(config, trained);
+  const swapped = {
+    ...honest,
+    "onnx/model.onnx": exportHfModelChunks(config, new Float32Array(size))["onnx/model.onnx"]!,
+  };
+  const otherHeads = exportHfModelChunks({ ...config, heads: 1 }, trained);
+  const store = await openStore({ kind: "memory" });
+  const folder = async (files: typeof honest) => (await putModelFolder(store, files)).toString();
+  const [good, graph, heads] = [
+    await folder(honest),
+    await folder(swapped),
+    await folder(otherHeads),
+  ];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const u = new URL(req.url);
+      const cid = parseCid(u.pathname.replace("/svdb/", ""));
+      const raw = u.searchParams.get("format") === "raw";
+      return new Response((raw ? await store.getBlock(cid) : await store.get(cid)).slice());
+    },
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const expect = { weightsDigest: merkleRoot(f32Bytes(trained)), model: config };
+  const out = await Deno.makeTempDir();
+  try {
+    // Execute + Assert: both substitutes are refused, nothing is written; the honest one is.
+    await assert.rejects(
+      downloadModel(base, graph, `${out}/model`, expect),
+      (e) => e instanceof ModelMismatchError && /onnx\/model.onnx is not what/.test(e.message),
+    );
+    await assert.rejects(
+      downloadModel(base, heads, `${out}/model`, expect),
+      (e) => e instanceof ModelMismatchError && /"heads":1.*the job's spec trains/.test(e.message),
+    );
+    await assert.rejects(Deno.stat(`${out}/model`), Deno.errors.NotFound);
+    const files = await downloadModel(base, good, `${out}/model`, expect);
+    assert.ok(files.includes("onnx/model.onnx"));
+  } finally {
+    await store.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("attacker: a coordinator cannot name a spec other than the one the job escrowed", async () => {
+  // The model the folder is checked against comes from the spec the coordinator names; only a
+  // spec whose hash is the job's paramsHash on chain is taken.
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const spec = { model: config } as JobSpec;
+  const gateway = { spec: () => Promise.resolve(spec) };
+  const onChain = {
+    paramsHash: jobSpecHash(spec),
+    latestWeightsDigest: `0x${"11".repeat(32)}` as const,
+  };
+  assert.deepEqual(await expectedModel(gateway, onChain, "bafy-spec"), {
+    weightsDigest: onChain.latestWeightsDigest,
+    model: config,
+  });
+  const other = { ...onChain, paramsHash: `0x${"22".repeat(32)}` as const };
+  await assert.rejects(
+    expectedModel(gateway, other, "bafy-spec"),
+    (e) => e instanceof ModelMismatchError && /not the job's paramsHash/.test(e.message),
+  );
 });

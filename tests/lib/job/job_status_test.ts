@@ -36,6 +36,7 @@ function view(closed: number, extra: Partial<JobView> = {}): JobView {
     initialValLoss: 5.5,
     metrics: Array.from({ length: closed }, (_, r) => metric(r)),
     globalCid: `cp-${closed - 1}`,
+    specCid: "spec",
     ...extra,
   };
 }
