@@ -27,7 +27,7 @@ import {
   verifyBlock,
 } from "../store/cid.ts";
 import type { Store } from "../store/store.ts";
-import { readBounded } from "../store/bounded_body.ts";
+import { readBounded, readPrefix } from "../store/bounded_body.ts";
 import { printable } from "../network/printable.ts";
 import type { ModelFileChunks, ModelFiles } from "./hf_model.ts";
 
@@ -172,7 +172,7 @@ export function fetchModelFolder(
       throw new Error(`Cannot reach the gateway ${base}: ${(e as Error).message}`, { cause: e });
     }
     if (!res.ok) {
-      const why = printable((await res.text()).slice(0, 300));
+      const why = printable(await readPrefix(res.body, 300));
       throw new Error(`Cannot download ${c} from ${base}: ${res.status} ${why}`);
     }
     try {

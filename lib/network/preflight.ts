@@ -19,7 +19,7 @@
 import { type Address, formatEther } from "viem";
 import type { ChainEndpoint } from "../config.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
-import { readBounded } from "../store/bounded_body.ts";
+import { readBounded, readPrefix } from "../store/bounded_body.ts";
 
 /** Most bytes of a preflight answer: an RPC result or /info is a few KB, not gigabytes. */
 const MAX_ANSWER_BYTES = 1 << 20;
@@ -89,7 +89,7 @@ async function rpcCall(url: string, method: string, params: unknown[], timeoutMs
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 120)}`);
+  if (!res.ok) throw new Error(`HTTP ${res.status} ${await readPrefix(res.body, 120)}`);
   const body = await boundedJson(res) as { result?: unknown; error?: { message?: string } };
   if (body.error) throw new Error(`${method}: ${body.error.message ?? "error"}`);
   return body.result;

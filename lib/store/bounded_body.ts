@@ -54,3 +54,35 @@ export async function readBounded(
   }
   return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
+
+/**
+ * The first `maxBytes` of `body` as text (less if it ends first), the rest cancelled unread: what
+ * an error answer is quoted by. Read with `res.text()`, an endless error body from a hostile
+ * gateway or RPC took the reader's memory.
+ *
+ * @example
+ * ```ts
+ * import { readPrefix } from "./bounded_body.ts";
+ * console.assert(await readPrefix(new Response("x".repeat(1_000)).body, 3) === "xxx");
+ * ```
+ */
+export async function readPrefix(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(r.value);
+      size += r.value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return new TextDecoder().decode(concatBytes(...chunks).subarray(0, maxBytes));
+}

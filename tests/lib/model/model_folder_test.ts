@@ -93,3 +93,32 @@ Deno.test("attacker: a collection that starts while a model folder is written ke
   const folder = await getModelFolder(store, root);
   assert.deepEqual(Object.keys(folder).sort(), ["config.json", "model.bin"]);
 });
+
+Deno.test("attacker: a gateway's endless error answer is quoted by its start, not read whole", async () => {
+  // Found in the inference audit: a failed download's answer was read with `res.text()`, whole; a
+  // gateway answering 500 with a body that never ends kept the owner's `job model` (or `infer`)
+  // reading it, into memory, until the request's 10-minute timeout.
+  const root = await dir([]);
+  let cancelled = false;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) =>
+        new Promise<void>((r) =>
+          setTimeout(() => {
+            if (!cancelled) c.enqueue(new Uint8Array(64).fill(98));
+            r();
+          }, 5)
+        ),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    return new Response(body, { status: 500 });
+  });
+  await assert.rejects(
+    fetchModelFolder(`http://127.0.0.1:${server.addr.port}`, root, { timeoutMs: 60_000 }),
+    /Cannot download .*: 500 b{10}/,
+  );
+  for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cancelled, "the rest of the answer is cancelled unread");
+});
