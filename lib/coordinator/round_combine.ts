@@ -83,7 +83,7 @@ function withinBudget<T>(step: () => T): T {
 
 /**
  * A secure round: the mean of the finished SecAgg+ session's unmasked sum, no central noise; the
- * accountant charges the noise the nodes added that survived in the sum.
+ * accountant charges the policy's noise, which the nodes' shares guarantee (secureRoundPrivacy).
  */
 async function combineSecure(
   ctx: Context,
@@ -93,7 +93,7 @@ async function combineSecure(
 ): Promise<Combined> {
   const secure = await secureSum(ctx, job);
   const privacy = spec.privacy
-    ? withinBudget(() => secureRoundPrivacy(spec, job, nodes, secure.noiseStd))
+    ? withinBudget(() => secureRoundPrivacy(spec, job, nodes))
     : job.privacy;
   const delta = meanOfSecureSum(combinePlanOf(spec, job.round), secure.sum, nodes.length);
   return { delta, bytes: secure.bytes, privacy };

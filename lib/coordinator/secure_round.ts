@@ -35,7 +35,6 @@ import {
 } from "../round/secure_session.ts";
 import { ROUND_NOT_OPEN } from "../worker/task.ts";
 import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
-import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import type { Context } from "./context.ts";
 import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
 import { loadSpec } from "./job.ts";
@@ -234,7 +233,7 @@ async function mayUnmask(
     ? s.config.clients
     : await maskedInputsOf(ctx, s);
   try {
-    secureRoundPrivacy(spec, job, nodes, resolveParams(s.config).noiseStd);
+    secureRoundPrivacy(spec, job, nodes);
     return true;
   } catch (e) {
     if (e instanceof BudgetExceededError) return false;

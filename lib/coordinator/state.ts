@@ -108,7 +108,10 @@ export interface JobHead {
     shardRounds: number[];
     /** Per shard, the counted updates carrying its data in each of those rounds. */
     shardCopies: number[][];
-    /** Secure aggregation: the noise multiplier each of those rounds' sums carried. */
+    /**
+     * Jobs whose secure rounds were charged at the noise their sums carried (before they were
+     * charged at the policy's z): each round's multiplier, extended with z for later rounds.
+     */
     shardNoise?: number[][];
     shardEpsilon: number[];
   };
