@@ -23,6 +23,8 @@ import {
 } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
 import { getLarge } from "./state.ts";
+import { privateFile } from "./svdb_private.ts";
+import { BlockNotFoundError } from "../store/blockstore.ts";
 
 /** A session's head record. */
 export interface SecureSession extends SecureSessionInfo {
@@ -191,6 +193,11 @@ export async function clientMessage(
   if (msg.stage !== "MaskedInputCollection") return msg;
   const ref = msg as unknown as MaskedInputRef;
   if (typeof ref.cid !== "string") throw new TypeError("Cannot read masked input: no cid");
+  // Masked inputs are uploaded in the open. A private file is neither read nor told apart from
+  // an absent one: read, the refusal said whether it existed and its size, for any private CID
+  // an invited node named (another node's update, an owner's shard).
+  const absent = `Cannot read masked input ${ref.cid}: no such public file`;
+  if (await privateFile(ctx, ref.cid)) throw new TypeError(absent);
   let bytes: Uint8Array;
   try {
     // Header, id and a u32 a coordinate: nothing longer is a masked input of this session.
@@ -198,6 +205,7 @@ export async function clientMessage(
     const maxBytes = 16 + idBytes + 4 * config.vectorLength;
     bytes = await ctx.store.get(ref.cid, { maxBytes });
   } catch (e) {
+    if (e instanceof BlockNotFoundError) throw new TypeError(absent);
     throw new TypeError(`Cannot read masked input ${ref.cid}: ${(e as Error).message}`);
   }
   const masked = decodeMaskedInput(bytes);

@@ -21,6 +21,8 @@ import { openSession, sessionAnchor } from "../../lib/coordinator/_secure_sessio
 import { getBlockHash } from "../../lib/chain/get_block_hash.ts";
 import { currentAttemptKey, sessionKey } from "../../lib/coordinator/_secure_store.ts";
 import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
+import { privateKey } from "../../lib/coordinator/svdb_private.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import type { Hex } from "viem";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
@@ -328,6 +330,46 @@ Deno.test("secure aggregation", async (t) => {
       const outcomes = await secureRound(s, job, deltas, { fetchOf });
       assert.deepEqual(outcomes, ["included", "included", "included"]);
       assert.equal((refused as { error: { code: string } }).error.code, "NOT_INVITED");
+    },
+  );
+
+  await t.step(
+    "attacker: an invited node cannot tell a private file from an absent one by its masked input",
+    async () => {
+      // Found in the privacy audit: at MaskedInputCollection an invited node named any CID as its
+      // masked input; the coordinator read it, and the refusal said whether a private file (an
+      // owner's shard, another node's update) existed and how large it was.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 3, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const secret = (await s.ctx.store.put(new Uint8Array(4 << 20).fill(3))).toString();
+      await s.ctx.kv.set(privateKey(secret), { owner: "0x" + "aa".repeat(20), jobs: [] });
+      const absent = (await computeCid(new Uint8Array(4 << 20).fill(4))).toString();
+      const prober = job.nodes[0]!;
+      const answers: string[] = [];
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        const body = typeof init?.body === "string" ? init.body : "";
+        if (n === prober && answers.length === 0 && body.includes("MaskedInputCollection")) {
+          const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+          const session = { ...view.session, context: view.session.config.context };
+          for (const cid of [secret, absent]) {
+            const message = JSON.stringify({
+              stage: "MaskedInputCollection",
+              id: prober.nodePubkey,
+              cid,
+            });
+            const post = signSecurePost(prober.key, session, message);
+            const answer = (await read(await s.post("/secagg", post))).body;
+            answers.push(JSON.stringify(answer).replaceAll(cid, "CID"));
+          }
+        }
+        return await s.call(path, init);
+      };
+      const outcomes = await secureRound(s, job, deltas, { fetchOf });
+      assert.deepEqual(outcomes, ["included", "included", "included"]);
+      assert.equal(answers.length, 2);
+      assert.match(answers[0]!, /no such public file/);
+      assert.equal(answers[0], answers[1], "the same answer for a private and an absent file");
     },
   );
 
