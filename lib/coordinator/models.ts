@@ -8,8 +8,10 @@
  */
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { getPublishedModels, type PublishedModel } from "../chain/get_published_models.ts";
-import { loadModel, type ModelSource } from "../model/publish.ts";
+import { loadModel, type ModelSource, UnservableModelError } from "../model/publish.ts";
+import { FolderTooLargeError, InvalidFolderError } from "../model/model_folder.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
+import { DagTooLargeError, InvalidDagError } from "../store/store.ts";
 import { SafetensorsError } from "../model/tensors.ts";
 import { privateFile } from "./svdb_private.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
@@ -215,8 +217,11 @@ export const MAX_SERVED_MODELS = 4;
  */
 export const MAX_RESIDENT_MODELS = 2 * MAX_SERVED_MODELS;
 
-/** Most CIDs kept as known not to be models. */
+/** Most CIDs kept as known not to be models (or too large to load). */
 export const KEPT_NOT_MODELS = 256;
+
+/** Refusals of a load that the CID's bytes decide, so they are kept rather than tried again. */
+const KEPT_CODES = ["NOT_A_MODEL", "MODEL_TOO_LARGE"];
 
 /**
  * Most generations under way at once, over all models: each holds its model and its cache of
@@ -285,7 +290,7 @@ function acquireServed(serving: Serving, cid: string): Loaded {
     const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
     loaded.model.catch((e) => {
       if (cache.get(cid) === loaded) cache.delete(cid);
-      if (e instanceof RejectedError && e.rejection.code === "NOT_A_MODEL") {
+      if (e instanceof RejectedError && KEPT_CODES.includes(e.rejection.code)) {
         serving.notModels.set(cid, e);
         if (serving.notModels.size > KEPT_NOT_MODELS) {
           serving.notModels.delete(serving.notModels.keys().next().value!);
@@ -336,9 +341,17 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
       throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
     }
     // Anyone may publish any CID: what is not a model is the asker's error, not the server's.
-    if (e instanceof SafetensorsError) {
-      const why = `Cannot infer: ${cid} is not a model: ${e.message}`;
+    // Each of these is what the CID's bytes are, so the answer is kept (acquireServed); found in
+    // the inference audit: all but the first were a 500 and the whole read again each request.
+    const notModel = e instanceof SafetensorsError || e instanceof InvalidFolderError ||
+      e instanceof InvalidDagError || e instanceof UnservableModelError;
+    if (notModel) {
+      const why = `Cannot infer: ${cid} is not a model this coordinator serves: ${e.message}`;
       throw new RejectedError(reject(422, "NOT_A_MODEL", why));
+    }
+    if (e instanceof FolderTooLargeError || e instanceof DagTooLargeError) {
+      const why = `Cannot infer: ${cid} is larger than this coordinator loads: ${e.message}`;
+      throw new RejectedError(reject(413, "MODEL_TOO_LARGE", why));
     }
     throw e;
   }

@@ -31,6 +31,24 @@ import { readBounded, readPrefix } from "../store/bounded_body.ts";
 import { printable } from "../network/printable.ts";
 import type { ModelFileChunks, ModelFiles } from "./hf_model.ts";
 
+/** Thrown when a folder's files pass the reader's byte cap (what it is never changes). */
+export class FolderTooLargeError extends RangeError {
+  readonly code = "FOLDER_TOO_LARGE";
+  constructor(readonly cid: string, readonly maxBytes: number) {
+    super(`Cannot read folder ${cid}: larger than ${maxBytes} bytes`);
+    this.name = "FolderTooLargeError";
+  }
+}
+
+/** Thrown when a folder is no model folder: a name that is no path segment, too many entries. */
+export class InvalidFolderError extends RangeError {
+  readonly code = "INVALID_FOLDER";
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidFolderError";
+  }
+}
+
 /** Thrown when a CID is not a UnixFS directory (e.g. a bare checkpoint file). */
 export class NotAFolderError extends Error {
   readonly code = "NOT_A_FOLDER";
@@ -97,7 +115,9 @@ async function readFolder(
   let visits = 0;
   const visit = async (cid: CID, prefix: string) => {
     if (++visits > MAX_FOLDER_ENTRIES) {
-      throw new RangeError(`Cannot read folder ${root}: more than ${MAX_FOLDER_ENTRIES} entries`);
+      throw new InvalidFolderError(
+        `Cannot read folder ${root}: more than ${MAX_FOLDER_ENTRIES} entries`,
+      );
     }
     const links = directoryLinks(cid, await src.block(cid));
     if (!links) {
@@ -105,9 +125,7 @@ async function readFolder(
       await checkFile?.(cid);
       const bytes = await src.file(cid);
       total += bytes.length;
-      if (total > maxBytes) {
-        throw new RangeError(`Cannot read folder ${root}: larger than ${maxBytes} bytes`);
-      }
+      if (total > maxBytes) throw new FolderTooLargeError(root.toString(), maxBytes);
       files[prefix.slice(0, -1)] = bytes;
       return;
     }
@@ -116,7 +134,7 @@ async function readFolder(
       // onto the output folder, wrote a coordinator's file over the owner's own (its
       // addresses.json, so its next payment went to the coordinator's contract).
       if (!/^[\w\-][\w.\-]*$/.test(name) || name === "." || name === "..") {
-        throw new RangeError(`Cannot read folder: bad name "${name}"`);
+        throw new InvalidFolderError(`Cannot read folder: bad name "${name}"`);
       }
       await visit(child, `${prefix}${name}/`);
     }

@@ -38,6 +38,15 @@ export async function exportModelFolder(
   return await putModelFolder(store, exportHfModelChunks(config, weights, metadata));
 }
 
+/** Thrown when a CID holds a model of a kind inference cannot run (no ONNX export). */
+export class UnservableModelError extends Error {
+  readonly code = "UNSERVABLE_MODEL";
+  constructor(readonly cid: string, readonly kind: string) {
+    super(`Cannot load ${cid}: a ${kind} model has no ONNX export; only "gpt" models are served`);
+    this.name = "UnservableModelError";
+  }
+}
+
 /** A model ready for a backend, and what the CID named. */
 export interface ModelSource extends LoadedModel {
   source: "folder" | "checkpoint";
@@ -46,6 +55,8 @@ export interface ModelSource extends LoadedModel {
 /**
  * Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly);
  * `checkFile` may refuse a file the folder links (throw) before it is read.
+ *
+ * @throws {UnservableModelError} for a checkpoint of a kind with no ONNX export
  */
 export async function loadModel(
   store: Store,
@@ -59,5 +70,6 @@ export async function loadModel(
     if (!(e instanceof NotAFolderError)) throw e;
   }
   const { config, weights } = decodeCheckpoint(await store.get(cid));
+  if (config.kind !== "gpt") throw new UnservableModelError(cid.toString(), config.kind);
   return { config, weights, onnx: exportOnnx(config, weights), source: "checkpoint" };
 }

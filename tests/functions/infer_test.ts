@@ -13,7 +13,8 @@ import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { zeroHash } from "viem";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { processTrainer, processTrainerBytes } from "../../lib/coordinator/job.ts";
-import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { paramLayout } from "../../kernel/params.ts";
 import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
@@ -415,4 +416,36 @@ Deno.test("attacker: a job's private update or shard published as a model is not
     assert.equal(res.status, 403, JSON.stringify(res.body));
     assert.equal(res.body.error.code, "PRIVATE_FILE");
   }
+});
+
+Deno.test("attacker: a published model the coordinator cannot run is a kept 422, not a 500 read again each time", async () => {
+  // Found in the inference audit: only a safetensors error was a remembered 422. A checkpoint of
+  // an SSM job (no ONNX export) was a 500 "internal error", and every request read it whole again
+  // (as a folder past the 1 GiB cap was, after reading it).
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const attacker = fx.clients[2]!;
+  const did = await createTestDid(fx, attacker);
+  const config = { kind: "ssm" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const bytes = encodeCheckpoint(config, new Float32Array(paramLayout(config).size).fill(0.01));
+  const up = await read(await postSigned(s, accountUploadSigner(attacker), bytes, { did }));
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const cid = up.body.cid as string;
+  const modelId = await registerModel(attacker, {
+    addresses: fx.addresses,
+    name: "ssm",
+    jobId: zeroHash,
+    publisher: attacker.account.address,
+  });
+  await publishModel(attacker, { addresses: fx.addresses, modelId, cid, weightsDigest: zeroHash });
+  let reads = 0;
+  const get = s.ctx.store.get.bind(s.ctx.store);
+  s.ctx.store.get = ((...a: Parameters<typeof get>) => (reads++, get(...a))) as typeof get;
+  for (let i = 0; i < 2; i++) {
+    const res = await read(await s.post("/ai/infer", { modelCid: cid, input: "hi" }));
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, "NOT_A_MODEL");
+    assert.match(res.body.error.message, /a ssm model has no ONNX export/);
+  }
+  assert.equal(reads, 1, "the second request reads nothing");
 });
