@@ -34,6 +34,7 @@
  * exits with status 2 before anything is stored or sent; other failures exit with 1. The pipeline
  * is lib/dataset/prepare.ts.
  */
+import { dirname } from "node:path";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
@@ -106,8 +107,24 @@ async function publishTarget(p: DatasetPublishSettings): Promise<PublishTarget> 
   return { client, addresses, upload, ownerDid, grantees, expiresAt: p.expiresAt };
 }
 
+/**
+ * Refuses, before anything is stored or sent, a path the report or the prepared text could not
+ * be written to (found in the data owner audit: they were written after publishing, so a missing
+ * folder or one outside the task's write permission lost the record of what was published).
+ */
+async function checkWritable(flag: string, path: string): Promise<void> {
+  const why = (reason: string) => new UsageError(`Cannot write ${flag} ${path}: ${reason}`);
+  if ((await Deno.permissions.query({ name: "write", path })).state !== "granted") {
+    throw why("this run may not write there (deno task dataset writes only under its folder)");
+  }
+  const folder = await Deno.stat(dirname(path)).catch(() => null);
+  if (!folder?.isDirectory) throw why(`${dirname(path)} is not a folder`);
+}
+
 async function main(args: string[]): Promise<void> {
   const s = readDatasetSettings(args);
+  await checkWritable("--out", s.out);
+  if (s.prepared) await checkWritable("--prepared", s.prepared);
   try {
     const target = s.publish ? await publishTarget(s.publish) : undefined;
     const { report, plaintext } = await prepareDataset(s.input, s.options, target);

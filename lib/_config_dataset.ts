@@ -138,11 +138,21 @@ function publish(r: SettingsReader): DatasetPublishSettings {
   const gateway = r.raw(gatewaySource).text === undefined
     ? undefined
     : r.url(gatewaySource, "", "a coordinator that takes signed uploads");
+  const grants = list(r, "grant") ?? [];
+  // A dataset is sealed with a fresh key that only grants carry: published with none, nobody
+  // (its owner included) could ever open it (found in the data owner audit).
+  if (grants.length === 0) {
+    r.fail(
+      "--grant",
+      "names no DID: a published dataset opens only with a grant (give --grant DID, or " +
+        "--dry-run to prepare without publishing)",
+    );
+  }
   return {
     endpoint: chainEndpoint(r, true),
     privateKey: privateKey!,
     owner: owner ?? "",
-    grants: list(r, "grant") ?? [],
+    grants,
     expiresAt: expiry(r),
     addresses: { text, name: given.name, file: json ? undefined : r.resolve(text) },
     gateway,
@@ -163,11 +173,22 @@ export function readDataset(
   }
   const file = r.resolve(input ?? ".");
   const prepared = r.raw({ flag: "prepared" }).text;
+  const out = r.path({ flag: "out" }, `${file}.report.json`);
+  const preparedPath = prepared === undefined ? undefined : r.resolve(prepared);
+  // Either written over the input replaced the owner's raw original (found in the data owner
+  // audit: `prepare a.csv --prepared a.csv` left only the redacted copy).
+  if (out === file) r.fail("--out", `is the input ${file}: the report would replace it`);
+  if (preparedPath === file) {
+    r.fail("--prepared", `is the input ${file}: the prepared text would replace it`);
+  }
+  if (preparedPath !== undefined && preparedPath === out) {
+    r.fail("--prepared", `is --out ${out}: the report and the prepared text would share a file`);
+  }
   const settings: DatasetSettings = {
     input: file,
     options: options(r),
-    out: r.path({ flag: "out" }, `${file}.report.json`),
-    prepared: prepared === undefined ? undefined : r.resolve(prepared),
+    out,
+    prepared: preparedPath,
     quiet: r.flag("quiet"),
     publish: r.flag("dry-run") ? undefined : publish(r),
   };

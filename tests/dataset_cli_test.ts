@@ -59,7 +59,16 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
     ],
     [
       "a malformed CSV",
-      ["prepare", `${dir}/ragged.csv`, "--owner", owner, "--store", `${dir}/svdb`],
+      [
+        "prepare",
+        `${dir}/ragged.csv`,
+        "--owner",
+        owner,
+        "--grant",
+        owner,
+        "--store",
+        `${dir}/svdb`,
+      ],
       publish,
       /ragged\.csv: line 3 has 3 fields, the header 2$/,
     ],
@@ -75,6 +84,8 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
         "--store",
         `${dir}/svdb`,
         "--owner",
+        owner,
+        "--grant",
         owner,
       ],
       publish,
@@ -100,8 +111,37 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
       /--owner/,
     ],
     [
+      // Found in the data owner audit: with no grant the dataset was registered sealed with a
+      // key nobody held.
+      "no grant",
+      ["prepare", `${dir}/people.csv`, "--owner", owner, "--store", `${dir}/svdb`],
+      publish,
+      /--grant names no DID: a published dataset opens only with a grant/,
+    ],
+    [
+      // Found in the data owner audit: the prepared copy replaced the raw original.
+      "--prepared is the input",
+      ["prepare", `${dir}/people.csv`, "--dry-run", "--prepared", `${dir}/people.csv`],
+      {},
+      /--prepared is the input .*people\.csv: the prepared text would replace it/,
+    ],
+    [
+      "--out is the input",
+      ["prepare", `${dir}/people.csv`, "--dry-run", "--out", `${dir}/people.csv`],
+      {},
+      /--out is the input .*people\.csv: the report would replace it/,
+    ],
+    [
+      // Found in the data owner audit: the report was written after publishing, so a bad path
+      // lost the record of what was published.
+      "--out in a missing folder",
+      ["prepare", `${dir}/people.csv`, "--dry-run", "--out", `${dir}/missing/report.json`],
+      {},
+      /Cannot write --out .*missing\/report\.json: .*missing is not a folder/,
+    ],
+    [
       "a malformed DID",
-      ["prepare", `${dir}/people.csv`, "--owner", "did:artha:xyz"],
+      ["prepare", `${dir}/people.csv`, "--owner", "did:artha:xyz", "--grant", owner],
       publish,
       /did:artha:xyz/,
     ],
@@ -120,6 +160,7 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
     });
   }
   await assert.rejects(Deno.stat(`${dir}/svdb`), Deno.errors.NotFound); // nothing stored
+  assert.equal(await Deno.readTextFile(`${dir}/people.csv`), "age,zip\n34,94110\n35,94112\n");
   await Deno.remove(dir, { recursive: true });
 });
 

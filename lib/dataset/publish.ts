@@ -68,7 +68,19 @@ export async function publishDataset(
   const registered = await registerDataset(client, { addresses, datasetId, ownerDid, cid });
   const grants: GrantRecord[] = [];
   for (const granteeDid of params.grantees) {
-    grants.push(await grant(client, { ...params, datasetId, dataKey, granteeDid }));
+    try {
+      grants.push(await grant(client, { ...params, datasetId, dataKey, granteeDid }));
+    } catch (e) {
+      // The data key lives only in this process: say what is on chain and that it is spent.
+      const done = grants.map((g) => g.did).join(", ") || "none";
+      throw new Error(
+        `Cannot grant ${formatDid(granteeDid)} dataset ${datasetId} (registered in ` +
+          `${registered.hash}, ${cid}; granted so far: ${done}): ${(e as Error).message}. ` +
+          "Its key is not kept, so no further grant of it can be made: run prepare again to " +
+          "publish it anew",
+        { cause: e },
+      );
+    }
   }
   return { datasetId, cid, encryptedBytes: sealed.length, registerTx: registered.hash, grants };
 }
