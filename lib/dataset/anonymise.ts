@@ -74,7 +74,11 @@ export function generalizerFor(
   if (chosen === "mask") return { kind: chosen, generalizer: prefixMask(Math.max(1, ...lengths)) };
   if (chosen === "category") return { kind: chosen, generalizer: categoryHierarchy({}) };
   const nums = present.map(Number).filter(Number.isFinite);
-  const span = nums.length ? Math.max(...nums) - Math.min(...nums) : 0;
+  // A loop, not Math.max(...nums): spread past ~125k arguments overflowed the stack (a CSV of
+  // that many rows with a numeric quasi-identifier; found in the data owner audit).
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const x of nums) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
+  const span = nums.length ? hi - lo : 0;
   const base = 10 ** Math.max(0, Math.floor(Math.log10(Math.max(1, span / 10))));
   return {
     kind: chosen,

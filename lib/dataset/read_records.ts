@@ -61,9 +61,15 @@ export function formatOfPath(path: string): DatasetFormat {
  * ```
  */
 export function parseRecords(text: string, format: DatasetFormat): Dataset {
-  if (format === "text") return { format, text };
+  // Found in the data owner audit: an empty text or a CSV of a header alone was encrypted,
+  // registered and granted (an empty JSONL file was refused).
+  if (format === "text") {
+    if (!text.trim()) throw new DatasetInputError("Cannot read text: the file holds no text");
+    return { format, text };
+  }
   if (format === "csv") {
     const { columns, rows } = parseCsv(text);
+    if (rows.length === 0) throw new DatasetInputError("Cannot read CSV: no records");
     const records = rows.map((fields) =>
       Object.fromEntries(columns.map((c, i) => [c, fields[i] === "" ? null : fields[i]!]))
     );
