@@ -586,7 +586,7 @@ await measure("ArthaDIDRegistry", "grantDataAccess", dataOwner, {
   address: a.dids,
   abi: D,
   functionName: "grantDataAccess",
-  args: [dataset, grantee, "bafkreiwrapped", 0n],
+  args: [dataset, grantee, h("enc2"), "bafkreiwrapped", 0n],
 });
 await measure("ArthaDIDRegistry", "recordAccess", op1, {
   address: a.dids,
