@@ -40,6 +40,9 @@ contract DisputeGame is Owned {
     error Dispute__NoConflict(bytes32 challenger, bytes32 defender);
     /// @notice Thrown when the caller is not the operator of the party it acts for.
     error Dispute__NotParty(address caller, bytes32 nodePubkey);
+    /// @notice Thrown when a dispute's challenger is not active with stake (its loss would cost it
+    /// nothing but the bond).
+    error Dispute__ChallengerNotStaked(bytes32 challenger);
     /// @notice Thrown when the digest triple does not hash to the committed result.
     error Dispute__DigestMismatch(bytes32 expected, bytes32 actual);
     /// @notice Thrown when an opening does not verify against the party's steps root.
@@ -209,7 +212,7 @@ contract DisputeGame is Owned {
 
     /// @notice Opens a dispute against another node of the same task group whose committed
     /// result differs, before the round is closed, holding `disputeBond` (sent as value). The
-    /// challenger's operator only.
+    /// challenger's operator only, for a challenger active with stake.
     /// @param jobId The job.
     /// @param round The open round.
     /// @param challenger The challenger's node.
@@ -225,6 +228,8 @@ contract DisputeGame is Owned {
         if (address(verification) == address(0)) revert Dispute__NotLinked();
         if (msg.value != disputeBond) revert Dispute__WrongBond(msg.value, disputeBond);
         _onlyParty(challenger);
+        (, uint256 stake, bool active) = registry.standingOf(challenger);
+        if (stake == 0 || !active) revert Dispute__ChallengerNotStaked(challenger);
         IAIJobManager.RoundInfo memory info = jobs.roundInfo(jobId);
         if (info.status != IAIJobManager.JobStatus.Running || info.currentRound != round) {
             revert Dispute__RoundAnchored(jobId, round, info.currentRound);

@@ -161,8 +161,14 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         _results;
     mapping(bytes32 workKey => Work work) private _work;
     mapping(bytes32 jobId => Settlement settlement) private _settlements;
-    mapping(bytes32 jobId => uint32 round) private _openRound;
-    mapping(bytes32 jobId => bool ended) private _sealed;
+    /// @dev The open round and whether the owner abandoned the job, in one slot: commitRound reads
+    /// both, and a second cold slot put it past its gas target.
+    struct RoundState {
+        uint32 open;
+        bool sealed_;
+    }
+
+    mapping(bytes32 jobId => RoundState) private _rounds;
     mapping(bytes32 jobId => mapping(uint32 round => uint256 blockNumber)) private _closedBlock;
     mapping(bytes32 jobId => uint256 open) private _openCases;
     /// @notice Seconds between a job's last round closing and its settlement, so challenges and
@@ -201,7 +207,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @inheritdoc IProofOfCompute
     function roundClosed(bytes32 jobId, uint32 round) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
-        _openRound[jobId] = round + 1;
+        _rounds[jobId].open = round + 1;
         _closedBlock[jobId][round] = block.number;
         emit RoundSealed(jobId, round, block.number);
     }
@@ -209,8 +215,8 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @inheritdoc IProofOfCompute
     function sealCommits(bytes32 jobId) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
-        _sealed[jobId] = true;
-        emit CommitsSealed(jobId, _openRound[jobId]);
+        _rounds[jobId].sealed_ = true;
+        emit CommitsSealed(jobId, _rounds[jobId].open);
     }
 
     /// @inheritdoc IProofOfCompute
@@ -233,11 +239,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         // Only the open round: a closed round's commits are what redundancy, spot checks and
         // disputes already judged, and a future round has no starting checkpoint yet. Once the
         // last round closed, the open round equals the round count, which the bound refuses.
-        uint32 open = _openRound[c.jobId];
+        RoundState memory rs = _rounds[c.jobId];
+        uint32 open = rs.open;
         if (c.round != open || c.round >= w.maxRounds) revert PoC__RoundNotOpen(c.round, open);
         // An abandoned job's open round never closes: a commit made to it after the owner ended
         // the job (by a node that never worked it) could be judged by nothing and was paid.
-        if (_sealed[c.jobId]) revert PoC__CommitsSealed(c.jobId);
+        if (rs.sealed_) revert PoC__CommitsSealed(c.jobId);
         mapping(bytes32 => bytes32) storage roundResults = _results[c.jobId][c.round];
         if (roundResults[c.nodePubkey] != bytes32(0)) revert PoC__AlreadyCommitted(c.jobId, c.round, c.nodePubkey);
 
@@ -439,7 +446,7 @@ contract ProofOfCompute is Owned, IProofOfCompute {
 
     /// @notice The round of `jobId` that takes commits now; every round below it is closed.
     function openRoundOf(bytes32 jobId) external view returns (uint32) {
-        return _openRound[jobId];
+        return _rounds[jobId].open;
     }
 
     /// @notice The block in which `round` of `jobId` closed (zero while open): the block whose hash

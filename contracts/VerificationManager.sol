@@ -995,7 +995,13 @@ contract VerificationManager is Owned, IVerificationManager {
             }
             ++size;
             results[i] = proofs.resultOf(jobId, round, m[i]);
-            if (results[i] != bytes32(0)) ++committed;
+            // A member whose stake is gone (withdrawn after it committed, or slashed away) has
+            // nothing to lose by its vote: it counts as a member that committed nothing.
+            if (results[i] != bytes32(0)) {
+                (, uint256 stake,) = registry.standingOf(m[i]);
+                if (stake == 0) results[i] = bytes32(0);
+                else ++committed;
+            }
         }
         for (uint256 i = 0; i < results.length; ++i) {
             if (results[i] == bytes32(0)) continue;

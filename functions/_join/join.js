@@ -24900,6 +24900,17 @@ var nodeCertRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },
@@ -27063,6 +27074,17 @@ var reputationRegistryAbi = [
       }
     ],
     "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
     "type": "error"
   },
   {
@@ -30312,6 +30334,17 @@ var aiJobManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },
@@ -33520,6 +33553,17 @@ var proofOfComputeAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },
@@ -35557,6 +35601,17 @@ var modelRegistryAbi = [
       }
     ],
     "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
     "type": "error"
   },
   {
@@ -38129,6 +38184,17 @@ var arthaDIDRegistryAbi = [
       }
     ],
     "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
     "type": "error"
   },
   {
@@ -42633,6 +42699,17 @@ var verificationManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },
@@ -43591,6 +43668,17 @@ var disputeGameAbi = [
       }
     ],
     "name": "Dispute__BadOpening",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
     "type": "error"
   },
   {

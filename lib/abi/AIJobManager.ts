@@ -1657,6 +1657,17 @@ export const aiJobManagerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },

@@ -1013,6 +1013,17 @@ export const arthaDIDRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },

@@ -660,6 +660,17 @@ export const modelRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },

@@ -1639,6 +1639,17 @@ export const nodeCertRegistryAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "challenger",
+        "type": "bytes32"
+      }
+    ],
+    "name": "Dispute__ChallengerNotStaked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "expected",
         "type": "bytes32"
       },

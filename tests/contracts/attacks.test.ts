@@ -2020,4 +2020,99 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       );
     },
   );
+
+  await fx.step(
+    t,
+    "36. nodes that withdrew their stake cannot outvote, or dispute, an honest group mate",
+    async () => {
+      // Found in the contracts audit: a node kept its task-group seat after it deactivated and
+      // withdrew its stake. Two such nodes (one operator's capital, staked once an unbonding)
+      // committed a made-up result beside an honest mate's, and anyone's settleRedundancy slashed
+      // the honest node 50% with nothing of theirs at stake; a zero-stake node could open
+      // disputes that cost it only the bond.
+      const [z1, z2, h] = ["unstaked-1", "unstaked-2", "unstaked-honest"].map(nodePubkey) as [
+        Hex,
+        Hex,
+        Hex,
+      ];
+      const jobId = await startJob([[z1, attacker], [z2, accomplice], [h, honest[0]!]], {
+        rounds: 3,
+        groups: [1, 1, 1],
+        stepsPerRound: 4,
+      });
+      await commit(attacker, jobId, z1, 0, "made-up");
+      await commit(accomplice, jobId, z2, 0, "made-up");
+      await commit(honest[0]!, jobId, h, 0, "right");
+      await closeRound(jobId, 0);
+      const quit = async (n: Hex, op: ArthaClient) => {
+        await mined(
+          op,
+          op.writeContract({ ...registry, functionName: "deactivateNode", args: [n] }),
+        );
+      };
+      await quit(z1, attacker);
+      await quit(z2, accomplice);
+      const unbonding = await co.readContract({ ...registry, functionName: "unbondingDelay" });
+      await fx.increaseTime(Number(unbonding) + 1);
+      for (const [n, op] of [[z1, attacker], [z2, accomplice]] as const) {
+        await mined(
+          op,
+          op.writeContract({ ...registry, functionName: "withdrawStake", args: [n] }),
+        );
+        assert.equal((await stakeOf(n)).stake, 0n);
+      }
+
+      // Execute + Assert: their round-0 votes count for nothing, so no majority slashes H.
+      await expectRevert(
+        attacker.simulateContract({
+          ...verification,
+          functionName: "settleRedundancy",
+          args: [jobId, 0, 1],
+          account: attacker.account,
+        }),
+        "Verification__NoConsensus",
+      );
+      assert.equal((await stakeOf(h)).stake, STAKE);
+      // (Their later commits are taken, as commitRound reads no registry for its gas target, and
+      // count for nothing the same way; settlement pays no unstaked node, attack 18.)
+      // A node that committed and then deactivated (unbonding, its stake on the way out) cannot
+      // open a dispute against its honest mate either.
+      const right = [0, 1, 2, 3, 4].map((i) => b32(`unstaked-right-${i}`));
+      const lie = [right[0]!, b32("unstaked-lie-1"), b32("unstaked-lie-2"), b32("u-3"), b32("u-4")];
+      const d = nodePubkey("unstaked-disputer");
+      const h2 = nodePubkey("unstaked-defender");
+      const job2 = await startJob([[d, attacker], [h2, honest[1]!]], {
+        groups: [1, 1],
+        stepsPerRound: 4,
+      });
+      for (
+        const [op, n, steps, tag] of [[attacker, d, lie, "lie"], [
+          honest[1]!,
+          h2,
+          right,
+          "r",
+        ]] as const
+      ) {
+        await mined(
+          op,
+          op.writeContract({
+            ...proofs,
+            functionName: "commitRound",
+            args: [{ ...roundCommit(job2, n, 0, { result: tag }), weightsDigest: steps[4]! }],
+          }),
+        );
+      }
+      await quit(d, attacker);
+      await expectRevert(
+        attacker.simulateContract({
+          ...disputes,
+          functionName: "open",
+          args: [job2, 0, d, h2, disputeEnds(job2, 0, d, lie, "lie")],
+          value: parseEther("1"),
+          account: attacker.account,
+        }),
+        "Dispute__ChallengerNotStaked",
+      );
+    },
+  );
 });

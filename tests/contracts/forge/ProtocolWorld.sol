@@ -680,6 +680,8 @@ contract ProtocolWorld is CheatBase {
     function honestCommit(bytes32 job, bytes32 node) public returns (bool) {
         if (kindOf[node] != HONEST_KIND || !jobs.isAssigned(job, node)) return false;
         if (jobs.roundInfo(job).status != IAIJobManager.JobStatus.Running) return false;
+        // A deactivated node's worker stops: the registry refuses its commits.
+        if (!registry.isComputeEligible(node)) return false;
         uint32 round = proofs.openRoundOf(job);
         if (proofs.resultOf(job, round, node) != bytes32(0)) return false;
         Trace.T memory t = honestTrace(job, round, node);
