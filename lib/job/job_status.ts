@@ -11,7 +11,7 @@
  * import { describeJob } from "./job_status.ts";
  * const lines = describeJob({
  *   jobId: `0x${"ab".repeat(32)}`, status: "running", round: 1, rounds: 2, assigned: ["0x1"],
- *   roundUpdates: 0, initialValLoss: 5.5,
+ *   roundUpdates: 0, initialValLoss: 5.5, specCid: "bafy-spec",
  *   metrics: [{ round: 0, valLoss: 5.1, updates: 1, bytes: 10 }],
  * });
  * console.assert(lines.length === 2 && lines[1]!.includes("5.1000"));
