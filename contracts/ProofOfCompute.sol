@@ -215,8 +215,16 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @inheritdoc IProofOfCompute
     function sealCommits(bytes32 jobId) external {
         if (msg.sender != address(jobManager)) revert PoC__NotJobManager(msg.sender);
-        _rounds[jobId].sealed_ = true;
-        emit CommitsSealed(jobId, _rounds[jobId].open);
+        RoundState storage rs = _rounds[jobId];
+        uint32 open = rs.open;
+        rs.sealed_ = true;
+        // The round left open is closed here, as a round close does: its commits are paid, so
+        // redundancy, spot checks and challenges must be able to judge them. Left open, a made-up
+        // commit beside honest mates' could be settled by nothing and was paid its share.
+        rs.open = open + 1;
+        _closedBlock[jobId][open] = block.number;
+        emit RoundSealed(jobId, open, block.number);
+        emit CommitsSealed(jobId, open);
     }
 
     /// @inheritdoc IProofOfCompute

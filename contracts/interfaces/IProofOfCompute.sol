@@ -15,7 +15,8 @@ interface IProofOfCompute {
     /// Called by the job manager when it accepts the round's aggregate.
     function roundClosed(bytes32 jobId, uint32 round) external;
 
-    /// @notice Stops every commit to `jobId`: its owner abandoned it, and the round it left open
-    /// will never close, so nothing could judge a commit made to it now.
+    /// @notice Stops every commit to `jobId` and closes the round it left open: its owner
+    /// abandoned it, so no commit made from now on could be judged, and the commits already made
+    /// to that round (paid) are judged as a closed round's.
     function sealCommits(bytes32 jobId) external;
 }

@@ -23,7 +23,7 @@ import { getOpenCases } from "../chain/get_open_cases.ts";
 import { getSettlementDelay } from "../chain/get_settlement_delay.ts";
 import { getStalledAt } from "../chain/get_stalled_at.ts";
 import { readJob } from "../chain/read_job.ts";
-import { endStaleCases } from "./job_cases.ts";
+import { endStaleCases, settleRoundGroups } from "./job_cases.ts";
 
 /** Thrown when the job cannot be ended by this account, or not yet; nothing was sent. */
 export class CancelRefusedError extends Error {
@@ -68,6 +68,10 @@ export async function cancelOwnJob(
     await refuseLive(client, addresses, jobId, job.currentRound);
     const cut = await abandonJob(client, { addresses, jobId });
     refunded += cut.refund;
+    // The abandonment closed the round left open; its coordinator is gone, so the owner settles
+    // its task groups, or a made-up commit beside honest mates' would be paid.
+    const settled = await settleRoundGroups(client, { addresses, jobId, round: cut.rounds - 1 });
+    if (settled > 0) log(`job ${jobId}: settled ${settled} task group(s) of its last round`);
     log(
       `job ${jobId} abandoned after ${cut.rounds} of ${job.rounds} rounds: ` +
         `${formatEther(cut.refund)} ARTH back now; its nodes' committed rounds are paid from ` +

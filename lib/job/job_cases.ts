@@ -26,6 +26,9 @@ import { expireDispute } from "../chain/expire_dispute.ts";
 import { getAttestations } from "../chain/get_attestations.ts";
 import { settleAttestations } from "../chain/settle_attestations.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
+import { getJobNodes } from "../chain/get_job_nodes.ts";
+import { getTaskGroup } from "../chain/get_task_group.ts";
+import { settleRedundancy } from "../chain/settle_redundancy.ts";
 
 /** What {@link endStaleCases} did, and the latest deadline of a case it could not end yet. */
 export interface CasesEnded {
@@ -90,4 +93,33 @@ export async function endStaleCases(
     await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
   }
   return out;
+}
+
+/**
+ * Settles by redundancy every task group of `round` that has a majority and is not settled yet
+ * (anyone may); returns how many it settled. The coordinator settles each round as it closes it;
+ * the round an abandoned job left open is closed by the abandonment, when no coordinator is left
+ * to, and a made-up commit there beside honest mates' was paid unless someone settled it.
+ */
+export async function settleRoundGroups(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex; round: number },
+): Promise<number> {
+  const { addresses, jobId, round } = params;
+  const groups = new Set<number>();
+  for (const nodePubkey of await getJobNodes(client, { addresses, jobId })) {
+    const group = await getTaskGroup(client, { addresses, jobId, nodePubkey });
+    if (group !== 0) groups.add(group);
+  }
+  let settled = 0;
+  for (const group of groups) {
+    try {
+      await settleRedundancy(client, { addresses, jobId, round, group });
+      settled++;
+    } catch (e) {
+      // No majority, already settled, or settled by another party meanwhile.
+      if (!(e instanceof ChainCallError)) throw e;
+    }
+  }
+  return settled;
 }

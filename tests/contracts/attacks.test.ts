@@ -2008,7 +2008,8 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
       );
 
-      // Execute + Assert: the idle node's late commit of the open round is refused.
+      // Execute + Assert: the idle node's late commit of the round left open is refused (that
+      // round is closed by the abandonment, attack 37), and so is one of the round after it.
       await expectRevert(
         idleOp.simulateContract({
           ...proofs,
@@ -2016,8 +2017,72 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
           args: [roundCommit(jobId, idle, 1, { result: "late" })],
           account: idleOp.account,
         }),
+        "PoC__RoundNotOpen",
+      );
+      await expectRevert(
+        idleOp.simulateContract({
+          ...proofs,
+          functionName: "commitRound",
+          args: [roundCommit(jobId, idle, 2, { result: "later" })],
+          account: idleOp.account,
+        }),
         "PoC__CommitsSealed",
       );
+    },
+  );
+
+  await fx.step(
+    t,
+    "37. a made-up commit in the round an abandoned job left open is judged, not paid",
+    async () => {
+      // Found in the contracts audit: abandoning kept the open round in the paid rounds, but
+      // ProofOfCompute never closed it, so settleRedundancy refused it (RoundOpen), no spot check
+      // could be drawn and no dispute opened (the job no longer Running): the node that committed
+      // a made-up result beside two honest mates was paid its share out of the owner's escrow.
+      const [a, h1, h2] = ["left-open-cheat", "left-open-h1", "left-open-h2"].map(nodePubkey) as [
+        Hex,
+        Hex,
+        Hex,
+      ];
+      const jobId = await startJob([[a, attacker], [h1, honest[0]!], [h2, honest[1]!]], {
+        rounds: 4,
+        groups: [1, 1, 1],
+      });
+      await commit(attacker, jobId, a, 0, "r0");
+      await commit(honest[0]!, jobId, h1, 0, "r0");
+      await commit(honest[1]!, jobId, h2, 0, "r0");
+      await closeRound(jobId, 0);
+      await commit(attacker, jobId, a, 1, "made-up");
+      await commit(honest[0]!, jobId, h1, 1, "r1");
+      await commit(honest[1]!, jobId, h2, 1, "r1");
+      const stalledAt = await co.readContract({
+        ...jobs,
+        functionName: "stalledAt",
+        args: [jobId],
+      });
+      await fx.increaseTime(Number(stalledAt - (await co.getBlock()).timestamp));
+      await mined(
+        jobOwner,
+        jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
+      );
+
+      // Execute: anyone settles the round left open.
+      await mined(
+        honest[0]!,
+        honest[0]!.writeContract({
+          ...verification,
+          functionName: "settleRedundancy",
+          args: [jobId, 1, 1],
+        }),
+      );
+
+      // Assert: the made-up commit is slashed and paid nothing; the honest ones are paid.
+      assert.equal((await stakeOf(a)).stake, STAKE / 2n);
+      const delay = await co.readContract({ ...proofs, functionName: "settlementDelay" });
+      await fx.increaseTime(Number(delay) + 1);
+      const paid = await finalizeAs(jobOwner, jobId);
+      assert.equal(paid.get(a), 0n);
+      assert.ok(paid.get(h1)! > 0n && paid.get(h2)! > 0n);
     },
   );
 

@@ -19,6 +19,8 @@ import { getOpenCases } from "../../../lib/chain/get_open_cases.ts";
 import { issueChallenge } from "../../../lib/chain/issue_challenge.ts";
 import { sendHeartbeat } from "../../../lib/chain/heartbeat.ts";
 import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
+import { setTaskGroups } from "../../../lib/chain/set_task_groups.ts";
+import { getNodeCert } from "../../../lib/chain/get_node_cert.ts";
 import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
 const DELAY = 3600;
@@ -157,4 +159,66 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
       assert.ok(settled.refunded > 0n);
     },
   );
+});
+
+Deno.test("victim: job cancel settles the round an abandoned job left open, so a made-up commit there is not paid", async () => {
+  // Prepare: three nodes in one task group; in round 1 one commits a made-up result beside its
+  // mates' honest one, then the coordinator vanishes. Found in the contracts audit: the round the
+  // abandonment left open could be judged by nothing, and the made-up commit was paid its share
+  // of the owner's escrow.
+  await using net = await startDevnet({ accounts: 5 });
+  const mk = (i: number): ArthaClient =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
+  const [co, owner] = [mk(0), mk(1)];
+  const ops = [mk(2), mk(3), mk(4)];
+  const addresses = await deployArtha(co, { settlementDelay: DELAY });
+  const [cheat, h1, h2] = await Promise.all(
+    ops.map((op) => registerDevnetNode(op, addresses)),
+  ) as [Hex, Hex, Hex];
+  const opOf = new Map([[cheat, ops[0]!], [h1, ops[1]!], [h2, ops[2]!]]);
+  const terms = { ...devnetJobTerms(4), nodesWanted: 3, redundancy: 3 };
+  const { jobId } = await submitTrain(owner, { addresses, budget: parseEther("8"), terms });
+  await assignNodes(co, { addresses, jobId, nodes: [cheat, h1, h2] });
+  await setTaskGroups(co, { addresses, jobId, nodes: [cheat, h1, h2], groups: [1, 1, 1] });
+  const commit = (nodePubkey: Hex, round: number, weights: string) =>
+    commitRound(opOf.get(nodePubkey)!, {
+      addresses,
+      commit: {
+        jobId,
+        round,
+        nodePubkey,
+        lossDigest: b32("2"),
+        gradientDigest: b32("3"),
+        weightsDigest: b32(weights),
+        proofsRoot: b32("a"),
+      },
+    });
+  for (const n of [cheat, h1, h2]) await commit(n, 0, "4");
+  await closeRound(co, {
+    addresses,
+    jobId,
+    round: 0,
+    checkpointCid: "cp-0",
+    weightsDigest: b32("4"),
+  });
+  await commit(cheat, 1, "9");
+  for (const n of [h1, h2]) await commit(n, 1, "5");
+  await advanceDevnetTime(co, 86_400 + 4 * 6);
+  await co.request({ method: "evm_mine" as never });
+
+  // Execute: the owner abandons the job, and settles it after the delay.
+  const lines: string[] = [];
+  await cancelOwnJob(owner, { addresses, jobId, log: (l) => lines.push(l) });
+  await advanceDevnetTime(co, DELAY);
+  await co.request({ method: "evm_mine" as never });
+  const settled = await cancelOwnJob(owner, { addresses, jobId, log: (l) => lines.push(l) });
+
+  // Assert: the cheat's group was settled against it (slashed 50%) and the job settled.
+  assert.equal(settled.status, JobStatus.Finalized, lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /settled 1 task group\(s\) of its last round/.test(l)),
+    lines.join("\n"),
+  );
+  const stake = async (nodePubkey: Hex) => (await getNodeCert(co, { addresses, nodePubkey })).stake;
+  assert.ok(await stake(cheat) < await stake(h1), "the made-up commit was slashed");
 });
