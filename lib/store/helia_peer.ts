@@ -1,8 +1,8 @@
 /**
  * A Helia light node for the SVDB: TCP on loopback, noise, yamux, identify and bitswap,
  * with no bootstrap list, no DHT, no HTTP gateways and no peer discovery, so it talks
- * only to peers it is told to dial. By default a connection gater also refuses to dial
- * anything but loopback addresses.
+ * only to peers it is told to dial. By default a connection gater also refuses to dial, or
+ * take a connection from, anything but loopback addresses.
  *
  * @module
  */
@@ -22,7 +22,10 @@ import { MemoryBlockstore } from "./memory_blockstore.ts";
 export interface HeliaPeerOptions {
   /** Listen multiaddrs. Default `/ip4/127.0.0.1/tcp/0` (a free loopback port). */
   listen?: string[];
-  /** Refuse to dial non-loopback addresses. Default true. */
+  /**
+   * Refuse to dial non-loopback addresses, and connections from them. Default true: the peer
+   * serves every block it holds to whoever connects.
+   */
   loopbackOnly?: boolean;
   /**
    * Where the node keeps its blocks, e.g. an {@link FsBlockstore} so the peer serves and
@@ -57,6 +60,11 @@ export async function createHeliaPeer(options: HeliaPeerOptions = {}) {
     services: { identify: identify() },
     connectionGater: {
       denyDialMultiaddr: (ma: Multiaddr) => loopbackOnly && !isLoopback(ma),
+      // Inbound too: bitswap serves every block it holds, private files' included, to any peer
+      // that connects, so a peer listening on a public address (`listen`) served the job data
+      // and updates the gateway guards to anyone on the network.
+      denyInboundConnection: (conn: { remoteAddr: Multiaddr }) =>
+        loopbackOnly && !isLoopback(conn.remoteAddr),
     },
   }));
   await helia.start();

@@ -148,3 +148,52 @@ Deno.test({
     }
   },
 });
+
+/** This machine's first IPv4 address that is not loopback, if it has one. */
+function lanAddress(): string | undefined {
+  return Deno.networkInterfaces().find((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+    ?.address;
+}
+
+Deno.test({
+  name: "attacker: a peer on the network cannot fetch blocks from a peer listening on it",
+  // Needs a non-loopback interface to connect from (CI machines and laptops have one).
+  ignore: helia === undefined || lanAddress() === undefined,
+  // libp2p keeps timers and sockets a moment past stop().
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Prepare: the coordinator's peer listens on every interface (a `listen` setting) and holds
+    // a block (a job's private shard, say); the attacker's peer dials it from the network. Found
+    // in the storage audit: the gate refused only our own dials to other hosts, so bitswap served
+    // every block to anyone who connected, private files the gateway guards included.
+    const { createHeliaPeer } = helia!;
+    const { HeliaBlockstore } = heliaStore!;
+    const nodeA = await createHeliaPeer({ listen: ["/ip4/0.0.0.0/tcp/0"] });
+    const nodeB = await createHeliaPeer({ loopbackOnly: false });
+    const a = new Store(new HeliaBlockstore(nodeA));
+    const b = new Store(new HeliaBlockstore(nodeB, { timeoutMs: 2_000 }));
+    try {
+      const cid = await a.put(randomBytes(1024, 7));
+      const port = /\/tcp\/(\d+)/.exec(nodeA.libp2p.getMultiaddrs()[0]!.toString())![1];
+      const id = nodeA.libp2p.peerId.toString();
+      const { multiaddr } = await import("@multiformats/multiaddr");
+
+      // Execute: from the network, the dial (or the want) fails.
+      const fromNetwork = multiaddr(`/ip4/${lanAddress()}/tcp/${port}/p2p/${id}`);
+      const dialed = await nodeB.libp2p.dial(fromNetwork).then(() => true, () => false);
+      const fetched = dialed ? await b.get(cid).then(() => true, () => false) : false;
+
+      // Assert: nothing served over the network; a loopback peer is still served.
+      assert.equal(fetched, false, "a block was served to a peer on the network");
+      await nodeB.libp2p.dial(multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${id}`));
+      const local = new Store(
+        new HeliaBlockstore(nodeB, { timeoutMs: 30_000, stopOnClose: false }),
+      );
+      assert.equal((await local.get(cid)).length, 1024);
+    } finally {
+      await a.close().catch(() => {});
+      await b.close().catch(() => {});
+    }
+  },
+});
