@@ -59,7 +59,7 @@ export function createCompletions(ctx: Context) {
       return json({ ...openAiChoice(at, g.text, g.finishReason), usage: openAiUsage(g) });
     }
     const frames = openAiStreamFrames(at);
-    return sseResponse<Generation>(models.stream(params), frames, openAiErrorResponse);
+    return sseResponse<Generation>(models.stream(params, req.signal), frames, openAiErrorResponse);
   }, openAiErrorResponse);
 }
 

@@ -37,7 +37,7 @@ export function createInfer(ctx: Context) {
     const body = await readJson(req, MAX_INFER_BODY);
     const params = parseInferParams(body);
     if (!wantsStream(req, body)) return json(await models.run(params, req.signal));
-    return sseResponse<Generation>(models.stream(params), {
+    return sseResponse<Generation>(models.stream(params, req.signal), {
       piece: (text) => `data: ${JSON.stringify({ text })}\n\n`,
       done: (g) => `event: done\ndata: ${JSON.stringify(g)}\n\n`,
       error: (code, message) =>

@@ -40,7 +40,7 @@ function toRpcError(thrown: unknown): RpcError {
 function methodsOf(ctx: Context): RpcMethods {
   const models = modelsOf(ctx);
   return {
-    ai_infer: (p) => models.run(parseInferParams(p)),
+    ai_infer: (p, signal) => models.run(parseInferParams(p), signal),
     ai_models: () => models.list(),
   };
 }
@@ -57,7 +57,10 @@ export function createRpc(ctx: Context) {
     } catch {
       return json(rpcFailure(null, { code: RPC_PARSE_ERROR, message: "parse error" }));
     }
-    const answer = await dispatchRpc(methods, body, toRpcError);
+    const answer = await dispatchRpc(methods, body, toRpcError, {
+      signal: req.signal,
+      answerOnly: true,
+    });
     // Nothing to answer (notifications only): 204, per JSON-RPC 2.0 over HTTP.
     return answer === undefined ? new Response(null, { status: 204 }) : json(answer);
   });

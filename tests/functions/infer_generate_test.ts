@@ -4,6 +4,7 @@
  * (downloading through the /svdb gateway) generate from it.
  */
 import assert from "node:assert/strict";
+import { modelsOf } from "../../lib/coordinator/models.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
 import { computeCid } from "../../lib/store/cid.ts";
@@ -214,6 +215,30 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     const objectId = await rpc({ jsonrpc: "2.0", id: { x: 1 }, method: "ai_models" });
     assert.equal(objectId.body.error.code, -32600);
     assert.equal(objectId.body.id, null);
+  });
+
+  await t.step("attacker: ai_infer notifications run no generation", async () => {
+    // Found in the inference audit: a batch of 16 ai_infer notifications (no id: nobody wants
+    // the answer) ran 16 generations of up to 1,024 tokens each, holding every generation slot
+    // for minutes after the client had gone; the answer was an empty 204.
+    const models = modelsOf(s.ctx);
+    const run = models.run;
+    let runs = 0;
+    models.run = (...a) => (runs++, run(...a));
+    try {
+      const call = { modelCid: folder, input: "x".repeat(1024), maxTokens: 1024 };
+      const batch = Array.from({ length: 16 }, () => ({
+        jsonrpc: "2.0",
+        method: "ai_infer",
+        params: call,
+      }));
+      const res = await s.post("/rpc", batch);
+      assert.equal(res.status, 204);
+      await res.body?.cancel();
+      assert.equal(runs, 0, "no generation ran for a notification");
+    } finally {
+      models.run = run;
+    }
   });
 
   await t.step("POST /v1/completions (OpenAI shape), plain and streamed", async () => {
