@@ -41,9 +41,12 @@ export interface InferParams {
 }
 
 /** A model loaded for serving. */
+/**
+ * A loaded model: its backend, and no more. The weights and graph it was built from are not kept
+ * (found in the inference audit: kept, each served model held about three times its weights).
+ */
 export interface ServedModel {
   cid: string;
-  source: ModelSource;
   backend: DecoderBackend;
 }
 
@@ -121,7 +124,9 @@ export function openAiUsage(g: Generation) {
  */
 export function openAiError(status: number, code: string, message: string) {
   const type = status < 500 ? "invalid_request_error" : "server_error";
-  return { error: { message, type, param: null, code } };
+  // OpenAI's clients show `param`: the field a 400 names (`Invalid field "top_k": ...`).
+  const param = /^Invalid field "([^"]+)"/.exec(message)?.[1] ?? null;
+  return { error: { message, type, param, code } };
 }
 
 /** OpenAI's model list (`models.list()` of its clients) over the servable models. */
@@ -355,11 +360,7 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
     }
     throw e;
   }
-  return {
-    cid,
-    source,
-    backend: await createBackend(source, { backend: ctx.config.inferBackend }),
-  };
+  return { cid, backend: await createBackend(source, { backend: ctx.config.inferBackend }) };
 }
 
 /**
