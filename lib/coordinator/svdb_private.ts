@@ -297,6 +297,10 @@ export async function authorizeRead(
     const job = (await getJob(ctx.kv, jobId)).value;
     if (!job) continue;
     if (job.owner.toLowerCase() === who) return;
+    // A node reads its task's data while the job can still need it: once finalized no round,
+    // challenge or dispute is left (found in the data owner audit: a node of a finished job kept
+    // reading the owner's shard for ever).
+    if (job.status === "finalized") continue;
     const place = await getJobNode(ctx.kv, jobId, who);
     if (holdsTask(place) && await taskData(ctx, job.specCid, place.task, cid)) return;
   }

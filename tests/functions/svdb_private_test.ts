@@ -82,6 +82,15 @@ Deno.test("attacker: a started job's shards and validation bytes are read only b
     (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
     "closed",
   );
+  // Found in the data owner audit: a node of a finished job kept reading its shard for ever.
+  // Once the job is finalized its nodes read its data no more; its owner still does.
+  assert.equal((await read(await s.post("/finalize", { jobId: job.jobId }))).status, 200);
+  for (const n of job.nodes) {
+    const { task } = (await getJobNode(s.ctx.kv, job.jobId, n.nodePubkey))!;
+    const own = job.spec.shards[taskShard(job.spec, task)]!.cid;
+    assert.deepEqual(await get(own, nodeUploadSigner(n.key)), [403, "NOT_A_READER"]);
+  }
+  assert.deepEqual(await get(shard, accountUploadSigner(fx.owner)), [200, undefined]);
 });
 
 Deno.test("attacker: no owner starts a job on data another owner uploaded or put a job on", async () => {
