@@ -259,6 +259,19 @@ async function checkJobData(
     return refuse(409, "DATA_MISSING", why);
   }
   try {
+    // From the root's declared size, nothing else read. A shard shorter than one sequence and
+    // its next byte had every node throw at its first batch, every round, escrow locked behind
+    // (found in the data owner audit).
+    const need = spec.batch.T + 2;
+    for (const shard of spec.shards) {
+      const { size } = await ctx.store.open(shard.cid, { maxBytes: Number.MAX_SAFE_INTEGER });
+      if (size < need) {
+        throw new RangeError(
+          `shard ${shard.name} (${shard.cid}) holds ${size} bytes, fewer than one training ` +
+            `sequence needs (batch.T + 2 = ${need})`,
+        );
+      }
+    }
     const initial = await loadWeights(ctx.store, spec.initialWeights);
     const size = paramLayout(spec.model).size;
     if (initial.length !== size) {

@@ -314,8 +314,16 @@ Deno.test("assign", async (t) => {
       // the escrow locked behind a 500 on every retry.
       const { spec } = await oneStepJob();
       const gone = (await computeCid(new TextEncoder().encode("shard never uploaded"))).toString();
+      // Found in the data owner audit: a shard shorter than one sequence (T + 2 bytes) was taken,
+      // and every node threw at its first batch, every round.
+      const tiny = (await fx.store.put(new Uint8Array(spec.batch.T + 1).fill(7))).toString();
       const cases: [typeof spec, number, string][] = [
         [{ ...spec, validationShards: [100, 100] }, 422, "BAD_JOB_DATA"],
+        [
+          { ...spec, shards: [{ ...spec.shards[0]!, cid: tiny }, spec.shards[1]!] },
+          422,
+          "BAD_JOB_DATA",
+        ],
         [
           { ...spec, shards: [{ ...spec.shards[0]!, cid: gone }, spec.shards[1]!] },
           409,
