@@ -76,6 +76,9 @@ contract DisputeGame is Owned {
     event DisputeDefended(uint256 indexed disputeId, bytes32 stepsRoot);
     /// @notice Emitted on each bisection move with the new interval.
     event Bisected(uint256 indexed disputeId, uint32 mid, bool agreed, uint32 lo, uint32 hi);
+    /// @notice Emitted when one side reveals its digest at the midpoint (the halving follows once
+    /// both have): who has moved, and what it said, is in the logs for watchers and the arbiter.
+    event Revealed(uint256 indexed disputeId, bool challengerSide, uint32 mid, bytes32 digest);
     /// @notice Emitted when the dispute is decided; `loser` is zero when both lost.
     event DisputeSettled(uint256 indexed disputeId, bytes32 winner, bytes32 loser, uint32 step, string rule);
     /// @notice Emitted when the rule cannot decide: the single step the arbiter recomputes.
@@ -320,6 +323,7 @@ contract DisputeGame is Owned {
             if (d.defenderIn) revert Dispute__AlreadyRevealed(disputeId, false);
             (d.defenderIn, d.defenderMid) = (true, digest);
         }
+        emit Revealed(disputeId, challengerSide, mid, digest);
         if (!(d.challengerIn && d.defenderIn)) return;
         bool agreed = d.challengerMid == d.defenderMid;
         if (agreed) {

@@ -160,6 +160,9 @@ contract VerificationManager is Owned, IVerificationManager {
     event ChallengeAnswered(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when a challenge window passed without a valid answer.
     event ChallengeFailed(uint256 indexed challengeId, bytes32 indexed nodePubkey);
+    /// @notice Emitted when the validator rejects an answered challenge (its recomputation
+    /// contradicts the node's records): told apart from a timeout, which costs 10%, not 50%.
+    event ChallengeRejected(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when an answered challenge stops holding its job's settlement.
     event ChallengeReleased(uint256 indexed challengeId, bytes32 indexed nodePubkey);
     /// @notice Emitted when a node is put in a task group.
@@ -645,7 +648,7 @@ contract VerificationManager is Owned, IVerificationManager {
         Challenge storage c = _challenges[challengeId];
         if (c.status != Status.Answered) revert Verification__NotAnswered(challengeId, uint8(c.status));
         c.status = Status.Failed;
-        emit ChallengeFailed(challengeId, c.nodePubkey);
+        emit ChallengeRejected(challengeId, c.nodePubkey);
         proofs.closeCase(c.jobId);
         _penalise(c.jobId, c.nodePubkey, FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);
     }

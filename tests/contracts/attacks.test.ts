@@ -1162,10 +1162,15 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
         "Verification__WindowOpen",
       );
-      // The validator recomputes the step, finds the record made up and rejects the answer.
-      await mined(
+      // The validator recomputes the step, finds the record made up and rejects the answer
+      // (an event of its own: a timeout's ChallengeFailed costs 10%, this 50%).
+      const rejected = await mined(
         co,
         co.writeContract({ ...verification, functionName: "rejectAnswer", args: [challengeId!] }),
+      );
+      assert.equal(
+        event(rejected, abis.verification, "ChallengeRejected").challengeId,
+        challengeId,
       );
       await paysHonestOnly(attacker, jobId, cheat, h);
     },

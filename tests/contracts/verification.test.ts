@@ -644,6 +644,12 @@ Deno.test("VerificationManager and DisputeGame", async (t) => {
         }),
       );
       console.log(`  gas dispute reveal: ${r.gasUsed}`);
+      // Each side's move is in the logs, the first of a pair too (it changed state silently).
+      const revealed = event(r, abis.disputes, "Revealed");
+      assert.deepEqual(
+        [revealed.disputeId, revealed.challengerSide, revealed.mid, revealed.digest],
+        [id, challengerSide, mid, steps[mid]!],
+      );
     };
     await move(ops[0]!, true, honestSteps); // mid 2: differ
     await move(ops[2]!, false, cheatSteps);
