@@ -44,7 +44,12 @@ import { openFsStore, type Store } from "./lib/store/store.ts";
 import { DatasetInputError } from "./lib/dataset/dataset_error.ts";
 import { prepareDataset, type PublishTarget } from "./lib/dataset/prepare.ts";
 import { formatReport, reportJson } from "./lib/dataset/report.ts";
-import { type Upload, uploadToGateway, uploadToStore } from "./lib/dataset/upload.ts";
+import {
+  grantKeysToGateway,
+  type Upload,
+  uploadToGateway,
+  uploadToStore,
+} from "./lib/dataset/upload.ts";
 import type { GatewayOptions } from "./lib/worker/gateway.ts";
 import { accountUploadSigner, uploadDomain } from "./lib/store/upload_signature.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
@@ -104,7 +109,10 @@ async function publishTarget(p: DatasetPublishSettings): Promise<PublishTarget> 
     return { signer: accountUploadSigner(client), domain, did: p.owner };
   };
   const upload = uploader(p, signing);
-  return { client, addresses, upload, ownerDid, grantees, expiresAt: p.expiresAt };
+  // Through a gateway, grants' keys go by POST /did/grant: the coordinator keeps them and the
+  // dataset, which a plain upload there only leases for a day.
+  const storeGrantKey = p.gateway ? grantKeysToGateway(p.gateway, signing()) : undefined;
+  return { client, addresses, upload, storeGrantKey, ownerDid, grantees, expiresAt: p.expiresAt };
 }
 
 /**

@@ -58605,6 +58605,45 @@ var Gateway = class {
     }
     return own;
   }
+  /**
+   * Stores a grant's wrapped data key through POST /did/grant, signed for that path by the
+   * account that controls the dataset owner's DID: the coordinator keeps the key and the dataset
+   * it grants (pinned, when the owner uploaded it), where a plain upload is only leased. Returns
+   * the key's CID, checked against the one computed here.
+   */
+  async storeGrantKey(grant) {
+    const { signer, domain, did, now } = this.#options;
+    if (!signer || !domain) {
+      throw new TypeError("Cannot store a grant's key: give the gateway a signer and a domain");
+    }
+    const own = (await computeCid(grant.wrappedKey)).toString();
+    const wrappedKey = Array.from(grant.wrappedKey, (b) => b.toString(16).padStart(2, "0"));
+    const body = new TextEncoder().encode(JSON.stringify({
+      datasetId: grant.datasetId,
+      granteeDid: grant.granteeDid,
+      wrappedKey: `0x${wrappedKey.join("")}`
+    }));
+    const path = "/did/grant";
+    const signed = await signUpload(signer, domain, body, {
+      did,
+      now: now?.(),
+      path
+    });
+    const res = await this.#client.request(path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...signed
+      },
+      body
+    });
+    const answer = await readLimited(res, MAX_JSON_BYTES, `POST ${path}`);
+    const { wrappedKeyCid } = JSON.parse(new TextDecoder().decode(answer));
+    if (wrappedKeyCid !== own) {
+      throw new Error(`Cannot trust the gateway: it stored our ${own} as ${String(wrappedKeyCid)}`);
+    }
+    return own;
+  }
   /** The job spec stored at `cid` (checked against it; cached within 16 MiB). */
   async spec(cid) {
     return await this.#specs.get(cid, () => this.get(cid, MAX_SPEC_BYTES));

@@ -17,7 +17,8 @@ import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
-import { privateFile, recordUploader } from "./svdb_private.ts";
+import { privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
+import { keepReferenced } from "./svdb_retention.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -128,5 +129,13 @@ export async function storeWrappedKey(
   // public CID as its job's data, which made it private to that job and the grantee's read of
   // its key was refused (found in the storage audit).
   await recordUploader(ctx, wrappedKeyCid, grant.upload.signer);
+  // The dataset the chain registered, granted by its owner: kept, not left to its upload lease.
+  // Uploaded through the gateway it was only leased (24 h by default), and a dataset published
+  // that way vanished a day later with every grant of it (found in the data owner audit). Only
+  // bytes the owner uploaded itself (charged to its quota then): a dataset naming someone else's
+  // upload would keep that for ever.
+  if (await uploadedBy(ctx, dataset.cid, grant.upload.signer)) {
+    await keepReferenced(ctx, [dataset.cid]);
+  }
   return { ok: true, wrappedKeyCid };
 }

@@ -89,6 +89,11 @@ export async function recordUploader(ctx: Context, cid: string, signer: string):
   await ctx.kv.set(uploaderKey(cid, signer), true);
 }
 
+/** Whether `signer` uploaded `cid` through the gateway (recordUploader). */
+export async function uploadedBy(ctx: Context, cid: string, signer: string): Promise<boolean> {
+  return (await ctx.kv.get(uploaderKey(cid, signer))).value === true;
+}
+
 /** Whether `who` uploaded `rec`'s bytes privately (and so may read them and use them). */
 export function ownsPrivate(rec: PrivateFile, who: string): boolean {
   return who !== "" && (rec.owner === who || (rec.coOwners ?? []).includes(who));

@@ -2,7 +2,8 @@
  * What the coordinator keeps in its SVDB, and the collection of the rest. Uploads through the
  * gateway are only leased (`uploadLeaseMs`); the coordinator pins what it comes to reference: a
  * started job's spec, initial weights, shards and validation data, every accepted update and
- * cluster mean. Its own writes (checkpoints, velocities, model folders, wrapped keys) are pinned
+ * cluster mean, a registered dataset its owner uploaded once the owner grants it through POST
+ * /did/grant. Its own writes (checkpoints, velocities, model folders, wrapped keys) are pinned
  * when written. {@link collectSvdbGarbage} runs on a schedule and drops everything else once its
  * lease is over.
  */

@@ -18,7 +18,7 @@ import { anonymiseRecords, type AnonymityStats, type QuasiKind } from "./anonymi
 import { writeRecords } from "./write_records.ts";
 import { checkParties } from "./check_parties.ts";
 import { publishDataset } from "./publish.ts";
-import type { Upload } from "./upload.ts";
+import type { StoreGrantKey, Upload } from "./upload.ts";
 import type { DatasetReport } from "./report.ts";
 import { DatasetInputError } from "./dataset_error.ts";
 
@@ -52,6 +52,8 @@ export interface PublishTarget {
   client: ArthaClient;
   addresses: Pick<ArthaAddresses, "dids">;
   upload: Upload;
+  /** Where grants' wrapped keys go when not through `upload` (a coordinator's /did/grant). */
+  storeGrantKey?: StoreGrantKey;
   ownerDid: Hex;
   grantees: Hex[];
   /** Unix seconds the grants end; omitted = no expiry. */

@@ -17,7 +17,7 @@ import { grantDataAccess, registerDataset } from "../did/data_access.ts";
 import { grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { formatDid } from "../did/did.ts";
-import type { Upload } from "./upload.ts";
+import type { StoreGrantKey, Upload } from "./upload.ts";
 
 type Addresses = Pick<ArthaAddresses, "dids">;
 
@@ -57,6 +57,11 @@ export async function publishDataset(
     grantees: Hex[];
     /** Unix seconds the grants end; omitted = no expiry. */
     expiresAt?: bigint;
+    /**
+     * Where a grant's wrapped key goes when not through `upload`: a coordinator's POST
+     * /did/grant, which keeps the key and the dataset (an upload there is only leased).
+     */
+    storeGrantKey?: StoreGrantKey;
   },
 ): Promise<Published> {
   const { addresses, upload, ownerDid } = params;
@@ -91,6 +96,7 @@ async function grant(
   p: {
     addresses: Addresses;
     upload: Upload;
+    storeGrantKey?: StoreGrantKey;
     datasetId: Hex;
     dataKey: Uint8Array;
     granteeDid: Hex;
@@ -102,7 +108,13 @@ async function grant(
   const wrapped = wrapKey(p.dataKey, hexToBytes(grantee.encKey), {
     context: grantContext(p.datasetId, p.granteeDid),
   });
-  const wrappedKeyCid = await p.upload(wrapped);
+  const wrappedKeyCid = p.storeGrantKey
+    ? await p.storeGrantKey({
+      datasetId: p.datasetId,
+      granteeDid: p.granteeDid,
+      wrappedKey: wrapped,
+    })
+    : await p.upload(wrapped);
   const sent = await grantDataAccess(client, {
     addresses: p.addresses,
     datasetId: p.datasetId,

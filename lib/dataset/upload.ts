@@ -5,6 +5,7 @@
  * @module
  */
 import type { Store } from "../store/store.ts";
+import type { Hex } from "../crypto/digest.ts";
 import { Gateway, type GatewayOptions } from "../worker/gateway.ts";
 import { CoordinatorClient, httpCoordinator } from "../worker/client.ts";
 import { computeCid } from "../store/cid.ts";
@@ -26,6 +27,21 @@ export type Upload = (bytes: Uint8Array) => Promise<string>;
  */
 export function uploadToStore(store: Store): Upload {
   return async (bytes) => (await store.put(bytes)).toString();
+}
+
+/** Stores a grant's wrapped data key where the grantee will read it; returns its CID. */
+export type StoreGrantKey = (
+  grant: { datasetId: Hex; granteeDid: Hex; wrappedKey: Uint8Array },
+) => Promise<string>;
+
+/**
+ * A grant's wrapped key through the coordinator's POST /did/grant (signed like an upload by the
+ * account that controls the owner's DID): the coordinator keeps the key and the dataset it grants,
+ * which a plain upload there only leases for a day.
+ */
+export function grantKeysToGateway(baseUrl: string, signing: GatewayOptions): StoreGrantKey {
+  const gateway = new Gateway(new CoordinatorClient(httpCoordinator(baseUrl)), signing);
+  return (grant) => gateway.storeGrantKey(grant);
 }
 
 /**

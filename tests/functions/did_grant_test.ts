@@ -12,6 +12,10 @@ import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
+import { publishDataset } from "../../lib/dataset/publish.ts";
+import { collectSvdbGarbage } from "../../lib/coordinator/svdb_retention.ts";
+import { Gateway } from "../../lib/worker/gateway.ts";
+import { CoordinatorClient } from "../../lib/worker/client.ts";
 import {
   escrowSpec,
   read,
@@ -324,4 +328,45 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
       assert.equal((await store.pins()).length, pinsBefore);
     },
   );
+});
+
+Deno.test("victim: a dataset published through the gateway outlives the upload lease once granted", async () => {
+  // Prepare: an owner and a grantee with DIDs; the owner publishes through the coordinator's
+  // gateway as `deno task dataset prepare --gateway` does. Found in the data owner audit: the
+  // ciphertext and the wrapped keys went up as plain uploads, only leased (24 h by default), so a
+  // day later the chain's dataset named nothing and every grant of it was lost.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const [owner, grantee] = [fx.clients[2]!, fx.clients[3]!];
+  const identity = (client: ArthaClient) =>
+    registerIdentity(client, {
+      addresses: fx.addresses,
+      store: fx.store,
+      authKey: generateNodeKey(),
+      encKey: generateEncKey().publicKeyHex,
+    });
+  const [ownerId, granteeId] = [await identity(owner), await identity(grantee)];
+  const { chainId, addresses } = s.ctx.chain;
+  const gateway = new Gateway(new CoordinatorClient(s.call), {
+    signer: accountUploadSigner(owner),
+    domain: uploadDomain(chainId, addresses.registry),
+    did: ownerId.did,
+    now: () => s.ctx.now(),
+  });
+  const published = await publishDataset(owner, {
+    addresses: fx.addresses,
+    upload: (bytes) => gateway.put(bytes),
+    storeGrantKey: (grant) => gateway.storeGrantKey(grant),
+    ownerDid: ownerId.didHash,
+    plaintext: new TextEncoder().encode("patient,age\nA,41\nB,37\n"),
+    grantees: [granteeId.didHash],
+  });
+
+  // Execute: the lease runs out and the collection runs.
+  s.advance(s.ctx.config.uploadLeaseMs + 1);
+  await collectSvdbGarbage(s.ctx);
+
+  // Assert: the dataset and the grantee's wrapped key are still there.
+  assert.ok(await s.ctx.store.has(published.cid), "the dataset's ciphertext is kept");
+  assert.ok(await s.ctx.store.has(published.grants[0]!.wrappedKeyCid), "its grant's key is kept");
 });
