@@ -52,8 +52,17 @@ export function createDidGrant(ctx: Context) {
     if (req.method === "GET" && path.endsWith("/did/access")) {
       return json(await dataAccess(ctx, query("dataset"), query("grantee")));
     }
-    if (req.method !== "POST") {
-      throw new HttpError(405, "Cannot use /did: see the routes in functions/did_grant.ts");
+    const posted = path.endsWith("/did/grant") || path.endsWith("/did/grant/prepare");
+    // The route and method first: a POST to /did/resolve (or a GET of /did/grant) was answered
+    // with a complaint about a body field it never takes (found in the privacy audit).
+    if (req.method !== "POST" || !posted) {
+      const routes = "GET /did/resolve, GET /did/access, POST /did/grant/prepare, POST /did/grant";
+      if (/\/did\/(resolve|access|grant|grant\/prepare)$/.test(path)) {
+        throw new HttpError(405, `Cannot ${req.method} ${path}: the /did routes are ${routes}`);
+      }
+      throw new HttpError(404, `Cannot route ${path}: the /did routes are ${routes}`, {
+        code: "UNKNOWN_ROUTE",
+      });
     }
     const { body, bytes } = await readJsonBytes(req);
     const datasetId = field.hex32(body, "datasetId");
@@ -62,18 +71,15 @@ export function createDidGrant(ctx: Context) {
       const { encKey, context } = unwrap(await prepareGrant(ctx, datasetId, granteeDid));
       return json({ encKey, context });
     }
-    if (path.endsWith("/did/grant")) {
-      const wrappedKey = hexToBytes(field.hex(body, "wrappedKey", WRAPPED_KEY_BYTES));
-      const signed = unwrap(
-        await authorizeUpload(ctx, req.headers, { method: "POST", path: "/did/grant" }),
-      );
-      const request = { datasetId, granteeDid, wrappedKey };
-      const { wrappedKeyCid } = unwrap(await storeWrappedKey(ctx, request, signed, bytes));
-      const next = "call ArthaDIDRegistry.grantDataAccess(datasetId, granteeDid, encKey, " +
-        "wrappedKeyCid, expiresAt) from the dataset owner's account, with the encKey wrapped to";
-      return json({ wrappedKeyCid, next }, 201);
-    }
-    throw new HttpError(404, `Cannot route ${path}`, { code: "UNKNOWN_ROUTE" });
+    const wrappedKey = hexToBytes(field.hex(body, "wrappedKey", WRAPPED_KEY_BYTES));
+    const signed = unwrap(
+      await authorizeUpload(ctx, req.headers, { method: "POST", path: "/did/grant" }),
+    );
+    const request = { datasetId, granteeDid, wrappedKey };
+    const { wrappedKeyCid } = unwrap(await storeWrappedKey(ctx, request, signed, bytes));
+    const next = "call ArthaDIDRegistry.grantDataAccess(datasetId, granteeDid, encKey, " +
+      "wrappedKeyCid, expiresAt) from the dataset owner's account, with the encKey wrapped to";
+    return json({ wrappedKeyCid, next }, 201);
   });
 }
 

@@ -370,3 +370,26 @@ Deno.test("victim: a dataset published through the gateway outlives the upload l
   assert.ok(await s.ctx.store.has(published.cid), "the dataset's ciphertext is kept");
   assert.ok(await s.ctx.store.has(published.grants[0]!.wrappedKeyCid), "its grant's key is kept");
 });
+
+Deno.test("bad input: a /did route asked with the wrong method is a 405 naming the routes, not a field error", async () => {
+  // Found in the privacy audit: POST /did/resolve (or /did/access) read a body and answered 400
+  // "Invalid field datasetId", about a field that route never takes.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const cases: [string, string, number][] = [
+    ["POST", "/did/resolve", 405],
+    ["POST", "/did/access", 405],
+    ["GET", "/did/grant", 405],
+    ["PUT", "/did/grant/prepare", 405],
+    ["POST", "/did/nothing", 404],
+  ];
+  for (const [method, path, status] of cases) {
+    const body = method === "GET" ? undefined : "{}";
+    const headers = { "content-type": "application/json" };
+    const res = await read(await s.call(path, { method, body, headers }));
+    assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    if (status === 405) {
+      assert.match(res.body.error.message, /the \/did routes are GET \/did\/resolve/);
+    }
+  }
+});
