@@ -148,6 +148,15 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
     }
     return jobId;
   };
+  /** Time runs to the job's stall (no round closed in its window); its owner abandons it. */
+  const abandonOnceStalled = async (jobId: Hex) => {
+    const stalledAt = await co.readContract({ ...jobs, functionName: "stalledAt", args: [jobId] });
+    await fx.increaseTime(Number(stalledAt - (await co.getBlock()).timestamp));
+    await mined(
+      jobOwner,
+      jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
+    );
+  };
   /** A dispute party's ends: its commit's digests and the openings of s_0 and s_N of `steps`. */
   const disputeEnds = (jobId: Hex, round: number, node: Hex, steps: Hex[], tag: string) => {
     const c = roundCommit(jobId, node, round, { result: tag });
@@ -2002,16 +2011,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         [Hex, ArthaClient],
       ];
       await commit(workerOp, jobId, worker, 1, "r1");
-      const stalledAt = await co.readContract({
-        ...jobs,
-        functionName: "stalledAt",
-        args: [jobId],
-      });
-      await fx.increaseTime(Number(stalledAt - (await co.getBlock()).timestamp));
-      await mined(
-        jobOwner,
-        jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
-      );
+      await abandonOnceStalled(jobId);
 
       // Execute + Assert: the idle node's late commit of the round left open is refused (that
       // round is closed by the abandonment, attack 37), and so is one of the round after it.
@@ -2060,16 +2060,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await commit(attacker, jobId, a, 1, "made-up");
       await commit(honest[0]!, jobId, h1, 1, "r1");
       await commit(honest[1]!, jobId, h2, 1, "r1");
-      const stalledAt = await co.readContract({
-        ...jobs,
-        functionName: "stalledAt",
-        args: [jobId],
-      });
-      await fx.increaseTime(Number(stalledAt - (await co.getBlock()).timestamp));
-      await mined(
-        jobOwner,
-        jobOwner.writeContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
-      );
+      await abandonOnceStalled(jobId);
 
       // Execute: anyone settles the round left open.
       await mined(

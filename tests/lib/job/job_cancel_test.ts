@@ -9,7 +9,7 @@ import { type Hex, parseEther } from "viem";
 import { advanceDevnetTime, startDevnet } from "../../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
-import { JobStatus } from "../../../lib/chain/contracts.ts";
+import { type ArthaAddresses, JobStatus } from "../../../lib/chain/contracts.ts";
 import { submitTrain } from "../../../lib/chain/submit_train.ts";
 import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
@@ -24,6 +24,27 @@ import { getNodeCert } from "../../../lib/chain/get_node_cert.ts";
 import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
 const DELAY = 3600;
+
+/** `op` commits `round` of `jobId` for its node, the round's weights digest `b32(weights)`. */
+function commitAs(
+  op: ArthaClient,
+  addresses: ArthaAddresses,
+  c: { jobId: Hex; round: number; nodePubkey: Hex; weights: string },
+) {
+  const { jobId, round, nodePubkey, weights } = c;
+  return commitRound(op, {
+    addresses,
+    commit: {
+      jobId,
+      round,
+      nodePubkey,
+      lossDigest: b32("2"),
+      gradientDigest: b32("3"),
+      weightsDigest: b32(weights),
+      proofsRoot: b32("a"),
+    },
+  });
+}
 
 Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest at settlement", async (t) => {
   await using net = await startDevnet({ accounts: 4 });
@@ -45,18 +66,7 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
   };
   /** Commits `round` of `jobId` as the node, its weights digest `b32(String(base + round))`. */
   const committer = (jobId: Hex, base: number) => (round: number) =>
-    commitRound(op, {
-      addresses,
-      commit: {
-        jobId,
-        round,
-        nodePubkey,
-        lossDigest: b32("2"),
-        gradientDigest: b32("3"),
-        weightsDigest: b32(String(base + round)),
-        proofsRoot: b32("a"),
-      },
-    });
+    commitAs(op, addresses, { jobId, round, nodePubkey, weights: String(base + round) });
   const refused = async (client: ArthaClient, jobId: Hex, code: string) => {
     const nonce = await client.getTransactionCount({ address: client.account.address });
     await assert.rejects(
@@ -181,18 +191,7 @@ Deno.test("victim: job cancel settles the round an abandoned job left open, so a
   await assignNodes(co, { addresses, jobId, nodes: [cheat, h1, h2] });
   await setTaskGroups(co, { addresses, jobId, nodes: [cheat, h1, h2], groups: [1, 1, 1] });
   const commit = (nodePubkey: Hex, round: number, weights: string) =>
-    commitRound(opOf.get(nodePubkey)!, {
-      addresses,
-      commit: {
-        jobId,
-        round,
-        nodePubkey,
-        lossDigest: b32("2"),
-        gradientDigest: b32("3"),
-        weightsDigest: b32(weights),
-        proofsRoot: b32("a"),
-      },
-    });
+    commitAs(opOf.get(nodePubkey)!, addresses, { jobId, round, nodePubkey, weights });
   for (const n of [cheat, h1, h2]) await commit(n, 0, "4");
   await closeRound(co, {
     addresses,

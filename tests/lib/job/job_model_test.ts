@@ -11,6 +11,7 @@ import { type JobSpec, jobSpecHash } from "../../../lib/job/job_spec.ts";
 import { exportHfModelChunks, writeModelFiles } from "../../../lib/model/hf_model.ts";
 import { putModelFolder } from "../../../lib/model/model_folder.ts";
 import { openStore } from "../../../lib/store/open_store.ts";
+import type { Store } from "../../../lib/store/store.ts";
 import { paramLayout } from "../../../kernel/params.ts";
 import { merkleRoot } from "../../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../../lib/round/local_training.ts";
@@ -34,6 +35,16 @@ function gateway() {
     return b ? new Response(b.slice()) : new Response("not found", { status: 404 });
   });
   return { file, dir, server, base: `http://127.0.0.1:${server.addr.port}` };
+}
+
+/** A gateway on 127.0.0.1 serving `store`'s files and (`?format=raw`) blocks by CID. */
+function storeGateway(store: Store) {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const u = new URL(req.url);
+    const cid = parseCid(u.pathname.replace("/svdb/", ""));
+    const raw = u.searchParams.get("format") === "raw";
+    return new Response((raw ? await store.getBlock(cid) : await store.get(cid)).slice());
+  });
 }
 
 Deno.test("attacker: a model folder cannot write outside the owner's output folder", async () => {
@@ -83,15 +94,7 @@ Deno.test("attacker: a coordinator cannot hand the owner a model other than the 
   const folder = async (w: Float32Array) =>
     (await putModelFolder(store, exportHfModelChunks(config, w))).toString();
   const [good, bad] = [await folder(trained), await folder(untrained)];
-  await using server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (req) => {
-      const u = new URL(req.url);
-      const cid = parseCid(u.pathname.replace("/svdb/", ""));
-      const raw = u.searchParams.get("format") === "raw";
-      return new Response((raw ? await store.getBlock(cid) : await store.get(cid)).slice());
-    },
-  );
+  await using server = storeGateway(store);
   const base = `http://127.0.0.1:${server.addr.port}`;
   const onChain = { weightsDigest: merkleRoot(f32Bytes(trained)) };
   const out = await Deno.makeTempDir();
@@ -131,15 +134,7 @@ Deno.test("attacker: a coordinator cannot ship the trained weights beside anothe
     await folder(swapped),
     await folder(otherHeads),
   ];
-  await using server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (req) => {
-      const u = new URL(req.url);
-      const cid = parseCid(u.pathname.replace("/svdb/", ""));
-      const raw = u.searchParams.get("format") === "raw";
-      return new Response((raw ? await store.getBlock(cid) : await store.get(cid)).slice());
-    },
-  );
+  await using server = storeGateway(store);
   const base = `http://127.0.0.1:${server.addr.port}`;
   const expect = { weightsDigest: merkleRoot(f32Bytes(trained)), model: config };
   const out = await Deno.makeTempDir();
