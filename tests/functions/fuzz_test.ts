@@ -168,9 +168,7 @@ function bodyLimits(s: Scenario): Record<string, number> {
     "/ai/infer": MAX_INFER_BODY,
     "/rpc": MAX_INFER_BODY,
     "/v1/completions": MAX_INFER_BODY,
-    // The DID routes share one handler, which reads a POST's body before its path.
-    "/did/resolve": MAX_BODY_BYTES,
-    "/did/access": MAX_BODY_BYTES,
+    // /did/resolve and /did/access are GET routes: a POST is a 405 before any body is read.
     "/did/grant": MAX_BODY_BYTES,
     "/did/grant/prepare": MAX_BODY_BYTES,
   };
