@@ -413,22 +413,22 @@ export async function fixSecureClosingSet(
 }
 
 /**
- * The finished session's unmasked sum (decoded from the ring), who is in it, the DP noise std it
- * carries and the bytes of the masked inputs it came from.
+ * The finished session's unmasked sum (decoded from the ring), who is in it and the bytes of the
+ * masked inputs it came from. (The noise std it carries stays in the session's record; the
+ * accountant charges the policy's, secureRoundPrivacy.)
  *
  * @throws {Error} when the round's session has not finished
  */
 export async function secureSum(
   ctx: Context,
   job: JobRecord,
-): Promise<{ sum: Float64Array; included: string[]; noiseStd: number; bytes: number }> {
+): Promise<{ sum: Float64Array; included: string[]; bytes: number }> {
   const r = (await currentSession(ctx, job))?.value.result;
   if (!r) throw new Error(`Cannot read secure sum: round ${job.round} has not finished`);
   const words = new Uint32Array((await ctx.store.get(r.sumCid)).slice().buffer);
   return {
     sum: decodeFixedPoint(words, r.scale),
     included: r.included,
-    noiseStd: r.noiseStd,
     bytes: r.maskedBytes,
   };
 }
