@@ -90,7 +90,7 @@ async function ensureClusters(
       // A member aggregates its own cluster; which one rotates with the round. It reads its
       // cluster's updates, and no other node does.
       const aggregator = members[job.round % members.length]!.nodePubkey as Hex;
-      for (const m of members) await grantReads(ctx, m.updateCid, [aggregator]);
+      for (const m of members) await grantReads(ctx, job.jobId, m.updateCid, [aggregator]);
       const fresh: ClusterRecord = {
         cluster: c,
         aggregator,

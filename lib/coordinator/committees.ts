@@ -81,7 +81,9 @@ export async function drawRoundCommittee(
   // Members recompute the targets' rounds: they read the targets' shards, and no other node does.
   for (const target of targets) {
     const place = await getJobNode(ctx.kv, job.jobId, target.toLowerCase());
-    if (place) await grantReads(ctx, spec.shards[taskShard(spec, place.task)]!.cid, members);
+    if (place) {
+      await grantReads(ctx, job.jobId, spec.shards[taskShard(spec, place.task)]!.cid, members);
+    }
   }
   const rec: CommitteeRecord = {
     ...at,

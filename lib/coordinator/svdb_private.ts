@@ -248,13 +248,31 @@ function jobData(spec: JobSpec): string[] {
 
 /**
  * Lets each of `readers` (nodes) read `cid`, a job's shard or update, for a duty the coordinator
- * handed it: recomputing a target's round on a committee, summing a cluster's updates. Written
- * before the duty is handed out, so the node never asks for bytes it may not yet read.
+ * handed it in `jobId`: recomputing a target's round on a committee, summing a cluster's updates.
+ * Written before the duty is handed out, so the node never asks for bytes it may not yet read. The
+ * read lasts while that job can still need it, as a task's does ({@link authorizeRead}).
  */
-export async function grantReads(ctx: Context, cid: string, readers: readonly string[]) {
+export async function grantReads(
+  ctx: Context,
+  jobId: Hex,
+  cid: string,
+  readers: readonly string[],
+) {
   for (const reader of new Set(readers.map((r) => r.toLowerCase()))) {
-    await ctx.kv.set(readerKey(cid, reader), true);
+    await ctx.kv.set(readerKey(cid, reader), jobId.toLowerCase());
   }
+}
+
+/**
+ * Whether a duty's read (the job id {@link grantReads} wrote) still stands: its job is not
+ * finalized. Grants written before they named their job (`true`) stand while any job of `rec` does.
+ */
+async function dutyStands(ctx: Context, grant: string | true, rec: PrivateFile) {
+  for (const jobId of grant === true ? rec.jobs : [grant]) {
+    const job = (await getJob(ctx.kv, jobId)).value;
+    if (job && job.status !== "finalized") return true;
+  }
+  return false;
 }
 
 /**
@@ -309,7 +327,10 @@ export async function authorizeRead(
     const place = await getJobNode(ctx.kv, jobId, who);
     if (holdsTask(place) && await taskData(ctx, job.specCid, place.task, cid)) return;
   }
-  if ((await ctx.kv.get(readerKey(cid, who))).value) return;
+  // Found in the privacy audit: a duty's read never ended, so a committee member or a cluster
+  // aggregator of a finished job kept reading the shards and updates it once checked.
+  const grant = (await ctx.kv.get<string | true>(readerKey(cid, who))).value;
+  if (grant && await dutyStands(ctx, grant, rec)) return;
   const why = `${cid} is a job's private data; only its owner, the coordinator and the nodes ` +
     "whose task or duty needs it read it";
   return reject(403, "NOT_A_READER", `Cannot read: ${why}`);

@@ -302,6 +302,7 @@ Deno.test("attacker: a cluster aggregator reads its own cluster's updates, no ot
   await s.post("/aggregate", { jobId: job.jobId });
   const clusters = await clustersOf(s.ctx, job.jobId, 0);
   const keyOf = new Map(job.nodes.map((n) => [n.nodePubkey, n.key]));
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
 
   // Execute: every node reads every update of the round.
   const reads = [];
@@ -325,6 +326,21 @@ Deno.test("attacker: a cluster aggregator reads its own cluster's updates, no ot
     assert.deepEqual(r.got, want, JSON.stringify(r));
   }
   assert.equal(reads.filter((r) => r.got[0] === 403).length, 4 * 4 - 4 - 2);
+  // Found in the privacy audit: a duty's read never ended, so an aggregator of a finished job
+  // kept reading its mates' updates. Once the job is finalized it reads only its own.
+  for (const c of clusters) {
+    assert.equal(await byKey.get(c.aggregator)!.worker.tick(), "aggregated");
+  }
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(closed.status, "closed");
+  assert.equal((await read(await s.post("/finalize", { jobId: job.jobId }))).status, 200);
+  for (const c of clusters) {
+    for (const m of c.members) {
+      const signer = nodeUploadSigner(keyOf.get(c.aggregator)!);
+      const want = m.nodePubkey === c.aggregator ? [200, undefined] : [403, "NOT_A_READER"];
+      assert.deepEqual(await getAs(s, m.updateCid, signer), want);
+    }
+  }
 });
 
 Deno.test("attacker: naming a public checkpoint as one's update does not hide it from the job's nodes", async () => {
