@@ -19,7 +19,7 @@ import { VOCAB } from "../../kernel/params.ts";
 import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
-import { listJobHeads } from "./state.ts";
+import { jobServing, listJobFolders } from "./state.ts";
 
 /** Largest input accepted, in bytes. */
 export const MAX_INPUT_BYTES = 16_384;
@@ -165,10 +165,7 @@ export function modelsOf(ctx: Context): Models {
 async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
   const { client, addresses } = ctx.chain;
   if (await isModelPublished(client, { addresses, cid })) return true;
-  const jobs = await listJobHeads(ctx.kv);
-  return jobs.some((j) =>
-    j.modelFolderCid === cid || j.metrics.some((m) => m.checkpointCid === cid)
-  );
+  return await jobServing(ctx.kv, cid) !== undefined;
 }
 
 /**
@@ -492,10 +489,10 @@ async function listModels(serving: Serving): Promise<ModelListing[]> {
     kind: "published" as const,
   }));
   const listed = new Set(out.map((m) => m.cid));
-  for (const j of await listJobHeads(ctx.kv)) {
-    if (j.modelFolderCid && !listed.has(j.modelFolderCid)) {
-      listed.add(j.modelFolderCid);
-      out.push({ cid: j.modelFolderCid, jobId: j.jobId, kind: "job-folder" });
+  for (const j of await listJobFolders(ctx.kv)) {
+    if (!listed.has(j.cid)) {
+      listed.add(j.cid);
+      out.push({ cid: j.cid, jobId: j.jobId, kind: "job-folder" });
     }
   }
   return out;

@@ -258,7 +258,57 @@ export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOpera
   const live = liveJobKey(job.jobId);
   if (job.status === "finalized") op.delete(live);
   else op.set(live, true);
+  // Metrics grow by one checkpoint per write (round_close.ts), so the newest is the only new one.
+  const newest = job.metrics.at(-1)?.checkpointCid;
+  const id = job.jobId.toLowerCase();
+  if (newest) op.set(servedKey("checkpoint", newest), id);
+  if (job.modelFolderCid) op.set(servedKey("folder", job.modelFolderCid), id);
   return setLarge(op, jobKey(job.jobId), head);
+}
+
+/**
+ * The index of what the jobs serve for inference, CID -> job id: each round's checkpoint and each
+ * finalized job's model folder, written with the head ({@link setJob}). Found in the inference
+ * audit: every request naming an unknown CID (anyone's, unauthenticated) read every job head the
+ * coordinator ever had, each with all its rounds' metrics, and so did every model listing.
+ */
+const SERVED: Deno.KvKey = ["job_served"];
+const servedKey = (kind: "checkpoint" | "folder", cid: string): Deno.KvKey => [
+  ...SERVED,
+  kind,
+  cid,
+];
+/** Set once the index holds every job written before it existed. */
+const SERVED_BUILT: Deno.KvKey = ["job_served_built"];
+
+async function buildServed(kv: Deno.Kv): Promise<void> {
+  if ((await kv.get(SERVED_BUILT)).value) return;
+  for (const head of await listJobHeads(kv)) {
+    const id = head.jobId.toLowerCase();
+    for (const m of head.metrics) await kv.set(servedKey("checkpoint", m.checkpointCid), id);
+    if (head.modelFolderCid) await kv.set(servedKey("folder", head.modelFolderCid), id);
+  }
+  await kv.set(SERVED_BUILT, true);
+}
+
+/** The job whose round checkpoint or model folder `cid` is (as the job recorded it), if any. */
+export async function jobServing(kv: Deno.Kv, cid: string): Promise<string | undefined> {
+  await buildServed(kv);
+  for (const kind of ["checkpoint", "folder"] as const) {
+    const id = (await kv.get<string>(servedKey(kind, cid))).value;
+    if (id) return id;
+  }
+  return undefined;
+}
+
+/** Every finalized job's model folder, with its job, through the index. */
+export async function listJobFolders(kv: Deno.Kv): Promise<{ cid: string; jobId: string }[]> {
+  await buildServed(kv);
+  const out = [];
+  for await (const e of kv.list<string>({ prefix: [...SERVED, "folder"] })) {
+    out.push({ cid: String(e.key[2]), jobId: e.value });
+  }
+  return out;
 }
 
 /** The index of jobs not yet finalized: one entry per job, written with its head. */

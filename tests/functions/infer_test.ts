@@ -11,7 +11,13 @@ import {
 } from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
 import { zeroHash } from "viem";
-import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import {
+  jobServing,
+  listJobHeads,
+  listValues,
+  roundUpdates,
+  type UpdateRecord,
+} from "../../lib/coordinator/state.ts";
 import { processTrainer, processTrainerBytes } from "../../lib/coordinator/job.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { paramLayout } from "../../kernel/params.ts";
@@ -448,4 +454,48 @@ Deno.test("attacker: a published model the coordinator cannot run is a kept 422,
     assert.match(res.body.error.message, /a ssm model has no ONNX export/);
   }
   assert.equal(reads, 1, "the second request reads nothing");
+});
+
+Deno.test("attacker: a request naming an unknown CID reads no job head", async () => {
+  // Found in the inference audit: every request naming a CID no job served (anyone's, no
+  // signature needed) read every job head the coordinator ever had, each with all its rounds'
+  // metrics, to learn it was unknown.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const [first, second] = await checkpointsOf(s, 2);
+  const kv = s.ctx.kv;
+  const [get, list] = [kv.get.bind(kv), kv.list.bind(kv)];
+  const unknown = (await computeCid(new TextEncoder().encode("no model"))).toString();
+  const infer = async (modelCid: string) =>
+    (await read(await s.post("/ai/infer", { modelCid, input: TEXT, maxTokens: 0 }))).status;
+  // The first lookup builds the index once from the jobs written before it (a store from before
+  // the index): the later ones are counted.
+  assert.equal(await infer(unknown), 404);
+  let headReads = 0;
+  const isHead = (key: Deno.KvKey) => key[0] === "job";
+  kv.get = ((key: Deno.KvKey, o?: never) => (headReads += +isHead(key), get(key, o))) as typeof get;
+  kv.list = ((sel: { prefix: Deno.KvKey }, o?: never) => (
+    headReads += +isHead(sel.prefix ?? []), list(sel, o)
+  )) as typeof list;
+
+  // Execute: the unknown CID three times.
+  const res = [];
+  for (let i = 0; i < 3; i++) {
+    res.push(await read(await s.post("/ai/infer", { modelCid: unknown, input: TEXT })));
+  }
+
+  // Assert: 404s with no job head read; the job's checkpoints, the first round's too, are known.
+  assert.deepEqual(res.map((r) => [r.status, r.body.error.code]), [
+    [404, "UNKNOWN_MODEL"],
+    [404, "UNKNOWN_MODEL"],
+    [404, "UNKNOWN_MODEL"],
+  ]);
+  assert.equal(headReads, 0);
+  assert.deepEqual([await infer(first!), await infer(second!)], [200, 200]);
+  // A store written before the index has it built from the job heads.
+  for await (const e of list({ prefix: ["job_served"] })) await kv.delete(e.key);
+  await kv.delete(["job_served_built"]);
+  const [head] = await listJobHeads(kv);
+  assert.equal(await jobServing(kv, first!), head!.jobId.toLowerCase());
+  assert.equal(await jobServing(kv, unknown), undefined);
 });

@@ -87,7 +87,11 @@ Deno.test("a repeat read under the same head is the same assignment; a new head 
   const kv = await Deno.openKv(":memory:");
   try {
     const a = `0x${"0a".repeat(32)}` as Hex, b = `0x${"0b".repeat(32)}` as Hex;
-    const job = { jobId: `0x${"22".repeat(32)}`, assignedCount: 1 } as unknown as JobHead;
+    const job = {
+      jobId: `0x${"22".repeat(32)}`,
+      assignedCount: 1,
+      metrics: [],
+    } as unknown as JobHead;
     await setAssignment(kv, job.jobId, { assigned: [a], taskOf: { [a]: 0 } });
     await setJob(kv.atomic(), job).commit();
     const entry = await getJob(kv, job.jobId);
