@@ -21,6 +21,15 @@ import { ChallengeStatus } from "../lib/chain/contracts.ts";
 import type { CoordinatorFetch } from "../lib/worker/client.ts";
 import type { WorkerEvent } from "../lib/worker/events.ts";
 import { workerThrough } from "./worker/_worker.ts";
+import { getCommittedDigests } from "../lib/chain/get_committed_digests.ts";
+import { getJobChallenges } from "../lib/chain/get_job_challenges.ts";
+import { abis } from "../lib/chain/contracts.ts";
+import { type Hex, parseTransaction, toFunctionSelector } from "viem";
+
+/** The selector of ProofOfCompute.commitRound. */
+const COMMIT = toFunctionSelector(
+  abis.proofs.find((f) => f.type === "function" && f.name === "commitRound")!,
+);
 
 const COMPRESSION = { codec: "topk-int8" as const, fraction: 0.05 };
 
@@ -230,6 +239,65 @@ Deno.test("victim: an update the coordinator refuses for good is dropped, so the
     assert.match(said, /update refused, dropped: .*not taken/);
     assert.equal(await worker.tick(), "idle", "the node asks for work again");
     assert.equal(posted, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("victim: a worker whose commit landed as it crashed answers that round's challenges after a restart", async () => {
+  // Found in the worker audit: the commit was kept only after it landed and the open challenges
+  // were looked at. A crash or a lost RPC answer in between (here: the receipt's request fails),
+  // with the round closed by the time the laptop came back, left a commit on chain that the
+  // node could answer no challenge of: 10% of its stake for each.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2, compression: COMPRESSION });
+  const [a, b] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-worker-crash-" });
+  const statePath = `${dir}/state.json`;
+  let sent = false;
+  // The laptop's RPC: the commit goes out and lands, then the receipt's request fails.
+  const flaky = new Proxy(a.operator, {
+    get(target, p, receiver) {
+      if (p === "sendRawTransaction") {
+        return async (args: { serializedTransaction: Hex }) => {
+          const hash = await target.sendRawTransaction(args);
+          sent = parseTransaction(args.serializedTransaction).data?.startsWith(COMMIT) ?? false;
+          return hash;
+        };
+      }
+      if (p === "getTransactionReceipt" && sent) {
+        return () => Promise.reject(new Error("simulated crash: connection reset"));
+      }
+      return Reflect.get(target, p, receiver);
+    },
+  });
+  try {
+    await assert.rejects(
+      workerThrough(fx, a, s.call, [], { statePath, client: flaky }).tick(),
+      /simulated crash/,
+    );
+    const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
+    assert.ok(await getCommittedDigests(fx.coordinator, at), "the commit landed");
+    // The round closes at its deadline without the laptop's update, which challenges its commit.
+    assert.equal(await b.worker.tick(), "trained");
+    s.advance(job.spec.aggregation.deadlineMs);
+    const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+    assert.equal(closed.status, "closed");
+    const ids = (await getJobChallenges(fx.coordinator, at))
+      .filter((c) => c.nodePubkey === a.nodePubkey.toLowerCase())
+      .map((c) => c.challengeId);
+
+    // Execute: the laptop restarts (a new process) and answers.
+    const answered = await workerThrough(fx, a, s.call, [], { statePath }).answerChallenges();
+
+    // Assert: both challenges on the commit answered from what the state kept.
+    assert.equal(ids.length, 2);
+    assert.equal(answered, 2);
+    for (const challengeId of ids) {
+      const c = await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId });
+      assert.equal(c.status, ChallengeStatus.Answered);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

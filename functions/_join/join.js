@@ -58781,16 +58781,39 @@ var WorkerState = class {
    */
   async saveCommit(commit, updateBytes, pinned) {
     if (!this.storage) return;
-    if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
-    const { stepRecords, stepDigests, ...listed } = commit;
-    const steps = encodeSteps(stepRecords, stepDigests);
-    if (steps) await this.storage.write(stepsName(commit.jobId, commit.round), steps);
+    const listed = await this.#writeRecords(commit, updateBytes);
     const before = (await this.commits()).filter((c) => c.jobId !== commit.jobId || c.round !== commit.round);
     const kept = keepChallengeable([
       ...before,
       listed
     ], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
+  }
+  /**
+   * Keeps `commit` before its transaction is sent, unless a commit of its round is kept already
+   * (what the node did commit, which a retry with other inputs must not replace); true when it
+   * was added. Nothing else is forgotten here: that waits for the commit to land
+   * ({@link saveCommit}). Found in the worker audit: kept only after the commit landed, a crash
+   * or a lost RPC answer in between, with the round closed by the restart, left a commit on
+   * chain the node could answer no challenge of (10% of its stake each).
+   */
+  async saveIntendedCommit(commit, updateBytes) {
+    if (!this.storage) return false;
+    const before = await this.commits();
+    if (before.some((c) => c.jobId === commit.jobId && c.round === commit.round)) return false;
+    await this.#writeCommits([
+      ...before,
+      await this.#writeRecords(commit, updateBytes)
+    ], before);
+    return true;
+  }
+  /** Forgets the commit of one round and its bytes (one {@link saveIntendedCommit} added that
+   * never landed). */
+  async dropCommit(jobId, round) {
+    if (!this.storage) return;
+    const before = await this.commits();
+    const id = jobId.toLowerCase();
+    await this.#writeCommits(before.filter((c) => c.jobId !== id || c.round !== round), before);
   }
   /**
    * A kept commit's step records and digests: from their own record, or from the commit list as
@@ -58814,6 +58837,14 @@ var WorkerState = class {
     if (!this.storage) return;
     const before = await this.commits();
     await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+  }
+  /** Writes a commit's update bytes and step records; what goes in the commit list is returned. */
+  async #writeRecords(commit, updateBytes) {
+    if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
+    const { stepRecords, stepDigests, ...listed } = commit;
+    const steps = encodeSteps(stepRecords, stepDigests);
+    if (steps) await this.storage.write(stepsName(commit.jobId, commit.round), steps);
+    return listed;
   }
   /** Writes the kept commits, then removes the bytes of those `before` had and `kept` has not. */
   async #writeCommits(kept, before) {
@@ -63593,6 +63624,8 @@ var Worker2 = class {
       round,
       result
     };
+    const saved = savedCommitOf(jobId, round, result, updateCid);
+    const intended = await this.state.saveIntendedCommit(saved, committedUpdateBytes(result));
     const committed = await commitTrained(client, params);
     if (committed === "different") {
       const why = `the coordinator sent round ${round} of job ${jobId} again with other inputs; this node committed another result for it, which it keeps (nothing sent)`;
@@ -63601,7 +63634,10 @@ var Worker2 = class {
         message: why
       });
     }
-    if (committed !== "committed") return "wait";
+    if (committed !== "committed") {
+      if (intended) await this.state.dropCommit(jobId, round);
+      return "wait";
+    }
     await this.answerChallenges().catch((e) => {
       const message2 = `while keeping round ${round}: ${e.message.split("\n")[0]}`;
       this.#report({
@@ -63617,7 +63653,7 @@ var Worker2 = class {
       ...this.challenges.pinned(),
       ...this.disputes.pinned()
     ]);
-    await this.state.saveCommit(savedCommitOf(jobId, round, result, updateCid), committedUpdateBytes(result), pinned);
+    await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
     const envelope = envelopeOf(result, {
       jobId,
       round,

@@ -197,18 +197,37 @@ export class WorkerState {
     pinned?: ReadonlySet<string>,
   ): Promise<void> {
     if (!this.storage) return;
-    if (updateBytes) await this.storage.write(updateName(commit.jobId, commit.round), updateBytes);
-    // A round's step records and digests go in a record of their own: in the one list of every
-    // kept commit, rewritten at each commit, a job of a few hundred thousand steps a round passed
-    // the runtime's string limit and the write threw after the commit was on chain.
-    const { stepRecords, stepDigests, ...listed } = commit;
-    const steps = encodeSteps(stepRecords, stepDigests);
-    if (steps) await this.storage.write(stepsName(commit.jobId, commit.round), steps);
+    const listed = await this.#writeRecords(commit, updateBytes);
     const before = (await this.commits()).filter((c) =>
       c.jobId !== commit.jobId || c.round !== commit.round
     );
     const kept = keepChallengeable([...before, listed], commit.jobId, pinned);
     await this.#writeCommits(kept, before);
+  }
+
+  /**
+   * Keeps `commit` before its transaction is sent, unless a commit of its round is kept already
+   * (what the node did commit, which a retry with other inputs must not replace); true when it
+   * was added. Nothing else is forgotten here: that waits for the commit to land
+   * ({@link saveCommit}). Found in the worker audit: kept only after the commit landed, a crash
+   * or a lost RPC answer in between, with the round closed by the restart, left a commit on
+   * chain the node could answer no challenge of (10% of its stake each).
+   */
+  async saveIntendedCommit(commit: SavedCommit, updateBytes?: Uint8Array): Promise<boolean> {
+    if (!this.storage) return false;
+    const before = await this.commits();
+    if (before.some((c) => c.jobId === commit.jobId && c.round === commit.round)) return false;
+    await this.#writeCommits([...before, await this.#writeRecords(commit, updateBytes)], before);
+    return true;
+  }
+
+  /** Forgets the commit of one round and its bytes (one {@link saveIntendedCommit} added that
+   * never landed). */
+  async dropCommit(jobId: Hex, round: number): Promise<void> {
+    if (!this.storage) return;
+    const before = await this.commits();
+    const id = jobId.toLowerCase();
+    await this.#writeCommits(before.filter((c) => c.jobId !== id || c.round !== round), before);
   }
 
   /**
@@ -235,6 +254,18 @@ export class WorkerState {
     if (!this.storage) return;
     const before = await this.commits();
     await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+  }
+
+  /** Writes a commit's update bytes and step records; what goes in the commit list is returned. */
+  async #writeRecords(commit: SavedCommit, updateBytes?: Uint8Array): Promise<SavedCommit> {
+    if (updateBytes) await this.storage!.write(updateName(commit.jobId, commit.round), updateBytes);
+    // A round's step records and digests go in a record of their own: in the one list of every
+    // kept commit, rewritten at each commit, a job of a few hundred thousand steps a round passed
+    // the runtime's string limit and the write threw after the commit was on chain.
+    const { stepRecords, stepDigests, ...listed } = commit;
+    const steps = encodeSteps(stepRecords, stepDigests);
+    if (steps) await this.storage!.write(stepsName(commit.jobId, commit.round), steps);
+    return listed;
   }
 
   /** Writes the kept commits, then removes the bytes of those `before` had and `kept` has not. */

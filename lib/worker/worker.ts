@@ -381,13 +381,21 @@ export class Worker {
     const { jobId, round } = task;
     this.follower?.add(jobId);
     const params = { addresses, nodePubkey: this.options.key.publicKeyHex, jobId, round, result };
+    const saved = savedCommitOf(jobId, round, result, updateCid);
+    // Kept before it is sent: a crash, or an RPC answer lost once the commit landed, must not
+    // leave a commit on chain the node cannot answer for after a restart. A commit that throws
+    // may have landed, so its record stays.
+    const intended = await this.state.saveIntendedCommit(saved, committedUpdateBytes(result));
     const committed = await commitTrained(client, params);
     if (committed === "different") {
       const why = `the coordinator sent round ${round} of job ${jobId} again with other inputs; ` +
         "this node committed another result for it, which it keeps (nothing sent)";
       this.#report({ kind: "error", message: why });
     }
-    if (committed !== "committed") return "wait";
+    if (committed !== "committed") {
+      if (intended) await this.state.dropCommit(jobId, round);
+      return "wait";
+    }
     // Keeping this commit drops the job's rounds the chain can no longer challenge: answer what
     // is open first, so a challenge issued just before on such a round still gets its answer
     // (a chain that is briefly away must not keep the commit from being kept).
@@ -397,11 +405,7 @@ export class Worker {
     });
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
     const pinned = new Set([...this.challenges.pinned(), ...this.disputes.pinned()]);
-    await this.state.saveCommit(
-      savedCommitOf(jobId, round, result, updateCid),
-      committedUpdateBytes(result),
-      pinned,
-    );
+    await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));
     // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.
