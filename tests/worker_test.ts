@@ -302,3 +302,41 @@ Deno.test("victim: a worker whose commit landed as it crashed answers that round
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("attacker: a coordinator that holds the read of a kept commit's update does not freeze the worker", async () => {
+  // Prepare: a laptop trained round 0 and its commit is challenged; the state kept no update
+  // bytes (written by an older worker, or the file lost), so the restart reads them from SVDB,
+  // which the coordinator holds past the chores' interval. Found in the worker audit: the read
+  // ran the chores, the chores answered challenges, which awaited the restore under way, which
+  // awaited the read: nothing ever moved again (no heartbeat, no answer: both slashed).
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2, compression: COMPRESSION });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-worker-restore-" });
+  const statePath = `${dir}/state.json`;
+  const holding: CoordinatorFetch = async (path, init) => {
+    if (path.startsWith("/svdb/")) await new Promise((r) => setTimeout(r, 300));
+    return s.call(path, init);
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    assert.equal(await workerThrough(fx, a, s.call, [], { statePath }).tick(), "trained");
+    await Deno.remove(`${statePath}.update.${job.jobId.toLowerCase()}.0`);
+    const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
+    const { challengeId } = await issueChallenge(fx.coordinator, at);
+
+    // Execute: the restarted laptop answers, chores due every 50 ms.
+    const laptop = workerThrough(fx, a, holding, [], { statePath, choresEveryMs: 50 });
+    const stuck = new Promise<"stuck">((r) => timer = setTimeout(() => r("stuck"), 10_000));
+    const answered = await Promise.race([laptop.answerChallenges(), stuck]);
+
+    // Assert: answered from the bytes read back, within the wait.
+    assert.equal(answered, 1);
+    const c = await getChallenge(fx.coordinator, { addresses: fx.addresses, challengeId });
+    assert.equal(c.status, ChallengeStatus.Answered);
+  } finally {
+    clearTimeout(timer);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -63377,6 +63377,8 @@ var Worker2 = class {
   #lastChores = Date.now();
   #lastForget = 0;
   #restored;
+  /** While the kept commits are restored: their reads run the chores, which must not await them. */
+  #restoring = false;
   constructor(options) {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
@@ -63495,17 +63497,22 @@ var Worker2 = class {
    */
   #restoreCommits() {
     return this.#restored ??= (async () => {
-      const responders = {
-        challenges: this.challenges,
-        disputes: this.disputes
-      };
-      for (const saved of await this.state.commits()) {
-        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        const steps = await this.state.committedSteps(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, {
-          ...saved,
-          ...steps
-        }, kept);
+      this.#restoring = true;
+      try {
+        const responders = {
+          challenges: this.challenges,
+          disputes: this.disputes
+        };
+        for (const saved of await this.state.commits()) {
+          const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+          const steps = await this.state.committedSteps(saved.jobId, saved.round);
+          await restoreCommit(responders, this.gateway, {
+            ...saved,
+            ...steps
+          }, kept);
+        }
+      } finally {
+        this.#restoring = false;
       }
     })();
   }
@@ -63793,6 +63800,7 @@ var Worker2 = class {
     this.#lastChores = Date.now();
     try {
       await this.heartbeat();
+      if (this.#restoring) return;
       await this.answerChallenges();
       await this.answerDisputes();
     } catch (e) {

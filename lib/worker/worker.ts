@@ -162,6 +162,8 @@ export class Worker {
   #lastChores = Date.now(); // a tick does them first
   #lastForget = 0;
   #restored?: Promise<void>;
+  /** While the kept commits are restored: their reads run the chores, which must not await them. */
+  #restoring = false;
 
   constructor(options: WorkerOptions) {
     this.options = options;
@@ -281,11 +283,16 @@ export class Worker {
    */
   #restoreCommits(): Promise<void> {
     return this.#restored ??= (async () => {
-      const responders = { challenges: this.challenges, disputes: this.disputes };
-      for (const saved of await this.state.commits()) {
-        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        const steps = await this.state.committedSteps(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
+      this.#restoring = true;
+      try {
+        const responders = { challenges: this.challenges, disputes: this.disputes };
+        for (const saved of await this.state.commits()) {
+          const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+          const steps = await this.state.committedSteps(saved.jobId, saved.round);
+          await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
+        }
+      } finally {
+        this.#restoring = false;
       }
     })();
   }
@@ -510,6 +517,11 @@ export class Worker {
     this.#lastChores = Date.now();
     try {
       await this.heartbeat();
+      // A restore's read of a kept update (from SVDB) runs the chores while the coordinator
+      // holds it; answering would await that restore, which awaits the read: found in the worker
+      // audit, a coordinator holding one read froze the node for good. The tick that restores
+      // answers once it is done.
+      if (this.#restoring) return;
       await this.answerChallenges();
       await this.answerDisputes();
     } catch (e) {
