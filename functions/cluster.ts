@@ -16,6 +16,7 @@ function parseSubmission(body: Record<string, unknown>): ClusterSubmission {
     nodePubkey: field.hex32(body, "nodePubkey"),
     aggregateCid: field.string(body, "aggregateCid", { max: 200 }),
     totalSamples: field.int(body, "totalSamples", 0, 2 ** 52),
+    membersDigest: field.hex32(body, "membersDigest"),
   };
 }
 

@@ -61024,6 +61024,8 @@ async function checkClusterTask(client, p) {
     return refused(`${members.length} members, not 1 to ${spec.aggregation.clusterSize}`);
   }
   if (new Set(nodes).size !== nodes.length) return refused("a member appears twice");
+  const cids = members.map((m) => m.updateCid);
+  if (new Set(cids).size !== cids.length) return refused("an update appears twice");
   if (!nodes.includes(p.nodePubkey.toLowerCase())) return refused("this node is not a member");
   const taskSamples = spec.localSteps * spec.batch.B * spec.batch.accumSteps;
   const digests = /* @__PURE__ */ new Map();
@@ -63110,6 +63112,15 @@ async function clusterMean(members, read3, length3) {
     totalSamples
   };
 }
+function clusterMembersDigest(members) {
+  const rows = members.map((m) => [
+    m.nodePubkey.toLowerCase(),
+    m.updateCid,
+    m.samples,
+    m.scale
+  ]);
+  return keccak256(new TextEncoder().encode(JSON.stringify(rows)));
+}
 var SUBMISSION_FIELDS = [
   {
     name: "jobId",
@@ -63134,6 +63145,10 @@ var SUBMISSION_FIELDS = [
   {
     name: "totalSamples",
     type: "uint64"
+  },
+  {
+    name: "membersDigest",
+    type: "bytes32"
   }
 ];
 function submissionDigest(s, domain) {
@@ -63143,7 +63158,8 @@ function submissionDigest(s, domain) {
     cluster: s.cluster,
     nodePubkey: s.nodePubkey,
     aggregateCid: s.aggregateCid,
-    totalSamples: BigInt(s.totalSamples)
+    totalSamples: BigInt(s.totalSamples),
+    membersDigest: s.membersDigest
   });
 }
 function signClusterSubmission(key, s, domain) {
@@ -63183,7 +63199,8 @@ async function postClusterMean(ctx, task, spec, mean) {
     cluster: task.cluster,
     nodePubkey: ctx.key.publicKeyHex.toLowerCase(),
     aggregateCid,
-    totalSamples: mean.totalSamples
+    totalSamples: mean.totalSamples,
+    membersDigest: clusterMembersDigest(task.members)
   };
   const signature = signClusterSubmission(ctx.key, submission, ctx.domain);
   await ctx.coordinator.postJson("/aggregate/cluster", {

@@ -15,6 +15,7 @@ import type { JobSpec } from "../job/job_spec.ts";
 import {
   clusterMean,
   type ClusterMember,
+  clusterMembersDigest,
   type ClusterSubmission,
   type ClusterTask,
   verifyClusterSubmission,
@@ -332,6 +333,15 @@ export async function receiveCluster(
   const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
   if (!verifyClusterSubmission(sub, signature, domain)) {
     return refuse(401, "BAD_SIGNATURE", "signature does not verify");
+  }
+  // Found in the worker audit: a relay that swapped a member of the task for another node that
+  // committed the round (its update checks against the chain) had the honest aggregator's mean
+  // differ from this record, and the aggregator penalised 50%. It signs the members it summed:
+  // other members than the record's are a task edited on its way, refused, and not penalised.
+  if (sub.membersDigest !== clusterMembersDigest(rec.members)) {
+    const why = "the mean sums other members than the cluster's (its task was changed on the " +
+      "way to the aggregator); ask GET /assign again";
+    return refuse(409, "OTHER_MEMBERS", why);
   }
   if (rec.status !== "open") {
     if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };

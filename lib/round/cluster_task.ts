@@ -23,7 +23,7 @@
  * ```
  */
 import { type ArthaDomain, typedDigest } from "../crypto/domain.ts";
-import type { Hex } from "viem";
+import { type Hex, keccak256 } from "viem";
 import { StreamingFedAvg } from "../strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "./update_envelope.ts";
 import { type NodeKey, signBytes, verifyBytes } from "../crypto/keys.ts";
@@ -70,7 +70,7 @@ export async function clusterMean(
   return { delta: acc.finish().delta, totalSamples };
 }
 
-/** A cluster aggregate as posted: who made it and where it is. */
+/** A cluster aggregate as posted: who made it, where it is, and which members it sums. */
 export interface ClusterSubmission {
   jobId: Hex;
   round: number;
@@ -78,6 +78,19 @@ export interface ClusterSubmission {
   nodePubkey: Hex;
   aggregateCid: string;
   totalSamples: number;
+  /** {@link clusterMembersDigest} of the members the aggregator summed, as its task named them. */
+  membersDigest: Hex;
+}
+
+/**
+ * The digest of a cluster's members (node, update, samples, scale, in order): signed with the
+ * mean, so the coordinator tells a task edited on its way (a relay swapping a member for another
+ * node that committed the round) from a fake mean, and refuses it instead of penalising the
+ * honest aggregator for summing what it was handed.
+ */
+export function clusterMembersDigest(members: readonly ClusterMember[]): Hex {
+  const rows = members.map((m) => [m.nodePubkey.toLowerCase(), m.updateCid, m.samples, m.scale]);
+  return keccak256(new TextEncoder().encode(JSON.stringify(rows)));
 }
 
 const SUBMISSION_FIELDS = [
@@ -87,6 +100,7 @@ const SUBMISSION_FIELDS = [
   { name: "nodePubkey", type: "bytes32" },
   { name: "aggregateCid", type: "string" },
   { name: "totalSamples", type: "uint64" },
+  { name: "membersDigest", type: "bytes32" },
 ] as const;
 
 /** The EIP-712 ClusterSubmission digest in `domain` (the deployment's ProofOfCompute). */
@@ -98,6 +112,7 @@ function submissionDigest(s: ClusterSubmission, domain: ArthaDomain): Hex {
     nodePubkey: s.nodePubkey,
     aggregateCid: s.aggregateCid,
     totalSamples: BigInt(s.totalSamples),
+    membersDigest: s.membersDigest,
   });
 }
 

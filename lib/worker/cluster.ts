@@ -14,7 +14,7 @@
 import type { Hex } from "viem";
 import { paramLayout } from "../../kernel/params.ts";
 import { encodeCheckpoint } from "../model/checkpoint.ts";
-import { clusterMean, signClusterSubmission } from "../round/cluster_task.ts";
+import { clusterMean, clusterMembersDigest, signClusterSubmission } from "../round/cluster_task.ts";
 import type { ArthaDomain } from "../crypto/domain.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { NodeKey } from "../crypto/keys.ts";
@@ -102,6 +102,7 @@ export async function postClusterMean(
     nodePubkey: ctx.key.publicKeyHex.toLowerCase() as Hex,
     aggregateCid,
     totalSamples: mean.totalSamples,
+    membersDigest: clusterMembersDigest(task.members),
   };
   const signature = signClusterSubmission(ctx.key, submission, ctx.domain);
   await ctx.coordinator.postJson("/aggregate/cluster", { ...submission, signature });

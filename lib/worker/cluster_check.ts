@@ -52,6 +52,9 @@ export async function checkClusterTask(
     return refused(`${members.length} members, not 1 to ${spec.aggregation.clusterSize}`);
   }
   if (new Set(nodes).size !== nodes.length) return refused("a member appears twice");
+  // Two members naming one update would check it against only the last one's digest.
+  const cids = members.map((m) => m.updateCid);
+  if (new Set(cids).size !== cids.length) return refused("an update appears twice");
   if (!nodes.includes(p.nodePubkey.toLowerCase())) return refused("this node is not a member");
   const taskSamples = spec.localSteps * spec.batch.B * spec.batch.accumSteps;
   const digests = new Map<string, Hex>();

@@ -4,6 +4,7 @@ import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { liftPrivate } from "../../lib/coordinator/svdb_private.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
 import {
   type Coordinator,
@@ -14,7 +15,11 @@ import {
 } from "./_coordinator.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
-import { type ClusterMember, signClusterSubmission } from "../../lib/round/cluster_task.ts";
+import {
+  type ClusterMember,
+  clusterMembersDigest,
+  signClusterSubmission,
+} from "../../lib/round/cluster_task.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "../worker/_worker.ts";
 
@@ -207,6 +212,11 @@ Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets
   const other = job.nodes.find((n) =>
     n.nodePubkey !== c0!.aggregator && !c0!.members.some((m) => m.nodePubkey === n.nodePubkey)
   )!;
+  const updates = await listValues<UpdateRecord>(s.ctx.kv, roundUpdates(job.jobId, 0));
+  const otherUpdate = updates.find((u) => u.nodePubkey === other.nodePubkey)!.updateCid;
+  // That node uploaded its update in the clear (plain POST /svdb, as workers before private
+  // uploads did): anyone reads it, the aggregator too.
+  await liftPrivate(s.ctx, otherUpdate);
   const edits: [string, (members: ClusterMember[]) => void, RegExp][] = [
     ["scale", (m) => m[0]!.scale = 1000, /scale 1000 is no staleness weight/],
     ["samples", (m) => m[0]!.samples *= 100, /claims \d+ samples, the task's are/],
@@ -215,6 +225,18 @@ Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets
       "an update",
       (m) => m[1]!.updateCid = m[0]!.updateCid,
       /is not what its node committed|appears/,
+    ],
+    // Found in the second worker audit: another node that committed the round, with its own
+    // update, checks against the chain; the mean of other members than the record's differed
+    // from it (penalised at once past the norm bound, else on an audit draw).
+    [
+      "a stranger with its update",
+      (m) =>
+        Object.assign(m.find((x) => x.nodePubkey !== victim.nodePubkey)!, {
+          nodePubkey: other.nodePubkey,
+          updateCid: otherUpdate,
+        }),
+      /other members than the cluster's/,
     ],
   ];
   for (const [what, edit, why] of edits) {
@@ -325,6 +347,7 @@ Deno.test("attacker: a cluster aggregator cannot post another job's private upda
     nodePubkey: cluster.aggregator,
     aggregateCid: stolen.updateCid,
     totalSamples: cluster.members.reduce((a, m) => a + m.samples, 0),
+    membersDigest: clusterMembersDigest(cluster.members),
   };
   const signature = signClusterSubmission(aggregator.key, sub, fx.domain);
   const res = await read(await s.post("/aggregate/cluster", { ...sub, signature }));
