@@ -28,6 +28,7 @@
  * ```
  */
 import type { ArthaAddresses } from "./chain/contracts.ts";
+import { DEFAULT_MAX_GAS_PRICE_GWEI } from "./chain/client.ts";
 import { STORE_KINDS, type StoreKind } from "./store/open_store.ts";
 import { type FlagValues, SettingsReader } from "./_config_reader.ts";
 import {
@@ -279,7 +280,7 @@ export interface WorkerSettings extends ChainEndpoint {
 const gib = (n: number | undefined) => n === undefined ? undefined : Math.floor(n * 2 ** 30);
 
 /** Default of --max-gas-price: far above an EVM chain's usual fees, far below a drain. */
-export const DEFAULT_MAX_GAS_PRICE_GWEI = 1_000n;
+export { DEFAULT_MAX_GAS_PRICE_GWEI };
 
 const WORKER_FLAGS = {
   coordinator: str,

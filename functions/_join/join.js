@@ -22528,6 +22528,7 @@ function arthaChain(rpcUrl, chainId) {
     }
   });
 }
+var DEFAULT_MAX_GAS_PRICE_GWEI = 1000n;
 function httpWithSendRecovery(rpcUrl) {
   return (options) => {
     const inner = http(rpcUrl, {
@@ -32338,6 +32339,50 @@ var proofOfComputeAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "SealedCommitConfirmed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      }
+    ],
+    "name": "SealedCommitUnpaid",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": false,
         "internalType": "uint64",
         "name": "delay",
@@ -32632,6 +32677,48 @@ var proofOfComputeAbi = [
       }
     ],
     "name": "commitRound",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "commitsSealed",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "round",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "confirmCommit",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -33014,6 +33101,30 @@ var proofOfComputeAbi = [
     "name": "sealCommits",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "nodePubkey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "sealedCommitConfirmed",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -58832,11 +58943,26 @@ var WorkerState = class {
   async committedUpdate(jobId, round) {
     return await this.storage?.read(updateName(jobId, round));
   }
-  /** Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes. */
+  /**
+   * Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes, and
+   * the job's residual and masked-input record: found in the browser audit, a residual (4 bytes a
+   * parameter) stayed in memory and in storage for every job a node ever trained, until a tab's
+   * quota ran out and no commit could be kept.
+   */
   async forgetJob(jobId) {
+    const id = jobId.toLowerCase();
+    this.#residuals.delete(id);
+    this.#masked.delete(id);
     if (!this.storage) return;
     const before = await this.commits();
-    await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+    await this.#writeCommits(before.filter((c) => c.jobId !== id), before);
+    for (const name4 of [
+      residualName(id),
+      residualName(id, true),
+      maskedName(id)
+    ]) {
+      await this.storage.remove(name4);
+    }
   }
   /** Writes a commit's update bytes and step records; what goes in the commit list is returned. */
   async #writeRecords(commit, updateBytes) {
@@ -64220,6 +64346,12 @@ async function setUpJoin(document2) {
     if (!el) throw new Error(`Cannot run the join page: no #${id}`);
     return el;
   };
+  if (!globalThis.isSecureContext) {
+    document2.body.dataset.join = "error";
+    $2("join-run").disabled = true;
+    $2("join-status").textContent = `Cannot join from ${location.origin}: a page served over plain http from another machine can be rewritten by anyone on the network, who would take the node's key and the operator's money. Open the coordinator's https:// address, or http://localhost on its own machine.`;
+    return;
+  }
   const storage = await openIndexedDbStateStorage();
   const { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
@@ -64297,11 +64429,17 @@ async function operatorClient(info, privateKey) {
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
     throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits" + (wallet ? ", or leave it empty to use the browser wallet" : ""));
   }
+  return pastedKeyClient({
+    rpcUrl,
+    chainId
+  }, privateKey);
+}
+function pastedKeyClient(at, privateKey) {
   const account = privateKeyToAccount(privateKey);
   return createArthaClient({
-    rpcUrl,
-    chainId,
-    account
+    ...at,
+    account,
+    maxFeePerGas: DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n
   });
 }
 async function withdraw(document2, $2, client, addresses) {

@@ -16,7 +16,11 @@
 import type { Hex } from "viem";
 import { formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { type ArthaClient, createArthaClient } from "../chain/client.ts";
+import {
+  type ArthaClient,
+  createArthaClient,
+  DEFAULT_MAX_GAS_PRICE_GWEI,
+} from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { httpCoordinator } from "../worker/client.ts";
@@ -71,6 +75,20 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     if (!el) throw new Error(`Cannot run the join page: no #${id}`);
     return el;
   };
+  // Found in the browser audit: over plain http from another machine, anyone on the network
+  // (a cafe's Wi-Fi, a router) could rewrite this page and read the node key, the pasted operator
+  // key, or send transactions through the wallet that trusts this origin; the CLI worker refuses
+  // plain http to another host for the same reason. Browsers also withhold WebCrypto there, which
+  // every CID check needs. localhost counts as secure, as the CLI's loopback does.
+  if (!(globalThis as { isSecureContext?: boolean }).isSecureContext) {
+    document.body.dataset.join = "error";
+    $("join-run").disabled = true;
+    $("join-status").textContent = `Cannot join from ${location.origin}: a page served over ` +
+      "plain http from another machine can be rewritten by anyone on the network, who would " +
+      "take the node's key and the operator's money. Open the coordinator's https:// address, " +
+      "or http://localhost on its own machine.";
+    return;
+  }
   const storage = await openIndexedDbStateStorage();
   const { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
@@ -150,8 +168,22 @@ async function operatorClient(
         (wallet ? ", or leave it empty to use the browser wallet" : ""),
     );
   }
-  const account = privateKeyToAccount(privateKey as Hex);
-  return createArthaClient({ rpcUrl, chainId, account });
+  return pastedKeyClient({ rpcUrl, chainId }, privateKey as Hex);
+}
+
+/**
+ * The client of an operator key pasted into the page, with the CLI worker's fee cap: it signs
+ * every heartbeat and commit unprompted, so a lying or compromised RPC filling fees of its choice
+ * (found in the browser audit: 2,200,000 gwei a unit of gas, ~180 ARTH a heartbeat) would drain
+ * the account.
+ */
+export function pastedKeyClient(at: { rpcUrl: string; chainId: number }, privateKey: Hex) {
+  const account = privateKeyToAccount(privateKey);
+  return createArthaClient({
+    ...at,
+    account,
+    maxFeePerGas: DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
+  });
 }
 
 /** Withdraws everything the operator may claim (rewards are pulled, never pushed). */

@@ -45,6 +45,10 @@ export interface ArthaClientOptions {
   maxFeePerGas?: bigint;
 }
 
+/** The fee cap a worker's account takes unless told otherwise (`--max-gas-price`, the join
+ * page's pasted key): far above an EVM chain's usual fees, far below a drain. */
+export const DEFAULT_MAX_GAS_PRICE_GWEI = 1_000n;
+
 /**
  * HTTP JSON-RPC that does not report a sent transaction as failed when only its answer was lost.
  * A gateway's 5xx or a timeout after the node accepted a signed transaction would fail the send

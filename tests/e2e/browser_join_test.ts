@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { bytesToHex } from "viem";
 import type { Hex } from "viem";
+import { chromium } from "playwright-core";
 import { findChromium, joinTabs } from "../../lib/browser/join_tabs.ts";
 import {
   committedResult,
@@ -49,5 +50,39 @@ Deno.test({
     assert.match(await page.locator("#join-live").innerText(), /rounds submitted/);
     assert.equal(await page.getAttribute("body", "data-wallet"), null, "no wallet: the key");
     assert.deepEqual(tabs.errors, []);
+  },
+});
+
+Deno.test({
+  name:
+    "attacker: the join page served over plain http to another host refuses to join, before any key",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: the page joined from http://<coordinator>/join/ on any host,
+    // where anyone on the network could rewrite it and read the node key and the pasted operator
+    // key, or send transactions through the wallet trusting that origin. The coordinator listens
+    // on 127.0.0.1; Chromium reaches it by a name that is not loopback, as a LAN address is.
+    await using run = await openBrowserRun(1);
+    const port = new URL(run.url).port;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP artha.test 127.0.0.1"],
+    });
+    try {
+      const page = await browser.newPage();
+
+      // Execute
+      await page.goto(`http://artha.test:${port}/join/`);
+
+      // Assert: refused, saying why and what to open instead; no key made, Join disabled.
+      await page.locator("body[data-join=error]").waitFor({ state: "attached", timeout: 30_000 });
+      const status = await page.locator("#join-status").innerText();
+      assert.match(status, /plain http from another machine .* Open the coordinator's https/);
+      assert.ok(await page.locator("#join-run").isDisabled());
+      assert.doesNotMatch(await page.locator("#node-key").innerText(), /0x[0-9a-f]{64}/);
+    } finally {
+      await browser.close();
+    }
   },
 });
