@@ -249,11 +249,22 @@ export class WorkerState {
     return await this.storage?.read(updateName(jobId, round));
   }
 
-  /** Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes. */
+  /**
+   * Forgets every commit of `jobId` (the chain opens no case on it any more) and its bytes, and
+   * the job's residual and masked-input record: found in the browser audit, a residual (4 bytes a
+   * parameter) stayed in memory and in storage for every job a node ever trained, until a tab's
+   * quota ran out and no commit could be kept.
+   */
   async forgetJob(jobId: Hex): Promise<void> {
+    const id = jobId.toLowerCase();
+    this.#residuals.delete(id);
+    this.#masked.delete(id);
     if (!this.storage) return;
     const before = await this.commits();
-    await this.#writeCommits(before.filter((c) => c.jobId !== jobId.toLowerCase()), before);
+    await this.#writeCommits(before.filter((c) => c.jobId !== id), before);
+    for (const name of [residualName(id), residualName(id, true), maskedName(id)]) {
+      await this.storage.remove(name);
+    }
   }
 
   /** Writes a commit's update bytes and step records; what goes in the commit list is returned. */

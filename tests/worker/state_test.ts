@@ -60,3 +60,28 @@ Deno.test("victim: a job of many steps a round keeps its commits' step records o
     assert.deepEqual(full, commitOf(c.round));
   }
 });
+
+Deno.test("victim: a job forgotten takes its residual and masked-input record with it", async () => {
+  // Found in the browser audit: forgetJob dropped the commits only; each job's error-feedback
+  // residual (4 bytes a parameter) stayed in memory and storage for good, so a long-running tab
+  // grew by a model's worth with every job until its storage quota stopped it keeping commits.
+  const storage = memoryStorage();
+  const state = new WorkerState(storage);
+  const jobId = `0x${"0b".repeat(32)}` as Hex;
+  const residual = await state.residualFor(jobId, 1_000);
+  residual.residual.fill(0.5);
+  await state.stageResidual(jobId, residual);
+  await state.adoptResidual(jobId, residual);
+  await state.recordMaskedInput(jobId, { round: 0, attempt: 1 });
+  const residualRecord = `${jobId.toLowerCase()}.residual`;
+  assert.equal(storage.size(residualRecord), 4_000);
+
+  // Execute
+  await state.forgetJob(jobId);
+
+  // Assert: both records gone from storage, and nothing of them kept in memory.
+  assert.equal(storage.size(residualRecord), 0);
+  assert.equal(storage.size(`${jobId.toLowerCase()}.secagg`), 0);
+  assert.equal(await state.maskedInputSent(jobId), undefined);
+  assert.ok((await state.residualFor(jobId, 1_000)).residual.every((x) => x === 0));
+});
