@@ -183,7 +183,7 @@ async function closeWith(
     ? { weights: global, outerVelocityCid: job.outerVelocityCid }
     : await applyDelta(ctx, job, spec, global, combined.delta);
   const ckpt = await storeCheckpoint(ctx, job, spec, applied.weights);
-  if (job.round + 1 === job.rounds) await reportFinalImprovement(ctx, job, ckpt);
+  await reportImprovement(ctx, job, ckpt);
   await closeOnChain(ctx, job, ckpt);
   // Redundancy settles over the closed round: its commits are final now.
   if (spec.verification) await settleGroups(ctx, job);
@@ -231,9 +231,13 @@ async function closedOutcome(
 /**
  * Reports the job's improvement before its last close completes it: once the settlement delay is
  * over anyone may settle, and a settlement before the report paid no accuracy bonus (the job's
- * owner, who gets the unpaid pool back, could settle first). Finalize reports it again.
+ * owner, who gets the unpaid pool back, could settle first). Finalize reports it again. Before
+ * an earlier close it is reported when it crosses the target (either way): found in the second
+ * contracts audit, a job abandoned after rounds that met its target settled with nothing
+ * reported, and the nodes' bonus pool went back to its owner. One transaction a job, about,
+ * rather than one a round.
  */
-async function reportFinalImprovement(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
+async function reportImprovement(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) {
   const last = { valLoss: ckpt.valLoss, shardLoss: ckpt.evaluation.shardLoss };
   const bps = improvementBps({ metrics: [last], initialValLoss: job.initialValLoss });
   const { client, addresses } = ctx.chain;
@@ -241,6 +245,11 @@ async function reportFinalImprovement(ctx: Context, job: JobRecord, ckpt: Stored
   // bonus would pay for weights the owner never gets. Finalize reports the last closed round's.
   const onChain = await readJob(client, { addresses, jobId: job.jobId });
   if (onChain.status !== JobStatus.Running || onChain.currentRound !== job.round) return;
+  if (job.round + 1 < job.rounds) {
+    const target = onChain.targetImprovementBps;
+    const met = (x: number) => target > 0 && x >= target;
+    if (met(bps) === met(onChain.achievedImprovementBps)) return;
+  }
   // A restart after someone settled the closed job: the report is moot, the close is done.
   await once(
     () => reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps }),
