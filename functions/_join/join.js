@@ -64364,15 +64364,27 @@ async function setUpJoin(document2) {
     $2("join-run").disabled = true;
     const pasted = ($2("operator-key").value ?? "").trim();
     $2("operator-key").value = "";
-    join3(document2, $2, {
+    oneTab(() => join3(document2, $2, {
       key,
       storage,
       privateKey: pasted
-    }).catch((e) => {
+    })).catch((e) => {
       document2.body.dataset.join = "error";
       $2("join-status").textContent = `failed: ${e.message}`;
       $2("join-run").disabled = false;
     });
+  });
+}
+async function oneTab(fn) {
+  const locks = navigator.locks;
+  if (!locks) return await fn();
+  await locks.request("artha-node", {
+    ifAvailable: true
+  }, async (lock) => {
+    if (!lock) {
+      throw new Error("Cannot join: this node already runs in another tab of this browser (one key: two tabs would double its heartbeats and overwrite each other's kept commits); use that tab");
+    }
+    await fn();
   });
 }
 async function join3(document2, $2, o) {

@@ -102,11 +102,40 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     $("join-run").disabled = true;
     const pasted = ($("operator-key").value ?? "").trim();
     $("operator-key").value = "";
-    join(document, $, { key, storage, privateKey: pasted }).catch((e) => {
+    oneTab(() => join(document, $, { key, storage, privateKey: pasted })).catch((e) => {
       document.body.dataset.join = "error";
       $("join-status").textContent = `failed: ${(e as Error).message}`;
       $("join-run").disabled = false;
     });
+  });
+}
+
+/** The Web Locks API (navigator.locks), as far as {@link oneTab} uses it. */
+interface TabLocks {
+  request(
+    name: string,
+    options: { ifAvailable: boolean },
+    fn: (lock: unknown) => Promise<void>,
+  ): Promise<void>;
+}
+
+/**
+ * Runs `fn` (the node's whole run) holding this browser's node lock. Every tab of the profile
+ * reads the same key and state: found in the browser audit, two tabs ran one node, doubling its
+ * heartbeats and writing the same kept-commits record, so one could drop a commit the other kept
+ * and leave its challenges unanswered after a restart.
+ */
+async function oneTab(fn: () => Promise<void>): Promise<void> {
+  const locks = (navigator as { locks?: TabLocks }).locks;
+  if (!locks) return await fn();
+  await locks.request("artha-node", { ifAvailable: true }, async (lock: unknown) => {
+    if (!lock) {
+      throw new Error(
+        "Cannot join: this node already runs in another tab of this browser (one key: two " +
+          "tabs would double its heartbeats and overwrite each other's kept commits); use that tab",
+      );
+    }
+    await fn();
   });
 }
 

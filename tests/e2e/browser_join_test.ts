@@ -86,3 +86,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "victim: a second tab of the same browser does not run the node the first one runs",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: every tab of a profile reads the same node key and state, and
+    // two tabs ran one node: double heartbeats, and each wrote the kept-commits record over the
+    // other's, so a commit one kept could go unanswered after a restart.
+    await using run = await openBrowserRun(1);
+    const operatorKey = bytesToHex(run.accounts[0]!.getHdKey().privateKey!);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const context = await browser.newContext(); // one profile: one IndexedDB, one key
+      const open = async () => {
+        const page = await context.newPage();
+        await page.goto(`${run.url}/join/`);
+        await page.locator("#node-key", { hasText: /^0x[0-9a-f]{64}/ }).waitFor();
+        await page.fill("#operator-key", operatorKey);
+        await page.click("#join-run");
+        return page;
+      };
+      const first = await open();
+      await first.locator("body[data-join=running]").waitFor({
+        state: "attached",
+        timeout: 60_000,
+      });
+
+      // Execute: the same node joined from a second tab.
+      const second = await open();
+
+      // Assert: refused, naming the other tab; the first keeps running.
+      await second.locator("body[data-join=error]").waitFor({ state: "attached", timeout: 30_000 });
+      assert.match(await second.locator("#join-status").innerText(), /runs in another tab/);
+      assert.equal(await first.getAttribute("body", "data-join"), "running");
+    } finally {
+      await browser.close();
+    }
+  },
+});
