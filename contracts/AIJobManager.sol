@@ -287,7 +287,8 @@ contract AIJobManager is Owned, IAIJobManager {
     /// @notice Ends a running job whose coordinator stopped closing rounds, so its escrow is not
     /// locked for good. Owner only, once no round has closed for STALL_GRACE plus one round's
     /// budgeted compute time (see stalledAt). The job is cut to the rounds it ran, the open one
-    /// included because the commits made to it so far are paid (ProofOfCompute takes no more), and
+    /// included because the commits made to it so far are paid where a task group's majority
+    /// confirms them (ProofOfCompute takes no more; nothing else judges that round), and
     /// its budget in proportion; the rest of the escrow is credited to the owner now. The job is
     /// then Completed, and settlement pays its nodes' committed rounds as for any completed job of
     /// that length and budget.
@@ -306,8 +307,8 @@ contract AIJobManager is Owned, IAIJobManager {
         j.budget = kept;
         j.status = JobStatus.Completed;
         j.completedAt = uint64(block.timestamp);
-        // Commits made to the open round until now are paid; later ones could be judged by
-        // nothing, as the round never closes.
+        // Commits made to the open round until now are paid where a task group's majority
+        // confirms them (ProofOfCompute.confirmSealedCommit); later ones are refused.
         proofOfCompute.sealCommits(jobId);
         emit JobAbandoned(jobId, ran, kept, refund);
         emit JobStatusChanged(jobId, JobStatus.Completed);

@@ -71,6 +71,12 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     event RoundSealed(bytes32 indexed jobId, uint32 round, uint256 blockNumber);
     /// @notice Emitted when a job stops taking commits for good (abandoned by its owner).
     event CommitsSealed(bytes32 indexed jobId, uint32 openRound);
+    /// @notice Emitted when a task group's majority confirms a node's commit to the round an
+    /// abandoned job left open: that commit is paid.
+    event SealedCommitConfirmed(bytes32 indexed jobId, bytes32 indexed nodePubkey);
+    /// @notice Emitted at settlement for a commit to the round an abandoned job left open that no
+    /// majority confirmed: the round is not counted in the node's pay.
+    event SealedCommitUnpaid(bytes32 indexed jobId, bytes32 indexed nodePubkey, uint32 round);
     /// @notice Emitted when the settlement delay changes.
     event SettlementDelaySet(uint64 delay);
     /// @notice Emitted when an operator may commit for a node.
@@ -174,6 +180,9 @@ contract ProofOfCompute is Owned, IProofOfCompute {
     /// @notice Seconds between a job's last round closing and its settlement, so challenges and
     /// disputes on the last rounds can still cut a cheater's reward (owner-set, default 1 hour).
     uint64 public settlementDelay = 1 hours;
+    /// @notice Commits to the round an abandoned job left open that a task group's majority
+    /// confirmed: only those of that round are paid.
+    mapping(bytes32 jobId => mapping(bytes32 nodePubkey => bool)) public sealedCommitConfirmed;
 
     /// @notice Links the job manager, node registry and reputation registry, once. Owner only.
     function setLinks(address jobManager_, address registry_, address reputation_) external onlyOwner {
@@ -225,6 +234,26 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         _closedBlock[jobId][open] = block.number;
         emit RoundSealed(jobId, open, block.number);
         emit CommitsSealed(jobId, open);
+    }
+
+    /// @notice Records that a task group's settled majority agrees with `nodePubkey`'s commit to
+    /// `round`: a passed proof on its reputation. The round an abandoned job left open also needs
+    /// it to be paid: nothing else judges that round
+    /// once its coordinator stopped (no spot check, challenge or committee; no dispute, the job no
+    /// longer running), so only its confirmed commits are paid. A node that committed made-up
+    /// digests there, with no group mate to outvote it, was paid its share. A confirmation after
+    /// the node's work was tallied for settlement changes nothing. Authorised verifiers only.
+    /// @param jobId The job.
+    /// @param round The round the majority settled.
+    /// @param nodePubkey A node whose commit the majority agrees with.
+    function confirmCommit(bytes32 jobId, uint32 round, bytes32 nodePubkey) external onlyAuthorised {
+        reputation.recordProof(nodePubkey, true);
+        RoundState memory rs = _rounds[jobId];
+        if (!rs.sealed_ || round + 1 != rs.open) return;
+        // Once the node's work was tallied its pay is fixed: a confirmation after it changes none.
+        if (_assignedWork(jobId, nodePubkey).settled) return;
+        sealedCommitConfirmed[jobId][nodePubkey] = true;
+        emit SealedCommitConfirmed(jobId, nodePubkey);
     }
 
     /// @inheritdoc IProofOfCompute
@@ -373,10 +402,16 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         // of a 10,000-node job more than a block holds.
         uint256 count = jobManager.nodeCount(jobId);
         uint256 budget = maxNodes;
+        RoundState memory rs = _rounds[jobId];
         while (budget > 0 && st.tallied < count) {
             bytes32 node = jobManager.nodeAt(jobId, st.tallied);
             Work storage w = _work[workKey(jobId, node, jobManager.assignedOperator(jobId, node))];
             w.settled = true;
+            // The round an abandoned job left open counts only where a majority confirmed it.
+            if (rs.sealed_ && w.rounds > 0 && w.lastRound + 1 == rs.open && !sealedCommitConfirmed[jobId][node]) {
+                w.rounds -= 1;
+                emit SealedCommitUnpaid(jobId, node, w.lastRound);
+            }
             // A node whose stake is gone (withdrawn after unbonding, or slashed away) before its job
             // settles had nothing slashable behind the rounds it committed, cheated or not: they
             // are not paid, and its share goes to the bonded nodes.

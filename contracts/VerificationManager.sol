@@ -579,7 +579,9 @@ contract VerificationManager is Owned, IVerificationManager {
     /// committed by a strict majority of the whole group (at least two) is right; every member that
     /// committed something else is slashed 50% (fake gradients); agreeing members get a passed
     /// proof. Members that committed nothing count against the majority and are left to challenges
-    /// and reassignment. Anyone may call it, once per group and round.
+    /// and reassignment. In the round an abandoned job left open, the agreeing members' commits are
+    /// confirmed to ProofOfCompute: only those are paid. Anyone may call it, once per group and
+    /// round.
     /// @param jobId The job.
     /// @param round The round.
     /// @param group The task group.
@@ -595,7 +597,9 @@ contract VerificationManager is Owned, IVerificationManager {
             bytes32 r = proofs.resultOf(jobId, round, m[i]);
             if (r == bytes32(0)) continue;
             if (r == majority) {
-                reputation.recordProof(m[i], true);
+                // A passed proof; and the round an abandoned job left open is paid only where a
+                // majority confirms it.
+                proofs.confirmCommit(jobId, round, m[i]);
             } else {
                 ++outliers;
                 _penalise(jobId, m[i], FAKE_GRADIENTS_BPS, INodeCertRegistry.SlashReason.FakeGradients, false);

@@ -17,6 +17,7 @@ interface IProofOfCompute {
 
     /// @notice Stops every commit to `jobId` and closes the round it left open: its owner
     /// abandoned it, so no commit made from now on could be judged, and the commits already made
-    /// to that round (paid) are judged as a closed round's.
+    /// to that round are judged as a closed round's (paid where a task group's majority confirms
+    /// them).
     function sealCommits(bytes32 jobId) external;
 }

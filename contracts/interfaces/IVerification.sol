@@ -23,6 +23,10 @@ interface IPoCVerification {
     function openCase(bytes32 jobId) external;
     /// @notice Records that a case opened with `openCase` ended.
     function closeCase(bytes32 jobId) external;
+    /// @notice A task group's settled majority agrees with `nodePubkey`'s commit to `round`: a
+    /// passed proof on its reputation, and if that is the round an abandoned job left open, the
+    /// commit is paid.
+    function confirmCommit(bytes32 jobId, uint32 round, bytes32 nodePubkey) external;
     /// @notice Zero quality on the job, a slash of `slashBps` of stake, a failed proof on reputation.
     function penalise(
         bytes32 jobId,

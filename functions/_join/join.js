@@ -32687,25 +32687,6 @@ var proofOfComputeAbi = [
         "internalType": "bytes32",
         "name": "jobId",
         "type": "bytes32"
-      }
-    ],
-    "name": "commitsSealed",
-    "outputs": [
-      {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "jobId",
-        "type": "bytes32"
       },
       {
         "internalType": "uint32",

@@ -69,12 +69,13 @@ export async function cancelOwnJob(
     const cut = await abandonJob(client, { addresses, jobId });
     refunded += cut.refund;
     // The abandonment closed the round left open; its coordinator is gone, so the owner settles
-    // its task groups, or a made-up commit beside honest mates' would be paid.
+    // its task groups: only the commits their majorities confirm are paid for that round.
     const settled = await settleRoundGroups(client, { addresses, jobId, round: cut.rounds - 1 });
     if (settled > 0) log(`job ${jobId}: settled ${settled} task group(s) of its last round`);
     log(
       `job ${jobId} abandoned after ${cut.rounds} of ${job.rounds} rounds: ` +
-        `${formatEther(cut.refund)} ARTH back now; its nodes' committed rounds are paid from ` +
+        `${formatEther(cut.refund)} ARTH back now; its nodes' committed rounds (of the last, ` +
+        "those a task group's majority confirmed) are paid from " +
         `the other ${formatEther(cut.budget)} ARTH at settlement, and what they are not paid ` +
         "comes back then",
     );

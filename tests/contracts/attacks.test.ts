@@ -1950,7 +1950,8 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       await fx.increaseTime(Number(stalledAt - now));
       await expectRevert(abandon(attacker), "JobManager__NotJobController");
       const r = await mined(jobOwner, jobOwner.writeContract((await abandon(jobOwner)).request));
-      // Two of four rounds ran (the open one's commits are paid): half the budget comes back now.
+      // Two of four rounds ran (the open one's commits are paid where a majority confirms them):
+      // half the budget comes back now.
       assert.deepEqual(event(r, abis.jobs, "JobAbandoned"), {
         jobId,
         rounds: 2,
@@ -1974,7 +1975,8 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
         "JobManager__WrongStatus",
       );
-      // Anyone settles it; both nodes are paid for their two rounds, the owner gets the rest.
+      // Anyone settles it; both nodes are paid for the round that closed (no task group confirms
+      // the open one's commits: attack 38), the owner gets the rest.
       const f = await mined(
         attacker,
         attacker.writeContract({ ...proofs, functionName: "finalize", args: [jobId] }),
@@ -2072,13 +2074,81 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
         }),
       );
 
-      // Assert: the made-up commit is slashed and paid nothing; the honest ones are paid.
+      // Assert: the made-up commit is slashed and paid nothing; the honest ones, confirmed by
+      // their majority (attack 38), are paid for both rounds.
       assert.equal((await stakeOf(a)).stake, STAKE / 2n);
+      for (const [n, op] of [[h1, honest[0]!], [h2, honest[1]!]] as const) {
+        const w = () =>
+          co.readContract({
+            ...proofs,
+            functionName: "workOf",
+            args: [jobId, n, op.account.address],
+          });
+        assert.equal((await w()).rounds, 2);
+      }
       const delay = await co.readContract({ ...proofs, functionName: "settlementDelay" });
       await fx.increaseTime(Number(delay) + 1);
       const paid = await finalizeAs(jobOwner, jobId);
       assert.equal(paid.get(a), 0n);
       assert.ok(paid.get(h1)! > 0n && paid.get(h2)! > 0n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "38. a made-up commit in the round an abandoned job left open, with no majority to confirm it, is not paid",
+    async () => {
+      // Found in the second contracts audit: attack 37 judged that round where task groups
+      // could, but a job without groups (redundancy 1, the CLI's default) has nothing that judges
+      // it once its coordinator stopped: no spot check, challenge or committee, no dispute (the
+      // job no longer running). A node idle all job committed made-up digests to the open round
+      // just before the owner abandoned it, and was paid a share of the honest nodes' pools.
+      const [a, h1, h2] = ["unjudged-cheat", "unjudged-h1", "unjudged-h2"].map(nodePubkey) as [
+        Hex,
+        Hex,
+        Hex,
+      ];
+      const jobId = await startJob([[a, attacker], [h1, honest[0]!], [h2, honest[1]!]], {
+        rounds: 4,
+      });
+      for (const r of [0, 1]) {
+        await commit(honest[0]!, jobId, h1, r, `r${r}`);
+        await commit(honest[1]!, jobId, h2, r, `r${r}`);
+        await closeRound(jobId, r);
+      }
+      await commit(honest[0]!, jobId, h1, 2, "r2");
+      await commit(honest[1]!, jobId, h2, 2, "r2");
+      await commit(attacker, jobId, a, 2, "made-up");
+      await abandonOnceStalled(jobId);
+
+      // Execute: anyone settles once the delay is over.
+      const delay = await co.readContract({ ...proofs, functionName: "settlementDelay" });
+      await fx.increaseTime(Number(delay) + 1);
+      const fin = await mined(
+        jobOwner,
+        jobOwner.writeContract({ ...proofs, functionName: "finalize", args: [jobId] }),
+      );
+
+      // Assert: no commit of the round left open counts; the honest nodes are paid for the
+      // two rounds that closed, the attacker nothing.
+      const paid = new Map(
+        events(fin, abis.proofs, "RewardCredited").map((l) => [
+          l.args.nodePubkey!,
+          l.args.batchReward! + l.args.stepReward! + l.args.roundReward! + l.args.accuracyBonus!,
+        ]),
+      );
+      assert.equal(paid.get(a), 0n);
+      assert.ok(paid.get(h1)! > 0n && paid.get(h1) === paid.get(h2));
+      const unpaid = events(fin, abis.proofs, "SealedCommitUnpaid").map((l) => l.args.nodePubkey);
+      assert.deepEqual(new Set(unpaid), new Set([a, h1, h2]));
+      for (const [n, op, rounds] of [[a, attacker, 0], [h1, honest[0]!, 2]] as const) {
+        const w = await co.readContract({
+          ...proofs,
+          functionName: "workOf",
+          args: [jobId, n, op.account.address],
+        });
+        assert.equal(w.rounds, rounds);
+      }
     },
   );
 

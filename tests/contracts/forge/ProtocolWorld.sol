@@ -210,6 +210,7 @@ contract ProtocolWorld is CheatBase {
     struct JobRec {
         bool honest;
         bool cancelled;
+        bool abandoned;
         uint8 groups;
         uint32 rounds;
         uint256 budget;
@@ -518,7 +519,8 @@ contract ProtocolWorld is CheatBase {
     }
 
     function addJob(bytes32 job, bool honest_, uint32 rounds, uint8 groups, uint256 budget) external {
-        _jobRec[job] = JobRec({honest: honest_, cancelled: false, groups: groups, rounds: rounds, budget: budget});
+        _jobRec[job] =
+            JobRec({honest: honest_, cancelled: false, abandoned: false, groups: groups, rounds: rounds, budget: budget});
         if (honest_) honestJobs.push(job);
         else advJobs.push(job);
     }
@@ -547,6 +549,7 @@ contract ProtocolWorld is CheatBase {
         expectedOwner += r.budget - kept;
         r.budget = kept;
         r.rounds = rounds;
+        r.abandoned = true;
     }
 
     function setSilent(bytes32 key, bool quiet) external {
@@ -891,7 +894,8 @@ contract ProtocolWorld is CheatBase {
     // --------------------------------------------------------------------- reward model
 
     /// @notice The reward spec, independent of the contract's bookkeeping: a node is paid for the
-    /// rounds it committed among the job's rounds 0..rounds-1 (not for what it says it did), at
+    /// rounds it committed among the job's rounds 0..rounds-1 (not for what it says it did; of an
+    /// abandoned job's last round, the one it left open, only a commit a majority confirmed), at
     /// the job's fixed terms, weighted by its quality: batch 40% (scaled down alike when the base
     /// rate over-asks), step 20%, round 30% and accuracy 10% pools, each floor-divided like
     /// ProofOfCompute._settle.
@@ -916,6 +920,10 @@ contract ProtocolWorld is CheatBase {
             for (uint32 r = 0; r < t.rounds; ++r) {
                 if (proofs.resultOf(job, r, ns[i]) != bytes32(0)) ++rounds;
             }
+            if (
+                rounds > 0 && _jobRec[job].abandoned && proofs.resultOf(job, t.rounds - 1, ns[i]) != bytes32(0)
+                    && !proofs.sealedCommitConfirmed(job, ns[i])
+            ) --rounds;
             steps[i] = rounds * t.stepsPerRound;
             wSteps += steps[i] * quality[i];
             wRounds += rounds * quality[i];
@@ -935,6 +943,17 @@ contract ProtocolWorld is CheatBase {
             if (bonus) total += _share(t.budget, 1_000, steps[i] * t.samplesPerStep * quality[i], wSamples);
             pays[i] = total;
         }
+    }
+
+    /// @notice The rounds settlement pays `node` on `job`: its commits, less one to the round an
+    /// abandoned job left open that no task group's majority confirmed.
+    function _paidRounds(bytes32 job, bytes32 node) internal view returns (uint256 n) {
+        n = ghostRounds[job][node];
+        uint32 rounds = jobs.termsOf(job).rounds;
+        if (
+            n > 0 && _jobRec[job].abandoned && proofs.resultOf(job, rounds - 1, node) != bytes32(0)
+                && !proofs.sealedCommitConfirmed(job, node)
+        ) --n;
     }
 
     function _share(uint256 budget, uint256 poolBps, uint256 part, uint256 whole) internal pure returns (uint256) {
@@ -958,7 +977,7 @@ contract ProtocolWorld is CheatBase {
                 uint256 h = _honestIndexOfOp(ops[i]);
                 if (h < HONEST) {
                     _expectedEarned[h] += pays[i];
-                    if (ghostRounds[job][ns[i]] > 0 && pays[i] == 0) violate("honest node that committed unpaid", "");
+                    if (_paidRounds(job, ns[i]) > 0 && pays[i] == 0) violate("honest node that committed unpaid", "");
                 }
             }
             verifiedPaid[job] = paid;

@@ -127,7 +127,8 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
       assert.equal(settled.status, JobStatus.Finalized);
       assert.equal(settled.settlesAt, undefined);
       const paid = await getClaimable(co, { addresses, account: op.account.address });
-      assert.ok(paid > 0n, "the node's two committed rounds are paid");
+      // Round 0 closed; round 1, left open, has no task group to confirm it (attacks 38).
+      assert.ok(paid > 0n, "the node's closed round is paid");
       assert.equal(settled.refunded + paid, budget / 2n, "the rest of the kept half comes back");
       assert.equal(settled.withdrawn, settled.refunded);
     },
