@@ -147,15 +147,8 @@ Deno.test("a job its owner abandoned while the coordinator was silent: KV follow
   // Before, the coordinator read the close's WrongStatus as "already closed", applied the open
   // round in KV and went on with rounds the chain no longer had.
   await using fx = await setupCoordinator();
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 2, rounds: 3 });
-  await s.deliver(job, job.nodes);
-  const [first] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-  assert.equal(first.status, "closed");
-  const closedCid = (await s.jobRecord(job.jobId)).globalCid;
-  // Round 1 is delivered and committed; the coordinator stays silent past the stall window.
-  await s.deliver(job, job.nodes);
-  await abandonWhenStalled(fx, job.jobId);
+  const { s, job, afterRound0 } = await abandonedAfterRound0(fx, 3);
+  const closedCid = afterRound0.globalCid;
 
   const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
   assert.equal(out.status, "idle");
@@ -178,31 +171,16 @@ Deno.test("attacker: a last round abandoned on chain reports no improvement of i
   // on chain, so after its owner abandoned the job in that round, a coordinator coming back
   // unlocked the accuracy bonus with weights the chain never recorded and the owner never got.
   await using fx = await setupCoordinator();
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 2, rounds: 2 });
-  await s.deliver(job, job.nodes);
-  assert.equal(
-    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
-    "closed",
-  );
+  const { s, job, afterRound0 } = await abandonedAfterRound0(fx, 2); // round 1 is the last
   // Round 0 met the target: its close reported that (the bonus of an abandoned job rests on it).
-  const round0 = improvementBps(await s.jobRecord(job.jobId));
-  await s.deliver(job, job.nodes); // the last round, delivered; the coordinator then goes silent
-  await abandonWhenStalled(fx, job.jobId);
+  const round0 = improvementBps(afterRound0);
 
   // Execute: the coordinator comes back and tries to close the last round.
   const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
 
   // Assert: refused as abandoned, and nothing was reported for the round the chain never closed.
   assert.match(out.reason, /abandoned/);
-  const reported = await fx.owner.getContractEvents({
-    address: fx.addresses.jobs,
-    abi: abis.jobs,
-    eventName: "AccuracyReported",
-    args: { jobId: job.jobId },
-    fromBlock: 0n,
-  });
-  assert.deepEqual(reported.map((e) => e.args.improvementBps), [round0]);
+  assert.deepEqual(await accuracyReports(fx, job.jobId), [round0]);
 });
 
 Deno.test("attacker: a job owner that settles first no longer keeps the nodes' accuracy bonus", async () => {
@@ -229,14 +207,8 @@ Deno.test("victim: the nodes of a job abandoned after rounds that met its target
   // so a job abandoned after earlier rounds that met the target settled with nothing reported,
   // and the nodes' accuracy pool (10% of the budget kept) went back to the owner.
   await using fx = await setupCoordinator();
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 2, rounds: 3 });
-  await s.deliver(job, job.nodes);
-  const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
-  assert.equal(out.status, "closed");
-  assert.ok(improvementBps(await s.jobRecord(job.jobId)) >= 100, "round 0 met the 1% target");
-  await s.deliver(job, job.nodes); // round 1, delivered; the coordinator then goes silent
-  await abandonWhenStalled(fx, job.jobId);
+  const { job, afterRound0 } = await abandonedAfterRound0(fx, 3);
+  assert.ok(improvementBps(afterRound0) >= 100, "round 0 met the 1% target");
 
   // Execute: the owner settles first (the fixture's settlement delay is 0).
   const settled = await finalizeJob(fx.owner, { addresses: fx.addresses, jobId: job.jobId });
@@ -244,15 +216,37 @@ Deno.test("victim: the nodes of a job abandoned after rounds that met its target
   // Assert: every node got its bonus; one report, at the close that crossed the target.
   assert.equal(settled.rewards.length, 2);
   assert.ok(settled.rewards.every((r) => r.accuracyBonus > 0n), "every node got its bonus");
+  assert.equal((await accuracyReports(fx, job.jobId)).length, 1);
+});
+
+/**
+ * A 2-node job of `rounds` rounds whose round 0 closed and whose round 1 was delivered and
+ * committed; the coordinator then stays silent past the stall window and the owner abandons it.
+ * With the job's record after round 0.
+ */
+async function abandonedAfterRound0(fx: Coordinator, rounds: number) {
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds });
+  await s.deliver(job, job.nodes);
+  const [first] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(first.status, "closed");
+  const afterRound0 = await s.jobRecord(job.jobId);
+  await s.deliver(job, job.nodes);
+  await abandonWhenStalled(fx, job.jobId);
+  return { s, job, afterRound0 };
+}
+
+/** The improvements reported on chain for `jobId` (AccuracyReported), in order. */
+async function accuracyReports(fx: Coordinator, jobId: Hex): Promise<number[]> {
   const reported = await fx.owner.getContractEvents({
     address: fx.addresses.jobs,
     abi: abis.jobs,
     eventName: "AccuracyReported",
-    args: { jobId: job.jobId },
+    args: { jobId },
     fromBlock: 0n,
   });
-  assert.equal(reported.length, 1);
-});
+  return reported.map((e) => e.args.improvementBps!);
+}
 
 /** The stall window passes on chain and the job's owner abandons it. */
 async function abandonWhenStalled(fx: Coordinator, jobId: Hex): Promise<void> {

@@ -1,37 +1,15 @@
 import assert from "node:assert/strict";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
-import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
+import { createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
 import { NodeRole } from "../../../lib/chain/contracts.ts";
 import { getRequiredStake } from "../../../lib/chain/get_required_stake.ts";
-import { bindingNonce, registerNode } from "../../../lib/chain/register_node.ts";
+import { bindingNonce } from "../../../lib/chain/register_node.ts";
 import { ChainCallError } from "../../../lib/chain/send_contract.ts";
-import type { ArthaAddresses } from "../../../lib/chain/contracts.ts";
-import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
-import { encodeCaps } from "../../../lib/chain/caps.ts";
-import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
 import { rpcGateway } from "./_gateway.ts";
+import { registerWith, setNextBaseFee } from "./_register_with.ts";
 
 /** Registers a fresh node key of `client`'s operator with `stake`, its binding at `nonce`. */
-function registerWith(
-  client: ArthaClient,
-  addresses: ArthaAddresses,
-  stake: bigint,
-  nonce: bigint,
-) {
-  const key = generateNodeKey();
-  const binding = { chainId: client.chain.id, registry: addresses.registry, nonce };
-  return registerNode(client, {
-    addresses,
-    nodePubkey: key.publicKeyHex,
-    role: NodeRole.GPUProvider,
-    region: "eu",
-    caps: encodeCaps(LAPTOP_CAPS),
-    slaId: `0x${"00".repeat(32)}`,
-    stake,
-    bindingSignature: signBinding(key, { ...binding, operator: client.account.address }),
-  });
-}
 
 Deno.test("sendContract: three requests a transaction; a revert is named, estimated or bounded", async (t) => {
   await using net = await startDevnet({ accounts: 2 });
@@ -153,11 +131,7 @@ Deno.test("attacker: a chain node asking fees above the account's cap gets nothi
   const capped = createArthaClient({ ...at, account: net.accounts[1]!, maxFeePerGas: 10n ** 12n });
   const me = capped.account.address;
   const required = await getRequiredStake(capped, { addresses, role: NodeRole.GPUProvider });
-  const fee = `0x${(5_000n * 10n ** 9n).toString(16)}`;
-  const body = { jsonrpc: "2.0", id: 1, method: "anvil_setNextBlockBaseFeePerGas", params: [fee] };
-  const headers = { "content-type": "application/json" };
-  const res = await fetch(net.rpcUrl, { method: "POST", headers, body: JSON.stringify(body) });
-  assert.deepEqual((await res.json()).error, undefined);
+  await setNextBaseFee(net.rpcUrl, 5_000n);
 
   // Execute
   const refused = registerWith(capped, addresses, required, 0n);
