@@ -64351,10 +64351,19 @@ async function setUpJoin(document2) {
       privateKey: pasted
     })).catch((e) => {
       document2.body.dataset.join = "error";
-      $2("join-status").textContent = `failed: ${e.message}`;
+      $2("join-status").textContent = `failed: ${joinFailure(e)}`;
       $2("join-run").disabled = false;
     });
   });
+}
+function joinFailure(e) {
+  if (e.code === "INSUFFICIENT_FUNDS") {
+    return e.message.replace(/; fund it or use another [\s\S]*$/, "; send ARTH to this account, or choose a funded account in your wallet (or paste its key)");
+  }
+  if (e.code === "STAKE_ABOVE_LIMIT") {
+    return e.message.replace(/; raise --max-stake [\s\S]*$/, "; a browser tab stakes no more than that: run the laptop worker (`deno run worker.ts --max-stake ARTH`) to stake more");
+  }
+  return e.message;
 }
 async function oneTab(fn) {
   const locks = navigator.locks;
@@ -64420,7 +64429,7 @@ async function operatorClient(info, privateKey) {
     rpcUrl
   });
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
-    throw new TypeError("Cannot join: paste the operator's private key as 0x + 64 hex digits" + (wallet ? ", or leave it empty to use the browser wallet" : ""));
+    throw new TypeError(wallet ? "Cannot join: paste the operator's private key as 0x + 64 hex digits, or leave it empty to use the browser wallet" : privateKey ? "Cannot join: paste the operator's private key as 0x + 64 hex digits" : "Cannot join: no browser wallet was found. Install one (an EIP-1193 wallet such as MetaMask or Rabby) and reload this page; paste a private key only for a development chain's funded account, never a key that holds real money");
   }
   return pastedKeyClient({
     rpcUrl,

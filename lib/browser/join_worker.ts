@@ -104,10 +104,42 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     $("operator-key").value = "";
     oneTab(() => join(document, $, { key, storage, privateKey: pasted })).catch((e) => {
       document.body.dataset.join = "error";
-      $("join-status").textContent = `failed: ${(e as Error).message}`;
+      $("join-status").textContent = `failed: ${joinFailure(e as Error)}`;
       $("join-run").disabled = false;
     });
   });
+}
+
+/**
+ * A failed join as this page words it. The worker's preflight speaks to the CLI: found in the
+ * browser audit, a tab with an unfunded account was told to use another ARTHA_PRIVATE_KEY, and one
+ * on a deployment asking more stake than a tab may lock to raise --max-stake, neither of which a
+ * tab has.
+ *
+ * @example
+ * ```ts
+ * import { joinFailure } from "./join_worker.ts";
+ * const e = Object.assign(new Error("Cannot stake: ... less than the 10 ARTH needed plus gas; " +
+ *   "fund it or use another ARTHA_PRIVATE_KEY (`deno task chain` prints funded development keys)"),
+ *   { code: "INSUFFICIENT_FUNDS" });
+ * console.assert(!joinFailure(e).includes("ARTHA_") && joinFailure(e).includes("send ARTH"));
+ * ```
+ */
+export function joinFailure(e: Error & { code?: string }): string {
+  if (e.code === "INSUFFICIENT_FUNDS") {
+    return e.message.replace(
+      /; fund it or use another [\s\S]*$/,
+      "; send ARTH to this account, or choose a funded account in your wallet (or paste its key)",
+    );
+  }
+  if (e.code === "STAKE_ABOVE_LIMIT") {
+    return e.message.replace(
+      /; raise --max-stake [\s\S]*$/,
+      "; a browser tab stakes no more than that: run the laptop worker (`deno run worker.ts " +
+        "--max-stake ARTH`) to stake more",
+    );
+  }
+  return e.message;
 }
 
 /** The Web Locks API (navigator.locks), as far as {@link oneTab} uses it. */
@@ -193,8 +225,14 @@ async function operatorClient(
   if (!privateKey && wallet) return await connectInjectedWallet(wallet, { chainId, rpcUrl });
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
     throw new TypeError(
-      "Cannot join: paste the operator's private key as 0x + 64 hex digits" +
-        (wallet ? ", or leave it empty to use the browser wallet" : ""),
+      wallet
+        ? "Cannot join: paste the operator's private key as 0x + 64 hex digits, or leave it " +
+          "empty to use the browser wallet"
+        : privateKey
+        ? "Cannot join: paste the operator's private key as 0x + 64 hex digits"
+        : "Cannot join: no browser wallet was found. Install one (an EIP-1193 wallet such as " +
+          "MetaMask or Rabby) and reload this page; paste a private key only for a development " +
+          "chain's funded account, never a key that holds real money",
     );
   }
   return pastedKeyClient({ rpcUrl, chainId }, privateKey as Hex);
