@@ -327,22 +327,8 @@ export async function receiveCluster(
   if (!rec || job.round !== sub.round) {
     return refuse(404, "UNKNOWN_CLUSTER", "no such open cluster");
   }
-  if (rec.aggregator !== sub.nodePubkey) {
-    return refuse(403, "NOT_AGGREGATOR", "node is not its aggregator");
-  }
-  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
-  if (!verifyClusterSubmission(sub, signature, domain)) {
-    return refuse(401, "BAD_SIGNATURE", "signature does not verify");
-  }
-  // Found in the worker audit: a relay that swapped a member of the task for another node that
-  // committed the round (its update checks against the chain) had the honest aggregator's mean
-  // differ from this record, and the aggregator penalised 50%. It signs the members it summed:
-  // other members than the record's are a task edited on its way, refused, and not penalised.
-  if (sub.membersDigest !== clusterMembersDigest(rec.members)) {
-    const why = "the mean sums other members than the cluster's (its task was changed on the " +
-      "way to the aggregator); ask GET /assign again";
-    return refuse(409, "OTHER_MEMBERS", why);
-  }
+  const unsigned = refuseSigner(ctx, rec, sub, signature);
+  if (unsigned) return unsigned;
   if (rec.status !== "open") {
     if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };
     return refuse(409, "CLUSTER_CLOSED", `it is ${rec.status}`);
@@ -376,6 +362,35 @@ export async function receiveCluster(
   const res = await setLarge(ctx.kv.atomic().check(entry), key, next).commit();
   if (!res.ok) return receiveCluster(ctx, sub, signature); // raced: answer from the new state
   return { ok: true, status: 201, record: next };
+}
+
+/**
+ * Why `sub` is not the cluster's aggregator's signed mean of the cluster's members (undefined:
+ * it is).
+ */
+function refuseSigner(
+  ctx: Context,
+  rec: ClusterRecord,
+  sub: ClusterSubmission,
+  signature: Hex,
+): Rejection | undefined {
+  if (rec.aggregator !== sub.nodePubkey) {
+    return refuse(403, "NOT_AGGREGATOR", "node is not its aggregator");
+  }
+  const domain = arthaDomain(ctx.chain.chainId, ctx.chain.addresses.proofs);
+  if (!verifyClusterSubmission(sub, signature, domain)) {
+    return refuse(401, "BAD_SIGNATURE", "signature does not verify");
+  }
+  // Found in the worker audit: a relay that swapped a member of the task for another node that
+  // committed the round (its update checks against the chain) had the honest aggregator's mean
+  // differ from this record, and the aggregator penalised 50%. It signs the members it summed:
+  // other members than the record's are a task edited on its way, refused, and not penalised.
+  if (sub.membersDigest !== clusterMembersDigest(rec.members)) {
+    const why = "the mean sums other members than the cluster's (its task was changed on the " +
+      "way to the aggregator); ask GET /assign again";
+    return refuse(409, "OTHER_MEMBERS", why);
+  }
+  return undefined;
 }
 
 /**
