@@ -60977,6 +60977,23 @@ async function getRoundCheckpoint(client, params) {
   return logs.find((l) => l.args.round === params.round)?.args.checkpointCid;
 }
 
+// lib/chain/read_committee.ts
+async function readCommittee(client, params) {
+  const [members, deadline] = await client.readContract({
+    address: params.addresses.verification,
+    abi: abis.verification,
+    functionName: "committeeOf",
+    args: [
+      params.jobId,
+      params.round
+    ]
+  });
+  return {
+    members: members.map((m) => m.toLowerCase()),
+    deadline: Number(deadline)
+  };
+}
+
 // lib/worker/task_check.ts
 async function refuseTask(client, p) {
   const { addresses, task, spec } = p;
@@ -61026,7 +61043,7 @@ async function refuseTask(client, p) {
 async function refuseValidation(client, p) {
   const { addresses, task, spec } = p;
   const jobId = task.jobId;
-  const [job, group, start] = await Promise.all([
+  const [job, group, start, committee, now] = await Promise.all([
     readJob(client, {
       addresses,
       jobId
@@ -61040,8 +61057,20 @@ async function refuseValidation(client, p) {
       addresses,
       jobId,
       round: task.round - 1
-    })
+    }),
+    readCommittee(client, {
+      addresses,
+      jobId,
+      round: task.round
+    }),
+    client.getBlock().then((b) => Number(b.timestamp))
   ]);
+  if (!committee.members.includes(p.nodePubkey.toLowerCase())) {
+    return `this node is not on round ${task.round}'s committee of job ${jobId}`;
+  }
+  if (now >= committee.deadline) {
+    return `round ${task.round}'s committee window ended at ${committee.deadline} (chain time)`;
+  }
   if (jobSpecHash(spec) !== job.paramsHash) {
     return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
   }
@@ -63844,6 +63873,7 @@ var Worker2 = class {
     const spec = await this.gateway.spec(task.specCid);
     const refused = this.#refuseMemory(spec, task.round) ?? await refuseValidation(chain, {
       addresses: at,
+      nodePubkey: this.nodePubkey,
       task,
       spec
     });

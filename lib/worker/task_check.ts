@@ -26,6 +26,7 @@ import { readJob } from "../chain/read_job.ts";
 import { type JobSpec, jobSpecHash, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import type { TrainTask, ValidationTask } from "./task.ts";
 import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
+import { readCommittee } from "../chain/read_committee.ts";
 import { chooseTrainer } from "../job/planner.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
@@ -90,17 +91,27 @@ export async function refuseTask(
  */
 export async function refuseValidation(
   client: ArthaClient,
-  p: { addresses: ArthaAddresses; task: ValidationTask; spec: JobSpec },
+  p: { addresses: ArthaAddresses; nodePubkey: Hex; task: ValidationTask; spec: JobSpec },
 ): Promise<string | undefined> {
   const { addresses, task, spec } = p;
   const jobId = task.jobId;
-  const [job, group, start] = await Promise.all([
+  const [job, group, start, committee, now] = await Promise.all([
     readJob(client, { addresses, jobId }),
     getTaskGroup(client, { addresses, jobId, nodePubkey: task.target }),
     task.round === 0
       ? Promise.resolve(spec.initialWeights)
       : getRoundCheckpoint(client, { addresses, jobId, round: task.round - 1 }),
+    readCommittee(client, { addresses, jobId, round: task.round }),
+    client.getBlock().then((b) => Number(b.timestamp)),
   ]);
+  // Found in the worker audit: a coordinator could hand out validation tasks whose attestation
+  // the chain refuses (no member, window over), each a round's recomputation for nothing.
+  if (!committee.members.includes(p.nodePubkey.toLowerCase() as Hex)) {
+    return `this node is not on round ${task.round}'s committee of job ${jobId}`;
+  }
+  if (now >= committee.deadline) {
+    return `round ${task.round}'s committee window ended at ${committee.deadline} (chain time)`;
+  }
   if (jobSpecHash(spec) !== job.paramsHash) {
     return `spec ${task.specCid} is not the one job ${jobId} escrowed (paramsHash)`;
   }

@@ -456,7 +456,7 @@ export class Worker {
     const { client: chain, addresses: at } = this.options;
     const spec = await this.gateway.spec(task.specCid);
     const refused = this.#refuseMemory(spec, task.round) ??
-      await refuseValidation(chain, { addresses: at, task, spec });
+      await refuseValidation(chain, { addresses: at, nodePubkey: this.nodePubkey, task, spec });
     if (refused) {
       this.#report({ kind: "error", message: `validation task refused: ${refused}` });
       return "wait";

@@ -206,6 +206,9 @@ Deno.test("attacker: a committee member refuses a validation task the chain does
     [{ ...honest, seed: honest.seed + 1 }, /seed, shard or slot is not target/],
     [{ ...honest, checkpointCid: job.specCid }, /is not the one round 0 started from/],
     [{ ...honest, slot: honest.slot + 1 }, /seed, shard or slot is not target/],
+    // Found in the second worker audit: a task the chain refuses the attestation of was recomputed
+    // all the same (a round's compute for nothing, as often as the coordinator liked).
+    [{ ...honest, round: 1 }, /this node is not on round 1's committee/],
   ] as const;
   let served: unknown;
   const events: WorkerEvent[] = [];
@@ -229,6 +232,15 @@ Deno.test("attacker: a committee member refuses a validation task the chain does
     assert.ok(refusal?.kind === "error", JSON.stringify(events));
     assert.match(refusal.message, why);
   }
+  // The honest task once its window is over: refused too, before any recomputation.
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
+  served = honest;
+  events.length = 0;
+  assert.equal(await worker.tick(), "wait");
+  const late = events.find((e) => e.kind === "error");
+  assert.ok(late?.kind === "error", JSON.stringify(events));
+  assert.match(late.message, /committee window ended/);
   const attested = await fx.coordinator.getContractEvents({
     address: fx.addresses.verification,
     abi: abis.verification,
