@@ -58899,6 +58899,16 @@ var WorkerState = class {
     ], before);
     return true;
   }
+  /**
+   * The commit {@link saveIntendedCommit} kept has landed: forgets, as {@link saveCommit} does, the
+   * job's commits the chain can no longer challenge, except the `pinned` rounds. Its records are
+   * written already: a model's worth of update bytes is not written twice a round.
+   */
+  async commitLanded(jobId, pinned) {
+    if (!this.storage) return;
+    const before = await this.commits();
+    await this.#writeCommits(keepChallengeable(before, jobId.toLowerCase(), pinned), before);
+  }
   /** Forgets the commit of one round and its bytes (one {@link saveIntendedCommit} added that
    * never landed). */
   async dropCommit(jobId, round) {
@@ -63813,7 +63823,8 @@ var Worker2 = class {
       ...this.challenges.pinned(),
       ...this.disputes.pinned()
     ]);
-    await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
+    if (intended) await this.state.commitLanded(jobId, pinned);
+    else await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
     const envelope = envelopeOf(result, {
       jobId,
       round,

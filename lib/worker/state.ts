@@ -221,6 +221,17 @@ export class WorkerState {
     return true;
   }
 
+  /**
+   * The commit {@link saveIntendedCommit} kept has landed: forgets, as {@link saveCommit} does, the
+   * job's commits the chain can no longer challenge, except the `pinned` rounds. Its records are
+   * written already: a model's worth of update bytes is not written twice a round.
+   */
+  async commitLanded(jobId: Hex, pinned?: ReadonlySet<string>): Promise<void> {
+    if (!this.storage) return;
+    const before = await this.commits();
+    await this.#writeCommits(keepChallengeable(before, jobId.toLowerCase(), pinned), before);
+  }
+
   /** Forgets the commit of one round and its bytes (one {@link saveIntendedCommit} added that
    * never landed). */
   async dropCommit(jobId: Hex, round: number): Promise<void> {

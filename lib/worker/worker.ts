@@ -412,7 +412,8 @@ export class Worker {
     });
     keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
     const pinned = new Set([...this.challenges.pinned(), ...this.disputes.pinned()]);
-    await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
+    if (intended) await this.state.commitLanded(jobId, pinned);
+    else await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
     const envelope = envelopeOf(result, { jobId, round, nodePubkey: params.nodePubkey, updateCid });
     const json = envelopeToJson(this.signUpdate(envelope));
     // Saved as pending before it is posted: after a crash it is re-sent as is, never retrained.

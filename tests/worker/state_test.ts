@@ -85,3 +85,36 @@ Deno.test("victim: a job forgotten takes its residual and masked-input record wi
   assert.equal(await state.maskedInputSent(jobId), undefined);
   assert.ok((await state.residualFor(jobId, 1_000)).residual.every((x) => x === 0));
 });
+
+Deno.test("a commit kept before it was sent, once landed, forgets what the chain can no longer challenge, as saveCommit does", async () => {
+  // Prepare: 20 rounds of one job kept each way: written whole after landing (saveCommit), or
+  // written before sending and pruned once landed (saveIntendedCommit + commitLanded), which
+  // writes a round's update bytes once instead of twice.
+  const jobId = `0x${"0c".repeat(32)}` as Hex;
+  const commitOf = (round: number): SavedCommit => ({
+    jobId,
+    round,
+    lossDigest: `0x${"11".repeat(32)}`,
+    gradientDigest: `0x${"22".repeat(32)}`,
+    weightsDigest: `0x${"33".repeat(32)}`,
+    updateCid: `bafy${round}`,
+  });
+  const after = new WorkerState(memoryStorage());
+  const before = memoryStorage();
+  const early = new WorkerState(before);
+  const bytes = new Uint8Array(8);
+
+  // Execute
+  for (let round = 0; round < 20; round++) {
+    await after.saveCommit(commitOf(round), bytes);
+    assert.ok(await early.saveIntendedCommit(commitOf(round), bytes));
+    await early.commitLanded(jobId);
+  }
+
+  // Assert: the same rounds kept; the bytes of the forgotten ones removed.
+  const rounds = async (s: WorkerState) => (await s.commits()).map((c) => c.round);
+  assert.deepEqual(await rounds(early), await rounds(after));
+  assert.ok((await rounds(early)).length < 20, "old rounds are forgotten");
+  assert.equal(before.size(`update.${jobId}.0`), 0);
+  assert.equal(before.size(`update.${jobId}.19`), 8);
+});
