@@ -77,20 +77,38 @@ export async function findAnvil(): Promise<string> {
   throw new DevnetError("Cannot find anvil: run `deno install` (installs npm:@foundry-rs/anvil)");
 }
 
+/** Ports handed out by `freePort` in this process, so two callers never get the same one. */
+const handedOut = new Set<number>();
+
 /**
- * A TCP port free on 127.0.0.1 right now (the OS picks it; a racer may take it before use).
+ * A TCP port free on 127.0.0.1 right now, for a child process to listen on.
+ *
+ * Drawn at random below the ephemeral range (Linux 32768-60999, macOS and Windows 49152 up)
+ * rather than asked of the OS with port 0: the OS hands out the next ephemeral port, the same
+ * pool every outgoing connection draws from, so between this check and the child's bind any
+ * `fetch` could take it (CI saw a coordinator refused its port that way). A racer that also
+ * picks at random can still take it, with odds of about one in ten thousand.
  *
  * @example
  * ```ts
  * import { freePort } from "./devnet.ts";
- * console.assert(freePort() > 0);
+ * const port = freePort();
+ * console.assert(port >= 20000 && port < 32768 && freePort() !== port);
  * ```
  */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new DevnetError("Cannot find a free port on 127.0.0.1 between 20000 and 32767");
 }
 
 async function waitForRpc(rpcUrl: string, child: Deno.ChildProcess, timeoutMs: number) {
