@@ -13,7 +13,7 @@
  * console.assert(a.created && !b.created && a.key.publicKeyHex === b.key.publicKeyHex);
  * ```
  */
-import { bytesToHex, hexToBytes } from "../crypto/digest.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../crypto/digest.ts";
 import { generateNodeKey, type NodeKey, nodeKeyFromSecret } from "../crypto/keys.ts";
 import type { StateStorage } from "../worker/state.ts";
 
@@ -31,6 +31,40 @@ export function nodeKeyFile(key: NodeKey): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(body, null, 2) + "\n");
 }
 
+/**
+ * The node key of a key file's bytes (this page's export, or the `worker.ts --key` file), checked
+ * as the CLI checks it: version 1, Ed25519, a 32-byte secret, and a public key that matches it.
+ *
+ * @throws {Error} naming `where` and what is wrong
+ * @example
+ * ```ts
+ * import { nodeKeyFile, nodeKeyFromFile } from "./node_key_store.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * const key = generateNodeKey();
+ * console.assert(nodeKeyFromFile(nodeKeyFile(key), "a.key").publicKeyHex === key.publicKeyHex);
+ * ```
+ */
+export function nodeKeyFromFile(bytes: Uint8Array, where: string): NodeKey {
+  const what = `Cannot load node key ${where}`;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new Error(`${what}: not a key file (not JSON)`);
+  }
+  if (body?.version !== 1 || body.algorithm !== "Ed25519") {
+    throw new Error(`${what}: not a version 1 Ed25519 key file`);
+  }
+  if (typeof body.secretKey !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(body.secretKey)) {
+    throw new Error(`${what}: no 32-byte secretKey`);
+  }
+  const key = nodeKeyFromSecret(hexToBytes(body.secretKey as Hex));
+  if (typeof body.publicKey === "string" && body.publicKey.toLowerCase() !== key.publicKeyHex) {
+    throw new Error(`${what}: its publicKey does not match its secretKey (file edited?)`);
+  }
+  return key;
+}
+
 /** The tab's node key from `storage`, or a new one saved there (`created`). */
 export async function loadOrCreateBrowserNodeKey(
   storage: StateStorage,
@@ -38,14 +72,39 @@ export async function loadOrCreateBrowserNodeKey(
   const bytes = await storage.read(NODE_KEY_RECORD);
   if (bytes) {
     const where = storage.where(NODE_KEY_RECORD);
-    const file = JSON.parse(new TextDecoder().decode(bytes)) as { secretKey?: string };
-    if (typeof file.secretKey !== "string") {
-      throw new Error(`Cannot load node key ${where}: no secretKey; delete it to start over`);
+    try {
+      return { key: nodeKeyFromFile(bytes, where), created: false };
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; delete it to start over`);
     }
-    const key = nodeKeyFromSecret(hexToBytes(file.secretKey));
-    return { key, created: false };
   }
   const key = generateNodeKey();
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return { key, created: true };
+}
+
+/**
+ * Makes the key file `bytes` this tab's node key, in place of the one it has: for a node whose key
+ * the browser lost (site data cleared, or storage evicted when the disk ran low), or one moved
+ * from a laptop. Checked whole before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { importBrowserNodeKey, loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
+ * import { MemoryStateStorage } from "./state_storage.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * const storage = new MemoryStateStorage();
+ * const old = generateNodeKey();
+ * await importBrowserNodeKey(storage, nodeKeyFile(old), "node.key");
+ * console.assert((await loadOrCreateBrowserNodeKey(storage)).key.publicKeyHex === old.publicKeyHex);
+ * ```
+ */
+export async function importBrowserNodeKey(
+  storage: StateStorage,
+  bytes: Uint8Array,
+  where: string,
+): Promise<NodeKey> {
+  const key = nodeKeyFromFile(bytes, where);
+  await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+  return key;
 }

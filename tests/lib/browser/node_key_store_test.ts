@@ -1,0 +1,52 @@
+/** A tab's node key file, imported from the attacker's side (lib/browser/node_key_store.ts). */
+import assert from "node:assert/strict";
+import {
+  importBrowserNodeKey,
+  loadOrCreateBrowserNodeKey,
+  NODE_KEY_RECORD,
+  nodeKeyFile,
+  nodeKeyFromFile,
+} from "../../../lib/browser/node_key_store.ts";
+import { MemoryStateStorage } from "../../../lib/browser/state_storage.ts";
+import { generateNodeKey } from "../../../lib/crypto/keys.ts";
+
+const encode = (body: unknown) => new TextEncoder().encode(JSON.stringify(body));
+
+Deno.test("a key file exported by the page (or worker.ts --key) imports as the same key", async () => {
+  const storage = new MemoryStateStorage();
+  const key = generateNodeKey();
+  const imported = await importBrowserNodeKey(storage, nodeKeyFile(key), "node.key");
+  assert.equal(imported.publicKeyHex, key.publicKeyHex);
+  const loaded = await loadOrCreateBrowserNodeKey(storage);
+  assert.deepEqual([loaded.key.publicKeyHex, loaded.created], [key.publicKeyHex, false]);
+});
+
+Deno.test("a bad key file is refused with its reason, and the tab keeps its key", async (t) => {
+  const storage = new MemoryStateStorage();
+  const { key: kept } = await loadOrCreateBrowserNodeKey(storage);
+  const other = generateNodeKey();
+  const file = JSON.parse(new TextDecoder().decode(nodeKeyFile(other)));
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["not JSON", new TextEncoder().encode("ssh-ed25519 AAAA"), /not a key file/],
+    ["not UTF-8", new Uint8Array([0xff, 0xfe, 0x7b]), /not a key file/],
+    ["an X25519 key file", encode({ ...file, algorithm: "X25519" }), /not a version 1 Ed25519/],
+    ["no secret", encode({ ...file, secretKey: undefined }), /no 32-byte secretKey/],
+    ["a short secret", encode({ ...file, secretKey: "0x1234" }), /no 32-byte secretKey/],
+    // Someone hands over a file naming a staked node's public key with their own secret.
+    [
+      "an edited public key",
+      encode({ ...file, publicKey: kept.publicKeyHex }),
+      /publicKey does not match its secretKey/,
+    ],
+  ];
+  for (const [name, bytes, reason] of cases) {
+    await t.step(name, async () => {
+      assert.throws(() => nodeKeyFromFile(bytes, "x.key"), reason);
+      await assert.rejects(importBrowserNodeKey(storage, bytes, "x.key"), /x\.key/);
+      const now = await loadOrCreateBrowserNodeKey(storage);
+      assert.equal(now.key.publicKeyHex, kept.publicKeyHex, "the old key is still the tab's");
+    });
+  }
+  await storage.write(NODE_KEY_RECORD, new TextEncoder().encode("{"));
+  await assert.rejects(loadOrCreateBrowserNodeKey(storage), /delete it to start over/);
+});
