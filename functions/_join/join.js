@@ -22617,649 +22617,6 @@ function createArthaClient(options) {
   }));
 }
 
-// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
-function __awaiter(thisArg, _arguments, P2, generator) {
-  function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve) {
-      resolve(value);
-    });
-  }
-  return new (P2 || (P2 = Promise))(function(resolve, reject) {
-    function fulfilled(value) {
-      try {
-        step(generator.next(value));
-      } catch (e) {
-        reject(e);
-      }
-    }
-    function rejected(value) {
-      try {
-        step(generator["throw"](value));
-      } catch (e) {
-        reject(e);
-      }
-    }
-    function step(result) {
-      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
-    }
-    step((generator = generator.apply(thisArg, _arguments || [])).next());
-  });
-}
-var Mutex = class {
-  constructor() {
-    this.mutex = Promise.resolve();
-  }
-  lock() {
-    let begin = () => {
-    };
-    this.mutex = this.mutex.then(() => new Promise(begin));
-    return new Promise((res) => {
-      begin = res;
-    });
-  }
-  dispatch(fn) {
-    return __awaiter(this, void 0, void 0, function* () {
-      const unlock = yield this.lock();
-      try {
-        return yield Promise.resolve(fn());
-      } finally {
-        unlock();
-      }
-    });
-  }
-};
-var _a;
-function getGlobal() {
-  if (typeof globalThis !== "undefined") return globalThis;
-  if (typeof self !== "undefined") return self;
-  if (typeof window !== "undefined") return window;
-  return global;
-}
-var globalObject = getGlobal();
-var nodeBuffer = (_a = globalObject.Buffer) !== null && _a !== void 0 ? _a : null;
-var textEncoder = globalObject.TextEncoder ? new globalObject.TextEncoder() : null;
-function hexCharCodesToInt(a, b) {
-  return (a & 15) + (a >> 6 | a >> 3 & 8) << 4 | (b & 15) + (b >> 6 | b >> 3 & 8);
-}
-function writeHexToUInt8(buf, str) {
-  const size6 = str.length >> 1;
-  for (let i = 0; i < size6; i++) {
-    const index2 = i << 1;
-    buf[i] = hexCharCodesToInt(str.charCodeAt(index2), str.charCodeAt(index2 + 1));
-  }
-}
-function hexStringEqualsUInt8(str, buf) {
-  if (str.length !== buf.length * 2) {
-    return false;
-  }
-  for (let i = 0; i < buf.length; i++) {
-    const strIndex = i << 1;
-    if (buf[i] !== hexCharCodesToInt(str.charCodeAt(strIndex), str.charCodeAt(strIndex + 1))) {
-      return false;
-    }
-  }
-  return true;
-}
-var alpha = "a".charCodeAt(0) - 10;
-var digit = "0".charCodeAt(0);
-function getDigestHex(tmpBuffer, input, hashLength) {
-  let p = 0;
-  for (let i = 0; i < hashLength; i++) {
-    let nibble = input[i] >>> 4;
-    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
-    nibble = input[i] & 15;
-    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
-  }
-  return String.fromCharCode.apply(null, tmpBuffer);
-}
-var getUInt8Buffer = nodeBuffer !== null ? (data) => {
-  if (typeof data === "string") {
-    const buf = nodeBuffer.from(data, "utf8");
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-  }
-  if (nodeBuffer.isBuffer(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.length);
-  }
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new Error("Invalid data type!");
-} : (data) => {
-  if (typeof data === "string") {
-    return textEncoder.encode(data);
-  }
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new Error("Invalid data type!");
-};
-var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-var base64Lookup = new Uint8Array(256);
-for (let i = 0; i < base64Chars.length; i++) {
-  base64Lookup[base64Chars.charCodeAt(i)] = i;
-}
-function getDecodeBase64Length(data) {
-  let bufferLength = Math.floor(data.length * 0.75);
-  const len = data.length;
-  if (data[len - 1] === "=") {
-    bufferLength -= 1;
-    if (data[len - 2] === "=") {
-      bufferLength -= 1;
-    }
-  }
-  return bufferLength;
-}
-function decodeBase64(data) {
-  const bufferLength = getDecodeBase64Length(data);
-  const len = data.length;
-  const bytes = new Uint8Array(bufferLength);
-  let p = 0;
-  for (let i = 0; i < len; i += 4) {
-    const encoded1 = base64Lookup[data.charCodeAt(i)];
-    const encoded2 = base64Lookup[data.charCodeAt(i + 1)];
-    const encoded3 = base64Lookup[data.charCodeAt(i + 2)];
-    const encoded4 = base64Lookup[data.charCodeAt(i + 3)];
-    bytes[p] = encoded1 << 2 | encoded2 >> 4;
-    p += 1;
-    bytes[p] = (encoded2 & 15) << 4 | encoded3 >> 2;
-    p += 1;
-    bytes[p] = (encoded3 & 3) << 6 | encoded4 & 63;
-    p += 1;
-  }
-  return bytes;
-}
-var MAX_HEAP = 16 * 1024;
-var WASM_FUNC_HASH_LENGTH = 4;
-var wasmMutex = new Mutex();
-var wasmModuleCache = /* @__PURE__ */ new Map();
-function WASMInterface(binary, hashLength) {
-  return __awaiter(this, void 0, void 0, function* () {
-    let wasmInstance = null;
-    let memoryView = null;
-    let initialized = false;
-    if (typeof WebAssembly === "undefined") {
-      throw new Error("WebAssembly is not supported in this environment!");
-    }
-    const writeMemory = (data, offset = 0) => {
-      memoryView.set(data, offset);
-    };
-    const getMemory = () => memoryView;
-    const getExports = () => wasmInstance.exports;
-    const setMemorySize = (totalSize) => {
-      wasmInstance.exports.Hash_SetMemorySize(totalSize);
-      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      memoryView = new Uint8Array(memoryBuffer, arrayOffset, totalSize);
-    };
-    const getStateSize = () => {
-      const view = new DataView(wasmInstance.exports.memory.buffer);
-      const stateSize = view.getUint32(wasmInstance.exports.STATE_SIZE, true);
-      return stateSize;
-    };
-    const loadWASMPromise = wasmMutex.dispatch(() => __awaiter(this, void 0, void 0, function* () {
-      if (!wasmModuleCache.has(binary.name)) {
-        const asm = decodeBase64(binary.data);
-        const promise = WebAssembly.compile(asm.buffer);
-        wasmModuleCache.set(binary.name, promise);
-      }
-      const module = yield wasmModuleCache.get(binary.name);
-      wasmInstance = yield WebAssembly.instantiate(module, {});
-    }));
-    const setupInterface = () => __awaiter(this, void 0, void 0, function* () {
-      if (!wasmInstance) {
-        yield loadWASMPromise;
-      }
-      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      memoryView = new Uint8Array(memoryBuffer, arrayOffset, MAX_HEAP);
-    });
-    const init = (bits = null) => {
-      initialized = true;
-      wasmInstance.exports.Hash_Init(bits);
-    };
-    const updateUInt8Array = (data) => {
-      let read3 = 0;
-      while (read3 < data.length) {
-        const chunk = data.subarray(read3, read3 + MAX_HEAP);
-        read3 += chunk.length;
-        memoryView.set(chunk);
-        wasmInstance.exports.Hash_Update(chunk.length);
-      }
-    };
-    const update = (data) => {
-      if (!initialized) {
-        throw new Error("update() called before init()");
-      }
-      const Uint8Buffer = getUInt8Buffer(data);
-      updateUInt8Array(Uint8Buffer);
-    };
-    const digestChars = new Uint8Array(hashLength * 2);
-    const digest2 = (outputType, padding = null) => {
-      if (!initialized) {
-        throw new Error("digest() called before init()");
-      }
-      initialized = false;
-      wasmInstance.exports.Hash_Final(padding);
-      if (outputType === "binary") {
-        return memoryView.slice(0, hashLength);
-      }
-      return getDigestHex(digestChars, memoryView, hashLength);
-    };
-    const save = () => {
-      if (!initialized) {
-        throw new Error("save() can only be called after init() and before digest()");
-      }
-      const stateOffset = wasmInstance.exports.Hash_GetState();
-      const stateLength = getStateSize();
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      const internalState = new Uint8Array(memoryBuffer, stateOffset, stateLength);
-      const prefixedState = new Uint8Array(WASM_FUNC_HASH_LENGTH + stateLength);
-      writeHexToUInt8(prefixedState, binary.hash);
-      prefixedState.set(internalState, WASM_FUNC_HASH_LENGTH);
-      return prefixedState;
-    };
-    const load = (state) => {
-      if (!(state instanceof Uint8Array)) {
-        throw new Error("load() expects an Uint8Array generated by save()");
-      }
-      const stateOffset = wasmInstance.exports.Hash_GetState();
-      const stateLength = getStateSize();
-      const overallLength = WASM_FUNC_HASH_LENGTH + stateLength;
-      const memoryBuffer = wasmInstance.exports.memory.buffer;
-      if (state.length !== overallLength) {
-        throw new Error(`Bad state length (expected ${overallLength} bytes, got ${state.length})`);
-      }
-      if (!hexStringEqualsUInt8(binary.hash, state.subarray(0, WASM_FUNC_HASH_LENGTH))) {
-        throw new Error("This state was written by an incompatible hash implementation");
-      }
-      const internalState = state.subarray(WASM_FUNC_HASH_LENGTH);
-      new Uint8Array(memoryBuffer, stateOffset, stateLength).set(internalState);
-      initialized = true;
-    };
-    const isDataShort = (data) => {
-      if (typeof data === "string") {
-        return data.length < MAX_HEAP / 4;
-      }
-      return data.byteLength < MAX_HEAP;
-    };
-    let canSimplify = isDataShort;
-    switch (binary.name) {
-      case "argon2":
-      case "scrypt":
-        canSimplify = () => true;
-        break;
-      case "blake2b":
-      case "blake2s":
-        canSimplify = (data, initParam) => initParam <= 512 && isDataShort(data);
-        break;
-      case "blake3":
-        canSimplify = (data, initParam) => initParam === 0 && isDataShort(data);
-        break;
-      case "xxhash64":
-      case "xxhash3":
-      case "xxhash128":
-      case "crc64":
-        canSimplify = () => false;
-        break;
-    }
-    const calculate = (data, initParam = null, digestParam = null) => {
-      if (!canSimplify(data, initParam)) {
-        init(initParam);
-        update(data);
-        return digest2("hex", digestParam);
-      }
-      const buffer2 = getUInt8Buffer(data);
-      memoryView.set(buffer2);
-      wasmInstance.exports.Hash_Calculate(buffer2.length, initParam, digestParam);
-      return getDigestHex(digestChars, memoryView, hashLength);
-    };
-    yield setupInterface();
-    return {
-      getMemory,
-      writeMemory,
-      getExports,
-      setMemorySize,
-      init,
-      update,
-      digest: digest2,
-      save,
-      load,
-      calculate,
-      hashLength
-    };
-  });
-}
-var mutex$l = new Mutex();
-var mutex$k = new Mutex();
-var uint32View = new DataView(new ArrayBuffer(4));
-var mutex$j = new Mutex();
-var mutex$i = new Mutex();
-var mutex$h = new Mutex();
-var mutex$g = new Mutex();
-var polyBuffer = new Uint8Array(8);
-var mutex$f = new Mutex();
-var mutex$e = new Mutex();
-var mutex$d = new Mutex();
-var name$b = "sha3";
-var data$b = "AGFzbQEAAAABFARgAAF/YAF/AGACf38AYAN/f38AAwgHAAEBAgEAAwUEAQECAgYPAn8BQYCABAt/AEGAgAQLB4IBCQZtZW1vcnkCAA9fX3N0YWNrX3BvaW50ZXIDAA5IYXNoX0dldEJ1ZmZlcgAACUhhc2hfSW5pdAABC0hhc2hfVXBkYXRlAAIKSGFzaF9GaW5hbAAEDUhhc2hfR2V0U3RhdGUABQ5IYXNoX0NhbGN1bGF0ZQAGClNUQVRFX1NJWkUDAQqmHAcGAEGAggQL1wMAQQBCADcDgIUFQQBCADcD+IQFQQBCADcD8IQFQQBCADcD6IQFQQBCADcD4IQFQQBCADcD2IQFQQBCADcD0IQFQQBCADcDyIQFQQBCADcDwIQFQQBCADcDuIQFQQBCADcDsIQFQQBCADcDqIQFQQBCADcDoIQFQQBCADcDmIQFQQBCADcDkIQFQQBCADcDiIQFQQBCADcDgIQFQQBCADcD+IMFQQBCADcD8IMFQQBCADcD6IMFQQBCADcD4IMFQQBCADcD2IMFQQBCADcD0IMFQQBCADcDyIMFQQBCADcDwIMFQQBCADcDuIMFQQBCADcDsIMFQQBCADcDqIMFQQBCADcDoIMFQQBCADcDmIMFQQBCADcDkIMFQQBCADcDiIMFQQBCADcDgIMFQQBCADcD+IIFQQBCADcD8IIFQQBCADcD6IIFQQBCADcD4IIFQQBCADcD2IIFQQBCADcD0IIFQQBCADcDyIIFQQBCADcDwIIFQQBCADcDuIIFQQBCADcDsIIFQQBCADcDqIIFQQBCADcDoIIFQQBCADcDmIIFQQBCADcDkIIFQQBCADcDiIIFQQBCADcDgIIFQQBBwAwgAEEBdGtBA3Y2AoyFBUEAQQA2AoiFBQuSAwEJfwJAQQAoAoiFBSIBQQBIDQBBACABIABqQQAoAoyFBSICcDYCiIUFAkACQCABDQBBgIIEIQMMAQsCQCAAIAIgAWsiBCAAIARJIgUbIgNFDQAgA0EDcSEGQQAhBwJAIANBBEkNACABQYCCBWohCCADQXxxIQlBACEHA0AgCCAHaiIDQcgBaiAHQYCCBGotAAA6AAAgA0HJAWogB0GBggRqLQAAOgAAIANBygFqIAdBgoIEai0AADoAACADQcsBaiAHQYOCBGotAAA6AAAgCSAHQQRqIgdHDQALIAZFDQELIAFByIMFaiEDA0AgAyAHaiAHQYCCBGotAAA6AAAgB0EBaiEHIAZBf2oiBg0ACwsgBQ0BQciDBSACEAMgACAEayEAIARBgIIEaiEDCwJAIAAgAkkNAANAIAMgAhADIAMgAmohAyAAIAJrIgAgAk8NAAsLIABFDQBBACECQcgBIQcDQCAHQYCCBWogAyAHakG4fmotAAA6AAAgB0EBaiEHIAAgAkEBaiICQf8BcUsNAAsLC+ELAS1+IAApA0AhAkEAKQPAggUhAyAAKQM4IQRBACkDuIIFIQUgACkDMCEGQQApA7CCBSEHIAApAyghCEEAKQOoggUhCSAAKQMgIQpBACkDoIIFIQsgACkDGCEMQQApA5iCBSENIAApAxAhDkEAKQOQggUhDyAAKQMIIRBBACkDiIIFIREgACkDACESQQApA4CCBSETQQApA8iCBSEUAkACQCABQcgASw0AQQApA+iCBSEVQQApA/iCBSEWQQApA/CCBSEXQQApA4CDBSEYQQApA9CCBSEZQQApA+CCBSEaQQApA9iCBSEbDAELQQApA+CCBSAAKQNghSEaQQApA9iCBSAAKQNYhSEbQQApA9CCBSAAKQNQhSEZIBQgACkDSIUhFEEAKQPoggUhFUEAKQP4ggUhFkEAKQPwggUhF0EAKQOAgwUhGCABQekASQ0AIBggACkDgAGFIRggFiAAKQN4hSEWIBcgACkDcIUhFyAVIAApA2iFIRUgAUGJAUkNAEEAQQApA4iDBSAAKQOIAYU3A4iDBQsgAyAChSEcIAUgBIUhHSAHIAaFIQcgCSAIhSEIIAsgCoUhHiANIAyFIQkgDyAOhSEKIBEgEIUhCyATIBKFIQxBACkDuIMFIRBBACkDkIMFIRFBACkDoIMFIRJBACkDsIMFIRNBACkDiIMFIQ1BACkDwIMFIQ5BACkDmIMFIR9BACkDqIMFIQ9BwH4hAANAIB4gByALhSAbhSAYhSAPhUIBiYUgFIUgF4UgH4UgDoUhAiAMIB0gCoUgGoUgDYUgE4VCAYmFIAiFIBmFIBaFIBKFIgMgB4UhICAJIAggDIUgGYUgFoUgEoVCAYmFIByFIBWFIBGFIBCFIgQgDoUhISAcIAogFCAehSAXhSAfhSAOhUIBiYUgHYUgGoUgDYUgE4UiBYVCN4kiIiALIBwgCYUgFYUgEYUgEIVCAYmFIAeFIBuFIBiFIA+FIgYgCoVCPokiI0J/hYMgAyAPhUICiSIkhSEOIBYgAoVCKYkiJSAEIBeFQieJIiZCf4WDICKFIQ8gECAFhUI4iSIQIAYgDYVCD4kiJ0J/hYMgAyAbhUIKiSIohSENIAQgHoVCG4kiKSAoIAggAoVCJIkiKkJ/hYOFIRYgBiAdhUIGiSIrIAMgC4VCAYkiLEJ/hYMgEiAChUISiSIthSEXICsgBCAfhUIIiSIuIBUgBYVCGYkiFUJ/hYOFIRsgBiAThUI9iSIdIAQgFIVCFIkiBCAJIAWFQhyJIghCf4WDhSEUIAggHUJ/hYMgAyAYhUItiSIDhSEcIB0gA0J/hYMgGSAChUIDiSIJhSEdIAQgAyAJQn+Fg4UhByAJIARCf4WDIAiFIQggDCAChSICICFCDokiA0J/hYMgESAFhUIViSIEhSEJIAYgGoVCK4kiBSADIARCf4WDhSEKIAQgBUJ/hYMgIEIsiSIEhSELIABB0IEEaikDACAFIARCf4WDhSAChSEMICcgKEJ/hYMgKoUiBSEYIAMgBCACQn+Fg4UiAiEeICogKUJ/hYMgEIUiAyEfIC0gLkJ/hYMgFYUiBCEaICYgJCAlQn+Fg4UiBiETIBUgK0J/hYMgLIUiKCEZICMgJiAiQn+Fg4UiIiESIC4gLCAtQn+Fg4UiJiEVICcgKSAQQn+Fg4UiJyERICMgJEJ/hYMgJYUiIyEQIABBCGoiAA0AC0EAIA83A6iDBUEAIAU3A4CDBUEAIBs3A9iCBUEAIAc3A7CCBUEAIAs3A4iCBUEAIA43A8CDBUEAIAM3A5iDBUEAIBc3A/CCBUEAIBQ3A8iCBUEAIAI3A6CCBUEAIAY3A7CDBUEAIA03A4iDBUEAIAQ3A+CCBUEAIB03A7iCBUEAIAo3A5CCBUEAICI3A6CDBUEAIBY3A/iCBUEAICg3A9CCBUEAIAg3A6iCBUEAIAw3A4CCBUEAICM3A7iDBUEAICc3A5CDBUEAICY3A+iCBUEAIBw3A8CCBUEAIAk3A5iCBQv1AgEFf0HkAEEAKAKMhQUiAUEBdmshAgJAQQAoAoiFBSIDQQBIDQAgASEEAkAgASADRg0AIANByIMFaiEFQQAhAwNAIAUgA2pBADoAACADQQFqIgMgAUEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSAAcjoAyIMFIAFBx4MFaiIDIAMtAABBgAFyOgAAQciDBSABEANBAEGAgICAeDYCiIUFCwJAIAJBAnYiA0UNACADQQNxIQVBACEEAkAgAkEQSQ0AIANB/P///wNxIQFBACEDQQAhBANAIANBgIIEaiADQYCCBWooAgA2AgAgA0GEggRqIANBhIIFaigCADYCACADQYiCBGogA0GIggVqKAIANgIAIANBjIIEaiADQYyCBWooAgA2AgAgA0EQaiEDIAEgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQEgBEECdCEDA0AgA0GAggRqIANBgIIFaigCADYCACADQQRqIQMgAUF8aiIBDQALCwsGAEGAggULzgYBA39BAEIANwOAhQVBAEIANwP4hAVBAEIANwPwhAVBAEIANwPohAVBAEIANwPghAVBAEIANwPYhAVBAEIANwPQhAVBAEIANwPIhAVBAEIANwPAhAVBAEIANwO4hAVBAEIANwOwhAVBAEIANwOohAVBAEIANwOghAVBAEIANwOYhAVBAEIANwOQhAVBAEIANwOIhAVBAEIANwOAhAVBAEIANwP4gwVBAEIANwPwgwVBAEIANwPogwVBAEIANwPggwVBAEIANwPYgwVBAEIANwPQgwVBAEIANwPIgwVBAEIANwPAgwVBAEIANwO4gwVBAEIANwOwgwVBAEIANwOogwVBAEIANwOggwVBAEIANwOYgwVBAEIANwOQgwVBAEIANwOIgwVBAEIANwOAgwVBAEIANwP4ggVBAEIANwPwggVBAEIANwPoggVBAEIANwPgggVBAEIANwPYggVBAEIANwPQggVBAEIANwPIggVBAEIANwPAggVBAEIANwO4ggVBAEIANwOwggVBAEIANwOoggVBAEIANwOgggVBAEIANwOYggVBAEIANwOQggVBAEIANwOIggVBAEIANwOAggVBAEHADCABQQF0a0EDdjYCjIUFQQBBADYCiIUFIAAQAkHkAEEAKAKMhQUiAEEBdmshAwJAQQAoAoiFBSIBQQBIDQAgACEEAkAgACABRg0AIAFByIMFaiEFQQAhAQNAIAUgAWpBADoAACABQQFqIgEgAEEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSACcjoAyIMFIABBx4MFaiIBIAEtAABBgAFyOgAAQciDBSAAEANBAEGAgICAeDYCiIUFCwJAIANBAnYiAUUNACABQQNxIQVBACEEAkAgA0EQSQ0AIAFB/P///wNxIQBBACEBQQAhBANAIAFBgIIEaiABQYCCBWooAgA2AgAgAUGEggRqIAFBhIIFaigCADYCACABQYiCBGogAUGIggVqKAIANgIAIAFBjIIEaiABQYyCBWooAgA2AgAgAUEQaiEBIAAgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQAgBEECdCEBA0AgAUGAggRqIAFBgIIFaigCADYCACABQQRqIQEgAEF8aiIADQALCwsL2QEBAEGAgAQL0AGQAQAAAAAAAAAAAAAAAAAAAQAAAAAAAACCgAAAAAAAAIqAAAAAAACAAIAAgAAAAICLgAAAAAAAAAEAAIAAAAAAgYAAgAAAAIAJgAAAAAAAgIoAAAAAAAAAiAAAAAAAAAAJgACAAAAAAAoAAIAAAAAAi4AAgAAAAACLAAAAAAAAgImAAAAAAACAA4AAAAAAAIACgAAAAAAAgIAAAAAAAACACoAAAAAAAAAKAACAAAAAgIGAAIAAAACAgIAAAAAAAIABAACAAAAAAAiAAIAAAACA";
-var hash$b = "961accfe";
-var wasmJson$b = {
-  name: name$b,
-  data: data$b,
-  hash: hash$b
-};
-var mutex$c = new Mutex();
-var mutex$b = new Mutex();
-function validateBits(bits) {
-  if (![
-    224,
-    256,
-    384,
-    512
-  ].includes(bits)) {
-    return new Error("Invalid variant! Valid values: 224, 256, 384, 512");
-  }
-  return null;
-}
-function createKeccak(bits = 512) {
-  if (validateBits(bits)) {
-    return Promise.reject(validateBits(bits));
-  }
-  const outputSize = bits / 8;
-  return WASMInterface(wasmJson$b, outputSize).then((wasm) => {
-    wasm.init(bits);
-    const obj = {
-      init: () => {
-        wasm.init(bits);
-        return obj;
-      },
-      update: (data) => {
-        wasm.update(data);
-        return obj;
-      },
-      // biome-ignore lint/suspicious/noExplicitAny: Conflict with IHasher type
-      digest: (outputType) => wasm.digest(outputType, 1),
-      save: () => wasm.save(),
-      load: (data) => {
-        wasm.load(data);
-        return obj;
-      },
-      blockSize: 200 - 2 * outputSize,
-      digestSize: outputSize
-    };
-    return obj;
-  });
-}
-var mutex$a = new Mutex();
-var mutex$9 = new Mutex();
-var mutex$8 = new Mutex();
-var mutex$7 = new Mutex();
-var mutex$6 = new Mutex();
-var mutex$5 = new Mutex();
-var seedBuffer$2 = new Uint8Array(8);
-var mutex$4 = new Mutex();
-var seedBuffer$1 = new Uint8Array(8);
-var mutex$3 = new Mutex();
-var seedBuffer = new Uint8Array(8);
-var mutex$2 = new Mutex();
-var mutex$1 = new Mutex();
-var mutex = new Mutex();
-
-// lib/crypto/digest.ts
-var hasher = await createKeccak(256);
-function keccak2563(data) {
-  hasher.init();
-  hasher.update(data);
-  return hasher.digest("binary");
-}
-function keccak256Concat(...parts) {
-  hasher.init();
-  for (const p of parts) hasher.update(p);
-  return hasher.digest("binary");
-}
-function digestHex(data) {
-  return bytesToHex3(keccak2563(data));
-}
-var HEX_DIGITS = Array.from({
-  length: 256
-}, (_, i) => i.toString(16).padStart(2, "0"));
-function bytesToHex3(bytes) {
-  let out = "0x";
-  for (const b of bytes) out += HEX_DIGITS[b];
-  return out;
-}
-function hexToBytes3(hex) {
-  if (typeof hex !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(hex)) {
-    throw new TypeError(`Cannot decode hex: expected 0x-prefixed even-length hex, got ${String(hex).slice(0, 20)}`);
-  }
-  const out = new Uint8Array((hex.length - 2) / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
-  return out;
-}
-function concatBytes4(...parts) {
-  let size6 = 0;
-  for (const p of parts) size6 += p.length;
-  const out = new Uint8Array(size6);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-// lib/store/bounded_body.ts
-var BodyTooLargeError = class extends RangeError {
-  maxBytes;
-  /** @param maxBytes the limit it passed */
-  constructor(maxBytes) {
-    super(`larger than ${maxBytes} bytes`), this.maxBytes = maxBytes;
-    this.name = "BodyTooLargeError";
-  }
-};
-async function readBounded(body, maxBytes, declared = 0) {
-  if (declared > maxBytes) {
-    await body?.cancel();
-    throw new BodyTooLargeError(maxBytes);
-  }
-  if (!body) return new Uint8Array();
-  const reader = body.getReader();
-  const chunks = [];
-  let size6 = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    size6 += r.value.length;
-    if (size6 > maxBytes) {
-      await reader.cancel();
-      throw new BodyTooLargeError(maxBytes);
-    }
-    chunks.push(r.value);
-  }
-  return chunks.length === 1 ? chunks[0] : concatBytes4(...chunks);
-}
-
-// lib/network/preflight.ts
-var MAX_ANSWER_BYTES = 1 << 20;
-var PreflightError = class extends Error {
-  code;
-  constructor(code4, message2, options) {
-    super(message2, options), this.code = code4;
-    this.name = "PreflightError";
-  }
-};
-function reasonOf(e) {
-  const seen = [];
-  for (let c = e, i = 0; c && i < 4; c = c.cause, i++) {
-    const line = String(c.message ?? c).split("\n")[0].trim().replace(/error sending request for url \([^)]*\): /, "").replace(/client error \(Connect\): /, "");
-    if (line && !seen.some((s) => s.includes(line))) seen.push(line);
-  }
-  return seen.join(": ") || String(e);
-}
-async function checkFunds(client, params) {
-  const gas = params.gas ?? 10n ** 16n;
-  const balance = await client.getBalance({
-    address: params.address
-  });
-  if (balance >= params.need + gas) return;
-  throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
-}
-
-// lib/worker/task.ts
-var ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
-var UPDATE_COUNTED = "UPDATE_COUNTED";
-
-// lib/worker/client.ts
-function httpCoordinator(baseUrl) {
-  const base3 = baseUrl.replace(/\/+$/, "");
-  const call2 = async (path, init) => {
-    try {
-      return await fetch(`${base3}${path}`, init);
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e;
-      const why = reasonOf(e);
-      const url = `${base3}${path.split("?")[0]}`;
-      throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, {
-        cause: e
-      });
-    }
-  };
-  return Object.assign(call2, {
-    origin: new URL(base3).origin
-  });
-}
-function isTransient(e) {
-  return e instanceof TypeError || e instanceof CoordinatorError && TRANSIENT.has(e.status) || e instanceof DOMException && e.name === "TimeoutError";
-}
-var UNKNOWN = "UNKNOWN";
-var CoordinatorError = class extends Error {
-  status;
-  code;
-  constructor(status, code4, message2, options) {
-    super(message2, options), this.status = status, this.code = code4;
-    this.name = "CoordinatorError";
-  }
-};
-function parseErrorBody(text) {
-  let error;
-  try {
-    error = JSON.parse(text)?.error;
-  } catch {
-    return {
-      code: UNKNOWN,
-      message: text
-    };
-  }
-  if (typeof error === "string") return {
-    code: UNKNOWN,
-    message: error
-  };
-  if (typeof error === "object" && error !== null) {
-    const { code: code4, message: message2 } = error;
-    if (typeof code4 === "string") return {
-      code: code4,
-      message: String(message2 ?? "")
-    };
-  }
-  return {
-    code: UNKNOWN,
-    message: text
-  };
-}
-var TRANSIENT = /* @__PURE__ */ new Set([
-  502,
-  503,
-  504
-]);
-var REQUEST_TIMEOUT_MS = 10 * 6e4;
-var CoordinatorClient = class {
-  #fetch;
-  /** The coordinator's origin, when its fetch is bound to a URL. */
-  origin;
-  #retries;
-  #delayMs;
-  #timeoutMs;
-  constructor(fetch1, options = {}) {
-    this.#fetch = fetch1;
-    this.origin = fetch1.origin;
-    this.#retries = options.retries ?? 0;
-    this.#delayMs = options.retryDelayMs ?? 500;
-    this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
-  }
-  /** The response to `path` once it is ok; throws a CoordinatorError otherwise. */
-  async request(path, init) {
-    for (let attempt = 0; ; attempt++) {
-      const last = attempt >= this.#retries;
-      let res;
-      try {
-        res = await this.#fetch(path, {
-          ...init,
-          signal: init?.signal ?? AbortSignal.timeout(this.#timeoutMs)
-        });
-      } catch (e) {
-        if (last || !(e instanceof TypeError)) throw e;
-        await this.#pause(attempt);
-        continue;
-      }
-      if (res.ok) return res;
-      if (last || !TRANSIENT.has(res.status)) throw await errorOf(res, init?.method ?? "GET", path);
-      await res.body?.cancel();
-      await this.#pause(attempt);
-    }
-  }
-  /** GETs `path` and parses its JSON body (undefined when empty). */
-  getJson(path) {
-    return this.#json(path);
-  }
-  /** POSTs `body` as JSON (a string is sent as is) and parses the JSON answer. */
-  postJson(path, body, headers = {}) {
-    return this.#json(path, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        ...headers
-      },
-      body: typeof body === "string" ? body : JSON.stringify(body)
-    });
-  }
-  /** POSTs raw bytes and parses the JSON answer. */
-  postBytes(path, bytes) {
-    return this.#json(path, {
-      method: "POST",
-      headers: {
-        "content-type": "application/octet-stream"
-      },
-      body: bytes
-    });
-  }
-  /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
-  async getBytes(path, maxBytes = MAX_DOWNLOAD_BYTES, init) {
-    return await readLimited(await this.request(path, init), maxBytes, `GET ${path}`);
-  }
-  async #json(path, init) {
-    const res = await this.request(path, init);
-    const bytes = await readLimited(res, MAX_JSON_BYTES, `${init?.method ?? "GET"} ${path}`);
-    const text = new TextDecoder().decode(bytes);
-    return text ? JSON.parse(text) : void 0;
-  }
-  #pause(attempt) {
-    return new Promise((r) => setTimeout(r, this.#delayMs * 2 ** attempt));
-  }
-};
-var MAX_DOWNLOAD_BYTES = 2 ** 30;
-var MAX_JSON_BYTES = 16 * 2 ** 20;
-async function readLimited(res, maxBytes, what) {
-  try {
-    return await readBounded(res.body, maxBytes, Number(res.headers.get("content-length") ?? 0));
-  } catch (e) {
-    if (!(e instanceof BodyTooLargeError)) throw e;
-    throw new RangeError(`Cannot read ${what}: ${e.message}`);
-  }
-}
-async function errorOf(res, method, path) {
-  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => void 0);
-  const { code: code4, message: message2 } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
-  return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
-}
-
 // lib/abi/NodeCertRegistry.ts
 var nodeCertRegistryAbi = [
   {
@@ -46750,6 +46107,674 @@ var abis = {
   disputes: disputeGameAbi
 };
 
+// lib/chain/get_node_cert.ts
+function getNodeCert(client, params) {
+  return client.readContract({
+    address: params.addresses.registry,
+    abi: abis.registry,
+    functionName: "getNode",
+    args: [
+      params.nodePubkey
+    ]
+  });
+}
+
+// lib/chain/get_operator_nodes.ts
+async function getOperatorNodes(client, params) {
+  const nodes = await client.readContract({
+    address: params.addresses.registry,
+    abi: abis.registry,
+    functionName: "nodesOf",
+    args: [
+      params.operator
+    ]
+  });
+  return nodes.map((n) => n.toLowerCase());
+}
+
+// node_modules/.deno/hash-wasm@4.13.0/node_modules/hash-wasm/dist/index.esm.js
+function __awaiter(thisArg, _arguments, P2, generator) {
+  function adopt(value) {
+    return value instanceof P2 ? value : new P2(function(resolve) {
+      resolve(value);
+    });
+  }
+  return new (P2 || (P2 = Promise))(function(resolve, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+}
+var Mutex = class {
+  constructor() {
+    this.mutex = Promise.resolve();
+  }
+  lock() {
+    let begin = () => {
+    };
+    this.mutex = this.mutex.then(() => new Promise(begin));
+    return new Promise((res) => {
+      begin = res;
+    });
+  }
+  dispatch(fn) {
+    return __awaiter(this, void 0, void 0, function* () {
+      const unlock = yield this.lock();
+      try {
+        return yield Promise.resolve(fn());
+      } finally {
+        unlock();
+      }
+    });
+  }
+};
+var _a;
+function getGlobal() {
+  if (typeof globalThis !== "undefined") return globalThis;
+  if (typeof self !== "undefined") return self;
+  if (typeof window !== "undefined") return window;
+  return global;
+}
+var globalObject = getGlobal();
+var nodeBuffer = (_a = globalObject.Buffer) !== null && _a !== void 0 ? _a : null;
+var textEncoder = globalObject.TextEncoder ? new globalObject.TextEncoder() : null;
+function hexCharCodesToInt(a, b) {
+  return (a & 15) + (a >> 6 | a >> 3 & 8) << 4 | (b & 15) + (b >> 6 | b >> 3 & 8);
+}
+function writeHexToUInt8(buf, str) {
+  const size6 = str.length >> 1;
+  for (let i = 0; i < size6; i++) {
+    const index2 = i << 1;
+    buf[i] = hexCharCodesToInt(str.charCodeAt(index2), str.charCodeAt(index2 + 1));
+  }
+}
+function hexStringEqualsUInt8(str, buf) {
+  if (str.length !== buf.length * 2) {
+    return false;
+  }
+  for (let i = 0; i < buf.length; i++) {
+    const strIndex = i << 1;
+    if (buf[i] !== hexCharCodesToInt(str.charCodeAt(strIndex), str.charCodeAt(strIndex + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+var alpha = "a".charCodeAt(0) - 10;
+var digit = "0".charCodeAt(0);
+function getDigestHex(tmpBuffer, input, hashLength) {
+  let p = 0;
+  for (let i = 0; i < hashLength; i++) {
+    let nibble = input[i] >>> 4;
+    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
+    nibble = input[i] & 15;
+    tmpBuffer[p++] = nibble > 9 ? nibble + alpha : nibble + digit;
+  }
+  return String.fromCharCode.apply(null, tmpBuffer);
+}
+var getUInt8Buffer = nodeBuffer !== null ? (data) => {
+  if (typeof data === "string") {
+    const buf = nodeBuffer.from(data, "utf8");
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  }
+  if (nodeBuffer.isBuffer(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  }
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new Error("Invalid data type!");
+} : (data) => {
+  if (typeof data === "string") {
+    return textEncoder.encode(data);
+  }
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new Error("Invalid data type!");
+};
+var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+var base64Lookup = new Uint8Array(256);
+for (let i = 0; i < base64Chars.length; i++) {
+  base64Lookup[base64Chars.charCodeAt(i)] = i;
+}
+function getDecodeBase64Length(data) {
+  let bufferLength = Math.floor(data.length * 0.75);
+  const len = data.length;
+  if (data[len - 1] === "=") {
+    bufferLength -= 1;
+    if (data[len - 2] === "=") {
+      bufferLength -= 1;
+    }
+  }
+  return bufferLength;
+}
+function decodeBase64(data) {
+  const bufferLength = getDecodeBase64Length(data);
+  const len = data.length;
+  const bytes = new Uint8Array(bufferLength);
+  let p = 0;
+  for (let i = 0; i < len; i += 4) {
+    const encoded1 = base64Lookup[data.charCodeAt(i)];
+    const encoded2 = base64Lookup[data.charCodeAt(i + 1)];
+    const encoded3 = base64Lookup[data.charCodeAt(i + 2)];
+    const encoded4 = base64Lookup[data.charCodeAt(i + 3)];
+    bytes[p] = encoded1 << 2 | encoded2 >> 4;
+    p += 1;
+    bytes[p] = (encoded2 & 15) << 4 | encoded3 >> 2;
+    p += 1;
+    bytes[p] = (encoded3 & 3) << 6 | encoded4 & 63;
+    p += 1;
+  }
+  return bytes;
+}
+var MAX_HEAP = 16 * 1024;
+var WASM_FUNC_HASH_LENGTH = 4;
+var wasmMutex = new Mutex();
+var wasmModuleCache = /* @__PURE__ */ new Map();
+function WASMInterface(binary, hashLength) {
+  return __awaiter(this, void 0, void 0, function* () {
+    let wasmInstance = null;
+    let memoryView = null;
+    let initialized = false;
+    if (typeof WebAssembly === "undefined") {
+      throw new Error("WebAssembly is not supported in this environment!");
+    }
+    const writeMemory = (data, offset = 0) => {
+      memoryView.set(data, offset);
+    };
+    const getMemory = () => memoryView;
+    const getExports = () => wasmInstance.exports;
+    const setMemorySize = (totalSize) => {
+      wasmInstance.exports.Hash_SetMemorySize(totalSize);
+      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      memoryView = new Uint8Array(memoryBuffer, arrayOffset, totalSize);
+    };
+    const getStateSize = () => {
+      const view = new DataView(wasmInstance.exports.memory.buffer);
+      const stateSize = view.getUint32(wasmInstance.exports.STATE_SIZE, true);
+      return stateSize;
+    };
+    const loadWASMPromise = wasmMutex.dispatch(() => __awaiter(this, void 0, void 0, function* () {
+      if (!wasmModuleCache.has(binary.name)) {
+        const asm = decodeBase64(binary.data);
+        const promise = WebAssembly.compile(asm.buffer);
+        wasmModuleCache.set(binary.name, promise);
+      }
+      const module = yield wasmModuleCache.get(binary.name);
+      wasmInstance = yield WebAssembly.instantiate(module, {});
+    }));
+    const setupInterface = () => __awaiter(this, void 0, void 0, function* () {
+      if (!wasmInstance) {
+        yield loadWASMPromise;
+      }
+      const arrayOffset = wasmInstance.exports.Hash_GetBuffer();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      memoryView = new Uint8Array(memoryBuffer, arrayOffset, MAX_HEAP);
+    });
+    const init = (bits = null) => {
+      initialized = true;
+      wasmInstance.exports.Hash_Init(bits);
+    };
+    const updateUInt8Array = (data) => {
+      let read3 = 0;
+      while (read3 < data.length) {
+        const chunk = data.subarray(read3, read3 + MAX_HEAP);
+        read3 += chunk.length;
+        memoryView.set(chunk);
+        wasmInstance.exports.Hash_Update(chunk.length);
+      }
+    };
+    const update = (data) => {
+      if (!initialized) {
+        throw new Error("update() called before init()");
+      }
+      const Uint8Buffer = getUInt8Buffer(data);
+      updateUInt8Array(Uint8Buffer);
+    };
+    const digestChars = new Uint8Array(hashLength * 2);
+    const digest2 = (outputType, padding = null) => {
+      if (!initialized) {
+        throw new Error("digest() called before init()");
+      }
+      initialized = false;
+      wasmInstance.exports.Hash_Final(padding);
+      if (outputType === "binary") {
+        return memoryView.slice(0, hashLength);
+      }
+      return getDigestHex(digestChars, memoryView, hashLength);
+    };
+    const save = () => {
+      if (!initialized) {
+        throw new Error("save() can only be called after init() and before digest()");
+      }
+      const stateOffset = wasmInstance.exports.Hash_GetState();
+      const stateLength = getStateSize();
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      const internalState = new Uint8Array(memoryBuffer, stateOffset, stateLength);
+      const prefixedState = new Uint8Array(WASM_FUNC_HASH_LENGTH + stateLength);
+      writeHexToUInt8(prefixedState, binary.hash);
+      prefixedState.set(internalState, WASM_FUNC_HASH_LENGTH);
+      return prefixedState;
+    };
+    const load = (state) => {
+      if (!(state instanceof Uint8Array)) {
+        throw new Error("load() expects an Uint8Array generated by save()");
+      }
+      const stateOffset = wasmInstance.exports.Hash_GetState();
+      const stateLength = getStateSize();
+      const overallLength = WASM_FUNC_HASH_LENGTH + stateLength;
+      const memoryBuffer = wasmInstance.exports.memory.buffer;
+      if (state.length !== overallLength) {
+        throw new Error(`Bad state length (expected ${overallLength} bytes, got ${state.length})`);
+      }
+      if (!hexStringEqualsUInt8(binary.hash, state.subarray(0, WASM_FUNC_HASH_LENGTH))) {
+        throw new Error("This state was written by an incompatible hash implementation");
+      }
+      const internalState = state.subarray(WASM_FUNC_HASH_LENGTH);
+      new Uint8Array(memoryBuffer, stateOffset, stateLength).set(internalState);
+      initialized = true;
+    };
+    const isDataShort = (data) => {
+      if (typeof data === "string") {
+        return data.length < MAX_HEAP / 4;
+      }
+      return data.byteLength < MAX_HEAP;
+    };
+    let canSimplify = isDataShort;
+    switch (binary.name) {
+      case "argon2":
+      case "scrypt":
+        canSimplify = () => true;
+        break;
+      case "blake2b":
+      case "blake2s":
+        canSimplify = (data, initParam) => initParam <= 512 && isDataShort(data);
+        break;
+      case "blake3":
+        canSimplify = (data, initParam) => initParam === 0 && isDataShort(data);
+        break;
+      case "xxhash64":
+      case "xxhash3":
+      case "xxhash128":
+      case "crc64":
+        canSimplify = () => false;
+        break;
+    }
+    const calculate = (data, initParam = null, digestParam = null) => {
+      if (!canSimplify(data, initParam)) {
+        init(initParam);
+        update(data);
+        return digest2("hex", digestParam);
+      }
+      const buffer2 = getUInt8Buffer(data);
+      memoryView.set(buffer2);
+      wasmInstance.exports.Hash_Calculate(buffer2.length, initParam, digestParam);
+      return getDigestHex(digestChars, memoryView, hashLength);
+    };
+    yield setupInterface();
+    return {
+      getMemory,
+      writeMemory,
+      getExports,
+      setMemorySize,
+      init,
+      update,
+      digest: digest2,
+      save,
+      load,
+      calculate,
+      hashLength
+    };
+  });
+}
+var mutex$l = new Mutex();
+var mutex$k = new Mutex();
+var uint32View = new DataView(new ArrayBuffer(4));
+var mutex$j = new Mutex();
+var mutex$i = new Mutex();
+var mutex$h = new Mutex();
+var mutex$g = new Mutex();
+var polyBuffer = new Uint8Array(8);
+var mutex$f = new Mutex();
+var mutex$e = new Mutex();
+var mutex$d = new Mutex();
+var name$b = "sha3";
+var data$b = "AGFzbQEAAAABFARgAAF/YAF/AGACf38AYAN/f38AAwgHAAEBAgEAAwUEAQECAgYPAn8BQYCABAt/AEGAgAQLB4IBCQZtZW1vcnkCAA9fX3N0YWNrX3BvaW50ZXIDAA5IYXNoX0dldEJ1ZmZlcgAACUhhc2hfSW5pdAABC0hhc2hfVXBkYXRlAAIKSGFzaF9GaW5hbAAEDUhhc2hfR2V0U3RhdGUABQ5IYXNoX0NhbGN1bGF0ZQAGClNUQVRFX1NJWkUDAQqmHAcGAEGAggQL1wMAQQBCADcDgIUFQQBCADcD+IQFQQBCADcD8IQFQQBCADcD6IQFQQBCADcD4IQFQQBCADcD2IQFQQBCADcD0IQFQQBCADcDyIQFQQBCADcDwIQFQQBCADcDuIQFQQBCADcDsIQFQQBCADcDqIQFQQBCADcDoIQFQQBCADcDmIQFQQBCADcDkIQFQQBCADcDiIQFQQBCADcDgIQFQQBCADcD+IMFQQBCADcD8IMFQQBCADcD6IMFQQBCADcD4IMFQQBCADcD2IMFQQBCADcD0IMFQQBCADcDyIMFQQBCADcDwIMFQQBCADcDuIMFQQBCADcDsIMFQQBCADcDqIMFQQBCADcDoIMFQQBCADcDmIMFQQBCADcDkIMFQQBCADcDiIMFQQBCADcDgIMFQQBCADcD+IIFQQBCADcD8IIFQQBCADcD6IIFQQBCADcD4IIFQQBCADcD2IIFQQBCADcD0IIFQQBCADcDyIIFQQBCADcDwIIFQQBCADcDuIIFQQBCADcDsIIFQQBCADcDqIIFQQBCADcDoIIFQQBCADcDmIIFQQBCADcDkIIFQQBCADcDiIIFQQBCADcDgIIFQQBBwAwgAEEBdGtBA3Y2AoyFBUEAQQA2AoiFBQuSAwEJfwJAQQAoAoiFBSIBQQBIDQBBACABIABqQQAoAoyFBSICcDYCiIUFAkACQCABDQBBgIIEIQMMAQsCQCAAIAIgAWsiBCAAIARJIgUbIgNFDQAgA0EDcSEGQQAhBwJAIANBBEkNACABQYCCBWohCCADQXxxIQlBACEHA0AgCCAHaiIDQcgBaiAHQYCCBGotAAA6AAAgA0HJAWogB0GBggRqLQAAOgAAIANBygFqIAdBgoIEai0AADoAACADQcsBaiAHQYOCBGotAAA6AAAgCSAHQQRqIgdHDQALIAZFDQELIAFByIMFaiEDA0AgAyAHaiAHQYCCBGotAAA6AAAgB0EBaiEHIAZBf2oiBg0ACwsgBQ0BQciDBSACEAMgACAEayEAIARBgIIEaiEDCwJAIAAgAkkNAANAIAMgAhADIAMgAmohAyAAIAJrIgAgAk8NAAsLIABFDQBBACECQcgBIQcDQCAHQYCCBWogAyAHakG4fmotAAA6AAAgB0EBaiEHIAAgAkEBaiICQf8BcUsNAAsLC+ELAS1+IAApA0AhAkEAKQPAggUhAyAAKQM4IQRBACkDuIIFIQUgACkDMCEGQQApA7CCBSEHIAApAyghCEEAKQOoggUhCSAAKQMgIQpBACkDoIIFIQsgACkDGCEMQQApA5iCBSENIAApAxAhDkEAKQOQggUhDyAAKQMIIRBBACkDiIIFIREgACkDACESQQApA4CCBSETQQApA8iCBSEUAkACQCABQcgASw0AQQApA+iCBSEVQQApA/iCBSEWQQApA/CCBSEXQQApA4CDBSEYQQApA9CCBSEZQQApA+CCBSEaQQApA9iCBSEbDAELQQApA+CCBSAAKQNghSEaQQApA9iCBSAAKQNYhSEbQQApA9CCBSAAKQNQhSEZIBQgACkDSIUhFEEAKQPoggUhFUEAKQP4ggUhFkEAKQPwggUhF0EAKQOAgwUhGCABQekASQ0AIBggACkDgAGFIRggFiAAKQN4hSEWIBcgACkDcIUhFyAVIAApA2iFIRUgAUGJAUkNAEEAQQApA4iDBSAAKQOIAYU3A4iDBQsgAyAChSEcIAUgBIUhHSAHIAaFIQcgCSAIhSEIIAsgCoUhHiANIAyFIQkgDyAOhSEKIBEgEIUhCyATIBKFIQxBACkDuIMFIRBBACkDkIMFIRFBACkDoIMFIRJBACkDsIMFIRNBACkDiIMFIQ1BACkDwIMFIQ5BACkDmIMFIR9BACkDqIMFIQ9BwH4hAANAIB4gByALhSAbhSAYhSAPhUIBiYUgFIUgF4UgH4UgDoUhAiAMIB0gCoUgGoUgDYUgE4VCAYmFIAiFIBmFIBaFIBKFIgMgB4UhICAJIAggDIUgGYUgFoUgEoVCAYmFIByFIBWFIBGFIBCFIgQgDoUhISAcIAogFCAehSAXhSAfhSAOhUIBiYUgHYUgGoUgDYUgE4UiBYVCN4kiIiALIBwgCYUgFYUgEYUgEIVCAYmFIAeFIBuFIBiFIA+FIgYgCoVCPokiI0J/hYMgAyAPhUICiSIkhSEOIBYgAoVCKYkiJSAEIBeFQieJIiZCf4WDICKFIQ8gECAFhUI4iSIQIAYgDYVCD4kiJ0J/hYMgAyAbhUIKiSIohSENIAQgHoVCG4kiKSAoIAggAoVCJIkiKkJ/hYOFIRYgBiAdhUIGiSIrIAMgC4VCAYkiLEJ/hYMgEiAChUISiSIthSEXICsgBCAfhUIIiSIuIBUgBYVCGYkiFUJ/hYOFIRsgBiAThUI9iSIdIAQgFIVCFIkiBCAJIAWFQhyJIghCf4WDhSEUIAggHUJ/hYMgAyAYhUItiSIDhSEcIB0gA0J/hYMgGSAChUIDiSIJhSEdIAQgAyAJQn+Fg4UhByAJIARCf4WDIAiFIQggDCAChSICICFCDokiA0J/hYMgESAFhUIViSIEhSEJIAYgGoVCK4kiBSADIARCf4WDhSEKIAQgBUJ/hYMgIEIsiSIEhSELIABB0IEEaikDACAFIARCf4WDhSAChSEMICcgKEJ/hYMgKoUiBSEYIAMgBCACQn+Fg4UiAiEeICogKUJ/hYMgEIUiAyEfIC0gLkJ/hYMgFYUiBCEaICYgJCAlQn+Fg4UiBiETIBUgK0J/hYMgLIUiKCEZICMgJiAiQn+Fg4UiIiESIC4gLCAtQn+Fg4UiJiEVICcgKSAQQn+Fg4UiJyERICMgJEJ/hYMgJYUiIyEQIABBCGoiAA0AC0EAIA83A6iDBUEAIAU3A4CDBUEAIBs3A9iCBUEAIAc3A7CCBUEAIAs3A4iCBUEAIA43A8CDBUEAIAM3A5iDBUEAIBc3A/CCBUEAIBQ3A8iCBUEAIAI3A6CCBUEAIAY3A7CDBUEAIA03A4iDBUEAIAQ3A+CCBUEAIB03A7iCBUEAIAo3A5CCBUEAICI3A6CDBUEAIBY3A/iCBUEAICg3A9CCBUEAIAg3A6iCBUEAIAw3A4CCBUEAICM3A7iDBUEAICc3A5CDBUEAICY3A+iCBUEAIBw3A8CCBUEAIAk3A5iCBQv1AgEFf0HkAEEAKAKMhQUiAUEBdmshAgJAQQAoAoiFBSIDQQBIDQAgASEEAkAgASADRg0AIANByIMFaiEFQQAhAwNAIAUgA2pBADoAACADQQFqIgMgAUEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSAAcjoAyIMFIAFBx4MFaiIDIAMtAABBgAFyOgAAQciDBSABEANBAEGAgICAeDYCiIUFCwJAIAJBAnYiA0UNACADQQNxIQVBACEEAkAgAkEQSQ0AIANB/P///wNxIQFBACEDQQAhBANAIANBgIIEaiADQYCCBWooAgA2AgAgA0GEggRqIANBhIIFaigCADYCACADQYiCBGogA0GIggVqKAIANgIAIANBjIIEaiADQYyCBWooAgA2AgAgA0EQaiEDIAEgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQEgBEECdCEDA0AgA0GAggRqIANBgIIFaigCADYCACADQQRqIQMgAUF8aiIBDQALCwsGAEGAggULzgYBA39BAEIANwOAhQVBAEIANwP4hAVBAEIANwPwhAVBAEIANwPohAVBAEIANwPghAVBAEIANwPYhAVBAEIANwPQhAVBAEIANwPIhAVBAEIANwPAhAVBAEIANwO4hAVBAEIANwOwhAVBAEIANwOohAVBAEIANwOghAVBAEIANwOYhAVBAEIANwOQhAVBAEIANwOIhAVBAEIANwOAhAVBAEIANwP4gwVBAEIANwPwgwVBAEIANwPogwVBAEIANwPggwVBAEIANwPYgwVBAEIANwPQgwVBAEIANwPIgwVBAEIANwPAgwVBAEIANwO4gwVBAEIANwOwgwVBAEIANwOogwVBAEIANwOggwVBAEIANwOYgwVBAEIANwOQgwVBAEIANwOIgwVBAEIANwOAgwVBAEIANwP4ggVBAEIANwPwggVBAEIANwPoggVBAEIANwPgggVBAEIANwPYggVBAEIANwPQggVBAEIANwPIggVBAEIANwPAggVBAEIANwO4ggVBAEIANwOwggVBAEIANwOoggVBAEIANwOgggVBAEIANwOYggVBAEIANwOQggVBAEIANwOIggVBAEIANwOAggVBAEHADCABQQF0a0EDdjYCjIUFQQBBADYCiIUFIAAQAkHkAEEAKAKMhQUiAEEBdmshAwJAQQAoAoiFBSIBQQBIDQAgACEEAkAgACABRg0AIAFByIMFaiEFQQAhAQNAIAUgAWpBADoAACABQQFqIgEgAEEAKAKIhQUiBGtJDQALCyAEIAQtAMiDBSACcjoAyIMFIABBx4MFaiIBIAEtAABBgAFyOgAAQciDBSAAEANBAEGAgICAeDYCiIUFCwJAIANBAnYiAUUNACABQQNxIQVBACEEAkAgA0EQSQ0AIAFB/P///wNxIQBBACEBQQAhBANAIAFBgIIEaiABQYCCBWooAgA2AgAgAUGEggRqIAFBhIIFaigCADYCACABQYiCBGogAUGIggVqKAIANgIAIAFBjIIEaiABQYyCBWooAgA2AgAgAUEQaiEBIAAgBEEEaiIERw0ACyAFRQ0BCyAFQQJ0IQAgBEECdCEBA0AgAUGAggRqIAFBgIIFaigCADYCACABQQRqIQEgAEF8aiIADQALCwsL2QEBAEGAgAQL0AGQAQAAAAAAAAAAAAAAAAAAAQAAAAAAAACCgAAAAAAAAIqAAAAAAACAAIAAgAAAAICLgAAAAAAAAAEAAIAAAAAAgYAAgAAAAIAJgAAAAAAAgIoAAAAAAAAAiAAAAAAAAAAJgACAAAAAAAoAAIAAAAAAi4AAgAAAAACLAAAAAAAAgImAAAAAAACAA4AAAAAAAIACgAAAAAAAgIAAAAAAAACACoAAAAAAAAAKAACAAAAAgIGAAIAAAACAgIAAAAAAAIABAACAAAAAAAiAAIAAAACA";
+var hash$b = "961accfe";
+var wasmJson$b = {
+  name: name$b,
+  data: data$b,
+  hash: hash$b
+};
+var mutex$c = new Mutex();
+var mutex$b = new Mutex();
+function validateBits(bits) {
+  if (![
+    224,
+    256,
+    384,
+    512
+  ].includes(bits)) {
+    return new Error("Invalid variant! Valid values: 224, 256, 384, 512");
+  }
+  return null;
+}
+function createKeccak(bits = 512) {
+  if (validateBits(bits)) {
+    return Promise.reject(validateBits(bits));
+  }
+  const outputSize = bits / 8;
+  return WASMInterface(wasmJson$b, outputSize).then((wasm) => {
+    wasm.init(bits);
+    const obj = {
+      init: () => {
+        wasm.init(bits);
+        return obj;
+      },
+      update: (data) => {
+        wasm.update(data);
+        return obj;
+      },
+      // biome-ignore lint/suspicious/noExplicitAny: Conflict with IHasher type
+      digest: (outputType) => wasm.digest(outputType, 1),
+      save: () => wasm.save(),
+      load: (data) => {
+        wasm.load(data);
+        return obj;
+      },
+      blockSize: 200 - 2 * outputSize,
+      digestSize: outputSize
+    };
+    return obj;
+  });
+}
+var mutex$a = new Mutex();
+var mutex$9 = new Mutex();
+var mutex$8 = new Mutex();
+var mutex$7 = new Mutex();
+var mutex$6 = new Mutex();
+var mutex$5 = new Mutex();
+var seedBuffer$2 = new Uint8Array(8);
+var mutex$4 = new Mutex();
+var seedBuffer$1 = new Uint8Array(8);
+var mutex$3 = new Mutex();
+var seedBuffer = new Uint8Array(8);
+var mutex$2 = new Mutex();
+var mutex$1 = new Mutex();
+var mutex = new Mutex();
+
+// lib/crypto/digest.ts
+var hasher = await createKeccak(256);
+function keccak2563(data) {
+  hasher.init();
+  hasher.update(data);
+  return hasher.digest("binary");
+}
+function keccak256Concat(...parts) {
+  hasher.init();
+  for (const p of parts) hasher.update(p);
+  return hasher.digest("binary");
+}
+function digestHex(data) {
+  return bytesToHex3(keccak2563(data));
+}
+var HEX_DIGITS = Array.from({
+  length: 256
+}, (_, i) => i.toString(16).padStart(2, "0"));
+function bytesToHex3(bytes) {
+  let out = "0x";
+  for (const b of bytes) out += HEX_DIGITS[b];
+  return out;
+}
+function hexToBytes3(hex) {
+  if (typeof hex !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(hex)) {
+    throw new TypeError(`Cannot decode hex: expected 0x-prefixed even-length hex, got ${String(hex).slice(0, 20)}`);
+  }
+  const out = new Uint8Array((hex.length - 2) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
+  return out;
+}
+function concatBytes4(...parts) {
+  let size6 = 0;
+  for (const p of parts) size6 += p.length;
+  const out = new Uint8Array(size6);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+// lib/store/bounded_body.ts
+var BodyTooLargeError = class extends RangeError {
+  maxBytes;
+  /** @param maxBytes the limit it passed */
+  constructor(maxBytes) {
+    super(`larger than ${maxBytes} bytes`), this.maxBytes = maxBytes;
+    this.name = "BodyTooLargeError";
+  }
+};
+async function readBounded(body, maxBytes, declared = 0) {
+  if (declared > maxBytes) {
+    await body?.cancel();
+    throw new BodyTooLargeError(maxBytes);
+  }
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks = [];
+  let size6 = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size6 += r.value.length;
+    if (size6 > maxBytes) {
+      await reader.cancel();
+      throw new BodyTooLargeError(maxBytes);
+    }
+    chunks.push(r.value);
+  }
+  return chunks.length === 1 ? chunks[0] : concatBytes4(...chunks);
+}
+
+// lib/network/preflight.ts
+var MAX_ANSWER_BYTES = 1 << 20;
+var PreflightError = class extends Error {
+  code;
+  constructor(code4, message2, options) {
+    super(message2, options), this.code = code4;
+    this.name = "PreflightError";
+  }
+};
+function reasonOf(e) {
+  const seen = [];
+  for (let c = e, i = 0; c && i < 4; c = c.cause, i++) {
+    const line = String(c.message ?? c).split("\n")[0].trim().replace(/error sending request for url \([^)]*\): /, "").replace(/client error \(Connect\): /, "");
+    if (line && !seen.some((s) => s.includes(line))) seen.push(line);
+  }
+  return seen.join(": ") || String(e);
+}
+async function checkFunds(client, params) {
+  const gas = params.gas ?? 10n ** 16n;
+  const balance = await client.getBalance({
+    address: params.address
+  });
+  if (balance >= params.need + gas) return;
+  throw new PreflightError("INSUFFICIENT_FUNDS", `Cannot ${params.action}: account ${params.address} holds ${formatEther2(balance)} ARTH, which is less than the ${formatEther2(params.need)} ARTH needed plus gas; fund it or use another ARTHA_PRIVATE_KEY (\`deno task chain\` prints funded development keys)`);
+}
+
+// lib/worker/task.ts
+var ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
+var UPDATE_COUNTED = "UPDATE_COUNTED";
+
+// lib/worker/client.ts
+function httpCoordinator(baseUrl) {
+  const base3 = baseUrl.replace(/\/+$/, "");
+  const call2 = async (path, init) => {
+    try {
+      return await fetch(`${base3}${path}`, init);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      const why = reasonOf(e);
+      const url = `${base3}${path.split("?")[0]}`;
+      throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, {
+        cause: e
+      });
+    }
+  };
+  return Object.assign(call2, {
+    origin: new URL(base3).origin
+  });
+}
+function isTransient(e) {
+  return e instanceof TypeError || e instanceof CoordinatorError && TRANSIENT.has(e.status) || e instanceof DOMException && e.name === "TimeoutError";
+}
+var UNKNOWN = "UNKNOWN";
+var CoordinatorError = class extends Error {
+  status;
+  code;
+  constructor(status, code4, message2, options) {
+    super(message2, options), this.status = status, this.code = code4;
+    this.name = "CoordinatorError";
+  }
+};
+function parseErrorBody(text) {
+  let error;
+  try {
+    error = JSON.parse(text)?.error;
+  } catch {
+    return {
+      code: UNKNOWN,
+      message: text
+    };
+  }
+  if (typeof error === "string") return {
+    code: UNKNOWN,
+    message: error
+  };
+  if (typeof error === "object" && error !== null) {
+    const { code: code4, message: message2 } = error;
+    if (typeof code4 === "string") return {
+      code: code4,
+      message: String(message2 ?? "")
+    };
+  }
+  return {
+    code: UNKNOWN,
+    message: text
+  };
+}
+var TRANSIENT = /* @__PURE__ */ new Set([
+  502,
+  503,
+  504
+]);
+var REQUEST_TIMEOUT_MS = 10 * 6e4;
+var CoordinatorClient = class {
+  #fetch;
+  /** The coordinator's origin, when its fetch is bound to a URL. */
+  origin;
+  #retries;
+  #delayMs;
+  #timeoutMs;
+  constructor(fetch1, options = {}) {
+    this.#fetch = fetch1;
+    this.origin = fetch1.origin;
+    this.#retries = options.retries ?? 0;
+    this.#delayMs = options.retryDelayMs ?? 500;
+    this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  }
+  /** The response to `path` once it is ok; throws a CoordinatorError otherwise. */
+  async request(path, init) {
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= this.#retries;
+      let res;
+      try {
+        res = await this.#fetch(path, {
+          ...init,
+          signal: init?.signal ?? AbortSignal.timeout(this.#timeoutMs)
+        });
+      } catch (e) {
+        if (last || !(e instanceof TypeError)) throw e;
+        await this.#pause(attempt);
+        continue;
+      }
+      if (res.ok) return res;
+      if (last || !TRANSIENT.has(res.status)) throw await errorOf(res, init?.method ?? "GET", path);
+      await res.body?.cancel();
+      await this.#pause(attempt);
+    }
+  }
+  /** GETs `path` and parses its JSON body (undefined when empty). */
+  getJson(path) {
+    return this.#json(path);
+  }
+  /** POSTs `body` as JSON (a string is sent as is) and parses the JSON answer. */
+  postJson(path, body, headers = {}) {
+    return this.#json(path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...headers
+      },
+      body: typeof body === "string" ? body : JSON.stringify(body)
+    });
+  }
+  /** POSTs raw bytes and parses the JSON answer. */
+  postBytes(path, bytes) {
+    return this.#json(path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/octet-stream"
+      },
+      body: bytes
+    });
+  }
+  /** GETs `path` as bytes, at most `maxBytes` of them ({@link MAX_DOWNLOAD_BYTES}). */
+  async getBytes(path, maxBytes = MAX_DOWNLOAD_BYTES, init) {
+    return await readLimited(await this.request(path, init), maxBytes, `GET ${path}`);
+  }
+  async #json(path, init) {
+    const res = await this.request(path, init);
+    const bytes = await readLimited(res, MAX_JSON_BYTES, `${init?.method ?? "GET"} ${path}`);
+    const text = new TextDecoder().decode(bytes);
+    return text ? JSON.parse(text) : void 0;
+  }
+  #pause(attempt) {
+    return new Promise((r) => setTimeout(r, this.#delayMs * 2 ** attempt));
+  }
+};
+var MAX_DOWNLOAD_BYTES = 2 ** 30;
+var MAX_JSON_BYTES = 16 * 2 ** 20;
+async function readLimited(res, maxBytes, what) {
+  try {
+    return await readBounded(res.body, maxBytes, Number(res.headers.get("content-length") ?? 0));
+  } catch (e) {
+    if (!(e instanceof BodyTooLargeError)) throw e;
+    throw new RangeError(`Cannot read ${what}: ${e.message}`);
+  }
+}
+async function errorOf(res, method, path) {
+  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => void 0);
+  const { code: code4, message: message2 } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
+  return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
+}
+
 // lib/chain/send_contract.ts
 var ChainCallError = class extends Error {
   functionName;
@@ -62888,31 +62913,6 @@ async function post(p, party, message2) {
   }
 }
 
-// lib/chain/get_node_cert.ts
-function getNodeCert(client, params) {
-  return client.readContract({
-    address: params.addresses.registry,
-    abi: abis.registry,
-    functionName: "getNode",
-    args: [
-      params.nodePubkey
-    ]
-  });
-}
-
-// lib/chain/get_operator_nodes.ts
-async function getOperatorNodes(client, params) {
-  const nodes = await client.readContract({
-    address: params.addresses.registry,
-    abi: abis.registry,
-    functionName: "nodesOf",
-    args: [
-      params.operator
-    ]
-  });
-  return nodes.map((n) => n.toLowerCase());
-}
-
 // lib/chain/register_node.ts
 var REGISTER_NODE_GAS = 800000n;
 async function registerNode(client, params) {
@@ -64287,19 +64287,40 @@ function nodeKeyFile(key) {
   };
   return new TextEncoder().encode(JSON.stringify(body, null, 2) + "\n");
 }
+function nodeKeyFromFile(bytes, where) {
+  const what = `Cannot load node key ${where}`;
+  let body;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(bytes));
+  } catch {
+    throw new Error(`${what}: not a key file (not JSON)`);
+  }
+  if (body?.version !== 1 || body.algorithm !== "Ed25519") {
+    throw new Error(`${what}: not a version 1 Ed25519 key file`);
+  }
+  if (typeof body.secretKey !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(body.secretKey)) {
+    throw new Error(`${what}: no 32-byte secretKey`);
+  }
+  const key = nodeKeyFromSecret(hexToBytes3(body.secretKey));
+  if (typeof body.publicKey === "string" && body.publicKey.toLowerCase() !== key.publicKeyHex) {
+    throw new Error(`${what}: its publicKey does not match its secretKey (file edited?)`);
+  }
+  return key;
+}
 async function loadOrCreateBrowserNodeKey(storage) {
   const bytes = await storage.read(NODE_KEY_RECORD);
   if (bytes) {
     const where = storage.where(NODE_KEY_RECORD);
-    const file = JSON.parse(new TextDecoder().decode(bytes));
-    if (typeof file.secretKey !== "string") {
-      throw new Error(`Cannot load node key ${where}: no secretKey; delete it to start over`);
+    try {
+      return {
+        key: nodeKeyFromFile(bytes, where),
+        created: false
+      };
+    } catch (e) {
+      throw new Error(`${e.message}; delete it to start over`);
     }
-    const key2 = nodeKeyFromSecret(hexToBytes3(file.secretKey));
-    return {
-      key: key2,
-      created: false
-    };
   }
   const key = generateNodeKey();
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
@@ -64307,6 +64328,11 @@ async function loadOrCreateBrowserNodeKey(storage) {
     key,
     created: true
   };
+}
+async function importBrowserNodeKey(storage, bytes, where) {
+  const key = nodeKeyFromFile(bytes, where);
+  await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+  return key;
 }
 
 // lib/browser/state_storage.ts
@@ -64375,27 +64401,71 @@ async function setUpJoin(document2) {
     return;
   }
   const storage = await openIndexedDbStateStorage();
-  const { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  let { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $2("node-export").addEventListener("click", () => exportKey(document2, key));
+  await keepStorage(document2, $2);
+  $2("node-import").addEventListener("click", () => {
+    $2("node-import").value = "";
+  });
+  $2("node-import").addEventListener("change", () => {
+    const file = $2("node-import").files?.[0];
+    if (!file || $2("join-run").disabled) return;
+    file.arrayBuffer().then((buffer2) => importBrowserNodeKey(storage, new Uint8Array(buffer2), file.name)).then((imported) => {
+      key = imported;
+      newNodeConfirmed = false;
+      $2("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
+      $2("join-status").textContent = "not joined";
+      document2.body.dataset.join = "";
+    }).catch((e) => $2("join-status").textContent = e.message);
+  });
   if (injectedWallet()) {
     document2.body.dataset.wallet = "1";
     $2("operator-wallet").textContent = "A browser wallet was found: Join uses its account unless a key is pasted.";
   }
+  let newNodeConfirmed = false;
   $2("join-run").addEventListener("click", () => {
     $2("join-run").disabled = true;
+    $2("node-import").disabled = true;
     const pasted = ($2("operator-key").value ?? "").trim();
     $2("operator-key").value = "";
+    const confirmed = newNodeConfirmed;
     oneTab(() => join3(document2, $2, {
       key,
       storage,
-      privateKey: pasted
+      privateKey: pasted,
+      confirmed
     })).catch((e) => {
+      if (e.code === "OTHER_NODES") newNodeConfirmed = true;
       document2.body.dataset.join = "error";
       $2("join-status").textContent = `failed: ${joinFailure(e)}`;
       $2("join-run").disabled = false;
+      $2("node-import").disabled = false;
     });
   });
+}
+async function keepStorage(document2, $2) {
+  const storage = navigator.storage;
+  const persisted = await storage?.persist?.().catch(() => false) ?? false;
+  document2.body.dataset.persisted = persisted ? "1" : "0";
+  $2("node-storage").textContent = persisted ? "This browser keeps the key until you clear this site's data: export it all the same." : "This browser may clear the key when its disk runs low: export the key file before you join, and import it here if the key shown is ever not your node's.";
+}
+async function otherStakedNodes(client, params) {
+  const { addresses, key } = params;
+  const cert = await getNodeCert(client, {
+    addresses,
+    nodePubkey: key.publicKeyHex
+  });
+  if (BigInt(cert.operator) !== 0n) return [];
+  const nodes = await getOperatorNodes(client, {
+    addresses,
+    operator: client.account.address
+  });
+  const certs = await Promise.all(nodes.map((nodePubkey) => getNodeCert(client, {
+    addresses,
+    nodePubkey
+  })));
+  return nodes.filter((_, i) => certs[i].stake > 0n);
 }
 function joinFailure(e) {
   if (e.code === "INSUFFICIENT_FUNDS") {
@@ -64429,6 +64499,15 @@ async function join3(document2, $2, o) {
     ...info,
     rpcUrl: info.rpcUrl
   }, o.privateKey);
+  const others = o.confirmed ? [] : await otherStakedNodes(client, {
+    ...info,
+    key: o.key
+  });
+  if (others.length > 0) {
+    throw Object.assign(new Error(`Cannot join yet: operator ${client.account.address} already stakes node ${others.join(", ")}, and this browser's key ${o.key.publicKeyHex} is new. If one of those was this browser's (its storage was cleared), import its key file; to stake a new node beside them, press Join again`), {
+      code: "OTHER_NODES"
+    });
+  }
   const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live = {
     steps: 0,

@@ -1,6 +1,7 @@
 /**
  * The join form of `GET /join`: the tab's node key (IndexedDB, created on the first visit,
- * exportable as a `worker.ts --key` file), the operator account (a pasted private key, a devnet's;
+ * exportable as a `worker.ts --key` file, and a key file importable in its place; the browser is
+ * asked to keep the storage), the operator account (a pasted private key, a devnet's;
  * else the browser's injected wallet, lib/browser/injected_wallet.ts), then the laptop worker's
  * own loop ({@link BrowserWorker}: register and bind as lib/worker/register.ts does, fetch tasks,
  * train, validate or aggregate in the Web Worker, commit on chain, post the signed envelope) with
@@ -22,6 +23,8 @@ import {
   DEFAULT_MAX_GAS_PRICE_GWEI,
 } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
+import { getNodeCert } from "../chain/get_node_cert.ts";
+import { getOperatorNodes } from "../chain/get_operator_nodes.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { httpCoordinator } from "../worker/client.ts";
 import type { WorkerEvent } from "../worker/events.ts";
@@ -30,7 +33,7 @@ import { describeEvent } from "../worker/view.ts";
 import { BrowserWorker } from "./browser_worker.ts";
 import { connectInjectedWallet, injectedWallet } from "./injected_wallet.ts";
 import { openKernelWorker } from "./open_kernel_worker.ts";
-import { loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
+import { importBrowserNodeKey, loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
 import { type IndexedDbStateStorage, openIndexedDbStateStorage } from "./state_storage.ts";
 
 /** What the page needs of its document, as browsers define it (Deno has no DOM types). */
@@ -44,6 +47,8 @@ export interface JoinElement {
   textContent: string | null;
   value?: string;
   disabled?: boolean;
+  /** A file input's chosen files. */
+  files?: ArrayLike<{ name: string; arrayBuffer(): Promise<ArrayBuffer> }> | null;
   addEventListener(type: string, listener: () => void): void;
 }
 
@@ -90,24 +95,91 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     return;
   }
   const storage = await openIndexedDbStateStorage();
-  const { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  let { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $("node-export").addEventListener("click", () => exportKey(document, key));
+  await keepStorage(document, $);
+  $("node-import").addEventListener("click", () => {
+    $("node-import").value = ""; // the same file chosen again is a change
+  });
+  $("node-import").addEventListener("change", () => {
+    const file = $("node-import").files?.[0];
+    if (!file || $("join-run").disabled) return;
+    file.arrayBuffer()
+      .then((buffer) => importBrowserNodeKey(storage, new Uint8Array(buffer), file.name))
+      .then((imported) => {
+        key = imported;
+        newNodeConfirmed = false;
+        $("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
+        $("join-status").textContent = "not joined";
+        document.body.dataset.join = "";
+      })
+      .catch((e) => $("join-status").textContent = (e as Error).message);
+  });
   if (injectedWallet()) {
     document.body.dataset.wallet = "1";
     $("operator-wallet").textContent =
       "A browser wallet was found: Join uses its account unless a key is pasted.";
   }
+  // Set once the page has said the operator already stakes other nodes: Join again stakes anyway.
+  let newNodeConfirmed = false;
   $("join-run").addEventListener("click", () => {
     $("join-run").disabled = true;
+    $("node-import").disabled = true;
     const pasted = ($("operator-key").value ?? "").trim();
     $("operator-key").value = "";
-    oneTab(() => join(document, $, { key, storage, privateKey: pasted })).catch((e) => {
+    const confirmed = newNodeConfirmed;
+    oneTab(() => join(document, $, { key, storage, privateKey: pasted, confirmed })).catch((e) => {
+      if ((e as { code?: string }).code === "OTHER_NODES") newNodeConfirmed = true;
       document.body.dataset.join = "error";
       $("join-status").textContent = `failed: ${joinFailure(e as Error)}`;
       $("join-run").disabled = false;
+      $("node-import").disabled = false;
     });
   });
+}
+
+/**
+ * Asks the browser to keep this site's storage (`navigator.storage.persist()`) and says whether it
+ * will. Found in the browser audit: storage is best-effort unless asked, and a browser short of
+ * disk evicts it whole: the node key and the kept commits with it. The node's stake then stays
+ * locked under a key nobody has, its missed heartbeats and unanswered challenges are slashed, and
+ * the next Join stakes a new node.
+ */
+async function keepStorage(document: JoinDocument, $: Lookup): Promise<void> {
+  const storage = (navigator as { storage?: { persist?: () => Promise<boolean> } }).storage;
+  const persisted = await storage?.persist?.().catch(() => false) ?? false;
+  document.body.dataset.persisted = persisted ? "1" : "0";
+  $("node-storage").textContent = persisted
+    ? "This browser keeps the key until you clear this site's data: export it all the same."
+    : "This browser may clear the key when its disk runs low: export the key file before " +
+      "you join, and import it here if the key shown is ever not your node's.";
+}
+
+/**
+ * The operator's staked nodes other than `key`, when `key` is not registered yet: joining would
+ * stake a new node beside them. Empty when `key` is registered (joining resumes it) or the
+ * operator has no other staked node.
+ *
+ * @example
+ * ```ts ignore
+ * import { otherStakedNodes } from "./join_worker.ts";
+ * const others = await otherStakedNodes(client, { addresses, key });
+ * if (others.length) console.log(`this operator already stakes ${others.join(", ")}`);
+ * ```
+ */
+export async function otherStakedNodes(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; key: NodeKey },
+): Promise<Hex[]> {
+  const { addresses, key } = params;
+  const cert = await getNodeCert(client, { addresses, nodePubkey: key.publicKeyHex });
+  if (BigInt(cert.operator) !== 0n) return [];
+  const nodes = await getOperatorNodes(client, { addresses, operator: client.account.address });
+  const certs = await Promise.all(
+    nodes.map((nodePubkey) => getNodeCert(client, { addresses, nodePubkey })),
+  );
+  return nodes.filter((_, i) => certs[i]!.stake > 0n);
 }
 
 /**
@@ -175,7 +247,7 @@ async function oneTab(fn: () => Promise<void>): Promise<void> {
 async function join(
   document: JoinDocument,
   $: Lookup,
-  o: { key: NodeKey; storage: IndexedDbStateStorage; privateKey: string },
+  o: { key: NodeKey; storage: IndexedDbStateStorage; privateKey: string; confirmed: boolean },
 ): Promise<void> {
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
@@ -187,6 +259,20 @@ async function join(
     );
   }
   const client = await operatorClient({ ...info, rpcUrl: info.rpcUrl }, o.privateKey);
+  const others = o.confirmed ? [] : await otherStakedNodes(client, { ...info, key: o.key });
+  if (others.length > 0) {
+    // A browser that lost its storage shows a new key; staking it would leave the old node's
+    // stake locked and its duties slashed. Its operator chooses: import the old key, or go on.
+    throw Object.assign(
+      new Error(
+        `Cannot join yet: operator ${client.account.address} already stakes node ` +
+          `${others.join(", ")}, and this browser's key ${o.key.publicKeyHex} is new. If one ` +
+          "of those was this browser's (its storage was cleared), import its key file; to stake " +
+          "a new node beside them, press Join again",
+      ),
+      { code: "OTHER_NODES" },
+    );
+  }
   const kernel = await openKernelWorker(new URL("/join/worker.js", location.href));
   const live: Live = { steps: 0, bytesSent: 0, rounds: 0, closed: 0, reward: 0n };
   const worker = new BrowserWorker({

@@ -8,10 +8,16 @@
  * ARTHA_REQUIRE_CHROMIUM).
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { bytesToHex } from "viem";
 import type { Hex } from "viem";
 import { chromium } from "playwright-core";
 import { findChromium, joinTabs } from "../../lib/browser/join_tabs.ts";
+import { nodeKeyFile } from "../../lib/browser/node_key_store.ts";
+import { getOperatorNodes } from "../../lib/chain/get_operator_nodes.ts";
+import { generateNodeKey } from "../../lib/crypto/keys.ts";
+import { CoordinatorClient, httpCoordinator } from "../../lib/worker/client.ts";
+import { registerWorker } from "../../lib/worker/register.ts";
 import {
   committedResult,
   escrowJob,
@@ -124,6 +130,69 @@ Deno.test({
       await second.locator("body[data-join=error]").waitFor({ state: "attached", timeout: 30_000 });
       assert.match(await second.locator("#join-status").innerText(), /runs in another tab/);
       assert.equal(await first.getAttribute("body", "data-join"), "running");
+    } finally {
+      await browser.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "victim: a browser that lost its storage resumes its staked node from the key file",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: a browser short of disk evicts a site's storage whole (the
+    // node key with it), and the page then made a new key and staked a second node on Join,
+    // while the first one's stake stayed locked under a key nobody had and its missed heartbeats
+    // and unanswered challenges were slashed. Prepare: the operator's node, staked from this
+    // browser before its storage went (here: registered from Deno, its key file exported).
+    await using run = await openBrowserRun(1);
+    const account = run.accounts[0]!;
+    const operator = run.clientOf(account);
+    const lost = generateNodeKey();
+    await registerWorker(operator, new CoordinatorClient(httpCoordinator(run.url)), {
+      addresses: run.addresses,
+      chainId: run.chainId,
+      key: lost,
+    });
+    const staked = () =>
+      getOperatorNodes(operator, { addresses: run.addresses, operator: account.address });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const page = await browser.newPage(); // a fresh profile: the storage is gone
+      await page.goto(`${run.url}/join/`);
+      await page.locator("#node-key", { hasText: /created now/ }).waitFor();
+      assert.match(await page.getAttribute("body", "data-persisted") ?? "", /^[01]$/);
+      assert.match(await page.locator("#node-storage").innerText(), /export/);
+
+      // Execute: Join with the new key, as the page offers it.
+      await page.fill("#operator-key", bytesToHex(account.getHdKey().privateKey!));
+      await page.click("#join-run");
+
+      // Assert: nothing staked; the page names the operator's node and the way back.
+      await page.locator("body[data-join=error]").waitFor({ state: "attached", timeout: 30_000 });
+      const status = await page.locator("#join-status").innerText();
+      assert.match(status, new RegExp(`already stakes node ${lost.publicKeyHex}`));
+      assert.match(status, /import its key file/);
+      assert.deepEqual(await staked(), [lost.publicKeyHex], "no second node staked");
+
+      // Execute: the key file imported, then Join.
+      await page.setInputFiles("#node-import", {
+        name: "node.key",
+        mimeType: "application/json",
+        buffer: Buffer.from(nodeKeyFile(lost)),
+      });
+      await page.locator("#node-key", { hasText: /imported from node\.key/ }).waitFor();
+      await page.fill("#operator-key", bytesToHex(account.getHdKey().privateKey!));
+      await page.click("#join-run");
+
+      // Assert: the old node runs again, still the operator's only one.
+      await page.locator("body[data-join=running]").waitFor({ state: "attached", timeout: 60_000 });
+      assert.match(await page.locator("#node-key").innerText(), new RegExp(lost.publicKeyHex));
+      assert.deepEqual(await staked(), [lost.publicKeyHex], "the old node resumed");
     } finally {
       await browser.close();
     }

@@ -2,7 +2,11 @@
 import assert from "node:assert/strict";
 import { bytesToHex } from "viem";
 import { generatePrivateKey } from "viem/accounts";
-import { joinFailure, pastedKeyClient } from "../../../lib/browser/join_worker.ts";
+import {
+  joinFailure,
+  otherStakedNodes,
+  pastedKeyClient,
+} from "../../../lib/browser/join_worker.ts";
 import { generateNodeKey } from "../../../lib/crypto/keys.ts";
 import { registerWorker } from "../../../lib/worker/register.ts";
 import { createArthaClient } from "../../../lib/chain/client.ts";
@@ -60,4 +64,23 @@ Deno.test("a new user's failed join is worded for the tab: no CLI flag or variab
   for (const why of [joinFailure(poor), joinFailure(capped)]) {
     assert.doesNotMatch(why, /ARTHA_|--max-stake \(|deno task chain/);
   }
+});
+
+Deno.test("a new key beside the operator's staked node is named before anything is staked", async () => {
+  await using net = await startDevnet({ accounts: 2 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const addresses = await deployArtha(createArthaClient({ ...at, account: net.accounts[0]! }), {
+    settlementDelay: 0,
+  });
+  const operator = createArthaClient({ ...at, account: net.accounts[1]! });
+  const stake = await getRequiredStake(operator, { addresses, role: NodeRole.GPUProvider });
+  const first = generateNodeKey(), fresh = generateNodeKey();
+  assert.deepEqual(await otherStakedNodes(operator, { addresses, key: first }), []);
+
+  await registerWith(operator, addresses, stake, 0n, first);
+
+  assert.deepEqual(await otherStakedNodes(operator, { addresses, key: fresh }), [
+    first.publicKeyHex,
+  ]);
+  assert.deepEqual(await otherStakedNodes(operator, { addresses, key: first }), [], "resumes");
 });

@@ -4,17 +4,17 @@ import type { ArthaClient } from "../../../lib/chain/client.ts";
 import { type ArthaAddresses, NodeRole } from "../../../lib/chain/contracts.ts";
 import { encodeCaps } from "../../../lib/chain/caps.ts";
 import { registerNode } from "../../../lib/chain/register_node.ts";
-import { generateNodeKey, signBinding } from "../../../lib/crypto/keys.ts";
+import { generateNodeKey, type NodeKey, signBinding } from "../../../lib/crypto/keys.ts";
 import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
 
-/** Registers a fresh node key under `client`'s account with `stake`, binding nonce `nonce`. */
+/** Registers `key` (default a fresh one) under `client`'s account with `stake`, nonce `nonce`. */
 export function registerWith(
   client: ArthaClient,
   addresses: ArthaAddresses,
   stake: bigint,
   nonce: bigint,
+  key: NodeKey = generateNodeKey(),
 ) {
-  const key = generateNodeKey();
   const binding = { chainId: client.chain.id, registry: addresses.registry, nonce };
   return registerNode(client, {
     addresses,
