@@ -139,6 +139,15 @@ async function main(args: string[]): Promise<void> {
     await Deno.writeTextFile(s.out, reportJson(report));
     if (s.prepared) await Deno.writeFile(s.prepared, plaintext);
     if (!s.quiet) console.log(formatReport(report));
+    const failed = report.published?.failed ?? [];
+    if (failed.length) {
+      // Published, and its record written; the grants missing are the run's failure.
+      throw new Error(
+        `Cannot grant ${failed.map((f) => f.did).join(", ")} (the others were granted; the ` +
+          `report is in ${s.out}): ${failed[0]!.reason}. The data key is not kept, so a grant ` +
+          "of this dataset cannot be added: run prepare again to publish it anew for them",
+      );
+    }
   } catch (e) {
     // The user's file, columns or DIDs: one line, exit 2, as a bad setting is.
     if (e instanceof DatasetInputError || e instanceof InvalidDidError) {

@@ -28,6 +28,12 @@ export interface GrantRecord {
   tx: Hex;
 }
 
+/** A grant that could not be made: the grantee and why. */
+export interface GrantFailure {
+  did: string;
+  reason: string;
+}
+
 /** What publishing stored and sent. */
 export interface Published {
   datasetId: Hex;
@@ -35,6 +41,11 @@ export interface Published {
   encryptedBytes: number;
   registerTx: Hex;
   grants: GrantRecord[];
+  /**
+   * Grantees left without a grant (their DID revoked, or its key changed to one nothing can wrap
+   * to, between the checks and the grant). The data key is not kept, so they need a new publish.
+   */
+  failed: GrantFailure[];
 }
 
 /**
@@ -72,22 +83,20 @@ export async function publishDataset(
   const datasetId = digestHex(concatBytes(hexToBytes(ownerDid), new TextEncoder().encode(cid)));
   const registered = await registerDataset(client, { addresses, datasetId, ownerDid, cid });
   const grants: GrantRecord[] = [];
+  const failed: GrantFailure[] = [];
   for (const granteeDid of params.grantees) {
+    // One grantee's failure leaves the others their grants: found in the DID audit, a grantee
+    // that rotated its key to a low-order one (or revoked its DID) between the checks and its
+    // grant stopped the loop, and the grantees after it got nothing while the data key, kept in
+    // this process only, was gone: one transaction of theirs cost the owner a whole publish.
     try {
       grants.push(await grant(client, { ...params, datasetId, dataKey, granteeDid }));
     } catch (e) {
-      // The data key lives only in this process: say what is on chain and that it is spent.
-      const done = grants.map((g) => g.did).join(", ") || "none";
-      throw new Error(
-        `Cannot grant ${formatDid(granteeDid)} dataset ${datasetId} (registered in ` +
-          `${registered.hash}, ${cid}; granted so far: ${done}): ${(e as Error).message}. ` +
-          "Its key is not kept, so no further grant of it can be made: run prepare again to " +
-          "publish it anew",
-        { cause: e },
-      );
+      failed.push({ did: formatDid(granteeDid), reason: (e as Error).message });
     }
   }
-  return { datasetId, cid, encryptedBytes: sealed.length, registerTx: registered.hash, grants };
+  const encryptedBytes = sealed.length;
+  return { datasetId, cid, encryptedBytes, registerTx: registered.hash, grants, failed };
 }
 
 /** Wraps the data key to the grantee's current encryption key, uploads it, records the grant. */
@@ -105,6 +114,9 @@ async function grant(
 ): Promise<GrantRecord> {
   const grantee = await getDid(client, { addresses: p.addresses, didHash: p.granteeDid });
   if (!grantee) throw new Error(`Cannot grant ${formatDid(p.granteeDid)}: not registered`);
+  if (grantee.revoked) {
+    throw new Error(`Cannot grant ${formatDid(p.granteeDid)}: its DID is revoked`);
+  }
   const wrapped = wrapKey(p.dataKey, hexToBytes(grantee.encKey), {
     context: grantContext(p.datasetId, p.granteeDid),
   });

@@ -80,5 +80,6 @@ export function formatReport(r: DatasetReport): string {
     `stored artha://${p.cid} (${p.encryptedBytes} bytes encrypted)`,
     `registered dataset ${p.datasetId} for ${p.ownerDid} in tx ${p.registerTx}`,
     ...p.grants.map((g) => `granted ${g.did} in tx ${g.tx}`),
+    ...p.failed.map((f) => `NOT granted ${f.did}: ${f.reason}`),
   ].join("\n");
 }

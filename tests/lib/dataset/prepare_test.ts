@@ -22,6 +22,9 @@ import { parseRecords } from "../../../lib/dataset/read_records.ts";
 import { DatasetInputError } from "../../../lib/dataset/dataset_error.ts";
 import { prepareDataset, type PublishTarget } from "../../../lib/dataset/prepare.ts";
 import { uploadToStore } from "../../../lib/dataset/upload.ts";
+import { formatReport } from "../../../lib/dataset/report.ts";
+import { formatDid } from "../../../lib/did/did.ts";
+import { revokeDid } from "../../../lib/did/registry.ts";
 
 interface Party {
   client: ArthaClient;
@@ -272,6 +275,50 @@ Deno.test("dataset prepare on anvil: redact, k-anonymise, encrypt, upload, regis
         );
       }
       assert.deepEqual([uploads.length, await blockNumber()], before);
+    },
+  );
+
+  await t.step(
+    "victim: a grantee that revokes its DID mid-publish leaves the others their grants",
+    async () => {
+      // Found in the DID audit: the parties are checked before the upload; a grantee that
+      // revoked its DID (or rotated to a key nothing can wrap to) in between stopped the grant
+      // loop, so the grantees after it got nothing, and the data key (in this process only) was
+      // gone with them. Prepare: the stranger, first of two grantees, revokes as the ciphertext
+      // is uploaded.
+      let revoked = false;
+      const mid: PublishTarget = {
+        ...target,
+        grantees: [stranger.didHash, grantee.didHash],
+        upload: async (bytes) => {
+          if (!revoked) {
+            revoked = true;
+            await revokeDid(stranger.client, { addresses, didHash: stranger.didHash });
+          }
+          return await upload(bytes);
+        },
+      };
+
+      // Execute
+      const { report, plaintext } = await prepareDataset(`${dir}/notes.txt`, {}, mid);
+
+      // Assert: the other grantee is granted and opens it; the revoked one is named.
+      const p = report.published!;
+      assert.deepEqual(p.grants.map((g) => g.did), [formatDid(grantee.didHash)]);
+      assert.deepEqual(p.failed, [{
+        did: formatDid(stranger.didHash),
+        reason: `Cannot grant ${formatDid(stranger.didHash)}: its DID is revoked`,
+      }]);
+      const opened = await openDataset(grantee.client, {
+        addresses,
+        store,
+        datasetId: p.datasetId,
+        granteeDid: grantee.didHash,
+        encSecretKey: grantee.enc.secretKey,
+        record: false,
+      });
+      assert.deepEqual(opened, plaintext);
+      assert.match(formatReport(report), /NOT granted did:artha:\S+: Cannot grant .* revoked/);
     },
   );
 
