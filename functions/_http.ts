@@ -238,6 +238,24 @@ export const field = {
     if (v < min || v > max) bad(name, `expected a number in [${min}, ${max}]`);
     return v;
   },
+  /**
+   * A CID spelled as the store spells it (`parseCid(v).toString()`), or one of `allow`. Found in
+   * the storage audit: pins are per CID, whatever its spelling, while records compare strings, so
+   * an update naming another job's checkpoint in base58 was unpinned at its own job's finalize,
+   * and the checkpoint, pinned under its base32 name, went at the next collection.
+   */
+  cid(o: Record<string, unknown>, name: string, allow: string[] = []): string {
+    const v = field.string(o, name, { max: 200 });
+    if (allow.includes(v)) return v;
+    let canonical: string;
+    try {
+      canonical = parseCid(v).toString();
+    } catch {
+      bad(name, "expected a CID");
+    }
+    if (canonical !== v) bad(name, `expected the CID spelled as the store names it: ${canonical}`);
+    return v;
+  },
   bool(o: Record<string, unknown>, name: string, fallback?: boolean): boolean {
     const v = o[name] ?? fallback;
     if (typeof v !== "boolean") bad(name, "expected a boolean");

@@ -14,7 +14,7 @@ function parseSubmission(body: Record<string, unknown>): ClusterSubmission {
     round: field.int(body, "round", 0, 100_000),
     cluster: field.int(body, "cluster", 0, 1_000_000),
     nodePubkey: field.hex32(body, "nodePubkey"),
-    aggregateCid: field.string(body, "aggregateCid", { max: 200 }),
+    aggregateCid: field.cid(body, "aggregateCid"),
     totalSamples: field.int(body, "totalSamples", 0, 2 ** 52),
     membersDigest: field.hex32(body, "membersDigest"),
   };

@@ -6,6 +6,7 @@
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { receiveUpdate } from "../lib/coordinator/intake.ts";
 import { proofsFromJson, type SignedUpdateEnvelope } from "../lib/round/update_envelope.ts";
+import { SECURE_UPDATE_CID } from "../lib/round/secure_session.ts";
 import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
 
 /** The signed envelope of a request body (400 naming the field that is wrong). */
@@ -14,7 +15,7 @@ export function parseEnvelope(body: Record<string, unknown>): SignedUpdateEnvelo
     jobId: field.hex32(body, "jobId"),
     round: field.int(body, "round", 0, 100_000),
     nodePubkey: field.hex32(body, "nodePubkey"),
-    updateCid: field.string(body, "updateCid", { max: 200 }),
+    updateCid: field.cid(body, "updateCid", [SECURE_UPDATE_CID]),
     samples: field.int(body, "samples", 1, 2 ** 31),
     steps: field.int(body, "steps", 1, 2 ** 31),
     meanLoss: field.number(body, "meanLoss", 0, 1e6),

@@ -13,6 +13,7 @@
  */
 import type { Hex } from "viem";
 import { parseCid } from "../store/cid.ts";
+import { canonicalCid } from "./svdb_private.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
 import { loadSpec } from "./job.ts";
@@ -29,7 +30,11 @@ export async function releaseUpdates(ctx: Context, jobId: Hex): Promise<string[]
   if ((await ctx.kv.get(releasedKey(jobId))).value) return [];
   const uploads = await uploadsOf(ctx.kv, jobId);
   const kept = uploads.size ? await referencedCids(ctx, jobId) : new Set<string>();
-  const released = [...uploads].filter((cid) => !kept.has(cid));
+  // Compared as the store names them: a pin is per CID, whatever its spelling, and an update
+  // naming a kept checkpoint in another base would otherwise unpin it (found in the storage
+  // audit; records made before intake refused other spellings may still hold one).
+  const canonicalKept = new Set([...kept].map(canonicalCid));
+  const released = [...uploads].filter((cid) => !canonicalKept.has(canonicalCid(cid)));
   for (const cid of released) await ctx.store.unpin(cid);
   await ctx.kv.set(releasedKey(jobId), { at: ctx.now(), released: released.length });
   return released;

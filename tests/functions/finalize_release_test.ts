@@ -10,6 +10,9 @@ import { arthaDomain } from "../../lib/crypto/domain.ts";
 import { envelopeOf, envelopeToJson, signEnvelope } from "../../lib/round/update_envelope.ts";
 import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
 import { loadWeights } from "../../lib/coordinator/job.ts";
+import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
+import { parseCid } from "../../lib/store/cid.ts";
+import { base58btc } from "multiformats/bases/base58";
 import { read, setupCoordinator } from "./_coordinator.ts";
 
 Deno.test("finalize unpins the job's updates, and only them", async () => {
@@ -58,4 +61,62 @@ Deno.test("finalize unpins the job's updates, and only them", async () => {
   const again = await read(await s.post("/finalize", { jobId: job.jobId }));
   assert.deepEqual(again.body, fin.body);
   assert.ok((await pinned()).has(initial));
+});
+
+Deno.test("attacker: another spelling of a kept CID neither gets in nor unpins it at finalize", async () => {
+  // Found in the storage audit: pins are per CID whatever its spelling, while finalize compared
+  // record strings. A node that posted the job's initial weights (or another job's checkpoint,
+  // public to read) spelled in base58btc had it pinned under its base32 name, and at its own
+  // job's finalize the update was "not referenced", so the kept blob was unpinned and collected.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  const [honest, attacker] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+  const mine = await s.train(job, honest);
+  assert.equal((await s.post("/aggregate/update", envelopeToJson(mine.envelope))).status, 201);
+  const initial = job.spec.initialWeights;
+  const base58 = parseCid(initial).toString(base58btc);
+  assert.notEqual(base58, initial);
+  const length = (await loadWeights(fx.store, initial)).length;
+  const { digest } = decodeUpdateBytes(await fx.store.get(initial), length);
+  const forged = await s.train(job, attacker, { commit: false });
+  const at = { jobId: job.jobId, round: 0, nodePubkey: attacker.nodePubkey };
+  const env = {
+    ...envelopeOf(forged.result, { ...at, updateCid: base58 }),
+    gradientDigest: digest,
+  };
+  const { lossDigest, weightsDigest, proofsRoot } = env;
+  await commitRound(attacker.operator, {
+    addresses: fx.addresses,
+    commit: { ...at, lossDigest, gradientDigest: digest, weightsDigest, proofsRoot },
+  });
+  const domain = arthaDomain(fx.net.chainId, fx.addresses.proofs);
+
+  // Execute: the base58 spelling posted.
+  const refused = await read(
+    await s.post("/aggregate/update", envelopeToJson(signEnvelope(attacker.key, env, domain))),
+  );
+
+  // Assert: refused, naming the spelling the store uses.
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.code, "INVALID_FIELD");
+  assert.match(refused.body.error.message, new RegExp(`"updateCid".*${initial}`));
+
+  // Execute: a record of that spelling made before intake refused it (written as intake did),
+  // with the canonical spelling posted so the round closes, then finalize and a collection.
+  const canonical = signEnvelope(attacker.key, { ...env, updateCid: initial }, domain);
+  assert.equal((await s.post("/aggregate/update", envelopeToJson(canonical))).status, 201);
+  const key = updateKey(job.jobId, 0, attacker.nodePubkey);
+  const record = (await s.ctx.kv.get<UpdateRecord>(key)).value!;
+  await s.ctx.kv.set(key, { ...record, updateCid: base58 });
+  const closed = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+  assert.equal(fin.status, 200, JSON.stringify(fin.body));
+  await fx.store.gc();
+
+  // Assert: the initial weights stay pinned and stored; the honest update went.
+  assert.ok((await fx.store.pins()).map(String).includes(initial), "still pinned");
+  assert.ok(await fx.store.has(initial), "still stored");
+  assert.equal(await fx.store.has(mine.updateCid), false);
 });

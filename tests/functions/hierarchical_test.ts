@@ -93,7 +93,7 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
           round: 0,
           cluster: honestC.cluster,
           nodePubkey: honestC.aggregator,
-          aggregateCid: "x",
+          aggregateCid: job.spec.initialWeights,
           totalSamples: 1.5,
           signature: `0x${"00".repeat(64)}`,
         }),
