@@ -314,7 +314,11 @@ export async function checkChallenges(
   const now = (await ctx.chain.client.getBlock()).timestamp;
   const changed: ChallengeRecord[] = [];
   for (const rec of open) {
-    const status = await nextStatus(ctx, job, spec, rec, now);
+    // One case that fails (for now or for good) leaves the others their turn.
+    const status = await nextStatus(ctx, job, spec, rec, now).catch((e) => {
+      console.error(`challenge ${rec.id} of job ${job.jobId}:`, e);
+      return "open" as const;
+    });
     if (status !== "open") {
       const next = { ...rec, status };
       await ctx.kv.set(challengeKey(job.jobId, rec.id), next);

@@ -24,14 +24,27 @@ export async function followUpVerification(ctx: Context, job: JobRecord, spec: J
     const lease = await takeLease(ctx, job.jobId);
     if (!lease) return;
     try {
-      await checkChallenges(ctx, job, spec);
-      await arbitrateDisputes(ctx, job, spec);
-      await endStaleDisputes(ctx, job, spec);
-      await settleCommittees(ctx, job);
+      // Each step alone: found in the coordinator audit, a case that threw (a challenge of a
+      // node moved off its task, recomputed at slot -1) threw out of every aggregate and
+      // finalize of the job, before the close: no round of it closed again. A failing step is
+      // logged and taken up again by the next call; the round's close does not wait for it.
+      await logged(job, "challenges", () => checkChallenges(ctx, job, spec));
+      await logged(job, "disputes", () => arbitrateDisputes(ctx, job, spec));
+      await logged(job, "stale disputes", () => endStaleDisputes(ctx, job, spec));
+      await logged(job, "committees", () => settleCommittees(ctx, job));
     } finally {
       await ctx.kv.atomic().check(lease).delete(lease.key).commit();
     }
   });
+}
+
+/** Runs one step of the follow-up; a failure is logged, not thrown. */
+async function logged(job: JobRecord, step: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    console.error(`follow-up: job ${job.jobId} ${step}:`, e);
+  }
 }
 
 /** How long a follow-up may hold its job's lease before another may take it (a crashed run's). */

@@ -235,12 +235,17 @@ export async function validationLoss(
  * the node is not assigned.
  */
 export function slotOf(place: JobNodeRecord | null, spec: JobSpec): number {
-  return holdsTask(place) ? Math.floor(place.index / (spec.verification?.redundancy ?? 1)) : -1;
+  return holdsTask(place) ? slotOfIndex(place.index, spec) : -1;
+}
+
+function slotOfIndex(index: number, spec: JobSpec): number {
+  return Math.floor(index / (spec.verification?.redundancy ?? 1));
 }
 
 /**
  * The slot `node` delivered its update of `round` from (recorded at intake; a reassignment
- * since then may have moved the node), else its slot in the assignment now.
+ * since then may have moved the node), else the slot of its place in the assignment, held now
+ * or moved away since.
  */
 export async function deliveredSlot(
   kv: Deno.Kv,
@@ -250,5 +255,10 @@ export async function deliveredSlot(
   node: string,
 ): Promise<number> {
   const u = (await kv.get<UpdateRecord>(updateKey(job.jobId, round, node))).value;
-  return u?.slot ?? slotOf(await getJobNode(kv, job.jobId, node), spec);
+  if (u?.slot !== undefined) return u.slot;
+  // A node moved off its task since (its place keeps the index it held) committed from that
+  // slot: found in the coordinator audit, its challenge was recomputed at slot -1, which a
+  // partition codec refuses, and the throw stopped the job's rounds.
+  const place = await getJobNode(kv, job.jobId, node);
+  return place ? slotOfIndex(place.index, spec) : -1;
 }

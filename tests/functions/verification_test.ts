@@ -17,6 +17,8 @@ import { envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import type { ChallengeRecord } from "../../lib/coordinator/challenges.ts";
+import { ChallengeResponder } from "../../lib/verify/responder.ts";
+import { committedUpdateBytes } from "../../lib/worker/deliver.ts";
 import {
   type Coordinator,
   onlyLive,
@@ -619,4 +621,63 @@ Deno.test("attacker: a faker that splits a job's only task group does not stall 
     [...new Set(recs.map((r) => r.nodePubkey))].sort(),
     [honest.nodePubkey, faker.nodePubkey].sort(),
   );
+});
+
+Deno.test("attacker: a node moved off a partition job's task that answers its challenge does not stop the job's rounds", async () => {
+  // Found in the coordinator audit: a node that commits, goes silent until its task moves to a
+  // spare, then answers the challenge of its undelivered commit had the answer recomputed at
+  // slot -1 (its place no longer held a task), which the partition codec refuses; the throw came
+  // out of every later POST /aggregate and /finalize of the job, before the close, so none of
+  // its rounds closed again. Prepare: a 2-node partition job with a spare; Y commits and stays
+  // silent; the honest node delivers; the spare takes Y's task and round 0 closes.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    spares: 1,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 0, sampleRate: 0 },
+    compression: { codec: "partition", parts: 2 },
+  });
+  const [honest, y] = job.nodes as [TestNode, TestNode];
+  const spare = job.spares[0]!;
+  const mine = await s.train(job, honest);
+  const silent = await s.train(job, y); // committed on chain, never posted
+  await onlyLive(fx, [honest, spare]);
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [extended] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(extended.status, "extended", JSON.stringify(extended));
+  await s.post("/aggregate/update", envelopeToJson(mine.envelope));
+  assert.equal(await spare.worker.tick(), "trained");
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  const challenged = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.ok(challenged.some((c) => c.nodePubkey === y.nodePubkey), "Y's commit is challenged");
+
+  // Execute: Y wakes and answers (honestly: it kept what it committed); round 1 is trained.
+  const responder = new ChallengeResponder(y.nodePubkey);
+  const { lossDigest, gradientDigest, weightsDigest, stepRecords } = silent.result;
+  responder.remember({
+    jobId: job.jobId,
+    round: 0,
+    lossDigest,
+    gradientDigest,
+    weightsDigest,
+    stepRecords,
+    updateBytes: committedUpdateBytes(silent.result),
+  });
+  assert.ok(await responder.answer(y.operator, fx.addresses) > 0, "Y answered");
+  await honest.worker.heartbeat(true);
+  await spare.worker.heartbeat(true);
+  assert.equal(await honest.worker.tick(), "trained");
+  assert.equal(await spare.worker.tick(), "trained");
+  const res = await read(await s.post("/aggregate", { jobId: job.jobId }));
+
+  // Assert: round 1 closes, and Y's answer is judged at the slot it committed from.
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body[0].status, "closed", JSON.stringify(res.body));
+  assert.equal(res.body[0].round, 1);
+  const judged = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  const ys = judged.filter((c) => c.nodePubkey === y.nodePubkey);
+  assert.ok(ys.some((c) => c.status === "verified"), JSON.stringify(ys.map((c) => c.status)));
 });
