@@ -68,8 +68,29 @@ function maxF(strategy: string, n: number): number {
   return n;
 }
 
-/** The robust strategy of a job for `n` updates (f defaults to 20% of them, within bounds). */
+/** The fewest updates Krum and Bulyan combine: 2f + 3 and 4f + 3 at f = 0. */
+const SELECTING_MIN = 3;
+
+/**
+ * The robust strategy of a job for `n` updates (f defaults to 20% of them, within bounds).
+ * Krum, multi-Krum and Bulyan need 3 updates even at f = 0; a round closed at its deadline with
+ * 1 or 2 (a part of a partition job with as few senders) is combined by the coordinate-wise median
+ * instead (their mean, for 2). Found in the coordinator audit: the rule threw, the round's closing
+ * set was already recorded, and every later close of the job threw again, so one node withholding
+ * its update stalled a 3-node Krum job for good. Among 2 updates no rule tells a Byzantine one
+ * apart, and f is 0 there already.
+ *
+ * @example
+ * ```ts
+ * import { robustStrategyFor } from "./select.ts";
+ * console.assert(robustStrategyFor({ strategy: "krum" }, 2).name === "median");
+ * console.assert(robustStrategyFor({ strategy: "krum" }, 3).name === "krum");
+ * ```
+ */
 export function robustStrategyFor(r: NonNullable<JobSpec["robust"]>, n: number): Strategy {
+  const selecting = r.strategy === "krum" || r.strategy === "multi-krum" ||
+    r.strategy === "bulyan";
+  if (selecting && n < SELECTING_MIN) return new FedMedian();
   const f = Math.min(r.f ?? Math.floor(n * 0.2), maxF(r.strategy, n));
   switch (r.strategy) {
     case "median":

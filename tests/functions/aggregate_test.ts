@@ -571,6 +571,41 @@ Deno.test("partition jobs: a robust rule runs per part; FedAvg means are rebalan
   }
 });
 
+Deno.test("attacker: one node withholding its update does not stall a 3-node Krum job", async (t) => {
+  // Found in the coordinator audit: at the deadline the round closed with 2 updates, its
+  // closing set recorded first; Krum (and Bulyan) need 3 even at f = 0 and threw, and every later
+  // close re-read the recorded set and threw again: no round of the job closed, and the job never
+  // finalized. Also a part of a partition job with as few senders.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const cases = [
+    ["krum", { strategy: "krum" as const }, undefined],
+    ["bulyan", { strategy: "bulyan" as const }, undefined],
+    ["multi-krum per part", { strategy: "multi-krum" as const }, {
+      codec: "partition" as const,
+      parts: 2,
+    }],
+  ] as const;
+  for (const [name, robust, compression] of cases) {
+    await t.step(name, async () => {
+      // Prepare: 3 nodes; the third stays silent.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 3, rounds: 2, robust, compression });
+      const [a, b] = job.nodes as [TestNode, TestNode];
+      await s.deliver(job, [a, b]);
+      s.advance(job.spec.aggregation.deadlineMs);
+
+      // Execute
+      const first = await read(await s.post("/aggregate", { jobId: job.jobId }));
+
+      // Assert: the round closes with the 2 updates, and the next round opens.
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body[0].status, "closed", JSON.stringify(first.body));
+      assert.equal(first.body[0].updates, 2);
+      assert.equal((await s.jobRecord(job.jobId)).round, 1);
+    });
+  }
+});
+
 Deno.test("a job whose close fails does not stop the cron closing the others", async () => {
   // Prepare: two one-round jobs, every update in; the first job's update records cannot be read.
   await using fx = await setupCoordinator({ operators: 2 });

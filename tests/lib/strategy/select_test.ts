@@ -116,10 +116,12 @@ Deno.test("robustStrategyFor: f defaults to 20% of n and is capped by each strat
   assert.equal(cappedMulti.m, n - 6);
   assert.equal((robustStrategyFor({ strategy: "bulyan", f: 10 }, n) as Bulyan).f, 3);
   // Too few updates for any tolerance: f is 0, never negative.
-  assert.equal((robustStrategyFor({ strategy: "krum" }, 2) as Krum).f, 0);
+  assert.equal((robustStrategyFor({ strategy: "krum" }, 3) as Krum).f, 0);
   assert.equal((robustStrategyFor({ strategy: "bulyan" }, 4) as Bulyan).f, 0);
-  // Multi-Krum averages at least one update.
-  assert.equal((robustStrategyFor({ strategy: "multi-krum", f: 0 }, 1) as Krum).m, 1);
+  // Fewer than the 3 a selecting rule needs at f = 0: the median, which combines 1 or 2.
+  for (const strategy of ["krum", "multi-krum", "bulyan"] as const) {
+    for (const n of [1, 2]) assert.equal(robustStrategyFor({ strategy }, n).name, "median");
+  }
 });
 
 Deno.test("robustStrategyFor: trimmed mean takes beta from the spec, 0.2 by default", () => {
