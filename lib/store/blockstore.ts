@@ -48,6 +48,8 @@ export interface Blockstore {
   close(): Promise<void>;
   /** Deletes leftovers of interrupted writes older than `minAgeMs`; returns the count. */
   removeTemporary?(minAgeMs?: number): Promise<number>;
+  /** A folder for bodies spooled before their import (lib/store/spool.ts); else memory. */
+  readonly spoolDir?: string;
   /**
    * Runs `fn` holding a lock shared with every process that opens the same backing store:
    * shared for writers of blocks and pins, exclusive for gc. Backends private to one process

@@ -19,7 +19,11 @@ import {
   type Lease,
 } from "./blockstore.ts";
 import { TEMP_PREFIX, writeFileAtomic } from "./atomic.ts";
+import { SPOOL_PREFIX } from "./spool.ts";
 import { legacyBlockFiles, migrateLegacyBlocks } from "./_fs_legacy.ts";
+
+/** How long a spool file may go unwritten before a collection takes it for a crash's. */
+const SPOOL_MAX_IDLE_MS = 24 * 3600_000;
 
 /** Contents of `LAYOUT`: blocks keyed by CIDv1 (codec and multihash). */
 const LAYOUT = "codec-keys\n";
@@ -90,6 +94,11 @@ export class FsBlockstore implements Blockstore {
     } finally {
       file.close(); // releases the lock
     }
+  }
+
+  /** Where uploads are spooled before their import (lib/store/spool.ts). */
+  get spoolDir(): string {
+    return `${this.root}/spool`;
   }
 
   /** Writes the block unless it is already there. */
@@ -183,16 +192,21 @@ export class FsBlockstore implements Blockstore {
     for await (const shard of Deno.readDir(`${this.root}/blocks`)) {
       if (shard.isDirectory) dirs.push(`${this.root}/blocks/${shard.name}`);
     }
-    for (const dir of dirs) {
+    const stale = async (dir: string, prefix: string, before: number) => {
       for await (const entry of Deno.readDir(dir)) {
-        if (!entry.name.startsWith(TEMP_PREFIX)) continue;
+        if (!entry.name.startsWith(prefix)) continue;
         const info = await Deno.stat(`${dir}/${entry.name}`).catch(() => null);
-        if (info && (info.mtime?.getTime() ?? 0) <= cutoff) {
+        if (info && (info.mtime?.getTime() ?? 0) <= before) {
           await Deno.remove(`${dir}/${entry.name}`).catch(ignoreNotFound);
           removed++;
         }
       }
-    }
+    };
+    for (const dir of dirs) await stale(dir, TEMP_PREFIX, cutoff);
+    // Spools fill outside the lock, so one in use may be any age since its last write: only a
+    // day's silence (a crashed process's) marks one left behind.
+    await stale(this.spoolDir, SPOOL_PREFIX, Date.now() - Math.max(minAgeMs, SPOOL_MAX_IDLE_MS))
+      .catch(ignoreNotFound);
     return removed;
   }
 

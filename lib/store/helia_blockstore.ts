@@ -186,6 +186,11 @@ export class HeliaBlockstore implements Blockstore {
     }
   }
 
+  /** The local store's spool folder, if it has one. */
+  get spoolDir(): string | undefined {
+    return this.#local?.spoolDir;
+  }
+
   /** Cleans leftovers of interrupted writes in the local store, if it has any. */
   removeTemporary(minAgeMs?: number): Promise<number> {
     return this.#local?.removeTemporary?.(minAgeMs) ?? Promise.resolve(0);

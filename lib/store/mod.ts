@@ -14,5 +14,6 @@ export * from "./helia_peer.ts";
 export * from "./kv_blockstore.ts";
 export * from "./memory_blockstore.ts";
 export * from "./open_store.ts";
+export * from "./spool.ts";
 export * from "./store.ts";
 export * from "./upload_signature.ts";

@@ -24,6 +24,7 @@ import { FsBlockstore, type FsBlockstoreOptions } from "./fs_blockstore.ts";
 import { InvalidDagError, type OpenedFile, openFile, type ReadLimits, walkDag } from "./_dag.ts";
 import { type GcResult, sweep } from "./_sweep.ts";
 import { RwLock } from "./_rw_lock.ts";
+import { openSpool, type Spool } from "./spool.ts";
 
 export {
   DagTooLargeError,
@@ -207,6 +208,14 @@ export class Store {
       }
       await this.blockstore.putPin(root);
     });
+  }
+
+  /**
+   * A spool for a body to import later (lib/store/spool.ts): a file in the backend's spool
+   * folder, else memory. Filling it takes no lock, so a slow sender holds no collection back.
+   */
+  openSpool(): Promise<Spool> {
+    return openSpool(this.blockstore.spoolDir);
   }
 
   /** Removes a pin (its blocks go at the next `gc` unless another pin or lease reaches them). */
