@@ -65,13 +65,16 @@ export interface StoredUpload {
 }
 
 /**
- * Stores an authorised upload's body as it streams in, never whole in memory (a 124M model's
- * update is ~500 MB): chunks are counted against the grant's limit, hashed and imported block by
- * block. It must hash to what was signed; then it is charged to the signer's quota and leased
- * (the coordinator pins what it comes to reference). Until those checks pass the blocks hold only
- * a lease as long as the signature window from the body's end, so a refused body is gone at the
- * next collection; its bytes are charged all the same (the quota was reserved before the body),
- * or bodies refused for their hash or size would be storage that no quota bounds.
+ * Stores an authorised upload's body, never whole in memory on a store with a folder (a 124M
+ * model's update is ~500 MB): chunks are counted against the grant's limit and hashed as they
+ * arrive into a spool outside the blockstore (lib/store/spool.ts), and only a body that hashes
+ * to what was signed is imported from it, then charged to the signer's quota and leased (the
+ * coordinator pins what it comes to reference). A client that sends slowly holds a spool file,
+ * not the store's lock: a trickled upload held its put's share of it for as long as it liked,
+ * and the collection, which waits for every put in flight, never ran again (found in the storage
+ * audit). A refused body never reaches the blockstore; its bytes are charged all the same (the
+ * quota was reserved before the body), or bodies refused for their hash or size would be a
+ * spool's disk that no quota bounds.
  */
 export async function storeUpload(
   ctx: Context,
@@ -95,15 +98,12 @@ export async function storeUpload(
   if (!reservation.ok) return reservation;
   const limit = reservation.reserved;
   const { chunks, seen } = countedChunks(body, limit, ctx.config.uploadIdleMs);
-  let cid: CID;
+  await using spool = await ctx.store.openSpool();
   try {
-    // From the body's end: a slow upload outlasted a lease from its start (found in the storage
-    // audit), and a gc waiting for the put deleted an upload answered 201.
-    const provisional = () => ctx.now() + ctx.config.uploadSignatureWindowMs;
-    cid = await ctx.store.put(chunks, { pin: false, leaseUntil: provisional });
+    for await (const chunk of chunks) await spool.write(chunk);
   } catch (e) {
-    // The blocks received were written whatever ended the body (its size, a dropped
-    // connection): uncharged, a signer could write without end until the next collection.
+    // Whatever ended the body (its size, a pause, a dropped connection), what arrived was
+    // spooled: uncharged, a signer could fill the spool folder without end.
     await settleUpload(ctx, grant, limit, Math.min(seen.bytes, limit));
     if (e instanceof BodyStalledError) return reject(408, "UPLOAD_STALLED", e.message);
     if (!(e instanceof BodyTooLargeError)) throw e;
@@ -116,8 +116,11 @@ export async function storeUpload(
     const why = "the body does not hash to the signed x-artha-content-sha256";
     return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
   }
-  const leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs;
-  await ctx.store.lease(cid, leaseExpiresAt);
+  // Leased from the moment the import is in, under the store's lock: a gc waiting for the put
+  // runs after the lease is written, so an upload answered 201 is never collected first.
+  let leaseExpiresAt = 0;
+  const leaseUntil = () => (leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs);
+  const cid = await ctx.store.put(spool.chunks(), { pin: false, leaseUntil });
   return { ok: true, cid: cid.toString(), bytes, leaseExpiresAt };
 }
 

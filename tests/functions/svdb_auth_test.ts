@@ -433,3 +433,49 @@ Deno.test("attacker: an upload whose body stops coming is cut off and charged", 
   assert.equal(cancelled, true);
   assert.equal(before - await quotaLeft(s.ctx, signer.id), CHUNK);
 });
+
+Deno.test("attacker: an upload trickled for longer than any pause holds no collection back", async () => {
+  // Found in the storage audit: the pause limit is per gap, so a signed upload sending a byte just
+  // inside it, for as long as it liked, held its put's share of the store's lock, and a collection
+  // (run once no put is in flight) never ran: expired leases, refused bodies and released updates
+  // piled up until the disk was full. Prepare: a blob whose lease is over; an upload of 40 bytes
+  // sent one every 50 ms (2 s in all; the pause limit is 200 ms).
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s: Scenario = await fx.scenario({ config: { uploadIdleMs: 200 } });
+  const expired = await s.ctx.store.put(randomBytes(4096, 3), {
+    pin: false,
+    leaseUntil: s.ctx.now() - 1,
+  });
+  const signer = nodeUploadSigner((await s.node()).key);
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const bytes = randomBytes(40, 11);
+  const signed = await signUpload(signer, domain, bytes, { now: s.ctx.now() });
+  let sent = 0;
+  let started!: () => void;
+  const trickling = new Promise<void>((r) => started = r);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent === bytes.length) return controller.close();
+      if (sent > 0) await new Promise((r) => setTimeout(r, 50));
+      controller.enqueue(bytes.slice(sent, ++sent));
+      if (sent === 3) started(); // being read: the stream asks for its first chunk unread
+    },
+  });
+  const uploading = s.route(
+    new Request("http://coordinator/svdb", { method: "POST", headers: signed, body }),
+  );
+
+  // Execute: a collection starts while the upload trickles.
+  await trickling;
+  const collected = collectGarbage(s.ctx.store, s.ctx.now()).then(() => "collected");
+  const first = await Promise.race([collected, uploading.then(() => "uploaded")]);
+
+  // Assert: the collection ran before the upload ended; the upload is stored and kept.
+  assert.equal(first, "collected");
+  assert.equal(sent < bytes.length, true, "the upload was still trickling");
+  assert.equal(await s.ctx.store.has(expired), false, "the expired blob is gone");
+  const res = await read(await uploading);
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  await collectGarbage(s.ctx.store, s.ctx.now());
+  assert.deepEqual(await s.ctx.store.get(res.body.cid), bytes);
+});
