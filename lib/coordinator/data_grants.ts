@@ -16,7 +16,7 @@ import { bytesToHex, type Hex } from "../crypto/digest.ts";
 import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { chargeUpload, type UploadGrant } from "./svdb_access.ts";
+import { chargeUpload, UPLOAD_MIN_CHARGE, type UploadGrant } from "./svdb_access.ts";
 import { privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
 import { keepReferenced } from "./svdb_retention.ts";
 
@@ -122,7 +122,7 @@ export async function storeWrappedKey(
     const why = `Cannot grant: ${grant.upload.signer} does not control the dataset owner's DID`;
     return reject(403, "NOT_DATASET_OWNER", why);
   }
-  const charged = await chargeUpload(ctx, grant, wrappedKey.length);
+  const charged = await chargeUpload(ctx, grant, Math.max(wrappedKey.length, UPLOAD_MIN_CHARGE));
   if (!charged.ok) return charged;
   const wrappedKeyCid = (await ctx.store.put(wrappedKey)).toString();
   // Its uploader on record, as for POST /svdb: with none, any job owner could name the grant's

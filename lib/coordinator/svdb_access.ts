@@ -238,14 +238,26 @@ export async function reserveUpload(
   return overQuota(ctx, accounts[grant.quotaOf === "signer" ? 0 : accounts.length - 1]!);
 }
 
-/** Settles a reservation: charges `used` bytes of the `reserved`, giving the rest back. */
+/**
+ * The least an upload that stored anything is charged: a filesystem block (its block file and its
+ * lease file take at least that each). Found in the storage audit: charged by its body alone, a
+ * day's 2 GiB quota paid for ~500 million 4-byte uploads, each a block, a lease and a root every
+ * collection walks under the store's lock.
+ */
+export const UPLOAD_MIN_CHARGE = 4096;
+
+/**
+ * Settles a reservation: charges `used` bytes of the `reserved` (at least
+ * {@link UPLOAD_MIN_CHARGE} when any), giving the rest back; a charge past the quota stops at it.
+ */
 export async function settleUpload(
   ctx: Context,
   grant: Pick<UploadGrant, "upload" | "role">,
   reserved: number,
   used: number,
 ): Promise<void> {
-  if (used !== reserved) await chargeQuotas(ctx, grant, () => used - reserved, true);
+  const charged = used > 0 ? Math.max(used, UPLOAD_MIN_CHARGE) : 0;
+  if (charged !== reserved) await chargeQuotas(ctx, grant, () => charged - reserved, true);
 }
 
 /**

@@ -479,3 +479,21 @@ Deno.test("attacker: an upload trickled for longer than any pause holds no colle
   await collectGarbage(s.ctx.store, s.ctx.now());
   assert.deepEqual(await s.ctx.store.get(res.body.cid), bytes);
 });
+
+Deno.test("attacker: tiny uploads are charged a block each, so a quota bounds how many there are", async () => {
+  // Found in the storage audit: an upload was charged its body's bytes alone, so a day's quota
+  // paid for hundreds of millions of 4-byte uploads, each a block file, a lease file and a root
+  // that every collection walks under the store's lock. Prepare: a 64 KiB quota.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s: Scenario = await fx.scenario({ config: { uploadQuotaBytes: 64 * 1024 } });
+  const signer = nodeUploadSigner((await s.node()).key);
+
+  // Execute: 4-byte uploads, each distinct, until one is refused.
+  const codes: number[] = [];
+  for (let i = 0; i < 40 && codes.at(-1) !== 413; i++) {
+    codes.push((await postSigned(s, signer, new Uint8Array([1, 2, 3, i]))).status);
+  }
+
+  // Assert: 16 stored (64 KiB at 4 KiB each), the 17th refused over the quota.
+  assert.deepEqual(codes, [...Array(16).fill(201), 413]);
+});
