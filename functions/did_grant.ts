@@ -2,8 +2,9 @@
  * /did — DID help for data owners sharing encrypted datasets (lib/coordinator/data_grants.ts).
  *
  * GET  /did/resolve?did=did:artha:<hash>  W3C DID resolution (deactivated when revoked).
- * POST /did/grant/prepare {datasetId, granteeDid}  -> {encKey, context}: the grantee's current
- *                                         X25519 key and the wrap context.
+ * POST /did/grant/prepare {datasetId, granteeDid}  -> {context, next}: the wrap context, once the
+ *                                         grantee and dataset are live; the key to wrap to is
+ *                                         read from the owner's own RPC, never from here.
  * POST /did/grant {datasetId, granteeDid, wrappedKey}  -> {wrappedKeyCid}: stores the wrapped data
  *                                         key in SVDB for the owner's grantDataAccess transaction;
  *                                         signed like POST /svdb (path /did/grant) by the account
@@ -68,8 +69,13 @@ export function createDidGrant(ctx: Context) {
     const datasetId = field.hex32(body, "datasetId");
     const granteeDid = didHashOf(field.string(body, "granteeDid", { max: 100 }), "granteeDid");
     if (path.endsWith("/did/grant/prepare")) {
-      const { encKey, context } = unwrap(await prepareGrant(ctx, datasetId, granteeDid));
-      return json({ encKey, context });
+      // No key in the answer: found in the DID audit, an owner wrapping to the key a coordinator
+      // named handed a coordinator naming its own the data key (the chain refused the grant
+      // after, too late).
+      const { context } = unwrap(await prepareGrant(ctx, datasetId, granteeDid));
+      const next = "wrap the data key to ArthaDIDRegistry.getDID(granteeDid).encKey, read " +
+        "from your own RPC, with this context; then POST /did/grant";
+      return json({ context, next });
     }
     const wrappedKey = hexToBytes(field.hex(body, "wrappedKey", WRAPPED_KEY_BYTES));
     const signed = unwrap(
