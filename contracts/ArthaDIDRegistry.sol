@@ -331,9 +331,10 @@ contract ArthaDIDRegistry {
         emit ConsentRecorded(subjectDid, purposeHash, given);
     }
 
-    /// @notice Whether a subject currently consents to a purpose.
+    /// @notice Whether a subject currently consents to a purpose; a revoked subject consents to nothing.
+    /// @dev A revoked DID controls nothing, so its consent could never be withdrawn: it ends with the DID.
     function hasConsent(bytes32 subjectDid, bytes32 purposeHash) external view returns (bool) {
-        return _consents[subjectDid][purposeHash];
+        return !_dids[subjectDid].revoked && _consents[subjectDid][purposeHash];
     }
 
     // ---------------------------------------------------------------------- internals

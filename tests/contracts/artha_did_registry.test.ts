@@ -603,9 +603,32 @@ Deno.test("ArthaDIDRegistry", async (t) => {
     t,
     "grantDataAccess reverts with Revoked when the owner DID is revoked",
     async () => {
+      // The subject's consent, given before the revocation (checked below).
+      const aliceConsents = () =>
+        owner.readContract({ ...dids, functionName: "hasConsent", args: [aliceDid, purpose] });
+      await mined(
+        alice,
+        alice.writeContract({
+          ...dids,
+          functionName: "recordConsent",
+          args: [aliceDid, purpose, true],
+        }),
+      );
+      assert.equal(await aliceConsents(), true);
       await mined(
         alice,
         alice.writeContract({ ...dids, functionName: "revokeDID", args: [aliceDid] }),
+      );
+      // Found in the DID audit: consent outlived its subject's DID, and the subject (whose
+      // revoked DID controls nothing) could never withdraw it. It ends with the DID, as grants do.
+      assert.equal(await aliceConsents(), false, "a revoked subject consents to nothing");
+      await expectRevert(
+        alice.simulateContract({
+          ...dids,
+          functionName: "recordConsent",
+          args: [aliceDid, purpose, false],
+        }),
+        "DID__Revoked",
       );
       await expectRevert(
         alice.simulateContract({
