@@ -648,6 +648,7 @@ Deno.test("attacker: a failed POST /aggregate shows neither the coordinator's RP
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const job = await s.job({ nodes: 2 });
+  await s.deliver(job, job.nodes); // the close then calls the chain (a follow-up's failure waits)
   const rpcUrl = "http://127.0.0.1:9/v3/SECRET-API-KEY";
   const client = createArthaClient({
     rpcUrl,
