@@ -75,9 +75,7 @@ export async function startJob(
   const refusal = checkSpec(spec, onChain) ?? checkBudget(spec, onChain.nodesWanted) ??
     await checkModel(ctx, params, onChain.owner);
   if (refusal) return refusal;
-  const seed = jobNodeSeed(params.jobId, onChain.createdAt);
-  const chosen = (await eligibleNodes(ctx, spec, seed)).slice(0, onChain.nodesWanted)
-    .map((n) => n.nodePubkey);
+  const chosen = await chooseNodes(ctx, params.jobId, spec, onChain);
   const unfit = checkNodes(spec, chosen) ?? await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;
   const data = await checkJobData(ctx, spec);
@@ -94,6 +92,30 @@ export async function startJob(
   const started = { owner: onChain.owner, before: data.before, chosen, taskOf };
   const job = await recordJob(ctx, params, spec, started);
   return { ok: true, job };
+}
+
+/**
+ * The job's nodes: those the chain has assigned already, in its order, then eligible ones up to
+ * `nodesWanted`. A start whose later assign batch reverted (a chosen node deactivated meanwhile)
+ * left the job Running with its first batches assigned; found in the coordinator audit, the
+ * retry chose afresh from whoever was eligible then, so an assigned node that had deactivated in
+ * between got no place in the job's record: authorised on chain to commit every round, it was
+ * never challenged, grouped or judged, and paid at finalize.
+ */
+async function chooseNodes(
+  ctx: Context,
+  jobId: Hex,
+  spec: JobSpec,
+  onChain: ReadJobReturnType,
+): Promise<Hex[]> {
+  const { client, addresses } = ctx.chain;
+  const assigned = await getJobNodes(client, { addresses, jobId });
+  const taken = new Set<string>(assigned);
+  const seed = jobNodeSeed(jobId, onChain.createdAt);
+  const eligible = (await eligibleNodes(ctx, spec, seed))
+    .map((n) => n.nodePubkey.toLowerCase() as Hex)
+    .filter((n) => !taken.has(n));
+  return [...assigned, ...eligible].slice(0, Math.max(onChain.nodesWanted, assigned.length));
 }
 
 /**

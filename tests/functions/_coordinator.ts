@@ -163,6 +163,8 @@ export interface JobOptions {
   shards?: number;
   /** Secure aggregation (the coordinator sees only the round's sum). */
   secureAggregation?: JobSpec["secureAggregation"];
+  /** Runs once the job is escrowed and its nodes registered, before POST /assign starts it. */
+  beforeStart?: (jobId: Hex, nodes: TestNode[]) => Promise<void>;
 }
 
 export interface Coordinator extends AsyncDisposable {
@@ -417,6 +419,7 @@ async function startTestJob(sh: Shared, b: Base, j: JobOptions = {}): Promise<Te
   }
   const all: TestNode[] = [];
   for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await addNode(sh, b));
+  await j.beforeStart?.(jobId, all);
   const res = await read(await b.postAs("/assign", { jobId, specCid, modelId }));
   if (res.status !== 200) throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
   const record = res.body as JobRecord;

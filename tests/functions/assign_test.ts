@@ -11,12 +11,15 @@ import {
   taskShard,
 } from "../../lib/job/job_spec.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
+import { assignNodes } from "../../lib/chain/assign_nodes.ts";
+import { getJobNodes } from "../../lib/chain/get_job_nodes.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
 import {
   escrowSpec,
   read,
   setupCoordinator,
+  type TestNode,
   TINY_BATCH,
   TINY_MODEL,
   tinyShards,
@@ -415,4 +418,42 @@ Deno.test("attacker: a node's poll reads nothing of finalized jobs", async () =>
   } finally {
     s.ctx.kv.get = get;
   }
+});
+
+Deno.test("attacker: a node a half-done start assigned keeps its place when the start is retried", async () => {
+  // Found in the coordinator audit: a start whose later assign batch reverted left the job
+  // Running with its first batches assigned on chain; the retry chose afresh from the nodes
+  // eligible then, so an assigned node that had deactivated in between got no place in the job's
+  // record: authorised to commit made-up digests every round, never challenged, and paid at
+  // finalize. Prepare: a first start's batch that landed (two of three nodes), then the first
+  // of them deactivates.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  let ghost = "";
+
+  // Execute: the start, retried.
+  const job = await s.job({
+    nodes: 3,
+    beforeStart: async (jobId, nodes) => {
+      const [a, b] = nodes as [TestNode, TestNode];
+      ghost = a.nodePubkey;
+      await assignNodes(fx.coordinator, {
+        addresses: fx.addresses,
+        jobId,
+        nodes: [a.nodePubkey, b.nodePubkey],
+      });
+      await sendContract(a.operator, {
+        address: fx.addresses.registry,
+        abi: abis.registry,
+        functionName: "deactivateNode",
+        args: [a.nodePubkey],
+      });
+    },
+  });
+
+  // Assert: every node the chain assigned has its place, the deactivated one too.
+  const onChain = await getJobNodes(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+  assert.equal(onChain.length, 3);
+  assert.deepEqual([...job.record.assigned].sort(), [...onChain].sort());
+  assert.ok(job.record.assigned.includes(ghost as Hex), "the deactivated node is in the record");
 });
