@@ -38,9 +38,16 @@ import { chunkCount } from "../crypto/merkle.ts";
 import type { Context } from "./context.ts";
 import { drawRoundCommittee } from "./committees.ts";
 import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
-import { groupSizes, taskResults } from "./closing.ts";
+import { type Closing, closingKey, groupSizes, taskResults } from "./closing.ts";
 import { groupResults } from "../verify/redundancy.ts";
-import { type JobRecord, listValues, roundUpdates, updateKey, type UpdateRecord } from "./state.ts";
+import {
+  getLarge,
+  type JobRecord,
+  listValues,
+  roundUpdates,
+  updateKey,
+  type UpdateRecord,
+} from "./state.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
@@ -86,6 +93,53 @@ export async function challengeRound(
   const drawn = spec.verification ? await challengeDelivered(ctx, job, spec, nodes) : [];
   const split = spec.verification ? await challengeSplit(ctx, job, spec) : [];
   return [...drawn, ...split, ...await challengeUndelivered(ctx, job, nodes)];
+}
+
+/**
+ * Marks a closed round whose challenges are not all issued yet: written with the advance of the
+ * job's head (round_close.ts), deleted once {@link challengeRound} ran through. It holds the
+ * weights the round started from, which a committee drawn for it recomputes from.
+ */
+export const pendingChallengesKey = (jobId: string, round: number): Deno.KvKey => [
+  "challenge_pending",
+  jobId.toLowerCase(),
+  round,
+];
+
+/** What {@link pendingChallengesKey} holds. */
+export interface PendingChallenges {
+  /** The checkpoint the round started from. */
+  globalCid: string;
+  /** When the round was closed (the coordinator's clock). */
+  at: number;
+}
+
+/** How long the close itself has to issue a round's challenges before a follow-up does. */
+export const RESUME_CHALLENGES_AFTER_MS = 60_000;
+
+/**
+ * Issues the challenges of closed rounds whose close stopped before issuing them all. Found in
+ * the coordinator audit: a round's challenges were issued once, right after its close advanced
+ * the job, and nothing else ever did; a crash, an evicted isolate or one failed RPC call there
+ * left the round's remaining challenges unissued for good, the undelivered commits' among them
+ * (the only check of a job without a policy). Issuing again asks no commit twice (askedKey).
+ */
+export async function resumeChallenges(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+): Promise<void> {
+  const prefix = ["challenge_pending", job.jobId.toLowerCase()];
+  for await (const e of ctx.kv.list<PendingChallenges>({ prefix })) {
+    if (ctx.now() - e.value.at < RESUME_CHALLENGES_AFTER_MS) continue; // its close is on it
+    const round = e.key[2] as number;
+    const closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, round))).value;
+    if (closing) {
+      const then = { ...job, round, globalCid: e.value.globalCid };
+      await challengeRound(ctx, then, spec, closing.nodes as Hex[]);
+    }
+    await ctx.kv.delete(e.key);
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
  * Verification a round leaves behind, seen through on every aggregate call and before a job
- * settles: challenges answered or timed out, disputes arbitrated or ended once their window passed,
+ * settles: challenges a close stopped before issuing, challenges answered or timed out, disputes arbitrated or ended once their window passed,
  * committee targets settled. Each
  * is a case ProofOfCompute counts, and a job's rewards settle only once none is open.
  */
 import type { JobSpec } from "../job/job_spec.ts";
-import { checkChallenges } from "./challenges.ts";
+import { checkChallenges, resumeChallenges } from "./challenges.ts";
 import { settleCommittees } from "./committees.ts";
 import type { Context } from "./context.ts";
 import { arbitrateDisputes, endStaleDisputes } from "./disputes.ts";
@@ -28,6 +28,7 @@ export async function followUpVerification(ctx: Context, job: JobRecord, spec: J
       // node moved off its task, recomputed at slot -1) threw out of every aggregate and
       // finalize of the job, before the close: no round of it closed again. A failing step is
       // logged and taken up again by the next call; the round's close does not wait for it.
+      await logged(job, "owed challenges", () => resumeChallenges(ctx, job, spec));
       await logged(job, "challenges", () => checkChallenges(ctx, job, spec));
       await logged(job, "disputes", () => arbitrateDisputes(ctx, job, spec));
       await logged(job, "stale disputes", () => endStaleDisputes(ctx, job, spec));

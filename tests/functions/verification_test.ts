@@ -681,3 +681,58 @@ Deno.test("attacker: a node moved off a partition job's task that answers its ch
   const ys = judged.filter((c) => c.nodePubkey === y.nodePubkey);
   assert.ok(ys.some((c) => c.status === "verified"), JSON.stringify(ys.map((c) => c.status)));
 });
+
+Deno.test("attacker: a lazy commit is still challenged when the close stops after advancing the job", async () => {
+  // Found in the coordinator audit: a round's challenges were issued once, right after its close
+  // advanced the job, and never again; a crash or one failed RPC call there left them unissued
+  // for good, and a lazy node's made-up commit (the only check of a job without a policy) was
+  // paid. Prepare: 3 nodes, one committing made-up digests; the RPC refuses every challenge the
+  // first close sends.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  const made = (tag: string) => `0x${tag.repeat(32)}` as const;
+  await commitRound(lazy.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: lazy.nodePubkey,
+      lossDigest: made("11"),
+      gradientDigest: made("22"),
+      weightsDigest: made("33"),
+      proofsRoot: made("44"),
+    },
+  });
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  const chain = s.ctx.chain;
+  const verification = fx.addresses.verification!.toLowerCase();
+  const down = new Proxy(chain.client, {
+    get(target, key) {
+      if (key !== "prepareTransactionRequest") return Reflect.get(target, key);
+      // Every transaction to VerificationManager (the challenges) fails as a lost RPC would.
+      return (request: { to?: string }) =>
+        request.to?.toLowerCase() === verification
+          ? Promise.reject(new Error("the RPC went away"))
+          : target.prepareTransactionRequest(request as never);
+    },
+  });
+  s.ctx.chain = { ...chain, client: down };
+  const failed = await read(await s.post("/aggregate", { jobId: job.jobId }));
+  s.ctx.chain = chain;
+  assert.equal((await s.jobRecord(job.jobId)).round, 1, "the close advanced the job");
+  assert.equal(failed.status, 500, JSON.stringify(failed.body));
+  assert.deepEqual(await listValues(s.ctx.kv, ["challenge", job.jobId]), []);
+
+  // Execute: a later aggregate call (a cron's), past the close's own turn.
+  s.advance(2 * 60_000);
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: the lazy commit is asked its chunk and step.
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
+    [lazy.nodePubkey, 0, "challenge"],
+    [lazy.nodePubkey, 0, "step"],
+  ]);
+});
