@@ -18,7 +18,6 @@ import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, UPLOAD_MIN_CHARGE, type UploadGrant } from "./svdb_access.ts";
 import { privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
-import { keepReferenced } from "./svdb_retention.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -124,18 +123,59 @@ export async function storeWrappedKey(
   }
   const charged = await chargeUpload(ctx, grant, Math.max(wrappedKey.length, UPLOAD_MIN_CHARGE));
   if (!charged.ok) return charged;
-  const wrappedKeyCid = (await ctx.store.put(wrappedKey)).toString();
+  // Leased until the grant lands on chain, then pinned (confirmGrants, at each collection).
+  const until = ctx.now() + ctx.config.uploadLeaseMs;
+  const wrappedKeyCid = (await ctx.store.put(wrappedKey, { pin: false, leaseUntil: until }))
+    .toString();
   // Its uploader on record, as for POST /svdb: with none, any job owner could name the grant's
   // public CID as its job's data, which made it private to that job and the grantee's read of
   // its key was refused (found in the storage audit).
   await recordUploader(ctx, wrappedKeyCid, grant.upload.signer);
-  // The dataset the chain registered, granted by its owner: kept, not left to its upload lease.
-  // Uploaded through the gateway it was only leased (24 h by default), and a dataset published
-  // that way vanished a day later with every grant of it (found in the data owner audit). Only
-  // bytes the owner uploaded itself (charged to its quota then): a dataset naming someone else's
-  // upload would keep that for ever.
-  if (await uploadedBy(ctx, dataset.cid, grant.upload.signer)) {
-    await keepReferenced(ctx, [dataset.cid]);
-  }
+  // The dataset the chain registered, granted by its owner: kept once the grant lands, not left
+  // to its upload lease. Uploaded through the gateway it was only leased (24 h by default), and
+  // a dataset published that way vanished a day later with every grant of it (found in the data
+  // owner audit). Only bytes the owner uploaded itself (charged to its quota then): a dataset
+  // naming someone else's upload would keep that for ever. Not before the grant: found in the
+  // DID audit, a registered dataset and a made-up wrapped key pinned any upload for ever with no
+  // grant ever sent, turning a day's lease into permanent storage.
+  const keep = await uploadedBy(ctx, dataset.cid, grant.upload.signer) ? [dataset.cid] : [];
+  for (const cid of keep) await ctx.store.lease(cid, until);
+  const pending: PendingGrant = { datasetId, granteeDid, keep: [wrappedKeyCid, ...keep], until };
+  await ctx.kv.set(pendingGrantKey(wrappedKeyCid), pending);
   return { ok: true, wrappedKeyCid };
+}
+
+/** A wrapped key stored for a grant the chain has not shown yet, and what it keeps then. */
+interface PendingGrant {
+  datasetId: Hex;
+  granteeDid: Hex;
+  /** The wrapped key and (if its owner uploaded it here) the dataset. */
+  keep: string[];
+  /** When its lease, and this wait, ends (the coordinator's clock). */
+  until: number;
+}
+
+const pendingGrantKey = (wrappedKeyCid: string): Deno.KvKey => ["grant_pending", wrappedKeyCid];
+
+/**
+ * Pins what the grants stored through POST /did/grant keep, once the chain's grant names their
+ * wrapped key; drops those whose wait is over without one (their leases end with it). Run before
+ * each collection.
+ */
+export async function confirmGrants(ctx: Context): Promise<void> {
+  const { client, addresses } = ctx.chain;
+  for await (const e of ctx.kv.list<PendingGrant>({ prefix: ["grant_pending"] })) {
+    const { datasetId, granteeDid, keep, until } = e.value;
+    const granted = await getGrant(client, { addresses, datasetId, granteeDid });
+    if (granted.active && granted.wrappedKeyCid === e.key[1]) {
+      for (const cid of keep) {
+        await ctx.store.pin(cid).catch((err) => {
+          if (!(err instanceof BlockNotFoundError)) throw err; // gone: nothing here to keep
+        });
+      }
+    } else if (ctx.now() <= until) {
+      continue; // its owner's transaction may still come
+    }
+    await ctx.kv.delete(e.key);
+  }
 }

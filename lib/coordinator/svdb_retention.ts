@@ -2,16 +2,17 @@
  * What the coordinator keeps in its SVDB, and the collection of the rest. Uploads through the
  * gateway are only leased (`uploadLeaseMs`); the coordinator pins what it comes to reference: a
  * started job's spec, initial weights, shards and validation data, every accepted update and
- * cluster mean, a registered dataset its owner uploaded once the owner grants it through POST
- * /did/grant. Its own writes (checkpoints, velocities, model folders, wrapped keys) are pinned
- * when written. {@link collectSvdbGarbage} runs on a schedule and drops everything else once its
- * lease is over.
+ * cluster mean, a registered dataset its owner uploaded and the wrapped key once the grant that
+ * POST /did/grant stored the key for lands on chain. Its own writes (checkpoints, velocities,
+ * model folders) are pinned when written. {@link collectSvdbGarbage} runs on a schedule and drops
+ * everything else once its lease is over.
  */
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { collectGarbage } from "../store/collect_garbage.ts";
 import type { GcResult } from "../store/store.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
+import { confirmGrants } from "./data_grants.ts";
 
 /** Pins each CID so collection never takes it; one not in the store is skipped. */
 export async function keepReferenced(ctx: Context, cids: readonly string[]): Promise<void> {
@@ -30,7 +31,12 @@ export function keepJobData(ctx: Context, specCid: string, spec: JobSpec): Promi
   return keepReferenced(ctx, [specCid, ...data]);
 }
 
-/** Collects, at the coordinator's clock, every block neither pinned nor leased. */
+/**
+ * Collects, at the coordinator's clock, every block neither pinned nor leased, after pinning what
+ * grants that landed on chain keep (data_grants.ts); a chain that cannot be read then leaves them
+ * to their leases until the next run.
+ */
 export async function collectSvdbGarbage(ctx: Context): Promise<GcResult> {
+  await confirmGrants(ctx).catch((e) => console.error("svdb: grants not confirmed:", e));
   return await collectGarbage(ctx.store, ctx.now());
 }

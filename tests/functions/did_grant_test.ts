@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { bytesToHex, type Hex, hexToBytes } from "../../lib/crypto/digest.ts";
+import {
+  bytesToHex,
+  concatBytes,
+  digestHex,
+  type Hex,
+  hexToBytes,
+} from "../../lib/crypto/digest.ts";
+import { WRAPPED_KEY_BYTES } from "../../lib/coordinator/data_grants.ts";
+import { WRAPPED_KEY_VERSION } from "../../lib/crypto/key_wrap.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { wrapKey } from "../../lib/crypto/key_wrap.ts";
@@ -7,7 +15,7 @@ import { registerIdentity } from "../../lib/did/resolve.ts";
 import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
 import { createDid, getDid } from "../../lib/did/registry.ts";
 import { openStore } from "../../lib/store/open_store.ts";
-import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts";
+import { grantDataAccess, registerDataset, revokeDataAccess } from "../../lib/did/data_access.ts";
 import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
@@ -375,6 +383,65 @@ Deno.test("victim: a dataset published through the gateway outlives the upload l
   // Assert: the dataset and the grantee's wrapped key are still there.
   assert.ok(await s.ctx.store.has(published.cid), "the dataset's ciphertext is kept");
   assert.ok(await s.ctx.store.has(published.grants[0]!.wrappedKeyCid), "its grant's key is kept");
+});
+
+Deno.test("attacker: a grant that never lands on chain keeps nothing past its lease", async () => {
+  // Found in the DID audit: POST /did/grant pinned the dataset (any upload of its owner's) and the
+  // wrapped key at once, before any grant transaction; a registered dataset and a made-up wrapped
+  // key turned a day's upload lease into storage kept for ever, with no grant ever sent.
+  // Prepare: an owner's upload through the gateway, registered as a dataset.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const owner = fx.clients[2]!;
+  const ownerId = await registerIdentity(owner, {
+    addresses: fx.addresses,
+    store: fx.store,
+    authKey: generateNodeKey(),
+    encKey: generateEncKey().publicKeyHex,
+  });
+  const granteeId = await registerIdentity(fx.clients[3]!, {
+    addresses: fx.addresses,
+    store: fx.store,
+    authKey: generateNodeKey(),
+    encKey: generateEncKey().publicKeyHex,
+  });
+  const { chainId, addresses } = s.ctx.chain;
+  const gateway = new Gateway(new CoordinatorClient(s.call), {
+    signer: accountUploadSigner(owner),
+    domain: uploadDomain(chainId, addresses.registry),
+    did: ownerId.did,
+    now: () => s.ctx.now(),
+  });
+  const cid = await gateway.put(crypto.getRandomValues(new Uint8Array(64 * 1024)));
+  const datasetId = digestHex(
+    concatBytes(hexToBytes(ownerId.didHash), new TextEncoder().encode(cid)),
+  );
+  await registerDataset(owner, {
+    addresses: fx.addresses,
+    datasetId,
+    ownerDid: ownerId.didHash,
+    cid,
+  });
+
+  // Execute: a made-up wrapped key stored for a grant, and no grant transaction; a day passes.
+  const wrappedKey = new Uint8Array(WRAPPED_KEY_BYTES);
+  wrappedKey[0] = WRAPPED_KEY_VERSION;
+  const stored = await read(
+    await postGrant(s, owner, ownerId.did, {
+      datasetId,
+      granteeDid: granteeId.did,
+      wrappedKey: bytesToHex(wrappedKey),
+    }),
+  );
+  assert.equal(stored.status, 201, JSON.stringify(stored.body));
+  await collectSvdbGarbage(s.ctx); // within the lease: kept for the grant that may come
+  assert.ok(await s.ctx.store.has(cid));
+  s.advance(s.ctx.config.uploadLeaseMs + 1);
+  await collectSvdbGarbage(s.ctx);
+
+  // Assert: neither the upload nor the key was kept.
+  assert.equal(await s.ctx.store.has(cid), false, "the upload went with its lease");
+  assert.equal(await s.ctx.store.has(stored.body.wrappedKeyCid), false, "and the key");
 });
 
 Deno.test("bad input: a /did route asked with the wrong method is a 405 naming the routes, not a field error", async () => {
