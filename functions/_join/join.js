@@ -61007,7 +61007,7 @@ async function getRoundCheckpoint(client, params) {
     args: {
       jobId: params.jobId
     },
-    fromBlock: 0n
+    fromBlock: params.fromBlock ?? 0n
   });
   return logs.find((l) => l.args.round === params.round)?.args.checkpointCid;
 }

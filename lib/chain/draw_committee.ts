@@ -31,14 +31,14 @@ export function requestCommittee(
 /** The round's committee request, from its CommitteeRequested event (undefined if none yet). */
 export async function getCommitteeRequest(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex; round: number },
+  params: { addresses: ArthaAddresses; jobId: Hex; round: number; fromBlock?: bigint },
 ): Promise<CommitteeRequest | undefined> {
   const logs = await client.getContractEvents({
     address: params.addresses.verification,
     abi: abis.verification,
     eventName: "CommitteeRequested",
     args: { jobId: params.jobId },
-    fromBlock: 0n,
+    fromBlock: params.fromBlock ?? 0n,
   });
   const a = logs.find((l) => l.args.round === params.round)?.args;
   if (!a) return undefined;

@@ -7,7 +7,7 @@ import { isAssigned } from "./is_assigned.ts";
 /** `fromNode`'s latest replacement (lower-case), or undefined while it still holds its task. */
 export async function getReplacementNode(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex; fromNode: Hex },
+  params: { addresses: ArthaAddresses; jobId: Hex; fromNode: Hex; fromBlock?: bigint },
 ): Promise<Hex | undefined> {
   const { addresses, jobId, fromNode } = params;
   if (await isAssigned(client, { addresses, jobId, nodePubkey: fromNode })) return undefined;
@@ -16,7 +16,7 @@ export async function getReplacementNode(
     abi: abis.jobs,
     eventName: "TaskReassigned",
     args: { jobId, fromNode },
-    fromBlock: 0n,
+    fromBlock: params.fromBlock ?? 0n,
   });
   return moved.at(-1)?.args.toNode?.toLowerCase() as Hex | undefined;
 }

@@ -6,14 +6,14 @@ import { abis, type ArthaAddresses } from "./contracts.ts";
 /** The checkpoint CID `round` of `jobId` closed with on chain, or undefined while it is open. */
 export async function getRoundCheckpoint(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex; round: number },
+  params: { addresses: ArthaAddresses; jobId: Hex; round: number; fromBlock?: bigint },
 ): Promise<string | undefined> {
   const logs = await client.getContractEvents({
     address: params.addresses.jobs,
     abi: abis.jobs,
     eventName: "RoundClosed",
     args: { jobId: params.jobId },
-    fromBlock: 0n,
+    fromBlock: params.fromBlock ?? 0n,
   });
   return logs.find((l) => l.args.round === params.round)?.args.checkpointCid;
 }

@@ -45,6 +45,7 @@ import {
   type JobRecord,
   listValues,
   roundUpdates,
+  scanStart,
   updateKey,
   type UpdateRecord,
 } from "./state.ts";
@@ -326,7 +327,7 @@ const scanKey = (jobId: string): Deno.KvKey => ["challenge_scan", jobId.toLowerC
  */
 async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<void> {
   const { client, addresses } = ctx.chain;
-  const fromBlock = (await ctx.kv.get<bigint>(scanKey(job.jobId))).value ?? 0n;
+  const fromBlock = (await ctx.kv.get<bigint>(scanKey(job.jobId))).value ?? scanStart(job);
   const toBlock = await client.getBlockNumber();
   if (toBlock < fromBlock) return;
   const issued = await getJobChallenges(client, {
@@ -445,14 +446,22 @@ async function verifyAnswer(
   let honest: boolean;
   if (rec.kind === "step") {
     // The step's record (loss, weights hash, gradient hash) must be the recomputed one.
-    const opened = await getRevealedStep(client, { addresses, challengeId });
+    const opened = await getRevealedStep(client, {
+      addresses,
+      challengeId,
+      fromBlock: scanStart(job),
+    });
     if (!opened) return "open";
     const at = opened.step * STEP_RECORD_BYTES;
     const want = bytesToHex(expected.stepRecords.subarray(at, at + STEP_RECORD_BYTES));
     honest = want === opened.record.toLowerCase();
   } else {
     // The openings are chunks of what the gradientDigest covers: the f32 delta, or the payload.
-    const chunks = await getRevealedChunks(client, { addresses, challengeId });
+    const chunks = await getRevealedChunks(client, {
+      addresses,
+      challengeId,
+      fromBlock: scanStart(job),
+    });
     honest = wrongChunks(expected.updateBytes, chunks).length === 0;
   }
   if (honest) return "verified";

@@ -27,7 +27,7 @@ import { reproducible, type ValidationTask } from "../verify/validation_task.ts"
 import type { Context } from "./context.ts";
 import { deliveredSlot, loadSpec } from "./job.ts";
 import { grantReads } from "./svdb_private.ts";
-import { getJobNode, type JobHead, type JobRecord, listValues } from "./state.ts";
+import { getJobNode, type JobHead, type JobRecord, listValues, scanStart } from "./state.ts";
 
 /** A spot-checked round's committee and what it still has to settle. */
 export interface CommitteeRecord {
@@ -72,7 +72,7 @@ export async function drawRoundCommittee(
     () => requestCommittee(client, { ...at, candidates: job.assigned as Hex[] }),
     ["Verification__AlreadyDrawn"],
   );
-  const request = await getCommitteeRequest(client, at);
+  const request = await getCommitteeRequest(client, { ...at, fromBlock: scanStart(job) });
   if (!request) {
     throw new Error(`no committee request on chain for ${job.jobId} round ${job.round}`);
   }

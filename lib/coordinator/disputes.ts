@@ -21,7 +21,7 @@ import {
 } from "../verify/dispute_chain.ts";
 import type { Context } from "./context.ts";
 import { loadWeights, processTrainer } from "./job.ts";
-import type { JobRecord } from "./state.ts";
+import { type JobRecord, scanStart } from "./state.ts";
 
 /** What the coordinator did about one unresolved dispute. */
 export interface ArbitrationRecord {
@@ -54,6 +54,7 @@ export async function arbitrateDisputes(
     addresses,
     jobId: job.jobId,
     phases: [DisputePhase.Unresolved],
+    fromBlock: scanStart(job),
   });
   if (unresolved.length === 0) return [];
   const now = (await client.getBlock()).timestamp;
@@ -90,7 +91,8 @@ export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSp
   const { client, addresses } = ctx.chain;
   if (!spec.verification || !addresses.disputes) return 0;
   const phases = [DisputePhase.AwaitDefence, DisputePhase.Bisecting, DisputePhase.Unresolved];
-  const open = await openDisputes(client, { addresses, jobId: job.jobId, phases });
+  const fromBlock = scanStart(job);
+  const open = await openDisputes(client, { addresses, jobId: job.jobId, phases, fromBlock });
   if (open.length === 0) return 0;
   const now = (await client.getBlock()).timestamp;
   let ended = 0;

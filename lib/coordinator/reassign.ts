@@ -10,7 +10,7 @@ import { loadSpec } from "./job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { eligibleNodes, jobNodeSeed, liveNodes } from "./nodes.ts";
 import { once } from "./once.ts";
-import type { JobNodeRecord, JobRecord } from "./state.ts";
+import { type JobNodeRecord, type JobRecord, scanStart } from "./state.ts";
 
 /** A reassignment: `to` takes the place (task and position) of `from`. */
 export interface NodeMove {
@@ -46,7 +46,8 @@ export async function reassignDropped(
   for (const from of dead) {
     // A restart after this reassignment landed on chain but before the KV write: adopt the
     // chain's replacement instead of reassigning again (which reverts, NotAssigned).
-    let to = await getReplacementNode(client, { addresses, jobId: job.jobId, fromNode: from });
+    const scan = { addresses, jobId: job.jobId, fromNode: from, fromBlock: scanStart(job) };
+    let to = await getReplacementNode(client, scan);
     if (!to) {
       to = spares.shift();
       if (!to) break;

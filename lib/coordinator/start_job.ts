@@ -80,6 +80,8 @@ export async function startJob(
   if (unfit) return unfit;
   const data = await checkJobData(ctx, spec);
   if (!data.ok) return data;
+  // Before any assign: every event of the job the coordinator scans for comes after it.
+  const startBlock = Number(await ctx.chain.client.getBlockNumber());
   await keepJobData(ctx, params.specCid, spec); // uploads are only leased; the job needs them
   await keepJobDataPrivate(ctx, params.jobId, onChain.owner, spec);
   let taskOf: Record<string, number>;
@@ -89,7 +91,7 @@ export async function startJob(
     if (!(e instanceof ChainCallError)) throw e;
     return reject(409, "CHAIN_CALL_FAILED", e.message);
   }
-  const started = { owner: onChain.owner, before: data.before, chosen, taskOf };
+  const started = { owner: onChain.owner, before: data.before, chosen, taskOf, startBlock };
   const job = await recordJob(ctx, params, spec, started);
   return { ok: true, job };
 }
@@ -314,11 +316,12 @@ async function recordJob(
   ctx: Context,
   params: StartJobParameters,
   spec: JobSpec,
-  { owner, before, chosen, taskOf }: {
+  { owner, before, chosen, taskOf, startBlock }: {
     owner: Hex;
     before: Evaluation;
     chosen: Hex[];
     taskOf: Record<string, number>;
+    startBlock: number;
   },
 ): Promise<JobRecord> {
   const head: JobHead = {
@@ -336,6 +339,7 @@ async function recordJob(
     metrics: [],
     modelId: params.modelId,
     reassigned: [],
+    startBlock,
   };
   const assignment = { assigned: chosen, taskOf };
   const placed = await setAssignment(ctx.kv, params.jobId, assignment);

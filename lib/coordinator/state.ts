@@ -84,6 +84,12 @@ export interface JobHead {
   /** Each shard's validation loss before training (absent in old records). */
   initialShardLoss?: number[];
   metrics: RoundMetric[];
+  /**
+   * The chain's head when the coordinator started the job: scans of the job's events (its
+   * challenges, answers, committees, replacements) start there, not at block 0, which on a long
+   * public chain was thousands of capped log queries a scan. Absent in old records (scans from 0).
+   */
+  startBlock?: number;
   /** ModelRegistry id to add checkpoints to (the owner made the coordinator a publisher). */
   modelId?: Hex;
   /** SVDB CID of the exported Hugging Face-style model folder (set by finalize). */
@@ -142,6 +148,11 @@ export interface JobNodeRecord {
   /** Set once the node's task moved to this replacement: it holds no task now, but its task
    * stays known (challenges and disputes of rounds it delivered still need it). */
   movedTo?: Hex;
+}
+
+/** The block a scan of `job`'s events starts from (see {@link JobHead.startBlock}). */
+export function scanStart(job: Pick<JobHead, "startBlock">): bigint {
+  return BigInt(job.startBlock ?? 0);
 }
 
 /** Whether a place is a task held now (not handed to a replacement). */

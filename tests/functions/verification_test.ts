@@ -736,3 +736,45 @@ Deno.test("attacker: a lazy commit is still challenged when the close stops afte
     [lazy.nodePubkey, 0, "step"],
   ]);
 });
+
+Deno.test("a job's event scans start at the block its start saw, not at block 0", async () => {
+  // On a long public chain a scan from block 0 is thousands of capped log queries (the client
+  // splits every one into 2,000-block parts): a challenge's answer, a committee's request and a
+  // replacement were each read that way at every close. Prepare: every commit challenged; every
+  // log query the coordinator sends is noted.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 2,
+    rounds: 2,
+    verification: { redundancy: 1, challengeRate: 1, sampleRate: 0 },
+  });
+  const from: bigint[] = [];
+  const chain = s.ctx.chain;
+  s.ctx.chain = {
+    ...chain,
+    client: new Proxy(chain.client, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (key !== "getContractEvents" && key !== "getLogs") return value;
+        return (request: { fromBlock?: bigint; blockHash?: string }) => {
+          if (!request.blockHash) from.push(request.fromBlock ?? 0n); // one block's: no scan
+          return (value as (r: unknown) => Promise<unknown>)(request);
+        };
+      },
+    }),
+  };
+
+  // Execute: a round closes and is challenged; the answers come and are judged.
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+  for (const n of job.nodes) await n.worker.answerChallenges();
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: the scans happened, none from before the job's start.
+  const start = BigInt(job.record.startBlock!);
+  assert.ok(start > 0n && from.length > 0, `${from.length} scans from block ${start}`);
+  assert.deepEqual(from.filter((b) => b < start), []);
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => r.status), Array(4).fill("verified"));
+});
