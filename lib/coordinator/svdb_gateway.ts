@@ -97,8 +97,12 @@ export async function storeUpload(
   const reservation = await reserveUpload(ctx, grant, declaredBytes);
   if (!reservation.ok) return reservation;
   const limit = reservation.reserved;
+  // A spool that cannot be opened (a full disk) gives the whole reservation back.
+  await using spool = await ctx.store.openSpool().catch(async (e) => {
+    await settleUpload(ctx, grant, limit, 0);
+    throw e;
+  });
   const { chunks, seen } = countedChunks(body, limit, ctx.config.uploadIdleMs);
-  await using spool = await ctx.store.openSpool();
   try {
     for await (const chunk of chunks) await spool.write(chunk);
   } catch (e) {
@@ -110,17 +114,31 @@ export async function storeUpload(
     return tooLarge(limit);
   }
   const { bytes, sha256 } = seen;
-  await settleUpload(ctx, grant, limit, bytes);
-  if (bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
-  if (sha256 !== grant.upload.bodySha256) {
-    const why = "the body does not hash to the signed x-artha-content-sha256";
-    return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
+  const refused = bytes === 0
+    ? reject(400, "EMPTY_BODY", "Cannot store: empty body")
+    : sha256 !== grant.upload.bodySha256
+    ? reject(
+      401,
+      "SIGNATURE_INVALID",
+      "Cannot store: the body does not hash to the signed " +
+        "x-artha-content-sha256",
+    )
+    : undefined;
+  if (refused) {
+    await settleUpload(ctx, grant, limit, bytes);
+    return refused;
   }
   // Leased from the moment the import is in, under the store's lock: a gc waiting for the put
   // runs after the lease is written, so an upload answered 201 is never collected first.
   let leaseExpiresAt = 0;
   const leaseUntil = () => (leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs);
-  const cid = await ctx.store.put(spool.chunks(), { pin: false, leaseUntil });
+  let cid: CID;
+  try {
+    cid = await ctx.store.put(spool.chunks(), { pin: false, leaseUntil });
+  } finally {
+    // Settled once the bytes are in: the reservation holds the quota until then.
+    await settleUpload(ctx, grant, limit, bytes);
+  }
   return { ok: true, cid: cid.toString(), bytes, leaseExpiresAt };
 }
 

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { Spool } from "./spool.ts";
 import { base32 } from "multiformats/bases/base32";
 import { CID } from "./cid.ts";
 
@@ -48,8 +49,8 @@ export interface Blockstore {
   close(): Promise<void>;
   /** Deletes leftovers of interrupted writes older than `minAgeMs`; returns the count. */
   removeTemporary?(minAgeMs?: number): Promise<number>;
-  /** A folder for bodies spooled before their import (lib/store/spool.ts); else memory. */
-  readonly spoolDir?: string;
+  /** A spool for a body to import later, kept where this backend keeps its data (spool.ts). */
+  openSpool?(): Promise<Spool>;
   /**
    * Runs `fn` holding a lock shared with every process that opens the same backing store:
    * shared for writers of blocks and pins, exclusive for gc. Backends private to one process

@@ -19,11 +19,8 @@ import {
   type Lease,
 } from "./blockstore.ts";
 import { TEMP_PREFIX, writeFileAtomic } from "./atomic.ts";
-import { SPOOL_PREFIX } from "./spool.ts";
+import { fileSpool, type Spool, SPOOL_MAX_IDLE_MS, SPOOL_PREFIX } from "./spool.ts";
 import { legacyBlockFiles, migrateLegacyBlocks } from "./_fs_legacy.ts";
-
-/** How long a spool file may go unwritten before a collection takes it for a crash's. */
-const SPOOL_MAX_IDLE_MS = 24 * 3600_000;
 
 /** Contents of `LAYOUT`: blocks keyed by CIDv1 (codec and multihash). */
 const LAYOUT = "codec-keys\n";
@@ -99,6 +96,11 @@ export class FsBlockstore implements Blockstore {
   /** Where uploads are spooled before their import (lib/store/spool.ts). */
   get spoolDir(): string {
     return `${this.root}/spool`;
+  }
+
+  /** A spool in a file of {@link spoolDir}. */
+  openSpool(): Promise<Spool> {
+    return fileSpool(this.spoolDir);
   }
 
   /** Writes the block unless it is already there. */

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { Spool } from "./spool.ts";
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
 import { type CID, parseCid } from "./cid.ts";
@@ -186,9 +187,9 @@ export class HeliaBlockstore implements Blockstore {
     }
   }
 
-  /** The local store's spool folder, if it has one. */
-  get spoolDir(): string | undefined {
-    return this.#local?.spoolDir;
+  /** The local store's spool, if it has one. */
+  get openSpool(): (() => Promise<Spool>) | undefined {
+    return this.#local?.openSpool?.bind(this.#local);
   }
 
   /** Cleans leftovers of interrupted writes in the local store, if it has any. */

@@ -33,6 +33,7 @@ import {
 } from "./blockstore.ts";
 import { MAX_BLOCK_BYTES } from "./_dag.ts";
 import { KvRwLock } from "./_kv_lock.ts";
+import { kvSpool, removeStaleKvSpools, type Spool } from "./spool.ts";
 
 /** Bytes per chunk: the largest value Deno KV stores (64 KiB). */
 export const KV_CHUNK_BYTES = 65_536;
@@ -300,15 +301,21 @@ export class KvBlockstore implements Blockstore {
     }
   }
 
+  /** A spool in this database (lib/store/spool.ts), not in the isolate's memory. */
+  openSpool(): Promise<Spool> {
+    return kvSpool(this.kv, this.prefix);
+  }
+
   /**
    * Deletes the chunks of writes that never published their head and started more than
-   * `minAgeMs` ago (default one minute, so writes in flight are spared).
+   * `minAgeMs` ago (default one minute, so writes in flight are spared), and spools a crashed
+   * process left (a day unwritten).
    *
-   * @returns how many abandoned writes were removed
+   * @returns how many abandoned writes and spools were removed
    */
   async removeTemporary(minAgeMs = ABANDONED_AFTER_MS): Promise<number> {
     const cutoff = Date.now() - minAgeMs;
-    let removed = 0;
+    let removed = await removeStaleKvSpools(this.kv, this.prefix);
     for await (const entry of this.kv.list<Pending>({ prefix: this.#key(PENDING) })) {
       if (entry.value.startedAt <= cutoff && await this.#dropPending(entry, entry.value)) removed++;
     }

@@ -34,14 +34,21 @@ export interface Spool extends AsyncDisposable {
 /** Prefix of spool files, so a collection can tell them (and their age) from anything else. */
 export const SPOOL_PREFIX = "spool-";
 
+/** How long a spool may go unwritten before a collection takes it for a crashed process's. */
+export const SPOOL_MAX_IDLE_MS = 24 * 3600_000;
+
 const PIECE = 1 << 20;
 
-/** A spool in a file of `dir` when given, else in memory. */
+/**
+ * A spool in a file of `dir` when given, else in memory (for a store held in memory anyway).
+ * Backends with room of their own open theirs (`Blockstore.openSpool`).
+ */
 export async function openSpool(dir?: string): Promise<Spool> {
   return dir === undefined ? memorySpool() : await fileSpool(dir);
 }
 
-function memorySpool(): Spool {
+/** A spool in memory. */
+export function memorySpool(): Spool {
   let kept: Uint8Array[] = [];
   let bytes = 0;
   const discard = () => {
@@ -65,7 +72,8 @@ function memorySpool(): Spool {
   };
 }
 
-async function fileSpool(dir: string): Promise<Spool> {
+/** A spool in a new file of `dir`, deleted when discarded. */
+export async function fileSpool(dir: string): Promise<Spool> {
   await Deno.mkdir(dir, { recursive: true });
   const path = await Deno.makeTempFile({ dir, prefix: SPOOL_PREFIX });
   const file = await Deno.open(path, { write: true });
@@ -103,4 +111,90 @@ async function fileSpool(dir: string): Promise<Spool> {
     discard,
     [Symbol.asyncDispose]: discard,
   };
+}
+
+/** Bytes per value of a KV spool: the largest value Deno KV stores. */
+const KV_PIECE = 65_536;
+
+/** What a KV spool's marker holds: when it was last written, for the collection of stale ones. */
+export interface KvSpoolMarker {
+  touchedAt: number;
+}
+
+/**
+ * A spool in Deno KV under `prefix`: a marker `[...prefix, "spool", id]` and the body in 64 KiB
+ * values `[...prefix, "spool_piece", id, i]`, deleted when discarded (a crashed one by the
+ * collection, once its marker is a day old). Where there is no writable filesystem (Deno Deploy),
+ * a spool in memory would hold every upload in flight whole in the isolate's memory.
+ */
+export async function kvSpool(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Spool> {
+  const id = crypto.randomUUID();
+  const marker = [...prefix, "spool", id];
+  const pieceKey = (i: number): Deno.KvKey => [...prefix, "spool_piece", id, i];
+  await kv.set(marker, { touchedAt: Date.now() } satisfies KvSpoolMarker);
+  let pending = new Uint8Array(KV_PIECE);
+  let filled = 0;
+  let pieces = 0;
+  let bytes = 0;
+  let flushed = false;
+  const flush = async () => {
+    if (filled === 0) return;
+    await kv.set(pieceKey(pieces++), pending.slice(0, filled));
+    filled = 0;
+    // Touched now and then, so a slow upload's spool is not taken for a stale one.
+    if (pieces % 64 === 0) await kv.set(marker, { touchedAt: Date.now() });
+  };
+  const discard = async () => {
+    for await (const e of kv.list({ prefix: [...prefix, "spool_piece", id] })) {
+      await kv.delete(e.key);
+    }
+    await kv.delete(marker);
+  };
+  return {
+    get bytes() {
+      return bytes;
+    },
+    async write(chunk) {
+      for (let at = 0; at < chunk.length;) {
+        const n = Math.min(KV_PIECE - filled, chunk.length - at);
+        pending.set(chunk.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === KV_PIECE) {
+          await flush();
+          pending = new Uint8Array(KV_PIECE);
+        }
+      }
+      bytes += chunk.length;
+    },
+    async *chunks() {
+      if (!flushed) {
+        await flush();
+        flushed = true;
+      }
+      for (let i = 0; i < pieces; i++) {
+        const piece = (await kv.get<Uint8Array>(pieceKey(i))).value;
+        if (!piece) throw new Error(`Cannot read spool ${id}: piece ${i} is missing`);
+        yield piece;
+      }
+    },
+    discard,
+    [Symbol.asyncDispose]: discard,
+  };
+}
+
+/** Deletes the KV spools under `prefix` not written for {@link SPOOL_MAX_IDLE_MS}; their count. */
+export async function removeStaleKvSpools(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
+  let removed = 0;
+  const cutoff = Date.now() - SPOOL_MAX_IDLE_MS;
+  for await (const e of kv.list<KvSpoolMarker>({ prefix: [...prefix, "spool"] })) {
+    if (e.value.touchedAt > cutoff) continue;
+    const id = e.key.at(-1)!;
+    for await (const p of kv.list({ prefix: [...prefix, "spool_piece", id] })) {
+      await kv.delete(p.key);
+    }
+    await kv.delete(e.key);
+    removed++;
+  }
+  return removed;
 }

@@ -24,7 +24,7 @@ import { FsBlockstore, type FsBlockstoreOptions } from "./fs_blockstore.ts";
 import { InvalidDagError, type OpenedFile, openFile, type ReadLimits, walkDag } from "./_dag.ts";
 import { type GcResult, sweep } from "./_sweep.ts";
 import { RwLock } from "./_rw_lock.ts";
-import { openSpool, type Spool } from "./spool.ts";
+import { memorySpool, type Spool } from "./spool.ts";
 
 export {
   DagTooLargeError,
@@ -211,11 +211,12 @@ export class Store {
   }
 
   /**
-   * A spool for a body to import later (lib/store/spool.ts): a file in the backend's spool
-   * folder, else memory. Filling it takes no lock, so a slow sender holds no collection back.
+   * A spool for a body to import later (lib/store/spool.ts): a file of an fs backend's spool
+   * folder, values of a KV backend's database, else memory (a memory backend's). Filling it takes
+   * no lock, so a slow sender holds no collection back.
    */
   openSpool(): Promise<Spool> {
-    return openSpool(this.blockstore.spoolDir);
+    return this.blockstore.openSpool?.() ?? Promise.resolve(memorySpool());
   }
 
   /** Removes a pin (its blocks go at the next `gc` unless another pin or lease reaches them). */
