@@ -113,6 +113,25 @@ export interface PendingChallenges {
   globalCid: string;
   /** When the round was closed (the coordinator's clock). */
   at: number;
+  /**
+   * The tasks moved to spares with the advance: the round's own assignment had `from` where the
+   * job's now has `to` (a moved node's commit is still challenged when undelivered).
+   */
+  moves?: { from: Hex; to: Hex }[];
+}
+
+/** The job as its round `round` had it, from today's record and the round's pending marker. */
+function jobAtRound(job: JobRecord, round: number, p: PendingChallenges): JobRecord {
+  const back = new Map((p.moves ?? []).map((m) => [m.to.toLowerCase(), m.from]));
+  const assigned = job.assigned.map((n) => back.get(n.toLowerCase()) ?? n);
+  return { ...job, round, globalCid: p.globalCid, assigned };
+}
+
+/** Whether a closed round of the job still owes challenges (finalize waits for them). */
+export async function challengesOwed(ctx: Context, jobId: string): Promise<number | undefined> {
+  const prefix = ["challenge_pending", jobId.toLowerCase()];
+  for await (const e of ctx.kv.list({ prefix }, { limit: 1 })) return e.key[2] as number;
+  return undefined;
 }
 
 /** How long the close itself has to issue a round's challenges before a follow-up does. */
@@ -136,11 +155,23 @@ export async function resumeChallenges(
     const round = e.key[2] as number;
     const closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, round))).value;
     if (closing) {
-      const then = { ...job, round, globalCid: e.value.globalCid };
-      await challengeRound(ctx, then, spec, closing.nodes as Hex[]);
+      await challengeRound(ctx, jobAtRound(job, round, e.value), spec, closing.nodes as Hex[]);
     }
     await ctx.kv.delete(e.key);
   }
+}
+
+/**
+ * The seed a round's challenges are drawn with: the chain's latest block hash when first asked,
+ * then kept, so a round whose challenges are issued again (resumeChallenges) draws the same nodes.
+ */
+async function drawSeed(ctx: Context, job: Pick<JobRecord, "jobId" | "round">): Promise<Hex> {
+  const key = ["challenge_seed", job.jobId.toLowerCase(), job.round];
+  const kept = await ctx.kv.get<Hex>(key);
+  if (kept.value) return kept.value;
+  const seed = (await ctx.chain.client.getBlock()).hash!;
+  await ctx.kv.atomic().check(kept).set(key, seed).commit();
+  return (await ctx.kv.get<Hex>(key)).value!;
 }
 
 /**
@@ -187,7 +218,7 @@ async function challengeDelivered(
   // A spot-checked round is also recomputed in full by a validator committee (committees.ts).
   if (spotChecked) await drawRoundCommittee(ctx, job, spec, nodes);
   if (!challenges) return [];
-  const seed = (await client.getBlock()).hash!;
+  const seed = await drawSeed(ctx, job);
   const out: ChallengeRecord[] = [];
   for (const node of nodes) {
     // A spot-checked round challenges everyone; otherwise each node with the policy's rate.
@@ -267,6 +298,9 @@ function sampleBps(rate: number): number {
   return Math.min(500, Math.max(100, Math.round(rate * BPS)));
 }
 
+/** How long a claim to send a challenge holds before another run may send it. */
+const CLAIM_TTL_MS = 10 * 60_000;
+
 /** Marks that a commit was asked one kind of challenge (each kind once per commit). */
 const askedKey = (jobId: string, round: number, node: string, kind: string): Deno.KvKey => [
   "challenge_asked",
@@ -293,14 +327,26 @@ async function issueRecorded(
   send: () => Promise<{ challengeId: bigint }>,
 ): Promise<ChallengeRecord[]> {
   const asked = askedKey(job.jobId, job.round, node, kind);
-  if ((await ctx.kv.get(asked)).versionstamp !== null) return [];
+  // Claimed before it is sent: a round's challenges may be issued by its close and again by a
+  // follow-up (resumeChallenges), and two senders each asked the commit, spending the chain's
+  // three challenges a commit. A claim whose sender died is taken over once it is old.
+  const claim = await ctx.kv.get<string | { sending: number }>(asked);
+  const v = claim.value;
+  if (typeof v === "string") return []; // issued
+  if (v && ctx.now() - v.sending < CLAIM_TTL_MS) return []; // another sender has it
+  const claimed = await ctx.kv.atomic().check(claim).set(asked, { sending: ctx.now() }).commit();
+  if (!claimed.ok) return [];
   let challengeId: bigint;
   try {
     ({ challengeId } = await send());
   } catch (e) {
     // A commit's challenges are capped on chain (three): a retry after a crash between the
     // send and its record finds them issued, and asks no more.
-    if (revertedWith(e, ["PoC__VerificationOver", "Verification__ChallengeLimit"])) return [];
+    if (revertedWith(e, ["PoC__VerificationOver", "Verification__ChallengeLimit"])) {
+      await ctx.kv.set(asked, "refused"); // the chain asks no more of this commit
+      return [];
+    }
+    await ctx.kv.delete(asked); // not sent: the next run may ask it
     throw e;
   }
   const rec: ChallengeRecord = {

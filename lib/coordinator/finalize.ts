@@ -15,6 +15,7 @@ import { exportModelFolder } from "../model/publish.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
+import { challengesOwed } from "./challenges.ts";
 import { followUpVerification } from "./follow_up.ts";
 import { releaseUpdates } from "./release_updates.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -81,6 +82,13 @@ export async function finalizeOne(
     await withAssignment(ctx.kv, job),
     await loadSpec(ctx.store, job.specCid),
   );
+  // A last round whose close stopped before issuing its challenges owes them (the follow-up
+  // issues them a minute on): the chain cannot wait for challenges it never saw.
+  const owed = await challengesOwed(ctx, job.jobId);
+  if (owed !== undefined) {
+    const why = `round ${owed}'s challenges are not all issued yet; finalize again in a minute`;
+    return reject(409, "CHALLENGES_OWED", `Cannot finalize: ${why}`);
+  }
   const settled = await settleOnChain(ctx, job);
   if (!settled.ok) return settled;
   const updated: JobHead = {

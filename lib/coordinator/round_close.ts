@@ -339,7 +339,8 @@ async function advanceJob(
   };
   // With the advance, the round's challenges are owed: a close that stops before issuing them
   // leaves this for the follow-up (challenges.ts resumeChallenges).
-  const pending: PendingChallenges = { globalCid: job.globalCid, at: ctx.now() };
+  const moves = next.moves.map(({ from, to }) => ({ from, to }));
+  const pending: PendingChallenges = { globalCid: job.globalCid, at: ctx.now(), moves };
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, job.jobId, next.moves).commit();

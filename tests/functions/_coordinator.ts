@@ -237,11 +237,12 @@ interface Base {
 }
 
 /**
- * Starts anvil, deploys the contracts and opens the store in a temp dir: `store` picks its backend
- * (default ARTHA_TEST_STORE, else fs; kv opens a KV file of its own).
+ * Starts anvil, deploys the contracts (ProofOfCompute's settlement delay 0 unless given) and opens
+ * the store in a temp dir: `store` picks its backend (default ARTHA_TEST_STORE, else fs; kv opens a
+ * KV file of its own).
  */
 export async function setupCoordinator(
-  options: { operators?: number; store?: StoreKind } = {},
+  options: { operators?: number; store?: StoreKind; settlementDelay?: number } = {},
 ): Promise<Coordinator> {
   const operators = options.operators ?? 3;
   const kind = options.store ?? Deno.env.get("ARTHA_TEST_STORE") ?? "fs";
@@ -261,7 +262,8 @@ export async function setupCoordinator(
       createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
     );
     const [coordinator, owner] = [clients[0]!, clients[1]!];
-    const addresses = await deployArtha(coordinator, { settlementDelay: 0 });
+    const settlementDelay = options.settlementDelay ?? 0;
+    const addresses = await deployArtha(coordinator, { settlementDelay });
     store = await openStore({ kind, dir: `${dir}/svdb`, kv: `${dir}/svdb.kv` });
     const sh: Shared = {
       net,

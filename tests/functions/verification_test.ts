@@ -24,6 +24,7 @@ import {
   onlyLive,
   pairWithSpare,
   read,
+  type Scenario,
   setupCoordinator,
   type TestJob,
   type TestNode,
@@ -777,4 +778,103 @@ Deno.test("a job's event scans start at the block its start saw, not at block 0"
   assert.deepEqual(from.filter((b) => b < start), []);
   const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
   assert.deepEqual(recs.map((r) => r.status), Array(4).fill("verified"));
+});
+
+/** A chain client whose every transaction to VerificationManager fails, as a lost RPC would. */
+function refusingChallenges(s: Scenario, fx: Coordinator) {
+  const chain = s.ctx.chain;
+  const verification = fx.addresses.verification!.toLowerCase();
+  const client = new Proxy(chain.client, {
+    get(target, key) {
+      if (key !== "prepareTransactionRequest") return Reflect.get(target, key);
+      return (request: { to?: string }) =>
+        request.to?.toLowerCase() === verification
+          ? Promise.reject(new Error("the RPC went away"))
+          : target.prepareTransactionRequest(request as never);
+    },
+  });
+  return { ...chain, client };
+}
+
+/** `node` commits made-up digests to round 0 of `job` (it trains and delivers nothing). */
+async function commitMadeUp(fx: Coordinator, job: TestJob, node: TestNode): Promise<void> {
+  const made = (tag: string) => `0x${tag.repeat(32)}` as const;
+  await commitRound(node.operator, {
+    addresses: fx.addresses,
+    commit: {
+      jobId: job.jobId,
+      round: 0,
+      nodePubkey: node.nodePubkey,
+      lossDigest: made("11"),
+      gradientDigest: made("22"),
+      weightsDigest: made("33"),
+      proofsRoot: made("44"),
+    },
+  });
+}
+
+Deno.test("attacker: a lazy node moved off at the close is still challenged when the close stops", async () => {
+  // Found reviewing the owed challenges: issued again after a stopped close, they were drawn
+  // from the job's assignment of the next round, without the nodes moved to spares at the close;
+  // a lazy node that committed and went silent until it was replaced escaped its challenge.
+  // Prepare: a lazy node commits made-up digests and goes silent; a spare waits; the RPC refuses
+  // every challenge the close sends.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, spares: 1, rounds: 2, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  await commitMadeUp(fx, job, lazy);
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  await onlyLive(fx, [a, b, ...job.spares]);
+  const chain = s.ctx.chain;
+  s.ctx.chain = refusingChallenges(s, fx);
+  await s.post("/aggregate", { jobId: job.jobId });
+  s.ctx.chain = chain;
+  const moved = await s.jobRecord(job.jobId);
+  assert.equal(moved.round, 1);
+  assert.ok(!moved.assigned.includes(lazy.nodePubkey), "the lazy node was moved to the spare");
+
+  // Execute: a later aggregate call.
+  s.advance(2 * 60_000);
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: the lazy commit is asked its chunk and step.
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
+    [lazy.nodePubkey, 0, "challenge"],
+    [lazy.nodePubkey, 0, "step"],
+  ]);
+});
+
+Deno.test("attacker: finalize does not settle a job whose last close stopped before its challenges", async () => {
+  // Found reviewing the owed challenges: a stopped last close left its challenges to a follow-up
+  // a minute on, and a finalize before it settled with the lazy commit unasked (the chain cannot
+  // wait for challenges it never saw). Prepare: a one-round job under an hour's settlement delay,
+  // a lazy node; the RPC refuses every challenge the last close sends.
+  await using fx = await setupCoordinator({ operators: 3, settlementDelay: 3600 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 1, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  await commitMadeUp(fx, job, lazy);
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  const chain = s.ctx.chain;
+  s.ctx.chain = refusingChallenges(s, fx);
+  await s.post("/aggregate", { jobId: job.jobId });
+  s.ctx.chain = chain;
+  assert.equal((await s.jobRecord(job.jobId)).status, "completed");
+
+  // Execute: finalize at once, then a minute on (still inside the settlement delay).
+  const early = await read(await s.post("/finalize", { jobId: job.jobId }));
+  s.advance(2 * 60_000);
+  const later = await read(await s.post("/finalize", { jobId: job.jobId }));
+
+  // Assert: refused while owed; the follow-up then asks the lazy commit, and settlement waits.
+  assert.equal(early.status, 409, JSON.stringify(early.body));
+  assert.equal(early.body.error.code, "CHALLENGES_OWED");
+  assert.notEqual(later.status, 200, JSON.stringify(later.body));
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
+    [lazy.nodePubkey, 0, "challenge"],
+    [lazy.nodePubkey, 0, "step"],
+  ]);
 });
