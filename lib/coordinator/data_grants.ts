@@ -17,7 +17,7 @@ import { sha256Hex } from "../store/upload_signature.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, UPLOAD_MIN_CHARGE, type UploadGrant } from "./svdb_access.ts";
-import { privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
+import { canonicalCid, privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -121,6 +121,16 @@ export async function storeWrappedKey(
     const why = `Cannot grant: ${grant.upload.signer} does not control the dataset owner's DID`;
     return reject(403, "NOT_DATASET_OWNER", why);
   }
+  const signer = grant.upload.signer.toLowerCase();
+  // Each pending grant is a chain read at every collection until it lands or its lease ends.
+  const waiting = await Array.fromAsync(
+    ctx.kv.list({ prefix: ["grant_pending", signer] }, { limit: MAX_PENDING_GRANTS }),
+  );
+  if (waiting.length >= MAX_PENDING_GRANTS) {
+    const why = `${MAX_PENDING_GRANTS} grants of this signer await their transaction; send ` +
+      "those (or wait for their day to pass) first";
+    return reject(429, "TOO_MANY_PENDING_GRANTS", `Cannot grant: ${why}`);
+  }
   const charged = await chargeUpload(ctx, grant, Math.max(wrappedKey.length, UPLOAD_MIN_CHARGE));
   if (!charged.ok) return charged;
   // Leased until the grant lands on chain, then pinned (confirmGrants, at each collection).
@@ -141,9 +151,15 @@ export async function storeWrappedKey(
   const keep = await uploadedBy(ctx, dataset.cid, grant.upload.signer) ? [dataset.cid] : [];
   for (const cid of keep) await ctx.store.lease(cid, until);
   const pending: PendingGrant = { datasetId, granteeDid, keep: [wrappedKeyCid, ...keep], until };
-  await ctx.kv.set(pendingGrantKey(wrappedKeyCid), pending);
+  // Keyed by who asked and for what: found reviewing this, keyed by the key's CID alone (public
+  // once its grant is sent), another owner posting the same bytes for its own dataset replaced
+  // the record, and the victim's grant was never confirmed.
+  await ctx.kv.set(["grant_pending", signer, wrappedKeyCid, datasetId, granteeDid], pending);
   return { ok: true, wrappedKeyCid };
 }
+
+/** Most grants one signer may have awaiting their transaction at a time. */
+export const MAX_PENDING_GRANTS = 256;
 
 /** A wrapped key stored for a grant the chain has not shown yet, and what it keeps then. */
 interface PendingGrant {
@@ -155,8 +171,6 @@ interface PendingGrant {
   until: number;
 }
 
-const pendingGrantKey = (wrappedKeyCid: string): Deno.KvKey => ["grant_pending", wrappedKeyCid];
-
 /**
  * Pins what the grants stored through POST /did/grant keep, once the chain's grant names their
  * wrapped key; drops those whose wait is over without one (their leases end with it). Run before
@@ -166,16 +180,23 @@ export async function confirmGrants(ctx: Context): Promise<void> {
   const { client, addresses } = ctx.chain;
   for await (const e of ctx.kv.list<PendingGrant>({ prefix: ["grant_pending"] })) {
     const { datasetId, granteeDid, keep, until } = e.value;
-    const granted = await getGrant(client, { addresses, datasetId, granteeDid });
-    if (granted.active && granted.wrappedKeyCid === e.key[1]) {
-      for (const cid of keep) {
-        await ctx.store.pin(cid).catch((err) => {
-          if (!(err instanceof BlockNotFoundError)) throw err; // gone: nothing here to keep
-        });
+    try {
+      const granted = await getGrant(client, { addresses, datasetId, granteeDid });
+      const named = canonicalCid(granted.wrappedKeyCid) === canonicalCid(String(e.key[2]));
+      if (granted.active && named) {
+        for (const cid of keep) {
+          await ctx.store.pin(cid).catch((err) => {
+            if (!(err instanceof BlockNotFoundError)) throw err; // gone: nothing here to keep
+          });
+        }
+      } else if (ctx.now() <= until) {
+        continue; // its owner's transaction may still come
       }
-    } else if (ctx.now() <= until) {
-      continue; // its owner's transaction may still come
+      await ctx.kv.delete(e.key);
+    } catch (err) {
+      // The chain could not say: the grant keeps its bytes an hour more, and is asked again.
+      console.error(`svdb: grant ${String(e.key[2])} not confirmed:`, err);
+      for (const cid of keep) await ctx.store.lease(cid, ctx.now() + 3600_000).catch(() => {});
     }
-    await ctx.kv.delete(e.key);
   }
 }

@@ -444,6 +444,74 @@ Deno.test("attacker: a grant that never lands on chain keeps nothing past its le
   assert.equal(await s.ctx.store.has(stored.body.wrappedKeyCid), false, "and the key");
 });
 
+Deno.test("attacker: another owner storing the same wrapped key for its own dataset does not undo a grant", async () => {
+  // Found reviewing pending grants: they were keyed by the wrapped key's CID alone, public once
+  // its grant is sent; another owner posting the same bytes for its own dataset replaced the
+  // record, the victim's grant was never confirmed, and its dataset went with the lease.
+  // Prepare: the victim publishes through the gateway; the attacker has a dataset of its own.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const [victim, grantee, attacker] = [fx.clients[2]!, fx.clients[3]!, fx.clients[4]!];
+  const identity = (client: ArthaClient) =>
+    registerIdentity(client, {
+      addresses: fx.addresses,
+      store: fx.store,
+      authKey: generateNodeKey(),
+      encKey: generateEncKey().publicKeyHex,
+    });
+  const [victimId, granteeId, attackerId] = [
+    await identity(victim),
+    await identity(grantee),
+    await identity(attacker),
+  ];
+  const { chainId, addresses } = s.ctx.chain;
+  const gatewayOf = (client: ArthaClient, did: string) =>
+    new Gateway(new CoordinatorClient(s.call), {
+      signer: accountUploadSigner(client),
+      domain: uploadDomain(chainId, addresses.registry),
+      did,
+      now: () => s.ctx.now(),
+    });
+  const gateway = gatewayOf(victim, victimId.did);
+  const published = await publishDataset(victim, {
+    addresses: fx.addresses,
+    upload: (bytes) => gateway.put(bytes),
+    storeGrantKey: (grant) => gateway.storeGrantKey(grant),
+    ownerDid: victimId.didHash,
+    plaintext: new TextEncoder().encode("patient,age\nA,41\nB,37\n"),
+    grantees: [granteeId.didHash],
+  });
+  const own = await gatewayOf(attacker, attackerId.did).put(new Uint8Array(4096).fill(7));
+  const ownId = digestHex(
+    concatBytes(hexToBytes(attackerId.didHash), new TextEncoder().encode(own)),
+  );
+  await registerDataset(attacker, {
+    addresses: fx.addresses,
+    datasetId: ownId,
+    ownerDid: attackerId.didHash,
+    cid: own,
+  });
+
+  // Execute: the victim's wrapped key, read and stored again for the attacker's dataset.
+  const key = await fx.store.get(published.grants[0]!.wrappedKeyCid);
+  const stored = await read(
+    await postGrant(s, attacker, attackerId.did, {
+      datasetId: ownId,
+      granteeDid: granteeId.did,
+      wrappedKey: bytesToHex(key),
+    }),
+  );
+  assert.equal(stored.status, 201, JSON.stringify(stored.body));
+  assert.equal(stored.body.wrappedKeyCid, published.grants[0]!.wrappedKeyCid);
+  s.advance(s.ctx.config.uploadLeaseMs + 1);
+  await collectSvdbGarbage(s.ctx);
+
+  // Assert: the victim's dataset and key are kept; the attacker's ungranted upload is not.
+  assert.ok(await s.ctx.store.has(published.cid), "the victim's dataset is kept");
+  assert.ok(await s.ctx.store.has(published.grants[0]!.wrappedKeyCid), "and its key");
+  assert.equal(await s.ctx.store.has(own), false, "the attacker's, never granted, is not");
+});
+
 Deno.test("bad input: a /did route asked with the wrong method is a 405 naming the routes, not a field error", async () => {
   // Found in the privacy audit: POST /did/resolve (or /did/access) read a body and answered 400
   // "Invalid field datasetId", about a field that route never takes.
