@@ -64331,9 +64331,22 @@ async function loadOrCreateBrowserNodeKey(storage) {
 }
 async function importBrowserNodeKey(storage, bytes, where) {
   const key = nodeKeyFromFile(bytes, where);
+  const held = await storage.read(NODE_KEY_RECORD);
+  const current = held ? nodeKeyFromFile(held, storage.where(NODE_KEY_RECORD)) : void 0;
+  if (current && current.publicKeyHex !== key.publicKeyHex) {
+    for (const record of WORKER_RECORDS) {
+      if (await storage.read(record)) {
+        throw new Error(`Cannot import ${where}: this browser's node ${current.publicKeyHex} has worked here (its kept commits must still answer challenges); export its key, and import ${key.publicKeyHex} in another browser profile`);
+      }
+    }
+  }
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return key;
 }
+var WORKER_RECORDS = [
+  "state",
+  "commits"
+];
 
 // lib/browser/state_storage.ts
 var STATE_STORE = "worker-state";
@@ -64404,20 +64417,23 @@ async function setUpJoin(document2) {
   let { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $2("node-export").addEventListener("click", () => exportKey(document2, key));
-  await keepStorage(document2, $2);
+  keepStorage(document2, $2).catch(() => {
+  });
   $2("node-import").addEventListener("click", () => {
     $2("node-import").value = "";
   });
   $2("node-import").addEventListener("change", () => {
     const file = $2("node-import").files?.[0];
     if (!file || $2("join-run").disabled) return;
-    file.arrayBuffer().then((buffer2) => importBrowserNodeKey(storage, new Uint8Array(buffer2), file.name)).then((imported) => {
+    $2("join-run").disabled = true;
+    oneTab(async () => {
+      const imported = await importBrowserNodeKey(storage, new Uint8Array(await file.arrayBuffer()), file.name);
       key = imported;
       newNodeConfirmed = false;
       $2("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
       $2("join-status").textContent = "not joined";
       document2.body.dataset.join = "";
-    }).catch((e) => $2("join-status").textContent = e.message);
+    }, "import a key").catch((e) => $2("join-status").textContent = e.message).finally(() => $2("join-run").disabled = false);
   });
   if (injectedWallet()) {
     document2.body.dataset.wallet = "1";
@@ -64476,14 +64492,14 @@ function joinFailure(e) {
   }
   return e.message;
 }
-async function oneTab(fn) {
+async function oneTab(fn, what = "join") {
   const locks = navigator.locks;
   if (!locks) return await fn();
   await locks.request("artha-node", {
     ifAvailable: true
   }, async (lock) => {
     if (!lock) {
-      throw new Error("Cannot join: this node already runs in another tab of this browser (one key: two tabs would double its heartbeats and overwrite each other's kept commits); use that tab");
+      throw new Error(what === "join" ? "Cannot join: this node already runs in another tab of this browser (one key: two tabs would double its heartbeats and overwrite each other's kept commits); use that tab" : `Cannot ${what}: this browser's node runs in another tab; stop it there first`);
     }
     await fn();
   });

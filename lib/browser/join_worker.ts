@@ -98,23 +98,29 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
   let { key, created } = await loadOrCreateBrowserNodeKey(storage);
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
   $("node-export").addEventListener("click", () => exportKey(document, key));
-  await keepStorage(document, $);
+  // Not awaited: a browser may ask its user first (Firefox does), and Join must not wait on that.
+  keepStorage(document, $).catch(() => {});
   $("node-import").addEventListener("click", () => {
     $("node-import").value = ""; // the same file chosen again is a change
   });
   $("node-import").addEventListener("change", () => {
     const file = $("node-import").files?.[0];
     if (!file || $("join-run").disabled) return;
-    file.arrayBuffer()
-      .then((buffer) => importBrowserNodeKey(storage, new Uint8Array(buffer), file.name))
-      .then((imported) => {
-        key = imported;
-        newNodeConfirmed = false;
-        $("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
-        $("join-status").textContent = "not joined";
-        document.body.dataset.join = "";
-      })
-      .catch((e) => $("join-status").textContent = (e as Error).message);
+    // Join waits for the import, and the import for no other tab running the node.
+    $("join-run").disabled = true;
+    oneTab(async () => {
+      const imported = await importBrowserNodeKey(
+        storage,
+        new Uint8Array(await file.arrayBuffer()),
+        file.name,
+      );
+      key = imported;
+      newNodeConfirmed = false;
+      $("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
+      $("join-status").textContent = "not joined";
+      document.body.dataset.join = "";
+    }, "import a key").catch((e) => $("join-status").textContent = (e as Error).message)
+      .finally(() => $("join-run").disabled = false);
   });
   if (injectedWallet()) {
     document.body.dataset.wallet = "1";
@@ -229,14 +235,16 @@ interface TabLocks {
  * heartbeats and writing the same kept-commits record, so one could drop a commit the other kept
  * and leave its challenges unanswered after a restart.
  */
-async function oneTab(fn: () => Promise<void>): Promise<void> {
+async function oneTab(fn: () => Promise<void>, what = "join"): Promise<void> {
   const locks = (navigator as { locks?: TabLocks }).locks;
   if (!locks) return await fn();
   await locks.request("artha-node", { ifAvailable: true }, async (lock: unknown) => {
     if (!lock) {
       throw new Error(
-        "Cannot join: this node already runs in another tab of this browser (one key: two " +
-          "tabs would double its heartbeats and overwrite each other's kept commits); use that tab",
+        what === "join"
+          ? "Cannot join: this node already runs in another tab of this browser (one key: two " +
+            "tabs would double its heartbeats and overwrite each other's kept commits); use that tab"
+          : `Cannot ${what}: this browser's node runs in another tab; stop it there first`,
       );
     }
     await fn();

@@ -105,6 +105,25 @@ export async function importBrowserNodeKey(
   where: string,
 ): Promise<NodeKey> {
   const key = nodeKeyFromFile(bytes, where);
+  const held = await storage.read(NODE_KEY_RECORD);
+  const current = held ? nodeKeyFromFile(held, storage.where(NODE_KEY_RECORD)) : undefined;
+  if (current && current.publicKeyHex !== key.publicKeyHex) {
+    // The worker's records (its state, the commits it must answer challenges on) are the current
+    // node's, not keyed by node: found reviewing the import, another key took them over, and the
+    // current key (maybe staked, maybe never exported) was gone.
+    for (const record of WORKER_RECORDS) {
+      if (await storage.read(record)) {
+        throw new Error(
+          `Cannot import ${where}: this browser's node ${current.publicKeyHex} has worked here ` +
+            "(its kept commits must still answer challenges); export its key, and import " +
+            `${key.publicKeyHex} in another browser profile`,
+        );
+      }
+    }
+  }
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return key;
 }
+
+/** The records a worker keeps of its node's work (lib/worker/state.ts). */
+const WORKER_RECORDS = ["state", "commits"];

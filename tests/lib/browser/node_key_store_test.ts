@@ -50,3 +50,21 @@ Deno.test("a bad key file is refused with its reason, and the tab keeps its key"
   await storage.write(NODE_KEY_RECORD, new TextEncoder().encode("{"));
   await assert.rejects(loadOrCreateBrowserNodeKey(storage), /delete it to start over/);
 });
+
+Deno.test("victim: importing another key over a node that has worked here is refused, and loses nothing", async () => {
+  // Found reviewing the import: the worker's records (its state, the commits it must answer
+  // challenges on) are the current node's, not keyed by node; importing another key gave them
+  // to it, and the current key, maybe staked and never exported, was gone.
+  const storage = new MemoryStateStorage();
+  const { key: current } = await loadOrCreateBrowserNodeKey(storage);
+  await storage.write("commits", new TextEncoder().encode("[]"));
+  const other = generateNodeKey();
+
+  await assert.rejects(
+    importBrowserNodeKey(storage, nodeKeyFile(other), "other.key"),
+    new RegExp(`node ${current.publicKeyHex} has worked here.*another browser profile`),
+  );
+  assert.equal((await loadOrCreateBrowserNodeKey(storage)).key.publicKeyHex, current.publicKeyHex);
+  // Its own key file imported again changes nothing and is fine.
+  await importBrowserNodeKey(storage, nodeKeyFile(current), "node.key");
+});
