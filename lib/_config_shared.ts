@@ -136,12 +136,26 @@ function parseAddresses(
   return Object.fromEntries(CONTRACTS.map((c) => [c, parsed[c]])) as unknown as ArthaAddresses;
 }
 
+/** `--help` (or `-h`) given to a command: runCli prints its usage and exits 0. */
+export class HelpRequested extends Error {
+  readonly code = "HELP";
+  /** @param program the command, e.g. "deno task demo" @param flags its flags */
+  constructor(readonly program: string, readonly flags: string[]) {
+    super(`usage: ${program} [flags]; flags: ${flags.join(", ")}`);
+    this.name = "HelpRequested";
+  }
+}
+
 /** parseArgs with its errors turned into configuration problems naming the flag. */
 export function parseFlags(
   args: string[],
   options: NonNullable<ParseArgsConfig["options"]>,
   program: string,
 ): { values: FlagValues; positionals: string[] } {
+  // Asked before anything is parsed: a new user's first try was told `--help` is not a flag.
+  if (args.includes("--help") || args.includes("-h")) {
+    throw new HelpRequested(program, Object.keys(options).map((o) => `--${o}`));
+  }
   try {
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
     return { values: values as FlagValues, positionals };

@@ -361,3 +361,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test("--help prints the command's usage and flags and exits 0, whatever else is given", async (t) => {
+  // Found in a new user's walkthrough: every command answered `--help` with "is not a flag"
+  // and exit 2, and the only usage was the comment at the top of its source file.
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases: [string, string[], RegExp][] = [
+      ["demo", ["--help"], /^The main job on one machine[\s\S]*deno task demo --nodes 1000/],
+      ["worker", ["--rounds", "x", "-h"], /^The ArthaTrain worker[\s\S]*--max-stake/],
+      ["job", ["submit", "--help"], /^The job owner's command[\s\S]*deno task job submit/],
+      ["deploy", ["--help"], /^Deploys the ArthaTrain contracts/],
+      ["infer", ["--help"], /^Embedded inference/],
+    ];
+    for (const [program, args, usage] of cases) {
+      await t.step(`${program} ${args.join(" ")}`, async () => {
+        const r = await run(program, args, {}, dir);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, usage);
+        assert.match(r.stdout, /\nflags: --/);
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -13,6 +13,7 @@
  * ```
  */
 import { ConfigError, env } from "../config.ts";
+import { HelpRequested } from "../_config_shared.ts";
 import { PreflightError, reasonOf } from "./preflight.ts";
 import { printable } from "./printable.ts";
 
@@ -50,11 +51,32 @@ export function describeFailure(action: string, e: unknown): string {
   return printable(`Cannot ${action}: ${reason}${where}`);
 }
 
-/** Runs `main`; reports a failure in one line and exits 2 (user error) or 1. */
+/**
+ * The usage a command prints for `--help`: the doc comment that opens its entry file (each says
+ * how it is run, with examples), then its flags; the flags alone where the file cannot be read.
+ */
+export async function usageOf(help: HelpRequested, mainModule = Deno.mainModule): Promise<string> {
+  const flags = `flags: ${help.flags.join(", ")}`;
+  try {
+    const source = await Deno.readTextFile(new URL(mainModule));
+    const doc = /^\s*\/\*\*([\s\S]*?)\*\//.exec(source)?.[1];
+    if (!doc) return `usage: ${help.program} [flags]\n${flags}`;
+    const text = doc.split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n").trim();
+    return `${text}\n\n${flags}\n(README.md has the whole story)`;
+  } catch {
+    return `usage: ${help.program} [flags]\n${flags}\n(README.md has the whole story)`;
+  }
+}
+
+/** Runs `main`; reports a failure in one line and exits 2 (user error) or 1; `--help` exits 0. */
 export async function runCli(action: string, main: () => Promise<unknown>): Promise<void> {
   try {
     await main();
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(await usageOf(e)); // our own file, not another party's text
+      Deno.exit(0);
+    }
     if (env.debug()) console.error(e);
     console.error(describeFailure(action, e));
     Deno.exit(isUserError(e) ? 2 : 1);
