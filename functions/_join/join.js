@@ -46609,6 +46609,17 @@ function reasonOf(e) {
   }
   return seen.join(": ") || String(e);
 }
+function coordinatorHint(base3) {
+  const host = (() => {
+    try {
+      return new URL(base3).hostname;
+    } catch {
+      return "";
+    }
+  })();
+  const local = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
+  return local ? "start one with `deno task serve`, or point --coordinator (ARTHA_COORDINATOR) at yours" : "check --coordinator (ARTHA_COORDINATOR) and that the coordinator is up";
+}
 async function checkFunds(client, params) {
   const gas = params.gas ?? 10n ** 16n;
   const balance = await client.getBalance({
@@ -46632,7 +46643,8 @@ function httpCoordinator(baseUrl) {
       if (!(e instanceof TypeError)) throw e;
       const why = reasonOf(e);
       const url = `${base3}${path.split("?")[0]}`;
-      throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, {
+      const what = `Cannot reach the coordinator at ${url}: ${why}; ${coordinatorHint(base3)}`;
+      throw new TypeError(what, {
         cause: e
       });
     }

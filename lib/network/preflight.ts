@@ -164,6 +164,30 @@ export interface CoordinatorInfo {
 }
 
 /**
+ * What to do about a coordinator nobody answers at: found in a new user's walkthrough, the chain's
+ * and the deployment's errors named the command to run, the coordinator's did not.
+ *
+ * @example
+ * ```ts
+ * import { coordinatorHint } from "./preflight.ts";
+ * console.assert(coordinatorHint("http://127.0.0.1:8787").includes("deno task serve"));
+ * ```
+ */
+export function coordinatorHint(base: string): string {
+  const host = (() => {
+    try {
+      return new URL(base).hostname;
+    } catch {
+      return "";
+    }
+  })();
+  const local = host === "127.0.0.1" || host === "localhost" || host === "[::1]";
+  return local
+    ? "start one with `deno task serve`, or point --coordinator (ARTHA_COORDINATOR) at yours"
+    : "check --coordinator (ARTHA_COORDINATOR) and that the coordinator is up";
+}
+
+/**
  * Checks the coordinator answers and runs on the same chain and deployment.
  *
  * @throws {PreflightError} COORDINATOR_UNREACHABLE or COORDINATOR_MISMATCH
@@ -183,7 +207,7 @@ export async function checkCoordinator(
   } catch (e) {
     throw new PreflightError(
       "COORDINATOR_UNREACHABLE",
-      `Cannot reach the coordinator at ${url}: ${reasonOf(e)}`,
+      `Cannot reach the coordinator at ${url}: ${reasonOf(e)}; ${coordinatorHint(url)}`,
       { cause: e },
     );
   }

@@ -14,7 +14,7 @@
  * console.assert(e instanceof CoordinatorError && e.code === "ROUND_NOT_OPEN" && e.status === 409);
  * ```
  */
-import { reasonOf } from "../network/preflight.ts";
+import { coordinatorHint, reasonOf } from "../network/preflight.ts";
 import { BodyTooLargeError, readBounded } from "../store/bounded_body.ts";
 
 /**
@@ -38,13 +38,15 @@ export function httpCoordinator(baseUrl: string): CoordinatorFetch {
       if (!(e instanceof TypeError)) throw e;
       const why = reasonOf(e);
       const url = `${base}${path.split("?")[0]}`;
-      throw new TypeError(`Cannot reach the coordinator at ${url}: ${why}`, { cause: e });
+      const what = `Cannot reach the coordinator at ${url}: ${why}; ${coordinatorHint(base)}`;
+      throw new TypeError(what, { cause: e });
     }
   };
   return Object.assign(call, { origin: new URL(base).origin });
 }
 
 /** True for a failure worth retrying later: no connection, or a 502/503/504 answer. */
+
 export function isTransient(e: unknown): boolean {
   return e instanceof TypeError || (e instanceof CoordinatorError && TRANSIENT.has(e.status)) ||
     (e instanceof DOMException && e.name === "TimeoutError");

@@ -4,6 +4,7 @@
  * transaction, and a coordinator whose chain stops answering replies 503 CHAIN_UNAVAILABLE
  * (which clients retry) instead of a bare 500.
  */
+import { httpCoordinator } from "../../lib/worker/client.ts";
 import assert from "node:assert/strict";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { type Devnet, freePort, startDevnet } from "../../lib/chain/devnet.ts";
@@ -64,7 +65,12 @@ async function coordinatorMismatch(f: Fixture): Promise<void> {
     checkCoordinator(closed, { chainId: net.chainId, chainIdName: "ARTHA_CHAIN_ID" }),
     (e) =>
       e instanceof PreflightError && e.code === "COORDINATOR_UNREACHABLE" &&
-      e.message.includes(closed),
+      e.message.includes(closed) && e.message.includes("start one with `deno task serve`"),
+  );
+  // Through the clients' fetch too (job status, the worker): the way out is named.
+  await assert.rejects(
+    httpCoordinator(closed)("/status"),
+    new RegExp(`Cannot reach the coordinator at ${closed}/status: .*start one with`),
   );
 }
 
