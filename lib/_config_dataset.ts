@@ -172,6 +172,19 @@ export function readDataset(
     r.fail(positionals.join(" ") || "<command>", `is not a dataset command (usage: ${USAGE})`);
   }
   const file = r.resolve(input ?? ".");
+  // With the other settings: found in a new user's walkthrough, a missing input was named only
+  // after every other problem had been fixed.
+  if (input) {
+    let found: Deno.FileInfo | undefined;
+    try {
+      found = Deno.statSync(file);
+    } catch (e) {
+      // Anything else (a file this task may not read) is the reading's to report, in its words.
+      if (!(e instanceof Deno.errors.NotFound)) found = undefined;
+      else r.fail(`${file}:`, "no such file");
+    }
+    if (found && !found.isFile) r.fail(`${file}:`, "is a folder, not a file");
+  }
   const prepared = r.raw({ flag: "prepared" }).text;
   const out = r.path({ flag: "out" }, `${file}.report.json`);
   const preparedPath = prepared === undefined ? undefined : r.resolve(prepared);

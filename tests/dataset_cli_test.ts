@@ -58,6 +58,13 @@ Deno.test("dataset CLI: bad input is one line on stderr, status 2, nothing store
       /missing\.csv: no such file$/,
     ],
     [
+      // Found in a new user's walkthrough: named only once every other problem was fixed.
+      "a missing file, with the other problems",
+      ["prepare", `${dir}/missing.csv`],
+      {},
+      /missing\.csv: no such file; .*--owner/,
+    ],
+    [
       "a malformed CSV",
       [
         "prepare",
