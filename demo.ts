@@ -219,6 +219,11 @@ function printSummary(r: DemoResult & { shards: string[] }, log: (s: string) => 
   const j = r.job;
   log(`\nround  val loss  ± s.e.   worst genre  updates  missing  bytes moved   gas`);
   j.metrics.forEach((m, i) => log(roundLine(m, r.gasByRound[i])));
+  // Found in a new user's walkthrough: the columns' figures were not explained anywhere.
+  log(
+    "(val loss: nats/byte on held-out text, mean over the genres ± its standard error; bytes " +
+      "moved: the round's updates in and its checkpoint out; gas: the round's transactions)",
+  );
   const updates = updateBytesLine(j, r.fp32UpdateBytes);
   if (updates) log(updates);
   log(
@@ -246,7 +251,8 @@ function printSummary(r: DemoResult & { shards: string[] }, log: (s: string) => 
 
 /** One row of the rounds table. */
 function roundLine(m: JobRecord["metrics"][number], gas: bigint | undefined): string {
-  return `${String(m.round).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
+  // Counted from 1, as job status and the workers count (KV and the chain count from 0).
+  return `${String(m.round + 1).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
     (m.valStdErr ?? 0).toFixed(4)
   }  ${shardSpread(m).worst.toFixed(4).padStart(11)}  ${String(m.updates).padStart(7)}  ${
     String(m.missing.length).padStart(7)
@@ -290,7 +296,7 @@ function privacyLine(j: JobRecord): string | undefined {
 function reassignedLine(j: JobRecord): string | undefined {
   if (!j.reassigned.length) return undefined;
   const moves = j.reassigned.map((x) =>
-    `${x.from.slice(0, 8)}->${x.to.slice(0, 8)} (round ${x.round})`
+    `${x.from.slice(0, 8)}->${x.to.slice(0, 8)} (from round ${x.round + 1})`
   );
   return `reassigned: ${moves.join(", ")}`;
 }

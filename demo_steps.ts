@@ -354,7 +354,9 @@ export async function runRounds(
     block = to;
     gasByRound.push(gas);
     run.log(
-      `round ${round}: ${outcome.updates} updates (${outcome.reason}), validation loss ${
+      `round ${
+        round + 1
+      }/${job.spec.rounds}: ${outcome.updates} updates (${outcome.reason}), validation loss ${
         outcome.valLoss.toFixed(4)
       }, gas ${gas}`,
     );
