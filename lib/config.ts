@@ -62,6 +62,7 @@ export {
   DEFAULT_CHAIN_ID,
   DEFAULT_COORDINATOR,
   DEFAULT_RPC_URL,
+  HelpRequested,
   NETWORK_DIR,
 } from "./_config_shared.ts";
 export type { JobSettings, JobSubmitSettings } from "./_config_job.ts";

@@ -12,8 +12,7 @@
  * }); // prints "give a job id", exits 2
  * ```
  */
-import { ConfigError, env } from "../config.ts";
-import { HelpRequested } from "../_config_shared.ts";
+import { ConfigError, env, HelpRequested } from "../config.ts";
 import { PreflightError, reasonOf } from "./preflight.ts";
 import { printable } from "./printable.ts";
 
