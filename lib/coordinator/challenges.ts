@@ -113,17 +113,20 @@ export interface PendingChallenges {
   globalCid: string;
   /** When the round was closed (the coordinator's clock). */
   at: number;
-  /**
-   * The tasks moved to spares with the advance: the round's own assignment had `from` where the
-   * job's now has `to` (a moved node's commit is still challenged when undelivered).
-   */
-  moves?: { from: Hex; to: Hex }[];
 }
 
-/** The job as its round `round` had it, from today's record and the round's pending marker. */
+/**
+ * The job as its round `round` had it: today's record with every task moved since handed back,
+ * newest first. The close's own moves are recorded for the round after (the spare's first), and
+ * so are undone too: a node moved off at that close still holds its place, and is challenged for
+ * an undelivered commit of the round (found reviewing the owed challenges).
+ */
 function jobAtRound(job: JobRecord, round: number, p: PendingChallenges): JobRecord {
-  const back = new Map((p.moves ?? []).map((m) => [m.to.toLowerCase(), m.from]));
-  const assigned = job.assigned.map((n) => back.get(n.toLowerCase()) ?? n);
+  const assigned = [...job.assigned];
+  for (const m of job.reassigned.filter((r) => r.round > round).reverse()) {
+    const at = assigned.indexOf(m.to);
+    if (at >= 0) assigned[at] = m.from;
+  }
   return { ...job, round, globalCid: p.globalCid, assigned };
 }
 
@@ -157,8 +160,26 @@ export async function resumeChallenges(
     if (closing) {
       await challengeRound(ctx, jobAtRound(job, round, e.value), spec, closing.nodes as Hex[]);
     }
-    await ctx.kv.delete(e.key);
+    await settleOwed(ctx, job.jobId, round);
   }
+}
+
+/**
+ * Ends a round's owed challenges once none is held by another sender's claim; while one is, the
+ * marker stays and a later follow-up takes the claim over once it is old (a sender that died
+ * between its claim and its transaction left the challenge to nobody, found reviewing the claims).
+ */
+export async function settleOwed(ctx: Context, jobId: string, round: number): Promise<void> {
+  const key = pendingChallengesKey(jobId, round);
+  const prefix = ["challenge_asked", jobId.toLowerCase(), round];
+  for await (const e of ctx.kv.list<string | { sending: number }>({ prefix })) {
+    if (typeof e.value !== "string") {
+      const marker = await ctx.kv.get<PendingChallenges>(key);
+      if (marker.value) await ctx.kv.set(key, { ...marker.value, at: ctx.now() });
+      return;
+    }
+  }
+  await ctx.kv.delete(key);
 }
 
 /**
@@ -342,7 +363,13 @@ async function issueRecorded(
   } catch (e) {
     // A commit's challenges are capped on chain (three): a retry after a crash between the
     // send and its record finds them issued, and asks no more.
-    if (revertedWith(e, ["PoC__VerificationOver", "Verification__ChallengeLimit"])) {
+    const final = [
+      "PoC__VerificationOver",
+      "Verification__ChallengeLimit",
+      "Verification__RoundTooOld",
+      "Verification__NoCommit",
+    ];
+    if (revertedWith(e, final)) {
       await ctx.kv.set(asked, "refused"); // the chain asks no more of this commit
       return [];
     }
@@ -394,6 +421,13 @@ async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<voi
     };
     const key = challengeKey(job.jobId, rec.id);
     await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, rec).commit();
+    // One of ours whose sender died before recording it: its claim is settled, not taken over
+    // and sent again.
+    const asked = askedKey(job.jobId, rec.round, rec.nodePubkey, rec.kind);
+    const claim = await ctx.kv.get<string | { sending: number }>(asked);
+    if (claim.value && typeof claim.value !== "string") {
+      await ctx.kv.atomic().check(claim).set(asked, rec.id).commit();
+    }
   }
   await ctx.kv.set(scanKey(job.jobId), toBlock + 1n);
 }

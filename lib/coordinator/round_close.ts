@@ -14,7 +14,12 @@ import { JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import type { RoundDecision } from "../job/round_policy.ts";
-import { challengeRound, type PendingChallenges, pendingChallengesKey } from "./challenges.ts";
+import {
+  challengeRound,
+  type PendingChallenges,
+  pendingChallengesKey,
+  settleOwed,
+} from "./challenges.ts";
 import { type Closing, fixClosingSet } from "./closing.ts";
 import type { Context } from "./context.ts";
 import { improvementBps } from "./finalize.ts";
@@ -196,7 +201,7 @@ async function closeWith(
   }
   // Challenges come after the close: nodes committed before the randomness existed.
   const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
-  await ctx.kv.delete(pendingChallengesKey(job.jobId, job.round));
+  await settleOwed(ctx, job.jobId, job.round);
   return outcomeOf(base, metric, challenged.length);
 }
 
@@ -339,8 +344,7 @@ async function advanceJob(
   };
   // With the advance, the round's challenges are owed: a close that stops before issuing them
   // leaves this for the follow-up (challenges.ts resumeChallenges).
-  const moves = next.moves.map(({ from, to }) => ({ from, to }));
-  const pending: PendingChallenges = { globalCid: job.globalCid, at: ctx.now(), moves };
+  const pending: PendingChallenges = { globalCid: job.globalCid, at: ctx.now() };
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, job.jobId, next.moves).commit();

@@ -878,3 +878,35 @@ Deno.test("attacker: finalize does not settle a job whose last close stopped bef
     [lazy.nodePubkey, 0, "step"],
   ]);
 });
+
+Deno.test("victim of a dead sender: a challenge claimed by a sender that died is sent once its claim is old", async () => {
+  // Found reviewing the claims: a follow-up skipped a challenge another sender had claimed, then
+  // deleted the round's marker; a sender that died between its claim and its transaction left
+  // the challenge to nobody, and the lazy commit unasked. Prepare: a lazy node's round closes
+  // with every challenge refused; then its chunk challenge is claimed by a sender that dies.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  await commitMadeUp(fx, job, lazy);
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  const chain = s.ctx.chain;
+  s.ctx.chain = refusingChallenges(s, fx);
+  await s.post("/aggregate", { jobId: job.jobId });
+  s.ctx.chain = chain;
+  const claimed = ["challenge_asked", job.jobId.toLowerCase(), 0, lazy.nodePubkey, "challenge"];
+  await s.ctx.kv.set(claimed, { sending: s.ctx.now() });
+  const kinds = async () =>
+    (await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId])).map((r) => r.kind);
+
+  // Execute: a follow-up a few minutes on, and another once the claim is old.
+  s.advance(2 * 60_000);
+  await s.post("/aggregate", { jobId: job.jobId });
+  const meanwhile = await kinds();
+  s.advance(11 * 60_000);
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Assert: the step first (the chunk still claimed), then the chunk, taken over.
+  assert.deepEqual(meanwhile, ["step"]);
+  assert.deepEqual((await kinds()).sort(), ["challenge", "step"]);
+});
