@@ -136,18 +136,19 @@ export async function kvSpool(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Spool> {
   let filled = 0;
   let pieces = 0;
   let bytes = 0;
-  let flushed = false;
+  let touchedAt = Date.now();
   const flush = async () => {
     if (filled === 0) return;
     await kv.set(pieceKey(pieces++), pending.slice(0, filled));
     filled = 0;
-    // Touched now and then, so a slow upload's spool is not taken for a stale one.
-    if (pieces % 64 === 0) await kv.set(marker, { touchedAt: Date.now() });
+    // Touched hourly while written, so a slow but live upload's spool is never taken for stale.
+    if (Date.now() - touchedAt > 3600_000) {
+      touchedAt = Date.now();
+      await kv.set(marker, { touchedAt } satisfies KvSpoolMarker);
+    }
   };
   const discard = async () => {
-    for await (const e of kv.list({ prefix: [...prefix, "spool_piece", id] })) {
-      await kv.delete(e.key);
-    }
+    await deletePieces(kv, [...prefix, "spool_piece", id]);
     await kv.delete(marker);
   };
   return {
@@ -168,10 +169,7 @@ export async function kvSpool(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Spool> {
       bytes += chunk.length;
     },
     async *chunks() {
-      if (!flushed) {
-        await flush();
-        flushed = true;
-      }
+      await flush();
       for (let i = 0; i < pieces; i++) {
         const piece = (await kv.get<Uint8Array>(pieceKey(i))).value;
         if (!piece) throw new Error(`Cannot read spool ${id}: piece ${i} is missing`);
@@ -190,11 +188,23 @@ export async function removeStaleKvSpools(kv: Deno.Kv, prefix: Deno.KvKey): Prom
   for await (const e of kv.list<KvSpoolMarker>({ prefix: [...prefix, "spool"] })) {
     if (e.value.touchedAt > cutoff) continue;
     const id = e.key.at(-1)!;
-    for await (const p of kv.list({ prefix: [...prefix, "spool_piece", id] })) {
-      await kv.delete(p.key);
-    }
+    await deletePieces(kv, [...prefix, "spool_piece", id]);
     await kv.delete(e.key);
     removed++;
   }
   return removed;
+}
+
+/** Deletes every key under `prefix`, a hundred a commit (a 500 MB body is ~7,600 pieces). */
+async function deletePieces(kv: Deno.Kv, prefix: Deno.KvKey): Promise<void> {
+  let op = kv.atomic();
+  let n = 0;
+  for await (const e of kv.list({ prefix })) {
+    op = op.delete(e.key);
+    if (++n % 100 === 0) {
+      await op.commit();
+      op = kv.atomic();
+    }
+  }
+  if (n % 100 !== 0) await op.commit();
 }
