@@ -470,7 +470,7 @@ async function closeRound(
     outcome = await aggregate();
   }
   if (outcome.status !== "closed") {
-    throw new Error(`round ${round} did not close: ${JSON.stringify(outcome)}`);
+    throw new Error(`round ${round + 1} did not close: ${JSON.stringify(outcome)}`);
   }
   return outcome;
 }

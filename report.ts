@@ -90,7 +90,7 @@ export async function writeReport(
     ...job.metrics.map((m) => shardSpread(m).worst),
   ];
   const rows = job.metrics.map((m) =>
-    `<tr><td>${m.round}</td><td>${m.valLoss.toFixed(4)}</td><td>${
+    `<tr><td>${m.round + 1}</td><td>${m.valLoss.toFixed(4)}</td><td>${
       (m.valStdErr ?? 0).toFixed(4)
     }</td><td>${
       shardSpread(m).worst.toFixed(4)
