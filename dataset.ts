@@ -6,6 +6,7 @@
  *     --owner did:artha:<hex> --grant did:artha:<hex> --rpc http://127.0.0.1:8545 \
  *     --addresses addresses.json [--store .artha/svdb | --gateway http://127.0.0.1:8787]
  *   deno task dataset prepare notes.txt --dry-run --prepared notes.redacted.txt
+ *   deno task dataset did [--keys .artha/did] [--store DIR | --gateway URL]   # a DID to own with
  *
  * Flags (environment variable used when the flag is absent):
  *   --format text|jsonl|csv   input format (default: from the extension: .txt/.md, .jsonl, .csv)
@@ -26,7 +27,8 @@
  *   --out FILE                the JSON report (default <input>.report.json)
  *   --prepared FILE           also write the prepared plaintext here, to inspect it
  *   --dry-run                 redact and anonymise only: nothing stored, nothing sent
- *   --quiet                   print nothing but errors
+ *   --quiet                   print nothing but errors (with `did`: only the DID)
+ *   --keys DIR                `did` only: where the DID's key files go (default .artha/did)
  *
  * Flags and variables are read and checked together by lib/config.ts readDatasetSettings;
  * relative paths start where `deno task` was run. Bad input (a missing or malformed file, an
@@ -38,7 +40,12 @@ import { dirname } from "node:path";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
-import { type DatasetPublishSettings, readDatasetSettings } from "./lib/config.ts";
+import {
+  type DatasetPublishSettings,
+  readDatasetDidSettings,
+  readDatasetSettings,
+} from "./lib/config.ts";
+import { type CreatedDid, createOwnerDid } from "./lib/dataset/create_did.ts";
 import { InvalidDidError, parseDid } from "./lib/did/did.ts";
 import { openFsStore, type Store } from "./lib/store/store.ts";
 import { DatasetInputError } from "./lib/dataset/dataset_error.ts";
@@ -129,7 +136,49 @@ async function checkWritable(flag: string, path: string): Promise<void> {
   if (!folder?.isDirectory) throw why(`${dirname(path)} is not a folder`);
 }
 
+/** `deno task dataset did`: a DID for this account, its keys written first. */
+async function makeDid(args: string[]): Promise<void> {
+  const s = readDatasetDidSettings(args);
+  const client = createArthaClient({
+    rpcUrl: s.endpoint.rpcUrl,
+    chainId: s.endpoint.chainId,
+    account: privateKeyToAccount(s.privateKey),
+  });
+  const addresses = await readDidsAddress(s.addresses);
+  const keyDir = s.keyDir!;
+  let made: CreatedDid;
+  if (s.gateway) {
+    const gateway = s.gateway;
+    if (!addresses.registry) {
+      throw new UsageError('Cannot upload through a gateway: the addresses have no "registry"');
+    }
+    const domain = uploadDomain(client.chain!.id, addresses.registry);
+    const signer = accountUploadSigner(client);
+    const upload = (bytes: Uint8Array, did: string) =>
+      uploadToGateway(gateway, { signer, domain, did })(bytes);
+    made = await createOwnerDid(client, { addresses, keyDir, upload });
+  } else {
+    const store = await openFsStore(s.storeDir);
+    try {
+      made = await createOwnerDid(client, { addresses, keyDir, store });
+    } finally {
+      await store.close();
+    }
+  }
+  if (s.quiet) return console.log(made.did);
+  console.log(
+    [
+      `created ${made.did} in tx ${made.tx}, controlled by ${client.account.address}`,
+      `its keys (keep them; the encryption key opens what is granted to this DID):`,
+      `  ${made.authKeyFile}`,
+      `  ${made.encKeyFile}`,
+      `use it: deno task dataset prepare FILE --owner ${made.did} --grant DID ...`,
+    ].join("\n"),
+  );
+}
+
 async function main(args: string[]): Promise<void> {
+  if (args[0] === "did") return await makeDid(args);
   const s = readDatasetSettings(args);
   await checkWritable("--out", s.out);
   if (s.prepared) await checkWritable("--prepared", s.prepared);

@@ -40,20 +40,27 @@ export interface DatasetSettings {
   publish?: DatasetPublishSettings;
 }
 
-/** Where and to whom a prepared dataset goes. */
-export interface DatasetPublishSettings {
+/** Where `deno task dataset did` makes a DID, and where its keys go. */
+export interface DidCreateSettings {
   endpoint: ChainEndpoint;
   privateKey: `0x${string}`;
-  /** The owner DID and the grantees' as given (dataset.ts parses them). */
-  owner: string;
-  grants: string[];
-  /** Unix seconds the grants end. */
-  expiresAt?: bigint;
   /** The addresses file or JSON, and the name to blame for it. */
   addresses: { text: string; name: string; file?: string };
   /** Upload through this coordinator, else into the local store. */
   gateway?: string;
   storeDir: string;
+  /** The folder the DID's key files are written to (absolute; `dataset did` only). */
+  keyDir?: string;
+  quiet?: boolean;
+}
+
+/** Where and to whom a prepared dataset goes. */
+export interface DatasetPublishSettings extends DidCreateSettings {
+  /** The owner DID and the grantees' as given (dataset.ts parses them). */
+  owner: string;
+  grants: string[];
+  /** Unix seconds the grants end. */
+  expiresAt?: bigint;
 }
 
 const DATASET_FLAGS = {
@@ -121,7 +128,23 @@ function publish(r: SettingsReader): DatasetPublishSettings {
     undefined,
     "the dataset owner's did:artha:<hex>",
   );
-  const privateKey = r.privateKey(OPERATOR_KEY, "the account that controls the owner DID");
+  const at = target(r, "the account that controls the owner DID");
+  const grants = list(r, "grant") ?? [];
+  // A dataset is sealed with a fresh key that only grants carry: published with none, nobody
+  // (its owner included) could ever open it (found in the data owner audit).
+  if (grants.length === 0) {
+    r.fail(
+      "--grant",
+      "names no DID: a published dataset opens only with a grant (give --grant DID, or " +
+        "--dry-run to prepare without publishing)",
+    );
+  }
+  return { ...at, owner: owner ?? "", grants, expiresAt: expiry(r) };
+}
+
+/** The chain, the account, the addresses and the store or gateway a command sends to. */
+function target(r: SettingsReader, account: string): DidCreateSettings {
+  const privateKey = r.privateKey(OPERATOR_KEY, account);
   const source = {
     flag: "addresses",
     variable: "ARTHA_ADDRESSES",
@@ -138,26 +161,42 @@ function publish(r: SettingsReader): DatasetPublishSettings {
   const gateway = r.raw(gatewaySource).text === undefined
     ? undefined
     : r.url(gatewaySource, "", "a coordinator that takes signed uploads");
-  const grants = list(r, "grant") ?? [];
-  // A dataset is sealed with a fresh key that only grants carry: published with none, nobody
-  // (its owner included) could ever open it (found in the data owner audit).
-  if (grants.length === 0) {
-    r.fail(
-      "--grant",
-      "names no DID: a published dataset opens only with a grant (give --grant DID, or " +
-        "--dry-run to prepare without publishing)",
-    );
-  }
   return {
     endpoint: chainEndpoint(r, true),
     privateKey: privateKey!,
-    owner: owner ?? "",
-    grants,
-    expiresAt: expiry(r),
     addresses: { text, name: given.name, file: json ? undefined : r.resolve(text) },
     gateway,
     storeDir: r.path({ flag: "store", variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
   };
+}
+
+const DID_FLAGS = {
+  store: str,
+  gateway: str,
+  rpc: str,
+  "chain-id": str,
+  addresses: str,
+  keys: str,
+  quiet: bool,
+} as const;
+
+/** See lib/config.ts readDatasetDidSettings. */
+export function readDatasetDid(
+  args: string[],
+  reader: (flags: FlagValues) => SettingsReader,
+): DidCreateSettings {
+  const { values, positionals } = parseFlags(args, DID_FLAGS, "deno task dataset did");
+  const r = reader(values);
+  if (positionals.length !== 1 || positionals[0] !== "did") {
+    r.fail(positionals.join(" "), "is not a dataset command (usage: deno task dataset did)");
+  }
+  const settings: DidCreateSettings = {
+    ...target(r, "the account that will control the DID (pays gas)"),
+    keyDir: r.path({ flag: "keys" }, `${NETWORK_DIR}/did`),
+    quiet: r.flag("quiet"),
+  };
+  finish(r);
+  return settings;
 }
 
 /** See lib/config.ts readDatasetSettings. */
@@ -169,7 +208,8 @@ export function readDataset(
   const r = reader(values);
   const [command, input, ...extra] = positionals;
   if (command !== "prepare" || !input || extra.length) {
-    r.fail(positionals.join(" ") || "<command>", `is not a dataset command (usage: ${USAGE})`);
+    const usage = `${USAGE}, or deno task dataset did`;
+    r.fail(positionals.join(" ") || "<command>", `is not a dataset command (usage: ${usage})`);
   }
   const file = r.resolve(input ?? ".");
   // With the other settings: found in a new user's walkthrough, a missing input was named only

@@ -51,7 +51,12 @@ import { type JobSettings, readJob } from "./_config_job.ts";
 import { checkWorkerFiles } from "./_config_worker.ts";
 import { INFER_BACKENDS, type InferSettings, readInfer } from "./_config_infer.ts";
 import { type DemoSettings, readDemo } from "./_config_demo.ts";
-import { type DatasetSettings, readDataset } from "./_config_dataset.ts";
+import {
+  type DatasetSettings,
+  type DidCreateSettings,
+  readDataset,
+  readDatasetDid,
+} from "./_config_dataset.ts";
 
 export type { ConfigProblem } from "./_config_reader.ts";
 export {
@@ -68,7 +73,11 @@ export {
 export type { JobSettings, JobSubmitSettings } from "./_config_job.ts";
 export { INFER_BACKENDS, type InferSettings } from "./_config_infer.ts";
 export { DEMO_DEFAULTS, type DemoSettings } from "./_config_demo.ts";
-export type { DatasetPublishSettings, DatasetSettings } from "./_config_dataset.ts";
+export type {
+  DatasetPublishSettings,
+  DatasetSettings,
+  DidCreateSettings,
+} from "./_config_dataset.ts";
 
 function get(name: string): string | undefined {
   let v: string | undefined;
@@ -543,4 +552,14 @@ export function readDemoSettings(args: string[]): DemoSettings {
  */
 export function readDatasetSettings(args: string[]): DatasetSettings {
   return readDataset(args, reader);
+}
+
+/**
+ * `deno task dataset did`'s settings: the chain, the account, the addresses, the store or
+ * gateway for the DID document, and --keys (default .artha/did) for its key files.
+ *
+ * @throws {ConfigError} naming every bad setting
+ */
+export function readDatasetDidSettings(args: string[]): DidCreateSettings {
+  return readDatasetDid(args, reader);
 }

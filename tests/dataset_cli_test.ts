@@ -10,8 +10,10 @@ import { generateNodeKey } from "../lib/crypto/keys.ts";
 import { type EncKey, generateEncKey } from "../lib/crypto/enc_key.ts";
 import { MemoryBlockstore } from "../lib/store/memory_blockstore.ts";
 import { openFsStore, Store } from "../lib/store/store.ts";
-import { registerIdentity } from "../lib/did/resolve.ts";
-import { openDataset } from "../lib/did/dataset_share.ts";
+import { registerIdentity, resolveDid } from "../lib/did/resolve.ts";
+import { grantAccess, openDataset, shareDataset } from "../lib/did/dataset_share.ts";
+import { loadEncKey } from "../lib/crypto/enc_key.ts";
+import { parseDid } from "../lib/did/did.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** The permissions of deno.json's `dataset` task, as deno task's shell passes them. */
@@ -262,4 +264,72 @@ Deno.test("dataset CLI: publishes to a local store and grants a DID on anvil", a
     "age,zip,note\n34-35,9411*,call [PHONE]\n34-35,9411*,ok\n",
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dataset CLI: `did` makes a DID whose document resolves and whose key opens a grant", async () => {
+  // Found in a new user's walkthrough: `prepare` asks for --owner and --grant DIDs, and nothing
+  // made one. Prepare: the DID registry on anvil; a data owner with a DID of its own.
+  await using net = await startDevnet({ accounts: 2 });
+  const [deployer, owner] = net.accounts.map((account) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account })
+  ) as [ArthaClient, ArthaClient];
+  const hash = await deployer.deployContract({
+    abi: arthaDIDRegistryAbi,
+    bytecode: arthaDIDRegistryBytecode,
+    args: [],
+  });
+  const addresses = { dids: (await deployer.waitForTransactionReceipt({ hash })).contractAddress! };
+  const documents = new Store(new MemoryBlockstore());
+  const ownerId = await registerIdentity(owner, {
+    addresses,
+    store: documents,
+    authKey: generateNodeKey(),
+    encKey: generateEncKey().publicKeyHex,
+  });
+  const dir = await scratch();
+  const env = {
+    ARTHA_PRIVATE_KEY: DEV_KEY, // the grantee's account: anvil's first
+    ARTHA_RPC_URL: net.rpcUrl,
+    ARTHA_CHAIN_ID: String(net.chainId),
+    ARTHA_ADDRESSES: JSON.stringify(addresses),
+    ARTHA_STORE_DIR: `${dir}/svdb`,
+  };
+
+  // Execute: a grantee makes its DID with the CLI.
+  const made = await runCli(["did", "--keys", `${dir}/did`], env);
+
+  // Assert: the DID resolves from the store, its key files are private, and its encryption key
+  // opens a dataset granted to it.
+  assert.equal(made.code, 0, made.stderr);
+  const did = /created (did:artha:[0-9a-f]{64})/.exec(made.stdout)?.[1];
+  assert.ok(did, made.stdout);
+  const store = await openFsStore(`${dir}/svdb`);
+  try {
+    const resolved = await resolveDid(deployer, { addresses, store, did });
+    assert.equal(resolved.didDocument.id, did);
+    const files = [...Deno.readDirSync(`${dir}/did`)].map((e) => `${dir}/did/${e.name}`).sort();
+    assert.equal(files.length, 2);
+    for (const f of files) assert.equal((await Deno.stat(f)).mode! & 0o777, 0o600);
+    const encKey = await loadEncKey(files.find((f) => f.endsWith(".enc.key"))!);
+    const plaintext = new TextEncoder().encode("patient,age\nA,41\n");
+    const { datasetId, dataKey } = await shareDataset(owner, {
+      addresses,
+      store,
+      ownerDid: ownerId.didHash,
+      plaintext,
+    });
+    await grantAccess(owner, { addresses, store, datasetId, dataKey, granteeDid: parseDid(did) });
+    const opened = await openDataset(deployer, {
+      addresses,
+      store,
+      datasetId,
+      granteeDid: parseDid(did),
+      encSecretKey: encKey.secretKey,
+      record: false,
+    });
+    assert.deepEqual(opened, plaintext);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,87 @@
+/**
+ * A data owner's (or a grantee's) DID, made from the command line: `deno task dataset did`. The
+ * account signing the transaction controls the DID; an Ed25519 key authenticates it and an
+ * X25519 key receives the data keys of grants (lib/did). Both keys are written, mode 0600, before
+ * anything is sent: a DID whose encryption key was lost can open no dataset granted to it.
+ *
+ * The DID document (its two keys) goes to the SVDB a coordinator resolves it from: into the local
+ * store, or through a gateway once the DID exists on chain, since a gateway takes uploads only
+ * from credentialed signers and a new DID is what makes its controller one.
+ *
+ * @example
+ * ```ts ignore
+ * const made = await createOwnerDid(client, { addresses, keyDir: ".artha/did", store });
+ * console.log(made.did, made.encKeyFile);
+ * ```
+ */
+import type { Hex } from "viem";
+import type { ArthaClient } from "../chain/client.ts";
+import type { ArthaAddresses } from "../chain/contracts.ts";
+import { generateEncKey, saveEncKey } from "../crypto/enc_key.ts";
+import { generateNodeKey, saveNodeKey } from "../crypto/keys.ts";
+import { didHashFromAuthKey, formatDid } from "../did/did.ts";
+import { buildDidDocument } from "../did/did_document.ts";
+import { createDid } from "../did/registry.ts";
+import { computeCid } from "../store/cid.ts";
+import type { Store } from "../store/store.ts";
+
+/** A DID made: its id, its document's CID and where its keys are. */
+export interface CreatedDid {
+  did: string;
+  didHash: Hex;
+  metaCid: string;
+  authKeyFile: string;
+  encKeyFile: string;
+  tx: Hex;
+}
+
+/**
+ * Makes a DID controlled by `client`'s account: keys written to `keyDir`, the document stored
+ * (`store`, before the transaction; or `upload` through a gateway, after it), the DID created.
+ *
+ * @throws {Error} when the gateway stores the document under another CID
+ */
+export async function createOwnerDid(
+  client: ArthaClient,
+  params: {
+    addresses: Pick<ArthaAddresses, "dids">;
+    keyDir: string;
+    store?: Store;
+    /** Stores the document through a gateway, signed with the DID (which exists by then). */
+    upload?: (bytes: Uint8Array, did: string) => Promise<string>;
+  },
+): Promise<CreatedDid> {
+  const authKey = generateNodeKey();
+  const encKey = generateEncKey();
+  const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+  const name = `${params.keyDir}/${didHash.slice(2, 18)}`;
+  await Deno.mkdir(params.keyDir, { recursive: true, mode: 0o700 });
+  const authKeyFile = `${name}.auth.key`;
+  const encKeyFile = `${name}.enc.key`;
+  await saveNodeKey(authKeyFile, authKey);
+  await saveEncKey(encKeyFile, encKey);
+  const doc = buildDidDocument({
+    didHash,
+    authKey: authKey.publicKeyHex,
+    encKey: encKey.publicKeyHex,
+  });
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  const metaCid = (await computeCid(bytes)).toString();
+  if (params.store) await params.store.put(bytes);
+  const sent = await createDid(client, {
+    addresses: params.addresses,
+    didHash,
+    authKey,
+    encKey: encKey.publicKeyHex,
+    metaCid,
+  });
+  if (params.upload) {
+    const stored = await params.upload(bytes, formatDid(didHash));
+    if (stored !== metaCid) {
+      throw new Error(
+        `Cannot store the DID document: the gateway named it ${stored}, not ${metaCid}`,
+      );
+    }
+  }
+  return { did: formatDid(didHash), didHash, metaCid, authKeyFile, encKeyFile, tx: sent.hash };
+}
