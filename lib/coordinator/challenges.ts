@@ -153,7 +153,16 @@ export async function resumeChallenges(
   spec: JobSpec,
 ): Promise<void> {
   const prefix = ["challenge_pending", job.jobId.toLowerCase()];
-  for await (const e of ctx.kv.list<PendingChallenges>({ prefix })) {
+  const markers = await Array.fromAsync(ctx.kv.list<PendingChallenges>({ prefix }));
+  if (markers.length === 0) return;
+  const { client, addresses } = ctx.chain;
+  if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) {
+    // The chain opens no case on the job any more: nothing owed can be issued, and a marker
+    // kept for it held finalize's 409 for ever (found reviewing the claims).
+    for (const e of markers) await ctx.kv.delete(e.key);
+    return;
+  }
+  for (const e of markers) {
     if (ctx.now() - e.value.at < RESUME_CHALLENGES_AFTER_MS) continue; // its close is on it
     const round = e.key[2] as number;
     const closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, round))).value;
@@ -171,9 +180,12 @@ export async function resumeChallenges(
  */
 export async function settleOwed(ctx: Context, jobId: string, round: number): Promise<void> {
   const key = pendingChallengesKey(jobId, round);
-  const prefix = ["challenge_asked", jobId.toLowerCase(), round];
+  // Every round's claims: a stale asynchronous update is challenged under the round it was
+  // trained from. A claim past twice its hold had its takeover run and is not waited for.
+  const prefix = ["challenge_asked", jobId.toLowerCase()];
   for await (const e of ctx.kv.list<string | { sending: number }>({ prefix })) {
-    if (typeof e.value !== "string") {
+    const v = e.value;
+    if (typeof v !== "string" && ctx.now() - v.sending < 2 * CLAIM_TTL_MS) {
       const marker = await ctx.kv.get<PendingChallenges>(key);
       if (marker.value) await ctx.kv.set(key, { ...marker.value, at: ctx.now() });
       return;
@@ -420,13 +432,18 @@ async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<voi
       adopted: true,
     };
     const key = challengeKey(job.jobId, rec.id);
-    await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, rec).commit();
+    const added = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, rec).commit();
+    if (!added.ok) continue; // known already
     // One of ours whose sender died before recording it: its claim is settled, not taken over
-    // and sent again.
-    const asked = askedKey(job.jobId, rec.round, rec.nodePubkey, rec.kind);
-    const claim = await ctx.kv.get<string | { sending: number }>(asked);
-    if (claim.value && typeof claim.value !== "string") {
-      await ctx.kv.atomic().check(claim).set(asked, rec.id).commit();
+    // and sent again. A chunk count says a step (0) or a chunk challenge or gradient sample.
+    const kinds = c.count === 0 ? ["step"] : ["challenge", "sample"];
+    for (const kind of kinds) {
+      const asked = askedKey(job.jobId, rec.round, rec.nodePubkey, kind);
+      const claim = await ctx.kv.get<string | { sending: number }>(asked);
+      if (claim.value && typeof claim.value !== "string") {
+        await ctx.kv.atomic().check(claim).set(asked, rec.id).commit();
+        break;
+      }
     }
   }
   await ctx.kv.set(scanKey(job.jobId), toBlock + 1n);

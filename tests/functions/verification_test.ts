@@ -910,3 +910,30 @@ Deno.test("victim of a dead sender: a challenge claimed by a sender that died is
   assert.deepEqual(meanwhile, ["step"]);
   assert.deepEqual((await kinds()).sort(), ["challenge", "step"]);
 });
+
+Deno.test("victim: owed challenges the chain can no longer take do not hold finalize for ever", async () => {
+  // Found reviewing the claims: a marker kept for a claim whose sender died could never be
+  // settled once the chain opened no case on the job (its settlement due), and finalize answered
+  // 409 CHALLENGES_OWED for ever, the nodes unpaid. Prepare: a finished job under no settlement
+  // delay, with such a marker and a fresh claim left behind.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+  const id = job.jobId.toLowerCase();
+  await s.ctx.kv.set(["challenge_pending", id, 0], { globalCid: job.spec.initialWeights, at: 0 });
+  await s.ctx.kv.set(["challenge_asked", id, 0, job.nodes[0]!.nodePubkey, "challenge"], {
+    sending: s.ctx.now(),
+  });
+
+  // Execute
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+
+  // Assert: settled, and nothing is owed any more.
+  assert.equal(fin.status, 200, JSON.stringify(fin.body));
+  assert.deepEqual(await listValues(s.ctx.kv, ["challenge_pending", id]), []);
+});
