@@ -178,7 +178,8 @@ async function makeDid(args: string[]): Promise<void> {
 }
 
 async function main(args: string[]): Promise<void> {
-  if (args[0] === "did") return await makeDid(args);
+  // Flags may come before the command (`--quiet did`).
+  if (args.includes("did") && !args.includes("prepare")) return await makeDid(args);
   const s = readDatasetSettings(args);
   await checkWritable("--out", s.out);
   if (s.prepared) await checkWritable("--prepared", s.prepared);
@@ -206,4 +207,7 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
-if (import.meta.main) await runCli("prepare dataset", () => main(Deno.args));
+if (import.meta.main) {
+  const action = Deno.args.includes("did") ? "make the DID" : "prepare dataset";
+  await runCli(action, () => main(Deno.args));
+}

@@ -68,20 +68,42 @@ export async function createOwnerDid(
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   const metaCid = (await computeCid(bytes)).toString();
   if (params.store) await params.store.put(bytes);
-  const sent = await createDid(client, {
-    addresses: params.addresses,
-    didHash,
-    authKey,
-    encKey: encKey.publicKeyHex,
-    metaCid,
-  });
+  const did = formatDid(didHash);
+  const keys = `its keys are ${authKeyFile} and ${encKeyFile}`;
+  let tx: Hex;
+  try {
+    tx = (await createDid(client, {
+      addresses: params.addresses,
+      didHash,
+      authKey,
+      encKey: encKey.publicKeyHex,
+      metaCid,
+    })).hash;
+  } catch (e) {
+    // Found reviewing this command: the failure named neither the DID nor the key files, and
+    // a DID whose transaction landed after all could not be found again.
+    throw new Error(
+      `Cannot create ${did}: ${(e as Error).message}. ${keys}: delete them unless the DID is ` +
+        "on chain after all (a retry makes another DID)",
+      { cause: e },
+    );
+  }
   if (params.upload) {
-    const stored = await params.upload(bytes, formatDid(didHash));
+    let stored: string;
+    try {
+      stored = await params.upload(bytes, did);
+    } catch (e) {
+      throw new Error(
+        `${did} was created (tx ${tx}; ${keys}) and can be granted datasets, but its ` +
+          `document ${metaCid} was not stored through the gateway: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
     if (stored !== metaCid) {
       throw new Error(
         `Cannot store the DID document: the gateway named it ${stored}, not ${metaCid}`,
       );
     }
   }
-  return { did: formatDid(didHash), didHash, metaCid, authKeyFile, encKeyFile, tx: sent.hash };
+  return { did, didHash, metaCid, authKeyFile, encKeyFile, tx };
 }
