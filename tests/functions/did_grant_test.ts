@@ -25,6 +25,7 @@ import { collectSvdbGarbage } from "../../lib/coordinator/svdb_retention.ts";
 import { Gateway } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient } from "../../lib/worker/client.ts";
 import {
+  type Coordinator,
   escrowSpec,
   read,
   type Scenario,
@@ -344,6 +345,27 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
   );
 });
 
+/** A DID for `client`'s account, its document in the fixture's store. */
+function identity(fx: Coordinator, client: ArthaClient) {
+  return registerIdentity(client, {
+    addresses: fx.addresses,
+    store: fx.store,
+    authKey: generateNodeKey(),
+    encKey: generateEncKey().publicKeyHex,
+  });
+}
+
+/** The coordinator's gateway as `client` uploads through it, with its DID as credential. */
+function gatewayOf(s: Scenario, client: ArthaClient, did: string): Gateway {
+  const { chainId, addresses } = s.ctx.chain;
+  return new Gateway(new CoordinatorClient(s.call), {
+    signer: accountUploadSigner(client),
+    domain: uploadDomain(chainId, addresses.registry),
+    did,
+    now: () => s.ctx.now(),
+  });
+}
+
 Deno.test("victim: a dataset published through the gateway outlives the upload lease once granted", async () => {
   // Prepare: an owner and a grantee with DIDs; the owner publishes through the coordinator's
   // gateway as `deno task dataset prepare --gateway` does. Found in the data owner audit: the
@@ -352,21 +374,8 @@ Deno.test("victim: a dataset published through the gateway outlives the upload l
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const [owner, grantee] = [fx.clients[2]!, fx.clients[3]!];
-  const identity = (client: ArthaClient) =>
-    registerIdentity(client, {
-      addresses: fx.addresses,
-      store: fx.store,
-      authKey: generateNodeKey(),
-      encKey: generateEncKey().publicKeyHex,
-    });
-  const [ownerId, granteeId] = [await identity(owner), await identity(grantee)];
-  const { chainId, addresses } = s.ctx.chain;
-  const gateway = new Gateway(new CoordinatorClient(s.call), {
-    signer: accountUploadSigner(owner),
-    domain: uploadDomain(chainId, addresses.registry),
-    did: ownerId.did,
-    now: () => s.ctx.now(),
-  });
+  const [ownerId, granteeId] = [await identity(fx, owner), await identity(fx, grantee)];
+  const gateway = gatewayOf(s, owner, ownerId.did);
   const published = await publishDataset(owner, {
     addresses: fx.addresses,
     upload: (bytes) => gateway.put(bytes),
@@ -393,25 +402,8 @@ Deno.test("attacker: a grant that never lands on chain keeps nothing past its le
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const owner = fx.clients[2]!;
-  const ownerId = await registerIdentity(owner, {
-    addresses: fx.addresses,
-    store: fx.store,
-    authKey: generateNodeKey(),
-    encKey: generateEncKey().publicKeyHex,
-  });
-  const granteeId = await registerIdentity(fx.clients[3]!, {
-    addresses: fx.addresses,
-    store: fx.store,
-    authKey: generateNodeKey(),
-    encKey: generateEncKey().publicKeyHex,
-  });
-  const { chainId, addresses } = s.ctx.chain;
-  const gateway = new Gateway(new CoordinatorClient(s.call), {
-    signer: accountUploadSigner(owner),
-    domain: uploadDomain(chainId, addresses.registry),
-    did: ownerId.did,
-    now: () => s.ctx.now(),
-  });
+  const [ownerId, granteeId] = [await identity(fx, owner), await identity(fx, fx.clients[3]!)];
+  const gateway = gatewayOf(s, owner, ownerId.did);
   const cid = await gateway.put(crypto.getRandomValues(new Uint8Array(64 * 1024)));
   const datasetId = digestHex(
     concatBytes(hexToBytes(ownerId.didHash), new TextEncoder().encode(cid)),
@@ -452,27 +444,12 @@ Deno.test("attacker: another owner storing the same wrapped key for its own data
   await using fx = await setupCoordinator({ operators: 3 });
   const s = await fx.scenario();
   const [victim, grantee, attacker] = [fx.clients[2]!, fx.clients[3]!, fx.clients[4]!];
-  const identity = (client: ArthaClient) =>
-    registerIdentity(client, {
-      addresses: fx.addresses,
-      store: fx.store,
-      authKey: generateNodeKey(),
-      encKey: generateEncKey().publicKeyHex,
-    });
   const [victimId, granteeId, attackerId] = [
-    await identity(victim),
-    await identity(grantee),
-    await identity(attacker),
+    await identity(fx, victim),
+    await identity(fx, grantee),
+    await identity(fx, attacker),
   ];
-  const { chainId, addresses } = s.ctx.chain;
-  const gatewayOf = (client: ArthaClient, did: string) =>
-    new Gateway(new CoordinatorClient(s.call), {
-      signer: accountUploadSigner(client),
-      domain: uploadDomain(chainId, addresses.registry),
-      did,
-      now: () => s.ctx.now(),
-    });
-  const gateway = gatewayOf(victim, victimId.did);
+  const gateway = gatewayOf(s, victim, victimId.did);
   const published = await publishDataset(victim, {
     addresses: fx.addresses,
     upload: (bytes) => gateway.put(bytes),
@@ -481,7 +458,7 @@ Deno.test("attacker: another owner storing the same wrapped key for its own data
     plaintext: new TextEncoder().encode("patient,age\nA,41\nB,37\n"),
     grantees: [granteeId.didHash],
   });
-  const own = await gatewayOf(attacker, attackerId.did).put(new Uint8Array(4096).fill(7));
+  const own = await gatewayOf(s, attacker, attackerId.did).put(new Uint8Array(4096).fill(7));
   const ownId = digestHex(
     concatBytes(hexToBytes(attackerId.didHash), new TextEncoder().encode(own)),
   );

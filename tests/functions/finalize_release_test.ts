@@ -13,29 +13,49 @@ import { loadWeights } from "../../lib/coordinator/job.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { parseCid } from "../../lib/store/cid.ts";
 import { base58btc } from "multiformats/bases/base58";
-import { read, setupCoordinator } from "./_coordinator.ts";
+import {
+  type Coordinator,
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestNode,
+} from "./_coordinator.ts";
 
-Deno.test("finalize unpins the job's updates, and only them", async () => {
-  // Prepare: an honest node's update, and a node posting the job's initial weights as its own.
-  await using fx = await setupCoordinator({ operators: 2 });
-  const s = await fx.scenario();
+/**
+ * A 2-node, 1-round job with the honest node's update posted, and an attacker that committed the
+ * job's initial weights as its update: `envelope(cid)` signs its envelope naming `cid`.
+ */
+async function initialWeightsPoster(fx: Coordinator, s: Scenario) {
   const job = await s.job({ nodes: 2, rounds: 1 });
-  const [honest, attacker] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
+  const [honest, attacker] = job.nodes as [TestNode, TestNode];
   const mine = await s.train(job, honest);
   assert.equal((await s.post("/aggregate/update", envelopeToJson(mine.envelope))).status, 201);
   const initial = job.spec.initialWeights;
   const length = (await loadWeights(fx.store, initial)).length;
   const { digest } = decodeUpdateBytes(await fx.store.get(initial), length);
   const forged = await s.train(job, attacker, { commit: false });
-  const at = { jobId: job.jobId, round: 0, nodePubkey: attacker.nodePubkey, updateCid: initial };
-  const env = { ...envelopeOf(forged.result, at), gradientDigest: digest };
+  const at = { jobId: job.jobId, round: 0, nodePubkey: attacker.nodePubkey };
+  const env = {
+    ...envelopeOf(forged.result, { ...at, updateCid: initial }),
+    gradientDigest: digest,
+  };
   const { lossDigest, weightsDigest, proofsRoot } = env;
   await commitRound(attacker.operator, {
     addresses: fx.addresses,
     commit: { ...at, lossDigest, gradientDigest: digest, weightsDigest, proofsRoot },
   });
-  const signed = signEnvelope(attacker.key, env, arthaDomain(fx.net.chainId, fx.addresses.proofs));
-  const posted = await read(await s.post("/aggregate/update", envelopeToJson(signed)));
+  const domain = arthaDomain(fx.net.chainId, fx.addresses.proofs);
+  const envelope = (updateCid: string) =>
+    envelopeToJson(signEnvelope(attacker.key, { ...env, updateCid }, domain));
+  return { job, mine, initial, attacker, envelope };
+}
+
+Deno.test("finalize unpins the job's updates, and only them", async () => {
+  // Prepare: an honest node's update, and a node posting the job's initial weights as its own.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const { job, mine, initial, envelope } = await initialWeightsPoster(fx, s);
+  const posted = await read(await s.post("/aggregate/update", envelope(initial)));
   assert.equal(posted.status, 201, JSON.stringify(posted.body));
   const closed = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0];
   assert.equal(closed.status, "closed", JSON.stringify(closed));
@@ -70,32 +90,12 @@ Deno.test("attacker: another spelling of a kept CID neither gets in nor unpins i
   // job's finalize the update was "not referenced", so the kept blob was unpinned and collected.
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
-  const job = await s.job({ nodes: 2, rounds: 1 });
-  const [honest, attacker] = job.nodes as [typeof job.nodes[0], typeof job.nodes[0]];
-  const mine = await s.train(job, honest);
-  assert.equal((await s.post("/aggregate/update", envelopeToJson(mine.envelope))).status, 201);
-  const initial = job.spec.initialWeights;
+  const { job, mine, initial, attacker, envelope } = await initialWeightsPoster(fx, s);
   const base58 = parseCid(initial).toString(base58btc);
   assert.notEqual(base58, initial);
-  const length = (await loadWeights(fx.store, initial)).length;
-  const { digest } = decodeUpdateBytes(await fx.store.get(initial), length);
-  const forged = await s.train(job, attacker, { commit: false });
-  const at = { jobId: job.jobId, round: 0, nodePubkey: attacker.nodePubkey };
-  const env = {
-    ...envelopeOf(forged.result, { ...at, updateCid: base58 }),
-    gradientDigest: digest,
-  };
-  const { lossDigest, weightsDigest, proofsRoot } = env;
-  await commitRound(attacker.operator, {
-    addresses: fx.addresses,
-    commit: { ...at, lossDigest, gradientDigest: digest, weightsDigest, proofsRoot },
-  });
-  const domain = arthaDomain(fx.net.chainId, fx.addresses.proofs);
 
   // Execute: the base58 spelling posted.
-  const refused = await read(
-    await s.post("/aggregate/update", envelopeToJson(signEnvelope(attacker.key, env, domain))),
-  );
+  const refused = await read(await s.post("/aggregate/update", envelope(base58)));
 
   // Assert: refused, naming the spelling the store uses.
   assert.equal(refused.status, 400, JSON.stringify(refused.body));
@@ -104,8 +104,7 @@ Deno.test("attacker: another spelling of a kept CID neither gets in nor unpins i
 
   // Execute: a record of that spelling made before intake refused it (written as intake did),
   // with the canonical spelling posted so the round closes, then finalize and a collection.
-  const canonical = signEnvelope(attacker.key, { ...env, updateCid: initial }, domain);
-  assert.equal((await s.post("/aggregate/update", envelopeToJson(canonical))).status, 201);
+  assert.equal((await s.post("/aggregate/update", envelope(initial))).status, 201);
   const key = updateKey(job.jobId, 0, attacker.nodePubkey);
   const record = (await s.ctx.kv.get<UpdateRecord>(key)).value!;
   await s.ctx.kv.set(key, { ...record, updateCid: base58 });

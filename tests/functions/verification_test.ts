@@ -525,19 +525,7 @@ Deno.test("attacker: a node that commits made-up digests to a job without a veri
   const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
   assert.equal(job.spec.verification, undefined);
   const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  const made = (tag: string) => `0x${tag.repeat(32)}` as const;
-  await commitRound(lazy.operator, {
-    addresses: fx.addresses,
-    commit: {
-      jobId: job.jobId,
-      round: 0,
-      nodePubkey: lazy.nodePubkey,
-      lossDigest: made("11"),
-      gradientDigest: made("22"),
-      weightsDigest: made("33"),
-      proofsRoot: made("44"),
-    },
-  });
+  await commitMadeUp(fx, job, lazy);
   for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
 
   // Execute: the round closes on the two delivered updates.
@@ -693,33 +681,10 @@ Deno.test("attacker: a lazy commit is still challenged when the close stops afte
   const s = await fx.scenario();
   const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
   const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  const made = (tag: string) => `0x${tag.repeat(32)}` as const;
-  await commitRound(lazy.operator, {
-    addresses: fx.addresses,
-    commit: {
-      jobId: job.jobId,
-      round: 0,
-      nodePubkey: lazy.nodePubkey,
-      lossDigest: made("11"),
-      gradientDigest: made("22"),
-      weightsDigest: made("33"),
-      proofsRoot: made("44"),
-    },
-  });
+  await commitMadeUp(fx, job, lazy);
   for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
   const chain = s.ctx.chain;
-  const verification = fx.addresses.verification!.toLowerCase();
-  const down = new Proxy(chain.client, {
-    get(target, key) {
-      if (key !== "prepareTransactionRequest") return Reflect.get(target, key);
-      // Every transaction to VerificationManager (the challenges) fails as a lost RPC would.
-      return (request: { to?: string }) =>
-        request.to?.toLowerCase() === verification
-          ? Promise.reject(new Error("the RPC went away"))
-          : target.prepareTransactionRequest(request as never);
-    },
-  });
-  s.ctx.chain = { ...chain, client: down };
+  s.ctx.chain = refusingChallenges(s, fx);
   const failed = await read(await s.post("/aggregate", { jobId: job.jobId }));
   s.ctx.chain = chain;
   assert.equal((await s.jobRecord(job.jobId)).round, 1, "the close advanced the job");
