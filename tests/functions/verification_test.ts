@@ -534,11 +534,7 @@ Deno.test("attacker: a node that commits made-up digests to a job without a veri
   // Assert: the lazy commit is asked a chunk and a step, which it cannot open (the timeout zeroes
   // its pay on the job and slashes 10%); the nodes that delivered are not asked anything.
   assert.equal(closed.status, "closed");
-  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
-    [lazy.nodePubkey, 0, "challenge"],
-    [lazy.nodePubkey, 0, "step"],
-  ]);
+  await assertLazyAsked(s, job, lazy);
 });
 
 Deno.test("attacker: a faker in a redundancy-2 group without a majority is challenged and its answer rejected", async () => {
@@ -696,11 +692,7 @@ Deno.test("attacker: a lazy commit is still challenged when the close stops afte
   await s.post("/aggregate", { jobId: job.jobId });
 
   // Assert: the lazy commit is asked its chunk and step.
-  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
-    [lazy.nodePubkey, 0, "challenge"],
-    [lazy.nodePubkey, 0, "step"],
-  ]);
+  await assertLazyAsked(s, job, lazy);
 });
 
 Deno.test("a job's event scans start at the block its start saw, not at block 0", async () => {
@@ -761,6 +753,15 @@ function refusingChallenges(s: Scenario, fx: Coordinator) {
   return { ...chain, client };
 }
 
+/** The challenges of `job` are a chunk and a step of `lazy`'s round-0 commit, and nothing else. */
+async function assertLazyAsked(s: Scenario, job: TestJob, lazy: TestNode): Promise<void> {
+  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
+  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
+    [lazy.nodePubkey, 0, "challenge"],
+    [lazy.nodePubkey, 0, "step"],
+  ]);
+}
+
 /** `node` commits made-up digests to round 0 of `job` (it trains and delivers nothing). */
 async function commitMadeUp(fx: Coordinator, job: TestJob, node: TestNode): Promise<void> {
   const made = (tag: string) => `0x${tag.repeat(32)}` as const;
@@ -804,11 +805,7 @@ Deno.test("attacker: a lazy node moved off at the close is still challenged when
   await s.post("/aggregate", { jobId: job.jobId });
 
   // Assert: the lazy commit is asked its chunk and step.
-  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
-    [lazy.nodePubkey, 0, "challenge"],
-    [lazy.nodePubkey, 0, "step"],
-  ]);
+  await assertLazyAsked(s, job, lazy);
 });
 
 Deno.test("attacker: finalize does not settle a job whose last close stopped before its challenges", async () => {
@@ -837,11 +834,7 @@ Deno.test("attacker: finalize does not settle a job whose last close stopped bef
   assert.equal(early.status, 409, JSON.stringify(early.body));
   assert.equal(early.body.error.code, "CHALLENGES_OWED");
   assert.notEqual(later.status, 200, JSON.stringify(later.body));
-  const recs = await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]);
-  assert.deepEqual(recs.map((r) => [r.nodePubkey, r.round, r.kind]), [
-    [lazy.nodePubkey, 0, "challenge"],
-    [lazy.nodePubkey, 0, "step"],
-  ]);
+  await assertLazyAsked(s, job, lazy);
 });
 
 Deno.test("victim of a dead sender: a challenge claimed by a sender that died is sent once its claim is old", async () => {
