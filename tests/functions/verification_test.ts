@@ -675,14 +675,7 @@ Deno.test("attacker: a lazy commit is still challenged when the close stops afte
   // first close sends.
   await using fx = await setupCoordinator({ operators: 3 });
   const s = await fx.scenario();
-  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
-  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  await commitMadeUp(fx, job, lazy);
-  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
-  const chain = s.ctx.chain;
-  s.ctx.chain = refusingChallenges(s, fx);
-  const failed = await read(await s.post("/aggregate", { jobId: job.jobId }));
-  s.ctx.chain = chain;
+  const { job, lazy, res: failed } = await lazyRoundClosedWithoutChallenges(fx, s, { rounds: 2 });
   assert.equal((await s.jobRecord(job.jobId)).round, 1, "the close advanced the job");
   assert.equal(failed.status, 500, JSON.stringify(failed.body));
   assert.deepEqual(await listValues(s.ctx.kv, ["challenge", job.jobId]), []);
@@ -762,6 +755,28 @@ async function assertLazyAsked(s: Scenario, job: TestJob, lazy: TestNode): Promi
   ]);
 }
 
+/**
+ * A 3-node job (quorum 0.6) whose third node commits made-up digests to round 0 and delivers
+ * nothing; the two others deliver; then the round's close runs on an RPC that refuses every
+ * challenge (`onlyLiveFirst`: only the two and the spares heartbeat, so the lazy one is moved).
+ */
+async function lazyRoundClosedWithoutChallenges(
+  fx: Coordinator,
+  s: Scenario,
+  o: { rounds: number; spares?: number; onlyLiveFirst?: boolean },
+): Promise<{ job: TestJob; lazy: TestNode; res: { status: number; body: unknown } }> {
+  const job = await s.job({ nodes: 3, spares: o.spares, rounds: o.rounds, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  await commitMadeUp(fx, job, lazy);
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  if (o.onlyLiveFirst) await onlyLive(fx, [a, b, ...job.spares]);
+  const chain = s.ctx.chain;
+  s.ctx.chain = refusingChallenges(s, fx);
+  const res = await read(await s.post("/aggregate", { jobId: job.jobId }));
+  s.ctx.chain = chain;
+  return { job, lazy, res };
+}
+
 /** `node` commits made-up digests to round 0 of `job` (it trains and delivers nothing). */
 async function commitMadeUp(fx: Coordinator, job: TestJob, node: TestNode): Promise<void> {
   const made = (tag: string) => `0x${tag.repeat(32)}` as const;
@@ -787,15 +802,11 @@ Deno.test("attacker: a lazy node moved off at the close is still challenged when
   // every challenge the close sends.
   await using fx = await setupCoordinator({ operators: 3 });
   const s = await fx.scenario();
-  const job = await s.job({ nodes: 3, spares: 1, rounds: 2, quorum: 0.6 });
-  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  await commitMadeUp(fx, job, lazy);
-  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
-  await onlyLive(fx, [a, b, ...job.spares]);
-  const chain = s.ctx.chain;
-  s.ctx.chain = refusingChallenges(s, fx);
-  await s.post("/aggregate", { jobId: job.jobId });
-  s.ctx.chain = chain;
+  const { job, lazy } = await lazyRoundClosedWithoutChallenges(fx, s, {
+    rounds: 2,
+    spares: 1,
+    onlyLiveFirst: true,
+  });
   const moved = await s.jobRecord(job.jobId);
   assert.equal(moved.round, 1);
   assert.ok(!moved.assigned.includes(lazy.nodePubkey), "the lazy node was moved to the spare");
@@ -815,14 +826,7 @@ Deno.test("attacker: finalize does not settle a job whose last close stopped bef
   // a lazy node; the RPC refuses every challenge the last close sends.
   await using fx = await setupCoordinator({ operators: 3, settlementDelay: 3600 });
   const s = await fx.scenario();
-  const job = await s.job({ nodes: 3, rounds: 1, quorum: 0.6 });
-  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  await commitMadeUp(fx, job, lazy);
-  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
-  const chain = s.ctx.chain;
-  s.ctx.chain = refusingChallenges(s, fx);
-  await s.post("/aggregate", { jobId: job.jobId });
-  s.ctx.chain = chain;
+  const { job, lazy } = await lazyRoundClosedWithoutChallenges(fx, s, { rounds: 1 });
   assert.equal((await s.jobRecord(job.jobId)).status, "completed");
 
   // Execute: finalize at once, then a minute on (still inside the settlement delay).
@@ -844,14 +848,7 @@ Deno.test("victim of a dead sender: a challenge claimed by a sender that died is
   // with every challenge refused; then its chunk challenge is claimed by a sender that dies.
   await using fx = await setupCoordinator({ operators: 3 });
   const s = await fx.scenario();
-  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
-  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
-  await commitMadeUp(fx, job, lazy);
-  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
-  const chain = s.ctx.chain;
-  s.ctx.chain = refusingChallenges(s, fx);
-  await s.post("/aggregate", { jobId: job.jobId });
-  s.ctx.chain = chain;
+  const { job, lazy } = await lazyRoundClosedWithoutChallenges(fx, s, { rounds: 2 });
   const claimed = ["challenge_asked", job.jobId.toLowerCase(), 0, lazy.nodePubkey, "challenge"];
   await s.ctx.kv.set(claimed, { sending: s.ctx.now() });
   const kinds = async () =>
