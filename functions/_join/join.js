@@ -64426,11 +64426,41 @@ async function setUpJoin(document2) {
     return;
   }
   const storage = await openIndexedDbStateStorage();
-  let { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  const { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  const page = {
+    key,
+    newNodeConfirmed: false
+  };
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
-  $2("node-export").addEventListener("click", () => exportKey(document2, key));
+  $2("node-export").addEventListener("click", () => exportKey(document2, page.key));
   keepStorage(document2, $2).catch(() => {
   });
+  wireImport(document2, $2, storage, page);
+  if (injectedWallet()) {
+    document2.body.dataset.wallet = "1";
+    $2("operator-wallet").textContent = "A browser wallet was found: Join uses its account unless a key is pasted.";
+  }
+  $2("join-run").addEventListener("click", () => {
+    $2("join-run").disabled = true;
+    $2("node-import").disabled = true;
+    const pasted = ($2("operator-key").value ?? "").trim();
+    $2("operator-key").value = "";
+    const o = {
+      key: page.key,
+      storage,
+      privateKey: pasted,
+      confirmed: page.newNodeConfirmed
+    };
+    oneTab(() => join3(document2, $2, o)).catch((e) => {
+      if (e.code === "OTHER_NODES") page.newNodeConfirmed = true;
+      document2.body.dataset.join = "error";
+      $2("join-status").textContent = `failed: ${joinFailure(e)}`;
+      $2("join-run").disabled = false;
+      $2("node-import").disabled = false;
+    });
+  });
+}
+function wireImport(document2, $2, storage, page) {
   $2("node-import").addEventListener("click", () => {
     $2("node-import").value = "";
   });
@@ -64439,37 +64469,13 @@ async function setUpJoin(document2) {
     if (!file || $2("join-run").disabled) return;
     $2("join-run").disabled = true;
     oneTab(async () => {
-      const imported = await importBrowserNodeKey(storage, new Uint8Array(await file.arrayBuffer()), file.name);
-      key = imported;
-      newNodeConfirmed = false;
-      $2("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      page.key = await importBrowserNodeKey(storage, bytes, file.name);
+      page.newNodeConfirmed = false;
+      $2("node-key").textContent = `${page.key.publicKeyHex} (imported from ${file.name})`;
       $2("join-status").textContent = "not joined";
       document2.body.dataset.join = "";
     }, "import a key").catch((e) => $2("join-status").textContent = e.message).finally(() => $2("join-run").disabled = false);
-  });
-  if (injectedWallet()) {
-    document2.body.dataset.wallet = "1";
-    $2("operator-wallet").textContent = "A browser wallet was found: Join uses its account unless a key is pasted.";
-  }
-  let newNodeConfirmed = false;
-  $2("join-run").addEventListener("click", () => {
-    $2("join-run").disabled = true;
-    $2("node-import").disabled = true;
-    const pasted = ($2("operator-key").value ?? "").trim();
-    $2("operator-key").value = "";
-    const confirmed = newNodeConfirmed;
-    oneTab(() => join3(document2, $2, {
-      key,
-      storage,
-      privateKey: pasted,
-      confirmed
-    })).catch((e) => {
-      if (e.code === "OTHER_NODES") newNodeConfirmed = true;
-      document2.body.dataset.join = "error";
-      $2("join-status").textContent = `failed: ${joinFailure(e)}`;
-      $2("join-run").disabled = false;
-      $2("node-import").disabled = false;
-    });
   });
 }
 async function keepStorage(document2, $2) {

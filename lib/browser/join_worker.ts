@@ -95,53 +95,59 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
     return;
   }
   const storage = await openIndexedDbStateStorage();
-  let { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  const { key, created } = await loadOrCreateBrowserNodeKey(storage);
+  // What the page's handlers share: the node key (an import replaces it), and whether the page
+  // has said the operator already stakes other nodes (Join again then stakes anyway).
+  const page = { key, newNodeConfirmed: false };
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
-  $("node-export").addEventListener("click", () => exportKey(document, key));
+  $("node-export").addEventListener("click", () => exportKey(document, page.key));
   // Not awaited: a browser may ask its user first (Firefox does), and Join must not wait on that.
   keepStorage(document, $).catch(() => {});
+  wireImport(document, $, storage, page);
+  if (injectedWallet()) {
+    document.body.dataset.wallet = "1";
+    $("operator-wallet").textContent =
+      "A browser wallet was found: Join uses its account unless a key is pasted.";
+  }
+  $("join-run").addEventListener("click", () => {
+    $("join-run").disabled = true;
+    $("node-import").disabled = true;
+    const pasted = ($("operator-key").value ?? "").trim();
+    $("operator-key").value = "";
+    const o = { key: page.key, storage, privateKey: pasted, confirmed: page.newNodeConfirmed };
+    oneTab(() => join(document, $, o)).catch((e) => {
+      if ((e as { code?: string }).code === "OTHER_NODES") page.newNodeConfirmed = true;
+      document.body.dataset.join = "error";
+      $("join-status").textContent = `failed: ${joinFailure(e as Error)}`;
+      $("join-run").disabled = false;
+      $("node-import").disabled = false;
+    });
+  });
+}
+
+/** The import of a key file: it holds Join, waits for no other tab, and replaces `page.key`. */
+function wireImport(
+  document: JoinDocument,
+  $: Lookup,
+  storage: IndexedDbStateStorage,
+  page: { key: NodeKey; newNodeConfirmed: boolean },
+): void {
   $("node-import").addEventListener("click", () => {
     $("node-import").value = ""; // the same file chosen again is a change
   });
   $("node-import").addEventListener("change", () => {
     const file = $("node-import").files?.[0];
     if (!file || $("join-run").disabled) return;
-    // Join waits for the import, and the import for no other tab running the node.
     $("join-run").disabled = true;
     oneTab(async () => {
-      const imported = await importBrowserNodeKey(
-        storage,
-        new Uint8Array(await file.arrayBuffer()),
-        file.name,
-      );
-      key = imported;
-      newNodeConfirmed = false;
-      $("node-key").textContent = `${key.publicKeyHex} (imported from ${file.name})`;
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      page.key = await importBrowserNodeKey(storage, bytes, file.name);
+      page.newNodeConfirmed = false;
+      $("node-key").textContent = `${page.key.publicKeyHex} (imported from ${file.name})`;
       $("join-status").textContent = "not joined";
       document.body.dataset.join = "";
     }, "import a key").catch((e) => $("join-status").textContent = (e as Error).message)
       .finally(() => $("join-run").disabled = false);
-  });
-  if (injectedWallet()) {
-    document.body.dataset.wallet = "1";
-    $("operator-wallet").textContent =
-      "A browser wallet was found: Join uses its account unless a key is pasted.";
-  }
-  // Set once the page has said the operator already stakes other nodes: Join again stakes anyway.
-  let newNodeConfirmed = false;
-  $("join-run").addEventListener("click", () => {
-    $("join-run").disabled = true;
-    $("node-import").disabled = true;
-    const pasted = ($("operator-key").value ?? "").trim();
-    $("operator-key").value = "";
-    const confirmed = newNodeConfirmed;
-    oneTab(() => join(document, $, { key, storage, privateKey: pasted, confirmed })).catch((e) => {
-      if ((e as { code?: string }).code === "OTHER_NODES") newNodeConfirmed = true;
-      document.body.dataset.join = "error";
-      $("join-status").textContent = `failed: ${joinFailure(e as Error)}`;
-      $("join-run").disabled = false;
-      $("node-import").disabled = false;
-    });
   });
 }
 

@@ -122,15 +122,8 @@ export async function storeWrappedKey(
     return reject(403, "NOT_DATASET_OWNER", why);
   }
   const signer = grant.upload.signer.toLowerCase();
-  // Each pending grant is a chain read at every collection until it lands or its lease ends.
-  const waiting = await Array.fromAsync(
-    ctx.kv.list({ prefix: ["grant_pending", signer] }, { limit: MAX_PENDING_GRANTS }),
-  );
-  if (waiting.length >= MAX_PENDING_GRANTS) {
-    const why = `${MAX_PENDING_GRANTS} grants of this signer await their transaction; send ` +
-      "those (or wait for their day to pass) first";
-    return reject(429, "TOO_MANY_PENDING_GRANTS", `Cannot grant: ${why}`);
-  }
+  const crowded = await tooManyPending(ctx, signer);
+  if (crowded) return crowded;
   const charged = await chargeUpload(ctx, grant, Math.max(wrappedKey.length, UPLOAD_MIN_CHARGE));
   if (!charged.ok) return charged;
   // Leased until the grant lands on chain, then pinned (confirmGrants, at each collection).
@@ -141,23 +134,46 @@ export async function storeWrappedKey(
   // public CID as its job's data, which made it private to that job and the grantee's read of
   // its key was refused (found in the storage audit).
   await recordUploader(ctx, wrappedKeyCid, grant.upload.signer);
-  // The dataset the chain registered, granted by its owner: kept once the grant lands, not left
-  // to its upload lease. Uploaded through the gateway it was only leased (24 h by default), and
-  // a dataset published that way vanished a day later with every grant of it (found in the data
-  // owner audit). Only bytes the owner uploaded itself (charged to its quota then): a dataset
-  // naming someone else's upload would keep that for ever. Not before the grant: found in the
-  // DID audit, a registered dataset and a made-up wrapped key pinned any upload for ever with no
-  // grant ever sent, turning a day's lease into permanent storage.
-  // The dataset keeps the lease of its upload: extended here, a made-up key posted once a day
-  // kept a dataset of any size for 4 KiB a day (found reviewing this). Its grant lands minutes
-  // after its upload, and the collection confirms grants before it collects.
-  const keep = await uploadedBy(ctx, dataset.cid, grant.upload.signer) ? [dataset.cid] : [];
-  const pending: PendingGrant = { datasetId, granteeDid, keep: [wrappedKeyCid, ...keep], until };
+  await awaitGrant(ctx, signer, { datasetId, granteeDid, datasetCid: dataset.cid, until }, {
+    wrappedKeyCid,
+  });
+  return { ok: true, wrappedKeyCid };
+}
+
+/** Each pending grant is a chain read at every collection until it lands or its lease ends. */
+async function tooManyPending(ctx: Context, signer: string): Promise<Rejection | undefined> {
+  const prefix = ["grant_pending", signer];
+  const waiting = await Array.fromAsync(ctx.kv.list({ prefix }, { limit: MAX_PENDING_GRANTS }));
+  if (waiting.length < MAX_PENDING_GRANTS) return undefined;
+  const why = `${MAX_PENDING_GRANTS} grants of this signer await their transaction; send ` +
+    "those (or wait for their day to pass) first";
+  return reject(429, "TOO_MANY_PENDING_GRANTS", `Cannot grant: ${why}`);
+}
+
+/**
+ * Records what the grant keeps once it lands (confirmGrants): the wrapped key, and the dataset if
+ * its owner uploaded it here. The dataset the chain registered, granted by its owner, is then
+ * kept, not left to its upload lease: uploaded through the gateway it was only leased (24 h by
+ * default), and a dataset published that way vanished a day later with every grant of it (found
+ * in the data owner audit). Only bytes the owner uploaded itself (charged to its quota then): a
+ * dataset naming someone else's upload would keep that for ever. Not before the grant: found in
+ * the DID audit, a registered dataset and a made-up wrapped key pinned any upload for ever. Its
+ * lease is not extended either: a made-up key posted once a day kept a dataset of any size for
+ * 4 KiB a day (found reviewing this); a grant lands minutes after its upload.
+ */
+async function awaitGrant(
+  ctx: Context,
+  signer: string,
+  g: { datasetId: Hex; granteeDid: Hex; datasetCid: string; until: number },
+  o: { wrappedKeyCid: string },
+): Promise<void> {
+  const keep = await uploadedBy(ctx, g.datasetCid, signer) ? [g.datasetCid] : [];
+  const { datasetId, granteeDid, until } = g;
+  const pending: PendingGrant = { datasetId, granteeDid, keep: [o.wrappedKeyCid, ...keep], until };
   // Keyed by who asked and for what: found reviewing this, keyed by the key's CID alone (public
   // once its grant is sent), another owner posting the same bytes for its own dataset replaced
   // the record, and the victim's grant was never confirmed.
-  await ctx.kv.set(["grant_pending", signer, wrappedKeyCid, datasetId, granteeDid], pending);
-  return { ok: true, wrappedKeyCid };
+  await ctx.kv.set(["grant_pending", signer, o.wrappedKeyCid, datasetId, granteeDid], pending);
 }
 
 /** Most grants one signer may have awaiting their transaction at a time. */

@@ -14,6 +14,7 @@ import {
 } from "../store/cid.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { DagTooLargeError, InvalidDagError, type OpenedFile } from "../store/store.ts";
+import type { Spool } from "../store/spool.ts";
 import { createSHA256 } from "hash-wasm";
 import type { Hex } from "viem";
 import type { Context } from "./context.ts";
@@ -113,32 +114,39 @@ export async function storeUpload(
     if (!(e instanceof BodyTooLargeError)) throw e;
     return tooLarge(limit);
   }
-  const { bytes, sha256 } = seen;
-  const refused = bytes === 0
-    ? reject(400, "EMPTY_BODY", "Cannot store: empty body")
-    : sha256 !== grant.upload.bodySha256
-    ? reject(
-      401,
-      "SIGNATURE_INVALID",
-      "Cannot store: the body does not hash to the signed " +
-        "x-artha-content-sha256",
-    )
-    : undefined;
+  const refused = refusedBody(grant, seen);
   if (refused) {
-    await settleUpload(ctx, grant, limit, bytes);
+    await settleUpload(ctx, grant, limit, seen.bytes);
     return refused;
   }
-  // Leased from the moment the import is in, under the store's lock: a gc waiting for the put
-  // runs after the lease is written, so an upload answered 201 is never collected first.
-  let leaseExpiresAt = 0;
-  const leaseUntil = () => (leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs);
-  let cid: CID;
   try {
-    cid = await ctx.store.put(spool.chunks(), { pin: false, leaseUntil });
+    return await importSpooled(ctx, spool, seen.bytes);
   } finally {
     // Settled once the bytes are in: the reservation holds the quota until then.
-    await settleUpload(ctx, grant, limit, bytes);
+    await settleUpload(ctx, grant, limit, seen.bytes);
   }
+}
+
+/** Why a whole body is refused (empty, or not what was signed), or undefined. */
+function refusedBody(
+  grant: UploadGrant,
+  seen: { bytes: number; sha256?: Hex },
+): Rejection | undefined {
+  if (seen.bytes === 0) return reject(400, "EMPTY_BODY", "Cannot store: empty body");
+  if (seen.sha256 === grant.upload.bodySha256) return undefined;
+  const why = "the body does not hash to the signed x-artha-content-sha256";
+  return reject(401, "SIGNATURE_INVALID", `Cannot store: ${why}`);
+}
+
+/**
+ * Imports a spooled body, leased from the moment the import is in, under the store's lock: a gc
+ * waiting for the put runs after the lease is written, so an upload answered 201 is never
+ * collected first.
+ */
+async function importSpooled(ctx: Context, spool: Spool, bytes: number): Promise<StoredUpload> {
+  let leaseExpiresAt = 0;
+  const leaseUntil = () => (leaseExpiresAt = ctx.now() + ctx.config.uploadLeaseMs);
+  const cid = await ctx.store.put(spool.chunks(), { pin: false, leaseUntil });
   return { ok: true, cid: cid.toString(), bytes, leaseExpiresAt };
 }
 

@@ -17,8 +17,8 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
-import { generateEncKey, saveEncKey } from "../crypto/enc_key.ts";
-import { generateNodeKey, saveNodeKey } from "../crypto/keys.ts";
+import { type EncKey, generateEncKey, saveEncKey } from "../crypto/enc_key.ts";
+import { generateNodeKey, type NodeKey, saveNodeKey } from "../crypto/keys.ts";
 import { didHashFromAuthKey, formatDid } from "../did/did.ts";
 import { buildDidDocument } from "../did/did_document.ts";
 import { createDid } from "../did/registry.ts";
@@ -54,12 +54,7 @@ export async function createOwnerDid(
   const authKey = generateNodeKey();
   const encKey = generateEncKey();
   const didHash = didHashFromAuthKey(authKey.publicKeyHex);
-  const name = `${params.keyDir}/${didHash.slice(2, 18)}`;
-  await Deno.mkdir(params.keyDir, { recursive: true, mode: 0o700 });
-  const authKeyFile = `${name}.auth.key`;
-  const encKeyFile = `${name}.enc.key`;
-  await saveNodeKey(authKeyFile, authKey);
-  await saveEncKey(encKeyFile, encKey);
+  const { authKeyFile, encKeyFile } = await writeKeys(params.keyDir, didHash, authKey, encKey);
   const doc = buildDidDocument({
     didHash,
     authKey: authKey.publicKeyHex,
@@ -89,21 +84,44 @@ export async function createOwnerDid(
     );
   }
   if (params.upload) {
-    let stored: string;
-    try {
-      stored = await params.upload(bytes, did);
-    } catch (e) {
-      throw new Error(
-        `${did} was created (tx ${tx}; ${keys}) and can be granted datasets, but its ` +
-          `document ${metaCid} was not stored through the gateway: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    if (stored !== metaCid) {
-      throw new Error(
-        `Cannot store the DID document: the gateway named it ${stored}, not ${metaCid}`,
-      );
-    }
+    await uploadDocument(params.upload, bytes, { did, metaCid, tx, keys });
   }
   return { did, didHash, metaCid, authKeyFile, encKeyFile, tx };
+}
+
+/** Writes the DID's keys (mode 0600) to `keyDir`, named by the DID; returns their paths. */
+async function writeKeys(keyDir: string, didHash: Hex, authKey: NodeKey, encKey: EncKey) {
+  await Deno.mkdir(keyDir, { recursive: true, mode: 0o700 });
+  const name = `${keyDir}/${didHash.slice(2, 18)}`;
+  const authKeyFile = `${name}.auth.key`;
+  const encKeyFile = `${name}.enc.key`;
+  await saveNodeKey(authKeyFile, authKey);
+  await saveEncKey(encKeyFile, encKey);
+  return { authKeyFile, encKeyFile };
+}
+
+/**
+ * Stores the document through a gateway, after the DID exists; a failure says the DID is made and
+ * usable (grants use its key on chain), naming its transaction and key files.
+ */
+async function uploadDocument(
+  upload: (bytes: Uint8Array, did: string) => Promise<string>,
+  bytes: Uint8Array,
+  made: { did: string; metaCid: string; tx: Hex; keys: string },
+): Promise<void> {
+  let stored: string;
+  try {
+    stored = await upload(bytes, made.did);
+  } catch (e) {
+    throw new Error(
+      `${made.did} was created (tx ${made.tx}; ${made.keys}) and can be granted datasets, but ` +
+        `its document ${made.metaCid} was not stored through the gateway: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  if (stored !== made.metaCid) {
+    throw new Error(
+      `Cannot store the DID document: the gateway named it ${stored}, not ${made.metaCid}`,
+    );
+  }
 }
