@@ -180,10 +180,12 @@ export async function resumeChallenges(
  */
 export async function settleOwed(ctx: Context, jobId: string, round: number): Promise<void> {
   const key = pendingChallengesKey(jobId, round);
-  // Every round's claims: a stale asynchronous update is challenged under the round it was
-  // trained from. A claim past twice its hold had its takeover run and is not waited for.
+  // The claims of this round and the 16 before it (the oldest the chain still challenges): a
+  // stale asynchronous update is challenged under the round it was trained from. A claim past
+  // twice its hold had its takeover run and is not waited for.
   const prefix = ["challenge_asked", jobId.toLowerCase()];
-  for await (const e of ctx.kv.list<string | { sending: number }>({ prefix })) {
+  const range = { start: [...prefix, Math.max(0, round - 16)], end: [...prefix, round + 1] };
+  for await (const e of ctx.kv.list<string | { sending: number }>(range)) {
     const v = e.value;
     if (typeof v !== "string" && ctx.now() - v.sending < 2 * CLAIM_TTL_MS) {
       const marker = await ctx.kv.get<PendingChallenges>(key);
