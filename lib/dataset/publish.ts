@@ -7,14 +7,14 @@
  *
  * @module
  */
-import { concatBytes, digestHex, type Hex, hexToBytes } from "../crypto/digest.ts";
+import { type Hex, hexToBytes } from "../crypto/digest.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { randomKey } from "../crypto/aead.ts";
 import { encryptDataset } from "../crypto/dataset_cipher.ts";
 import { wrapKey } from "../crypto/key_wrap.ts";
 import { grantDataAccess, registerDataset } from "../did/data_access.ts";
-import { grantContext } from "../did/dataset_share.ts";
+import { datasetIdOf, grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { formatDid } from "../did/did.ts";
 import type { StoreGrantKey, Upload } from "./upload.ts";
@@ -79,8 +79,7 @@ export async function publishDataset(
   const dataKey = randomKey();
   const sealed = encryptDataset(params.plaintext, dataKey);
   const cid = await upload(sealed);
-  // The id shareDataset gives: keccak256(ownerDid ++ cid).
-  const datasetId = digestHex(concatBytes(hexToBytes(ownerDid), new TextEncoder().encode(cid)));
+  const datasetId = datasetIdOf(ownerDid, cid);
   const registered = await registerDataset(client, { addresses, datasetId, ownerDid, cid });
   const grants: GrantRecord[] = [];
   const failed: GrantFailure[] = [];

@@ -56,6 +56,21 @@ export function grantContext(datasetId: Hex, granteeDid: Hex): Uint8Array {
 }
 
 /**
+ * The id a dataset is registered under: keccak256(ownerDid ++ its CID's text), so an owner's
+ * dataset has one id and nobody else can register it under theirs.
+ *
+ * @example
+ * ```ts
+ * import { datasetIdOf } from "./dataset_share.ts";
+ * const did = `0x${"ab".repeat(32)}` as const;
+ * console.assert(datasetIdOf(did, "bafkrei") === datasetIdOf(did, "bafkrei"));
+ * ```
+ */
+export function datasetIdOf(ownerDid: Hex, cid: string): Hex {
+  return digestHex(concatBytes(hexToBytes(ownerDid), new TextEncoder().encode(cid)));
+}
+
+/**
  * Encrypts `plaintext` with a fresh data key, stores the ciphertext and registers the
  * dataset under `ownerDid` (controlled by the client's account). Keep `dataKey` secret: it
  * is needed to grant access.
@@ -71,9 +86,7 @@ export async function shareDataset(
 ): Promise<{ datasetId: Hex; cid: string; dataKey: Uint8Array }> {
   const dataKey = randomKey();
   const cid = (await params.store.put(encryptDataset(params.plaintext, dataKey))).toString();
-  const datasetId = digestHex(
-    concatBytes(hexToBytes(params.ownerDid), new TextEncoder().encode(cid)),
-  );
+  const datasetId = datasetIdOf(params.ownerDid, cid);
   await registerDataset(client, {
     addresses: params.addresses,
     datasetId,

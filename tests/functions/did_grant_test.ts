@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  bytesToHex,
-  concatBytes,
-  digestHex,
-  type Hex,
-  hexToBytes,
-} from "../../lib/crypto/digest.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../../lib/crypto/digest.ts";
 import { WRAPPED_KEY_BYTES } from "../../lib/coordinator/data_grants.ts";
 import { WRAPPED_KEY_VERSION } from "../../lib/crypto/key_wrap.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
@@ -16,7 +10,7 @@ import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
 import { createDid, getDid } from "../../lib/did/registry.ts";
 import { openStore } from "../../lib/store/open_store.ts";
 import { grantDataAccess, registerDataset, revokeDataAccess } from "../../lib/did/data_access.ts";
-import { openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
+import { datasetIdOf, openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
 import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
@@ -405,9 +399,7 @@ Deno.test("attacker: a grant that never lands on chain keeps nothing past its le
   const [ownerId, granteeId] = [await identity(fx, owner), await identity(fx, fx.clients[3]!)];
   const gateway = gatewayOf(s, owner, ownerId.did);
   const cid = await gateway.put(crypto.getRandomValues(new Uint8Array(64 * 1024)));
-  const datasetId = digestHex(
-    concatBytes(hexToBytes(ownerId.didHash), new TextEncoder().encode(cid)),
-  );
+  const datasetId = datasetIdOf(ownerId.didHash, cid);
   await registerDataset(owner, {
     addresses: fx.addresses,
     datasetId,
@@ -459,9 +451,7 @@ Deno.test("attacker: another owner storing the same wrapped key for its own data
     grantees: [granteeId.didHash],
   });
   const own = await gatewayOf(s, attacker, attackerId.did).put(new Uint8Array(4096).fill(7));
-  const ownId = digestHex(
-    concatBytes(hexToBytes(attackerId.didHash), new TextEncoder().encode(own)),
-  );
+  const ownId = datasetIdOf(attackerId.didHash, own);
   await registerDataset(attacker, {
     addresses: fx.addresses,
     datasetId: ownId,
