@@ -52,6 +52,7 @@ import { DatasetInputError } from "./lib/dataset/dataset_error.ts";
 import { prepareDataset, type PublishTarget } from "./lib/dataset/prepare.ts";
 import { formatReport, reportJson } from "./lib/dataset/report.ts";
 import {
+  didDocumentsToGateway,
   grantKeysToGateway,
   type Upload,
   uploadToGateway,
@@ -154,8 +155,7 @@ async function makeDid(args: string[]): Promise<void> {
     }
     const domain = uploadDomain(client.chain!.id, addresses.registry);
     const signer = accountUploadSigner(client);
-    const upload = (bytes: Uint8Array, did: string) =>
-      uploadToGateway(gateway, { signer, domain, did })(bytes);
+    const upload = didDocumentsToGateway(gateway, { signer, domain });
     made = await createOwnerDid(client, { addresses, keyDir, upload });
   } else {
     const store = await openFsStore(s.storeDir);

@@ -14,6 +14,7 @@ import { registerIdentity, resolveDid } from "../lib/did/resolve.ts";
 import { grantAccess, openDataset, shareDataset } from "../lib/did/dataset_share.ts";
 import { loadEncKey } from "../lib/crypto/enc_key.ts";
 import { parseDid } from "../lib/did/did.ts";
+import { bytesToHex } from "../lib/crypto/digest.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** The permissions of deno.json's `dataset` task, as deno task's shell passes them. */
@@ -295,8 +296,23 @@ Deno.test("dataset CLI: `did` makes a DID whose document resolves and whose key 
     ARTHA_STORE_DIR: `${dir}/svdb`,
   };
 
-  // Execute: a grantee makes its DID with the CLI.
+  // Execute: an account with no gas tries first (found in the DID audit: its key files were
+  // written before the transaction failed, for a DID that never existed); then a grantee makes
+  // its DID with the CLI.
+  const broke = {
+    ...env,
+    ARTHA_PRIVATE_KEY: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
+  };
+  const refused = await runCli(["did", "--keys", `${dir}/broke`], broke);
   const made = await runCli(["did", "--keys", `${dir}/did`], env);
+
+  // Assert: the first one wrote nothing and said why.
+  assert.notEqual(refused.code, 0);
+  assert.match(
+    refused.stderr,
+    /did:artha:[0-9a-f]{64} was not created, and nothing was written: .*holds 0 ETH/,
+  );
+  assert.equal(await Deno.stat(`${dir}/broke`).catch(() => null), null, "no key file");
 
   // Assert: the DID resolves from the store, its key files are private, and its encryption key
   // opens a dataset granted to it.

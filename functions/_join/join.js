@@ -58735,6 +58735,23 @@ var Gateway = class {
     return own;
   }
   /**
+   * Stores a DID's document (`bytes`, for `did`, which exists on chain by then) and resolves the
+   * DID through the gateway: a resolved document is kept there (lib/coordinator/data_grants.ts),
+   * where the upload alone was only leased. Returns the document's CID.
+   *
+   * @throws {Error} when the gateway resolves the DID to another document
+   */
+  async storeDidDocument(bytes, did) {
+    const cid = await this.put(bytes);
+    const path = `/did/resolve?did=${encodeURIComponent(did)}`;
+    const r = await this.#client.getJson(path);
+    const named = r?.didDocumentMetadata?.metaCid;
+    if (named !== cid) {
+      throw new Error(`Cannot trust the gateway: it resolves ${did} to ${String(named)}, not ${cid}`);
+    }
+    return cid;
+  }
+  /**
    * Stores a grant's wrapped data key through POST /did/grant, signed for that path by the
    * account that controls the dataset owner's DID: the coordinator keeps the key and the dataset
    * it grants (pinned, when the owner uploaded it), where a plain upload is only leased. Returns

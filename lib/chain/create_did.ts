@@ -2,7 +2,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./send_contract.ts";
+import { preflightContract, sendContract, type SendResult } from "./send_contract.ts";
 
 export interface CreateDidParameters {
   addresses: Pick<ArthaAddresses, "dids">;
@@ -27,11 +27,31 @@ export interface CreateDidParameters {
  * ```
  */
 export function createDid(client: ArthaClient, params: CreateDidParameters): Promise<SendResult> {
+  return sendContract(client, createDidRequest(params));
+}
+
+/**
+ * Runs the creation as a call, sending nothing: a revert, or an account that cannot pay, fails
+ * here (see preflightContract).
+ *
+ * @example
+ * ```ts ignore
+ * await preflightCreateDid(client, { addresses, didHash, authKey, encKey, metaCid, proof });
+ * ```
+ */
+export function preflightCreateDid(
+  client: ArthaClient,
+  params: CreateDidParameters,
+): Promise<void> {
+  return preflightContract(client, createDidRequest(params));
+}
+
+function createDidRequest(params: CreateDidParameters) {
   const { didHash, authKey, encKey, metaCid, proof } = params;
-  return sendContract(client, {
+  return {
     address: params.addresses.dids,
     abi: abis.dids,
     functionName: "createDID",
     args: [didHash, authKey, encKey, metaCid, proof],
-  });
+  } as const;
 }

@@ -8,6 +8,7 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   encodeFunctionData,
+  formatEther,
   formatGwei,
   TransactionReceiptNotFoundError,
 } from "viem";
@@ -98,6 +99,46 @@ export function sendContract<
   // One queue per sending account: concurrent callers (a cron and a manual call closing the same
   // round, three finalize requests) would otherwise race for the same nonce ("nonce too low").
   return inQueue(client, () => send(client, request));
+}
+
+/**
+ * Runs a write as a call, without sending it: a revert, a node that does not answer or an account
+ * that cannot pay its gas fails here, before a caller does what it cannot undo (a DID's key files
+ * written for a DID that will not exist).
+ *
+ * @throws {ChainCallError} naming the revert, or the balance and the gas's cost
+ */
+export async function preflightContract<
+  const abi extends Abi,
+  functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
+>(
+  client: ArthaClient,
+  request: {
+    address: Hex;
+    abi: abi;
+    functionName: functionName;
+    args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
+    value?: bigint;
+  },
+): Promise<void> {
+  const address = client.account.address;
+  let gas: bigint, price: bigint, balance: bigint;
+  try {
+    // deno-lint-ignore no-explicit-any
+    gas = await client.estimateContractGas({ ...request, account: client.account } as any);
+    [price, balance] = await Promise.all([client.getGasPrice(), client.getBalance({ address })]);
+  } catch (e) {
+    const { errorName, args } = revertOf(e);
+    throw new ChainCallError(request.functionName, errorName, args, { cause: e });
+  }
+  const cost = gas * price + (request.value ?? 0n);
+  if (balance < cost) {
+    const why = `${address} holds ${formatEther(balance)} ETH; the call costs about ` +
+      `${formatEther(cost)} (${gas} gas at ${formatGwei(price)} gwei)`;
+    throw new ChainCallError(request.functionName, undefined, undefined, {
+      cause: Object.assign(new Error(why), { shortMessage: why }),
+    });
+  }
 }
 
 const queues = new Map<string, Promise<unknown>>();

@@ -35,6 +35,7 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
   try {
     const did = `did:artha:${didHash.slice(2)}`;
     const r = await resolveDid(client, { addresses, store: ctx.store, did });
+    if (!r.onChain.revoked) await keepDidDocument(ctx, r.onChain.metaCid);
     return {
       ok: true as const,
       didResolutionMetadata: r.didResolutionMetadata,
@@ -51,6 +52,19 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
     if (e instanceof DidDocumentError) return reject(422, e.code, e.message);
     throw e;
   }
+}
+
+/**
+ * Pins the document of a live DID once it resolves here. Uploaded through the gateway (as
+ * `deno task dataset did --gateway` does, once the DID exists), it was only leased: a day later
+ * the DID resolved to 404 here, and owners could no longer grant to it through this coordinator
+ * (found in the DID audit). Only a document the chain names and whose keys match its DID is kept,
+ * at most MAX_DID_DOCUMENT_BYTES for each DID or key rotation, each a transaction.
+ */
+async function keepDidDocument(ctx: Context, metaCid: string): Promise<void> {
+  await ctx.store.pin(metaCid).catch((e) => {
+    if (!(e instanceof BlockNotFoundError)) throw e; // read a moment ago; a collection raced it
+  });
 }
 
 /** Whether the grantee may use the dataset now, its grant, and the DataAccessed audit trail. */

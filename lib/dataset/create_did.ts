@@ -1,12 +1,14 @@
 /**
  * A data owner's (or a grantee's) DID, made from the command line: `deno task dataset did`. The
  * account signing the transaction controls the DID; an Ed25519 key authenticates it and an
- * X25519 key receives the data keys of grants (lib/did). Both keys are written, mode 0600, before
- * anything is sent: a DID whose encryption key was lost can open no dataset granted to it.
+ * X25519 key receives the data keys of grants (lib/did). Both keys are written, mode 0600, once the
+ * creation passes as a call and before it is sent: a DID whose encryption key was lost can open no
+ * dataset granted to it.
  *
  * The DID document (its two keys) goes to the SVDB a coordinator resolves it from: into the local
  * store, or through a gateway once the DID exists on chain, since a gateway takes uploads only
- * from credentialed signers and a new DID is what makes its controller one.
+ * from credentialed signers and a new DID is what makes its controller one. The gateway resolves
+ * the DID then, which keeps its document there.
  *
  * @example
  * ```ts ignore
@@ -21,7 +23,7 @@ import { type EncKey, generateEncKey, saveEncKey } from "../crypto/enc_key.ts";
 import { generateNodeKey, type NodeKey, saveNodeKey } from "../crypto/keys.ts";
 import { didHashFromAuthKey, formatDid } from "../did/did.ts";
 import { buildDidDocument } from "../did/did_document.ts";
-import { createDid } from "../did/registry.ts";
+import { createDid, preflightDid } from "../did/registry.ts";
 import { computeCid } from "../store/cid.ts";
 import type { Store } from "../store/store.ts";
 
@@ -54,7 +56,6 @@ export async function createOwnerDid(
   const authKey = generateNodeKey();
   const encKey = generateEncKey();
   const didHash = didHashFromAuthKey(authKey.publicKeyHex);
-  const { authKeyFile, encKeyFile } = await writeKeys(params.keyDir, didHash, authKey, encKey);
   const doc = buildDidDocument({
     didHash,
     authKey: authKey.publicKeyHex,
@@ -62,18 +63,20 @@ export async function createOwnerDid(
   });
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   const metaCid = (await computeCid(bytes)).toString();
-  if (params.store) await params.store.put(bytes);
   const did = formatDid(didHash);
+  const create = { addresses: params.addresses, didHash, authKey, encKey: encKey.publicKeyHex };
+  // Found in the DID audit: the keys were written before anything was asked of the chain, so an
+  // account without gas (the first thing a new user meets) left key files of a DID never made.
+  await preflightDid(client, { ...create, metaCid }).catch((e) => {
+    const why = `${did} was not created, and nothing was written: ${(e as Error).message}`;
+    throw new Error(why, { cause: e });
+  });
+  const { authKeyFile, encKeyFile } = await writeKeys(params.keyDir, didHash, authKey, encKey);
+  if (params.store) await params.store.put(bytes);
   const keys = `its keys are ${authKeyFile} and ${encKeyFile}`;
   let tx: Hex;
   try {
-    tx = (await createDid(client, {
-      addresses: params.addresses,
-      didHash,
-      authKey,
-      encKey: encKey.publicKeyHex,
-      metaCid,
-    })).hash;
+    tx = (await createDid(client, { ...create, metaCid })).hash;
   } catch (e) {
     // Found reviewing this command: the failure named neither the DID nor the key files, and
     // a DID whose transaction landed after all could not be found again.

@@ -45,6 +45,19 @@ export function grantKeysToGateway(baseUrl: string, signing: GatewayOptions): St
 }
 
 /**
+ * A DID's document through the coordinator at `baseUrl` (signed with the DID, which exists by
+ * then), resolved there once stored: the coordinator keeps a document it resolved, where a plain
+ * upload is only leased for a day.
+ */
+export function didDocumentsToGateway(
+  baseUrl: string,
+  signing: Omit<GatewayOptions, "did">,
+): (bytes: Uint8Array, did: string) => Promise<string> {
+  const client = new CoordinatorClient(httpCoordinator(baseUrl));
+  return (bytes, did) => new Gateway(client, { ...signing, did }).storeDidDocument(bytes, did);
+}
+
+/**
  * Uploads through a coordinator's SVDB gateway at `baseUrl`, signed as `signing` says (the
  * owner's account and DID: a coordinator refuses unsigned uploads); the CID it answers is
  * checked against the bytes.

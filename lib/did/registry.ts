@@ -13,7 +13,7 @@ import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import { hexToBytes } from "../crypto/digest.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import type { SendResult } from "../chain/send_contract.ts";
-import { createDid as sendCreateDid } from "../chain/create_did.ts";
+import { createDid as sendCreateDid, preflightCreateDid } from "../chain/create_did.ts";
 import { rotateDidKeys } from "../chain/rotate_did_keys.ts";
 import { getDidKeyNonce } from "../chain/get_did_key_nonce.ts";
 
@@ -88,6 +88,19 @@ export function didKeyProof(
  */
 export function createDid(client: ArthaClient, params: CreateDidParameters): Promise<SendResult> {
   return sendCreateDid(client, keysWithProof(client, params, 0n));
+}
+
+/**
+ * {@link createDid} run as a call, sending nothing: fails as the transaction would (a revert, an
+ * account that cannot pay its gas), before anything is written.
+ *
+ * @example
+ * ```ts ignore
+ * await preflightDid(client, { addresses, didHash, authKey: key, encKey, metaCid });
+ * ```
+ */
+export function preflightDid(client: ArthaClient, params: CreateDidParameters): Promise<void> {
+  return preflightCreateDid(client, keysWithProof(client, params, 0n));
 }
 
 /** The keys of `params` with the auth key's proof at `nonce`, as the registry's calls take them. */

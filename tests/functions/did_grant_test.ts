@@ -16,6 +16,7 @@ import type { ArthaClient } from "../../lib/chain/client.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { publishDataset } from "../../lib/dataset/publish.ts";
 import { collectSvdbGarbage } from "../../lib/coordinator/svdb_retention.ts";
+import { createOwnerDid } from "../../lib/dataset/create_did.ts";
 import { Gateway } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient } from "../../lib/worker/client.ts";
 import {
@@ -386,6 +387,35 @@ Deno.test("victim: a dataset published through the gateway outlives the upload l
   // Assert: the dataset and the grantee's wrapped key are still there.
   assert.ok(await s.ctx.store.has(published.cid), "the dataset's ciphertext is kept");
   assert.ok(await s.ctx.store.has(published.grants[0]!.wrappedKeyCid), "its grant's key is kept");
+});
+
+Deno.test("victim: a DID made through the gateway still resolves there after the upload lease", async () => {
+  // Found in the DID audit: `deno task dataset did --gateway` stored the document as a plain
+  // upload, only leased; a day later the DID resolved to 404 at that coordinator, and owners
+  // granting to it through the coordinator were stopped.
+  // Prepare: a DID made as the CLI makes it, its document through the coordinator's gateway.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const owner = fx.clients[2]!;
+  const keyDir = await Deno.makeTempDir();
+  try {
+    const made = await createOwnerDid(owner, {
+      addresses: fx.addresses,
+      keyDir,
+      upload: (bytes, did) => gatewayOf(s, owner, did).storeDidDocument(bytes, did),
+    });
+
+    // Execute: the upload's lease runs out and the collection runs.
+    s.advance(s.ctx.config.uploadLeaseMs + 1);
+    await collectSvdbGarbage(s.ctx);
+
+    // Assert: the DID still resolves to its document.
+    const r = await read(await s.call(`/did/resolve?did=${made.did}`));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.didDocumentMetadata.metaCid, made.metaCid);
+  } finally {
+    await Deno.remove(keyDir, { recursive: true });
+  }
 });
 
 Deno.test("attacker: a grant that never lands on chain keeps nothing past its lease", async () => {
