@@ -61041,6 +61041,21 @@ async function getRoundCheckpoint(client, params) {
   return logs.find((l) => l.args.round === params.round)?.args.checkpointCid;
 }
 
+// lib/chain/job_start_block.ts
+var REMEMBERED_JOBS = 64;
+var starts = /* @__PURE__ */ new WeakMap();
+function jobStartBlock(client, jobId, createdAt) {
+  let known = starts.get(client);
+  if (!known) starts.set(client, known = /* @__PURE__ */ new Map());
+  const hit = known.get(jobId);
+  if (hit) return hit;
+  const found = firstBlockSince(client, createdAt);
+  found.catch(() => known.get(jobId) === found && known.delete(jobId));
+  known.set(jobId, found);
+  if (known.size > REMEMBERED_JOBS) known.delete(known.keys().next().value);
+  return found;
+}
+
 // lib/chain/read_committee.ts
 async function readCommittee(client, params) {
   const [members, deadline] = await client.readContract({
@@ -61107,21 +61122,27 @@ async function refuseTask(client, p) {
 async function refuseValidation(client, p) {
   const { addresses, task, spec } = p;
   const jobId = task.jobId;
-  const [job, group, start, committee, now] = await Promise.all([
-    readJob(client, {
+  const read3 = readJob(client, {
+    addresses,
+    jobId
+  });
+  const closed = async (round) => {
+    const fromBlock = await jobStartBlock(client, jobId, (await read3).createdAt);
+    return await getRoundCheckpoint(client, {
       addresses,
-      jobId
-    }),
+      jobId,
+      round,
+      fromBlock
+    });
+  };
+  const [job, group, start, committee, now] = await Promise.all([
+    read3,
     getTaskGroup(client, {
       addresses,
       jobId,
       nodePubkey: task.target
     }),
-    task.round === 0 ? Promise.resolve(spec.initialWeights) : getRoundCheckpoint(client, {
-      addresses,
-      jobId,
-      round: task.round - 1
-    }),
+    task.round === 0 ? Promise.resolve(spec.initialWeights) : closed(task.round - 1),
     readCommittee(client, {
       addresses,
       jobId,

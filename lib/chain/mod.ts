@@ -81,6 +81,7 @@ export * from "./penalise_aggregator.ts";
 export * from "./publish_model.ts";
 export * from "./read_committee.ts";
 export * from "./read_dispute.ts";
+export * from "./job_start_block.ts";
 export * from "./read_job.ts";
 export * from "./record_consent.ts";
 export * from "./record_data_access.ts";

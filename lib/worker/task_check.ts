@@ -26,6 +26,7 @@ import { readJob } from "../chain/read_job.ts";
 import { type JobSpec, jobSpecHash, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
 import type { TrainTask, ValidationTask } from "./task.ts";
 import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
+import { jobStartBlock } from "../chain/job_start_block.ts";
 import { readCommittee } from "../chain/read_committee.ts";
 import { chooseTrainer } from "../job/planner.ts";
 
@@ -95,12 +96,17 @@ export async function refuseValidation(
 ): Promise<string | undefined> {
   const { addresses, task, spec } = p;
   const jobId = task.jobId;
+  const read = readJob(client, { addresses, jobId });
+  // The scan starts at the job's first block: from block 0, a long chain's scan took thousands of
+  // capped log queries for every task (found in the coordinator audit).
+  const closed = async (round: number) => {
+    const fromBlock = await jobStartBlock(client, jobId, (await read).createdAt);
+    return await getRoundCheckpoint(client, { addresses, jobId, round, fromBlock });
+  };
   const [job, group, start, committee, now] = await Promise.all([
-    readJob(client, { addresses, jobId }),
+    read,
     getTaskGroup(client, { addresses, jobId, nodePubkey: task.target }),
-    task.round === 0
-      ? Promise.resolve(spec.initialWeights)
-      : getRoundCheckpoint(client, { addresses, jobId, round: task.round - 1 }),
+    task.round === 0 ? Promise.resolve(spec.initialWeights) : closed(task.round - 1),
     readCommittee(client, { addresses, jobId, round: task.round }),
     client.getBlock().then((b) => Number(b.timestamp)),
   ]);

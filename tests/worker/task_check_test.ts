@@ -3,7 +3,7 @@
  * chain does not back. The worker trains none of them, commits nothing and says why.
  */
 import assert from "node:assert/strict";
-import { type Hex, parseEther } from "viem";
+import { encodeEventTopics, type Hex, parseEther } from "viem";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { assignNodes, reassignNode } from "../../lib/chain/assign_nodes.ts";
@@ -196,6 +196,9 @@ Deno.test("attacker: a job escrowed with more steps a round than its spec trains
 Deno.test("attacker: a committee member refuses a validation task the chain does not back, so it never attests a lie about an honest target", async () => {
   // Prepare: a committee job whose every round is spot-checked; round 0 trained and closed.
   await using fx = await setupCoordinator({ operators: 4 });
+  // A chain with blocks seconds older than the job's, as a public chain has.
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [10] as never });
+  await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
   const { s, job } = await spotCheckedJob(fx);
   for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
   await s.post("/aggregate", { jobId: job.jobId });
@@ -220,18 +223,39 @@ Deno.test("attacker: a committee member refuses a validation task the chain does
     events,
   );
 
-  for (const [task, why] of lies) {
-    // Execute
-    served = task;
-    events.length = 0;
-    const outcome = await worker.tick();
+  const scans: { fromBlock?: string; address?: string }[] = [];
+  const original = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
+    for (const call of [body].flat()) {
+      if (call?.method === "eth_getLogs") scans.push(call.params[0]);
+    }
+    return original(input, init);
+  };
+  try {
+    for (const [task, why] of lies) {
+      // Execute
+      served = task;
+      events.length = 0;
+      const outcome = await worker.tick();
 
-    // Assert: nothing recomputed or attested; the refusal names why.
-    assert.equal(outcome, "wait");
-    const refusal = events.find((e) => e.kind === "error");
-    assert.ok(refusal?.kind === "error", JSON.stringify(events));
-    assert.match(refusal.message, why);
+      // Assert: nothing recomputed or attested; the refusal names why.
+      assert.equal(outcome, "wait");
+      const refusal = events.find((e) => e.kind === "error");
+      assert.ok(refusal?.kind === "error", JSON.stringify(events));
+      assert.match(refusal.message, why);
+    }
+  } finally {
+    globalThis.fetch = original;
   }
+  // The round's starting checkpoint is read from the job's first block on (found in the
+  // coordinator audit: from block 0, a long chain's scan was thousands of capped log queries).
+  const [roundClosed] = encodeEventTopics({ abi: abis.jobs, eventName: "RoundClosed" });
+  const checkpointScans = scans.filter((q) =>
+    (q as { topics?: string[] }).topics?.[0] === roundClosed
+  );
+  assert.ok(checkpointScans.length > 0, "the round 1 task's checkpoint was read");
+  for (const q of checkpointScans) assert.ok(BigInt(q.fromBlock!) > 0n, JSON.stringify(q));
   // The honest task once its window is over: refused too, before any recomputation.
   await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
   await fx.coordinator.request({ method: "evm_mine" as never, params: [] as never });
