@@ -14,7 +14,7 @@
 import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
-import type { CoordinatorClient } from "./client.ts";
+import { type CoordinatorClient, CoordinatorError } from "./client.ts";
 import type { WorkerEvent } from "./events.ts";
 import { jobReward } from "./rewards.ts";
 
@@ -35,6 +35,8 @@ interface JobView {
 export class JobFollower {
   /** Followed jobs and how many of their closed rounds were reported. */
   readonly #jobs = new Map<Hex, number>();
+  /** Followed jobs whose last status read failed (reported once until one succeeds). */
+  readonly #failing = new Set<Hex>();
 
   constructor(
     readonly coordinator: CoordinatorClient,
@@ -48,45 +50,73 @@ export class JobFollower {
     if (!this.#jobs.has(id)) this.#jobs.set(id, 0);
   }
 
-  /** Reports what changed in each followed job; `outcome` is what the worker's tick found. */
+  /**
+   * Reports what changed in each followed job; `outcome` is what the worker's tick found. A job
+   * whose status cannot be read or makes no sense is reported once and skipped: found in the
+   * worker audit, one `valLoss: null` (a diverged round's NaN, as JSON has it) threw here at every
+   * tick, before the task the tick had fetched ran, and the node never trained again.
+   */
   async follow(outcome: "wait" | "idle" | "busy"): Promise<void> {
     let waiting = false;
     for (const [jobId, reported] of [...this.#jobs]) {
-      const job = await this.coordinator.getJson<JobView>(`/status?job=${jobId}`);
-      const metrics = job.metrics ?? [];
-      metrics.slice(reported).forEach((m, i) => {
-        const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
-        const { round, valLoss, updates } = m;
-        this.emit({
-          kind: "roundClosed",
-          jobId,
-          round,
-          rounds: job.rounds,
-          valLoss,
-          previousLoss,
-          updates,
-        });
-      });
-      this.#jobs.set(jobId, metrics.length);
-      if (job.status === "finalized") {
-        this.#jobs.delete(jobId);
-        await this.#finalized(job);
-      } else if (outcome !== "busy" && !waiting) {
-        waiting = true;
-        this.emit(
-          job.status === "completed" ? { kind: "waiting", reason: "settlement", jobId } : {
-            kind: "waiting",
-            reason: "round",
-            jobId,
-            round: job.round,
-            rounds: job.rounds,
-            updates: job.roundUpdates,
-            expected: job.assigned.length,
-          },
-        );
+      try {
+        waiting = await this.#followJob(jobId, reported, outcome !== "busy" && !waiting) ||
+          waiting;
+        this.#failing.delete(jobId);
+      } catch (e) {
+        this.#failed(jobId, e);
       }
     }
     if (outcome === "idle" && !waiting) this.emit({ kind: "waiting", reason: "job" });
+  }
+
+  /** Reports `jobId`'s new closed rounds, its end, or (when `sayWaiting`) what it waits for. */
+  async #followJob(jobId: Hex, reported: number, sayWaiting: boolean): Promise<boolean> {
+    const job = await this.coordinator.getJson<JobView>(`/status?job=${jobId}`);
+    const metrics = Array.isArray(job?.metrics) ? job.metrics : [];
+    metrics.slice(reported).forEach((m, i) => {
+      const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
+      const { round, valLoss, updates } = m;
+      this.emit({
+        kind: "roundClosed",
+        jobId,
+        round,
+        rounds: job.rounds,
+        valLoss,
+        previousLoss,
+        updates,
+      });
+    });
+    this.#jobs.set(jobId, metrics.length);
+    if (job.status === "finalized") {
+      this.#jobs.delete(jobId);
+      await this.#finalized({ ...job, metrics });
+      return false;
+    }
+    if (!sayWaiting) return false;
+    this.emit(
+      job.status === "completed" ? { kind: "waiting", reason: "settlement", jobId } : {
+        kind: "waiting",
+        reason: "round",
+        jobId,
+        round: job.round,
+        rounds: job.rounds,
+        updates: job.roundUpdates,
+        expected: Array.isArray(job.assigned) ? job.assigned.length : undefined,
+      },
+    );
+    return true;
+  }
+
+  /** Says once why `jobId` cannot be followed; a job the coordinator does not know is dropped. */
+  #failed(jobId: Hex, e: unknown): void {
+    const gone = e instanceof CoordinatorError && e.status === 404;
+    if (gone) this.#jobs.delete(jobId);
+    else if (this.#failing.has(jobId)) return;
+    else this.#failing.add(jobId);
+    const what = gone ? "no longer followed" : "followed again at the next tick";
+    const why = (e as Error).message?.split("\n")[0] ?? String(e);
+    this.emit({ kind: "error", message: `cannot follow job ${jobId} (${what}): ${why}` });
   }
 
   async #finalized(job: JobView): Promise<void> {

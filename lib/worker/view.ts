@@ -39,6 +39,8 @@ function bar(done: number, total: number, width = 20): string {
 }
 
 const arth = (wei: bigint) => `${formatEther(wei)} ARTH`;
+/** A loss as the coordinator sent it: a diverged round's is NaN, which JSON carries as null. */
+const loss = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x.toFixed(4) : "n/a";
 const rate = (tps?: number) => tps ? `, ${Math.round(tps).toLocaleString("en")} tokens/s` : "";
 
 /** The line of an event, or undefined for events drawn otherwise (steps). */
@@ -62,11 +64,11 @@ export function describeEvent(e: WorkerEvent): string | undefined {
       }/${e.expected ?? "?"} updates in)`;
     case "roundClosed":
       return `round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} closed: validation loss ${
-        e.previousLoss.toFixed(4)
-      } -> ${e.valLoss.toFixed(4)} (${e.updates} updates)`;
+        loss(e.previousLoss)
+      } -> ${loss(e.valLoss)} (${e.updates} updates)`;
     case "finalized":
-      return `job ${short(e.jobId)} finalized: validation loss ${e.initialValLoss.toFixed(4)} -> ${
-        e.finalValLoss.toFixed(4)
+      return `job ${short(e.jobId)} finalized: validation loss ${loss(e.initialValLoss)} -> ${
+        loss(e.finalValLoss)
       } (improved ${(e.improvementBps / 100).toFixed(2)}%); ` +
         `your reward ${arth(e.reward)}; ${arth(e.claimable)} to withdraw with ` +
         "`deno task worker withdraw`";

@@ -282,26 +282,31 @@ export class Worker {
    * committed before it unanswerable, and the node slashed for each challenge of them).
    */
   #restoreCommits(): Promise<void> {
-    return this.#restored ??= (async () => {
-      this.#restoring = true;
-      try {
-        const responders = { challenges: this.challenges, disputes: this.disputes };
-        for (const saved of await this.state.commits()) {
-          const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-          const steps = await this.state.committedSteps(saved.jobId, saved.round);
-          await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
-        }
-      } finally {
-        this.#restoring = false;
+    // A failed restore (a kept file unreadable for a moment) is tried again at the next chore:
+    // kept, its rejection failed every answer until the process restarted.
+    return this.#restored ??= this.#restoreOnce().catch((e) => {
+      this.#restored = undefined;
+      throw e;
+    });
+  }
+
+  async #restoreOnce(): Promise<void> {
+    this.#restoring = true;
+    try {
+      const responders = { challenges: this.challenges, disputes: this.disputes };
+      for (const saved of await this.state.commits()) {
+        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+        const steps = await this.state.committedSteps(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
       }
-    })();
+    } finally {
+      this.#restoring = false;
+    }
   }
 
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
   async tick(): Promise<TickOutcome> {
-    await this.heartbeat();
-    await this.answerChallenges();
-    await this.answerDisputes();
+    await this.#everyChore();
     this.#lastChores = Date.now();
     const pending = await this.state.pending();
     if (pending) {
@@ -517,20 +522,31 @@ export class Worker {
     if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
     this.#lastChores = Date.now();
     try {
-      await this.heartbeat();
       // A restore's read of a kept update (from SVDB) runs the chores while the coordinator
       // holds it; answering would await that restore, which awaits the read: found in the worker
       // audit, a coordinator holding one read froze the node for good. The tick that restores
       // answers once it is done.
-      if (this.#restoring) return;
-      await this.answerChallenges();
-      await this.answerDisputes();
+      await this.#everyChore(this.#restoring);
     } catch (e) {
       // A chain that is briefly away must not cost the round being trained: the next pause tries
       // again.
       const message = (e as Error).message.split("\n")[0]!;
       this.#report({ kind: "error", message: `while busy: ${message}` });
     }
+  }
+
+  /**
+   * The heartbeat, then the challenge and dispute answers (unless `heartbeatOnly`), each whatever
+   * the others did; throws the first failure once all ran. Found in the worker audit: a heartbeat
+   * the chain refused (a node deactivated while it unbonds, slashable all the same) threw before
+   * the answers, and each challenge it left unanswered cost 10% of the stake.
+   */
+  async #everyChore(heartbeatOnly = false): Promise<void> {
+    const failures: unknown[] = [];
+    const chores: (() => Promise<unknown>)[] = [() => this.heartbeat()];
+    if (!heartbeatOnly) chores.push(() => this.answerChallenges(), () => this.answerDisputes());
+    for (const chore of chores) await chore().catch((e) => failures.push(e));
+    if (failures.length) throw failures[0];
   }
 
   /**

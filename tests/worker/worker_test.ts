@@ -13,6 +13,7 @@ import { setupCoordinator } from "../functions/_coordinator.ts";
 import type { CoordinatorFetch } from "../../lib/worker/client.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "./_worker.ts";
+import { createWorkerView } from "../../lib/worker/view.ts";
 
 /** A worker whose off-thread wait is callable from the test. */
 class Busy extends Worker {
@@ -216,3 +217,75 @@ function choresCounted(coordinator: () => Promise<Response>) {
     choresEveryMs: 100,
   });
 }
+
+Deno.test("victim: a round closed with a NaN loss (null in /status) does not stop the node training", async () => {
+  // Found in the worker audit: the job follower formatted each closed round's loss before the
+  // tick ran its task; a diverged round's NaN, which JSON carries as null, threw at every tick,
+  // so the node never trained again. Prepare: a 2-round job whose first round the node trained
+  // and the coordinator closed, reported with a null loss; the node's progress is printed.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 1, rounds: 2, localSteps: 1 });
+  const node = job.nodes[0]!;
+  const events: WorkerEvent[] = [];
+  const diverged: CoordinatorFetch = async (path, init) => {
+    const res = await s.call(path, init);
+    if (!path.startsWith("/status?job=")) return res;
+    const view = await res.json();
+    for (const m of view.metrics) m.valLoss = null;
+    return Response.json(view);
+  };
+  const view = createWorkerView({ write: () => {}, terminal: false });
+  const worker = workerThrough(fx, node, diverged, events, {
+    onProgress: (e) => (events.push(e), view(e)),
+  });
+  assert.equal(await worker.tick(), "trained");
+  await s.post("/aggregate", { jobId: job.jobId });
+
+  // Execute: the next ticks, each following the job first.
+  const outcomes = [await worker.tick(), await worker.tick()];
+
+  // Assert: round 2 trained; its closed round 1 was reported (loss n/a), with no error.
+  assert.ok(outcomes.includes("trained"), JSON.stringify(outcomes));
+  const kinds = events.map((e) => e.kind);
+  assert.ok(kinds.includes("roundClosed"), kinds.join());
+  assert.deepEqual(events.filter((e) => e.kind === "error"), []);
+});
+
+Deno.test("victim: a heartbeat the chain refuses does not keep the node's challenges unanswered", async () => {
+  // Found in the worker audit: a node deactivated while it unbonds is still slashable, and its
+  // heartbeat reverts (NotActive) at every tick; the heartbeat threw before the challenge and
+  // dispute answers, and each challenge left unanswered cost 10% of the stake.
+  // Prepare: a worker whose heartbeat always fails.
+  class Refused extends Worker {
+    answered: string[] = [];
+    override heartbeat(): Promise<void> {
+      return Promise.reject(new Error("Cannot heartbeat: NodeCert__NotActive"));
+    }
+    override answerChallenges(): Promise<number> {
+      this.answered.push("challenges");
+      return Promise.resolve(0);
+    }
+    override answerDisputes(): Promise<number> {
+      this.answered.push("disputes");
+      return Promise.resolve(0);
+    }
+  }
+  const worker = new Refused({
+    coordinator: () => Promise.resolve(Response.json({ status: "idle" })),
+    client: {} as ArthaClient,
+    addresses: {
+      proofs: `0x${"01".repeat(20)}`,
+      registry: `0x${"02".repeat(20)}`,
+    } as ArthaAddresses,
+    chainId: 31337,
+    key: generateNodeKey(),
+    trainer: createTrainer(loadKernel()),
+  });
+
+  // Execute: a tick; it reports the heartbeat's failure.
+  await assert.rejects(worker.tick(), /NotActive/);
+
+  // Assert: the challenges and disputes were answered all the same.
+  assert.deepEqual(worker.answered, ["challenges", "disputes"]);
+});
