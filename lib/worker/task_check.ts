@@ -29,6 +29,7 @@ import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
 import { jobStartBlock } from "../chain/job_start_block.ts";
 import { readCommittee } from "../chain/read_committee.ts";
 import { chooseTrainer } from "../job/planner.ts";
+import { paramLayout } from "../../kernel/params.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
 export async function refuseTask(
@@ -155,11 +156,41 @@ export function refuseMemory(
   round: number,
   options: { budget: number; threads?: number },
 ): string | undefined {
-  const choice = chooseTrainer(roundHyper(spec, round), { threads: options.threads });
-  const need = choice[choice.kind].total;
+  const hyper = roundHyper(spec, round);
+  const choice = chooseTrainer(hyper, { threads: options.threads });
+  // The step's sampled tokens and targets (an Int32 each per position): found in the worker
+  // audit, a job's accumSteps multiplied them past any budget the plan of one micro-batch saw.
+  const need = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps;
   if (need <= options.budget) return undefined;
   return `a step of this job needs ${size(need)} (${choice.kind} trainer), more than the ` +
     `${size(options.budget)} this worker may use (--max-memory)`;
+}
+
+/**
+ * Most work one training step may be, in FLOPs (6 a parameter a token): an hour at 1 GFLOP/s, a
+ * slow laptop's pace. The heartbeat and the challenge answers run between steps; found in the
+ * worker audit, a job whose accumSteps made one step of a tiny model ~5 hours long put them off
+ * that long, and three missed heartbeat hours cost 10% of the stake.
+ */
+export const MAX_STEP_FLOPS = 3.6e12;
+
+/**
+ * Why a step of `spec` is more work than a worker may do between its heartbeats, if it is.
+ *
+ * @example
+ * ```ts
+ * import { refuseStepWork } from "./task_check.ts";
+ * const model = { kind: "gpt", vocab: 256, maxT: 32, width: 32, heads: 2, layers: 1 } as const;
+ * const batch = { B: 8, T: 32, accumSteps: 1_000_000 };
+ * console.assert(refuseStepWork({ model, batch })!.includes("TFLOP"));
+ * ```
+ */
+export function refuseStepWork(spec: Pick<JobSpec, "model" | "batch">): string | undefined {
+  const tokens = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
+  const flops = 6 * paramLayout(spec.model).size * tokens;
+  if (flops <= MAX_STEP_FLOPS) return undefined;
+  return `a step of this job is ~${(flops / 1e12).toFixed(1)} TFLOP (${tokens} tokens), more ` +
+    `than a worker does between its heartbeats (${MAX_STEP_FLOPS / 1e12} TFLOP)`;
 }
 
 /** Bytes in the largest binary unit that keeps them at 1 or more (one decimal). */

@@ -54,7 +54,7 @@ import {
   savedCommitOf,
   uploadUpdate,
 } from "./deliver.ts";
-import { refuseMemory, refuseTask, refuseValidation } from "./task_check.ts";
+import { refuseMemory, refuseStepWork, refuseTask, refuseValidation } from "./task_check.ts";
 import { checkClusterTask, checkedUpdates } from "./cluster_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -370,10 +370,11 @@ export class Worker {
     console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
 
-  /** Why this machine cannot train a step of `spec` within its memory budget, if it cannot. */
+  /** Why this machine cannot train a step of `spec` (its memory budget, its chores), if so. */
   #refuseMemory(spec: JobSpec, round: number): string | undefined {
     const budget = this.options.memoryBudget;
-    return budget === undefined ? undefined : refuseMemory(spec, round, { budget });
+    return refuseStepWork(spec) ??
+      (budget === undefined ? undefined : refuseMemory(spec, round, { budget }));
   }
 
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */

@@ -9,7 +9,7 @@ import { abis } from "../../lib/chain/contracts.ts";
 import { assignNodes, reassignNode } from "../../lib/chain/assign_nodes.ts";
 import { submitTrain } from "../../lib/chain/submit_train.ts";
 import { encodeJobSpec, type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
-import { refuseMemory } from "../../lib/worker/task_check.ts";
+import { refuseMemory, refuseStepWork } from "../../lib/worker/task_check.ts";
 import {
   onlyLive,
   pairWithSpare,
@@ -294,4 +294,29 @@ Deno.test("refuseMemory: a job owner's batch of 8,192 x 1,024 on a small model d
     batch: { B: 2, T: 64, accumSteps: 1 },
   };
   assert.equal(refuseMemory(demo, 0, laptop), undefined, "the demo's job fits");
+});
+
+Deno.test("attacker: a job whose accumSteps makes one step hours long, or its batch too big to sample, is refused", () => {
+  // Found in the worker audit: refuseMemory sized one micro-batch only. A job escrowed with
+  // accumSteps 200,000 on a tiny model was accepted; its step sampled 8 bytes a position for all
+  // micro-batches at once and ran ~5 hours in one go, with no heartbeat or challenge answer
+  // between (three missed heartbeat hours cost 10% of the stake).
+  const spec = {
+    model: { kind: "gpt", maxT: 64, layers: 2, heads: 4, width: 64 },
+    batch: { B: 2, T: 64, accumSteps: 10_000_000 },
+    optimizer: { lr: 3e-3, minLrRatio: 0.1, weightDecay: 0.01, gradClip: 1 },
+    rounds: 3,
+    localSteps: 10,
+  } as Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">;
+  const laptop = { budget: 2 ** 30 };
+
+  // Assert: refused for its memory and for its work; the demo's batch passes both.
+  assert.match(refuseMemory(spec, 0, laptop)!, /needs \d+\.\d GiB/);
+  assert.match(
+    refuseStepWork(spec)!,
+    /^a step of this job is ~\d+\.\d TFLOP \(1280000000 tokens\)/,
+  );
+  const demo = { ...spec, batch: { B: 2, T: 64, accumSteps: 1 } };
+  assert.equal(refuseMemory(demo, 0, laptop), undefined);
+  assert.equal(refuseStepWork(demo), undefined);
 });
