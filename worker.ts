@@ -111,14 +111,6 @@ async function work(s: WorkerSettings): Promise<void> {
   });
   const client = await operatorClient(s, (line) => console.error(line));
   const addresses = s.deployment.addresses!;
-  await waitForCoordinator(s.coordinator, {
-    chainId: s.chainId,
-    chainIdName: s.names.chainId,
-    deployment: { addresses, name: s.deployment.name },
-  }, {
-    signal: stop.signal,
-    onRetry: (message, inMs) => view({ kind: "retrying", message, inMs }),
-  });
   let key;
   try {
     key = await loadOrCreateNodeKey(s.key);
@@ -143,8 +135,18 @@ async function work(s: WorkerSettings): Promise<void> {
     retries: RETRIES,
     onProgress: s.quiet ? undefined : view,
   });
+  // A staked node heartbeats while the coordinator is away (Worker.start).
+  const ready = () =>
+    waitForCoordinator(s.coordinator, {
+      chainId: s.chainId,
+      chainIdName: s.names.chainId,
+      deployment: { addresses, name: s.deployment.name },
+    }, {
+      signal: stop.signal,
+      onRetry: (message, inMs) => view({ kind: "retrying", message, inMs }),
+    });
   try {
-    await worker.register();
+    await worker.start(ready, stop.signal, s.pollMs);
     await worker.run(stop.signal, s.pollMs);
   } finally {
     kernel.close();

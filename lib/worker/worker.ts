@@ -17,6 +17,7 @@ import type { Hex } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { sendHeartbeat } from "../chain/heartbeat.ts";
+import { getNodeCert } from "../chain/get_node_cert.ts";
 import type { Caps } from "../chain/caps.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { type ArthaDomain, arthaDomain } from "../crypto/domain.ts";
@@ -230,6 +231,33 @@ export class Worker {
     const { nodePubkey } = this;
     const operator = client.account.address;
     this.options.onProgress?.({ ...r, kind: "registered", nodePubkey, operator });
+  }
+
+  /**
+   * Waits for `ready` (the coordinator answering as it should), then {@link register}s, a
+   * coordinator's absence or refusal tried again (backing off up to 30 s) until `signal` aborts;
+   * all the while a node the chain already stakes heartbeats and answers its challenges and
+   * disputes. Found in the worker audit: a staked node restarted while its coordinator was away
+   * sent no heartbeat until it came back, and one whose coordinator refused the binding (its RPC
+   * behind the block of the stake: 409 NOT_STAKED) exited; three silent hours cost 10% of the
+   * stake, compounding.
+   */
+  async start(ready: () => Promise<unknown>, signal?: AbortSignal, pollMs = 1000): Promise<void> {
+    const { client, addresses } = this.options;
+    const staked = (await getNodeCert(client, { addresses, nodePubkey: this.nodePubkey })).active;
+    const live = <T>(work: Promise<T>) => staked ? this.#choresDuring(work) : work;
+    await live(ready());
+    for (let failures = 0;; failures++) {
+      try {
+        return await live(this.register());
+      } catch (e) {
+        if (signal?.aborted || !(e instanceof CoordinatorError || isTransient(e))) throw e;
+        const inMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures);
+        const message = `Cannot register with the coordinator: ${(e as Error).message}`;
+        this.#report({ kind: "retrying", message: message.split("\n")[0]!, inMs });
+        await live(new Promise((r) => setTimeout(r, inMs)));
+      }
+    }
   }
 
   /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */

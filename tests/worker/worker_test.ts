@@ -289,3 +289,39 @@ Deno.test("victim: a heartbeat the chain refuses does not keep the node's challe
   // Assert: the challenges and disputes were answered all the same.
   assert.deepEqual(worker.answered, ["challenges", "disputes"]);
 });
+
+Deno.test("victim: a staked node restarted while its coordinator is away heartbeats until it can register", async () => {
+  // Found in the worker audit: the worker waited for the coordinator before anything else, and a
+  // refused binding (a coordinator whose RPC was behind the stake's block: 409 NOT_STAKED) made it
+  // exit; a staked node sent no heartbeat the whole time, and three silent hours cost 10%.
+  // Prepare: a staked node whose coordinator is away for 600 ms, then refuses its first binding.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const node = (await s.job({ nodes: 1, rounds: 1 })).nodes[0]!;
+  let refusals = 1;
+  const coordinator: CoordinatorFetch = (path, init) => {
+    if (path === "/register" && refusals-- > 0) {
+      const error = { code: "NOT_STAKED", message: "not staked at this coordinator's block" };
+      return Promise.resolve(Response.json({ error }, { status: 409 }));
+    }
+    return s.call(path, init);
+  };
+  const events: WorkerEvent[] = [];
+  const worker = workerThrough(fx, node, coordinator, events, {
+    heartbeatEveryMs: 0,
+    choresEveryMs: 100,
+  });
+  const args = { nodePubkey: node.nodePubkey };
+  const at = { address: fx.addresses.registry, abi: abis.registry, args, fromBlock: 0n } as const;
+  const heartbeats = async () =>
+    (await fx.coordinator.getContractEvents({ ...at, eventName: "Heartbeat" })).length;
+  const before = await heartbeats();
+
+  // Execute: the worker starts; the coordinator answers after 600 ms.
+  await worker.start(() => new Promise((r) => setTimeout(r, 600)), undefined, 50);
+
+  // Assert: heartbeats went out while it waited; the refusal was retried and the node registered.
+  assert.ok(await heartbeats() >= before + 2, "heartbeats while the coordinator was away");
+  const kinds = events.map((e) => e.kind);
+  assert.ok(kinds.includes("retrying") && kinds.at(-1) === "registered", kinds.join());
+});
