@@ -2,7 +2,7 @@ import { parseEventLogs } from "viem";
 import type { Address, Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
-import { sendContract, type SendResult } from "./send_contract.ts";
+import { preflightContract, sendContract, type SendResult } from "./send_contract.ts";
 
 export interface NodeReward {
   nodePubkey: Hex;
@@ -16,6 +16,28 @@ export interface NodeReward {
 
 /** Nodes settled per transaction: ~80k gas each keeps a batch far below a 30M-gas block. */
 export const FINALIZE_BATCH = 150;
+
+/**
+ * Runs the job's next settlement batch as a call, sending nothing: inside the settlement delay,
+ * with cases open or once settled it fails as the transaction would (a ChainCallError naming
+ * PoC__SettlementDelay, PoC__CasesOpen, PoC__AlreadyFinalized).
+ *
+ * @example
+ * ```ts ignore
+ * await preflightFinalizeJob(client, { addresses, jobId });
+ * ```
+ */
+export function preflightFinalizeJob(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex },
+): Promise<void> {
+  return preflightContract(client, {
+    address: params.addresses.proofs,
+    abi: abis.proofs,
+    functionName: "finalizeBatch",
+    args: [params.jobId, BigInt(FINALIZE_BATCH)],
+  });
+}
 
 /**
  * Settles a completed job: credits every node's reward and refunds the rest to the owner, in

@@ -8,7 +8,8 @@
  */
 import type { Hex } from "viem";
 import { reportAccuracy } from "../chain/close_round.ts";
-import { finalizeJob } from "../chain/finalize_job.ts";
+import { finalizeJob, preflightFinalizeJob } from "../chain/finalize_job.ts";
+import { readJob } from "../chain/read_job.ts";
 import { getJobSettlement } from "../chain/get_job_settlement.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
 import { exportModelFolder } from "../model/publish.ts";
@@ -119,9 +120,16 @@ async function settleOnChain(
 ): Promise<{ ok: true; finalize: Settlement } | Rejection> {
   const { client, addresses } = ctx.chain;
   const bps = improvementBps(job);
+  const at = { addresses, jobId: job.jobId };
   try {
-    await reportAccuracy(client, { addresses, jobId: job.jobId, improvementBps: bps });
-    await finalizeJob(client, { addresses, jobId: job.jobId });
+    // Nothing is sent before the settlement could go through, and the report only when the
+    // chain's differs: found in the inference audit, anyone calling POST /finalize during the
+    // delay had the coordinator send (and pay for) a reportAccuracy each time, then be refused.
+    await preflightFinalizeJob(client, at);
+    if ((await readJob(client, at)).achievedImprovementBps !== bps) {
+      await reportAccuracy(client, { ...at, improvementBps: bps });
+    }
+    await finalizeJob(client, at);
   } catch (e) {
     if (!(e instanceof ChainCallError)) throw e;
     if (e.errorName === "PoC__SettlementDelay") {

@@ -259,3 +259,33 @@ async function abandonWhenStalled(fx: Coordinator, jobId: Hex): Promise<void> {
   });
   await sendContract(fx.owner, { ...jobs, functionName: "abandonJob", args: [jobId] });
 }
+
+Deno.test("attacker: POST /finalize during the settlement delay spends none of the coordinator's gas", async () => {
+  // Found in the inference audit: each POST /finalize inside the delay sent a reportAccuracy
+  // transaction (paid by the coordinator), then was refused 409 SETTLEMENT_DELAY; anyone
+  // repeating it drained the account that closes rounds and issues challenges.
+  // Prepare: a completed job (its improvement reported by its last close) inside an hour's delay.
+  await using fx = await setupCoordinator({ settlementDelay: 3600 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 1, rounds: 1 });
+  await s.deliver(job, job.nodes);
+  assert.equal(
+    (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].status,
+    "closed",
+  );
+  const address = fx.coordinator.account.address;
+  const nonce = await fx.coordinator.getTransactionCount({ address });
+
+  // Execute: five calls for the job, one for every completed job.
+  const answers = [];
+  for (let i = 0; i < 5; i++) {
+    answers.push(await read(await s.post("/finalize", { jobId: job.jobId })));
+  }
+  await read(await s.call("/finalize", { method: "POST" }));
+
+  // Assert: each refused with the delay's end, and no transaction sent.
+  for (const a of answers) {
+    assert.equal(a.body.error?.code, "SETTLEMENT_DELAY", JSON.stringify(a.body));
+  }
+  assert.equal(await fx.coordinator.getTransactionCount({ address }), nonce);
+});
