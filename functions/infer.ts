@@ -7,7 +7,9 @@
  * (tokens, lossNats, bitsPerByte, perplexity under the backend that generates). maxTokens
  * defaults to 32; maxTokens 0 only scores. With `stream: true` or `Accept: text/event-stream` the text arrives as
  * server-sent events: `data: {"text": "..."}` per piece, then `event: done` with the summary.
- * The model is loaded once per CID and cached.
+ * The model is loaded once per CID and cached. `contextTokens` says how many positions it is
+ * served over: its maxT, or fewer where attention over that many would pass the server's memory
+ * bound (lib/coordinator/models.ts MAX_ATTENTION_BYTES); a longer prompt keeps its last bytes.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import {

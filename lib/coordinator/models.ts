@@ -16,7 +16,12 @@ import { SafetensorsError } from "../model/tensors.ts";
 import { privateFile } from "./svdb_private.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
 import { VOCAB } from "../../kernel/params.ts";
-import { createBackend, type DecoderBackend, generate } from "../../kernel/inference/runtime.ts";
+import {
+  attentionBytes,
+  createBackend,
+  type DecoderBackend,
+  generate,
+} from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
 import { jobServing, listJobFolders } from "./state.ts";
@@ -29,6 +34,14 @@ export const MAX_NEW_TOKENS = 1_024;
 export const DEFAULT_NEW_TOKENS = 32;
 /** Largest request body of the inference endpoints. */
 export const MAX_INFER_BODY = 64 * 1024;
+/**
+ * Most bytes of attention scores one generation may hold ({@link attentionBytes}): a model whose
+ * maxT needs more is served over fewer positions. Found in the inference audit: anyone may publish
+ * a 2.4 MB model of 16384 positions, and scoring 16 KB under it took ~27 GiB, 16 requests at once
+ * past any coordinator's memory. At this figure {@link MAX_GENERATIONS} hold ~8 GiB; 8 heads over
+ * 2048 positions fit, as do GPT-2's shapes over 1024.
+ */
+export const MAX_ATTENTION_BYTES = 2 ** 29;
 
 export interface InferParams {
   modelCid: string;
@@ -48,6 +61,8 @@ export interface InferParams {
 export interface ServedModel {
   cid: string;
   backend: DecoderBackend;
+  /** Positions served ({@link servingContext}). */
+  context: number;
 }
 
 export interface Generation {
@@ -58,6 +73,9 @@ export interface Generation {
   promptTokens: number;
   generatedTokens: number;
   finishReason: "length" | "none";
+  /** Positions the model saw at once: its maxT, or fewer past {@link MAX_ATTENTION_BYTES}. A
+   * longer prompt keeps its last contextTokens bytes; scoring uses windows of it. */
+  contextTokens: number;
   /** Scoring of the input (inputs of 2+ bytes): tokens scored, nats and bits per byte. */
   tokens?: number;
   lossNats?: number;
@@ -169,14 +187,36 @@ async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
 }
 
 /**
- * The input's mean next-byte loss under the served model, in non-overlapping windows of the
- * model's context, through the backend that generates (its own memory, freed with the model).
+ * Positions `backend` is served over: its maxT, or the most whose attention fits in
+ * {@link MAX_ATTENTION_BYTES}, so what one request holds does not grow with a publisher's maxT.
+ *
+ * @example
+ * ```ts
+ * import { servingContext } from "./models.ts";
+ * const config = { kind: "gpt" as const, maxT: 16384, layers: 1, heads: 8, width: 32 };
+ * console.assert(servingContext({ name: "ort-node", config }) === 2048);
+ * ```
+ */
+export function servingContext(backend: Pick<DecoderBackend, "name" | "config">): number {
+  let [fits, over] = [1, backend.config.maxT + 1];
+  while (over - fits > 1) {
+    const mid = Math.floor((fits + over) / 2);
+    if (attentionBytes(backend, mid) <= MAX_ATTENTION_BYTES) fits = mid;
+    else over = mid;
+  }
+  return fits;
+}
+
+/**
+ * The input's mean next-byte loss under the served model, in non-overlapping windows of its
+ * served context, through the backend that generates (its own memory, freed with the model).
  * Not the coordinator's training engine: that one kernel keeps a workspace per batch shape it
  * ever sees, so scoring inputs of many lengths through it (an anonymous caller's choice) filled
  * its 4 GiB and left training, validation and disputes unable to run a new shape.
  */
-async function score(backend: DecoderBackend, bytes: Uint8Array, signal?: AbortSignal) {
-  const T = Math.min(backend.config.maxT, bytes.length - 1);
+async function score(model: ServedModel, bytes: Uint8Array, signal?: AbortSignal) {
+  const { backend } = model;
+  const T = Math.min(model.context, bytes.length - 1);
   const windows = Math.floor((bytes.length - 1) / T);
   let sum = 0;
   for (let w = 0; w < windows; w++) {
@@ -245,6 +285,8 @@ interface Loaded {
 interface Serving {
   ctx: Context;
   cache: Map<string, Loaded>;
+  /** Being loaded: in the cache only once loaded, so a CID that fails to load evicts nothing. */
+  loading: Map<string, Loaded>;
   /** Let go from the cache, still used by a generation: in memory until it ends. */
   draining: Set<Loaded>;
   /** Generations under way (at most {@link MAX_GENERATIONS}). */
@@ -260,6 +302,7 @@ function createModels(ctx: Context): Models {
   const serving: Serving = {
     ctx,
     cache: new Map(),
+    loading: new Map(),
     draining: new Set(),
     active: 0,
     notModels: new Map(),
@@ -279,39 +322,56 @@ function createModels(ctx: Context): Models {
  * back with {@link releaseServed}.
  */
 function acquireServed(serving: Serving, cid: string): Loaded {
-  const { cache, draining } = serving;
-  let entry = cache.get(cid);
-  if (entry) cache.delete(cid); // set again below: now the most recently used
-  else {
-    const idle = [...cache.values()].some((e) => e.users === 0);
-    if (draining.size + cache.size >= MAX_RESIDENT_MODELS && !idle) {
+  const { cache, loading } = serving;
+  const entry = cache.get(cid) ?? loading.get(cid) ?? startLoad(serving, cid);
+  if (cache.delete(cid)) cache.set(cid, entry); // now the most recently used
+  entry.users++;
+  return entry;
+}
+
+/**
+ * Loads `cid` into the cache. Found in the inference audit: an entry took its place before its
+ * load, so requests for published CIDs missing from the store (a 404 each) evicted loaded models.
+ */
+function startLoad(serving: Serving, cid: string): Loaded {
+  const { cache, draining, loading } = serving;
+  if (draining.size + cache.size + loading.size >= MAX_RESIDENT_MODELS) {
+    const idle = [...cache].find(([, e]) => e.users === 0);
+    if (!idle) {
       const why = `Cannot infer: ${MAX_RESIDENT_MODELS} models are loaded and in use; ` +
         "retry when a generation has ended, or ask for a loaded model";
       throw new RejectedError(reject(503, "MODELS_BUSY", why));
     }
-    const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
-    loaded.model.catch((e) => {
-      if (cache.get(cid) === loaded) cache.delete(cid);
-      if (e instanceof RejectedError && KEPT_CODES.includes(e.rejection.code)) {
-        serving.notModels.set(cid, e);
-        if (serving.notModels.size > KEPT_NOT_MODELS) {
-          serving.notModels.delete(serving.notModels.keys().next().value!);
-        }
+    evictServed(serving, idle[0]); // else the load would pass the resident cap
+  }
+  const loaded: Loaded = { model: loadChecked(serving.ctx, cid), users: 0, evicted: false };
+  loading.set(cid, loaded);
+  loaded.model.then(() => {
+    loading.delete(cid);
+    cache.set(cid, loaded);
+    while (cache.size > MAX_SERVED_MODELS) {
+      // The least recently used idle one goes first: it is freed at once.
+      const idle = [...cache].find(([, e]) => e.users === 0);
+      evictServed(serving, (idle ?? cache.entries().next().value!)[0]);
+    }
+  }, (e) => {
+    loading.delete(cid);
+    if (e instanceof RejectedError && KEPT_CODES.includes(e.rejection.code)) {
+      serving.notModels.set(cid, e);
+      if (serving.notModels.size > KEPT_NOT_MODELS) {
+        serving.notModels.delete(serving.notModels.keys().next().value!);
       }
-    });
-    entry = loaded;
-  }
-  cache.set(cid, entry);
-  entry.users++;
-  while (cache.size > MAX_SERVED_MODELS) {
-    // The least recently used idle one goes first: it is freed at once.
-    const [old, e] = [...cache].find(([, e]) => e.users === 0) ?? cache.entries().next().value!;
-    cache.delete(old);
-    e.evicted = true;
-    if (e.users === 0) disposeServed(e);
-    else draining.add(e);
-  }
-  return entry;
+    }
+  });
+  return loaded;
+}
+
+function evictServed(serving: Serving, cid: string): void {
+  const e = serving.cache.get(cid)!;
+  serving.cache.delete(cid);
+  e.evicted = true;
+  if (e.users === 0) disposeServed(e);
+  else serving.draining.add(e);
 }
 
 function releaseServed(serving: Serving, entry: Loaded): void {
@@ -343,7 +403,7 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
       throw new RejectedError(reject(404, "MODEL_NOT_STORED", why));
     }
     // Anyone may publish any CID: what is not a model is the asker's error, not the server's.
-    // Each of these is what the CID's bytes are, so the answer is kept (acquireServed); found in
+    // Each of these is what the CID's bytes are, so the answer is kept (startLoad); found in
     // the inference audit: all but the first were a 500 and the whole read again each request.
     const notModel = e instanceof SafetensorsError || e instanceof InvalidFolderError ||
       e instanceof InvalidDagError || e instanceof UnservableModelError;
@@ -357,7 +417,8 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
     }
     throw e;
   }
-  return { cid, backend: await createBackend(source, { backend: ctx.config.inferBackend }) };
+  const backend = await createBackend(source, { backend: ctx.config.inferBackend });
+  return { cid, backend, context: servingContext(backend) };
 }
 
 /**
@@ -390,8 +451,9 @@ async function* streamGeneration(
   // request. What a CID's bytes are never changes, so the answer is kept.
   const notModel = serving.notModels.get(p.modelCid);
   if (notModel) throw notModel;
-  // Checked before it takes a place in the cache: a CID nobody may serve must not evict one.
-  if (!serving.cache.has(p.modelCid)) await checkServable(serving.ctx, p.modelCid);
+  // Checked before it is loaded: a CID nobody may serve must not take a resident model's place.
+  const held = serving.cache.has(p.modelCid) || serving.loading.has(p.modelCid);
+  if (!held) await checkServable(serving.ctx, p.modelCid);
   if (serving.active >= MAX_GENERATIONS) {
     const why = `Cannot infer: ${MAX_GENERATIONS} generations are under way; retry shortly`;
     throw new RejectedError(reject(503, "GENERATIONS_BUSY", why));
@@ -415,11 +477,13 @@ async function* generateWith(
   bytes: Uint8Array,
   signal?: AbortSignal,
 ): AsyncGenerator<string, Generation> {
-  const scored = bytes.length >= 2 ? await score(model.backend, bytes, signal) : {};
+  const scored = bytes.length >= 2 ? await score(model, bytes, signal) : {};
   const out: number[] = [];
   const decoder = new TextDecoder();
   if (p.maxTokens > 0) {
-    for await (const t of generate(model.backend, bytes, { ...p, signal })) {
+    for await (
+      const t of generate(model.backend, bytes, { ...p, context: model.context, signal })
+    ) {
       out.push(t);
       const piece = decoder.decode(new Uint8Array([t]), { stream: true });
       if (piece) yield piece;
@@ -435,6 +499,7 @@ async function* generateWith(
     promptTokens: bytes.length,
     generatedTokens: out.length,
     finishReason: p.maxTokens > 0 ? "length" : "none",
+    contextTokens: model.context,
     ...scored,
   };
 }
