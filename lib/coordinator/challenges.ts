@@ -93,7 +93,7 @@ export async function challengeRound(
   if (!await isVerificationOpen(client, { addresses, jobId: job.jobId })) return [];
   const drawn = spec.verification ? await challengeDelivered(ctx, job, spec, nodes) : [];
   const split = spec.verification ? await challengeSplit(ctx, job, spec) : [];
-  return [...drawn, ...split, ...await challengeUndelivered(ctx, job, nodes)];
+  return [...drawn, ...split, ...await challengeUndelivered(ctx, job, spec, nodes)];
 }
 
 /**
@@ -230,7 +230,9 @@ async function challengeSplit(
   for (const g of groups) {
     if (g.consensus || g.counted) continue; // settled by the majority, or a group of one
     for (const r of received.filter((u) => job.taskOf[u.nodePubkey]! + 1 === g.group)) {
-      out.push(...await challengeNode(ctx, job, r.nodePubkey, { chosen: true, sampleRate: 0 }));
+      out.push(
+        ...await challengeNode(ctx, job, spec, r.nodePubkey, { chosen: true, sampleRate: 0 }),
+      );
     }
   }
   return out;
@@ -258,7 +260,7 @@ async function challengeDelivered(
   for (const node of nodes) {
     // A spot-checked round challenges everyone; otherwise each node with the policy's rate.
     const chosen = spotChecked || drawn(seed, job.jobId, job.round, node, v.challengeRate);
-    out.push(...await challengeNode(ctx, job, node, { chosen, sampleRate: v.sampleRate }));
+    out.push(...await challengeNode(ctx, job, spec, node, { chosen, sampleRate: v.sampleRate }));
   }
   return out;
 }
@@ -274,6 +276,7 @@ async function challengeDelivered(
 async function challengeUndelivered(
   ctx: Context,
   job: JobRecord,
+  spec: JobSpec,
   counted: Hex[],
 ): Promise<ChallengeRecord[]> {
   const { client, addresses } = ctx.chain;
@@ -287,18 +290,32 @@ async function challengeUndelivered(
     if ((await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp) continue;
     const at = { addresses, jobId: job.jobId, round: job.round, nodePubkey: node };
     if (BigInt(await getRoundResult(client, at)) === 0n) continue; // no commit: nothing paid
-    out.push(
-      ...await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, at)),
-      ...await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, at)),
-    );
+    if (opensChunks(spec)) {
+      out.push(
+        ...await issueRecorded(ctx, job, node, "challenge", () => issueChallenge(client, at)),
+      );
+    }
+    out.push(...await issueRecorded(ctx, job, node, "step", () => issueStepChallenge(client, at)));
   }
   return out;
+}
+
+/**
+ * Whether the job's challenges may ask for chunks of an update (a chunk challenge, a gradient
+ * sample). Not in a secure job: the answer puts raw chunks of the node's unmasked, un-noised
+ * update in a public transaction, which secure aggregation exists to keep from anyone (found in
+ * the secure aggregation audit). Its nodes are asked a step record (a loss and two digests),
+ * which a copier that never trained cannot open either.
+ */
+function opensChunks(spec: JobSpec): boolean {
+  return !spec.secureAggregation;
 }
 
 /** Issues a chunk and a step challenge (when `chosen`) and a gradient sample of one node. */
 async function challengeNode(
   ctx: Context,
   job: JobRecord,
+  spec: JobSpec,
   node: Hex,
   o: { chosen: boolean; sampleRate: number },
 ): Promise<ChallengeRecord[]> {
@@ -313,11 +330,11 @@ async function challengeNode(
   const issue = (kind: ChallengeRecord["kind"], send: () => Promise<{ challengeId: bigint }>) =>
     issueRecorded(ctx, { jobId: job.jobId, round }, node, kind, send);
   const out: ChallengeRecord[] = [];
-  if (o.chosen) {
+  if (o.chosen && opensChunks(spec)) {
     out.push(...await issue("challenge", () => issueChallenge(client, target)));
-    out.push(...await issue("step", () => issueStepChallenge(client, target)));
   }
-  if (o.sampleRate > 0) {
+  if (o.chosen) out.push(...await issue("step", () => issueStepChallenge(client, target)));
+  if (o.sampleRate > 0 && opensChunks(spec)) {
     const sample = {
       ...target,
       chunkCount: chunkCount(u.bytes),

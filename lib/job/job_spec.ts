@@ -483,6 +483,11 @@ function checkSecureAggregation(s: JobSpec): void {
     "verification.committee cannot be combined with secureAggregation (a member recomputes " +
       "its targets' updates from their shards)",
   );
+  need(
+    (s.verification?.sampleRate ?? 0) === 0,
+    "verification.sampleRate cannot be combined with secureAggregation (a gradient sample is " +
+      "answered with raw chunks of the node's update, on chain)",
+  );
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from "../../lib/coordinator/secure_round.ts";
 import { openSession, sessionAnchor } from "../../lib/coordinator/_secure_session.ts";
 import { getBlockHash } from "../../lib/chain/get_block_hash.ts";
+import { abis } from "../../lib/chain/contracts.ts";
 import { currentAttemptKey, sessionKey } from "../../lib/coordinator/_secure_store.ts";
 import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
 import { privateKey } from "../../lib/coordinator/svdb_private.ts";
@@ -815,4 +816,39 @@ Deno.test("attacker: GET /secagg of a job without secure aggregation reads none 
   } finally {
     s.ctx.kv.list = list;
   }
+});
+
+Deno.test("attacker: a secure job's challenges never put chunks of a node's update on chain", async () => {
+  // Found in the secure aggregation audit: a secure job with a challenge rate had its nodes
+  // challenged for chunks like any other, and each honest answer opened 4 KiB pieces of the
+  // node's raw update (unmasked, un-noised) in a public transaction. Prepare: a secure job whose
+  // every node is challenged each round.
+  await using fx = await setupCoordinator({ operators: 4 });
+  const s = await fx.scenario();
+  const verification = { redundancy: 1, challengeRate: 1, sampleRate: 0 };
+  const job = await s.job({ nodes: 3, rounds: 2, secureAggregation: SECURE, verification });
+
+  // Execute: round 0 trained and closed (its challenges issued), then the nodes answer them.
+  assert.deepEqual(await Promise.all(job.nodes.map((n) => n.worker.tick())), [
+    "trained",
+    "trained",
+    "trained",
+  ]);
+  await aggregate(s, job);
+  for (const n of job.nodes) await n.worker.answerChallenges();
+
+  // Assert: every node was asked for a step record and answered; no chunk was opened.
+  const at = { address: fx.addresses.verification, abi: abis.verification, fromBlock: 0n } as const;
+  const issued = await fx.coordinator.getContractEvents({
+    ...at,
+    eventName: "ChallengeIssued",
+    args: { jobId: job.jobId },
+  });
+  const ids = new Set(issued.map((e) => e.args.challengeId));
+  const revealed = async (eventName: "ChunkRevealed" | "StepRevealed") =>
+    (await fx.coordinator.getContractEvents({ ...at, eventName }))
+      .filter((e) => ids.has(e.args.challengeId)).length;
+  assert.equal(issued.length, 3, "a step challenge for each node");
+  assert.equal(await revealed("StepRevealed"), 3);
+  assert.equal(await revealed("ChunkRevealed"), 0);
 });

@@ -32,7 +32,8 @@ Deno.test("secureAggregation: accepted alone, with DP and with verification", ()
   const full = { consistencyCheck: true, degree: 8, clip: 0.5, stageMs: 30_000 };
   assert.deepEqual(ok({ secureAggregation: full }), full);
   assert.ok(ok({ secureAggregation: {}, privacy: PRIVACY }));
-  const verification = { redundancy: 1, challengeRate: 0.1, sampleRate: 0.02 };
+  // Step challenges only: a chunk (or a gradient sample) opens the update itself.
+  const verification = { redundancy: 1, challengeRate: 0.1, sampleRate: 0 };
   assert.ok(ok({ secureAggregation: {}, verification }));
 });
 
@@ -61,6 +62,12 @@ Deno.test("secureAggregation: refused with what needs individual updates", () =>
     [
       { verification: { redundancy: 1, challengeRate: 0.1, sampleRate: 0.02, committee: true } },
       /verification.committee cannot be combined with secureAggregation/,
+    ],
+    // Found in the secure aggregation audit: a gradient sample is answered with raw chunks of
+    // the node's update in a public transaction.
+    [
+      { verification: { redundancy: 1, challengeRate: 0.1, sampleRate: 0.02 } },
+      /verification.sampleRate cannot be combined with secureAggregation/,
     ],
     [{
       privacy: {
