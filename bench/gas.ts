@@ -422,12 +422,6 @@ await measure("NodeCertRegistry", "withdrawStake", op2, {
   functionName: "withdrawStake",
   args: [nodes[1]],
 });
-await measure("NodeCertRegistry", "withdrawSlashPool", owner, {
-  address: a.registry,
-  abi: R,
-  functionName: "withdrawSlashPool",
-  args: [owner.account.address],
-});
 
 // Reputation.
 const Rep = abis.reputation;

@@ -10,8 +10,11 @@ import {Ed25519} from "./libraries/Ed25519.sol";
 
 /// @title NodeCertRegistry
 /// @notice Registers compute nodes with stake, capabilities and heartbeats; verifies hardware
-/// attestations; slashes misbehaving nodes into a pool; releases stake after unbonding.
-/// Stake is held in the chain's native coin (ARTH, 18 decimals).
+/// attestations; slashes misbehaving nodes; releases stake after unbonding.
+/// Stake is held in the chain's native coin (ARTH, 18 decimals). Slashed stake is burned: it stays
+/// in this contract for good (`slashPool` counts it) and no function pays it to anyone, the owner
+/// included, so whoever can slash (an authorised verifier, which the owner may name) never profits
+/// from a slash (attacks 39).
 /// @dev A node key is registered only with an Ed25519 signature by that key over the EIP-712
 /// NodeBinding of the operator, so nobody can squat another node's key. Missed heartbeats cost
 /// stake in closed form (constant gas however long a node was silent) and are settled by the next
@@ -81,8 +84,6 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     event ConfigChanged(bytes32 indexed key, uint256 value);
     /// @notice Emitted when an attester is added or removed.
     event AttesterSet(address indexed attester, bool allowed);
-    /// @notice Emitted when the slash pool is paid out to the treasury.
-    event SlashPoolWithdrawn(address indexed to, uint256 amount);
 
     struct NodeCert {
         bytes32 nodePubkey;
@@ -126,6 +127,9 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     uint256 private _previousInterval = 1 hours;
     uint64 private _intervalSince;
     uint256 public unbondingDelay = 7 days;
+    /// @notice Stake burned by slashes so far. It only grows: burned stake stays in this contract
+    /// (balance == totalStaked + slashPool) and nothing pays it out. Kept in place rather than
+    /// sent to a dead address: a slash makes no external transfer, and the balance stays checkable.
     uint256 public slashPool;
     uint256 public totalStaked;
     address public reputation;
@@ -248,9 +252,10 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     // --------------------------------------------------------------------- slashing
 
-    /// @notice Slashes an exact amount of stake. Authorised contracts or the owner only.
+    /// @notice Slashes (burns) an exact amount of stake. Authorised contracts only; the owner is
+    /// not one by being the owner.
     /// @param nodePubkey The node.
-    /// @param amount Wei to move from stake to the slash pool.
+    /// @param amount Wei of stake to burn.
     /// @param reason Why.
     /// @param deactivate Whether the node also stops being active.
     function slashNode(bytes32 nodePubkey, uint256 amount, SlashReason reason, bool deactivate)
@@ -273,16 +278,6 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         NodeCert storage n = _node(nodePubkey);
         amount = _slash(n, n.stake * bps / BPS, reason, _isOffence(reason));
         if (deactivate && n.active) _deactivate(n);
-    }
-
-    /// @notice Pays the slash pool to a treasury. Owner only.
-    /// @param to Recipient.
-    function withdrawSlashPool(address payable to) external onlyOwner {
-        uint256 amount = slashPool;
-        if (amount == 0) revert NodeCert__NothingToWithdraw();
-        slashPool = 0;
-        emit SlashPoolWithdrawn(to, amount);
-        _send(to, amount);
     }
 
     // -------------------------------------------------------------- exit and unbonding
@@ -496,6 +491,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         return reason != SlashReason.MissedHeartbeats;
     }
 
+    /// @dev Burns `amount` of the node's stake: it leaves `totalStaked` for `slashPool`, which no
+    /// function pays out.
     function _slash(NodeCert storage n, uint256 amount, SlashReason reason, bool offence) private returns (uint256) {
         n.stake -= amount;
         totalStaked -= amount;

@@ -36,8 +36,8 @@ import {
 /// Penalties: unanswered challenge 10% (FailedVerification), redundancy outlier 50%
 /// (FakeGradients), copycat 100% plus deactivation (Cheating), and any penalty that brings a node
 /// to 3 or more verification offences takes the rest of its stake and deactivates it (missed
-/// heartbeats cost stake but are not offences). Slashed stake goes to the
-/// registry's slash pool.
+/// heartbeats cost stake but are not offences). Slashed stake is burned
+/// in the registry.
 /// Committees. On a spot-checked round an authorised coordinator asks for a committee from the job's
 /// nodes, which fixes their reputation weights; anyone then draws it from the hash of the block of
 /// that request, unknown when the weights were fixed, and it is stored. Each member recomputes

@@ -33,7 +33,8 @@ interface INodeCertRegistry {
     /// @notice The node's stake now (zero once withdrawn or slashed away).
     function stakeOf(bytes32 nodePubkey) external view returns (uint256);
 
-    /// @notice Slashes `bps` basis points of the node's current stake.
+    /// @notice Slashes `bps` basis points of the node's current stake; slashed stake is burned
+    /// (it stays in the registry and nobody can withdraw it).
     function slashBps(bytes32 nodePubkey, uint256 bps, SlashReason reason, bool deactivate)
         external
         returns (uint256 amount);

@@ -23136,25 +23136,6 @@ var nodeCertRegistryAbi = [
     "inputs": [
       {
         "indexed": true,
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
-    ],
-    "name": "SlashPoolWithdrawn",
-    "type": "event"
-  },
-  {
-    "anonymous": false,
-    "inputs": [
-      {
-        "indexed": true,
         "internalType": "bytes32",
         "name": "nodePubkey",
         "type": "bytes32"
@@ -24003,19 +23984,6 @@ var nodeCertRegistryAbi = [
       }
     ],
     "name": "verifyHardware",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address payable",
-        "name": "to",
-        "type": "address"
-      }
-    ],
-    "name": "withdrawSlashPool",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -47088,6 +47056,7 @@ function short(hex) {
   return hex.length > 14 ? `${hex.slice(0, 10)}\u2026` : hex;
 }
 var arth = (wei) => `${formatEther2(wei)} ARTH`;
+var loss = (x) => typeof x === "number" && Number.isFinite(x) ? x.toFixed(4) : "n/a";
 function describeEvent(e) {
   switch (e.kind) {
     case "registered":
@@ -47101,9 +47070,9 @@ function describeEvent(e) {
       }
       return `waiting for round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} to close (${e.updates ?? "?"}/${e.expected ?? "?"} updates in)`;
     case "roundClosed":
-      return `round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} closed: validation loss ${e.previousLoss.toFixed(4)} -> ${e.valLoss.toFixed(4)} (${e.updates} updates)`;
+      return `round ${e.round + 1}/${e.rounds} of job ${short(e.jobId)} closed: validation loss ${loss(e.previousLoss)} -> ${loss(e.valLoss)} (${e.updates} updates)`;
     case "finalized":
-      return `job ${short(e.jobId)} finalized: validation loss ${e.initialValLoss.toFixed(4)} -> ${e.finalValLoss.toFixed(4)} (improved ${(e.improvementBps / 100).toFixed(2)}%); your reward ${arth(e.reward)}; ${arth(e.claimable)} to withdraw with \`deno task worker withdraw\``;
+      return `job ${short(e.jobId)} finalized: validation loss ${loss(e.initialValLoss)} -> ${loss(e.finalValLoss)} (improved ${(e.improvementBps / 100).toFixed(2)}%); your reward ${arth(e.reward)}; ${arth(e.claimable)} to withdraw with \`deno task worker withdraw\``;
     case "retrying":
       return `${e.message}; retrying in ${Math.round(e.inMs / 100) / 10} s`;
     case "error":
@@ -50371,9 +50340,9 @@ function proofsRoot(proofs, domain) {
 
 // lib/round/local_training.ts
 var STEP_RECORD_BYTES = 68;
-function stepRecord(loss, weights, grad) {
+function stepRecord(loss2, weights, grad) {
   const out = new Uint8Array(STEP_RECORD_BYTES);
-  new DataView(out.buffer).setFloat32(0, loss, true);
+  new DataView(out.buffer).setFloat32(0, loss2, true);
   out.set(hexToBytes3(digestHex(f32Bytes(weights))), 4);
   out.set(hexToBytes3(digestHex(f32Bytes(grad))), 36);
   return out;
@@ -50982,62 +50951,96 @@ var JobFollower = class {
   emit;
   /** Followed jobs and how many of their closed rounds were reported. */
   #jobs;
+  /** Followed jobs whose last status read failed (reported once until one succeeds). */
+  #failing;
   constructor(coordinator, chain, emit) {
     this.coordinator = coordinator;
     this.chain = chain;
     this.emit = emit;
     this.#jobs = /* @__PURE__ */ new Map();
+    this.#failing = /* @__PURE__ */ new Set();
   }
   /** Follows `jobId` (a job this node trained for) until it is finalized. */
   add(jobId) {
     const id = jobId.toLowerCase();
     if (!this.#jobs.has(id)) this.#jobs.set(id, 0);
   }
-  /** Reports what changed in each followed job; `outcome` is what the worker's tick found. */
+  /**
+   * Reports what changed in each followed job; `outcome` is what the worker's tick found. A job
+   * whose status cannot be read or makes no sense is reported once and skipped: found in the
+   * worker audit, one `valLoss: null` (a diverged round's NaN, as JSON has it) threw here at every
+   * tick, before the task the tick had fetched ran, and the node never trained again.
+   */
   async follow(outcome) {
     let waiting = false;
     for (const [jobId, reported] of [
       ...this.#jobs
     ]) {
-      const job = await this.coordinator.getJson(`/status?job=${jobId}`);
-      const metrics = job.metrics ?? [];
-      metrics.slice(reported).forEach((m, i) => {
-        const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
-        const { round, valLoss, updates } = m;
-        this.emit({
-          kind: "roundClosed",
-          jobId,
-          round,
-          rounds: job.rounds,
-          valLoss,
-          previousLoss,
-          updates
-        });
-      });
-      this.#jobs.set(jobId, metrics.length);
-      if (job.status === "finalized") {
-        this.#jobs.delete(jobId);
-        await this.#finalized(job);
-      } else if (outcome !== "busy" && !waiting) {
-        waiting = true;
-        this.emit(job.status === "completed" ? {
-          kind: "waiting",
-          reason: "settlement",
-          jobId
-        } : {
-          kind: "waiting",
-          reason: "round",
-          jobId,
-          round: job.round,
-          rounds: job.rounds,
-          updates: job.roundUpdates,
-          expected: job.assigned.length
-        });
+      try {
+        waiting = await this.#followJob(jobId, reported, outcome !== "busy" && !waiting) || waiting;
+        this.#failing.delete(jobId);
+      } catch (e) {
+        this.#failed(jobId, e);
       }
     }
     if (outcome === "idle" && !waiting) this.emit({
       kind: "waiting",
       reason: "job"
+    });
+  }
+  /** Reports `jobId`'s new closed rounds, its end, or (when `sayWaiting`) what it waits for. */
+  async #followJob(jobId, reported, sayWaiting) {
+    const job = await this.coordinator.getJson(`/status?job=${jobId}`);
+    const metrics = Array.isArray(job?.metrics) ? job.metrics : [];
+    metrics.slice(reported).forEach((m, i) => {
+      const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
+      const { round, valLoss, updates } = m;
+      this.emit({
+        kind: "roundClosed",
+        jobId,
+        round,
+        rounds: job.rounds,
+        valLoss,
+        previousLoss,
+        updates
+      });
+    });
+    this.#jobs.set(jobId, metrics.length);
+    if (job.status === "finalized") {
+      this.#jobs.delete(jobId);
+      await this.#finalized({
+        ...job,
+        metrics
+      });
+      return false;
+    }
+    if (!sayWaiting) return false;
+    this.emit(job.status === "completed" ? {
+      kind: "waiting",
+      reason: "settlement",
+      jobId
+    } : {
+      kind: "waiting",
+      reason: "round",
+      jobId,
+      round: job.round,
+      rounds: job.rounds,
+      updates: job.roundUpdates,
+      expected: Array.isArray(job.assigned) ? job.assigned.length : void 0
+    });
+    return true;
+  }
+  /** Says once why `jobId` cannot be followed; a job the coordinator does not know is dropped. */
+  #failed(jobId, e) {
+    const gone = e instanceof CoordinatorError && e.status === 404;
+    if (gone) this.#jobs.delete(jobId);
+    else if (this.#failing.has(jobId)) return;
+    else this.#failing.add(jobId);
+    const what = gone ? "no longer followed" : "followed again at the next tick";
+    const why = e.message?.split("\n")[0] ?? String(e);
+    this.emit({
+      kind: "error",
+      message: `cannot follow job ${jobId} (${what}): ${why}`
     });
   }
   async #finalized(job) {
@@ -58504,6 +58507,7 @@ function checkSecureAggregation(s) {
   need((s.verification?.redundancy ?? 1) === 1, `verification.redundancy above 1 ${why}`);
   need(s.privacy?.adaptiveClip === void 0, `privacy.adaptiveClip ${why}`);
   need(!s.verification?.committee, "verification.committee cannot be combined with secureAggregation (a member recomputes its targets' updates from their shards)");
+  need((s.verification?.sampleRate ?? 0) === 0, "verification.sampleRate cannot be combined with secureAggregation (a gradient sample is answered with raw chunks of the node's update, on chain)");
 }
 function roundHyper(spec, round) {
   const o = spec.optimizer;
@@ -60437,10 +60441,10 @@ function localRun(ctx, task, inputs) {
       encode: codec ? (delta) => codec.encode(delta, residual).bytes : void 0,
       // A node of a task group may be disputed by another: keep s_0..s_N to bisect over.
       recordSteps: (spec.verification?.redundancy ?? 1) > 1,
-      onStep: (step, loss) => ctx.onStep?.({
+      onStep: (step, loss2) => ctx.onStep?.({
         step,
         steps: spec.localSteps,
-        loss
+        loss: loss2
       })
     }
   ];
@@ -61175,12 +61179,20 @@ async function refuseValidation(client, p) {
   return void 0;
 }
 function refuseMemory(spec, round, options) {
-  const choice = chooseTrainer(roundHyper(spec, round), {
+  const hyper = roundHyper(spec, round);
+  const choice = chooseTrainer(hyper, {
     threads: options.threads
   });
-  const need2 = choice[choice.kind].total;
+  const need2 = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps;
   if (need2 <= options.budget) return void 0;
   return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
+}
+var MAX_STEP_FLOPS = 36e11;
+function refuseStepWork(spec) {
+  const tokens = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
+  const flops = 6 * paramLayout(spec.model).size * tokens;
+  if (flops <= MAX_STEP_FLOPS) return void 0;
+  return `a step of this job is ~${(flops / 1e12).toFixed(1)} TFLOP (${tokens} tokens), more than a worker does between its heartbeats (${MAX_STEP_FLOPS / 1e12} TFLOP)`;
 }
 function size5(bytes) {
   const units = [
@@ -63657,6 +63669,39 @@ var Worker2 = class {
       operator
     });
   }
+  /**
+   * Waits for `ready` (the coordinator answering as it should), then {@link register}s, a
+   * coordinator's absence or refusal tried again (backing off up to 30 s) until `signal` aborts;
+   * all the while a node the chain already stakes heartbeats and answers its challenges and
+   * disputes. Found in the worker audit: a staked node restarted while its coordinator was away
+   * sent no heartbeat until it came back, and one whose coordinator refused the binding (its RPC
+   * behind the block of the stake: 409 NOT_STAKED) exited; three silent hours cost 10% of the
+   * stake, compounding.
+   */
+  async start(ready, signal, pollMs = 1e3) {
+    const { client, addresses } = this.options;
+    const staked = (await getNodeCert(client, {
+      addresses,
+      nodePubkey: this.nodePubkey
+    })).active;
+    const live = (work) => staked ? this.#choresDuring(work) : work;
+    await live(ready());
+    for (let failures = 0; ; failures++) {
+      try {
+        return await live(this.register());
+      } catch (e) {
+        if (signal?.aborted || !(e instanceof CoordinatorError || isTransient(e))) throw e;
+        const inMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures);
+        const message2 = `Cannot register with the coordinator: ${e.message}`;
+        this.#report({
+          kind: "retrying",
+          message: message2.split("\n")[0],
+          inMs
+        });
+        await live(new Promise((r) => setTimeout(r, inMs)));
+      }
+    }
+  }
   /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */
   async heartbeat(force = false) {
     const every = this.options.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS;
@@ -63709,31 +63754,33 @@ var Worker2 = class {
    * committed before it unanswerable, and the node slashed for each challenge of them).
    */
   #restoreCommits() {
-    return this.#restored ??= (async () => {
-      this.#restoring = true;
-      try {
-        const responders = {
-          challenges: this.challenges,
-          disputes: this.disputes
-        };
-        for (const saved of await this.state.commits()) {
-          const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-          const steps = await this.state.committedSteps(saved.jobId, saved.round);
-          await restoreCommit(responders, this.gateway, {
-            ...saved,
-            ...steps
-          }, kept);
-        }
-      } finally {
-        this.#restoring = false;
+    return this.#restored ??= this.#restoreOnce().catch((e) => {
+      this.#restored = void 0;
+      throw e;
+    });
+  }
+  async #restoreOnce() {
+    this.#restoring = true;
+    try {
+      const responders = {
+        challenges: this.challenges,
+        disputes: this.disputes
+      };
+      for (const saved of await this.state.commits()) {
+        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
+        const steps = await this.state.committedSteps(saved.jobId, saved.round);
+        await restoreCommit(responders, this.gateway, {
+          ...saved,
+          ...steps
+        }, kept);
       }
-    })();
+    } finally {
+      this.#restoring = false;
+    }
   }
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
   async tick() {
-    await this.heartbeat();
-    await this.answerChallenges();
-    await this.answerDisputes();
+    await this.#everyChore();
     this.#lastChores = Date.now();
     const pending = await this.state.pending();
     if (pending) {
@@ -63805,12 +63852,12 @@ var Worker2 = class {
     const retry = event.kind === "retrying" ? `; retrying in ${event.inMs / 1e3} s` : "";
     console.error(printable(`worker ${this.nodePubkey.slice(0, 10)}: ${event.message}${retry}`));
   }
-  /** Why this machine cannot train a step of `spec` within its memory budget, if it cannot. */
+  /** Why this machine cannot train a step of `spec` (its memory budget, its chores), if so. */
   #refuseMemory(spec, round) {
     const budget = this.options.memoryBudget;
-    return budget === void 0 ? void 0 : refuseMemory(spec, round, {
+    return refuseStepWork(spec) ?? (budget === void 0 ? void 0 : refuseMemory(spec, round, {
       budget
-    });
+    }));
   }
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task) {
@@ -64014,10 +64061,7 @@ var Worker2 = class {
     if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
     this.#lastChores = Date.now();
     try {
-      await this.heartbeat();
-      if (this.#restoring) return;
-      await this.answerChallenges();
-      await this.answerDisputes();
+      await this.#everyChore(this.#restoring);
     } catch (e) {
       const message2 = e.message.split("\n")[0];
       this.#report({
@@ -64025,6 +64069,21 @@ var Worker2 = class {
         message: `while busy: ${message2}`
       });
     }
+  }
+  /**
+   * The heartbeat, then the challenge and dispute answers (unless `heartbeatOnly`), each whatever
+   * the others did; throws the first failure once all ran. Found in the worker audit: a heartbeat
+   * the chain refused (a node deactivated while it unbonds, slashable all the same) threw before
+   * the answers, and each challenge it left unanswered cost 10% of the stake.
+   */
+  async #everyChore(heartbeatOnly = false) {
+    const failures = [];
+    const chores = [
+      () => this.heartbeat()
+    ];
+    if (!heartbeatOnly) chores.push(() => this.answerChallenges(), () => this.answerDisputes());
+    for (const chore of chores) await chore().catch((e) => failures.push(e));
+    if (failures.length) throw failures[0];
   }
   /**
    * Awaits `work` that runs off this thread (a browser tab's Web Worker) and runs the chores every

@@ -2246,4 +2246,77 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       );
     },
   );
+
+  await fx.step(
+    t,
+    "39. the owner key cannot take the stake it slashes: slashed stake is burned",
+    async () => {
+      // Found in the contracts audit: VerificationManager's authorised set is the owner's to set
+      // (coordinator rotation), penaliseAggregator takes the coordinator's word, and
+      // withdrawSlashPool paid every slash to the owner, the coordinator's key by default: the
+      // party that could slash an honest node profited from the slash. Slashed stake is burned
+      // now: it stays in the registry, and no function pays it to anyone.
+      const owner = fx.owner;
+      const h = nodePubkey("slashed-for-the-owner");
+      const jobId = await startJob([[h, honest[2]!]], { rounds: 3 });
+      await commit(honest[2]!, jobId, h, 0, "h0");
+      await closeRound(jobId, 0);
+      await commit(honest[2]!, jobId, h, 1, "h1");
+      await closeRound(jobId, 1);
+      await commit(honest[2]!, jobId, h, 2, "h2");
+      const balanceOf = (address: Hex) => owner.getBalance({ address });
+      const before = await balanceOf(owner.account.address);
+      const registryBefore = await balanceOf(registry.address);
+
+      // 1. The owner authorises itself as a verifier on VerificationManager.
+      await mined(
+        owner,
+        owner.writeContract({
+          ...verification,
+          functionName: "setAuthorised",
+          args: [owner.account.address, true],
+        }),
+      );
+      // 2. It penalises the honest node as an aggregator for every round it committed: 50%,
+      // 50%, and the third offence takes the rest.
+      let slashed = 0n;
+      for (const round of [0, 1, 2]) {
+        const r = await mined(
+          owner,
+          owner.writeContract({
+            ...verification,
+            functionName: "penaliseAggregator",
+            args: [jobId, round, h],
+          }),
+        );
+        for (const e of events(r, abis.registry, "NodeSlashed")) slashed += e.args.amount!;
+      }
+      assert.equal(slashed, STAKE, "the whole stake is slashed");
+      assert.equal((await stakeOf(h)).stake, 0n);
+      // 3. It asks the registry for the slashed stake, as the old treasury payout did.
+      const taken = await owner.sendTransaction({
+        to: registry.address,
+        data: encodeFunctionData({
+          abi: parseAbi(["function withdrawSlashPool(address to)"]),
+          args: [owner.account.address],
+        }),
+      }).then(
+        async (hash) => (await owner.waitForTransactionReceipt({ hash })).status === "success",
+        () => false,
+      );
+
+      // Assert: the owner is poorer by its gas, not richer by the slash; the stake stays burned in
+      // the registry (balance == totalStaked + slashPool).
+      const after = await balanceOf(owner.account.address);
+      assert.ok(after <= before, `the owner gained ${after - before} wei from the slash`);
+      assert.equal(taken, false, "no function pays slashed stake out");
+      assert.equal(await balanceOf(registry.address), registryBefore);
+      const [totalStaked, burned] = await Promise.all([
+        co.readContract({ ...registry, functionName: "totalStaked" }),
+        co.readContract({ ...registry, functionName: "slashPool" }),
+      ]);
+      assert.equal(await balanceOf(registry.address), totalStaked + burned);
+      assert.ok(burned >= slashed);
+    },
+  );
 });

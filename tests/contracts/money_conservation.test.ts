@@ -4,11 +4,20 @@
  *   deposits == totalStaked + slashPool + totalEscrow + totalClaimable + paid out
  *   balance(registry) == totalStaked + slashPool
  *   balance(jobs) == totalEscrow + totalClaimable
+ *   slashPool (burned stake) never decreases: nothing pays it out, the owner included
  * and every 50 steps the totals are re-added from the per-node, per-job and per-account records.
  * Set MONEY_SEED to replay another sequence.
  */
 import assert from "node:assert/strict";
-import { BaseError, ContractFunctionRevertedError, type Hash, type Hex, parseEther } from "viem";
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  encodeFunctionData,
+  type Hash,
+  type Hex,
+  parseAbi,
+  parseEther,
+} from "viem";
 import {
   abis,
   b32,
@@ -34,7 +43,6 @@ import type { ArthaClient } from "../../lib/chain/client.ts";
 const OPERATIONS = 1_000;
 const MAX_NODES = 40;
 const SEED = Number(Deno.env.get("MONEY_SEED") ?? 20_260_701);
-const TREASURY: Hex = "0x000000000000000000000000000000000000dEaD";
 
 /** mulberry32: a small seeded PRNG, enough to replay a failing sequence. */
 function prng(seed: number) {
@@ -71,7 +79,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     const fitting = jobIds.filter((id) => wanted.includes(statusOf.get(id)!));
     return fitting.length > 0 && rnd.chance(0.85) ? rnd.pick(fitting) : rnd.pick(jobIds);
   };
-  const ledger = { deposits: 0n, paidOut: 0n };
+  const ledger = { deposits: 0n, paidOut: 0n, burned: 0n };
   const counts = new Map<string, number>();
   const timing = new Map<string, number>();
   const count = (key: string): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -125,6 +133,8 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
       `conservation ${where}`,
     );
     assert.equal(regBal, staked + pool, `registry balance ${where}`);
+    assert.ok(pool >= ledger.burned, `burned stake decreased ${where}`);
+    ledger.burned = pool;
     assert.equal(jobsBal, escrow + claimable, `job manager balance ${where}`);
     if (!deep) return;
     const stakes = await Promise.all(nodes.map((n) => read.node(n.pubkey)));
@@ -293,14 +303,16 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     ledger.paidOut += amount;
   }
 
-  async function withdrawSlashPool() {
-    const receipt = await attempt(
-      "withdrawSlashPool",
-      owner,
-      () => owner.writeContract({ ...reg, functionName: "withdrawSlashPool", args: [TREASURY] }),
-      ["NodeCert__NothingToWithdraw"],
-    );
-    if (receipt) ledger.paidOut += event(receipt, abis.registry, "SlashPoolWithdrawn").amount;
+  /** The owner asks for the burned stake by the old treasury payout's selector: refused. */
+  async function withdrawBurned() {
+    const data = encodeFunctionData({
+      abi: parseAbi(["function withdrawSlashPool(address to)"]),
+      args: [owner.account.address],
+    });
+    const paid = await owner.call({ account: owner.account, to: reg.address, data })
+      .then(() => true, () => false);
+    assert.equal(paid, false, "the owner withdrew burned stake");
+    count("withdrawBurned refused");
   }
 
   async function submit() {
@@ -494,7 +506,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
     [4, slash],
     [2, deactivate],
     [5, withdrawStake],
-    [2, withdrawSlashPool],
+    [2, withdrawBurned],
     [7, submit],
     [8, assign],
     [10, commitAll],
@@ -519,7 +531,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
   await checkTotals(0, true);
   for (let step = 1; step <= OPERATIONS; step++) {
     let op = choose();
-    if (nodes.length === 0 && ![register, submit, timeJump, withdrawSlashPool].includes(op)) {
+    if (nodes.length === 0 && ![register, submit, timeJump, withdrawBurned].includes(op)) {
       op = register;
     }
     const t0 = performance.now();
@@ -538,7 +550,7 @@ Deno.test("money is conserved over 1,000 random registry and job operations", as
       "finalize ok",
       "withdraw ok",
       "withdrawStake ok",
-      "withdrawSlashPool ok",
+      "withdrawBurned refused",
       "cancelJob ok",
       "commitRound ok",
       "reportMissedHeartbeats ok",

@@ -181,7 +181,7 @@ contract NodeCertHandler is CheatBase {
 }
 
 /// @notice Money conservation in NodeCertRegistry: every wei it holds is either some node's
-/// stake or in the slash pool, whatever sequence of operator calls, reports and time passing.
+/// stake or burned (slashPool, which nothing pays out), whatever sequence of operator calls, reports and time passing.
 contract NodeCertRegistryInvariantTest is Test {
     NodeCertRegistry internal registry;
     NodeCertHandler internal handler;

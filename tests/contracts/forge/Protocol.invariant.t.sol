@@ -262,7 +262,7 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _summaryKeys() internal pure returns (bytes32[] memory k) {
-        k = new bytes32[](50);
+        k = new bytes32[](51);
         uint256 n;
         k[n++] = "job.honest";
         k[n++] = "job.adversarialMembers";
@@ -313,7 +313,8 @@ contract ProtocolInvariantTest is Test {
         k[n++] = "node.advWithdrew";
         k[n++] = "time.warp";
         k[n++] = "adv.offences";
-        k[n++] = "slashPoolAndTreasury.gwei";
+        k[n++] = "burned.payoutRefused";
+        k[n++] = "burned.gwei";
         assert(n == k.length);
     }
 
@@ -326,16 +327,15 @@ contract ProtocolInvariantTest is Test {
     }
 
     function _runValue(bytes32 key) internal view returns (uint256 v) {
-        if (key == "adv.offences" || key == "slashPoolAndTreasury.gwei") {
+        if (key == "adv.offences") {
             for (uint256 i = 0; i < world.ADV_NODES(); ++i) {
                 bytes32 node = world.aKey(i);
                 if (!world.registered(node)) continue;
-                NodeCertRegistry.NodeCert memory c = registry.getNode(node);
-                if (key == "adv.offences") v += c.offences;
+                v += registry.getNode(node).offences;
             }
-            if (key == "slashPoolAndTreasury.gwei") v = (registry.slashPool() + ADMIN.balance) / 1 gwei;
             return v;
         }
+        if (key == "burned.gwei") return registry.slashPool() / 1 gwei;
         return world.counter(key);
     }
 

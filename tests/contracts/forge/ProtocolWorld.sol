@@ -1135,8 +1135,9 @@ contract ProtocolWorld is CheatBase {
         }
     }
 
-    /// @dev 1. Money: every wei a contract holds is owed to someone, and no ether is created or
-    /// lost in the whole world (what was minted into it is held by its accounts and contracts).
+    /// @dev 1. Money: every wei a contract holds is owed to someone or burned (the registry's
+    /// slashPool, which nothing pays out), and no ether is created or lost in the whole world
+    /// (what was minted into it is held by its accounts and contracts).
     function _checkMoney(uint256 staked, uint256 honestEscrow, uint256 honestOwed) internal view {
         _eq(address(registry).balance, registry.totalStaked() + registry.slashPool(), "NodeCertRegistry balance == totalStaked + slashPool");
         _eq(address(jobs).balance, jobs.totalEscrow() + jobs.totalClaimable(), "AIJobManager balance == totalEscrow + totalClaimable");
