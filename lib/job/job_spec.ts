@@ -466,6 +466,14 @@ function checkSecureAggregation(s: JobSpec): void {
     a.clip === undefined || s.privacy === undefined,
     "secureAggregation.clip with privacy: privacy.clip is the bound",
   );
+  // Found in the secure aggregation audit: without the check a coordinator tells some neighbours
+  // a live node dropped and others it survived, and unmasks that node's input, whose noise is a
+  // small share of the round's.
+  need(
+    a.consistencyCheck !== false || s.privacy === undefined,
+    "secureAggregation.consistencyCheck cannot be false with privacy (a coordinator could " +
+      "unmask one node's input, noised by its share alone)",
+  );
   need(a.stageMs === undefined || posInt(a.stageMs), "secureAggregation.stageMs");
   need(
     a.minInputs === undefined ||

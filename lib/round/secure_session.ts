@@ -39,6 +39,7 @@ import {
   type SecAggConfig,
 } from "../privacy/secure_aggregation/params.ts";
 import type { ServerRequest } from "../privacy/secure_aggregation/messages.ts";
+import { DEGREE_PER_LOG2_CLIENTS } from "../privacy/secure_aggregation/graph.ts";
 import type { SecAggStage } from "../privacy/secure_aggregation/errors.ts";
 
 /**
@@ -185,13 +186,29 @@ export function secureRoundConfig(
     clients: [...at.clients].sort(),
     vectorLength: paramLayout(spec.model).size,
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
-    ...(s.degree !== undefined ? { degree: s.degree } : {}),
+    ...(s.degree !== undefined ? { degree: Math.max(s.degree, minSecureDegree(n)) } : {}),
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
     // node dropped and others that it survived, and unmask that node's input.
     consistencyCheck: s.consistencyCheck ?? true,
     minSurvivors,
   };
+}
+
+/**
+ * Fewest neighbours a job's spec may give each node of an `n`-node round: half the default's
+ * (3 log2 n, rounded up to even), or everyone under that. Found in the secure aggregation audit:
+ * `degree: 2` was accepted for any n, so shares were rebuilt from 2 of them, and two colluding
+ * nodes beside a victim unmasked its input. A spec asking fewer gets this many.
+ *
+ * @example
+ * ```ts
+ * import { minSecureDegree } from "./secure_session.ts";
+ * console.assert(minSecureDegree(8) === 7 && minSecureDegree(1000) === 30);
+ * ```
+ */
+export function minSecureDegree(n: number): number {
+  return Math.min(n - 1, 2 * Math.ceil((DEGREE_PER_LOG2_CLIENTS / 2) * Math.log2(n) / 2));
 }
 
 /** What the coordinator publishes for a session. */

@@ -79,6 +79,12 @@ Deno.test("secureAggregation: refused with what needs individual updates", () =>
   for (const [patch, why] of cases) {
     assert.throws(() => parseJobSpec(spec({ ...patch, secureAggregation: {} })), why);
   }
+  // Found in the secure aggregation audit: with the check off a coordinator unmasks a live node's
+  // input, noised by its share of the round's noise alone.
+  assert.throws(
+    () => parseJobSpec(spec({ privacy: PRIVACY, secureAggregation: { consistencyCheck: false } })),
+    /consistencyCheck cannot be false with privacy/,
+  );
   const bad: [unknown, RegExp][] = [
     [{ degree: 3 }, /degree must be an even integer/],
     [{ degree: 0 }, /degree must be an even integer/],

@@ -12,6 +12,7 @@ import {
   anchorBlocks,
   checkSession,
   MAX_SECURE_ATTEMPTS,
+  minSecureDegree,
   rosterAt,
   secureContext,
   secureRoundConfig,
@@ -272,4 +273,30 @@ Deno.test("attacker: a retry's roster cannot shrink below the first attempt's su
   const four = secureRoundConfig(SPEC, { context, seed, clients: ROSTER.slice(0, 4), assigned: 6 });
   assert.equal(four.minSurvivors, 4);
   checkSession(SPEC, honest({ attempt: 1, clients: ROSTER.slice(0, 4) }), chain);
+});
+
+Deno.test("attacker: a spec's degree of 2 gives no two nodes a victim's secrets in a large round", () => {
+  // Found in the secure aggregation audit: `degree: 2` was taken as is for any roster, so each
+  // secret was rebuilt from 2 shares and two colluders beside a victim unmasked it.
+  const clients = Array.from({ length: 1000 }, (_, i) => `0x${i.toString(16).padStart(64, "0")}`);
+  const at = { chainId: 31337, jobId: JOB, round: 0 };
+  const config = secureRoundConfig(
+    { ...SPEC, secureAggregation: { degree: 2 } },
+    {
+      context: secureContext({ ...at, attempt: 0 }),
+      seed: secureSeed(at, BLOCK),
+      clients,
+      assigned: 1000,
+    },
+  );
+  assert.equal(config.degree, minSecureDegree(1000));
+  assert.equal(resolveParams(config).threshold, 16, "16 of a node's 30 neighbours to rebuild");
+  // A small round is the complete graph whatever the spec asks.
+  const six = secureRoundConfig({ ...SPEC, secureAggregation: { degree: 2 } }, {
+    context: secureContext({ ...at, attempt: 0 }),
+    seed: secureSeed(at, BLOCK),
+    clients: ROSTER,
+    assigned: ROSTER.length,
+  });
+  assert.equal(six.degree, 5);
 });
