@@ -58498,6 +58498,7 @@ function checkSecureAggregation(s) {
   need(a.degree === void 0 || Number.isInteger(a.degree) && a.degree >= 2 && a.degree <= 1e4 && a.degree % 2 === 0, "secureAggregation.degree must be an even integer in [2, 10000]");
   need(a.clip === void 0 || num2(a.clip, 1e-9, 1e6), "secureAggregation.clip must be in (0, 1e6]");
   need(a.clip === void 0 || s.privacy === void 0, "secureAggregation.clip with privacy: privacy.clip is the bound");
+  need(a.consistencyCheck !== false || s.privacy === void 0, "secureAggregation.consistencyCheck cannot be false with privacy (a coordinator could unmask one node's input, noised by its share alone)");
   need(a.stageMs === void 0 || posInt(a.stageMs), "secureAggregation.stageMs");
   need(a.minInputs === void 0 || Number.isInteger(a.minInputs) && a.minInputs >= 3 && a.minInputs <= 1e5, "secureAggregation.minInputs must be an integer in [3, 100000]");
   need(s.robust === void 0, `robust ${why}`);
@@ -60786,7 +60787,7 @@ function secureRoundConfig(spec, at) {
     vectorLength: paramLayout(spec.model).size,
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
     ...s.degree !== void 0 ? {
-      degree: s.degree
+      degree: Math.max(s.degree, minSecureDegree(n))
     } : {},
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
@@ -60794,6 +60795,9 @@ function secureRoundConfig(spec, at) {
     consistencyCheck: s.consistencyCheck ?? true,
     minSurvivors
   };
+}
+function minSecureDegree(n) {
+  return Math.min(n - 1, 2 * Math.ceil(DEGREE_PER_LOG2_CLIENTS / 2 * Math.log2(n) / 2));
 }
 function postDigest(context, message2) {
   return hexToBytes3(digestHex(concatBytes4(encoder7.encode(POST_LABEL), encoder7.encode(`${context}
