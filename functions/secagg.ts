@@ -10,7 +10,9 @@
  * message is taken, 200 for a retry of it; `message` is the library's ClientMessage as JSON (a
  * masked input as `{stage, id, cid}` of its SVDB upload), signed by the node key over the
  * session's context. Refusals carry the library's codes (WRONG_STAGE, NOT_INVITED, DUPLICATE,
- * MALFORMED, BAD_SIGNATURE) or ROUND_NOT_OPEN, NO_COMMITTED_UPDATE, FOREIGN_MESSAGE.
+ * MALFORMED, BAD_SIGNATURE) or ROUND_NOT_OPEN, NO_COMMITTED_UPDATE, FOREIGN_MESSAGE. A message
+ * `{stage: "Accuse", id, accused}` names the neighbour whose share did not open (while masked
+ * inputs are taken; NOT_A_NEIGHBOUR, ALREADY_MASKED): the next attempt leaves both out.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { receiveSecureMessage, secureRoundView } from "../lib/coordinator/secure_round.ts";

@@ -60799,6 +60799,7 @@ function secureRoundConfig(spec, at) {
 function minSecureDegree(n) {
   return Math.min(n - 1, 2 * Math.ceil(DEGREE_PER_LOG2_CLIENTS / 2 * Math.log2(n) / 2));
 }
+var ACCUSE_STAGE = "Accuse";
 function postDigest(context, message2) {
   return hexToBytes3(digestHex(concatBytes4(encoder7.encode(POST_LABEL), encoder7.encode(`${context}
 ${message2}`))));
@@ -62920,7 +62921,7 @@ function anchorOf(session) {
   return BigInt(session.anchorBlock);
 }
 async function nextMessage(p, party, view, update) {
-  if (view.answered) return void 0;
+  if (view.answered || party.accused) return void 0;
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again;
@@ -62930,6 +62931,7 @@ async function nextMessage(p, party, view, update) {
   try {
     msg = view.stage === "AdvertiseKeys" ? await party.client.advertiseKeys() : await party.client.respond(view.request, update);
   } catch (e) {
+    if (e instanceof InvalidShareError && masking) return accuse(party, e);
     const code4 = e.code;
     if (typeof code4 === "string" && code4.startsWith("SECAGG_")) return "out";
     throw e;
@@ -62938,6 +62940,14 @@ async function nextMessage(p, party, view, update) {
   const text = msg.stage === "MaskedInputCollection" ? JSON.stringify(await uploadMasked(p, msg)) : JSON.stringify(msg);
   party.sent.set(view.stage, text);
   return text;
+}
+function accuse(party, e) {
+  party.accused = e.client;
+  return JSON.stringify({
+    stage: ACCUSE_STAGE,
+    id: party.client.id,
+    accused: e.client
+  });
 }
 async function maskedElsewhere(p, party) {
   const sent = await p.state.maskedInputSent(p.jobId);

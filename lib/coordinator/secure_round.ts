@@ -39,6 +39,7 @@ import type { Context } from "./context.ts";
 import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
 import { loadSpec } from "./job.ts";
 import { secureRoundPrivacy } from "./privacy.ts";
+import { accusationOf, accusedOut, takeAccusation } from "./_secure_accusations.ts";
 import { reject, RejectedError, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -149,6 +150,8 @@ export async function receiveSecureMessage(
   const entry = await readSession(ctx.kv, job.jobId, job.round, post.attempt);
   if (!entry) return reject(404, "NO_SESSION", "Cannot take message: no such attempt");
   const s = entry.value;
+  const accusation = accusationOf(post);
+  if (accusation) return await takeAccusation(ctx, entry, post, accusation.accused);
   const refused = await checkPost(ctx, job, s, post);
   if (refused) return refused;
   const key = messageKey(s, s.stage, post.nodePubkey);
@@ -170,7 +173,8 @@ export async function receiveSecureMessage(
 
 /**
  * The round's next attempt, over the nodes assigned at the anchor block that sent no masked
- * input in an earlier one (they refuse to send another); undefined when fewer than the round's
+ * input in an earlier one (they refuse to send another) and are not left out for an accusation
+ * (./_secure_accusations.ts); undefined when fewer than the round's
  * minimum survivors remain or the round had its last attempt. The roster is the chain's, as workers check
  * it, not the job record's, which trails a reassignment by a moment.
  */
@@ -188,7 +192,8 @@ async function openNext(
   }
   if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
   const anchor = await sessionAnchor(ctx, job);
-  const roster = anchor.roster.filter((n) => !spent.has(n)) as Hex[];
+  const accused = await accusedOut(ctx, { jobId: job.jobId, round: job.round, last });
+  const roster = anchor.roster.filter((n) => !spent.has(n) && !accused.has(n)) as Hex[];
   // No sum smaller than the round's first attempt allows is released (roundMinSurvivors).
   if (roster.length < roundMinSurvivors(spec, anchor.roster.length)) return undefined;
   return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt, anchor);

@@ -211,6 +211,21 @@ export function minSecureDegree(n: number): number {
   return Math.min(n - 1, 2 * Math.ceil((DEGREE_PER_LOG2_CLIENTS / 2) * Math.log2(n) / 2));
 }
 
+/**
+ * The stage name of a node's accusation (`{stage, id, accused}`, posted signed like a stage's
+ * message while MaskedInputCollection is open): the share its neighbour `accused` sent it did not
+ * open, so it sends no masked input in the attempt. The coordinator leaves both out of the round's
+ * next attempt (lib/coordinator/secure_round.ts): an accuser that lies costs itself its place too.
+ */
+export const ACCUSE_STAGE = "Accuse";
+
+/** A node's accusation of a neighbour ({@link ACCUSE_STAGE}). */
+export interface Accusation {
+  stage: typeof ACCUSE_STAGE;
+  id: string;
+  accused: string;
+}
+
 /** What the coordinator publishes for a session. */
 export interface SecureSessionInfo extends Omit<SessionAt, "chainId"> {
   /** Block whose hash seeds the graph (decimal). */

@@ -46,8 +46,10 @@ import { type NodeKey, signBytes } from "../crypto/keys.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { clipL2 } from "../privacy/dp.ts";
 import { SecAggClient } from "../privacy/secure_aggregation/client.ts";
+import { InvalidShareError } from "../privacy/secure_aggregation/errors.ts";
 import { type ClientMessage, encodeMaskedInput } from "../privacy/secure_aggregation/messages.ts";
 import {
+  ACCUSE_STAGE,
   checkSession,
   type MaskedInputRef,
   type SecureRoundView,
@@ -105,6 +107,8 @@ interface Party {
   client: SecAggClient;
   context: string;
   sent: Map<string, string>;
+  /** A neighbour whose share to this node did not open: the node waits for the next attempt. */
+  accused?: string;
 }
 
 /** The vector the node feeds the protocol: its delta, L2-clipped under a privacy policy. */
@@ -220,7 +224,7 @@ async function nextMessage(
   view: SecureRoundView,
   update: Float32Array,
 ): Promise<string | "out" | undefined> {
-  if (view.answered) return undefined;
+  if (view.answered || party.accused) return undefined;
   if (!view.invited) return "out";
   const again = party.sent.get(view.stage);
   if (again) return again; // sent before, the answer was lost
@@ -232,6 +236,7 @@ async function nextMessage(
       ? await party.client.advertiseKeys()
       : await party.client.respond(view.request!, update);
   } catch (e) {
+    if (e instanceof InvalidShareError && masking) return accuse(party, e);
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && code.startsWith("SECAGG_")) return "out";
     throw e;
@@ -242,6 +247,18 @@ async function nextMessage(
     : JSON.stringify(msg);
   party.sent.set(view.stage, text);
   return text;
+}
+
+/**
+ * The node's accusation of the neighbour whose share did not open, for the coordinator to leave
+ * that neighbour (and this node) out of the round's next attempt; the node sends no masked input
+ * in this one and waits for that. Found in the secure aggregation audit: the node dropped out of
+ * the round for good, so one node sending bad shares to its neighbours stopped every attempt of
+ * every round, and nothing named it.
+ */
+function accuse(party: Party, e: InvalidShareError): string {
+  party.accused = e.client;
+  return JSON.stringify({ stage: ACCUSE_STAGE, id: party.client.id, accused: e.client });
 }
 
 /**

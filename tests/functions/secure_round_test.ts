@@ -437,6 +437,60 @@ Deno.test("secure aggregation", async (t) => {
   });
 
   await t.step(
+    "attacker: a node sending bad shares to its neighbours is left out with one of them, and the round closes",
+    async () => {
+      // Found in the secure aggregation audit: each honest neighbour of a node whose shares do
+      // not open dropped out of the round for good, the attempt failed, and the sender came back
+      // in every retry until the owner abandoned the job; nothing named it. Prepare: six nodes,
+      // one of which seals garbage to every neighbour (its ShareKeys re-signed after tampering).
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 6, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const cheat = job.nodes[5]!;
+      const accusers = new Set<string>();
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        let body = typeof init?.body === "string" ? init.body : "";
+        const post = body ? JSON.parse(body) : undefined;
+        const message = post?.message ? JSON.parse(post.message) : undefined;
+        if (n === cheat && message?.stage === "ShareKeys" && post.attempt === 0) {
+          for (const sh of message.shares) {
+            sh.ciphertext = sh.ciphertext.replace(/.$/, (c: string) => c === "0" ? "1" : "0");
+          }
+          const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+          const session = { ...view.session, context: view.session.config.context };
+          body = JSON.stringify(signSecurePost(cheat.key, session, JSON.stringify(message)));
+        }
+        if (message?.stage === "Accuse") accusers.add(n.nodePubkey);
+        return await s.call(path, { ...init, body: body || init?.body });
+      };
+      const onFailed = async () => {
+        const [out] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+        assert.equal(out.status, "extended");
+        accusers.clear();
+      };
+
+      // Execute: the round's secure aggregation, attempt after attempt.
+      const outcomes = await secureRound(s, job, deltas, {
+        fetchOf,
+        onFailed,
+        away: (id) => accusers.has(id),
+      });
+
+      // Assert: every honest node accused the cheat in attempt 0; attempt 1 left out the cheat
+      // and one accuser, and the other four closed the round.
+      const included = job.nodes.filter((_, i) => outcomes[i] === "included");
+      assert.equal(included.length, 4, JSON.stringify(outcomes));
+      assert.ok(!included.includes(cheat));
+      const out = await aggregate(s, job);
+      assert.equal(out.updates, 4);
+      const record = await s.jobRecord(job.jobId);
+      const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
+      assert.equal(session.attempt, 1);
+      assert.ok(!session.config.clients.includes(cheat.nodePubkey));
+    },
+  );
+
+  await t.step(
     "after a failed attempt, nodes that sent a masked input sit the next one out",
     async () => {
       const s = await fx.scenario();

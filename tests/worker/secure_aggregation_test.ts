@@ -184,16 +184,23 @@ Deno.test("attacker: a neighbour's unopenable share puts the node out of the att
         stage: "MaskedInputCollection",
         request: { stage: "MaskedInputCollection", shares: inbox },
       };
+    } else if (msg.stage === "Accuse") {
+      // The node waits for the next attempt; this script ends the session without it.
+      accused = msg.accused;
+      view = { ...view, status: "done", included: false };
     }
     return new Response(null, { status: 201 });
   });
+  let accused: string | undefined;
   const state = new WorkerState();
 
   // Execute
   const outcome = await run(coordinator, { state });
 
-  // Assert: out of this attempt, with nothing recorded as sent, so it joins the next one.
+  // Assert: out of this attempt, with nothing recorded as sent, so it joins the next one; it
+  // named the neighbour whose share did not open (the coordinator leaves it out of the next).
   assert.equal(outcome, "excluded");
   assert.equal(view.stage, "MaskedInputCollection");
   assert.equal(await state.maskedInputSent(jobId), undefined);
+  assert.equal(accused, attacker);
 });
