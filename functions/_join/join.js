@@ -60668,7 +60668,13 @@ function resolveParams(config) {
   if (!Number.isInteger(vectorLength) || vectorLength < 1) {
     throw new RangeError(`Cannot resolve round: vector length ${vectorLength}`);
   }
-  const degree = Math.min(config.degree ?? defaultDegree(n), n - 1);
+  const graphClients = config.graphClients ?? clients;
+  const members = new Set(graphClients);
+  if (members.size !== graphClients.length || clients.some((id) => !members.has(id))) {
+    throw new RangeError("Cannot resolve round: graphClients must hold every client, once");
+  }
+  const N10 = graphClients.length;
+  const degree = Math.min(config.degree ?? defaultDegree(N10), N10 - 1);
   const threshold = config.threshold ?? Math.floor(degree / 2) + 1;
   const minSurvivors = config.minSurvivors ?? Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
   checkThresholds(n, degree, threshold, minSurvivors);
@@ -60691,10 +60697,10 @@ function resolveParams(config) {
       id,
       i
     ])),
-    neighbours: neighbourGraph(clients, {
+    neighbours: restrictGraph(neighbourGraph(graphClients, {
       seed,
       degree
-    }),
+    }), clients),
     // The noise of the largest possible sum (all n clients) sets the overflow headroom.
     scale: fixedPointScale({
       clip,
@@ -60703,6 +60709,14 @@ function resolveParams(config) {
     }),
     clientNoiseStd: noise
   });
+}
+function restrictGraph(graph, clients) {
+  if (graph.size === clients.length) return graph;
+  const kept = new Set(clients);
+  return new Map(clients.map((id) => [
+    id,
+    graph.get(id).filter((v) => kept.has(v))
+  ]));
 }
 function checkThresholds(n, k, t, minSurvivors) {
   if (!Number.isInteger(t) || 2 * t <= k || t > k) {
@@ -60770,10 +60784,12 @@ function secureRoundConfig(spec, at) {
   if (n < min) {
     throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the job's minimum of ${min} inputs (a sum of fewer would reveal updates to the nodes in it)`);
   }
-  const minSurvivors = roundMinSurvivors(spec, Math.max(at.assigned, n));
+  const assigned = at.assigned.length;
+  const minSurvivors = roundMinSurvivors(spec, Math.max(assigned, n));
   if (n < minSurvivors) {
-    throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the round's ${minSurvivors} survivors (2/3 of the ${at.assigned} nodes assigned; a sum of fewer could be mostly nodes that withheld their inputs before)`);
+    throw new RangeError(`Cannot configure secure round: a roster of ${n} is below the round's ${minSurvivors} survivors (2/3 of the ${assigned} nodes assigned; a sum of fewer could be mostly nodes that withheld their inputs before)`);
   }
+  const graphSize = Math.max(assigned, n);
   return {
     context: at.context,
     seed: at.seed,
@@ -60784,10 +60800,14 @@ function secureRoundConfig(spec, at) {
     clients: [
       ...at.clients
     ].sort(),
+    // A retry's graph is the anchor roster's, less the nodes left out: found in the secure
+    // aggregation audit, a graph drawn over each retry's roster let a coordinator try subsets
+    // (claiming nodes dropped) until its own nodes were most of a victim's neighbours.
+    ...graphOf(at.clients, at.assigned) ?? {},
     vectorLength: paramLayout(spec.model).size,
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
     ...s.degree !== void 0 ? {
-      degree: Math.max(s.degree, minSecureDegree(n))
+      degree: Math.max(s.degree, minSecureDegree(graphSize))
     } : {},
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
@@ -60795,6 +60815,15 @@ function secureRoundConfig(spec, at) {
     consistencyCheck: s.consistencyCheck ?? true,
     minSurvivors
   };
+}
+function graphOf(clients, assigned) {
+  const all = new Set(assigned.map((a) => a.toLowerCase()));
+  const part = clients.every((c) => all.has(c.toLowerCase()));
+  return part && clients.length < all.size ? {
+    graphClients: [
+      ...all
+    ].sort()
+  } : void 0;
 }
 function minSecureDegree(n) {
   return Math.min(n - 1, 2 * Math.ceil(DEGREE_PER_LOG2_CLIENTS / 2 * Math.log2(n) / 2));
@@ -60882,7 +60911,7 @@ function checkAnchor(session, chain, fail) {
   if (session.attempt === 0 && roster.length !== assigned.length) {
     throw fail(`a first attempt's roster must be every node assigned at block ${anchor}: ${roster.length} of ${assigned.length}`);
   }
-  return assigned.length;
+  return assigned;
 }
 
 // lib/worker/deliver.ts

@@ -205,7 +205,7 @@ export async function openSession(
   const at = { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round };
   const context = secureContext({ ...at, attempt });
   const seed = secureSeed(at, block.hash);
-  const assigned = block.roster.length;
+  const assigned = block.roster;
   const config = secureRoundConfig(spec, { context, seed, clients: job.assigned, assigned });
   resolveParams(config); // refuses a roster the protocol cannot run
   const session: SecureSession = {

@@ -155,7 +155,7 @@ export function roundMinSurvivors(
  */
 export function secureRoundConfig(
   spec: Pick<JobSpec, "model" | "privacy" | "secureAggregation">,
-  at: { context: string; seed: Hex; clients: readonly string[]; assigned: number },
+  at: { context: string; seed: Hex; clients: readonly string[]; assigned: readonly string[] },
 ): SecAggConfig {
   const s = spec.secureAggregation;
   if (!s) throw new TypeError("Cannot configure secure aggregation: the job does not use it");
@@ -168,14 +168,16 @@ export function secureRoundConfig(
         "inputs (a sum of fewer would reveal updates to the nodes in it)",
     );
   }
-  const minSurvivors = roundMinSurvivors(spec, Math.max(at.assigned, n));
+  const assigned = at.assigned.length;
+  const minSurvivors = roundMinSurvivors(spec, Math.max(assigned, n));
   if (n < minSurvivors) {
     throw new RangeError(
       `Cannot configure secure round: a roster of ${n} is below the round's ${minSurvivors} ` +
-        `survivors (2/3 of the ${at.assigned} nodes assigned; a sum of fewer could be mostly ` +
+        `survivors (2/3 of the ${assigned} nodes assigned; a sum of fewer could be mostly ` +
         "nodes that withheld their inputs before)",
     );
   }
+  const graphSize = Math.max(assigned, n);
   return {
     context: at.context,
     seed: at.seed,
@@ -184,15 +186,32 @@ export function secureRoundConfig(
     // nodes surround a victim (then they hold shares of both its secrets); checkSession refuses
     // any other order.
     clients: [...at.clients].sort(),
+    // A retry's graph is the anchor roster's, less the nodes left out: found in the secure
+    // aggregation audit, a graph drawn over each retry's roster let a coordinator try subsets
+    // (claiming nodes dropped) until its own nodes were most of a victim's neighbours.
+    ...(graphOf(at.clients, at.assigned) ?? {}),
     vectorLength: paramLayout(spec.model).size,
     clip: p ? p.clip : s.clip ?? DEFAULT_SECURE_CLIP,
-    ...(s.degree !== undefined ? { degree: Math.max(s.degree, minSecureDegree(n)) } : {}),
+    ...(s.degree !== undefined ? { degree: Math.max(s.degree, minSecureDegree(graphSize)) } : {}),
     noiseStd: p ? p.noiseMultiplier * p.clip : 0,
     // On unless the owner turns it off: without it a coordinator can tell some neighbours a live
     // node dropped and others that it survived, and unmask that node's input.
     consistencyCheck: s.consistencyCheck ?? true,
     minSurvivors,
   };
+}
+
+/**
+ * `{graphClients}` when the attempt's clients are part of the anchor roster, else undefined: the
+ * whole roster draws its graph itself, and a roster naming others is refused (checkSession).
+ */
+function graphOf(
+  clients: readonly string[],
+  assigned: readonly string[],
+): { graphClients: string[] } | undefined {
+  const all = new Set(assigned.map((a) => a.toLowerCase()));
+  const part = clients.every((c) => all.has(c.toLowerCase()));
+  return part && clients.length < all.size ? { graphClients: [...all].sort() } : undefined;
 }
 
 /**
@@ -366,13 +385,13 @@ export function checkSession(
  * The anchor must be a block that fixed the roster in the round, and the roster the nodes
  * assigned there: all of them in a first attempt, a subset in a retry (the nodes that sent a
  * masked input before sit it out). Any block since the round opened, or any subset of the nodes,
- * was another graph for the coordinator to choose from. Returns how many nodes the anchor assigned.
+ * was another graph for the coordinator to choose from. Returns the nodes the anchor assigned.
  */
 function checkAnchor(
   session: SecureSessionInfo,
   chain: SessionChain,
   fail: (what: string) => TypeError,
-): number {
+): string[] {
   let anchor: bigint;
   try {
     anchor = BigInt(session.anchorBlock);
@@ -399,5 +418,5 @@ function checkAnchor(
         `${roster.length} of ${assigned.length}`,
     );
   }
-  return assigned.length;
+  return assigned;
 }

@@ -36,7 +36,7 @@ function scriptedSession() {
   const at = { chainId: 31337, jobId, round: 0 };
   const context = secureContext({ ...at, attempt: 0 });
   const seed = secureSeed(at, hash);
-  const config = secureRoundConfig(spec, { context, seed, clients, assigned: clients.length });
+  const config = secureRoundConfig(spec, { context, seed, clients, assigned: clients });
   const session = { jobId, round: 0, attempt: 0, anchorBlock: "1", blockHash: hash, config };
   const client = {
     getBlock: () => Promise.resolve({ number: 1n, hash }),

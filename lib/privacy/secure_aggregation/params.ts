@@ -31,6 +31,13 @@ export interface SecAggConfig {
   seed: Hex;
   /** Everyone who may take part, in a fixed order (the order gives Shamir points). */
   clients: readonly string[];
+  /**
+   * The roster the neighbour graph is drawn over, when `clients` is part of it (a retry without
+   * some of the first attempt's clients): each client's neighbours are then its neighbours in
+   * that graph who are clients, so leaving clients out can only take neighbours away, never draw
+   * another graph (default `clients`).
+   */
+  graphClients?: readonly string[];
   /** Length of each input vector (the parameter count). */
   vectorLength: number;
   /** Each coordinate is clipped to [-clip, clip] before encoding. */
@@ -102,7 +109,13 @@ export function resolveParams(config: SecAggConfig | SecAggParams): SecAggParams
   if (!Number.isInteger(vectorLength) || vectorLength < 1) {
     throw new RangeError(`Cannot resolve round: vector length ${vectorLength}`);
   }
-  const degree = Math.min(config.degree ?? defaultDegree(n), n - 1);
+  const graphClients = config.graphClients ?? clients;
+  const members = new Set(graphClients);
+  if (members.size !== graphClients.length || clients.some((id) => !members.has(id))) {
+    throw new RangeError("Cannot resolve round: graphClients must hold every client, once");
+  }
+  const N = graphClients.length;
+  const degree = Math.min(config.degree ?? defaultDegree(N), N - 1);
   const threshold = config.threshold ?? Math.floor(degree / 2) + 1;
   const minSurvivors = config.minSurvivors ??
     Math.max(2, Math.ceil(n * DEFAULT_MIN_SURVIVOR_FRACTION));
@@ -121,11 +134,21 @@ export function resolveParams(config: SecAggConfig | SecAggParams): SecAggParams
     noiseStd,
     consistencyCheck: config.consistencyCheck ?? false,
     index: new Map(clients.map((id, i) => [id, i])),
-    neighbours: neighbourGraph(clients, { seed, degree }),
+    neighbours: restrictGraph(neighbourGraph(graphClients, { seed, degree }), clients),
     // The noise of the largest possible sum (all n clients) sets the overflow headroom.
     scale: fixedPointScale({ clip, clients: n, sumNoiseStd: noise * Math.sqrt(n) }),
     clientNoiseStd: noise,
   });
+}
+
+/** The graph's lists of `clients`, each without the members that are not clients. */
+function restrictGraph(
+  graph: ReadonlyMap<string, readonly string[]>,
+  clients: readonly string[],
+): ReadonlyMap<string, readonly string[]> {
+  if (graph.size === clients.length) return graph;
+  const kept = new Set(clients);
+  return new Map(clients.map((id) => [id, graph.get(id)!.filter((v) => kept.has(v))]));
 }
 
 function checkThresholds(n: number, k: number, t: number, minSurvivors: number): void {

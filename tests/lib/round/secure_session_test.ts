@@ -35,14 +35,16 @@ const ROSTER = Array.from({ length: 6 }, () => generateNodeKey().publicKeyHex.to
 const ASSIGNED = ROSTER.map((node) => ({ block: 17n, node }));
 
 function honest(
-  o: { attempt?: number; anchor?: bigint; clients?: string[]; hash?: Hex } = {},
+  o: { attempt?: number; anchor?: bigint; clients?: string[]; hash?: Hex; assigned?: string[] } =
+    {},
 ): SecureSessionInfo {
   const attempt = o.attempt ?? 0;
   const at = { chainId: 31337, jobId: JOB, round: 2 };
   const context = secureContext({ ...at, attempt });
   const seed = secureSeed(at, o.hash ?? BLOCK);
   const clients = o.clients ?? ROSTER;
-  const config = secureRoundConfig(SPEC, { context, seed, clients, assigned: ROSTER.length });
+  const assigned = o.assigned ?? ROSTER;
+  const config = secureRoundConfig(SPEC, { context, seed, clients, assigned });
   const anchorBlock = String(o.anchor ?? 17n);
   return { jobId: JOB, round: 2, attempt, anchorBlock, blockHash: o.hash ?? BLOCK, config };
 }
@@ -113,7 +115,7 @@ Deno.test("attacker: a coordinator cannot re-roll the neighbour graph by orderin
   const shuffled = secureRoundConfig(SPEC, {
     ...s.config,
     clients: reordered.config.clients,
-    assigned: 6,
+    assigned: ROSTER,
   });
   assert.deepEqual(shuffled.clients, s.config.clients, "any order the coordinator gives is sorted");
 });
@@ -194,7 +196,7 @@ Deno.test("a reassignment in the round is an anchor, with the roster it made", (
   assert.deepEqual(after, [...ROSTER.filter((n) => n !== ROSTER[2]), fresh].sort());
   assert.deepEqual(rosterAt(changes, 22n), [...ROSTER].sort());
   const hash = `0x${"77".repeat(32)}` as Hex;
-  const s = honest({ anchor: 23n, clients: after, hash });
+  const s = honest({ anchor: 23n, clients: after, hash, assigned: after });
   checkSession(SPEC, s, { ...chain, assignments: changes, blockHash: hash });
   assert.throws(
     () =>
@@ -223,14 +225,15 @@ Deno.test("an owner's minInputs binds every session of its job", () => {
   const context = s.config.context;
   const four = s.config.clients.slice(0, 4);
   assert.throws(
-    () => secureRoundConfig(spec, { context, seed: s.config.seed, clients: four, assigned: 6 }),
+    () =>
+      secureRoundConfig(spec, { context, seed: s.config.seed, clients: four, assigned: ROSTER }),
     /a roster of 4 is below the job's minimum of 5 inputs/,
   );
   const six = secureRoundConfig(spec, {
     context,
     seed: s.config.seed,
     clients: s.config.clients,
-    assigned: 6,
+    assigned: ROSTER,
   });
   assert.equal(six.minSurvivors, 5, "no released sum holds fewer than 5 inputs");
 });
@@ -238,7 +241,7 @@ Deno.test("an owner's minInputs binds every session of its job", () => {
 Deno.test("the consistency check is on unless a spec turns it off", () => {
   const s = honest();
   const { context, seed, clients } = s.config;
-  const at = { context, seed, clients, assigned: clients.length };
+  const at = { context, seed, clients, assigned: clients };
   const plain = { ...SPEC, secureAggregation: {} };
   assert.equal(secureRoundConfig(plain, at).consistencyCheck, true);
   const off = { ...SPEC, secureAggregation: { consistencyCheck: false } };
@@ -256,7 +259,7 @@ Deno.test("attacker: a retry's roster cannot shrink below the first attempt's su
   const at = { chainId: 31337, jobId: JOB, round: 2 };
   const context = secureContext({ ...at, attempt: 1 });
   const seed = secureSeed(at, BLOCK);
-  const low = { ...secureRoundConfig(SPEC, { context, seed, clients: ROSTER, assigned: 6 }) };
+  const low = { ...secureRoundConfig(SPEC, { context, seed, clients: ROSTER, assigned: ROSTER }) };
   const lied: SecureSessionInfo = {
     ...honest({ attempt: 1, clients: ROSTER.slice(0, 4) }),
     config: { ...low, clients: [...retry].sort(), minSurvivors: 3 },
@@ -266,11 +269,16 @@ Deno.test("attacker: a retry's roster cannot shrink below the first attempt's su
     /a roster of 3 is below the round's 4 survivors \(2\/3 of the 6 nodes assigned/,
   );
   assert.throws(
-    () => secureRoundConfig(SPEC, { context, seed, clients: retry, assigned: 6 }),
+    () => secureRoundConfig(SPEC, { context, seed, clients: retry, assigned: ROSTER }),
     /a roster of 3 is below the round's 4 survivors/,
   );
   // A retry of four of the six keeps the first attempt's bound.
-  const four = secureRoundConfig(SPEC, { context, seed, clients: ROSTER.slice(0, 4), assigned: 6 });
+  const four = secureRoundConfig(SPEC, {
+    context,
+    seed,
+    clients: ROSTER.slice(0, 4),
+    assigned: ROSTER,
+  });
   assert.equal(four.minSurvivors, 4);
   checkSession(SPEC, honest({ attempt: 1, clients: ROSTER.slice(0, 4) }), chain);
 });
@@ -286,7 +294,7 @@ Deno.test("attacker: a spec's degree of 2 gives no two nodes a victim's secrets 
       context: secureContext({ ...at, attempt: 0 }),
       seed: secureSeed(at, BLOCK),
       clients,
-      assigned: 1000,
+      assigned: clients,
     },
   );
   assert.equal(config.degree, minSecureDegree(1000));
@@ -296,7 +304,42 @@ Deno.test("attacker: a spec's degree of 2 gives no two nodes a victim's secrets 
     context: secureContext({ ...at, attempt: 0 }),
     seed: secureSeed(at, BLOCK),
     clients: ROSTER,
-    assigned: ROSTER.length,
+    assigned: ROSTER,
   });
   assert.equal(six.degree, 5);
+});
+
+Deno.test("attacker: a coordinator claiming nodes dropped cannot draw a retry's graph afresh", () => {
+  // Found in the secure aggregation audit: each retry's graph was drawn over its own roster, so a
+  // coordinator that claimed some nodes had sent a masked input (workers cannot check it) tried
+  // subsets offline until its colluders were most of a victim's neighbours (~265 tries at 100
+  // nodes, 25 colluding). A retry's neighbours are now the anchor roster graph's, less those left
+  // out: leaving nodes out only takes neighbours away.
+  const roster = Array.from(
+    { length: 60 },
+    (_, i) => `0x${(i + 1).toString(16).padStart(64, "0")}`,
+  );
+  const at = { chainId: 31337, jobId: JOB, round: 2 };
+  const seed = secureSeed(at, BLOCK);
+  const config = (attempt: number, clients: string[]) =>
+    resolveParams(secureRoundConfig(SPEC, {
+      context: secureContext({ ...at, attempt }),
+      seed,
+      clients,
+      assigned: roster,
+    }));
+  const first = config(0, roster).neighbours;
+  assert.ok(first.get(roster[0]!)!.length < 59, "not the complete graph");
+  for (let trial = 0; trial < 20; trial++) {
+    // The subset a coordinator would pick: 45 of the 60 (a retry keeps 2/3 of the roster).
+    const out = new Set([...roster].sort(() => Math.random() - 0.5).slice(0, 15));
+    const retry = config(1, roster.filter((n) => !out.has(n))).neighbours;
+    for (const [node, neighbours] of retry) {
+      const before = new Set(first.get(node));
+      assert.ok(
+        neighbours.every((v) => before.has(v)),
+        `trial ${trial}: ${node} got a new neighbour`,
+      );
+    }
+  }
 });
