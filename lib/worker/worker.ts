@@ -244,14 +244,21 @@ export class Worker {
    */
   async start(ready: () => Promise<unknown>, signal?: AbortSignal, pollMs = 1000): Promise<void> {
     const { client, addresses } = this.options;
-    const staked = (await getNodeCert(client, { addresses, nodePubkey: this.nodePubkey })).active;
+    const stakedNow = async () =>
+      (await getNodeCert(client, { addresses, nodePubkey: this.nodePubkey })).active;
+    let staked = await stakedNow();
     const live = <T>(work: Promise<T>) => staked ? this.#choresDuring(work) : work;
     await live(ready());
     for (let failures = 0;; failures++) {
       try {
         return await live(this.register());
       } catch (e) {
-        if (signal?.aborted || !(e instanceof CoordinatorError || isTransient(e))) throw e;
+        // Staked by this very registration (found reviewing this: the first run's node, staked,
+        // then refused by a lagging coordinator, retried with no heartbeat), a node keeps its
+        // chores and keeps trying whatever the coordinator answers: leaving would cost its stake.
+        staked ||= await stakedNow().catch(() => false);
+        const retry = isTransient(e) || (staked && e instanceof CoordinatorError);
+        if (signal?.aborted || !retry) throw e;
         const inMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures);
         const message = `Cannot register with the coordinator: ${(e as Error).message}`;
         this.#report({ kind: "retrying", message: message.split("\n")[0]!, inMs });

@@ -325,3 +325,48 @@ Deno.test("victim: a staked node restarted while its coordinator is away heartbe
   const kinds = events.map((e) => e.kind);
   assert.ok(kinds.includes("retrying") && kinds.at(-1) === "registered", kinds.join());
 });
+
+Deno.test("victim: a node staked by its first start heartbeats while a lagging coordinator refuses its binding", async () => {
+  // Found reviewing Worker.start: the stake was read once, before registering, so a first run's
+  // node (staked by that registration, then refused 409 NOT_STAKED by a coordinator whose RPC was
+  // behind) waited between its tries with no heartbeat.
+  // Prepare: an operator's new key; the coordinator refuses its first binding; heartbeats are
+  // recorded with what the coordinator had answered by then.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const operator = (await s.job({ nodes: 1, rounds: 1 })).nodes[0]!;
+  let phase = "before";
+  const coordinator: CoordinatorFetch = (path, init) => {
+    if (path !== "/register") return s.call(path, init);
+    if (phase === "before") {
+      phase = "refused";
+      const error = { code: "NOT_STAKED", message: "not staked at this coordinator's block" };
+      return Promise.resolve(Response.json({ error }, { status: 409 }));
+    }
+    phase = "retried";
+    return s.call(path, init);
+  };
+  class Recorded extends Worker {
+    beats: string[] = [];
+    override async heartbeat(force?: boolean): Promise<void> {
+      await super.heartbeat(force);
+      this.beats.push(phase);
+    }
+  }
+  const worker = new Recorded({
+    coordinator,
+    client: operator.operator,
+    addresses: fx.addresses,
+    chainId: fx.net.chainId,
+    key: generateNodeKey(),
+    trainer: createTrainer(loadKernel()),
+    heartbeatEveryMs: 0,
+    choresEveryMs: 100,
+  });
+
+  // Execute
+  await worker.start(() => Promise.resolve(), undefined, 500);
+
+  // Assert: heartbeats went out while it waited to try its binding again.
+  assert.ok(worker.beats.includes("refused"), worker.beats.join());
+});
