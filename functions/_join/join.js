@@ -62870,6 +62870,9 @@ async function runSecureAggregation(p) {
     const view = await viewOf(p, node);
     if (view === "closed") return "closed";
     if (view?.status === "done") return view.included ? "included" : "excluded";
+    if (view?.status === "failed" && view.session.attempt >= MAX_SECURE_ATTEMPTS - 1) {
+      return "excluded";
+    }
     if (view?.status === "open") {
       if (party?.session !== sessionId(view.session)) party = await join2(p, node, view);
       const message2 = party && await nextMessage({
@@ -63723,17 +63726,20 @@ var Worker2 = class {
    */
   async start(ready, signal, pollMs = 1e3) {
     const { client, addresses } = this.options;
-    const staked = (await getNodeCert(client, {
+    const stakedNow = async () => (await getNodeCert(client, {
       addresses,
       nodePubkey: this.nodePubkey
     })).active;
+    let staked = await stakedNow();
     const live = (work) => staked ? this.#choresDuring(work) : work;
     await live(ready());
     for (let failures = 0; ; failures++) {
       try {
         return await live(this.register());
       } catch (e) {
-        if (signal?.aborted || !(e instanceof CoordinatorError || isTransient(e))) throw e;
+        staked ||= await stakedNow().catch(() => false);
+        const retry = isTransient(e) || staked && e instanceof CoordinatorError;
+        if (signal?.aborted || !retry) throw e;
         const inMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures);
         const message2 = `Cannot register with the coordinator: ${e.message}`;
         this.#report({

@@ -12,7 +12,11 @@ import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import { ACCUSE_STAGE, type SecurePost, verifySecurePost } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { messageKey, messagesKey, readSession, type SessionEntry } from "./_secure_store.ts";
+import { messageKey, type SecureSession, type SessionEntry } from "./_secure_store.ts";
+
+/** Where an attempt keeps `node`'s accusation. */
+export const accusationKey = (s: SecureSession, node: string): Deno.KvKey =>
+  messageKey(s, ACCUSE_STAGE, node);
 
 /** The accused neighbour a post names, when the post is an accusation. */
 export function accusationOf(post: SecurePost): { accused: unknown } | undefined {
@@ -55,30 +59,41 @@ export async function takeAccusation(
   if ((await ctx.kv.get(masked)).versionstamp) {
     return refuse(409, "ALREADY_MASKED", "the accuser's masked input is in");
   }
-  const key = messageKey(s, ACCUSE_STAGE, post.nodePubkey);
-  const res = await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, accused).commit();
+  const key = accusationKey(s, post.nodePubkey);
+  // Atomic with the masked input's absence: found reviewing this, a node could accuse an honest
+  // neighbour and send its masked input all the same, its update in the sum and its victim out.
+  const res = await ctx.kv.atomic().check({ key, versionstamp: null })
+    .check({ key: masked, versionstamp: null }).set(key, accused)
+    .set(jobAccusationKey(s.jobId, post.nodePubkey, accused), s.round).commit();
   if (res.ok) return { ok: true, status: 201 };
   const before = (await ctx.kv.get<string>(key)).value;
   if (before === accused) return { ok: true, status: 200 };
+  if (before === null) return refuse(409, "ALREADY_MASKED", "the accuser's masked input is in");
   return refuse(409, "DUPLICATE", "another accusation of this node is in");
 }
 
 /**
- * The nodes the round's attempts 0..`last` leave out of the next: both ends of a maximal
- * matching of their accusations, taken in a fixed order (so every run leaves out the same).
+ * Where the job keeps an accusation for its later rounds: found reviewing this, an attempt that
+ * succeeded all the same (a cheat's neighbours a third of the roster or fewer) dropped its
+ * accusations, and the cheat cost the job its neighbours' updates every round.
  */
-export async function accusedOut(
-  ctx: Context,
-  at: { jobId: string; round: number; last: number },
-): Promise<Set<string>> {
+const jobAccusationKey = (jobId: string, accuser: string, accused: string): Deno.KvKey => [
+  "secaggAccused",
+  jobId.toLowerCase(),
+  accuser.toLowerCase(),
+  accused.toLowerCase(),
+];
+
+/**
+ * The nodes the job's accusations so far leave out of a round's attempts after its first (and of
+ * every attempt of a later round, whose first session is then an attempt 1): both ends of a
+ * maximal matching of them, taken in a fixed order (so every run leaves out the same).
+ */
+export async function accusedOut(ctx: Context, jobId: string): Promise<Set<string>> {
   const edges: [string, string][] = [];
-  for (let attempt = 0; attempt <= at.last; attempt++) {
-    const s = (await readSession(ctx.kv, at.jobId, at.round, attempt))?.value;
-    if (!s) continue;
-    const prefix = messagesKey(s, ACCUSE_STAGE);
-    for await (const e of ctx.kv.list<string>({ prefix })) {
-      edges.push([String(e.key[prefix.length]), e.value.toLowerCase()]);
-    }
+  const prefix = ["secaggAccused", jobId.toLowerCase()];
+  for await (const e of ctx.kv.list({ prefix })) {
+    edges.push([String(e.key[prefix.length]), String(e.key[prefix.length + 1])]);
   }
   edges.sort((a, b) => a.join().localeCompare(b.join()));
   const out = new Set<string>();

@@ -178,7 +178,8 @@ export async function sessionAnchor(ctx: Context, job: JobRecord): Promise<Sessi
  * those that sent a masked input in an earlier attempt). The seed comes from the anchor block
  * (default: {@link sessionAnchor}), mined after the roster was fixed, and not from the attempt:
  * a retry is no new draw of the graph. `after` is the attempt the caller saw as the current one
- * (undefined: none); when another caller opened one since, that one is answered.
+ * (undefined: none; the round's first is attempt `first`); when another caller opened one since,
+ * that one is answered.
  *
  * @throws {RangeError} when the roster is too small for the protocol (fewer than 2 nodes), or
  *   the round has had its {@link MAX_SECURE_ATTEMPTS} attempts
@@ -189,13 +190,14 @@ export async function openSession(
   spec: JobSpec,
   after: number | undefined,
   anchor?: SessionAnchor,
+  first = 0,
 ): Promise<SessionEntry> {
   const pointerKey = currentAttemptKey(job.jobId, job.round);
   const pointer = await ctx.kv.get<number>(pointerKey);
   // Two nodes asking at once both saw no session (or the same failed one): only the first may
   // open the next attempt, or the second would replace a session its peers already joined.
   if (pointer.value !== (after ?? null)) return (await currentSession(ctx, job))!;
-  const attempt = after === undefined ? 0 : after + 1;
+  const attempt = after === undefined ? first : after + 1;
   if (attempt >= MAX_SECURE_ATTEMPTS) {
     throw new RangeError(
       `Cannot open secure round: round ${job.round} had its ${MAX_SECURE_ATTEMPTS} attempts`,

@@ -39,7 +39,7 @@ import type { Context } from "./context.ts";
 import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
 import { loadSpec } from "./job.ts";
 import { secureRoundPrivacy } from "./privacy.ts";
-import { accusationOf, accusedOut, takeAccusation } from "./_secure_accusations.ts";
+import { accusationKey, accusationOf, accusedOut, takeAccusation } from "./_secure_accusations.ts";
 import { reject, RejectedError, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -192,11 +192,15 @@ async function openNext(
   }
   if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
   const anchor = await sessionAnchor(ctx, job);
-  const accused = await accusedOut(ctx, { jobId: job.jobId, round: job.round, last });
+  const accused = await accusedOut(ctx, job.jobId);
   const roster = anchor.roster.filter((n) => !spent.has(n) && !accused.has(n)) as Hex[];
   // No sum smaller than the round's first attempt allows is released (roundMinSurvivors).
   if (roster.length < roundMinSurvivors(spec, anchor.roster.length)) return undefined;
-  return await openSession(ctx, { ...job, assigned: roster }, spec, seen?.value.attempt, anchor);
+  // A first attempt is the whole roster (workers check it): with nodes left out for earlier
+  // rounds' accusations the round's first session is an attempt 1 (a retry's roster).
+  const first = seen === undefined && roster.length < anchor.roster.length ? 1 : 0;
+  const at = { ...job, assigned: roster };
+  return await openSession(ctx, at, spec, seen?.value.attempt, anchor, first);
 }
 
 /** The nodes whose masked input the attempt stored. */
@@ -259,11 +263,18 @@ async function takeMessage(
   const head = await readSession(ctx.kv, s.jobId, s.round, s.attempt);
   if (head?.versionstamp !== entry.versionstamp) return closed();
   const key = messageKey(s, s.stage, post.nodePubkey);
+  // A node that accused a neighbour in this attempt sends no masked input in it: its victim is
+  // left out of the next attempt with it (./_secure_accusations.ts).
+  const accused = accusationKey(s, post.nodePubkey);
+  if (s.stage === "MaskedInputCollection" && (await ctx.kv.get(accused)).versionstamp) {
+    return reject(409, "ACCUSED", "Cannot take message: this node accused a neighbour instead");
+  }
   const live = await liveServer(ctx, entry);
   const receipt = await live.server.receive(msg);
   if (!receipt.ok) return reject(STATUS_OF[receipt.code], receipt.code, receipt.message);
   live.applied.add(post.nodePubkey);
-  const op = ctx.kv.atomic().check(entry).check({ key, versionstamp: null });
+  const op = ctx.kv.atomic().check(entry).check({ key, versionstamp: null })
+    .check({ key: accused, versionstamp: null });
   const res = await setLarge(op, key, post.message).sum(countKey(s, s.stage), 1n).commit();
   if (res.ok) return { ok: true, status: 201 };
   forgetServer(ctx, s); // the server took a message KV did not store

@@ -52,6 +52,7 @@ import {
   ACCUSE_STAGE,
   checkSession,
   type MaskedInputRef,
+  MAX_SECURE_ATTEMPTS,
   type SecureRoundView,
   type SecureSessionInfo,
   signSecurePost,
@@ -133,6 +134,11 @@ export async function runSecureAggregation(p: SecureAggregationParameters): Prom
     const view = await viewOf(p, node);
     if (view === "closed") return "closed";
     if (view?.status === "done") return view.included ? "included" : "excluded";
+    // The round's last attempt failed: no session follows it (found reviewing the accusations:
+    // an accuser waited for one until the round closed).
+    if (view?.status === "failed" && view.session.attempt >= MAX_SECURE_ATTEMPTS - 1) {
+      return "excluded";
+    }
     if (view?.status === "open") {
       if (party?.session !== sessionId(view.session)) party = await join(p, node, view);
       const message = party && await nextMessage({ ...p, state }, party, view, update);

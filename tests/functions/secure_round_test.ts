@@ -444,7 +444,7 @@ Deno.test("secure aggregation", async (t) => {
       // in every retry until the owner abandoned the job; nothing named it. Prepare: six nodes,
       // one of which seals garbage to every neighbour (its ShareKeys re-signed after tampering).
       const s = await fx.scenario();
-      const job = await s.job({ nodes: 6, rounds: 1, secureAggregation: SECURE });
+      const job = await s.job({ nodes: 6, rounds: 2, secureAggregation: SECURE });
       const deltas = await deliverEnvelopes(s, job, job.nodes);
       const cheat = job.nodes[5]!;
       const accusers = new Set<string>();
@@ -487,6 +487,50 @@ Deno.test("secure aggregation", async (t) => {
       const session = (await currentSession(s.ctx, { ...record, round: 0 }))!.value;
       assert.equal(session.attempt, 1);
       assert.ok(!session.config.clients.includes(cheat.nodePubkey));
+
+      // The next round leaves the same two out from its first session on (found reviewing this:
+      // an attempt that succeeded all the same dropped the accusations, and the cheat cost the
+      // job its neighbours' updates every round).
+      const next = await deliverEnvelopes(s, job, job.nodes);
+      const again = await secureRound(s, job, next, { fetchOf });
+      assert.deepEqual(again, outcomes, "the same four included");
+      const second = (await currentSession(s.ctx, await s.jobRecord(job.jobId)))!.value;
+      assert.equal(second.attempt, 1, "a retry's roster from the round's first session");
+      assert.equal(second.config.clients.length, 4);
+    },
+  );
+
+  await t.step(
+    "attacker: a node that accuses an honest neighbour sends no masked input in that attempt",
+    async () => {
+      // Found reviewing the accusations: an accuser's masked input was taken all the same, so a
+      // node could accuse an honest neighbour, have its update in the sum, and its victim left
+      // out. Prepare: a liar that accuses a neighbour, then posts its masked input as usual.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const [liar, victim] = [job.nodes[3]!, job.nodes[0]!];
+      let accusation: { status: number; body: { error?: { code: string } } } | undefined;
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
+        if (n === liar && !accusation && body?.message?.includes("MaskedInputCollection")) {
+          const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+          const session = { ...view.session, context: view.session.config.context };
+          const lie = { stage: "Accuse", id: liar.nodePubkey, accused: victim.nodePubkey };
+          accusation = await read(
+            await s.post("/secagg", signSecurePost(liar.key, session, JSON.stringify(lie))),
+          );
+        }
+        return await s.call(path, init);
+      };
+
+      // Execute
+      const outcomes = await secureRound(s, job, deltas, { fetchOf });
+
+      // Assert: the accusation was taken and the liar's masked input refused.
+      assert.equal(accusation?.status, 201, JSON.stringify(accusation?.body));
+      assert.match(String(outcomes[3]), /ACCUSED|accused a neighbour/);
+      assert.deepEqual(outcomes.slice(0, 3), ["included", "included", "included"]);
     },
   );
 
