@@ -58601,6 +58601,7 @@ var SpecCache = class {
 
 // lib/worker/gateway.ts
 var GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;
+var DID_RESOLVE_RETRIES = 4;
 var GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 var Gateway = class {
   #client;
@@ -58746,10 +58747,19 @@ var Gateway = class {
    *
    * @throws {Error} when the gateway resolves the DID to another document
    */
-  async storeDidDocument(bytes, did) {
+  async storeDidDocument(bytes, did, retryMs = 1e3) {
     const cid = await this.put(bytes);
     const path = `/did/resolve?did=${encodeURIComponent(did)}`;
-    const r = await this.#client.getJson(path);
+    let r;
+    for (let attempt = 0; !r; attempt++) {
+      try {
+        r = await this.#client.getJson(path);
+      } catch (e) {
+        const lagging = e instanceof CoordinatorError && e.code === "UNKNOWN_DID";
+        if (!lagging || attempt >= DID_RESOLVE_RETRIES) throw e;
+        await new Promise((done) => setTimeout(done, retryMs * 2 ** attempt));
+      }
+    }
     const named = r?.didDocumentMetadata?.metaCid;
     if (named !== cid) {
       throw new Error(`Cannot trust the gateway: it resolves ${did} to ${String(named)}, not ${cid}`);

@@ -35,7 +35,10 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
   try {
     const did = `did:artha:${didHash.slice(2)}`;
     const r = await resolveDid(client, { addresses, store: ctx.store, did });
-    if (!r.onChain.revoked) await keepDidDocument(ctx, r.onChain.metaCid);
+    const size = new TextEncoder().encode(JSON.stringify(r.didDocument)).length;
+    if (!r.onChain.revoked && size <= DID_DOCUMENT_KEPT_BYTES) {
+      await keepDidDocument(ctx, r.onChain.metaCid);
+    }
     return {
       ok: true as const,
       didResolutionMetadata: r.didResolutionMetadata,
@@ -55,11 +58,18 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
 }
 
 /**
+ * Largest DID document kept for good: what `buildDidDocument` makes is ~1 KiB. Found reviewing
+ * the pin: a document may carry any extra fields up to 64 KiB, and each DID or rotation kept that
+ * much of its controller's bytes outside any quota.
+ */
+export const DID_DOCUMENT_KEPT_BYTES = 2048;
+
+/**
  * Pins the document of a live DID once it resolves here. Uploaded through the gateway (as
  * `deno task dataset did --gateway` does, once the DID exists), it was only leased: a day later
  * the DID resolved to 404 here, and owners could no longer grant to it through this coordinator
  * (found in the DID audit). Only a document the chain names and whose keys match its DID is kept,
- * at most MAX_DID_DOCUMENT_BYTES for each DID or key rotation, each a transaction.
+ * at most {@link DID_DOCUMENT_KEPT_BYTES} for each DID or key rotation, each a transaction.
  */
 async function keepDidDocument(ctx: Context, metaCid: string): Promise<void> {
   await ctx.store.pin(metaCid).catch((e) => {

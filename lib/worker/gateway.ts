@@ -58,6 +58,9 @@ export { MAX_SPEC_BYTES };
 /** What the worker's parsed specs may add up to: the jobs it works for, with room to spare. */
 export const GATEWAY_SPEC_CACHE_BYTES = 16 * 2 ** 20;
 
+/** Tries of a DID's resolution after its document is stored, ~31 s apart in all at 1 s. */
+const DID_RESOLVE_RETRIES = 4;
+
 /** Default of {@link GatewayOptions.cacheBytes}: a round's shards and the demo-size checkpoints. */
 export const GATEWAY_CACHE_BYTES = 256 * 2 ** 20;
 
@@ -197,10 +200,21 @@ export class Gateway {
    *
    * @throws {Error} when the gateway resolves the DID to another document
    */
-  async storeDidDocument(bytes: Uint8Array, did: string): Promise<string> {
+  async storeDidDocument(bytes: Uint8Array, did: string, retryMs = 1000): Promise<string> {
     const cid = await this.put(bytes);
     const path = `/did/resolve?did=${encodeURIComponent(did)}`;
-    const r = await this.#client.getJson<{ didDocumentMetadata?: { metaCid?: unknown } }>(path);
+    type Resolved = { didDocumentMetadata?: { metaCid?: unknown } };
+    let r: Resolved | undefined;
+    for (let attempt = 0; !r; attempt++) {
+      try {
+        r = await this.#client.getJson<Resolved>(path);
+      } catch (e) {
+        // A coordinator whose chain reader is a few blocks behind does not know the DID yet.
+        const lagging = e instanceof CoordinatorError && e.code === "UNKNOWN_DID";
+        if (!lagging || attempt >= DID_RESOLVE_RETRIES) throw e;
+        await new Promise((done) => setTimeout(done, retryMs * 2 ** attempt));
+      }
+    }
     const named = r?.didDocumentMetadata?.metaCid;
     if (named !== cid) {
       throw new Error(

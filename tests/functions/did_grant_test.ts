@@ -17,8 +17,10 @@ import { prepareJob } from "../../lib/job/job_owner.ts";
 import { publishDataset } from "../../lib/dataset/publish.ts";
 import { collectSvdbGarbage } from "../../lib/coordinator/svdb_retention.ts";
 import { createOwnerDid } from "../../lib/dataset/create_did.ts";
+import { buildDidDocument } from "../../lib/did/did_document.ts";
+import { computeCid } from "../../lib/store/cid.ts";
 import { Gateway } from "../../lib/worker/gateway.ts";
-import { CoordinatorClient } from "../../lib/worker/client.ts";
+import { CoordinatorClient, type CoordinatorFetch } from "../../lib/worker/client.ts";
 import {
   type Coordinator,
   escrowSpec,
@@ -393,17 +395,33 @@ Deno.test("victim: a DID made through the gateway still resolves there after the
   // Found in the DID audit: `deno task dataset did --gateway` stored the document as a plain
   // upload, only leased; a day later the DID resolved to 404 at that coordinator, and owners
   // granting to it through the coordinator were stopped.
-  // Prepare: a DID made as the CLI makes it, its document through the coordinator's gateway.
+  // Prepare: a DID made as the CLI makes it, its document through the coordinator's gateway,
+  // whose chain reader is behind at first (its first resolution: 404 UNKNOWN_DID).
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const owner = fx.clients[2]!;
   const keyDir = await Deno.makeTempDir();
+  let lagging = true;
+  const behind: CoordinatorFetch = (path, init) => {
+    if (!path.startsWith("/did/resolve") || !lagging) return s.call(path, init);
+    lagging = false;
+    const error = { code: "UNKNOWN_DID", message: "Cannot resolve: not registered" };
+    return Promise.resolve(Response.json({ error }, { status: 404 }));
+  };
+  const { chainId, addresses } = s.ctx.chain;
+  const signing = {
+    signer: accountUploadSigner(owner),
+    domain: uploadDomain(chainId, addresses.registry),
+  };
   try {
     const made = await createOwnerDid(owner, {
       addresses: fx.addresses,
       keyDir,
-      upload: (bytes, did) => gatewayOf(s, owner, did).storeDidDocument(bytes, did),
+      upload: (bytes, did) =>
+        new Gateway(new CoordinatorClient(behind), { ...signing, did, now: () => s.ctx.now() })
+          .storeDidDocument(bytes, did, 5),
     });
+    assert.equal(lagging, false, "its first resolution was refused, and retried");
 
     // Execute: the upload's lease runs out and the collection runs.
     s.advance(s.ctx.config.uploadLeaseMs + 1);
@@ -416,6 +434,31 @@ Deno.test("victim: a DID made through the gateway still resolves there after the
   } finally {
     await Deno.remove(keyDir, { recursive: true });
   }
+});
+
+Deno.test("attacker: a DID document padded with extra bytes is not kept past its lease", async () => {
+  // Found reviewing the pin on resolve: a document may carry extra fields up to 64 KiB, and each
+  // DID (a transaction) that resolved kept that much of its controller's upload for good.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const owner = fx.clients[2]!;
+  const authKey = generateNodeKey();
+  const encKey = generateEncKey().publicKeyHex;
+  const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+  const doc = { ...buildDidDocument({ didHash, authKey: authKey.publicKeyHex, encKey }) };
+  const bytes = new TextEncoder().encode(JSON.stringify({ ...doc, padding: "x".repeat(32_000) }));
+  const metaCid = (await computeCid(bytes)).toString();
+  await createDid(owner, { addresses: fx.addresses, didHash, authKey, encKey, metaCid });
+  const did = formatDid(didHash);
+  assert.equal(await gatewayOf(s, owner, did).put(bytes), metaCid);
+
+  // Execute: it resolves (as anyone may ask), then its upload's lease ends.
+  assert.equal((await read(await s.call(`/did/resolve?did=${did}`))).status, 200);
+  s.advance(s.ctx.config.uploadLeaseMs + 1);
+  await collectSvdbGarbage(s.ctx);
+
+  // Assert: the padded document went with its lease.
+  assert.equal(await s.ctx.store.has(metaCid), false);
 });
 
 Deno.test("attacker: a grant that never lands on chain keeps nothing past its lease", async () => {
