@@ -58393,6 +58393,13 @@ function checkModel(s) {
   field("model", () => validateConfig(s.model));
   need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
   need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
+  const flops = stepFlops(s);
+  need(flops <= MAX_STEP_FLOPS, `a step (batch.B x batch.T x batch.accumSteps tokens) of ~${(flops / 1e12).toFixed(1)} TFLOP is more than a worker does between its chores (${MAX_STEP_FLOPS / 1e12} TFLOP): split it into more local steps`);
+}
+var MAX_STEP_FLOPS = 18e11;
+function stepFlops(spec) {
+  const { B, T, accumSteps } = spec.batch;
+  return 6 * paramLayout(spec.model).size * B * T * accumSteps;
 }
 function checkOptimizer(o) {
   need(num2(o?.lr, 0, 10) && num2(o.minLrRatio, 0, 1), "optimizer.lr");
@@ -61231,10 +61238,9 @@ function refuseMemory(spec, round, options) {
   if (need2 <= options.budget) return void 0;
   return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
 }
-var MAX_STEP_FLOPS = 36e11;
 function refuseStepWork(spec) {
   const tokens = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
-  const flops = 6 * paramLayout(spec.model).size * tokens;
+  const flops = stepFlops(spec);
   if (flops <= MAX_STEP_FLOPS) return void 0;
   return `a step of this job is ~${(flops / 1e12).toFixed(1)} TFLOP (${tokens} tokens), more than a worker does between its heartbeats (${MAX_STEP_FLOPS / 1e12} TFLOP)`;
 }

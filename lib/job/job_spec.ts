@@ -21,7 +21,7 @@
  * ```
  */
 import type { ModelConfig } from "../../kernel/params.ts";
-import { validateConfig } from "../../kernel/params.ts";
+import { paramLayout, validateConfig } from "../../kernel/params.ts";
 import type { Hyper } from "../../kernel/train_step.ts";
 import { learningRate } from "../../kernel/schedule.ts";
 import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM } from "../../kernel/optimizer.ts";
@@ -264,6 +264,37 @@ function checkModel(s: JobSpec): void {
   field("model", () => validateConfig(s.model));
   need(posInt(s.batch?.B) && posInt(s.batch?.T) && posInt(s.batch?.accumSteps), "batch sizes");
   need(s.batch.T <= s.model.maxT, "batch.T must not exceed model.maxT");
+  const flops = stepFlops(s);
+  need(
+    flops <= MAX_STEP_FLOPS,
+    `a step (batch.B x batch.T x batch.accumSteps tokens) of ~${(flops / 1e12).toFixed(1)} ` +
+      `TFLOP is more than a worker does between its chores (${MAX_STEP_FLOPS / 1e12} TFLOP): ` +
+      "split it into more local steps",
+  );
+}
+
+/**
+ * Most work one training step may be, in FLOPs (6 a parameter a token): half an hour at 1 GFLOP/s,
+ * a slow laptop's pace. A worker heartbeats and answers challenges between steps, and a challenge
+ * window is an hour. Found in the worker audit: a job whose accumSteps made one step of a tiny
+ * model ~5 hours long put them off that long (three missed heartbeat hours cost 10% of the
+ * stake); escrowed, such a job was then refused by every worker (found reviewing that fix).
+ */
+export const MAX_STEP_FLOPS = 1.8e12;
+
+/**
+ * The FLOPs of one training step of `spec` (6 a parameter a token of the step's batch).
+ *
+ * @example
+ * ```ts
+ * import { stepFlops } from "./job_spec.ts";
+ * const model = { kind: "gpt", vocab: 256, maxT: 32, width: 32, heads: 2, layers: 1 } as const;
+ * console.assert(stepFlops({ model, batch: { B: 8, T: 32, accumSteps: 1 } }) > 0);
+ * ```
+ */
+export function stepFlops(spec: Pick<JobSpec, "model" | "batch">): number {
+  const { B, T, accumSteps } = spec.batch;
+  return 6 * paramLayout(spec.model).size * B * T * accumSteps;
 }
 
 function checkOptimizer(o: JobSpec["optimizer"]): void {

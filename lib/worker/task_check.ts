@@ -23,13 +23,20 @@ import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { isAssigned } from "../chain/is_assigned.ts";
 import { readJob } from "../chain/read_job.ts";
-import { type JobSpec, jobSpecHash, roundHyper, taskSeed, taskShard } from "../job/job_spec.ts";
+import {
+  type JobSpec,
+  jobSpecHash,
+  MAX_STEP_FLOPS,
+  roundHyper,
+  stepFlops,
+  taskSeed,
+  taskShard,
+} from "../job/job_spec.ts";
 import type { TrainTask, ValidationTask } from "./task.ts";
 import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
 import { jobStartBlock } from "../chain/job_start_block.ts";
 import { readCommittee } from "../chain/read_committee.ts";
 import { chooseTrainer } from "../job/planner.ts";
-import { paramLayout } from "../../kernel/params.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
 export async function refuseTask(
@@ -167,14 +174,6 @@ export function refuseMemory(
 }
 
 /**
- * Most work one training step may be, in FLOPs (6 a parameter a token): an hour at 1 GFLOP/s, a
- * slow laptop's pace. The heartbeat and the challenge answers run between steps; found in the
- * worker audit, a job whose accumSteps made one step of a tiny model ~5 hours long put them off
- * that long, and three missed heartbeat hours cost 10% of the stake.
- */
-export const MAX_STEP_FLOPS = 3.6e12;
-
-/**
  * Why a step of `spec` is more work than a worker may do between its heartbeats, if it is.
  *
  * @example
@@ -187,7 +186,7 @@ export const MAX_STEP_FLOPS = 3.6e12;
  */
 export function refuseStepWork(spec: Pick<JobSpec, "model" | "batch">): string | undefined {
   const tokens = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
-  const flops = 6 * paramLayout(spec.model).size * tokens;
+  const flops = stepFlops(spec);
   if (flops <= MAX_STEP_FLOPS) return undefined;
   return `a step of this job is ~${(flops / 1e12).toFixed(1)} TFLOP (${tokens} tokens), more ` +
     `than a worker does between its heartbeats (${MAX_STEP_FLOPS / 1e12} TFLOP)`;

@@ -441,3 +441,22 @@ Deno.test("job spec: prepareJob writes the schedule and server optimizer options
   assert.equal(diloco.spec.aggregation.outerLr, 0.7);
   assert.equal(diloco.spec.aggregation.outerMomentum, 0.5);
 });
+
+Deno.test("attacker: a job whose one step is hours of a laptop's work is refused before escrow", () => {
+  // Found reviewing the worker's refuseStepWork: a job escrowed with such a step was refused by
+  // every worker and stalled until its owner abandoned it; a step is now bounded in the spec
+  // (MAX_STEP_FLOPS: half an hour at 1 GFLOP/s), where the owner's CLI and the coordinator read it.
+  refuses({ batch: { B: 4, T: 32, accumSteps: 100_000_000 } }, /TFLOP is more than a worker does/);
+  // GPT-2 small (124M) at B 8 x T 1024: ~6 TFLOP a step.
+  const gpt2 = { kind: "gpt", maxT: 1024, layers: 12, heads: 12, width: 768 };
+  refuses(
+    { model: gpt2, batch: { B: 8, T: 1024, accumSteps: 1 } },
+    /split it into more local steps/,
+  );
+  // The same model at B 1 x T 64 (bench:job-124m) is taken.
+  assert.ok(
+    parseJobSpec(
+      bytesWith({ model: { ...gpt2, maxT: 64 }, batch: { B: 1, T: 64, accumSteps: 1 } }),
+    ),
+  );
+});
