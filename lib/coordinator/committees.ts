@@ -10,6 +10,7 @@
  * coordinator only triggers it.
  */
 import type { Hex } from "viem";
+import { digestHex } from "../crypto/digest.ts";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { getAttestedTargets } from "../chain/get_attested_targets.ts";
@@ -49,6 +50,33 @@ export interface CommitteeRecord {
 const committeeKey = (jobId: string, round: number): Deno.KvKey => ["committee", jobId, round];
 
 /**
+ * Most candidates a committee request names. The chain checks candidates pairwise and reads each
+ * one's stake and reputation: found in the contract audit, 300 cost 11M gas and 600 passed a
+ * block's 30M, so no job of ~450 nodes or more could be spot-checked by a committee.
+ */
+export const MAX_COMMITTEE_CANDIDATES = 128;
+
+/**
+ * The round's committee candidates: the job's assigned nodes, or past {@link MAX_COMMITTEE_CANDIDATES}
+ * that many of them, ranked by a digest of the job, round and node (the same on every run).
+ *
+ * @example
+ * ```ts
+ * import { committeeCandidates } from "./committees.ts";
+ * const nodes = Array.from({ length: 300 }, (_, i) => `0x${i.toString(16).padStart(64, "0")}` as const);
+ * console.assert(committeeCandidates(`0x${"01".repeat(32)}`, 3, nodes).length === 128);
+ * ```
+ */
+export function committeeCandidates(jobId: Hex, round: number, nodes: readonly Hex[]): Hex[] {
+  if (nodes.length <= MAX_COMMITTEE_CANDIDATES) return [...nodes];
+  const rank = (n: Hex) => digestHex(new TextEncoder().encode(`${jobId}:${round}:${n}`));
+  return [...nodes].map((n) => [rank(n.toLowerCase() as Hex), n] as const)
+    .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    .slice(0, MAX_COMMITTEE_CANDIDATES)
+    .map(([, n]) => n);
+}
+
+/**
  * Draws (once) and records the committee of `job`'s closing round, which the chain selected for
  * a spot check. `job` is the record before the close: its globalCid is the round's start.
  */
@@ -68,8 +96,9 @@ export async function drawRoundCommittee(
   const at = { addresses, jobId: job.jobId, round: job.round };
   // Two steps: the request fixes the weights, the draw (a later block) takes its seed from the
   // request's block hash. A restart between them finds the request on chain and draws it.
+  const candidates = committeeCandidates(job.jobId, job.round, job.assigned as Hex[]);
   await once(
-    () => requestCommittee(client, { ...at, candidates: job.assigned as Hex[] }),
+    () => requestCommittee(client, { ...at, candidates }),
     ["Verification__AlreadyDrawn"],
   );
   const request = await getCommitteeRequest(client, { ...at, fromBlock: scanStart(job) });

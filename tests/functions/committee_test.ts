@@ -14,6 +14,7 @@ import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
+import { committeeCandidates, MAX_COMMITTEE_CANDIDATES } from "../../lib/coordinator/committees.ts";
 import type { CommitteeRecord } from "../../lib/coordinator/committees.ts";
 import { read, setupCoordinator, spotCheckedJob, type TestNode } from "./_coordinator.ts";
 
@@ -207,4 +208,26 @@ Deno.test("no committee is drawn for a job's last round once its settlement is d
   for (const n of job.nodes) {
     assert.notEqual((await taskFor(s.ctx, n.nodePubkey)).status, "validate");
   }
+});
+
+Deno.test("attacker: a job too large for one committee request still asks one of at most 128 candidates", () => {
+  // Found in the contract audit: the request checked every candidate pairwise and read each
+  // one's stake and reputation (300: 11M gas; 600: past a block's 30M), and the coordinator named
+  // every assigned node, so no job of ~450 nodes or more was ever spot-checked by a committee.
+  const jobId = `0x${"01".repeat(32)}` as const;
+  const nodes = Array.from(
+    { length: 1000 },
+    (_, i) => `0x${(i + 1).toString(16).padStart(64, "0")}` as const,
+  );
+  const picked = committeeCandidates(jobId, 3, nodes);
+  assert.equal(picked.length, MAX_COMMITTEE_CANDIDATES);
+  assert.equal(new Set(picked).size, picked.length);
+  assert.ok(picked.every((n) => nodes.includes(n)));
+  assert.deepEqual(
+    committeeCandidates(jobId, 3, [...nodes].reverse()),
+    picked,
+    "the same on every run",
+  );
+  assert.notDeepEqual(committeeCandidates(jobId, 4, nodes), picked, "another round, others");
+  assert.deepEqual(committeeCandidates(jobId, 3, nodes.slice(0, 5)), nodes.slice(0, 5));
 });
