@@ -14,8 +14,11 @@ import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { AttestationOutcome } from "../../lib/verify/committee_chain.ts";
 import { taskFor } from "../../lib/coordinator/tasks.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
-import { committeeCandidates, MAX_COMMITTEE_CANDIDATES } from "../../lib/coordinator/committees.ts";
-import type { CommitteeRecord } from "../../lib/coordinator/committees.ts";
+import {
+  committeeCandidates,
+  type CommitteeRecord,
+  MAX_COMMITTEE_CANDIDATES,
+} from "../../lib/coordinator/committees.ts";
 import { read, setupCoordinator, spotCheckedJob, type TestNode } from "./_coordinator.ts";
 
 /** A result whose update is noise: committed consistently, but not the training. */
