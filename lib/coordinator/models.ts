@@ -181,9 +181,10 @@ export function modelsOf(ctx: Context): Models {
 }
 
 async function isKnownModel(ctx: Context, cid: string): Promise<boolean> {
+  // This coordinator's own checkpoints first: a KV read, not a chain call.
+  if (await jobServing(ctx.kv, cid) !== undefined) return true;
   const { client, addresses } = ctx.chain;
-  if (await isModelPublished(client, { addresses, cid })) return true;
-  return await jobServing(ctx.kv, cid) !== undefined;
+  return await isModelPublished(client, { addresses, cid });
 }
 
 /**
@@ -296,7 +297,16 @@ interface Serving {
   notModels: Map<string, RejectedError>;
   /** The ModelPublished events read so far, up to block `toBlock` (-1: none read). */
   published: Promise<{ toBlock: bigint; models: PublishedModel[] }>;
+  /** Chain reads of whether a CID is published, under way (at most {@link MAX_MODEL_CHECKS}). */
+  checking: number;
 }
+
+/**
+ * Most publication checks (a chain read each) under way at once: found in the inference audit,
+ * a flood of made-up CIDs made one RPC call each, before any other limit, and spent the
+ * coordinator's RPC quota that its round closes and challenges need.
+ */
+export const MAX_MODEL_CHECKS = 8;
 
 function createModels(ctx: Context): Models {
   const serving: Serving = {
@@ -307,6 +317,7 @@ function createModels(ctx: Context): Models {
     active: 0,
     notModels: new Map(),
     published: Promise.resolve({ toBlock: -1n, models: [] }),
+    checking: 0,
   };
   return {
     stream: (p, signal) => streamGeneration(serving, p, signal),
@@ -425,6 +436,20 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
  * Throws unless `cid` is a model this coordinator may serve: published, or a checkpoint or model
  * folder of one of its jobs, and no private file.
  */
+/** {@link checkServable}, at most {@link MAX_MODEL_CHECKS} at once (then 503). */
+async function checkBounded(serving: Serving, cid: string): Promise<void> {
+  if (serving.checking >= MAX_MODEL_CHECKS) {
+    const why = `Cannot infer: ${MAX_MODEL_CHECKS} model lookups are under way; retry shortly`;
+    throw new RejectedError(reject(503, "LOOKUPS_BUSY", why));
+  }
+  serving.checking++;
+  try {
+    await checkServable(serving.ctx, cid);
+  } finally {
+    serving.checking--;
+  }
+}
+
 async function checkServable(ctx: Context, cid: string): Promise<void> {
   if (!await isKnownModel(ctx, cid)) {
     const why = "Cannot infer: CID is not a published model or a known checkpoint";
@@ -453,7 +478,7 @@ async function* streamGeneration(
   if (notModel) throw notModel;
   // Checked before it is loaded: a CID nobody may serve must not take a resident model's place.
   const held = serving.cache.has(p.modelCid) || serving.loading.has(p.modelCid);
-  if (!held) await checkServable(serving.ctx, p.modelCid);
+  if (!held) await checkBounded(serving, p.modelCid);
   if (serving.active >= MAX_GENERATIONS) {
     const why = `Cannot infer: ${MAX_GENERATIONS} generations are under way; retry shortly`;
     throw new RejectedError(reject(503, "GENERATIONS_BUSY", why));

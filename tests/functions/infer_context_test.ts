@@ -163,3 +163,42 @@ Deno.test("attacker: published CIDs missing from the store evict no loaded model
   for (const r of asks) assert.deepEqual([r.status, r.body.error.code], [404, "MODEL_NOT_STORED"]);
   assert.deepEqual(modelsOf(s.ctx).loaded(), loaded);
 });
+
+Deno.test("attacker: a flood of made-up CIDs makes at most 8 chain reads at once", async () => {
+  // Found in the inference audit: every request for an unknown CID made a chain read before any
+  // limit, and a flood of them spent the RPC quota the coordinator's closes and challenges need.
+  // Prepare: the chain answers slowly (each eth_call held 300 ms); 24 requests at once.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  let reads = 0, most = 0;
+  const original = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const body = typeof init?.body === "string" ? init.body : "";
+    if (!body.includes('"eth_call"')) return await original(input, init);
+    most = Math.max(most, ++reads);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      return await original(input, init);
+    } finally {
+      reads--;
+    }
+  };
+  let answers;
+  try {
+    const cids = await Promise.all(
+      Array.from({ length: 24 }, () => computeCid(crypto.getRandomValues(new Uint8Array(32)))),
+    );
+    answers = await Promise.all(
+      cids.map(async (cid) =>
+        (await read(await s.post("/ai/infer", { modelCid: cid.toString(), input: TEXT }))).status
+      ),
+    );
+  } finally {
+    globalThis.fetch = original;
+  }
+
+  // Assert: at most 8 lookups read the chain; the rest were told to retry.
+  assert.ok(most <= 8, `${most} chain reads at once`);
+  assert.equal(answers.filter((x) => x === 404).length, 8);
+  assert.equal(answers.filter((x) => x === 503).length, 16);
+});
