@@ -59,6 +59,7 @@ import { sizedTrainer } from "./lib/worker/train.ts";
 import { LAPTOP_CAPS } from "./lib/worker/register.ts";
 import { loadThreadedKernel } from "./kernel/threads.ts";
 import {
+  describeSandbox,
   exitWithParent,
   mayRelaunch,
   runSandboxed,
@@ -70,13 +71,6 @@ const RETRIES = 2;
 
 /** The share of the machine's memory a training step may take unless --max-memory says. */
 const MEMORY_SHARE = 0.75;
-
-/** What this process may touch, for the owner to see (read, write, net, run). */
-function describePermissions(): string {
-  const state = (name: "read" | "write" | "net" | "run") =>
-    `${name} ${Deno.permissions.querySync({ name }).state === "granted" ? "all" : "scoped"}`;
-  return (["read", "write", "net", "run"] as const).map(state).join(", ");
-}
 
 /** The chain's client as the operator, after checking chain id and contracts. */
 async function operatorClient(s: WorkerSettings, say: (line: string) => void) {
@@ -173,7 +167,7 @@ async function main(args: string[]): Promise<void> {
   exitWithParent(env.sandboxed());
   const s = readWorkerSettings(args);
   if (!s.quiet && s.command === "run") {
-    console.log(`sandbox (pid ${Deno.pid}): ${describePermissions()}`);
+    console.log(describeSandbox(Deno.pid));
   }
   if (s.command === "withdraw") return await withdraw(s);
   await work(s);

@@ -106,6 +106,31 @@ export function exitWithParent(sandboxed: boolean): void {
   })();
 }
 
+/**
+ * What this process may touch, for the owner to see: read, write, net and run, each "all" or
+ * "scoped", and whether that is a sandbox. Found in the worker audit: started with broad read,
+ * write or net but no run (so it cannot relaunch itself scoped), it said "sandbox" all the same.
+ *
+ * @example
+ * ```ts
+ * import { describeSandbox } from "./sandbox.ts";
+ * console.assert(describeSandbox(1, (n) => n === "read").startsWith("NOT sandboxed"));
+ * console.assert(describeSandbox(1, () => false).startsWith("sandbox (pid 1)"));
+ * ```
+ */
+export function describeSandbox(
+  pid: number,
+  granted: (name: "read" | "write" | "net" | "run") => boolean = (name) =>
+    Deno.permissions.querySync({ name }).state === "granted",
+): string {
+  const names = ["read", "write", "net", "run"] as const;
+  const all = names.filter(granted);
+  const list = names.map((n) => `${n} ${all.includes(n) ? "all" : "scoped"}`).join(", ");
+  if (!all.some((n) => n !== "run")) return `sandbox (pid ${pid}): ${list}`;
+  return `NOT sandboxed (pid ${pid}): ${list}; start it with \`deno task worker\` (or -A), ` +
+    "and it relaunches itself with only what it needs";
+}
+
 /** True when this process may still run programs, i.e. it is not the sandboxed worker yet. */
 export function mayRelaunch(): boolean {
   return Deno.permissions.querySync({ name: "run" }).state === "granted";
