@@ -72,6 +72,18 @@ export interface SendResult {
   gasUsed: bigint;
 }
 
+/** A state-changing call of a contract: what {@link sendContract} sends. */
+export interface ContractWrite<
+  abi extends Abi,
+  functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
+> {
+  address: Hex;
+  abi: abi;
+  functionName: functionName;
+  args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
+  value?: bigint;
+}
+
 /**
  * Sends a contract write from the client's account (estimated, or within a known gas bound) and
  * waits for its receipt; a revert is a ChainCallError naming the custom error.
@@ -81,12 +93,7 @@ export function sendContract<
   functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
 >(
   client: ArthaClient,
-  request: {
-    address: Hex;
-    abi: abi;
-    functionName: functionName;
-    args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
-    value?: bigint;
+  request: ContractWrite<abi, functionName> & {
     /** Block the simulation and estimate run against; "pending" for calls that must land in a
      * block after the latest one (e.g. a draw from the hash of the latest block). */
     blockTag?: "latest" | "pending";
@@ -113,13 +120,7 @@ export async function preflightContract<
   functionName extends ContractFunctionName<abi, "payable" | "nonpayable">,
 >(
   client: ArthaClient,
-  request: {
-    address: Hex;
-    abi: abi;
-    functionName: functionName;
-    args: ContractFunctionArgs<abi, "payable" | "nonpayable", functionName>;
-    value?: bigint;
-  },
+  request: ContractWrite<abi, functionName>,
 ): Promise<void> {
   const address = client.account.address;
   let gas: bigint, price: bigint, balance: bigint;
