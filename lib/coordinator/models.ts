@@ -12,6 +12,7 @@ import { loadModel, type ModelSource, UnservableModelError } from "../model/publ
 import { FolderTooLargeError, InvalidFolderError } from "../model/model_folder.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { DagTooLargeError, InvalidDagError } from "../store/store.ts";
+import { parseCid } from "../store/cid.ts";
 import { SafetensorsError } from "../model/tensors.ts";
 import { privateFile } from "./svdb_private.ts";
 import { decodeBytes, encodeText } from "../../kernel/data.ts";
@@ -570,20 +571,37 @@ async function publishedModels(serving: Serving): Promise<PublishedModel[]> {
 
 async function listModels(serving: Serving): Promise<ModelListing[]> {
   const { ctx } = serving;
-  const published = await publishedModels(serving);
-  const out: ModelListing[] = published.map((m) => ({
-    cid: m.cid,
-    modelId: m.modelId,
-    version: m.version?.toString(),
-    weightsDigest: m.weightsDigest,
-    kind: "published" as const,
-  }));
-  const listed = new Set(out.map((m) => m.cid));
+  // This coordinator's own job folders first, each once: found in the inference audit, anyone's
+  // model (publishing is open, and a model's jobId is not checked) listing a job's folder CID
+  // replaced the job's row, which then showed the stranger's model as its owner.
+  const out: ModelListing[] = [];
+  const listed = new Set<string>();
   for (const j of await listJobFolders(ctx.kv)) {
-    if (!listed.has(j.cid)) {
-      listed.add(j.cid);
-      out.push({ cid: j.cid, jobId: j.jobId, kind: "job-folder" });
-    }
+    if (listed.has(j.cid)) continue;
+    listed.add(j.cid);
+    out.push({ cid: j.cid, jobId: j.jobId, kind: "job-folder" });
+  }
+  for (const m of await publishedModels(serving)) {
+    // A published string that is no CID (anyone may publish one) names nothing to serve.
+    if (listed.has(m.cid) || !isCid(m.cid)) continue;
+    listed.add(m.cid);
+    const version = m.version?.toString();
+    out.push({
+      cid: m.cid,
+      modelId: m.modelId,
+      version,
+      weightsDigest: m.weightsDigest,
+      kind: "published",
+    });
   }
   return out;
+}
+
+function isCid(text: string): boolean {
+  try {
+    parseCid(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

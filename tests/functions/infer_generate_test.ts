@@ -159,6 +159,20 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     assert.equal(after.status, 200);
   });
 
+  await t.step(
+    "attacker: a stranger publishing the job's folder does not take its row in /v1/models",
+    async () => {
+      // Found in the inference audit: publishing is open and a model's jobId is not checked, and
+      // the listing kept the first published row of a CID and dropped the job's own, so a stranger
+      // could be shown as the owner of a job's model.
+      await publishAsStranger(fx, job.jobId, folder);
+      const list = await read(await s.call("/v1/models"));
+      const rows = list.body.data.filter((m: { id: string }) => m.id === folder);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].owned_by, job.jobId);
+    },
+  );
+
   await t.step("JSON-RPC 2.0: ai_infer, ai_models, batches and error codes", async () => {
     const rpc = async (body: unknown) => read(await s.post("/rpc", body));
     const ok = await rpc({
