@@ -29,6 +29,7 @@ import {
   openAiStreamFrames,
   openAiUsage,
 } from "../lib/coordinator/models.ts";
+import { parseCid } from "../lib/store/cid.ts";
 
 /**
  * OpenAI completion fields this server does not implement, each with the value that asks for
@@ -60,12 +61,28 @@ function refuseUnsupported(body: Record<string, unknown>): void {
   }
 }
 
+/**
+ * A 400 naming `model` for a model that is no CID: parseInferParams names its own field
+ * (`modelCid`), which OpenAI's clients show as the request's `param` (found in the inference audit).
+ */
+function checkModel(model: string): void {
+  try {
+    parseCid(model.replace(/^artha:\/\//, ""));
+  } catch (e) {
+    const message = `Invalid field "model": ${(e as Error).message}`;
+    throw new HttpError(400, message, { code: "INVALID_FIELD" });
+  }
+}
+
 /** Creates the completions handler over a context. */
 export function createCompletions(ctx: Context) {
   const models = modelsOf(ctx);
   return handler(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "Cannot complete: use POST");
     const body = await readJson(req, MAX_INFER_BODY);
+    // OpenAI takes null as "the default" for every optional field, and some clients send it:
+    // found in the inference audit, `stream: null` or `top_p: null` was a 400.
+    for (const [k, v] of Object.entries(body)) if (v === null) delete body[k];
     if (Array.isArray(body.prompt)) {
       throw new HttpError(400, 'Invalid field "prompt": one string per request');
     }
@@ -76,6 +93,7 @@ export function createCompletions(ctx: Context) {
     field.number(body, "temperature", 0, 10, 1);
     field.int(body, "top_k", 0, 256, 0);
     field.int(body, "seed", 0, 2 ** 32 - 1, 0);
+    checkModel(field.string(body, "model", { max: 200 }));
     const params = parseInferParams({
       modelCid: field.string(body, "model", { max: 200 }),
       input: body.prompt,

@@ -513,4 +513,14 @@ Deno.test("bad input: OpenAI completion fields this server does not implement ar
     await s.post("/v1/completions", { model, prompt: "hi", max_tokens: 2, ...defaults }),
   );
   assert.equal(res.status, 404, JSON.stringify(res.body));
+  // Found in the inference audit: null, which OpenAI takes as the default, was a 400 for stream,
+  // echo and top_p; and a model that is no CID was named by the internal field (modelCid).
+  const nulls = { stream: null, echo: null, top_p: null, temperature: null, seed: null };
+  const nulled = await read(
+    await s.post("/v1/completions", { model, prompt: "hi", max_tokens: 2, ...nulls }),
+  );
+  assert.equal(nulled.status, 404, JSON.stringify(nulled.body));
+  const noCid = await read(await s.post("/v1/completions", { model: "gpt-2", prompt: "hi" }));
+  assert.equal(noCid.status, 400);
+  assert.equal(noCid.body.error.param, "model", JSON.stringify(noCid.body));
 });
