@@ -12,7 +12,7 @@
  * session's context. Refusals carry the library's codes (WRONG_STAGE, NOT_INVITED, DUPLICATE,
  * MALFORMED, BAD_SIGNATURE) or ROUND_NOT_OPEN, NO_COMMITTED_UPDATE, FOREIGN_MESSAGE. A message
  * `{stage: "Accuse", id, accused}` names the neighbour whose share did not open (while masked
- * inputs are taken; NOT_A_NEIGHBOUR, ALREADY_MASKED): the next attempt, and the job's later
+ * inputs are taken; NOT_A_SENDER, ALREADY_MASKED): the next attempt, and the job's later
  * rounds, leave both out; the accuser's masked input is then refused (ACCUSED).
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";

@@ -8,11 +8,10 @@
  * to or accuses. Found in the secure aggregation audit: one node sending bad shares to its
  * neighbours knocked every one of them out of the round, and came back in every retry.
  */
-import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import { ACCUSE_STAGE, type SecurePost, verifySecurePost } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { messageKey, type SecureSession, type SessionEntry } from "./_secure_store.ts";
+import { liveServer, messageKey, type SecureSession, type SessionEntry } from "./_secure_store.ts";
 
 /** Where an attempt keeps `node`'s accusation. */
 export const accusationKey = (s: SecureSession, node: string): Deno.KvKey =>
@@ -29,9 +28,9 @@ export function accusationOf(post: SecurePost): { accused: unknown } | undefined
 }
 
 /**
- * Records `post`'s accusation: signed by its node, a roster member accusing one of its
- * neighbours, while the attempt takes masked inputs (when shares are opened), once per node
- * and attempt, and not from a node whose masked input is in (it opened every share).
+ * Records `post`'s accusation: signed by its node, naming a node whose share the attempt handed
+ * it, while the attempt takes masked inputs (when shares are opened), once per node and attempt,
+ * and not from a node whose masked input is in (it opened every share).
  */
 export async function takeAccusation(
   ctx: Context,
@@ -51,9 +50,12 @@ export async function takeAccusation(
   if (s.stage !== "MaskedInputCollection") {
     return refuse(409, "WRONG_STAGE", `the session is at ${s.stage}, not taking masked inputs`);
   }
-  const neighbours = resolveParams(s.config).neighbours.get(post.nodePubkey) ?? [];
-  if (typeof accused !== "string" || !neighbours.includes(accused)) {
-    return refuse(422, "NOT_A_NEIGHBOUR", `${String(accused)} is no neighbour of the accuser`);
+  // Only a share the accuser was handed can fail to open: found reviewing this, a roster node
+  // that took no part in the attempt could name any neighbour and have it left out for good.
+  const request = (await liveServer(ctx, entry)).requests.get(post.nodePubkey);
+  const shares = request?.stage === "MaskedInputCollection" ? request.shares : [];
+  if (typeof accused !== "string" || !shares.some((sh) => sh.from === accused)) {
+    return refuse(422, "NOT_A_SENDER", `${String(accused)} sent the accuser no share`);
   }
   const masked = messageKey(s, "MaskedInputCollection", post.nodePubkey);
   if ((await ctx.kv.get(masked)).versionstamp) {
@@ -85,14 +87,20 @@ const jobAccusationKey = (jobId: string, accuser: string, accused: string): Deno
 ];
 
 /**
- * The nodes the job's accusations so far leave out of a round's attempts after its first (and of
- * every attempt of a later round, whose first session is then an attempt 1): both ends of a
- * maximal matching of them, taken in a fixed order (so every run leaves out the same).
+ * The nodes the job's accusations (of round `sinceRound` on) leave out of a round's attempts after
+ * its first (and of every attempt of a later round, whose first session is then an attempt 1):
+ * both ends of a maximal matching of them, taken in a fixed order (so every run leaves out the
+ * same).
  */
-export async function accusedOut(ctx: Context, jobId: string): Promise<Set<string>> {
+export async function accusedOut(
+  ctx: Context,
+  jobId: string,
+  sinceRound = 0,
+): Promise<Set<string>> {
   const edges: [string, string][] = [];
   const prefix = ["secaggAccused", jobId.toLowerCase()];
-  for await (const e of ctx.kv.list({ prefix })) {
+  for await (const e of ctx.kv.list<number>({ prefix })) {
+    if (e.value < sinceRound) continue;
     edges.push([String(e.key[prefix.length]), String(e.key[prefix.length + 1])]);
   }
   edges.sort((a, b) => a.join().localeCompare(b.join()));

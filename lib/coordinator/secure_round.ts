@@ -30,9 +30,13 @@ import {
   MAX_SECURE_ATTEMPTS,
   roundMinSurvivors,
   type SecurePost,
+  secureRoundConfig,
   type SecureRoundView,
+  secureSeed,
   verifySecurePost,
 } from "../round/secure_session.ts";
+import { resolveParams } from "../privacy/secure_aggregation/params.ts";
+import { pruneBelowThreshold } from "../privacy/secure_aggregation/graph.ts";
 import { ROUND_NOT_OPEN } from "../worker/task.ts";
 import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
 import type { Context } from "./context.ts";
@@ -68,6 +72,7 @@ import {
   advanceSecureRound,
   currentSession,
   openSession,
+  type SessionAnchor,
   sessionAnchor,
 } from "./_secure_session.ts";
 
@@ -192,15 +197,70 @@ async function openNext(
   }
   if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
   const anchor = await sessionAnchor(ctx, job);
-  const accused = await accusedOut(ctx, job.jobId);
-  const roster = anchor.roster.filter((n) => !spent.has(n) && !accused.has(n)) as Hex[];
-  // No sum smaller than the round's first attempt allows is released (roundMinSurvivors).
-  if (roster.length < roundMinSurvivors(spec, anchor.roster.length)) return undefined;
+  const roster = await rosterLeft(ctx, job, spec, { anchor, spent });
+  if (!roster) return undefined;
   // A first attempt is the whole roster (workers check it): with nodes left out for earlier
   // rounds' accusations the round's first session is an attempt 1 (a retry's roster).
   const first = seen === undefined && roster.length < anchor.roster.length ? 1 : 0;
-  const at = { ...job, assigned: roster };
+  const at = { ...job, assigned: roster as Hex[] };
   return await openSession(ctx, at, spec, seen?.value.attempt, anchor, first);
+}
+
+/**
+ * The anchor roster less the nodes that sent a masked input (`spent`) and those the job's
+ * accusations leave out, and less the nodes the graph restricted to the rest leaves below the
+ * threshold (they would drop out at once, and their neighbours after them: found reviewing the
+ * restricted retries). Found reviewing the accusations too: carried to later rounds, they could
+ * leave too few for any session, so one false accusation in a small job stopped it for good;
+ * accusations of earlier rounds are then set aside, then this round's. Undefined when fewer than
+ * the round's minimum survivors (roundMinSurvivors) would remain all the same.
+ */
+async function rosterLeft(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  at: { anchor: SessionAnchor; spent: Set<string> },
+): Promise<string[] | undefined> {
+  const { anchor, spent } = at;
+  const min = roundMinSurvivors(spec, anchor.roster.length);
+  for (const since of [0, job.round, Infinity]) {
+    const accused = await accusedOut(ctx, job.jobId, since);
+    const roster = viable(
+      ctx,
+      job,
+      spec,
+      anchor,
+      anchor.roster.filter((n) => !spent.has(n) && !accused.has(n)),
+    );
+    if (roster.length >= min) return roster;
+  }
+  return undefined;
+}
+
+/** `roster` less the nodes its graph (the anchor's, restricted) leaves below the threshold. */
+function viable(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  anchor: SessionAnchor,
+  roster: string[],
+): string[] {
+  if (roster.length === anchor.roster.length) return roster;
+  const seed = secureSeed(
+    { chainId: ctx.chain.chainId, jobId: job.jobId, round: job.round },
+    anchor.hash,
+  );
+  let params;
+  try {
+    const at = { context: "viability", seed, clients: roster, assigned: anchor.roster };
+    params = resolveParams(secureRoundConfig(spec, at));
+  } catch (e) {
+    if (e instanceof RangeError) return []; // too few for the protocol
+    throw e;
+  }
+  const live = new Set(roster);
+  pruneBelowThreshold(live, params);
+  return roster.filter((n) => live.has(n));
 }
 
 /** The nodes whose masked input the attempt stored. */
