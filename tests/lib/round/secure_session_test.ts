@@ -332,7 +332,7 @@ Deno.test("attacker: a coordinator claiming nodes dropped cannot draw a retry's 
   assert.ok(first.get(roster[0]!)!.length < 59, "not the complete graph");
   for (let trial = 0; trial < 20; trial++) {
     // The subset a coordinator would pick: 45 of the 60 (a retry keeps 2/3 of the roster).
-    const out = new Set([...roster].sort(() => Math.random() - 0.5).slice(0, 15));
+    const out = new Set(roster.filter((_, i) => (i * 7 + trial * 13) % 4 === 0).slice(0, 15));
     const retry = config(1, roster.filter((n) => !out.has(n))).neighbours;
     for (const [node, neighbours] of retry) {
       const before = new Set(first.get(node));
@@ -341,5 +341,20 @@ Deno.test("attacker: a coordinator claiming nodes dropped cannot draw a retry's 
         `trial ${trial}: ${node} got a new neighbour`,
       );
     }
+  }
+});
+
+Deno.test("attacker: a retry's session naming another graph roster is refused", () => {
+  // Found reviewing the restricted retries: nothing tested that a worker checks graphClients, so
+  // a coordinator could have named a roster of its choosing to draw the graph over.
+  const retry = ROSTER.slice(0, 5);
+  const s = honest({ attempt: 1, clients: retry });
+  assert.deepEqual(s.config.graphClients, [...ROSTER].sort());
+  checkSession(SPEC, s, chain);
+  for (const graphClients of [undefined, retry, [...ROSTER.slice(1)].sort()]) {
+    assert.throws(
+      () => checkSession(SPEC, { ...s, config: { ...s.config, graphClients } }, chain),
+      /config.graphClients differs/,
+    );
   }
 });
