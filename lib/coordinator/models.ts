@@ -347,6 +347,14 @@ function acquireServed(serving: Serving, cid: string): Loaded {
  */
 function startLoad(serving: Serving, cid: string): Loaded {
   const { cache, draining, loading } = serving;
+  // Loads take the room above the kept models, never a kept model's place: found reviewing the
+  // cache fix, enough concurrent requests for published CIDs missing from the store filled the
+  // resident cap with loads, and each one past it evicted a loaded model before failing.
+  if (loading.size >= MAX_RESIDENT_MODELS - MAX_SERVED_MODELS) {
+    const why = `Cannot infer: ${loading.size} models are being loaded; retry shortly, or ask ` +
+      "for a loaded model";
+    throw new RejectedError(reject(503, "MODELS_BUSY", why));
+  }
   if (draining.size + cache.size + loading.size >= MAX_RESIDENT_MODELS) {
     const idle = [...cache].find(([, e]) => e.users === 0);
     if (!idle) {
