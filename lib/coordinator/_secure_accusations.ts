@@ -17,11 +17,11 @@ import { liveServer, messageKey, type SecureSession, type SessionEntry } from ".
 export const accusationKey = (s: SecureSession, node: string): Deno.KvKey =>
   messageKey(s, ACCUSE_STAGE, node);
 
-/** The accused neighbour a post names, when the post is an accusation. */
-export function accusationOf(post: SecurePost): { accused: unknown } | undefined {
+/** Who a post says it is and whom it accuses, when the post is an accusation. */
+export function accusationOf(post: SecurePost): { id: unknown; accused: unknown } | undefined {
   try {
     const m = JSON.parse(post.message);
-    return m?.stage === ACCUSE_STAGE ? { accused: m.accused } : undefined;
+    return m?.stage === ACCUSE_STAGE ? { id: m.id, accused: m.accused } : undefined;
   } catch {
     return undefined; // not JSON: the stage's own checks refuse it
   }
@@ -36,15 +36,16 @@ export async function takeAccusation(
   ctx: Context,
   entry: SessionEntry,
   post: SecurePost,
-  accused: unknown,
+  accusation: { id: unknown; accused: unknown },
 ): Promise<{ ok: true; status: 200 | 201 } | Rejection> {
   const s = entry.value;
+  const { accused } = accusation;
   const refuse = (status: number, code: string, why: string) =>
     reject(status, code, `Cannot take accusation: ${why}`);
   if (!verifySecurePost(post, s.config.context)) {
     return refuse(401, "BAD_SIGNATURE", "not signed by its node");
   }
-  if (JSON.parse(post.message).id !== post.nodePubkey) {
+  if (accusation.id !== post.nodePubkey) {
     return refuse(403, "FOREIGN_MESSAGE", "its id is not the signer");
   }
   if (s.stage !== "MaskedInputCollection") {
@@ -79,34 +80,45 @@ export async function takeAccusation(
  * succeeded all the same (a cheat's neighbours a third of the roster or fewer) dropped its
  * accusations, and the cheat cost the job its neighbours' updates every round.
  */
+const jobAccusationsKey = (jobId: string): Deno.KvKey => ["secaggAccused", jobId.toLowerCase()];
 const jobAccusationKey = (jobId: string, accuser: string, accused: string): Deno.KvKey => [
-  "secaggAccused",
-  jobId.toLowerCase(),
+  ...jobAccusationsKey(jobId),
   accuser.toLowerCase(),
   accused.toLowerCase(),
 ];
 
-/**
- * The nodes the job's accusations (of round `sinceRound` on) leave out of a round's attempts after
- * its first (and of every attempt of a later round, whose first session is then an attempt 1):
- * both ends of a maximal matching of them, taken in a fixed order (so every run leaves out the
- * same).
- */
-export async function accusedOut(
-  ctx: Context,
-  jobId: string,
-  sinceRound = 0,
-): Promise<Set<string>> {
-  const edges: [string, string][] = [];
-  const prefix = ["secaggAccused", jobId.toLowerCase()];
+/** One of a job's accusations: accuser, accused, and the round it was made in. */
+export type JobAccusation = [accuser: string, accused: string, round: number];
+
+/** Every accusation of the job so far, in a fixed order (so every run matches the same). */
+export async function jobAccusations(ctx: Context, jobId: string): Promise<JobAccusation[]> {
+  const prefix = jobAccusationsKey(jobId);
+  const out: JobAccusation[] = [];
   for await (const e of ctx.kv.list<number>({ prefix })) {
-    if (e.value < sinceRound) continue;
-    edges.push([String(e.key[prefix.length]), String(e.key[prefix.length + 1])]);
+    out.push([String(e.key[prefix.length]), String(e.key[prefix.length + 1]), e.value]);
   }
-  edges.sort((a, b) => a.join().localeCompare(b.join()));
+  return out.sort((a, b) => `${a[0]},${a[1]}`.localeCompare(`${b[0]},${b[1]}`));
+}
+
+/**
+ * The nodes `accusations` (those of round `sinceRound` on) leave out of a round's attempts after
+ * its first (and of every attempt of a later round, whose first session is then an attempt 1):
+ * both ends of a maximal matching of them, in their fixed order.
+ *
+ * @example
+ * ```ts
+ * import { accusedOut } from "./_secure_accusations.ts";
+ * const out = accusedOut([["a", "m", 0], ["b", "m", 0], ["c", "d", 1]], 0);
+ * console.assert(out.size === 4 && out.has("m") && !out.has("b"));
+ * ```
+ */
+export function accusedOut(
+  accusations: readonly JobAccusation[],
+  sinceRound: number,
+): Set<string> {
   const out = new Set<string>();
-  for (const [u, v] of edges) {
-    if (out.has(u) || out.has(v)) continue;
+  for (const [u, v, round] of accusations) {
+    if (round < sinceRound || out.has(u) || out.has(v)) continue;
     out.add(u).add(v);
   }
   return out;

@@ -43,7 +43,13 @@ import type { Context } from "./context.ts";
 import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
 import { loadSpec } from "./job.ts";
 import { secureRoundPrivacy } from "./privacy.ts";
-import { accusationKey, accusationOf, accusedOut, takeAccusation } from "./_secure_accusations.ts";
+import {
+  accusationKey,
+  accusationOf,
+  accusedOut,
+  jobAccusations,
+  takeAccusation,
+} from "./_secure_accusations.ts";
 import { reject, RejectedError, type Rejection } from "./result.ts";
 import {
   getJob,
@@ -156,7 +162,7 @@ export async function receiveSecureMessage(
   if (!entry) return reject(404, "NO_SESSION", "Cannot take message: no such attempt");
   const s = entry.value;
   const accusation = accusationOf(post);
-  if (accusation) return await takeAccusation(ctx, entry, post, accusation.accused);
+  if (accusation) return await takeAccusation(ctx, entry, post, accusation);
   const refused = await checkPost(ctx, job, s, post);
   if (refused) return refused;
   const key = messageKey(s, s.stage, post.nodePubkey);
@@ -223,8 +229,9 @@ async function rosterLeft(
 ): Promise<string[] | undefined> {
   const { anchor, spent } = at;
   const min = roundMinSurvivors(spec, anchor.roster.length);
+  const accusations = await jobAccusations(ctx, job.jobId);
   for (const since of [0, job.round, Infinity]) {
-    const accused = await accusedOut(ctx, job.jobId, since);
+    const accused = accusedOut(accusations, since);
     const roster = viable(
       ctx,
       job,
