@@ -58757,21 +58757,27 @@ var Gateway = class {
   async storeDidDocument(bytes, did, retryMs = 1e3) {
     const cid = await this.put(bytes);
     const path = `/did/resolve?did=${encodeURIComponent(did)}`;
-    let r;
-    for (let attempt = 0; !r; attempt++) {
+    const named = (await this.#resolved(path, retryMs))?.didDocumentMetadata?.metaCid;
+    if (named !== cid) {
+      throw new Error(`Cannot trust the gateway: it resolves ${did} to ${String(named)}, not ${cid}`);
+    }
+    return cid;
+  }
+  /**
+   * GET `path` (a DID resolution), asked again while the coordinator does not know the DID yet
+   * (its chain reader a few blocks behind). Found reading this change: the loop ran until an
+   * answer came, so a coordinator answering 200 with an empty body was asked without end.
+   */
+  async #resolved(path, retryMs) {
+    for (let attempt = 0; ; attempt++) {
       try {
-        r = await this.#client.getJson(path);
+        return await this.#client.getJson(path);
       } catch (e) {
         const lagging = e instanceof CoordinatorError && e.code === "UNKNOWN_DID";
         if (!lagging || attempt >= DID_RESOLVE_RETRIES) throw e;
         await new Promise((done) => setTimeout(done, retryMs * 2 ** attempt));
       }
     }
-    const named = r?.didDocumentMetadata?.metaCid;
-    if (named !== cid) {
-      throw new Error(`Cannot trust the gateway: it resolves ${did} to ${String(named)}, not ${cid}`);
-    }
-    return cid;
   }
   /**
    * Stores a grant's wrapped data key through POST /did/grant, signed for that path by the

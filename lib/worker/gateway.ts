@@ -203,25 +203,31 @@ export class Gateway {
   async storeDidDocument(bytes: Uint8Array, did: string, retryMs = 1000): Promise<string> {
     const cid = await this.put(bytes);
     const path = `/did/resolve?did=${encodeURIComponent(did)}`;
-    type Resolved = { didDocumentMetadata?: { metaCid?: unknown } };
-    let r: Resolved | undefined;
-    for (let attempt = 0; !r; attempt++) {
-      try {
-        r = await this.#client.getJson<Resolved>(path);
-      } catch (e) {
-        // A coordinator whose chain reader is a few blocks behind does not know the DID yet.
-        const lagging = e instanceof CoordinatorError && e.code === "UNKNOWN_DID";
-        if (!lagging || attempt >= DID_RESOLVE_RETRIES) throw e;
-        await new Promise((done) => setTimeout(done, retryMs * 2 ** attempt));
-      }
-    }
-    const named = r?.didDocumentMetadata?.metaCid;
+    const named = (await this.#resolved(path, retryMs))?.didDocumentMetadata?.metaCid;
     if (named !== cid) {
       throw new Error(
         `Cannot trust the gateway: it resolves ${did} to ${String(named)}, not ${cid}`,
       );
     }
     return cid;
+  }
+
+  /**
+   * GET `path` (a DID resolution), asked again while the coordinator does not know the DID yet
+   * (its chain reader a few blocks behind). Found reading this change: the loop ran until an
+   * answer came, so a coordinator answering 200 with an empty body was asked without end.
+   */
+  async #resolved(path: string, retryMs: number) {
+    type Resolved = { didDocumentMetadata?: { metaCid?: unknown } } | undefined;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#client.getJson<Resolved>(path);
+      } catch (e) {
+        const lagging = e instanceof CoordinatorError && e.code === "UNKNOWN_DID";
+        if (!lagging || attempt >= DID_RESOLVE_RETRIES) throw e;
+        await new Promise((done) => setTimeout(done, retryMs * 2 ** attempt));
+      }
+    }
   }
 
   /**

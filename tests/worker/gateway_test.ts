@@ -174,3 +174,23 @@ Deno.test("attacker: a checkpoint whose header names a huge model is refused fro
   // Execute + Assert: read as the job's model, it is simply not one of its checkpoints.
   await assert.rejects(gateway.weights(cid, model), /not one of the job's model/);
 });
+
+Deno.test("attacker: a coordinator answering a DID's resolution with an empty body is not asked without end", async () => {
+  // Found reading the retry of a lagging coordinator's 404: the loop ran until an answer came, so
+  // an empty 200 body (undefined, no answer) had `dataset did --gateway` ask for ever.
+  const bytes = new TextEncoder().encode('{"id":"did:artha:ab"}');
+  const cid = (await computeCid(bytes)).toString();
+  let resolves = 0;
+  const client = new CoordinatorClient((path) => {
+    if (path.startsWith("/did/resolve")) {
+      resolves++;
+      return Promise.resolve(new Response(""));
+    }
+    return Promise.resolve(Response.json({ cid }));
+  });
+  await assert.rejects(
+    new Gateway(client).storeDidDocument(bytes, "did:artha:ab", 1),
+    /Cannot trust the gateway: it resolves did:artha:ab to undefined/,
+  );
+  assert.equal(resolves, 1);
+});
