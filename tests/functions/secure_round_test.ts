@@ -547,6 +547,49 @@ Deno.test("secure aggregation", async (t) => {
   );
 
   await t.step(
+    "attacker: a node whose masked input is in cannot accuse a neighbour afterwards",
+    async () => {
+      // The other order of the step above: a node sends its masked input (its update in the
+      // sum), then accuses an honest neighbour so the next attempt would leave the victim out.
+      const s = await fx.scenario();
+      const job = await s.job({ nodes: 4, rounds: 1, secureAggregation: SECURE });
+      const deltas = await deliverEnvelopes(s, job, job.nodes);
+      const [liar, victim] = [job.nodes[3]!, job.nodes[0]!];
+      let accusation: { status: number; body: { error?: { code: string } } } | undefined;
+      // The others' masked inputs wait for the accusation, so the stage is still open for it.
+      let accused = () => {};
+      const accusedYet = new Promise<void>((resolve) => accused = resolve);
+      const fetchOf = (n: TestNode): CoordinatorFetch => async (path, init) => {
+        const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
+        const masked = body?.message?.includes("MaskedInputCollection");
+        if (n !== liar && masked) await accusedYet;
+        const res = await s.call(path, init);
+        if (n === liar && !accusation && masked) {
+          const view = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body;
+          const session = { ...view.session, context: view.session.config.context };
+          const lie = { stage: "Accuse", id: liar.nodePubkey, accused: victim.nodePubkey };
+          accusation = await read(
+            await s.post("/secagg", signSecurePost(liar.key, session, JSON.stringify(lie))),
+          );
+          accused();
+        }
+        return res;
+      };
+
+      // Execute
+      const outcomes = await secureRound(s, job, deltas, { fetchOf });
+
+      // Assert: the accusation was refused, and every node, the victim too, is in the sum.
+      assert.equal(
+        accusation?.body.error?.code,
+        "ALREADY_MASKED",
+        JSON.stringify(accusation?.body),
+      );
+      assert.deepEqual(outcomes, Array(4).fill("included"));
+    },
+  );
+
+  await t.step(
     "attacker: a node that took no part in an attempt cannot accuse anyone in it",
     async () => {
       // Found reviewing the accusations: a roster node that never joined the attempt (no keys,
