@@ -76,11 +76,11 @@ export function roundPrivacy(
 
 /**
  * The privacy report after a securely aggregated round, charged at the policy's z. The released
- * sum of s survivors carries sigma sqrt(s / minSurvivors) (sigma = z x clip), but a node in it
- * knows its own share and can subtract it: only sigma is guaranteed against every node the
- * protocol lets survive, as the SecAgg+ library says to account (README, "Distributed DP").
- * Charged at the larger figure, each round cost about 0.7x its true epsilon at 10 of 10
- * survivors and the budget was overshot.
+ * sum of s survivors carries sigma sqrt(s / (minSurvivors - 1)) (sigma = z x clip); a node in it
+ * knows its own share and can subtract it, which leaves at least sigma for every s the protocol
+ * lets survive (lib/privacy/secure_aggregation/noise.ts), as the SecAgg+ library says to account
+ * (README, "Distributed DP"). Charged at the larger figure, each round cost about 0.7x its true
+ * epsilon at 10 of 10 survivors and the budget was overshot.
  *
  * @throws {BudgetExceededError} when the round would take a data owner over the budget
  */

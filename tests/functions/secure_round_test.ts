@@ -960,10 +960,10 @@ Deno.test("secure aggregation", async (t) => {
     await aggregate(s, job);
     const record = await s.jobRecord(job.jobId);
     assert.equal((await s.ctx.kv.get(noiseKey(job.jobId, 0))).value, null, "no central noise");
-    // minSurvivors t = ceil(2n/3) = 3: each node added sigma^2/3, four survived, so the sum holds
-    // sigma sqrt(4/3). Found in the privacy audit: that was charged, but each node knows its own
-    // share and can subtract it; only sigma (z) holds against a node of the round, so each round
-    // cost less epsilon on the books than it did (0.7x at 10 of 10 survivors).
+    // minSurvivors t = ceil(2n/3) = 3: each node added sigma^2/(t-1) = sigma^2/2, four survived,
+    // so the sum holds sigma sqrt(4/2). Found in the privacy audit: sigma sqrt(4/3) was charged,
+    // but each node knows its own share and can subtract it; sigma (z) holds against a node of
+    // the round, at the fewest survivors too, so that is charged.
     const z = PRIVACY.noiseMultiplier;
     assert.deepEqual(record.privacy!.shardCopies, [[2], [2]]);
     assert.equal(record.privacy!.shardNoise, undefined, "every round at the policy's z");
@@ -980,7 +980,7 @@ Deno.test("secure aggregation", async (t) => {
     }
     const std = Math.sqrt(sq / after.length);
     // The survived noise on the sum, over 4 nodes.
-    const expected = (z * Math.sqrt(4 / 3) * PRIVACY.clip) / 4;
+    const expected = (z * Math.sqrt(4 / 2) * PRIVACY.clip) / 4;
     assert.ok(Math.abs(std / expected - 1) < 0.1, `noise std ${std} vs ${expected}`);
   });
 });

@@ -4,12 +4,15 @@
  *
  * Accounting. The job wants noise of std `sigma` (= z * C for noise multiplier z and L2 clip
  * C) on the sum. The server may output a sum over any survivor set of at least `minSurvivors`
- * (t) clients, and nobody knows in advance which; so each client adds variance sigma^2 / t.
- * A sum over s >= t survivors then carries variance s * sigma^2 / t >= sigma^2: dropouts never
- * leave less noise than the accountant was told. The accountant may use sigma (safe for every
- * s >= t) or the exact {@link survivingNoiseStd} of the round's sum. Noise added by clients that
- * collude with the server does not count (they can subtract it): with up to c colluders, size
- * t so that (s - c) / t >= 1 still holds, or account with sigma * sqrt((t - c) / t).
+ * (t) clients, and nobody knows in advance which; and the sum is public, so every client in it can
+ * subtract its own share. So each client adds variance sigma^2 / (t - 1): a sum over s >= t
+ * survivors carries s * sigma^2 / (t - 1), and less any one survivor's share still
+ * (s - 1) * sigma^2 / (t - 1) >= sigma^2. Found in the privacy audit: at sigma^2 / t a sum of
+ * exactly t survivors left one of them sigma sqrt((t - 1) / t) (0.82 sigma at t = 3) while the
+ * accountant charged sigma. The accountant charges sigma, safe for every s >= t against the
+ * server, the public and any one client; the exact std of the round's sum is
+ * {@link survivingNoiseStd}. With c colluding clients, size t so that (s - c) / (t - 1) >= 1
+ * still holds, or account with sigma * sqrt((t - c) / (t - 1)).
  *
  * Sampling. Noise must be unpredictable even to someone who knows every public input, so it
  * comes from `crypto.getRandomValues` (never the seeded `Prng`): two 53-bit uniforms per pair
@@ -27,12 +30,14 @@ const TWO_POW_53 = 2 ** 53;
 const WORDS_PER_DRAW = 16_384;
 
 /**
- * Std of the noise each client adds: sigma / sqrt(minSurvivors).
+ * Std of the noise each client adds: sigma / sqrt(minSurvivors - 1), so a sum of any
+ * `minSurvivors` less one client's own share still carries sigma. A sum of one client cannot hide
+ * it from itself: noise needs `minSurvivors` >= 2.
  *
  * @example
  * ```ts
  * import { clientNoiseStd } from "./noise.ts";
- * console.assert(clientNoiseStd(2, 4) === 1);
+ * console.assert(clientNoiseStd(2, 5) === 1);
  * ```
  */
 export function clientNoiseStd(sumNoiseStd: number, minSurvivors: number): number {
@@ -42,17 +47,21 @@ export function clientNoiseStd(sumNoiseStd: number, minSurvivors: number): numbe
   if (!Number.isInteger(minSurvivors) || minSurvivors < 1) {
     throw new RangeError(`Cannot size noise: minSurvivors ${minSurvivors}`);
   }
-  return sumNoiseStd / Math.sqrt(minSurvivors);
+  if (sumNoiseStd === 0) return 0;
+  if (minSurvivors < 2) {
+    throw new RangeError("Cannot size noise: a sum of one client is no sum (minSurvivors < 2)");
+  }
+  return sumNoiseStd / Math.sqrt(minSurvivors - 1);
 }
 
 /**
- * Std of the noise actually in a sum over `survivors` clients: sigma * sqrt(survivors / t),
- * at least sigma whenever survivors >= t.
+ * Std of the noise actually in a sum over `survivors` clients: sigma * sqrt(survivors / (t - 1)),
+ * more than sigma whenever survivors >= t.
  *
  * @example
  * ```ts
  * import { survivingNoiseStd } from "./noise.ts";
- * console.assert(survivingNoiseStd(1, { minSurvivors: 4, survivors: 9 }) === 1.5);
+ * console.assert(survivingNoiseStd(1, { minSurvivors: 5, survivors: 9 }) === 1.5);
  * ```
  */
 export function survivingNoiseStd(
@@ -60,9 +69,9 @@ export function survivingNoiseStd(
   round: { minSurvivors: number; survivors: number },
 ): number {
   const { minSurvivors, survivors } = round;
-  clientNoiseStd(sumNoiseStd, minSurvivors); // validates
-  // sigma * sqrt(s / t) is exactly sigma at s = t (sigma / sqrt(t) * sqrt(t) may round below).
-  return sumNoiseStd * Math.sqrt(survivors / minSurvivors);
+  if (clientNoiseStd(sumNoiseStd, minSurvivors) === 0) return 0; // validates
+  // sigma * sqrt(s / (t - 1)), not the client std * sqrt(s), which may round below sigma.
+  return sumNoiseStd * Math.sqrt(survivors / (minSurvivors - 1));
 }
 
 /**

@@ -68,7 +68,7 @@ export interface SecAggResult {
   included: string[];
   /** Everyone else, with the reason. */
   excluded: Record<string, ExclusionReason>;
-  /** Std of the DP noise in the sum: noiseStd * sqrt(included / minSurvivors) >= noiseStd. */
+  /** Std of the DP noise in the sum: noiseStd * sqrt(included / (minSurvivors - 1)) > noiseStd. */
   noiseStd: number;
   /** Fixed-point scale of `ringSum`. */
   scale: number;

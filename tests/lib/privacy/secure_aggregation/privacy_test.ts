@@ -220,7 +220,7 @@ Deno.test("(e) identical public inputs (and even identical keys): fresh noise of
   const one = await runRound({ config, inputs: zeros, clientOptions: replayable() });
   const two = await runRound({ config, inputs: zeros, clientOptions: replayable() });
   // Assert: the inputs are zero, so each sum is noise alone
-  const want = sigma * Math.sqrt(5 / one.params.minSurvivors);
+  const want = sigma * Math.sqrt(5 / (one.params.minSurvivors - 1));
   const std = (v: ArrayLike<number>) =>
     Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0) / v.length);
   for (const r of [one, two]) {
@@ -244,7 +244,7 @@ Deno.test("(e) replayed keys give the same masks: the masked inputs differ by th
   const ya = (await a.clients.get("c3")!.maskInput(req(a), zeros())).masked;
   const yb = (await b.clients.get("c3")!.maskInput(req(b), zeros())).masked;
   const d = new Int32Array(ya.map((x, i) => x - yb[i]!).buffer);
-  const perClient = sigma / Math.sqrt(a.params.minSurvivors);
+  const perClient = sigma / Math.sqrt(a.params.minSurvivors - 1);
   const s = Math.sqrt(d.reduce((acc, v) => acc + (v / a.params.scale) ** 2, 0) / L);
   assert.ok(Math.abs(s / (perClient * Math.SQRT2) - 1) < 0.03, `difference std ${s}`);
 });

@@ -109,7 +109,7 @@ Deno.test("too few ShareKeys senders: the server aborts at once", async () => {
   );
 });
 
-Deno.test("DP noise: the sum carries std sigma*sqrt(s/t), reported for the accountant", async () => {
+Deno.test("DP noise: the sum carries std sigma*sqrt(s/(t-1)), reported for the accountant", async () => {
   // Prepare: inputs all zero so the decoded sum is the noise alone.
   const sigma = 0.05, L = 20_000;
   const params = resolveParams(makeConfig(6, { vectorLength: L, noiseStd: sigma, clip: 0.1 }));
@@ -121,7 +121,7 @@ Deno.test("DP noise: the sum carries std sigma*sqrt(s/t), reported for the accou
     drop: { maskedInput: ["c2"] },
   });
   // Assert
-  const want = sigma * Math.sqrt(5 / 4);
+  const want = sigma * Math.sqrt(5 / 3);
   assert.ok(Math.abs(result.noiseStd - want) < 1e-15);
   const std = Math.sqrt(result.sum.reduce((s, x) => s + x * x, 0) / L);
   assert.ok(Math.abs(std / want - 1) < 0.03, `empirical ${std} vs ${want}`);
