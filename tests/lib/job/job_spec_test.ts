@@ -13,6 +13,7 @@ import { Store } from "../../../lib/store/store.ts";
 import { learningRate } from "../../../kernel/schedule.ts";
 
 const CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+const CID2 = "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
 /** Equal to within floating-point rounding (the cosine is a Taylor series in f64). */
 function near(actual: number, expected: number, what = ""): void {
@@ -30,7 +31,7 @@ function validSpec(): JobSpec {
     proofEvery: 5,
     seed: 1,
     initialWeights: CID,
-    shards: [{ name: "brown/news", cid: CID }, { name: "brown/fiction", cid: CID }],
+    shards: [{ name: "brown/news", cid: CID }, { name: "brown/fiction", cid: CID2 }],
     validation: CID,
     aggregation: { strategy: "fedavg", quorum: 0.8, deadlineMs: 60_000, clusterSize: 16 },
   };
@@ -459,4 +460,22 @@ Deno.test("attacker: a job whose one step is hours of a laptop's work is refused
       bytesWith({ model: { ...gpt2, maxT: 64 }, batch: { B: 1, T: 64, accumSteps: 1 } }),
     ),
   );
+});
+
+Deno.test("attacker: a DP job listing one owner's shard under several names is refused", () => {
+  // Found in the privacy audit: shards [{a, X}, {b, X}, {c, X}] put X's data in three counted
+  // updates a round, each charged as a separate owner's at z (so X's true noise was z / 3):
+  // epsilon 19.8 on the books for a true 100 at z = 1 over 10 rounds.
+  const PRIVACY = { clip: 1, noiseMultiplier: 1, delta: 1e-5, maxEpsilon: 50 };
+  const v0 = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n";
+  const v1 = "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+  const three = [{ name: "a", cid: v0 }, { name: "b", cid: v0 }, { name: "c", cid: v0 }];
+  refuses({ privacy: PRIVACY, shards: three }, /shards\[1\]\.cid is shards\[0\]'s/);
+  // The same CID spelled as v0 and v1 is the same shard.
+  refuses(
+    { privacy: PRIVACY, shards: [{ name: "a", cid: v0 }, { name: "b", cid: v1 }] },
+    /shards\[1\]\.cid is shards\[0\]'s/,
+  );
+  // Without privacy nothing is charged: a repeat is the owner's choice of weighting.
+  assert.ok(parseJobSpec(bytesWith({ shards: three })));
 });
