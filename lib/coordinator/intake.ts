@@ -28,7 +28,7 @@ import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
-import { keepReferenced } from "./svdb_retention.ts";
+import { pinUpload } from "./svdb_retention.ts";
 import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
 import { jobUploadBytes } from "./svdb_access.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -340,7 +340,10 @@ async function storeUpdate(
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
   const secure = env.updateCid === SECURE_UPDATE_CID;
   if (!secure) {
-    await keepReferenced(ctx, [env.updateCid]); // the upload was only leased
+    if (!(await pinUpload(ctx, env.updateCid))) {
+      const why = `${env.updateCid} was collected while it was read: upload it again`;
+      return refuse(422, "UPDATE_UNREADABLE", why);
+    }
     await keepUpdatePrivate(ctx, job, env.updateCid, env.nodePubkey);
   }
   const op = ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record);

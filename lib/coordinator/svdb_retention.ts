@@ -25,6 +25,21 @@ export async function keepReferenced(ctx: Context, cids: readonly string[]): Pro
   }
 }
 
+/**
+ * Pins an upload a round is about to count; false when it is gone. Found in the KV audit: the
+ * upload was only leased, and a collection between intake's read and a pin that skipped the
+ * missing file stored an update no close could read, so the round never closed again.
+ */
+export async function pinUpload(ctx: Context, cid: string): Promise<boolean> {
+  try {
+    await ctx.store.pin(cid);
+    return true;
+  } catch (e) {
+    if (e instanceof BlockNotFoundError) return false;
+    throw e;
+  }
+}
+
 /** Pins what a started job reads for its whole life: spec, initial weights, shards, validation. */
 export function keepJobData(ctx: Context, specCid: string, spec: JobSpec): Promise<void> {
   const data = [spec.initialWeights, spec.validation, ...spec.shards.map((s) => s.cid)];

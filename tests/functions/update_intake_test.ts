@@ -16,6 +16,7 @@ import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { arthaDomain } from "../../lib/crypto/domain.ts";
 import { jobUploadBytes } from "../../lib/coordinator/svdb_access.ts";
+import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
 
 Deno.test("update intake: partition payloads", async (t) => {
@@ -145,4 +146,53 @@ Deno.test("attacker: intake reads no other uploader's private file, no copied pr
     assert.equal(res.status, 422);
     assert.match(res.body.error.message, /unreadable from SVDB.*more than the \d+ allowed/);
   });
+});
+
+Deno.test("attacker: an update collected between intake's read and its pin is refused, and the round still closes", async () => {
+  // Found in the KV audit: an upload is only leased; a node posting just before its lease ends,
+  // with the collection cron firing between intake's read and its pin (which skipped a missing
+  // file), got a 201 for an update nobody could read again, and every close of the round threw.
+  // Prepare: the update leased as POST /svdb leaves it, its lease about to end.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [evil, honest] = job.nodes as [TestNode, TestNode];
+  const up = await s.train(job, evil);
+  const store = s.ctx.store;
+  const bytes = await store.get(up.updateCid);
+  await store.unpin(up.updateCid);
+  await store.lease(up.updateCid, s.ctx.now() + s.ctx.config.uploadLeaseMs);
+  s.advance(s.ctx.config.uploadLeaseMs - 1);
+  const get = store.get;
+  let collected = false;
+  store.get = async function (cid, options) {
+    const got = await get.call(store, cid, options);
+    if (!collected && String(cid) === up.updateCid) {
+      collected = true;
+      await collectGarbage(store, s.ctx.now() + 2); // the 15-minute cron, its lease over
+    }
+    return got;
+  };
+
+  // Execute
+  let res;
+  try {
+    res = await read(await s.post("/aggregate/update", envelopeToJson(up.envelope)));
+  } finally {
+    store.get = get;
+  }
+
+  // Assert: refused, nothing stored for it; the node uploads the same bytes again and is taken,
+  // and the round closes on both updates.
+  assert.equal(collected, true);
+  assert.equal(res.status, 422, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, "UPDATE_UNREADABLE");
+  const key = updateKey(job.jobId, 0, evil.nodePubkey);
+  assert.equal((await s.ctx.kv.get(key)).value, null);
+  assert.equal(String(await store.put(bytes)), up.updateCid);
+  const again = await read(await s.post("/aggregate/update", envelopeToJson(up.envelope)));
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  await s.deliver(job, [honest]);
+  await s.post("/aggregate", { jobId: job.jobId });
+  assert.equal((await s.jobRecord(job.jobId)).round, 1);
 });
