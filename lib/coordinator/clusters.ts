@@ -35,7 +35,7 @@ import {
   updateKey,
   type UpdateRecord,
 } from "./state.ts";
-import { keepReferenced } from "./svdb_retention.ts";
+import { keepReferenced, pinUpload } from "./svdb_retention.ts";
 import { once } from "./once.ts";
 import { foreignPrivate, grantReads, keepUpdatePrivate } from "./svdb_private.ts";
 import { loadSpec } from "./job.ts";
@@ -341,18 +341,15 @@ export async function receiveCluster(
   }
   const bad = await checkAggregate(ctx, job, rec, sub);
   if (bad && !("fake" in bad)) return bad;
-  await keepReferenced(ctx, [sub.aggregateCid]); // the upload was only leased
+  if (bad) return await refuseFake(ctx, job, entry, sub, bad.fake);
+  // Pinned before it counts (as at update intake): a collection after the check took a mean
+  // that was only leased, and the round's close could never read it.
+  if (!(await pinUpload(ctx, sub.aggregateCid))) {
+    const why = `${sub.aggregateCid} was collected while it was read: upload it again`;
+    return refuse(422, "AGGREGATE_UNREADABLE", why);
+  }
   // A mean of a few members' updates says about as much of their data as the updates do.
   await keepUpdatePrivate(ctx, job, sub.aggregateCid, sub.nodePubkey);
-  if (bad) {
-    // No honest mean looks like this: the aggregator pays as for a failed audit, and the
-    // coordinator computes the cluster from its members instead.
-    const caught: ClusterRecord = { ...rec, status: "rejected", aggregateCid: sub.aggregateCid };
-    const res = await setLarge(ctx.kv.atomic().check(entry), key, caught).commit();
-    if (!res.ok) return receiveCluster(ctx, sub, signature);
-    await penaliseAggregator(ctx, job, rec);
-    return refuse(422, "FAKE_AGGREGATE", `${bad.fake}; penalised, the coordinator computes it`);
-  }
   const next: ClusterRecord = {
     ...rec,
     status: "submitted",
@@ -362,6 +359,28 @@ export async function receiveCluster(
   const res = await setLarge(ctx.kv.atomic().check(entry), key, next).commit();
   if (!res.ok) return receiveCluster(ctx, sub, signature); // raced: answer from the new state
   return { ok: true, status: 201, record: next };
+}
+
+/**
+ * No honest mean looks like this: the aggregator pays as for a failed audit, and the coordinator
+ * computes the cluster from its members instead. The penalty goes first (it is sent once, however
+ * often this runs): found in the KV audit, a cluster marked rejected before a penalty whose chain
+ * call failed was never penalised, and the aggregator's retry was answered 200.
+ */
+async function refuseFake(
+  ctx: Context,
+  job: Pick<JobHead, "jobId" | "round">,
+  entry: { key: Deno.KvKey; value: ClusterRecord | null; versionstamp: string | null },
+  sub: ClusterSubmission,
+  fake: string,
+): Promise<ClusterResult> {
+  const rec = entry.value!;
+  await keepReferenced(ctx, [sub.aggregateCid]); // the evidence, while it is there
+  await keepUpdatePrivate(ctx, job, sub.aggregateCid, sub.nodePubkey);
+  await penaliseAggregator(ctx, job, rec);
+  const caught: ClusterRecord = { ...rec, status: "rejected", aggregateCid: sub.aggregateCid };
+  await setLarge(ctx.kv.atomic().check(entry), entry.key, caught).commit();
+  return refuse(422, "FAKE_AGGREGATE", `${fake}; penalised, the coordinator computes it`);
 }
 
 /**
@@ -435,6 +454,21 @@ async function checkAggregate(
 }
 
 /** Every cluster record of a round (for status and tests). */
+/**
+ * The means a job's aggregators posted, every round. Read whole (records are kept in parts):
+ * found in the KV audit, release listed the parts as records, so no mean was ever released and a
+ * running job's means were not kept from another job's release.
+ */
+export async function clusterMeans(kv: Deno.Kv, jobId: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of kv.list({ prefix: ["cluster", jobId] })) {
+    if (e.key.length !== 4) continue;
+    const cid = (await getLarge<ClusterRecord>(kv, e.key)).value?.aggregateCid;
+    if (cid) out.push(cid);
+  }
+  return out;
+}
+
 export async function clustersOf(
   ctx: Context,
   jobId: string,

@@ -16,6 +16,7 @@ import { parseCid } from "../store/cid.ts";
 import { canonicalCid } from "./svdb_private.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
+import { clusterMeans } from "./clusters.ts";
 import { loadSpec } from "./job.ts";
 import { type JobHead, listJobHeads, listValues, type UpdateRecord } from "./state.ts";
 
@@ -43,9 +44,7 @@ export async function releaseUpdates(ctx: Context, jobId: Hex): Promise<string[]
 /** The CIDs of a job's accepted updates and cluster sums (the secure placeholder aside). */
 async function uploadsOf(kv: Deno.Kv, jobId: string): Promise<Set<string>> {
   const updates = await listValues<UpdateRecord>(kv, ["update", jobId.toLowerCase()]);
-  // Cluster records as clusters.ts keys them: ["cluster", jobId, round, cluster].
-  const clusters = await listValues<{ aggregateCid?: string }>(kv, ["cluster", jobId]);
-  const cids = [...updates.map((u) => u.updateCid), ...clusters.map((c) => c.aggregateCid)];
+  const cids = [...updates.map((u) => u.updateCid), ...await clusterMeans(kv, jobId)];
   return new Set(cids.filter((c): c is string => !!c && c !== SECURE_UPDATE_CID && isCid(c)));
 }
 

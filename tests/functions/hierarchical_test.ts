@@ -165,6 +165,67 @@ Deno.test("attacker: a cluster mean longer than its longest member is refused an
   await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
 });
 
+Deno.test("attacker: a fake cluster mean whose penalty failed to send is penalised on its retry, not answered 200", async () => {
+  // Found in the KV audit: the cluster was marked rejected before the penalty was sent; when the
+  // chain call failed nothing sent it again, and the aggregator's retry of the same mean was
+  // answered 200 as if it had been taken. Prepare: an inflating aggregator, and a chain that
+  // refuses the coordinator's first transaction.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const { s, job, clusters: [poisoned] } = await openClusters(fx, { clusterAudit: 0 });
+  const cheat = job.nodes.find((n) => n.nodePubkey === poisoned!.aggregator)!;
+  cheat.cheat.clusterMean = (d) => d.map((x) => x * 1000);
+  const client = s.ctx.chain.client;
+  const send = client.sendRawTransaction;
+  let refused = 0;
+  client.sendRawTransaction = (...args) => {
+    if (refused++ === 0) throw new Error("the RPC gateway is down");
+    return send.apply(client, args);
+  };
+
+  // Execute: the aggregator posts its mean, the penalty fails; it posts again.
+  try {
+    await assert.rejects(() => cheat.worker.tick());
+    await assert.rejects(() => cheat.worker.tick(), /422 Cannot accept cluster: .*penalised/);
+  } finally {
+    client.sendRawTransaction = send;
+  }
+
+  // Assert: slashed once, and the cluster is the coordinator's to compute.
+  const slashes = await fx.coordinator.getContractEvents({
+    address: fx.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: poisoned!.aggregator },
+    fromBlock: 0n,
+  });
+  assert.deepEqual(slashes.map((e) => e.args.reason), [SlashReason.FakeGradients]);
+  assert.equal((await clustersOf(s.ctx, job.jobId, 0))[0]!.status, "rejected");
+});
+
+Deno.test("finalize releases the job's cluster means with its updates", async () => {
+  // Found in the KV audit: release read the cluster records' parts as records, found no mean,
+  // and every posted mean stayed pinned for good. Prepare: a closed hierarchical round.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const { s, job, clusters } = await openClusters(fx);
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
+  for (const c of clusters) {
+    assert.equal(await byKey.get(c.aggregator)!.worker.tick(), "aggregated");
+  }
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  const means = (await clustersOf(s.ctx, job.jobId, 0)).map((c) => c.aggregateCid!);
+  const pinned = async () => new Set((await fx.store.pins()).map(String));
+  for (const cid of means) assert.ok((await pinned()).has(cid), "a taken mean is pinned");
+
+  // Execute
+  const fin = await read(await s.post("/finalize", { jobId: job.jobId }));
+
+  // Assert
+  assert.equal(fin.status, 200, JSON.stringify(fin.body));
+  const pins = await pinned();
+  for (const cid of means) assert.ok(!pins.has(cid), `${cid} is released`);
+});
+
 Deno.test("attacker: a NaN update is refused at intake, so neither its cluster nor the round can be wedged", async () => {
   // Prepare: one node commits a NaN in its delta, digests consistent with it.
   await using fx = await setupCoordinator({ operators: 3 });
