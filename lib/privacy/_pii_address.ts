@@ -3,7 +3,7 @@
  * common orders, then takes the comma-separated parts that follow it (unit, district, city,
  * state, postcode) while they look like address parts:
  * - number first, English street types: `42 Baker Street`, `221B Baker St.`, `3/14 Glebe Point
- *   Road`, `24, MG Road`, `350 Fifth Avenue`;
+ *   Road`, `24, MG Road`, `350 Fifth Avenue`, and in lower case `42 baker street`;
  * - unit or plot first: `Flat 12B, 4th Cross Road`, `Plot No. 45, Sector 18`, `P.O. Box 1234`;
  * - German and Dutch compounds, number last: `Hauptstraße 12`, `Musterstr. 7a`,
  *   `Keizersgracht 123`;
@@ -66,6 +66,27 @@ const UNIT_FIRST = new RegExp(
   String.raw`${EDGE_START}${UNIT}\s*(?:No\.?\s*)?#?${NUM}(?:${PART}){1,5}${EDGE_END}`,
   "gu",
 );
+// "she lives at 42 baker street, london": typed in lower case, a street is still a house number,
+// one to three words and a street type. Lower-case words after a number are also how quantities
+// read ("a 2 hour drive", "3 kids on the road", "2 new road bikes"), so here the type is one of
+// the unambiguous ones, it must close the phrase (punctuation, the end, or a word such as "in"
+// after it), and no word before it may be a function word or a unit (NOT_STREET_WORD).
+const LOWER_TYPE = "(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|terrace|" +
+  "crescent|highway|hwy|parkway|gardens|grove|mews)";
+const LOWER_STREET = new RegExp(
+  String.raw`${EDGE_START}${UNIT_PREFIX}${NUM},?[ \t]+((?:\p{L}[\p{L}'’-]*[ \t]+){1,3})` +
+    // (?i:...) makes only the street type case-insensitive, not the parts after it.
+    String.raw`(?i:${LOWER_TYPE})\.?${SUFFIX}(?:${PART}){0,5}` +
+    String.raw`(?=[ \t]*(?:[,.;:!?)\n]|$|(?:in|near|and|but|where|which|opposite|next|behind)\b))`,
+  "gu",
+);
+const NOT_STREET_WORD = new RegExp(
+  "^(?:a|an|the|of|to|on|in|at|by|for|from|into|onto|up|down|along|across|around|over|past|off|" +
+    "and|or|per|more|other|than|times|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|" +
+    "miles?|mi|km|kilomet(?:er|re)s?|met(?:er|re)s?|yards?|feet|ft|blocks?|lanes?|doors?|" +
+    "stor(?:e?y|ies|eys)|people|kids|cars?|ways?)$",
+  "i",
+);
 const POSTCODE_CUE = new RegExp(
   String.raw`(?:post ?code|postal code|zip(?: ?code)?|pin(?: ?code)?|plz|code postal)` +
     String.raw`[\s:#-]*(?:is\s+)?(${POSTCODE})${EDGE_END}`,
@@ -81,6 +102,11 @@ export function findAddresses(text: string): Span[] {
   }
   return [
     ...matchSpans(text, ADDRESS),
+    ...matchSpans(
+      text,
+      LOWER_STREET,
+      (m) => m[1]!.trim().split(/[ \t]+/).every((w) => !NOT_STREET_WORD.test(w)),
+    ),
     ...matchSpans(text, UNIT_FIRST),
     ...cued,
     ...matchSpans(text, UK_ALONE),

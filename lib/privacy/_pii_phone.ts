@@ -9,7 +9,8 @@
  *   (9-12 digits);
  * - Indian mobiles `98765 43210`, Spanish `612 34 56 78` / `91 123 45 67`;
  * - any other run of 8-15 digits right after a phone word ("mobile:", "call", "tel.",
- *   "WhatsApp", "my number is"), e.g. `9876543210` or `44 7700 900123`.
+ *   "WhatsApp", "my number is", "number"), e.g. `9876543210` or `44 7700 900123`, and a local
+ *   number without its area code there (`tel 555-0132`).
  * Dates, times, decimals and thousands (`2 500 000`) do not fit these shapes.
  *
  * @module
@@ -40,16 +41,25 @@ const SPANISH = new RegExp(
   "gu",
 );
 const ANY_DIGITS = new RegExp(
-  String.raw`${START}\(?\d(?:[ .\-]?\(?\d\)?){7,14}${END}`,
+  String.raw`${START}\(?\d(?:[ .\-]?\(?\d\)?){6,14}${END}`,
   "gu",
 );
-/** Words after which a run of digits is a phone number, whatever its layout. */
+/** A local number without its area code, `555-0132`: a phone only right after a phone word. */
+const LOCAL = /^\d{3}[ .\-]?\d{4}$/;
+const PHONE_WORD = String.raw`(?:phone|tel|telephone|telefon|t[ée]l[ée]phone|mobile?|cell|call|` +
+  String.raw`ring|dial|whats ?app|fax|sms|text|landline|contact|ph)`;
+/**
+ * Words after which a run of digits is a phone number, whatever its layout: a phone word, maybe
+ * with "number" ("tel no.", "call number"), a possessive's number ("my number is"), or "number"
+ * heading a line or a clause ("Number: 4155550132"). After another noun it is not: "order
+ * number 12345678", "part number 4410-2231-0098".
+ */
 const PHONE_CUE = new RegExp(
-  String.raw`(?:\b(?:phone|tel|telephone|telefon|t[ée]l[ée]phone|mobile?|cell|call|ring|dial|` +
-    String.raw`whats ?app|fax|sms|text|landline|contact(?: no\.?| number)?|ph)\b|` +
-    String.raw`\b(?:my|his|her|your|their|our)\s+(?:phone |mobile |cell )?(?:number|no\.?))` +
+  String.raw`(?:\b${PHONE_WORD}\b(?:[ \t]+(?:number|no\.?|#))?|` +
+    String.raw`\b(?:my|his|her|your|their|our)\s+(?:phone |mobile |cell )?(?:number|no\.?)|` +
+    String.raw`(?:^|[^\p{L}\p{N}\s])[ \t]*number)` +
     String.raw`[\s:.#-]*(?:(?:is|was|as|on|at|to)\s+)?$`,
-  "i",
+  "iu",
 );
 const DATE_LIKE = /^\d{1,4}[.\/-]\d{1,2}[.\/-]\d{1,4}$/;
 
@@ -74,7 +84,9 @@ export function findPhones(text: string): Span[] {
     ...matchSpans(
       text,
       ANY_DIGITS,
-      (m) => digitsBetween(8, 15)(m) && hasCueBefore(text, m.index, PHONE_CUE, { window: 30 }),
+      (m) =>
+        (digitsBetween(8, 15)(m) || LOCAL.test(m[0])) &&
+        hasCueBefore(text, m.index, PHONE_CUE, { window: 30 }),
     ),
   ];
 }

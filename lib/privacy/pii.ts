@@ -19,6 +19,7 @@ import { ibanValid, luhnValid, NUMBER_DETECTORS } from "./_pii_numbers.ts";
 import { findDatesOfBirth } from "./_pii_dob.ts";
 import { findAddresses } from "./_pii_address.ts";
 import { findNames } from "./_pii_name.ts";
+import { normaliseForDetection } from "./_pii_normalise.ts";
 import type { Span } from "./_pii_span.ts";
 
 export { ibanValid, luhnValid };
@@ -110,11 +111,13 @@ const DETECTORS: Record<PiiKind, (text: string) => Span[]> = {
  */
 export function findPii(text: string, options: FindPiiOptions = {}): PiiMatch[] {
   const wanted = new Set(options.kinds ?? PII_KINDS);
+  // Same length as `text` (see _pii_normalise.ts): a span found in it is the same span of `text`.
+  const probe = normaliseForDetection(text);
   const found: PiiMatch[] = [];
   for (const kind of PII_KINDS) {
     if (!wanted.has(kind)) continue;
     // Longest first, so a detector's own overlapping candidates keep the widest one.
-    const spans = DETECTORS[kind](text).sort((a, b) => b[1] - b[0] - (a[1] - a[0]));
+    const spans = DETECTORS[kind](probe).sort((a, b) => b[1] - b[0] - (a[1] - a[0]));
     for (const [start, end] of spans) {
       if (found.some((f) => start < f.end && f.start < end)) continue;
       found.push({ kind, start, end, text: text.slice(start, end) });

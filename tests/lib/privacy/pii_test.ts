@@ -150,3 +150,66 @@ Deno.test("ibanValid checks the country length and mod-97", () => {
   assert.ok(!ibanValid("DE8937040044053201300")); // one character short
   assert.ok(!ibanValid("ZZ89370400440532013000")); // no such country
 });
+
+Deno.test("attacker: cards, phones and IBANs with Unicode spaces, dashes or digits are redacted", () => {
+  // Found in the data owner audit: the patterns knew ASCII spaces, dashes and digits only, so a
+  // no-break or narrow space (what a word processor or a French locale types), a Unicode dash or
+  // full-width digits let a number through that the same number with ASCII spaces did not.
+  // Prepare
+  const text =
+    "Card: 4111\u00a01111\u00a01111\u00a01111; tel +33\u202f6\u202f12\u202f34\u202f56\u202f78; " +
+    "IBAN GB82\u00a0WEST 1234 5698 7654 32";
+  const others = [
+    "card ４１１１ １１１１ １１１１ １１１１",
+    "card ４１１１\u3000１１１１\u3000１１１１\u3000１１１１",
+    "call 4１5-555-0132",
+    "call 415\u2011555\u20110132",
+    "card ٤١١١ ١١١١ ١١١١ ١١١١",
+  ];
+  // Execute
+  const { text: out, counts } = redactPii(text);
+  // Assert
+  assert.equal(out, "Card: [CARD]; tel [PHONE]; IBAN [IBAN]");
+  assert.deepEqual(counts, { ...emptyPiiCounts(), card: 1, phone: 1, iban: 1 });
+  for (const other of others) assert.match(redactPii(other).text, /^\w+ \[(CARD|PHONE)\]$/, other);
+});
+
+Deno.test("findPii on Unicode text reports spans of the original text, astral characters included", () => {
+  // Prepare: detection runs on a normalised copy; its offsets must be the original's.
+  const text =
+    "😀 Mail x@y.org, card 4111\u00a01111\u00a01111\u00a01111 🇫🇷, 2\u202f500\u202f000 people";
+  // Execute
+  const matches = findPii(text);
+  // Assert: the original characters, no-break spaces kept; thousands are still no phone.
+  assert.deepEqual(matches.map((m) => [m.kind, m.text, text.slice(m.start, m.end)]), [
+    ["email", "x@y.org", "x@y.org"],
+    ["card", "4111\u00a01111\u00a01111\u00a01111", "4111\u00a01111\u00a01111\u00a01111"],
+  ]);
+});
+
+Deno.test("attacker: a lower-case street and digits after 'number' or 'tel' are redacted", () => {
+  // Found in the data owner audit: the street pattern needed capitals, "number" alone was no
+  // phone cue, and seven-digit local numbers were no phone even after "tel".
+  // Prepare
+  const leaks = {
+    "she lives at 42 baker street, london": "she lives at [ADDRESS], london",
+    "number 4155550132": "number [PHONE]",
+    "tel 555-0132": "tel [PHONE]",
+    "Number: 4155550132 (mobile)": "Number: [PHONE] (mobile)",
+    "we moved to 7 high st, leeds": "we moved to [ADDRESS], leeds",
+  };
+  // Quantities before a road, other nouns' numbers and large figures keep their meaning.
+  const kept = [
+    "a 2 hour drive down the road.",
+    "it is 5 minutes down the road.",
+    "we need 2 new road bikes",
+    "order number 12345678 shipped",
+    "call 2 500 000 people",
+  ];
+  // Execute
+  const redacted = Object.keys(leaks).map((text) => redactPii(text).text);
+  const found = kept.map((text) => findPii(text));
+  // Assert
+  assert.deepEqual(redacted, Object.values(leaks));
+  assert.deepEqual(found, kept.map(() => []));
+});
