@@ -62,44 +62,67 @@ export function redactDataset(
 
 /**
  * Replaces what findPii finds, piece by piece; adds to `counts`; counts the lines touched. Each
- * piece is searched with the {@link OVERLAP_CHARS} after it, and an item that starts in the piece
- * is replaced whole even where it runs past the cut: searched alone, a long line's pieces let an
- * e-mail or a phone number across a cut through (found in the data owner audit).
+ * piece is searched with the {@link OVERLAP_CHARS} after it and the {@link CONTEXT_CHARS} before
+ * it, and an item that starts in the piece is replaced whole even where it runs past the cut:
+ * searched alone, a long line's pieces let an e-mail or a phone number across a cut through, and
+ * so did an item whose cue ("born", "tel") was left in the piece before (data owner audit).
  */
 function redactText(text: string, counts: Record<PiiKind, number>) {
   let out = "";
-  let lines = 0;
+  const touched = new Set<number>();
+  let line = 0; // the line `at` is on
   for (let at = 0; at < text.length;) {
-    const cut = pieceEnd(text, at) - at;
-    const window = text.slice(at, at + cut + OVERLAP_CHARS);
-    const touched = new Set<number>();
-    let emitted = 0;
-    let next = cut;
-    for (const m of findPii(window)) {
-      if (m.start >= cut) break; // the next piece's, found there whole
-      if (m.start < emitted) continue;
-      out += window.slice(emitted, m.start) + PII_PLACEHOLDER[m.kind];
-      emitted = m.end;
-      next = Math.max(next, m.end);
-      counts[m.kind]++;
-      const first = lineOf(window, m.start);
-      const last = first + (m.text.match(/\n/g)?.length ?? 0);
-      for (let line = first; line <= last; line++) touched.add(line);
-    }
-    out += window.slice(emitted, next);
-    lines += touched.size;
-    at += next;
+    const piece = redactPiece(text, at, counts);
+    out += piece.text;
+    for (const l of piece.lines) touched.add(line + l);
+    line += newlines(text, at, piece.end);
+    at = piece.end;
   }
-  return { text: out, lines };
+  return { text: out, lines: touched.size };
 }
+
+/**
+ * Redacts the piece of `text` that starts at `at`: its text, where it ended (past the cut when an
+ * item ran over it) and the lines it touched, counted from the line `at` is on.
+ */
+function redactPiece(text: string, at: number, counts: Record<PiiKind, number>) {
+  const from = Math.max(0, at - CONTEXT_CHARS);
+  const cut = pieceEnd(text, at);
+  const window = text.slice(from, cut + OVERLAP_CHARS);
+  const lines = new Set<number>();
+  let out = "";
+  let emitted = at - from;
+  let end = cut - from;
+  for (const m of findPii(window)) {
+    if (m.end <= emitted) continue; // in the context before, the previous piece's
+    if (m.start >= cut - from) break; // the next piece's, found there whole
+    // An item begun before `at` that the previous piece did not replace (its context differed):
+    // what of it lies in this piece is still replaced, rather than let through.
+    const start = Math.max(m.start, emitted);
+    out += window.slice(emitted, start) + PII_PLACEHOLDER[m.kind];
+    const first = newlines(window, at - from, start);
+    const last = first + newlines(window, start, m.end);
+    for (let l = first; l <= last; l++) lines.add(l);
+    emitted = m.end;
+    end = Math.max(end, m.end);
+    counts[m.kind]++;
+  }
+  return { text: out + window.slice(emitted, end), end: from + end, lines };
+}
+
+/**
+ * How much of the text before a piece is searched with it: enough for any cue a detector looks
+ * back for (at most 40 characters) and for any item findPii finds to be seen whole.
+ */
+const CONTEXT_CHARS = 512;
 
 /** How far past a piece's cut it is searched: longer than any item findPii finds. */
 const OVERLAP_CHARS = 512;
 
-/** The 0-based line of offset `at` in `text`. */
-function lineOf(text: string, at: number): number {
+/** How many line ends `text` has from `start` to `end`. */
+function newlines(text: string, start: number, end: number): number {
   let n = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < at; i = text.indexOf("\n", i + 1)) n++;
+  for (let i = text.indexOf("\n", start); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) n++;
   return n;
 }
 
