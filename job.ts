@@ -8,6 +8,7 @@
  *   deno task job status [JOB_ID] [--wait]   # default: the last job submitted from this folder
  *   deno task job model [JOB_ID] [--out .artha/model]
  *   deno task job cancel [JOB_ID]          # ends the job; withdraws what it did not spend
+ *   deno task job start [JOB_ID]           # starts again a job whose submit failed after escrow
  *
  * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787); for submit, model
  * and cancel also
@@ -25,12 +26,15 @@
  * Status: --wait, --timeout SECONDS; a job's status is checked against the chain (--rpc, --addresses). Cancel: an Open
  * job is cancelled whole; a running one only once its coordinator stopped closing rounds (it is
  * cut to the rounds it ran); run it again after the settlement delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
- * job_cancel.ts.
+ * job_cancel.ts. Submit records the job in .artha/last-job.json before its escrow is sent (its id,
+ * then the transaction's hash), so a submit cut short after paying is still found by status,
+ * start and cancel without an id.
  */
 import { dirname } from "node:path";
-import { formatEther, type Hex, parseEther } from "viem";
+import { formatEther, type Hex, parseEther, parseEventLogs } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { createArthaClient } from "./lib/chain/client.ts";
+import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
+import { abis, JobStatus } from "./lib/chain/contracts.ts";
 import { readJob } from "./lib/chain/read_job.ts";
 import { type JobSettings, readJobSettings } from "./lib/config.ts";
 import {
@@ -44,7 +48,13 @@ import {
 import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
 import { downloadModel, expectedModel, OutputExistsError } from "./lib/job/job_model.ts";
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
-import { JobNotStartedError, submitJob } from "./lib/job/submit.ts";
+import {
+  JobNotStartedError,
+  type PendingJob,
+  startSubmittedJob,
+  submitJob,
+  SubmitRefusedError,
+} from "./lib/job/submit.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
 import { synchronousRecipe } from "./lib/job/recipe.ts";
@@ -91,10 +101,12 @@ async function submit(s: JobSettings): Promise<void> {
       targetImprovementBps: Math.round(o.targetImprovement * 100),
       store,
       waitNodesMs: o.waitNodesSeconds * 1000,
+      // Written before the escrow is sent: a submit cut short after paying leaves the job named.
+      record: (job) => writeJobRecord(s, { ...job, pending: true }),
       log: console.log,
     });
-    await Deno.mkdir(dirname(s.lastJobFile), { recursive: true });
-    await Deno.writeTextFile(s.lastJobFile, JSON.stringify({ ...job, spec: undefined }) + "\n");
+    const { spec: _, ...started } = job;
+    await writeJobRecord(s, { ...await readJobRecord(s), ...started, pending: undefined });
     console.log(
       `job ${job.jobId} started: ${job.assigned} nodes, ${o.rounds} round${
         o.rounds === 1 ? "" : "s"
@@ -106,23 +118,89 @@ async function submit(s: JobSettings): Promise<void> {
     console.log("follow it: deno task job status --wait");
   } catch (e) {
     if (!(e instanceof JobNotStartedError)) throw e;
-    throw new Error(`${e.message}; get its budget back: deno task job cancel ${e.jobId}`, {
-      cause: e,
-    });
+    throw new Error(`${e.message}; ${nextStep(s, e)}`, { cause: e });
   } finally {
     await store?.close();
   }
 }
 
-/** The job to show: the one named, else the last one submitted from this folder. */
-async function jobIdOf(s: JobSettings): Promise<Hex | undefined> {
-  if (s.jobId) return s.jobId;
+/** What the owner of a job whose submit failed after signing its escrow can do, by its status. */
+function nextStep(s: JobSettings, e: JobNotStartedError): string {
+  if (e.status === JobStatus.Running) {
+    return "its nodes may be training it already: start it again (the coordinator resumes a " +
+      `started job), deno task job start ${e.jobId}`;
+  }
+  if (e.status === JobStatus.Open) {
+    return "its budget is escrowed: start it again, deno task job start " +
+      `${e.jobId}, or get the budget back, deno task job cancel ${e.jobId}`;
+  }
+  return `once the transaction is mined, its budget is escrowed; ${s.lastJobFile} names it: ` +
+    "get it back with deno task job cancel (no id needed), or start it with deno task job start";
+}
+
+/** The last job submitted from this folder, as its submit recorded it. */
+type JobRecord = Partial<PendingJob> & {
+  jobId: Hex;
+  pending?: boolean;
+  assigned?: number;
+  initialValLoss?: number;
+};
+
+/** Records the job in this folder, whole or not at all (a kill mid-write keeps the last one). */
+async function writeJobRecord(s: JobSettings, record: JobRecord): Promise<void> {
+  await Deno.mkdir(dirname(s.lastJobFile), { recursive: true });
+  const tmp = `${s.lastJobFile}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(record) + "\n");
+  await Deno.rename(tmp, s.lastJobFile);
+}
+
+/** The record of the last job submitted from this folder, if any. */
+async function readJobRecord(s: JobSettings): Promise<JobRecord | undefined> {
   try {
-    return (JSON.parse(await Deno.readTextFile(s.lastJobFile)) as { jobId: Hex }).jobId;
+    return JSON.parse(await Deno.readTextFile(s.lastJobFile)) as JobRecord;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new UsageError(`Cannot read ${s.lastJobFile}: ${(e as Error).message}; name the job`);
   }
+}
+
+/** The job to show: the one named, else the last one submitted from this folder. */
+async function jobIdOf(s: JobSettings): Promise<Hex | undefined> {
+  return s.jobId ?? (await readJobRecord(s))?.jobId;
+}
+
+/**
+ * The id of a recorded job whose submit was cut short, as its escrow's receipt says (the
+ * recorded one was derived before the send: a second submit of the account in between takes it).
+ */
+async function escrowedJobId(client: ArthaClient, record: JobRecord): Promise<Hex> {
+  if (!record.pending || !record.txHash) return record.jobId;
+  const receipt = await client.getTransactionReceipt({ hash: record.txHash }).catch(() => null);
+  if (!receipt) {
+    throw new UsageError(
+      `Cannot find job ${record.jobId} yet: its escrow transaction ${record.txHash} is not ` +
+        "mined; run this again once it is (if it never is, nothing was escrowed)",
+    );
+  }
+  const logs = receipt.logs;
+  const [event] = parseEventLogs({ abi: abis.jobs, eventName: "JobSubmitted", logs });
+  if (event) return event.args.jobId;
+  throw new UsageError(
+    `Cannot find job ${record.jobId}: its escrow transaction ${record.txHash} reverted; ` +
+      "nothing was escrowed",
+  );
+}
+
+/** The job a signing command acts on: the one named, else the recorded one (as mined). */
+async function ownJob(
+  s: JobSettings,
+  client: ArthaClient,
+): Promise<{ jobId: Hex; record?: JobRecord } | undefined> {
+  const record = await readJobRecord(s);
+  if (!s.jobId) return record && { jobId: await escrowedJobId(client, record), record };
+  const mined = record && await escrowedJobId(client, record).catch(() => record.jobId);
+  const same = mined?.toLowerCase() === s.jobId.toLowerCase();
+  return { jobId: s.jobId, record: same ? record : undefined };
 }
 
 /** `job status`: the job's state and rounds (or every job), waiting for its end with --wait. */
@@ -202,19 +280,46 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
 
 /** `job cancel`: ends the job as far as the chain allows now; withdraws what came back. */
 async function cancel(s: JobSettings): Promise<void> {
-  const jobId = await jobIdOf(s);
-  if (!jobId) throw new UsageError("Cannot cancel a job: name it (deno task job cancel <id>)");
   const { client, addresses } = await chainClient(s, privateKeyToAccount(s.privateKey!));
+  const jobId = (await ownJob(s, client))?.jobId;
+  if (!jobId) throw new UsageError("Cannot cancel a job: name it (deno task job cancel <id>)");
   const done = await cancelOwnJob(client, { addresses, jobId, log: console.log });
   if (done.refunded === 0n && done.withdrawn === 0n && done.settlesAt === undefined) {
     console.log(`job ${jobId} is ${jobStatusName(done.status)}: nothing is left to get back`);
   }
 }
 
+/**
+ * `job start`: starts again a job whose submit failed after its escrow (its model registered
+ * unless it is, /assign posted again); its spec and model name come from this folder's record.
+ */
+async function start(s: JobSettings): Promise<void> {
+  const { client } = await chainClient(s, privateKeyToAccount(s.privateKey!));
+  const own = await ownJob(s, client);
+  const job = own?.record;
+  if (!own || !job?.specCid || !job.name) {
+    const which = own ? `job ${own.jobId} is not the one ${s.lastJobFile} records` : "no job";
+    throw new UsageError(
+      `Cannot start a job: ${which}; start one submitted from this folder (its spec is known here)`,
+    );
+  }
+  const deployment = s.deployment!;
+  const started = await startSubmittedJob(client, {
+    coordinator: s.coordinator,
+    deployment: { addresses: deployment.addresses!, name: deployment.name },
+    chainIdName: s.endpoint!.names.chainId,
+    job: { jobId: own.jobId, specCid: job.specCid, name: job.name, modelId: job.modelId },
+  });
+  await writeJobRecord(s, { ...job, ...started, pending: undefined });
+  console.log(`job ${started.jobId} started: ${started.assigned} nodes`);
+  console.log("follow it: deno task job status --wait");
+}
+
 /** Errors that are the owner's to fix (exit 2), as a UsageError. */
 function asUsage(e: unknown): unknown {
   const own = e instanceof ShardDataError || e instanceof PrivacyBudgetError ||
     e instanceof OutputExistsError || e instanceof CancelRefusedError ||
+    e instanceof SubmitRefusedError ||
     (e instanceof TypeError && e.message.startsWith("Cannot read job spec"));
   return own ? new UsageError((e as Error).message) : e;
 }
@@ -227,6 +332,7 @@ async function main(args: string[]): Promise<void> {
     if (s.command === "status") await status(s, coordinator);
     if (s.command === "model") await model(s, coordinator);
     if (s.command === "cancel") await cancel(s);
+    if (s.command === "start") await start(s);
   } catch (e) {
     throw asUsage(e);
   }
@@ -238,6 +344,7 @@ if (import.meta.main) {
     status: "read the job",
     model: "download the model",
     cancel: "cancel the job",
+    start: "start the job",
   };
   const command = Deno.args[0] as keyof typeof action;
   await runCli(action[command] ?? "run the job command", () => main(Deno.args));

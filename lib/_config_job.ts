@@ -67,8 +67,8 @@ export const DEFAULT_JOB_VERIFICATION = { redundancy: 1, challengeRate: 0.1, sam
 
 /** What `deno task job` does. */
 export interface JobSettings {
-  command: "submit" | "status" | "model" | "cancel";
-  /** The job (status, model, cancel); default: the last one submitted from this folder. */
+  command: "submit" | "status" | "model" | "cancel" | "start";
+  /** The job (status, model, cancel, start); default: the last one submitted from this folder. */
   jobId?: `0x${string}`;
   coordinator: string;
   /** Where the last submitted job is remembered (absolute). */
@@ -122,7 +122,7 @@ const JOB_FLAGS = {
   out: str,
 };
 
-const COMMANDS: JobSettings["command"][] = ["submit", "status", "model", "cancel"];
+const COMMANDS: JobSettings["command"][] = ["submit", "status", "model", "cancel", "start"];
 
 const CODEC_NAMES = ["fp32", "int8", "int4", "topk", "topk-int8", "partition"] as const;
 
@@ -202,8 +202,9 @@ function readVerification(
  * --sample-rate R --committee; ARTHA_PRIVATE_KEY pays), `status [jobId] [--wait] [--timeout SECONDS]`
  * (checked against the job on chain: --rpc, --chain-id, --addresses),
  * `model [jobId] [--out DIR]` (with --rpc, --chain-id and --addresses: the model's weights
- * are checked against the job's on chain) and `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY
- * is the owner's, with --rpc, --chain-id and --addresses); all take --coordinator
+ * are checked against the job's on chain), `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY
+ * is the owner's, with --rpc, --chain-id and --addresses) and `start [jobId]` (a job whose submit
+ * failed after its escrow, from this folder's record; signed like cancel); all take --coordinator
  * (ARTHA_COORDINATOR).
  *
  * @throws {ConfigError} naming every missing or unusable setting
@@ -218,13 +219,14 @@ export function readJob(
   if (!COMMANDS.includes(command as JobSettings["command"])) {
     r.fail(
       command ?? "<command>",
-      "must be submit, status, model or cancel (deno task job <command>)",
+      "must be submit, status, model or cancel, or start (deno task job <command>)",
     );
   }
   if (jobId !== undefined && (command === "submit" || !/^0x[0-9a-fA-F]{64}$/.test(jobId))) {
     r.fail(
       jobId,
-      "is not expected here (a job id is 0x and 64 hex digits, after status, model or cancel)",
+      "is not expected here (a job id is 0x and 64 hex digits, after status, model, cancel or " +
+        "start)",
     );
   }
   if (extra.length) r.fail(extra.join(" "), "is not expected");
@@ -234,7 +236,7 @@ export function readJob(
     "the coordinator's base URL",
   );
   const submit = command === "submit";
-  const signs = submit || command === "cancel";
+  const signs = submit || command === "cancel" || command === "start";
   const onChain = signs || command === "model" || command === "status";
   const settings: JobSettings = {
     command: command as JobSettings["command"],

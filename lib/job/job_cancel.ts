@@ -23,6 +23,7 @@ import { getOpenCases } from "../chain/get_open_cases.ts";
 import { getSettlementDelay } from "../chain/get_settlement_delay.ts";
 import { getStalledAt } from "../chain/get_stalled_at.ts";
 import { readJob } from "../chain/read_job.ts";
+import { ChainCallError } from "../chain/send_contract.ts";
 import { endStaleCases, settleRoundGroups } from "./job_cases.ts";
 
 /** Thrown when the job cannot be ended by this account, or not yet; nothing was sent. */
@@ -61,7 +62,7 @@ export async function cancelOwnJob(
   refuseStranger(client, jobId, job);
   let refunded = 0n;
   if (job.status === JobStatus.Open) {
-    const { refund } = await cancelJob(client, { addresses, jobId });
+    const { refund } = await cancelOpen(client, addresses, jobId);
     refunded += refund;
     log(`job ${jobId} cancelled before any node was assigned: ${formatEther(refund)} ARTH back`);
   } else if (job.status === JobStatus.Running) {
@@ -101,6 +102,33 @@ function refuseStranger(
     throw new CancelRefusedError(
       "NOT_JOB_OWNER",
       `Cannot cancel job ${jobId}: it belongs to ${job.owner}, not to ${client.account.address}`,
+    );
+  }
+}
+
+/**
+ * Cancels an Open job. Its coordinator may assign it between the read and the cancel (a start
+ * in flight): the contract's JobManager__WrongStatus(jobId, 1) then means the job started
+ * meanwhile, and is said so.
+ */
+async function cancelOpen(
+  client: ArthaClient,
+  addresses: ArthaAddresses,
+  jobId: Hex,
+): Promise<{ refund: bigint }> {
+  try {
+    return await cancelJob(client, { addresses, jobId });
+  } catch (e) {
+    if (!(e instanceof ChainCallError) || e.errorName !== "JobManager__WrongStatus") throw e;
+    const job = await readJob(client, { addresses, jobId });
+    if (job.status !== JobStatus.Running) throw e;
+    const stalledAt = await getStalledAt(client, { addresses, jobId });
+    throw new CancelRefusedError(
+      "JOB_RUNNING",
+      `Cannot cancel job ${jobId}: it started meanwhile (its coordinator assigned nodes while ` +
+        "this cancelled it); follow it with deno task job status, and if no round closes " +
+        `before ${iso(stalledAt)}, cancel it then (it is abandoned, cut to the rounds it ran)`,
+      stalledAt,
     );
   }
 }

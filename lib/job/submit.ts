@@ -7,7 +7,10 @@
  * signed by the owner's account (an account that has submitted a job may upload; the shards and
  * validation bytes private from the upload on, POST /svdb/private) or put them in
  * a local store; register the job's model in ModelRegistry with the coordinator as publisher;
- * and ask the coordinator to assign the job.
+ * and ask the coordinator to assign the job. What is known of the job (its id, derived as the
+ * contract derives it, then the escrow's transaction hash) is handed to `record` before the
+ * escrow is sent, so an owner whose submit fails after signing can still find, start or cancel
+ * the job (found in the job owner audit: a lost receipt left a funded job nobody could name).
  *
  * @example
  * ```ts ignore
@@ -18,10 +21,12 @@
  */
 import { type Address, formatEther, type Hex, isAddress, parseEther } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
-import type { ArthaAddresses } from "../chain/contracts.ts";
+import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
+import { getModel } from "../chain/get_model.ts";
 import { isAuthorisedCoordinator } from "../chain/is_authorised.ts";
+import { readJob } from "../chain/read_job.ts";
 import { registerModel } from "../chain/register_model.ts";
-import { submitTrain } from "../chain/submit_train.ts";
+import { submitTrain, type TrainJobTerms } from "../chain/submit_train.ts";
 import { formatArthaUri } from "../store/cid.ts";
 import { MemoryBlockstore } from "../store/memory_blockstore.ts";
 import { type PutOptions, Store } from "../store/store.ts";
@@ -36,7 +41,12 @@ import {
 } from "../network/preflight.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
+import { waitForNodes } from "./_ready_nodes.ts";
+import { modelIdOf, nextJobId, watchSends } from "./_job_ids.ts";
 import { checkPrivacyBudget } from "./privacy_plan.ts";
+
+/** Wei per GPU-second of the per-batch reward unless told otherwise (0.001 ARTH). */
+export const DEFAULT_BASE_RATE_PER_SECOND = parseEther("0.001");
 
 /** What to submit, and where. */
 export interface SubmitJobParameters {
@@ -45,7 +55,7 @@ export interface SubmitJobParameters {
   deployment: ExpectedDeployment;
   chainIdName: string;
   prepare: PrepareJobOptions;
-  /** Wei escrowed. */
+  /** Wei escrowed; at least `baseRatePerSecond` (the contract's bound). */
   budget: bigint;
   /**
    * Workers wanted (submitTrain's nodesWanted); the job is prepared, and its privacy budget
@@ -56,13 +66,31 @@ export interface SubmitJobParameters {
   name?: string;
   /** Improvement (bps) that unlocks the accuracy bonus. */
   targetImprovementBps: number;
-  /** Wei per GPU-second of the per-batch reward (default 0.001 ARTH). */
+  /** Wei per GPU-second of the per-batch reward (default {@link DEFAULT_BASE_RATE_PER_SECOND}). */
   baseRatePerSecond?: bigint;
   /** Put the files in this store (one the coordinator reads) instead of uploading them. */
   store?: Store;
-  /** How long to wait for `nodes` bound workers before escrowing (default 10 min). */
+  /** How long to wait for `nodes` live, eligible workers before escrowing (default 10 min). */
   waitNodesMs?: number;
+  /**
+   * Called with what is known of the job before its escrow is sent and each time more is known
+   * (the transaction's hash once signed, the mined id, the model): awaited, so a record written
+   * here exists before the money moves.
+   */
+  record?: (job: PendingJob) => Promise<void> | void;
   log?: (line: string) => void;
+}
+
+/** What is known of a job being submitted: enough to find, start or cancel it. */
+export interface PendingJob {
+  /** Derived before the escrow is sent (the owner's next nonce); the receipt's once mined. */
+  jobId: Hex;
+  specCid: string;
+  /** Its ModelRegistry name. */
+  name: string;
+  /** The escrow's transaction, once signed. */
+  txHash?: Hex;
+  modelId?: Hex;
 }
 
 /** The submitted, started job. */
@@ -86,79 +114,144 @@ class RecordingStore extends Store {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until the coordinator has `nodes` bound workers (or the time is up). */
-async function waitForNodes(
-  coordinator: CoordinatorClient,
-  nodes: number,
-  waitMs: number,
-  log: (line: string) => void,
-): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  let seen = -1;
-  for (;;) {
-    // nodeCount: /status lists a page of nodes (a coordinator before pages: all of them).
-    const status = await coordinator.getJson<{ nodes: unknown[]; nodeCount?: number }>("/status");
-    const bound = status.nodeCount ?? status.nodes.length;
-    if (bound >= nodes) return;
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `only ${bound} of ${nodes} workers are bound to the coordinator after ` +
-          `${Math.round(waitMs / 1000)} s; start more workers or ask for fewer --nodes`,
-      );
-    }
-    if (bound !== seen) log(`waiting for ${nodes} bound workers (${bound} so far)`);
-    seen = bound;
-    await sleep(1000);
-  }
-}
-
 /**
  * Submits, pays for, uploads, registers and starts a job; see the module doc.
  *
+ * @throws {SubmitRefusedError} before anything is sent: a budget below the base rate, a model
+ * name the owner has used
  * @throws {PrivacyBudgetError} before anything is sent, when `nodes` copies per round would
  * overspend the job's privacy budget
+ * @throws {JobNotStartedError} after the escrow was signed: names the job, its status on chain
+ * and the escrow's transaction
  */
 export async function submitJob(
   client: ArthaClient,
   params: SubmitJobParameters,
 ): Promise<SubmittedJob> {
   const log = params.log ?? (() => {});
+  checkBudget(params);
   const prepare = planFor(params);
   const info = await preflight(client, params);
+  if (params.name !== undefined) await checkModelName(client, params, params.name);
   const local = new RecordingStore(new MemoryBlockstore());
   const { spec, specCid } = await prepareJob(params.store ?? local, prepare);
   const coordinator = new CoordinatorClient(httpCoordinator(params.coordinator), { retries: 3 });
-  await waitForNodes(coordinator, params.nodes, params.waitNodesMs ?? 600_000, log);
-  const jobId = await escrow(client, params, spec);
-  log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
+  await waitForNodes(client, coordinator, { params, spec, log });
+  const predicted = await nextJobId(client, params.deployment.addresses);
+  const name = params.name ?? defaultModelName(predicted);
+  if (params.name === undefined) await checkModelName(client, params, name);
+  const job: PendingJob = { jobId: predicted, specCid, name };
+  const record = async (more: Partial<PendingJob>) =>
+    await params.record?.(Object.assign(job, more));
+  await record({});
   try {
+    const signed = watchSends(client, (txHash) => record({ txHash }));
+    const { jobId } = await submitTrain(signed, escrowOf(params, spec));
+    await record({ jobId });
+    log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
     if (!params.store) {
-      await upload(client, coordinator, {
-        addresses: params.deployment.addresses,
-        local,
-        spec,
-        log,
-      });
+      const addresses = params.deployment.addresses;
+      await upload(client, coordinator, { addresses, local, spec, log });
     }
     const rounds = `${spec.rounds} round${spec.rounds === 1 ? "" : "s"}`;
     log(`spec ${formatArthaUri(specCid)}: ${spec.shards.length} shards, ${rounds}`);
     const publisher = info.coordinator as Address;
-    return await startJob(client, coordinator, { params, jobId, spec, specCid, publisher });
+    const modelId = await registerJobModel(client, { params, job, publisher });
+    await record({ modelId });
+    const started = await postAssign(client, coordinator, { params, job: { ...job, modelId } });
+    return { ...started, spec };
   } catch (e) {
-    // The budget is escrowed: name the job, so its owner can follow it up or cancel it.
-    throw new JobNotStartedError(jobId, { cause: e });
+    throw await notStarted(client, params, job, e);
   }
 }
 
-/** Thrown when the budget was escrowed but the job could not be started; `jobId` names it. */
+/**
+ * The failure of a submit after its escrow was prepared: a JobNotStartedError naming the job and
+ * its status on chain once the escrow may have been sent, else the failure as it is.
+ */
+async function notStarted(
+  client: ArthaClient,
+  params: SubmitJobParameters,
+  job: PendingJob,
+  e: unknown,
+): Promise<unknown> {
+  const addresses = params.deployment.addresses;
+  const status = await readJob(client, { addresses, jobId: job.jobId })
+    .then((j) => j.status as number, () => undefined);
+  // Nothing signed and no such job: nothing was escrowed, the failure is the caller's as it is.
+  if (job.txHash === undefined && status === JobStatus.None) return e;
+  return new JobNotStartedError(job.jobId, { cause: e, status, txHash: job.txHash });
+}
+
+/**
+ * Thrown when the budget may be escrowed but the job could not be started; `jobId` names it,
+ * `status` is its status on chain (undefined when it could not be read; None while the escrow's
+ * transaction `txHash` is not mined), so the owner knows whether to start it again or cancel it.
+ */
 export class JobNotStartedError extends Error {
   readonly code = "JOB_NOT_STARTED";
-  constructor(readonly jobId: Hex, options: { cause: unknown }) {
-    super(`job ${jobId} is escrowed but not started: ${(options.cause as Error).message}`, options);
+  readonly status: number | undefined;
+  readonly txHash: Hex | undefined;
+  constructor(
+    readonly jobId: Hex,
+    options: { cause: unknown; status?: number; txHash?: Hex },
+  ) {
+    const why = (options.cause as Error)?.message ?? String(options.cause);
+    const state = options.status === JobStatus.Running
+      ? "is running on chain (its nodes are assigned) but its start was not confirmed"
+      : options.status === JobStatus.Open
+      ? "is escrowed but not started"
+      : `may be escrowed: its transaction ${options.txHash ?? "(unknown)"} was sent but not ` +
+        "confirmed";
+    super(`job ${jobId} ${state}: ${why}`, { cause: options.cause });
     this.name = "JobNotStartedError";
+    this.status = options.status;
+    this.txHash = options.txHash;
   }
+}
+
+/** Thrown before anything is sent when the submit would revert on chain after waiting for nodes. */
+export class SubmitRefusedError extends Error {
+  constructor(readonly code: "BUDGET_BELOW_RATE" | "MODEL_NAME_TAKEN", message: string) {
+    super(message);
+    this.name = "SubmitRefusedError";
+  }
+}
+
+/**
+ * The contract refuses a base rate above the budget (JobManager__InvalidParams), but only in the
+ * escrow's gas estimate, after the job was prepared and its nodes waited for: refused first.
+ */
+function checkBudget(params: SubmitJobParameters): void {
+  const rate = params.baseRatePerSecond ?? DEFAULT_BASE_RATE_PER_SECOND;
+  if (params.budget >= rate) return;
+  throw new SubmitRefusedError(
+    "BUDGET_BELOW_RATE",
+    `Cannot submit the job: its budget of ${formatEther(params.budget)} ARTH is below the base ` +
+      `rate of ${formatEther(rate)} ARTH for one GPU-second; escrow at least that (--budget)`,
+  );
+}
+
+/** The name a job's model is registered under unless the owner names it. */
+function defaultModelName(jobId: Hex): string {
+  return `artha-${jobId.slice(2, 10)}`;
+}
+
+/** Refuses a model name the owner has registered (registerModel would revert after the escrow). */
+async function checkModelName(
+  client: ArthaClient,
+  params: SubmitJobParameters,
+  name: string,
+): Promise<void> {
+  const modelId = modelIdOf(client.account.address, name);
+  const addresses = params.deployment.addresses;
+  const model = await getModel(client, { addresses, modelId, publisher: client.account.address });
+  if (BigInt(model.owner) === 0n) return;
+  throw new SubmitRefusedError(
+    "MODEL_NAME_TAKEN",
+    `Cannot submit the job: ${client.account.address} already registered a model named ` +
+      `"${name}" (${modelId}, job ${model.jobId}); choose another --name`,
+  );
 }
 
 /**
@@ -173,6 +266,17 @@ function planFor(params: SubmitJobParameters): PrepareJobOptions {
 
 /** The coordinator runs on the owner's chain and deployment, and the owner can pay. */
 async function preflight(client: ArthaClient, params: SubmitJobParameters) {
+  const info = await checkPublisher(client, params);
+  const address = client.account.address;
+  await checkFunds(client, { address, need: params.budget, action: "submit the job" });
+  return info;
+}
+
+/** The coordinator runs on the owner's chain and deployment, its account authorised. */
+async function checkPublisher(
+  client: ArthaClient,
+  params: Pick<SubmitJobParameters, "coordinator" | "deployment" | "chainIdName">,
+) {
   const info = await checkCoordinator(params.coordinator, {
     chainId: client.chain.id,
     chainIdName: params.chainIdName,
@@ -194,50 +298,74 @@ async function preflight(client: ArthaClient, params: SubmitJobParameters) {
         `${addresses.jobs}; use the deployment's own coordinator`,
     );
   }
-  const address = client.account.address;
-  await checkFunds(client, { address, need: params.budget, action: "submit the job" });
   return info;
 }
 
-/** Escrows the budget with AIJobManager.submitTrain for `params.nodes` workers. */
-async function escrow(client: ArthaClient, params: SubmitJobParameters, spec: JobSpec) {
-  const { jobId } = await submitTrain(client, {
-    addresses: params.deployment.addresses,
-    budget: params.budget,
-    terms: {
-      modelCid: spec.initialWeights,
-      datasetCid: spec.shards[0]!.cid,
-      paramsHash: jobSpecHash(spec),
-      rounds: spec.rounds,
-      nodesWanted: params.nodes,
-      redundancy: spec.verification?.redundancy ?? 1,
-      baseRatePerSecond: params.baseRatePerSecond ?? parseEther("0.001"),
-      targetImprovementBps: params.targetImprovementBps,
-      ...workTerms(spec),
-    },
-  });
-  return jobId;
+/** AIJobManager.submitTrain of `params.budget` for `params.nodes` workers. */
+function escrowOf(params: SubmitJobParameters, spec: JobSpec) {
+  const terms: TrainJobTerms = {
+    modelCid: spec.initialWeights,
+    datasetCid: spec.shards[0]!.cid,
+    paramsHash: jobSpecHash(spec),
+    rounds: spec.rounds,
+    nodesWanted: params.nodes,
+    redundancy: spec.verification?.redundancy ?? 1,
+    baseRatePerSecond: params.baseRatePerSecond ?? DEFAULT_BASE_RATE_PER_SECOND,
+    targetImprovementBps: params.targetImprovementBps,
+    ...workTerms(spec),
+  };
+  return { addresses: params.deployment.addresses, budget: params.budget, terms };
 }
 
-/** Registers the job's model (the coordinator publishes it) and asks the coordinator to assign. */
-async function startJob(
+/** What {@link startSubmittedJob} needs: the job and where it runs. */
+export interface StartSubmittedJobParameters {
+  coordinator: string;
+  deployment: ExpectedDeployment;
+  chainIdName: string;
+  /** The job, as {@link SubmitJobParameters.record} left it. */
+  job: PendingJob;
+}
+
+/**
+ * Starts a job whose submit failed after its escrow (`deno task job start`): registers its model
+ * unless it is, and posts /assign again, signed. The coordinator's start is idempotent over the
+ * chain's state: a job Running on chain keeps the nodes assigned to it.
+ */
+export async function startSubmittedJob(
+  client: ArthaClient,
+  params: StartSubmittedJobParameters,
+): Promise<Omit<SubmittedJob, "spec">> {
+  const info = await checkPublisher(client, params);
+  const publisher = info.coordinator as Address;
+  const job = params.job;
+  const modelId = job.modelId ?? await registerJobModel(client, { params, job, publisher });
+  const coordinator = new CoordinatorClient(httpCoordinator(params.coordinator), { retries: 3 });
+  return await postAssign(client, coordinator, { params, job: { ...job, modelId } });
+}
+
+/**
+ * Registers the job's model (the coordinator publishes it); a model of this name the owner
+ * registered for this job before (a start cut short) is taken as it is.
+ */
+async function registerJobModel(
+  client: ArthaClient,
+  o: { params: { deployment: ExpectedDeployment }; job: PendingJob; publisher: Address },
+): Promise<Hex> {
+  const { jobId, name } = o.job;
+  const addresses = o.params.deployment.addresses;
+  const modelId = modelIdOf(client.account.address, name);
+  const model = await getModel(client, { addresses, modelId, publisher: o.publisher });
+  if (model.jobId.toLowerCase() === jobId.toLowerCase() && model.publisher) return modelId;
+  return await registerModel(client, { addresses, name, jobId, publisher: o.publisher });
+}
+
+/** Asks the coordinator, signed as the owner, to assign the job. */
+async function postAssign(
   client: ArthaClient,
   coordinator: CoordinatorClient,
-  o: {
-    params: SubmitJobParameters;
-    jobId: Hex;
-    spec: JobSpec;
-    specCid: string;
-    publisher: Address;
-  },
-): Promise<SubmittedJob> {
-  const { jobId, spec, specCid } = o;
-  const modelId = await registerModel(client, {
-    addresses: o.params.deployment.addresses,
-    name: o.params.name ?? `artha-${jobId.slice(2, 10)}`,
-    jobId,
-    publisher: o.publisher,
-  });
+  o: { params: { deployment: ExpectedDeployment }; job: PendingJob & { modelId: Hex } },
+): Promise<Omit<SubmittedJob, "spec">> {
+  const { jobId, specCid, modelId } = o.job;
   // Signed: only the job's owner starts it (who starts it decides which nodes get it).
   const signer = accountUploadSigner(client);
   const domain = uploadDomain(client.chain.id, o.params.deployment.addresses.registry);
@@ -248,7 +376,7 @@ async function startJob(
     request.headers,
   );
   const { initialValLoss } = started;
-  return { jobId, specCid, spec, modelId, assigned: started.assigned.length, initialValLoss };
+  return { jobId, specCid, modelId, assigned: started.assigned.length, initialValLoss };
 }
 
 /**

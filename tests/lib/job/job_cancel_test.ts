@@ -21,6 +21,7 @@ import { sendHeartbeat } from "../../../lib/chain/heartbeat.ts";
 import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
 import { setTaskGroups } from "../../../lib/chain/set_task_groups.ts";
 import { getNodeCert } from "../../../lib/chain/get_node_cert.ts";
+import { readJob } from "../../../lib/chain/read_job.ts";
 import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
 const DELAY = 3600;
@@ -221,4 +222,48 @@ Deno.test("victim: job cancel settles the round an abandoned job left open, so a
   );
   const stake = async (nodePubkey: Hex) => (await getNodeCert(co, { addresses, nodePubkey })).stake;
   assert.ok(await stake(cheat) < await stake(h1), "the made-up commit was slashed");
+});
+
+Deno.test("owner: a cancel that loses the race to the job's start says the job started meanwhile", async () => {
+  // Prepare: the owner's cancel reads the job Open; its coordinator assigns a node before the
+  // cancel's transaction is filled (a start in flight). Found in the job owner audit: the owner
+  // read a raw `JobManager__WrongStatus(0x…, 1)`.
+  await using net = await startDevnet({ accounts: 3 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const co = createArthaClient({ ...at, account: net.accounts[0]! });
+  const addresses = await deployArtha(co, { settlementDelay: DELAY });
+  const nodePubkey = await registerDevnetNode(
+    createArthaClient({ ...at, account: net.accounts[1]! }),
+    addresses,
+  );
+  const direct = createArthaClient({ ...at, account: net.accounts[2]! });
+  const { jobId } = await submitTrain(direct, {
+    addresses,
+    budget: parseEther("1"),
+    terms: devnetJobTerms(2),
+  });
+  let started: Promise<unknown> | undefined;
+  await using proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    const { method } = JSON.parse(body) as { method: string };
+    if (/^eth_(estimateGas|fillTransaction|sendRawTransaction)$/.test(method)) {
+      await (started ??= assignNodes(co, { addresses, jobId, nodes: [nodePubkey] }));
+    }
+    const headers = { "content-type": "application/json" };
+    return await fetch(net.rpcUrl, { method: "POST", body, headers });
+  });
+  const rpcUrl = `http://127.0.0.1:${proxy.addr.port}`;
+  const owner = createArthaClient({ rpcUrl, chainId: net.chainId, account: net.accounts[2]! });
+
+  // Execute
+  const refused = cancelOwnJob(owner, { addresses, jobId });
+
+  // Assert: refused as running, in words, and the job is the coordinator's.
+  await assert.rejects(refused, (e) => {
+    assert.ok(e instanceof CancelRefusedError, String(e));
+    assert.equal(e.code, "JOB_RUNNING");
+    assert.match(e.message, /it started meanwhile/);
+    return true;
+  });
+  assert.equal((await readJob(direct, { addresses, jobId })).status, JobStatus.Running);
 });

@@ -1,0 +1,50 @@
+/**
+ * `deno task job` (job.ts) as its owner runs it, on anvil: what its record in .artha/last-job.json
+ * lets the commands without a job id do.
+ */
+import assert from "node:assert/strict";
+import { parseEther, toHex } from "viem";
+import { createArthaClient } from "../lib/chain/client.ts";
+import { JobStatus } from "../lib/chain/contracts.ts";
+import { deployArtha } from "../lib/chain/deploy.ts";
+import { startDevnet } from "../lib/chain/devnet.ts";
+import { readJob } from "../lib/chain/read_job.ts";
+import { submitTrain } from "../lib/chain/submit_train.ts";
+import { b32, devnetJobTerms } from "./lib/chain/_devnet_job.ts";
+
+const JOB_TS = new URL("../job.ts", import.meta.url).pathname;
+
+Deno.test("owner: job cancel with no id finds a job whose submit was cut short by its escrow's hash", async () => {
+  // Prepare: a submit cut short after its escrow was sent left a pending record: the id it read
+  // from a simulation (here taken by another submit of the account in between) and the escrow's
+  // transaction hash. Found in the job owner audit: `job cancel` without an id could not find a
+  // job whose submit failed after paying.
+  await using net = await startDevnet({ accounts: 2 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const addresses = await deployArtha(createArthaClient({ ...at, account: net.accounts[0]! }), {
+    settlementDelay: 0,
+  });
+  const account = net.accounts[1]!;
+  const owner = createArthaClient({ ...at, account });
+  const budget = parseEther("2");
+  const { jobId, hash } = await submitTrain(owner, { addresses, budget, terms: devnetJobTerms(1) });
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/.artha`);
+  const record = { jobId: b32("9"), specCid: "bafy-spec", name: "n", txHash: hash, pending: true };
+  await Deno.writeTextFile(`${dir}/.artha/last-job.json`, JSON.stringify(record));
+  await Deno.writeTextFile(`${dir}/.artha/addresses.json`, JSON.stringify(addresses));
+
+  // Execute
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", JOB_TS, "cancel", "--rpc", net.rpcUrl, "--chain-id", `${net.chainId}`],
+    cwd: dir,
+    env: { ARTHA_PRIVATE_KEY: toHex(account.getHdKey().privateKey!), INIT_CWD: dir },
+  }).output();
+
+  // Assert: the mined job is cancelled and its whole budget withdrawn.
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, new RegExp(`job ${jobId} cancelled before any node was assigned: 2 ARTH`));
+  assert.equal((await readJob(owner, { addresses, jobId })).status, JobStatus.Cancelled);
+  await Deno.remove(dir, { recursive: true });
+});
