@@ -11028,15 +11028,39 @@ function tinyKernelTask(overrides = {}) {
     ...overrides
   };
 }
+var CHECK_LIMITS = {
+  steps: {
+    min: 1,
+    max: 100
+  },
+  layers: {
+    min: 1,
+    max: 4
+  },
+  width: {
+    min: 4,
+    max: 256
+  },
+  heads: {
+    min: 1,
+    max: 8
+  },
+  T: {
+    min: 1,
+    max: 256
+  },
+  B: {
+    min: 1,
+    max: 16
+  }
+};
 function taskFromQuery(params) {
   const base3 = tinyKernelTask();
-  const int = (name4, fallback) => {
-    const v = params.get(name4);
-    return v === null ? fallback : Number.parseInt(v, 10);
-  };
+  const int = (name4, fallback) => checkParam(params, name4, fallback);
+  const localSteps = int("steps", base3.localSteps);
   const T = int("T", base3.T);
   return tinyKernelTask({
-    localSteps: int("steps", base3.localSteps),
+    localSteps,
     B: int("B", base3.B),
     T,
     model: {
@@ -11047,6 +11071,16 @@ function taskFromQuery(params) {
       heads: int("heads", base3.model.heads)
     }
   });
+}
+function checkParam(params, name4, fallback) {
+  const v = params.get(name4);
+  if (v === null) return fallback;
+  const { min, max } = CHECK_LIMITS[name4];
+  const n = /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new RangeError(`Cannot run the kernel check: ${name4}=${v.slice(0, 20)} is not an integer from ${min} to ${max}`);
+  }
+  return n;
 }
 
 // node_modules/.deno/viem@2.57.20/node_modules/viem/_esm/utils/getAction.js
@@ -58382,6 +58416,7 @@ function parseJobSpec(bytes) {
   if (s.robust !== void 0) checkRobust(s.robust);
   if (s.asynchronous !== void 0) checkAsynchronous(s.asynchronous);
   if (s.privacy !== void 0) checkPrivacy(s.privacy, s.robust);
+  if (s.privacy !== void 0) checkShardsOnce(s);
   if (s.verification !== void 0) checkVerification(s.verification);
   const codec = s.compression?.codec ?? "fp32";
   need((s.verification?.redundancy ?? 1) === 1 || codec === "fp32" || codec === "partition", `verification.redundancy above 1 needs a codec without error feedback (fp32 or partition), not ${codec}: a node's ${codec} update depends on its own residual`);
@@ -58423,6 +58458,14 @@ function checkData(s) {
   s.shards.forEach((sh, i) => {
     need(typeof sh?.name === "string", `shards[${i}].name must be a string`);
     field(`shards[${i}].cid`, () => parseCid(sh.cid));
+  });
+}
+function checkShardsOnce(s) {
+  const seen = /* @__PURE__ */ new Map();
+  s.shards.forEach((sh, i) => {
+    const cid = parseCid(sh.cid).toV1().toString();
+    need(!seen.has(cid), `shards[${i}].cid is shards[${seen.get(cid)}]'s: with privacy each data owner's shard is listed once (each copy would be charged as another owner's data)`);
+    seen.set(cid, i);
   });
 }
 function checkOptionalSections(s) {
@@ -60651,7 +60694,11 @@ function clientNoiseStd(sumNoiseStd, minSurvivors) {
   if (!Number.isInteger(minSurvivors) || minSurvivors < 1) {
     throw new RangeError(`Cannot size noise: minSurvivors ${minSurvivors}`);
   }
-  return sumNoiseStd / Math.sqrt(minSurvivors);
+  if (sumNoiseStd === 0) return 0;
+  if (minSurvivors < 2) {
+    throw new RangeError("Cannot size noise: a sum of one client is no sum (minSurvivors < 2)");
+  }
+  return sumNoiseStd / Math.sqrt(minSurvivors - 1);
 }
 function secureGaussian(length3, std) {
   if (!Number.isInteger(length3) || length3 < 0) throw new RangeError(`Cannot draw ${length3}`);
@@ -64489,25 +64536,49 @@ function nodeKeyFromFile(bytes, where) {
   }
   return key;
 }
-async function loadOrCreateBrowserNodeKey(storage) {
+async function readBrowserNodeKey(storage) {
   const bytes = await storage.read(NODE_KEY_RECORD);
-  if (bytes) {
-    const where = storage.where(NODE_KEY_RECORD);
-    try {
-      return {
-        key: nodeKeyFromFile(bytes, where),
-        created: false
-      };
-    } catch (e) {
-      throw new Error(`${e.message}; delete it to start over`);
-    }
+  if (!bytes) return void 0;
+  try {
+    return nodeKeyFromFile(bytes, storage.where(NODE_KEY_RECORD));
+  } catch (e) {
+    throw new Error(`${e.message}; delete it to start over`);
   }
+}
+async function loadOrCreateBrowserNodeKey(storage) {
+  const held = await readBrowserNodeKey(storage);
+  if (held) return {
+    key: held,
+    created: false
+  };
   const key = generateNodeKey();
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return {
     key,
     created: true
   };
+}
+var NodeKeyChangedError = class extends Error {
+  code = "NODE_KEY_CHANGED";
+  /** The key this tab holds (and shows). */
+  expected;
+  /** The key the browser keeps now; undefined when it keeps none. */
+  actual;
+  constructor(params) {
+    super(`Cannot ${params.action}: this browser's node key changed in another tab: reload this page (this tab shows ${params.expected}; the browser now keeps ${params.actual ?? "no key"})`);
+    this.name = "NodeKeyChangedError";
+    this.expected = params.expected;
+    this.actual = params.actual;
+  }
+};
+async function assertStoredNodeKey(storage, key, options) {
+  const held = await readBrowserNodeKey(storage);
+  if (held?.publicKeyHex === key.publicKeyHex) return;
+  throw new NodeKeyChangedError({
+    action: options.action,
+    expected: key.publicKeyHex,
+    actual: held?.publicKeyHex
+  });
 }
 async function importBrowserNodeKey(storage, bytes, where) {
   const key = nodeKeyFromFile(bytes, where);
@@ -64522,6 +64593,22 @@ async function importBrowserNodeKey(storage, bytes, where) {
   }
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return key;
+}
+var NODE_KEY_CHANNEL = "artha-node-key";
+function announceNodeKeyChange() {
+  const Channel = globalThis.BroadcastChannel;
+  if (!Channel) return;
+  const channel = new Channel(NODE_KEY_CHANNEL);
+  channel.postMessage("changed");
+  channel.close();
+}
+function onNodeKeyChange(onChange) {
+  const Channel = globalThis.BroadcastChannel;
+  if (!Channel) return () => {
+  };
+  const channel = new Channel(NODE_KEY_CHANNEL);
+  channel.onmessage = onChange;
+  return () => channel.close();
 }
 var WORKER_RECORDS = [
   "state",
@@ -64580,6 +64667,79 @@ function openIndexedDbStateStorage(name4 = "artha-worker") {
   });
 }
 
+// lib/browser/tab_lock.ts
+async function oneTab(fn, what = "join") {
+  const locks = navigator.locks;
+  if (!locks) return await fn();
+  await locks.request("artha-node", {
+    ifAvailable: true
+  }, async (lock) => {
+    if (!lock) {
+      throw new Error(what === "join" ? "Cannot join: this node already runs in another tab of this browser (one key: two tabs would double its heartbeats and overwrite each other's kept commits); use that tab" : `Cannot ${what}: this browser's node runs in another tab; stop it there first`);
+    }
+    await fn();
+  });
+}
+
+// lib/browser/join_key.ts
+async function reloadKey(document2, $2, storage, page) {
+  if ($2("join-run").disabled) return;
+  const held = await readBrowserNodeKey(storage);
+  if (!held || held.publicKeyHex === page.key.publicKeyHex) return;
+  page.key = held;
+  page.newNodeConfirmed = false;
+  $2("node-key").textContent = `${held.publicKeyHex} (changed in another tab)`;
+  $2("join-status").textContent = "not joined: this browser's node key changed in another tab";
+  document2.body.dataset.join = "";
+}
+function wireKey(document2, $2, storage, page) {
+  const fail = (e) => $2("join-status").textContent = e.message;
+  onNodeKeyChange(() => reloadKey(document2, $2, storage, page).catch(fail));
+  $2("node-export").addEventListener("click", () => {
+    exportKey(document2, storage, page.key).catch(fail);
+  });
+}
+function wireImport(document2, $2, storage, page) {
+  $2("node-import").addEventListener("click", () => {
+    $2("node-import").value = "";
+  });
+  $2("node-import").addEventListener("change", () => {
+    const file = $2("node-import").files?.[0];
+    if (!file || $2("join-run").disabled) return;
+    $2("join-run").disabled = true;
+    oneTab(async () => {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      page.key = await importBrowserNodeKey(storage, bytes, file.name);
+      page.newNodeConfirmed = false;
+      announceNodeKeyChange();
+      $2("node-key").textContent = `${page.key.publicKeyHex} (imported from ${file.name})`;
+      $2("join-status").textContent = "not joined";
+      document2.body.dataset.join = "";
+    }, "import a key").catch((e) => $2("join-status").textContent = e.message).finally(() => $2("join-run").disabled = false);
+  });
+}
+async function keepStorage(document2, $2) {
+  const storage = navigator.storage;
+  const persisted = await storage?.persist?.().catch(() => false) ?? false;
+  document2.body.dataset.persisted = persisted ? "1" : "0";
+  $2("node-storage").textContent = persisted ? "This browser keeps the key until you clear this site's data: export it all the same." : "This browser may clear the key when its disk runs low: export the key file before you join, and import it here if the key shown is ever not your node's.";
+}
+async function exportKey(document2, storage, key) {
+  await assertStoredNodeKey(storage, key, {
+    action: "export the node key"
+  });
+  const blob = new Blob([
+    nodeKeyFile(key)
+  ], {
+    type: "application/json"
+  });
+  const a = document2.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "node.key";
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1e3);
+}
+
 // lib/browser/join_worker.ts
 async function setUpJoin(document2) {
   const $2 = (id) => {
@@ -64600,7 +64760,8 @@ async function setUpJoin(document2) {
     newNodeConfirmed: false
   };
   $2("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
-  $2("node-export").addEventListener("click", () => exportKey(document2, page.key));
+  if (created) announceNodeKeyChange();
+  wireKey(document2, $2, storage, page);
   keepStorage(document2, $2).catch(() => {
   });
   wireImport(document2, $2, storage, page);
@@ -64628,30 +64789,6 @@ async function setUpJoin(document2) {
     });
   });
 }
-function wireImport(document2, $2, storage, page) {
-  $2("node-import").addEventListener("click", () => {
-    $2("node-import").value = "";
-  });
-  $2("node-import").addEventListener("change", () => {
-    const file = $2("node-import").files?.[0];
-    if (!file || $2("join-run").disabled) return;
-    $2("join-run").disabled = true;
-    oneTab(async () => {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      page.key = await importBrowserNodeKey(storage, bytes, file.name);
-      page.newNodeConfirmed = false;
-      $2("node-key").textContent = `${page.key.publicKeyHex} (imported from ${file.name})`;
-      $2("join-status").textContent = "not joined";
-      document2.body.dataset.join = "";
-    }, "import a key").catch((e) => $2("join-status").textContent = e.message).finally(() => $2("join-run").disabled = false);
-  });
-}
-async function keepStorage(document2, $2) {
-  const storage = navigator.storage;
-  const persisted = await storage?.persist?.().catch(() => false) ?? false;
-  document2.body.dataset.persisted = persisted ? "1" : "0";
-  $2("node-storage").textContent = persisted ? "This browser keeps the key until you clear this site's data: export it all the same." : "This browser may clear the key when its disk runs low: export the key file before you join, and import it here if the key shown is ever not your node's.";
-}
 async function otherStakedNodes(client, params) {
   const { addresses, key } = params;
   const cert = await getNodeCert(client, {
@@ -64678,19 +64815,10 @@ function joinFailure(e) {
   }
   return e.message;
 }
-async function oneTab(fn, what = "join") {
-  const locks = navigator.locks;
-  if (!locks) return await fn();
-  await locks.request("artha-node", {
-    ifAvailable: true
-  }, async (lock) => {
-    if (!lock) {
-      throw new Error(what === "join" ? "Cannot join: this node already runs in another tab of this browser (one key: two tabs would double its heartbeats and overwrite each other's kept commits); use that tab" : `Cannot ${what}: this browser's node runs in another tab; stop it there first`);
-    }
-    await fn();
-  });
-}
 async function join3(document2, $2, o) {
+  await assertStoredNodeKey(o.storage, o.key, {
+    action: "join"
+  });
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json();
@@ -64811,18 +64939,6 @@ ${log.textContent ?? ""}`.slice(0, 2e4);
     `${live.rounds} rounds submitted, ${live.closed} closed`,
     `rewards ${formatEther2(live.reward)} ARTH`
   ].join(" \xB7 ");
-}
-function exportKey(document2, key) {
-  const blob = new Blob([
-    nodeKeyFile(key)
-  ], {
-    type: "application/json"
-  });
-  const a = document2.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = "node.key";
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1e3);
 }
 
 // lib/browser/join_page.ts

@@ -2,14 +2,16 @@
  * The script of `GET /join`: runs the kernel in a Web Worker (so the page stays responsive) on
  * the bytes the coordinator serves and shows each step's loss, tokens/s and the digests. With
  * `?check` in the URL it runs at once; `steps`, `layers`, `width`, `heads`, `B` and `T` override
- * the tiny task (what bench/browser_kernel.ts uses). The result is left as JSON in
+ * the tiny task (what bench/browser_kernel.ts uses), each within tiny_task.ts CHECK_LIMITS: a link
+ * outside them is refused on the page before anything trains. The result is left as JSON in
  * `#kernel-result` and `body[data-kernel-done]` is set (`error` on failure). The join form (node
  * key, operator account, the worker loop and its live view) is lib/browser/join_worker.ts.
  *
  * @module
  */
 import { taskFromQuery } from "./tiny_task.ts";
-import { type JoinDocument, setUpJoin } from "./join_worker.ts";
+import type { JoinDocument } from "./join_document.ts";
+import { setUpJoin } from "./join_worker.ts";
 import { openKernelWorker } from "./open_kernel_worker.ts";
 
 // Deno's type libraries have no DOM: the few shapes this page uses, as browsers define them.

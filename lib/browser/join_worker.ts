@@ -33,24 +33,15 @@ import { describeEvent } from "../worker/view.ts";
 import { BrowserWorker } from "./browser_worker.ts";
 import { connectInjectedWallet, injectedWallet } from "./injected_wallet.ts";
 import { openKernelWorker } from "./open_kernel_worker.ts";
-import { importBrowserNodeKey, loadOrCreateBrowserNodeKey, nodeKeyFile } from "./node_key_store.ts";
+import {
+  announceNodeKeyChange,
+  assertStoredNodeKey,
+  loadOrCreateBrowserNodeKey,
+} from "./node_key_store.ts";
 import { type IndexedDbStateStorage, openIndexedDbStateStorage } from "./state_storage.ts";
-
-/** What the page needs of its document, as browsers define it (Deno has no DOM types). */
-export interface JoinDocument {
-  body: { dataset: Record<string, string | undefined> };
-  getElementById(id: string): JoinElement | null;
-  createElement(tag: "a"): { href: string; download: string; click(): void };
-}
-/** An element of the join form. */
-export interface JoinElement {
-  textContent: string | null;
-  value?: string;
-  disabled?: boolean;
-  /** A file input's chosen files. */
-  files?: ArrayLike<{ name: string; arrayBuffer(): Promise<ArrayBuffer> }> | null;
-  addEventListener(type: string, listener: () => void): void;
-}
+import type { JoinDocument, Lookup } from "./join_document.ts";
+import { keepStorage, type PageKey, wireImport, wireKey } from "./join_key.ts";
+import { oneTab } from "./tab_lock.ts";
 
 /** GET /info: the coordinator's chain (no RPC URL when it gives browsers none). */
 interface Info {
@@ -69,9 +60,6 @@ interface Live {
   closed: number;
   reward: bigint;
 }
-
-/** An element of the page by id (the page's own markup: missing means a broken page). */
-type Lookup = (id: string) => JoinElement;
 
 /** Wires the join form of `document`; returns once the node key is shown. */
 export async function setUpJoin(document: JoinDocument): Promise<void> {
@@ -96,11 +84,11 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
   }
   const storage = await openIndexedDbStateStorage();
   const { key, created } = await loadOrCreateBrowserNodeKey(storage);
-  // What the page's handlers share: the node key (an import replaces it), and whether the page
-  // has said the operator already stakes other nodes (Join again then stakes anyway).
-  const page = { key, newNodeConfirmed: false };
+  const page: PageKey = { key, newNodeConfirmed: false };
   $("node-key").textContent = `${key.publicKeyHex}${created ? " (created now)" : ""}`;
-  $("node-export").addEventListener("click", () => exportKey(document, page.key));
+  // Another tab opened at the same moment may have made its own key and saved it over this one.
+  if (created) announceNodeKeyChange();
+  wireKey(document, $, storage, page);
   // Not awaited: a browser may ask its user first (Firefox does), and Join must not wait on that.
   keepStorage(document, $).catch(() => {});
   wireImport(document, $, storage, page);
@@ -123,49 +111,6 @@ export async function setUpJoin(document: JoinDocument): Promise<void> {
       $("node-import").disabled = false;
     });
   });
-}
-
-/** The import of a key file: it holds Join, waits for no other tab, and replaces `page.key`. */
-function wireImport(
-  document: JoinDocument,
-  $: Lookup,
-  storage: IndexedDbStateStorage,
-  page: { key: NodeKey; newNodeConfirmed: boolean },
-): void {
-  $("node-import").addEventListener("click", () => {
-    $("node-import").value = ""; // the same file chosen again is a change
-  });
-  $("node-import").addEventListener("change", () => {
-    const file = $("node-import").files?.[0];
-    if (!file || $("join-run").disabled) return;
-    $("join-run").disabled = true;
-    oneTab(async () => {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      page.key = await importBrowserNodeKey(storage, bytes, file.name);
-      page.newNodeConfirmed = false;
-      $("node-key").textContent = `${page.key.publicKeyHex} (imported from ${file.name})`;
-      $("join-status").textContent = "not joined";
-      document.body.dataset.join = "";
-    }, "import a key").catch((e) => $("join-status").textContent = (e as Error).message)
-      .finally(() => $("join-run").disabled = false);
-  });
-}
-
-/**
- * Asks the browser to keep this site's storage (`navigator.storage.persist()`) and says whether it
- * will. Found in the browser audit: storage is best-effort unless asked, and a browser short of
- * disk evicts it whole: the node key and the kept commits with it. The node's stake then stays
- * locked under a key nobody has, its missed heartbeats and unanswered challenges are slashed, and
- * the next Join stakes a new node.
- */
-async function keepStorage(document: JoinDocument, $: Lookup): Promise<void> {
-  const storage = (navigator as { storage?: { persist?: () => Promise<boolean> } }).storage;
-  const persisted = await storage?.persist?.().catch(() => false) ?? false;
-  document.body.dataset.persisted = persisted ? "1" : "0";
-  $("node-storage").textContent = persisted
-    ? "This browser keeps the key until you clear this site's data: export it all the same."
-    : "This browser may clear the key when its disk runs low: export the key file before " +
-      "you join, and import it here if the key shown is ever not your node's.";
 }
 
 /**
@@ -227,42 +172,15 @@ export function joinFailure(e: Error & { code?: string }): string {
 }
 
 /** The Web Locks API (navigator.locks), as far as {@link oneTab} uses it. */
-interface TabLocks {
-  request(
-    name: string,
-    options: { ifAvailable: boolean },
-    fn: (lock: unknown) => Promise<void>,
-  ): Promise<void>;
-}
-
-/**
- * Runs `fn` (the node's whole run) holding this browser's node lock. Every tab of the profile
- * reads the same key and state: found in the browser audit, two tabs ran one node, doubling its
- * heartbeats and writing the same kept-commits record, so one could drop a commit the other kept
- * and leave its challenges unanswered after a restart.
- */
-async function oneTab(fn: () => Promise<void>, what = "join"): Promise<void> {
-  const locks = (navigator as { locks?: TabLocks }).locks;
-  if (!locks) return await fn();
-  await locks.request("artha-node", { ifAvailable: true }, async (lock: unknown) => {
-    if (!lock) {
-      throw new Error(
-        what === "join"
-          ? "Cannot join: this node already runs in another tab of this browser (one key: two " +
-            "tabs would double its heartbeats and overwrite each other's kept commits); use that tab"
-          : `Cannot ${what}: this browser's node runs in another tab; stop it there first`,
-      );
-    }
-    await fn();
-  });
-}
-
 /** Registers the node with the operator account, then runs the Worker's loop in this tab. */
 async function join(
   document: JoinDocument,
   $: Lookup,
   o: { key: NodeKey; storage: IndexedDbStateStorage; privateKey: string; confirmed: boolean },
 ): Promise<void> {
+  // Held since the tab opened: another tab may have imported a key over it (the lock covers a
+  // running join or import, not an open tab), and staking it here would leave it in no storage.
+  await assertStoredNodeKey(o.storage, o.key, { action: "join" });
   const res = await fetch(new URL("/info", location.href));
   if (!res.ok) throw new Error(`Cannot read /info: HTTP ${res.status}`);
   const info = await res.json() as Info;
@@ -402,16 +320,4 @@ function show(document: JoinDocument, $: Lookup, e: WorkerEvent, live: Live): vo
     `${live.rounds} rounds submitted, ${live.closed} closed`,
     `rewards ${formatEther(live.reward)} ARTH`,
   ].join(" · ");
-}
-
-/** Saves the node key file (what `worker.ts --key` reads): keep it secret. */
-function exportKey(document: JoinDocument, key: NodeKey): void {
-  const blob = new Blob([nodeKeyFile(key) as Uint8Array<ArrayBuffer>], {
-    type: "application/json",
-  });
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = "node.key";
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }

@@ -8,6 +8,8 @@
 export * from "./browser_worker.ts";
 export * from "./find_chromium.ts";
 export * from "./injected_wallet.ts";
+export * from "./join_document.ts";
+export * from "./join_key.ts";
 export * from "./join_page.ts";
 export * from "./join_tabs.ts";
 export * from "./join_worker.ts";
@@ -15,4 +17,5 @@ export * from "./kernel_task.ts";
 export * from "./node_key_store.ts";
 export * from "./open_kernel_worker.ts";
 export * from "./state_storage.ts";
+export * from "./tab_lock.ts";
 export * from "./tiny_task.ts";

@@ -65,22 +65,86 @@ export function nodeKeyFromFile(bytes: Uint8Array, where: string): NodeKey {
   return key;
 }
 
+/** The node key `storage` keeps now, or undefined when it keeps none. */
+export async function readBrowserNodeKey(storage: StateStorage): Promise<NodeKey | undefined> {
+  const bytes = await storage.read(NODE_KEY_RECORD);
+  if (!bytes) return undefined;
+  try {
+    return nodeKeyFromFile(bytes, storage.where(NODE_KEY_RECORD));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; delete it to start over`);
+  }
+}
+
 /** The tab's node key from `storage`, or a new one saved there (`created`). */
 export async function loadOrCreateBrowserNodeKey(
   storage: StateStorage,
 ): Promise<{ key: NodeKey; created: boolean }> {
-  const bytes = await storage.read(NODE_KEY_RECORD);
-  if (bytes) {
-    const where = storage.where(NODE_KEY_RECORD);
-    try {
-      return { key: nodeKeyFromFile(bytes, where), created: false };
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; delete it to start over`);
-    }
-  }
+  const held = await readBrowserNodeKey(storage);
+  if (held) return { key: held, created: false };
   const key = generateNodeKey();
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return { key, created: true };
+}
+
+/**
+ * Thrown when a tab's node key is no longer the one its browser keeps: another tab imported a
+ * key file (or made a key) since this tab read it. Callers branch on `code`.
+ */
+export class NodeKeyChangedError extends Error {
+  readonly code = "NODE_KEY_CHANGED";
+  /** The key this tab holds (and shows). */
+  readonly expected: Hex;
+  /** The key the browser keeps now; undefined when it keeps none. */
+  readonly actual: Hex | undefined;
+
+  constructor(params: { action: string; expected: Hex; actual: Hex | undefined }) {
+    super(
+      `Cannot ${params.action}: this browser's node key changed in another tab: reload this ` +
+        `page (this tab shows ${params.expected}; the browser now keeps ` +
+        `${params.actual ?? "no key"})`,
+    );
+    this.name = "NodeKeyChangedError";
+    this.expected = params.expected;
+    this.actual = params.actual;
+  }
+}
+
+/**
+ * Throws {@link NodeKeyChangedError} unless `storage` still keeps `key`. Found in the browser
+ * audit: a tab read the key once when it opened; another tab then imported a key file over it, and
+ * Join staked the old key, which then lived only in the first tab's memory: closing it locked the
+ * stake under a key nobody had. Call it holding the node lock, before anything is staked.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   assertStoredNodeKey,
+ *   importBrowserNodeKey,
+ *   loadOrCreateBrowserNodeKey,
+ *   nodeKeyFile,
+ * } from "./node_key_store.ts";
+ * import { MemoryStateStorage } from "./state_storage.ts";
+ * import { generateNodeKey } from "../crypto/keys.ts";
+ * const storage = new MemoryStateStorage(); // one browser, two tabs
+ * const { key: tabA } = await loadOrCreateBrowserNodeKey(storage);
+ * await importBrowserNodeKey(storage, nodeKeyFile(generateNodeKey()), "node.key"); // tab B
+ * const e = await assertStoredNodeKey(storage, tabA, { action: "join" }).catch((e) => e);
+ * console.assert(e.code === "NODE_KEY_CHANGED");
+ * ```
+ */
+export async function assertStoredNodeKey(
+  storage: StateStorage,
+  key: NodeKey,
+  options: { action: string },
+): Promise<void> {
+  const held = await readBrowserNodeKey(storage);
+  if (held?.publicKeyHex === key.publicKeyHex) return;
+  throw new NodeKeyChangedError({
+    action: options.action,
+    expected: key.publicKeyHex,
+    actual: held?.publicKeyHex,
+  });
 }
 
 /**
@@ -123,6 +187,39 @@ export async function importBrowserNodeKey(
   }
   await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   return key;
+}
+
+/** The BroadcastChannel on which a tab tells the browser's other tabs its node key changed. */
+export const NODE_KEY_CHANNEL = "artha-node-key";
+
+/** The BroadcastChannel API, as far as this module uses it (absent in some browsers). */
+interface KeyChannel {
+  onmessage: (() => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+}
+type KeyChannelConstructor = new (name: string) => KeyChannel;
+
+/** Tells the browser's other open tabs that its node key changed; nothing without the API. */
+export function announceNodeKeyChange(): void {
+  const Channel = (globalThis as { BroadcastChannel?: KeyChannelConstructor }).BroadcastChannel;
+  if (!Channel) return;
+  const channel = new Channel(NODE_KEY_CHANNEL);
+  channel.postMessage("changed");
+  channel.close();
+}
+
+/**
+ * Calls `onChange` whenever another tab says the browser's node key changed; returns the stop.
+ * Only a hint for the view (read the key again): a message can be missed (a frozen tab, no
+ * BroadcastChannel), so what stakes checks with {@link assertStoredNodeKey} all the same.
+ */
+export function onNodeKeyChange(onChange: () => void): () => void {
+  const Channel = (globalThis as { BroadcastChannel?: KeyChannelConstructor }).BroadcastChannel;
+  if (!Channel) return () => {};
+  const channel = new Channel(NODE_KEY_CHANNEL);
+  channel.onmessage = onChange;
+  return () => channel.close();
 }
 
 /** The records a worker keeps of its node's work (lib/worker/state.ts). */

@@ -55,16 +55,49 @@ export function tinyKernelTask(overrides: Partial<KernelTask> = {}): KernelTask 
   };
 }
 
-/** The tiny task with the overrides named in `params`. */
+/**
+ * The largest task a link to the page may start, per query parameter (inclusive). Found in the
+ * browser audit: `?check` trains at once with no limit, so a link of a billion steps at width
+ * 65536 and 64 layers froze or crashed the tab of whoever opened it. At the maxima together the
+ * check needs a few hundred MB and finishes in minutes.
+ */
+export const CHECK_LIMITS = {
+  steps: { min: 1, max: 100 },
+  layers: { min: 1, max: 4 },
+  width: { min: 4, max: 256 },
+  heads: { min: 1, max: 8 },
+  T: { min: 1, max: 256 },
+  B: { min: 1, max: 16 },
+} as const;
+
+/** A query parameter of the check. */
+export type CheckParam = keyof typeof CHECK_LIMITS;
+
+/**
+ * The tiny task with the overrides named in `params`, each a decimal integer within
+ * {@link CHECK_LIMITS}.
+ *
+ * @throws {RangeError} naming the first parameter outside its range, and the range
+ * @example
+ * ```ts
+ * import { taskFromQuery } from "./tiny_task.ts";
+ * console.assert(taskFromQuery(new URLSearchParams("steps=8&width=64")).model.width === 64);
+ * let refused = false;
+ * try {
+ *   taskFromQuery(new URLSearchParams("steps=1000000000"));
+ * } catch (e) {
+ *   refused = e instanceof RangeError;
+ * }
+ * console.assert(refused);
+ * ```
+ */
 export function taskFromQuery(params: URLSearchParams): KernelTask {
   const base = tinyKernelTask();
-  const int = (name: string, fallback: number) => {
-    const v = params.get(name);
-    return v === null ? fallback : Number.parseInt(v, 10);
-  };
+  const int = (name: CheckParam, fallback: number) => checkParam(params, name, fallback);
+  const localSteps = int("steps", base.localSteps);
   const T = int("T", base.T);
   return tinyKernelTask({
-    localSteps: int("steps", base.localSteps),
+    localSteps,
     B: int("B", base.B),
     T,
     model: {
@@ -75,4 +108,19 @@ export function taskFromQuery(params: URLSearchParams): KernelTask {
       heads: int("heads", base.model.heads),
     },
   });
+}
+
+/** The value of `name` in `params` (`fallback` when absent), refused outside its range. */
+function checkParam(params: URLSearchParams, name: CheckParam, fallback: number): number {
+  const v = params.get(name);
+  if (v === null) return fallback;
+  const { min, max } = CHECK_LIMITS[name];
+  const n = /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new RangeError(
+      `Cannot run the kernel check: ${name}=${v.slice(0, 20)} is not an integer from ${min} ` +
+        `to ${max}`,
+    );
+  }
+  return n;
 }

@@ -198,3 +198,71 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "victim: a tab still showing a key another tab replaced refuses to stake or export it",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: a tab read the node key once when it opened; another tab then
+    // imported a key file over it (the one-tab lock covers a running join or import, not an open
+    // tab), and Join in the first tab staked the old key, which then lived only in its memory:
+    // closing it locked the stake under a key nobody had and its missed heartbeats were slashed.
+    await using run = await openBrowserRun(1);
+    const account = run.accounts[0]!;
+    const operator = run.clientOf(account);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const context = await browser.newContext(); // one profile: one IndexedDB, one key
+      const open = async (missesMessages: boolean) => {
+        const page = await context.newPage();
+        // A tab that misses the other tabs' word (frozen in the background, or a browser without
+        // BroadcastChannel): only the check at Join stands between it and the old key.
+        if (missesMessages) await page.addInitScript("delete globalThis.BroadcastChannel;");
+        await page.goto(`${run.url}/join/`);
+        const key = page.locator("#node-key", { hasText: /^0x[0-9a-f]{64}/ });
+        await key.waitFor();
+        return { page, key: (await key.innerText()).slice(0, 66) };
+      };
+      const stale = await open(true);
+      const listening = await open(false);
+      const importer = await open(false);
+      assert.deepEqual([listening.key, importer.key], [stale.key, stale.key], "one browser key");
+
+      // Execute: another tab imports a key file over the browser's key; then the stale tab joins
+      // and exports with the key it still shows.
+      const imported = generateNodeKey();
+      await importer.page.setInputFiles("#node-import", {
+        name: "node.key",
+        mimeType: "application/json",
+        buffer: Buffer.from(nodeKeyFile(imported)),
+      });
+      await importer.page.locator("#node-key", { hasText: /imported from node\.key/ }).waitFor();
+      const page = stale.page;
+      await page.fill("#operator-key", bytesToHex(account.getHdKey().privateKey!));
+      await page.click("#join-run");
+      await page.locator("body[data-join=error], body[data-join=running]")
+        .waitFor({ state: "attached", timeout: 60_000 });
+      const status = page.locator("#join-status");
+      const why = await status.innerText();
+      await page.click("#node-export");
+
+      // Assert: both refused, naming both keys; nothing sent; a tab that heard shows the new key.
+      assert.match(why, /Cannot join: this browser's node key changed in another tab: reload/);
+      assert.match(why, new RegExp(`shows ${stale.key}; .* keeps ${imported.publicKeyHex}`));
+      assert.equal(await operator.getTransactionCount({ address: account.address }), 0);
+      const nodes = { addresses: run.addresses, operator: account.address };
+      assert.deepEqual(await getOperatorNodes(operator, nodes), [], "no node staked");
+      await status.filter({ hasText: /Cannot export/ }).waitFor({ timeout: 10_000 });
+      assert.match(await status.innerText(), /node key changed in another tab: reload/);
+      await listening.page.locator("#node-key", { hasText: imported.publicKeyHex })
+        .waitFor({ timeout: 10_000 });
+      assert.match(await listening.page.locator("#node-key").innerText(), /changed in another tab/);
+    } finally {
+      await browser.close();
+    }
+  },
+});

@@ -109,3 +109,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "attacker: a link to the kernel check asking a huge task is refused on the page",
+  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: `?check` trained whatever the link asked at once. The kernel
+    // refuses a model too large to build, but not a billion steps of the tiny one: the tab trained
+    // until closed (and a huge B or T exhausted its memory first).
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      createJoin(),
+    );
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const page = await browser.newPage();
+      const q = "check&steps=1000000000";
+      await page.goto(`http://127.0.0.1:${server.addr.port}/join/?${q}`);
+      await page.locator("body[data-kernel-done=error]").waitFor({
+        state: "attached",
+        timeout: 30_000,
+      });
+      assert.match(
+        await page.locator("#kernel-status").innerText(),
+        /^failed: Cannot run the kernel check: steps=1000000000 is not an integer from 1 to 100/,
+      );
+      assert.equal(await page.locator("#kernel-result").innerText(), "");
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});

@@ -1,6 +1,7 @@
 /** A tab's node key file, imported from the attacker's side (lib/browser/node_key_store.ts). */
 import assert from "node:assert/strict";
 import {
+  assertStoredNodeKey,
   importBrowserNodeKey,
   loadOrCreateBrowserNodeKey,
   NODE_KEY_RECORD,
@@ -67,4 +68,32 @@ Deno.test("victim: importing another key over a node that has worked here is ref
   assert.equal((await loadOrCreateBrowserNodeKey(storage)).key.publicKeyHex, current.publicKeyHex);
   // Its own key file imported again changes nothing and is fine.
   await importBrowserNodeKey(storage, nodeKeyFile(current), "node.key");
+});
+
+Deno.test("victim: a tab holding a key another tab replaced is refused before it stakes or exports", async () => {
+  // Found in the browser audit: a tab read the key once when it opened; another tab of the same
+  // browser imported a key file over it, and Join in the first tab staked a key kept nowhere.
+  // Prepare: two tabs over one browser's storage.
+  const storage = new MemoryStateStorage();
+  const { key: tabA } = await loadOrCreateBrowserNodeKey(storage);
+  const { key: tabB } = await loadOrCreateBrowserNodeKey(storage);
+  await assertStoredNodeKey(storage, tabA, { action: "join" });
+
+  // Execute: tab B imports another key.
+  const imported = await importBrowserNodeKey(storage, nodeKeyFile(generateNodeKey()), "n.key");
+
+  // Assert: tab A's key refused, naming both keys; tab B's imported key accepted.
+  for (const action of ["join", "export the node key"]) {
+    await assert.rejects(
+      assertStoredNodeKey(storage, tabA, { action }),
+      (e: Error & { code?: string; expected?: string; actual?: string }) =>
+        e.code === "NODE_KEY_CHANGED" && e.expected === tabA.publicKeyHex &&
+        e.actual === imported.publicKeyHex &&
+        e.message.startsWith(`Cannot ${action}: this browser's node key changed in another tab`),
+    );
+  }
+  assert.equal(tabB.publicKeyHex, tabA.publicKeyHex);
+  await assertStoredNodeKey(storage, imported, { action: "join" });
+  await storage.remove(NODE_KEY_RECORD);
+  await assert.rejects(assertStoredNodeKey(storage, imported, { action: "join" }), /keeps no key/);
 });
