@@ -255,7 +255,7 @@ function roundLine(m: JobRecord["metrics"][number], gas: bigint | undefined): st
   return `${String(m.round + 1).padStart(5)}  ${m.valLoss.toFixed(4).padStart(8)}  ${
     (m.valStdErr ?? 0).toFixed(4)
   }  ${shardSpread(m).worst.toFixed(4).padStart(11)}  ${String(m.updates).padStart(7)}  ${
-    String(m.missing.length).padStart(7)
+    String(m.missingCount ?? m.missing?.length ?? 0).padStart(7)
   }  ${String(m.bytes).padStart(11)}  ${gas}`;
 }
 

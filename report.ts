@@ -12,7 +12,9 @@ interface RoundRow {
   shardLoss?: number[];
   valStdErr?: number;
   updates: number;
-  missing: string[];
+  /** How many assigned nodes delivered nothing (`missing`, the list, in older records). */
+  missingCount?: number;
+  missing?: string[];
   bytes: number;
   checkpointCid: string;
 }
@@ -92,11 +94,9 @@ export async function writeReport(
   const rows = job.metrics.map((m) =>
     `<tr><td>${m.round + 1}</td><td>${m.valLoss.toFixed(4)}</td><td>${
       (m.valStdErr ?? 0).toFixed(4)
-    }</td><td>${
-      shardSpread(m).worst.toFixed(4)
-    }</td><td>${m.updates}</td><td>${m.missing.length}</td><td>${m.bytes}</td><td><code>${
-      esc(m.checkpointCid)
-    }</code></td></tr>`
+    }</td><td>${shardSpread(m).worst.toFixed(4)}</td><td>${m.updates}</td><td>${
+      m.missingCount ?? m.missing?.length ?? 0
+    }</td><td>${m.bytes}</td><td><code>${esc(m.checkpointCid)}</code></td></tr>`
   ).join("");
   const rewardRows = rewards.map((r) =>
     `<tr><td><code>${esc(r.node)}</code></td><td>${formatEther(r.total)}</td></tr>`

@@ -18,6 +18,7 @@ export * from "./follow_up.ts";
 export * from "./intake.ts";
 export * from "./job.ts";
 export * from "./json_rpc.ts";
+export * from "./large_value.ts";
 export * from "./models.ts";
 export * from "./nodes.ts";
 export * from "./once.ts";

@@ -36,11 +36,14 @@ import { type Combined, combineUpdates } from "./round_combine.ts";
 import { fixSecureClosingSet } from "./secure_round.ts";
 import { singleFlight } from "./single_flight.ts";
 import {
+  commitLarge,
   getJob,
+  getLarge,
   type JobHead,
   type JobRecord,
   listLiveJobHeads,
   listValues,
+  missingKey,
   moveNode,
   type RoundMetric,
   setJob,
@@ -157,7 +160,7 @@ async function notClosing(
   }
   const moved = await reassignDropped(ctx, job, missing as Hex[]);
   const op = setJob(ctx.kv.atomic().check(entry), { ...moved.job, roundOpenedAt: ctx.now() });
-  await withMoves(op, job.jobId, moved.moves).commit();
+  await withMoves(op, moved.job, moved.moves).commit();
   return { ...base, status: "extended", reason, missing };
 }
 
@@ -193,8 +196,8 @@ async function closeWith(
   // Redundancy settles over the closed round: its commits are final now.
   if (spec.verification) await settleGroups(ctx, job);
   await addToModel(ctx, job, ckpt);
-  const metric = await advanceJob(ctx, entry, job, { closing, combined, ckpt, ...applied });
-  if (!metric) {
+  const advanced = await advanceJob(ctx, entry, job, { closing, combined, ckpt, ...applied });
+  if (!advanced) {
     // Another process closed the round first: its outcome is the answer.
     const won = await closedOutcome(ctx, job, base);
     return won ?? { ...base, status: "idle", reason: "job changed during the close" };
@@ -202,12 +205,17 @@ async function closeWith(
   // Challenges come after the close: nodes committed before the randomness existed.
   const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
   await settleOwed(ctx, job.jobId, job.round);
-  return outcomeOf(base, metric, challenged.length);
+  return outcomeOf(base, advanced.metric, advanced.missing, challenged.length);
 }
 
-/** What a close answers: the round's metric as recorded, and the challenges it issued. */
-function outcomeOf(base: Base, m: RoundMetric, challenges: number): AggregateOutcome {
-  const { reason, updates, missing, valLoss, checkpointCid } = m;
+/** What a close answers: the round's metric as recorded, its missing nodes, its challenges. */
+function outcomeOf(
+  base: Base,
+  m: RoundMetric,
+  missing: string[],
+  challenges: number,
+): AggregateOutcome {
+  const { reason, updates, valLoss, checkpointCid } = m;
   return {
     challenges,
     ...base,
@@ -229,9 +237,11 @@ async function closedOutcome(
   const head = (await getJob(ctx.kv, job.jobId)).value;
   const metric = head?.metrics.find((m) => m.round === job.round);
   if (!metric) return undefined;
+  const missing = metric.missing ??
+    (await getLarge<string[]>(ctx.kv, missingKey(job.jobId, job.round))).value ?? [];
   // The challenges the close issued, as challenges.ts records them (["challenge", jobId, id]).
   const issued = await listValues<{ round: number }>(ctx.kv, ["challenge", job.jobId]);
-  return outcomeOf(base, metric, issued.filter((c) => c.round === job.round).length);
+  return outcomeOf(base, metric, missing, issued.filter((c) => c.round === job.round).length);
 }
 
 /**
@@ -297,41 +307,36 @@ async function addToModel(ctx: Context, job: JobRecord, ckpt: StoredCheckpoint) 
   );
 }
 
+/** What a close records: the combined updates, the checkpoint, the server optimizer's state. */
+export interface Closed {
+  closing: Closing;
+  combined: Combined;
+  ckpt: StoredCheckpoint;
+  outerVelocityCid?: string;
+}
+
 /**
  * Opens the next round in KV (or completes the job), with the closed round's metric; returns
- * that metric, or undefined when another aggregator advanced the job first.
+ * that metric and the round's missing nodes, or undefined when another aggregator advanced the
+ * job first.
  */
-async function advanceJob(
+export async function advanceJob(
   ctx: Context,
   entry: JobEntry,
   job: JobRecord,
-  r: {
-    closing: Closing;
-    combined: Combined;
-    ckpt: StoredCheckpoint;
-    outerVelocityCid?: string;
-  },
-): Promise<RoundMetric | undefined> {
+  r: Closed,
+): Promise<{ metric: RoundMetric; missing: string[] } | undefined> {
   const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
   const missing = job.assigned.filter((n) => !delivered.has(n));
+  // The list under its own key, before the advance (a retry records the same list): in the head,
+  // every round's list grew it past KV's 800 KiB a write after a few rounds of 2,000 missing.
+  await commitLarge(ctx.kv, missingKey(job.jobId, job.round), missing);
   const next = job.round + 1 < job.rounds
     // Recorded for the round the spare starts in: a moved node that commits that round before
     // its move lands is then challenged at that round's close (undelivered), not never.
     ? await reassignDropped(ctx, job, missing, job.round + 1)
     : { job, moves: [] };
-  const metric: RoundMetric = {
-    round: job.round,
-    valLoss: r.ckpt.valLoss,
-    shardLoss: r.ckpt.evaluation.shardLoss,
-    valStdErr: r.ckpt.evaluation.stdErr,
-    updates: r.closing.nodes.length,
-    missing,
-    reason: r.closing.reason,
-    bytes: r.combined.bytes + r.ckpt.bytes,
-    updateBytes: r.combined.bytes,
-    checkpointCid: r.ckpt.checkpointCid,
-    closedAt: ctx.now(),
-  };
+  const metric = roundMetric(ctx, job, r, missing.length);
   const updated: JobRecord = {
     ...next.job,
     round: job.round + 1,
@@ -347,13 +352,41 @@ async function advanceJob(
   const pending: PendingChallenges = { globalCid: job.globalCid, at: ctx.now() };
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
-  const res = await withMoves(op, job.jobId, next.moves).commit();
-  return res.ok ? metric : undefined;
+  const res = await withMoves(op, next.job, next.moves).commit();
+  return res.ok ? { metric, missing } : undefined;
 }
 
-/** Adds the writes of reassignments (each node's place handed to its replacement). */
-function withMoves(op: Deno.AtomicOperation, jobId: Hex, moves: NodeMove[]): Deno.AtomicOperation {
-  for (const m of moves) moveNode(op, jobId, m);
+/** The closed round's metric: a count of its missing nodes, of constant size in nodes. */
+function roundMetric(ctx: Context, job: JobRecord, r: Closed, missing: number): RoundMetric {
+  return {
+    round: job.round,
+    valLoss: r.ckpt.valLoss,
+    shardLoss: r.ckpt.evaluation.shardLoss,
+    valStdErr: r.ckpt.evaluation.stdErr,
+    updates: r.closing.nodes.length,
+    missingCount: missing,
+    reason: r.closing.reason,
+    bytes: r.combined.bytes + r.ckpt.bytes,
+    updateBytes: r.combined.bytes,
+    checkpointCid: r.ckpt.checkpointCid,
+    closedAt: ctx.now(),
+  };
+}
+
+/**
+ * Adds the writes of reassignments (each node's place handed to its replacement), each recorded
+ * in the moved node's entry: `job` is the job after them, its last `moves.length` moves theirs.
+ */
+function withMoves(
+  op: Deno.AtomicOperation,
+  job: JobRecord,
+  moves: NodeMove[],
+): Deno.AtomicOperation {
+  const first = job.reassigned.length - moves.length;
+  moves.forEach((m, i) => {
+    const moved = { round: job.reassigned[first + i]!.round, seq: first + i };
+    moveNode(op, job.jobId, { ...m, moved });
+  });
   return op;
 }
 

@@ -6,6 +6,9 @@
 import type { Caps } from "../chain/caps.ts";
 import type { Hex } from "../crypto/digest.ts";
 import type { UpdateEnvelope } from "../round/update_envelope.ts";
+import { commitLarge, getLarge, setLarge } from "./large_value.ts";
+
+export { commitLarge, getLarge, setLarge };
 
 export interface NodeRecord {
   nodePubkey: Hex;
@@ -29,7 +32,13 @@ export interface RoundMetric {
   /** Standard error of `valLoss` from sampling the validation batches (0: all evaluated). */
   valStdErr?: number;
   updates: number;
-  missing: string[];
+  /**
+   * How many assigned nodes delivered nothing (the list: {@link missingKey}). A metric with it is
+   * stored under {@link jobMetricKey}; one without it (written before) stays in the head.
+   */
+  missingCount?: number;
+  /** The whole list, in metrics written before it moved to {@link missingKey}. */
+  missing?: string[];
   reason: string;
   /** Bytes of updates read plus checkpoint written. */
   bytes: number;
@@ -83,6 +92,11 @@ export interface JobHead {
   initialValLoss: number;
   /** Each shard's validation loss before training (absent in old records). */
   initialShardLoss?: number[];
+  /**
+   * Each closed round's metric. Stored one entry a round ({@link jobMetricKey}), not in the head:
+   * with every round's metric inline the head outgrew KV's 800 KiB a write after enough rounds,
+   * in the advance that follows a close already done on chain (found in the KV limits audit).
+   */
   metrics: RoundMetric[];
   /**
    * The chain's head when the coordinator started the job: scans of the job's events (its
@@ -100,8 +114,17 @@ export interface JobHead {
    * "fedadam"/"fedyogi" (lib/coordinator/round_apply.ts).
    */
   outerVelocityCid?: string;
-  /** Moves of a task from `from` to `to`, with the first round `to` holds it in. */
-  reassigned: { round: number; from: Hex; to: Hex }[];
+  /**
+   * Moves of a task from `from` to `to`, with the first round `to` holds it in, oldest first. Kept
+   * in the moved nodes' entries ({@link JobNodeRecord.moved}) and read in with the assignment
+   * ({@link withAssignment}); a head read alone has only those of {@link JobHead.legacyMoves}.
+   */
+  reassigned: TaskMove[];
+  /**
+   * How many of the first `reassigned` the stored head holds itself: moves written before they
+   * moved to the nodes' entries. Absent: none.
+   */
+  legacyMoves?: number;
   /** Differential privacy spent so far (jobs with a privacy budget); epsilon is the worst-off
    * data owner's. */
   privacy?: {
@@ -122,6 +145,13 @@ export interface JobHead {
     shardEpsilon: number[];
   };
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };
+}
+
+/** A task moved from `from` to `to`, held by `to` from round `round` on. */
+export interface TaskMove {
+  round: number;
+  from: Hex;
+  to: Hex;
 }
 
 /** Who holds which task in a job. */
@@ -148,6 +178,9 @@ export interface JobNodeRecord {
   /** Set once the node's task moved to this replacement: it holds no task now, but its task
    * stays known (challenges and disputes of rounds it delivered still need it). */
   movedTo?: Hex;
+  /** With `movedTo`: the move's first round and its place in the job's moves (`reassigned`);
+   * absent in moves written before. */
+  moved?: { round: number; seq: number };
 }
 
 /** The block a scan of `job`'s events starts from (see {@link JobHead.startBlock}). */
@@ -199,6 +232,19 @@ export const updateKey = (jobId: string, round: number, node: string): Deno.KvKe
   round,
   node.toLowerCase(),
 ];
+/** A closed round's metric (see {@link JobHead.metrics}). */
+export const jobMetricKey = (jobId: string, round: number): Deno.KvKey => [
+  "job_metric",
+  jobId.toLowerCase(),
+  round,
+];
+const jobMetrics = (jobId: string): Deno.KvKey => ["job_metric", jobId.toLowerCase()];
+/** A closed round's assigned nodes that delivered nothing ({@link commitLarge}). */
+export const missingKey = (jobId: string, round: number): Deno.KvKey => [
+  "round_missing",
+  jobId.toLowerCase(),
+  round,
+];
 export const roundUpdates = (jobId: string, round: number): Deno.KvKey => [
   "update",
   jobId.toLowerCase(),
@@ -212,69 +258,53 @@ export async function listValues<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<T[
   return out;
 }
 
-/** Characters per KV part: Deno KV refuses values above 64 KiB, large jobs exceed that. */
-const PART_CHARS = 50_000;
-
-interface LargeHead {
-  parts: number;
-  json: string;
-}
-
 /**
- * Reads a value written by {@link setLarge}; `versionstamp` is the head's, so
- * `atomic().check(entry)` guards the whole value.
+ * A job's head with its versionstamp (`atomic().check(entry)` guards it), its rounds' metrics
+ * read in ({@link JobHead.metrics}).
  */
-export async function getLarge<T>(
+export async function getJob(
   kv: Deno.Kv,
-  key: Deno.KvKey,
-): Promise<{ key: Deno.KvKey; value: T | null; versionstamp: string | null }> {
-  const head = await kv.get<LargeHead>(key);
-  if (!head.value) return { key, value: null, versionstamp: null };
-  let json = head.value.json;
-  for (let i = 1; i < head.value.parts; i++) {
-    const part = await kv.get<string>([...key, "part", i]);
-    if (typeof part.value !== "string") {
-      throw new Error(`Cannot read ${String(key)}: part ${i} missing`);
-    }
-    json += part.value;
-  }
-  return { key, value: JSON.parse(json) as T, versionstamp: head.versionstamp };
-}
-
-/** Adds the writes of a value of any size to an atomic operation (head + parts). */
-export function setLarge(
-  op: Deno.AtomicOperation,
-  key: Deno.KvKey,
-  value: unknown,
-): Deno.AtomicOperation {
-  const json = JSON.stringify(value);
-  const parts = Math.max(1, Math.ceil(json.length / PART_CHARS));
-  op.set(key, { parts, json: json.slice(0, PART_CHARS) } satisfies LargeHead);
-  for (let i = 1; i < parts; i++) {
-    op.set([...key, "part", i], json.slice(i * PART_CHARS, (i + 1) * PART_CHARS));
-  }
-  return op;
-}
-
-/** A job's head with its versionstamp (`atomic().check(entry)` guards it). */
-export function getJob(kv: Deno.Kv, jobId: string) {
-  return getLarge<JobHead>(kv, jobKey(jobId));
+  jobId: string,
+): Promise<{ key: Deno.KvKey; value: JobHead | null; versionstamp: string | null }> {
+  const entry = await getLarge<JobHead>(kv, jobKey(jobId));
+  if (!entry.value) return entry;
+  const stored = entry.value;
+  const inline = stored.metrics ?? [];
+  const rounds = new Set(inline.map((m) => m.round));
+  // One metric per closed round: none is stored beside the head until a round closes.
+  const kept = inline.length < stored.round
+    ? await listValues<RoundMetric>(kv, jobMetrics(stored.jobId))
+    : [];
+  const moves = stored.reassigned ?? [];
+  const value: JobHead = {
+    ...stored,
+    metrics: [...inline, ...kept.filter((m) => !rounds.has(m.round))],
+    reassigned: moves,
+  };
+  if (moves.length > 0) value.legacyMoves = moves.length;
+  return { ...entry, value };
 }
 
 /** Adds the write of a job's head to an atomic operation (a record's assignment is left out:
  * it changes only through {@link setAssignment} and {@link moveNode}), and keeps the index of
  * jobs not yet finalized ({@link listLiveJobHeads}) in step with it. */
 export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOperation {
-  const { assigned: _a, taskOf: _t, ...head } = job as Partial<JobRecord> & JobHead;
+  const { assigned: _a, taskOf: _t, legacyMoves, ...head } = job as Partial<JobRecord> & JobHead;
   const live = liveJobKey(job.jobId);
   if (job.status === "finalized") op.delete(live);
   else op.set(live, true);
   // Metrics grow by one checkpoint per write (round_close.ts), so the newest is the only new one.
-  const newest = job.metrics.at(-1)?.checkpointCid;
+  const newest = job.metrics.at(-1);
   const id = job.jobId.toLowerCase();
-  if (newest) op.set(servedKey("checkpoint", newest), id);
+  if (newest) op.set(servedKey("checkpoint", newest.checkpointCid), id);
+  if (newest?.missingCount !== undefined) op.set(jobMetricKey(id, newest.round), newest);
   if (job.modelFolderCid) op.set(servedKey("folder", job.modelFolderCid), id);
-  return setLarge(op, jobKey(job.jobId), head);
+  // Of constant size in rounds and moves: older heads' inline metrics and moves stay as they were.
+  return setLarge(op, jobKey(job.jobId), {
+    ...head,
+    metrics: job.metrics.filter((m) => m.missingCount === undefined),
+    reassigned: (job.reassigned ?? []).slice(0, legacyMoves ?? 0),
+  });
 }
 
 /**
@@ -357,7 +387,7 @@ export async function listJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
 
 async function listJobEntries(kv: Deno.Kv) {
   const out = [];
-  for await (const e of kv.list<LargeHead>({ prefix: JOBS })) {
+  for await (const e of kv.list({ prefix: JOBS })) {
     if (e.key.length !== 2) continue; // parts live below the head
     out.push(await getJob(kv, String(e.key[1])));
   }
@@ -380,8 +410,11 @@ export async function getJobNode(
  */
 const readAssignments = new WeakMap<
   Deno.Kv,
-  Map<string, { versionstamp: string; assignment: Assignment }>
+  Map<string, { versionstamp: string; assignment: HeldAssignment }>
 >();
+
+/** An assignment with the moves its nodes' entries record, oldest first. */
+type HeldAssignment = Assignment & { moves: readonly TaskMove[] };
 /** Jobs whose assignment each KV keeps in memory (the most recently read). */
 const KEPT_ASSIGNMENTS = 8;
 
@@ -393,7 +426,7 @@ export async function getAssignment(
   kv: Deno.Kv,
   jobId: string,
   versionstamp?: string | null,
-): Promise<Assignment> {
+): Promise<HeldAssignment> {
   const id = jobId.toLowerCase();
   const kept = readAssignments.get(kv) ?? new Map();
   readAssignments.set(kv, kept);
@@ -408,15 +441,19 @@ export async function getAssignment(
   return assignment;
 }
 
-async function readAssignment(kv: Deno.Kv, jobId: string): Promise<Assignment> {
+async function readAssignment(kv: Deno.Kv, jobId: string): Promise<HeldAssignment> {
   const places: [Hex, JobNodeRecord][] = [];
   for await (const e of kv.list<JobNodeRecord>({ prefix: jobNodes(jobId) })) {
     places.push([e.key[2] as Hex, e.value]);
   }
   const held = places.filter(([, p]) => holdsTask(p)).sort((a, b) => a[1].index - b[1].index);
+  const moved = places.flatMap(([from, p]) =>
+    p.movedTo && p.moved ? [{ seq: p.moved.seq, round: p.moved.round, from, to: p.movedTo }] : []
+  ).sort((a, b) => a.seq - b.seq);
   return Object.freeze({
     assigned: Object.freeze(held.map(([n]) => n)) as Hex[],
     taskOf: Object.freeze(Object.fromEntries(places.map(([n, p]) => [n, p.task]))),
+    moves: Object.freeze(moved.map(({ round, from, to }) => Object.freeze({ round, from, to }))),
   });
 }
 
@@ -436,7 +473,11 @@ export async function withAssignment(
   versionstamp?: string | null,
 ): Promise<JobRecord> {
   const { assigned: _a, taskOf: _t, ...head } = job as Partial<JobRecord> & JobHead;
-  return { ...head, ...await getAssignment(kv, job.jobId, versionstamp) };
+  const { moves, ...assignment } = await getAssignment(kv, job.jobId, versionstamp);
+  // The head's own (older) moves first; `job` may be a record that has the entries' moves too.
+  const recorded = new Set(moves.map((m) => m.from.toLowerCase()));
+  const legacy = (head.reassigned ?? []).filter((m) => !recorded.has(m.from.toLowerCase()));
+  return { ...head, ...assignment, reassigned: [...legacy, ...moves] };
 }
 
 /** Node entries written per atomic operation (Deno KV allows 1,000 mutations per operation). */
@@ -464,13 +505,16 @@ export async function setAssignment(
   return true;
 }
 
-/** Adds the move of `from`'s place (task and position) to `to` to an atomic operation. */
+/**
+ * Adds the move of `from`'s place (task and position) to `to` to an atomic operation; `moved`
+ * records it in the job's moves ({@link JobHead.reassigned}).
+ */
 export function moveNode(
   op: Deno.AtomicOperation,
   jobId: string,
-  move: { from: Hex; to: Hex; place: JobNodeRecord },
+  move: { from: Hex; to: Hex; place: JobNodeRecord; moved?: JobNodeRecord["moved"] },
 ): Deno.AtomicOperation {
-  const { from, to, place } = move;
-  return op.set(jobNodeKey(jobId, from), { ...place, movedTo: to } satisfies JobNodeRecord)
-    .set(jobNodeKey(jobId, to), place);
+  const { from, to, place, moved } = move;
+  const left: JobNodeRecord = { ...place, movedTo: to, ...(moved ? { moved } : {}) };
+  return op.set(jobNodeKey(jobId, from), left).set(jobNodeKey(jobId, to), place);
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { countedUpdates } from "../../../lib/coordinator/closing.ts";
-import type { JobRecord, UpdateRecord } from "../../../lib/coordinator/state.ts";
+import { closingKey, countedUpdates, fixClosingSet } from "../../../lib/coordinator/closing.ts";
+import type { Context } from "../../../lib/coordinator/context.ts";
+import {
+  commitLarge,
+  getLarge,
+  type JobRecord,
+  updateKey,
+  type UpdateRecord,
+} from "../../../lib/coordinator/state.ts";
 import type { JobSpec } from "../../../lib/job/job_spec.ts";
 
 const key = (tag: string) => `0x${tag.repeat(32)}` as const;
@@ -31,4 +38,103 @@ Deno.test("victim: a task group's agreeing majority counts after one of its memb
   // Assert: one copy of the majority's update counts; both agreeing members delivered.
   assert.deepEqual(counted.nodes, [b]);
   assert.deepEqual(counted.delivered, [b, d]);
+});
+
+/** A KV whose atomic commits fail (a crash) once `commits` of them went through. */
+function crashingKv(kv: Deno.Kv, commits: number): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, name) {
+      if (name !== "atomic") {
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const op = target.atomic();
+        const commit = op.commit.bind(op);
+        op.commit = () => commits-- > 0 ? commit() : Promise.reject(new Error("crash"));
+        return op;
+      };
+    },
+  });
+}
+
+/** A verified round of 10,000 nodes in redundant pairs, every pair agreeing, all delivered. */
+async function verifiedRound(kv: Deno.Kv) {
+  const nodes = Array.from(
+    { length: 10_000 },
+    (_, i) => `0x${(i + 1).toString(16).padStart(64, "0")}`,
+  );
+  const job = {
+    jobId: key("c1"),
+    round: 0,
+    roundOpenedAt: 0,
+    assigned: nodes,
+    taskOf: Object.fromEntries(nodes.map((n, i) => [n, i >> 1])),
+  } as unknown as JobRecord;
+  for (let i = 0; i < nodes.length; i += 500) {
+    const op = kv.atomic();
+    nodes.slice(i, i + 500).forEach((n, k) => {
+      const digest = `0x${((i + k) >> 1).toString(16).padStart(64, "0")}`;
+      const u = {
+        nodePubkey: n,
+        lossDigest: digest,
+        gradientDigest: digest,
+        weightsDigest: digest,
+      };
+      op.set(updateKey(job.jobId, 0, n), u);
+    });
+    await op.commit();
+  }
+  const spec = {
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+    aggregation: { quorum: 1, deadlineMs: 60_000 },
+  } as unknown as JobSpec;
+  return { job, spec, nodes };
+}
+
+Deno.test("attacker: a verified 10,000-node round in pairs closes, after a crash mid-write too", async () => {
+  // Prepare: found in the KV limits audit, the closing set's `nodes` and `delivered` (~1 MB)
+  // went in one commit, over KV's 800 KiB: it threw before any side effect, at every retry.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const { job, spec, nodes } = await verifiedRound(kv);
+    const ctx = (kv: Deno.Kv) => ({ kv, now: () => 1_000 }) as unknown as Context;
+
+    // Execute: a close that crashes after the first part is written, then the retry.
+    await assert.rejects(() => fixClosingSet(ctx(crashingKv(kv, 1)), job, spec));
+    const step = await fixClosingSet(ctx(kv), job, spec);
+    const again = await fixClosingSet(ctx(kv), job, spec);
+
+    // Assert: one update per pair counts, every node delivered, and a retried close agrees.
+    assert.ok(step.fixed && again.fixed);
+    assert.equal(step.closing.nodes.length, 5_000);
+    assert.deepEqual(step.closing.delivered, [...nodes].sort());
+    assert.deepEqual(again.closing, step.closing);
+    assert.deepEqual((await getLarge(kv, closingKey(job.jobId, 0))).value, step.closing);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("victim: of two closes racing with different sets, the first recorded is every one's", async () => {
+  // Prepare: two values for one key, written at once in parts.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const big = (tag: string) => ({ nodes: Array(20_000).fill(key(tag)) });
+
+    // Execute
+    const [a, b] = await Promise.all([
+      commitLarge(kv, ["closing", "j", 0], big("aa")),
+      commitLarge(kv, ["closing", "j", 0], big("bb")),
+    ]);
+
+    // Assert: both answer the one recorded, whole (no racer's part mixed in), the loser's parts gone.
+    assert.deepEqual(a, b);
+    assert.deepEqual((await getLarge(kv, ["closing", "j", 0])).value, a);
+    let parts = 0;
+    for await (const _ of kv.list({ prefix: ["closing", "j", 0, "part"] })) parts++;
+    assert.equal(parts, Math.ceil(JSON.stringify(a).length / 50_000) - 1);
+  } finally {
+    kv.close();
+  }
 });
