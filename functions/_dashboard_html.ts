@@ -45,6 +45,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script type="module">
 const $ = (id) => document.getElementById(id);
 const short = (s) => s ? String(s).slice(0, 10) + "…" : "";
+// A diverged round's loss is NaN, null in JSON: found in the browser audit, null.toFixed threw
+// on every refresh and one such job hid every job and node from every visitor.
+const fixed = (v, digits) => Number.isFinite(v) ? v.toFixed(digits) : "—";
 // The worst shard's (data owner's) loss of a round; old records have the mean only.
 const worst = (m) => m.shardLoss?.length ? Math.max(...m.shardLoss) : m.valLoss;
 const worstBefore = (j) => j.initialShardLoss?.length ? Math.max(...j.initialShardLoss) : j.initialValLoss;
@@ -79,7 +82,7 @@ function drawLoss(jobs) {
   worstSeries.forEach((s, k) => draw(s, k, true));
   const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
   label.setAttribute("x", "32"); label.setAttribute("y", "14");
-  label.textContent = hi.toFixed(3) + " → " + all.at(-1).toFixed(3) + " nats/byte";
+  label.textContent = fixed(hi, 3) + " → " + fixed(all.at(-1), 3) + " nats/byte";
   svg.append(label);
 }
 async function refresh() {
@@ -92,16 +95,16 @@ async function refresh() {
     const r = jb.insertRow();
     cell(r, short(j.jobId), j.jobId); cell(r, j.status);
     cell(r, j.round + " / " + j.rounds);
-    cell(r, (j.metrics.at(-1)?.valLoss ?? j.initialValLoss).toFixed(4));
-    cell(r, (j.metrics.length ? worst(j.metrics.at(-1)) : worstBefore(j)).toFixed(4));
+    cell(r, fixed(j.metrics.at(-1)?.valLoss ?? j.initialValLoss, 4));
+    cell(r, fixed(j.metrics.length ? worst(j.metrics.at(-1)) : worstBefore(j), 4));
     cell(r, j.finalize?.paid ?? "");
     cell(r, short(j.modelFolderCid), j.modelFolderCid);
     if (j.modelFolderCid && !$("model").value) $("model").value = j.modelFolderCid;
     for (const m of j.metrics) {
       const q = rb.insertRow();
       cell(q, short(j.jobId), j.jobId); cell(q, m.round); cell(q, m.updates);
-      cell(q, m.valLoss.toFixed(4)); cell(q, (m.valStdErr ?? 0).toFixed(4));
-      cell(q, worst(m).toFixed(4)); cell(q, m.reason); cell(q, short(m.checkpointCid), m.checkpointCid);
+      cell(q, fixed(m.valLoss, 4)); cell(q, fixed(m.valStdErr ?? 0, 4));
+      cell(q, fixed(worst(m), 4)); cell(q, m.reason); cell(q, short(m.checkpointCid), m.checkpointCid);
     }
   }
   for (const n of nodes) {

@@ -76,3 +76,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "victim: a job whose loss diverged (null in /status) leaves every other job and node shown",
+  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  async fn() {
+    // Found in the browser audit: null.toFixed threw on every refresh, so one diverged job (or
+    // a job owner's initial weights holding a NaN) hid every job, round and node from everyone.
+    // Prepare: two jobs; /status answers the first one's losses as JSON writes NaN.
+    await using fx = await setupCoordinator();
+    const s = await fx.scenario();
+    const job = await s.job({ nodes: 2, rounds: 2 });
+    await s.job({ nodes: 2, rounds: 2 });
+    await s.deliver(job, job.nodes);
+    await s.post("/aggregate", { jobId: job.jobId });
+    const route = async (req: Request) => {
+      const res = await s.route(req);
+      if (new URL(req.url).pathname !== "/status") return res;
+      const body = await res.json();
+      const diverged = body.jobs.find((j: { jobId: string }) => j.jobId === job.jobId);
+      diverged.initialValLoss = null;
+      for (const m of diverged.metrics) [m.valLoss, m.valStdErr, m.shardLoss] = [null, null, []];
+      return Response.json(body);
+    };
+    await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, route);
+    const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
+    try {
+      const page = browser.pages()[0] ?? await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+
+      // Execute
+      await page.goto(`http://127.0.0.1:${server.addr.port}/dashboard`);
+      await page.locator("#nodes tbody tr").first().waitFor();
+
+      // Assert: both jobs, the round and every node are shown; the unknown loss as a dash.
+      assert.equal(await page.locator("#jobs tbody tr").count(), 2);
+      assert.equal(await page.locator("#rounds tbody tr").count(), 1);
+      assert.equal(await page.locator("#nodes tbody tr").count(), 4);
+      assert.match(await page.locator("#rounds tbody tr").first().innerText(), /—/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+      await Deno.remove(profile, { recursive: true });
+    }
+  },
+});
