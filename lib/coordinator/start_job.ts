@@ -76,7 +76,8 @@ export async function startJob(
     await checkModel(ctx, params, onChain.owner);
   if (refusal) return refusal;
   const chosen = await chooseNodes(ctx, params.jobId, spec, onChain);
-  const unfit = checkNodes(spec, chosen) ?? await refuseJobData(ctx, onChain.owner, spec);
+  const unfit = checkNodes(spec, chosen, onChain.nodesWanted) ??
+    await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;
   const data = await checkJobData(ctx, spec);
   if (!data.ok) return data;
@@ -210,13 +211,28 @@ export function checkBudget(spec: JobSpec, nodes: number): Rejection | undefined
 }
 
 /**
- * Some node must fit; with the partition codec each task group sends one part, so with fewer
- * groups than parts some coordinates would not move at all in a round. The job stays open
- * (cancelJob refunds it) or waits for nodes.
+ * As many nodes must fit as the owner escrowed for; with the partition codec each task group
+ * sends one part, so with fewer groups than parts some coordinates would not move at all in a
+ * round. The job stays open (cancelJob refunds it) or waits for nodes.
  */
-export function checkNodes(spec: JobSpec, chosen: readonly string[]): Rejection | undefined {
+export function checkNodes(
+  spec: JobSpec,
+  chosen: readonly string[],
+  wanted: number,
+): Rejection | undefined {
   if (chosen.length === 0) {
     return refuse(409, "NO_ELIGIBLE_NODES", "no bound, live node fits this job");
+  }
+  // Found in the job owner audit: a job started with whoever fitted, one node of the three
+  // escrowed for (perhaps the attacker's), which then took the whole step, round and accuracy
+  // pools: the owner paid 2.7x per unit of work.
+  if (chosen.length < wanted) {
+    return refuse(
+      409,
+      "TOO_FEW_NODES",
+      `${chosen.length} bound, live nodes fit this job, of the ${wanted} it was escrowed for: ` +
+        "start it again once more are live, or cancel it (the whole budget back)",
+    );
   }
   if (spec.compression?.codec !== "partition") return undefined;
   const r = spec.verification?.redundancy ?? 1;
@@ -301,6 +317,10 @@ async function checkJobData(
     if (initial.length !== size) {
       throw new RangeError(`initial weights hold ${initial.length} values, the model ${size}`);
     }
+    // Found in the browser audit: one NaN weight made every loss NaN (null in /status), and the
+    // job ran on, paid, to a model that is no model.
+    const bad = initial.findIndex((w) => !Number.isFinite(w));
+    if (bad >= 0) throw new RangeError(`initial weight ${bad} is ${initial[bad]}, not finite`);
     return { ok: true, before: await evaluateWeights(ctx.store, spec, initial) };
   } catch (e) {
     return refuse(422, "BAD_JOB_DATA", (e as Error).message);

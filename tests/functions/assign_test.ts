@@ -14,6 +14,7 @@ import { sendContract } from "../../lib/chain/send_contract.ts";
 import { assignNodes } from "../../lib/chain/assign_nodes.ts";
 import { getJobNodes } from "../../lib/chain/get_job_nodes.ts";
 import { computeCid } from "../../lib/store/cid.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
 import {
   escrowSpec,
@@ -282,6 +283,29 @@ Deno.test("assign", async (t) => {
     },
   );
 
+  await t.step(
+    "owner: a job escrowed for 3 nodes is not started with 2, and can still be cancelled",
+    async () => {
+      // Found in the job owner audit: the start took whoever fitted, one node of the three
+      // escrowed for (perhaps an attacker's), which then split the step, round and accuracy pools
+      // alone: the owner paid 2.7x per unit of work, and a Running job cannot be cancelled.
+      const few = await fx.scenario();
+      await few.node();
+      await few.node();
+      const { spec, specCid } = await oneStepJob();
+      const jobId = await escrowSpec(fx, spec, { nodes: 3, baseRatePerSecond: 1n });
+
+      // Execute
+      const res = await read(await few.postAs("/assign", { jobId, specCid }));
+
+      // Assert
+      assert.equal(res.status, 409, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "TOO_FEW_NODES");
+      assert.match(res.body.error.message, /2 bound, live nodes fit this job, of the 3/);
+      assert.equal((await fx.chainJob(jobId)).status, JobStatus.Open);
+    },
+  );
+
   await t.step("POST when no bound node fits is a 409", async () => {
     const empty = await fx.scenario();
     const { spec, specCid } = await prepareJob(fx.store, {
@@ -320,8 +344,14 @@ Deno.test("assign", async (t) => {
       // Found in the data owner audit: a shard shorter than one sequence (T + 2 bytes) was taken,
       // and every node threw at its first batch, every round.
       const tiny = (await fx.store.put(new Uint8Array(spec.batch.T + 1).fill(7))).toString();
+      // Found in the browser audit: initial weights holding a NaN were taken, every loss of the
+      // job was NaN (null in /status) and the job ran on, paid.
+      const weights = decodeCheckpoint(await fx.store.get(spec.initialWeights)).weights;
+      weights[3] = NaN;
+      const nan = (await fx.store.put(encodeCheckpoint(spec.model, weights))).toString();
       const cases: [typeof spec, number, string][] = [
         [{ ...spec, validationShards: [100, 100] }, 422, "BAD_JOB_DATA"],
+        [{ ...spec, initialWeights: nan }, 422, "BAD_JOB_DATA"],
         [
           { ...spec, shards: [{ ...spec.shards[0]!, cid: tiny }, spec.shards[1]!] },
           422,
