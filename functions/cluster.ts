@@ -3,7 +3,7 @@
  * (lib/coordinator/clusters.ts): 201 when recorded, 200 for a retry of the same aggregate.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
-import { receiveCluster } from "../lib/coordinator/clusters.ts";
+import { receiveCluster } from "../lib/coordinator/cluster_intake.ts";
 import type { ClusterSubmission } from "../lib/round/cluster_task.ts";
 import { field, handler, HttpError, json, readJson, unwrap } from "./_http.ts";
 

@@ -8,6 +8,7 @@
 export * from "./challenges.ts";
 export * from "./close_trigger.ts";
 export * from "./closing.ts";
+export * from "./cluster_intake.ts";
 export * from "./clusters.ts";
 export * from "./committees.ts";
 export * from "./context.ts";

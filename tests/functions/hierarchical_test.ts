@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
-import { decodeUpdateBytes } from "../../lib/round/update_envelope.ts";
+import { decodeUpdateBytes, envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { liftPrivate } from "../../lib/coordinator/svdb_private.ts";
 import { clustersOf } from "../../lib/coordinator/clusters.ts";
@@ -224,6 +224,64 @@ Deno.test("finalize releases the job's cluster means with its updates", async ()
   assert.equal(fin.status, 200, JSON.stringify(fin.body));
   const pins = await pinned();
   for (const cid of means) assert.ok(!pins.has(cid), `${cid} is released`);
+});
+
+Deno.test("attacker: a member whose update is a round stale never aggregates its cluster", async () => {
+  // Found in the KV audit: in an asynchronous job the aggregator rotated over every member, stale
+  // ones too; the chain penalises an aggregator only for a round it committed in, and a stale
+  // member committed at an earlier one, so its fake mean went unpunished.
+  // Prepare: 4 nodes in clusters of 3; the member round 1 would rotate to (the second by key)
+  // trains round 0 but delivers it during round 1.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 4,
+    rounds: 3,
+    quorum: 0.75,
+    asynchronous: { maxStaleness: 1 },
+    hierarchical: true,
+    clusterSize: 3,
+  });
+  const byKey = [...job.nodes].sort((a, b) =>
+    a.nodePubkey.toLowerCase().localeCompare(b.nodePubkey.toLowerCase())
+  );
+  const slow = byKey[1]!;
+  const late = await s.train(job, slow);
+  await s.deliver(job, job.nodes.filter((n) => n !== slow));
+  const [r0] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(r0.status, "closed", JSON.stringify(r0));
+
+  // Execute: its stale update arrives in round 1 with the others' fresh ones; round 1's clusters.
+  const posted = await read(await s.post("/aggregate/update", envelopeToJson(late.envelope)));
+  assert.equal(posted.body.baseRound, 0, JSON.stringify(posted.body));
+  await s.deliver(job, job.nodes.filter((n) => n !== slow));
+  await s.post("/aggregate", { jobId: job.jobId });
+  const clusters = await clustersOf(s.ctx, job.jobId, 1);
+
+  // Assert: the stale member is in a cluster but aggregates none.
+  assert.ok(clusters.some((c) => c.members.some((m) => m.nodePubkey === slow.nodePubkey)));
+  for (const c of clusters) assert.notEqual(c.aggregator, slow.nodePubkey);
+});
+
+Deno.test("attacker: a mean posted past its cluster's deadline is refused; the coordinator's stands", async () => {
+  // Found in the KV audit: a close that took an open cluster past its deadline computed the
+  // mean itself while a late post made the cluster "submitted" for another process's close of
+  // the same round: one checkpoint could land on chain and another in KV.
+  // Prepare: open clusters, their deadline passed.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const { s, job, clusters } = await openClusters(fx);
+  const late = job.nodes.find((n) => n.nodePubkey === clusters[0]!.aggregator)!;
+  s.advance(clusters[0]!.deadline - s.ctx.now());
+
+  // Execute
+  await assert.rejects(() => late.worker.tick(), /409 .*deadline passed/);
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the round closed on the coordinator's means.
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  const after = await clustersOf(s.ctx, job.jobId, 0);
+  assert.deepEqual(after.map((c) => c.status), ["fallback", "fallback"]);
+  await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
 });
 
 Deno.test("attacker: a NaN update is refused at intake, so neither its cluster nor the round can be wedged", async () => {
