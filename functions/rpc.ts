@@ -50,6 +50,12 @@ export function createRpc(ctx: Context) {
   const methods = methodsOf(ctx);
   return handler(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "Cannot call RPC: use POST");
+    // Found in the browser audit: any page a visitor opened could POST a batch of inferences
+    // here as text/plain (a no-cors fetch, no preflight) and spend a local coordinator's CPU;
+    // application/json forces a preflight, which this route does not answer.
+    if (!(req.headers.get("content-type") ?? "").includes("application/json")) {
+      throw new HttpError(415, "Cannot call RPC: content-type must be application/json");
+    }
     const text = new TextDecoder().decode(await readBody(req, MAX_INFER_BODY));
     let body: unknown;
     try {

@@ -56,7 +56,11 @@ export function createSvdb(ctx: Context) {
       // ?format=raw: one verified block (IPFS trustless-gateway style), e.g. a directory node.
       if (url.searchParams.get("format") === "raw") {
         return new Response(await ctx.store.getBlock(cid) as Uint8Array<ArrayBuffer>, {
-          headers: { "content-type": "application/vnd.ipld.raw", "x-artha-cid": cid.toString() },
+          headers: {
+            "content-type": "application/vnd.ipld.raw",
+            "x-artha-cid": cid.toString(),
+            ...INERT,
+          },
         });
       }
       return await download(ctx, cid);
@@ -90,6 +94,16 @@ async function uploadPrivate(ctx: Context, req: Request): Promise<Response> {
   return json({ ...stored, private: true }, 201);
 }
 
+/**
+ * Anyone's uploaded bytes, served from the origin that holds the browser node's key: never sniffed
+ * as a script or page, and sandboxed should a browser render one (found in the browser audit: a
+ * `<script src=/svdb/<cid>>` would have passed the join page's `script-src 'self'`).
+ */
+const INERT = {
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "sandbox; default-src 'none'",
+};
+
 /** The file streamed block by block; once headers are sent a failure ends the body short. */
 async function download(ctx: Context, cid: CID): Promise<Response> {
   const log = (e: unknown) => console.error(`svdb: ${readFailure(cid, e)?.message ?? e}`);
@@ -99,6 +113,7 @@ async function download(ctx: Context, cid: CID): Promise<Response> {
       "content-type": "application/octet-stream",
       "content-length": String(size),
       "x-artha-cid": cid.toString(),
+      ...INERT,
     },
   });
 }

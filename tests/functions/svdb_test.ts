@@ -42,7 +42,14 @@ Deno.test("svdb", async (t) => {
     assert.equal(res.headers.get("content-type"), "application/octet-stream");
     assert.equal(res.headers.get("x-artha-cid"), cid);
     assert.equal(res.headers.get("content-length"), String(bytes.length));
+    // Anyone's bytes on the node key's origin: never sniffed into a script, sandboxed if shown
+    // (found in the browser audit).
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("content-security-policy"), "sandbox; default-src 'none'");
     assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
+    const raw = await s.call(`/svdb/${cid}?format=raw`);
+    assert.equal(raw.headers.get("x-content-type-options"), "nosniff");
+    await raw.body?.cancel();
     const slash = await s.call(`/svdb/${cid}/`);
     assert.equal(slash.status, 200);
     await slash.body?.cancel();
