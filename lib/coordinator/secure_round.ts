@@ -52,6 +52,7 @@ import {
 } from "./_secure_accusations.ts";
 import { reject, RejectedError, type Rejection } from "./result.ts";
 import {
+  commitLarge,
   getJob,
   getLarge,
   type JobRecord,
@@ -464,7 +465,8 @@ export async function fixSecureClosingSet(
     const why = "Cannot aggregate: the round's sum would take a data owner over the budget";
     throw new RejectedError(reject(409, "PRIVACY_BUDGET_EXCEEDED", why));
   }
-  const missing = job.assigned.filter((n) => !delivered.includes(n)).sort();
+  const got = new Set(delivered);
+  const missing = job.assigned.filter((n) => !got.has(n)).sort();
   const decision = (close: boolean, reason: RoundDecision["reason"]): ClosingStep => ({
     fixed: false,
     decision: {
@@ -481,8 +483,9 @@ export async function fixSecureClosingSet(
   if (s?.stage === "Done") {
     const nodes = [...s.result!.included].sort();
     const closing: Closing = { nodes, delivered: nodes, reason: SECURE_CLOSE_REASON };
-    await setLarge(ctx.kv.atomic().check({ key, versionstamp: null }), key, closing).commit();
-    return { fixed: true, closing: (await getLarge<Closing>(ctx.kv, key)).value! };
+    // In parts (state.ts commitLarge), as the plain closing set: in one commit a 10,000-node
+    // set (nodes and delivered) exceeds KV's 800 KiB, and the round could never close.
+    return { fixed: true, closing: await commitLarge<Closing>(ctx.kv, key, closing) };
   }
   if (s?.stage === "Failed" && !s.extended) {
     await setLarge(ctx.kv.atomic().check(entry!), entry!.key, { ...s, extended: true }).commit();
