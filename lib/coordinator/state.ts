@@ -280,6 +280,7 @@ export async function getJob(
     ...stored,
     metrics: [...inline, ...kept.filter((m) => !rounds.has(m.round))],
     reassigned: moves,
+    ...(stored.privacy ? { privacy: expandCopies(stored.privacy as StoredPrivacy) } : {}),
   };
   if (moves.length > 0) value.legacyMoves = moves.length;
   return { ...entry, value };
@@ -304,7 +305,40 @@ export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOpera
     ...head,
     metrics: job.metrics.filter((m) => m.missingCount === undefined),
     reassigned: (job.reassigned ?? []).slice(0, legacyMoves ?? 0),
+    ...(head.privacy ? { privacy: runsOfCopies(head.privacy) } : {}),
   });
+}
+
+/**
+ * The privacy record as the head stores it: each shard's copies per round as runs of equal
+ * counts. Kept round by round it grew the head by a number per shard a round (a DP job of 1,000
+ * shards passed KV's 800 KiB a write within a few hundred rounds); a shard's count rarely
+ * changes, so its runs stay a few pairs.
+ */
+type StoredPrivacy = Omit<NonNullable<JobHead["privacy"]>, "shardCopies"> & {
+  shardCopies?: number[][];
+  /** Per shard, [copies, rounds] runs in round order. */
+  shardCopyRuns?: [number, number][][];
+};
+
+function runsOfCopies(p: NonNullable<JobHead["privacy"]>): StoredPrivacy {
+  const { shardCopies, ...rest } = p;
+  const shardCopyRuns = shardCopies.map((h) => {
+    const runs: [number, number][] = [];
+    for (const m of h) {
+      const last = runs.at(-1);
+      if (last?.[0] === m) last[1]++;
+      else runs.push([m, 1]);
+    }
+    return runs;
+  });
+  return { ...rest, shardCopyRuns };
+}
+
+function expandCopies(p: StoredPrivacy): NonNullable<JobHead["privacy"]> {
+  const { shardCopyRuns, shardCopies, ...rest } = p;
+  const expanded = shardCopyRuns?.map((runs) => runs.flatMap(([m, n]) => Array(n).fill(m)));
+  return { ...rest, shardCopies: expanded ?? shardCopies ?? [] };
 }
 
 /**

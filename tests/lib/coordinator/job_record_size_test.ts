@@ -144,3 +144,47 @@ Deno.test("a head written before keeps its inline metrics and moves; new ones go
     kv.close();
   }
 });
+
+Deno.test("a DP job of 1,000 shards keeps a head of constant size in rounds; its copies read back whole", async () => {
+  // The privacy record kept each shard's copies round by round in the head: a number per shard a
+  // round, past KV's 800 KiB a write within ~400 rounds at 1,000 shards (found reviewing the KV
+  // limits fix). Prepare: 500 rounds, one copy a round, one shard with a round of two.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const shards = 1_000, rounds = 500;
+    const shardCopies = Array.from({ length: shards }, () => Array(rounds).fill(1));
+    shardCopies[7]![250] = 2;
+    const privacy = {
+      clip: 1,
+      epsilon: 3,
+      delta: 1e-5,
+      maxEpsilon: 8,
+      shardRounds: Array(shards).fill(rounds),
+      shardCopies,
+      shardEpsilon: Array(shards).fill(3),
+    };
+    const head = {
+      jobId: `0x${"6b".repeat(32)}`,
+      rounds: 1_000,
+      round: rounds,
+      status: "running",
+      globalCid: "cid",
+      roundOpenedAt: 0,
+      initialValLoss: 5,
+      metrics: [],
+      reassigned: [],
+      privacy,
+    } as unknown as JobHead;
+
+    // Execute
+    const res = await setJob(kv.atomic(), head).commit();
+
+    // Assert
+    assert.ok(res.ok);
+    const stored = JSON.stringify((await getLarge(kv, jobKey(head.jobId))).value);
+    assert.ok(stored.length < 100_000, `${stored.length} characters stored`);
+    assert.deepEqual((await getJob(kv, head.jobId)).value!.privacy, privacy);
+  } finally {
+    kv.close();
+  }
+});
