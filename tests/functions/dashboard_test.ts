@@ -16,3 +16,19 @@ Deno.test("attacker: the dashboard and the join page refuse to be framed by anot
     assert.equal(res.headers.get("x-frame-options"), "DENY");
   }
 });
+
+Deno.test("attacker: markup injected into the dashboard's origin could not run as script", async () => {
+  // Found in the browser audit: the dashboard's policy allowed 'unsafe-inline' scripts on the
+  // origin that keeps the browser node's key. Its policy now names its own script by hash.
+  const res = await createDashboard()(new Request("http://127.0.0.1/dashboard"));
+  const html = await res.text();
+  const policy = res.headers.get("content-security-policy")!;
+  assert.doesNotMatch(policy, /unsafe-inline/);
+  const script = html.slice(
+    html.indexOf(">", html.indexOf("<script")) + 1,
+    html.indexOf("</script>"),
+  );
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(script));
+  const hash = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  assert.match(policy, new RegExp(`script-src 'sha256-${hash.replace(/[+/]/g, "\\$&")}'`));
+});
