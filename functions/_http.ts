@@ -154,13 +154,22 @@ export async function readJson(
   return (await readJsonBytes(req, maxBytes)).body;
 }
 
+/**
+ * Whether the body is declared application/json: its media type exactly, not a header holding
+ * the words. Found reviewing the /rpc fix: `text/plain; x=application/json` passed a substring
+ * check, and browsers send that cross-site without a preflight (text/plain is safelisted).
+ */
+export function isJsonRequest(req: Request): boolean {
+  const type = req.headers.get("content-type") ?? "";
+  return type.split(";")[0]!.trim().toLowerCase() === "application/json";
+}
+
 /** {@link readJson}, with the bytes it was parsed from (for a signature over the body). */
 export async function readJsonBytes(
   req: Request,
   maxBytes = MAX_BODY_BYTES,
 ): Promise<{ body: Record<string, unknown>; bytes: Uint8Array }> {
-  const type = req.headers.get("content-type") ?? "";
-  if (!type.includes("application/json")) {
+  if (!isJsonRequest(req)) {
     throw new HttpError(415, "Cannot read body: content-type must be application/json");
   }
   const bytes = await readBody(req, maxBytes);

@@ -21,7 +21,15 @@ import {
   type RpcMethods,
 } from "../lib/coordinator/json_rpc.ts";
 import { MAX_INFER_BODY, modelsOf } from "../lib/coordinator/models.ts";
-import { asHttpError, handler, HttpError, json, parseInferParams, readBody } from "./_http.ts";
+import {
+  asHttpError,
+  handler,
+  HttpError,
+  isJsonRequest,
+  json,
+  parseInferParams,
+  readBody,
+} from "./_http.ts";
 
 function toRpcError(thrown: unknown): RpcError {
   const e = asHttpError(thrown);
@@ -53,7 +61,7 @@ export function createRpc(ctx: Context) {
     // Found in the browser audit: any page a visitor opened could POST a batch of inferences
     // here as text/plain (a no-cors fetch, no preflight) and spend a local coordinator's CPU;
     // application/json forces a preflight, which this route does not answer.
-    if (!(req.headers.get("content-type") ?? "").includes("application/json")) {
+    if (!isJsonRequest(req)) {
       throw new HttpError(415, "Cannot call RPC: content-type must be application/json");
     }
     const text = new TextDecoder().decode(await readBody(req, MAX_INFER_BODY));

@@ -189,14 +189,17 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
     assert.equal((await read(await s.post("/rpc", "{nope"))).body.error.code, -32700);
     // Attacker: another site's page POSTs a batch as text/plain (no preflight) to spend this
     // coordinator's CPU from its visitors' browsers (found in the browser audit).
+    // (`text/plain; x=application/json` too: still text/plain to a browser, so no preflight.)
     const call = { jsonrpc: "2.0", id: 9, method: "ai_infer", params: { modelCid: folder } };
-    const simple = await s.call("/rpc", {
-      method: "POST",
-      headers: { "content-type": "text/plain" },
-      body: JSON.stringify([call, call]),
-    });
-    assert.equal(simple.status, 415);
-    await simple.body?.cancel();
+    for (const type of ["text/plain", "text/plain; x=application/json"]) {
+      const simple = await s.call("/rpc", {
+        method: "POST",
+        headers: { "content-type": type },
+        body: JSON.stringify([call, call]),
+      });
+      assert.equal(simple.status, 415, type);
+      await simple.body?.cancel();
+    }
     assert.equal(await code({ jsonrpc: "2.0", id: 2, method: "ai_nothing" }), -32601);
     assert.equal(await code({ id: 2, method: "ai_infer" }), -32600);
     assert.equal(
