@@ -76,8 +76,11 @@ export async function startJob(
     await checkModel(ctx, params, onChain.owner);
   if (refusal) return refusal;
   const chosen = await chooseNodes(ctx, params.jobId, spec, onChain);
-  const unfit = checkNodes(spec, chosen, onChain.nodesWanted) ??
-    await refuseJobData(ctx, onChain.owner, spec);
+  // Only before any node is assigned: found reviewing this, a start cut short after its first
+  // batch (the job Running, no longer cancellable) could then never finish once a chosen node
+  // left, and the nodes already assigned waited for a job that never opened.
+  const wanted = onChain.status === JobStatus.Open ? onChain.nodesWanted : 1;
+  const unfit = checkNodes(spec, chosen, wanted) ?? await refuseJobData(ctx, onChain.owner, spec);
   if (unfit) return unfit;
   const data = await checkJobData(ctx, spec);
   if (!data.ok) return data;

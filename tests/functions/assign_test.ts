@@ -487,3 +487,36 @@ Deno.test("attacker: a node a half-done start assigned keeps its place when the 
   assert.deepEqual([...job.record.assigned].sort(), [...onChain].sort());
   assert.ok(job.record.assigned.includes(ghost as Hex), "the deactivated node is in the record");
 });
+
+Deno.test("victim: a start cut short after its first batch finishes when a node not yet assigned leaves", async () => {
+  // Found reviewing TOO_FEW_NODES: the job Running after its first batch (no longer cancellable),
+  // a chosen node that left before its own batch made every retry refuse (2 fitting of 3
+  // escrowed for), and the assigned nodes waited for a job that never opened.
+  // Prepare: two of three nodes assigned on chain, then the third deactivates.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+
+  // Execute: the start, retried.
+  const job = await s.job({
+    nodes: 3,
+    beforeStart: async (jobId, nodes) => {
+      const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+      await assignNodes(fx.coordinator, {
+        addresses: fx.addresses,
+        jobId,
+        nodes: [a.nodePubkey, b.nodePubkey],
+      });
+      await sendContract(c.operator, {
+        address: fx.addresses.registry,
+        abi: abis.registry,
+        functionName: "deactivateNode",
+        args: [c.nodePubkey],
+      });
+    },
+  });
+
+  // Assert: started with the two the chain assigned.
+  const onChain = await getJobNodes(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+  assert.equal(onChain.length, 2);
+  assert.deepEqual([...job.record.assigned].sort(), [...onChain].sort());
+});
