@@ -33,7 +33,7 @@ export async function receiveCluster(
   sub: ClusterSubmission,
   signature: Hex,
 ): Promise<ClusterResult> {
-  const job = (await getJob(ctx.kv, sub.jobId)).value;
+  const job = (await getJob(ctx.kv, sub.jobId, { metrics: false })).value;
   if (!job) return refuse(404, "UNKNOWN_JOB", "unknown job");
   const key = clusterKey(sub.jobId, sub.round, sub.cluster);
   const entry = await getLarge<ClusterRecord>(ctx.kv, key);

@@ -55,7 +55,7 @@ export async function receiveUpdate(
   ctx: Context,
   env: SignedUpdateEnvelope,
 ): Promise<IntakeResult> {
-  const job = (await getJob(ctx.kv, env.jobId)).value;
+  const job = (await getJob(ctx.kv, env.jobId, { metrics: false })).value;
   if (!job) return refuse(404, "UNKNOWN_JOB", "unknown job");
   if (job.status !== "running") return refuse(409, "JOB_NOT_RUNNING", `job is ${job.status}`);
   const spec = await loadSpec(ctx.store, job.specCid);

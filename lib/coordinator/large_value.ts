@@ -90,17 +90,25 @@ export async function commitLarge<T>(kv: Deno.Kv, key: Deno.KvKey, value: T): Pr
   }
   await kv.atomic().check(absent).set(key, { ...head, json: json.slice(0, PART_CHARS) }).commit();
   const recorded = await kv.get<LargeHead>(key);
-  if (recorded.value?.id !== id) await deleteParts(kv, key, head);
+  if (recorded.value?.id !== undefined) await deleteOtherParts(kv, key, recorded.value.id);
   return (await getLarge<T>(kv, key)).value!;
 }
 
-/** Deletes the parts of a value that lost the race to be recorded. */
-async function deleteParts(kv: Deno.Kv, key: Deno.KvKey, head: LargeHead): Promise<void> {
-  for (let i = 1; i < head.parts; i += PARTS_PER_COMMIT) {
-    const op = kv.atomic();
-    for (let j = i; j < Math.min(head.parts, i + PARTS_PER_COMMIT); j++) {
-      op.delete(partKey(key, head, j));
-    }
+/**
+ * Deletes the parts under `key` of every value but the recorded one: a racer's that lost, and a
+ * crashed attempt's whose retry wrote another value (found reviewing this: a closing set retried
+ * after more updates arrived left the first attempt's parts for good). A racer still writing
+ * fails its own head commit afterwards, its parts already gone.
+ */
+async function deleteOtherParts(kv: Deno.Kv, key: Deno.KvKey, recordedId: string): Promise<void> {
+  let op = kv.atomic(), pending = 0;
+  for await (const e of kv.list({ prefix: [...key, "part"] })) {
+    if (e.key[key.length + 1] === recordedId) continue;
+    op.delete(e.key);
+    if (++pending < 500) continue; // KV takes 1,000 mutations an operation
     await op.commit();
+    op = kv.atomic();
+    pending = 0;
   }
+  if (pending > 0) await op.commit();
 }

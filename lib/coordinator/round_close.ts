@@ -328,9 +328,6 @@ export async function advanceJob(
 ): Promise<{ metric: RoundMetric; missing: string[] } | undefined> {
   const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
   const missing = job.assigned.filter((n) => !delivered.has(n));
-  // The list under its own key, before the advance (a retry records the same list): in the head,
-  // every round's list grew it past KV's 800 KiB a write after a few rounds of 2,000 missing.
-  await commitLarge(ctx.kv, missingKey(job.jobId, job.round), missing);
   const next = job.round + 1 < job.rounds
     // Recorded for the round the spare starts in: a moved node that commits that round before
     // its move lands is then challenged at that round's close (undelivered), not never.
@@ -353,7 +350,12 @@ export async function advanceJob(
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, next.job, next.moves).commit();
-  return res.ok ? { metric, missing } : undefined;
+  if (!res.ok) return undefined;
+  // The list under its own key (in the head, every round's list grew it past KV's 800 KiB a write
+  // after a few rounds of 2,000 missing), by the advance that won only: written before it, a close
+  // that lost to an extension recorded its own list, which the round's count did not match.
+  await commitLarge(ctx.kv, missingKey(job.jobId, job.round), missing);
+  return { metric, missing };
 }
 
 /** The closed round's metric: a count of its missing nodes, of constant size in nodes. */

@@ -265,14 +265,18 @@ export async function listValues<T>(kv: Deno.Kv, prefix: Deno.KvKey): Promise<T[
 export async function getJob(
   kv: Deno.Kv,
   jobId: string,
+  options: { metrics?: boolean } = {},
 ): Promise<{ key: Deno.KvKey; value: JobHead | null; versionstamp: string | null }> {
   const entry = await getLarge<JobHead>(kv, jobKey(jobId));
   if (!entry.value) return entry;
   const stored = entry.value;
   const inline = stored.metrics ?? [];
   const rounds = new Set(inline.map((m) => m.round));
-  // One metric per closed round: none is stored beside the head until a round closes.
-  const kept = inline.length < stored.round
+  // One metric per closed round: none is stored beside the head until a round closes. Read-only
+  // hot paths (a node's poll, an upload, an update's intake) skip them: found reviewing the KV
+  // limits fix, every poll of a 1,200-round job listed 1,200 metrics.
+  const withMetrics = options.metrics ?? true;
+  const kept = withMetrics && inline.length < stored.round
     ? await listValues<RoundMetric>(kv, jobMetrics(stored.jobId))
     : [];
   const moves = stored.reassigned ?? [];
@@ -283,13 +287,20 @@ export async function getJob(
     ...(stored.privacy ? { privacy: expandCopies(stored.privacy as StoredPrivacy) } : {}),
   };
   if (moves.length > 0) value.legacyMoves = moves.length;
+  if (!withMetrics) METRICS_LEFT_OUT.add(value);
   return { ...entry, value };
 }
+
+/** Heads read without their metrics: writing one back would drop them ({@link setJob}). */
+const METRICS_LEFT_OUT = new WeakSet<object>();
 
 /** Adds the write of a job's head to an atomic operation (a record's assignment is left out:
  * it changes only through {@link setAssignment} and {@link moveNode}), and keeps the index of
  * jobs not yet finalized ({@link listLiveJobHeads}) in step with it. */
 export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOperation {
+  if (METRICS_LEFT_OUT.has(job)) {
+    throw new Error(`Cannot write job ${job.jobId}: it was read without its metrics`);
+  }
   const { assigned: _a, taskOf: _t, legacyMoves, ...head } = job as Partial<JobRecord> & JobHead;
   const live = liveJobKey(job.jobId);
   if (job.status === "finalized") op.delete(live);
@@ -398,7 +409,10 @@ const LIVE_JOBS_BUILT: Deno.KvKey = ["job_live_built"];
  * grew with every job it ever ran (found in the node routes audit). A store from before the index
  * has it built on first use.
  */
-export async function listLiveJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
+export async function listLiveJobHeads(
+  kv: Deno.Kv,
+  options: { metrics?: boolean } = {},
+): Promise<JobHead[]> {
   if (!(await kv.get(LIVE_JOBS_BUILT)).value) {
     for (const head of await listJobHeads(kv)) {
       if (head.status !== "finalized") await kv.set(liveJobKey(head.jobId), true);
@@ -407,7 +421,7 @@ export async function listLiveJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
   }
   const out: JobHead[] = [];
   for await (const e of kv.list({ prefix: LIVE_JOBS })) {
-    const head = (await getJob(kv, String(e.key[1]))).value;
+    const head = (await getJob(kv, String(e.key[1]), options)).value;
     // A build racing a finalize may leave a stale entry: the head is the truth.
     if (head && head.status !== "finalized") out.push(head);
   }

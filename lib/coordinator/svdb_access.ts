@@ -119,7 +119,7 @@ async function uploadLimit(
 ): Promise<number> {
   let limit = ctx.config.maxBlobBytes;
   if (role === "writer") return limit;
-  for (const job of await listLiveJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv, { metrics: false })) {
     // One read per job: the node's own entry, never the whole assignment.
     const bound = role === "node"
       ? holdsTask(await getJobNode(ctx.kv, job.jobId, u.signer.toLowerCase()))

@@ -46,7 +46,7 @@ export async function nextTask(
  */
 export async function taskFor(ctx: Context, node: Hex): Promise<TaskResponse> {
   let waiting = false;
-  for (const job of await listLiveJobHeads(ctx.kv)) {
+  for (const job of await listLiveJobHeads(ctx.kv, { metrics: false })) {
     const place = await getJobNode(ctx.kv, job.jobId, node);
     if (!holdsTask(place)) continue;
     const cluster = job.status === "running" ? await clusterTaskFor(ctx, job, node) : undefined;

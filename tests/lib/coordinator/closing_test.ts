@@ -138,3 +138,24 @@ Deno.test("victim: of two closes racing with different sets, the first recorded 
     kv.close();
   }
 });
+
+Deno.test("a write cut short, retried with another value, leaves only the recorded value's parts", async () => {
+  // Found reviewing commitLarge: a closing set whose write crashed after some parts, retried with
+  // the set grown by the updates that arrived meanwhile, left the first attempt's parts for good.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const big = (tag: string) => ({ nodes: Array(20_000).fill(key(tag)) });
+    await assert.rejects(() => commitLarge(crashingKv(kv, 1), ["closing", "j", 1], big("aa")));
+
+    // Execute
+    const recorded = await commitLarge(kv, ["closing", "j", 1], big("bb"));
+
+    // Assert
+    assert.deepEqual(recorded, big("bb"));
+    let parts = 0;
+    for await (const _ of kv.list({ prefix: ["closing", "j", 1, "part"] })) parts++;
+    assert.equal(parts, Math.ceil(JSON.stringify(recorded).length / 50_000) - 1);
+  } finally {
+    kv.close();
+  }
+});
