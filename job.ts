@@ -31,10 +31,10 @@
  * start and cancel without an id.
  */
 import { dirname } from "node:path";
-import { formatEther, type Hex, parseEther, parseEventLogs } from "viem";
+import { formatEther, type Hex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
-import { abis, JobStatus } from "./lib/chain/contracts.ts";
+import { JobStatus } from "./lib/chain/contracts.ts";
 import { readJob } from "./lib/chain/read_job.ts";
 import { type JobSettings, readJobSettings } from "./lib/config.ts";
 import {
@@ -50,6 +50,7 @@ import { downloadModel, expectedModel, OutputExistsError } from "./lib/job/job_m
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
 import {
   JobNotStartedError,
+  minedJobId,
   type PendingJob,
   startSubmittedJob,
   submitJob,
@@ -75,6 +76,7 @@ async function submit(s: JobSettings): Promise<void> {
   const shards = await loadShards(o.data, o.shards, o.model.context);
   const store = o.store ? await openFsStore(o.store) : undefined;
   const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
+  const before = await readJobRecord(s);
   try {
     const job = await submitJob(client, {
       coordinator: s.coordinator,
@@ -117,11 +119,22 @@ async function submit(s: JobSettings): Promise<void> {
     console.log(`dashboard: ${s.coordinator}/dashboard`);
     console.log("follow it: deno task job status --wait");
   } catch (e) {
-    if (!(e instanceof JobNotStartedError)) throw e;
-    throw new Error(`${e.message}; ${nextStep(s, e)}`, { cause: e });
+    if (e instanceof JobNotStartedError) {
+      throw new Error(`${e.message}; ${nextStep(s, e)}`, { cause: e });
+    }
+    // Nothing was signed (or the escrow reverted): this folder's last job is still the one before.
+    const now = await readJobRecord(s).catch(() => undefined);
+    if (now?.pending && !now.escrowed) await restoreJobRecord(s, before);
+    throw e;
   } finally {
     await store?.close();
   }
+}
+
+/** Puts back the record a failed submit replaced (none: removes it). */
+async function restoreJobRecord(s: JobSettings, record: JobRecord | undefined): Promise<void> {
+  if (record) return await writeJobRecord(s, record);
+  await Deno.remove(s.lastJobFile).catch(() => {});
 }
 
 /** What the owner of a job whose submit failed after signing its escrow can do, by its status. */
@@ -174,20 +187,24 @@ async function jobIdOf(s: JobSettings): Promise<Hex | undefined> {
  * recorded one was derived before the send: a second submit of the account in between takes it).
  */
 async function escrowedJobId(client: ArthaClient, record: JobRecord): Promise<Hex> {
-  if (!record.pending || !record.txHash) return record.jobId;
-  const receipt = await client.getTransactionReceipt({ hash: record.txHash }).catch(() => null);
-  if (!receipt) {
+  if (!record.pending) return record.jobId;
+  // Found reviewing this: a record of a submit that failed before signing named the id derived
+  // for it, which the next job of the account (from another folder) then took: cancel cancelled it.
+  if (!record.txHash) {
     throw new UsageError(
-      `Cannot find job ${record.jobId} yet: its escrow transaction ${record.txHash} is not ` +
-        "mined; run this again once it is (if it never is, nothing was escrowed)",
+      `Cannot find job ${record.jobId}: its submit stopped before its escrow was signed, so ` +
+        "nothing was escrowed; name the job to act on another",
     );
   }
-  const logs = receipt.logs;
-  const [event] = parseEventLogs({ abi: abis.jobs, eventName: "JobSubmitted", logs });
-  if (event) return event.args.jobId;
+  const mined = await minedJobId(client, record.txHash);
+  if (mined) return mined;
   throw new UsageError(
-    `Cannot find job ${record.jobId}: its escrow transaction ${record.txHash} reverted; ` +
-      "nothing was escrowed",
+    mined === null
+      ? `Cannot find job ${record.jobId}: its escrow transaction ${record.txHash} reverted; ` +
+        "nothing was escrowed"
+      : `Cannot find job ${record.jobId} yet: its escrow transaction ${record.txHash} is not ` +
+        "mined (or the chain did not answer); run this again once it is (if it never is, " +
+        "nothing was escrowed)",
   );
 }
 

@@ -48,3 +48,37 @@ Deno.test("owner: job cancel with no id finds a job whose submit was cut short b
   assert.equal((await readJob(owner, { addresses, jobId })).status, JobStatus.Cancelled);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("owner: job cancel with no id never cancels a job its record only guessed", async () => {
+  // Found reviewing the record: a submit that failed before signing left a pending record naming
+  // the id derived for it; the account's next job, submitted from another folder, took that id,
+  // and `job cancel` here cancelled it. Prepare: that job, and a record of its id with no hash.
+  await using net = await startDevnet({ accounts: 2 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const addresses = await deployArtha(createArthaClient({ ...at, account: net.accounts[0]! }), {
+    settlementDelay: 0,
+  });
+  const account = net.accounts[1]!;
+  const owner = createArthaClient({ ...at, account });
+  const budget = parseEther("2");
+  const { jobId } = await submitTrain(owner, { addresses, budget, terms: devnetJobTerms(1) });
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/.artha`);
+  const record = { jobId, specCid: "bafy-spec", name: "n", pending: true };
+  await Deno.writeTextFile(`${dir}/.artha/last-job.json`, JSON.stringify(record));
+  await Deno.writeTextFile(`${dir}/.artha/addresses.json`, JSON.stringify(addresses));
+
+  // Execute
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", JOB_TS, "cancel", "--rpc", net.rpcUrl, "--chain-id", `${net.chainId}`],
+    cwd: dir,
+    env: { ARTHA_PRIVATE_KEY: toHex(account.getHdKey().privateKey!), INIT_CWD: dir },
+  }).output();
+
+  // Assert: refused, the other job untouched.
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, text);
+  assert.match(text, /stopped before its escrow was signed, so nothing was escrowed/);
+  assert.equal((await readJob(owner, { addresses, jobId })).status, JobStatus.Open);
+  await Deno.remove(dir, { recursive: true });
+});

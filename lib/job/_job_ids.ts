@@ -3,9 +3,16 @@
  * gets, its model's id, and the hash of each transaction it signs, so a submit cut short after
  * signing still names its job.
  */
-import { type Address, encodeAbiParameters, type Hex, keccak256, parseAbiParameters } from "viem";
+import {
+  type Address,
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  parseAbiParameters,
+  parseEventLogs,
+} from "viem";
 import type { ArthaClient } from "../chain/client.ts";
-import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
+import { abis, type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
 
 /** ModelRegistry's id of `owner`'s model `name`: keccak256(abi.encode(owner, name)). */
@@ -54,4 +61,16 @@ export function watchSends(
     return await client.sendRawTransaction(args);
   };
   return watched;
+}
+
+/**
+ * The id the escrow transaction `hash` gave its job, from its receipt's JobSubmitted event; null
+ * when it reverted, undefined while it is not mined (or its receipt cannot be read).
+ */
+export async function minedJobId(client: ArthaClient, hash: Hex): Promise<Hex | null | undefined> {
+  const receipt = await client.getTransactionReceipt({ hash }).catch(() => undefined);
+  if (!receipt) return undefined;
+  const logs = receipt.logs;
+  const [event] = parseEventLogs({ abi: abis.jobs, eventName: "JobSubmitted", logs });
+  return event ? event.args.jobId : null;
 }

@@ -42,7 +42,9 @@ import {
 import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
 import { waitForNodes } from "./_ready_nodes.ts";
-import { modelIdOf, nextJobId, watchSends } from "./_job_ids.ts";
+import { minedJobId, modelIdOf, nextJobId, watchSends } from "./_job_ids.ts";
+
+export { minedJobId };
 import { checkPrivacyBudget } from "./privacy_plan.ts";
 
 /** Wei per GPU-second of the per-batch reward unless told otherwise (0.001 ARTH). */
@@ -90,6 +92,10 @@ export interface PendingJob {
   name: string;
   /** The escrow's transaction, once signed. */
   txHash?: Hex;
+  /** Set once the escrow is mined and `jobId` is its receipt's. */
+  escrowed?: boolean;
+  /** The spec's hash, as the escrow records it (tells this job from another at a derived id). */
+  paramsHash?: Hex;
   modelId?: Hex;
 }
 
@@ -140,14 +146,14 @@ export async function submitJob(
   const predicted = await nextJobId(client, params.deployment.addresses);
   const name = params.name ?? defaultModelName(predicted);
   if (params.name === undefined) await checkModelName(client, params, name);
-  const job: PendingJob = { jobId: predicted, specCid, name };
+  const job: PendingJob = { jobId: predicted, specCid, name, paramsHash: jobSpecHash(spec) };
   const record = async (more: Partial<PendingJob>) =>
     await params.record?.(Object.assign(job, more));
   await record({});
   try {
     const signed = watchSends(client, (txHash) => record({ txHash }));
     const { jobId } = await submitTrain(signed, escrowOf(params, spec));
-    await record({ jobId });
+    await record({ jobId, escrowed: true });
     log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
     if (!params.store) {
       const addresses = params.deployment.addresses;
@@ -167,7 +173,10 @@ export async function submitJob(
 
 /**
  * The failure of a submit after its escrow was prepared: a JobNotStartedError naming the job and
- * its status on chain once the escrow may have been sent, else the failure as it is.
+ * its status on chain once the escrow was signed, else the failure as it is. The id is the
+ * receipt's once the escrow is mined: found reviewing this, the id derived before the send named
+ * whatever job took that number (another submit of the same account), and its owner was told to
+ * cancel it.
  */
 async function notStarted(
   client: ArthaClient,
@@ -175,12 +184,22 @@ async function notStarted(
   job: PendingJob,
   e: unknown,
 ): Promise<unknown> {
+  if (job.txHash === undefined) return e; // nothing signed: nothing escrowed
+  const mined = job.escrowed ? job.jobId : await minedJobId(client, job.txHash);
+  if (mined === null) return e; // the escrow reverted: nothing escrowed
   const addresses = params.deployment.addresses;
-  const status = await readJob(client, { addresses, jobId: job.jobId })
+  if (mined === undefined) {
+    // No receipt to read (it is what was lost): the derived id is this job only if the job there
+    // holds this spec and budget.
+    const there = await readJob(client, { addresses, jobId: job.jobId }).catch(() => undefined);
+    const ours = there !== undefined && there.status !== JobStatus.None &&
+      there.paramsHash === job.paramsHash && there.budget === params.budget;
+    const status = ours ? there.status as number : undefined;
+    return new JobNotStartedError(job.jobId, { cause: e, status, txHash: job.txHash });
+  }
+  const status = await readJob(client, { addresses, jobId: mined })
     .then((j) => j.status as number, () => undefined);
-  // Nothing signed and no such job: nothing was escrowed, the failure is the caller's as it is.
-  if (job.txHash === undefined && status === JobStatus.None) return e;
-  return new JobNotStartedError(job.jobId, { cause: e, status, txHash: job.txHash });
+  return new JobNotStartedError(mined, { cause: e, status, txHash: job.txHash });
 }
 
 /**
@@ -198,12 +217,12 @@ export class JobNotStartedError extends Error {
   ) {
     const why = (options.cause as Error)?.message ?? String(options.cause);
     const state = options.status === JobStatus.Running
-      ? "is running on chain (its nodes are assigned) but its start was not confirmed"
+      ? `job ${jobId} is running on chain (its nodes are assigned) but its start was not confirmed`
       : options.status === JobStatus.Open
-      ? "is escrowed but not started"
-      : `may be escrowed: its transaction ${options.txHash ?? "(unknown)"} was sent but not ` +
-        "confirmed";
-    super(`job ${jobId} ${state}: ${why}`, { cause: options.cause });
+      ? `job ${jobId} is escrowed but not started`
+      : `the job may be escrowed (as ${jobId}, unless another submit of this account came ` +
+        `first): its transaction ${options.txHash ?? "(unknown)"} was sent but not confirmed`;
+    super(`${state}: ${why}`, { cause: options.cause });
     this.name = "JobNotStartedError";
     this.status = options.status;
     this.txHash = options.txHash;

@@ -316,3 +316,39 @@ function offline(): SubmitJobParameters {
     targetImprovementBps: 100,
   };
 }
+
+Deno.test("owner: a submit that fails before signing names no job, not even the one that took its number", async () => {
+  // Found reviewing the lost-receipt fix: the id derived before the send was reported as this
+  // submit's job whenever a job held it, so a submit that failed before signing, raced by another
+  // submit of the same account, told its owner to cancel that other job. Prepare: once the id is
+  // derived, another submit of the account takes its number; the escrow's gas estimate fails.
+  await using net = await startDevnet({ accounts: 3 });
+  const side = await ownerSide(net);
+  await using _c = side.coordinator;
+  const owner = Object.create(side.owner) as ArthaClient;
+  owner.prepareTransactionRequest = ((request: { to?: string }) => {
+    if (request.to?.toLowerCase() === side.addresses.jobs.toLowerCase()) {
+      throw new Error("insufficient funds for gas * price + value");
+    }
+    return side.owner.prepareTransactionRequest(request as never);
+  }) as ArthaClient["prepareTransactionRequest"];
+  let raced = false;
+  const record = async () => {
+    if (raced) return;
+    raced = true;
+    await submitTrain(side.direct, {
+      addresses: side.addresses,
+      budget: 1n,
+      terms: devnetJobTerms(1),
+    });
+  };
+
+  // Execute
+  const failed = await submitJob(owner, { ...side.params, record }).then(() => undefined, (e) => e);
+
+  // Assert: the failure as it is; nothing names the other job.
+  assert.ok(raced);
+  assert.ok(failed instanceof Error && !(failed instanceof JobNotStartedError), String(failed));
+  assert.match(failed.message, /Cannot submitTrain/);
+  assert.match(String((failed as Error).cause), /insufficient funds/);
+});
