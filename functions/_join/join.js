@@ -64574,6 +64574,7 @@ var NodeKeyChangedError = class extends Error {
 async function assertStoredNodeKey(storage, key, options) {
   const held = await readBrowserNodeKey(storage);
   if (held?.publicKeyHex === key.publicKeyHex) return;
+  if (held === void 0) return await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   throw new NodeKeyChangedError({
     action: options.action,
     expected: key.publicKeyHex,

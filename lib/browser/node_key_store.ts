@@ -111,7 +111,8 @@ export class NodeKeyChangedError extends Error {
 }
 
 /**
- * Throws {@link NodeKeyChangedError} unless `storage` still keeps `key`. Found in the browser
+ * Throws {@link NodeKeyChangedError} when `storage` keeps another key than `key` (and keeps `key`
+ * again when it keeps none). Found in the browser
  * audit: a tab read the key once when it opened; another tab then imported a key file over it, and
  * Join staked the old key, which then lived only in the first tab's memory: closing it locked the
  * stake under a key nobody had. Call it holding the node lock, before anything is staked.
@@ -140,6 +141,10 @@ export async function assertStoredNodeKey(
 ): Promise<void> {
   const held = await readBrowserNodeKey(storage);
   if (held?.publicKeyHex === key.publicKeyHex) return;
+  // Kept nowhere else (site data cleared, storage evicted): this tab's copy is the only one, and
+  // may be a staked node's. Found reviewing this check: refusing told the user to reload, which
+  // made a new key and lost the staked one for good; it is kept again instead.
+  if (held === undefined) return await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
   throw new NodeKeyChangedError({
     action: options.action,
     expected: key.publicKeyHex,

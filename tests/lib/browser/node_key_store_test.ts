@@ -94,6 +94,19 @@ Deno.test("victim: a tab holding a key another tab replaced is refused before it
   }
   assert.equal(tabB.publicKeyHex, tabA.publicKeyHex);
   await assertStoredNodeKey(storage, imported, { action: "join" });
+});
+
+Deno.test("victim: a tab whose browser lost the key keeps it again instead of refusing", async () => {
+  // Found reviewing the check above: with the site's data cleared while a node ran, Export (and
+  // Join) refused and said to reload, which made a new key: the staked key, kept only in the
+  // tab, was lost for good. Prepare: the browser's record gone.
+  const storage = new MemoryStateStorage();
+  const { key } = await loadOrCreateBrowserNodeKey(storage);
   await storage.remove(NODE_KEY_RECORD);
-  await assert.rejects(assertStoredNodeKey(storage, imported, { action: "join" }), /keeps no key/);
+
+  // Execute
+  await assertStoredNodeKey(storage, key, { action: "export the node key" });
+
+  // Assert: kept again, so a reload shows the same node.
+  assert.equal((await loadOrCreateBrowserNodeKey(storage)).key.publicKeyHex, key.publicKeyHex);
 });
