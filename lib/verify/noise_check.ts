@@ -23,7 +23,8 @@
  * regenerate, or a deviation smaller than the noise (the check tests the noise's law, not one draw).
  *
  * `sigma` is the noise std on the mean: for central DP-FedAvg z x clip / n (z raised to z_delta
- * with adaptive clipping), for secure aggregation the session's noiseStd / n ({@link meanNoiseStd}).
+ * with adaptive clipping), for secure aggregation the std the sum carries, `SecAggResult.noiseStd`
+ * (sigma sqrt(s / (minSurvivors - 1)), more than the charged sigma), over n ({@link meanNoiseStd}).
  *
  * @example
  * ```ts
