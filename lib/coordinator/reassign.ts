@@ -20,7 +20,17 @@ export interface NodeMove {
 }
 
 /**
- * The job with every dead node among `missing` replaced by a spare (as many as there are), and
+ * Most moves one close or extension makes. Each is written with the job's head in one atomic
+ * operation (two entries a move, state.ts moveNode), which Deno KV caps at 1,000 mutations: found
+ * reviewing the KV limits fix, a 10,000-node job losing 2,000 nodes with spares to spare would
+ * have failed that write for good, after the close was on chain. The rest move at later closes,
+ * in the same order (so a restart adopts the chain's replacements first).
+ */
+export const MAX_MOVES = 200;
+
+/**
+ * The job with every dead node among `missing` replaced by a spare (as many as there are, at most
+ * `maxMoves`), and
  * the moves to write with it (state.ts moveNode). In a job with task groups the spare takes its
  * predecessor's place in the group on chain before it is handed the task: outside every group it
  * was judged by none, and a worker refuses a verified job's task that has no group.
@@ -31,6 +41,7 @@ export async function reassignDropped(
   missing: Hex[],
   /** The first round the spare holds the task in: the open one mid-round, the next at a close. */
   round = job.round,
+  maxMoves = MAX_MOVES,
 ): Promise<{ job: JobRecord; moves: NodeMove[] }> {
   if (missing.length === 0) return { job, moves: [] };
   const live = new Set(await liveNodes(ctx, missing));
@@ -44,6 +55,7 @@ export async function reassignDropped(
   const moves: NodeMove[] = [];
   const { client, addresses } = ctx.chain;
   for (const from of dead) {
+    if (moves.length === maxMoves) break; // the rest at the next close or extension
     // A restart after this reassignment landed on chain but before the KV write: adopt the
     // chain's replacement instead of reassigning again (which reverts, NotAssigned).
     const scan = { addresses, jobId: job.jobId, fromNode: from, fromBlock: scanStart(job) };

@@ -20,6 +20,7 @@ import { loadWeights } from "../../lib/coordinator/job.ts";
 import type { Context } from "../../lib/coordinator/context.ts";
 import { updateKey, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { aggregateAll, aggregateJob } from "../../lib/coordinator/round_close.ts";
+import { MAX_MOVES, reassignDropped } from "../../lib/coordinator/reassign.ts";
 import { createArthaClient } from "../../lib/chain/client.ts";
 import { createRouter } from "../../functions/router.ts";
 import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
@@ -664,4 +665,30 @@ Deno.test("attacker: a failed POST /aggregate shows neither the coordinator's RP
   assert.equal(outcome.status, "failed", JSON.stringify(res.body));
   assert.doesNotMatch(JSON.stringify(res.body), /SECRET-API-KEY|127\.0\.0\.1:9/);
   assert.match(outcome.reason, /RPC endpoint did not answer/);
+});
+
+Deno.test("victim: a close moves at most its share of dropped nodes' tasks; the rest move at the next", async () => {
+  // Found reviewing the KV limits fix: every move is written with the job's head in one atomic
+  // operation (two entries a move, KV's cap 1,000 mutations), so a 10,000-node job losing 2,000
+  // nodes with spares at hand would have failed that write for good after its close was on chain.
+  // Prepare: two of four nodes silent past their heartbeats, two spares; a cap of one move.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 4, spares: 2, rounds: 3 });
+  const [a, b, c, d] = job.nodes as [TestNode, TestNode, TestNode, TestNode];
+  await fx.coordinator.request({ method: "evm_increaseTime" as never, params: [3700] as never });
+  for (const n of [a, b, ...job.spares]) await n.worker.heartbeat(true);
+  const record = await s.jobRecord(job.jobId);
+
+  // Execute
+  const first = await reassignDropped(s.ctx, record, [c.nodePubkey, d.nodePubkey], 1, 1);
+  const second = await reassignDropped(s.ctx, first.job, [d.nodePubkey], 1, 1);
+
+  // Assert: one move each time; both silent nodes replaced by the two spares in the end.
+  assert.equal(first.moves.length, 1);
+  assert.equal(first.moves[0]!.from, c.nodePubkey);
+  assert.equal(second.moves.length, 1);
+  assert.equal(second.moves[0]!.from, d.nodePubkey);
+  assert.equal(new Set([first.moves[0]!.to, second.moves[0]!.to]).size, 2);
+  assert.ok(MAX_MOVES * 2 < 1_000 / 2, "a full share of moves stays far within one operation");
 });
