@@ -188,3 +188,36 @@ Deno.test("a DP job of 1,000 shards keeps a head of constant size in rounds; its
     kv.close();
   }
 });
+
+Deno.test("a head read without its metrics (a poll's read) cannot be written back", async () => {
+  // Polls, uploads and intake read heads without the rounds' metrics (found reviewing the KV
+  // limits fix: each listed every closed round's); written back, such a head would drop an older
+  // head's inline metrics.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const metric = { round: 0, valLoss: 3, updates: 2, missing: [], reason: "quorum" };
+    const head = {
+      jobId: `0x${"7c".repeat(32)}`,
+      rounds: 3,
+      round: 1,
+      status: "running",
+      globalCid: "cid",
+      roundOpenedAt: 0,
+      initialValLoss: 5,
+      metrics: [{ ...metric, bytes: 1, checkpointCid: "ckpt-0" }],
+      reassigned: [],
+    } as unknown as JobHead;
+    assert.ok((await setJob(kv.atomic(), head).commit()).ok);
+
+    // Execute
+    const light = (await getJob(kv, head.jobId, { metrics: false })).value!;
+    const whole = (await getJob(kv, head.jobId)).value!;
+
+    // Assert
+    assert.throws(() => setJob(kv.atomic(), light), /read without its metrics/);
+    assert.equal(whole.metrics.length, 1);
+    assert.ok(setJob(kv.atomic(), whole));
+  } finally {
+    kv.close();
+  }
+});
