@@ -3,7 +3,7 @@
  * common orders, then takes the comma-separated parts that follow it (unit, district, city,
  * state, postcode) while they look like address parts:
  * - number first, English street types: `42 Baker Street`, `221B Baker St.`, `3/14 Glebe Point
- *   Road`, `24, MG Road`, `350 Fifth Avenue`, and in lower case `42 baker street`;
+ *   Road`, `24, MG Road`, `350 Fifth Avenue`, and in lower case after a cue `at 42 baker street`;
  * - unit or plot first: `Flat 12B, 4th Cross Road`, `Plot No. 45, Sector 18`, `P.O. Box 1234`;
  * - German and Dutch compounds, number last: `Hauptstraße 12`, `Musterstr. 7a`,
  *   `Keizersgracht 123`;
@@ -68,13 +68,20 @@ const UNIT_FIRST = new RegExp(
 );
 // "she lives at 42 baker street, london": typed in lower case, a street is still a house number,
 // one to three words and a street type. Lower-case words after a number are also how quantities
-// read ("a 2 hour drive", "3 kids on the road", "2 new road bikes"), so here the type is one of
-// the unambiguous ones, it must close the phrase (punctuation, the end, or a word such as "in"
-// after it), and no word before it may be a function word or a unit (NOT_STREET_WORD).
+// read ("a 2 hour drive", "3 kids on the road", "4 wheel drive", "a 2 TB hard drive", "the 5 star
+// avenue"), so here the number must follow a word that places something (LOWER_CUE: "at", "moved
+// to", "address:"), the type is one of the unambiguous ones, it must close the phrase
+// (punctuation, the end, or a word such as "in" after it), and no word before it may be a
+// function word, a unit or a word that makes the phrase a product or a count (NOT_STREET_WORD).
 const LOWER_TYPE = "(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|terrace|" +
   "crescent|highway|hwy|parkway|gardens|grove|mews)";
+// Right before the number (or its unit): "lives at", "live on", "moved to", "in", "from",
+// "address:", "addr. is". Not "in the", "page", "took": those read as counts.
+const LOWER_CUE = String.raw`(?<=(?<![\p{L}\p{N}])(?i:at|on|in|to|from|address|addr\.?)` +
+  String.raw`(?:[ \t]*:|[ \t]+is)?[ \t]+)`;
 const LOWER_STREET = new RegExp(
-  String.raw`${EDGE_START}${UNIT_PREFIX}${NUM},?[ \t]+((?:\p{L}[\p{L}'’-]*[ \t]+){1,3})` +
+  String
+    .raw`${EDGE_START}${LOWER_CUE}${UNIT_PREFIX}${NUM},?[ \t]+((?:\p{L}[\p{L}'’-]*[ \t]+){1,3})` +
     // (?i:...) makes only the street type case-insensitive, not the parts after it.
     String.raw`(?i:${LOWER_TYPE})\.?${SUFFIX}(?:${PART}){0,5}` +
     String.raw`(?=[ \t]*(?:[,.;:!?)\n]|$|(?:in|near|and|but|where|which|opposite|next|behind)\b))`,
@@ -84,7 +91,11 @@ const NOT_STREET_WORD = new RegExp(
   "^(?:a|an|the|of|to|on|in|at|by|for|from|into|onto|up|down|along|across|around|over|past|off|" +
     "and|or|per|more|other|than|times|hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|" +
     "miles?|mi|km|kilomet(?:er|re)s?|met(?:er|re)s?|yards?|feet|ft|blocks?|lanes?|doors?|" +
-    "stor(?:e?y|ies|eys)|people|kids|cars?|ways?)$",
+    "stor(?:e?y|ies|eys)|people|kids|cars?|ways?|" +
+    // "4 wheel drive", "2 TB hard drive", "1 usb flash drive", "3 test drive", "5 star avenue",
+    // "1 million st.", "version 2 beta drive": a product, a rating or a count, not a street.
+    "wheels?|hard|flash|usb|disk|disc|drives?|test|free|stars?|million|billion|thousand|" +
+    "hundred|beta|alpha|page|version|tb|gb|mb)$",
   "i",
 );
 const POSTCODE_CUE = new RegExp(

@@ -213,3 +213,67 @@ Deno.test("attacker: a lower-case street and digits after 'number' or 'tel' are 
   assert.deepEqual(redacted, Object.values(leaks));
   assert.deepEqual(found, kept.map(() => []));
 });
+
+Deno.test("lower-case quantities and products before a street type are no address", () => {
+  // Found in review: after the lower-case street pattern, "4 wheel drive" and the like were
+  // redacted as addresses; a lower-case street now needs a cue such as "at" before its number.
+  // Prepare
+  const kept = [
+    "It has 4 wheel drive.",
+    "I bought a 2 TB hard drive, it was cheap.",
+    "Plug in the 1 usb flash drive.",
+    "We took 3 test drive in the rain.",
+    "Get 10 free test drive!",
+    "version 2 beta drive.",
+    "page 3 main road.",
+    "Win 1 million st.",
+    "the 5 star avenue.",
+    "It runs in 4 wheel drive.",
+  ];
+  const found = {
+    "she lives at 42 baker street, london": "42 baker street",
+    "I live on 23 wellington road in dublin.": "23 wellington road",
+    "address: 12 elm road, york": "12 elm road",
+    "We met outside 55 Oak Drive yesterday.": "55 Oak Drive",
+  };
+  // Execute
+  const keptFound = kept.map((text) => findPii(text));
+  const addresses = Object.keys(found).map((text) =>
+    findPii(text).filter((m) => m.kind === "address").map((m) => m.text).join("|")
+  );
+  // Assert
+  assert.deepEqual(keptFound, kept.map(() => []));
+  assert.deepEqual(addresses, Object.values(found));
+});
+
+Deno.test("figures after 'number', 'text', 'contact' or 'sms' are no phone, numbers after 'tel' still are", () => {
+  // Found in review: any cue let a 7-digit figure through as a local number, 8 digits after
+  // "number" or "text" were a phone, and `^` in the cue matched where the look-back window
+  // was cut rather than a line start.
+  // Prepare
+  const kept = [
+    "Number 1000 1000 items",
+    "ticket #, number 12345678",
+    "contact 100 1000",
+    "Text 2024 0101",
+    "sms 200-2000",
+    "call 100-1000",
+    `Order${" ".repeat(25)}number 4155550132`,
+  ];
+  const found = {
+    "tel 555-0132": "555-0132",
+    "number 4155550132": "4155550132",
+    "Number: 415 555 0132": "415 555 0132",
+    "Notes\nNumber: 4155550132 (mobile)": "4155550132",
+    "contact number 91234567": "91234567",
+    "text 4155550132": "4155550132",
+  };
+  // Execute
+  const keptFound = kept.map((text) => findPii(text));
+  const phones = Object.keys(found).map((text) =>
+    findPii(text).filter((m) => m.kind === "phone").map((m) => m.text).join("|")
+  );
+  // Assert
+  assert.deepEqual(keptFound, kept.map(() => []));
+  assert.deepEqual(phones, Object.values(found));
+});
