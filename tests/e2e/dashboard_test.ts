@@ -11,6 +11,25 @@ import { setupCoordinator } from "../functions/_coordinator.ts";
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
+/** Headless Chromium in a fresh profile directory (playwright passes it as --user-data-dir). */
+async function launch() {
+  const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  return { browser, profile };
+}
+
 Deno.test({
   name: "dashboard: live job, rounds, nodes, loss curve and streamed inference in Chromium",
   // CI installs Chromium and sets ARTHA_REQUIRE_CHROMIUM, so there the test can never skip.
@@ -23,21 +42,7 @@ Deno.test({
     await s.post("/aggregate", { jobId: job.jobId });
 
     await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, s.route);
-    const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
-    // A fresh profile directory (playwright passes it as --user-data-dir).
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    const { browser, profile } = await launch();
     try {
       const page = browser.pages()[0] ?? await browser.newPage();
       const errors: string[] = [];
@@ -100,12 +105,7 @@ Deno.test({
       return Response.json(body);
     };
     await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, route);
-    const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-    });
+    const { browser, profile } = await launch();
     try {
       const page = browser.pages()[0] ?? await browser.newPage();
       const errors: string[] = [];

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
@@ -33,6 +34,17 @@ async function openClusters(fx: Coordinator, options: { clusterAudit?: number } 
   for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
   await s.post("/aggregate", { jobId: job.jobId });
   return { s, job, clusters: await clustersOf(s.ctx, job.jobId, 0) };
+}
+
+/** The registry's slashes of `node`, oldest first. */
+function slashesOf(fx: Coordinator, node: Hex) {
+  return fx.coordinator.getContractEvents({
+    address: fx.addresses.registry,
+    abi: abis.registry,
+    eventName: "NodeSlashed",
+    args: { nodePubkey: node },
+    fromBlock: 0n,
+  });
 }
 
 /** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
@@ -115,13 +127,7 @@ Deno.test("hierarchical rounds: worker clusters aggregate, the coordinator audit
       const after = await clustersOf(s.ctx, job.jobId, 0);
       assert.deepEqual(after.map((c) => c.status), ["rejected", "audited", "fallback"]);
       assert.ok(silentC);
-      const slashes = await fx.coordinator.getContractEvents({
-        address: fx.addresses.registry,
-        abi: abis.registry,
-        eventName: "NodeSlashed",
-        args: { nodePubkey: cheatC.aggregator },
-        fromBlock: 0n,
-      });
+      const slashes = await slashesOf(fx, cheatC.aggregator);
       assert.deepEqual(slashes.map((e) => [e.args.reason, e.args.amount]), [[
         SlashReason.FakeGradients,
         5n * 10n ** 18n,
@@ -154,13 +160,7 @@ Deno.test("attacker: a cluster mean longer than its longest member is refused an
   assert.equal(closed.status, "closed");
   const after = await clustersOf(s.ctx, job.jobId, 0);
   assert.deepEqual(after.map((c) => c.status), ["rejected", "submitted"]);
-  const slashes = await fx.coordinator.getContractEvents({
-    address: fx.addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    args: { nodePubkey: poisoned!.aggregator },
-    fromBlock: 0n,
-  });
+  const slashes = await slashesOf(fx, poisoned!.aggregator);
   assert.deepEqual(slashes.map((e) => e.args.reason), [SlashReason.FakeGradients]);
   await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
 });
@@ -191,13 +191,7 @@ Deno.test("attacker: a fake cluster mean whose penalty failed to send is penalis
   }
 
   // Assert: slashed once, and the cluster is the coordinator's to compute.
-  const slashes = await fx.coordinator.getContractEvents({
-    address: fx.addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    args: { nodePubkey: poisoned!.aggregator },
-    fromBlock: 0n,
-  });
+  const slashes = await slashesOf(fx, poisoned!.aggregator);
   assert.deepEqual(slashes.map((e) => e.args.reason), [SlashReason.FakeGradients]);
   assert.equal((await clustersOf(s.ctx, job.jobId, 0))[0]!.status, "rejected");
 });
@@ -379,13 +373,7 @@ Deno.test("attacker: a relay that edits an honest aggregator's cluster task gets
   }
   const [still] = await clustersOf(s.ctx, job.jobId, 0);
   assert.equal(still!.status, "open", "no mean was posted");
-  const slashes = await fx.coordinator.getContractEvents({
-    address: fx.addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    args: { nodePubkey: victim.nodePubkey },
-    fromBlock: 0n,
-  });
+  const slashes = await slashesOf(fx, victim.nodePubkey);
   assert.deepEqual(slashes, []);
   // The untouched task is aggregated.
   assert.equal(await victim.worker.tick(), "aggregated");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Hex, parseEther } from "viem";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
-import { JobStatus } from "../../../lib/chain/contracts.ts";
+import { type ArthaAddresses, JobStatus } from "../../../lib/chain/contracts.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
 import { type Devnet, startDevnet } from "../../../lib/chain/devnet.ts";
 import { readJob } from "../../../lib/chain/read_job.ts";
@@ -94,8 +94,23 @@ Deno.test("attacker: a coordinator whose /info names an account the jobs contrac
         ? Response.json(info)
         : new Response(null, { status: 404 }),
   );
-  const params: SubmitJobParameters = {
-    coordinator: `http://127.0.0.1:${coordinator.addr.port}`,
+  const params = tinyJob(coordinator.addr.port, addresses);
+
+  // Execute
+  const refused = submitJob(owner, params);
+
+  // Assert: refused before anything is escrowed, naming the account.
+  await assert.rejects(
+    refused,
+    new RegExp(`its account ${stranger} is not an authorised coordinator of the deployment's jobs`),
+  );
+  assert.equal(await owner.getTransactionCount({ address: owner.account.address }), 0);
+});
+
+/** A one-round, one-node job of a tiny model on one shard of `text`, for the coordinator at `port`. */
+function tinyJob(port: number, addresses: ArthaAddresses): SubmitJobParameters {
+  return {
+    coordinator: `http://127.0.0.1:${port}`,
     deployment: { addresses, name: "the deployment" },
     chainIdName: "ARTHA_CHAIN_ID",
     prepare: {
@@ -111,17 +126,7 @@ Deno.test("attacker: a coordinator whose /info names an account the jobs contrac
     nodes: 1,
     targetImprovementBps: 100,
   };
-
-  // Execute
-  const refused = submitJob(owner, params);
-
-  // Assert: refused before anything is escrowed, naming the account.
-  await assert.rejects(
-    refused,
-    new RegExp(`its account ${stranger} is not an authorised coordinator of the deployment's jobs`),
-  );
-  assert.equal(await owner.getTransactionCount({ address: owner.account.address }), 0);
-});
+}
 
 /**
  * A deployment with one bound node, a coordinator answering /info and /status (listing `listed`
@@ -153,21 +158,7 @@ async function ownerSide(
   const owner = createArthaClient({ rpcUrl, chainId: net.chainId, account: net.accounts[1]! });
   const direct = createArthaClient({ ...at, account: net.accounts[1]! });
   const params: SubmitJobParameters = {
-    coordinator: `http://127.0.0.1:${coordinator.addr.port}`,
-    deployment: { addresses, name: "the deployment" },
-    chainIdName: "ARTHA_CHAIN_ID",
-    prepare: {
-      model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
-      shards: [{ name: "a", train: text, val: text }],
-      rounds: 1,
-      localSteps: 2,
-      B: 2,
-      T: 16,
-      nodes: 1,
-    },
-    budget: parseEther("1"),
-    nodes: 1,
-    targetImprovementBps: 100,
+    ...tinyJob(coordinator.addr.port, addresses),
     store: new Store(new MemoryBlockstore()),
     waitNodesMs: 0,
   };
@@ -298,23 +289,7 @@ Deno.test("owner: nodes the coordinator lists but the chain does not hold live a
 
 /** Parameters no request is made with. */
 function offline(): SubmitJobParameters {
-  return {
-    coordinator: "http://127.0.0.1:9",
-    deployment: { addresses: {} as never, name: "test" },
-    chainIdName: "ARTHA_CHAIN_ID",
-    prepare: {
-      model: { kind: "gpt", maxT: 16, layers: 1, heads: 2, width: 16 },
-      shards: [{ name: "a", train: text, val: text }],
-      rounds: 1,
-      localSteps: 2,
-      B: 2,
-      T: 16,
-      nodes: 1,
-    },
-    budget: parseEther("1"),
-    nodes: 1,
-    targetImprovementBps: 100,
-  };
+  return { ...tinyJob(9, {} as never), deployment: { addresses: {} as never, name: "test" } };
 }
 
 Deno.test("owner: a submit that fails before signing names no job, not even the one that took its number", async () => {
