@@ -301,7 +301,9 @@ export async function clusterTaskFor(
   ) {
     if (e.key.length !== 4) continue;
     const rec = (await getLarge<ClusterRecord>(ctx.kv, e.key)).value!;
-    if (rec.status === "open" && rec.aggregator === node) {
+    // Not past its deadline: its mean would be refused (cluster_intake.ts), and the aggregator
+    // would fetch, average and post it again at every poll until the round closed.
+    if (rec.status === "open" && rec.aggregator === node && ctx.now() < rec.deadline) {
       return {
         status: "cluster",
         jobId: job.jobId,

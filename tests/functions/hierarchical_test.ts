@@ -267,11 +267,26 @@ Deno.test("attacker: a mean posted past its cluster's deadline is refused; the c
   const late = job.nodes.find((n) => n.nodePubkey === clusters[0]!.aggregator)!;
   s.advance(clusters[0]!.deadline - s.ctx.now());
 
-  // Execute
-  await assert.rejects(() => late.worker.tick(), /409 .*deadline passed/);
+  // Execute: the aggregator is handed no task past the deadline; a mean it posts is refused.
+  const task = await read(await s.call(`/assign?node=${late.nodePubkey}`));
+  const members = clusters[0]!.members;
+  const sub = {
+    jobId: job.jobId,
+    round: 0,
+    cluster: 0,
+    nodePubkey: late.nodePubkey,
+    aggregateCid: job.spec.initialWeights,
+    totalSamples: members.reduce((n, m) => n + m.samples, 0),
+    membersDigest: clusterMembersDigest(members),
+  };
+  const signature = signClusterSubmission(late.key, sub, fx.domain);
+  const posted = await read(await s.post("/aggregate/cluster", { ...sub, signature }));
   const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
 
   // Assert: the round closed on the coordinator's means.
+  assert.notEqual(task.body.status, "cluster", JSON.stringify(task.body));
+  assert.equal(posted.status, 409, JSON.stringify(posted.body));
+  assert.match(posted.body.error.message, /deadline passed/);
   assert.equal(closed.status, "closed", JSON.stringify(closed));
   const after = await clustersOf(s.ctx, job.jobId, 0);
   assert.deepEqual(after.map((c) => c.status), ["fallback", "fallback"]);
