@@ -171,7 +171,6 @@ export function joinFailure(e: Error & { code?: string }): string {
   return e.message;
 }
 
-/** The Web Locks API (navigator.locks), as far as {@link oneTab} uses it. */
 /** Registers the node with the operator account, then runs the Worker's loop in this tab. */
 async function join(
   document: JoinDocument,

@@ -5,6 +5,7 @@
  * @module
  */
 
+/** The Web Locks API (navigator.locks), as far as {@link oneTab} uses it. */
 interface TabLocks {
   request(
     name: string,
