@@ -144,7 +144,18 @@ export async function assertStoredNodeKey(
   // Kept nowhere else (site data cleared, storage evicted): this tab's copy is the only one, and
   // may be a staked node's. Found reviewing this check: refusing told the user to reload, which
   // made a new key and lost the staked one for good; it is kept again instead.
-  if (held === undefined) return await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+  if (held === undefined) {
+    await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+    // A tab opened meanwhile may have made its own key over this one (found reviewing this):
+    // read it back, so this tab stakes only a key the browser keeps.
+    const kept = await readBrowserNodeKey(storage);
+    if (kept?.publicKeyHex === key.publicKeyHex) return;
+    throw new NodeKeyChangedError({
+      ...options,
+      expected: key.publicKeyHex,
+      actual: kept?.publicKeyHex,
+    });
+  }
   throw new NodeKeyChangedError({
     action: options.action,
     expected: key.publicKeyHex,

@@ -110,3 +110,27 @@ Deno.test("victim: a tab whose browser lost the key keeps it again instead of re
   // Assert: kept again, so a reload shows the same node.
   assert.equal((await loadOrCreateBrowserNodeKey(storage)).key.publicKeyHex, key.publicKeyHex);
 });
+
+Deno.test("victim: a key kept again is read back, so a tab opened meanwhile cannot leave it unkept", async () => {
+  // Found reviewing the write-back: a tab opened at the same moment saw no key either and saved a
+  // new one over this tab's, which then staked a key the browser no longer kept. Prepare: the
+  // record gone, and another tab's new key landing right after this tab writes its own.
+  const other = nodeKeyFile(generateNodeKey());
+  class RacedStorage extends MemoryStateStorage {
+    armed = false;
+    override async write(name: string, bytes: Uint8Array): Promise<void> {
+      await super.write(name, bytes);
+      if (this.armed && name === NODE_KEY_RECORD) await super.write(name, other);
+    }
+  }
+  const storage = new RacedStorage();
+  const { key } = await loadOrCreateBrowserNodeKey(storage);
+  await storage.remove(NODE_KEY_RECORD);
+  storage.armed = true;
+
+  // Execute
+  const refused = assertStoredNodeKey(storage, key, { action: "join" });
+
+  // Assert
+  await assert.rejects(refused, (e: Error & { code?: string }) => e.code === "NODE_KEY_CHANGED");
+});
