@@ -237,8 +237,11 @@ async function closedOutcome(
   const head = (await getJob(ctx.kv, job.jobId)).value;
   const metric = head?.metrics.find((m) => m.round === job.round);
   if (!metric) return undefined;
+  const listed = metric.missingId === undefined
+    ? undefined
+    : [...missingKey(job.jobId, job.round), metric.missingId];
   const missing = metric.missing ??
-    (await getLarge<string[]>(ctx.kv, missingKey(job.jobId, job.round))).value ?? [];
+    (listed && (await getLarge<string[]>(ctx.kv, listed)).value) ?? [];
   // The challenges the close issued, as challenges.ts records them (["challenge", jobId, id]).
   const issued = await listValues<{ round: number }>(ctx.kv, ["challenge", job.jobId]);
   return outcomeOf(base, metric, missing, issued.filter((c) => c.round === job.round).length);
@@ -328,12 +331,19 @@ export async function advanceJob(
 ): Promise<{ metric: RoundMetric; missing: string[] } | undefined> {
   const delivered = new Set(r.closing.delivered ?? r.closing.nodes);
   const missing = job.assigned.filter((n) => !delivered.has(n));
+  // The list under its own key, named by its content in the metric (in the head, every round's
+  // list grew it past KV's 800 KiB a write after a few rounds of 2,000 missing). Written before
+  // the advance, so a crash after it loses nothing; a losing close's list is named by no metric
+  // (found reviewing this: keyed by the round alone, the first writer's was taken, and it could be
+  // a close that lost to an extension).
+  const missingId = await listId(missing);
+  await commitLarge(ctx.kv, [...missingKey(job.jobId, job.round), missingId], missing);
   const next = job.round + 1 < job.rounds
     // Recorded for the round the spare starts in: a moved node that commits that round before
     // its move lands is then challenged at that round's close (undelivered), not never.
     ? await reassignDropped(ctx, job, missing, job.round + 1)
     : { job, moves: [] };
-  const metric = roundMetric(ctx, job, r, missing.length);
+  const metric = { ...roundMetric(ctx, job, r, missing.length), missingId };
   const updated: JobRecord = {
     ...next.job,
     round: job.round + 1,
@@ -350,12 +360,14 @@ export async function advanceJob(
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, next.job, next.moves).commit();
-  if (!res.ok) return undefined;
-  // The list under its own key (in the head, every round's list grew it past KV's 800 KiB a write
-  // after a few rounds of 2,000 missing), by the advance that won only: written before it, a close
-  // that lost to an extension recorded its own list, which the round's count did not match.
-  await commitLarge(ctx.kv, missingKey(job.jobId, job.round), missing);
-  return { metric, missing };
+  return res.ok ? { metric, missing } : undefined;
+}
+
+/** A short id of a list's content (which of a round's recorded missing lists a metric names). */
+async function listId(list: readonly string[]): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(list.join(",")));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }
 
 /** The closed round's metric: a count of its missing nodes, of constant size in nodes. */

@@ -39,6 +39,8 @@ export interface RoundMetric {
   missingCount?: number;
   /** The whole list, in metrics written before it moved to {@link missingKey}. */
   missing?: string[];
+  /** Which list under the round's {@link missingKey} is this round's (its content's id). */
+  missingId?: string;
   reason: string;
   /** Bytes of updates read plus checkpoint written. */
   bytes: number;

@@ -98,7 +98,9 @@ Deno.test("attacker: 2,000 idle sybils in a 10,000-node job cannot stop the job'
     assert.deepEqual(after.metrics.map((m) => m.missingCount), Array(ROUNDS).fill(IDLE));
     const stored = await kv.get<{ json: string }>(jobKey(head.jobId));
     assert.ok(stored.value!.json.length < 2_000, `head is ${stored.value!.json.length} chars`);
-    const listed = (await getLarge<string[]>(kv, missingKey(head.jobId, ROUNDS - 1))).value!;
+    const id = after.metrics.at(-1)!.missingId!;
+    const listed = (await getLarge<string[]>(kv, [...missingKey(head.jobId, ROUNDS - 1), id]))
+      .value!;
     assert.deepEqual(listed, Array.from({ length: IDLE }, (_, i) => node(i).toLowerCase()));
   } finally {
     await chain.close();
