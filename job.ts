@@ -77,6 +77,7 @@ async function submit(s: JobSettings): Promise<void> {
   const store = o.store ? await openFsStore(o.store) : undefined;
   const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
   const before = await readJobRecord(s);
+  let written: JobRecord | undefined;
   try {
     const job = await submitJob(client, {
       coordinator: s.coordinator,
@@ -104,7 +105,7 @@ async function submit(s: JobSettings): Promise<void> {
       store,
       waitNodesMs: o.waitNodesSeconds * 1000,
       // Written before the escrow is sent: a submit cut short after paying leaves the job named.
-      record: (job) => writeJobRecord(s, { ...job, pending: true }),
+      record: (job) => writeJobRecord(s, written = { ...job, pending: true }),
       log: console.log,
     });
     const { spec: _, ...started } = job;
@@ -122,9 +123,11 @@ async function submit(s: JobSettings): Promise<void> {
     if (e instanceof JobNotStartedError) {
       throw new Error(`${e.message}; ${nextStep(s, e)}`, { cause: e });
     }
-    // Nothing was signed (or the escrow reverted): this folder's last job is still the one before.
+    // Nothing was signed (or the escrow reverted): this folder's last job is still the one before,
+    // unless the record is no longer this submit's (another submit in this folder wrote its own).
     const now = await readJobRecord(s).catch(() => undefined);
-    if (now?.pending && !now.escrowed) await restoreJobRecord(s, before);
+    const ours = JSON.stringify(now) === JSON.stringify(written);
+    if (ours && now?.pending && !now.escrowed) await restoreJobRecord(s, before);
     throw e;
   } finally {
     await store?.close();
