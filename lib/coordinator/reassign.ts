@@ -23,8 +23,10 @@ export interface NodeMove {
  * Most moves one close or extension makes. Each is written with the job's head in one atomic
  * operation (two entries a move, state.ts moveNode), which Deno KV caps at 1,000 mutations: found
  * reviewing the KV limits fix, a 10,000-node job losing 2,000 nodes with spares to spare would
- * have failed that write for good, after the close was on chain. The rest move at later closes,
- * in the same order (so a restart adopts the chain's replacements first).
+ * have failed that write for good, after the close was on chain. The rest move at later closes.
+ * A restart adopts the chain's replacements of the nodes it reaches; one beyond the cap (a node
+ * that died between a cut-short attempt and its retry came first) is adopted at a later close,
+ * its task held by the node it replaced until then.
  */
 export const MAX_MOVES = 200;
 
