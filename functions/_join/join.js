@@ -64574,7 +64574,16 @@ var NodeKeyChangedError = class extends Error {
 async function assertStoredNodeKey(storage, key, options) {
   const held = await readBrowserNodeKey(storage);
   if (held?.publicKeyHex === key.publicKeyHex) return;
-  if (held === void 0) return await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+  if (held === void 0) {
+    await storage.write(NODE_KEY_RECORD, nodeKeyFile(key));
+    const kept = await readBrowserNodeKey(storage);
+    if (kept?.publicKeyHex === key.publicKeyHex) return;
+    throw new NodeKeyChangedError({
+      ...options,
+      expected: key.publicKeyHex,
+      actual: kept?.publicKeyHex
+    });
+  }
   throw new NodeKeyChangedError({
     action: options.action,
     expected: key.publicKeyHex,
