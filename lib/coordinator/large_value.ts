@@ -59,6 +59,23 @@ export function setLarge(
 const PARTS_PER_COMMIT = 6;
 
 /**
+ * A short id of a value's content (its JSON's SHA-256, 16 hex digits): where commitLarge files its
+ * parts, and which of several recorded values a record names.
+ *
+ * @example
+ * ```ts
+ * import { contentId } from "./large_value.ts";
+ * console.assert((await contentId(["a"])) === (await contentId(["a"])));
+ * console.assert((await contentId(["a"])).length === 16);
+ * ```
+ */
+export async function contentId(value: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
  * Records a value of any size where none is, and returns the value recorded (this one, or a
  * racer's that landed first). Its parts are written in commits of their own, under an id taken
  * from the content (a retry rewrites the same entries, a racer's never mix in), then the head,
@@ -76,9 +93,7 @@ const PARTS_PER_COMMIT = 6;
  */
 export async function commitLarge<T>(kv: Deno.Kv, key: Deno.KvKey, value: T): Promise<T> {
   const json = JSON.stringify(value);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
-  const id = Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const id = await contentId(value);
   const head: LargeHead = { parts: Math.max(1, Math.ceil(json.length / PART_CHARS)), json, id };
   const absent = { key, versionstamp: null };
   for (let i = 1; i < head.parts; i += PARTS_PER_COMMIT) {

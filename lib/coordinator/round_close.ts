@@ -35,6 +35,7 @@ import { applyDelta, storeCheckpoint, type StoredCheckpoint } from "./round_appl
 import { type Combined, combineUpdates } from "./round_combine.ts";
 import { fixSecureClosingSet } from "./secure_round.ts";
 import { singleFlight } from "./single_flight.ts";
+import { contentId } from "./large_value.ts";
 import {
   commitLarge,
   getJob,
@@ -336,7 +337,7 @@ export async function advanceJob(
   // the advance, so a crash after it loses nothing; a losing close's list is named by no metric
   // (found reviewing this: keyed by the round alone, the first writer's was taken, and it could be
   // a close that lost to an extension).
-  const missingId = await listId(missing);
+  const missingId = await contentId(missing);
   await commitLarge(ctx.kv, [...missingKey(job.jobId, job.round), missingId], missing);
   const next = job.round + 1 < job.rounds
     // Recorded for the round the spare starts in: a moved node that commits that round before
@@ -361,13 +362,6 @@ export async function advanceJob(
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, next.job, next.moves).commit();
   return res.ok ? { metric, missing } : undefined;
-}
-
-/** A short id of a list's content (which of a round's recorded missing lists a metric names). */
-async function listId(list: readonly string[]): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(list.join(",")));
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
 }
 
 /** The closed round's metric: a count of its missing nodes, of constant size in nodes. */
