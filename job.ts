@@ -54,6 +54,7 @@ import {
   type PendingJob,
   startSubmittedJob,
   submitJob,
+  type SubmitJobParameters,
   SubmitRefusedError,
 } from "./lib/job/submit.ts";
 import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
@@ -69,44 +70,53 @@ function layout({ layers, heads, width }: { layers: number; heads: number; width
   return { layers, heads, width };
 }
 
+/** What `job submit`'s flags ask of submitJob (the job's store and record aside). */
+async function submitParams(s: JobSettings): Promise<Omit<SubmitJobParameters, "store">> {
+  const o = s.submit!, endpoint = s.endpoint!, deployment = s.deployment!;
+  const shards = await loadShards(o.data, o.shards, o.model.context);
+  const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
+  return {
+    coordinator: s.coordinator,
+    deployment: { addresses: deployment.addresses!, name: deployment.name },
+    chainIdName: endpoint.names.chainId,
+    prepare: {
+      model: { kind: "gpt", maxT: o.model.context, ...layout(o.model) },
+      shards,
+      rounds: o.rounds,
+      B: o.batch,
+      T: o.model.context,
+      ...(o.synchronous
+        ? synchronousRecipe(o.rounds, o.lr)
+        : { localSteps: o.localSteps, lr: o.lr, optimizer: o.optimizer }),
+      seed: o.seed,
+      deadlineMs: o.deadlineSeconds * 1000,
+      nodes: o.nodes,
+      compression: o.codec ? { codec: o.codec, fraction: o.fraction, parts } : undefined,
+      verification: o.verification,
+    },
+    budget: parseEther(o.budget),
+    nodes: o.nodes,
+    name: o.name,
+    targetImprovementBps: Math.round(o.targetImprovement * 100),
+    waitNodesMs: o.waitNodesSeconds * 1000,
+    log: console.log,
+  };
+}
+
 /** `job submit`: prepares, pays for and starts the job; remembers it in this folder. */
 async function submit(s: JobSettings): Promise<void> {
-  const o = s.submit!, endpoint = s.endpoint!, deployment = s.deployment!;
+  const o = s.submit!;
   const { client } = await chainClient(s, privateKeyToAccount(s.privateKey!));
-  const shards = await loadShards(o.data, o.shards, o.model.context);
+  const params = await submitParams(s);
   const store = o.store ? await openFsStore(o.store) : undefined;
-  const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
   const before = await readJobRecord(s);
   let written: JobRecord | undefined;
   try {
     const job = await submitJob(client, {
-      coordinator: s.coordinator,
-      deployment: { addresses: deployment.addresses!, name: deployment.name },
-      chainIdName: endpoint.names.chainId,
-      prepare: {
-        model: { kind: "gpt", maxT: o.model.context, ...layout(o.model) },
-        shards,
-        rounds: o.rounds,
-        B: o.batch,
-        T: o.model.context,
-        ...(o.synchronous
-          ? synchronousRecipe(o.rounds, o.lr)
-          : { localSteps: o.localSteps, lr: o.lr, optimizer: o.optimizer }),
-        seed: o.seed,
-        deadlineMs: o.deadlineSeconds * 1000,
-        nodes: o.nodes,
-        compression: o.codec ? { codec: o.codec, fraction: o.fraction, parts } : undefined,
-        verification: o.verification,
-      },
-      budget: parseEther(o.budget),
-      nodes: o.nodes,
-      name: o.name,
-      targetImprovementBps: Math.round(o.targetImprovement * 100),
+      ...params,
       store,
-      waitNodesMs: o.waitNodesSeconds * 1000,
       // Written before the escrow is sent: a submit cut short after paying leaves the job named.
       record: (job) => writeJobRecord(s, written = { ...job, pending: true }),
-      log: console.log,
     });
     const { spec: _, ...started } = job;
     await writeJobRecord(s, { ...await readJobRecord(s), ...started, pending: undefined });
