@@ -7,12 +7,17 @@
  * Needs Chromium (CHROMIUM_PATH, default /usr/bin/chromium); serves on 127.0.0.1 only.
  */
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, findChromium } from "../lib/browser/find_chromium.ts";
 import { createJoin } from "../functions/join.ts";
 import { createKernel } from "../kernel/wasm_module.ts";
 import { runKernelTask } from "../lib/browser/kernel_task.ts";
 import { taskFromQuery } from "../lib/browser/tiny_task.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const CHROMIUM = await findChromium();
+if (!CHROMIUM) {
+  console.error("bench:browser-kernel needs Chromium: install it or set CHROMIUM_PATH");
+  Deno.exit(1);
+}
 
 const params = new URLSearchParams({
   check: "",
@@ -36,7 +41,7 @@ const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  args: ["--headless", ...CHROMIUM_ARGS],
 });
 try {
   const page = browser.pages()[0] ?? await browser.newPage();

@@ -11,6 +11,23 @@
  */
 import { env } from "../config.ts";
 
+/**
+ * Flags for every headless Chromium we start (tabs, tests, benchmarks): no sandbox (CI runs as
+ * root in a container), no GPU, no background traffic to Google, and no throttling of a page or
+ * its Web Worker that a loaded 2-core machine would otherwise trigger.
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-background-timer-throttling",
+  "--disable-renderer-backgrounding",
+  "--disable-backgrounding-occluded-windows",
+];
+
 /** Chromium's path (CHROMIUM_PATH, else Debian's), or undefined when it is not installed. */
 export async function findChromium(): Promise<string | undefined> {
   const path = env.chromiumPath();

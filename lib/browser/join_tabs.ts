@@ -21,7 +21,7 @@
  */
 import type { Hex } from "viem";
 import { chromium, type Page } from "playwright-core";
-import { findChromium } from "./find_chromium.ts";
+import { CHROMIUM_ARGS, findChromium } from "./find_chromium.ts";
 
 export { findChromium };
 
@@ -52,14 +52,7 @@ export async function joinTabs(
   const browser = await chromium.launch({
     executablePath: options.executablePath,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: [...CHROMIUM_ARGS],
   });
   const close = () => browser.close();
   const errors: string[] = [];

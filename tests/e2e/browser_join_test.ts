@@ -13,6 +13,7 @@ import { bytesToHex } from "viem";
 import type { Hex } from "viem";
 import { chromium } from "playwright-core";
 import { findChromium, joinTabs } from "../../lib/browser/join_tabs.ts";
+import { CHROMIUM_ARGS } from "../../lib/browser/find_chromium.ts";
 import { nodeKeyFile } from "../../lib/browser/node_key_store.ts";
 import { getOperatorNodes } from "../../lib/chain/get_operator_nodes.ts";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
@@ -73,7 +74,7 @@ Deno.test({
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP artha.test 127.0.0.1"],
+      args: [...CHROMIUM_ARGS, "--host-resolver-rules=MAP artha.test 127.0.0.1"],
     });
     try {
       const page = await browser.newPage();
@@ -105,7 +106,7 @@ Deno.test({
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const context = await browser.newContext(); // one profile: one IndexedDB, one key
@@ -159,7 +160,7 @@ Deno.test({
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const page = await browser.newPage(); // a fresh profile: the storage is gone
@@ -213,7 +214,7 @@ Deno.test({
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const context = await browser.newContext(); // one profile: one IndexedDB, one key

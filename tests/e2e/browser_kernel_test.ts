@@ -7,14 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, findChromium } from "../../lib/browser/find_chromium.ts";
 import { createJoin } from "../../functions/join.ts";
 import { createKernel } from "../../kernel/wasm_module.ts";
 import { digestHex } from "../../lib/crypto/digest.ts";
 import { runKernelTask, tinyKernelTask } from "../../lib/browser/kernel_task.ts";
 import { bundleBrowser, BUNDLES } from "../../scripts/build_browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+const CHROMIUM = await findChromium();
 const KERNEL_WASM = new URL("../../kernel/wasm/build/kernel.wasm", import.meta.url);
 
 Deno.test("browser kernel: /join serves the committed wasm bytes and the bundles", async () => {
@@ -51,7 +51,7 @@ Deno.test("browser kernel: committed bundles match lib/browser (deno task check:
 
 Deno.test({
   name: "browser kernel: a Chromium Web Worker trains the same bytes as Deno",
-  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
   async fn() {
     const bytes = await Deno.readFile(KERNEL_WASM);
     const expected = runKernelTask(createKernel(bytes), tinyKernelTask());
@@ -61,20 +61,9 @@ Deno.test({
       createJoin(),
     );
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM!,
       headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        // A loaded CI machine must not make Chromium throttle the page or its Web Worker.
-        "--disable-background-timer-throttling",
-        "--disable-renderer-backgrounding",
-        "--disable-backgrounding-occluded-windows",
-      ],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const page = await browser.newPage();
@@ -112,7 +101,7 @@ Deno.test({
 
 Deno.test({
   name: "attacker: a link to the kernel check asking a huge task is refused on the page",
-  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
   async fn() {
     // Found in the browser audit: `?check` trained whatever the link asked at once. The kernel
     // refuses a model too large to build, but not a billion steps of the tiny one: the tab trained
@@ -122,9 +111,9 @@ Deno.test({
       createJoin(),
     );
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM!,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const page = await browser.newPage();

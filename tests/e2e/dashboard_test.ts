@@ -6,26 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, findChromium } from "../../lib/browser/find_chromium.ts";
 import { setupCoordinator } from "../functions/_coordinator.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+const CHROMIUM = await findChromium();
 
 /** Headless Chromium in a fresh profile directory (playwright passes it as --user-data-dir). */
 async function launch() {
   const profile = await Deno.makeTempDir({ prefix: "artha-chromium-" });
   const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM!,
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: ["--headless", ...CHROMIUM_ARGS],
   });
   return { browser, profile };
 }
@@ -33,7 +25,7 @@ async function launch() {
 Deno.test({
   name: "dashboard: live job, rounds, nodes, loss curve and streamed inference in Chromium",
   // CI installs Chromium and sets ARTHA_REQUIRE_CHROMIUM, so there the test can never skip.
-  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
   async fn() {
     await using fx = await setupCoordinator();
     const s = await fx.scenario();
@@ -84,7 +76,7 @@ Deno.test({
 
 Deno.test({
   name: "victim: a job whose loss diverged (null in /status) leaves every other job and node shown",
-  ignore: !hasChromium && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
+  ignore: !CHROMIUM && Deno.env.get("ARTHA_REQUIRE_CHROMIUM") !== "1",
   async fn() {
     // Found in the browser audit: null.toFixed threw on every refresh, so one diverged job (or
     // a job owner's initial weights holding a NaN) hid every job, round and node from everyone.
