@@ -16,11 +16,12 @@
  * ```
  */
 import type { ModelConfig } from "../../kernel/params.ts";
-import { exportOnnx } from "../../kernel/onnx_export.ts";
+import { exportOnnx, exportOnnxExternal } from "../../kernel/onnx_export.ts";
+import { concatBytes } from "../crypto/digest.ts";
 import type { LoadedModel } from "../../kernel/inference/runtime.ts";
 import { decodeCheckpoint } from "./checkpoint.ts";
 import type { CID } from "../store/cid.ts";
-import { exportHfModelChunks, readHfModel } from "./hf_model.ts";
+import { exportHfModelChunks, ONNX_PROTOBUF_LIMIT, readHfModel } from "./hf_model.ts";
 import { getModelFolder, NotAFolderError, putModelFolder } from "./model_folder.ts";
 import type { Store } from "../store/store.ts";
 
@@ -53,8 +54,14 @@ export interface ModelSource extends LoadedModel {
 }
 
 /**
- * Loads a model folder CID, or a checkpoint CID (whose ONNX graph is exported on the fly);
- * `checkFile` may refuse a file the folder links (throw) before it is read.
+ * Loads a model folder CID, or a checkpoint CID; `checkFile` may refuse a file the folder links
+ * (throw) before it is read. Either way the ONNX graph served is exported here from the weights,
+ * never the folder's own `onnx/model.onnx`: anyone may publish a folder, and its graph is a
+ * program onnxruntime runs natively. Found in the inference audit: a graph whose initializer was
+ * "external data" named a file under the coordinator's working directory (its KV, its SVDB
+ * blocks, key files), and greedy generation returned that file's bytes as text; a graph exported
+ * from other weights than the folder's safetensors (which its published digest names) was served
+ * as the model.
  *
  * @throws {UnservableModelError} for a checkpoint of a kind with no ONNX export
  */
@@ -64,12 +71,28 @@ export async function loadModel(
   options: { checkFile?: (cid: CID) => Promise<void> } = {},
 ): Promise<ModelSource> {
   try {
-    const { info: _, ...model } = readHfModel(await getModelFolder(store, cid, options));
-    return { ...model, source: "folder" };
+    const { config, weights } = readHfModel(await getModelFolder(store, cid, options));
+    return { config, weights, ...graphOf(config, weights), source: "folder" };
   } catch (e) {
     if (!(e instanceof NotAFolderError)) throw e;
   }
   const { config, weights } = decodeCheckpoint(await store.get(cid));
   if (config.kind !== "gpt") throw new UnservableModelError(cid.toString(), config.kind);
-  return { config, weights, onnx: exportOnnx(config, weights), source: "checkpoint" };
+  return { config, weights, ...graphOf(config, weights), source: "checkpoint" };
+}
+
+/**
+ * The graph of `weights`: embedded, or with its weights as external data held in memory when the
+ * embedded graph would pass protobuf's limit (the rule exportHfModelChunks writes folders by).
+ */
+function graphOf(
+  config: ModelConfig,
+  weights: Float32Array,
+): Pick<ModelSource, "onnx" | "onnxData"> {
+  const path = "model.onnx_data";
+  const external = exportOnnxExternal(config, weights, path); // views of the weights: cheap
+  if (external.model.length + weights.byteLength <= ONNX_PROTOBUF_LIMIT) {
+    return { onnx: exportOnnx(config, weights) };
+  }
+  return { onnx: external.model, onnxData: [{ path, data: concatBytes(...external.data) }] };
 }
