@@ -34,7 +34,7 @@ export async function resolveDidDocument(ctx: Context, didHash: Hex) {
   }
   try {
     const did = `did:artha:${didHash.slice(2)}`;
-    const r = await resolveDid(client, { addresses, store: ctx.store, did });
+    const r = await resolveDid(client, { addresses, store: ctx.store, did, onChain });
     const size = new TextEncoder().encode(JSON.stringify(r.didDocument)).length;
     if (!r.onChain.revoked && size <= DID_DOCUMENT_KEPT_BYTES) {
       await keepDidDocument(ctx, r.onChain.metaCid);

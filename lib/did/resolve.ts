@@ -94,10 +94,22 @@ export async function registerIdentity(
  */
 export async function resolveDid(
   client: ArthaClient,
-  params: { addresses: Addresses; store: Store; did: string },
+  params: {
+    addresses: Addresses;
+    store: Store;
+    did: string;
+    /**
+     * The chain's record of the DID, already read: a caller that checked what the record names
+     * (the coordinator refuses a private file as a document) must load that record's document,
+     * not one a transaction in between made it name (found in the DID audit).
+     */
+    onChain?: OnChainDid | null;
+  },
 ): Promise<DidResolution> {
   const didHash = parseDid(params.did);
-  const onChain = await getDid(client, { addresses: params.addresses, didHash });
+  const onChain = params.onChain !== undefined
+    ? params.onChain
+    : await getDid(client, { addresses: params.addresses, didHash });
   if (!onChain) throw new DidNotFoundError(params.did);
   const didDocument = await loadDidDocument(params.store, onChain.metaCid);
   const keys = documentKeys(didDocument);

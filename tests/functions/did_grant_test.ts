@@ -7,7 +7,7 @@ import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { wrapKey } from "../../lib/crypto/key_wrap.ts";
 import { registerIdentity } from "../../lib/did/resolve.ts";
 import { didHashFromAuthKey, formatDid } from "../../lib/did/did.ts";
-import { createDid, getDid } from "../../lib/did/registry.ts";
+import { createDid, getDid, updateMetadata } from "../../lib/did/registry.ts";
 import { openStore } from "../../lib/store/open_store.ts";
 import { grantDataAccess, registerDataset, revokeDataAccess } from "../../lib/did/data_access.ts";
 import { datasetIdOf, openDataset, shareDataset } from "../../lib/did/dataset_share.ts";
@@ -160,6 +160,8 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
       const shapes = [
         { verificationMethod: {}, authentication: ["x"] },
         { verificationMethod: [null], authentication: [7], keyAgreement: "k" },
+        // Found in the DID audit: an id that is no did:artha was a 500 that logged the id.
+        { id: "not a did: secret-value-here" },
       ];
       const dids = [await didOf(() => Promise.resolve("b".repeat(3_000)))];
       for (const shape of shapes) {
@@ -174,7 +176,52 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
         const res = await read(await s.call(`/did/resolve?did=${did}`));
         assert.equal(res.status, 422, `${did}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error.code, "DID_DOCUMENT_INVALID");
+        assert.doesNotMatch(JSON.stringify(res.body), /secret-value/);
       }
+    },
+  );
+
+  await t.step(
+    "attacker: a DID switched to a private file between the coordinator's reads never loads it",
+    async () => {
+      // Found in the DID audit: the private-file check read the DID's record, and resolution
+      // read it again; a metadata update landing in between loaded the private file and told
+      // its shape. Here the update lands right after the check's read.
+      const job = await s.job({ nodes: 1, rounds: 1 });
+      const authKey = generateNodeKey();
+      const didHash = didHashFromAuthKey(authKey.publicKeyHex);
+      const encKey = generateEncKey().publicKeyHex;
+      const doc = buildDidDocument({ didHash, authKey: authKey.publicKeyHex, encKey });
+      const benign = (await store.put(new TextEncoder().encode(JSON.stringify(doc)))).toString();
+      await createDid(owner, { addresses, didHash, authKey, encKey, metaCid: benign });
+      const real = s.ctx.chain.client;
+      let switched = false;
+      const racing = new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== "readContract") return Reflect.get(target, prop, receiver);
+          return async (args: { functionName: string; args: unknown[] }) => {
+            const out = await (target.readContract as (a: unknown) => Promise<unknown>)(args);
+            if (!switched && args.functionName === "getDID" && args.args[0] === didHash) {
+              switched = true;
+              const metaCid = job.spec.shards[0]!.cid;
+              await updateMetadata(owner, { addresses, didHash, metaCid });
+            }
+            return out;
+          };
+        },
+      });
+      s.ctx.chain = { ...s.ctx.chain, client: racing as typeof real };
+      try {
+        const res = await read(await s.call(`/did/resolve?did=${formatDid(didHash)}`));
+        assert.ok(switched);
+        // What the first read named: the benign document, whole; never the private file.
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.equal(res.body.didDocumentMetadata.metaCid, benign);
+      } finally {
+        s.ctx.chain = { ...s.ctx.chain, client: real };
+      }
+      const after = await read(await s.call(`/did/resolve?did=${formatDid(didHash)}`));
+      assert.equal(after.status, 403);
     },
   );
 
