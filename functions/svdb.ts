@@ -28,6 +28,7 @@ import type { CID } from "../lib/store/cid.ts";
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
 import { authorizeUpload } from "../lib/coordinator/svdb_access.ts";
 import { authorizeRead, liftPrivate, recordUploader } from "../lib/coordinator/svdb_private.ts";
+import { authorizeKeyRead } from "../lib/coordinator/grant_keys.ts";
 import { storePrivateUpload } from "../lib/coordinator/svdb_private_upload.ts";
 import {
   fileStream,
@@ -50,7 +51,10 @@ export function createSvdb(ctx: Context) {
       throw new HttpError(405, "Cannot use SVDB gateway: GET /svdb/<cid> or POST /svdb");
     }
     const { cid } = unwrap(gatewayCid(path.split("/").at(-1) ?? ""));
-    const denied = await authorizeRead(ctx, req.headers, cid.toString());
+    const keyRead = await authorizeKeyRead(ctx, req.headers, cid.toString());
+    const denied = keyRead.key
+      ? keyRead.denied
+      : await authorizeRead(ctx, req.headers, cid.toString());
     if (denied) throw rejected(denied);
     try {
       // ?format=raw: one verified block (IPFS trustless-gateway style), e.g. a directory node.

@@ -18,6 +18,7 @@ import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, UPLOAD_MIN_CHARGE, type UploadGrant } from "./svdb_access.ts";
 import { canonicalCid, privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
+import { keyReads, recordGrantKey } from "./grant_keys.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -77,16 +78,21 @@ async function keepDidDocument(ctx: Context, metaCid: string): Promise<void> {
   });
 }
 
-/** Whether the grantee may use the dataset now, its grant, and the DataAccessed audit trail. */
+/**
+ * Whether the grantee may use the dataset now, its grant, the DataAccessed audit trail (what the
+ * grantee chose to record on chain) and `keyReads`: its reads of the wrapped keys stored here,
+ * which this coordinator saw (a grantee cannot leave these out).
+ */
 export async function dataAccess(ctx: Context, datasetId: Hex, granteeDid: Hex) {
   const { client, addresses } = ctx.chain;
   const at = { addresses, datasetId, granteeDid };
-  const [allowed, grant, audit] = await Promise.all([
+  const [allowed, grant, audit, reads] = await Promise.all([
     hasAccess(client, at),
     getGrant(client, at),
     getDataAccessLog(client, at),
+    keyReads(ctx, { datasetId, granteeDid }),
   ]);
-  return { hasAccess: allowed, grant, audit };
+  return { hasAccess: allowed, grant, audit, keyReads: reads };
 }
 
 /** The grantee's current X25519 key and the wrap context, for an active grantee and dataset. */
@@ -158,6 +164,7 @@ export async function storeWrappedKey(
   // public CID as its job's data, which made it private to that job and the grantee's read of
   // its key was refused (found in the storage audit).
   await recordUploader(ctx, wrappedKeyCid, grant.upload.signer);
+  await recordGrantKey(ctx, wrappedKeyCid, { datasetId, granteeDid });
   await awaitGrant(ctx, signer, { datasetId, granteeDid, datasetCid: dataset.cid, until }, {
     wrappedKeyCid,
   });

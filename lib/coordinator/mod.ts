@@ -13,6 +13,7 @@ export * from "./clusters.ts";
 export * from "./committees.ts";
 export * from "./context.ts";
 export * from "./data_grants.ts";
+export * from "./grant_keys.ts";
 export * from "./disputes.ts";
 export * from "./finalize.ts";
 export * from "./follow_up.ts";

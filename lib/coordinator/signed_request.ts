@@ -9,6 +9,8 @@ import type { Hex } from "viem";
 import {
   readUploadHeaders,
   sha256Hex,
+  SIGNED_ORIGIN_HEADER,
+  signedReadPath,
   type SignedUpload,
   uploadDomain,
   UploadSignatureError,
@@ -67,4 +69,31 @@ export async function verifySignedBody(
     return reject(401, "SIGNATURE_INVALID", `Cannot ${action}: ${why}`);
   }
   return { ok: true, signer: signed.upload.signer, kind: signed.upload.kind };
+}
+
+/**
+ * The signer (lower case) of a signed GET of `/svdb/<cid>`: fresh, and bound to one of this
+ * coordinator's public origins when it has any (a read signed for another server is refused).
+ * `hint` says whose signature the file takes, appended to a missing or bad signature's message.
+ */
+export async function verifySignedRead(
+  ctx: Context,
+  headers: Headers,
+  cid: string,
+  hint: string,
+): Promise<{ ok: true; signer: string } | Rejection> {
+  const origin = headers.get(SIGNED_ORIGIN_HEADER)?.trim() || undefined;
+  const ours = ctx.config.publicOrigins;
+  if (ours.length > 0 && !(origin && ours.includes(origin))) {
+    const said = origin ? `for ${origin}` : "for no origin";
+    return reject(
+      401,
+      "WRONG_ORIGIN",
+      `Cannot read: the read was signed ${said}, this coordinator is ${ours.join(", ")}`,
+    );
+  }
+  const path = signedReadPath(cid, origin);
+  const signed = await verifySignedRequest(ctx, headers, { method: "GET", path }, "read");
+  if (!signed.ok) return { ...signed, message: `${signed.message}; ${hint}` };
+  return { ok: true, signer: signed.upload.signer.toLowerCase() };
 }

@@ -29,8 +29,7 @@ import { type JobSpec, taskShard } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { reject, type Rejection } from "./result.ts";
-import { verifySignedRequest } from "./signed_request.ts";
-import { SIGNED_ORIGIN_HEADER, signedReadPath } from "../store/upload_signature.ts";
+import { verifySignedRead } from "./signed_request.ts";
 import { InvalidCidError, parseCid } from "../store/cid.ts";
 import { getJob, getJobNode, holdsTask, listJobHeads } from "./state.ts";
 import { loadSpec } from "./job.ts";
@@ -297,24 +296,11 @@ export async function authorizeRead(
 ): Promise<Rejection | undefined> {
   const rec = await privateFile(ctx, cid);
   if (!rec) return undefined;
-  const origin = headers.get(SIGNED_ORIGIN_HEADER)?.trim() || undefined;
-  const ours = ctx.config.publicOrigins;
-  if (ours.length > 0 && !(origin && ours.includes(origin))) {
-    const said = origin ? `for ${origin}` : "for no origin";
-    return reject(
-      401,
-      "WRONG_ORIGIN",
-      `Cannot read: the read was signed ${said}, this coordinator is ${ours.join(", ")}`,
-    );
-  }
-  const path = signedReadPath(cid, origin);
-  const signed = await verifySignedRequest(ctx, headers, { method: "GET", path }, "read");
-  if (!signed.ok) {
-    const why = `; ${cid} is a job's private data: sign the GET as its owner, one of its ` +
-      "nodes or the coordinator";
-    return { ...signed, message: signed.message + why };
-  }
-  const who = signed.upload.signer.toLowerCase();
+  const hint = `${cid} is a job's private data: sign the GET as its owner, one of its nodes ` +
+    "or the coordinator";
+  const signed = await verifySignedRead(ctx, headers, cid, hint);
+  if (!signed.ok) return signed;
+  const who = signed.signer;
   if (who === ctx.chain.client.account.address.toLowerCase() || ownsPrivate(rec, who)) return;
   for (const jobId of rec.jobs) {
     const job = (await getJob(ctx.kv, jobId)).value;

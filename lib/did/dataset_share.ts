@@ -6,9 +6,12 @@
  * audit trail.
  *
  * What revocation means: the registry (and every client using {@link openDataset}) refuses
- * a revoked, expired or never-granted DID. That alone is not cryptographic: the wrapped key
- * is an SVDB object, so a grantee that kept it (or its unwrapped data key) can still decrypt
- * the ciphertext it already could. Hard revocation is {@link rotateDataKey}: the owner
+ * a revoked, expired or never-granted DID, and a coordinator serves a wrapped key stored through
+ * its POST /did/grant only to its grantee's controller while the grant stands
+ * (lib/coordinator/grant_keys.ts). That alone is not cryptographic: a grantee that read its key
+ * while it could (or kept the unwrapped data key) can still decrypt the ciphertext it already
+ * could, and a wrapped key stored in any other store is as public as that store. Hard
+ * revocation is {@link rotateDataKey}: the owner
  * re-encrypts under a fresh data key, the chain bumps the dataset's key version (ending every
  * old grant), and only the remaining DIDs are re-granted; the revoked one's key opens nothing
  * of the new version.
@@ -177,7 +180,12 @@ export async function openDataset(
   client: ArthaClient,
   params: {
     addresses: Addresses;
-    store: Store;
+    /**
+     * Where the wrapped key and the ciphertext are read: a store, or a coordinator's gateway
+     * whose reads are signed by the grantee DID's controller (a wrapped key stored through POST
+     * /did/grant is served only to that signer, while its grant stands).
+     */
+    store: { get(cid: string): Promise<Uint8Array> };
     datasetId: Hex;
     granteeDid: Hex;
     encSecretKey: Uint8Array;

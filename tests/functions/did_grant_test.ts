@@ -295,7 +295,8 @@ Deno.test("did grant: a data owner shares an encrypted dataset without the coord
       // Assert: refused; the grantee still reads its key.
       assert.equal(res.status, 409, JSON.stringify(res.body));
       assert.equal(res.body.error.code, "DATA_NOT_YOURS");
-      assert.equal((await s.call(`/svdb/${wrappedKeyCid}`)).status, 200);
+      const own = gatewayOf(s, grantee, granteeId.did);
+      assert.equal((await own.get(wrappedKeyCid, undefined, true)).length, WRAPPED_KEY_BYTES);
     },
   );
 
