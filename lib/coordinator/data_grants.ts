@@ -4,7 +4,7 @@
  * state and audit trail, the grantee's wrap key, and storing a wrapped key in SVDB for the
  * account that controls the dataset owner's DID (signed like an upload, charged to its quota).
  */
-import { getDataAccessLog } from "../chain/get_data_access_log.ts";
+import { accessTrail } from "./access_log.ts";
 import { WRAPPED_KEY_VERSION } from "../crypto/key_wrap.ts";
 import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
 import { grantContext } from "../did/dataset_share.ts";
@@ -80,19 +80,28 @@ async function keepDidDocument(ctx: Context, metaCid: string): Promise<void> {
 
 /**
  * Whether the grantee may use the dataset now, its grant, the DataAccessed audit trail (what the
- * grantee chose to record on chain) and `keyReads`: its reads of the wrapped keys stored here,
+ * grantee chose to record on chain, from access_log.ts's index: `auditComplete` false while it
+ * has not yet read the chain to its head) and `keyReads`: its reads of the wrapped keys stored here,
  * which this coordinator saw (a grantee cannot leave these out).
  */
 export async function dataAccess(ctx: Context, datasetId: Hex, granteeDid: Hex) {
   const { client, addresses } = ctx.chain;
   const at = { addresses, datasetId, granteeDid };
-  const [allowed, grant, audit, reads] = await Promise.all([
+  const [allowed, grant, trail, reads] = await Promise.all([
     hasAccess(client, at),
     getGrant(client, at),
-    getDataAccessLog(client, at),
+    accessTrail(ctx, datasetId, granteeDid),
     keyReads(ctx, { datasetId, granteeDid }),
   ]);
-  return { hasAccess: allowed, grant, audit, keyReads: reads };
+  return {
+    hasAccess: allowed,
+    grant,
+    audit: trail.audit,
+    auditTruncated: trail.truncated,
+    auditScannedTo: trail.scannedTo,
+    auditComplete: trail.complete,
+    keyReads: reads,
+  };
 }
 
 /** The grantee's current X25519 key and the wrap context, for an active grantee and dataset. */

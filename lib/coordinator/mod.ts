@@ -5,6 +5,7 @@
  *
  * @module
  */
+export * from "./access_log.ts";
 export * from "./challenges.ts";
 export * from "./close_trigger.ts";
 export * from "./closing.ts";
@@ -13,10 +14,10 @@ export * from "./clusters.ts";
 export * from "./committees.ts";
 export * from "./context.ts";
 export * from "./data_grants.ts";
-export * from "./grant_keys.ts";
 export * from "./disputes.ts";
 export * from "./finalize.ts";
 export * from "./follow_up.ts";
+export * from "./grant_keys.ts";
 export * from "./intake.ts";
 export * from "./job.ts";
 export * from "./json_rpc.ts";

@@ -1,0 +1,97 @@
+/**
+ * GET /did/access's audit trail from an anonymous caller's side on a long chain: each request
+ * spends a bounded number of log queries, and the trail still comes whole (found in the DID
+ * audit: each request scanned the whole chain from block 0).
+ */
+import assert from "node:assert/strict";
+import { generateNodeKey } from "../../../lib/crypto/keys.ts";
+import { generateEncKey } from "../../../lib/crypto/enc_key.ts";
+import { registerIdentity } from "../../../lib/did/resolve.ts";
+import { grantAccess, openDataset, shareDataset } from "../../../lib/did/dataset_share.ts";
+import { ACCESS_SCAN_PARTS, accessTrail } from "../../../lib/coordinator/access_log.ts";
+import { read, setupCoordinator } from "../../functions/_coordinator.ts";
+
+/** eth_getLogs requests `run` sends through fetch (the chain client's HTTP transport). */
+async function logQueries<T>(run: () => Promise<T>): Promise<{ value: T; queries: number }> {
+  const fetch = globalThis.fetch;
+  let queries = 0;
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const body = typeof init?.body === "string" ? init.body : "";
+    queries += (body.match(/"eth_getLogs"/g) ?? []).length;
+    return fetch(input, init);
+  };
+  try {
+    return { value: await run(), queries };
+  } finally {
+    globalThis.fetch = fetch;
+  }
+}
+
+/** A grant with one recorded access, `blocks` empty blocks, then a second access. */
+async function longTrail(blocks: number) {
+  const fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const [owner, grantee] = [fx.clients[2]!, fx.clients[1]!];
+  const { addresses, store } = fx;
+  const enc = generateEncKey();
+  const identity = (client: typeof owner, encKey: `0x${string}`) =>
+    registerIdentity(client, { addresses, store, authKey: generateNodeKey(), encKey });
+  const ownerId = await identity(owner, generateEncKey().publicKeyHex);
+  const granteeId = await identity(grantee, enc.publicKeyHex);
+  const plaintext = new TextEncoder().encode("a,b\n1,2\n");
+  const shared = await shareDataset(owner, {
+    addresses,
+    store,
+    ownerDid: ownerId.didHash,
+    plaintext,
+  });
+  const { datasetId, dataKey } = shared;
+  const granteeDid = granteeId.didHash;
+  await grantAccess(owner, { addresses, store, datasetId, dataKey, granteeDid });
+  const open = () =>
+    openDataset(grantee, { addresses, store, datasetId, granteeDid, encSecretKey: enc.secretKey });
+  await open();
+  const mine = `0x${blocks.toString(16)}`;
+  await owner.request({ method: "anvil_mine" as never, params: [mine] as never });
+  await open();
+  const ask = () =>
+    logQueries(async () =>
+      await read(await s.call(`/did/access?dataset=${datasetId}&grantee=${granteeId.did}`))
+    );
+  return { fx, s, grantee, datasetId, granteeDid, ask };
+}
+
+Deno.test("attacker: repeated GET /did/access does not rescan the chain", async () => {
+  // Prepare: 12,000 blocks: 7 log queries from block 0.
+  const t = await longTrail(12_000);
+  await using _ = t.fx;
+
+  // Execute: the first request catches the index up; the next ones read only new blocks.
+  const first = await t.ask();
+  const again = await t.ask();
+  const third = await t.ask();
+
+  // Assert: the whole trail each time, and at most one query once caught up.
+  assert.ok(first.queries <= ACCESS_SCAN_PARTS, `${first.queries} log queries`);
+  for (const r of [first, again, third]) {
+    assert.equal(r.value.body.auditComplete, true);
+    assert.equal(r.value.body.audit.length, 2);
+    assert.equal(r.value.body.audit[0].accessor, t.grantee.account.address);
+  }
+  assert.ok(again.queries <= 1 && third.queries <= 1, `${again.queries}, ${third.queries}`);
+});
+
+Deno.test("a catch-up cut to its budget goes on where it stopped, and the trail comes whole", async () => {
+  const t = await longTrail(12_000);
+  await using _ = t.fx;
+  const ask = (parts: number) => accessTrail(t.s.ctx, t.datasetId, t.granteeDid, { parts });
+
+  const first = await logQueries(() => ask(2));
+  assert.equal(first.queries, 2);
+  assert.equal(first.value.complete, false);
+  assert.equal(first.value.audit.length, 1, "the first access, in the first 4,000 blocks");
+  let last = first.value;
+  for (let i = 0; i < 4 && !last.complete; i++) last = await ask(2);
+  assert.equal(last.complete, true);
+  assert.equal(last.audit.length, 2);
+});
