@@ -13,8 +13,9 @@ import {
   type InferParams,
   MAX_INPUT_BYTES,
   MAX_NEW_TOKENS,
-  openAiError,
 } from "../lib/coordinator/models.ts";
+import { openAiError } from "../lib/coordinator/model_openai.ts";
+import { clientKeyOf, RetryLaterError } from "../lib/coordinator/model_limits.ts";
 
 /** The code of an error whose thrower named none, by HTTP status. */
 const CODE_OF_STATUS: Record<number, string> = {
@@ -35,14 +36,17 @@ const CODE_OF_STATUS: Record<number, string> = {
  */
 export class HttpError extends Error {
   readonly code: string;
+  /** Seconds the client should wait before it retries (the Retry-After header), if any. */
+  readonly retryAfter?: number;
   constructor(
     readonly status: number,
     message: string,
-    options?: ErrorOptions & { code?: string },
+    options?: ErrorOptions & { code?: string; retryAfter?: number },
   ) {
     super(message, options);
     this.name = "HttpError";
     this.code = options?.code ?? CODE_OF_STATUS[status] ?? "ERROR";
+    this.retryAfter = options?.retryAfter;
   }
 }
 
@@ -76,8 +80,17 @@ export function errorBody(
 /** The HttpError of a thrown value: itself, a coordinator verb's rejection, else undefined. */
 export function asHttpError(e: unknown): HttpError | undefined {
   if (e instanceof HttpError) return e;
+  if (e instanceof RetryLaterError) {
+    const { status, message, code } = e.rejection;
+    return new HttpError(status, message, { code, retryAfter: e.retryAfterSeconds });
+  }
   if (e instanceof RejectedError) return rejected(e.rejection);
   return undefined;
+}
+
+/** The Retry-After header of an error that says when to retry (429 and 503 of inference). */
+function retryHeaders(e: HttpError): Record<string, string> {
+  return e.retryAfter === undefined ? {} : { "retry-after": String(e.retryAfter) };
 }
 
 /**
@@ -87,7 +100,7 @@ export function asHttpError(e: unknown): HttpError | undefined {
  */
 export function errorResponse(thrown: unknown): Response {
   const e = asHttpError(thrown) ?? thrown;
-  if (e instanceof HttpError) return json(errorBody(e.code, e.message), e.status);
+  if (e instanceof HttpError) return json(errorBody(e.code, e.message), e.status, retryHeaders(e));
   const rpc = rpcUnavailable(e);
   if (rpc) {
     console.error(`Cannot reach the chain at ${rpc.url}: ${(e as Error).message?.split("\n")[0]}`);
@@ -98,14 +111,25 @@ export function errorResponse(thrown: unknown): Response {
   return json(errorBody("INTERNAL", "internal error"), 500);
 }
 
+/** What Deno.serve tells a handler about a connection (its remote address); absent in tests. */
+export type ServeInfo = { remoteAddr?: Deno.Addr };
+
+/**
+ * The client a request comes from, for per-client limits: its remote address (IPv6 by /64).
+ * No proxy header is read: none is trusted, and anyone may send one to pose as many clients.
+ */
+export function clientOf(info?: ServeInfo): string | undefined {
+  return clientKeyOf(info);
+}
+
 /** Wraps a handler so it never throws; `toResponse` shapes its errors (default: ours). */
 export function handler(
-  fn: (req: Request) => Promise<Response> | Response,
+  fn: (req: Request, info?: ServeInfo) => Promise<Response> | Response,
   toResponse: (thrown: unknown) => Response = errorResponse,
 ) {
-  return async (req: Request): Promise<Response> => {
+  return async (req: Request, info?: ServeInfo): Promise<Response> => {
     try {
-      return await fn(req);
+      return await fn(req, info);
     } catch (e) {
       return toResponse(e);
     }
@@ -118,7 +142,7 @@ export function handler(
  */
 export function openAiErrorResponse(thrown: unknown): Response {
   const e = knownOrInternal(thrown);
-  return json(openAiError(e.status, e.code, e.message), e.status);
+  return json(openAiError(e.status, e.code, e.message), e.status, retryHeaders(e));
 }
 
 /** The HttpError of a thrown value, or (logged) a 500 INTERNAL that shows nothing of it. */
@@ -272,12 +296,17 @@ export const field = {
   },
 };
 
-/** Whether the client asked for server-sent events. */
+/**
+ * Whether the client asked for server-sent events: its `stream` field, else an Accept header
+ * naming text/event-stream. Found in the inference audit: the header overrode an explicit
+ * `stream: false`, and OpenAI's clients send that header with every request of theirs.
+ */
 export function wantsStream(req: Request, body: Record<string, unknown>): boolean {
   if (body.stream !== undefined && typeof body.stream !== "boolean") {
     throw new HttpError(400, 'Invalid field "stream": expected a boolean');
   }
-  return body.stream === true || (req.headers.get("accept") ?? "").includes("text/event-stream");
+  if (typeof body.stream === "boolean") return body.stream;
+  return (req.headers.get("accept") ?? "").includes("text/event-stream");
 }
 
 /**
@@ -345,10 +374,13 @@ export async function sseResponse<T>(
 /** How long a stream waits for its reader before it ends the generation behind it. */
 export const STREAM_IDLE_MS = 60_000;
 
-/** Reads and checks the inference fields of a body (400/413 naming the field). */
+/**
+ * Reads and checks the inference fields of a body (400/413 naming the field). `emptyInput`
+ * accepts an empty input (OpenAI's completions do); `score` reads the body's `score` flag.
+ */
 export function parseInferParams(
   body: Record<string, unknown>,
-  defaults: { maxTokens?: number } = {},
+  defaults: { maxTokens?: number; emptyInput?: boolean; score?: boolean } = {},
 ): InferParams {
   const modelCid = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
   try {
@@ -357,7 +389,8 @@ export function parseInferParams(
     const message = `Invalid field "modelCid": ${(e as Error).message}`;
     throw new HttpError(400, message, { code: "INVALID_FIELD" });
   }
-  const input = field.string(body, "input", { max: MAX_INPUT_BYTES });
+  const empty = defaults.emptyInput && body.input === "";
+  const input = empty ? "" : field.string(body, "input", { max: MAX_INPUT_BYTES });
   if (encodeText(input).length > MAX_INPUT_BYTES) {
     throw new HttpError(413, `Cannot infer: input above ${MAX_INPUT_BYTES} bytes`);
   }
@@ -374,5 +407,6 @@ export function parseInferParams(
     temperature: field.number(body, "temperature", 0, 10, 1),
     topK: field.int(body, "topK", 0, 256, 0),
     seed: field.int(body, "seed", 0, 2 ** 32 - 1, 0),
+    score: defaults.score ? field.bool(body, "score", false) : false,
   };
 }

@@ -5,12 +5,13 @@
  *   DENO_SERVE_ADDRESS=tcp:127.0.0.1:9000 deno task serve     # elsewhere
  *
  * Routes: /info, /register, /assign, /aggregate, /aggregate/update, /aggregate/cluster, /finalize,
- * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models, /dashboard (and /), /join,
+ * /status, /svdb[/<cid>], /ai/infer, /rpc, /v1/completions, /v1/models[/<id>], /dashboard (and /),
+ * /join,
  * /did/{resolve,access,grant,grant/prepare}. Aggregate and finalize also run every minute from
  * Deno.cron. An address already in use is one line naming it, exit status 2.
  */
 import { type Context, contextFromEnv } from "../lib/coordinator/context.ts";
-import { errorResponse, HttpError } from "./_http.ts";
+import { errorResponse, HttpError, type ServeInfo } from "./_http.ts";
 import { createAggregate } from "./aggregate.ts";
 import { aggregateAll } from "../lib/coordinator/round_close.ts";
 import { createAssign } from "./assign.ts";
@@ -35,7 +36,8 @@ import { env, readCoordinatorSettings } from "../lib/config.ts";
 import { runCli } from "../lib/network/cli.ts";
 import { checkChain } from "../lib/network/preflight.ts";
 
-type Handler = (req: Request) => Promise<Response>;
+/** A route's handler; `info` is Deno.serve's (the remote address inference limits clients by). */
+type Handler = (req: Request, info?: ServeInfo) => Promise<Response>;
 
 /** One handler for all routes over a context. */
 export function createRouter(ctx: Context): Handler {
@@ -53,14 +55,14 @@ export function createRouter(ctx: Context): Handler {
     [/^\/ai\/infer\/?$/, createInfer(ctx)],
     [/^\/rpc\/?$/, createRpc(ctx)],
     [/^\/v1\/completions\/?$/, createCompletions(ctx)],
-    [/^\/v1\/models\/?$/, createModelList(ctx)],
+    [/^\/v1\/models(\/[^/]+)?\/?$/, createModelList(ctx)],
     [/^\/(dashboard\/?)?$/, createDashboard()],
     [/^\/join(\/[\w.-]*)?$/, createJoin()],
     [/^\/did\/(resolve|access|grant|grant\/prepare)\/?$/, createDidGrant(ctx)],
   ];
-  return async (req) => {
+  return async (req, info) => {
     const path = new URL(req.url).pathname;
-    for (const [pattern, handle] of routes) if (pattern.test(path)) return await handle(req);
+    for (const [pattern, handle] of routes) if (pattern.test(path)) return await handle(req, info);
     return errorResponse(
       new HttpError(404, `Cannot route ${path}`, { code: "UNKNOWN_ROUTE" }),
     );
@@ -134,10 +136,10 @@ if (import.meta.main) {
 let routed: Promise<Handler> | undefined;
 
 export default {
-  fetch: async (req: Request) => {
+  fetch: async (req: Request, info?: Deno.ServeHandlerInfo) => {
     routed ??= (started ?? contextFromEnv()).then(createRouter);
     routed.catch(() => routed = undefined);
-    return (await routed)(req);
+    return (await routed)(req, info);
   },
   onListen: ({ hostname, port }: Deno.NetAddr) => {
     const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;

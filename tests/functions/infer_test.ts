@@ -10,6 +10,7 @@ import {
   modelsOf,
 } from "../../lib/coordinator/models.ts";
 import type { RejectedError } from "../../lib/coordinator/result.ts";
+import { HEAD_REFRESH_MS } from "../../lib/coordinator/model_listing.ts";
 import { zeroHash } from "viem";
 import {
   jobServing,
@@ -161,6 +162,8 @@ Deno.test("infer", async (t) => {
       ],
     });
     assert.equal(chain.latestCheckpointCid, checkpoint);
+    // An unknown CID's 404 is kept a while (no chain read per request); then it is asked again.
+    other.advance(modelsOf(other.ctx).limits.unservableTtlMs);
     const res = await read(
       await other.post("/ai/infer", { modelCid: checkpoint, input: TEXT, maxTokens: 0 }),
     );
@@ -188,6 +191,7 @@ Deno.test("infer", async (t) => {
         for (let i = 0; i < 16; i++) lists.push(await models.list());
         const head = await client.getBlockNumber({ cacheTime: 0 });
         await client.request({ method: "evm_mine" } as never);
+        other.advance(HEAD_REFRESH_MS); // the head is read again at most this often
         const after = await models.list();
 
         // Assert: one scan from block 0, one of the new block; the same models each time.

@@ -1,0 +1,244 @@
+/**
+ * The inference routes from the side of their callers, after the inference audit's findings:
+ * per-client limits (generations at once, cold loads per minute, a loaded model's residence, a
+ * brief memory of unservable CIDs), scoring only when asked, OpenAI's `stream: false` and empty
+ * prompt, and a paginated model listing with every publisher of a CID.
+ */
+import assert from "node:assert/strict";
+import { type Hex, zeroHash } from "viem";
+import type { ArthaClient } from "../../lib/chain/client.ts";
+import { publishModel } from "../../lib/chain/publish_model.ts";
+import { registerModel } from "../../lib/chain/register_model.ts";
+import { MAX_INPUT_BYTES, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
+import { DEFAULT_INFER_LIMITS } from "../../lib/coordinator/model_limits.ts";
+import { computeCid } from "../../lib/store/cid.ts";
+import { type Coordinator, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+
+const TEXT = "The jury said it did find that the election was conducted well. ";
+
+type Route = (req: Request, info?: { remoteAddr: Deno.Addr }) => Promise<Response>;
+
+/** A client at `ip` calling the scenario's router, as Deno.serve would with its remote address. */
+function clientAt(s: Scenario, ip: string) {
+  const addr: Deno.Addr = { transport: "tcp", hostname: ip, port: 40_000 };
+  const call = (path: string, init?: RequestInit) =>
+    (s.route as Route)(new Request(`http://coordinator${path}`, init), { remoteAddr: addr });
+  return {
+    call,
+    post: (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      call(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      }),
+  };
+}
+
+/** The checkpoints of a job of `rounds` rounds run to the end in `s`, round by round. */
+async function checkpointsOf(s: Scenario, rounds: number): Promise<string[]> {
+  const job = await s.job({ nodes: 2, rounds });
+  const cids: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    await s.deliver(job, job.nodes);
+    cids.push(
+      (await read(await s.post("/aggregate", { jobId: job.jobId }))).body[0].checkpointCid,
+    );
+  }
+  return cids;
+}
+
+Deno.test("attacker: inference limits per client, from the routes", async (t) => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const cids = await checkpointsOf(s, MAX_SERVED_MODELS + 1);
+  const limits = DEFAULT_INFER_LIMITS; // the service runs with these unless told otherwise
+
+  await t.step("one client's streams take at most its share of the generations", async () => {
+    // Found in the inference audit: 16 anonymous streams held open took every generation slot.
+    const attacker = clientAt(s, "198.51.100.7");
+    const ask = { modelCid: cids[0], input: TEXT, maxTokens: 1024, stream: true };
+    const held = [];
+    for (let i = 0; i < limits.clientGenerations; i++) {
+      held.push(await attacker.post("/ai/infer", ask));
+    }
+    const refused = await attacker.post("/ai/infer", ask);
+    const other = await clientAt(s, "203.0.113.9").post("/ai/infer", { ...ask, maxTokens: 2 });
+
+    assert.deepEqual(held.map((r) => r.status), [200, 200]);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    assert.equal((await refused.json()).error.code, "CLIENT_BUSY");
+    assert.equal(other.status, 200);
+    for (const r of [...held, other]) await r.body?.cancel();
+  });
+
+  await t.step("cycling checkpoints spends a budget of cold loads, then 429", async () => {
+    // Found in the inference audit: cycling five checkpoints reloaded a model per request.
+    const cycler = clientAt(s, "198.51.100.8");
+    const statuses = [];
+    let loads = 0;
+    for (let i = 0; i < 2 * cids.length; i++) {
+      const before = modelsOf(s.ctx).loaded();
+      const res = await cycler.post("/ai/infer", {
+        modelCid: cids[i % cids.length],
+        input: TEXT,
+        maxTokens: 1,
+      });
+      statuses.push(res.status);
+      if (res.status === 429) assert.ok(Number(res.headers.get("retry-after")) >= 1);
+      await res.body?.cancel();
+      loads += modelsOf(s.ctx).loaded().filter((c) => !before.includes(c)).length;
+    }
+    // Assert: loads stop at the client's budget; past it, 429 with Retry-After.
+    assert.ok(loads <= limits.clientColdPerMinute, `${loads} loads`);
+    assert.ok(statuses.includes(429), JSON.stringify(statuses));
+  });
+
+  await t.step("another client's load waits for a model's residence (503, no thrash)", async () => {
+    const loaded = modelsOf(s.ctx).loaded();
+    const missing = cids.find((c) => !loaded.includes(c))!;
+    const other = clientAt(s, "192.0.2.44");
+    const res = await other.post("/ai/infer", { modelCid: missing, input: TEXT, maxTokens: 1 });
+    assert.equal(res.status, 503);
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    assert.equal((await res.json()).error.code, "MODELS_BUSY");
+    assert.deepEqual(modelsOf(s.ctx).loaded(), loaded, "nothing evicted");
+    s.advance(limits.minResidenceMs);
+    const later = await other.post("/ai/infer", { modelCid: missing, input: TEXT, maxTokens: 1 });
+    assert.equal(later.status, 200);
+    await later.body?.cancel();
+  });
+
+  await t.step("an unknown CID asked again reads the chain once", async () => {
+    const client = s.ctx.chain.client;
+    const readContract = client.readContract;
+    let reads = 0;
+    client.readContract = ((a: never) => (reads++, readContract.call(client, a))) as never;
+    try {
+      const unknown = (await computeCid(new TextEncoder().encode("nobody's model"))).toString();
+      const answers = [];
+      for (let i = 0; i < 5; i++) {
+        const who = clientAt(s, `192.0.2.${100 + i}`); // many clients: no budget saves it
+        const res = await who.post("/ai/infer", { modelCid: unknown, input: TEXT });
+        answers.push([res.status, (await res.json()).error.code]);
+      }
+      assert.deepEqual(answers, Array(5).fill([404, "UNKNOWN_MODEL"]));
+      assert.equal(reads, 1);
+    } finally {
+      client.readContract = readContract;
+    }
+  });
+
+  await t.step("a long prompt is scored only when asked", async () => {
+    // Found in the inference audit: every request scored its whole prompt.
+    const who = clientAt(s, "192.0.2.200");
+    const loaded = modelsOf(s.ctx).loaded().at(-1)!;
+    const input = TEXT.repeat(Math.ceil(MAX_INPUT_BYTES / TEXT.length)).slice(0, MAX_INPUT_BYTES);
+    const plain = await read(
+      await who.post("/ai/infer", { modelCid: loaded, input, maxTokens: 1 }),
+    );
+    assert.equal(plain.status, 200, JSON.stringify(plain.body));
+    assert.equal(plain.body.tokens, undefined);
+    assert.equal(plain.body.lossNats, undefined);
+    const scored = await read(
+      await who.post("/ai/infer", { modelCid: loaded, input: TEXT, maxTokens: 1, score: true }),
+    );
+    assert.ok(scored.body.lossNats > 0, JSON.stringify(scored.body));
+  });
+
+  await t.step("OpenAI: stream false wins over Accept, an empty prompt completes", async () => {
+    const who = clientAt(s, "192.0.2.201");
+    const model = modelsOf(s.ctx).loaded().at(-1)!;
+    const sse = { accept: "application/json, text/event-stream" };
+    const res = await who.post("/v1/completions", {
+      model,
+      prompt: "The",
+      max_tokens: 2,
+      stream: false,
+    }, sse);
+    assert.match(res.headers.get("content-type")!, /application\/json/);
+    assert.equal((await res.json()).object, "text_completion");
+    const empty = await read(
+      await who.post("/v1/completions", { model, prompt: "", max_tokens: 3 }),
+    );
+    assert.equal(empty.status, 200, JSON.stringify(empty.body));
+    assert.equal(empty.body.usage.completion_tokens, 3);
+    assert.equal(empty.body.usage.prompt_tokens, 0);
+  });
+});
+
+/** Registers a model named `name` as `publisher` and publishes `cid` under it. */
+async function publishAs(
+  fx: Coordinator,
+  publisher: ArthaClient,
+  name: string,
+  cid: string,
+): Promise<Hex> {
+  const modelId = await registerModel(publisher, {
+    addresses: fx.addresses,
+    name,
+    jobId: zeroHash,
+    publisher: publisher.account.address,
+  });
+  await publishModel(publisher, { addresses: fx.addresses, modelId, cid, weightsDigest: zeroHash });
+  return modelId;
+}
+
+Deno.test("attacker: the model listing is paged, deduplicated and names every publisher", async () => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const [alice, mallory] = [fx.clients[1]!, fx.clients[2]!];
+  const cid = async (i: number) =>
+    (await computeCid(new TextEncoder().encode(`model ${i}`))).toString();
+  const [a, b, c] = [await cid(1), await cid(2), await cid(3)];
+  const aliceModel = await publishAs(fx, alice, "alice", a);
+  // Found in the inference audit: the first to publish a CID was shown as its only owner.
+  const malloryModel = await publishAs(fx, mallory, "mallory", a);
+  await publishAs(fx, mallory, "junk", "x".repeat(2_000)); // no CID: not listed
+  await publishAs(fx, alice, "b", b);
+  await publishAs(fx, alice, "c", c);
+  const client = s.ctx.chain.client;
+  const getBlockNumber = client.getBlockNumber;
+  let heads = 0;
+  client.getBlockNumber = ((o: never) => (heads++, getBlockNumber.call(client, o))) as never;
+  try {
+    const who = clientAt(s, "192.0.2.1");
+    const first = await read(await who.call("/v1/models?limit=2"));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.data.map((m: { id: string }) => m.id), [a, b]);
+    assert.equal(first.body.has_more, true);
+    assert.equal(first.body.first_id, a);
+    assert.equal(first.body.last_id, b);
+    assert.equal(first.body.data[0].owned_by, "shared");
+    assert.deepEqual(
+      first.body.data[0].publishers.map((p: { model_id: string }) => p.model_id),
+      [aliceModel, malloryModel],
+    );
+    const next = await read(await who.call(`/v1/models?limit=2&after=${b}`));
+    assert.deepEqual(next.body.data.map((m: { id: string }) => m.id), [c]);
+    assert.equal(next.body.has_more, false);
+    const one = await read(await who.call(`/v1/models/${c}`));
+    assert.equal(one.status, 200);
+    assert.equal(one.body.id, c);
+    assert.equal((await who.call(`/v1/models/${await cid(9)}`)).status, 404);
+    for (const q of ["limit=0", "limit=1001", "limit=x", `after=${await cid(9)}`]) {
+      const bad = await read(await who.call(`/v1/models?${q}`));
+      assert.equal(bad.status, 400, q);
+    }
+    // A batch of 16 listings reads the chain head once, and each answers one page.
+    const batch = Array.from({ length: 16 }, (_, id) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "ai_models",
+      params: { limit: 1 },
+    }));
+    heads = 0;
+    const answers = await read(await who.post("/rpc", batch));
+    for (const r of answers.body) {
+      assert.deepEqual(r.result.map((m: { cid: string }) => m.cid), [a]);
+    }
+    assert.ok(heads <= 1, `${heads} head reads`);
+  } finally {
+    client.getBlockNumber = getBlockNumber;
+  }
+});
