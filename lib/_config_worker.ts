@@ -1,7 +1,8 @@
 /**
  * The worker's files, checked with its settings (lib/config.ts readWorkerSettings) before any
  * network call: the node's folder must not be the home directory or above it (the sandbox grants
- * that folder, lib/worker/sandbox.ts), and an existing node key must be private and parse.
+ * that folder, lib/worker/sandbox.ts), an existing node key must be private and parse, and the
+ * state's folder is made if missing.
  * Private to lib/config.ts.
  *
  * @module
@@ -42,7 +43,27 @@ export function checkWorkerFiles(r: SettingsReader, f: WorkerFiles, readFiles: b
       return;
     }
   }
-  if (readFiles) checkKeyFile(r, f);
+  if (!readFiles) return;
+  checkKeyFile(r, f);
+  makeStateFolder(r, f);
+}
+
+/**
+ * Creates the state's folder (mode 0700) when it is missing. Found in the worker audit: with
+ * --key naming a key kept elsewhere, nothing made the folder (a new key's creation did), so each
+ * round was trained and then lost when its commit record could not be written.
+ */
+function makeStateFolder(r: SettingsReader, f: WorkerFiles): void {
+  const folder = dirname(f.state);
+  try {
+    Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    r.fail(
+      f.stateName,
+      `is ${f.state}, whose folder ${folder} cannot be made (${(e as Error).message}); ` +
+        `run mkdir -m 700 ${folder}, or choose another folder`,
+    );
+  }
 }
 
 function checkKeyFile(r: SettingsReader, f: WorkerFiles): void {

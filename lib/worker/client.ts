@@ -15,7 +15,7 @@
  * ```
  */
 import { coordinatorHint, reasonOf } from "../network/preflight.ts";
-import { BodyTooLargeError, readBounded } from "../store/bounded_body.ts";
+import { BodyTooLargeError, readBounded, readPrefix } from "../store/bounded_body.ts";
 
 /**
  * How the worker reaches the coordinator: a fetch bound to its base URL, and that URL's origin
@@ -197,7 +197,7 @@ export class CoordinatorClient {
  * would otherwise take all the laptop's memory before its CID check could fail.
  */
 export const MAX_DOWNLOAD_BYTES = 2 ** 30;
-/** Most bytes of a JSON answer (tasks, status, session views) or an error body. */
+/** Most bytes of a JSON answer (tasks, status, session views). */
 export const MAX_JSON_BYTES = 16 * 2 ** 20;
 
 /** `res`'s body, refused as soon as it passes `maxBytes` (declared or streamed). */
@@ -214,9 +214,16 @@ export async function readLimited(
   }
 }
 
+/**
+ * Most bytes of an error body read (a coordinator's `{ error: { code, message } }` is far
+ * smaller). Found in the worker audit: read up to MAX_JSON_BYTES, a 500 of one 16 MiB line went
+ * into the error's message and, retried every poll, into the log each time.
+ */
+export const MAX_ERROR_BODY_BYTES = 4 * 1024;
+
 async function errorOf(res: Response, method: string, path: string): Promise<CoordinatorError> {
-  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => undefined);
-  const { code, message } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
+  const body = await readPrefix(res.body, MAX_ERROR_BODY_BYTES).catch(() => "");
+  const { code, message } = parseErrorBody(body);
   return new CoordinatorError(
     res.status,
     code,

@@ -19,10 +19,18 @@
  * ```
  */
 import type { Hex } from "viem";
-import { bytesToHex, hexToBytes } from "../crypto/digest.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { createErrorFeedback, type ErrorFeedbackState } from "../compress/codec.ts";
-import { keepChallengeable } from "../verify/commit_retention.ts";
+import { keepChallengeable, roundKey } from "../verify/commit_retention.ts";
+import {
+  decodeSteps,
+  encodeSteps,
+  maskedName,
+  readResidual,
+  residualName,
+  stepsName,
+  updateName,
+} from "./_state_records.ts";
 
 /**
  * Named byte records a worker's state is kept in. Names are `state`, `commits`,
@@ -78,7 +86,17 @@ export class FileStateStorage implements StateStorage {
   }
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(this.where(name), bytes, PRIVATE);
+    try {
+      await writeFileAtomic(this.where(name), bytes, PRIVATE);
+    } catch (e) {
+      // Found in the worker audit: a state folder nobody made (the key kept elsewhere) lost each
+      // trained round on this write. The CLI makes it at start; a library caller may not have.
+      // (No node:path here: a browser tab imports this module.)
+      const cut = Math.max(this.path.lastIndexOf("/"), this.path.lastIndexOf("\\"));
+      if (!(e instanceof Deno.errors.NotFound) || cut <= 0) throw e;
+      await Deno.mkdir(this.path.slice(0, cut), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.where(name), bytes, PRIVATE);
+    }
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -133,6 +151,12 @@ export interface SavedCommit {
   updateCid: string;
   stepRecords?: Hex;
   stepDigests?: Hex[];
+  /**
+   * The round's update went out (or the coordinator said the round closed without it): an offer
+   * of this round again is refused, not trained. Unset while committed but not yet delivered, so
+   * a crash in between still retrains the round and re-posts it.
+   */
+  delivered?: boolean;
 }
 
 /** The state file's content. */
@@ -152,6 +176,8 @@ export class WorkerState {
   #residuals = new Map<string, ErrorFeedbackState>();
   /** Masked inputs sent, per job (the storage's copy when there is one). */
   #masked = new Map<string, MaskedInputSent>();
+  /** Rounds delivered by this process (`roundKey`), for a state kept nowhere. */
+  #delivered = new Set<string>();
 
   constructor(where?: string | StateStorage) {
     this.storage = typeof where === "string" ? new FileStateStorage(where) : where;
@@ -242,6 +268,30 @@ export class WorkerState {
   }
 
   /**
+   * Marks the kept commit of `round` delivered. Found in the worker audit: a coordinator that
+   * offered a round the node had already delivered again had it trained, uploaded and posted
+   * again in a tight loop; {@link delivered} lets the worker refuse such an offer.
+   */
+  async markDelivered(jobId: Hex, round: number): Promise<void> {
+    this.#delivered.add(roundKey(jobId, round));
+    if (!this.storage) return;
+    const id = jobId.toLowerCase();
+    const kept = (await this.commits()).map((c) =>
+      c.jobId === id && c.round === round ? { ...c, delivered: true } : c
+    );
+    await this.storage.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
+  }
+
+  /** Whether this node delivered `round` of `jobId` (marked by {@link markDelivered}). */
+  async delivered(jobId: Hex, round: number): Promise<boolean> {
+    if (this.#delivered.has(roundKey(jobId, round))) return true;
+    const id = jobId.toLowerCase();
+    return (await this.commits()).some((c) =>
+      c.jobId === id && c.round === round && c.delivered === true
+    );
+  }
+
+  /**
    * A kept commit's step records and digests: from their own record, or from the commit list as
    * a worker before that record wrote them.
    */
@@ -270,6 +320,7 @@ export class WorkerState {
     const id = jobId.toLowerCase();
     this.#residuals.delete(id);
     this.#masked.delete(id);
+    for (const key of this.#delivered) if (key.startsWith(`${id}:`)) this.#delivered.delete(key);
     if (!this.storage) return;
     const before = await this.commits();
     await this.#writeCommits(before.filter((c) => c.jobId !== id), before);
@@ -352,81 +403,4 @@ export class WorkerState {
     if (state) this.#residuals.set(key, state);
     else this.#residuals.delete(key); // reloaded from storage on next use
   }
-}
-
-/**
- * Residual records sit beside the state: `<jobId>.residual` is the input of the next round,
- * `.next` the one staged with a pending update (raw f32, one per parameter).
- */
-function residualName(jobId: string, staged = false): string {
-  return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
-}
-
-/** The record of the bytes a commit's gradientDigest covers: `update.<jobId>.<round>`. */
-function updateName(jobId: string, round: number): string {
-  return `update.${jobId.toLowerCase()}.${round}`;
-}
-
-/** The record of a commit's step records and digests: `steps.<jobId>.<round>`. */
-function stepsName(jobId: string, round: number): string {
-  return `steps.${jobId.toLowerCase()}.${round}`;
-}
-
-/**
- * Step records and digests as one record: the records' length (u32), the records, then the
- * digests (32 bytes each); undefined when there are neither.
- */
-function encodeSteps(records?: Hex, digests?: Hex[]): Uint8Array | undefined {
-  if (records === undefined && digests === undefined) return undefined;
-  const r = records === undefined ? undefined : hexToBytes(records);
-  const n = digests?.length ?? 0;
-  const out = new Uint8Array(9 + (r?.length ?? 0) + 32 * n);
-  const view = new DataView(out.buffer);
-  out[0] = (r ? 1 : 0) | (digests ? 2 : 0);
-  view.setUint32(1, r?.length ?? 0);
-  if (r) out.set(r, 5);
-  const at = 5 + (r?.length ?? 0);
-  view.setUint32(at, n);
-  digests?.forEach((d, i) => out.set(hexToBytes(d), at + 4 + 32 * i));
-  return out;
-}
-
-/** The inverse of {@link encodeSteps}. */
-function decodeSteps(bytes: Uint8Array): Pick<SavedCommit, "stepRecords" | "stepDigests"> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(1);
-  const at = 5 + length;
-  const n = view.getUint32(at);
-  const out: Pick<SavedCommit, "stepRecords" | "stepDigests"> = {};
-  if (bytes[0]! & 1) out.stepRecords = bytesToHex(bytes.subarray(5, at));
-  if (bytes[0]! & 2) {
-    out.stepDigests = Array.from(
-      { length: n },
-      (_, i) => bytesToHex(bytes.subarray(at + 4 + 32 * i, at + 36 + 32 * i)),
-    );
-  }
-  return out;
-}
-
-/** The record of the job's last masked input sent, beside the state: `<jobId>.secagg`. */
-function maskedName(jobId: string): string {
-  return `${jobId.toLowerCase()}.secagg`;
-}
-
-/** A residual record of a `length`-parameter model, or undefined when there is none. */
-async function readResidual(
-  storage: StateStorage,
-  name: string,
-  length: number,
-): Promise<ErrorFeedbackState | undefined> {
-  const bytes = await storage.read(name);
-  if (!bytes) return undefined;
-  if (bytes.length !== 4 * length) {
-    throw new Error(
-      `Cannot read residual ${storage.where(name)}: ${bytes.length} bytes, the model has ` +
-        `${length} parameters; delete it to start over`,
-    );
-  }
-  // A copy keeps the view aligned whatever buffer the storage handed back.
-  return { residual: new Float32Array(bytes.slice().buffer, 0, length) };
 }

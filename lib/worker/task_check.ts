@@ -36,7 +36,10 @@ import type { TrainTask, ValidationTask } from "./task.ts";
 import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
 import { jobStartBlock } from "../chain/job_start_block.ts";
 import { readCommittee } from "../chain/read_committee.ts";
+import { getAttestation } from "../chain/get_attestation.ts";
 import { chooseTrainer } from "../job/planner.ts";
+import { codecFor } from "../strategy/select.ts";
+import { paramLayout } from "../../kernel/params.ts";
 
 /** Why `task` is not the chain's (undefined: it is), read from the node's own chain client. */
 export async function refuseTask(
@@ -111,16 +114,24 @@ export async function refuseValidation(
     const fromBlock = await jobStartBlock(client, jobId, (await read).createdAt);
     return await getRoundCheckpoint(client, { addresses, jobId, round, fromBlock });
   };
-  const [job, group, start, committee, now] = await Promise.all([
+  const member = p.nodePubkey.toLowerCase() as Hex;
+  const attested = { addresses, jobId, round: task.round, member, target: task.target };
+  const [job, group, start, committee, now, mine] = await Promise.all([
     read,
     getTaskGroup(client, { addresses, jobId, nodePubkey: task.target }),
     task.round === 0 ? Promise.resolve(spec.initialWeights) : closed(task.round - 1),
     readCommittee(client, { addresses, jobId, round: task.round }),
     client.getBlock().then((b) => Number(b.timestamp)),
+    getAttestation(client, attested),
   ]);
+  // Found in the worker audit: a target this node attested already, offered again, was
+  // recomputed (a round's training) and re-attested in a loop with no pause between.
+  if (mine !== 0n) {
+    return `this node attested target ${task.target} of round ${task.round} already`;
+  }
   // Found in the worker audit: a coordinator could hand out validation tasks whose attestation
   // the chain refuses (no member, window over), each a round's recomputation for nothing.
-  if (!committee.members.includes(p.nodePubkey.toLowerCase() as Hex)) {
+  if (!committee.members.includes(member)) {
     return `this node is not on round ${task.round}'s committee of job ${jobId}`;
   }
   if (now >= committee.deadline) {
@@ -159,7 +170,9 @@ export async function refuseValidation(
  * machine ran out of memory (taking other programs with it), round after round.
  */
 export function refuseMemory(
-  spec: Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">,
+  spec:
+    & Pick<JobSpec, "optimizer" | "model" | "batch" | "rounds" | "localSteps">
+    & Partial<Pick<JobSpec, "compression" | "seed">>,
   round: number,
   options: { budget: number; threads?: number },
 ): string | undefined {
@@ -167,10 +180,25 @@ export function refuseMemory(
   const choice = chooseTrainer(hyper, { threads: options.threads });
   // The step's sampled tokens and targets (an Int32 each per position): found in the worker
   // audit, a job's accumSteps multiplied them past any budget the plan of one micro-batch saw.
-  const need = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps;
+  const need = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps +
+    residualBytes(spec, round);
   if (need <= options.budget) return undefined;
   return `a step of this job needs ${size(need)} (${choice.kind} trainer), more than the ` +
     `${size(options.budget)} this worker may use (--max-memory)`;
+}
+
+/**
+ * The error-feedback residual a round of `spec` holds besides the step: the job's (an f32 a
+ * parameter, kept between rounds) and the copy the update is encoded into. Found in the worker
+ * audit: refuseMemory counted the step alone, so a compressed job fit the budget it then passed.
+ */
+function residualBytes(
+  spec: Pick<JobSpec, "model"> & Partial<Pick<JobSpec, "compression" | "seed">>,
+  round: number,
+): number {
+  if (!spec.compression) return 0;
+  const codec = codecFor(spec.compression, { jobSeed: spec.seed ?? 0, round, slot: 0 });
+  return codec.stateless ? 0 : 2 * 4 * paramLayout(spec.model).size;
 }
 
 /**

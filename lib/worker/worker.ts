@@ -135,6 +135,14 @@ function isFinalRefusal(e: unknown): boolean {
     ![408, 425, 429].includes(e.status);
 }
 
+/** How many posted clusters a worker remembers, to refuse an offer of one again. */
+const CLUSTERS_REMEMBERED = 64;
+
+/** The key of a cluster task among those posted: job, round and cluster. */
+function clusterKey(task: ClusterTask): string {
+  return `${task.jobId.toLowerCase()}:${task.round}:${task.cluster}`;
+}
+
 /** Longest wait between tries while the coordinator or the chain is away. */
 const MAX_BACKOFF_MS = 30_000;
 /** How often the worker asks the chain which of its kept jobs can no longer be challenged. */
@@ -162,6 +170,8 @@ export class Worker {
   #lastHeartbeat = 0;
   #lastChores = Date.now(); // a tick does them first
   #lastForget = 0;
+  /** The clusters this process posted a mean of, newest last (`clusterKey`). */
+  #clustersPosted: string[] = [];
   #restored?: Promise<void>;
   /** While the kept commits are restored: their reads run the chores, which must not await them. */
   #restoring = false;
@@ -417,7 +427,7 @@ export class Worker {
     const { client: chain, addresses: at } = this.options;
     const asked = { addresses: at, nodePubkey: this.nodePubkey, task };
     const offered = await this.gateway.spec(task.specCid);
-    const refused = this.#refuseMemory(offered, task.round) ??
+    const refused = await this.#refuseDelivered(task) ?? this.#refuseMemory(offered, task.round) ??
       await refuseTask(chain, { ...asked, spec: offered });
     if (refused) {
       this.#report({ kind: "error", message: `task refused: ${refused}` });
@@ -464,12 +474,33 @@ export class Worker {
     if (residual) await this.state.adoptResidual(jobId, residual);
     await this.state.savePending(undefined);
     if (spec.secureAggregation && delivered) await this.secureAggregate(task, spec, result.delta);
+    // Marked only now: a crash before this retrains the round when it is offered again, which
+    // re-posts it (and rejoins a secure round); after this, an offer of it is refused.
+    await this.state.markDelivered(jobId, round);
     this.options.onProgress?.({ kind: "submitted", jobId, round, result, bytes });
     return "trained";
   }
 
+  /**
+   * Why a train task is one this node already delivered, if it is. Found in the worker audit: a
+   * coordinator (hostile or buggy) offering a delivered round again had the node retrain,
+   * re-upload and re-post it in a loop with no pause between. The chain cannot tell (a commit on
+   * chain may be a crash's, whose round must be retrained to be posted): the state says.
+   */
+  async #refuseDelivered(task: TrainTask): Promise<string | undefined> {
+    if (!await this.state.delivered(task.jobId, task.round)) return undefined;
+    return `round ${task.round} of job ${task.jobId} was delivered by this node already`;
+  }
+
   /** Aggregates a cluster of the round and posts its mean, if the chain backs the task. */
   async #runCluster(task: ClusterTask): Promise<"aggregated" | "wait"> {
+    const posted = clusterKey(task);
+    if (this.#clustersPosted.includes(posted)) {
+      const why = `cluster ${task.cluster} of round ${task.round} of job ${task.jobId} was ` +
+        "posted by this node already";
+      this.#report({ kind: "error", message: `cluster task refused: ${why}` });
+      return "wait";
+    }
     const spec = await this.gateway.spec(task.specCid);
     const { client: chain, addresses: at } = this.options;
     const checked = await checkClusterTask(chain, {
@@ -490,6 +521,10 @@ export class Worker {
       spec,
       mean,
     );
+    // Found in the worker audit: a cluster offered again was fetched, summed and posted again in
+    // a loop with no pause; the last few posted are remembered (a process's worth is enough:
+    // after a restart one more post of each is all a coordinator gets).
+    this.#clustersPosted = [...this.#clustersPosted.slice(1 - CLUSTERS_REMEMBERED), posted];
     return "aggregated";
   }
 
