@@ -29,6 +29,7 @@ import type { Hyper, TrainStepFn } from "../../kernel/train_step.ts";
 import type { ModelConfig } from "../../kernel/params.ts";
 import { DEFAULT_ADAMW, initOptState } from "../../kernel/optimizer.ts";
 import { sampleBatch } from "../../kernel/data.ts";
+import { CANONICAL_NAN_BITS, canonicalF32Bytes, canonicalizeNaN } from "../../kernel/digest.ts";
 import { digestHex, hexToBytes } from "../crypto/digest.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
 import type { NodeKey } from "../crypto/keys.ts";
@@ -88,19 +89,26 @@ export const STEP_RECORD_BYTES = 68;
 /**
  * One step's record. The round's lossDigest is the Merkle root of its records (one leaf per step),
  * so a challenge can open any single step with a proof the contract checks, and a validator who
- * recomputes that step compares its loss, weights and gradient hashes.
+ * recomputes that step compares its loss, weights and gradient hashes. A NaN loss is written as
+ * the canonical NaN: DataView may write any NaN pattern, and the kernel's NaN differs by CPU.
  */
 export function stepRecord(loss: number, weights: Float32Array, grad: Float32Array): Uint8Array {
   const out = new Uint8Array(STEP_RECORD_BYTES);
-  new DataView(out.buffer).setFloat32(0, loss, true);
+  const view = new DataView(out.buffer);
+  if (Number.isNaN(loss)) view.setUint32(0, CANONICAL_NAN_BITS, true);
+  else view.setFloat32(0, loss, true);
   out.set(hexToBytes(digestHex(f32Bytes(weights))), 4);
   out.set(hexToBytes(digestHex(f32Bytes(grad))), 36);
   return out;
 }
 
-/** Bytes of a Float32Array as they are hashed and stored (little-endian f32). */
+/**
+ * Bytes of a Float32Array as they are hashed, delivered and opened (little-endian f32, every NaN
+ * canonical: kernel/digest.ts). A view when `a` holds no NaN, which is always the case for the
+ * arrays of a {@link LocalResult} (canonicalised in place as they are produced).
+ */
 export function f32Bytes(a: Float32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return canonicalF32Bytes(a);
 }
 
 /** A reasonable default Hyper for `model`: AdamW, clip 1, constant lr within the round. */
@@ -207,6 +215,7 @@ function roundResult(
   const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i]! - global[i]!;
+  canonicalizeNaN(delta); // NaN - x keeps the NaN's CPU-dependent bits
   let lossSum = 0;
   for (const l of losses) lossSum += l;
   const payload = options.encode?.(delta);
@@ -271,9 +280,17 @@ function* runLocalSteps(
     const step = task.round * task.localSteps + s;
     const batch = sampleBatch(task.data, count, hyper.T, task.seed, step);
     const r = trainStep.trainStep(weights, state, batch, task.seed, hyper);
+    // Found in the verification audit: a job's terms can drive training to NaN, whose bits the
+    // CPU picks; canonical in place (fresh arrays), so every digest, proof and delivered byte
+    // below agrees across CPU types, and the next step starts from the same bits everywhere.
+    canonicalizeNaN(r.weights);
+    canonicalizeNaN(r.grad);
+    canonicalizeNaN(r.optState.m);
+    canonicalizeNaN(r.optState.v);
     weights = r.weights;
     state = r.optState;
     losses[s] = r.loss;
+    canonicalizeNaN(losses.subarray(s, s + 1));
     stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
     stepDigests?.push(merkleRoot(f32Bytes(weights)));
     options.onStep?.(s, r.loss);
