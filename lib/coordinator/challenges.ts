@@ -15,29 +15,22 @@ import { isSpotChecked } from "../chain/is_spot_checked.ts";
 import { isVerificationOpen } from "../chain/is_verification_open.ts";
 import { getChallenge } from "../chain/get_challenge.ts";
 import { getJobChallenges } from "../chain/get_job_challenges.ts";
-import { getRevealedChunks } from "../chain/get_revealed_chunks.ts";
-import { getRevealedStep } from "../chain/get_revealed_step.ts";
 import { getRoundResult } from "../chain/get_round_result.ts";
-import { rejectAnswer } from "../chain/reject_answer.ts";
 import { releaseChallenge } from "../chain/release_challenge.ts";
 import { once, revertedWith } from "./once.ts";
 import { BPS } from "../job/round_policy.ts";
-import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
-import { STEP_RECORD_BYTES } from "../round/local_training.ts";
-import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
-import { roundTask } from "../round/round_task.ts";
-import { reproducible, roundEncoder } from "../verify/validation_task.ts";
+import { digestHex, hexToBytes } from "../crypto/digest.ts";
+import type { JobSpec } from "../job/job_spec.ts";
 import {
   issueChallenge,
   issueStepChallenge,
   requestGradientSample,
   timeoutChallenge,
 } from "../verify/challenge_chain.ts";
-import { recomputeRound, wrongChunks } from "../verify/recompute.ts";
 import { chunkCount } from "../crypto/merkle.ts";
 import type { Context } from "./context.ts";
 import { drawRoundCommittee } from "./committees.ts";
-import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
+import { verifyAnswer } from "./_challenge_verdict.ts";
 import { type Closing, closingKey, groupSizes, taskResults } from "./closing.ts";
 import { groupResults } from "../verify/redundancy.ts";
 import {
@@ -49,7 +42,6 @@ import {
   updateKey,
   type UpdateRecord,
 } from "./state.ts";
-import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
 
 /** A challenge the coordinator issued and still has to see through. */
 export interface ChallengeRecord {
@@ -541,70 +533,4 @@ async function nextStatus(
     ]);
   }
   return status;
-}
-
-/** The validator: recompute the node's round and compare what it revealed. */
-async function verifyAnswer(
-  ctx: Context,
-  job: JobRecord,
-  spec: JobSpec,
-  rec: ChallengeRecord,
-): Promise<ChallengeRecord["status"]> {
-  // With an error-feedback codec the update depends on the node's residual history, which one
-  // round does not reproduce; redundancy and disputes cover those jobs.
-  if (!reproducible({ compression: spec.compression })) return "skipped";
-  const task = job.taskOf[rec.nodePubkey];
-  if (task === undefined) return "skipped";
-  const expected = await recomputeChallenged(ctx, job, spec, rec, task);
-  if (!expected) return "open"; // the previous round's checkpoint is not recorded yet
-  const { client, addresses } = ctx.chain;
-  const challengeId = BigInt(rec.id);
-  let honest: boolean;
-  if (rec.kind === "step") {
-    // The step's record (loss, weights hash, gradient hash) must be the recomputed one.
-    const opened = await getRevealedStep(client, {
-      addresses,
-      challengeId,
-      fromBlock: scanStart(job),
-    });
-    if (!opened) return "open";
-    const at = opened.step * STEP_RECORD_BYTES;
-    const want = bytesToHex(expected.stepRecords.subarray(at, at + STEP_RECORD_BYTES));
-    honest = want === opened.record.toLowerCase();
-  } else {
-    // The openings are chunks of what the gradientDigest covers: the f32 delta, or the payload.
-    const chunks = await getRevealedChunks(client, {
-      addresses,
-      challengeId,
-      fromBlock: scanStart(job),
-    });
-    honest = wrongChunks(expected.updateBytes, chunks).length === 0;
-  }
-  if (honest) return "verified";
-  // The verdict names the challenge: one penalty per answered challenge, at the chain's rate.
-  await once(() => rejectAnswer(client, { addresses, challengeId: BigInt(rec.id) }), [
-    "Verification__NotAnswered",
-  ]);
-  return "penalised";
-}
-
-/** The challenged node's round recomputed from its starting checkpoint, if recorded yet. */
-async function recomputeChallenged(
-  ctx: Context,
-  job: JobRecord,
-  spec: JobSpec,
-  rec: ChallengeRecord,
-  task: number,
-) {
-  const startCid = rec.round === 0
-    ? spec.initialWeights
-    : job.metrics[rec.round - 1]?.checkpointCid;
-  if (!startCid) return undefined;
-  const slot = await deliveredSlot(ctx.kv, job, spec, rec.round, rec.nodePubkey);
-  const global = await loadWeights(ctx.store, startCid);
-  const data = await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid);
-  const at = { jobId: job.jobId, round: rec.round, seed: taskSeed(spec, task) };
-  return recomputeRound(processTrainer(), global, roundTask(spec, at, UNCHECKED_DOMAIN, data), {
-    encode: roundEncoder(spec, rec.round, slot),
-  });
 }

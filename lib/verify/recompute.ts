@@ -33,6 +33,7 @@ import {
 } from "../round/local_training.ts";
 import { bytesToHex } from "../crypto/digest.ts";
 import { MERKLE_CHUNK_SIZE } from "../crypto/merkle.ts";
+import { treeDepth } from "./chunk_openings.ts";
 
 let validatorKey: NodeKey | undefined;
 
@@ -113,20 +114,24 @@ export interface RevealedChunk {
 
 /**
  * Which revealed chunks differ from the recomputed update bytes (padding openings must be empty).
- * An empty list means the node's openings are the honest update.
+ * An empty list means the node's openings are the honest update. An index past the honest tree's
+ * width is wrong whatever it opens: only a deeper tree than the honest update's has it (found in
+ * the verification audit: a commit to an over-deep all-padding tree answered every challenge
+ * with empty chunks, which the padding rule called honest).
  */
 export function wrongChunks(
   expected: Uint8Array,
   revealed: RevealedChunk[],
   chunkSize: number = MERKLE_CHUNK_SIZE,
 ): number[] {
+  const width = 2 ** treeDepth(expected.length, chunkSize);
   const wrong: number[] = [];
   for (const r of revealed) {
     const start = r.chunkIndex * chunkSize;
     const want = start < expected.length
       ? bytesToHex(expected.subarray(start, start + chunkSize))
       : "0x";
-    if (want !== r.chunk.toLowerCase()) wrong.push(r.chunkIndex);
+    if (r.chunkIndex >= width || want !== r.chunk.toLowerCase()) wrong.push(r.chunkIndex);
   }
   return wrong;
 }

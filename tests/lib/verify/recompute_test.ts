@@ -8,7 +8,11 @@ import { loadKernel } from "../../../kernel/wasm_module.ts";
 import { initWeights, paramLayout } from "../../../kernel/params.ts";
 import { defaultHyper } from "../../../lib/round/local_training.ts";
 import { UNCHECKED_DOMAIN as domain } from "../../../lib/crypto/domain.ts";
-import { recomputeRound, recomputeRoundYielding } from "../../../lib/verify/recompute.ts";
+import {
+  recomputeRound,
+  recomputeRoundYielding,
+  wrongChunks,
+} from "../../../lib/verify/recompute.ts";
 
 Deno.test("a recomputation that pauses between steps gives the same digests, s_0..s_N and records", async () => {
   // Prepare
@@ -43,4 +47,21 @@ Deno.test("a recomputation that pauses between steps gives the same digests, s_0
   assert.deepEqual(paused.stepDigests, plain.stepDigests);
   assert.deepEqual(paused.stepRecords, plain.stepRecords);
   assert.deepEqual(paused.updateBytes, plain.updateBytes);
+});
+
+Deno.test("attacker: openings past the honest tree's width are wrong even when empty", () => {
+  // Prepare: an honest update of 4 chunks (a tree of width 4; index 3 is a real chunk). Found in
+  // the verification audit: a commit to an over-deep all-padding tree answered with empty chunks
+  // at indices past the honest length, which the padding rule called honest.
+  const honest = new Uint8Array(3 * 4096 + 100).fill(7);
+  const small = new Uint8Array(2 * 4096 + 1).fill(7); // 3 chunks, width 4: index 3 is padding
+  // Execute
+  const overDeep = wrongChunks(honest, [{ chunkIndex: 4, chunk: "0x" }, {
+    chunkIndex: 1 << 30,
+    chunk: "0x",
+  }]);
+  const honestPadding = wrongChunks(small, [{ chunkIndex: 3, chunk: "0x" }]);
+  // Assert
+  assert.deepEqual(overDeep, [4, 1 << 30]);
+  assert.deepEqual(honestPadding, [], "a padding leaf inside the honest width opens empty");
 });
