@@ -5,7 +5,8 @@
  * chain for the round's committee from the job's assigned nodes (the chain fixes the weights of
  * the compute-eligible ones), draws it in a later block, and records the round's committed nodes
  * as targets. Members fetch validation tasks from GET /assign, one target at a time (every target
- * outside their own task group they have not attested), recompute and attest on chain. Later aggregate calls settle each target: the
+ * outside their own task group they have not attested, each member in its own order:
+ * {@link targetOrder}), recompute and attest on chain. Later aggregate calls settle each target: the
  * contract decides by strict majority of the committee and slashes a faked target 50%; the
  * coordinator only triggers it.
  */
@@ -126,6 +127,38 @@ export async function drawRoundCommittee(
   return rec;
 }
 
+/**
+ * The order in which `member` walks a committee's targets: by keccak256 of the round's draw (job,
+ * round, starting checkpoint and the members the chain drew), the member and the target. Found in
+ * the verification audit: every member walked the targets in pubkey order, so within the window a
+ * member's budget ran out on the same low keys, and a faker with a ground key starting 0xff.. was
+ * never recomputed. Now each target is early in some members' walks, and no target can choose
+ * where: the members are drawn after its key was registered and its commit made.
+ *
+ * @example
+ * ```ts
+ * import { targetOrder } from "./committees.ts";
+ * const key = (b: string) => `0x${b.repeat(32)}` as const;
+ * const rec = { jobId: key("01"), round: 0, checkpointCid: "bafy", members: [key("0a"), key("0b")],
+ *   targets: [key("0c"), key("0d"), key("ff")] };
+ * console.assert(targetOrder(rec, key("0a")).length === 3);
+ * ```
+ */
+export function targetOrder(
+  rec: Pick<CommitteeRecord, "jobId" | "round" | "checkpointCid" | "members" | "targets">,
+  member: Hex,
+): Hex[] {
+  const text = new TextEncoder();
+  const draw = digestHex(
+    text.encode(`${rec.jobId}:${rec.round}:${rec.checkpointCid}:${[...rec.members].sort()}`),
+  );
+  const m = member.toLowerCase();
+  return rec.targets
+    .map((t) => [digestHex(text.encode(`${draw}:${m}:${t.toLowerCase()}`)), t] as const)
+    .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    .map(([, t]) => t);
+}
+
 /** The next target `node` has to recompute and attest for `job`, if any. */
 export async function validationTaskFor(
   ctx: Context,
@@ -142,7 +175,7 @@ export async function validationTaskFor(
   const group = await groupOf(node);
   for (const rec of mine) {
     if (now > rec.deadline) continue;
-    for (const target of rec.targets) {
+    for (const target of targetOrder(rec, node)) {
       if (target === node || rec.settled.includes(target)) continue;
       // The contract's rule: nobody attests a member of its own task group.
       const g = await groupOf(target);
