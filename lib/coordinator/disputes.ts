@@ -2,7 +2,8 @@
  * The coordinator as the arbiter of disputes (contracts/DisputeGame.sol). A dispute without a
  * group majority (a redundancy-2 task group) bisects down to one step and ends Unresolved; the
  * arbiter recomputes the disputed task's round from the round's starting checkpoint with the
- * deterministic kernel and states the right s_hi: the side whose s_hi differs loses 50%.
+ * deterministic kernel and states the right s_hi: each side whose s_hi differs loses 50% (both,
+ * when they agreed on a wrong s_lo).
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
@@ -108,8 +109,10 @@ export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSp
 
 /**
  * s_hi of the disputed task, recomputed: the same shard, seed and starting weights as the two
- * parties (one task group shares one task). A recomputation whose s_lo is not the digest both
- * sides agreed on is not the task they ran (or both lied alike before lo): it decides nothing.
+ * parties (one task group shares one task). Stated even when the recomputed s_lo is not the one
+ * both sides agreed on: then both went wrong by step lo, and a digest neither s_hi matches makes
+ * both lose (DisputeGame.arbitrate). Found in the verification audit: such disputes were skipped,
+ * so a colluding pair agreeing on a wrong s_lo let its dispute expire unpunished.
  */
 async function rightDigestAtHi(
   ctx: Context,
@@ -121,24 +124,53 @@ async function rightDigestAtHi(
   if (task === undefined) return { reason: "parties hold no task of this job" };
   const startCid = d.round === 0 ? spec.initialWeights : job.metrics[d.round - 1]?.checkpointCid;
   if (!startCid) return undefined;
-  const { stepDigests } = recomputeRound(
-    processTrainer(),
-    await loadWeights(ctx.store, startCid),
-    roundTask(
-      spec,
-      { jobId: job.jobId, round: d.round, seed: taskSeed(spec, task) },
-      UNCHECKED_DOMAIN,
-      await ctx.store.get(spec.shards[taskShard(spec, task)]!.cid),
-    ),
-  );
+  const stepDigests = await recomputedSteps(ctx, job, spec, { round: d.round, task, startCid });
   if (stepDigests.length !== d.steps + 1) {
     return { reason: `the task has ${stepDigests.length - 1} steps, the dispute ${d.steps}` };
   }
   // hi == 0: the parties disagree on the round's start itself (round 0), nothing was agreed.
-  if (d.hi > 0 && stepDigests[d.lo] !== d.agreed) {
-    return { reason: `recomputed s_${d.lo} is not the agreed ${d.agreed}` };
+  const reason = d.hi > 0 && stepDigests[d.lo] !== d.agreed
+    ? `recomputed s_${d.lo} is not the agreed ${d.agreed}: both sides were wrong by then`
+    : undefined;
+  return { digest: stepDigests[d.hi]!, ...(reason ? { reason } : {}) };
+}
+
+/** Most recomputed rounds kept: a dispute's parties share a task, so one per (job, round, task). */
+const RECOMPUTED_KEPT = 8;
+const recomputed = new Map<string, Promise<Hex[]>>();
+
+/**
+ * s_0..s_N of a task's round, recomputed once per (job, spec, round, task, start): found in the
+ * verification audit, every dispute cost a full-round recompute, so disputes opened over one
+ * task made the arbiter redo the same round again and again.
+ */
+function recomputedSteps(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  at: { round: number; task: number; startCid: string },
+): Promise<Hex[]> {
+  const key = `${job.jobId.toLowerCase()}:${job.specCid}:${at.round}:${at.task}:${at.startCid}`;
+  const kept = recomputed.get(key);
+  if (kept) return kept;
+  const steps = (async () =>
+    recomputeRound(
+      processTrainer(),
+      await loadWeights(ctx.store, at.startCid),
+      roundTask(
+        spec,
+        { jobId: job.jobId, round: at.round, seed: taskSeed(spec, at.task) },
+        UNCHECKED_DOMAIN,
+        await ctx.store.get(spec.shards[taskShard(spec, at.task)]!.cid),
+      ),
+    ).stepDigests)();
+  recomputed.set(key, steps);
+  steps.catch(() => recomputed.delete(key)); // a failed read is tried again next time
+  for (const old of recomputed.keys()) {
+    if (recomputed.size <= RECOMPUTED_KEPT) break;
+    recomputed.delete(old);
   }
-  return { digest: stepDigests[d.hi]! };
+  return steps;
 }
 
 async function arbitrate(

@@ -1,0 +1,132 @@
+/**
+ * lib/coordinator/disputes.ts, the arbiter, from the attackers' side: a colluding pair of one task
+ * group that bisects down to a step after an s_lo both made up. Found in the verification audit:
+ * the arbiter skipped a dispute whose agreed s_lo it could not reproduce, so the pair let it
+ * expire (no slash, the bond back); now it states the recomputed s_hi and both sides lose.
+ */
+import assert from "node:assert/strict";
+import { type Hex, keccak256, stringToHex } from "viem";
+import { startDevnet } from "../../../lib/chain/devnet.ts";
+import { createArthaClient } from "../../../lib/chain/client.ts";
+import { commitRound } from "../../../lib/chain/commit_round.ts";
+import { createTrainer } from "../../../kernel/train_step.ts";
+import { loadKernel } from "../../../kernel/wasm_module.ts";
+import type { LocalResult } from "../../../lib/round/local_training.ts";
+import {
+  disputeEnds,
+  DisputePhase,
+  openDispute,
+  readDispute,
+} from "../../../lib/verify/dispute_chain.ts";
+import { DisputeResponder } from "../../../lib/verify/dispute_responder.ts";
+import type { ArbitrationRecord } from "../../../lib/coordinator/disputes.ts";
+import { nodeState, slashesOf, startVerifyRun } from "../../verify/_verify_job.ts";
+
+const STEPS = 8;
+const FAKE_GRADIENTS = 2;
+const made = (tag: string, i: number): Hex => keccak256(stringToHex(`${tag}-${i}`));
+
+function pick(r: { lossDigest: Hex; gradientDigest: Hex; weightsDigest: Hex }) {
+  return {
+    lossDigest: r.lossDigest,
+    gradientDigest: r.gradientDigest,
+    weightsDigest: r.weightsDigest,
+  };
+}
+
+Deno.test({
+  name: "attacker: a colluding pair that agrees on a made-up s_lo is arbitrated, and both lose",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Prepare: one task group of two Workers, both lying from step 1 on alike (so any bisection
+    // agrees on a wrong s_1), differing from step 2; one disputes the other.
+    await using net = await startDevnet({ accounts: 5 });
+    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
+      nodes: 2,
+      shards: 1,
+      rounds: 1,
+      localSteps: STEPS,
+      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+    });
+    try {
+      const { addresses, jobId, validator } = run;
+      const [defender, challenger] = run.workers as [Run["workers"][0], Run["workers"][0]];
+      const operator = (i: number) =>
+        createArthaClient({
+          rpcUrl: net.rpcUrl,
+          chainId: net.chainId,
+          account: net.accounts[2 + i]!,
+        });
+      const challengerOp = operator(1);
+      const stakes = [
+        (await nodeState(run, defender.nodePubkey)).stake,
+        (await nodeState(run, challenger.nodePubkey)).stake,
+      ];
+      let right: Hex[] = [];
+      let mine: LocalResult | undefined;
+      const shared = (i: number, s: Hex) => i < 1 ? s : made("pair", i);
+      run.cheats[0]!.tamper = (r) => {
+        right = r.stepDigests!;
+        const stepDigests = right.map((s, i) => i < 2 ? shared(i, s) : made("defender", i));
+        mine = { ...r, stepDigests, weightsDigest: stepDigests[STEPS]! };
+        return mine;
+      };
+      assert.equal(await defender.tick(), "trained");
+      const theirs = right.map((s, i) => i < 2 ? shared(i, s) : made("challenger", i));
+      const lie = { ...mine!, weightsDigest: theirs[STEPS]! };
+      await commitRound(challengerOp, {
+        addresses,
+        commit: {
+          jobId,
+          round: 0,
+          nodePubkey: challenger.nodePubkey,
+          ...pick(lie),
+          proofsRoot: lie.proofsRoot,
+        },
+      });
+      const { disputeId } = await openDispute(challengerOp, {
+        addresses,
+        jobId,
+        round: 0,
+        challenger: challenger.nodePubkey,
+        defender: defender.nodePubkey,
+        ends: disputeEnds(pick(lie), theirs),
+      });
+      const challengerSide = new DisputeResponder(challenger.nodePubkey);
+      challengerSide.remember({ jobId, round: 0, ...pick(lie), stepDigests: theirs });
+      const dispute = () => readDispute(validator, { addresses, disputeId });
+      assert.equal(await defender.tick(), "wait"); // defends
+      for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
+        await challengerSide.answer(challengerOp, addresses);
+        await defender.tick();
+      }
+      const d = await dispute();
+      assert.equal(d.phase, DisputePhase.Unresolved);
+      assert.deepEqual([d.lo, d.hi], [1, 2]);
+      assert.notEqual(d.agreed, right[1], "the pair agreed on a made-up s_1");
+
+      // Execute: the coordinator's aggregate call arbitrates.
+      await (await run.post("/aggregate", { jobId })).body?.cancel();
+
+      // Assert: the recomputed s_2 is stated; neither side's matches it, so both lose 50%.
+      const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${disputeId}`]))
+        .value;
+      assert.equal(rec?.status, "arbitrated", JSON.stringify(rec));
+      assert.equal(rec?.digest, right[2]);
+      assert.equal((await dispute()).phase, DisputePhase.Settled);
+      assert.deepEqual(await slashesOf(run, defender.nodePubkey), [[
+        stakes[0]! / 2n,
+        FAKE_GRADIENTS,
+      ]]);
+      assert.deepEqual(await slashesOf(run, challenger.nodePubkey), [[
+        stakes[1]! / 2n,
+        FAKE_GRADIENTS,
+      ]]);
+    } finally {
+      await run.close();
+    }
+  },
+});
+
+type Run = Awaited<ReturnType<typeof startVerifyRun>>;
