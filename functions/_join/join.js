@@ -46593,6 +46593,24 @@ async function readBounded(body, maxBytes, declared = 0) {
   }
   return chunks.length === 1 ? chunks[0] : concatBytes4(...chunks);
 }
+async function readPrefix(body, maxBytes) {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks = [];
+  let size6 = 0;
+  try {
+    while (size6 < maxBytes) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(r.value);
+      size6 += r.value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {
+    });
+  }
+  return new TextDecoder().decode(concatBytes4(...chunks).subarray(0, maxBytes));
+}
 
 // lib/network/preflight.ts
 var MAX_ANSWER_BYTES = 1 << 20;
@@ -46783,9 +46801,10 @@ async function readLimited(res, maxBytes, what) {
     throw new RangeError(`Cannot read ${what}: ${e.message}`);
   }
 }
+var MAX_ERROR_BODY_BYTES = 4 * 1024;
 async function errorOf(res, method, path) {
-  const body = await readLimited(res, MAX_JSON_BYTES, `${method} ${path}`).catch(() => void 0);
-  const { code: code4, message: message2 } = parseErrorBody(body ? new TextDecoder().decode(body) : "");
+  const body = await readPrefix(res.body, MAX_ERROR_BODY_BYTES).catch(() => "");
+  const { code: code4, message: message2 } = parseErrorBody(body);
   return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
 }
 
@@ -47079,10 +47098,14 @@ async function withdrawAll(client, params) {
 }
 
 // lib/network/printable.ts
+var MAX_PRINTABLE_CHARS = 1e3;
 function printable(text) {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+  const head = text.length > MAX_PRINTABLE_CHARS ? text.slice(0, MAX_PRINTABLE_CHARS) : text;
+  const shown = head.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
   });
+  if (shown.length <= MAX_PRINTABLE_CHARS && head === text) return shown;
+  return `${shown.slice(0, MAX_PRINTABLE_CHARS)}\u2026 (${text.length} characters, cut)`;
 }
 
 // lib/worker/view.ts
@@ -50315,6 +50338,33 @@ function sampleBatch(data, count, T, seed, step) {
   };
 }
 
+// kernel/digest.ts
+var CANONICAL_NAN_BITS = 2143289344;
+function canonicalizeNaN(data) {
+  let found = 0;
+  let bits;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x !== x) {
+      bits ??= new Uint32Array(data.buffer, data.byteOffset, data.length);
+      bits[i] = CANONICAL_NAN_BITS;
+      found++;
+    }
+  }
+  return found;
+}
+function canonicalF32Bytes(data) {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x !== x) {
+      const copy = data.slice();
+      canonicalizeNaN(copy);
+      return new Uint8Array(copy.buffer);
+    }
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 // lib/round/train_proof.ts
 var TRAIN_PROOF_FIELDS = [
   {
@@ -50376,13 +50426,15 @@ function proofsRoot(proofs, domain) {
 var STEP_RECORD_BYTES = 68;
 function stepRecord(loss2, weights, grad) {
   const out = new Uint8Array(STEP_RECORD_BYTES);
-  new DataView(out.buffer).setFloat32(0, loss2, true);
+  const view = new DataView(out.buffer);
+  if (Number.isNaN(loss2)) view.setUint32(0, CANONICAL_NAN_BITS, true);
+  else view.setFloat32(0, loss2, true);
   out.set(hexToBytes3(digestHex(f32Bytes(weights))), 4);
   out.set(hexToBytes3(digestHex(f32Bytes(grad))), 36);
   return out;
 }
 function f32Bytes(a) {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return canonicalF32Bytes(a);
 }
 function trainLocal(trainStep, global2, task, key, options = {}) {
   checkTask(task);
@@ -50411,6 +50463,7 @@ function roundResult(global2, task, trail, options, started) {
   const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global2.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i] - global2[i];
+  canonicalizeNaN(delta);
   let lossSum = 0;
   for (const l of losses) lossSum += l;
   const payload = options.encode?.(delta);
@@ -50458,9 +50511,14 @@ function* runLocalSteps(trainStep, global2, task, key, options) {
     const step = task.round * task.localSteps + s;
     const batch2 = sampleBatch(task.data, count, hyper.T, task.seed, step);
     const r = trainStep.trainStep(weights, state, batch2, task.seed, hyper);
+    canonicalizeNaN(r.weights);
+    canonicalizeNaN(r.grad);
+    canonicalizeNaN(r.optState.m);
+    canonicalizeNaN(r.optState.v);
     weights = r.weights;
     state = r.optState;
     losses[s] = r.loss;
+    canonicalizeNaN(losses.subarray(s, s + 1));
     stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
     stepDigests?.push(merkleRoot(f32Bytes(weights)));
     options.onStep?.(s, r.loss);
@@ -58917,6 +58975,58 @@ async function* chunksOf(reader) {
   for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
 }
 
+// lib/worker/_state_records.ts
+function residualName(jobId, staged = false) {
+  return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
+}
+function updateName(jobId, round) {
+  return `update.${jobId.toLowerCase()}.${round}`;
+}
+function stepsName(jobId, round) {
+  return `steps.${jobId.toLowerCase()}.${round}`;
+}
+function encodeSteps(records, digests) {
+  if (records === void 0 && digests === void 0) return void 0;
+  const r = records === void 0 ? void 0 : hexToBytes3(records);
+  const n = digests?.length ?? 0;
+  const out = new Uint8Array(9 + (r?.length ?? 0) + 32 * n);
+  const view = new DataView(out.buffer);
+  out[0] = (r ? 1 : 0) | (digests ? 2 : 0);
+  view.setUint32(1, r?.length ?? 0);
+  if (r) out.set(r, 5);
+  const at = 5 + (r?.length ?? 0);
+  view.setUint32(at, n);
+  digests?.forEach((d, i) => out.set(hexToBytes3(d), at + 4 + 32 * i));
+  return out;
+}
+function decodeSteps(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length3 = view.getUint32(1);
+  const at = 5 + length3;
+  const n = view.getUint32(at);
+  const out = {};
+  if (bytes[0] & 1) out.stepRecords = bytesToHex3(bytes.subarray(5, at));
+  if (bytes[0] & 2) {
+    out.stepDigests = Array.from({
+      length: n
+    }, (_, i) => bytesToHex3(bytes.subarray(at + 4 + 32 * i, at + 36 + 32 * i)));
+  }
+  return out;
+}
+function maskedName(jobId) {
+  return `${jobId.toLowerCase()}.secagg`;
+}
+async function readResidual(storage, name4, length3) {
+  const bytes = await storage.read(name4);
+  if (!bytes) return void 0;
+  if (bytes.length !== 4 * length3) {
+    throw new Error(`Cannot read residual ${storage.where(name4)}: ${bytes.length} bytes, the model has ${length3} parameters; delete it to start over`);
+  }
+  return {
+    residual: new Float32Array(bytes.slice().buffer, 0, length3)
+  };
+}
+
 // lib/worker/state.ts
 var PRIVATE = {
   mode: 384
@@ -58938,7 +59048,17 @@ var FileStateStorage = class {
     }
   }
   async write(name4, bytes) {
-    await writeFileAtomic(this.where(name4), bytes, PRIVATE);
+    try {
+      await writeFileAtomic(this.where(name4), bytes, PRIVATE);
+    } catch (e) {
+      const cut = Math.max(this.path.lastIndexOf("/"), this.path.lastIndexOf("\\"));
+      if (!(e instanceof Deno.errors.NotFound) || cut <= 0) throw e;
+      await Deno.mkdir(this.path.slice(0, cut), {
+        recursive: true,
+        mode: 448
+      });
+      await writeFileAtomic(this.where(name4), bytes, PRIVATE);
+    }
   }
   async rename(from18, to) {
     try {
@@ -58961,6 +59081,8 @@ var WorkerState = class {
   #residuals = /* @__PURE__ */ new Map();
   /** Masked inputs sent, per job (the storage's copy when there is one). */
   #masked = /* @__PURE__ */ new Map();
+  /** Rounds delivered by this process (`roundKey`), for a state kept nowhere. */
+  #delivered = /* @__PURE__ */ new Set();
   constructor(where) {
     this.storage = typeof where === "string" ? new FileStateStorage(where) : where;
     this.path = typeof where === "string" ? where : void 0;
@@ -59043,6 +59165,27 @@ var WorkerState = class {
     await this.#writeCommits(before.filter((c) => c.jobId !== id || c.round !== round), before);
   }
   /**
+   * Marks the kept commit of `round` delivered. Found in the worker audit: a coordinator that
+   * offered a round the node had already delivered again had it trained, uploaded and posted
+   * again in a tight loop; {@link delivered} lets the worker refuse such an offer.
+   */
+  async markDelivered(jobId, round) {
+    this.#delivered.add(roundKey(jobId, round));
+    if (!this.storage) return;
+    const id = jobId.toLowerCase();
+    const kept = (await this.commits()).map((c) => c.jobId === id && c.round === round ? {
+      ...c,
+      delivered: true
+    } : c);
+    await this.storage.write("commits", new TextEncoder().encode(JSON.stringify(kept)));
+  }
+  /** Whether this node delivered `round` of `jobId` (marked by {@link markDelivered}). */
+  async delivered(jobId, round) {
+    if (this.#delivered.has(roundKey(jobId, round))) return true;
+    const id = jobId.toLowerCase();
+    return (await this.commits()).some((c) => c.jobId === id && c.round === round && c.delivered === true);
+  }
+  /**
    * A kept commit's step records and digests: from their own record, or from the commit list as
    * a worker before that record wrote them.
    */
@@ -59069,6 +59212,7 @@ var WorkerState = class {
     const id = jobId.toLowerCase();
     this.#residuals.delete(id);
     this.#masked.delete(id);
+    for (const key of this.#delivered) if (key.startsWith(`${id}:`)) this.#delivered.delete(key);
     if (!this.storage) return;
     const before = await this.commits();
     await this.#writeCommits(before.filter((c) => c.jobId !== id), before);
@@ -59139,56 +59283,6 @@ var WorkerState = class {
     else this.#residuals.delete(key);
   }
 };
-function residualName(jobId, staged = false) {
-  return `${jobId.toLowerCase()}.residual${staged ? ".next" : ""}`;
-}
-function updateName(jobId, round) {
-  return `update.${jobId.toLowerCase()}.${round}`;
-}
-function stepsName(jobId, round) {
-  return `steps.${jobId.toLowerCase()}.${round}`;
-}
-function encodeSteps(records, digests) {
-  if (records === void 0 && digests === void 0) return void 0;
-  const r = records === void 0 ? void 0 : hexToBytes3(records);
-  const n = digests?.length ?? 0;
-  const out = new Uint8Array(9 + (r?.length ?? 0) + 32 * n);
-  const view = new DataView(out.buffer);
-  out[0] = (r ? 1 : 0) | (digests ? 2 : 0);
-  view.setUint32(1, r?.length ?? 0);
-  if (r) out.set(r, 5);
-  const at = 5 + (r?.length ?? 0);
-  view.setUint32(at, n);
-  digests?.forEach((d, i) => out.set(hexToBytes3(d), at + 4 + 32 * i));
-  return out;
-}
-function decodeSteps(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length3 = view.getUint32(1);
-  const at = 5 + length3;
-  const n = view.getUint32(at);
-  const out = {};
-  if (bytes[0] & 1) out.stepRecords = bytesToHex3(bytes.subarray(5, at));
-  if (bytes[0] & 2) {
-    out.stepDigests = Array.from({
-      length: n
-    }, (_, i) => bytesToHex3(bytes.subarray(at + 4 + 32 * i, at + 36 + 32 * i)));
-  }
-  return out;
-}
-function maskedName(jobId) {
-  return `${jobId.toLowerCase()}.secagg`;
-}
-async function readResidual(storage, name4, length3) {
-  const bytes = await storage.read(name4);
-  if (!bytes) return void 0;
-  if (bytes.length !== 4 * length3) {
-    throw new Error(`Cannot read residual ${storage.where(name4)}: ${bytes.length} bytes, the model has ${length3} parameters; delete it to start over`);
-  }
-  return {
-    residual: new Float32Array(bytes.slice().buffer, 0, length3)
-  };
-}
 
 // kernel/gpt.ts
 var attentionMixer = {
@@ -61181,6 +61275,22 @@ async function readCommittee(client, params) {
   };
 }
 
+// lib/chain/get_attestation.ts
+async function getAttestation(client, params) {
+  const { addresses, jobId, round, member, target } = params;
+  return BigInt(await client.readContract({
+    address: addresses.verification,
+    abi: abis.verification,
+    functionName: "attestationOf",
+    args: [
+      jobId,
+      round,
+      member,
+      target
+    ]
+  }));
+}
+
 // lib/worker/task_check.ts
 async function refuseTask(client, p) {
   const { addresses, task, spec } = p;
@@ -61243,7 +61353,15 @@ async function refuseValidation(client, p) {
       fromBlock
     });
   };
-  const [job, group, start, committee, now] = await Promise.all([
+  const member = p.nodePubkey.toLowerCase();
+  const attested = {
+    addresses,
+    jobId,
+    round: task.round,
+    member,
+    target: task.target
+  };
+  const [job, group, start, committee, now, mine] = await Promise.all([
     read3,
     getTaskGroup(client, {
       addresses,
@@ -61256,9 +61374,13 @@ async function refuseValidation(client, p) {
       jobId,
       round: task.round
     }),
-    client.getBlock().then((b) => Number(b.timestamp))
+    client.getBlock().then((b) => Number(b.timestamp)),
+    getAttestation(client, attested)
   ]);
-  if (!committee.members.includes(p.nodePubkey.toLowerCase())) {
+  if (mine !== 0n) {
+    return `this node attested target ${task.target} of round ${task.round} already`;
+  }
+  if (!committee.members.includes(member)) {
     return `this node is not on round ${task.round}'s committee of job ${jobId}`;
   }
   if (now >= committee.deadline) {
@@ -61287,9 +61409,18 @@ function refuseMemory(spec, round, options) {
   const choice = chooseTrainer(hyper, {
     threads: options.threads
   });
-  const need2 = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps;
+  const need2 = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps + residualBytes(spec, round);
   if (need2 <= options.budget) return void 0;
   return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
+}
+function residualBytes(spec, round) {
+  if (!spec.compression) return 0;
+  const codec = codecFor(spec.compression, {
+    jobSeed: spec.seed ?? 0,
+    round,
+    slot: 0
+  });
+  return codec.stateless ? 0 : 2 * 4 * paramLayout(spec.model).size;
 }
 function refuseStepWork(spec) {
   const tokens = spec.batch.B * spec.batch.T * spec.batch.accumSteps;
@@ -63696,6 +63827,10 @@ function isFinalRefusal(e) {
     429
   ].includes(e.status);
 }
+var CLUSTERS_REMEMBERED = 64;
+function clusterKey(task) {
+  return `${task.jobId.toLowerCase()}:${task.round}:${task.cluster}`;
+}
 var MAX_BACKOFF_MS = 3e4;
 var FORGET_SETTLED_EVERY_MS = 10 * 6e4;
 var Worker2 = class {
@@ -63716,6 +63851,8 @@ var Worker2 = class {
   #lastHeartbeat = 0;
   #lastChores = Date.now();
   #lastForget = 0;
+  /** The clusters this process posted a mean of, newest last (`clusterKey`). */
+  #clustersPosted = [];
   #restored;
   /** While the kept commits are restored: their reads run the chores, which must not await them. */
   #restoring = false;
@@ -63986,7 +64123,7 @@ var Worker2 = class {
       task
     };
     const offered = await this.gateway.spec(task.specCid);
-    const refused = this.#refuseMemory(offered, task.round) ?? await refuseTask(chain, {
+    const refused = await this.#refuseDelivered(task) ?? this.#refuseMemory(offered, task.round) ?? await refuseTask(chain, {
       ...asked,
       spec: offered
     });
@@ -64057,6 +64194,7 @@ var Worker2 = class {
     if (residual) await this.state.adoptResidual(jobId, residual);
     await this.state.savePending(void 0);
     if (spec.secureAggregation && delivered) await this.secureAggregate(task, spec, result.delta);
+    await this.state.markDelivered(jobId, round);
     this.options.onProgress?.({
       kind: "submitted",
       jobId,
@@ -64066,8 +64204,27 @@ var Worker2 = class {
     });
     return "trained";
   }
+  /**
+   * Why a train task is one this node already delivered, if it is. Found in the worker audit: a
+   * coordinator (hostile or buggy) offering a delivered round again had the node retrain,
+   * re-upload and re-post it in a loop with no pause between. The chain cannot tell (a commit on
+   * chain may be a crash's, whose round must be retrained to be posted): the state says.
+   */
+  async #refuseDelivered(task) {
+    if (!await this.state.delivered(task.jobId, task.round)) return void 0;
+    return `round ${task.round} of job ${task.jobId} was delivered by this node already`;
+  }
   /** Aggregates a cluster of the round and posts its mean, if the chain backs the task. */
   async #runCluster(task) {
+    const posted = clusterKey(task);
+    if (this.#clustersPosted.includes(posted)) {
+      const why = `cluster ${task.cluster} of round ${task.round} of job ${task.jobId} was posted by this node already`;
+      this.#report({
+        kind: "error",
+        message: `cluster task refused: ${why}`
+      });
+      return "wait";
+    }
     const spec = await this.gateway.spec(task.specCid);
     const { client: chain, addresses: at } = this.options;
     const checked = await checkClusterTask(chain, {
@@ -64091,6 +64248,10 @@ var Worker2 = class {
       domain,
       key: this.options.key
     }, task, spec, mean);
+    this.#clustersPosted = [
+      ...this.#clustersPosted.slice(1 - CLUSTERS_REMEMBERED),
+      posted
+    ];
     return "aggregated";
   }
   /** Recomputes a committee target's round and attests the result on chain. */

@@ -3877,6 +3877,33 @@ function sampleBatch(data, count, T, seed, step) {
   };
 }
 
+// kernel/digest.ts
+var CANONICAL_NAN_BITS = 2143289344;
+function canonicalizeNaN(data) {
+  let found = 0;
+  let bits;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x !== x) {
+      bits ??= new Uint32Array(data.buffer, data.byteOffset, data.length);
+      bits[i] = CANONICAL_NAN_BITS;
+      found++;
+    }
+  }
+  return found;
+}
+function canonicalF32Bytes(data) {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x !== x) {
+      const copy = data.slice();
+      canonicalizeNaN(copy);
+      return new Uint8Array(copy.buffer);
+    }
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 // lib/crypto/merkle.ts
 var MERKLE_CHUNK_SIZE = 4096;
 var LEAF_PREFIX = new Uint8Array([
@@ -3992,13 +4019,15 @@ function proofsRoot(proofs, domain) {
 var STEP_RECORD_BYTES = 68;
 function stepRecord(loss, weights, grad) {
   const out = new Uint8Array(STEP_RECORD_BYTES);
-  new DataView(out.buffer).setFloat32(0, loss, true);
+  const view = new DataView(out.buffer);
+  if (Number.isNaN(loss)) view.setUint32(0, CANONICAL_NAN_BITS, true);
+  else view.setFloat32(0, loss, true);
   out.set(hexToBytes(digestHex(f32Bytes(weights))), 4);
   out.set(hexToBytes(digestHex(f32Bytes(grad))), 36);
   return out;
 }
 function f32Bytes(a) {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return canonicalF32Bytes(a);
 }
 function defaultHyper(model, opts = {}) {
   return {
@@ -4028,6 +4057,7 @@ function roundResult(global2, task, trail, options, started) {
   const { weights, losses, stepRecords, proofs, stepDigests } = trail;
   const delta = new Float32Array(global2.length);
   for (let i = 0; i < delta.length; i++) delta[i] = weights[i] - global2[i];
+  canonicalizeNaN(delta);
   let lossSum = 0;
   for (const l of losses) lossSum += l;
   const payload = options.encode?.(delta);
@@ -4075,9 +4105,14 @@ function* runLocalSteps(trainStep, global2, task, key, options) {
     const step = task.round * task.localSteps + s;
     const batch = sampleBatch(task.data, count, hyper.T, task.seed, step);
     const r = trainStep.trainStep(weights, state, batch, task.seed, hyper);
+    canonicalizeNaN(r.weights);
+    canonicalizeNaN(r.grad);
+    canonicalizeNaN(r.optState.m);
+    canonicalizeNaN(r.optState.v);
     weights = r.weights;
     state = r.optState;
     losses[s] = r.loss;
+    canonicalizeNaN(losses.subarray(s, s + 1));
     stepRecords.set(stepRecord(r.loss, weights, r.grad), s * STEP_RECORD_BYTES);
     stepDigests?.push(merkleRoot(f32Bytes(weights)));
     options.onStep?.(s, r.loss);
@@ -6736,6 +6771,9 @@ function codecOf(spec, task) {
   }) : void 0;
 }
 
+// lib/verify/chunk_openings.ts
+var ZERO2 = new Uint8Array(32);
+
 // lib/verify/recompute.ts
 var validatorKey;
 function resultHashOf(lossDigest, gradientDigest, weightsDigest) {
@@ -7081,6 +7119,7 @@ var MAX_ANSWER_BYTES = 1 << 20;
 var REQUEST_TIMEOUT_MS = 10 * 6e4;
 var MAX_DOWNLOAD_BYTES = 2 ** 30;
 var MAX_JSON_BYTES = 16 * 2 ** 20;
+var MAX_ERROR_BODY_BYTES = 4 * 1024;
 
 // lib/privacy/secure_aggregation/fixed_point.ts
 var RING_BITS = 32;
