@@ -207,8 +207,29 @@ export interface CoordinatorSettings extends ChainEndpoint {
   svdb: SvdbSettings;
   /** The inference backend of /ai/infer and /v1/completions (ARTHA_INFER_BACKEND, auto). */
   inferBackend: InferSettings["backend"];
+  /** Only the per-client inference limits that were set (ARTHA_INFER_CLIENT_*, ...). */
+  inferLimits: InferLimitSettings;
   /** The JSON-RPC URL GET /info gives browser workers (ARTHA_PUBLIC_RPC_URL). */
   publicRpcUrl?: string;
+}
+
+/** The inference limits a coordinator's environment may set (lib/coordinator/model_limits.ts). */
+export interface InferLimitSettings {
+  clientGenerations?: number;
+  clientColdPerMinute?: number;
+  minResidenceMs?: number;
+  unservableTtlMs?: number;
+}
+
+/** ARTHA_INFER_CLIENT_GENERATIONS, _CLIENT_COLD_PER_MINUTE, _MIN_RESIDENCE_MS, _UNSERVABLE_TTL_MS. */
+function readInferLimits(r: SettingsReader): InferLimitSettings {
+  const limits: InferLimitSettings = {
+    clientGenerations: r.int({ variable: "ARTHA_INFER_CLIENT_GENERATIONS" }, undefined, 1),
+    clientColdPerMinute: r.int({ variable: "ARTHA_INFER_CLIENT_COLD_PER_MINUTE" }, undefined, 1),
+    minResidenceMs: r.int({ variable: "ARTHA_INFER_MIN_RESIDENCE_MS" }, undefined, 0),
+    unservableTtlMs: r.int({ variable: "ARTHA_INFER_UNSERVABLE_TTL_MS" }, undefined, 0),
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }
 
 /**
@@ -216,7 +237,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
  * ARTHA_PRIVATE_KEY (required), ARTHA_ADDRESSES (file or JSON, default .artha/addresses.json),
  * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
- * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), ARTHA_PUBLIC_ORIGIN,
+ * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), the
+ * ARTHA_INFER_* per-client limits, ARTHA_PUBLIC_ORIGIN,
  * ARTHA_PUBLIC_RPC_URL and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
@@ -232,6 +254,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   // Deno Deploy has no writable filesystem: its SVDB lives in the coordinator's KV.
   const store = r.choice({ variable: "ARTHA_STORE" }, STORE_KINDS, env.onDeploy() ? "kv" : "fs");
   const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
+  const inferLimits = readInferLimits(r);
   const publicRpcUrl = r.raw({ variable: "ARTHA_PUBLIC_RPC_URL" }).text === undefined
     ? undefined
     : r.url({ variable: "ARTHA_PUBLIC_RPC_URL" }, "", "the JSON-RPC URL browsers are given");
@@ -261,6 +284,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     cron: cron === "on",
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
     inferBackend: inferBackend!,
+    inferLimits,
     ...(publicRpcUrl ? { publicRpcUrl } : {}),
   };
 }

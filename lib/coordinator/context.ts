@@ -51,6 +51,9 @@ export interface CoordinatorConfig {
   /** The inference backend of /ai/infer and /v1/completions ("auto": the best that loads;
    * ARTHA_INFER_BACKEND). */
   inferBackend: CoordinatorSettings["inferBackend"];
+  /** Per-client inference limits set by the environment (ARTHA_INFER_*; the rest are
+   * model_limits.ts DEFAULT_INFER_LIMITS). */
+  inferLimits?: CoordinatorSettings["inferLimits"];
   /** The JSON-RPC URL GET /info gives browsers (ARTHA_PUBLIC_RPC_URL); unset, the coordinator's
    * own only when it holds nothing that may be a credential (see functions/info.ts). */
   publicRpcUrl?: string;
@@ -87,12 +90,13 @@ let fromEnv: Promise<Context> | undefined;
 export function configFrom(
   settings:
     & Pick<CoordinatorSettings, "svdb">
-    & Partial<Pick<CoordinatorSettings, "inferBackend" | "publicRpcUrl">>,
+    & Partial<Pick<CoordinatorSettings, "inferBackend" | "inferLimits" | "publicRpcUrl">>,
 ): CoordinatorConfig {
   return {
     ...DEFAULT_CONFIG,
     ...settings.svdb,
     inferBackend: settings.inferBackend ?? DEFAULT_CONFIG.inferBackend,
+    ...(settings.inferLimits ? { inferLimits: settings.inferLimits } : {}),
     ...(settings.publicRpcUrl ? { publicRpcUrl: settings.publicRpcUrl } : {}),
   };
 }

@@ -114,7 +114,7 @@ export function modelsOf(ctx: Context): Models {
 }
 
 function createModels(ctx: Context): Models {
-  const serving = createServing(ctx, { ...DEFAULT_INFER_LIMITS });
+  const serving = createServing(ctx, { ...DEFAULT_INFER_LIMITS, ...ctx.config.inferLimits });
   return {
     stream: (p, signal, client) => streamGeneration(serving, p, { signal, client }),
     run: (p, signal, client) => runGeneration(serving, p, { signal, client }),

@@ -242,3 +242,14 @@ Deno.test("attacker: the model listing is paged, deduplicated and names every pu
     client.getBlockNumber = getBlockNumber;
   }
 });
+
+Deno.test("a coordinator's ARTHA_INFER_* limits are the ones its inference service runs with", async () => {
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario({
+    config: { inferLimits: { clientGenerations: 5, minResidenceMs: 0 } },
+  });
+  const { limits } = modelsOf(s.ctx);
+  assert.equal(limits.clientGenerations, 5);
+  assert.equal(limits.minResidenceMs, 0);
+  assert.equal(limits.clientColdPerMinute, DEFAULT_INFER_LIMITS.clientColdPerMinute);
+});

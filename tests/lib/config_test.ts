@@ -133,6 +133,23 @@ Deno.test("ARTHA_PUBLIC_ORIGIN lists the origins signed reads must name; anythin
   });
 });
 
+Deno.test("the per-client inference limits come from ARTHA_INFER_*; a zero generation cap is refused", () => {
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv({
+    ...env,
+    ARTHA_INFER_CLIENT_GENERATIONS: "4",
+    ARTHA_INFER_MIN_RESIDENCE_MS: "0",
+    ARTHA_INFER_CLIENT_COLD_PER_MINUTE: undefined,
+    ARTHA_INFER_UNSERVABLE_TTL_MS: undefined,
+  }, () => {
+    const config = configFrom(readCoordinatorSettings());
+    assert.deepEqual(config.inferLimits, { clientGenerations: 4, minResidenceMs: 0 });
+  });
+  withEnv({ ...env, ARTHA_INFER_CLIENT_GENERATIONS: "0" }, () => {
+    assert.throws(() => readCoordinatorSettings(), /ARTHA_INFER_CLIENT_GENERATIONS/);
+  });
+});
+
 Deno.test("ARTHA_PUBLIC_RPC_URL is the RPC URL browsers are given; a non-http one is refused", () => {
   const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
   withEnv({ ...env, ARTHA_PUBLIC_RPC_URL: "https://rpc.example/" }, () => {
