@@ -37,7 +37,7 @@ contract ArthaDIDRegistry {
     error DID__HashMismatch(bytes32 didHash, bytes32 expected);
     /// @notice Thrown when the auth key's signature over DIDControl does not verify.
     error DID__BadKeyProof(bytes32 didHash, bytes32 authKey);
-    /// @notice A grant's key was wrapped to an encryption key the grantee no longer holds.
+    /// @notice Thrown when a grant's key was wrapped to an encryption key the grantee no longer holds.
     error DID__KeyChanged(bytes32 granteeDid, bytes32 wrappedTo, bytes32 current);
 
     /// @notice Emitted when a DID is created.
@@ -173,6 +173,8 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice Points a DID at a new document CID. Controller only.
+    /// @param didHash The DID.
+    /// @param metaCid SVDB CID of its new document.
     function updateMetadata(bytes32 didHash, string calldata metaCid) external {
         DIDDocument storage d = _controlled(didHash);
         d.metaCid = metaCid;
@@ -181,6 +183,8 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice Hands control of a DID to another account. Controller only.
+    /// @param didHash The DID.
+    /// @param newOwner The account that controls it from now on.
     function changeOwner(bytes32 didHash, address newOwner) external {
         if (newOwner == address(0)) revert DID__InvalidArgument("newOwner");
         DIDDocument storage d = _controlled(didHash);
@@ -192,6 +196,7 @@ contract ArthaDIDRegistry {
     /// @notice Revokes a DID for good; its grants stop working: those made to it, and those of
     /// the datasets it owns (a revoked owner can no longer revoke them one by one). Controller
     /// only.
+    /// @param didHash The DID.
     function revokeDID(bytes32 didHash) external {
         DIDDocument storage d = _controlled(didHash);
         d.revoked = true;
@@ -200,12 +205,19 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice The on-chain document of a DID.
+    /// @param didHash The DID.
+    /// @return The document (owner zero when it was never created).
     function getDID(bytes32 didHash) external view returns (DIDDocument memory) {
         return _dids[didHash];
     }
 
     /// @notice The EIP-712 digest an auth key signs so that `controller` may create (nonce 0) or
     /// rotate to it (the DID's current `keyNonce`) with encryption key `encKey`.
+    /// @param didHash The DID.
+    /// @param controller The account that may then control it.
+    /// @param encKey The X25519 key it receives data keys on.
+    /// @param nonce 0 to create, else the DID's current key nonce.
+    /// @return The digest to sign.
     function controlDigest(bytes32 didHash, address controller, bytes32 encKey, uint256 nonce)
         public
         view
@@ -282,6 +294,8 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice Revokes a grant. Dataset owner only.
+    /// @param datasetId The dataset.
+    /// @param granteeDid The grantee whose grant ends.
     function revokeDataAccess(bytes32 datasetId, bytes32 granteeDid) external {
         _ownedDataset(datasetId);
         Grant storage gr = _grants[datasetId][granteeDid];
@@ -304,6 +318,9 @@ contract ArthaDIDRegistry {
     /// @notice Whether a grantee may use a dataset now: an active, unexpired grant of the dataset's
     /// current key version, wrapped for the grantee's current keys, to a DID not revoked, of a
     /// dataset whose owner DID is not revoked.
+    /// @param datasetId The dataset.
+    /// @param granteeDid The grantee.
+    /// @return Whether the grant stands.
     function hasAccess(bytes32 datasetId, bytes32 granteeDid) public view returns (bool) {
         Grant storage gr = _grants[datasetId][granteeDid];
         DIDDocument storage g = _dids[granteeDid];
@@ -313,11 +330,16 @@ contract ArthaDIDRegistry {
     }
 
     /// @notice The grant of a grantee on a dataset.
+    /// @param datasetId The dataset.
+    /// @param granteeDid The grantee.
+    /// @return The grant (grantedAt zero when none was made).
     function getGrant(bytes32 datasetId, bytes32 granteeDid) external view returns (Grant memory) {
         return _grants[datasetId][granteeDid];
     }
 
     /// @notice The record of a dataset.
+    /// @param datasetId The dataset.
+    /// @return The dataset (ownerDid zero when it was never registered).
     function getDataset(bytes32 datasetId) external view returns (Dataset memory) {
         return _datasets[datasetId];
     }
@@ -325,6 +347,9 @@ contract ArthaDIDRegistry {
     // ------------------------------------------------------------------------ consent
 
     /// @notice Gives or withdraws the consent of a subject for a purpose. Controller only.
+    /// @param subjectDid The subject's DID.
+    /// @param purposeHash keccak256 of the purpose.
+    /// @param given Whether it consents.
     function recordConsent(bytes32 subjectDid, bytes32 purposeHash, bool given) external {
         _controlled(subjectDid);
         _consents[subjectDid][purposeHash] = given;
@@ -333,6 +358,9 @@ contract ArthaDIDRegistry {
 
     /// @notice Whether a subject currently consents to a purpose; a revoked subject consents to nothing.
     /// @dev A revoked DID controls nothing, so its consent could never be withdrawn: it ends with the DID.
+    /// @param subjectDid The subject's DID.
+    /// @param purposeHash keccak256 of the purpose.
+    /// @return Whether it consents now.
     function hasConsent(bytes32 subjectDid, bytes32 purposeHash) external view returns (bool) {
         return !_dids[subjectDid].revoked && _consents[subjectDid][purposeHash];
     }
