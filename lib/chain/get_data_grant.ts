@@ -11,6 +11,12 @@ export interface Grant {
   active: boolean;
   /** The dataset key version the wrapped key opens (older ones grant nothing). */
   keyVersion: number;
+  /**
+   * The grantee's key nonce the key was wrapped for: once the grantee rotates its keys the grant
+   * grants nothing, though `active` stays true (found in the DID audit: /did/access showed such a
+   * grant as active with nothing saying why hasAccess was false).
+   */
+  granteeKeyNonce: number;
   /** SVDB CID of the data key wrapped for the grantee. */
   wrappedKeyCid: string;
 }
@@ -38,6 +44,7 @@ export async function getDataGrant(
     expiresAt: BigInt(g.expiresAt),
     active: g.active,
     keyVersion: g.keyVersion,
+    granteeKeyNonce: g.granteeKeyNonce,
     wrappedKeyCid: g.wrappedKeyCid,
   };
 }
