@@ -414,15 +414,19 @@ contract ProofOfCompute is Owned, IProofOfCompute {
             }
             // A node whose stake is gone (withdrawn after unbonding, or slashed away) before its job
             // settles had nothing slashable behind the rounds it committed, cheated or not: they
-            // are not paid, and its share goes to the bonded nodes.
+            // are not paid.
             if (w.qualityBps != 0 && registry.stakeOf(node) == 0) {
                 w.qualityBps = 0;
                 emit QualitySet(jobId, node, 0);
             }
-            st.weightedSteps += _steps(w, t) * w.qualityBps;
-            st.weightedRounds += uint256(w.rounds) * w.qualityBps;
-            st.weightedSamples += _steps(w, t) * t.samplesPerStep * w.qualityBps;
-            st.batchDemand += _batchDemand(w, t);
+            // An unpaid node's work still counts in the pools' totals at neutral quality: its share
+            // returns to the job's owner with the rest of the escrow. Found reviewing attacks 39:
+            // shared among the others, it paid whoever slashed it with nodes on the same job.
+            uint256 weight = w.qualityBps == 0 ? DEFAULT_QUALITY_BPS : w.qualityBps;
+            st.weightedSteps += _steps(w, t) * weight;
+            st.weightedRounds += uint256(w.rounds) * weight;
+            st.weightedSamples += _steps(w, t) * t.samplesPerStep * weight;
+            st.batchDemand += _batchDemand(w, t, weight);
             st.tallied += 1;
             --budget;
         }
@@ -573,11 +577,16 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         return uint256(w.rounds) * t.stepsPerRound;
     }
 
-    function _batchDemand(Work storage w, IAIJobManager.JobTerms memory t) private view returns (uint256) {
+    /// @dev A node's batch reward before the pool's cap, at quality `qualityBps`.
+    function _batchDemand(Work storage w, IAIJobManager.JobTerms memory t, uint256 qualityBps)
+        private
+        view
+        returns (uint256)
+    {
         uint256 bonus = uint256(t.samplesPerStep) * BATCH_BONUS_BPS_PER_SAMPLE;
         if (bonus > MAX_BATCH_BONUS_BPS) bonus = MAX_BATCH_BONUS_BPS;
         uint256 gpuSeconds = _steps(w, t) * t.secondsPerStep;
-        return gpuSeconds * t.baseRatePerSecond * (BPS + bonus) / BPS * w.qualityBps / BPS;
+        return gpuSeconds * t.baseRatePerSecond * (BPS + bonus) / BPS * qualityBps / BPS;
     }
 
     function _share(uint256 budget, uint256 poolBps, uint256 part, uint256 whole) private pure returns (uint256) {
@@ -595,10 +604,10 @@ contract ProofOfCompute is Owned, IProofOfCompute {
         Work storage w = _work[workKey(jobId, node, operator)];
 
         uint256 batchPool = t.budget * BATCH_POOL_BPS / BPS;
-        uint256 batchReward = _batchDemand(w, t);
+        uint256 batchReward = _batchDemand(w, t, w.qualityBps);
         // When the job under-budgeted its base rate, every node's batch reward shrinks alike.
         if (tot.batchDemand > batchPool) batchReward = batchReward * batchPool / tot.batchDemand;
-        // Quality weights each share, so a zero-quality node's part goes to the honest ones.
+        // Quality weights each share; a zero-quality node's part stays in escrow for the owner.
         uint256 stepReward = _share(t.budget, STEP_POOL_BPS, _steps(w, t) * w.qualityBps, tot.weightedSteps);
         uint256 roundReward = _share(t.budget, ROUND_POOL_BPS, uint256(w.rounds) * w.qualityBps, tot.weightedRounds);
         uint256 accuracyBonus =

@@ -2319,4 +2319,63 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       assert.ok(burned >= slashed);
     },
   );
+
+  await fx.step(
+    t,
+    "40. a slasher with a node on the job gains nothing from slashing a job mate: its share goes back to the owner",
+    async () => {
+      // Found reviewing attacks 39: a zero-quality node's share of the step, round and bonus
+      // pools went to the job's other nodes, so whoever could slash (an authorised verifier, a
+      // dispute's winner, a committee's majority) gained by slashing the other nodes of a job it
+      // had a node on. Two jobs of the same terms and work; in the second the attacker's
+      // verifier penalises a job mate.
+      const run = async (tag: string, slash: boolean) => {
+        const a = nodePubkey(`slasher-${tag}`);
+        const [h1, h2] = [nodePubkey(`mate-1-${tag}`), nodePubkey(`mate-2-${tag}`)];
+        const jobId = await startJob([[a, attacker], [h1, honest[0]!], [h2, honest[1]!]], {
+          rounds: 1,
+        });
+        await commit(attacker, jobId, a, 0, "r");
+        await commit(honest[0]!, jobId, h1, 0, "r");
+        await commit(honest[1]!, jobId, h2, 0, "r");
+        await closeRound(jobId, 0);
+        if (slash) {
+          await mined(
+            co,
+            co.writeContract({
+              ...verification,
+              functionName: "penaliseAggregator",
+              args: [jobId, 0, h2],
+            }),
+          );
+        }
+        const ownerBefore = await co.readContract({
+          ...jobs,
+          functionName: "claimableOf",
+          args: [jobOwner.account.address],
+        });
+        const paid = await finalizeAs(attacker, jobId);
+        const ownerAfter = await co.readContract({
+          ...jobs,
+          functionName: "claimableOf",
+          args: [jobOwner.account.address],
+        });
+        return {
+          attacker: paid.get(a)!,
+          mate: paid.get(h1)!,
+          slashed: paid.get(h2)!,
+          refund: ownerAfter - ownerBefore,
+        };
+      };
+      const fair = await run("fair", false);
+      const slashed = await run("slashed", true);
+
+      // Assert: the slasher's node and the honest mate are paid what they are without the
+      // slash; the slashed node's share is the owner's.
+      assert.equal(slashed.slashed, 0n);
+      assert.equal(slashed.attacker, fair.attacker, "the slasher's node gained from the slash");
+      assert.equal(slashed.mate, fair.mate);
+      assert.equal(slashed.refund, fair.refund + fair.slashed);
+    },
+  );
 });

@@ -53,17 +53,20 @@ function expectedRewards(
   works: Work[],
   bonus: boolean,
 ): Reward[] {
-  const demand = (w: Work) => {
+  const demand = (w: Work, quality = w.quality) => {
     if (w.steps === 0n) return 0n;
     let b = w.samples / w.steps * 10n;
     if (b > 2_000n) b = 2_000n;
-    return w.gpuSeconds * baseRate * (BPS + b) / BPS * w.quality / BPS;
+    return w.gpuSeconds * baseRate * (BPS + b) / BPS * quality / BPS;
   };
+  // A zero-quality node's work counts in the totals at neutral quality: its share is the
+  // owner's refund, not its job mates' (attacks 40).
+  const weight = (w: Work) => w.quality === 0n ? BPS : w.quality;
   const sum = (f: (w: Work) => bigint) => works.reduce((acc, w) => acc + f(w), 0n);
-  const totDemand = sum(demand);
-  const totSteps = sum((w) => w.steps * w.quality);
-  const totRounds = sum((w) => w.rounds * w.quality);
-  const totSamples = sum((w) => w.samples * w.quality);
+  const totDemand = sum((w) => demand(w, weight(w)));
+  const totSteps = sum((w) => w.steps * weight(w));
+  const totRounds = sum((w) => w.rounds * weight(w));
+  const totSamples = sum((w) => w.samples * weight(w));
   const share = (poolBps: bigint, part: bigint, whole: bigint) =>
     whole === 0n ? 0n : budget * poolBps / BPS * part / whole;
   const batchPool = budget * 4_000n / BPS;
@@ -667,7 +670,7 @@ Deno.test("ProofOfCompute", async (t) => {
 
   await fx.step(
     t,
-    "penalise zeroes quality, slashes stake and gives the share to honest nodes",
+    "penalise zeroes quality, slashes stake, and the node's share goes back to the job's owner",
     async () => {
       const budget = parseEther("20");
       const { jobId, receipt } = await runJob(budget, 0n, 1, 0, async (id) => {

@@ -896,7 +896,8 @@ contract ProtocolWorld is CheatBase {
     /// @notice The reward spec, independent of the contract's bookkeeping: a node is paid for the
     /// rounds it committed among the job's rounds 0..rounds-1 (not for what it says it did; of an
     /// abandoned job's last round, the one it left open, only a commit a majority confirmed), at
-    /// the job's fixed terms, weighted by its quality: batch 40% (scaled down alike when the base
+    /// the job's fixed terms, weighted by its quality (a zero-quality node's share stays the
+    /// owner's: it counts in the totals at neutral quality): batch 40% (scaled down alike when the base
     /// rate over-asks), step 20%, round 30% and accuracy 10% pools, each floor-divided like
     /// ProofOfCompute._settle.
     function modelPays(bytes32 job) public view returns (uint256[] memory pays, address[] memory ops) {
@@ -925,11 +926,15 @@ contract ProtocolWorld is CheatBase {
                     && !proofs.sealedCommitConfirmed(job, ns[i])
             ) --rounds;
             steps[i] = rounds * t.stepsPerRound;
-            wSteps += steps[i] * quality[i];
-            wRounds += rounds * quality[i];
-            wSamples += steps[i] * t.samplesPerStep * quality[i];
-            demand[i] = steps[i] * t.secondsPerStep * t.baseRatePerSecond * (BPS + bonusBps) / BPS * quality[i] / BPS;
-            totalDemand += demand[i];
+            // An unpaid (zero-quality) node's work counts in the totals at neutral quality: its
+            // share is the owner's, never its job mates'.
+            uint256 weight = quality[i] == 0 ? 10_000 : quality[i];
+            wSteps += steps[i] * weight;
+            wRounds += rounds * weight;
+            wSamples += steps[i] * t.samplesPerStep * weight;
+            uint256 rate = steps[i] * t.secondsPerStep * t.baseRatePerSecond * (BPS + bonusBps) / BPS;
+            demand[i] = rate * quality[i] / BPS;
+            totalDemand += rate * weight / BPS;
             pays[i] = rounds; // rounds, for the pass below
         }
         bool bonus = t.targetImprovementBps > 0 && t.achievedImprovementBps >= t.targetImprovementBps;
