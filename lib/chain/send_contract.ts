@@ -10,6 +10,7 @@ import {
   encodeFunctionData,
   formatEther,
   formatGwei,
+  keccak256,
   TransactionReceiptNotFoundError,
 } from "viem";
 import type {
@@ -162,23 +163,19 @@ async function send<const abi extends Abi>(
 ): Promise<SendResult> {
   // A browser wallet (a json-rpc account) only sends: eth_sendTransaction, through writeContract.
   if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
-  let hash: Hex;
-  for (let attempt = 0;; attempt++) {
+  let hash: Hex | undefined;
+  /** Hashes of the transactions signed and handed to the node, oldest first. */
+  const signed: Hex[] = [];
+  for (let attempt = 0; !hash; attempt++) {
     try {
-      hash = await signAndSend(client, request);
-      break;
+      hash = await signAndSend(client, request, signed);
     } catch (e) {
       if (e instanceof FeeCapError) throw e; // refused before signing: no revert to name
-      // A nonce the node calls too low was filled from a state behind the node's (a lagging
-      // replica behind a load balancer, a devnet answering before its state caught up): the
-      // refused transaction can never be mined, since another one holds its nonce, so filling
-      // again cannot make the call land twice. "already known" is not this case: the node has
-      // the same transaction, and a refill would send the call a second time.
-      if (attempt < STALE_NONCE_RETRIES && staleNonce(e)) {
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        continue;
-      }
-      throw await namedFailure(client, request, e);
+      if (!staleNonce(e)) throw await namedFailure(client, request, e);
+      hash = await afterStaleNonce(client, request, signed, e);
+      if (hash) break;
+      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, request, e);
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
     }
   }
   const sent = await receiptOf(client, request.functionName, hash);
@@ -190,11 +187,61 @@ async function send<const abi extends Abi>(
   throw await namedFailure(client, request, sent.failure);
 }
 
-/** Fills (nonce, fees, gas) and signs `request` with the local account, and sends it. */
+/**
+ * What a send refused with "nonce too low" does: the hash of one of `signed` that the node has
+ * mined (the send's own transaction, whose answer was lost), else undefined to fill again; a
+ * call sent within a known gas bound that would revert now is named instead, never sent again.
+ *
+ * A nonce the node calls too low was filled from a state behind the node's (a lagging replica
+ * behind a load balancer, a devnet answering before its state caught up), and filling again is
+ * then right. But found in the worker audit: the node also says so when the send's own
+ * transaction landed while its answer was lost (the transport's retry sends it again, and a
+ * lagging replica does not know its hash yet); a refill then sent the call a second time, whose
+ * revert paid gas on chain (a fixed-gas registration always). "already known" is not this case:
+ * the node has the same transaction, and a refill would send the call a second time.
+ */
+async function afterStaleNonce(
+  client: ArthaClient,
+  // deno-lint-ignore no-explicit-any
+  request: { functionName: string } & Record<string, any>,
+  signed: readonly Hex[],
+  refusal: unknown,
+): Promise<Hex | undefined> {
+  for (const ms of LANDED_RETRY_MS) {
+    if (ms) await new Promise((r) => setTimeout(r, ms));
+    for (const hash of signed) {
+      try {
+        await client.getTransactionReceipt({ hash });
+        return hash;
+      } catch (e) {
+        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+      }
+    }
+  }
+  if (request.gas === undefined) return undefined; // the refill's estimate runs the call
+  try {
+    // deno-lint-ignore no-explicit-any
+    await client.simulateContract({ ...request, account: client.account } as any);
+  } catch (e) {
+    const { errorName, args } = revertOf(e);
+    const cause = errorName ? e : refusal;
+    throw new ChainCallError(request.functionName, errorName, args, { cause });
+  }
+  return undefined;
+}
+
+/** Waits (ms) before asking again whether a transaction refused as "nonce too low" landed. */
+const LANDED_RETRY_MS = [0, 100, 400, 1_000];
+
+/**
+ * Fills (nonce, fees, gas) and signs `request` with the local account, and sends it; the signed
+ * transaction's hash is added to `hashes` before it is sent (its answer may be lost).
+ */
 async function signAndSend(
   client: ArthaClient,
   // deno-lint-ignore no-explicit-any
   request: { functionName: string } & Record<string, any>,
+  hashes: Hex[],
 ): Promise<Hex> {
   // deno-lint-ignore no-explicit-any
   const data = encodeFunctionData(request as any);
@@ -219,6 +266,7 @@ async function signAndSend(
     ? await account.signTransaction(signed as any)
     // deno-lint-ignore no-explicit-any
     : await client.signTransaction(signed as any);
+  hashes.push(keccak256(serializedTransaction));
   return await client.sendRawTransaction({ serializedTransaction });
 }
 

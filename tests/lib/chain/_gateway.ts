@@ -1,11 +1,12 @@
 /**
  * A gateway in front of a devnet for the chain client's failure tests: it forwards every JSON-RPC
  * request to the node and hands the node's answer to `alter`, which may answer instead (a lost
- * answer, a lagging replica's). Listens on 127.0.0.1; the test shuts `server` down.
+ * answer, a lagging replica's); `alter` also gets the request's params. Listens on 127.0.0.1; the
+ * test shuts `server` down.
  */
 export function rpcGateway(
   rpcUrl: string,
-  alter: (method: string, answer: string) => Response | undefined,
+  alter: (method: string, answer: string, params: unknown[]) => Response | undefined,
 ) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = await req.text();
@@ -15,7 +16,8 @@ export function rpcGateway(
       body,
     });
     const text = await answer.text();
-    return alter(JSON.parse(body).method, text) ??
+    const { method, params } = JSON.parse(body);
+    return alter(method, text, params ?? []) ??
       new Response(text, { status: answer.status, headers: answer.headers });
   });
   return { url: `http://127.0.0.1:${server.addr.port}`, server };
