@@ -39,6 +39,7 @@ export * from "./get_dataset.ts";
 export * from "./get_did.ts";
 export * from "./get_did_key_nonce.ts";
 export * from "./get_dispute_openings.ts";
+export * from "./get_heartbeat_interval.ts";
 export * from "./get_issued_challenge.ts";
 export * from "./get_job_assignments.ts";
 export * from "./get_job_challenges.ts";

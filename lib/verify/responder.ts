@@ -1,9 +1,10 @@
 /**
- * The worker's challenge responder: it keeps the update bytes and digest triple of every commit
- * the chain can still challenge (commit_retention.ts: per job, whatever the node does on other
- * jobs) and answers every open challenge against them with chunk openings. Answers are pure
- * functions of what was committed, so answering twice (after a crash) opens the same chunks.
- * Tests make dishonest answers by overriding `answerFor` (tests/verify/_cheating_worker.ts).
+ * The worker's challenge responder: it keeps the digest triple of every commit the chain can
+ * still challenge (commit_retention.ts: per job, whatever the node does on other jobs), with the
+ * update bytes in memory or a loader of them from the worker's state, and answers every open
+ * challenge against them with chunk openings. Answers are pure functions of what was committed,
+ * so answering twice (after a crash) opens the same chunks. Tests make dishonest answers by
+ * overriding `answerFor` (tests/verify/_cheating_worker.ts).
  *
  * @example
  * ```ts
@@ -56,8 +57,16 @@ export interface CommittedRound {
   lossDigest: Hex;
   gradientDigest: Hex;
   weightsDigest: Hex;
-  /** The bytes the gradient digest is the Merkle root of. */
-  updateBytes: Uint8Array;
+  /** The bytes the gradient digest is the Merkle root of, held in memory (a worker that keeps no
+   * state); with {@link loadUpdate} they need not be. */
+  updateBytes?: Uint8Array;
+  /**
+   * Reads those bytes from where the worker keeps them (undefined: not kept), only when a chunk
+   * challenge of the round is answered. Found in the worker audit: every challengeable round's
+   * bytes held in memory (the current one and 16 more) were 19 GiB for a 303M-parameter fp32
+   * job, and a restart read them all back: out of memory at every start.
+   */
+  loadUpdate?: () => Promise<Uint8Array | undefined>;
   /** Per-step records, the leaves of lossDigest (answers step challenges). */
   stepRecords?: Uint8Array;
 }
@@ -74,6 +83,8 @@ export class ChallengeResponder {
   #fromBlock?: bigint;
   /** Rounds with a challenge of this node open at the last look: never forgotten. */
   #challenged = new Set<string>();
+  /** The bytes of the round being answered, loaded for it (one round's at a time). */
+  #loaded?: { key: string; bytes: Uint8Array };
 
   constructor(readonly nodePubkey: Hex) {}
 
@@ -83,6 +94,13 @@ export class ChallengeResponder {
     const kept = keepChallengeable([...this.#rounds.values()], c.jobId, this.#challenged);
     if (kept.length === this.#rounds.size) return;
     this.#rounds = new Map(kept.map((r) => [roundKey(r.jobId, r.round), r]));
+  }
+
+  /** Update bytes it holds in memory: those kept without a loader, and a round's being answered. */
+  heldUpdateBytes(): number {
+    let held = this.#loaded?.bytes.length ?? 0;
+    for (const r of this.#rounds.values()) held += r.updateBytes?.length ?? 0;
+    return held;
   }
 
   /** The round keys with a challenge of this node open at the last look. */
@@ -106,12 +124,18 @@ export class ChallengeResponder {
     return true;
   }
 
-  /** The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. */
+  /**
+   * The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. A
+   * round kept with a loader only is answered within {@link answer}, which loads its bytes first.
+   */
   answerFor(c: ChallengeInfo): ChallengeAnswer | undefined {
-    const r = this.#rounds.get(roundKey(c.jobId, c.round));
+    const key = roundKey(c.jobId, c.round);
+    const r = this.#rounds.get(key);
     if (!r) return undefined;
     if (c.count > 0) {
-      return { kind: "chunks", digests: r, openings: openChunks(r.updateBytes, c.seed, c.count) };
+      const bytes = r.updateBytes ?? (this.#loaded?.key === key ? this.#loaded.bytes : undefined);
+      if (!bytes?.length) return undefined;
+      return { kind: "chunks", digests: r, openings: openChunks(bytes, c.seed, c.count) };
     }
     if (!r.stepRecords) return undefined;
     return { kind: "step", digests: r, ...stepOpening(r.stepRecords, c.step) };
@@ -141,20 +165,37 @@ export class ChallengeResponder {
     this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number! + 1n;
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
-    for (const c of open) {
-      let answer: ChallengeAnswer | undefined;
-      try {
-        answer = this.answerFor(c);
-      } catch (e) {
-        // A challenge no honest record answers (a step past the records kept, which the chain's
-        // step count and the worker's task check rule out): it is skipped, and the node's other
-        // challenges are still answered.
-        if (!(e instanceof RangeError)) throw e;
-        continue;
+    const failures: unknown[] = [];
+    try {
+      for (const c of open) {
+        let answer: ChallengeAnswer | undefined;
+        try {
+          if (c.count > 0) await this.#load(c);
+          answer = this.answerFor(c);
+        } catch (e) {
+          // A challenge no honest record answers (a step past the records kept, which the chain's
+          // step count and the worker's task check rule out) is skipped; a kept update that could
+          // not be read fails the look once the node's other challenges are answered.
+          if (!(e instanceof RangeError)) failures.push(e);
+          continue;
+        }
+        if (answer && await send(client, addresses, c.challengeId, answer)) answered++;
       }
-      if (answer && await send(client, addresses, c.challengeId, answer)) answered++;
+    } finally {
+      this.#loaded = undefined; // a model's worth of bytes is not held until the next look
     }
+    if (failures.length) throw failures[0];
     return answered;
+  }
+
+  /** Loads the update bytes of `c`'s round, when it was kept with a loader only. */
+  async #load(c: ChallengeInfo): Promise<void> {
+    const key = roundKey(c.jobId, c.round);
+    const r = this.#rounds.get(key);
+    if (!r || r.updateBytes || !r.loadUpdate || this.#loaded?.key === key) return;
+    this.#loaded = undefined; // never two rounds' bytes at once
+    const bytes = await r.loadUpdate();
+    if (bytes) this.#loaded = { key, bytes };
   }
 }
 

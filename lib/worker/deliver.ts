@@ -36,7 +36,7 @@ import { MAGIC } from "../compress/codec.ts";
 import { bytesToHex, hexToBytes } from "../crypto/digest.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
-import type { SavedCommit } from "./state.ts";
+import type { SavedCommit, WorkerState } from "./state.ts";
 import type { Gateway } from "./gateway.ts";
 import { encodeUpdate } from "./train.ts";
 
@@ -100,12 +100,16 @@ export async function commitTrained(
   return "committed";
 }
 
-/** Keeps a committed round so the node can answer challenges and disputes on it. */
+/**
+ * Keeps a committed round so the node can answer challenges and disputes on it: its update bytes
+ * in memory, or, with `loadUpdate` (a worker that keeps them in its state), only a loader of them.
+ */
 export function keepCommitted(
   responders: { challenges: ChallengeResponder; disputes: DisputeResponder },
   jobId: Hex,
   round: number,
   result: LocalResult,
+  loadUpdate?: () => Promise<Uint8Array | undefined>,
 ): void {
   const committed = {
     jobId: jobId.toLowerCase() as Hex,
@@ -116,7 +120,7 @@ export function keepCommitted(
   };
   responders.challenges.remember({
     ...committed,
-    updateBytes: committedUpdateBytes(result),
+    ...(loadUpdate ? { loadUpdate } : { updateBytes: committedUpdateBytes(result) }),
     stepRecords: result.stepRecords,
   });
   if (result.stepDigests) {
@@ -149,35 +153,49 @@ export function savedCommitOf(
 }
 
 /**
- * Gives the responders a commit kept in the state: its step records and digests as saved, and
- * the update's bytes the state kept (`kept`), or, for a commit saved without them by an older
- * worker, read back from SVDB; either only when they hash to the committed gradientDigest.
+ * Gives the responders a commit kept in the state: its step records and digests as saved, and a
+ * loader of its update bytes (`loadUpdate`, see {@link updateLoader}); nothing of the update is
+ * read here. Found in the worker audit: a restart read every kept round's bytes back into memory
+ * (17 a job), out of memory again at every start for a model the budget allowed.
  */
-export async function restoreCommit(
+export function restoreCommit(
   responders: { challenges: ChallengeResponder; disputes: DisputeResponder },
-  gateway: Gateway,
   saved: SavedCommit,
-  kept?: Uint8Array,
-): Promise<void> {
-  const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
-  let updateBytes: Uint8Array = kept && merkleRoot(kept) === saved.gradientDigest
-    ? kept
-    : new Uint8Array();
-  if (updateBytes.length === 0 && saved.updateCid !== SECURE_UPDATE_CID) {
-    try {
-      // Signed: an update is private to its job and its node (svdb_private.ts).
-      updateBytes = committedBytes(await gateway.get(saved.updateCid, undefined, true));
-    } catch {
-      // gone from SVDB or unreadable: chunk challenges of this round go unanswered
-    }
-    if (merkleRoot(updateBytes) !== saved.gradientDigest) updateBytes = new Uint8Array();
-  }
+  loadUpdate: () => Promise<Uint8Array | undefined>,
+): void {
+  const { updateCid: _, stepRecords, stepDigests, delivered: __, ...committed } = saved;
   responders.challenges.remember({
     ...committed,
-    updateBytes,
+    loadUpdate,
     stepRecords: stepRecords ? hexToBytes(stepRecords) : undefined,
   });
   if (stepDigests) responders.disputes.remember({ ...committed, stepDigests });
+}
+
+/**
+ * Reads a kept commit's update bytes when a challenge needs them: those the state kept, or, for a
+ * commit saved without them by an older worker, read back from SVDB; either only when they hash
+ * to the committed gradientDigest (undefined otherwise: chunk challenges of the round go
+ * unanswered).
+ */
+export function updateLoader(
+  state: WorkerState,
+  gateway: Gateway,
+  saved: Pick<SavedCommit, "jobId" | "round" | "gradientDigest" | "updateCid">,
+): () => Promise<Uint8Array | undefined> {
+  return async () => {
+    const kept = await state.committedUpdate(saved.jobId, saved.round);
+    if (kept && merkleRoot(kept) === saved.gradientDigest) return kept;
+    if (saved.updateCid === SECURE_UPDATE_CID) return undefined;
+    let bytes: Uint8Array;
+    try {
+      // Signed: an update is private to its job and its node (svdb_private.ts).
+      bytes = committedBytes(await gateway.get(saved.updateCid, undefined, true));
+    } catch {
+      return undefined; // gone from SVDB or unreadable
+    }
+    return merkleRoot(bytes) === saved.gradientDigest ? bytes : undefined;
+  };
 }
 
 /** What an uploaded update's gradientDigest covers: a codec payload as sent, else the f32 delta. */

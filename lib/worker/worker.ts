@@ -18,6 +18,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { sendHeartbeat } from "../chain/heartbeat.ts";
 import { getNodeCert } from "../chain/get_node_cert.ts";
+import { heartbeatDue } from "./_heartbeat_due.ts";
 import type { Caps } from "../chain/caps.ts";
 import type { NodeKey } from "../crypto/keys.ts";
 import { type ArthaDomain, arthaDomain } from "../crypto/domain.ts";
@@ -44,7 +45,8 @@ import { isVerificationOpen } from "../chain/is_verification_open.ts";
 import { getOpenCases } from "../chain/get_open_cases.ts";
 import { Gateway } from "./gateway.ts";
 import { nodeUploadSigner, uploadDomain } from "../store/upload_signature.ts";
-import { type StateStorage, WorkerState } from "./state.ts";
+import { type SavedCommit, type StateStorage, WorkerState } from "./state.ts";
+import type { LocalResult } from "../round/local_training.ts";
 import { sizedTrainer, type TrainedRound, type Trainer, trainTask } from "./train.ts";
 import {
   committedUpdateBytes,
@@ -53,6 +55,7 @@ import {
   postUpdate,
   restoreCommit,
   savedCommitOf,
+  updateLoader,
   uploadUpdate,
 } from "./deliver.ts";
 import { refuseMemory, refuseStepWork, refuseTask, refuseValidation } from "./task_check.ts";
@@ -87,7 +90,11 @@ export interface WorkerOptions {
   /** The kernel trainer (several in-process workers may share one; default: kernel.wasm from
    * disk, loaded on first use, resident or offloaded by model size: lib/worker/train.ts). */
   trainer?: Trainer;
-  /** Minimum ms between on-chain heartbeats (default 10 min; the chain interval is 1 h). */
+  /**
+   * Minimum ms between looks at whether a heartbeat is due (default 10 min): one goes out when
+   * the node's last on chain is half the chain's interval (1 h) old. 0 sends one at every look
+   * without reading the chain (tests that count them).
+   */
   heartbeatEveryMs?: number;
   /** Minimum ms between heartbeat and challenge checks while training or waiting on a secure
    * round (default {@link CHORES_MS}). */
@@ -167,14 +174,16 @@ export class Worker {
   protected disputes: DisputeResponder;
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   protected follower?: JobFollower;
-  #lastHeartbeat = 0;
+  /** When the worker last sent a heartbeat, or saw that none was due. */
+  #lastHeartbeatLook = 0;
   #lastChores = Date.now(); // a tick does them first
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted: string[] = [];
   #restored?: Promise<void>;
-  /** While the kept commits are restored: their reads run the chores, which must not await them. */
-  #restoring = false;
+  /** While challenges are answered: a kept update read from SVDB runs the chores, which must not
+   * answer again inside the answer. */
+  #answering = false;
 
   constructor(options: WorkerOptions) {
     this.options = options;
@@ -237,7 +246,7 @@ export class Worker {
       region,
       maxStake,
     });
-    if (r.registered) this.#lastHeartbeat = Date.now();
+    if (r.registered) this.#lastHeartbeatLook = Date.now();
     const { nodePubkey } = this;
     const operator = client.account.address;
     this.options.onProgress?.({ ...r, kind: "registered", nodePubkey, operator });
@@ -277,22 +286,34 @@ export class Worker {
     }
   }
 
-  /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */
+  /**
+   * Sends an on-chain heartbeat when it is due ({@link heartbeatDue}), looking at most every
+   * heartbeatEveryMs; `force` sends one now.
+   */
   async heartbeat(force = false): Promise<void> {
     const every = this.options.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS;
-    if (!force && Date.now() - this.#lastHeartbeat < every) return;
-    await sendHeartbeat(this.options.client, {
-      addresses: this.options.addresses,
-      nodePubkey: this.options.key.publicKeyHex,
-    });
-    this.#lastHeartbeat = Date.now();
+    if (!force && Date.now() - this.#lastHeartbeatLook < every) return;
+    const { client, addresses, now } = this.options;
+    const nodePubkey = this.options.key.publicKeyHex;
+    if (!force && every > 0 && !await heartbeatDue(client, { addresses, nodePubkey, now })) {
+      this.#lastHeartbeatLook = Date.now(); // looked: the next look is `every` from now
+      return;
+    }
+    await sendHeartbeat(client, { addresses, nodePubkey });
+    this.#lastHeartbeatLook = Date.now();
   }
 
   /** Answers every open on-chain challenge of this node from its kept commits. */
   async answerChallenges(): Promise<number> {
     if (!this.options.addresses.verification) return 0;
     await this.#restoreCommits();
-    const answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    this.#answering = true;
+    let answered: number;
+    try {
+      answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    } finally {
+      this.#answering = false;
+    }
     await this.#forgetSettledJobs();
     return answered;
   }
@@ -335,17 +356,17 @@ export class Worker {
     });
   }
 
+  /** Gives the responders every kept commit: digests and step records, the update bytes only as
+   * a loader (read when a challenge needs them). */
   async #restoreOnce(): Promise<void> {
-    this.#restoring = true;
-    try {
-      const responders = { challenges: this.challenges, disputes: this.disputes };
-      for (const saved of await this.state.commits()) {
-        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        const steps = await this.state.committedSteps(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, { ...saved, ...steps }, kept);
-      }
-    } finally {
-      this.#restoring = false;
+    const responders = { challenges: this.challenges, disputes: this.disputes };
+    for (const saved of await this.state.commits()) {
+      const steps = await this.state.committedSteps(saved.jobId, saved.round);
+      restoreCommit(
+        responders,
+        { ...saved, ...steps },
+        updateLoader(this.state, this.gateway, saved),
+      );
     }
   }
 
@@ -461,7 +482,7 @@ export class Worker {
       const message = `while keeping round ${round}: ${(e as Error).message.split("\n")[0]}`;
       this.#report({ kind: "error", message });
     });
-    keepCommitted({ challenges: this.challenges, disputes: this.disputes }, jobId, round, result);
+    this.#keepCommitted(saved, result);
     const pinned = new Set([...this.challenges.pinned(), ...this.disputes.pinned()]);
     if (intended) await this.state.commitLanded(jobId, pinned);
     else await this.state.saveCommit(saved, committedUpdateBytes(result), pinned);
@@ -479,6 +500,17 @@ export class Worker {
     await this.state.markDelivered(jobId, round);
     this.options.onProgress?.({ kind: "submitted", jobId, round, result, bytes });
     return "trained";
+  }
+
+  /**
+   * Gives the responders a landed commit. With a state, its update bytes are read from it when a
+   * challenge needs them: found in the worker audit, every challengeable round's held in memory
+   * (17 a job) were many times a memory budget the job passed.
+   */
+  #keepCommitted(saved: SavedCommit, result: LocalResult): void {
+    const load = this.state.storage ? updateLoader(this.state, this.gateway, saved) : undefined;
+    const responders = { challenges: this.challenges, disputes: this.disputes };
+    keepCommitted(responders, saved.jobId, saved.round, result, load);
   }
 
   /**
@@ -593,11 +625,11 @@ export class Worker {
     if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
     this.#lastChores = Date.now();
     try {
-      // A restore's read of a kept update (from SVDB) runs the chores while the coordinator
-      // holds it; answering would await that restore, which awaits the read: found in the worker
-      // audit, a coordinator holding one read froze the node for good. The tick that restores
-      // answers once it is done.
-      await this.#everyChore(this.#restoring);
+      // A kept update read from SVDB for an answer runs the chores while the coordinator holds
+      // it; answering again inside would read it again, and so on (found in the worker audit, a
+      // restore doing that read froze the node for good). The answer under way goes on once the
+      // read is done.
+      await this.#everyChore(this.#answering);
     } catch (e) {
       // A chain that is briefly away must not cost the round being trained: the next pause tries
       // again.
