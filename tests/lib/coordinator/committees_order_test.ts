@@ -47,9 +47,12 @@ function fakeChain(attested: Set<string>) {
   return { client, addresses: { verification: key(0x99).slice(0, 42) }, chainId: 31337 };
 }
 
-Deno.test("attacker: a 0xff.. target is still judged when every member's budget ends before the last targets", async () => {
-  // Prepare: 12 targets, the highest key 0xff..; 6 of them are the committee; each member
-  // recomputes at most 6 targets (36 of the 66 it could judge), as if its window ran out.
+/**
+ * One committee round: 12 targets (the highest key 0xff..), 6 of them the members, each member
+ * recomputing at most `budget` targets (as if its window ran out). Returns how many members
+ * attested each target.
+ */
+async function judgeRound(round: number, budget: number): Promise<Map<Hex, number>> {
   using kv = await Deno.openKv(":memory:");
   const jobId = key(0x01);
   const targets = Array.from({ length: 11 }, (_, i) => key(0x10 + i * 0x10)).concat(key(0xff));
@@ -59,14 +62,14 @@ Deno.test("attacker: a 0xff.. target is still judged when every member's budget 
   }
   const rec: CommitteeRecord = {
     jobId,
-    round: 0,
+    round,
     members,
     targets,
     checkpointCid: CID,
     deadline: 2_000,
     settled: [],
   };
-  await kv.set(["committee", jobId, 0], rec);
+  await kv.set(["committee", jobId, round], rec);
   const attested = new Set<string>();
   const bytes = specBytes(targets.length);
   const ctx = {
@@ -75,17 +78,40 @@ Deno.test("attacker: a 0xff.. target is still judged when every member's budget 
     chain: fakeChain(attested),
   } as unknown as Context;
   const job = { jobId, specCid: `spec-committee-order-${crypto.randomUUID()}` } as JobHead;
-  const BUDGET = 6;
-  // Execute: each member takes tasks until its budget is spent.
-  const judged = new Set<Hex>();
+  const counts = new Map<Hex, number>(targets.map((t) => [t, 0]));
   for (const member of members) {
-    for (let n = 0; n < BUDGET; n++) {
+    for (let n = 0; n < budget; n++) {
       const task = await validationTaskFor(ctx, job, member);
       if (!task) break;
       attested.add(`${member}:${task.target}`);
-      judged.add(task.target);
+      counts.set(task.target, counts.get(task.target)! + 1);
     }
   }
-  // Assert: the high-key target was recomputed by some member.
-  assert.ok(judged.has(key(0xff)), `judged only ${[...judged].map((t) => t.slice(0, 4))}`);
+  return counts;
+}
+
+/** Whether a strict majority of the members eligible for `target` (all but itself) attested it. */
+const decided = (target: Hex, count: number) => count * 2 > 6 - (target <= key(0x60) ? 1 : 0);
+
+Deno.test("attacker: a 0xff.. target is decided in some rounds, though every member's budget ends before the last targets", async () => {
+  // Found in the verification audit: in pubkey order a ground 0xff.. key came last in every
+  // member's walk, and was never recomputed in any round.
+  let decidedRounds = 0;
+  for (let round = 0; round < 12; round++) {
+    const counts = await judgeRound(round, 6);
+    if (decided(key(0xff), counts.get(key(0xff))!)) decidedRounds++;
+  }
+  assert.ok(decidedRounds >= 2, `0xff.. decided in ${decidedRounds} of 12 rounds`);
+});
+
+Deno.test("members short of time agree on the targets they reach: most of them are decided", async () => {
+  // Found reviewing the audit's fix: an order of its own for each member spread the attestations
+  // so thin that few targets reached the majority the chain decides by (23 over these 10 rounds,
+  // against 44 in one shared order: 4 recomputes a member reach 4 of 12 targets at best).
+  let n = 0;
+  for (let round = 0; round < 10; round++) {
+    const counts = await judgeRound(round, 4);
+    n += [...counts].filter(([t, c]) => decided(t, c)).length;
+  }
+  assert.ok(n >= 40, `${n} targets decided over 10 rounds, 4 recomputes a member`);
 });
