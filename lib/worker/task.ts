@@ -45,3 +45,5 @@ export const ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
 /** The error code of an asynchronous job's stale update that already counted in a later round:
  * a re-post of it is delivered, not lost. */
 export const UPDATE_COUNTED = "UPDATE_COUNTED";
+/** The code of an update the coordinator could not read back (collected meanwhile): upload again. */
+export const UPDATE_UNREADABLE = "UPDATE_UNREADABLE";

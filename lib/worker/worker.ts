@@ -66,7 +66,13 @@ import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
 import { printable } from "../network/printable.ts";
-import type { ClusterTask, TaskResponse, TrainTask, ValidationTask } from "./task.ts";
+import {
+  type ClusterTask,
+  type TaskResponse,
+  type TrainTask,
+  UPDATE_UNREADABLE,
+  type ValidationTask,
+} from "./task.ts";
 
 export interface WorkerOptions {
   coordinator: CoordinatorFetch;
@@ -385,6 +391,13 @@ export class Worker {
         const why = `round ${pending.round} of job ${pending.jobId}: update refused, dropped: ` +
           (e as Error).message.split("\n")[0];
         this.#report({ kind: "error", message: why });
+        // Judged, so done: found reviewing the delivered-round refusal, a coordinator answering
+        // every post with a 4xx had the round offered, retrained and refused again in a loop.
+        // Except an update it could not read (collected meanwhile): that one is trained and
+        // uploaded again when offered.
+        if ((e as CoordinatorError).code !== UPDATE_UNREADABLE) {
+          await this.state.markDelivered(pending.jobId, pending.round);
+        }
       }
       await this.state.adoptResidual(pending.jobId);
       await this.state.savePending(undefined);

@@ -163,3 +163,41 @@ Deno.test("attacker: a cluster the node posted, offered again, is not summed and
   assert.deepEqual(coordinator.posts, []);
   assert.match(errors(events).join("\n"), /cluster \d+ of round 0 of job 0x\S+ was posted/);
 });
+
+Deno.test("attacker: a round whose every post is refused is not retrained when offered again", async () => {
+  // Found reviewing the delivered-round refusal: only a post that succeeded marked the round, so
+  // a coordinator answering every post with a 4xx had it offered, retrained and refused again,
+  // one round of CPU a poll (an honest coordinator's refusal of a diverged update did the same).
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-refused-" });
+  let first: unknown;
+  const refusing: CoordinatorFetch = async (path, init) => {
+    if (path === "/aggregate/update") {
+      const error = { code: "BAD_UPDATE", message: "Cannot aggregate: refused" };
+      return Response.json({ error }, { status: 422 });
+    }
+    if (first !== undefined && path.startsWith("/assign?")) return Response.json(first);
+    const res = await s.call(path, init);
+    if (first === undefined && path.startsWith("/assign?")) first = await res.clone().json();
+    return res;
+  };
+  const events: WorkerEvent[] = [];
+  try {
+    const worker = workerThrough(fx, a, refusing, events, { statePath: `${dir}/state.json` });
+    await assert.rejects(worker.tick(), /refused/);
+    const steps = () => events.filter((e) => e.kind === "step").length;
+    const trained = steps();
+
+    // Execute: the pending update is posted again (refused, dropped), then the round offered.
+    const outcomes = [await worker.tick(), await worker.tick(), await worker.tick()];
+
+    // Assert: dropped once, then refused as delivered; not trained again.
+    assert.deepEqual(outcomes, ["resent", "wait", "wait"]);
+    assert.equal(steps(), trained);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
