@@ -196,8 +196,32 @@ export function acquireServed(serving: Serving, cid: string, client?: string): L
  * event-loop stalls each), and made every other user of those models reload them too.
  */
 function evictableIn(serving: Serving, e: Loaded, client: string | undefined): number {
-  if (e.client === client) return 0;
+  if (e.client === client || !protectedEntries(serving).has(e)) return 0;
   return Math.max(0, e.since + serving.limits.minResidenceMs - serving.ctx.now());
+}
+
+/**
+ * The kept models a load may not evict yet: each client's newest while it is younger than
+ * {@link InferLimits.minResidenceMs}, at most all kept models but one, the newest first. Found
+ * reviewing the residence rule: every load was protected, so four clients (four /64s, one /48)
+ * loading a model each every 50 s, evicting their own, kept every slot young and every other
+ * client out for good; now one slot can always be taken, and a client cycling models protects
+ * only its newest.
+ */
+function protectedEntries(serving: Serving): Set<Loaded> {
+  const now = serving.ctx.now();
+  const young = [...serving.cache.values()]
+    .filter((e) => now - e.since < serving.limits.minResidenceMs)
+    .sort((a, b) => b.since - a.since);
+  const out = new Set<Loaded>();
+  const clients = new Set<string | undefined>();
+  for (const e of young) {
+    if (out.size >= MAX_SERVED_MODELS - 1) break;
+    if (clients.has(e.client)) continue;
+    clients.add(e.client);
+    out.add(e);
+  }
+  return out;
 }
 
 /** The kept model a load of `client` lets go: the least recently used that may go, idle first. */
