@@ -13,7 +13,7 @@
  * @module
  */
 import type { Hex } from "viem";
-import { getDataset, hasAccess } from "../did/data_access.ts";
+import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
 import { getDid } from "../did/registry.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -67,7 +67,7 @@ export async function authorizeKeyRead(
     "controller, while the grant stands";
   const signed = await verifySignedRead(ctx, headers, cid, hint);
   if (!signed.ok) return { key: true, denied: signed };
-  return { key: true, denied: await refuseKeyReader(ctx, grant, signed.signer) };
+  return { key: true, denied: await refuseKeyReader(ctx, grant, signed.signer, cid) };
 }
 
 /** Why `who` may not read the wrapped key of `g` (undefined: it may). */
@@ -75,14 +75,25 @@ async function refuseKeyReader(
   ctx: Context,
   g: GrantKey,
   who: string,
+  cid: string,
 ): Promise<Rejection | undefined> {
   const { client, addresses } = ctx.chain;
   if (who === client.account.address.toLowerCase()) return undefined;
   const grantee = await getDid(client, { addresses, didHash: g.granteeDid });
   if (grantee?.owner.toLowerCase() === who) {
-    if (await hasAccess(client, { addresses, ...g })) return await countRead(ctx, g, who);
-    const why = "its grant has ended (revoked, expired, or the dataset's key or the grantee's " +
-      "keys rotated since)";
+    const [stands, now] = await Promise.all([
+      hasAccess(client, { addresses, ...g }),
+      getGrant(client, { addresses, ...g }),
+    ]);
+    // The key the grant names now, not any key once stored for the pair: found reviewing the
+    // gate, a grantee revoked and granted again after a rotation read its old key, never read,
+    // which opens the old ciphertext the rotation retired.
+    const current = canonicalCid(now.wrappedKeyCid) === canonicalCid(cid);
+    if (stands && current) return await countRead(ctx, g, who);
+    const why = stands
+      ? "the grant names another wrapped key now"
+      : "its grant has ended (revoked, expired, or the dataset's key or the grantee's keys " +
+        "rotated since)";
     return reject(403, "GRANT_ENDED", `Cannot read the wrapped key: ${why}`);
   }
   const dataset = await getDataset(client, { addresses, datasetId: g.datasetId });

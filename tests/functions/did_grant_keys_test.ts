@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { generateNodeKey } from "../../lib/crypto/keys.ts";
 import { generateEncKey } from "../../lib/crypto/enc_key.ts";
 import { registerIdentity } from "../../lib/did/resolve.ts";
-import { revokeDataAccess } from "../../lib/did/data_access.ts";
+import { grantDataAccess, revokeDataAccess } from "../../lib/did/data_access.ts";
+import { getDid } from "../../lib/did/registry.ts";
+import { WRAPPED_KEY_BYTES } from "../../lib/coordinator/data_grants.ts";
+import { WRAPPED_KEY_VERSION } from "../../lib/crypto/key_wrap.ts";
 import { openDataset } from "../../lib/did/dataset_share.ts";
 import { publishDataset } from "../../lib/dataset/publish.ts";
 import { accountUploadSigner, uploadDomain } from "../../lib/store/upload_signature.ts";
@@ -148,3 +151,33 @@ async function signedInit(s: Scenario, client: ArthaClient, did: string, cid: st
   await capture.get(cid, undefined, true).catch(() => {});
   return init as RequestInit & { headers: Record<string, string> };
 }
+
+Deno.test("attacker: a grantee granted another key cannot read the one its grant named before", async () => {
+  // Found reviewing the gate: the pair's grant was checked, not the key asked for, so a grantee
+  // revoked and granted again (after a rotation, say) read its old key, never read, which opens
+  // the old ciphertext.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const p = await published(fx, s);
+  const gateway = gatewayOf(s, p.owner, p.ownerId.did);
+  const again = new Uint8Array(WRAPPED_KEY_BYTES).fill(7);
+  again[0] = WRAPPED_KEY_VERSION;
+  const granteeDid = p.granteeId.didHash;
+  const newer = await gateway.storeGrantKey({
+    datasetId: p.datasetId,
+    granteeDid,
+    wrappedKey: again,
+  });
+  const { encKey } = (await getDid(p.owner, { addresses: fx.addresses, didHash: granteeDid }))!;
+  await grantDataAccess(p.owner, {
+    addresses: fx.addresses,
+    datasetId: p.datasetId,
+    granteeDid,
+    encKey,
+    wrappedKeyCid: newer,
+  });
+
+  assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 403);
+  const read = await gatewayOf(s, p.grantee, p.granteeId.did).get(newer, undefined, true);
+  assert.deepEqual(read, again);
+});
