@@ -95,3 +95,42 @@ Deno.test("a catch-up cut to its budget goes on where it stopped, and the trail 
   assert.equal(last.complete, true);
   assert.equal(last.audit.length, 2);
 });
+
+Deno.test("a range the RPC refuses is answered as incomplete, not as an error for every pair", async () => {
+  // Found reviewing the index: it reads every pair's events, so one range a provider refused
+  // (too many results, which anyone's padding can cause) threw for every GET /did/access.
+  const t = await longTrail(4_000);
+  await using _ = t.fx;
+  const client = t.s.ctx.chain.client;
+  const read = client.getContractEvents;
+  let refused = 0;
+  client.getContractEvents = ((...args: Parameters<typeof read>) => {
+    if (refused++ === 0) return Promise.reject(new Error("query returned more than 10000 results"));
+    return read.apply(client, args);
+  }) as typeof read;
+  try {
+    const first = await accessTrail(t.s.ctx, t.datasetId, t.granteeDid);
+    assert.equal(first.complete, false);
+    const second = await accessTrail(t.s.ctx, t.datasetId, t.granteeDid);
+    assert.equal(second.complete, true);
+    assert.equal(second.audit.length, 2);
+  } finally {
+    client.getContractEvents = read;
+  }
+});
+
+Deno.test("a cursor past the chain's head (a chain reset under the same address) reads the trail again", async () => {
+  const t = await longTrail(10);
+  await using _ = t.fx;
+  const ctx = t.s.ctx;
+  const far = 10n ** 9n;
+  // Where the index keeps its cursor, as a KV kept from an earlier, longer chain left it.
+  await ctx.kv.set(["did_access_scan"], far);
+  await ctx.kv.set(
+    ["did_access_scan", ctx.chain.chainId, ctx.chain.addresses.dids.toLowerCase()],
+    far,
+  );
+  const trail = await accessTrail(ctx, t.datasetId, t.granteeDid);
+  assert.equal(trail.complete, true);
+  assert.equal(trail.audit.length, 2);
+});
