@@ -15,7 +15,7 @@ import {
   MAX_NEW_TOKENS,
 } from "../lib/coordinator/models.ts";
 import { openAiError } from "../lib/coordinator/model_openai.ts";
-import { clientKeyOf, RetryLaterError } from "../lib/coordinator/model_limits.ts";
+import { requestClient, RetryLaterError } from "../lib/coordinator/model_limits.ts";
 
 /** The code of an error whose thrower named none, by HTTP status. */
 const CODE_OF_STATUS: Record<number, string> = {
@@ -115,11 +115,15 @@ export function errorResponse(thrown: unknown): Response {
 export type ServeInfo = { remoteAddr?: Deno.Addr };
 
 /**
- * The client a request comes from, for per-client limits: its remote address (IPv6 by /64).
- * No proxy header is read: none is trusted, and anyone may send one to pose as many clients.
+ * The client a request comes from, for per-client limits: its remote address (IPv6 by /64), or
+ * the address a trusted reverse proxy forwarded for (model_limits.ts requestClient).
  */
-export function clientOf(info?: ServeInfo): string | undefined {
-  return clientKeyOf(info);
+export function clientOf(
+  req: Request,
+  info: ServeInfo | undefined,
+  trustedProxies: readonly string[],
+): string | undefined {
+  return requestClient(req.headers, info, trustedProxies);
 }
 
 /** Wraps a handler so it never throws; `toResponse` shapes its errors (default: ours). */

@@ -115,7 +115,7 @@ export function createCompletions(ctx: Context) {
       topK: body.top_k,
       seed: body.seed,
     }, { maxTokens: 16, emptyInput: true });
-    const client = clientOf(info);
+    const client = clientOf(req, info, ctx.config.trustedProxies);
     const at = {
       id: `cmpl-${crypto.randomUUID()}`,
       created: Math.floor(ctx.now() / 1000),

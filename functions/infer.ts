@@ -41,7 +41,7 @@ export function createInfer(ctx: Context) {
     if (req.method !== "POST") throw new HttpError(405, "Cannot infer: use POST");
     const body = await readJson(req, MAX_INFER_BODY);
     const params = parseInferParams(body, { score: true });
-    const client = clientOf(info);
+    const client = clientOf(req, info, ctx.config.trustedProxies);
     if (!wantsStream(req, body)) return json(await models.run(params, req.signal, client));
     return sseResponse<Generation>(models.stream(params, req.signal, client), {
       piece: (text) => `data: ${JSON.stringify({ text })}\n\n`,

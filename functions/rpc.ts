@@ -85,7 +85,7 @@ function methodsOf(ctx: Context, client?: string): RpcMethods {
 /** Creates the JSON-RPC handler over a context. */
 export function createRpc(ctx: Context) {
   return handler(async (req, info) => {
-    const methods = methodsOf(ctx, clientOf(info));
+    const methods = methodsOf(ctx, clientOf(req, info, ctx.config.trustedProxies));
     if (req.method !== "POST") throw new HttpError(405, "Cannot call RPC: use POST");
     // Found in the browser audit: any page a visitor opened could POST a batch of inferences
     // here as text/plain (a no-cors fetch, no preflight) and spend a local coordinator's CPU;

@@ -179,6 +179,21 @@ export class SettingsReader {
 
   /** A comma-separated list of EVM addresses (lowercase). */
   /** Comma-separated web origins (`https://host[:port]`, nothing after), each as URL.origin. */
+  /** A comma-separated list of IP addresses (v4 or v6), or `unix` for a unix socket. */
+  ipList(source: Source): string[] {
+    const { text, name } = this.raw(source);
+    if (text === undefined) return [];
+    const items = text.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const isIp = (s: string) =>
+      s === "unix" || /^\d{1,3}(\.\d{1,3}){3}$/.test(s) ||
+      (/^[0-9a-f:.]+$/.test(s) && s.includes(":"));
+    const bad = items.filter((s) => !isIp(s));
+    if (bad.length) {
+      this.fail(name, `must be comma-separated IP addresses (or unix), got ${bad.join(", ")}`);
+    }
+    return items;
+  }
+
   originList(source: Source): string[] {
     const { text, name } = this.raw(source);
     if (text === undefined) return [];

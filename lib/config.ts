@@ -209,6 +209,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
   inferBackend: InferSettings["backend"];
   /** Only the per-client inference limits that were set (ARTHA_INFER_CLIENT_*, ...). */
   inferLimits: InferLimitSettings;
+  /** Reverse proxies whose X-Forwarded-For names the client (ARTHA_TRUSTED_PROXIES). */
+  trustedProxies: string[];
   /** The JSON-RPC URL GET /info gives browser workers (ARTHA_PUBLIC_RPC_URL). */
   publicRpcUrl?: string;
 }
@@ -238,7 +240,7 @@ function readInferLimits(r: SettingsReader): InferLimitSettings {
  * ARTHA_KV_PATH (default .artha/coordinator.kv; `deno` for Deno's own), ARTHA_STORE (fs, kv,
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
  * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), the
- * ARTHA_INFER_* per-client limits, ARTHA_PUBLIC_ORIGIN,
+ * ARTHA_INFER_* per-client limits, ARTHA_TRUSTED_PROXIES, ARTHA_PUBLIC_ORIGIN,
  * ARTHA_PUBLIC_RPC_URL and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
@@ -255,6 +257,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   const store = r.choice({ variable: "ARTHA_STORE" }, STORE_KINDS, env.onDeploy() ? "kv" : "fs");
   const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
   const inferLimits = readInferLimits(r);
+  const trustedProxies = r.ipList({ variable: "ARTHA_TRUSTED_PROXIES" });
   const publicRpcUrl = r.raw({ variable: "ARTHA_PUBLIC_RPC_URL" }).text === undefined
     ? undefined
     : r.url({ variable: "ARTHA_PUBLIC_RPC_URL" }, "", "the JSON-RPC URL browsers are given");
@@ -285,6 +288,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),
     inferBackend: inferBackend!,
     inferLimits,
+    trustedProxies,
     ...(publicRpcUrl ? { publicRpcUrl } : {}),
   };
 }

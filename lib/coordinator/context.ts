@@ -54,6 +54,9 @@ export interface CoordinatorConfig {
   /** Per-client inference limits set by the environment (ARTHA_INFER_*; the rest are
    * model_limits.ts DEFAULT_INFER_LIMITS). */
   inferLimits?: CoordinatorSettings["inferLimits"];
+  /** Reverse proxies in front of this coordinator (ARTHA_TRUSTED_PROXIES: IP addresses, or
+   * `unix`): a request from one is the client its X-Forwarded-For names, for per-client limits. */
+  trustedProxies: string[];
   /** The JSON-RPC URL GET /info gives browsers (ARTHA_PUBLIC_RPC_URL); unset, the coordinator's
    * own only when it holds nothing that may be a credential (see functions/info.ts). */
   publicRpcUrl?: string;
@@ -72,6 +75,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   uploadWriters: [],
   publicOrigins: [],
   inferBackend: "auto",
+  trustedProxies: [],
 };
 
 export interface Context {
@@ -90,13 +94,16 @@ let fromEnv: Promise<Context> | undefined;
 export function configFrom(
   settings:
     & Pick<CoordinatorSettings, "svdb">
-    & Partial<Pick<CoordinatorSettings, "inferBackend" | "inferLimits" | "publicRpcUrl">>,
+    & Partial<
+      Pick<CoordinatorSettings, "inferBackend" | "inferLimits" | "publicRpcUrl" | "trustedProxies">
+    >,
 ): CoordinatorConfig {
   return {
     ...DEFAULT_CONFIG,
     ...settings.svdb,
     inferBackend: settings.inferBackend ?? DEFAULT_CONFIG.inferBackend,
     ...(settings.inferLimits ? { inferLimits: settings.inferLimits } : {}),
+    trustedProxies: settings.trustedProxies ?? DEFAULT_CONFIG.trustedProxies,
     ...(settings.publicRpcUrl ? { publicRpcUrl: settings.publicRpcUrl } : {}),
   };
 }

@@ -93,6 +93,48 @@ export function clientKeyOf(
   return full.slice(0, 4).map((h) => h.replace(/^0+(?=.)/, "")).join(":") + "::/64";
 }
 
+/**
+ * The client of a request: its remote address, or, when that is one of `trustedProxies` (a
+ * reverse proxy in front of the coordinator: ARTHA_TRUSTED_PROXIES), the address the proxy
+ * forwarded for: the rightmost X-Forwarded-For entry that is no trusted proxy itself. Found
+ * reviewing the limits: behind a proxy every user was the proxy's one address, and the whole
+ * service got one client's share. Nobody else's header is read: anyone may send one.
+ *
+ * @example
+ * ```ts
+ * import { requestClient } from "./model_limits.ts";
+ * const proxy = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } };
+ * const headers = new Headers({ "x-forwarded-for": "203.0.113.9, 198.51.100.7" });
+ * console.assert(requestClient(headers, proxy, ["127.0.0.1"]) === "198.51.100.7");
+ * console.assert(requestClient(headers, proxy, []) === "127.0.0.1");
+ * ```
+ */
+export function requestClient(
+  headers: Headers,
+  info?: { remoteAddr?: { transport: string; hostname?: string } },
+  trustedProxies: readonly string[] = [],
+): string | undefined {
+  const addr = info?.remoteAddr;
+  const from = addr && (addr.hostname?.toLowerCase() ?? addr.transport);
+  if (from === undefined || !trustedProxies.includes(from)) return clientKeyOf(info);
+  const hops = (headers.get("x-forwarded-for") ?? "").split(",").map((h) => hostOf(h.trim()));
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (hop && !trustedProxies.includes(hop)) {
+      return clientKeyOf({ remoteAddr: { transport: "tcp", hostname: hop } });
+    }
+  }
+  return clientKeyOf(info);
+}
+
+/** An X-Forwarded-For entry's address: `[v6]:port` and `v4:port` without the port. */
+function hostOf(entry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
+  if (bracketed) return bracketed[1]!.toLowerCase();
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(entry);
+  return (v4 ? v4[1]! : entry).toLowerCase();
+}
+
 /** The per-client counts of one inference service. */
 export class ClientLimits {
   #active = new Map<string, number>();
@@ -116,6 +158,12 @@ export class ClientLimits {
       if (left > 0) this.#active.set(client, left);
       else this.#active.delete(client);
     };
+  }
+
+  /** Gives back a cold request the service refused itself (a 503: nothing was loaded). */
+  refundCold(client: string | undefined): void {
+    const b = client === undefined ? undefined : this.#buckets.get(client);
+    if (b) b.tokens = Math.min(this.limits.clientColdPerMinute, b.tokens + 1);
   }
 
   /** Spends one of `client`'s cold requests; throws 429 when its budget is empty. */

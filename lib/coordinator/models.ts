@@ -181,14 +181,20 @@ async function* streamGeneration(
   throwIfUnservable(serving, p.modelCid);
   // Per client before the global caps, so one client cannot take every slot.
   const leave = serving.clients.enter(caller.client);
+  // Checked before it is loaded: a CID nobody may serve must not take a resident model's place.
+  const cold = !serving.cache.has(p.modelCid) && !serving.loading.has(p.modelCid);
   try {
-    // Checked before it is loaded: a CID nobody may serve must not take a resident model's place.
-    const held = serving.cache.has(p.modelCid) || serving.loading.has(p.modelCid);
-    if (!held) {
+    if (cold) {
       serving.clients.spendCold(caller.client);
       await checkBounded(serving, p.modelCid);
     }
     return yield* generateCounted(serving, p, bytes, caller);
+  } catch (e) {
+    // Our own 503 (busy: nothing was loaded) costs the client nothing: found reviewing the
+    // limits, a client retrying as its Retry-After said spent its budget on them, then got 429.
+    const busy = e instanceof RetryLaterError && e.rejection.status === 503;
+    if (cold && busy) serving.clients.refundCold(caller.client);
+    throw e;
   } finally {
     leave();
   }

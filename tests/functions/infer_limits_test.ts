@@ -9,7 +9,12 @@ import { type Hex, zeroHash } from "viem";
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
-import { MAX_INPUT_BYTES, MAX_SERVED_MODELS, modelsOf } from "../../lib/coordinator/models.ts";
+import {
+  MAX_GENERATIONS,
+  MAX_INPUT_BYTES,
+  MAX_SERVED_MODELS,
+  modelsOf,
+} from "../../lib/coordinator/models.ts";
 import { DEFAULT_INFER_LIMITS } from "../../lib/coordinator/model_limits.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { type Coordinator, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
@@ -18,11 +23,18 @@ const TEXT = "The jury said it did find that the election was conducted well. ";
 
 type Route = (req: Request, info?: { remoteAddr: Deno.Addr }) => Promise<Response>;
 
-/** A client at `ip` calling the scenario's router, as Deno.serve would with its remote address. */
-function clientAt(s: Scenario, ip: string) {
+/**
+ * A client at `ip` calling the scenario's router, as Deno.serve would with its remote address;
+ * `forwardedFor` adds the X-Forwarded-For a reverse proxy at `ip` would.
+ */
+function clientAt(s: Scenario, ip: string, forwardedFor?: string) {
   const addr: Deno.Addr = { transport: "tcp", hostname: ip, port: 40_000 };
-  const call = (path: string, init?: RequestInit) =>
-    (s.route as Route)(new Request(`http://coordinator${path}`, init), { remoteAddr: addr });
+  const call = (path: string, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    if (forwardedFor) headers.set("x-forwarded-for", forwardedFor);
+    const req = new Request(`http://coordinator${path}`, { ...init, headers });
+    return (s.route as Route)(req, { remoteAddr: addr });
+  };
   return {
     call,
     post: (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -286,4 +298,52 @@ Deno.test("attacker: four clients refreshing a model each every 50 s do not keep
     statuses.push(await ask(honest, notLoaded()));
   }
   assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+});
+
+Deno.test("behind a trusted proxy its users are told apart; anyone else's X-Forwarded-For is not read", async () => {
+  // Found reviewing the limits: behind a reverse proxy every user was the proxy's address, so
+  // the whole service had one client's 2 generations and 6 cold loads a minute.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario({ config: { trustedProxies: ["127.0.0.1"] } });
+  const [cid] = await checkpointsOf(s, 1);
+  const ask = { modelCid: cid, input: TEXT, maxTokens: 1024, stream: true };
+  const users = ["198.51.100.1", "198.51.100.2"].map((ip) => clientAt(s, "127.0.0.1", ip));
+  const held = [];
+  for (const user of users) {
+    for (let i = 0; i < DEFAULT_INFER_LIMITS.clientGenerations; i++) {
+      held.push(await user.post("/ai/infer", ask));
+    }
+  }
+  assert.deepEqual(held.map((r) => r.status), [200, 200, 200, 200]);
+  // An untrusted sender posing as many clients is one client.
+  const poser = (n: number) => clientAt(s, "192.0.2.9", `203.0.113.${n}`);
+  const posed = [];
+  for (let n = 0; n < 3; n++) posed.push(await poser(n).post("/ai/infer", ask));
+  assert.deepEqual(posed.map((r) => r.status), [200, 200, 429]);
+  for (const r of [...held, ...posed]) await r.body?.cancel();
+});
+
+Deno.test("a cold request the service refused as busy (503) does not spend the client's budget", async () => {
+  // Found reviewing the limits: the cold budget was spent before the busy checks, so a client
+  // retrying as Retry-After said spent it on the service's own 503s and then got 429.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const cids = await checkpointsOf(s, 2);
+  const hold = { modelCid: cids[0], input: TEXT, maxTokens: 1024, stream: true };
+  const held = [];
+  for (let i = 0; i < MAX_GENERATIONS; i++) {
+    held.push(await clientAt(s, `198.51.100.${10 + (i >> 1)}`).post("/ai/infer", hold));
+  }
+  const asker = clientAt(s, "203.0.113.5");
+  const statuses = [];
+  for (let i = 0; i <= DEFAULT_INFER_LIMITS.clientColdPerMinute; i++) {
+    const res = await asker.post("/ai/infer", { modelCid: cids[1], input: TEXT, maxTokens: 1 });
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(statuses, Array(DEFAULT_INFER_LIMITS.clientColdPerMinute + 1).fill(503));
+  for (const r of held) await r.body?.cancel();
+  const after = await asker.post("/ai/infer", { modelCid: cids[1], input: TEXT, maxTokens: 1 });
+  assert.equal(after.status, 200);
+  await after.body?.cancel();
 });

@@ -150,6 +150,23 @@ Deno.test("the per-client inference limits come from ARTHA_INFER_*; a zero gener
   });
 });
 
+Deno.test("ARTHA_TRUSTED_PROXIES lists the reverse proxies whose X-Forwarded-For is read", () => {
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv({ ...env, ARTHA_TRUSTED_PROXIES: "127.0.0.1, ::1,unix" }, () => {
+    assert.deepEqual(configFrom(readCoordinatorSettings()).trustedProxies, [
+      "127.0.0.1",
+      "::1",
+      "unix",
+    ]);
+  });
+  withEnv({ ...env, ARTHA_TRUSTED_PROXIES: undefined }, () => {
+    assert.deepEqual(configFrom(readCoordinatorSettings()).trustedProxies, []);
+  });
+  withEnv({ ...env, ARTHA_TRUSTED_PROXIES: "proxy.example" }, () => {
+    assert.throws(() => readCoordinatorSettings(), /ARTHA_TRUSTED_PROXIES.*IP addresses/);
+  });
+});
+
 Deno.test("ARTHA_PUBLIC_RPC_URL is the RPC URL browsers are given; a non-http one is refused", () => {
   const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
   withEnv({ ...env, ARTHA_PUBLIC_RPC_URL: "https://rpc.example/" }, () => {
