@@ -16,6 +16,8 @@ export interface DisputeInfo {
   steps: number;
   lo: number;
   hi: number;
+  /** s_0 as the chain anchors it: the round's checkpoint (any round after the first), else 0. */
+  start: Hex;
   /** s_lo, on which both sides agree. */
   agreed: Hex;
   challengerHi: Hex;
@@ -48,6 +50,7 @@ export async function readDispute(
     steps: d.steps,
     lo: d.lo,
     hi: d.hi,
+    start: d.start,
     agreed: d.agreed,
     challengerHi: d.challengerHi,
     defenderHi: d.defenderHi,

@@ -128,6 +128,12 @@ async function rightDigestAtHi(
   if (stepDigests.length !== d.steps + 1) {
     return { reason: `the task has ${stepDigests.length - 1} steps, the dispute ${d.steps}` };
   }
+  // The chain anchors s_0 after round 0 and checked both sides' against it: a recomputation that
+  // starts elsewhere is this arbiter's error (its checkpoint record drifted from the chain), and
+  // stating its s_hi would make an honest party lose (found reviewing the both-lose verdicts).
+  if (BigInt(d.start) !== 0n && stepDigests[0] !== d.start) {
+    return { reason: `recomputed s_0 is not the chain's anchored start ${d.start}` };
+  }
   // hi == 0: the parties disagree on the round's start itself (round 0), nothing was agreed.
   const reason = d.hi > 0 && stepDigests[d.lo] !== d.agreed
     ? `recomputed s_${d.lo} is not the agreed ${d.agreed}: both sides were wrong by then`

@@ -20,6 +20,7 @@ import {
 } from "../../../lib/verify/dispute_chain.ts";
 import { DisputeResponder } from "../../../lib/verify/dispute_responder.ts";
 import type { ArbitrationRecord } from "../../../lib/coordinator/disputes.ts";
+import { jobMetricKey } from "../../../lib/coordinator/state.ts";
 import { nodeState, slashesOf, startVerifyRun } from "../../verify/_verify_job.ts";
 
 const STEPS = 8;
@@ -130,3 +131,90 @@ Deno.test({
 });
 
 type Run = Awaited<ReturnType<typeof startVerifyRun>>;
+
+Deno.test({
+  name:
+    "victim: an arbiter whose record of the round's start drifted from the chain's skips, never slashes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Found reviewing the both-lose verdicts: after round 0 the chain anchors s_0 and checked both
+    // sides' against it, so a recomputation from another start is the arbiter's own error; stated,
+    // its s_hi matched neither side and the honest defender lost 50%. Round 1: an honest defender
+    // and a challenger lying from step 2 bisect to (1, 2); the coordinator's record of round 0's
+    // checkpoint is then made to name the initial weights.
+    await using net = await startDevnet({ accounts: 5 });
+    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
+      nodes: 2,
+      shards: 1,
+      rounds: 2,
+      localSteps: STEPS,
+      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+    });
+    try {
+      const { addresses, jobId, validator } = run;
+      const [defender, challenger] = run.workers as [Run["workers"][0], Run["workers"][0]];
+      const challengerOp = createArthaClient({
+        rpcUrl: net.rpcUrl,
+        chainId: net.chainId,
+        account: net.accounts[3]!,
+      });
+      assert.equal(await defender.tick(), "trained");
+      assert.equal(await challenger.tick(), "trained");
+      await (await run.post("/aggregate", { jobId })).body?.cancel();
+      let right: Hex[] = [];
+      let honest: LocalResult | undefined;
+      run.cheats[0]!.tamper = (r) => {
+        right = r.stepDigests!;
+        honest = r;
+        return r;
+      };
+      assert.equal(await defender.tick(), "trained");
+      const theirs = right.map((s, i) => i < 2 ? s : made("challenger-r1", i));
+      const lie = { ...honest!, weightsDigest: theirs[STEPS]! };
+      await commitRound(challengerOp, {
+        addresses,
+        commit: {
+          jobId,
+          round: 1,
+          nodePubkey: challenger.nodePubkey,
+          ...pick(lie),
+          proofsRoot: lie.proofsRoot,
+        },
+      });
+      const { disputeId } = await openDispute(challengerOp, {
+        addresses,
+        jobId,
+        round: 1,
+        challenger: challenger.nodePubkey,
+        defender: defender.nodePubkey,
+        ends: disputeEnds(pick(lie), theirs),
+      });
+      const challengerSide = new DisputeResponder(challenger.nodePubkey);
+      challengerSide.remember({ jobId, round: 1, ...pick(lie), stepDigests: theirs });
+      const dispute = () => readDispute(validator, { addresses, disputeId });
+      await defender.tick(); // defends
+      for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
+        await challengerSide.answer(challengerOp, addresses);
+        await defender.tick();
+      }
+      assert.equal((await dispute()).phase, DisputePhase.Unresolved);
+      const stake = (await nodeState(run, defender.nodePubkey)).stake;
+      const metric = await run.ctx.kv.get<{ checkpointCid: string }>(jobMetricKey(jobId, 0));
+      assert.ok(metric.value, "round 0's metric is kept beside the job's head");
+      await run.ctx.kv.set(metric.key, { ...metric.value, checkpointCid: run.spec.initialWeights });
+
+      // Execute
+      await (await run.post("/aggregate", { jobId })).body?.cancel();
+
+      // Assert: skipped with its reason; the honest defender keeps its stake.
+      const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${disputeId}`]))
+        .value;
+      assert.equal(rec?.status, "skipped", JSON.stringify(rec));
+      assert.match(rec?.reason ?? "", /anchored start/);
+      assert.equal((await nodeState(run, defender.nodePubkey)).stake, stake);
+    } finally {
+      await run.close();
+    }
+  },
+});
