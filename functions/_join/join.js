@@ -46652,6 +46652,7 @@ async function checkFunds(client, params) {
 // lib/worker/task.ts
 var ROUND_NOT_OPEN = "ROUND_NOT_OPEN";
 var UPDATE_COUNTED = "UPDATE_COUNTED";
+var UPDATE_UNREADABLE = "UPDATE_UNREADABLE";
 
 // lib/worker/client.ts
 function httpCoordinator(baseUrl) {
@@ -46854,17 +46855,17 @@ function inQueue(client, fn) {
 async function send(client, request) {
   if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
   let hash3;
-  for (let attempt = 0; ; attempt++) {
+  const signed = [];
+  for (let attempt = 0; !hash3; attempt++) {
     try {
-      hash3 = await signAndSend(client, request);
-      break;
+      hash3 = await signAndSend(client, request, signed);
     } catch (e) {
       if (e instanceof FeeCapError) throw e;
-      if (attempt < STALE_NONCE_RETRIES && staleNonce(e)) {
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        continue;
-      }
-      throw await namedFailure(client, request, e);
+      if (!staleNonce(e)) throw await namedFailure(client, request, e);
+      hash3 = await afterStaleNonce(client, request, signed, e);
+      if (hash3) break;
+      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, request, e);
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
     }
   }
   const sent = await receiptOf(client, request.functionName, hash3);
@@ -46877,7 +46878,42 @@ async function send(client, request) {
   }
   throw await namedFailure(client, request, sent.failure);
 }
-async function signAndSend(client, request) {
+async function afterStaleNonce(client, request, signed, refusal) {
+  for (const ms of LANDED_RETRY_MS) {
+    if (ms) await new Promise((r) => setTimeout(r, ms));
+    for (const hash3 of signed) {
+      try {
+        await client.getTransactionReceipt({
+          hash: hash3
+        });
+        return hash3;
+      } catch (e) {
+        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+      }
+    }
+  }
+  if (request.gas === void 0) return void 0;
+  try {
+    await client.simulateContract({
+      ...request,
+      account: client.account
+    });
+  } catch (e) {
+    const { errorName, args } = revertOf(e);
+    const cause = errorName ? e : refusal;
+    throw new ChainCallError(request.functionName, errorName, args, {
+      cause
+    });
+  }
+  return void 0;
+}
+var LANDED_RETRY_MS = [
+  0,
+  100,
+  400,
+  1e3
+];
+async function signAndSend(client, request, hashes3) {
   const data = encodeFunctionData(request);
   const prepared = await client.prepareTransactionRequest({
     account: client.account,
@@ -46895,6 +46931,7 @@ async function signAndSend(client, request) {
     gas
   };
   const serializedTransaction = account.signTransaction ? await account.signTransaction(signed) : await client.signTransaction(signed);
+  hashes3.push(keccak256(serializedTransaction));
   return await client.sendRawTransaction({
     serializedTransaction
   });
@@ -47149,6 +47186,38 @@ function sendHeartbeat(client, params) {
       params.nodePubkey
     ]
   });
+}
+
+// lib/chain/get_heartbeat_interval.ts
+async function getHeartbeatInterval(client, params) {
+  const interval = await client.readContract({
+    address: params.addresses.registry,
+    abi: abis.registry,
+    functionName: "heartbeatInterval"
+  });
+  return Number(interval);
+}
+
+// lib/worker/_heartbeat_due.ts
+async function heartbeatDue(client, params) {
+  try {
+    const { addresses, nodePubkey } = params;
+    const [cert, interval, head] = await Promise.all([
+      getNodeCert(client, {
+        addresses,
+        nodePubkey
+      }),
+      getHeartbeatInterval(client, {
+        addresses
+      }),
+      client.getBlock()
+    ]);
+    const wall = BigInt(Math.floor((params.now?.() ?? Date.now()) / 1e3));
+    const now = head.timestamp > wall ? head.timestamp : wall;
+    return now - BigInt(cert.lastHeartbeat) >= BigInt(interval) / 2n;
+  } catch {
+    return true;
+  }
 }
 
 // lib/crypto/domain.ts
@@ -48373,6 +48442,24 @@ async function writeFileAtomic(path, data, options = {}) {
   } finally {
     if (!published) await Deno.remove(tmp).catch(() => {
     });
+  }
+  if (options.syncFolder ?? options.sync ?? true) await syncDir(dir);
+}
+async function syncDir(dir) {
+  if (Deno.build.os === "windows") return;
+  let folder;
+  try {
+    folder = await Deno.open(dir, {
+      read: true
+    });
+  } catch {
+    return;
+  }
+  try {
+    await folder.sync();
+  } catch {
+  } finally {
+    folder.close();
   }
 }
 
@@ -50560,6 +50647,8 @@ var ChallengeResponder = class {
   #fromBlock;
   /** Rounds with a challenge of this node open at the last look: never forgotten. */
   #challenged;
+  /** The bytes of the round being answered, loaded for it (one round's at a time). */
+  #loaded;
   constructor(nodePubkey) {
     this.nodePubkey = nodePubkey;
     this.#rounds = /* @__PURE__ */ new Map();
@@ -50576,6 +50665,12 @@ var ChallengeResponder = class {
       roundKey(r.jobId, r.round),
       r
     ]));
+  }
+  /** Update bytes it holds in memory: those kept without a loader, and a round's being answered. */
+  heldUpdateBytes() {
+    let held = this.#loaded?.bytes.length ?? 0;
+    for (const r of this.#rounds.values()) held += r.updateBytes?.length ?? 0;
+    return held;
   }
   /** The round keys with a challenge of this node open at the last look. */
   pinned() {
@@ -50601,15 +50696,21 @@ var ChallengeResponder = class {
     for (const [k, r] of this.#rounds) if (r.jobId.toLowerCase() === job) this.#rounds.delete(k);
     return true;
   }
-  /** The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. */
+  /**
+   * The answer an honest node gives to `c`, or undefined if it kept nothing to answer with. A
+   * round kept with a loader only is answered within {@link answer}, which loads its bytes first.
+   */
   answerFor(c) {
-    const r = this.#rounds.get(roundKey(c.jobId, c.round));
+    const key = roundKey(c.jobId, c.round);
+    const r = this.#rounds.get(key);
     if (!r) return void 0;
     if (c.count > 0) {
+      const bytes = r.updateBytes ?? (this.#loaded?.key === key ? this.#loaded.bytes : void 0);
+      if (!bytes?.length) return void 0;
       return {
         kind: "chunks",
         digests: r,
-        openings: openChunks(r.updateBytes, c.seed, c.count)
+        openings: openChunks(bytes, c.seed, c.count)
       };
     }
     if (!r.stepRecords) return void 0;
@@ -50640,17 +50741,36 @@ var ChallengeResponder = class {
     this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number + 1n;
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
-    for (const c of open) {
-      let answer;
-      try {
-        answer = this.answerFor(c);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        continue;
+    const failures = [];
+    try {
+      for (const c of open) {
+        let answer;
+        try {
+          if (c.count > 0) await this.#load(c);
+          answer = this.answerFor(c);
+        } catch (e) {
+          if (!(e instanceof RangeError)) failures.push(e);
+          continue;
+        }
+        if (answer && await send2(client, addresses, c.challengeId, answer)) answered++;
       }
-      if (answer && await send2(client, addresses, c.challengeId, answer)) answered++;
+    } finally {
+      this.#loaded = void 0;
     }
+    if (failures.length) throw failures[0];
     return answered;
+  }
+  /** Loads the update bytes of `c`'s round, when it was kept with a loader only. */
+  async #load(c) {
+    const key = roundKey(c.jobId, c.round);
+    const r = this.#rounds.get(key);
+    if (!r || r.updateBytes || !r.loadUpdate || this.#loaded?.key === key) return;
+    this.#loaded = void 0;
+    const bytes = await r.loadUpdate();
+    if (bytes) this.#loaded = {
+      key,
+      bytes
+    };
   }
 };
 async function send2(client, addresses, challengeId, answer) {
@@ -50716,6 +50836,7 @@ async function readDispute(client, params) {
     steps: d.steps,
     lo: d.lo,
     hi: d.hi,
+    start: d.start,
     agreed: d.agreed,
     challengerHi: d.challengerHi,
     defenderHi: d.defenderHi,
@@ -61120,7 +61241,7 @@ async function commitTrained(client, params) {
   }
   return "committed";
 }
-function keepCommitted(responders, jobId, round, result) {
+function keepCommitted(responders, jobId, round, result, loadUpdate) {
   const committed = {
     jobId: jobId.toLowerCase(),
     round,
@@ -61130,7 +61251,11 @@ function keepCommitted(responders, jobId, round, result) {
   };
   responders.challenges.remember({
     ...committed,
-    updateBytes: committedUpdateBytes(result),
+    ...loadUpdate ? {
+      loadUpdate
+    } : {
+      updateBytes: committedUpdateBytes(result)
+    },
     stepRecords: result.stepRecords
   });
   if (result.stepDigests) {
@@ -61155,25 +61280,31 @@ function savedCommitOf(jobId, round, result, updateCid) {
     stepDigests: result.stepDigests
   };
 }
-async function restoreCommit(responders, gateway, saved, kept) {
-  const { updateCid: _, stepRecords, stepDigests, ...committed } = saved;
-  let updateBytes = kept && merkleRoot(kept) === saved.gradientDigest ? kept : new Uint8Array();
-  if (updateBytes.length === 0 && saved.updateCid !== SECURE_UPDATE_CID) {
-    try {
-      updateBytes = committedBytes(await gateway.get(saved.updateCid, void 0, true));
-    } catch {
-    }
-    if (merkleRoot(updateBytes) !== saved.gradientDigest) updateBytes = new Uint8Array();
-  }
+function restoreCommit(responders, saved, loadUpdate) {
+  const { updateCid: _, stepRecords, stepDigests, delivered: __, ...committed } = saved;
   responders.challenges.remember({
     ...committed,
-    updateBytes,
+    loadUpdate,
     stepRecords: stepRecords ? hexToBytes3(stepRecords) : void 0
   });
   if (stepDigests) responders.disputes.remember({
     ...committed,
     stepDigests
   });
+}
+function updateLoader(state, gateway, saved) {
+  return async () => {
+    const kept = await state.committedUpdate(saved.jobId, saved.round);
+    if (kept && merkleRoot(kept) === saved.gradientDigest) return kept;
+    if (saved.updateCid === SECURE_UPDATE_CID) return void 0;
+    let bytes;
+    try {
+      bytes = committedBytes(await gateway.get(saved.updateCid, void 0, true));
+    } catch {
+      return void 0;
+    }
+    return merkleRoot(bytes) === saved.gradientDigest ? bytes : void 0;
+  };
 }
 function committedBytes(file) {
   const payload = file.length >= MAGIC.length && MAGIC.every((b, i) => file[i] === b);
@@ -63848,14 +63979,16 @@ var Worker2 = class {
   disputes;
   /** Follows the jobs this node trained for (only when someone listens to the progress). */
   follower;
-  #lastHeartbeat = 0;
+  /** When the worker last sent a heartbeat, or saw that none was due. */
+  #lastHeartbeatLook = 0;
   #lastChores = Date.now();
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted = [];
   #restored;
-  /** While the kept commits are restored: their reads run the chores, which must not await them. */
-  #restoring = false;
+  /** While challenges are answered: a kept update read from SVDB runs the chores, which must not
+   * answer again inside the answer. */
+  #answering = false;
   constructor(options) {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
@@ -63911,7 +64044,7 @@ var Worker2 = class {
       region,
       maxStake
     });
-    if (r.registered) this.#lastHeartbeat = Date.now();
+    if (r.registered) this.#lastHeartbeatLook = Date.now();
     const { nodePubkey } = this;
     const operator = client.account.address;
     this.options.onProgress?.({
@@ -63957,21 +64090,40 @@ var Worker2 = class {
       }
     }
   }
-  /** Sends an on-chain heartbeat when the last one is older than heartbeatEveryMs. */
+  /**
+   * Sends an on-chain heartbeat when it is due ({@link heartbeatDue}), looking at most every
+   * heartbeatEveryMs; `force` sends one now.
+   */
   async heartbeat(force = false) {
     const every = this.options.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS;
-    if (!force && Date.now() - this.#lastHeartbeat < every) return;
-    await sendHeartbeat(this.options.client, {
-      addresses: this.options.addresses,
-      nodePubkey: this.options.key.publicKeyHex
+    if (!force && Date.now() - this.#lastHeartbeatLook < every) return;
+    const { client, addresses, now } = this.options;
+    const nodePubkey = this.options.key.publicKeyHex;
+    if (!force && every > 0 && !await heartbeatDue(client, {
+      addresses,
+      nodePubkey,
+      now
+    })) {
+      this.#lastHeartbeatLook = Date.now();
+      return;
+    }
+    await sendHeartbeat(client, {
+      addresses,
+      nodePubkey
     });
-    this.#lastHeartbeat = Date.now();
+    this.#lastHeartbeatLook = Date.now();
   }
   /** Answers every open on-chain challenge of this node from its kept commits. */
   async answerChallenges() {
     if (!this.options.addresses.verification) return 0;
     await this.#restoreCommits();
-    const answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    this.#answering = true;
+    let answered;
+    try {
+      answered = await this.challenges.answer(this.options.client, this.options.addresses);
+    } finally {
+      this.#answering = false;
+    }
     await this.#forgetSettledJobs();
     return answered;
   }
@@ -64014,23 +64166,19 @@ var Worker2 = class {
       throw e;
     });
   }
+  /** Gives the responders every kept commit: digests and step records, the update bytes only as
+   * a loader (read when a challenge needs them). */
   async #restoreOnce() {
-    this.#restoring = true;
-    try {
-      const responders = {
-        challenges: this.challenges,
-        disputes: this.disputes
-      };
-      for (const saved of await this.state.commits()) {
-        const kept = await this.state.committedUpdate(saved.jobId, saved.round);
-        const steps = await this.state.committedSteps(saved.jobId, saved.round);
-        await restoreCommit(responders, this.gateway, {
-          ...saved,
-          ...steps
-        }, kept);
-      }
-    } finally {
-      this.#restoring = false;
+    const responders = {
+      challenges: this.challenges,
+      disputes: this.disputes
+    };
+    for (const saved of await this.state.commits()) {
+      const steps = await this.state.committedSteps(saved.jobId, saved.round);
+      restoreCommit(responders, {
+        ...saved,
+        ...steps
+      }, updateLoader(this.state, this.gateway, saved));
     }
   }
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
@@ -64048,6 +64196,9 @@ var Worker2 = class {
           kind: "error",
           message: why
         });
+        if (e.code !== UPDATE_UNREADABLE) {
+          await this.state.markDelivered(pending.jobId, pending.round);
+        }
       }
       await this.state.adoptResidual(pending.jobId);
       await this.state.savePending(void 0);
@@ -64167,10 +64318,7 @@ var Worker2 = class {
         message: message2
       });
     });
-    keepCommitted({
-      challenges: this.challenges,
-      disputes: this.disputes
-    }, jobId, round, result);
+    this.#keepCommitted(saved, result);
     const pinned = /* @__PURE__ */ new Set([
       ...this.challenges.pinned(),
       ...this.disputes.pinned()
@@ -64203,6 +64351,19 @@ var Worker2 = class {
       bytes
     });
     return "trained";
+  }
+  /**
+   * Gives the responders a landed commit. With a state, its update bytes are read from it when a
+   * challenge needs them: found in the worker audit, every challengeable round's held in memory
+   * (17 a job) were many times a memory budget the job passed.
+   */
+  #keepCommitted(saved, result) {
+    const load = this.state.storage ? updateLoader(this.state, this.gateway, saved) : void 0;
+    const responders = {
+      challenges: this.challenges,
+      disputes: this.disputes
+    };
+    keepCommitted(responders, saved.jobId, saved.round, result, load);
   }
   /**
    * Why a train task is one this node already delivered, if it is. Found in the worker audit: a
@@ -64340,7 +64501,7 @@ var Worker2 = class {
     if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
     this.#lastChores = Date.now();
     try {
-      await this.#everyChore(this.#restoring);
+      await this.#everyChore(this.#answering);
     } catch (e) {
       const message2 = e.message.split("\n")[0];
       this.#report({
