@@ -148,6 +148,13 @@ function isFinalRefusal(e: unknown): boolean {
     ![408, 425, 429].includes(e.status);
 }
 
+/**
+ * Refusals of an update that pass with time: the coordinator could not read it back (collected
+ * meanwhile), or its chain reads lag the node's commit or the job's start (found reviewing the
+ * refused-round mark: an honest node marked such a round delivered and never posted it again).
+ */
+const PASSING_REFUSALS = [UPDATE_UNREADABLE, "NOT_COMMITTED", "JOB_NOT_RUNNING"];
+
 /** How many posted clusters a worker remembers, to refuse an offer of one again. */
 const CLUSTERS_REMEMBERED = 64;
 
@@ -301,7 +308,8 @@ export class Worker {
     if (!force && Date.now() - this.#lastHeartbeatLook < every) return;
     const { client, addresses, now } = this.options;
     const nodePubkey = this.options.key.publicKeyHex;
-    if (!force && every > 0 && !await heartbeatDue(client, { addresses, nodePubkey, now })) {
+    const look = { addresses, nodePubkey, lookEveryMs: every, now };
+    if (!force && every > 0 && !await heartbeatDue(client, look)) {
       this.#lastHeartbeatLook = Date.now(); // looked: the next look is `every` from now
       return;
     }
@@ -393,9 +401,9 @@ export class Worker {
         this.#report({ kind: "error", message: why });
         // Judged, so done: found reviewing the delivered-round refusal, a coordinator answering
         // every post with a 4xx had the round offered, retrained and refused again in a loop.
-        // Except an update it could not read (collected meanwhile): that one is trained and
-        // uploaded again when offered.
-        if ((e as CoordinatorError).code !== UPDATE_UNREADABLE) {
+        // Except refusals that pass (an update it could not read back, a commit or a job start
+        // its chain reads have not seen yet): that round is trained and posted again if offered.
+        if (!PASSING_REFUSALS.includes((e as CoordinatorError).code)) {
           await this.state.markDelivered(pending.jobId, pending.round);
         }
       }

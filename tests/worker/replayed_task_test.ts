@@ -201,3 +201,29 @@ Deno.test("attacker: a round whose every post is refused is not retrained when o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("victim: a round refused because the coordinator's chain reads lag its commit is trained and posted again", async () => {
+  // Found reviewing the refused-round mark: 409 NOT_COMMITTED (the coordinator has not seen the
+  // commit yet) marked the round delivered, and the node's committed update never counted.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const [a] = job.nodes as [TestNode, TestNode];
+  const dir = await Deno.makeTempDir({ prefix: "artha-lagging-" });
+  let lagging = 2; // the first post and its resend
+  const behind: CoordinatorFetch = (path, init) => {
+    if (path === "/aggregate/update" && lagging-- > 0) {
+      const error = { code: "NOT_COMMITTED", message: "Cannot aggregate: no commit seen yet" };
+      return Promise.resolve(Response.json({ error }, { status: 409 }));
+    }
+    return s.call(path, init);
+  };
+  try {
+    const worker = workerThrough(fx, a, behind, [], { statePath: `${dir}/state.json` });
+    await assert.rejects(worker.tick(), /no commit seen yet/);
+    assert.equal(await worker.tick(), "resent"); // refused again, dropped
+    assert.equal(await worker.tick(), "trained"); // offered again: trained and posted
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
