@@ -18,11 +18,13 @@ import { getNodeCert } from "../chain/get_node_cert.ts";
 
 /**
  * Whether the node's last heartbeat on chain is at least half the chain's heartbeat interval
- * old; true when a read fails (a heartbeat too many costs gas, one missed costs stake).
+ * old, or so old that the next look (`lookEveryMs` away) could come too late; true when a read
+ * fails (a heartbeat too many costs gas, one missed costs stake). Found reviewing the schedule:
+ * with half the interval alone, a chain interval of 20 minutes and looks every 10 were missed.
  */
 export async function heartbeatDue(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; nodePubkey: Hex; now?: () => number },
+  params: { addresses: ArthaAddresses; nodePubkey: Hex; lookEveryMs: number; now?: () => number },
 ): Promise<boolean> {
   try {
     const { addresses, nodePubkey } = params;
@@ -35,7 +37,9 @@ export async function heartbeatDue(
     // transactions shows an old head, while a report of the miss is judged at its own block.
     const wall = BigInt(Math.floor((params.now?.() ?? Date.now()) / 1000));
     const now = head.timestamp > wall ? head.timestamp : wall;
-    return now - BigInt(cert.lastHeartbeat) >= BigInt(interval) / 2n;
+    const half = BigInt(interval) / 2n;
+    const beforeNextLooks = BigInt(interval) - 2n * BigInt(Math.ceil(params.lookEveryMs / 1000));
+    return now - BigInt(cert.lastHeartbeat) >= (beforeNextLooks < half ? beforeNextLooks : half);
   } catch {
     return true;
   }

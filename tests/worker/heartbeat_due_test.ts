@@ -26,11 +26,12 @@ const ADDRESSES = {
  * `lastHeartbeat` (seconds); each heartbeat sent is counted and moves lastHeartbeat to now.
  * With `failReads` every read of the registry fails.
  */
-function chain(lastHeartbeat: number, failReads = false) {
+function chain(lastHeartbeat: number, failReads = false, interval = INTERVAL) {
   const clock = { ms: T0 * 1000 };
   const chainNow = () => BigInt(Math.floor(clock.ms / 1000));
   let last = BigInt(lastHeartbeat);
   let sent = 0;
+  const beats: number[] = [lastHeartbeat];
   const client = {
     chain: { id: 31_337 },
     account: { address: `0x${"0c".repeat(20)}`, type: "json-rpc" },
@@ -40,7 +41,7 @@ function chain(lastHeartbeat: number, failReads = false) {
       if (p.functionName === "getNode") {
         return Promise.resolve({ lastHeartbeat: last, active: true });
       }
-      if (p.functionName === "heartbeatInterval") return Promise.resolve(BigInt(INTERVAL));
+      if (p.functionName === "heartbeatInterval") return Promise.resolve(BigInt(interval));
       return Promise.reject(new Error(`unexpected read ${p.functionName}`));
     },
     simulateContract: (request: unknown) => Promise.resolve({ request }),
@@ -49,11 +50,12 @@ function chain(lastHeartbeat: number, failReads = false) {
       assert.equal(request.functionName, "heartbeat");
       sent++;
       last = chainNow();
+      beats.push(Number(last));
       return Promise.resolve(`0x${sent.toString(16).padStart(64, "0")}`);
     },
     getTransactionReceipt: () => Promise.resolve({ status: "success", gasUsed: 1n }),
   } as unknown as ArthaClient;
-  return { client, clock, sent: () => sent };
+  return { client, clock, sent: () => sent, beats };
 }
 
 /** A worker of `client` with the default heartbeat looks, its Date.now the chain's clock. */
@@ -117,4 +119,20 @@ Deno.test("victim: a node that cannot read the registry heartbeats all the same"
 
   // Assert: a heartbeat too many costs gas, a missed one stake.
   assert.equal(fake.sent(), 2);
+});
+
+Deno.test("victim: with a chain interval of 20 minutes and looks every 10, no heartbeat comes late", async () => {
+  // Found reviewing the schedule: sending at half the interval alone, a look just short of it
+  // (599 s) left the next look (1,204 s) past the 1,200 s interval: a miss, 10% of the stake
+  // after three.
+  const interval = 1_200;
+  const fake = chain(T0, false, interval);
+  await withClock(fake, async (worker) => {
+    for (let k = 0; k < 12; k++) {
+      fake.clock.ms = (T0 + 599 + k * 605) * 1000;
+      await worker.heartbeat();
+    }
+  });
+  const gaps = fake.beats.slice(1).map((b, i) => b - fake.beats[i]!);
+  assert.ok(gaps.length > 0 && Math.max(...gaps) <= interval, `gaps ${gaps}`);
 });
