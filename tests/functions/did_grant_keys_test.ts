@@ -17,6 +17,7 @@ import { accountUploadSigner, uploadDomain } from "../../lib/store/upload_signat
 import type { ArthaClient } from "../../lib/chain/client.ts";
 import { Gateway } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient, CoordinatorError } from "../../lib/worker/client.ts";
+import { gatewayOf } from "./_did_gateway.ts";
 import { type Coordinator, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 
 const PLAINTEXT = new TextEncoder().encode("patient,age\nA,41\nB,37\n");
@@ -31,17 +32,6 @@ async function identity(fx: Coordinator, client: ArthaClient) {
     encKey: enc.publicKeyHex,
   });
   return { ...made, encSecretKey: enc.secretKey };
-}
-
-/** The coordinator's gateway, its reads and uploads signed by `client`'s account. */
-function gatewayOf(s: Scenario, client: ArthaClient, did: string): Gateway {
-  const { chainId, addresses } = s.ctx.chain;
-  return new Gateway(new CoordinatorClient(s.call), {
-    signer: accountUploadSigner(client),
-    domain: uploadDomain(chainId, addresses.registry),
-    did,
-    now: () => s.ctx.now(),
-  });
 }
 
 /** An owner publishing through the gateway to one grantee, as `dataset prepare --gateway` does. */

@@ -30,6 +30,7 @@ import {
   TINY_BATCH,
   TINY_MODEL,
 } from "./_coordinator.ts";
+import { gatewayOf } from "./_did_gateway.ts";
 
 /** POST /did/grant signed by `client`'s account, naming its DID (as a data owner signs). */
 async function postGrant(
@@ -397,17 +398,6 @@ function identity(fx: Coordinator, client: ArthaClient) {
     store: fx.store,
     authKey: generateNodeKey(),
     encKey: generateEncKey().publicKeyHex,
-  });
-}
-
-/** The coordinator's gateway as `client` uploads through it, with its DID as credential. */
-function gatewayOf(s: Scenario, client: ArthaClient, did: string): Gateway {
-  const { chainId, addresses } = s.ctx.chain;
-  return new Gateway(new CoordinatorClient(s.call), {
-    signer: accountUploadSigner(client),
-    domain: uploadDomain(chainId, addresses.registry),
-    did,
-    now: () => s.ctx.now(),
   });
 }
 

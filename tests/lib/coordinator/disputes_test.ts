@@ -35,6 +35,39 @@ function pick(r: { lossDigest: Hex; gradientDigest: Hex; weightsDigest: Hex }) {
   };
 }
 
+/**
+ * The challenger commits `lie` for `round` and opens a dispute against the defender with the
+ * step digests `theirs`; its side of the bisection is a DisputeResponder that remembers them.
+ */
+async function disputeWith(
+  op: ReturnType<typeof createArthaClient>,
+  d: {
+    addresses: Parameters<typeof commitRound>[1]["addresses"];
+    jobId: Hex;
+    round: number;
+    challenger: Hex;
+    defender: Hex;
+    lie: LocalResult;
+    theirs: Hex[];
+  },
+) {
+  const { addresses, jobId, round, lie, theirs } = d;
+  const commit = {
+    jobId,
+    round,
+    nodePubkey: d.challenger,
+    ...pick(lie),
+    proofsRoot: lie.proofsRoot,
+  };
+  await commitRound(op, { addresses, commit });
+  const ends = disputeEnds(pick(lie), theirs);
+  const at = { addresses, jobId, round, challenger: d.challenger, defender: d.defender, ends };
+  const { disputeId } = await openDispute(op, at);
+  const challengerSide = new DisputeResponder(d.challenger);
+  challengerSide.remember({ jobId, round, ...pick(lie), stepDigests: theirs });
+  return { disputeId, challengerSide };
+}
+
 Deno.test({
   name: "attacker: a colluding pair that agrees on a made-up s_lo is arbitrated, and both lose",
   sanitizeResources: false,
@@ -76,26 +109,15 @@ Deno.test({
       assert.equal(await defender.tick(), "trained");
       const theirs = right.map((s, i) => i < 2 ? shared(i, s) : made("challenger", i));
       const lie = { ...mine!, weightsDigest: theirs[STEPS]! };
-      await commitRound(challengerOp, {
-        addresses,
-        commit: {
-          jobId,
-          round: 0,
-          nodePubkey: challenger.nodePubkey,
-          ...pick(lie),
-          proofsRoot: lie.proofsRoot,
-        },
-      });
-      const { disputeId } = await openDispute(challengerOp, {
+      const { disputeId, challengerSide } = await disputeWith(challengerOp, {
         addresses,
         jobId,
         round: 0,
         challenger: challenger.nodePubkey,
         defender: defender.nodePubkey,
-        ends: disputeEnds(pick(lie), theirs),
+        lie,
+        theirs,
       });
-      const challengerSide = new DisputeResponder(challenger.nodePubkey);
-      challengerSide.remember({ jobId, round: 0, ...pick(lie), stepDigests: theirs });
       const dispute = () => readDispute(validator, { addresses, disputeId });
       assert.equal(await defender.tick(), "wait"); // defends
       for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
@@ -172,26 +194,15 @@ Deno.test({
       assert.equal(await defender.tick(), "trained");
       const theirs = right.map((s, i) => i < 2 ? s : made("challenger-r1", i));
       const lie = { ...honest!, weightsDigest: theirs[STEPS]! };
-      await commitRound(challengerOp, {
-        addresses,
-        commit: {
-          jobId,
-          round: 1,
-          nodePubkey: challenger.nodePubkey,
-          ...pick(lie),
-          proofsRoot: lie.proofsRoot,
-        },
-      });
-      const { disputeId } = await openDispute(challengerOp, {
+      const { disputeId, challengerSide } = await disputeWith(challengerOp, {
         addresses,
         jobId,
         round: 1,
         challenger: challenger.nodePubkey,
         defender: defender.nodePubkey,
-        ends: disputeEnds(pick(lie), theirs),
+        lie,
+        theirs,
       });
-      const challengerSide = new DisputeResponder(challenger.nodePubkey);
-      challengerSide.remember({ jobId, round: 1, ...pick(lie), stepDigests: theirs });
       const dispute = () => readDispute(validator, { addresses, disputeId });
       await defender.tick(); // defends
       for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
