@@ -11,7 +11,7 @@
  */
 import type { Hex } from "viem";
 import { type DataAccess, getDataAccessLog } from "../chain/get_data_access_log.ts";
-import { LOG_QUERY_BLOCKS, logRanges } from "../chain/log_ranges.ts";
+import { LOG_QUERY_BLOCKS } from "../chain/log_ranges.ts";
 import type { Context } from "./context.ts";
 
 /** Log queries one request may spend catching the index up (100,000 blocks). */
@@ -82,33 +82,74 @@ function catchUp(ctx: Context, head: bigint, parts: number): Promise<bigint> {
   return scan;
 }
 
-async function scanParts(ctx: Context, head: bigint, parts: number): Promise<bigint> {
-  let next = (await ctx.kv.get<bigint>(cursorKey(ctx))).value ?? 0n;
-  // A cursor past the head: the chain was reset under the same id and address (a devnet's
-  // deterministic deployment); its trail is read again from the start.
-  if (next > head + 1n) next = await forgetTrail(ctx);
-  const end = next + LOG_QUERY_BLOCKS * BigInt(parts) - 1n;
-  for (const [fromBlock, toBlock] of logRanges(next, end < head ? end : head)) {
-    const { client, addresses } = ctx.chain;
-    let events;
-    try {
-      events = await getDataAccessLog(client, { addresses, fromBlock, toBlock });
-    } catch (e) {
-      // Found reviewing the index: one range the RPC refused (too many results, say) threw for
-      // every request of every pair. What is indexed is answered, marked incomplete.
-      console.error(`did access: blocks ${fromBlock}-${toBlock} not read:`, (e as Error).message);
-      break;
-    }
-    // Each event under its own key first, the cursor after: a scan cut short reads its part
-    // again and writes the same keys, never skips one.
-    for (const e of events) {
-      if (!e.datasetId || !e.granteeDid || e.block === null || e.logIndex === null) continue;
-      await ctx.kv.set([...entryPrefix(ctx, e.datasetId, e.granteeDid), e.block, e.logIndex], e);
-    }
-    next = toBlock + 1n;
-    await ctx.kv.set(cursorKey(ctx), next);
+/** Where the index has read to, on which chain, and how wide its next query is. */
+interface Cursor {
+  /** The first block not yet read. */
+  next: bigint;
+  /** The chain's genesis hash: another one means the chain was reset under the same address. */
+  genesis: Hex;
+  /** Blocks the next query spans: halved after a refusal, doubled back after a success. */
+  span: bigint;
+  /** Refused queries in a row, from this cursor. */
+  fails: number;
+}
+
+/** Each context's genesis hash, read once. */
+const geneses = new WeakMap<Context, Promise<Hex>>();
+
+function genesisOf(ctx: Context): Promise<Hex> {
+  let g = geneses.get(ctx);
+  if (!g) {
+    g = ctx.chain.client.getBlock({ blockNumber: 0n }).then((b) => b.hash as Hex);
+    g.catch(() => geneses.delete(ctx));
+    geneses.set(ctx, g);
   }
-  return next;
+  return g;
+}
+
+async function scanParts(ctx: Context, head: bigint, parts: number): Promise<bigint> {
+  const genesis = await genesisOf(ctx);
+  const kept = (await ctx.kv.get<Cursor>(cursorKey(ctx))).value;
+  // Another genesis: the chain was reset under the same id and address (a devnet's deterministic
+  // deployment), and its trail is read again from the start. A head behind the cursor alone is
+  // a lagging replica, not a reset (found reviewing the reset check, which took one for the
+  // other and threw the whole index away).
+  let c: Cursor = kept?.genesis === genesis
+    ? kept
+    : { next: await forgetTrail(ctx), genesis, span: LOG_QUERY_BLOCKS, fails: 0 };
+  for (let part = 0; part < parts && c.next <= head; part++) {
+    const last = c.next + c.span - 1n < head ? c.next + c.span - 1n : head;
+    c = await scanPart(ctx, c, last);
+    await ctx.kv.set(cursorKey(ctx), c);
+    if (c.fails > 0) break; // refused: the next request tries a narrower range
+  }
+  return c.next;
+}
+
+/**
+ * Reads [c.next, last] into the index; the cursor after it. Found reviewing the index: a range
+ * the RPC refused (more results than it returns, which anyone's padding can cause) was asked
+ * again as it was at every request, and the index stopped for good. A refused range is halved
+ * each time, down to one block (never skipped: a refusal may be an outage, which passes).
+ */
+async function scanPart(ctx: Context, c: Cursor, last: bigint): Promise<Cursor> {
+  const { client, addresses } = ctx.chain;
+  let events;
+  try {
+    events = await getDataAccessLog(client, { addresses, fromBlock: c.next, toBlock: last });
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    console.error(`did access: blocks ${c.next}-${last} not read: ${why}`);
+    return { ...c, span: (c.span + 1n) / 2n, fails: c.fails + 1 };
+  }
+  // Each event under its own key first, the cursor after: a scan cut short reads its part again
+  // and writes the same keys, never skips one.
+  for (const e of events) {
+    if (!e.datasetId || !e.granteeDid || e.block === null || e.logIndex === null) continue;
+    await ctx.kv.set([...entryPrefix(ctx, e.datasetId, e.granteeDid), e.block, e.logIndex], e);
+  }
+  const span = c.span * 2n < LOG_QUERY_BLOCKS ? c.span * 2n : LOG_QUERY_BLOCKS;
+  return { ...c, next: last + 1n, span, fails: 0 };
 }
 
 /** Deletes the indexed trail of this deployment and its cursor; the next block to read: 0. */

@@ -119,18 +119,63 @@ Deno.test("a range the RPC refuses is answered as incomplete, not as an error fo
   }
 });
 
-Deno.test("a cursor past the chain's head (a chain reset under the same address) reads the trail again", async () => {
+Deno.test("a cursor of another chain (a reset under the same address) reads the trail again", async () => {
   const t = await longTrail(10);
   await using _ = t.fx;
   const ctx = t.s.ctx;
-  const far = 10n ** 9n;
   // Where the index keeps its cursor, as a KV kept from an earlier, longer chain left it.
-  await ctx.kv.set(["did_access_scan"], far);
-  await ctx.kv.set(
-    ["did_access_scan", ctx.chain.chainId, ctx.chain.addresses.dids.toLowerCase()],
-    far,
-  );
+  const key = ["did_access_scan", ctx.chain.chainId, ctx.chain.addresses.dids.toLowerCase()];
+  const genesis = `0x${"ab".repeat(32)}`;
+  await ctx.kv.set(key, { next: 10n ** 9n, genesis, span: 2_000n, fails: 0 });
   const trail = await accessTrail(ctx, t.datasetId, t.granteeDid);
   assert.equal(trail.complete, true);
   assert.equal(trail.audit.length, 2);
+});
+
+Deno.test("a head read from a lagging replica keeps the index", async () => {
+  // Found reviewing the reset check: a head behind the cursor was taken for a reset, and the
+  // whole index was thrown away and read again from block 0.
+  const t = await longTrail(10);
+  await using _ = t.fx;
+  const ctx = t.s.ctx;
+  assert.equal((await accessTrail(ctx, t.datasetId, t.granteeDid)).audit.length, 2);
+  const client = ctx.chain.client;
+  const head = client.getBlockNumber;
+  const behind = await head.call(client) - 3n;
+  client.getBlockNumber = (() => Promise.resolve(behind)) as typeof head;
+  try {
+    const { result, queries } = await logQueries(async () => ({
+      result: await accessTrail(ctx, t.datasetId, t.granteeDid),
+    })).then((r) => ({ result: r.value.result, queries: r.queries }));
+    assert.equal(result.audit.length, 2);
+    assert.equal(queries, 0, "nothing read again");
+  } finally {
+    client.getBlockNumber = head;
+  }
+});
+
+Deno.test("a range the RPC always refuses is narrowed until it is read", async () => {
+  // Found reviewing the index: a range refused for too many results was asked again, as it
+  // was, at every request, and the index stopped for good.
+  const t = await longTrail(4_000);
+  await using _ = t.fx;
+  const client = t.s.ctx.chain.client;
+  const read = client.getContractEvents;
+  client.getContractEvents = ((...args: Parameters<typeof read>) => {
+    const { fromBlock, toBlock } = args[0] as { fromBlock: bigint; toBlock: bigint };
+    if (toBlock - fromBlock + 1n > 500n) {
+      return Promise.reject(new Error("more than 10000 results"));
+    }
+    return read.apply(client, args);
+  }) as typeof read;
+  try {
+    let trail = await accessTrail(t.s.ctx, t.datasetId, t.granteeDid);
+    for (let i = 0; i < 20 && !trail.complete; i++) {
+      trail = await accessTrail(t.s.ctx, t.datasetId, t.granteeDid);
+    }
+    assert.equal(trail.complete, true);
+    assert.equal(trail.audit.length, 2);
+  } finally {
+    client.getContractEvents = read;
+  }
 });
