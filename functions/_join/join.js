@@ -47214,7 +47214,9 @@ async function heartbeatDue(client, params) {
     ]);
     const wall = BigInt(Math.floor((params.now?.() ?? Date.now()) / 1e3));
     const now = head.timestamp > wall ? head.timestamp : wall;
-    return now - BigInt(cert.lastHeartbeat) >= BigInt(interval) / 2n;
+    const half = BigInt(interval) / 2n;
+    const beforeNextLooks = BigInt(interval) - 2n * BigInt(Math.ceil(params.lookEveryMs / 1e3));
+    return now - BigInt(cert.lastHeartbeat) >= (beforeNextLooks < half ? beforeNextLooks : half);
   } catch {
     return true;
   }
@@ -63958,6 +63960,11 @@ function isFinalRefusal(e) {
     429
   ].includes(e.status);
 }
+var PASSING_REFUSALS = [
+  UPDATE_UNREADABLE,
+  "NOT_COMMITTED",
+  "JOB_NOT_RUNNING"
+];
 var CLUSTERS_REMEMBERED = 64;
 function clusterKey(task) {
   return `${task.jobId.toLowerCase()}:${task.round}:${task.cluster}`;
@@ -64099,11 +64106,13 @@ var Worker2 = class {
     if (!force && Date.now() - this.#lastHeartbeatLook < every) return;
     const { client, addresses, now } = this.options;
     const nodePubkey = this.options.key.publicKeyHex;
-    if (!force && every > 0 && !await heartbeatDue(client, {
+    const look = {
       addresses,
       nodePubkey,
+      lookEveryMs: every,
       now
-    })) {
+    };
+    if (!force && every > 0 && !await heartbeatDue(client, look)) {
       this.#lastHeartbeatLook = Date.now();
       return;
     }
@@ -64196,7 +64205,7 @@ var Worker2 = class {
           kind: "error",
           message: why
         });
-        if (e.code !== UPDATE_UNREADABLE) {
+        if (!PASSING_REFUSALS.includes(e.code)) {
           await this.state.markDelivered(pending.jobId, pending.round);
         }
       }
