@@ -19,6 +19,7 @@ import { logRanges } from "../chain/log_ranges.ts";
 import { parseCid } from "../store/cid.ts";
 import type { Context } from "./context.ts";
 import { listJobFolders } from "./state.ts";
+import { canonicalCid } from "./svdb_private.ts";
 
 /** A model publication of a CID. */
 export interface ModelPublisher {
@@ -53,6 +54,8 @@ export const DEFAULT_PAGE_ROWS = 100;
 export const MAX_PAGE_ROWS = 1_000;
 /** How long a chain head read is used before it is read again. */
 export const HEAD_REFRESH_MS = 5_000;
+/** Log queries one refresh of the index may spend (100,000 blocks); the rest wait for the next. */
+export const LIST_SCAN_PARTS = 50;
 /** Most publishers kept per CID: anyone may publish a CID under as many models as they like. */
 export const MAX_PUBLISHERS = 16;
 /** Longest published string looked at as a CID: parsing a megabyte of junk took milliseconds. */
@@ -71,7 +74,7 @@ interface ModelIndex {
   /** The last block read (-1: none). */
   toBlock: bigint;
   rows: ModelListing[];
-  /** Where each CID's row is in `rows`. */
+  /** Where each CID's row is in `rows`, by its canonical spelling (svdb_private.ts). */
   at: Map<string, number>;
   head?: { block: bigint; readAt: number };
   /** The refresh under way, which every caller waits for rather than queueing another. */
@@ -99,7 +102,10 @@ async function readNewBlocks(ctx: Context, index: ModelIndex): Promise<void> {
     index.head = { block: await client.getBlockNumber({ cacheTime: 0 }), readAt: now };
   }
   // Part by part, each kept once read: a failed part is read again next time, not every part.
-  for (const [fromBlock, toBlock] of logRanges(index.toBlock + 1n, index.head.block)) {
+  // At most LIST_SCAN_PARTS a refresh: found reviewing the index, a fresh process's first GET
+  // read a long chain whole (about 5,000 queries at 10 million blocks) before answering.
+  const parts = logRanges(index.toBlock + 1n, index.head.block).slice(0, LIST_SCAN_PARTS);
+  for (const [fromBlock, toBlock] of parts) {
     for (const m of await getPublishedModels(client, { addresses, fromBlock, toBlock })) {
       addPublication(index, m);
     }
@@ -115,14 +121,17 @@ function addPublication(index: ModelIndex, m: PublishedModel): void {
     version: m.version?.toString(),
     weightsDigest: m.weightsDigest,
   };
-  const at = index.at.get(m.cid);
+  // One row per content: a CIDv0 and its CIDv1 name the same folder (found reviewing the index:
+  // listed as two rows, each with half of its publishers).
+  const key = canonicalCid(m.cid);
+  const at = index.at.get(key);
   if (at !== undefined) {
     const publishers = index.rows[at]!.publishers!;
     const known = publishers.some((p) => p.modelId === m.modelId);
     if (!known && publishers.length < MAX_PUBLISHERS) publishers.push(publisher);
     return;
   }
-  index.at.set(m.cid, index.rows.length);
+  index.at.set(key, index.rows.length);
   index.rows.push({ cid: m.cid, ...publisher, kind: "published", publishers: [publisher] });
 }
 
@@ -143,7 +152,7 @@ async function folderRows(ctx: Context, index: ModelIndex): Promise<ModelListing
   const out = new Map<string, ModelListing>();
   for (const j of await listJobFolders(ctx.kv)) {
     if (out.has(j.cid)) continue;
-    const published = index.at.get(j.cid);
+    const published = index.at.get(canonicalCid(j.cid));
     const publishers = published === undefined ? undefined : index.rows[published]!.publishers;
     out.set(j.cid, { cid: j.cid, jobId: j.jobId, kind: "job-folder", publishers });
   }
@@ -160,18 +169,18 @@ export async function listModels(ctx: Context, page: ListPage = {}): Promise<Mod
   await refresh(ctx, index);
   const limit = Math.min(Math.max(1, page.limit ?? DEFAULT_PAGE_ROWS), MAX_PAGE_ROWS);
   const folders = await folderRows(ctx, index);
-  const isFolder = new Set(folders.map((f) => f.cid));
+  const isFolder = new Set(folders.map((f) => canonicalCid(f.cid)));
   let [inFolders, inRows] = [0, 0];
   if (page.after !== undefined) {
     const folder = folders.findIndex((f) => f.cid === page.after);
-    const row = index.at.get(page.after);
+    const row = index.at.get(canonicalCid(page.after));
     if (folder >= 0) inFolders = folder + 1;
     else if (row !== undefined) [inFolders, inRows] = [folders.length, row + 1];
     else throw new UnknownCursorError(page.after);
   }
   const out = folders.slice(inFolders, inFolders + limit);
   for (let i = inRows; i < index.rows.length && out.length < limit; i++) {
-    if (!isFolder.has(index.rows[i]!.cid)) out.push(index.rows[i]!);
+    if (!isFolder.has(canonicalCid(index.rows[i]!.cid))) out.push(index.rows[i]!);
   }
   return out;
 }
@@ -183,7 +192,8 @@ export async function getListedModel(
 ): Promise<ModelListing | undefined> {
   const index = indexOf(ctx);
   await refresh(ctx, index);
-  const folder = (await folderRows(ctx, index)).find((f) => f.cid === cid);
-  const row = index.at.get(cid);
+  const key = canonicalCid(cid);
+  const folder = (await folderRows(ctx, index)).find((f) => canonicalCid(f.cid) === key);
+  const row = index.at.get(key);
   return folder ?? (row === undefined ? undefined : index.rows[row]);
 }

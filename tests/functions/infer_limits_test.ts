@@ -16,6 +16,8 @@ import {
   modelsOf,
 } from "../../lib/coordinator/models.ts";
 import { DEFAULT_INFER_LIMITS } from "../../lib/coordinator/model_limits.ts";
+import { LIST_SCAN_PARTS } from "../../lib/coordinator/model_listing.ts";
+import { canonicalCid } from "../../lib/coordinator/svdb_private.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { type Coordinator, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 
@@ -346,4 +348,38 @@ Deno.test("a cold request the service refused as busy (503) does not spend the c
   const after = await asker.post("/ai/infer", { modelCid: cids[1], input: TEXT, maxTokens: 1 });
   assert.equal(after.status, 200);
   await after.body?.cancel();
+});
+
+Deno.test("the listing reads a long chain a bounded part at a time, and one folder's two CID spellings are one row", async () => {
+  // Found reviewing the index: a fresh process's first GET read a long chain whole (about 5,000
+  // queries at 10 million blocks) before answering, and a CIDv0 and its CIDv1 were two rows.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const [alice, mallory] = [fx.clients[1]!, fx.clients[2]!];
+  const v0 = (await computeCid(new TextEncoder().encode("a folder"), { cidVersion: 0 }))
+    .toString();
+  const v1 = canonicalCid(v0);
+  assert.notEqual(v0, v1);
+  await publishAs(fx, alice, "alice", v0);
+  await publishAs(fx, mallory, "mallory", v1);
+  const listed = await read(await clientAt(s, "192.0.2.1").call("/v1/models"));
+  assert.deepEqual(listed.body.data.map((m: { id: string }) => m.id), [v0]);
+  assert.equal(listed.body.data[0].publishers.length, 2);
+
+  // A chain of a million blocks, as a fresh coordinator process first sees it.
+  const fresh = await fx.scenario();
+  const client = fresh.ctx.chain.client;
+  const [head, events] = [client.getBlockNumber, client.getContractEvents];
+  let queries = 0;
+  client.getBlockNumber = (() => Promise.resolve(1_000_000n)) as typeof head;
+  client.getContractEvents = (() => (queries++, Promise.resolve([]))) as never;
+  try {
+    const page = await clientAt(fresh, "192.0.2.2").call("/v1/models");
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+    assert.ok(queries <= LIST_SCAN_PARTS, `${queries} log queries for one GET`);
+  } finally {
+    client.getBlockNumber = head;
+    client.getContractEvents = events;
+  }
 });
