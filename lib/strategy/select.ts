@@ -92,16 +92,21 @@ export function robustStrategyFor(r: NonNullable<JobSpec["robust"]>, n: number):
     r.strategy === "bulyan";
   if (selecting && n < SELECTING_MIN) return new FedMedian();
   const f = Math.min(r.f ?? Math.floor(n * 0.2), maxF(r.strategy, n));
+  // Found in the secure aggregation audit: with the default f and beta, 3 or 4 updates made
+  // f = 0 and a trim of floor(0.2 n) = 0, so trimmed mean, multi-Krum and Bulyan averaged every
+  // update, and one Byzantine update of 1e8 among 4 moved the result to 2.5e7. Left to their
+  // defaults they drop the most outlying one at least (Bulyan: the median, as below its 7).
+  const defaults = r.f === undefined && r.beta === undefined;
   switch (r.strategy) {
     case "median":
       return new FedMedian();
     case "trimmed-mean":
-      return new TrimmedMean({ beta: r.beta ?? 0.2 });
+      return new TrimmedMean({ beta: r.beta ?? (n >= 3 && n < 5 ? 1 / n : 0.2) });
     case "krum":
       return new Krum({ f });
     case "multi-krum":
-      return new Krum({ f, m: Math.max(1, n - f) });
+      return new Krum({ f, m: Math.max(1, n - (defaults ? Math.max(f, 1) : f)) });
     case "bulyan":
-      return new Bulyan({ f });
+      return defaults && f === 0 ? new FedMedian() : new Bulyan({ f });
   }
 }

@@ -117,7 +117,7 @@ Deno.test("robustStrategyFor: f defaults to 20% of n and is capped by each strat
   assert.equal((robustStrategyFor({ strategy: "bulyan", f: 10 }, n) as Bulyan).f, 3);
   // Too few updates for any tolerance: f is 0, never negative.
   assert.equal((robustStrategyFor({ strategy: "krum" }, 3) as Krum).f, 0);
-  assert.equal((robustStrategyFor({ strategy: "bulyan" }, 4) as Bulyan).f, 0);
+  assert.equal((robustStrategyFor({ strategy: "bulyan", f: 1 }, 4) as Bulyan).f, 0);
   // Fewer than the 3 a selecting rule needs at f = 0: the median, which combines 1 or 2.
   for (const strategy of ["krum", "multi-krum", "bulyan"] as const) {
     for (const n of [1, 2]) assert.equal(robustStrategyFor({ strategy }, n).name, "median");
@@ -132,4 +132,21 @@ Deno.test("robustStrategyFor: trimmed mean takes beta from the spec, 0.2 by defa
     (robustStrategyFor({ strategy: "trimmed-mean", beta: 0.3 }, 15) as TrimmedMean).beta,
     0.3,
   );
+});
+
+Deno.test("attacker: one Byzantine update among 3 or 4 does not move a default robust rule", () => {
+  // Found in the secure aggregation audit: at 3 or 4 updates the default f and beta were 0, and
+  // trimmed mean, multi-Krum and Bulyan averaged every update: one update of 1e8 among four moved
+  // the result to 2.5e7.
+  for (const n of [3, 4]) {
+    const updates = Array.from({ length: n }, (_, i) => ({
+      nodeId: `0x${i.toString(16).padStart(4, "0")}`,
+      delta: new Float32Array([i === n - 1 ? 1e8 : 0.01 * (i + 1)]),
+      numSamples: 1,
+    }));
+    for (const strategy of ROBUST) {
+      const result = robustStrategyFor({ strategy }, n).aggregate(updates).delta[0]!;
+      assert.ok(Math.abs(result) <= 0.05, `${strategy} of ${n}: ${result}`);
+    }
+  }
 });
