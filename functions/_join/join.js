@@ -62737,7 +62737,8 @@ var LABEL = {
   share: "ArthaTrain:secagg:v1:share",
   shareKey: "ArthaTrain:secagg:v1:share-key",
   mask: "ArthaTrain:secagg:v1:mask",
-  shareDigest: "ArthaTrain:secagg:v1:share-digest"
+  shareDigest: "ArthaTrain:secagg:v1:share-digest",
+  selfMaskCommit: "ArthaTrain:secagg:v1:self-mask-commit"
 };
 var SHARE_CIPHERTEXT_BYTES = NONCE_BYTES + 2 * SHARE_BYTES + TAG_BYTES;
 function lengthPrefixed(...parts) {
@@ -62761,6 +62762,9 @@ function shareAad(context, from18, to) {
 }
 function shareDigest(context, from18, to, kind, share) {
   return digestHex(lengthPrefixed(LABEL.shareDigest, context, from18, to, kind, share));
+}
+function selfMaskCommit(context, id, b) {
+  return digestHex(lengthPrefixed(LABEL.selfMaskCommit, context, id, b));
 }
 function encodeSharePlaintext(bShare, skShare) {
   return concatBytes4(bShare, skShare);
@@ -62973,10 +62977,12 @@ var SecAggClient = class _SecAggClient {
         skDigest: shareDigest(context, this.id, to, "sk", skShares[i])
       };
     });
+    const bCommit = selfMaskCommit(context, this.id, this.#b);
     return {
       stage: "ShareKeys",
       id: this.id,
-      shares
+      shares,
+      bCommit
     };
   }
   /**

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { bytesToHex, hexToBytes } from "../../crypto/digest.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../../crypto/digest.ts";
+import { selfMaskCommit } from "./_wire.ts";
 import { addMask, subtractMask } from "./prg.ts";
 import { combineBytes } from "./shamir.ts";
 import type { SecAggParams } from "./params.ts";
@@ -30,6 +31,8 @@ export interface UnmaskInputs {
   partners: ReadonlyMap<string, readonly string[]>;
   /** Advertised s^PK of each client. */
   sPk: ReadonlyMap<string, Uint8Array>;
+  /** Each client's commitment to its self-mask seed b (ShareKeys). */
+  bCommits: ReadonlyMap<string, Hex>;
   selfMaskShares: ShareBook;
   maskKeyShares: ShareBook;
 }
@@ -54,7 +57,13 @@ export async function unmaskSum(inputs: UnmaskInputs): Promise<Uint32Array> {
   checkShareCounts(inputs);
   const sum = inputs.sum.slice();
   for (const u of inputs.survivors) {
-    await subtractMask(sum, rebuild(inputs, u, inputs.selfMaskShares));
+    const b = rebuild(inputs, u, inputs.selfMaskShares);
+    // The shares matched their digests (revealed shares are checked), so a b its sender did not
+    // commit to is the sender's doing: named, never a sum of noise.
+    if (selfMaskCommit(inputs.params.context, u, b) !== inputs.bCommits.get(u)) {
+      throw new InvalidShareError({ client: u, reason: "rebuilt b does not match its commitment" });
+    }
+    await subtractMask(sum, b);
   }
   for (const d of inputs.dropped) await removeDroppedMasks(inputs, sum, d);
   return sum;

@@ -20,6 +20,7 @@ export const LABEL = {
   shareKey: "ArthaTrain:secagg:v1:share-key",
   mask: "ArthaTrain:secagg:v1:mask",
   shareDigest: "ArthaTrain:secagg:v1:share-digest",
+  selfMaskCommit: "ArthaTrain:secagg:v1:self-mask-commit",
 } as const;
 
 /** Bytes of a sealed share: nonce, two shares, tag. */
@@ -73,6 +74,17 @@ export function shareDigest(
   share: Uint8Array,
 ): Hex {
   return digestHex(lengthPrefixed(LABEL.shareDigest, context, from, to, kind, share));
+}
+
+/**
+ * What a client commits to its self-mask seed b with in ShareKeys: the server checks the b it
+ * rebuilds at Unmasking against it. Found in the secure aggregation audit: each share's digest
+ * binds that share, not that the shares lie on one polynomial, so a node whose shares of b did not
+ * fit together made the server rebuild a wrong b, and the round's sum was noise nobody was named
+ * for. b is 32 random bytes: its hash tells nothing of it.
+ */
+export function selfMaskCommit(context: string, id: string, b: Uint8Array): Hex {
+  return digestHex(lengthPrefixed(LABEL.selfMaskCommit, context, id, b));
 }
 
 /** Share plaintext: share of b, then share of s^SK. */

@@ -31,6 +31,7 @@ import {
   decodeSharePlaintext,
   encodeSharePlaintext,
   hexOfLength,
+  selfMaskCommit,
   SHARE_CIPHERTEXT_BYTES,
   shareAad,
   shareDigest,
@@ -214,7 +215,8 @@ export class SecAggClient {
         skDigest: shareDigest(context, this.id, to, "sk", skShares[i]!),
       };
     });
-    return { stage: "ShareKeys", id: this.id, shares };
+    const bCommit = selfMaskCommit(context, this.id, this.#b!);
+    return { stage: "ShareKeys", id: this.id, shares, bCommit };
   }
 
   /**

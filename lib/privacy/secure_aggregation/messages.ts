@@ -65,6 +65,8 @@ export interface ShareKeys {
   stage: "ShareKeys";
   id: string;
   shares: EncryptedShare[];
+  /** The commitment to the sender's self-mask seed b (`selfMaskCommit`). */
+  bCommit: Hex;
 }
 
 /** Server -> client, opens MaskedInputCollection: the ciphertexts addressed to the client. */

@@ -90,7 +90,7 @@ type Stage = SecAggStage | "Done" | "Failed";
  *   vectorLength: 4,
  *   clip: 1,
  * });
- * const receipt = await server.receive({ stage: "ShareKeys", id: "a", shares: [] });
+ * const receipt = await server.receive({ stage: "ShareKeys", id: "a", shares: [], bCommit: `0x${"00".repeat(32)}` });
  * console.assert(!receipt.ok && receipt.code === "WRONG_STAGE");
  * ```
  */
@@ -114,6 +114,8 @@ export class SecAggServer {
   #invited = new Set<string>();
   #responded = new Set<string>();
   #selfMaskShares: ShareBook = new Map();
+  /** Each client's commitment to its self-mask seed (ShareKeys). */
+  #bCommits = new Map<string, Hex>();
   #maskKeyShares: ShareBook = new Map();
 
   /** @param config the round (or its resolved params) @param options signature check */
@@ -204,6 +206,7 @@ export class SecAggServer {
       dropped: this.#dropped,
       partners: this.#partners,
       sPk: this.#sPk,
+      bCommits: this.#bCommits,
       selfMaskShares: this.#selfMaskShares,
       maskKeyShares: this.#maskKeyShares,
     });
@@ -261,9 +264,12 @@ export class SecAggServer {
         s.from === msg.id && expected.delete(s.to) &&
         hexOfLength(s.ciphertext, SHARE_CIPHERTEXT_BYTES) !== undefined &&
         hexOfLength(s.bDigest, 32) !== undefined && hexOfLength(s.skDigest, 32) !== undefined
-      );
-    if (!ok) return reject("MALFORMED", "need one sealed share per neighbour in the request");
+      ) && hexOfLength(msg.bCommit, 32) !== undefined;
+    if (!ok) {
+      return reject("MALFORMED", "need one sealed share per neighbour and the commitment to b");
+    }
     this.#shares.set(msg.id, msg.shares);
+    this.#bCommits.set(msg.id, msg.bCommit.toLowerCase() as Hex);
     return { ok: true };
   }
 

@@ -335,13 +335,27 @@ Deno.test("server refuses messages out of stage, from strangers, twice, or malfo
   assert.equal(code(await server.receive(adv)), "ok");
   assert.equal(code(await server.receive(adv)), "DUPLICATE");
   assert.equal(
-    code(await server.receive({ stage: "ShareKeys", id: "c0", shares: [] })),
+    code(
+      await server.receive({
+        stage: "ShareKeys",
+        id: "c0",
+        shares: [],
+        bCommit: `0x${"00".repeat(32)}`,
+      }),
+    ),
     "WRONG_STAGE",
   );
   for (const id of ["c1", "c2", "c3"]) await server.receive(await clients.get(id)!.advertiseKeys());
   server.closeStage();
   assert.equal(
-    code(await server.receive({ stage: "ShareKeys", id: "c0", shares: [] })),
+    code(
+      await server.receive({
+        stage: "ShareKeys",
+        id: "c0",
+        shares: [],
+        bCommit: `0x${"00".repeat(32)}`,
+      }),
+    ),
     "MALFORMED",
   );
   await assert.rejects(() => server.finish(), ProtocolError);
