@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Hex, keccak256, stringToHex } from "viem";
-import { startDevnet } from "../../../lib/chain/devnet.ts";
+import { type Devnet, startDevnet } from "../../../lib/chain/devnet.ts";
 import { createArthaClient } from "../../../lib/chain/client.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { createTrainer } from "../../../kernel/train_step.ts";
@@ -68,6 +68,43 @@ async function disputeWith(
   return { disputeId, challengerSide };
 }
 
+/** A job of one task group of two Workers (defender, challenger) and the challenger's operator. */
+async function pairRun(net: Devnet, rounds: number) {
+  const run = await startVerifyRun(net, createTrainer(loadKernel()), {
+    nodes: 2,
+    shards: 1,
+    rounds,
+    localSteps: STEPS,
+    verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
+  });
+  const [defender, challenger] = run.workers as [Run["workers"][0], Run["workers"][0]];
+  const challengerOp = createArthaClient({
+    rpcUrl: net.rpcUrl,
+    chainId: net.chainId,
+    account: net.accounts[3]!,
+  });
+  return { run, defender, challenger, challengerOp };
+}
+
+/**
+ * The defender's worker defends the dispute and both sides bisect until it leaves Bisecting;
+ * returns the defender's first tick (its defence) and a reader of the dispute.
+ */
+async function bisect(
+  p: Awaited<ReturnType<typeof pairRun>>,
+  challengerSide: DisputeResponder,
+  disputeId: bigint,
+) {
+  const { addresses, validator } = p.run;
+  const dispute = () => readDispute(validator, { addresses, disputeId });
+  const defended = await p.defender.tick();
+  for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
+    await challengerSide.answer(p.challengerOp, addresses);
+    await p.defender.tick();
+  }
+  return { defended, dispute };
+}
+
 Deno.test({
   name: "attacker: a colluding pair that agrees on a made-up s_lo is arbitrated, and both lose",
   sanitizeResources: false,
@@ -76,23 +113,10 @@ Deno.test({
     // Prepare: one task group of two Workers, both lying from step 1 on alike (so any bisection
     // agrees on a wrong s_1), differing from step 2; one disputes the other.
     await using net = await startDevnet({ accounts: 5 });
-    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
-      nodes: 2,
-      shards: 1,
-      rounds: 1,
-      localSteps: STEPS,
-      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-    });
+    const pair = await pairRun(net, 1);
+    const { run, defender, challenger, challengerOp } = pair;
     try {
-      const { addresses, jobId, validator } = run;
-      const [defender, challenger] = run.workers as [Run["workers"][0], Run["workers"][0]];
-      const operator = (i: number) =>
-        createArthaClient({
-          rpcUrl: net.rpcUrl,
-          chainId: net.chainId,
-          account: net.accounts[2 + i]!,
-        });
-      const challengerOp = operator(1);
+      const { addresses, jobId } = run;
       const stakes = [
         (await nodeState(run, defender.nodePubkey)).stake,
         (await nodeState(run, challenger.nodePubkey)).stake,
@@ -118,12 +142,8 @@ Deno.test({
         lie,
         theirs,
       });
-      const dispute = () => readDispute(validator, { addresses, disputeId });
-      assert.equal(await defender.tick(), "wait"); // defends
-      for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
-        await challengerSide.answer(challengerOp, addresses);
-        await defender.tick();
-      }
+      const { defended, dispute } = await bisect(pair, challengerSide, disputeId);
+      assert.equal(defended, "wait"); // defends
       const d = await dispute();
       assert.equal(d.phase, DisputePhase.Unresolved);
       assert.deepEqual([d.lo, d.hi], [1, 2]);
@@ -166,21 +186,10 @@ Deno.test({
     // and a challenger lying from step 2 bisect to (1, 2); the coordinator's record of round 0's
     // checkpoint is then made to name the initial weights.
     await using net = await startDevnet({ accounts: 5 });
-    const run = await startVerifyRun(net, createTrainer(loadKernel()), {
-      nodes: 2,
-      shards: 1,
-      rounds: 2,
-      localSteps: STEPS,
-      verification: { redundancy: 2, challengeRate: 0, sampleRate: 0 },
-    });
+    const pair = await pairRun(net, 2);
+    const { run, defender, challenger, challengerOp } = pair;
     try {
-      const { addresses, jobId, validator } = run;
-      const [defender, challenger] = run.workers as [Run["workers"][0], Run["workers"][0]];
-      const challengerOp = createArthaClient({
-        rpcUrl: net.rpcUrl,
-        chainId: net.chainId,
-        account: net.accounts[3]!,
-      });
+      const { addresses, jobId } = run;
       assert.equal(await defender.tick(), "trained");
       assert.equal(await challenger.tick(), "trained");
       await (await run.post("/aggregate", { jobId })).body?.cancel();
@@ -203,12 +212,7 @@ Deno.test({
         lie,
         theirs,
       });
-      const dispute = () => readDispute(validator, { addresses, disputeId });
-      await defender.tick(); // defends
-      for (let i = 0; i < 6 && (await dispute()).phase === DisputePhase.Bisecting; i++) {
-        await challengerSide.answer(challengerOp, addresses);
-        await defender.tick();
-      }
+      const { dispute } = await bisect(pair, challengerSide, disputeId);
       assert.equal((await dispute()).phase, DisputePhase.Unresolved);
       const stake = (await nodeState(run, defender.nodePubkey)).stake;
       const metric = await run.ctx.kv.get<{ checkpointCid: string }>(jobMetricKey(jobId, 0));
