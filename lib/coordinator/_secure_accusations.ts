@@ -101,22 +101,57 @@ export async function jobAccusations(ctx: Context, jobId: string): Promise<JobAc
 }
 
 /**
+ * Where the job keeps the dealers the protocol proved dealt shares of another secret than they
+ * committed to (a failed session's `failure.dealer`). Unlike an accusation, this is no one's word:
+ * the shares passed the dealer's own digests, so the dealer alone is left out, of every later
+ * attempt and round of the job, and never set aside. Found in the secure aggregation audit: the
+ * named dealer came back in every round, and each of its rounds lost every honest node's input.
+ */
+const provenKey = (jobId: string, dealer: string): Deno.KvKey => [
+  "secaggProven",
+  jobId.toLowerCase(),
+  dealer.toLowerCase(),
+];
+
+/** `op` that also records `dealer` as proven in `round` of the job. */
+export function recordProven(
+  op: Deno.AtomicOperation,
+  jobId: string,
+  dealer: string,
+  round: number,
+): Deno.AtomicOperation {
+  return op.set(provenKey(jobId, dealer), round);
+}
+
+/** The job's proven dealers (lower-case). */
+export async function jobProven(ctx: Context, jobId: string): Promise<Set<string>> {
+  const prefix = provenKey(jobId, "").slice(0, 2);
+  const out = new Set<string>();
+  for await (const e of ctx.kv.list<number>({ prefix })) out.add(String(e.key[prefix.length]));
+  return out;
+}
+
+/**
  * The nodes `accusations` (those of round `sinceRound` on) leave out of a round's attempts after
  * its first (and of every attempt of a later round, whose first session is then an attempt 1):
- * both ends of a maximal matching of them, in their fixed order.
+ * both ends of a maximal matching of them, in their fixed order, after the `proven` dealers (an
+ * accusation of one of them costs its accuser nothing).
  *
  * @example
  * ```ts
  * import { accusedOut } from "./_secure_accusations.ts";
  * const out = accusedOut([["a", "m", 0], ["b", "m", 0], ["c", "d", 1]], 0);
  * console.assert(out.size === 4 && out.has("m") && !out.has("b"));
+ * const proven = accusedOut([["a", "m", 0], ["b", "c", 0]], 0, ["m"]);
+ * console.assert(proven.size === 3 && !proven.has("a"));
  * ```
  */
 export function accusedOut(
   accusations: readonly JobAccusation[],
   sinceRound: number,
+  proven: Iterable<string> = [],
 ): Set<string> {
-  const out = new Set<string>();
+  const out = new Set<string>(proven);
   for (const [u, v, round] of accusations) {
     if (round < sinceRound || out.has(u) || out.has(v)) continue;
     out.add(u).add(v);

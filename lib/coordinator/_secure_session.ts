@@ -10,6 +10,7 @@ import { getJobAssignments } from "../chain/get_job_assignments.ts";
 import { getRoundOpenedBlock } from "../chain/get_round_opened_block.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { BPS, quorumCount } from "../job/round_policy.ts";
+import { InvalidShareError } from "../privacy/secure_aggregation/errors.ts";
 import { resolveParams } from "../privacy/secure_aggregation/params.ts";
 import {
   anchorBlocks,
@@ -34,6 +35,7 @@ import {
   type SessionEntry,
   sessionKey,
 } from "./_secure_store.ts";
+import { recordProven } from "./_secure_accusations.ts";
 
 /** Closes the open stage when it may; returns the head after. */
 export function advanceSecureRound(
@@ -67,8 +69,9 @@ async function closeWith(
   const live = await liveServer(ctx, entry);
   await applyStored(ctx, s, live.server, live.applied); // what other processes took
   const { next, requests } = await closeStage(ctx, s, live);
-  const res = await setLarge(ctx.kv.atomic().check(entry).check(counted), entry.key, next)
-    .commit();
+  const op = setLarge(ctx.kv.atomic().check(entry).check(counted), entry.key, next);
+  const dealer = next.failure?.dealer;
+  const res = await (dealer ? recordProven(op, s.jobId, dealer, s.round) : op).commit();
   if (!res.ok) {
     forgetServer(ctx, s); // closed elsewhere, or a message came in: the next call retries
     return (await readSession(ctx.kv, s.jobId, s.round, s.attempt))!;
@@ -134,7 +137,15 @@ async function closeStage(
     const code = (e as { code?: unknown }).code;
     if (typeof code !== "string" || !code.startsWith("SECAGG_")) throw e;
     const failure = { code, message: (e as Error).message, at: ctx.now() };
-    return { next: { ...s, stage: "Failed", failure }, requests: new Map() };
+    // Only finish() rebuilds secrets, from shares that passed their dealer's digests: a secret
+    // that does not match its commitment is the dealer's doing, not the revealers'.
+    const dealer = e instanceof InvalidShareError ? e.client.toLowerCase() : undefined;
+    const failed = {
+      ...s,
+      stage: "Failed" as const,
+      failure: dealer ? { ...failure, dealer } : failure,
+    };
+    return { next: failed, requests: new Map() };
   }
 }
 

@@ -33,7 +33,11 @@ export interface SecureSession extends SecureSessionInfo {
   /** Messages that complete the open stage (the roster, then the requests sent). */
   expected: number;
   result?: SecureResult;
-  failure?: { code: string; message: string; at: number };
+  /**
+   * Why the session failed; `dealer` when the protocol proved a node dealt shares that rebuild
+   * another secret than it committed to (InvalidShareError at Unmasking).
+   */
+  failure?: { code: string; message: string; at: number; dealer?: string };
   /** A failed session whose round was extended: the next attempt may open. */
   extended?: boolean;
 }

@@ -48,6 +48,7 @@ import {
   accusationOf,
   accusedOut,
   jobAccusations,
+  jobProven,
   takeAccusation,
 } from "./_secure_accusations.ts";
 import { reject, RejectedError, type Rejection } from "./result.ts";
@@ -88,6 +89,9 @@ export { advanceSecureRound, currentSession } from "./_secure_session.ts";
 
 /** The closing reason of a securely aggregated round. */
 export const SECURE_CLOSE_REASON = "secure-aggregation";
+
+/** The closing reason of a secure round no attempt could sum: it keeps its weights. */
+export const SECURE_FAILED_REASON = "secure-aggregation-failed";
 
 const STATUS_OF: Record<RejectCode, number> = {
   WRONG_STAGE: 409,
@@ -196,6 +200,23 @@ async function openNext(
   spec: JobSpec,
   seen: SessionEntry | undefined,
 ): Promise<SessionEntry | undefined> {
+  const next = await nextRoster(ctx, job, spec, seen);
+  if (!next) return undefined;
+  const { anchor, roster } = next;
+  // A first attempt is the whole roster (workers check it): with nodes left out for earlier
+  // rounds' accusations the round's first session is an attempt 1 (a retry's roster).
+  const first = seen === undefined && roster.length < anchor.roster.length ? 1 : 0;
+  const at = { ...job, assigned: roster as Hex[] };
+  return await openSession(ctx, at, spec, seen?.value.attempt, anchor, first);
+}
+
+/** The roster the attempt after `seen` would open over, and its anchor; undefined: none can. */
+async function nextRoster(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  seen: SessionEntry | undefined,
+): Promise<{ anchor: SessionAnchor; roster: string[] } | undefined> {
   const spent = new Set<string>();
   const last = seen?.value.attempt ?? -1;
   for (let attempt = 0; attempt <= last; attempt++) {
@@ -205,12 +226,7 @@ async function openNext(
   if (last + 1 >= MAX_SECURE_ATTEMPTS) return undefined;
   const anchor = await sessionAnchor(ctx, job);
   const roster = await rosterLeft(ctx, job, spec, { anchor, spent });
-  if (!roster) return undefined;
-  // A first attempt is the whole roster (workers check it): with nodes left out for earlier
-  // rounds' accusations the round's first session is an attempt 1 (a retry's roster).
-  const first = seen === undefined && roster.length < anchor.roster.length ? 1 : 0;
-  const at = { ...job, assigned: roster as Hex[] };
-  return await openSession(ctx, at, spec, seen?.value.attempt, anchor, first);
+  return roster ? { anchor, roster } : undefined;
 }
 
 /**
@@ -219,8 +235,9 @@ async function openNext(
  * threshold (they would drop out at once, and their neighbours after them: found reviewing the
  * restricted retries). Found reviewing the accusations too: carried to later rounds, they could
  * leave too few for any session, so one false accusation in a small job stopped it for good;
- * accusations of earlier rounds are then set aside, then this round's. Undefined when fewer than
- * the round's minimum survivors (roundMinSurvivors) would remain all the same.
+ * accusations of earlier rounds are then set aside, then this round's; proven dealers never are.
+ * Undefined when fewer than the round's minimum survivors (roundMinSurvivors) would remain all
+ * the same.
  */
 async function rosterLeft(
   ctx: Context,
@@ -231,8 +248,9 @@ async function rosterLeft(
   const { anchor, spent } = at;
   const min = roundMinSurvivors(spec, anchor.roster.length);
   const accusations = await jobAccusations(ctx, job.jobId);
+  const proven = await jobProven(ctx, job.jobId);
   for (const since of [0, job.round, Infinity]) {
-    const accused = accusedOut(accusations, since);
+    const accused = accusedOut(accusations, since, proven);
     const roster = viable(
       ctx,
       job,
@@ -482,10 +500,15 @@ export async function fixSecureClosingSet(
   const s = entry?.value;
   if (s?.stage === "Done") {
     const nodes = [...s.result!.included].sort();
-    const closing: Closing = { nodes, delivered: nodes, reason: SECURE_CLOSE_REASON };
-    // In parts (state.ts commitLarge), as the plain closing set: in one commit a 10,000-node
-    // set (nodes and delivered) exceeds KV's 800 KiB, and the round could never close.
-    return { fixed: true, closing: await commitLarge<Closing>(ctx.kv, key, closing) };
+    return await fixClosing(ctx, key, { nodes, delivered: nodes, reason: SECURE_CLOSE_REASON });
+  }
+  // Every assigned node delivered, and no attempt can open over them (each sent its masked input
+  // in a failed one, or the rest are too few): no later deadline changes that, as no task moves.
+  // Found in the secure aggregation audit: such a round was extended for good, so a dealer of bad
+  // shares, named only after every masked input was in, froze the job.
+  if (s?.stage === "Failed" && missing.length === 0 && !await nextRoster(ctx, job, spec, entry)) {
+    const closing = { nodes: [], delivered: [...got].sort(), reason: SECURE_FAILED_REASON };
+    return await fixClosing(ctx, key, closing);
   }
   if (s?.stage === "Failed" && !s.extended) {
     await setLarge(ctx.kv.atomic().check(entry!), entry!.key, { ...s, extended: true }).commit();
@@ -496,6 +519,15 @@ export async function fixSecureClosingSet(
   const stuck = !s || (s.stage === "Failed" && s.extended);
   const late = stuck && ctx.now() - job.roundOpenedAt >= spec.aggregation.deadlineMs;
   return late ? decision(true, "insufficient") : decision(false, "waiting");
+}
+
+/**
+ * Records the closing set in parts (state.ts commitLarge), as the plain closing set: in one
+ * commit a 10,000-node set (nodes and delivered) exceeds KV's 800 KiB, and the round could never
+ * close.
+ */
+async function fixClosing(ctx: Context, key: Deno.KvKey, closing: Closing): Promise<ClosingStep> {
+  return { fixed: true, closing: await commitLarge<Closing>(ctx.kv, key, closing) };
 }
 
 /**

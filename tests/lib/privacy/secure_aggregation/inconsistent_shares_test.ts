@@ -5,49 +5,14 @@
  * the sum came out as noise, "Done", with nobody named; it must be refused naming the dealer.
  */
 import assert from "node:assert/strict";
-import { openSealed, seal } from "../../../../lib/crypto/aead.ts";
-import { bytesToHex, hexToBytes } from "../../../../lib/crypto/digest.ts";
 import { SecAggClient } from "../../../../lib/privacy/secure_aggregation/client.ts";
 import { SecAggServer } from "../../../../lib/privacy/secure_aggregation/server.ts";
 import { resolveParams } from "../../../../lib/privacy/secure_aggregation/params.ts";
 import { InvalidShareError } from "../../../../lib/privacy/secure_aggregation/errors.ts";
 import type { ShareKeys } from "../../../../lib/privacy/secure_aggregation/messages.ts";
-import { keyPairFromSecret, shareKey } from "../../../../lib/privacy/secure_aggregation/_keys.ts";
-import {
-  decodeSharePlaintext,
-  encodeSharePlaintext,
-  shareAad,
-  shareDigest,
-} from "../../../../lib/privacy/secure_aggregation/_wire.ts";
+import { offPolynomial } from "./_off_polynomial.ts";
 
 const DEALER = "c1";
-
-/** `msg` with one byte of each of the dealer's `kind` shares flipped, resealed and redigested. */
-async function offPolynomial(
-  msg: ShareKeys,
-  o: { context: string; cSecret: Uint8Array; cPk: Map<string, string>; kind: "b" | "sk" },
-): Promise<ShareKeys> {
-  const own = await keyPairFromSecret(o.cSecret);
-  const shares = [];
-  for (const s of msg.shares) {
-    const pair = {
-      peerPublicKey: hexToBytes(o.cPk.get(s.to)!),
-      context: o.context,
-      ids: [DEALER, s.to],
-    };
-    const channel = await shareKey(own.privateKey, pair as never);
-    const aad = shareAad(o.context, DEALER, s.to);
-    const p = decodeSharePlaintext(openSealed(channel, hexToBytes(s.ciphertext), aad))!;
-    (o.kind === "b" ? p.bShare : p.skShare)[32]! ^= 1;
-    shares.push({
-      ...s,
-      ciphertext: bytesToHex(seal(channel, encodeSharePlaintext(p.bShare, p.skShare), aad)),
-      bDigest: shareDigest(o.context, DEALER, s.to, "b", p.bShare),
-      skDigest: shareDigest(o.context, DEALER, s.to, "sk", p.skShare),
-    });
-  }
-  return { ...msg, shares };
-}
 
 /** A round of 8 where the dealer's `kind` shares are off their polynomial; the dealer drops or not. */
 async function roundWithDealer(kind: "b" | "sk", dealerDrops: boolean) {
@@ -81,7 +46,7 @@ async function roundWithDealer(kind: "b" | "sk", dealerDrops: boolean) {
   for (const [id, request] of server.closeStage()) {
     let msg = await clients.get(id)!.respond(request) as ShareKeys;
     if (id === DEALER) {
-      msg = await offPolynomial(msg, { context: params.context, cSecret, cPk, kind });
+      msg = await offPolynomial(msg, { id: DEALER, context: params.context, cSecret, cPk }, kind);
     }
     assert.ok((await server.receive(msg)).ok);
   }
