@@ -13,6 +13,7 @@
 import type { AggregateResult, ClientUpdate, Strategy } from "./strategy.ts";
 import { prepareUpdates } from "./_robust.ts";
 import { Prng } from "../crypto/prng.ts";
+import { SecureRng } from "../crypto/secure_rng.ts";
 import { addGaussianNoise, clipL2 } from "../privacy/dp.ts";
 import type { AdaptiveClipper } from "../privacy/adaptive_clip.ts";
 import type { RdpAccountant } from "../privacy/rdp_accountant.ts";
@@ -23,7 +24,12 @@ export interface DpFedAvgOptions {
   clip: number | AdaptiveClipper;
   /** Noise multiplier z: noise std on the sum is z * C. */
   noiseMultiplier: number;
-  /** Seed of the noise generator (reproducible rounds), or a generator. */
+  /**
+   * The noise generator, or a seed of a reproducible one (public: benches and tests only).
+   * Default: a secret ChaCha20 stream from the platform's CSPRNG (SecureRng). Found in the
+   * privacy audit: the default was the public seed 0, so any caller that left it out released
+   * noise anyone could regenerate and subtract.
+   */
   seed?: number | Prng;
   /** Charged once per round with (sampleRate, noiseMultiplier). */
   accountant?: RdpAccountant;
@@ -66,7 +72,8 @@ export class DpFedAvg implements Strategy {
     }
     this.noiseMultiplier = options.noiseMultiplier;
     this.#clip = options.clip;
-    this.#rng = options.seed instanceof Prng ? options.seed : new Prng(options.seed ?? 0);
+    const seed = options.seed;
+    this.#rng = seed instanceof Prng ? seed : seed === undefined ? new SecureRng() : new Prng(seed);
     this.#options = options;
   }
 

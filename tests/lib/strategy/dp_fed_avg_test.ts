@@ -34,6 +34,17 @@ Deno.test("DP-FedAvg noise on the mean has std z*C/n and is reproducible by seed
   assert.deepEqual(again.delta, r.delta);
 });
 
+Deno.test("attacker: DP-FedAvg without a seed draws secret noise, not a public stream", () => {
+  // Found in the privacy audit: the default seed was 0, so two coordinators (or an attacker
+  // replaying the code) drew the same noise and could subtract it from a released mean.
+  const updates = ["0xa", "0xb"].map((id) => upd(id, new Array(64).fill(0)));
+  const a = new DpFedAvg({ clip: 1, noiseMultiplier: 1 }).aggregate(updates).delta;
+  const b = new DpFedAvg({ clip: 1, noiseMultiplier: 1 }).aggregate(updates).delta;
+  const zero = new DpFedAvg({ clip: 1, noiseMultiplier: 1, seed: 0 }).aggregate(updates).delta;
+  assert.notDeepEqual(a, b);
+  assert.notDeepEqual(a, zero);
+});
+
 Deno.test("DP-FedAvg charges the accountant and stops at the budget", () => {
   const accountant = new RdpAccountant({ delta: 1e-5, maxEpsilon: 1 });
   const dp = new DpFedAvg({ clip: 1, noiseMultiplier: 1.1, seed: 1, accountant, sampleRate: 0.01 });
