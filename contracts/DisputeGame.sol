@@ -19,18 +19,22 @@ import {IAIJobManager} from "./interfaces/IAIJobManager.sol";
 /// (1) whenever the task group has a strict majority of the whole group (at least two agreeing;
 /// VerificationManager.groupMajority), the majority decides: the side that matches it wins, a side
 /// that does not loses 50% (fake gradients) - also when a window was missed, so an honest node in
-/// an honest majority never loses for being offline; (2) otherwise a party that does not move within
-/// the window loses 10% (failed verification); a party whose openings do not match its own root or
-/// its commit cannot move at all (the call reverts), so it ends up losing by (2); (3) otherwise, at
-/// the single step, the dispute is Unresolved and an authorised arbiter (the coordinator) that
-/// recomputes that one step from the agreed digest with the deterministic kernel states the right
-/// s_hi within the arbitration window: the side that does not match loses 50%. An unarbitrated
-/// dispute expires with nobody slashed.
+/// an honest majority never loses for being offline; (2) otherwise, at the single step, the dispute
+/// is Unresolved and an authorised arbiter (the coordinator) that recomputes that one step from the
+/// agreed digest with the deterministic kernel states the right s_hi within the arbitration window:
+/// the side that does not match loses 50%; (3) otherwise, when a party missed a move (a party whose
+/// openings do not match its own root or its commit cannot move at all: the call reverts), the
+/// dispute is Unresolved too, and the arbiter recomputes the whole round and states its right
+/// committed result: the side whose commit is not it loses 50%. A missed window alone costs
+/// nothing: it proves nothing about who trained right (a laptop may sleep through one), and a
+/// verdict on lateness let a job owner's own node, paired with an honest one, open a dispute in the
+/// last round and take the honest node's pay for the whole job (zero quality, refunded to the
+/// owner) when it missed one window. An unarbitrated dispute expires with nobody slashed.
 /// Bond: the opener pays `disputeBond`; it is returned when the challenger wins or the dispute
 /// expires unarbitrated, goes to the defender's operator when the defender was right, and to the
-/// treasury (the owner) when both were wrong or both missed a move - so a made-up dispute against an
-/// honest node costs its opener the bond and a 10-50% slash. Because the roots are committed before
-/// bisection, no party can adapt its answers to the questions asked. Bonds are pull payments.
+/// treasury (the owner) when both were wrong - so a made-up dispute against an honest node costs
+/// its opener the bond and a 50% slash. Because the roots are committed before bisection, no party
+/// can adapt its answers to the questions asked. Bonds are pull payments.
 contract DisputeGame is Owned {
     /// @notice Thrown when the linked contracts are missing.
     error Dispute__NotLinked();
@@ -91,6 +95,9 @@ contract DisputeGame is Owned {
         bytes32 defenderDigest,
         uint64 arbitrationDeadline
     );
+    /// @notice Emitted when a missed window sends a dispute without a majority to the arbiter:
+    /// who was late (both, when neither side moved during bisection).
+    event DisputeTimedOut(uint256 indexed disputeId, bool challengerLate, bool defenderLate);
     /// @notice Emitted when an unresolved dispute expires without arbitration (nobody slashed).
     event DisputeExpired(uint256 indexed disputeId);
     /// @notice Emitted when a held bond is credited to an account.
@@ -141,6 +148,9 @@ contract DisputeGame is Owned {
         Phase phase;
         /// @dev The start is the round's anchored checkpoint (any round after the first).
         bool anchored;
+        /// @dev Unresolved by a missed window: the arbiter states the round's right committed
+        /// result (ProofOfCompute.resultHash), not s_hi.
+        bool byResult;
     }
 
     /// @notice Openings of a party's steps root at s_0 and s_N.
@@ -154,7 +164,6 @@ contract DisputeGame is Owned {
         bytes32[] endProof;
     }
 
-    uint256 public constant FAILED_VERIFICATION_BPS = 1_000;
     uint256 public constant FAKE_GRADIENTS_BPS = 5_000;
     /// @notice The largest bond the owner may ask for.
     uint256 public constant MAX_BOND = 100 ether;
@@ -338,8 +347,8 @@ contract DisputeGame is Owned {
     }
 
     /// @notice After a missed window: the group's strict majority decides if there is one (see the
-    /// settlement rule); otherwise the side that did not move loses 10% (both, if neither moved
-    /// during bisection). Anyone may call it.
+    /// settlement rule); otherwise the dispute goes to the arbiter, who states the round's right
+    /// committed result. Anyone may call it.
     /// @param disputeId The dispute.
     function timeout(uint256 disputeId) external {
         Dispute storage d = _disputes[disputeId];
@@ -349,23 +358,24 @@ contract DisputeGame is Owned {
         if (consensus) return _decide(disputeId, d, majority, "majority");
         bool challengerLate = d.phase == Phase.Bisecting && !d.challengerIn;
         bool defenderLate = d.phase == Phase.AwaitDefence || !d.defenderIn;
-        _end(d);
-        bytes32 winner = challengerLate ? (defenderLate ? bytes32(0) : d.defender) : d.challenger;
-        bytes32 loser = challengerLate ? (defenderLate ? bytes32(0) : d.challenger) : d.defender;
-        emit DisputeSettled(disputeId, winner, loser, d.lo, "timeout");
-        if (challengerLate) _penalise(d, d.challenger, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification);
-        if (defenderLate) _penalise(d, d.defender, FAILED_VERIFICATION_BPS, INodeCertRegistry.SlashReason.FailedVerification);
-        _payBond(disputeId, d, !challengerLate, !defenderLate);
+        emit DisputeTimedOut(disputeId, challengerLate, defenderLate);
+        d.byResult = true;
+        d.phase = Phase.Unresolved;
+        d.deadline = uint64(block.timestamp) + arbitrationWindow;
+        emit DisputeUnresolved(disputeId, d.lo, d.hi, d.agreed, d.challengerHi, d.defenderHi, d.deadline);
     }
 
     /// @notice Decides an unresolved dispute: `digest` is s_hi as the arbiter recomputed it from
-    /// the agreed s_lo with the deterministic kernel (one step). The side whose s_hi differs loses
-    /// 50% (fake gradients). Authorised arbiter only, within the arbitration window.
+    /// the agreed s_lo with the deterministic kernel (one step), or, for a dispute a missed window
+    /// sent here (`byResult`), the round's right committed result. The side whose s_hi (or commit)
+    /// differs loses 50% (fake gradients). Authorised arbiter only, within the arbitration window.
     /// @param disputeId The dispute.
-    /// @param digest The right weights digest after step `hi` (for a disputed start, s_0).
+    /// @param digest The right weights digest after step `hi` (for a disputed start, s_0), or the
+    /// right result hash.
     function arbitrate(uint256 disputeId, bytes32 digest) external onlyAuthorised {
         Dispute storage d = _inPhase(disputeId, Phase.Unresolved);
         _beforeDeadline(disputeId, d);
+        if (d.byResult) return _decide(disputeId, d, digest, "arbiter");
         bool challengerRight = d.challengerHi == digest;
         bool defenderRight = d.defenderHi == digest;
         _finish(disputeId, d, challengerRight, defenderRight, "arbiter");
@@ -435,9 +445,10 @@ contract DisputeGame is Owned {
         emit DisputeUnresolved(disputeId, d.lo, d.hi, d.agreed, d.challengerHi, d.defenderHi, d.deadline);
     }
 
-    function _decide(uint256 disputeId, Dispute storage d, bytes32 majority, string memory rule) private {
-        bool challengerRight = proofs.resultOf(d.jobId, d.round, d.challenger) == majority;
-        bool defenderRight = proofs.resultOf(d.jobId, d.round, d.defender) == majority;
+    /// @dev A verdict by the right committed result: the group's majority, or the arbiter's.
+    function _decide(uint256 disputeId, Dispute storage d, bytes32 right, string memory rule) private {
+        bool challengerRight = proofs.resultOf(d.jobId, d.round, d.challenger) == right;
+        bool defenderRight = proofs.resultOf(d.jobId, d.round, d.defender) == right;
         _finish(disputeId, d, challengerRight, defenderRight, rule);
     }
 

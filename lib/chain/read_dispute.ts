@@ -26,6 +26,11 @@ export interface DisputeInfo {
   defenderIn: boolean;
   /** End of the current move (or arbitration) window, in chain seconds. */
   deadline: bigint;
+  /**
+   * Unresolved by a missed window: the arbiter states the round's right committed result, not
+   * s_hi (DisputeGame.timeout).
+   */
+  byResult: boolean;
 }
 
 /** One dispute read from chain; `openedIn` (not stored by the contract) defaults to 0. */
@@ -57,5 +62,6 @@ export async function readDispute(
     challengerIn: d.challengerIn,
     defenderIn: d.defenderIn,
     deadline: d.deadline,
+    byResult: d.byResult,
   };
 }

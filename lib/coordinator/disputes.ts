@@ -3,7 +3,9 @@
  * group majority (a redundancy-2 task group) bisects down to one step and ends Unresolved; the
  * arbiter recomputes the disputed task's round from the round's starting checkpoint with the
  * deterministic kernel and states the right s_hi: each side whose s_hi differs loses 50% (both,
- * when they agreed on a wrong s_lo).
+ * when they agreed on a wrong s_lo). One a party's missed move window made Unresolved
+ * (`byResult`) is judged by the round's right committed result instead: lateness alone costs
+ * nothing.
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
@@ -11,7 +13,8 @@ import { once, revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import { roundTask } from "../round/round_task.ts";
 import { UNCHECKED_DOMAIN } from "../crypto/domain.ts";
-import { recomputeRound } from "../verify/recompute.ts";
+import { type Recomputed, recomputeRound } from "../verify/recompute.ts";
+import { reproducible, roundEncoder } from "../verify/validation_task.ts";
 import {
   arbitrateDispute,
   type DisputeInfo,
@@ -21,7 +24,7 @@ import {
   timeoutDispute,
 } from "../verify/dispute_chain.ts";
 import type { Context } from "./context.ts";
-import { loadWeights, processTrainer } from "./job.ts";
+import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
 import { type JobRecord, scanStart } from "./state.ts";
 
 /** What the coordinator did about one unresolved dispute. */
@@ -64,7 +67,7 @@ export async function arbitrateDisputes(
     const key = arbitrationKey(job.jobId, d.disputeId.toString());
     if ((await ctx.kv.get(key)).value) continue;
     if (now > d.deadline) continue; // too late: it expires, nobody is slashed
-    const right = await rightDigestAtHi(ctx, job, spec, d);
+    const right = await rightDigest(ctx, job, spec, d);
     if (!right) continue; // the round's starting checkpoint is not recorded yet
     const rec: ArbitrationRecord = {
       disputeId: d.disputeId.toString(),
@@ -83,8 +86,7 @@ export async function arbitrateDisputes(
 
 /**
  * Ends the job's disputes whose window passed: a missed move goes to the contract's rule (the
- * group's majority, else the side that did not move loses 10%), an unresolved one nobody
- * arbitrated in time expires. The job's settlement waits for every open dispute, and anybody may
+ * group's majority, else the arbiter), an unresolved one nobody arbitrated in time expires. The job's settlement waits for every open dispute, and anybody may
  * end these, so a party that goes silent cannot hold the payout of everyone else. Returns how
  * many it ended.
  */
@@ -108,13 +110,15 @@ export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSp
 }
 
 /**
- * s_hi of the disputed task, recomputed: the same shard, seed and starting weights as the two
- * parties (one task group shares one task). Stated even when the recomputed s_lo is not the one
- * both sides agreed on: then both went wrong by step lo, and a digest neither s_hi matches makes
- * both lose (DisputeGame.arbitrate). Found in the verification audit: such disputes were skipped,
- * so a colluding pair agreeing on a wrong s_lo let its dispute expire unpunished.
+ * What the arbiter states for `d`, recomputed from the round's starting checkpoint with the same
+ * shard and seed as the two parties (one task group shares one task): s_hi, or for a dispute a
+ * missed window sent here (`byResult`), the round's committed result. s_hi is stated even when
+ * the recomputed s_lo is not the one both sides agreed on: then both went wrong by step lo, and a
+ * digest neither s_hi matches makes both lose (DisputeGame.arbitrate). Found in the verification
+ * audit: such disputes were skipped, so a colluding pair agreeing on a wrong s_lo let its dispute
+ * expire unpunished.
  */
-async function rightDigestAtHi(
+async function rightDigest(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
@@ -124,7 +128,18 @@ async function rightDigestAtHi(
   if (task === undefined) return { reason: "parties hold no task of this job" };
   const startCid = d.round === 0 ? spec.initialWeights : job.metrics[d.round - 1]?.checkpointCid;
   if (!startCid) return undefined;
-  const stepDigests = await recomputedSteps(ctx, job, spec, { round: d.round, task, startCid });
+  // Only a reproducible job's result can be recomputed (an error-feedback codec's update
+  // depends on the node's history): other disputes a missed window sent here expire.
+  if (d.byResult && !reproducible(spec)) {
+    return { reason: "the job's updates cannot be recomputed, so neither can its result" };
+  }
+  const slot = await deliveredSlot(ctx.kv, job, spec, d.round, d.defender);
+  const { stepDigests, resultHash } = await recomputed(ctx, job, spec, {
+    round: d.round,
+    task,
+    slot,
+    startCid,
+  });
   if (stepDigests.length !== d.steps + 1) {
     return { reason: `the task has ${stepDigests.length - 1} steps, the dispute ${d.steps}` };
   }
@@ -134,6 +149,7 @@ async function rightDigestAtHi(
   if (BigInt(d.start) !== 0n && stepDigests[0] !== d.start) {
     return { reason: `recomputed s_0 is not the chain's anchored start ${d.start}` };
   }
+  if (d.byResult) return { digest: resultHash };
   // hi == 0: the parties disagree on the round's start itself (round 0), nothing was agreed.
   const reason = d.hi > 0 && stepDigests[d.lo] !== d.agreed
     ? `recomputed s_${d.lo} is not the agreed ${d.agreed}: both sides were wrong by then`
@@ -143,24 +159,28 @@ async function rightDigestAtHi(
 
 /** Most recomputed rounds kept: a dispute's parties share a task, so one per (job, round, task). */
 const RECOMPUTED_KEPT = 8;
-const recomputed = new Map<string, Promise<Hex[]>>();
+const kept = new Map<string, Promise<RecomputedRound>>();
+
+/** What the arbiter keeps of a recomputed round: s_0..s_N and the committed result. */
+type RecomputedRound = Pick<Recomputed, "stepDigests" | "resultHash">;
 
 /**
- * s_0..s_N of a task's round, recomputed once per (job, spec, round, task, start): found in the
- * verification audit, every dispute cost a full-round recompute, so disputes opened over one
- * task made the arbiter redo the same round again and again.
+ * A task's round, recomputed once per (job, spec, round, task, start): found in the verification
+ * audit, every dispute cost a full-round recompute, so disputes opened over one task made the
+ * arbiter redo the same round again and again.
  */
-function recomputedSteps(
+function recomputed(
   ctx: Context,
   job: JobRecord,
   spec: JobSpec,
-  at: { round: number; task: number; startCid: string },
-): Promise<Hex[]> {
-  const key = `${job.jobId.toLowerCase()}:${job.specCid}:${at.round}:${at.task}:${at.startCid}`;
-  const kept = recomputed.get(key);
-  if (kept) return kept;
-  const steps = (async () =>
-    recomputeRound(
+  at: { round: number; task: number; slot: number; startCid: string },
+): Promise<RecomputedRound> {
+  const key = [job.jobId.toLowerCase(), job.specCid, at.round, at.task, at.slot, at.startCid]
+    .join(":");
+  const before = kept.get(key);
+  if (before) return before;
+  const round = (async () => {
+    const { stepDigests, resultHash } = await recomputeRound(
       processTrainer(),
       await loadWeights(ctx.store, at.startCid),
       roundTask(
@@ -169,14 +189,18 @@ function recomputedSteps(
         UNCHECKED_DOMAIN,
         await ctx.store.get(spec.shards[taskShard(spec, at.task)]!.cid),
       ),
-    ).stepDigests)();
-  recomputed.set(key, steps);
-  steps.catch(() => recomputed.delete(key)); // a failed read is tried again next time
-  for (const old of recomputed.keys()) {
-    if (recomputed.size <= RECOMPUTED_KEPT) break;
-    recomputed.delete(old);
+      // The committed result is over the encoded update; step digests are not.
+      { encode: reproducible(spec) ? roundEncoder(spec, at.round, at.slot) : undefined },
+    );
+    return { stepDigests, resultHash };
+  })();
+  kept.set(key, round);
+  round.catch(() => kept.delete(key)); // a failed read is tried again next time
+  for (const old of kept.keys()) {
+    if (kept.size <= RECOMPUTED_KEPT) break;
+    kept.delete(old);
   }
-  return steps;
+  return round;
 }
 
 async function arbitrate(

@@ -386,14 +386,16 @@ contract CoordinatorHandler is HandlerBase {
     }
 
     /// @notice The coordinator arbitrates an unresolved dispute: it recomputes the one disputed
-    /// step with the deterministic kernel (here: the honest trace of the task group).
+    /// step with the deterministic kernel (here: the honest trace of the task group), or for one a
+    /// missed window sent here the round's committed result.
     function arbitrate(uint256 seed) external synced {
         uint256[] memory live = world.liveDisputes();
         for (uint256 i = 0; i < live.length; ++i) {
             uint256 id = live[_at(seed, i, live.length)];
             DisputeGame.Dispute memory d = disputes.disputeOf(id);
             if (d.phase != DisputeGame.Phase.Unresolved || block.timestamp > d.deadline) continue;
-            bytes32 right = Trace.honest(d.jobId, d.round, verification.groupOf(d.jobId, d.challenger)).s[d.hi];
+            Trace.T memory t = Trace.honest(d.jobId, d.round, verification.groupOf(d.jobId, d.challenger));
+            bytes32 right = d.byResult ? Trace.result(t) : t.s[d.hi];
             (bool ok,) = _must(
                 coordinator, address(disputes), abi.encodeCall(disputes.arbitrate, (id, right)), "coordinator arbitrate"
             );

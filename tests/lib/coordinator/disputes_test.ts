@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Hex, keccak256, stringToHex } from "viem";
 import { type Devnet, startDevnet } from "../../../lib/chain/devnet.ts";
 import { createArthaClient } from "../../../lib/chain/client.ts";
+import { abis } from "../../../lib/chain/contracts.ts";
 import { commitRound } from "../../../lib/chain/commit_round.ts";
 import { createTrainer } from "../../../kernel/train_step.ts";
 import { loadKernel } from "../../../kernel/wasm_module.ts";
@@ -19,6 +20,7 @@ import {
   readDispute,
 } from "../../../lib/verify/dispute_chain.ts";
 import { DisputeResponder } from "../../../lib/verify/dispute_responder.ts";
+import { resultHashOf } from "../../../lib/verify/recompute.ts";
 import type { ArbitrationRecord } from "../../../lib/coordinator/disputes.ts";
 import { jobMetricKey } from "../../../lib/coordinator/state.ts";
 import { nodeState, slashesOf, startVerifyRun } from "../../verify/_verify_job.ts";
@@ -228,6 +230,75 @@ Deno.test({
       assert.equal(rec?.status, "skipped", JSON.stringify(rec));
       assert.match(rec?.reason ?? "", /anchored start/);
       assert.equal((await nodeState(run, defender.nodePubkey)).stake, stake);
+    } finally {
+      await run.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "victim: an honest defender offline through its window is judged by the arbiter, not slashed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Found in the contracts audit: without a group majority a missed move window lost the late
+    // side 10% and its pay for the whole job (refunded to the owner), so a job owner's node paired
+    // with an honest one disputed it and waited out one window. Now the dispute goes to the
+    // arbiter, which states the recomputed round's committed result. Prepare: an honest defender
+    // that never defends; a challenger whose committed result is made up from step 1.
+    await using net = await startDevnet({ accounts: 5 });
+    const pair = await pairRun(net, 1);
+    const { run, defender, challenger, challengerOp } = pair;
+    try {
+      const { addresses, jobId } = run;
+      let honest: LocalResult | undefined;
+      run.cheats[0]!.tamper = (r) => honest = r;
+      assert.equal(await defender.tick(), "trained");
+      const theirs = honest!.stepDigests!.map((s, i) => i < 1 ? s : made("challenger", i));
+      const { disputeId } = await disputeWith(challengerOp, {
+        addresses,
+        jobId,
+        round: 0,
+        challenger: challenger.nodePubkey,
+        defender: defender.nodePubkey,
+        lie: { ...honest!, weightsDigest: theirs[STEPS]! },
+        theirs,
+      });
+      const stakes = await Promise.all(
+        [defender, challenger].map(async (w) => (await nodeState(run, w.nodePubkey)).stake),
+      );
+      const moveWindow = await run.validator.readContract({
+        address: addresses.disputes,
+        abi: abis.disputes,
+        functionName: "moveWindow",
+      });
+      await run.validator.request(
+        { method: "evm_increaseTime" as never, params: [Number(moveWindow) + 1] as never },
+      );
+      await run.validator.request({ method: "evm_mine" as never, params: [] as never });
+
+      // Execute: one aggregate call times the dispute out, the next arbitrates it.
+      for (let i = 0; i < 2; i++) await (await run.post("/aggregate", { jobId })).body?.cancel();
+
+      // Assert: the arbiter stated the honest commit; only the challenger lost.
+      const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${disputeId}`]))
+        .value;
+      assert.equal(rec?.status, "arbitrated", JSON.stringify(rec));
+      const honestResult = resultHashOf(
+        honest!.lossDigest,
+        honest!.gradientDigest,
+        honest!.weightsDigest,
+      );
+      assert.equal(rec?.digest, honestResult);
+      const d = await readDispute(run.validator, { addresses, disputeId });
+      assert.equal(d.phase, DisputePhase.Settled);
+      assert.deepEqual(await slashesOf(run, defender.nodePubkey), []);
+      assert.equal((await nodeState(run, defender.nodePubkey)).stake, stakes[0]);
+      assert.deepEqual(await slashesOf(run, challenger.nodePubkey), [[
+        stakes[1]! / 2n,
+        FAKE_GRADIENTS,
+      ]]);
     } finally {
       await run.close();
     }
