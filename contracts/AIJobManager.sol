@@ -18,7 +18,8 @@ contract AIJobManager is Owned, IAIJobManager {
     error JobManager__UnknownJob(bytes32 jobId);
     /// @notice Thrown when a job is not in the status the call needs.
     error JobManager__WrongStatus(bytes32 jobId, JobStatus status);
-    /// @notice Thrown when the caller is neither the job owner nor an authorised coordinator.
+    /// @notice Thrown when the caller may not control the job: its owner only (abandonJob: or the
+    /// operator of a node assigned to it).
     error JobManager__NotJobController(address caller, bytes32 jobId);
     /// @notice Thrown when a node cannot take compute work (inactive or Basic role).
     error JobManager__NodeNotEligible(bytes32 nodePubkey);
@@ -71,8 +72,8 @@ contract AIJobManager is Owned, IAIJobManager {
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice Emitted when the linked contracts are set.
     event LinksSet(address registry, address proofOfCompute);
-    /// @notice Emitted when an owner ends a stalled job: it is cut to `rounds`, its budget to
-    /// `budget`, and `refund` (the rest of the escrow) is credited to the owner.
+    /// @notice Emitted when a stalled job is ended (abandonJob): it is cut to `rounds`, its budget
+    /// to `budget`, and `refund` (the rest of the escrow) is credited to the owner.
     event JobAbandoned(bytes32 indexed jobId, uint32 rounds, uint256 budget, uint256 refund);
 
     /// @notice What a job owner submits.
@@ -124,9 +125,19 @@ contract AIJobManager is Owned, IAIJobManager {
     uint256 public constant MAX_STEPS_PER_ROUND = 1_000_000;
     uint256 public constant MAX_SAMPLES_PER_STEP = 1_000_000;
     uint256 public constant MAX_SECONDS_PER_STEP = 1 days;
-    /// @notice How long past a round's budgeted compute time (stepsPerRound x secondsPerStep) a
-    /// running job may go without a round closing before its owner may abandon it.
+    /// @notice How long past a round's budgeted compute time (stepsPerRound x secondsPerStep, at
+    /// most MAX_STALL_ROUND_TIME) a running job may go without a round closing before it may be
+    /// abandoned.
     uint256 public constant STALL_GRACE = 1 days;
+    /// @notice The most a round's budgeted compute time adds to the stall window. The owner picks
+    /// that time (up to 1e6 steps x 1 day, ~2,740 years), and while the job runs the pay its nodes
+    /// earned for closed rounds waits on it: uncapped, an owner that went away with its
+    /// coordinator locked that pay for good (found in the contracts audit). A week bounds the wait
+    /// at 8 days, about the default 7-day unbonding delay an operator waits for its stake, and is
+    /// far beyond the minutes to hours a coordinator takes to close a round. A job whose rounds
+    /// really need more than a week between closes can be abandoned mid-round: its open round's
+    /// commits so far are still paid where a task group's majority confirms them.
+    uint256 public constant MAX_STALL_ROUND_TIME = 7 days;
 
     INodeCertRegistry public registry;
     IProofOfCompute public proofOfCompute;
@@ -284,18 +295,25 @@ contract AIJobManager is Owned, IAIJobManager {
         _credit(jobId, j, j.owner, j.escrow);
     }
 
-    /// @notice Ends a running job whose coordinator stopped closing rounds, so its escrow is not
-    /// locked for good. Owner only, once no round has closed for STALL_GRACE plus one round's
-    /// budgeted compute time (see stalledAt). The job is cut to the rounds it ran, the open one
+    /// @notice Ends a running job whose coordinator stopped closing rounds, so neither its escrow
+    /// nor its nodes' pay for closed rounds is locked for good. Its owner or the operator of a node
+    /// ever assigned to it (one reassigned away included: its closed rounds are paid too), once no
+    /// round has closed for STALL_GRACE plus one round's budgeted compute time, at most
+    /// MAX_STALL_ROUND_TIME (see stalledAt). The job is cut to the rounds it ran, the open one
     /// included because the commits made to it so far are paid where a task group's majority
     /// confirms them (ProofOfCompute takes no more; nothing else judges that round), and
-    /// its budget in proportion; the rest of the escrow is credited to the owner now. The job is
-    /// then Completed, and settlement pays its nodes' committed rounds as for any completed job of
-    /// that length and budget.
+    /// its budget in proportion; the rest of the escrow is credited to the owner now, whoever
+    /// calls. The job is then Completed, and settlement pays its nodes' committed rounds as for
+    /// any completed job of that length and budget.
     /// @param jobId The job.
     function abandonJob(bytes32 jobId) external {
         Job storage j = _job(jobId);
-        if (msg.sender != j.owner) revert JobManager__NotJobController(msg.sender, jobId);
+        // The nodes' pay for closed rounds waits on the job ending too: an owner that went away
+        // with its coordinator locked it for good when only the owner could end the job (found in
+        // the contracts audit).
+        if (msg.sender != j.owner && !_operatesNodeOf(jobId, msg.sender)) {
+            revert JobManager__NotJobController(msg.sender, jobId);
+        }
         if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
         uint256 at = _stalledAt(j);
         if (block.timestamp < at) revert JobManager__NotStalled(jobId, at);
@@ -406,8 +424,8 @@ contract AIJobManager is Owned, IAIJobManager {
         return _activeAssignment[jobId][nodePubkey];
     }
 
-    /// @notice When the owner of running job `jobId` may abandon it (see abandonJob); 0 if it
-    /// is not running.
+    /// @notice When running job `jobId` may be abandoned by its owner or its nodes' operators (see
+    /// abandonJob); 0 if it is not running.
     function stalledAt(bytes32 jobId) external view returns (uint256) {
         Job storage j = _jobs[jobId];
         return j.status == JobStatus.Running ? _stalledAt(j) : 0;
@@ -426,7 +444,21 @@ contract AIJobManager is Owned, IAIJobManager {
     }
 
     function _stalledAt(Job storage j) private view returns (uint256) {
-        return uint256(j.progressAt) + STALL_GRACE + uint256(j.stepsPerRound) * j.secondsPerStep;
+        uint256 roundTime = uint256(j.stepsPerRound) * j.secondsPerStep;
+        if (roundTime > MAX_STALL_ROUND_TIME) roundTime = MAX_STALL_ROUND_TIME;
+        return uint256(j.progressAt) + STALL_GRACE + roundTime;
+    }
+
+    /// @dev Whether `account` operates a node ever assigned to job `jobId`. It walks the account's
+    /// own registrations rather than the job's nodes, so nobody else's choices (a coordinator
+    /// assigning many nodes) can price the call out of a block; a node's operator never changes,
+    /// so the operator recorded at assignment is the registry's.
+    function _operatesNodeOf(bytes32 jobId, address account) private view returns (bool) {
+        bytes32[] memory nodes = registry.nodesOf(account);
+        for (uint256 i = 0; i < nodes.length; ++i) {
+            if (_operators[jobId][nodes[i]] == account) return true;
+        }
+        return false;
     }
 
     function _assignOne(bytes32 jobId, bytes32 node) private {

@@ -17,7 +17,8 @@ import {Ed25519} from "./libraries/Ed25519.sol";
 /// from a slash (attacks 39).
 /// @dev A node key is registered only with an Ed25519 signature by that key over the EIP-712
 /// NodeBinding of the operator, so nobody can squat another node's key. Missed heartbeats cost
-/// stake in closed form (constant gas however long a node was silent) and are settled by the next
+/// stake in closed form (constant gas however long a node was silent; a search over the interval
+/// changes for one silent across several) and are settled by the next
 /// heartbeat too, so a late heartbeat cannot wipe misses nobody reported. Only verification
 /// penalties count as offences (the escalation to 100% is VerificationManager's).
 contract NodeCertRegistry is Owned, INodeCertRegistry {
@@ -105,6 +106,16 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         bool active;
     }
 
+    /// @dev A closed stretch of time under one heartbeat interval: from `since` to the next
+    /// period's `since` (the last one's: to `_intervalSince`). `missesBefore` is the whole
+    /// intervals of all periods before it, each counted in its own interval, so what a node silent
+    /// across any number of changes missed in the periods between is a difference of two of them.
+    struct IntervalPeriod {
+        uint64 since;
+        uint32 interval;
+        uint64 missesBefore;
+    }
+
     uint256 public constant BPS = 10_000;
     /// @dev Fixed-point one for the closed-form heartbeat penalty.
     uint256 private constant WAD = 1e18;
@@ -122,10 +133,12 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
 
     uint256 public minStake = 1 ether;
     uint256 public heartbeatInterval = 1 hours;
-    /// @dev The interval before the last change, and when the current one took effect: misses
-    /// before a change count in the interval then in force, so no change is retroactive.
-    uint256 private _previousInterval = 1 hours;
+    /// @dev When the current interval took effect, and the whole intervals the periods before it
+    /// hold (see IntervalPeriod): misses in a period count in the interval then in force, so no
+    /// change is retroactive. A period counts at most one miss a second, so the sum stays below
+    /// block.timestamp and fits the slot `_intervalSince` is in.
     uint64 private _intervalSince;
+    uint64 private _closedMisses;
     uint256 public unbondingDelay = 7 days;
     /// @notice Stake burned by slashes so far. It only grows: burned stake stays in this contract
     /// (balance == totalStaked + slashPool) and nothing pays it out. Kept in place rather than
@@ -138,6 +151,8 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     mapping(bytes32 nodePubkey => NodeCert cert) private _nodes;
     mapping(address attester => bool allowed) private _attesters;
     mapping(address operator => bytes32[] pubkeys) private _operatorNodes;
+    /// @dev Every period before the current interval, oldest first: one per change of it.
+    IntervalPeriod[] private _periods;
 
     constructor() {
         _roleStake[NodeRole.Basic] = 1 ether;
@@ -325,16 +340,25 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
     /// @notice Sets the heartbeat interval in seconds. Owner only. It counts from now: time
     /// before it is counted in the interval then in force, so shortening it cannot turn the
     /// past hour of an honest node into missed heartbeats. At most one change per current
-    /// interval, so every live node has beaten since the previous change and only two intervals
-    /// ever apply to it.
+    /// interval, so every period lasts at least its interval (a node silent through one missed
+    /// it). Each change keeps the period it ends (one storage slot), so the time of a node silent
+    /// across several changes counts period by period, each in its own interval.
     function setHeartbeatInterval(uint256 value) external onlyOwner {
         // Zero would divide by zero in the missed-heartbeat policy; a day is the longest that
         // still lets the policy catch a node that went away.
         if (value == 0 || value > 1 days) revert NodeCert__InvalidConfig("heartbeatInterval", value);
-        if (block.timestamp < uint256(_intervalSince) + heartbeatInterval) {
-            revert NodeCert__InvalidConfig("heartbeatIntervalChange", uint256(_intervalSince) + heartbeatInterval);
+        uint256 since = _intervalSince;
+        uint256 current = heartbeatInterval;
+        if (block.timestamp < since + current) {
+            revert NodeCert__InvalidConfig("heartbeatIntervalChange", since + current);
         }
-        _previousInterval = heartbeatInterval;
+        // Remembering only the interval before the last change counted all of a node's time before
+        // that change in it: set to 60 s and back 61 s later, it counted a punctual node's hour
+        // at 60 s (10 -> 1.2 ARTH; found in the contracts audit). Casts: `current` is at most a
+        // day, and the sum of misses stays below block.timestamp (see _closedMisses).
+        uint64 closed = _closedMisses;
+        _periods.push(IntervalPeriod({since: uint64(since), interval: uint32(current), missesBefore: closed}));
+        _closedMisses = closed + uint64((block.timestamp - since) / current);
         _intervalSince = uint64(block.timestamp);
         heartbeatInterval = value;
         emit ConfigChanged("heartbeatInterval", value);
@@ -384,7 +408,7 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         return (n.offences, n.stake, n.active);
     }
 
-    /// @notice The nodes an operator registered.
+    /// @inheritdoc INodeCertRegistry
     function nodesOf(address operator) external view returns (bytes32[] memory) {
         return _operatorNodes[operator];
     }
@@ -406,8 +430,11 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         if (!n.active) return false;
         uint256 since = _intervalSince;
         if (n.lastHeartbeat >= since) return block.timestamp <= n.lastHeartbeat + heartbeatInterval;
-        // Beaten in time under the previous interval, and the current one not yet over since.
-        return since - n.lastHeartbeat <= _previousInterval && block.timestamp <= since + heartbeatInterval;
+        // Beaten in time in the period just closed, and the current one not yet over since (a node
+        // silent since an earlier period missed that period's beat: each lasts its interval). A
+        // beat before the current period means a change happened, so a period is kept.
+        uint256 previous = _periods[_periods.length - 1].interval;
+        return since - n.lastHeartbeat <= previous && block.timestamp <= since + heartbeatInterval;
     }
 
     /// @inheritdoc INodeCertRegistry
@@ -454,12 +481,39 @@ contract NodeCertRegistry is Owned, INodeCertRegistry {
         if (n.operator != msg.sender) revert NodeCert__NotOperator(msg.sender, nodePubkey);
     }
 
-    /// @dev Heartbeat intervals missed since the last heartbeat, each stretch of time in the
-    /// interval in force then.
+    /// @dev Heartbeat intervals missed since the last heartbeat, each period of time in the
+    /// interval in force in it: the rest of the period of the beat, the whole periods after it
+    /// (a difference of prefix sums), and the current period so far.
     function _missed(NodeCert storage n) private view returns (uint256) {
+        uint256 last = n.lastHeartbeat;
         uint256 since = _intervalSince;
-        if (n.lastHeartbeat >= since) return (block.timestamp - n.lastHeartbeat) / heartbeatInterval;
-        return (since - n.lastHeartbeat) / _previousInterval + (block.timestamp - since) / heartbeatInterval;
+        if (last >= since) return (block.timestamp - last) / heartbeatInterval;
+        uint256 count = _periods.length;
+        uint256 k = _periodOf(last, count);
+        IntervalPeriod memory p = _periods[k];
+        uint256 end = since;
+        uint256 between;
+        if (k + 1 < count) {
+            IntervalPeriod memory next = _periods[k + 1];
+            end = next.since;
+            between = _closedMisses - next.missesBefore;
+        }
+        return (end - last) / p.interval + between + (block.timestamp - since) / heartbeatInterval;
+    }
+
+    /// @dev The index of the kept period holding time `t` (before `_intervalSince`, so `count` >
+    /// 0): the last one whose `since` is at most `t`. A node silent since before the current
+    /// period most often beat in the one just closed, tried first; an older beat costs a binary
+    /// search, O(log changes).
+    function _periodOf(uint256 t, uint256 count) private view returns (uint256 lo) {
+        uint256 hi = count - 1;
+        if (_periods[hi].since <= t) return hi;
+        // _periods[lo].since <= t < _periods[hi].since throughout: the first period starts at 0.
+        while (hi - lo > 1) {
+            uint256 mid = (lo + hi) / 2;
+            if (_periods[mid].since <= t) lo = mid;
+            else hi = mid;
+        }
     }
 
     /// @dev Settles missed-heartbeat windows not yet penalised: stake x (1 - 0.9^k) in one slash.

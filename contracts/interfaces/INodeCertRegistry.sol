@@ -24,6 +24,9 @@ interface INodeCertRegistry {
     /// @notice The operator account of `nodePubkey`, or the zero address if unknown.
     function operatorOf(bytes32 nodePubkey) external view returns (address);
 
+    /// @notice The node keys `operator` registered, in order (deactivated ones included).
+    function nodesOf(address operator) external view returns (bytes32[] memory);
+
     /// @notice Whether `nodePubkey` is active and may take compute work.
     function isComputeEligible(bytes32 nodePubkey) external view returns (bool);
 

@@ -1,5 +1,6 @@
 /**
- * Ends a stalled running job for its owner (AIJobManager.abandonJob), once getStalledAt allows.
+ * Ends a stalled running job (AIJobManager.abandonJob) as its owner or the operator of a node ever
+ * assigned to it, once getStalledAt allows.
  */
 import { parseEventLogs } from "viem";
 import type { Hex } from "viem";

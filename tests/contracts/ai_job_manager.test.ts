@@ -5,6 +5,7 @@ import {
   abis,
   b32,
   caps,
+  DAY,
   event,
   events,
   expectRevert,
@@ -495,6 +496,92 @@ Deno.test("AIJobManager", async (t) => {
         carol.simulateContract({ ...jobs, functionName: "reportAccuracy", args: [jobId, 1] }),
         "Owned__NotAuthorised",
       );
+    },
+  );
+
+  await fx.step(
+    t,
+    "attacker: an absent owner cannot lock the pay its nodes earned for closed rounds",
+    async () => {
+      // Found in the contracts audit: only the job owner could abandonJob, finalize needs the job
+      // Completed, and the stall window was a day plus stepsPerRound x secondsPerStep, which the
+      // owner picks (up to 1e6 steps x 1 day: ~2,740 years). Two nodes committed round 0, the
+      // coordinator closed it and went silent: 30 days later finalize reverted JobNotCompleted, a
+      // node's abandonJob NotJobController and the owner's NotStalled. With the owner gone, the
+      // nodes' pay for the closed round was locked for good.
+      // Prepare: a job whose rounds are budgeted at the longest compute terms, round 0 closed.
+      const jobId = await submitJob(fx, carol, budget, {
+        rounds: 4,
+        nodesWanted: 2,
+        stepsPerRound: 1_000_000,
+        secondsPerStep: DAY,
+      });
+      await assign(coordinator, jobId, [n1, n3]);
+      for (const [n, op] of [[n1, alice], [n3, bob]] as const) {
+        await mined(
+          op,
+          op.writeContract({
+            ...fx.c.proofs,
+            functionName: "commitRound",
+            args: [roundCommit(jobId, n, 0)],
+          }),
+        );
+      }
+      const closed = await mined(
+        coordinator,
+        coordinator.writeContract({
+          ...jobs,
+          functionName: "closeRound",
+          args: [jobId, 0, "cp0", b32("w0")],
+        }),
+      );
+      const closedAt = (await owner.getBlock({ blockNumber: closed.blockNumber })).timestamp;
+      const abandon = (by: typeof owner) =>
+        by.simulateContract({ ...jobs, functionName: "abandonJob", args: [jobId] });
+
+      // Execute + Assert: the round-compute term of the window is capped, so the job stalls a day
+      // plus a week after the close, not millennia.
+      const stalledAt = await owner.readContract({
+        ...jobs,
+        functionName: "stalledAt",
+        args: [jobId],
+      });
+      assert.equal(stalledAt, closedAt + BigInt(DAY + 7 * DAY));
+      const [, early] = await expectRevert(abandon(alice), "JobManager__NotStalled");
+      assert.equal(early, stalledAt);
+      await fx.increaseTime(30 * DAY);
+      await expectRevert(
+        stranger.simulateContract({ ...fx.c.proofs, functionName: "finalize", args: [jobId] }),
+        "PoC__JobNotCompleted",
+      );
+      // Someone with no node on the job still may not end it.
+      const [caller] = await expectRevert(abandon(stranger), "JobManager__NotJobController");
+      assert.equal(caller, stranger.account.address);
+      // A node's operator ends it; the unspent half of the budget is the owner's, not the caller's.
+      const r = await mined(alice, alice.writeContract((await abandon(alice)).request));
+      assert.deepEqual(event(r, abis.jobs, "JobAbandoned"), {
+        jobId,
+        rounds: 2,
+        budget: budget / 2n,
+        refund: budget / 2n,
+      });
+      assert.deepEqual(event(r, abis.jobs, "Credited"), {
+        jobId,
+        to: carol.account.address,
+        amount: budget / 2n,
+      });
+      const claimable = (who: typeof owner) =>
+        owner.readContract({ ...jobs, functionName: "claimableOf", args: [who.account.address] });
+      assert.equal(await claimable(alice), 0n);
+      // Settlement is open again: both nodes are paid for the round that closed.
+      const f = await mined(
+        stranger,
+        stranger.writeContract({ ...fx.c.proofs, functionName: "finalize", args: [jobId] }),
+      );
+      const paid = events(f, abis.proofs, "RewardCredited").map((l) => l.args);
+      assert.deepEqual(paid.map((p) => p.nodePubkey).sort(), [n1, n3].sort());
+      for (const who of [alice, bob]) assert.ok(await claimable(who) > 0n, "closed round paid");
+      assert.equal((await getJob(jobId)).escrow, 0n);
     },
   );
 

@@ -782,6 +782,108 @@ Deno.test("NodeCertRegistry", async (t) => {
     },
   );
 
+  /** The owner sets the heartbeat interval to `seconds`. */
+  const setInterval = (seconds: number) =>
+    mined(
+      owner,
+      owner.writeContract({
+        ...reg,
+        functionName: "setHeartbeatInterval",
+        args: [BigInt(seconds)],
+      }),
+    );
+  /** A stranger reports the node's misses; the receipt. */
+  const report = () =>
+    mined(
+      stranger,
+      stranger.writeContract({ ...reg, functionName: "reportMissedHeartbeats", args: [node] }),
+    );
+  /** What `stake` keeps after `windows` 3-miss windows: NodeCertRegistry._keptWad, truncating. */
+  const keptAfter = (stake: bigint, windows: number) => {
+    const wad = 10n ** 18n;
+    let [base, kept, k] = [9_000n * wad / 10_000n, wad, windows];
+    while (k > 0) {
+      if (k & 1) kept = kept * base / wad;
+      base = base * base / wad;
+      k >>= 1;
+    }
+    return stake * kept / wad;
+  };
+
+  await fx.step(
+    t,
+    "attacker: an interval flashed short and back does not count a punctual node's hour at the short one",
+    async () => {
+      // Found in the contracts audit: the registry remembered one previous interval, so time
+      // before a change was counted at whatever interval that change replaced. A node beat; 59
+      // minutes later the owner set 60 s and, 61 s later, 3600 s again: the node's hour before
+      // the first change then counted at 60 s, and anyone reported 60 misses (10 -> 1.216 ARTH).
+      // Now each stretch counts in its own interval: the node missed the flash's one 60 s beat
+      // (a warning), and flashes repeated each time the rule allows never add up to a slash.
+      await registerNode(fx, alice, { pubkey: node });
+      for (let flash = 0; flash < 3; flash++) {
+        // The node beats a minute into the restored hour, then punctually.
+        await fx.increaseTime(60);
+        await mined(
+          alice,
+          alice.writeContract({ ...reg, functionName: "heartbeat", args: [node] }),
+        );
+        await fx.increaseTime(59 * 60);
+        await setInterval(60);
+        await fx.increaseTime(61);
+        await setInterval(HOUR);
+        const receipt = await report();
+        assert.equal(event(receipt, abis.registry, "HeartbeatMissed").missed, 1n);
+        assert.equal(events(receipt, abis.registry, "NodeSlashed").length, 0);
+      }
+      assert.equal((await getNode()).stake, ten);
+      assert.equal(await read("slashPool"), 0n);
+    },
+  );
+
+  await fx.step(
+    t,
+    "attacker: a lasting shortening charges a silent node from the change on, never before it",
+    async () => {
+      // Found in the contracts audit, beside the flash above: once a shortened interval had been
+      // in force for a whole previous interval, the next change counted a node silent since before
+      // the shortening at the short interval from its last beat, 58 minutes of the old hour
+      // included (118 misses instead of 60). A shortening that lasts still applies going forward.
+      await registerNode(fx, alice, { pubkey: node });
+      await fx.increaseTime(58 * 60);
+      await setInterval(60);
+      // Three minutes of the short interval without a beat: three misses, 10%.
+      await fx.increaseTime(3 * 60);
+      const first = await report();
+      assert.equal(event(first, abis.registry, "HeartbeatMissed").missed, 3n);
+      assert.equal((await getNode()).stake, keptAfter(ten, 1));
+      // The short interval lasts an hour; the owner then changes it twice more.
+      await fx.increaseTime(57 * 60);
+      await setInterval(600);
+      const second = await report();
+      // 0 misses in the 58 minutes of the first hour + 60 of the short hour.
+      assert.equal(event(second, abis.registry, "HeartbeatMissed").missed, 60n);
+      assert.equal((await getNode()).stake, keptAfter(keptAfter(ten, 1), 19));
+      await fx.increaseTime(600);
+      await setInterval(HOUR);
+      // Silent across three changes: each stretch still counts in its own interval (+1 at 600 s).
+      const third = await report();
+      assert.equal(event(third, abis.registry, "HeartbeatMissed").missed, 61n);
+      assert.equal(events(third, abis.registry, "NodeSlashed").length, 0);
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        false,
+      );
+      // Its next beat settles nothing more and it is live again.
+      await mined(alice, alice.writeContract({ ...reg, functionName: "heartbeat", args: [node] }));
+      assert.equal((await getNode()).stake, keptAfter(keptAfter(ten, 1), 19));
+      assert.equal(
+        await owner.readContract({ ...reg, functionName: "isLive", args: [node] }),
+        true,
+      );
+    },
+  );
+
   await fx.step(
     t,
     "configuration setters revert with InvalidConfig or ZeroAddress for unusable values",
