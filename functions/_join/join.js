@@ -28666,6 +28666,19 @@ var aiJobManagerAbi = [
   },
   {
     "inputs": [],
+    "name": "MAX_STALL_ROUND_TIME",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MAX_STEPS_PER_ROUND",
     "outputs": [
       {
@@ -43625,6 +43638,31 @@ var disputeGameAbi = [
       },
       {
         "indexed": false,
+        "internalType": "bool",
+        "name": "challengerLate",
+        "type": "bool"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "defenderLate",
+        "type": "bool"
+      }
+    ],
+    "name": "DisputeTimedOut",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
         "internalType": "uint32",
         "name": "lo",
         "type": "uint32"
@@ -43775,19 +43813,6 @@ var disputeGameAbi = [
     ],
     "name": "Withdrawn",
     "type": "event"
-  },
-  {
-    "inputs": [],
-    "name": "FAILED_VERIFICATION_BPS",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
   },
   {
     "inputs": [],
@@ -44066,6 +44091,11 @@ var disputeGameAbi = [
           {
             "internalType": "bool",
             "name": "anchored",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "byResult",
             "type": "bool"
           }
         ],
@@ -50844,7 +50874,8 @@ async function readDispute(client, params) {
     defenderHi: d.defenderHi,
     challengerIn: d.challengerIn,
     defenderIn: d.defenderIn,
-    deadline: d.deadline
+    deadline: d.deadline,
+    byResult: d.byResult
   };
 }
 
