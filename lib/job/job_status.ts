@@ -39,6 +39,8 @@ export interface JobView {
   globalCid?: string;
   /** The spec the coordinator runs the job by (its hash is the job's paramsHash on chain). */
   specCid: string;
+  /** Differential privacy spent so far, for the worst-off data owner (jobs with a budget). */
+  privacy?: { epsilon: number; delta: number; maxEpsilon: number };
 }
 
 const short = (hex: string) => `${hex.slice(0, 10)}…`;
@@ -73,9 +75,30 @@ export function roundLine(job: JobView, i: number): string {
   } -> ${m.valLoss.toFixed(4)} (${m.updates} updates, ${m.bytes.toLocaleString("en")} bytes)`;
 }
 
-/** Everything known about a job, as lines: its state, then each closed round. */
+/**
+ * The privacy line of a job with a budget: what its data owners were promised and have spent.
+ * Found in the privacy audit: only the raw /status and the demo showed epsilon, so an owner read
+ * "private" off a job whose budget meant no privacy at all.
+ *
+ * @example
+ * ```ts
+ * import { privacyLine } from "./job_status.ts";
+ * const line = privacyLine({ epsilon: 1.234, delta: 1e-5, maxEpsilon: 8 });
+ * console.assert(line === "  privacy: epsilon 1.23 of 8 spent (delta 1e-5), for the worst-off data owner");
+ * ```
+ */
+export function privacyLine(p: NonNullable<JobView["privacy"]>): string {
+  const eps = (x: number) => Number.isFinite(x) ? String(Number(x.toPrecision(3))) : String(x);
+  return `  privacy: epsilon ${eps(p.epsilon)} of ${
+    eps(p.maxEpsilon)
+  } spent (delta ${p.delta.toExponential()}), ` +
+    "for the worst-off data owner";
+}
+
+/** Everything known about a job, as lines: its state, its privacy, then each closed round. */
 export function describeJob(job: JobView): string[] {
-  return [stateLine(job), ...job.metrics.map((_, i) => roundLine(job, i))];
+  const privacy = job.privacy ? [privacyLine(job.privacy)] : [];
+  return [stateLine(job), ...privacy, ...job.metrics.map((_, i) => roundLine(job, i))];
 }
 
 /** Options of {@link watchJob}. */

@@ -17,6 +17,7 @@ import { closeRound } from "../../../lib/chain/close_round.ts";
 import {
   chainFacts,
   type ChainJobFacts,
+  describeJob,
   disagreements,
   type JobView,
 } from "../../../lib/job/job_status.ts";
@@ -135,4 +136,15 @@ Deno.test("job status: what the coordinator claims beyond the chain is named", a
     assert.match(disagreements(lie, facts).join(), /2 rounds closed, the chain 1/);
     assert.deepEqual(disagreements(view(1, { jobId }), facts), []);
   });
+});
+
+Deno.test("job status: a job with a privacy budget shows what its data owners spent", () => {
+  // Found in the privacy audit: `job status` showed no privacy at all, so a budget that means no
+  // privacy (epsilon in the thousands) looked like any other private job.
+  const lines = describeJob(view(1, { privacy: { epsilon: 912.5, delta: 1e-3, maxEpsilon: 1e4 } }));
+  assert.equal(
+    lines[1],
+    "  privacy: epsilon 913 of 10000 spent (delta 1e-3), for the worst-off data owner",
+  );
+  assert.equal(describeJob(view(1)).length, 2, "no privacy line without a budget");
 });
