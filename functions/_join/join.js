@@ -63391,6 +63391,75 @@ async function post(p, party, message2) {
   }
 }
 
+// lib/worker/chores.ts
+var CHORES_MS = 3e4;
+var MIN_CHORES_WAIT_MS = 10;
+var Chores = class {
+  #o;
+  #last = Date.now();
+  constructor(options) {
+    this.#o = options;
+  }
+  get #every() {
+    return this.#o.everyMs ?? CHORES_MS;
+  }
+  /** The chores were just done (or need not be before `everyMs` from now). */
+  done() {
+    this.#last = Date.now();
+  }
+  /** Runs the chores if they are due; a failure is reported, not thrown. */
+  async due() {
+    if (Date.now() - this.#last < this.#every) return;
+    this.#last = Date.now();
+    try {
+      await this.#o.run();
+    } catch (e) {
+      this.#o.report(e.message.split("\n")[0]);
+    }
+  }
+  /**
+   * Awaits `work`, running the chores whenever they fall due (`everyMs` after the last) until it
+   * settles. Not from its start: a run of requests each a little shorter than the interval must
+   * not put the chores off for the whole run.
+   */
+  async during(work) {
+    const settled = work.then(() => true, () => true);
+    let timer;
+    try {
+      while (true) {
+        const wait2 = Math.max(MIN_CHORES_WAIT_MS, this.#last + this.#every - Date.now());
+        const due = new Promise((r) => timer = setTimeout(() => r(false), wait2));
+        if (await Promise.race([
+          settled,
+          due
+        ])) return await work;
+        await this.due();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  /** `res` with each read of its body awaited as {@link during} awaits a request. */
+  patientBody(res) {
+    if (!res.body) return res;
+    const reader = res.body.getReader();
+    const body = new ReadableStream({
+      pull: async (controller) => {
+        const { done, value } = await this.during(reader.read());
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason)
+    });
+    const { status, statusText, headers } = res;
+    return new Response(body, {
+      status,
+      statusText,
+      headers
+    });
+  }
+};
+
 // lib/chain/register_node.ts
 var REGISTER_NODE_GAS = 800000n;
 async function registerNode(client, params) {
@@ -63988,8 +64057,6 @@ async function attestTask(client, params) {
 
 // lib/worker/worker.ts
 var DEFAULT_HEARTBEAT_MS = 10 * 6e4;
-var CHORES_MS = 3e4;
-var MIN_CHORES_WAIT_MS = 10;
 function isFinalRefusal(e) {
   return e instanceof CoordinatorError && e.status >= 400 && e.status < 500 && ![
     408,
@@ -64025,7 +64092,8 @@ var Worker2 = class {
   follower;
   /** When the worker last sent a heartbeat, or saw that none was due. */
   #lastHeartbeatLook = 0;
-  #lastChores = Date.now();
+  /** The heartbeat and answers that may not wait for long work (./chores.ts). */
+  #upkeep;
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted = [];
@@ -64037,8 +64105,20 @@ var Worker2 = class {
     this.options = options;
     this.nodePubkey = options.key.publicKeyHex.toLowerCase();
     this.domain = arthaDomain(options.chainId, options.addresses.proofs);
+    this.#upkeep = new Chores({
+      everyMs: options.choresEveryMs,
+      // A kept update read from SVDB for an answer runs the chores while the coordinator holds
+      // it; answering again inside would read it again, and so on (found in the worker audit, a
+      // restore doing that read froze the node for good). The answer under way goes on once the
+      // read is done.
+      run: () => this.#everyChore(this.#answering),
+      report: (message2) => this.#report({
+        kind: "error",
+        message: `while busy: ${message2}`
+      })
+    });
     const fetch2 = options.coordinator;
-    const patient = Object.assign(async (path, init) => this.#patientBody(await this.#choresDuring(fetch2(path, init))), {
+    const patient = Object.assign(async (path, init) => this.#upkeep.patientBody(await this.#upkeep.during(fetch2(path, init))), {
       origin: fetch2.origin
     });
     this.coordinator = new CoordinatorClient(patient, {
@@ -64114,7 +64194,7 @@ var Worker2 = class {
       nodePubkey: this.nodePubkey
     })).active;
     let staked = await stakedNow();
-    const live = (work) => staked ? this.#choresDuring(work) : work;
+    const live = (work) => staked ? this.#upkeep.during(work) : work;
     await live(ready());
     for (let failures = 0; ; failures++) {
       try {
@@ -64230,7 +64310,7 @@ var Worker2 = class {
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
   async tick() {
     await this.#everyChore();
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     const pending = await this.state.pending();
     if (pending) {
       try {
@@ -64492,14 +64572,14 @@ var Worker2 = class {
   async train(task) {
     const { onProgress, key } = this.options;
     const { jobId, round } = task;
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     return await trainTask({
       gateway: this.gateway,
       state: this.state,
       trainer: this.trainer,
       key,
       domain: this.domain,
-      between: () => this.#chores(),
+      between: () => this.#upkeep.due(),
       onStep: onProgress && stepReporter(await this.gateway.spec(task.specCid), (p) => onProgress({
         kind: "step",
         jobId,
@@ -64516,8 +64596,8 @@ var Worker2 = class {
     const { client, addresses, chainId, key } = this.options;
     const { coordinator, gateway, state } = this;
     const { jobId, round } = task;
-    this.#lastChores = Date.now();
-    const onWait = () => this.#chores();
+    this.#upkeep.done();
+    const onWait = () => this.#upkeep.due();
     const at = {
       ...{
         coordinator,
@@ -64539,24 +64619,6 @@ var Worker2 = class {
     return runSecureAggregation(at);
   }
   /**
-   * What may not wait for a long local round or a secure round's wait: the heartbeat (at its own
-   * rate; three missed hours cost 10% of the stake) and challenge and dispute answers (their
-   * windows are 30-60 min). At most every {@link CHORES_MS}.
-   */
-  async #chores() {
-    if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
-    this.#lastChores = Date.now();
-    try {
-      await this.#everyChore(this.#answering);
-    } catch (e) {
-      const message2 = e.message.split("\n")[0];
-      this.#report({
-        kind: "error",
-        message: `while busy: ${message2}`
-      });
-    }
-  }
-  /**
    * The heartbeat, then the challenge and dispute answers (unless `heartbeatOnly`), each whatever
    * the others did; throws the first failure once all ran. Found in the worker audit: a heartbeat
    * the chain refused (a node deactivated while it unbonds, slashable all the same) threw before
@@ -64576,50 +64638,8 @@ var Worker2 = class {
    * `choresEveryMs` until it settles.
    */
   whileBusy(work) {
-    this.#lastChores = Date.now();
-    return this.#choresDuring(work);
-  }
-  /**
-   * Awaits `work`, running the chores whenever they fall due (`choresEveryMs` after the last)
-   * until it settles. Not from its start: a run of requests each a little shorter than the
-   * interval must not put the chores off for the whole run.
-   */
-  async #choresDuring(work) {
-    const every = this.options.choresEveryMs ?? CHORES_MS;
-    const settled = work.then(() => true, () => true);
-    let timer;
-    try {
-      while (true) {
-        const wait2 = Math.max(MIN_CHORES_WAIT_MS, this.#lastChores + every - Date.now());
-        const due = new Promise((r) => timer = setTimeout(() => r(false), wait2));
-        if (await Promise.race([
-          settled,
-          due
-        ])) return await work;
-        await this.#chores();
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  /** `res` with each read of its body awaited as {@link #choresDuring} awaits a request. */
-  #patientBody(res) {
-    if (!res.body) return res;
-    const reader = res.body.getReader();
-    const body = new ReadableStream({
-      pull: async (controller) => {
-        const { done, value } = await this.#choresDuring(reader.read());
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason)
-    });
-    const { status, statusText, headers } = res;
-    return new Response(body, {
-      status,
-      statusText,
-      headers
-    });
+    this.#upkeep.done();
+    return this.#upkeep.during(work);
   }
   /** Signs an update envelope with the node key. */
   signUpdate(update) {
@@ -64631,10 +64651,10 @@ var Worker2 = class {
    */
   async clusterMean(task, digests) {
     const checked = checkedUpdates(signedUpdates(this.gateway), digests);
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     const updates = {
       get: async (cid) => {
-        await this.#chores();
+        await this.#upkeep.due();
         return await checked.get(cid);
       }
     };
@@ -64642,13 +64662,13 @@ var Worker2 = class {
   }
   /** Heartbeats and answers challenges and disputes if they are due (between long waits). */
   chores() {
-    return this.#chores();
+    return this.#upkeep.due();
   }
   /** The result hash a committee member attests for its target (as long as a round's training:
    * the node stays live meanwhile). */
   recompute(task) {
-    this.#lastChores = Date.now();
-    return recomputeTask(this.trainer, this.gateway, task, () => this.#chores());
+    this.#upkeep.done();
+    return recomputeTask(this.trainer, this.gateway, task, () => this.#upkeep.due());
   }
 };
 function stepReporter(spec, report) {

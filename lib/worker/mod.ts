@@ -3,6 +3,7 @@
  *
  * @module
  */
+export * from "./chores.ts";
 export * from "./client.ts";
 export * from "./cluster.ts";
 export * from "./cluster_check.ts";

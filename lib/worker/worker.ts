@@ -61,6 +61,7 @@ import {
 import { refuseMemory, refuseStepWork, refuseTask, refuseValidation } from "./task_check.ts";
 import { checkClusterTask, checkedUpdates } from "./cluster_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
+import { Chores } from "./chores.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
@@ -103,7 +104,7 @@ export interface WorkerOptions {
    */
   heartbeatEveryMs?: number;
   /** Minimum ms between heartbeat and challenge checks while training or waiting on a secure
-   * round (default {@link CHORES_MS}). */
+   * round (default 30 s, ./chores.ts CHORES_MS). */
   choresEveryMs?: number;
   /** Retries of a coordinator call that failed to connect or got a 502/503/504 (default 0). */
   retries?: number;
@@ -120,15 +121,6 @@ export type { WorkerEvent } from "./events.ts";
 export type TickOutcome = "trained" | "resent" | "aggregated" | "validated" | "wait" | "idle";
 
 const DEFAULT_HEARTBEAT_MS = 10 * 60_000;
-/**
- * Least ms between the heartbeat and challenge checks a worker runs while it is busy with one
- * long thing (local training, a secure round's wait).
- */
-export const CHORES_MS = 30_000;
-
-/** Least ms between two looks at whether the chores are due while a request is open. */
-const MIN_CHORES_WAIT_MS = 10;
-
 /**
  * Kernel threads for a node that declares `computeUnits` cores: what it declares, at most this
  * machine's (the threaded step is byte-identical to the one-thread step for any count).
@@ -189,7 +181,8 @@ export class Worker {
   protected follower?: JobFollower;
   /** When the worker last sent a heartbeat, or saw that none was due. */
   #lastHeartbeatLook = 0;
-  #lastChores = Date.now(); // a tick does them first
+  /** The heartbeat and answers that may not wait for long work (./chores.ts). */
+  readonly #upkeep: Chores;
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted: string[] = [];
@@ -206,10 +199,19 @@ export class Worker {
     // too: one that answers each call, or trickles each body, up to the client's timeout would
     // otherwise keep the node from heartbeating and answering challenges for that long each time
     // (both slashed when missed).
+    this.#upkeep = new Chores({
+      everyMs: options.choresEveryMs,
+      // A kept update read from SVDB for an answer runs the chores while the coordinator holds
+      // it; answering again inside would read it again, and so on (found in the worker audit, a
+      // restore doing that read froze the node for good). The answer under way goes on once the
+      // read is done.
+      run: () => this.#everyChore(this.#answering),
+      report: (message) => this.#report({ kind: "error", message: `while busy: ${message}` }),
+    });
     const fetch = options.coordinator;
     const patient: CoordinatorFetch = Object.assign(
       async (path: string, init?: RequestInit) =>
-        this.#patientBody(await this.#choresDuring(fetch(path, init))),
+        this.#upkeep.patientBody(await this.#upkeep.during(fetch(path, init))),
       { origin: fetch.origin },
     );
     this.coordinator = new CoordinatorClient(patient, { retries: options.retries });
@@ -279,7 +281,7 @@ export class Worker {
     const stakedNow = async () =>
       (await getNodeCert(client, { addresses, nodePubkey: this.nodePubkey })).active;
     let staked = await stakedNow();
-    const live = <T>(work: Promise<T>) => staked ? this.#choresDuring(work) : work;
+    const live = <T>(work: Promise<T>) => staked ? this.#upkeep.during(work) : work;
     await live(ready());
     for (let failures = 0;; failures++) {
       try {
@@ -387,7 +389,7 @@ export class Worker {
   /** One iteration: heartbeat, deliver a pending update, or fetch and run a task. */
   async tick(): Promise<TickOutcome> {
     await this.#everyChore();
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     const pending = await this.state.pending();
     if (pending) {
       try {
@@ -602,14 +604,14 @@ export class Worker {
     const { onProgress, key } = this.options;
     const { jobId, round } = task;
     // A round may take hours on a laptop: the node stays live and answers challenges meanwhile.
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     return await trainTask({
       gateway: this.gateway,
       state: this.state,
       trainer: this.trainer,
       key,
       domain: this.domain,
-      between: () => this.#chores(),
+      between: () => this.#upkeep.due(),
       onStep: onProgress &&
         stepReporter(
           await this.gateway.spec(task.specCid),
@@ -628,35 +630,13 @@ export class Worker {
     const { jobId, round } = task;
     // A coordinator may keep the session open for hours: the node stays live and answers
     // challenges meanwhile.
-    this.#lastChores = Date.now();
-    const onWait = () => this.#chores();
+    this.#upkeep.done();
+    const onWait = () => this.#upkeep.due();
     const at = {
       ...{ coordinator, gateway, client, addresses, chainId, key },
       ...{ spec, jobId, round, delta, state, onWait },
     };
     return runSecureAggregation(at);
-  }
-
-  /**
-   * What may not wait for a long local round or a secure round's wait: the heartbeat (at its own
-   * rate; three missed hours cost 10% of the stake) and challenge and dispute answers (their
-   * windows are 30-60 min). At most every {@link CHORES_MS}.
-   */
-  async #chores(): Promise<void> {
-    if (Date.now() - this.#lastChores < (this.options.choresEveryMs ?? CHORES_MS)) return;
-    this.#lastChores = Date.now();
-    try {
-      // A kept update read from SVDB for an answer runs the chores while the coordinator holds
-      // it; answering again inside would read it again, and so on (found in the worker audit, a
-      // restore doing that read froze the node for good). The answer under way goes on once the
-      // read is done.
-      await this.#everyChore(this.#answering);
-    } catch (e) {
-      // A chain that is briefly away must not cost the round being trained: the next pause tries
-      // again.
-      const message = (e as Error).message.split("\n")[0]!;
-      this.#report({ kind: "error", message: `while busy: ${message}` });
-    }
   }
 
   /**
@@ -678,45 +658,8 @@ export class Worker {
    * `choresEveryMs` until it settles.
    */
   protected whileBusy<T>(work: Promise<T>): Promise<T> {
-    this.#lastChores = Date.now();
-    return this.#choresDuring(work);
-  }
-
-  /**
-   * Awaits `work`, running the chores whenever they fall due (`choresEveryMs` after the last)
-   * until it settles. Not from its start: a run of requests each a little shorter than the
-   * interval must not put the chores off for the whole run.
-   */
-  async #choresDuring<T>(work: Promise<T>): Promise<T> {
-    const every = this.options.choresEveryMs ?? CHORES_MS;
-    const settled = work.then(() => true, () => true);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      while (true) {
-        const wait = Math.max(MIN_CHORES_WAIT_MS, this.#lastChores + every - Date.now());
-        const due = new Promise<false>((r) => timer = setTimeout(() => r(false), wait));
-        if (await Promise.race([settled, due])) return await work;
-        await this.#chores();
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** `res` with each read of its body awaited as {@link #choresDuring} awaits a request. */
-  #patientBody(res: Response): Response {
-    if (!res.body) return res;
-    const reader = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const { done, value } = await this.#choresDuring(reader.read());
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    });
-    const { status, statusText, headers } = res;
-    return new Response(body, { status, statusText, headers });
+    this.#upkeep.done();
+    return this.#upkeep.during(work);
   }
 
   /** Signs an update envelope with the node key. */
@@ -733,10 +676,10 @@ export class Worker {
     digests: ReadonlyMap<string, Hex>,
   ): Promise<ClusterMean> {
     const checked = checkedUpdates(signedUpdates(this.gateway), digests);
-    this.#lastChores = Date.now();
+    this.#upkeep.done();
     const updates = {
       get: async (cid: string) => {
-        await this.#chores();
+        await this.#upkeep.due();
         return await checked.get(cid);
       },
     };
@@ -745,14 +688,14 @@ export class Worker {
 
   /** Heartbeats and answers challenges and disputes if they are due (between long waits). */
   protected chores(): Promise<void> {
-    return this.#chores();
+    return this.#upkeep.due();
   }
 
   /** The result hash a committee member attests for its target (as long as a round's training:
    * the node stays live meanwhile). */
   protected recompute(task: ValidationTask): Promise<Hex> {
-    this.#lastChores = Date.now();
-    return recomputeTask(this.trainer, this.gateway, task, () => this.#chores());
+    this.#upkeep.done();
+    return recomputeTask(this.trainer, this.gateway, task, () => this.#upkeep.due());
   }
 }
 
