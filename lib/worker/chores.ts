@@ -28,7 +28,7 @@ export interface ChoresOptions {
  * ```ts
  * import { Chores } from "./chores.ts";
  * let runs = 0;
- * const chores = new Chores({ everyMs: 0, run: async () => void runs++, report: () => {} });
+ * const chores = new Chores({ everyMs: 0, run: () => Promise.resolve(void runs++), report: () => {} });
  * await chores.during(new Promise((r) => setTimeout(r, 30)));
  * console.assert(runs > 0);
  * ```

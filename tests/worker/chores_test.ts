@@ -9,7 +9,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("chores run while a long await is under way, not more often than everyMs", async () => {
   let runs = 0;
-  const chores = new Chores({ everyMs: 20, run: async () => void runs++, report: () => {} });
+  const chores = new Chores({
+    everyMs: 20,
+    run: () => Promise.resolve(void runs++),
+    report: () => {},
+  });
   assert.equal(await chores.during(sleep(110).then(() => "done")), "done");
   assert.ok(runs >= 2 && runs <= 6, `${runs} runs in 110 ms at 20 ms`);
   const before = runs;
@@ -36,7 +40,11 @@ Deno.test("victim: a body the coordinator trickles does not keep the chores from
   // A coordinator holding a body open for minutes would otherwise keep the node from its
   // heartbeat and its challenge answers (both slashed when missed).
   let runs = 0;
-  const chores = new Chores({ everyMs: 10, run: async () => void runs++, report: () => {} });
+  const chores = new Chores({
+    everyMs: 10,
+    run: () => Promise.resolve(void runs++),
+    report: () => {},
+  });
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       await sleep(60);
