@@ -48716,6 +48716,18 @@ function createErrorFeedback(length3) {
     residual: new Float32Array(length3)
   };
 }
+var NonFiniteUpdateError = class extends RangeError {
+  index;
+  value;
+  /** @param index where the first non-finite value is @param value it */
+  constructor(index2, value) {
+    super(`Cannot encode delta: value ${value} at index ${index2} is not finite`), this.index = index2, this.value = value;
+    this.name = "NonFiniteUpdateError";
+  }
+};
+function isNonFiniteUpdate(e) {
+  return e instanceof Error && e.name === "NonFiniteUpdateError";
+}
 function withResidual(delta, state) {
   const out = new Float32Array(delta);
   if (state && state.residual.length !== delta.length) {
@@ -48726,7 +48738,7 @@ function withResidual(delta, state) {
   }
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
-      throw new RangeError(`Cannot encode delta: value ${out[i]} at index ${i} is not finite`);
+      throw new NonFiniteUpdateError(i, out[i]);
     }
   }
   return out;
@@ -64070,6 +64082,7 @@ var PASSING_REFUSALS = [
   "JOB_NOT_RUNNING"
 ];
 var CLUSTERS_REMEMBERED = 64;
+var DIVERGED_REMEMBERED = 64;
 function clusterKey(task) {
   return `${task.jobId.toLowerCase()}:${task.round}:${task.cluster}`;
 }
@@ -64097,6 +64110,8 @@ var Worker2 = class {
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted = [];
+  /** Rounds whose update this process found not finite, newest last (`jobId:round`). */
+  #diverged = [];
   #restored;
   /** While challenges are answered: a kept update read from SVDB runs the chores, which must not
    * answer again inside the answer. */
@@ -64411,7 +64426,9 @@ var Worker2 = class {
       });
       return "wait";
     }
-    const { result, spec, residual } = await this.train(task);
+    const trained = await this.#trainOrDiverge(task);
+    if (!trained) return "wait";
+    const { result, spec, residual } = trained;
     const { updateCid, bytes } = await uploadUpdate(this.gateway, spec, task.round, result);
     const { client, addresses } = this.options;
     const { jobId, round } = task;
@@ -64479,6 +64496,30 @@ var Worker2 = class {
     return "trained";
   }
   /**
+   * Trains `task`; undefined when its update is not finite (a job driven to NaN with a codec that
+   * cannot encode it), reported once and remembered so the round is not trained again. Found in
+   * the worker audit: the encode threw before the commit, the loop retried, and the node trained
+   * the same diverged round again every poll.
+   */
+  async #trainOrDiverge(task) {
+    try {
+      return await this.train(task);
+    } catch (e) {
+      if (!isNonFiniteUpdate(e)) throw e;
+      const key = `${task.jobId.toLowerCase()}:${task.round}`;
+      this.#diverged = [
+        ...this.#diverged.slice(1 - DIVERGED_REMEMBERED),
+        key
+      ];
+      const why = `round ${task.round} of job ${task.jobId} diverged on this node (its update is not finite, which the job's codec cannot encode): not delivered`;
+      this.#report({
+        kind: "error",
+        message: why
+      });
+      return void 0;
+    }
+  }
+  /**
    * Gives the responders a landed commit. With a state, its update bytes are read from it when a
    * challenge needs them: found in the worker audit, every challengeable round's held in memory
    * (17 a job) were many times a memory budget the job passed.
@@ -64498,6 +64539,9 @@ var Worker2 = class {
    * chain may be a crash's, whose round must be retrained to be posted): the state says.
    */
   async #refuseDelivered(task) {
+    if (this.#diverged.includes(`${task.jobId.toLowerCase()}:${task.round}`)) {
+      return `round ${task.round} of job ${task.jobId} diverged on this node: not trained again`;
+    }
     if (!await this.state.delivered(task.jobId, task.round)) return void 0;
     return `round ${task.round} of job ${task.jobId} was delivered by this node already`;
   }
@@ -64764,13 +64808,18 @@ var BrowserWorker = class extends Worker2 {
         if (msg.type === "taskStep") return onStep?.(msg);
         this.#kernel.removeEventListener("message", listener);
         if (msg.type === "result") resolve(msg.result);
-        else reject(new Error(`Cannot run ${type} in the Web Worker: ${msg.message}`));
+        else reject(workerError(type, msg));
       };
       this.#kernel.addEventListener("message", listener);
       this.#kernel.postMessage(message2);
     });
   }
 };
+function workerError(type, msg) {
+  const e = new Error(`Cannot run ${type} in the Web Worker: ${msg.message}`);
+  if (typeof msg.name === "string" && msg.name !== "") e.name = msg.name;
+  return e;
+}
 
 // lib/browser/injected_wallet.ts
 var WALLET_METHODS = /* @__PURE__ */ new Set([

@@ -5583,6 +5583,15 @@ function expectHeader(bytes, codecId, length2) {
   }
   return header;
 }
+var NonFiniteUpdateError = class extends RangeError {
+  index;
+  value;
+  /** @param index where the first non-finite value is @param value it */
+  constructor(index, value) {
+    super(`Cannot encode delta: value ${value} at index ${index} is not finite`), this.index = index, this.value = value;
+    this.name = "NonFiniteUpdateError";
+  }
+};
 function withResidual(delta, state) {
   const out = new Float32Array(delta);
   if (state && state.residual.length !== delta.length) {
@@ -5593,7 +5602,7 @@ function withResidual(delta, state) {
   }
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {
-      throw new RangeError(`Cannot encode delta: value ${out[i]} at index ${i} is not finite`);
+      throw new NonFiniteUpdateError(i, out[i]);
     }
   }
   return out;
@@ -7210,10 +7219,12 @@ async function runJobMessage(msg) {
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    const name = err instanceof Error ? err.name : "Error";
     scope.postMessage({
       type: "error",
       id,
-      message
+      message,
+      name
     });
   }
 }

@@ -123,10 +123,17 @@ export class BrowserWorker extends ArthaWorker {
         if (msg.type === "taskStep") return onStep?.(msg);
         this.#kernel.removeEventListener("message", listener);
         if (msg.type === "result") resolve(msg.result as T);
-        else reject(new Error(`Cannot run ${type} in the Web Worker: ${msg.message}`));
+        else reject(workerError(type, msg));
       };
       this.#kernel.addEventListener("message", listener);
       this.#kernel.postMessage(message);
     });
   }
+}
+
+/** The Error a Web Worker's error message stands for, with the name it had there. */
+function workerError(type: string, msg: { message?: unknown; name?: unknown }): Error {
+  const e = new Error(`Cannot run ${type} in the Web Worker: ${msg.message}`);
+  if (typeof msg.name === "string" && msg.name !== "") e.name = msg.name;
+  return e;
 }

@@ -145,7 +145,10 @@ async function runJobMessage(msg: JobMessage): Promise<void> {
     scope.postMessage({ type: "result", id, result });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    scope.postMessage({ type: "error", id, message });
+    // The name says what kind of failure it was (a NonFiniteUpdateError ends the round for the
+    // node), which the class does not carry across the message.
+    const name = err instanceof Error ? err.name : "Error";
+    scope.postMessage({ type: "error", id, message, name });
   }
 }
 

@@ -238,10 +238,42 @@ export function createErrorFeedback(length: number): ErrorFeedbackState {
 }
 
 /**
+ * A delta with a non-finite value (a job driven to NaN or infinity), which no codec can encode.
+ * Its name survives a trip through a Web Worker's messages, where the class does not.
+ */
+export class NonFiniteUpdateError extends RangeError {
+  /** @param index where the first non-finite value is @param value it */
+  constructor(readonly index: number, readonly value: number) {
+    super(`Cannot encode delta: value ${value} at index ${index} is not finite`);
+    this.name = "NonFiniteUpdateError";
+  }
+}
+
+/**
+ * Whether `e` is a {@link NonFiniteUpdateError}, here or from a Web Worker (by its name).
+ *
+ * @example
+ * ```ts
+ * import { isNonFiniteUpdate, withResidual } from "./codec.ts";
+ * let caught: unknown;
+ * try {
+ *   withResidual(new Float32Array([NaN]));
+ * } catch (e) {
+ *   caught = e;
+ * }
+ * console.assert(isNonFiniteUpdate(caught) && !isNonFiniteUpdate(new RangeError("x")));
+ * ```
+ */
+export function isNonFiniteUpdate(e: unknown): boolean {
+  return e instanceof Error && e.name === "NonFiniteUpdateError";
+}
+
+/**
  * Adds the residual to `delta` (when a state is given) into a new array; the value a codec
  * actually compresses. Refuses non-finite values, which no codec can represent.
  *
- * @throws {RangeError} when the residual has a different length or a value is not finite
+ * @throws {RangeError} when the residual has a different length
+ * @throws {NonFiniteUpdateError} when a value is not finite
  * @example
  * ```ts
  * import { withResidual } from "./codec.ts";
@@ -259,7 +291,7 @@ export function withResidual(delta: Float32Array, state?: ErrorFeedbackState): F
   if (state) { for (let i = 0; i < out.length; i++) out[i]! += state.residual[i]!; }
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i]!)) {
-      throw new RangeError(`Cannot encode delta: value ${out[i]} at index ${i} is not finite`);
+      throw new NonFiniteUpdateError(i, out[i]!);
     }
   }
   return out;

@@ -63,6 +63,7 @@ import { checkClusterTask, checkedUpdates } from "./cluster_check.ts";
 import { runSecureAggregation } from "./secure_aggregation.ts";
 import { Chores } from "./chores.ts";
 import type { JobSpec } from "../job/job_spec.ts";
+import { isNonFiniteUpdate } from "../compress/codec.ts";
 import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
@@ -149,6 +150,8 @@ const PASSING_REFUSALS = [UPDATE_UNREADABLE, "NOT_COMMITTED", "JOB_NOT_RUNNING"]
 
 /** How many posted clusters a worker remembers, to refuse an offer of one again. */
 const CLUSTERS_REMEMBERED = 64;
+/** How many diverged rounds a process remembers (a restart trains each once more). */
+const DIVERGED_REMEMBERED = 64;
 
 /** The key of a cluster task among those posted: job, round and cluster. */
 function clusterKey(task: ClusterTask): string {
@@ -186,6 +189,8 @@ export class Worker {
   #lastForget = 0;
   /** The clusters this process posted a mean of, newest last (`clusterKey`). */
   #clustersPosted: string[] = [];
+  /** Rounds whose update this process found not finite, newest last (`jobId:round`). */
+  #diverged: string[] = [];
   #restored?: Promise<void>;
   /** While challenges are answered: a kept update read from SVDB runs the chores, which must not
    * answer again inside the answer. */
@@ -477,7 +482,9 @@ export class Worker {
       this.#report({ kind: "error", message: `task refused: ${refused}` });
       return "wait";
     }
-    const { result, spec, residual } = await this.train(task);
+    const trained = await this.#trainOrDiverge(task);
+    if (!trained) return "wait";
+    const { result, spec, residual } = trained;
     const { updateCid, bytes } = await uploadUpdate(this.gateway, spec, task.round, result);
     const { client, addresses } = this.options;
     const { jobId, round } = task;
@@ -526,6 +533,26 @@ export class Worker {
   }
 
   /**
+   * Trains `task`; undefined when its update is not finite (a job driven to NaN with a codec that
+   * cannot encode it), reported once and remembered so the round is not trained again. Found in
+   * the worker audit: the encode threw before the commit, the loop retried, and the node trained
+   * the same diverged round again every poll.
+   */
+  async #trainOrDiverge(task: TrainTask): Promise<TrainedRound | undefined> {
+    try {
+      return await this.train(task);
+    } catch (e) {
+      if (!isNonFiniteUpdate(e)) throw e;
+      const key = `${task.jobId.toLowerCase()}:${task.round}`;
+      this.#diverged = [...this.#diverged.slice(1 - DIVERGED_REMEMBERED), key];
+      const why = `round ${task.round} of job ${task.jobId} diverged on this node (its update is ` +
+        "not finite, which the job's codec cannot encode): not delivered";
+      this.#report({ kind: "error", message: why });
+      return undefined;
+    }
+  }
+
+  /**
    * Gives the responders a landed commit. With a state, its update bytes are read from it when a
    * challenge needs them: found in the worker audit, every challengeable round's held in memory
    * (17 a job) were many times a memory budget the job passed.
@@ -543,6 +570,9 @@ export class Worker {
    * chain may be a crash's, whose round must be retrained to be posted): the state says.
    */
   async #refuseDelivered(task: TrainTask): Promise<string | undefined> {
+    if (this.#diverged.includes(`${task.jobId.toLowerCase()}:${task.round}`)) {
+      return `round ${task.round} of job ${task.jobId} diverged on this node: not trained again`;
+    }
     if (!await this.state.delivered(task.jobId, task.round)) return undefined;
     return `round ${task.round} of job ${task.jobId} was delivered by this node already`;
   }
