@@ -31,7 +31,7 @@ import { chunkCount } from "../crypto/merkle.ts";
 import type { Context } from "./context.ts";
 import { drawRoundCommittee } from "./committees.ts";
 import { verifyAnswer } from "./_challenge_verdict.ts";
-import { type Closing, closingKey, groupSizes, taskResults } from "./closing.ts";
+import { type Closing, closingKey, drawnFrom, groupSizes, taskResults } from "./closing.ts";
 import { groupResults } from "../verify/redundancy.ts";
 import {
   getLarge,
@@ -159,7 +159,7 @@ export async function resumeChallenges(
     const round = e.key[2] as number;
     const closing = (await getLarge<Closing>(ctx.kv, closingKey(job.jobId, round))).value;
     if (closing) {
-      await challengeRound(ctx, jobAtRound(job, round, e.value), spec, closing.nodes as Hex[]);
+      await challengeRound(ctx, jobAtRound(job, round, e.value), spec, drawnFrom(closing) as Hex[]);
     }
     await settleOwed(ctx, job.jobId, round);
   }

@@ -30,6 +30,21 @@ export interface Closing {
   reason: string;
 }
 
+/**
+ * The closing reason of a secure round no attempt could sum after a dealer of bad shares was named
+ * (./secure_round.ts): it keeps the weights it opened with.
+ */
+export const SECURE_FAILED_REASON = "secure-aggregation-failed";
+
+/**
+ * Whom a closed round's spot checks draw from: its counted updates; for a secure round closed
+ * empty, the nodes that delivered (found reviewing the empty close: nobody of that round was
+ * drawn, so its commits were paid unchecked).
+ */
+export function drawnFrom(closing: Closing): string[] {
+  return closing.reason === SECURE_FAILED_REASON ? closing.delivered ?? [] : closing.nodes;
+}
+
 export const closingKey = (jobId: string, round: number): Deno.KvKey => [
   "closing",
   jobId,

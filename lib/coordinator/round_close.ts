@@ -20,7 +20,7 @@ import {
   pendingChallengesKey,
   settleOwed,
 } from "./challenges.ts";
-import { type Closing, fixClosingSet } from "./closing.ts";
+import { type Closing, drawnFrom, fixClosingSet } from "./closing.ts";
 import type { Context } from "./context.ts";
 import { improvementBps } from "./finalize.ts";
 import { followUpVerification } from "./follow_up.ts";
@@ -204,7 +204,7 @@ async function closeWith(
     return won ?? { ...base, status: "idle", reason: "job changed during the close" };
   }
   // Challenges come after the close: nodes committed before the randomness existed.
-  const challenged = await challengeRound(ctx, job, spec, closing.nodes as Hex[]);
+  const challenged = await challengeRound(ctx, job, spec, drawnFrom(closing) as Hex[]);
   await settleOwed(ctx, job.jobId, job.round);
   return outcomeOf(base, advanced.metric, advanced.missing, challenged.length);
 }

@@ -40,7 +40,7 @@ import { pruneBelowThreshold } from "../privacy/secure_aggregation/graph.ts";
 import { ROUND_NOT_OPEN } from "../worker/task.ts";
 import { BudgetExceededError } from "../privacy/rdp_accountant.ts";
 import type { Context } from "./context.ts";
-import { type Closing, closingKey, type ClosingStep } from "./closing.ts";
+import { type Closing, closingKey, type ClosingStep, SECURE_FAILED_REASON } from "./closing.ts";
 import { loadSpec } from "./job.ts";
 import { secureRoundPrivacy } from "./privacy.ts";
 import {
@@ -90,8 +90,7 @@ export { advanceSecureRound, currentSession } from "./_secure_session.ts";
 /** The closing reason of a securely aggregated round. */
 export const SECURE_CLOSE_REASON = "secure-aggregation";
 
-/** The closing reason of a secure round no attempt could sum: it keeps its weights. */
-export const SECURE_FAILED_REASON = "secure-aggregation-failed";
+export { SECURE_FAILED_REASON } from "./closing.ts";
 
 const STATUS_OF: Record<RejectCode, number> = {
   WRONG_STAGE: 409,
@@ -502,11 +501,15 @@ export async function fixSecureClosingSet(
     const nodes = [...s.result!.included].sort();
     return await fixClosing(ctx, key, { nodes, delivered: nodes, reason: SECURE_CLOSE_REASON });
   }
-  // Every assigned node delivered, and no attempt can open over them (each sent its masked input
-  // in a failed one, or the rest are too few): no later deadline changes that, as no task moves.
-  // Found in the secure aggregation audit: such a round was extended for good, so a dealer of bad
-  // shares, named only after every masked input was in, froze the job.
-  if (s?.stage === "Failed" && missing.length === 0 && !await nextRoster(ctx, job, spec, entry)) {
+  // An attempt failed naming a dealer of bad shares, every assigned node delivered, and no attempt
+  // can open over them (each sent its masked input in the failed one, or the rest are too few): no
+  // later deadline changes that, as no task moves. Found in the secure aggregation audit: such a
+  // round was extended for good, so one such dealer froze the job at round 0; it is left out from
+  // here on. Only for a named dealer: nodes that withhold their masked inputs would otherwise have
+  // every round close empty and paid (found reviewing this), where a frozen job is abandoned and
+  // its budget refunded.
+  const dealer = s?.stage === "Failed" && s.failure?.dealer !== undefined;
+  if (dealer && missing.length === 0 && !await nextRoster(ctx, job, spec, entry)) {
     const closing = { nodes: [], delivered: [...got].sort(), reason: SECURE_FAILED_REASON };
     return await fixClosing(ctx, key, closing);
   }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { closingKey, countedUpdates, fixClosingSet } from "../../../lib/coordinator/closing.ts";
+import {
+  closingKey,
+  countedUpdates,
+  drawnFrom,
+  fixClosingSet,
+  SECURE_FAILED_REASON,
+} from "../../../lib/coordinator/closing.ts";
 import type { Context } from "../../../lib/coordinator/context.ts";
 import {
   commitLarge,
@@ -158,4 +164,13 @@ Deno.test("a write cut short, retried with another value, leaves only the record
   } finally {
     kv.close();
   }
+});
+
+Deno.test("a secure round closed empty after a named dealer draws its spot checks from those who delivered", () => {
+  // Found reviewing the empty close: it drew from the counted updates, none, so the round's
+  // commits were paid with nobody of it ever checked.
+  const failed = { nodes: [], delivered: ["0xa", "0xb"], reason: SECURE_FAILED_REASON };
+  assert.deepEqual(drawnFrom(failed), ["0xa", "0xb"]);
+  const counted = { nodes: ["0xa"], delivered: ["0xa", "0xb"], reason: "quorum" };
+  assert.deepEqual(drawnFrom(counted), ["0xa"], "a counted round draws from its counted updates");
 });
