@@ -50887,6 +50887,7 @@ async function readDispute(client, params) {
     challengerIn: d.challengerIn,
     defenderIn: d.defenderIn,
     deadline: d.deadline,
+    anchored: d.anchored,
     byResult: d.byResult
   };
 }

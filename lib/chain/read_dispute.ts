@@ -16,8 +16,13 @@ export interface DisputeInfo {
   steps: number;
   lo: number;
   hi: number;
-  /** s_0 as the chain anchors it: the round's checkpoint (any round after the first), else 0. */
+  /**
+   * s_0: the round's anchored checkpoint (any round after the first, `anchored`), else the start
+   * the challenger claimed.
+   */
   start: Hex;
+  /** Whether `start` is the chain's checkpoint rather than the challenger's claim. */
+  anchored: boolean;
   /** s_lo, on which both sides agree. */
   agreed: Hex;
   challengerHi: Hex;
@@ -62,6 +67,7 @@ export async function readDispute(
     challengerIn: d.challengerIn,
     defenderIn: d.defenderIn,
     deadline: d.deadline,
+    anchored: d.anchored,
     byResult: d.byResult,
   };
 }

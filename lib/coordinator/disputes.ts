@@ -128,12 +128,19 @@ async function rightDigest(
   if (task === undefined) return { reason: "parties hold no task of this job" };
   const startCid = d.round === 0 ? spec.initialWeights : job.metrics[d.round - 1]?.checkpointCid;
   if (!startCid) return undefined;
-  // Only a reproducible job's result can be recomputed (an error-feedback codec's update
-  // depends on the node's history): other disputes a missed window sent here expire.
-  if (d.byResult && !reproducible(spec)) {
+  // Only a codec without error feedback lets a round's result be recomputed (such a codec's
+  // update depends on the node's history): other disputes a missed window sent here expire. An
+  // asynchronous job's can: its disputes start from the anchored checkpoint as any other's
+  // (found reviewing this: they were let expire too).
+  if (d.byResult && !reproducible({ compression: spec.compression })) {
     return { reason: "the job's updates cannot be recomputed, so neither can its result" };
   }
-  const slot = await deliveredSlot(ctx.kv, job, spec, d.round, d.defender);
+  // The result is over the encoded update; step digests are not (and a slot a partition codec
+  // refuses must not stop a bisected dispute's verdict).
+  const slot = d.byResult ? await deliveredSlot(ctx.kv, job, spec, d.round, d.defender) : -1;
+  if (d.byResult && slot < 0 && spec.compression) {
+    return { reason: "the disputed task's slot is unknown, so its encoded result is too" };
+  }
   const { stepDigests, resultHash } = await recomputed(ctx, job, spec, {
     round: d.round,
     task,
@@ -146,7 +153,10 @@ async function rightDigest(
   // The chain anchors s_0 after round 0 and checked both sides' against it: a recomputation that
   // starts elsewhere is this arbiter's error (its checkpoint record drifted from the chain), and
   // stating its s_hi would make an honest party lose (found reviewing the both-lose verdicts).
-  if (BigInt(d.start) !== 0n && stepDigests[0] !== d.start) {
+  // In round 0 nothing is anchored: the start is the challenger's claim, which the recomputed s_0
+  // judges (found reviewing this: compared as if anchored, a made-up start was skipped and the
+  // dispute expired with the cheat unslashed).
+  if (d.anchored && stepDigests[0] !== d.start) {
     return { reason: `recomputed s_0 is not the chain's anchored start ${d.start}` };
   }
   if (d.byResult) return { digest: resultHash };
@@ -189,8 +199,7 @@ function recomputed(
         UNCHECKED_DOMAIN,
         await ctx.store.get(spec.shards[taskShard(spec, at.task)]!.cid),
       ),
-      // The committed result is over the encoded update; step digests are not.
-      { encode: reproducible(spec) ? roundEncoder(spec, at.round, at.slot) : undefined },
+      { encode: at.slot >= 0 ? roundEncoder(spec, at.round, at.slot) : undefined },
     );
     return { stepDigests, resultHash };
   })();

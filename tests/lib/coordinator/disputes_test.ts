@@ -304,3 +304,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "attacker: a round-0 challenger that claims a made-up start loses to the arbiter",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Found reviewing the arbiter: in round 0 the chain anchors no start, so it keeps the one the
+    // challenger claimed, and the arbiter compared its recomputed s_0 against that as if it were
+    // anchored: a made-up start made it skip, and the dispute expired with the cheat unslashed.
+    await using net = await startDevnet({ accounts: 5 });
+    const pair = await pairRun(net, 1);
+    const { run, defender, challenger, challengerOp } = pair;
+    try {
+      const { addresses, jobId } = run;
+      let honest: LocalResult | undefined;
+      run.cheats[0]!.tamper = (r) => honest = r;
+      assert.equal(await defender.tick(), "trained");
+      const theirs = honest!.stepDigests!.map((_, i) => made("made-up-start", i));
+      const { disputeId, challengerSide } = await disputeWith(challengerOp, {
+        addresses,
+        jobId,
+        round: 0,
+        challenger: challenger.nodePubkey,
+        defender: defender.nodePubkey,
+        lie: { ...honest!, weightsDigest: theirs[STEPS]! },
+        theirs,
+      });
+      const stake = (await nodeState(run, challenger.nodePubkey)).stake;
+      const { dispute } = await bisect(pair, challengerSide, disputeId);
+      const d = await dispute();
+      assert.equal(d.phase, DisputePhase.Unresolved);
+      assert.deepEqual([d.hi, d.anchored], [0, false]);
+
+      // Execute
+      await (await run.post("/aggregate", { jobId })).body?.cancel();
+
+      // Assert: the recomputed s_0 is stated; the challenger's start is not it.
+      const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${disputeId}`]))
+        .value;
+      assert.equal(rec?.status, "arbitrated", JSON.stringify(rec));
+      assert.equal(rec?.digest, honest!.stepDigests![0]);
+      assert.deepEqual(await slashesOf(run, challenger.nodePubkey), [[stake / 2n, FAKE_GRADIENTS]]);
+      assert.deepEqual(await slashesOf(run, defender.nodePubkey), []);
+    } finally {
+      await run.close();
+    }
+  },
+});
