@@ -12,7 +12,9 @@ import { finalizeJob, preflightFinalizeJob } from "../chain/finalize_job.ts";
 import { readJob } from "../chain/read_job.ts";
 import { getJobSettlement } from "../chain/get_job_settlement.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
+import type { CID } from "multiformats/cid";
 import { exportModelFolder } from "../model/publish.ts";
+import { directoryLinks } from "../model/model_folder.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { BPS } from "../job/round_policy.ts";
@@ -20,6 +22,7 @@ import { challengesOwed } from "./challenges.ts";
 import { followUpVerification } from "./follow_up.ts";
 import { releaseUpdates } from "./release_updates.ts";
 import { reject, type Rejection } from "./result.ts";
+import { liftPrivate } from "./svdb_private.ts";
 import {
   getJob,
   type JobHead,
@@ -58,7 +61,20 @@ async function exportJobModel(ctx: Context, job: JobHead): Promise<string | unde
     rounds: String(job.rounds),
     checkpointCid: job.globalCid,
   });
+  await publicFolder(ctx, cid);
   return cid.toString();
+}
+
+/**
+ * Clears any private record on the folder and its files: the model is public. Found in the storage
+ * audit: its files' bytes follow from the public final checkpoint, so anyone could upload them
+ * privately first (POST /svdb/private takes any CID not stored yet); the export then skipped the
+ * stored blocks and kept the record, and the model was refused to everyone, its owner included.
+ */
+async function publicFolder(ctx: Context, root: CID): Promise<void> {
+  await liftPrivate(ctx, root.toString());
+  const links = directoryLinks(root, await ctx.store.getBlock(root));
+  for (const entry of links?.values() ?? []) await publicFolder(ctx, entry); // files and subfolders
 }
 
 /** Finalizes one completed job. */
