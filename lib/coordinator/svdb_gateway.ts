@@ -6,6 +6,7 @@
 import {
   type CID,
   CidMismatchError,
+  computeCid,
   DAG_PB_CODE,
   InvalidCidError,
   parseCid,
@@ -30,8 +31,11 @@ export function gatewayCid(text: string): { ok: true; cid: CID } | Rejection {
     if (e instanceof InvalidCidError) return reject(400, "INVALID_CID", e.message);
     throw e;
   }
+  // A digest of another length names no block this store can hold: found in the storage audit, a
+  // 2,100-byte one reached KV as a key too large to read, a 500.
   if (
-    (cid.code !== RAW_CODE && cid.code !== DAG_PB_CODE) || cid.multihash.code !== SHA2_256_CODE
+    (cid.code !== RAW_CODE && cid.code !== DAG_PB_CODE) || cid.multihash.code !== SHA2_256_CODE ||
+    cid.multihash.size !== 32
   ) {
     const kind = `codec 0x${cid.code.toString(16)}, hash 0x${cid.multihash.code.toString(16)}`;
     const why = `unsupported CID (${kind}); this gateway serves sha2-256 raw and dag-pb blocks`;
@@ -82,6 +86,8 @@ export async function storeUpload(
   grant: UploadGrant,
   body: ReadableStream<Uint8Array> | Uint8Array | null,
   declaredBytes = 0,
+  /** The CID the body must have (CIDv1): checked before anything is stored. */
+  expectedCid?: string,
 ): Promise<StoredUpload | Rejection> {
   const tooLarge = (limit: number) =>
     limit < grant.maxBytes
@@ -114,7 +120,7 @@ export async function storeUpload(
     if (!(e instanceof BodyTooLargeError)) throw e;
     return tooLarge(limit);
   }
-  const refused = refusedBody(grant, seen);
+  const refused = refusedBody(grant, seen) ?? await otherCid(spool, expectedCid);
   if (refused) {
     await settleUpload(ctx, grant, limit, seen.bytes);
     return refused;
@@ -125,6 +131,23 @@ export async function storeUpload(
     // Settled once the bytes are in: the reservation holds the quota until then.
     await settleUpload(ctx, grant, limit, seen.bytes);
   }
+}
+
+/**
+ * Why a spooled body is refused for not being `expected` (422 CID_MISMATCH), or undefined. Found
+ * in the storage audit: a private upload's CID was compared once the bytes were stored, so a
+ * mismatch (a CIDv0 as `ipfs add` prints it) left a shard stored public, and a retry was then
+ * refused as ALREADY_PUBLIC.
+ */
+async function otherCid(spool: Spool, expected?: string): Promise<Rejection | undefined> {
+  if (expected === undefined) return undefined;
+  const actual = (await computeCid(spool.chunks())).toString();
+  if (actual === expected) return undefined;
+  return reject(
+    422,
+    "CID_MISMATCH",
+    `Cannot store privately: the body is ${actual}, not ${expected}`,
+  );
 }
 
 /** Why a whole body is refused (empty, or not what was signed), or undefined. */

@@ -32,14 +32,14 @@ export async function storePrivateUpload(
 ): Promise<StoredUpload | Rejection> {
   const parsed = gatewayCid(headers.get(PRIVATE_CID_HEADER) ?? "");
   if (!parsed.ok) return { ...parsed, message: `${PRIVATE_CID_HEADER}: ${parsed.message}` };
-  const cid = parsed.cid.toString();
+  const cid = parsed.cid.toV1().toString(); // as stored, whatever base or version it was named in
   const signer = grant.upload.signer.toLowerCase();
   const begun = await beginUpload(ctx, cid, signer);
   if (begun) return begun;
   let stored: StoredUpload | Rejection | undefined;
   try {
     const declared = Number(headers.get("content-length") ?? "0");
-    stored = await storeUpload(ctx, grant, body, declared);
+    stored = await storeUpload(ctx, grant, body, declared, cid);
   } finally {
     // A dropped connection throws here: the signer proved nothing, so it owns nothing.
     const proved = stored?.ok === true && stored.cid === cid;

@@ -30,7 +30,8 @@ import {
   setupCoordinator,
 } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
-import { computeCid } from "../../lib/store/cid.ts";
+import { CID, computeCid } from "../../lib/store/cid.ts";
+import { create as createDigest } from "multiformats/hashes/digest";
 import { Gateway } from "../../lib/worker/gateway.ts";
 import { CoordinatorClient, type CoordinatorFetch } from "../../lib/worker/client.ts";
 
@@ -439,4 +440,42 @@ Deno.test("attacker: a read a node signed for a phishing coordinator is refused 
     (await real.get(shard, undefined, true)).length,
     (await fx.store.get(shard)).length,
   );
+});
+
+Deno.test("victim: a private upload that names another CID than its body's stores nothing, and its retry is private", async () => {
+  // Found in the storage audit: the CID was compared once the bytes were stored, so an owner that
+  // declared the CIDv0 `ipfs add` prints (or any typo) got 422 with its shard stored public, and
+  // the retry with the right CID was refused as ALREADY_PUBLIC (job submit then uploads public).
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const owner = fx.clients[3]!;
+  const did = await createTestDid(fx, owner);
+  const shard = randomBytes(5_000, 21);
+  const v1 = (await computeCid(shard)).toString();
+  const v0 = (await computeCid(shard, { cidVersion: 0 })).toString();
+  const signer = accountUploadSigner(owner);
+
+  const wrong = await uploadPrivate(s, shard, signer, { did, declared: v0 });
+  assert.deepEqual([wrong.status, wrong.body.error.code], [422, "CID_MISMATCH"]);
+  assert.equal(await s.ctx.store.has(v1), false, "nothing stored");
+
+  const retry = await uploadPrivate(s, shard, signer, { did });
+  assert.equal(retry.status, 201, JSON.stringify(retry.body));
+  assert.deepEqual(await getAs(s, v1), [401, "SIGNATURE_MISSING"]);
+});
+
+Deno.test("a CID whose sha2-256 digest is not 32 bytes is a 400, not a 500", async () => {
+  // Found in the storage audit: a 2,100-byte digest reached KV as a key too large to read.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const cid = CID.createV1(0x55, createDigest(0x12, new Uint8Array(2_100))).toString();
+  const res = await s.call(`/svdb/${cid}`);
+  const body = await res.json();
+  assert.deepEqual([res.status, body.error.code], [400, "UNSUPPORTED_CID"]);
+  const did = await createTestDid(fx, fx.clients[3]!);
+  const up = await uploadPrivate(s, randomBytes(10, 3), accountUploadSigner(fx.clients[3]!), {
+    did,
+    declared: cid,
+  });
+  assert.equal(up.status, 400, JSON.stringify(up.body));
 });
