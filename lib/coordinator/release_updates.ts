@@ -18,7 +18,14 @@ import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import type { Context } from "./context.ts";
 import { clusterMeans } from "./clusters.ts";
 import { loadSpec } from "./job.ts";
-import { type JobHead, listJobHeads, listValues, type UpdateRecord } from "./state.ts";
+import {
+  type JobHead,
+  type JobRecord,
+  listJobHeads,
+  listValues,
+  type UpdateRecord,
+} from "./state.ts";
+import { currentSession } from "./_secure_session.ts";
 
 /** Marks a job whose updates were released, so a repeated finalize call does not redo it. */
 const releasedKey = (jobId: string): Deno.KvKey => ["updates_released", jobId.toLowerCase()];
@@ -85,4 +92,27 @@ async function jobCids(ctx: Context, job: JobHead): Promise<string[]> {
     job.outerVelocityCid,
   ];
   return cids.filter((c): c is string => !!c);
+}
+
+/**
+ * Unpins what a closed round made that nothing reads once the job moved past it: the server
+ * optimizer's state it replaced (`before`, when the close stored another) unless another job's
+ * record names it, and a secure round's unmasked sum. Found in the storage audit: each was pinned
+ * for good, a model's size (twice that for Adam's moments) more every round.
+ */
+export async function releaseClosedRound(
+  ctx: Context,
+  job: JobRecord,
+  state: { before?: string; after?: string },
+): Promise<void> {
+  const { before, after } = state;
+  if (before && canonicalCid(before) !== canonicalCid(after ?? "")) {
+    const named = (await listJobHeads(ctx.kv)).some((j) =>
+      j.jobId.toLowerCase() !== job.jobId.toLowerCase() && !!j.outerVelocityCid &&
+      canonicalCid(j.outerVelocityCid) === canonicalCid(before)
+    );
+    if (!named) await ctx.store.unpin(before);
+  }
+  const sum = (await currentSession(ctx, job))?.value.result?.sumCid;
+  if (sum) await ctx.store.unpin(sum);
 }

@@ -27,6 +27,7 @@ import { followUpVerification } from "./follow_up.ts";
 import { loadSpec, loadWeights } from "./job.ts";
 import { once, revertedWith } from "./once.ts";
 import { type NodeMove, reassignDropped } from "./reassign.ts";
+import { releaseClosedRound } from "./release_updates.ts";
 import { settleGroups } from "./redundancy.ts";
 import { reject, RejectedError, type Rejection, rejectionOf } from "./result.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
@@ -361,7 +362,10 @@ export async function advanceJob(
   const op = setJob(ctx.kv.atomic().check(entry), updated)
     .set(pendingChallengesKey(job.jobId, job.round), pending);
   const res = await withMoves(op, next.job, next.moves).commit();
-  return res.ok ? { metric, missing } : undefined;
+  if (!res.ok) return undefined;
+  // Only once the advance is in: a close retried before it reads the state it replaced.
+  await releaseClosedRound(ctx, job, { before: job.outerVelocityCid, after: r.outerVelocityCid });
+  return { metric, missing };
 }
 
 /** The closed round's metric: a count of its missing nodes, of constant size in nodes. */

@@ -23,6 +23,7 @@ import { encodeCaps } from "../../lib/chain/caps.ts";
 import { encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { codecFor } from "../../lib/strategy/select.ts";
 import { type JobSpec, jobSpecHash, workTerms } from "../../lib/job/job_spec.ts";
+import type { ServerOptimizerConfig } from "../../lib/strategy/server_optimizer.ts";
 import { roundTask } from "../../lib/round/round_task.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
 import { generateNodeKey, type NodeKey, signBinding } from "../../lib/crypto/keys.ts";
@@ -163,6 +164,9 @@ export interface JobOptions {
   shards?: number;
   /** Secure aggregation (the coordinator sees only the round's sum). */
   secureAggregation?: JobSpec["secureAggregation"];
+  /** A server optimizer instead of plain FedAvg, and its fields. */
+  strategy?: JobSpec["aggregation"]["strategy"];
+  outer?: Omit<ServerOptimizerConfig, "strategy">;
   /** Runs once the job is escrowed and its nodes registered, before POST /assign starts it. */
   beforeStart?: (jobId: Hex, nodes: TestNode[]) => Promise<void>;
 }
@@ -436,6 +440,8 @@ function specOptions(j: JobOptions) {
   const { quorum, deadlineMs, asynchronous, hierarchical, clusterSize, clusterAudit } = j;
   const { layers, verification, compression, robust, privacy, secureAggregation } = j;
   return {
+    strategy: j.strategy,
+    outer: j.outer,
     quorum,
     deadlineMs,
     asynchronous,
