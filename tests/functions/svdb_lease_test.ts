@@ -12,11 +12,13 @@ import type { Store } from "../../lib/store/store.ts";
 import {
   accountUploadSigner,
   nodeUploadSigner,
+  signUpload,
   uploadDomain,
 } from "../../lib/store/upload_signature.ts";
+import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { collectSvdbGarbage } from "../../lib/coordinator/svdb_retention.ts";
 import type { UpdateRecord } from "../../lib/coordinator/state.ts";
-import { postSigned, read, setupCoordinator, type TestJob } from "./_coordinator.ts";
+import { createTestDid, postSigned, read, setupCoordinator, type TestJob } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
 
 /** Runs `fn` with every `store.put` leased until `until` instead of pinned, as gateway uploads are. */
@@ -88,4 +90,44 @@ Deno.test("svdb leases and the coordinator's pins", async (t) => {
       assert.equal(closed.body[0].status, "closed", "the round still reads its updates");
     },
   );
+});
+
+Deno.test("attacker: records of collected uploads go with them, so bytes stored again later are not private", async () => {
+  // Found in the storage audit: no record was ever deleted. A signer added records for good at
+  // its quota's minimum charge, and a private record outlived its bytes: the same bytes stored
+  // later (a public file the coordinator writes, whose bytes anyone can predict) stayed private.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const attacker = fx.clients[3]!;
+  const did = await createTestDid(fx, attacker);
+  const { chainId, addresses } = s.ctx.chain;
+  const bytes = new TextEncoder().encode('{"a future public file": true}');
+  const cid = (await computeCid(bytes)).toString();
+  const headers = await signUpload(
+    accountUploadSigner(attacker),
+    uploadDomain(chainId, addresses.registry),
+    bytes,
+    {
+      now: s.ctx.now(),
+      did,
+      path: "/svdb/private",
+    },
+  );
+  const up = await s.call("/svdb/private", {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream", "x-artha-cid": cid, ...headers },
+    body: bytes,
+  });
+  assert.equal(up.status, 201, await up.text());
+
+  // Execute: the lease runs out and a collection takes the bytes; later the coordinator stores
+  // the same bytes as a public file of its own.
+  s.advance(s.ctx.config.uploadLeaseMs + 1);
+  await collectSvdbGarbage(s.ctx);
+  assert.equal((await s.ctx.kv.get(privateKey(cid))).value, null, "the private record went");
+  await fx.store.put(bytes);
+
+  // Assert: anyone reads them.
+  const res = await s.call(`/svdb/${cid}`);
+  assert.equal(res.status, 200, await res.text());
 });
