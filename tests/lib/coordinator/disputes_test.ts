@@ -107,6 +107,31 @@ async function bisect(
   return { defended, dispute };
 }
 
+/**
+ * The defender trains round 0 honestly; the challenger commits the step digests `theirs(s, i)`
+ * makes of the honest s_i and disputes it. Returns the honest result and the dispute.
+ */
+async function disputeHonest(
+  p: Awaited<ReturnType<typeof pairRun>>,
+  theirs: (s: Hex, i: number) => Hex,
+) {
+  const { run, defender, challenger, challengerOp } = p;
+  let honest: LocalResult | undefined;
+  run.cheats[0]!.tamper = (r) => honest = r;
+  assert.equal(await defender.tick(), "trained");
+  const steps = honest!.stepDigests!.map(theirs);
+  const dispute = await disputeWith(challengerOp, {
+    addresses: run.addresses,
+    jobId: run.jobId,
+    round: 0,
+    challenger: challenger.nodePubkey,
+    defender: defender.nodePubkey,
+    lie: { ...honest!, weightsDigest: steps[STEPS]! },
+    theirs: steps,
+  });
+  return { honest: honest!, ...dispute };
+}
+
 Deno.test({
   name: "attacker: a colluding pair that agrees on a made-up s_lo is arbitrated, and both lose",
   sanitizeResources: false,
@@ -249,22 +274,13 @@ Deno.test({
     // that never defends; a challenger whose committed result is made up from step 1.
     await using net = await startDevnet({ accounts: 5 });
     const pair = await pairRun(net, 1);
-    const { run, defender, challenger, challengerOp } = pair;
+    const { run, defender, challenger } = pair;
     try {
       const { addresses, jobId } = run;
-      let honest: LocalResult | undefined;
-      run.cheats[0]!.tamper = (r) => honest = r;
-      assert.equal(await defender.tick(), "trained");
-      const theirs = honest!.stepDigests!.map((s, i) => i < 1 ? s : made("challenger", i));
-      const { disputeId } = await disputeWith(challengerOp, {
-        addresses,
-        jobId,
-        round: 0,
-        challenger: challenger.nodePubkey,
-        defender: defender.nodePubkey,
-        lie: { ...honest!, weightsDigest: theirs[STEPS]! },
-        theirs,
-      });
+      const { honest, disputeId } = await disputeHonest(
+        pair,
+        (s, i) => i < 1 ? s : made("challenger", i),
+      );
       const stakes = await Promise.all(
         [defender, challenger].map(async (w) => (await nodeState(run, w.nodePubkey)).stake),
       );
@@ -286,9 +302,9 @@ Deno.test({
         .value;
       assert.equal(rec?.status, "arbitrated", JSON.stringify(rec));
       const honestResult = resultHashOf(
-        honest!.lossDigest,
-        honest!.gradientDigest,
-        honest!.weightsDigest,
+        honest.lossDigest,
+        honest.gradientDigest,
+        honest.weightsDigest,
       );
       assert.equal(rec?.digest, honestResult);
       const d = await readDispute(run.validator, { addresses, disputeId });
@@ -315,22 +331,13 @@ Deno.test({
     // anchored: a made-up start made it skip, and the dispute expired with the cheat unslashed.
     await using net = await startDevnet({ accounts: 5 });
     const pair = await pairRun(net, 1);
-    const { run, defender, challenger, challengerOp } = pair;
+    const { run, defender, challenger } = pair;
     try {
-      const { addresses, jobId } = run;
-      let honest: LocalResult | undefined;
-      run.cheats[0]!.tamper = (r) => honest = r;
-      assert.equal(await defender.tick(), "trained");
-      const theirs = honest!.stepDigests!.map((_, i) => made("made-up-start", i));
-      const { disputeId, challengerSide } = await disputeWith(challengerOp, {
-        addresses,
-        jobId,
-        round: 0,
-        challenger: challenger.nodePubkey,
-        defender: defender.nodePubkey,
-        lie: { ...honest!, weightsDigest: theirs[STEPS]! },
-        theirs,
-      });
+      const { jobId } = run;
+      const { honest, disputeId, challengerSide } = await disputeHonest(
+        pair,
+        (_, i) => made("made-up-start", i),
+      );
       const stake = (await nodeState(run, challenger.nodePubkey)).stake;
       const { dispute } = await bisect(pair, challengerSide, disputeId);
       const d = await dispute();
@@ -344,7 +351,7 @@ Deno.test({
       const rec = (await run.ctx.kv.get<ArbitrationRecord>(["arbitration", jobId, `${disputeId}`]))
         .value;
       assert.equal(rec?.status, "arbitrated", JSON.stringify(rec));
-      assert.equal(rec?.digest, honest!.stepDigests![0]);
+      assert.equal(rec?.digest, honest.stepDigests![0]);
       assert.deepEqual(await slashesOf(run, challenger.nodePubkey), [[stake / 2n, FAKE_GRADIENTS]]);
       assert.deepEqual(await slashesOf(run, defender.nodePubkey), []);
     } finally {
