@@ -102,14 +102,27 @@ function compression(r: SettingsReader, nodes: number): DemoSettings["compressio
   const codec = r.choice({ flag: "codec" }, CODECS);
   const fraction = r.number({ flag: "fraction" }, 0.01, Number.MIN_VALUE, 1)!;
   const parts = r.int({ flag: "parts" }, undefined, 1, 1024);
+  // An option of another codec was ignored without a word (found walking through the README as a
+  // new user: `--fraction 0.5` alone ran the same spec as no flag at all).
+  const topk = codec === "topk" || codec === "topk-int8";
+  if (r.raw({ flag: "fraction" }).text !== undefined && !topk) {
+    r.fail("--fraction", `applies to --codec topk or topk-int8 only, got ${codec ?? "no --codec"}`);
+  }
+  if (parts !== undefined && codec !== "partition") {
+    r.fail("--parts", `applies to --codec partition only, got ${codec ?? "no --codec"}`);
+  }
   if (codec === undefined) return undefined;
   if (r.flag("verify") && codec !== "fp32" && codec !== "partition") {
     // A node's update then depends on its own error-feedback residual (lib/job/job_spec.ts).
     r.fail("--codec", `must be fp32 or partition with --verify (redundancy 3), got ${codec}`);
   }
-  if (codec !== "partition" && parts === undefined) return { codec, fraction };
-  // One part per task group at most (the coordinator refuses more): 8, or fewer groups.
+  if (codec !== "partition") return { codec, fraction };
+  // One part per task group at most (the coordinator refuses more, after the escrow): 8, or fewer.
   const groups = Math.ceil(nodes / (r.flag("verify") ? 3 : 1));
+  if (parts !== undefined && parts > groups) {
+    const of = r.flag("verify") ? "a third of --nodes, rounded up" : "--nodes";
+    r.fail("--parts", `must be at most the job's task groups (${of}: ${groups}), got ${parts}`);
+  }
   return { codec, fraction, parts: parts ?? Math.min(8, groups) };
 }
 
@@ -117,6 +130,12 @@ function compression(r: SettingsReader, nodes: number): DemoSettings["compressio
 function privacy(r: SettingsReader): DemoSettings["privacy"] {
   const noiseMultiplier = r.number({ flag: "dp" }, undefined, Number.MIN_VALUE, 1000);
   const maxEpsilon = r.number({ flag: "epsilon" }, 100, Number.MIN_VALUE);
+  if (noiseMultiplier === undefined && r.raw({ flag: "epsilon" }).text !== undefined) {
+    r.fail(
+      "--epsilon",
+      "applies with --dp NOISE only (the budget of a differentially private job)",
+    );
+  }
   if (noiseMultiplier === undefined) return undefined;
   return { clip: 1, noiseMultiplier, delta: 1e-5, maxEpsilon: maxEpsilon! };
 }

@@ -245,6 +245,22 @@ function readInferLimits(r: SettingsReader): InferLimitSettings {
  *
  * @throws {ConfigError} naming every missing or unusable variable
  */
+/**
+ * DENO_SERVE_ADDRESS as `deno serve` reads it: tcp:HOST:PORT or unix:PATH. Found walking through
+ * the README as a new user: `deno serve` said the format was invalid and listened on its default,
+ * and a coordinator already there made the start report the configured address as in use.
+ */
+function checkServeAddress(r: SettingsReader): void {
+  const set = env.serveAddress();
+  if (set === undefined) return;
+  const tcp = /^tcp:(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+):(\d{1,5})$/.exec(set);
+  if (tcp ? Number(tcp[2]) <= 65_535 : /^unix:\S+$/.test(set)) return;
+  r.fail(
+    "DENO_SERVE_ADDRESS",
+    `must be tcp:HOST:PORT (e.g. tcp:127.0.0.1:8788) or unix:PATH, got ${set}`,
+  );
+}
+
 export function readCoordinatorSettings(): CoordinatorSettings {
   const r = reader();
   const endpoint = chainEndpoint(r, false);
@@ -258,6 +274,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
   const inferLimits = readInferLimits(r);
   const trustedProxies = r.ipList({ variable: "ARTHA_TRUSTED_PROXIES" });
+  checkServeAddress(r);
   const publicRpcUrl = r.raw({ variable: "ARTHA_PUBLIC_RPC_URL" }).text === undefined
     ? undefined
     : r.url({ variable: "ARTHA_PUBLIC_RPC_URL" }, "", "the JSON-RPC URL browsers are given");

@@ -3,6 +3,7 @@ import {
   ConfigError,
   env,
   readCoordinatorSettings,
+  readDemoSettings,
   readJobSettings,
   readWorkerSettings,
 } from "../../lib/config.ts";
@@ -269,4 +270,38 @@ Deno.test("attacker: a job submitted with the defaults asks a share of its commi
       { redundancy: 3, challengeRate: 0.25, sampleRate: 0.02, committee: true },
     );
   });
+});
+
+Deno.test("demo: an option of a codec or privacy the run does not use is refused, not ignored", () => {
+  // Found walking through the README as a new user: `--fraction 0.5`, `--parts 5` or `--epsilon
+  // 5` alone ran the same spec as no flag, and `--codec partition --parts 5 --nodes 2` was refused
+  // by the coordinator only after the job was escrowed, as raw JSON.
+  const problems = (args: string[]) => {
+    try {
+      readDemoSettings(args);
+      return [];
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems.map((p) => p.variable);
+    }
+  };
+  assert.deepEqual(problems(["--fraction", "0.5"]), ["--fraction"]);
+  assert.deepEqual(problems(["--codec", "int8", "--parts", "4"]), ["--parts"]);
+  assert.deepEqual(problems(["--epsilon", "5"]), ["--epsilon"]);
+  assert.deepEqual(problems(["--codec", "partition", "--parts", "5", "--nodes", "2"]), ["--parts"]);
+  assert.deepEqual(problems(["--codec", "topk", "--fraction", "0.5"]), []);
+  assert.deepEqual(problems(["--codec", "partition", "--parts", "2", "--nodes", "2"]), []);
+  assert.deepEqual(problems(["--dp", "1", "--epsilon", "5"]), []);
+});
+
+Deno.test("DENO_SERVE_ADDRESS is tcp:HOST:PORT or unix:PATH; anything else is named, not taken for a busy port", () => {
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  for (const ok of ["tcp:127.0.0.1:8788", "tcp:[::1]:9000", "tcp:localhost:80", "unix:/tmp/a"]) {
+    withEnv({ ...env, DENO_SERVE_ADDRESS: ok }, () => void readCoordinatorSettings());
+  }
+  for (const bad of ["foo", "tcp:127.0.0.1:99999", "127.0.0.1:8788", "tcp:127.0.0.1"]) {
+    withEnv({ ...env, DENO_SERVE_ADDRESS: bad }, () => {
+      assert.throws(() => readCoordinatorSettings(), /DENO_SERVE_ADDRESS must be tcp:HOST:PORT/);
+    });
+  }
 });
