@@ -16,6 +16,7 @@
 import { createBackend, type DecoderBackend, generate } from "./kernel/inference/runtime.ts";
 import { readHfModelDir } from "./lib/model/hf_model.ts";
 import { cachedModelDir } from "./lib/model/model_cache.ts";
+import { parseCid } from "./lib/store/cid.ts";
 import { type InferSettings, readInferSettings } from "./lib/config.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
 
@@ -23,6 +24,11 @@ import { runCli, UsageError } from "./lib/network/cli.ts";
 async function modelDir(s: InferSettings): Promise<string> {
   const local = await Deno.stat(s.modelPath).catch(() => undefined);
   if (local?.isDirectory) return s.modelPath;
+  if (!looksLikeCid(s.model)) {
+    // Found walking through the README as a new user: a mistyped folder was "Cannot parse CID".
+    const what = local ? "is a file, not a model folder" : "is no folder here";
+    throw new Error(`${s.modelPath} ${what}, and not an artha://CID or CID either`);
+  }
   return await cachedModelDir(s.model, {
     gateway: s.gateway,
     gatewayFirst: s.gatewayFirst,
@@ -30,6 +36,16 @@ async function modelDir(s: InferSettings): Promise<string> {
     cacheDir: s.cacheDir,
     onRetry: (why, ms) => console.error(`${why}; retrying in ${ms / 1000} s`),
   });
+}
+
+/** Whether `text` is spelled as a CID (`artha://` optional), not a path. */
+function looksLikeCid(text: string): boolean {
+  try {
+    parseCid(text.replace(/^artha:\/\//, ""));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The model's folder and a backend over it; the user's model, gateway or store in one line. */

@@ -51,7 +51,23 @@ export class SettingsReader {
     readonly flags: FlagValues,
     readonly get: (name: string) => string | undefined,
     readonly baseDir: string,
+    /** Whether reading variable `name` was refused (the process may not read it). */
+    readonly denied: (name: string) => boolean = () => false,
   ) {}
+
+  /**
+   * A required setting that is missing: unset, or not readable by this process. Found walking
+   * through the README as a new user: `deno run worker.ts` without --allow-env said the key "is
+   * not set" while it was.
+   */
+  unset(name: string, why = ""): undefined {
+    if (this.denied(name)) {
+      const how = "this process may not read the environment; run it through its deno task " +
+        "(e.g. deno task worker) or with --allow-env";
+      return this.fail(name, `could not be read: ${how}`);
+    }
+    return this.fail(name, `is not set${why ? ` (${why})` : ""}`);
+  }
 
   /** The text of a setting and the name to blame for it (undefined text: not set). */
   raw(source: Source): { text?: string; name: string } {
@@ -76,7 +92,7 @@ export class SettingsReader {
     const { text, name } = this.raw(source);
     if (text !== undefined) return text;
     if (fallback !== undefined) return fallback;
-    return this.fail(name, `is not set${why ? ` (${why})` : ""}`);
+    return this.unset(name, why);
   }
 
   /** An integer in [min, max]. */
@@ -164,7 +180,7 @@ export class SettingsReader {
    */
   privateKey(source: Source, why: string, required = true): `0x${string}` | undefined {
     const { text, name } = this.raw(source);
-    if (text === undefined) return required ? this.fail(name, `is not set (${why})`) : undefined;
+    if (text === undefined) return required ? this.unset(name, why) : undefined;
     const hex = text.trim().replace(/^0x/i, "");
     if (/^[0-9a-fA-F]{64}$/.test(hex)) {
       const k = BigInt(`0x${hex}`);

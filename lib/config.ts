@@ -79,12 +79,19 @@ export type {
   DidCreateSettings,
 } from "./_config_dataset.ts";
 
+/** Variables this process was refused reading (see {@link get}). */
+const deniedVariables = new Set<string>();
+
 function get(name: string): string | undefined {
   let v: string | undefined;
   try {
     v = Deno.env.get(name);
-  } catch {
-    return undefined; // a sandboxed process may not read every variable: treat it as unset
+  } catch (e) {
+    // A sandboxed process may not read every variable: unset, but a required one says why.
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      deniedVariables.add(name);
+    }
+    return undefined;
   }
   return v === undefined || v === "" ? undefined : v;
 }
@@ -174,7 +181,7 @@ export function resolvePath(path: string): string {
 
 /** Reads ArthaTrain's settings from `flags` and the environment. */
 function reader(flags: FlagValues = {}): SettingsReader {
-  return new SettingsReader(flags, get, env.baseDir());
+  return new SettingsReader(flags, get, env.baseDir(), (name) => deniedVariables.has(name));
 }
 
 // ---- the coordinator (`deno task serve`, Deno Deploy functions) ----

@@ -38,7 +38,11 @@ Deno.test("infer CLI: user errors are one clear line", async (t) => {
   const empty = await Deno.makeTempDir({ prefix: "artha-not-a-model-" });
   try {
     const cases: [string[], RegExp, Record<string, string>?][] = [
-      [["--model", "notacid"], /^Cannot load model notacid: Cannot parse CID/],
+      // A path that is no folder is named as one (it was "Cannot parse CID").
+      [
+        ["--model", "notacid"],
+        /^Cannot load model notacid: \S+notacid is no folder here, and not an artha:\/\/CID or CID either$/,
+      ],
       [["--model", CID], /^Cannot load model bafk\S+: .*give a store directory or a gateway/],
       [["--model", empty], /^Cannot load model .*artha-not-a-model-/],
       // Every bad flag and variable at once, as a configuration error.

@@ -89,3 +89,19 @@ Deno.test("victim: a worker state in a folder nobody made keeps its commit all t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a required variable the process may not read says so, not that it is unset", () => {
+  // Found walking through the README as a new user: `deno run worker.ts` (no --allow-env) with
+  // ARTHA_PRIVATE_KEY set answered that it "is not set".
+  const denied = new SettingsReader(
+    {},
+    () => undefined,
+    ".",
+    (name) => name === "ARTHA_PRIVATE_KEY",
+  );
+  denied.privateKey({ variable: "ARTHA_PRIVATE_KEY" }, "the node's operator account");
+  denied.text({ variable: "ARTHA_COORDINATOR" }, undefined, "where the coordinator is");
+  const [key, coordinator] = denied.problems.map((p) => p.message);
+  assert.match(key!, /could not be read: this process may not read the environment/);
+  assert.match(coordinator!, /is not set \(where the coordinator is\)/);
+});
