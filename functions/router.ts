@@ -35,6 +35,7 @@ import { createInfo } from "./info.ts";
 import { env, readCoordinatorSettings } from "../lib/config.ts";
 import { runCli } from "../lib/network/cli.ts";
 import { checkChain } from "../lib/network/preflight.ts";
+import { isAuthorisedCoordinator } from "../lib/chain/is_authorised.ts";
 
 /** A route's handler; `info` is Deno.serve's (the remote address inference limits clients by). */
 type Handler = (req: Request, info?: ServeInfo) => Promise<Response>;
@@ -82,6 +83,7 @@ async function start(): Promise<Context> {
     deployment: { name, addresses },
     onRetry: (why, ms) => console.error(`${why}; retrying in ${ms / 1000} s`),
   });
+  for (const line of await accountWarnings(ctx)) console.error(line);
   // deno serve stops serving on SIGTERM but the crons and the queue would keep the process up.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     try {
@@ -100,6 +102,33 @@ async function start(): Promise<Context> {
     ctx.kv.listenQueue((message) => onQueueMessage(ctx, message));
   }
   return ctx;
+}
+
+/**
+ * What the coordinator's account lacks to do its work: gas money, and AIJobManager's
+ * authorisation (assigning nodes, closing rounds). Warned, not refused: either may come after the
+ * start. Found walking through the README as a new user: a coordinator on an unfunded,
+ * unauthorised key listened as if all were well, and only a job's submit said why nothing moved.
+ */
+async function accountWarnings(ctx: Context): Promise<string[]> {
+  const { client, addresses } = ctx.chain;
+  const account = client.account.address;
+  const [balance, authorised] = await Promise.all([
+    client.getBalance({ address: account }),
+    isAuthorisedCoordinator(client, { addresses, account }),
+  ]);
+  const out: string[] = [];
+  if (balance === 0n) {
+    out.push(`warning: the coordinator's account ${account} has no funds for gas; fund it`);
+  }
+  if (!authorised) {
+    out.push(
+      `warning: the coordinator's account ${account} is not an authorised coordinator of ` +
+        `AIJobManager ${addresses.jobs}: it cannot assign nodes or close rounds until the ` +
+        "deployment's owner authorises it (the deployer's key is authorised by `deno task deploy`)",
+    );
+  }
+  return out;
 }
 
 /** Where `deno serve` listens, for messages: DENO_SERVE_ADDRESS, else the serve task's. */

@@ -352,6 +352,26 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "a coordinator key with no funds and no authorisation is warned about",
+        async () => {
+          // Found walking through the README as a new user: it listened as if all were well, and
+          // only a job's submit said why nothing moved. (The busy address ends the run.)
+          using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const address = `tcp:127.0.0.1:${(busy.addr as Deno.NetAddr).port}`;
+          const stranger = `0x${"11".repeat(32)}`;
+          const r = await run("serve", [], {
+            ...base,
+            ARTHA_PRIVATE_KEY: stranger,
+            ARTHA_ADDRESSES: `${dir}/deployed.json`,
+            ARTHA_CRON: "off",
+            DENO_SERVE_ADDRESS: address,
+          }, dir);
+          assert.match(r.stderr, /warning: the coordinator's account 0x\S+ has no funds for gas/);
+          assert.match(r.stderr, /is not an authorised coordinator of AIJobManager/);
+        },
+      );
+
       await t.step("addresses without contracts on this chain", async () => {
         const r = await run("worker", [], base, dir);
         assertRefused(r, /has no contract at registry 0x0+1/, /deno task deploy/);
