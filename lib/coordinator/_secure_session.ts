@@ -34,6 +34,7 @@ import {
   type SecureSession,
   type SessionEntry,
   sessionKey,
+  storedSum,
 } from "./_secure_store.ts";
 import { recordProven } from "./_secure_accusations.ts";
 
@@ -118,7 +119,7 @@ async function closeStage(
     if (s.stage === "Unmasking") {
       const r = await server.finish();
       const ring = new Uint8Array(r.ringSum.buffer, r.ringSum.byteOffset, r.ringSum.byteLength);
-      const sumCid = (await ctx.store.put(ring)).toString();
+      const sumCid = (await ctx.store.put(storedSum(s, ring))).toString();
       const perNode = 16 + 68 + 4 * s.config.vectorLength; // encodeMaskedInput of a node key id
       const result = {
         included: r.included,
@@ -126,6 +127,7 @@ async function closeStage(
         noiseStd: r.noiseStd,
         scale: r.scale,
         sumCid,
+        sumHeader: true as const,
         maskedBytes: perNode * r.included.length,
       };
       return { next: { ...s, stage: "Done", result }, requests: new Map() };

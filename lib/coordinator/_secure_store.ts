@@ -25,6 +25,7 @@ import type { Context } from "./context.ts";
 import { getLarge } from "./state.ts";
 import { privateFile } from "./svdb_private.ts";
 import { BlockNotFoundError } from "../store/blockstore.ts";
+import { hexToBytes, keccak256, stringToBytes } from "viem";
 
 /** A session's head record. */
 export interface SecureSession extends SecureSessionInfo {
@@ -49,10 +50,33 @@ export interface SecureResult {
   /** Std of the DP noise in the sum (library `SecAggResult.noiseStd`). */
   noiseStd: number;
   scale: number;
-  /** The ring sum (u32 little-endian words) in SVDB. */
+  /**
+   * The ring sum (u32 little-endian words) in SVDB, after {@link SUM_HEADER_BYTES} naming the
+   * session when `sumHeader` is set (results of older coordinators have none).
+   */
   sumCid: string;
+  sumHeader?: true;
   /** Bytes of the masked inputs in the sum. */
   maskedBytes: number;
+}
+
+/** Length of the header before a stored ring sum: the keccak of the session it ends. */
+export const SUM_HEADER_BYTES = 32;
+
+/**
+ * The ring sum as stored: the session's digest, then the words. Found reviewing the release of
+ * closed rounds: the nodes choose the sum's bytes (a masked input's range is not checked), so a
+ * job's nodes could make it any pinned file of that length, and unpinning the sum unpinned that
+ * file. Named by its session, it is no other file.
+ */
+export function storedSum(s: Pick<SecureSession, "jobId" | "round" | "attempt">, ring: Uint8Array) {
+  const id = keccak256(
+    stringToBytes(`artha/secure-sum/${s.jobId.toLowerCase()}/${s.round}/${s.attempt}`),
+  );
+  const out = new Uint8Array(SUM_HEADER_BYTES + ring.length);
+  out.set(hexToBytes(id));
+  out.set(ring, SUM_HEADER_BYTES);
+  return out;
 }
 
 /** A stored head: its value and versionstamp (for atomic checks). */

@@ -113,6 +113,7 @@ export async function releaseClosedRound(
     );
     if (!named) await ctx.store.unpin(before);
   }
-  const sum = (await currentSession(ctx, job))?.value.result?.sumCid;
-  if (sum) await ctx.store.unpin(sum);
+  // Only a sum named by its session (older ones may be any file's bytes: see storedSum).
+  const result = (await currentSession(ctx, job))?.value.result;
+  if (result?.sumHeader) await ctx.store.unpin(result.sumCid);
 }

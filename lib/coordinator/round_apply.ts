@@ -14,6 +14,7 @@ import { type ServerOptimizer, serverOptimizerFor } from "../strategy/server_opt
 import type { Context } from "./context.ts";
 import { evaluateWeights, type Evaluation } from "./job.ts";
 import type { JobRecord } from "./state.ts";
+import { liftPrivate } from "./svdb_private.ts";
 
 /**
  * The next global weights from `global` and the round's delta, and the CID of the server
@@ -39,7 +40,7 @@ export async function applyDelta(
   server.step(weights, delta);
   return {
     weights,
-    outerVelocityCid: (await ctx.store.put(encodeServerState(spec, server))).toString(),
+    outerVelocityCid: (await ctx.store.put(encodeServerState(spec, server, job.jobId))).toString(),
   };
 }
 
@@ -49,17 +50,18 @@ export async function applyDelta(
  * the step count: bias correction and an lr warmup read it, and a round that closed without a
  * step (no updates) must not advance it.
  */
-function encodeServerState(spec: JobSpec, server: ServerOptimizer): Uint8Array {
+function encodeServerState(spec: JobSpec, server: ServerOptimizer, job: string): Uint8Array {
   const state = server.state();
+  // Named by its job: no other job's file (a release unpins the state a close replaced).
   const steps = String(server.steps);
   if (state.velocity) {
-    return encodeCheckpoint(spec.model, state.velocity, { kind: "outer-velocity", steps });
+    return encodeCheckpoint(spec.model, state.velocity, { kind: "outer-velocity", steps, job });
   }
   const tensors = Object.fromEntries(
     Object.entries(state).map(([name, data]) => [name, { shape: [data.length], data }]),
   );
   return encodeSafetensors(tensors, {
-    metadata: { kind: `outer-${spec.aggregation.strategy}`, steps },
+    metadata: { kind: `outer-${spec.aggregation.strategy}`, steps, job },
   });
 }
 
@@ -112,6 +114,10 @@ export async function storeCheckpoint(
     job: job.jobId,
   });
   const checkpointCid = (await ctx.store.put(ReadableStream.from(ckpt.chunks))).toString();
+  // A checkpoint is public. Found reviewing the folder fix: one a round closed without updates
+  // (its bytes the start's and the round's number) could be uploaded privately first, and the
+  // job's nodes were refused their next round's weights.
+  await liftPrivate(ctx, checkpointCid);
   const evaluation = await evaluateWeights(ctx.store, spec, weights);
   return {
     checkpointCid,

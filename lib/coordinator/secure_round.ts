@@ -75,6 +75,7 @@ import {
   readSession,
   type SecureSession,
   type SessionEntry,
+  SUM_HEADER_BYTES,
 } from "./_secure_store.ts";
 import {
   advanceSecureRound,
@@ -546,7 +547,8 @@ export async function secureSum(
 ): Promise<{ sum: Float64Array; included: string[]; bytes: number }> {
   const r = (await currentSession(ctx, job))?.value.result;
   if (!r) throw new Error(`Cannot read secure sum: round ${job.round} has not finished`);
-  const words = new Uint32Array((await ctx.store.get(r.sumCid)).slice().buffer);
+  const stored = await ctx.store.get(r.sumCid);
+  const words = new Uint32Array(stored.slice(r.sumHeader ? SUM_HEADER_BYTES : 0).buffer);
   return {
     sum: decodeFixedPoint(words, r.scale),
     included: r.included,

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { currentSession } from "../../lib/coordinator/secure_round.ts";
 import { canonicalCid } from "../../lib/coordinator/svdb_private.ts";
+import { SUM_HEADER_BYTES } from "../../lib/coordinator/_secure_store.ts";
 import { read, setupCoordinator } from "./_coordinator.ts";
 import { aggregate, deliverEnvelopes, secureRound } from "./_secure_round.ts";
 
@@ -33,9 +34,17 @@ Deno.test("a replaced server optimizer state and a closed secure round's sum are
     const s = await fx.scenario();
     const job = await s.job({ nodes: 3, rounds: 2, secureAggregation: {} });
     await secureRound(s, job, await deliverEnvelopes(s, job, job.nodes));
-    const sum = (await currentSession(s.ctx, await s.jobRecord(job.jobId)))!.value.result!.sumCid;
+    const result = (await currentSession(s.ctx, await s.jobRecord(job.jobId)))!.value.result!;
+    const sum = result.sumCid;
     assert.ok((await pinned()).has(canonicalCid(sum)), "pinned while the round reads it");
+    // The nodes choose the sum's words (a masked input's range is not checked): a pinned file of
+    // anyone's with those bytes must not lose its pin with the sum (found reviewing the release).
+    const raw = await fx.store.get(sum);
+    const words = result.sumHeader ? raw.slice(SUM_HEADER_BYTES) : raw;
+    const victim = canonicalCid((await fx.store.put(words)).toString());
     assert.equal((await aggregate(s, job)).updates, 3);
-    assert.ok(!(await pinned()).has(canonicalCid(sum)));
+    const pins = await pinned();
+    assert.ok(!pins.has(canonicalCid(sum)));
+    assert.ok(pins.has(victim), "a file with the sum's words kept its pin");
   });
 });

@@ -7,14 +7,24 @@
  * node froze every secure job it was assigned to, round 0 on.
  */
 import assert from "node:assert/strict";
-import { loadWeights } from "../../lib/coordinator/job.ts";
+import { loadSpec, loadWeights } from "../../lib/coordinator/job.ts";
 import { SecAggClient } from "../../lib/privacy/secure_aggregation/client.ts";
 import type { ShareKeys } from "../../lib/privacy/secure_aggregation/messages.ts";
 import { resolveParams } from "../../lib/privacy/secure_aggregation/params.ts";
 import { signSecurePost } from "../../lib/round/secure_session.ts";
 import type { CoordinatorFetch } from "../../lib/worker/client.ts";
 import { offPolynomial } from "../lib/privacy/secure_aggregation/_off_polynomial.ts";
-import { read, type Scenario, setupCoordinator, type TestNode } from "./_coordinator.ts";
+import {
+  type Coordinator,
+  createTestDid,
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestNode,
+} from "./_coordinator.ts";
+import { encodeCheckpointChunks } from "../../lib/model/checkpoint.ts";
+import { computeCid } from "../../lib/store/cid.ts";
+import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
 import { aggregate, deliverEnvelopes, secureRound } from "./_secure_round.ts";
 
 /**
@@ -71,6 +81,45 @@ function cheatingFetch(
   };
 }
 
+/** The checkpoint a round closed without updates stores: `weights` and the round's number. */
+async function predictedCheckpoint(
+  jobId: string,
+  spec: { model: Parameters<typeof encodeCheckpointChunks>[0] },
+  weights: Float32Array,
+  round: number,
+) {
+  const ckpt = encodeCheckpointChunks(spec.model, weights, { round: String(round), job: jobId });
+  const bytes = new Uint8Array(ckpt.byteLength);
+  let at = 0;
+  for (const c of ckpt.chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return { bytes, cid: (await computeCid(bytes)).toString() };
+}
+
+/** Any DID controller's POST /svdb/private of `file`. */
+async function uploadPrivately(
+  fx: Coordinator,
+  s: Scenario,
+  file: { bytes: Uint8Array; cid: string },
+) {
+  const attacker = fx.clients.at(-1)!;
+  const did = await createTestDid(fx, attacker);
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const headers = await signUpload(accountUploadSigner(attacker), domain, file.bytes, {
+    now: s.ctx.now(),
+    did,
+    path: "/svdb/private",
+  });
+  const res = await s.call("/svdb/private", {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream", "x-artha-cid": file.cid, ...headers },
+    body: file.bytes as BodyInit,
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
 Deno.test("attacker: a dealer whose shares rebuild another b costs one round's sum, then is left out of the job's sessions", async () => {
   // Prepare: five nodes, one of which deals shares of b off their polynomial in every session.
   await using fx = await setupCoordinator({ operators: 4 });
@@ -84,10 +133,15 @@ Deno.test("attacker: a dealer whose shares rebuild another b costs one round's s
     const fetchOf = (n: TestNode) =>
       n === dealer ? cheatingFetch(s, job.jobId, n, secrets) : s.call;
 
-    // Execute: round 0 with the dealer in it.
+    // Execute: round 0 with the dealer in it. Before its close an attacker uploads, privately,
+    // the checkpoint a round closed without updates stores (the start's weights and the round's
+    // number: found reviewing the folder fix, that hid the job's weights from its nodes).
     let failure = "";
     let closed: { status: string; updates?: number } | undefined;
+    const stored = await loadSpec(s.ctx.store, job.specCid); // the model as the coordinator reads it
+    const predicted = await predictedCheckpoint(job.jobId, stored, initial, 0);
     const onFailed = async () => {
+      await uploadPrivately(fx, s, predicted);
       failure = (await read(await s.call(`/secagg?jobId=${job.jobId}`))).body.failure;
       [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
       // Before the fix "extended", for good: fail here rather than when the round gives up.
@@ -106,6 +160,10 @@ Deno.test("attacker: a dealer whose shares rebuild another b costs one round's s
     const record = await s.jobRecord(job.jobId);
     assert.equal(record.round, 1);
     assert.deepEqual(await loadWeights(s.ctx.store, record.globalCid), initial);
+    assert.equal(record.globalCid, predicted.cid, "the attacker predicted the checkpoint");
+    const weights = await s.call(`/svdb/${record.globalCid}`);
+    assert.equal(weights.status, 200, "the job's weights are public");
+    await weights.body?.cancel();
 
     // Execute: round 1, the dealer still assigned and still cheating.
     const deltas = await deliverEnvelopes(s, job, job.nodes);

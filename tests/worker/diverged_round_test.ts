@@ -1,8 +1,8 @@
 /**
  * A job driven to NaN with a codec (found in the worker audit): no codec can encode a non-finite
  * update, so the encode threw before the commit, the loop retried, and the node trained the same
- * diverged round again every poll, for as long as the round stayed open. The node now says so once
- * and refuses that round, and trains the next one.
+ * diverged round again every poll, for as long as the round stayed open. The node now trains it
+ * once, says why, and refuses it (saying so) each time it is offered again.
  */
 import assert from "node:assert/strict";
 import { createTrainer } from "../../kernel/train_step.ts";

@@ -29,7 +29,7 @@ function specWith(aggregation: Partial<JobSpec["aggregation"]>): JobSpec {
 /** Three rounds through applyDelta, the state carried in the job record as round_close does. */
 async function threeRounds(spec: JobSpec, deltas: Float32Array[], roundsPerStep = 1) {
   const ctx = { store: new Store(new MemoryBlockstore()) } as Context;
-  let job = { round: 0 } as JobRecord;
+  let job = { round: 0, jobId: `0x${"ab".repeat(32)}` } as JobRecord;
   let weights: Float32Array = new Float32Array(P).map((_, i) => Math.cos(i));
   const cids: (string | undefined)[] = [];
   for (const delta of deltas) {
