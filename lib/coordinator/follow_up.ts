@@ -30,8 +30,10 @@ export async function followUpVerification(ctx: Context, job: JobRecord, spec: J
       // logged and taken up again by the next call; the round's close does not wait for it.
       await logged(job, "owed challenges", () => resumeChallenges(ctx, job, spec));
       await logged(job, "challenges", () => checkChallenges(ctx, job, spec));
-      await logged(job, "disputes", () => arbitrateDisputes(ctx, job, spec));
+      // Timeouts first: a missed move without a majority sends its dispute to the arbiter, who
+      // then decides it in the same pass.
       await logged(job, "stale disputes", () => endStaleDisputes(ctx, job, spec));
+      await logged(job, "disputes", () => arbitrateDisputes(ctx, job, spec));
       await logged(job, "committees", () => settleCommittees(ctx, job));
     } finally {
       await ctx.kv.atomic().check(lease).delete(lease.key).commit();

@@ -216,8 +216,9 @@ Deno.test({
       // Execute: the coordinator's next aggregate call sees the job's verification through.
       await run.post("/aggregate", { jobId });
 
-      // Assert: ended by the timeout rule (no majority in a group of two: the side that did not
-      // move, the liar, loses 10%); nothing holds the settlement any more.
+      // Assert: ended in that call: its timeout (no majority in a group of two) sends it to the
+      // arbiter, whose recomputation the liar's commit is not (50%); nothing holds the settlement
+      // any more.
       assert.equal((await f.dispute()).phase, DisputePhase.Settled);
       assert.equal(await openCases(), 0n);
       assert.deepEqual(await slashesOf(run, f.honest.nodePubkey), []);
