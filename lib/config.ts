@@ -268,6 +268,20 @@ function checkServeAddress(r: SettingsReader): void {
   );
 }
 
+/**
+ * Refuses a path this process may not write, naming where it may. Found walking through the
+ * README as a new user: a KV or store path outside `.artha/` failed at open with Deno's raw
+ * "Requires write access ... run again with the --allow-write flag", which a task's user cannot.
+ */
+function writable(r: SettingsReader, name: string, path: string): void {
+  if (Deno.permissions.querySync({ name: "write", path }).state === "granted") return;
+  r.fail(
+    name,
+    `must be a path this process may write (deno task serve writes only inside ${NETWORK_DIR}/), ` +
+      `got ${path}`,
+  );
+}
+
 export function readCoordinatorSettings(): CoordinatorSettings {
   const r = reader();
   const endpoint = chainEndpoint(r, false);
@@ -300,13 +314,17 @@ export function readCoordinatorSettings(): CoordinatorSettings {
       ? undefined
       : r.originList({ variable: "ARTHA_PUBLIC_ORIGIN" }),
   };
+  const kvPath = kv === "deno" ? undefined : r.resolve(kv);
+  const storeDir = r.path({ variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`);
+  if (kvPath) writable(r, "ARTHA_KV_PATH", kvPath);
+  if (store === "fs" && storeDir) writable(r, "ARTHA_STORE_DIR", storeDir);
   finish(r);
   return {
     ...endpoint,
     privateKey: privateKey!,
     deployment: deployment as CoordinatorSettings["deployment"],
-    kvPath: kv === "deno" ? undefined : r.resolve(kv),
-    storeDir: r.path({ variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
+    kvPath,
+    storeDir,
     store: store!,
     cron: cron === "on",
     svdb: Object.fromEntries(Object.entries(svdb).filter(([, v]) => v !== undefined)),

@@ -195,9 +195,14 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
         ARTHA_SVDB_UPLOAD_QUOTA_BYTES: "-1",
         ARTHA_SVDB_UPLOAD_WRITERS: "0x12",
         ARTHA_INFER_BACKEND: "gpu",
+        // Outside what the serve task may write: it was Deno's raw permission error at open.
+        ARTHA_KV_PATH: "/tmp/outside.kv",
+        ARTHA_STORE_DIR: "/tmp/outside-svdb",
       }, dir);
       assertRefused(
         r,
+        /ARTHA_KV_PATH must be a path this process may write \(deno task serve writes only inside \.artha\/\), got \/tmp\/outside\.kv/,
+        /ARTHA_STORE_DIR must be a path this process may write/,
         /ARTHA_CHAIN_ID must be an integer/,
         /ARTHA_PRIVATE_KEY is not set/,
         new RegExp(`ARTHA_ADDRESSES names ${dir}/addresses.json, which does not exist`),
