@@ -103,7 +103,10 @@ async function runJob(run: DemoRun, started: number): Promise<DemoResult & { sha
   const { o, phases } = run;
   const job = await timed(phases, "submit", () => submitJob(run));
   const workers = await timed(phases, "register+bind", () => startWorkers(run));
-  await using _tabs = await timed(phases, "browser tabs", () => startTabs(run));
+  // Timed only when asked for: a "browser tabs 0.0 s" phase read as tabs that ran.
+  await using _tabs = (o.browsers ?? 0) > 0
+    ? await timed(phases, "browser tabs", () => startTabs(run))
+    : await startTabs(run);
   const assigned = await timed(phases, "assign", () => assignTasks(run, job));
   const { gasByRound, dropped } = await runRounds(run, job, workers, assigned);
   if (o.verification) {

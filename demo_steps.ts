@@ -381,7 +381,7 @@ async function dropLaptops(
   await eachConcurrently(workers, async (w) => {
     if (!dropped.has(w.nodePubkey)) await w.heartbeat(true);
   });
-  run.log(`${dropped.size} laptops went silent`);
+  run.log(`${dropped.size} ${dropped.size === 1 ? "laptop" : "laptops"} went silent`);
 }
 
 /**
