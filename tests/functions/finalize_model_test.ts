@@ -5,8 +5,8 @@
  * records, and the model was refused to everyone, its owner included.
  */
 import assert from "node:assert/strict";
-import { createTestDid, read, setupCoordinator } from "./_coordinator.ts";
-import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
+import { createTestDid, postSigned, read, setupCoordinator } from "./_coordinator.ts";
+import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import { loadWeights } from "../../lib/coordinator/job.ts";
 import { exportHfModelChunks } from "../../lib/model/hf_model.ts";
@@ -29,20 +29,14 @@ Deno.test("attacker: private copies of the future model folder's files do not hi
     rounds: String(rec.rounds),
     checkpointCid: rec.globalCid,
   });
-  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
   const hidden: string[] = [];
   for (const name of ["artha.json", "config.json", "tokenizer.json", "model.safetensors"]) {
     const bytes = files[name] as Uint8Array;
     const cid = (await computeCid(bytes)).toString();
-    const headers = await signUpload(accountUploadSigner(attacker), domain, bytes, {
-      now: s.ctx.now(),
+    const res = await postSigned(s, accountUploadSigner(attacker), bytes, {
       did,
       path: "/svdb/private",
-    });
-    const res = await s.call("/svdb/private", {
-      method: "POST",
-      headers: { "content-type": "application/octet-stream", "x-artha-cid": cid, ...headers },
-      body: bytes as BodyInit,
+      headers: { "x-artha-cid": cid },
     });
     assert.equal(res.status, 201, await res.text());
     hidden.push(cid);

@@ -17,6 +17,7 @@ import { offPolynomial } from "../lib/privacy/secure_aggregation/_off_polynomial
 import {
   type Coordinator,
   createTestDid,
+  postSigned,
   read,
   type Scenario,
   setupCoordinator,
@@ -24,7 +25,7 @@ import {
 } from "./_coordinator.ts";
 import { encodeCheckpointChunks } from "../../lib/model/checkpoint.ts";
 import { computeCid } from "../../lib/store/cid.ts";
-import { accountUploadSigner, signUpload, uploadDomain } from "../../lib/store/upload_signature.ts";
+import { accountUploadSigner } from "../../lib/store/upload_signature.ts";
 import { aggregate, deliverEnvelopes, secureRound } from "./_secure_round.ts";
 
 /**
@@ -106,16 +107,10 @@ async function uploadPrivately(
 ) {
   const attacker = fx.clients.at(-1)!;
   const did = await createTestDid(fx, attacker);
-  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
-  const headers = await signUpload(accountUploadSigner(attacker), domain, file.bytes, {
-    now: s.ctx.now(),
+  const res = await postSigned(s, accountUploadSigner(attacker), file.bytes, {
     did,
     path: "/svdb/private",
-  });
-  const res = await s.call("/svdb/private", {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream", "x-artha-cid": file.cid, ...headers },
-    body: file.bytes as BodyInit,
+    headers: { "x-artha-cid": file.cid },
   });
   assert.equal(res.status, 201, await res.text());
 }

@@ -12,7 +12,6 @@ import type { Store } from "../../lib/store/store.ts";
 import {
   accountUploadSigner,
   nodeUploadSigner,
-  signUpload,
   uploadDomain,
 } from "../../lib/store/upload_signature.ts";
 import { privateKey } from "../../lib/coordinator/svdb_private.ts";
@@ -100,23 +99,12 @@ Deno.test("attacker: records of collected uploads go with them, so bytes stored 
   const s = await fx.scenario();
   const attacker = fx.clients[3]!;
   const did = await createTestDid(fx, attacker);
-  const { chainId, addresses } = s.ctx.chain;
   const bytes = new TextEncoder().encode('{"a future public file": true}');
   const cid = (await computeCid(bytes)).toString();
-  const headers = await signUpload(
-    accountUploadSigner(attacker),
-    uploadDomain(chainId, addresses.registry),
-    bytes,
-    {
-      now: s.ctx.now(),
-      did,
-      path: "/svdb/private",
-    },
-  );
-  const up = await s.call("/svdb/private", {
-    method: "POST",
-    headers: { "content-type": "application/octet-stream", "x-artha-cid": cid, ...headers },
-    body: bytes,
+  const up = await postSigned(s, accountUploadSigner(attacker), bytes, {
+    did,
+    path: "/svdb/private",
+    headers: { "x-artha-cid": cid },
   });
   assert.equal(up.status, 201, await up.text());
 
