@@ -96,9 +96,10 @@ async function jobCids(ctx: Context, job: JobHead): Promise<string[]> {
 
 /**
  * Unpins what a closed round made that nothing reads once the job moved past it: the server
- * optimizer's state it replaced (`before`, when the close stored another) unless another job's
- * record names it, and a secure round's unmasked sum. Found in the storage audit: each was pinned
- * for good, a model's size (twice that for Adam's moments) more every round.
+ * optimizer's state it replaced (`before`, when the close stored another; its bytes name its job,
+ * round_apply.ts, so no other file has them) and a secure round's unmasked sum. Found in the
+ * storage audit: each was pinned for good, a model's size (twice that for Adam's moments) more
+ * every round.
  */
 export async function releaseClosedRound(
   ctx: Context,
@@ -106,13 +107,7 @@ export async function releaseClosedRound(
   state: { before?: string; after?: string },
 ): Promise<void> {
   const { before, after } = state;
-  if (before && canonicalCid(before) !== canonicalCid(after ?? "")) {
-    const named = (await listJobHeads(ctx.kv)).some((j) =>
-      j.jobId.toLowerCase() !== job.jobId.toLowerCase() && !!j.outerVelocityCid &&
-      canonicalCid(j.outerVelocityCid) === canonicalCid(before)
-    );
-    if (!named) await ctx.store.unpin(before);
-  }
+  if (before && canonicalCid(before) !== canonicalCid(after ?? "")) await ctx.store.unpin(before);
   // Only a sum named by its session (older ones may be any file's bytes: see storedSum).
   const result = (await currentSession(ctx, job))?.value.result;
   if (result?.sumHeader) await ctx.store.unpin(result.sumCid);
