@@ -6,6 +6,8 @@
  *   deno task worker --coordinator https://coordinator.example --rpc https://rpc.example \
  *     --chain-id 1 --addresses addresses.json [--dir ~/.artha]
  *   deno task worker withdraw              # pull the rewards credited to the operator
+ *   deno task worker settle 0x<jobId>      # a job whose coordinator stopped: abandon it once
+ *                                          # it stalled, settle it, withdraw this node's pay
  *
  * Flags (environment variable used when the flag is absent):
  *   --coordinator URL    the coordinator's base URL (ARTHA_COORDINATOR, http://127.0.0.1:8787)
@@ -18,6 +20,10 @@
  *   --state FILE         crash state, with residual files beside it
  *   --poll MS            wait between ticks when there is nothing to do (default 1000)
  *   --heartbeat-ms MS    minimum time between on-chain heartbeats (default 600000)
+ *   --max-stake ARTH     the most registration may lock (ARTHA_MAX_STAKE, default 10)
+ *   --max-gas-price GWEI no transaction is signed above it (ARTHA_MAX_GAS_PRICE, default 1000)
+ *   --max-memory GIB     a task whose step needs more is refused (ARTHA_MAX_MEMORY, default
+ *                        3/4 of the machine's memory)
  *   --quiet              print nothing but errors
  *
  * Before it spends anything it checks every setting (all problems in one line, exit status 2),
@@ -47,12 +53,13 @@
 import { formatEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "./lib/chain/client.ts";
-import { KeyFileError, loadOrCreateNodeKey } from "./lib/crypto/keys.ts";
+import { KeyFileError, loadNodeKey, loadOrCreateNodeKey } from "./lib/crypto/keys.ts";
 import { env, readWorkerSettings, type WorkerSettings } from "./lib/config.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
 import { checkChain, waitForCoordinator } from "./lib/network/preflight.ts";
 import { httpCoordinator } from "./lib/worker/client.ts";
 import { withdrawAll } from "./lib/worker/rewards.ts";
+import { CancelRefusedError, settleAsOperator } from "./lib/job/job_cancel.ts";
 import { createWorkerView } from "./lib/worker/view.ts";
 import { kernelThreads, Worker } from "./lib/worker/worker.ts";
 import { sizedTrainer } from "./lib/worker/train.ts";
@@ -92,6 +99,42 @@ async function withdraw(s: WorkerSettings): Promise<void> {
   if (amount === 0n) {
     console.log(`nothing to withdraw for ${who} (rewards are credited when a job is finalized)`);
   } else console.log(`withdrew ${formatEther(amount)} ARTH to ${who} (transaction ${hash})`);
+}
+
+/**
+ * `deno task worker settle <jobId>`: for a job this node worked on whose coordinator stopped
+ * closing rounds (and whose owner may be gone too), abandons it once it stalled, settles it once
+ * the chain allows, and withdraws; run again, it takes the next step.
+ */
+async function settle(s: WorkerSettings): Promise<void> {
+  let key;
+  try {
+    key = await loadNodeKey(s.key);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(
+        `there is no node key at ${s.key}: settle with the key of the node that worked on the ` +
+          "job (--dir or --key)",
+      );
+    }
+    if (e instanceof KeyFileError) throw new UsageError(e.message);
+    throw e;
+  }
+  const client = await operatorClient(s, console.error);
+  try {
+    const done = await settleAsOperator(client, {
+      addresses: s.deployment.addresses!,
+      jobId: s.jobId!,
+      node: key.publicKeyHex,
+      log: console.log,
+    });
+    if (done.withdrawn === 0n && done.settlesAt === undefined) {
+      console.log(`nothing to withdraw for ${client.account.address} from job ${s.jobId}`);
+    }
+  } catch (e) {
+    if (e instanceof CancelRefusedError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** `deno task worker`: checks, registers, then works until SIGTERM or SIGINT. */
@@ -147,7 +190,7 @@ async function work(s: WorkerSettings): Promise<void> {
   }
 }
 
-/** Parses and checks the settings, relaunches sandboxed, then withdraws or works. */
+/** Parses and checks the settings, relaunches sandboxed, then withdraws, settles or works. */
 async function main(args: string[]): Promise<void> {
   if (mayRelaunch()) {
     // Started with broad rights: check the settings, then go on as a child holding only what
@@ -170,6 +213,7 @@ async function main(args: string[]): Promise<void> {
     console.log(describeSandbox(Deno.pid));
   }
   if (s.command === "withdraw") return await withdraw(s);
+  if (s.command === "settle") return await settle(s);
   await work(s);
 }
 

@@ -18,8 +18,8 @@ contract AIJobManager is Owned, IAIJobManager {
     error JobManager__UnknownJob(bytes32 jobId);
     /// @notice Thrown when a job is not in the status the call needs.
     error JobManager__WrongStatus(bytes32 jobId, JobStatus status);
-    /// @notice Thrown when the caller may not control the job: its owner only (abandonJob: or the
-    /// operator of a node assigned to it).
+    /// @notice Thrown when the caller may not control the job: its owner only (abandonJobAsOperator:
+    /// the operator of the node it names, which was assigned to the job).
     error JobManager__NotJobController(address caller, bytes32 jobId);
     /// @notice Thrown when a node cannot take compute work (inactive or Basic role).
     error JobManager__NodeNotEligible(bytes32 nodePubkey);
@@ -72,9 +72,10 @@ contract AIJobManager is Owned, IAIJobManager {
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice Emitted when the linked contracts are set.
     event LinksSet(address registry, address proofOfCompute);
-    /// @notice Emitted when a stalled job is ended (abandonJob): it is cut to `rounds`, its budget
-    /// to `budget`, and `refund` (the rest of the escrow) is credited to the owner.
-    event JobAbandoned(bytes32 indexed jobId, uint32 rounds, uint256 budget, uint256 refund);
+    /// @notice Emitted when a stalled job is ended by `by` (abandonJob: its owner;
+    /// abandonJobAsOperator: a node's operator): it is cut to `rounds`, its budget to `budget`, and
+    /// `refund` (the rest of the escrow) is credited to the owner.
+    event JobAbandoned(bytes32 indexed jobId, address indexed by, uint32 rounds, uint256 budget, uint256 refund);
 
     /// @notice What a job owner submits.
     struct TrainParams {
@@ -296,41 +297,32 @@ contract AIJobManager is Owned, IAIJobManager {
     }
 
     /// @notice Ends a running job whose coordinator stopped closing rounds, so neither its escrow
-    /// nor its nodes' pay for closed rounds is locked for good. Its owner or the operator of a node
-    /// ever assigned to it (one reassigned away included: its closed rounds are paid too), once no
-    /// round has closed for STALL_GRACE plus one round's budgeted compute time, at most
-    /// MAX_STALL_ROUND_TIME (see stalledAt). The job is cut to the rounds it ran, the open one
-    /// included because the commits made to it so far are paid where a task group's majority
-    /// confirms them (ProofOfCompute takes no more; nothing else judges that round), and
-    /// its budget in proportion; the rest of the escrow is credited to the owner now, whoever
-    /// calls. The job is then Completed, and settlement pays its nodes' committed rounds as for
-    /// any completed job of that length and budget.
+    /// nor its nodes' pay for closed rounds is locked for good; its owner calls this, a node's
+    /// operator abandonJobAsOperator. It may be ended once no round has closed for STALL_GRACE
+    /// plus one round's budgeted compute time, at most MAX_STALL_ROUND_TIME (see stalledAt). The
+    /// job is cut to the rounds it ran, the open one included because the commits made to it so
+    /// far are paid where a task group's majority confirms them (ProofOfCompute takes no more;
+    /// nothing else judges that round), and its budget in proportion; the rest of the escrow is
+    /// credited to the owner now, whoever calls. The job is then Completed, and settlement pays its
+    /// nodes' committed rounds as for any completed job of that length and budget.
     /// @param jobId The job.
     function abandonJob(bytes32 jobId) external {
         Job storage j = _job(jobId);
-        // The nodes' pay for closed rounds waits on the job ending too: an owner that went away
-        // with its coordinator locked it for good when only the owner could end the job (found in
-        // the contracts audit).
-        if (msg.sender != j.owner && !_operatesNodeOf(jobId, msg.sender)) {
-            revert JobManager__NotJobController(msg.sender, jobId);
-        }
-        if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
-        uint256 at = _stalledAt(j);
-        if (block.timestamp < at) revert JobManager__NotStalled(jobId, at);
-        // Running means currentRound < rounds, so the cut never lengthens the job.
-        uint32 ran = j.currentRound + 1;
-        uint256 kept = j.budget * ran / j.rounds;
-        uint256 refund = j.budget - kept;
-        j.rounds = ran;
-        j.budget = kept;
-        j.status = JobStatus.Completed;
-        j.completedAt = uint64(block.timestamp);
-        // Commits made to the open round until now are paid where a task group's majority
-        // confirms them (ProofOfCompute.confirmSealedCommit); later ones are refused.
-        proofOfCompute.sealCommits(jobId);
-        emit JobAbandoned(jobId, ran, kept, refund);
-        emit JobStatusChanged(jobId, JobStatus.Completed);
-        if (refund > 0) _credit(jobId, j, j.owner, refund);
+        if (msg.sender != j.owner) revert JobManager__NotJobController(msg.sender, jobId);
+        _abandon(jobId, j);
+    }
+
+    /// @notice Ends a stalled running job as abandonJob does, called by the operator of `node`, a
+    /// node ever assigned to the job (one reassigned away included: its closed rounds are paid
+    /// too). The nodes' pay for closed rounds waits on the job ending, so an owner gone with its
+    /// coordinator would lock it for good if only the owner could end the job (found in the
+    /// contracts audit). The node is named so the check is one read, whatever the operator runs.
+    /// @param jobId The job.
+    /// @param node A node of the caller's that was assigned to the job.
+    function abandonJobAsOperator(bytes32 jobId, bytes32 node) external {
+        Job storage j = _job(jobId);
+        if (_operators[jobId][node] != msg.sender) revert JobManager__NotJobController(msg.sender, jobId);
+        _abandon(jobId, j);
     }
 
     /// @inheritdoc IAIJobManager
@@ -449,16 +441,24 @@ contract AIJobManager is Owned, IAIJobManager {
         return uint256(j.progressAt) + STALL_GRACE + roundTime;
     }
 
-    /// @dev Whether `account` operates a node ever assigned to job `jobId`. It walks the account's
-    /// own registrations rather than the job's nodes, so nobody else's choices (a coordinator
-    /// assigning many nodes) can price the call out of a block; a node's operator never changes,
-    /// so the operator recorded at assignment is the registry's.
-    function _operatesNodeOf(bytes32 jobId, address account) private view returns (bool) {
-        bytes32[] memory nodes = registry.nodesOf(account);
-        for (uint256 i = 0; i < nodes.length; ++i) {
-            if (_operators[jobId][nodes[i]] == account) return true;
-        }
-        return false;
+    function _abandon(bytes32 jobId, Job storage j) private {
+        if (j.status != JobStatus.Running) revert JobManager__WrongStatus(jobId, j.status);
+        uint256 at = _stalledAt(j);
+        if (block.timestamp < at) revert JobManager__NotStalled(jobId, at);
+        // Running means currentRound < rounds, so the cut never lengthens the job.
+        uint32 ran = j.currentRound + 1;
+        uint256 kept = j.budget * ran / j.rounds;
+        uint256 refund = j.budget - kept;
+        j.rounds = ran;
+        j.budget = kept;
+        j.status = JobStatus.Completed;
+        j.completedAt = uint64(block.timestamp);
+        // Commits made to the open round until now are paid where a task group's majority
+        // confirms them (ProofOfCompute.confirmSealedCommit); later ones are refused.
+        proofOfCompute.sealCommits(jobId);
+        emit JobAbandoned(jobId, msg.sender, ran, kept, refund);
+        emit JobStatusChanged(jobId, JobStatus.Completed);
+        if (refund > 0) _credit(jobId, j, j.owner, refund);
     }
 
     function _assignOne(bytes32 jobId, bytes32 node) private {

@@ -335,11 +335,13 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   };
 }
 
-// ---- the worker (`deno task worker [withdraw]`) ----
+// ---- the worker (`deno task worker [withdraw | settle <jobId>]`) ----
 
 /** What a laptop worker runs with. */
 export interface WorkerSettings extends ChainEndpoint {
-  command: "run" | "withdraw";
+  command: "run" | "withdraw" | "settle";
+  /** settle: the job whose node's pay to get (0x and 64 hex digits, lower-cased). */
+  jobId?: `0x${string}`;
   coordinator: string;
   privateKey: `0x${string}`;
   deployment: AddressesSetting;
@@ -421,11 +423,17 @@ export function readWorkerSettings(
 ): WorkerSettings {
   const { values, positionals } = parseFlags(args, WORKER_FLAGS, "deno task worker");
   const r = reader(values);
-  const [command = "run", ...extra] = positionals;
-  if (command !== "run" && command !== "withdraw") {
-    r.fail(command, "is not a worker command (run, the default, or withdraw)");
+  const [command = "run", ...rest] = positionals;
+  if (command !== "run" && command !== "withdraw" && command !== "settle") {
+    r.fail(command, "is not a worker command (run, the default, withdraw, or settle <jobId>)");
   }
-  if (extra.length) r.fail(extra.join(" "), "is not expected after the command");
+  const jobId = command === "settle" ? rest.shift() : undefined;
+  if (command === "settle" && jobId === undefined) {
+    r.fail("settle", "needs the job's id after it: deno task worker settle <jobId>");
+  } else if (command === "settle" && !/^0x[0-9a-fA-F]{64}$/.test(jobId!)) {
+    r.fail(jobId!, "is not a job id (0x and 64 hex digits)");
+  }
+  if (rest.length) r.fail(rest.join(" "), "is not expected after the command");
   const coordinator = r.url(
     { flag: "coordinator", variable: "ARTHA_COORDINATOR" },
     DEFAULT_COORDINATOR,
@@ -457,6 +465,7 @@ export function readWorkerSettings(
   const settings = {
     ...endpoint,
     command: command as WorkerSettings["command"],
+    ...(jobId ? { jobId: jobId.toLowerCase() as `0x${string}` } : {}),
     coordinator: coordinator!,
     privateKey: privateKey!,
     deployment,

@@ -28379,6 +28379,12 @@ var aiJobManagerAbi = [
         "type": "bytes32"
       },
       {
+        "indexed": true,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
         "indexed": false,
         "internalType": "uint32",
         "name": "rounds",
@@ -28712,6 +28718,24 @@ var aiJobManagerAbi = [
       }
     ],
     "name": "abandonJob",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "node",
+        "type": "bytes32"
+      }
+    ],
+    "name": "abandonJobAsOperator",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -1,11 +1,12 @@
-/** AIJobManager.stalledAt: from when the owner of a running job may abandon it. */
+/** AIJobManager.stalledAt: from when a running job may be abandoned. */
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
 import { abis, type ArthaAddresses } from "./contracts.ts";
 
 /**
- * Unix seconds from which the owner of running job `jobId` may abandon it: a day and one round's
- * budgeted compute after its last round closed (or its first assignment). 0 if it is not running.
+ * Unix seconds from which running job `jobId` may be abandoned (by its owner or a node's
+ * operator): a day and one round's budgeted compute after its last round closed (or its first
+ * assignment). 0 if it is not running.
  */
 export async function getStalledAt(
   client: ArthaClient,

@@ -25,6 +25,7 @@ export * from "./draw_spot_check.ts";
 export * from "./expire_dispute.ts";
 export * from "./finalize_job.ts";
 export * from "./first_block_since.ts";
+export * from "./get_assigned_operator.ts";
 export * from "./get_attestation.ts";
 export * from "./get_attestations.ts";
 export * from "./get_attested_targets.ts";

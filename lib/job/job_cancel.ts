@@ -1,15 +1,18 @@
 /**
- * Ending a job as its owner (`deno task job cancel`) and getting back what it did not spend, as
- * far as the chain allows now. A job nobody works on yet is cancelled whole. A running job may be
+ * Ending a job and getting back what the chain owes, as far as it allows now. As its owner
+ * (`deno task job cancel`): a job nobody works on yet is cancelled whole. A running job may be
  * abandoned only once its coordinator has stopped closing rounds (AIJobManager.stalledAt): it is
  * cut to the rounds it ran, the rest of the budget comes back at once, and the nodes' committed
  * rounds are settled after the settlement delay, which this settles too when it is past. Whatever
- * the owner's account was credited is then withdrawn. Run again, it takes the next step.
+ * the account was credited is then withdrawn. Run again, it takes the next step. As the operator
+ * of a node the job was assigned (`deno task worker settle`): the same from the abandonment on, so
+ * a node is paid for its closed rounds when the owner went away with its coordinator.
  *
  * @example
  * ```ts ignore
- * import { cancelOwnJob } from "./job_cancel.ts";
+ * import { cancelOwnJob, settleAsOperator } from "./job_cancel.ts";
  * const done = await cancelOwnJob(owner, { addresses, jobId, log: console.log });
+ * const paid = await settleAsOperator(operator, { addresses, jobId, node, log: console.log });
  * ```
  */
 import { formatEther, type Hex } from "viem";
@@ -18,6 +21,7 @@ import { cancelJob } from "../chain/cancel_job.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { finalizeJob, withdrawRewards } from "../chain/finalize_job.ts";
+import { getAssignedOperator } from "../chain/get_assigned_operator.ts";
 import { getClaimable } from "../chain/get_claimable.ts";
 import { getOpenCases } from "../chain/get_open_cases.ts";
 import { getSettlementDelay } from "../chain/get_settlement_delay.ts";
@@ -29,7 +33,7 @@ import { endStaleCases, settleRoundGroups } from "./job_cases.ts";
 /** Thrown when the job cannot be ended by this account, or not yet; nothing was sent. */
 export class CancelRefusedError extends Error {
   constructor(
-    readonly code: "UNKNOWN_JOB" | "NOT_JOB_OWNER" | "JOB_RUNNING",
+    readonly code: "UNKNOWN_JOB" | "NOT_JOB_OWNER" | "NOT_JOB_NODE" | "JOB_RUNNING",
     message: string,
     /** JOB_RUNNING: unix seconds from which the job may be abandoned. */
     readonly stalledAt?: number,
@@ -39,13 +43,14 @@ export class CancelRefusedError extends Error {
   }
 }
 
-/** What one `job cancel` did. */
+/** What one `job cancel` or `worker settle` did. */
 export interface CancelOutcome {
   /** The job's status on chain afterwards (a JobStatus value). */
   status: number;
-  /** Wei credited to the owner by this call (cancel, abandon and settlement refunds). */
+  /** Wei credited to the owner by this call (cancel, abandon and settlement refunds); 0 for an
+   * operator, whose node's pay is in `withdrawn`. */
   refunded: bigint;
-  /** Wei paid out to the owner's account by this call (everything it was credited). */
+  /** Wei paid out to the caller's account by this call (everything it was credited). */
   withdrawn: bigint;
   /** Unix seconds from which the job can be settled, while that is still ahead. */
   settlesAt?: number;
@@ -66,25 +71,78 @@ export async function cancelOwnJob(
     refunded += refund;
     log(`job ${jobId} cancelled before any node was assigned: ${formatEther(refund)} ARTH back`);
   } else if (job.status === JobStatus.Running) {
-    await refuseLive(client, addresses, jobId, job.currentRound);
-    const cut = await abandonJob(client, { addresses, jobId });
-    refunded += cut.refund;
-    // The abandonment closed the round left open; its coordinator is gone, so the owner settles
-    // its task groups: only the commits their majorities confirm are paid for that round.
-    const settled = await settleRoundGroups(client, { addresses, jobId, round: cut.rounds - 1 });
-    if (settled > 0) log(`job ${jobId}: settled ${settled} task group(s) of its last round`);
-    log(
-      `job ${jobId} abandoned after ${cut.rounds} of ${job.rounds} rounds: ` +
-        `${formatEther(cut.refund)} ARTH back now; its nodes' committed rounds (of the last, ` +
-        "those a task group's majority confirmed) are paid from " +
-        `the other ${formatEther(cut.budget)} ARTH at settlement, and what they are not paid ` +
-        "comes back then",
-    );
+    refunded += await abandonStalled(client, { addresses, jobId, job, log });
   }
   const settled = await settle(client, addresses, jobId, log);
   refunded += settled.refund;
   const withdrawn = await withdraw(client, addresses, log);
   return { status: settled.status, refunded, withdrawn, settlesAt: settled.settlesAt };
+}
+
+/**
+ * Ends `jobId` as far as the chain allows now as the operator of `node`, one of its nodes the job
+ * was assigned: abandons it once it stalled, settles it once it may be, and withdraws what the
+ * operator was credited (its nodes' pay from this and any other settled job).
+ */
+export async function settleAsOperator(
+  client: ArthaClient,
+  params: { addresses: ArthaAddresses; jobId: Hex; node: Hex; log?: (line: string) => void },
+): Promise<CancelOutcome> {
+  const { addresses, jobId, node } = params;
+  const log = params.log ?? (() => {});
+  const job = await readJob(client, { addresses, jobId });
+  if (job.status === JobStatus.None) {
+    throw new CancelRefusedError(
+      "UNKNOWN_JOB",
+      `Cannot settle job ${jobId}: this deployment's jobs contract has no such job`,
+    );
+  }
+  const operator = await getAssignedOperator(client, { addresses, jobId, nodePubkey: node });
+  if (operator.toLowerCase() !== client.account.address.toLowerCase()) {
+    throw new CancelRefusedError(
+      "NOT_JOB_NODE",
+      `Cannot settle job ${jobId}: node ${node} of ${client.account.address} was never ` +
+        "assigned to it (settle a job with the node key that worked on it: --dir or --key)",
+    );
+  }
+  if (job.status === JobStatus.Running) {
+    await abandonStalled(client, { addresses, jobId, job, node, log });
+  }
+  const settled = await settle(client, addresses, jobId, log);
+  const withdrawn = await withdraw(client, addresses, log);
+  return { status: settled.status, refunded: 0n, withdrawn, settlesAt: settled.settlesAt };
+}
+
+/**
+ * Abandons running `jobId` once its coordinator has stopped closing rounds, as its owner or (with
+ * `node`) as that node's operator, and settles its last round's task groups; refuses before.
+ * Returns what the abandonment credited the owner.
+ */
+async function abandonStalled(
+  client: ArthaClient,
+  params: {
+    addresses: ArthaAddresses;
+    jobId: Hex;
+    job: { currentRound: number; rounds: number };
+    node?: Hex;
+    log: (line: string) => void;
+  },
+): Promise<bigint> {
+  const { addresses, jobId, log } = params;
+  await refuseLive(client, addresses, jobId, params.job.currentRound);
+  const cut = await abandonJob(client, { addresses, jobId, node: params.node });
+  // The abandonment closed the round left open; its coordinator is gone, so the caller settles
+  // its task groups: only the commits their majorities confirm are paid for that round.
+  const settled = await settleRoundGroups(client, { addresses, jobId, round: cut.rounds - 1 });
+  if (settled > 0) log(`job ${jobId}: settled ${settled} task group(s) of its last round`);
+  log(
+    `job ${jobId} abandoned after ${cut.rounds} of ${params.job.rounds} rounds: ` +
+      `${formatEther(cut.refund)} ARTH back to its owner now; its nodes' committed rounds (of ` +
+      "the last, those a task group's majority confirmed) are paid from " +
+      `the other ${formatEther(cut.budget)} ARTH at settlement, and what they are not paid ` +
+      "goes back to the owner then",
+  );
+  return cut.refund;
 }
 
 function refuseStranger(

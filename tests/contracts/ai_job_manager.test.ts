@@ -536,8 +536,9 @@ Deno.test("AIJobManager", async (t) => {
         }),
       );
       const closedAt = (await owner.getBlock({ blockNumber: closed.blockNumber })).timestamp;
-      const abandon = (by: typeof owner) =>
-        by.simulateContract({ ...jobs, functionName: "abandonJob", args: [jobId] });
+      // An operator names its node, so the check is one read however many nodes it runs.
+      const abandon = (by: typeof owner, node = n1) =>
+        by.simulateContract({ ...jobs, functionName: "abandonJobAsOperator", args: [jobId, node] });
 
       // Execute + Assert: the round-compute term of the window is capped, so the job stalls a day
       // plus a week after the close, not millennia.
@@ -554,13 +555,21 @@ Deno.test("AIJobManager", async (t) => {
         stranger.simulateContract({ ...fx.c.proofs, functionName: "finalize", args: [jobId] }),
         "PoC__JobNotCompleted",
       );
-      // Someone with no node on the job still may not end it.
+      // Someone with no node on the job still may not end it, naming another's node or not; an
+      // operator may not take the owner's call.
       const [caller] = await expectRevert(abandon(stranger), "JobManager__NotJobController");
       assert.equal(caller, stranger.account.address);
+      await expectRevert(abandon(alice, n3), "JobManager__NotJobController");
+      await expectRevert(abandon(alice, n2), "JobManager__NotJobController");
+      await expectRevert(
+        alice.simulateContract({ ...jobs, functionName: "abandonJob", args: [jobId] }),
+        "JobManager__NotJobController",
+      );
       // A node's operator ends it; the unspent half of the budget is the owner's, not the caller's.
       const r = await mined(alice, alice.writeContract((await abandon(alice)).request));
       assert.deepEqual(event(r, abis.jobs, "JobAbandoned"), {
         jobId,
+        by: alice.account.address,
         rounds: 2,
         budget: budget / 2n,
         refund: budget / 2n,

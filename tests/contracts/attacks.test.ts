@@ -1954,6 +1954,7 @@ Deno.test("attacks on the on-chain economy (issue 12)", async (t) => {
       // half the budget comes back now.
       assert.deepEqual(event(r, abis.jobs, "JobAbandoned"), {
         jobId,
+        by: jobOwner.account.address,
         rounds: 2,
         budget: budget / 2n,
         refund: budget / 2n,

@@ -210,6 +210,32 @@ Deno.test("worker paths: --dir holds the key and state, relative to INIT_CWD", (
   });
 });
 
+Deno.test("worker settle: takes the job id after it, and nothing else", () => {
+  withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: KEY }, () => {
+    const id = `0x${"AB".repeat(32)}`;
+    const s = readWorkerSettings(["settle", id], { readFiles: false });
+    assert.equal(s.command, "settle");
+    assert.equal(s.jobId, id.toLowerCase());
+    assert.equal(readWorkerSettings([], { readFiles: false }).jobId, undefined);
+    assert.throws(
+      () => readWorkerSettings(["settle"], { readFiles: false }),
+      /settle needs the job's id after it/,
+    );
+    assert.throws(
+      () => readWorkerSettings(["settle", "0x12"], { readFiles: false }),
+      /0x12 is not a job id \(0x and 64 hex digits\)/,
+    );
+    assert.throws(
+      () => readWorkerSettings(["settle", id, "more"], { readFiles: false }),
+      /more is not expected after the command/,
+    );
+    assert.throws(
+      () => readWorkerSettings(["withdraw", id], { readFiles: false }),
+      /is not expected after the command/,
+    );
+  });
+});
+
 Deno.test("worker limits: --max-stake in ARTH and --max-gas-price in gwei, exact, positive", () => {
   withEnv({ ...CLEAN, ARTHA_PRIVATE_KEY: KEY }, () => {
     const plain = readWorkerSettings([], { readFiles: false });

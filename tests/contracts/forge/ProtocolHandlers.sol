@@ -560,8 +560,9 @@ contract CoordinatorHandler is HandlerBase {
     /// @notice The coordinator goes silent on a running honest job. Its honest owner first tries
     /// to abandon it, which must be refused before the stall window ends; then, one time in two,
     /// the outage lasts that long (time moves 20 minutes at a step, the honest nodes reacting at
-    /// each, as in `warp`, so none misses a heartbeat or an answer) and the owner abandons it:
-    /// the rest of the escrow comes back at once, the committed rounds are settled as usual.
+    /// each, as in `warp`, so none misses a heartbeat or an answer) and the owner (or one of its
+    /// nodes' operators) abandons it: the rest of the escrow comes back at once, the committed
+    /// rounds are settled as usual.
     function stall(uint256 seed) external synced {
         uint256 n = world.honestJobCount();
         for (uint256 i = 0; i < n; ++i) {
@@ -578,7 +579,11 @@ contract CoordinatorHandler is HandlerBase {
                 _tick(MAX_WARP, uint256(keccak256(abi.encode(seed, k))));
             }
             if (_status(job) != IAIJobManager.JobStatus.Running) return; // the outage is over
-            (bool ok,) = _must(owner, address(jobs), abandon, "honest abandonJob");
+            // Half the time the first node's operator ends it instead (the owner is gone too).
+            bytes32 first = jobs.nodesOf(job)[0];
+            address by = seed % 4 == 1 ? jobs.assignedOperator(job, first) : owner;
+            if (by != owner) abandon = abi.encodeCall(jobs.abandonJobAsOperator, (job, first));
+            (bool ok,) = _must(by, address(jobs), abandon, "honest abandonJob");
             if (!ok) return;
             IAIJobManager.JobTerms memory t = jobs.termsOf(job);
             world.abandoned(job, t.rounds, t.budget);

@@ -18,7 +18,7 @@ import { getClaimable } from "../../../lib/chain/get_claimable.ts";
 import { getOpenCases } from "../../../lib/chain/get_open_cases.ts";
 import { issueChallenge } from "../../../lib/chain/issue_challenge.ts";
 import { sendHeartbeat } from "../../../lib/chain/heartbeat.ts";
-import { cancelOwnJob, CancelRefusedError } from "../../../lib/job/job_cancel.ts";
+import { cancelOwnJob, CancelRefusedError, settleAsOperator } from "../../../lib/job/job_cancel.ts";
 import { setTaskGroups } from "../../../lib/chain/set_task_groups.ts";
 import { getNodeCert } from "../../../lib/chain/get_node_cert.ts";
 import { readJob } from "../../../lib/chain/read_job.ts";
@@ -132,6 +132,54 @@ Deno.test("job cancel: open jobs whole, stalled jobs after the window, the rest 
       assert.ok(paid > 0n, "the node's closed round is paid");
       assert.equal(settled.refunded + paid, budget / 2n, "the rest of the kept half comes back");
       assert.equal(settled.withdrawn, settled.refunded);
+    },
+  );
+
+  await t.step(
+    "victim: a node's operator gets its pay when owner and coordinator both went away",
+    async () => {
+      const jobId = await submit();
+      await sendHeartbeat(op, { addresses, nodePubkey }); // hours passed in the step before
+      await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
+      await committer(jobId, 7)(0);
+      await closeRound(co, {
+        addresses,
+        jobId,
+        round: 0,
+        checkpointCid: "cp-0",
+        weightsDigest: b32("7"),
+      });
+      const settle = (client: ArthaClient, node = nodePubkey) =>
+        settleAsOperator(client, { addresses, jobId, node });
+      const refusedSettle = async (client: ArthaClient, node: Hex, code: string) => {
+        const nonce = await client.getTransactionCount({ address: client.account.address });
+        await assert.rejects(
+          settle(client, node),
+          (e) => e instanceof CancelRefusedError && e.code === code,
+        );
+        const after = await client.getTransactionCount({ address: client.account.address });
+        assert.equal(after, nonce, "a refused settle sends nothing");
+      };
+      await refusedSettle(op, nodePubkey, "JOB_RUNNING");
+      await passes(86_400 + 4 * 6);
+      // Only the operator of a node the job was assigned may end it this way.
+      await refusedSettle(stranger, nodePubkey, "NOT_JOB_NODE");
+      await refusedSettle(op, b32("e"), "NOT_JOB_NODE"); // a node it never ran
+      const before = await op.getBalance({ address: op.account.address });
+      const abandoned = await settle(op);
+      assert.equal(abandoned.status, JobStatus.Completed);
+      assert.equal(abandoned.refunded, 0n);
+      // The owner is credited the unspent rounds (round 1 was open: two of four ran).
+      const ownerCredit = await getClaimable(co, { addresses, account: owner.account.address });
+      assert.equal(ownerCredit, budget / 2n);
+      await passes(DELAY);
+      const settled = await settle(op);
+      assert.equal(settled.status, JobStatus.Finalized);
+      assert.ok(settled.withdrawn > 0n, "the node's closed round is paid to its operator");
+      assert.equal(await getClaimable(co, { addresses, account: op.account.address }), 0n);
+      const gain = await op.getBalance({ address: op.account.address }) - before;
+      assert.ok(gain > settled.withdrawn - parseEther("0.01"), `the pay reached it (${gain})`);
+      await cancelOwnJob(owner, { addresses, jobId }); // the owner's credit, for the next steps
     },
   );
 
