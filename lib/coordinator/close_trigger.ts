@@ -8,7 +8,7 @@ import type { Hex } from "viem";
 import type { Context } from "./context.ts";
 import { finalizeOne } from "./finalize.ts";
 import { aggregateJob } from "./round_close.ts";
-import { getJob, type JobHead, roundUpdates } from "./state.ts";
+import { getJob, type JobHead, roundUpdates, updateCountKey } from "./state.ts";
 
 /** The queue message that asks for a round's close. */
 export interface CloseRoundMessage {
@@ -16,13 +16,6 @@ export interface CloseRoundMessage {
   jobId: Hex;
   round: number;
 }
-
-/** How many updates of a round are stored: summed in the atomic write that stores each one. */
-export const updateCountKey = (jobId: string, round: number): Deno.KvKey => [
-  "update_count",
-  jobId.toLowerCase(),
-  round,
-];
 
 /** Adds one to the round's update count to an atomic operation that stores an update. */
 export function countUpdate(

@@ -15,6 +15,7 @@ import {
   type JobRecord,
   listValues,
   roundUpdates,
+  updateCountKey,
   type UpdateRecord,
 } from "./state.ts";
 
@@ -63,8 +64,28 @@ export async function fixClosingSet(
   spec: JobSpec,
 ): Promise<ClosingStep> {
   const key = closingKey(job.jobId, job.round);
-  const recorded = (await getLarge<Closing>(ctx.kv, key)).value;
-  if (recorded) return { fixed: true, closing: recorded };
+  for (;;) {
+    const recorded = (await getLarge<Closing>(ctx.kv, key)).value;
+    if (recorded) return { fixed: true, closing: recorded };
+    const step = await decideClosingSet(ctx, job, spec, key);
+    if (step) return step;
+    // An update was stored between the listing and the record (intake refuses one only once the
+    // set is recorded): decide again with it. Each node stores one a round, so this ends.
+  }
+}
+
+/**
+ * Lists the round's updates and records the closing set they make, guarded by the round's update
+ * count: found in the round pipeline audit, an update stored after the listing was accepted
+ * (201), never combined and never checked, and its node was paid for the round.
+ */
+async function decideClosingSet(
+  ctx: Context,
+  job: JobRecord,
+  spec: JobSpec,
+  key: Deno.KvKey,
+): Promise<ClosingStep | undefined> {
+  const count = await ctx.kv.get(updateCountKey(job.jobId, job.round));
   const received = await listValues<UpdateRecord>(ctx.kv, roundUpdates(job.jobId, job.round));
   const decision = decideRound(
     {
@@ -83,7 +104,8 @@ export async function fixClosingSet(
   const closing = { ...countedUpdates(job, spec, received), reason: decision.reason };
   // In parts, each its own commit: a verified 10,000-node set (~1 MB) in one commit exceeded KV's
   // 800 KiB, and the round never closed. The first set recorded is the one every racer uses.
-  return { fixed: true, closing: await commitLarge<Closing>(ctx.kv, key, closing) };
+  const fixed = await commitLarge<Closing>(ctx.kv, key, closing, [count]);
+  return fixed && { fixed: true, closing: fixed };
 }
 
 /** Which received updates count, and which nodes delivered. */

@@ -27,6 +27,8 @@ import type { JobSpec } from "../job/job_spec.ts";
 import type { Context } from "./context.ts";
 import { loadSpec, slotOf } from "./job.ts";
 import { closeWhenComplete, countUpdate } from "./close_trigger.ts";
+import { closingKey } from "./closing.ts";
+import { singleFlight } from "./single_flight.ts";
 import { SECURE_UPDATE_CID } from "../round/secure_session.ts";
 import { pinUpload } from "./svdb_retention.ts";
 import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
@@ -67,6 +69,11 @@ export async function receiveUpdate(
   if (bad) return bad;
   const existing = await asRetry(ctx, job, env) ?? await countedBefore(ctx, job, env);
   if (existing) return existing;
+  // Before any read or pin; storeUpdate's write checks it again, as the close may start meanwhile
+  // (a pin taken in that window stays: pins are per root, and the CID may be another file's).
+  if ((await ctx.kv.get(closingKey(env.jobId, job.round))).versionstamp) {
+    return closingRefusal(job.round);
+  }
   // The chain read before the update's: reading, decoding and checking an update costs up to
   // the job's largest update (~1 GB at 124M parameters), which a node could otherwise have the
   // coordinator spend on every post of digests it never committed (found in the node routes
@@ -75,13 +82,19 @@ export async function receiveUpdate(
     const why = "these digests are not committed on chain (commitRound first)";
     return refuse(409, "NOT_COMMITTED", why);
   }
-  // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
-  const slot = slotOf(place, spec);
-  const payload = spec.secureAggregation
-    ? securePayload(slot, env)
-    : await readPayload(ctx, slot, spec, env);
-  if (!payload.ok) return payload;
-  return await storeUpdate(ctx, job, env, payload);
+  // One read of a node's update at a time, whatever number of copies it posts at once: found in
+  // the round pipeline audit, each concurrent copy of one committed envelope read and decoded the
+  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory.
+  const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}:${env.updateCid}`;
+  return await singleFlight(ctx, flight, async () => {
+    // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
+    const slot = slotOf(place, spec);
+    const payload = spec.secureAggregation
+      ? securePayload(slot, env)
+      : await readPayload(ctx, slot, spec, env);
+    if (!payload.ok) return payload;
+    return await storeUpdate(ctx, job, env, payload);
+  });
 }
 
 function isCommitted(ctx: Context, env: SignedUpdateEnvelope): Promise<boolean> {
@@ -346,12 +359,26 @@ async function storeUpdate(
     }
     await keepUpdatePrivate(ctx, job, env.updateCid, env.nodePubkey);
   }
-  const op = ctx.kv.atomic().check({ key, versionstamp: null }).set(key, record);
+  // Only while the round's closing set is not recorded: found in the round pipeline audit, an
+  // update stored while the round closed (the job still read as open) was answered 201, never
+  // combined, never checked, and skipped as delivered by the undelivered commits' challenges, so
+  // a node committed made-up digests and posted them once the close began, paid and unchecked.
+  const closing = closingKey(env.jobId, job.round);
+  const op = ctx.kv.atomic().check({ key, versionstamp: null }, {
+    key: closing,
+    versionstamp: null,
+  })
+    .set(key, record);
   const res = await countUpdate(op, env.jobId, job.round).commit();
-  if (!res.ok) return (await asRetry(ctx, job, env))!;
+  if (!res.ok) return await asRetry(ctx, job, env) ?? closingRefusal(job.round);
   await touchNode(ctx, env.nodePubkey);
   if (!secure) await closeWhenComplete(ctx, job); // a secure round closes when its session ends
   return { ok: true, status: 201, record };
+}
+
+/** An update that came once its round's closing set was recorded: the round closes without it. */
+function closingRefusal(round: number): Rejection {
+  return refuse(409, ROUND_NOT_OPEN, `round ${round} is closing: it closes without this update`);
 }
 
 /** How stale a node's `lastSeen` may get before a request rewrites it (one KV write saved on

@@ -91,7 +91,24 @@ export async function contentId(value: unknown): Promise<string> {
  * kv.close();
  * ```
  */
-export async function commitLarge<T>(kv: Deno.Kv, key: Deno.KvKey, value: T): Promise<T> {
+export async function commitLarge<T>(kv: Deno.Kv, key: Deno.KvKey, value: T): Promise<T>;
+/**
+ * As above, recording the value only while every one of `guards` holds (the entries the value was
+ * derived from are unchanged): undefined when one changed and no value is recorded, so the caller
+ * derives it again and records that (which deletes this attempt's parts).
+ */
+export async function commitLarge<T>(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  value: T,
+  guards: Deno.AtomicCheck[],
+): Promise<T | undefined>;
+export async function commitLarge<T>(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  value: T,
+  guards: Deno.AtomicCheck[] = [],
+): Promise<T | undefined> {
   const json = JSON.stringify(value);
   const id = await contentId(value);
   const head: LargeHead = { parts: Math.max(1, Math.ceil(json.length / PART_CHARS)), json, id };
@@ -103,9 +120,13 @@ export async function commitLarge<T>(kv: Deno.Kv, key: Deno.KvKey, value: T): Pr
     }
     if (!(await op.commit()).ok) break; // a racer's value is recorded
   }
-  await kv.atomic().check(absent).set(key, { ...head, json: json.slice(0, PART_CHARS) }).commit();
+  await kv.atomic().check(absent, ...guards).set(key, { ...head, json: json.slice(0, PART_CHARS) })
+    .commit();
   const recorded = await kv.get<LargeHead>(key);
-  if (recorded.value?.id !== undefined) await deleteOtherParts(kv, key, recorded.value.id);
+  // No value recorded (a guard failed): its parts stay for the record that follows to delete, as
+  // a racer may be writing the same parts for its own head right now.
+  if (!recorded.value) return undefined;
+  if (recorded.value.id !== undefined) await deleteOtherParts(kv, key, recorded.value.id);
   return (await getLarge<T>(kv, key)).value!;
 }
 

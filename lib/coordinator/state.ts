@@ -247,6 +247,12 @@ export const missingKey = (jobId: string, round: number): Deno.KvKey => [
   jobId.toLowerCase(),
   round,
 ];
+/** How many updates of a round are stored: summed in the atomic write that stores each one. */
+export const updateCountKey = (jobId: string, round: number): Deno.KvKey => [
+  "update_count",
+  jobId.toLowerCase(),
+  round,
+];
 export const roundUpdates = (jobId: string, round: number): Deno.KvKey => [
   "update",
   jobId.toLowerCase(),

@@ -1,7 +1,6 @@
 /** What dashboards and workers read: one job with its open round's update count, or everything. */
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
-import { updateCountKey } from "./close_trigger.ts";
 import {
   getJob,
   type JobHead,
@@ -11,6 +10,7 @@ import {
   type NodeRecord,
   NODES,
   roundUpdates,
+  updateCountKey,
   withAssignment,
 } from "./state.ts";
 

@@ -196,3 +196,35 @@ Deno.test("attacker: an update collected between intake's read and its pin is re
   await s.post("/aggregate", { jobId: job.jobId });
   assert.equal((await s.jobRecord(job.jobId)).round, 1);
 });
+
+Deno.test("attacker: copies of one update posted at once are read once", async () => {
+  // Found in the round pipeline audit: until the first copy was stored, every concurrent copy of
+  // one committed envelope read and decoded the whole update (up to ~1 GB at 124M parameters),
+  // so a node that committed once could post fifty at once and run the coordinator out of memory.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const up = await s.train(job, job.nodes[0]!);
+  const store = s.ctx.store;
+  const get = store.get;
+  let reads = 0;
+  store.get = function (cid, options) {
+    if (String(cid) === up.updateCid) reads++;
+    return get.call(store, cid, options);
+  };
+
+  // Execute
+  let answers;
+  try {
+    const body = envelopeToJson(up.envelope);
+    answers = await Promise.all(
+      Array.from({ length: 8 }, async () => read(await s.post("/aggregate/update", body))),
+    );
+  } finally {
+    store.get = get;
+  }
+
+  // Assert: every copy is answered as the one stored; its bytes were read once.
+  assert.deepEqual(answers.map((a) => a.status < 300), Array(8).fill(true));
+  assert.equal(reads, 1);
+});

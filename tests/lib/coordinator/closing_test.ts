@@ -166,6 +166,31 @@ Deno.test("a write cut short, retried with another value, leaves only the record
   }
 });
 
+Deno.test("a guarded record is not made once what it was derived from changed", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const big = (tag: string) => ({ nodes: Array(20_000).fill(key(tag)) });
+    await kv.set(["count"], 1);
+    const read = await kv.get(["count"]);
+    await kv.set(["count"], 2); // an update stored after the listing
+
+    // Execute
+    const refused = await commitLarge(kv, ["closing", "j", 2], big("aa"), [read]);
+    const unset = await getLarge(kv, ["closing", "j", 2]);
+    const fresh = await commitLarge(kv, ["closing", "j", 2], big("bb"), [await kv.get(["count"])]);
+
+    // Assert: nothing recorded the first time; the record that follows leaves only its parts.
+    assert.equal(refused, undefined);
+    assert.equal(unset.value, null);
+    assert.deepEqual(fresh, big("bb"));
+    let parts = 0;
+    for await (const _ of kv.list({ prefix: ["closing", "j", 2, "part"] })) parts++;
+    assert.equal(parts, Math.ceil(JSON.stringify(fresh).length / 50_000) - 1);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("a secure round closed empty after a named dealer draws its spot checks from those who delivered", () => {
   // Found reviewing the empty close: it drew from the counted updates, none, so the round's
   // commits were paid with nobody of it ever checked.
