@@ -5,6 +5,7 @@
  */
 import { RejectedError, type Rejection } from "../lib/coordinator/result.ts";
 import { rpcUnavailable } from "../lib/chain/rpc_unavailable.ts";
+import { redactUrl } from "../lib/network/preflight.ts";
 import { BodyTooLargeError, readBounded } from "../lib/store/bounded_body.ts";
 import { parseCid } from "../lib/store/cid.ts";
 import { encodeText } from "../kernel/data.ts";
@@ -95,15 +96,16 @@ function retryHeaders(e: HttpError): Record<string, string> {
 
 /**
  * Turns any thrown value into a response: HttpError as is, the chain not answering as a 503
- * clients retry (the RPC URL is logged, not shown: it may hold an API key), anything else as a
- * logged 500.
+ * clients retry (the RPC URL is logged by its host only, and not shown: it may hold an API key),
+ * anything else as a logged 500.
  */
 export function errorResponse(thrown: unknown): Response {
   const e = asHttpError(thrown) ?? thrown;
   if (e instanceof HttpError) return json(errorBody(e.code, e.message), e.status, retryHeaders(e));
   const rpc = rpcUnavailable(e);
   if (rpc) {
-    console.error(`Cannot reach the chain at ${rpc.url}: ${(e as Error).message?.split("\n")[0]}`);
+    const reason = (e as Error).message?.split("\n")[0]?.replaceAll(rpc.url, redactUrl(rpc.url));
+    console.error(`Cannot reach the chain at ${redactUrl(rpc.url)}: ${reason}`);
     const message = "Cannot reach the chain: its RPC endpoint does not answer; try again later";
     return json(errorBody("CHAIN_UNAVAILABLE", message), 503);
   }

@@ -13,6 +13,7 @@ import {
   NETWORK_DIR,
   OPERATOR_KEY,
   parseFlags,
+  refuseOperatorKey,
   str,
 } from "./_config_shared.ts";
 
@@ -113,12 +114,27 @@ function options(r: SettingsReader): DatasetSettings["options"] {
   };
 }
 
+/** Grants further ahead than this are a mistake, not a plan (seconds). */
+const MAX_EXPIRY_AHEAD_S = 100 * 365.25 * 86_400;
+
 /** --expires as Unix seconds: an ISO date or a number of seconds, in the future. */
 function expiry(r: SettingsReader): bigint | undefined {
   const value = r.raw({ flag: "expires" }).text;
   if (value === undefined) return undefined;
-  const seconds = /^\d+$/.test(value) ? Number(value) : Date.parse(value) / 1000;
-  if (seconds > Date.now() / 1000) return BigInt(Math.floor(seconds));
+  const numeric = /^\d+$/.test(value);
+  const seconds = numeric ? Number(value) : Date.parse(value) / 1000;
+  const now = Date.now() / 1000;
+  // Milliseconds (Date.now()) read as seconds made a grant that ends in the year 58,000.
+  if (numeric && seconds > 1e11) {
+    return r.fail(
+      "--expires",
+      `looks like milliseconds, got ${value}: give Unix seconds (divide by 1000) or an ISO date`,
+    );
+  }
+  if (seconds > now + MAX_EXPIRY_AHEAD_S) {
+    return r.fail("--expires", `is more than 100 years ahead, got ${value}: give a nearer date`);
+  }
+  if (seconds > now) return BigInt(Math.floor(seconds));
   return r.fail("--expires", `must be a future ISO date or Unix time, got ${value}`);
 }
 
@@ -164,7 +180,7 @@ function target(r: SettingsReader, account: string): DidCreateSettings {
   return {
     endpoint: chainEndpoint(r, true),
     privateKey: privateKey!,
-    addresses: { text, name: given.name, file: json ? undefined : r.resolve(text) },
+    addresses: { text, name: given.name, file: json ? undefined : r.resolve(text, given.name) },
     gateway,
     storeDir: r.path({ flag: "store", variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
   };
@@ -187,6 +203,7 @@ export function readDatasetDid(
 ): DidCreateSettings {
   const { values, positionals } = parseFlags(args, DID_FLAGS, "deno task dataset did");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   if (positionals.length !== 1 || positionals[0] !== "did") {
     r.fail(positionals.join(" "), "is not a dataset command (usage: deno task dataset did)");
   }
@@ -206,6 +223,7 @@ export function readDataset(
 ): DatasetSettings {
   const { values, positionals } = parseFlags(args, DATASET_FLAGS, "deno task dataset");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   const [command, input, ...extra] = positionals;
   if (command !== "prepare" || !input || extra.length) {
     const usage = `${USAGE}, or deno task dataset did`;
@@ -227,7 +245,7 @@ export function readDataset(
   }
   const prepared = r.raw({ flag: "prepared" }).text;
   const out = r.path({ flag: "out" }, `${file}.report.json`);
-  const preparedPath = prepared === undefined ? undefined : r.resolve(prepared);
+  const preparedPath = prepared === undefined ? undefined : r.resolve(prepared, "--prepared");
   // Either written over the input replaced the owner's raw original (found in the data owner
   // audit: `prepare a.csv --prepared a.csv` left only the redacted copy).
   if (out === file) r.fail("--out", `is the input ${file}: the report would replace it`);

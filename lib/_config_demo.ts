@@ -7,7 +7,14 @@
 import { type CodecName, CODECS, ROBUST, type RobustName } from "./job/job_spec.ts";
 import { STORE_KINDS, type StoreKind } from "./store/open_store.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
-import { bool, finish, parseFlags, readSynchronous, str } from "./_config_shared.ts";
+import {
+  bool,
+  finish,
+  parseFlags,
+  readSynchronous,
+  refuseOperatorKey,
+  str,
+} from "./_config_shared.ts";
 
 /** The demo's defaults: 8 laptops and 2 spares, 5 rounds of 80 steps (B 2) of a 2-layer GPT. */
 export const DEMO_DEFAULTS = {
@@ -147,6 +154,7 @@ export function readDemo(
 ): DemoSettings {
   const { values, positionals } = parseFlags(args, DEMO_FLAGS, "deno task demo");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   if (positionals.length) r.fail(positionals.join(" "), "is not expected");
   const d = DEMO_DEFAULTS;
   const nodes = r.int({ flag: "nodes" }, d.nodes, 1, 100_000)!;
@@ -173,7 +181,7 @@ export function readDemo(
     lr: r.number({ flag: "lr" }, undefined, Number.MIN_VALUE, 10),
     synchronous,
     privacy: privacy(r),
-    report: report === undefined ? undefined : r.resolve(report),
+    report: report === undefined ? undefined : r.resolve(report, "--report"),
     out: r.flag("no-out") ? undefined : r.path({ flag: "out" }, d.out),
     store: r.choice({ flag: "store" }, STORE_KINDS),
     browsers: r.int({ flag: "browsers" }, 0, 0, 64)!,

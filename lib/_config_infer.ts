@@ -6,7 +6,7 @@
  */
 import type { BackendName } from "../kernel/inference/backend.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
-import { finish, NETWORK_DIR, parseFlags, str } from "./_config_shared.ts";
+import { finish, NETWORK_DIR, parseFlags, refuseOperatorKey, str } from "./_config_shared.ts";
 
 /**
  * The inference backends a user may ask for. The runtime's BACKENDS plus "auto"; a copy, not an
@@ -63,6 +63,7 @@ export function readInfer(
 ): InferSettings {
   const { values, positionals } = parseFlags(args, INFER_FLAGS, "deno task infer");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   const model = r.text({ flag: "model" }, undefined, "a model's artha://CID, CID or folder");
   if (positionals.length === 0) r.fail("<prompt>", 'is missing (deno task infer --model M "text")');
   const gatewaySource = { flag: "gateway", variable: "ARTHA_GATEWAY" };
@@ -78,7 +79,9 @@ export function readInfer(
     gateway,
     gatewayFirst: gatewayName.name === "--gateway",
     storeDir: r.path({ flag: "store", variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
-    cacheDir: cache === undefined ? undefined : r.resolve(cache),
+    cacheDir: cache === undefined
+      ? undefined
+      : r.path({ flag: "cache", variable: "ARTHA_CACHE_DIR" }, ""),
     backend: r.choice(
       { flag: "backend", variable: "ARTHA_INFER_BACKEND" },
       INFER_BACKENDS,

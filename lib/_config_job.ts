@@ -18,6 +18,7 @@ import {
   parseFlags,
   readAddresses,
   readSynchronous,
+  refuseOperatorKey,
   str,
 } from "./_config_shared.ts";
 
@@ -143,8 +144,8 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     );
   }
   const synchronous = readSynchronous(r, ["optimizer"]);
-  return {
-    data: data === "brown" ? data : r.resolve(data),
+  const settings: JobSubmitSettings = {
+    data: data === "brown" ? data : r.resolve(data, "--data"),
     shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),
     rounds: int("rounds", 3, 1, 10_000),
     localSteps: synchronous ? 1 : int("local-steps", 80, 1, 100_000),
@@ -160,8 +161,9 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     optimizer: r.choice({ flag: "optimizer" }, ["adamw", "sgd"] as const),
     synchronous,
     codec,
-    fraction: r.number({ flag: "fraction" }, undefined, Number.MIN_VALUE, 1),
-    parts: r.int({ flag: "parts" }, undefined, 1, 1024),
+    // The job spec's bounds (lib/job/job_spec.ts), checked before the escrow rather than after.
+    fraction: r.number({ flag: "fraction" }, undefined, 1e-6, 1),
+    parts: r.int({ flag: "parts" }, undefined, 2, 1024),
     budget,
     deadlineSeconds: int("deadline", DEFAULT_ROUND_DEADLINE_MS / 1000, 1),
     targetImprovement: r.number({ flag: "target-improvement" }, 10, 0, 100)!,
@@ -171,6 +173,30 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     waitNodesSeconds: int("wait-nodes", 600, 0),
     verification: readVerification(r, codec),
   };
+  checkCodecOptions(r, settings);
+  return settings;
+}
+
+/**
+ * --fraction and --parts belong to one codec each, as in the demo (lib/_config_demo.ts): found
+ * in the CLI audit, `--fraction 0.5 --parts 3` without their --codec were accepted and dropped.
+ */
+function checkCodecOptions(r: SettingsReader, s: JobSubmitSettings): void {
+  const { codec, fraction, parts } = s;
+  if (fraction !== undefined && codec !== "topk" && codec !== "topk-int8") {
+    r.fail("--fraction", `applies to --codec topk or topk-int8 only, got ${codec ?? "no --codec"}`);
+  }
+  if (parts !== undefined && codec !== "partition") {
+    r.fail("--parts", `applies to --codec partition only, got ${codec ?? "no --codec"}`);
+  }
+  // One part per task group at most: the coordinator refuses more, after the escrow.
+  const groups = Math.ceil(s.nodes / s.verification.redundancy);
+  if (parts !== undefined && codec === "partition" && parts > groups) {
+    r.fail(
+      "--parts",
+      `must be at most the job's task groups (--nodes / --redundancy, rounded up: ${groups}), got ${parts}`,
+    );
+  }
 }
 
 /** --redundancy, --challenge-rate, --sample-rate and --committee. */
@@ -215,6 +241,7 @@ export function readJob(
 ): JobSettings {
   const { values, positionals } = parseFlags(args, JOB_FLAGS, "deno task job");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   const [command, jobId, ...extra] = positionals;
   if (!COMMANDS.includes(command as JobSettings["command"])) {
     r.fail(

@@ -114,9 +114,11 @@ export class SettingsReader {
   ): number | undefined {
     const { text, name } = this.raw(source);
     if (text === undefined) return fallback;
+    // Number() also takes " 3", 0x10, 1e3 and 1.0, which a user did not mean as the number read
+    // (found in the CLI audit). An exponent is kept for fractions: a learning rate of 3e-4.
+    const plain = integer ? /^-?\d+$/ : /^-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
     const n = Number(text);
-    const ok = text.trim() !== "" && Number.isFinite(n) && n >= min && n <= max &&
-      (!integer || Number.isInteger(n));
+    const ok = plain.test(text) && Number.isFinite(n) && n >= min && n <= max;
     if (ok) return n;
     const range = max >= Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
     return this.fail(name, `must be ${integer ? "an integer" : "a number"} ${range}, got ${text}`);
@@ -129,9 +131,8 @@ export class SettingsReader {
   amount(source: Source, fallback: bigint | undefined, decimals: 9 | 18): bigint | undefined {
     const { text, name } = this.raw(source);
     if (text === undefined) return fallback;
-    const t = text.trim();
-    const plain = new RegExp(`^\\d{1,30}(\\.\\d{1,${decimals}})?$`).test(t);
-    const wei = plain ? parseUnits(t, decimals) : 0n;
+    const plain = new RegExp(`^\\d{1,30}(\\.\\d{1,${decimals}})?$`).test(text);
+    const wei = plain ? parseUnits(text, decimals) : 0n;
     if (wei > 0n) return wei;
     const unit = decimals === 18 ? "ARTH" : "gwei";
     return this.fail(name, `must be a positive amount in ${unit} (e.g. 10 or 2.5), got ${text}`);
@@ -165,11 +166,18 @@ export class SettingsReader {
 
   /** A path, absolute or relative to the base directory (`~/` is the home directory). */
   path(source: Source, fallback: string): string {
-    return this.resolve(this.raw(source).text ?? fallback);
+    const { text, name } = this.raw(source);
+    return this.resolve(text ?? fallback, name);
   }
 
-  /** `path` made absolute against the base directory. */
-  resolve(path: string): string {
+  /**
+   * `path` made absolute against the base directory. An empty one, given as `name`, is refused:
+   * `--dir=` silently meant the base directory itself (found in the CLI audit).
+   */
+  resolve(path: string, name?: string): string {
+    if (name !== undefined && path.trim() === "") {
+      this.fail(name, "is empty: give a file or folder path, or leave it out for the default");
+    }
     if (path === "~" || path.startsWith("~/")) return join(this.get("HOME") ?? ".", path.slice(1));
     return isAbsolute(path) ? path : join(this.baseDir, path);
   }

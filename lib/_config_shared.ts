@@ -87,6 +87,36 @@ export function chainEndpoint(r: SettingsReader, flags: boolean): ChainEndpoint 
 
 export const OPERATOR_KEY: Source = { variable: "ARTHA_PRIVATE_KEY" };
 
+/** A private key as 64 lowercase hex digits, or undefined when `text` is none. */
+const bareKey = (text: string | undefined) => {
+  const hex = text?.trim().replace(/^0x/i, "").toLowerCase();
+  return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+};
+
+/**
+ * Refuses the operator's key given as a flag's value or an argument, before anything quotes it:
+ * found in the CLI audit, `worker --key 0x<key>` printed the key back in "--key is ..., which
+ * does not exist" (and the shell's history keeps it). Job ids look like keys, so only the
+ * configured key itself is refused.
+ */
+export function refuseOperatorKey(r: SettingsReader, positionals: string[]): void {
+  const key = bareKey(r.get("ARTHA_PRIVATE_KEY"));
+  if (key === undefined) return;
+  const given: [string, unknown][] = [
+    ...Object.entries(r.flags).flatMap(([f, v]) =>
+      (Array.isArray(v) ? v : [v]).map((x): [string, unknown] => [`--${f}`, x])
+    ),
+    ...positionals.map((p, i): [string, unknown] => [`argument ${i + 1}`, p]),
+  ];
+  const found = given.find(([, v]) => typeof v === "string" && bareKey(v) === key);
+  if (found === undefined) return;
+  throw new ConfigError(
+    found[0],
+    "is your ARTHA_PRIVATE_KEY: never pass it on the command line (shell history and ps keep " +
+      "it); set only the variable, and leave it out of the command",
+  );
+}
+
 export function readAddresses(r: SettingsReader, flag: string | undefined, read: boolean) {
   const source: Source = { flag, variable: "ARTHA_ADDRESSES", aliases: ["ARTHA_ADDRESSES_FILE"] };
   const { text, name: given } = r.raw(source);
@@ -95,7 +125,7 @@ export function readAddresses(r: SettingsReader, flag: string | undefined, read:
   if (value.trim().startsWith("{")) {
     return { name, addresses: parseAddresses(r, name, value, "its JSON") };
   }
-  const file = r.resolve(value);
+  const file = r.resolve(value, name);
   if (!read) return { name, file };
   let json: string;
   try {
@@ -156,21 +186,51 @@ export function parseFlags(
   if (args.includes("--help") || args.includes("-h")) {
     throw new HelpRequested(program, Object.keys(options).map((o) => `--${o}`));
   }
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true });
-    return { values: values as FlagValues, positionals };
+    parsed = parseArgs({ args, options, allowPositionals: true, tokens: true });
   } catch (e) {
-    const flag = /'(--?[\w-]+)/.exec((e as Error).message)?.[1] ?? args.join(" ");
-    const known = Object.keys(options).map((o) => `--${o}`).join(", ");
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-      throw new ConfigError(flag, `is not a flag of ${program} (flags: ${known})`);
-    }
-    throw new ConfigError(
-      flag,
-      `needs a value (write ${flag}=VALUE when the value starts with -) in ${program}`,
-    );
+    throw flagError(e as Error, args, options, program);
   }
+  // parseArgs keeps the last of a repeated flag: `--budget 1 --budget 1000` escrowed 1000.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || options[t.name]?.type !== "string" || options[t.name]?.multiple) {
+      continue;
+    }
+    if (seen.has(t.name)) {
+      throw new ConfigError(`--${t.name}`, `is given twice: give it once, in ${program}`);
+    }
+    seen.add(t.name);
+  }
+  return { values: parsed.values as FlagValues, positionals: parsed.positionals };
+}
+
+/** parseArgs' error as the problem of the flag it names. */
+function flagError(
+  e: Error,
+  args: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+  program: string,
+): ConfigError {
+  const flag = /'(--?[\w-]+)/.exec(e.message)?.[1] ?? args.join(" ");
+  const known = Object.keys(options).map((o) => `--${o}`).join(", ");
+  const code = (e as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    return new ConfigError(flag, `is not a flag of ${program} (flags: ${known})`);
+  }
+  if (options[flag.replace(/^-+/, "")]?.type === "boolean") {
+    return new ConfigError(flag, `takes no value: write ${flag} alone, or leave it out`);
+  }
+  // `--poll -5` is refused by parseArgs as a missing value; no flag takes a negative number.
+  const next = args[args.indexOf(flag) + 1];
+  if (next !== undefined && /^-\d/.test(next)) {
+    return new ConfigError(flag, `must not be negative, got ${next}`);
+  }
+  return new ConfigError(
+    flag,
+    `needs a value (write ${flag}=VALUE when the value starts with -) in ${program}`,
+  );
 }
 
 /**

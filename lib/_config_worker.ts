@@ -1,13 +1,14 @@
 /**
  * The worker's files, checked with its settings (lib/config.ts readWorkerSettings) before any
- * network call: the node's folder must not be the home directory or above it (the sandbox grants
- * that folder, lib/worker/sandbox.ts), an existing node key must be private and parse, and the
- * state's folder is made if missing.
+ * network call: the node's folder must not be the home directory or above it, nor hold code (the
+ * sandbox grants that folder, lib/worker/sandbox.ts), an existing node key must be private and
+ * parse, and the state's folder is made if missing.
  * Private to lib/config.ts.
  *
  * @module
  */
-import { dirname, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { SettingsReader } from "./_config_reader.ts";
 
 /** Where the worker keeps its key and state, and the names to blame for each. */
@@ -26,6 +27,36 @@ function coversHome(folder: string, home: string | undefined): boolean {
   return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
 }
 
+/** The repository this program runs from, which its unsandboxed launcher runs again next time. */
+const PROGRAM_DIR = import.meta.url.startsWith("file:")
+  ? fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "")
+  : undefined;
+
+/**
+ * Why `folder` holds code, or undefined: it holds the program's repository or lies in it (outside
+ * its .artha/ data folder), or it holds a deno.json. Found in the CLI audit: `worker --dir .` put
+ * the node key in the repository and let the sandboxed worker rewrite the code its launcher runs.
+ */
+function holdsCode(folder: string): string | undefined {
+  if (PROGRAM_DIR !== undefined) {
+    const rel = relative(PROGRAM_DIR, folder);
+    const inside = rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
+    const data = rel === ".artha" || rel.startsWith(".artha/");
+    if ((inside && !data) || coversHome(folder, PROGRAM_DIR)) return "the worker's own code";
+  }
+  for (const name of ["deno.json", "deno.jsonc"]) {
+    const file = join(folder, name);
+    // Queried first: a path outside the task's read grant would prompt on a terminal.
+    if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") continue;
+    try {
+      if (Deno.statSync(file).isFile) return `a ${name} project`;
+    } catch {
+      // absent: nothing to protect here
+    }
+  }
+  return undefined;
+}
+
 /**
  * Refuses key and state folders that would open the home directory to the sandboxed worker, and
  * (with `readFiles`) a key file that is readable by others or not a node key. A key outside the
@@ -39,6 +70,15 @@ export function checkWorkerFiles(r: SettingsReader, f: WorkerFiles, readFiles: b
         name,
         `is ${path}, in ${dirname(path)}: the worker's sandbox may read and write that folder, ` +
           "which holds your home directory; use a folder of its own (default ~/.artha)",
+      );
+      return;
+    }
+    const code = holdsCode(dirname(path));
+    if (code !== undefined) {
+      r.fail(
+        name,
+        `is ${path}, in ${dirname(path)}, which holds ${code}: the worker's sandbox may write ` +
+          "that folder; use a folder of its own (default ~/.artha, or .artha/<name> here)",
       );
       return;
     }

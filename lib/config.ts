@@ -45,6 +45,7 @@ import {
   OPERATOR_KEY,
   parseFlags,
   readAddresses,
+  refuseOperatorKey,
   str,
 } from "./_config_shared.ts";
 import { type JobSettings, readJob } from "./_config_job.ts";
@@ -161,8 +162,9 @@ export const env = {
   anvilBin: (): string | undefined => get("ANVIL_BIN"),
   /** A Chromium for browser workers in the demo and tests (CHROMIUM_PATH, else Debian's). */
   chromiumPath: (): string => get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
-  /** ARTHA_DEBUG=1 prints the stack trace of a command line's failure. */
-  debug: (): boolean => get("ARTHA_DEBUG") === "1",
+  /** ARTHA_DEBUG=1 (or true, yes, on) prints the stack trace of a command line's failure. */
+  debug: (): boolean =>
+    ["1", "true", "yes", "on"].includes(get("ARTHA_DEBUG")?.toLowerCase() ?? ""),
   /** The inference backend the coordinator's runtime uses (ARTHA_INFER_BACKEND; unchecked). */
   inferBackend: (): string | undefined => get("ARTHA_INFER_BACKEND"),
   /** Where `deno serve` listens when told by the environment (DENO_SERVE_ADDRESS). */
@@ -269,17 +271,19 @@ function checkServeAddress(r: SettingsReader): void {
 }
 
 /**
- * Refuses a path this process may not write, naming where it may. Found walking through the
- * README as a new user: a KV or store path outside `.artha/` failed at open with Deno's raw
- * "Requires write access ... run again with the --allow-write flag", which a task's user cannot.
+ * Refuses a path this process may not write, naming where `deno task <task>` may. Found walking
+ * through the README as a new user: a KV or store path outside `.artha/` failed at open with
+ * Deno's raw "Requires write access ... run again with the --allow-write flag", which a task's
+ * user cannot.
  */
-function writable(r: SettingsReader, name: string, path: string): void {
-  if (Deno.permissions.querySync({ name: "write", path }).state === "granted") return;
+function writable(r: SettingsReader, name: string, path: string, task = "serve"): boolean {
+  if (Deno.permissions.querySync({ name: "write", path }).state === "granted") return true;
   r.fail(
     name,
-    `must be a path this process may write (deno task serve writes only inside ${NETWORK_DIR}/), ` +
-      `got ${path}`,
+    `must be a path this process may write (deno task ${task} writes only inside ` +
+      `${NETWORK_DIR}/), got ${path}`,
   );
+  return false;
 }
 
 export function readCoordinatorSettings(): CoordinatorSettings {
@@ -411,9 +415,10 @@ function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]
  * 1,000: no transaction is signed above it), --max-memory (ARTHA_MAX_MEMORY, GiB, default 3/4
  * of the machine's: a task whose step needs more is refused); ARTHA_PRIVATE_KEY is the operator's key;
  * ARTHA_INSECURE_HTTP=1 allows plain http to another machine.
- * The key's and the state's folders must not be the home directory or above it (the sandbox
- * grants them); an existing key must be mode 0600 and parse. `readFiles: false` leaves the
- * addresses and key files unread (the sandbox launcher may not read them).
+ * The key's and the state's folders must not be the home directory or above it, nor hold code
+ * (this repository outside its .artha/, or a deno.json): the sandbox grants them; an existing key
+ * must be mode 0600 and parse. `readFiles: false` leaves the addresses and key files unread (the
+ * sandbox launcher may not read them).
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -423,6 +428,7 @@ export function readWorkerSettings(
 ): WorkerSettings {
   const { values, positionals } = parseFlags(args, WORKER_FLAGS, "deno task worker");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   const [command = "run", ...rest] = positionals;
   if (command !== "run" && command !== "withdraw" && command !== "settle") {
     r.fail(command, "is not a worker command (run, the default, withdraw, or settle <jobId>)");
@@ -461,7 +467,10 @@ export function readWorkerSettings(
     state,
     stateName: named("state", "worker.json"),
   };
-  checkWorkerFiles(r, files, options.readFiles ?? true);
+  // A key given where its file goes would be quoted back in every message about that file.
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(r.raw({ flag: "key" }).text?.trim() ?? "")) {
+    r.fail("--key", "is the node key FILE; the operator's key goes in ARTHA_PRIVATE_KEY");
+  } else checkWorkerFiles(r, files, options.readFiles ?? true);
   const settings = {
     ...endpoint,
     command: command as WorkerSettings["command"],
@@ -471,8 +480,10 @@ export function readWorkerSettings(
     deployment,
     key,
     state,
-    pollMs: r.int({ flag: "poll" }, 1000, 10)!,
-    heartbeatMs: r.int({ flag: "heartbeat-ms" }, 10 * 60_000, 0)!,
+    pollMs: r.int({ flag: "poll" }, 1000, 100, 10 * 60_000)!,
+    // Each heartbeat is a transaction the operator pays for; one rarer than the chain's default
+    // window (an hour) is missed, which costs stake.
+    heartbeatMs: r.int({ flag: "heartbeat-ms" }, 10 * 60_000, 1000, 60 * 60_000)!,
     quiet: r.flag("quiet"),
     maxStake: r.amount({ flag: "max-stake", variable: "ARTHA_MAX_STAKE" }, undefined, 18),
     maxFeePerGas: r.amount(
@@ -506,6 +517,7 @@ export function readChainSettings(args: string[]): ChainSettings {
   const flags = { port: str, "chain-id": str, accounts: str, balance: str };
   const { values, positionals } = parseFlags(args, flags, "deno task chain");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   if (positionals.length) r.fail(positionals.join(" "), "is not expected");
   let fallbackPort = 8545;
   const rpc = r.raw({ variable: "ARTHA_RPC_URL", aliases: ["ARTH_RPC_URL"] });
@@ -542,7 +554,8 @@ export interface DeploySettings extends ChainEndpoint {
 
 /**
  * Deploy's settings: --rpc, --chain-id, ARTHA_PRIVATE_KEY (the deployer, also a coordinator),
- * --out (ARTHA_ADDRESSES when it names a file, else .artha/addresses.json), --settlement-delay
+ * --out (ARTHA_ADDRESSES when it names a file, else .artha/addresses.json; a file the task may
+ * write, checked before anything is sent), --settlement-delay
  * SECONDS, --coordinator-account ADDRESS[,ADDRESS].
  *
  * @throws {ConfigError} naming every missing or unusable setting
@@ -557,20 +570,41 @@ export function readDeploySettings(args: string[]): DeploySettings {
   };
   const { values, positionals } = parseFlags(args, flags, "deno task deploy");
   const r = reader(values);
+  refuseOperatorKey(r, positionals);
   if (positionals.length) r.fail(positionals.join(" "), "is not expected");
   const endpoint = chainEndpoint(r, true);
   const privateKey = r.privateKey(OPERATOR_KEY, "the deployer's account, which pays the gas");
   const named = r.raw({ variable: "ARTHA_ADDRESSES" }).text;
   const outDefault = named && !named.trim().startsWith("{") ? named : DEFAULT_ADDRESSES_FILE;
+  const out = r.path({ flag: "out" }, outDefault);
+  const outName = values.out !== undefined
+    ? "--out"
+    : outDefault === named
+    ? "ARTHA_ADDRESSES"
+    : `--out (default ${DEFAULT_ADDRESSES_FILE})`;
+  // Checked before anything is sent: found in the CLI audit, `--out addresses.json` paid for all
+  // the deployment's transactions, then failed to write the addresses and lost them.
+  if (writable(r, outName, out, "deploy") && isFolder(out)) {
+    r.fail(outName, `is ${out}, a folder: name the file, e.g. ${out}/addresses.json`);
+  }
   const settings = {
     ...endpoint,
     privateKey: privateKey!,
-    out: r.path({ flag: "out" }, outDefault),
+    out,
     settlementDelay: r.int({ flag: "settlement-delay" }, undefined, 0),
     coordinators: r.addressList({ flag: "coordinator-account" }),
   };
   finish(r);
   return settings;
+}
+
+/** Whether `path` is an existing folder (false when it is absent or cannot be read). */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 // ---- the job owner (`deno task job submit|status|model`, lib/_config_job.ts) ----

@@ -228,7 +228,7 @@ Deno.test("config errors: one line, exit 2, naming each variable", async (t) => 
       );
       assertRefused(
         await run("deploy", ["--settlement-delay", "-1"], { ARTHA_PRIVATE_KEY: KEY }, dir),
-        /--settlement-delay needs a value \(write --settlement-delay=VALUE/,
+        /--settlement-delay must not be negative, got -1/,
       );
       assertRefused(
         await run("job", ["submit", "--rounds", "0", "--width", "30", "--budget", "lots"], {

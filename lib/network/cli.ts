@@ -13,7 +13,7 @@
  * ```
  */
 import { ConfigError, env, HelpRequested } from "../config.ts";
-import { PreflightError, reasonOf } from "./preflight.ts";
+import { PreflightError, reasonOf, redactUrl } from "./preflight.ts";
 import { printable } from "./printable.ts";
 
 /** A bad argument or request of the user's: exit status 2, like a ConfigError. */
@@ -44,9 +44,15 @@ export function describeFailure(action: string, e: unknown): string {
   // The reason may quote a coordinator's or a chain's error text, which could carry escape
   // sequences that forge lines on the terminal or set its clipboard.
   if (isUserError(e)) return printable((e as Error).message.split("\n")[0]!);
-  const reason = reasonOf(e);
   const url = urlOf(e);
-  const where = url && !reason.includes(url) ? ` (${url})` : "";
+  if (!url) return printable(`Cannot ${action}: ${reasonOf(e)}`);
+  // The URL may be the chain's, with an API key in it: shown by its host only, also where the
+  // reason quotes it (fetch quotes it without the user and password).
+  const shown = redactUrl(url);
+  const u = URL.parse(url);
+  const forms = [url, ...(u ? [`${u.protocol}//${u.host}${u.pathname}${u.search}`] : [])];
+  const reason = forms.reduce((text, form) => text.replaceAll(form, shown), reasonOf(e));
+  const where = reason.includes(shown) ? "" : ` (${shown})`;
   return printable(`Cannot ${action}: ${reason}${where}`);
 }
 

@@ -18,7 +18,10 @@ import { deployArtha } from "../chain/deploy.ts";
 import type { DeploySettings } from "../config.ts";
 import { checkChain, checkFunds } from "./preflight.ts";
 
-/** Deploys the contracts and writes `settings.out`; returns the addresses. */
+/**
+ * Deploys the contracts and writes `settings.out`; returns the addresses. When the file cannot
+ * be written, the addresses are logged and named in the error.
+ */
 export async function deployNetwork(
   settings: DeploySettings,
   log: (line: string) => void = () => {},
@@ -33,7 +36,17 @@ export async function deployNetwork(
     coordinators: [account.address, ...settings.coordinators as Address[]],
     settlementDelay: settings.settlementDelay,
   });
-  await Deno.mkdir(dirname(settings.out), { recursive: true });
-  await Deno.writeTextFile(settings.out, JSON.stringify(addresses, null, 2) + "\n");
+  const json = JSON.stringify(addresses, null, 2) + "\n";
+  try {
+    await Deno.mkdir(dirname(settings.out), { recursive: true });
+    await Deno.writeTextFile(settings.out, json);
+  } catch (e) {
+    // The deployment is sent and paid for by now: its addresses must outlive the file's failure.
+    log(json.trimEnd());
+    throw new Error(
+      `Cannot write the addresses to ${settings.out} (${(e as Error).message}); the contracts ` +
+        `are deployed, save their addresses as a file: ${JSON.stringify(addresses)}`,
+    );
+  }
   return addresses;
 }

@@ -70,6 +70,24 @@ export interface CheckChainOptions {
   onRetry?: (message: string, inMs: number) => void;
 }
 
+/**
+ * `url` as it may be shown: its scheme, host and port, with "/..." for anything dropped. An RPC
+ * URL may hold an API key in its user, password, path or query (found in the CLI audit: deploy
+ * printed `http://user:secret@host/KEY` whole when the chain did not answer).
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./preflight.ts";
+ * console.assert(redactUrl("https://u:p@rpc.example.org:8545/KEY?k=1") === "https://rpc.example.org:8545/...");
+ * ```
+ */
+export function redactUrl(url: string): string {
+  const u = URL.parse(url);
+  if (!u) return "(a URL that does not parse)";
+  const more = u.username || u.password || u.search || u.hash || u.pathname.length > 1;
+  return `${u.protocol}//${u.host}${more ? "/..." : ""}`;
+}
+
 /** The first line of an error's message and of its causes', without fetch's noise. */
 export function reasonOf(e: unknown): string {
   const seen: string[] = [];
@@ -108,6 +126,7 @@ export async function checkChain(
   options: CheckChainOptions = {},
 ): Promise<void> {
   const { rpcUrl, chainId, names } = endpoint;
+  const shown = redactUrl(rpcUrl);
   const timeoutMs = options.timeoutMs ?? 5_000;
   const attempts = options.attempts ?? 3;
   let actual: number | undefined;
@@ -115,7 +134,7 @@ export async function checkChain(
     try {
       actual = Number(BigInt(await rpcCall(rpcUrl, "eth_chainId", [], timeoutMs) as string));
     } catch (e) {
-      const why = `Cannot reach the chain at ${rpcUrl} (${names.rpcUrl}): ${reasonOf(e)}`;
+      const why = `Cannot reach the chain at ${shown} (${names.rpcUrl}): ${reasonOf(e)}`;
       if (attempt >= attempts) {
         throw new PreflightError(
           "RPC_UNREACHABLE",
@@ -131,7 +150,7 @@ export async function checkChain(
   if (actual !== chainId) {
     throw new PreflightError(
       "CHAIN_ID_MISMATCH",
-      `Cannot use the chain at ${rpcUrl}: its chain id is ${actual}, but ${names.chainId} is ` +
+      `Cannot use the chain at ${shown}: its chain id is ${actual}, but ${names.chainId} is ` +
         `${chainId}; set ${names.chainId}=${actual}, or point ${names.rpcUrl} at chain ${chainId}`,
     );
   }
@@ -149,7 +168,9 @@ async function checkCode(endpoint: ChainEndpoint, d: ExpectedDeployment, timeout
   if (missing.length === 0) return;
   throw new PreflightError(
     "CONTRACTS_MISSING",
-    `Cannot use the deployment in ${d.name}: chain ${endpoint.chainId} at ${endpoint.rpcUrl} ` +
+    `Cannot use the deployment in ${d.name}: chain ${endpoint.chainId} at ${
+      redactUrl(endpoint.rpcUrl)
+    } ` +
       `has no contract at ${missing.join(", ")}; deploy with \`deno task deploy\` or set ` +
       `${d.name.split(" ")[0]} to this chain's addresses`,
   );

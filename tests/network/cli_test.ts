@@ -3,7 +3,9 @@
  * terminal escape sequences.
  */
 import assert from "node:assert/strict";
+import { HttpRequestError } from "viem";
 import { describeFailure, UsageError } from "../../lib/network/cli.ts";
+import { checkChain, PreflightError, redactUrl } from "../../lib/network/preflight.ts";
 import { CoordinatorError } from "../../lib/worker/client.ts";
 
 /** Whether `text` holds a C0 or C1 control character (an escape sequence starts with one). */
@@ -30,4 +32,30 @@ Deno.test("describeFailure: an ordinary failure reads as before", () => {
     describeFailure("start", new UsageError("--nodes must be a number")),
     "--nodes must be a number",
   );
+});
+
+Deno.test("attacker reading the terminal: an RPC URL's user, password, path and query are never shown", async () => {
+  // Found in the CLI audit: `deploy --rpc http://user:s3cret@127.0.0.1:18545/APIKEY123` printed
+  // the whole URL when the chain did not answer.
+  const secret = /user|s3cret|APIKEY123|k=1/;
+  const url = "http://user:s3cret@127.0.0.1:9/APIKEY123?k=1";
+  assert.equal(redactUrl(url), "http://127.0.0.1:9/...");
+  assert.equal(redactUrl("https://rpc.example.org"), "https://rpc.example.org");
+  // A preflight's refusal, as deploy, the worker and the coordinator print it.
+  const endpoint = { rpcUrl: url, chainId: 31337, names: { rpcUrl: "--rpc", chainId: "x" } };
+  const refused = await checkChain(endpoint, { attempts: 1, timeoutMs: 2000 }).catch((e) => e);
+  assert.ok(refused instanceof PreflightError);
+  assert.match(
+    refused.message,
+    /Cannot reach the chain at http:\/\/127\.0\.0\.1:9\/\.\.\. \(--rpc\)/,
+  );
+  assert.doesNotMatch(refused.message, secret);
+  // Any other failure of a request to the chain, as runCli prints it.
+  const failed = new HttpRequestError({
+    url,
+    cause: new Error(`error at ${url.replace("user:s3cret@", "")}`),
+  });
+  const line = describeFailure("deploy", failed);
+  assert.doesNotMatch(line, secret, line);
+  assert.match(line, /http:\/\/127\.0\.0\.1:9\/\.\.\./);
 });
