@@ -169,6 +169,7 @@ async function work(s: WorkerSettings): Promise<void> {
     heartbeatEveryMs: s.heartbeatMs,
     maxStake: s.maxStake,
     memoryBudget: s.maxMemory ?? Math.floor(Deno.systemMemoryInfo().total * MEMORY_SHARE),
+    kernelThreads: kernel.threads,
     retries: RETRIES,
     onProgress: s.quiet ? undefined : view,
   });

@@ -101,26 +101,59 @@ export interface TrainerOptions {
   recompute?: boolean;
 }
 
-/** Binds the step to one kernel instance (one per thread; the workspace is reused). */
+/**
+ * The key of a workspace's shape: what createNetwork and the optimizer buffers depend on, field by
+ * field, so two equal configs whose keys were written in another order share one workspace.
+ */
+function shapeKey(hyper: Hyper): string {
+  const { kind, maxT, layers, heads, width } = hyper.model;
+  const dropout = hyper.dropout ?? 0;
+  return JSON.stringify([
+    kind,
+    maxT,
+    layers,
+    heads,
+    width,
+    hyper.B,
+    hyper.T,
+    dropout > 0 ? dropout : 0,
+  ]);
+}
+
+/**
+ * Binds the step to one kernel instance (one per thread). The workspace of the last shape trained
+ * is kept for the next step; a step of another shape frees it first. Found in the kernel audit: a
+ * workspace kept per shape, never freed, let a job owner fill a long-running worker's 4 GiB memory
+ * with a few jobs of different batch sizes, after which every job failed on it.
+ */
 export function createTrainer(
   kernel: Kernel,
   options: TrainerOptions = {},
 ): { trainStep: TrainStepFn; evalLoss: EvalLossFn } {
-  const workspaces = new Map<string, Workspace>();
+  /** The workspace, its shape, and the allocator marks before and after it. */
+  let current: { key: string; ws: Workspace; start: number; end: number } | undefined;
 
   function workspace(hyper: Hyper): Workspace {
-    const dropout = hyper.dropout ?? 0;
-    const key = JSON.stringify([hyper.model, hyper.B, hyper.T, dropout > 0 ? dropout : 0]);
-    let ws = workspaces.get(key);
-    if (!ws) {
+    const key = shapeKey(hyper);
+    if (current?.key === key) return current.ws;
+    // Free the previous one only while it is the kernel's last allocation: anything allocated on
+    // this kernel after it (another trainer's workspace, a forward pass's networks) still lives
+    // above it, and releasing to its start would hand that memory out twice.
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = undefined;
+    const start = kernel.mark();
+    try {
       const layout = paramLayout(hyper.model);
-      const net = createNetwork(kernel, layout, hyper.B, hyper.T, dropout, {
+      const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
         recompute: options.recompute,
       });
-      ws = { net, m: kernel.alloc(layout.size), v: kernel.alloc(layout.size) };
-      workspaces.set(key, ws);
+      const ws = { net, m: kernel.alloc(layout.size), v: kernel.alloc(layout.size) };
+      current = { key, ws, start, end: kernel.mark() };
+      return ws;
+    } catch (err) {
+      kernel.release(start); // a half-built workspace (memory.grow refused) is freed, not kept
+      throw err;
     }
-    return ws;
   }
 
   function loadWeights(ws: Workspace, weights: Float32Array): void {

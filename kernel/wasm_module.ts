@@ -182,9 +182,22 @@ export class Kernel {
       throw new RangeError(`Cannot allocate: bad element count ${count}`);
     }
     const ptr = this.#top;
-    this.#top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
+    const top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
     const have = this.ops.memory.buffer.byteLength;
-    if (this.#top > have) this.ops.memory.grow(Math.ceil((this.#top - have) / PAGE));
+    // Grow before moving the pointer: a failed grow then leaves the allocator as it was, so the
+    // caller can release and go on. Moving it first left it past the end of memory, and every
+    // later allocation, however small, failed until the process restarted.
+    if (top > have) {
+      try {
+        this.ops.memory.grow(Math.ceil((top - have) / PAGE));
+      } catch (cause) {
+        throw new RangeError(
+          `Cannot allocate: ${count * 4} more bytes do not fit in WASM memory (${have} bytes now)`,
+          { cause },
+        );
+      }
+    }
+    this.#top = top;
     return ptr;
   }
 

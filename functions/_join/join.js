@@ -51150,9 +51150,18 @@ var Kernel = class {
       throw new RangeError(`Cannot allocate: bad element count ${count}`);
     }
     const ptr = this.#top;
-    this.#top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
+    const top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
     const have = this.ops.memory.buffer.byteLength;
-    if (this.#top > have) this.ops.memory.grow(Math.ceil((this.#top - have) / PAGE));
+    if (top > have) {
+      try {
+        this.ops.memory.grow(Math.ceil((top - have) / PAGE));
+      } catch (cause) {
+        throw new RangeError(`Cannot allocate: ${count * 4} more bytes do not fit in WASM memory (${have} bytes now)`, {
+          cause
+        });
+      }
+    }
+    this.#top = top;
     return ptr;
   }
   /** Threads an op runs on (1 here; kernel/threads.ts splits ops across more). */
@@ -58593,6 +58602,820 @@ function learningRate(step, cfg) {
   return minLr + 0.5 * (cfg.lr - minLr) * (1 + cosPi(progress));
 }
 
+// kernel/gpt.ts
+var attentionMixer = {
+  actSizes: (B, T, C, NH) => ({
+    qkv: B * T * 3 * C,
+    atty: B * T * C,
+    att: B * NH * T * T
+  }),
+  dactSizes: (B, T, C) => ({
+    dqkv: B * T * 3 * C,
+    datty: B * T * C
+  }),
+  scratchBytes: (_B, T) => T * 4,
+  linears: (C) => [
+    [
+      C,
+      3 * C
+    ],
+    [
+      C,
+      C
+    ]
+  ],
+  forward(x, l, out, inp) {
+    const { k, B, T, C, NH } = x;
+    const BT = B * T;
+    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
+    k.ops.matmulForward(qkv, inp, x.param(l, "qkvw"), x.param(l, "qkvb"), BT, C, 3 * C);
+    k.ops.attentionForward(atty, x.act(l, "att"), qkv, B, T, C, NH);
+    k.ops.matmulForward(out, atty, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
+  },
+  backward(x, l, dinp, dout, inp) {
+    const { k, B, T, C, NH } = x;
+    const BT = B * T;
+    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
+    const dqkv = x.dact(l, "dqkv"), datty = x.dact(l, "datty");
+    k.ops.matmulBackward(datty, x.grad(l, "projw"), x.grad(l, "projb"), dout, atty, x.param(l, "projw"), BT, C, C);
+    k.ops.attentionBackward(dqkv, datty, qkv, x.act(l, "att"), B, T, C, NH);
+    k.ops.matmulBackward(dinp, x.grad(l, "qkvw"), x.grad(l, "qkvb"), dqkv, inp, x.param(l, "qkvw"), BT, C, 3 * C);
+  }
+};
+
+// kernel/ssm.ts
+var ssmMixer = {
+  actSizes: (B, T, C) => ({
+    u: B * T * C,
+    h: B * T * C,
+    y: B * T * C
+  }),
+  dactSizes: (B, T, C) => ({
+    du: B * T * C,
+    dy: B * T * C
+  }),
+  scratchBytes: (_B, _T, C) => 2 * C * 4,
+  linears: (C) => [
+    [
+      C,
+      C
+    ],
+    [
+      C,
+      C
+    ]
+  ],
+  forward(x, l, out, inp) {
+    const { k, B, T, C } = x;
+    const BT = B * T;
+    const u = x.act(l, "u"), y = x.act(l, "y");
+    k.ops.matmulForward(u, inp, x.param(l, "inw"), x.param(l, "inb"), BT, C, C);
+    k.ops.ssmForward(y, x.act(l, "h"), u, x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
+    k.ops.matmulForward(out, y, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
+  },
+  backward(x, l, dinp, dout, inp) {
+    const { k, B, T, C } = x;
+    const BT = B * T;
+    const u = x.act(l, "u"), y = x.act(l, "y");
+    const du = x.dact(l, "du"), dy = x.dact(l, "dy");
+    k.ops.matmulBackward(dy, x.grad(l, "projw"), x.grad(l, "projb"), dout, y, x.param(l, "projw"), BT, C, C);
+    k.ops.ssmBackward(du, x.grad(l, "alpha"), x.grad(l, "bc"), x.grad(l, "cc"), x.grad(l, "dc"), dy, u, x.act(l, "h"), x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
+    k.ops.matmulBackward(dinp, x.grad(l, "inw"), x.grad(l, "inb"), du, inp, x.param(l, "inw"), BT, C, C);
+  }
+};
+
+// kernel/network.ts
+var LAYER_ACTS = (BT, C) => ({
+  ln1: BT * C,
+  ln1m: BT,
+  ln1r: BT,
+  mix: BT * C,
+  res2: BT * C,
+  ln2: BT * C,
+  ln2m: BT,
+  ln2r: BT,
+  fch: BT * 4 * C,
+  fchg: BT * 4 * C,
+  fcproj: BT * C
+});
+var LAYER_DACTS = (BT, C) => ({
+  dln1: BT * C,
+  dmix: BT * C,
+  dres2: BT * C,
+  dln2: BT * C,
+  dfch: BT * 4 * C,
+  dfchg: BT * 4 * C,
+  dfcproj: BT * C
+});
+var DROPOUT_ACTS = (BT, C) => ({
+  mixd: BT * C,
+  mixmask: BT * C,
+  fcprojd: BT * C,
+  fcprojmask: BT * C
+});
+var DROPOUT_DACTS = (BT, C) => ({
+  dmixd: BT * C,
+  dfcprojd: BT * C
+});
+function createNetwork(kernel, layout, B, T, dropout = 0, options = {}) {
+  const cfg = layout.config;
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1 || T > cfg.maxT) {
+    throw new RangeError(`Cannot create network: need B >= 1 and 1 <= T <= ${cfg.maxT}`);
+  }
+  dropout = options.dropout ?? dropout;
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`Cannot create network: dropout ${dropout} is not in [0, 1)`);
+  }
+  const { recompute = false, offload } = options;
+  const drop = dropout > 0;
+  let dropped = false;
+  let lastSeed = 0;
+  const mixer = cfg.kind === "gpt" ? attentionMixer : ssmMixer;
+  const { k, C, NH, L, BT, V } = {
+    k: kernel,
+    C: cfg.width,
+    NH: cfg.heads,
+    L: cfg.layers,
+    BT: B * T,
+    V: VOCAB
+  };
+  const start = k.mark();
+  const residentOffset = /* @__PURE__ */ new Map();
+  let residentSize = 0;
+  for (const t of layout.tensors) {
+    if (offload && isLayerTensor(t.name)) continue;
+    residentOffset.set(t.name, offload ? residentSize : t.offset);
+    residentSize = offload ? residentSize + t.size : layout.size;
+  }
+  const params = k.alloc(residentSize);
+  const grads = k.alloc(residentSize);
+  const layerSize = offload ? layerRange(layout, 0).size : 0;
+  const windowParams = k.alloc(layerSize);
+  const windowGrads = k.alloc(layerSize);
+  let windowLayer = -1;
+  const tokens = k.alloc(BT);
+  const targets = k.alloc(BT);
+  const acts = /* @__PURE__ */ new Map();
+  const put = (map, prefix, sizes) => {
+    for (const [name4, size6] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size6));
+  };
+  put(acts, "", {
+    encoded: BT * C,
+    lnf: BT * C,
+    lnfm: BT,
+    lnfr: BT,
+    logits: BT * V,
+    probs: BT * V,
+    losses: BT
+  });
+  for (let l = 0; l < L; l++) {
+    put(acts, `${l}.`, {
+      res3: BT * C
+    });
+    if (recompute && l > 0) continue;
+    put(acts, `${l}.`, LAYER_ACTS(BT, C));
+    put(acts, `${l}.`, mixer.actSizes(B, T, C, NH));
+    if (drop) put(acts, `${l}.`, DROPOUT_ACTS(BT, C));
+  }
+  const dacts = /* @__PURE__ */ new Map();
+  put(dacts, "", {
+    dencoded: BT * C,
+    dlnf: BT * C,
+    dlogits: BT * V,
+    dres0: BT * C,
+    dres1: BT * C
+  });
+  const dactStart = k.mark();
+  put(dacts, "", LAYER_DACTS(BT, C));
+  put(dacts, "", mixer.dactSizes(B, T, C, NH));
+  if (drop) put(dacts, "", DROPOUT_DACTS(BT, C));
+  const dactCount = (k.mark() - dactStart) / 4;
+  const linears = [
+    [
+      C,
+      4 * C
+    ],
+    [
+      4 * C,
+      C
+    ],
+    ...mixer.linears(C)
+  ];
+  const gemms = linears.flatMap(([i, o2]) => [
+    [
+      BT,
+      i,
+      o2
+    ],
+    [
+      BT,
+      o2,
+      i
+    ],
+    [
+      i,
+      BT,
+      o2
+    ]
+  ]);
+  gemms.push([
+    BT,
+    C,
+    V
+  ], [
+    BT,
+    V,
+    C
+  ], [
+    V,
+    BT,
+    C
+  ]);
+  const scratchBytes = Math.max(mixer.scratchBytes(B, T, C), ...gemms.map(([m, kk]) => k.ops.gemmScratchBytes(m, kk)));
+  const scratchStride = Math.ceil(scratchBytes / 64) * 64;
+  const scratch = k.alloc(scratchStride / 4 * k.threads);
+  const bytes = k.mark() - start;
+  const get = (map, key) => {
+    const p = map.get(key);
+    if (p === void 0) throw new Error(`Cannot find buffer ${key}`);
+    return p;
+  };
+  const tensorByte = (name4) => {
+    const r = residentOffset.get(name4);
+    if (r !== void 0) return [
+      true,
+      r * 4
+    ];
+    const t = layout.byName.get(name4);
+    if (!t) throw new Error(`Cannot find parameter ${name4}`);
+    const layer = Number(name4.slice(1, name4.indexOf(".")));
+    return [
+      false,
+      (t.offset - layerRange(layout, layer).offset) * 4
+    ];
+  };
+  const pointers = /* @__PURE__ */ new Map();
+  const ptrs = (name4) => {
+    let p = pointers.get(name4);
+    if (!p) {
+      const [resident, b] = tensorByte(name4);
+      p = resident ? [
+        params + b,
+        grads + b
+      ] : [
+        windowParams + b,
+        windowGrads + b
+      ];
+      pointers.set(name4, p);
+    }
+    return p;
+  };
+  const P2 = (name4) => ptrs(name4)[0];
+  const G2 = (name4) => ptrs(name4)[1];
+  const A = (name4) => get(acts, name4);
+  const LA = (l, name4) => A(`${recompute && name4 !== "res3" ? 0 : l}.${name4}`);
+  const D = (name4) => get(dacts, name4);
+  const dres = (l) => D(l & 1 ? "dres1" : "dres0");
+  const ctx = {
+    k,
+    B,
+    T,
+    C,
+    NH,
+    param: (l, name4) => P2(`h${l}.${name4}`),
+    grad: (l, name4) => G2(`h${l}.${name4}`),
+    act: (l, name4) => LA(l, name4),
+    dact: (_l, name4) => D(name4)
+  };
+  const o = k.ops;
+  const losses = A("losses");
+  function loadLayer(l) {
+    if (offload && windowLayer !== l) {
+      offload.loadParams(l, windowParams);
+      windowLayer = l;
+    }
+  }
+  function branch(l, name4, stream) {
+    const x = LA(l, name4);
+    if (!dropped) return x;
+    const out = LA(l, `${name4}d`);
+    o.dropoutForward(out, LA(l, `${name4}mask`), x, BT * C, dropout, lastSeed >>> 0, stream);
+    return out;
+  }
+  function layerForward(l) {
+    loadLayer(l);
+    const h = (n) => P2(`h${l}.${n}`);
+    const a = (n) => LA(l, n);
+    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
+    o.layernormForward(a("ln1"), a("ln1m"), a("ln1r"), residual, h("ln1w"), h("ln1b"), BT, C);
+    mixer.forward(ctx, l, a("mix"), a("ln1"));
+    o.residualForward(a("res2"), residual, branch(l, "mix", 2 * l), BT * C);
+    o.layernormForward(a("ln2"), a("ln2m"), a("ln2r"), a("res2"), h("ln2w"), h("ln2b"), BT, C);
+    o.matmulForward(a("fch"), a("ln2"), h("fcw"), h("fcb"), BT, C, 4 * C);
+    o.geluForward(a("fchg"), a("fch"), BT * 4 * C);
+    o.matmulForward(a("fcproj"), a("fchg"), h("fcprojw"), h("fcprojb"), BT, 4 * C, C);
+    o.residualForward(a("res3"), a("res2"), branch(l, "fcproj", 2 * l + 1), BT * C);
+  }
+  function forward(seed) {
+    k.useScratch(scratch, scratchStride);
+    dropped = drop && seed !== void 0;
+    lastSeed = seed ?? 0;
+    windowLayer = -1;
+    o.encoderForward(A("encoded"), tokens, P2("wte"), P2("wpe"), B, T, C);
+    for (let l = 0; l < L; l++) layerForward(l);
+    const last = A(`${L - 1}.res3`);
+    o.layernormForward(A("lnf"), A("lnfm"), A("lnfr"), last, P2("lnfw"), P2("lnfb"), BT, C);
+    o.gemm(A("logits"), A("lnf"), P2("wte"), 0, BT, C, V, 0, 1, 0);
+    o.crossEntropyForward(losses, A("probs"), A("logits"), targets, BT, V);
+    return o.sumF64(losses, BT);
+  }
+  function layerBackward(l) {
+    const h = (n) => P2(`h${l}.${n}`);
+    const g = (n) => G2(`h${l}.${n}`);
+    const a = (n) => LA(l, n);
+    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
+    const dresidual = l === 0 ? D("dencoded") : dres(l - 1);
+    o.fillZero(dresidual, BT * C);
+    o.fillZero(dactStart, dactCount);
+    o.residualBackward(D("dres2"), dropped ? D("dfcprojd") : D("dfcproj"), dres(l), BT * C);
+    if (dropped) o.dropoutBackward(D("dfcproj"), D("dfcprojd"), a("fcprojmask"), BT * C);
+    o.matmulBackward(D("dfchg"), g("fcprojw"), g("fcprojb"), D("dfcproj"), a("fchg"), h("fcprojw"), BT, 4 * C, C);
+    o.geluBackward(D("dfch"), D("dfchg"), a("fch"), BT * 4 * C);
+    o.matmulBackward(D("dln2"), g("fcw"), g("fcb"), D("dfch"), a("ln2"), h("fcw"), BT, C, 4 * C);
+    o.layernormBackward(D("dres2"), g("ln2w"), g("ln2b"), D("dln2"), a("res2"), h("ln2w"), a("ln2m"), a("ln2r"), BT, C);
+    o.residualBackward(dresidual, dropped ? D("dmixd") : D("dmix"), D("dres2"), BT * C);
+    if (dropped) o.dropoutBackward(D("dmix"), D("dmixd"), a("mixmask"), BT * C);
+    mixer.backward(ctx, l, D("dln1"), D("dmix"), a("ln1"));
+    o.layernormBackward(dresidual, g("ln1w"), g("ln1b"), D("dln1"), residual, h("ln1w"), a("ln1m"), a("ln1r"), BT, C);
+  }
+  function backward(dloss) {
+    k.useScratch(scratch, scratchStride);
+    o.fillZero(D("dlnf"), BT * C);
+    o.fillZero(D("dlogits"), BT * V);
+    o.crossEntropyBackward(D("dlogits"), A("probs"), targets, dloss, BT, V);
+    o.gemm(D("dlnf"), D("dlogits"), P2("wte"), 0, BT, V, C, 0, 0, 1);
+    o.gemm(G2("wte"), D("dlogits"), A("lnf"), 0, V, BT, C, 1, 0, 1);
+    const last = A(`${L - 1}.res3`);
+    o.fillZero(dres(L - 1), BT * C);
+    o.layernormBackward(dres(L - 1), G2("lnfw"), G2("lnfb"), D("dlnf"), last, P2("lnfw"), A("lnfm"), A("lnfr"), BT, C);
+    for (let l = L - 1; l >= 0; l--) {
+      if (recompute && l < L - 1) layerForward(l);
+      loadLayer(l);
+      if (offload) offload.loadGrads(l, windowGrads);
+      layerBackward(l);
+      if (offload) offload.storeGrads(l, windowGrads);
+    }
+    o.encoderBackward(G2("wte"), G2("wpe"), D("dencoded"), tokens, B, T, C);
+  }
+  const logits = A("logits");
+  return {
+    kernel,
+    layout,
+    B,
+    T,
+    params,
+    grads,
+    residentSize,
+    tokens,
+    targets,
+    losses,
+    logits,
+    bytes,
+    forward,
+    backward
+  };
+}
+
+// kernel/train_step.ts
+function microSeed(seed, micro) {
+  return Math.imul(seed >>> 0, 2654435761) + micro >>> 0;
+}
+function checkBatch(batch2, hyper) {
+  const need2 = hyper.accumSteps * hyper.B * hyper.T;
+  if (batch2.tokens.length !== need2 || batch2.targets.length !== need2) {
+    throw new RangeError(`Cannot run step: batch must hold ${need2} tokens and targets`);
+  }
+  for (const ids of [
+    batch2.tokens,
+    batch2.targets
+  ]) {
+    for (const x of ids) {
+      if (x < 0 || x > 255) throw new RangeError(`Cannot run step: token ${x} is not a byte`);
+    }
+  }
+}
+function shapeKey(hyper) {
+  const { kind, maxT, layers, heads, width } = hyper.model;
+  const dropout = hyper.dropout ?? 0;
+  return JSON.stringify([
+    kind,
+    maxT,
+    layers,
+    heads,
+    width,
+    hyper.B,
+    hyper.T,
+    dropout > 0 ? dropout : 0
+  ]);
+}
+function createTrainer(kernel, options = {}) {
+  let current;
+  function workspace(hyper) {
+    const key = shapeKey(hyper);
+    if (current?.key === key) return current.ws;
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = void 0;
+    const start = kernel.mark();
+    try {
+      const layout = paramLayout(hyper.model);
+      const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+        recompute: options.recompute
+      });
+      const ws = {
+        net,
+        m: kernel.alloc(layout.size),
+        v: kernel.alloc(layout.size)
+      };
+      current = {
+        key,
+        ws,
+        start,
+        end: kernel.mark()
+      };
+      return ws;
+    } catch (err) {
+      kernel.release(start);
+      throw err;
+    }
+  }
+  function loadWeights(ws, weights) {
+    const { net } = ws;
+    if (weights.length !== net.layout.size) {
+      throw new RangeError(`Cannot run step: weights have ${weights.length} values, model needs ${net.layout.size}`);
+    }
+    kernel.f32(net.params, weights.length).set(weights);
+  }
+  function loadMicroBatch(ws, batch2, micro) {
+    const { net } = ws;
+    const n = net.B * net.T;
+    kernel.i32(net.tokens, n).set(batch2.tokens.subarray(micro * n, (micro + 1) * n));
+    kernel.i32(net.targets, n).set(batch2.targets.subarray(micro * n, (micro + 1) * n));
+  }
+  function trainStep(weights, optState, batch2, seed, hyper) {
+    checkBatch(batch2, hyper);
+    if (optState.kind !== hyper.optimizer.kind) {
+      throw new TypeError(`Cannot run step: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
+    }
+    const ws = workspace(hyper);
+    const { net } = ws;
+    const P2 = net.layout.size;
+    const adam = optState.kind === "adamw";
+    if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
+      throw new RangeError(`Cannot run step: optimizer state does not match ${P2} parameters`);
+    }
+    const positions = hyper.accumSteps * net.B * net.T;
+    kernel.ops.fillZero(net.grads, P2);
+    loadWeights(ws, weights);
+    let lossSum = 0;
+    for (let micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(ws, batch2, micro);
+      lossSum += net.forward(microSeed(seed, micro));
+      net.backward(1 / positions);
+    }
+    const grad = kernel.f32(net.grads, P2).slice();
+    const gradNorm = clipGradNorm(kernel, net.grads, P2, hyper.gradClip);
+    kernel.f32(ws.m, P2).set(optState.m);
+    if (adam) kernel.f32(ws.v, P2).set(optState.v);
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
+    const step = optState.step + 1;
+    applyUpdate(kernel, net.layout, {
+      params: net.params,
+      grads: net.grads,
+      m: ws.m,
+      v: ws.v
+    }, hyper.optimizer, lr, step);
+    return {
+      weights: kernel.f32(net.params, P2).slice(),
+      optState: {
+        kind: optState.kind,
+        step,
+        m: kernel.f32(ws.m, P2).slice(),
+        v: adam ? kernel.f32(ws.v, P2).slice() : new Float32Array(0)
+      },
+      loss: lossSum / positions,
+      grad,
+      gradNorm,
+      lr
+    };
+  }
+  function evalLoss(weights, batch2, hyper, seed) {
+    checkBatch(batch2, hyper);
+    const ws = workspace(hyper);
+    loadWeights(ws, weights);
+    let sum = 0;
+    for (let micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(ws, batch2, micro);
+      sum += ws.net.forward(seed === void 0 ? void 0 : microSeed(seed, micro));
+    }
+    return sum / (hyper.accumSteps * hyper.B * hyper.T);
+  }
+  return {
+    trainStep,
+    evalLoss
+  };
+}
+
+// kernel/offload.ts
+var STAGE_CHUNK = 1 << 22;
+function createOffloadTrainer(kernel, hyper, weights, optState, options = {}) {
+  const layout = paramLayout(hyper.model);
+  const P2 = layout.size;
+  const adam = optState.kind === "adamw";
+  if (weights.length !== P2) {
+    throw new RangeError(`Cannot create trainer: weights have ${weights.length}, model needs ${P2}`);
+  }
+  if (optState.kind !== hyper.optimizer.kind) {
+    throw new TypeError(`Cannot create trainer: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
+  }
+  if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
+    throw new RangeError(`Cannot create trainer: optimizer state does not match ${P2} parameters`);
+  }
+  const grad = new Float32Array(P2);
+  const chunk = options.chunk ?? STAGE_CHUNK;
+  const layerAt = (l) => layerRange(layout, l);
+  let micro = 0;
+  const start = kernel.mark();
+  const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+    recompute: options.recompute ?? true,
+    offload: {
+      loadParams: (l, dst) => {
+        const { offset, size: size6 } = layerAt(l);
+        kernel.f32(dst, size6).set(weights.subarray(offset, offset + size6));
+      },
+      loadGrads: (l, dst) => {
+        const { offset, size: size6 } = layerAt(l);
+        if (micro === 0) kernel.ops.fillZero(dst, size6);
+        else kernel.f32(dst, size6).set(grad.subarray(offset, offset + size6));
+      },
+      storeGrads: (l, src2) => grad.set(kernel.f32(src2, layerAt(l).size), layerAt(l).offset)
+    }
+  });
+  const stage = {
+    p: kernel.alloc(chunk),
+    g: kernel.alloc(chunk),
+    m: 0,
+    v: 0
+  };
+  stage.m = kernel.alloc(chunk);
+  stage.v = kernel.alloc(adam ? chunk : 0);
+  const wasmBytes = kernel.mark() - start;
+  const resident = [];
+  let at = 0;
+  for (const t of layout.tensors) {
+    if (isLayerTensor(t.name)) continue;
+    resident.push({
+      offset: t.offset,
+      size: t.size,
+      at
+    });
+    at += t.size;
+  }
+  function gradNormOf() {
+    let s = 0;
+    for (let i = 0; i < P2; i += chunk) {
+      const n = Math.min(chunk, P2 - i);
+      kernel.f32(stage.g, n).set(grad.subarray(i, i + n));
+      s = kernel.ops.sumSquaresFrom(stage.g, n, s);
+    }
+    return Math.sqrt(s);
+  }
+  function update(scale, lr, step2) {
+    const o = kernel.ops;
+    const cfg = hyper.optimizer;
+    const bc1 = cfg.kind === "adamw" ? biasCorrection(cfg.beta1, step2) : 0;
+    const bc2 = cfg.kind === "adamw" ? biasCorrection(cfg.beta2, step2) : 0;
+    for (const t of layout.tensors) {
+      const wd = t.decay ? cfg.weightDecay : 0;
+      for (let i = t.offset; i < t.offset + t.size; i += chunk) {
+        const n = Math.min(chunk, t.offset + t.size - i);
+        const host = [
+          weights,
+          grad,
+          optState.m,
+          optState.v
+        ].map((a) => a.subarray(i, i + n));
+        kernel.f32(stage.p, n).set(host[0]);
+        kernel.f32(stage.g, n).set(host[1]);
+        kernel.f32(stage.m, n).set(host[2]);
+        if (cfg.kind === "adamw") {
+          kernel.f32(stage.v, n).set(host[3]);
+          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
+          const { beta1, beta2, eps } = cfg;
+          o.adamwUpdate(stage.p, stage.g, stage.m, stage.v, n, lr, beta1, beta2, eps, wd, bc1, bc2);
+          host[3].set(kernel.f32(stage.v, n));
+        } else {
+          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
+          o.sgdMomentumUpdate(stage.p, stage.g, stage.m, n, lr, cfg.momentum, wd);
+        }
+        host[0].set(kernel.f32(stage.p, n));
+        host[2].set(kernel.f32(stage.m, n));
+      }
+    }
+  }
+  function loadResident() {
+    for (const r of resident) {
+      kernel.f32(net.params + r.at * 4, r.size).set(weights.subarray(r.offset, r.offset + r.size));
+    }
+  }
+  function loadMicroBatch(batch2, m) {
+    const BT = hyper.B * hyper.T;
+    kernel.i32(net.tokens, BT).set(batch2.tokens.subarray(m * BT, (m + 1) * BT));
+    kernel.i32(net.targets, BT).set(batch2.targets.subarray(m * BT, (m + 1) * BT));
+  }
+  function evalLoss(batch2, seed) {
+    checkBatch(batch2, hyper);
+    loadResident();
+    let sum = 0;
+    for (let m = 0; m < hyper.accumSteps; m++) {
+      loadMicroBatch(batch2, m);
+      sum += net.forward(seed === void 0 ? void 0 : microSeed(seed, m));
+    }
+    return sum / (hyper.accumSteps * hyper.B * hyper.T);
+  }
+  function step(batch2, seed) {
+    checkBatch(batch2, hyper);
+    const positions = hyper.accumSteps * hyper.B * hyper.T;
+    loadResident();
+    kernel.ops.fillZero(net.grads, net.residentSize);
+    let lossSum = 0;
+    for (micro = 0; micro < hyper.accumSteps; micro++) {
+      loadMicroBatch(batch2, micro);
+      lossSum += net.forward(microSeed(seed, micro));
+      net.backward(1 / positions);
+    }
+    for (const r of resident) grad.set(kernel.f32(net.grads + r.at * 4, r.size), r.offset);
+    const gradNorm = gradNormOf();
+    const clip = hyper.gradClip;
+    const scale = clip > 0 && gradNorm > clip ? clip / gradNorm : 1;
+    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
+    optState.step += 1;
+    update(scale, lr, optState.step);
+    return {
+      loss: lossSum / positions,
+      gradNorm,
+      lr
+    };
+  }
+  return {
+    layout,
+    weights,
+    optState,
+    grad,
+    wasmBytes,
+    step,
+    evalLoss
+  };
+}
+function createOffloadStep(kernel, options = {}) {
+  function within(run) {
+    const mark = kernel.mark();
+    try {
+      return run();
+    } finally {
+      kernel.release(mark);
+    }
+  }
+  const trainStep = (weights, optState, batch2, seed, hyper) => within(() => {
+    const state = {
+      ...optState,
+      m: optState.m.slice(),
+      v: optState.v.slice()
+    };
+    const t = createOffloadTrainer(kernel, hyper, weights.slice(), state, options);
+    const r = t.step(batch2, seed);
+    return {
+      weights: t.weights,
+      optState: t.optState,
+      grad: t.grad,
+      ...r
+    };
+  });
+  const evalLoss = (weights, batch2, hyper, seed) => within(() => {
+    const P2 = weights.length;
+    const state = {
+      kind: hyper.optimizer.kind,
+      step: 0,
+      m: new Float32Array(P2),
+      v: new Float32Array(hyper.optimizer.kind === "adamw" ? P2 : 0)
+    };
+    return createOffloadTrainer(kernel, hyper, weights, state, options).evalLoss(batch2, seed);
+  });
+  return {
+    trainStep,
+    evalLoss
+  };
+}
+
+// kernel/memory_plan.ts
+var ALIGN2 = 64;
+var PAGE2 = 65536;
+function gemmScratchBytes(M, K) {
+  const mPad = Math.ceil(M / 4) * 4;
+  return (mPad * K + K * 8 + mPad * 8) * 4;
+}
+var SizingKernel = class extends Kernel {
+  #top = PAGE2;
+  #threads;
+  constructor(threads) {
+    const memory = {
+      buffer: {
+        byteLength: PAGE2
+      }
+    };
+    super({
+      memory,
+      gemmScratchBytes
+    });
+    this.#threads = threads;
+  }
+  get threads() {
+    return this.#threads;
+  }
+  alloc(count) {
+    const ptr = this.#top;
+    this.#top = Math.ceil((ptr + count * 4) / ALIGN2) * ALIGN2;
+    return ptr;
+  }
+  mark() {
+    return this.#top;
+  }
+  release(mark) {
+    this.#top = mark;
+  }
+  get bytesInUse() {
+    return this.#top - PAGE2;
+  }
+};
+function planStepMemory(hyper, options = {}) {
+  const layout = paramLayout(hyper.model);
+  const P2 = layout.size;
+  const offload = options.offload ?? false;
+  const states = hyper.optimizer.kind === "adamw" ? 2 : 1;
+  const k = new SizingKernel(options.threads ?? 1);
+  const noop2 = () => {
+  };
+  createNetwork(k, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+    recompute: options.recompute ?? offload,
+    offload: offload ? {
+      loadParams: noop2,
+      loadGrads: noop2,
+      storeGrads: noop2
+    } : void 0
+  });
+  let hostBytes;
+  if (offload) {
+    const chunk = options.chunk ?? STAGE_CHUNK;
+    for (let i = 0; i < 2 + states; i++) k.alloc(chunk);
+    hostBytes = (2 + states) * P2 * 4;
+  } else {
+    k.alloc(P2);
+    k.alloc(P2);
+    hostBytes = (1 + states + 2 + states) * P2 * 4;
+  }
+  const linearBytes = k.bytesInUse;
+  return {
+    params: P2,
+    linearBytes,
+    hostBytes,
+    total: linearBytes + hostBytes
+  };
+}
+
+// lib/job/planner.ts
+var OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
+var RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+var WASM_MEMORY_BYTES = 4 * 2 ** 30;
+var MAX_STEP_LINEAR_BYTES = WASM_MEMORY_BYTES - 2 ** 28;
+function fitsWasmMemory(plan) {
+  return plan.linearBytes <= MAX_STEP_LINEAR_BYTES;
+}
+function chooseTrainer(hyper, options = {}) {
+  const threads = options.threads ?? 1;
+  const resident = planStepMemory(hyper, {
+    threads
+  });
+  const offload = planStepMemory(hyper, {
+    threads,
+    offload: true
+  });
+  const fits = resident.linearBytes <= (options.budget ?? RESIDENT_STEP_BUDGET);
+  return {
+    kind: fits ? "resident" : "offload",
+    resident,
+    offload
+  };
+}
+
 // lib/job/job_spec.ts
 var SERVER_STRATEGIES = [
   "fedavg",
@@ -58644,6 +59467,7 @@ function field(name4, check2) {
 }
 var posInt = (x) => Number.isInteger(x) && x > 0;
 var num2 = (x, lo, hi) => typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
+var MAX_LOCAL_STEPS = 1e6;
 var MAX_SPEC_BYTES = 4 * 2 ** 20;
 function parseJobSpec(bytes) {
   let s;
@@ -58658,6 +59482,7 @@ function parseJobSpec(bytes) {
   checkModel(s);
   checkOptimizer(s.optimizer);
   checkSchedule(s);
+  checkStepMemory(s);
   checkData(s);
   checkOptionalSections(s);
   checkAggregation(s.aggregation);
@@ -58685,6 +59510,13 @@ function stepFlops(spec) {
   const { B, T, accumSteps } = spec.batch;
   return 6 * paramLayout(spec.model).size * B * T * accumSteps;
 }
+function checkStepMemory(s) {
+  const choice = chooseTrainer(roundHyper(s, 0), {
+    threads: 1
+  });
+  const gib = (b) => (b / 2 ** 30).toFixed(2);
+  need(fitsWasmMemory(choice[choice.kind]), `a step's kernel workspace (batch.B x batch.T tokens) of ${gib(choice[choice.kind].linearBytes)} GiB is more than a 32-bit WASM memory gives it (${gib(MAX_STEP_LINEAR_BYTES)} GiB): lower batch.B and raise batch.accumSteps`);
+}
 function checkOptimizer(o) {
   need(num2(o?.lr, 0, 10) && num2(o.minLrRatio, 0, 1), "optimizer.lr");
   need(o.kind === void 0 || o.kind === "adamw" || o.kind === "sgd", "optimizer.kind must be adamw or sgd");
@@ -58695,6 +59527,7 @@ function checkOptimizer(o) {
 function checkSchedule(s) {
   need(posInt(s.rounds) && s.rounds <= 1e5, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
+  need(s.localSteps <= MAX_LOCAL_STEPS, `localSteps must be at most ${MAX_LOCAL_STEPS} (AIJobManager's MAX_STEPS_PER_ROUND)`);
   need((s.optimizer.warmupSteps ?? 0) < s.rounds * s.localSteps, "optimizer.warmupSteps must be below rounds x localSteps");
   need(Number.isInteger(s.seed) && s.seed >= 0 && s.seed < 2 ** 32, "seed must be a u32");
 }
@@ -59474,796 +60307,6 @@ var WorkerState = class {
     else this.#residuals.delete(key);
   }
 };
-
-// kernel/gpt.ts
-var attentionMixer = {
-  actSizes: (B, T, C, NH) => ({
-    qkv: B * T * 3 * C,
-    atty: B * T * C,
-    att: B * NH * T * T
-  }),
-  dactSizes: (B, T, C) => ({
-    dqkv: B * T * 3 * C,
-    datty: B * T * C
-  }),
-  scratchBytes: (_B, T) => T * 4,
-  linears: (C) => [
-    [
-      C,
-      3 * C
-    ],
-    [
-      C,
-      C
-    ]
-  ],
-  forward(x, l, out, inp) {
-    const { k, B, T, C, NH } = x;
-    const BT = B * T;
-    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
-    k.ops.matmulForward(qkv, inp, x.param(l, "qkvw"), x.param(l, "qkvb"), BT, C, 3 * C);
-    k.ops.attentionForward(atty, x.act(l, "att"), qkv, B, T, C, NH);
-    k.ops.matmulForward(out, atty, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
-  },
-  backward(x, l, dinp, dout, inp) {
-    const { k, B, T, C, NH } = x;
-    const BT = B * T;
-    const qkv = x.act(l, "qkv"), atty = x.act(l, "atty");
-    const dqkv = x.dact(l, "dqkv"), datty = x.dact(l, "datty");
-    k.ops.matmulBackward(datty, x.grad(l, "projw"), x.grad(l, "projb"), dout, atty, x.param(l, "projw"), BT, C, C);
-    k.ops.attentionBackward(dqkv, datty, qkv, x.act(l, "att"), B, T, C, NH);
-    k.ops.matmulBackward(dinp, x.grad(l, "qkvw"), x.grad(l, "qkvb"), dqkv, inp, x.param(l, "qkvw"), BT, C, 3 * C);
-  }
-};
-
-// kernel/ssm.ts
-var ssmMixer = {
-  actSizes: (B, T, C) => ({
-    u: B * T * C,
-    h: B * T * C,
-    y: B * T * C
-  }),
-  dactSizes: (B, T, C) => ({
-    du: B * T * C,
-    dy: B * T * C
-  }),
-  scratchBytes: (_B, _T, C) => 2 * C * 4,
-  linears: (C) => [
-    [
-      C,
-      C
-    ],
-    [
-      C,
-      C
-    ]
-  ],
-  forward(x, l, out, inp) {
-    const { k, B, T, C } = x;
-    const BT = B * T;
-    const u = x.act(l, "u"), y = x.act(l, "y");
-    k.ops.matmulForward(u, inp, x.param(l, "inw"), x.param(l, "inb"), BT, C, C);
-    k.ops.ssmForward(y, x.act(l, "h"), u, x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
-    k.ops.matmulForward(out, y, x.param(l, "projw"), x.param(l, "projb"), BT, C, C);
-  },
-  backward(x, l, dinp, dout, inp) {
-    const { k, B, T, C } = x;
-    const BT = B * T;
-    const u = x.act(l, "u"), y = x.act(l, "y");
-    const du = x.dact(l, "du"), dy = x.dact(l, "dy");
-    k.ops.matmulBackward(dy, x.grad(l, "projw"), x.grad(l, "projb"), dout, y, x.param(l, "projw"), BT, C, C);
-    k.ops.ssmBackward(du, x.grad(l, "alpha"), x.grad(l, "bc"), x.grad(l, "cc"), x.grad(l, "dc"), dy, u, x.act(l, "h"), x.param(l, "alpha"), x.param(l, "bc"), x.param(l, "cc"), x.param(l, "dc"), B, T, C);
-    k.ops.matmulBackward(dinp, x.grad(l, "inw"), x.grad(l, "inb"), du, inp, x.param(l, "inw"), BT, C, C);
-  }
-};
-
-// kernel/network.ts
-var LAYER_ACTS = (BT, C) => ({
-  ln1: BT * C,
-  ln1m: BT,
-  ln1r: BT,
-  mix: BT * C,
-  res2: BT * C,
-  ln2: BT * C,
-  ln2m: BT,
-  ln2r: BT,
-  fch: BT * 4 * C,
-  fchg: BT * 4 * C,
-  fcproj: BT * C
-});
-var LAYER_DACTS = (BT, C) => ({
-  dln1: BT * C,
-  dmix: BT * C,
-  dres2: BT * C,
-  dln2: BT * C,
-  dfch: BT * 4 * C,
-  dfchg: BT * 4 * C,
-  dfcproj: BT * C
-});
-var DROPOUT_ACTS = (BT, C) => ({
-  mixd: BT * C,
-  mixmask: BT * C,
-  fcprojd: BT * C,
-  fcprojmask: BT * C
-});
-var DROPOUT_DACTS = (BT, C) => ({
-  dmixd: BT * C,
-  dfcprojd: BT * C
-});
-function createNetwork(kernel, layout, B, T, dropout = 0, options = {}) {
-  const cfg = layout.config;
-  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1 || T > cfg.maxT) {
-    throw new RangeError(`Cannot create network: need B >= 1 and 1 <= T <= ${cfg.maxT}`);
-  }
-  dropout = options.dropout ?? dropout;
-  if (!(dropout >= 0 && dropout < 1)) {
-    throw new RangeError(`Cannot create network: dropout ${dropout} is not in [0, 1)`);
-  }
-  const { recompute = false, offload } = options;
-  const drop = dropout > 0;
-  let dropped = false;
-  let lastSeed = 0;
-  const mixer = cfg.kind === "gpt" ? attentionMixer : ssmMixer;
-  const { k, C, NH, L, BT, V } = {
-    k: kernel,
-    C: cfg.width,
-    NH: cfg.heads,
-    L: cfg.layers,
-    BT: B * T,
-    V: VOCAB
-  };
-  const start = k.mark();
-  const residentOffset = /* @__PURE__ */ new Map();
-  let residentSize = 0;
-  for (const t of layout.tensors) {
-    if (offload && isLayerTensor(t.name)) continue;
-    residentOffset.set(t.name, offload ? residentSize : t.offset);
-    residentSize = offload ? residentSize + t.size : layout.size;
-  }
-  const params = k.alloc(residentSize);
-  const grads = k.alloc(residentSize);
-  const layerSize = offload ? layerRange(layout, 0).size : 0;
-  const windowParams = k.alloc(layerSize);
-  const windowGrads = k.alloc(layerSize);
-  let windowLayer = -1;
-  const tokens = k.alloc(BT);
-  const targets = k.alloc(BT);
-  const acts = /* @__PURE__ */ new Map();
-  const put = (map, prefix, sizes) => {
-    for (const [name4, size6] of Object.entries(sizes)) map.set(prefix + name4, k.alloc(size6));
-  };
-  put(acts, "", {
-    encoded: BT * C,
-    lnf: BT * C,
-    lnfm: BT,
-    lnfr: BT,
-    logits: BT * V,
-    probs: BT * V,
-    losses: BT
-  });
-  for (let l = 0; l < L; l++) {
-    put(acts, `${l}.`, {
-      res3: BT * C
-    });
-    if (recompute && l > 0) continue;
-    put(acts, `${l}.`, LAYER_ACTS(BT, C));
-    put(acts, `${l}.`, mixer.actSizes(B, T, C, NH));
-    if (drop) put(acts, `${l}.`, DROPOUT_ACTS(BT, C));
-  }
-  const dacts = /* @__PURE__ */ new Map();
-  put(dacts, "", {
-    dencoded: BT * C,
-    dlnf: BT * C,
-    dlogits: BT * V,
-    dres0: BT * C,
-    dres1: BT * C
-  });
-  const dactStart = k.mark();
-  put(dacts, "", LAYER_DACTS(BT, C));
-  put(dacts, "", mixer.dactSizes(B, T, C, NH));
-  if (drop) put(dacts, "", DROPOUT_DACTS(BT, C));
-  const dactCount = (k.mark() - dactStart) / 4;
-  const linears = [
-    [
-      C,
-      4 * C
-    ],
-    [
-      4 * C,
-      C
-    ],
-    ...mixer.linears(C)
-  ];
-  const gemms = linears.flatMap(([i, o2]) => [
-    [
-      BT,
-      i,
-      o2
-    ],
-    [
-      BT,
-      o2,
-      i
-    ],
-    [
-      i,
-      BT,
-      o2
-    ]
-  ]);
-  gemms.push([
-    BT,
-    C,
-    V
-  ], [
-    BT,
-    V,
-    C
-  ], [
-    V,
-    BT,
-    C
-  ]);
-  const scratchBytes = Math.max(mixer.scratchBytes(B, T, C), ...gemms.map(([m, kk]) => k.ops.gemmScratchBytes(m, kk)));
-  const scratchStride = Math.ceil(scratchBytes / 64) * 64;
-  const scratch = k.alloc(scratchStride / 4 * k.threads);
-  const bytes = k.mark() - start;
-  const get = (map, key) => {
-    const p = map.get(key);
-    if (p === void 0) throw new Error(`Cannot find buffer ${key}`);
-    return p;
-  };
-  const tensorByte = (name4) => {
-    const r = residentOffset.get(name4);
-    if (r !== void 0) return [
-      true,
-      r * 4
-    ];
-    const t = layout.byName.get(name4);
-    if (!t) throw new Error(`Cannot find parameter ${name4}`);
-    const layer = Number(name4.slice(1, name4.indexOf(".")));
-    return [
-      false,
-      (t.offset - layerRange(layout, layer).offset) * 4
-    ];
-  };
-  const pointers = /* @__PURE__ */ new Map();
-  const ptrs = (name4) => {
-    let p = pointers.get(name4);
-    if (!p) {
-      const [resident, b] = tensorByte(name4);
-      p = resident ? [
-        params + b,
-        grads + b
-      ] : [
-        windowParams + b,
-        windowGrads + b
-      ];
-      pointers.set(name4, p);
-    }
-    return p;
-  };
-  const P2 = (name4) => ptrs(name4)[0];
-  const G2 = (name4) => ptrs(name4)[1];
-  const A = (name4) => get(acts, name4);
-  const LA = (l, name4) => A(`${recompute && name4 !== "res3" ? 0 : l}.${name4}`);
-  const D = (name4) => get(dacts, name4);
-  const dres = (l) => D(l & 1 ? "dres1" : "dres0");
-  const ctx = {
-    k,
-    B,
-    T,
-    C,
-    NH,
-    param: (l, name4) => P2(`h${l}.${name4}`),
-    grad: (l, name4) => G2(`h${l}.${name4}`),
-    act: (l, name4) => LA(l, name4),
-    dact: (_l, name4) => D(name4)
-  };
-  const o = k.ops;
-  const losses = A("losses");
-  function loadLayer(l) {
-    if (offload && windowLayer !== l) {
-      offload.loadParams(l, windowParams);
-      windowLayer = l;
-    }
-  }
-  function branch(l, name4, stream) {
-    const x = LA(l, name4);
-    if (!dropped) return x;
-    const out = LA(l, `${name4}d`);
-    o.dropoutForward(out, LA(l, `${name4}mask`), x, BT * C, dropout, lastSeed >>> 0, stream);
-    return out;
-  }
-  function layerForward(l) {
-    loadLayer(l);
-    const h = (n) => P2(`h${l}.${n}`);
-    const a = (n) => LA(l, n);
-    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
-    o.layernormForward(a("ln1"), a("ln1m"), a("ln1r"), residual, h("ln1w"), h("ln1b"), BT, C);
-    mixer.forward(ctx, l, a("mix"), a("ln1"));
-    o.residualForward(a("res2"), residual, branch(l, "mix", 2 * l), BT * C);
-    o.layernormForward(a("ln2"), a("ln2m"), a("ln2r"), a("res2"), h("ln2w"), h("ln2b"), BT, C);
-    o.matmulForward(a("fch"), a("ln2"), h("fcw"), h("fcb"), BT, C, 4 * C);
-    o.geluForward(a("fchg"), a("fch"), BT * 4 * C);
-    o.matmulForward(a("fcproj"), a("fchg"), h("fcprojw"), h("fcprojb"), BT, 4 * C, C);
-    o.residualForward(a("res3"), a("res2"), branch(l, "fcproj", 2 * l + 1), BT * C);
-  }
-  function forward(seed) {
-    k.useScratch(scratch, scratchStride);
-    dropped = drop && seed !== void 0;
-    lastSeed = seed ?? 0;
-    windowLayer = -1;
-    o.encoderForward(A("encoded"), tokens, P2("wte"), P2("wpe"), B, T, C);
-    for (let l = 0; l < L; l++) layerForward(l);
-    const last = A(`${L - 1}.res3`);
-    o.layernormForward(A("lnf"), A("lnfm"), A("lnfr"), last, P2("lnfw"), P2("lnfb"), BT, C);
-    o.gemm(A("logits"), A("lnf"), P2("wte"), 0, BT, C, V, 0, 1, 0);
-    o.crossEntropyForward(losses, A("probs"), A("logits"), targets, BT, V);
-    return o.sumF64(losses, BT);
-  }
-  function layerBackward(l) {
-    const h = (n) => P2(`h${l}.${n}`);
-    const g = (n) => G2(`h${l}.${n}`);
-    const a = (n) => LA(l, n);
-    const residual = l === 0 ? A("encoded") : A(`${l - 1}.res3`);
-    const dresidual = l === 0 ? D("dencoded") : dres(l - 1);
-    o.fillZero(dresidual, BT * C);
-    o.fillZero(dactStart, dactCount);
-    o.residualBackward(D("dres2"), dropped ? D("dfcprojd") : D("dfcproj"), dres(l), BT * C);
-    if (dropped) o.dropoutBackward(D("dfcproj"), D("dfcprojd"), a("fcprojmask"), BT * C);
-    o.matmulBackward(D("dfchg"), g("fcprojw"), g("fcprojb"), D("dfcproj"), a("fchg"), h("fcprojw"), BT, 4 * C, C);
-    o.geluBackward(D("dfch"), D("dfchg"), a("fch"), BT * 4 * C);
-    o.matmulBackward(D("dln2"), g("fcw"), g("fcb"), D("dfch"), a("ln2"), h("fcw"), BT, C, 4 * C);
-    o.layernormBackward(D("dres2"), g("ln2w"), g("ln2b"), D("dln2"), a("res2"), h("ln2w"), a("ln2m"), a("ln2r"), BT, C);
-    o.residualBackward(dresidual, dropped ? D("dmixd") : D("dmix"), D("dres2"), BT * C);
-    if (dropped) o.dropoutBackward(D("dmix"), D("dmixd"), a("mixmask"), BT * C);
-    mixer.backward(ctx, l, D("dln1"), D("dmix"), a("ln1"));
-    o.layernormBackward(dresidual, g("ln1w"), g("ln1b"), D("dln1"), residual, h("ln1w"), a("ln1m"), a("ln1r"), BT, C);
-  }
-  function backward(dloss) {
-    k.useScratch(scratch, scratchStride);
-    o.fillZero(D("dlnf"), BT * C);
-    o.fillZero(D("dlogits"), BT * V);
-    o.crossEntropyBackward(D("dlogits"), A("probs"), targets, dloss, BT, V);
-    o.gemm(D("dlnf"), D("dlogits"), P2("wte"), 0, BT, V, C, 0, 0, 1);
-    o.gemm(G2("wte"), D("dlogits"), A("lnf"), 0, V, BT, C, 1, 0, 1);
-    const last = A(`${L - 1}.res3`);
-    o.fillZero(dres(L - 1), BT * C);
-    o.layernormBackward(dres(L - 1), G2("lnfw"), G2("lnfb"), D("dlnf"), last, P2("lnfw"), A("lnfm"), A("lnfr"), BT, C);
-    for (let l = L - 1; l >= 0; l--) {
-      if (recompute && l < L - 1) layerForward(l);
-      loadLayer(l);
-      if (offload) offload.loadGrads(l, windowGrads);
-      layerBackward(l);
-      if (offload) offload.storeGrads(l, windowGrads);
-    }
-    o.encoderBackward(G2("wte"), G2("wpe"), D("dencoded"), tokens, B, T, C);
-  }
-  const logits = A("logits");
-  return {
-    kernel,
-    layout,
-    B,
-    T,
-    params,
-    grads,
-    residentSize,
-    tokens,
-    targets,
-    losses,
-    logits,
-    bytes,
-    forward,
-    backward
-  };
-}
-
-// kernel/train_step.ts
-function microSeed(seed, micro) {
-  return Math.imul(seed >>> 0, 2654435761) + micro >>> 0;
-}
-function checkBatch(batch2, hyper) {
-  const need2 = hyper.accumSteps * hyper.B * hyper.T;
-  if (batch2.tokens.length !== need2 || batch2.targets.length !== need2) {
-    throw new RangeError(`Cannot run step: batch must hold ${need2} tokens and targets`);
-  }
-  for (const ids of [
-    batch2.tokens,
-    batch2.targets
-  ]) {
-    for (const x of ids) {
-      if (x < 0 || x > 255) throw new RangeError(`Cannot run step: token ${x} is not a byte`);
-    }
-  }
-}
-function createTrainer(kernel, options = {}) {
-  const workspaces = /* @__PURE__ */ new Map();
-  function workspace(hyper) {
-    const dropout = hyper.dropout ?? 0;
-    const key = JSON.stringify([
-      hyper.model,
-      hyper.B,
-      hyper.T,
-      dropout > 0 ? dropout : 0
-    ]);
-    let ws = workspaces.get(key);
-    if (!ws) {
-      const layout = paramLayout(hyper.model);
-      const net = createNetwork(kernel, layout, hyper.B, hyper.T, dropout, {
-        recompute: options.recompute
-      });
-      ws = {
-        net,
-        m: kernel.alloc(layout.size),
-        v: kernel.alloc(layout.size)
-      };
-      workspaces.set(key, ws);
-    }
-    return ws;
-  }
-  function loadWeights(ws, weights) {
-    const { net } = ws;
-    if (weights.length !== net.layout.size) {
-      throw new RangeError(`Cannot run step: weights have ${weights.length} values, model needs ${net.layout.size}`);
-    }
-    kernel.f32(net.params, weights.length).set(weights);
-  }
-  function loadMicroBatch(ws, batch2, micro) {
-    const { net } = ws;
-    const n = net.B * net.T;
-    kernel.i32(net.tokens, n).set(batch2.tokens.subarray(micro * n, (micro + 1) * n));
-    kernel.i32(net.targets, n).set(batch2.targets.subarray(micro * n, (micro + 1) * n));
-  }
-  function trainStep(weights, optState, batch2, seed, hyper) {
-    checkBatch(batch2, hyper);
-    if (optState.kind !== hyper.optimizer.kind) {
-      throw new TypeError(`Cannot run step: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
-    }
-    const ws = workspace(hyper);
-    const { net } = ws;
-    const P2 = net.layout.size;
-    const adam = optState.kind === "adamw";
-    if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
-      throw new RangeError(`Cannot run step: optimizer state does not match ${P2} parameters`);
-    }
-    const positions = hyper.accumSteps * net.B * net.T;
-    kernel.ops.fillZero(net.grads, P2);
-    loadWeights(ws, weights);
-    let lossSum = 0;
-    for (let micro = 0; micro < hyper.accumSteps; micro++) {
-      loadMicroBatch(ws, batch2, micro);
-      lossSum += net.forward(microSeed(seed, micro));
-      net.backward(1 / positions);
-    }
-    const grad = kernel.f32(net.grads, P2).slice();
-    const gradNorm = clipGradNorm(kernel, net.grads, P2, hyper.gradClip);
-    kernel.f32(ws.m, P2).set(optState.m);
-    if (adam) kernel.f32(ws.v, P2).set(optState.v);
-    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
-    const step = optState.step + 1;
-    applyUpdate(kernel, net.layout, {
-      params: net.params,
-      grads: net.grads,
-      m: ws.m,
-      v: ws.v
-    }, hyper.optimizer, lr, step);
-    return {
-      weights: kernel.f32(net.params, P2).slice(),
-      optState: {
-        kind: optState.kind,
-        step,
-        m: kernel.f32(ws.m, P2).slice(),
-        v: adam ? kernel.f32(ws.v, P2).slice() : new Float32Array(0)
-      },
-      loss: lossSum / positions,
-      grad,
-      gradNorm,
-      lr
-    };
-  }
-  function evalLoss(weights, batch2, hyper, seed) {
-    checkBatch(batch2, hyper);
-    const ws = workspace(hyper);
-    loadWeights(ws, weights);
-    let sum = 0;
-    for (let micro = 0; micro < hyper.accumSteps; micro++) {
-      loadMicroBatch(ws, batch2, micro);
-      sum += ws.net.forward(seed === void 0 ? void 0 : microSeed(seed, micro));
-    }
-    return sum / (hyper.accumSteps * hyper.B * hyper.T);
-  }
-  return {
-    trainStep,
-    evalLoss
-  };
-}
-
-// kernel/offload.ts
-var STAGE_CHUNK = 1 << 22;
-function createOffloadTrainer(kernel, hyper, weights, optState, options = {}) {
-  const layout = paramLayout(hyper.model);
-  const P2 = layout.size;
-  const adam = optState.kind === "adamw";
-  if (weights.length !== P2) {
-    throw new RangeError(`Cannot create trainer: weights have ${weights.length}, model needs ${P2}`);
-  }
-  if (optState.kind !== hyper.optimizer.kind) {
-    throw new TypeError(`Cannot create trainer: state is ${optState.kind}, optimizer is ${hyper.optimizer.kind}`);
-  }
-  if (optState.m.length !== P2 || optState.v.length !== (adam ? P2 : 0)) {
-    throw new RangeError(`Cannot create trainer: optimizer state does not match ${P2} parameters`);
-  }
-  const grad = new Float32Array(P2);
-  const chunk = options.chunk ?? STAGE_CHUNK;
-  const layerAt = (l) => layerRange(layout, l);
-  let micro = 0;
-  const start = kernel.mark();
-  const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
-    recompute: options.recompute ?? true,
-    offload: {
-      loadParams: (l, dst) => {
-        const { offset, size: size6 } = layerAt(l);
-        kernel.f32(dst, size6).set(weights.subarray(offset, offset + size6));
-      },
-      loadGrads: (l, dst) => {
-        const { offset, size: size6 } = layerAt(l);
-        if (micro === 0) kernel.ops.fillZero(dst, size6);
-        else kernel.f32(dst, size6).set(grad.subarray(offset, offset + size6));
-      },
-      storeGrads: (l, src2) => grad.set(kernel.f32(src2, layerAt(l).size), layerAt(l).offset)
-    }
-  });
-  const stage = {
-    p: kernel.alloc(chunk),
-    g: kernel.alloc(chunk),
-    m: 0,
-    v: 0
-  };
-  stage.m = kernel.alloc(chunk);
-  stage.v = kernel.alloc(adam ? chunk : 0);
-  const wasmBytes = kernel.mark() - start;
-  const resident = [];
-  let at = 0;
-  for (const t of layout.tensors) {
-    if (isLayerTensor(t.name)) continue;
-    resident.push({
-      offset: t.offset,
-      size: t.size,
-      at
-    });
-    at += t.size;
-  }
-  function gradNormOf() {
-    let s = 0;
-    for (let i = 0; i < P2; i += chunk) {
-      const n = Math.min(chunk, P2 - i);
-      kernel.f32(stage.g, n).set(grad.subarray(i, i + n));
-      s = kernel.ops.sumSquaresFrom(stage.g, n, s);
-    }
-    return Math.sqrt(s);
-  }
-  function update(scale, lr, step2) {
-    const o = kernel.ops;
-    const cfg = hyper.optimizer;
-    const bc1 = cfg.kind === "adamw" ? biasCorrection(cfg.beta1, step2) : 0;
-    const bc2 = cfg.kind === "adamw" ? biasCorrection(cfg.beta2, step2) : 0;
-    for (const t of layout.tensors) {
-      const wd = t.decay ? cfg.weightDecay : 0;
-      for (let i = t.offset; i < t.offset + t.size; i += chunk) {
-        const n = Math.min(chunk, t.offset + t.size - i);
-        const host = [
-          weights,
-          grad,
-          optState.m,
-          optState.v
-        ].map((a) => a.subarray(i, i + n));
-        kernel.f32(stage.p, n).set(host[0]);
-        kernel.f32(stage.g, n).set(host[1]);
-        kernel.f32(stage.m, n).set(host[2]);
-        if (cfg.kind === "adamw") {
-          kernel.f32(stage.v, n).set(host[3]);
-          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
-          const { beta1, beta2, eps } = cfg;
-          o.adamwUpdate(stage.p, stage.g, stage.m, stage.v, n, lr, beta1, beta2, eps, wd, bc1, bc2);
-          host[3].set(kernel.f32(stage.v, n));
-        } else {
-          if (scale !== 1) o.scaleInPlace(stage.g, n, scale);
-          o.sgdMomentumUpdate(stage.p, stage.g, stage.m, n, lr, cfg.momentum, wd);
-        }
-        host[0].set(kernel.f32(stage.p, n));
-        host[2].set(kernel.f32(stage.m, n));
-      }
-    }
-  }
-  function loadResident() {
-    for (const r of resident) {
-      kernel.f32(net.params + r.at * 4, r.size).set(weights.subarray(r.offset, r.offset + r.size));
-    }
-  }
-  function loadMicroBatch(batch2, m) {
-    const BT = hyper.B * hyper.T;
-    kernel.i32(net.tokens, BT).set(batch2.tokens.subarray(m * BT, (m + 1) * BT));
-    kernel.i32(net.targets, BT).set(batch2.targets.subarray(m * BT, (m + 1) * BT));
-  }
-  function evalLoss(batch2, seed) {
-    checkBatch(batch2, hyper);
-    loadResident();
-    let sum = 0;
-    for (let m = 0; m < hyper.accumSteps; m++) {
-      loadMicroBatch(batch2, m);
-      sum += net.forward(seed === void 0 ? void 0 : microSeed(seed, m));
-    }
-    return sum / (hyper.accumSteps * hyper.B * hyper.T);
-  }
-  function step(batch2, seed) {
-    checkBatch(batch2, hyper);
-    const positions = hyper.accumSteps * hyper.B * hyper.T;
-    loadResident();
-    kernel.ops.fillZero(net.grads, net.residentSize);
-    let lossSum = 0;
-    for (micro = 0; micro < hyper.accumSteps; micro++) {
-      loadMicroBatch(batch2, micro);
-      lossSum += net.forward(microSeed(seed, micro));
-      net.backward(1 / positions);
-    }
-    for (const r of resident) grad.set(kernel.f32(net.grads + r.at * 4, r.size), r.offset);
-    const gradNorm = gradNormOf();
-    const clip = hyper.gradClip;
-    const scale = clip > 0 && gradNorm > clip ? clip / gradNorm : 1;
-    const lr = learningRate((hyper.scheduleOffset ?? 0) + optState.step, hyper.schedule);
-    optState.step += 1;
-    update(scale, lr, optState.step);
-    return {
-      loss: lossSum / positions,
-      gradNorm,
-      lr
-    };
-  }
-  return {
-    layout,
-    weights,
-    optState,
-    grad,
-    wasmBytes,
-    step,
-    evalLoss
-  };
-}
-function createOffloadStep(kernel, options = {}) {
-  function within(run) {
-    const mark = kernel.mark();
-    try {
-      return run();
-    } finally {
-      kernel.release(mark);
-    }
-  }
-  const trainStep = (weights, optState, batch2, seed, hyper) => within(() => {
-    const state = {
-      ...optState,
-      m: optState.m.slice(),
-      v: optState.v.slice()
-    };
-    const t = createOffloadTrainer(kernel, hyper, weights.slice(), state, options);
-    const r = t.step(batch2, seed);
-    return {
-      weights: t.weights,
-      optState: t.optState,
-      grad: t.grad,
-      ...r
-    };
-  });
-  const evalLoss = (weights, batch2, hyper, seed) => within(() => {
-    const P2 = weights.length;
-    const state = {
-      kind: hyper.optimizer.kind,
-      step: 0,
-      m: new Float32Array(P2),
-      v: new Float32Array(hyper.optimizer.kind === "adamw" ? P2 : 0)
-    };
-    return createOffloadTrainer(kernel, hyper, weights, state, options).evalLoss(batch2, seed);
-  });
-  return {
-    trainStep,
-    evalLoss
-  };
-}
-
-// kernel/memory_plan.ts
-var ALIGN2 = 64;
-var PAGE2 = 65536;
-function gemmScratchBytes(M, K) {
-  const mPad = Math.ceil(M / 4) * 4;
-  return (mPad * K + K * 8 + mPad * 8) * 4;
-}
-var SizingKernel = class extends Kernel {
-  #top = PAGE2;
-  #threads;
-  constructor(threads) {
-    const memory = {
-      buffer: {
-        byteLength: PAGE2
-      }
-    };
-    super({
-      memory,
-      gemmScratchBytes
-    });
-    this.#threads = threads;
-  }
-  get threads() {
-    return this.#threads;
-  }
-  alloc(count) {
-    const ptr = this.#top;
-    this.#top = Math.ceil((ptr + count * 4) / ALIGN2) * ALIGN2;
-    return ptr;
-  }
-  mark() {
-    return this.#top;
-  }
-  release(mark) {
-    this.#top = mark;
-  }
-  get bytesInUse() {
-    return this.#top - PAGE2;
-  }
-};
-function planStepMemory(hyper, options = {}) {
-  const layout = paramLayout(hyper.model);
-  const P2 = layout.size;
-  const offload = options.offload ?? false;
-  const states = hyper.optimizer.kind === "adamw" ? 2 : 1;
-  const k = new SizingKernel(options.threads ?? 1);
-  const noop2 = () => {
-  };
-  createNetwork(k, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
-    recompute: options.recompute ?? offload,
-    offload: offload ? {
-      loadParams: noop2,
-      loadGrads: noop2,
-      storeGrads: noop2
-    } : void 0
-  });
-  let hostBytes;
-  if (offload) {
-    const chunk = options.chunk ?? STAGE_CHUNK;
-    for (let i = 0; i < 2 + states; i++) k.alloc(chunk);
-    hostBytes = (2 + states) * P2 * 4;
-  } else {
-    k.alloc(P2);
-    k.alloc(P2);
-    hostBytes = (1 + states + 2 + states) * P2 * 4;
-  }
-  const linearBytes = k.bytesInUse;
-  return {
-    params: P2,
-    linearBytes,
-    hostBytes,
-    total: linearBytes + hostBytes
-  };
-}
-
-// lib/job/planner.ts
-var OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
-var RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
-function chooseTrainer(hyper, options = {}) {
-  const threads = options.threads ?? 1;
-  const resident = planStepMemory(hyper, {
-    threads
-  });
-  const offload = planStepMemory(hyper, {
-    threads,
-    offload: true
-  });
-  const fits = resident.linearBytes <= (options.budget ?? RESIDENT_STEP_BUDGET);
-  return {
-    kind: fits ? "resident" : "offload",
-    resident,
-    offload
-  };
-}
 
 // lib/round/round_task.ts
 function roundTask(spec, at, domain, data) {
@@ -61611,8 +61654,12 @@ function refuseMemory(spec, round, options) {
     threads: options.threads
   });
   const need2 = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps + residualBytes(spec, round);
-  if (need2 <= options.budget) return void 0;
-  return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
+  if (need2 > options.budget) {
+    return `a step of this job needs ${size5(need2)} (${choice.kind} trainer), more than the ${size5(options.budget)} this worker may use (--max-memory)`;
+  }
+  const plan = choice[choice.kind];
+  if (fitsWasmMemory(plan)) return void 0;
+  return `a step of this job needs ${size5(plan.linearBytes)} of WASM memory (${choice.kind} trainer), more than the ${size5(MAX_STEP_LINEAR_BYTES)} a kernel's 32-bit memory gives a step`;
 }
 function residualBytes(spec, round) {
   if (!spec.compression) return 0;
@@ -64427,9 +64474,11 @@ var Worker2 = class {
   /** Why this machine cannot train a step of `spec` (its memory budget, its chores), if so. */
   #refuseMemory(spec, round) {
     const budget = this.options.memoryBudget;
-    return refuseStepWork(spec) ?? (budget === void 0 ? void 0 : refuseMemory(spec, round, {
-      budget
-    }));
+    const threads = this.options.kernelThreads;
+    return refuseStepWork(spec) ?? refuseMemory(spec, round, {
+      budget: budget ?? Infinity,
+      threads
+    });
   }
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */
   async #runTrain(task) {

@@ -1275,9 +1275,18 @@ var Kernel = class {
       throw new RangeError(`Cannot allocate: bad element count ${count}`);
     }
     const ptr = this.#top;
-    this.#top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
+    const top = Math.ceil((ptr + count * 4) / ALIGN) * ALIGN;
     const have = this.ops.memory.buffer.byteLength;
-    if (this.#top > have) this.ops.memory.grow(Math.ceil((this.#top - have) / PAGE));
+    if (top > have) {
+      try {
+        this.ops.memory.grow(Math.ceil((top - have) / PAGE));
+      } catch (cause) {
+        throw new RangeError(`Cannot allocate: ${count * 4} more bytes do not fit in WASM memory (${have} bytes now)`, {
+          cause
+        });
+      }
+    }
+    this.#top = top;
     return ptr;
   }
   /** Threads an op runs on (1 here; kernel/threads.ts splits ops across more). */
@@ -2472,30 +2481,49 @@ function checkBatch(batch, hyper) {
     }
   }
 }
+function shapeKey(hyper) {
+  const { kind, maxT, layers, heads, width } = hyper.model;
+  const dropout = hyper.dropout ?? 0;
+  return JSON.stringify([
+    kind,
+    maxT,
+    layers,
+    heads,
+    width,
+    hyper.B,
+    hyper.T,
+    dropout > 0 ? dropout : 0
+  ]);
+}
 function createTrainer(kernel, options = {}) {
-  const workspaces = /* @__PURE__ */ new Map();
+  let current;
   function workspace(hyper) {
-    const dropout = hyper.dropout ?? 0;
-    const key = JSON.stringify([
-      hyper.model,
-      hyper.B,
-      hyper.T,
-      dropout > 0 ? dropout : 0
-    ]);
-    let ws = workspaces.get(key);
-    if (!ws) {
+    const key = shapeKey(hyper);
+    if (current?.key === key) return current.ws;
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = void 0;
+    const start = kernel.mark();
+    try {
       const layout = paramLayout(hyper.model);
-      const net = createNetwork(kernel, layout, hyper.B, hyper.T, dropout, {
+      const net = createNetwork(kernel, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
         recompute: options.recompute
       });
-      ws = {
+      const ws = {
         net,
         m: kernel.alloc(layout.size),
         v: kernel.alloc(layout.size)
       };
-      workspaces.set(key, ws);
+      current = {
+        key,
+        ws,
+        start,
+        end: kernel.mark()
+      };
+      return ws;
+    } catch (err) {
+      kernel.release(start);
+      throw err;
     }
-    return ws;
   }
   function loadWeights(ws, weights) {
     const { net } = ws;
@@ -4191,9 +4219,89 @@ var KERNEL_READY = "ready";
 // kernel/offload.ts
 var STAGE_CHUNK = 1 << 22;
 
+// kernel/memory_plan.ts
+var ALIGN2 = 64;
+var PAGE2 = 65536;
+function gemmScratchBytes(M, K) {
+  const mPad = Math.ceil(M / 4) * 4;
+  return (mPad * K + K * 8 + mPad * 8) * 4;
+}
+var SizingKernel = class extends Kernel {
+  #top = PAGE2;
+  #threads;
+  constructor(threads) {
+    const memory = {
+      buffer: {
+        byteLength: PAGE2
+      }
+    };
+    super({
+      memory,
+      gemmScratchBytes
+    });
+    this.#threads = threads;
+  }
+  get threads() {
+    return this.#threads;
+  }
+  alloc(count) {
+    const ptr = this.#top;
+    this.#top = Math.ceil((ptr + count * 4) / ALIGN2) * ALIGN2;
+    return ptr;
+  }
+  mark() {
+    return this.#top;
+  }
+  release(mark) {
+    this.#top = mark;
+  }
+  get bytesInUse() {
+    return this.#top - PAGE2;
+  }
+};
+function planStepMemory(hyper, options = {}) {
+  const layout = paramLayout(hyper.model);
+  const P2 = layout.size;
+  const offload = options.offload ?? false;
+  const states = hyper.optimizer.kind === "adamw" ? 2 : 1;
+  const k = new SizingKernel(options.threads ?? 1);
+  const noop = () => {
+  };
+  createNetwork(k, layout, hyper.B, hyper.T, hyper.dropout ?? 0, {
+    recompute: options.recompute ?? offload,
+    offload: offload ? {
+      loadParams: noop,
+      loadGrads: noop,
+      storeGrads: noop
+    } : void 0
+  });
+  let hostBytes;
+  if (offload) {
+    const chunk = options.chunk ?? STAGE_CHUNK;
+    for (let i = 0; i < 2 + states; i++) k.alloc(chunk);
+    hostBytes = (2 + states) * P2 * 4;
+  } else {
+    k.alloc(P2);
+    k.alloc(P2);
+    hostBytes = (1 + states + 2 + states) * P2 * 4;
+  }
+  const linearBytes = k.bytesInUse;
+  return {
+    params: P2,
+    linearBytes,
+    hostBytes,
+    total: linearBytes + hostBytes
+  };
+}
+
 // lib/job/planner.ts
 var OFFLOAD_STAGING_BYTES = 64 * 2 ** 20;
 var RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+var WASM_MEMORY_BYTES = 4 * 2 ** 30;
+var MAX_STEP_LINEAR_BYTES = WASM_MEMORY_BYTES - 2 ** 28;
+function fitsWasmMemory(plan) {
+  return plan.linearBytes <= MAX_STEP_LINEAR_BYTES;
+}
 
 // lib/model/tensors.ts
 var DTYPE_SIZE = {
@@ -6320,7 +6428,7 @@ var HI_UNITS = 2 ** 14;
 var SH = 1.5 * 2 ** 52;
 var SG = 1.5 * 2 ** 2;
 var FINITE_LIMIT = 2139095040;
-var PAGE2 = 65536;
+var PAGE3 = 65536;
 var padded = (len) => len + 7 & ~7;
 var AGGREGATE_WASM_URL = new URL("./wasm/aggregate.wasm", import.meta.url);
 var compiled;
@@ -6366,7 +6474,7 @@ var Workspace = class {
     this.extras = (layout.extraBytes ?? []).map(alloc);
     const memory = this.kernels.memory;
     const have = memory.buffer.byteLength;
-    if (top > have) memory.grow(Math.ceil((top - have) / PAGE2));
+    if (top > have) memory.grow(Math.ceil((top - have) / PAGE3));
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     this.#u32 = new Uint32Array(memory.buffer);
@@ -7189,13 +7297,19 @@ scope.postMessage({
 async function trainTinyTask(msg) {
   try {
     const { kernel, digest } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
-    const digests = runKernelTask(kernel, msg.task, {
-      onStep: (step, loss) => scope.postMessage({
-        type: "step",
-        step,
-        loss
-      })
-    });
+    const mark = kernel.mark();
+    let digests;
+    try {
+      digests = runKernelTask(kernel, msg.task, {
+        onStep: (step, loss) => scope.postMessage({
+          type: "step",
+          step,
+          loss
+        })
+      });
+    } finally {
+      kernel.release(mark);
+    }
     scope.postMessage({
       type: "done",
       wasmDigest: digest,
@@ -7211,6 +7325,7 @@ async function trainTinyTask(msg) {
 async function runJobMessage(msg) {
   const { id } = msg;
   try {
+    if (msg.type !== "clusterTask") checkStepFits(msg.inputs.spec, msg.task.round);
     const result = msg.type === "trainTask" ? await trainJobTask(msg) : msg.type === "recomputeTask" ? recomputeInputs(await trainerAt(msg), msg.task, msg.inputs) : await clusterJobTask(msg);
     scope.postMessage({
       type: "result",
@@ -7227,6 +7342,12 @@ async function runJobMessage(msg) {
       name
     });
   }
+}
+function checkStepFits(spec, round) {
+  const plan = planStepMemory(roundHyper(spec, round));
+  if (fitsWasmMemory(plan)) return;
+  const gib = (b) => (b / 2 ** 30).toFixed(2);
+  throw new RangeError(`Cannot train in this tab: a step of this job needs ${gib(plan.linearBytes)} GiB of WASM memory, more than the ${gib(MAX_STEP_LINEAR_BYTES)} GiB a tab's kernel can give it`);
 }
 async function trainerAt(source) {
   const { kernel } = await kernelAt(source.wasmUrl, source.wasmDigest);

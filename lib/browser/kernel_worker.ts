@@ -26,7 +26,9 @@ import type { ArthaDomain } from "../crypto/domain.ts";
 import { type TaskInputs, type Trainer, trainInputs } from "../worker/train.ts";
 import { recomputeInputs, type ValidationInputs } from "../worker/validate.ts";
 import { clusterMeanOf } from "../worker/cluster.ts";
-import type { JobSpec } from "../job/job_spec.ts";
+import { type JobSpec, roundHyper } from "../job/job_spec.ts";
+import { fitsWasmMemory, MAX_STEP_LINEAR_BYTES } from "../job/planner.ts";
+import { planStepMemory } from "../../kernel/memory_plan.ts";
 import type { ClusterTask, TrainTask, ValidationTask } from "../worker/task.ts";
 // The aggregation kernels read this URL synchronously (node:fs is lib/browser/_node_fs.ts here).
 import { AGGREGATE_WASM_URL } from "../strategy/fixed_point_sum.ts";
@@ -124,9 +126,17 @@ scope.postMessage({ type: KERNEL_READY });
 async function trainTinyTask(msg: TrainMessage): Promise<void> {
   try {
     const { kernel, digest } = await kernelAt(msg.wasmUrl, msg.wasmDigest);
-    const digests = runKernelTask(kernel, msg.task, {
-      onStep: (step, loss) => scope.postMessage({ type: "step", step, loss }),
-    });
+    // The check's trainer is made for this task alone: its workspace is freed with it, so it
+    // stays no longer above the job trainer's, which could then no longer free its own.
+    const mark = kernel.mark();
+    let digests;
+    try {
+      digests = runKernelTask(kernel, msg.task, {
+        onStep: (step, loss) => scope.postMessage({ type: "step", step, loss }),
+      });
+    } finally {
+      kernel.release(mark);
+    }
     scope.postMessage({ type: "done", wasmDigest: digest, digests });
   } catch (err) {
     scope.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });
@@ -137,6 +147,7 @@ async function trainTinyTask(msg: TrainMessage): Promise<void> {
 async function runJobMessage(msg: JobMessage): Promise<void> {
   const { id } = msg;
   try {
+    if (msg.type !== "clusterTask") checkStepFits(msg.inputs.spec, msg.task.round);
     const result = msg.type === "trainTask"
       ? await trainJobTask(msg)
       : msg.type === "recomputeTask"
@@ -150,6 +161,23 @@ async function runJobMessage(msg: JobMessage): Promise<void> {
     const name = err instanceof Error ? err.name : "Error";
     scope.postMessage({ type: "error", id, message, name });
   }
+}
+
+/**
+ * Throws unless a step of `spec` fits this tab's kernel. A tab trains with the resident step
+ * (createTrainer), whose whole workspace, weights and optimiser state included, lives in one
+ * 32-bit WASM memory. Found in the kernel audit: a tiny model with a batch of 32,768 x 64 passed
+ * every check, then grew the tab's memory until memory.grow failed, and the kernel, its bump
+ * pointer left past the end, failed every later task until the tab was reloaded.
+ */
+function checkStepFits(spec: JobSpec, round: number): void {
+  const plan = planStepMemory(roundHyper(spec, round));
+  if (fitsWasmMemory(plan)) return;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  throw new RangeError(
+    `Cannot train in this tab: a step of this job needs ${gib(plan.linearBytes)} GiB of WASM ` +
+      `memory, more than the ${gib(MAX_STEP_LINEAR_BYTES)} GiB a tab's kernel can give it`,
+  );
 }
 
 /** The trainer of the kernel at `source.wasmUrl`, made once. */

@@ -26,6 +26,7 @@ import type { Hyper } from "../../kernel/train_step.ts";
 import { learningRate } from "../../kernel/schedule.ts";
 import { DEFAULT_ADAMW, DEFAULT_SGD_MOMENTUM } from "../../kernel/optimizer.ts";
 import { parseCid } from "../store/cid.ts";
+import { chooseTrainer, fitsWasmMemory, MAX_STEP_LINEAR_BYTES } from "./planner.ts";
 import { digestHex, type Hex } from "../crypto/digest.ts";
 
 export interface JobSpec {
@@ -223,6 +224,14 @@ const posInt = (x: unknown) => Number.isInteger(x) && (x as number) > 0;
 const num = (x: unknown, lo: number, hi: number) =>
   typeof x === "number" && Number.isFinite(x) && x >= lo && x <= hi;
 
+/**
+ * Most local steps a round may take: AIJobManager's MAX_STEPS_PER_ROUND, which refuses a job whose
+ * stepsPerRound (its localSteps, workTerms) is larger. Found in the kernel audit: only a positive
+ * integer was required, and a worker allocates per-step records (losses, 68-byte step records) for
+ * the whole round up front, so a spec of 2^31 steps had it ask for ~150 GB before its first step.
+ */
+export const MAX_LOCAL_STEPS = 1_000_000;
+
 /** Most bytes of a job spec: shard lists of thousands of entries take a few hundred KB. */
 export const MAX_SPEC_BYTES = 4 * 2 ** 20;
 
@@ -238,6 +247,7 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   checkModel(s);
   checkOptimizer(s.optimizer);
   checkSchedule(s);
+  checkStepMemory(s);
   checkData(s);
   checkOptionalSections(s);
   checkAggregation(s.aggregation);
@@ -298,6 +308,24 @@ export function stepFlops(spec: Pick<JobSpec, "model" | "batch">): number {
   return 6 * paramLayout(spec.model).size * B * T * accumSteps;
 }
 
+/**
+ * A step's kernel workspace must fit one 32-bit WASM memory on a one-thread node, the least any
+ * node needs (more threads add GEMM scratch; a worker checks its own count, task_check.ts
+ * refuseMemory). Found in the kernel audit: a tiny model with a batch of 32,768 x 64 took ~10 GiB
+ * of linear memory with either trainer, passed every other check, then failed on memory.grow on
+ * every node at every retry, and bricked the browser tabs' kernel.
+ */
+function checkStepMemory(s: JobSpec): void {
+  const choice = chooseTrainer(roundHyper(s, 0), { threads: 1 });
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  need(
+    fitsWasmMemory(choice[choice.kind]),
+    `a step's kernel workspace (batch.B x batch.T tokens) of ` +
+      `${gib(choice[choice.kind].linearBytes)} GiB is more than a 32-bit WASM memory gives it ` +
+      `(${gib(MAX_STEP_LINEAR_BYTES)} GiB): lower batch.B and raise batch.accumSteps`,
+  );
+}
+
 function checkOptimizer(o: JobSpec["optimizer"]): void {
   need(num(o?.lr, 0, 10) && num(o.minLrRatio, 0, 1), "optimizer.lr");
   need(
@@ -319,6 +347,10 @@ function checkOptimizer(o: JobSpec["optimizer"]): void {
 function checkSchedule(s: JobSpec): void {
   need(posInt(s.rounds) && s.rounds <= 100_000, "rounds");
   need(posInt(s.localSteps) && posInt(s.proofEvery), "localSteps/proofEvery");
+  need(
+    s.localSteps <= MAX_LOCAL_STEPS,
+    `localSteps must be at most ${MAX_LOCAL_STEPS} (AIJobManager's MAX_STEPS_PER_ROUND)`,
+  );
   need(
     (s.optimizer.warmupSteps ?? 0) < s.rounds * s.localSteps,
     "optimizer.warmupSteps must be below rounds x localSteps",

@@ -235,10 +235,43 @@ export function fitsNode(plan: Plan, caps: NodeCaps, options: FitOptions = {}): 
 /**
  * Bytes of WASM linear memory a resident training step may take before a worker trains with the
  * offload trainer instead (kernel/offload.ts). A 32-bit memory ends at 4 GiB; the last GiB is left
- * for growth (memory.grow doubles nothing, but a failed grow cannot be recovered) and for the
+ * for growth (memory.grow doubles nothing, but a failed grow fails the step) and for the
  * evaluation workspace the same kernel may hold beside the step's.
  */
 export const RESIDENT_STEP_BUDGET = 3 * 2 ** 30;
+
+/** Bytes of a 32-bit WASM memory: 65,536 pages of 64 KiB, the most memory.grow reaches. */
+export const WASM_MEMORY_BYTES = 4 * 2 ** 30;
+
+/**
+ * Most bytes of linear memory one step's workspace may take, whichever trainer runs it: a 32-bit
+ * memory less 256 MiB for the module's own data and stack and what the kernel allocates beside a
+ * step (initWeights' one-tensor buffer, the tiny check task of a browser tab). The offload trainer
+ * keeps weights, gradient and optimiser state outside, but its window, activations, GEMM scratch
+ * and staging are inside, so a large enough batch exceeds this with either trainer. Found in the
+ * kernel audit: such a step passed every check against the machine's RAM, then failed on
+ * memory.grow at every retry.
+ */
+export const MAX_STEP_LINEAR_BYTES = WASM_MEMORY_BYTES - 2 ** 28;
+
+/**
+ * Whether the workspace `plan` describes fits a 32-bit WASM memory ({@link MAX_STEP_LINEAR_BYTES}).
+ *
+ * @example
+ * ```ts
+ * import { chooseTrainer, fitsWasmMemory } from "./planner.ts";
+ * import { defaultHyper } from "../round/local_training.ts";
+ * const tiny = { kind: "gpt" as const, maxT: 64, layers: 1, heads: 1, width: 4 };
+ * const fits = (B: number) => {
+ *   const choice = chooseTrainer(defaultHyper(tiny, { B, T: 64 }));
+ *   return fitsWasmMemory(choice[choice.kind]);
+ * };
+ * console.assert(fits(8) && !fits(32_768));
+ * ```
+ */
+export function fitsWasmMemory(plan: MemoryPlan): boolean {
+  return plan.linearBytes <= MAX_STEP_LINEAR_BYTES;
+}
 
 /** Which kernel trainer a step of `hyper` takes, and the plans behind the choice. */
 export interface TrainerChoice {

@@ -37,7 +37,7 @@ import { getRoundCheckpoint } from "../chain/get_round_checkpoint.ts";
 import { jobStartBlock } from "../chain/job_start_block.ts";
 import { readCommittee } from "../chain/read_committee.ts";
 import { getAttestation } from "../chain/get_attestation.ts";
-import { chooseTrainer } from "../job/planner.ts";
+import { chooseTrainer, fitsWasmMemory, MAX_STEP_LINEAR_BYTES } from "../job/planner.ts";
 import { codecFor } from "../strategy/select.ts";
 import { paramLayout } from "../../kernel/params.ts";
 
@@ -167,7 +167,10 @@ export async function refuseValidation(
  * offload: weights, gradient, optimizer state, activations, the in and out copies). Checked
  * before the task's weights are fetched: a job owner's batch of 8,192 x 1,024 on a small model,
  * or a coordinator's 2.6-billion-parameter "checkpoint", would otherwise be allocated until the
- * machine ran out of memory (taking other programs with it), round after round.
+ * machine ran out of memory (taking other programs with it), round after round. The trainer's
+ * workspace must also fit the kernel's 32-bit WASM memory, however much RAM there is: found in the
+ * kernel audit, a tiny model with a batch of 32,768 x 64 passed the RAM check and then failed on
+ * memory.grow at every retry.
  */
 export function refuseMemory(
   spec:
@@ -182,9 +185,15 @@ export function refuseMemory(
   // audit, a job's accumSteps multiplied them past any budget the plan of one micro-batch saw.
   const need = choice[choice.kind].total + 8 * hyper.B * hyper.T * hyper.accumSteps +
     residualBytes(spec, round);
-  if (need <= options.budget) return undefined;
-  return `a step of this job needs ${size(need)} (${choice.kind} trainer), more than the ` +
-    `${size(options.budget)} this worker may use (--max-memory)`;
+  if (need > options.budget) {
+    return `a step of this job needs ${size(need)} (${choice.kind} trainer), more than the ` +
+      `${size(options.budget)} this worker may use (--max-memory)`;
+  }
+  // Whatever the machine's RAM, the kernel's workspace lives in one 32-bit WASM memory.
+  const plan = choice[choice.kind];
+  if (fitsWasmMemory(plan)) return undefined;
+  return `a step of this job needs ${size(plan.linearBytes)} of WASM memory (${choice.kind} ` +
+    `trainer), more than the ${size(MAX_STEP_LINEAR_BYTES)} a kernel's 32-bit memory gives a step`;
 }
 
 /**

@@ -91,6 +91,12 @@ export interface WorkerOptions {
    * whose step needs more is refused before its weights are fetched (task_check.ts refuseMemory).
    */
   memoryBudget?: number;
+  /**
+   * Threads of the trainer's kernel (default 1): each adds its GEMM scratch to a step's workspace,
+   * which memoryBudget and the 32-bit WASM memory must hold (found in the kernel audit: planned
+   * with one thread, a step of 1.5 GiB took 3.8 GiB on eight).
+   */
+  kernelThreads?: number;
   /** Where progress survives restarts (omit for none). */
   statePath?: string;
   /** Where progress survives restarts, when not files (a browser tab's IndexedDB). */
@@ -467,8 +473,9 @@ export class Worker {
   /** Why this machine cannot train a step of `spec` (its memory budget, its chores), if so. */
   #refuseMemory(spec: JobSpec, round: number): string | undefined {
     const budget = this.options.memoryBudget;
+    const threads = this.options.kernelThreads;
     return refuseStepWork(spec) ??
-      (budget === undefined ? undefined : refuseMemory(spec, round, { budget }));
+      refuseMemory(spec, round, { budget: budget ?? Infinity, threads });
   }
 
   /** Trains, commits and delivers the node's task of the open round, if the chain backs it. */

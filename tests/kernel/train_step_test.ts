@@ -1,7 +1,8 @@
 /**
  * Full-step tests: loss at init, gradients of the whole network against directional finite
- * differences of the loss (per tensor, both model kinds), purity, gradient accumulation,
- * clipping, and that repeated steps fit a batch.
+ * differences of the loss (per tensor, both model kinds, along the gradient and two fixed random
+ * directions), purity, gradient accumulation, clipping, that repeated steps fit a batch, and that
+ * a trainer keeps one workspace on its kernel.
  */
 import assert from "node:assert/strict";
 import { encodeText, sampleBatch } from "../../kernel/data.ts";
@@ -52,23 +53,41 @@ for (const [model, dropout] of [[GPT, 0], [SSM, 0], [GPT, 0.3]] as const) {
     for (let i = 0; i < w.length; i++) w[i] = w[i]! + 0.05 * noise[i]!;
     const batch = sampleBatch(TEXT, 2, 8, 5, 0);
     const { grad } = trainStep(w, initOptState("adamw", w.length), batch, SEED, h);
-    for (const t of layout.tensors) {
-      // Direction: this tensor's own gradient, normalised, so the signal is |g_t|.
-      const g = grad.subarray(t.offset, t.offset + t.size);
-      const gnorm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
-      if (gnorm < 1e-6) continue; // e.g. position rows beyond T get no gradient
-      const eps = 1e-2;
+    const eps = 1e-2;
+    /** Central difference of the loss along unit direction `d` of tensor `t`. */
+    const slope = (t: { offset: number; size: number }, d: Float64Array) => {
       const shifted = (sign: number) => {
         const x = w.slice();
-        for (let i = 0; i < t.size; i++) x[t.offset + i]! += (sign * eps * g[i]!) / gnorm;
+        for (let i = 0; i < t.size; i++) x[t.offset + i]! += sign * eps * d[i]!;
         return evalLoss(x, batch, h, SEED); // same dropout masks as the step
       };
-      const fd = (shifted(1) - shifted(-1)) / (2 * eps);
+      return (shifted(1) - shifted(-1)) / (2 * eps);
+    };
+    layout.tensors.forEach((t, ti) => {
+      const g = grad.subarray(t.offset, t.offset + t.size);
+      const gnorm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+      if (gnorm < 1e-6) return; // e.g. position rows beyond T get no gradient
+      // Along the tensor's own gradient, normalised, so the signal is |g_t|.
+      const fd = slope(t, Float64Array.from(g, (v) => v / gnorm));
       assert.ok(
         Math.abs(fd - gnorm) < 2e-3 * gnorm + 2e-5,
         `${t.name}: finite difference ${fd} vs analytic ${gnorm}`,
       );
-    }
+      // That direction alone passes a gradient with components dropped (the slope along g' of a
+      // loss whose true gradient is g' plus what was dropped is still |g'|). Two fixed
+      // pseudo-random unit directions see every component: the slope must be g . d.
+      for (const k of [1, 2]) {
+        const d = gaussians(1000 * ti + k, t.size);
+        const dn = Math.sqrt(d.reduce((s, v) => s + v * v, 0));
+        d.forEach((v, i) => (d[i] = v / dn));
+        const analytic = g.reduce((s, v, i) => s + v * d[i]!, 0);
+        const fdd = slope(t, d);
+        assert.ok(
+          Math.abs(fdd - analytic) < 2e-3 * gnorm + 2e-5,
+          `${t.name}, direction ${k}: finite difference ${fdd} vs analytic ${analytic}`,
+        );
+      }
+    });
   });
 }
 
@@ -173,4 +192,60 @@ Deno.test("dropout: the step seed selects the masks; same seed, same result", ()
     noDrop,
     "seed is inert without dropout",
   );
+});
+
+Deno.test("createTrainer keeps one workspace: steps of other shapes do not pile up memory", () => {
+  const k = loadKernel();
+  const t = createTrainer(k);
+  const w = initWeights(k, paramLayout(GPT), 1);
+  const run = (B: number) => t.evalLoss(w, sampleBatch(TEXT, B, 8, 1, 0), hyper(GPT, { B }));
+  const first = run(1);
+  const one = k.bytesInUse;
+  for (const B of [2, 3, 4, 5, 6]) run(B); // a job owner's few batch sizes
+  assert.equal(run(1), first);
+  assert.equal(k.bytesInUse, one, "workspaces of earlier shapes are still allocated");
+});
+
+Deno.test("createTrainer: a model config with its keys in another order reuses the workspace", () => {
+  const k = loadKernel();
+  const t = createTrainer(k);
+  const w = initWeights(k, paramLayout(GPT), 1);
+  const batch = sampleBatch(TEXT, 2, 8, 1, 0);
+  const loss = t.evalLoss(w, batch, hyper(GPT));
+  let allocs = 0;
+  const alloc = k.alloc.bind(k);
+  k.alloc = (count: number) => (allocs++, alloc(count));
+  const reordered: ModelConfig = { width: 8, heads: 2, layers: 2, maxT: 8, kind: "gpt" };
+  assert.equal(t.evalLoss(w, batch, hyper(reordered)), loss);
+  assert.equal(allocs, 0, "an equal model config built a second workspace");
+});
+
+Deno.test("createTrainer frees a half-built workspace when an allocation fails", () => {
+  const k = loadKernel();
+  const t = createTrainer(k);
+  const w = initWeights(k, paramLayout(GPT), 1);
+  const batch = sampleBatch(TEXT, 2, 8, 1, 0);
+  const before = k.bytesInUse;
+  let left = 5; // the network's first buffers succeed, then memory.grow "fails"
+  const alloc = k.alloc.bind(k);
+  k.alloc = (count: number) => {
+    if (left-- <= 0) throw new RangeError("Cannot allocate: test");
+    return alloc(count);
+  };
+  assert.throws(() => t.evalLoss(w, batch, hyper(GPT)), RangeError);
+  assert.equal(k.bytesInUse, before, "the half-built workspace is still allocated");
+  k.alloc = alloc;
+  const loss = t.evalLoss(w, batch, hyper(GPT));
+  assert.equal(loss, evalLoss(w, batch, hyper(GPT)));
+});
+
+Deno.test("createTrainer never frees memory allocated on its kernel after its workspace", () => {
+  const k = loadKernel();
+  const t = createTrainer(k);
+  const w = initWeights(k, paramLayout(GPT), 1);
+  t.evalLoss(w, sampleBatch(TEXT, 1, 8, 1, 0), hyper(GPT, { B: 1 }));
+  const other = k.fromF32(new Float32Array([1, 2, 3, 4])); // another user's buffer, above it
+  t.evalLoss(w, sampleBatch(TEXT, 2, 8, 1, 0), hyper(GPT, { B: 2 }));
+  assert.ok(k.mark() > other, "the new workspace must be above the other buffer");
+  assert.deepEqual([...k.f32(other, 4)], [1, 2, 3, 4]);
 });

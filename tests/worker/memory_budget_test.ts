@@ -41,3 +41,20 @@ Deno.test("victim: a compressed job whose residual does not fit beside the step 
   assert.equal(refuseMemory(fp32, 0, budget), undefined);
   assert.equal(refuseMemory(topk, 0, { budget: stepBytes() + 8 * params }), undefined);
 });
+
+Deno.test("victim: a step whose workspace exceeds 32-bit WASM memory is refused at any RAM", () => {
+  // Prepare: a tiny model with a batch of 32,768 x 64 (found in the kernel audit): its workspace
+  // is ~10 GiB of linear memory with either trainer, while its FLOPs pass refuseStepWork.
+  const hostile = {
+    ...spec,
+    model: { kind: "gpt", maxT: 64, layers: 1, heads: 1, width: 4 },
+    batch: { B: 32_768, T: 64, accumSteps: 1 },
+  } as never;
+  const terabyte = { budget: 2 ** 40 };
+
+  // Execute, Assert: refused for the WASM memory, not the budget; the same model with a small
+  // batch still trains.
+  assert.match(refuseMemory(hostile, 0, terabyte) ?? "", /WASM memory \(offload trainer\)/);
+  const small = { ...(hostile as object), batch: { B: 8, T: 64, accumSteps: 1 } } as never;
+  assert.equal(refuseMemory(small, 0, terabyte), undefined);
+});

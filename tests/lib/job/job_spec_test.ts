@@ -479,3 +479,23 @@ Deno.test("attacker: a DP job listing one owner's shard under several names is r
   // Without privacy nothing is charged: a repeat is the owner's choice of weighting.
   assert.ok(parseJobSpec(bytesWith({ shards: three })));
 });
+
+Deno.test("attacker: a job whose step cannot fit a 32-bit WASM memory is refused before escrow", () => {
+  // Found in the kernel audit: a tiny model with a batch of 32,768 x 64 passes the FLOP bound, but
+  // its kernel workspace is ~10 GiB with either trainer; every node failed on memory.grow.
+  const tiny = { kind: "gpt", maxT: 64, layers: 1, heads: 1, width: 4 };
+  refuses(
+    { model: tiny, batch: { B: 32_768, T: 64, accumSteps: 1 } },
+    /more than a 32-bit WASM memory gives it .*raise batch\.accumSteps/,
+  );
+  // The same tokens in micro-batches of 512 sequences fit.
+  assert.ok(parseJobSpec(bytesWith({ model: tiny, batch: { B: 512, T: 64, accumSteps: 64 } })));
+});
+
+Deno.test("attacker: localSteps above the chain's MAX_STEPS_PER_ROUND is refused", () => {
+  // Found in the kernel audit: any positive integer passed, and a worker allocates a round's
+  // per-step records up front. AIJobManager refuses stepsPerRound above 1,000,000 as well.
+  refuses({ localSteps: 1_000_001 }, /localSteps must be at most 1000000/);
+  refuses({ localSteps: 2 ** 31 }, /localSteps must be at most/);
+  assert.equal(parseJobSpec(bytesWith({ localSteps: 1_000_000 })).localSteps, 1_000_000);
+});

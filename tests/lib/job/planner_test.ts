@@ -4,9 +4,11 @@ import { defaultHyper } from "../../../lib/round/local_training.ts";
 import {
   chooseTrainer,
   fitsNode,
+  fitsWasmMemory,
   GB,
   gptActivationCount,
   gptParamCount,
+  MAX_STEP_LINEAR_BYTES,
   monthlyTraffic,
   planModel,
   RESIDENT_STEP_BUDGET,
@@ -130,4 +132,21 @@ Deno.test("chooseTrainer: resident while the workspace fits the budget, else off
   // GPT-2 medium's shape at T 1024 does not fit a 32-bit memory resident
   const medium = { kind: "gpt" as const, maxT: 1024, layers: 24, heads: 16, width: 1024 };
   assert.equal(chooseTrainer(defaultHyper(medium, { B: 1, T: 1024 })).kind, "offload");
+});
+
+Deno.test("fitsWasmMemory: a workspace past 32-bit WASM memory fits neither trainer", () => {
+  // Prepare: a tiny model whose batch of 32,768 x 64 needs ~10 GiB of activations (kernel audit)
+  const tiny = { kind: "gpt" as const, maxT: 64, layers: 1, heads: 1, width: 4 };
+  // Execute
+  const huge = chooseTrainer(defaultHyper(tiny, { B: 32_768, T: 64 }));
+  const small = chooseTrainer(defaultHyper(tiny, { B: 8, T: 64 }));
+  // Assert: offload keeps only the state out, so its workspace is as large; the limit is 4 GiB
+  // less headroom, and one byte over it does not fit
+  assert.equal(huge.kind, "offload");
+  assert.equal(fitsWasmMemory(huge.offload), false);
+  assert.equal(fitsWasmMemory(small[small.kind]), true);
+  assert.ok(MAX_STEP_LINEAR_BYTES < 4 * 2 ** 30);
+  const edge = { ...small.resident, linearBytes: MAX_STEP_LINEAR_BYTES };
+  assert.equal(fitsWasmMemory(edge), true);
+  assert.equal(fitsWasmMemory({ ...edge, linearBytes: MAX_STEP_LINEAR_BYTES + 1 }), false);
 });
