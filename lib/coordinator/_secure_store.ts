@@ -11,6 +11,7 @@ import { SecAggServer } from "../privacy/secure_aggregation/server.ts";
 import type { ExclusionReason } from "../privacy/secure_aggregation/server.ts";
 import type { SecAggConfig } from "../privacy/secure_aggregation/params.ts";
 import {
+  canonicalMessage,
   type ClientMessage,
   decodeMaskedInput,
   type ServerRequest,
@@ -201,6 +202,26 @@ export async function applyStored(
     applied.add(node);
   }
   return applied;
+}
+
+/**
+ * A posted message's text as it is stored and replayed: its stage's fields only, in a fixed order
+ * (the library's canonicalMessage; a masked input's reference is its stage, id and cid). Found in
+ * the secure aggregation audit: a message padded with a megabyte of an unknown field, under a
+ * valid signature, was stored for good and relayed to every neighbour. Text that is no JSON object
+ * is returned as it is, for clientMessage to refuse.
+ */
+export function canonicalText(text: string): string {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (typeof msg !== "object" || msg === null) return text;
+  const m = msg as Record<string, unknown>;
+  if (m.stage !== "MaskedInputCollection") return JSON.stringify(canonicalMessage(m));
+  return JSON.stringify({ stage: m.stage, id: m.id, cid: m.cid });
 }
 
 /**

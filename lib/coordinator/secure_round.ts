@@ -65,6 +65,7 @@ import {
   withAssignment,
 } from "./state.ts";
 import {
+  canonicalText,
   clientMessage,
   countKey,
   exclusive,
@@ -170,6 +171,8 @@ export async function receiveSecureMessage(
   if (accusation) return await takeAccusation(ctx, entry, post, accusation);
   const refused = await checkPost(ctx, job, s, post);
   if (refused) return refused;
+  // Signed as sent; stored, replayed and compared with a retry as its stage's fields alone.
+  post = { ...post, message: canonicalText(post.message) };
   const key = messageKey(s, s.stage, post.nodePubkey);
   const stored = (await getLarge<string>(ctx.kv, key)).value;
   if (stored !== null) return retried(stored, post);

@@ -20,13 +20,20 @@ import {
 import { openSession, sessionAnchor } from "../../lib/coordinator/_secure_session.ts";
 import { getBlockHash } from "../../lib/chain/get_block_hash.ts";
 import { abis } from "../../lib/chain/contracts.ts";
-import { currentAttemptKey, sessionKey } from "../../lib/coordinator/_secure_store.ts";
-import { getJob, setJob, setLarge } from "../../lib/coordinator/state.ts";
+import {
+  currentAttemptKey,
+  messageKey,
+  type SecureSession,
+  sessionKey,
+} from "../../lib/coordinator/_secure_store.ts";
+import { keyPairFromSecret } from "../../lib/privacy/secure_aggregation/_keys.ts";
+import { advertisePayload } from "../../lib/privacy/secure_aggregation/_wire.ts";
+import { getJob, getLarge, setJob, setLarge } from "../../lib/coordinator/state.ts";
 import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import type { Hex } from "viem";
 import { bytesToHex } from "../../lib/crypto/digest.ts";
-import { generateNodeKey } from "../../lib/crypto/keys.ts";
+import { generateNodeKey, signBytes } from "../../lib/crypto/keys.ts";
 import { clipL2 } from "../../lib/privacy/dp.ts";
 import {
   encodeFixedPoint,
@@ -174,6 +181,32 @@ Deno.test("secure aggregation", async (t) => {
     const early = signSecurePost(b.key, session, keys.replaceAll(a.nodePubkey, b.nodePubkey));
     const refused = (await read(await s.post("/secagg", early))).body.error.code;
     assert.equal(refused, "NO_COMMITTED_UPDATE", "b has not committed its round yet");
+    // Found in the secure aggregation audit: fields a node pads its signed keys with were stored
+    // for good and relayed to every neighbour. Stored as the stage's fields alone; a retry of
+    // the same post is still one.
+    const [c, sk] = await Promise.all(
+      [1, 2].map((b) => keyPairFromSecret(new Uint8Array(32).fill(b))),
+    );
+    const advertised = {
+      stage: "AdvertiseKeys",
+      id: a.nodePubkey,
+      cPk: bytesToHex(c!.publicKey),
+      sPk: bytesToHex(sk!.publicKey),
+      signature: signBytes(
+        a.key,
+        advertisePayload(session.context, a.nodePubkey, c!.publicKey, sk!.publicKey),
+      ),
+      pad: "x".repeat(100_000),
+    };
+    const padded = signSecurePost(a.key, session, JSON.stringify(advertised));
+    assert.equal((await s.post("/secagg", padded)).status, 201);
+    assert.equal((await s.post("/secagg", padded)).status, 200);
+    const at = { jobId: job.jobId, round: 0, attempt: session.attempt } as SecureSession;
+    const stored = (await getLarge<string>(s.ctx.kv, messageKey(at, "AdvertiseKeys", a.nodePubkey)))
+      .value!;
+    const { pad: _, ...fields } = advertised;
+    assert.deepEqual(JSON.parse(stored), fields);
+    assert.ok(!stored.includes("pad"));
   });
 
   await t.step("a node that drops after ShareKeys does not stop the round", async () => {

@@ -39,6 +39,26 @@ export async function keyPairFromSecret(secret: Uint8Array): Promise<KeyPair> {
   return { secret: secret.slice(), publicKey, privateKey };
 }
 
+/** A fixed key to try public keys against: nothing secret rests on it. */
+let probe: Promise<KeyPair> | undefined;
+
+/**
+ * Whether `publicKey` can be agreed with: a low-order point gives X25519's all-zero result for
+ * every private key, which WebCrypto refuses. Found in the secure aggregation audit: the server
+ * relayed such a key, signed by its owner, and every honest neighbour failed at ShareKeys (a bad
+ * c key) or while masking (a bad s key), with nobody named for it.
+ */
+export async function usablePublicKey(publicKey: Uint8Array): Promise<boolean> {
+  probe ??= keyPairFromSecret(new Uint8Array(32).fill(7));
+  const { privateKey } = await probe;
+  try {
+    await pairKey("probe", privateKey, { peerPublicKey: publicKey, context: "", ids: ["", ""] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One end of a pairwise agreement: the peer's public key, the round and the two ids. */
 export interface Pair {
   peerPublicKey: Uint8Array;

@@ -270,3 +270,56 @@ export function decodeMaskedInput(bytes: Uint8Array): MaskedInput {
   const masked = new Uint32Array(bytes.slice(start, start + 4 * words).buffer);
   return { stage: "MaskedInputCollection", id, masked };
 }
+
+/** The fields each client message is made of, nested lists' items included. */
+const FIELDS: Record<string, readonly string[]> = {
+  AdvertiseKeys: ["stage", "id", "cPk", "sPk", "signature"],
+  ShareKeys: ["stage", "id", "shares", "bCommit"],
+  MaskedInputCollection: ["stage", "id", "masked"],
+  ConsistencyCheck: ["stage", "id", "signature"],
+  Unmasking: ["stage", "id", "selfMaskShares", "maskKeyShares"],
+};
+const ITEM_FIELDS: Record<string, readonly string[]> = {
+  shares: ["from", "to", "ciphertext", "bDigest", "skDigest"],
+  selfMaskShares: ["of", "share"],
+  maskKeyShares: ["of", "share"],
+};
+
+/**
+ * `msg` with only the fields its stage defines (and its lists' items theirs), in a fixed order;
+ * anything else in it, as sent, is dropped. What a server keeps, relays to neighbours or stores
+ * is this: found in the secure aggregation audit, a signed AdvertiseKeys padded with a megabyte
+ * of an unknown field was kept and sent in every neighbour's ShareKeys request, for good. The
+ * fields' values are the server's to check.
+ *
+ * @example
+ * ```ts
+ * import { canonicalMessage } from "./messages.ts";
+ * const m = { stage: "ConsistencyCheck", id: "a", signature: "0x01", pad: "x".repeat(1e6) };
+ * console.assert(JSON.stringify(canonicalMessage(m)) === '{"stage":"ConsistencyCheck","id":"a","signature":"0x01"}');
+ * ```
+ */
+export function canonicalMessage<T>(msg: T): T {
+  if (typeof msg !== "object" || msg === null) return msg;
+  const fields = FIELDS[String((msg as { stage?: unknown }).stage)];
+  if (!fields) return msg;
+  return pick(msg as Record<string, unknown>, fields, (name, value) => {
+    const items = ITEM_FIELDS[name];
+    if (!items || !Array.isArray(value)) return value;
+    return value.map((item) =>
+      typeof item === "object" && item !== null
+        ? pick(item as Record<string, unknown>, items, (_, v) => v)
+        : item
+    );
+  }) as T;
+}
+
+function pick(
+  from: Record<string, unknown>,
+  fields: readonly string[],
+  map: (name: string, value: unknown) => unknown,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (f in from) out[f] = map(f, from[f]);
+  return out;
+}

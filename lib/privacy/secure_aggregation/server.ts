@@ -28,9 +28,11 @@ import {
   shareDigest,
 } from "./_wire.ts";
 import { addShare, type ShareBook, unmaskSum } from "./_unmask.ts";
+import { usablePublicKey } from "./_keys.ts";
 import { ProtocolError, type SecAggStage, TooFewSurvivorsError } from "./errors.ts";
 import {
   type AdvertiseKeys,
+  canonicalMessage,
   type ClientMessage,
   type ConsistencySignature,
   type EncryptedShare,
@@ -138,8 +140,13 @@ export class SecAggServer {
     return this.#excluded;
   }
 
-  /** Accepts or refuses one client message of the open stage. */
-  receive(message: ClientMessage): Promise<Receipt> {
+  /**
+   * Accepts or refuses one client message of the open stage. Only the fields its stage defines
+   * are kept (canonicalMessage): what the server relays to neighbours is never what a sender
+   * padded its message with.
+   */
+  receive(sent: ClientMessage): Promise<Receipt> {
+    const message = canonicalMessage(sent);
     if (message?.stage !== this.#stage) {
       return Promise.resolve(reject("WRONG_STAGE", `round is at ${this.#stage}`));
     }
@@ -235,6 +242,11 @@ export class SecAggServer {
         this.#badSignature.add(msg.id);
         return reject("BAD_SIGNATURE", `signature of ${msg.id} does not verify`);
       }
+    }
+    // Refused here, not at its neighbours: a key none of them can agree with, relayed, made each
+    // of them fail the round, and the one who sent it was never named.
+    if (!(await usablePublicKey(cPk)) || !(await usablePublicKey(sPk))) {
+      return reject("MALFORMED", "public keys must be usable X25519 keys (not of low order)");
     }
     this.#keys.set(msg.id, msg);
     this.#sPk.set(msg.id, sPk);

@@ -25,6 +25,7 @@ import {
   type UnmaskResponse,
 } from "../../../../lib/privacy/secure_aggregation/messages.ts";
 import { bytesToHex, hexToBytes } from "../../../../lib/crypto/digest.ts";
+import { advertisePayload } from "../../../../lib/privacy/secure_aggregation/_wire.ts";
 import {
   advanceTo,
   answer,
@@ -242,6 +243,74 @@ Deno.test("(d) a client whose AdvertiseKeys signature is wrong is excluded; the 
   assert.deepEqual(result.included, rest);
   assert.deepEqual(result.excluded, { [ids[2]!]: "bad-signature" });
   assert.deepEqual(result.sum, expectedSum(params, rest, defaultInput(params)));
+});
+
+for (const which of ["cPk", "sPk"] as const) {
+  Deno.test(`(d) attacker: a signed low-order ${which} is refused; its sender is left out, the rest aggregate`, async () => {
+    // Found in the secure aggregation audit: the server checked the keys' length only and relayed
+    // an all-zero key, signed by its sender; every honest neighbour then failed the round (at
+    // ShareKeys for a c key, while masking for an s key) and nobody was named for it.
+    const { keys, ids, verify } = identities(6);
+    const evil = ids[0]!;
+    const parties = await createParties({
+      config: makeConfig(6, { clients: ids, minSurvivors: 4 }),
+      verify,
+      clientOptions: (id) => ({ sign: (m) => signBytes(keys.get(id)!, m), verify }),
+    });
+    const { server, clients, params } = parties;
+    const round = { ...parties, inputs: defaultInput(params) };
+    // Execute
+    let receipt: Receipt | undefined;
+    for (const [id, c] of clients) {
+      const msg = await c.advertiseKeys();
+      if (id === evil) {
+        msg[which] = `0x${"00".repeat(32)}`;
+        const payload = advertisePayload(
+          params.context,
+          id,
+          hexToBytes(msg.cPk),
+          hexToBytes(msg.sPk),
+        );
+        msg.signature = signBytes(keys.get(id)!, payload);
+        receipt = await server.receive(msg);
+      } else assert.ok((await server.receive(msg)).ok);
+    }
+    let requests = server.closeStage();
+    while (server.stage !== "Unmasking") {
+      await answer(round, requests);
+      requests = server.closeStage();
+    }
+    await answer(round, requests);
+    const result = await server.finish();
+    // Assert
+    assert.equal(receipt?.ok ? "" : receipt?.code, "MALFORMED");
+    const rest = ids.filter((id) => id !== evil);
+    assert.deepEqual(result.included, rest);
+    assert.deepEqual(result.excluded, { [evil]: "no-keys" });
+    assert.deepEqual(result.sum, expectedSum(params, rest, defaultInput(params)));
+  });
+}
+
+Deno.test("(d) attacker: fields a sender pads its keys with are not relayed to its neighbours", async () => {
+  // Found in the secure aggregation audit: a signed AdvertiseKeys carrying a megabyte of an
+  // unknown field was kept whole and sent in each neighbour's ShareKeys request.
+  const { keys, ids, verify } = identities(4);
+  const { server, clients } = await createParties({
+    config: makeConfig(4, { clients: ids, minSurvivors: 3 }),
+    verify,
+    clientOptions: (id) => ({ sign: (m) => signBytes(keys.get(id)!, m), verify }),
+  });
+  for (const [id, c] of clients) {
+    const msg = await c.advertiseKeys();
+    const sent = id === ids[0] ? { ...msg, pad: "x".repeat(100_000) } : msg;
+    assert.ok((await server.receive(sent)).ok);
+  }
+  const requests = [...server.closeStage().values()] as ShareKeysRequest[];
+  const relayed = requests.flatMap((r) => r.keys);
+  assert.ok(relayed.some((k) => k.id === ids[0]), "its keys are relayed");
+  for (const k of relayed) {
+    assert.deepEqual(Object.keys(k), ["stage", "id", "cPk", "sPk", "signature"]);
+  }
 });
 
 Deno.test("(d) unsigned keys are refused by a verifying server", async () => {
