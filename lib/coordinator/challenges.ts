@@ -258,8 +258,8 @@ async function challengeDelivered(
 }
 
 /**
- * A node that committed the round on chain but delivered no update is challenged, a chunk and a
- * step, whatever the policy's rate. That is what a copier looks like: it commits a group mate's
+ * A node that committed the round on chain but delivered no update (in a secure job: none in the
+ * round's sum) is challenged, a chunk and a step, whatever the policy's rate. That is what a copier looks like: it commits a group mate's
  * public digests, which redundancy then confirms and the round pays, with no update to deliver;
  * it cannot open a chunk of an update or a step record it never computed, so it times out (its
  * reward on the job zeroed, 10% of its stake slashed). An honest node whose update came too late
@@ -279,7 +279,13 @@ async function challengeUndelivered(
   const movedAway = job.reassigned.filter((r) => r.round === job.round).map((r) => r.from);
   for (const node of new Set([...job.assigned, ...movedAway] as Hex[])) {
     if (skip.has(node.toLowerCase())) continue;
-    if ((await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp) continue;
+    // A secure job's update record is its envelope: digests the chain holds already, no update.
+    // Found reviewing the closing fix: a node that posted it and never joined the session was
+    // left out of the sum, of the spot checks and of these challenges, and paid unchecked.
+    const record = spec.secureAggregation
+      ? undefined
+      : (await ctx.kv.get(updateKey(job.jobId, job.round, node))).versionstamp;
+    if (record) continue;
     const at = { addresses, jobId: job.jobId, round: job.round, nodePubkey: node };
     if (BigInt(await getRoundResult(client, at)) === 0n) continue; // no commit: nothing paid
     if (opensChunks(spec)) {

@@ -979,3 +979,35 @@ Deno.test("attacker: a secure job's challenges never put chunks of a node's upda
   assert.equal(await revealed("StepRevealed"), 3);
   assert.equal(await revealed("ChunkRevealed"), 0);
 });
+
+Deno.test("attacker: a node that posts its envelope and skips the session is challenged for its commit", async () => {
+  // Found reviewing the closing fix: in a secure job a node's update record is its envelope
+  // (digests the chain holds, no update). A node that committed made-up digests, posted the
+  // envelope and never joined the session was out of the sum and the spot checks, and skipped by
+  // the undelivered commits' challenges (its record existed): paid for the round, never checked.
+  await using fx = await setupCoordinator({ operators: 4 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 4, rounds: 2, secureAggregation: SECURE });
+  const deltas = await deliverEnvelopes(s, job, job.nodes);
+  const skipper = job.nodes[3]!;
+  const fetchOf = (n: TestNode): CoordinatorFetch => (path, init) =>
+    n === skipper
+      ? Promise.reject(new Error("never joins the session"))
+      : s.route(new Request(`http://coordinator${path}`, init));
+
+  // Execute
+  await secureRound(s, job, deltas, { fetchOf });
+  const out = await aggregate(s, job);
+
+  // Assert: the round closed on the other three; the skipper's commit is challenged.
+  assert.equal(out.updates, 3);
+  const issued = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification,
+    abi: abis.verification,
+    eventName: "ChallengeIssued",
+    args: { jobId: job.jobId },
+    fromBlock: 0n,
+  });
+  const nodes = issued.map((e) => e.args.nodePubkey?.toLowerCase());
+  assert.ok(nodes.includes(skipper.nodePubkey.toLowerCase()), "the skipper is challenged");
+});
