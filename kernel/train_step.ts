@@ -129,18 +129,14 @@ function shapeKey(hyper: Hyper): string {
 export function createTrainer(
   kernel: Kernel,
   options: TrainerOptions = {},
-): { trainStep: TrainStepFn; evalLoss: EvalLossFn } {
+): { trainStep: TrainStepFn; evalLoss: EvalLossFn; release: () => void } {
   /** The workspace, its shape, and the allocator marks before and after it. */
   let current: { key: string; ws: Workspace; start: number; end: number } | undefined;
 
   function workspace(hyper: Hyper): Workspace {
     const key = shapeKey(hyper);
     if (current?.key === key) return current.ws;
-    // Free the previous one only while it is the kernel's last allocation: anything allocated on
-    // this kernel after it (another trainer's workspace, a forward pass's networks) still lives
-    // above it, and releasing to its start would hand that memory out twice.
-    if (current && kernel.mark() === current.end) kernel.release(current.start);
-    current = undefined;
+    release();
     const start = kernel.mark();
     try {
       const layout = paramLayout(hyper.model);
@@ -243,7 +239,18 @@ export function createTrainer(
     return sum / (hyper.accumSteps * hyper.B * hyper.T);
   }
 
-  return { trainStep, evalLoss };
+  /**
+   * Frees the workspace kept for the next step, while it is the kernel's last allocation: anything
+   * allocated on this kernel after it (another trainer's workspace, a forward pass's networks)
+   * still lives above it, and releasing to its start would hand that memory out twice. A trainer
+   * sharing the kernel calls it before its own step (lib/worker/train.ts sizedTrainer).
+   */
+  function release(): void {
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = undefined;
+  }
+
+  return { trainStep, evalLoss, release };
 }
 
 let defaultTrainer: ReturnType<typeof createTrainer> | undefined;

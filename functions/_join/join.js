@@ -59023,8 +59023,7 @@ function createTrainer(kernel, options = {}) {
   function workspace(hyper) {
     const key = shapeKey(hyper);
     if (current?.key === key) return current.ws;
-    if (current && kernel.mark() === current.end) kernel.release(current.start);
-    current = void 0;
+    release();
     const start = kernel.mark();
     try {
       const layout = paramLayout(hyper.model);
@@ -59119,9 +59118,14 @@ function createTrainer(kernel, options = {}) {
     }
     return sum / (hyper.accumSteps * hyper.B * hyper.T);
   }
+  function release() {
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = void 0;
+  }
   return {
     trainStep,
-    evalLoss
+    evalLoss,
+    release
   };
 }
 
@@ -60773,7 +60777,9 @@ function sizedTrainer(kernel, options = {}) {
       }).kind;
       kinds.set(key, kind);
     }
-    return kind === "offload" ? offload ??= createOffloadStep(kernel) : resident ??= createTrainer(kernel);
+    if (kind === "resident") return resident ??= createTrainer(kernel);
+    resident?.release();
+    return offload ??= createOffloadStep(kernel);
   };
   return {
     trainStep: (weights, optState, batch2, seed, hyper) => pick(hyper).trainStep(weights, optState, batch2, seed, hyper),

@@ -2500,8 +2500,7 @@ function createTrainer(kernel, options = {}) {
   function workspace(hyper) {
     const key = shapeKey(hyper);
     if (current?.key === key) return current.ws;
-    if (current && kernel.mark() === current.end) kernel.release(current.start);
-    current = void 0;
+    release();
     const start = kernel.mark();
     try {
       const layout = paramLayout(hyper.model);
@@ -2596,9 +2595,14 @@ function createTrainer(kernel, options = {}) {
     }
     return sum / (hyper.accumSteps * hyper.B * hyper.T);
   }
+  function release() {
+    if (current && kernel.mark() === current.end) kernel.release(current.start);
+    current = void 0;
+  }
   return {
     trainStep,
-    evalLoss
+    evalLoss,
+    release
   };
 }
 

@@ -29,9 +29,9 @@ export function processTrainer(): ReturnType<typeof createTrainer> {
 }
 
 /**
- * Bytes of WASM memory the process's trainer holds. It only grows (a workspace per batch shape,
- * never freed, up to 4 GiB), so only the coordinator's own work may use it: a route that let a
- * caller choose shapes would let that caller exhaust it.
+ * Bytes of WASM memory the process's trainer holds. A WASM memory never shrinks (the trainer
+ * keeps one workspace, but its high-water mark stays, up to 4 GiB), so only the coordinator's own
+ * work may use it: a route that let a caller choose shapes would let that caller hold it high.
  */
 export function processTrainerBytes(): number {
   return kernel?.ops.memory.buffer.byteLength ?? 0;

@@ -36,7 +36,7 @@ import type { WorkerState } from "./state.ts";
 import type { TrainTask } from "./task.ts";
 
 /** The kernel trainer a worker trains with. */
-export type Trainer = ReturnType<typeof createTrainer>;
+export type Trainer = Pick<ReturnType<typeof createTrainer>, "trainStep" | "evalLoss">;
 
 /**
  * A trainer that picks, per model shape, the resident step or the offload step (weights, gradient
@@ -53,7 +53,7 @@ export type Trainer = ReturnType<typeof createTrainer>;
  * ```
  */
 export function sizedTrainer(kernel: Kernel, options: { budget?: number } = {}): Trainer {
-  let resident: Trainer | undefined;
+  let resident: ReturnType<typeof createTrainer> | undefined;
   let offload: Trainer | undefined;
   const kinds = new Map<string, "resident" | "offload">(); // per shape: planning builds a network
   const pick = (hyper: Hyper): Trainer => {
@@ -63,9 +63,11 @@ export function sizedTrainer(kernel: Kernel, options: { budget?: number } = {}):
       kind = chooseTrainer(hyper, { budget: options.budget, threads: kernel.threads }).kind;
       kinds.set(key, kind);
     }
-    return kind === "offload"
-      ? offload ??= createOffloadStep(kernel)
-      : resident ??= createTrainer(kernel);
+    if (kind === "resident") return resident ??= createTrainer(kernel);
+    // The resident workspace of an earlier job (up to 3 GiB) would sit under the offload step's
+    // window, which then failed memory.grow at every retry (found reviewing the kernel fix).
+    resident?.release();
+    return offload ??= createOffloadStep(kernel);
   };
   return {
     trainStep: (weights, optState, batch, seed, hyper) =>
