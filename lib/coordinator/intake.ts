@@ -69,10 +69,10 @@ export async function receiveUpdate(
   if (bad) return bad;
   const existing = await asRetry(ctx, job, env) ?? await countedBefore(ctx, job, env);
   if (existing) return existing;
-  // Before any read or pin; storeUpdate's write checks it again, as the close may start meanwhile
-  // (a pin taken in that window stays: pins are per root, and the CID may be another file's).
+  // Before any read; storeUpdate checks it again before its pin and in its write, as the close
+  // may start meanwhile.
   if ((await ctx.kv.get(closingKey(env.jobId, job.round))).versionstamp) {
-    return closingRefusal(job.round);
+    return closingRefusal(job.round, spec);
   }
   // The chain read before the update's: reading, decoding and checking an update costs up to
   // the job's largest update (~1 GB at 124M parameters), which a node could otherwise have the
@@ -84,8 +84,9 @@ export async function receiveUpdate(
   }
   // One read of a node's update at a time, whatever number of copies it posts at once: found in
   // the round pipeline audit, each concurrent copy of one committed envelope read and decoded the
-  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory.
-  const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}:${env.updateCid}`;
+  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory. Keyed
+  // by the envelope's signature: another envelope of the node is not answered as this one.
+  const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}:${env.signature}`;
   return await singleFlight(ctx, flight, async () => {
     // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
     const slot = slotOf(place, spec);
@@ -93,7 +94,7 @@ export async function receiveUpdate(
       ? securePayload(slot, env)
       : await readPayload(ctx, slot, spec, env);
     if (!payload.ok) return payload;
-    return await storeUpdate(ctx, job, env, payload);
+    return await storeUpdate(ctx, job, spec, env, payload);
   });
 }
 
@@ -329,6 +330,7 @@ export function checkPartition(
 async function storeUpdate(
   ctx: Context,
   job: JobHead,
+  spec: JobSpec,
   env: SignedUpdateEnvelope,
   payload: { bytes: number; slot: number; norm?: number },
 ): Promise<IntakeResult> {
@@ -351,8 +353,13 @@ async function storeUpdate(
     norm: payload.norm,
   };
   const key = updateKey(env.jobId, job.round, env.nodePubkey);
+  const closing = closingKey(env.jobId, job.round);
   const secure = env.updateCid === SECURE_UPDATE_CID;
   if (!secure) {
+    // Again after the read, which takes seconds for a large update: a pin taken for an update
+    // the write then refuses is never released (pins are per root, and the CID may be another
+    // file's, so it is not unpinned); checked here, only the moment before the write is left.
+    if ((await ctx.kv.get(closing)).versionstamp) return closingRefusal(job.round, spec);
     if (!(await pinUpload(ctx, env.updateCid))) {
       const why = `${env.updateCid} was collected while it was read: upload it again`;
       return refuse(422, "UPDATE_UNREADABLE", why);
@@ -363,22 +370,27 @@ async function storeUpdate(
   // update stored while the round closed (the job still read as open) was answered 201, never
   // combined, never checked, and skipped as delivered by the undelivered commits' challenges, so
   // a node committed made-up digests and posted them once the close began, paid and unchecked.
-  const closing = closingKey(env.jobId, job.round);
   const op = ctx.kv.atomic().check({ key, versionstamp: null }, {
     key: closing,
     versionstamp: null,
   })
     .set(key, record);
   const res = await countUpdate(op, env.jobId, job.round).commit();
-  if (!res.ok) return await asRetry(ctx, job, env) ?? closingRefusal(job.round);
+  if (!res.ok) return await asRetry(ctx, job, env) ?? closingRefusal(job.round, spec);
   await touchNode(ctx, env.nodePubkey);
   if (!secure) await closeWhenComplete(ctx, job); // a secure round closes when its session ends
   return { ok: true, status: 201, record };
 }
 
-/** An update that came once its round's closing set was recorded: the round closes without it. */
-function closingRefusal(round: number): Rejection {
-  return refuse(409, ROUND_NOT_OPEN, `round ${round} is closing: it closes without this update`);
+/**
+ * An update that came once its round's closing set was recorded: the round closes without it. An
+ * asynchronous job's is asked again shortly (503), as it counts in the next round once this one
+ * closed (found reviewing the closing fix: refused for good, it was lost and its node challenged).
+ */
+function closingRefusal(round: number, spec: JobSpec): Rejection {
+  const why = `round ${round} is closing`;
+  if (spec.asynchronous) return refuse(503, "ROUND_CLOSING", `${why}: post it again shortly`);
+  return refuse(409, ROUND_NOT_OPEN, `${why}: it closes without this update`);
 }
 
 /** How stale a node's `lastSeen` may get before a request rewrites it (one KV write saved on

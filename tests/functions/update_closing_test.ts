@@ -10,7 +10,7 @@ import type { Context } from "../../lib/coordinator/context.ts";
 import { aggregateJob } from "../../lib/coordinator/round_close.ts";
 import { listValues } from "../../lib/coordinator/state.ts";
 import { envelopeToJson } from "../../lib/round/update_envelope.ts";
-import { read, type Scenario, setupCoordinator } from "./_coordinator.ts";
+import { type JobOptions, read, type Scenario, setupCoordinator } from "./_coordinator.ts";
 
 /**
  * `kv` whose first atomic commit that sets a key under `prefix` first runs `before`: a request
@@ -45,8 +45,8 @@ function kvBefore(kv: Deno.Kv, prefix: string, before: () => Promise<void>): Den
 }
 
 /** Closes `s`'s job with one node's committed update posted when the close writes `prefix`. */
-async function closeWithLatePost(s: Scenario, prefix: string) {
-  const job = await s.job({ nodes: 5, rounds: 2 });
+async function closeWithLatePost(s: Scenario, prefix: string, options: JobOptions = {}) {
+  const job = await s.job({ nodes: 5, rounds: 2, ...options });
   await s.deliver(job, job.nodes.slice(0, 4));
   const late = job.nodes[4]!;
   const u = await s.train(job, late); // committed on chain before the close
@@ -57,11 +57,12 @@ async function closeWithLatePost(s: Scenario, prefix: string) {
       posted = await read(await s.post("/aggregate/update", envelopeToJson(u.envelope)));
     }),
   };
-  const closed = await aggregateJob(ctx, job.jobId);
+  await aggregateJob(ctx, job.jobId);
   assert.ok(posted, "the update was posted during the close");
   const challenges = (await listValues<ChallengeRecord>(s.ctx.kv, ["challenge", job.jobId]))
     .filter((c) => c.nodePubkey === late.nodePubkey);
-  return { closed, posted, challenges, metrics: (await s.jobRecord(job.jobId)).metrics[0]! };
+  const metrics = (await s.jobRecord(job.jobId)).metrics[0]!;
+  return { job, update: u, posted, challenges, metrics };
 }
 
 Deno.test("attacker: an update posted once the round's closing set is recorded is refused and its commit challenged", async () => {
@@ -82,4 +83,19 @@ Deno.test("an update stored while the closing set is decided is counted in it", 
   const { posted, metrics } = await closeWithLatePost(s, "closing");
   assert.equal(posted.status, 201);
   assert.equal(metrics.updates, 5, "the close decided again with it");
+});
+
+Deno.test("an asynchronous job's update that came while its round closed is asked again, and counts in the next", async () => {
+  // Found reviewing the closing fix: refused for good (409), the worker dropped it, though once
+  // the round closed it counts in the next one as a stale update.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const asynchronous = { maxStaleness: 1 };
+  const { job, update, posted, metrics } = await closeWithLatePost(s, "job", { asynchronous });
+  assert.equal(posted.status, 503);
+  assert.equal(posted.body.error?.code, "ROUND_CLOSING");
+  assert.equal(metrics.updates, 4);
+  const again = await read(await s.post("/aggregate/update", envelopeToJson(update.envelope)));
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  assert.equal((await s.jobRecord(job.jobId)).round, 1);
 });
