@@ -74,7 +74,7 @@ function layout({ layers, heads, width }: { layers: number; heads: number; width
 async function submitParams(s: JobSettings): Promise<Omit<SubmitJobParameters, "store">> {
   const o = s.submit!, endpoint = s.endpoint!, deployment = s.deployment!;
   const shards = await loadShards(o.data, o.shards, o.model.context);
-  const parts = o.codec === "partition" ? o.parts ?? Math.min(8, o.nodes) : o.parts;
+  const parts = o.parts; // the partition codec's default is resolved with the settings
   return {
     coordinator: s.coordinator,
     deployment: { addresses: deployment.addresses!, name: deployment.name },

@@ -189,12 +189,21 @@ function checkCodecOptions(r: SettingsReader, s: JobSubmitSettings): void {
   if (parts !== undefined && codec !== "partition") {
     r.fail("--parts", `applies to --codec partition only, got ${codec ?? "no --codec"}`);
   }
-  // One part per task group at most: the coordinator refuses more, after the escrow.
+  if (codec !== "partition") return;
+  // One part per task group at most: the coordinator refuses more, after the escrow. The default
+  // is resolved here too (8, or one per group), so it is checked like a given one.
   const groups = Math.ceil(s.nodes / s.verification.redundancy);
-  if (parts !== undefined && codec === "partition" && parts > groups) {
+  if (parts === undefined) s.parts = Math.min(8, groups);
+  if (groups < 2) {
+    r.fail(
+      "--codec",
+      `partition needs at least 2 task groups (--nodes / --redundancy), got ${groups}`,
+    );
+  } else if (parts !== undefined && parts > groups) {
     r.fail(
       "--parts",
-      `must be at most the job's task groups (--nodes / --redundancy, rounded up: ${groups}), got ${parts}`,
+      `must be at most the job's task groups (--nodes / --redundancy, rounded up: ${groups}), ` +
+        `got ${parts}`,
     );
   }
 }

@@ -129,7 +129,8 @@ async function abandonStalled(
   },
 ): Promise<bigint> {
   const { addresses, jobId, log } = params;
-  await refuseLive(client, addresses, jobId, params.job.currentRound);
+  const verb = params.node === undefined ? "cancel" : "settle";
+  await refuseLive(client, addresses, jobId, params.job.currentRound, verb);
   const cut = await abandonJob(client, { addresses, jobId, node: params.node });
   // The abandonment closed the round left open; its coordinator is gone, so the caller settles
   // its task groups: only the commits their majorities confirm are paid for that round.
@@ -197,13 +198,14 @@ async function refuseLive(
   addresses: ArthaAddresses,
   jobId: Hex,
   round: number,
+  verb = "cancel",
 ): Promise<void> {
   const stalledAt = await getStalledAt(client, { addresses, jobId });
   const now = Number((await client.getBlock()).timestamp);
   if (now >= stalledAt) return;
   throw new CancelRefusedError(
     "JOB_RUNNING",
-    `Cannot cancel job ${jobId}: it is running (round ${round} is open) and its coordinator ` +
+    `Cannot ${verb} job ${jobId}: it is running (round ${round} is open) and its coordinator ` +
       `may still close rounds; if no round closes before ${iso(stalledAt)}, it can be ` +
       "abandoned then (a day past a round's budgeted compute since the last close)",
     stalledAt,

@@ -148,6 +148,19 @@ Deno.test("job submit: a codec's option without its codec, or out of the spec's 
   assert.equal(refusal(submit("--codec", "topk", "--fraction", "0.01")), "");
 });
 
+Deno.test("job submit: the partition codec's default part count fits the task groups", () => {
+  // Found reviewing the CLI fix: the default was min(8, nodes), so --redundancy 2 on 3 nodes
+  // asked 3 parts of 2 task groups, refused by the coordinator after the escrow.
+  const parts = (...args: string[]) =>
+    withEnv(BASE, () => readJobSettings(["submit", ...args])).submit!.parts;
+  assert.equal(parts("--codec", "partition", "--nodes", "3", "--redundancy", "2"), 2);
+  assert.equal(parts("--codec", "partition", "--nodes", "20"), 8);
+  assert.match(
+    refusal(submit("--codec", "partition", "--nodes", "2", "--redundancy", "2")),
+    /--codec partition needs at least 2 task groups/,
+  );
+});
+
 Deno.test("dataset prepare: --expires in milliseconds, or centuries ahead, is refused", () => {
   const prepare = (expires: string) => () =>
     readDatasetSettings([

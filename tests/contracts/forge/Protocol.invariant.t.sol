@@ -167,10 +167,10 @@ contract ProtocolInvariantTest is Test {
         (s[0], s[1], s[2]) = (registry.heartbeat.selector, registry.reportMissedHeartbeats.selector, registry.deactivateNode.selector);
         (s[3], s[4], s[5]) = (registry.withdrawStake.selector, registry.verifyHardware.selector, registry.slashBps.selector);
         _raw(address(registry), s);
-        s = new bytes4[](7);
+        s = new bytes4[](8);
         (s[0], s[1], s[2]) = (jobs.assign.selector, jobs.reassign.selector, jobs.closeRound.selector);
         (s[3], s[4], s[5]) = (jobs.cancelJob.selector, jobs.withdraw.selector, jobs.credit.selector);
-        s[6] = jobs.abandonJob.selector;
+        (s[6], s[7]) = (jobs.abandonJob.selector, jobs.abandonJobAsOperator.selector);
         _raw(address(jobs), s);
         s = new bytes4[](4);
         (s[0], s[1], s[2], s[3]) = (proofs.commitRound.selector, proofs.finalizeBatch.selector, proofs.setQuality.selector, proofs.penalise.selector);
