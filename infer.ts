@@ -19,6 +19,7 @@ import { cachedModelDir } from "./lib/model/model_cache.ts";
 import { parseCid } from "./lib/store/cid.ts";
 import { type InferSettings, readInferSettings } from "./lib/config.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
+import { terminalText } from "./lib/network/printable.ts";
 
 /** A local folder as it is; a CID or artha:// URI through the cache (store and gateway). */
 async function modelDir(s: InferSettings): Promise<string> {
@@ -67,10 +68,14 @@ async function main(args: string[]): Promise<void> {
   const enc = new TextEncoder();
   await out.write(enc.encode(s.prompt));
   const { maxTokens, temperature, topK, seed } = s;
+  // To a terminal, a model's bytes go through terminalText: they may be any byte (escapes
+  // included); piped to a file or program, they are written as generated.
+  const shown = out.isTerminal() ? terminalText() : undefined;
   for await (
     const t of generate(backend, enc.encode(s.prompt), { maxTokens, temperature, topK, seed })
   ) {
-    await out.write(new Uint8Array([t]));
+    const byte = new Uint8Array([t]);
+    await out.write(shown ? enc.encode(shown(byte)) : byte);
   }
   await out.write(enc.encode("\n"));
   console.error(`[${backend.name}/${backend.device}, model cached in ${dir}]`);

@@ -388,9 +388,12 @@ export function parseInferParams(
   body: Record<string, unknown>,
   defaults: { maxTokens?: number; emptyInput?: boolean; score?: boolean } = {},
 ): InferParams {
-  const modelCid = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
+  const given = field.string(body, "modelCid", { max: 200 }).replace(/^artha:\/\//, "");
+  let modelCid: string;
   try {
-    parseCid(modelCid);
+    // One spelling per model: found in the inference audit, each spelling of one CID (v0, v1,
+    // other bases) was its own cache entry, load and refusal record, and missed the served index.
+    modelCid = parseCid(given).toV1().toString();
   } catch (e) {
     const message = `Invalid field "modelCid": ${(e as Error).message}`;
     throw new HttpError(400, message, { code: "INVALID_FIELD" });

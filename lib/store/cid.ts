@@ -95,6 +95,29 @@ export function parseCid(text: string | CID): CID {
 }
 
 /**
+ * The usual spellings of one CID, for lookups keyed by a CID's text (a chain registry's): as
+ * given, CIDv1 in base32 (how this store names files), and CIDv0 (how `ipfs add` names them) when
+ * the CID has one. Found in the inference audit: a model published as Qm... was not found under
+ * its bafy... spelling, so data naming the same bytes could be made private over it.
+ *
+ * @example
+ * ```ts
+ * import { cidSpellings } from "./cid.ts";
+ * const v0 = "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH";
+ * const [given, v1] = cidSpellings(v0);
+ * console.assert(given === v0 && v1!.startsWith("bafy") && cidSpellings(v1!).includes(v0));
+ * ```
+ */
+export function cidSpellings(text: string): string[] {
+  const cid = parseCid(text);
+  const out = new Set([text, cid.toV1().toString()]);
+  if (cid.code === DAG_PB_CODE && cid.multihash.code === SHA2_256_CODE) {
+    out.add(cid.toV0().toString());
+  }
+  return [...out];
+}
+
+/**
  * Formats a CID as an `artha://<cid>` URI.
  *
  * @example

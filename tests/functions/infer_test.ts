@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
-import { computeCid } from "../../lib/store/cid.ts";
+import { computeCid, parseCid } from "../../lib/store/cid.ts";
+import { base36 as base36Encoder } from "multiformats/bases/base36";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import {
   MAX_GENERATIONS,
@@ -73,6 +74,15 @@ Deno.test("infer", async (t) => {
     );
     assert.equal(again.status, 200);
     assert.equal(again.body.lossNats, b.lossNats, "deterministic, artha:// accepted");
+    // Found in the inference audit: each spelling of one CID was its own model (cache entry,
+    // load, refusal record) and missed the index of served checkpoints: 404 UNKNOWN_MODEL.
+    const base36 = parseCid(checkpoint).toString(base36Encoder);
+    const spelled = await read(
+      await s.post("/ai/infer", { modelCid: base36, input: TEXT, maxTokens: 0 }),
+    );
+    assert.equal(spelled.status, 200, JSON.stringify(spelled.body));
+    assert.equal(spelled.body.modelCid, checkpoint, "answered under the one spelling");
+    assert.equal(spelled.body.lossNats, b.lossNats);
   });
 
   await t.step(
