@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InferenceLane, inLane } from "./_inference_lane.ts";
 import { isModelPublished } from "../chain/is_model_published.ts";
 import { loadModel, type ModelSource, UnservableModelError } from "../model/publish.ts";
 import { FolderTooLargeError, InvalidFolderError } from "../model/model_folder.ts";
@@ -114,6 +115,8 @@ export interface Serving {
   unservable: Map<string, { error: RejectedError; until: number }>;
   /** Chain reads of whether a CID is published, under way (at most {@link MAX_MODEL_CHECKS}). */
   checking: number;
+  /** Every served model's forward passes, one at a time, with a turn of the loop between. */
+  lane: InferenceLane;
 }
 
 /** The serving state of a context, with no model loaded. */
@@ -129,6 +132,7 @@ export function createServing(ctx: Context, limits: InferLimits): Serving {
     notModels: new Map(),
     unservable: new Map(),
     checking: 0,
+    lane: new InferenceLane(),
   };
 }
 
@@ -268,7 +272,7 @@ function roomForLoad(serving: Serving, client: string | undefined): void {
 function startLoad(serving: Serving, cid: string, client: string | undefined): Loaded {
   const { cache, loading } = serving;
   roomForLoad(serving, client);
-  const model = loadChecked(serving.ctx, cid);
+  const model = loadChecked(serving.ctx, cid, serving.lane);
   const loaded: Loaded = { model, users: 0, evicted: false, client, since: serving.ctx.now() };
   loading.set(cid, loaded);
   loaded.model.then(() => {
@@ -307,7 +311,7 @@ function disposeServed(entry: Loaded): void {
 }
 
 /** Loads `cid` and its backend (a CID {@link checkServable} let through). */
-async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
+async function loadChecked(ctx: Context, cid: string, lane: InferenceLane): Promise<ServedModel> {
   let source: ModelSource;
   try {
     // A folder is anyone's to publish, and may link a job's private file as its weights.
@@ -321,7 +325,7 @@ async function loadChecked(ctx: Context, cid: string): Promise<ServedModel> {
   } catch (e) {
     throw refusalOfLoad(cid, e);
   }
-  const backend = await createBackend(source, { backend: ctx.config.inferBackend });
+  const backend = inLane(await createBackend(source, { backend: ctx.config.inferBackend }), lane);
   return { cid, backend, context: servingContext(backend) };
 }
 
