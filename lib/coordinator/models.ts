@@ -14,6 +14,7 @@ import { VOCAB } from "../../kernel/params.ts";
 import { generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
+import { privateFile } from "./svdb_private.ts";
 import {
   acquireServed,
   checkBounded,
@@ -187,6 +188,11 @@ async function* streamGeneration(
     if (cold) {
       serving.clients.spendCold(caller.client);
       await checkBounded(serving, p.modelCid);
+    } else if (await privateFile(serving.ctx, p.modelCid)) {
+      // Checked at its load only, a loaded model made private since (a job's data uploaded
+      // privately over it) was served until evicted (found in the inference audit). One read.
+      const why = `Cannot infer: ${p.modelCid} is private data`;
+      throw new RejectedError(reject(403, "PRIVATE_FILE", why));
     }
     return yield* generateCounted(serving, p, bytes, caller);
   } catch (e) {

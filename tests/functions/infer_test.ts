@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { abis } from "../../lib/chain/contracts.ts";
 import { sendContract } from "../../lib/chain/send_contract.ts";
 import { computeCid, parseCid } from "../../lib/store/cid.ts";
+import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { base36 as base36Encoder } from "multiformats/bases/base36";
 import { MAX_INPUT_BYTES } from "../../functions/infer.ts";
 import {
@@ -436,6 +437,24 @@ Deno.test("attacker: a job's private update or shard published as a model is not
     assert.equal(res.status, 403, JSON.stringify(res.body));
     assert.equal(res.body.error.code, "PRIVATE_FILE");
   }
+});
+
+Deno.test("attacker: a loaded model made private since is not served from the cache", async () => {
+  // Found in the inference audit: privacy was checked at a model's load only, so a model made a
+  // job's private data after it was loaded went on being served until it was evicted.
+  await using fx = await setupCoordinator();
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 1 });
+  await s.deliver(job, job.nodes);
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  const cid: string = closed.checkpointCid;
+  const ask = async () =>
+    await read(await s.post("/ai/infer", { modelCid: cid, input: TEXT, maxTokens: 0 }));
+  assert.equal((await ask()).status, 200);
+  await s.ctx.kv.set(privateKey(cid), { owner: "0xowner", jobs: [job.jobId] });
+  const res = await ask();
+  assert.equal(res.status, 403, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, "PRIVATE_FILE");
 });
 
 Deno.test("attacker: a published model the coordinator cannot run is a kept 422, not a 500 read again each time", async () => {
