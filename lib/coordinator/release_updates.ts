@@ -99,7 +99,7 @@ async function jobCids(ctx: Context, job: JobHead): Promise<string[]> {
  * optimizer's state it replaced (`before`, when the close stored another; its bytes name its job,
  * round_apply.ts, so no other file has them) and a secure round's unmasked sum. Found in the
  * storage audit: each was pinned for good, a model's size (twice that for Adam's moments) more
- * every round.
+ * every round. A secure round's messages are deleted too.
  */
 export async function releaseClosedRound(
   ctx: Context,
@@ -111,4 +111,25 @@ export async function releaseClosedRound(
   // Only a sum named by its session (older ones may be any file's bytes: see storedSum).
   const result = (await currentSession(ctx, job))?.value.result;
   if (result?.sumHeader) await ctx.store.unpin(result.sumCid);
+  await deleteSessionMessages(ctx.kv, job);
+}
+
+/**
+ * Deletes the closed round's secure-aggregation messages (every attempt's, their parts with
+ * them): only the open round's are ever read (a server is rebuilt from them), and each round left
+ * a few KB a node a stage for good (found in the secure aggregation audit). The session heads,
+ * with their results and failures (a proven dealer), stay.
+ */
+async function deleteSessionMessages(kv: Deno.Kv, job: JobRecord): Promise<void> {
+  const prefix = ["secagg", job.jobId.toLowerCase(), job.round];
+  let op = kv.atomic(), pending = 0;
+  for await (const e of kv.list({ prefix })) {
+    if (e.key[prefix.length + 1] !== "msg") continue; // [..., attempt, "msg", stage, node, ...]
+    op.delete(e.key);
+    if (++pending < 500) continue; // KV takes 1,000 mutations an operation
+    await op.commit();
+    op = kv.atomic();
+    pending = 0;
+  }
+  if (pending > 0) await op.commit();
 }

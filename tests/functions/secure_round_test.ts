@@ -23,6 +23,7 @@ import { abis } from "../../lib/chain/contracts.ts";
 import {
   currentAttemptKey,
   messageKey,
+  readSession,
   type SecureSession,
   sessionKey,
 } from "../../lib/coordinator/_secure_store.ts";
@@ -980,7 +981,7 @@ Deno.test("attacker: a secure job's challenges never put chunks of a node's upda
   assert.equal(await revealed("ChunkRevealed"), 0);
 });
 
-Deno.test("attacker: a node that posts its envelope and skips the session is challenged for its commit", async () => {
+Deno.test("attacker: a node that posts its envelope and skips the session is challenged; the round's messages go at its close", async () => {
   // Found reviewing the closing fix: in a secure job a node's update record is its envelope
   // (digests the chain holds, no update). A node that committed made-up digests, posted the
   // envelope and never joined the session was out of the sum and the spot checks, and skipped by
@@ -1010,4 +1011,10 @@ Deno.test("attacker: a node that posts its envelope and skips the session is cha
   });
   const nodes = issued.map((e) => e.args.nodePubkey?.toLowerCase());
   assert.ok(nodes.includes(skipper.nodePubkey.toLowerCase()), "the skipper is challenged");
+  // Found in the secure aggregation audit: each round's messages stayed in KV for good. Once the
+  // round closed they are gone; its session head (result, failures) stays.
+  for await (const e of s.ctx.kv.list({ prefix: ["secagg", job.jobId.toLowerCase(), 0] })) {
+    assert.notEqual(e.key[4], "msg", `a closed round's message is kept: ${String(e.key)}`);
+  }
+  assert.ok((await readSession(s.ctx.kv, job.jobId, 0, 0))?.value.result, "the head stays");
 });
