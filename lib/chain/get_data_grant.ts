@@ -31,13 +31,20 @@ export interface Grant {
  */
 export async function getDataGrant(
   client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; datasetId: Hex; granteeDid: Hex },
+  params: {
+    addresses: Pick<ArthaAddresses, "dids">;
+    datasetId: Hex;
+    granteeDid: Hex;
+    /** Read at this block (default the latest), so two reads see one state. */
+    blockNumber?: bigint;
+  },
 ): Promise<Grant> {
   const g = await client.readContract({
     address: params.addresses.dids,
     abi: abis.dids,
     functionName: "getGrant",
     args: [params.datasetId, params.granteeDid],
+    ...(params.blockNumber === undefined ? {} : { blockNumber: params.blockNumber }),
   });
   return {
     grantedAt: BigInt(g.grantedAt),

@@ -13,12 +13,19 @@ import { abis, type ArthaAddresses } from "./contracts.ts";
  */
 export function hasDataAccess(
   client: ArthaClient,
-  params: { addresses: Pick<ArthaAddresses, "dids">; datasetId: Hex; granteeDid: Hex },
+  params: {
+    addresses: Pick<ArthaAddresses, "dids">;
+    datasetId: Hex;
+    granteeDid: Hex;
+    /** Read at this block (default the latest), so two reads see one state. */
+    blockNumber?: bigint;
+  },
 ): Promise<boolean> {
   return client.readContract({
     address: params.addresses.dids,
     abi: abis.dids,
     functionName: "hasAccess",
     args: [params.datasetId, params.granteeDid],
+    ...(params.blockNumber === undefined ? {} : { blockNumber: params.blockNumber }),
   });
 }

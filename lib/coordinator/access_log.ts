@@ -57,7 +57,8 @@ export async function accessTrail(
   granteeDid: Hex,
   options: { parts?: number } = {},
 ): Promise<AccessTrail> {
-  const head = await ctx.chain.client.getBlockNumber();
+  // Fresh: viem keeps a block number read in the last seconds, which misses an access just made.
+  const head = await ctx.chain.client.getBlockNumber({ cacheTime: 0 });
   const next = await catchUp(ctx, head, options.parts ?? ACCESS_SCAN_PARTS);
   const entries = ctx.kv.list<DataAccess>(
     { prefix: entryPrefix(ctx, datasetId, granteeDid) },

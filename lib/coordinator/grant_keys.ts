@@ -81,10 +81,17 @@ async function refuseKeyReader(
   if (who === client.account.address.toLowerCase()) return undefined;
   const grantee = await getDid(client, { addresses, didHash: g.granteeDid });
   if (grantee?.owner.toLowerCase() === who) {
-    const [stands, now] = await Promise.all([
-      hasAccess(client, { addresses, ...g }),
-      getGrant(client, { addresses, ...g }),
+    // One block for both reads: found in the DID audit, a rotation and re-grant landing between
+    // them paired the new grant's standing with the old key it retired.
+    const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
+    const [onChain, now] = await Promise.all([
+      hasAccess(client, { addresses, ...g, blockNumber }),
+      getGrant(client, { addresses, ...g, blockNumber }),
     ]);
+    // Expiry by the coordinator's clock too: found in the DID audit, the chain's latest block
+    // keeps the time it was mined at, so on a quiet chain an expired grant stood until a block.
+    const expired = now.expiresAt !== 0n && BigInt(Math.floor(ctx.now() / 1000)) >= now.expiresAt;
+    const stands = onChain && !expired;
     // The key the grant names now, not any key once stored for the pair: found reviewing the
     // gate, a grantee revoked and granted again after a rotation read its old key, never read,
     // which opens the old ciphertext the rotation retired.

@@ -101,6 +101,18 @@ Deno.test("attacker: a grantee whose grant expired cannot read the key it never 
   assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 403);
 });
 
+Deno.test("attacker: a grant past its expiry on a quiet chain does not hand out its key", async () => {
+  // Found in the DID audit: the chain's latest block keeps the time it was mined at, so with no
+  // transaction since, hasAccess still held a grant whose expiry had passed by the clock.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const now = (await fx.clients[2]!.getBlock()).timestamp;
+  const p = await published(fx, s, now + 600n);
+  assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 200, "while it stands");
+  s.advance(3_600_000); // an hour by the coordinator's clock; no block mined meanwhile
+  assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 403);
+});
+
 Deno.test("victim: a grantee opens the dataset through the gateway; the owner sees its reads", async () => {
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
