@@ -200,7 +200,8 @@ export async function applyStored(
     const receipt = await server.receive(await clientMessage(ctx, text, s.config));
     // Keys stored before the server refused low-order ones: their sender is left out (no-keys),
     // as it would be now, rather than every call on the session failing on the replay.
-    const stale = !receipt.ok && receipt.code === "MALFORMED" && server.stage === "AdvertiseKeys";
+    const stale = !receipt.ok && receipt.code === "MALFORMED" && server.stage === "AdvertiseKeys" &&
+      /low order/.test(receipt.message);
     if (stale) console.warn(`secagg: ${node}'s stored keys are refused now: ${receipt.message}`);
     else if (!receipt.ok) throw new Error(`Cannot replay ${node}'s message: ${receipt.message}`);
     applied.add(node);

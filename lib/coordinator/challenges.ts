@@ -259,7 +259,9 @@ async function challengeDelivered(
 
 /**
  * A node that committed the round on chain but delivered no update (in a secure job: none in the
- * round's sum) is challenged, a chunk and a step, whatever the policy's rate. That is what a copier looks like: it commits a group mate's
+ * round's sum, so a dropout, a node left out of the last attempt or one accused answers a step
+ * challenge, as a late node of a plain job does) is challenged, a chunk and a step, whatever the
+ * policy's rate. That is what a copier looks like: it commits a group mate's
  * public digests, which redundancy then confirms and the round pays, with no update to deliver;
  * it cannot open a chunk of an update or a step record it never computed, so it times out (its
  * reward on the job zeroed, 10% of its stake slashed). An honest node whose update came too late

@@ -84,18 +84,38 @@ export async function receiveUpdate(
   }
   // One read of a node's update at a time, whatever number of copies it posts at once: found in
   // the round pipeline audit, each concurrent copy of one committed envelope read and decoded the
-  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory. Keyed
-  // by the envelope's signature: another envelope of the node is not answered as this one.
-  const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}:${env.signature}`;
-  return await singleFlight(ctx, flight, async () => {
-    // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
-    const slot = slotOf(place, spec);
-    const payload = spec.secureAggregation
-      ? securePayload(slot, env)
-      : await readPayload(ctx, slot, spec, env);
-    if (!payload.ok) return payload;
-    return await storeUpdate(ctx, job, spec, env, payload);
-  });
+  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory. Keyed by
+  // the node alone (an Ed25519 key signs one envelope many ways, and a field can vary): a copy
+  // that joins another's read is then answered as a retry of what that read stored.
+  const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}`;
+  for (;;) {
+    let led = false;
+    const result = await singleFlight(ctx, flight, () => {
+      led = true;
+      return readAndStore(ctx, job, spec, place, env);
+    });
+    if (led) return result;
+    const stored = await asRetry(ctx, job, env);
+    if (stored) return stored;
+    // The read it joined stored nothing (refused, or its upload was gone): it takes its own turn.
+  }
+}
+
+/** Reads, checks and stores `env`'s update (a secure job's: its digests only). */
+async function readAndStore(
+  ctx: Context,
+  job: JobHead,
+  spec: JobSpec,
+  place: JobNodeRecord | null,
+  env: SignedUpdateEnvelope,
+): Promise<IntakeResult> {
+  // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
+  const slot = slotOf(place, spec);
+  const payload = spec.secureAggregation
+    ? securePayload(slot, env)
+    : await readPayload(ctx, slot, spec, env);
+  if (!payload.ok) return payload;
+  return await storeUpdate(ctx, job, spec, env, payload);
 }
 
 function isCommitted(ctx: Context, env: SignedUpdateEnvelope): Promise<boolean> {

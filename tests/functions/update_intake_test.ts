@@ -228,3 +228,41 @@ Deno.test("attacker: copies of one update posted at once are read once", async (
   assert.deepEqual(answers.map((a) => a.status < 300), Array(8).fill(true));
   assert.equal(reads, 1);
 });
+
+Deno.test("attacker: variants of one update, each signed anew, posted at once are read once", async () => {
+  // Found reviewing the fix above: keyed by the envelope's signature, copies signed anew (a
+  // field the read does not check, meanLoss, varied) each took a read of their own.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 2, rounds: 2 });
+  const node = job.nodes[0]!;
+  const up = await s.train(job, node);
+  const domain = arthaDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.proofs);
+  const store = s.ctx.store;
+  const get = store.get;
+  let reads = 0;
+  store.get = function (cid, options) {
+    if (String(cid) === up.updateCid) reads++;
+    return get.call(store, cid, options);
+  };
+
+  // Execute
+  let answers;
+  try {
+    const bodies = Array.from({ length: 8 }, (_, i) => {
+      const variant = signEnvelope(node.key, { ...up.envelope, meanLoss: 1 + i / 64 }, domain);
+      return envelopeToJson(variant);
+    });
+    answers = await Promise.all(
+      bodies.map(async (body) => read(await s.post("/aggregate/update", body))),
+    );
+  } finally {
+    store.get = get;
+  }
+
+  // Assert: one variant is stored, the others are conflicts; the bytes were read once.
+  assert.equal(answers.filter((a) => a.status === 201).length, 1);
+  const codes = answers.filter((a) => a.status !== 201).map((a) => a.body.error.code);
+  assert.deepEqual(codes, Array(7).fill("UPDATE_CONFLICT"));
+  assert.equal(reads, 1);
+});
