@@ -82,6 +82,8 @@ export interface ServedModel {
   backend: DecoderBackend;
   /** Positions served ({@link servingContext}). */
   context: number;
+  /** The files its folder links (checked for a private record at load, and at each use). */
+  files: string[];
 }
 
 /** A loaded (or loading) model and the generations using it. */
@@ -313,9 +315,11 @@ function disposeServed(entry: Loaded): void {
 /** Loads `cid` and its backend (a CID {@link checkServable} let through). */
 async function loadChecked(ctx: Context, cid: string, lane: InferenceLane): Promise<ServedModel> {
   let source: ModelSource;
+  const files: string[] = [];
   try {
     // A folder is anyone's to publish, and may link a job's private file as its weights.
     const checkFile = async (file: { toString(): string }) => {
+      files.push(file.toString());
       if (await privateFile(ctx, file.toString())) {
         const why = `Cannot infer: ${cid} links private data ${file}`;
         throw new RejectedError(reject(403, "PRIVATE_FILE", why));
@@ -326,7 +330,7 @@ async function loadChecked(ctx: Context, cid: string, lane: InferenceLane): Prom
     throw refusalOfLoad(cid, e);
   }
   const backend = inLane(await createBackend(source, { backend: ctx.config.inferBackend }), lane);
-  return { cid, backend, context: servingContext(backend) };
+  return { cid, backend, context: servingContext(backend), files };
 }
 
 /** What a failed load of `cid` answers: the asker's error where the CID's bytes decide. */

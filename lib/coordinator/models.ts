@@ -188,11 +188,6 @@ async function* streamGeneration(
     if (cold) {
       serving.clients.spendCold(caller.client);
       await checkBounded(serving, p.modelCid);
-    } else if (await privateFile(serving.ctx, p.modelCid)) {
-      // Checked at its load only, a loaded model made private since (a job's data uploaded
-      // privately over it) was served until evicted (found in the inference audit). One read.
-      const why = `Cannot infer: ${p.modelCid} is private data`;
-      throw new RejectedError(reject(403, "PRIVATE_FILE", why));
     }
     return yield* generateCounted(serving, p, bytes, caller);
   } catch (e) {
@@ -203,6 +198,21 @@ async function* streamGeneration(
     throw e;
   } finally {
     leave();
+  }
+}
+
+/**
+ * Refuses a served model that is private data now, or links a file that is. Checked at its load
+ * only, a model made private since (a job's data uploaded privately over its bytes or its folder's
+ * weights) was served until evicted (found in the inference audit). A KV read a file.
+ */
+async function refusePrivate(ctx: Context, model: ServedModel): Promise<void> {
+  for (const cid of [model.cid, ...model.files]) {
+    if (!(await privateFile(ctx, cid))) continue;
+    const why = cid === model.cid
+      ? `Cannot infer: ${cid} is private data`
+      : `Cannot infer: ${model.cid} links private data ${cid}`;
+    throw new RejectedError(reject(403, "PRIVATE_FILE", why));
   }
 }
 
@@ -221,7 +231,9 @@ async function* generateCounted(
   try {
     const entry = acquireServed(serving, p.modelCid, caller.client);
     try {
-      return yield* generateWith(await entry.model, p, bytes, caller.signal);
+      const model = await entry.model;
+      await refusePrivate(serving.ctx, model);
+      return yield* generateWith(model, p, bytes, caller.signal);
     } finally {
       releaseServed(serving, entry);
     }

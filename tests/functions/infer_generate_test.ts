@@ -8,6 +8,7 @@ import { modelsOf } from "../../lib/coordinator/models.ts";
 import { abis } from "../../lib/chain/contracts.ts";
 import { publishModel } from "../../lib/chain/publish_model.ts";
 import { computeCid } from "../../lib/store/cid.ts";
+import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { exportHfModel, readHfModel, WEIGHTS_FILE } from "../../lib/model/hf_model.ts";
 import { fetchModelFolder, getModelFolder, putModelFolder } from "../../lib/model/model_folder.ts";
 import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
@@ -375,6 +376,22 @@ Deno.test("infer: publish the HF folder and generate from it", async (t) => {
       await Deno.remove(cache, { recursive: true });
     }
   });
+
+  await t.step(
+    "attacker: a served folder whose weights were made private since is refused",
+    async () => {
+      // Found reviewing the warm-path check: only the folder's root was checked on each use, and a
+      // loaded folder whose weights file was made a job's private data since was still served.
+      assert.equal((await read(await infer({ maxTokens: 1 }))).status, 200, "loaded, served");
+      const files = await getModelFolder(fx.store, folder);
+      const weights = (await computeCid(files[WEIGHTS_FILE]!)).toString();
+      await s.ctx.kv.set(privateKey(weights), { owner: "0xowner", jobs: [] });
+      const res = await read(await infer({ maxTokens: 1 }));
+      await s.ctx.kv.delete(privateKey(weights));
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "PRIVATE_FILE");
+    },
+  );
 });
 
 Deno.test("a completion stream that fails mid-way ends with an error chunk in OpenAI's shape", async () => {
