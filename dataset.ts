@@ -10,7 +10,8 @@
  *
  * Flags (environment variable used when the flag is absent):
  *   --format text|jsonl|csv   input format (default: from the extension: .txt/.md, .jsonl, .csv)
- *   --text-column COLS        columns whose free text is redacted (default: all but --quasi)
+ *   --text-column COLS        quasi-identifier columns to redact too (every other column not
+ *                             dropped is always redacted, and so are column names)
  *   --drop COLS               columns removed outright (names, e-mails, ids)
  *   --k N --quasi COLS        k-anonymity over the quasi-identifier columns; a column may say
  *                             how it is generalised: age:range, zip:mask, job:category
@@ -137,6 +138,17 @@ async function checkWritable(flag: string, path: string): Promise<void> {
   if (!folder?.isDirectory) throw why(`${dirname(path)} is not a folder`);
 }
 
+/**
+ * Writes `bytes` to `path` readable by its owner only. Deno applies `mode` to a file already
+ * there too (an earlier run's, written 0644), before the bytes are written.
+ */
+async function writePrivate(path: string, bytes: Uint8Array): Promise<void> {
+  await Deno.writeFile(path, bytes, { mode: PRIVATE_FILE_MODE });
+}
+
+/** Read and write for the owner only. */
+const PRIVATE_FILE_MODE = 0o600;
+
 /** `deno task dataset did`: a DID for this account, its keys written first. */
 async function makeDid(args: string[]): Promise<void> {
   const s = readDatasetDidSettings(args);
@@ -186,8 +198,10 @@ async function main(args: string[]): Promise<void> {
   try {
     const target = s.publish ? await publishTarget(s.publish) : undefined;
     const { report, plaintext } = await prepareDataset(s.input, s.options, target);
-    await Deno.writeTextFile(s.out, reportJson(report));
-    if (s.prepared) await Deno.writeFile(s.prepared, plaintext);
+    // Owner-only: the prepared text is the shared dataset unencrypted, and the report names the
+    // input and what was found in it (data owner audit: both were written 0644).
+    await writePrivate(s.out, new TextEncoder().encode(reportJson(report)));
+    if (s.prepared) await writePrivate(s.prepared, plaintext);
     if (!s.quiet) console.log(formatReport(report));
     const failed = report.published?.failed ?? [];
     if (failed.length) {

@@ -349,3 +349,29 @@ Deno.test("dataset CLI: `did` makes a DID whose document resolves and whose key 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dataset CLI: the report and the prepared file are readable by their owner only", async () => {
+  // Found in the data owner audit: both were written 0644, and the prepared file is the shared
+  // dataset unencrypted. An earlier run's 0644 files are narrowed too.
+  // Prepare
+  const dir = await scratch();
+  await Deno.writeTextFile(`${dir}/notes.txt`, "Mail jane.doe@example.com.\n");
+  await Deno.writeTextFile(`${dir}/report.json`, "{}", { mode: 0o644 });
+  await Deno.chmod(`${dir}/report.json`, 0o644);
+  // Execute
+  const { code, stderr } = await runCli([
+    "prepare",
+    `${dir}/notes.txt`,
+    "--dry-run",
+    "--out",
+    `${dir}/report.json`,
+    "--prepared",
+    `${dir}/notes.out.txt`,
+  ]);
+  // Assert
+  assert.equal(code, 0, stderr);
+  for (const file of ["report.json", "notes.out.txt"]) {
+    assert.equal((await Deno.stat(`${dir}/${file}`)).mode! & 0o777, 0o600, file);
+  }
+  await Deno.remove(dir, { recursive: true });
+});

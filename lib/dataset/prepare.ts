@@ -13,7 +13,8 @@ import type { ArthaAddresses } from "../chain/contracts.ts";
 import { formatDid } from "../did/did.ts";
 import { isKAnonymous } from "../privacy/k_anonymity.ts";
 import { type Dataset, type DatasetFormat, readRecords } from "./read_records.ts";
-import { redactDataset, type RedactionStats } from "./redact_records.ts";
+import { redactColumnNames, redactDataset, type RedactionStats } from "./redact_records.ts";
+import type { PiiKind } from "../privacy/pii.ts";
 import { anonymiseRecords, type AnonymityStats, type QuasiKind } from "./anonymise.ts";
 import { writeRecords } from "./write_records.ts";
 import { checkParties } from "./check_parties.ts";
@@ -26,7 +27,12 @@ import { DatasetInputError } from "./dataset_error.ts";
 export interface PrepareOptions {
   /** Format of the input (default: from its extension). */
   format?: DatasetFormat;
-  /** Columns whose text is redacted (default: every column not dropped or quasi-identifying). */
+  /**
+   * Quasi-identifier columns to redact as well, before they are generalised. Every column not
+   * dropped or quasi-identifying is redacted whatever this says: it used to name the only
+   * columns redacted, and `--text-column note` shipped an e-mail in any other column in the
+   * clear (data owner audit).
+   */
   textColumns?: string[];
   /** Columns removed outright (names, e-mails, ids). */
   drop?: string[];
@@ -43,7 +49,8 @@ export interface PreparedRecords {
   dataset: Dataset;
   /** The bytes that get encrypted. */
   plaintext: Uint8Array<ArrayBuffer>;
-  redaction: RedactionStats & { columns: string[] | null };
+  /** `columns`: the columns whose values were redacted (their input names; null for text). */
+  redaction: RedactionStats & { columns: string[] | null; columnsRenamed: number };
   kAnonymity: AnonymityStats | null;
 }
 
@@ -102,7 +109,8 @@ export function checkOptions(dataset: Dataset, options: PrepareOptions): void {
 }
 
 /**
- * The record steps without the chain: drop, redact, k-anonymise, serialise.
+ * The record steps without the chain: drop, redact, k-anonymise, redact the column names,
+ * serialise.
  *
  * @example
  * ```ts
@@ -124,16 +132,34 @@ export function checkOptions(dataset: Dataset, options: PrepareOptions): void {
 export function prepareRecords(dataset: Dataset, options: PrepareOptions = {}): PreparedRecords {
   checkOptions(dataset, options);
   const kept = dropColumns(dataset, options.drop ?? []);
-  const columns = kept.format === "text" ? [] : options.textColumns ??
-    kept.columns.filter((c) => !(options.quasi ?? []).some((q) => q.column === c));
+  const columns = redactedColumns(kept, options);
   const redacted = redactDataset(kept, columns);
-  const { dataset: prepared, stats } = anonymiseStep(redacted.dataset, options);
+  const { dataset: anonymised, stats } = anonymiseStep(redacted.dataset, options);
+  // Last: the options name the input's columns, and k-anonymity finds its columns by them.
+  const named = redactColumnNames(anonymised);
+  const counts = redacted.stats.counts;
+  for (const kind of Object.keys(counts) as PiiKind[]) counts[kind] += named.counts[kind];
   return {
-    dataset: prepared,
-    plaintext: writeRecords(prepared),
-    redaction: { ...redacted.stats, columns: kept.format === "text" ? null : columns },
+    dataset: named.dataset,
+    plaintext: writeRecords(named.dataset),
+    redaction: {
+      ...redacted.stats,
+      columns: kept.format === "text" ? null : columns,
+      columnsRenamed: named.renamed,
+    },
     kAnonymity: stats,
   };
+}
+
+/**
+ * Every column left but the quasi-identifiers (generalised, not redacted), and those of them
+ * named by `textColumns`, in the dataset's order.
+ */
+function redactedColumns(dataset: Dataset, options: PrepareOptions): string[] {
+  if (dataset.format === "text") return [];
+  const quasi = (options.quasi ?? []).map((q) => q.column);
+  const also = options.textColumns ?? [];
+  return dataset.columns.filter((c) => !quasi.includes(c) || also.includes(c));
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The redaction step: personal data in free text replaced by placeholders (lib/privacy/pii.ts),
- * in the whole of a text file or in the chosen columns of records, with counts per kind.
+ * in the whole of a text file or in the chosen columns of records, and in column names, with
+ * counts per kind. Each piece of text is searched as it is and unmasked (_pii_unmask.ts).
  *
  * @module
  */
-import { emptyPiiCounts, findPii, PII_PLACEHOLDER, type PiiKind } from "../privacy/pii.ts";
+import { emptyPiiCounts, PII_PLACEHOLDER, type PiiKind } from "../privacy/pii.ts";
 import type { Row } from "../privacy/k_anonymity.ts";
 import type { Dataset } from "./read_records.ts";
+import { findPiiUnmasked } from "./_pii_unmask.ts";
 
 /** What redaction removed. */
 export interface RedactionStats {
@@ -61,6 +63,62 @@ export function redactDataset(
 }
 
 /**
+ * Redacts personal data in the column names of records (CSV headers, JSONL keys), which
+ * {@link redactDataset} leaves: a JSONL file keyed by e-mail address (`{"alice@example.com": 3}`)
+ * went through whole (data owner audit). A name that redacts to one already taken is numbered
+ * (`[EMAIL] 2`); JSONL keys are numbered within their record, so the same address keeps no
+ * number across records that would link them. Run it last: the options name the original
+ * columns. Each distinct name counts once in `counts`; `renamed` is how many names changed.
+ *
+ * @example
+ * ```ts
+ * import { redactColumnNames } from "./redact_records.ts";
+ * const data = { format: "csv" as const, columns: ["a@b.io", "c@d.io"], rows: [{ "a@b.io": "1", "c@d.io": "2" }] };
+ * const { dataset, counts, renamed } = redactColumnNames(data);
+ * console.assert(dataset.format === "csv" && dataset.columns.join() === "[EMAIL],[EMAIL] 2");
+ * console.assert(counts.email === 2 && renamed === 2);
+ * ```
+ */
+export function redactColumnNames(
+  dataset: Dataset,
+): { dataset: Dataset; counts: Record<PiiKind, number>; renamed: number } {
+  const counts = emptyPiiCounts();
+  if (dataset.format === "text") return { dataset, counts, renamed: 0 };
+  const redacted = new Map(dataset.columns.map((c) => [c, redactText(c, counts).text]));
+  const renamed = dataset.columns.filter((c) => redacted.get(c) !== c).length;
+  if (renamed === 0) return { dataset, counts, renamed };
+  const header = uniqueNames(dataset.columns, redacted);
+  const rows = dataset.rows.map((row) => {
+    const keys = dataset.columns.filter((c) => c in row);
+    const names = dataset.format === "csv" ? header : uniqueNames(keys, redacted);
+    return Object.fromEntries(keys.map((c) => [names.get(c)!, row[c] ?? null]));
+  });
+  const columns = dataset.format === "csv"
+    ? dataset.columns.map((c) => header.get(c)!)
+    : [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  return { dataset: { ...dataset, columns, rows }, counts, renamed };
+}
+
+/**
+ * New names for `names`: the redacted one, numbered when taken (by a name left as it was first,
+ * then by one renamed before it).
+ */
+function uniqueNames(names: string[], redacted: Map<string, string>): Map<string, string> {
+  const taken = new Set(names.filter((c) => redacted.get(c) === c));
+  const out = new Map<string, string>();
+  for (const c of names) {
+    const base = redacted.get(c)!;
+    let name = base;
+    if (base !== c) {
+      for (let n = 2; taken.has(name); n++) name = `${base} ${n}`;
+      taken.add(name);
+    }
+    out.set(c, name);
+  }
+  return out;
+}
+
+/**
  * Replaces what findPii finds, piece by piece; adds to `counts`; counts the lines touched. Each
  * piece is searched with the {@link OVERLAP_CHARS} after it and the {@link CONTEXT_CHARS} before
  * it, and an item that starts in the piece is replaced whole even where it runs past the cut:
@@ -93,7 +151,7 @@ function redactPiece(text: string, at: number, counts: Record<PiiKind, number>) 
   let out = "";
   let emitted = at - from;
   let end = cut - from;
-  for (const m of findPii(window)) {
+  for (const m of findPiiUnmasked(window)) {
     if (m.end <= emitted) continue; // in the context before, the previous piece's
     if (m.start >= cut - from) break; // the next piece's, found there whole
     // An item begun before `at` that the previous piece did not replace (its context differed):

@@ -14,7 +14,12 @@ import type { Published } from "./publish.ts";
 /** Everything the pipeline did to one dataset. */
 export interface DatasetReport {
   input: { path: string; format: DatasetFormat; bytes: number; rows: number | null };
-  redaction: RedactionStats & { total: number; columns: string[] | null };
+  /** `columnsRenamed`: column names (CSV headers, JSONL keys) that had personal data in them. */
+  redaction: RedactionStats & {
+    total: number;
+    columns: string[] | null;
+    columnsRenamed: number;
+  };
   droppedColumns: string[];
   /** Null when no quasi-identifiers were given. */
   kAnonymity: AnonymityStats | null;
@@ -46,7 +51,10 @@ export function reportJson(report: DatasetReport): string {
  * import { emptyPiiCounts } from "../privacy/pii.ts";
  * const text = formatReport({
  *   input: { path: "notes.txt", format: "text", bytes: 120, rows: null },
- *   redaction: { counts: { ...emptyPiiCounts(), email: 2 }, total: 2, fieldsChanged: 1, columns: null },
+ *   redaction: {
+ *     counts: { ...emptyPiiCounts(), email: 2 }, total: 2, fieldsChanged: 1, columns: null,
+ *     columnsRenamed: 0,
+ *   },
  *   droppedColumns: [], kAnonymity: null, output: { bytes: 110, rows: null }, published: null,
  * });
  * console.assert(text.includes("email 2") && text.includes("dry run"));
@@ -57,7 +65,9 @@ export function formatReport(r: DatasetReport): string {
     .filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ");
   const rows = (n: number | null) => n === null ? "" : `, ${n} rows`;
   const n = r.redaction.fieldsChanged;
-  const changed = `${n} ${r.input.format === "text" ? "line" : "field"}${n === 1 ? "" : "s"}`;
+  const renamed = r.redaction.columnsRenamed;
+  const changed = `${n} ${r.input.format === "text" ? "line" : "field"}${n === 1 ? "" : "s"}` +
+    (renamed ? ` and ${renamed} column name${renamed === 1 ? "" : "s"}` : "");
   const lines = [
     `read ${r.input.path} (${r.input.format}, ${r.input.bytes} bytes${rows(r.input.rows)})`,
     `redacted ${r.redaction.total} items in ${changed}: ${kinds || "none"}`,

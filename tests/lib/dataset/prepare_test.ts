@@ -20,7 +20,11 @@ import { emptyPiiCounts, type PiiKind } from "../../../lib/privacy/pii.ts";
 import { parseCsv } from "../../../lib/dataset/csv.ts";
 import { parseRecords } from "../../../lib/dataset/read_records.ts";
 import { DatasetInputError } from "../../../lib/dataset/dataset_error.ts";
-import { prepareDataset, type PublishTarget } from "../../../lib/dataset/prepare.ts";
+import {
+  prepareDataset,
+  prepareRecords,
+  type PublishTarget,
+} from "../../../lib/dataset/prepare.ts";
 import { uploadToStore } from "../../../lib/dataset/upload.ts";
 import { formatReport } from "../../../lib/dataset/report.ts";
 import { formatDid } from "../../../lib/did/did.ts";
@@ -323,4 +327,50 @@ Deno.test("dataset prepare on anvil: redact, k-anonymise, encrypt, upload, regis
   );
 
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("attacker: --text-column does not narrow redaction to its columns", () => {
+  // Found in the data owner audit: `--text-column zip` redacted zip alone and shipped the note's
+  // e-mail in the clear; every column not dropped or generalised is now redacted.
+  // Prepare
+  const data = parseRecords(
+    "zip,note,age\n94110,mail a@b.io,34\n94117,call 415-555-0132,35\n",
+    "csv",
+  );
+  // Execute
+  const out = prepareRecords(data, { textColumns: ["zip"] });
+  // Assert
+  assert.equal(
+    new TextDecoder().decode(out.plaintext),
+    "zip,note,age\n94110,mail [EMAIL],34\n94117,call [PHONE],35\n",
+  );
+  assert.deepEqual(out.redaction.columns, ["zip", "note", "age"]);
+  // A quasi-identifier is left to k-anonymity unless --text-column names it.
+  const quasi = { k: 1, quasi: [{ column: "note", kind: "category" as const }] };
+  assert.deepEqual(prepareRecords(data, quasi).redaction.columns, ["zip", "age"]);
+  assert.deepEqual(
+    prepareRecords(data, { ...quasi, textColumns: ["note"] }).redaction.columns,
+    ["zip", "note", "age"],
+  );
+});
+
+Deno.test("attacker: personal data in CSV headers is redacted after the options used them", () => {
+  // Found in the data owner audit: a header (a JSONL key) was never searched.
+  // Prepare: --drop and --quasi name columns by their names in the input
+  const data = parseRecords(
+    "id,alice@example.com,bob@example.org,age\n1,x,y,31\n2,x,z,38\n",
+    "csv",
+  );
+  // Execute
+  const out = prepareRecords(data, {
+    drop: ["id"],
+    k: 2,
+    quasi: [{ column: "bob@example.org", kind: "category" }],
+  });
+  // Assert
+  const text = new TextDecoder().decode(out.plaintext);
+  assert.equal(text.split("\n")[0], "[EMAIL],[EMAIL] 2,age");
+  assert.doesNotMatch(text, /alice|bob|example/);
+  assert.equal(out.redaction.counts.email, 2);
+  assert.equal(out.redaction.columnsRenamed, 2);
 });
