@@ -405,6 +405,7 @@ export function parseInferParams(
   }
   return {
     modelCid,
+    ...(given === modelCid ? {} : { spelledAs: given }),
     input,
     maxTokens: field.int(
       body,

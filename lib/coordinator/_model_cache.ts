@@ -357,14 +357,18 @@ function refusalOfLoad(cid: string, e: unknown): unknown {
 
 /** {@link checkServable}, at most {@link MAX_MODEL_CHECKS} at once (then 503); a refusal is
  * kept for a while. */
-export async function checkBounded(serving: Serving, cid: string): Promise<void> {
+export async function checkBounded(
+  serving: Serving,
+  cid: string,
+  spelledAs?: string,
+): Promise<void> {
   if (serving.checking >= MAX_MODEL_CHECKS) {
     const why = `Cannot infer: ${MAX_MODEL_CHECKS} model lookups are under way; retry shortly`;
     throw new RetryLaterError(503, "LOOKUPS_BUSY", why, 1);
   }
   serving.checking++;
   try {
-    await checkServable(serving.ctx, cid);
+    await checkServable(serving.ctx, cid, spelledAs);
   } catch (e) {
     keepRefusal(serving, cid, e);
     throw e;
@@ -377,10 +381,12 @@ export async function checkBounded(serving: Serving, cid: string): Promise<void>
  * Throws unless `cid` is a model this coordinator may serve: published, or a checkpoint or model
  * folder of one of its jobs, and no private file.
  */
-async function checkServable(ctx: Context, cid: string): Promise<void> {
-  // This coordinator's own checkpoints first: a KV read, not a chain call.
+async function checkServable(ctx: Context, cid: string, spelledAs?: string): Promise<void> {
+  // This coordinator's own checkpoints first: a KV read, not a chain call. The registry is asked
+  // under the caller's spelling too (and each usual one: isModelPublished).
+  const { client, addresses } = ctx.chain;
   const known = await jobServing(ctx.kv, cid) !== undefined ||
-    await isModelPublished(ctx.chain.client, { addresses: ctx.chain.addresses, cid });
+    await isModelPublished(client, { addresses, cid: spelledAs ?? cid });
   if (!known) {
     const why = "Cannot infer: CID is not a published model or a known checkpoint";
     throw new RejectedError(reject(404, "UNKNOWN_MODEL", why));

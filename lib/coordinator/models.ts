@@ -52,7 +52,13 @@ export const MAX_INFER_BODY = 64 * 1024;
 const EMPTY_PROMPT = new Uint8Array([10]);
 
 export interface InferParams {
+  /** The model's CID, as CIDv1 (base32): one spelling a model, for caching and lookups. */
   modelCid: string;
+  /**
+   * The CID as the caller spelled it, when another spelling: ModelRegistry keys a model by the
+   * text its publisher gave, so the registry is asked under it too.
+   */
+  spelledAs?: string;
   /** The prompt; empty only where a route allows it (OpenAI's completions do). */
   input: string;
   /** 0: only score the input (mean loss per byte). */
@@ -187,7 +193,7 @@ async function* streamGeneration(
   try {
     if (cold) {
       serving.clients.spendCold(caller.client);
-      await checkBounded(serving, p.modelCid);
+      await checkBounded(serving, p.modelCid, p.spelledAs);
     }
     return yield* generateCounted(serving, p, bytes, caller);
   } catch (e) {

@@ -457,6 +457,36 @@ Deno.test("attacker: a loaded model made private since is not served from the ca
   assert.equal(res.body.error.code, "PRIVATE_FILE");
 });
 
+Deno.test("victim: a model published under another spelling of its CID is served in that spelling", async () => {
+  // Found reviewing the one-spelling change: the registry keys a model by the text its publisher
+  // gave, and asked only under CIDv1 base32 and CIDv0, a model published in base36 was 404.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const publisher = fx.clients[2]!;
+  const did = await createTestDid(fx, publisher);
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 1, width: 8 };
+  const bytes = encodeCheckpoint(config, new Float32Array(paramLayout(config).size).fill(0.01));
+  const up = await read(await postSigned(s, accountUploadSigner(publisher), bytes, { did }));
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const base36 = parseCid(up.body.cid as string).toString(base36Encoder);
+  const modelId = await registerModel(publisher, {
+    addresses: fx.addresses,
+    name: "base36",
+    jobId: zeroHash,
+    publisher: publisher.account.address,
+  });
+  await publishModel(publisher, {
+    addresses: fx.addresses,
+    modelId,
+    cid: base36,
+    weightsDigest: zeroHash,
+  });
+  const res = await read(
+    await s.post("/ai/infer", { modelCid: base36, input: TEXT, maxTokens: 0 }),
+  );
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+});
+
 Deno.test("attacker: a published model the coordinator cannot run is a kept 422, not a 500 read again each time", async () => {
   // Found in the inference audit: only a safetensors error was a remembered 422. A checkpoint of
   // an SSM job (no ONNX export) was a 500 "internal error", and every request read it whole again
