@@ -89,12 +89,12 @@ export async function receiveUpdate(
   // that joins another's read is then answered as a retry of what that read stored.
   const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}`;
   for (;;) {
-    let led = false;
-    const result = await singleFlight(ctx, flight, () => {
-      led = true;
-      return readAndStore(ctx, job, spec, place, env);
-    });
-    if (led) return result;
+    const read = await singleFlight(ctx, flight, async () => ({
+      signature: env.signature,
+      result: await readAndStore(ctx, job, spec, place, env),
+    }));
+    // The same envelope (its own read, or an identical copy's) shares that read's answer.
+    if (read.signature === env.signature) return read.result;
     const stored = await asRetry(ctx, job, env);
     if (stored) return stored;
     // The read it joined stored nothing (refused, or its upload was gone): it takes its own turn.
@@ -109,6 +109,13 @@ async function readAndStore(
   place: JobNodeRecord | null,
   env: SignedUpdateEnvelope,
 ): Promise<IntakeResult> {
+  // A copy whose turn came after a read it joined, or after another's read ended: the close may
+  // have begun meanwhile, or that read stored its update (then no second read of it).
+  if ((await ctx.kv.get(closingKey(env.jobId, job.round))).versionstamp) {
+    return closingRefusal(job.round, spec);
+  }
+  const stored = await asRetry(ctx, job, env);
+  if (stored) return stored;
   // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
   const slot = slotOf(place, spec);
   const payload = spec.secureAggregation
