@@ -12,7 +12,7 @@ import { FolderTooLargeError, InvalidFolderError } from "../model/model_folder.t
 import { BlockNotFoundError } from "../store/blockstore.ts";
 import { DagTooLargeError, InvalidDagError } from "../store/store.ts";
 import { SafetensorsError } from "../model/tensors.ts";
-import { privateFile } from "./svdb_private.ts";
+import { canonicalCid, privateFile } from "./svdb_private.ts";
 import {
   attentionBytes,
   createBackend,
@@ -158,15 +158,25 @@ export function servingContext(backend: Pick<DecoderBackend, "name" | "config">)
  * naming an unknown CID made a chain read, at any rate; the first kind is kept for good (a CID's
  * bytes never change), the second for {@link InferLimits.unservableTtlMs}.
  */
-export function throwIfUnservable(serving: Serving, cid: string): void {
+export function throwIfUnservable(serving: Serving, cid: string, spelledAs?: string): void {
   const kept = serving.notModels.get(cid);
   if (kept) throw kept;
-  const brief = serving.unservable.get(cid);
-  if (brief && brief.until > serving.ctx.now()) throw brief.error;
-  if (brief) serving.unservable.delete(cid);
+  for (const key of spelledAs ? [spelledAs, cid] : [cid]) {
+    const brief = serving.unservable.get(key);
+    if (!brief) continue;
+    if (brief.until <= serving.ctx.now()) {
+      serving.unservable.delete(key);
+      continue;
+    }
+    // Whether a CID is published depends on the spelling the registry was given: found reviewing
+    // the spelling change, a 404 kept for base32 answered a base36 request for 30 s.
+    if (key !== (spelledAs ?? cid) && brief.error.rejection.code === "UNKNOWN_MODEL") continue;
+    throw brief.error;
+  }
 }
 
-function keepRefusal(serving: Serving, cid: string, e: unknown): void {
+/** Keeps a refusal of `cid` (an unknown model's under the spelling it was asked in). */
+function keepRefusal(serving: Serving, cid: string, e: unknown, spelledAs?: string): void {
   if (!(e instanceof RejectedError)) return;
   if (KEPT_CODES.includes(e.rejection.code)) {
     serving.notModels.set(cid, e);
@@ -175,7 +185,8 @@ function keepRefusal(serving: Serving, cid: string, e: unknown): void {
     }
   } else if (BRIEF_CODES.includes(e.rejection.code)) {
     const until = serving.ctx.now() + serving.limits.unservableTtlMs;
-    serving.unservable.set(cid, { error: e, until });
+    const key = e.rejection.code === "UNKNOWN_MODEL" ? spelledAs ?? cid : cid;
+    serving.unservable.set(key, { error: e, until });
     if (serving.unservable.size > KEPT_UNSERVABLE) {
       serving.unservable.delete(serving.unservable.keys().next().value!);
     }
@@ -315,11 +326,11 @@ function disposeServed(entry: Loaded): void {
 /** Loads `cid` and its backend (a CID {@link checkServable} let through). */
 async function loadChecked(ctx: Context, cid: string, lane: InferenceLane): Promise<ServedModel> {
   let source: ModelSource;
-  const files: string[] = [];
+  const files = new Set<string>();
   try {
     // A folder is anyone's to publish, and may link a job's private file as its weights.
     const checkFile = async (file: { toString(): string }) => {
-      files.push(file.toString());
+      files.add(canonicalCid(file.toString())); // one spelling, once: a file may be linked twice
       if (await privateFile(ctx, file.toString())) {
         const why = `Cannot infer: ${cid} links private data ${file}`;
         throw new RejectedError(reject(403, "PRIVATE_FILE", why));
@@ -330,7 +341,7 @@ async function loadChecked(ctx: Context, cid: string, lane: InferenceLane): Prom
     throw refusalOfLoad(cid, e);
   }
   const backend = inLane(await createBackend(source, { backend: ctx.config.inferBackend }), lane);
-  return { cid, backend, context: servingContext(backend), files };
+  return { cid, backend, context: servingContext(backend), files: [...files] };
 }
 
 /** What a failed load of `cid` answers: the asker's error where the CID's bytes decide. */
@@ -370,7 +381,7 @@ export async function checkBounded(
   try {
     await checkServable(serving.ctx, cid, spelledAs);
   } catch (e) {
-    keepRefusal(serving, cid, e);
+    keepRefusal(serving, cid, e, spelledAs);
     throw e;
   } finally {
     serving.checking--;

@@ -14,7 +14,7 @@ import { VOCAB } from "../../kernel/params.ts";
 import { generate } from "../../kernel/inference/runtime.ts";
 import type { Context } from "./context.ts";
 import { reject, RejectedError } from "./result.ts";
-import { privateFile } from "./svdb_private.ts";
+import { type PrivateFile, privateKey } from "./svdb_private.ts";
 import {
   acquireServed,
   checkBounded,
@@ -185,7 +185,7 @@ async function* streamGeneration(
     const why = "Cannot infer: input needs at least 2 bytes to score (or maxTokens > 0)";
     throw new RejectedError(reject(400, "INPUT_TOO_SHORT", why));
   }
-  throwIfUnservable(serving, p.modelCid);
+  throwIfUnservable(serving, p.modelCid, p.spelledAs);
   // Per client before the global caps, so one client cannot take every slot.
   const leave = serving.clients.enter(caller.client);
   // Checked before it is loaded: a CID nobody may serve must not take a resident model's place.
@@ -210,11 +210,17 @@ async function* streamGeneration(
 /**
  * Refuses a served model that is private data now, or links a file that is. Checked at its load
  * only, a model made private since (a job's data uploaded privately over its bytes or its folder's
- * weights) was served until evicted (found in the inference audit). A KV read a file.
+ * weights) was served until evicted (found in the inference audit).
  */
 async function refusePrivate(ctx: Context, model: ServedModel): Promise<void> {
-  for (const cid of [model.cid, ...model.files]) {
-    if (!(await privateFile(ctx, cid))) continue;
+  // Ten records a read (KV's most): a published folder may link thousands of files.
+  const cids = [model.cid, ...model.files];
+  for (let i = 0; i < cids.length; i += 10) {
+    const batch = cids.slice(i, i + 10);
+    const found = await ctx.kv.getMany<PrivateFile[]>(batch.map(privateKey));
+    const at = found.findIndex((e) => e.value !== null);
+    if (at < 0) continue;
+    const cid = batch[at]!;
     const why = cid === model.cid
       ? `Cannot infer: ${cid} is private data`
       : `Cannot infer: ${model.cid} links private data ${cid}`;

@@ -481,6 +481,11 @@ Deno.test("victim: a model published under another spelling of its CID is served
     cid: base36,
     weightsDigest: zeroHash,
   });
+  // Asked first in base32, which the registry does not know: that 404 is kept for its spelling
+  // only (the review found it answered the base36 request too, for 30 s).
+  const base32 = up.body.cid as string;
+  const unknown = await read(await s.post("/ai/infer", { modelCid: base32, input: TEXT }));
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
   const res = await read(
     await s.post("/ai/infer", { modelCid: base36, input: TEXT, maxTokens: 0 }),
   );
