@@ -6,7 +6,7 @@
  */
 import { accessTrail } from "./access_log.ts";
 import { WRAPPED_KEY_VERSION } from "../crypto/key_wrap.ts";
-import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
+import { getDataset, getGrant } from "../did/data_access.ts";
 import { grantContext } from "../did/dataset_share.ts";
 import { getDid } from "../did/registry.ts";
 import { DidNotFoundError, resolveDid } from "../did/resolve.ts";
@@ -18,7 +18,7 @@ import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
 import { chargeUpload, UPLOAD_MIN_CHARGE, type UploadGrant } from "./svdb_access.ts";
 import { canonicalCid, privateFile, recordUploader, uploadedBy } from "./svdb_private.ts";
-import { keyReads, recordGrantKey } from "./grant_keys.ts";
+import { grantStanding, keyReads, recordGrantKey } from "./grant_keys.ts";
 
 /** Size of a version-1 wrapped key: version, ephemeral X25519 key, nonce, key, tag. */
 export const WRAPPED_KEY_BYTES = 1 + 32 + 24 + 32 + 16;
@@ -85,16 +85,16 @@ async function keepDidDocument(ctx: Context, metaCid: string): Promise<void> {
  * which this coordinator saw (a grantee cannot leave these out).
  */
 export async function dataAccess(ctx: Context, datasetId: Hex, granteeDid: Hex) {
-  const { client, addresses } = ctx.chain;
-  const at = { addresses, datasetId, granteeDid };
-  const [allowed, grant, trail, reads] = await Promise.all([
-    hasAccess(client, at),
-    getGrant(client, at),
+  // What the key gate reads (grant_keys.ts): a grant past its expiry by the clock is shown as
+  // ended, as the gate refuses it, whatever a quiet chain's last block says.
+  const [standing, trail, reads] = await Promise.all([
+    grantStanding(ctx, { datasetId, granteeDid }),
     accessTrail(ctx, datasetId, granteeDid),
     keyReads(ctx, { datasetId, granteeDid }),
   ]);
+  const grant = standing.grant;
   return {
-    hasAccess: allowed,
+    hasAccess: standing.stands,
     grant,
     audit: trail.audit,
     auditTruncated: trail.truncated,

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Hex } from "viem";
-import { getDataset, getGrant, hasAccess } from "../did/data_access.ts";
+import { getDataset, getGrant, type Grant, hasAccess } from "../did/data_access.ts";
 import { getDid } from "../did/registry.ts";
 import type { Context } from "./context.ts";
 import { reject, type Rejection } from "./result.ts";
@@ -70,6 +70,34 @@ export async function authorizeKeyRead(
   return { key: true, denied: await refuseKeyReader(ctx, grant, signed.signer, cid) };
 }
 
+/**
+ * Whether a grant stands now, and the grant. Both read at one block: found in the DID audit, a
+ * rotation and re-grant landing between two reads paired the new grant's standing with the key
+ * it retired (a node behind a load balancer that has not seen that block yet: both at the latest).
+ * Expiry by the coordinator's clock too: the latest block keeps the time it was mined at, so on a
+ * quiet chain an expired grant stood until the next block.
+ */
+export async function grantStanding(
+  ctx: Context,
+  g: { datasetId: Hex; granteeDid: Hex },
+): Promise<{ stands: boolean; onChain: boolean; grant: Grant }> {
+  const { client, addresses } = ctx.chain;
+  const read = (blockNumber?: bigint) =>
+    Promise.all([
+      hasAccess(client, { addresses, ...g, blockNumber }),
+      getGrant(client, { addresses, ...g, blockNumber }),
+    ]);
+  let onChain: boolean, grant: Grant;
+  try {
+    [onChain, grant] = await read(await client.getBlockNumber({ cacheTime: 0 }));
+  } catch {
+    [onChain, grant] = await read();
+  }
+  const expired = grant.expiresAt !== 0n &&
+    BigInt(Math.floor(ctx.now() / 1000)) >= grant.expiresAt;
+  return { stands: onChain && !expired, onChain, grant };
+}
+
 /** Why `who` may not read the wrapped key of `g` (undefined: it may). */
 async function refuseKeyReader(
   ctx: Context,
@@ -81,17 +109,7 @@ async function refuseKeyReader(
   if (who === client.account.address.toLowerCase()) return undefined;
   const grantee = await getDid(client, { addresses, didHash: g.granteeDid });
   if (grantee?.owner.toLowerCase() === who) {
-    // One block for both reads: found in the DID audit, a rotation and re-grant landing between
-    // them paired the new grant's standing with the old key it retired.
-    const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
-    const [onChain, now] = await Promise.all([
-      hasAccess(client, { addresses, ...g, blockNumber }),
-      getGrant(client, { addresses, ...g, blockNumber }),
-    ]);
-    // Expiry by the coordinator's clock too: found in the DID audit, the chain's latest block
-    // keeps the time it was mined at, so on a quiet chain an expired grant stood until a block.
-    const expired = now.expiresAt !== 0n && BigInt(Math.floor(ctx.now() / 1000)) >= now.expiresAt;
-    const stands = onChain && !expired;
+    const { stands, grant: now } = await grantStanding(ctx, g);
     // The key the grant names now, not any key once stored for the pair: found reviewing the
     // gate, a grantee revoked and granted again after a rotation read its old key, never read,
     // which opens the old ciphertext the rotation retired.

@@ -111,6 +111,11 @@ Deno.test("attacker: a grant past its expiry on a quiet chain does not hand out 
   assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 200, "while it stands");
   s.advance(3_600_000); // an hour by the coordinator's clock; no block mined meanwhile
   assert.equal(await statusOf(p.signedRead(p.grantee, p.granteeId.did)), 403);
+  // The owner's view says so too (the review found /did/access still showed it standing).
+  const access = await read(
+    await s.call(`/did/access?dataset=${p.datasetId}&grantee=${p.granteeId.did}`),
+  );
+  assert.equal(access.body.hasAccess, false);
 });
 
 Deno.test("victim: a grantee opens the dataset through the gateway; the owner sees its reads", async () => {
