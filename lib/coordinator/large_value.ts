@@ -136,12 +136,35 @@ export async function commitLarge<T>(
  * after more updates arrived left the first attempt's parts for good). A racer still writing
  * fails its own head commit afterwards, its parts already gone.
  */
-async function deleteOtherParts(kv: Deno.Kv, key: Deno.KvKey, recordedId: string): Promise<void> {
+function deleteOtherParts(kv: Deno.Kv, key: Deno.KvKey, recordedId: string): Promise<void> {
+  return deleteListed(kv, [...key, "part"], (k) => k[key.length + 1] !== recordedId);
+}
+
+/**
+ * Deletes every entry under `prefix` whose key `which` selects, in operations of 500 (KV takes
+ * 1,000 mutations an operation).
+ *
+ * @example
+ * ```ts
+ * import { deleteListed } from "./large_value.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * await kv.set(["a", 1], 1);
+ * await kv.set(["a", 2], 2);
+ * await deleteListed(kv, ["a"], (key) => key[1] === 1);
+ * console.assert((await kv.get(["a", 1])).value === null && (await kv.get(["a", 2])).value === 2);
+ * kv.close();
+ * ```
+ */
+export async function deleteListed(
+  kv: Deno.Kv,
+  prefix: Deno.KvKey,
+  which: (key: Deno.KvKey) => boolean,
+): Promise<void> {
   let op = kv.atomic(), pending = 0;
-  for await (const e of kv.list({ prefix: [...key, "part"] })) {
-    if (e.key[key.length + 1] === recordedId) continue;
+  for await (const e of kv.list({ prefix })) {
+    if (!which(e.key)) continue;
     op.delete(e.key);
-    if (++pending < 500) continue; // KV takes 1,000 mutations an operation
+    if (++pending < 500) continue;
     await op.commit();
     op = kv.atomic();
     pending = 0;

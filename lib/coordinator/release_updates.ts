@@ -26,6 +26,7 @@ import {
   type UpdateRecord,
 } from "./state.ts";
 import { currentSession } from "./_secure_session.ts";
+import { deleteListed } from "./large_value.ts";
 
 /** Marks a job whose updates were released, so a repeated finalize call does not redo it. */
 const releasedKey = (jobId: string): Deno.KvKey => ["updates_released", jobId.toLowerCase()];
@@ -120,16 +121,8 @@ export async function releaseClosedRound(
  * a few KB a node a stage for good (found in the secure aggregation audit). The session heads,
  * with their results and failures (a proven dealer), stay.
  */
-async function deleteSessionMessages(kv: Deno.Kv, job: JobRecord): Promise<void> {
+function deleteSessionMessages(kv: Deno.Kv, job: JobRecord): Promise<void> {
   const prefix = ["secagg", job.jobId.toLowerCase(), job.round];
-  let op = kv.atomic(), pending = 0;
-  for await (const e of kv.list({ prefix })) {
-    if (e.key[prefix.length + 1] !== "msg") continue; // [..., attempt, "msg", stage, node, ...]
-    op.delete(e.key);
-    if (++pending < 500) continue; // KV takes 1,000 mutations an operation
-    await op.commit();
-    op = kv.atomic();
-    pending = 0;
-  }
-  if (pending > 0) await op.commit();
+  // [..., attempt, "msg", stage, node, ...]
+  return deleteListed(kv, prefix, (key) => key[prefix.length + 1] === "msg");
 }

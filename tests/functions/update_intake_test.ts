@@ -17,7 +17,13 @@ import { commitRound } from "../../lib/chain/commit_round.ts";
 import { arthaDomain } from "../../lib/crypto/domain.ts";
 import { jobUploadBytes } from "../../lib/coordinator/svdb_access.ts";
 import { collectGarbage } from "../../lib/store/collect_garbage.ts";
-import { read, setupCoordinator, type TestNode, type TrainedUpdate } from "./_coordinator.ts";
+import {
+  read,
+  type Scenario,
+  setupCoordinator,
+  type TestNode,
+  type TrainedUpdate,
+} from "./_coordinator.ts";
 
 Deno.test("update intake: partition payloads", async (t) => {
   await using fx = await setupCoordinator({ operators: 3 });
@@ -197,6 +203,28 @@ Deno.test("attacker: an update collected between intake's read and its pin is re
   assert.equal((await s.jobRecord(job.jobId)).round, 1);
 });
 
+/**
+ * Posts `bodies` at once for `cid`'s node; the answers and how many times the coordinator read
+ * `cid` meanwhile.
+ */
+async function postAtOnce(s: Scenario, cid: string, bodies: string[]) {
+  const store = s.ctx.store;
+  const get = store.get;
+  let reads = 0;
+  store.get = function (at, options) {
+    if (String(at) === cid) reads++;
+    return get.call(store, at, options);
+  };
+  try {
+    const answers = await Promise.all(
+      bodies.map(async (body) => read(await s.post("/aggregate/update", body))),
+    );
+    return { answers, reads };
+  } finally {
+    store.get = get;
+  }
+}
+
 Deno.test("attacker: copies of one update posted at once are read once", async () => {
   // Found in the round pipeline audit: until the first copy was stored, every concurrent copy of
   // one committed envelope read and decoded the whole update (up to ~1 GB at 124M parameters),
@@ -205,24 +233,10 @@ Deno.test("attacker: copies of one update posted at once are read once", async (
   const s = await fx.scenario();
   const job = await s.job({ nodes: 2, rounds: 2 });
   const up = await s.train(job, job.nodes[0]!);
-  const store = s.ctx.store;
-  const get = store.get;
-  let reads = 0;
-  store.get = function (cid, options) {
-    if (String(cid) === up.updateCid) reads++;
-    return get.call(store, cid, options);
-  };
 
   // Execute
-  let answers;
-  try {
-    const body = envelopeToJson(up.envelope);
-    answers = await Promise.all(
-      Array.from({ length: 8 }, async () => read(await s.post("/aggregate/update", body))),
-    );
-  } finally {
-    store.get = get;
-  }
+  const body = envelopeToJson(up.envelope);
+  const { answers, reads } = await postAtOnce(s, up.updateCid, Array(8).fill(body));
 
   // Assert: every copy is answered as the one stored; its bytes were read once.
   assert.deepEqual(answers.map((a) => a.status < 300), Array(8).fill(true));
@@ -238,27 +252,13 @@ Deno.test("attacker: variants of one update, each signed anew, posted at once ar
   const node = job.nodes[0]!;
   const up = await s.train(job, node);
   const domain = arthaDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.proofs);
-  const store = s.ctx.store;
-  const get = store.get;
-  let reads = 0;
-  store.get = function (cid, options) {
-    if (String(cid) === up.updateCid) reads++;
-    return get.call(store, cid, options);
-  };
 
   // Execute
-  let answers;
-  try {
-    const bodies = Array.from({ length: 8 }, (_, i) => {
-      const variant = signEnvelope(node.key, { ...up.envelope, meanLoss: 1 + i / 64 }, domain);
-      return envelopeToJson(variant);
-    });
-    answers = await Promise.all(
-      bodies.map(async (body) => read(await s.post("/aggregate/update", body))),
-    );
-  } finally {
-    store.get = get;
-  }
+  const bodies = Array.from({ length: 8 }, (_, i) => {
+    const variant = signEnvelope(node.key, { ...up.envelope, meanLoss: 1 + i / 64 }, domain);
+    return envelopeToJson(variant);
+  });
+  const { answers, reads } = await postAtOnce(s, up.updateCid, bodies);
 
   // Assert: one variant is stored, the others are conflicts; the bytes were read once.
   assert.equal(answers.filter((a) => a.status === 201).length, 1);
