@@ -13,6 +13,7 @@ import {
   readJobSettings,
   readWorkerSettings,
 } from "../../lib/config.ts";
+import { withEnv } from "./_env.ts";
 
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDRESSES = Object.fromEntries(
@@ -21,22 +22,6 @@ const ADDRESSES = Object.fromEntries(
   ),
 );
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-/** Runs `fn` with the variables set (undefined: unset), restoring them after. */
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
-    }
-  };
-  apply(vars);
-  try {
-    return fn();
-  } finally {
-    apply(saved);
-  }
-}
 
 const BASE = {
   ARTHA_RPC_URL: undefined,

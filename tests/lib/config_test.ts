@@ -8,6 +8,7 @@ import {
   readWorkerSettings,
 } from "../../lib/config.ts";
 import { configFrom, DEFAULT_CONFIG } from "../../lib/coordinator/context.ts";
+import { withEnv } from "./_env.ts";
 
 Deno.test("a missing or unusable setting names its variable", () => {
   // Prepare
@@ -34,22 +35,6 @@ Deno.test("defaults: store and model cache", () => {
   assert.equal(typeof env.storeDir(), "string");
   assert.ok(env.modelCacheDir().endsWith("arthatrain/models"));
 });
-
-/** Runs `fn` with the variables set (undefined: unset), restoring them after. */
-function withEnv(vars: Record<string, string | undefined>, fn: () => void) {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      x === undefined ? Deno.env.delete(k) : Deno.env.set(k, x);
-    }
-  };
-  apply(vars);
-  try {
-    fn();
-  } finally {
-    apply(saved);
-  }
-}
 
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDRESSES = Object.fromEntries(
