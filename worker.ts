@@ -18,8 +18,10 @@
  *   --dir DIR            the node's folder: node.key and worker.json (default ~/.artha)
  *   --key FILE           the Ed25519 node key, created with mode 0600 if missing
  *   --state FILE         crash state, with residual files beside it
- *   --poll MS            wait between ticks when there is nothing to do (default 1000)
- *   --heartbeat-ms MS    minimum time between on-chain heartbeats (default 600000)
+ *   --poll MS            wait between ticks when there is nothing to do (default 1000,
+ *                        100 to 600000)
+ *   --heartbeat-ms MS    minimum time between on-chain heartbeats (default 600000, 1000 to
+ *                        3600000: the chain counts a node silent after its hour)
  *   --max-stake ARTH     the most registration may lock (ARTHA_MAX_STAKE, default 10)
  *   --max-gas-price GWEI no transaction is signed above it (ARTHA_MAX_GAS_PRICE, default 1000)
  *   --max-memory GIB     a task whose step needs more is refused (ARTHA_MAX_MEMORY, default
