@@ -109,13 +109,14 @@ async function readAndStore(
   place: JobNodeRecord | null,
   env: SignedUpdateEnvelope,
 ): Promise<IntakeResult> {
-  // A copy whose turn came after a read it joined, or after another's read ended: the close may
-  // have begun meanwhile, or that read stored its update (then no second read of it).
+  // A copy whose turn came after a read it joined, or after another's read ended: that read may
+  // have stored its update (a retry then, whatever the round's state since: its update is in), or
+  // the close may have begun meanwhile.
+  const stored = await asRetry(ctx, job, env);
+  if (stored) return stored;
   if ((await ctx.kv.get(closingKey(env.jobId, job.round))).versionstamp) {
     return closingRefusal(job.round, spec);
   }
-  const stored = await asRetry(ctx, job, env);
-  if (stored) return stored;
   // Secure aggregation: no readable update, only the committed digests (./secure_round.ts).
   const slot = slotOf(place, spec);
   const payload = spec.secureAggregation
