@@ -82,11 +82,23 @@ export async function receiveUpdate(
     const why = "these digests are not committed on chain (commitRound first)";
     return refuse(409, "NOT_COMMITTED", why);
   }
-  // One read of a node's update at a time, whatever number of copies it posts at once: found in
-  // the round pipeline audit, each concurrent copy of one committed envelope read and decoded the
-  // whole update (up to ~1 GB each), so one node could run the coordinator out of memory. Keyed by
-  // the node alone (an Ed25519 key signs one envelope many ways, and a field can vary): a copy
-  // that joins another's read is then answered as a retry of what that read stored.
+  return await readOnce(ctx, job, spec, place, env);
+}
+
+/**
+ * One read of a node's update at a time, whatever number of copies it posts at once: found in
+ * the round pipeline audit, each concurrent copy of one committed envelope read and decoded the
+ * whole update (up to ~1 GB each), so one node could run the coordinator out of memory. Keyed by
+ * the node alone (an Ed25519 key signs one envelope many ways, and a field can vary): a copy
+ * that joins another's read is then answered as a retry of what that read stored.
+ */
+async function readOnce(
+  ctx: Context,
+  job: JobHead,
+  spec: JobSpec,
+  place: JobNodeRecord | null,
+  env: SignedUpdateEnvelope,
+): Promise<IntakeResult> {
   const flight = `intake:${env.jobId}:${job.round}:${env.nodePubkey}`;
   for (;;) {
     const read = await singleFlight(ctx, flight, async () => ({
