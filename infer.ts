@@ -77,6 +77,7 @@ async function main(args: string[]): Promise<void> {
     const byte = new Uint8Array([t]);
     await out.write(shown ? enc.encode(shown(byte)) : byte);
   }
+  if (shown) await out.write(enc.encode(shown(new Uint8Array(), true)));
   await out.write(enc.encode("\n"));
   console.error(`[${backend.name}/${backend.device}, model cached in ${dir}]`);
   await backend.dispose();

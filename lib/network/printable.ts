@@ -49,12 +49,13 @@ export function printable(text: string): string {
  * console.assert(show(new Uint8Array([0xc3])) === "" && show(new Uint8Array([0xa9])) === "é");
  * ```
  */
-export function terminalText(): (bytes: Uint8Array) => string {
+export function terminalText(): (bytes: Uint8Array, end?: boolean) => string {
   const decoder = new TextDecoder("utf-8", { fatal: false });
   // deno-lint-ignore no-control-regex
   const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-  return (bytes) =>
-    decoder.decode(bytes, { stream: true }).replace(
+  // `end`: the last bytes; a character they leave unfinished is shown as U+FFFD, not dropped.
+  return (bytes, end = false) =>
+    decoder.decode(bytes, { stream: !end }).replace(
       control,
       (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
     );

@@ -18,3 +18,9 @@ Deno.test("terminalText keeps text, newlines, tabs and characters split across b
   const bytes = new TextEncoder().encode("héllo\n\tnaïve — ok");
   assert.equal([...bytes].map((b) => show(new Uint8Array([b]))).join(""), "héllo\n\tnaïve — ok");
 });
+
+Deno.test("terminalText shows a character the last bytes leave unfinished, rather than dropping it", () => {
+  const show = terminalText();
+  assert.equal(show(new Uint8Array([0x68, 0xc3])), "h");
+  assert.equal(show(new Uint8Array(), true), "\ufffd");
+});
