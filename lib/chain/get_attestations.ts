@@ -10,10 +10,13 @@ export interface Attestation {
   targetNode: Hex;
 }
 
-/** Every (round, target) of `jobId` a committee member attested, each once, in event order. */
+/**
+ * Every (round, target) of `jobId` a committee member attested in [fromBlock (default 0),
+ * toBlock (default the head)], each once, in event order.
+ */
 export async function getAttestations(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex; fromBlock?: bigint },
+  params: { addresses: ArthaAddresses; jobId: Hex; fromBlock?: bigint; toBlock?: bigint },
 ): Promise<Attestation[]> {
   const logs = await client.getContractEvents({
     address: params.addresses.verification,
@@ -21,6 +24,7 @@ export async function getAttestations(
     eventName: "Attested",
     args: { jobId: params.jobId },
     fromBlock: params.fromBlock ?? 0n,
+    toBlock: params.toBlock,
   });
   const seen = new Map<string, Attestation>();
   for (const l of logs) {

@@ -10,7 +10,13 @@ import { getAttestations } from "./get_attestations.ts";
  */
 export async function getAttestedTargets(
   client: ArthaClient,
-  params: { addresses: ArthaAddresses; jobId: Hex; round: number; fromBlock?: bigint },
+  params: {
+    addresses: ArthaAddresses;
+    jobId: Hex;
+    round: number;
+    fromBlock?: bigint;
+    toBlock?: bigint;
+  },
 ): Promise<Hex[]> {
   return (await getAttestations(client, params))
     .filter((a) => a.round === params.round)

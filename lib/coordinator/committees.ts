@@ -46,6 +46,10 @@ export interface CommitteeRecord {
   settled: Hex[];
   /** Every attested target settled after the window: nothing left to look at. */
   done?: boolean;
+  /** Targets members attested (lower case), as far as the scan has read. */
+  attested?: Hex[];
+  /** The next block the scan for attestations reads. */
+  next?: number;
 }
 
 const committeeKey = (jobId: string, round: number): Deno.KvKey => ["committee", jobId, round];
@@ -213,14 +217,22 @@ export async function settleCommittees(ctx: Context, job: JobRecord): Promise<nu
   const records = await listValues<CommitteeRecord>(ctx.kv, ["committee", job.jobId]);
   const pending = records.filter((r) => !r.done);
   if (pending.length === 0) return 0;
-  const now = Number((await client.getBlock()).timestamp);
+  const head = await client.getBlock({ blockTag: "latest" });
+  const now = Number(head.timestamp);
   for (const rec of pending) {
     const settled = [...rec.settled];
-    const attested = await getAttestedTargets(client, {
+    // From where the last call's scan stopped: found auditing POST /aggregate (anyone may call
+    // it), every call read the job's Attested logs from block 0, a query per 2,000 blocks of
+    // the whole chain for each pending committee.
+    const fromBlock = rec.next === undefined ? scanStart(job) : BigInt(rec.next);
+    const found = head.number < fromBlock ? [] : await getAttestedTargets(client, {
       addresses,
       jobId: job.jobId,
       round: rec.round,
+      fromBlock,
+      toBlock: head.number,
     });
+    const attested = [...new Set([...rec.attested ?? [], ...found])];
     for (const target of new Set([...rec.targets, ...attested])) {
       if (settled.includes(target)) continue;
       try {
@@ -243,9 +255,8 @@ export async function settleCommittees(ctx: Context, job: JobRecord): Promise<nu
     // After the window no new attestation can come: once all are settled, the record is done.
     const all = new Set([...rec.targets, ...attested]);
     const done = now > rec.deadline && [...all].every((t) => settled.includes(t));
-    if (settled.length !== rec.settled.length || done) {
-      await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled, done });
-    }
+    const next = Number(head.number) + 1;
+    await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled, done, attested, next });
   }
   return count;
 }

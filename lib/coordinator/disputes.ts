@@ -20,9 +20,10 @@ import {
   type DisputeInfo,
   DisputePhase,
   expireDispute,
-  openDisputes,
   timeoutDispute,
 } from "../verify/dispute_chain.ts";
+import { getDisputeOpenings } from "../chain/get_dispute_openings.ts";
+import { readDispute } from "../chain/read_dispute.ts";
 import type { Context } from "./context.ts";
 import { deliveredSlot, loadWeights, processTrainer } from "./job.ts";
 import { type JobRecord, scanStart } from "./state.ts";
@@ -54,12 +55,8 @@ export async function arbitrateDisputes(
 ): Promise<ArbitrationRecord[]> {
   const { client, addresses } = ctx.chain;
   if (!spec.verification || !addresses.disputes) return [];
-  const unresolved = await openDisputes(client, {
-    addresses,
-    jobId: job.jobId,
-    phases: [DisputePhase.Unresolved],
-    fromBlock: scanStart(job),
-  });
+  const unresolved = (await liveDisputes(ctx, job))
+    .filter((d) => d.phase === DisputePhase.Unresolved);
   if (unresolved.length === 0) return [];
   const now = (await client.getBlock()).timestamp;
   const out: ArbitrationRecord[] = [];
@@ -93,9 +90,7 @@ export async function arbitrateDisputes(
 export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSpec) {
   const { client, addresses } = ctx.chain;
   if (!spec.verification || !addresses.disputes) return 0;
-  const phases = [DisputePhase.AwaitDefence, DisputePhase.Bisecting, DisputePhase.Unresolved];
-  const fromBlock = scanStart(job);
-  const open = await openDisputes(client, { addresses, jobId: job.jobId, phases, fromBlock });
+  const open = await liveDisputes(ctx, job);
   if (open.length === 0) return 0;
   const now = (await client.getBlock()).timestamp;
   let ended = 0;
@@ -107,6 +102,48 @@ export async function endStaleDisputes(ctx: Context, job: JobRecord, spec: JobSp
     ended++;
   }
   return ended;
+}
+
+/** Where the scan for a job's opened disputes goes on: the next block to read. */
+const disputeScanKey = (jobId: string): Deno.KvKey => ["dispute_scan", jobId.toLowerCase()];
+/** A dispute of the job found opened and not seen settled: the block it was opened in. */
+const liveDisputeKey = (jobId: string, id: string): Deno.KvKey => [
+  "dispute_live",
+  jobId.toLowerCase(),
+  id,
+];
+
+/**
+ * The job's disputes not settled, as the chain holds them now. Openings are read from where the
+ * last scan stopped and kept in KV until their dispute settles: found auditing POST /aggregate,
+ * which anyone may call, that every call read the job's DisputeOpened logs from its start block
+ * twice (a query per 2,000 blocks) and every dispute ever opened, so a caller in a loop made the
+ * coordinator hammer its RPC endpoint with work that grew with the job's age. Now a call reads the
+ * blocks since the last one and the disputes still live. One key a dispute, so a job with many
+ * disputes never outgrows a KV value; a crash before the cursor moves reads the same openings
+ * again, which sets the same keys.
+ */
+async function liveDisputes(ctx: Context, job: JobRecord): Promise<DisputeInfo[]> {
+  const { client, addresses } = ctx.chain;
+  const cursor = disputeScanKey(job.jobId);
+  const fromBlock = (await ctx.kv.get<bigint>(cursor)).value ?? scanStart(job);
+  const toBlock = await client.getBlockNumber({ cacheTime: 0 });
+  if (toBlock >= fromBlock) {
+    const jobId = job.jobId;
+    for (const o of await getDisputeOpenings(client, { addresses, jobId, fromBlock, toBlock })) {
+      await ctx.kv.set(liveDisputeKey(jobId, o.disputeId.toString()), o.openedIn);
+    }
+    await ctx.kv.set(cursor, toBlock + 1n);
+  }
+  const live: DisputeInfo[] = [];
+  const prefix = ["dispute_live", job.jobId.toLowerCase()];
+  for await (const e of ctx.kv.list<bigint>({ prefix })) {
+    const disputeId = BigInt(e.key[2] as string);
+    const d = await readDispute(client, { addresses, disputeId, openedIn: e.value });
+    if (d.phase === DisputePhase.Settled) await ctx.kv.delete(e.key);
+    else live.push(d);
+  }
+  return live;
 }
 
 /**

@@ -10,22 +10,7 @@ import { registerIdentity } from "../../../lib/did/resolve.ts";
 import { grantAccess, openDataset, shareDataset } from "../../../lib/did/dataset_share.ts";
 import { ACCESS_SCAN_PARTS, accessTrail } from "../../../lib/coordinator/access_log.ts";
 import { read, setupCoordinator } from "../../functions/_coordinator.ts";
-
-/** eth_getLogs requests `run` sends through fetch (the chain client's HTTP transport). */
-async function logQueries<T>(run: () => Promise<T>): Promise<{ value: T; queries: number }> {
-  const fetch = globalThis.fetch;
-  let queries = 0;
-  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-    const body = typeof init?.body === "string" ? init.body : "";
-    queries += (body.match(/"eth_getLogs"/g) ?? []).length;
-    return fetch(input, init);
-  };
-  try {
-    return { value: await run(), queries };
-  } finally {
-    globalThis.fetch = fetch;
-  }
-}
+import { logQueries } from "../chain/_log_queries.ts";
 
 /** A grant with one recorded access, `blocks` empty blocks, then a second access. */
 async function longTrail(blocks: number) {
