@@ -29,6 +29,8 @@ import { ChainCallError } from "../chain/send_contract.ts";
 import { getJobNodes } from "../chain/get_job_nodes.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { settleRedundancy } from "../chain/settle_redundancy.ts";
+import { readJob } from "../chain/read_job.ts";
+import { jobStartBlock } from "../chain/job_start_block.ts";
 
 /** What {@link endStaleCases} did, and the latest deadline of a case it could not end yet. */
 export interface CasesEnded {
@@ -49,6 +51,10 @@ export async function endStaleCases(
 ): Promise<CasesEnded> {
   const { addresses, jobId } = params;
   const now = (await client.getBlock()).timestamp;
+  // The scans start at the job's first block: from block 0, each took a capped log query per
+  // 2,000 blocks of a long public chain (tens of thousands on a chain of millions of blocks).
+  const fromBlock = await jobStartBlock(client, jobId, (await readJob(client, params)).createdAt);
+  const at = { addresses, jobId, fromBlock };
   const out: CasesEnded = { ended: 0 };
   const wait = (deadline: bigint) => {
     out.openUntil = Math.max(out.openUntil ?? 0, Number(deadline));
@@ -62,7 +68,7 @@ export async function endStaleCases(
       if (!(e instanceof ChainCallError)) throw e;
     }
   };
-  for (const { challengeId } of await getJobChallenges(client, { addresses, jobId })) {
+  for (const { challengeId } of await getJobChallenges(client, at)) {
     const c = await getChallenge(client, { addresses, challengeId });
     const live = c.status === ChallengeStatus.Open || c.status === ChallengeStatus.Answered;
     if (!live) continue;
@@ -74,7 +80,7 @@ export async function endStaleCases(
     await attempt(() => end(client, { addresses, challengeId }));
   }
   if (addresses.disputes) {
-    for (const o of await getDisputeOpenings(client, { addresses, jobId })) {
+    for (const o of await getDisputeOpenings(client, at)) {
       const d = await readDispute(client, {
         addresses,
         disputeId: o.disputeId,
@@ -89,7 +95,7 @@ export async function endStaleCases(
       await attempt(() => end(client, { addresses, disputeId: o.disputeId }));
     }
   }
-  for (const { round, targetNode } of await getAttestations(client, { addresses, jobId })) {
+  for (const { round, targetNode } of await getAttestations(client, at)) {
     await attempt(() => settleAttestations(client, { addresses, jobId, round, targetNode }));
   }
   return out;
