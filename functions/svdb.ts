@@ -36,6 +36,7 @@ import {
   readFailure,
   storeUpload,
 } from "../lib/coordinator/svdb_gateway.ts";
+import { UPLOAD_HEADERS } from "../lib/store/upload_signature.ts";
 import { handler, HttpError, json, rejected, unwrap } from "./_http.ts";
 
 /** Creates the SVDB gateway handler over a context. */
@@ -56,6 +57,13 @@ export function createSvdb(ctx: Context) {
       ? keyRead.denied
       : await authorizeRead(ctx, req.headers, cid.toString());
     if (denied) throw rejected(denied);
+    // A signed read is how private bytes and grant keys are read. Found auditing the HTTP
+    // surface: their answers went out without a cache policy, and content-addressed URLs are
+    // what a CDN in front of a gateway is set to cache whole; its copy of an owner's signed read
+    // would then answer anyone. The signature is in custom headers, which caches do not treat as
+    // credentials the way they do Authorization.
+    const signed = keyRead.key || req.headers.has(UPLOAD_HEADERS.signature);
+    const headers = { ...INERT, ...(signed ? NOT_STORED : {}) };
     try {
       // ?format=raw: one verified block (IPFS trustless-gateway style), e.g. a directory node.
       if (url.searchParams.get("format") === "raw") {
@@ -63,11 +71,11 @@ export function createSvdb(ctx: Context) {
           headers: {
             "content-type": "application/vnd.ipld.raw",
             "x-artha-cid": cid.toString(),
-            ...INERT,
+            ...headers,
           },
         });
       }
-      return await download(ctx, cid);
+      return await download(ctx, cid, headers);
     } catch (e) {
       const failure = readFailure(cid, e);
       throw failure ? rejected(failure) : e;
@@ -108,8 +116,15 @@ const INERT = {
   "content-security-policy": "sandbox; default-src 'none'",
 };
 
+/** What no shared cache may keep: the answer to one signer's read. */
+const NOT_STORED = { "cache-control": "private, no-store" };
+
 /** The file streamed block by block; once headers are sent a failure ends the body short. */
-async function download(ctx: Context, cid: CID): Promise<Response> {
+async function download(
+  ctx: Context,
+  cid: CID,
+  headers: Record<string, string>,
+): Promise<Response> {
   const log = (e: unknown) => console.error(`svdb: ${readFailure(cid, e)?.message ?? e}`);
   const { size, body } = await fileStream(ctx, cid, log);
   return new Response(body, {
@@ -117,7 +132,7 @@ async function download(ctx: Context, cid: CID): Promise<Response> {
       "content-type": "application/octet-stream",
       "content-length": String(size),
       "x-artha-cid": cid.toString(),
-      ...INERT,
+      ...headers,
     },
   });
 }

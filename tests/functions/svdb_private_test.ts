@@ -479,3 +479,34 @@ Deno.test("a CID whose sha2-256 digest is not 32 bytes is a 400, not a 500", asy
   });
   assert.equal(up.status, 400, JSON.stringify(up.body));
 });
+
+Deno.test("attacker: a cache in front of the gateway is told to keep no copy of a signed read", async () => {
+  // Prepare: an owner's private shard. Found auditing the HTTP surface: signed reads went out
+  // with no cache policy, and a CDN set to cache content-addressed URLs whole would have served
+  // the owner's read to anyone asking that URL.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const owner = fx.clients[2]!;
+  const did = await createTestDid(fx, owner);
+  const shard = randomBytes(5_000, 21);
+  const cid = (await computeCid(shard)).toString();
+  assert.equal((await uploadPrivate(s, shard, accountUploadSigner(owner), { did })).status, 201);
+  const { chainId, addresses } = s.ctx.chain;
+  const signedGet = async (path: string) => {
+    const opts = { method: "GET", path: `/svdb/${cid}`, now: s.ctx.now() };
+    const domain = uploadDomain(chainId, addresses.registry);
+    const headers = await signUpload(accountUploadSigner(owner), domain, new Uint8Array(), opts);
+    return await s.call(path, { headers });
+  };
+
+  // Execute: the owner reads the file and its root block.
+  const whole = await signedGet(`/svdb/${cid}`);
+  const raw = await signedGet(`/svdb/${cid}?format=raw`);
+
+  // Assert
+  for (const res of [whole, raw]) {
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(res.headers.get("cache-control"), "private, no-store");
+  }
+});
