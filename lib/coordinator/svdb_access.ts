@@ -82,6 +82,12 @@ export async function authorizeUpload(
   const signed = await verifySignedRequest(ctx, headers, request);
   if (!signed.ok) return signed;
   const { upload } = signed;
+  // The nonce first, before any chain read: found auditing the HTTP surface, a signer with no
+  // role (or no quota left) was never charged one, so one signature replayed for the window made
+  // the coordinator read the chain on every copy.
+  if (!await recordNonce(ctx, upload)) {
+    return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
+  }
   const role = await roleOf(ctx, upload);
   if (!role) {
     const why = upload.kind === "node"
@@ -95,9 +101,6 @@ export async function authorizeUpload(
   if (full >= 0) return overQuota(ctx, accounts[full]!);
   const left = accounts.map((a, i) => a.limit - used[i]!);
   const binding = left.indexOf(Math.min(...left));
-  if (!await recordNonce(ctx, upload)) {
-    return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
-  }
   return {
     ok: true,
     upload,

@@ -26,6 +26,7 @@ import {
   setupCoordinator,
 } from "./_coordinator.ts";
 import { randomBytes } from "../lib/_helpers.ts";
+import { rpcQueries } from "../lib/chain/_log_queries.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -496,4 +497,29 @@ Deno.test("attacker: tiny uploads are charged a block each, so a quota bounds ho
 
   // Assert: 16 stored (64 KiB at 4 KiB each), the 17th refused over the quota.
   assert.deepEqual(codes, [...Array(16).fill(201), 413]);
+});
+
+Deno.test("attacker: one signed upload replayed in a burst costs the chain one signer lookup", async () => {
+  // Prepare: a key no registry knows signs one upload. Found auditing the HTTP surface: the nonce
+  // was recorded only after the signer's role and quota passed, so a signer with no role was
+  // never charged one and its headers, replayed for the signature window, made chain reads each.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const stranger = nodeUploadSigner(generateNodeKey());
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const bytes = randomBytes(1_000, 3);
+  const signed = await signUpload(stranger, domain, bytes, { now: s.ctx.now() });
+
+  // Execute: 20 copies of the same request at once.
+  const { value: codes, queries } = await rpcQueries("eth_call", () =>
+    Promise.all(
+      Array.from({ length: 20 }, async () =>
+        await codeOf(await s.call("/svdb", { method: "POST", headers: signed, body: bytes }))),
+    ));
+
+  // Assert: one lookup refuses the signer; every copy is a replay, read from KV alone.
+  const refused = codes.filter(([status]) => status === 403);
+  assert.deepEqual(refused, [[403, "SIGNER_UNKNOWN"]]);
+  assert.equal(codes.filter(([, code]) => code === "SIGNATURE_REPLAYED").length, 19);
+  assert.ok(queries <= 1, `${queries} chain reads`);
 });
