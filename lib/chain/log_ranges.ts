@@ -11,6 +11,31 @@
 export const LOG_QUERY_BLOCKS = 2_000n;
 
 /**
+ * Blocks a scan that goes on from where it stopped reads again at its next look. A reorg can put
+ * an event at a height a scan already read, and an RPC behind a load balancer can answer from a
+ * replica a block or two behind the head it reported; a cursor set past the head then never saw
+ * that event: found auditing the chain client, a worker's challenge moved by a one-block reorg
+ * was never answered, and the node was slashed for it. Every scan it applies to is idempotent.
+ */
+export const RESCAN_BLOCKS = 64n;
+
+/**
+ * Where a scan that read through `head` starts its next look: {@link RESCAN_BLOCKS} back, never
+ * before `floor` (the first block it could ever need).
+ *
+ * @example
+ * ```ts
+ * import { rescanFrom } from "./log_ranges.ts";
+ * console.assert(rescanFrom(1_000n, 0n) === 937n);
+ * console.assert(rescanFrom(10n, 5n) === 5n);
+ * ```
+ */
+export function rescanFrom(head: bigint, floor: bigint): bigint {
+  const back = head + 1n - RESCAN_BLOCKS;
+  return back > floor ? back : floor;
+}
+
+/**
  * [fromBlock, toBlock] in consecutive parts of at most {@link LOG_QUERY_BLOCKS} blocks (none when
  * the range is empty).
  *

@@ -9,6 +9,7 @@
  * gradient (50% slash, escalating to 100% on a third offence).
  */
 import type { Hex } from "viem";
+import { rescanFrom } from "../chain/log_ranges.ts";
 import { ChallengeStatus } from "../chain/contracts.ts";
 import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
@@ -465,7 +466,7 @@ async function recordIssuedChallenges(ctx: Context, job: JobRecord): Promise<voi
       }
     }
   }
-  await ctx.kv.set(scanKey(job.jobId), toBlock + 1n);
+  await ctx.kv.set(scanKey(job.jobId), rescanFrom(toBlock, scanStart(job)));
 }
 
 /**

@@ -11,6 +11,7 @@
  * coordinator only triggers it.
  */
 import type { Hex } from "viem";
+import { rescanFrom } from "../chain/log_ranges.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { getAttestation } from "../chain/get_attestation.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
@@ -255,7 +256,7 @@ export async function settleCommittees(ctx: Context, job: JobRecord): Promise<nu
     // After the window no new attestation can come: once all are settled, the record is done.
     const all = new Set([...rec.targets, ...attested]);
     const done = now > rec.deadline && [...all].every((t) => settled.includes(t));
-    const next = Number(head.number) + 1;
+    const next = Number(rescanFrom(head.number, scanStart(job)));
     await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled, done, attested, next });
   }
   return count;

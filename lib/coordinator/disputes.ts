@@ -9,6 +9,7 @@
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
+import { rescanFrom } from "../chain/log_ranges.ts";
 import { once, revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import { roundTask } from "../round/round_task.ts";
@@ -133,7 +134,7 @@ async function liveDisputes(ctx: Context, job: JobRecord): Promise<DisputeInfo[]
     for (const o of await getDisputeOpenings(client, { addresses, jobId, fromBlock, toBlock })) {
       await ctx.kv.set(liveDisputeKey(jobId, o.disputeId.toString()), o.openedIn);
     }
-    await ctx.kv.set(cursor, toBlock + 1n);
+    await ctx.kv.set(cursor, rescanFrom(toBlock, scanStart(job)));
   }
   const live: DisputeInfo[] = [];
   const prefix = ["dispute_live", job.jobId.toLowerCase()];

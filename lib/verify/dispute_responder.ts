@@ -14,6 +14,7 @@
  * ```
  */
 import type { Hex } from "viem";
+import { rescanFrom } from "../chain/log_ranges.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
@@ -117,7 +118,7 @@ export class DisputeResponder {
     if (this.#rounds.size === 0) {
       // Nothing committed to defend: a dispute of a later commit opens after it, so the next
       // look starts here (from block 0 each time, an RPC capping a log query's span failed).
-      this.#fromBlock = head.number! + 1n;
+      this.#fromBlock = rescanFrom(head.number!, 0n);
       return 0;
     }
     const open = await openDisputes(client, {
@@ -141,7 +142,8 @@ export class DisputeResponder {
         d = await readDispute(client, { addresses, disputeId: d.disputeId, openedIn: d.openedIn });
       }
     }
-    this.#fromBlock = oldest ?? head.number! + 1n;
+    const again = rescanFrom(head.number!, 0n);
+    this.#fromBlock = oldest !== undefined && oldest < again ? oldest : again;
     return sent;
   }
 

@@ -33,6 +33,7 @@
  * ```
  */
 import type { Hex } from "viem";
+import { rescanFrom } from "../chain/log_ranges.ts";
 import type { ArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { ChainCallError } from "../chain/send_contract.ts";
@@ -162,7 +163,7 @@ export class ChallengeResponder {
       toBlock: head.number!,
     });
     const live = open.filter((c) => c.deadline >= head.timestamp).map((c) => c.issuedIn);
-    this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number! + 1n;
+    this.#fromBlock = live.reduce((a, b) => a < b ? a : b, rescanFrom(head.number!, 0n));
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     const failures: unknown[] = [];

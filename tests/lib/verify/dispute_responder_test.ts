@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import type { ArthaClient } from "../../../lib/chain/client.ts";
 import type { ArthaAddresses } from "../../../lib/chain/contracts.ts";
-import { LOG_QUERY_BLOCKS } from "../../../lib/chain/log_ranges.ts";
+import { LOG_QUERY_BLOCKS, RESCAN_BLOCKS } from "../../../lib/chain/log_ranges.ts";
 import { DisputeResponder } from "../../../lib/verify/dispute_responder.ts";
 
 Deno.test("victim: a node's look for disputes never asks the RPC for more blocks than it serves", async () => {
@@ -34,14 +34,14 @@ Deno.test("victim: a node's look for disputes never asks the RPC for more blocks
   };
 
   // Execute + Assert: with nothing committed to defend, a look reads nothing and the next starts
-  // at the block after it.
+  // near it (RESCAN_BLOCKS back, a reorg's margin).
   const idle = new DisputeResponder(`0x${"02".repeat(32)}` as Hex);
   assert.equal(await idle.answer(client, addresses), 0);
   assert.equal(ranges.length, 0);
   head += 10n;
   idle.remember(kept);
   await idle.answer(client, addresses);
-  assert.deepEqual(ranges, [[1_000_001n, 1_000_010n]]);
+  assert.deepEqual(ranges, [[1_000_001n - RESCAN_BLOCKS, 1_000_010n]]);
 
   // A restarted node with a kept commit reads from block 0, in parts the RPC serves.
   ranges.length = 0;

@@ -1,17 +1,26 @@
 /** A node's look for challenges to answer, from the side of the RPC it reads. */
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
+import { type Hex, parseEther } from "viem";
 import type { ArthaClient } from "../../../lib/chain/client.ts";
 import type { ArthaAddresses } from "../../../lib/chain/contracts.ts";
 import { ChallengeResponder } from "../../../lib/verify/responder.ts";
+import { RESCAN_BLOCKS } from "../../../lib/chain/log_ranges.ts";
+import { createArthaClient } from "../../../lib/chain/client.ts";
+import { startDevnet } from "../../../lib/chain/devnet.ts";
+import { deployArtha } from "../../../lib/chain/deploy.ts";
+import { submitTrain } from "../../../lib/chain/submit_train.ts";
+import { assignNodes } from "../../../lib/chain/assign_nodes.ts";
+import { commitRound } from "../../../lib/chain/commit_round.ts";
+import { issueChallenge } from "../../../lib/verify/challenge_chain.ts";
+import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
-Deno.test("victim: each look for challenges reads only the blocks since the last, not from block 0", async () => {
-  // Prepare: an RPC at block 100 with no challenge issued, which records the range of every log
+Deno.test("victim: each look for challenges reads the blocks since the last and a margin, not from block 0", async () => {
+  // Prepare: an RPC at block 1,000 with no challenge issued, which records the range of every log
   // query. Found in the second worker audit: the node read every ChallengeIssued event from block
   // 0 at each look (every 30 s); an RPC that caps a log query's range (most public ones do) then
   // failed every look, the error was swallowed in the chores, and no challenge was ever answered
   // (each costs 10% of the stake at its timeout).
-  let head = 100n;
+  let head = 1_000n;
   const ranges: [bigint | undefined, bigint | undefined][] = [];
   const client = {
     getBlock: (p?: { blockNumber?: bigint }) => {
@@ -31,11 +40,12 @@ Deno.test("victim: each look for challenges reads only the blocks since the last
   // Execute: a look, a look with no new block, then one after five more blocks.
   await responder.answer(client, addresses);
   await responder.answer(client, addresses);
-  head = 105n;
+  head = 1_005n;
   await responder.answer(client, addresses);
 
-  // Assert
-  assert.deepEqual(ranges, [[0n, 100n], [101n, 105n]]);
+  // Assert: each later look reads the last RESCAN_BLOCKS again (a reorg's margin) and what is new.
+  const again = 1_001n - RESCAN_BLOCKS;
+  assert.deepEqual(ranges, [[0n, 1_000n], [again, 1_000n], [again, 1_005n]]);
 });
 
 Deno.test("victim: a node's first look after a start reads only the blocks a challenge could still be answered from", async () => {
@@ -68,4 +78,38 @@ Deno.test("victim: a node's first look after a start reads only the blocks a cha
   assert.ok(ranges[0]![0] <= head - 3_600n && ranges[0]![0] >= head - 3_700n, `${ranges[0]}`);
   assert.equal(ranges.at(-1)![1], head);
   ranges.slice(1).forEach(([from], i) => assert.equal(from, ranges[i]![1] + 1n));
+});
+
+Deno.test("victim: a challenge a one-block reorg moves to a height already read is still seen", async () => {
+  // Prepare: a node with a commit, and a responder that has looked once. Found auditing the chain
+  // client: each look started at the block after the last one read, so a challenge that a reorg
+  // put at a height already read was never seen, never answered, and timed out (10% of stake).
+  await using net = await startDevnet({ accounts: 3 });
+  const mk = (i: number) =>
+    createArthaClient({ rpcUrl: net.rpcUrl, chainId: net.chainId, account: net.accounts[i]! });
+  const [co, op, owner] = [mk(0), mk(1), mk(2)];
+  const addresses = await deployArtha(co, { settlementDelay: 0 });
+  const nodePubkey = await registerDevnetNode(op, addresses);
+  const terms = devnetJobTerms(2);
+  const { jobId } = await submitTrain(owner, { addresses, budget: parseEther("5"), terms });
+  await assignNodes(co, { addresses, jobId, nodes: [nodePubkey] });
+  const digests = { lossDigest: b32("2"), gradientDigest: b32("3"), weightsDigest: b32("4") };
+  const commit = { jobId, round: 0, nodePubkey, ...digests, proofsRoot: b32("5") };
+  await commitRound(op, { addresses, commit });
+  const responder = new ChallengeResponder(nodePubkey);
+  await responder.answer(op, addresses);
+  const rpc = (method: string, params: unknown[] = []) => co.request({ method, params } as never);
+
+  // Execute: the node reads an empty block; the chain reorgs it away and the challenge lands at
+  // that height; the node looks again five blocks later.
+  const fork = await rpc("evm_snapshot");
+  await rpc("anvil_mine", ["0x1"]);
+  await responder.answer(op, addresses);
+  await rpc("evm_revert", [fork]);
+  await issueChallenge(co, { addresses, jobId, round: 0, nodePubkey });
+  await rpc("anvil_mine", ["0x5"]);
+  await responder.answer(op, addresses);
+
+  // Assert: the look saw the challenge of the node's round.
+  assert.equal(responder.pinned().size, 1);
 });
