@@ -22525,6 +22525,11 @@ function privateKeyToAccount(privateKey, options = {}) {
 
 // lib/chain/log_ranges.ts
 var LOG_QUERY_BLOCKS = 2000n;
+var RESCAN_BLOCKS = 64n;
+function rescanFrom(head, floor) {
+  const back = head + 1n - RESCAN_BLOCKS;
+  return back > floor ? back : floor;
+}
 function logRanges(fromBlock, toBlock) {
   const out = [];
   for (let at = fromBlock; at <= toBlock; at += LOG_QUERY_BLOCKS) {
@@ -50806,7 +50811,7 @@ var ChallengeResponder = class {
       toBlock: head.number
     });
     const live = open.filter((c) => c.deadline >= head.timestamp).map((c) => c.issuedIn);
-    this.#fromBlock = live.length ? live.reduce((a, b) => a < b ? a : b) : head.number + 1n;
+    this.#fromBlock = live.reduce((a, b) => a < b ? a : b, rescanFrom(head.number, 0n));
     this.#challenged = new Set(open.map((c) => roundKey(c.jobId, c.round)));
     let answered = 0;
     const failures = [];
@@ -51079,7 +51084,7 @@ var DisputeResponder = class {
     const head = await client.getBlock();
     if (this.#fromBlock > head.number) return 0;
     if (this.#rounds.size === 0) {
-      this.#fromBlock = head.number + 1n;
+      this.#fromBlock = rescanFrom(head.number, 0n);
       return 0;
     }
     const open = await openDisputes(client, {
@@ -51105,7 +51110,8 @@ var DisputeResponder = class {
         });
       }
     }
-    this.#fromBlock = oldest ?? head.number + 1n;
+    const again = rescanFrom(head.number, 0n);
+    this.#fromBlock = oldest !== void 0 && oldest < again ? oldest : again;
     return sent;
   }
   /** Sends one move; false when it lost a race (the chain moved on without it). */
