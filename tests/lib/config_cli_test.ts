@@ -194,6 +194,8 @@ Deno.test({
   name: "deploy: an --out it may not write, or a folder, is refused before anything is sent",
   permissions: { read: true, env: true, write: [`${ROOT}/.artha`] },
   fn() {
+    // The folder the walkthrough's commands write in; a fresh clone has none until one runs.
+    Deno.mkdirSync(`${ROOT}/.artha`, { recursive: true });
     assert.match(
       refusal(() => readDeploySettings(["--out", "addresses.json"]), { INIT_CWD: ROOT }),
       /--out must be a path this process may write \(deno task deploy writes only inside \.artha\/\)/,
