@@ -30,6 +30,7 @@ import { runCli, UsageError } from "./lib/network/cli.ts";
 import { paramLayout } from "./kernel/params.ts";
 import { startLocalCoordinator } from "./functions/local.ts";
 import { type JobRecord, shardSpread } from "./lib/coordinator/state.ts";
+import { copiesPerRound } from "./lib/coordinator/privacy.ts";
 import { SECURE_CLOSE_REASON } from "./lib/coordinator/secure_round.ts";
 import type { Worker } from "./lib/worker/worker.ts";
 import {
@@ -291,7 +292,7 @@ function privacyLine(j: JobRecord): string | undefined {
   const worst = p.shardEpsilon.indexOf(Math.max(...p.shardEpsilon));
   return `privacy: epsilon ${p.epsilon.toFixed(2)} at delta ${p.delta} (budget ${p.maxEpsilon}) ` +
     `for the data owner with the most copies (shard ${worst}: ${
-      p.shardCopies[worst]!.join("+")
+      copiesPerRound(p.shardCopyRuns[worst]!).join("+")
     } updates over its rounds); per data owner: ${per}`;
 }
 

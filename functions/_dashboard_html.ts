@@ -28,6 +28,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <svg id="loss" width="640" height="200" viewBox="0 0 640 200" role="img"
   aria-label="validation loss per round"></svg>
 <h2>Rounds</h2>
+<p class="muted">Each job's newest rounds (every round: <code>GET /status?job=</code>).</p>
 <table id="rounds"><thead><tr><th>job</th><th>round</th><th>updates</th><th>val loss</th>
 <th>± s.e.</th><th>worst genre</th><th>closed because</th><th>checkpoint</th></tr></thead><tbody></tbody></table>
 <h2>Nodes</h2>
@@ -56,20 +57,34 @@ function cell(row, text, title) {
   td.textContent = text;
   if (title) td.title = title;
 }
+// A job's curve as [rounds closed, loss] points (0: the initial weights). /status sends each job's
+// newest rounds only: the initial point belongs to the curve only when they start at round 0.
+function curve(j, loss, before) {
+  const points = j.metrics.map((m) => [m.round + 1, loss(m)]);
+  return (j.metrics[0]?.round ?? 0) === 0 ? [[0, before(j)], ...points] : points;
+}
 function drawLoss(jobs) {
   const svg = $("loss");
-  const series = jobs.map((j) => [j.initialValLoss, ...j.metrics.map((m) => m.valLoss)]);
-  const worstSeries = jobs.map((j) => [worstBefore(j), ...j.metrics.map(worst)]);
-  const all = [...series, ...worstSeries].flat().filter(Number.isFinite);
+  const series = jobs.map((j) => curve(j, (m) => m.valLoss, (j) => j.initialValLoss));
+  const worstSeries = jobs.map((j) => curve(j, worst, worstBefore));
+  // Bounds in a loop: Math.min(...all) passed every point as an argument and threw past a few
+  // hundred thousand, leaving the page blank (found in the coordinator DoS audit).
+  let lo = Infinity, hi = -Infinity, first = Infinity, end = -Infinity, last;
+  for (const s of [...series, ...worstSeries]) {
+    for (const [i, v] of s) {
+      if (!Number.isFinite(v)) continue;
+      lo = Math.min(lo, v); hi = Math.max(hi, v); last = v;
+      first = Math.min(first, i); end = Math.max(end, i);
+    }
+  }
   svg.replaceChildren();
-  if (all.length === 0) return;
-  const lo = Math.min(...all), hi = Math.max(...all), n = Math.max(...series.map((s) => s.length));
-  const x = (i) => 30 + (600 * i) / Math.max(1, n - 1);
+  if (last === undefined) return;
+  const x = (i) => 30 + (600 * (i - first)) / Math.max(1, end - first);
   const y = (v) => 180 - (160 * (v - lo)) / Math.max(1e-9, hi - lo);
   const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
   const draw = (s, k, dashed) => {
     const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("points", s.map((v, i) => x(i) + "," + y(v)).join(" "));
+    line.setAttribute("points", s.map(([i, v]) => x(i) + "," + y(v)).join(" "));
     line.setAttribute("fill", "none");
     line.setAttribute("stroke", colors[k % colors.length]);
     line.setAttribute("stroke-width", dashed ? "1.5" : "2");
@@ -82,7 +97,7 @@ function drawLoss(jobs) {
   worstSeries.forEach((s, k) => draw(s, k, true));
   const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
   label.setAttribute("x", "32"); label.setAttribute("y", "14");
-  label.textContent = fixed(hi, 3) + " → " + fixed(all.at(-1), 3) + " nats/byte";
+  label.textContent = fixed(hi, 3) + " → " + fixed(last, 3) + " nats/byte";
   svg.append(label);
 }
 async function refresh() {

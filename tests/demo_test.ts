@@ -104,7 +104,7 @@ Deno.test({
     // 16 laptops over 15 genre shards: one data owner's shard is trained twice per round.
     const r = await runDemo({ ...short, nodes: 16, rounds: 2, localSteps: 2, privacy });
     const p = r.job.privacy!;
-    assert.equal(Math.max(...p.shardCopies.map((c) => Math.max(0, ...c))), 2);
+    assert.equal(Math.max(...p.shardCopyRuns.flat().map(([copies]) => copies)), 2);
     const z = privacy.noiseMultiplier;
     // The same method (integer orders) computed independently: equal.
     const same = independentEpsilon(z, 2, 2, privacy.delta, INTEGER_ORDERS);

@@ -19,7 +19,7 @@ import { SecureRng, secureRngKey } from "../crypto/secure_rng.ts";
 import { BudgetExceededError, RdpAccountant } from "../privacy/rdp_accountant.ts";
 import { DpFedAvg } from "../strategy/dp_fed_avg.ts";
 import { AdaptiveClipper, adaptiveDeltaNoiseMultiplier } from "../privacy/adaptive_clip.ts";
-import type { JobRecord } from "./state.ts";
+import type { CopyRun, JobRecord } from "./state.ts";
 
 /** Where the coordinator keeps a round's secret noise key (never served, never logged). */
 export const noiseKey = (jobId: string, round: number): Deno.KvKey => [
@@ -43,6 +43,40 @@ export function shardCopies(spec: JobSpec, job: JobRecord, nodes: readonly strin
 }
 
 /**
+ * One shard's copies in each of its rounds, from the runs the job's record keeps them in
+ * ({@link JobRecord.privacy}): for a report that lists them round by round, never on a request's
+ * path (5,000 rounds are 5,000 numbers a shard).
+ *
+ * @example
+ * ```ts
+ * import { copiesPerRound } from "./privacy.ts";
+ * console.assert(copiesPerRound([[1, 2], [2, 1]]).join("+") === "1+1+2");
+ * ```
+ */
+export function copiesPerRound(runs: readonly CopyRun[]): number[] {
+  return runs.flatMap(([m, n]) => Array<number>(n).fill(m));
+}
+
+/**
+ * The runs after one more round of `copies` (a new array: the record read stays as it was).
+ *
+ * @example
+ * ```ts
+ * import { appendCopies } from "./privacy.ts";
+ * console.assert(JSON.stringify(appendCopies([[1, 2]], 1)) === "[[1,3]]");
+ * console.assert(JSON.stringify(appendCopies([[1, 2]], 2)) === "[[1,2],[2,1]]");
+ * ```
+ */
+export function appendCopies(runs: readonly CopyRun[], copies: number): CopyRun[] {
+  const last = runs.at(-1);
+  if (last?.[0] === copies) return [...runs.slice(0, -1), [copies, last[1] + 1]];
+  return [...runs, [copies, 1]];
+}
+
+/** Rounds the runs cover. */
+const roundsIn = (runs: readonly CopyRun[]) => runs.reduce((a, [, n]) => a + n, 0);
+
+/**
  * Epsilon of one data owner that was in rounds with these copy counts, each round's sum noised
  * at multiplier `noise[i]` (default: the policy's z, as central DP-FedAvg adds).
  */
@@ -53,6 +87,13 @@ export function ownerEpsilon(
 ) {
   const accountant = new RdpAccountant({ delta: p.delta });
   copies.forEach((m, i) => accountant.spend(1, (noise?.[i] ?? p.noiseMultiplier) / m));
+  return accountant.epsilon;
+}
+
+/** {@link ownerEpsilon} at the policy's z of rounds given as runs. */
+function runsEpsilon(p: NonNullable<JobSpec["privacy"]>, runs: readonly CopyRun[]): number {
+  const accountant = new RdpAccountant({ delta: p.delta });
+  for (const [m, n] of runs) accountant.spend(1, p.noiseMultiplier / m, n);
   return accountant.epsilon;
 }
 
@@ -104,15 +145,21 @@ function reportAfter(
 ): NonNullable<JobRecord["privacy"]> {
   const p = spec.privacy!;
   const now = shardCopies(spec, job, nodes);
-  const history = job.privacy?.shardCopies ?? spec.shards.map(() => []);
-  const shardCopiesAfter = history.map((h, s) => now[s]! > 0 ? [...h, now[s]!] : [...h]);
+  const history = job.privacy?.shardCopyRuns ?? spec.shards.map(() => []);
+  const runsAfter = history.map((runs, s) => now[s]! > 0 ? appendCopies(runs, now[s]!) : runs);
   const past = job.privacy?.shardNoise;
-  const shardNoise = past && history.map((h, s) => {
-    const before = past[s] ?? h.map(() => p.noiseMultiplier);
+  const shardNoise = past && history.map((runs, s) => {
+    const before = past[s] ?? Array<number>(roundsIn(runs)).fill(p.noiseMultiplier);
     return now[s]! > 0 ? [...before, p.noiseMultiplier] : before;
   });
-  const shardEpsilon = shardCopiesAfter.map((h, s) =>
-    h.length === 0 ? 0 : ownerEpsilon(p, h, shardNoise?.[s])
+  // A run of n rounds at m copies is charged as n steps at once: the same RDP sum, in time linear
+  // in the runs, not the rounds. Only an old job's per-round noise is still charged round by round.
+  const shardEpsilon = runsAfter.map((runs, s) =>
+    runs.length === 0
+      ? 0
+      : shardNoise
+      ? ownerEpsilon(p, copiesPerRound(runs), shardNoise[s])
+      : runsEpsilon(p, runs)
   );
   const epsilon = Math.max(0, ...shardEpsilon);
   if (epsilon > p.maxEpsilon) throw new BudgetExceededError({ epsilon, maxEpsilon: p.maxEpsilon });
@@ -121,8 +168,8 @@ function reportAfter(
     epsilon,
     delta: p.delta,
     maxEpsilon: p.maxEpsilon,
-    shardRounds: shardCopiesAfter.map((h) => h.length),
-    shardCopies: shardCopiesAfter,
+    shardRounds: runsAfter.map(roundsIn),
+    shardCopyRuns: runsAfter,
     shardEpsilon,
     ...(shardNoise ? { shardNoise } : {}),
   };

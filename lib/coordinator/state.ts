@@ -137,8 +137,14 @@ export interface JobHead {
     maxEpsilon: number;
     /** Rounds each data owner's shard was trained on, and the epsilon that cost it. */
     shardRounds: number[];
-    /** Per shard, the counted updates carrying its data in each of those rounds. */
-    shardCopies: number[][];
+    /**
+     * Per shard, the counted updates carrying its data in each of those rounds, as runs of equal
+     * counts in round order (lib/coordinator/privacy.ts `copiesPerRound` expands one). Kept as
+     * runs on every read: expanded, a DP job of 1,000 shards x 5,000 rounds rebuilt 5 million
+     * numbers for any request naming it, an unsigned cluster POST or GET /status included (found
+     * in the coordinator DoS audit).
+     */
+    shardCopyRuns: CopyRun[][];
     /**
      * Jobs whose secure rounds were charged at the noise their sums carried (before they were
      * charged at the policy's z): each round's multiplier, extended with z for later rounds.
@@ -148,6 +154,9 @@ export interface JobHead {
   };
   finalize?: { txHash: Hex; paid: string; refund: string; improvementBps: number };
 }
+
+/** `rounds` consecutive rounds in which a shard's data was in `copies` counted updates. */
+export type CopyRun = [copies: number, rounds: number];
 
 /** A task moved from `from` to `to`, held by `to` from round `round` on. */
 export interface TaskMove {
@@ -292,7 +301,7 @@ export async function getJob(
     ...stored,
     metrics: [...inline, ...kept.filter((m) => !rounds.has(m.round))],
     reassigned: moves,
-    ...(stored.privacy ? { privacy: expandCopies(stored.privacy as StoredPrivacy) } : {}),
+    ...(stored.privacy ? { privacy: readPrivacy(stored.privacy as StoredPrivacy) } : {}),
   };
   if (moves.length > 0) value.legacyMoves = moves.length;
   if (!withMetrics) METRICS_LEFT_OUT.add(value);
@@ -313,6 +322,7 @@ export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOpera
   const live = liveJobKey(job.jobId);
   if (job.status === "finalized") op.delete(live);
   else op.set(live, true);
+  op.set(openedKey(job.jobId), job.roundOpenedAt);
   // Metrics grow by one checkpoint per write (round_close.ts), so the newest is the only new one.
   const newest = job.metrics.at(-1);
   const id = job.jobId.toLowerCase();
@@ -324,40 +334,34 @@ export function setJob(op: Deno.AtomicOperation, job: JobHead): Deno.AtomicOpera
     ...head,
     metrics: job.metrics.filter((m) => m.missingCount === undefined),
     reassigned: (job.reassigned ?? []).slice(0, legacyMoves ?? 0),
-    ...(head.privacy ? { privacy: runsOfCopies(head.privacy) } : {}),
   });
 }
 
 /**
- * The privacy record as the head stores it: each shard's copies per round as runs of equal
- * counts. Kept round by round it grew the head by a number per shard a round (a DP job of 1,000
- * shards passed KV's 800 KiB a write within a few hundred rounds); a shard's count rarely
- * changes, so its runs stay a few pairs.
+ * The privacy record as a head may hold it. Kept round by round (`shardCopies`, in heads written
+ * before runs) it grew the head by a number per shard a round: a DP job of 1,000 shards passed
+ * KV's 800 KiB a write within a few hundred rounds. A shard's count rarely changes, so its runs
+ * stay a few pairs.
  */
-type StoredPrivacy = Omit<NonNullable<JobHead["privacy"]>, "shardCopies"> & {
+type StoredPrivacy = Omit<NonNullable<JobHead["privacy"]>, "shardCopyRuns"> & {
+  shardCopyRuns?: CopyRun[][];
   shardCopies?: number[][];
-  /** Per shard, [copies, rounds] runs in round order. */
-  shardCopyRuns?: [number, number][][];
 };
 
-function runsOfCopies(p: NonNullable<JobHead["privacy"]>): StoredPrivacy {
-  const { shardCopies, ...rest } = p;
-  const shardCopyRuns = shardCopies.map((h) => {
-    const runs: [number, number][] = [];
-    for (const m of h) {
-      const last = runs.at(-1);
-      if (last?.[0] === m) last[1]++;
-      else runs.push([m, 1]);
-    }
-    return runs;
-  });
-  return { ...rest, shardCopyRuns };
+function readPrivacy(p: StoredPrivacy): NonNullable<JobHead["privacy"]> {
+  const { shardCopyRuns, shardCopies, ...rest } = p;
+  return { ...rest, shardCopyRuns: shardCopyRuns ?? (shardCopies ?? []).map(runsOf) };
 }
 
-function expandCopies(p: StoredPrivacy): NonNullable<JobHead["privacy"]> {
-  const { shardCopyRuns, shardCopies, ...rest } = p;
-  const expanded = shardCopyRuns?.map((runs) => runs.flatMap(([m, n]) => Array(n).fill(m)));
-  return { ...rest, shardCopies: expanded ?? shardCopies ?? [] };
+/** One shard's copies per round as runs (an old head's record, read once per read of it). */
+function runsOf(copies: readonly number[]): CopyRun[] {
+  const runs: CopyRun[] = [];
+  for (const m of copies) {
+    const last = runs.at(-1);
+    if (last?.[0] === m) last[1]++;
+    else runs.push([m, 1]);
+  }
+  return runs;
 }
 
 /**
@@ -422,7 +426,7 @@ export async function listLiveJobHeads(
   options: { metrics?: boolean } = {},
 ): Promise<JobHead[]> {
   if (!(await kv.get(LIVE_JOBS_BUILT)).value) {
-    for (const head of await listJobHeads(kv)) {
+    for (const head of await listJobHeads(kv, { metrics: false })) {
       if (head.status !== "finalized") await kv.set(liveJobKey(head.jobId), true);
     }
     await kv.set(LIVE_JOBS_BUILT, true);
@@ -436,18 +440,89 @@ export async function listLiveJobHeads(
   return out;
 }
 
-/** Every job's head (one read each, whatever the jobs' sizes). */
-export async function listJobHeads(kv: Deno.Kv): Promise<JobHead[]> {
-  return (await listJobEntries(kv)).map((e) => e.value!);
+/** Every job's head (one read each, whatever the jobs' sizes), by default with its metrics. */
+export async function listJobHeads(
+  kv: Deno.Kv,
+  options: { metrics?: boolean } = {},
+): Promise<JobHead[]> {
+  return (await listJobEntries(kv, options)).map((e) => e.value!);
 }
 
-async function listJobEntries(kv: Deno.Kv) {
+async function listJobEntries(kv: Deno.Kv, options: { metrics?: boolean } = {}) {
   const out = [];
   for await (const e of kv.list({ prefix: JOBS })) {
     if (e.key.length !== 2) continue; // parts live below the head
-    out.push(await getJob(kv, String(e.key[1])));
+    out.push(await getJob(kv, String(e.key[1]), options));
   }
   return out;
+}
+
+/**
+ * When each job's round opened: one small entry per job, written with its head ({@link setJob}).
+ * GET /status found its most recently active jobs by reading every head the coordinator ever had,
+ * each with all its rounds' metrics (20 jobs of 1,000 rounds: 6 MB and 1.3 s an unauthenticated
+ * call; found in the coordinator DoS audit).
+ */
+const OPENED: Deno.KvKey = ["job_opened"];
+const openedKey = (jobId: string): Deno.KvKey => [...OPENED, jobId.toLowerCase()];
+/** Set once the index holds every job written before it existed. */
+const OPENED_BUILT: Deno.KvKey = ["job_opened_built"];
+
+/**
+ * The heads, read without their metrics, of the `limit` jobs whose round opened last (newest
+ * first), and how many jobs there are: one small entry read per job, a head per job listed.
+ */
+export async function listRecentJobHeads(
+  kv: Deno.Kv,
+  limit: number,
+): Promise<{ heads: JobHead[]; count: number }> {
+  if (!(await kv.get(OPENED_BUILT)).value) {
+    for (const head of await listJobHeads(kv, { metrics: false })) {
+      const key = openedKey(head.jobId);
+      // Never over what a head's own write put there meanwhile.
+      await kv.atomic().check({ key, versionstamp: null }).set(key, head.roundOpenedAt).commit();
+    }
+    await kv.set(OPENED_BUILT, true);
+  }
+  const opened: { jobId: string; at: number }[] = [];
+  for await (const e of kv.list<number>({ prefix: OPENED })) {
+    opened.push({ jobId: String(e.key[1]), at: e.value });
+  }
+  opened.sort((a, b) => b.at - a.at);
+  const heads: JobHead[] = [];
+  for (const { jobId } of opened.slice(0, limit)) {
+    const head = (await getJob(kv, jobId, { metrics: false })).value;
+    if (head) heads.push(head);
+  }
+  return { heads, count: opened.length };
+}
+
+/**
+ * A page of a job's round metrics in round order: at most `limit` from round `from` (default 0),
+ * or with `newest` the last `limit`. Given a head read without its metrics, only the page's
+ * entries are read (the rest of {@link JobHead.metrics} stays in KV).
+ */
+export async function getMetrics(
+  kv: Deno.Kv,
+  head: JobHead,
+  options: { from?: number; limit: number; newest?: boolean },
+): Promise<RoundMetric[]> {
+  const { from = 0, limit, newest = false } = options;
+  const inline = head.metrics; // every metric, or (read without them) those the head holds
+  const stored: RoundMetric[] = [];
+  if (METRICS_LEFT_OUT.has(head) && limit > 0) {
+    const prefix = jobMetrics(head.jobId);
+    const selector = newest ? { prefix } : { prefix, start: jobMetricKey(head.jobId, from) };
+    for await (const e of kv.list<RoundMetric>(selector, { limit, reverse: newest })) {
+      stored.push(e.value);
+    }
+  }
+  const rounds = new Set(inline.map((m) => m.round));
+  const all = [...inline, ...stored.filter((m) => !rounds.has(m.round))]
+    .sort((a, b) => a.round - b.round);
+  return newest
+    ? all.slice(Math.max(0, all.length - limit))
+    : all.filter((m) => m.round >= from).slice(0, limit);
 }
 
 /** A node's place in a job (see {@link holdsTask}), or null when it never held a task of it. */

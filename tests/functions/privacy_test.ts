@@ -120,7 +120,7 @@ Deno.test("differential privacy", async (t) => {
     const job = await s.job({ nodes: 4, shards: 2, rounds: 2, privacy: PRIVACY });
     await runRound(s, job);
     const rec = await s.jobRecord(job.jobId);
-    assert.deepEqual(rec.privacy!.shardCopies, [[2], [2]]);
+    assert.deepEqual(rec.privacy!.shardCopyRuns, [[[2, 1]], [[2, 1]]]);
     const truth = independentEpsilon(PRIVACY.noiseMultiplier, 2, 1, PRIVACY.delta);
     // Our accountant uses a discrete set of orders: never below the truth, within 1% of it.
     const eps = rec.privacy!.epsilon;
@@ -174,7 +174,7 @@ Deno.test("differential privacy", async (t) => {
     // Both Gaussian releases composed by the accountant above: the update sum (sensitivity one
     // copy x clip, noise z_delta x clip) and the shifted count (sensitivity 1/2 per copy, noise
     // sigma_b; measured from the clipper's output in tests/lib/privacy/adaptive_clip_test.ts).
-    const copies = rec.privacy!.shardCopies.flat();
+    const copies = rec.privacy!.shardCopyRuns.flat().map(([m]) => m);
     assert.ok(copies.every((m) => m === 1));
     const zPair = (zDelta ** -2 + (0.5 / adaptiveClip.countNoiseStd) ** 2) ** -0.5;
     const truth = independentEpsilon(zPair, 1, 1, PRIVACY.delta);

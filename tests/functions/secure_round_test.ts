@@ -29,7 +29,13 @@ import {
 } from "../../lib/coordinator/_secure_store.ts";
 import { keyPairFromSecret } from "../../lib/privacy/secure_aggregation/_keys.ts";
 import { advertisePayload } from "../../lib/privacy/secure_aggregation/_wire.ts";
-import { getJob, getLarge, setJob, setLarge } from "../../lib/coordinator/state.ts";
+import {
+  type CopyRun,
+  getJob,
+  getLarge,
+  setJob,
+  setLarge,
+} from "../../lib/coordinator/state.ts";
 import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import type { Hex } from "viem";
@@ -858,12 +864,12 @@ Deno.test("secure aggregation", async (t) => {
     const job = await s.job({ nodes: 3, rounds: 2, privacy: PRIVACY, secureAggregation: SECURE });
     // The owners already spent nearly everything: 4,000 earlier rounds at z = 1 (epsilon ~2,000).
     const head = await getJob(s.ctx.kv, job.jobId);
-    const spent = job.spec.shards.map(() => Array(4_000).fill(1));
+    const spent = job.spec.shards.map((): CopyRun[] => [[1, 4_000]]);
     const privacy = {
       ...PRIVACY,
       epsilon: 0,
       shardRounds: [],
-      shardCopies: spent,
+      shardCopyRuns: spent,
       shardEpsilon: [],
     };
     await setJob(s.ctx.kv.atomic().check(head), { ...head.value!, privacy }).commit();
@@ -906,7 +912,7 @@ Deno.test("secure aggregation", async (t) => {
     // but each node knows its own share and can subtract it; sigma (z) holds against a node of
     // the round, at the fewest survivors too, so that is charged.
     const z = PRIVACY.noiseMultiplier;
-    assert.deepEqual(record.privacy!.shardCopies, [[2], [2]]);
+    assert.deepEqual(record.privacy!.shardCopyRuns, [[[2, 1]], [[2, 1]]]);
     assert.equal(record.privacy!.shardNoise, undefined, "every round at the policy's z");
     const truth = independentEpsilon(z, 2, PRIVACY.delta);
     const eps = record.privacy!.epsilon;

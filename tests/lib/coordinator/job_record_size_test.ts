@@ -3,7 +3,9 @@ import { createPublicClient, type Hex, http } from "viem";
 import type { ArthaClient } from "../../../lib/chain/client.ts";
 import type { Context } from "../../../lib/coordinator/context.ts";
 import { advanceJob, type Closed } from "../../../lib/coordinator/round_close.ts";
+import { copiesPerRound } from "../../../lib/coordinator/privacy.ts";
 import {
+  type CopyRun,
   getJob,
   getLarge,
   type JobHead,
@@ -147,26 +149,27 @@ Deno.test("a head written before keeps its inline metrics and moves; new ones go
   }
 });
 
-Deno.test("a DP job of 1,000 shards keeps a head of constant size in rounds; its copies read back whole", async () => {
+Deno.test("a DP job of 1,000 shards keeps a head of constant size in rounds; an old head's copies read back as runs", async () => {
   // The privacy record kept each shard's copies round by round in the head: a number per shard a
   // round, past KV's 800 KiB a write within ~400 rounds at 1,000 shards (found reviewing the KV
-  // limits fix). Prepare: 500 rounds, one copy a round, one shard with a round of two.
+  // limits fix). Prepare: a head as coordinators wrote it before (200 rounds: more did not fit),
+  // one copy a round, one shard with a round of two.
   const kv = await Deno.openKv(":memory:");
   try {
-    const shards = 1_000, rounds = 500;
+    const shards = 1_000, rounds = 200;
     const shardCopies = Array.from({ length: shards }, () => Array(rounds).fill(1));
-    shardCopies[7]![250] = 2;
+    shardCopies[7]![150] = 2;
     const privacy = {
       clip: 1,
       epsilon: 3,
       delta: 1e-5,
       maxEpsilon: 8,
       shardRounds: Array(shards).fill(rounds),
-      shardCopies,
       shardEpsilon: Array(shards).fill(3),
     };
-    const head = {
-      jobId: `0x${"6b".repeat(32)}`,
+    const jobId = `0x${"6b".repeat(32)}`;
+    const old = {
+      jobId,
       rounds: 1_000,
       round: rounds,
       status: "running",
@@ -175,17 +178,22 @@ Deno.test("a DP job of 1,000 shards keeps a head of constant size in rounds; its
       initialValLoss: 5,
       metrics: [],
       reassigned: [],
-      privacy,
-    } as unknown as JobHead;
+      privacy: { ...privacy, shardCopies },
+    };
+    await setLarge(kv.atomic(), jobKey(jobId), old).commit();
 
-    // Execute
-    const res = await setJob(kv.atomic(), head).commit();
+    // Execute: read, written back.
+    const head = await getJob(kv, jobId);
+    const res = await setJob(kv.atomic().check(head), head.value!).commit();
 
     // Assert
     assert.ok(res.ok);
-    const stored = JSON.stringify((await getLarge(kv, jobKey(head.jobId))).value);
+    const stored = JSON.stringify((await getLarge(kv, jobKey(jobId))).value);
     assert.ok(stored.length < 100_000, `${stored.length} characters stored`);
-    assert.deepEqual((await getJob(kv, head.jobId)).value!.privacy, privacy);
+    const runs: CopyRun[][] = Array.from({ length: shards }, () => [[1, rounds]]);
+    runs[7] = [[1, 150], [2, 1], [1, 49]];
+    assert.deepEqual((await getJob(kv, jobId)).value!.privacy, { ...privacy, shardCopyRuns: runs });
+    assert.deepEqual(copiesPerRound(runs[7]!), shardCopies[7]);
   } finally {
     kv.close();
   }
@@ -219,6 +227,51 @@ Deno.test("a head read without its metrics (a poll's read) cannot be written bac
     assert.throws(() => setJob(kv.atomic(), light), /read without its metrics/);
     assert.equal(whole.metrics.length, 1);
     assert.ok(setJob(kv.atomic(), whole));
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("attacker: naming a DP job of 1,000 shards x 5,000 rounds costs a read of its stored head, not 5 million copies", async () => {
+  // Found in the coordinator DoS audit: every read of the head rebuilt each shard's copies round
+  // by round from the runs it stores, so an unsigned 500-byte POST /aggregate/cluster naming the
+  // job (its head is read before the signature is checked) cost 0.5 s, and GET /status 10 MB.
+  // Prepare: the head as the coordinator stores it, 18 KB.
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const shards = 1_000, rounds = 5_000;
+    const jobId = `0x${"cd".repeat(32)}`;
+    const privacy = {
+      clip: 1,
+      epsilon: 1,
+      delta: 1e-5,
+      maxEpsilon: 8,
+      shardRounds: Array(shards).fill(rounds),
+      shardEpsilon: Array(shards).fill(1),
+      shardCopyRuns: Array.from({ length: shards }, () => [[1, rounds]]),
+    };
+    const head = {
+      jobId,
+      rounds: rounds + 1,
+      round: rounds,
+      status: "running",
+      globalCid: "cid",
+      roundOpenedAt: 0,
+      initialValLoss: 5,
+      metrics: [],
+      reassigned: [],
+      privacy,
+    };
+    await setLarge(kv.atomic(), jobKey(jobId), head).commit();
+    const stored = JSON.stringify(head).length;
+
+    // Execute: the read every such request makes.
+    const read = (await getJob(kv, jobId, { metrics: false })).value!;
+
+    // Assert: what it holds is what was stored.
+    const held = JSON.stringify(read).length;
+    assert.ok(held < 2 * stored, `${held} characters read from a head of ${stored}`);
+    assert.deepEqual(read.privacy, privacy);
   } finally {
     kv.close();
   }
