@@ -30,6 +30,8 @@
  *   --dry-run                 redact and anonymise only: nothing stored, nothing sent
  *   --quiet                   print nothing but errors (with `did`: only the DID)
  *   --keys DIR                `did` only: where the DID's key files go (default .artha/did)
+ *   --max-gas-price GWEI      no transaction is signed above it (ARTHA_MAX_GAS_PRICE, default
+ *                             1000), as for the worker
  *
  * Flags and variables are read and checked together by lib/config.ts readDatasetSettings;
  * relative paths start where `deno task` was run. Bad input (a missing or malformed file, an
@@ -107,6 +109,7 @@ async function publishTarget(p: DatasetPublishSettings): Promise<PublishTarget> 
     rpcUrl: p.endpoint.rpcUrl,
     chainId: p.endpoint.chainId,
     account: privateKeyToAccount(p.privateKey),
+    maxFeePerGas: p.maxFeePerGas,
   });
   const addresses = await readDidsAddress(p.addresses);
   // Gateway uploads are signed in the deployment's NodeCertRegistry domain (its "registry").
@@ -156,6 +159,7 @@ async function makeDid(args: string[]): Promise<void> {
     rpcUrl: s.endpoint.rpcUrl,
     chainId: s.endpoint.chainId,
     account: privateKeyToAccount(s.privateKey),
+    maxFeePerGas: s.maxFeePerGas,
   });
   const addresses = await readDidsAddress(s.addresses);
   const keyDir = s.keyDir!;

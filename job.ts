@@ -10,15 +10,17 @@
  *   deno task job cancel [JOB_ID]          # ends the job; withdraws what it did not spend
  *   deno task job start [JOB_ID]           # starts again a job whose submit failed after escrow
  *
- * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787); for submit, model
- * and cancel also
- * --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID) and --addresses (ARTHA_ADDRESSES: a file
- * or JSON, default .artha/addresses.json). Submit: --data brown|FILE, --shards N, --rounds N,
+ * Common flags: --coordinator URL (ARTHA_COORDINATOR, http://127.0.0.1:8787), --rpc
+ * (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID) and --addresses (ARTHA_ADDRESSES: a file or JSON,
+ * default .artha/addresses.json); plain http only to this machine unless ARTHA_INSECURE_HTTP=1.
+ * Submit, cancel and start sign nothing above --max-gas-price GWEI (ARTHA_MAX_GAS_PRICE, default
+ * 1000). Submit: --data brown|FILE, --shards N (at most the task groups, --nodes / --redundancy;
+ * default as many, up to 15 genres or 4 pieces of a file), --rounds N,
  * --local-steps N, --nodes N, --layers, --width, --heads, --context, --batch, --lr, --optimizer
  * adamw|sgd, --synchronous (one SGD step a round, Adam on the server at --lr: lib/job/recipe.ts),
- * --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget
- * ARTH, --deadline SECONDS (a round's deadline), --target-improvement PERCENT (the accuracy
- * bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
+ * --codec fp32|int8|int4|topk|topk-int8|partition, --fraction, --parts, --budget ARTH,
+ * --deadline SECONDS (a round's deadline, at most 8 h), --target-improvement PERCENT (the
+ * accuracy bonus), --seed, --name (ModelRegistry), --store DIR (write the files to a local SVDB the
  * coordinator reads instead of uploading), --wait-nodes SECONDS, the verification policy
  * (--challenge-rate R, default 0.1: that share of commits asked a chunk and a step, and a made-up
  * update then loses half the node's stake; --redundancy N nodes a task; --sample-rate R in
@@ -28,9 +30,9 @@
  * cut to the rounds it ran); run it again after the settlement delay for the rest. The steps are lib/job/submit.ts, job_status.ts, job_model.ts and
  * job_cancel.ts. Submit records the job in .artha/last-job.json before its escrow is sent (its id,
  * then the transaction's hash), so a submit cut short after paying is still found by status,
- * start and cancel without an id.
+ * start and cancel without an id; a new submit is refused while that job is open or its start
+ * unconfirmed (start or cancel it first).
  */
-import { dirname } from "node:path";
 import { formatEther, type Hex, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { type ArthaClient, createArthaClient } from "./lib/chain/client.ts";
@@ -43,15 +45,28 @@ import {
   disagreements,
   jobStatusName,
   type JobView,
+  parseJobView,
   watchJob,
 } from "./lib/job/job_status.ts";
 import { cancelOwnJob, CancelRefusedError } from "./lib/job/job_cancel.ts";
-import { downloadModel, expectedModel, OutputExistsError } from "./lib/job/job_model.ts";
+import {
+  downloadModel,
+  expectedModel,
+  ModelNotReadyError,
+  OutputExistsError,
+} from "./lib/job/job_model.ts";
+import {
+  escrowedJobId,
+  type JobRecord,
+  JobRecordError,
+  readJobRecord,
+  refuseUnresolved,
+  restoreJobRecord,
+  writeJobRecord,
+} from "./lib/job/job_record.ts";
 import { loadShards, ShardDataError } from "./lib/job/shards.ts";
 import {
   JobNotStartedError,
-  minedJobId,
-  type PendingJob,
   startSubmittedJob,
   submitJob,
   type SubmitJobParameters,
@@ -61,6 +76,7 @@ import { PrivacyBudgetError } from "./lib/job/privacy_plan.ts";
 import { runCli, UsageError } from "./lib/network/cli.ts";
 import { synchronousRecipe } from "./lib/job/recipe.ts";
 import { checkChain } from "./lib/network/preflight.ts";
+import { printable } from "./lib/network/printable.ts";
 import { openFsStore } from "./lib/store/store.ts";
 import { CoordinatorClient, httpCoordinator } from "./lib/worker/client.ts";
 import { Gateway } from "./lib/worker/gateway.ts";
@@ -106,20 +122,26 @@ async function submitParams(s: JobSettings): Promise<Omit<SubmitJobParameters, "
 /** `job submit`: prepares, pays for and starts the job; remembers it in this folder. */
 async function submit(s: JobSettings): Promise<void> {
   const o = s.submit!;
-  const { client } = await chainClient(s, privateKeyToAccount(s.privateKey!));
+  const { client, addresses } = await chainClient(s, privateKeyToAccount(s.privateKey!));
+  const before = await readJobRecord(s.lastJobFile);
+  // Before anything is prepared or sent: the job that record names would lose its only record.
+  await refuseUnresolved(client, { addresses, file: s.lastJobFile, record: before });
   const params = await submitParams(s);
   const store = o.store ? await openFsStore(o.store) : undefined;
-  const before = await readJobRecord(s);
   let written: JobRecord | undefined;
   try {
     const job = await submitJob(client, {
       ...params,
       store,
       // Written before the escrow is sent: a submit cut short after paying leaves the job named.
-      record: (job) => writeJobRecord(s, written = { ...job, pending: true }),
+      record: (job) => writeJobRecord(s.lastJobFile, written = { ...job, pending: true }),
     });
     const { spec: _, ...started } = job;
-    await writeJobRecord(s, { ...await readJobRecord(s), ...started, pending: undefined });
+    await writeJobRecord(s.lastJobFile, {
+      ...await readJobRecord(s.lastJobFile),
+      ...started,
+      pending: undefined,
+    });
     console.log(
       `job ${job.jobId} started: ${job.assigned} nodes, ${o.rounds} round${
         o.rounds === 1 ? "" : "s"
@@ -135,19 +157,13 @@ async function submit(s: JobSettings): Promise<void> {
     }
     // Nothing was signed (or the escrow reverted): this folder's last job is still the one before,
     // unless the record is no longer this submit's (another submit in this folder wrote its own).
-    const now = await readJobRecord(s).catch(() => undefined);
+    const now = await readJobRecord(s.lastJobFile).catch(() => undefined);
     const ours = JSON.stringify(now) === JSON.stringify(written);
-    if (ours && now?.pending && !now.escrowed) await restoreJobRecord(s, before);
+    if (ours && now?.pending && !now.escrowed) await restoreJobRecord(s.lastJobFile, before);
     throw e;
   } finally {
     await store?.close();
   }
-}
-
-/** Puts back the record a failed submit replaced (none: removes it). */
-async function restoreJobRecord(s: JobSettings, record: JobRecord | undefined): Promise<void> {
-  if (record) return await writeJobRecord(s, record);
-  await Deno.remove(s.lastJobFile).catch(() => {});
 }
 
 /** What the owner of a job whose submit failed after signing its escrow can do, by its status. */
@@ -164,61 +180,9 @@ function nextStep(s: JobSettings, e: JobNotStartedError): string {
     "get it back with deno task job cancel (no id needed), or start it with deno task job start";
 }
 
-/** The last job submitted from this folder, as its submit recorded it. */
-type JobRecord = Partial<PendingJob> & {
-  jobId: Hex;
-  pending?: boolean;
-  assigned?: number;
-  initialValLoss?: number;
-};
-
-/** Records the job in this folder, whole or not at all (a kill mid-write keeps the last one). */
-async function writeJobRecord(s: JobSettings, record: JobRecord): Promise<void> {
-  await Deno.mkdir(dirname(s.lastJobFile), { recursive: true });
-  const tmp = `${s.lastJobFile}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(record) + "\n");
-  await Deno.rename(tmp, s.lastJobFile);
-}
-
-/** The record of the last job submitted from this folder, if any. */
-async function readJobRecord(s: JobSettings): Promise<JobRecord | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(s.lastJobFile)) as JobRecord;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new UsageError(`Cannot read ${s.lastJobFile}: ${(e as Error).message}; name the job`);
-  }
-}
-
 /** The job to show: the one named, else the last one submitted from this folder. */
 async function jobIdOf(s: JobSettings): Promise<Hex | undefined> {
-  return s.jobId ?? (await readJobRecord(s))?.jobId;
-}
-
-/**
- * The id of a recorded job whose submit was cut short, as its escrow's receipt says (the
- * recorded one was derived before the send: a second submit of the account in between takes it).
- */
-async function escrowedJobId(client: ArthaClient, record: JobRecord): Promise<Hex> {
-  if (!record.pending) return record.jobId;
-  // Found reviewing this: a record of a submit that failed before signing named the id derived
-  // for it, which the next job of the account (from another folder) then took: cancel cancelled it.
-  if (!record.txHash) {
-    throw new UsageError(
-      `Cannot find job ${record.jobId}: its submit stopped before its escrow was signed, so ` +
-        "nothing was escrowed; name the job to act on another",
-    );
-  }
-  const mined = await minedJobId(client, record.txHash);
-  if (mined) return mined;
-  throw new UsageError(
-    mined === null
-      ? `Cannot find job ${record.jobId}: its escrow transaction ${record.txHash} reverted; ` +
-        "nothing was escrowed"
-      : `Cannot find job ${record.jobId} yet: its escrow transaction ${record.txHash} is not ` +
-        "mined (or the chain did not answer); run this again once it is (if it never is, " +
-        "nothing was escrowed)",
-  );
+  return s.jobId ?? (await readJobRecord(s.lastJobFile))?.jobId;
 }
 
 /** The job a signing command acts on: the one named, else the recorded one (as mined). */
@@ -226,7 +190,7 @@ async function ownJob(
   s: JobSettings,
   client: ArthaClient,
 ): Promise<{ jobId: Hex; record?: JobRecord } | undefined> {
-  const record = await readJobRecord(s);
+  const record = await readJobRecord(s.lastJobFile);
   if (!s.jobId) return record && { jobId: await escrowedJobId(client, record), record };
   const mined = record && await escrowedJobId(client, record).catch(() => record.jobId);
   const same = mined?.toLowerCase() === s.jobId.toLowerCase();
@@ -238,28 +202,40 @@ async function status(s: JobSettings, coordinator: CoordinatorClient): Promise<v
   const jobId = await jobIdOf(s);
   if (!jobId) {
     if (s.wait) throw new UsageError("Cannot wait: name the job (deno task job status <id>)");
-    const { jobs } = await coordinator.getJson<{ jobs: JobView[] }>("/status");
+    const { jobs } = await coordinator.getJson<{ jobs?: unknown }>("/status");
+    if (!Array.isArray(jobs)) throw new TypeError("Cannot read the coordinator's jobs: not a list");
     if (jobs.length === 0) console.log(`no jobs yet at ${s.coordinator}`);
-    for (const job of jobs) console.log(describeJob(job)[0]);
+    for (const job of jobs) console.log(describeJob(parseJobView(job))[0]);
     return;
   }
+  const chain = await chainClient(s);
   if (!s.wait) {
-    const view = await coordinator.getJson<JobView>(`/status?job=${jobId}`);
-    await checkView(s, jobId, view);
+    const view = parseJobView(await coordinator.getJson<unknown>(`/status?job=${jobId}`));
+    await checkView(s, chain, jobId, view);
     for (const line of describeJob(view)) console.log(line);
     return;
   }
-  const timeoutMs = s.timeoutSeconds * 1000;
-  await checkView(s, jobId, await watchJob(coordinator, jobId, { timeoutMs, log: console.log }));
+  // Every poll is checked against the chain before anything of it is printed.
+  const check = (view: JobView) => checkView(s, chain, jobId, view);
+  await watchJob(coordinator, jobId, {
+    timeoutMs: s.timeoutSeconds * 1000,
+    log: console.log,
+    check,
+  });
   console.log("download the model: deno task job model");
 }
 
 /** Refuses a coordinator's view of the job that the chain contradicts. */
-async function checkView(s: JobSettings, jobId: Hex, view: JobView): Promise<void> {
-  const { client: reader, addresses } = await chainClient(s);
-  const wrong = view.jobId?.toLowerCase() === jobId.toLowerCase()
+async function checkView(
+  s: JobSettings,
+  chain: Awaited<ReturnType<typeof chainClient>>,
+  jobId: Hex,
+  view: JobView,
+): Promise<void> {
+  const { client: reader, addresses } = chain;
+  const wrong = view.jobId.toLowerCase() === jobId.toLowerCase()
     ? disagreements(view, await chainFacts(reader, { addresses, jobId }))
-    : [`it answered with job ${String(view.jobId)}`];
+    : [`it answered with job ${view.jobId}`];
   if (wrong.length === 0) return;
   throw new Error(
     `Cannot trust the coordinator's status of job ${jobId} (${s.coordinator}): ${wrong.join("; ")}`,
@@ -281,6 +257,7 @@ async function chainClient(
     rpcUrl: endpoint!.rpcUrl,
     chainId: endpoint!.chainId,
     account,
+    maxFeePerGas: s.maxFeePerGas,
   });
   return { client, addresses };
 }
@@ -291,20 +268,28 @@ async function model(s: JobSettings, coordinator: CoordinatorClient): Promise<vo
   if (!jobId) {
     throw new UsageError("Cannot download a model: name the job (deno task job model <id>)");
   }
-  const job = await coordinator.getJson<JobView>(`/status?job=${jobId}`);
+  const job = parseJobView(await coordinator.getJson<unknown>(`/status?job=${jobId}`));
+  // The coordinator names the folder; the chain says whether the job has a model yet (it is
+  // completed), which weights its last round closed on and (by the spec's hash) which model.
+  const { client: reader, addresses } = await chainClient(s);
+  const onChain = await readJob(reader, { addresses, jobId });
+  const expect = await expectedModel(new Gateway(coordinator), onChain, job.specCid);
   if (!job.modelFolderCid) {
     throw new UsageError(
       `Cannot download the model of job ${jobId}: it is ${job.status}; its model is exported ` +
         "when it is finalized (deno task job status --wait)",
     );
   }
-  // The coordinator names the folder; the chain says which weights the last round closed on and
-  // (by the spec's hash) which model they are.
-  const { client: reader, addresses } = await chainClient(s);
-  const onChain = await readJob(reader, { addresses, jobId });
-  const expect = await expectedModel(new Gateway(coordinator), onChain, job.specCid);
+  if (expect.cut) {
+    const { closed, planned } = expect.cut;
+    console.log(
+      `job ${jobId} was abandoned after ${closed} of its ${planned} rounds: this model is the ` +
+        `one round ${closed} closed on`,
+    );
+  }
   const files = await downloadModel(s.coordinator, job.modelFolderCid, s.out, expect);
-  console.log(`model artha://${job.modelFolderCid} (${files.length} files) written to ${s.out}`);
+  const folder = printable(job.modelFolderCid);
+  console.log(`model artha://${folder} (${files.length} files) written to ${s.out}`);
   console.log(`sample it: deno task infer --model ${s.out} "The jury said"`);
 }
 
@@ -340,7 +325,7 @@ async function start(s: JobSettings): Promise<void> {
     chainIdName: s.endpoint!.names.chainId,
     job: { jobId: own.jobId, specCid: job.specCid, name: job.name, modelId: job.modelId },
   });
-  await writeJobRecord(s, { ...job, ...started, pending: undefined });
+  await writeJobRecord(s.lastJobFile, { ...job, ...started, pending: undefined });
   console.log(`job ${started.jobId} started: ${started.assigned} nodes`);
   console.log("follow it: deno task job status --wait");
 }
@@ -349,7 +334,8 @@ async function start(s: JobSettings): Promise<void> {
 function asUsage(e: unknown): unknown {
   const own = e instanceof ShardDataError || e instanceof PrivacyBudgetError ||
     e instanceof OutputExistsError || e instanceof CancelRefusedError ||
-    e instanceof SubmitRefusedError ||
+    e instanceof SubmitRefusedError || e instanceof ModelNotReadyError ||
+    e instanceof JobRecordError ||
     (e instanceof TypeError && e.message.startsWith("Cannot read job spec"));
   return own ? new UsageError((e as Error).message) : e;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DEFAULT_MAX_GAS_PRICE_GWEI } from "./chain/client.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
 import {
   bool,
@@ -45,6 +46,8 @@ export interface DatasetSettings {
 export interface DidCreateSettings {
   endpoint: ChainEndpoint;
   privateKey: `0x${string}`;
+  /** The most a unit of gas may cost the account (wei), as the worker's --max-gas-price. */
+  maxFeePerGas: bigint;
   /** The addresses file or JSON, and the name to blame for it. */
   addresses: { text: string; name: string; file?: string };
   /** Upload through this coordinator, else into the local store. */
@@ -83,6 +86,7 @@ const DATASET_FLAGS = {
   prepared: str,
   "dry-run": bool,
   quiet: bool,
+  "max-gas-price": str,
 } as const;
 
 const USAGE = "deno task dataset prepare <input> [--k N --quasi COLS] [--drop COLS] " +
@@ -180,6 +184,13 @@ function target(r: SettingsReader, account: string): DidCreateSettings {
   return {
     endpoint: chainEndpoint(r, true),
     privateKey: privateKey!,
+    // As the worker's (lib/config.ts): found in the job owner audit, the data owner's sends (its
+    // DID, the dataset's registration and grants) had no cap on the fee the RPC fills in.
+    maxFeePerGas: r.amount(
+      { flag: "max-gas-price", variable: "ARTHA_MAX_GAS_PRICE" },
+      DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
+      9,
+    )!,
     addresses: { text, name: given.name, file: json ? undefined : r.resolve(text, given.name) },
     gateway,
     storeDir: r.path({ flag: "store", variable: "ARTHA_STORE_DIR" }, `${NETWORK_DIR}/svdb`),
@@ -194,6 +205,7 @@ const DID_FLAGS = {
   addresses: str,
   keys: str,
   quiet: bool,
+  "max-gas-price": str,
 } as const;
 
 /** See lib/config.ts readDatasetDidSettings. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { DEFAULT_ROUND_DEADLINE_MS } from "./job/round_policy.ts";
+import { DEFAULT_MAX_GAS_PRICE_GWEI } from "./chain/client.ts";
+import { DEFAULT_ROUND_DEADLINE_MS, MAX_ROUND_DEADLINE_MS } from "./job/round_policy.ts";
 import type { FlagValues, SettingsReader } from "./_config_reader.ts";
 import {
   type AddressesSetting,
@@ -77,6 +78,8 @@ export interface JobSettings {
   /** Every command: status and model check the coordinator's answers against the chain. */
   endpoint?: ChainEndpoint;
   privateKey?: `0x${string}`;
+  /** The commands that sign (submit, cancel, start): the most a unit of gas may cost (wei). */
+  maxFeePerGas?: bigint;
   deployment?: AddressesSetting;
   submit?: JobSubmitSettings;
   /** status: wait until the job is finalized (at most `timeoutSeconds`). */
@@ -121,6 +124,7 @@ const JOB_FLAGS = {
   synchronous: bool,
   timeout: str,
   out: str,
+  "max-gas-price": str,
 };
 
 const COMMANDS: JobSettings["command"][] = ["submit", "status", "model", "cancel", "start"];
@@ -144,12 +148,14 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     );
   }
   const synchronous = readSynchronous(r, ["optimizer"]);
+  const nodes = int("nodes", 3, 1, 100_000);
+  const verification = readVerification(r, codec);
   const settings: JobSubmitSettings = {
     data: data === "brown" ? data : r.resolve(data, "--data"),
-    shards: int("shards", data === "brown" ? 15 : 4, 1, 1024),
+    shards: readShards(r, data, nodes, verification.redundancy),
     rounds: int("rounds", 3, 1, 10_000),
     localSteps: synchronous ? 1 : int("local-steps", 80, 1, 100_000),
-    nodes: int("nodes", 3, 1, 100_000),
+    nodes,
     model: {
       layers: int("layers", 2, 1, 64),
       width,
@@ -165,16 +171,88 @@ function readSubmit(r: SettingsReader): JobSubmitSettings {
     fraction: r.number({ flag: "fraction" }, undefined, 1e-6, 1),
     parts: r.int({ flag: "parts" }, undefined, 2, 1024),
     budget,
-    deadlineSeconds: int("deadline", DEFAULT_ROUND_DEADLINE_MS / 1000, 1),
+    deadlineSeconds: readDeadline(r),
     targetImprovement: r.number({ flag: "target-improvement" }, 10, 0, 100)!,
     seed: int("seed", 1337, 0, 2 ** 32 - 1),
     name: r.raw({ flag: "name" }).text,
     store: r.raw({ flag: "store" }).text === undefined ? undefined : r.path({ flag: "store" }, ""),
     waitNodesSeconds: int("wait-nodes", 600, 0),
-    verification: readVerification(r, codec),
+    verification,
   };
   checkCodecOptions(r, settings);
   return settings;
+}
+
+/**
+ * --shards, at most one per task group (--nodes / --redundancy, rounded up): task t trains shard
+ * t mod shards (lib/job/job_spec.ts taskShard), so a shard past the last task group is uploaded
+ * as private data that no node ever trains on. Found in the job owner audit: the defaults (15
+ * Brown genres, 3 nodes) uploaded 12 genres for nothing. Unless given, the count follows the task
+ * groups (at most 15 genres, or 4 pieces of a file, as before): the data a user hands over is
+ * the data trained on. One given above the groups is refused, not cut: the user chose it.
+ */
+function readShards(r: SettingsReader, data: string, nodes: number, redundancy: number): number {
+  const groups = Math.ceil(nodes / redundancy);
+  const fallback = Math.min(data === "brown" ? 15 : 4, groups);
+  const shards = r.int({ flag: "shards" }, fallback, 1, 1024)!;
+  if (shards > groups) {
+    r.fail(
+      "--shards",
+      `must be at most the job's task groups (--nodes ${nodes} / --redundancy ${redundancy}, ` +
+        `rounded up: ${groups}), got ${shards}: task t trains shard t mod --shards, so ` +
+        `${shards - groups} shards would be uploaded and never trained on; give fewer --shards ` +
+        "or more --nodes",
+    );
+  }
+  return shards;
+}
+
+/**
+ * --deadline, below the chain's stall rule: submit escrows one second a step, so a running job
+ * no round closed on for a day and its local steps' seconds may be abandoned by any of its nodes'
+ * operators (AIJobManager.stalledAt), and a round waits its deadline for a node that withholds
+ * its update. Found in the job owner audit: with --deadline 90000, one node withholding made a
+ * round outlast that window, and its operator could then end a healthy job. At most a third of
+ * the grace (lib/job/round_policy.ts MAX_ROUND_DEADLINE_MS), a round that waits its deadline
+ * twice still closes hours before.
+ */
+function readDeadline(r: SettingsReader): number {
+  const max = MAX_ROUND_DEADLINE_MS / 1000;
+  const seconds = r.int({ flag: "deadline" }, DEFAULT_ROUND_DEADLINE_MS / 1000, 1)!;
+  if (seconds > max) {
+    r.fail(
+      "--deadline",
+      `must be at most ${max} seconds (${max / 3600} h), got ${seconds}: a round waits its ` +
+        "deadline for a node that withholds its update, and a day without a closed round lets " +
+        "any node's operator abandon the job (AIJobManager.STALL_GRACE)",
+    );
+  }
+  return seconds;
+}
+
+/**
+ * The job owner talks plain http only to its own machine, unless ARTHA_INSECURE_HTTP=1, as the
+ * worker does (lib/config.ts refuseCleartext, which this module cannot import: config.ts imports
+ * it). Found in the job owner audit: whoever sits between the owner and another host could
+ * rewrite the coordinator's status and model folder, and the chain's answers they are checked
+ * against (the job's status, its weights' digest, the escrow's receipt).
+ */
+function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]): void {
+  if (r.get("ARTHA_INSECURE_HTTP") === "1") return;
+  for (const [url, name] of urls) {
+    const u = url ? URL.parse(url) : null;
+    if (!u) continue;
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
+    if (u.protocol === "http:" && !loopback) {
+      r.fail(
+        name,
+        `is plain http to ${u.host}: use https (a man in the middle could forge the job's ` +
+          "status, its model and the chain's answers), or set ARTHA_INSECURE_HTTP=1 on a " +
+          "network you trust",
+      );
+    }
+  }
 }
 
 /**
@@ -240,7 +318,8 @@ function readVerification(
  * are checked against the job's on chain), `cancel [jobId]` (on chain only: ARTHA_PRIVATE_KEY
  * is the owner's, with --rpc, --chain-id and --addresses) and `start [jobId]` (a job whose submit
  * failed after its escrow, from this folder's record; signed like cancel); all take --coordinator
- * (ARTHA_COORDINATOR).
+ * (ARTHA_COORDINATOR), plain http only to this machine unless ARTHA_INSECURE_HTTP=1; those that
+ * sign take --max-gas-price (ARTHA_MAX_GAS_PRICE, gwei, default 1,000), as the worker does.
  *
  * @throws {ConfigError} naming every missing or unusable setting
  */
@@ -274,16 +353,31 @@ export function readJob(
   const submit = command === "submit";
   const signs = submit || command === "cancel" || command === "start";
   const onChain = signs || command === "model" || command === "status";
+  const endpoint = onChain ? chainEndpoint(r, true) : undefined;
+  refuseCleartext(r, [
+    [coordinator, r.raw({ flag: "coordinator", variable: "ARTHA_COORDINATOR" }).name],
+    [endpoint?.rpcUrl, endpoint?.names.rpcUrl ?? "--rpc"],
+  ]);
   const settings: JobSettings = {
     command: command as JobSettings["command"],
     jobId: jobId?.toLowerCase() as JobSettings["jobId"],
     coordinator: coordinator!,
     lastJobFile: r.resolve(`${NETWORK_DIR}/last-job.json`),
-    endpoint: onChain ? chainEndpoint(r, true) : undefined,
+    endpoint,
     privateKey: signs
       ? r.privateKey(
         OPERATOR_KEY,
         submit ? "the job owner's account, which pays the budget" : "the job owner's account",
+      )
+      : undefined,
+    // As the worker's (lib/config.ts): found in the job owner audit, the owner's sends had no
+    // cap, so a lying or compromised RPC could fill in any fee for the escrow, the model's
+    // registration or a cancel.
+    maxFeePerGas: signs
+      ? r.amount(
+        { flag: "max-gas-price", variable: "ARTHA_MAX_GAS_PRICE" },
+        DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
+        9,
       )
       : undefined,
     deployment: onChain ? readAddresses(r, "addresses", true) : undefined,

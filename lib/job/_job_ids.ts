@@ -15,10 +15,8 @@ import type { ArthaClient } from "../chain/client.ts";
 import { abis, type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
 
-/** ModelRegistry's id of `owner`'s model `name`: keccak256(abi.encode(owner, name)). */
-export function modelIdOf(owner: Address, name: string): Hex {
-  return keccak256(encodeAbiParameters([{ type: "address" }, { type: "string" }], [owner, name]));
-}
+/** ModelRegistry's id of `owner`'s model `name` (derived beside the verb that registers it). */
+export { modelIdOf } from "../chain/register_model.ts";
 
 /** AIJobManager's id of `owner`'s job number `nonce`, as the contract derives it. */
 function jobIdAt(client: ArthaClient, jobs: Address, nonce: bigint): Hex {

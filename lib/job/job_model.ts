@@ -13,6 +13,8 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Hex } from "viem";
 import type { ModelConfig } from "../../kernel/params.ts";
+import { JobStatus } from "../chain/contracts.ts";
+import { jobStatusName } from "./job_status.ts";
 import { merkleRoot } from "../crypto/merkle.ts";
 import {
   exportHfModelChunks,
@@ -57,25 +59,69 @@ async function entries(dir: string): Promise<string[] | undefined> {
   }
 }
 
+/**
+ * Thrown when the job has no final model on chain yet: it is not completed (a running job's last
+ * closed round is a checkpoint, not its model), or it was abandoned before any round closed.
+ */
+export class ModelNotReadyError extends Error {
+  readonly code = "MODEL_NOT_READY";
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelNotReadyError";
+  }
+}
+
 /** What the owner knows of its job's model: the chain's last weights digest, the spec's model. */
 export interface ExpectedModel {
   /** The digest the job's last round closed with on chain. */
   weightsDigest?: Hex;
   /** The model of the job's spec (whose hash is the job's paramsHash on chain). */
   model?: ModelConfig;
+  /** Set when the job was abandoned: the rounds it closed and the rounds its spec planned. */
+  cut?: { closed: number; planned: number };
+}
+
+/** What the chain records of a job that says which model is its own. */
+export interface JobModelFacts {
+  /** A JobStatus value. */
+  status: number;
+  /** Rounds closed on chain. */
+  currentRound: number;
+  /** Rounds the job runs (cut to the rounds it ran once abandoned). */
+  rounds: number;
+  paramsHash: Hex;
+  latestWeightsDigest: Hex;
 }
 
 /**
- * What the chain says the job's model is: its last weights digest, and the model of the spec at
- * `specCid` (as the coordinator names it), once that spec hashes to the job's paramsHash.
+ * What the chain says the job's model is: its last weights digest, once the job is completed or
+ * finalized, and the model of the spec at `specCid` (as the coordinator names it), once that spec
+ * hashes to the job's paramsHash. Found in the job owner audit: the status was not read, so while
+ * a job ran, a coordinator could hand over an early round's checkpoint, which matched the chain's
+ * digest of that round, and the owner got it as the trained model.
  *
+ * @throws {ModelNotReadyError} when the job is not completed, or closed no round
  * @throws {ModelMismatchError} when the spec is not the one the job escrowed
  */
 export async function expectedModel(
   gateway: Pick<Gateway, "spec">,
-  onChain: { paramsHash: Hex; latestWeightsDigest: Hex },
+  onChain: JobModelFacts,
   specCid: string,
 ): Promise<ExpectedModel> {
+  const done = onChain.status === JobStatus.Completed || onChain.status === JobStatus.Finalized;
+  if (!done) {
+    throw new ModelNotReadyError(
+      `Cannot download the model: the job is ${jobStatusName(onChain.status)} on ` +
+        `chain (${onChain.currentRound} of ${onChain.rounds} rounds closed); its model is the ` +
+        "last round's, once the job is completed (deno task job status --wait)",
+    );
+  }
+  if (onChain.currentRound === 0) {
+    throw new ModelNotReadyError(
+      "Cannot download the model: the job was abandoned before any round closed, so it " +
+        "trained none",
+    );
+  }
   const spec = await gateway.spec(specCid);
   if (jobSpecHash(spec).toLowerCase() !== onChain.paramsHash.toLowerCase()) {
     throw new ModelMismatchError(
@@ -83,7 +129,12 @@ export async function expectedModel(
       `the coordinator names spec ${specCid}, whose hash is not the job's paramsHash on chain`,
     );
   }
-  return { weightsDigest: onChain.latestWeightsDigest, model: spec.model };
+  // Abandoned (AIJobManager._abandon): completed with its rounds cut to those it ran, the last
+  // one never closed; its weights are those of the last round that closed.
+  const cut = onChain.currentRound < onChain.rounds
+    ? { cut: { closed: onChain.currentRound, planned: spec.rounds } }
+    : {};
+  return { weightsDigest: onChain.latestWeightsDigest, model: spec.model, ...cut };
 }
 
 /**

@@ -4,7 +4,9 @@
  * `wait`, new rounds are reported as they close until the job is finalized. Read from the
  * coordinator's GET /status?job=, and checked against what the chain records of the job
  * (`chainFacts`, `disagreements`): the coordinator could otherwise report rounds, a settlement or
- * an improvement the chain never saw.
+ * an improvement the chain never saw. Its answer is read as data, never printed as it came
+ * (`parseJobView`, and every line through `printable`): found in the job owner audit, a number
+ * field holding an escape sequence reached the owner's terminal raw (OSC 52 sets the clipboard).
  *
  * @example
  * ```ts
@@ -22,6 +24,7 @@ import type { ArthaClient } from "../chain/client.ts";
 import { type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { getJobSettlement } from "../chain/get_job_settlement.ts";
 import { readJob } from "../chain/read_job.ts";
+import { printable } from "../network/printable.ts";
 import { type CoordinatorClient, isTransient } from "../worker/client.ts";
 
 /** What the owner reads of a job's status. */
@@ -30,8 +33,12 @@ export interface JobView {
   status: "running" | "completed" | "finalized";
   round: number;
   rounds: number;
-  assigned: string[];
+  /** The job's nodes (GET /status?job=); a listing of every job gives `assignedCount` instead. */
+  assigned?: string[];
+  assignedCount?: number;
   roundUpdates?: number;
+  /** Rounds closed, when the coordinator pages `metrics`. */
+  metricCount?: number;
   initialValLoss: number;
   metrics: { round: number; valLoss: number; updates: number; bytes: number }[];
   finalize?: { paid: string; refund: string; improvementBps: number };
@@ -43,36 +50,125 @@ export interface JobView {
   privacy?: { epsilon: number; delta: number; maxEpsilon: number };
 }
 
+/**
+ * The coordinator's answer for one job as a {@link JobView}, checked field by field: every
+ * number a number (a diverged loss, JSON's null, is read as NaN), every id and CID text, the
+ * status one of the three. Fields it does not know are kept as they came (they are not printed).
+ *
+ * @throws {TypeError} naming the first field that is not what it should be (not its value: that
+ * is the coordinator's, and may be anything)
+ *
+ * @example
+ * ```ts
+ * import { parseJobView } from "./job_status.ts";
+ * const view = { jobId: `0x${"ab".repeat(32)}`, status: "running", round: 0, rounds: 2,
+ *   assigned: ["0x1"], initialValLoss: 5.5, metrics: [], specCid: "bafy-spec" };
+ * console.assert(parseJobView(view).rounds === 2);
+ * let refused = false;
+ * try { parseJobView({ ...view, roundUpdates: "\x1b]52;c;aGk=\x07" }); } catch { refused = true; }
+ * console.assert(refused);
+ * ```
+ */
+export function parseJobView(raw: unknown): JobView {
+  const job = fields(raw, "");
+  job.check("jobId", "a job id", (x) => typeof x === "string" && /^0x[0-9a-fA-F]{64}$/.test(x));
+  job.check("status", "running, completed or finalized", (x) => STATUSES.includes(x as never));
+  for (const k of ["round", "rounds"]) job.check(k, "a count", isCount);
+  for (const k of ["assignedCount", "roundUpdates", "metricCount"]) {
+    job.check(k, "a count", isCount, { optional: true });
+  }
+  const texts = (x: unknown) => Array.isArray(x) && x.every(isText);
+  job.check("assigned", "a list of node keys", texts, { optional: true });
+  job.check("specCid", "text", isText);
+  for (const k of ["modelFolderCid", "globalCid"]) job.check(k, "text", isText, { optional: true });
+  job.loss("initialValLoss");
+  job.check("metrics", "a list", Array.isArray);
+  (job.value.metrics as unknown[]).forEach((m, i) => {
+    const metric = fields(m, `metrics[${i}]`);
+    for (const k of ["round", "updates", "bytes"]) metric.check(k, "a count", isCount);
+    metric.loss("valLoss");
+  });
+  if (job.value.finalize !== undefined || job.value.status === "finalized") {
+    const f = fields(job.value.finalize, "finalize");
+    const wei = (x: unknown) => typeof x === "string" && /^\d{1,78}$/.test(x);
+    for (const k of ["paid", "refund"]) f.check(k, "an amount of wei", wei);
+    f.check("improvementBps", "a number", Number.isFinite);
+  }
+  if (job.value.privacy !== undefined) {
+    const p = fields(job.value.privacy, "privacy");
+    for (const k of ["epsilon", "delta", "maxEpsilon"]) p.check(k, "a number", isNumber);
+  }
+  return job.value as unknown as JobView;
+}
+
+const STATUSES: JobView["status"][] = ["running", "completed", "finalized"];
+const isCount = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+const isText = (x: unknown) => typeof x === "string";
+const isNumber = (x: unknown) => typeof x === "number";
+
+/** Checks of the fields of `raw`, an object at `path` in the answer ("" at its top). */
+function fields(raw: unknown, path: string) {
+  const refuse = (what: string, expected: string): never => {
+    throw new TypeError(`Cannot read the coordinator's job status: ${what} is not ${expected}`);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    refuse(path || "its answer", "an object");
+  }
+  const value = raw as Record<string, unknown>;
+  const check = (
+    key: string,
+    expected: string,
+    ok: (x: unknown) => boolean,
+    o: { optional?: boolean } = {},
+  ) => {
+    if (o.optional && value[key] === undefined) return;
+    if (!ok(value[key])) refuse(path ? `${path}.${key}` : key, expected);
+  };
+  /** A loss: a number, or JSON's null for a diverged one (NaN). */
+  const loss = (key: string) => {
+    if (value[key] === null) value[key] = NaN;
+    check(key, "a number", isNumber);
+  };
+  return { value, check, loss };
+}
+
 const short = (hex: string) => `${hex.slice(0, 10)}…`;
 
-/** The job's state line. */
+/** The job's state line (terminal-safe: control characters shown as \xNN). */
 export function stateLine(job: JobView): string {
   const id = `job ${job.jobId}`;
   if (job.status === "running") {
-    return `${id} running: round ${job.round + 1} of ${job.rounds}, ${
-      job.roundUpdates ?? "?"
-    }/${job.assigned.length} updates in; initial validation loss ${job.initialValLoss.toFixed(4)}`;
+    const nodes = job.assigned?.length ?? job.assignedCount ?? "?";
+    return printable(
+      `${id} running: round ${job.round + 1} of ${job.rounds}, ${job.roundUpdates ?? "?"}/` +
+        `${nodes} updates in; initial validation loss ${job.initialValLoss.toFixed(4)}`,
+    );
   }
   if (job.status === "completed") {
-    return `${id} completed all ${job.rounds} rounds; rewards settle once its settlement delay ` +
-      "is over (the coordinator retries every minute)";
+    return printable(
+      `${id} completed all ${job.rounds} rounds; rewards settle once its settlement delay ` +
+        "is over (the coordinator retries every minute)",
+    );
   }
   const f = job.finalize!;
   const last = job.metrics.at(-1)?.valLoss ?? job.initialValLoss;
   const model = job.modelFolderCid ? `; model artha://${job.modelFolderCid}` : "";
-  return `${id} finalized: validation loss ${job.initialValLoss.toFixed(4)} -> ${
-    last.toFixed(4)
-  } (improved ${(f.improvementBps / 100).toFixed(2)}%); paid ${formatEther(BigInt(f.paid))} ARTH ` +
-    `to its nodes, refunded ${formatEther(BigInt(f.refund))} ARTH${model}`;
+  return printable(
+    `${id} finalized: validation loss ${job.initialValLoss.toFixed(4)} -> ${last.toFixed(4)} ` +
+      `(improved ${(f.improvementBps / 100).toFixed(2)}%); paid ${formatEther(BigInt(f.paid))} ` +
+      `ARTH to its nodes, refunded ${formatEther(BigInt(f.refund))} ARTH${model}`,
+  );
 }
 
-/** The line of one closed round. */
+/** The line of one closed round (terminal-safe). */
 export function roundLine(job: JobView, i: number): string {
   const m = job.metrics[i]!;
   const before = job.metrics[i - 1]?.valLoss ?? job.initialValLoss;
-  return `  round ${m.round + 1}/${job.rounds} of ${short(job.jobId)} closed: validation loss ${
-    before.toFixed(4)
-  } -> ${m.valLoss.toFixed(4)} (${m.updates} updates, ${m.bytes.toLocaleString("en")} bytes)`;
+  return printable(
+    `  round ${m.round + 1}/${job.rounds} of ${short(job.jobId)} closed: validation loss ` +
+      `${before.toFixed(4)} -> ${m.valLoss.toFixed(4)} (${m.updates} updates, ` +
+      `${m.bytes.toLocaleString("en")} bytes)`,
+  );
 }
 
 /**
@@ -107,11 +203,18 @@ export interface WatchJobOptions {
   timeoutMs: number;
   pollMs?: number;
   log: (line: string) => void;
+  /**
+   * Called with each view before anything of it is logged; throws to stop the watch (the owner
+   * checks every poll against the chain, not only the last: a coordinator could otherwise report
+   * a job completed that the chain has open or cancelled, and keep the owner waiting).
+   */
+  check?: (view: JobView) => Promise<void> | void;
 }
 
 /**
  * Reports the job, then each round as it closes and each change of state, until it is
- * finalized; returns it. A coordinator briefly away is retried.
+ * finalized; returns it. A coordinator briefly away is retried; an answer that is not a job's
+ * status ({@link parseJobView}) or that `check` refuses ends the watch.
  *
  * @throws {Error} when the job is not finalized within `timeoutMs`
  */
@@ -124,15 +227,19 @@ export async function watchJob(
   let rounds = 0;
   let state = "";
   for (;;) {
-    let job: JobView;
+    let answer: unknown;
     try {
-      job = await coordinator.getJson<JobView>(`/status?job=${jobId}`);
+      answer = await coordinator.getJson<unknown>(`/status?job=${jobId}`);
     } catch (e) {
       if (!isTransient(e) || Date.now() >= deadline) throw e;
-      options.log(`${(e as Error).message.split("\n")[0]}; retrying`);
+      options.log(printable(`${(e as Error).message.split("\n")[0]}; retrying`));
       await new Promise((r) => setTimeout(r, 2000));
       continue;
     }
+    // Outside the retry: a malformed answer is the coordinator's, not a network hiccup (a
+    // TypeError, which isTransient takes for a failed fetch).
+    const job = parseJobView(answer);
+    await options.check?.(job);
     for (; rounds < job.metrics.length; rounds++) options.log(roundLine(job, rounds));
     const now = job.status === "running" ? `running ${job.round}` : job.status;
     if (now !== state) options.log(stateLine(job));
@@ -197,7 +304,11 @@ export function disagreements(view: JobView, chain: ChainJobFacts): string[] {
     out.push(`it reports ${closed} rounds closed, the chain ${chain.currentRound}`);
   }
   const onChain = jobStatusName(chain.status);
-  if (view.status === "finalized" && chain.status !== JobStatus.Finalized) {
+  // The coordinator assigns a job on chain before it records the job as started: a job it has
+  // started is never open on chain, and a cancelled one never started.
+  if (chain.status === JobStatus.Open || chain.status === JobStatus.Cancelled) {
+    out.push(`it reports the job ${view.status}, the chain has it ${onChain}`);
+  } else if (view.status === "finalized" && chain.status !== JobStatus.Finalized) {
     out.push(`it reports the job finalized, the chain has it ${onChain}`);
   }
   if (view.status === "completed" && chain.status === JobStatus.Running) {

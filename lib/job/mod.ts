@@ -1,6 +1,6 @@
 /**
- * A training job as its owner sees it: the spec, its preparation and submission, its plans and
- * the named recipes.
+ * A training job as its owner sees it: the spec, its preparation and submission, its record in
+ * the owner's folder, its plans and the named recipes.
  *
  * Also the pure rules every party shares about a job (when a round closes, its privacy budget).
  *
@@ -10,6 +10,7 @@ export * from "./job_cancel.ts";
 export * from "./job_cases.ts";
 export * from "./job_model.ts";
 export * from "./job_owner.ts";
+export * from "./job_record.ts";
 export * from "./job_spec.ts";
 export * from "./job_status.ts";
 export * from "./planner.ts";

@@ -36,6 +36,19 @@ export const DEFAULT_QUORUM_BPS = 8_000;
 export const DEFAULT_QUORUM = DEFAULT_QUORUM_BPS / BPS;
 /** Default round deadline of a job spec (`aggregation.deadlineMs`): 10 minutes. */
 export const DEFAULT_ROUND_DEADLINE_MS = 10 * 60_000;
+/**
+ * AIJobManager.STALL_GRACE (contracts/AIJobManager.sol), in ms: a running job no round has closed
+ * on for this long past a round's budgeted compute time may be abandoned by its owner or by any of
+ * its nodes' operators.
+ */
+export const CHAIN_STALL_GRACE_MS = 24 * 60 * 60_000;
+/**
+ * The longest round deadline `job submit` escrows a job with: a third of
+ * {@link CHAIN_STALL_GRACE_MS} (8 h), so a round that waits its deadline twice (a withholding
+ * node, then the round extended once to move a dead node's task to a spare) still closes well
+ * before the chain lets a node's operator abandon the job.
+ */
+export const MAX_ROUND_DEADLINE_MS = CHAIN_STALL_GRACE_MS / 3;
 
 /** Inputs of a close decision. */
 export interface RoundState {

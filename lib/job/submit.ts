@@ -363,8 +363,9 @@ export async function startSubmittedJob(
 }
 
 /**
- * Registers the job's model (the coordinator publishes it); a model of this name the owner
- * registered for this job before (a start cut short) is taken as it is.
+ * Registers the job's model (the coordinator publishes it); what the owner registered for this
+ * job before (a submit or start cut short, between the registration and its publisher too) is
+ * taken as it is and finished (lib/chain/register_model.ts).
  */
 async function registerJobModel(
   client: ArthaClient,
@@ -372,9 +373,6 @@ async function registerJobModel(
 ): Promise<Hex> {
   const { jobId, name } = o.job;
   const addresses = o.params.deployment.addresses;
-  const modelId = modelIdOf(client.account.address, name);
-  const model = await getModel(client, { addresses, modelId, publisher: o.publisher });
-  if (model.jobId.toLowerCase() === jobId.toLowerCase() && model.publisher) return modelId;
   return await registerModel(client, { addresses, name, jobId, publisher: o.publisher });
 }
 

@@ -3,6 +3,8 @@ import {
   ConfigError,
   env,
   readCoordinatorSettings,
+  readDatasetDidSettings,
+  readDatasetSettings,
   readDemoSettings,
   readJobSettings,
   readWorkerSettings,
@@ -315,4 +317,117 @@ Deno.test("DENO_SERVE_ADDRESS is tcp:HOST:PORT or unix:PATH; anything else is na
       assert.throws(() => readCoordinatorSettings(), /DENO_SERVE_ADDRESS must be tcp:HOST:PORT/);
     });
   }
+});
+
+Deno.test("attacker on the network: the job owner talks plain http only to its own machine unless told otherwise", () => {
+  // Found in the job owner audit: submit, status, model and cancel took plain http to another
+  // host, whose man in the middle could forge the job's status, its model and the chain's
+  // answers they are checked against; the worker refused it.
+  const vars = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  const job = (args: string[], more: Record<string, string> = {}) =>
+    withEnv({ ...vars, ARTHA_INSECURE_HTTP: undefined, ...more }, () => readJobSettings(args));
+  const remote = [
+    "--coordinator",
+    "http://10.0.0.5:8787",
+    "--rpc",
+    "http://chain.example.org:8545",
+  ];
+  // Another machine over plain http: refused for every command, naming each flag.
+  for (const command of ["submit", "status", "model", "cancel", "start"]) {
+    assert.throws(
+      () => job([command, ...remote]),
+      /--coordinator is plain http to 10\.0\.0\.5:8787: use https .*ARTHA_INSECURE_HTTP=1.*--rpc is plain http to chain\.example\.org:8545/,
+    );
+  }
+  assert.throws(
+    () => job(["status"], { ARTHA_COORDINATOR: "http://10.0.0.5:8787" }),
+    /ARTHA_COORDINATOR is plain http to 10\.0\.0\.5:8787/,
+  );
+  // Its own machine, https, or an explicit opt-in: accepted.
+  for (const url of ["http://127.0.0.1:8787", "http://localhost:8787", "https://10.0.0.5"]) {
+    assert.equal(job(["status", "--coordinator", url]).coordinator, url);
+  }
+  const optIn = job(["cancel", ...remote], { ARTHA_INSECURE_HTTP: "1" });
+  assert.equal(optIn.endpoint?.rpcUrl, "http://chain.example.org:8545");
+});
+
+Deno.test("owner: job submit uploads no shard that no node trains on", () => {
+  // Found in the job owner audit: task t trains shard t mod shards, and the defaults (15 Brown
+  // genres, 3 nodes) uploaded 12 genres as private data nobody trained on.
+  const vars = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  const submit = (...flags: string[]) =>
+    withEnv(vars, () => readJobSettings(["submit", ...flags]).submit!);
+  // Unset, the count follows the task groups (--nodes / --redundancy, rounded up).
+  assert.equal(submit().shards, 3);
+  assert.equal(submit("--nodes", "40").shards, 15, "at most the 15 Brown genres");
+  assert.equal(submit("--nodes", "5", "--redundancy", "2").shards, 3);
+  assert.equal(submit("--data", "/etc/hostname", "--nodes", "2").shards, 2);
+  assert.equal(submit("--data", "/etc/hostname", "--nodes", "9").shards, 4, "a file's default");
+  // More shards than task groups: refused before anything is sent, naming what to change.
+  assert.throws(
+    () => submit("--data", "/etc/hostname", "--shards", "4"),
+    /--shards must be at most the job's task groups \(--nodes 3 \/ --redundancy 1, rounded up: 3\), got 4: .*1 shards would be uploaded and never trained on/,
+  );
+  assert.throws(
+    () => submit("--shards", "4", "--nodes", "6", "--redundancy", "2"),
+    /rounded up: 3/,
+  );
+  assert.equal(submit("--shards", "4", "--nodes", "4").shards, 4);
+});
+
+Deno.test("attacker: a round deadline past the chain's stall window is refused before the escrow", () => {
+  // Found in the job owner audit: submit escrows one second a step, so the chain lets a node's
+  // operator abandon a job no round closed on for a day (and its steps' seconds); with
+  // --deadline 90000 one node withholding its update made a round outlast that and could end a
+  // healthy job.
+  const vars = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  const submit = (...flags: string[]) =>
+    withEnv(vars, () => readJobSettings(["submit", ...flags]).submit!);
+  assert.throws(
+    () => submit("--deadline", "90000"),
+    /--deadline must be at most 28800 seconds \(8 h\), got 90000: .*STALL_GRACE/,
+  );
+  assert.throws(() => submit("--deadline", "28801"), /--deadline must be at most 28800/);
+  assert.equal(submit("--deadline", "28800").deadlineSeconds, 28_800);
+  assert.equal(submit().deadlineSeconds, 600);
+});
+
+Deno.test("attacker: the job owner's and the data owner's sends are capped as the worker's are", () => {
+  // Found in the job owner audit: job.ts and dataset.ts made their clients without a fee cap, so
+  // a lying RPC could fill in any fee for the escrow, a cancel, a DID or a dataset's grants.
+  const vars = {
+    ...CLEAN,
+    ARTHA_PRIVATE_KEY: KEY,
+    ARTHA_ADDRESSES: JSON.stringify(ADDRESSES),
+    ARTHA_OWNER_DID: undefined,
+  };
+  const job = (args: string[], more: Record<string, string> = {}) =>
+    withEnv({ ...vars, ...more }, () => readJobSettings(args));
+  const dataset = (args: string[], more: Record<string, string> = {}) =>
+    withEnv({ ...vars, ...more }, () => {
+      const prepare = ["prepare", "/etc/hostname", "--owner", "did:artha:01", "--grant", "x"];
+      return [
+        readDatasetSettings([...prepare, ...args]).publish!,
+        readDatasetDidSettings(["did", ...args]),
+      ];
+    });
+  // The worker's default: 1,000 gwei.
+  for (const command of ["submit", "cancel", "start"]) {
+    assert.equal(job([command]).maxFeePerGas, 1_000n * 10n ** 9n);
+  }
+  for (const s of dataset([])) assert.equal(s.maxFeePerGas, 1_000n * 10n ** 9n);
+  // --max-gas-price and ARTHA_MAX_GAS_PRICE, in gwei, exact.
+  assert.equal(job(["cancel", "--max-gas-price", "2.25"]).maxFeePerGas, 2_250_000_000n);
+  assert.equal(job(["submit"], { ARTHA_MAX_GAS_PRICE: "3" }).maxFeePerGas, 3_000_000_000n);
+  for (const s of dataset(["--max-gas-price", "2.25"])) {
+    assert.equal(s.maxFeePerGas, 2_250_000_000n);
+  }
+  for (const s of dataset([], { ARTHA_MAX_GAS_PRICE: "3" })) {
+    assert.equal(s.maxFeePerGas, 3_000_000_000n);
+  }
+  assert.throws(
+    () => job(["submit", "--max-gas-price", "0"]),
+    /--max-gas-price must be a positive amount in gwei .*got 0/,
+  );
+  assert.throws(() => dataset([], { ARTHA_MAX_GAS_PRICE: "1e3" }), /ARTHA_MAX_GAS_PRICE must be/);
 });

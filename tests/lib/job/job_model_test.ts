@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import type { CID } from "multiformats/cid";
 import { computeCid, parseCid } from "../../../lib/store/cid.ts";
 import { directoryBlock } from "../model/_folder.ts";
-import { downloadModel, expectedModel, ModelMismatchError } from "../../../lib/job/job_model.ts";
+import {
+  downloadModel,
+  expectedModel,
+  ModelMismatchError,
+  ModelNotReadyError,
+} from "../../../lib/job/job_model.ts";
+import { JobStatus } from "../../../lib/chain/contracts.ts";
 import { type JobSpec, jobSpecHash } from "../../../lib/job/job_spec.ts";
 import { exportHfModelChunks, writeModelFiles } from "../../../lib/model/hf_model.ts";
 import { putModelFolder } from "../../../lib/model/model_folder.ts";
@@ -164,6 +170,9 @@ Deno.test("attacker: a coordinator cannot name a spec other than the one the job
   const spec = { model: config } as JobSpec;
   const gateway = { spec: () => Promise.resolve(spec) };
   const onChain = {
+    status: JobStatus.Finalized,
+    currentRound: 3,
+    rounds: 3,
     paramsHash: jobSpecHash(spec),
     latestWeightsDigest: `0x${"11".repeat(32)}` as const,
   };
@@ -175,5 +184,77 @@ Deno.test("attacker: a coordinator cannot name a spec other than the one the job
   await assert.rejects(
     expectedModel(gateway, other, "bafy-spec"),
     (e) => e instanceof ModelMismatchError && /not the job's paramsHash/.test(e.message),
+  );
+});
+
+Deno.test("attacker: a running job's early checkpoint is not handed over as its model", async () => {
+  // Prepare: the job runs on chain, round 1 of 10 open, round 0 closed with `round0`'s digest; the
+  // coordinator names a folder of exactly those weights. Found in the job owner audit: the digest
+  // matched, and `job model` wrote round 0's checkpoint to .artha/model as the trained model.
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const spec = { model: config, rounds: 10 } as JobSpec;
+  const round0 = Float32Array.from({ length: paramLayout(config).size }, (_, i) => Math.cos(i));
+  const store = await openStore({ kind: "memory" });
+  const folder = (await putModelFolder(store, exportHfModelChunks(config, round0))).toString();
+  await using server = storeGateway(store);
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const gateway = { spec: () => Promise.resolve(spec) };
+  const onChain = {
+    status: JobStatus.Running,
+    currentRound: 1,
+    rounds: 10,
+    paramsHash: jobSpecHash(spec),
+    latestWeightsDigest: merkleRoot(f32Bytes(round0)),
+  };
+  const out = await Deno.makeTempDir();
+  try {
+    // Execute: what `job model` does, the chain's expectation first.
+    const download = expectedModel(gateway, onChain, "bafy-spec")
+      .then((expect) => downloadModel(base, folder, `${out}/model`, expect));
+
+    // Assert: refused, saying the job runs; nothing written.
+    await assert.rejects(
+      download,
+      (e) =>
+        e instanceof ModelNotReadyError &&
+        /running on chain \(1 of 10 rounds closed\)/.test(e.message),
+    );
+    await assert.rejects(Deno.stat(`${out}/model`), Deno.errors.NotFound);
+    // An open or cancelled job has no model either.
+    for (const status of [JobStatus.Open, JobStatus.Cancelled]) {
+      await assert.rejects(
+        expectedModel(gateway, { ...onChain, status, currentRound: 0 }, "bafy-spec"),
+        ModelNotReadyError,
+      );
+    }
+  } finally {
+    await store.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("owner: an abandoned job's model is its last closed round's, and said to be", async () => {
+  // Abandoned after 3 of its 10 rounds (AIJobManager._abandon: completed, rounds cut to 4, the
+  // 4th never closed): its model is round 3's, which the owner is told; abandoned before any
+  // round closed, it has none.
+  const config = { kind: "gpt" as const, maxT: 8, layers: 1, heads: 2, width: 8 };
+  const spec = { model: config, rounds: 10 } as JobSpec;
+  const gateway = { spec: () => Promise.resolve(spec) };
+  const cut = {
+    status: JobStatus.Completed,
+    currentRound: 3,
+    rounds: 4,
+    paramsHash: jobSpecHash(spec),
+    latestWeightsDigest: `0x${"11".repeat(32)}` as const,
+  };
+  assert.deepEqual((await expectedModel(gateway, cut, "bafy-spec")).cut, {
+    closed: 3,
+    planned: 10,
+  });
+  const whole = { ...cut, status: JobStatus.Finalized, currentRound: 10, rounds: 10 };
+  assert.equal((await expectedModel(gateway, whole, "bafy-spec")).cut, undefined);
+  await assert.rejects(
+    expectedModel(gateway, { ...cut, currentRound: 0, rounds: 1 }, "bafy-spec"),
+    (e) => e instanceof ModelNotReadyError && /abandoned before any round closed/.test(e.message),
   );
 });

@@ -20,10 +20,13 @@ import {
   describeJob,
   disagreements,
   type JobView,
+  parseJobView,
+  watchJob,
 } from "../../../lib/job/job_status.ts";
+import { CoordinatorClient, httpCoordinator } from "../../../lib/worker/client.ts";
 import { b32, devnetJobTerms, registerDevnetNode } from "../chain/_devnet_job.ts";
 
-const JOB = b32("ab");
+const JOB = b32("a");
 const metric = (round: number) => ({ round, valLoss: 5 - round, updates: 2, bytes: 100 });
 
 /** An honest view of a 3-round job with `closed` rounds closed. */
@@ -147,4 +150,91 @@ Deno.test("job status: a job with a privacy budget shows what its data owners sp
     "  privacy: epsilon 913 of 10000 spent (delta 1e-3), for the worst-off data owner",
   );
   assert.equal(describeJob(view(1)).length, 2, "no privacy line without a budget");
+});
+
+Deno.test("attacker: a coordinator's status is read as data, never printed as it came", () => {
+  // Found in the job owner audit: roundUpdates, a round's updates and bytes, rounds, the model's
+  // CID and the job id went to the owner's terminal raw, so an escape sequence in any of them
+  // could forge lines or set the clipboard (OSC 52).
+  const osc = "\x1b]52;c;ZWNobyBwd25lZA==\x07";
+  const honest = JSON.parse(JSON.stringify(view(1)));
+  assert.deepEqual(parseJobView(honest), view(1));
+  for (
+    const [lie, field] of [
+      [{ roundUpdates: osc }, /roundUpdates is not a count/],
+      [{ rounds: `3${osc}` }, /rounds is not a count/],
+      [{ jobId: `0x${osc}` }, /jobId is not a job id/],
+      [{ status: osc }, /status is not running, completed or finalized/],
+      [{ metrics: [{ ...metric(0), updates: osc }] }, /metrics\[0\]\.updates is not a count/],
+      [{ metrics: [{ ...metric(0), bytes: 1.5 }] }, /metrics\[0\]\.bytes is not a count/],
+      [{ status: "finalized" }, /finalize is not an object/],
+    ] as const
+  ) {
+    assert.throws(() => parseJobView({ ...honest, ...lie }), (e) => {
+      assert.ok(e instanceof TypeError && field.test(e.message), String(e));
+      assert.ok(!e.message.includes("\x1b"), "the value is not repeated");
+      return true;
+    });
+  }
+  // A diverged round's loss (JSON's null) is NaN, not a crash.
+  const diverged = parseJobView({ ...honest, metrics: [{ ...metric(0), valLoss: null }] });
+  assert.match(describeJob(diverged)[1]!, /-> NaN/);
+  // Text fields are shown with their control characters escaped.
+  const finalized = view(3, {
+    status: "finalized",
+    finalize: { paid: "0", refund: "0", improvementBps: 0 },
+    modelFolderCid: `bafy${osc}`,
+  });
+  const lines = describeJob(parseJobView(JSON.parse(JSON.stringify(finalized))));
+  assert.ok(lines.every((l) => !l.includes("\x1b")), JSON.stringify(lines));
+  assert.match(lines[0]!, /model artha:\/\/bafy\\x1b\]52/);
+});
+
+Deno.test("attacker: a job the chain has open or cancelled is not reported started", () => {
+  // Found in the job owner audit: only a completed view of a job running on chain was named, so
+  // `status --wait` waited on a coordinator that called an open or cancelled job completed.
+  const open: ChainJobFacts = {
+    status: JobStatus.Open,
+    currentRound: 0,
+    latestCheckpointCid: "",
+    achievedImprovementBps: 0,
+  };
+  const completed = view(0, { status: "completed" });
+  assert.deepEqual(disagreements(completed, open), [
+    "it reports the job completed, the chain has it open",
+  ]);
+  assert.deepEqual(disagreements(view(0), { ...open, status: JobStatus.Cancelled }), [
+    "it reports the job running, the chain has it cancelled",
+  ]);
+});
+
+Deno.test("attacker: job status --wait checks every poll, not only the last", async () => {
+  // Prepare: the coordinator says running, then completed; the owner's check (the chain has it
+  // open) refuses the second answer.
+  const answers = [view(0), view(0, { status: "completed" })];
+  let polls = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    return Response.json(answers[Math.min(polls++, answers.length - 1)]);
+  });
+  const coordinator = new CoordinatorClient(
+    httpCoordinator(`http://127.0.0.1:${server.addr.port}`),
+  );
+  const logged: string[] = [];
+  const check = (v: JobView) => {
+    if (v.status === "completed") throw new Error("the chain has it open");
+  };
+
+  // Execute
+  const watched = watchJob(coordinator, JOB, {
+    timeoutMs: 10_000,
+    pollMs: 10,
+    log: (l) => void logged.push(l),
+    check,
+  });
+
+  // Assert: refused at the second poll; its state line was never printed.
+  await assert.rejects(watched, /the chain has it open/);
+  assert.equal(polls, 2);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /running: round 1 of 3/);
 });

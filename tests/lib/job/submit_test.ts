@@ -11,10 +11,14 @@ import { plannedEpsilon, PrivacyBudgetError } from "../../../lib/job/privacy_pla
 import {
   JobNotStartedError,
   type PendingJob,
+  startSubmittedJob,
   submitJob,
   type SubmitJobParameters,
   SubmitRefusedError,
 } from "../../../lib/job/submit.ts";
+import { getModel } from "../../../lib/chain/get_model.ts";
+import { sendContract } from "../../../lib/chain/send_contract.ts";
+import { abis } from "../../../lib/chain/contracts.ts";
 import { MemoryBlockstore } from "../../../lib/store/memory_blockstore.ts";
 import { Store } from "../../../lib/store/store.ts";
 import { LAPTOP_CAPS } from "../../../lib/worker/register.ts";
@@ -326,4 +330,47 @@ Deno.test("owner: a submit that fails before signing names no job, not even the 
   assert.ok(failed instanceof Error && !(failed instanceof JobNotStartedError), String(failed));
   assert.match(failed.message, /Cannot submitTrain/);
   assert.match(String((failed as Error).cause), /insufficient funds/);
+});
+
+Deno.test("owner: job start finishes a model registration cut before its publisher was set", async () => {
+  // Prepare: a submit escrowed its job and registered its model, then died before setPublisher.
+  // Found in the job owner audit: `job start` sent registerModel again, which reverted
+  // ModelRegistry__AlreadyRegistered every time, and the job was never started.
+  await using net = await startDevnet({ accounts: 3 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const co = createArthaClient({ ...at, account: net.accounts[0]! });
+  const addresses = await deployArtha(co, { settlementDelay: 0 });
+  const owner = createArthaClient({ ...at, account: net.accounts[1]! });
+  const terms = devnetJobTerms(1);
+  const { jobId } = await submitTrain(owner, { addresses, budget: parseEther("1"), terms });
+  const models = { address: addresses.models, abi: abis.models } as const;
+  await sendContract(owner, { ...models, functionName: "registerModel", args: ["m1", jobId] });
+  const info = { chainId: net.chainId, addresses, coordinator: co.account.address };
+  const assigns: unknown[] = [];
+  await using coordinator = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/info") return Response.json(info);
+      if (path !== "/assign") return new Response("no", { status: 404 });
+      assigns.push(await req.json());
+      return Response.json({ assigned: ["0x1"], initialValLoss: 5 });
+    },
+  );
+
+  // Execute
+  const started = await startSubmittedJob(owner, {
+    coordinator: `http://127.0.0.1:${coordinator.addr.port}`,
+    deployment: { addresses, name: "the deployment" },
+    chainIdName: "ARTHA_CHAIN_ID",
+    job: { jobId, specCid: "bafy-spec", name: "m1" },
+  });
+
+  // Assert: the coordinator became the model's publisher and the job's start was posted, once.
+  const publisher = co.account.address;
+  const model = await getModel(owner, { addresses, modelId: started.modelId, publisher });
+  assert.equal(model.jobId, jobId);
+  assert.ok(model.publisher);
+  assert.equal(assigns.length, 1);
+  assert.equal(started.assigned, 1);
 });
