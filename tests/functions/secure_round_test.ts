@@ -29,13 +29,7 @@ import {
 } from "../../lib/coordinator/_secure_store.ts";
 import { keyPairFromSecret } from "../../lib/privacy/secure_aggregation/_keys.ts";
 import { advertisePayload } from "../../lib/privacy/secure_aggregation/_wire.ts";
-import {
-  type CopyRun,
-  getJob,
-  getLarge,
-  setJob,
-  setLarge,
-} from "../../lib/coordinator/state.ts";
+import { type CopyRun, getJob, getLarge, setJob, setLarge } from "../../lib/coordinator/state.ts";
 import { privateKey } from "../../lib/coordinator/svdb_private.ts";
 import { computeCid } from "../../lib/store/cid.ts";
 import type { Hex } from "viem";
