@@ -47,7 +47,10 @@ export interface CommitteeRecord {
   settled: Hex[];
   /** Every attested target settled after the window: nothing left to look at. */
   done?: boolean;
-  /** Targets members attested (lower case), as far as the scan has read. */
+  /**
+   * Nodes outside `targets` members attested (lower case), as far as the scan has read, while
+   * not settled: each holds the job's settlement until it is.
+   */
   attested?: Hex[];
   /** The next block the scan for attestations reads. */
   next?: number;
@@ -257,7 +260,17 @@ export async function settleCommittees(ctx: Context, job: JobRecord): Promise<nu
     const all = new Set([...rec.targets, ...attested]);
     const done = now > rec.deadline && [...all].every((t) => settled.includes(t));
     const next = Number(rescanFrom(head.number, scanStart(job)));
-    await ctx.kv.set(committeeKey(job.jobId, rec.round), { ...rec, settled, done, attested, next });
+    // Kept: the attested nodes outside the targets not settled yet, all that `done` still needs.
+    // Kept whole, the list repeated the targets and took the record past KV's 64 KiB a value at
+    // ~320 targets (found reviewing the cursor).
+    const extra = attested.filter((t) => !rec.targets.includes(t) && !settled.includes(t));
+    await ctx.kv.set(committeeKey(job.jobId, rec.round), {
+      ...rec,
+      settled,
+      done,
+      attested: extra,
+      next,
+    });
   }
   return count;
 }

@@ -9,7 +9,7 @@
  * Each decision is kept in KV, so a later aggregate call does not recompute or send it again.
  */
 import type { Hex } from "viem";
-import { rescanFrom } from "../chain/log_ranges.ts";
+import { RESCAN_BLOCKS, rescanFrom } from "../chain/log_ranges.ts";
 import { once, revertedWith } from "./once.ts";
 import { type JobSpec, taskSeed, taskShard } from "../job/job_spec.ts";
 import { roundTask } from "../round/round_task.ts";
@@ -116,7 +116,8 @@ const liveDisputeKey = (jobId: string, id: string): Deno.KvKey => [
 
 /**
  * The job's disputes not settled, as the chain holds them now. Openings are read from where the
- * last scan stopped and kept in KV until their dispute settles: found auditing POST /aggregate,
+ * last scan stopped and kept in KV until their dispute has been settled for longer than the
+ * rescan margin (a reorg could undo a settlement, not older ones): found auditing POST /aggregate,
  * which anyone may call, that every call read the job's DisputeOpened logs from its start block
  * twice (a query per 2,000 blocks) and every dispute ever opened, so a caller in a loop made the
  * coordinator hammer its RPC endpoint with work that grew with the job's age. Now a call reads the
@@ -132,19 +133,40 @@ async function liveDisputes(ctx: Context, job: JobRecord): Promise<DisputeInfo[]
   if (toBlock >= fromBlock) {
     const jobId = job.jobId;
     for (const o of await getDisputeOpenings(client, { addresses, jobId, fromBlock, toBlock })) {
-      await ctx.kv.set(liveDisputeKey(jobId, o.disputeId.toString()), o.openedIn);
+      const key = liveDisputeKey(jobId, o.disputeId.toString());
+      const entry: LiveDispute = { openedIn: o.openedIn };
+      // Never over an entry already kept: its settlement's block would be lost.
+      await ctx.kv.atomic().check({ key, versionstamp: null }).set(key, entry).commit();
     }
     await ctx.kv.set(cursor, rescanFrom(toBlock, scanStart(job)));
   }
   const live: DisputeInfo[] = [];
   const prefix = ["dispute_live", job.jobId.toLowerCase()];
-  for await (const e of ctx.kv.list<bigint>({ prefix })) {
+  for await (const e of ctx.kv.list<LiveDispute>({ prefix })) {
     const disputeId = BigInt(e.key[2] as string);
-    const d = await readDispute(client, { addresses, disputeId, openedIn: e.value });
-    if (d.phase === DisputePhase.Settled) await ctx.kv.delete(e.key);
-    else live.push(d);
+    const d = await readDispute(client, { addresses, disputeId, openedIn: e.value.openedIn });
+    // Ids are global: an opening a reorg took away can leave its id to another job's dispute, or
+    // to none (found reviewing the index). Neither is this job's to judge or end.
+    if (d.phase === DisputePhase.None || d.jobId.toLowerCase() !== job.jobId.toLowerCase()) {
+      await ctx.kv.delete(e.key);
+    } else if (d.phase !== DisputePhase.Settled) {
+      if (e.value.settledAt !== undefined) await ctx.kv.set(e.key, { openedIn: e.value.openedIn });
+      live.push(d);
+    } else if (e.value.settledAt === undefined) {
+      await ctx.kv.set(e.key, { ...e.value, settledAt: toBlock });
+    } else if (toBlock - e.value.settledAt > RESCAN_BLOCKS) {
+      // Kept past the rescan margin: a reorg that undid the settlement would make it live again
+      // with its opening out of the scan's reach (found reviewing the index).
+      await ctx.kv.delete(e.key);
+    }
   }
   return live;
+}
+
+/** A dispute the index keeps: where it opened, and where it was first seen settled. */
+interface LiveDispute {
+  openedIn: bigint;
+  settledAt?: bigint;
 }
 
 /**

@@ -85,9 +85,23 @@ export async function authorizeUpload(
   // The nonce first, before any chain read: found auditing the HTTP surface, a signer with no
   // role (or no quota left) was never charged one, so one signature replayed for the window made
   // the coordinator read the chain on every copy.
-  if (!await recordNonce(ctx, upload)) {
+  const nonce = await recordNonce(ctx, upload);
+  if (!nonce) {
     return reject(401, "SIGNATURE_REPLAYED", "Cannot store: this signed request was already used");
   }
+  try {
+    return await grantUpload(ctx, upload);
+  } catch (e) {
+    // Not decided (the chain or KV failed: a 503 its client retries with the same headers): the
+    // nonce is given back, or the retry of an upload the coordinator never judged is a replay
+    // (found reviewing the change).
+    await ctx.kv.atomic().check(nonce).delete(nonce.key).commit();
+    throw e;
+  }
+}
+
+/** The grant of a signed upload whose nonce is recorded: its role, quota and size limit. */
+async function grantUpload(ctx: Context, upload: SignedUpload): Promise<UploadGrant | Rejection> {
   const role = await roleOf(ctx, upload);
   if (!role) {
     const why = upload.kind === "node"
@@ -152,11 +166,15 @@ async function roleOf(ctx: Context, u: SignedUpload): Promise<UploadGrant["role"
 }
 
 /** Nonces are kept as long as their signature could still be fresh. */
-async function recordNonce(ctx: Context, u: SignedUpload): Promise<boolean> {
+/** Records the upload's nonce unless seen; what to check to give it back, or undefined: a replay. */
+async function recordNonce(
+  ctx: Context,
+  u: SignedUpload,
+): Promise<{ key: Deno.KvKey; versionstamp: string } | undefined> {
   const key = ["svdb_nonce", u.signer, u.nonce];
   const res = await ctx.kv.atomic().check({ key, versionstamp: null })
     .set(key, u.timestamp, { expireIn: 2 * ctx.config.uploadSignatureWindowMs }).commit();
-  return res.ok;
+  return res.ok ? { key, versionstamp: res.versionstamp } : undefined;
 }
 
 /** A count of uploaded bytes per window, and its limit. */

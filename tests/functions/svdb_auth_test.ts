@@ -523,3 +523,35 @@ Deno.test("attacker: one signed upload replayed in a burst costs the chain one s
   assert.equal(codes.filter(([, code]) => code === "SIGNATURE_REPLAYED").length, 19);
   assert.ok(queries <= 1, `${queries} chain reads`);
 });
+
+Deno.test("victim: an upload the chain could not judge is retried with the same signature", async () => {
+  // Prepare: a node's signed upload whose signer lookup meets an RPC that does not answer. Found
+  // reviewing the nonce-first change: the 503 told the client to retry, which it does with the
+  // same headers, and the retry was refused as a replay.
+  await using fx = await setupCoordinator({ operators: 1 });
+  const s = await fx.scenario();
+  const node = nodeUploadSigner((await s.node()).key);
+  const domain = uploadDomain(s.ctx.chain.chainId, s.ctx.chain.addresses.registry);
+  const bytes = randomBytes(1_000, 4);
+  const signed = await signUpload(node, domain, bytes, { now: s.ctx.now() });
+  const fetch = globalThis.fetch;
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const body = typeof init?.body === "string" ? init.body : "";
+    if (body.includes('"eth_call"')) return Promise.reject(new TypeError("connection refused"));
+    return fetch(input, init);
+  };
+  let first: [number, string];
+  try {
+    first = await codeOf(await s.call("/svdb", { method: "POST", headers: signed, body: bytes }));
+  } finally {
+    globalThis.fetch = fetch;
+  }
+
+  // Execute: the client's retry, once the RPC is back.
+  const retry = await s.call("/svdb", { method: "POST", headers: signed, body: bytes });
+
+  // Assert
+  assert.equal(first[0], 503);
+  assert.equal(retry.status, 201);
+  await retry.body?.cancel();
+});
