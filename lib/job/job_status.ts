@@ -194,7 +194,13 @@ export function privacyLine(p: NonNullable<JobView["privacy"]>): string {
 /** Everything known about a job, as lines: its state, its privacy, then each closed round. */
 export function describeJob(job: JobView): string[] {
   const privacy = job.privacy ? [privacyLine(job.privacy)] : [];
-  return [stateLine(job), ...privacy, ...job.metrics.map((_, i) => roundLine(job, i))];
+  const rounds = job.metrics.map((_, i) => roundLine(job, i));
+  const more = (job.metricCount ?? 0) - job.metrics.length;
+  // The coordinator answers a page of rounds (its first 1,000): the rest is said, not dropped.
+  const rest = more > 0
+    ? [`  … and ${more} more closed rounds (job status --wait lists them)`]
+    : [];
+  return [stateLine(job), ...privacy, ...rounds, ...rest];
 }
 
 /** Options of {@link watchJob}. */
@@ -224,12 +230,14 @@ export async function watchJob(
   options: WatchJobOptions,
 ): Promise<JobView> {
   const deadline = Date.now() + options.timeoutMs;
-  let rounds = 0;
+  /** The rounds reported so far: each poll asks for those after them only. */
+  const seen: JobView["metrics"] = [];
   let state = "";
   for (;;) {
     let answer: unknown;
+    const from = (seen.at(-1)?.round ?? -1) + 1;
     try {
-      answer = await coordinator.getJson<unknown>(`/status?job=${jobId}`);
+      answer = await coordinator.getJson<unknown>(`/status?job=${jobId}&from=${from}`);
     } catch (e) {
       if (!isTransient(e) || Date.now() >= deadline) throw e;
       options.log(printable(`${(e as Error).message.split("\n")[0]}; retrying`));
@@ -238,9 +246,17 @@ export async function watchJob(
     }
     // Outside the retry: a malformed answer is the coordinator's, not a network hiccup (a
     // TypeError, which isTransient takes for a failed fetch).
-    const job = parseJobView(answer);
+    // The rounds so far and the page's new ones (an older coordinator sends every round): the
+    // whole history at every poll grew with the job, and stopped at the coordinator's page.
+    const page = parseJobView(answer);
+    const reported = seen.length;
+    seen.push(...page.metrics.filter((m) => m.round >= from));
+    const job: JobView = { ...page, metrics: [...seen] };
     await options.check?.(job);
-    for (; rounds < job.metrics.length; rounds++) options.log(roundLine(job, rounds));
+    for (let i = reported; i < job.metrics.length; i++) options.log(roundLine(job, i));
+    // Rounds past this page: the next poll asks at once, and the state waits for them.
+    const behind = seen.length < (page.metricCount ?? 0) && page.metrics.length > 0;
+    if (behind && Date.now() < deadline) continue;
     const now = job.status === "running" ? `running ${job.round}` : job.status;
     if (now !== state) options.log(stateLine(job));
     state = now;
@@ -299,7 +315,7 @@ export function jobStatusName(status: number): string {
 export function disagreements(view: JobView, chain: ChainJobFacts): string[] {
   if (chain.status === JobStatus.None) return ["the chain has no such job"];
   const out: string[] = [];
-  const closed = view.metrics.length;
+  const closed = view.metricCount ?? view.metrics.length;
   if (closed > chain.currentRound) {
     out.push(`it reports ${closed} rounds closed, the chain ${chain.currentRound}`);
   }

@@ -72,10 +72,17 @@ export class JobFollower {
 
   /** Reports `jobId`'s new closed rounds, its end, or (when `sayWaiting`) what it waits for. */
   async #followJob(jobId: Hex, reported: number, sayWaiting: boolean): Promise<boolean> {
-    const job = await this.coordinator.getJson<JobView>(`/status?job=${jobId}`);
-    const metrics = Array.isArray(job?.metrics) ? job.metrics : [];
-    metrics.slice(reported).forEach((m, i) => {
-      const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
+    // From the last round reported (its loss is the next one's previous): the whole history at
+    // every tick grew with the job, and a job past the coordinator's page (1,000 rounds) stopped
+    // being followed. An older coordinator answers every round; those before are skipped.
+    const from = Math.max(0, reported - 1);
+    const job = await this.coordinator.getJson<JobView>(`/status?job=${jobId}&from=${from}`);
+    const page = Array.isArray(job?.metrics) ? job.metrics : [];
+    const metrics = page.filter((m) => m?.round >= from);
+    const fresh = metrics.filter((m) => m.round >= reported);
+    fresh.forEach((m, i) => {
+      const before = i > 0 ? fresh[i - 1] : metrics.find((p) => p.round === m.round - 1);
+      const previousLoss = before?.valLoss ?? job.initialValLoss;
       const { round, valLoss, updates } = m;
       this.emit({
         kind: "roundClosed",
@@ -87,7 +94,7 @@ export class JobFollower {
         updates,
       });
     });
-    this.#jobs.set(jobId, metrics.length);
+    this.#jobs.set(jobId, Math.max(reported, ...fresh.map((m) => m.round + 1)));
     if (job.status === "finalized") {
       this.#jobs.delete(jobId);
       await this.#finalized({ ...job, metrics });

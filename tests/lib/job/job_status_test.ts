@@ -238,3 +238,51 @@ Deno.test("attacker: job status --wait checks every poll, not only the last", as
   assert.equal(logged.length, 1);
   assert.match(logged[0]!, /running: round 1 of 3/);
 });
+
+Deno.test("owner: job status --wait follows a job longer than the coordinator's page of rounds", async () => {
+  // Prepare: a finalized 5-round job behind a coordinator that answers at most 2 rounds a page
+  // from ?from= (as GET /status?job= pages at 1,000). Before, each poll asked for the whole
+  // history and a job past the page was followed no further.
+  const all = Array.from({ length: 5 }, (_, r) => metric(r));
+  const finalize = { paid: "1", refund: "0", improvementBps: 100 };
+  const asked: number[] = [];
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const from = Number(new URL(req.url).searchParams.get("from") ?? 0);
+    asked.push(from);
+    const metrics = all.filter((m) => m.round >= from).slice(0, 2);
+    return Response.json(
+      view(5, { status: "finalized", rounds: 5, metrics, metricCount: 5, finalize }),
+    );
+  });
+  const coordinator = new CoordinatorClient(
+    httpCoordinator(`http://127.0.0.1:${server.addr.port}`),
+  );
+  const logged: string[] = [];
+
+  // Execute
+  const job = await watchJob(coordinator, JOB, {
+    timeoutMs: 10_000,
+    pollMs: 10,
+    log: (l) => void logged.push(l),
+  });
+
+  // Assert: every round once, in order, from pages that start where the last one ended.
+  assert.deepEqual(job.metrics.map((m) => m.round), [0, 1, 2, 3, 4]);
+  const closed = logged.filter((l) => /closed: validation loss/.test(l));
+  assert.deepEqual(closed.map((l) => /round (\d+)\/5/.exec(l)![1]), ["1", "2", "3", "4", "5"]);
+  assert.deepEqual(asked, [0, 2, 4]);
+});
+
+Deno.test("owner: job status names the closed rounds past the coordinator's page", () => {
+  const lines = describeJob(view(2, { metricCount: 1_500 }));
+  assert.match(lines.at(-1)!, /and 1498 more closed rounds/);
+  assert.deepEqual(
+    disagreements(view(2, { metricCount: 3 }), {
+      status: JobStatus.Running,
+      currentRound: 2,
+      latestCheckpointCid: "cp-1",
+      achievedImprovementBps: 0,
+    }),
+    ["it reports 3 rounds closed, the chain 2"],
+  );
+});
