@@ -222,6 +222,8 @@ export interface CoordinatorSettings extends ChainEndpoint {
   trustedProxies: string[];
   /** The JSON-RPC URL GET /info gives browser workers (ARTHA_PUBLIC_RPC_URL). */
   publicRpcUrl?: string;
+  /** The most wei a unit of gas may cost the coordinator's account (ARTHA_MAX_GAS_PRICE, gwei). */
+  maxFeePerGas: bigint;
 }
 
 /** The inference limits a coordinator's environment may set (lib/coordinator/model_limits.ts). */
@@ -250,7 +252,7 @@ function readInferLimits(r: SettingsReader): InferLimitSettings {
  * helia or memory; default kv on Deno Deploy, else fs), ARTHA_STORE_DIR,
  * ARTHA_CRON (on|off), ARTHA_INFER_BACKEND (auto, ort-node, ort-web, kernel), the
  * ARTHA_INFER_* per-client limits, ARTHA_TRUSTED_PROXIES, ARTHA_PUBLIC_ORIGIN,
- * ARTHA_PUBLIC_RPC_URL and the ARTHA_SVDB_* limits.
+ * ARTHA_PUBLIC_RPC_URL, ARTHA_MAX_GAS_PRICE (gwei, default 1,000) and the ARTHA_SVDB_* limits.
  *
  * @throws {ConfigError} naming every missing or unusable variable
  */
@@ -299,6 +301,12 @@ export function readCoordinatorSettings(): CoordinatorSettings {
   const inferBackend = r.choice({ variable: "ARTHA_INFER_BACKEND" }, INFER_BACKENDS, "auto");
   const inferLimits = readInferLimits(r);
   const trustedProxies = r.ipList({ variable: "ARTHA_TRUSTED_PROXIES" });
+  // As the worker's: the coordinator signs assignments, closes and challenges unattended.
+  const maxFeePerGas = r.amount(
+    { variable: "ARTHA_MAX_GAS_PRICE" },
+    DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n,
+    9,
+  );
   checkServeAddress(r);
   const publicRpcUrl = r.raw({ variable: "ARTHA_PUBLIC_RPC_URL" }).text === undefined
     ? undefined
@@ -336,6 +344,7 @@ export function readCoordinatorSettings(): CoordinatorSettings {
     inferLimits,
     trustedProxies,
     ...(publicRpcUrl ? { publicRpcUrl } : {}),
+    maxFeePerGas: maxFeePerGas!,
   };
 }
 

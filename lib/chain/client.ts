@@ -36,7 +36,8 @@ export interface ArthaClientOptions {
   rpcUrl: string;
   chainId: number;
   account: Account;
-  /** Polling interval for receipts in ms (default 50: anvil mines instantly). */
+  /** Polling interval for receipts and the head in ms (default: 50 on a local devnet, chain id
+   * 31337, which mines as it receives; else 1,000, about an L2's block time). */
   pollingInterval?: number;
   /**
    * The most wei a unit of gas may cost this account (default: whatever the node asks). A send
@@ -148,13 +149,28 @@ function blockRangeRace(e: unknown): boolean {
   return [message, details].some((m) => typeof m === "string" && m.includes("BlockOutOfRange"));
 }
 
-/** A wallet client extended with public actions, bound to one account. */
+/** The chain id of a local devnet (anvil's default; lib/chain/devnet.ts). */
+const DEVNET_CHAIN_ID = 31337;
+/** How often a client of a chain with real blocks asks for receipts and the head (ms). */
+const REAL_CHAIN_POLLING_MS = 1_000;
+
+/**
+ * A wallet client extended with public actions, bound to one account. Its polling interval is
+ * also how long viem keeps a read head (getBlockNumber): a caller that needs the head as it is
+ * now passes `{ cacheTime: 0 }`.
+ */
 export function createArthaClient(options: ArthaClientOptions) {
+  // Found in the chain audit: polling every 50 ms everywhere, one heartbeat waiting for a 12 s
+  // block asked the node for its head 225 times (a metered RPC's quota, a rate limit's 429s).
+  // viem's own default (4 s) added seconds to every send on a chain of 2 s blocks, several a
+  // round close; a second is about an L2's block and 12 asks a 12 s block.
+  const pollingInterval = options.pollingInterval ??
+    (options.chainId === DEVNET_CHAIN_ID ? 50 : REAL_CHAIN_POLLING_MS);
   return createWalletClient({
     account: options.account,
     chain: arthaChain(options.rpcUrl, options.chainId),
     transport: httpWithSendRecovery(options.rpcUrl),
-    pollingInterval: options.pollingInterval ?? 50,
+    pollingInterval,
   }).extend(publicActions).extend(() => ({ feeCap: options.maxFeePerGas }));
 }
 

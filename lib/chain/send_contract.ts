@@ -3,6 +3,11 @@
  * ChainCallError naming the contract's custom error before any gas is spent. One request fills
  * nonce, fees and the gas estimate (eth_fillTransaction where the node has it, which runs the
  * call once); only a call that fails there is simulated again, to name its revert.
+ *
+ * A call is signed again only when none of its transactions can land: its nonce was taken by a
+ * transaction that is not one of them (found on chain, not guessed from a timeout). A call handed
+ * to the node whose fate cannot be told is a {@link SentUnconfirmedError} naming every
+ * transaction signed for it: it may have run, so it is not to be sent again as if it had failed.
  */
 import {
   BaseError,
@@ -21,10 +26,12 @@ import type {
   TransactionReceipt,
 } from "viem";
 import type { ArthaClient } from "./client.ts";
+import { rpcUnavailable } from "./rpc_unavailable.ts";
+import { type Fate, fateOf } from "./_sent_fate.ts";
 
 /** A contract call that reverted or failed; `errorName` is the Solidity custom error. */
 export class ChainCallError extends Error {
-  readonly code = "CHAIN_CALL_FAILED";
+  readonly code: "CHAIN_CALL_FAILED" | "SENT_UNCONFIRMED" = "CHAIN_CALL_FAILED";
   constructor(
     readonly functionName: string,
     readonly errorName: string | undefined,
@@ -38,6 +45,40 @@ export class ChainCallError extends Error {
       options,
     );
     this.name = "ChainCallError";
+  }
+}
+
+/** A transaction signed for a call and handed to the node (a wallet's nonce is not known). */
+export interface SentTransaction {
+  hash: Hex;
+  nonce?: number;
+}
+
+/**
+ * A call handed to the node whose fate is unknown: the node's answer was lost, it refused a copy
+ * while none of the call's transactions could be found, or the receipt never came. Any of
+ * `transactions` may have run or may still run; a caller must not take the call as not sent (send
+ * it again, drop its claim on the work): look the hashes up, or let its scan of the chain find
+ * the call's effect. A ChainCallError, so callers that only tell success from failure still do.
+ */
+export class SentUnconfirmedError extends ChainCallError {
+  override readonly code = "SENT_UNCONFIRMED";
+  constructor(
+    functionName: string,
+    readonly transactions: readonly SentTransaction[],
+    why: string,
+    options?: ErrorOptions,
+  ) {
+    super(functionName, undefined, undefined, options);
+    this.name = "SentUnconfirmedError";
+    const listed = transactions
+      .map((t) => t.nonce === undefined ? t.hash : `${t.hash} (nonce ${t.nonce})`).join(", ");
+    this.message = `Cannot confirm ${functionName}: ${why}; it may still land: ${listed}`;
+  }
+
+  /** The hashes of the call's transactions, oldest first. */
+  get hashes(): Hex[] {
+    return this.transactions.map((t) => t.hash);
   }
 }
 
@@ -88,6 +129,10 @@ export interface ContractWrite<
 /**
  * Sends a contract write from the client's account (estimated, or within a known gas bound) and
  * waits for its receipt; a revert is a ChainCallError naming the custom error.
+ *
+ * @throws {ChainCallError} the call reverted, or the node refused it: it did not run
+ * @throws {SentUnconfirmedError} the call was handed to the node and may have run
+ * @throws {FeeCapError} the node asked a fee above the client's cap: nothing was signed
  */
 export function sendContract<
   const abi extends Abi,
@@ -156,92 +201,120 @@ function inQueue<T>(client: ArthaClient, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-async function send<const abi extends Abi>(
-  client: ArthaClient,
-  // deno-lint-ignore no-explicit-any
-  request: { functionName: string; abi: abi } & Record<string, any>,
-): Promise<SendResult> {
+// deno-lint-ignore no-explicit-any
+type Request = { functionName: string } & Record<string, any>;
+
+/** A transaction of this call signed by the local account, with its nonce. */
+type Signed = Required<SentTransaction>;
+
+async function send(client: ArthaClient, request: Request): Promise<SendResult> {
   // A browser wallet (a json-rpc account) only sends: eth_sendTransaction, through writeContract.
-  if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
+  if (client.account.type !== "local") return await sendByWallet(client, request);
+  const call = request.blockTag ? await boundAt(client, request) : request;
+  /** The transactions signed and handed to the node, oldest first. */
+  const signed: Signed[] = [];
   let hash: Hex | undefined;
-  /** Hashes of the transactions signed and handed to the node, oldest first. */
-  const signed: Hex[] = [];
+  let handed = false;
+  const onSigned = (tx: Signed) => {
+    handed = true;
+    // A refill from the same stale state signs the same transaction again.
+    if (!signed.some((s) => s.hash === tx.hash)) signed.push(tx);
+  };
   for (let attempt = 0; !hash; attempt++) {
+    handed = false;
     try {
-      hash = await signAndSend(client, request, signed);
+      hash = await signAndSend(client, call, onSigned);
     } catch (e) {
       if (e instanceof FeeCapError) throw e; // refused before signing: no revert to name
-      if (!staleNonce(e)) throw await namedFailure(client, request, e);
-      hash = await afterStaleNonce(client, request, signed, e);
+      // Failed before this attempt's transaction was signed: every earlier one was found unable
+      // to land (else no attempt would follow it).
+      if (!handed) throw await namedFailure(client, call, e);
+      hash = await afterRefusal(client, call, signed, e);
       if (hash) break;
-      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, request, e);
+      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, call, e);
       await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
     }
   }
-  const sent = await receiptOf(client, request.functionName, hash);
-  if (sent.receipt.status === "success") {
-    return { hash, receipt: sent.receipt, gasUsed: sent.gasUsed };
-  }
+  const sent = await receiptOf(client, call.functionName, hash, signed);
+  if (sent.receipt.status === "success") return sent;
   // Only a send within a given bound gets here (an estimated one fails to prepare); a reverted
   // call changed no contract state, so replaying it on the latest state names its revert.
-  throw await namedFailure(client, request, sent.failure);
+  const reverted = new ChainCallError(call.functionName, undefined, undefined);
+  throw await namedFailure(client, call, reverted);
 }
 
 /**
- * What a send refused with "nonce too low" does: the hash of one of `signed` that the node has
- * mined (the send's own transaction, whose answer was lost), else undefined to fill again; a
- * call sent within a known gas bound that would revert now is named instead, never sent again.
+ * What a send whose last transaction the node did not take for certain does: the hash of one of
+ * `signed` to wait for (it landed, or the node holds it), or undefined to fill and sign again
+ * (none of them can land: each one's nonce was taken by another transaction).
  *
  * A nonce the node calls too low was filled from a state behind the node's (a lagging replica
- * behind a load balancer, a devnet answering before its state caught up), and filling again is
- * then right. But found in the worker audit: the node also says so when the send's own
- * transaction landed while its answer was lost (the transport's retry sends it again, and a
- * lagging replica does not know its hash yet); a refill then sent the call a second time, whose
- * revert paid gas on chain (a fixed-gas registration always). "already known" is not this case:
- * the node has the same transaction, and a refill would send the call a second time.
+ * behind a load balancer), or the nonce was taken by another process sending with the same key;
+ * filling again is then right. But found in the worker and chain audits: the node also says so
+ * when the send's own transaction landed while its answer was lost (the transport's retry sends
+ * it again), and a lagging replica may not know its receipt for seconds; a refill after a fixed
+ * wait then sent the call a second time (a job's escrow paid twice). So the nonce's taker is
+ * looked up on chain, and while it cannot be found the call is not signed again.
+ * "replacement transaction underpriced" is the same question: another transaction holds the
+ * nonce in the node's pool, and which of the two lands decides.
+ *
+ * @throws {SentUnconfirmedError} when no answer can be had
+ * @throws {ChainCallError} when the node refused the transaction for a reason of its own
  */
-async function afterStaleNonce(
+async function afterRefusal(
   client: ArthaClient,
-  // deno-lint-ignore no-explicit-any
-  request: { functionName: string } & Record<string, any>,
-  signed: readonly Hex[],
+  request: Request,
+  signed: readonly Signed[],
   refusal: unknown,
 ): Promise<Hex | undefined> {
-  for (const ms of LANDED_RETRY_MS) {
-    if (ms) await new Promise((r) => setTimeout(r, ms));
-    for (const hash of signed) {
-      try {
-        await client.getTransactionReceipt({ hash });
-        return hash;
-      } catch (e) {
-        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
-      }
-    }
+  const fn = request.functionName;
+  // "already known": the node has this very transaction; a refill would send the call twice.
+  if (nodeSays(refusal, /already known|already imported/i)) return signed.at(-1)!.hash;
+  if (rpcUnavailable(refusal)) {
+    throw new SentUnconfirmedError(fn, signed, "the node's answer was lost", { cause: refusal });
+  }
+  if (!nodeSays(refusal, NONCE_TAKEN)) throw await namedFailure(client, request, refusal);
+  let fate: Fate;
+  try {
+    fate = await fateOf(client, signed);
+  } catch (e) {
+    throw new SentUnconfirmedError(fn, signed, "the chain could not be asked", { cause: e });
+  }
+  if (fate !== "lost") {
+    if (fate) return fate;
+    const why = "the node refused it as a used nonce, yet none of its transactions was found";
+    throw new SentUnconfirmedError(fn, signed, why, { cause: refusal });
   }
   if (request.gas === undefined) return undefined; // the refill's estimate runs the call
+  // A call within a known bound is sent without running it first: one that would revert now is
+  // named instead of paying for its revert on chain.
   try {
     // deno-lint-ignore no-explicit-any
     await client.simulateContract({ ...request, account: client.account } as any);
   } catch (e) {
     const { errorName, args } = revertOf(e);
-    const cause = errorName ? e : refusal;
-    throw new ChainCallError(request.functionName, errorName, args, { cause });
+    throw new ChainCallError(fn, errorName, args, { cause: errorName ? e : refusal });
   }
   return undefined;
 }
 
-/** Waits (ms) before asking again whether a transaction refused as "nonce too low" landed. */
-const LANDED_RETRY_MS = [0, 100, 400, 1_000];
+/** The node's refusals of a transaction whose nonce another transaction holds or has used. */
+const NONCE_TAKEN = /nonce too low|replacement transaction underpriced/i;
+
+/** Whether the node's own words in `e` (or a cause's) match `pattern`. */
+function nodeSays(e: unknown, pattern: RegExp): boolean {
+  if (!(e instanceof BaseError)) return false;
+  return e.walk((x) => x instanceof BaseError && pattern.test(x.details)) !== null;
+}
 
 /**
  * Fills (nonce, fees, gas) and signs `request` with the local account, and sends it; the signed
- * transaction's hash is added to `hashes` before it is sent (its answer may be lost).
+ * transaction is handed to `onSigned` before it is sent (its answer may be lost).
  */
 async function signAndSend(
   client: ArthaClient,
-  // deno-lint-ignore no-explicit-any
-  request: { functionName: string } & Record<string, any>,
-  hashes: Hex[],
+  request: Request,
+  onSigned: (tx: Signed) => void,
 ): Promise<Hex> {
   // deno-lint-ignore no-explicit-any
   const data = encodeFunctionData(request as any);
@@ -260,13 +333,13 @@ async function signAndSend(
   const gas = request.gas ?? (prepared.gas * GAS_MARGIN_PCT) / 100n;
   // A local account signs without asking the node its chain id again (prepare filled it).
   const { account } = client;
-  const signed = { ...prepared, gas };
+  const transaction = { ...prepared, gas };
   const serializedTransaction = account.signTransaction
     // deno-lint-ignore no-explicit-any
-    ? await account.signTransaction(signed as any)
+    ? await account.signTransaction(transaction as any)
     // deno-lint-ignore no-explicit-any
-    : await client.signTransaction(signed as any);
-  hashes.push(keccak256(serializedTransaction));
+    : await client.signTransaction(transaction as any);
+  onSigned({ hash: keccak256(serializedTransaction), nonce: prepared.nonce });
   return await client.sendRawTransaction({ serializedTransaction });
 }
 
@@ -304,17 +377,10 @@ export class FeeCapError extends Error {
 /** Fills after a refused stale nonce before the send's failure is the caller's. */
 const STALE_NONCE_RETRIES = 3;
 
-/** Whether `e` is the node refusing a transaction's nonce as already used ("nonce too low"). */
-function staleNonce(e: unknown): boolean {
-  if (!(e instanceof BaseError)) return false;
-  return e.walk((x) => x instanceof BaseError && /nonce too low/i.test(x.details)) !== null;
-}
-
 /** The failure of a prepare or send as a ChainCallError naming the revert (simulated again). */
 async function namedFailure(
   client: ArthaClient,
-  // deno-lint-ignore no-explicit-any
-  request: { functionName: string } & Record<string, any>,
+  request: Request,
   e: unknown,
 ): Promise<ChainCallError> {
   let cause = e;
@@ -334,44 +400,90 @@ const RECEIPT_RETRY_MS = [0, 1, 2, 5, 10, 20];
 /**
  * The receipt of a sent transaction: asked for at once and a few times within ~40 ms (a devnet
  * mines as it receives, but under load a little after answering), then awaited by the client's
- * block polling (a real chain's block time).
+ * block polling (a real chain's block time). viem's wait follows a replacement at the same nonce
+ * (another process sending with this key) and answers with its receipt, which is not the call's:
+ * found in the chain audit, it was reported as the call's success.
+ *
+ * @throws {SentUnconfirmedError} when the receipt cannot be had
+ * @throws {ChainCallError} when another transaction took the nonce
  */
-async function receiptOf(client: ArthaClient, functionName: string, hash: Hex) {
-  let receipt;
-  for (const ms of RECEIPT_RETRY_MS) {
-    if (ms) await new Promise((r) => setTimeout(r, ms));
-    try {
-      receipt = await client.getTransactionReceipt({ hash });
-      break;
-    } catch (e) {
-      if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+async function receiptOf(
+  client: ArthaClient,
+  functionName: string,
+  hash: Hex,
+  sent: readonly SentTransaction[],
+): Promise<SendResult> {
+  let receipt: TransactionReceipt | undefined;
+  try {
+    for (const ms of RECEIPT_RETRY_MS) {
+      if (ms) await new Promise((r) => setTimeout(r, ms));
+      try {
+        receipt = await client.getTransactionReceipt({ hash });
+        return { hash, receipt, gasUsed: receipt.gasUsed };
+      } catch (e) {
+        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+      }
     }
+    receipt = await client.waitForTransactionReceipt({ hash });
+  } catch (e) {
+    throw new SentUnconfirmedError(functionName, sent, "its receipt did not come", { cause: e });
   }
-  receipt ??= await client.waitForTransactionReceipt({ hash });
-  const failure = new ChainCallError(functionName, undefined, undefined);
-  return { hash, receipt, gasUsed: receipt.gasUsed, failure };
+  const landed = receipt.transactionHash.toLowerCase() as Hex;
+  if (!sent.some((s) => s.hash.toLowerCase() === landed)) {
+    const why = `its transaction ${hash} was replaced by ${landed} from the same account ` +
+      "(another process sending with this key?); the call did not run";
+    throw new ChainCallError(functionName, undefined, undefined, {
+      cause: Object.assign(new Error(why), { shortMessage: why }),
+    });
+  }
+  return { hash: landed, receipt, gasUsed: receipt.gasUsed };
 }
 
-/** A send whose simulation and estimate must run against `blockTag` (e.g. "pending"). */
-async function sendAt<const abi extends Abi>(
-  client: ArthaClient,
-  // deno-lint-ignore no-explicit-any
-  request: { functionName: string; abi: abi } & Record<string, any>,
-): Promise<SendResult> {
+/**
+ * `request` to be judged against its block tag (e.g. "pending"): simulated there, a revert named,
+ * and its gas estimated there; it is then sent within that bound like any other call (its fee
+ * checked, its refusals told apart).
+ */
+async function boundAt(client: ArthaClient, request: Request): Promise<Request> {
+  const at = { ...request, account: client.account };
+  try {
+    // deno-lint-ignore no-explicit-any
+    await client.simulateContract(at as any);
+    // deno-lint-ignore no-explicit-any
+    const estimate = await client.estimateContractGas(at as any);
+    return { ...request, gas: request.gas ?? (estimate * GAS_MARGIN_PCT) / 100n };
+  } catch (e) {
+    const { errorName, args } = revertOf(e);
+    throw new ChainCallError(request.functionName, errorName, args, { cause: e });
+  }
+}
+
+/** A send through a wallet (a json-rpc account), which fills the nonce and signs. */
+async function sendByWallet(client: ArthaClient, request: Request): Promise<SendResult> {
   let hash: Hex;
   try {
     // deno-lint-ignore no-explicit-any
     const { request: prepared } = await client.simulateContract(request as any);
     // deno-lint-ignore no-explicit-any
     const estimate = await client.estimateContractGas(request as any);
+    // With a cap, the fees are filled here and checked, and the wallet is given them.
+    const fees = client.feeCap === undefined ? {} : await client.estimateFeesPerGas();
+    checkFee(client, request.functionName, fees);
     // deno-lint-ignore no-explicit-any
     const { blockTag: _, ...toSend } = prepared as any;
-    hash = await client.writeContract({ ...toSend, gas: (estimate * GAS_MARGIN_PCT) / 100n });
+    hash = await client.writeContract({
+      ...toSend,
+      ...fees,
+      gas: (estimate * GAS_MARGIN_PCT) / 100n,
+    });
   } catch (e) {
+    if (e instanceof FeeCapError) throw e;
     const { errorName, args } = revertOf(e);
     throw new ChainCallError(request.functionName, errorName, args, { cause: e });
   }
-  const sent = await receiptOf(client, request.functionName, hash);
-  if (sent.receipt.status !== "success") throw sent.failure;
-  return { hash, receipt: sent.receipt, gasUsed: sent.gasUsed };
+  const sent = await receiptOf(client, request.functionName, hash, [{ hash }]);
+  if (sent.receipt.status !== "success") {
+    throw new ChainCallError(request.functionName, undefined, undefined);
+  }
+  return sent;
 }

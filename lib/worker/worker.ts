@@ -68,6 +68,7 @@ import { registerWorker } from "./register.ts";
 import { type ClusterMean, clusterMeanOf, postClusterMean, signedUpdates } from "./cluster.ts";
 import { attestTask, recomputeTask } from "./validate.ts";
 import { printable } from "../network/printable.ts";
+import { redactUrl } from "../network/preflight.ts";
 import {
   type ClusterTask,
   type TaskResponse,
@@ -451,7 +452,7 @@ export class Worker {
         const rpc = rpcUnavailable(e);
         if (isTransient(e) || rpc) {
           waitMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures++);
-          const why = rpc ? `Cannot reach the chain at ${rpc.url}: ${message}` : message;
+          const why = rpc ? `Cannot reach the chain at ${redactUrl(rpc.url)}: ${message}` : message;
           this.#report({ kind: "retrying", message: why, inMs: waitMs });
         } else {
           this.#report({ kind: "error", message });

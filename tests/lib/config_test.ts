@@ -431,3 +431,16 @@ Deno.test("attacker: the job owner's and the data owner's sends are capped as th
   );
   assert.throws(() => dataset([], { ARTHA_MAX_GAS_PRICE: "1e3" }), /ARTHA_MAX_GAS_PRICE must be/);
 });
+
+Deno.test("attacker: the coordinator's account signs nothing above ARTHA_MAX_GAS_PRICE (default 1,000 gwei)", () => {
+  // Found in the chain audit: the coordinator, which signs unattended, had no fee cap, so its RPC
+  // node could fill in any fee for its assignments, closes and challenges.
+  const env = { ...CLEAN, ARTHA_PRIVATE_KEY: KEY, ARTHA_ADDRESSES: JSON.stringify(ADDRESSES) };
+  withEnv({ ...env, ARTHA_MAX_GAS_PRICE: "2.5" }, () => {
+    assert.equal(readCoordinatorSettings().maxFeePerGas, 2_500_000_000n);
+  });
+  withEnv(env, () => assert.equal(readCoordinatorSettings().maxFeePerGas, 1_000n * 10n ** 9n));
+  withEnv({ ...env, ARTHA_MAX_GAS_PRICE: "lots" }, () => {
+    assert.throws(() => readCoordinatorSettings(), /ARTHA_MAX_GAS_PRICE/);
+  });
+});

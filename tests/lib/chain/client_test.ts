@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseEther } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createArthaClient } from "../../../lib/chain/client.ts";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { rpcGateway } from "./_gateway.ts";
@@ -154,4 +155,21 @@ Deno.test("victim: a scan from block 0 is read in parts through an RPC that caps
   } finally {
     await gateway.server.shutdown();
   }
+});
+
+Deno.test("victim: a client of a chain with real blocks does not ask for the head every 50 ms", () => {
+  // Found in the chain audit: every client polled every 50 ms, and one heartbeat waiting for a
+  // 12 s block asked the node for its head 225 times (a metered RPC's quota, its rate limit).
+  // Prepare
+  const account = privateKeyToAccount(generatePrivateKey());
+  const at = (chainId: number) =>
+    createArthaClient({ rpcUrl: "https://rpc.example.org", chainId, account });
+
+  // Execute
+  const real = at(8453), devnet = at(31337);
+
+  // Assert: a second (its receipt waits, its head's cache) on a real chain; 50 ms on a local
+  // devnet, which mines as it receives.
+  assert.equal(real.pollingInterval, 1_000);
+  assert.equal(devnet.pollingInterval, 50);
 });

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { createArthaClient } from "../../../lib/chain/client.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
-import { NodeRole } from "../../../lib/chain/contracts.ts";
+import { abis, NodeRole } from "../../../lib/chain/contracts.ts";
 import { getRequiredStake } from "../../../lib/chain/get_required_stake.ts";
 import { bindingNonce } from "../../../lib/chain/register_node.ts";
-import { ChainCallError } from "../../../lib/chain/send_contract.ts";
+import { ChainCallError, sendContract } from "../../../lib/chain/send_contract.ts";
+import { registerDevnetNode } from "./_devnet_job.ts";
 import { rpcGateway } from "./_gateway.ts";
 import { registerWith, setNextBaseFee } from "./_register_with.ts";
 
@@ -153,4 +154,45 @@ Deno.test("attacker: a chain node asking fees above the account's cap gets nothi
     maxFeePerGas: 10n ** 14n,
   });
   assert.equal((await registerWith(uncapped, addresses, required, 0n)).receipt.status, "success");
+});
+
+Deno.test("attacker: a chain node asking fees above the account's cap gets no pending-block call signed", async () => {
+  // Found in the chain audit: a call judged against the pending block (the coordinator's
+  // spot-check draw) was sent through writeContract, which never checked the fee.
+  // Prepare: a node of account 1, and the node's next block asking 5,000 gwei a unit of gas.
+  await using net = await startDevnet({ accounts: 2 });
+  const at = { rpcUrl: net.rpcUrl, chainId: net.chainId };
+  const addresses = await deployArtha(createArthaClient({ ...at, account: net.accounts[0]! }), {
+    settlementDelay: 0,
+  });
+  const capped = createArthaClient({ ...at, account: net.accounts[1]!, maxFeePerGas: 10n ** 12n });
+  const nodePubkey = await registerDevnetNode(capped, addresses);
+  const me = capped.account.address;
+  const sent = await capped.getTransactionCount({ address: me });
+  await setNextBaseFee(net.rpcUrl, 5_000n);
+  const heartbeat = {
+    address: addresses.registry,
+    abi: abis.registry,
+    functionName: "heartbeat",
+    args: [nodePubkey],
+    blockTag: "pending",
+  } as const;
+
+  // Execute
+  const refused = sendContract(capped, heartbeat);
+
+  // Assert: refused before signing, naming the fee and the cap; nothing was sent.
+  await assert.rejects(refused, (e: Error & { code?: string }) => {
+    assert.equal(e.code, "FEE_ABOVE_CAP");
+    assert.match(e.message, /above this account's cap of 1000 gwei/);
+    return true;
+  });
+  assert.equal(await capped.getTransactionCount({ address: me }), sent);
+  // Under the cap the same call goes through.
+  const uncapped = createArthaClient({
+    ...at,
+    account: net.accounts[1]!,
+    maxFeePerGas: 10n ** 14n,
+  });
+  assert.equal((await sendContract(uncapped, heartbeat)).receipt.status, "success");
 });
