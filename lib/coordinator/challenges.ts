@@ -10,6 +10,7 @@
  */
 import type { Hex } from "viem";
 import { rescanFrom } from "../chain/log_ranges.ts";
+import { SentUnconfirmedError } from "../chain/send_contract.ts";
 import { ChallengeStatus } from "../chain/contracts.ts";
 import { drawSpotCheck } from "../chain/draw_spot_check.ts";
 import { isSpotChecked } from "../chain/is_spot_checked.ts";
@@ -405,6 +406,10 @@ async function issueRecorded(
       await ctx.kv.set(asked, "refused"); // the chain asks no more of this commit
       return [];
     }
+    // Handed to the node with its fate unknown: the claim stays until it is old, and the scan of
+    // issued challenges adopts it if it landed (recordIssuedChallenges). Dropped, the next run
+    // asked again, and a second challenge of the kind spent the chain's three a commit.
+    if (e instanceof SentUnconfirmedError) throw e;
     await ctx.kv.delete(asked); // not sent: the next run may ask it
     throw e;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeFunctionData, parseAbi } from "viem";
+import { encodeFunctionData, HttpRequestError, parseAbi, parseTransaction } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
@@ -860,6 +860,51 @@ Deno.test("victim of a dead sender: a challenge claimed by a sender that died is
   // Assert: the step first (the chunk still claimed), then the chunk, taken over.
   assert.deepEqual(meanwhile, ["step"]);
   assert.deepEqual((await kinds()).sort(), ["challenge", "step"]);
+});
+
+Deno.test("victim: a challenge whose answer was lost is not asked a second time", async () => {
+  // Found in the chain audit: a challenge the node took but whose answer was lost failed its
+  // send, its claim was dropped as "not sent", and a later run asked the commit again: two of
+  // the chain's three challenges a commit spent on one kind, the gradient sample then refused.
+  // Prepare: a lazy node's round closes on an RPC that takes every challenge and loses its answer.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({ nodes: 3, rounds: 2, quorum: 0.6 });
+  const [a, b, lazy] = job.nodes as [TestNode, TestNode, TestNode];
+  await commitMadeUp(fx, job, lazy);
+  for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
+  const chain = s.ctx.chain;
+  const client = new Proxy(chain.client, {
+    get(target, key) {
+      if (key !== "sendRawTransaction") return Reflect.get(target, key);
+      return async (request: { serializedTransaction: `0x${string}` }) => {
+        const to = parseTransaction(request.serializedTransaction).to?.toLowerCase();
+        const hash = await target.sendRawTransaction(request);
+        if (to !== fx.addresses.verification!.toLowerCase()) return hash;
+        throw new HttpRequestError({ url: "http://127.0.0.1:1", details: "the answer was lost" });
+      };
+    },
+  });
+  s.ctx.chain = { ...chain, client };
+  await s.post("/aggregate", { jobId: job.jobId });
+  s.ctx.chain = chain;
+
+  // Execute: follow-ups past the owed challenges' wait and the claims' age.
+  for (const minutes of [2, 11, 11]) {
+    s.advance(minutes * 60_000);
+    await s.post("/aggregate", { jobId: job.jobId });
+  }
+
+  // Assert: one chunk challenge and one step challenge of the commit on chain, each recorded.
+  const issued = await fx.coordinator.getContractEvents({
+    address: fx.addresses.verification!,
+    abi: abis.verification,
+    eventName: "ChallengeIssued",
+    fromBlock: 0n,
+  });
+  const ofLazy = issued.filter((e) => e.args.nodePubkey?.toLowerCase() === lazy.nodePubkey);
+  assert.equal(ofLazy.length, 2, JSON.stringify(ofLazy.map((e) => e.args.count?.toString())));
+  await assertLazyAsked(s, job, lazy);
 });
 
 Deno.test("victim: owed challenges the chain can no longer take do not hold finalize for ever", async () => {
