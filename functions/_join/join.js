@@ -22342,6 +22342,7 @@ init_transaction();
 init_encodeAbiParameters();
 init_encodeFunctionData();
 init_isAddress();
+init_isAddressEqual();
 init_toHex();
 init_keccak256();
 init_formatEther();
@@ -22645,12 +22646,15 @@ function blockRangeRace(e) {
     details
   ].some((m) => typeof m === "string" && m.includes("BlockOutOfRange"));
 }
+var DEVNET_CHAIN_ID = 31337;
+var REAL_CHAIN_POLLING_MS = 1e3;
 function createArthaClient(options) {
+  const pollingInterval = options.pollingInterval ?? (options.chainId === DEVNET_CHAIN_ID ? 50 : REAL_CHAIN_POLLING_MS);
   return createWalletClient({
     account: options.account,
     chain: arthaChain(options.rpcUrl, options.chainId),
     transport: httpWithSendRecovery(options.rpcUrl),
-    pollingInterval: options.pollingInterval ?? 50
+    pollingInterval
   }).extend(publicActions).extend(() => ({
     feeCap: options.maxFeePerGas
   }));
@@ -46680,6 +46684,12 @@ var PreflightError = class extends Error {
     this.name = "PreflightError";
   }
 };
+function redactUrl(url) {
+  const u = URL.parse(url);
+  if (!u) return "(a URL that does not parse)";
+  const more = u.username || u.password || u.search || u.hash || u.pathname.length > 1;
+  return `${u.protocol}//${u.host}${more ? "/..." : ""}`;
+}
 function reasonOf(e) {
   const seen = [];
   for (let c = e, i = 0; c && i < 4; c = c.cause, i++) {
@@ -46868,6 +46878,90 @@ async function errorOf(res, method, path) {
   return new CoordinatorError(res.status, code4, `Cannot ${method} ${path}: ${res.status} ${message2}`);
 }
 
+// lib/chain/rpc_unavailable.ts
+function rpcUnavailable(e) {
+  for (let c = e, depth = 0; c && depth < 8; c = c.cause, depth++) {
+    if (c instanceof HttpRequestError || c instanceof TimeoutError) return {
+      url: c.url
+    };
+  }
+  return void 0;
+}
+
+// lib/chain/_sent_fate.ts
+var LANDED_WAIT_BLOCKS = 3n;
+var LANDED_WAIT_MIN_MS = 1500;
+var LANDED_WAIT_MAX_MS = 12e4;
+async function fateOf(client, signed) {
+  const address = client.account.address;
+  const lost = /* @__PURE__ */ new Set();
+  const started = Date.now();
+  let first2;
+  for (let look = 0; ; look++) {
+    for (const { hash: hash3 } of signed) if (await receiptFound(client, hash3)) return hash3;
+    const head = await client.getBlockNumber({
+      cacheTime: 0
+    });
+    first2 ??= head;
+    try {
+      const used = await client.getTransactionCount({
+        address,
+        blockNumber: head
+      });
+      for (const { hash: hash3, nonce } of signed) {
+        if (lost.has(hash3) || nonce >= used) continue;
+        const taker = await nonceTaker(client, nonce, head);
+        if (taker === void 0) continue;
+        if (signed.some((s) => s.hash === taker)) return taker;
+        lost.add(hash3);
+      }
+    } catch {
+    }
+    if (signed.every((s) => lost.has(s.hash))) return "lost";
+    const waited = Date.now() - started;
+    const moved = head >= first2 + LANDED_WAIT_BLOCKS && waited >= LANDED_WAIT_MIN_MS;
+    if (moved || waited >= LANDED_WAIT_MAX_MS) return void 0;
+    await new Promise((r) => setTimeout(r, Math.min(client.pollingInterval, 50 * 2 ** look)));
+  }
+}
+var TAKER_LOOKBACK = 128n;
+async function nonceTaker(client, nonce, head) {
+  const address = client.account.address;
+  const usedAt = async (block2) => block2 < 0n ? 0 : await client.getTransactionCount({
+    address,
+    blockNumber: block2
+  });
+  let hi = head, step = 1n, lo = head - step;
+  while (await usedAt(lo) > nonce) {
+    if (head - lo >= TAKER_LOOKBACK) return void 0;
+    hi = lo;
+    step *= 2n;
+    lo = hi - step;
+  }
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if (await usedAt(mid) > nonce) hi = mid;
+    else lo = mid;
+  }
+  const block = await client.getBlock({
+    blockNumber: hi,
+    includeTransactions: true
+  });
+  const tx = block.transactions.find((t) => t.nonce === nonce && isAddressEqual(t.from, address));
+  return tx?.hash.toLowerCase();
+}
+async function receiptFound(client, hash3) {
+  try {
+    await client.getTransactionReceipt({
+      hash: hash3
+    });
+    return true;
+  } catch (e) {
+    if (e instanceof TransactionReceiptNotFoundError) return false;
+    throw e;
+  }
+}
+
 // lib/chain/send_contract.ts
 var ChainCallError = class extends Error {
   functionName;
@@ -46877,6 +46971,20 @@ var ChainCallError = class extends Error {
   constructor(functionName, errorName, args, options) {
     super(`Cannot ${functionName}: ${errorName ?? shortCause(options?.cause) ?? "transaction failed"}${args?.length ? `(${args.map(String).join(", ")})` : ""}`, options), this.functionName = functionName, this.errorName = errorName, this.args = args, this.code = "CHAIN_CALL_FAILED";
     this.name = "ChainCallError";
+  }
+};
+var SentUnconfirmedError = class extends ChainCallError {
+  transactions;
+  code;
+  constructor(functionName, transactions, why, options) {
+    super(functionName, void 0, void 0, options), this.transactions = transactions, this.code = "SENT_UNCONFIRMED";
+    this.name = "SentUnconfirmedError";
+    const listed = transactions.map((t) => t.nonce === void 0 ? t.hash : `${t.hash} (nonce ${t.nonce})`).join(", ");
+    this.message = `Cannot confirm ${functionName}: ${why}; it may still land: ${listed}`;
+  }
+  /** The hashes of the call's transactions, oldest first. */
+  get hashes() {
+    return this.transactions.map((t) => t.hash);
   }
 };
 function shortCause(cause) {
@@ -46912,44 +47020,56 @@ function inQueue(client, fn) {
   return run;
 }
 async function send(client, request) {
-  if (request.blockTag || client.account.type !== "local") return await sendAt(client, request);
-  let hash3;
+  if (client.account.type !== "local") return await sendByWallet(client, request);
+  const call2 = request.blockTag ? await boundAt(client, request) : request;
   const signed = [];
+  let hash3;
+  let handed = false;
+  const onSigned = (tx) => {
+    handed = true;
+    if (!signed.some((s) => s.hash === tx.hash)) signed.push(tx);
+  };
   for (let attempt = 0; !hash3; attempt++) {
+    handed = false;
     try {
-      hash3 = await signAndSend(client, request, signed);
+      hash3 = await signAndSend(client, call2, onSigned);
     } catch (e) {
       if (e instanceof FeeCapError) throw e;
-      if (!staleNonce(e)) throw await namedFailure(client, request, e);
-      hash3 = await afterStaleNonce(client, request, signed, e);
+      if (!handed) throw await namedFailure(client, call2, e);
+      hash3 = await afterRefusal(client, call2, signed, e);
       if (hash3) break;
-      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, request, e);
+      if (attempt >= STALE_NONCE_RETRIES) throw await namedFailure(client, call2, e);
       await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
     }
   }
-  const sent = await receiptOf(client, request.functionName, hash3);
-  if (sent.receipt.status === "success") {
-    return {
-      hash: hash3,
-      receipt: sent.receipt,
-      gasUsed: sent.gasUsed
-    };
-  }
-  throw await namedFailure(client, request, sent.failure);
+  const sent = await receiptOf(client, call2.functionName, hash3, signed);
+  if (sent.receipt.status === "success") return sent;
+  const reverted = new ChainCallError(call2.functionName, void 0, void 0);
+  throw await namedFailure(client, call2, reverted);
 }
-async function afterStaleNonce(client, request, signed, refusal) {
-  for (const ms of LANDED_RETRY_MS) {
-    if (ms) await new Promise((r) => setTimeout(r, ms));
-    for (const hash3 of signed) {
-      try {
-        await client.getTransactionReceipt({
-          hash: hash3
-        });
-        return hash3;
-      } catch (e) {
-        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
-      }
-    }
+async function afterRefusal(client, request, signed, refusal) {
+  const fn = request.functionName;
+  if (nodeSays(refusal, /already known|already imported/i)) return signed.at(-1).hash;
+  if (rpcUnavailable(refusal)) {
+    throw new SentUnconfirmedError(fn, signed, "the node's answer was lost", {
+      cause: refusal
+    });
+  }
+  if (!nodeSays(refusal, NONCE_TAKEN)) throw await namedFailure(client, request, refusal);
+  let fate;
+  try {
+    fate = await fateOf(client, signed);
+  } catch (e) {
+    throw new SentUnconfirmedError(fn, signed, "the chain could not be asked", {
+      cause: e
+    });
+  }
+  if (fate !== "lost") {
+    if (fate) return fate;
+    const why = "the node refused it as a used nonce, yet none of its transactions was found";
+    throw new SentUnconfirmedError(fn, signed, why, {
+      cause: refusal
+    });
   }
   if (request.gas === void 0) return void 0;
   try {
@@ -46959,20 +47079,18 @@ async function afterStaleNonce(client, request, signed, refusal) {
     });
   } catch (e) {
     const { errorName, args } = revertOf(e);
-    const cause = errorName ? e : refusal;
-    throw new ChainCallError(request.functionName, errorName, args, {
-      cause
+    throw new ChainCallError(fn, errorName, args, {
+      cause: errorName ? e : refusal
     });
   }
   return void 0;
 }
-var LANDED_RETRY_MS = [
-  0,
-  100,
-  400,
-  1e3
-];
-async function signAndSend(client, request, hashes3) {
+var NONCE_TAKEN = /nonce too low|replacement transaction underpriced/i;
+function nodeSays(e, pattern) {
+  if (!(e instanceof BaseError2)) return false;
+  return e.walk((x) => x instanceof BaseError2 && pattern.test(x.details)) !== null;
+}
+async function signAndSend(client, request, onSigned) {
   const data = encodeFunctionData(request);
   const prepared = await client.prepareTransactionRequest({
     account: client.account,
@@ -46985,12 +47103,15 @@ async function signAndSend(client, request, hashes3) {
   checkFee(client, request.functionName, prepared);
   const gas = request.gas ?? prepared.gas * GAS_MARGIN_PCT / 100n;
   const { account } = client;
-  const signed = {
+  const transaction = {
     ...prepared,
     gas
   };
-  const serializedTransaction = account.signTransaction ? await account.signTransaction(signed) : await client.signTransaction(signed);
-  hashes3.push(keccak256(serializedTransaction));
+  const serializedTransaction = account.signTransaction ? await account.signTransaction(transaction) : await client.signTransaction(transaction);
+  onSigned({
+    hash: keccak256(serializedTransaction),
+    nonce: prepared.nonce
+  });
   return await client.sendRawTransaction({
     serializedTransaction
   });
@@ -47009,10 +47130,6 @@ var FeeCapError = class extends Error {
   }
 };
 var STALE_NONCE_RETRIES = 3;
-function staleNonce(e) {
-  if (!(e instanceof BaseError2)) return false;
-  return e.walk((x) => x instanceof BaseError2 && /nonce too low/i.test(x.details)) !== null;
-}
 async function namedFailure(client, request, e) {
   let cause = e;
   try {
@@ -47033,53 +47150,95 @@ var RECEIPT_RETRY_MS = [
   10,
   20
 ];
-async function receiptOf(client, functionName, hash3) {
+async function receiptOf(client, functionName, hash3, sent) {
   let receipt;
-  for (const ms of RECEIPT_RETRY_MS) {
-    if (ms) await new Promise((r) => setTimeout(r, ms));
-    try {
-      receipt = await client.getTransactionReceipt({
-        hash: hash3
-      });
-      break;
-    } catch (e) {
-      if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+  try {
+    for (const ms of RECEIPT_RETRY_MS) {
+      if (ms) await new Promise((r) => setTimeout(r, ms));
+      try {
+        receipt = await client.getTransactionReceipt({
+          hash: hash3
+        });
+        return {
+          hash: hash3,
+          receipt,
+          gasUsed: receipt.gasUsed
+        };
+      } catch (e) {
+        if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
+      }
     }
+    receipt = await client.waitForTransactionReceipt({
+      hash: hash3
+    });
+  } catch (e) {
+    throw new SentUnconfirmedError(functionName, sent, "its receipt did not come", {
+      cause: e
+    });
   }
-  receipt ??= await client.waitForTransactionReceipt({
-    hash: hash3
-  });
-  const failure = new ChainCallError(functionName, void 0, void 0);
+  const landed = receipt.transactionHash.toLowerCase();
+  if (!sent.some((s) => s.hash.toLowerCase() === landed)) {
+    const why = `its transaction ${hash3} was replaced by ${landed} from the same account (another process sending with this key?); the call did not run`;
+    throw new ChainCallError(functionName, void 0, void 0, {
+      cause: Object.assign(new Error(why), {
+        shortMessage: why
+      })
+    });
+  }
   return {
-    hash: hash3,
+    hash: landed,
     receipt,
-    gasUsed: receipt.gasUsed,
-    failure
+    gasUsed: receipt.gasUsed
   };
 }
-async function sendAt(client, request) {
-  let hash3;
+async function boundAt(client, request) {
+  const at = {
+    ...request,
+    account: client.account
+  };
   try {
-    const { request: prepared } = await client.simulateContract(request);
-    const estimate = await client.estimateContractGas(request);
-    const { blockTag: _, ...toSend } = prepared;
-    hash3 = await client.writeContract({
-      ...toSend,
-      gas: estimate * GAS_MARGIN_PCT / 100n
-    });
+    await client.simulateContract(at);
+    const estimate = await client.estimateContractGas(at);
+    return {
+      ...request,
+      gas: request.gas ?? estimate * GAS_MARGIN_PCT / 100n
+    };
   } catch (e) {
     const { errorName, args } = revertOf(e);
     throw new ChainCallError(request.functionName, errorName, args, {
       cause: e
     });
   }
-  const sent = await receiptOf(client, request.functionName, hash3);
-  if (sent.receipt.status !== "success") throw sent.failure;
-  return {
-    hash: hash3,
-    receipt: sent.receipt,
-    gasUsed: sent.gasUsed
-  };
+}
+async function sendByWallet(client, request) {
+  let hash3;
+  try {
+    const { request: prepared } = await client.simulateContract(request);
+    const estimate = await client.estimateContractGas(request);
+    const fees = client.feeCap === void 0 ? {} : await client.estimateFeesPerGas();
+    checkFee(client, request.functionName, fees);
+    const { blockTag: _, ...toSend } = prepared;
+    hash3 = await client.writeContract({
+      ...toSend,
+      ...fees,
+      gas: estimate * GAS_MARGIN_PCT / 100n
+    });
+  } catch (e) {
+    if (e instanceof FeeCapError) throw e;
+    const { errorName, args } = revertOf(e);
+    throw new ChainCallError(request.functionName, errorName, args, {
+      cause: e
+    });
+  }
+  const sent = await receiptOf(client, request.functionName, hash3, [
+    {
+      hash: hash3
+    }
+  ]);
+  if (sent.receipt.status !== "success") {
+    throw new ChainCallError(request.functionName, void 0, void 0);
+  }
+  return sent;
 }
 
 // lib/chain/finalize_job.ts
@@ -51288,10 +51447,14 @@ var JobFollower = class {
   }
   /** Reports `jobId`'s new closed rounds, its end, or (when `sayWaiting`) what it waits for. */
   async #followJob(jobId, reported, sayWaiting) {
-    const job = await this.coordinator.getJson(`/status?job=${jobId}`);
-    const metrics = Array.isArray(job?.metrics) ? job.metrics : [];
-    metrics.slice(reported).forEach((m, i) => {
-      const previousLoss = metrics[reported + i - 1]?.valLoss ?? job.initialValLoss;
+    const from18 = Math.max(0, reported - 1);
+    const job = await this.coordinator.getJson(`/status?job=${jobId}&from=${from18}`);
+    const page = Array.isArray(job?.metrics) ? job.metrics : [];
+    const metrics = page.filter((m) => m?.round >= from18);
+    const fresh = metrics.filter((m) => m.round >= reported);
+    fresh.forEach((m, i) => {
+      const before = i > 0 ? fresh[i - 1] : metrics.find((p) => p.round === m.round - 1);
+      const previousLoss = before?.valLoss ?? job.initialValLoss;
       const { round, valLoss, updates } = m;
       this.emit({
         kind: "roundClosed",
@@ -51303,7 +51466,7 @@ var JobFollower = class {
         updates
       });
     });
-    this.#jobs.set(jobId, metrics.length);
+    this.#jobs.set(jobId, Math.max(reported, ...fresh.map((m) => m.round + 1)));
     if (job.status === "finalized") {
       this.#jobs.delete(jobId);
       await this.#finalized({
@@ -51359,16 +51522,6 @@ var JobFollower = class {
     });
   }
 };
-
-// lib/chain/rpc_unavailable.ts
-function rpcUnavailable(e) {
-  for (let c = e, depth = 0; c && depth < 8; c = c.cause, depth++) {
-    if (c instanceof HttpRequestError || c instanceof TimeoutError) return {
-      url: c.url
-    };
-  }
-  return void 0;
-}
 
 // lib/chain/is_verification_open.ts
 function isVerificationOpen(client, params) {
@@ -64455,7 +64608,7 @@ var Worker2 = class {
         const rpc = rpcUnavailable(e);
         if (isTransient(e) || rpc) {
           waitMs = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures++);
-          const why = rpc ? `Cannot reach the chain at ${rpc.url}: ${message2}` : message2;
+          const why = rpc ? `Cannot reach the chain at ${redactUrl(rpc.url)}: ${message2}` : message2;
           this.#report({
             kind: "retrying",
             message: why,
