@@ -12,7 +12,7 @@ import { getJobNodes } from "../chain/get_job_nodes.ts";
 import { getModel } from "../chain/get_model.ts";
 import { getTaskGroup } from "../chain/get_task_group.ts";
 import { readJob, type ReadJobReturnType } from "../chain/read_job.ts";
-import { ChainCallError } from "../chain/send_contract.ts";
+import { ChainCallError, SentUnconfirmedError } from "../chain/send_contract.ts";
 import { DEFAULT_PARTS } from "../compress/partition.ts";
 import { digestHex } from "../crypto/digest.ts";
 import { encodeJobSpec, type JobSpec } from "../job/job_spec.ts";
@@ -92,6 +92,10 @@ export async function startJob(
   try {
     taskOf = await assignOnChain(ctx, params.jobId, spec, chosen);
   } catch (e) {
+    // Handed to the node, its fate unknown: a start is resumed where the chain has it (assigned
+    // nodes are read back, never assigned twice), so its caller retries. As a 409 the owner's
+    // CLI gave up on a start that may well have assigned the job (found in the chain audit).
+    if (e instanceof SentUnconfirmedError) return reject(503, "CHAIN_UNCONFIRMED", e.message);
     if (!(e instanceof ChainCallError)) throw e;
     return reject(409, "CHAIN_CALL_FAILED", e.message);
   }

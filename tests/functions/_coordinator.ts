@@ -426,7 +426,9 @@ async function startTestJob(sh: Shared, b: Base, j: JobOptions = {}): Promise<Te
   const all: TestNode[] = [];
   for (let i = 0; i < nodes + (j.spares ?? 0); i++) all.push(await addNode(sh, b));
   await j.beforeStart?.(jobId, all);
-  const res = await read(await b.postAs("/assign", { jobId, specCid, modelId }));
+  let res = await read(await b.postAs("/assign", { jobId, specCid, modelId }));
+  // As the owner's client does: a 503 (the chain unavailable or a send unconfirmed) is retried.
+  if (res.status === 503) res = await read(await b.postAs("/assign", { jobId, specCid, modelId }));
   if (res.status !== 200) throw new Error(`assign: ${res.status} ${JSON.stringify(res.body)}`);
   const record = res.body as JobRecord;
   const byKey = new Map(all.map((n) => [n.nodePubkey, n]));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
+import { type Hex, HttpRequestError, parseTransaction } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
@@ -519,4 +519,42 @@ Deno.test("victim: a start cut short after its first batch finishes when a node 
   const onChain = await getJobNodes(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
   assert.equal(onChain.length, 2);
   assert.deepEqual([...job.record.assigned].sort(), [...onChain].sort());
+});
+
+Deno.test("victim: a start whose assign the node took but whose answer was lost is retried, not refused", async () => {
+  // Found in the chain audit: an assign handed to the node with its answer lost failed the start
+  // with a 409, and the owner's CLI gave up on a job the chain may well have started. Now a 503
+  // the client retries; the retry reads back what the chain assigned. Prepare: the first assign
+  // send's answer is lost after the node took it.
+  await using fx = await setupCoordinator({ operators: 2 });
+  const s = await fx.scenario();
+  const chain = s.ctx.chain;
+  let lost = 0;
+  const client = new Proxy(chain.client, {
+    get(target, key) {
+      if (key !== "sendRawTransaction") return Reflect.get(target, key);
+      return async (request: { serializedTransaction: Hex }) => {
+        const hash = await target.sendRawTransaction(request);
+        const to = parseTransaction(request.serializedTransaction).to?.toLowerCase();
+        if (to !== fx.addresses.jobs.toLowerCase() || lost++ > 0) return hash;
+        throw new HttpRequestError({ url: "http://127.0.0.1:1", details: "the answer was lost" });
+      };
+    },
+  });
+
+  // Execute: the start (the fixture retries a 503 once, as the owner's client does).
+  const job = await s.job({
+    nodes: 2,
+    beforeStart: () => {
+      s.ctx.chain = { ...chain, client };
+      return Promise.resolve();
+    },
+  });
+  s.ctx.chain = chain;
+
+  // Assert: started, each node assigned once.
+  assert.equal(lost, 1, "one assign sent: the retry read the nodes back from the chain");
+  const onChain = await getJobNodes(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
+  assert.deepEqual([...onChain].sort(), [...job.record.assigned].sort());
+  assert.equal(onChain.length, 2);
 });
