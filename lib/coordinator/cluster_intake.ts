@@ -1,7 +1,9 @@
 /**
  * A cluster aggregator's mean (POST /aggregate/cluster): signed by the cluster's aggregator,
- * covering its members, readable and no longer than its longest member, pinned before it counts;
- * a mean that cannot be honest is penalised at once (./clusters.ts audits the rest).
+ * covering its members, a checkpoint of the model's size, within the global step's limit and no
+ * longer than its members' sample-weighted mean norm, pinned before it counts; a mean that cannot
+ * be honest is penalised at once and the cluster is the coordinator's to compute (./clusters.ts
+ * audits the rest).
  */
 import type { Hex } from "viem";
 import { decodeCheckpoint } from "../model/checkpoint.ts";
@@ -19,6 +21,9 @@ import { loadSpec } from "./job.ts";
 import { reject, type Rejection } from "./result.ts";
 import { getJob, getLarge, type JobHead, setLarge, updateKey, type UpdateRecord } from "./state.ts";
 import { keepReferenced, pinUpload } from "./svdb_retention.ts";
+import { UPLOAD_HEADER_BYTES } from "./svdb_access.ts";
+import { DagTooLargeError } from "../store/store.ts";
+import { checkClusterMean } from "../strategy/hierarchical.ts";
 import { foreignPrivate, keepUpdatePrivate } from "./svdb_private.ts";
 
 /** An accepted cluster aggregate: 201 when recorded now, 200 for a retry of the same. */
@@ -44,6 +49,11 @@ export async function receiveCluster(
   const unsigned = refuseSigner(ctx, rec, sub, signature);
   if (unsigned) return unsigned;
   if (rec.status !== "open") {
+    // A refused mean posted again is refused from the record, without a read (found in the
+    // hierarchical audit: the signed body carries no nonce, and every copy was read again).
+    if (rec.status === "rejected" && rec.aggregateCid === sub.aggregateCid) {
+      return refuse(422, "FAKE_AGGREGATE", `${sub.aggregateCid} was refused for this cluster`);
+    }
     if (rec.aggregateCid === sub.aggregateCid) return { ok: true, status: 200, record: rec };
     return refuse(409, "CLUSTER_CLOSED", `it is ${rec.status}`);
   }
@@ -60,7 +70,7 @@ export async function receiveCluster(
   }
   const bad = await checkAggregate(ctx, job, rec, sub);
   if (bad && !("fake" in bad)) return bad;
-  if (bad) return await refuseFake(ctx, job, entry, sub, bad.fake);
+  if (bad) return await refuseFake(ctx, job, entry, sub, bad);
   // Pinned before it counts (as at update intake): a collection after the check took a mean
   // that was only leased, and the round's close could never read it.
   if (!(await pinUpload(ctx, sub.aggregateCid))) {
@@ -91,10 +101,12 @@ async function refuseFake(
   job: Pick<JobHead, "jobId" | "round">,
   entry: { key: Deno.KvKey; value: ClusterRecord | null; versionstamp: string | null },
   sub: ClusterSubmission,
-  fake: string,
+  { fake, oversized }: Fake,
 ): Promise<ClusterResult> {
   const rec = entry.value!;
-  await keepReferenced(ctx, [sub.aggregateCid]); // the evidence, while it is there
+  // The evidence, while it is there; not a file larger than any mean (its size is the evidence),
+  // which a pin would fetch whole from the network.
+  if (!oversized) await keepReferenced(ctx, [sub.aggregateCid]);
   await keepUpdatePrivate(ctx, job, sub.aggregateCid, sub.nodePubkey);
   await penaliseAggregator(ctx, job, rec);
   const caught: ClusterRecord = { ...rec, status: "rejected", aggregateCid: sub.aggregateCid };
@@ -131,43 +143,92 @@ function refuseSigner(
   return undefined;
 }
 
+/** Why a mean is no honest one; `oversized` when it is larger than any mean (and was not read). */
+type Fake = { fake: string; oversized?: true };
+
 /**
- * The aggregate covers the members' samples and is a readable checkpoint (else a plain
- * refusal), of the model's length, finite, and no longer than its longest member, scaled (else
- * `fake`: a weighted mean of updates is never longer than the longest of them, so however the
- * audit draw falls, a mean inflated or made up beyond that is caught at once).
+ * The aggregate covers the members' samples (else a plain refusal) and is a checkpoint of the
+ * model's length, read no further than a mean's size, that the global step takes (finite, total
+ * samples * |mean| under 2^28) and no longer than its members' sample-weighted mean norm, scaled
+ * (else `fake`: by the triangle inequality a weighted mean of updates is never longer, so however
+ * the audit draw falls, a mean inflated or made up beyond that is caught at once; found in the
+ * hierarchical audit, the longest member's norm let an aggregator post its own inflated update).
  */
 async function checkAggregate(
   ctx: Context,
   job: JobHead,
   rec: ClusterRecord,
   sub: ClusterSubmission,
-): Promise<Rejection | { fake: string } | undefined> {
+): Promise<Rejection | Fake | undefined> {
   const total = rec.members.reduce((s, m) => s + m.samples, 0);
   if (sub.totalSamples !== total) {
     const why = `totalSamples ${sub.totalSamples} is not the members' ${total}`;
     return refuse(422, "WRONG_TOTAL_SAMPLES", why);
   }
-  let mean: Float32Array;
-  try {
-    mean = decodeCheckpoint(await ctx.store.get(sub.aggregateCid)).weights;
-  } catch (e) {
-    return refuse(422, "BAD_AGGREGATE", (e as Error).message);
-  }
   const length = paramLayout((await loadSpec(ctx.store, job.specCid)).model).size;
+  const read = await readMean(ctx, sub.aggregateCid, length);
+  if (!(read instanceof Float32Array)) return read;
+  const mean = read;
   if (mean.length !== length) return { fake: `${mean.length} values, the model has ${length}` };
+  const unusable = checkClusterMean(
+    { clusterId: `cluster-${rec.cluster}`, delta: mean, totalSamples: total },
+    length,
+  );
+  if (unusable) return { fake: `the global step would refuse it: ${unusable}` };
+  const bound = await meanNormBound(ctx, job, rec, sub.round);
+  if (bound === undefined) return undefined; // recorded before norms were: no bound known
   const norm = l2Norm(mean);
-  if (!Number.isFinite(norm)) return { fake: "non-finite values" };
-  let bound = 0;
-  for (const m of rec.members) {
-    const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, sub.round, m.nodePubkey)))
-      .value;
-    if (u?.norm === undefined) return undefined; // recorded before norms were: no bound known
-    bound = Math.max(bound, m.scale * u.norm);
-  }
   // f32 rounding of an exact mean moves its norm by ~1e-7 relative; 1e-5 leaves room.
   if (norm > bound * (1 + 1e-5) + 1e-30) {
-    return { fake: `norm ${norm} exceeds its longest member's ${bound}` };
+    return { fake: `norm ${norm} exceeds its members' sample-weighted mean norm ${bound}` };
   }
   return undefined;
+}
+
+/**
+ * The mean's values, read no further than a mean of `length` values can be (4 bytes a value and
+ * a checkpoint's header): found in the hierarchical audit, the named file was read whole (up to
+ * the store's 1 GiB) at every post. Larger or undecodable: fake (no honest mean is either); gone
+ * from the store: a plain refusal (upload it and post again).
+ */
+async function readMean(
+  ctx: Context,
+  cid: string,
+  length: number,
+): Promise<Float32Array | Rejection | Fake> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await ctx.store.get(cid, { maxBytes: 4 * length + UPLOAD_HEADER_BYTES });
+  } catch (e) {
+    if (e instanceof DagTooLargeError) {
+      return { fake: `${cid} is larger than a mean of ${length} values`, oversized: true };
+    }
+    return refuse(422, "AGGREGATE_UNREADABLE", `${cid} unreadable: ${(e as Error).message}`);
+  }
+  try {
+    return decodeCheckpoint(bytes).weights;
+  } catch (e) {
+    return { fake: `${cid} is no checkpoint: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The members' sample-weighted mean norm, each scaled by its staleness weight: sum w_i s_i |u_i|
+ * / sum w_i, which bounds |sum w_i s_i u_i / sum w_i|. Undefined when a member's norm is unknown.
+ */
+async function meanNormBound(
+  ctx: Context,
+  job: JobHead,
+  rec: ClusterRecord,
+  round: number,
+): Promise<number | undefined> {
+  let weighted = 0;
+  let samples = 0;
+  for (const m of rec.members) {
+    const u = (await ctx.kv.get<UpdateRecord>(updateKey(job.jobId, round, m.nodePubkey))).value;
+    if (u?.norm === undefined) return undefined;
+    weighted += m.samples * m.scale * u.norm;
+    samples += m.samples;
+  }
+  return weighted / samples;
 }

@@ -13,7 +13,11 @@ import { decodeCheckpoint } from "../model/checkpoint.ts";
 import { bytesToHex, digestHex, hexToBytes } from "../crypto/digest.ts";
 import type { JobSpec } from "../job/job_spec.ts";
 import { clusterMean, type ClusterMember, type ClusterTask } from "../round/cluster_task.ts";
-import { combineClusters } from "../strategy/hierarchical.ts";
+import {
+  checkClusterMean,
+  type ClusterAggregate,
+  combineClusters,
+} from "../strategy/hierarchical.ts";
 import { f32Bytes } from "../round/local_training.ts";
 import { sqrtStaleness } from "../strategy/fed_buff.ts";
 import type { Context } from "./context.ts";
@@ -153,7 +157,11 @@ export async function clusteredDelta(
   length: number,
 ): Promise<{ delta: Float32Array; bytes: number } | undefined> {
   const clusters = await ensureClusters(ctx, job, spec, nodes);
-  const means = [];
+  // From the records alone: found in the hierarchical audit, every (unauthenticated) POST
+  // /aggregate of a waiting round read and decoded each mean posted so far before it came to the
+  // open cluster.
+  if (clusters.some((rec) => awaited(ctx, rec))) return undefined;
+  const means: ClusterAggregate[] = [];
   let bytes = 0;
   for (const rec of clusters) {
     const mean = await clusterMeanOf(ctx, job, spec, rec, length);
@@ -171,7 +179,38 @@ export async function clusteredDelta(
       rejected: [],
     });
   }
-  return { delta: combineClusters(means).delta, bytes };
+  const refused = means.filter((m) => checkClusterMean(m, length) !== undefined);
+  if (refused.length === 0) return { delta: combineClusters(means).delta, bytes };
+  return { delta: await flatMean(ctx, job, clusters, refused, length), bytes };
+}
+
+/** Whether the round waits for `rec`'s aggregator: open, its deadline not passed. */
+function awaited(ctx: Context, rec: ClusterRecord): boolean {
+  return rec.status === "open" && ctx.now() < rec.deadline;
+}
+
+/**
+ * The exact flat mean of every cluster's members, computed by the coordinator: what the round
+ * takes when the global step would leave a cluster's mean out (updates stored before intake held
+ * members to the cluster bound). Found in the hierarchical audit: such a cluster's updates
+ * vanished from the model while the round reported and paid them, and with every cluster left
+ * out the round threw at each close and never closed. Each update passed intake's flat bound, so
+ * this mean always takes all of them.
+ */
+async function flatMean(
+  ctx: Context,
+  job: JobRecord,
+  clusters: readonly ClusterRecord[],
+  refused: readonly ClusterAggregate[],
+  length: number,
+): Promise<Float32Array> {
+  const which = refused.map((m) => `${m.clusterId} (${checkClusterMean(m, length)})`);
+  console.warn(
+    `round ${job.round} of ${job.jobId}: the global step refuses ${which.join(", ")}; ` +
+      "combining the round's updates flat",
+  );
+  const members = clusters.flatMap((rec) => rec.members);
+  return (await clusterMean(members, (cid) => ctx.store.get(cid), length)).delta;
 }
 
 type ClusterMean = { delta: Float32Array; totalSamples: number; bytes: number };

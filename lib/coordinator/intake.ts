@@ -21,6 +21,7 @@ import {
 import { paramLayout } from "../../kernel/params.ts";
 import { CODEC_ID } from "../compress/codec.ts";
 import { checkUpdate } from "../strategy/streaming_fed_avg.ts";
+import { checkClusterMember } from "../strategy/hierarchical.ts";
 import { l2Norm } from "../privacy/dp.ts";
 import { DEFAULT_PARTS, partitionSeed, readPartitionHeader } from "../compress/partition.ts";
 import type { JobSpec } from "../job/job_spec.ts";
@@ -298,10 +299,13 @@ async function readPayload(
   // What the exact accumulator would refuse is refused here, while the node can still hear it:
   // once counted in the round's closing set, a NaN or an overflowing update would fail every
   // attempt to close the round (or to compute its cluster's mean), stalling the job for good.
-  const unusable = checkUpdate(
-    { nodeId: env.nodePubkey, delta: decoded.delta, numSamples: env.samples },
-    decoded.delta.length,
-  );
+  // In a hierarchical job a cluster's mean weighs as the sum of its members' terms: each is held
+  // to MAX_TERM / clusterSize, else members at the flat limit made every cluster's mean overflow.
+  const update = { nodeId: env.nodePubkey, delta: decoded.delta, numSamples: env.samples };
+  const unusable = checkUpdate(update, decoded.delta.length) ??
+    (spec.aggregation.hierarchical
+      ? checkClusterMember(update, spec.aggregation.clusterSize)
+      : undefined);
   if (unusable) return refuse(422, "BAD_UPDATE", `update values unusable: ${unusable}`);
   return { ok: true, bytes: bytes.length, slot, norm: l2Norm(decoded.delta) };
 }

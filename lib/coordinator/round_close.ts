@@ -13,6 +13,7 @@ import { closeRound, reportAccuracy } from "../chain/close_round.ts";
 import { JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
 import type { JobSpec } from "../job/job_spec.ts";
+import { paramLayout } from "../../kernel/params.ts";
 import type { RoundDecision } from "../job/round_policy.ts";
 import {
   challengeRound,
@@ -178,17 +179,20 @@ async function closeWith(
   // Closed since the head was read (by another process, or a run that just ended): no rework.
   const before = await closedOutcome(ctx, job, base);
   if (before) return before;
-  const global = await loadWeights(ctx.store, job.globalCid);
   // No update counts when every task group split without a majority (a faker paired with an
   // honest node): the round closes on the weights it opened with, and its members are challenged
   // (challenges.ts). Combining nothing threw at every close, and the job stood still until its
   // owner abandoned it (found in the job owner audit).
+  const length = paramLayout(spec.model).size;
   const combined = closing.nodes.length === 0
-    ? { delta: new Float32Array(global.length), bytes: 0, privacy: job.privacy }
-    : await combineUpdates(ctx, job, spec, closing.nodes, global.length);
+    ? { delta: new Float32Array(length), bytes: 0, privacy: job.privacy }
+    : await combineUpdates(ctx, job, spec, closing.nodes, length);
   if (!combined) {
     return { ...base, status: "waiting", reason: "clusters", updates: closing.nodes.length };
   }
+  // Only once the round closes: a waiting round's (unauthenticated) POST /aggregate reads no
+  // model bytes (found in the hierarchical audit).
+  const global = await loadWeights(ctx.store, job.globalCid);
   const applied = closing.nodes.length === 0
     ? { weights: global, outerVelocityCid: job.outerVelocityCid }
     : await applyDelta(ctx, job, spec, global, combined.delta);

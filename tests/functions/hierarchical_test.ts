@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
 import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
-import { decodeCheckpoint } from "../../lib/model/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
 import { decodeUpdateBytes, envelopeToJson } from "../../lib/round/update_envelope.ts";
 import { listValues, roundUpdates, type UpdateRecord } from "../../lib/coordinator/state.ts";
 import { liftPrivate } from "../../lib/coordinator/svdb_private.ts";
-import { clustersOf } from "../../lib/coordinator/clusters.ts";
+import { clusterKey, clustersOf } from "../../lib/coordinator/clusters.ts";
+import { setLarge } from "../../lib/coordinator/state.ts";
 import {
   type Coordinator,
   read,
   type Scenario,
   setupCoordinator,
   type TestJob,
+  type TestNode,
 } from "./_coordinator.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
@@ -150,7 +152,7 @@ Deno.test("attacker: a cluster mean longer than its longest member is refused an
   // Execute: both aggregators post; the round closes.
   await assert.rejects(
     () => byKey.get(poisoned!.aggregator)!.worker.tick(),
-    /422 Cannot accept cluster: norm .* exceeds its longest member's .*; penalised/,
+    /422 Cannot accept cluster: norm .* exceeds its members' .*; penalised/,
   );
   assert.equal(await byKey.get(honest!.aggregator)!.worker.tick(), "aggregated");
   const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
@@ -265,7 +267,9 @@ Deno.test("attacker: a mean posted past its cluster's deadline is refused; the c
   await using fx = await setupCoordinator({ operators: 3 });
   const { s, job, clusters } = await openClusters(fx);
   const late = job.nodes.find((n) => n.nodePubkey === clusters[0]!.aggregator)!;
-  s.advance(clusters[0]!.deadline - s.ctx.now());
+  // The latest deadline: each cluster's is set when it is created, a few ms apart on the wall
+  // clock, and the close waited for a cluster still short of its own.
+  s.advance(Math.max(...clusters.map((c) => c.deadline)) - s.ctx.now());
 
   // Execute: the aggregator is handed no task past the deadline; a mean it posts is refused.
   const task = await read(await s.call(`/assign?node=${late.nodePubkey}`));
@@ -475,4 +479,94 @@ Deno.test("attacker: a cluster aggregator cannot post another job's private upda
   const res = await read(await s.post("/aggregate/cluster", { ...sub, signature }));
   assert.equal(res.status, 403, JSON.stringify(res.body));
   assert.equal(res.body.error.code, "NOT_YOUR_UPLOAD");
+});
+
+/** The largest f32 below `x` (x > 0). */
+function f32Below(x: number): number {
+  const v = new Float32Array([x]);
+  if (v[0]! >= x) new Uint32Array(v.buffer)[0]! -= 1;
+  return v[0]!;
+}
+
+/** Sets coordinate 0 of `node`'s update to `value`, its digests made consistent with it. */
+function setFirst(node: TestNode, value: number) {
+  node.cheat.tamper = (r) => {
+    const delta = r.delta.slice();
+    delta[0] = value;
+    return { ...r, payload: undefined, delta, gradientDigest: merkleRoot(f32Bytes(delta)) };
+  };
+}
+
+Deno.test("attacker: one member per cluster at the flat update limit cannot keep the round from closing", async () => {
+  // Found in the hierarchical audit: intake held each update to n * |d| < 2^28, while the global
+  // step weighs a cluster's mean by its samples, the sum of its members' terms. One member per
+  // cluster just under 2^28 / n, of the sign of its mate there, made every cluster's mean
+  // overflow: each close answered 500, and the round's closing set never changed.
+  // Prepare: 6 nodes in clusters of 2; the first of each pair (by key) attacks, its mate's
+  // coordinate 0 is a large honest gradient of the same sign.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const s = await fx.scenario();
+  const job = await s.job({
+    nodes: 6,
+    rounds: 1,
+    quorum: 0.5,
+    hierarchical: true,
+    clusterSize: 2,
+    clusterAudit: 0,
+  });
+  const n = job.spec.localSteps * job.spec.batch.B * job.spec.batch.accumSteps;
+  const byKey = [...job.nodes].sort((a, b) =>
+    a.nodePubkey.toLowerCase().localeCompare(b.nodePubkey.toLowerCase())
+  );
+  const attackers = byKey.filter((_, i) => i % 2 === 0);
+  const mates = byKey.filter((_, i) => i % 2 === 1);
+  for (const a of attackers) setFirst(a, f32Below(2 ** 28 / n));
+  for (const m of mates) setFirst(m, 4);
+
+  // Execute: everyone delivers; the deadline passes; the clusters of what was taken aggregate.
+  for (const a of attackers) {
+    await assert.rejects(() => a.worker.tick(), /422 .*update values unusable: .*2\^28 \/ 2/);
+  }
+  for (const m of mates) assert.equal(await m.worker.tick(), "trained");
+  s.advance(job.spec.aggregation.deadlineMs);
+  const [waiting] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+  assert.equal(waiting.reason, "clusters", JSON.stringify(waiting));
+  const nodes = new Map(job.nodes.map((x) => [x.nodePubkey, x]));
+  for (const c of await clustersOf(s.ctx, job.jobId, 0)) {
+    assert.equal(await nodes.get(c.aggregator)!.worker.tick(), "aggregated");
+  }
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: the round closed on every update it took, every cluster included.
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  assert.equal(closed.updates, mates.length);
+  await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
+});
+
+Deno.test("attacker: a cluster mean the global step refuses is not dropped: the round takes its members", async () => {
+  // Found in the hierarchical audit: a cluster whose mean the global step left out vanished from
+  // the model while the round reported and paid its updates. Prepare: cluster 1's record holds a
+  // mean past the global step's limit, as taken before intake checked it (means that overflow
+  // are refused now, so the record is written as it was then); cluster 0's aggregator is honest.
+  await using fx = await setupCoordinator({ operators: 3 });
+  const { s, job, clusters: [honest, poisoned] } = await openClusters(fx, { clusterAudit: 0 });
+  const byKey = new Map(job.nodes.map((n) => [n.nodePubkey, n]));
+  assert.equal(await byKey.get(honest!.aggregator)!.worker.tick(), "aggregated");
+  const totalSamples = poisoned!.members.reduce((a, m) => a + m.samples, 0);
+  const mean = new Float32Array(
+    decodeCheckpoint(await fx.store.get(job.spec.initialWeights)).weights.length,
+  );
+  mean[0] = 2 ** 28 / totalSamples;
+  const aggregateCid = (await fx.store.put(encodeCheckpoint(job.spec.model, mean))).toString();
+  const key = clusterKey(job.jobId, 0, poisoned!.cluster);
+  const taken = { ...poisoned!, status: "submitted" as const, aggregateCid, totalSamples };
+  await setLarge(s.ctx.kv.atomic(), key, taken).commit();
+
+  // Execute
+  const [closed] = (await read(await s.post("/aggregate", { jobId: job.jobId }))).body;
+
+  // Assert: closed on all four updates, the poisoned cluster's members counted, not its mean.
+  assert.equal(closed.status, "closed", JSON.stringify(closed));
+  assert.equal(closed.updates, 4);
+  await assertFlatFedAvg(fx, s, job, closed.checkpointCid);
 });

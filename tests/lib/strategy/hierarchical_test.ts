@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { FedAvg } from "../../../lib/strategy/fed_avg.ts";
-import { type ClusterAggregate, combineClusters } from "../../../lib/strategy/hierarchical.ts";
+import {
+  checkClusterMean,
+  checkClusterMember,
+  type ClusterAggregate,
+  combineClusters,
+  memberTermLimit,
+} from "../../../lib/strategy/hierarchical.ts";
 import type { ClientUpdate } from "../../../lib/strategy/strategy.ts";
 import { randomUpdates, threeUpdates } from "./_updates.ts";
 
@@ -61,4 +67,45 @@ Deno.test("combineClusters: members a cluster rejected stay rejected; an empty c
   assert.deepEqual(result.accepted, ["0xa", "0xb"]);
   assert.deepEqual(result.rejected.map((r) => r.nodeId), ["0xd", "cluster-1"]);
   assert.match(result.rejected[1]!.reason, /^cluster: /);
+});
+
+/** The largest f32 below `x` (x > 0). */
+function f32Below(x: number): number {
+  const v = new Float32Array([x]);
+  if (v[0]! >= x) new Uint32Array(v.buffer)[0]! -= 1;
+  return v[0]!;
+}
+
+/** A cluster of `k` members of `n` samples, each at `value` on its only coordinate. */
+function clusterAt(k: number, n: number, value: number): ClusterAggregate {
+  const members = Array.from({ length: k }, (_, i) => ({
+    nodeId: `0x${i.toString(16).padStart(2, "0")}`,
+    delta: new Float32Array([value]),
+    numSamples: n,
+  }));
+  return cluster(0, members);
+}
+
+Deno.test("attacker: members each at the flat term limit, of one sign, make a mean the global step refuses", () => {
+  // Prepare: 16 members of 4 samples, each just under 2^28 / 4 (what a flat FedAvg takes).
+  const c = clusterAt(16, 4, f32Below(2 ** 28 / 4));
+  // Execute / Assert: samples * mean is the sum of the 16 terms, ~16 x 2^28.
+  assert.match(checkClusterMean(c, 1)!, />= 2\^28/);
+});
+
+Deno.test("victim: members held to memberTermLimit always make a mean the global step takes", () => {
+  for (const [k, n] of [[2, 4], [16, 4], [16, 3], [20, 1024], [1, 7]] as const) {
+    // Prepare: k members at the largest value intake takes (a term just under the limit).
+    const value = f32Below(memberTermLimit(k) / n);
+    const member = { nodeId: "0xa", delta: new Float32Array([value]), numSamples: n };
+    assert.equal(checkClusterMember(member, k), undefined, `k ${k} n ${n}`);
+    const over = { ...member, delta: new Float32Array([Math.fround(memberTermLimit(k) / n) * 2]) };
+    assert.notEqual(checkClusterMember(over, k), undefined, `k ${k} n ${n}`);
+    // Execute: their cluster's mean, in the global step beside a small cluster.
+    const c = clusterAt(k, n, value);
+    const global = combineClusters([c, { ...clusterAt(1, 1, 1), clusterId: "cluster-1" }]);
+    // Assert: no cluster left out.
+    assert.equal(checkClusterMean(c, 1), undefined, `k ${k} n ${n}`);
+    assert.deepEqual(global.rejected, [], `k ${k} n ${n}`);
+  }
 });
