@@ -5,9 +5,10 @@
  * transaction that took each nonce is looked up on chain, never guessed from a wait. Private to
  * send_contract.ts.
  */
-import { isAddressEqual, TransactionReceiptNotFoundError } from "viem";
+import { TransactionReceiptNotFoundError } from "viem";
 import type { Hex } from "viem";
 import type { ArthaClient } from "./client.ts";
+import { nonceTaker } from "./nonce_taker.ts";
 
 /** A landed transaction's hash; "lost": none can land; undefined: not found out in time. */
 export type Fate = Hex | "lost" | undefined;
@@ -57,38 +58,6 @@ export async function fateOf(
     if (moved || waited >= LANDED_WAIT_MAX_MS) return undefined;
     await new Promise((r) => setTimeout(r, Math.min(client.pollingInterval, 50 * 2 ** look)));
   }
-}
-
-/** Blocks back from the head a nonce's taker is looked for (a node keeps ~128 blocks' state). */
-const TAKER_LOOKBACK = 128n;
-
-/**
- * The hash of the account's transaction of `nonce`, which the state at `head` has used: the block
- * whose state first counts it is found by galloping back from the head, then bisecting.
- */
-async function nonceTaker(
-  client: ArthaClient,
-  nonce: number,
-  head: bigint,
-): Promise<Hex | undefined> {
-  const address = client.account.address;
-  const usedAt = async (block: bigint) =>
-    block < 0n ? 0 : await client.getTransactionCount({ address, blockNumber: block });
-  let hi = head, step = 1n, lo = head - step; // the nonce is used at `hi`; at `lo`, to be seen
-  while (await usedAt(lo) > nonce) {
-    if (head - lo >= TAKER_LOOKBACK) return undefined;
-    hi = lo;
-    step *= 2n;
-    lo = hi - step;
-  }
-  while (hi - lo > 1n) {
-    const mid = (lo + hi) / 2n;
-    if (await usedAt(mid) > nonce) hi = mid;
-    else lo = mid;
-  }
-  const block = await client.getBlock({ blockNumber: hi, includeTransactions: true });
-  const tx = block.transactions.find((t) => t.nonce === nonce && isAddressEqual(t.from, address));
-  return tx?.hash.toLowerCase() as Hex | undefined;
 }
 
 /** Whether the node has a receipt of `hash` (false while it does not know the transaction). */

@@ -78,6 +78,7 @@ export * from "./is_verification_open.ts";
 export * from "./issue_challenge.ts";
 export * from "./issue_step_challenge.ts";
 export * from "./log_ranges.ts";
+export * from "./nonce_taker.ts";
 export * from "./open_dispute.ts";
 export * from "./penalise_aggregator.ts";
 export * from "./publish_model.ts";

@@ -414,6 +414,8 @@ async function receiptOf(
   sent: readonly SentTransaction[],
 ): Promise<SendResult> {
   let receipt: TransactionReceipt | undefined;
+  /** Replacements that run the same call (same target, value and input: a wallet's speed-up). */
+  const repriced = new Set<string>();
   try {
     for (const ms of RECEIPT_RETRY_MS) {
       if (ms) await new Promise((r) => setTimeout(r, ms));
@@ -421,15 +423,23 @@ async function receiptOf(
         receipt = await client.getTransactionReceipt({ hash });
         return { hash, receipt, gasUsed: receipt.gasUsed };
       } catch (e) {
+        // A hiccup of the RPC (a 429, a dropped connection) is left to the wait below: found
+        // reviewing the change, it gave up at once on a send that had landed.
+        if (rpcUnavailable(e)) break;
         if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
       }
     }
-    receipt = await client.waitForTransactionReceipt({ hash });
+    receipt = await client.waitForTransactionReceipt({
+      hash,
+      onReplaced: (r) => {
+        if (r.reason === "repriced") repriced.add(r.transaction.hash.toLowerCase());
+      },
+    });
   } catch (e) {
     throw new SentUnconfirmedError(functionName, sent, "its receipt did not come", { cause: e });
   }
   const landed = receipt.transactionHash.toLowerCase() as Hex;
-  if (!sent.some((s) => s.hash.toLowerCase() === landed)) {
+  if (!sent.some((s) => s.hash.toLowerCase() === landed) && !repriced.has(landed)) {
     const why = `its transaction ${hash} was replaced by ${landed} from the same account ` +
       "(another process sending with this key?); the call did not run";
     throw new ChainCallError(functionName, undefined, undefined, {

@@ -10,10 +10,13 @@ import {
   keccak256,
   parseAbiParameters,
   parseEventLogs,
+  parseTransaction,
+  TransactionNotFoundError,
 } from "viem";
 import type { ArthaClient } from "../chain/client.ts";
 import { abis, type ArthaAddresses, JobStatus } from "../chain/contracts.ts";
 import { readJob } from "../chain/read_job.ts";
+import { nonceTaker } from "../chain/nonce_taker.ts";
 
 /** ModelRegistry's id of `owner`'s model `name` (derived beside the verb that registers it). */
 export { modelIdOf } from "../chain/register_model.ts";
@@ -51,11 +54,12 @@ export async function nextJobId(client: ArthaClient, addresses: ArthaAddresses):
  */
 export function watchSends(
   client: ArthaClient,
-  onSigned: (hash: Hex) => Promise<void>,
+  onSigned: (hash: Hex, nonce: number | undefined) => Promise<void>,
 ): ArthaClient {
   const watched = Object.create(client) as ArthaClient;
   watched.sendRawTransaction = async (args) => {
-    await onSigned(keccak256(args.serializedTransaction));
+    const { nonce } = parseTransaction(args.serializedTransaction);
+    await onSigned(keccak256(args.serializedTransaction), nonce);
     return await client.sendRawTransaction(args);
   };
   return watched;
@@ -63,12 +67,40 @@ export function watchSends(
 
 /**
  * The id the escrow transaction `hash` gave its job, from its receipt's JobSubmitted event; null
- * when it reverted, undefined while it is not mined (or its receipt cannot be read).
+ * when it reverted or can never be mined (the node does not know it and the account's nonce
+ * `nonce` is used by another transaction), undefined while it is not mined (or its receipt cannot
+ * be read). Found reviewing the folder's record: an escrow the node refused was recorded pending
+ * for good, and every later submit, cancel and start of the folder refused to go on.
  */
-export async function minedJobId(client: ArthaClient, hash: Hex): Promise<Hex | null | undefined> {
+export async function minedJobId(
+  client: ArthaClient,
+  hash: Hex,
+  nonce?: number,
+): Promise<Hex | null | undefined> {
   const receipt = await client.getTransactionReceipt({ hash }).catch(() => undefined);
-  if (!receipt) return undefined;
+  if (!receipt) return await neverMined(client, hash, nonce) ? null : undefined;
   const logs = receipt.logs;
   const [event] = parseEventLogs({ abi: abis.jobs, eventName: "JobSubmitted", logs });
   return event ? event.args.jobId : null;
+}
+
+/**
+ * Whether `hash` can never be mined: another transaction of the account used its `nonce`, found
+ * in the block that used it (a replica's transaction index may lag; blocks are what they are).
+ * A nonce used before the blocks a node keeps state for is judged by whether the node knows the
+ * hash at all: a replica lags by seconds, not by that many blocks.
+ */
+async function neverMined(client: ArthaClient, hash: Hex, nonce?: number): Promise<boolean> {
+  if (nonce === undefined) return false;
+  try {
+    const head = await client.getBlockNumber({ cacheTime: 0 });
+    const address = client.account.address;
+    if (await client.getTransactionCount({ address, blockNumber: head }) <= nonce) return false;
+    const taker = await nonceTaker(client, nonce, head);
+    if (taker !== undefined) return taker.toLowerCase() !== hash.toLowerCase();
+    await client.getTransaction({ hash });
+    return false; // known to the node: mined, its receipt not read
+  } catch (e) {
+    return e instanceof TransactionNotFoundError;
+  }
 }

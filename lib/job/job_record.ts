@@ -89,7 +89,7 @@ export async function escrowedJobId(client: ArthaClient, record: JobRecord): Pro
         "nothing was escrowed; name the job to act on another",
     );
   }
-  const mined = await minedJobId(client, record.txHash);
+  const mined = await minedJobId(client, record.txHash, record.txNonce);
   if (mined) return mined;
   throw new JobRecordError(
     mined === null ? "NOT_ESCROWED" : "NOT_MINED",
@@ -98,7 +98,7 @@ export async function escrowedJobId(client: ArthaClient, record: JobRecord): Pro
         "nothing was escrowed"
       : `Cannot find job ${record.jobId} yet: its escrow transaction ${record.txHash} is not ` +
         "mined (or the chain did not answer); run this again once it is (if it never is, " +
-        "nothing was escrowed)",
+        "nothing was escrowed: name the job to act on another)",
   );
 }
 
@@ -117,7 +117,9 @@ export async function refuseUnresolved(
 ): Promise<void> {
   const { record, file } = params;
   if (!record?.pending || !record.txHash) return; // no hash: nothing was signed
-  const mined = record.escrowed ? record.jobId : await minedJobId(client, record.txHash);
+  const mined = record.escrowed
+    ? record.jobId
+    : await minedJobId(client, record.txHash, record.txNonce);
   if (mined === null) return; // the escrow reverted: nothing was escrowed
   const resolve = "deno task job start (it starts the job) or deno task job cancel (its budget " +
     "back)";
@@ -126,7 +128,8 @@ export async function refuseUnresolved(
       "NOT_MINED",
       `Cannot submit a job: ${file} records job ${record.jobId}, whose escrow transaction ` +
         `${record.txHash} is not mined yet (or the chain did not answer); run this again once ` +
-        `it is, and if it escrowed the job, first ${resolve}`,
+        `it is, and if it escrowed the job, first ${resolve}. A transaction this chain never ` +
+        `saw (another network or a restarted devnet) escrowed nothing: then remove ${file}`,
     );
   }
   const { status } = await readJob(client, { addresses: params.addresses, jobId: mined });

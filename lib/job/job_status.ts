@@ -255,7 +255,8 @@ export async function watchJob(
     await options.check?.(job);
     for (let i = reported; i < job.metrics.length; i++) options.log(roundLine(job, i));
     // Rounds past this page: the next poll asks at once, and the state waits for them.
-    const behind = seen.length < (page.metricCount ?? 0) && page.metrics.length > 0;
+    // Only while pages bring new rounds: a coordinator that ignores ?from= would spin it.
+    const behind = seen.length > reported && seen.length < (page.metricCount ?? 0);
     if (behind && Date.now() < deadline) continue;
     const now = job.status === "running" ? `running ${job.round}` : job.status;
     if (now !== state) options.log(stateLine(job));

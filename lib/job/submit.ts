@@ -43,6 +43,7 @@ import { type JobSpec, jobSpecHash, workTerms } from "./job_spec.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_owner.ts";
 import { waitForNodes } from "./_ready_nodes.ts";
 import { minedJobId, modelIdOf, nextJobId, watchSends } from "./_job_ids.ts";
+import { ChainCallError, SentUnconfirmedError } from "../chain/send_contract.ts";
 
 export { minedJobId };
 import { checkPrivacyBudget } from "./privacy_plan.ts";
@@ -90,8 +91,9 @@ export interface PendingJob {
   specCid: string;
   /** Its ModelRegistry name. */
   name: string;
-  /** The escrow's transaction, once signed. */
+  /** The escrow's transaction, once signed, and its nonce. */
   txHash?: Hex;
+  txNonce?: number;
   /** Set once the escrow is mined and `jobId` is its receipt's. */
   escrowed?: boolean;
   /** The spec's hash, as the escrow records it (tells this job from another at a derived id). */
@@ -151,7 +153,7 @@ export async function submitJob(
     await params.record?.(Object.assign(job, more));
   await record({});
   try {
-    const signed = watchSends(client, (txHash) => record({ txHash }));
+    const signed = watchSends(client, (txHash, txNonce) => record({ txHash, txNonce }));
     const { jobId } = await submitTrain(signed, escrowOf(params, spec));
     await record({ jobId, escrowed: true });
     log(`job ${jobId}: ${formatEther(params.budget)} ARTH escrowed by ${client.account.address}`);
@@ -185,7 +187,14 @@ async function notStarted(
   e: unknown,
 ): Promise<unknown> {
   if (job.txHash === undefined) return e; // nothing signed: nothing escrowed
-  const mined = job.escrowed ? job.jobId : await minedJobId(client, job.txHash);
+  // The escrow's own send refused or reverted (a ChainCallError says the call did not run; one
+  // whose fate is unknown is a SentUnconfirmedError): nothing escrowed, and the folder's record
+  // goes back to the last job (found reviewing the record: it named a transaction that would
+  // never be mined, and refused every later submit, cancel and start).
+  if (!job.escrowed && e instanceof ChainCallError && !(e instanceof SentUnconfirmedError)) {
+    return e;
+  }
+  const mined = job.escrowed ? job.jobId : await minedJobId(client, job.txHash, job.txNonce);
   if (mined === null) return e; // the escrow reverted: nothing escrowed
   const addresses = params.deployment.addresses;
   if (mined === undefined) {

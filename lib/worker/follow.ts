@@ -95,7 +95,11 @@ export class JobFollower {
       });
     });
     this.#jobs.set(jobId, Math.max(reported, ...fresh.map((m) => m.round + 1)));
-    if (job.status === "finalized") {
+    // Finalized once every round is reported: a follower behind by more than a page (added late
+    // to a long job) reads the next page first, and the final loss is the last round's.
+    const count = (job as { metricCount?: unknown }).metricCount;
+    const caughtUp = typeof count !== "number" || this.#jobs.get(jobId)! >= count;
+    if (job.status === "finalized" && caughtUp) {
       this.#jobs.delete(jobId);
       await this.#finalized({ ...job, metrics });
       return false;

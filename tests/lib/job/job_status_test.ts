@@ -286,3 +286,27 @@ Deno.test("owner: job status names the closed rounds past the coordinator's page
     ["it reports 3 rounds closed, the chain 2"],
   );
 });
+
+Deno.test("attacker: a coordinator that ignores ?from= does not make job status --wait spin", async () => {
+  // Found reviewing the paging: a page that brought no new round still counted as behind, and the
+  // watch asked again at once (and checked the chain each time) until its timeout.
+  let polls = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    polls++;
+    const finalize = { paid: "1", refund: "0", improvementBps: 100 };
+    const metrics = [metric(0), metric(1)];
+    return Response.json(
+      view(5, { status: "finalized", rounds: 5, metrics, metricCount: 5, finalize }),
+    );
+  });
+  const coordinator = new CoordinatorClient(
+    httpCoordinator(`http://127.0.0.1:${server.addr.port}`),
+  );
+
+  // Execute
+  const job = await watchJob(coordinator, JOB, { timeoutMs: 2_000, pollMs: 10, log: () => {} });
+
+  // Assert: the two rounds it sends, after a page that brought nothing new.
+  assert.equal(job.metrics.length, 2);
+  assert.ok(polls <= 3, `${polls} polls`);
+});

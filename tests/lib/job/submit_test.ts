@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Hex, parseEther } from "viem";
+import { BaseError, type Hex, parseEther, parseTransaction } from "viem";
 import { type ArthaClient, createArthaClient } from "../../../lib/chain/client.ts";
 import { type ArthaAddresses, JobStatus } from "../../../lib/chain/contracts.ts";
 import { deployArtha } from "../../../lib/chain/deploy.ts";
@@ -330,6 +330,32 @@ Deno.test("owner: a submit that fails before signing names no job, not even the 
   assert.ok(failed instanceof Error && !(failed instanceof JobNotStartedError), String(failed));
   assert.match(failed.message, /Cannot submitTrain/);
   assert.match(String((failed as Error).cause), /insufficient funds/);
+});
+
+Deno.test("owner: an escrow the node refused names no job, so the folder's record goes back", async () => {
+  // Found reviewing the folder's record: an escrow signed and refused outright by the node (not
+  // lost: refused) ended as "escrowed but not started", so job submit kept a record naming a
+  // transaction that would never be mined, and refused every later submit, cancel and start.
+  await using net = await startDevnet({ accounts: 3 });
+  const side = await ownerSide(net);
+  await using _c = side.coordinator;
+  const owner = Object.create(side.owner) as ArthaClient;
+  owner.sendRawTransaction = ((args: { serializedTransaction: Hex }) => {
+    const to = parseTransaction(args.serializedTransaction).to?.toLowerCase();
+    if (to !== side.addresses.jobs.toLowerCase()) return side.owner.sendRawTransaction(args);
+    const details = "transaction underpriced: gas tip cap 1, minimum needed 2";
+    return Promise.reject(new BaseError("Transaction creation failed", { details }));
+  }) as ArthaClient["sendRawTransaction"];
+  const records: PendingJob[] = [];
+  const record = (j: PendingJob) => void records.push({ ...j });
+
+  // Execute
+  const failed = await submitJob(owner, { ...side.params, record }).then(() => undefined, (e) => e);
+
+  // Assert: signed (its hash recorded), refused, and the failure is the refusal, naming no job.
+  assert.ok(records.at(-1)!.txHash, "the escrow was signed");
+  assert.ok(failed instanceof Error && !(failed instanceof JobNotStartedError), String(failed));
+  assert.match(failed.message, /Cannot submitTrain/);
 });
 
 Deno.test("owner: job start finishes a model registration cut before its publisher was set", async () => {
