@@ -273,9 +273,12 @@ Deno.test("victim: a worker whose commit landed as it crashed answers that round
     },
   });
   try {
+    // The send is reported as possibly landed (SentUnconfirmedError), its cause the crash.
     await assert.rejects(
       workerThrough(fx, a, s.call, [], { statePath, client: flaky }).tick(),
-      /simulated crash/,
+      (e) =>
+        e instanceof Error && /Cannot confirm commitRound/.test(e.message) &&
+        /simulated crash/.test(String(e.cause)),
     );
     const at = { addresses: fx.addresses, jobId: job.jobId, round: 0, nodePubkey: a.nodePubkey };
     assert.ok(await getCommittedDigests(fx.coordinator, at), "the commit landed");

@@ -133,7 +133,14 @@ Deno.test("victim: a scan from block 0 is read in parts through an RPC that caps
     commit: { jobId, round: 0, nodePubkey, ...digests, proofsRoot: b32("5") },
   });
   const issued = await issueChallenge(co, { addresses, jobId, round: 0, nodePubkey });
-  await co.request({ method: "anvil_mine", params: ["0x61a8"] } as never); // 25,000 blocks
+  // 25,000 blocks, asked without the client's request timeout: under a loaded CI's two cores
+  // anvil took longer than viem's 10 s to mine them.
+  const mined = await fetch(net.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_mine", params: ["0x61a8"] }),
+  });
+  assert.equal(mined.status, 200, await mined.text());
   const gateway = cappedLogsGateway(net.rpcUrl, 10_000n);
   try {
     const owner = createArthaClient({
