@@ -46888,6 +46888,34 @@ function rpcUnavailable(e) {
   return void 0;
 }
 
+// lib/chain/nonce_taker.ts
+var TAKER_LOOKBACK = 128n;
+async function nonceTaker(client, nonce, head) {
+  const address = client.account.address;
+  const usedAt = async (block2) => block2 < 0n ? 0 : await client.getTransactionCount({
+    address,
+    blockNumber: block2
+  });
+  let hi = head, step = 1n, lo = head - step;
+  while (await usedAt(lo) > nonce) {
+    if (head - lo >= TAKER_LOOKBACK) return void 0;
+    hi = lo;
+    step *= 2n;
+    lo = hi - step;
+  }
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if (await usedAt(mid) > nonce) hi = mid;
+    else lo = mid;
+  }
+  const block = await client.getBlock({
+    blockNumber: hi,
+    includeTransactions: true
+  });
+  const tx = block.transactions.find((t) => t.nonce === nonce && isAddressEqual(t.from, address));
+  return tx?.hash.toLowerCase();
+}
+
 // lib/chain/_sent_fate.ts
 var LANDED_WAIT_BLOCKS = 3n;
 var LANDED_WAIT_MIN_MS = 1500;
@@ -46923,32 +46951,6 @@ async function fateOf(client, signed) {
     if (moved || waited >= LANDED_WAIT_MAX_MS) return void 0;
     await new Promise((r) => setTimeout(r, Math.min(client.pollingInterval, 50 * 2 ** look)));
   }
-}
-var TAKER_LOOKBACK = 128n;
-async function nonceTaker(client, nonce, head) {
-  const address = client.account.address;
-  const usedAt = async (block2) => block2 < 0n ? 0 : await client.getTransactionCount({
-    address,
-    blockNumber: block2
-  });
-  let hi = head, step = 1n, lo = head - step;
-  while (await usedAt(lo) > nonce) {
-    if (head - lo >= TAKER_LOOKBACK) return void 0;
-    hi = lo;
-    step *= 2n;
-    lo = hi - step;
-  }
-  while (hi - lo > 1n) {
-    const mid = (lo + hi) / 2n;
-    if (await usedAt(mid) > nonce) hi = mid;
-    else lo = mid;
-  }
-  const block = await client.getBlock({
-    blockNumber: hi,
-    includeTransactions: true
-  });
-  const tx = block.transactions.find((t) => t.nonce === nonce && isAddressEqual(t.from, address));
-  return tx?.hash.toLowerCase();
 }
 async function receiptFound(client, hash3) {
   try {
@@ -47152,6 +47154,7 @@ var RECEIPT_RETRY_MS = [
 ];
 async function receiptOf(client, functionName, hash3, sent) {
   let receipt;
+  const repriced = /* @__PURE__ */ new Set();
   try {
     for (const ms of RECEIPT_RETRY_MS) {
       if (ms) await new Promise((r) => setTimeout(r, ms));
@@ -47165,11 +47168,15 @@ async function receiptOf(client, functionName, hash3, sent) {
           gasUsed: receipt.gasUsed
         };
       } catch (e) {
+        if (rpcUnavailable(e)) break;
         if (!(e instanceof TransactionReceiptNotFoundError)) throw e;
       }
     }
     receipt = await client.waitForTransactionReceipt({
-      hash: hash3
+      hash: hash3,
+      onReplaced: (r) => {
+        if (r.reason === "repriced") repriced.add(r.transaction.hash.toLowerCase());
+      }
     });
   } catch (e) {
     throw new SentUnconfirmedError(functionName, sent, "its receipt did not come", {
@@ -47177,7 +47184,7 @@ async function receiptOf(client, functionName, hash3, sent) {
     });
   }
   const landed = receipt.transactionHash.toLowerCase();
-  if (!sent.some((s) => s.hash.toLowerCase() === landed)) {
+  if (!sent.some((s) => s.hash.toLowerCase() === landed) && !repriced.has(landed)) {
     const why = `its transaction ${hash3} was replaced by ${landed} from the same account (another process sending with this key?); the call did not run`;
     throw new ChainCallError(functionName, void 0, void 0, {
       cause: Object.assign(new Error(why), {
@@ -51467,7 +51474,9 @@ var JobFollower = class {
       });
     });
     this.#jobs.set(jobId, Math.max(reported, ...fresh.map((m) => m.round + 1)));
-    if (job.status === "finalized") {
+    const count = job.metricCount;
+    const caughtUp = typeof count !== "number" || this.#jobs.get(jobId) >= count;
+    if (job.status === "finalized" && caughtUp) {
       this.#jobs.delete(jobId);
       await this.#finalized({
         ...job,
