@@ -44,6 +44,11 @@ export interface ArthaClientOptions {
    * whose fee the node fills above it is refused before it is signed (lib/chain/send_contract.ts).
    */
   maxFeePerGas?: bigint;
+  /**
+   * How long a send waits for its receipt once the node has its transaction, in ms (default
+   * 180,000, viem's): past it the send is a SentUnconfirmedError naming the transaction.
+   */
+  receiptTimeoutMs?: number;
 }
 
 /** The fee cap a worker's account takes unless told otherwise (`--max-gas-price`, the join
@@ -171,7 +176,10 @@ export function createArthaClient(options: ArthaClientOptions) {
     chain: arthaChain(options.rpcUrl, options.chainId),
     transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval,
-  }).extend(publicActions).extend(() => ({ feeCap: options.maxFeePerGas }));
+  }).extend(publicActions).extend(() => ({
+    feeCap: options.maxFeePerGas,
+    receiptTimeoutMs: options.receiptTimeoutMs ?? 180_000,
+  }));
 }
 
 /** The client type every chain verb takes first. */

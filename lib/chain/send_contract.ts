@@ -431,6 +431,7 @@ async function receiptOf(
     }
     receipt = await client.waitForTransactionReceipt({
       hash,
+      timeout: client.receiptTimeoutMs,
       onReplaced: (r) => {
         if (r.reason === "repriced") repriced.add(r.transaction.hash.toLowerCase());
       },
