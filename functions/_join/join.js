@@ -22656,7 +22656,8 @@ function createArthaClient(options) {
     transport: httpWithSendRecovery(options.rpcUrl),
     pollingInterval
   }).extend(publicActions).extend(() => ({
-    feeCap: options.maxFeePerGas
+    feeCap: options.maxFeePerGas,
+    receiptTimeoutMs: options.receiptTimeoutMs ?? 18e4
   }));
 }
 
@@ -47174,6 +47175,7 @@ async function receiptOf(client, functionName, hash3, sent) {
     }
     receipt = await client.waitForTransactionReceipt({
       hash: hash3,
+      timeout: client.receiptTimeoutMs,
       onReplaced: (r) => {
         if (r.reason === "repriced") repriced.add(r.transaction.hash.toLowerCase());
       }
