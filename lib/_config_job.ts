@@ -19,6 +19,7 @@ import {
   parseFlags,
   readAddresses,
   readSynchronous,
+  refuseCleartext,
   refuseOperatorKey,
   str,
 } from "./_config_shared.ts";
@@ -231,31 +232,6 @@ function readDeadline(r: SettingsReader): number {
 }
 
 /**
- * The job owner talks plain http only to its own machine, unless ARTHA_INSECURE_HTTP=1, as the
- * worker does (lib/config.ts refuseCleartext, which this module cannot import: config.ts imports
- * it). Found in the job owner audit: whoever sits between the owner and another host could
- * rewrite the coordinator's status and model folder, and the chain's answers they are checked
- * against (the job's status, its weights' digest, the escrow's receipt).
- */
-function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]): void {
-  if (r.get("ARTHA_INSECURE_HTTP") === "1") return;
-  for (const [url, name] of urls) {
-    const u = url ? URL.parse(url) : null;
-    if (!u) continue;
-    const host = u.hostname.replace(/^\[|\]$/g, "");
-    const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
-    if (u.protocol === "http:" && !loopback) {
-      r.fail(
-        name,
-        `is plain http to ${u.host}: use https (a man in the middle could forge the job's ` +
-          "status, its model and the chain's answers), or set ARTHA_INSECURE_HTTP=1 on a " +
-          "network you trust",
-      );
-    }
-  }
-}
-
-/**
  * --fraction and --parts belong to one codec each, as in the demo (lib/_config_demo.ts): found
  * in the CLI audit, `--fraction 0.5 --parts 3` without their --codec were accepted and dropped.
  */
@@ -354,10 +330,12 @@ export function readJob(
   const signs = submit || command === "cancel" || command === "start";
   const onChain = signs || command === "model" || command === "status";
   const endpoint = onChain ? chainEndpoint(r, true) : undefined;
+  // Found in the job owner audit: whoever sits between the owner and another host could rewrite
+  // the coordinator's status and model folder, and the chain's answers they are checked against.
   refuseCleartext(r, [
     [coordinator, r.raw({ flag: "coordinator", variable: "ARTHA_COORDINATOR" }).name],
     [endpoint?.rpcUrl, endpoint?.names.rpcUrl ?? "--rpc"],
-  ]);
+  ], "forge the job's status, its model and the chain's answers");
   const settings: JobSettings = {
     command: command as JobSettings["command"],
     jobId: jobId?.toLowerCase() as JobSettings["jobId"],

@@ -252,3 +252,29 @@ export function readSynchronous(r: SettingsReader, fixed: string[]): boolean {
 
 export const str = { type: "string" } as const;
 export const bool = { type: "boolean" } as const;
+
+/**
+ * Refuses plain http to another machine for each [url, setting name] unless ARTHA_INSECURE_HTTP=1:
+ * only https, or http to this machine, is accepted. `risk` says what a man in the middle could do
+ * to this command's user.
+ */
+export function refuseCleartext(
+  r: SettingsReader,
+  urls: [string | undefined, string][],
+  risk: string,
+): void {
+  if (r.get("ARTHA_INSECURE_HTTP") === "1") return;
+  for (const [url, name] of urls) {
+    const u = url ? URL.parse(url) : null;
+    if (!u) continue;
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
+    if (u.protocol === "http:" && !loopback) {
+      r.fail(
+        name,
+        `is plain http to ${u.host}: use https (a man in the middle could ${risk}), or set ` +
+          "ARTHA_INSECURE_HTTP=1 on a network you trust",
+      );
+    }
+  }
+}

@@ -45,6 +45,7 @@ import {
   OPERATOR_KEY,
   parseFlags,
   readAddresses,
+  refuseCleartext,
   refuseOperatorKey,
   str,
 } from "./_config_shared.ts";
@@ -394,28 +395,6 @@ const WORKER_FLAGS = {
 };
 
 /**
- * A worker talks plain http only to its own machine, unless ARTHA_INSECURE_HTTP=1: whoever sits
- * between it and another host could rewrite its tasks, uploads' answers and chain reads, and so
- * make an honest node commit or attest what gets it slashed.
- */
-function refuseCleartext(r: SettingsReader, urls: [string | undefined, string][]): void {
-  if (get("ARTHA_INSECURE_HTTP") === "1") return;
-  for (const [url, name] of urls) {
-    if (!url) continue;
-    const u = new URL(url);
-    const host = u.hostname.replace(/^\[|\]$/g, "");
-    const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
-    if (u.protocol === "http:" && !loopback) {
-      r.fail(
-        name,
-        `is plain http to ${u.host}: use https (a man in the middle could get this node ` +
-          "slashed), or set ARTHA_INSECURE_HTTP=1 on a network you trust",
-      );
-    }
-  }
-}
-
-/**
  * The worker's settings from its flags and the environment (flags win): --coordinator
  * (ARTHA_COORDINATOR), --rpc (ARTHA_RPC_URL), --chain-id (ARTHA_CHAIN_ID), --addresses
  * (ARTHA_ADDRESSES: file or JSON), --dir (default ~/.artha: node.key and worker.json in it),
@@ -455,10 +434,12 @@ export function readWorkerSettings(
     "the coordinator's base URL",
   );
   const endpoint = chainEndpoint(r, true);
+  // Whoever sits between a worker and another host could rewrite its tasks, uploads' answers and
+  // chain reads, and so make an honest node commit or attest what gets it slashed.
   refuseCleartext(r, [
     [coordinator, r.raw({ flag: "coordinator", variable: "ARTHA_COORDINATOR" }).name],
     [endpoint.rpcUrl, endpoint.names.rpcUrl],
-  ]);
+  ], "get this node slashed");
   const privateKey = r.privateKey(OPERATOR_KEY, "the operator's key, which pays stake and gas");
   const deployment = readAddresses(r, "addresses", options.readFiles ?? true);
   const dir = r.path({ flag: "dir" }, "~/.artha");
