@@ -8,8 +8,7 @@
  * operators (several node keys per operator; the binding nonce is the key's index).
  */
 import { type ArthaDomain, arthaDomain } from "../../lib/crypto/domain.ts";
-import type { Hex } from "viem";
-import { parseEther } from "viem";
+import { type Hex, HttpRequestError, parseEther, parseTransaction } from "viem";
 import { type Devnet, startDevnet } from "../../lib/chain/devnet.ts";
 import { type ArthaClient, createArthaClient } from "../../lib/chain/client.ts";
 import { deployArtha } from "../../lib/chain/deploy.ts";
@@ -593,6 +592,31 @@ export async function pairWithSpare(fx: Coordinator) {
   });
   const [first, second] = job.nodes as [TestNode, TestNode];
   return { s, job, first, second, spare: job.spares[0]! };
+}
+
+/**
+ * `chain` with a client whose sends to `to` reach the node but whose answers are lost, the first
+ * `lose` of them (all by default): the send's fate unknown, as behind a dropped connection.
+ * `sent()` counts the sends to `to`.
+ */
+export function losingAnswers(
+  chain: Context["chain"],
+  to: Hex,
+  lose = Infinity,
+): { chain: Context["chain"]; sent: () => number } {
+  let sent = 0;
+  const client = new Proxy(chain.client, {
+    get(target, key) {
+      if (key !== "sendRawTransaction") return Reflect.get(target, key);
+      return async (request: { serializedTransaction: Hex }) => {
+        const hash = await target.sendRawTransaction(request);
+        const dest = parseTransaction(request.serializedTransaction).to?.toLowerCase();
+        if (dest !== to.toLowerCase() || sent++ >= lose) return hash;
+        throw new HttpRequestError({ url: "http://127.0.0.1:1", details: "the answer was lost" });
+      };
+    },
+  });
+  return { chain: { ...chain, client }, sent: () => sent };
 }
 
 /** An hour and more passes on chain (every node misses a heartbeat); the `live` ones send one. */

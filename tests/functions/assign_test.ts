@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Hex, HttpRequestError, parseTransaction } from "viem";
+import type { Hex } from "viem";
 import { abis, JobStatus } from "../../lib/chain/contracts.ts";
 import { registerModel } from "../../lib/chain/register_model.ts";
 import { prepareJob } from "../../lib/job/job_owner.ts";
@@ -18,6 +18,7 @@ import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.t
 import { accountUploadSigner, signJson, uploadDomain } from "../../lib/store/upload_signature.ts";
 import {
   escrowSpec,
+  losingAnswers,
   read,
   setupCoordinator,
   type TestNode,
@@ -529,31 +530,20 @@ Deno.test("victim: a start whose assign the node took but whose answer was lost 
   await using fx = await setupCoordinator({ operators: 2 });
   const s = await fx.scenario();
   const chain = s.ctx.chain;
-  let lost = 0;
-  const client = new Proxy(chain.client, {
-    get(target, key) {
-      if (key !== "sendRawTransaction") return Reflect.get(target, key);
-      return async (request: { serializedTransaction: Hex }) => {
-        const hash = await target.sendRawTransaction(request);
-        const to = parseTransaction(request.serializedTransaction).to?.toLowerCase();
-        if (to !== fx.addresses.jobs.toLowerCase() || lost++ > 0) return hash;
-        throw new HttpRequestError({ url: "http://127.0.0.1:1", details: "the answer was lost" });
-      };
-    },
-  });
+  const losing = losingAnswers(chain, fx.addresses.jobs, 1);
 
   // Execute: the start (the fixture retries a 503 once, as the owner's client does).
   const job = await s.job({
     nodes: 2,
     beforeStart: () => {
-      s.ctx.chain = { ...chain, client };
+      s.ctx.chain = losing.chain;
       return Promise.resolve();
     },
   });
   s.ctx.chain = chain;
 
   // Assert: started, each node assigned once.
-  assert.equal(lost, 1, "one assign sent: the retry read the nodes back from the chain");
+  assert.equal(losing.sent(), 1, "one assign sent: the retry read the nodes back from the chain");
   const onChain = await getJobNodes(fx.coordinator, { addresses: fx.addresses, jobId: job.jobId });
   assert.deepEqual([...onChain].sort(), [...job.record.assigned].sort());
   assert.equal(onChain.length, 2);

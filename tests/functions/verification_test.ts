@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeFunctionData, HttpRequestError, parseAbi, parseTransaction } from "viem";
+import { encodeFunctionData, parseAbi } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { commitRound } from "../../lib/chain/commit_round.ts";
 import { getJobSettlement } from "../../lib/chain/get_job_settlement.ts";
@@ -21,6 +21,7 @@ import { ChallengeResponder } from "../../lib/verify/responder.ts";
 import { committedUpdateBytes } from "../../lib/worker/deliver.ts";
 import {
   type Coordinator,
+  losingAnswers,
   onlyLive,
   pairWithSpare,
   read,
@@ -874,18 +875,7 @@ Deno.test("victim: a challenge whose answer was lost is not asked a second time"
   await commitMadeUp(fx, job, lazy);
   for (const n of [a, b]) assert.equal(await n.worker.tick(), "trained");
   const chain = s.ctx.chain;
-  const client = new Proxy(chain.client, {
-    get(target, key) {
-      if (key !== "sendRawTransaction") return Reflect.get(target, key);
-      return async (request: { serializedTransaction: `0x${string}` }) => {
-        const to = parseTransaction(request.serializedTransaction).to?.toLowerCase();
-        const hash = await target.sendRawTransaction(request);
-        if (to !== fx.addresses.verification!.toLowerCase()) return hash;
-        throw new HttpRequestError({ url: "http://127.0.0.1:1", details: "the answer was lost" });
-      };
-    },
-  });
-  s.ctx.chain = { ...chain, client };
+  s.ctx.chain = losingAnswers(chain, fx.addresses.verification!).chain;
   await s.post("/aggregate", { jobId: job.jobId });
   s.ctx.chain = chain;
 
