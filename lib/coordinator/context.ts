@@ -5,11 +5,7 @@
  */
 import { dirname } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
-import {
-  type ArthaClient,
-  createArthaClient,
-  DEFAULT_MAX_GAS_PRICE_GWEI,
-} from "../chain/client.ts";
+import { type ArthaClient, createArthaClient } from "../chain/client.ts";
 import type { ArthaAddresses } from "../chain/contracts.ts";
 import { type CoordinatorSettings, readCoordinatorSettings } from "../config.ts";
 import type { Store } from "../store/store.ts";
@@ -113,28 +109,12 @@ export function configFrom(
 }
 
 /**
- * The most wei a unit of gas may cost the coordinator's account: the settings' `maxFeePerGas`
- * (ARTHA_MAX_GAS_PRICE in gwei, as the worker reads it) when they have one, else the worker's
- * default of 1,000 gwei. Found in the chain audit: the coordinator signed every assignment,
- * challenge and spot-check draw at whatever fee its RPC node filled, so a lying or compromised
- * endpoint could drain its account.
- *
- * @example
- * ```ts
- * import { coordinatorFeeCap } from "./context.ts";
- * console.assert(coordinatorFeeCap({}) === 1_000n * 10n ** 9n);
- * ```
- */
-export function coordinatorFeeCap(settings: object & { maxFeePerGas?: bigint }): bigint {
-  return settings.maxFeePerGas ?? DEFAULT_MAX_GAS_PRICE_GWEI * 10n ** 9n;
-}
-
-/**
  * The context of a deployed function, from lib/config.ts readCoordinatorSettings:
  * ARTHA_RPC_URL (or ARTH_RPC_URL), ARTHA_CHAIN_ID, ARTHA_PRIVATE_KEY (coordinator account),
  * ARTHA_ADDRESSES (the eight contract addresses: a file or JSON), ARTHA_KV_PATH,
  * ARTHA_STORE (the SVDB backend), ARTHA_STORE_DIR and the ARTHA_SVDB_* limits; its account signs
- * nothing above {@link coordinatorFeeCap}. Every unusable variable is named in one ConfigError.
+ * nothing above ARTHA_MAX_GAS_PRICE (gwei, default 1,000, as the worker's: found in the chain
+ * audit, it signed at whatever fee its RPC node filled). Every unusable variable is named in one ConfigError.
  */
 export function contextFromEnv(): Promise<Context> {
   fromEnv ??= (async () => {
@@ -150,7 +130,7 @@ export function contextFromEnv(): Promise<Context> {
           rpcUrl: s.rpcUrl,
           chainId: s.chainId,
           account,
-          maxFeePerGas: coordinatorFeeCap(s),
+          maxFeePerGas: s.maxFeePerGas,
         }),
         addresses: s.deployment.addresses,
         chainId: s.chainId,

@@ -8,17 +8,7 @@ import { startDevnet } from "../../../lib/chain/devnet.ts";
 import { getRequiredStake } from "../../../lib/chain/get_required_stake.ts";
 import { contextFromEnv } from "../../../lib/coordinator/context.ts";
 import { registerWith, setNextBaseFee } from "../chain/_register_with.ts";
-
-/** Sets `vars` for the length of `fn`, then puts the environment back. */
-async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
-  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-  }
-}
+import { withEnvAsync } from "../_env.ts";
 
 Deno.test("attacker: a chain node asking fees above the coordinator's cap gets nothing signed", async () => {
   // Found in the chain audit: the coordinator's client had no fee cap, so its RPC node (lying or
@@ -33,7 +23,7 @@ Deno.test("attacker: a chain node asking fees above the coordinator's cap gets n
   });
   const addresses = await deployArtha(deployer, { settlementDelay: 0 });
   const dir = await Deno.makeTempDir();
-  const ctx = await withEnv({
+  const ctx = await withEnvAsync({
     ARTHA_RPC_URL: net.rpcUrl,
     ARTHA_CHAIN_ID: String(net.chainId),
     ARTHA_PRIVATE_KEY: toHex(net.accounts[1]!.getHdKey().privateKey!),
