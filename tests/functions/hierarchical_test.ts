@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
 import { abis, SlashReason } from "../../lib/chain/contracts.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../lib/model/checkpoint.ts";
 import { StreamingFedAvg } from "../../lib/strategy/streaming_fed_avg.ts";
@@ -16,6 +15,7 @@ import {
   type TestJob,
   type TestNode,
 } from "./_coordinator.ts";
+import { openClusters, slashesOf } from "./_clusters.ts";
 import { merkleRoot } from "../../lib/crypto/merkle.ts";
 import { f32Bytes } from "../../lib/round/local_training.ts";
 import {
@@ -25,29 +25,6 @@ import {
 } from "../../lib/round/cluster_task.ts";
 import type { WorkerEvent } from "../../lib/worker/events.ts";
 import { workerThrough } from "../worker/_worker.ts";
-
-/**
- * A one-round hierarchical job of 4 nodes in clusters of 2 whose nodes all trained: the round's
- * close opened its clusters, which wait for their aggregators.
- */
-async function openClusters(fx: Coordinator, options: { clusterAudit?: number } = {}) {
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2, ...options });
-  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-  await s.post("/aggregate", { jobId: job.jobId });
-  return { s, job, clusters: await clustersOf(s.ctx, job.jobId, 0) };
-}
-
-/** The registry's slashes of `node`, oldest first. */
-function slashesOf(fx: Coordinator, node: Hex) {
-  return fx.coordinator.getContractEvents({
-    address: fx.addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    args: { nodePubkey: node },
-    fromBlock: 0n,
-  });
-}
 
 /** The round's checkpoint is the initial weights plus flat FedAvg of its round-0 updates. */
 async function assertFlatFedAvg(fx: Coordinator, s: Scenario, job: TestJob, checkpointCid: string) {

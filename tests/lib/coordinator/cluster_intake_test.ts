@@ -4,8 +4,7 @@
  * pass off as its cluster's.
  */
 import assert from "node:assert/strict";
-import type { Hex } from "viem";
-import { abis, SlashReason } from "../../../lib/chain/contracts.ts";
+import { SlashReason } from "../../../lib/chain/contracts.ts";
 import { type ClusterRecord, clustersOf } from "../../../lib/coordinator/clusters.ts";
 import { listValues, roundUpdates, type UpdateRecord } from "../../../lib/coordinator/state.ts";
 import { UPLOAD_HEADER_BYTES } from "../../../lib/coordinator/svdb_access.ts";
@@ -21,18 +20,8 @@ import {
   setupCoordinator,
   type TestJob,
 } from "../../functions/_coordinator.ts";
+import { openClusters, slashesOf } from "../../functions/_clusters.ts";
 import { countStoreReads } from "./_store_reads.ts";
-
-/** The registry's slashes of `node`. */
-function slashesOf(fx: Coordinator, node: Hex) {
-  return fx.coordinator.getContractEvents({
-    address: fx.addresses.registry,
-    abi: abis.registry,
-    eventName: "NodeSlashed",
-    args: { nodePubkey: node },
-    fromBlock: 0n,
-  });
-}
 
 /** POSTs `aggregateCid` as cluster `c`'s mean, signed by its aggregator. */
 async function postMean(
@@ -56,21 +45,13 @@ async function postMean(
   return await read(await s.post("/aggregate/cluster", { ...sub, signature }));
 }
 
-/** A round of 4 nodes in clusters of 2 whose close opened its clusters. */
-async function openClusters(fx: Coordinator) {
-  const s = await fx.scenario();
-  const job = await s.job({ nodes: 4, rounds: 1, hierarchical: true, clusterSize: 2 });
-  for (const n of job.nodes) assert.equal(await n.worker.tick(), "trained");
-  await s.post("/aggregate", { jobId: job.jobId });
-  return { s, job, cluster: (await clustersOf(s.ctx, job.jobId, 0))[0]! };
-}
-
 Deno.test("attacker: a mean larger than any mean is read no further than a mean's size, penalised, and not read again", async () => {
   // Found in the hierarchical audit: the named file was read whole (up to the store's 1 GiB)
   // before the spec was loaded, a plain 422 answered, and the cluster left open for the same
   // signed body to be replayed. Prepare: a public 4 MiB file that is no checkpoint.
   await using fx = await setupCoordinator({ operators: 3 });
-  const { s, job, cluster } = await openClusters(fx);
+  const { s, job, clusters } = await openClusters(fx);
+  const cluster = clusters[0]!;
   const junk = new Uint8Array(4 << 20).fill(7);
   const cid = (await fx.store.put(junk)).toString();
   const bound = 4 * paramLayout(job.spec.model).size + UPLOAD_HEADER_BYTES;
@@ -97,7 +78,8 @@ Deno.test("attacker: a mean larger than any mean is read no further than a mean'
 Deno.test("attacker: a mean that is no checkpoint is penalised and not read again", async () => {
   // Prepare: a small public file (under a mean's size) that does not decode.
   await using fx = await setupCoordinator({ operators: 3 });
-  const { s, job, cluster } = await openClusters(fx);
+  const { s, job, clusters } = await openClusters(fx);
+  const cluster = clusters[0]!;
   const cid = (await fx.store.put(new Uint8Array(1000).fill(9))).toString();
 
   // Execute
@@ -158,7 +140,8 @@ Deno.test("attacker: a mean the global step would refuse is refused and penalise
   // a value reach 2^28; no honest mean does (intake holds members to 2^28 / clusterSize).
   // Prepare: a checkpoint of the model's size with one such value.
   await using fx = await setupCoordinator({ operators: 3 });
-  const { s, job, cluster } = await openClusters(fx);
+  const { s, job, clusters } = await openClusters(fx);
+  const cluster = clusters[0]!;
   const total = cluster.members.reduce((a, m) => a + m.samples, 0);
   const mean = new Float32Array(paramLayout(job.spec.model).size);
   mean[0] = -(2 ** 28) / total;
